@@ -1,0 +1,9 @@
+// One function per `ferry` command; each parses its own arguments (argv after the command
+// name) and returns the process exit status: 0 success, 1 failure, 2 bad usage or input.
+#pragma once
+
+namespace ferry::cli {
+
+int render_command(int argc, char** argv);
+
+}  // namespace ferry::cli

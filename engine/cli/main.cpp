@@ -1,0 +1,45 @@
+// ferry: the command-line entry point. Each command lives in its own file; this one only
+// dispatches and prints the top-level help.
+#include "cli/commands.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ferry COMMAND [ARGS...]\n"
+    "\n"
+    "Ferry runs integration workflows between IT operations and security tools.\n"
+    "\n"
+    "Commands:\n"
+    "  render TEMPLATE --vars VARS.json [--strict]\n"
+    "                      render a Jinja2 template with JSON data to stdout\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help          show this help (ferry COMMAND --help for a command's)\n"
+    "  --version           print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 bad usage or invalid input.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fputs(kUsage, stderr);
+        return 2;
+    }
+    std::string_view command = argv[1];
+    if (command == "-h" || command == "--help" || command == "help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (command == "--version" || command == "version") {
+        std::printf("ferry %s\n", FERRY_VERSION);
+        return 0;
+    }
+    if (command == "render") return ferry::cli::render_command(argc - 2, argv + 2);
+    std::fprintf(stderr, "ferry: unknown command '%s'\n\n%s", argv[1], kUsage);
+    return 2;
+}

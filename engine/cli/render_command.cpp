@@ -1,0 +1,127 @@
+// `ferry render TEMPLATE --vars VARS.json [--strict]`: one template to stdout, byte-exact
+// with Jinja2's default Environment over FileSystemLoader(dirname(TEMPLATE)).
+#include "cli/commands.h"
+
+#include "template/environment.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace ferry::cli {
+
+namespace {
+
+constexpr const char* kRenderUsage =
+    "usage: ferry render TEMPLATE --vars VARS.json [--strict]\n"
+    "\n"
+    "Render TEMPLATE (Jinja2 syntax) with the JSON object in VARS.json and print the result.\n"
+    "include/import/extends resolve relative to TEMPLATE's folder and cannot leave it.\n"
+    "\n"
+    "Options:\n"
+    "  --vars FILE    JSON object with the template's variables ('-' reads stdin)\n"
+    "  --strict       undefined variables are errors (Jinja2's StrictUndefined)\n"
+    "  -h, --help     show this help\n"
+    "\n"
+    "Errors print FILE:LINE:COL: message on stderr and exit 2; nothing goes to stdout.\n";
+
+bool read_file(const std::string& path, std::string& out) {
+    if (path == "-") {
+        std::ostringstream s;
+        s << std::cin.rdbuf();
+        out = s.str();
+        return true;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream s;
+    s << in.rdbuf();
+    out = s.str();
+    return !in.bad();
+}
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "ferry render: %s\n\n%s", message.c_str(), kRenderUsage);
+    return 2;
+}
+
+}  // namespace
+
+int render_command(int argc, char** argv) {
+    std::string template_path, vars_path;
+    bool strict = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "-h" || arg == "--help") {
+            std::fputs(kRenderUsage, stdout);
+            return 0;
+        } else if (arg == "--strict") {
+            strict = true;
+        } else if (arg == "--vars") {
+            if (i + 1 >= argc) return usage_error("--vars needs a file");
+            vars_path = argv[++i];
+        } else if (arg.substr(0, 7) == "--vars=") {
+            vars_path = std::string(arg.substr(7));
+        } else if (!arg.empty() && arg[0] == '-' && arg != "-") {
+            return usage_error("unknown option '" + std::string(arg) + "'");
+        } else if (template_path.empty()) {
+            template_path = std::string(arg);
+        } else {
+            return usage_error("unexpected argument '" + std::string(arg) + "'");
+        }
+    }
+    if (template_path.empty()) return usage_error("missing TEMPLATE");
+
+    tmpl::Value vars = tmpl::Value::dict();
+    if (!vars_path.empty()) {
+        std::string json;
+        if (!read_file(vars_path, json)) {
+            std::fprintf(stderr, "%s: cannot read the vars file\n", vars_path.c_str());
+            return 2;
+        }
+        try {
+            vars = tmpl::value_from_json(json);
+        } catch (const tmpl::TemplateError& err) {
+            std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", vars_path.c_str(),
+                         err.where().line, err.where().column, err.message().c_str());
+            return 2;
+        }
+        if (!vars.is_dict()) {
+            std::fprintf(stderr, "%s:1:1: the vars file must hold a JSON object\n",
+                         vars_path.c_str());
+            return 2;
+        }
+    }
+
+    size_t slash = template_path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : template_path.substr(0, slash);
+    if (dir.empty()) dir = "/";
+    std::string name = slash == std::string::npos ? template_path : template_path.substr(slash + 1);
+    std::string prefix = slash == std::string::npos ? "" : template_path.substr(0, slash + 1);
+
+    auto loader = std::make_shared<tmpl::FileSystemLoader>(std::vector<std::string>{dir}, prefix);
+    tmpl::RenderOptions options;
+    options.strict = strict;
+    tmpl::Environment env(loader, options);
+    auto result = env.render(name, vars);
+    if (!result) {
+        tmpl::TemplateError err = result.error();
+        tmpl::Location where = err.where();
+        where.file = where.file.empty() ? template_path : loader->display_name(where.file);
+        err.set_location(where);
+        if (err.kind() == tmpl::ErrorKind::NotFound && err.where().line == 0) {
+            std::fprintf(stderr, "%s: template not found: %s\n", template_path.c_str(),
+                         err.message().c_str());
+        } else {
+            std::fprintf(stderr, "%s\n", err.describe().c_str());
+        }
+        return 2;
+    }
+    std::fwrite(result.value().data(), 1, result.value().size(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+}  // namespace ferry::cli

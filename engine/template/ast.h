@@ -1,0 +1,134 @@
+// The parsed form of a template: expression and statement nodes, as jinja2/nodes.py.
+//
+// Nodes are plain structs with a kind tag; the renderer dispatches with a switch. Every node
+// keeps its line and column so runtime errors point at the expression that failed.
+#pragma once
+
+#include "template/builtins.h"
+#include "template/value.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ferry::tmpl {
+
+struct Expr;
+struct Stmt;
+using ExprPtr = std::unique_ptr<Expr>;
+using StmtPtr = std::unique_ptr<Stmt>;
+using Body = std::vector<StmtPtr>;
+
+enum class ExprKind : uint8_t {
+    Const,      // value
+    Name,       // name
+    Getattr,    // a.name
+    Getitem,    // a[b], a[b:c:d]
+    Call,       // a(args)
+    Filter,     // a|name(args)
+    Test,       // a is name(args)
+    Not,        // not a
+    Neg,        // -a
+    Pos,        // +a
+    Binary,     // a op b (+ - * / // % ** ~)
+    And,        // a and b
+    Or,         // a or b
+    Compare,    // a < b <= c, in, not in
+    CondExpr,   // a if b else c
+    List,       // [a, b]
+    Tuple,      // (a, b)
+    Dict,       // {a: b}
+    NSRef,      // ns.attr as an assignment target
+};
+
+struct CallArgs {
+    std::vector<ExprPtr> positional;
+    std::vector<std::pair<std::string, ExprPtr>> named;
+    ExprPtr dyn_args;    // *args
+    ExprPtr dyn_kwargs;  // **kwargs
+};
+
+struct Expr {
+    ExprKind kind;
+    int line = 0;
+    int column = 0;
+    Value value;                 // Const
+    std::string name;            // Name, Getattr attribute, Filter/Test name, Binary operator
+    ExprPtr a, b, c;             // operands (c: slice step / condexpr else)
+    bool is_slice = false;       // Getitem with a slice: a[b:c:d], operands in slice_*
+    ExprPtr slice_start, slice_stop, slice_step;
+    CallArgs args;               // Call/Filter/Test arguments
+    FilterFn filter = nullptr;   // resolved at parse time
+    TestFn test = nullptr;
+    std::vector<ExprPtr> items;  // List/Tuple items, Dict keys
+    std::vector<ExprPtr> values; // Dict values
+    std::vector<std::pair<std::string, ExprPtr>> ops;  // Compare: ("<", rhs), ("in", rhs)...
+
+    Expr(ExprKind k, int l, int c) : kind(k), line(l), column(c) {}
+};
+
+enum class StmtKind : uint8_t {
+    Text,        // template data
+    Print,       // {{ expr }}
+    If,
+    For,
+    Set,         // {% set target = expr %}
+    SetBlock,    // {% set target %}...{% endset %}
+    Macro,
+    CallBlock,
+    FilterBlock,
+    With,
+    Block,
+    Extends,
+    Include,
+    Import,      // {% import 'x' as m %}
+    FromImport,  // {% from 'x' import a, b as c %}
+    Autoescape,
+};
+
+struct MacroParam {
+    std::string name;
+    ExprPtr default_value;  // null when required
+};
+
+struct Stmt {
+    StmtKind kind;
+    int line = 0;
+    int column = 0;
+    std::string text;             // Text; Macro/Block name; Import alias
+    ExprPtr expr;                 // Print/Set value, If test, For iterable, template name...
+    ExprPtr target;               // Set/For target
+    ExprPtr condition;            // For `if` filter; Autoescape value
+    Body body;                    // main body
+    Body else_body;               // If else (elifs nest as If in else), For else
+    std::vector<MacroParam> params;  // Macro/CallBlock parameters
+    ExprPtr call;                 // CallBlock's call, FilterBlock's filter chain (subject null)
+    std::vector<ExprPtr> targets; // With targets
+    std::vector<ExprPtr> values;  // With values
+    std::vector<std::pair<std::string, std::string>> names;  // FromImport (name, alias)
+    bool recursive = false;       // For
+    bool scoped = false;          // Block
+    bool required = false;        // Block
+    bool ignore_missing = false;  // Include
+    bool with_context = false;    // Include/Import/FromImport
+    bool catch_varargs = false;   // Macro/CallBlock uses `varargs`
+    bool catch_kwargs = false;    // Macro/CallBlock uses `kwargs`
+    bool uses_caller = false;     // Macro body references `caller`
+
+    Stmt(StmtKind k, int l, int c) : kind(k), line(l), column(c) {}
+};
+
+// A parsed template: its top-level body plus the blocks it defines (by name, in order).
+struct ParsedTemplate {
+    std::string name;  // as loaded, relative to the search path
+    Body body;
+    std::vector<const Stmt*> blocks;  // every {% block %} in the file, nested ones included
+    bool has_extends = false;
+    const Stmt* find_block(std::string_view block_name) const {
+        for (const Stmt* b : blocks)
+            if (b->text == block_name) return b;
+        return nullptr;
+    }
+};
+
+}  // namespace ferry::tmpl

@@ -1,0 +1,208 @@
+#include "template/environment.h"
+
+#include "template/parser.h"
+#include "template/render.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace ferry::tmpl {
+
+// ---- loaders ---------------------------------------------------------------------------
+
+namespace {
+
+// jinja2.loaders.split_template_path: '..' leaves the search path, so it is refused.
+std::vector<std::string> split_template_path(const std::string& name) {
+    std::vector<std::string> pieces;
+    std::string piece;
+    std::istringstream in(name);
+    while (std::getline(in, piece, '/')) {
+        if (piece == "..") {
+            throw TemplateError(ErrorKind::Security,
+                                "template name '" + name + "' leaves the template folder");
+        }
+        if (!piece.empty() && piece != ".") pieces.push_back(piece);
+    }
+    return pieces;
+}
+
+std::string real_path(const std::string& path) {
+    char buf[PATH_MAX];
+    if (!::realpath(path.c_str(), buf)) return {};
+    return buf;
+}
+
+}  // namespace
+
+FileSystemLoader::FileSystemLoader(std::vector<std::string> search_path,
+                                   std::string display_prefix)
+    : search_path_(std::move(search_path)), display_prefix_(std::move(display_prefix)) {}
+
+std::optional<std::string> FileSystemLoader::load(const std::string& name) const {
+    if (!name.empty() && name[0] == '/') {
+        throw TemplateError(ErrorKind::Security,
+                            "template name '" + name + "' is absolute; names are relative to the "
+                            "template folder");
+    }
+    std::vector<std::string> pieces = split_template_path(name);
+    if (pieces.empty()) return std::nullopt;
+    for (const std::string& dir : search_path_) {
+        std::string path = dir;
+        for (const std::string& p : pieces) path += "/" + p;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        // A symlink may point anywhere: only files really inside the folder are templates.
+        std::string root = real_path(dir);
+        std::string file = real_path(path);
+        if (root.empty() || file.compare(0, root.size() + 1, root + "/") != 0) {
+            throw TemplateError(ErrorKind::Security,
+                                "template '" + name + "' resolves outside the template folder");
+        }
+        std::ifstream in(path, std::ios::binary);
+        if (!in) continue;
+        std::ostringstream text;
+        text << in.rdbuf();
+        return text.str();
+    }
+    return std::nullopt;
+}
+
+std::string FileSystemLoader::display_name(const std::string& name) const {
+    return display_prefix_ + name;
+}
+
+std::optional<std::string> MapLoader::load(const std::string& name) const {
+    auto it = templates_.find(name);
+    if (it == templates_.end()) return std::nullopt;
+    return it->second;
+}
+
+// ---- environment -------------------------------------------------------------------------
+
+Environment::Environment(std::shared_ptr<const Loader> loader, RenderOptions options)
+    : loader_(std::move(loader)), options_(options) {}
+
+std::shared_ptr<const ParsedTemplate> Environment::get_template(const std::string& name) {
+    auto it = cache_.find(name);
+    if (it != cache_.end()) return it->second;
+    std::optional<std::string> source = loader_->load(name);
+    if (!source) throw TemplateError(ErrorKind::NotFound, name);
+    auto parsed = from_string(*source, name);
+    cache_[name] = parsed;
+    return parsed;
+}
+
+std::shared_ptr<const ParsedTemplate> Environment::from_string(const std::string& source,
+                                                               const std::string& name) {
+    return std::shared_ptr<const ParsedTemplate>(parse_template(source, name));
+}
+
+std::string Environment::render_or_throw(const ParsedTemplate& tmpl, const Value& vars) {
+    Renderer r(*this, options_);
+    std::string out;
+    r.render_root(tmpl, r.make_context(vars), out);
+    return out;
+}
+
+Result<std::string> Environment::render(const ParsedTemplate& tmpl, const Value& vars) {
+    try {
+        return render_or_throw(tmpl, vars);
+    } catch (TemplateError& err) {
+        return err;
+    }
+}
+
+Result<std::string> Environment::render(const std::string& name, const Value& vars) {
+    try {
+        return render_or_throw(*get_template(name), vars);
+    } catch (TemplateError& err) {
+        return err;
+    }
+}
+
+Value Environment::evaluate(const Expr& expr, const Value& vars, const std::string& source_name) {
+    Renderer r(*this, options_);
+    ParsedTemplate holder;
+    holder.name = source_name;
+    TemplateFrame frame;
+    frame.tmpl = &holder;
+    frame.context = r.make_context(vars);
+    frame.blocks = std::make_shared<BlockTable>();
+    std::string sink;
+    r.enter(frame.context, &sink, &frame);
+    return r.eval(expr);
+}
+
+// ---- JSON -----------------------------------------------------------------------------------
+
+namespace {
+
+Value from_json(const rapidjson::Value& j, int depth) {
+    if (depth > 512) raise(ErrorKind::Value, "JSON nesting deeper than 512 levels");
+    switch (j.GetType()) {
+    case rapidjson::kNullType: return Value::none();
+    case rapidjson::kFalseType: return Value::boolean(false);
+    case rapidjson::kTrueType: return Value::boolean(true);
+    case rapidjson::kNumberType:
+        if (j.IsInt64()) return Value::integer(j.GetInt64());
+        if (j.IsUint64()) {
+            raise(ErrorKind::Overflow, "integer " + std::to_string(j.GetUint64()) +
+                                           " does not fit in 64 bits");
+        }
+        return Value::floating(j.GetDouble());
+    case rapidjson::kStringType:
+        return Value::string(std::string(j.GetString(), j.GetStringLength()));
+    case rapidjson::kArrayType: {
+        std::vector<Value> items;
+        items.reserve(j.Size());
+        for (const auto& item : j.GetArray()) items.push_back(from_json(item, depth + 1));
+        return Value::list(std::move(items));
+    }
+    case rapidjson::kObjectType: {
+        Value d = Value::dict();
+        auto& obj = d.dict_obj();
+        obj.items.reserve(j.MemberCount());
+        for (const auto& m : j.GetObject()) {
+            obj.set(Value::string(std::string(m.name.GetString(), m.name.GetStringLength())),
+                    from_json(m.value, depth + 1));
+        }
+        return d;
+    }
+    }
+    return Value::none();
+}
+
+}  // namespace
+
+Value value_from_json(std::string_view json) {
+    rapidjson::Document doc;
+    // Full precision so floats parse exactly as Python's json module parses them.
+    // Iterative parsing: deeply nested input must not exhaust the C++ stack.
+    doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseNanAndInfFlag |
+              rapidjson::kParseIterativeFlag>(json.data(), json.size());
+    if (doc.HasParseError()) {
+        size_t offset = doc.GetErrorOffset();
+        int line = 1, col = 1;
+        for (size_t i = 0; i < offset && i < json.size(); ++i) {
+            if (json[i] == '\n') {
+                ++line;
+                col = 1;
+            } else {
+                ++col;
+            }
+        }
+        throw TemplateError(ErrorKind::Value,
+                            std::string(rapidjson::GetParseError_En(doc.GetParseError())),
+                            Location{"", line, col});
+    }
+    return from_json(doc, 0);
+}
+
+}  // namespace ferry::tmpl

@@ -1,0 +1,111 @@
+// The template engine's public API: load templates from a search path, render them with
+// JSON data, evaluate single expressions.
+//
+//     tmpl::Environment env(tmpl::FileSystemLoader("templates"));
+//     auto result = env.render("incident.md.j2", vars);   // vars: a Value dict
+//     if (!result) std::cerr << result.error().describe();
+//
+// Parsed templates are cached by name; an Environment is not thread-safe (one per loop).
+#pragma once
+
+#include "template/ast.h"
+#include "template/error.h"
+#include "template/value.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace ferry::tmpl {
+
+// Where template sources come from. load() returns the source, or nullopt when there is no
+// such template; it raises TemplateError(Security) for names that try to leave the loader.
+class Loader {
+  public:
+    virtual ~Loader() = default;
+    virtual std::optional<std::string> load(const std::string& name) const = 0;
+    // How to show the template in error messages (a path the user can open).
+    virtual std::string display_name(const std::string& name) const { return name; }
+};
+
+// Jinja2's FileSystemLoader: names are '/'-separated paths below one or more folders,
+// searched in order. '..' segments and absolute names are refused, and so is a file whose
+// real path (after symlinks) lies outside its folder.
+class FileSystemLoader final : public Loader {
+  public:
+    explicit FileSystemLoader(std::vector<std::string> search_path,
+                              std::string display_prefix = {});
+    std::optional<std::string> load(const std::string& name) const override;
+    std::string display_name(const std::string& name) const override;
+
+  private:
+    std::vector<std::string> search_path_;
+    std::string display_prefix_;
+};
+
+// In-memory templates (tests, embedded defaults).
+class MapLoader final : public Loader {
+  public:
+    explicit MapLoader(std::map<std::string, std::string> templates)
+        : templates_(std::move(templates)) {}
+    std::optional<std::string> load(const std::string& name) const override;
+
+  private:
+    std::map<std::string, std::string> templates_;
+};
+
+struct RenderOptions {
+    bool strict = false;                   // StrictUndefined
+    size_t max_output = 64u << 20;         // bytes; runaway output stops with an error
+    int max_depth = 200;                   // nested macro calls, includes, imports
+};
+
+template <class T>
+class Result {
+  public:
+    Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    Result(TemplateError error) : v_(std::move(error)) {}  // NOLINT
+    explicit operator bool() const { return v_.index() == 0; }
+    T& value() { return std::get<0>(v_); }
+    const TemplateError& error() const { return std::get<1>(v_); }
+
+  private:
+    std::variant<T, TemplateError> v_;
+};
+
+class Environment {
+  public:
+    explicit Environment(std::shared_ptr<const Loader> loader, RenderOptions options = {});
+
+    // Parses (once) and returns a template; raises TemplateError.
+    std::shared_ptr<const ParsedTemplate> get_template(const std::string& name);
+    // Parses source that does not come from the loader (its includes still do).
+    std::shared_ptr<const ParsedTemplate> from_string(const std::string& source,
+                                                      const std::string& name = "<string>");
+
+    // Renders with vars (a dict) as the context. Errors come back as values.
+    Result<std::string> render(const std::string& name, const Value& vars);
+    Result<std::string> render(const ParsedTemplate& tmpl, const Value& vars);
+    // Same, raising TemplateError.
+    std::string render_or_throw(const ParsedTemplate& tmpl, const Value& vars);
+
+    // Evaluates one parsed expression with vars as the context; raises TemplateError.
+    Value evaluate(const Expr& expr, const Value& vars, const std::string& source_name);
+
+    const RenderOptions& options() const { return options_; }
+    RenderOptions& options() { return options_; }
+    const Loader& loader() const { return *loader_; }
+
+  private:
+    std::shared_ptr<const Loader> loader_;
+    RenderOptions options_;
+    std::map<std::string, std::shared_ptr<const ParsedTemplate>> cache_;
+};
+
+// JSON text -> Value, keeping ints as ints (never through a double) and key order.
+// Raises TemplateError(Value) naming the offset of a syntax error.
+Value value_from_json(std::string_view json);
+
+}  // namespace ferry::tmpl

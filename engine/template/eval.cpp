@@ -1,0 +1,193 @@
+// Expressions: names, attribute and item access, calls, filters, tests and operators.
+#include "template/render.h"
+
+#include "template/builtins.h"
+
+namespace ferry::tmpl {
+
+Value Renderer::eval(const Expr& e) {
+    // Constants are the hot path and cannot fail.
+    if (e.kind == ExprKind::Const) return e.value;
+    try {
+        return eval_inner(e);
+    } catch (TemplateError& err) {
+        locate(err, e.line, e.column);
+        throw;
+    }
+}
+
+Value Renderer::eval_name(const Expr& e) {
+    if (const Value* v = scope_->lookup(e.name)) return *v;
+    Value global = find_global(e.name);
+    if (!global.is_undefined()) return global;
+    return make_undefined("'" + e.name + "' is undefined");
+}
+
+void Renderer::eval_args(const CallArgs& spec, Args& out) {
+    out.positional.reserve(spec.positional.size());
+    for (const auto& p : spec.positional) out.positional.push_back(eval(*p));
+    for (const auto& [name, expr] : spec.named) out.named.emplace_back(name, eval(*expr));
+    if (spec.dyn_args) {
+        for (Value& v : iterate(eval(*spec.dyn_args))) out.positional.push_back(std::move(v));
+    }
+    if (spec.dyn_kwargs) {
+        Value kw = eval(*spec.dyn_kwargs);
+        if (!kw.is_dict()) {
+            raise(ErrorKind::Type, "argument after ** must be a mapping, not " +
+                                       std::string(type_name(kw)));
+        }
+        for (const auto& [k, v] : kw.dict_obj().items) {
+            if (!k.is_string()) raise(ErrorKind::Type, "keywords must be strings");
+            out.named.emplace_back(std::string(k.str()), v);
+        }
+    }
+}
+
+Value Renderer::eval_call(const Expr& e) {
+    Value callee = eval(*e.a);
+    Args args;
+    eval_args(e.args, args);
+    return call(callee, args);
+}
+
+Value Renderer::call(const Value& callable, const Args& args) {
+    if (callable.is_undefined()) raise_undefined(callable);
+    if (!callable.is_object() || !callable.object_obj().is_callable()) {
+        raise(ErrorKind::Type, "'" + std::string(type_name(callable)) + "' object is not callable");
+    }
+    return callable.object_obj().call(*this, args);
+}
+
+Value Renderer::eval_filter(const Expr& e) {
+    Value subject = eval(*e.a);
+    Args args;
+    eval_args(e.args, args);
+    if (!e.filter) raise(ErrorKind::Runtime, "No filter named '" + e.name + "' found.");
+    return e.filter(*this, subject, args);
+}
+
+Value Renderer::eval_test(const Expr& e) {
+    Value subject = eval(*e.a);
+    Args args;
+    eval_args(e.args, args);
+    if (!e.test) raise(ErrorKind::Runtime, "No test named '" + e.name + "' found.");
+    return Value::boolean(e.test(*this, subject, args));
+}
+
+Value Renderer::call_filter(std::string_view name, const Value& subject, const Args& args) {
+    FilterFn f = find_filter(name);
+    if (!f) raise(ErrorKind::Runtime, "No filter named '" + std::string(name) + "'.");
+    return f(*this, subject, args);
+}
+
+bool Renderer::call_test(std::string_view name, const Value& subject, const Args& args) {
+    TestFn t = find_test(name);
+    if (!t) raise(ErrorKind::Runtime, "No test named '" + std::string(name) + "'.");
+    return t(*this, subject, args);
+}
+
+bool Renderer::has_filter(std::string_view name) const { return find_filter(name) != nullptr; }
+bool Renderer::has_test(std::string_view name) const { return find_test(name) != nullptr; }
+
+Value Renderer::eval_compare(const Expr& e) {
+    Value left = eval(*e.a);
+    for (const auto& [op, rhs_expr] : e.ops) {
+        Value right = eval(*rhs_expr);
+        bool ok;
+        if (op == "==") ok = equals(left, right);
+        else if (op == "!=") ok = !equals(left, right);
+        else if (op == "<") ok = less_than(left, right, "<");
+        else if (op == ">") ok = less_than(right, left, ">");
+        else if (op == "<=") ok = !less_than(right, left, "<=");
+        else if (op == ">=") ok = !less_than(left, right, ">=");
+        else if (op == "in") ok = contains(right, left);
+        else ok = !contains(right, left);  // notin
+        if (!ok) return Value::boolean(false);
+        left = std::move(right);
+    }
+    return Value::boolean(true);
+}
+
+Value Renderer::eval_binary(const Expr& e) {
+    Value a = eval(*e.a);
+    Value b = eval(*e.b);
+    if (e.name == "~") {
+        std::string out;
+        append_str(a, out);
+        append_str(b, out);
+        return Value::string(std::move(out));
+    }
+    return binary_op(e.name, a, b, options_.max_output);
+}
+
+Value Renderer::eval_inner(const Expr& e) {
+    switch (e.kind) {
+    case ExprKind::Const: return e.value;
+    case ExprKind::Name: return eval_name(e);
+    case ExprKind::Getattr: return get_attribute(*this, eval(*e.a), e.name);
+    case ExprKind::Getitem: {
+        Value obj = eval(*e.a);
+        if (!e.is_slice) return get_item(*this, obj, eval(*e.b));
+        auto bound = [&](const ExprPtr& p) -> std::optional<int64_t> {
+            if (!p) return std::nullopt;
+            Value v = eval(*p);
+            if (v.is_none()) return std::nullopt;
+            if (!v.is_integral()) {
+                raise(ErrorKind::Type,
+                      "slice indices must be integers or None or have an __index__ method");
+            }
+            return v.as_int();
+        };
+        auto start = bound(e.slice_start);
+        auto stop = bound(e.slice_stop);
+        auto step = bound(e.slice_step);
+        if (obj.is_undefined()) {
+            if (obj.is_strict_undefined()) raise_undefined(obj);
+            return make_undefined("slice of an undefined value");
+        }
+        return slice(obj, start, stop, step);
+    }
+    case ExprKind::Call: return eval_call(e);
+    case ExprKind::Filter: return eval_filter(e);
+    case ExprKind::Test: return eval_test(e);
+    case ExprKind::Not: return Value::boolean(!truthy(eval(*e.a)));
+    case ExprKind::Neg: return unary_minus(eval(*e.a));
+    case ExprKind::Pos: return unary_plus(eval(*e.a));
+    case ExprKind::Binary: return eval_binary(e);
+    case ExprKind::And: {
+        Value a = eval(*e.a);
+        return truthy(a) ? eval(*e.b) : a;
+    }
+    case ExprKind::Or: {
+        Value a = eval(*e.a);
+        return truthy(a) ? a : eval(*e.b);
+    }
+    case ExprKind::Compare: return eval_compare(e);
+    case ExprKind::CondExpr:
+        if (truthy(eval(*e.a))) return eval(*e.b);
+        if (e.c) return eval(*e.c);
+        return make_undefined("the inline if-expression on line " + std::to_string(e.line) +
+                              " evaluated to false and no else section was defined.");
+    case ExprKind::List:
+    case ExprKind::Tuple: {
+        std::vector<Value> items;
+        items.reserve(e.items.size());
+        for (const auto& i : e.items) items.push_back(eval(*i));
+        return e.kind == ExprKind::List ? Value::list(std::move(items))
+                                        : Value::tuple(std::move(items));
+    }
+    case ExprKind::Dict: {
+        Value d = Value::dict();
+        for (size_t i = 0; i < e.items.size(); ++i) {
+            Value k = eval(*e.items[i]);
+            hash_value(k);  // raises for unhashable keys, as Python
+            d.dict_obj().set(std::move(k), eval(*e.values[i]));
+        }
+        return d;
+    }
+    case ExprKind::NSRef: raise(ErrorKind::Runtime, "namespace reference used as a value");
+    }
+    return Value();
+}
+
+}  // namespace ferry::tmpl

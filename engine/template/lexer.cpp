@@ -1,0 +1,434 @@
+#include "template/lexer.h"
+
+#include "template/value.h"
+
+#include <charconv>
+#include <cstring>
+
+namespace ferry::tmpl {
+
+std::string describe(TokenType type) {
+    switch (type) {
+    case TokenType::Data: return "template data / text";
+    case TokenType::VariableBegin: return "begin of print statement";
+    case TokenType::VariableEnd: return "end of print statement";
+    case TokenType::BlockBegin: return "begin of statement block";
+    case TokenType::BlockEnd: return "end of statement block";
+    case TokenType::Name: return "name";
+    case TokenType::String: return "string";
+    case TokenType::Integer: return "integer";
+    case TokenType::Float: return "float";
+    case TokenType::Operator: return "operator";
+    case TokenType::Eof: return "end of template";
+    }
+    return "token";
+}
+
+std::string describe(const Token& token) {
+    if (token.type == TokenType::Name || token.type == TokenType::Operator) return token.value;
+    return describe(token.type);
+}
+
+std::string normalize_newlines(std::string_view s) {
+    // Python's str.splitlines() boundaries: \n \r \r\n \v \f \x1c \x1d \x1e \x85 \u2028 \u2029
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c == '\r') {
+            if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
+            out += '\n';
+        } else if (c == '\v' || c == '\f' || c == '\x1c' || c == '\x1d' || c == '\x1e') {
+            out += '\n';
+        } else if (c == '\xc2' && i + 1 < s.size() && s[i + 1] == '\x85') {
+            out += '\n';
+            ++i;
+        } else if (c == '\xe2' && i + 2 < s.size() && s[i + 1] == '\x80' &&
+                   (s[i + 2] == '\xa8' || s[i + 2] == '\xa9')) {
+            out += '\n';
+            i += 2;
+        } else {
+            out += c;
+        }
+    }
+    if (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_name_start(unsigned char c) { return c == '_' || (c | 0x20) >= 'a' && (c | 0x20) <= 'z' || c >= 0x80; }
+bool is_name_char(unsigned char c) { return is_name_start(c) || is_digit(char(c)); }
+
+class Lexer {
+  public:
+    Lexer(std::string_view src, const std::string& file) : src_(src), file_(file) {}
+
+    std::vector<Token> run() {
+        while (pos_ < src_.size()) lex_data();
+        tokens_.push_back(Token{TokenType::Eof, "", tokens_.empty() ? 1 : tokens_.back().line,
+                                tokens_.empty() ? 1 : tokens_.back().column});
+        return std::move(tokens_);
+    }
+
+  private:
+    [[noreturn]] void fail(const std::string& msg, int line, int col) {
+        throw TemplateError(ErrorKind::Syntax, msg, Location{file_, line, col});
+    }
+
+    void advance_to(size_t target) {
+        for (; pos_ < target; ++pos_) {
+            if (src_[pos_] == '\n') {
+                ++line_;
+                line_start_ = pos_ + 1;
+            }
+        }
+    }
+    int column() const { return int(pos_ - line_start_) + 1; }
+
+    void emit(TokenType type, std::string value, int line, int col) {
+        tokens_.push_back(Token{type, std::move(value), line, col});
+    }
+
+    // Text up to the next {{, {% or {#; then the tag. Handles `{%-`-style left stripping of
+    // the text and raw blocks, as lexer.py's root state does.
+    void lex_data() {
+        size_t start = pos_;
+        size_t tag = start;
+        while (true) {
+            tag = src_.find('{', tag);
+            if (tag == std::string_view::npos || tag + 1 >= src_.size()) {
+                tag = std::string_view::npos;
+                break;
+            }
+            char n = src_[tag + 1];
+            if (n == '{' || n == '%' || n == '#') break;
+            ++tag;
+        }
+        if (tag == std::string_view::npos) {
+            emit_text(start, src_.size(), false);
+            return;
+        }
+        char kind = src_[tag + 1];
+        bool strip_left = tag + 2 < src_.size() && src_[tag + 2] == '-';
+        // A raw block is recognised together with the text before it.
+        if (kind == '%' && raw_begins_at(tag)) {
+            bool raw_strip = strip_left;
+            emit_text(start, tag, raw_strip);
+            lex_raw(tag);
+            return;
+        }
+        emit_text(start, tag, strip_left);
+        if (kind == '#') {
+            lex_comment(tag);
+        } else {
+            lex_tag(tag, kind == '{' ? TokenType::VariableBegin : TokenType::BlockBegin);
+        }
+    }
+
+    void emit_text(size_t start, size_t end, bool rstrip) {
+        int line = line_, col = column();
+        std::string_view text = src_.substr(start, end - start);
+        if (rstrip) {
+            size_t e = text.size();
+            while (e > 0 && is_space(text[e - 1])) --e;
+            text = text.substr(0, e);
+        }
+        if (!text.empty()) emit(TokenType::Data, std::string(text), line, col);
+        advance_to(end);
+    }
+
+    // `{%` [-+] ws* `raw` ws* [-]? `%}` at pos?
+    bool raw_begins_at(size_t pos) const { return match_keyword_tag(pos, "raw") != 0; }
+
+    // Length of a `{% WORD %}` tag at pos (with optional - modifiers), else 0.
+    size_t match_keyword_tag(size_t pos, std::string_view word) const {
+        size_t p = pos + 2;
+        if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) ++p;
+        while (p < src_.size() && is_space(src_[p])) ++p;
+        if (src_.compare(p, word.size(), word) != 0) return 0;
+        p += word.size();
+        if (p < src_.size() && is_name_char(static_cast<unsigned char>(src_[p]))) return 0;
+        while (p < src_.size() && is_space(src_[p])) ++p;
+        if (p < src_.size() && src_[p] == '-') ++p;
+        if (src_.compare(p, 2, "%}") != 0) return 0;
+        return p + 2 - pos;
+    }
+
+    void lex_raw(size_t tag) {
+        int line = line_;
+        size_t open_len = match_keyword_tag(tag, "raw");
+        bool strip_after_open = src_[tag + open_len - 3] == '-';
+        size_t body = tag + open_len;
+        if (strip_after_open)
+            while (body < src_.size() && is_space(src_[body])) ++body;
+        size_t p = body;
+        while (true) {
+            p = src_.find("{%", p);
+            if (p == std::string_view::npos) fail("Missing end of raw directive", line, 1);
+            if (size_t len = match_keyword_tag(p, "endraw")) {
+                advance_to(body);
+                bool strip_before = src_[p + 2] == '-';
+                emit_text(body, p, strip_before);
+                size_t after = p + len;
+                if (src_[p + len - 3] == '-')
+                    while (after < src_.size() && is_space(src_[after])) ++after;
+                advance_to(after);
+                return;
+            }
+            p += 2;
+        }
+    }
+
+    void lex_comment(size_t tag) {
+        int line = line_, col = column();
+        size_t end = src_.find("#}", tag + 2);
+        if (end == std::string_view::npos) fail("Missing end of comment tag", line, col);
+        size_t after = end + 2;
+        if (end > tag + 2 && src_[end - 1] == '-')
+            while (after < src_.size() && is_space(src_[after])) ++after;
+        advance_to(after);
+    }
+
+    void lex_tag(size_t tag, TokenType begin) {
+        bool block = begin == TokenType::BlockBegin;
+        emit(begin, block ? "{%" : "{{", line_, column());
+        size_t p = tag + 2;
+        if (p < src_.size() && (src_[p] == '-' || (block && src_[p] == '+'))) ++p;
+        advance_to(p);
+        std::vector<char> balance;
+        const char* end_marker = block ? "%}" : "}}";
+        while (true) {
+            if (pos_ >= src_.size()) return;  // the parser reports the missing end
+            char c = src_[pos_];
+            if (is_space(c)) {
+                advance_to(pos_ + 1);
+                continue;
+            }
+            if (balance.empty()) {
+                if (c == '-' && src_.compare(pos_ + 1, 2, end_marker) == 0) {
+                    emit(block ? TokenType::BlockEnd : TokenType::VariableEnd, end_marker, line_,
+                         column());
+                    size_t after = pos_ + 3;
+                    while (after < src_.size() && is_space(src_[after])) ++after;
+                    advance_to(after);
+                    return;
+                }
+                if (src_.compare(pos_, 2, end_marker) == 0) {
+                    emit(block ? TokenType::BlockEnd : TokenType::VariableEnd, end_marker, line_,
+                         column());
+                    advance_to(pos_ + 2);
+                    return;
+                }
+            }
+            if (is_digit(c)) {
+                lex_number();
+            } else if (is_name_start(static_cast<unsigned char>(c))) {
+                size_t s = pos_;
+                size_t e = s;
+                while (e < src_.size() && is_name_char(static_cast<unsigned char>(src_[e]))) ++e;
+                emit(TokenType::Name, std::string(src_.substr(s, e - s)), line_, column());
+                advance_to(e);
+            } else if (c == '\'' || c == '"') {
+                lex_string();
+            } else {
+                lex_operator(balance);
+            }
+        }
+    }
+
+    void lex_number() {
+        int line = line_, col = column();
+        size_t s = pos_;
+        auto digits = [&](size_t p, auto pred) {
+            // \d+(_\d+)* style runs
+            size_t start = p;
+            while (p < src_.size() && (pred(src_[p]) || (src_[p] == '_' && p > start &&
+                                                        p + 1 < src_.size() && pred(src_[p + 1]))))
+                ++p;
+            return p;
+        };
+        auto dec = [](char ch) { return is_digit(ch); };
+        // 0x / 0o / 0b prefixed integers
+        if (src_[s] == '0' && s + 2 < src_.size()) {
+            char k = char(src_[s + 1] | 0x20);
+            int base = k == 'x' ? 16 : k == 'o' ? 8 : k == 'b' ? 2 : 0;
+            if (base) {
+                auto pred = [base](char ch) {
+                    if (base == 16) return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+                    if (base == 8) return ch >= '0' && ch <= '7';
+                    return ch == '0' || ch == '1';
+                };
+                size_t q = s + 2;
+                if (q < src_.size() && src_[q] == '_') ++q;
+                size_t e = digits(q, pred);
+                if (e > q) {
+                    Token t{TokenType::Integer, std::string(src_.substr(s, e - s)), line, col};
+                    auto v = parse_int(t.value, base);
+                    if (!v) fail("integer literal too large", line, col);
+                    t.int_value = *v;
+                    tokens_.push_back(std::move(t));
+                    advance_to(e);
+                    return;
+                }
+            }
+        }
+        size_t e = digits(s, dec);
+        bool is_float = false;
+        if (e + 1 < src_.size() && src_[e] == '.' && is_digit(src_[e + 1])) {
+            e = digits(e + 1, dec);
+            is_float = true;
+        }
+        if (e < src_.size() && (src_[e] == 'e' || src_[e] == 'E')) {
+            size_t q = e + 1;
+            if (q < src_.size() && (src_[q] == '+' || src_[q] == '-')) ++q;
+            if (q < src_.size() && is_digit(src_[q])) {
+                e = digits(q, dec);
+                is_float = true;
+            }
+        }
+        std::string text(src_.substr(s, e - s));
+        Token t{is_float ? TokenType::Float : TokenType::Integer, text, line, col};
+        if (is_float) {
+            t.float_value = parse_float(text).value_or(0.0);
+        } else {
+            auto v = parse_int(text, 10);
+            if (!v) fail("integer literal too large for 64 bits: " + text, line, col);
+            t.int_value = *v;
+        }
+        tokens_.push_back(std::move(t));
+        advance_to(e);
+    }
+
+    void lex_string() {
+        int line = line_, col = column();
+        char quote = src_[pos_];
+        size_t p = pos_ + 1;
+        std::string raw;
+        while (true) {
+            if (p >= src_.size()) {
+                fail("unexpected char " + std::string(quote == '"' ? "'\"'" : "\"'\"") + " at " +
+                         std::to_string(pos_),
+                     line, col);
+            }
+            char c = src_[p];
+            if (c == '\\' && p + 1 < src_.size()) {
+                raw += c;
+                raw += src_[p + 1];
+                p += 2;
+                continue;
+            }
+            if (c == quote) break;
+            raw += c;
+            ++p;
+        }
+        emit(TokenType::String, unescape(raw), line, col);
+        advance_to(p + 1);
+    }
+
+    // Python's "unicode-escape" decoding, which Jinja2 applies to string literals.
+    static std::string unescape(std::string_view s) {
+        std::string out;
+        out.reserve(s.size());
+        for (size_t i = 0; i < s.size(); ++i) {
+            if (s[i] != '\\' || i + 1 >= s.size()) {
+                out += s[i];
+                continue;
+            }
+            char e = s[++i];
+            auto hex = [&](size_t n) -> bool {
+                if (i + n >= s.size() + 0 && i + n > s.size() - 1 + 1) return false;
+                uint32_t v = 0;
+                for (size_t k = 1; k <= n; ++k) {
+                    if (i + k >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + k])))
+                        return false;
+                    char h = s[i + k];
+                    v = v * 16 + uint32_t(is_digit(h) ? h - '0' : (h | 0x20) - 'a' + 10);
+                }
+                utf8_append(char32_t(v), out);
+                i += n;
+                return true;
+            };
+            switch (e) {
+            case '\n': break;
+            case '\\': out += '\\'; break;
+            case '\'': out += '\''; break;
+            case '"': out += '"'; break;
+            case 'a': out += '\a'; break;
+            case 'b': out += '\b'; break;
+            case 'f': out += '\f'; break;
+            case 'n': out += '\n'; break;
+            case 'r': out += '\r'; break;
+            case 't': out += '\t'; break;
+            case 'v': out += '\v'; break;
+            case 'x':
+                if (!hex(2)) out += "\\x";
+                break;
+            case 'u':
+                if (!hex(4)) out += "\\u";
+                break;
+            case 'U':
+                if (!hex(8)) out += "\\U";
+                break;
+            default:
+                if (e >= '0' && e <= '7') {
+                    uint32_t v = uint32_t(e - '0');
+                    for (int k = 0; k < 2 && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '7'; ++k)
+                        v = v * 8 + uint32_t(s[++i] - '0');
+                    utf8_append(char32_t(v), out);
+                } else {
+                    out += '\\';
+                    out += e;
+                }
+            }
+        }
+        return out;
+    }
+
+    void lex_operator(std::vector<char>& balance) {
+        static constexpr std::string_view ops3[] = {"//", "**", "==", "!=", ">=", "<="};
+        int line = line_, col = column();
+        for (std::string_view op : ops3) {
+            if (src_.compare(pos_, op.size(), op) == 0) {
+                emit(TokenType::Operator, std::string(op), line, col);
+                advance_to(pos_ + op.size());
+                return;
+            }
+        }
+        char c = src_[pos_];
+        if (std::strchr("+-/*%~[](){}<>=.:|,;", c) == nullptr) {
+            fail("unexpected char '" + std::string(1, c) + "' at " + std::to_string(pos_), line,
+                 col);
+        }
+        if (c == '(' || c == '[' || c == '{') {
+            balance.push_back(c == '(' ? ')' : c == '[' ? ']' : '}');
+        } else if (c == ')' || c == ']' || c == '}') {
+            if (balance.empty()) fail("unexpected '" + std::string(1, c) + "'", line, col);
+            if (balance.back() != c) {
+                fail("unexpected '" + std::string(1, c) + "', expected '" +
+                         std::string(1, balance.back()) + "'",
+                     line, col);
+            }
+            balance.pop_back();
+        }
+        emit(TokenType::Operator, std::string(1, c), line, col);
+        advance_to(pos_ + 1);
+    }
+
+    std::string_view src_;
+    const std::string& file_;
+    size_t pos_ = 0;
+    int line_ = 1;
+    size_t line_start_ = 0;
+    std::vector<Token> tokens_;
+};
+
+}  // namespace
+
+std::vector<Token> tokenize(std::string_view source, const std::string& file) {
+    return Lexer(source, file).run();
+}
+
+}  // namespace ferry::tmpl

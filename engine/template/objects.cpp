@@ -1,0 +1,310 @@
+// Engine objects that templates can hold: macros (and call-block callers), the `loop`
+// variable, imported template modules, `self` and `super`.
+#include "template/render.h"
+
+namespace ferry::tmpl {
+
+namespace {
+
+Renderer& renderer_of(Runtime& rt) {
+    auto* r = dynamic_cast<Renderer*>(&rt);
+    if (!r) raise(ErrorKind::Runtime, "macros can only be called while a template renders");
+    return *r;
+}
+
+// jinja2.runtime.Macro: binds arguments like Macro.__call__ and renders the body.
+struct MacroObj final : Object {
+    const Stmt* def;
+    const ParsedTemplate* tmpl;
+    Ref<Scope> closure;
+    bool autoescape;
+    std::string name;
+
+    MacroObj(const Stmt& d, const ParsedTemplate* t, Ref<Scope> c, bool ae, std::string n)
+        : def(&d), tmpl(t), closure(std::move(c)), autoescape(ae), name(std::move(n)) {}
+
+    std::string_view type_name() const override { return "Macro"; }
+    void repr(std::string& out) const override {
+        out += "<Macro '" + name + "'>";
+    }
+    bool is_callable() const override { return true; }
+
+    std::optional<Value> getattr(std::string_view attr) const override {
+        if (attr == "name") return Value::string(name);
+        if (attr == "arguments") {
+            std::vector<Value> names;
+            for (const auto& p : def->params) names.push_back(Value::string(p.name));
+            return Value::tuple(std::move(names));
+        }
+        if (attr == "catch_kwargs") return Value::boolean(def->catch_kwargs);
+        if (attr == "catch_varargs") return Value::boolean(def->catch_varargs);
+        if (attr == "caller") return Value::boolean(def->uses_caller);
+        return std::nullopt;
+    }
+
+    Value call(Runtime& rt, const Args& args) override {
+        Renderer& r = renderer_of(rt);
+        Renderer::DepthGuard guard(r);
+        const auto& params = def->params;
+        size_t count = params.size();
+        auto scope = make_ref<Scope>(closure);
+        std::vector<std::pair<std::string, Value>> kwargs = args.named;
+        auto take_kwarg = [&](std::string_view key) -> std::optional<Value> {
+            for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
+                if (it->first == key) {
+                    Value v = std::move(it->second);
+                    kwargs.erase(it);
+                    return v;
+                }
+            }
+            return std::nullopt;
+        };
+        std::vector<std::optional<Value>> bound(count);
+        for (size_t i = 0; i < count && i < args.positional.size(); ++i)
+            bound[i] = args.positional[i];
+        for (size_t i = args.positional.size(); i < count; ++i) bound[i] = take_kwarg(params[i].name);
+        if (def->uses_caller) {
+            bool explicit_caller = false;
+            for (const auto& p : params)
+                if (p.name == "caller") explicit_caller = true;
+            if (!explicit_caller) {
+                auto c = take_kwarg("caller");
+                scope->vars.emplace_back("caller", c ? *c : Value::undefined("No caller defined"));
+            }
+        }
+        if (def->catch_kwargs) {
+            Value kw = Value::dict();
+            for (auto& [k, v] : kwargs) kw.dict_obj().set(Value::string(k), v);
+            scope->vars.emplace_back("kwargs", kw);
+        } else if (!kwargs.empty()) {
+            if (kwargs.front().first == "caller") {
+                raise(ErrorKind::Type, "macro '" + name +
+                                           "' was invoked with two values for the special "
+                                           "caller argument. This is most likely a bug.");
+            }
+            raise(ErrorKind::Type, "macro '" + name + "' takes no keyword argument '" +
+                                       kwargs.front().first + "'");
+        }
+        if (def->catch_varargs) {
+            std::vector<Value> rest;
+            for (size_t i = count; i < args.positional.size(); ++i) rest.push_back(args.positional[i]);
+            scope->vars.emplace_back("varargs", Value::tuple(std::move(rest)));
+        } else if (args.positional.size() > count) {
+            raise(ErrorKind::Type, "macro '" + name + "' takes not more than " +
+                                       std::to_string(count) + " argument(s)");
+        }
+
+        std::string buffer;
+        TemplateFrame frame;
+        frame.tmpl = tmpl;
+        frame.context = closure;
+        frame.blocks = r.frame() ? r.frame()->blocks : std::make_shared<BlockTable>();
+        auto saved = r.save();
+        try {
+            r.enter(scope, &buffer, &frame);
+            // Defaults are evaluated at call time, in the macro's scope, left to right, so a
+            // default may refer to an earlier parameter.
+            for (size_t i = 0; i < count; ++i) {
+                Value v;
+                if (bound[i]) v = *bound[i];
+                else if (params[i].default_value) v = r.eval(*params[i].default_value);
+                else v = r.make_undefined("parameter '" + params[i].name + "' was not provided");
+                scope->set(params[i].name, v);
+            }
+            r.exec_body(def->body);
+        } catch (...) {
+            r.restore(saved);
+            throw;
+        }
+        r.restore(saved);
+        return Value::string(std::move(buffer), autoescape);
+    }
+};
+
+// jinja2.runtime.LoopContext.
+struct LoopObj final : Object {
+    Renderer* renderer;
+    const Stmt* loop_stmt;
+    std::vector<Value> items;
+    size_t index0 = 0;
+    int depth0 = 0;
+    std::vector<Value> last_changed;
+    bool changed_called = false;
+
+    std::string_view type_name() const override { return "LoopContext"; }
+    void repr(std::string& out) const override {
+        out += "<LoopContext " + std::to_string(index0 + 1) + "/" + std::to_string(items.size()) +
+               ">";
+    }
+    bool is_callable() const override { return true; }
+
+    // `loop(children)` in a recursive loop renders the loop body for those items.
+    Value call(Runtime&, const Args& args) override {
+        if (!loop_stmt->recursive) {
+            raise(ErrorKind::Type, "The loop must have the 'recursive' marker to be called "
+                                   "recursively.");
+        }
+        if (args.positional.size() != 1) {
+            raise(ErrorKind::Type, "loop() takes exactly one argument");
+        }
+        std::vector<Value> children = tmpl::iterate(args.positional[0]);
+        std::string buffer;
+        auto saved = renderer->save();
+        try {
+            // The recursion renders in the scope the loop started from.
+            Ref<Scope> outer = renderer->scope()->parent;
+            renderer->enter(outer, &buffer, renderer->frame());
+            Renderer::DepthGuard guard(*renderer);
+            if (!children.empty()) renderer->exec_for_items(*loop_stmt, std::move(children), depth0 + 1);
+            else renderer->exec_body(loop_stmt->else_body);
+        } catch (...) {
+            renderer->restore(saved);
+            throw;
+        }
+        renderer->restore(saved);
+        return Value::string(std::move(buffer), renderer->autoescape());
+    }
+
+    std::optional<Value> getattr(std::string_view attr) const override;
+};
+
+struct LoopMethod final : Object {
+    Ref<LoopObj> loop;
+    bool is_cycle;
+    LoopMethod(Ref<LoopObj> l, bool cycle) : loop(std::move(l)), is_cycle(cycle) {}
+    std::string_view type_name() const override { return "method"; }
+    bool is_callable() const override { return true; }
+    Value call(Runtime&, const Args& args) override {
+        if (is_cycle) {
+            if (args.positional.empty()) raise(ErrorKind::Type, "no items for cycling given");
+            return args.positional[loop->index0 % args.positional.size()];
+        }
+        // changed(*values): true on the first call and whenever the values differ.
+        bool differs = !loop->changed_called || loop->last_changed.size() != args.positional.size();
+        if (!differs) {
+            for (size_t i = 0; i < args.positional.size(); ++i) {
+                if (!tmpl::equals(loop->last_changed[i], args.positional[i])) {
+                    differs = true;
+                    break;
+                }
+            }
+        }
+        loop->changed_called = true;
+        loop->last_changed = args.positional;
+        return Value::boolean(differs);
+    }
+};
+
+std::optional<Value> LoopObj::getattr(std::string_view attr) const {
+    size_t n = items.size();
+    if (attr == "index") return Value::integer(int64_t(index0 + 1));
+    if (attr == "index0") return Value::integer(int64_t(index0));
+    if (attr == "revindex") return Value::integer(int64_t(n - index0));
+    if (attr == "revindex0") return Value::integer(int64_t(n - index0 - 1));
+    if (attr == "first") return Value::boolean(index0 == 0);
+    if (attr == "last") return Value::boolean(index0 + 1 == n);
+    if (attr == "length") return Value::integer(int64_t(n));
+    if (attr == "depth") return Value::integer(depth0 + 1);
+    if (attr == "depth0") return Value::integer(depth0);
+    if (attr == "previtem") {
+        if (index0 == 0) return renderer->make_undefined("there is no previous item");
+        return items[index0 - 1];
+    }
+    if (attr == "nextitem") {
+        if (index0 + 1 >= n) return renderer->make_undefined("there is no next item");
+        return items[index0 + 1];
+    }
+    auto* self = const_cast<LoopObj*>(this);
+    if (attr == "cycle") return Value::object(make_ref<LoopMethod>(Ref<LoopObj>(self), true));
+    if (attr == "changed") return Value::object(make_ref<LoopMethod>(Ref<LoopObj>(self), false));
+    return std::nullopt;
+}
+
+// An imported template: its exported top-level names.
+struct ModuleObj final : Object {
+    std::string template_name;
+    Ref<Scope> exports;
+    ModuleObj(std::string n, Ref<Scope> e) : template_name(std::move(n)), exports(std::move(e)) {}
+    std::string_view type_name() const override { return "TemplateModule"; }
+    void repr(std::string& out) const override {
+        out += "<TemplateModule '" + template_name + "'>";
+    }
+    std::optional<Value> getattr(std::string_view name) const override {
+        if (!name.empty() && name[0] == '_') return std::nullopt;
+        for (const auto& [k, v] : exports->vars)
+            if (k == name) return v;
+        return std::nullopt;
+    }
+};
+
+// Holds a copy of the frame (shared scope and block table), so a `self` or `super` kept in
+// a variable stays valid after the block that made it has finished.
+struct BlockCall final : Object {
+    std::string name;
+    size_t level;
+    TemplateFrame frame;
+    BlockCall(std::string n, size_t l, const TemplateFrame& f)
+        : name(std::move(n)), level(l), frame(f) {}
+    std::string_view type_name() const override { return "BlockReference"; }
+    bool is_callable() const override { return true; }
+    Value call(Runtime& rt, const Args&) override {
+        Renderer& r = renderer_of(rt);
+        Renderer::DepthGuard guard(r);
+        std::string buffer;
+        auto saved = r.save();
+        try {
+            r.enter(frame.context, &buffer, &frame);
+            r.render_block(name, level, &frame);
+        } catch (...) {
+            r.restore(saved);
+            throw;
+        }
+        r.restore(saved);
+        return Value::string(std::move(buffer), r.autoescape());
+    }
+};
+
+struct SelfRef final : Object {
+    TemplateFrame frame;
+    explicit SelfRef(const TemplateFrame& f) : frame(f) {}
+    std::string_view type_name() const override { return "TemplateReference"; }
+    std::optional<Value> getattr(std::string_view name) const override {
+        if (frame.blocks->find(name) == frame.blocks->end()) return std::nullopt;
+        return Value::object(make_ref<BlockCall>(std::string(name), 0, frame));
+    }
+};
+
+}  // namespace
+
+Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure,
+                 bool autoescape, std::string name) {
+    return Value::object(make_ref<MacroObj>(def, tmpl, std::move(closure), autoescape,
+                                            std::move(name)));
+}
+
+Value make_loop(Renderer& r, const Stmt& loop_stmt, const std::vector<Value>& items,
+                size_t index0, int depth, const Value&) {
+    auto loop = make_ref<LoopObj>();
+    loop->renderer = &r;
+    loop->loop_stmt = &loop_stmt;
+    loop->items = items;
+    loop->index0 = index0;
+    loop->depth0 = depth;
+    return Value::object(loop);
+}
+
+void loop_advance(const Value& loop, size_t index0) {
+    static_cast<LoopObj&>(loop.object_obj()).index0 = index0;
+}
+
+Value make_module_object(std::string template_name, Ref<Scope> exports) {
+    return Value::object(make_ref<ModuleObj>(std::move(template_name), std::move(exports)));
+}
+
+Value make_self_reference(TemplateFrame* frame) { return Value::object(make_ref<SelfRef>(*frame)); }
+
+Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame) {
+    return Value::object(make_ref<BlockCall>(block_name, level, *frame));
+}
+
+}  // namespace ferry::tmpl

@@ -1,0 +1,434 @@
+// Statements: output, control flow, assignment, macros, inheritance, include and import.
+#include "template/render.h"
+
+#include "template/builtins.h"
+
+namespace ferry::tmpl {
+
+Renderer::DepthGuard::DepthGuard(Renderer& renderer) : r(renderer) {
+    if (++r.depth_ > r.options_.max_depth) {
+        --r.depth_;
+        raise(ErrorKind::Limit, "maximum recursion depth exceeded (" +
+                                    std::to_string(r.options_.max_depth) +
+                                    " nested macro calls, includes or imports)");
+    }
+}
+
+void Renderer::locate(TemplateError& err, int line, int column) const {
+    if (err.has_location()) return;
+    std::string file = frame_ && frame_->tmpl ? frame_->tmpl->name : std::string();
+    err.set_location(Location{file, line, column});
+}
+
+Ref<Scope> Renderer::make_context(const Value& vars) {
+    auto ctx = make_ref<Scope>();
+    if (vars.is_dict()) {
+        ctx->fallback = &vars.dict_obj();
+        ctx->fallback_owner = vars;
+    }
+    return ctx;
+}
+
+void Renderer::check_output() const {
+    if (out_->size() > options_.max_output) {
+        raise(ErrorKind::Limit, "template output exceeds the limit of " +
+                                    std::to_string(options_.max_output) + " bytes");
+    }
+}
+
+void Renderer::write(std::string_view text) {
+    out_->append(text);
+    check_output();
+}
+
+void Renderer::write_value(const Value& v) {
+    if (v.is_string()) {
+        if (autoescape_ && !v.is_safe()) append_html_escaped(v.str(), *out_);
+        else out_->append(v.str());
+    } else if (autoescape_ && !(v.is_object())) {
+        std::string text;
+        append_str(v, text);
+        append_html_escaped(text, *out_);
+    } else {
+        append_str(v, *out_);
+    }
+    check_output();
+}
+
+void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::string& out) {
+    DepthGuard guard(*this);
+    Saved saved = save();
+    TemplateFrame frame;
+    frame.tmpl = &tmpl;
+    frame.context = context;
+    frame.blocks = std::make_shared<BlockTable>();
+    std::vector<std::shared_ptr<const ParsedTemplate>> chain;  // keeps parents alive
+    std::vector<const ParsedTemplate*> seen;
+    const ParsedTemplate* current = &tmpl;
+    try {
+        while (current) {
+            for (const ParsedTemplate* s : seen) {
+                if (s == current) {
+                    std::string path;
+                    for (const ParsedTemplate* t : seen) path += t->name + " -> ";
+                    raise(ErrorKind::Limit, "extends loop: " + path + current->name);
+                }
+            }
+            seen.push_back(current);
+            for (const Stmt* b : current->blocks) (*frame.blocks)[b->text].push_back({b, current});
+            frame.tmpl = current;
+            frame.extended = false;
+            frame.parent.reset();
+            enter(context, &out, &frame);
+            autoescape_ = false;
+            exec_body(current->body);
+            if (!frame.extended) break;
+            chain.push_back(frame.parent);
+            current = frame.parent.get();
+        }
+    } catch (...) {
+        restore(saved);
+        throw;
+    }
+    restore(saved);
+}
+
+void Renderer::exec_body(const Body& body) {
+    for (const auto& s : body) exec(*s);
+}
+
+void Renderer::exec(const Stmt& s) {
+    // After {% extends %}, a template's own top-level output is dropped; statements still run
+    // (their assignments are visible to the parent's blocks), as in Jinja2.
+    bool dropped = frame_ && frame_->extended;
+    try {
+        switch (s.kind) {
+        case StmtKind::Text:
+            if (!dropped) write(s.text);
+            break;
+        case StmtKind::Print: {
+            Value v = eval(*s.expr);
+            if (!dropped) write_value(v);
+            break;
+        }
+        case StmtKind::If: exec_if(s); break;
+        case StmtKind::For: exec_for(s); break;
+        case StmtKind::Set: exec_set(s); break;
+        case StmtKind::SetBlock: exec_set_block(s); break;
+        case StmtKind::Macro: exec_macro(s); break;
+        case StmtKind::CallBlock: exec_call_block(s); break;
+        case StmtKind::FilterBlock: exec_filter_block(s); break;
+        case StmtKind::With: exec_with(s); break;
+        case StmtKind::Block:
+            if (!dropped) exec_block(s);
+            break;
+        case StmtKind::Extends: exec_extends(s); break;
+        case StmtKind::Include:
+            if (!dropped) exec_include(s);
+            break;
+        case StmtKind::Import: exec_import(s); break;
+        case StmtKind::FromImport: exec_from_import(s); break;
+        case StmtKind::Autoescape: {
+            bool saved = autoescape_;
+            autoescape_ = truthy(eval(*s.condition));
+            exec_body(s.body);
+            autoescape_ = saved;
+            break;
+        }
+        }
+    } catch (TemplateError& err) {
+        locate(err, s.line, s.column);
+        throw;
+    }
+}
+
+void Renderer::exec_if(const Stmt& s) {
+    // An elif is parsed as an If that is the only statement of the else body.
+    if (truthy(eval(*s.expr))) exec_body(s.body);
+    else exec_body(s.else_body);
+}
+
+void Renderer::exec_for(const Stmt& s) {
+    Value iterable = eval(*s.expr);
+    std::vector<Value> items = iterate(iterable);
+    if (s.condition) {
+        // The loop filter sees the loop target but not `loop`.
+        std::vector<Value> kept;
+        Saved saved = save();
+        try {
+            for (Value& item : items) {
+                enter(make_ref<Scope>(saved.scope), out_, frame_);
+                assign(*s.target, item);
+                if (truthy(eval(*s.condition))) kept.push_back(std::move(item));
+            }
+        } catch (...) {
+            restore(saved);
+            throw;
+        }
+        restore(saved);
+        items = std::move(kept);
+    }
+    if (items.empty()) {
+        exec_body(s.else_body);
+        return;
+    }
+    exec_for_items(s, std::move(items), 0);
+}
+
+void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth) {
+    Saved saved = save();
+    Value loop = make_loop(*this, s, items, 0, depth, Value());
+    try {
+        for (size_t i = 0; i < items.size(); ++i) {
+            auto iteration = make_ref<Scope>(saved.scope);
+            loop_advance(loop, i);
+            iteration->vars.emplace_back("loop", loop);
+            scope_ = iteration;
+            assign(*s.target, items[i]);
+            exec_body(s.body);
+        }
+    } catch (...) {
+        restore(saved);
+        throw;
+    }
+    restore(saved);
+}
+
+void Renderer::assign(const Expr& target, const Value& value) {
+    switch (target.kind) {
+    case ExprKind::Name: scope_->set(target.name, value); return;
+    case ExprKind::Tuple: {
+        std::vector<Value> parts = iterate(value);
+        size_t want = target.items.size();
+        if (parts.size() > want) {
+            raise(ErrorKind::Value,
+                  "too many values to unpack (expected " + std::to_string(want) + ")");
+        }
+        if (parts.size() < want) {
+            raise(ErrorKind::Value, "not enough values to unpack (expected " +
+                                        std::to_string(want) + ", got " +
+                                        std::to_string(parts.size()) + ")");
+        }
+        for (size_t i = 0; i < want; ++i) assign(*target.items[i], parts[i]);
+        return;
+    }
+    case ExprKind::NSRef: {
+        const Value* ns = scope_->lookup(target.name);
+        if (!ns || !ns->is_object() ||
+            !ns->object_obj().setattr(target.a->value.str(), value)) {
+            raise(ErrorKind::Runtime, "cannot assign attribute on non-namespace object");
+        }
+        return;
+    }
+    default: raise(ErrorKind::Runtime, "cannot assign to this expression");
+    }
+}
+
+void Renderer::exec_set(const Stmt& s) { assign(*s.target, eval(*s.expr)); }
+
+void Renderer::exec_set_block(const Stmt& s) {
+    std::string buffer;
+    Saved saved = save();
+    try {
+        enter(make_ref<Scope>(scope_), &buffer, frame_);
+        exec_body(s.body);
+    } catch (...) {
+        restore(saved);
+        throw;
+    }
+    restore(saved);
+    Value value = Value::string(std::move(buffer), autoescape_);
+    if (s.call) value = apply_filter_chain(*s.call, std::move(value));
+    assign(*s.target, value);
+}
+
+void Renderer::exec_macro(const Stmt& s) {
+    scope_->set(s.text, make_macro(s, frame_ ? frame_->tmpl : nullptr, scope_, autoescape_, s.text));
+}
+
+void Renderer::exec_call_block(const Stmt& s) {
+    Value caller = make_macro(s, frame_ ? frame_->tmpl : nullptr, scope_, autoescape_, "caller");
+    const Expr& call = *s.call;
+    Value callee = eval(*call.a);
+    Args args;
+    eval_args(call.args, args);
+    args.named.emplace_back("caller", std::move(caller));
+    Value result;
+    try {
+        result = this->call(callee, args);
+    } catch (TemplateError& err) {
+        locate(err, call.line, call.column);
+        throw;
+    }
+    write_value(result);
+}
+
+Value Renderer::apply_filter_chain(const Expr& chain, Value subject) {
+    // The chain was parsed with a null innermost subject: apply from the inside out.
+    std::vector<const Expr*> filters;
+    for (const Expr* f = &chain; f; f = f->a.get()) filters.push_back(f);
+    for (auto it = filters.rbegin(); it != filters.rend(); ++it) {
+        const Expr& f = **it;
+        Args args;
+        eval_args(f.args, args);
+        try {
+            if (!f.filter) raise(ErrorKind::Runtime, "No filter named '" + f.name + "' found.");
+            subject = f.filter(*this, subject, args);
+        } catch (TemplateError& err) {
+            locate(err, f.line, f.column);
+            throw;
+        }
+    }
+    return subject;
+}
+
+void Renderer::exec_filter_block(const Stmt& s) {
+    std::string buffer;
+    Saved saved = save();
+    try {
+        enter(make_ref<Scope>(scope_), &buffer, frame_);
+        exec_body(s.body);
+    } catch (...) {
+        restore(saved);
+        throw;
+    }
+    restore(saved);
+    write_value(apply_filter_chain(*s.call, Value::string(std::move(buffer), autoescape_)));
+}
+
+void Renderer::exec_with(const Stmt& s) {
+    std::vector<Value> values;
+    for (const auto& v : s.values) values.push_back(eval(*v));
+    Saved saved = save();
+    try {
+        scope_ = make_ref<Scope>(scope_);
+        for (size_t i = 0; i < s.targets.size(); ++i) assign(*s.targets[i], values[i]);
+        exec_body(s.body);
+    } catch (...) {
+        restore(saved);
+        throw;
+    }
+    restore(saved);
+}
+
+void Renderer::exec_block(const Stmt& s) {
+    // Scoped blocks see the enclosing scope; others only the template context.
+    if (!frame_) return;
+    auto it = frame_->blocks->find(s.text);
+    if (it == frame_->blocks->end()) return;
+    Saved saved = save();
+    try {
+        Ref<Scope> parent = s.scoped ? scope_ : frame_->context;
+        scope_ = parent;
+        render_block(s.text, 0, frame_);
+    } catch (...) {
+        restore(saved);
+        throw;
+    }
+    restore(saved);
+}
+
+void Renderer::render_block(const std::string& name, size_t level, TemplateFrame* frame) {
+    auto it = frame->blocks->find(name);
+    if (it == frame->blocks->end() || level >= it->second.size()) {
+        raise(ErrorKind::Runtime, "there is no parent block called '" + name + "'.");
+    }
+    const BlockEntry& entry = it->second[level];
+    if (entry.block->required && level == 0) {
+        raise(ErrorKind::Runtime, "Required block '" + name + "' not found");
+    }
+    auto block_scope = make_ref<Scope>(scope_);
+    block_scope->vars.emplace_back("self", make_self_reference(frame));
+    block_scope->vars.emplace_back("super", make_super(name, level + 1, frame));
+    // The block's statements report errors against the template that defines them.
+    TemplateFrame block_frame = *frame;
+    block_frame.tmpl = entry.tmpl;
+    block_frame.extended = false;
+    Saved saved = save();
+    try {
+        enter(block_scope, out_, &block_frame);
+        exec_body(entry.block->body);
+    } catch (...) {
+        restore(saved);
+        throw;
+    }
+    restore(saved);
+}
+
+void Renderer::exec_extends(const Stmt& s) {
+    if (!frame_ || scope_.get() != frame_->context.get()) {
+        raise(ErrorKind::Runtime, "extends tags must be at the top level of a template");
+    }
+    if (frame_->extended) raise(ErrorKind::Runtime, "extended multiple times");
+    Value name = eval(*s.expr);
+    frame_->parent = load_named(name, false);
+    frame_->extended = true;
+}
+
+std::shared_ptr<const ParsedTemplate> Renderer::load_named(const Value& name,
+                                                           bool ignore_missing) {
+    if (name.is_sequence()) {
+        std::string tried;
+        for (const Value& candidate : name.list_obj().items) {
+            if (!candidate.is_string()) continue;
+            if (auto t = load_named(candidate, true)) return t;
+            if (!tried.empty()) tried += ", ";
+            tried += to_repr(candidate);
+        }
+        if (ignore_missing) return nullptr;
+        raise(ErrorKind::NotFound,
+              "none of the templates given were found: [" + tried + "]");
+    }
+    if (name.is_undefined()) raise_undefined(name);
+    if (!name.is_string()) {
+        raise(ErrorKind::Type, "template name must be a string, not " +
+                                   std::string(type_name(name)));
+    }
+    std::string n(name.str());
+    try {
+        return env_.get_template(n);
+    } catch (TemplateError& err) {
+        if (err.kind() == ErrorKind::NotFound && ignore_missing) return nullptr;
+        throw;
+    }
+}
+
+void Renderer::exec_include(const Stmt& s) {
+    Value name = eval(*s.expr);
+    auto tmpl = load_named(name, s.ignore_missing);
+    if (!tmpl) return;
+    // With context the included template sees every variable in scope here, locals too;
+    // its own assignments stay inside it.
+    auto context = s.with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
+    render_root(*tmpl, context, *out_);
+}
+
+Value Renderer::make_module(const ParsedTemplate& tmpl, bool with_context) {
+    auto context = with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
+    std::string discard;
+    render_root(tmpl, context, discard);
+    return make_module_object(tmpl.name, context);
+}
+
+void Renderer::exec_import(const Stmt& s) {
+    auto tmpl = load_named(eval(*s.expr), false);
+    scope_->set(s.text, make_module(*tmpl, s.with_context));
+}
+
+void Renderer::exec_from_import(const Stmt& s) {
+    auto tmpl = load_named(eval(*s.expr), false);
+    Value module = make_module(*tmpl, s.with_context);
+    for (const auto& [name, alias] : s.names) {
+        std::optional<Value> v = module.object_obj().getattr(name);
+        if (v) {
+            scope_->set(alias, *v);
+        } else {
+            scope_->set(alias, make_undefined("the template " + to_repr(Value::string(tmpl->name)) +
+                                              " (imported on line " + std::to_string(s.line) +
+                                              ") does not export the requested name " +
+                                              to_repr(Value::string(name))));
+        }
+    }
+}
+
+}  // namespace ferry::tmpl

@@ -1,0 +1,184 @@
+// The tree-walking renderer (internal to the template library).
+//
+// Scoping follows Jinja2's compiled code: the render context is a root Scope (top-level
+// `set`s and macros land there and are exported); `for` iterations, macros, `with`, blocks
+// and block-sets open child scopes whose assignments do not leak; `if` opens none. Template
+// inheritance keeps one context for the whole extends chain and a per-name stack of blocks,
+// most derived first, which is what `super()` walks.
+#pragma once
+
+#include "template/ast.h"
+#include "template/environment.h"
+#include "template/value.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ferry::tmpl {
+
+struct Scope : HeapObject {
+    std::vector<std::pair<std::string, Value>> vars;
+    const DictObj* fallback = nullptr;  // the render's input vars (read-only)
+    Value fallback_owner;                // keeps fallback alive
+    Ref<Scope> parent;
+
+    explicit Scope(Ref<Scope> p = {}) : parent(std::move(p)) {}
+    const Value* find_local(std::string_view name) const {
+        for (const auto& [k, v] : vars)
+            if (k == name) return &v;
+        if (fallback) return fallback->find(name);
+        return nullptr;
+    }
+    const Value* lookup(std::string_view name) const {
+        for (const Scope* s = this; s; s = s->parent.get())
+            if (const Value* v = s->find_local(name)) return v;
+        return nullptr;
+    }
+    void set(std::string_view name, Value value) {
+        for (auto& [k, v] : vars) {
+            if (k == name) {
+                v = std::move(value);
+                return;
+            }
+        }
+        vars.emplace_back(std::string(name), std::move(value));
+    }
+};
+
+class Renderer;
+
+// Blocks by name, most derived first: the chain `super()` walks.
+struct BlockEntry {
+    const Stmt* block;
+    const ParsedTemplate* tmpl;
+};
+using BlockTable = std::map<std::string, std::vector<BlockEntry>, std::less<>>;
+
+// State shared by one template's top-level render and what it extends.
+struct TemplateFrame {
+    const ParsedTemplate* tmpl = nullptr;
+    Ref<Scope> context;                  // the root scope
+    std::shared_ptr<BlockTable> blocks;  // shared with the extends chain
+    bool extended = false;               // an {% extends %} ran: top-level output is dropped
+    std::shared_ptr<const ParsedTemplate> parent;
+};
+
+class Renderer final : public Runtime {
+  public:
+    Renderer(Environment& env, const RenderOptions& options) : env_(env), options_(options) {}
+
+    // Renders a whole template (following its extends chain) into out.
+    void render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::string& out);
+    // The root scope for a render whose context is the vars dict.
+    Ref<Scope> make_context(const Value& vars);
+
+    Value eval(const Expr& e);
+
+    // Runtime
+    Value call_filter(std::string_view name, const Value& subject, const Args& args) override;
+    bool call_test(std::string_view name, const Value& subject, const Args& args) override;
+    bool has_filter(std::string_view name) const override;
+    bool has_test(std::string_view name) const override;
+    Value call(const Value& callable, const Args& args) override;
+    Value make_undefined(std::string hint) override {
+        return Value::undefined(std::move(hint), options_.strict);
+    }
+    bool strict() const override { return options_.strict; }
+
+    // Used by engine objects (macros, loops, blocks).
+    struct Saved {
+        Ref<Scope> scope;
+        std::string* out;
+        TemplateFrame* frame;
+        bool autoescape;
+    };
+    Saved save() const { return {scope_, out_, frame_, autoescape_}; }
+    void restore(const Saved& s) {
+        scope_ = s.scope;
+        out_ = s.out;
+        frame_ = s.frame;
+        autoescape_ = s.autoescape;
+    }
+    void enter(Ref<Scope> scope, std::string* out, TemplateFrame* frame) {
+        scope_ = std::move(scope);
+        out_ = out;
+        frame_ = frame;
+    }
+    void exec_body(const Body& body);
+    void exec_for_items(const Stmt& loop_stmt, std::vector<Value> items, int depth);
+    void render_block(const std::string& name, size_t level, TemplateFrame* frame);
+    const Ref<Scope>& scope() const { return scope_; }
+    TemplateFrame* frame() const { return frame_; }
+    bool autoescape() const { return autoescape_; }
+
+    // Depth guard for nested macro calls, includes and imports.
+    struct DepthGuard {
+        Renderer& r;
+        explicit DepthGuard(Renderer& renderer);
+        ~DepthGuard() { --r.depth_; }
+    };
+
+    // Attaches the current template and the node's line to an error without a place.
+    void locate(TemplateError& err, int line, int column) const;
+
+  private:
+    void exec(const Stmt& s);
+    void exec_if(const Stmt& s);
+    void exec_for(const Stmt& s);
+    void exec_set(const Stmt& s);
+    void exec_set_block(const Stmt& s);
+    void exec_macro(const Stmt& s);
+    void exec_call_block(const Stmt& s);
+    void exec_filter_block(const Stmt& s);
+    void exec_with(const Stmt& s);
+    void exec_block(const Stmt& s);
+    void exec_extends(const Stmt& s);
+    void exec_include(const Stmt& s);
+    void exec_import(const Stmt& s);
+    void exec_from_import(const Stmt& s);
+    void write(std::string_view text);
+    void write_value(const Value& v);
+    void check_output() const;
+
+    void assign(const Expr& target, const Value& value);
+    Value apply_filter_chain(const Expr& chain, Value subject);
+    // Loads a template named by a value (string, or a list of candidates for include).
+    std::shared_ptr<const ParsedTemplate> load_named(const Value& name, bool ignore_missing);
+    Value make_module(const ParsedTemplate& tmpl, bool with_context);
+
+    // expressions (eval.cpp)
+    Value eval_inner(const Expr& e);
+    Value eval_name(const Expr& e);
+    Value eval_binary(const Expr& e);
+    Value eval_compare(const Expr& e);
+    Value eval_call(const Expr& e);
+    Value eval_filter(const Expr& e);
+    Value eval_test(const Expr& e);
+    void eval_args(const CallArgs& spec, Args& out);
+
+    Environment& env_;
+    const RenderOptions& options_;
+    Ref<Scope> scope_;
+    std::string* out_ = nullptr;
+    TemplateFrame* frame_ = nullptr;
+    bool autoescape_ = false;
+    int depth_ = 0;
+};
+
+// Engine objects the renderer creates (objects.cpp).
+Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure,
+                 bool autoescape, std::string name);
+Value make_loop(Renderer& r, const Stmt& loop_stmt, const std::vector<Value>& items,
+                size_t index0, int depth, const Value& prev_changed);
+void loop_advance(const Value& loop, size_t index0);
+Value make_module_object(std::string template_name, Ref<Scope> exports);
+Value make_self_reference(TemplateFrame* frame);
+Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame);
+
+// Binary operators with Python semantics (operators.cpp).
+Value binary_op(std::string_view op, const Value& a, const Value& b, size_t max_size);
+Value unary_minus(const Value& v);
+Value unary_plus(const Value& v);
+
+}  // namespace ferry::tmpl

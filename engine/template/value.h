@@ -1,0 +1,360 @@
+// The template engine's value model: Python's values as Jinja2 sees them.
+//
+// A Value is 16 bytes: a kind tag and either an immediate (bool, int64, double) or a pointer
+// to a reference-counted heap object (string, list/tuple, dict, or an engine object such as
+// a macro, a loop or a namespace). Copying a Value bumps a counter; containers are shared, so
+// `list.append` in a template is seen through every reference, as in Python.
+//
+// Python semantics that templates can observe live here too: truthiness, ==, <, str(),
+// repr(), float printing, and code-point string helpers.
+#pragma once
+
+#include "template/error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ferry::tmpl {
+
+enum class Kind : uint8_t {
+    Undefined,
+    None,
+    Bool,
+    Int,
+    Float,
+    String,
+    List,
+    Tuple,
+    Dict,
+    Object,  // macros, loops, namespaces, cyclers, bound methods, dict views, modules...
+};
+
+struct HeapObject {
+    mutable uint32_t refs = 0;
+    virtual ~HeapObject() = default;
+};
+
+// Intrusive reference counting: cheaper than shared_ptr and keeps Value at 16 bytes.
+template <class T>
+class Ref {
+  public:
+    Ref() = default;
+    Ref(T* p) : p_(p) { retain(); }  // NOLINT(google-explicit-constructor)
+    Ref(const Ref& o) : p_(o.p_) { retain(); }
+    Ref(Ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    template <class U>
+    Ref(const Ref<U>& o) : p_(o.get()) { retain(); }  // NOLINT(google-explicit-constructor)
+    ~Ref() { release(); }
+    Ref& operator=(Ref o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    T* get() const { return p_; }
+    T* operator->() const { return p_; }
+    T& operator*() const { return *p_; }
+    explicit operator bool() const { return p_ != nullptr; }
+
+  private:
+    void retain() {
+        if (p_) ++p_->refs;
+    }
+    void release() {
+        if (p_ && --p_->refs == 0) delete p_;
+    }
+    T* p_ = nullptr;
+};
+
+template <class T, class... A>
+Ref<T> make_ref(A&&... a) {
+    return Ref<T>(new T(std::forward<A>(a)...));
+}
+
+class Value;
+class Runtime;
+struct Args;
+
+struct StrObj : HeapObject {
+    std::string text;
+    bool safe = false;  // markupsafe.Markup: escape() leaves it alone, `+` escapes the other side
+    explicit StrObj(std::string t, bool s = false) : text(std::move(t)), safe(s) {}
+};
+
+struct ListObj;
+struct DictObj;
+struct Object;
+
+// Undefined values remember why they are undefined, for the error a later use raises.
+struct UndefinedObj : HeapObject {
+    std::string hint;  // e.g. "'ticket' is undefined"
+    bool strict = false;
+    UndefinedObj(std::string h, bool s) : hint(std::move(h)), strict(s) {}
+};
+
+class Value {
+  public:
+    Value() : kind_(Kind::Undefined) { u_.p = nullptr; }
+    Value(const Value& o) : kind_(o.kind_), u_(o.u_) {
+        if (o.is_heap() && u_.p) ++u_.p->refs;
+    }
+    Value(Value&& o) noexcept : kind_(o.kind_), u_(o.u_) {
+        o.kind_ = Kind::None;
+        o.u_.p = nullptr;
+    }
+    Value& operator=(Value o) noexcept {
+        std::swap(kind_, o.kind_);
+        std::swap(u_, o.u_);
+        return *this;
+    }
+    ~Value() {
+        if (is_heap() && u_.p && --u_.p->refs == 0) delete u_.p;
+    }
+
+    static Value undefined(std::string hint = {}, bool strict = false);
+    static Value none() { return Value(Kind::None); }
+    static Value boolean(bool b) {
+        Value v(Kind::Bool);
+        v.u_.b = b;
+        return v;
+    }
+    static Value integer(int64_t i) {
+        Value v(Kind::Int);
+        v.u_.i = i;
+        return v;
+    }
+    static Value floating(double f) {
+        Value v(Kind::Float);
+        v.u_.f = f;
+        return v;
+    }
+    static Value string(std::string s, bool safe = false);
+    static Value string(Ref<StrObj> s);
+    static Value list(std::vector<Value> items = {});
+    static Value tuple(std::vector<Value> items = {});
+    static Value list(Ref<ListObj> l);
+    static Value dict();
+    static Value dict(Ref<DictObj> d);
+    static Value object(Ref<Object> o);
+
+    Kind kind() const { return kind_; }
+    bool is_undefined() const { return kind_ == Kind::Undefined; }
+    bool is_none() const { return kind_ == Kind::None; }
+    bool is_bool() const { return kind_ == Kind::Bool; }
+    bool is_int() const { return kind_ == Kind::Int; }  // not bool
+    bool is_integral() const { return kind_ == Kind::Int || kind_ == Kind::Bool; }
+    bool is_float() const { return kind_ == Kind::Float; }
+    bool is_number() const { return is_integral() || is_float(); }
+    bool is_string() const { return kind_ == Kind::String; }
+    bool is_list() const { return kind_ == Kind::List; }
+    bool is_tuple() const { return kind_ == Kind::Tuple; }
+    bool is_sequence() const { return kind_ == Kind::List || kind_ == Kind::Tuple; }
+    bool is_dict() const { return kind_ == Kind::Dict; }
+    bool is_object() const { return kind_ == Kind::Object; }
+
+    bool as_bool() const { return u_.b; }
+    // Int or Bool as a Python int.
+    int64_t as_int() const { return kind_ == Kind::Bool ? (u_.b ? 1 : 0) : u_.i; }
+    double as_float() const { return kind_ == Kind::Float ? u_.f : double(as_int()); }
+    std::string_view str() const { return static_cast<StrObj*>(u_.p)->text; }
+    bool is_safe() const { return kind_ == Kind::String && static_cast<StrObj*>(u_.p)->safe; }
+    StrObj& str_obj() const { return *static_cast<StrObj*>(u_.p); }
+    ListObj& list_obj() const;  // List or Tuple
+    DictObj& dict_obj() const;
+    Object& object_obj() const;
+    UndefinedObj* undefined_obj() const { return static_cast<UndefinedObj*>(u_.p); }
+    bool is_strict_undefined() const;
+    const HeapObject* identity() const { return is_heap() ? u_.p : nullptr; }
+
+  private:
+    explicit Value(Kind k) : kind_(k) { u_.p = nullptr; }
+    bool is_heap() const {
+        return kind_ == Kind::String || kind_ == Kind::List || kind_ == Kind::Tuple ||
+               kind_ == Kind::Dict || kind_ == Kind::Object || kind_ == Kind::Undefined;
+    }
+
+    Kind kind_;
+    union {
+        bool b;
+        int64_t i;
+        double f;
+        HeapObject* p;
+    } u_;
+};
+
+struct ListObj : HeapObject {
+    std::vector<Value> items;
+    ListObj() = default;
+    explicit ListObj(std::vector<Value> v) : items(std::move(v)) {}
+};
+
+// An insertion-ordered dict, as Python's. Lookups are linear: template dicts are small, and
+// a linear scan over a contiguous vector beats hashing at these sizes.
+struct DictObj : HeapObject {
+    std::vector<std::pair<Value, Value>> items;
+    const Value* find(std::string_view key) const;
+    const Value* find(const Value& key) const;  // Python ==, so 1 and 1.0 and True match
+    void set(Value key, Value value);
+    bool erase(const Value& key);
+};
+
+// Arguments of a call: f(a, b, key=c).
+struct Args {
+    std::vector<Value> positional;
+    std::vector<std::pair<std::string, Value>> named;
+    const Value* find_named(std::string_view name) const;
+};
+
+// Binds Args to a Python-style parameter list, raising TypeError on misuse the way Python
+// does: too many positional arguments, unknown or duplicated keywords.
+class ArgReader {
+  public:
+    ArgReader(std::string_view function, const Args& args,
+              std::initializer_list<std::string_view> params);
+    // The argument for parameter i (by position or by name), or nullptr.
+    const Value* get(size_t i) const { return i < bound_.size() ? bound_[i] : nullptr; }
+    Value get_or(size_t i, Value fallback) const {
+        const Value* v = get(i);
+        return v ? *v : std::move(fallback);
+    }
+    // Raise "FUNCTION() missing required argument: 'NAME'" unless parameter i was given.
+    const Value& required(size_t i) const;
+
+  private:
+    std::string_view function_;
+    std::vector<std::string_view> params_;
+    std::vector<const Value*> bound_;
+};
+
+// Engine objects: anything that is not a plain Python data value.
+struct Object : HeapObject {
+    virtual std::string_view type_name() const = 0;
+    virtual void repr(std::string& out) const;
+    virtual void str(std::string& out) const { repr(out); }
+    virtual bool truthy() const { return true; }
+    // Attribute lookup (obj.name); nullopt when the object has no such attribute.
+    virtual std::optional<Value> getattr(std::string_view name) const;
+    // Item lookup (obj[key]); nullopt when missing.
+    virtual std::optional<Value> getitem(const Value& key) const;
+    // `{% set obj.name = v %}`; false when the object does not allow it (only namespaces do).
+    virtual bool setattr(std::string_view name, Value value);
+    virtual bool is_callable() const { return false; }
+    virtual Value call(Runtime& rt, const Args& args);
+    virtual bool is_iterable() const { return false; }
+    virtual std::vector<Value> iterate() const;
+    virtual std::optional<size_t> length() const { return std::nullopt; }
+    virtual bool contains(const Value& item) const;
+    virtual bool is_mapping() const { return false; }
+    virtual bool equals(const Object& other) const { return this == &other; }
+};
+
+// The services a filter, test, method or engine object may need from the render in
+// progress. Implemented by the renderer; filters never see templates or scopes.
+class Runtime {
+  public:
+    virtual ~Runtime() = default;
+    virtual Value call_filter(std::string_view name, const Value& subject, const Args& args) = 0;
+    virtual bool call_test(std::string_view name, const Value& subject, const Args& args) = 0;
+    virtual bool has_filter(std::string_view name) const = 0;
+    virtual bool has_test(std::string_view name) const = 0;
+    virtual Value call(const Value& callable, const Args& args) = 0;
+    // An undefined value of the render's kind (strict or lenient), with a hint for errors.
+    virtual Value make_undefined(std::string hint) = 0;
+    virtual bool strict() const = 0;
+};
+
+// ---- Python semantics ---------------------------------------------------------------
+
+// Python's type() name: 'int', 'str', 'list', 'dict', 'NoneType', 'Undefined'...
+std::string_view type_name(const Value& v);
+
+// bool(v). Raises UndefinedError for a strict undefined.
+bool truthy(const Value& v);
+
+// Raise the error the use of this undefined value means (always throws).
+[[noreturn]] void raise_undefined(const Value& undefined);
+
+// str(v) appended to out. Raises for a strict undefined.
+void append_str(const Value& v, std::string& out);
+std::string to_str(const Value& v);
+// repr(v) appended to out.
+void append_repr(const Value& v, std::string& out);
+std::string to_repr(const Value& v);
+// Python's repr of a float: 1.0, 1e+20, 1e-05, 0.30000000000000004, inf, nan.
+void append_float(double f, std::string& out);
+// Python's repr of a str: single quotes unless the text has ' and no ".
+void append_string_repr(std::string_view s, std::string& out);
+
+// Python ==.
+bool equals(const Value& a, const Value& b);
+// Python a < b, raising TypeError ("'<' not supported between instances of 'int' and
+// 'str'") when Python would. op is the operator named in that message.
+bool less_than(const Value& a, const Value& b, std::string_view op = "<");
+// -1, 0, 1 for sorting; raises TypeError for incomparable values.
+int compare(const Value& a, const Value& b);
+// hash(v); raises TypeError for unhashable values (list, dict).
+size_t hash_value(const Value& v);
+
+// `item in container`, raising TypeError for non-containers.
+bool contains(const Value& container, const Value& item);
+// len(v), or nullopt when v has no length.
+std::optional<size_t> length(const Value& v);
+// iter(v) materialised: list/tuple items, dict keys, string code points, iterable objects.
+// Undefined gives nothing (strict undefined raises); anything else raises TypeError.
+std::vector<Value> iterate(const Value& v);
+
+// Jinja2's environment.getattr(obj, name): a Python attribute (a method of str, dict,
+// list...) first, then obj[name]. Missing gives an undefined naming what was missing.
+Value get_attribute(Runtime& rt, const Value& obj, std::string_view name);
+// Jinja2's environment.getitem(obj, key): obj[key] first, then the attribute named key.
+Value get_item(Runtime& rt, const Value& obj, const Value& key);
+// obj[start:stop:step] for str, list and tuple (Python slicing, by code point).
+Value slice(const Value& obj, const std::optional<int64_t>& start,
+            const std::optional<int64_t>& stop, const std::optional<int64_t>& step);
+
+// ---- Python methods of builtin types (methods.cpp) ------------------------------------
+
+// True when type(v) has a method of that name that templates may call ("upper", "items"...).
+bool has_method(const Value& receiver, std::string_view name);
+// receiver.name(*args, **kwargs).
+Value call_method(Runtime& rt, const Value& receiver, std::string_view name, const Args& args);
+
+// ---- Strings --------------------------------------------------------------------------
+
+// Decode UTF-8 into code points; invalid bytes decode as U+FFFD.
+std::u32string utf8_decode(std::string_view s);
+void utf8_append(char32_t cp, std::string& out);
+std::string utf8_encode(std::u32string_view s);
+size_t utf8_length(std::string_view s);
+// Python's str.upper/lower/... over code points (full case mapping: 'ß'.upper() == 'SS').
+std::string str_upper(std::string_view s);
+std::string str_lower(std::string_view s);
+char32_t char_upper(char32_t c);
+char32_t char_lower(char32_t c);
+bool char_is_space(char32_t c);  // str.isspace
+bool char_is_alpha(char32_t c);
+bool char_is_digit(char32_t c);
+bool char_is_alnum(char32_t c);
+bool char_is_upper(char32_t c);
+bool char_is_lower(char32_t c);
+
+// HTML escaping as markupsafe.escape: & < > ' " (to &amp; &lt; &gt; &#39; &#34;).
+void append_html_escaped(std::string_view s, std::string& out);
+
+// Parse Python int()/float() literals the way the int and float filters need.
+std::optional<int64_t> parse_int(std::string_view s, int base = 10);
+std::optional<double> parse_float(std::string_view s);
+
+// Python integer arithmetic that raises OverflowError instead of wrapping: Python ints are
+// unbounded, Ferry's are 64-bit, and a silent wrap would print a wrong number.
+int64_t checked_add(int64_t a, int64_t b);
+int64_t checked_sub(int64_t a, int64_t b);
+int64_t checked_mul(int64_t a, int64_t b);
+int64_t floor_div(int64_t a, int64_t b);  // raises ZeroDivisionError
+int64_t floor_mod(int64_t a, int64_t b);
+double float_floor_div(double a, double b);
+double float_mod(double a, double b);
+
+}  // namespace ferry::tmpl

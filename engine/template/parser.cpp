@@ -189,6 +189,7 @@ class Parser {
 
     void parse_statement(Body& out) {
         const Token& tok = current();
+        NestingGuard guard(this, tok);
         if (tok.type != TokenType::Name) fail("tag name expected", tok);
         std::string tag = tok.value;
         bool known = std::find(std::begin(kStatementKeywords), std::end(kStatementKeywords), tag) !=
@@ -662,7 +663,22 @@ class Parser {
         return left;
     }
 
+    // Deeply nested input must end in a syntax error, not a stack overflow.
+    struct NestingGuard {
+        Parser* p;
+        NestingGuard(Parser* parser, const Token& at) : p(parser) {
+            if (++p->nesting_ > kMaxNesting) {
+                p->fail("expression or statement nested deeper than " +
+                            std::to_string(kMaxNesting) + " levels",
+                        at);
+            }
+        }
+        ~NestingGuard() { --p->nesting_; }
+    };
+    static constexpr int kMaxNesting = 256;
+
     ExprPtr parse_unary(bool with_filter) {
+        NestingGuard guard(this, current());
         ExprPtr node;
         if (at_op("-") || at_op("+")) {
             const Token& t = next();
@@ -931,6 +947,7 @@ class Parser {
     std::vector<const Stmt*> blocks_;
     bool has_extends_ = false;
     bool soft_ = false;
+    int nesting_ = 0;
 };
 
 void scan_expr(const Expr* e, Stmt& macro);

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Ferry builds and tests with, and only those missing:
+# quick (no apt at all) when everything is already there. Idempotent; needs root for apt.
+#
+#   scripts/install-deps.sh           build dependencies
+#   scripts/install-deps.sh --test    build + test dependencies (python3-jinja2 oracle, ...)
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake pkg-config git
+  liblua5.4-dev libuv1-dev libcurl4-openssl-dev rapidjson-dev liblmdb-dev
+  libssl-dev libyaml-cpp-dev libhttp-parser-dev catch2
+)
+test_pkgs=(python3 python3-jinja2 lmdb-utils)
+
+pkgs=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

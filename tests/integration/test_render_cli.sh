@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# `ferry render` as a user meets it: output bytes, exit codes, error lines naming
+# FILE:LINE:COL, nothing on stdout after an error, and templates confined to their folder.
+#   test_render_cli.sh FERRY_BINARY
+set -u
+FERRY=${1:?usage: test_render_cli.sh FERRY_BINARY}
+FERRY=$(cd "$(dirname "$FERRY")" && pwd)/$(basename "$FERRY")
+T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-render-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+
+# run NAME EXPECTED_EXIT [ARGS...]: runs ferry, keeps out/err, checks the exit code
+run() {
+  local name=$1 want=$2
+  shift 2
+  "$FERRY" "$@" >out 2>err </dev/null
+  local rc=$?
+  if [[ $rc -ne $want ]]; then
+    bad "$name" "exit $rc, expected $want; stderr: $(head -c 300 err)"
+    return 1
+  fi
+  return 0
+}
+expect_out() { # NAME EXPECTED_STDOUT
+  if [[ "$(cat out; printf x)" == "$2x" ]]; then ok "$1"; else bad "$1" "stdout $(head -c 200 out | od -c | head -3)"; fi
+}
+expect_err() { # NAME REGEX
+  if grep -Eq -- "$2" err && [[ ! -s out ]]; then ok "$1"; else bad "$1" "stderr '$(head -c 300 err)', stdout $(wc -c <out) bytes"; fi
+}
+
+mkdir -p tpl/partials
+printf 'Hello {{ name }}!\n' > tpl/hello.j2
+printf '{"name": "Zürich"}' > vars.json
+run "renders to stdout" 0 render tpl/hello.j2 --vars vars.json && expect_out "renders to stdout" "Hello Zürich!"
+
+# Jinja2 reports the line where the last token (the text "\nb") starts.
+printf 'a\n{%% if x %%}\nb\n' > tpl/unclosed.j2
+run "syntax error exit 2" 2 render tpl/unclosed.j2 --vars vars.json &&
+  expect_err "syntax error names FILE:LINE:COL" '^tpl/unclosed\.j2:2:[0-9]+: TemplateSyntaxError: Unexpected end of template'
+
+printf 'x\n{{ missing }}\n' > tpl/strict.j2
+run "undefined renders empty by default" 0 render tpl/strict.j2 --vars vars.json && expect_out "undefined renders empty by default" $'x\n'
+run "strict undefined exit 2" 2 render tpl/strict.j2 --vars vars.json --strict &&
+  expect_err "strict undefined names line" "^tpl/strict\.j2:2:[0-9]+: UndefinedError: 'missing' is undefined"
+
+printf '{%% include "partials/row.j2" %%}' > tpl/inc.j2
+printf 'ok\n{{ 1 + }}' > tpl/partials/row.j2
+run "error in include" 2 render tpl/inc.j2 --vars vars.json &&
+  expect_err "error in include names the partial" '^tpl/partials/row\.j2:2:'
+
+printf '{{ "a" + 1 }}' > tpl/type.j2
+run "runtime TypeError" 2 render tpl/type.j2 --vars vars.json &&
+  expect_err "runtime TypeError message" 'tpl/type\.j2:1:[0-9]+: TypeError: can only concatenate str'
+
+printf '{%% include "../vars.json" %%}' > tpl/escape.j2
+run "include outside the folder refused" 2 render tpl/escape.j2 --vars vars.json &&
+  expect_err "include outside the folder message" 'leaves the template folder'
+
+ln -s "$T/vars.json" tpl/link.j2
+printf '{%% include "link.j2" %%}' > tpl/symlink.j2
+run "symlink outside the folder refused" 2 render tpl/symlink.j2 --vars vars.json &&
+  expect_err "symlink outside message" 'outside the template folder'
+
+printf '{%% include "self.j2" %%}' > tpl/self.j2
+run "include loop stopped" 2 render tpl/self.j2 --vars vars.json &&
+  expect_err "include loop message" 'maximum recursion depth'
+
+printf '{%% extends "b.j2" %%}' > tpl/a.j2
+printf '{%% extends "a.j2" %%}' > tpl/b.j2
+run "extends loop stopped" 2 render tpl/a.j2 --vars vars.json &&
+  expect_err "extends loop message" 'extends loop'
+
+printf '{%% for i in range(100000) %%}{{ "x" * 10000 }}{%% endfor %%}' > tpl/big.j2
+run "runaway output stopped" 2 render tpl/big.j2 --vars vars.json &&
+  expect_err "runaway output message" 'output exceeds the limit'
+
+printf '{{ %s1%s }}' "$(head -c 3000 /dev/zero | tr '\0' '(')" "$(head -c 3000 /dev/zero | tr '\0' ')')" > tpl/deep.j2
+run "deep nesting is an error, not a crash" 2 render tpl/deep.j2 --vars vars.json &&
+  expect_err "deep nesting message" 'tpl/deep\.j2:1:[0-9]+: TemplateSyntaxError: .*nested deeper'
+
+printf '{"name": ' > broken.json
+run "bad vars JSON" 2 render tpl/hello.j2 --vars broken.json &&
+  expect_err "bad vars JSON names FILE:LINE:COL" '^broken\.json:1:[0-9]+: invalid JSON'
+
+printf '[1, 2]' > list.json
+run "vars must be an object" 2 render tpl/hello.j2 --vars list.json &&
+  expect_err "vars must be an object message" 'must hold a JSON object'
+
+run "missing template" 2 render tpl/nope.j2 --vars vars.json &&
+  expect_err "missing template message" 'not found'
+
+run "missing vars file" 2 render tpl/hello.j2 --vars nope.json &&
+  expect_err "missing vars file message" 'nope\.json: cannot read'
+
+run "usage error" 2 render && expect_err "usage error message" 'missing TEMPLATE'
+run "render --help" 0 render --help && { grep -q "usage: ferry render" out && ok "render --help text" || bad "render --help text" "no usage"; }
+run "ferry --help" 0 --help && { grep -q "render" out && ok "ferry --help lists render" || bad "ferry --help lists render" "no render"; }
+run "ferry --version" 0 --version && { grep -Eq '^ferry [0-9]+\.[0-9]+\.[0-9]+' out && ok "version text" || bad "version text" "$(cat out)"; }
+run "unknown command" 2 frobnicate && expect_err "unknown command message" "unknown command 'frobnicate'"
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -5,5 +5,10 @@
 namespace ferry::cli {
 
 int render_command(int argc, char** argv);
+int run_command(int argc, char** argv);
+int resume_command(int argc, char** argv);
+int validate_command(int argc, char** argv);
+int executions_command(int argc, char** argv);
+int tasks_command(int argc, char** argv);
 
 }  // namespace ferry::cli

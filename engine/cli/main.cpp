@@ -14,6 +14,11 @@ constexpr const char* kUsage =
     "Ferry runs integration workflows between IT operations and security tools.\n"
     "\n"
     "Commands:\n"
+    "  run WORKFLOW [--input k=v]... [--dry-run]   run one execution to its end\n"
+    "  validate [PATH...]  check workflows, tasks, templates and ferry.yaml\n"
+    "  resume [ID]         continue interrupted executions\n"
+    "  executions list|show|diff|export            read the execution history\n"
+    "  tasks list|show     the task catalogue with input schemas\n"
     "  render TEMPLATE --vars VARS.json [--strict]\n"
     "                      render a Jinja2 template with JSON data to stdout\n"
     "\n"
@@ -40,6 +45,11 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "render") return ferry::cli::render_command(argc - 2, argv + 2);
+    if (command == "run") return ferry::cli::run_command(argc - 2, argv + 2);
+    if (command == "resume") return ferry::cli::resume_command(argc - 2, argv + 2);
+    if (command == "validate") return ferry::cli::validate_command(argc - 2, argv + 2);
+    if (command == "executions") return ferry::cli::executions_command(argc - 2, argv + 2);
+    if (command == "tasks") return ferry::cli::tasks_command(argc - 2, argv + 2);
     std::fprintf(stderr, "ferry: unknown command '%s'\n\n%s", argv[1], kUsage);
     return 2;
 }

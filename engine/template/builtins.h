@@ -25,7 +25,9 @@ Value find_global(std::string_view name);
 
 // printf-style formatting as Python's `fmt % args` (used by the `format` filter and the
 // `%` operator). args is a tuple for several values, a dict for %(name)s, else one value.
-std::string percent_format(std::string_view fmt, const Value& args);
+// escape_args: fmt is Markup (a safe string), so, as markupsafe's Markup.__mod__, every
+// argument is HTML-escaped unless it is safe itself; the caller marks the result safe.
+std::string percent_format(std::string_view fmt, const Value& args, bool escape_args = false);
 
 // Python's str.format(*args, **kwargs) (used by the str.format method).
 std::string brace_format(Runtime& rt, std::string_view fmt, const Args& args);

@@ -56,6 +56,22 @@ class MapLoader final : public Loader {
     std::map<std::string, std::string> templates_;
 };
 
+// Jinja2's ChoiceLoader: the first loader that has the template wins (a project's own
+// templates before the bundled ones).
+class ChoiceLoader final : public Loader {
+  public:
+    explicit ChoiceLoader(std::vector<std::shared_ptr<const Loader>> loaders)
+        : loaders_(std::move(loaders)) {}
+    std::optional<std::string> load(const std::string& name) const override {
+        for (const auto& l : loaders_)
+            if (auto s = l->load(name)) return s;
+        return std::nullopt;
+    }
+
+  private:
+    std::vector<std::shared_ptr<const Loader>> loaders_;
+};
+
 struct RenderOptions {
     bool strict = false;                   // StrictUndefined
     size_t max_output = 64u << 20;         // bytes; runaway output stops with an error

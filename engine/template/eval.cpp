@@ -20,6 +20,8 @@ Value Renderer::eval_name(const Expr& e) {
     if (const Value* v = scope_->lookup(e.name)) return *v;
     Value global = find_global(e.name);
     if (!global.is_undefined()) return global;
+    // `self` works anywhere in a template, not only inside blocks.
+    if (e.name == "self" && frame_ && frame_->blocks) return make_self_reference(frame_);
     return make_undefined("'" + e.name + "' is undefined");
 }
 

@@ -400,6 +400,8 @@ void Renderer::exec_include(const Stmt& s) {
     // With context the included template sees every variable in scope here, locals too;
     // its own assignments stay inside it.
     auto context = s.with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
+    // Jinja2 hands an included template the names the includer stored, not its `loop`.
+    if (s.with_context) context->vars.emplace_back("loop", make_undefined("'loop' is undefined"));
     render_root(*tmpl, context, *out_);
 }
 

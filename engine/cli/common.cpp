@@ -1,0 +1,130 @@
+#include "cli/common.h"
+
+#include "core/values.h"
+
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+
+namespace ferry::cli {
+
+using tmpl::Value;
+
+bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::string& error) {
+    std::string_view arg = argv[i];
+    auto value = [&](std::string_view name, std::string& target) {
+        if (arg == name) {
+            if (i + 1 >= argc) {
+                error = std::string(name) + " needs a value";
+                return true;
+            }
+            target = argv[++i];
+            return true;
+        }
+        if (arg.size() > name.size() + 1 && arg.substr(0, name.size()) == name &&
+            arg[name.size()] == '=') {
+            target = std::string(arg.substr(name.size() + 1));
+            return true;
+        }
+        return false;
+    };
+    if (value("--project", out.project) || value("--data", out.data)) return true;
+    if (arg == "--no-sync") {
+        out.no_sync = true;
+        return true;
+    }
+    return false;
+}
+
+std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_store,
+                                      std::vector<workflow::Diagnostic>* problems) {
+    engine::AppOptions ao;
+    ao.project_dir = options.project;
+    ao.data_dir = options.data;
+    ao.durable = !options.no_sync;
+    ao.open_store = with_store;
+    std::vector<workflow::Diagnostic> local;
+    std::vector<workflow::Diagnostic>& probs = problems ? *problems : local;
+    auto app = engine::App::open(ao, probs);
+    if (!app) {
+        std::fprintf(stderr, "ferry: %s\n", app.error().describe().c_str());
+        return nullptr;
+    }
+    if (!problems) {
+        for (const auto& d : local) std::fprintf(stderr, "warning: %s\n", d.describe().c_str());
+    }
+    return std::move(app.value());
+}
+
+int usage_error(const char* command, const std::string& message) {
+    std::fprintf(stderr, "ferry %s: %s\n(see 'ferry %s --help')\n", command, message.c_str(),
+                 command);
+    return 2;
+}
+
+void print_progress(const engine::EngineEvent& e) {
+    static const bool tty = isatty(STDERR_FILENO) != 0;
+    std::string what;
+    if (e.type == "execution.started") what = "execution started";
+    else if (e.type == "execution.resumed") what = "execution resumed";
+    else if (e.type == "execution.finished") what = "execution " + e.status;
+    else if (e.type == "step.started")
+        what = "step " + e.step + " started" + (e.attempt > 1 ? " (attempt " + std::to_string(e.attempt) + ")" : "");
+    else if (e.type == "step.finished") what = "step " + e.step + " " + e.status;
+    else if (e.type == "step.failed") what = "step " + e.step + " failed";
+    else if (e.type == "step.skipped") what = "step " + e.step + " skipped";
+    else if (e.type == "step.retrying") what = "step " + e.step + " attempt " + std::to_string(e.attempt) + " failed, retrying";
+    else what = e.type;
+    char dur[32] = "";
+    if (e.type == "step.finished" || e.type == "step.failed" || e.type == "execution.finished" ||
+        e.type == "step.retrying") {
+        if (e.duration_ms >= 1000) std::snprintf(dur, sizeof dur, " in %.2fs", e.duration_ms / 1000);
+        else std::snprintf(dur, sizeof dur, " in %.0fms", e.duration_ms);
+    }
+    std::string detail = e.message.empty() ? "" : ": " + e.message;
+    if (tty) {
+        const char* mark = e.status == "failed" ? "\033[31m✗\033[0m"
+                           : e.status == "succeeded" ? "\033[32m✓\033[0m"
+                           : e.status == "skipped"   ? "\033[33m-\033[0m"
+                                                     : "•";
+        std::fprintf(stderr, "%s %s%s%s\n", mark, what.c_str(), dur, detail.c_str());
+    } else {
+        std::fprintf(stderr, "ferry: %s %s%s%s\n", e.execution_id.c_str(), what.c_str(), dur,
+                     detail.c_str());
+    }
+}
+
+std::string execution_json(store::Store& store, const std::string& id, bool pretty,
+                           bool with_attempts) {
+    auto rec = store.get_execution(id);
+    if (!rec || !rec.value()) return "null";
+    Value exec = tmpl::value_from_json(*rec.value());
+    Value out = engine::dict_of({{"id", *engine::dict_get(exec, "id")},
+                                 {"workflow", *engine::dict_get(exec, "workflow")},
+                                 {"status", *engine::dict_get(exec, "status")}});
+    for (const char* k : {"dry_run", "trigger", "inputs", "outputs", "error", "created_at",
+                          "finished_at", "parent"}) {
+        if (const Value* v = engine::dict_get(exec, k)) out.dict_obj().set(engine::str(k), *v);
+    }
+    Value steps = Value::dict();
+    auto records = store.steps(id);
+    if (records) {
+        for (const auto& kj : records.value()) {
+            Value step = tmpl::value_from_json(kj.json);
+            if (with_attempts) {
+                auto attempts = store.attempts(id, kj.key);
+                if (attempts) {
+                    Value list = Value::list();
+                    for (const auto& a : attempts.value())
+                        list.list_obj().items.push_back(tmpl::value_from_json(a.json));
+                    step.dict_obj().set(engine::str("attempts"), list);
+                }
+            }
+            steps.dict_obj().set(engine::str(kj.key), step);
+        }
+    }
+    out.dict_obj().set(engine::str("steps"), steps);
+    return pretty ? engine::to_pretty_json(out) : engine::to_json_text(out);
+}
+
+}  // namespace ferry::cli

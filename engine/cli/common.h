@@ -1,0 +1,40 @@
+// Pieces every command shares: common options, opening the app, printing problems and
+// progress, building the execution JSON that run/resume/show print.
+#pragma once
+
+#include "core/app.h"
+
+#include <string>
+#include <vector>
+
+namespace ferry::cli {
+
+struct CommonOptions {
+    std::string project = ".";
+    std::string data;
+    bool no_sync = false;
+};
+
+// Consumes --project DIR, --data DIR, --no-sync (and their --x=VALUE forms) at argv[i];
+// returns true when it did (advancing i), false when argv[i] is something else.
+// Sets error when the option lacks its value.
+bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::string& error);
+
+// Opens the project (and its store unless with_store is false). Task problems are printed
+// as warnings; a failure to open is printed and nullptr returned (exit 2).
+std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_store = true,
+                                      std::vector<workflow::Diagnostic>* problems = nullptr);
+
+// "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
+int usage_error(const char* command, const std::string& message);
+
+// Progress lines on stderr for engine events: aligned and with durations on a terminal,
+// one compact line each otherwise.
+void print_progress(const engine::EngineEvent& e);
+
+// The execution as JSON ({"id","workflow","status","outputs","error","steps":{...}}) read
+// back from the store, so run, resume and show print the same thing.
+std::string execution_json(store::Store& store, const std::string& id, bool pretty,
+                           bool with_attempts);
+
+}  // namespace ferry::cli

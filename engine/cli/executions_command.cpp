@@ -1,0 +1,320 @@
+// `ferry executions list|show|diff|export`: reading history back.
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#include "core/run_state.h"
+#include "core/values.h"
+#include "runtime/ids.h"
+#include "store/diff.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace ferry::cli {
+
+using tmpl::Value;
+
+namespace {
+
+constexpr const char* kExecutionsUsage =
+    "usage: ferry executions list [--workflow W] [--status S] [--limit N] [--json]\n"
+    "       ferry executions show ID [--json]\n"
+    "       ferry executions diff ID [--json]          the changes the execution recorded\n"
+    "       ferry executions diff ID_A ID_B [--json]   two executions' step outputs compared\n"
+    "       ferry executions export [--since T] [--until T]   audit records as JSON Lines\n"
+    "\n"
+    "Common options: --project DIR, --data DIR. T is a date or time (2026-12-01,\n"
+    "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d).\n";
+
+std::string field(const Value& v, const char* key) {
+    const Value* f = engine::dict_get(v, key);
+    return f && !f->is_none() ? tmpl::to_str(*f) : std::string();
+}
+
+// RFC 3339 date/time (UTC or with offset) or an age like 24h, as unix ms; 0 on failure.
+uint64_t parse_time_arg(const std::string& text) {
+    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.back())) == 0 &&
+        text.find('-') == std::string::npos) {
+        uint64_t n = std::strtoull(text.c_str(), nullptr, 10);
+        char unit = text.back();
+        uint64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000
+                        : unit == 'd' ? 86400000 : 0;
+        if (!mult || !n) return 0;
+        return engine::now_unix_ms() - n * mult;
+    }
+    std::tm tm{};
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+    int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &s);
+    if (n < 3) return 0;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    int64_t secs = int64_t(timegm(&tm));
+    size_t tz = text.find_first_of("+-", 10);
+    if (n >= 4 && tz != std::string::npos) {
+        int oh = 0, om = 0;
+        std::sscanf(text.c_str() + tz + 1, "%d:%d", &oh, &om);
+        int64_t off = (oh * 3600 + om * 60) * (text[tz] == '-' ? -1 : 1);
+        secs -= off;
+    }
+    return secs > 0 ? uint64_t(secs) * 1000 : 0;
+}
+
+std::string duration_between(const std::string& a, const std::string& b) {
+    uint64_t x = parse_time_arg(a), y = parse_time_arg(b);
+    if (!x || !y || y < x) return "-";
+    // parse_time_arg drops milliseconds; the records keep them in the text.
+    auto ms = [](const std::string& t) {
+        size_t dot = t.find('.');
+        return dot == std::string::npos ? 0 : std::atoi(t.c_str() + dot + 1);
+    };
+    int64_t d = int64_t(y - x) + ms(b) - ms(a);
+    char buf[32];
+    if (d >= 1000) std::snprintf(buf, sizeof buf, "%.2fs", double(d) / 1000);
+    else std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(d));
+    return buf;
+}
+
+int list(engine::App& app, int argc, char** argv) {
+    store::ExecutionFilter f;
+    bool json = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (arg == "--workflow") f.workflow = next();
+        else if (arg == "--status") f.status = next();
+        else if (arg == "--limit") f.limit = size_t(std::strtoul(next().c_str(), nullptr, 10));
+        else if (arg == "--json") json = true;
+        else return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+    }
+    if (f.limit == 0) return usage_error("executions", "--limit must be a positive number");
+    auto rows = app.store->list_executions(f);
+    if (!rows) {
+        std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
+        return 1;
+    }
+    if (json) {
+        std::printf("[");
+        for (size_t i = 0; i < rows.value().size(); ++i)
+            std::printf("%s%s", i ? "," : "", rows.value()[i].c_str());
+        std::printf("]\n");
+        return 0;
+    }
+    std::printf("%-26s  %-24s  %-10s  %-24s  %s\n", "ID", "WORKFLOW", "STATUS", "CREATED",
+                "DURATION");
+    for (const std::string& r : rows.value()) {
+        Value v = tmpl::value_from_json(r);
+        std::string created = field(v, "created_at"), finished = field(v, "finished_at");
+        std::printf("%-26s  %-24s  %-10s  %-24s  %s\n", field(v, "id").c_str(),
+                    field(v, "workflow").c_str(), field(v, "status").c_str(), created.c_str(),
+                    finished.empty() ? "-" : duration_between(created, finished).c_str());
+    }
+    return 0;
+}
+
+int show(engine::App& app, const std::string& id, bool json) {
+    auto rec = app.store->get_execution(id);
+    if (!rec || !rec.value()) {
+        std::fprintf(stderr, "ferry executions: no execution %s\n", id.c_str());
+        return 1;
+    }
+    std::string text = execution_json(*app.store, id, true, true);
+    if (json) {
+        std::printf("%s\n", text.c_str());
+        return 0;
+    }
+    Value v = tmpl::value_from_json(text);
+    std::printf("execution %s\n  workflow  %s\n  status    %s%s\n  trigger   %s\n  created   %s\n",
+                field(v, "id").c_str(), field(v, "workflow").c_str(), field(v, "status").c_str(),
+                field(v, "dry_run") == "True" ? " (dry run)" : "", field(v, "trigger").c_str(),
+                field(v, "created_at").c_str());
+    if (!field(v, "finished_at").empty())
+        std::printf("  finished  %s (%s)\n", field(v, "finished_at").c_str(),
+                    duration_between(field(v, "created_at"), field(v, "finished_at")).c_str());
+    if (const Value* err = engine::dict_get(v, "error"); err && err->is_dict())
+        std::printf("  error     %s: %s\n", field(*err, "kind").c_str(), field(*err, "message").c_str());
+    std::printf("  inputs    %s\n", engine::to_json_text(*engine::dict_get(v, "inputs")).c_str());
+    if (const Value* out = engine::dict_get(v, "outputs"); out && !out->is_none())
+        std::printf("  outputs   %s\n", engine::to_json_text(*out).c_str());
+    std::printf("steps\n");
+    for (const auto& [key, step] : engine::dict_get(v, "steps")->dict_obj().items) {
+        std::string status = field(step, "status");
+        std::string dur = field(step, "started_at").empty() || field(step, "finished_at").empty()
+                              ? "" : duration_between(field(step, "started_at"), field(step, "finished_at"));
+        std::printf("  %-24s %-10s %-8s attempts %s\n", tmpl::to_str(key).c_str(), status.c_str(),
+                    dur.c_str(), field(step, "attempt").c_str());
+        if (const Value* err = engine::dict_get(step, "error"); err && err->is_dict())
+            std::printf("      error: %s: %s\n", field(*err, "kind").c_str(), field(*err, "message").c_str());
+        if (!field(step, "reason").empty()) std::printf("      reason: %s\n", field(step, "reason").c_str());
+        if (const Value* out = engine::dict_get(step, "output"); out && !out->is_none()) {
+            std::string o = engine::to_json_text(*out);
+            if (o.size() > 200) o = o.substr(0, 197) + "...";
+            std::printf("      output: %s\n", o.c_str());
+        }
+    }
+    return 0;
+}
+
+int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
+    if (ids.size() == 1) {
+        auto changes = app.store->changes(ids[0]);
+        if (!changes) {
+            std::fprintf(stderr, "ferry executions: %s\n", changes.error().describe().c_str());
+            return 1;
+        }
+        if (json) {
+            std::printf("[");
+            for (size_t i = 0; i < changes.value().size(); ++i)
+                std::printf("%s%s", i ? "," : "", changes.value()[i].json.c_str());
+            std::printf("]\n");
+            return 0;
+        }
+        if (changes.value().empty()) std::printf("execution %s recorded no changes\n", ids[0].c_str());
+        for (const auto& c : changes.value()) {
+            Value v = tmpl::value_from_json(c.json);
+            std::printf("%s %s (step %s, %s)\n", field(v, "kind").c_str(), field(v, "id").c_str(),
+                        field(v, "step").c_str(), field(v, "at").c_str());
+            for (const Value& op : engine::dict_get(v, "patch")->list_obj().items) {
+                std::string val = engine::dict_get(op, "value") ? engine::to_json_text(*engine::dict_get(op, "value")) : "";
+                std::printf("  %-8s %s %s\n", field(op, "op").c_str(), field(op, "path").c_str(), val.c_str());
+            }
+        }
+        return 0;
+    }
+    Value a_rec, b_rec;
+    for (size_t k = 0; k < 2; ++k) {
+        auto rec = app.store->get_execution(ids[k]);
+        if (!rec || !rec.value()) {
+            std::fprintf(stderr, "ferry executions: no execution %s\n", ids[k].c_str());
+            return 1;
+        }
+        (k == 0 ? a_rec : b_rec) = tmpl::value_from_json(execution_json(*app.store, ids[k], false, false));
+    }
+    const Value* sa = engine::dict_get(a_rec, "steps");
+    const Value* sb = engine::dict_get(b_rec, "steps");
+    Value steps = Value::dict();
+    std::vector<std::string> keys;
+    for (const Value* s : {sa, sb})
+        for (const auto& [k, _] : s->dict_obj().items)
+            if (std::find(keys.begin(), keys.end(), tmpl::to_str(k)) == keys.end()) keys.push_back(tmpl::to_str(k));
+    for (const std::string& k : keys) {
+        const Value* x = sa->dict_obj().find(k);
+        const Value* y = sb->dict_obj().find(k);
+        std::string before = x ? engine::to_json_text(*engine::dict_get(*x, "output")) : "null";
+        std::string after = y ? engine::to_json_text(*engine::dict_get(*y, "output")) : "null";
+        std::string patch = store::json_patch(before, after);
+        if (patch != "[]") steps.dict_obj().set(engine::str(k), tmpl::value_from_json(patch));
+    }
+    std::string definition_diff;
+    std::string ha, hb;
+    for (size_t k = 0; k < 2; ++k) {
+        auto rec = app.store->get_execution(ids[k]);
+        Value v = tmpl::value_from_json(*rec.value());
+        (k == 0 ? ha : hb) = field(v, "definition_hash");
+    }
+    if (ha != hb) {
+        auto da = app.store->get_workflow(ha), db = app.store->get_workflow(hb);
+        if (da && db && da.value() && db.value()) {
+            Value wa = tmpl::value_from_json(*da.value()), wb = tmpl::value_from_json(*db.value());
+            definition_diff = store::unified_diff(field(wa, "source"), field(wb, "source"),
+                                                  ids[0] + "/" + field(wa, "file"),
+                                                  ids[1] + "/" + field(wb, "file"));
+        }
+    }
+    if (json) {
+        Value out = engine::dict_of({{"a", engine::str(ids[0])}, {"b", engine::str(ids[1])},
+                                     {"steps", steps},
+                                     {"definition_changed", Value::boolean(ha != hb)},
+                                     {"definition_diff", engine::str(definition_diff)}});
+        std::printf("%s\n", engine::to_pretty_json(out).c_str());
+        return 0;
+    }
+    if (steps.dict_obj().items.empty()) std::printf("step outputs are identical\n");
+    for (const auto& [k, patch] : steps.dict_obj().items) {
+        std::printf("step %s\n", tmpl::to_str(k).c_str());
+        for (const Value& op : patch.list_obj().items) {
+            std::string val = engine::dict_get(op, "value") ? engine::to_json_text(*engine::dict_get(op, "value")) : "";
+            std::printf("  %-8s %s %s\n", field(op, "op").c_str(), field(op, "path").c_str(), val.c_str());
+        }
+    }
+    if (!definition_diff.empty()) std::printf("workflow definition changed:\n%s", definition_diff.c_str());
+    return 0;
+}
+
+int export_records(engine::App& app, int argc, char** argv) {
+    store::ExecutionFilter f;
+    f.limit = 1000;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string value = i + 1 < argc ? argv[i + 1] : "";
+        if (arg == "--since" || arg == "--until") {
+            uint64_t t = parse_time_arg(value);
+            if (!t) return usage_error("executions", "cannot read the time '" + value + "'");
+            (arg == "--since" ? f.since_ms : f.until_ms) = t;
+            ++i;
+        } else {
+            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+        }
+    }
+    // Page through everything, newest first, one JSON line per execution with its steps.
+    while (true) {
+        auto rows = app.store->list_executions(f);
+        if (!rows) {
+            std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
+            return 1;
+        }
+        for (const std::string& r : rows.value()) {
+            Value v = tmpl::value_from_json(r);
+            std::printf("%s\n", execution_json(*app.store, field(v, "id"), false, true).c_str());
+            f.cursor = field(v, "id");
+        }
+        if (rows.value().size() < f.limit) break;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int executions_command(int argc, char** argv) {
+    CommonOptions common;
+    std::vector<char*> rest;
+    bool json = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string err;
+        if (take_common_option(argc, argv, i, common, err)) {
+            if (!err.empty()) return usage_error("executions", err);
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(kExecutionsUsage, stdout);
+            return 0;
+        } else if (arg == "--json") {
+            json = true;
+            rest.push_back(argv[i]);
+        } else {
+            rest.push_back(argv[i]);
+        }
+    }
+    if (rest.empty()) return usage_error("executions", "missing a subcommand (list, show, diff, export)");
+    std::string sub = rest[0];
+    auto app = open_app(common);
+    if (!app) return 2;
+    if (sub == "list") return list(*app, int(rest.size() - 1), rest.data() + 1);
+    std::vector<std::string> ids;
+    for (size_t i = 1; i < rest.size(); ++i)
+        if (std::string_view(rest[i]) != "--json") ids.emplace_back(rest[i]);
+    if (sub == "show") {
+        if (ids.size() != 1) return usage_error("executions", "show needs one execution ID");
+        return show(*app, ids[0], json);
+    }
+    if (sub == "diff") {
+        if (ids.empty() || ids.size() > 2) return usage_error("executions", "diff needs one or two execution IDs");
+        return diff(*app, ids, json);
+    }
+    if (sub == "export") return export_records(*app, int(rest.size() - 1), rest.data() + 1);
+    return usage_error("executions", "unknown subcommand '" + sub + "'");
+}
+
+}  // namespace ferry::cli

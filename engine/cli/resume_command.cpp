@@ -1,0 +1,94 @@
+// `ferry resume [ID]`: continue interrupted executions (all, or one) to their end.
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#include <cstdio>
+
+namespace ferry::cli {
+
+namespace {
+
+constexpr const char* kResumeUsage =
+    "usage: ferry resume [ID] [--project DIR] [--data DIR] [--quiet]\n"
+    "\n"
+    "Continue every interrupted execution (or only ID) to its end. Steps that finished before\n"
+    "the interruption are not run again; a step that was running runs again with the same\n"
+    "idempotency key, so tasks that create things find what they created instead of creating\n"
+    "it twice. Prints one JSON line per execution on stdout.\n"
+    "\n"
+    "Exit status: 0 when every resumed execution succeeded, 1 if one did not, 2 on bad usage.\n";
+
+}  // namespace
+
+int resume_command(int argc, char** argv) {
+    CommonOptions common;
+    std::string id;
+    bool quiet = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string err;
+        if (take_common_option(argc, argv, i, common, err)) {
+            if (!err.empty()) return usage_error("resume", err);
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(kResumeUsage, stdout);
+            return 0;
+        } else if (arg == "--quiet" || arg == "-q") {
+            quiet = true;
+        } else if (!arg.empty() && arg[0] == '-') {
+            return usage_error("resume", "unknown option '" + std::string(arg) + "'");
+        } else if (id.empty()) {
+            id = std::string(arg);
+        } else {
+            return usage_error("resume", "unexpected argument '" + std::string(arg) + "'");
+        }
+    }
+    auto app = open_app(common);
+    if (!app) return 2;
+    std::vector<std::string> ids;
+    if (!id.empty()) {
+        ids.push_back(id);
+    } else {
+        for (const char* status : {"running", "pending"}) {
+            auto found = app->store->executions_with_status(status);
+            if (!found) {
+                std::fprintf(stderr, "ferry resume: %s\n", found.error().describe().c_str());
+                return 2;
+            }
+            for (auto& x : found.value()) ids.push_back(std::move(x));
+        }
+    }
+    if (!quiet) app->engine->on_event(print_progress);
+    // Only top-level executions are resumed directly; a sub-workflow resumes with its parent.
+    std::vector<std::string> started;
+    bool all_ok = true;
+    for (const std::string& x : ids) {
+        auto rec = app->store->get_execution(x);
+        if (!rec || !rec.value()) {
+            std::fprintf(stderr, "ferry resume: no execution %s\n", x.c_str());
+            all_ok = false;
+            continue;
+        }
+        if (id.empty() && rec.value()->find("\"parent\":") != std::string::npos) continue;
+        Status s = app->engine->resume(x, [&all_ok](const engine::ExecutionSummary& sum) {
+            if (sum.status != "succeeded") all_ok = false;
+        });
+        if (!s) {
+            std::fprintf(stderr, "ferry resume: %s\n", s.error().describe().c_str());
+            all_ok = false;
+            continue;
+        }
+        started.push_back(x);
+    }
+    if (started.empty() && ids.empty() && !quiet) {
+        std::fprintf(stderr, "ferry resume: nothing to resume\n");
+    }
+    app->loop.run();
+    (void)app->engine->flush();
+    for (const std::string& x : started) {
+        std::string json = execution_json(*app->store, x, false, false);
+        std::printf("%s\n", json.c_str());
+    }
+    return all_ok ? 0 : 1;
+}
+
+}  // namespace ferry::cli

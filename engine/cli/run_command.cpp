@@ -1,0 +1,142 @@
+// `ferry run WORKFLOW [--input key=value]... [--inputs-file F.json] [--dry-run]`: one
+// execution to its end, progress on stderr, the execution as JSON on stdout.
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#include "core/values.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace ferry::cli {
+
+namespace {
+
+constexpr const char* kRunUsage =
+    "usage: ferry run WORKFLOW [--input key=value]... [--inputs-file F.json] [--dry-run]\n"
+    "                 [--project DIR] [--data DIR] [--no-sync] [--quiet] [--pretty]\n"
+    "\n"
+    "Run one execution of WORKFLOW (a name from the project's workflows/ or a file path) to\n"
+    "its end. Progress goes to stderr; the execution ({id, workflow, status, outputs, steps})\n"
+    "goes to stdout as JSON.\n"
+    "\n"
+    "Options:\n"
+    "  --input KEY=VALUE   an input, converted to its declared type (repeatable)\n"
+    "  --inputs-file FILE  a JSON object of inputs (--input values override it)\n"
+    "  --dry-run           steps that would send something output the request instead\n"
+    "  --project DIR       the project folder (default: the current folder)\n"
+    "  --data DIR          the state folder (default: PROJECT/.ferry)\n"
+    "  --no-sync           do not fsync history commits (faster, not crash-safe)\n"
+    "  --quiet             no progress lines\n"
+    "  --pretty            indent the JSON\n"
+    "\n"
+    "Exit status: 0 succeeded, 1 failed, 2 bad usage or invalid workflow/inputs.\n";
+
+}  // namespace
+
+int run_command(int argc, char** argv) {
+    CommonOptions common;
+    std::string workflow_name, inputs_file;
+    std::vector<std::pair<std::string, std::string>> inputs;
+    bool dry_run = false, quiet = false, pretty = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string err;
+        if (take_common_option(argc, argv, i, common, err)) {
+            if (!err.empty()) return usage_error("run", err);
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(kRunUsage, stdout);
+            return 0;
+        } else if (arg == "--dry-run") {
+            dry_run = true;
+        } else if (arg == "--quiet" || arg == "-q") {
+            quiet = true;
+        } else if (arg == "--pretty") {
+            pretty = true;
+        } else if (arg == "--input" || arg.rfind("--input=", 0) == 0) {
+            std::string kv = arg == "--input" ? (i + 1 < argc ? argv[++i] : "")
+                                              : std::string(arg.substr(8));
+            size_t eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0)
+                return usage_error("run", "--input needs KEY=VALUE, got '" + kv + "'");
+            inputs.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+        } else if (arg == "--inputs-file") {
+            if (i + 1 >= argc) return usage_error("run", "--inputs-file needs a file");
+            inputs_file = argv[++i];
+        } else if (!arg.empty() && arg[0] == '-') {
+            return usage_error("run", "unknown option '" + std::string(arg) + "'");
+        } else if (workflow_name.empty()) {
+            workflow_name = std::string(arg);
+        } else {
+            return usage_error("run", "unexpected argument '" + std::string(arg) + "'");
+        }
+    }
+    if (workflow_name.empty()) return usage_error("run", "missing WORKFLOW");
+
+    auto app = open_app(common);
+    if (!app) return 2;
+    auto wf = app->load_workflow(workflow_name);
+    if (!wf) {
+        std::fprintf(stderr, "%s\n", wf.error().message.c_str());
+        return 2;
+    }
+    tmpl::Value given = tmpl::Value::dict();
+    if (!inputs_file.empty()) {
+        auto text = engine::read_file(inputs_file);
+        if (!text) {
+            std::fprintf(stderr, "%s: cannot read the inputs file\n", inputs_file.c_str());
+            return 2;
+        }
+        try {
+            given = tmpl::value_from_json(*text);
+        } catch (const tmpl::TemplateError& e) {
+            std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", inputs_file.c_str(),
+                         e.where().line, e.where().column, e.message().c_str());
+            return 2;
+        }
+        if (!given.is_dict()) {
+            std::fprintf(stderr, "%s:1:1: the inputs file must hold a JSON object\n",
+                         inputs_file.c_str());
+            return 2;
+        }
+    }
+    for (const auto& [key, text] : inputs) {
+        const workflow::InputSpec* spec = nullptr;
+        for (const auto& s : wf.value()->inputs)
+            if (s.name == key) spec = &s;
+        if (!spec) {
+            std::string known;
+            for (const auto& s : wf.value()->inputs) known += (known.empty() ? "" : ", ") + s.name;
+            return usage_error("run", "workflow '" + wf.value()->name + "' has no input '" + key +
+                                          "'" + (known.empty() ? "" : " (inputs: " + known + ")"));
+        }
+        auto v = workflow::convert_cli_input(*spec, text);
+        if (!v) return usage_error("run", v.error().message);
+        given.dict_obj().set(engine::str(key), v.value());
+    }
+    auto resolved = workflow::resolve_inputs(*wf.value(), given);
+    if (!resolved) {
+        std::fprintf(stderr, "%s\n", resolved.error().message.c_str());
+        return 2;
+    }
+    if (!quiet) app->engine->on_event(print_progress);
+    engine::StartOptions opts;
+    opts.dry_run = dry_run;
+    opts.trigger = "cli";
+    std::string status;
+    auto id = app->engine->start(wf.value(), resolved.value(), opts,
+                                 [&status](const engine::ExecutionSummary& s) { status = s.status; });
+    if (!id) {
+        std::fprintf(stderr, "ferry run: %s\n", id.error().describe().c_str());
+        return 2;
+    }
+    app->loop.run();
+    Status flushed = app->engine->flush();
+    if (!flushed) std::fprintf(stderr, "ferry run: %s\n", flushed.error().describe().c_str());
+    std::string json = execution_json(*app->store, id.value(), pretty, false);
+    std::fwrite(json.data(), 1, json.size(), stdout);
+    std::fputc('\n', stdout);
+    return status == "succeeded" ? 0 : 1;
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,120 @@
+// `ferry tasks list | show NAME [--provider P]`: the task catalogue with input schemas.
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#include "core/values.h"
+
+#include <cstdio>
+
+namespace ferry::cli {
+
+namespace {
+
+constexpr const char* kTasksUsage =
+    "usage: ferry tasks list [--json]\n"
+    "       ferry tasks show NAME [--provider P] [--json]\n"
+    "\n"
+    "The task catalogue: built-in tasks and the project's own (tasks/**/*.lua), with their\n"
+    "providers and input schemas. Common option: --project DIR.\n";
+
+std::string field(const tmpl::Value& v, const char* key) {
+    const tmpl::Value* f = engine::dict_get(v, key);
+    return f && !f->is_none() ? (f->is_string() ? std::string(f->str()) : engine::to_json_text(*f))
+                              : std::string();
+}
+
+tmpl::Value task_json(const engine::TaskDef& t) {
+    return engine::dict_of({{"name", engine::str(t.name)},
+                            {"provider", t.provider.empty() ? tmpl::Value::none() : engine::str(t.provider)},
+                            {"description", engine::str(t.description)},
+                            {"file", engine::str(t.origin)},
+                            {"input", t.input}});
+}
+
+}  // namespace
+
+int tasks_command(int argc, char** argv) {
+    CommonOptions common;
+    std::vector<std::string> rest;
+    std::string provider;
+    bool json = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string err;
+        if (take_common_option(argc, argv, i, common, err)) {
+            if (!err.empty()) return usage_error("tasks", err);
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(kTasksUsage, stdout);
+            return 0;
+        } else if (arg == "--json") {
+            json = true;
+        } else if (arg == "--provider") {
+            if (i + 1 >= argc) return usage_error("tasks", "--provider needs a value");
+            provider = argv[++i];
+        } else if (!arg.empty() && arg[0] == '-') {
+            return usage_error("tasks", "unknown option '" + std::string(arg) + "'");
+        } else {
+            rest.emplace_back(arg);
+        }
+    }
+    if (rest.empty()) return usage_error("tasks", "missing a subcommand (list, show)");
+    auto app = open_app(common, false);
+    if (!app) return 2;
+    if (rest[0] == "list") {
+        auto all = app->catalog.all();
+        if (json) {
+            tmpl::Value list = tmpl::Value::list();
+            for (const auto* t : all) list.list_obj().items.push_back(task_json(*t));
+            std::printf("%s\n", engine::to_pretty_json(list).c_str());
+            return 0;
+        }
+        std::printf("%-20s %-12s %s\n", "TASK", "PROVIDER", "DESCRIPTION");
+        for (const auto* t : all)
+            std::printf("%-20s %-12s %s\n", t->name.c_str(), t->provider.empty() ? "-" : t->provider.c_str(),
+                        t->description.c_str());
+        return 0;
+    }
+    if (rest[0] == "show") {
+        if (rest.size() != 2) return usage_error("tasks", "show needs a task NAME");
+        const engine::TaskDef* t = app->catalog.find(rest[1], provider);
+        if (!t) {
+            auto providers = app->catalog.providers(rest[1]);
+            std::string msg = app->catalog.has_task(rest[1])
+                                  ? "task '" + rest[1] + "' has no provider '" + provider + "'"
+                                  : "no task named '" + rest[1] + "' (see 'ferry tasks list')";
+            if (!providers.empty()) {
+                msg += "; providers:";
+                for (const auto& p : providers) msg += " " + p;
+            }
+            std::fprintf(stderr, "ferry tasks: %s\n", msg.c_str());
+            return 1;
+        }
+        if (json) {
+            std::printf("%s\n", engine::to_pretty_json(task_json(*t)).c_str());
+            return 0;
+        }
+        std::printf("%s%s\n  %s\n  file: %s\n", t->name.c_str(),
+                    t->provider.empty() ? "" : (" (provider " + t->provider + ")").c_str(),
+                    t->description.c_str(), t->origin.c_str());
+        auto providers = app->catalog.providers(t->name);
+        if (!providers.empty()) {
+            std::printf("  providers:");
+            for (const auto& p : providers) std::printf(" %s", p.c_str());
+            std::printf("\n");
+        }
+        std::printf("inputs\n");
+        if (t->input.is_dict()) {
+            for (const auto& [name, spec] : t->input.dict_obj().items) {
+                std::string req = field(spec, "required") == "true" ? "required" : "";
+                std::string dflt = field(spec, "default");
+                std::printf("  %-16s %-8s %-9s %s%s\n", tmpl::to_str(name).c_str(),
+                            field(spec, "type").c_str(), req.c_str(), field(spec, "description").c_str(),
+                            dflt.empty() ? "" : (" (default " + dflt + ")").c_str());
+            }
+        }
+        return 0;
+    }
+    return usage_error("tasks", "unknown subcommand '" + rest[0] + "'");
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,176 @@
+// `ferry validate [PATH...]`: workflows, tasks, templates and ferry.yaml, every problem as
+// FILE:LINE:COL: message.
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#include "template/parser.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace ferry::cli {
+
+namespace {
+
+constexpr const char* kValidateUsage =
+    "usage: ferry validate [PATH...] [--project DIR]\n"
+    "\n"
+    "Check workflows (YAML syntax, unknown keys, unknown tasks and providers, bad step\n"
+    "references, dependency cycles, invalid expressions, defaults of the wrong type), task\n"
+    "files (Lua syntax), templates (Jinja2 syntax) and ferry.yaml. Without PATH, the whole\n"
+    "project. Every problem is printed as FILE:LINE:COL: message.\n"
+    "\n"
+    "Exit status: 0 when everything is valid, 2 otherwise.\n";
+
+bool ends_with(const std::string& s, const char* suffix) {
+    size_t n = std::strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+struct Checker {
+    engine::App& app;
+    std::vector<std::string> problems;
+    size_t files = 0;
+
+    void add(const std::string& line) { problems.push_back(line); }
+
+    void workflow_file(const std::string& path) {
+        ++files;
+        auto text = engine::read_file(path);
+        if (!text) {
+            add(path + ":1:1: cannot read the file");
+            return;
+        }
+        workflow::LoadResult r = workflow::load_workflow_text(*text, path, &app.catalog);
+        for (const auto& d : r.problems) add(d.describe());
+    }
+
+    void template_file(const std::string& path, const std::string& name) {
+        ++files;
+        auto text = engine::read_file(path);
+        if (!text) {
+            add(path + ":1:1: cannot read the file");
+            return;
+        }
+        try {
+            tmpl::parse_template(*text, name);
+        } catch (const tmpl::TemplateError& e) {
+            add(path + ":" + std::to_string(e.where().line) + ":" +
+                std::to_string(std::max(1, e.where().column)) + ": " + e.message());
+        }
+    }
+
+    void lua_file(const std::string& path) {
+        ++files;
+        auto text = engine::read_file(path);
+        if (!text) {
+            add(path + ":1:1: cannot read the file");
+            return;
+        }
+        Result<int> chunk = app.vm.load_chunk("@" + path, *text);
+        if (!chunk) {
+            const Error& e = chunk.error();
+            int line = e.location ? e.location->line : 1;
+            add(path + ":" + std::to_string(line) + ":1: " + e.message);
+        }
+    }
+
+    void config_file(const std::string& path) {
+        ++files;
+        try {
+            YAML::Node root = YAML::LoadFile(path);
+            if (root && !root.IsNull() && !root.IsMap()) {
+                add(path + ":1:1: ferry.yaml must be a mapping");
+                return;
+            }
+            static const char* known[] = {"server", "auth", "integrations", "forms",
+                                          "schedules", "hooks", "defaults"};
+            for (auto it = root.begin(); it != root.end(); ++it) {
+                std::string key = it->first.as<std::string>();
+                bool ok = false;
+                for (const char* k : known) ok = ok || key == k;
+                if (!ok) {
+                    auto m = it->first.Mark();
+                    add(path + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
+                        ": unknown key '" + key +
+                        "' (known: server, auth, integrations, forms, schedules, hooks)");
+                }
+            }
+        } catch (const YAML::Exception& e) {
+            add(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                ": " + e.msg);
+        }
+    }
+
+    void path(const std::string& p, const std::string& template_root = {}) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            for (auto it = fs::recursive_directory_iterator(p, ec);
+                 !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+                if (it->is_regular_file(ec)) path(it->path().string(), template_root);
+            }
+            return;
+        }
+        if (!fs::exists(p, ec)) {
+            add(p + ":1:1: no such file or folder");
+            return;
+        }
+        if (ends_with(p, "ferry.yaml")) config_file(p);
+        else if (ends_with(p, ".yaml") || ends_with(p, ".yml") || ends_with(p, ".json")) {
+            if (p.find("/samples/") == std::string::npos) workflow_file(p);
+        } else if (ends_with(p, ".lua")) lua_file(p);
+        else if (ends_with(p, ".j2") || ends_with(p, ".jinja") || ends_with(p, ".jinja2"))
+            template_file(p, fs::path(p).filename().string());
+    }
+};
+
+}  // namespace
+
+int validate_command(int argc, char** argv) {
+    CommonOptions common;
+    std::vector<std::string> paths;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string err;
+        if (take_common_option(argc, argv, i, common, err)) {
+            if (!err.empty()) return usage_error("validate", err);
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(kValidateUsage, stdout);
+            return 0;
+        } else if (!arg.empty() && arg[0] == '-') {
+            return usage_error("validate", "unknown option '" + std::string(arg) + "'");
+        } else {
+            paths.emplace_back(arg);
+        }
+    }
+    std::vector<workflow::Diagnostic> task_problems;
+    auto app = open_app(common, false, &task_problems);
+    if (!app) return 2;
+    Checker c{*app, {}, 0};
+    if (paths.empty()) {
+        for (const auto& d : task_problems) c.add(d.describe());
+        fs::path root(common.project);
+        std::error_code ec;
+        if (fs::exists(root / "ferry.yaml", ec)) c.config_file((root / "ferry.yaml").string());
+        for (const char* folder : {"workflows", "templates"}) {
+            if (fs::is_directory(root / folder, ec)) c.path((root / folder).string());
+        }
+        c.files += app->catalog.all().size();
+    } else {
+        for (const std::string& p : paths) c.path(p);
+    }
+    for (const std::string& line : c.problems) std::printf("%s\n", line.c_str());
+    if (c.problems.empty()) {
+        std::fprintf(stderr, "ferry validate: %zu files checked, no problems\n", c.files);
+        return 0;
+    }
+    std::fprintf(stderr, "ferry validate: %zu problem%s\n", c.problems.size(),
+                 c.problems.size() == 1 ? "" : "s");
+    return 2;
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,112 @@
+#include "core/app.h"
+
+#include "core/embedded.h"
+#include "core/lua_template.h"
+#include "runtime/lua_api/modules.h"
+#include "runtime/lua_api/task_api.h"
+
+#include <filesystem>
+
+namespace ferry::engine {
+
+namespace {
+
+class EmbeddedLoader final : public tmpl::Loader {
+  public:
+    explicit EmbeddedLoader(std::string prefix) : prefix_(std::move(prefix)) {}
+    std::optional<std::string> load(const std::string& name) const override {
+        if (name.find("..") != std::string::npos) return std::nullopt;
+        if (auto data = embedded_file(prefix_ + name)) return std::string(*data);
+        return std::nullopt;
+    }
+    std::string display_name(const std::string& name) const override {
+        return "(built-in) " + prefix_ + name;
+    }
+
+  private:
+    std::string prefix_;
+};
+
+}  // namespace
+
+std::shared_ptr<const tmpl::Loader> make_template_loader(const Project& project) {
+    std::vector<std::shared_ptr<const tmpl::Loader>> loaders;
+    std::string dir = (std::filesystem::path(project.dir()) / "templates").string();
+    loaders.push_back(std::make_shared<tmpl::FileSystemLoader>(std::vector<std::string>{dir}));
+    loaders.push_back(std::make_shared<EmbeddedLoader>("templates/"));
+    return std::make_shared<tmpl::ChoiceLoader>(std::move(loaders));
+}
+
+App::App(const AppOptions& options, Project p)
+    : vm(options.vm_limits), scheduler(loop, vm), http(loop), project(std::move(p)),
+      templates(make_template_loader(project)), template_env(templates),
+      expressions(templates) {}
+
+App::~App() {
+    // The engine goes first: it owns executions whose tasks live in the scheduler.
+    engine.reset();
+}
+
+Result<std::unique_ptr<App>> App::open(const AppOptions& options,
+                                       std::vector<workflow::Diagnostic>& problems) {
+    Result<Project> project = Project::open(options.project_dir, options.data_dir);
+    if (!project) return project.error();
+    std::unique_ptr<App> app(new App(options, std::move(project.value())));
+    LuaVM& vm = app->vm;
+    vm.add_module("ferry.json", lua_api::open_json);
+    vm.add_module("ferry.crypto", lua_api::open_crypto);
+    vm.add_module("ferry.time", lua_api::open_time);
+    vm.add_module("ferry.http", lua_api::open_http);
+    vm.add_module("ferry.sleep", lua_api::open_sleep);
+    vm.add_module("ferry.log", lua_api::open_log);
+    vm.add_module("ferry.step", lua_api::open_step);
+    vm.add_module("ferry.template", open_template);
+    lua_api::set_http_client(vm.state(), &app->http);
+    install_template_module(vm.state(), &app->template_env);
+    const Project* proj = &app->project;
+    vm.set_source_resolver([proj](const std::string& name) -> std::optional<LuaSource> {
+        // "ferry.ctx" -> stdlib/ferry/ctx.lua; anything else must be a stdlib module too.
+        std::string rel = name;
+        for (char& c : rel)
+            if (c == '.') c = '/';
+        rel = "stdlib/" + rel + ".lua";
+        if (auto text = proj->read(rel)) return LuaSource{"@" + rel, *text};
+        return std::nullopt;
+    });
+    app->catalog.load(vm, app->project, problems);
+    if (options.open_store) {
+        store::StoreOptions so;
+        so.durable = options.durable;
+        auto store = store::Store::open(app->project.data_dir(), so);
+        if (!store) return store.error();
+        app->store = std::move(store.value());
+        app->engine = std::make_unique<Engine>(app->loop, vm, app->scheduler, *app->store,
+                                               app->catalog, app->project, app->expressions,
+                                               options.engine);
+        App* raw = app.get();
+        app->engine->set_workflow_resolver([raw](const std::string& name) {
+            return raw->load_workflow(name);
+        });
+    }
+    return app;
+}
+
+Result<std::shared_ptr<const workflow::Workflow>> App::load_workflow(const std::string& name_or_path) {
+    auto found = project.find_workflow(name_or_path);
+    if (!found) return found.error();
+    const auto& [path, text] = found.value();
+    auto cached = workflows_.find(path + '\0' + text);
+    if (cached != workflows_.end()) return cached->second;
+    workflow::LoadResult loaded = workflow::load_workflow_text(text, path, &catalog);
+    if (!loaded.ok()) {
+        std::string msg;
+        for (const auto& d : loaded.problems) msg += (msg.empty() ? "" : "\n") + d.describe();
+        if (msg.empty()) msg = path + ": the workflow could not be loaded";
+        return make_error(ErrorKind::Validation, msg);
+    }
+    auto wf = std::make_shared<const workflow::Workflow>(std::move(*loaded.workflow));
+    workflows_[path + '\0' + text] = wf;
+    return wf;
+}
+
+}  // namespace ferry::engine

@@ -1,0 +1,63 @@
+// Everything one ferry process needs, built in dependency order and torn down in reverse:
+// the loop, the Lua VM and its scheduler, the HTTP client, the store, the project with its
+// task catalogue and templates, and the engine. Commands (run, resume, serve...) open one.
+#pragma once
+
+#include "core/catalog.h"
+#include "core/executor.h"
+#include "core/expressions.h"
+#include "core/project.h"
+#include "runtime/http_client.h"
+#include "runtime/loop.h"
+#include "runtime/lua_vm.h"
+#include "runtime/scheduler.h"
+#include "store/store.h"
+#include "workflow/loader.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace ferry::engine {
+
+struct AppOptions {
+    std::string project_dir = ".";
+    std::string data_dir;        // empty: PROJECT/.ferry
+    bool durable = true;         // fsync every group commit
+    bool open_store = true;      // validate does not need one
+    LuaVmLimits vm_limits;
+    EngineOptions engine;
+};
+
+class App {
+  public:
+    // Problems loading tasks are appended to problems (they do not stop the app).
+    static Result<std::unique_ptr<App>> open(const AppOptions& options,
+                                             std::vector<workflow::Diagnostic>& problems);
+    ~App();
+
+    // A workflow by name or path, loaded and validated (cached by its source hash).
+    // Problems come back as one Validation error listing every FILE:LINE:COL line.
+    Result<std::shared_ptr<const workflow::Workflow>> load_workflow(const std::string& name_or_path);
+
+    Loop loop;
+    LuaVM vm;
+    Scheduler scheduler;
+    HttpClient http;
+    Project project;
+    TaskCatalog catalog;
+    std::shared_ptr<const tmpl::Loader> templates;
+    tmpl::Environment template_env;  // ferry.template (lenient, like `ferry render`)
+    Expressions expressions;         // workflow expressions (strict)
+    std::unique_ptr<store::Store> store;
+    std::unique_ptr<Engine> engine;
+
+  private:
+    App(const AppOptions& options, Project project);
+    std::map<std::string, std::shared_ptr<const workflow::Workflow>> workflows_;
+};
+
+// The project's templates/ first, then the bundled ones.
+std::shared_ptr<const tmpl::Loader> make_template_loader(const Project& project);
+
+}  // namespace ferry::engine

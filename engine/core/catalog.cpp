@@ -1,0 +1,164 @@
+#include "core/catalog.h"
+
+#include "core/values.h"
+#include "runtime/json_lua.h"
+
+namespace ferry::engine {
+
+namespace {
+
+workflow::Diagnostic diag(const std::string& file, int line, std::string message) {
+    return workflow::Diagnostic{workflow::Mark{file, line, line ? 1 : 0}, std::move(message)};
+}
+
+std::string field_string(lua_State* L, int idx, const char* key) {
+    lua_getfield(L, idx, key);
+    std::string out = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    lua_pop(L, 1);
+    return out;
+}
+
+tmpl::Value field_json(lua_State* L, int idx, const char* key) {
+    lua_getfield(L, idx, key);
+    tmpl::Value out = tmpl::Value::dict();
+    if (lua_istable(L, -1)) {
+        rapidjson::Document doc;
+        if (json_lua::to_json(L, lua_gettop(L), doc, doc.GetAllocator())) out = from_rapidjson(doc);
+    }
+    lua_pop(L, 1);
+    return out;
+}
+
+TaskDef native_workflow_task() {
+    TaskDef d;
+    d.name = "workflow";
+    d.description = "Run another workflow as a step; the step's output is its outputs";
+    d.file = "(engine)";
+    d.origin = "(built-in)";
+    d.native = true;
+    d.input = tmpl::Value::dict();
+    d.input.dict_obj().set(str("name"), dict_of({{"type", str("string")},
+                                                 {"required", tmpl::Value::boolean(true)},
+                                                 {"description", str("the workflow to run")}}));
+    d.input.dict_obj().set(str("inputs"), dict_of({{"type", str("object")},
+                                                   {"description", str("its inputs")}}));
+    return d;
+}
+
+}  // namespace
+
+Result<int> load_lua_file(LuaVM& vm, const Project& project, const std::string& rel) {
+    std::string origin;
+    std::optional<std::string> text = project.read(rel, &origin);
+    if (!text) return make_error(ErrorKind::NotFound, "cannot read '" + rel + "'");
+    Result<int> chunk = vm.load_chunk("@" + rel, *text);
+    if (!chunk) return chunk.error();
+    return vm.run_chunk(chunk.value());
+}
+
+void TaskCatalog::load(LuaVM& vm, const Project& project,
+                       std::vector<workflow::Diagnostic>& problems) {
+    tasks_.clear();
+    tasks_["workflow"].push_back(native_workflow_task());
+    lua_State* L = vm.state();
+    for (const std::string& rel : project.list("tasks", {".lua"})) {
+        std::string origin;
+        std::optional<std::string> text = project.read(rel, &origin);
+        if (!text) continue;
+        Result<int> chunk = vm.load_chunk("@" + rel, *text);
+        if (!chunk) {
+            const Error& e = chunk.error();
+            problems.push_back(diag(rel, e.location ? e.location->line : 0, e.message));
+            continue;
+        }
+        Result<int> def = vm.run_chunk(chunk.value());
+        if (!def) {
+            problems.push_back(diag(rel, 0, "loading failed: " + def.error().message));
+            continue;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, def.value());
+        int idx = lua_gettop(L);
+        // Files that return something else (hooks, helper modules) are not tasks.
+        bool is_task = lua_istable(L, idx);
+        if (is_task) {
+            lua_getfield(L, idx, "run");
+            is_task = lua_isfunction(L, -1);
+            lua_pop(L, 1);
+        }
+        if (!is_task || field_string(L, idx, "name").empty()) {
+            lua_pop(L, 1);
+            continue;
+        }
+        TaskDef t;
+        t.name = field_string(L, idx, "name");
+        t.provider = field_string(L, idx, "provider");
+        t.description = field_string(L, idx, "description");
+        t.file = rel;
+        t.origin = origin;
+        t.input = field_json(L, idx, "input");
+        t.output = field_json(L, idx, "output");
+        lua_getfield(L, idx, "default");
+        t.is_default = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, idx, "run");
+        t.run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_pop(L, 1);
+        auto& list = tasks_[t.name];
+        bool duplicate = false;
+        for (const TaskDef& other : list) {
+            if (other.provider == t.provider) {
+                problems.push_back(diag(rel, 0,
+                                        "task '" + t.name + "'" +
+                                            (t.provider.empty() ? "" : " provider '" + t.provider + "'") +
+                                            " is also defined in " + other.file));
+                duplicate = true;
+            }
+        }
+        if (!duplicate) list.push_back(std::move(t));
+    }
+}
+
+const TaskDef* TaskCatalog::find(const std::string& name, const std::string& provider) const {
+    auto it = tasks_.find(name);
+    if (it == tasks_.end()) return nullptr;
+    const auto& list = it->second;
+    if (!provider.empty()) {
+        for (const TaskDef& t : list)
+            if (t.provider == provider) return &t;
+        return nullptr;
+    }
+    if (list.size() == 1) return &list[0];
+    for (const TaskDef& t : list)
+        if (t.is_default || t.provider.empty()) return &t;
+    return nullptr;
+}
+
+std::vector<const TaskDef*> TaskCatalog::all() const {
+    std::vector<const TaskDef*> out;
+    for (const auto& [name, list] : tasks_)
+        for (const TaskDef& t : list) out.push_back(&t);
+    return out;
+}
+
+bool TaskCatalog::has_task(const std::string& task) const { return tasks_.count(task) > 0; }
+
+std::vector<std::string> TaskCatalog::providers(const std::string& task) const {
+    std::vector<std::string> out;
+    auto it = tasks_.find(task);
+    if (it == tasks_.end()) return out;
+    for (const TaskDef& t : it->second)
+        if (!t.provider.empty()) out.push_back(t.provider);
+    return out;
+}
+
+std::vector<std::string> TaskCatalog::input_names(const std::string& task,
+                                                  const std::string& provider) const {
+    std::vector<std::string> out;
+    const TaskDef* t = find(task, provider);
+    if (!t || !t->input.is_dict()) return out;
+    for (const auto& [k, v] : t->input.dict_obj().items)
+        if (k.is_string()) out.emplace_back(k.str());
+    return out;
+}
+
+}  // namespace ferry::engine

@@ -1,0 +1,53 @@
+// The task catalogue: every task file (tasks/**/*.lua, built-in and the project's) compiled
+// once into the VM. A task file returns {name, provider?, description, input, output?, run}.
+// One task name may have several providers (one file each); `default = true` or being the
+// only one makes a provider the default.
+#pragma once
+
+#include "core/project.h"
+#include "runtime/lua_vm.h"
+#include "template/value.h"
+#include "workflow/loader.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ferry::engine {
+
+struct TaskDef {
+    std::string name;
+    std::string provider;     // empty for single-implementation tasks
+    std::string description;
+    std::string file;         // "tasks/ticket/servicenow.lua" (project-relative)
+    std::string origin;       // where it was read from (path or "(built-in) ...")
+    tmpl::Value input;        // the declared input schema: {field: {type, required, ...}}
+    tmpl::Value output;       // the declared output description, if any
+    bool is_default = false;
+    bool native = false;      // implemented by the engine itself (workflow)
+    int run_ref = LUA_NOREF;  // registry reference to run(ctx, input)
+};
+
+class TaskCatalog final : public workflow::TaskLookup {
+  public:
+    // Loads every task file. Problems (syntax errors, a file that returns no task, duplicate
+    // name/provider pairs) are collected as diagnostics; tasks that loaded stay usable.
+    void load(LuaVM& vm, const Project& project, std::vector<workflow::Diagnostic>& problems);
+
+    // The provider to run (the given one, or the default when empty); nullptr when unknown.
+    const TaskDef* find(const std::string& name, const std::string& provider) const;
+    std::vector<const TaskDef*> all() const;
+
+    bool has_task(const std::string& task) const override;
+    std::vector<std::string> providers(const std::string& task) const override;
+    std::vector<std::string> input_names(const std::string& task,
+                                         const std::string& provider) const override;
+
+  private:
+    std::map<std::string, std::vector<TaskDef>> tasks_;  // by name
+};
+
+// Loads a Lua file of the project (hooks) and returns a reference to what it returns.
+Result<int> load_lua_file(LuaVM& vm, const Project& project, const std::string& rel);
+
+}  // namespace ferry::engine

@@ -1,0 +1,391 @@
+// Scheduling: which steps are ready, conditions, fan-out, failure propagation, completion.
+#include "core/executor.h"
+
+#include "core/run_state.h"
+#include "runtime/crypto.h"
+#include "runtime/ids.h"
+#include "workflow/loader.h"
+
+#include <chrono>
+#include <ctime>
+
+namespace ferry::engine {
+
+uint64_t now_unix_ms() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+}
+
+std::string rfc3339(uint64_t unix_ms) {
+    std::time_t secs = std::time_t(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  int(unix_ms % 1000));
+    return buf;
+}
+
+std::string idempotency_key(const std::string& execution_id, const std::string& unit_key) {
+    return crypto::sha256_hex(execution_id + "/" + unit_key).substr(0, 32);
+}
+
+Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
+               TaskCatalog& catalog, const Project& project, Expressions& expressions,
+               EngineOptions options)
+    : loop_(loop), vm_(vm), scheduler_(scheduler), store_(store), catalog_(catalog),
+      project_(project), expressions_(expressions), options_(options) {
+    // Group commit: whatever the iteration staged becomes durable together, then the
+    // effects that waited for it (next steps, task starts) run.
+    loop_.on_iteration([this] {
+        if (store_.has_pending()) {
+            Status s = flush();
+            if (!s) std::fprintf(stderr, "ferry: commit failed: %s\n", s.error().describe().c_str());
+        }
+    });
+}
+
+Engine::~Engine() = default;
+
+Status Engine::flush() {
+    if (committing_) return ok_status();
+    committing_ = true;
+    Status s = ok_status();
+    // after_commit callbacks may stage more writes; keep going until quiet.
+    for (int round = 0; round < 64 && store_.has_pending(); ++round) {
+        s = store_.commit();
+        if (!s) break;
+    }
+    committing_ = false;
+    if (store_.has_pending()) loop_.wake();
+    return s;
+}
+
+Engine::Run* Engine::find_run(const std::string& id) {
+    auto it = runs_.find(id);
+    return it == runs_.end() ? nullptr : it->second.get();
+}
+
+void Engine::emit(const Run& run, std::string type, const std::string& step, std::string status,
+                  std::string message, double duration_ms, int attempt) {
+    if (!event_cb_) return;
+    EngineEvent e;
+    e.type = std::move(type);
+    e.execution_id = run.id;
+    e.workflow = run.wf->name;
+    e.step = step;
+    e.status = std::move(status);
+    e.message = std::move(message);
+    e.duration_ms = duration_ms;
+    e.attempt = attempt;
+    event_cb_(e);
+}
+
+Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const workflow::Workflow> wf,
+                                                      tmpl::Value inputs,
+                                                      const StartOptions& options, std::string id) {
+    auto run = std::make_shared<Run>();
+    run->id = std::move(id);
+    run->wf = std::move(wf);
+    run->inputs = std::move(inputs);
+    run->options = options;
+    run->created_ms = now_unix_ms();
+    run->steps_view = tmpl::Value::dict();
+    run->context = dict_of({{"inputs", run->inputs},
+                            {"vars", tmpl::Value::dict()},
+                            {"steps", run->steps_view},
+                            {"execution", dict_of({{"id", str(run->id)},
+                                                   {"workflow", str(run->wf->name)},
+                                                   {"dry_run", tmpl::Value::boolean(options.dry_run)},
+                                                   {"trigger", str(options.trigger)}})}});
+    // vars may use expressions over inputs.
+    Result<tmpl::Value> vars = expressions_.evaluate_tree(
+        run->wf->vars.is_dict() ? run->wf->vars : tmpl::Value::dict(), run->context, "vars");
+    if (!vars) return vars.error();
+    run->vars = vars.value();
+    run->context.dict_obj().set(str("vars"), run->vars);
+    run->steps.resize(run->wf->steps.size());
+    for (const auto& step : run->wf->steps) {
+        if (step.on_error != "fail" && step.on_error != "continue") {
+            for (size_t i = 0; i < run->wf->steps.size(); ++i)
+                if (run->wf->steps[i].id == step.on_error) run->steps[i].handler = true;
+        }
+    }
+    return run;
+}
+
+Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, tmpl::Value inputs,
+                                  StartOptions options,
+                                  std::function<void(const ExecutionSummary&)> done) {
+    if (options.depth > options_.max_workflow_depth) {
+        return make_error(ErrorKind::Limit, "sub-workflows nested deeper than " +
+                                                std::to_string(options_.max_workflow_depth) +
+                                                " levels (a workflow that calls itself?)");
+    }
+    std::string id = options.execution_id.empty() ? new_ulid() : options.execution_id;
+    Result<std::shared_ptr<Run>> made = make_run(wf, std::move(inputs), options, id);
+    if (!made) return made.error();
+    std::shared_ptr<Run> run = made.value();
+    run->done = std::move(done);
+    runs_[id] = run;
+    store_.put_workflow(wf->hash, to_json_text(dict_of({{"name", str(wf->name)},
+                                                        {"file", str(wf->file)},
+                                                        {"source", str(wf->source)}})));
+    persist_execution(*run);
+    emit(*run, "execution.started", "", "running");
+    // The first steps start once the execution record is durable.
+    std::string rid = id;
+    store_.after_commit([this, rid] {
+        if (Run* r = find_run(rid)) schedule(*r);
+    });
+    loop_.wake();
+    return id;
+}
+
+namespace {
+
+bool step_finished(const StepState& s) {
+    return s.status == "succeeded" || s.status == "failed" || s.status == "skipped" ||
+           s.status == "cancelled";
+}
+
+}  // namespace
+
+void Engine::schedule(Run& run) {
+    if (run.finishing) return;
+    const auto& defs = run.wf->steps;
+    bool progress = true;
+    while (progress) {
+        progress = false;
+        for (size_t i = 0; i < defs.size(); ++i) {
+            StepState& st = run.steps[i];
+            if (st.status != "pending" || run.failing) continue;
+            if (st.handler && !st.triggered) continue;
+            const workflow::Step& def = defs[i];
+            bool ready = true;
+            std::string blocked_by;
+            for (const std::string& dep : def.depends_on) {
+                size_t d = 0;
+                while (d < defs.size() && defs[d].id != dep) ++d;
+                if (d == defs.size()) continue;
+                const StepState& ds = run.steps[d];
+                if (!step_finished(ds)) {
+                    ready = false;
+                    break;
+                }
+                if (ds.status == "failed" || ds.status == "cancelled" || ds.failure_skip) {
+                    blocked_by = dep + (ds.status == "failed" ? "' failed" : "' was skipped");
+                }
+            }
+            if (!ready) continue;
+            progress = true;
+            auto skip = [&](std::string reason, bool failure) {
+                st.status = "skipped";
+                st.reason = std::move(reason);
+                st.failure_skip = failure;
+                st.output = tmpl::Value::none();
+                run.steps_view.dict_obj().set(
+                    str(def.id), dict_of({{"status", str("skipped")},
+                                          {"output", tmpl::Value::none()},
+                                          {"error", tmpl::Value::none()},
+                                          {"reason", str(st.reason)}}));
+                auto unit = std::make_unique<Unit>();
+                unit->step_index = i;
+                unit->key = def.id;
+                unit->status = "skipped";
+                unit->skip_reason = st.reason;
+                st.units.push_back(run.units.size());
+                run.units.push_back(std::move(unit));
+                persist_unit(run, *run.units.back(), false);
+                emit(run, "step.skipped", def.id, "skipped", st.reason);
+            };
+            if (!blocked_by.empty()) {
+                skip("dependency '" + blocked_by, true);
+                continue;
+            }
+            if (!def.when.empty()) {
+                Result<bool> cond =
+                    expressions_.condition(def.when, run.context, "step '" + def.id + "' when");
+                if (!cond) {
+                    st.status = "running";
+                    st.started_ms = now_unix_ms();
+                    auto unit = std::make_unique<Unit>();
+                    unit->step_index = i;
+                    unit->key = def.id;
+                    unit->status = "failed";
+                    unit->error = dict_of({{"kind", str("validation")},
+                                           {"message", str(cond.error().message)}});
+                    st.units.push_back(run.units.size());
+                    run.units.push_back(std::move(unit));
+                    ++st.running;
+                    ++run.in_flight;
+                    settle_unit(run, *run.units.back());
+                    continue;
+                }
+                if (!cond.value()) {
+                    skip("when condition is false", false);
+                    continue;
+                }
+            }
+            st.status = "running";
+            st.started_ms = now_unix_ms();
+            if (!def.for_each.empty()) {
+                Result<tmpl::Value> items = expressions_.evaluate(
+                    def.for_each, run.context, "step '" + def.id + "' for_each");
+                std::string problem;
+                if (!items) problem = items.error().message;
+                else if (!items.value().is_sequence())
+                    problem = "step '" + def.id + "' for_each must give a list, got " +
+                              std::string(tmpl::type_name(items.value()));
+                if (!problem.empty()) {
+                    auto unit = std::make_unique<Unit>();
+                    unit->step_index = i;
+                    unit->key = def.id;
+                    unit->status = "failed";
+                    unit->error = dict_of({{"kind", str("validation")}, {"message", str(problem)}});
+                    st.units.push_back(run.units.size());
+                    run.units.push_back(std::move(unit));
+                    ++st.running;
+                    ++run.in_flight;
+                    settle_unit(run, *run.units.back());
+                    continue;
+                }
+                st.fan_out = true;
+                const auto& list = items.value().list_obj().items;
+                for (size_t k = 0; k < list.size(); ++k) {
+                    auto unit = std::make_unique<Unit>();
+                    unit->step_index = i;
+                    unit->item_index = int(k);
+                    unit->item = list[k];
+                    unit->key = def.id + "[" + std::to_string(k) + "]";
+                    st.units.push_back(run.units.size());
+                    run.units.push_back(std::move(unit));
+                }
+                if (list.empty()) {
+                    st.status = "succeeded";
+                    st.output = tmpl::Value::list();
+                    st.finished_ms = now_unix_ms();
+                    step_settled(run, i);
+                    continue;
+                }
+                size_t limit = def.concurrency > 0 ? size_t(def.concurrency) : st.units.size();
+                while (st.next_unit < st.units.size() && st.running < limit) {
+                    Unit& u = *run.units[st.units[st.next_unit++]];
+                    ++st.running;
+                    ++run.in_flight;
+                    start_unit(run, u);
+                }
+            } else {
+                auto unit = std::make_unique<Unit>();
+                unit->step_index = i;
+                unit->key = def.id;
+                st.units.push_back(run.units.size());
+                run.units.push_back(std::move(unit));
+                ++st.running;
+                ++run.in_flight;
+                start_unit(run, *run.units.back());
+            }
+        }
+    }
+    if (run.in_flight == 0) finish_run(run);
+}
+
+void Engine::step_settled(Run& run, size_t i) {
+    const workflow::Step& def = run.wf->steps[i];
+    StepState& st = run.steps[i];
+    run.steps_view.dict_obj().set(str(def.id), dict_of({{"status", str(st.status)},
+                                                        {"output", st.output},
+                                                        {"error", st.error}}));
+    if (st.status == "failed") {
+        if (def.on_error == "fail") {
+            if (!run.failing) {
+                run.failing = true;
+                tmpl::Value err = st.error.is_dict() ? st.error : tmpl::Value::dict();
+                run.error = dict_of({{"kind", dict_get(err, "kind") ? *dict_get(err, "kind")
+                                                                    : str("lua_error")},
+                                     {"message", dict_get(err, "message")
+                                                     ? *dict_get(err, "message")
+                                                     : str("step failed")},
+                                     {"step", str(def.id)}});
+            }
+        } else if (def.on_error != "continue") {
+            for (size_t h = 0; h < run.wf->steps.size(); ++h)
+                if (run.wf->steps[h].id == def.on_error) run.steps[h].triggered = true;
+        }
+    }
+}
+
+void Engine::finish_run(Run& run) {
+    if (run.finishing) return;
+    run.finishing = true;
+    for (size_t i = 0; i < run.steps.size(); ++i) {
+        StepState& st = run.steps[i];
+        if (st.status != "pending") continue;
+        st.status = run.failing ? "cancelled" : "skipped";
+        st.reason = run.failing ? "the execution failed before this step could run"
+                                : "not needed: no step failed into this handler";
+        auto unit = std::make_unique<Unit>();
+        unit->step_index = i;
+        unit->key = run.wf->steps[i].id;
+        unit->status = st.status;
+        unit->skip_reason = st.reason;
+        run.units.push_back(std::move(unit));
+        persist_unit(run, *run.units.back(), false);
+    }
+    if (!run.failing) {
+        Result<tmpl::Value> outputs = expressions_.evaluate_tree(
+            run.wf->outputs.is_dict() ? run.wf->outputs : tmpl::Value::dict(), run.context,
+            "outputs");
+        if (outputs) {
+            run.outputs = outputs.value();
+        } else {
+            run.failing = true;
+            run.error = dict_of({{"kind", str("validation")},
+                                 {"message", str(outputs.error().message)}});
+        }
+    }
+    if (run.failing && !run.wf->hooks.on_failure.empty()) {
+        tmpl::Value event = dict_of({{"execution_id", str(run.id)},
+                                     {"workflow", str(run.wf->name)},
+                                     {"error", run.error},
+                                     {"steps", run.steps_view}});
+        std::string id = run.id;
+        run_hook(run, "on_failure", event, [this, id](Result<tmpl::Value> res) {
+            Run* r = find_run(id);
+            if (!r) return;
+            if (!res) {
+                std::fprintf(stderr, "ferry: on_failure hook failed: %s\n",
+                             res.error().describe().c_str());
+            }
+            finalize_run(*r);
+        });
+        return;
+    }
+    finalize_run(run);
+}
+
+void Engine::finalize_run(Run& run) {
+    run.status = run.failing ? "failed" : "succeeded";
+    run.finished_ms = now_unix_ms();
+    if (!run.failing) run.error = tmpl::Value::none();
+    persist_execution(run);
+    std::string id = run.id;
+    store_.after_commit([this, id] {
+        auto it = runs_.find(id);
+        if (it == runs_.end()) return;
+        std::shared_ptr<Run> r = it->second;
+        runs_.erase(it);
+        emit(*r, "execution.finished", "", r->status,
+             r->error.is_dict() && dict_get(r->error, "message")
+                 ? tmpl::to_str(*dict_get(r->error, "message"))
+                 : "",
+             double(r->finished_ms - r->created_ms));
+        ExecutionSummary summary{r->id, r->wf->name, r->status, r->outputs, r->error};
+        if (r->done) r->done(summary);
+    });
+    loop_.wake();
+}
+
+}  // namespace ferry::engine

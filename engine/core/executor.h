@@ -1,0 +1,147 @@
+// Runs executions: works out which steps are ready, evaluates their inputs, hands each
+// invocation to the runtime scheduler as a Lua task, retries, fans out for_each items,
+// runs hooks and sub-workflows, and records every transition in the store.
+//
+// Durability rules (ARCHITECTURE.md decisions 4 and 5):
+//   - a step invocation's "running" record (with its idempotency key) is durable before the
+//     task starts, and its result is durable before any step that depends on it starts;
+//   - all transitions staged during one loop iteration are committed together (the Engine
+//     commits once per iteration);
+//   - resume() rebuilds an interrupted execution from its records: finished steps keep their
+//     results and never run again; an invocation that was running runs again with the same
+//     idempotency key.
+//
+// Dependency rules: a step runs once every step it depends on has finished. A dependency
+// skipped by its own `when` counts as finished (its output is null); a dependency that
+// failed (with on_error: continue) or was skipped because of a failure makes the step
+// skipped too. With on_error: fail (the default) a failure ends the execution: steps not
+// yet started are cancelled, running ones finish. on_error: STEP runs STEP (which otherwise
+// does not run) and continues.
+#pragma once
+
+#include "core/catalog.h"
+#include "core/expressions.h"
+#include "core/project.h"
+#include "runtime/loop.h"
+#include "runtime/scheduler.h"
+#include "store/store.h"
+#include "workflow/model.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace ferry::engine {
+
+struct EngineOptions {
+    uint64_t default_step_timeout_ms = 300'000;
+    TaskLimits task_limits;                 // instruction budget and memory per invocation
+    int max_workflow_depth = 16;            // nested sub-workflows
+};
+
+// What the engine tells the outside world as it runs (progress lines, later SSE).
+struct EngineEvent {
+    std::string type;          // execution.started|finished, step.started|finished|failed|skipped|retrying
+    std::string execution_id;
+    std::string workflow;
+    std::string step;          // unit key ("notify[2]") for step events
+    std::string status;
+    std::string message;       // error text or skip reason
+    double duration_ms = 0;
+    int attempt = 0;
+};
+
+struct StartOptions {
+    bool dry_run = false;
+    std::string trigger = "cli";   // cli | api | form | hook | schedule | workflow
+    std::string parent_execution;  // for sub-workflows
+    std::string parent_step;
+    std::string execution_id;      // preset id (sub-workflows, idempotent submits); empty: new
+    int depth = 0;
+};
+
+// The end of an execution, as `ferry run` prints it.
+struct ExecutionSummary {
+    std::string id;
+    std::string workflow;
+    std::string status;   // succeeded | failed | cancelled
+    tmpl::Value outputs;
+    tmpl::Value error;    // {kind, message, step?} or none
+};
+
+using WorkflowResolver =
+    std::function<Result<std::shared_ptr<const workflow::Workflow>>(const std::string& name)>;
+
+class Engine {
+  public:
+    Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
+           TaskCatalog& catalog, const Project& project, Expressions& expressions,
+           EngineOptions options = {});
+    ~Engine();
+
+    // Finds workflows for `task: workflow` steps by name.
+    void set_workflow_resolver(WorkflowResolver r) { resolver_ = std::move(r); }
+    void on_event(std::function<void(const EngineEvent&)> cb) { event_cb_ = std::move(cb); }
+
+    // Starts an execution of wf with already resolved inputs. done runs once it ends.
+    Result<std::string> start(std::shared_ptr<const workflow::Workflow> wf, tmpl::Value inputs,
+                              StartOptions options,
+                              std::function<void(const ExecutionSummary&)> done);
+    // Continues an interrupted execution from its records.
+    Status resume(const std::string& id, std::function<void(const ExecutionSummary&)> done);
+
+    size_t active_executions() const { return runs_.size(); }
+    // Commits staged writes now (the loop does it once per iteration anyway).
+    Status flush();
+
+    struct Run;
+    struct Unit;
+
+  private:
+    friend struct RunAccess;
+    void schedule(Run& run);
+    void start_unit(Run& run, Unit& unit);
+    void invoke_unit(Run& run, Unit& unit);
+    void unit_finished(Run& run, Unit& unit, TaskOutcome outcome);
+    void settle_unit(Run& run, Unit& unit);
+    void step_settled(Run& run, size_t step_index);
+    void run_hook(Run& run, const std::string& kind, tmpl::Value event,
+                  std::function<void(Result<tmpl::Value>)> then);
+    void finish_run(Run& run);
+    void finalize_run(Run& run);
+    void invoke_subworkflow(Run& run, Unit& unit);
+    void persist_execution(Run& run);
+    void persist_unit(Run& run, Unit& unit, bool with_attempt);
+    void emit(const Run& run, std::string type, const std::string& step, std::string status,
+              std::string message = {}, double duration_ms = 0, int attempt = 0);
+    Run* find_run(const std::string& id);
+    Result<std::shared_ptr<Run>> make_run(std::shared_ptr<const workflow::Workflow> wf,
+                                          tmpl::Value inputs, const StartOptions& options,
+                                          std::string id);
+    tmpl::Value task_context_data(Run& run, Unit& unit);
+    Result<int> hook_ref(const std::string& file);
+    Result<int> stdlib_function(const std::string& module);
+
+    Loop& loop_;
+    LuaVM& vm_;
+    Scheduler& scheduler_;
+    store::Store& store_;
+    TaskCatalog& catalog_;
+    const Project& project_;
+    Expressions& expressions_;
+    EngineOptions options_;
+    WorkflowResolver resolver_;
+    std::function<void(const EngineEvent&)> event_cb_;
+    std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
+    std::map<std::string, int> hook_cache_;
+    int runner_ref_ = LUA_NOREF;
+    int hook_runner_ref_ = LUA_NOREF;
+    bool committing_ = false;
+};
+
+// The stable key of one invocation: the same across retries and restarts.
+std::string idempotency_key(const std::string& execution_id, const std::string& unit_key);
+
+}  // namespace ferry::engine

@@ -1,0 +1,120 @@
+#include "core/expressions.h"
+
+#include "template/parser.h"
+
+namespace ferry::engine {
+
+namespace {
+
+Error template_error(const tmpl::TemplateError& e, const std::string& where) {
+    std::string msg = where + ": " + e.message();
+    return make_error(e.kind() == tmpl::ErrorKind::Syntax ? ErrorKind::Validation
+                                                          : ErrorKind::Validation,
+                      msg);
+}
+
+// A StrictUndefined that reached the end of an expression is an error, not a null.
+void check_defined(const Value& v) {
+    if (v.is_undefined()) tmpl::raise_undefined(v);
+}
+
+}  // namespace
+
+bool is_single_expression(const std::string& text, std::string* inner) {
+    if (text.size() < 4 || text.compare(0, 2, "{{") != 0 ||
+        text.compare(text.size() - 2, 2, "}}") != 0)
+        return false;
+    std::string body = text.substr(2, text.size() - 4);
+    if (body.find("{{") != std::string::npos || body.find("}}") != std::string::npos ||
+        body.find("{%") != std::string::npos)
+        return false;
+    if (!body.empty() && body.front() == '-') body.erase(0, 1);
+    if (!body.empty() && body.back() == '-') body.pop_back();
+    if (inner) *inner = body;
+    return true;
+}
+
+Expressions::Expressions(std::shared_ptr<const tmpl::Loader> templates)
+    : env_(std::move(templates), tmpl::RenderOptions{true, 16u << 20, 100}) {}
+
+Result<const Expressions::Compiled*> Expressions::compile(const std::string& text,
+                                                          const std::string& where) {
+    auto it = cache_.find(text);
+    if (it != cache_.end()) return it->second.get();
+    auto compiled = std::make_unique<Compiled>();
+    try {
+        std::string inner;
+        if (is_single_expression(text, &inner)) {
+            compiled->expr = tmpl::parse_expression(inner, where);
+        } else {
+            compiled->text = env_.from_string(text, where);
+        }
+    } catch (const tmpl::TemplateError& e) {
+        return template_error(e, where);
+    }
+    const Compiled* raw = compiled.get();
+    cache_.emplace(text, std::move(compiled));
+    return raw;
+}
+
+Result<Value> Expressions::evaluate(const std::string& text, const Value& context,
+                                    const std::string& where) {
+    if (text.find("{{") == std::string::npos && text.find("{%") == std::string::npos)
+        return Value::string(text);
+    Result<const Compiled*> c = compile(text, where);
+    if (!c) return c.error();
+    try {
+        if (c.value()->expr) {
+            Value v = env_.evaluate(*c.value()->expr, context, where);
+            check_defined(v);
+            return v;
+        }
+        return Value::string(env_.render_or_throw(*c.value()->text, context));
+    } catch (const tmpl::TemplateError& e) {
+        return template_error(e, where);
+    }
+}
+
+Result<Value> Expressions::evaluate_tree(const Value& tree, const Value& context,
+                                         const std::string& where) {
+    switch (tree.kind()) {
+    case tmpl::Kind::String: return evaluate(std::string(tree.str()), context, where);
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple: {
+        std::vector<Value> items;
+        items.reserve(tree.list_obj().items.size());
+        size_t i = 0;
+        for (const Value& item : tree.list_obj().items) {
+            Result<Value> v = evaluate_tree(item, context, where + "[" + std::to_string(i++) + "]");
+            if (!v) return v.error();
+            items.push_back(std::move(v.value()));
+        }
+        return Value::list(std::move(items));
+    }
+    case tmpl::Kind::Dict: {
+        Value out = Value::dict();
+        out.dict_obj().items.reserve(tree.dict_obj().items.size());
+        for (const auto& [k, v] : tree.dict_obj().items) {
+            std::string key = k.is_string() ? std::string(k.str()) : tmpl::to_str(k);
+            Result<Value> ev = evaluate_tree(v, context, where + "." + key);
+            if (!ev) return ev.error();
+            out.dict_obj().items.emplace_back(k, std::move(ev.value()));
+        }
+        return out;
+    }
+    default: return tree;
+    }
+}
+
+Result<bool> Expressions::condition(const std::string& text, const Value& context,
+                                    const std::string& where) {
+    Result<Value> v = evaluate(text, context, where);
+    if (!v) return v.error();
+    try {
+        return tmpl::truthy(v.value());
+    } catch (const tmpl::TemplateError& e) {
+        return template_error(e, where);
+    }
+}
+
+}  // namespace ferry::engine

@@ -1,0 +1,49 @@
+// Workflow expressions: `{{ }}` strings evaluated over the execution's context (inputs,
+// vars, steps, item, index, execution) with the template engine.
+//
+// A string that is exactly one `{{ expr }}` keeps the expression's type (number, list,
+// object...); any other string is rendered as text. Parsed forms are cached by text, so an
+// expression is parsed once per process however many executions use it. Undefined names
+// are errors (StrictUndefined): a typo in `inputs.titel` fails the step instead of sending
+// an empty field.
+#pragma once
+
+#include "runtime/error.h"
+#include "template/environment.h"
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace ferry::engine {
+
+using tmpl::Value;
+
+class Expressions {
+  public:
+    explicit Expressions(std::shared_ptr<const tmpl::Loader> templates);
+
+    // Evaluates one string. `where` names it in errors ("step 'ticket' with.fields.title").
+    Result<Value> evaluate(const std::string& text, const Value& context, const std::string& where);
+    // Evaluates every string leaf of a tree (dicts and lists are rebuilt; other values kept).
+    Result<Value> evaluate_tree(const Value& tree, const Value& context, const std::string& where);
+    // `when:` — the truthiness of the evaluated expression.
+    Result<bool> condition(const std::string& text, const Value& context, const std::string& where);
+
+    tmpl::Environment& environment() { return env_; }
+
+  private:
+    struct Compiled {
+        tmpl::ExprPtr expr;                                  // exactly one {{ expr }}
+        std::shared_ptr<const tmpl::ParsedTemplate> text;    // anything else with {{ or {%
+    };
+    Result<const Compiled*> compile(const std::string& text, const std::string& where);
+
+    tmpl::Environment env_;
+    std::unordered_map<std::string, std::unique_ptr<Compiled>> cache_;
+};
+
+// True when text is exactly one `{{ ... }}` (the typed form); inner gets the expression.
+bool is_single_expression(const std::string& text, std::string* inner = nullptr);
+
+}  // namespace ferry::engine

@@ -1,0 +1,41 @@
+// A Ferry project folder (CONTRACT.md section 1): ferry.yaml, workflows/, tasks/,
+// templates/, and the data folder. Files are looked up in the project first, then among the
+// files built into the binary, so a user's file with the same name wins.
+#pragma once
+
+#include "runtime/error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry::engine {
+
+class Project {
+  public:
+    // dir: the project folder (must exist); data_dir: empty means DIR/.ferry.
+    static Result<Project> open(const std::string& dir, const std::string& data_dir = {});
+
+    const std::string& dir() const { return dir_; }
+    const std::string& data_dir() const { return data_dir_; }
+
+    // The text of a project-relative file ("tasks/x.lua"), project copy first, then the
+    // embedded one. origin (when given) says which: the real path or "(built-in) PATH".
+    std::optional<std::string> read(const std::string& rel, std::string* origin = nullptr) const;
+    // Project-relative paths under folder ending with one of exts, project and built-in
+    // merged (a project file shadows the built-in one of the same path), sorted.
+    std::vector<std::string> list(const std::string& folder,
+                                  const std::vector<std::string>& exts) const;
+    // A workflow by name (workflows/NAME.yaml|.yml|.json) or by a path to a file.
+    // Returns the path to show in messages and the text.
+    Result<std::pair<std::string, std::string>> find_workflow(const std::string& name_or_path) const;
+
+  private:
+    std::string dir_;
+    std::string data_dir_;
+};
+
+// Reads a whole file; nullopt when it cannot be read.
+std::optional<std::string> read_file(const std::string& path);
+
+}  // namespace ferry::engine

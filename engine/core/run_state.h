@@ -1,0 +1,80 @@
+// The in-memory state of one execution (internal to the executor).
+#pragma once
+
+#include "core/executor.h"
+#include "core/values.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ferry::engine {
+
+// One invocation of a step: the step itself, or one for_each item of it.
+struct Engine::Unit {
+    size_t step_index = 0;
+    int item_index = -1;          // >= 0 for for_each items
+    std::string key;              // "ticket" or "notify[2]"
+    std::string status = "pending";  // pending running retrying succeeded failed skipped cancelled
+    tmpl::Value item;             // the for_each item
+    tmpl::Value input;            // resolved `with`
+    bool input_ready = false;     // resolved (kept across retries and resumes)
+    tmpl::Value output;
+    tmpl::Value error;            // {kind, message, traceback?} when failed
+    tmpl::Value logs = tmpl::Value::list();
+    tmpl::Value annotations;      // what hooks added to the record
+    std::string skip_reason;
+    std::string child_execution;  // sub-workflow step: the child's id
+    int attempt = 0;
+    uint64_t started_ms = 0;
+    uint64_t finished_ms = 0;
+    uint64_t attempt_started_ms = 0;
+    double duration_ms = 0;
+    Task* task = nullptr;
+    std::unique_ptr<Loop::Timer> retry_timer;
+};
+
+struct StepState {
+    std::string status = "pending";  // pending running succeeded failed skipped cancelled
+    std::string reason;              // why skipped or cancelled
+    bool failure_skip = false;       // skipped because a dependency failed: propagates
+    bool handler = false;            // named by some step's on_error: runs only when triggered
+    bool triggered = false;
+    bool fan_out = false;
+    std::vector<size_t> units;       // indices into Run::units
+    size_t next_unit = 0;            // for_each: next item to start
+    size_t running = 0;              // units started and not settled
+    size_t settled = 0;
+    tmpl::Value output;
+    tmpl::Value error;
+    uint64_t started_ms = 0;
+    uint64_t finished_ms = 0;
+};
+
+struct Engine::Run {
+    std::string id;
+    std::shared_ptr<const workflow::Workflow> wf;
+    tmpl::Value inputs;
+    tmpl::Value vars;
+    StartOptions options;
+    std::string status = "running";
+    tmpl::Value context;             // {inputs, vars, steps: {...}, execution: {...}}
+    tmpl::Value steps_view;          // context["steps"]
+    std::vector<StepState> steps;
+    std::vector<std::unique_ptr<Unit>> units;
+    size_t in_flight = 0;            // units between start and settle (commits, timers, tasks)
+    bool failing = false;
+    bool finishing = false;
+    tmpl::Value error;               // the execution's error, if failed
+    tmpl::Value outputs;
+    uint64_t created_ms = 0;
+    uint64_t finished_ms = 0;
+    std::function<void(const ExecutionSummary&)> done;
+    // After a resume: the unit records found in the store, by unit key.
+    std::map<std::string, tmpl::Value> resumed;
+};
+
+uint64_t now_unix_ms();
+std::string rfc3339(uint64_t unix_ms);
+
+}  // namespace ferry::engine

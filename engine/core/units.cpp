@@ -1,0 +1,523 @@
+// One invocation of a step: inputs, hooks, the Lua task, retries, sub-workflows.
+#include "core/executor.h"
+
+#include "core/run_state.h"
+#include "runtime/ids.h"
+#include "runtime/json_lua.h"
+#include "store/diff.h"
+#include "workflow/loader.h"
+
+#include <algorithm>
+#include <random>
+
+namespace ferry::engine {
+
+namespace {
+
+tmpl::Value error_value(const Error& e, const std::string& traceback = {}) {
+    tmpl::Value v = dict_of({{"kind", str(std::string(to_string(e.kind)))},
+                             {"message", str(e.message)}});
+    if (e.location && !e.location->file.empty()) {
+        v.dict_obj().set(str("file"), str(e.location->file));
+        v.dict_obj().set(str("line"), tmpl::Value::integer(e.location->line));
+    }
+    if (!traceback.empty()) v.dict_obj().set(str("traceback"), str(traceback));
+    return v;
+}
+
+// Exponential backoff with full jitter on the upper half, capped.
+uint64_t backoff_ms(const workflow::RetryPolicy& p, int attempt) {
+    uint64_t delay = p.initial_delay_ms;
+    if (p.backoff == "exponential") {
+        for (int i = 1; i < attempt && delay < p.max_delay_ms; ++i) delay *= 2;
+    }
+    delay = std::min(delay, p.max_delay_ms);
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    uint64_t half = delay / 2;
+    return half + (half ? rng() % (half + 1) : 0);
+}
+
+// [-0, +1] Pushes a Value as Lua, through JSON (the one boundary format).
+int push_value(lua_State* L, const tmpl::Value& v) {
+    rapidjson::Document doc;
+    to_rapidjson(v, doc, doc.GetAllocator());
+    json_lua::push(L, doc);
+    return 1;
+}
+
+}  // namespace
+
+Result<int> Engine::stdlib_function(const std::string& module) {
+    std::optional<std::string> text = project_.read("stdlib/" + module + ".lua");
+    if (!text) return make_error(ErrorKind::Internal, "missing stdlib/" + module + ".lua");
+    Result<int> chunk = vm_.load_chunk("@stdlib/" + module + ".lua", *text);
+    if (!chunk) return chunk.error();
+    return vm_.run_chunk(chunk.value());
+}
+
+Result<int> Engine::hook_ref(const std::string& file) {
+    auto it = hook_cache_.find(file);
+    if (it != hook_cache_.end()) return it->second;
+    std::string rel = file.rfind("tasks/", 0) == 0 ? file : "tasks/" + file;
+    Result<int> ref = load_lua_file(vm_, project_, rel);
+    if (!ref) return ref.error();
+    hook_cache_[file] = ref.value();
+    return ref.value();
+}
+
+tmpl::Value Engine::task_context_data(Run& run, Unit& unit) {
+    const workflow::Step& def = run.wf->steps[unit.step_index];
+    bool dry_run = def.dry_run.value_or(run.options.dry_run);
+    tmpl::Value data = dict_of({{"execution_id", str(run.id)},
+                                {"workflow", str(run.wf->name)},
+                                {"step_id", str(def.id)},
+                                {"unit", str(unit.key)},
+                                {"task", str(def.task)},
+                                {"provider", str(def.provider)},
+                                {"attempt", tmpl::Value::integer(unit.attempt)},
+                                {"idempotency_key", str(idempotency_key(run.id, unit.key))},
+                                {"dry_run", tmpl::Value::boolean(dry_run)},
+                                {"integration", tmpl::Value::none()}});
+    if (unit.item_index >= 0) {
+        data.dict_obj().set(str("item"), unit.item);
+        data.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
+    }
+    if (!def.integration.empty()) {
+        data.dict_obj().set(str("integration"), dict_of({{"name", str(def.integration)}}));
+    }
+    return data;
+}
+
+void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
+                      std::function<void(Result<tmpl::Value>)> then) {
+    const workflow::Hooks& hooks = run.wf->hooks;
+    const std::string& file = kind == "before_step"  ? hooks.before_step
+                              : kind == "after_step" ? hooks.after_step
+                                                     : hooks.on_failure;
+    Result<int> hook = hook_ref(file);
+    if (!hook) {
+        then(hook.error());
+        return;
+    }
+    if (hook_runner_ref_ == LUA_NOREF) {
+        Result<int> r = stdlib_function("ferry/hook_runner");
+        if (!r) {
+            then(r.error());
+            return;
+        }
+        hook_runner_ref_ = r.value();
+    }
+    tmpl::Value ctx = dict_of({{"execution_id", str(run.id)},
+                               {"workflow", str(run.wf->name)},
+                               {"hook", str(kind)},
+                               {"dry_run", tmpl::Value::boolean(run.options.dry_run)}});
+    int hook_fn = hook.value();
+    TaskLimits limits = options_.task_limits;
+    limits.timeout_ms = options_.default_step_timeout_ms;
+    scheduler_.spawn(
+        hook_runner_ref_,
+        [hook_fn, ctx, event](lua_State* co) {
+            lua_rawgeti(co, LUA_REGISTRYINDEX, hook_fn);
+            push_value(co, ctx);
+            push_value(co, event);
+            return 3;
+        },
+        limits,
+        [then = std::move(then), file](TaskOutcome outcome) {
+            if (!outcome.ok) {
+                Error e = outcome.error;
+                e.message = "hook " + file + ": " + e.message;
+                then(e);
+                return;
+            }
+            then(from_rapidjson(outcome.value));
+        });
+}
+
+void Engine::start_unit(Run& run, Unit& unit) {
+    const workflow::Step& def = run.wf->steps[unit.step_index];
+    if (unit.started_ms == 0) unit.started_ms = now_unix_ms();
+    if (unit.attempt == 0 && !unit.input_ready && !run.resumed.empty()) {
+        auto rec = run.resumed.find(unit.key);
+        if (rec != run.resumed.end()) {
+            const tmpl::Value& r = rec->second;
+            std::string status = dict_get(r, "status") ? tmpl::to_str(*dict_get(r, "status")) : "";
+            auto field = [&](const char* k) {
+                const tmpl::Value* v = dict_get(r, k);
+                return v ? *v : tmpl::Value::none();
+            };
+            if (status == "succeeded" || status == "failed" || status == "skipped") {
+                // A for_each item that finished before the crash: keep its result.
+                unit.status = status;
+                unit.output = field("output");
+                unit.error = field("error");
+                unit.attempt = int(field("attempt").is_int() ? field("attempt").as_int() : 0);
+                settle_unit(run, unit);
+                return;
+            }
+            // Interrupted: run again with the same input and idempotency key.
+            unit.attempt = int(field("attempt").is_int() ? field("attempt").as_int() : 0);
+            if (const tmpl::Value* in = dict_get(r, "input"); in && !in->is_none()) {
+                unit.input = *in;
+                unit.input_ready = true;
+            }
+            if (const tmpl::Value* child = dict_get(r, "child_execution"); child && child->is_string())
+                unit.child_execution = std::string(child->str());
+            if (unit.attempt > 0) {
+                store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt),
+                                   to_json_text(dict_of({{"attempt", tmpl::Value::integer(unit.attempt)},
+                                                         {"status", str("interrupted")},
+                                                         {"input", unit.input},
+                                                         {"error", dict_of({{"kind", str("cancelled")},
+                                                                            {"message", str("the process stopped during this attempt")}})}})));
+            }
+        }
+    }
+    if (!unit.input_ready) {
+        tmpl::Value ctx = run.context;
+        if (unit.item_index >= 0) {
+            // item and index are visible to this invocation only.
+            tmpl::Value scoped = tmpl::Value::dict();
+            scoped.dict_obj().items = run.context.dict_obj().items;
+            scoped.dict_obj().set(str("item"), unit.item);
+            scoped.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
+            ctx = scoped;
+        }
+        Result<tmpl::Value> input = expressions_.evaluate_tree(
+            def.with.is_dict() ? def.with : tmpl::Value::dict(), ctx, "step '" + def.id + "' with");
+        if (!input) {
+            unit.status = "failed";
+            unit.error = error_value(input.error());
+            settle_unit(run, unit);
+            return;
+        }
+        unit.input = input.value();
+        unit.input_ready = true;
+        if (!run.wf->hooks.before_step.empty()) {
+            tmpl::Value event = dict_of({{"step", str(def.id)},
+                                         {"unit", str(unit.key)},
+                                         {"task", str(def.task)},
+                                         {"provider", str(def.provider)},
+                                         {"input", unit.input},
+                                         {"item", unit.item}});
+            std::string rid = run.id;
+            size_t uidx = size_t(std::find_if(run.units.begin(), run.units.end(),
+                                              [&](const auto& u) { return u.get() == &unit; }) -
+                                 run.units.begin());
+            run_hook(run, "before_step", event, [this, rid, uidx](Result<tmpl::Value> res) {
+                Run* r = find_run(rid);
+                if (!r) return;
+                Unit& u = *r->units[uidx];
+                if (!res) {
+                    u.status = "failed";
+                    u.error = error_value(res.error());
+                    settle_unit(*r, u);
+                    return;
+                }
+                const tmpl::Value& ev = res.value();
+                if (const tmpl::Value* veto = dict_get(ev, "veto"); veto && tmpl::truthy(*veto)) {
+                    const tmpl::Value* reason = dict_get(ev, "reason");
+                    u.status = "skipped";
+                    u.skip_reason = "vetoed by the before_step hook" +
+                                    (reason && reason->is_string()
+                                         ? std::string(": ") + std::string(reason->str())
+                                         : std::string());
+                    settle_unit(*r, u);
+                    return;
+                }
+                if (const tmpl::Value* in = dict_get(ev, "input")) u.input = *in;
+                if (const tmpl::Value* ann = dict_get(ev, "annotations")) u.annotations = *ann;
+                start_unit(*r, u);
+            });
+            return;
+        }
+    }
+    ++unit.attempt;
+    unit.status = "running";
+    unit.attempt_started_ms = now_unix_ms();
+    persist_unit(run, unit, true);
+    emit(run, "step.started", unit.key, "running", {}, 0, unit.attempt);
+    std::string rid = run.id;
+    Unit* up = &unit;
+    // The task starts only once its "running" record (and idempotency key) is durable.
+    store_.after_commit([this, rid, up] {
+        if (Run* r = find_run(rid)) invoke_unit(*r, *up);
+    });
+    loop_.wake();
+}
+
+void Engine::invoke_unit(Run& run, Unit& unit) {
+    const workflow::Step& def = run.wf->steps[unit.step_index];
+    if (def.task == "workflow") {
+        invoke_subworkflow(run, unit);
+        return;
+    }
+    const TaskDef* task = catalog_.find(def.task, def.provider);
+    if (!task) {
+        TaskOutcome outcome;
+        outcome.error = make_error(ErrorKind::Validation, "unknown task '" + def.task + "'" +
+                                                              (def.provider.empty() ? "" : " provider '" + def.provider + "'"));
+        unit_finished(run, unit, std::move(outcome));
+        return;
+    }
+    if (runner_ref_ == LUA_NOREF) {
+        Result<int> r = stdlib_function("ferry/runner");
+        if (!r) {
+            TaskOutcome outcome;
+            outcome.error = r.error();
+            unit_finished(run, unit, std::move(outcome));
+            return;
+        }
+        runner_ref_ = r.value();
+    }
+    TaskLimits limits = options_.task_limits;
+    limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
+    tmpl::Value data = task_context_data(run, unit);
+    tmpl::Value input = unit.input;
+    int run_fn = task->run_ref;
+    std::string rid = run.id;
+    Unit* up = &unit;
+    unit.task = scheduler_.spawn(
+        runner_ref_,
+        [run_fn, data, input](lua_State* co) {
+            lua_rawgeti(co, LUA_REGISTRYINDEX, run_fn);
+            push_value(co, data);
+            push_value(co, input);
+            return 3;
+        },
+        limits,
+        [this, rid, up](TaskOutcome outcome) {
+            if (Run* r = find_run(rid)) unit_finished(*r, *up, std::move(outcome));
+        });
+}
+
+void Engine::invoke_subworkflow(Run& run, Unit& unit) {
+    auto fail = [&](Error e) {
+        TaskOutcome outcome;
+        outcome.error = std::move(e);
+        unit_finished(run, unit, std::move(outcome));
+    };
+    const tmpl::Value* name = dict_get(unit.input, "name");
+    if (!name || !name->is_string()) {
+        fail(make_error(ErrorKind::Validation, "task 'workflow' needs with.name (a workflow name)"));
+        return;
+    }
+    if (!resolver_) {
+        fail(make_error(ErrorKind::Internal, "sub-workflows are not available here"));
+        return;
+    }
+    Result<std::shared_ptr<const workflow::Workflow>> child = resolver_(std::string(name->str()));
+    if (!child) {
+        fail(child.error());
+        return;
+    }
+    const tmpl::Value* given = dict_get(unit.input, "inputs");
+    Result<tmpl::Value> inputs =
+        workflow::resolve_inputs(*child.value(), given ? *given : tmpl::Value::dict());
+    if (!inputs) {
+        fail(inputs.error());
+        return;
+    }
+    std::string rid = run.id;
+    Unit* up = &unit;
+    auto on_done = [this, rid, up](const ExecutionSummary& s) {
+        Run* r = find_run(rid);
+        if (!r) return;
+        TaskOutcome outcome;
+        if (s.status == "succeeded") {
+            outcome.ok = true;
+            to_rapidjson(s.outputs, outcome.value, outcome.value.GetAllocator());
+        } else {
+            std::string msg = "sub-workflow '" + s.workflow + "' (" + s.id + ") " + s.status;
+            if (const tmpl::Value* m = dict_get(s.error, "message")) msg += ": " + tmpl::to_str(*m);
+            outcome.error = make_error(ErrorKind::LuaError, msg);
+        }
+        unit_finished(*r, *up, std::move(outcome));
+    };
+    // A resumed parent finds its child by the id recorded before the child started.
+    if (!unit.child_execution.empty()) {
+        if (find_run(unit.child_execution)) return;  // still running in this process
+        auto stored = store_.get_execution(unit.child_execution);
+        if (stored && stored.value()) {
+            Status s = resume(unit.child_execution, on_done);
+            if (!s) fail(s.error());
+            return;
+        }
+    }
+    StartOptions opts;
+    opts.dry_run = run.options.dry_run;
+    opts.trigger = "workflow";
+    opts.parent_execution = run.id;
+    opts.parent_step = unit.key;
+    opts.depth = run.options.depth + 1;
+    opts.execution_id = unit.child_execution.empty() ? new_ulid() : unit.child_execution;
+    unit.child_execution = opts.execution_id;
+    persist_unit(run, unit, false);
+    Result<std::string> started = start(child.value(), inputs.value(), opts, on_done);
+    if (!started) fail(started.error());
+}
+
+void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
+    const workflow::Step& def = run.wf->steps[unit.step_index];
+    unit.task = nullptr;
+    unit.duration_ms = outcome.duration_ms;
+    for (const TaskLogEntry& l : outcome.logs) {
+        tmpl::Value entry = dict_of({{"level", str(l.level)},
+                                     {"message", str(l.message)},
+                                     {"at", str(rfc3339(l.at_ms))}});
+        if (!l.fields.empty()) entry.dict_obj().set(str("fields"), tmpl::value_from_json(l.fields));
+        unit.logs.list_obj().items.push_back(entry);
+    }
+    for (const TaskChange& c : outcome.changes) {
+        std::string patch = store::json_patch(c.before, c.after);
+        store_.add_change(run.id, "{\"step\":" + to_json_text(str(unit.key)) +
+                                      ",\"kind\":" + to_json_text(str(c.kind)) +
+                                      ",\"id\":" + to_json_text(str(c.id)) +
+                                      ",\"at\":" + to_json_text(str(rfc3339(now_unix_ms()))) +
+                                      ",\"patch\":" + patch + ",\"before\":" + c.before +
+                                      ",\"after\":" + c.after + "}");
+    }
+    if (outcome.ok || outcome.dry_run_stop) {
+        unit.status = "succeeded";
+        if (outcome.dry_run_stop) {
+            unit.output = dict_of({{"dry_run", tmpl::Value::boolean(true)},
+                                   {"request", from_rapidjson(outcome.error_data)}});
+        } else {
+            unit.output = from_rapidjson(outcome.value);
+        }
+        unit.error = tmpl::Value::none();
+    } else {
+        unit.status = "failed";
+        unit.error = error_value(outcome.error, outcome.traceback);
+        int max_attempts = def.retry ? def.retry->max_attempts : 1;
+        if (outcome.error.retryable() && unit.attempt < max_attempts && !run.failing) {
+            persist_unit(run, unit, true);  // the failed attempt, on record
+            unit.status = "retrying";
+            uint64_t delay = backoff_ms(*def.retry, unit.attempt);
+            emit(run, "step.retrying", unit.key, "retrying", outcome.error.message,
+                 outcome.duration_ms, unit.attempt);
+            std::string rid = run.id;
+            Unit* up = &unit;
+            unit.retry_timer = loop_.timer(delay, [this, rid, up] {
+                if (Run* r = find_run(rid)) start_unit(*r, *up);
+            });
+            return;
+        }
+    }
+    if (!run.wf->hooks.after_step.empty()) {
+        tmpl::Value event = dict_of({{"step", str(def.id)},
+                                     {"unit", str(unit.key)},
+                                     {"task", str(def.task)},
+                                     {"status", str(unit.status)},
+                                     {"input", unit.input},
+                                     {"output", unit.output},
+                                     {"error", unit.error}});
+        std::string rid = run.id;
+        Unit* up = &unit;
+        run_hook(run, "after_step", event, [this, rid, up](Result<tmpl::Value> res) {
+            Run* r = find_run(rid);
+            if (!r) return;
+            if (!res) {
+                up->status = "failed";
+                up->error = error_value(res.error());
+            } else {
+                if (const tmpl::Value* out = dict_get(res.value(), "output")) up->output = *out;
+                if (const tmpl::Value* ann = dict_get(res.value(), "annotations"))
+                    up->annotations = *ann;
+            }
+            settle_unit(*r, *up);
+        });
+        return;
+    }
+    settle_unit(run, unit);
+}
+
+void Engine::settle_unit(Run& run, Unit& unit) {
+    unit.finished_ms = now_unix_ms();
+    persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped");
+    if (unit.status == "failed") {
+        const tmpl::Value* m = dict_get(unit.error, "message");
+        emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,
+             unit.attempt);
+    } else {
+        emit(run, unit.status == "skipped" ? "step.skipped" : "step.finished", unit.key,
+             unit.status, unit.skip_reason, unit.duration_ms, unit.attempt);
+    }
+    std::string rid = run.id;
+    Unit* up = &unit;
+    // Dependents start only once this result is durable.
+    store_.after_commit([this, rid, up] {
+        Run* r = find_run(rid);
+        if (!r) return;
+        Unit& u = *up;
+        StepState& st = r->steps[u.step_index];
+        const workflow::Step& def = r->wf->steps[u.step_index];
+        --st.running;
+        --r->in_flight;
+        ++st.settled;
+        if (!st.fan_out) {
+            st.status = u.status == "skipped" ? "skipped" : u.status;
+            st.output = u.output;
+            st.error = u.error;
+            st.reason = u.skip_reason;
+        } else {
+            size_t limit = def.concurrency > 0 ? size_t(def.concurrency) : st.units.size();
+            while (st.next_unit < st.units.size() && st.running < limit && !r->failing) {
+                Unit& next = *r->units[st.units[st.next_unit++]];
+                ++st.running;
+                ++r->in_flight;
+                start_unit(*r, next);
+            }
+            if (st.settled < st.units.size() && !(r->failing && st.running == 0)) return;
+            // All items done (or the execution is failing and nothing runs): items never
+            // started are cancelled; the output is the list of item outputs, in item order.
+            for (size_t ui : st.units) {
+                Unit& item = *r->units[ui];
+                if (item.status == "pending") {
+                    item.status = "cancelled";
+                    item.skip_reason = "the execution failed before this item could run";
+                    persist_unit(*r, item, false);
+                }
+            }
+            std::vector<tmpl::Value> outputs;
+            std::string failed_items;
+            tmpl::Value first_error;
+            for (size_t ui : st.units) {
+                const Unit& item = *r->units[ui];
+                outputs.push_back(item.status == "succeeded" ? item.output : tmpl::Value::none());
+                if (item.status == "failed") {
+                    failed_items += failed_items.empty() ? std::to_string(item.item_index)
+                                                         : ", " + std::to_string(item.item_index);
+                    if (first_error.is_undefined()) first_error = item.error;
+                }
+            }
+            st.output = tmpl::Value::list(std::move(outputs));
+            if (failed_items.empty()) {
+                st.status = "succeeded";
+                st.error = tmpl::Value::none();
+            } else {
+                st.status = "failed";
+                const tmpl::Value* m = dict_get(first_error, "message");
+                st.error = dict_of({{"kind", dict_get(first_error, "kind") ? *dict_get(first_error, "kind")
+                                                                          : str("lua_error")},
+                                    {"message", str("items " + failed_items + " failed" +
+                                                    (m ? ": " + tmpl::to_str(*m) : ""))}});
+            }
+            Unit aggregate;
+            aggregate.step_index = u.step_index;
+            aggregate.key = def.id;
+            aggregate.status = st.status;
+            aggregate.output = st.output;
+            aggregate.error = st.error;
+            aggregate.started_ms = st.started_ms;
+            aggregate.finished_ms = now_unix_ms();
+            persist_unit(*r, aggregate, false);
+        }
+        st.finished_ms = now_unix_ms();
+        step_settled(*r, u.step_index);
+        schedule(*r);
+    });
+    loop_.wake();
+}
+
+}  // namespace ferry::engine

@@ -1,0 +1,149 @@
+#include "core/values.h"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+
+namespace ferry::engine {
+
+void to_rapidjson(const Value& v, rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
+    switch (v.kind()) {
+    case tmpl::Kind::None:
+    case tmpl::Kind::Undefined: out.SetNull(); return;
+    case tmpl::Kind::Bool: out.SetBool(v.as_bool()); return;
+    case tmpl::Kind::Int: out.SetInt64(v.as_int()); return;
+    case tmpl::Kind::Float: {
+        double f = v.as_float();
+        if (std::isfinite(f)) out.SetDouble(f);
+        else out.SetNull();
+        return;
+    }
+    case tmpl::Kind::String: out.SetString(v.str().data(), rapidjson::SizeType(v.str().size()), a); return;
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple: {
+        out.SetArray();
+        out.Reserve(rapidjson::SizeType(v.list_obj().items.size()), a);
+        for (const Value& item : v.list_obj().items) {
+            rapidjson::Value x;
+            to_rapidjson(item, x, a);
+            out.PushBack(x, a);
+        }
+        return;
+    }
+    case tmpl::Kind::Dict: {
+        out.SetObject();
+        for (const auto& [k, val] : v.dict_obj().items) {
+            std::string key = k.is_string() ? std::string(k.str()) : tmpl::to_str(k);
+            rapidjson::Value name(key.data(), rapidjson::SizeType(key.size()), a);
+            rapidjson::Value x;
+            to_rapidjson(val, x, a);
+            out.AddMember(name, x, a);
+        }
+        return;
+    }
+    case tmpl::Kind::Object: out.SetNull(); return;
+    }
+}
+
+Value from_rapidjson(const rapidjson::Value& j) {
+    switch (j.GetType()) {
+    case rapidjson::kNullType: return Value::none();
+    case rapidjson::kFalseType: return Value::boolean(false);
+    case rapidjson::kTrueType: return Value::boolean(true);
+    case rapidjson::kNumberType:
+        if (j.IsInt64()) return Value::integer(j.GetInt64());
+        return Value::floating(j.GetDouble());
+    case rapidjson::kStringType: return Value::string(std::string(j.GetString(), j.GetStringLength()));
+    case rapidjson::kArrayType: {
+        std::vector<Value> items;
+        items.reserve(j.Size());
+        for (const auto& x : j.GetArray()) items.push_back(from_rapidjson(x));
+        return Value::list(std::move(items));
+    }
+    case rapidjson::kObjectType: {
+        Value d = Value::dict();
+        d.dict_obj().items.reserve(j.MemberCount());
+        for (const auto& m : j.GetObject()) {
+            d.dict_obj().items.emplace_back(
+                Value::string(std::string(m.name.GetString(), m.name.GetStringLength())),
+                from_rapidjson(m.value));
+        }
+        return d;
+    }
+    }
+    return Value::none();
+}
+
+namespace {
+
+// Writes straight from Values (no intermediate DOM): this is on the hot path of every
+// stored record.
+template <class Writer>
+void write_value(const Value& v, Writer& w) {
+    switch (v.kind()) {
+    case tmpl::Kind::None:
+    case tmpl::Kind::Undefined:
+    case tmpl::Kind::Object: w.Null(); return;
+    case tmpl::Kind::Bool: w.Bool(v.as_bool()); return;
+    case tmpl::Kind::Int: w.Int64(v.as_int()); return;
+    case tmpl::Kind::Float:
+        if (std::isfinite(v.as_float())) w.Double(v.as_float());
+        else w.Null();
+        return;
+    case tmpl::Kind::String: w.String(v.str().data(), rapidjson::SizeType(v.str().size())); return;
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple:
+        w.StartArray();
+        for (const Value& item : v.list_obj().items) write_value(item, w);
+        w.EndArray();
+        return;
+    case tmpl::Kind::Dict:
+        w.StartObject();
+        for (const auto& [k, val] : v.dict_obj().items) {
+            if (k.is_string()) {
+                w.Key(k.str().data(), rapidjson::SizeType(k.str().size()));
+            } else {
+                std::string key = tmpl::to_str(k);
+                w.Key(key.data(), rapidjson::SizeType(key.size()));
+            }
+            write_value(val, w);
+        }
+        w.EndObject();
+        return;
+    }
+}
+
+}  // namespace
+
+std::string to_json_text(const Value& v) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    write_value(v, w);
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string to_pretty_json(const Value& v) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    write_value(v, w);
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+Value dict_of(std::initializer_list<std::pair<const char*, Value>> items) {
+    Value d = Value::dict();
+    d.dict_obj().items.reserve(items.size());
+    for (const auto& [k, v] : items) d.dict_obj().items.emplace_back(Value::string(k), v);
+    return d;
+}
+
+const Value* dict_get(const Value& dict, std::string_view key) {
+    if (!dict.is_dict()) return nullptr;
+    return dict.dict_obj().find(key);
+}
+
+Value str(std::string s) { return Value::string(std::move(s)); }
+
+}  // namespace ferry::engine

@@ -1,0 +1,29 @@
+// Conversions between the engine's value model (template Values) and JSON (RapidJSON),
+// used at the edges: Lua task results, stored records, HTTP bodies, CLI output.
+#pragma once
+
+#include "template/value.h"
+
+#include <rapidjson/document.h>
+
+#include <string>
+
+namespace ferry::engine {
+
+using tmpl::Value;
+
+// Non-JSON values (undefined, macros, loops...) become null; tuples become arrays; dict keys
+// that are not strings are written as their str().
+void to_rapidjson(const Value& v, rapidjson::Value& out, rapidjson::Document::AllocatorType& a);
+Value from_rapidjson(const rapidjson::Value& v);
+// Compact JSON text, keys in insertion order, non-ASCII kept as UTF-8.
+std::string to_json_text(const Value& v);
+// Indented JSON text (2 spaces), for humans.
+std::string to_pretty_json(const Value& v);
+
+// Convenience builders for dict values.
+Value dict_of(std::initializer_list<std::pair<const char*, Value>> items);
+const Value* dict_get(const Value& dict, std::string_view key);
+Value str(std::string s);
+
+}  // namespace ferry::engine

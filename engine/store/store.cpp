@@ -1,0 +1,384 @@
+// Opening the store, staging writes and the group commit. Reads are in store_read.cpp.
+#include "store/store.h"
+
+#include "store/keys.h"
+#include "store/store_impl.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+namespace ferry::store {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kSchemaKey = "schema";
+constexpr std::string_view kSchemaVersion = "1";
+// Eleven databases today; the spare slots let a later schema add some without a new env.
+constexpr MDB_dbi kMaxDbs = 32;
+
+// What a folder holds before the environment is opened for writing.
+enum class Found {
+    Nothing,     // no data.mdb (or an empty one): a new store is created
+    EmptyEnv,    // an LMDB environment that never committed anything: safe to initialise
+    FerryStore,  // data.mdb with Ferry's meta database and a known schema
+};
+
+struct OpenFailure {
+    std::string reason;
+};
+
+// Why LMDB refused a file, in the words a user needs, followed by the exact call and code.
+std::string explain(const lmdb::Failure& f) {
+    std::string what;
+    switch (f.code()) {
+    case MDB_INVALID: what = "data.mdb is not an LMDB file or its header is corrupt"; break;
+    case MDB_VERSION_MISMATCH:
+        what = "data.mdb was written by an incompatible LMDB version";
+        break;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_PANIC: what = "data.mdb is corrupt"; break;
+    case EACCES:
+    case EPERM: what = "permission denied"; break;
+    case EROFS: what = "the file system is read-only"; break;
+    case MDB_MAP_FULL: what = "the map size is too small for this store"; break;
+    default: what = "LMDB failed"; break;
+    }
+    return what + " (" + f.what() + ")";
+}
+
+// Looks at an existing data.mdb without changing anything on disk: read-only, and without
+// the lock file (MDB_NOLOCK), so not even lock.mdb is created next to a file that turns out
+// not to be ours. Only the real open, once the folder is known to be a Ferry store or empty,
+// creates files.
+Found probe(const std::string& dir) {
+    lmdb::Env env = lmdb::Env::create();
+    lmdb::check(mdb_env_set_maxdbs(env.get(), kMaxDbs), "mdb_env_set_maxdbs");
+    lmdb::check(mdb_env_open(env.get(), dir.c_str(), MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0),
+                "mdb_env_open");
+    lmdb::Txn txn = lmdb::Txn::read(env.get());
+    MDB_dbi main = 0;
+    lmdb::check(mdb_dbi_open(txn.get(), nullptr, 0, &main), "mdb_dbi_open(main)");
+    MDB_stat st;
+    lmdb::check(mdb_stat(txn.get(), main, &st), "mdb_stat(main)");
+    // A crash between LMDB creating data.mdb and Ferry's first commit leaves an environment
+    // with no records at all; there is nothing in it to lose.
+    if (st.ms_entries == 0) return Found::EmptyEnv;
+
+    lmdb::Db meta;
+    bool has_meta = false;
+    try {
+        has_meta = lmdb::open_db(txn, "meta", 0, meta);
+    } catch (const lmdb::Failure& f) {
+        if (f.code() != MDB_INCOMPATIBLE) throw;  // "meta" exists but is a plain key
+    }
+    if (!has_meta)
+        throw OpenFailure{"not a Ferry store: data.mdb is an LMDB environment without Ferry's "
+                          "'meta' database"};
+    std::string_view schema;
+    if (!lmdb::get(txn, meta, kSchemaKey, schema))
+        throw OpenFailure{"not a Ferry store: the 'meta' database has no schema version"};
+    if (schema != kSchemaVersion)
+        throw OpenFailure{"schema version '" + std::string(schema) +
+                          "' is not supported (this Ferry reads schema " +
+                          std::string(kSchemaVersion) + ")"};
+    return Found::FerryStore;
+}
+
+// Decides, from what the folder holds, whether it may be opened; creates it when missing.
+Found inspect_folder(const std::string& dir) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) {
+        if (errno != ENOENT)
+            throw OpenFailure{std::string("cannot access the folder: ") + std::strerror(errno)};
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) throw OpenFailure{"cannot create the folder: " + ec.message()};
+        return Found::Nothing;
+    }
+    if (!S_ISDIR(st.st_mode)) throw OpenFailure{"not a folder"};
+
+    std::error_code ec;
+    bool has_data = false;
+    uintmax_t data_size = 0;
+    std::vector<std::string> others;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        if (name == "data.mdb") {
+            has_data = true;
+            data_size = it->file_size(ec);
+            if (ec) break;
+        } else if (name != "lock.mdb") {
+            // lock.mdb alone carries no data (LMDB recreates it); anything else is not ours.
+            others.push_back(name);
+        }
+    }
+    if (ec) throw OpenFailure{"cannot read the folder: " + ec.message()};
+
+    if (!has_data) {
+        if (others.empty()) return Found::Nothing;
+        std::string listed;
+        for (size_t i = 0; i < others.size() && i < 3; ++i)
+            listed += (i ? ", '" : "'") + others[i] + "'";
+        if (others.size() > 3) listed += ", ...";
+        throw OpenFailure{"not a Ferry store: the folder holds other files (" + listed +
+                          ") and no data.mdb; use an empty or new folder"};
+    }
+    // An empty data.mdb is a creation interrupted before LMDB wrote its first page.
+    if (data_size == 0) return Found::Nothing;
+    try {
+        return probe(dir);
+    } catch (const lmdb::Failure& f) {
+        throw OpenFailure{explain(f)};
+    }
+}
+
+}  // namespace
+
+Store::Store() : impl_(std::make_unique<Impl>()) {}
+Store::~Store() = default;
+
+const std::string& Store::path() const { return impl_->path; }
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions options) {
+    auto fail = [&](const std::string& reason) {
+        return make_error(ErrorKind::Storage, "cannot open store " + dir + ": " + reason);
+    };
+    if (dir.empty()) return fail("no folder given");
+
+    std::unique_ptr<Store> store(new Store());
+    Impl& s = *store->impl_;
+    s.path = dir;
+    s.options = options;
+    try {
+        Found found = inspect_folder(dir);
+
+        s.env = lmdb::Env::create();
+        lmdb::check(mdb_env_set_maxdbs(s.env.get(), kMaxDbs), "mdb_env_set_maxdbs");
+        lmdb::check(mdb_env_set_mapsize(s.env.get(), options.map_size), "mdb_env_set_mapsize");
+        // MDB_NOTLS: read transactions are not tied to the thread that began them (the engine
+        // may read from a second thread); MDB_NOSYNC trades durability for speed on request.
+        unsigned flags = MDB_NOTLS | (options.durable ? 0u : unsigned{MDB_NOSYNC});
+        lmdb::check(mdb_env_open(s.env.get(), dir.c_str(), flags, 0644), "mdb_env_open");
+        s.max_key_size = static_cast<size_t>(mdb_env_get_maxkeysize(s.env.get()));
+
+        lmdb::Txn txn = lmdb::Txn::write(s.env.get());
+        s.open_dbs(txn);
+        // Checked again inside the write transaction: another process may have initialised
+        // the folder since the probe.
+        std::string_view schema;
+        if (lmdb::get(txn, s.meta, kSchemaKey, schema)) {
+            if (schema != kSchemaVersion)
+                return fail("schema version '" + std::string(schema) + "' is not supported");
+        } else if (found == Found::FerryStore) {
+            return fail("not a Ferry store: the schema version disappeared");
+        } else {
+            lmdb::put(txn, s.meta, kSchemaKey, kSchemaVersion);
+        }
+        txn.commit();
+    } catch (const OpenFailure& f) {
+        return fail(f.reason);
+    } catch (const lmdb::Failure& f) {
+        return fail(explain(f));
+    }
+    return store;
+}
+
+// ---- staging ----
+
+void Store::put_execution(const std::string& id, const std::string& workflow,
+                          const std::string& status, std::string json) {
+    impl_->staged.push_back(
+        {StagedOp::Kind::PutExecution, id, workflow, status, 0, std::move(json)});
+}
+
+void Store::put_step(const std::string& exec_id, const std::string& step_key, std::string json) {
+    impl_->staged.push_back({StagedOp::Kind::PutStep, exec_id, step_key, {}, 0, std::move(json)});
+}
+
+void Store::put_attempt(const std::string& exec_id, const std::string& step_key,
+                        uint32_t attempt, std::string json) {
+    impl_->staged.push_back(
+        {StagedOp::Kind::PutAttempt, exec_id, step_key, {}, attempt, std::move(json)});
+}
+
+void Store::add_change(const std::string& exec_id, std::string json) {
+    impl_->staged.push_back({StagedOp::Kind::AddChange, exec_id, {}, {}, 0, std::move(json)});
+}
+
+void Store::put_workflow(const std::string& hash, std::string json) {
+    impl_->staged.push_back({StagedOp::Kind::PutWorkflow, hash, {}, {}, 0, std::move(json)});
+}
+
+void Store::put_dlq(const std::string& id, std::string json) {
+    impl_->staged.push_back({StagedOp::Kind::PutDlq, id, {}, {}, 0, std::move(json)});
+}
+
+void Store::erase_dlq(const std::string& id) {
+    impl_->staged.push_back({StagedOp::Kind::EraseDlq, id, {}, {}, 0, {}});
+}
+
+void Store::put_kv(const std::string& key, std::string value) {
+    impl_->staged.push_back({StagedOp::Kind::PutKv, key, {}, {}, 0, std::move(value)});
+}
+
+void Store::erase_kv(const std::string& key) {
+    impl_->staged.push_back({StagedOp::Kind::EraseKv, key, {}, {}, 0, {}});
+}
+
+void Store::after_commit(std::function<void()> cb) { impl_->callbacks.push_back(std::move(cb)); }
+
+bool Store::has_pending() const { return !impl_->staged.empty() || !impl_->callbacks.empty(); }
+
+// ---- commit ----
+
+namespace {
+
+// A staged write the store refuses before LMDB sees it (a caller bug).
+struct Invalid {
+    std::string message;
+};
+
+const char* op_name(StagedOp::Kind kind) {
+    switch (kind) {
+    case StagedOp::Kind::PutExecution: return "put_execution";
+    case StagedOp::Kind::PutStep: return "put_step";
+    case StagedOp::Kind::PutAttempt: return "put_attempt";
+    case StagedOp::Kind::AddChange: return "add_change";
+    case StagedOp::Kind::PutWorkflow: return "put_workflow";
+    case StagedOp::Kind::PutDlq: return "put_dlq";
+    case StagedOp::Kind::EraseDlq: return "erase_dlq";
+    case StagedOp::Kind::PutKv: return "put_kv";
+    case StagedOp::Kind::EraseKv: return "erase_kv";
+    }
+    return "write";
+}
+
+// A key part that is followed by '\0' in a composite key must be non-empty and NUL-free.
+void check_part(const StagedOp& op, const char* what, const std::string& part) {
+    if (part.empty()) throw Invalid{std::string(op_name(op.kind)) + ": " + what + " is empty"};
+    if (part.find('\0') != std::string::npos)
+        throw Invalid{std::string(op_name(op.kind)) + ": " + what + " contains a NUL byte"};
+}
+
+std::string writes(size_t n) { return std::to_string(n) + (n == 1 ? " write" : " writes"); }
+
+}  // namespace
+
+// Keys are checked here rather than left to LMDB so the error names the write and the limit.
+const std::string& Store::Impl::checked_key(const StagedOp& op, const std::string& key) const {
+    if (key.empty()) throw Invalid{std::string(op_name(op.kind)) + ": the key is empty"};
+    if (key.size() > max_key_size)
+        throw Invalid{std::string(op_name(op.kind)) + ": a key of " +
+                      std::to_string(key.size()) + " bytes is longer than LMDB's maximum of " +
+                      std::to_string(max_key_size)};
+    return key;
+}
+
+void Store::Impl::apply(const lmdb::Txn& txn, const StagedOp& op) {
+    using Kind = StagedOp::Kind;
+    switch (op.kind) {
+    case Kind::PutExecution: {
+        check_part(op, "the id", op.a);
+        check_part(op, "the workflow", op.b);
+        check_part(op, "the status", op.c);
+        const std::string& id = checked_key(op, op.a);
+        std::string wf_key = checked_key(op, keys::join(op.b, id));
+        std::string status_key = checked_key(op, keys::join(op.c, id));
+        // The index keys written last time for this id, read inside this same transaction so
+        // an earlier write of the same batch is seen too.
+        std::string_view found;
+        if (lmdb::get(txn, exec_index, id, found)) {
+            // Copied: the view into the map does not survive the deletes below.
+            const std::string previous(found);
+            const size_t sep = previous.find('\0');
+            const std::string old_wf = previous.substr(0, sep);
+            const std::string old_status =
+                sep == std::string::npos ? std::string() : previous.substr(sep + 1);
+            if (old_wf != op.b) lmdb::del(txn, by_workflow, keys::join(old_wf, id));
+            if (old_status != op.c) lmdb::del(txn, by_status, keys::join(old_status, id));
+        }
+        lmdb::put(txn, by_workflow, wf_key, {});
+        lmdb::put(txn, by_status, status_key, {});
+        lmdb::put(txn, exec_index, id, keys::join(op.b, op.c));
+        lmdb::put(txn, executions, id, op.value);
+        break;
+    }
+    case Kind::PutStep:
+        check_part(op, "the execution id", op.a);
+        check_part(op, "the step key", op.b);
+        lmdb::put(txn, steps, checked_key(op, keys::join(op.a, op.b)), op.value);
+        break;
+    case Kind::PutAttempt: {
+        check_part(op, "the execution id", op.a);
+        check_part(op, "the step key", op.b);
+        std::string key = keys::append_be(keys::prefix(keys::join(op.a, op.b)), op.n, 4);
+        lmdb::put(txn, attempts, checked_key(op, key), op.value);
+        break;
+    }
+    case Kind::AddChange: {
+        check_part(op, "the execution id", op.a);
+        std::string prefix = keys::prefix(op.a);
+        checked_key(op, keys::append_be(prefix, 0, 8));
+        // The next sequence number is the last one of this execution plus one: seek just past
+        // the execution's keys, step back, and look at what is there.
+        uint64_t next = 1;
+        {
+            lmdb::Cursor cursor = lmdb::Cursor::open(txn, changes.dbi, changes.name);
+            std::string end = *keys::prefix_end(prefix);  // prefix ends in '\0': never all 0xff
+            std::string_view k = end, v;
+            bool found = cursor.get(MDB_SET_RANGE, k, v) ? cursor.get(MDB_PREV, k, v)
+                                                         : cursor.get(MDB_LAST, k, v);
+            if (found && keys::starts_with(k, prefix) && k.size() == prefix.size() + 8)
+                next = keys::read_be(k.substr(prefix.size())) + 1;
+        }
+        lmdb::put(txn, changes, keys::append_be(prefix, next, 8), op.value);
+        break;
+    }
+    case Kind::PutWorkflow: lmdb::put(txn, workflows, checked_key(op, op.a), op.value); break;
+    case Kind::PutDlq: lmdb::put(txn, dlq, checked_key(op, op.a), op.value); break;
+    case Kind::EraseDlq: lmdb::del(txn, dlq, checked_key(op, op.a)); break;
+    case Kind::PutKv: lmdb::put(txn, kv, checked_key(op, op.a), op.value); break;
+    case Kind::EraseKv: lmdb::del(txn, kv, checked_key(op, op.a)); break;
+    }
+}
+
+// Staged writes are taken out of the store before the transaction starts, so whatever
+// happens they are gone afterwards: on failure the transaction is aborted (nothing of the
+// batch reaches the disk) and the batch is dropped with its callbacks, and the error says
+// why. Keeping a failed batch would make every later commit fail again on the same bad write
+// (a key too long never gets shorter); the engine treats a failed commit as the loss of the
+// effects that waited for it.
+Status Store::commit() {
+    Impl& s = *impl_;
+    std::vector<StagedOp> ops = std::exchange(s.staged, {});
+    std::vector<std::function<void()>> callbacks = std::exchange(s.callbacks, {});
+    if (!ops.empty()) {
+        try {
+            lmdb::Txn txn = lmdb::Txn::write(s.env.get());
+            for (const StagedOp& op : ops) s.apply(txn, op);
+            txn.commit();  // synced unless MDB_NOSYNC
+        } catch (const Invalid& e) {
+            return make_error(ErrorKind::Validation,
+                              "store " + s.path + ": commit of " + writes(ops.size()) +
+                                  " refused, nothing written: " + e.message);
+        } catch (const lmdb::Failure& f) {
+            std::string reason = f.what();
+            if (f.code() == MDB_MAP_FULL)
+                reason += " (map_size is " + std::to_string(s.options.map_size) + " bytes)";
+            return s.storage_error("commit of " + writes(ops.size()) + " failed, nothing written",
+                                   reason);
+        }
+    }
+    // A callback may stage writes or callbacks of its own; they belong to the next commit.
+    for (auto& cb : callbacks) cb();
+    return ok_status();
+}
+
+}  // namespace ferry::store

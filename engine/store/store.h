@@ -1,0 +1,106 @@
+// The durable store: one LMDB environment with named databases and ordered binary keys.
+//
+// Records are JSON documents (the engine decides their shape; the store only needs a few
+// fields to keep its indexes). Writes are staged in memory and made durable together by
+// commit(): the engine calls it once per loop iteration (group commit, ARCHITECTURE.md
+// decision 4), then runs the callbacks of effects that waited for durability.
+//
+// Databases and keys ('\0' separates key parts; numbers are big-endian so they sort):
+//   executions     id                         -> execution JSON
+//   by_workflow    workflow \0 id             -> ""
+//   by_status      status \0 id               -> ""
+//   steps          exec_id \0 step_key        -> step JSON
+//   attempts       exec_id \0 step_key \0 n   -> attempt JSON (n: u32 BE)
+//   changes        exec_id \0 seq             -> change JSON (seq: u64 BE)
+//   workflows      definition hash            -> {"name","source","file"} JSON
+//   dlq            id                         -> dead-letter JSON
+//   kv             any key                    -> any value (schedules, idempotency keys...)
+//   meta           "schema"                   -> format version
+#pragma once
+
+#include "runtime/error.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry::store {
+
+struct StoreOptions {
+    bool durable = true;                    // fsync on every commit (MDB_NOSYNC when false)
+    uint64_t map_size = 1ull << 34;         // 16 GiB of address space; grows the file lazily
+};
+
+struct ExecutionFilter {
+    std::string workflow;                   // empty: any
+    std::string status;                     // empty: any
+    size_t limit = 50;
+    std::string cursor;                     // list ids strictly older than this one (paging)
+    uint64_t since_ms = 0;                  // ids created at/after (0: no bound)
+    uint64_t until_ms = 0;                  // ids created before (0: no bound)
+};
+
+struct KeyedJson {
+    std::string key;                        // step_key, attempt number as text, seq as text...
+    std::string json;
+};
+
+class Store {
+  public:
+    // Opens (creating the folder and files if needed) the environment in dir. A folder that
+    // exists but is not a Ferry store, or a corrupt or unreadable one, is an error (Storage)
+    // that names the path; it is never silently replaced.
+    static Result<std::unique_ptr<Store>> open(const std::string& dir, StoreOptions options = {});
+    ~Store();
+
+    // ---- staged writes (in memory until commit) ----
+    // status and workflow must match the JSON's fields; the store keeps its indexes with them.
+    void put_execution(const std::string& id, const std::string& workflow,
+                       const std::string& status, std::string json);
+    void put_step(const std::string& exec_id, const std::string& step_key, std::string json);
+    void put_attempt(const std::string& exec_id, const std::string& step_key, uint32_t attempt,
+                     std::string json);
+    void add_change(const std::string& exec_id, std::string json);
+    void put_workflow(const std::string& hash, std::string json);
+    void put_dlq(const std::string& id, std::string json);
+    void erase_dlq(const std::string& id);
+    void put_kv(const std::string& key, std::string value);
+    void erase_kv(const std::string& key);
+    // Runs cb once the writes staged before this call are durable (after the next commit).
+    void after_commit(std::function<void()> cb);
+    bool has_pending() const;
+    // Writes everything staged in one transaction (synced when durable), then runs the
+    // after_commit callbacks in order. On failure nothing staged is written and the error
+    // says why; callbacks do not run.
+    Status commit();
+
+    // ---- reads (each its own read transaction; staged writes are not visible) ----
+    Result<std::optional<std::string>> get_execution(const std::string& id) const;
+    // Newest first.
+    Result<std::vector<std::string>> list_executions(const ExecutionFilter& filter) const;
+    // Ids of executions in a status (e.g. "running" ones to resume), oldest first.
+    Result<std::vector<std::string>> executions_with_status(const std::string& status) const;
+    Result<std::vector<KeyedJson>> steps(const std::string& exec_id) const;
+    Result<std::vector<KeyedJson>> attempts(const std::string& exec_id,
+                                            const std::string& step_key) const;
+    Result<std::vector<KeyedJson>> changes(const std::string& exec_id) const;
+    Result<std::optional<std::string>> get_workflow(const std::string& hash) const;
+    Result<std::optional<std::string>> get_dlq(const std::string& id) const;
+    Result<std::vector<KeyedJson>> list_dlq() const;
+    Result<std::optional<std::string>> get_kv(const std::string& key) const;
+    // Keys with this prefix, in key order.
+    Result<std::vector<KeyedJson>> scan_kv(const std::string& prefix) const;
+
+    const std::string& path() const;
+
+  private:
+    Store();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ferry::store

@@ -1,0 +1,73 @@
+// Store::Impl, shared by store.cpp (opening, staging, commit) and store_read.cpp (reads).
+#pragma once
+
+#include "store/lmdb.h"
+#include "store/store.h"
+
+#include <functional>
+#include <utility>
+#include <string>
+#include <vector>
+
+namespace ferry::store {
+
+// One staged write, applied in staging order by commit().
+struct StagedOp {
+    enum class Kind {
+        PutExecution,  // a = id, b = workflow, c = status
+        PutStep,       // a = exec_id, b = step_key
+        PutAttempt,    // a = exec_id, b = step_key, n = attempt
+        AddChange,     // a = exec_id
+        PutWorkflow,   // a = hash
+        PutDlq,        // a = id
+        EraseDlq,      // a = id
+        PutKv,         // a = key
+        EraseKv,       // a = key
+    };
+    Kind kind;
+    std::string a, b, c;
+    uint32_t n = 0;
+    std::string value;
+};
+
+struct Store::Impl {
+    std::string path;
+    StoreOptions options;
+    lmdb::Env env;
+    size_t max_key_size = 0;
+
+    lmdb::Db executions, by_workflow, by_status, exec_index, steps, attempts, changes, workflows,
+        dlq, kv, meta;
+
+    // exec_index (id -> workflow '\0' status) is the store's own record of the index keys it
+    // wrote for each execution, so a status change removes exactly the old by_status entry
+    // without parsing the JSON document, which stays opaque to the store.
+    void open_dbs(const lmdb::Txn& txn) {
+        const std::pair<const char*, lmdb::Db*> dbs[] = {
+            {"executions", &executions}, {"by_workflow", &by_workflow},
+            {"by_status", &by_status},   {"exec_index", &exec_index},
+            {"steps", &steps},           {"attempts", &attempts},
+            {"changes", &changes},       {"workflows", &workflows},
+            {"dlq", &dlq},               {"kv", &kv},
+            {"meta", &meta},
+        };
+        for (const auto& [name, db] : dbs) lmdb::open_db(txn, name, MDB_CREATE, *db);
+    }
+
+    // Applies one staged write inside the commit's transaction (store.cpp).
+    void apply(const lmdb::Txn& txn, const StagedOp& op);
+    const std::string& checked_key(const StagedOp& op, const std::string& key) const;
+
+    std::vector<StagedOp> staged;
+    std::vector<std::function<void()>> callbacks;
+
+    // A Storage error that says which store and what it was doing.
+    Error storage_error(const std::string& doing, const std::string& reason) const {
+        return make_error(ErrorKind::Storage, "store " + path + ": " + doing + ": " + reason);
+    }
+    Error failure(const std::string& doing, const lmdb::Failure& f) const {
+        return storage_error(doing, f.what());
+    }
+};
+
+}  // namespace ferry::store

@@ -1,0 +1,722 @@
+// Python and Jinja2 building blocks the builtin filters share (see filters_util.h).
+#include "template/filters_util.h"
+
+#include "template/unicode_data.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+namespace ferry::tmpl::filter_impl {
+
+// ---- errors --------------------------------------------------------------------------
+
+void raise_filter_argument(std::string message) {
+    raise(ErrorKind::Runtime, std::move(message));
+}
+
+int64_t index_arg(const Value& v) {
+    if (v.is_integral()) return v.as_int();
+    // No __index__, not even on StrictUndefined (special methods skip __getattr__).
+    raise(ErrorKind::Type,
+          "'" + std::string(type_name(v)) + "' object cannot be interpreted as an integer");
+}
+
+void raise_no_attribute(const Value& v, std::string_view name) {
+    if (v.is_undefined()) raise_undefined(v);
+    // AttributeError has no kind of its own; TypeError is the nearest.
+    raise(ErrorKind::Type, "'" + std::string(type_name(v)) + "' object has no attribute '" +
+                               std::string(name) + "'");
+}
+
+// ---- strings ---------------------------------------------------------------------------
+
+Value soft_str(const Value& v) {
+    if (v.is_string()) return v;
+    return Value::string(to_str(v));
+}
+
+std::string escaped_text(const Value& v) {
+    if (v.is_safe()) return std::string(v.str());
+    std::string out;
+    if (v.is_string()) {
+        append_html_escaped(v.str(), out);
+    } else {
+        append_html_escaped(to_str(v), out);
+    }
+    return out;
+}
+
+Value escape_value(const Value& v) {
+    if (v.is_safe()) return v;
+    return Value::string(escaped_text(v), true);
+}
+
+bool is_line_break(char32_t c) {
+    switch (c) {
+    case '\n':
+    case '\r':
+    case 0x0b:
+    case 0x0c:
+    case 0x1c:
+    case 0x1d:
+    case 0x1e:
+    case 0x85:
+    case 0x2028:
+    case 0x2029: return true;
+    default: return false;
+    }
+}
+
+std::vector<std::u32string> splitlines(std::u32string_view s, bool keepends) {
+    std::vector<std::u32string> lines;
+    size_t start = 0, i = 0;
+    while (i < s.size()) {
+        if (!is_line_break(s[i])) {
+            ++i;
+            continue;
+        }
+        size_t eol = i + 1;
+        if (s[i] == '\r' && eol < s.size() && s[eol] == '\n') ++eol;
+        lines.emplace_back(s.substr(start, (keepends ? eol : i) - start));
+        start = i = eol;
+    }
+    if (start < s.size()) lines.emplace_back(s.substr(start));
+    return lines;
+}
+
+std::u32string strip(std::u32string_view s, const std::u32string* chars, bool left, bool right) {
+    auto strippable = [&](char32_t c) {
+        return chars ? chars->find(c) != std::u32string::npos : char_is_space(c);
+    };
+    size_t b = 0, e = s.size();
+    if (left)
+        while (b < e && strippable(s[b]))
+            ++b;
+    if (right)
+        while (e > b && strippable(s[e - 1]))
+            --e;
+    return std::u32string(s.substr(b, e - b));
+}
+
+std::vector<std::u32string> split_whitespace(std::u32string_view s) {
+    std::vector<std::u32string> out;
+    size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && char_is_space(s[i]))
+            ++i;
+        size_t b = i;
+        while (i < s.size() && !char_is_space(s[i]))
+            ++i;
+        if (i > b) out.emplace_back(s.substr(b, i - b));
+    }
+    return out;
+}
+
+std::string replace_all(std::string_view s, std::string_view old, std::string_view repl,
+                        int64_t count) {
+    std::string out;
+    if (count < 0) count = INT64_MAX;
+    if (old.empty()) {
+        // Python inserts the replacement before every character and at the end.
+        std::u32string cps = utf8_decode(s);
+        for (char32_t c : cps) {
+            if (count > 0) {
+                out += repl;
+                --count;
+            }
+            utf8_append(c, out);
+        }
+        if (count > 0) out += repl;
+        return out;
+    }
+    size_t pos = 0;
+    while (count > 0) {
+        size_t hit = s.find(old, pos);
+        if (hit == std::string_view::npos) break;
+        out.append(s, pos, hit - pos);
+        out += repl;
+        pos = hit + old.size();
+        --count;
+    }
+    out.append(s, pos);
+    return out;
+}
+
+// ---- character classes ------------------------------------------------------------------
+
+bool is_word_char(char32_t c) {
+    if (c < 0x80) {
+        return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '_';
+    }
+    return uni::is_alpha(c) || uni::is_numeric(c);
+}
+
+int decimal_value(char32_t c) {
+    return uni::decimal_value(c);
+}
+
+bool is_titlecase_char(char32_t c) {
+    // Category Lt: the digraphs and the Greek letters with prosgegrammeni.
+    return c == 0x1C5 || c == 0x1C8 || c == 0x1CB || c == 0x1F2 || (c >= 0x1F88 && c <= 0x1F8F) ||
+           (c >= 0x1F98 && c <= 0x1F9F) || (c >= 0x1FA8 && c <= 0x1FAF) || c == 0x1FBC ||
+           c == 0x1FCC || c == 0x1FFC;
+}
+
+// glibc agrees with Python's Lowercase/Uppercase properties except on the titlecase letters,
+// which it counts as both.
+bool is_lower_char(char32_t c) {
+    return char_is_lower(c) && !is_titlecase_char(c);
+}
+bool is_upper_char(char32_t c) {
+    return char_is_upper(c) && !is_titlecase_char(c);
+}
+
+void append_title(char32_t c, std::string& out) {
+    if (const char32_t* t = uni::title_special(c)) {
+        for (; *t; ++t)
+            utf8_append(*t, out);
+        return;
+    }
+    out += str_upper(utf8_encode(std::u32string_view(&c, 1)));
+}
+
+std::string capitalize(std::string_view s) {
+    std::u32string cps = utf8_decode(s);
+    if (cps.empty()) return {};
+    std::string out;
+    append_title(cps[0], out);
+    out += str_lower(utf8_encode(std::u32string_view(cps).substr(1)));
+    return out;
+}
+
+bool str_islower(std::string_view s) {
+    bool cased = false;
+    for (char32_t c : utf8_decode(s)) {
+        if (is_upper_char(c) || is_titlecase_char(c)) return false;
+        if (is_lower_char(c)) cased = true;
+    }
+    return cased;
+}
+
+bool str_isupper(std::string_view s) {
+    bool cased = false;
+    for (char32_t c : utf8_decode(s)) {
+        if (is_lower_char(c) || is_titlecase_char(c)) return false;
+        if (is_upper_char(c)) cased = true;
+    }
+    return cased;
+}
+
+// ---- numbers ---------------------------------------------------------------------------
+
+namespace {
+
+// Python strips whitespace around int()/float() input and reads any Unicode decimal
+// digit as its ASCII counterpart (_PyUnicode_TransformDecimalAndSpaceToASCII).
+std::u32string numeric_text(std::string_view s) {
+    std::u32string t = strip(utf8_decode(s), nullptr);
+    for (char32_t& c : t) {
+        if (c >= 0x80) {
+            int d = decimal_value(c);
+            if (d >= 0) c = char32_t('0' + d);
+        }
+    }
+    return t;
+}
+
+int digit_value(char32_t c) {
+    if (c >= '0' && c <= '9') return int(c - '0');
+    if (c >= 'a' && c <= 'z') return int(c - 'a') + 10;
+    if (c >= 'A' && c <= 'Z') return int(c - 'A') + 10;
+    return 99;
+}
+
+} // namespace
+
+std::optional<int64_t> py_int_from_string(std::string_view s, int64_t base) {
+    if (base != 0 && (base < 2 || base > 36)) {
+        raise(ErrorKind::Value, "int() base must be >= 2 and <= 36, or 0");
+    }
+    std::u32string t = numeric_text(s);
+    size_t i = 0;
+    bool neg = false;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+        neg = t[i] == '-';
+        ++i;
+    }
+    bool prefixed = false;
+    if (i + 1 < t.size() && t[i] == '0') {
+        char32_t p = t[i + 1] | 0x20;
+        int64_t b = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 0;
+        if (b && (base == 0 || base == b)) {
+            base = b;
+            i += 2;
+            prefixed = true;
+        }
+    }
+    bool base0_decimal = false;
+    if (base == 0) {
+        base = 10;
+        base0_decimal = true; // "010" is not a valid base-0 literal, "000" is
+    }
+    if (i >= t.size()) return std::nullopt;
+    size_t digits_start = i;
+    unsigned __int128 mag = 0;
+    // One underscore may follow a digit or the base prefix; none may end the number.
+    enum { Start, Prefix, Digit, Underscore } prev = prefixed ? Prefix : Start;
+    bool nonzero = false;
+    for (; i < t.size(); ++i) {
+        char32_t c = t[i];
+        if (c == '_') {
+            if (prev != Digit && prev != Prefix) return std::nullopt;
+            prev = Underscore;
+            continue;
+        }
+        int d = digit_value(c);
+        if (d >= base) return std::nullopt;
+        prev = Digit;
+        if (d) nonzero = true;
+        mag = mag * unsigned(base) + unsigned(d);
+        if (mag > (unsigned __int128)(INT64_MAX) + 1) {
+            raise(ErrorKind::Overflow, "integer result does not fit in 64 bits");
+        }
+    }
+    if (prev != Digit) return std::nullopt;
+    if (base0_decimal && nonzero && t[digits_start] == '0') return std::nullopt;
+    if (!neg && mag > (unsigned __int128)INT64_MAX) {
+        raise(ErrorKind::Overflow, "integer result does not fit in 64 bits");
+    }
+    return neg ? int64_t(-(__int128)mag) : int64_t(mag);
+}
+
+std::optional<double> py_float_from_string(std::string_view s) {
+    std::u32string t = numeric_text(s);
+    std::string a; // ASCII, underscores removed after validation
+    for (char32_t c : t) {
+        if (c >= 0x80) return std::nullopt;
+        a += char(c);
+    }
+    std::string_view body = a;
+    bool neg = false;
+    if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
+        neg = body[0] == '-';
+        body.remove_prefix(1);
+    }
+    std::string lower;
+    for (char c : body)
+        lower += char(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "inf" || lower == "infinity") return neg ? -HUGE_VAL : HUGE_VAL;
+    if (lower == "nan") return neg ? -std::nan("") : std::nan("");
+    // digits [. digits] [e [sign] digits], underscores only between two digits.
+    std::string clean;
+    size_t i = 0;
+    auto digits = [&](bool& seen) {
+        while (i < body.size()) {
+            char c = body[i];
+            if (c >= '0' && c <= '9') {
+                clean += c;
+                seen = true;
+                ++i;
+            } else if (c == '_' && seen && i + 1 < body.size() && body[i + 1] >= '0' &&
+                       body[i + 1] <= '9' && body[i - 1] != '_') {
+                ++i;
+            } else {
+                break;
+            }
+        }
+    };
+    bool int_digits = false, frac_digits = false, exp_digits = false;
+    digits(int_digits);
+    if (i < body.size() && body[i] == '.') {
+        clean += '.';
+        ++i;
+        digits(frac_digits);
+    }
+    if (!int_digits && !frac_digits) return std::nullopt;
+    int64_t exp_value = 0;
+    if (i < body.size() && (body[i] == 'e' || body[i] == 'E')) {
+        clean += 'e';
+        ++i;
+        if (i < body.size() && (body[i] == '+' || body[i] == '-')) clean += body[i++];
+        size_t exp_start = clean.size();
+        digits(exp_digits);
+        if (!exp_digits) return std::nullopt;
+        std::from_chars(clean.data() + exp_start, clean.data() + clean.size(), exp_value);
+        if (clean[exp_start - 1] == '-') exp_value = -exp_value;
+    }
+    if (i != body.size()) return std::nullopt;
+    double d = 0;
+    auto res = std::from_chars(clean.data(), clean.data() + clean.size(), d);
+    if (res.ec == std::errc::result_out_of_range) {
+        // Too large becomes inf, too small 0.0: where is the first significant digit?
+        size_t point = clean.find('.');
+        std::string_view mant(clean.data(), std::min(clean.find('e'), clean.size()));
+        if (point == std::string::npos) point = mant.size();
+        size_t first = mant.find_first_of("123456789");
+        int64_t magnitude = first == std::string::npos
+                                ? INT64_MIN / 2
+                                : exp_value + (first < point ? int64_t(point - first)
+                                                             : -int64_t(first - point - 1));
+        d = magnitude > 0 ? HUGE_VAL : 0.0;
+    } else if (res.ec != std::errc()) {
+        return std::nullopt;
+    }
+    return neg ? -d : d;
+}
+
+double py_float(const Value& v) {
+    switch (v.kind()) {
+    case Kind::Float: return v.as_float();
+    case Kind::Int:
+    case Kind::Bool: return double(v.as_int());
+    case Kind::String: {
+        if (auto d = py_float_from_string(v.str())) return *d;
+        std::string msg = "could not convert string to float: ";
+        append_string_repr(v.str(), msg);
+        raise(ErrorKind::Value, msg);
+    }
+    case Kind::Undefined: raise_undefined(v);
+    default:
+        raise(ErrorKind::Type, "float() argument must be a string or a real number, not '" +
+                                   std::string(type_name(v)) + "'");
+    }
+}
+
+int64_t float_to_int(double f) {
+    if (std::isnan(f)) raise(ErrorKind::Value, "cannot convert float NaN to integer");
+    if (std::isinf(f)) raise(ErrorKind::Overflow, "cannot convert float infinity to integer");
+    double t = std::trunc(f);
+    if (t >= 9223372036854775808.0 || t < -9223372036854775808.0) {
+        raise(ErrorKind::Overflow, "integer result does not fit in 64 bits");
+    }
+    return int64_t(t);
+}
+
+double round_float(double x, int64_t ndigits) {
+    // CPython's float.__round__: non-finite values and extreme ndigits short-circuit, else
+    // the exact decimal value is rounded half-even at the requested digit.
+    if (!std::isfinite(x)) return x;
+    if (ndigits > 323) return x;
+    if (ndigits < -308) return 0.0 * x;
+    std::vector<char> buf(1500);
+    if (ndigits >= 0) {
+        // glibc's printf rounds the exact binary value half-even, as Python's dtoa does.
+        int n = std::snprintf(buf.data(), buf.size(), "%.*f", int(ndigits), std::fabs(x));
+        double r = 0;
+        std::from_chars(buf.data(), buf.data() + n, r);
+        return std::signbit(x) ? -r : r;
+    }
+    // Rounding left of the point: take the exact decimal expansion (a double has at most
+    // 1074 fractional digits) and round it by hand.
+    int n = std::snprintf(buf.data(), buf.size(), "%.1080f", std::fabs(x));
+    std::string_view text(buf.data(), size_t(n));
+    size_t point = text.find('.');
+    std::string digits(text.substr(0, point));
+    digits.append(text.substr(point + 1));
+    int64_t int_len = int64_t(point);
+    int64_t keep = int_len + ndigits; // digits kept from the left
+    std::string kept;
+    bool round_up = false;
+    if (keep >= 0) {
+        kept = digits.substr(0, size_t(std::min<int64_t>(keep, int64_t(digits.size()))));
+        std::string_view dropped = std::string_view(digits).substr(kept.size());
+        if (!dropped.empty()) {
+            char first = dropped[0];
+            bool rest_nonzero = dropped.find_first_not_of('0', 1) != std::string_view::npos;
+            if (first > '5' || (first == '5' && rest_nonzero)) {
+                round_up = true;
+            } else if (first == '5') {
+                int last = kept.empty() ? 0 : kept.back() - '0';
+                round_up = last % 2 == 1;
+            }
+        }
+    }
+    if (kept.empty()) kept = "0";
+    if (round_up) {
+        size_t i = kept.size();
+        while (i > 0 && kept[i - 1] == '9')
+            kept[--i] = '0';
+        if (i == 0)
+            kept.insert(kept.begin(), '1');
+        else
+            ++kept[i - 1];
+    }
+    std::string number = kept + "e" + std::to_string(-ndigits);
+    double r = 0;
+    auto res = std::from_chars(number.data(), number.data() + number.size(), r);
+    if (res.ec == std::errc::result_out_of_range || std::isinf(r)) {
+        bool zero = kept.find_first_not_of('0') == std::string::npos;
+        if (!zero && ndigits < 0)
+            raise(ErrorKind::Overflow, "rounded value too large to represent");
+        r = 0.0;
+    }
+    return std::signbit(x) ? -r : r;
+}
+
+int64_t round_int(int64_t i, int64_t ndigits) {
+    if (ndigits >= 0) return i;
+    if (ndigits < -19) return 0;
+    __int128 pow10 = 1;
+    for (int64_t k = 0; k < -ndigits; ++k)
+        pow10 *= 10;
+    __int128 v = i;
+    __int128 q = v / pow10, r = v % pow10;
+    if (r < 0) {
+        r += pow10;
+        --q;
+    }
+    // Half-even on the floor quotient q with remainder r in [0, pow10).
+    if (2 * r > pow10 || (2 * r == pow10 && (q & 1))) ++q;
+    __int128 result = q * pow10;
+    if (result > INT64_MAX || result < INT64_MIN) {
+        raise(ErrorKind::Overflow, "integer result does not fit in 64 bits");
+    }
+    return int64_t(result);
+}
+
+// ---- comparison ------------------------------------------------------------------------
+
+namespace {
+
+std::string_view op_text(CmpOp op) {
+    switch (op) {
+    case CmpOp::Lt: return "<";
+    case CmpOp::Le: return "<=";
+    case CmpOp::Gt: return ">";
+    case CmpOp::Ge: return ">=";
+    }
+    return "<";
+}
+
+} // namespace
+
+bool py_compare(const Value& a, const Value& b, CmpOp op) {
+    // Undefined (lenient too) fails on every ordering operator.
+    if (a.is_undefined()) raise_undefined(a);
+    if (b.is_undefined()) raise_undefined(b);
+    bool comparable = (a.is_number() && b.is_number()) || (a.is_string() && b.is_string());
+    if (a.is_sequence() && a.kind() == b.kind()) {
+        const auto& x = a.list_obj().items;
+        const auto& y = b.list_obj().items;
+        for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+            if (!equals(x[i], y[i])) return py_compare(x[i], y[i], op);
+        }
+        switch (op) {
+        case CmpOp::Lt: return x.size() < y.size();
+        case CmpOp::Le: return x.size() <= y.size();
+        case CmpOp::Gt: return x.size() > y.size();
+        case CmpOp::Ge: return x.size() >= y.size();
+        }
+    }
+    if (!comparable) {
+        raise(ErrorKind::Type,
+              "'" + std::string(op_text(op)) + "' not supported between instances of '" +
+                  std::string(type_name(a)) + "' and '" + std::string(type_name(b)) + "'");
+    }
+    switch (op) {
+    case CmpOp::Lt: return less_than(a, b);
+    case CmpOp::Le: return less_than(a, b) || equals(a, b);
+    case CmpOp::Gt: return less_than(b, a);
+    case CmpOp::Ge: return less_than(b, a) || equals(a, b);
+    }
+    return false;
+}
+
+Value py_add(const Value& a, const Value& b) {
+    if (a.is_undefined()) raise_undefined(a);
+    if (b.is_undefined()) raise_undefined(b);
+    if (a.is_number() && b.is_number()) {
+        if (a.is_float() || b.is_float()) return Value::floating(a.as_float() + b.as_float());
+        return Value::integer(checked_add(a.as_int(), b.as_int()));
+    }
+    if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
+        std::vector<Value> out = a.list_obj().items;
+        const auto& more = b.list_obj().items;
+        out.insert(out.end(), more.begin(), more.end());
+        return a.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));
+    }
+    if (a.is_string() && b.is_string())
+        return Value::string(std::string(a.str()) + std::string(b.str()));
+    if (a.is_string() || a.is_sequence()) {
+        raise(ErrorKind::Type, "can only concatenate " + std::string(type_name(a)) + " (not \"" +
+                                   std::string(type_name(b)) + "\") to " +
+                                   std::string(type_name(a)));
+    }
+    raise(ErrorKind::Type, "unsupported operand type(s) for +: '" + std::string(type_name(a)) +
+                               "' and '" + std::string(type_name(b)) + "'");
+}
+
+Value py_mod(const Value& a, const Value& b) {
+    if (a.is_undefined()) raise_undefined(a);
+    if (a.is_string()) return Value::string(percent_format(a.str(), b, a.is_safe()), a.is_safe());
+    if (b.is_undefined()) raise_undefined(b);
+    if (a.is_number() && b.is_number()) {
+        if (a.is_float() || b.is_float()) {
+            if (b.as_float() == 0.0) raise(ErrorKind::ZeroDivision, "float modulo");
+            return Value::floating(float_mod(a.as_float(), b.as_float()));
+        }
+        if (b.as_int() == 0) raise(ErrorKind::ZeroDivision, "integer modulo by zero");
+        return Value::integer(floor_mod(a.as_int(), b.as_int()));
+    }
+    raise(ErrorKind::Type, "unsupported operand type(s) for %: '" + std::string(type_name(a)) +
+                               "' and '" + std::string(type_name(b)) + "'");
+}
+
+// ---- attribute getters -------------------------------------------------------------------
+
+namespace {
+
+std::vector<Value> path_parts(std::string_view attr) {
+    std::vector<Value> parts;
+    size_t start = 0;
+    while (true) {
+        size_t dot = attr.find('.', start);
+        std::string_view part =
+            attr.substr(start, dot == std::string_view::npos ? dot : dot - start);
+        // `int(x) if x.isdigit() else x`: "0" indexes a list, "name" looks up a key.
+        std::u32string cps = utf8_decode(part);
+        bool digits = !cps.empty() && std::all_of(cps.begin(), cps.end(),
+                                                  [](char32_t c) { return decimal_value(c) >= 0; });
+        std::optional<int64_t> index;
+        if (digits) index = py_int_from_string(part, 10);
+        parts.push_back(index ? Value::integer(*index) : Value::string(std::string(part)));
+        if (dot == std::string_view::npos) break;
+        start = dot + 1;
+    }
+    return parts;
+}
+
+} // namespace
+
+std::vector<Value> attribute_parts(const Value& attribute) {
+    if (attribute.is_none()) return {};
+    if (attribute.is_string()) return path_parts(attribute.str());
+    return {attribute};
+}
+
+Value ignore_case(const Value& v) {
+    if (v.is_string()) return Value::string(str_lower(v.str()), v.is_safe());
+    return v;
+}
+
+Value AttrGetter::operator()(Runtime& rt, const Value& item) const {
+    Value v = item;
+    for (const Value& part : parts) {
+        v = get_item(rt, v, part);
+        if (!default_value.is_none() && v.is_undefined()) v = default_value;
+    }
+    return lower_strings ? ignore_case(v) : v;
+}
+
+AttrGetter make_attrgetter(const Value& attribute, bool lower, Value default_value) {
+    AttrGetter g;
+    g.parts = attribute_parts(attribute);
+    g.lower_strings = lower;
+    g.default_value = std::move(default_value);
+    return g;
+}
+
+Value MultiAttrGetter::operator()(Runtime& rt, const Value& item) const {
+    std::vector<Value> keys;
+    keys.reserve(paths.size());
+    for (const auto& parts : paths) {
+        Value v = item;
+        for (const Value& part : parts)
+            v = get_item(rt, v, part);
+        keys.push_back(lower_strings ? ignore_case(v) : v);
+    }
+    return Value::list(std::move(keys));
+}
+
+MultiAttrGetter make_multi_attrgetter(const Value& attribute, bool lower) {
+    MultiAttrGetter g;
+    g.lower_strings = lower;
+    if (attribute.is_string()) {
+        std::string_view s = attribute.str();
+        size_t start = 0;
+        while (true) {
+            size_t comma = s.find(',', start);
+            std::string_view piece =
+                s.substr(start, comma == std::string_view::npos ? comma : comma - start);
+            g.paths.push_back(path_parts(piece));
+            if (comma == std::string_view::npos) break;
+            start = comma + 1;
+        }
+    } else {
+        g.paths.push_back(attribute_parts(attribute));
+    }
+    return g;
+}
+
+std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse) {
+    std::vector<size_t> order(keys.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    // Python's sorted(reverse=True) keeps equal items in their original order too, which a
+    // stable sort on the mirrored comparison gives.
+    if (reverse) {
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t x, size_t y) { return py_less(keys[y], keys[x]); });
+    } else {
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t x, size_t y) { return py_less(keys[x], keys[y]); });
+    }
+    return order;
+}
+
+// ---- groupby's named tuple ---------------------------------------------------------------
+
+namespace {
+
+struct GroupTuple final : Object {
+    std::vector<Value> items; // grouper, list
+    GroupTuple(Value g, Value l) : items{std::move(g), std::move(l)} {}
+
+    std::string_view type_name() const override { return "_GroupTuple"; }
+    void repr(std::string& out) const override {
+        // _GroupTuple.__repr__ is tuple.__repr__.
+        out += '(';
+        append_repr(items[0], out);
+        out += ", ";
+        append_repr(items[1], out);
+        out += ')';
+    }
+    std::optional<Value> getattr(std::string_view name) const override {
+        if (name == "grouper") return items[0];
+        if (name == "list") return items[1];
+        return std::nullopt;
+    }
+    std::optional<Value> getitem(const Value& key) const override {
+        if (!key.is_integral()) return std::nullopt;
+        int64_t i = key.as_int();
+        if (i < 0) i += 2;
+        if (i < 0 || i > 1) return std::nullopt;
+        return items[size_t(i)];
+    }
+    bool is_iterable() const override { return true; }
+    std::vector<Value> iterate() const override { return items; }
+    std::optional<size_t> length() const override { return 2; }
+    bool contains(const Value& item) const override {
+        return tmpl::equals(items[0], item) || tmpl::equals(items[1], item);
+    }
+    bool equals(const Object& other) const override {
+        const auto* g = dynamic_cast<const GroupTuple*>(&other);
+        return g && tmpl::equals(items[0], g->items[0]) && tmpl::equals(items[1], g->items[1]);
+    }
+};
+
+} // namespace
+
+Value make_group_tuple(Value grouper, Value list) {
+    return Value::object(make_ref<GroupTuple>(std::move(grouper), std::move(list)));
+}
+
+const std::vector<Value>* group_tuple_items(const Value& v) {
+    if (!v.is_object()) return nullptr;
+    const auto* g = dynamic_cast<const GroupTuple*>(&v.object_obj());
+    return g ? &g->items : nullptr;
+}
+
+} // namespace ferry::tmpl::filter_impl

@@ -1,0 +1,212 @@
+// Expressions in workflow files: syntax checks placed at FILE:LINE:COL, and the names they
+// read (steps.ID, inputs.X, vars.X), which give the step graph its edges.
+#include "template/parser.h"
+#include "workflow/loader_internal.h"
+
+#include <algorithm>
+
+namespace ferry::workflow {
+namespace detail {
+namespace {
+
+using tmpl::Expr;
+using tmpl::ExprKind;
+using tmpl::Stmt;
+
+bool is_root_name(const Expr* e) {
+    return e && e->kind == ExprKind::Name &&
+           (e->name == "steps" || e->name == "inputs" || e->name == "vars");
+}
+
+// Methods of a dict: `steps.items()` iterates, it does not name a step called "items".
+bool is_dict_method(std::string_view name) {
+    static constexpr std::string_view kMethods[] = {"get", "items", "keys", "values"};
+    return std::find(std::begin(kMethods), std::end(kMethods), name) != std::end(kMethods);
+}
+
+const std::string* const_string(const Expr* e) {
+    if (!e || e->kind != ExprKind::Const || !e->value.is_string()) return nullptr;
+    return &e->value.str_obj().text;
+}
+
+class RefCollector {
+  public:
+    std::vector<TemplateRef> refs;
+
+    void body(const tmpl::Body& stmts) {
+        for (const tmpl::StmtPtr& s : stmts) stmt(s.get());
+    }
+
+    void stmt(const Stmt* s) {
+        if (!s) return;
+        expr(s->expr.get());
+        expr(s->target.get());
+        expr(s->condition.get());
+        body(s->body);
+        body(s->else_body);
+        for (const tmpl::MacroParam& p : s->params) expr(p.default_value.get());
+        expr(s->call.get());
+        for (const tmpl::ExprPtr& e : s->targets) expr(e.get());
+        for (const tmpl::ExprPtr& e : s->values) expr(e.get());
+    }
+
+    void expr(const Expr* e) {
+        if (!e) return;
+        if (e->kind == ExprKind::Getattr && is_root_name(e->a.get())) {
+            add(*e->a, e->name);
+            return;
+        }
+        if (e->kind == ExprKind::Getitem && !e->is_slice && is_root_name(e->a.get())) {
+            if (const std::string* key = const_string(e->b.get())) {
+                add(*e->a, *key);
+                return;
+            }
+        }
+        if (e->kind == ExprKind::Call && e->a && e->a->kind == ExprKind::Getattr &&
+            is_root_name(e->a->a.get()) && is_dict_method(e->a->name)) {
+            if (e->a->name == "get" && !e->args.positional.empty())
+                if (const std::string* key = const_string(e->args.positional[0].get()))
+                    add(*e->a->a, *key);
+            args(e->args);
+            return;
+        }
+        expr(e->a.get());
+        expr(e->b.get());
+        expr(e->c.get());
+        expr(e->slice_start.get());
+        expr(e->slice_stop.get());
+        expr(e->slice_step.get());
+        args(e->args);
+        for (const tmpl::ExprPtr& item : e->items) expr(item.get());
+        for (const tmpl::ExprPtr& value : e->values) expr(value.get());
+        for (const auto& [op, rhs] : e->ops) expr(rhs.get());
+    }
+
+  private:
+    void args(const tmpl::CallArgs& a) {
+        for (const tmpl::ExprPtr& p : a.positional) expr(p.get());
+        for (const auto& [name, value] : a.named) expr(value.get());
+        expr(a.dyn_args.get());
+        expr(a.dyn_kwargs.get());
+    }
+
+    void add(const Expr& root, const std::string& name) {
+        refs.push_back(TemplateRef{root.name, name, root.line, root.column});
+    }
+};
+
+// Byte offset of a 1-based line/column in text (clamped to the text).
+size_t offset_of(const std::string& text, int line, int column) {
+    size_t pos = 0;
+    for (int l = 1; l < line; ++l) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) return text.size();
+        pos = nl + 1;
+    }
+    return std::min(text.size(), pos + size_t(std::max(column, 1) - 1));
+}
+
+size_t strip_prefix(size_t offset, size_t prefix) { return offset >= prefix ? offset - prefix : 0; }
+
+}  // namespace
+
+bool is_template(std::string_view s) {
+    return s.find("{{") != std::string_view::npos || s.find("{%") != std::string_view::npos;
+}
+
+std::vector<TemplateRef> template_references(const std::string& text, const std::string& name) {
+    std::unique_ptr<tmpl::ParsedTemplate> parsed = tmpl::parse_template(text, name);
+    RefCollector c;
+    c.body(parsed->body);
+    return std::move(c.refs);
+}
+
+void check_template(Context& ctx, const YAML::Node& node, const std::string& text,
+                    size_t prefix, std::vector<Ref>& refs) {
+    try {
+        for (TemplateRef& r : template_references(text, ctx.file())) {
+            size_t at = strip_prefix(offset_of(text, r.line, r.column), prefix);
+            refs.push_back(Ref{std::move(r.root), std::move(r.name),
+                               locate_in_scalar(ctx, node, at)});
+        }
+    } catch (const tmpl::TemplateError& e) {
+        size_t at = strip_prefix(offset_of(text, e.where().line, e.where().column), prefix);
+        ctx.error(locate_in_scalar(ctx, node, at), "invalid expression: " + e.message());
+    }
+}
+
+tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs) {
+    StringVisitor visit = [&](const YAML::Node& n, const std::string& text) {
+        if (is_template(text)) check_template(ctx, n, text, 0, refs);
+    };
+    return to_value(ctx, node, &visit);
+}
+
+std::string expression_field(Context& ctx, const YAML::Node& node, std::string_view field,
+                             std::vector<Ref>& refs) {
+    std::string f(field);
+    if (node.IsSequence() && field == "for_each") {
+        // A literal list is an expression too: write it as one, as long as none of its items
+        // is itself an expression (those would become literal text).
+        bool templated = false;
+        StringVisitor visit = [&](const YAML::Node&, const std::string& text) {
+            templated = templated || is_template(text);
+        };
+        tmpl::Value list = to_value(ctx, node, &visit);
+        if (templated) {
+            ctx.error(node, "'for_each' as a list cannot hold expressions; write one "
+                            "expression instead, such as \"{{ [inputs.a, inputs.b] }}\"");
+            return "";
+        }
+        return "{{ " + tmpl::to_repr(list) + " }}";
+    }
+    if (!node.IsScalar()) {
+        ctx.error(node, "'" + f + "' must be an expression, such as \"{{ inputs.x }}\", got " +
+                            describe_node(ctx, node));
+        return "";
+    }
+    tmpl::Value v = scalar_value(ctx, node);
+    if (v.is_bool() && field == "when") return v.as_bool() ? "{{ true }}" : "{{ false }}";
+    if (!v.is_string()) {
+        ctx.error(node, "'" + f + "' must be an expression, such as \"{{ inputs.x }}\", got " +
+                            describe_node(ctx, node));
+        return "";
+    }
+    const std::string& text = node.Scalar();
+    if (is_template(text)) {
+        check_template(ctx, node, text, 0, refs);
+        return text;
+    }
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+        ctx.error(node, "'" + f + "' is empty");
+        return "";
+    }
+    // A bare expression (`when: inputs.count > 2`) means the same as one inside {{ }}.
+    std::string wrapped = "{{ " + text + " }}";
+    check_template(ctx, node, wrapped, 3, refs);
+    return wrapped;
+}
+
+}  // namespace detail
+
+Result<std::vector<std::string>> referenced_steps(const std::string& text, const Mark& mark) {
+    std::vector<std::string> ids;
+    if (!detail::is_template(text)) return ids;
+    try {
+        for (const detail::TemplateRef& r : detail::template_references(text, mark.file)) {
+            if (r.root == "steps" && std::find(ids.begin(), ids.end(), r.name) == ids.end())
+                ids.push_back(r.name);
+        }
+    } catch (const tmpl::TemplateError& e) {
+        // Positions inside the text are relative to its first character at `mark`.
+        int line = e.where().line > 0 ? e.where().line : 1;
+        int column = e.where().column > 0 ? e.where().column : 1;
+        SourceLocation where{mark.file, mark.line + line - 1,
+                             line == 1 ? mark.column + column - 1 : column};
+        return make_error(ErrorKind::Validation, "invalid expression: " + e.message(),
+                          std::move(where));
+    }
+    return ids;
+}
+
+}  // namespace ferry::workflow

@@ -1,0 +1,433 @@
+// Typed workflow inputs: their specs in the file, validation of the values a run is given,
+// and conversion of `--input key=value` text.
+#include "template/environment.h"
+#include "workflow/loader_internal.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <regex>
+
+namespace ferry::workflow {
+namespace detail {
+namespace {
+
+const std::vector<std::string> kTypes = {"string", "integer", "number", "boolean",
+                                         "array",  "object",  "any"};
+const std::vector<std::string> kSpecKeys = {"type",       "required",   "enum",  "default",
+                                            "pattern",    "min",        "max",   "min_length",
+                                            "max_length", "items",      "description"};
+// An item of an array has no name of its own to require or default.
+const std::vector<std::string> kItemKeys = {"type",       "enum",       "pattern", "min", "max",
+                                            "min_length", "max_length", "items",   "description"};
+
+// One problem: the input's path ("systems[2]") and what is wrong with its value.
+using Problems = std::vector<std::pair<std::string, std::string>>;
+
+// libstdc++'s default regex executor recurses once per input character and overflows the
+// stack on long strings (tens of kilobytes; a few thousand under ASan). The polynomial mode
+// runs a breadth-first NFA instead: bounded stack, linear time, no catastrophic
+// backtracking. Its price is no back-references, which input patterns do not need.
+std::optional<std::regex> compile_pattern(const std::string& pattern, std::string* error) {
+    try {
+        return std::regex(pattern,
+                          std::regex::ECMAScript | std::regex_constants::__polynomial);
+    } catch (const std::regex_error& e) {
+        if (error) *error = e.what();
+        return std::nullopt;
+    }
+}
+
+std::string article_type(const std::string& type) {
+    if (type == "integer" || type == "array" || type == "object") return "an " + type;
+    if (type == "any") return "any value";
+    return "a " + type;
+}
+
+std::string describe_value(const tmpl::Value& v) {
+    switch (v.kind()) {
+        case tmpl::Kind::String: {
+            std::string s(v.str());
+            if (tmpl::utf8_length(s) > 60) s = tmpl::utf8_encode(tmpl::utf8_decode(s).substr(0, 57)) + "...";
+            return "'" + s + "'";
+        }
+        case tmpl::Kind::Bool: return v.as_bool() ? "true" : "false";
+        case tmpl::Kind::Int: return std::to_string(v.as_int());
+        case tmpl::Kind::Float: {
+            std::string out;
+            tmpl::append_float(v.as_float(), out);
+            return out;
+        }
+        case tmpl::Kind::None:
+        case tmpl::Kind::Undefined: return "null";
+        case tmpl::Kind::List:
+        case tmpl::Kind::Tuple: return "a list";
+        case tmpl::Kind::Dict: return "an object";
+        case tmpl::Kind::Object: return std::string(tmpl::type_name(v));
+    }
+    return "a value";
+}
+
+std::string format_number(double d) {
+    if (std::trunc(d) == d && std::abs(d) < 1e15) return std::to_string(int64_t(d));
+    std::string out;
+    tmpl::append_float(d, out);
+    return out;
+}
+
+// "1 item", "2 items".
+std::string count(int64_t n, const char* noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+bool type_matches(const std::string& type, const tmpl::Value& v) {
+    if (type == "string") return v.is_string();
+    if (type == "integer") return v.is_int();
+    if (type == "number") return v.is_int() || v.is_float();
+    if (type == "boolean") return v.is_bool();
+    if (type == "array") return v.is_sequence();
+    if (type == "object") return v.is_dict();
+    return true;
+}
+
+void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path, Problems& out,
+           bool type_only = false) {
+    auto fail = [&](std::string message) { out.emplace_back(path, std::move(message)); };
+    if (!type_matches(spec.type, v)) {
+        fail("expected " + article_type(spec.type) + ", got " + describe_value(v));
+        return;
+    }
+    if (type_only) return;
+    if (!spec.enum_values.empty() &&
+        std::none_of(spec.enum_values.begin(), spec.enum_values.end(),
+                     [&](const tmpl::Value& e) { return tmpl::equals(e, v); })) {
+        std::string allowed;
+        for (const tmpl::Value& e : spec.enum_values)
+            allowed += (allowed.empty() ? "" : ", ") + describe_value(e);
+        fail("must be one of " + allowed + "; got " + describe_value(v));
+        return;
+    }
+    if (v.is_string()) {
+        std::string_view s = v.str();
+        if (!spec.pattern.empty()) {
+            std::optional<std::regex> re = compile_pattern(spec.pattern, nullptr);
+            if (re && !std::regex_match(s.begin(), s.end(), *re))
+                fail(describe_value(v) + " does not match the pattern " + spec.pattern);
+        }
+        auto n = int64_t(tmpl::utf8_length(s));
+        if (spec.min_length && n < *spec.min_length)
+            fail("is " + count(n, "character") + " long, shorter than min_length " +
+                 std::to_string(*spec.min_length));
+        if (spec.max_length && n > *spec.max_length)
+            fail("is " + count(n, "character") + " long, longer than max_length " +
+                 std::to_string(*spec.max_length));
+    }
+    if (v.is_int() || v.is_float()) {
+        // Compare ints as ints where the bound is integral, so 2^53 + 1 is not rounded.
+        auto below = [&](double bound) {
+            if (v.is_int() && std::trunc(bound) == bound && std::abs(bound) < 9e18)
+                return v.as_int() < int64_t(bound);
+            return v.as_float() < bound;
+        };
+        auto above = [&](double bound) {
+            if (v.is_int() && std::trunc(bound) == bound && std::abs(bound) < 9e18)
+                return v.as_int() > int64_t(bound);
+            return v.as_float() > bound;
+        };
+        if (spec.min && below(*spec.min))
+            fail(describe_value(v) + " is less than the minimum " + format_number(*spec.min));
+        if (spec.max && above(*spec.max))
+            fail(describe_value(v) + " is greater than the maximum " + format_number(*spec.max));
+    }
+    if (v.is_sequence()) {
+        const std::vector<tmpl::Value>& items = v.list_obj().items;
+        auto n = int64_t(items.size());
+        if (spec.min_length && n < *spec.min_length)
+            fail("has " + count(n, "item") + ", fewer than min_length " +
+                 std::to_string(*spec.min_length));
+        if (spec.max_length && n > *spec.max_length)
+            fail("has " + count(n, "item") + ", more than max_length " +
+                 std::to_string(*spec.max_length));
+        if (spec.items)
+            for (size_t i = 0; i < items.size(); ++i)
+                check(*spec.items, items[i], path + "[" + std::to_string(i) + "]", out);
+    }
+}
+
+std::optional<double> number_of(Context& ctx, const YAML::Node& node, const std::string& what) {
+    tmpl::Value v = node.IsScalar() ? scalar_value(ctx, node) : tmpl::Value::none();
+    if (v.is_int() || v.is_float()) return v.as_float();
+    ctx.error(node, what + " must be a number, got " + describe_node(ctx, node));
+    return std::nullopt;
+}
+
+std::optional<int64_t> length_of(Context& ctx, const YAML::Node& node, const std::string& what) {
+    tmpl::Value v = node.IsScalar() ? scalar_value(ctx, node) : tmpl::Value::none();
+    if (v.is_int() && v.as_int() >= 0) return v.as_int();
+    ctx.error(node, what + " must be an integer >= 0, got " + describe_node(ctx, node));
+    return std::nullopt;
+}
+
+InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at,
+                     const YAML::Node& node, bool is_items) {
+    InputSpec spec;
+    spec.name = name;
+    spec.mark = ctx.mark(at);
+    const std::string who = is_items ? "items of input '" + name + "'" : "input '" + name + "'";
+    auto check_type = [&](const YAML::Node& t) {
+        std::string type = t.IsScalar() ? t.Scalar() : std::string();
+        if (std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end()) {
+            spec.type = type;
+            return;
+        }
+        ctx.error(t, "unknown type " + describe_node(ctx, t) + " for " + who +
+                         did_you_mean(type, kTypes) +
+                         "; types: string, integer, number, boolean, array, object, any");
+        spec.type = "any";  // keep checking the rest without a cascade of type mismatches
+    };
+    if (node.IsNull()) return spec;  // `name:` alone: an optional string
+    if (node.IsScalar()) {           // short form: `name: integer`
+        check_type(node);
+        return spec;
+    }
+    if (!node.IsMap()) {
+        ctx.error(node, who + " must be a type name or a mapping such as {type: string}, got " +
+                            describe_node(ctx, node));
+        return spec;
+    }
+
+    std::map<std::string, YAML::Node> keys;
+    const std::vector<std::string>& allowed = is_items ? kItemKeys : kSpecKeys;
+    for_each_entry(ctx, node, [&](const std::string& key, const YAML::Node& k,
+                                  const YAML::Node& v) {
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+            ctx.error(k, "unknown key '" + key + "' in " + who + did_you_mean(key, allowed));
+            return;
+        }
+        keys.emplace(key, v);
+    });
+    auto get = [&](const char* key) -> const YAML::Node* {
+        auto it = keys.find(key);
+        return it == keys.end() ? nullptr : &it->second;
+    };
+    auto applies = [&](const char* key, std::initializer_list<const char*> types) {
+        const YAML::Node* n = get(key);
+        if (!n) return false;
+        if (spec.type == "any" ||
+            std::any_of(types.begin(), types.end(), [&](const char* t) { return spec.type == t; }))
+            return true;
+        std::string list;
+        for (const char* t : types) list += std::string(list.empty() ? "" : " and ") + t;
+        ctx.error(keys.find(key)->second,
+                  "'" + std::string(key) + "' applies to " + list + " inputs, and " + who +
+                      " is " + article_type(spec.type));
+        return false;
+    };
+
+    if (const YAML::Node* t = get("type")) check_type(*t);
+    if (const YAML::Node* r = get("required")) {
+        tmpl::Value v = r->IsScalar() ? scalar_value(ctx, *r) : tmpl::Value::none();
+        if (v.is_bool()) spec.required = v.as_bool();
+        else ctx.error(*r, "'required' must be true or false, got " + describe_node(ctx, *r));
+    }
+    if (const YAML::Node* d = get("description")) {
+        if (d->IsScalar()) spec.description = d->Scalar();
+        else ctx.error(*d, "'description' must be text, got " + describe_node(ctx, *d));
+    }
+    if (applies("min", {"integer", "number"})) spec.min = number_of(ctx, *get("min"), "'min'");
+    if (applies("max", {"integer", "number"})) spec.max = number_of(ctx, *get("max"), "'max'");
+    if (spec.min && spec.max && *spec.min > *spec.max)
+        ctx.error(*get("max"), "'max' " + format_number(*spec.max) + " is less than 'min' " +
+                                   format_number(*spec.min) + " for " + who);
+    if (applies("min_length", {"string", "array"}))
+        spec.min_length = length_of(ctx, *get("min_length"), "'min_length'");
+    if (applies("max_length", {"string", "array"}))
+        spec.max_length = length_of(ctx, *get("max_length"), "'max_length'");
+    if (spec.min_length && spec.max_length && *spec.min_length > *spec.max_length)
+        ctx.error(*get("max_length"), "'max_length' " + std::to_string(*spec.max_length) +
+                                          " is less than 'min_length' " +
+                                          std::to_string(*spec.min_length) + " for " + who);
+    if (applies("pattern", {"string"})) {
+        const YAML::Node& p = *get("pattern");
+        if (!p.IsScalar() || !scalar_value(ctx, p).is_string()) {
+            ctx.error(p, "'pattern' must be a regular expression string, got " +
+                             describe_node(ctx, p));
+        } else {
+            std::string error;
+            if (compile_pattern(p.Scalar(), &error)) spec.pattern = p.Scalar();
+            else ctx.error(p, "invalid pattern for " + who + ": " + error);
+        }
+    }
+    if (applies("items", {"array"})) spec.items = std::make_shared<InputSpec>(
+        parse_spec(ctx, name, *get("items"), *get("items"), true));
+    if (const YAML::Node* e = get("enum")) {
+        if (!e->IsSequence() || e->size() == 0) {
+            ctx.error(*e, "'enum' must be a non-empty list of values, got " +
+                              describe_node(ctx, *e));
+        } else {
+            for (const YAML::Node& item : *e) {
+                tmpl::Value v = to_value(ctx, item);
+                Problems problems;
+                check(spec, v, name, problems, /*type_only=*/true);
+                for (const auto& [path, message] : problems)
+                    ctx.error(item, "enum value of " + who + ": " + message);
+                spec.enum_values.push_back(std::move(v));
+            }
+        }
+    }
+    if (const YAML::Node* d = get("default")) {
+        spec.default_value = to_value(ctx, *d);
+        // `default: null` says "absent unless given" explicitly, whatever the type.
+        if (!spec.default_value->is_none()) {
+            Problems problems;
+            check(spec, *spec.default_value, name, problems);
+            for (const auto& [path, message] : problems)
+                ctx.error(*d, "default of input '" + path + "': " + message);
+        }
+    }
+    return spec;
+}
+
+}  // namespace
+
+std::vector<InputSpec> parse_inputs(Context& ctx, const YAML::Node& node) {
+    std::vector<InputSpec> specs;
+    if (node.IsNull()) return specs;
+    if (!node.IsMap()) {
+        ctx.error(node, "'inputs' must be a mapping of input names to specs, got " +
+                            describe_node(ctx, node));
+        return specs;
+    }
+    for_each_entry(ctx, node, [&](const std::string& name, const YAML::Node& key,
+                                  const YAML::Node& value) {
+        if (!is_identifier(name)) ctx.error(key, identifier_problem("input name", name));
+        specs.push_back(parse_spec(ctx, name, key, value, false));
+    });
+    return specs;
+}
+
+void check_input_value(const InputSpec& spec, const tmpl::Value& value, const std::string& path,
+                       std::vector<std::string>& problems) {
+    Problems found;
+    check(spec, value, path, found);
+    for (const auto& [p, message] : found) problems.push_back("input '" + p + "': " + message);
+}
+
+tmpl::Value deep_copy(const tmpl::Value& v) {
+    if (v.is_list() || v.is_tuple()) {
+        std::vector<tmpl::Value> items;
+        for (const tmpl::Value& item : v.list_obj().items) items.push_back(deep_copy(item));
+        return v.is_tuple() ? tmpl::Value::tuple(std::move(items))
+                            : tmpl::Value::list(std::move(items));
+    }
+    if (v.is_dict()) {
+        tmpl::Value d = tmpl::Value::dict();
+        for (const auto& [key, value] : v.dict_obj().items) d.dict_obj().set(key, deep_copy(value));
+        return d;
+    }
+    return v;  // scalars and strings are immutable
+}
+
+}  // namespace detail
+
+Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given) {
+    std::vector<std::string> problems;
+    if (!given.is_dict() && !given.is_none() && !given.is_undefined())
+        return make_error(ErrorKind::Validation,
+                          "inputs must be an object, got " + detail::describe_value(given));
+    std::vector<std::string> names;
+    for (const InputSpec& spec : wf.inputs) names.push_back(spec.name);
+    if (given.is_dict()) {
+        for (const auto& [key, value] : given.dict_obj().items) {
+            std::string name = key.is_string() ? std::string(key.str()) : tmpl::to_str(key);
+            if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+            std::string hint = detail::did_you_mean(name, names);
+            if (hint.empty() && names.empty()) hint = " (the workflow takes no inputs)";
+            problems.push_back("input '" + name + "': no such input" + hint);
+        }
+    }
+    tmpl::Value out = tmpl::Value::dict();
+    for (const InputSpec& spec : wf.inputs) {
+        const tmpl::Value* v = given.is_dict() ? given.dict_obj().find(spec.name) : nullptr;
+        // An explicit null (a JSON body, an empty form field) means "not given".
+        if (v && v->is_none()) v = nullptr;
+        if (!v) {
+            if (spec.default_value)
+                out.dict_obj().set(tmpl::Value::string(spec.name),
+                                   detail::deep_copy(*spec.default_value));
+            else if (spec.required)
+                problems.push_back("input '" + spec.name + "': required, but not given");
+            continue;
+        }
+        size_t before = problems.size();
+        detail::check_input_value(spec, *v, spec.name, problems);
+        if (problems.size() == before)
+            out.dict_obj().set(tmpl::Value::string(spec.name), detail::deep_copy(*v));
+    }
+    if (!problems.empty()) {
+        std::string message;
+        for (const std::string& p : problems) message += (message.empty() ? "" : "\n") + p;
+        return make_error(ErrorKind::Validation, std::move(message));
+    }
+    return out;
+}
+
+Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& text) {
+    auto fail = [&](const std::string& expected, const std::string& detail = {}) {
+        return make_error(ErrorKind::Validation, "input '" + spec.name + "': expected " +
+                                                     expected + ", got '" + text + "'" + detail);
+    };
+    std::string_view t = text;
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    auto parse_int = [&](std::string_view s) -> std::optional<int64_t> {
+        if (s.starts_with('+')) s.remove_prefix(1);
+        int64_t i = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+        return i;
+    };
+    const std::string& type = spec.type;
+    if (type == "integer") {
+        if (auto i = parse_int(t)) return tmpl::Value::integer(*i);
+        return fail("an integer");
+    }
+    if (type == "number") {
+        if (auto i = parse_int(t)) return tmpl::Value::integer(*i);  // keeps JSON's int type
+        std::string_view s = t.starts_with('+') ? t.substr(1) : t;
+        double d = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+        if (!s.empty() && ec == std::errc() && end == s.data() + s.size() && std::isfinite(d))
+            return tmpl::Value::floating(d);
+        return fail("a number");
+    }
+    if (type == "boolean") {
+        std::string lower;
+        for (char c : t) lower += char(std::tolower(static_cast<unsigned char>(c)));
+        if (lower == "true" || lower == "yes" || lower == "1") return tmpl::Value::boolean(true);
+        if (lower == "false" || lower == "no" || lower == "0") return tmpl::Value::boolean(false);
+        return fail("a boolean (true/false, yes/no, 1/0)");
+    }
+    if (type == "array" || type == "object") {
+        bool array = type == "array";
+        try {
+            tmpl::Value v = tmpl::value_from_json(text);
+            if (array ? v.is_list() : v.is_dict()) return v;
+            return fail(array ? "a JSON array" : "a JSON object");
+        } catch (const tmpl::TemplateError& e) {
+            return fail(array ? "a JSON array" : "a JSON object", " (" + e.message() + ")");
+        }
+    }
+    if (type == "any") {
+        try {
+            return tmpl::value_from_json(text);
+        } catch (const tmpl::TemplateError&) {
+            return tmpl::Value::string(text);  // not JSON: the text itself
+        }
+    }
+    return tmpl::Value::string(text);
+}
+
+}  // namespace ferry::workflow

@@ -1,0 +1,64 @@
+// Loads and validates workflow files (`ferry validate`, and before any run).
+//
+// Every problem is reported, not only the first, each as a Diagnostic with FILE:LINE:COL:
+// YAML syntax, unknown keys (with a "did you mean" when close), wrong types, unknown tasks
+// and providers, bad step references, dependency cycles (the cycle printed as a -> b -> a),
+// invalid expressions, defaults that do not match their input type.
+#pragma once
+
+#include "runtime/error.h"
+#include "workflow/model.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ferry::workflow {
+
+struct Diagnostic {
+    Mark mark;
+    std::string message;
+    std::string describe() const;  // "FILE:LINE:COL: message"
+};
+
+// What the loader needs to know about tasks, without depending on the task runtime.
+class TaskLookup {
+  public:
+    virtual ~TaskLookup() = default;
+    virtual bool has_task(const std::string& task) const = 0;
+    // Providers of a task (empty list: the task has a single implementation).
+    virtual std::vector<std::string> providers(const std::string& task) const = 0;
+    // Input names the task declares (for unknown `with:` keys). Empty: accepts anything.
+    virtual std::vector<std::string> input_names(const std::string& task,
+                                                 const std::string& provider) const = 0;
+    // Every task name, for "did you mean" on an unknown task. Optional: the default
+    // offers no suggestions.
+    virtual std::vector<std::string> task_names() const { return {}; }
+};
+
+struct LoadResult {
+    std::optional<Workflow> workflow;   // set when the file parsed well enough to build one
+    std::vector<Diagnostic> problems;   // empty: valid
+    bool ok() const { return workflow.has_value() && problems.empty(); }
+};
+
+// Parses YAML (or JSON, a YAML subset: .json files are accepted too) from text.
+LoadResult load_workflow_text(const std::string& text, const std::string& file,
+                              const TaskLookup* tasks);
+LoadResult load_workflow_file(const std::string& path, const TaskLookup* tasks);
+
+// Validates and converts inputs for a run. given: a dict of provided values. Returns the
+// complete inputs (defaults applied) or every problem, each naming the input.
+Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given);
+// Converts a command-line `--input key=value` text to the input's declared type
+// (integer, number, boolean; JSON for arrays and objects; string as is).
+Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& text);
+
+// The steps an expression text refers to (steps.ID..., steps['ID']...), in order.
+// Returns a Validation error with the expression's position for a syntax error.
+Result<std::vector<std::string>> referenced_steps(const std::string& text, const Mark& mark);
+
+// The dependency cycle among steps, as ids [a, b, c, a], or empty when acyclic.
+std::vector<std::string> find_cycle(const Workflow& wf);
+
+}  // namespace ferry::workflow

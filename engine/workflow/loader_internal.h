@@ -1,0 +1,150 @@
+// Pieces shared by the loader's source files (not a public API).
+//
+//   yaml_value.cpp   YAML nodes -> template Values (core schema), positions inside scalars,
+//                    "did you mean" suggestions
+//   expressions.cpp  `{{ }}` strings: syntax checks and the references they make
+//   inputs.cpp       input specs, resolve_inputs, convert_cli_input
+//   loader.cpp       the file's structure: top level, steps, vars, outputs, hooks
+//   validate.cpp     checks across steps: references, cycles, tasks
+#pragma once
+
+#include "workflow/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry::workflow::detail {
+
+// One file being loaded: its text (for positions inside scalars) and the problems found.
+class Context {
+  public:
+    Context(const std::string& text, std::string file) : text_(text), file_(std::move(file)) {}
+
+    const std::string& text() const { return text_; }
+    const std::string& file() const { return file_; }
+
+    Mark mark(const YAML::Mark& m) const;
+    // A node's position. An empty value (`key:` then a line break) has no text of its own;
+    // yaml-cpp places it at the next token, so it is placed just after its `:` instead.
+    Mark mark(const YAML::Node& node) const;
+    // The position of byte `offset` of the text (1-based line and column).
+    Mark mark_at_offset(size_t offset) const;
+
+    void error(const Mark& at, std::string message);
+    void error(const YAML::Node& at, std::string message) { error(mark(at), std::move(message)); }
+
+    std::vector<Diagnostic>& problems() { return problems_; }
+
+  private:
+    const std::string& text_;
+    std::string file_;
+    std::vector<Diagnostic> problems_;
+};
+
+// ---- yaml_value.cpp -----------------------------------------------------------------
+
+// Called for every string scalar met while converting (not for mapping keys).
+using StringVisitor = std::function<void(const YAML::Node& node, const std::string& text)>;
+
+// Converts a node to a Value: mappings to dicts (file order kept), sequences to lists,
+// scalars by the YAML 1.2 core schema. Reports duplicate keys, non-string keys, integers
+// beyond 64 bits, unknown tags and runaway nesting/aliases.
+tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* on_string = nullptr);
+// A scalar's value by the core schema (quoted scalars are always strings).
+tmpl::Value scalar_value(Context& ctx, const YAML::Node& node);
+
+// "a string 'abc'", "an integer 3", "a list", "a mapping", "null": for "got ..." messages.
+std::string describe_node(Context& ctx, const YAML::Node& node);
+
+// The file position of byte `offset` of a scalar's (decoded) text. Follows quotes, escapes,
+// line folding and block indentation; falls back to the scalar's own mark when lost.
+Mark locate_in_scalar(const Context& ctx, const YAML::Node& scalar, size_t offset);
+
+// Iterates a mapping's entries in file order, reporting duplicate and non-scalar keys;
+// f(key_text, key_node, value_node) runs for the first occurrence of each key.
+void for_each_entry(Context& ctx, const YAML::Node& map,
+                    const std::function<void(const std::string&, const YAML::Node&,
+                                             const YAML::Node&)>& f);
+
+// " (did you mean 'x'?)" for the closest candidate within a small edit distance, else "".
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+// ^[A-Za-z_][A-Za-z0-9_-]*$
+bool is_identifier(std::string_view s);
+// The message for a name that is not an identifier.
+std::string identifier_problem(std::string_view what, std::string_view name);
+
+// ---- expressions.cpp ----------------------------------------------------------------
+
+// A name an expression reads from one of the roots the loader checks: steps.ID, inputs.X,
+// vars.X (also ['ID'] and .get('ID')). line/column: 1-based, in the template's own text.
+struct TemplateRef {
+    std::string root;  // "steps", "inputs" or "vars"
+    std::string name;
+    int line = 0;
+    int column = 0;
+};
+
+// Strings holding `{{` or `{%` are templates; any other string is literal text.
+bool is_template(std::string_view s);
+// Parses a template, raising tmpl::TemplateError, and returns the references it makes.
+std::vector<TemplateRef> template_references(const std::string& text, const std::string& name);
+
+// A reference as found in the file.
+struct Ref {
+    std::string root;
+    std::string name;
+    Mark mark;
+};
+
+// Checks one template string of the file (a scalar node; `prefix` bytes were added in front
+// of the node's text, as for a bare `when:` expression) and appends its references. A syntax
+// error becomes a diagnostic at its place in the file.
+void check_template(Context& ctx, const YAML::Node& node, const std::string& text,
+                    size_t prefix, std::vector<Ref>& refs);
+// Converts a data part (with, vars, outputs) to a Value, checking every template in it.
+tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs);
+// `when` / `for_each`: an expression with or without `{{ }}`, normalised to "{{ expr }}".
+// Returns an empty string (after reporting) when the node is not usable.
+std::string expression_field(Context& ctx, const YAML::Node& node, std::string_view field,
+                             std::vector<Ref>& refs);
+
+// ---- inputs.cpp ---------------------------------------------------------------------
+
+std::vector<InputSpec> parse_inputs(Context& ctx, const YAML::Node& node);
+// Appends one "input 'PATH': problem" line per problem of value against spec.
+void check_input_value(const InputSpec& spec, const tmpl::Value& value, const std::string& path,
+                       std::vector<std::string>& problems);
+// A deep copy: Values share containers, and a default must not be mutated through a run.
+tmpl::Value deep_copy(const tmpl::Value& v);
+
+// ---- validate.cpp -------------------------------------------------------------------
+
+// What the loader found beside the model, for the checks that need every step first.
+struct StepExtras {
+    std::vector<Ref> refs;                                   // from with/when/for_each
+    std::vector<std::pair<std::string, Mark>> needs;         // as written
+    std::vector<std::pair<std::string, Mark>> with_keys;     // top-level keys of `with`
+    bool has_id = false;
+};
+
+struct Parsed {
+    Workflow wf;
+    std::vector<StepExtras> steps;  // parallel to wf.steps
+    std::vector<Ref> output_refs;
+    std::vector<Ref> var_refs;
+    std::vector<std::string> var_names;
+};
+
+// References, on_error targets, depends_on, cycles and task checks.
+void validate(Context& ctx, Parsed& parsed, const TaskLookup* tasks);
+
+// Every dependency cycle, one per strongly connected group of steps, each as [a, ..., a]
+// starting from the group's first step in file order.
+std::vector<std::vector<std::string>> find_cycles(const Workflow& wf);
+
+}  // namespace ferry::workflow::detail

@@ -1,0 +1,246 @@
+// Checks that need the whole workflow: what steps and expressions refer to, the dependency
+// graph and its cycles, and the tasks, providers and task inputs steps name.
+#include "workflow/loader_internal.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <queue>
+
+namespace ferry::workflow::detail {
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+// Why a step id is unknown, with the likeliest fix. `steps.my-step` parses as
+// `steps.my - step`, so a known id starting with "my-" means the brackets were forgotten.
+std::string unknown_step_hint(const std::string& name, const std::vector<std::string>& ids) {
+    for (const std::string& id : ids)
+        if (id.starts_with(name + "-"))
+            return " (ids with '-' need brackets: steps['" + id + "'])";
+    return did_you_mean(name, ids);
+}
+
+struct Names {
+    std::vector<std::string> steps, inputs, vars;
+};
+
+// Checks one reference; returns true when it names a known step (a dependency).
+// `who` is the subject of the message: "step 'x'", "output 'y'", "var 'z'".
+bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::string& self,
+               const Names& names) {
+    if (ref.root == "steps") {
+        if (!self.empty() && ref.name == self) {
+            ctx.error(ref.mark, who + " refers to itself");
+            return false;
+        }
+        if (!contains(names.steps, ref.name)) {
+            ctx.error(ref.mark, who + " refers to unknown step '" + ref.name + "'" +
+                                    unknown_step_hint(ref.name, names.steps));
+            return false;
+        }
+        return true;
+    }
+    const std::vector<std::string>& known = ref.root == "inputs" ? names.inputs : names.vars;
+    if (!contains(known, ref.name)) {
+        std::string kind = ref.root == "inputs" ? "input" : "var";
+        ctx.error(ref.mark, who + " refers to unknown " + kind + " '" + ref.name + "'" +
+                                did_you_mean(ref.name, known));
+    }
+    return false;
+}
+
+void check_task(Context& ctx, const Step& step, const StepExtras& ex, const TaskLookup& tasks) {
+    if (step.task.empty()) return;
+    auto mark_of = [&](const char* field) {
+        auto it = step.field_marks.find(field);
+        return it != step.field_marks.end() ? it->second : step.mark;
+    };
+    if (!tasks.has_task(step.task)) {
+        ctx.error(mark_of("task"), "unknown task '" + step.task + "'" +
+                                       did_you_mean(step.task, tasks.task_names()));
+        return;
+    }
+    std::vector<std::string> providers = tasks.providers(step.task);
+    if (!step.provider.empty()) {
+        if (providers.empty()) {
+            ctx.error(mark_of("provider"), "task '" + step.task +
+                                               "' has a single implementation; it takes no "
+                                               "'provider' (got '" + step.provider + "')");
+            return;
+        }
+        if (!contains(providers, step.provider)) {
+            ctx.error(mark_of("provider"), "unknown provider '" + step.provider + "' for task '" +
+                                               step.task + "'" +
+                                               did_you_mean(step.provider, providers) +
+                                               "; providers: " + join(providers));
+            return;
+        }
+    }
+    std::vector<std::string> inputs = tasks.input_names(step.task, step.provider);
+    if (inputs.empty()) return;
+    for (const auto& [key, mark] : ex.with_keys) {
+        if (contains(inputs, key)) continue;
+        std::string hint = did_you_mean(key, inputs);
+        ctx.error(mark, "task '" + step.task + "'" +
+                            (step.provider.empty() ? "" : " (" + step.provider + ")") +
+                            " has no input '" + key + "'" +
+                            (hint.empty() ? "; inputs: " + join(inputs) : hint));
+    }
+}
+
+// Tarjan's strongly connected components over depends_on edges (known ids only).
+class Components {
+  public:
+    explicit Components(const std::vector<std::vector<size_t>>& adj)
+        : adj_(adj), index_(adj.size(), -1), low_(adj.size(), 0), on_stack_(adj.size(), false) {
+        for (size_t v = 0; v < adj.size(); ++v)
+            if (index_[v] < 0) visit(v);
+    }
+    std::vector<std::vector<size_t>> groups;
+
+  private:
+    void visit(size_t v) {
+        index_[v] = low_[v] = counter_++;
+        stack_.push_back(v);
+        on_stack_[v] = true;
+        for (size_t w : adj_[v]) {
+            if (index_[w] < 0) {
+                visit(w);
+                low_[v] = std::min(low_[v], low_[w]);
+            } else if (on_stack_[w]) {
+                low_[v] = std::min(low_[v], index_[w]);
+            }
+        }
+        if (low_[v] != index_[v]) return;
+        std::vector<size_t> group;
+        size_t w = 0;
+        do {
+            w = stack_.back();
+            stack_.pop_back();
+            on_stack_[w] = false;
+            group.push_back(w);
+        } while (w != v);
+        groups.push_back(std::move(group));
+    }
+
+    const std::vector<std::vector<size_t>>& adj_;
+    std::vector<int> index_, low_;
+    std::vector<bool> on_stack_;
+    std::vector<size_t> stack_;
+    int counter_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::vector<std::string>> find_cycles(const Workflow& wf) {
+    std::map<std::string, size_t> by_id;  // first definition wins for duplicated ids
+    for (size_t i = 0; i < wf.steps.size(); ++i) by_id.emplace(wf.steps[i].id, i);
+    std::vector<std::vector<size_t>> adj(wf.steps.size());
+    for (size_t i = 0; i < wf.steps.size(); ++i) {
+        if (by_id[wf.steps[i].id] != i) continue;
+        for (const std::string& dep : wf.steps[i].depends_on) {
+            auto it = by_id.find(dep);
+            if (it != by_id.end() && it->second != i) adj[i].push_back(it->second);
+        }
+    }
+    std::vector<std::pair<size_t, std::vector<std::string>>> found;
+    for (std::vector<size_t>& group : Components(adj).groups) {
+        if (group.size() < 2) continue;
+        // The shortest cycle through the group's first step: breadth-first inside the group.
+        size_t start = *std::min_element(group.begin(), group.end());
+        std::vector<bool> member(wf.steps.size(), false);
+        for (size_t v : group) member[v] = true;
+        std::vector<size_t> parent(wf.steps.size(), SIZE_MAX);
+        std::queue<size_t> queue;
+        queue.push(start);
+        size_t last = SIZE_MAX;  // the step whose edge closes the cycle back to start
+        while (!queue.empty() && last == SIZE_MAX) {
+            size_t v = queue.front();
+            queue.pop();
+            for (size_t w : adj[v]) {
+                if (!member[w]) continue;
+                if (w == start) {
+                    last = v;
+                    break;
+                }
+                if (parent[w] == SIZE_MAX) {
+                    parent[w] = v;
+                    queue.push(w);
+                }
+            }
+        }
+        std::vector<std::string> cycle{wf.steps[start].id};
+        std::vector<std::string> back;
+        for (size_t v = last; v != start && v != SIZE_MAX; v = parent[v])
+            back.push_back(wf.steps[v].id);
+        cycle.insert(cycle.end(), back.rbegin(), back.rend());
+        cycle.push_back(wf.steps[start].id);
+        found.emplace_back(start, std::move(cycle));
+    }
+    std::sort(found.begin(), found.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::vector<std::string>> cycles;
+    for (auto& [start, cycle] : found) cycles.push_back(std::move(cycle));
+    return cycles;
+}
+
+void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
+    Workflow& wf = p.wf;
+    Names names;
+    for (size_t i = 0; i < wf.steps.size(); ++i)
+        if (p.steps[i].has_id && !contains(names.steps, wf.steps[i].id))
+            names.steps.push_back(wf.steps[i].id);
+    for (const InputSpec& in : wf.inputs) names.inputs.push_back(in.name);
+    names.vars = p.var_names;
+
+    for (size_t i = 0; i < wf.steps.size(); ++i) {
+        Step& step = wf.steps[i];
+        const StepExtras& ex = p.steps[i];
+        std::string who = "step '" + step.id + "'";
+        std::vector<std::string> deps;
+        auto depend = [&](const std::string& id) {
+            if (!contains(deps, id)) deps.push_back(id);
+        };
+        for (const auto& [need, mark] : ex.needs)
+            if (check_ref(ctx, Ref{"steps", need, mark}, who, step.id, names)) depend(need);
+        for (const Ref& ref : ex.refs)
+            if (check_ref(ctx, ref, who, step.id, names)) depend(ref.name);
+        step.depends_on = std::move(deps);
+
+        if (step.on_error != "fail" && step.on_error != "continue") {
+            Mark at = step.field_marks.count("on_error") ? step.field_marks.at("on_error")
+                                                         : step.mark;
+            if (step.on_error == step.id)
+                ctx.error(at, who + " cannot be its own on_error step");
+            else if (!contains(names.steps, step.on_error))
+                ctx.error(at, "'on_error' must be fail, continue or a step id; there is no step '" +
+                                  step.on_error + "'" + unknown_step_hint(step.on_error, names.steps));
+        }
+        if (tasks) check_task(ctx, step, ex, *tasks);
+    }
+    for (const Ref& ref : p.output_refs) check_ref(ctx, ref, "'outputs'", "", names);
+    for (const Ref& ref : p.var_refs) {
+        if (ref.root == "steps")
+            ctx.error(ref.mark, "'vars' are constants and cannot refer to steps (found steps." +
+                                    ref.name + "); use inputs, or compute it in a step");
+        else
+            check_ref(ctx, ref, "'vars'", "", names);
+    }
+    for (const std::vector<std::string>& cycle : find_cycles(wf)) {
+        std::string text;
+        for (const std::string& id : cycle) text += (text.empty() ? "" : " -> ") + id;
+        const Step* first = wf.find_step(cycle.front());
+        ctx.error(first ? first->mark : Mark{ctx.file(), 1, 1}, "dependency cycle: " + text);
+    }
+}
+
+}  // namespace ferry::workflow::detail

@@ -1,0 +1,18 @@
+// Durations as users write them: "300ms", "2s", "1m", "1h", "1m30s", "1.5s", "2d".
+#pragma once
+
+#include "runtime/error.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ferry {
+
+// Milliseconds, or a Validation error that quotes the text ("expected a duration like 300ms,
+// 2s, 1m30s or 1h, got '5 minutes'"). A bare number is rejected (units are required).
+Result<uint64_t> parse_duration_ms(std::string_view text);
+// Shortest exact form: 1500 -> "1.5s", 90000 -> "1m30s", 250 -> "250ms", 0 -> "0s".
+std::string format_duration_ms(uint64_t ms);
+
+}  // namespace ferry

@@ -1,0 +1,78 @@
+// Outbound HTTP: libcurl's multi interface driven by the libuv loop
+// (curl_multi_socket_action with uv_poll and uv_timer; the multi-uv.c pattern).
+//
+// send() never blocks. The completion callback runs on the loop thread, never from inside a
+// libcurl callback, exactly once per request (cancel() included, with ErrorKind::Cancelled).
+// Connections are reused across requests to the same host (one multi handle, shared
+// connection cache). TLS verification is on unless a request turns it off.
+#pragma once
+
+#include "runtime/error.h"
+#include "runtime/loop.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+    std::string method = "GET";
+    std::string url;
+    HttpHeaders headers;
+    std::string body;
+    uint64_t timeout_ms = 30000;          // whole transfer
+    uint64_t connect_timeout_ms = 10000;
+    bool verify_tls = true;
+    std::string ca_file;                  // custom CA bundle (PEM)
+    std::string client_cert;              // mutual TLS: client certificate (PEM file)
+    std::string client_key;               // mutual TLS: its key (PEM file)
+    size_t max_response_bytes = 16u << 20;
+};
+
+struct HttpResponse {
+    long status = 0;
+    HttpHeaders headers;                  // names as received; lookups are case-insensitive
+    std::string body;
+    double duration_ms = 0;
+    // The value of the first header with this name (case-insensitive), or empty.
+    std::string header(std::string_view name) const;
+};
+
+// What happened on the wire, even when the transfer failed: whether the request was (at
+// least partly) sent decides whether a failure is ambiguous (the peer may have acted on it).
+struct HttpTransferInfo {
+    bool request_sent = false;
+    double duration_ms = 0;
+};
+
+using HttpCallback = std::function<void(Result<HttpResponse>, const HttpTransferInfo&)>;
+
+class HttpClient {
+  public:
+    explicit HttpClient(Loop& loop);
+    ~HttpClient();  // cancels every transfer still running (callbacks get Cancelled)
+    HttpClient(const HttpClient&) = delete;
+    HttpClient& operator=(const HttpClient&) = delete;
+
+    // Starts a transfer; returns its id (never 0). Errors: Network (refused, reset, DNS,
+    // TLS), Timeout, Limit (response larger than max_response_bytes), Validation (bad URL,
+    // a scheme other than http/https, a bad method or header, an unusable CA/client cert
+    // file), Cancelled. Redirects are not followed: a 3xx is a response like any other.
+    uint64_t send(HttpRequest request, HttpCallback done);
+    // Aborts a transfer; its callback runs with Cancelled (on a later loop iteration).
+    void cancel(uint64_t id);
+    size_t in_flight() const;
+    uint64_t completed() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,487 @@
+// JSON <-> Lua conversion. Two directions with different constraints:
+//
+// - Lua -> JSON (to_json) reads task values, so it trusts nothing: raw access only (a task's
+//   __index or __pairs never runs inside C++), a visited set for cycles, a depth cap, and no
+//   Lua allocation at all, so it cannot raise and works on a finished coroutine outside any
+//   protected call. Recursion is bounded by kMaxDepth, so the C++ stack is safe.
+// - JSON -> Lua (push) reads documents that may come from anywhere in the engine, with no
+//   depth cap of their own, so it is iterative: the chain of open tables lives in an
+//   "ancestors" Lua table, not on the C++ or Lua stack (Neovim's converter.c does the same
+//   with an explicit stack).
+#include "runtime/json_lua.h"
+
+#include <lua.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cassert>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+namespace ferry::json_lua {
+
+namespace {
+
+// Registry keys and the null sentinel are addresses of private objects: nothing else in the
+// process can produce the same light userdata, and lua_rawgetp needs no string interning.
+const char kNullSentinel = 0;
+const char kArrayMetaKey = 0;
+const char kFrozenArrayMetaKey = 0;
+
+constexpr const char* kArrayName = "ferry.json.array";
+// RapidJSON string lengths are 32-bit (SizeType).
+constexpr size_t kMaxStringBytes = 0xFFFFFFFFu;
+
+// ---- the array markers ------------------------------------------------------------------
+
+int frozen_newindex(lua_State* L) {
+    return luaL_error(L, "ferry.json.empty_array is read-only (use ferry.json.array() for a "
+                         "new array)");
+}
+
+// [-0, +1, m] Pushes the metatable stored under key, creating it on first use. getmetatable()
+// answers the string "ferry.json.array" (__metatable), which both tells tasks what the table
+// is and makes setmetatable() refuse to strip the marker.
+void push_marker(lua_State* L, const char* key, bool frozen) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, kArrayName);
+    lua_setfield(L, -2, "__name");
+    lua_pushstring(L, kArrayName);
+    lua_setfield(L, -2, "__metatable");
+    if (frozen) {
+        lua_pushcfunction(L, frozen_newindex);
+        lua_setfield(L, -2, "__newindex");
+    }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+// ---- UTF-8 --------------------------------------------------------------------------------
+
+// Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629:
+// no overlong forms, no surrogates, nothing above U+10FFFF), or npos. JSON text must be
+// UTF-8, and RapidJSON's writer would copy bad bytes through unchecked.
+size_t invalid_utf8_at(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    size_t n = s.size();
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c == 0xE0) len = 3, lo = 0xA0;
+        else if (c == 0xED) len = 3, hi = 0x9F;  // excludes surrogates D800-DFFF
+        else if (c >= 0xE1 && c <= 0xEF) len = 3;
+        else if (c == 0xF0) len = 4, lo = 0x90;
+        else if (c == 0xF4) len = 4, hi = 0x8F;  // nothing above U+10FFFF
+        else if (c >= 0xF1 && c <= 0xF3) len = 4;
+        else return i;
+        if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+        for (size_t k = 2; k < len; ++k)
+            if ((p[i + k] & 0xC0) != 0x80) return i;
+        i += len;
+    }
+    return std::string_view::npos;
+}
+
+// ---- paths in error messages ----------------------------------------------------------------
+
+struct PathSegment {
+    std::string_view key;  // points into a Lua string kept alive on the stack
+    lua_Integer index = 0;  // 1-based, as Lua sees it; 0 for a key
+};
+
+bool is_identifier(std::string_view s) {
+    if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+    for (char c : s)
+        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')))
+            return false;
+    return true;
+}
+
+void append_quoted(std::string& out, std::string_view s) {
+    out += '"';
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += char(c);
+        } else if (c < 0x20 || c >= 0x7F) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02X", c);
+            out += buf;
+        } else {
+            out += char(c);
+        }
+    }
+    out += '"';
+}
+
+// "fields.tags[3]", `headers["Content-Type"]`; very deep paths keep both ends.
+std::string path_text(const std::vector<PathSegment>& path) {
+    constexpr size_t kHead = 6, kTail = 6;
+    std::string out;
+    for (size_t i = 0; i < path.size(); ++i) {
+        if (path.size() > kHead + kTail + 1 && i == kHead) {
+            out += "...";
+            i = path.size() - kTail;
+        }
+        const PathSegment& seg = path[i];
+        if (seg.index > 0) {
+            out += '[' + std::to_string(seg.index) + ']';
+        } else if (is_identifier(seg.key)) {
+            if (!out.empty()) out += '.';
+            out += seg.key;
+        } else {
+            out += '[';
+            append_quoted(out, seg.key);
+            out += ']';
+        }
+    }
+    return out;
+}
+
+std::string describe_number(lua_State* L, int idx) {
+    if (lua_isinteger(L, idx)) return std::to_string(lua_tointeger(L, idx));
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", lua_tonumber(L, idx));
+    return buf;
+}
+
+// ---- Lua -> JSON ----------------------------------------------------------------------------
+
+class Encoder {
+  public:
+    Encoder(lua_State* L, rapidjson::Document::AllocatorType& alloc) : L_(L), alloc_(alloc) {}
+
+    Status run(int idx, rapidjson::Value& out) {
+        int top = lua_gettop(L_);
+        bool ok = value(lua_absindex(L_, idx), out, 0);
+        lua_settop(L_, top);  // an error may leave lua_next's key and value behind
+        if (!ok) return error_;
+        return ok_status();
+    }
+
+  private:
+    // [-0, +0, -] Converts the value at the absolute index idx; depth counts the tables
+    // around it. On failure error_ is set and the caller unwinds (the stack is restored
+    // once, in run()).
+    bool value(int idx, rapidjson::Value& out, int depth) {
+        switch (lua_type(L_, idx)) {
+        case LUA_TNIL: out.SetNull(); return true;
+        case LUA_TBOOLEAN: out.SetBool(lua_toboolean(L_, idx) != 0); return true;
+        case LUA_TNUMBER:
+            if (lua_isinteger(L_, idx)) {
+                out.SetInt64(lua_tointeger(L_, idx));
+                return true;
+            } else {
+                double d = lua_tonumber(L_, idx);
+                if (std::isnan(d)) return fail("NaN cannot be encoded as JSON");
+                if (std::isinf(d))
+                    return fail(std::string(d < 0 ? "-inf" : "inf") +
+                                " cannot be encoded as JSON");
+                out.SetDouble(d);
+                return true;
+            }
+        case LUA_TSTRING: {
+            size_t len = 0;
+            const char* s = lua_tolstring(L_, idx, &len);
+            if (len > kMaxStringBytes) return fail("string longer than 4 GiB");
+            if (!check_utf8({s, len}, "string")) return false;
+            out.SetString(s, rapidjson::SizeType(len), alloc_);
+            return true;
+        }
+        case LUA_TLIGHTUSERDATA:
+            if (lua_touserdata(L_, idx) == &kNullSentinel) {
+                out.SetNull();
+                return true;
+            }
+            return fail("cannot encode a light userdata as JSON (only ferry.json.null)");
+        case LUA_TTABLE: return table(idx, out, depth + 1);
+        default:
+            return fail(std::string("cannot encode a ") + lua_typename(L_, lua_type(L_, idx)) +
+                        " as JSON");
+        }
+    }
+
+    bool table(int idx, rapidjson::Value& out, int depth) {
+        if (depth > kMaxDepth)
+            return fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+        const void* self = lua_topointer(L_, idx);
+        for (const void* open : open_)
+            if (open == self) return fail("table contains itself (a cycle)");
+        // lua_next needs two slots per level, the element one more. lua_checkstack does not
+        // raise when it cannot grow.
+        if (!lua_checkstack(L_, 4)) return fail("nesting too deep for the Lua stack");
+
+        // First pass: classify the keys. Lua folds integral float keys (t[2.0]) into
+        // integers, so a float key here is genuinely fractional.
+        size_t strings = 0, integers = 0;
+        lua_Integer max_index = 0;
+        std::string_view first_string;
+        lua_pushnil(L_);
+        while (lua_next(L_, idx) != 0) {
+            switch (lua_type(L_, -2)) {
+            case LUA_TSTRING:
+                if (strings++ == 0) {
+                    size_t len = 0;
+                    const char* k = lua_tolstring(L_, -2, &len);
+                    first_string = {k, len};  // valid: the key is still in the table
+                }
+                break;
+            case LUA_TNUMBER:
+                if (!lua_isinteger(L_, -2))
+                    return fail("table key " + describe_number(L_, -2) +
+                                " is neither a string nor an array index");
+                if (lua_tointeger(L_, -2) < 1)
+                    return fail("table key " + describe_number(L_, -2) +
+                                " is not an array index (arrays start at 1)");
+                ++integers;
+                max_index = std::max(max_index, lua_tointeger(L_, -2));
+                break;
+            default:
+                return fail(std::string("table key of type ") + luaL_typename(L_, -2) +
+                            " (only strings and array indices can be encoded)");
+            }
+            lua_pop(L_, 1);
+        }
+
+        bool marked = is_marked_array(L_, idx);
+        if (strings > 0 && (integers > 0 || marked)) {
+            std::string key;
+            append_quoted(key, first_string);
+            if (integers == 0) return fail("array (json.array) has a string key " + key);
+            return fail(std::string(marked ? "array (json.array) " : "table ") +
+                        "mixes array indices and string keys (such as " + key + ")");
+        }
+
+        open_.push_back(self);
+        bool ok = (integers > 0 || marked) ? array(idx, out, depth, integers, max_index)
+                                           : object(idx, out, depth);
+        open_.pop_back();
+        return ok;
+    }
+
+    bool array(int idx, rapidjson::Value& out, int depth, size_t count, lua_Integer max_index) {
+        if (lua_Integer(count) != max_index) {
+            // Some index in 1..count is missing: name the first one.
+            lua_Integer hole = 1;
+            while (lua_rawgeti(L_, idx, hole) != LUA_TNIL) {
+                lua_pop(L_, 1);
+                ++hole;
+            }
+            return fail("array has no element at index " + std::to_string(hole) +
+                        " (JSON arrays cannot have holes; use ferry.json.null)");
+        }
+        out.SetArray();
+        out.Reserve(rapidjson::SizeType(count), alloc_);
+        for (lua_Integer i = 1; i <= max_index; ++i) {
+            lua_rawgeti(L_, idx, i);
+            path_.push_back({{}, i});
+            rapidjson::Value element;
+            if (!value(lua_gettop(L_), element, depth)) return false;
+            path_.pop_back();
+            lua_pop(L_, 1);
+            out.PushBack(element, alloc_);
+        }
+        return true;
+    }
+
+    bool object(int idx, rapidjson::Value& out, int depth) {
+        out.SetObject();
+        lua_pushnil(L_);
+        while (lua_next(L_, idx) != 0) {
+            size_t len = 0;
+            const char* k = lua_tolstring(L_, -2, &len);  // a string: checked in table()
+            path_.push_back({{k, len}, 0});
+            if (!check_utf8({k, len}, "key")) return false;
+            rapidjson::Value member;
+            if (!value(lua_gettop(L_), member, depth)) return false;
+            path_.pop_back();
+            lua_pop(L_, 1);
+            rapidjson::Value name(k, rapidjson::SizeType(len), alloc_);
+            out.AddMember(name, member, alloc_);
+        }
+        return true;
+    }
+
+    bool check_utf8(std::string_view s, const char* what) {
+        size_t bad = invalid_utf8_at(s);
+        if (bad == std::string_view::npos) return true;
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%s is not valid UTF-8 (byte 0x%02X at offset %zu)", what,
+                      unsigned(static_cast<unsigned char>(s[bad])), bad);
+        return fail(std::string(buf) + "; encode binary data with ferry.crypto.base64_encode");
+    }
+
+    bool fail(std::string what) {
+        std::string where = path_text(path_);
+        error_ = make_error(ErrorKind::Validation, where.empty() ? what : where + ": " + what);
+        return false;
+    }
+
+    lua_State* L_;
+    rapidjson::Document::AllocatorType& alloc_;
+    std::vector<PathSegment> path_;
+    std::vector<const void*> open_;  // tables on the current path, for cycle detection
+    Error error_;
+};
+
+// ---- JSON -> Lua ----------------------------------------------------------------------------
+
+// [-0, +1, m]
+void push_scalar(lua_State* L, const rapidjson::Value& v) {
+    switch (v.GetType()) {
+    case rapidjson::kNullType: push_null(L); break;
+    case rapidjson::kFalseType: lua_pushboolean(L, 0); break;
+    case rapidjson::kTrueType: lua_pushboolean(L, 1); break;
+    case rapidjson::kNumberType:
+        if (v.IsInt64()) lua_pushinteger(L, v.GetInt64());
+        else if (v.IsUint64()) lua_pushnumber(L, lua_Number(v.GetUint64()));  // > INT64_MAX
+        else lua_pushnumber(L, v.GetDouble());
+        break;
+    case rapidjson::kStringType: lua_pushlstring(L, v.GetString(), v.GetStringLength()); break;
+    default: assert(false && "push_scalar: a container"); lua_pushnil(L);
+    }
+}
+
+// [-0, +1, m]
+void push_container(lua_State* L, const rapidjson::Value& v) {
+    if (v.IsArray()) {
+        lua_createtable(L, int(v.Size()), 0);
+        mark_array(L, -1);
+    } else {
+        lua_createtable(L, 0, int(v.MemberCount()));
+    }
+}
+
+}  // namespace
+
+void push_null(lua_State* L) { lua_pushlightuserdata(L, const_cast<char*>(&kNullSentinel)); }
+
+bool is_null(lua_State* L, int idx) {
+    return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == &kNullSentinel;
+}
+
+void mark_array(lua_State* L, int idx) {
+    idx = lua_absindex(L, idx);
+    push_marker(L, &kArrayMetaKey, false);
+    lua_setmetatable(L, idx);
+}
+
+bool is_marked_array(lua_State* L, int idx) {
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return false;
+    // Stack: [metatable] [marker] [frozen marker]
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kArrayMetaKey);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kFrozenArrayMetaKey);
+    bool marked = lua_rawequal(L, -3, -2) || lua_rawequal(L, -3, -1);
+    lua_pop(L, 3);
+    return marked;
+}
+
+void push_empty_array(lua_State* L) {
+    // One shared table per state, kept in the registry beside its metatable.
+    static const char kEmptyArrayKey = 0;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kEmptyArrayKey) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 0);
+    push_marker(L, &kFrozenArrayMetaKey, true);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kEmptyArrayKey);
+}
+
+void push(lua_State* L, const rapidjson::Value& v) {
+    if (!v.IsArray() && !v.IsObject()) {
+        luaL_checkstack(L, 1, "json_lua::push");
+        push_scalar(L, v);
+        return;
+    }
+    // Deepest moment: [ancestors] [current] [key] [child] [child] plus two slots while the
+    // marker metatable is first built. (Raises only when the Lua stack is at its 1M limit.)
+    luaL_checkstack(L, 8, "json_lua::push");
+    [[maybe_unused]] int top = lua_gettop(L);
+
+    // Stack while converting: [ancestors] [current table]. ancestors[d] is the open table
+    // at depth d, so going back up is one rawgeti whatever the depth.
+    lua_createtable(L, 8, 0);
+    int ancestors = lua_gettop(L);
+    push_container(L, v);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, ancestors, 1);
+
+    struct Frame {
+        const rapidjson::Value* container;
+        rapidjson::SizeType next;
+    };
+    std::vector<Frame> frames{{&v, 0}};
+    while (!frames.empty()) {
+        const rapidjson::Value& c = *frames.back().container;
+        rapidjson::SizeType i = frames.back().next;
+        bool is_array = c.IsArray();
+        if (i == (is_array ? c.Size() : c.MemberCount())) {
+            frames.pop_back();
+            lua_pop(L, 1);
+            if (!frames.empty()) lua_rawgeti(L, ancestors, lua_Integer(frames.size()));
+            continue;
+        }
+        frames.back().next = i + 1;
+        const rapidjson::Value* child;
+        if (is_array) {
+            child = &c[i];
+        } else {
+            const auto& member = *(c.MemberBegin() + i);
+            lua_pushlstring(L, member.name.GetString(), member.name.GetStringLength());
+            child = &member.value;
+        }
+        // Stack: [ancestors] [current] [key, objects only]
+        if (child->IsArray() || child->IsObject()) {
+            push_container(L, *child);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, ancestors, lua_Integer(frames.size() + 1));
+            if (is_array) {
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, -3, lua_Integer(i) + 1);
+            } else {
+                lua_pushvalue(L, -1);
+                lua_rotate(L, -3, 1);  // [current] [child] [key] [child]
+                lua_rawset(L, -4);
+            }
+            lua_replace(L, -2);  // the child becomes the current table
+            frames.push_back({child, 0});
+        } else {
+            push_scalar(L, *child);
+            if (is_array) lua_rawseti(L, -2, lua_Integer(i) + 1);
+            else lua_rawset(L, -3);
+        }
+    }
+    // Stack: [ancestors]; the root is ancestors[1].
+    lua_rawgeti(L, ancestors, 1);
+    lua_replace(L, ancestors);
+    assert(lua_gettop(L) == top + 1);
+}
+
+Status to_json(lua_State* L, int idx, rapidjson::Value& out,
+               rapidjson::Document::AllocatorType& alloc) {
+    return Encoder(L, alloc).run(idx, out);
+}
+
+Result<std::string> to_json_text(lua_State* L, int idx) {
+    rapidjson::Document doc;
+    Status converted = to_json(L, idx, doc, doc.GetAllocator());
+    if (!converted) return converted.error();
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    doc.Accept(writer);
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace ferry::json_lua

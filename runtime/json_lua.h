@@ -1,0 +1,49 @@
+// JSON <-> Lua conversion (ARCHITECTURE.md decision 3), shared by ferry.json, task inputs and
+// outputs, and ctx.http's JSON helpers.
+//
+// Mapping: object <-> table with string keys; array <-> table with keys 1..n carrying the
+// array marker metatable (so an empty array survives a round trip); null <-> ferry.json.null
+// (a unique light userdata); numbers: integers stay Lua integers (int64), others floats.
+// A Lua table is an array when it has the marker, or when it is non-empty with exactly the
+// keys 1..n; an empty table without the marker is an object.
+#pragma once
+
+#include "runtime/error.h"
+
+#include <rapidjson/document.h>
+
+#include <string>
+
+struct lua_State;
+
+namespace ferry::json_lua {
+
+constexpr int kMaxDepth = 200;
+
+// [-0, +1, m] Pushes v as a Lua value. Iterative: any depth costs a few Lua stack slots.
+void push(lua_State* L, const rapidjson::Value& v);
+// [-0, +1, -] Pushes the null sentinel.
+void push_null(lua_State* L);
+// [-0, +0, -]
+bool is_null(lua_State* L, int idx);
+// [-0, +0, m] Sets the array marker metatable on the table at idx.
+void mark_array(lua_State* L, int idx);
+// [-0, +0, -] True for a table carrying the marker (or the empty_array one).
+bool is_marked_array(lua_State* L, int idx);
+// [-0, +1, m] Pushes the shared empty array (json.empty_array): marked, and its __newindex
+// raises, so no task can fill the one table every task sees.
+void push_empty_array(lua_State* L);
+
+// [-0, +0, -] Converts the Lua value at idx into out (allocated with alloc). Raw access only
+// (no metamethods run) and nothing allocated by Lua, so it never raises a Lua error and may
+// run outside a protected call (the scheduler converts a finished task's result this way).
+// Errors (Validation) for functions, userdata other than null, threads, cycles,
+// non-string/non-integer keys, mixed tables, NaN/inf, strings that are not UTF-8, depth >
+// kMaxDepth; the message names the path, e.g. "fields.tags[3]: cannot encode a function as
+// JSON". C++ exceptions (std::bad_alloc) propagate.
+Status to_json(lua_State* L, int idx, rapidjson::Value& out,
+               rapidjson::Document::AllocatorType& alloc);
+// Convenience: to JSON text (compact).
+Result<std::string> to_json_text(lua_State* L, int idx);
+
+}  // namespace ferry::json_lua

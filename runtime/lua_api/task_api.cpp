@@ -1,0 +1,313 @@
+#include "runtime/lua_api/task_api.h"
+
+#include "runtime/duration.h"
+#include "runtime/json_lua.h"
+#include "runtime/scheduler.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cctype>
+#include <string>
+
+namespace ferry::lua_api {
+
+namespace {
+
+constexpr const char* kHttpClientKey = "ferry.http_client";
+
+HttpClient* http_client(lua_State* L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, kHttpClientKey);
+    auto* c = static_cast<HttpClient*>(lua_touserdata(L, -1));
+    lua_pop(L, 1);
+    return c;
+}
+
+// A timeout argument: milliseconds as a number, or a duration text such as "2s".
+uint64_t check_duration(lua_State* L, int idx, const char* what) {
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        lua_Number n = lua_tonumber(L, idx);
+        if (n < 0) luaL_error(L, "%s: duration must not be negative", what);
+        return uint64_t(n);
+    }
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        Result<uint64_t> ms = parse_duration_ms(lua_tostring(L, idx));
+        if (!ms) luaL_error(L, "%s: %s", what, ms.error().message.c_str());
+        return ms.value();
+    }
+    luaL_error(L, "%s: duration expected (milliseconds or text like \"2s\"), got %s", what,
+               luaL_typename(L, idx));
+    return 0;
+}
+
+std::string url_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += char(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+struct HttpOp final : PendingOp {
+    HttpClient* client;
+    uint64_t transfer = 0;
+    explicit HttpOp(HttpClient* c) : client(c) {}
+    void cancel() override {
+        if (transfer) client->cancel(transfer);
+        transfer = 0;
+    }
+    const char* what() const override { return "http"; }
+};
+
+// [-0, +1] The response table {status, headers, body, json}.
+void push_response(lua_State* L, const HttpResponse& res) {
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, res.status);
+    lua_setfield(L, -2, "status");
+    lua_newtable(L);
+    for (const auto& [name, value] : res.headers) {
+        std::string key;
+        for (char c : name) key += char(std::tolower(static_cast<unsigned char>(c)));
+        lua_getfield(L, -1, key.c_str());
+        if (lua_isstring(L, -1)) {
+            std::string joined = std::string(lua_tostring(L, -1)) + ", " + value;
+            lua_pop(L, 1);
+            lua_pushlstring(L, joined.data(), joined.size());
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, value.data(), value.size());
+        }
+        lua_setfield(L, -2, key.c_str());
+    }
+    lua_setfield(L, -2, "headers");
+    lua_pushlstring(L, res.body.data(), res.body.size());
+    lua_setfield(L, -2, "body");
+    lua_pushnumber(L, res.duration_ms);
+    lua_setfield(L, -2, "duration_ms");
+    std::string type = res.header("content-type");
+    if (type.find("json") != std::string::npos && !res.body.empty()) {
+        rapidjson::Document doc;
+        doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(
+            res.body.data(), res.body.size());
+        if (!doc.HasParseError()) {
+            json_lua::push(L, doc);
+            lua_setfield(L, -2, "json");
+        }
+    }
+}
+
+// ferry.http.request{method=, url=, headers=, query=, json=, body=, timeout=, ...}
+int http_request(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    Task* task = Scheduler::current(L, "ferry.http.request");
+    HttpClient* client = http_client(L);
+    if (!client) return luaL_error(L, "ferry.http.request: no HTTP client in this process");
+    Scheduler* sched = Scheduler::of(L);
+
+    HttpRequest req;
+    lua_getfield(L, 1, "method");
+    if (!lua_isnil(L, -1)) req.method = luaL_checkstring(L, -1);
+    lua_getfield(L, 1, "url");
+    if (!lua_isstring(L, -1)) {
+        return luaL_error(L, "ferry.http.request: bad argument 'url' (string expected, got %s)",
+                          luaL_typename(L, -1));
+    }
+    req.url = lua_tostring(L, -1);
+    lua_pop(L, 2);
+    lua_getfield(L, 1, "query");
+    if (lua_istable(L, -1)) {
+        char sep = req.url.find('?') == std::string::npos ? '?' : '&';
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                size_t n = 0;
+                const char* v = luaL_tolstring(L, -1, &n);
+                req.url += sep;
+                req.url += url_encode(lua_tostring(L, -3));
+                req.url += '=';
+                req.url += url_encode(std::string_view(v, n));
+                sep = '&';
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "headers");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1))
+                req.headers.emplace_back(lua_tostring(L, -2), lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "json");
+    if (!lua_isnil(L, -1)) {
+        Result<std::string> text = json_lua::to_json_text(L, lua_gettop(L));
+        if (!text) return luaL_error(L, "ferry.http.request: json: %s", text.error().message.c_str());
+        req.body = std::move(text.value());
+        bool has_type = false;
+        for (auto& [k, v] : req.headers) {
+            std::string lower;
+            for (char c : k) lower += char(std::tolower(static_cast<unsigned char>(c)));
+            if (lower == "content-type") has_type = true;
+        }
+        if (!has_type) req.headers.emplace_back("Content-Type", "application/json");
+    } else {
+        lua_getfield(L, 1, "body");
+        if (!lua_isnil(L, -1)) {
+            size_t n = 0;
+            const char* b = luaL_checklstring(L, -1, &n);
+            req.body.assign(b, n);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "timeout");
+    if (!lua_isnil(L, -1)) req.timeout_ms = check_duration(L, -1, "ferry.http.request: timeout");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "verify_tls");
+    if (lua_isboolean(L, -1)) req.verify_tls = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    for (auto [field, target] : {std::pair{"ca_file", &req.ca_file},
+                                 std::pair{"client_cert", &req.client_cert},
+                                 std::pair{"client_key", &req.client_key}}) {
+        lua_getfield(L, 1, field);
+        if (lua_isstring(L, -1)) *target = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+
+    auto op = std::make_unique<HttpOp>(client);
+    HttpOp* raw = op.get();
+    task->park(std::move(op));
+    // The callback must not touch the op: a cancelled task has already destroyed it, and
+    // the client then reports Cancelled, which is ignored here.
+    raw->transfer = client->send(std::move(req), [sched, task](Result<HttpResponse> res,
+                                                               const HttpTransferInfo& info) {
+        bool sent = info.request_sent;
+        if (res) {
+            auto response = std::make_shared<HttpResponse>(std::move(res.value()));
+            sched->complete(task, [response](lua_State* co) {
+                push_response(co, *response);
+                return 1;
+            });
+        } else {
+            Error err = res.error();
+            if (err.kind == ErrorKind::Cancelled) return;  // the task is gone or ending
+            sched->complete(task, [err, sent](lua_State* co) {
+                lua_pushnil(co);
+                push_error_table(co, err);
+                lua_pushboolean(co, sent);
+                lua_setfield(co, -2, "request_sent");
+                return 2;
+            });
+        }
+    });
+    return lua_yield(L, 0);
+}
+
+struct SleepOp final : PendingOp {
+    std::unique_ptr<Loop::Timer> timer;
+    void cancel() override { timer.reset(); }
+    const char* what() const override { return "sleep"; }
+};
+
+int sleep_fn(lua_State* L) {
+    uint64_t ms = check_duration(L, 1, "ferry.sleep");
+    Task* task = Scheduler::current(L, "ferry.sleep");
+    Scheduler* sched = Scheduler::of(L);
+    auto op = std::make_unique<SleepOp>();
+    op->timer = sched->loop().timer(ms, [sched, task] {
+        sched->complete(task, [](lua_State*) { return 0; });
+    });
+    task->park(std::move(op));
+    return lua_yield(L, 0);
+}
+
+int log_at(lua_State* L, const char* level) {
+    size_t n = 0;
+    const char* msg = luaL_tolstring(L, 1, &n);
+    std::string fields;
+    if (lua_istable(L, 2)) {
+        Result<std::string> text = json_lua::to_json_text(L, 2);
+        if (text) fields = std::move(text.value());
+    }
+    Task* t = *static_cast<Task**>(lua_getextraspace(L));
+    if (t) t->log(level, std::string(msg, n), std::move(fields));
+    else std::fprintf(stderr, "[%s] %.*s\n", level, int(n), msg);
+    return 0;
+}
+
+// change(kind, id, before, after): the step changed a resource; stored as a JSON Patch.
+int step_change(lua_State* L) {
+    const char* kind = luaL_checkstring(L, 1);
+    size_t n = 0;
+    const char* id = luaL_tolstring(L, 2, &n);
+    std::string id_text(id, n);
+    lua_pop(L, 1);
+    Task* t = *static_cast<Task**>(lua_getextraspace(L));
+    if (!t) return luaL_error(L, "ferry.step.change is only allowed inside a task");
+    TaskChange change;
+    change.kind = kind;
+    change.id = std::move(id_text);
+    for (int idx : {3, 4}) {
+        std::string* target = idx == 3 ? &change.before : &change.after;
+        if (lua_isnoneornil(L, idx)) {
+            *target = "null";
+            continue;
+        }
+        Result<std::string> text = json_lua::to_json_text(L, idx);
+        if (!text) {
+            return luaL_error(L, "ferry.step.change: argument #%d: %s", idx,
+                              text.error().message.c_str());
+        }
+        *target = std::move(text.value());
+    }
+    t->record_change(std::move(change));
+    return 0;
+}
+
+}  // namespace
+
+void set_http_client(lua_State* L, HttpClient* client) {
+    lua_pushlightuserdata(L, client);
+    lua_setfield(L, LUA_REGISTRYINDEX, kHttpClientKey);
+}
+
+int open_http(lua_State* L) {
+    luaL_Reg fns[] = {{"request", http_request}, {nullptr, nullptr}};
+    luaL_newlib(L, fns);
+    return 1;
+}
+
+int open_sleep(lua_State* L) {
+    lua_pushcfunction(L, sleep_fn);
+    return 1;
+}
+
+int open_step(lua_State* L) {
+    luaL_Reg fns[] = {{"change", step_change}, {nullptr, nullptr}};
+    luaL_newlib(L, fns);
+    return 1;
+}
+
+int open_log(lua_State* L) {
+    luaL_Reg fns[] = {{"debug", [](lua_State* S) { return log_at(S, "debug"); }},
+                      {"info", [](lua_State* S) { return log_at(S, "info"); }},
+                      {"warn", [](lua_State* S) { return log_at(S, "warn"); }},
+                      {"error", [](lua_State* S) { return log_at(S, "error"); }},
+                      {nullptr, nullptr}};
+    luaL_newlib(L, fns);
+    return 1;
+}
+
+}  // namespace ferry::lua_api

@@ -1,0 +1,374 @@
+#include "runtime/lua_vm.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ferry {
+
+namespace {
+
+constexpr const char* kSandboxMeta = "ferry.sandbox";
+constexpr const char* kLoadingSentinel = "ferry.loading";
+
+int readonly_newindex(lua_State* L) {
+    const char* name = lua_tostring(L, lua_upvalueindex(1));
+    return luaL_error(L, "attempt to modify read-only table '%s'", name ? name : "?");
+}
+
+int readonly_pairs(lua_State* L) {
+    lua_pushcfunction(L, [](lua_State* S) -> int {
+        // next(real, key) where real is upvalue 1 of __pairs' closure: passed as state
+        lua_settop(S, 2);
+        if (lua_next(S, 1)) return 2;
+        lua_pushnil(S);
+        return 1;
+    });
+    lua_pushvalue(L, lua_upvalueindex(1));  // the real table as the iteration state
+    lua_pushnil(L);
+    return 3;
+}
+
+int readonly_len(lua_State* L) {
+    lua_pushinteger(L, lua_Integer(lua_rawlen(L, lua_upvalueindex(1))));
+    return 1;
+}
+
+int env_newindex(lua_State* L) {
+    const char* key = lua_tostring(L, 2);
+    return luaL_error(L,
+                      "assignment to global '%s': tasks cannot set globals (use 'local %s')",
+                      key ? key : "?", key ? key : "x");
+}
+
+// [-0, +1] Copies the named fields of the table at idx into a new table.
+void copy_fields(lua_State* L, int idx, std::initializer_list<const char*> names) {
+    idx = lua_absindex(L, idx);
+    lua_createtable(L, 0, int(names.size()));
+    for (const char* n : names) {
+        lua_getfield(L, idx, n);
+        lua_setfield(L, -2, n);
+    }
+}
+
+}  // namespace
+
+void push_readonly_proxy(lua_State* L, int idx, const char* name) {
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);                    // proxy
+    lua_createtable(L, 0, 5);           // its metatable
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushstring(L, name);
+    lua_pushcclosure(L, readonly_newindex, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, readonly_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, readonly_len, 1);
+    lua_setfield(L, -2, "__len");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__metatable");  // getmetatable() answers the name; setmetatable fails
+    lua_setmetatable(L, -2);
+}
+
+LuaVM* vm_of(lua_State* L) {
+    void* ud = nullptr;
+    lua_getallocf(L, &ud);
+    return static_cast<LuaVM*>(ud);
+}
+
+void* LuaVM::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
+    auto* vm = static_cast<LuaVM*>(ud);
+    size_t old = ptr ? osize : 0;  // for a new block, osize is the object's type, not a size
+    if (nsize == 0) {
+        vm->used_ -= old;
+        std::free(ptr);
+        return nullptr;
+    }
+    if (nsize > old && vm->used_ + (nsize - old) > vm->limits_.memory_bytes) return nullptr;
+    void* p = std::realloc(ptr, nsize);
+    if (!p) return nullptr;
+    vm->used_ = vm->used_ - old + nsize;
+    if (nsize > old) vm->allocated_total_ += nsize - old;
+    return p;
+}
+
+LuaVM::LuaVM(LuaVmLimits limits) : limits_(limits) {
+    L_ = lua_newstate(&LuaVM::allocate, this);
+    if (!L_) throw std::bad_alloc();
+    lua_atpanic(L_, [](lua_State* L) -> int {
+        std::fprintf(stderr, "ferry: unprotected Lua error: %s\n", lua_tostring(L, -1));
+        std::abort();
+    });
+    build_sandbox();
+}
+
+LuaVM::~LuaVM() {
+    if (L_) lua_close(L_);
+}
+
+void LuaVM::add_module(const std::string& name, lua_CFunction opener) {
+    c_modules_[name] = opener;
+}
+
+void LuaVM::set_source_resolver(std::function<std::optional<LuaSource>(const std::string&)> r) {
+    resolver_ = std::move(r);
+}
+
+void LuaVM::push_env() { lua_rawgeti(L_, LUA_REGISTRYINDEX, env_ref_); }
+
+void LuaVM::build_sandbox() {
+    lua_State* L = L_;
+    // Only these libraries are opened at all; io, package, debug and coroutine never are.
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 1);
+    int os_idx = lua_gettop(L);
+    int utf8_idx = os_idx - 1, math_idx = os_idx - 2, table_idx = os_idx - 3,
+        string_idx = os_idx - 4, base_idx = os_idx - 5;
+
+    // Protect the string metatable: otherwise getmetatable("").__index is the real string
+    // library, writable by any task (the CVE-2022-24735 class).
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushliteral(L, "string");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+
+    lua_newtable(L);  // the allow-list
+    int allow = lua_gettop(L);
+    for (const char* name : {"assert", "error", "ipairs", "next", "pairs", "pcall", "select",
+                             "tonumber", "tostring", "type", "xpcall", "rawequal", "rawlen",
+                             "rawget", "setmetatable", "getmetatable", "_VERSION"}) {
+        lua_getfield(L, base_idx, name);
+        lua_setfield(L, allow, name);
+    }
+    lua_pushlightuserdata(L, this);
+    lua_pushcclosure(L, sandbox_require, 1);
+    lua_setfield(L, allow, "require");
+    lua_pushcfunction(L, sandbox_load);
+    lua_setfield(L, allow, "load");
+    lua_pushcfunction(L, sandbox_collectgarbage);
+    lua_setfield(L, allow, "collectgarbage");
+    lua_pushcfunction(L, sandbox_print);
+    lua_setfield(L, allow, "print");
+
+    copy_fields(L, string_idx,
+                {"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match",
+                 "rep", "reverse", "sub", "upper", "pack", "packsize", "unpack"});
+    push_readonly_proxy(L, -1, "string");
+    lua_setfield(L, allow, "string");
+    lua_pop(L, 1);
+    push_readonly_proxy(L, table_idx, "table");
+    lua_setfield(L, allow, "table");
+    push_readonly_proxy(L, math_idx, "math");
+    lua_setfield(L, allow, "math");
+    push_readonly_proxy(L, utf8_idx, "utf8");
+    lua_setfield(L, allow, "utf8");
+    copy_fields(L, os_idx, {"time", "clock", "date"});
+    push_readonly_proxy(L, -1, "os");
+    lua_setfield(L, allow, "os");
+    lua_pop(L, 1);
+
+    // ferry: modules resolved on first use through require.
+    lua_newtable(L);
+    lua_createtable(L, 0, 2);
+    lua_pushlightuserdata(L, this);
+    lua_pushcclosure(
+        L,
+        [](lua_State* S) -> int {
+            const char* key = luaL_checkstring(S, 2);
+            lua_pushvalue(S, lua_upvalueindex(1));
+            lua_pushcclosure(S, sandbox_require, 1);
+            lua_pushfstring(S, "ferry.%s", key);
+            lua_call(S, 1, 1);
+            return 1;
+        },
+        1);
+    lua_setfield(L, -2, "__index");
+    lua_pushstring(L, "ferry");
+    lua_pushcclosure(L, readonly_newindex, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "ferry");
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, allow, "ferry");
+
+    lua_newtable(L);  // the shared environment every chunk runs in
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, allow);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, env_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushstring(L, kSandboxMeta);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pushliteral(L, "_G");
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -3);  // raw: the environment's __newindex refuses every write
+    env_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    lua_newtable(L);
+    loaded_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_settop(L, 0);
+}
+
+int LuaVM::sandbox_require(lua_State* L) {
+    auto* vm = static_cast<LuaVM*>(lua_touserdata(L, lua_upvalueindex(1)));
+    std::string name = luaL_checkstring(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->loaded_ref_);
+    int loaded = lua_gettop(L);
+    lua_getfield(L, loaded, name.c_str());
+    if (lua_isstring(L, -1) && std::strcmp(lua_tostring(L, -1), kLoadingSentinel) == 0) {
+        return luaL_error(L, "require: module '%s' requires itself (a loop)", name.c_str());
+    }
+    if (!lua_isnil(L, -1)) return 1;
+    lua_pop(L, 1);
+
+    auto c = vm->c_modules_.find(name);
+    if (c != vm->c_modules_.end()) {
+        lua_pushcfunction(L, c->second);
+        lua_call(L, 0, 1);
+    } else {
+        std::optional<LuaSource> src = vm->resolver_ ? vm->resolver_(name) : std::nullopt;
+        if (!src) {
+            return luaL_error(L,
+                              "module '%s' not found (tasks can require ferry.* modules and "
+                              "the Ferry standard library only)",
+                              name.c_str());
+        }
+        Result<int> chunk = vm->load_chunk(src->chunkname, src->text);
+        if (!chunk) return luaL_error(L, "%s", chunk.error().describe().c_str());
+        lua_pushstring(L, kLoadingSentinel);
+        lua_setfield(L, loaded, name.c_str());
+        lua_rawgeti(L, LUA_REGISTRYINDEX, chunk.value());
+        lua_pushstring(L, name.c_str());
+        lua_call(L, 1, 1);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushboolean(L, 1);
+        }
+    }
+    if (lua_istable(L, -1)) {
+        push_readonly_proxy(L, -1, name.c_str());
+        lua_remove(L, -2);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, loaded, name.c_str());
+    return 1;
+}
+
+int LuaVM::sandbox_load(lua_State* L) {
+    size_t len = 0;
+    const char* text = nullptr;
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        text = lua_tolstring(L, 1, &len);
+    } else {
+        return luaL_argerror(L, 1, "load: only source text is accepted in tasks");
+    }
+    const char* chunkname = luaL_optstring(L, 2, "=(load)");
+    const char* mode = luaL_optstring(L, 3, "t");
+    if (std::strcmp(mode, "t") != 0) {
+        return luaL_argerror(L, 3, "load: binary chunks are not allowed (mode must be \"t\")");
+    }
+    if (luaL_loadbufferx(L, text, len, chunkname, "t") != LUA_OK) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    // The chunk runs in the caller-supplied environment, or the sandbox's.
+    if (!lua_isnoneornil(L, 4)) {
+        lua_pushvalue(L, 4);
+    } else {
+        vm_of(L)->push_env();
+    }
+    lua_setupvalue(L, -2, 1);
+    return 1;
+}
+
+int LuaVM::sandbox_collectgarbage(lua_State* L) {
+    const char* opt = luaL_optstring(L, 1, "count");
+    if (std::strcmp(opt, "count") != 0) {
+        return luaL_argerror(L, 1, "collectgarbage: only \"count\" is allowed in tasks");
+    }
+    lua_pushnumber(L, lua_Number(lua_gc(L, LUA_GCCOUNT, 0)) +
+                          lua_Number(lua_gc(L, LUA_GCCOUNTB, 0)) / 1024.0);
+    return 1;
+}
+
+int LuaVM::sandbox_print(lua_State* L) {
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; ++i) {
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, nullptr);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    size_t len = 0;
+    const char* text = lua_tolstring(L, -1, &len);
+    LuaVM* vm = vm_of(L);
+    if (vm->print_sink) vm->print_sink(L, std::string_view(text, len));
+    else std::fprintf(stderr, "%.*s\n", int(len), text);
+    return 0;
+}
+
+Result<int> LuaVM::load_chunk(const std::string& chunkname, const std::string& text) {
+    std::string key = chunkname;
+    key += '\0';
+    key += text;
+    auto it = chunk_cache_.find(key);
+    if (it != chunk_cache_.end()) return it->second;
+    lua_State* L = L_;
+    int status = luaL_loadbufferx(L, text.data(), text.size(), chunkname.c_str(), "t");
+    if (status != LUA_OK) {
+        std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load chunk";
+        lua_pop(L, 1);
+        // "file.lua:12: message" -> a located Validation error.
+        SourceLocation where;
+        std::string file = chunkname.size() > 1 && chunkname[0] == '@' ? chunkname.substr(1)
+                                                                         : chunkname;
+        std::string body = msg;
+        if (msg.compare(0, file.size(), file) == 0 && msg.size() > file.size() &&
+            msg[file.size()] == ':') {
+            size_t colon = msg.find(':', file.size() + 1);
+            if (colon != std::string::npos) {
+                where.line = std::atoi(msg.c_str() + file.size() + 1);
+                body = msg.substr(colon + 2 <= msg.size() ? colon + 2 : colon);
+            }
+        }
+        where.file = file;
+        return make_error(ErrorKind::Validation, body, where);
+    }
+    push_env();
+    lua_setupvalue(L, -2, 1);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    chunk_cache_.emplace(std::move(key), ref);
+    return ref;
+}
+
+Result<int> LuaVM::run_chunk(int chunk_ref) {
+    lua_State* L = L_;
+    lua_pushcfunction(L, [](lua_State* S) -> int {
+        luaL_traceback(S, S, lua_tostring(S, 1), 1);
+        return 1;
+    });
+    int handler = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, chunk_ref);
+    int status = lua_pcall(L, 0, 1, handler);
+    if (status != LUA_OK) {
+        std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "error loading chunk";
+        lua_settop(L, handler - 1);
+        return make_error(status == LUA_ERRMEM ? ErrorKind::Limit : ErrorKind::LuaError, msg);
+    }
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_settop(L, handler - 1);
+    return ref;
+}
+
+}  // namespace ferry

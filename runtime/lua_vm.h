@@ -1,0 +1,97 @@
+// One lua_State per loop (ARCHITECTURE.md decision 2): its lifetime, the limiting
+// allocator, the sandbox every chunk runs in, Ferry's own `require`, and the chunk cache
+// (compile once, call many times).
+//
+// The sandbox (EXAMPLES.md 2.3): chunks run with a shared environment whose reads fall
+// through to a frozen allow-list (base functions, string, table, math, utf8, a few of os, and
+// the ferry.* modules) and whose writes raise: a task cannot set a global, so nothing one
+// invocation does is seen by another through globals. Shared tables are read-only proxies
+// with __metatable set; load is text-only; string.dump, rawset, io, debug, package and
+// coroutine are absent; collectgarbage only answers "count".
+#pragma once
+
+#include "runtime/error.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <lua.hpp>
+
+namespace ferry {
+
+struct LuaVmLimits {
+    size_t memory_bytes = size_t(1) << 30;  // hard cap for the whole VM; NULL -> LUA_ERRMEM
+};
+
+// A Lua source module reachable through require (stdlib/ferry/x.lua as "ferry.x").
+struct LuaSource {
+    std::string chunkname;  // "@stdlib/ferry/x.lua": error messages name the file
+    std::string text;
+};
+
+class LuaVM {
+  public:
+    explicit LuaVM(LuaVmLimits limits = {});
+    ~LuaVM();
+    LuaVM(const LuaVM&) = delete;
+    LuaVM& operator=(const LuaVM&) = delete;
+
+    lua_State* state() { return L_; }
+    size_t memory_used() const { return used_; }
+    size_t memory_limit() const { return limits_.memory_bytes; }
+
+    // Adds a C module: ferry.NAME reads it, require("ferry.NAME") returns it. opener has the
+    // luaopen contract. Call before the first chunk runs.
+    void add_module(const std::string& name, lua_CFunction opener);
+    // Resolves require() of Lua source modules; nullopt when unknown.
+    void set_source_resolver(std::function<std::optional<LuaSource>(const std::string&)> r);
+
+    // Compiles text (never bytecode) in the sandbox and returns a registry reference to the
+    // resulting function; the same chunkname and text give the same reference (cached).
+    // Syntax errors come back as Validation errors with FILE:LINE.
+    Result<int> load_chunk(const std::string& chunkname, const std::string& text);
+    // Calls a chunk once, unprotected from yields (module bodies: task files return their
+    // definition table). Returns a registry reference to the first result.
+    Result<int> run_chunk(int chunk_ref);
+
+    // [-0, +1] Pushes the sandbox environment (for C code that needs the globals view).
+    void push_env();
+
+    // Where print() in a task goes (the scheduler routes it to the running task's log).
+    std::function<void(lua_State*, std::string_view)> print_sink;
+
+    // The allocator's bookkeeping, read by the scheduler to charge tasks.
+    size_t allocated_total() const { return allocated_total_; }
+
+  private:
+    static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
+    void build_sandbox();
+    static int sandbox_require(lua_State* L);
+    static int sandbox_load(lua_State* L);
+    static int sandbox_collectgarbage(lua_State* L);
+    static int sandbox_print(lua_State* L);
+
+    lua_State* L_ = nullptr;
+    LuaVmLimits limits_;
+    size_t used_ = 0;
+    size_t allocated_total_ = 0;  // monotonically growing: bytes ever allocated
+    int env_ref_ = LUA_NOREF;
+    int loaded_ref_ = LUA_NOREF;  // require cache
+    int modules_ref_ = LUA_NOREF; // ferry.* module table (real, behind the proxy)
+    std::map<std::string, lua_CFunction> c_modules_;
+    std::function<std::optional<LuaSource>(const std::string&)> resolver_;
+    std::map<std::string, int> chunk_cache_;  // chunkname + '\0' + text -> ref
+};
+
+// [-0, +1] Pushes a read-only proxy of the table at idx: reads and pairs() see the table,
+// writes raise, getmetatable() returns a string. Used for every shared table.
+void push_readonly_proxy(lua_State* L, int idx, const char* name);
+
+// The LuaVM that owns L (any thread of it).
+LuaVM* vm_of(lua_State* L);
+
+}  // namespace ferry

@@ -1,0 +1,353 @@
+#include "runtime/scheduler.h"
+
+#include "runtime/json_lua.h"
+
+#include <chrono>
+#include <cstring>
+
+namespace ferry {
+
+namespace {
+
+constexpr int kHookInterval = 1000;  // instructions between limit checks
+
+Task*& task_slot(lua_State* L) { return *static_cast<Task**>(lua_getextraspace(L)); }
+
+uint64_t unix_ms() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+}
+
+int error_tostring(lua_State* L) {
+    lua_getfield(L, 1, "kind");
+    lua_getfield(L, 1, "message");
+    lua_pushfstring(L, "%s: %s", luaL_optstring(L, -2, "error"), luaL_optstring(L, -1, ""));
+    return 1;
+}
+
+}  // namespace
+
+std::string_view to_string(TaskState s) {
+    switch (s) {
+    case TaskState::Ready: return "ready";
+    case TaskState::Running: return "running";
+    case TaskState::Parked: return "parked";
+    case TaskState::Finished: return "finished";
+    }
+    return "?";
+}
+
+void push_error_table(lua_State* L, const Error& error, long http_status) {
+    lua_createtable(L, 0, 4);
+    std::string kind(to_string(error.kind));
+    lua_pushlstring(L, kind.data(), kind.size());
+    lua_setfield(L, -2, "kind");
+    lua_pushlstring(L, error.message.data(), error.message.size());
+    lua_setfield(L, -2, "message");
+    lua_pushboolean(L, error.retryable());
+    lua_setfield(L, -2, "retryable");
+    if (http_status) {
+        lua_pushinteger(L, http_status);
+        lua_setfield(L, -2, "status");
+    }
+    if (luaL_newmetatable(L, "ferry.error")) {
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+}
+
+void Task::park(std::unique_ptr<PendingOp> op) {
+    pending_ = std::move(op);
+    state_ = TaskState::Parked;
+}
+
+void Task::log(std::string level, std::string message, std::string fields_json) {
+    logs_.push_back({std::move(level), std::move(message), std::move(fields_json), unix_ms()});
+}
+
+void Task::record_change(TaskChange change) { changes_.push_back(std::move(change)); }
+
+Scheduler::Scheduler(Loop& loop, LuaVM& vm) : loop_(loop), vm_(vm) {
+    lua_State* L = vm_.state();
+    lua_pushlightuserdata(L, this);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ferry.scheduler");
+    vm_.print_sink = [](lua_State* S, std::string_view text) {
+        if (Task* t = task_slot(S)) t->log("info", std::string(text));
+        else std::fprintf(stderr, "%.*s\n", int(text.size()), text.data());
+    };
+    loop_.on_iteration([this] { drain(); });
+}
+
+Scheduler::~Scheduler() {
+    std::vector<Task*> live;
+    for (auto& [id, t] : tasks_) live.push_back(t.get());
+    for (Task* t : live) cancel(t, make_error(ErrorKind::Cancelled, "shutting down"));
+    // Done callbacks of cancelled tasks run now: nothing will drain after us.
+    auto finished = std::move(finished_);
+    for (auto& [done, outcome] : finished)
+        if (done) done(std::move(outcome));
+    vm_.print_sink = nullptr;
+}
+
+Scheduler* Scheduler::of(lua_State* L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "ferry.scheduler");
+    auto* s = static_cast<Scheduler*>(lua_touserdata(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+size_t Scheduler::parked_tasks() const {
+    size_t n = 0;
+    for (const auto& [id, t] : tasks_)
+        if (t->state_ == TaskState::Parked) ++n;
+    return n;
+}
+
+Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_args,
+                       TaskLimits limits, std::function<void(TaskOutcome)> done) {
+    lua_State* L = vm_.state();
+    auto task = std::make_unique<Task>();
+    Task* t = task.get();
+    t->id_ = next_id_++;
+    t->limits_ = limits;
+    t->done_ = std::move(done);
+    t->co_ = lua_newthread(L);
+    t->co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    task_slot(t->co_) = t;
+    // A new thread inherits its creator's hook; set ours explicitly (EXAMPLES.md 2.3).
+    lua_sethook(t->co_, &Scheduler::hook, LUA_MASKCOUNT, kHookInterval);
+    lua_rawgeti(t->co_, LUA_REGISTRYINDEX, function_ref);
+    t->nargs_ = push_args ? push_args(t->co_) : 0;
+    t->started_ns_ = Loop::hrtime_ns();
+    if (limits.timeout_ms) {
+        t->deadline_ns_ = t->started_ns_ + limits.timeout_ms * 1'000'000ull;
+        uint64_t id = t->id_;
+        t->deadline_timer_ = loop_.timer(limits.timeout_ms, [this, id] {
+            auto it = tasks_.find(id);
+            if (it == tasks_.end()) return;
+            Task* tt = it->second.get();
+            if (tt->state_ != TaskState::Parked && tt->state_ != TaskState::Ready) return;
+            cancel(tt, make_error(ErrorKind::Timeout,
+                                  "timed out after " + std::to_string(tt->limits_.timeout_ms) +
+                                      " ms (the step's timeout)"));
+        });
+    }
+    tasks_.emplace(t->id_, std::move(task));
+    ready_.push_back(t->id_);
+    loop_.wake();
+    return t;
+}
+
+Task* Scheduler::current(lua_State* L, const char* what) {
+    Task* t = task_slot(L);
+    if (!t || t->co_ != L) {
+        luaL_error(L, "%s is only allowed inside a task or hook, not here", what);
+        return nullptr;
+    }
+    if (!lua_isyieldable(L)) {
+        luaL_error(L,
+                   "%s cannot wait here (inside a metamethod, an iterator or a sort "
+                   "comparator); call it from the task's own code",
+                   what);
+        return nullptr;
+    }
+    return t;
+}
+
+void Scheduler::complete(Task* task, std::function<int(lua_State*)> pusher) {
+    if (!task || task->state_ != TaskState::Parked) return;
+    task->pending_.reset();
+    task->resume_pusher_ = std::move(pusher);
+    task->state_ = TaskState::Ready;
+    ready_.push_back(task->id_);
+    loop_.wake();
+}
+
+void Scheduler::drain() {
+    if (draining_) return;
+    draining_ = true;
+    while (!ready_.empty() || !finished_.empty()) {
+        while (!ready_.empty()) {
+            uint64_t id = ready_.front();
+            ready_.pop_front();
+            auto it = tasks_.find(id);
+            if (it == tasks_.end() || it->second->state_ != TaskState::Ready) continue;
+            resume(it->second.get());
+        }
+        auto finished = std::move(finished_);
+        finished_.clear();
+        for (auto& [done, outcome] : finished)
+            if (done) done(std::move(outcome));
+    }
+    draining_ = false;
+}
+
+void Scheduler::hook(lua_State* L, lua_Debug*) {
+    Task* t = task_slot(L);
+    if (!t) return;
+    if (!t->limit_hit_.empty()) {
+        luaL_error(L, "%s", t->limit_hit_.c_str());
+        return;
+    }
+    t->instructions_ += kHookInterval;
+    const TaskLimits& lim = t->limits_;
+    if (lim.instruction_budget && t->instructions_ > lim.instruction_budget) {
+        t->limit_hit_ = "instruction budget exceeded: the task ran more than " +
+                        std::to_string(lim.instruction_budget) + " Lua instructions";
+    } else if (t->deadline_ns_ && Loop::hrtime_ns() > t->deadline_ns_) {
+        t->limit_hit_ = "timeout exceeded: the task ran longer than " +
+                        std::to_string(lim.timeout_ms) + " ms";
+    } else if (lim.memory_bytes) {
+        LuaVM* vm = vm_of(L);
+        size_t used = t->memory_charged_ + (vm->allocated_total() - t->alloc_mark_);
+        if (used > lim.memory_bytes) {
+            t->limit_hit_ = "memory limit exceeded: the task allocated more than " +
+                            std::to_string(lim.memory_bytes / 1024) + " KiB";
+        }
+    }
+    if (!t->limit_hit_.empty()) {
+        // Fire on every instruction from now on, so a pcall cannot swallow the breach.
+        lua_sethook(L, &Scheduler::hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", t->limit_hit_.c_str());
+    }
+}
+
+void Scheduler::resume(Task* t) {
+    lua_State* co = t->co_;
+    int nargs = t->nargs_;
+    t->nargs_ = 0;
+    if (t->resume_pusher_) {
+        nargs = t->resume_pusher_(co);
+        t->resume_pusher_ = nullptr;
+    }
+    t->state_ = TaskState::Running;
+    t->alloc_mark_ = vm_.allocated_total();
+    int nres = 0;
+    int status = lua_resume(co, vm_.state(), nargs, &nres);
+    t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
+    if (status == LUA_YIELD) {
+        if (t->pending_) {
+            lua_pop(co, nres);
+            return;  // parked; complete() will queue it again
+        }
+        // A bare coroutine.yield cannot happen (no coroutine library); treat as a bug.
+        lua_pop(co, nres);
+        fail(t, make_error(ErrorKind::LuaError, "task yielded without waiting for anything"));
+        return;
+    }
+    if (status == LUA_OK) {
+        TaskOutcome outcome;
+        outcome.ok = true;
+        if (nres > 0) {
+            Status converted = json_lua::to_json(co, -nres, outcome.value,
+                                                 outcome.value.GetAllocator());
+            if (!converted) {
+                lua_pop(co, nres);
+                fail(t, make_error(ErrorKind::LuaError,
+                                   "the task's result cannot be stored: " +
+                                       converted.error().message));
+                return;
+            }
+        } else {
+            outcome.value.SetNull();
+        }
+        lua_pop(co, nres);
+        finish(t, std::move(outcome));
+        return;
+    }
+    // An error: keep its kind when it is a Ferry error table, else lua_error with traceback.
+    Error err = make_error(ErrorKind::LuaError, "");
+    rapidjson::Document data;
+    bool dry_run_stop = false;
+    if (!t->limit_hit_.empty()) {
+        err = make_error(ErrorKind::Limit, t->limit_hit_);
+    } else if (status == LUA_ERRMEM) {
+        err = make_error(ErrorKind::Limit,
+                         "memory limit exceeded: the Lua VM is out of memory (limit " +
+                             std::to_string(vm_.memory_limit() >> 20) + " MiB)");
+    } else if (lua_istable(co, -1)) {
+        lua_getfield(co, -1, "kind");
+        lua_getfield(co, -2, "message");
+        std::string kind_name = lua_isstring(co, -2) ? lua_tostring(co, -2) : "";
+        auto kind = error_kind_from_string(kind_name);
+        err.kind = kind.value_or(ErrorKind::LuaError);
+        const char* m = lua_tostring(co, -1);
+        err.message = m ? m : "error";
+        lua_pop(co, 2);
+        lua_getfield(co, -1, "data");
+        if (!lua_isnil(co, -1)) {
+            Status s = json_lua::to_json(co, lua_gettop(co), data, data.GetAllocator());
+            if (!s) data.SetNull();
+        }
+        lua_pop(co, 1);
+        dry_run_stop = kind_name == "dry_run";
+    } else {
+        const char* m = lua_tostring(co, -1);
+        err.message = m ? m : "(error object is not a string)";
+    }
+    // "tasks/x.lua:12: message": keep the place as a location too.
+    if (err.kind == ErrorKind::LuaError && err.message.size() > 2) {
+        size_t c1 = err.message.find(':');
+        if (c1 != std::string::npos && c1 > 0) {
+            size_t c2 = err.message.find(':', c1 + 1);
+            if (c2 != std::string::npos && c2 > c1 + 1 &&
+                err.message.find_first_not_of("0123456789", c1 + 1) == c2) {
+                err.location = SourceLocation{err.message.substr(0, c1),
+                                              std::atoi(err.message.c_str() + c1 + 1), 0};
+            }
+        }
+    }
+    luaL_traceback(vm_.state(), co, nullptr, 0);
+    std::string traceback = lua_tostring(vm_.state(), -1) ? lua_tostring(vm_.state(), -1) : "";
+    lua_pop(vm_.state(), 1);
+    TaskOutcome outcome;
+    outcome.ok = false;
+    outcome.error = std::move(err);
+    outcome.traceback = std::move(traceback);
+    outcome.error_data = std::move(data);
+    outcome.dry_run_stop = dry_run_stop;
+    finish(t, std::move(outcome));
+}
+
+void Scheduler::fail(Task* t, Error error, std::string traceback) {
+    TaskOutcome outcome;
+    outcome.ok = false;
+    outcome.error = std::move(error);
+    outcome.traceback = std::move(traceback);
+    finish(t, std::move(outcome));
+}
+
+void Scheduler::finish(Task* t, TaskOutcome outcome) {
+    outcome.logs = std::move(t->logs_);
+    outcome.changes = std::move(t->changes_);
+    outcome.instructions = t->instructions_;
+    outcome.duration_ms = double(Loop::hrtime_ns() - t->started_ns_) / 1e6;
+    t->state_ = TaskState::Finished;
+    t->deadline_timer_.reset();
+    if (t->pending_) {
+        t->pending_->cancel();
+        t->pending_.reset();
+    }
+    // Run to-be-closed variables and release the thread for the collector.
+    lua_resetthread(t->co_);  // Lua 5.4.4 (Debian 12) has no lua_closethread
+    task_slot(t->co_) = nullptr;
+    luaL_unref(vm_.state(), LUA_REGISTRYINDEX, t->co_ref_);
+    auto done = std::move(t->done_);
+    tasks_.erase(t->id_);
+    finished_.emplace_back(std::move(done), std::move(outcome));
+    loop_.wake();
+}
+
+void Scheduler::cancel(Task* t, Error why) {
+    if (!t || t->state_ == TaskState::Finished) return;
+    if (t->state_ == TaskState::Running) {
+        // Cancelling the running task from inside itself: let the hook end it.
+        t->limit_hit_ = why.message;
+        return;
+    }
+    fail(t, std::move(why));
+}
+
+}  // namespace ferry

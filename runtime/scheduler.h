@@ -1,0 +1,166 @@
+// Tasks: one Lua coroutine per invocation, parked while it waits for I/O, resumed by the
+// loop (the cosocket model of EXAMPLES.md 2.2).
+//
+// Protocol for a yielding C function (ferry.http.request, ferry.sleep...):
+//   1. check arguments (raise on misuse);  2. Task* t = Scheduler::current(L) — raise when
+//   not inside a task or not yieldable;  3. start the operation and t->park(op);
+//   4. `return lua_yield(L, 0)`. The operation's completion (a libuv or curl callback) never
+//   calls Lua: it calls Scheduler::complete(t, pusher), which queues the task; the scheduler
+//   drains its ready queue once per loop iteration, pushes the results with the pusher and
+//   resumes the coroutine. The pushed values become the yielding function's return values.
+//
+// Limits: an instruction budget and a wall-clock deadline checked by a count hook on each
+// task thread (re-armed to fire on every instruction after a breach, so pcall cannot
+// swallow it); an approximate per-task memory cap (bytes allocated while the task ran,
+// charged at each yield and checked by the hook); the VM-wide hard cap of LuaVM. Each
+// breach ends the task with ErrorKind::Limit and says which limit. A deadline timer also
+// cancels a parked task's operation (ErrorKind::Timeout).
+#pragma once
+
+#include "runtime/error.h"
+#include "runtime/loop.h"
+#include "runtime/lua_vm.h"
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ferry {
+
+struct TaskLimits {
+    uint64_t instruction_budget = 100'000'000;  // VM instructions per invocation (0: none)
+    uint64_t timeout_ms = 0;                     // wall clock, parked time included (0: none)
+    size_t memory_bytes = 64u << 20;             // approximate per-invocation cap (0: none)
+};
+
+enum class TaskState { Ready, Running, Parked, Finished };
+std::string_view to_string(TaskState s);
+
+// An operation a parked task waits for. Owned by the Task, cancelled by it.
+class PendingOp {
+  public:
+    virtual ~PendingOp() = default;
+    virtual void cancel() = 0;
+    virtual const char* what() const = 0;  // "http", "sleep"... for diagnostics
+};
+
+struct TaskLogEntry {
+    std::string level;    // debug | info | warn | error
+    std::string message;
+    std::string fields;   // JSON object text, may be empty
+    uint64_t at_ms = 0;   // unix ms
+};
+
+struct TaskChange {
+    std::string kind;
+    std::string id;
+    std::string before;   // JSON text
+    std::string after;    // JSON text
+};
+
+struct TaskOutcome {
+    bool ok = false;
+    rapidjson::Document value;         // the task's first return value, as JSON (when ok)
+    Error error;                       // when !ok
+    std::string traceback;             // Lua traceback for lua_error
+    rapidjson::Document error_data;    // the `data` field of a Ferry error table, if any
+    bool dry_run_stop = false;         // the task stopped at a send in dry-run (kind "dry_run")
+    std::vector<TaskLogEntry> logs;
+    std::vector<TaskChange> changes;
+    uint64_t instructions = 0;
+    double duration_ms = 0;
+};
+
+class Scheduler;
+
+class Task {
+  public:
+    uint64_t id() const { return id_; }
+    TaskState state() const { return state_; }
+    lua_State* thread() const { return co_; }
+    // Parks the running task on op (step 3 of the protocol). The caller then yields.
+    void park(std::unique_ptr<PendingOp> op);
+    void log(std::string level, std::string message, std::string fields_json = {});
+    void record_change(TaskChange change);
+    // Data the owner of the task attaches (e.g. the engine's step context).
+    void* user = nullptr;
+
+  private:
+    friend class Scheduler;
+    uint64_t id_ = 0;
+    TaskState state_ = TaskState::Ready;
+    lua_State* co_ = nullptr;
+    int co_ref_ = LUA_NOREF;
+    int nargs_ = 0;
+    TaskLimits limits_;
+    uint64_t instructions_ = 0;
+    uint64_t started_ns_ = 0;
+    uint64_t deadline_ns_ = 0;
+    size_t memory_charged_ = 0;
+    size_t alloc_mark_ = 0;
+    std::string limit_hit_;
+    std::unique_ptr<PendingOp> pending_;
+    std::function<int(lua_State*)> resume_pusher_;
+    std::unique_ptr<Loop::Timer> deadline_timer_;
+    std::function<void(TaskOutcome)> done_;
+    std::vector<TaskLogEntry> logs_;
+    std::vector<TaskChange> changes_;
+    bool cancelled_ = false;
+    Error cancel_error_;
+};
+
+class Scheduler {
+  public:
+    Scheduler(Loop& loop, LuaVM& vm);
+    ~Scheduler();  // cancels every live task (their done callbacks run with Cancelled)
+    Scheduler(const Scheduler&) = delete;
+    Scheduler& operator=(const Scheduler&) = delete;
+
+    // Starts function_ref(args...) as a new task. push_args pushes the arguments on the
+    // task's thread and returns how many. done runs exactly once, on the loop, never from
+    // inside spawn().
+    Task* spawn(int function_ref, std::function<int(lua_State*)> push_args, TaskLimits limits,
+                std::function<void(TaskOutcome)> done);
+    // Ends a task (running operations cancelled, to-be-closed variables run); its done
+    // callback runs with the given error (Cancelled by default).
+    void cancel(Task* task, Error why = make_error(ErrorKind::Cancelled, "cancelled"));
+    // The task running on L; raises a Lua error naming `what` when there is none, or when
+    // the call cannot yield here (inside a metamethod, an iterator or a sort comparator).
+    static Task* current(lua_State* L, const char* what);
+    // Queues a parked task to resume; pusher pushes its results on the task thread.
+    void complete(Task* task, std::function<int(lua_State*)> pusher);
+
+    size_t live_tasks() const { return tasks_.size(); }
+    size_t parked_tasks() const;
+    Loop& loop() { return loop_; }
+    LuaVM& vm() { return vm_; }
+    static Scheduler* of(lua_State* L);
+
+  private:
+    void drain();
+    void resume(Task* t);
+    void finish(Task* t, TaskOutcome outcome);
+    void fail(Task* t, Error error, std::string traceback = {});
+    static void hook(lua_State* L, lua_Debug* ar);
+
+    Loop& loop_;
+    LuaVM& vm_;
+    uint64_t next_id_ = 1;
+    std::unordered_map<uint64_t, std::unique_ptr<Task>> tasks_;
+    std::deque<uint64_t> ready_;
+    bool draining_ = false;
+    // Done callbacks run after the task is gone, from the drain loop.
+    std::vector<std::pair<std::function<void(TaskOutcome)>, TaskOutcome>> finished_;
+};
+
+// [-0, +1] Pushes an error table {kind=, message=, retryable=, status=?} with a __tostring
+// giving "kind: message" (the second channel of nil, err returns).
+void push_error_table(lua_State* L, const Error& error, long http_status = 0);
+
+}  // namespace ferry

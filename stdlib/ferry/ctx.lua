@@ -1,0 +1,84 @@
+-- The ctx every task receives (CONTRACT.md section 4): who and where it runs, and the
+-- operations bound to its step: log, http (bound to the step's integration, dry-run aware)
+-- and change (records a resource diff).
+local json = require("ferry.json")
+local log = require("ferry.log")
+local step = require("ferry.step")
+local http = require("ferry.http")
+
+local M = {}
+
+local SECRET_HEADERS = {
+  authorization = true, ["proxy-authorization"] = true, cookie = true, ["set-cookie"] = true,
+  ["x-api-key"] = true, ["api-key"] = true, ["x-auth-token"] = true,
+}
+
+-- Header values that carry credentials never leave the process, not even in dry-run output.
+function M.redact_headers(headers)
+  local out = {}
+  for name, value in pairs(headers or {}) do
+    if SECRET_HEADERS[string.lower(name)] then
+      out[name] = "[REDACTED]"
+    else
+      out[name] = value
+    end
+  end
+  return out
+end
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+local function join_url(base, path)
+  if not path or path == "" then return base end
+  if path:match("^https?://") then return path end
+  return (base:gsub("/+$", "")) .. "/" .. (path:gsub("^/+", ""))
+end
+
+function M.new(data)
+  local ctx = copy(data)
+  local integration = data.integration
+  if integration == json.null then integration = nil end
+  ctx.integration = integration
+
+  ctx.log = log
+
+  function ctx.change(kind, id, before, after)
+    step.change(kind, id, before, after)
+  end
+
+  -- ctx.http{method=, url= | path=, headers=, query=, json= | body=, timeout=}
+  function ctx.http(req)
+    if type(req) ~= "table" then
+      error("ctx.http: a request table expected, got " .. type(req), 2)
+    end
+    local r = copy(req)
+    r.method = string.upper(r.method or "GET")
+    if not r.url then
+      local base = integration and integration.base_url
+      if not base then
+        error("ctx.http: 'url' is required (the step has no integration with a base_url)", 2)
+      end
+      r.url = join_url(base, r.path)
+    end
+    r.path = nil
+    if ctx.dry_run then
+      -- Dry run: stop here and report exactly what would have been sent.
+      local body = r.body
+      if r.json ~= nil then body = r.json end
+      error({
+        kind = "dry_run",
+        message = "dry run: the request was not sent",
+        data = { method = r.method, url = r.url, headers = M.redact_headers(r.headers), body = body },
+      }, 0)
+    end
+    return http.request(r)
+  end
+
+  return ctx
+end
+
+return M

@@ -1,0 +1,19 @@
+-- Runs a workflow hook (before_step, after_step, on_failure) for the engine.
+-- A hook file returns a function(ctx, event), or a table of such functions by hook name.
+-- The hook may change event.input / event.output / event.annotations in place, return a
+-- new event table, or return false to veto the step (before_step).
+return function(hook, ctx, event)
+  if type(hook) == "table" then
+    hook = hook[ctx.hook]
+    if hook == nil then return event end
+  end
+  if type(hook) ~= "function" then
+    error("a hook file must return a function(ctx, event) or a table of them, got " .. type(hook), 0)
+  end
+  local result = hook(ctx, event)
+  if result == false then
+    return { veto = true, reason = event.reason }
+  end
+  if type(result) == "table" then return result end
+  return event
+end

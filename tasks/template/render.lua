@@ -1,0 +1,13 @@
+-- template.render: render a template (the project's templates/ first, then the bundled
+-- ones) with vars; vars default to the expression context (inputs, vars, steps).
+return {
+  name = "template.render",
+  description = "Render a Jinja2 template to text",
+  input = {
+    template = { type = "string", required = true, description = "a name under templates/" },
+    vars = { type = "object", description = "defaults to {inputs, vars, steps, execution}" },
+  },
+  run = function(ctx, input)
+    return { text = ferry.template.render(input.template, input.vars or {}) }
+  end,
+}

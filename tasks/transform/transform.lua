@@ -1,0 +1,146 @@
+-- transform: build an object from another one with field mappings, value maps, named
+-- transforms, defaults and expressions. Pure data: no I/O, fast.
+--
+--   with:
+--     data: "{{ inputs.finding }}"
+--     mappings:
+--       - {source: severity, target: fields.priority, map: {critical: "1", high: "2"}, default: "3"}
+--       - {source: score, target: fields.confidence, transform: scale_to_100}
+--       - {source: cert.not_after, target: days_left, transform: date_to_days_remaining}
+--       - {target: summary, template: "{{ data.host }}: {{ value }}", source: title}
+local json = require("ferry.json")
+local time = require("ferry.time")
+
+local function is_null(v) return v == nil or v == json.null end
+
+-- "a.b[2].c" -> {"a", "b", 3, "c"} (Lua indices are 1-based)
+local function split_path(path)
+  local parts = {}
+  for piece in string.gmatch(path, "[^%.]+") do
+    local name, rest = piece:match("^([^%[]*)(.*)$")
+    if name ~= "" then parts[#parts + 1] = name end
+    for index in rest:gmatch("%[(%-?%d+)%]") do parts[#parts + 1] = tonumber(index) + 1 end
+  end
+  return parts
+end
+
+local function get(data, path)
+  local cur = data
+  for _, key in ipairs(split_path(path)) do
+    if type(cur) ~= "table" then return nil end
+    cur = cur[key]
+    if cur == json.null then return nil end
+  end
+  return cur
+end
+
+local function set(data, path, value)
+  local parts = split_path(path)
+  if #parts == 0 then error({ kind = "validation", message = "transform: empty target path" }) end
+  local cur = data
+  for i = 1, #parts - 1 do
+    local key = parts[i]
+    if type(cur[key]) ~= "table" then
+      cur[key] = type(parts[i + 1]) == "number" and json.array() or {}
+    end
+    cur = cur[key]
+  end
+  cur[parts[#parts]] = value
+end
+
+local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
+
+local TRANSFORMS = {
+  lowercase = function(v) return type(v) == "string" and string.lower(v) or v end,
+  uppercase = function(v) return type(v) == "string" and string.upper(v) or v end,
+  trim = function(v) return type(v) == "string" and trim(v) or v end,
+  to_string = function(v)
+    if is_null(v) then return "" end
+    if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then
+      return string.format("%d", v)
+    end
+    return tostring(v)
+  end,
+  to_number = function(v)
+    if type(v) == "number" then return v end
+    local n = tonumber(type(v) == "string" and trim(v) or v)
+    if n == nil then error({ kind = "validation", message = "to_number: not a number: " .. tostring(v) }) end
+    return n
+  end,
+  -- A score in [0, 1] becomes a percentage (0.87 -> 87); larger numbers are taken as
+  -- percentages already. Rounded to a whole number.
+  scale_to_100 = function(v)
+    local n = tonumber(v)
+    if n == nil then error({ kind = "validation", message = "scale_to_100: not a number: " .. tostring(v) }) end
+    if n <= 1 then n = n * 100 end
+    return math.floor(n + 0.5)
+  end,
+  -- A date or RFC 3339 time -> whole days from now until then (negative once past).
+  date_to_days_remaining = function(v)
+    local ms = type(v) == "number" and v or time.parse(tostring(v))
+    if not ms then error({ kind = "validation", message = "date_to_days_remaining: not a date: " .. tostring(v) }) end
+    return math.floor((ms - time.now_ms()) / 86400000)
+  end,
+  -- Epoch seconds or milliseconds, or a date/time text -> RFC 3339 UTC.
+  iso8601 = function(v)
+    local ms
+    if type(v) == "number" then
+      ms = v < 1e11 and math.floor(v * 1000) or math.floor(v)
+    else
+      ms = time.parse(tostring(v))
+    end
+    if not ms then error({ kind = "validation", message = "iso8601: not a time: " .. tostring(v) }) end
+    return time.format(ms)
+  end,
+}
+
+return {
+  name = "transform",
+  description = "Build an object from data with field mappings, value maps and named transforms",
+  input = {
+    data = { type = "object", required = true, description = "the source object" },
+    mappings = {
+      type = "array", required = true,
+      description = "[{source, target, map, transform, default, template}]",
+    },
+  },
+  output = { description = "the object built from the mappings' targets" },
+  transforms = TRANSFORMS,
+  run = function(ctx, input)
+    local data = input.data
+    if is_null(data) then data = {} end
+    if type(input.mappings) ~= "table" then
+      error({ kind = "validation", message = "transform: 'mappings' must be a list" })
+    end
+    local out = {}
+    for i, m in ipairs(input.mappings) do
+      if type(m) ~= "table" or type(m.target) ~= "string" then
+        error({ kind = "validation", message = "transform: mappings[" .. (i - 1) .. "] needs a 'target' path" })
+      end
+      local value = nil
+      if type(m.source) == "string" then value = get(data, m.source) end
+      if not is_null(value) and type(m.map) == "table" then
+        local mapped = m.map[tostring(value)]
+        if mapped ~= nil then value = mapped elseif m.default ~= nil then value = nil end
+      end
+      if not is_null(value) and m.transform ~= nil then
+        local fn = TRANSFORMS[m.transform]
+        if not fn then
+          local known = {}
+          for name in pairs(TRANSFORMS) do known[#known + 1] = name end
+          table.sort(known)
+          error({ kind = "validation", message = "transform: unknown transform '" .. tostring(m.transform) ..
+                  "' (known: " .. table.concat(known, ", ") .. ")" })
+        end
+        value = fn(value)
+      end
+      if type(m.template) == "string" then
+        value = ferry.template.evaluate(m.template, { value = value, data = data, item = value })
+      end
+      if is_null(value) and m.default ~= nil then value = m.default end
+      if value == nil then value = json.null end
+      set(out, m.target, value)
+    end
+    return out
+  end,
+}

@@ -1,0 +1,687 @@
+#include "store/store.h"
+
+#include "runtime/ids.h"
+
+#include <catch2/catch.hpp>
+#include <lmdb.h>
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+using namespace ferry;
+using namespace ferry::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A folder under /tmp, removed (permissions restored first) when the test ends.
+class TempDir {
+  public:
+    TempDir() {
+        char templ[] = "/tmp/ferry-store-test-XXXXXX";
+        REQUIRE(::mkdtemp(templ) != nullptr);
+        path_ = templ;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        for (auto& e : fs::recursive_directory_iterator(path_, ec))
+            fs::permissions(e.path(), fs::perms::owner_all, fs::perm_options::add, ec);
+        fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+        fs::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string sub(const std::string& name) const { return path_ + "/" + name; }
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+std::unique_ptr<Store> open_ok(const std::string& dir, StoreOptions options = {}) {
+    auto opened = Store::open(dir, options);
+    if (!opened) FAIL(opened.error().describe());
+    return std::move(opened).value();
+}
+
+void commit_ok(Store& s) {
+    Status st = s.commit();
+    if (!st) FAIL(st.error().describe());
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+}
+
+// Every file of a folder with its bytes: "untouched" means this map did not change.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+    std::map<std::string, std::string> files;
+    for (auto& e : fs::directory_iterator(dir))
+        files[e.path().filename().string()] = read_file(e.path().string());
+    return files;
+}
+
+std::string garbage(size_t n, unsigned seed) {
+    std::string s(n, '\0');
+    std::mt19937 rng(seed);
+    for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+    return s;
+}
+
+std::string exec_json(const std::string& id, const std::string& wf, const std::string& status) {
+    return R"({"id":")" + id + R"(","workflow":")" + wf + R"(","status":")" + status + R"("})";
+}
+
+std::vector<std::string> ids_of(const std::vector<std::string>& docs) {
+    std::vector<std::string> ids;
+    for (const auto& d : docs) {
+        auto start = d.find(R"("id":")") + 6;
+        ids.push_back(d.substr(start, d.find('"', start) - start));
+    }
+    return ids;
+}
+
+constexpr uint64_t kT0 = 1700000000000;  // 2023-11-14, a fixed time base for ids
+
+}  // namespace
+
+TEST_CASE("store: every record kind round-trips", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    CHECK(s->path() == tmp.sub("data"));
+    std::string id = new_ulid();
+
+    s->put_execution(id, "incident", "running", exec_json(id, "incident", "running"));
+    s->put_step(id, "ticket", R"({"status":"running"})");
+    s->put_step(id, "body", R"({"status":"succeeded"})");
+    s->put_attempt(id, "ticket", 10, R"({"n":10})");
+    s->put_attempt(id, "ticket", 2, R"({"n":2})");
+    s->put_attempt(id, "ticket", 1, R"({"n":1})");
+    s->put_attempt(id, "ticketx", 1, R"({"other":true})");
+    s->add_change(id, R"([{"op":"add"}])");
+    s->add_change(id, R"([{"op":"remove"}])");
+    s->put_workflow("hash1", R"({"name":"incident"})");
+    s->put_dlq("d1", R"({"dead":1})");
+    s->put_kv("sched/a", "1");
+    CHECK(s->has_pending());
+
+    // Staged writes are not visible before the commit.
+    CHECK_FALSE(s->get_execution(id).value().has_value());
+    commit_ok(*s);
+    CHECK_FALSE(s->has_pending());
+
+    CHECK(*s->get_execution(id).value() == exec_json(id, "incident", "running"));
+    auto steps = s->steps(id).value();
+    REQUIRE(steps.size() == 2);
+    CHECK(steps[0].key == "body");  // key order
+    CHECK(steps[1].key == "ticket");
+    CHECK(steps[1].json == R"({"status":"running"})");
+
+    auto attempts = s->attempts(id, "ticket").value();
+    REQUIRE(attempts.size() == 3);  // numeric order (big-endian keys), not "10" < "2"
+    CHECK(attempts[0].key == "1");
+    CHECK(attempts[1].key == "2");
+    CHECK(attempts[2].key == "10");
+    CHECK(attempts[2].json == R"({"n":10})");
+
+    auto changes = s->changes(id).value();
+    REQUIRE(changes.size() == 2);
+    CHECK(changes[0].key == "1");
+    CHECK(changes[0].json == R"([{"op":"add"}])");
+    CHECK(changes[1].key == "2");
+
+    CHECK(*s->get_workflow("hash1").value() == R"({"name":"incident"})");
+    CHECK(*s->get_dlq("d1").value() == R"({"dead":1})");
+    CHECK(*s->get_kv("sched/a").value() == "1");
+
+    // Missing records are empty answers, not errors.
+    std::string other = new_ulid();
+    CHECK_FALSE(s->get_execution(other).value().has_value());
+    CHECK(s->steps(other).value().empty());
+    CHECK(s->attempts(id, "nope").value().empty());
+    CHECK(s->changes(other).value().empty());
+    CHECK_FALSE(s->get_workflow("nope").value().has_value());
+    CHECK_FALSE(s->get_dlq("nope").value().has_value());
+    CHECK_FALSE(s->get_kv("nope").value().has_value());
+    CHECK_FALSE(s->get_kv("").value().has_value());
+    CHECK_FALSE(s->get_kv(std::string(2000, 'k')).value().has_value());
+    CHECK(s->steps(std::string(2000, 'x')).value().empty());
+}
+
+TEST_CASE("store: changes continue their sequence across commits", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    std::string a = new_ulid(), b = new_ulid();
+    s->add_change(a, "a1");
+    s->add_change(b, "b1");
+    commit_ok(*s);
+    s->add_change(a, "a2");
+    s->add_change(a, "a3");
+    commit_ok(*s);
+    auto ca = s->changes(a).value();
+    REQUIRE(ca.size() == 3);
+    CHECK(ca[2].key == "3");
+    CHECK(ca[2].json == "a3");
+    REQUIRE(s->changes(b).value().size() == 1);
+}
+
+TEST_CASE("store: kv and dlq", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    s->put_kv("idem/b", "2");
+    s->put_kv("idem/a", "1");
+    s->put_kv("idem0", "x");  // shares "idem" but not "idem/"
+    s->put_kv("sched/x", "s");
+    s->put_kv("gone", "g");
+    s->erase_kv("gone");
+    s->put_dlq("z", "Z");
+    s->put_dlq("a", "A");
+    commit_ok(*s);
+
+    auto idem = s->scan_kv("idem/").value();
+    REQUIRE(idem.size() == 2);
+    CHECK(idem[0].key == "idem/a");
+    CHECK(idem[1].key == "idem/b");
+    CHECK(idem[1].json == "2");
+    CHECK(s->scan_kv("").value().size() == 4);
+    CHECK(s->scan_kv("zzz").value().empty());
+    CHECK_FALSE(s->get_kv("gone").value().has_value());
+
+    auto dlq = s->list_dlq().value();
+    REQUIRE(dlq.size() == 2);
+    CHECK(dlq[0].key == "a");
+    s->erase_dlq("a");
+    s->erase_dlq("never-there");  // erasing a missing record is not an error
+    s->put_kv("idem/a", "1b");    // overwrite
+    commit_ok(*s);
+    REQUIRE(s->list_dlq().value().size() == 1);
+    CHECK(*s->get_kv("idem/a").value() == "1b");
+}
+
+TEST_CASE("store: status and workflow indexes follow changes", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    std::string e1 = new_ulid(kT0), e2 = new_ulid(kT0 + 1), e3 = new_ulid(kT0 + 2);
+    s->put_execution(e1, "wf", "running", exec_json(e1, "wf", "running"));
+    s->put_execution(e2, "wf", "running", exec_json(e2, "wf", "running"));
+    s->put_execution(e3, "other", "pending", exec_json(e3, "other", "pending"));
+    commit_ok(*s);
+    CHECK(s->executions_with_status("running").value() == std::vector<std::string>{e1, e2});
+
+    s->put_execution(e1, "wf", "succeeded", exec_json(e1, "wf", "succeeded"));
+    commit_ok(*s);
+    CHECK(s->executions_with_status("running").value() == std::vector<std::string>{e2});
+    CHECK(s->executions_with_status("succeeded").value() == std::vector<std::string>{e1});
+
+    // Several status changes in one batch leave only the last one indexed.
+    s->put_execution(e3, "other", "running", exec_json(e3, "other", "running"));
+    s->put_execution(e3, "other", "waiting", exec_json(e3, "other", "waiting"));
+    s->put_execution(e3, "other", "failed", exec_json(e3, "other", "failed"));
+    commit_ok(*s);
+    CHECK(s->executions_with_status("pending").value().empty());
+    CHECK(s->executions_with_status("waiting").value().empty());
+    CHECK(s->executions_with_status("running").value() == std::vector<std::string>{e2});
+    CHECK(s->executions_with_status("failed").value() == std::vector<std::string>{e3});
+    CHECK(*s->get_execution(e3).value() == exec_json(e3, "other", "failed"));
+
+    ExecutionFilter f;
+    f.status = "running";
+    CHECK(ids_of(s->list_executions(f).value()) == std::vector<std::string>{e2});
+    f.status = "failed";
+    f.workflow = "wf";
+    CHECK(s->list_executions(f).value().empty());
+    f.workflow = "other";
+    CHECK(ids_of(s->list_executions(f).value()) == std::vector<std::string>{e3});
+
+    // A changed workflow moves the by_workflow entry too.
+    s->put_execution(e3, "renamed", "failed", exec_json(e3, "renamed", "failed"));
+    commit_ok(*s);
+    ExecutionFilter wf;
+    wf.workflow = "other";
+    CHECK(s->list_executions(wf).value().empty());
+    wf.workflow = "renamed";
+    CHECK(ids_of(s->list_executions(wf).value()) == std::vector<std::string>{e3});
+}
+
+TEST_CASE("store: list_executions pages newest first with filters", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    std::vector<std::string> ids;  // oldest first
+    for (int i = 0; i < 25; ++i) {
+        std::string id = new_ulid(kT0 + 1000 * static_cast<uint64_t>(i));
+        std::string wf = i % 2 ? "odd" : "even";
+        std::string status = i % 3 ? "succeeded" : "failed";
+        s->put_execution(id, wf, status, exec_json(id, wf, status));
+        ids.push_back(id);
+    }
+    commit_ok(*s);
+    std::vector<std::string> newest(ids.rbegin(), ids.rend());
+
+    auto pages = [&](ExecutionFilter f) {
+        std::vector<std::string> all;
+        for (int guard = 0; guard < 100; ++guard) {
+            auto page = ids_of(s->list_executions(f).value());
+            REQUIRE(page.size() <= f.limit);
+            all.insert(all.end(), page.begin(), page.end());
+            if (page.size() < f.limit) break;
+            f.cursor = page.back();
+        }
+        return all;
+    };
+
+    ExecutionFilter f;
+    f.limit = 10;
+    auto first = ids_of(s->list_executions(f).value());
+    CHECK(first == std::vector<std::string>(newest.begin(), newest.begin() + 10));
+    CHECK(pages(f) == newest);
+
+    f.limit = 4;
+    f.workflow = "odd";
+    std::vector<std::string> odd;
+    for (const auto& id : newest)
+        if (ulid_time_ms(id) / 1000 % 2) odd.push_back(id);
+    CHECK(pages(f) == odd);
+
+    f.workflow = "";
+    f.status = "failed";
+    std::vector<std::string> failed;
+    for (size_t i = 0; i < newest.size(); ++i)
+        if ((24 - i) % 3 == 0) failed.push_back(newest[i]);
+    CHECK(pages(f) == failed);
+
+    f.workflow = "even";  // both filters
+    std::vector<std::string> both;
+    for (size_t i = 0; i < newest.size(); ++i)
+        if ((24 - i) % 3 == 0 && (24 - i) % 2 == 0) both.push_back(newest[i]);
+    CHECK(pages(f) == both);
+
+    ExecutionFilter all;
+    all.limit = 0;  // no limit
+    CHECK(ids_of(s->list_executions(all).value()) == newest);
+    all.cursor = ids[0];  // nothing is older than the oldest
+    CHECK(s->list_executions(all).value().empty());
+    all.cursor = std::string(600, 'Z');  // longer than any LMDB key: everything is below it
+    CHECK(ids_of(s->list_executions(all).value()) == newest);
+    ExecutionFilter none;
+    none.workflow = "missing";
+    CHECK(s->list_executions(none).value().empty());
+}
+
+TEST_CASE("store: list_executions since and until", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 20; ++i) {
+        std::string id = new_ulid(kT0 + 1000 * static_cast<uint64_t>(i));
+        std::string wf = i < 10 ? "early" : "late";
+        s->put_execution(id, wf, "succeeded", exec_json(id, wf, "succeeded"));
+        ids.push_back(id);
+    }
+    s->put_execution("not-a-ulid", "early", "succeeded", exec_json("not-a-ulid", "early", "x"));
+    commit_ok(*s);
+
+    ExecutionFilter f;
+    f.limit = 0;
+    f.since_ms = kT0 + 5000;
+    f.until_ms = kT0 + 10000;  // exclusive
+    CHECK(ids_of(s->list_executions(f).value()) ==
+          std::vector<std::string>{ids[9], ids[8], ids[7], ids[6], ids[5]});
+
+    f.since_ms = kT0 + 4500;  // inside a millisecond gap: starts at the next id
+    f.until_ms = kT0 + 6001;
+    CHECK(ids_of(s->list_executions(f).value()) == std::vector<std::string>{ids[6], ids[5]});
+
+    f.since_ms = kT0 + 15000;
+    f.until_ms = 0;
+    f.limit = 2;
+    CHECK(ids_of(s->list_executions(f).value()) == std::vector<std::string>{ids[19], ids[18]});
+
+    f.since_ms = 0;
+    f.until_ms = kT0 + 3000;
+    f.limit = 0;
+    f.workflow = "early";  // the non-ULID id has no time: excluded from a time window
+    CHECK(ids_of(s->list_executions(f).value()) ==
+          std::vector<std::string>{ids[2], ids[1], ids[0]});
+
+    f.until_ms = kT0 + 12000;
+    f.since_ms = kT0 + 8000;
+    f.cursor = ids[9];
+    CHECK(ids_of(s->list_executions(f).value()) == std::vector<std::string>{ids[8]});
+
+    ExecutionFilter wide;
+    wide.limit = 0;
+    wide.workflow = "early";
+    CHECK(s->list_executions(wide).value().size() == 11);  // no window: the odd id is listed
+}
+
+TEST_CASE("store: a commit with a bad key writes nothing", "[store][atomic]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    std::string id = new_ulid();
+    s->put_kv("before", "1");
+    commit_ok(*s);
+
+    bool ran = false;
+    s->put_execution(id, "wf", "running", exec_json(id, "wf", "running"));
+    s->put_step(id, "a", "{}");
+    s->add_change(id, "[]");
+    s->put_kv("before", "2");
+    s->erase_kv("before");
+    SECTION("a key longer than LMDB's maximum") {
+        s->put_kv(std::string(600, 'k'), "too long");
+    }
+    SECTION("an execution id whose index key is too long") {
+        std::string long_id(505, 'x');
+        s->put_execution(long_id, "wf", "running", "{}");
+    }
+    SECTION("a NUL byte inside a composite key part") {
+        s->put_step(id, std::string("a\0b", 3), "{}");
+    }
+    SECTION("an empty id") {
+        s->put_attempt("", "a", 1, "{}");
+    }
+    s->put_kv("after", "3");
+    s->after_commit([&] { ran = true; });
+
+    Status st = s->commit();
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().kind == ErrorKind::Validation);
+    CHECK_THAT(st.error().message, Catch::Contains(tmp.sub("data")) &&
+                                       Catch::Contains("nothing written"));
+    INFO(st.error().message);
+    // Nothing of the batch is visible, the callback did not run, the batch was dropped.
+    CHECK_FALSE(ran);
+    CHECK_FALSE(s->has_pending());
+    CHECK_FALSE(s->get_execution(id).value().has_value());
+    CHECK(s->steps(id).value().empty());
+    CHECK(s->changes(id).value().empty());
+    CHECK(*s->get_kv("before").value() == "1");
+    CHECK_FALSE(s->get_kv("after").value().has_value());
+    CHECK(s->executions_with_status("running").value().empty());
+
+    // The store stays usable.
+    s->put_kv("after", "3");
+    commit_ok(*s);
+    CHECK(*s->get_kv("after").value() == "3");
+}
+
+TEST_CASE("store: a commit that fills the map writes nothing", "[store][atomic]") {
+    TempDir tmp;
+    StoreOptions small;
+    small.map_size = 256 * 1024;
+    auto s = open_ok(tmp.sub("data"), small);
+    s->put_kv("small", "ok");
+    commit_ok(*s);
+
+    std::string id = new_ulid();
+    bool ran = false;
+    s->put_execution(id, "wf", "running", exec_json(id, "wf", "running"));
+    for (int i = 0; i < 8; ++i) s->put_kv("big" + std::to_string(i), std::string(64 * 1024, 'v'));
+    s->after_commit([&] { ran = true; });
+    Status st = s->commit();
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().kind == ErrorKind::Storage);
+    CHECK_THAT(st.error().message, Catch::Contains("MDB_MAP_FULL") &&
+                                       Catch::Contains(tmp.sub("data")));
+    CHECK_FALSE(ran);
+    CHECK_FALSE(s->get_execution(id).value().has_value());
+    CHECK(s->scan_kv("big").value().empty());
+    CHECK(s->executions_with_status("running").value().empty());
+
+    s->put_kv("small2", "ok");
+    commit_ok(*s);
+    CHECK(s->scan_kv("small").value().size() == 2);
+}
+
+TEST_CASE("store: after_commit callbacks run in order once durable", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    std::vector<int> order;
+    s->put_kv("k", "v");
+    s->after_commit([&] {
+        order.push_back(1);
+        CHECK(*s->get_kv("k").value() == "v");  // the write it waited for is visible
+    });
+    s->after_commit([&] {
+        order.push_back(2);
+        // Staged from a callback: it belongs to the next commit.
+        s->put_kv("later", "x");
+        s->after_commit([&] { order.push_back(4); });
+    });
+    s->after_commit([&] { order.push_back(3); });
+    CHECK(order.empty());
+    commit_ok(*s);
+    CHECK(order == std::vector<int>{1, 2, 3});
+    CHECK(s->has_pending());
+    CHECK_FALSE(s->get_kv("later").value().has_value());
+    commit_ok(*s);
+    CHECK(order == std::vector<int>{1, 2, 3, 4});
+    CHECK(*s->get_kv("later").value() == "x");
+
+    // Only callbacks staged: nothing to write, they run at once.
+    s->after_commit([&] { order.push_back(5); });
+    commit_ok(*s);
+    CHECK(order.back() == 5);
+    commit_ok(*s);  // an empty commit is fine
+}
+
+TEST_CASE("store: data survives close and reopen", "[store]") {
+    TempDir tmp;
+    std::string dir = tmp.sub("nested/data");  // missing parents are created
+    std::string id = new_ulid();
+    StoreOptions options;
+    options.durable = GENERATE(true, false);
+    {
+        auto s = open_ok(dir, options);
+        s->put_execution(id, "wf", "waiting", exec_json(id, "wf", "waiting"));
+        s->add_change(id, "c1");
+        s->put_kv("k", "v");
+        commit_ok(*s);
+        s->put_kv("uncommitted", "lost");  // dropped when the store closes
+    }
+    CHECK(fs::exists(dir + "/data.mdb"));
+    auto s = open_ok(dir, options);
+    CHECK(*s->get_execution(id).value() == exec_json(id, "wf", "waiting"));
+    CHECK(s->executions_with_status("waiting").value() == std::vector<std::string>{id});
+    CHECK(*s->get_kv("k").value() == "v");
+    CHECK_FALSE(s->get_kv("uncommitted").value().has_value());
+    s->add_change(id, "c2");
+    commit_ok(*s);
+    auto changes = s->changes(id).value();
+    REQUIRE(changes.size() == 2);
+    CHECK(changes[1].key == "2");
+}
+
+TEST_CASE("store: leftovers of an interrupted creation are adopted", "[store][open]") {
+    TempDir tmp;
+    std::string dir = tmp.sub("data");
+    fs::create_directories(dir);
+    SECTION("an empty folder") {}
+    SECTION("only a lock file") { write_file(dir + "/lock.mdb", ""); }
+    SECTION("an empty data.mdb") { write_file(dir + "/data.mdb", ""); }
+    SECTION("an LMDB environment without any record") {
+        MDB_env* env = nullptr;
+        REQUIRE(mdb_env_create(&env) == 0);
+        REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
+        mdb_env_close(env);
+    }
+    auto s = open_ok(dir);
+    s->put_kv("k", "v");
+    commit_ok(*s);
+}
+
+TEST_CASE("store: a folder that is not a store is refused and left alone", "[store][open]") {
+    TempDir tmp;
+    std::string dir = tmp.sub("data");
+    fs::create_directories(dir);
+    std::string expect;
+
+    SECTION("other files and no data.mdb") {
+        write_file(dir + "/notes.txt", "my notes\n");
+        fs::create_directories(dir + "/sub");
+        expect = "not a Ferry store";
+    }
+    SECTION("data.mdb full of garbage") {
+        write_file(dir + "/data.mdb", garbage(16384, 1));
+        expect = "MDB_INVALID";
+    }
+    SECTION("data.mdb shorter than a page") {
+        write_file(dir + "/data.mdb", "garbage!");
+        expect = "data.mdb";
+    }
+    SECTION("a Ferry store whose header pages were overwritten") {
+        {
+            auto s = open_ok(dir);
+            s->put_kv("k", "v");
+            commit_ok(*s);
+        }
+        std::string bytes = read_file(dir + "/data.mdb");
+        REQUIRE(bytes.size() >= 8192);
+        bytes.replace(0, 8192, garbage(8192, 2));
+        write_file(dir + "/data.mdb", bytes);
+        expect = "data.mdb";
+    }
+    SECTION("another program's LMDB environment") {
+        MDB_env* env = nullptr;
+        MDB_txn* txn = nullptr;
+        MDB_dbi dbi = 0;
+        REQUIRE(mdb_env_create(&env) == 0);
+        REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
+        REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+        REQUIRE(mdb_dbi_open(txn, nullptr, 0, &dbi) == 0);
+        MDB_val k{4, const_cast<char*>("meta")}, v{1, const_cast<char*>("x")};
+        REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);  // even a plain key named "meta"
+        REQUIRE(mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+        expect = "not a Ferry store";
+    }
+    SECTION("a Ferry store of an unknown schema version") {
+        {
+            auto s = open_ok(dir);
+        }
+        MDB_env* env = nullptr;
+        MDB_txn* txn = nullptr;
+        MDB_dbi dbi = 0;
+        REQUIRE(mdb_env_create(&env) == 0);
+        REQUIRE(mdb_env_set_maxdbs(env, 32) == 0);
+        REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
+        REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+        REQUIRE(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
+        MDB_val k{6, const_cast<char*>("schema")}, v{2, const_cast<char*>("99")};
+        REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+        REQUIRE(mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+        expect = "schema version '99'";
+    }
+
+    auto before = snapshot(dir);
+    auto opened = Store::open(dir);
+    REQUIRE_FALSE(opened.ok());
+    INFO(opened.error().message);
+    CHECK(opened.error().kind == ErrorKind::Storage);
+    CHECK_THAT(opened.error().message, Catch::Contains(dir) && Catch::Contains(expect));
+    CHECK(snapshot(dir) == before);  // no file changed, none added (not even lock.mdb)
+}
+
+TEST_CASE("store: a path that is a file is refused", "[store][open]") {
+    TempDir tmp;
+    std::string file = tmp.sub("plain");
+    write_file(file, "x");
+    auto opened = Store::open(file);
+    REQUIRE_FALSE(opened.ok());
+    CHECK_THAT(opened.error().message, Catch::Contains(file) && Catch::Contains("not a folder"));
+    CHECK(read_file(file) == "x");
+}
+
+namespace {
+
+// Store::open's error as seen by a user who may not write to the folder. Root writes anywhere,
+// so when the tests run as root the open happens in a child that has become "nobody".
+std::string open_error_without_write_access(const std::string& dir) {
+    if (::geteuid() != 0) {
+        auto opened = Store::open(dir);
+        return opened ? std::string("opened") : opened.error().message;
+    }
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        const passwd* nobody = ::getpwnam("nobody");
+        uid_t uid = nobody ? nobody->pw_uid : 65534;
+        gid_t gid = nobody ? nobody->pw_gid : 65534;
+        std::string msg;
+        if (::setgid(gid) != 0 || ::setuid(uid) != 0) {
+            msg = "cannot drop privileges";
+        } else {
+            auto opened = Store::open(dir);
+            msg = opened ? std::string("opened") : opened.error().message;
+        }
+        ssize_t w = ::write(fds[1], msg.data(), msg.size());
+        (void)w;
+        ::_exit(0);  // no Catch2 or sanitizer teardown in the child
+    }
+    ::close(fds[1]);
+    std::string msg;
+    char buf[512];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return msg;
+}
+
+}  // namespace
+
+TEST_CASE("store: a read-only folder gives a clear error", "[store][open]") {
+    TempDir tmp;
+    // The test folder must be reachable by the unprivileged user.
+    fs::permissions(tmp.path(), fs::perms::owner_all | fs::perms::group_exec |
+                                    fs::perms::others_exec | fs::perms::group_read |
+                                    fs::perms::others_read);
+    std::string dir = tmp.sub("data");
+    const auto ro_dir = fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                        fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec;
+    const auto ro_file = fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read;
+
+    SECTION("an existing store") {
+        {
+            auto s = open_ok(dir);
+            s->put_kv("k", "v");
+            commit_ok(*s);
+        }
+        std::remove((dir + "/lock.mdb").c_str());  // a clean shutdown elsewhere, say
+        for (auto& e : fs::directory_iterator(dir)) fs::permissions(e.path(), ro_file);
+        fs::permissions(dir, ro_dir);
+        auto before = snapshot(dir);
+        std::string msg = open_error_without_write_access(dir);
+        CHECK_THAT(msg, Catch::Contains(dir) && Catch::Contains("permission denied"));
+        CHECK(snapshot(dir) == before);
+    }
+    SECTION("a new store under a read-only parent") {
+        std::string parent = tmp.sub("ro");
+        fs::create_directories(parent);
+        fs::permissions(parent, ro_dir);
+        std::string msg = open_error_without_write_access(parent + "/data");
+        CHECK_THAT(msg, Catch::Contains(parent + "/data") &&
+                            Catch::Contains("cannot create the folder") &&
+                            Catch::Contains("ermission denied"));
+    }
+}

@@ -1,0 +1,277 @@
+// Expressions in workflow files: syntax errors placed in the file, when/for_each
+// normalisation, the references that make the step graph, and cycles.
+#include "workflow_test_util.h"
+
+using namespace ferry::workflow;
+using namespace ferry::workflow::test;
+
+namespace {
+
+// Step "a" (log), then step "b" (log) with the given body lines.
+std::string two_steps(const std::string& b_lines) {
+    return "steps:\n  - id: a\n    task: log\n  - id: b\n    task: log\n" + b_lines;
+}
+
+std::vector<std::string> refs(const std::string& text) {
+    auto r = referenced_steps(text, Mark{"f.yaml", 1, 1});
+    INFO(text << ": " << (r ? "" : r.error().describe()));
+    REQUIRE(r.ok());
+    return r.value();
+}
+
+}  // namespace
+
+TEST_CASE("syntax errors are placed inside the scalar", "[workflow][expressions]") {
+    // Plain scalar: the error is at the `}}` after the dangling `+`.
+    CHECK(only_problem(two_steps("    with:\n      message: x {{ 1 + }}\n")) ==
+          "wf.yaml:7:25: invalid expression: unexpected 'end of print statement'");
+    // Double quotes: the quote and the escapes before the error count.
+    CHECK(only_problem(two_steps("    with:\n      message: \"\\\"q\\\" \\u00e9 {{ 1 + }}\"\n")) ==
+          "wf.yaml:7:37: invalid expression: unexpected 'end of print statement'");
+    // Single quotes: '' is one quote in the value, two characters in the file.
+    CHECK(only_problem(two_steps("    with:\n      message: 'it''s {{ 1 + }}'\n")) ==
+          "wf.yaml:7:30: invalid expression: unexpected 'end of print statement'");
+    // A literal block: the template's own line, below the header.
+    CHECK(only_problem(two_steps("    with:\n      message: |\n        line one\n"
+                                 "        {{ a | }}\n")) ==
+          "wf.yaml:9:16: invalid expression: expected token 'name', got 'end of print "
+          "statement'");
+    // A folded block and a multi-line plain scalar: line folding is followed.
+    CHECK(only_problem(two_steps("    with:\n      message: >\n        folded text\n"
+                                 "        and {{ 1 + }}\n")) ==
+          "wf.yaml:9:20: invalid expression: unexpected 'end of print statement'");
+    CHECK(only_problem(two_steps("    with:\n      message: plain\n        continued {{ 1 + }}\n")) ==
+          "wf.yaml:8:26: invalid expression: unexpected 'end of print statement'");
+    // Deep inside with: lists and flow mappings.
+    CHECK(only_problem(two_steps("    with: {fields: {x: [ok, \"{{ ) }}\"]}}\n")) ==
+          "wf.yaml:6:33: invalid expression: unexpected ')'");
+    // Statements are templates too.
+    CHECK(only_problem(two_steps("    with:\n      message: \"{% if %}x{% endif %}\"\n")) ==
+          "wf.yaml:7:23: invalid expression: Expected an expression, got 'end of statement "
+          "block'");
+    // Unknown filters are syntax errors, as in Jinja2's compiler.
+    CHECK(only_problem(two_steps("    with:\n      message: \"{{ x | no_such_filter }}\"\n")) ==
+          "wf.yaml:7:23: invalid expression: No filter named 'no_such_filter'.");
+}
+
+TEST_CASE("when and for_each take expressions with or without braces",
+          "[workflow][expressions]") {
+    LoadResult r = load(R"(inputs:
+  n: {type: integer, default: 1}
+  systems: {type: array, default: []}
+steps:
+  - id: a
+    task: log
+    when: inputs.n > 2
+    for_each: inputs.systems
+  - id: b
+    task: log
+    when: "{{ steps.a.status == 'succeeded' }}"
+    for_each: [x, 2, {k: v}]
+  - id: c
+    task: log
+    when: false
+)");
+    INFO(Catch::Detail::stringify(problems(r)));
+    REQUIRE(r.ok());
+    const Workflow& wf = *r.workflow;
+    CHECK(wf.steps[0].when == "{{ inputs.n > 2 }}");
+    CHECK(wf.steps[0].for_each == "{{ inputs.systems }}");
+    CHECK(wf.steps[1].when == "{{ steps.a.status == 'succeeded' }}");
+    CHECK(wf.steps[1].for_each == "{{ ['x', 2, {'k': 'v'}] }}");
+    CHECK(wf.steps[1].depends_on == std::vector<std::string>{"a"});
+    CHECK(wf.steps[2].when == "{{ false }}");
+    CHECK(wf.steps[2].for_each.empty());
+
+    // Errors in a bare expression are placed as if the braces were not there.
+    CHECK(only_problem(two_steps("    when: inputs.x >\n")) ==
+          "wf.yaml:6:21: invalid expression: unexpected 'end of print statement'");
+    CHECK(only_problem(two_steps("    when: (1 + ]\n")) ==
+          "wf.yaml:6:16: invalid expression: unexpected ']'");
+    CHECK(only_problem(two_steps("    when: \"  \"\n")) == "wf.yaml:6:11: 'when' is empty");
+    CHECK(only_problem(two_steps("    when: 3\n")) ==
+          "wf.yaml:6:11: 'when' must be an expression, such as \"{{ inputs.x }}\", got an "
+          "integer (3)");
+    CHECK(only_problem(two_steps("    when: {a: 1}\n")) ==
+          "wf.yaml:6:11: 'when' must be an expression, such as \"{{ inputs.x }}\", got a "
+          "mapping");
+    CHECK(only_problem(two_steps("    for_each: true\n")) ==
+          "wf.yaml:6:15: 'for_each' must be an expression, such as \"{{ inputs.x }}\", got a "
+          "boolean (true)");
+    CHECK(only_problem(two_steps("    for_each: [a, \"{{ steps.a }}\"]\n")) ==
+          "wf.yaml:6:15: 'for_each' as a list cannot hold expressions; write one expression "
+          "instead, such as \"{{ [inputs.a, inputs.b] }}\"");
+}
+
+TEST_CASE("referenced_steps walks the whole expression", "[workflow][expressions]") {
+    using V = std::vector<std::string>;
+    CHECK(refs("{{ steps.a.output }}") == V{"a"});
+    CHECK(refs("{{ steps['my-step'].output }}") == V{"my-step"});
+    CHECK(refs("{{ steps.get('g') }}") == V{"g"});
+    CHECK(refs("{{ steps.items() | list }}").empty());
+    CHECK(refs("plain text about steps.a").empty());
+    CHECK(refs("{{ x | default(steps.f.output) }}") == V{"f"});
+    CHECK(refs("{{ x is sameas(steps.t.output) }}") == V{"t"});
+    CHECK(refs("{{ range(steps.c.output.n) }}") == V{"c"});
+    CHECK(refs("{{ 1 < steps.l.output <= steps.r.output }}") == V{"l", "r"});
+    CHECK(refs("{{ steps.y.output if steps.cond.output else steps.n.output }}") ==
+          V{"y", "cond", "n"});
+    CHECK(refs("{{ [steps.i.output, {'k': steps.v.output, steps.k.output: 1}] }}") ==
+          V{"i", "v", "k"});
+    CHECK(refs("{{ not steps.n.ok and -steps.m.x or steps.o.x ~ 'a' }}") == V{"n", "m", "o"});
+    CHECK(refs("{{ steps.s.output[1:steps.e.output] }}") == V{"s", "e"});
+    CHECK(refs("{{ steps[steps.dyn.output] }}") == V{"dyn"});
+    CHECK(refs("{% if steps.a.ok %}{{ steps.b.x }}{% else %}{{ steps.c.x }}{% endif %}") ==
+          V{"a", "b", "c"});
+    CHECK(refs("{% for i in steps.list.output if i != steps.skip.output %}{{ i }}"
+               "{% endfor %}") == V{"list", "skip"});
+    CHECK(refs("{% set x = steps.s.output %}{{ x }}") == V{"s"});
+    CHECK(refs("{% macro m(d=steps.d.x) %}{{ steps.in_macro.x }}{% endmacro %}") ==
+          V{"d", "in_macro"});
+    // First-seen order, once each.
+    CHECK(refs("{{ steps.b.x }} {{ steps.a.x }} {{ steps.b.y }}") == V{"b", "a"});
+}
+
+TEST_CASE("referenced_steps reports syntax errors with their position",
+          "[workflow][expressions]") {
+    auto r = referenced_steps("{{ steps.a. }}", Mark{"f.yaml", 4, 10});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == ferry::ErrorKind::Validation);
+    CHECK(r.error().describe() == "f.yaml:4:22: invalid expression: expected name or number");
+    r = referenced_steps("line\n{{ ) }}", Mark{"f.yaml", 4, 10});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().describe() == "f.yaml:5:4: invalid expression: unexpected ')'");
+}
+
+TEST_CASE("depends_on: needs, then the steps expressions refer to", "[workflow][expressions]") {
+    LoadResult r = load(R"(steps:
+  - id: a
+    task: log
+  - id: b
+    task: log
+  - id: c
+    task: log
+  - id: d
+    task: log
+    needs: [c, a]
+    with:
+      message: "{{ steps.b.output }} {{ steps.a.output }}"
+    when: steps['c'].status == 'succeeded'
+    for_each: "{{ steps.b.output.items }}"
+  - id: e
+    task: log
+    needs: d
+)");
+    INFO(Catch::Detail::stringify(problems(r)));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->steps[3].needs == std::vector<std::string>{"c", "a"});
+    CHECK(r.workflow->steps[3].depends_on == std::vector<std::string>{"c", "a", "b"});
+    CHECK(r.workflow->steps[4].depends_on == std::vector<std::string>{"d"});
+    CHECK(r.workflow->steps[0].depends_on.empty());
+    CHECK(find_cycle(*r.workflow).empty());
+}
+
+TEST_CASE("references to unknown or own steps", "[workflow][expressions]") {
+    CHECK(only_problem(two_steps("    needs: aa\n")) ==
+          "wf.yaml:6:12: step 'b' refers to unknown step 'aa' (did you mean 'a'?)");
+    CHECK(only_problem(two_steps("    needs: [a, b]\n")) ==
+          "wf.yaml:6:16: step 'b' refers to itself");
+    CHECK(only_problem(two_steps("    with: {message: \"{{ steps.b.output }}\"}\n")) ==
+          "wf.yaml:6:25: step 'b' refers to itself");
+    CHECK(only_problem(two_steps("    when: steps.zeta.status\n")) ==
+          "wf.yaml:6:11: step 'b' refers to unknown step 'zeta'");
+    // steps.my-step is steps.my minus step: say how to write it.
+    CHECK(only_problem("steps:\n  - id: my-step\n    task: log\n  - id: b\n    task: log\n"
+                       "    with: {message: \"{{ steps.my-step.output }}\"}\n") ==
+          "wf.yaml:6:25: step 'b' refers to unknown step 'my' (ids with '-' need brackets: "
+          "steps['my-step'])");
+}
+
+TEST_CASE("references to unknown inputs and vars", "[workflow][expressions]") {
+    std::string head = "inputs:\n  title: string\nvars:\n  prio: {high: 1}\n";
+    CHECK(only_problem(head + "steps:\n  - id: a\n    task: log\n"
+                       "    with: {message: \"{{ inputs.titel }} {{ vars.prio }}\"}\n") ==
+          "wf.yaml:8:25: step 'a' refers to unknown input 'titel' (did you mean 'title'?)");
+    CHECK(only_problem(head + "steps:\n  - id: a\n    task: log\n"
+                       "    with: {message: \"{{ vars.pro }}\"}\n") ==
+          "wf.yaml:8:25: step 'a' refers to unknown var 'pro' (did you mean 'prio'?)");
+    // Methods of the dicts are not names.
+    LoadResult r = load(head + "steps:\n  - id: a\n    task: log\n"
+                        "    with: {message: \"{{ inputs.items() }} {{ vars.get('prio') }}\"}\n");
+    CHECK(r.ok());
+}
+
+TEST_CASE("outputs and vars references", "[workflow][expressions]") {
+    CHECK(only_problem(std::string(kOneStep) + "outputs:\n  x: \"{{ steps.b.output }}\"\n") ==
+          "wf.yaml:5:10: 'outputs' refers to unknown step 'b'");
+    CHECK(only_problem(std::string(kOneStep) + "outputs:\n  x: \"{{ steps.a.output + }}\"\n") ==
+          "wf.yaml:5:27: invalid expression: unexpected 'end of print statement'");
+    LoadResult r = load(std::string(kOneStep) + "outputs:\n  n: \"{{ steps.a.output.n }}\"\n");
+    REQUIRE(r.ok());
+    CHECK(r.workflow->outputs.dict_obj().find("n")->str() == "{{ steps.a.output.n }}");
+
+    CHECK(only_problem("vars:\n  v: \"{{ steps.a.output }}\"\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:10: 'vars' are constants and cannot refer to steps (found steps.a); use "
+          "inputs, or compute it in a step");
+    CHECK(only_problem("vars:\n  v: \"{{ inputs.nope }}\"\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:10: 'vars' refers to unknown input 'nope'");
+    r = load("inputs:\n  sev: string\nvars:\n  v: \"{{ inputs.sev | upper }}\"\n" +
+             std::string(kOneStep));
+    CHECK(r.ok());
+}
+
+TEST_CASE("dependency cycles", "[workflow][expressions]") {
+    LoadResult r = load(R"(steps:
+  - id: a
+    task: log
+    needs: c
+  - id: b
+    task: log
+    needs: a
+  - id: c
+    task: log
+    with: {message: "{{ steps.b.output }}"}
+)");
+    CHECK(problems(r) ==
+          std::vector<std::string>{"wf.yaml:2:5: dependency cycle: a -> c -> b -> a"});
+    REQUIRE(r.workflow.has_value());
+    CHECK(find_cycle(*r.workflow) == std::vector<std::string>{"a", "c", "b", "a"});
+
+    // Two separate cycles are both reported; the acyclic step in between is not.
+    r = load(R"(steps:
+  - id: x
+    task: log
+  - id: p
+    task: log
+    needs: [x, q]
+  - id: q
+    task: log
+    needs: p
+  - id: r
+    task: log
+    needs: s
+  - id: s
+    task: log
+    needs: [r, x]
+)");
+    CHECK(problems(r) == std::vector<std::string>{"wf.yaml:4:5: dependency cycle: p -> q -> p",
+                                                  "wf.yaml:10:5: dependency cycle: r -> s -> r"});
+    CHECK(find_cycle(*r.workflow) == std::vector<std::string>{"p", "q", "p"});
+
+    // The shortest way around a larger knot.
+    Workflow wf;
+    for (const char* id : {"a", "b", "c", "d"}) {
+        Step s;
+        s.id = id;
+        wf.steps.push_back(std::move(s));
+    }
+    wf.steps[0].depends_on = {"b"};
+    wf.steps[1].depends_on = {"c", "a"};
+    wf.steps[2].depends_on = {"d"};
+    wf.steps[3].depends_on = {"a"};
+    CHECK(find_cycle(wf) == std::vector<std::string>{"a", "b", "a"});
+    wf.steps[1].depends_on = {"c"};
+    CHECK(find_cycle(wf) == std::vector<std::string>{"a", "b", "c", "d", "a"});
+    wf.steps[3].depends_on = {"missing"};  // unknown ids are not edges
+    CHECK(find_cycle(wf).empty());
+}

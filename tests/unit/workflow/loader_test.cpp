@@ -1,0 +1,268 @@
+// The structure of workflow files: top-level keys, steps and their fields, hooks.
+#include "workflow_test_util.h"
+
+using namespace ferry::workflow;
+using namespace ferry::workflow::test;
+
+namespace {
+
+// A workflow with one step "a" (task log) whose body lines follow `    task: log`.
+std::string step_with(const std::string& lines) {
+    return "steps:\n  - id: a\n    task: log\n" + lines;
+}
+
+}  // namespace
+
+TEST_CASE("top-level keys", "[workflow][loader]") {
+    CHECK(problems(load("stpes:\n  - id: a\n    task: log\n")) ==
+          std::vector<std::string>{
+              "wf.yaml:1:1: unknown key 'stpes' in workflow (did you mean 'steps'?)",
+              "wf.yaml:1:1: workflow has no 'steps'"});
+    CHECK(only_problem("name: x\nbogus: 1\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:1: unknown key 'bogus' in workflow");
+    CHECK(only_problem("name: x\n") == "wf.yaml:1:1: workflow has no 'steps'");
+    CHECK(only_problem("steps: []\n") == "wf.yaml:1:8: workflow has no steps ('steps' is empty)");
+    CHECK(only_problem("steps: {a: 1}\n") ==
+          "wf.yaml:1:8: 'steps' must be a list of steps, got a mapping");
+    CHECK(only_problem("description: [a]\n" + std::string(kOneStep)) ==
+          "wf.yaml:1:14: 'description' must be text, got a list");
+    CHECK(only_problem("vars: [1]\n" + std::string(kOneStep)) ==
+          "wf.yaml:1:7: 'vars' must be a mapping of names to values, got a list");
+    CHECK(only_problem("outputs: text\n" + std::string(kOneStep)) ==
+          "wf.yaml:1:10: 'outputs' must be a mapping of names to values, got 'text'");
+    CHECK(only_problem("vars:\n  bad name: 1\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:3: invalid vars name 'bad name': use letters, digits, '_' and '-', "
+          "starting with a letter or '_'");
+}
+
+TEST_CASE("the workflow name defaults to the file's stem and must be an identifier",
+          "[workflow][loader]") {
+    LoadResult r = load_workflow_text(kOneStep, "workflows/incident-to-itsm.yaml", nullptr);
+    REQUIRE(r.ok());
+    CHECK(r.workflow->name == "incident-to-itsm");
+    CHECK(r.workflow->file == "workflows/incident-to-itsm.yaml");
+
+    r = load("name: explicit_name\n" + std::string(kOneStep));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->name == "explicit_name");
+
+    CHECK(only_problem("name: 2fa reset\n" + std::string(kOneStep)) ==
+          "wf.yaml:1:7: invalid workflow name '2fa reset': use letters, digits, '_' and '-', "
+          "starting with a letter or '_'");
+    CHECK(only_problem("name:\n" + std::string(kOneStep)) ==
+          "wf.yaml:1:6: 'name' must be non-empty text");
+}
+
+TEST_CASE("steps need an id and a task", "[workflow][loader]") {
+    CHECK(only_problem("steps:\n  - task: log\n") == "wf.yaml:2:5: step #1 is missing 'id'");
+    CHECK(only_problem("steps:\n  - id: a\n    task: log\n  - id: b\n") ==
+          "wf.yaml:4:5: step 'b' is missing 'task'");
+    CHECK(only_problem("steps:\n  - just text\n") ==
+          "wf.yaml:2:5: each step must be a mapping with 'id' and 'task', got 'just text'");
+    CHECK(only_problem("steps:\n  - id: has space\n    task: log\n") ==
+          "wf.yaml:2:9: invalid step id 'has space': use letters, digits, '_' and '-', "
+          "starting with a letter or '_'");
+    CHECK(only_problem("steps:\n  - id: 1st\n    task: log\n") ==
+          "wf.yaml:2:9: invalid step id '1st': use letters, digits, '_' and '-', "
+          "starting with a letter or '_'");
+    CHECK(only_problem("steps:\n  - id: a\n    task: log\n  - id: a\n    task: log\n") ==
+          "wf.yaml:4:9: duplicate step id 'a' (first at line 2)");
+    CHECK(only_problem(step_with("    task2: x\n")) ==
+          "wf.yaml:4:5: unknown key 'task2' in step 'a' (did you mean 'task'?)");
+    CHECK(only_problem("steps:\n  - id: a\n    task: [log]\n") ==
+          "wf.yaml:3:11: 'task' must be text, got a list");
+    CHECK(only_problem("steps:\n  - id: a\n    task: log\n    provider:\n") ==
+          "wf.yaml:4:14: 'provider' must be non-empty text");
+}
+
+TEST_CASE("unknown step keys get a suggestion", "[workflow][loader]") {
+    CHECK(only_problem(step_with("    neds: b\n")) ==
+          "wf.yaml:4:5: unknown key 'neds' in step 'a' (did you mean 'needs'?)");
+    CHECK(only_problem(step_with("    for-each: x\n")) ==
+          "wf.yaml:4:5: unknown key 'for-each' in step 'a' (did you mean 'for_each'?)");
+    CHECK(only_problem(step_with("    retires: 3\n")) ==
+          "wf.yaml:4:5: unknown key 'retires' in step 'a' (did you mean 'retry'?)");
+    CHECK(only_problem(step_with("    dryrun: true\n")) ==
+          "wf.yaml:4:5: unknown key 'dryrun' in step 'a' (did you mean 'dry_run'?)");
+    CHECK(only_problem(step_with("    zzz: 1\n")) == "wf.yaml:4:5: unknown key 'zzz' in step 'a'");
+    // The id is known even when it comes after the unknown key.
+    CHECK(only_problem("steps:\n  - tsk: log\n    id: late\n    task: log\n") ==
+          "wf.yaml:2:5: unknown key 'tsk' in step 'late' (did you mean 'task'?)");
+}
+
+TEST_CASE("step fields are read and typed", "[workflow][loader]") {
+    LoadResult r = load(R"(steps:
+  - id: a
+    task: log
+  - id: b
+    task: ticket.create
+    provider: jira
+    integration: jira-cloud
+    needs: a
+    with: {summary: hi}
+    concurrency: 3
+    for_each: "{{ [1, 2] }}"
+    retry: {max_attempts: 5, backoff: fixed, initial_delay: 500ms, max_delay: 1m}
+    timeout: 1m30s
+    on_error: continue
+    dry_run: true
+)");
+    INFO(Catch::Detail::stringify(problems(r)));
+    REQUIRE(r.ok());
+    const Step& b = r.workflow->steps.at(1);
+    CHECK(b.provider == "jira");
+    CHECK(b.integration == "jira-cloud");
+    CHECK(b.needs == std::vector<std::string>{"a"});
+    CHECK(b.with.dict_obj().find("summary")->str() == "hi");
+    CHECK(b.concurrency == 3);
+    REQUIRE(b.retry.has_value());
+    CHECK(b.retry->max_attempts == 5);
+    CHECK(b.retry->backoff == "fixed");
+    CHECK(b.retry->initial_delay_ms == 500);
+    CHECK(b.retry->max_delay_ms == 60'000);
+    CHECK(b.retry->mark.line == 12);
+    CHECK(b.retry->mark.column == 12);
+    CHECK(b.timeout_ms == 90'000);
+    CHECK(b.on_error == "continue");
+    CHECK(b.dry_run == std::optional<bool>(true));
+    CHECK(b.mark.line == 4);
+    CHECK(b.mark.column == 5);
+    CHECK(b.field_marks.at("task").line == 5);
+    CHECK(b.field_marks.at("task").column == 11);
+    CHECK(b.field_marks.at("with").line == 9);
+    CHECK(b.field_marks.at("with").column == 11);
+    CHECK(b.field_marks.at("for_each").line == 11);
+    CHECK(b.field_marks.size() == 12);
+
+    const Step& a = r.workflow->steps.at(0);
+    CHECK(a.with.is_dict());
+    CHECK(a.with.dict_obj().items.empty());
+    CHECK(a.on_error == "fail");
+    CHECK_FALSE(a.retry.has_value());
+    CHECK_FALSE(a.dry_run.has_value());
+    CHECK(a.timeout_ms == 0);
+}
+
+TEST_CASE("step field type problems", "[workflow][loader]") {
+    CHECK(only_problem(step_with("    with: [a]\n")) ==
+          "wf.yaml:4:11: 'with' must be a mapping of task inputs, got a list");
+    CHECK(only_problem(step_with("    with: text\n")) ==
+          "wf.yaml:4:11: 'with' must be a mapping of task inputs, got 'text'");
+    CHECK(only_problem(step_with("    needs: {a: 1}\n")) ==
+          "wf.yaml:4:12: 'needs' must be a step id or a list of step ids, got a mapping");
+    CHECK(only_problem("steps:\n  - id: a\n    task: log\n  - id: b\n    task: log\n"
+                       "    needs: [a, [x]]\n") ==
+          "wf.yaml:6:16: 'needs' must list step ids, got a list");
+    CHECK(only_problem(step_with("    for_each: \"{{ [1] }}\"\n    concurrency: -1\n")) ==
+          "wf.yaml:5:18: 'concurrency' must be an integer >= 0, got an integer (-1)");
+    CHECK(only_problem(step_with("    for_each: \"{{ [1] }}\"\n    concurrency: two\n")) ==
+          "wf.yaml:5:18: 'concurrency' must be an integer >= 0, got 'two'");
+    CHECK(only_problem(step_with("    concurrency: 2\n")) ==
+          "wf.yaml:4:18: 'concurrency' limits a 'for_each' fan-out, and step 'a' has no "
+          "'for_each'");
+    CHECK(only_problem(step_with("    timeout: 30\n")) ==
+          "wf.yaml:4:14: 'timeout': expected a duration like 300ms, 2s, 1m30s or 1h, got '30' "
+          "(a unit is required)");
+    CHECK(only_problem(step_with("    timeout: 5 minutes\n")) ==
+          "wf.yaml:4:14: 'timeout': expected a duration like 300ms, 2s, 1m30s or 1h, got "
+          "'5 minutes'");
+    CHECK(only_problem(step_with("    timeout: [1s]\n")) ==
+          "wf.yaml:4:14: 'timeout' must be a duration like 300ms, 2s, 1m30s or 1h, got a list");
+    CHECK(only_problem(step_with("    dry_run: yes\n")) ==
+          "wf.yaml:4:14: 'dry_run' must be true or false, got 'yes'");
+}
+
+TEST_CASE("retry policies", "[workflow][loader]") {
+    LoadResult r = load(step_with("    retry: 4\n"));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->steps[0].retry->max_attempts == 4);
+    CHECK(r.workflow->steps[0].retry->backoff == "exponential");
+    CHECK(r.workflow->steps[0].retry->initial_delay_ms == 1000);
+    CHECK(r.workflow->steps[0].retry->max_delay_ms == 30'000);
+
+    CHECK(only_problem(step_with("    retry: {max_attempts: 0}\n")) ==
+          "wf.yaml:4:27: 'max_attempts' must be an integer >= 1, got an integer (0)");
+    CHECK(only_problem(step_with("    retry: 0\n")) ==
+          "wf.yaml:4:12: 'retry' must be an integer >= 1, got an integer (0)");
+    CHECK(only_problem(step_with("    retry: {backoff: linear}\n")) ==
+          "wf.yaml:4:22: 'backoff' must be exponential or fixed, got 'linear'");
+    CHECK(only_problem(step_with("    retry: {max_attempt: 2}\n")) ==
+          "wf.yaml:4:13: unknown key 'max_attempt' in retry of step 'a' (did you mean "
+          "'max_attempts'?)");
+    CHECK(only_problem(step_with("    retry: {initial_delay: soon}\n")) ==
+          "wf.yaml:4:28: 'initial_delay': expected a duration like 300ms, 2s, 1m30s or 1h, "
+          "got 'soon'");
+    CHECK(only_problem(step_with("    retry:\n      max_delay: 10\n")) ==
+          "wf.yaml:5:18: 'max_delay': expected a duration like 300ms, 2s, 1m30s or 1h, got "
+          "'10' (a unit is required)");
+    CHECK(only_problem(step_with("    retry: {initial_delay: 1m}\n")) ==
+          "wf.yaml:4:28: 'initial_delay' (1m) is longer than 'max_delay' (30s)");
+    CHECK(only_problem(step_with("    retry: [3]\n")) ==
+          "wf.yaml:4:12: 'retry' must be a mapping such as {max_attempts: 3, backoff: "
+          "exponential}, got a list");
+}
+
+TEST_CASE("on_error: fail, continue or another step", "[workflow][loader]") {
+    std::string two = "steps:\n  - id: a\n    task: log\n  - id: fallback\n    task: log\n";
+    LoadResult r = load(two + "  - id: c\n    task: log\n    on_error: fallback\n");
+    REQUIRE(r.ok());
+    CHECK(r.workflow->steps[2].on_error == "fallback");
+    CHECK(r.workflow->steps[2].depends_on.empty());  // a fallback is not a dependency
+
+    CHECK(only_problem(two + "  - id: c\n    task: log\n    on_error: fallbak\n") ==
+          "wf.yaml:8:15: 'on_error' must be fail, continue or a step id; there is no step "
+          "'fallbak' (did you mean 'fallback'?)");
+    CHECK(only_problem(two + "  - id: c\n    task: log\n    on_error: retry\n") ==
+          "wf.yaml:8:15: 'on_error' must be fail, continue or a step id; there is no step "
+          "'retry'");
+    CHECK(only_problem(two + "  - id: c\n    task: log\n    on_error: c\n") ==
+          "wf.yaml:8:15: step 'c' cannot be its own on_error step");
+}
+
+TEST_CASE("hooks name Lua files", "[workflow][loader]") {
+    LoadResult r = load("hooks:\n  before_step: hooks/enrich.lua\n  after_step: hooks/audit.lua\n"
+                        "  on_failure: hooks/page.lua\n" + std::string(kOneStep));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->hooks.before_step == "hooks/enrich.lua");
+    CHECK(r.workflow->hooks.after_step == "hooks/audit.lua");
+    CHECK(r.workflow->hooks.on_failure == "hooks/page.lua");
+    CHECK(r.workflow->hooks.mark.line == 2);
+
+    CHECK(only_problem("hooks:\n  before: x.lua\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:3: unknown key 'before' in hooks (did you mean 'before_step'?)");
+    CHECK(only_problem("hooks:\n  on_failure: \"\"\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:15: 'hooks.on_failure' must be non-empty text");
+    CHECK(only_problem("hooks:\n  on_failure: [a]\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:15: 'hooks.on_failure' must be text, got a list");
+    CHECK(only_problem("hooks: page.lua\n" + std::string(kOneStep)) ==
+          "wf.yaml:1:8: 'hooks' must be a mapping such as {before_step: hooks/x.lua}, got "
+          "'page.lua'");
+}
+
+TEST_CASE("every problem is reported, in file order", "[workflow][loader]") {
+    LoadResult r = load(R"(nam: x
+steps:
+  - id: a
+    task: lg
+    timeout: forever
+  - id: a
+    task: log
+    needs: [zz]
+)");
+    CHECK(problems(r) == std::vector<std::string>{
+                             "wf.yaml:1:1: unknown key 'nam' in workflow (did you mean 'name'?)",
+                             "wf.yaml:4:11: unknown task 'lg' (did you mean 'log'?)",
+                             "wf.yaml:5:14: 'timeout': expected a duration like 300ms, 2s, "
+                             "1m30s or 1h, got 'forever'",
+                             "wf.yaml:6:9: duplicate step id 'a' (first at line 3)",
+                             "wf.yaml:8:13: step 'a' refers to unknown step 'zz'"});
+    // The model is still built for tools that want it.
+    REQUIRE(r.workflow.has_value());
+    CHECK(r.workflow->steps.size() == 2);
+    CHECK_FALSE(r.ok());
+}
+
+TEST_CASE("Diagnostic::describe", "[workflow][loader]") {
+    CHECK(Diagnostic{Mark{"a.yaml", 3, 7}, "bad"}.describe() == "a.yaml:3:7: bad");
+    CHECK(Diagnostic{Mark{"a.yaml", 0, 0}, "unreadable"}.describe() == "a.yaml: unreadable");
+}

@@ -1,0 +1,65 @@
+// Checks against the task catalogue: tasks, providers and task inputs.
+#include "workflow_test_util.h"
+
+using namespace ferry::workflow;
+using namespace ferry::workflow::test;
+
+namespace {
+
+std::string step(const std::string& lines) { return "steps:\n  - id: a\n" + lines; }
+
+// A catalogue that cannot list its tasks: no suggestions, the rest still works.
+class BareTasks final : public TaskLookup {
+  public:
+    bool has_task(const std::string& task) const override { return task == "log"; }
+    std::vector<std::string> providers(const std::string&) const override { return {}; }
+    std::vector<std::string> input_names(const std::string&, const std::string&) const override {
+        return {"message"};
+    }
+};
+
+}  // namespace
+
+TEST_CASE("unknown tasks", "[workflow][tasks]") {
+    CHECK(only_problem(step("    task: ticket.crate\n")) ==
+          "wf.yaml:3:11: unknown task 'ticket.crate' (did you mean 'ticket.create'?)");
+    CHECK(only_problem(step("    task: frobnicate\n")) ==
+          "wf.yaml:3:11: unknown task 'frobnicate'");
+    BareTasks bare;
+    LoadResult r = load_workflow_text(step("    task: lgo\n"), "wf.yaml", &bare);
+    CHECK(problems(r) == std::vector<std::string>{"wf.yaml:3:11: unknown task 'lgo'"});
+    // Without a catalogue, task names are not checked.
+    CHECK(load_workflow_text(step("    task: anything.goes\n"), "wf.yaml", nullptr).ok());
+}
+
+TEST_CASE("providers", "[workflow][tasks]") {
+    CHECK(load(step("    task: ticket.create\n    provider: jira\n")).ok());
+    CHECK(load(step("    task: ticket.create\n")).ok());  // the integration decides
+    CHECK(only_problem(step("    task: ticket.create\n    provider: servicenw\n")) ==
+          "wf.yaml:4:15: unknown provider 'servicenw' for task 'ticket.create' (did you mean "
+          "'servicenow'?); providers: jira, servicenow");
+    CHECK(only_problem(step("    task: ticket.create\n    provider: remedy\n")) ==
+          "wf.yaml:4:15: unknown provider 'remedy' for task 'ticket.create'; providers: jira, "
+          "servicenow");
+    CHECK(only_problem(step("    task: log\n    provider: syslog\n")) ==
+          "wf.yaml:4:15: task 'log' has a single implementation; it takes no 'provider' (got "
+          "'syslog')");
+}
+
+TEST_CASE("with keys must be inputs the task declares", "[workflow][tasks]") {
+    CHECK(only_problem(step("    task: log\n    with:\n      mesage: hi\n")) ==
+          "wf.yaml:5:7: task 'log' has no input 'mesage' (did you mean 'message'?)");
+    CHECK(only_problem(step("    task: log\n    with: {message: hi, colour: red}\n")) ==
+          "wf.yaml:4:25: task 'log' has no input 'colour'; inputs: message, level");
+    CHECK(only_problem(step("    task: ticket.create\n    provider: jira\n"
+                            "    with: {table: incident, summary: x}\n")) ==
+          "wf.yaml:5:12: task 'ticket.create' (jira) has no input 'table'; inputs: project, "
+          "issue_type, summary, description, priority, labels, components, fields");
+    // Without a provider any provider's inputs are accepted.
+    CHECK(load(step("    task: ticket.create\n    with: {table: incident, summary: x}\n")).ok());
+    // A task that declares no inputs accepts anything.
+    CHECK(load(step("    task: transform\n    with: {data: {}, whatever: 1}\n")).ok());
+    // An unknown task does not also complain about its inputs.
+    CHECK(only_problem(step("    task: lgo\n    with: {zzz: 1}\n")) ==
+          "wf.yaml:3:11: unknown task 'lgo' (did you mean 'log'?)");
+}

@@ -1,0 +1,235 @@
+// YAML and JSON as the loader reads them: the core schema, positions, syntax errors.
+#include "workflow_test_util.h"
+
+#include <cmath>
+
+using namespace ferry::workflow;
+using namespace ferry::workflow::test;
+using ferry::tmpl::Kind;
+using ferry::tmpl::Value;
+
+namespace {
+
+// The value of vars.v after loading `vars: {v: <yaml>}`.
+Value var(const std::string& yaml) {
+    LoadResult r = load("vars:\n  v: " + yaml + "\n" + kOneStep);
+    INFO(yaml << " -> " << Catch::Detail::stringify(problems(r)));
+    REQUIRE(r.ok());
+    const Value* v = r.workflow->vars.dict_obj().find("v");
+    REQUIRE(v != nullptr);
+    return *v;
+}
+
+}  // namespace
+
+TEST_CASE("plain scalars resolve by the YAML 1.2 core schema", "[workflow][yaml]") {
+    for (const char* null_text : {"null", "Null", "NULL", "~", ""}) {
+        INFO(null_text);
+        CHECK(var(null_text).is_none());
+    }
+    for (const char* t : {"true", "True", "TRUE"}) CHECK(var(t).kind() == Kind::Bool);
+    CHECK(var("true").as_bool());
+    CHECK_FALSE(var("False").as_bool());
+    CHECK_FALSE(var("FALSE").as_bool());
+
+    CHECK(var("42").kind() == Kind::Int);
+    CHECK(var("42").as_int() == 42);
+    CHECK(var("-7").as_int() == -7);
+    CHECK(var("+3").as_int() == 3);
+    CHECK(var("007").as_int() == 7);
+    CHECK(var("0o17").as_int() == 15);
+    CHECK(var("0x1F").as_int() == 31);
+    CHECK(var("0xff").as_int() == 255);
+    CHECK(var("9223372036854775807").as_int() == INT64_MAX);
+    CHECK(var("-9223372036854775808").as_int() == INT64_MIN);
+
+    CHECK(var("1.5").kind() == Kind::Float);
+    CHECK(var("1.5").as_float() == 1.5);
+    CHECK(var("-2.5e3").as_float() == -2500.0);
+    CHECK(var("1e3").kind() == Kind::Float);
+    CHECK(var(".5").as_float() == 0.5);
+    CHECK(var("5.").as_float() == 5.0);
+    CHECK(var("1e-400").as_float() == 0.0);
+    CHECK(var(".inf").as_float() == INFINITY);
+    CHECK(var("-.Inf").as_float() == -INFINITY);
+    CHECK(std::isnan(var(".NaN").as_float()));
+
+    // YAML 1.1 booleans and other look-alikes are strings in 1.2.
+    for (const char* s : {"yes", "no", "on", "off", "y", "0x", "0o8", "1_000", "1e", "+.5x",
+                          ".nan.", "nan", "inf", "0b101", "12:30", "1.2.3"}) {
+        INFO(s);
+        Value v = var(s);
+        REQUIRE(v.is_string());
+        CHECK(v.str() == s);
+    }
+}
+
+TEST_CASE("quoted scalars are always strings", "[workflow][yaml]") {
+    CHECK(var("\"42\"").str() == "42");
+    CHECK(var("'true'").str() == "true");
+    CHECK(var("\"null\"").str() == "null");
+    CHECK(var("''").str() == "");
+    CHECK(var("|\n    42").str() == "42\n");  // block scalars too
+    CHECK(var("!!str 42").str() == "42");
+    CHECK(var("!!int \"42\"").as_int() == 42);
+    CHECK(var("!!float 1").kind() == Kind::Float);
+    CHECK(var("!!bool \"true\"").as_bool());
+}
+
+TEST_CASE("containers keep their order and structure", "[workflow][yaml]") {
+    Value v = var("{z: 1, a: [1, two, {x: null}], m: {k: v}}");
+    REQUIRE(v.is_dict());
+    const auto& items = v.dict_obj().items;
+    REQUIRE(items.size() == 3);
+    CHECK(items[0].first.str() == "z");
+    CHECK(items[1].first.str() == "a");
+    CHECK(items[2].first.str() == "m");
+    const Value& list = items[1].second;
+    REQUIRE(list.is_list());
+    CHECK(list.list_obj().items[0].as_int() == 1);
+    CHECK(list.list_obj().items[1].str() == "two");
+    CHECK(list.list_obj().items[2].dict_obj().find("x")->is_none());
+    // Keys are strings whatever they look like.
+    Value keys = var("{1: a, true: b, null: c}");
+    CHECK(keys.dict_obj().items[0].first.str() == "1");
+    CHECK(keys.dict_obj().items[1].first.str() == "true");
+}
+
+TEST_CASE("anchors and aliases expand", "[workflow][yaml]") {
+    LoadResult r = load("vars:\n  base: &b {x: 1}\n  copy: *b\n" + std::string(kOneStep));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->vars.dict_obj().find("copy")->dict_obj().find("x")->as_int() == 1);
+}
+
+TEST_CASE("scalar problems are placed at the scalar", "[workflow][yaml]") {
+    CHECK(only_problem("vars:\n  big: 9223372036854775808\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:8: integer 9223372036854775808 does not fit in 64 bits");
+    CHECK(only_problem("vars:\n  small: [-9223372036854775809]\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:11: integer -9223372036854775809 does not fit in 64 bits");
+    CHECK(only_problem("vars:\n  h: 0x1ffffffffffffffff\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:6: integer 0x1ffffffffffffffff does not fit in 64 bits");
+    CHECK(only_problem("vars:\n  f: 1e999\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:6: number 1e999 is out of range");
+    CHECK(only_problem("vars:\n  t: !custom x\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:6: unsupported tag '!custom'");
+    CHECK(only_problem("vars:\n  t: !!int abc\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:6: 'abc' is not a valid int");
+}
+
+TEST_CASE("duplicate keys are reported at the second occurrence", "[workflow][yaml]") {
+    CHECK(only_problem("name: a\nname: b\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:1: duplicate key 'name' (first at line 1)");
+    CHECK(only_problem("steps:\n  - id: a\n    task: log\n    id: b\n") ==
+          "wf.yaml:4:5: duplicate key 'id' (first at line 2)");
+    CHECK(only_problem("steps:\n  - id: a\n    task: log\n    with: {message: x, message: y}\n") ==
+          "wf.yaml:4:24: duplicate key 'message' (first at line 4)");
+    CHECK(only_problem("vars:\n  a:\n    b: 1\n    c: 2\n    b: 3\n" + std::string(kOneStep)) ==
+          "wf.yaml:5:5: duplicate key 'b' (first at line 3)");
+}
+
+TEST_CASE("mapping keys must be scalars", "[workflow][yaml]") {
+    CHECK(only_problem("vars:\n  ? [a, b]\n  : 1\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:5: a mapping key must be a string, got a list");
+}
+
+TEST_CASE("YAML syntax errors carry yaml-cpp's message and mark", "[workflow][yaml]") {
+    LoadResult r = load("name: x\nsteps: [a, b\nc: 1\n");
+    CHECK_FALSE(r.workflow.has_value());
+    REQUIRE(problems(r) == std::vector<std::string>{
+                               "wf.yaml:3:2: end of sequence flow not found"});
+
+    r = load("steps:\n\t- id: a\n");
+    REQUIRE(r.problems.size() == 1);
+    CHECK(r.problems[0].mark.line == 2);
+    CHECK_FALSE(r.workflow.has_value());
+
+    r = load("a: b: c\n");
+    REQUIRE(problems(r) == std::vector<std::string>{
+                               "wf.yaml:1:5: illegal map value"});
+}
+
+TEST_CASE("a file must hold one mapping", "[workflow][yaml]") {
+    CHECK(only_problem("") == "wf.yaml:1:1: empty workflow file");
+    CHECK(only_problem("# just a comment\n") == "wf.yaml:1:1: empty workflow file");
+    CHECK(only_problem("- a\n- b\n") ==
+          "wf.yaml:1:1: a workflow must be a mapping with 'steps', got a list");
+    CHECK(only_problem("hello\n") ==
+          "wf.yaml:1:1: a workflow must be a mapping with 'steps', got 'hello'");
+    CHECK(only_problem(std::string(kOneStep) + "---\nname: second\n") ==
+          "wf.yaml:5:1: a workflow file holds one YAML document; this is a second");
+}
+
+TEST_CASE("runaway aliases and nesting are stopped", "[workflow][yaml]") {
+    // A sequence that contains itself.
+    LoadResult r = load("vars:\n  loop: &l [*l]\n" + std::string(kOneStep));
+    REQUIRE(r.problems.size() == 1);
+    CHECK(r.problems[0].message.find("nested too deeply") != std::string::npos);
+
+    // "Billion laughs": each level doubles the expanded size.
+    std::string text = "vars:\n  l0: &l0 [a, a]\n";
+    for (int i = 1; i <= 24; ++i)
+        text += "  l" + std::to_string(i) + ": &l" + std::to_string(i) + " [*l" +
+                std::to_string(i - 1) + ", *l" + std::to_string(i - 1) + "]\n";
+    r = load(text + kOneStep);
+    REQUIRE_FALSE(r.problems.empty());
+    CHECK(r.problems[0].message.find("data too large") != std::string::npos);
+}
+
+TEST_CASE("a UTF-8 byte order mark is ignored", "[workflow][yaml]") {
+    LoadResult r = load("\xEF\xBB\xBFname: bom\n" + std::string(kOneStep));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->name == "bom");
+    r = load("\xEF\xBB\xBFnme: bom\n" + std::string(kOneStep));
+    REQUIRE(problems(r) == std::vector<std::string>{
+                               "wf.yaml:1:1: unknown key 'nme' in workflow (did you mean "
+                               "'name'?)"});
+}
+
+TEST_CASE("CRLF line endings keep positions", "[workflow][yaml]") {
+    std::string text = "steps:\r\n  - id: a\r\n    task: log\r\n    with:\r\n"
+                       "      message: \"{{ inputs.nope }}\"\r\n";
+    CHECK(only_problem(text) == "wf.yaml:5:20: step 'a' refers to unknown input 'nope'");
+}
+
+TEST_CASE("JSON workflow files load through the same parser", "[workflow][json]") {
+    const std::string json = R"({
+	"description": "caf\u00e9 \/ tabs",
+	"inputs": {"count": {"type": "integer", "default": 3, "min": 1}},
+	"vars": {"ratio": 1.5e2, "flag": true, "nothing": null, "text": "42"},
+	"steps": [
+		{"id": "first", "task": "log", "with": {"message": "{{ inputs.count }}"}},
+		{"id": "second", "task": "log", "needs": ["first"],
+		 "with": {"message": "{{ steps.first.status }}"}}
+	],
+	"outputs": {"status": "{{ steps.second.status }}"}
+}
+)";
+    LoadResult r = load(json, "flows/incident.json");
+    INFO(Catch::Detail::stringify(problems(r)));
+    REQUIRE(r.ok());
+    const Workflow& wf = *r.workflow;
+    CHECK(wf.name == "incident");
+    CHECK(wf.description == "caf\xC3\xA9 / tabs");
+    CHECK(wf.inputs.at(0).default_value->as_int() == 3);
+    CHECK(wf.vars.dict_obj().find("ratio")->as_float() == 150.0);
+    CHECK(wf.vars.dict_obj().find("flag")->as_bool());
+    CHECK(wf.vars.dict_obj().find("nothing")->is_none());
+    CHECK(wf.vars.dict_obj().find("text")->is_string());  // quoted in JSON: a string
+    REQUIRE(wf.steps.size() == 2);
+    CHECK(wf.steps[1].depends_on == std::vector<std::string>{"first"});
+}
+
+TEST_CASE("JSON files get positioned diagnostics", "[workflow][json]") {
+    const std::string json = "{\n  \"steps\": [\n    {\"id\": \"a\", \"task\": \"lgo\"},\n"
+                             "    {\"id\": \"b\", \"task\": \"log\", \"with\": "
+                             "{\"message\": \"{{ steps.c }}\"}}\n  ]\n}\n";
+    LoadResult r = load(json, "w.json");
+    CHECK(problems(r) == std::vector<std::string>{
+                             "w.json:3:25: unknown task 'lgo' (did you mean 'log'?)",
+                             "w.json:4:56: step 'b' refers to unknown step 'c'"});
+
+    r = load("{\"steps\": [}\n", "w.json");
+    REQUIRE(r.problems.size() == 1);
+    CHECK(r.problems[0].mark.line == 1);
+    CHECK_FALSE(r.workflow.has_value());
+}

@@ -77,7 +77,7 @@ Scheduler::Scheduler(Loop& loop, LuaVM& vm) : loop_(loop), vm_(vm) {
         if (Task* t = task_slot(S)) t->log("info", std::string(text));
         else std::fprintf(stderr, "%.*s\n", int(text.size()), text.data());
     };
-    loop_.on_iteration([this] { drain(); });
+    iteration_id_ = loop_.on_iteration([this] { drain(); });
 }
 
 Scheduler::~Scheduler() {
@@ -89,6 +89,7 @@ Scheduler::~Scheduler() {
     for (auto& [done, outcome] : finished)
         if (done) done(std::move(outcome));
     vm_.print_sink = nullptr;
+    loop_.remove_iteration(iteration_id_);
 }
 
 Scheduler* Scheduler::of(lua_State* L) {

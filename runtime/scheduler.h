@@ -155,6 +155,7 @@ class Scheduler {
     std::unordered_map<uint64_t, std::unique_ptr<Task>> tasks_;
     std::deque<uint64_t> ready_;
     bool draining_ = false;
+    uint64_t iteration_id_ = 0;
     // Done callbacks run after the task is gone, from the drain loop.
     std::vector<std::pair<std::function<void(TaskOutcome)>, TaskOutcome>> finished_;
 };

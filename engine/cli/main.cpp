@@ -2,6 +2,7 @@
 // dispatches and prints the top-level help.
 #include "cli/commands.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
@@ -31,6 +32,8 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A peer closing a socket must be an error value, not a signal that kills the process.
+    std::signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         std::fputs(kUsage, stderr);
         return 2;

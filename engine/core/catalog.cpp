@@ -100,6 +100,25 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         lua_getfield(L, idx, "default");
         t.is_default = lua_toboolean(L, -1);
         lua_pop(L, 1);
+        lua_getfield(L, idx, "raw");
+        if (lua_istable(L, -1)) {
+            for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {
+                std::vector<std::string> path;
+                std::string text = lua_tostring(L, -1), piece;
+                for (char c : text + ".") {
+                    if (c == '.') {
+                        path.push_back(piece);
+                        piece.clear();
+                    } else {
+                        piece += c;
+                    }
+                }
+                t.raw_paths.push_back(std::move(path));
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
         lua_getfield(L, idx, "run");
         t.run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_pop(L, 1);

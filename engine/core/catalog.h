@@ -23,6 +23,9 @@ struct TaskDef {
     std::string origin;       // where it was read from (path or "(built-in) ...")
     tmpl::Value input;        // the declared input schema: {field: {type, required, ...}}
     tmpl::Value output;       // the declared output description, if any
+    // Input paths the engine passes through without evaluating `{{ }}` in them, because
+    // the task interprets them itself: "script", "mappings.*.template" ('*' = any key/index).
+    std::vector<std::vector<std::string>> raw_paths;
     bool is_default = false;
     bool native = false;      // implemented by the engine itself (workflow)
     int run_ref = LUA_NOREF;  // registry reference to run(ctx, input)

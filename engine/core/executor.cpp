@@ -39,7 +39,7 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
       project_(project), expressions_(expressions), options_(options) {
     // Group commit: whatever the iteration staged becomes durable together, then the
     // effects that waited for it (next steps, task starts) run.
-    loop_.on_iteration([this] {
+    iteration_id_ = loop_.on_iteration([this] {
         if (store_.has_pending()) {
             Status s = flush();
             if (!s) std::fprintf(stderr, "ferry: commit failed: %s\n", s.error().describe().c_str());
@@ -47,7 +47,7 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
     });
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() { loop_.remove_iteration(iteration_id_); }
 
 Status Engine::flush() {
     if (committing_) return ok_status();

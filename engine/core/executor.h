@@ -139,6 +139,7 @@ class Engine {
     int runner_ref_ = LUA_NOREF;
     int hook_runner_ref_ = LUA_NOREF;
     bool committing_ = false;
+    uint64_t iteration_id_ = 0;
 };
 
 // The stable key of one invocation: the same across retries and restarts.

@@ -76,7 +76,33 @@ Result<Value> Expressions::evaluate(const std::string& text, const Value& contex
 }
 
 Result<Value> Expressions::evaluate_tree(const Value& tree, const Value& context,
-                                         const std::string& where) {
+                                         const std::string& where,
+                                         const std::vector<std::vector<std::string>>* raw_paths) {
+    std::vector<std::string> path;
+    return evaluate_at(tree, context, where, raw_paths, path);
+}
+
+namespace {
+
+bool is_raw(const std::vector<std::vector<std::string>>* raw_paths,
+            const std::vector<std::string>& path) {
+    if (!raw_paths) return false;
+    for (const auto& raw : *raw_paths) {
+        if (raw.size() > path.size()) continue;
+        bool match = true;
+        for (size_t i = 0; i < raw.size() && match; ++i) match = raw[i] == "*" || raw[i] == path[i];
+        if (match) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context,
+                                       const std::string& where,
+                                       const std::vector<std::vector<std::string>>* raw_paths,
+                                       std::vector<std::string>& path) {
+    if (is_raw(raw_paths, path)) return tree;
     switch (tree.kind()) {
     case tmpl::Kind::String: return evaluate(std::string(tree.str()), context, where);
     case tmpl::Kind::List:
@@ -85,7 +111,11 @@ Result<Value> Expressions::evaluate_tree(const Value& tree, const Value& context
         items.reserve(tree.list_obj().items.size());
         size_t i = 0;
         for (const Value& item : tree.list_obj().items) {
-            Result<Value> v = evaluate_tree(item, context, where + "[" + std::to_string(i++) + "]");
+            path.push_back(std::to_string(i));
+            Result<Value> v = evaluate_at(item, context, where + "[" + std::to_string(i) + "]",
+                                          raw_paths, path);
+            path.pop_back();
+            ++i;
             if (!v) return v.error();
             items.push_back(std::move(v.value()));
         }
@@ -96,7 +126,9 @@ Result<Value> Expressions::evaluate_tree(const Value& tree, const Value& context
         out.dict_obj().items.reserve(tree.dict_obj().items.size());
         for (const auto& [k, v] : tree.dict_obj().items) {
             std::string key = k.is_string() ? std::string(k.str()) : tmpl::to_str(k);
-            Result<Value> ev = evaluate_tree(v, context, where + "." + key);
+            path.push_back(key);
+            Result<Value> ev = evaluate_at(v, context, where + "." + key, raw_paths, path);
+            path.pop_back();
             if (!ev) return ev.error();
             out.dict_obj().items.emplace_back(k, std::move(ev.value()));
         }

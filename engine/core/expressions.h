@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace ferry::engine {
 
@@ -26,13 +27,18 @@ class Expressions {
     // Evaluates one string. `where` names it in errors ("step 'ticket' with.fields.title").
     Result<Value> evaluate(const std::string& text, const Value& context, const std::string& where);
     // Evaluates every string leaf of a tree (dicts and lists are rebuilt; other values kept).
-    Result<Value> evaluate_tree(const Value& tree, const Value& context, const std::string& where);
+    // Leaves under one of raw_paths ('*' matches any key or index) are kept as written.
+    Result<Value> evaluate_tree(const Value& tree, const Value& context, const std::string& where,
+                                const std::vector<std::vector<std::string>>* raw_paths = nullptr);
     // `when:` — the truthiness of the evaluated expression.
     Result<bool> condition(const std::string& text, const Value& context, const std::string& where);
 
     tmpl::Environment& environment() { return env_; }
 
   private:
+    Result<Value> evaluate_at(const Value& tree, const Value& context, const std::string& where,
+                              const std::vector<std::vector<std::string>>* raw_paths,
+                              std::vector<std::string>& path);
     struct Compiled {
         tmpl::ExprPtr expr;                                  // exactly one {{ expr }}
         std::shared_ptr<const tmpl::ParsedTemplate> text;    // anything else with {{ or {%

@@ -183,8 +183,10 @@ void Engine::start_unit(Run& run, Unit& unit) {
             scoped.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
             ctx = scoped;
         }
+        const TaskDef* task = catalog_.find(def.task, def.provider);
         Result<tmpl::Value> input = expressions_.evaluate_tree(
-            def.with.is_dict() ? def.with : tmpl::Value::dict(), ctx, "step '" + def.id + "' with");
+            def.with.is_dict() ? def.with : tmpl::Value::dict(), ctx, "step '" + def.id + "' with",
+            task ? &task->raw_paths : nullptr);
         if (!input) {
             unit.status = "failed";
             unit.error = error_value(input.error());
@@ -193,6 +195,11 @@ void Engine::start_unit(Run& run, Unit& unit) {
         }
         unit.input = input.value();
         unit.input_ready = true;
+        // template.render without vars renders over the expression context itself.
+        if (def.task == "template.render" && unit.input.is_dict() &&
+            !dict_get(unit.input, "vars")) {
+            unit.input.dict_obj().set(str("vars"), ctx);
+        }
         if (!run.wf->hooks.before_step.empty()) {
             tmpl::Value event = dict_of({{"step", str(def.id)},
                                          {"unit", str(unit.key)},

@@ -143,7 +143,7 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, size_t max_
         }
         return Value::floating(a.as_float() / b.as_float());
     case '%':
-        if (a.is_string()) return Value::string(percent_format(a.str(), b), a.is_safe());
+        if (a.is_string()) return Value::string(percent_format(a.str(), b, a.is_safe()), a.is_safe());
         if (!a.is_number() || !b.is_number()) unsupported("%", a, b);
         if (a.is_float() || b.is_float())
             return Value::floating(float_mod(a.as_float(), b.as_float()));

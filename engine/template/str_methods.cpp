@@ -1,12 +1,11 @@
-// Python's str methods (Objects/unicodeobject.c), by code point and with Python's full
-// Unicode case mappings and character classes (unicode_data.h), plus markupsafe's Markup
-// behaviour for a safe receiver: the methods Markup wraps escape their string arguments and
-// return Markup (upper, replace, strip...), join and format escape what they insert, split
-// and partition return Markup pieces, and the rest (casefold, removeprefix...) return str.
+// Python's str methods (Objects/unicodeobject.c), by code point (the case mappings and the
+// is* predicates are in str_case.cpp), plus markupsafe's Markup behaviour for a safe
+// receiver: the methods Markup wraps escape their string arguments and return Markup (upper,
+// replace, strip...), join and format escape what they insert, split and partition return
+// Markup pieces, and the rest (casefold, removeprefix...) return str.
 #include "template/builtins.h"
 #include "template/format_internal.h"
 #include "template/methods_internal.h"
-#include "template/unicode_data.h"
 
 #include <algorithm>
 

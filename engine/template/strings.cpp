@@ -3,6 +3,9 @@
 // case mappings that expand one character into several (SpecialCasing.txt) are listed here.
 #include "template/value.h"
 
+#include "template/methods_internal.h"
+#include "template/unicode_data.h"
+
 #include <clocale>
 #include <cwctype>
 #include <locale.h>
@@ -19,22 +22,6 @@ locale_t unicode_locale() {
     }();
     return loc;
 }
-
-struct Expansion {
-    char32_t from;
-    const char32_t* to;
-};
-
-// Unconditional one-to-many mappings of SpecialCasing.txt that Python's str.upper applies.
-constexpr Expansion kUpperExpansions[] = {
-    {U'\u00DF', U"SS"},           {U'\uFB00', U"FF"},      {U'\uFB01', U"FI"},
-    {U'\uFB02', U"FL"},           {U'\uFB03', U"FFI"},     {U'\uFB04', U"FFL"},
-    {U'\uFB05', U"ST"},           {U'\uFB06', U"ST"},      {U'\u0149', U"\u02BCN"},
-    {U'\u01F0', U"J\u030C"},      {U'\u0390', U"\u0399\u0308\u0301"},
-    {U'\u03B0', U"\u03A5\u0308\u0301"}, {U'\u0587', U"\u0535\u0552"},
-    {U'\u1E96', U"H\u0331"},      {U'\u1E97', U"T\u0308"}, {U'\u1E98', U"W\u030A"},
-    {U'\u1E99', U"Y\u030A"},      {U'\u1E9A', U"A\u02BE"},
-};
 
 }  // namespace
 
@@ -130,47 +117,24 @@ char32_t char_lower(char32_t c) {
     return char32_t(towlower_l(wint_t(c), unicode_locale()));
 }
 
+// Python's str.upper/str.lower, with full case mappings and final sigma: the same code the
+// str methods use (str_case.cpp), so the upper filter and "x".upper() never disagree.
+// ASCII text (the common case) is mapped here; do_upper/do_lower call back for it.
 std::string str_upper(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    bool ascii = true;
     for (char c : s)
-        if (static_cast<unsigned char>(c) >= 0x80) ascii = false;
-    if (ascii) {
-        for (char c : s) out += (c >= 'a' && c <= 'z') ? char(c - 32) : c;
-        return out;
-    }
-    for (char32_t c : utf8_decode(s)) {
-        const Expansion* exp = nullptr;
-        for (const auto& e : kUpperExpansions)
-            if (e.from == c) exp = &e;
-        if (exp) {
-            for (const char32_t* p = exp->to; *p; ++p) utf8_append(*p, out);
-        } else {
-            utf8_append(char_upper(c), out);
-        }
-    }
+        if (static_cast<unsigned char>(c) >= 0x80) return methods::do_upper(s);
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'a' && c <= 'z') c = char(c - 32);
     return out;
 }
 
 std::string str_lower(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    bool ascii = true;
     for (char c : s)
-        if (static_cast<unsigned char>(c) >= 0x80) ascii = false;
-    if (ascii) {
-        for (char c : s) out += (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
-        return out;
-    }
-    for (char32_t c : utf8_decode(s)) {
-        if (c == U'\u0130') {  // İ lowercases to i + combining dot above
-            out += 'i';
-            utf8_append(U'\u0307', out);
-        } else {
-            utf8_append(char_lower(c), out);
-        }
-    }
+        if (static_cast<unsigned char>(c) >= 0x80) return methods::do_lower(s);
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = char(c + 32);
     return out;
 }
 
@@ -187,12 +151,12 @@ bool char_is_space(char32_t c) {
 
 bool char_is_alpha(char32_t c) {
     if (c < 0x80) return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-    return iswalpha_l(wint_t(c), unicode_locale()) != 0;
+    return uni::is_alpha(c);
 }
 
 bool char_is_digit(char32_t c) {
     if (c < 0x80) return c >= '0' && c <= '9';
-    return iswdigit_l(wint_t(c), unicode_locale()) != 0;
+    return uni::is_digit(c);
 }
 
 bool char_is_alnum(char32_t c) { return char_is_alpha(c) || char_is_digit(c); }

@@ -1,4 +1,4 @@
-// Generated from Python 3.11 (Unicode 14.0.0) and perl's Unicode 14.0.0 property tables by
+// Generated from Python 3.11 (Unicode 14.0.0) and perl's Unicode property tables by
 // unicode_data_gen.py. Do not edit by hand.
 #include "template/unicode_data.h"
 
@@ -1405,19 +1405,29 @@ int decimal_value(char32_t c) {
 }
 
 bool is_digit(char32_t c) { return c < 0x80 ? (c >= '0' && c <= '9') : in_ranges(kDigit, c); }
-bool is_numeric(char32_t c) { return c < 0x80 ? (c >= '0' && c <= '9') : in_ranges(kNumeric, c); }
+bool is_numeric(char32_t c) {
+    return c < 0x80 ? (c >= '0' && c <= '9') : in_ranges(kNumeric, c);
+}
 bool is_alpha(char32_t c) {
     if (c < 0x80) return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
     return in_ranges(kAlpha, c);
 }
-bool is_printable(char32_t c) { return c < 0x80 ? (c >= 0x20 && c < 0x7f) : in_ranges(kPrintable, c); }
+bool is_printable(char32_t c) {
+    return c < 0x80 ? (c >= 0x20 && c < 0x7f) : in_ranges(kPrintable, c);
+}
 bool is_xid_start(char32_t c) { return in_ranges(kXidStart, c); }
 bool is_xid_continue(char32_t c) { return in_ranges(kXidContinue, c); }
 bool is_case_ignorable(char32_t c) { return in_ranges(kCaseIgnorable, c); }
 bool is_cased(char32_t c) { return in_ranges(kCased, c); }
 
-const char32_t* upper_expansion(char32_t c) { return c < 0xDF ? nullptr : find_mapping(kUpperFull, c); }
-const char32_t* title_special(char32_t c) { return c < 0xDF ? nullptr : find_mapping(kTitleFull, c); }
-const char32_t* fold_special(char32_t c) { return c < 0xB5 ? nullptr : find_mapping(kFoldFull, c); }
+const char32_t* upper_expansion(char32_t c) {
+    return c < 0xDF ? nullptr : find_mapping(kUpperFull, c);
+}
+const char32_t* title_special(char32_t c) {
+    return c < 0xDF ? nullptr : find_mapping(kTitleFull, c);
+}
+const char32_t* fold_special(char32_t c) {
+    return c < 0xB5 ? nullptr : find_mapping(kFoldFull, c);
+}
 
 }  // namespace ferry::tmpl::uni

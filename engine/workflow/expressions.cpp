@@ -37,17 +37,20 @@ class RefCollector {
         for (const tmpl::StmtPtr& s : stmts) stmt(s.get());
     }
 
+    // Children in source order, so references come out in the order they are written.
     void stmt(const Stmt* s) {
         if (!s) return;
-        expr(s->expr.get());
+        for (const tmpl::MacroParam& p : s->params) expr(p.default_value.get());
         expr(s->target.get());
+        expr(s->expr.get());
         expr(s->condition.get());
+        expr(s->call.get());
+        for (size_t i = 0; i < std::max(s->targets.size(), s->values.size()); ++i) {
+            if (i < s->targets.size()) expr(s->targets[i].get());
+            if (i < s->values.size()) expr(s->values[i].get());
+        }
         body(s->body);
         body(s->else_body);
-        for (const tmpl::MacroParam& p : s->params) expr(p.default_value.get());
-        expr(s->call.get());
-        for (const tmpl::ExprPtr& e : s->targets) expr(e.get());
-        for (const tmpl::ExprPtr& e : s->values) expr(e.get());
     }
 
     void expr(const Expr* e) {
@@ -70,6 +73,12 @@ class RefCollector {
             args(e->args);
             return;
         }
+        if (e->kind == ExprKind::CondExpr) {  // `b if a else c`
+            expr(e->b.get());
+            expr(e->a.get());
+            expr(e->c.get());
+            return;
+        }
         expr(e->a.get());
         expr(e->b.get());
         expr(e->c.get());
@@ -77,8 +86,10 @@ class RefCollector {
         expr(e->slice_stop.get());
         expr(e->slice_step.get());
         args(e->args);
-        for (const tmpl::ExprPtr& item : e->items) expr(item.get());
-        for (const tmpl::ExprPtr& value : e->values) expr(value.get());
+        for (size_t i = 0; i < std::max(e->items.size(), e->values.size()); ++i) {
+            if (i < e->items.size()) expr(e->items[i].get());  // dict keys pair with values
+            if (i < e->values.size()) expr(e->values[i].get());
+        }
         for (const auto& [op, rhs] : e->ops) expr(rhs.get());
     }
 

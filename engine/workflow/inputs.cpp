@@ -113,7 +113,7 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
         std::string_view s = v.str();
         if (!spec.pattern.empty()) {
             std::optional<std::regex> re = compile_pattern(spec.pattern, nullptr);
-            if (re && !std::regex_match(s.begin(), s.end(), *re))
+            if (re && !std::regex_search(s.begin(), s.end(), *re))
                 fail(describe_value(v) + " does not match the pattern " + spec.pattern);
         }
         auto n = int64_t(tmpl::utf8_length(s));

@@ -44,6 +44,7 @@ class Context {
     const std::string& text_;
     std::string file_;
     std::vector<Diagnostic> problems_;
+    mutable std::vector<size_t> line_starts_;  // built on first use by mark_at_offset
 };
 
 // ---- yaml_value.cpp -----------------------------------------------------------------

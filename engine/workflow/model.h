@@ -29,7 +29,7 @@ struct InputSpec {
     bool required = false;
     std::optional<tmpl::Value> default_value;
     std::vector<tmpl::Value> enum_values;
-    std::string pattern;          // ECMAScript regex the whole string must match
+    std::string pattern;          // ECMAScript regex searched in the string (JSON Schema; anchor with ^ $)
     std::optional<double> min;    // numbers: value; strings/arrays: not used
     std::optional<double> max;
     std::optional<int64_t> min_length;  // strings (code points) and arrays (items)

@@ -29,15 +29,13 @@ Mark Context::mark(const YAML::Node& node) const {
 
 Mark Context::mark_at_offset(size_t offset) const {
     offset = std::min(offset, text_.size());
-    int line = 1;
-    size_t line_start = 0;
-    for (size_t i = 0; i < offset; ++i) {
-        if (text_[i] == '\n') {
-            ++line;
-            line_start = i + 1;
-        }
+    if (line_starts_.empty()) {
+        line_starts_.push_back(0);
+        for (size_t i = 0; i < text_.size(); ++i)
+            if (text_[i] == '\n') line_starts_.push_back(i + 1);
     }
-    return Mark{file_, line, int(offset - line_start) + 1};
+    auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset) - 1;
+    return Mark{file_, int(it - line_starts_.begin()) + 1, int(offset - *it) + 1};
 }
 
 void Context::error(const Mark& at, std::string message) {
@@ -433,6 +431,14 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
         if (dist >= std::max(word.size(), c.size())) continue;
         if (dist < best_distance) {
             best_distance = dist;
+            best = &c;
+        }
+    }
+    if (!best && word.size() >= 3) {
+        // A shortened name ("before" for "before_step"), when only one candidate fits.
+        for (const std::string& c : candidates) {
+            if (!c.starts_with(word)) continue;
+            if (best) return "";
             best = &c;
         }
     }

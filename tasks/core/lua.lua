@@ -7,6 +7,7 @@ return {
     script = { type = "string", required = true, description = "a Lua chunk" },
     input = { type = "any", description = "the value the chunk sees as `input`" },
   },
+  raw = { "script" },  -- Lua code is passed as written, never rendered as a template
   run = function(ctx, input)
     if type(input.script) ~= "string" then
       error({ kind = "validation", message = "lua: 'script' must be a string of Lua code" })

@@ -105,6 +105,8 @@ return {
     },
   },
   output = { description = "the object built from the mappings' targets" },
+  -- The mappings' templates are rendered here, per value, not by the workflow engine.
+  raw = { "mappings.*.template" },
   transforms = TRANSFORMS,
   run = function(ctx, input)
     local data = input.data

@@ -195,14 +195,16 @@ class Gen:
         opts += [(1, lambda: "user.age"), (1, lambda: "nums|length"), (1, lambda: "words|length"),
                  (1, lambda: "s1|length"), (1, lambda: "items|length"), (1, lambda: "nums|sum"),
                  (1, lambda: "items|sum(attribute='qty')"), (1, lambda: "user.tags|count"),
-                 (1, lambda: "n1|abs"), (1, lambda: "f1|int"), (1, lambda: "f1|round|int"),
+                 (1, lambda: "n1|abs"), (1, lambda: "(f1 % 1000)|int"), (1, lambda: "(f2 % 1000)|round|int"),
                  (1, lambda: "s3|wordcount"), (1, lambda: "'42'|int"), (1, lambda: "meta|length")]
         if sc.in_loop:
             opts += [(3, lambda: "loop.index"), (1, lambda: "loop.index0"),
                      (1, lambda: "loop.revindex"), (1, lambda: "loop.length")]
         if d > 0:
-            opts += [(3, lambda: "(%s %s %s)" % (self.expr(sc, "int", d - 1), r.choice("+-*"),
+            # Products stay far below 2**63: Python ints are unbounded, Ferry's are 64-bit.
+            opts += [(3, lambda: "(%s %s %s)" % (self.expr(sc, "int", d - 1), r.choice("+-"),
                                                  self.expr(sc, "int", d - 1))),
+                     (2, lambda: "(%s * %d)" % (self.expr(sc, "int", d - 1), r.randint(-3, 9))),
                      (1, lambda: "%s %s %s" % (self.expr(sc, "int", d - 1), r.choice("+-"),
                                                self.expr(sc, "int", d - 1))),
                      (1, lambda: "(%s // %d)" % (self.expr(sc, "int", d - 1), r.choice([1, 2, 3, -2, 7]))),
@@ -489,8 +491,9 @@ class Gen:
         return self.tag(head) + self.block(inner, depth - 1, self.r.randint(1, 3)) + self.tag("endwith")
 
     def s_filter(self, sc, depth):
+        # (Not `length` or `wordcount`: Jinja2 then yields a non-string and raises TypeError.)
         f = self.r.choice(["upper", "lower", "trim", "title", "replace('e', 'E')", "indent(4)", "center(30)",
-                           "striptags", "wordcount", "length", "capitalize|replace(' ', '.')"])
+                           "striptags", "capitalize|replace(' ', '.')", "e", "truncate(20)", "wordwrap(10)"])
         return self.tag("filter " + f) + self.block(sc.child(), depth - 1, self.r.randint(1, 3)) + self.tag("endfilter")
 
     def s_macro(self, sc):

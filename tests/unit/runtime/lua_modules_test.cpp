@@ -5,6 +5,8 @@
 
 #include "runtime/lua_fixture.h"
 
+#include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -442,4 +444,66 @@ TEST_CASE("ferry.time: durations and arithmetic", "[lua_api][time]") {
     CHECK(lua.eval("return time.days_between(time.parse('2026-12-02'), "
                    "time.parse('2026-12-01T12:00:00Z'))") == "-0.5");
     CHECK(lua.eval("return math.type(time.days_between(0, 0))") == "float");
+}
+
+// ---- memory errors -----------------------------------------------------------------------------
+
+namespace {
+
+// An allocator that fails once the budget is spent, as ltests.c does: every allocation a
+// module makes can fail, and the failure must unwind cleanly (C++ objects destroyed; ASan
+// reports a leak otherwise).
+struct Budget {
+    size_t used = 0;
+    size_t limit = SIZE_MAX;
+};
+
+void* budget_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
+    auto* b = static_cast<Budget*>(ud);
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        std::free(ptr);
+        b->used -= old;
+        return nullptr;
+    }
+    if (nsize > old && b->used + (nsize - old) > b->limit) return nullptr;
+    void* p = std::realloc(ptr, nsize);
+    if (p) b->used = b->used - old + nsize;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("ferry.* under failing allocations", "[lua_api][json][crypto][time]") {
+    Budget budget;
+    lua_State* L = lua_newstate(budget_alloc, &budget);
+    luaL_openlibs(L);
+    luaL_requiref(L, "json", ferry::lua_api::open_json, 1);
+    luaL_requiref(L, "crypto", ferry::lua_api::open_crypto, 1);
+    luaL_requiref(L, "time", ferry::lua_api::open_time, 1);
+    lua_settop(L, 0);
+    const char* code = R"(
+        local v = json.decode('{"a":[1,2,{"b":"text","c":[]}],"d":null,"e":"\\u00e9"}')
+        local s = json.encode(v, {sort_keys = true, pretty = true})
+        local d = crypto.base64_decode(crypto.base64_encode(s))
+        local t = time.format(time.parse("2026-12-01T05:31:10.123+02:00"))
+        local bad, err = json.decode("[1,")
+        return #s + #d + #t + #err.message)";
+    REQUIRE(luaL_loadstring(L, code) == LUA_OK);
+    lua_setglobal(L, "work");
+    lua_gc(L, LUA_GCCOLLECT);
+    int failures = 0, successes = 0;
+    for (size_t extra = 0; extra < 64 * 1024 && successes < 3; extra += 97) {
+        budget.limit = budget.used + extra;
+        lua_getglobal(L, "work");
+        int status = lua_pcall(L, 0, 1, 0);
+        CHECK((status == LUA_OK || status == LUA_ERRMEM || status == LUA_ERRRUN));
+        (status == LUA_OK ? successes : failures)++;
+        budget.limit = SIZE_MAX;
+        lua_settop(L, 0);
+        lua_gc(L, LUA_GCCOLLECT);
+    }
+    CHECK(failures > 0);
+    CHECK(successes > 0);
+    lua_close(L);
 }

@@ -43,15 +43,15 @@ TEST_CASE("syntax errors are placed inside the scalar", "[workflow][expressions]
     CHECK(only_problem(two_steps("    with:\n      message: plain\n        continued {{ 1 + }}\n")) ==
           "wf.yaml:8:26: invalid expression: unexpected 'end of print statement'");
     // Deep inside with: lists and flow mappings.
-    CHECK(only_problem(two_steps("    with: {fields: {x: [ok, \"{{ ) }}\"]}}\n")) ==
-          "wf.yaml:6:33: invalid expression: unexpected ')'");
+    CHECK(only_problem(two_steps("    with: {message: {x: [ok, \"{{ ) }}\"]}}\n")) ==
+          "wf.yaml:6:34: invalid expression: unexpected ')'");
     // Statements are templates too.
     CHECK(only_problem(two_steps("    with:\n      message: \"{% if %}x{% endif %}\"\n")) ==
           "wf.yaml:7:23: invalid expression: Expected an expression, got 'end of statement "
           "block'");
     // Unknown filters are syntax errors, as in Jinja2's compiler.
     CHECK(only_problem(two_steps("    with:\n      message: \"{{ x | no_such_filter }}\"\n")) ==
-          "wf.yaml:7:23: invalid expression: No filter named 'no_such_filter'.");
+          "wf.yaml:7:24: invalid expression: No filter named 'no_such_filter'.");
 }
 
 TEST_CASE("when and for_each take expressions with or without braces",
@@ -87,7 +87,7 @@ steps:
     CHECK(only_problem(two_steps("    when: inputs.x >\n")) ==
           "wf.yaml:6:21: invalid expression: unexpected 'end of print statement'");
     CHECK(only_problem(two_steps("    when: (1 + ]\n")) ==
-          "wf.yaml:6:16: invalid expression: unexpected ']'");
+          "wf.yaml:6:16: invalid expression: unexpected ']', expected ')'");
     CHECK(only_problem(two_steps("    when: \"  \"\n")) == "wf.yaml:6:11: 'when' is empty");
     CHECK(only_problem(two_steps("    when: 3\n")) ==
           "wf.yaml:6:11: 'when' must be an expression, such as \"{{ inputs.x }}\", got an "

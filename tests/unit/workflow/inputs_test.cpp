@@ -77,7 +77,10 @@ TEST_CASE("input spec problems", "[workflow][inputs]") {
           "wf.yaml:2:15: unknown type 'strng' for input 'sev' (did you mean 'string'?); types: "
           "string, integer, number, boolean, array, object, any");
     CHECK(inputs_problem("  n: int\n") ==
-          "wf.yaml:2:6: unknown type 'int' for input 'n'; types: string, integer, number, "
+          "wf.yaml:2:6: unknown type 'int' for input 'n' (did you mean 'integer'?); types: "
+          "string, integer, number, boolean, array, object, any");
+    CHECK(inputs_problem("  n: text\n") ==
+          "wf.yaml:2:6: unknown type 'text' for input 'n'; types: string, integer, number, "
           "boolean, array, object, any");
     CHECK(inputs_problem("  n: [integer]\n") ==
           "wf.yaml:2:6: input 'n' must be a type name or a mapping such as {type: string}, "

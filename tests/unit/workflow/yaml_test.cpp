@@ -90,9 +90,12 @@ TEST_CASE("containers keep their order and structure", "[workflow][yaml]") {
     CHECK(list.list_obj().items[1].str() == "two");
     CHECK(list.list_obj().items[2].dict_obj().find("x")->is_none());
     // Keys are strings whatever they look like.
-    Value keys = var("{1: a, true: b, null: c}");
+    Value keys = var("{1: a, true: b, 1.5: c}");
     CHECK(keys.dict_obj().items[0].first.str() == "1");
     CHECK(keys.dict_obj().items[1].first.str() == "true");
+    CHECK(keys.dict_obj().items[2].first.str() == "1.5");
+    CHECK(only_problem("vars:\n  v: {null: c}\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:7: a mapping key must be a string, got null");
 }
 
 TEST_CASE("anchors and aliases expand", "[workflow][yaml]") {

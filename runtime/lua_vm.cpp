@@ -87,6 +87,10 @@ void* LuaVM::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
         return nullptr;
     }
     if (nsize > old && vm->used_ + (nsize - old) > vm->limits_.memory_bytes) return nullptr;
+    if (nsize > old && vm->allocated_total_ + (nsize - old) > vm->alloc_ceiling_) {
+        vm->ceiling_hit_ = true;  // the running task's own budget, not the VM's
+        return nullptr;
+    }
     void* p = std::realloc(ptr, nsize);
     if (!p) return nullptr;
     vm->used_ = vm->used_ - old + nsize;
@@ -280,11 +284,13 @@ int LuaVM::sandbox_load(lua_State* L) {
         lua_insert(L, -2);
         return 2;
     }
-    // The chunk runs in the caller-supplied environment, or the sandbox's.
+    // The chunk runs in the caller-supplied environment, or the sandbox's. The environment
+    // goes on L (the calling task's thread), not on the main state: otherwise the chunk
+    // keeps its default upvalue, the real global table (os.execute, io...).
     if (!lua_isnoneornil(L, 4)) {
         lua_pushvalue(L, 4);
     } else {
-        vm_of(L)->push_env();
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm_of(L)->env_ref_);
     }
     lua_setupvalue(L, -2, 1);
     return 1;

@@ -66,6 +66,15 @@ class LuaVM {
 
     // The allocator's bookkeeping, read by the scheduler to charge tasks.
     size_t allocated_total() const { return allocated_total_; }
+    // While a task runs, the scheduler caps allocated_total() at the task's remaining
+    // memory budget: an allocation that would cross the ceiling fails (LUA_ERRMEM) at once,
+    // however few instructions made it, and ceiling_hit() stays true until the next
+    // set_alloc_ceiling. SIZE_MAX: no ceiling.
+    void set_alloc_ceiling(size_t total) {
+        alloc_ceiling_ = total;
+        ceiling_hit_ = false;
+    }
+    bool ceiling_hit() const { return ceiling_hit_; }
 
   private:
     static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
@@ -79,6 +88,8 @@ class LuaVM {
     LuaVmLimits limits_;
     size_t used_ = 0;
     size_t allocated_total_ = 0;  // monotonically growing: bytes ever allocated
+    size_t alloc_ceiling_ = SIZE_MAX;
+    bool ceiling_hit_ = false;
     int env_ref_ = LUA_NOREF;
     int loaded_ref_ = LUA_NOREF;  // require cache
     int modules_ref_ = LUA_NOREF; // ferry.* module table (real, behind the proxy)

@@ -26,6 +26,11 @@ int error_tostring(lua_State* L) {
     return 1;
 }
 
+std::string memory_limit_message(size_t budget) {
+    return "memory limit exceeded: the task allocated more than " +
+           std::to_string(budget / 1024) + " KiB";
+}
+
 }  // namespace
 
 std::string_view to_string(TaskState s) {
@@ -203,9 +208,8 @@ void Scheduler::hook(lua_State* L, lua_Debug*) {
     } else if (lim.memory_bytes) {
         LuaVM* vm = vm_of(L);
         size_t used = t->memory_charged_ + (vm->allocated_total() - t->alloc_mark_);
-        if (used > lim.memory_bytes) {
-            t->limit_hit_ = "memory limit exceeded: the task allocated more than " +
-                            std::to_string(lim.memory_bytes / 1024) + " KiB";
+        if (used > lim.memory_bytes || vm->ceiling_hit()) {
+            t->limit_hit_ = memory_limit_message(lim.memory_bytes);
         }
     }
     if (!t->limit_hit_.empty()) {
@@ -225,9 +229,27 @@ void Scheduler::resume(Task* t) {
     }
     t->state_ = TaskState::Running;
     t->alloc_mark_ = vm_.allocated_total();
+    // The allocator enforces what is left of the task's budget, so a few instructions that
+    // allocate a lot (s = s .. s, string.rep) cannot run past it between two hook calls.
+    const size_t budget = t->limits_.memory_bytes;
+    if (budget) {
+        size_t left = budget > t->memory_charged_ ? budget - t->memory_charged_ : 0;
+        vm_.set_alloc_ceiling(t->alloc_mark_ + left);
+    }
     int nres = 0;
     int status = lua_resume(co, vm_.state(), nargs, &nres);
+    const bool over_budget = vm_.ceiling_hit();
+    vm_.set_alloc_ceiling(SIZE_MAX);
     t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
+    if (over_budget) {
+        if (t->limit_hit_.empty()) t->limit_hit_ = memory_limit_message(budget);
+        // Even if the task caught the memory error (pcall) and went on, it breached its limit.
+        if (status == LUA_OK || status == LUA_YIELD) {
+            lua_pop(co, nres);
+            fail(t, make_error(ErrorKind::Limit, t->limit_hit_));
+            return;
+        }
+    }
     if (status == LUA_YIELD) {
         if (t->pending_) {
             lua_pop(co, nres);

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git python3
   liblua5.4-dev libuv1-dev libcurl4-openssl-dev rapidjson-dev liblmdb-dev
   libssl-dev libyaml-cpp-dev libhttp-parser-dev catch2
 )

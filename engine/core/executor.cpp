@@ -18,14 +18,34 @@ uint64_t now_unix_ms() {
 }
 
 std::string rfc3339(uint64_t unix_ms) {
-    std::time_t secs = std::time_t(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  int(unix_ms % 1000));
-    return buf;
+    // Formatted by hand: this runs several times for every stored record, and snprintf plus
+    // gmtime_r cost ~4,000 instructions a call (about 6% of an execution's CPU).
+    uint64_t secs = unix_ms / 1000;
+    std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{int64_t(secs / 86400)}}};
+    int year = int(ymd.year());
+    if (year > 9999) {  // not 4 digits: keep the general path
+        std::time_t t = std::time_t(secs);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      int(unix_ms % 1000));
+        return buf;
+    }
+    unsigned sod = unsigned(secs % 86400);
+    char buf[25] = "0000-00-00T00:00:00.000Z";
+    auto put = [&buf](int at, unsigned value, int digits) {
+        for (int i = digits - 1; i >= 0; --i, value /= 10) buf[at + i] = char('0' + value % 10);
+    };
+    put(0, unsigned(year), 4);
+    put(5, unsigned(ymd.month()), 2);
+    put(8, unsigned(ymd.day()), 2);
+    put(11, sod / 3600, 2);
+    put(14, sod / 60 % 60, 2);
+    put(17, sod % 60, 2);
+    put(20, unsigned(unix_ms % 1000), 3);
+    return std::string(buf, 24);
 }
 
 std::string idempotency_key(const std::string& execution_id, const std::string& unit_key) {
@@ -175,6 +195,9 @@ void Engine::schedule(Run& run) {
                     ready = false;
                     break;
                 }
+                // A handler reads the failure it handles (steps.X.error): that dependency
+                // failing is the reason it runs, not a reason to skip it.
+                if (st.handler && ds.status == "failed" && defs[d].on_error == def.id) continue;
                 if (ds.status == "failed" || ds.status == "cancelled" || ds.failure_skip) {
                     blocked_by = dep + (ds.status == "failed" ? "' failed" : "' was skipped");
                 }

@@ -37,10 +37,15 @@ uint64_t backoff_ms(const workflow::RetryPolicy& p, int attempt) {
     return half + (half ? rng() % (half + 1) : 0);
 }
 
-// [-0, +1] Pushes a Value as Lua, through JSON (the one boundary format).
+// [-0, +1] Pushes a Value as Lua, through JSON (the one boundary format). The DOM lives in a
+// pool that starts on the stack with small chunks: a default rapidjson::Document takes a 64 KiB
+// chunk from malloc on its first allocation, and two of those per step made glibc trim and
+// regrow the heap top (brk + page faults) on every invocation.
 int push_value(lua_State* L, const tmpl::Value& v) {
-    rapidjson::Document doc;
-    to_rapidjson(v, doc, doc.GetAllocator());
+    char buffer[2048];
+    rapidjson::MemoryPoolAllocator<> pool(buffer, sizeof buffer, 4096);
+    rapidjson::Value doc;
+    to_rapidjson(v, doc, pool);
     json_lua::push(L, doc);
     return 1;
 }

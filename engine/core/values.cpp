@@ -35,8 +35,13 @@ void to_rapidjson(const Value& v, rapidjson::Value& out, rapidjson::Document::Al
     case tmpl::Kind::Dict: {
         out.SetObject();
         for (const auto& [k, val] : v.dict_obj().items) {
-            std::string key = k.is_string() ? std::string(k.str()) : tmpl::to_str(k);
-            rapidjson::Value name(key.data(), rapidjson::SizeType(key.size()), a);
+            rapidjson::Value name;
+            if (k.is_string()) {
+                name.SetString(k.str().data(), rapidjson::SizeType(k.str().size()), a);
+            } else {
+                std::string key = tmpl::to_str(k);
+                name.SetString(key.data(), rapidjson::SizeType(key.size()), a);
+            }
             rapidjson::Value x;
             to_rapidjson(val, x, a);
             out.AddMember(name, x, a);

@@ -9,6 +9,8 @@
 //   executions     id                         -> execution JSON
 //   by_workflow    workflow \0 id             -> ""
 //   by_status      status \0 id               -> ""
+//   exec_index     id                         -> workflow \0 status (the index keys last written
+//                                                for id, so a change removes exactly those)
 //   steps          exec_id \0 step_key        -> step JSON
 //   attempts       exec_id \0 step_key \0 n   -> attempt JSON (n: u32 BE)
 //   changes        exec_id \0 seq             -> change JSON (seq: u64 BE)
@@ -16,6 +18,9 @@
 //   dlq            id                         -> dead-letter JSON
 //   kv             any key                    -> any value (schedules, idempotency keys...)
 //   meta           "schema"                   -> format version
+//
+// Threads: staging and commit() belong to one thread (the loop, or a commit thread); reads
+// open their own read transaction (MDB_NOTLS) and may run on any thread.
 #pragma once
 
 #include "runtime/error.h"
@@ -75,12 +80,19 @@ class Store {
     bool has_pending() const;
     // Writes everything staged in one transaction (synced when durable), then runs the
     // after_commit callbacks in order. On failure nothing staged is written and the error
-    // says why; callbacks do not run.
+    // says why; callbacks do not run. Either way the batch is gone afterwards: a failed
+    // batch and its callbacks are dropped (a bad write would otherwise fail every later
+    // commit). Bad keys (empty, a NUL inside an id or step key, longer than LMDB's 511-byte
+    // limit) fail with Validation, LMDB failures (MDB_MAP_FULL...) with Storage. Callbacks
+    // that stage writes or callbacks add them to the next batch.
     Status commit();
 
     // ---- reads (each its own read transaction; staged writes are not visible) ----
     Result<std::optional<std::string>> get_execution(const std::string& id) const;
-    // Newest first.
+    // The execution JSON documents, newest first (ids are ULIDs, so id order is creation
+    // order). limit 0 means no limit; the next page's cursor is the last document's id.
+    // since/until compare the ULID time of the ids; an id that is not a ULID is listed only
+    // when neither is set.
     Result<std::vector<std::string>> list_executions(const ExecutionFilter& filter) const;
     // Ids of executions in a status (e.g. "running" ones to resume), oldest first.
     Result<std::vector<std::string>> executions_with_status(const std::string& status) const;

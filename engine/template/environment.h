@@ -118,6 +118,11 @@ class Environment {
     std::shared_ptr<const Loader> loader_;
     RenderOptions options_;
     std::map<std::string, std::shared_ptr<const ParsedTemplate>> cache_;
+
+  public:
+    // Modules imported without context depend only on the template, so they are made once
+    // per Environment and shared by later renders, as Jinja2's Template._get_default_module.
+    std::map<const ParsedTemplate*, Value> module_cache_;
 };
 
 // JSON text -> Value, keeping ints as ints (never through a double) and key order.

@@ -106,10 +106,43 @@ Value f_center(Runtime&, const Value& value, const Args& args) {
     return str_result(std::move(out), s.is_safe());
 }
 
+namespace {
+
+// One code point at s[i] (len set to its byte count); invalid bytes read as U+FFFD.
+char32_t decode_at(std::string_view s, size_t i, size_t& len) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    if (i + len > s.size()) len = s.size() - i;
+    if (len == 1) return c < 0x80 ? c : U'\uFFFD';
+    std::u32string cp = utf8_decode(s.substr(i, len));
+    return cp.empty() ? U'\uFFFD' : cp[0];
+}
+
+// str.strip() with no argument, over UTF-8 bytes: only the ends are decoded.
+std::string_view strip_space(std::string_view s) {
+    size_t b = 0, e = s.size(), len = 0;
+    while (b < e && char_is_space(decode_at(s, b, len))) b += len;
+    while (e > b) {
+        size_t k = e - 1;
+        while (k > b && (static_cast<unsigned char>(s[k]) & 0xc0) == 0x80) --k;
+        if (!char_is_space(decode_at(s, k, len))) break;
+        e = k;
+    }
+    return s.substr(b, e - b);
+}
+
+}  // namespace
+
 Value f_trim(Runtime&, const Value& value, const Args& args) {
     ArgReader r("do_trim", args, {"chars"});
-    Value s = soft_str(value);
     const Value* chars = r.get(0);
+    if (value.is_string() && (!chars || chars->is_none())) {
+        // The common case: no decoding, and no copy when there is nothing to strip.
+        std::string_view t = strip_space(value.str());
+        if (t.size() == value.str().size()) return value;
+        return Value::string(std::string(t), value.is_safe());
+    }
+    Value s = soft_str(value);
     std::u32string set;
     if (chars && !chars->is_none()) {
         if (!chars->is_string()) raise(ErrorKind::Type, "strip arg must be None or str");
@@ -127,6 +160,8 @@ Value f_replace(Runtime&, const Value& value, const Args& args) {
     const Value* count = r.get(2);
     int64_t n = (!count || count->is_none()) ? -1 : index_arg(*count);
     // Without autoescape Jinja2 works on str(s): the result is plain text.
+    if (value.is_string() && old.is_string() && repl.is_string())
+        return Value::string(replace_all(value.str(), old.str(), repl.str(), n));
     return Value::string(replace_all(to_str(value), to_str(old), to_str(repl), n));
 }
 

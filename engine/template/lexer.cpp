@@ -59,7 +59,9 @@ namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_name_start(unsigned char c) { return c == '_' || (c | 0x20) >= 'a' && (c | 0x20) <= 'z' || c >= 0x80; }
+bool is_name_start(unsigned char c) {
+    return c == '_' || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
+}
 bool is_name_char(unsigned char c) { return is_name_start(c) || is_digit(char(c)); }
 
 class Lexer {

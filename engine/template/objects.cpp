@@ -48,6 +48,7 @@ struct MacroObj final : Object {
         const auto& params = def->params;
         size_t count = params.size();
         auto scope = make_ref<Scope>(closure);
+        scope->vars.reserve(count + 3);  // parameters plus caller/varargs/kwargs: one allocation
         std::vector<std::pair<std::string, Value>> kwargs = args.named;
         auto take_kwarg = [&](std::string_view key) -> std::optional<Value> {
             for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
@@ -95,6 +96,7 @@ struct MacroObj final : Object {
         }
 
         std::string buffer;
+        buffer.reserve(256);
         TemplateFrame frame;
         frame.tmpl = tmpl;
         frame.context = closure;

@@ -181,6 +181,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
     try {
         for (size_t i = 0; i < items.size(); ++i) {
             auto iteration = make_ref<Scope>(saved.scope);
+            iteration->vars.reserve(4);  // loop, the target(s) and a set or two
             loop_advance(loop, i);
             iteration->vars.emplace_back("loop", loop);
             scope_ = iteration;
@@ -406,10 +407,16 @@ void Renderer::exec_include(const Stmt& s) {
 }
 
 Value Renderer::make_module(const ParsedTemplate& tmpl, bool with_context) {
+    if (!with_context) {
+        auto cached = env_.module_cache_.find(&tmpl);
+        if (cached != env_.module_cache_.end()) return cached->second;
+    }
     auto context = with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
     std::string discard;
     render_root(tmpl, context, discard);
-    return make_module_object(tmpl.name, context);
+    Value module = make_module_object(tmpl.name, context);
+    if (!with_context) env_.module_cache_.emplace(&tmpl, module);
+    return module;
 }
 
 void Renderer::exec_import(const Stmt& s) {

@@ -1,5 +1,7 @@
 #include "template/value.h"
 
+#include "template/unicode_data.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -145,17 +147,18 @@ const Value* Args::find_named(std::string_view name) const {
 
 ArgReader::ArgReader(std::string_view function, const Args& args,
                      std::initializer_list<std::string_view> params)
-    : function_(function), params_(params), bound_(params.size(), nullptr) {
-    if (args.positional.size() > params_.size()) {
-        raise(ErrorKind::Type, std::string(function) + "() takes " +
-                                   std::to_string(params_.size()) + " positional argument" +
-                                   (params_.size() == 1 ? "" : "s") + " but " +
+    : function_(function), count_(std::min(params.size(), kMaxParams)) {
+    std::copy_n(params.begin(), count_, params_.begin());
+    if (args.positional.size() > count_) {
+        raise(ErrorKind::Type, std::string(function) + "() takes " + std::to_string(count_) +
+                                   " positional argument" + (count_ == 1 ? "" : "s") + " but " +
                                    std::to_string(args.positional.size()) + " were given");
     }
     for (size_t i = 0; i < args.positional.size(); ++i) bound_[i] = &args.positional[i];
     for (const auto& [name, value] : args.named) {
-        auto it = std::find(params_.begin(), params_.end(), name);
-        if (it == params_.end()) {
+        auto end = params_.begin() + std::ptrdiff_t(count_);
+        auto it = std::find(params_.begin(), end, name);
+        if (it == end) {
             raise(ErrorKind::Type, std::string(function) +
                                        "() got an unexpected keyword argument '" + name + "'");
         }
@@ -316,6 +319,22 @@ void append_string_repr(std::string_view s, std::string& out) {
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\x%02x", c);
                 out += buf;
+            } else if (c >= 0x80) {
+                // Non-ASCII: printable characters stay, others are escaped as Python's repr.
+                size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+                std::string_view seq = s.substr(i, std::min(n, s.size() - i));
+                std::u32string cps = utf8_decode(seq);
+                char32_t cp = cps.empty() ? U'\uFFFD' : cps[0];
+                if (uni::is_printable(cp)) {
+                    out += seq;
+                } else {
+                    char buf[16];
+                    if (cp <= 0xff) std::snprintf(buf, sizeof buf, "\\x%02x", unsigned(cp));
+                    else if (cp <= 0xffff) std::snprintf(buf, sizeof buf, "\\u%04x", unsigned(cp));
+                    else std::snprintf(buf, sizeof buf, "\\U%08x", unsigned(cp));
+                    out += buf;
+                }
+                i += seq.size() - 1;
             } else {
                 out += char(c);
             }
@@ -381,7 +400,7 @@ std::string to_str(const Value& v) {
 void append_repr(const Value& v, std::string& out) {
     switch (v.kind()) {
     case Kind::Undefined:
-        if (v.is_strict_undefined()) raise_undefined(v);
+        // StrictUndefined keeps Undefined's __repr__: printing a container holding one works.
         out += "Undefined";
         return;
     case Kind::None: out += "None"; return;
@@ -645,7 +664,7 @@ std::optional<Value> lookup_item(const Value& obj, const Value& key) {
         if (i < 0 || i >= int64_t(cps.size())) return std::nullopt;
         std::string out;
         utf8_append(cps[size_t(i)], out);
-        return Value::string(std::move(out));
+        return Value::string(std::move(out), obj.is_safe());
     }
     case Kind::Object: return obj.object_obj().getitem(key);
     default: return std::nullopt;

@@ -11,6 +11,7 @@
 
 #include "template/error.h"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -214,7 +215,7 @@ class ArgReader {
     ArgReader(std::string_view function, const Args& args,
               std::initializer_list<std::string_view> params);
     // The argument for parameter i (by position or by name), or nullptr.
-    const Value* get(size_t i) const { return i < bound_.size() ? bound_[i] : nullptr; }
+    const Value* get(size_t i) const { return i < count_ ? bound_[i] : nullptr; }
     Value get_or(size_t i, Value fallback) const {
         const Value* v = get(i);
         return v ? *v : std::move(fallback);
@@ -222,10 +223,14 @@ class ArgReader {
     // Raise "FUNCTION() missing required argument: 'NAME'" unless parameter i was given.
     const Value& required(size_t i) const;
 
+    static constexpr size_t kMaxParams = 8;
+
   private:
+    // Fixed arrays: filters bind arguments on every call, so no heap allocation here.
     std::string_view function_;
-    std::vector<std::string_view> params_;
-    std::vector<const Value*> bound_;
+    std::array<std::string_view, kMaxParams> params_{};
+    std::array<const Value*, kMaxParams> bound_{};
+    size_t count_ = 0;
 };
 
 // Engine objects: anything that is not a plain Python data value.

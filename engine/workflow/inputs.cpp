@@ -40,6 +40,18 @@ std::optional<std::regex> compile_pattern(const std::string& pattern, std::strin
     }
 }
 
+// Whether pattern occurs in s: JSON Schema's "pattern" is a search (anchor with ^ and $).
+// std::regex_search restarts the NFA at every position, which is quadratic (a 20 KB input
+// takes seconds); a full match of [\s\S]*(?:P)[\s\S]* finds the same in one linear pass.
+// nullopt when the pattern does not compile.
+std::optional<bool> pattern_found(const std::string& pattern, std::string_view s) {
+    if (!compile_pattern(pattern, nullptr)) return std::nullopt;  // checked alone: no tricks
+    std::optional<std::regex> re =
+        compile_pattern("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", nullptr);
+    if (!re) return std::nullopt;
+    return std::regex_match(s.begin(), s.end(), *re);
+}
+
 std::string article_type(const std::string& type) {
     if (type == "integer" || type == "array" || type == "object") return "an " + type;
     if (type == "any") return "any value";
@@ -50,7 +62,8 @@ std::string describe_value(const tmpl::Value& v) {
     switch (v.kind()) {
         case tmpl::Kind::String: {
             std::string s(v.str());
-            if (tmpl::utf8_length(s) > 60) s = tmpl::utf8_encode(tmpl::utf8_decode(s).substr(0, 57)) + "...";
+            if (tmpl::utf8_length(s) > 60)
+                s = tmpl::utf8_encode(tmpl::utf8_decode(s).substr(0, 57)) + "...";
             return "'" + s + "'";
         }
         case tmpl::Kind::Bool: return v.as_bool() ? "true" : "false";
@@ -112,8 +125,10 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
     if (v.is_string()) {
         std::string_view s = v.str();
         if (!spec.pattern.empty()) {
-            std::optional<std::regex> re = compile_pattern(spec.pattern, nullptr);
-            if (re && !std::regex_search(s.begin(), s.end(), *re))
+            std::optional<bool> found = pattern_found(spec.pattern, s);
+            if (!found)
+                fail("cannot be checked: invalid pattern " + spec.pattern);
+            else if (!*found)
                 fail(describe_value(v) + " does not match the pattern " + spec.pattern);
         }
         auto n = int64_t(tmpl::utf8_length(s));

@@ -69,7 +69,10 @@ std::optional<int64_t> int_field(Context& ctx, const YAML::Node& node, const std
                                  int64_t min) {
     tmpl::Value v = node.IsScalar() ? scalar_value(ctx, node) : tmpl::Value::none();
     if (v.is_int() && v.as_int() >= min && v.as_int() <= INT32_MAX) return v.as_int();
-    ctx.error(node, "'" + what + "' must be an integer >= " + std::to_string(min) + ", got " +
+    std::string range = v.is_int() && v.as_int() > INT32_MAX
+                            ? " from " + std::to_string(min) + " to " + std::to_string(INT32_MAX)
+                            : " >= " + std::to_string(min);
+    ctx.error(node, "'" + what + "' must be an integer" + range + ", got " +
                         describe_node(ctx, node));
     return std::nullopt;
 }
@@ -115,8 +118,9 @@ std::optional<RetryPolicy> parse_retry(Context& ctx, const YAML::Node& node,
                         "exponential}, got " + describe_node(ctx, node));
         return std::nullopt;
     }
-    const YAML::Node* initial = nullptr;
-    for (const auto& [key, value] : entries(ctx, node, kRetryKeys, "retry of step '" + step + "'")) {
+    std::optional<Mark> initial_mark;
+    std::string where = "retry of step '" + step + "'";
+    for (const auto& [key, value] : entries(ctx, node, kRetryKeys, where)) {
         if (key == "max_attempts") {
             if (auto n = int_field(ctx, value, "max_attempts", 1)) retry.max_attempts = int(*n);
         } else if (key == "backoff") {
@@ -128,14 +132,14 @@ std::optional<RetryPolicy> parse_retry(Context& ctx, const YAML::Node& node,
         } else if (key == "initial_delay") {
             if (auto ms = duration_field(ctx, value, "initial_delay")) {
                 retry.initial_delay_ms = *ms;
-                initial = &value;
+                initial_mark = ctx.mark(value);
             }
         } else if (key == "max_delay") {
             if (auto ms = duration_field(ctx, value, "max_delay")) retry.max_delay_ms = *ms;
         }
     }
     if (retry.initial_delay_ms > retry.max_delay_ms)
-        ctx.error(initial ? ctx.mark(*initial) : retry.mark,
+        ctx.error(initial_mark.value_or(retry.mark),
                   "'initial_delay' (" + format_duration_ms(retry.initial_delay_ms) +
                       ") is longer than 'max_delay' (" + format_duration_ms(retry.max_delay_ms) +
                       ")");
@@ -260,7 +264,8 @@ tmpl::Value named_data(Context& ctx, const YAML::Node& node, const std::string& 
     }
     for_each_entry(ctx, node, [&](const std::string& key, const YAML::Node& k,
                                   const YAML::Node& v) {
-        if (!is_identifier(key)) ctx.error(k, identifier_problem(what + " name", key));
+        if (!is_identifier(key))
+            ctx.error(k, identifier_problem(what == "vars" ? "var name" : "output name", key));
         if (names) names->push_back(key);
         dict.dict_obj().set(tmpl::Value::string(key), data_with_templates(ctx, v, refs));
     });
@@ -296,7 +301,8 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
     if (const YAML::Node* n = get("name")) {
         if (auto name = text_field(ctx, *n, "name")) {
             wf.name = *name;
-            if (!is_identifier(wf.name)) ctx.error(*n, identifier_problem("workflow name", wf.name));
+            if (!is_identifier(wf.name))
+                ctx.error(*n, identifier_problem("workflow name", wf.name));
         }
     }
     if (const YAML::Node* n = get("description")) {
@@ -305,7 +311,8 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
             ctx.error(*n, "'description' must be text, got " + describe_node(ctx, *n));
     }
     if (const YAML::Node* n = get("inputs")) wf.inputs = parse_inputs(ctx, *n);
-    if (const YAML::Node* n = get("vars")) wf.vars = named_data(ctx, *n, "vars", p.var_refs, &p.var_names);
+    if (const YAML::Node* n = get("vars"))
+        wf.vars = named_data(ctx, *n, "vars", p.var_refs, &p.var_names);
     if (const YAML::Node* n = get("outputs"))
         wf.outputs = named_data(ctx, *n, "outputs", p.output_refs, nullptr);
     if (const YAML::Node* n = get("hooks")) parse_hooks(ctx, *n, wf.hooks);
@@ -326,9 +333,10 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
 
 // Problems in file order, each once (an alias repeats its node's problems).
 void tidy(std::vector<Diagnostic>& problems) {
-    std::stable_sort(problems.begin(), problems.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    auto before = [](const Diagnostic& a, const Diagnostic& b) {
         return std::tie(a.mark.line, a.mark.column) < std::tie(b.mark.line, b.mark.column);
-    });
+    };
+    std::stable_sort(problems.begin(), problems.end(), before);
     auto same = [](const Diagnostic& a, const Diagnostic& b) {
         return a.mark.line == b.mark.line && a.mark.column == b.mark.column &&
                a.message == b.message;

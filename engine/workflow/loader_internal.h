@@ -40,6 +40,10 @@ class Context {
 
     std::vector<Diagnostic>& problems() { return problems_; }
 
+    // Values converted so far: the limit on expanded aliases holds for the whole file.
+    size_t converted = 0;
+    bool too_large = false;
+
   private:
     const std::string& text_;
     std::string file_;
@@ -55,7 +59,8 @@ using StringVisitor = std::function<void(const YAML::Node& node, const std::stri
 // Converts a node to a Value: mappings to dicts (file order kept), sequences to lists,
 // scalars by the YAML 1.2 core schema. Reports duplicate keys, non-string keys, integers
 // beyond 64 bits, unknown tags and runaway nesting/aliases.
-tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* on_string = nullptr);
+tmpl::Value to_value(Context& ctx, const YAML::Node& node,
+                     const StringVisitor* on_string = nullptr);
 // A scalar's value by the core schema (quoted scalars are always strings).
 tmpl::Value scalar_value(Context& ctx, const YAML::Node& node);
 

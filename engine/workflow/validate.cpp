@@ -222,8 +222,9 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
             if (step.on_error == step.id)
                 ctx.error(at, who + " cannot be its own on_error step");
             else if (!contains(names.steps, step.on_error))
-                ctx.error(at, "'on_error' must be fail, continue or a step id; there is no step '" +
-                                  step.on_error + "'" + unknown_step_hint(step.on_error, names.steps));
+                ctx.error(at, "'on_error' must be fail, continue or a step id; there is no "
+                              "step '" + step.on_error + "'" +
+                                  unknown_step_hint(step.on_error, names.steps));
         }
         if (tasks) check_task(ctx, step, ex, *tasks);
     }

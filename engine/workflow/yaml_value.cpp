@@ -55,7 +55,7 @@ constexpr std::string_view kTagSeq = "tag:yaml.org,2002:seq";
 // Aliases share nodes, so a small file can describe an exponential tree ("billion laughs")
 // or, with yaml-cpp, even a cycle. These limits stop both long before memory runs out.
 constexpr int kMaxDepth = 128;
-constexpr size_t kMaxNodes = 1'000'000;
+constexpr size_t kMaxNodes = 500'000;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool all_of(std::string_view s, bool (*pred)(char)) {
@@ -206,18 +206,21 @@ tmpl::Value tagged_scalar(Context& ctx, const YAML::Node& node, const std::strin
 struct Converter {
     Context& ctx;
     const StringVisitor* on_string;
-    size_t nodes = 0;
+    const YAML::Node& root;  // where "too large" is reported: the value that grew too big
     bool stopped = false;
 
     tmpl::Value convert(const YAML::Node& node, int depth) {
-        if (stopped) return tmpl::Value::none();
-        if (++nodes > kMaxNodes || depth > kMaxDepth) {
+        if (stopped || ctx.too_large) return tmpl::Value::none();
+        if (depth > kMaxDepth) {
             stopped = true;
-            ctx.error(node, depth > kMaxDepth
-                                ? "data nested too deeply (more than " +
-                                      std::to_string(kMaxDepth) + " levels, or an alias cycle)"
-                                : "data too large (more than " + std::to_string(kMaxNodes) +
-                                      " values once aliases are expanded)");
+            ctx.error(node, "data nested too deeply (more than " + std::to_string(kMaxDepth) +
+                                " levels, or an alias cycle)");
+            return tmpl::Value::none();
+        }
+        if (++ctx.converted > kMaxNodes) {
+            ctx.too_large = true;
+            ctx.error(root, "data too large (more than " + std::to_string(kMaxNodes) +
+                                " values once aliases are expanded)");
             return tmpl::Value::none();
         }
         const std::string& tag = node.Tag();
@@ -291,7 +294,7 @@ tmpl::Value scalar_value(Context& ctx, const YAML::Node& node) {
 }
 
 tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* on_string) {
-    Converter c{ctx, on_string};
+    Converter c{ctx, on_string, node};
     return c.convert(node, 0);
 }
 
@@ -447,7 +450,9 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 
 bool is_identifier(std::string_view s) {
     if (s.empty()) return false;
-    auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+    auto alpha = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    };
     if (!alpha(s[0])) return false;
     return std::all_of(s.begin() + 1, s.end(),
                        [&](char c) { return alpha(c) || is_digit(c) || c == '-'; });

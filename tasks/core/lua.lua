@@ -13,7 +13,16 @@ return {
       error({ kind = "validation", message = "lua: 'script' must be a string of Lua code" })
     end
     -- The chunk's globals: input and ctx, falling back to the sandbox's (read-only) ones.
-    local env = setmetatable({ input = input.input, ctx = ctx }, { __index = _ENV })
+    -- As in a task file, assigning a global is an error and the metatable is protected.
+    local env = setmetatable({ input = input.input, ctx = ctx }, {
+      __index = _ENV,
+      __newindex = function(_, name)
+        name = tostring(name)
+        error("assignment to global '" .. name .. "': tasks cannot set globals (use 'local " ..
+              name .. "')", 2)
+      end,
+      __metatable = "ferry.sandbox",
+    })
     local chunk, err = load(input.script, "=" .. ctx.step_id .. ".script", "t", env)
     if not chunk then
       error({ kind = "validation", message = "lua: " .. tostring(err) })

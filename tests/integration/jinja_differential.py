@@ -57,7 +57,9 @@ jinja2 = load_jinja2()
 
 WORDS = ["alpha", "beta", "Gamma", "delta", "ticket", "server", "db-01", "Ops", "urgent",
          "résumé", "naïve", "日本", "Straße", "ÉCOLE", "it's", 'say "hi"', "a&b", "<b>",
-         "x_y", "hello world", "  padded  ", "", "ok", "😀 smile", "Zürich", "über", "MiXeD"]
+         "x_y", "hello world", "  padded  ", "", "ok", "😀 smile", "Zürich", "über", "MiXeD",
+         "see https://example.com/x?a=1&b=2 now", "mail ops@example.com", "C:\\temp\\log", "50%",
+         "line1\nline2", "tab\there", "ﬁ ligature", "İstanbul", "ǅ", "ΣΊΣΥΦΟΣ"]
 NAMES = ["Ann", "bob", "Chloé", "dmitri", "Eve", "o'neil", "ZED", "李"]
 
 
@@ -196,7 +198,11 @@ class Gen:
                  (1, lambda: "s1|length"), (1, lambda: "items|length"), (1, lambda: "nums|sum"),
                  (1, lambda: "items|sum(attribute='qty')"), (1, lambda: "user.tags|count"),
                  (1, lambda: "n1|abs"), (1, lambda: "(f1 % 1000)|int"), (1, lambda: "(f2 % 1000)|round|int"),
-                 (1, lambda: "s3|wordcount"), (1, lambda: "'42'|int"), (1, lambda: "meta|length")]
+                 (1, lambda: "s3|wordcount"), (1, lambda: "'42'|int"), (1, lambda: "meta|length"),
+                 (1, lambda: "s1.count('a')"), (1, lambda: "s1.find('e')"), (1, lambda: "'0x1A'|int(0, 16)"),
+                 (1, lambda: "'12abc'|int(7)"), (1, lambda: "' 42 '|int"), (1, lambda: "'1e3'|float|int"),
+                 (1, lambda: "nums|min|default(0)"), (1, lambda: "(f2 % 1000)|round(0, 'ceil')|int"),
+                 (1, lambda: "nums|select('gt', 5)|list|length"), (1, lambda: "words|select('upper')|list|length")]
         if sc.in_loop:
             opts += [(3, lambda: "loop.index"), (1, lambda: "loop.index0"),
                      (1, lambda: "loop.revindex"), (1, lambda: "loop.length")]
@@ -232,7 +238,9 @@ class Gen:
                                                 r.choice(["2", "4", "3", "0.5", "n2", "-8"]))),
                      (1, lambda: "(%s // %s)" % (self.expr(sc, "float", d - 1), r.choice(["2", "0.5", "-3"]))),
                      (1, lambda: "(%s %% %s)" % (self.expr(sc, "float", d - 1), r.choice(["2", "1.5", "-3"]))),
-                     (1, lambda: "(%s ** %s)" % (self.expr(sc, "float", d - 1), r.choice(["2", "0.5", "-1"]))),
+                     (1, lambda: "(%s ** %s)" % (self.expr(sc, "float", d - 1), r.choice(["2", "-1", "3"]))),
+                     # A negative base with a fractional exponent is complex in Python.
+                     (1, lambda: "(%s|abs) ** 0.5" % self.expr(sc, "float", d - 1)),
                      (1, lambda: "%s|round(%d)" % (self.expr(sc, "float", d - 1), r.randint(0, 3)))]
         return self.pick(opts)
 
@@ -248,7 +256,36 @@ class Gen:
                  (1, lambda: "user.tags|join(',')"), (1, lambda: "items|map(attribute='name')|join('/')"),
                  (1, lambda: "'%s=%d'|format(s1, n2)"), (1, lambda: "'%.2f'|format(f1)"),
                  (1, lambda: "n1|filesizeformat"), (1, lambda: "meta|tojson"), (1, lambda: "user|tojson"),
-                 (1, lambda: "words|tojson"), (1, lambda: "{'b': 1, 'a': [s1, n2]}|tojson")]
+                 (1, lambda: "words|tojson"), (1, lambda: "{'b': 1, 'a': [s1, n2]}|tojson"),
+                 (1, lambda: r.choice(["'%s-%03d' % (s1, n2)", "'%(a)s/%(b)d' % {'a': s3, 'b': n1}",
+                                       "'%.3f' % f1", "'%5.1f%%' % f2", "'%x|%o|%X' % (n2, n2, n1|abs)",
+                                       "'%e' % f1", "'%-6s|' % s3", "'%+d' % n3|default(0)", "'%g' % f2",
+                                       "'%r' % s1", "'%s' % (words,)", "'%10.4s|' % s1"])),
+                 (1, lambda: r.choice(["'{:>8}|{:.2f}'.format(s3, f1)", "'{0}-{0}'.format(n1)",
+                                       "'{:,}'.format(n1)", "'{name}!'.format(name=s1)",
+                                       "'{:^9}'.format(s3)", "'{!r}'.format(s1)", "'{:08.3f}'.format(f2)",
+                                       "'{:x}'.format(n1|abs)", "'{:.1%}'.format(f2)", "'{}'.format(words)",
+                                       "'{:e}'.format(f1)", "'{:g}'.format(f1)", "'{0[name]}'.format(user)"])),
+                 (1, lambda: "%s.%s" % (r.choice(["s1", "s3", "user.name"]), r.choice(
+                     ["upper()", "lower()", "title()", "strip()", "capitalize()", "swapcase()",
+                      "replace('a', '@')", "center(9, '*')", "ljust(6)", "rjust(6, '.')", "zfill(5)",
+                      "lstrip('ab')", "rstrip()", "casefold()", "split()|join('+')", "expandtabs(4)",
+                      "partition(' ')|join('/')", "splitlines()|join('/')"]))),
+                 (1, lambda: "%s|urlize" % r.choice(["s1", "'see https://example.com/a?b=1&c=2.'", "'mail ops@example.com'"])),
+                 (1, lambda: "%s|%s" % (r.choice(["s1", "s3", "user.name", "words|join(' ')"]), r.choice(
+                     ["wordwrap(8)", "wordwrap(4, true, '|')", "truncate(5)", "truncate(10, false, '...', 0)",
+                      "title", "center(5)", "indent('> ', true)", "forceescape", "urlencode"]))),
+                 (1, lambda: "items|groupby('qty')|map('first')|join(',')"),
+                 (1, lambda: "(items|map(attribute='qty')|max|default(0))|string"),
+                 (1, lambda: "meta|dictsort(false, 'value')|join(';')"),
+                 (1, lambda: "meta|dictsort(reverse=true)|map('first')|join"),
+                 (1, lambda: "words|unique|join('|')"), (1, lambda: "words|map('lower')|unique|join('|')"),
+                 (1, lambda: "nums|batch(2, 0)|map('join', '+')|join(' ')"),
+                 (1, lambda: "words|sort|join(',')"), (1, lambda: "words|sort(case_sensitive=true)|join(',')"),
+                 (1, lambda: "user.items()|list|string"), (1, lambda: "meta.keys()|list|join"),
+                 (1, lambda: "meta.get('alpha', 'no alpha')|string"), (1, lambda: "user.get('nick', s3)"),
+                 (1, lambda: "(nums|sum / (nums|length or 1))|round(2)|string"),
+                 (1, lambda: "[f1, f2, 0.1]|sum|string"), (1, lambda: "items|sum(attribute='price')|string")]
         if sc.in_loop:
             opts += [(1, lambda: "loop.cycle('odd', 'even')")]
         if d > 0:
@@ -261,7 +298,7 @@ class Gen:
                      (3, lambda: "%s ~ %s" % (self.expr(sc, "str", d - 1),
                                               self.expr(sc, r.choice(["str", "int", "float", "bool"]), d - 1))),
                      (1, lambda: "(%s + %s)" % (self.expr(sc, "str", d - 1), self.expr(sc, "str", d - 1))),
-                     (1, lambda: "%s[%s]" % (self.expr(sc, "str", d - 1), r.choice(["1:3", "::-1", ":4", "-2:", "::2"]))),
+                     (1, lambda: "(%s)[%s]" % (self.expr(sc, "str", d - 1), r.choice(["1:3", "::-1", ":4", "-2:", "::2", "0", "-1"]))),
                      (1, lambda: "(%s if %s else %s)" % (self.expr(sc, "str", d - 1), self.expr(sc, "bool", d - 1),
                                                          self.expr(sc, "str", d - 1))),
                      (1, lambda: "(%s * %d)" % (self.expr(sc, "str", d - 1), r.randint(0, 3))),
@@ -319,7 +356,7 @@ class Gen:
                 ["sort", "sort(reverse=true)", "unique|list", "reverse|list", "list", "select('odd')|list",
                  "reject('even')|list", "map('abs')|list", "batch(2)|map('sum')|list", "slice(2)|map('length')|list",
                  "map('string')|map('int')|list"]))),
-                     (1, lambda: "%s[%s]" % (self.expr(sc, "list_int", d - 1), r.choice(["1:", ":2", "::-1", "::2"]))),
+                     (1, lambda: "(%s)[%s]" % (self.expr(sc, "list_int", d - 1), r.choice(["1:", ":2", "::-1", "::2"]))),
                      (1, lambda: "(%s + %s)" % (self.expr(sc, "list_int", d - 1), self.expr(sc, "list_int", d - 1))),
                      (1, lambda: "[%s, %s]" % (self.expr(sc, "int", d - 1), self.expr(sc, "int", d - 1))),
                      (1, lambda: "(%s * 2)" % self.expr(sc, "list_int", d - 1))]
@@ -379,7 +416,11 @@ class Gen:
                           (1, lambda: self.expr(sc, r.choice(["user", "dict_int", "item", "list_list", "none"]), d)),
                           (1, lambda: "%s|dictsort" % self.expr(sc, "dict_int", d)),
                           (1, lambda: "(%s, %s)" % (self.expr(sc, "int", d), self.expr(sc, "str", d))),
-                          (1, lambda: "missing_var"), (1, lambda: "user.missing_attr")])
+                          (1, lambda: "missing_var"), (1, lambda: "user.missing_attr")] +
+                         ([(2, lambda: r.choice(["loop.previtem|default('-')", "loop.nextitem|default('-')",
+                                                  "loop.revindex0", "loop.depth", "loop.cycle(1, 2, 3)",
+                                                  "loop.changed(loop.index // 2)", "loop.length - loop.index"]))]
+                          if sc.in_loop else []))
 
     # ---- statements -----------------------------------------------------------------------
 
@@ -408,6 +449,8 @@ class Gen:
                      (1, lambda: self.s_filter(sc, depth))]
         if sc.macros:
             opts.append((2, lambda: self.s_call_macro(sc, depth)))
+        if depth > 0:
+            opts.append((1, lambda: self.s_namespace(sc, depth)))
         return self.pick(opts)
 
     def tag(self, body):
@@ -428,6 +471,20 @@ class Gen:
         stmt = self.tag("set %s = %s" % (name, self.expr(sc, t, r.randint(0, 2))))
         sc.names[name] = t
         return stmt
+
+    def s_namespace(self, sc, depth):
+        """A namespace counter updated inside a loop, read after it."""
+        r = self.r
+        ns = "ns%d" % self.set_count
+        self.set_count += 1
+        inner = sc.child()
+        inner.in_loop = True
+        inner.names["it"] = "int"
+        body = self.tag("set %s.total = %s.total + it" % (ns, ns)) + \
+            self.tag("set %s.last = %s" % (ns, self.expr(inner, "str", 1))) + self.block(inner, depth - 1, r.randint(0, 2))
+        return (self.tag("set %s = namespace(total=0, last='none')" % ns) +
+                self.tag("for it in %s" % self.expr(sc, "list_int", 1)) + body + self.tag("endfor") +
+                "{{ %s.total }}/{{ %s.last }}" % (ns, ns))
 
     def s_set_block(self, sc, depth):
         name = "b%d" % self.set_count

@@ -91,7 +91,8 @@ void mutate(rapidjson::Value& v, rapidjson::Document::AllocatorType& alloc, std:
         return;
     }
     if (v.IsObject()) {
-        for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) mutate(m->value, alloc, rng, depth - 1);
+        for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m)
+            mutate(m->value, alloc, rng, depth - 1);
         if (rng() % 3 == 0 && v.MemberCount() > 0) v.EraseMember(v.MemberBegin());
         if (rng() % 3 == 0) {
             rapidjson::Value extra;
@@ -155,7 +156,8 @@ TEST_CASE("apply_json_patch: RFC 6902 operations", "[diff][patch]") {
     // Appendix A of RFC 6902.
     CHECK(apply_patch(R"({"foo":"bar"})", R"([{"op":"add","path":"/baz","value":"qux"}])") ==
           R"({"foo":"bar","baz":"qux"})");
-    CHECK(apply_patch(R"({"foo":["bar","baz"]})", R"([{"op":"add","path":"/foo/1","value":"qux"}])") ==
+    CHECK(apply_patch(R"({"foo":["bar","baz"]})",
+                      R"([{"op":"add","path":"/foo/1","value":"qux"}])") ==
           R"({"foo":["bar","qux","baz"]})");
     CHECK(apply_patch(R"({"baz":"qux","foo":"bar"})", R"([{"op":"remove","path":"/baz"}])") ==
           R"({"foo":"bar"})");
@@ -175,12 +177,15 @@ TEST_CASE("apply_json_patch: RFC 6902 operations", "[diff][patch]") {
                 R"({"op":"test","path":"/foo/1","value":2}])") ==
           R"({"baz":"qux","foo":["a",2,"c"]})");
     CHECK_FALSE(apply_patch(R"({"baz":"qux"})", R"([{"op":"test","path":"/baz","value":"bar"}])"));
-    CHECK(apply_patch(R"({"foo":"bar"})", R"([{"op":"add","path":"/child","value":{"grandchild":{}}}])")
-              == R"({"foo":"bar","child":{"grandchild":{}}})");
-    CHECK_FALSE(apply_patch(R"({"foo":"bar"})", R"([{"op":"add","path":"/baz/bat","value":"qux"}])"));
+    CHECK(apply_patch(R"({"foo":"bar"})",
+                      R"([{"op":"add","path":"/child","value":{"grandchild":{}}}])") ==
+          R"({"foo":"bar","child":{"grandchild":{}}})");
+    CHECK_FALSE(
+        apply_patch(R"({"foo":"bar"})", R"([{"op":"add","path":"/baz/bat","value":"qux"}])"));
     CHECK(apply_patch(R"({"/":9,"~1":10})", R"([{"op":"test","path":"/~01","value":10}])"));
     CHECK_FALSE(apply_patch(R"({"/":9,"~1":10})", R"([{"op":"test","path":"/~01","value":"10"}])"));
-    CHECK(apply_patch(R"({"foo":["bar"]})", R"([{"op":"add","path":"/foo/-","value":["abc","def"]}])") ==
+    CHECK(apply_patch(R"({"foo":["bar"]})",
+                      R"([{"op":"add","path":"/foo/-","value":["abc","def"]}])") ==
           R"({"foo":["bar",["abc","def"]]})");
 
     // More: copy, whole-document operations, numbers compared by value.
@@ -406,7 +411,8 @@ TEST_CASE("unified_diff: random texts are minimal and apply", "[diff][unified]")
     auto random_text = [&](size_t max_lines) {
         std::string t;
         size_t n = rng() % (max_lines + 1);
-        for (size_t i = 0; i < n; ++i) t += std::string(1, static_cast<char>('a' + rng() % 4)) + "\n";
+        for (size_t i = 0; i < n; ++i)
+            t += std::string(1, static_cast<char>('a' + rng() % 4)) + "\n";
         if (!t.empty() && rng() % 5 == 0) t.pop_back();
         return t;
     };

@@ -86,11 +86,11 @@ TemplateError lex_error(std::string_view source) {
 // The single token inside `{{ ... }}`.
 Token only_token(const std::string& expr) {
     auto tokens = tokenize("{{ " + expr + " }}", kFile);
-    REQUIRE(tokens.size() == 4);  // VarBegin, the token, VarEnd, Eof
+    REQUIRE(tokens.size() == 4); // VarBegin, the token, VarEnd, Eof
     return tokens[1];
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("lexer: text and print tags", "[lexer]") {
     auto t = tokenize("Hello {{ name }}!", kFile);
@@ -210,8 +210,7 @@ TEST_CASE("lexer: comments", "[lexer]") {
 }
 
 TEST_CASE("lexer: raw blocks", "[lexer]") {
-    CHECK(stream("a {% raw %} {{ x }} {% endraw %} b") ==
-          "Data(a ) Data( {{ x }} ) Data( b) Eof");
+    CHECK(stream("a {% raw %} {{ x }} {% endraw %} b") == "Data(a ) Data( {{ x }} ) Data( b) Eof");
     CHECK(stream("a {%- raw -%} {{ x }} {%- endraw -%} b") == "Data(a) Data({{ x }}) Data(b) Eof");
     CHECK(stream("{% raw %}{% endraw %}") == "Eof");
     CHECK(stream("{% raw %}{% if %}{#{{{% endraw %}") == "Data({% if %}{#{{) Eof");
@@ -260,10 +259,11 @@ TEST_CASE("lexer: string literals and escapes", "[lexer]") {
     CHECK(only_token("'abc'").value == "abc");
     CHECK(only_token("\"it's\"").value == "it's");
     CHECK(only_token("'say \"hi\"'").value == "say \"hi\"");
-    CHECK(only_token("'a\\nb\\'c\\u00e9\\x41'").value == "a\nb'c\xc3\xa9" "A");
+    CHECK(only_token("'a\\nb\\'c\\u00e9\\x41'").value == "a\nb'c\xc3\xa9"
+                                                         "A");
     CHECK(only_token("'\\t\\r\\\\'").value == "\t\r\\");
     CHECK(only_token("'\\U0001F600'").value == "\xf0\x9f\x98\x80");
-    CHECK(only_token("'\\101'").value == "A");  // octal
+    CHECK(only_token("'\\101'").value == "A"); // octal
     // Unknown escapes stay as they are (Python's unicode-escape).
     CHECK(only_token("'\\z'").value == "\\z");
     // A backslash-newline is a line continuation: both disappear.
@@ -359,8 +359,8 @@ TEST_CASE("lexer: describe tokens as Jinja2's error messages do", "[lexer]") {
     auto t = tokenize("{{ x + 'a' 1 1.5 }}{% if %}", kFile);
     REQUIRE(t.size() == 11);
     CHECK(describe(t[0]) == "begin of print statement");
-    CHECK(describe(t[1]) == "x");  // names describe as themselves
-    CHECK(describe(t[2]) == "+");  // and so do operators
+    CHECK(describe(t[1]) == "x"); // names describe as themselves
+    CHECK(describe(t[2]) == "+"); // and so do operators
     CHECK(describe(t[3]) == "string");
     CHECK(describe(t[4]) == "integer");
     CHECK(describe(t[5]) == "float");
@@ -393,13 +393,19 @@ TEST_CASE("lexer: normalize_newlines", "[lexer]") {
 
 // ---- Known differences from Jinja2 (reported engine bugs) ---------------------------------
 
-TEST_CASE("lexer: only \\r\\n, \\r and \\n are line breaks (Jinja2 3.x)", "[lexer][!mayfail]") {
+TEST_CASE("lexer: only CRLF CR and LF are line breaks (Jinja2 3.x)", "[lexer][!mayfail]") {
     // Jinja2 3.0+ splits on newline_re = (\r\n|\r|\n) only; \v, \f, \x1c-\x1e, U+0085,
     // U+2028 and U+2029 are ordinary characters and survive into the output.
     CHECK(normalize_newlines("a\vb\fc") == "a\vb\fc");
-    CHECK(normalize_newlines("a\x1c" "b") == "a\x1c" "b");
-    CHECK(normalize_newlines("a\xc2\x85" "b") == "a\xc2\x85" "b");
-    CHECK(normalize_newlines("a\xe2\x80\xa8" "b\xe2\x80\xa9") == "a\xe2\x80\xa8" "b\xe2\x80\xa9");
+    CHECK(normalize_newlines("a\x1c"
+                             "b") == "a\x1c"
+                                     "b");
+    CHECK(normalize_newlines("a\xc2\x85"
+                             "b") == "a\xc2\x85"
+                                     "b");
+    CHECK(normalize_newlines("a\xe2\x80\xa8"
+                             "b\xe2\x80\xa9") == "a\xe2\x80\xa8"
+                                                 "b\xe2\x80\xa9");
     CHECK(normalize_newlines("a\vb\n") == "a\vb");
     CHECK(normalize_newlines("a\n\v") == "a\n\v");
 }
@@ -426,7 +432,8 @@ TEST_CASE("lexer: '+' modifiers on print tags and block ends", "[lexer][!mayfail
 TEST_CASE("lexer: whitespace control strips Unicode whitespace", "[lexer][!mayfail]") {
     // Jinja2 uses str.rstrip() before `{{-` and \s* after `-}}`: both are Unicode-aware.
     CHECK(stream("a\xc2\xa0{{- 1 }}") == "Data(a) VarBegin Int(1) VarEnd Eof");
-    CHECK(stream("{{ 1 -}}\xc2\xa0" "b") == "VarBegin Int(1) VarEnd Data(b) Eof");
+    CHECK(stream("{{ 1 -}}\xc2\xa0"
+                 "b") == "VarBegin Int(1) VarEnd Data(b) Eof");
     CHECK(stream("a\x1f{{- 1 }}") == "Data(a) VarBegin Int(1) VarEnd Eof");
     // Whitespace between tokens is Unicode \s+ too: NBSP is not part of a name.
     CHECK(stream("{{\xc2\xa0x }}") == "VarBegin Name(x) VarEnd Eof");

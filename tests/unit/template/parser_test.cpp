@@ -31,16 +31,21 @@ std::string show(const Expr* e);
 
 std::string show_args(const CallArgs& a) {
     std::string out;
-    for (const auto& p : a.positional) out += " " + show(p.get());
-    for (const auto& [k, v] : a.named) out += " " + k + "=" + show(v.get());
-    if (a.dyn_args) out += " *" + show(a.dyn_args.get());
-    if (a.dyn_kwargs) out += " **" + show(a.dyn_kwargs.get());
+    for (const auto& p : a.positional)
+        out.append(" ").append(show(p.get()));
+    for (const auto& [k, v] : a.named)
+        out.append(" ").append(k).append("=").append(show(v.get()));
+    if (a.dyn_args) out.append(" *").append(show(a.dyn_args.get()));
+    if (a.dyn_kwargs) out.append(" **").append(show(a.dyn_kwargs.get()));
     return out;
 }
 
 std::string show_items(const std::vector<ExprPtr>& items) {
     std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : " ") + show(i.get());
+    for (const auto& i : items) {
+        if (!out.empty()) out.append(" ");
+        out.append(show(i.get()));
+    }
     return out;
 }
 
@@ -57,23 +62,28 @@ std::string show(const Expr* e) {
         }
         return "([] " + show(e->a.get()) + " " + show(e->b.get()) + ")";
     case ExprKind::Call: return "(call " + show(e->a.get()) + show_args(e->args) + ")";
-    case ExprKind::Filter: return "(|" + e->name + " " + show(e->a.get()) + show_args(e->args) + ")";
-    case ExprKind::Test: return "(is " + e->name + " " + show(e->a.get()) + show_args(e->args) + ")";
+    case ExprKind::Filter:
+        return "(|" + e->name + " " + show(e->a.get()) + show_args(e->args) + ")";
+    case ExprKind::Test:
+        return "(is " + e->name + " " + show(e->a.get()) + show_args(e->args) + ")";
     case ExprKind::Not: return "(not " + show(e->a.get()) + ")";
     case ExprKind::Neg: return "(neg " + show(e->a.get()) + ")";
     case ExprKind::Pos: return "(pos " + show(e->a.get()) + ")";
-    case ExprKind::Binary: return "(" + e->name + " " + show(e->a.get()) + " " + show(e->b.get()) + ")";
+    case ExprKind::Binary:
+        return "(" + e->name + " " + show(e->a.get()) + " " + show(e->b.get()) + ")";
     case ExprKind::And: return "(and " + show(e->a.get()) + " " + show(e->b.get()) + ")";
     case ExprKind::Or: return "(or " + show(e->a.get()) + " " + show(e->b.get()) + ")";
     case ExprKind::Compare: {
         std::string out = "(cmp " + show(e->a.get());
-        for (const auto& [op, rhs] : e->ops) out += " " + op + " " + show(rhs.get());
+        for (const auto& [op, rhs] : e->ops)
+            out += " " + op + " " + show(rhs.get());
         return out + ")";
     }
     case ExprKind::CondExpr:
         return "(if " + show(e->a.get()) + " " + show(e->b.get()) + " " + show(e->c.get()) + ")";
     case ExprKind::List: return "[" + show_items(e->items) + "]";
-    case ExprKind::Tuple: return "(tuple" + (e->items.empty() ? "" : " " + show_items(e->items)) + ")";
+    case ExprKind::Tuple:
+        return "(tuple" + (e->items.empty() ? "" : " " + show_items(e->items)) + ")";
     case ExprKind::Dict: {
         std::string out = "{";
         for (size_t i = 0; i < e->items.size(); ++i)
@@ -125,7 +135,7 @@ std::unique_ptr<ParsedTemplate> parse(const std::string& source) {
     return parse_template(source, kName);
 }
 
-}  // namespace
+} // namespace
 
 namespace Catch {
 template <>
@@ -134,7 +144,7 @@ struct StringMaker<SyntaxErr> {
         return "line " + std::to_string(e.line) + ": \"" + e.message + "\"";
     }
 };
-}  // namespace Catch
+} // namespace Catch
 
 // ---- expressions -----------------------------------------------------------------------
 
@@ -142,7 +152,7 @@ TEST_CASE("parser: literals", "[parser]") {
     CHECK(expr("42") == "42");
     CHECK(expr("1.5") == "1.5");
     CHECK(expr("'a'") == "'a'");
-    CHECK(expr("'a' 'b' \"c\"") == "'abc'");  // adjacent strings concatenate
+    CHECK(expr("'a' 'b' \"c\"") == "'abc'"); // adjacent strings concatenate
     CHECK(expr("true") == "True");
     CHECK(expr("True") == "True");
     CHECK(expr("false") == "False");
@@ -159,7 +169,7 @@ TEST_CASE("parser: literals", "[parser]") {
     CHECK(expr("{'a': 1, 'b': [2]}") == "{'a':1 'b':[2]}");
     CHECK(expr("{'a': 1,}") == "{'a':1}");
     CHECK(expr("{}") == "{}");
-    CHECK(expr("1, 2") == "(tuple 1 2)");  // a bare tuple, as in {{ 1, 2 }}
+    CHECK(expr("1, 2") == "(tuple 1 2)"); // a bare tuple, as in {{ 1, 2 }}
 }
 
 TEST_CASE("parser: operator precedence", "[parser]") {
@@ -201,7 +211,7 @@ TEST_CASE("parser: operator precedence", "[parser]") {
     CHECK(expr("a or b if c and d else e") == "(if (and c d) (or a b) e)");
 }
 
-TEST_CASE("parser: postfix operators, calls, filters and tests", "[parser]") {
+TEST_CASE("parser: postfix operators calls filters and tests", "[parser]") {
     CHECK(expr("a.b") == "(. a b)");
     CHECK(expr("a.0") == "([] a 0)");
     CHECK(expr("a[1]") == "([] a 1)");
@@ -223,7 +233,7 @@ TEST_CASE("parser: postfix operators, calls, filters and tests", "[parser]") {
     CHECK(soft("a|f1|f2(1, k=2)") == "(|f2 (|f1 a) 1 k=2)");
     CHECK(soft("a|f1 + b|f2") == "(+ (|f1 a) (|f2 b))");
     CHECK(soft("a ~ b|f1") == "(~ a (|f1 b))");
-    CHECK(soft("a|ns.f") == "(|ns.f a)");  // dotted filter names
+    CHECK(soft("a|ns.f") == "(|ns.f a)"); // dotted filter names
     // Tests: `is`, `is not`, and a single argument without parentheses.
     CHECK(soft("x is t1") == "(is t1 x)");
     CHECK(soft("x is not t1") == "(not (is t1 x))");
@@ -287,7 +297,7 @@ TEST_CASE("parser: parse_expression", "[parser]") {
 
 // ---- statements ---------------------------------------------------------------------------
 
-TEST_CASE("parser: text, print and comments", "[parser]") {
+TEST_CASE("parser: text print and comments", "[parser]") {
     auto t = parse("Hello {{ name }}!{# note #}\n");
     REQUIRE(t->body.size() == 3);
     CHECK(t->body[0]->kind == StmtKind::Text);
@@ -296,7 +306,7 @@ TEST_CASE("parser: text, print and comments", "[parser]") {
     CHECK(show(t->body[1]->expr.get()) == "name");
     CHECK(t->body[1]->line == 1);
     CHECK(t->body[2]->kind == StmtKind::Text);
-    CHECK(t->body[2]->text == "!");  // the trailing newline is gone
+    CHECK(t->body[2]->text == "!"); // the trailing newline is gone
     CHECK(t->name == kName);
     CHECK_FALSE(t->has_extends);
 
@@ -363,7 +373,7 @@ TEST_CASE("parser: for loops", "[parser]") {
     CHECK(show(tup->body[0]->expr.get()) == "(tuple x y)");
 }
 
-TEST_CASE("parser: set, set blocks and with", "[parser]") {
+TEST_CASE("parser: set and set blocks and with", "[parser]") {
     auto t = parse("{% set x = 1 %}{% set a, b = 1, 2 %}{% set ns.attr = 3 %}");
     REQUIRE(t->body.size() == 3);
     CHECK(t->body[0]->kind == StmtKind::Set);
@@ -391,7 +401,8 @@ TEST_CASE("parser: set, set blocks and with", "[parser]") {
 }
 
 TEST_CASE("parser: macros and call blocks", "[parser]") {
-    auto t = parse("{% macro m(a, b=1, c=a ~ b) %}{{ varargs }}{{ kwargs }}{{ caller() }}{% endmacro %}");
+    auto t = parse(
+        "{% macro m(a, b=1, c=a ~ b) %}{{ varargs }}{{ kwargs }}{{ caller() }}{% endmacro %}");
     const Stmt* m = t->body[0].get();
     CHECK(m->kind == StmtKind::Macro);
     CHECK(m->text == "m");
@@ -410,7 +421,8 @@ TEST_CASE("parser: macros and call blocks", "[parser]") {
     CHECK_FALSE(plain->body[0]->catch_kwargs);
     CHECK_FALSE(plain->body[0]->uses_caller);
     // The magic names count wherever the body uses them, nested statements included.
-    auto nested = parse("{% macro m() %}{% for x in varargs %}{% if kwargs %}{% endif %}{% endfor %}{% endmacro %}");
+    auto nested = parse("{% macro m() %}{% for x in varargs %}{% if kwargs %}{% endif %}{% endfor "
+                        "%}{% endmacro %}");
     CHECK(nested->body[0]->catch_varargs);
     CHECK(nested->body[0]->catch_kwargs);
 
@@ -425,8 +437,9 @@ TEST_CASE("parser: macros and call blocks", "[parser]") {
 }
 
 TEST_CASE("parser: blocks and extends", "[parser]") {
-    auto t = parse("{% extends 'base' %}{% block a %}{% block b scoped %}{% endblock %}{% endblock a %}"
-                   "{% block c required %}\n{# comment #}\n{% endblock %}");
+    auto t =
+        parse("{% extends 'base' %}{% block a %}{% block b scoped %}{% endblock %}{% endblock a %}"
+              "{% block c required %}\n{# comment #}\n{% endblock %}");
     CHECK(t->has_extends);
     REQUIRE(t->body.size() == 3);
     CHECK(t->body[0]->kind == StmtKind::Extends);
@@ -453,8 +466,9 @@ TEST_CASE("parser: blocks and extends", "[parser]") {
 }
 
 TEST_CASE("parser: include and import", "[parser]") {
-    auto t = parse("{% include 'a' %}{% include 'b' ignore missing %}{% include ['c', 'd'] without context %}"
-                   "{% include x ignore missing with context %}");
+    auto t = parse(
+        "{% include 'a' %}{% include 'b' ignore missing %}{% include ['c', 'd'] without context %}"
+        "{% include x ignore missing with context %}");
     REQUIRE(t->body.size() == 4);
     CHECK(t->body[0]->kind == StmtKind::Include);
     CHECK(t->body[0]->with_context);
@@ -497,7 +511,7 @@ TEST_CASE("parser: filter blocks resolve their filters", "[parser][needs-filters
     CHECK(s->call->filter != nullptr);
     REQUIRE(s->call->a);
     CHECK(s->call->a->name == "upper");
-    CHECK_FALSE(s->call->a->a);  // the innermost subject is the block body
+    CHECK_FALSE(s->call->a->a); // the innermost subject is the block body
     auto b = parse("{% set x | upper %}b{% endset %}");
     REQUIRE(b->body[0]->call);
     CHECK(b->body[0]->call->name == "upper");
@@ -604,7 +618,8 @@ TEST_CASE("parser: expression syntax errors", "[parser][errors]") {
           SyntaxErr{"expected token 'end of print statement', got 'integer'", 1});
     CHECK(parse_error("{{ 1 = 2 }}") ==
           SyntaxErr{"expected token 'end of print statement', got '='", 1});
-    CHECK(parse_error("{{ }}") == SyntaxErr{"Expected an expression, got 'end of print statement'", 1});
+    CHECK(parse_error("{{ }}") ==
+          SyntaxErr{"Expected an expression, got 'end of print statement'", 1});
     CHECK(parse_error("{{ not }}") == SyntaxErr{"unexpected 'end of print statement'", 1});
     CHECK(parse_error("{{ - }}") == SyntaxErr{"unexpected 'end of print statement'", 1});
     CHECK(parse_error("{{ x if }}") == SyntaxErr{"unexpected 'end of print statement'", 1});
@@ -614,12 +629,16 @@ TEST_CASE("parser: expression syntax errors", "[parser][errors]") {
     CHECK(parse_error("{{ a.b. }}") == SyntaxErr{"expected name or number", 1});
     CHECK(parse_error("{{ x|1 }}") == SyntaxErr{"expected token 'name', got 'integer'", 1});
     CHECK(parse_error("{{ x is 1 }}") == SyntaxErr{"expected token 'name', got 'integer'", 1});
-    CHECK(parse_error("{{ f(a=1, 2) }}") == SyntaxErr{"invalid syntax for function call expression", 1});
-    CHECK(parse_error("{{ f(**a, b) }}") == SyntaxErr{"invalid syntax for function call expression", 1});
-    CHECK(parse_error("{{ f(*a, *b) }}") == SyntaxErr{"invalid syntax for function call expression", 1});
+    CHECK(parse_error("{{ f(a=1, 2) }}") ==
+          SyntaxErr{"invalid syntax for function call expression", 1});
+    CHECK(parse_error("{{ f(**a, b) }}") ==
+          SyntaxErr{"invalid syntax for function call expression", 1});
+    CHECK(parse_error("{{ f(*a, *b) }}") ==
+          SyntaxErr{"invalid syntax for function call expression", 1});
     CHECK(parse_error("{% if x is t1 is t2 %}{% endif %}") ==
           SyntaxErr{"You cannot chain multiple tests with is", 1});
-    CHECK(parse_error("{{ 1e }}") == SyntaxErr{"expected token 'end of print statement', got 'e'", 1});
+    CHECK(parse_error("{{ 1e }}") ==
+          SyntaxErr{"expected token 'end of print statement', got 'e'", 1});
     // Lexical errors surface through parse_template with their line.
     CHECK(parse_error("{{ (1, 2 }}") == SyntaxErr{"unexpected '}', expected ')'", 1});
     CHECK(parse_error("{{ [1, 2, }}") == SyntaxErr{"unexpected '}', expected ']'", 1});
@@ -629,32 +648,39 @@ TEST_CASE("parser: expression syntax errors", "[parser][errors]") {
 }
 
 TEST_CASE("parser: statement syntax errors", "[parser][errors]") {
-    CHECK(parse_error("{% for %}") == SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
+    CHECK(parse_error("{% for %}") ==
+          SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
     CHECK(parse_error("{% for x y %}{% endfor %}") == SyntaxErr{"expected token 'in', got 'y'", 1});
     CHECK(parse_error("{% for 1 in x %}{% endfor %}") == SyntaxErr{"can't assign to 'const'", 1});
-    CHECK(parse_error("{% for x.y in z %}{% endfor %}") == SyntaxErr{"expected token 'in', got '.'", 1});
+    CHECK(parse_error("{% for x.y in z %}{% endfor %}") ==
+          SyntaxErr{"expected token 'in', got '.'", 1});
     CHECK(parse_error("{% for x in y recursive if z %}{% endfor %}") ==
           SyntaxErr{"expected token 'end of statement block', got 'if'", 1});
     CHECK(parse_error("{% if x %}{% elif %}{% endif %}") ==
           SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
-    CHECK(parse_error("{% set %}") == SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
-    CHECK(parse_error("{% set x = %}") == SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
+    CHECK(parse_error("{% set %}") ==
+          SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
+    CHECK(parse_error("{% set x = %}") ==
+          SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
     CHECK(parse_error("{% set 1 = 2 %}") == SyntaxErr{"can't assign to 'const'", 1});
     CHECK(parse_error("{% set none = 2 %}") == SyntaxErr{"can't assign to 'const'", 1});
     CHECK(parse_error("{% with a = 1, b %}{% endwith %}") ==
           SyntaxErr{"expected token '=', got 'end of statement block'", 1});
-    CHECK(parse_error("{% with a.b = 1 %}{% endwith %}") == SyntaxErr{"expected token '=', got '.'", 1});
+    CHECK(parse_error("{% with a.b = 1 %}{% endwith %}") ==
+          SyntaxErr{"expected token '=', got '.'", 1});
     CHECK(parse_error("{% macro %}{% endmacro %}") ==
           SyntaxErr{"expected token 'name', got 'end of statement block'", 1});
     CHECK(parse_error("{% macro m %}{% endmacro %}") ==
           SyntaxErr{"expected token '(', got 'end of statement block'", 1});
-    CHECK(parse_error("{% macro m(1) %}{% endmacro %}") == SyntaxErr{"expected token 'name', got 'integer'", 1});
+    CHECK(parse_error("{% macro m(1) %}{% endmacro %}") ==
+          SyntaxErr{"expected token 'name', got 'integer'", 1});
     CHECK(parse_error("{% macro m(a=1, b) %}{% endmacro %}") ==
           SyntaxErr{"non-default argument follows default argument", 1});
     CHECK(parse_error("{% call foo %}{% endcall %}") == SyntaxErr{"expected call", 1});
     CHECK(parse_error("{% block %}{% endblock %}") ==
           SyntaxErr{"expected token 'name', got 'end of statement block'", 1});
-    CHECK(parse_error("{% block 1 %}{% endblock %}") == SyntaxErr{"expected token 'name', got 'integer'", 1});
+    CHECK(parse_error("{% block 1 %}{% endblock %}") ==
+          SyntaxErr{"expected token 'name', got 'integer'", 1});
     CHECK(parse_error("{% block a-b %}{% endblock %}") ==
           SyntaxErr{"Block names in Jinja have to be valid Python identifiers and may not "
                     "contain hyphens, use an underscore instead.",
@@ -667,7 +693,8 @@ TEST_CASE("parser: statement syntax errors", "[parser][errors]") {
           SyntaxErr{"expected token 'end of statement block', got 'with'", 1});
     CHECK(parse_error("{% include 'a' ignore %}") ==
           SyntaxErr{"expected token 'end of statement block', got 'ignore'", 1});
-    CHECK(parse_error("{% import 'x' %}") == SyntaxErr{"expected token 'as', got 'end of statement block'", 1});
+    CHECK(parse_error("{% import 'x' %}") ==
+          SyntaxErr{"expected token 'as', got 'end of statement block'", 1});
     CHECK(parse_error("{% import 'a' as %}") ==
           SyntaxErr{"expected token 'name', got 'end of statement block'", 1});
     CHECK(parse_error("{% from 'x' %}") ==
@@ -687,20 +714,25 @@ TEST_CASE("parser: statement syntax errors", "[parser][errors]") {
 TEST_CASE("parser: blocks defined twice", "[parser][errors]") {
     CHECK(parse_error("{% block a %}{% endblock %}\n{% block a %}{% endblock %}") ==
           SyntaxErr{"block 'a' defined twice", 2});
-    CHECK(parse_error("{% block a %}{% block b %}{% endblock %}{% block b %}{% endblock %}{% endblock %}") ==
-          SyntaxErr{"block 'b' defined twice", 1});
-    CHECK(parse_error("{% if x %}{% block a %}{% endblock %}{% endif %}{% block a %}{% endblock %}") ==
+    CHECK(
+        parse_error(
+            "{% block a %}{% block b %}{% endblock %}{% block b %}{% endblock %}{% endblock %}") ==
+        SyntaxErr{"block 'b' defined twice", 1});
+    CHECK(parse_error(
+              "{% if x %}{% block a %}{% endblock %}{% endif %}{% block a %}{% endblock %}") ==
           SyntaxErr{"block 'a' defined twice", 1});
 }
 
-TEST_CASE("parser: unknown filters and tests fail at compile time outside `if`", "[parser][errors]") {
+TEST_CASE("parser: unknown filters and tests fail at compile time outside `if`",
+          "[parser][errors]") {
     CHECK(parse_error("\n{{ x|nope }}") == SyntaxErr{"No filter named 'nope'.", 2});
     CHECK(parse_error("{{ x is nope }}") == SyntaxErr{"No test named 'nope'.", 1});
     CHECK(parse_error("{% for x in [1] %}{{ x is nope }}{% endfor %}") ==
           SyntaxErr{"No test named 'nope'.", 1});
     CHECK(parse_error("{% macro m() %}{{ x|nope }}{% endmacro %}") ==
           SyntaxErr{"No filter named 'nope'.", 1});
-    CHECK(parse_error("{% for x in y|nope %}{% endfor %}") == SyntaxErr{"No filter named 'nope'.", 1});
+    CHECK(parse_error("{% for x in y|nope %}{% endfor %}") ==
+          SyntaxErr{"No filter named 'nope'.", 1});
     // A loop, macro or block inside an `if` is a new scope, no longer "soft".
     CHECK(parse_error("{% if false %}{% for i in [1] %}{{ i|nope }}{% endfor %}{% endif %}") ==
           SyntaxErr{"No filter named 'nope'.", 1});
@@ -712,7 +744,8 @@ TEST_CASE("parser: unknown filters and tests fail at compile time outside `if`",
     // Inside an `if` (test, body, elif and else) or a conditional expression's test or else
     // part, they parse, and fail only if evaluated (see render_test.cpp).
     CHECK(parse_error("{% if x %}\n{{ x|nope }}{% endif %}").message.empty());
-    CHECK(parse_error("{% if x is nope %}{% elif y|nope %}{% else %}{{ z is nope2 }}{% endif %}").message.empty());
+    CHECK(parse_error("{% if x is nope %}{% elif y|nope %}{% else %}{{ z is nope2 }}{% endif %}")
+              .message.empty());
     CHECK(parse_error("{{ 1 if x is nope else y|nope }}").message.empty());
     // The loop's iterable is evaluated in the enclosing frame, so it is still soft.
     CHECK(parse_error("{% if true %}{% for x in y|nope %}{% endfor %}{% endif %}").message.empty());
@@ -742,7 +775,8 @@ TEST_CASE("parser: filter blocks and set blocks are not soft", "[parser][errors]
 TEST_CASE("parser: a syntax error before a lexical error wins", "[parser][errors][!mayfail]") {
     // Jinja2 lexes lazily, so the parser's error on line 1 comes before the lexer reaches
     // the unterminated string on line 3.
-    CHECK(parse_error("{{ 1 + }}\n\n{{ 'unclosed }}") == SyntaxErr{"unexpected 'end of print statement'", 1});
+    CHECK(parse_error("{{ 1 + }}\n\n{{ 'unclosed }}") ==
+          SyntaxErr{"unexpected 'end of print statement'", 1});
     CHECK(parse_error("{% if %}\n{% endif %}\n{{ @ }}") ==
           SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
 }

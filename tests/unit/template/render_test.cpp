@@ -58,9 +58,8 @@ Result<std::string> run(const Files& files, std::string_view vars, RenderOptions
 
 std::string output_of(Result<std::string> r) {
     if (r) return r.value();
-    return "<error: " + std::string(to_string(r.error().kind())) + " at " +
-           r.error().where().file + ":" + std::to_string(r.error().where().line) + ": " +
-           r.error().message() + ">";
+    return "<error: " + std::string(to_string(r.error().kind())) + " at " + r.error().where().file +
+           ":" + std::to_string(r.error().where().line) + ": " + r.error().message() + ">";
 }
 
 Err error_of(Result<std::string> r) {
@@ -69,7 +68,9 @@ Err error_of(Result<std::string> r) {
     return Err{e.kind(), e.where().file, e.where().line, e.message()};
 }
 
-RenderOptions lenient() { return RenderOptions{}; }
+RenderOptions lenient() {
+    return RenderOptions{};
+}
 RenderOptions strict() {
     RenderOptions o;
     o.strict = true;
@@ -77,28 +78,28 @@ RenderOptions strict() {
 }
 
 // Renders template "main" (the only one, or one of files) with JSON vars.
-std::string render(const std::string& tpl, std::string_view vars = "{}") {
+[[maybe_unused]] std::string render(const std::string& tpl, std::string_view vars = "{}") {
     return output_of(run(Files{{"main", tpl}}, vars, lenient()));
 }
-std::string render(const Files& files, std::string_view vars = "{}") {
+[[maybe_unused]] std::string render(const Files& files, std::string_view vars = "{}") {
     return output_of(run(files, vars, lenient()));
 }
-std::string render_strict(const std::string& tpl, std::string_view vars = "{}") {
+[[maybe_unused]] std::string render_strict(const std::string& tpl, std::string_view vars = "{}") {
     return output_of(run(Files{{"main", tpl}}, vars, strict()));
 }
-std::string render_strict(const Files& files, std::string_view vars = "{}") {
+[[maybe_unused]] std::string render_strict(const Files& files, std::string_view vars = "{}") {
     return output_of(run(files, vars, strict()));
 }
-Err fail(const std::string& tpl, std::string_view vars = "{}") {
+[[maybe_unused]] Err fail(const std::string& tpl, std::string_view vars = "{}") {
     return error_of(run(Files{{"main", tpl}}, vars, lenient()));
 }
-Err fail(const Files& files, std::string_view vars = "{}") {
+[[maybe_unused]] Err fail(const Files& files, std::string_view vars = "{}") {
     return error_of(run(files, vars, lenient()));
 }
-Err fail_strict(const std::string& tpl, std::string_view vars = "{}") {
+[[maybe_unused]] Err fail_strict(const std::string& tpl, std::string_view vars = "{}") {
     return error_of(run(Files{{"main", tpl}}, vars, strict()));
 }
-Err fail_strict(const Files& files, std::string_view vars = "{}") {
+[[maybe_unused]] Err fail_strict(const Files& files, std::string_view vars = "{}") {
     return error_of(run(files, vars, strict()));
 }
 
@@ -106,7 +107,8 @@ Err fail_strict(const Files& files, std::string_view vars = "{}") {
 struct TempDir {
     std::filesystem::path path;
     TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-render-test-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "ferry-render-test-XXXXXX").string();
         char* made = ::mkdtemp(tmpl.data());
         REQUIRE(made != nullptr);
         path = made;
@@ -122,7 +124,7 @@ struct TempDir {
     }
 };
 
-}  // namespace
+} // namespace
 
 namespace Catch {
 template <>
@@ -132,44 +134,64 @@ struct StringMaker<Err> {
                (e.message.empty() ? "" : ": \"" + e.message + "\"");
     }
 };
-}  // namespace Catch
+} // namespace Catch
 
 TEST_CASE("render: variables and lookups", "[render]") {
-    CHECK(render("Hello {{ user.name }}!", R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
-          "Hello Ann!");
-    CHECK(render("{{ user.name }} {{ user['name'] }} {{ user[key] }} {{ user.tags[1] }} {{ user['tags'][0] }}", R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
-          "Ann Ann Ann b a");
-    CHECK(render("{{ user.address.city }}|{{ user['address']['city'] }}|{{ user.address['city'] }}", R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
-          "Oslo|Oslo|Oslo");
-    CHECK(render("{{ items.0 }}{{ items[1] }}{{ items[-1] }}{{ items.2 }}", R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
-          "3122");
-    CHECK(render("[{{ user.missing }}][{{ user['missing'] }}][{{ nothere }}][{{ items[10] }}][{{ user.name.nope }}]", R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
-          "[][][][][]");
+    CHECK(
+        render(
+            "Hello {{ user.name }}!",
+            R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
+        "Hello Ann!");
+    CHECK(
+        render(
+            "{{ user.name }} {{ user['name'] }} {{ user[key] }} {{ user.tags[1] }} {{ "
+            "user['tags'][0] }}",
+            R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
+        "Ann Ann Ann b a");
+    CHECK(
+        render(
+            "{{ user.address.city }}|{{ user['address']['city'] }}|{{ user.address['city'] }}",
+            R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
+        "Oslo|Oslo|Oslo");
+    CHECK(
+        render(
+            "{{ items.0 }}{{ items[1] }}{{ items[-1] }}{{ items.2 }}",
+            R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
+        "3122");
+    CHECK(
+        render(
+            "[{{ user.missing }}][{{ user['missing'] }}][{{ nothere }}][{{ items[10] }}][{{ "
+            "user.name.nope }}]",
+            R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
+        "[][][][][]");
     CHECK(render("{{ d['a b'] }}|{{ d['x-y'] }}", R"({"d": {"a b": 1, "x-y": 2}})") == "1|2");
     CHECK(render("{{ 'abc'[1] }}{{ 'abc'.x }}|{{ [1, 2][1.0] }}|{{ 'ab'['x'] }}|{{ none.x }}") ==
           "b|||");
     CHECK(render("{{ m[1] }}{{ m['1'] }}", R"({"m": {"1": "str-key"}})") == "str-key");
     CHECK(render("{{ x }}{{ x.y }}", R"({"x": null})") == "None");
-    CHECK(render("{{ [1, 2, 3][missing] }}|{{ {'a': 1}[missing] }}|{{ [[1, 2], [3]][0][1] }}|{{ 'x'[0][0][0] }}|{{ (1, 2)[-1] }}|{{ [1, 2][-3] }}") ==
-          "||2|x|2|");
+    CHECK(render("{{ [1, 2, 3][missing] }}|{{ {'a': 1}[missing] }}|{{ [[1, 2], [3]][0][1] }}|{{ "
+                 "'x'[0][0][0] }}|{{ (1, 2)[-1] }}|{{ [1, 2][-3] }}") == "||2|x|2|");
     CHECK(render("{{ {'a': 1, 'a': 2} }}") == "{'a': 2}");
     CHECK(render("{% for a, b in ['ab', 'cd'] %}{{ b }}{{ a }}{% endfor %}") == "badc");
     CHECK(render("{{ 1 > 2 > x.y.z }}") == "False");
     CHECK(render("{{ big }} {{ big + 1 }} {{ -big }}", R"({"big": 9007199254740993})") ==
           "9007199254740993 9007199254740994 -9007199254740993");
-    CHECK(render("{{ f }} {{ g }} {{ h }} {{ i }}", R"({"f": 1.0, "g": 1e+100, "h": 0.1, "i": -0.0})") ==
-          "1.0 1e+100 0.1 -0.0");
+    CHECK(render("{{ f }} {{ g }} {{ h }} {{ i }}",
+                 R"({"f": 1.0, "g": 1e+100, "h": 0.1, "i": -0.0})") == "1.0 1e+100 0.1 -0.0");
     CHECK(render("{{ t }}{{ f }}{{ nn }}", R"({"t": true, "f": false, "nn": null})") ==
           "TrueFalseNone");
 }
 
 TEST_CASE("render: python printing of values", "[render]") {
-    CHECK(render("{{ 1.0 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 0.1 + 0.2 }} {{ 1e-5 }} {{ -0.0 }} {{ 2.5e-3 }}") ==
+    CHECK(render("{{ 1.0 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 0.1 + 0.2 }} {{ 1e-5 }} {{ -0.0 }} "
+                 "{{ 2.5e-3 }}") ==
           "1.0 1e+20 1e+16 1000000000000000.0 0.30000000000000004 1e-05 -0.0 0.0025");
-    CHECK(render("{{ 123456789.123456789 }} {{ 1e22 }} {{ 1.5e300 }} {{ 123456789012345678.0 }} {{ 0.000123 }} {{ 1.5e-7 }}") ==
+    CHECK(render("{{ 123456789.123456789 }} {{ 1e22 }} {{ 1.5e300 }} {{ 123456789012345678.0 }} {{ "
+                 "0.000123 }} {{ 1.5e-7 }}") ==
           "123456789.12345679 1e+22 1.5e+300 1.2345678901234568e+17 0.000123 1.5e-07");
-    CHECK(render("{{ 1e300 * 1e10 }} {{ -(1e300 * 1e10) }} {{ (1e300 * 1e10) - (1e300 * 1e10) }}") ==
-          "inf -inf nan");
+    CHECK(
+        render("{{ 1e300 * 1e10 }} {{ -(1e300 * 1e10) }} {{ (1e300 * 1e10) - (1e300 * 1e10) }}") ==
+        "inf -inf nan");
     CHECK(render("{{ 1/3 }} {{ 2/3 }} {{ 10/3*3 }} {{ 3 * 0.1 }} {{ 100.0 }} {{ 1.10 }}") ==
           "0.3333333333333333 0.6666666666666666 10.0 0.30000000000000004 100.0 1.1");
     CHECK(render("{{ None }} {{ none }} {{ True }} {{ true }} {{ False }} {{ false }}") ==
@@ -180,8 +202,9 @@ TEST_CASE("render: python printing of values", "[render]") {
           "{'a': 1, 'b': [2, 'x'], 'c': {'d': None}}");
     CHECK(render("{{ (1,) }} {{ (1, 2) }} {{ () }} {{ [] }} {{ {} }} {{ [()] }} {{ ([],) }}") ==
           "(1,) (1, 2) () [] {} [()] ([],)");
-    CHECK(render(R"({{ ['say "hi"', "both ' and \"", 'back\\slash', 'nl\n', 'tab\t', 'cr\r'] }})") ==
-          R"(['say "hi"', 'both \' and "', 'back\\slash', 'nl\n', 'tab\t', 'cr\r'])");
+    CHECK(
+        render(R"({{ ['say "hi"', "both ' and \"", 'back\\slash', 'nl\n', 'tab\t', 'cr\r'] }})") ==
+        R"(['say "hi"', 'both \' and "', 'back\\slash', 'nl\n', 'tab\t', 'cr\r'])");
     CHECK(render(R"({{ ['\x01', '\x7f', 'é', '😀', '世'] }})") ==
           R"(['\x01', '\x7f', 'é', '😀', '世'])");
     CHECK(render("{{ {1: 'a', true: 'b', none: 1, 1.5: 2} }}") == "{1: 'b', None: 1, 1.5: 2}");
@@ -189,6 +212,9 @@ TEST_CASE("render: python printing of values", "[render]") {
           "xNoneTrue1.0[1]{'a': 'b'}");
     CHECK(render("{{ v }}", R"({"v": {"list": [1, 2.5, "s", null, true], "nested": {"k": []}}})") ==
           "{'list': [1, 2.5, 's', None, True], 'nested': {'k': []}}");
+    CHECK(render("{{ [s] }}", R"({"s": "a\u00a0b\u200b\ufeff\u00ad\u3000\u0085\u2028"})") ==
+          R"(['a\xa0b\u200b\ufeff\xad\u3000\x85\u2028'])");
+    CHECK(render("{{ {'k': s} }}", R"({"s": "\u00a0"})") == R"({'k': '\xa0'})");
     CHECK(render("{{ '' }}[{{ '' ~ '' }}]") == "[]");
     CHECK(render("{{ [missing] }} {{ {'a': missing} }}") == "[Undefined] {'a': Undefined}");
     CHECK(render(R"({{ 'it\'s' }} {{ "say \"hi\"" }})") == R"(it's say "hi")");
@@ -197,29 +223,31 @@ TEST_CASE("render: python printing of values", "[render]") {
 TEST_CASE("render: arithmetic", "[render]") {
     CHECK(render("{{ 7 / 2 }} {{ 8 / 2 }} {{ 10 / 4 }} {{ 1 / 3 }} {{ -7 / 2 }}") ==
           "3.5 4.0 2.5 0.3333333333333333 -3.5");
-    CHECK(render("{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 // -2 }} {{ 7.5 // 2 }} {{ -7.5 // 2 }} {{ 3 // 0.5 }} {{ 7.0 // 2 }}") ==
-          "3 -4 -4 3.0 -4.0 6.0 3.0");
-    CHECK(render("{{ 7 % 3 }} {{ -7 % 3 }} {{ 7 % -3 }} {{ -7 % -3 }} {{ 5.5 % 2 }} {{ -7.5 % 2 }}") ==
+    CHECK(render("{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 // -2 }} {{ 7.5 // 2 }} {{ -7.5 // 2 }} {{ 3 // "
+                 "0.5 }} {{ 7.0 // 2 }}") == "3 -4 -4 3.0 -4.0 6.0 3.0");
+    CHECK(render(
+              "{{ 7 % 3 }} {{ -7 % 3 }} {{ 7 % -3 }} {{ -7 % -3 }} {{ 5.5 % 2 }} {{ -7.5 % 2 }}") ==
           "1 2 -2 -1 1.5 0.5");
-    CHECK(render("{{ 2 ** 10 }} {{ 2 ** -1 }} {{ 2 ** -2 }} {{ 2.0 ** 2 }} {{ 2 ** 0.5 }} {{ 4 ** 0.5 }} {{ 0 ** 0 }}") ==
-          "1024 0.5 0.25 4.0 1.4142135623730951 2.0 1");
-    CHECK(render("{{ -2 ** 2 }} {{ 2 ** 3 ** 2 }} {{ (-2) ** 2 }} {{ - - 2 }} {{ -(3) }} {{ 2 * 3 ** 2 }} {{ 10 - 2 - 3 }} {{ 100 / 10 / 5 }}") ==
-          "4 64 4 2 -3 18 5 2.0");
-    CHECK(render("{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ (1 + 2) ~ 3 }} {{ 1 ~ 2 * 3 }} {{ 'a' ~ (1 + 2) }}") ==
-          "7 9 33 16 a3");
+    CHECK(render("{{ 2 ** 10 }} {{ 2 ** -1 }} {{ 2 ** -2 }} {{ 2.0 ** 2 }} {{ 2 ** 0.5 }} {{ 4 ** "
+                 "0.5 }} {{ 0 ** 0 }}") == "1024 0.5 0.25 4.0 1.4142135623730951 2.0 1");
+    CHECK(render("{{ -2 ** 2 }} {{ 2 ** 3 ** 2 }} {{ (-2) ** 2 }} {{ - - 2 }} {{ -(3) }} {{ 2 * 3 "
+                 "** 2 }} {{ 10 - 2 - 3 }} {{ 100 / 10 / 5 }}") == "4 64 4 2 -3 18 5 2.0");
+    CHECK(render("{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ (1 + 2) ~ 3 }} {{ 1 ~ 2 * 3 }} {{ 'a' ~ (1 "
+                 "+ 2) }}") == "7 9 33 16 a3");
     CHECK(fail("{{ 'a' ~ 1 + 2 }}") ==
           Err{ErrorKind::Type, "main", 1, R"(can only concatenate str (not "int") to str)"});
     CHECK(fail("{{ 1 + 2 ~ 3 }}") ==
           Err{ErrorKind::Type, "main", 1, "unsupported operand type(s) for +: 'int' and 'str'"});
-    CHECK(render("{{ 1 + 1.5 }} {{ 3 - 0.5 }} {{ 2 * 1.5 }} {{ true + true }} {{ true * 3 }} {{ 1.5 + true }}") ==
-          "2.5 2.5 3.0 2 3 2.5");
+    CHECK(render("{{ 1 + 1.5 }} {{ 3 - 0.5 }} {{ 2 * 1.5 }} {{ true + true }} {{ true * 3 }} {{ "
+                 "1.5 + true }}") == "2.5 2.5 3.0 2 3 2.5");
     CHECK(render("{{ 'ab' * 3 }}|{{ 3 * 'x' }}|{{ 'x' * 0 }}|{{ 'x' * -1 }}|{{ 'a' * true }}") ==
           "ababab|xxx|||a");
     CHECK(render("{{ [1] * 3 }} {{ [1, 2] * 2 }} {{ (1,) * 3 }} {{ 2 * [0] }}") ==
           "[1, 1, 1] [1, 2, 1, 2] (1, 1, 1) [0, 0]");
-    CHECK(render("{{ 'a' + 'b' }} {{ [1] + [2] }} {{ (1,) + (2,) }} {{ +1.5 }} {{ -(-3) }} {{ -1.5 }}") ==
-          "ab [1, 2] (1, 2) 1.5 3 -1.5");
-    CHECK(render("{{ x + 1 }} {{ -x - 1 }} {{ x / 2 }} {{ y * 2 }}", R"({"x": 9223372036854775806, "y": 1.5})") ==
+    CHECK(render("{{ 'a' + 'b' }} {{ [1] + [2] }} {{ (1,) + (2,) }} {{ +1.5 }} {{ -(-3) }} {{ -1.5 "
+                 "}}") == "ab [1, 2] (1, 2) 1.5 3 -1.5");
+    CHECK(render("{{ x + 1 }} {{ -x - 1 }} {{ x / 2 }} {{ y * 2 }}",
+                 R"({"x": 9223372036854775806, "y": 1.5})") ==
           "9223372036854775807 -9223372036854775807 4.611686018427388e+18 3.0");
     CHECK(fail("{{ 'a' + 1 }}") ==
           Err{ErrorKind::Type, "main", 1, R"(can only concatenate str (not "int") to str)"});
@@ -248,63 +276,74 @@ TEST_CASE("render: arithmetic", "[render]") {
 }
 
 TEST_CASE("render: strings and slicing by code point", "[render]") {
-    CHECK(render("{{ s[0] }}|{{ s[-1] }}|{{ s[1:3] }}|{{ s[::-1] }}|{{ s[5] }}|{{ s[-3:] }}|{{ s[::2] }}|{{ s[5:6] }}", R"({"s": "héllo😀世界"})") ==
-          "h|界|él|界世😀olléh|😀|😀世界|hlo世|😀");
-    CHECK(render("{{ s[10] }}|{{ s[10:] }}|{{ s[-100:2] }}|{{ s[None:2] }}", R"({"s": "héllo😀世界"})") ==
-          "||hé|hé");
-    CHECK(render("{{ 'abc'[1] }}|{{ 'abc'[-1] }}|{{ 'abc'[1:] }}|{{ 'abc'[:-1] }}|{{ 'abc'[::-1] }}|{{ 'abc'[5:] }}|{{ 'abcdef'[1:5:2] }}") ==
-          "b|c|bc|ab|cba||bd");
+    CHECK(render("{{ s[0] }}|{{ s[-1] }}|{{ s[1:3] }}|{{ s[::-1] }}|{{ s[5] }}|{{ s[-3:] }}|{{ "
+                 "s[::2] }}|{{ s[5:6] }}",
+                 R"({"s": "héllo😀世界"})") == "h|界|él|界世😀olléh|😀|😀世界|hlo世|😀");
+    CHECK(render("{{ s[10] }}|{{ s[10:] }}|{{ s[-100:2] }}|{{ s[None:2] }}",
+                 R"({"s": "héllo😀世界"})") == "||hé|hé");
+    CHECK(render("{{ 'abc'[1] }}|{{ 'abc'[-1] }}|{{ 'abc'[1:] }}|{{ 'abc'[:-1] }}|{{ 'abc'[::-1] "
+                 "}}|{{ 'abc'[5:] }}|{{ 'abcdef'[1:5:2] }}") == "b|c|bc|ab|cba||bd");
     CHECK(render("{{ '日本語'[1] }}{{ '日本語'[1:] }}{{ 'é'[0] }}") == "本本語e");
-    CHECK(render("{{ items[1:] }} {{ items[::-1] }} {{ items[:-1] }} {{ (1, 2, 3)[1:] }} {{ items[5:] }} {{ items[::2] }}", R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
-          "[1, 2] [2, 1, 3] [3, 1] (2, 3) [] [3, 2]");
+    CHECK(
+        render(
+            "{{ items[1:] }} {{ items[::-1] }} {{ items[:-1] }} {{ (1, 2, 3)[1:] }} {{ items[5:] "
+            "}} {{ items[::2] }}",
+            R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
+        "[1, 2] [2, 1, 3] [3, 1] (2, 3) [] [3, 2]");
     CHECK(render("{{ 'a' ~ 'b' }}{{ 1 ~ 2 }}{{ 'x' ~ 1.5 }}") == "ab12x1.5");
     CHECK(fail("{{ 'abc'[::0] }}") ==
           Err{ErrorKind::Value, "main", 1, "slice step cannot be zero"});
 }
 
-TEST_CASE("render: and, or, not", "[render]") {
-    CHECK(render("{{ 0 or 'x' }}|{{ 1 and 'y' }}|{{ '' or [] }}|{{ none and 1 }}|{{ 'a' and 0 }}|{{ [] or {} or 'z' }}|{{ not '' }}") ==
-          "x|y|[]|None|0|z|True");
-    CHECK(render("{{ true and 'x' }}|{{ false or none }}|{{ 0 and x }}|{{ x or 0 }}|{{ 'a' or x.y.z }}|{{ x and x.y }}") ==
-          "x|None|0|0|a|");
-    CHECK(render("{{ not 0 }} {{ not [] }} {{ not 'a' }} {{ not none }} {{ not not 1 }} {{ not missing }}") ==
-          "True True False True True True");
+TEST_CASE("render: and or not", "[render]") {
+    CHECK(render("{{ 0 or 'x' }}|{{ 1 and 'y' }}|{{ '' or [] }}|{{ none and 1 }}|{{ 'a' and 0 "
+                 "}}|{{ [] or {} or 'z' }}|{{ not '' }}") == "x|y|[]|None|0|z|True");
+    CHECK(render("{{ true and 'x' }}|{{ false or none }}|{{ 0 and x }}|{{ x or 0 }}|{{ 'a' or "
+                 "x.y.z }}|{{ x and x.y }}") == "x|None|0|0|a|");
+    CHECK(render("{{ not 0 }} {{ not [] }} {{ not 'a' }} {{ not none }} {{ not not 1 }} {{ not "
+                 "missing }}") == "True True False True True True");
     CHECK(render("{{ missing or 'default' }}") == "default");
 }
 
 TEST_CASE("render: comparisons", "[render]") {
-    CHECK(render("{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 2 >= 2 > 1 }} {{ 1 == 1 == 1.0 }} {{ 3 > 2 != 2 }}") ==
-          "True False True True False");
-    CHECK(render("{{ 1 == 1.0 }} {{ 1 == true }} {{ 0 == false }} {{ '1' == 1 }} {{ none == none }} {{ 'a' != 'b' }}") ==
-          "True True True False True True");
-    CHECK(render("{{ [1, 2] == [1, 2] }} {{ (1, 2) == [1, 2] }} {{ {'a': 1, 'b': 2} == {'b': 2, 'a': 1} }} {{ [1] != [1] }}") ==
-          "True False True False");
-    CHECK(render("{{ 'a' < 'b' }} {{ 'B' < 'a' }} {{ 'abc' < 'abd' }} {{ [1, 2] < [1, 3] }} {{ [1] < [1, 2] }} {{ (1, 2) < (1, 3) }} {{ 1.5 > 1 }}") ==
+    CHECK(render("{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 2 >= 2 > 1 }} {{ 1 == 1 == 1.0 }} {{ 3 > 2 != "
+                 "2 }}") == "True False True True False");
+    CHECK(render("{{ 1 == 1.0 }} {{ 1 == true }} {{ 0 == false }} {{ '1' == 1 }} {{ none == none "
+                 "}} {{ 'a' != 'b' }}") == "True True True False True True");
+    CHECK(render("{{ [1, 2] == [1, 2] }} {{ (1, 2) == [1, 2] }} {{ {'a': 1, 'b': 2} == {'b': 2, "
+                 "'a': 1} }} {{ [1] != [1] }}") == "True False True False");
+    CHECK(render("{{ 'a' < 'b' }} {{ 'B' < 'a' }} {{ 'abc' < 'abd' }} {{ [1, 2] < [1, 3] }} {{ [1] "
+                 "< [1, 2] }} {{ (1, 2) < (1, 3) }} {{ 1.5 > 1 }}") ==
           "True True True True True True True");
     CHECK(render("{{ missing == none }} {{ missing != 1 }}") == "False True");
-    CHECK(fail("{{ 1 < 'a' }}") ==
-          Err{ErrorKind::Type, "main", 1, "'<' not supported between instances of 'int' and 'str'"});
-    CHECK(fail("{{ 'a' < 1 }}") ==
-          Err{ErrorKind::Type, "main", 1, "'<' not supported between instances of 'str' and 'int'"});
+    CHECK(fail("{{ 1 < 'a' }}") == Err{ErrorKind::Type, "main", 1,
+                                       "'<' not supported between instances of 'int' and 'str'"});
+    CHECK(fail("{{ 'a' < 1 }}") == Err{ErrorKind::Type, "main", 1,
+                                       "'<' not supported between instances of 'str' and 'int'"});
     CHECK(fail("{{ none < 1 }}") ==
-          Err{ErrorKind::Type, "main", 1, "'<' not supported between instances of 'NoneType' and 'int'"});
-    CHECK(fail("{{ {} < {} }}") ==
-          Err{ErrorKind::Type, "main", 1, "'<' not supported between instances of 'dict' and 'dict'"});
+          Err{ErrorKind::Type, "main", 1,
+              "'<' not supported between instances of 'NoneType' and 'int'"});
+    CHECK(fail("{{ {} < {} }}") == Err{ErrorKind::Type, "main", 1,
+                                       "'<' not supported between instances of 'dict' and 'dict'"});
     CHECK(fail("{{ [1, 2] < (1, 2) }}") ==
-          Err{ErrorKind::Type, "main", 1, "'<' not supported between instances of 'list' and 'tuple'"});
+          Err{ErrorKind::Type, "main", 1,
+              "'<' not supported between instances of 'list' and 'tuple'"});
     CHECK(fail("{{ missing < 1 }}") ==
           Err{ErrorKind::Undefined, "main", 1, "'missing' is undefined"});
 }
 
 TEST_CASE("render: in and not in", "[render]") {
-    CHECK(render("{{ 1 in [1, 2] }} {{ 'b' in 'abc' }} {{ 'a' in {'a': 1} }} {{ 3 not in [1, 2] }} {{ not 1 in [1] }} {{ '' in 'x' }}") ==
-          "True True True True False True");
-    CHECK(render("{{ 1 in [1.0] }} {{ true in [1] }} {{ 'ab' in 'cabd' }} {{ 1 in {1: 2} }} {{ 'a' in ('a',) }} {{ none in [none] }}") ==
-          "True True True True True True");
-    CHECK(render("{{ [1] in [[1]] }} {{ 'a' in ['ab'] }} {{ 1 in missing }} {{ 'x' not in missing }}") ==
-          "True False False True");
-    CHECK(fail("{{ 1 in 'abc' }}") ==
-          Err{ErrorKind::Type, "main", 1, "'in <string>' requires string as left operand, not int"});
+    CHECK(render("{{ 1 in [1, 2] }} {{ 'b' in 'abc' }} {{ 'a' in {'a': 1} }} {{ 3 not in [1, 2] }} "
+                 "{{ not 1 in [1] }} {{ '' in 'x' }}") == "True True True True False True");
+    CHECK(render("{{ 1 in [1.0] }} {{ true in [1] }} {{ 'ab' in 'cabd' }} {{ 1 in {1: 2} }} {{ 'a' "
+                 "in ('a',) }} {{ none in [none] }}") == "True True True True True True");
+    CHECK(
+        render(
+            "{{ [1] in [[1]] }} {{ 'a' in ['ab'] }} {{ 1 in missing }} {{ 'x' not in missing }}") ==
+        "True False False True");
+    CHECK(
+        fail("{{ 1 in 'abc' }}") ==
+        Err{ErrorKind::Type, "main", 1, "'in <string>' requires string as left operand, not int"});
     CHECK(fail("{{ 'a' in 1 }}") ==
           Err{ErrorKind::Type, "main", 1, "argument of type 'int' is not iterable"});
     CHECK(fail("{{ 1 in 5 }}") ==
@@ -314,10 +353,10 @@ TEST_CASE("render: in and not in", "[render]") {
 }
 
 TEST_CASE("render: conditional expressions", "[render]") {
-    CHECK(render("{{ 'a' if true else 'b' }}|{{ 'a' if false else 'b' }}|[{{ 'a' if false }}]|{{ 1 if 0 else 2 if 0 else 3 }}") ==
-          "a|b|[]|3");
-    CHECK(render("{{ 'yes' if x else 'no' }} {{ 'yes' if y else 'no' }}", R"({"x": [0], "y": []})") ==
-          "yes no");
+    CHECK(render("{{ 'a' if true else 'b' }}|{{ 'a' if false else 'b' }}|[{{ 'a' if false }}]|{{ 1 "
+                 "if 0 else 2 if 0 else 3 }}") == "a|b|[]|3");
+    CHECK(render("{{ 'yes' if x else 'no' }} {{ 'yes' if y else 'no' }}",
+                 R"({"x": [0], "y": []})") == "yes no");
     CHECK(render("{{ (1 if true else 2) + 10 }}") == "11");
     CHECK(render("{{ 'a' if missing else 'b' }}") == "b");
     CHECK(fail_strict("{{ 'a' if missing else 'b' }}", "{}") ==
@@ -327,10 +366,10 @@ TEST_CASE("render: conditional expressions", "[render]") {
 TEST_CASE("render: if statements", "[render]") {
     CHECK(render("{% if x %}A{% elif y %}B{% else %}C{% endif %}", R"({"x": 0, "y": 1})") == "B");
     CHECK(render("{% if x %}A{% elif y %}B{% else %}C{% endif %}", R"({"x": 0, "y": 0})") == "C");
-    CHECK(render("{% if x %}A{% elif y %}B{% elif z %}Z{% endif %}", R"({"x": 0, "y": 0, "z": 1})") ==
-          "Z");
-    CHECK(render("{% if [] or {} or '' or 0 or 0.0 or none %}T{% else %}F{% endif %}{% if ' ' %}T{% endif %}{% if [0] %}T{% endif %}{% if {'a': 0} %}T{% endif %}") ==
-          "FTTT");
+    CHECK(render("{% if x %}A{% elif y %}B{% elif z %}Z{% endif %}",
+                 R"({"x": 0, "y": 0, "z": 1})") == "Z");
+    CHECK(render("{% if [] or {} or '' or 0 or 0.0 or none %}T{% else %}F{% endif %}{% if ' ' "
+                 "%}T{% endif %}{% if [0] %}T{% endif %}{% if {'a': 0} %}T{% endif %}") == "FTTT");
     CHECK(render("{% if missing %}a{% else %}b{% endif %}") == "b");
     CHECK(render("{% if true %}\nyes\n{% endif %}\n") == "\nyes\n");
 }
@@ -346,10 +385,14 @@ TEST_CASE("render: for loops", "[render]") {
     CHECK(render("{% for x in missing %}a{% else %}b{% endfor %}") == "b");
     CHECK(render("{% for x in none_list %}a{% else %}b{% endfor %}", R"({"none_list": []})") ==
           "b");
-    CHECK(render("{% for x in [1, 2, 3] %}{{ x }}{% if loop.first %}F{% endif %}{% endfor %}{{ x }}") ==
-          "1F23");
-    CHECK(render("{% set items = [1, 2] %}{% for items in items %}{{ items }}{% endfor %}{{ items }}") ==
-          "12[1, 2]");
+    CHECK(
+        render(
+            "{% for x in [1, 2, 3] %}{{ x }}{% if loop.first %}F{% endif %}{% endfor %}{{ x }}") ==
+        "1F23");
+    CHECK(
+        render(
+            "{% set items = [1, 2] %}{% for items in items %}{{ items }}{% endfor %}{{ items }}") ==
+        "12[1, 2]");
     CHECK(render("{% for x in [1] %}{% for y in [2] %}{{ x }}{{ y }}{% endfor %}{% endfor %}") ==
           "12");
     CHECK(fail("{% for a, b in [(1, 2, 3)] %}{% endfor %}") ==
@@ -367,25 +410,25 @@ TEST_CASE("render: for loops", "[render]") {
 }
 
 TEST_CASE("render: the loop variable", "[render]") {
-    CHECK(render("{% for x in [1, 2, 3] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}|{% endfor %}") ==
-          "1032|2121|3210|");
-    CHECK(render("{% for x in [1, 2, 3] %}{{ loop.first }}-{{ loop.last }}-{{ loop.length }}|{% endfor %}") ==
-          "True-False-3|False-False-3|False-True-3|");
-    CHECK(render("{% for x in [1, 2, 3] %}{{ loop.previtem }}<{{ x }}>{{ loop.nextitem }}|{% endfor %}") ==
-          "<1>2|1<2>3|2<3>|");
-    CHECK(render("{% for x in 'abcde' %}{{ loop.cycle('o', 'e') }}{% endfor %}|{% for x in 'abcd' %}{{ loop.cycle(1, 2, 3) }}{% endfor %}") ==
-          "oeoeo|1231");
-    CHECK(render("{% for x in [1, 1, 2, 2, 1] %}{% if loop.changed(x) %}{{ x }}{% endif %}{% endfor %}") ==
-          "121");
+    CHECK(render("{% for x in [1, 2, 3] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ "
+                 "loop.revindex0 }}|{% endfor %}") == "1032|2121|3210|");
+    CHECK(render("{% for x in [1, 2, 3] %}{{ loop.first }}-{{ loop.last }}-{{ loop.length }}|{% "
+                 "endfor %}") == "True-False-3|False-False-3|False-True-3|");
+    CHECK(render("{% for x in [1, 2, 3] %}{{ loop.previtem }}<{{ x }}>{{ loop.nextitem }}|{% "
+                 "endfor %}") == "<1>2|1<2>3|2<3>|");
+    CHECK(render("{% for x in 'abcde' %}{{ loop.cycle('o', 'e') }}{% endfor %}|{% for x in 'abcd' "
+                 "%}{{ loop.cycle(1, 2, 3) }}{% endfor %}") == "oeoeo|1231");
+    CHECK(render("{% for x in [1, 1, 2, 2, 1] %}{% if loop.changed(x) %}{{ x }}{% endif %}{% "
+                 "endfor %}") == "121");
     CHECK(render("{% for x in [1, 2, 3] %}{{ loop.changed() }}{% endfor %}") == "TrueFalseFalse");
-    CHECK(render("{% for a in [(1, 'x'), (1, 'y'), (2, 'y')] %}{{ loop.changed(a[0]) }},{{ loop.changed(a[1]) }};{% endfor %}") ==
-          "True,True;True,True;True,True;");
+    CHECK(render("{% for a in [(1, 'x'), (1, 'y'), (2, 'y')] %}{{ loop.changed(a[0]) }},{{ "
+                 "loop.changed(a[1]) }};{% endfor %}") == "True,True;True,True;True,True;");
     CHECK(render("{% for x in [1, 2] %}{{ loop }}{% endfor %}") ==
           "<LoopContext 1/2><LoopContext 2/2>");
-    CHECK(render("{% for x in [1] %}{% for y in [2, 3] %}{{ loop.index }}/{{ loop.length }}{% endfor %}{{ loop.length }}{% endfor %}") ==
-          "1/22/21");
-    CHECK(render("{% for x in [1, 2] %}{% set outer = loop %}{% for y in 'ab' %}{{ outer.index }}{{ loop.index }} {% endfor %}{% endfor %}") ==
-          "11 12 21 22 ");
+    CHECK(render("{% for x in [1] %}{% for y in [2, 3] %}{{ loop.index }}/{{ loop.length }}{% "
+                 "endfor %}{{ loop.length }}{% endfor %}") == "1/22/21");
+    CHECK(render("{% for x in [1, 2] %}{% set outer = loop %}{% for y in 'ab' %}{{ outer.index "
+                 "}}{{ loop.index }} {% endfor %}{% endfor %}") == "11 12 21 22 ");
     CHECK(render("{% for x in [1] %}{{ loop.depth }}{{ loop.depth0 }}{% endfor %}") == "10");
     CHECK(render("{% for i in [1] %}[{{ loop.previtem }}][{{ loop.nextitem }}]{% endfor %}") ==
           "[][]");
@@ -395,28 +438,46 @@ TEST_CASE("render: the loop variable", "[render]") {
     CHECK(fail("{% for i in [1, 2] %}{{ loop.cycle() }}{% endfor %}") ==
           Err{ErrorKind::Type, "main", 1, "no items for cycling given"});
     CHECK(fail("{% for i in [1, 2] %}{{ loop(1) }}{% endfor %}") ==
-          Err{ErrorKind::Type, "main", 1, "The loop must have the 'recursive' marker to be called recursively."});
+          Err{ErrorKind::Type, "main", 1,
+              "The loop must have the 'recursive' marker to be called recursively."});
 }
 
 TEST_CASE("render: loop filters", "[render]") {
-    CHECK(render("{% for x in [1, 2, 3, 4] if x > 2 %}{{ x }}:{{ loop.index }}/{{ loop.length }} {% endfor %}") ==
-          "3:1/2 4:2/2 ");
+    CHECK(render("{% for x in [1, 2, 3, 4] if x > 2 %}{{ x }}:{{ loop.index }}/{{ loop.length }} "
+                 "{% endfor %}") == "3:1/2 4:2/2 ");
     CHECK(render("{% for x in [1, 2] if x > 5 %}{{ x }}{% else %}none{% endfor %}") == "none");
-    CHECK(render("{% set i = 5 %}{% for x in [1, 2] if x > i %}{{ x }}{% else %}{{ i }}{% endfor %}") ==
-          "5");
-    CHECK(render("{% for a, b in [(1, 0), (2, 1), (3, 1)] if b %}{{ a }}{% if not loop.last %},{% endif %}{% endfor %}") ==
-          "2,3");
+    CHECK(
+        render(
+            "{% set i = 5 %}{% for x in [1, 2] if x > i %}{{ x }}{% else %}{{ i }}{% endfor %}") ==
+        "5");
+    CHECK(render("{% for a, b in [(1, 0), (2, 1), (3, 1)] if b %}{{ a }}{% if not loop.last %},{% "
+                 "endif %}{% endfor %}") == "2,3");
 }
 
 TEST_CASE("render: recursive loops", "[render]") {
-    CHECK(render("{% for r in tree recursive %}{{ loop.depth }}{{ loop.depth0 }}{{ r.n }}{% if r.c %}({{ loop(r.c) }}){% endif %}{% endfor %}", R"({"tree": [{"n": "a", "c": [{"n": "b", "c": [{"n": "c"}]}, {"n": "x"}]}, {"n": "d"}]})") ==
-          "10a(21b(32c)21x)10d");
-    CHECK(render("{% for r in tree recursive %}{{ loop.index }}{{ r.n }}{% if r.c %}[{{ loop(r.c) }}]{% endif %}{{ loop.last }} {% endfor %}", R"({"tree": [{"n": "a", "c": [{"n": "b", "c": [{"n": "c"}]}, {"n": "x"}]}, {"n": "d"}]})") ==
-          "1a[1b[1cTrue ]False 2xTrue ]False 2dTrue ");
-    CHECK(render("<ul>{% for r in tree recursive %}<li>{{ r.n }}{% if r.c %}<ul>{{ loop(r.c) }}</ul>{% endif %}</li>{% endfor %}</ul>", R"({"tree": [{"n": "a", "c": [{"n": "b", "c": [{"n": "c"}]}, {"n": "x"}]}, {"n": "d"}]})") ==
-          "<ul><li>a<ul><li>b<ul><li>c</li></ul></li><li>x</li></ul></li><li>d</li></ul>");
-    CHECK(render("{% for r in tree recursive %}{{ r.n }}{{ loop([]) }}{% else %}-{% endfor %}", R"({"tree": [{"n": "a", "c": [{"n": "b", "c": [{"n": "c"}]}, {"n": "x"}]}, {"n": "d"}]})") ==
-          "a-d-");
+    CHECK(
+        render(
+            "{% for r in tree recursive %}{{ loop.depth }}{{ loop.depth0 }}{{ r.n }}{% if r.c "
+            "%}({{ loop(r.c) }}){% endif %}{% endfor %}",
+            R"({"tree": [{"n": "a", "c": [{"n": "b", "c": [{"n": "c"}]}, {"n": "x"}]}, {"n": "d"}]})") ==
+        "10a(21b(32c)21x)10d");
+    CHECK(
+        render(
+            "{% for r in tree recursive %}{{ loop.index }}{{ r.n }}{% if r.c %}[{{ loop(r.c) }}]{% "
+            "endif %}{{ loop.last }} {% endfor %}",
+            R"({"tree": [{"n": "a", "c": [{"n": "b", "c": [{"n": "c"}]}, {"n": "x"}]}, {"n": "d"}]})") ==
+        "1a[1b[1cTrue ]False 2xTrue ]False 2dTrue ");
+    CHECK(
+        render(
+            "<ul>{% for r in tree recursive %}<li>{{ r.n }}{% if r.c %}<ul>{{ loop(r.c) }}</ul>{% "
+            "endif %}</li>{% endfor %}</ul>",
+            R"({"tree": [{"n": "a", "c": [{"n": "b", "c": [{"n": "c"}]}, {"n": "x"}]}, {"n": "d"}]})") ==
+        "<ul><li>a<ul><li>b<ul><li>c</li></ul></li><li>x</li></ul></li><li>d</li></ul>");
+    CHECK(
+        render(
+            "{% for r in tree recursive %}{{ r.n }}{{ loop([]) }}{% else %}-{% endfor %}",
+            R"({"tree": [{"n": "a", "c": [{"n": "b", "c": [{"n": "c"}]}, {"n": "x"}]}, {"n": "d"}]})") ==
+        "a-d-");
 }
 
 TEST_CASE("render: set and scoping", "[render]") {
@@ -424,8 +485,8 @@ TEST_CASE("render: set and scoping", "[render]") {
           "21");
     CHECK(render("{% set x = 1 %}{% if true %}{% set x = 2 %}{% endif %}{{ x }}") == "2");
     CHECK(render("{% for i in [1, 2] %}{% set y = i %}{% endfor %}[{{ y }}]") == "[]");
-    CHECK(render("{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 1 %}{{ x }}{% endfor %}{{ x }}") ==
-          "12121");
+    CHECK(render("{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 1 %}{{ x }}{% endfor "
+                 "%}{{ x }}") == "12121");
     CHECK(render("{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set (c, d) = [3, 4] %}{{ c }}{{ d }}") ==
           "1234");
     CHECK(render("{% set x %}hello {{ 1 + 1 }}{% endset %}[{{ x }}]") == "[hello 2]");
@@ -444,12 +505,12 @@ TEST_CASE("render: set and scoping", "[render]") {
     CHECK(render("{% with %}{% set x = 1 %}{{ x }}{% endwith %}[{{ x }}]") == "1[]");
     CHECK(render("{% with x = 1 %}{% with y = x + 1 %}{{ x }}{{ y }}{% endwith %}{% endwith %}") ==
           "12");
-    CHECK(render("{% set x = 1 %}{% macro m() %}{% set x = x + 1 %}{{ x }}{% endmacro %}{{ m() }}{{ x }}") ==
-          "21");
-    CHECK(render("{% for i in [1, 2] %}{% if loop.first %}{% set y = 'f' %}{% endif %}[{{ y }}]{% endfor %}") ==
-          "[f][]");
-    CHECK(render("{% set x = 'outer' %}{% for i in [1] %}{{ x }}{% set x = 'inner' %}{{ x }}{% endfor %}") ==
-          "outerinner");
+    CHECK(render("{% set x = 1 %}{% macro m() %}{% set x = x + 1 %}{{ x }}{% endmacro %}{{ m() "
+                 "}}{{ x }}") == "21");
+    CHECK(render("{% for i in [1, 2] %}{% if loop.first %}{% set y = 'f' %}{% endif %}[{{ y }}]{% "
+                 "endfor %}") == "[f][]");
+    CHECK(render("{% set x = 'outer' %}{% for i in [1] %}{{ x }}{% set x = 'inner' %}{{ x }}{% "
+                 "endfor %}") == "outerinner");
     CHECK(render("{% for i in [1] %}{{ x }}{% set x = 'inner' %}{% endfor %}", R"({"x": "ctx"})") ==
           "ctx");
     CHECK(render("{% set x = 5 %}{% for x in [1] %}{% endfor %}{{ x }}") == "5");
@@ -463,49 +524,51 @@ TEST_CASE("render: set and scoping", "[render]") {
 }
 
 TEST_CASE("render: namespace", "[render][needs-globals]") {
-    CHECK(render("{% set ns = namespace(count=0, seen=[]) %}{% for i in [1, 2, 3] %}{% set ns.count = ns.count + i %}{% endfor %}{{ ns.count }}") ==
-          "6");
-    CHECK(render("{% set ns = namespace(found=false) %}{% for x in [1, 5, 2] %}{% if x > 4 %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}") ==
-          "True");
+    CHECK(render("{% set ns = namespace(count=0, seen=[]) %}{% for i in [1, 2, 3] %}{% set "
+                 "ns.count = ns.count + i %}{% endfor %}{{ ns.count }}") == "6");
+    CHECK(render("{% set ns = namespace(found=false) %}{% for x in [1, 5, 2] %}{% if x > 4 %}{% "
+                 "set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}") == "True");
     CHECK(render("{% set ns = namespace() %}{% set ns.a = 1 %}{{ ns.a }}{{ ns.b }}") == "1");
     CHECK(render("{% set ns = namespace(a=1) %}{{ ns }}") == "<Namespace {'a': 1}>");
     CHECK(render("{% set ns = namespace({'a': 1}, b=2) %}{{ ns.a }}{{ ns.b }}") == "12");
 }
 
 TEST_CASE("render: macros", "[render]") {
-    CHECK(render("{% macro m(a, b=a ~ '!', c=b ~ '?') %}{{ a }}{{ b }}{{ c }}{% endmacro %}{{ m(1) }}|{{ m(1, 2) }}|{{ m(1, c=3) }}") ==
-          "11!1!?|122?|11!3");
+    CHECK(render("{% macro m(a, b=a ~ '!', c=b ~ '?') %}{{ a }}{{ b }}{{ c }}{% endmacro %}{{ m(1) "
+                 "}}|{{ m(1, 2) }}|{{ m(1, c=3) }}") == "11!1!?|122?|11!3");
     CHECK(render("{% macro m(a) %}{{ a }}{{ varargs }}{% endmacro %}{{ m(1, 2, 3) }}|{{ m(1) }}") ==
           "1(2, 3)|1()");
     CHECK(render("{% macro m(a) %}{{ a }}{{ kwargs }}{% endmacro %}{{ m(1, x=2, y='z') }}") ==
           "1{'x': 2, 'y': 'z'}");
     CHECK(render("{% macro m() %}{{ varargs }}{{ kwargs }}{% endmacro %}{{ m() }}") == "(){}");
-    CHECK(render("{% macro m(a, b) %}{{ a }}-{{ b }}{% endmacro %}{{ m(b=1, a=2) }}|{{ m(*[1, 2]) }}|{{ m(**{'a': 3, 'b': 4}) }}|{{ m(5, *[6]) }}") ==
-          "2-1|1-2|3-4|5-6");
+    CHECK(render("{% macro m(a, b) %}{{ a }}-{{ b }}{% endmacro %}{{ m(b=1, a=2) }}|{{ m(*[1, 2]) "
+                 "}}|{{ m(**{'a': 3, 'b': 4}) }}|{{ m(5, *[6]) }}") == "2-1|1-2|3-4|5-6");
     CHECK(render("{% macro m(a) %}[{{ a }}]{% endmacro %}{{ m() }}") == "[]");
     CHECK(render("{% macro m() %}x{% endmacro %}{{ m }}|{{ m.name }}|{{ m.arguments }}") ==
           "<Macro 'm'>|m|()");
-    CHECK(render("{% macro m(a, b=2) %}{% endmacro %}{{ m.arguments }}{{ m.catch_kwargs }}{{ m.catch_varargs }}{{ m.caller }}") ==
-          "('a', 'b')FalseFalseFalse");
-    CHECK(render("{% macro m() %}{{ varargs }}{{ kwargs }}{{ caller() }}{% endmacro %}{{ m.catch_kwargs }}{{ m.catch_varargs }}{{ m.caller }}") ==
-          "TrueTrueTrue");
-    CHECK(render("{% macro outer() %}{% macro inner() %}in{% endmacro %}{{ inner() }}{% endmacro %}{{ outer() }}") ==
-          "in");
-    CHECK(render("{% set x = 'g' %}{% macro m() %}{{ x }}{% endmacro %}{% set x = 'h' %}{{ m() }}") ==
-          "h");
-    CHECK(render("{% macro m() %}{{ x }}{% endmacro %}{% for x in [1, 2] %}{{ m() }}{% endfor %}", R"({"x": "ctx"})") ==
-          "ctxctx");
-    CHECK(render("{% macro m(n) %}{% if n > 0 %}{{ n }}{{ m(n - 1) }}{% endif %}{% endmacro %}{{ m(3) }}") ==
-          "321");
-    CHECK(render("{% for i in [1, 2] %}{% macro m() %}{{ i }}{% endmacro %}{{ m() }}{% endfor %}") ==
-          "12");
+    CHECK(render("{% macro m(a, b=2) %}{% endmacro %}{{ m.arguments }}{{ m.catch_kwargs }}{{ "
+                 "m.catch_varargs }}{{ m.caller }}") == "('a', 'b')FalseFalseFalse");
+    CHECK(render("{% macro m() %}{{ varargs }}{{ kwargs }}{{ caller() }}{% endmacro %}{{ "
+                 "m.catch_kwargs }}{{ m.catch_varargs }}{{ m.caller }}") == "TrueTrueTrue");
+    CHECK(render("{% macro outer() %}{% macro inner() %}in{% endmacro %}{{ inner() }}{% endmacro "
+                 "%}{{ outer() }}") == "in");
+    CHECK(
+        render("{% set x = 'g' %}{% macro m() %}{{ x }}{% endmacro %}{% set x = 'h' %}{{ m() }}") ==
+        "h");
+    CHECK(render("{% macro m() %}{{ x }}{% endmacro %}{% for x in [1, 2] %}{{ m() }}{% endfor %}",
+                 R"({"x": "ctx"})") == "ctxctx");
+    CHECK(render("{% macro m(n) %}{% if n > 0 %}{{ n }}{{ m(n - 1) }}{% endif %}{% endmacro %}{{ "
+                 "m(3) }}") == "321");
+    CHECK(
+        render("{% for i in [1, 2] %}{% macro m() %}{{ i }}{% endmacro %}{{ m() }}{% endfor %}") ==
+        "12");
     CHECK(render("{% macro m() %}x{% endmacro %}{{ m() ~ m() }}{{ m() * 2 }}") == "xxxx");
     CHECK(render("{% macro m() -%}\n  body\n{%- endmacro %}[{{ m() }}]") == "[body]");
     CHECK(render("{% macro m() %}{{ kwargs }}{% endmacro %}{{ m(caller=1) }}") == "{'caller': 1}");
-    CHECK(render("{% macro m(caller=none) %}{{ caller() if caller else 'none' }}{% endmacro %}{{ m() }}{% call m() %}C{% endcall %}") ==
-          "noneC");
-    CHECK(render("{% macro inner() %}I{% endmacro %}{% macro m() %}{{ caller() }}{% endmacro %}{{ m(caller=inner) }}") ==
-          "I");
+    CHECK(render("{% macro m(caller=none) %}{{ caller() if caller else 'none' }}{% endmacro %}{{ "
+                 "m() }}{% call m() %}C{% endcall %}") == "noneC");
+    CHECK(render("{% macro inner() %}I{% endmacro %}{% macro m() %}{{ caller() }}{% endmacro %}{{ "
+                 "m(caller=inner) }}") == "I");
     CHECK(render("[{{ loop }}][{{ caller }}][{{ varargs }}][{{ kwargs }}]") == "[][][][]");
     CHECK(render("{% macro m(a) %}{{ a }}{% endmacro %}{% set r = m('v') %}{{ r }}{{ r ~ '!' }}") ==
           "vv!");
@@ -518,7 +581,9 @@ TEST_CASE("render: macros", "[render]") {
     CHECK(fail("{% macro m(a) %}{% endmacro %}{{ m(1, b=2, c=3) }}") ==
           Err{ErrorKind::Type, "main", 1, "macro 'm' takes no keyword argument 'b'"});
     CHECK(fail("{% macro m() %}{% endmacro %}{{ m(caller=1) }}") ==
-          Err{ErrorKind::Type, "main", 1, "macro 'm' was invoked with two values for the special caller argument. This is most likely a bug."});
+          Err{ErrorKind::Type, "main", 1,
+              "macro 'm' was invoked with two values for the special caller argument. This is most "
+              "likely a bug."});
     CHECK(fail_strict("{% macro m(a) %}{{ a }}{% endmacro %}{{ m() }}", "{}") ==
           Err{ErrorKind::Undefined, "main", 1, "parameter 'a' was not provided"});
     CHECK(fail("{% macro m() %}{{ caller() }}{% endmacro %}{{ m() }}") ==
@@ -528,17 +593,20 @@ TEST_CASE("render: macros", "[render]") {
 TEST_CASE("render: call blocks", "[render]") {
     CHECK(render("{% macro m() %}<{{ caller() }}>{% endmacro %}{% call m() %}body{% endcall %}") ==
           "<body>");
-    CHECK(render("{% macro m(items) %}{% for i in items %}{{ caller(i, loop.index) }}{% endfor %}{% endmacro %}{% call(x, n) m([4, 5]) %}{{ n }}:{{ x }} {% endcall %}") ==
+    CHECK(render("{% macro m(items) %}{% for i in items %}{{ caller(i, loop.index) }}{% endfor "
+                 "%}{% endmacro %}{% call(x, n) m([4, 5]) %}{{ n }}:{{ x }} {% endcall %}") ==
           "1:4 2:5 ");
-    CHECK(render("{% macro m(x) %}{{ caller(x) }}{% endmacro %}{% call(y) m(5) %}{{ y * 2 }}{% endcall %}") ==
-          "10");
-    CHECK(render("{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}{% set v = 'c' %}{% call m() %}{{ v }}{% endcall %}") ==
-          "cc");
-    CHECK(render("{% macro m() %}{{ caller(1) }}{% endmacro %}{% call(a, b='d') m() %}{{ a }}{{ b }}{% endcall %}") ==
-          "1d");
-    CHECK(render("{% macro m(title) %}[{{ title }}|{{ caller() }}]{% endmacro %}{% for i in [1, 2] %}{% call m('t' ~ i) %}{{ i }}{% endcall %}{% endfor %}") ==
-          "[t1|1][t2|2]");
-    CHECK(render("{% macro outer() %}({{ caller() }}){% endmacro %}{% macro inner() %}[{{ caller() }}]{% endmacro %}{% call outer() %}{% call inner() %}x{% endcall %}{% endcall %}") ==
+    CHECK(render("{% macro m(x) %}{{ caller(x) }}{% endmacro %}{% call(y) m(5) %}{{ y * 2 }}{% "
+                 "endcall %}") == "10");
+    CHECK(render("{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}{% set v = 'c' %}{% "
+                 "call m() %}{{ v }}{% endcall %}") == "cc");
+    CHECK(render("{% macro m() %}{{ caller(1) }}{% endmacro %}{% call(a, b='d') m() %}{{ a }}{{ b "
+                 "}}{% endcall %}") == "1d");
+    CHECK(render("{% macro m(title) %}[{{ title }}|{{ caller() }}]{% endmacro %}{% for i in [1, 2] "
+                 "%}{% call m('t' ~ i) %}{{ i }}{% endcall %}{% endfor %}") == "[t1|1][t2|2]");
+    CHECK(render(
+              "{% macro outer() %}({{ caller() }}){% endmacro %}{% macro inner() %}[{{ caller() "
+              "}}]{% endmacro %}{% call outer() %}{% call inner() %}x{% endcall %}{% endcall %}") ==
           "([x])");
 }
 
@@ -548,8 +616,9 @@ TEST_CASE("render: filter blocks", "[render][needs-filters]") {
     CHECK(render("{% filter upper|replace('L', '1') %}hello{% endfilter %}") == "HE11O");
     CHECK(render("{% filter replace('a', 'b') %}banana{% endfilter %}") == "bbnbnb");
     CHECK(render("{% set x | upper %}abc{% endset %}{{ x }}") == "ABC");
-    CHECK(render("{% filter trim %}  {% for i in [1, 2] %}{{ i }} {% endfor %}  {% endfilter %}|") ==
-          "1 2|");
+    CHECK(
+        render("{% filter trim %}  {% for i in [1, 2] %}{{ i }} {% endfor %}  {% endfilter %}|") ==
+        "1 2|");
 }
 
 TEST_CASE("render: unknown filters and tests fail only when evaluated inside if", "[render]") {
@@ -564,16 +633,18 @@ TEST_CASE("render: unknown filters and tests fail only when evaluated inside if"
 }
 
 TEST_CASE("render: include", "[render]") {
-    CHECK(render(Files{{"main", "{% set x = 1 %}{% for i in [7] %}{% include 'inc' %}{% endfor %}"}, {"inc", "[{{ x }}{{ i }}]"}}) ==
-          "[17]");
-    CHECK(render(Files{{"main", "{% set x = 1 %}{% for i in [7] %}{% include 'inc' without context %}{% endfor %}"}, {"inc", "[{{ x }}{{ i }}]"}}) ==
-          "[]");
-    CHECK(render(Files{{"main", "{% include 'inc' %}[{{ y }}]"}, {"inc", "{% set y = 2 %}{{ y }}"}}) ==
-          "2[]");
-    CHECK(render(Files{{"main", "{% include 'inc' with context %}"}, {"inc", "{{ v }}"}}, R"({"v": "ctx"})") ==
-          "ctx");
-    CHECK(render(Files{{"main", "{% include 'inc' without context %}"}, {"inc", "{{ v }}"}}, R"({"v": "ctx"})") ==
-          "");
+    CHECK(render(Files{{"main", "{% set x = 1 %}{% for i in [7] %}{% include 'inc' %}{% endfor %}"},
+                       {"inc", "[{{ x }}{{ i }}]"}}) == "[17]");
+    CHECK(render(Files{
+              {"main",
+               "{% set x = 1 %}{% for i in [7] %}{% include 'inc' without context %}{% endfor %}"},
+              {"inc", "[{{ x }}{{ i }}]"}}) == "[]");
+    CHECK(render(Files{{"main", "{% include 'inc' %}[{{ y }}]"},
+                       {"inc", "{% set y = 2 %}{{ y }}"}}) == "2[]");
+    CHECK(render(Files{{"main", "{% include 'inc' with context %}"}, {"inc", "{{ v }}"}},
+                 R"({"v": "ctx"})") == "ctx");
+    CHECK(render(Files{{"main", "{% include 'inc' without context %}"}, {"inc", "{{ v }}"}},
+                 R"({"v": "ctx"})") == "");
     CHECK(render("a{% include 'nope' ignore missing %}b") == "ab");
     CHECK(render(Files{{"main", "a{% include ['nope', 'inc'] %}b"}, {"inc", "I"}}) == "aIb");
     CHECK(render(Files{{"main", "a{% include ['inc', 'nope'] %}b"}, {"inc", "I"}}) == "aIb");
@@ -584,12 +655,16 @@ TEST_CASE("render: include", "[render]") {
     CHECK(render(Files{{"main", "{% include name %}"}, {"inc", "I"}}, R"({"name": "inc"})") == "I");
     CHECK(render(Files{{"main", "{% include names %}"}, {"b", "B"}}, R"({"names": ["a", "b"]})") ==
           "B");
-    CHECK(render(Files{{"main", "{% include 'sub/inc' %}"}, {"sub/inc", "S{% include 'sub/inc2' %}"}, {"sub/inc2", "2"}}) ==
-          "S2");
-    CHECK(render(Files{{"main", "{% for i in [1, 2, 3] %}{% include 'inc' %}{% endfor %}"}, {"inc", "<{{ i }}>"}}) ==
-          "<1><2><3>");
-    CHECK(render(Files{{"main", "{% macro m() %}M{% endmacro %}{% include 'inc' %}"}, {"inc", "{{ m() }}"}}) ==
-          "M");
+    CHECK(render(Files{{"main", "{% include 'sub/inc' %}"},
+                       {"sub/inc", "S{% include 'sub/inc2' %}"},
+                       {"sub/inc2", "2"}}) == "S2");
+    CHECK(render(Files{{"main", "{% for i in [1, 2, 3] %}{% include 'inc' %}{% endfor %}"},
+                       {"inc", "<{{ i }}>"}}) == "<1><2><3>");
+    CHECK(fail(Files{{"main", "{% for i in [1, 2, 3] %}{% include 'inc' %}{% endfor %}"},
+                     {"inc", "<{{ i }}{{ loop.index }}>"}}) ==
+          Err{ErrorKind::Undefined, "inc", 1, "'loop' is undefined"});
+    CHECK(render(Files{{"main", "{% macro m() %}M{% endmacro %}{% include 'inc' %}"},
+                       {"inc", "{{ m() }}"}}) == "M");
     CHECK(fail("a{% include 'nope' %}b") == Err{ErrorKind::NotFound, "main", 1, "nope"});
     CHECK(fail(Files{{"main", "a\n{% include 'inc' %}"}, {"inc", "x\n{{ 1 + 'a' }}"}}) ==
           Err{ErrorKind::Type, "inc", 2, "unsupported operand type(s) for +: 'int' and 'str'"});
@@ -599,112 +674,170 @@ TEST_CASE("render: include", "[render]") {
 }
 
 TEST_CASE("render: import", "[render]") {
-    CHECK(render(Files{{"main", "{% import 'lib' as lib %}{{ lib.hello('w') }}{{ lib.v }}"}, {"lib", "{% macro hello(n) %}hi {{ n }}{% endmacro %}{% set v = 3 %}"}}) ==
+    CHECK(render(Files{{"main", "{% import 'lib' as lib %}{{ lib.hello('w') }}{{ lib.v }}"},
+                       {"lib", "{% macro hello(n) %}hi {{ n }}{% endmacro %}{% set v = 3 %}"}}) ==
           "hi w3");
-    CHECK(render(Files{{"main", "{% from 'lib' import hello, v as vv %}{{ hello('w') }}{{ vv }}"}, {"lib", "{% macro hello(n) %}hi {{ n }}{% endmacro %}{% set v = 3 %}"}}) ==
+    CHECK(render(Files{{"main", "{% from 'lib' import hello, v as vv %}{{ hello('w') }}{{ vv }}"},
+                       {"lib", "{% macro hello(n) %}hi {{ n }}{% endmacro %}{% set v = 3 %}"}}) ==
           "hi w3");
-    CHECK(render(Files{{"main", "{% set g = 'G' %}{% import 'lib' as lib %}{{ lib.show() }}"}, {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}) ==
-          "[]");
-    CHECK(render(Files{{"main", "{% set g = 'G' %}{% import 'lib' as lib with context %}{{ lib.show() }}"}, {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}) ==
-          "[G]");
-    CHECK(render(Files{{"main", "{% set g = 'G' %}{% from 'lib' import show with context %}{{ show() }}"}, {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}) ==
-          "[G]");
-    CHECK(render(Files{{"main", "{% from 'lib' import show %}{{ show() }}"}, {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}, R"({"g": "V"})") ==
-          "[]");
-    CHECK(render(Files{{"main", "{% from 'lib' import show with context %}{{ show() }}"}, {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}, R"({"g": "V"})") ==
-          "[V]");
+    CHECK(render(Files{{"main", "{% set g = 'G' %}{% import 'lib' as lib %}{{ lib.show() }}"},
+                       {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}) == "[]");
+    CHECK(render(Files{
+              {"main", "{% set g = 'G' %}{% import 'lib' as lib with context %}{{ lib.show() }}"},
+              {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}) == "[G]");
+    CHECK(render(Files{
+              {"main", "{% set g = 'G' %}{% from 'lib' import show with context %}{{ show() }}"},
+              {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}) == "[G]");
+    CHECK(render(Files{{"main", "{% from 'lib' import show %}{{ show() }}"},
+                       {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}},
+                 R"({"g": "V"})") == "[]");
+    CHECK(render(Files{{"main", "{% from 'lib' import show with context %}{{ show() }}"},
+                       {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}},
+                 R"({"g": "V"})") == "[V]");
     CHECK(render(Files{{"main", "{% from 'lib' import nope %}[{{ nope }}]"}, {"lib", "x"}}) ==
           "[]");
-    CHECK(render(Files{{"main", "{% import 'lib' as lib %}[{{ lib.nope }}][{{ lib._p }}]"}, {"lib", "{% set _p = 1 %}"}}) ==
-          "[][]");
-    CHECK(render(Files{{"main", "{% import 'lib' as lib %}{{ lib.m() }}"}, {"lib", "output is dropped{% macro m() %}M{% endmacro %}"}}) ==
-          "M");
-    CHECK(render(Files{{"main", "{% import 'lib' as lib %}{{ lib.a() }}"}, {"lib", "{% macro b() %}B{% endmacro %}{% macro a() %}A{{ b() }}{% endmacro %}"}}) ==
+    CHECK(render(Files{{"main", "{% import 'lib' as lib %}[{{ lib.nope }}][{{ lib._p }}]"},
+                       {"lib", "{% set _p = 1 %}"}}) == "[][]");
+    CHECK(render(Files{{"main", "{% import 'lib' as lib %}{{ lib.m() }}"},
+                       {"lib", "output is dropped{% macro m() %}M{% endmacro %}"}}) == "M");
+    CHECK(render(Files{
+              {"main", "{% import 'lib' as lib %}{{ lib.a() }}"},
+              {"lib", "{% macro b() %}B{% endmacro %}{% macro a() %}A{{ b() }}{% endmacro %}"}}) ==
           "AB");
-    CHECK(render(Files{{"main", "{% import 'lib' as lib %}{{ lib.x }}"}, {"lib", "{% for i in [1] %}{% set x = 1 %}{% endfor %}{% if true %}{% set x = 2 %}{% endif %}"}}) ==
-          "2");
-    CHECK(render(Files{{"main", "{% macro m() %}{% import 'lib' as lib %}{{ lib.v }}{% endmacro %}{{ m() }}"}, {"lib", "{% set v = 'in macro' %}"}}) ==
-          "in macro");
-    CHECK(render(Files{{"main", "{% for i in [1] %}{% import 'lib' as lib with context %}{{ lib.v }}{% endfor %}"}, {"lib", "{% set v = i %}"}}) ==
-          "1");
-    CHECK(fail(Files{{"main", "{% include 'lib' %}{{ m() }}"}, {"lib", "{% macro m() %}M{% endmacro %}"}}) ==
+    CHECK(render(Files{{"main", "{% import 'lib' as lib %}{{ lib.x }}"},
+                       {"lib", "{% for i in [1] %}{% set x = 1 %}{% endfor %}{% if true %}{% set x "
+                               "= 2 %}{% endif %}"}}) == "2");
+    CHECK(
+        render(Files{
+            {"main", "{% macro m() %}{% import 'lib' as lib %}{{ lib.v }}{% endmacro %}{{ m() }}"},
+            {"lib", "{% set v = 'in macro' %}"}}) == "in macro");
+    CHECK(render(Files{
+              {"main",
+               "{% for i in [1] %}{% import 'lib' as lib with context %}{{ lib.v }}{% endfor %}"},
+              {"lib", "{% set v = i %}"}}) == "1");
+    CHECK(fail(Files{{"main", "{% include 'lib' %}{{ m() }}"},
+                     {"lib", "{% macro m() %}M{% endmacro %}"}}) ==
           Err{ErrorKind::Undefined, "main", 1, "'m' is undefined"});
     CHECK(fail(Files{{"main", "{% from 'lib' import nope %}\n{{ nope() }}"}, {"lib", "x"}}) ==
           Err{ErrorKind::Undefined, "main", 2, ""});
-    CHECK(fail(Files{{"main", "{% import 'lib' as lib %}{{ lib.m() }}"}, {"lib", "{% macro m() %}\n{{ 1 // 0 }}{% endmacro %}"}}) ==
+    CHECK(fail(Files{{"main", "{% import 'lib' as lib %}{{ lib.m() }}"},
+                     {"lib", "{% macro m() %}\n{{ 1 // 0 }}{% endmacro %}"}}) ==
           Err{ErrorKind::ZeroDivision, "lib", 2, "integer division or modulo by zero"});
     CHECK(fail("{% import 'nope' as lib %}") == Err{ErrorKind::NotFound, "main", 1, "nope"});
 }
 
 TEST_CASE("render: template inheritance", "[render]") {
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}child{% endblock %}"}, {"base", "<{% block a %}base{% endblock %}>"}}) ==
-          "<child>");
-    CHECK(render(Files{{"main", "{% extends 'base' %}"}, {"base", "<{% block a %}base{% endblock %}>"}}) ==
-          "<base>");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}child+{{ super() }}{% endblock %}"}, {"base", "<{% block a %}base{% endblock %}>"}}) ==
-          "<child+base>");
-    CHECK(render(Files{{"main", "{% extends 'mid' %}{% block a %}C({{ super() }}){% endblock %}"}, {"mid", "{% extends 'base' %}{% block a %}M({{ super() }}){% endblock %}"}, {"base", "<{% block a %}B{% endblock %}>"}}) ==
-          "<C(M(B))>");
-    CHECK(render(Files{{"main", "{% extends 'mid' %}{% block b %}c{% endblock %}"}, {"mid", "{% extends 'base' %}{% block a %}m{% endblock %}"}, {"base", "{% block a %}A{% endblock %}{% block b %}B{% endblock %}"}}) ==
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}child{% endblock %}"},
+                       {"base", "<{% block a %}base{% endblock %}>"}}) == "<child>");
+    CHECK(render(Files{{"main", "{% extends 'base' %}"},
+                       {"base", "<{% block a %}base{% endblock %}>"}}) == "<base>");
+    CHECK(
+        render(Files{{"main", "{% extends 'base' %}{% block a %}child+{{ super() }}{% endblock %}"},
+                     {"base", "<{% block a %}base{% endblock %}>"}}) == "<child+base>");
+    CHECK(render(Files{{"main", "{% extends 'mid' %}{% block a %}C({{ super() }}){% endblock %}"},
+                       {"mid", "{% extends 'base' %}{% block a %}M({{ super() }}){% endblock %}"},
+                       {"base", "<{% block a %}B{% endblock %}>"}}) == "<C(M(B))>");
+    CHECK(render(Files{{"main", "{% extends 'mid' %}{% block b %}c{% endblock %}"},
+                       {"mid", "{% extends 'base' %}{% block a %}m{% endblock %}"},
+                       {"base", "{% block a %}A{% endblock %}{% block b %}B{% endblock %}"}}) ==
           "mc");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}{{ super() }}{{ super() }}{% endblock %}"}, {"base", "{% block a %}B{% endblock %}"}}) ==
-          "BB");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% set v = 'child' %}{% block a %}{{ v }}{% endblock %}"}, {"base", "{% block a %}{% endblock %}|{% block b %}{{ v }}{% endblock %}"}}) ==
-          "child|child");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% set v = 'child' %}"}, {"base", "{% set v = 'base' %}{% block b %}{{ v }}{% endblock %}"}}) ==
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block a %}{{ super() }}{{ super() }}{% endblock %}"},
+              {"base", "{% block a %}B{% endblock %}"}}) == "BB");
+    CHECK(
+        render(Files{
+            {"main", "{% extends 'base' %}{% set v = 'child' %}{% block a %}{{ v }}{% endblock %}"},
+            {"base", "{% block a %}{% endblock %}|{% block b %}{{ v }}{% endblock %}"}}) ==
+        "child|child");
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% set v = 'child' %}"},
+                       {"base", "{% set v = 'base' %}{% block b %}{{ v }}{% endblock %}"}}) ==
           "base");
-    CHECK(render(Files{{"main", "{% extends 'base' %}xxx{{ 1 }}{% block a %}A{% endblock %}yyy"}, {"base", "{% block a %}{% endblock %}"}}) ==
-          "A");
+    CHECK(render(Files{{"main", "{% extends 'base' %}xxx{{ 1 }}{% block a %}A{% endblock %}yyy"},
+                       {"base", "{% block a %}{% endblock %}"}}) == "A");
     CHECK(render(Files{{"main", "before {% extends 'base' %}after"}, {"base", "B"}}) == "before B");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% for i in [1] %}{{ i }}{% endfor %}{% if true %}x{% endif %}"}, {"base", "B"}}) ==
-          "B");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block outer %}O[{% block inner %}ci{% endblock %}]{% endblock %}"}, {"base", "{% block outer %}{% block inner %}bi{% endblock %}{% endblock %}"}}) ==
+    CHECK(
+        render(Files{
+            {"main",
+             "{% extends 'base' %}{% for i in [1] %}{{ i }}{% endfor %}{% if true %}x{% endif %}"},
+            {"base", "B"}}) == "B");
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block outer %}O[{% block inner %}ci{% endblock "
+                       "%}]{% endblock %}"},
+              {"base", "{% block outer %}{% block inner %}bi{% endblock %}{% endblock %}"}}) ==
           "O[ci]");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block inner %}ci{% endblock %}"}, {"base", "{% block outer %}<{% block inner %}bi{% endblock %}>{% endblock %}"}}) ==
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block inner %}ci{% endblock %}"},
+              {"base", "{% block outer %}<{% block inner %}bi{% endblock %}>{% endblock %}"}}) ==
           "<ci>");
-    CHECK(render(Files{{"main", "{% extends base %}{% block a %}c{% endblock %}"}, {"b1", "1{% block a %}{% endblock %}"}}, R"({"base": "b1"})") ==
-          "1c");
-    CHECK(render(Files{{"main", "{% if false %}{% extends 'base' %}{% endif %}body"}, {"base", "B"}}) ==
-          "body");
-    CHECK(render(Files{{"main", "{% if true %}{% extends 'base' %}{% endif %}body"}, {"base", "B"}}) ==
-          "B");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}{{ loopvar }}{% endblock %}"}, {"base", "{% for loopvar in [1] %}{% block a %}{% endblock %}{% endfor %}"}}) ==
-          "");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}{{ loopvar }}{% endblock %}"}, {"base", "{% for loopvar in [1, 2] %}{% block a scoped %}{% endblock %}{% endfor %}"}}) ==
+    CHECK(render(Files{{"main", "{% extends base %}{% block a %}c{% endblock %}"},
+                       {"b1", "1{% block a %}{% endblock %}"}},
+                 R"({"base": "b1"})") == "1c");
+    CHECK(render(Files{{"main", "{% if false %}{% extends 'base' %}{% endif %}body"},
+                       {"base", "B"}}) == "body");
+    CHECK(render(Files{{"main", "{% if true %}{% extends 'base' %}{% endif %}body"},
+                       {"base", "B"}}) == "B");
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block a %}{{ loopvar }}{% endblock %}"},
+              {"base", "{% for loopvar in [1] %}{% block a %}{% endblock %}{% endfor %}"}}) == "");
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block a %}{{ loopvar }}{% endblock %}"},
+              {"base",
+               "{% for loopvar in [1, 2] %}{% block a scoped %}{% endblock %}{% endfor %}"}}) ==
           "12");
     CHECK(render("{% for i in [1, 2] %}{% block a %}[{{ i }}]{% endblock %}{% endfor %}") ==
           "[][]");
     CHECK(render("{% for i in [1, 2] %}{% block a scoped %}[{{ i }}]{% endblock %}{% endfor %}") ==
           "[1][2]");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% macro m() %}M{% endmacro %}{% block a %}{{ m() }}{% endblock %}"}, {"base", "{% block a %}{% endblock %}"}}) ==
-          "M");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}x{% endblock a %}"}, {"base", "{% block a %}{% endblock %}"}}) ==
-          "x");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}[{{ self.b() }}]{% endblock %}{% block b %}cb{% endblock %}"}, {"base", "{% block a %}{% endblock %}{% block b %}{% endblock %}"}}) ==
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% macro m() %}M{% endmacro %}{% block a %}{{ "
+                                "m() }}{% endblock %}"},
+                       {"base", "{% block a %}{% endblock %}"}}) == "M");
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}x{% endblock a %}"},
+                       {"base", "{% block a %}{% endblock %}"}}) == "x");
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block t %}T{% endblock %}"},
+              {"base", "<title>{% block t %}{% endblock %}</title><h1>{{ self.t() }}</h1>"}}) ==
+          "<title>T</title><h1>T</h1>");
+    CHECK(render("{% block a %}A{% endblock %}{{ self.a() }}") == "AA");
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}[{{ self.b() }}]{% endblock %}{% "
+                                "block b %}cb{% endblock %}"},
+                       {"base", "{% block a %}{% endblock %}{% block b %}{% endblock %}"}}) ==
           "[cb]cb");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}x{% endblock %}"}, {"base", "{% block a required %}{% endblock %}"}}) ==
-          "x");
-    CHECK(render(Files{{"main", "{% extends 'mid' %}"}, {"mid", "{% extends 'base' %}{% block a %}M{% endblock %}"}, {"base", "{% block a required %}{% endblock %}"}}) ==
-          "M");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}{{ v }}{% endblock %}"}, {"base", "{% set v = 'base-top' %}{% block a %}{% endblock %}"}}) ==
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}x{% endblock %}"},
+                       {"base", "{% block a required %}{% endblock %}"}}) == "x");
+    CHECK(render(Files{{"main", "{% extends 'mid' %}"},
+                       {"mid", "{% extends 'base' %}{% block a %}M{% endblock %}"},
+                       {"base", "{% block a required %}{% endblock %}"}}) == "M");
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}{{ v }}{% endblock %}"},
+                       {"base", "{% set v = 'base-top' %}{% block a %}{% endblock %}"}}) ==
           "base-top");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}{% set w = 1 %}{{ w }}{% endblock %}"}, {"base", "{% block a %}{% endblock %}[{{ w }}]"}}) ==
-          "1[]");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}child{% endblock %}"}, {"base", "{% include 'part' %}"}, {"part", "<{% block a %}part{% endblock %}>"}}) ==
-          "<part>");
-    CHECK(render(Files{{"main", "{% block a %}X{% endblock %}{% extends 'base' %}"}, {"base", "<{% block a %}B{% endblock %}>"}}) ==
-          "X<X>");
-    CHECK(render(Files{{"main", "{% include 'inc' %}"}, {"inc", "{% block a %}inc-block{% endblock %}"}}) ==
-          "inc-block");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a scoped %}C{{ i }}{% endblock %}"}, {"base", "{% for i in [1, 2] %}{% block a scoped %}[{{ i }}]{% endblock %}{% endfor %}"}}) ==
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block a %}{% set w = 1 %}{{ w }}{% endblock %}"},
+              {"base", "{% block a %}{% endblock %}[{{ w }}]"}}) == "1[]");
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}child{% endblock %}"},
+                       {"base", "{% include 'part' %}"},
+                       {"part", "<{% block a %}part{% endblock %}>"}}) == "<part>");
+    CHECK(render(Files{{"main", "{% block a %}X{% endblock %}{% extends 'base' %}"},
+                       {"base", "<{% block a %}B{% endblock %}>"}}) == "X<X>");
+    CHECK(render(Files{{"main", "{% include 'inc' %}"},
+                       {"inc", "{% block a %}inc-block{% endblock %}"}}) == "inc-block");
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block a scoped %}C{{ i }}{% endblock %}"},
+              {"base",
+               "{% for i in [1, 2] %}{% block a scoped %}[{{ i }}]{% endblock %}{% endfor %}"}}) ==
           "C1C2");
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}C{{ i }}{% endblock %}"}, {"base", "{% for i in [1, 2] %}{% block a scoped %}[{{ i }}]{% endblock %}{% endfor %}"}}) ==
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block a %}C{{ i }}{% endblock %}"},
+              {"base",
+               "{% for i in [1, 2] %}{% block a scoped %}[{{ i }}]{% endblock %}{% endfor %}"}}) ==
           "C1C2");
-    CHECK(fail(Files{{"main", "{% extends 'base' %}"}, {"base", "{% block a required %}{% endblock %}"}}) ==
+    CHECK(fail(Files{{"main", "{% extends 'base' %}"},
+                     {"base", "{% block a required %}{% endblock %}"}}) ==
           Err{ErrorKind::Runtime, "base", 1, "Required block 'a' not found"});
-    CHECK(fail(Files{{"main", "{% extends 'base' %}{% block a %}\n{{ 1 + 'x' }}{% endblock %}"}, {"base", "{% block a %}{% endblock %}"}}) ==
+    CHECK(fail(Files{{"main", "{% extends 'base' %}{% block a %}\n{{ 1 + 'x' }}{% endblock %}"},
+                     {"base", "{% block a %}{% endblock %}"}}) ==
           Err{ErrorKind::Type, "main", 2, "unsupported operand type(s) for +: 'int' and 'str'"});
-    CHECK(fail(Files{{"main", "{% extends 'base' %}{% block a %}{{ super() }}{% endblock %}"}, {"base", "{% block a %}\n\n{{ missing.attr }}{% endblock %}"}}) ==
+    CHECK(fail(Files{{"main", "{% extends 'base' %}{% block a %}{{ super() }}{% endblock %}"},
+                     {"base", "{% block a %}\n\n{{ missing.attr }}{% endblock %}"}}) ==
           Err{ErrorKind::Undefined, "base", 3, "'missing' is undefined"});
     CHECK(fail("{% extends 'nope' %}") == Err{ErrorKind::NotFound, "main", 1, "nope"});
 }
@@ -794,6 +927,7 @@ TEST_CASE("render: strict undefined", "[render]") {
           Err{ErrorKind::Undefined, "inc", 3, "'nope' is undefined"});
     CHECK(render_strict("{% set y = missing %}ok", "{}") == "ok");
     CHECK(render_strict("{{ x.y }}", R"({"x": {"y": "v"}})") == "v");
+    CHECK(render_strict("{{ [missing] }}", "{}") == "[Undefined]");
 }
 
 TEST_CASE("render: runtime errors", "[render]") {
@@ -802,8 +936,9 @@ TEST_CASE("render: runtime errors", "[render]") {
     CHECK(fail("{{ 'abc'() }}") == Err{ErrorKind::Type, "main", 1, "'str' object is not callable"});
     CHECK(fail("{{ {[1]: 2} }}") == Err{ErrorKind::Type, "main", 1, "unhashable type: 'list'"});
     CHECK(fail("{{ {{}: 2} }}") == Err{ErrorKind::Type, "main", 1, "unhashable type: 'dict'"});
-    CHECK(fail("line1\nline2\n  {{ 1 + none }}") ==
-          Err{ErrorKind::Type, "main", 3, "unsupported operand type(s) for +: 'int' and 'NoneType'"});
+    CHECK(
+        fail("line1\nline2\n  {{ 1 + none }}") ==
+        Err{ErrorKind::Type, "main", 3, "unsupported operand type(s) for +: 'int' and 'NoneType'"});
     CHECK(fail("{% for i in [1, 2] %}\n{% if i == 2 %}\n{{ i / 0 }}\n{% endif %}\n{% endfor %}") ==
           Err{ErrorKind::ZeroDivision, "main", 3, "division by zero"});
     CHECK(fail("{% set x = 1 %}\n{% set x.y = 2 %}") ==
@@ -812,37 +947,53 @@ TEST_CASE("render: runtime errors", "[render]") {
 
 TEST_CASE("render: filters in expressions", "[render][needs-filters]") {
     CHECK(render("{{ -3|abs }} {{ 'a'|upper ~ 'b' }} {{ [3, 1]|sort|first }}") == "3 Ab 1");
-    CHECK(render("{{ name|default('anon') }}|{{ none|default('x') }}|{{ ''|default('e', true) }}") ==
-          "anon|None|e");
-    CHECK(render("{{ items|join(', ') }} {{ items|length }} {{ items|sum }}", R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
-          "3, 1, 2 3 6");
-    CHECK(render("{% for x in items|sort %}{{ x }}{% endfor %}", R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
-          "123");
+    CHECK(
+        render("{{ name|default('anon') }}|{{ none|default('x') }}|{{ ''|default('e', true) }}") ==
+        "anon|None|e");
+    CHECK(
+        render(
+            "{{ items|join(', ') }} {{ items|length }} {{ items|sum }}",
+            R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
+        "3, 1, 2 3 6");
+    CHECK(
+        render(
+            "{% for x in items|sort %}{{ x }}{% endfor %}",
+            R"({"user": {"name": "Ann", "tags": ["a", "b"], "age": 30, "address": {"city": "Oslo"}}, "items": [3, 1, 2], "key": "name", "n": null, "e": [], "d": {}})") ==
+        "123");
     CHECK(render("{{ user|dictsort }}", R"({"user": {"b": 1, "a": 2}})") == "[('a', 2), ('b', 1)]");
+    CHECK(render("{{ s.lower() }}|{{ s|upper }}", R"({"s": "ΣΊΣΥΦΟΣ ΟΔΟΣ."})") ==
+          "σίσυφος οδος.|ΣΊΣΥΦΟΣ ΟΔΟΣ.");
+    CHECK(render("{{ s|lower }}|{{ s|title }}|{{ s|capitalize }}", R"({"s": "ΣΊΣΥΦΟΣ ΟΔΟΣ."})") ==
+          "σίσυφος οδος.|Σίσυφος Οδος.|Σίσυφος οδος.");
+    CHECK(render("{{ ((s|e)[0],) }}|{{ (s|e)[1:3] }}", R"({"s": "<b>"})") == "(Markup('&'),)|lt");
+    CHECK(render("{{ ('<b>%s</b>'|e) % s }}|{{ ('%s'|safe) % s }}", R"({"s": "<i>"})") ==
+          "&lt;b&gt;&lt;i&gt;&lt;/b&gt;|&lt;i&gt;");
 }
 
 TEST_CASE("render: tests in expressions", "[render][needs-tests]") {
-    CHECK(render("{{ missing is defined }}|{{ 1 is number }}|{{ 'a' is string }}|{{ 3 is odd }}|{{ x is none }}", R"({"x": null})") ==
-          "False|True|True|True|True");
+    CHECK(render("{{ missing is defined }}|{{ 1 is number }}|{{ 'a' is string }}|{{ 3 is odd }}|{{ "
+                 "x is none }}",
+                 R"({"x": null})") == "False|True|True|True|True");
     CHECK(render("{% if x.attr is defined %}a{% else %}b{% endif %}", R"({"x": {}})") == "b");
     CHECK(render_strict("{{ x.a is defined }}", R"({"x": {}})") == "False");
     CHECK(render_strict("{{ missing is defined }}", "{}") == "False");
     CHECK(render("{% for x in [3, 4] if loop is undefined %}{{ x }}{% endfor %}") == "34");
-    CHECK(render("{% for x in [1, 2, 3, 4, 5, 6] if x is even %}{{ x }}{{ loop.revindex }}{% endfor %}") ==
-          "234261");
-    CHECK(render("{{ 6 is divisibleby 3 }} {{ 'a' is in 'abc' }} {{ 1 is eq 1 }} {{ x is mapping }}", R"({"x": {}})") ==
-          "True True True True");
+    CHECK(render("{% for x in [1, 2, 3, 4, 5, 6] if x is even %}{{ x }}{{ loop.revindex }}{% "
+                 "endfor %}") == "234261");
+    CHECK(
+        render("{{ 6 is divisibleby 3 }} {{ 'a' is in 'abc' }} {{ 1 is eq 1 }} {{ x is mapping }}",
+               R"({"x": {}})") == "True True True True");
     CHECK(fail("{{ missing.attr is defined }}") ==
           Err{ErrorKind::Undefined, "main", 1, "'missing' is undefined"});
 }
 
 TEST_CASE("render: methods of builtin types", "[render][needs-methods]") {
     CHECK(render("{% for a, b in {'x': 1, 'y': 2}.items() %}{{ a }}{{ b }}{% endfor %}") == "x1y2");
-    CHECK(render("{{ 'a,b'.split(',') }} {{ 'abc'.upper() }} {{ ' x '.strip() }} {{ 'x'.startswith('x') }}") ==
-          "['a', 'b'] ABC x True");
+    CHECK(render("{{ 'a,b'.split(',') }} {{ 'abc'.upper() }} {{ ' x '.strip() }} {{ "
+                 "'x'.startswith('x') }}") == "['a', 'b'] ABC x True");
     CHECK(render("{% set l = [1] %}{{ l.append(2) }}{{ l }}") == "None[1, 2]");
-    CHECK(render("{{ d.get('a') }} {{ d.get('z', 'dflt') }} {{ d.keys() }} {{ d.values() }}", R"({"d": {"a": 1}})") ==
-          "1 dflt dict_keys(['a']) dict_values([1])");
+    CHECK(render("{{ d.get('a') }} {{ d.get('z', 'dflt') }} {{ d.keys() }} {{ d.values() }}",
+                 R"({"d": {"a": 1}})") == "1 dflt dict_keys(['a']) dict_values([1])");
     CHECK(render("{{ '{} and {}'.format(1, 'b') }}") == "1 and b");
 }
 
@@ -864,48 +1015,57 @@ namespace {
 // Renders with custom options; the error (or a Runtime "<no error>" marker).
 TemplateError limit_error(const Files& files, RenderOptions options, std::string_view vars = "{}") {
     auto r = run(files, vars, options);
-    if (r) return TemplateError(ErrorKind::Runtime, "<no error> rendered " + std::to_string(r.value().size()) + " bytes");
+    if (r)
+        return TemplateError(ErrorKind::Runtime,
+                             "<no error> rendered " + std::to_string(r.value().size()) + " bytes");
     return r.error();
 }
 
 // A JSON list of n small integers.
 std::string json_list(int n) {
     std::string s = "[";
-    for (int i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(i % 10);
+    for (int i = 0; i < n; ++i)
+        s += (i ? ", " : "") + std::to_string(i % 10);
     return s + "]";
 }
 
-}  // namespace
+} // namespace
 
-TEST_CASE("render limits: include loops and deep recursion stop with ErrorKind::Limit", "[render][limits]") {
+TEST_CASE("render limits: include loops and deep recursion stop with ErrorKind::Limit",
+          "[render][limits]") {
     auto e = limit_error(Files{{"main", "{% include 'main' %}"}}, lenient());
     CHECK(e.kind() == ErrorKind::Limit);
     CHECK(e.where().file == "main");
     CHECK(e.where().line == 1);
 
-    e = limit_error(Files{{"main", "a\n{% include 'b' %}"}, {"b", "{% include 'main' %}"}}, lenient());
+    e = limit_error(Files{{"main", "a\n{% include 'b' %}"}, {"b", "{% include 'main' %}"}},
+                    lenient());
     CHECK(e.kind() == ErrorKind::Limit);
 
     // Unbounded macro recursion.
-    e = limit_error(Files{{"main", "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}\n{{ m(0) }}"}}, lenient());
+    e = limit_error(Files{{"main", "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}\n{{ m(0) }}"}},
+                    lenient());
     CHECK(e.kind() == ErrorKind::Limit);
     CHECK(e.where().file == "main");
     CHECK(e.where().line == 1);
 
     // A recursive loop that never runs out of children.
-    e = limit_error(Files{{"main", "{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}"}}, lenient());
+    e = limit_error(Files{{"main", "{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}"}},
+                    lenient());
     CHECK(e.kind() == ErrorKind::Limit);
 
     // A block that renders itself, and call blocks calling their caller's macro.
     e = limit_error(Files{{"main", "{% block a %}{{ self.a() }}{% endblock %}"}}, lenient());
     CHECK(e.kind() == ErrorKind::Limit);
-    e = limit_error(Files{{"main", "{% macro m() %}{{ caller() }}{% call m() %}x{% endcall %}{% endmacro %}"
-                                   "{% call m() %}y{% endcall %}"}},
-                    lenient());
+    e = limit_error(
+        Files{{"main", "{% macro m() %}{{ caller() }}{% call m() %}x{% endcall %}{% endmacro %}"
+                       "{% call m() %}y{% endcall %}"}},
+        lenient());
     CHECK(e.kind() == ErrorKind::Limit);
 
     // Imports that import each other.
-    e = limit_error(Files{{"main", "{% import 'a' as a %}"}, {"a", "{% import 'b' as b %}"},
+    e = limit_error(Files{{"main", "{% import 'a' as a %}"},
+                          {"a", "{% import 'b' as b %}"},
                           {"b", "{% import 'a' as a %}"}},
                     lenient());
     CHECK(e.kind() == ErrorKind::Limit);
@@ -914,7 +1074,8 @@ TEST_CASE("render limits: include loops and deep recursion stop with ErrorKind::
 TEST_CASE("render limits: max_depth is configurable", "[render][limits]") {
     RenderOptions o;
     o.max_depth = 10;
-    const std::string tpl = "{% macro m(n) %}{% if n > 0 %}{{ m(n - 1) }}{% else %}done{% endif %}{% endmacro %}";
+    const std::string tpl =
+        "{% macro m(n) %}{% if n > 0 %}{{ m(n - 1) }}{% else %}done{% endif %}{% endmacro %}";
     CHECK(output_of(run(Files{{"main", tpl + "{{ m(5) }}"}}, "{}", o)) == "done");
     CHECK(limit_error(Files{{"main", tpl + "{{ m(20) }}"}}, o).kind() == ErrorKind::Limit);
     // The default is deep enough for ordinary recursion.
@@ -924,7 +1085,9 @@ TEST_CASE("render limits: max_depth is configurable", "[render][limits]") {
 TEST_CASE("render limits: extends loops are detected", "[render][limits]") {
     auto e = limit_error(Files{{"main", "{% extends 'main' %}"}}, lenient());
     CHECK(e.kind() == ErrorKind::Limit);
-    e = limit_error(Files{{"main", "{% extends 'a' %}"}, {"a", "{% extends 'b' %}"}, {"b", "{% extends 'a' %}"}},
+    e = limit_error(Files{{"main", "{% extends 'a' %}"},
+                          {"a", "{% extends 'b' %}"},
+                          {"b", "{% extends 'a' %}"}},
                     lenient());
     CHECK(e.kind() == ErrorKind::Limit);
     CHECK(e.message().find("extends") != std::string::npos);
@@ -935,18 +1098,21 @@ TEST_CASE("render limits: runaway output stops at options().max_output", "[rende
     small.max_output = 1000;
     const std::string vars = "{\"l\": " + json_list(100) + "}";
     // Plain loops.
-    auto e = limit_error(Files{{"main", "{% for i in l %}{% for j in l %}xx{% endfor %}{% endfor %}"}}, small, vars);
+    auto e = limit_error(
+        Files{{"main", "{% for i in l %}{% for j in l %}xx{% endfor %}{% endfor %}"}}, small, vars);
     CHECK(e.kind() == ErrorKind::Limit);
     CHECK(e.where().file == "main");
     CHECK(e.where().line == 1);
     // Output collected in a macro, a call block and a set block counts too.
-    e = limit_error(Files{{"main", "{% macro m() %}{% for i in l %}{% for j in l %}x{% endfor %}{% endfor %}"
-                                   "{% endmacro %}{% set s = m() %}"}},
-                    small, vars);
+    e = limit_error(
+        Files{{"main", "{% macro m() %}{% for i in l %}{% for j in l %}x{% endfor %}{% endfor %}"
+                       "{% endmacro %}{% set s = m() %}"}},
+        small, vars);
     CHECK(e.kind() == ErrorKind::Limit);
-    e = limit_error(Files{{"main", "{% set s %}{% for i in l %}{% for j in l %}x{% endfor %}{% endfor %}"
-                                   "{% endset %}"}},
-                    small, vars);
+    e = limit_error(
+        Files{{"main", "{% set s %}{% for i in l %}{% for j in l %}x{% endfor %}{% endfor %}"
+                       "{% endset %}"}},
+        small, vars);
     CHECK(e.kind() == ErrorKind::Limit);
     // String and list repetition are bounded before they allocate.
     e = limit_error(Files{{"main", "{% set s = 'abc' * 100000000000 %}"}}, small);
@@ -954,7 +1120,8 @@ TEST_CASE("render limits: runaway output stops at options().max_output", "[rende
     e = limit_error(Files{{"main", "{% set s = [1, 2] * 100000000000 %}"}}, small);
     CHECK(e.kind() == ErrorKind::Limit);
     // Below the limit everything renders.
-    CHECK(output_of(run(Files{{"main", "{% for i in l %}x{% endfor %}"}}, vars, small)) == std::string(100, 'x'));
+    CHECK(output_of(run(Files{{"main", "{% for i in l %}x{% endfor %}"}}, vars, small)) ==
+          std::string(100, 'x'));
 }
 
 TEST_CASE("render: integers beyond 64 bits raise OverflowError", "[render]") {
@@ -973,7 +1140,8 @@ TEST_CASE("render: FileSystemLoader loads files below its folder", "[render][loa
     TempDir dir;
     dir.write("main.j2", "A{% include 'sub/part.j2' %}{% include './sub/part.j2' %}\r\n");
     dir.write("sub/part.j2", "[{{ x }}]\n");
-    Environment env(std::make_shared<FileSystemLoader>(std::vector<std::string>{dir.path.string()}));
+    Environment env(
+        std::make_shared<FileSystemLoader>(std::vector<std::string>{dir.path.string()}));
     auto r = env.render("main.j2", value_from_json(R"({"x": 1})"));
     REQUIRE(r);
     CHECK(r.value() == "A[1][1]");
@@ -1005,7 +1173,8 @@ TEST_CASE("render: template names may not leave the search path", "[render][load
     root.write("tpl/abs.j2", "{% include '" + (root.path / "outside.j2").string() + "' %}");
     root.write("tpl/imp.j2", "{% import '../outside.j2' as x %}");
     root.write("tpl/ext.j2", "{% extends '../outside.j2' %}");
-    Environment env(std::make_shared<FileSystemLoader>(std::vector<std::string>{(root.path / "tpl").string()}));
+    Environment env(
+        std::make_shared<FileSystemLoader>(std::vector<std::string>{(root.path / "tpl").string()}));
 
     for (const char* name : {"up.j2", "up2.j2", "abs.j2", "imp.j2", "ext.j2"}) {
         INFO(name);
@@ -1098,8 +1267,10 @@ TEST_CASE("render: Environment::evaluate", "[render][api]") {
     Environment env(std::make_shared<MapLoader>(Files{}));
     Value vars = value_from_json(R"({"a": {"b": [10, 20]}, "n": 3})");
     CHECK(to_repr(env.evaluate(*parse_expression("a.b[1] + n", "expr"), vars, "expr")) == "23");
-    CHECK(to_repr(env.evaluate(*parse_expression("n > 2 and 'yes'", "expr"), vars, "expr")) == "'yes'");
-    CHECK(to_repr(env.evaluate(*parse_expression("[n, n / 2]", "expr"), vars, "expr")) == "[3, 1.5]");
+    CHECK(to_repr(env.evaluate(*parse_expression("n > 2 and 'yes'", "expr"), vars, "expr")) ==
+          "'yes'");
+    CHECK(to_repr(env.evaluate(*parse_expression("[n, n / 2]", "expr"), vars, "expr")) ==
+          "[3, 1.5]");
     CHECK(env.evaluate(*parse_expression("missing", "expr"), vars, "expr").is_undefined());
     try {
         env.evaluate(*parse_expression("n // 0", "expr"), vars, "wf.yaml");
@@ -1112,9 +1283,11 @@ TEST_CASE("render: Environment::evaluate", "[render][api]") {
 
 TEST_CASE("render: JSON vars keep Python types", "[render][json]") {
     // Integers never go through a double; floats stay floats; key order is kept.
-    CHECK(render("{{ a }} {{ b }} {{ c }} {{ d }} {{ e }}",
-                 R"({"a": 9007199254740993, "b": 1.0, "c": -0.0, "d": 1E+2, "e": -12345678901234567})") ==
-          "9007199254740993 1.0 -0.0 100.0 -12345678901234567");
+    CHECK(
+        render(
+            "{{ a }} {{ b }} {{ c }} {{ d }} {{ e }}",
+            R"({"a": 9007199254740993, "b": 1.0, "c": -0.0, "d": 1E+2, "e": -12345678901234567})") ==
+        "9007199254740993 1.0 -0.0 100.0 -12345678901234567");
     CHECK(render("{{ d }}", R"({"d": {"z": 1, "a": 2, "m": [true, null, "s"]}})") ==
           "{'z': 1, 'a': 2, 'm': [True, None, 's']}");
     CHECK(render("{{ s }}", R"({"s": "\u00e9\ud83d\ude00\n"})") == "\xc3\xa9\xf0\x9f\x98\x80\n");
@@ -1127,22 +1300,26 @@ TEST_CASE("render: JSON vars keep Python types", "[render][json]") {
     }
 }
 
-TEST_CASE("render limits: building huge strings by concatenation is bounded", "[render][limits][!mayfail]") {
+TEST_CASE("render limits: building huge strings by concatenation is bounded",
+          "[render][limits][!mayfail]") {
     // `~` and `+` are not bounded like `*`: doubling a string 24 times builds 16 MB here
     // (and exhausts memory, std::bad_alloc, with a larger n) without any error.
     RenderOptions o;
     o.max_output = 1 << 20;
-    auto e = limit_error(Files{{"main", "{% macro d(s, n) %}{% if n > 0 %}{{ d(s ~ s, n - 1) }}{% endif %}"
-                                        "{% endmacro %}{{ d('x', 24) }}"}},
-                         o);
+    auto e = limit_error(
+        Files{{"main", "{% macro d(s, n) %}{% if n > 0 %}{{ d(s ~ s, n - 1) }}{% endif %}"
+                       "{% endmacro %}{{ d('x', 24) }}"}},
+        o);
     CHECK(e.kind() == ErrorKind::Limit);
-    e = limit_error(Files{{"main", "{% macro d(s, n) %}{% if n > 0 %}{{ d(s + s, n - 1) }}{% endif %}"
-                                   "{% endmacro %}{{ d('x', 24) }}"}},
-                    o);
+    e = limit_error(
+        Files{{"main", "{% macro d(s, n) %}{% if n > 0 %}{{ d(s + s, n - 1) }}{% endif %}"
+                       "{% endmacro %}{{ d('x', 24) }}"}},
+        o);
     CHECK(e.kind() == ErrorKind::Limit);
 }
 
-TEST_CASE("render limits: long operator chains do not overflow the stack", "[render][limits][.crash]") {
+TEST_CASE("render limits: long operator chains do not overflow the stack",
+          "[render][limits][.crash]") {
     // Hidden (run it with the [crash] tag): today it crashes the test binary.
     // The parser bounds nesting (parentheses, unary minus, blocks), but `not` chains and long
     // left-associative chains (a + a + ..., a ~ a ~ ..., a.b.b.b..., f()()()...) recurse in the
@@ -1153,33 +1330,58 @@ TEST_CASE("render limits: long operator chains do not overflow the stack", "[ren
         return r ? std::string("rendered") : std::string(to_string(r.error().kind()));
     };
     std::string nots = "{{ ";
-    for (int i = 0; i < 30000; ++i) nots += "not ";
+    for (int i = 0; i < 30000; ++i)
+        nots += "not ";
     nots += "1 }}";
     CHECK(attempt(nots) != "rendered");
     std::string plus = "{{ 1";
-    for (int i = 0; i < 30000; ++i) plus += " + 1";
+    for (int i = 0; i < 30000; ++i)
+        plus += " + 1";
     plus += " }}";
     CHECK(attempt(plus) != "rendered");
     std::string attrs = "{{ x";
-    for (int i = 0; i < 30000; ++i) attrs += ".a";
+    for (int i = 0; i < 30000; ++i)
+        attrs += ".a";
     attrs += " }}";
     CHECK(attempt(attrs) != "rendered");
 }
+
+namespace {
+// How many references the vars dict has after rendering main (1: only the caller's).
+uint32_t refs_after_render(const Files& files) {
+    Environment env(std::make_shared<MapLoader>(files));
+    Value vars = value_from_json(R"({"x": [1, 2]})");
+    auto r = env.render("main", vars);
+    CHECK(r);
+    return vars.identity()->refs;
+}
+} // namespace
+
+TEST_CASE("render: a finished render holds no reference to its vars", "[render][memory]") {
+    CHECK(refs_after_render(
+              Files{{"main", "{{ x }}{% for i in x %}{{ loop.index }}{% endfor %}"}}) == 1);
+    CHECK(refs_after_render(
+              Files{{"main", "{% set y = x %}{% with z = x %}{{ z }}{% endwith %}"}}) == 1);
+    CHECK(refs_after_render(Files{{"main", "{% include 'inc' %}"}, {"inc", "{{ x }}"}}) == 1);
+}
+
+TEST_CASE("render: templates with macros do not leak their context", "[render][memory][!mayfail]") {
+    // A macro keeps its defining scope alive and that scope holds the macro: a reference
+    // cycle, so every render of a template that defines (or imports) a macro leaks its whole
+    // context, the vars included (LeakSanitizer reports it too).
+    CHECK(refs_after_render(Files{{"main", "{% macro m() %}{{ x }}{% endmacro %}{{ m() }}"}}) == 1);
+    CHECK(refs_after_render(Files{{"main", "{% import 'lib' as lib with context %}{{ lib.m() }}"},
+                                  {"lib", "{% macro m() %}{{ x }}{% endmacro %}"}}) == 1);
+}
 // ---- Known differences from Jinja2 (reported engine bugs) -------------------------------
 
-TEST_CASE("render (known difference): `rows.0.1` is rows[0][1]", "[render][!mayfail]") {
+TEST_CASE("render (known difference): `rows.0.1` indexes twice", "[render][!mayfail]") {
     CHECK(render("{{ rows.0.1 }}", R"({"rows": [[1, 2]]})") == "2");
 }
 
 TEST_CASE("render (known difference): `01` is not an integer literal", "[render][!mayfail]") {
-    CHECK(fail("{{ 01 }}") ==
-          Err{ErrorKind::Syntax, "main", 1, "expected token 'end of print statement', got 'integer'"});
-}
-
-TEST_CASE("render (known difference): repr() escapes non-printable characters", "[render][!mayfail]") {
-    CHECK(render("{{ [s] }}", R"({"s": "a\u00a0b\u200b\ufeff\u00ad\u3000\u0085\u2028"})") ==
-          R"(['a\xa0b\u200b\ufeff\xad\u3000\x85\u2028'])");
-    CHECK(render("{{ {'k': s} }}", R"({"s": "\u00a0"})") == R"({'k': '\xa0'})");
+    CHECK(fail("{{ 01 }}") == Err{ErrorKind::Syntax, "main", 1,
+                                  "expected token 'end of print statement', got 'integer'"});
 }
 
 TEST_CASE("render (known difference): ZeroDivisionError messages", "[render][!mayfail]") {
@@ -1190,51 +1392,54 @@ TEST_CASE("render (known difference): ZeroDivisionError messages", "[render][!ma
           Err{ErrorKind::ZeroDivision, "main", 1, "float division by zero"});
 }
 
-TEST_CASE("render (known difference): slice bounds that are not integers give an undefined value", "[render][!mayfail]") {
+TEST_CASE("render (known difference): slice bounds that are not integers give an undefined value",
+          "[render][!mayfail]") {
     CHECK(render("{{ 'abc'['a':] }}") == "");
 }
 
-TEST_CASE("render (known difference): a missing else part is a lenient undefined even in strict mode", "[render][!mayfail]") {
+TEST_CASE(
+    "render (known difference): a missing else part is a lenient undefined even in strict mode",
+    "[render][!mayfail]") {
     // Jinja2 3.1.2 makes the missing else part with the plain Undefined class.
     CHECK(render_strict("[{{ 'a' if false }}]", "{}") == "[]");
 }
 
-TEST_CASE("render (known difference): the value part of a conditional expression is soft", "[render][!mayfail]") {
+TEST_CASE("render (known difference): the value part of a conditional expression is soft",
+          "[render][!mayfail]") {
     CHECK(render("{{ x|nope if false else 1 }}") == "1");
 }
 
-TEST_CASE("render (known difference): an included template does not see the enclosing `loop`", "[render][!mayfail]") {
-    CHECK(fail(Files{{"main", "{% for i in [1, 2, 3] %}{% include 'inc' %}{% endfor %}"}, {"inc", "<{{ i }}{{ loop.index }}>"}}) ==
-          Err{ErrorKind::Undefined, "inc", 1, "'loop' is undefined"});
-}
-
 TEST_CASE("render (known difference): TemplatesNotFound message", "[render][!mayfail]") {
-    CHECK(fail("a{% include ['nope', 'nope2'] %}b") ==
-          Err{ErrorKind::NotFound, "main", 1, "none of the templates given were found: nope, nope2"});
+    CHECK(
+        fail("a{% include ['nope', 'nope2'] %}b") ==
+        Err{ErrorKind::NotFound, "main", 1, "none of the templates given were found: nope, nope2"});
 }
 
-TEST_CASE("render (known difference): include of an empty name list is TemplatesNotFound", "[render][!mayfail]") {
+TEST_CASE("render (known difference): include of an empty name list is TemplatesNotFound",
+          "[render][!mayfail]") {
     CHECK(fail("{% include none %}") ==
           Err{ErrorKind::NotFound, "main", 1, "Tried to select from an empty list of templates."});
 }
 
-TEST_CASE("render (known difference): undefined import message names the importing template", "[render][!mayfail]") {
+TEST_CASE("render (known difference): undefined import message names the importing template",
+          "[render][!mayfail]") {
     CHECK(fail(Files{{"main", "{% from 'lib' import nope %}\n{{ nope() }}"}, {"lib", "x"}}) ==
-          Err{ErrorKind::Undefined, "main", 2, "the template 'lib' (imported on line 1 in 'main') does not export the requested name 'nope'"});
+          Err{ErrorKind::Undefined, "main", 2,
+              "the template 'lib' (imported on line 1 in 'main') does not export the requested "
+              "name 'nope'"});
 }
 
-TEST_CASE("render (known difference): str() of an imported module is its output", "[render][!mayfail]") {
+TEST_CASE("render (known difference): str() of an imported module is its output",
+          "[render][!mayfail]") {
     CHECK(render(Files{{"main", "{% import 'lib' as lib %}{{ lib }}"}, {"lib", "body"}}) == "body");
 }
 
-TEST_CASE("render (known difference): `self` outside of blocks", "[render][!mayfail]") {
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block t %}T{% endblock %}"}, {"base", "<title>{% block t %}{% endblock %}</title><h1>{{ self.t() }}</h1>"}}) ==
-          "<title>T</title><h1>T</h1>");
-    CHECK(render("{% block a %}A{% endblock %}{{ self.a() }}") == "AA");
-}
-
-TEST_CASE("render (known difference): super() of a scoped block loses the enclosing scope", "[render][!mayfail]") {
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}C{{ super() }}{% endblock %}"}, {"base", "{% for i in [1, 2] %}{% block a scoped %}[{{ i }}]{% endblock %}{% endfor %}"}}) ==
+TEST_CASE("render (known difference): super() of a scoped block loses the enclosing scope",
+          "[render][!mayfail]") {
+    CHECK(render(Files{
+              {"main", "{% extends 'base' %}{% block a %}C{{ super() }}{% endblock %}"},
+              {"base",
+               "{% for i in [1, 2] %}{% block a scoped %}[{{ i }}]{% endblock %}{% endfor %}"}}) ==
           "C[1]C[2]");
 }
 
@@ -1245,23 +1450,28 @@ TEST_CASE("render (known difference): error kinds", "[render][!mayfail]") {
           Err{ErrorKind::Undefined, "main", 1, ""});
 }
 
-TEST_CASE("render (known difference): an include after extends still renders", "[render][!mayfail]") {
-    CHECK(render(Files{{"main", "{% extends 'base' %}{% include 'inc' %}"}, {"base", "B"}, {"inc", "I"}}) ==
-          "IB");
+TEST_CASE("render (known difference): an include after extends still renders",
+          "[render][!mayfail]") {
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% include 'inc' %}"},
+                       {"base", "B"},
+                       {"inc", "I"}}) == "IB");
 }
 
-TEST_CASE("render (known difference): only CRLF, CR and LF are line breaks in templates", "[render][!mayfail]") {
+TEST_CASE("render (known difference): only CRLF and CR and LF are line breaks in templates",
+          "[render][!mayfail]") {
     CHECK(render("a\013b\014c\034d\302\205e\342\200\250f\342\200\251g") ==
           "a\013b\014c\034d\302\205e\342\200\250f\342\200\251g");
     CHECK(render("a\013b\n") == "a\013b");
 }
 
-TEST_CASE("render (known difference): whitespace control strips Unicode whitespace", "[render][!mayfail]") {
+TEST_CASE("render (known difference): whitespace control strips Unicode whitespace",
+          "[render][!mayfail]") {
     CHECK(render("a\302\240 {{- 1 -}} \343\200\200b") == "a1b");
     CHECK(render("{{\302\240x }}", R"({"x": 1})") == "1");
 }
 
-TEST_CASE("render (known difference): '+' modifiers on print tags and block ends", "[render][!mayfail]") {
+TEST_CASE("render (known difference): '+' modifiers on print tags and block ends",
+          "[render][!mayfail]") {
     CHECK(render("{{+ x }}", R"({"x": "a"})") == "a");
     CHECK(render("{% if true +%}a{% endif %}") == "a");
 }
@@ -1271,6 +1481,10 @@ TEST_CASE("render (known difference): slicing an undefined value raises", "[rend
           Err{ErrorKind::Undefined, "main", 1, "'missing' is undefined"});
 }
 
-TEST_CASE("render (known difference): repr() of a strict undefined does not raise", "[render][!mayfail]") {
-    CHECK(render_strict("{{ [missing] }}", "{}") == "[Undefined]");
+TEST_CASE(
+    "render (known difference): a filter block whose filter returns a non-string raises TypeError",
+    "[render][needs-filters][!mayfail]") {
+    // Jinja2 raises this while joining the output, outside the template: no line.
+    CHECK(fail("{% filter length %}abc{% endfilter %}") ==
+          Err{ErrorKind::Type, "main", 1, "sequence item 0: expected str instance, int found"});
 }

@@ -40,7 +40,8 @@ TEST_CASE("syntax errors are placed inside the scalar", "[workflow][expressions]
     CHECK(only_problem(two_steps("    with:\n      message: >\n        folded text\n"
                                  "        and {{ 1 + }}\n")) ==
           "wf.yaml:9:20: invalid expression: unexpected 'end of print statement'");
-    CHECK(only_problem(two_steps("    with:\n      message: plain\n        continued {{ 1 + }}\n")) ==
+    CHECK(only_problem(
+              two_steps("    with:\n      message: plain\n        continued {{ 1 + }}\n")) ==
           "wf.yaml:8:26: invalid expression: unexpected 'end of print statement'");
     // Deep inside with: lists and flow mappings.
     CHECK(only_problem(two_steps("    with: {message: {x: [ok, \"{{ ) }}\"]}}\n")) ==

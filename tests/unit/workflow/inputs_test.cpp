@@ -39,7 +39,8 @@ InputSpec spec(const std::string& name, const std::string& type) {
 }  // namespace
 
 TEST_CASE("input specs are read in long and short form", "[workflow][inputs]") {
-    Workflow wf = workflow_with_inputs(R"(  title:    {type: string, required: true, max_length: 160, description: Short text}
+    Workflow wf = workflow_with_inputs(R"(  title:
+    {type: string, required: true, max_length: 160, description: Short text}
   severity: {type: string, enum: [critical, high, medium, low], default: medium}
   systems:  {type: array, items: {type: string, min_length: 1}, default: [], max_length: 10}
   count: integer
@@ -203,9 +204,10 @@ TEST_CASE("resolve_inputs applies defaults and checks every input", "[workflow][
 }
 
 TEST_CASE("resolve_inputs reports every problem, one per line", "[workflow][inputs]") {
-    Workflow wf = workflow_with_inputs(R"(  title:    {type: string, required: true, min_length: 2, max_length: 5}
+    Workflow wf = workflow_with_inputs(R"(  title:
+    {type: string, required: true, min_length: 2, max_length: 5}
   severity: {type: string, enum: [high, low]}
-  systems:  {type: array, items: {type: string, pattern: "[a-z]+"}, min_length: 1, max_length: 2}
+  systems:  {type: array, items: {type: string, pattern: "^[a-z]+$"}, min_length: 1, max_length: 2}
   count:    {type: integer, min: 1, max: 5}
   ratio:    {type: number, max: 0.5}
   flag:     boolean
@@ -221,9 +223,9 @@ TEST_CASE("resolve_inputs reports every problem, one per line", "[workflow][inpu
           "input 'title': is 6 characters long, longer than max_length 5\n"
           "input 'severity': must be one of 'high', 'low'; got 'mid'\n"
           "input 'systems': has 4 items, more than max_length 2\n"
-          "input 'systems[1]': 'Bad' does not match the pattern [a-z]+\n"
+          "input 'systems[1]': 'Bad' does not match the pattern ^[a-z]+$\n"
           "input 'systems[2]': expected a string, got 3\n"
-          "input 'systems[3]': 'abc1' does not match the pattern [a-z]+\n"
+          "input 'systems[3]': 'abc1' does not match the pattern ^[a-z]+$\n"
           "input 'count': 7 is greater than the maximum 5\n"
           "input 'ratio': 0.75 is greater than the maximum 0.5\n"
           "input 'flag': expected a boolean, got 'yes'\n"
@@ -249,11 +251,32 @@ TEST_CASE("resolve_inputs reports every problem, one per line", "[workflow][inpu
     CHECK(resolve_inputs(none, json("{}")).ok());
 }
 
-TEST_CASE("pattern checks survive long strings", "[workflow][inputs]") {
-    Workflow wf = workflow_with_inputs("  d: {type: string, pattern: \"^(a|b)*$\"}\n");
-    std::string big(200'000, 'a');
+TEST_CASE("patterns are searched, as JSON Schema does", "[workflow][inputs]") {
+    Workflow wf = workflow_with_inputs("  code: {type: string, pattern: \"[0-9]{3}\"}\n"
+                                       "  exact: {type: string, pattern: \"^(x|y)$\"}\n");
+    CHECK(resolve_inputs(wf, json(R"({"code": "abc123def", "exact": "y"})")).ok());
+    CHECK(resolve_error(wf, R"({"code": "12a", "exact": "xy"})") ==
+          "input 'code': '12a' does not match the pattern [0-9]{3}\n"
+          "input 'exact': 'xy' does not match the pattern ^(x|y)$");
+    // Top-level alternatives stay whole, and ^ and $ keep meaning the ends of the text.
+    Workflow alt = workflow_with_inputs("  a: {type: string, pattern: \"^a|b$\"}\n");
+    CHECK(resolve_inputs(alt, json(R"({"a": "ax"})")).ok());
+    CHECK(resolve_inputs(alt, json(R"({"a": "xb"})")).ok());
+    CHECK_FALSE(resolve_inputs(alt, json(R"({"a": "xax"})")).ok());
+    // Multi-line text: the pattern may match on any line, ^ and $ still the text's ends.
+    CHECK(resolve_inputs(wf, json(R"({"code": "a\nb\n777"})")).ok());
+}
+
+TEST_CASE("pattern checks survive long strings in linear time", "[workflow][inputs]") {
+    // The backtracking matcher overflows the stack here, and a plain search restarts at
+    // every position (quadratic: tens of seconds at this size).
+    Workflow wf = workflow_with_inputs("  d: {type: string, pattern: \"^(a|b)*$\"}\n"
+                                       "  e: {type: string, pattern: \"a+c\"}\n");
+    std::string big(50'000, 'a');
     CHECK(resolve_inputs(wf, json(("{\"d\": \"" + big + "\"}").c_str())).ok());
     CHECK_FALSE(resolve_inputs(wf, json(("{\"d\": \"" + big + "c\"}").c_str())).ok());
+    CHECK_FALSE(resolve_inputs(wf, json(("{\"e\": \"" + big + "\"}").c_str())).ok());
+    CHECK(resolve_inputs(wf, json(("{\"e\": \"" + big + "c\"}").c_str())).ok());
 }
 
 TEST_CASE("convert_cli_input converts text to the declared type", "[workflow][inputs]") {

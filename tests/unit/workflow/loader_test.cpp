@@ -31,7 +31,10 @@ TEST_CASE("top-level keys", "[workflow][loader]") {
     CHECK(only_problem("outputs: text\n" + std::string(kOneStep)) ==
           "wf.yaml:1:10: 'outputs' must be a mapping of names to values, got 'text'");
     CHECK(only_problem("vars:\n  bad name: 1\n" + std::string(kOneStep)) ==
-          "wf.yaml:2:3: invalid vars name 'bad name': use letters, digits, '_' and '-', "
+          "wf.yaml:2:3: invalid var name 'bad name': use letters, digits, '_' and '-', "
+          "starting with a letter or '_'");
+    CHECK(only_problem(std::string(kOneStep) + "outputs:\n  9lives: x\n") ==
+          "wf.yaml:5:3: invalid output name '9lives': use letters, digits, '_' and '-', "
           "starting with a letter or '_'");
 }
 
@@ -157,6 +160,9 @@ TEST_CASE("step field type problems", "[workflow][loader]") {
           "wf.yaml:5:18: 'concurrency' must be an integer >= 0, got an integer (-1)");
     CHECK(only_problem(step_with("    for_each: \"{{ [1] }}\"\n    concurrency: two\n")) ==
           "wf.yaml:5:18: 'concurrency' must be an integer >= 0, got 'two'");
+    CHECK(only_problem(step_with("    for_each: \"{{ [1] }}\"\n    concurrency: 3000000000\n")) ==
+          "wf.yaml:5:18: 'concurrency' must be an integer from 0 to 2147483647, got an integer "
+          "(3000000000)");
     CHECK(only_problem(step_with("    concurrency: 2\n")) ==
           "wf.yaml:4:18: 'concurrency' limits a 'for_each' fan-out, and step 'a' has no "
           "'for_each'");

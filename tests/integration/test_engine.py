@@ -1,0 +1,1343 @@
+#!/usr/bin/env python3
+"""Integration tests of the workflow engine: they run the real `ferry` binary.
+
+    python3 tests/integration/test_engine.py path/to/ferry [TestName ...]
+
+Each test builds a throw-away project (workflows/, tasks/) in a temporary folder, runs
+`ferry` against it with a timeout, and checks what the execution JSON on stdout and the
+history commands (`ferry executions ...`) say. Network access is limited to a small HTTP
+server on 127.0.0.1 (an ephemeral port) that the tests start themselves. Python 3 standard
+library only; prints one line per test and a final `N passed, M failed` line.
+"""
+
+import datetime
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+FERRY = None  # set from argv[1]
+REPO = Path(__file__).resolve().parent.parent.parent
+TIMEOUT = 30  # seconds, for any single ferry command
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_time(text):
+    """RFC 3339 as written by Ferry (2026-12-01T06:45:00.141Z) -> seconds since the epoch."""
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class TestServer:
+    """A threaded HTTP server on 127.0.0.1:<ephemeral>. Counts requests per path, records
+    their headers and bodies, and answers from a per-path script of (status, body, delay)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = []          # [{method, path, headers, body}]
+        self.scripts = {}           # path -> [(status, body, delay_seconds)]
+        self.seen = threading.Condition(self.lock)
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def handle_any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path = self.path.split("?", 1)[0]
+                with owner.lock:
+                    owner.requests.append({
+                        "method": self.command,
+                        "path": path,
+                        "query": self.path.partition("?")[2],
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body.decode("utf-8", "replace"),
+                    })
+                    script = owner.scripts.get(path)
+                    if script:
+                        status, answer, delay = script.pop(0) if len(script) > 1 else script[0]
+                    else:
+                        status, answer, delay = 200, {"ok": True, "path": path}, 0
+                    owner.seen.notify_all()
+                if delay:
+                    time.sleep(delay)
+                data = json.dumps(answer).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+        self.httpd = Recorder(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def script(self, path, *responses):
+        """Answers for path, in order; the last one repeats."""
+        with self.lock:
+            self.scripts[path] = [r if len(r) == 3 else (r[0], r[1], 0) for r in responses]
+
+    def hits(self, path):
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path]
+
+    def count(self, path):
+        return len(self.hits(path))
+
+    def wait_for(self, path, n=1, timeout=10):
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while sum(1 for r in self.requests if r["path"] == path) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.seen.wait(left)
+        return True
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+class Project:
+    """A temporary Ferry project: workflows/, tasks/, and its data folder."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="ferry-it-"))
+        (self.dir / "workflows").mkdir()
+        (self.dir / "tasks").mkdir()
+        self.data = self.dir / ".ferry"
+
+    def write(self, rel, text):
+        path = self.dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def workflow(self, name, text):
+        return self.write("workflows/%s.yaml" % name, text)
+
+    def ferry(self, *args, timeout=TIMEOUT, project=True, data=True):
+        cmd = [FERRY, *args]
+        if project:
+            cmd += ["--project", str(self.dir)]
+        if data:
+            cmd += ["--data", str(self.data)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              cwd=str(self.dir))
+
+    def run(self, name, *args, timeout=TIMEOUT):
+        """`ferry run NAME ...` -> (exit code, execution JSON or None, stderr)."""
+        p = self.ferry("run", name, "--quiet", *args, timeout=timeout)
+        try:
+            doc = json.loads(p.stdout) if p.stdout.strip() else None
+        except ValueError:
+            doc = None
+        return p.returncode, doc, p.stderr
+
+    def show(self, exec_id):
+        p = self.ferry("executions", "show", exec_id, "--json")
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def in_parallel(*calls):
+    """Runs independent ferry invocations at once; returns their results in order."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(c) for c in calls]
+        return [f.result() for f in futures]
+
+
+# A custom task that POSTs to a URL with the step's idempotency key, then optionally waits.
+POST_TASK = """\
+return {
+  name = "custom.post",
+  description = "POST to a URL with the step's idempotency key",
+  input = { url = { type = "string", required = true }, pause = { type = "string" } },
+  run = function(ctx, input)
+    local res, err = ctx.http {
+      method = "POST", url = input.url,
+      headers = { ["Idempotency-Key"] = ctx.idempotency_key, ["X-Key"] = ctx.step_id },
+      json = { step = ctx.step_id, attempt = ctx.attempt },
+    }
+    if not res then error(err, 0) end
+    if input.pause then ferry.sleep(input.pause) end
+    return { status = res.status, attempt = ctx.attempt, key = ctx.idempotency_key }
+  end,
+}
+"""
+
+
+class EngineTest(unittest.TestCase):
+    def setUp(self):
+        self.p = Project()
+        self.server = None
+        self.procs = []
+
+    def tearDown(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        if self.server:
+            self.server.stop()
+        self.p.remove()
+
+    def start_server(self):
+        self.server = TestServer()
+        return self.server
+
+    def assertRun(self, name, *args, code=0, timeout=TIMEOUT):
+        rc, doc, err = self.p.run(name, *args, timeout=timeout)
+        self.assertEqual(rc, code, "exit %d, stderr:\n%s" % (rc, err))
+        self.assertIsNotNone(doc, "no execution JSON on stdout; stderr:\n%s" % err)
+        return doc
+
+    def step_error(self, doc, step):
+        err = doc["steps"][step]["error"]
+        self.assertIsInstance(err, dict, "step %s has no error: %r" % (step, doc["steps"][step]))
+        return err
+
+
+# --------------------------------------------------------------------------- 1, 2: concurrency
+
+
+class Parallelism(EngineTest):
+    def test_parallel_branches_overlap(self):
+        self.p.workflow("par", """\
+steps:
+  - {id: left, task: sleep, with: {duration: 200ms}}
+  - {id: right, task: sleep, with: {duration: 200ms}}
+  - {id: join, task: log, needs: [left, right], with: {message: joined}}
+""")
+        doc = self.assertRun("par")
+        s = doc["steps"]
+        starts = [parse_time(s[k]["started_at"]) for k in ("left", "right")]
+        ends = [parse_time(s[k]["finished_at"]) for k in ("left", "right")]
+        # Both started before either finished: the branches really ran at the same time.
+        self.assertLess(max(starts), min(ends), s)
+        span = max(ends) - min(starts)
+        self.assertGreaterEqual(span, 0.195, "a 200ms sleep cannot finish early")
+        self.assertLess(span, 0.350, "two 200ms sleeps took %.0f ms: not overlapped" % (span * 1000))
+        # The join waited for both.
+        self.assertGreaterEqual(parse_time(s["join"]["started_at"]), max(ends))
+        self.assertEqual(s["join"]["status"], "succeeded")
+
+    def test_for_each_concurrency_limit_and_order(self):
+        self.p.workflow("fan", """\
+inputs:
+  names: {type: array, default: [a, b, c, d, e, f]}
+steps:
+  - id: work
+    task: lua
+    for_each: "{{ inputs.names }}"
+    concurrency: 2
+    with:
+      input: {name: "{{ item }}", index: "{{ index }}"}
+      script: |
+        ferry.sleep("150ms")
+        return input.name .. input.index
+outputs:
+  all: "{{ steps.work.output }}"
+""")
+        doc = self.assertRun("fan")
+        self.assertEqual(doc["outputs"]["all"], ["a0", "b1", "c2", "d3", "e4", "f5"])
+        self.assertEqual(doc["steps"]["work"]["output"], ["a0", "b1", "c2", "d3", "e4", "f5"])
+        shown = self.p.show(doc["id"])["steps"]
+        items = [shown["work[%d]" % i] for i in range(6)]
+        self.assertEqual([it["item_index"] for it in items], list(range(6)))
+        intervals = [(parse_time(it["started_at"]), parse_time(it["finished_at"])) for it in items]
+        events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals],
+                        key=lambda e: (e[0], e[1]))  # an end before a start at the same ms
+        running, peak = 0, 0
+        for _, delta in events:
+            running += delta
+            peak = max(peak, running)
+        self.assertEqual(peak, 2, "items ran %d at a time (concurrency: 2): %r" % (peak, intervals))
+        # At most two at a time: six 150ms items need at least three waves.
+        total = max(b for _, b in intervals) - min(a for a, _ in intervals)
+        self.assertGreater(total, 0.44)
+
+
+# --------------------------------------------------------------------------- 3, 4: failures, when
+
+
+class FailurePaths(EngineTest):
+    def test_on_error_fail_cancels_the_rest(self):
+        self.p.workflow("failing", """\
+steps:
+  - {id: bad, task: fail, with: {message: boom}}
+  - {id: slow, task: sleep, with: {duration: 150ms}}
+  - {id: after_bad, task: log, needs: [bad], with: {message: never}}
+  - {id: after_slow, task: log, needs: [slow], with: {message: never}}
+""")
+        doc = self.assertRun("failing", code=1)
+        s = doc["steps"]
+        self.assertEqual(doc["status"], "failed")
+        self.assertEqual(doc["error"]["step"], "bad")
+        self.assertIn("boom", doc["error"]["message"])
+        self.assertEqual(s["bad"]["status"], "failed")
+        self.assertEqual(s["bad"]["error"]["message"], "boom")
+        # A step already running finishes; steps not started are cancelled.
+        self.assertEqual(s["slow"]["status"], "succeeded")
+        self.assertEqual(s["after_bad"]["status"], "cancelled")
+        self.assertEqual(s["after_slow"]["status"], "cancelled")
+        self.assertTrue(s["after_slow"]["reason"])
+
+    def test_on_error_continue_skips_dependents_only(self):
+        self.p.workflow("cont", """\
+steps:
+  - {id: bad, task: fail, with: {message: boom}, on_error: continue}
+  - {id: dep, task: log, needs: [bad], with: {message: never}}
+  - {id: dep2, task: log, needs: [dep], with: {message: never}}
+  - {id: indep, task: lua, with: {script: "return 42"}}
+  - {id: after_indep, task: lua, with: {input: "{{ steps.indep.output }}", script: "return input + 1"}}
+""")
+        doc = self.assertRun("cont")
+        s = doc["steps"]
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(s["bad"]["status"], "failed")
+        self.assertEqual(s["dep"]["status"], "skipped")
+        self.assertIn("bad", s["dep"]["reason"])
+        self.assertIn("failed", s["dep"]["reason"])
+        self.assertEqual(s["dep2"]["status"], "skipped")
+        self.assertIn("dep", s["dep2"]["reason"])
+        self.assertEqual(s["indep"]["output"], 42)
+        self.assertEqual(s["after_indep"]["output"], 43)
+
+    HANDLER = """\
+inputs:
+  broken: {type: boolean, default: true}
+steps:
+  - id: work
+    task: lua
+    on_error: cleanup
+    with:
+      input: "{{ inputs.broken }}"
+      script: |
+        if input then error("the work broke", 0) end
+        return "fine"
+  - id: cleanup
+    task: lua
+    with:
+      input: "{{ steps.work.error.message }}"
+      script: "return 'handled: ' .. tostring(input)"
+  - id: independent
+    task: lua
+    with: {script: "return 'ran'"}
+"""
+
+    def test_on_error_handler_runs_on_failure(self):
+        self.p.workflow("handler", self.HANDLER)
+        doc = self.assertRun("handler")
+        s = doc["steps"]
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(s["work"]["status"], "failed")
+        self.assertEqual(s["cleanup"]["status"], "succeeded", s["cleanup"])
+        self.assertEqual(s["cleanup"]["output"], "handled: the work broke")
+        self.assertEqual(s["independent"]["output"], "ran")
+
+    def test_on_error_handler_skipped_without_failure(self):
+        self.p.workflow("handler", self.HANDLER)
+        doc = self.assertRun("handler", "--input", "broken=false")
+        s = doc["steps"]
+        self.assertEqual(s["work"]["output"], "fine")
+        self.assertEqual(s["cleanup"]["status"], "skipped")
+        self.assertTrue(s["cleanup"].get("reason"))
+        self.assertIsNone(s["cleanup"]["output"])
+
+    def test_when_false_skips_and_dependents_run(self):
+        self.p.workflow("cond", """\
+inputs:
+  go: {type: boolean, default: false}
+steps:
+  - id: maybe
+    task: lua
+    when: "{{ inputs.go }}"
+    with: {script: "return 'ran'"}
+  - id: next
+    task: lua
+    with:
+      input: {seen: "{{ steps.maybe.output }}", status: "{{ steps.maybe.status }}"}
+      script: "return {null = input.seen == nil or input.seen == ferry.json.null, status = input.status}"
+""")
+        off, on = in_parallel(lambda: self.p.run("cond"),
+                              lambda: self.p.run("cond", "--input", "go=true"))
+        rc, doc, err = off
+        self.assertEqual(rc, 0, err)
+        s = doc["steps"]
+        self.assertEqual(s["maybe"]["status"], "skipped")
+        self.assertIn("when", s["maybe"]["reason"])
+        self.assertEqual(s["next"]["status"], "succeeded")
+        self.assertEqual(s["next"]["output"], {"null": True, "status": "skipped"})
+        rc, doc, err = on
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["steps"]["maybe"]["output"], "ran")
+        self.assertEqual(doc["steps"]["next"]["output"], {"null": False, "status": "succeeded"})
+
+
+# --------------------------------------------------------------------------- 5: retries
+
+
+class Retries(EngineTest):
+    def test_5xx_retried_until_success(self):
+        srv = self.start_server()
+        srv.script("/flaky", (503, {"e": 1}), (503, {"e": 2}), (200, {"number": "INC7"}))
+        self.p.workflow("retry", """\
+inputs:
+  url: {type: string, required: true}
+steps:
+  - id: call
+    task: http.request
+    retry: {max_attempts: 3, initial_delay: 50ms}
+    with: {method: POST, url: "{{ inputs.url }}", json: {x: 1}}
+outputs:
+  number: "{{ steps.call.output.json.number }}"
+""")
+        doc = self.assertRun("retry", "--input", "url=%s/flaky" % srv.url)
+        self.assertEqual(doc["outputs"]["number"], "INC7")
+        self.assertEqual(doc["steps"]["call"]["attempt"], 3)
+        self.assertEqual(srv.count("/flaky"), 3)
+        self.assertEqual([json.loads(h["body"]) for h in srv.hits("/flaky")], [{"x": 1}] * 3)
+        attempts = self.p.show(doc["id"])["steps"]["call"]["attempts"]
+        self.assertEqual([a["attempt"] for a in attempts], [1, 2, 3])
+        self.assertEqual([a["status"] for a in attempts], ["failed", "failed", "succeeded"])
+        self.assertIn("503", attempts[0]["error"]["message"])
+
+    def test_4xx_not_retried(self):
+        srv = self.start_server()
+        srv.script("/bad", (400, {"error": "no"}))
+        self.p.workflow("retry", """\
+inputs:
+  url: {type: string, required: true}
+steps:
+  - id: call
+    task: http.request
+    retry: {max_attempts: 3, initial_delay: 50ms}
+    with: {method: POST, url: "{{ inputs.url }}", json: {x: 1}}
+""")
+        doc = self.assertRun("retry", "--input", "url=%s/bad" % srv.url, code=1)
+        self.assertEqual(srv.count("/bad"), 1)
+        err = self.step_error(doc, "call")
+        self.assertEqual(err["kind"], "http_4xx")
+        self.assertIn("400", err["message"])
+        self.assertEqual(doc["steps"]["call"]["attempt"], 1)
+
+
+# --------------------------------------------------------------------------- 6: sub-workflows
+
+
+class SubWorkflows(EngineTest):
+    def setUp(self):
+        super().setUp()
+        self.p.workflow("child", """\
+inputs:
+  n: {type: integer, required: true}
+  explode: {type: boolean, default: false}
+steps:
+  - id: double
+    task: lua
+    with:
+      input: {n: "{{ inputs.n }}", explode: "{{ inputs.explode }}"}
+      script: |
+        if input.explode then error("child exploded", 0) end
+        return input.n * 2
+outputs:
+  doubled: "{{ steps.double.output }}"
+  parent_given: "{{ inputs.n }}"
+""")
+        self.p.workflow("parent", """\
+inputs:
+  explode: {type: boolean, default: false}
+steps:
+  - id: sub
+    task: workflow
+    with: {name: child, inputs: {n: 21, explode: "{{ inputs.explode }}"}}
+  - id: use
+    task: lua
+    with: {input: "{{ steps.sub.output.doubled }}", script: "return input + 1"}
+outputs:
+  r: "{{ steps.use.output }}"
+""")
+
+    def test_child_outputs_become_step_output(self):
+        doc = self.assertRun("parent")
+        self.assertEqual(doc["steps"]["sub"]["output"], {"doubled": 42, "parent_given": 21})
+        self.assertEqual(doc["outputs"], {"r": 43})
+        child_id = doc["steps"]["sub"]["child_execution"]
+        child = self.p.show(child_id)
+        self.assertEqual(child["status"], "succeeded")
+        self.assertEqual(child["inputs"], {"n": 21, "explode": False})
+        self.assertEqual(child["parent"], {"execution": doc["id"], "step": "sub"})
+
+    def test_failing_child_fails_the_step(self):
+        doc = self.assertRun("parent", "--input", "explode=true", code=1)
+        err = self.step_error(doc, "sub")
+        self.assertIn("child exploded", err["message"])
+        self.assertEqual(doc["steps"]["use"]["status"], "cancelled")
+        child = self.p.show(doc["steps"]["sub"]["child_execution"])
+        self.assertEqual(child["status"], "failed")
+
+    def test_self_recursion_stopped_by_depth_limit(self):
+        self.p.workflow("forever", """\
+steps:
+  - {id: again, task: workflow, with: {name: forever}}
+""")
+        doc = self.assertRun("forever", code=1)
+        msg = self.step_error(doc, "again")["message"]
+        self.assertRegex(msg, r"nested deeper than \d+ levels")
+        # Every level of the chain is on record and failed.
+        p = self.p.ferry("executions", "list", "--workflow", "forever", "--limit", "100", "--json")
+        rows = json.loads(p.stdout)
+        self.assertGreater(len(rows), 2)
+        self.assertLessEqual(len(rows), 64)
+        self.assertEqual({r["status"] for r in rows}, {"failed"})
+
+
+# --------------------------------------------------------------------------- 7: hooks
+
+
+class Hooks(EngineTest):
+    def test_before_and_after_step_hooks(self):
+        self.p.write("tasks/hooks/before.lua", """\
+return function(ctx, event)
+  if event.step == "vetoed" then
+    event.reason = "not today"
+    return false
+  end
+  if event.step == "changed" then
+    event.input.input = "from the hook (" .. ctx.hook .. ")"
+  end
+  return event
+end
+""")
+        self.p.write("tasks/hooks/after.lua", """\
+return function(ctx, event)
+  if event.step == "changed" then
+    event.output = { wrapped = event.output }
+    event.annotations = { audited_by = "after hook" }
+  end
+  return event
+end
+""")
+        self.p.workflow("hooked", """\
+hooks:
+  before_step: hooks/before.lua
+  after_step: hooks/after.lua
+steps:
+  - {id: changed, task: lua, with: {input: original, script: "return input"}}
+  - {id: vetoed, task: lua, with: {script: "return 'ran'"}}
+  - {id: plain, task: lua, with: {input: "{{ steps.changed.output.wrapped }}", script: "return input"}}
+""")
+        doc = self.assertRun("hooked")
+        s = doc["steps"]
+        self.assertEqual(s["changed"]["input"]["input"], "from the hook (before_step)")
+        self.assertEqual(s["changed"]["output"], {"wrapped": "from the hook (before_step)"})
+        self.assertEqual(s["changed"]["annotations"], {"audited_by": "after hook"})
+        self.assertEqual(s["vetoed"]["status"], "skipped")
+        self.assertIn("not today", s["vetoed"]["reason"])
+        self.assertIsNone(s["vetoed"]["output"])
+        # Steps after see the hooked output.
+        self.assertEqual(s["plain"]["output"], "from the hook (before_step)")
+
+    ON_FAILURE = """\
+return function(ctx, event)
+  local res = ferry.http.request {
+    method = "POST", url = "%s/page",
+    json = { execution = event.execution_id, error = event.error.message, step = event.error.step,
+             hook = ctx.hook },
+  }
+  return event
+end
+"""
+
+    def test_on_failure_hook_runs_when_execution_fails(self):
+        srv = self.start_server()
+        self.p.write("tasks/hooks/page.lua", self.ON_FAILURE % srv.url)
+        self.p.workflow("paged", """\
+inputs:
+  ok: {type: boolean, default: false}
+hooks:
+  on_failure: hooks/page.lua
+steps:
+  - {id: first, task: lua, with: {script: "return 1"}}
+  - {id: breaks, task: fail, needs: [first], when: "{{ not inputs.ok }}", with: {message: disk full}}
+""")
+        doc = self.assertRun("paged", code=1)
+        hits = srv.hits("/page")
+        self.assertEqual(len(hits), 1)
+        body = json.loads(hits[0]["body"])
+        self.assertEqual(body, {"execution": doc["id"], "error": "disk full", "step": "breaks",
+                                "hook": "on_failure"})
+        # Not called when the execution succeeds.
+        self.assertRun("paged", "--input", "ok=true")
+        self.assertEqual(srv.count("/page"), 1)
+
+
+# --------------------------------------------------------------------------- 8: sandbox
+
+
+ESCAPE_TASK = """\
+return {
+  name = "custom.escape",
+  description = "tries to leave the sandbox",
+  input = { what = { type = "string", required = true } },
+  run = function(ctx, input)
+    local w = input.what
+    if w == "io" then return io.open("/etc/passwd") end
+    if w == "os_execute" then return os.execute("touch %(marker)s") end
+    if w == "debug" then return debug.getinfo(1) end
+    if w == "require_os" then return require("os").execute("touch %(marker)s") end
+    if w == "require_io" then return require("io") end
+    if w == "dump" then return load(string.dump(function() return 1 end)) end
+    if w == "binary" then return load("\\27Lua", "x", "b") end
+    if w == "global" then leaked = 1 return "set" end
+    if w == "G" then _G.leaked = 1 return "set" end
+    if w == "env_meta" then setmetatable(_ENV, nil) return "done" end
+    if w == "string" then string.upper = function() return "hacked" end return "done" end
+    if w == "string_meta" then getmetatable("").__index.upper = function() return "hacked" end return "done" end
+    if w == "rawset" then rawset(_ENV, "leaked", 1) return "set" end
+    if w == "load_env" then return load("return os.execute")()("touch %(marker)s") end
+    if w == "load_global" then return load("leaked = 1 return leaked")() end
+    if w == "check" then return { upper = string.upper("abc") .. ("abc"):upper(), leaked = tostring(leaked) } end
+    error("unknown case " .. w)
+  end,
+}
+"""
+
+
+class Sandbox(EngineTest):
+    def test_instruction_budget(self):
+        self.p.workflow("spin", """\
+steps:
+  - {id: loop, task: lua, on_error: continue, with: {script: "while true do end"}}
+  - id: swallow
+    task: lua
+    on_error: continue
+    with:
+      script: |
+        for i = 1, 1000 do pcall(function() while true do end end) end
+        return "escaped the budget"
+""")
+        doc = self.assertRun("spin")
+        for step in ("loop", "swallow"):
+            err = self.step_error(doc, step)
+            self.assertEqual(err["kind"], "limit", err)
+            self.assertIn("instruction budget", err["message"])
+
+    def test_memory_limit(self):
+        self.p.workflow("bomb", """\
+steps:
+  - id: table
+    task: lua
+    on_error: continue
+    with:
+      script: |
+        local t = {}
+        for i = 1, 1e9 do t[i] = {i, i, i, i} end
+  - id: rep
+    task: lua
+    on_error: continue
+    with:
+      script: |
+        local t = {}
+        for i = 1, 1e6 do t[i] = string.rep("x", 4 * 1024 * 1024) .. i end
+  - id: double
+    task: lua
+    on_error: continue
+    with:
+      script: |
+        local ok, err = pcall(function()
+          local s = "x"
+          for i = 1, 40 do s = s .. s end
+        end)
+        return "survived: " .. tostring(err)
+  # Runs after the bombs (they start together and never wait) without depending on them.
+  - {id: pause, task: sleep, with: {duration: 100ms}}
+  - id: fine
+    task: lua
+    needs: [pause]
+    with: {script: "return #string.rep('y', 1000)"}
+""")
+        start = time.monotonic()
+        doc = self.assertRun("bomb", timeout=60)
+        elapsed = time.monotonic() - start
+        for step in ("table", "rep", "double"):
+            err = self.step_error(doc, step)
+            self.assertEqual(err["kind"], "limit", err)
+            self.assertIn("memory limit", err["message"])
+        # The per-task cap stops a bomb long before it eats the whole VM: the error names the
+        # task's own limit, not the VM's.
+        for step in ("rep", "double"):
+            self.assertIn("the task allocated more than",
+                          self.step_error(doc, step)["message"])
+        self.assertEqual(doc["steps"]["fine"]["output"], 1000)
+        self.assertLess(elapsed, 20)
+
+    def test_wall_clock_timeout(self):
+        self.p.workflow("slow", """\
+steps:
+  - {id: parked, task: sleep, timeout: 300ms, on_error: continue, with: {duration: 2s}}
+  - id: busy
+    task: lua
+    timeout: 300ms
+    on_error: continue
+    with: {script: "local n = 0 while true do n = n + 1 end"}
+""")
+        start = time.monotonic()
+        doc = self.assertRun("slow")
+        self.assertLess(time.monotonic() - start, 1.9, "the 2s sleep was not cut at 300ms")
+        parked = self.step_error(doc, "parked")
+        self.assertEqual(parked["kind"], "timeout")
+        self.assertIn("300 ms", parked["message"])
+        busy = self.step_error(doc, "busy")
+        self.assertIn(busy["kind"], ("limit", "timeout"))
+        self.assertIn("timeout", busy["message"])
+        self.assertIn("300 ms", busy["message"])
+        for step in ("parked", "busy"):
+            d = doc["steps"][step]["duration_ms"]
+            self.assertGreaterEqual(d, 290)
+            self.assertLess(d, 1000)
+
+    def test_escapes_fail_cleanly(self):
+        marker = self.p.dir / "pwned"
+        self.p.write("tasks/custom/escape.lua", ESCAPE_TASK % {"marker": marker})
+        cases = ["io", "os_execute", "debug", "require_os", "require_io", "dump", "binary",
+                 "global", "G", "env_meta", "string", "string_meta", "rawset", "load_env",
+                 "load_global"]
+        steps = "".join("  - {id: %s, task: custom.escape, on_error: continue, with: {what: %s}}\n"
+                        % (c, c) for c in cases)
+        # `check` runs after every attempt (they start together and do not wait for
+        # anything), without depending on them: a failed dependency would skip it.
+        steps += "  - {id: pause, task: sleep, with: {duration: 100ms}}\n"
+        steps += "  - {id: check, task: custom.escape, needs: [pause], with: {what: check}}\n"
+        self.p.workflow("escape", "steps:\n" + steps)
+        doc = self.assertRun("escape")
+        for c in cases:
+            with self.subTest(case=c):
+                self.assertEqual(doc["steps"][c]["status"], "failed",
+                                 "%s escaped: %r" % (c, doc["steps"][c]))
+                # Located in the task file (or, for a chunk it loaded, in that chunk).
+                self.assertRegex(doc["steps"][c]["error"]["message"],
+                                 r"^(tasks/custom/escape\.lua|\(load\)):\d+: ")
+        msg = lambda c: doc["steps"][c]["error"]["message"]
+        self.assertIn("global 'io'", msg("io"))
+        self.assertIn("global 'debug'", msg("debug"))
+        self.assertIn("module 'os' not found", msg("require_os"))
+        self.assertIn("binary chunks are not allowed", msg("binary"))
+        self.assertIn("'dump'", msg("dump"))
+        self.assertIn("tasks cannot set globals", msg("global"))
+        self.assertIn("tasks cannot set globals", msg("G"))
+        self.assertIn("tasks cannot set globals", msg("load_global"))
+        self.assertIn("protected metatable", msg("env_meta"))
+        self.assertIn("read-only table 'string'", msg("string"))
+        self.assertIn("rawset", msg("rawset"))
+        # Nothing one step did is seen by the next one.
+        self.assertEqual(doc["steps"]["check"]["output"], {"upper": "ABCABC", "leaked": "nil"})
+        self.assertFalse(marker.exists(), "a task ran a shell command")
+
+    def test_inline_lua_is_sandboxed_too(self):
+        marker = self.p.dir / "pwned"
+        self.p.workflow("inline", """\
+steps:
+  - {id: global, task: lua, on_error: continue, with: {script: "leaked = 1 return leaked"}}
+  - {id: env_meta, task: lua, on_error: continue, with: {script: "setmetatable(_ENV, nil) return 'done'"}}
+  - {id: load_env, task: lua, on_error: continue, with: {script: "return load('return os.execute')()('touch %(marker)s')"}}
+  - {id: os, task: lua, on_error: continue, with: {script: "return os.execute('touch %(marker)s')"}}
+  - {id: string, task: lua, on_error: continue, with: {script: "string.upper = string.lower return 'done'"}}
+  - {id: pause, task: sleep, with: {duration: 100ms}}
+  - id: check
+    task: lua
+    needs: [pause]
+    with: {script: "return {upper = string.upper('abc'), leaked = tostring(leaked), clock = type(os.clock)}"}
+""" % {"marker": marker})
+        doc = self.assertRun("inline")
+        s = doc["steps"]
+        for c in ("global", "env_meta", "load_env", "os", "string"):
+            with self.subTest(case=c):
+                self.assertEqual(s[c]["status"], "failed", "%s escaped: %r" % (c, s[c]))
+                self.assertIn("%s.script:1:" % c, s[c]["error"]["message"])
+        self.assertEqual(s["check"]["output"], {"upper": "ABC", "leaked": "nil", "clock": "function"})
+        self.assertFalse(marker.exists(), "a task ran a shell command")
+
+    def test_errors_carry_file_line_and_traceback(self):
+        self.p.write("tasks/custom/boom.lua", """\
+local function explode(what)
+  error("kaboom: " .. what)
+end
+
+return {
+  name = "custom.boom",
+  description = "fails with a located error",
+  input = { what = { type = "string", default = "x" } },
+  run = function(ctx, input)
+    explode(input.what)
+  end,
+}
+""")
+        self.p.workflow("boom", """\
+steps:
+  - {id: b, task: custom.boom, with: {what: the reactor}}
+""")
+        doc = self.assertRun("boom", code=1)
+        err = self.step_error(doc, "b")
+        self.assertEqual(err["message"], "tasks/custom/boom.lua:2: kaboom: the reactor")
+        self.assertEqual(err["file"], "tasks/custom/boom.lua")
+        self.assertEqual(err["line"], 2)
+        attempt = self.p.show(doc["id"])["steps"]["b"]["attempts"][0]
+        tb = attempt["error"]["traceback"]
+        self.assertIn("stack traceback", tb)
+        self.assertIn("tasks/custom/boom.lua:2:", tb)
+        self.assertIn("tasks/custom/boom.lua:10:", tb)
+
+
+# --------------------------------------------------------------------------- 9: validation
+
+
+class Validation(EngineTest):
+    CASES = {
+        # name: (yaml, expected line:col or line, message pieces)
+        "yaml_syntax": ("steps:\n  - id: a\n    task: log\n    with: {message: \"oops\n",
+                        None, []),
+        "top_key": ("stepz:\n  - {id: a, task: log, with: {message: hi}}\n",
+                    (1, 1), ["unknown key 'stepz'", "did you mean 'steps'"]),
+        "step_key": ("steps:\n  - id: a\n    task: log\n    wiht: {message: hi}\n",
+                     (4, 5), ["unknown key 'wiht'", "did you mean 'with'"]),
+        "unknown_task": ("steps:\n  - id: a\n    task: no.such.task\n", (3, 11),
+                         ["unknown task 'no.such.task'"]),
+        "unknown_provider": ("steps:\n  - id: a\n    task: log\n    provider: servicenow\n"
+                             "    with: {message: hi}\n", (4, 15), ["servicenow"]),
+        "needs_ref": ("steps:\n  - id: a\n    task: log\n    needs: [ghost]\n"
+                      "    with: {message: hi}\n", (4, 13), ["unknown step 'ghost'"]),
+        "expr_ref": ("steps:\n  - id: a\n    task: log\n"
+                     "    with: {message: \"{{ steps.ghost.output }}\"}\n", (4, None),
+                     ["unknown step 'ghost'"]),
+        "cycle": ("steps:\n  - {id: a, task: log, needs: [c], with: {message: hi}}\n"
+                  "  - {id: b, task: log, needs: [a], with: {message: hi}}\n"
+                  "  - {id: c, task: log, with: {message: \"{{ steps.b.output }}\"}}\n",
+                  (None, None), ["cycle", "a -> c -> b -> a"]),
+        "bad_expression": ("steps:\n  - id: a\n    task: log\n"
+                           "    with: {message: \"{{ inputs.x + }}\"}\n", (4, None),
+                           ["expression"]),
+        "bad_default": ("inputs:\n  n: {type: integer, default: three}\n"
+                        "steps:\n  - {id: a, task: log, with: {message: hi}}\n", (2, None),
+                        ["default", "'n'", "integer"]),
+    }
+
+    def check_line(self, out, name, where, pieces):
+        rel = "workflows/%s.yaml" % name
+        lines = [l for l in out.splitlines() if rel in l]
+        self.assertTrue(lines, "no problem reported for %s in:\n%s" % (rel, out))
+        line = lines[0]
+        m = re.search(re.escape(rel) + r":(\d+):(\d+): (.+)$", line)
+        self.assertIsNotNone(m, "not FILE:LINE:COL: message: %r" % line)
+        if where:
+            if where[0] is not None:
+                self.assertEqual(int(m.group(1)), where[0], line)
+            if where[1] is not None:
+                self.assertEqual(int(m.group(2)), where[1], line)
+        for piece in pieces:
+            self.assertIn(piece, m.group(3), line)
+
+    def test_validate_and_run_report_file_line_col(self):
+        for name, (text, _, _) in self.CASES.items():
+            self.p.workflow(name, text)
+        self.p.workflow("good", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        for name, (_, where, pieces) in self.CASES.items():
+            with self.subTest(case=name, command="validate"):
+                self.check_line(p.stdout, name, where, pieces)
+        self.assertNotIn("good.yaml", p.stdout)
+        # One file at a time, and `ferry run`, say the same.
+        names = list(self.CASES)
+        results = in_parallel(*[(lambda n=n: self.p.ferry("run", n, "--quiet")) for n in names])
+        for name, r in zip(names, results):
+            with self.subTest(case=name, command="run"):
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertEqual(r.stdout.strip(), "", "nothing may run")
+                self.check_line(r.stderr, name, *self.CASES[name][1:])
+        one = self.p.ferry("validate", str(self.p.dir / "workflows/cycle.yaml"), data=False)
+        self.assertEqual(one.returncode, 2)
+        self.assertIn("a -> c -> b -> a", one.stdout)
+        good = self.p.ferry("validate", str(self.p.dir / "workflows/good.yaml"), data=False)
+        self.assertEqual(good.returncode, 0, good.stdout + good.stderr)
+        # Nothing ran: no history at all.
+        self.assertFalse((self.p.data / "data.mdb").exists() and
+                         json.loads(self.p.ferry("executions", "list", "--json").stdout))
+
+    def test_lua_syntax_error_in_a_task_file(self):
+        self.p.write("tasks/custom/broken.lua", """\
+return {
+  name = "custom.broken",
+  run = function(ctx, input)
+    local x = = 1
+  end,
+}
+""")
+        self.p.workflow("uses", "steps:\n  - {id: a, task: custom.broken}\n")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertRegex(p.stdout, r"tasks/custom/broken\.lua:4:\d+: .*near '='")
+        r = self.p.ferry("run", "uses")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertRegex(r.stderr, r"tasks/custom/broken\.lua:4:\d+:")
+        self.assertRegex(r.stderr, r"workflows/uses\.yaml:2:\d+: unknown task 'custom.broken'")
+
+    def test_input_conversion_errors(self):
+        self.p.workflow("typed", """\
+inputs:
+  count: {type: integer, default: 1}
+  ratio: {type: number, default: 0.5}
+  flag: {type: boolean, default: false}
+  tags: {type: array, default: []}
+  meta: {type: object, default: {}}
+steps:
+  - id: echo
+    task: lua
+    with:
+      input: {count: "{{ inputs.count }}", ratio: "{{ inputs.ratio }}", flag: "{{ inputs.flag }}",
+              tags: "{{ inputs.tags }}", meta: "{{ inputs.meta }}"}
+      script: return input
+""")
+        bad = {"count=abc": "count", "ratio=x1": "ratio", "flag=maybe": "flag",
+               "tags=[1,": "tags", "meta=[1]": "meta"}
+        calls = [(lambda a=a: self.p.ferry("run", "typed", "--input", a)) for a in bad]
+        calls.append(lambda: self.p.ferry("run", "typed", "--input", "colour=red"))
+        calls.append(lambda: self.p.run("typed", "--input", "count=7", "--input", "ratio=2.5",
+                                        "--input", "flag=yes", "--input", 'tags=["a",1]',
+                                        "--input", 'meta={"k":{"n":1}}'))
+        results = in_parallel(*calls)
+        for (arg, name), r in zip(bad.items(), results):
+            with self.subTest(arg=arg):
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("input '%s'" % name, r.stderr)
+                self.assertEqual(r.stdout, "")
+        unknown = results[len(bad)]
+        self.assertEqual(unknown.returncode, 2)
+        self.assertIn("no input 'colour'", unknown.stderr)
+        rc, doc, err = results[-1]
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["steps"]["echo"]["output"],
+                         {"count": 7, "ratio": 2.5, "flag": True, "tags": ["a", 1],
+                          "meta": {"k": {"n": 1}}})
+
+
+# --------------------------------------------------------------------------- 10: crash, resume
+
+
+class CrashAndResume(EngineTest):
+    def test_kill_9_then_resume(self):
+        srv = self.start_server()
+        self.p.write("tasks/custom/post.lua", POST_TASK)
+        self.p.workflow("chain", """\
+inputs:
+  base: {type: string, required: true}
+steps:
+  - {id: a, task: custom.post, with: {url: "{{ inputs.base }}/a"}}
+  - {id: b, task: custom.post, needs: [a], with: {url: "{{ inputs.base }}/b", pause: 3s}}
+  - {id: c, task: custom.post, needs: [b], with: {url: "{{ inputs.base }}/c"}}
+outputs:
+  c: "{{ steps.c.output.status }}"
+""")
+        cmd = [FERRY, "run", "chain", "--input", "base=" + srv.url, "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        self.assertTrue(srv.wait_for("/b", 1, timeout=15), "the run never reached step b")
+        time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        self.assertEqual(srv.count("/c"), 0)
+
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        self.assertEqual(len(rows), 1)
+        exec_id = rows[0]["id"]
+        self.assertEqual(rows[0]["status"], "running")
+
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        resumed = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual(resumed["id"], exec_id)
+        self.assertEqual(resumed["status"], "succeeded")
+        self.assertEqual(resumed["outputs"], {"c": 200})
+
+        self.assertEqual(srv.count("/a"), 1, "a finished before the crash: not run again")
+        self.assertEqual(srv.count("/c"), 1)
+        b = srv.hits("/b")
+        self.assertEqual(len(b), 2)
+        keys = [h["headers"].get("idempotency-key") for h in b]
+        self.assertTrue(keys[0])
+        self.assertEqual(keys[0], keys[1], "the retried step must reuse its idempotency key")
+        self.assertEqual([h["headers"].get("x-key") for h in b], ["b", "b"])
+        self.assertNotEqual(srv.hits("/a")[0]["headers"]["idempotency-key"], keys[0])
+
+        shown = self.p.show(exec_id)
+        self.assertEqual(shown["status"], "succeeded")
+        self.assertEqual(shown["steps"]["b"]["idempotency_key"], keys[0])
+        self.assertEqual(shown["steps"]["a"]["attempt"], 1)
+        attempts = shown["steps"]["b"]["attempts"]
+        self.assertEqual([a["status"] for a in attempts], ["interrupted", "succeeded"], attempts)
+        self.assertEqual(shown["steps"]["b"]["attempt"], 2)
+        # Nothing left to resume.
+        again = self.p.ferry("resume")
+        self.assertEqual(again.returncode, 0)
+        self.assertEqual(srv.count("/b"), 2)
+
+    def test_corrupt_data_dir(self):
+        self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        self.p.data.mkdir()
+        garbage = b"this is not an LMDB file\x00\x01\x02" * 512
+        db = self.p.data / "data.mdb"
+        db.write_bytes(garbage)
+        for args in (["run", "hello"], ["executions", "list"], ["resume"]):
+            with self.subTest(command=args[0]):
+                r = self.p.ferry(*args)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(str(self.p.data), r.stderr)
+                self.assertNotIn("Traceback", r.stderr)
+                self.assertLess(r.returncode, 128, "crashed instead of reporting: %r" % r.stderr)
+        self.assertEqual(db.read_bytes(), garbage, "the corrupt file was modified")
+
+
+# --------------------------------------------------------------------------- 11: history
+
+
+CHANGE_TASK = """\
+return {
+  name = "custom.change",
+  description = "updates a ticket and records the change",
+  input = { priority = { type = "string", default = "3" } },
+  run = function(ctx, input)
+    local before = { id = "INC1", state = "new", priority = "4", tags = { "a" } }
+    local after = { id = "INC1", state = "in_progress", priority = input.priority,
+                    tags = { "a", "b" }, owner = "ops" }
+    ctx.change("ticket", "INC1", before, after)
+    return after
+  end,
+}
+"""
+
+
+class History(EngineTest):
+    def setUp(self):
+        super().setUp()
+        self.p.write("tasks/custom/change.lua", CHANGE_TASK)
+        self.p.workflow("chg", """\
+inputs:
+  priority: {type: string, default: "3"}
+steps:
+  - id: update
+    task: custom.change
+    with: {priority: "{{ inputs.priority }}"}
+""")
+        self.p.workflow("broken", "steps:\n  - {id: x, task: fail, with: {message: nope}}\n")
+
+    def run_id(self, *args, code=0):
+        return self.assertRun(*args, code=code)["id"]
+
+    def test_list_and_show(self):
+        first = self.run_id("chg")
+        second = self.run_id("chg", "--input", "priority=1")
+        failed = self.run_id("broken", code=1)
+        lst = lambda *a: self.p.ferry("executions", "list", *a)
+        every, chg, status, limit, human = in_parallel(
+            lambda: lst("--json"), lambda: lst("--workflow", "chg", "--json"),
+            lambda: lst("--status", "failed", "--json"), lambda: lst("--limit", "2", "--json"),
+            lambda: lst())
+        ids = lambda r: [row["id"] for row in json.loads(r.stdout)]
+        self.assertEqual(ids(every), [failed, second, first], "newest first")
+        self.assertEqual(ids(chg), [second, first])
+        self.assertEqual(ids(status), [failed])
+        self.assertEqual(ids(limit), [failed, second])
+        self.assertEqual(human.returncode, 0)
+        lines = human.stdout.splitlines()
+        self.assertIn("STATUS", lines[0])
+        self.assertEqual(len(lines), 4)
+        self.assertIn(failed, lines[1])
+        self.assertIn("failed", lines[1])
+        self.assertIn("broken", lines[1])
+        bad = lst("--limit", "0")
+        self.assertEqual(bad.returncode, 2)
+
+        shown = self.p.show(second)
+        self.assertEqual(shown["inputs"], {"priority": "1"})
+        self.assertEqual(shown["steps"]["update"]["output"]["priority"], "1")
+        self.assertEqual(len(shown["steps"]["update"]["attempts"]), 1)
+        text = self.p.ferry("executions", "show", failed)
+        self.assertEqual(text.returncode, 0)
+        self.assertIn("execution " + failed, text.stdout)
+        self.assertIn("nope", text.stdout)
+        self.assertRegex(text.stdout, r"\bx\s+failed")
+        missing = self.p.ferry("executions", "show", "01NOSUCHEXECUTION000000000")
+        self.assertNotEqual(missing.returncode, 0)
+
+    def test_diff_of_recorded_changes(self):
+        exec_id = self.run_id("chg")
+        r = self.p.ferry("executions", "diff", exec_id, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        changes = json.loads(r.stdout)
+        self.assertEqual(len(changes), 1)
+        c = changes[0]
+        self.assertEqual((c["kind"], c["id"], c["step"]), ("ticket", "INC1", "update"))
+        ops = sorted((o["op"], o["path"], json.dumps(o.get("value"))) for o in c["patch"])
+        self.assertEqual(ops, sorted([("replace", "/state", '"in_progress"'),
+                                      ("replace", "/priority", '"3"'),
+                                      ("add", "/tags/1", '"b"'),
+                                      ("add", "/owner", '"ops"')]))
+        text = self.p.ferry("executions", "diff", exec_id)
+        self.assertIn("ticket INC1", text.stdout)
+        self.assertRegex(text.stdout, r"replace\s+/state\s+\"in_progress\"")
+
+    def test_diff_of_two_executions(self):
+        a = self.run_id("chg")
+        b = self.run_id("chg", "--input", "priority=1")
+        r = self.p.ferry("executions", "diff", a, b, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = json.loads(r.stdout)
+        self.assertEqual(d["steps"], {"update": [{"op": "replace", "path": "/priority",
+                                                  "value": "1"}]})
+        self.assertFalse(d["definition_changed"])
+        same = json.loads(self.p.ferry("executions", "diff", a, a, "--json").stdout)
+        self.assertEqual(same["steps"], {})
+        # The workflow file changes between two runs: a text diff of the definitions.
+        path = self.p.dir / "workflows/chg.yaml"
+        path.write_text(path.read_text().replace('default: "3"}', 'default: "3", description: new}'))
+        c = self.run_id("chg")
+        d = json.loads(self.p.ferry("executions", "diff", a, c, "--json").stdout)
+        self.assertTrue(d["definition_changed"])
+        self.assertEqual(d["steps"], {})
+        self.assertIn('-  priority: {type: string, default: "3"}', d["definition_diff"])
+        self.assertIn('+  priority: {type: string, default: "3", description: new}',
+                      d["definition_diff"])
+        text = self.p.ferry("executions", "diff", a, c).stdout
+        self.assertIn("+  priority", text)
+
+    def test_export_since(self):
+        old = self.run_id("chg")
+        time.sleep(1.1)
+        boundary = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        time.sleep(1.0)
+        new = self.run_id("broken", code=1)
+        since = boundary.strftime("%Y-%m-%dT%H:%M:%SZ")
+        recent, everything, future = in_parallel(
+            lambda: self.p.ferry("executions", "export", "--since", since),
+            lambda: self.p.ferry("executions", "export", "--since", "1h"),
+            lambda: self.p.ferry("executions", "export", "--since", "2099-01-01"))
+        for r in (recent, everything, future):
+            self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(l) for l in recent.stdout.splitlines()]
+        self.assertEqual([l["id"] for l in lines], [new])
+        self.assertEqual(lines[0]["status"], "failed")
+        self.assertIn("attempts", lines[0]["steps"]["x"])
+        self.assertEqual({json.loads(l)["id"] for l in everything.stdout.splitlines()}, {old, new})
+        self.assertEqual(future.stdout, "")
+        bad = self.p.ferry("executions", "export", "--since", "yesterday-ish")
+        self.assertEqual(bad.returncode, 2)
+
+    def test_tasks_list_and_show(self):
+        lst, show, show_json, missing = in_parallel(
+            lambda: self.p.ferry("tasks", "list", data=False),
+            lambda: self.p.ferry("tasks", "show", "transform", data=False),
+            lambda: self.p.ferry("tasks", "show", "http.request", "--json", data=False),
+            lambda: self.p.ferry("tasks", "show", "no.such", data=False))
+        self.assertEqual(lst.returncode, 0)
+        names = {l.split()[0] for l in lst.stdout.splitlines()[1:] if l.strip()}
+        for t in ("sleep", "log", "fail", "lua", "transform", "http.request", "template.render",
+                  "workflow", "custom.change"):
+            self.assertIn(t, names)
+        self.assertEqual(show.returncode, 0)
+        self.assertRegex(show.stdout, r"\bdata\s+object\s+required")
+        self.assertRegex(show.stdout, r"\bmappings\s+array\s+required")
+        spec = json.loads(show_json.stdout)
+        self.assertEqual(spec["name"], "http.request")
+        self.assertIn("method", spec["input"])
+        self.assertIn("url", spec["input"])
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("no.such", missing.stderr)
+
+
+# --------------------------------------------------------------------------- 12: bundled examples
+
+
+class BundledExamples(EngineTest):
+    def bundled(self, *args):
+        r = subprocess.run([FERRY, "run", *args, "--quiet", "--project", str(REPO),
+                            "--data", str(self.p.data)],
+                           capture_output=True, text=True, timeout=TIMEOUT, cwd=str(REPO))
+        return r.returncode, (json.loads(r.stdout) if r.stdout.strip() else None), r.stderr
+
+    def test_normalize_finding(self):
+        rc, doc, err = self.bundled("normalize-finding", "--inputs-file",
+                                    str(REPO / "workflows/samples/finding.json"))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["outputs"]["fields"], {
+            "short_description": "SSH root login is permitted",
+            "severity": "high",
+            "priority": "2",
+            "confidence": 87,
+            "cmdb_ci": "db-prod-03",
+            "detected_at": "2025-12-01T06:00:00.000Z",
+            "correlation": "db-prod-03/CIS-5.2.8",
+        })
+        self.assertEqual(doc["outputs"]["headline"], "P2 SSH root login is permitted on db-prod-03")
+
+    def test_cert_expiry(self):
+        sample = json.loads((REPO / "workflows/samples/certificates.json").read_text())
+        now = time.time()
+        rc, doc, err = self.bundled("cert-expiry", "--inputs-file",
+                                    str(REPO / "workflows/samples/certificates.json"))
+        self.assertEqual(rc, 0, err)
+        warn = sample["warn_days"]
+        expected = []
+        for cert in sample["certificates"]:
+            t = datetime.datetime.strptime(cert["not_after"], "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            days = int((t - now) // 86400)
+            urgency = ("expired" if days < 0 else "critical" if days <= 7
+                       else "warning" if days <= warn else "ok")
+            expected.append({"host": cert["host"], "days_left": days, "urgency": urgency})
+        checks = doc["steps"]["check"]["output"]
+        self.assertEqual(checks, expected)
+        self.assertEqual(doc["outputs"]["expiring"], [e for e in expected if e["urgency"] != "ok"])
+        report = doc["outputs"]["report"]
+        for e in expected:
+            if e["urgency"] != "ok":
+                self.assertIn(e["host"], report)
+        # Each certificate ran as a sub-workflow execution of cert-check.
+        lst = subprocess.run([FERRY, "executions", "list", "--workflow", "cert-check", "--json",
+                              "--project", str(REPO), "--data", str(self.p.data)],
+                             capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(len(json.loads(lst.stdout)), len(sample["certificates"]))
+
+    def test_incident_report_dry_run(self):
+        srv = self.start_server()
+        rc, doc, err = self.bundled("incident-report", "--dry-run", "--inputs-file",
+                                    str(REPO / "workflows/samples/rca.json"),
+                                    "--input", "servicenow_url=" + srv.url)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(doc["dry_run"])
+        ticket = doc["outputs"]["ticket"]
+        self.assertIs(ticket["dry_run"], True)
+        req = ticket["request"]
+        self.assertEqual(req["method"], "POST")
+        self.assertEqual(req["url"], srv.url + "/api/now/table/incident")
+        rca = json.loads((REPO / "workflows/samples/rca.json").read_text())["rca"]
+        self.assertEqual(req["body"]["short_description"], rca["title"])
+        self.assertEqual(req["body"]["priority"], "1")
+        self.assertEqual(req["body"]["correlation_id"], doc["id"])
+        self.assertIn(rca["title"], req["body"]["description"])
+        time.sleep(0.1)
+        self.assertEqual(srv.requests, [], "a dry run sent a request")
+
+
+# --------------------------------------------------------------------------- runner
+
+
+class LineResult(unittest.TestResult):
+    """One line per test: `PASS name (1.23s)` / `FAIL name` with the reason below it."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+        self.passed = 0
+        self._start = {}
+
+    def startTest(self, test):
+        self._start[test.id()] = time.monotonic()
+        unittest.TestResult.startTest(self, test)
+
+    def _line(self, test, word, detail=""):
+        parent = getattr(test, "test_case", test)
+        took = time.monotonic() - self._start.get(parent.id(), time.monotonic())
+        name = test.id().split(".", 1)[-1]
+        self.stream.write("%s %s (%.2fs)\n" % (word, name, took))
+        if detail:
+            self.stream.write("    " + detail.rstrip().replace("\n", "\n    ") + "\n")
+        self.stream.flush()
+
+    def addSuccess(self, test):
+        unittest.TestResult.addSuccess(self, test)
+        failed = {getattr(t, "test_case", t).id() for t, _ in self.failures + self.errors}
+        self._line(test, "FAIL" if test.id() in failed else "PASS")
+
+    def addFailure(self, test, err):
+        unittest.TestResult.addFailure(self, test, err)
+        self._line(test, "FAIL", self._exc_info_to_string(err, test))
+
+    def addError(self, test, err):
+        unittest.TestResult.addError(self, test, err)
+        self._line(test, "FAIL", self._exc_info_to_string(err, test))
+
+    def addSubTest(self, test, subtest, err):
+        if err is not None:
+            unittest.TestResult.addSubTest(self, test, subtest, err)
+            self._line(subtest, "FAIL", self._exc_info_to_string(err, subtest))
+
+    def addSkip(self, test, reason):
+        unittest.TestResult.addSkip(self, test, reason)
+        self._line(test, "SKIP", reason)
+
+
+def main(argv):
+    global FERRY
+    if len(argv) < 2:
+        sys.stderr.write("usage: test_engine.py PATH/TO/ferry [TEST...]\n")
+        return 2
+    FERRY = str(Path(argv[1]).resolve())
+    if not os.access(FERRY, os.X_OK):
+        sys.stderr.write("not an executable: %s\n" % FERRY)
+        return 2
+    loader = unittest.TestLoader()
+    module = sys.modules[__name__]
+    suite = (loader.loadTestsFromNames(argv[2:], module) if len(argv) > 2
+             else loader.loadTestsFromModule(module))
+    result = LineResult(sys.stdout)
+    start = time.monotonic()
+    suite.run(result)
+    failed_tests = {getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors}
+    total = result.testsRun
+    failed = len(failed_tests)
+    sys.stdout.write("(%.1fs)\n" % (time.monotonic() - start))
+    sys.stdout.write("%d passed, %d failed\n" % (total - failed - len(result.skipped), failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -714,8 +714,10 @@ steps:
     task: lua
     timeout: 300ms
     on_error: continue
-    with: {script: "local n = 0 while true do n = n + 1 end"}
+    with: {script: "local s = string.rep('a', 4000) .. 'c' while true do s:find('c', 1, true) end"}
 """)
+        # Each iteration is a few instructions but a 4 KB scan, so on any machine the
+        # 300 ms deadline comes long before the 100 M instruction budget.
         start = time.monotonic()
         doc = self.assertRun("slow")
         self.assertLess(time.monotonic() - start, 1.9, "the 2s sleep was not cut at 300ms")

@@ -52,6 +52,7 @@ struct Expr {
     ExprKind kind;
     int line = 0;
     int column = 0;
+    int depth = 1;               // height of the tree below: bounded so evaluation cannot overflow the stack
     Value value;                 // Const
     std::string name;            // Name, Getattr attribute, Filter/Test name, Binary operator
     ExprPtr a, b, c;             // operands (c: slice step / condexpr else)

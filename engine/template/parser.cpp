@@ -96,6 +96,20 @@ class Parser {
         next();
     }
 
+    // Every compound node goes through here: a left-deep chain (1 + 1 + ..., x.a.a...,
+    // not not ...) is as deep to evaluate as nested parentheses, so it gets the same bound.
+    ExprPtr bounded(ExprPtr e) {
+        int d = 0;
+        for (const Expr* c : {e->a.get(), e->b.get(), e->c.get()})
+            if (c) d = std::max(d, c->depth);
+        e->depth = d + 1;
+        if (e->depth > kMaxNesting) {
+            fail("expression nested deeper than " + std::to_string(kMaxNesting) + " levels",
+                 e->line, e->column);
+        }
+        return e;
+    }
+
     ExprPtr make(ExprKind k, const Token& at) { return std::make_unique<Expr>(k, at.line, at.column); }
     StmtPtr make_stmt(StmtKind k, const Token& at) {
         return std::make_unique<Stmt>(k, at.line, at.column);
@@ -553,7 +567,7 @@ class Parser {
             node->a = std::move(expr2);  // test
             node->b = std::move(expr1);  // value when true
             node->c = std::move(expr3);  // value when false (may be null)
-            expr1 = std::move(node);
+            expr1 = bounded(std::move(node));
         }
         return expr1;
     }
@@ -565,7 +579,7 @@ class Parser {
             auto node = make(ExprKind::Or, t);
             node->a = std::move(left);
             node->b = parse_and();
-            left = std::move(node);
+            left = bounded(std::move(node));
         }
         return left;
     }
@@ -577,16 +591,17 @@ class Parser {
             auto node = make(ExprKind::And, t);
             node->a = std::move(left);
             node->b = parse_not();
-            left = std::move(node);
+            left = bounded(std::move(node));
         }
         return left;
     }
 
     ExprPtr parse_not() {
+        NestingGuard guard(this, current());
         if (at_name("not")) {
             auto node = make(ExprKind::Not, next());
             node->a = parse_not();
-            return node;
+            return bounded(std::move(node));
         }
         return parse_compare();
     }
@@ -616,7 +631,7 @@ class Parser {
         auto node = make(ExprKind::Compare, start);
         node->a = std::move(expr);
         node->ops = std::move(ops);
-        return node;
+        return bounded(std::move(node));
     }
 
     ExprPtr binary(const Token& at, std::string op, ExprPtr l, ExprPtr r) {
@@ -624,7 +639,7 @@ class Parser {
         node->name = std::move(op);
         node->a = std::move(l);
         node->b = std::move(r);
-        return node;
+        return bounded(std::move(node));
     }
 
     ExprPtr parse_math1() {
@@ -684,6 +699,7 @@ class Parser {
             const Token& t = next();
             node = make(t.value == "-" ? ExprKind::Neg : ExprKind::Pos, t);
             node->a = parse_unary(false);
+            node = bounded(std::move(node));
         } else {
             node = parse_primary();
         }
@@ -785,14 +801,14 @@ class Parser {
                 auto g = make(ExprKind::Getattr, tok);
                 g->a = std::move(node);
                 g->name = attr.value;
-                return g;
+                return bounded(std::move(g));
             }
             if (attr.type != TokenType::Integer) fail("expected name or number", attr);
             auto g = make(ExprKind::Getitem, tok);
             g->a = std::move(node);
             g->b = make(ExprKind::Const, attr);
             g->b->value = Value::integer(attr.int_value);
-            return g;
+            return bounded(std::move(g));
         }
         // '['
         std::vector<ExprPtr> args;
@@ -824,7 +840,7 @@ class Parser {
             t->items = std::move(args);
             g->b = std::move(t);
         }
-        return g;
+        return bounded(std::move(g));
     }
 
     // One subscript: an expression (returned) or a slice (nullptr, parts in start/stop/step).
@@ -886,7 +902,7 @@ class Parser {
         auto call = make(ExprKind::Call, current());
         parse_call_args(call->args);
         call->a = std::move(node);
-        return call;
+        return bounded(std::move(call));
     }
 
     ExprPtr parse_filter(ExprPtr node, bool start_inline) {
@@ -903,7 +919,7 @@ class Parser {
             f->filter = find_filter(f->name);
             if (!f->filter && !soft_) fail("No filter named " + quote(f->name) + ".", name_tok);
             f->a = std::move(node);
-            node = std::move(f);
+            node = bounded(std::move(f));
             start_inline = false;
         }
         return node;
@@ -933,10 +949,11 @@ class Parser {
         t->test = find_test(t->name);
         if (!t->test && !soft_) fail("No test named " + quote(t->name) + ".", name_tok);
         t->a = std::move(node);
+        t = bounded(std::move(t));
         if (!negated) return t;
         auto n = make(ExprKind::Not, is_tok);
         n->a = std::move(t);
-        return n;
+        return bounded(std::move(n));
     }
 
     std::vector<Token> tokens_;

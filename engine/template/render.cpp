@@ -245,6 +245,7 @@ void Renderer::exec_set_block(const Stmt& s) {
 
 void Renderer::exec_macro(const Stmt& s) {
     scope_->set(s.text, make_macro(s, frame_ ? frame_->tmpl : nullptr, scope_, autoescape_, s.text));
+    cyclic_.push_back(scope_);
 }
 
 void Renderer::exec_call_block(const Stmt& s) {
@@ -412,6 +413,7 @@ Value Renderer::make_module(const ParsedTemplate& tmpl, bool with_context) {
         if (cached != env_.module_cache_.end()) return cached->second;
     }
     auto context = with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
+    context->persistent = !with_context;
     std::string discard;
     render_root(tmpl, context, discard);
     Value module = make_module_object(tmpl.name, context);
@@ -422,11 +424,13 @@ Value Renderer::make_module(const ParsedTemplate& tmpl, bool with_context) {
 void Renderer::exec_import(const Stmt& s) {
     auto tmpl = load_named(eval(*s.expr), false);
     scope_->set(s.text, make_module(*tmpl, s.with_context));
+    cyclic_.push_back(scope_);
 }
 
 void Renderer::exec_from_import(const Stmt& s) {
     auto tmpl = load_named(eval(*s.expr), false);
     Value module = make_module(*tmpl, s.with_context);
+    cyclic_.push_back(scope_);
     for (const auto& [name, alias] : s.names) {
         std::optional<Value> v = module.object_obj().getattr(name);
         if (v) {

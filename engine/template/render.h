@@ -22,6 +22,7 @@ struct Scope : HeapObject {
     const DictObj* fallback = nullptr;  // the render's input vars (read-only)
     Value fallback_owner;                // keeps fallback alive
     Ref<Scope> parent;
+    bool persistent = false;  // a cached module's context: outlives renders on purpose
 
     explicit Scope(Ref<Scope> p = {}) : parent(std::move(p)) {}
     const Value* find_local(std::string_view name) const {
@@ -67,6 +68,12 @@ struct TemplateFrame {
 class Renderer final : public Runtime {
   public:
     Renderer(Environment& env, const RenderOptions& options) : env_(env), options_(options) {}
+    // Breaks the reference cycles a render made (a scope holding a macro whose closure is
+    // that scope): with reference counting they would otherwise never be freed.
+    ~Renderer() {
+        for (const Ref<Scope>& s : cyclic_)
+            if (!s->persistent) s->vars.clear();
+    }
 
     // Renders a whole template (following its extends chain) into out.
     void render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::string& out);
@@ -164,6 +171,7 @@ class Renderer final : public Runtime {
     TemplateFrame* frame_ = nullptr;
     bool autoescape_ = false;
     int depth_ = 0;
+    std::vector<Ref<Scope>> cyclic_;
 };
 
 // Engine objects the renderer creates (objects.cpp).

@@ -162,6 +162,13 @@ Task* Scheduler::current(lua_State* L, const char* what) {
     return t;
 }
 
+void Scheduler::run_finished_callbacks() {
+    auto finished = std::move(finished_);
+    finished_.clear();
+    for (auto& [done, outcome] : finished)
+        if (done) done(std::move(outcome));
+}
+
 void Scheduler::complete(Task* task, std::function<int(lua_State*)> pusher) {
     if (!task || task->state_ != TaskState::Parked) return;
     task->pending_.reset();

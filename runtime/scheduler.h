@@ -136,6 +136,16 @@ class Scheduler {
     // Queues a parked task to resume; pusher pushes its results on the task thread.
     void complete(Task* task, std::function<int(lua_State*)> pusher);
 
+    // Runs the done callbacks of tasks that already ended (normally the loop does it), so an
+    // owner being destroyed can flush the callbacks that still point at it.
+    void run_finished_callbacks();
+    // Whether t is a task that has not ended (t may point at a task already gone).
+    bool is_live(const Task* t) const {
+        for (const auto& [id, task] : tasks_)
+            if (task.get() == t) return true;
+        return false;
+    }
+
     size_t live_tasks() const { return tasks_.size(); }
     size_t parked_tasks() const;
     Loop& loop() { return loop_; }

@@ -67,7 +67,18 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
     });
 }
 
-Engine::~Engine() { loop_.remove_iteration(iteration_id_); }
+Engine::~Engine() {
+    loop_.remove_iteration(iteration_id_);
+    // Tasks still running hold callbacks into this engine: end them while it exists, with
+    // no run left to find, so those callbacks do nothing.
+    auto runs = std::move(runs_);
+    runs_.clear();
+    for (auto& [id, run] : runs)
+        for (auto& unit : run->units)
+            if (unit->task && scheduler_.is_live(unit->task))
+                scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
+    scheduler_.run_finished_callbacks();
+}
 
 Status Engine::flush() {
     if (committing_) return ok_status();

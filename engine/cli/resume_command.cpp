@@ -73,8 +73,10 @@ int resume_command(int argc, char** argv) {
             if (sum.status != "succeeded") all_ok = false;
         });
         if (!s) {
-            std::fprintf(stderr, "ferry resume: %s\n", s.error().describe().c_str());
-            all_ok = false;
+            bool busy = s.error().message.find("another ferry process") != std::string::npos;
+            std::fprintf(stderr, "ferry resume: %s%s\n", s.error().message.c_str(),
+                         busy && id.empty() ? " (skipped)" : "");
+            if (!(busy && id.empty())) all_ok = false;
             continue;
         }
         started.push_back(x);

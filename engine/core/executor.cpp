@@ -8,6 +8,10 @@
 
 #include <chrono>
 #include <ctime>
+#include <fcntl.h>
+#include <filesystem>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace ferry::engine {
 
@@ -78,6 +82,7 @@ Engine::~Engine() {
             if (unit->task && scheduler_.is_live(unit->task))
                 scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
     scheduler_.run_finished_callbacks();
+    for (auto& [id, fd] : owned_) ::close(fd);  // still running: the lock stays on disk
 }
 
 Status Engine::flush() {
@@ -92,6 +97,29 @@ Status Engine::flush() {
     committing_ = false;
     if (store_.has_pending()) loop_.wake();
     return s;
+}
+
+bool Engine::acquire_ownership(const std::string& id) {
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::path(store_.path()) / "locks";
+    std::filesystem::create_directories(dir, ec);
+    int fd = ::open((dir / id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return true;  // no lock possible (read-only folder): do not block work
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return false;
+    }
+    owned_[id] = fd;
+    return true;
+}
+
+void Engine::release_ownership(const std::string& id) {
+    auto it = owned_.find(id);
+    if (it == owned_.end()) return;
+    std::error_code ec;
+    std::filesystem::remove(std::filesystem::path(store_.path()) / "locks" / id, ec);
+    ::close(it->second);
+    owned_.erase(it);
 }
 
 Engine::Run* Engine::find_run(const std::string& id) {
@@ -161,6 +189,7 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     std::shared_ptr<Run> run = made.value();
     run->done = std::move(done);
     runs_[id] = run;
+    acquire_ownership(id);
     store_.put_workflow(wf->hash, to_json_text(dict_of({{"name", str(wf->name)},
                                                         {"file", str(wf->file)},
                                                         {"source", str(wf->source)}})));
@@ -411,6 +440,7 @@ void Engine::finalize_run(Run& run) {
         if (it == runs_.end()) return;
         std::shared_ptr<Run> r = it->second;
         runs_.erase(it);
+        release_ownership(id);
         emit(*r, "execution.finished", "", r->status,
              r->error.is_dict() && dict_get(r->error, "message")
                  ? tmpl::to_str(*dict_get(r->error, "message"))

@@ -117,6 +117,11 @@ class Engine {
     void emit(const Run& run, std::string type, const std::string& step, std::string status,
               std::string message = {}, double duration_ms = 0, int attempt = 0);
     Run* find_run(const std::string& id);
+    // An execution is owned by one process at a time: an flock on DATA/locks/ID, released
+    // when it ends or when the process dies (kill -9 included), so resume never runs an
+    // execution another live process is running.
+    bool acquire_ownership(const std::string& id);
+    void release_ownership(const std::string& id);
     Result<std::shared_ptr<Run>> make_run(std::shared_ptr<const workflow::Workflow> wf,
                                           tmpl::Value inputs, const StartOptions& options,
                                           std::string id);
@@ -140,6 +145,7 @@ class Engine {
     int hook_runner_ref_ = LUA_NOREF;
     bool committing_ = false;
     uint64_t iteration_id_ = 0;
+    std::map<std::string, int> owned_;  // execution id -> locked file descriptor
 };
 
 // The stable key of one invocation: the same across retries and restarts.

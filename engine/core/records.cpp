@@ -84,6 +84,19 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
 
 Status Engine::resume(const std::string& id, std::function<void(const ExecutionSummary&)> done) {
     if (find_run(id)) return make_error(ErrorKind::Validation, "execution " + id + " is already running");
+    if (!acquire_ownership(id)) {
+        return make_error(ErrorKind::Validation,
+                          "execution " + id + " is being run by another ferry process");
+    }
+    // Released again on every early return below; kept once the run is registered.
+    struct Release {
+        Engine* e;
+        std::string id;
+        bool keep = false;
+        ~Release() {
+            if (!keep) e->release_ownership(id);
+        }
+    } release{this, id};
     auto stored = store_.get_execution(id);
     if (!stored) return stored.error();
     if (!stored.value()) return make_error(ErrorKind::NotFound, "no execution " + id);
@@ -153,6 +166,7 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
         step_settled(*run, i);
     }
     runs_[id] = run;
+    release.keep = true;
     run->status = "running";
     persist_execution(*run);
     emit(*run, "execution.resumed", "", "running");

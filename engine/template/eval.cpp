@@ -47,7 +47,8 @@ void Renderer::eval_args(const CallArgs& spec, Args& out) {
 
 Value Renderer::eval_call(const Expr& e) {
     Value callee = eval(*e.a);
-    Args args;
+    PooledArgs pooled(*this);
+    Args& args = *pooled;
     eval_args(e.args, args);
     return call(callee, args);
 }
@@ -62,7 +63,8 @@ Value Renderer::call(const Value& callable, const Args& args) {
 
 Value Renderer::eval_filter(const Expr& e) {
     Value subject = eval(*e.a);
-    Args args;
+    PooledArgs pooled(*this);
+    Args& args = *pooled;
     eval_args(e.args, args);
     if (!e.filter) raise(ErrorKind::Runtime, "No filter named '" + e.name + "' found.");
     return e.filter(*this, subject, args);
@@ -70,7 +72,8 @@ Value Renderer::eval_filter(const Expr& e) {
 
 Value Renderer::eval_test(const Expr& e) {
     Value subject = eval(*e.a);
-    Args args;
+    PooledArgs pooled(*this);
+    Args& args = *pooled;
     eval_args(e.args, args);
     if (!e.test) raise(ErrorKind::Runtime, "No test named '" + e.name + "' found.");
     return Value::boolean(e.test(*this, subject, args));

@@ -142,6 +142,20 @@ Value f_trim(Runtime&, const Value& value, const Args& args) {
         if (t.size() == value.str().size()) return value;
         return Value::string(std::string(t), value.is_safe());
     }
+    if (value.is_string() && !value.is_safe() && chars && chars->is_string()) {
+        // ASCII strip characters can be matched byte by byte: no UTF-8 lead or
+        // continuation byte is ASCII.
+        std::string_view set = chars->str(), t = value.str();
+        bool ascii = true;
+        for (char c : set) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+        if (ascii) {
+            size_t b = 0, e = t.size();
+            while (b < e && set.find(t[b]) != std::string_view::npos) ++b;
+            while (e > b && set.find(t[e - 1]) != std::string_view::npos) --e;
+            if (b == 0 && e == t.size()) return value;
+            return Value::string(std::string(t.substr(b, e - b)));
+        }
+    }
     Value s = soft_str(value);
     std::u32string set;
     if (chars && !chars->is_none()) {

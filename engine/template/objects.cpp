@@ -2,6 +2,8 @@
 // variable, imported template modules, `self` and `super`.
 #include "template/render.h"
 
+#include <array>
+
 namespace ferry::tmpl {
 
 namespace {
@@ -49,7 +51,8 @@ struct MacroObj final : Object {
         size_t count = params.size();
         auto scope = make_ref<Scope>(closure);
         scope->vars.reserve(count + 3);  // parameters plus caller/varargs/kwargs: one allocation
-        std::vector<std::pair<std::string, Value>> kwargs = args.named;
+        std::vector<std::pair<std::string, Value>> kwargs;
+        if (!args.named.empty()) kwargs = args.named;
         auto take_kwarg = [&](std::string_view key) -> std::optional<Value> {
             for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
                 if (it->first == key) {
@@ -60,7 +63,11 @@ struct MacroObj final : Object {
             }
             return std::nullopt;
         };
-        std::vector<std::optional<Value>> bound(count);
+        // Bound arguments: on the stack for the usual few parameters.
+        std::array<std::optional<Value>, 8> small;
+        std::vector<std::optional<Value>> large;
+        if (count > small.size()) large.resize(count);
+        std::optional<Value>* bound = count > small.size() ? large.data() : small.data();
         for (size_t i = 0; i < count && i < args.positional.size(); ++i)
             bound[i] = args.positional[i];
         for (size_t i = args.positional.size(); i < count; ++i) bound[i] = take_kwarg(params[i].name);
@@ -284,15 +291,17 @@ Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure
                                             std::move(name)));
 }
 
-Value make_loop(Renderer& r, const Stmt& loop_stmt, const std::vector<Value>& items,
-                size_t index0, int depth, const Value&) {
+Value make_loop(Renderer& r, const Stmt& loop_stmt, std::vector<Value> items, int depth) {
     auto loop = make_ref<LoopObj>();
     loop->renderer = &r;
     loop->loop_stmt = &loop_stmt;
-    loop->items = items;
-    loop->index0 = index0;
+    loop->items = std::move(items);
     loop->depth0 = depth;
     return Value::object(loop);
+}
+
+const std::vector<Value>& loop_items(const Value& loop) {
+    return static_cast<const LoopObj&>(loop.object_obj()).items;
 }
 
 void loop_advance(const Value& loop, size_t index0) {

@@ -177,16 +177,25 @@ void Renderer::exec_for(const Stmt& s) {
 
 void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth) {
     Saved saved = save();
-    Value loop = make_loop(*this, s, items, 0, depth, Value());
+    Value loop = make_loop(*this, s, std::move(items), depth);
+    const std::vector<Value>& list = loop_items(loop);
+    Ref<Scope> iteration;
     try {
-        for (size_t i = 0; i < items.size(); ++i) {
-            auto iteration = make_ref<Scope>(saved.scope);
-            iteration->vars.reserve(4);  // loop, the target(s) and a set or two
+        for (size_t i = 0; i < list.size(); ++i) {
+            // Each iteration gets a fresh scope, but when nothing kept the previous one
+            // (a macro or `self` defined in the body would), it is cleared and reused.
+            if (iteration && iteration->refs == 1) {
+                iteration->vars.clear();
+            } else {
+                iteration = make_ref<Scope>(saved.scope);
+                iteration->vars.reserve(4);  // loop, the target(s) and a set or two
+            }
             loop_advance(loop, i);
             iteration->vars.emplace_back("loop", loop);
             scope_ = iteration;
-            assign(*s.target, items[i]);
+            assign(*s.target, list[i]);
             exec_body(s.body);
+            scope_ = saved.scope;
         }
     } catch (...) {
         restore(saved);

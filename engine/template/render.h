@@ -172,13 +172,41 @@ class Renderer final : public Runtime {
     bool autoescape_ = false;
     int depth_ = 0;
     std::vector<Ref<Scope>> cyclic_;
+
+  public:
+    // Argument lists are borrowed from a pool so a filter call does not allocate once the
+    // pool is warm (they keep their capacity between calls).
+    class PooledArgs {
+      public:
+        explicit PooledArgs(Renderer& r) : r_(r) {
+            if (r.args_pool_.empty()) {
+                a_ = std::make_unique<Args>();
+            } else {
+                a_ = std::move(r.args_pool_.back());
+                r.args_pool_.pop_back();
+            }
+        }
+        ~PooledArgs() {
+            a_->positional.clear();
+            a_->named.clear();
+            r_.args_pool_.push_back(std::move(a_));
+        }
+        Args& operator*() { return *a_; }
+
+      private:
+        Renderer& r_;
+        std::unique_ptr<Args> a_;
+    };
+
+  private:
+    std::vector<std::unique_ptr<Args>> args_pool_;
 };
 
 // Engine objects the renderer creates (objects.cpp).
 Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure,
                  bool autoescape, std::string name);
-Value make_loop(Renderer& r, const Stmt& loop_stmt, const std::vector<Value>& items,
-                size_t index0, int depth, const Value& prev_changed);
+Value make_loop(Renderer& r, const Stmt& loop_stmt, std::vector<Value> items, int depth);
+const std::vector<Value>& loop_items(const Value& loop);
 void loop_advance(const Value& loop, size_t index0);
 Value make_module_object(std::string template_name, Ref<Scope> exports);
 Value make_self_reference(TemplateFrame* frame);

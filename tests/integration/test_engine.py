@@ -1038,6 +1038,28 @@ outputs:
         self.assertEqual(db.read_bytes(), garbage, "the corrupt file was modified")
 
 
+    def test_resume_leaves_executions_of_a_live_process_alone(self):
+        self.p.workflow("slow", "steps:\n  - {id: nap, task: sleep, with: {duration: 1500ms}}\n")
+        cmd = [FERRY, "run", "slow", "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            rows = json.loads(self.p.ferry("executions", "list", "--json").stdout or "[]")
+            if rows and rows[0]["status"] == "running":
+                break
+            time.sleep(0.05)
+        resumed = self.p.ferry("resume")
+        self.assertEqual(resumed.returncode, 0, resumed.stderr)
+        self.assertIn("being run by another ferry process (skipped)", resumed.stderr)
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(proc.returncode, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["steps"]["nap"]["attempt"], 1)  # ran once, not twice
+
+
 # --------------------------------------------------------------------------- 11: history
 
 

@@ -66,7 +66,16 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
     iteration_id_ = loop_.on_iteration([this] {
         if (store_.has_pending()) {
             Status s = flush();
-            if (!s) std::fprintf(stderr, "ferry: commit failed: %s\n", s.error().describe().c_str());
+            if (!s) {
+                // The effects waiting for this commit cannot happen without it. Stop as a
+                // crash would: everything durable so far is resumable with `ferry resume`.
+                std::fprintf(stderr,
+                             "ferry: cannot write the execution history (%s); stopping. "
+                             "Fix the cause, then run 'ferry resume'.\n",
+                             s.error().describe().c_str());
+                std::fflush(nullptr);
+                std::_Exit(3);
+            }
         }
     });
 }
@@ -330,6 +339,14 @@ void Engine::schedule(Run& run) {
                     st.status = "succeeded";
                     st.output = tmpl::Value::list();
                     st.finished_ms = now_unix_ms();
+                    Unit record;  // the step's record says it ran over no items
+                    record.step_index = i;
+                    record.key = def.id;
+                    record.status = "succeeded";
+                    record.output = st.output;
+                    record.started_ms = st.started_ms;
+                    record.finished_ms = st.finished_ms;
+                    persist_unit(run, record, false);
                     step_settled(run, i);
                     continue;
                 }

@@ -4,11 +4,29 @@
 #include "core/run_state.h"
 #include "workflow/loader.h"
 
+#include <cstdio>
+#include <ctime>
+
 namespace ferry::engine {
 
 namespace {
 
 tmpl::Value time_or_none(uint64_t ms) { return ms ? str(rfc3339(ms)) : tmpl::Value::none(); }
+
+// "2026-12-01T06:24:41.478Z" (as rfc3339() writes it) -> unix ms; 0 when unreadable.
+uint64_t parse_rfc3339_ms(const std::string& t) {
+    int y, mo, d, h, mi, sec, ms = 0;
+    if (std::sscanf(t.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &sec, &ms) < 6)
+        return 0;
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    return uint64_t(timegm(&tm)) * 1000 + uint64_t(ms);
+}
 
 std::string text_of(const tmpl::Value* v) {
     return v && v->is_string() ? std::string(v->str()) : std::string();
@@ -142,7 +160,8 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
     if (!made) return made.error();
     std::shared_ptr<Run> run = made.value();
     run->done = std::move(done);
-    if (const tmpl::Value* created = dict_get(rec, "created_at"); created) (void)created;
+    run->created_ms = parse_rfc3339_ms(text_of(dict_get(rec, "created_at")));
+    if (!run->created_ms) run->created_ms = now_unix_ms();
 
     auto steps = store_.steps(id);
     if (!steps) return steps.error();

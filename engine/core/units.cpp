@@ -50,6 +50,49 @@ int push_value(lua_State* L, const tmpl::Value& v) {
     return 1;
 }
 
+// A task's declared input schema applied to a step's resolved input: defaults filled in,
+// required inputs present, types and enums as declared ("any" or no type accepts anything).
+Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& input) {
+    if (!task.input.is_dict() || !input.is_dict()) return ok_status();
+    std::string problems;
+    for (const auto& [key, spec] : task.input.dict_obj().items) {
+        if (!key.is_string() || !spec.is_dict()) continue;
+        std::string name(key.str());
+        const tmpl::Value* v = input.dict_obj().find(name);
+        auto note = [&](const std::string& what) {
+            problems += (problems.empty() ? "" : "; ") + ("input '" + name + "' " + what);
+        };
+        if (!v || v->is_none()) {
+            if (const tmpl::Value* d = dict_get(spec, "default")) {
+                input.dict_obj().set(str(name), *d);
+            } else if (const tmpl::Value* r = dict_get(spec, "required"); r && tmpl::truthy(*r)) {
+                note("is required");
+            }
+            continue;
+        }
+        const tmpl::Value* type = dict_get(spec, "type");
+        std::string t = type && type->is_string() ? std::string(type->str()) : "any";
+        bool ok = t == "any" || (t == "string" && v->is_string()) ||
+                  (t == "integer" && v->is_int()) ||
+                  (t == "number" && v->is_number() && !v->is_bool()) ||
+                  (t == "boolean" && v->is_bool()) || (t == "object" && v->is_dict()) ||
+                  (t == "array" && v->is_sequence());
+        if (!ok) {
+            note(std::string("must be ") + (t == "integer" || t == "object" || t == "array" ? "an " : "a ") +
+                 t + ", got " + std::string(tmpl::type_name(*v)));
+            continue;
+        }
+        if (const tmpl::Value* choices = dict_get(spec, "enum"); choices && choices->is_sequence()) {
+            bool found = false;
+            for (const tmpl::Value& c : choices->list_obj().items) found = found || tmpl::equals(c, *v);
+            if (!found) note("must be one of " + tmpl::to_repr(*choices) + ", got " + tmpl::to_repr(*v));
+        }
+    }
+    if (problems.empty()) return ok_status();
+    return make_error(ErrorKind::Validation,
+                      "step '" + step + "': task '" + task.name + "' " + problems);
+}
+
 }  // namespace
 
 Result<int> Engine::stdlib_function(const std::string& module) {
@@ -199,6 +242,15 @@ void Engine::start_unit(Run& run, Unit& unit) {
             return;
         }
         unit.input = input.value();
+        if (task) {
+            Status valid = apply_schema(*task, def.id, unit.input);
+            if (!valid) {
+                unit.status = "failed";
+                unit.error = error_value(valid.error());
+                settle_unit(run, unit);
+                return;
+            }
+        }
         unit.input_ready = true;
         // template.render without vars renders over the expression context itself.
         if (def.task == "template.render" && unit.input.is_dict() &&

@@ -957,6 +957,22 @@ steps:
                           "meta": {"k": {"n": 1}}})
 
 
+    def test_task_input_schema_is_enforced(self):
+        self.p.workflow("schema", """\
+steps:
+  - {id: l, task: log, on_error: continue, with: {level: loud}}
+  - {id: s, task: sleep, on_error: continue, with: {duration: 5}}
+  - {id: d, task: log, with: {message: hi}}
+""")
+        doc = self.assertRun("schema")
+        msg = doc["steps"]["l"]["error"]["message"]
+        self.assertIn("input 'message' is required", msg)
+        self.assertIn("input 'level' must be one of", msg)
+        self.assertIn("input 'duration' must be a string, got int",
+                      doc["steps"]["s"]["error"]["message"])
+        self.assertEqual(doc["steps"]["d"]["input"]["level"], "info")  # the default applied
+
+
 # --------------------------------------------------------------------------- 10: crash, resume
 
 

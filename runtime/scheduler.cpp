@@ -292,7 +292,9 @@ void Scheduler::resume(Task* t) {
     rapidjson::Document data;
     bool dry_run_stop = false;
     if (!t->limit_hit_.empty()) {
-        err = make_error(ErrorKind::Limit, t->limit_hit_);
+        // A step that ran past its deadline timed out, busy or waiting alike.
+        bool deadline = t->limit_hit_.rfind("timeout exceeded", 0) == 0;
+        err = make_error(deadline ? ErrorKind::Timeout : ErrorKind::Limit, t->limit_hit_);
     } else if (status == LUA_ERRMEM) {
         err = make_error(ErrorKind::Limit,
                          "memory limit exceeded: the Lua VM is out of memory (limit " +

@@ -45,6 +45,7 @@ struct StepState {
     size_t next_unit = 0;            // for_each: next item to start
     size_t running = 0;              // units started and not settled
     size_t settled = 0;
+    bool stop_items = false;         // for_each: an item failed under on_error: fail
     tmpl::Value output;
     tmpl::Value error;
     uint64_t started_ms = 0;

@@ -409,7 +409,7 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         }
     }
     StartOptions opts;
-    opts.dry_run = run.options.dry_run;
+    opts.dry_run = run.wf->steps[unit.step_index].dry_run.value_or(run.options.dry_run);
     opts.trigger = "workflow";
     opts.parent_execution = run.id;
     opts.parent_step = unit.key;
@@ -525,21 +525,26 @@ void Engine::settle_unit(Run& run, Unit& unit) {
             st.error = u.error;
             st.reason = u.skip_reason;
         } else {
+            // With on_error: fail, one failed item is enough: no new items start.
+            if (u.status == "failed" && def.on_error == "fail") st.stop_items = true;
             size_t limit = def.concurrency > 0 ? size_t(def.concurrency) : st.units.size();
-            while (st.next_unit < st.units.size() && st.running < limit && !r->failing) {
+            while (st.next_unit < st.units.size() && st.running < limit && !r->failing &&
+                   !st.stop_items) {
                 Unit& next = *r->units[st.units[st.next_unit++]];
                 ++st.running;
                 ++r->in_flight;
                 start_unit(*r, next);
             }
-            if (st.settled < st.units.size() && !(r->failing && st.running == 0)) return;
+            if (st.settled < st.units.size() &&
+                !((r->failing || st.stop_items) && st.running == 0))
+                return;
             // All items done (or the execution is failing and nothing runs): items never
             // started are cancelled; the output is the list of item outputs, in item order.
             for (size_t ui : st.units) {
                 Unit& item = *r->units[ui];
                 if (item.status == "pending") {
                     item.status = "cancelled";
-                    item.skip_reason = "the execution failed before this item could run";
+                    item.skip_reason = "another item failed before this one could run";
                     persist_unit(*r, item, false);
                 }
             }

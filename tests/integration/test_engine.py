@@ -408,6 +408,20 @@ steps:
         self.assertEqual(doc["steps"]["next"]["output"], {"null": False, "status": "succeeded"})
 
 
+    def test_for_each_stops_starting_items_after_a_failure(self):
+        self.p.workflow("fe", """\
+steps:
+  - id: f
+    task: lua
+    for_each: [1, 2, 3, 4, 5]
+    concurrency: 1
+    with: {script: "if input == 2 then error('boom') end return input", input: "{{ item }}"}
+""")
+        doc = self.assertRun("fe", code=1)
+        statuses = [doc["steps"]["f[%d]" % i]["status"] for i in range(5)]
+        self.assertEqual(statuses, ["succeeded", "failed", "cancelled", "cancelled", "cancelled"])
+
+
 # --------------------------------------------------------------------------- 5: retries
 
 

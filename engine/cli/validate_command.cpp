@@ -47,6 +47,30 @@ struct Checker {
         }
         workflow::LoadResult r = workflow::load_workflow_text(*text, path, &app.catalog);
         for (const auto& d : r.problems) add(d.describe());
+        if (!r.workflow) return;
+        // What only the project can tell: sub-workflows and hook files must exist.
+        auto at = [](const workflow::Mark& m) {
+            return m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
+        };
+        for (const workflow::Step& step : r.workflow->steps) {
+            if (step.task != "workflow" || !step.with.is_dict()) continue;
+            const tmpl::Value* name = step.with.dict_obj().find("name");
+            if (!name || !name->is_string() || name->str().find("{{") != std::string_view::npos)
+                continue;
+            if (!app.project.find_workflow(std::string(name->str()))) {
+                auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+                add(at(m) + "step '" + step.id + "' runs workflow '" + std::string(name->str()) +
+                    "', which is not in the project's workflows/");
+            }
+        }
+        const workflow::Hooks& h = r.workflow->hooks;
+        for (const std::string* file : {&h.before_step, &h.after_step, &h.on_failure}) {
+            if (file->empty()) continue;
+            std::string rel = file->rfind("tasks/", 0) == 0 ? *file : "tasks/" + *file;
+            if (!app.project.read(rel)) {
+                add(at(h.mark) + "hook file '" + *file + "' not found (hooks live under tasks/)");
+            }
+        }
     }
 
     void template_file(const std::string& path, const std::string& name) {

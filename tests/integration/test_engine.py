@@ -987,6 +987,15 @@ steps:
         self.assertEqual(doc["steps"]["d"]["input"]["level"], "info")  # the default applied
 
 
+    def test_validate_checks_subworkflows_and_hook_files(self):
+        self.p.workflow("w", "hooks: {before_step: hooks/nope.lua}\n"
+                             "steps:\n  - {id: a, task: workflow, with: {name: ghost}}\n")
+        res = self.p.ferry("validate")
+        self.assertEqual(res.returncode, 2)
+        self.assertRegex(res.stdout, r"w\.yaml:3:\d+: step 'a' runs workflow 'ghost'")
+        self.assertRegex(res.stdout, r"w\.yaml:1:\d+: hook file 'hooks/nope.lua' not found")
+
+
 # --------------------------------------------------------------------------- 10: crash, resume
 
 

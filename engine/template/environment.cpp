@@ -89,6 +89,10 @@ std::optional<std::string> MapLoader::load(const std::string& name) const {
 Environment::Environment(std::shared_ptr<const Loader> loader, RenderOptions options)
     : loader_(std::move(loader)), options_(options) {}
 
+Environment::~Environment() {
+    for (auto& [tmpl, module] : module_cache_) clear_module(module);
+}
+
 std::shared_ptr<const ParsedTemplate> Environment::get_template(const std::string& name) {
     auto it = cache_.find(name);
     if (it != cache_.end()) return it->second;

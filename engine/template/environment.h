@@ -94,6 +94,9 @@ class Result {
 class Environment {
   public:
     explicit Environment(std::shared_ptr<const Loader> loader, RenderOptions options = {});
+    ~Environment();  // frees cached modules (their macros and scopes refer to each other)
+    Environment(const Environment&) = delete;
+    Environment& operator=(const Environment&) = delete;
 
     // Parses (once) and returns a template; raises TemplateError.
     std::shared_ptr<const ParsedTemplate> get_template(const std::string& name);

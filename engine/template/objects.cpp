@@ -312,6 +312,11 @@ Value make_module_object(std::string template_name, Ref<Scope> exports) {
     return Value::object(make_ref<ModuleObj>(std::move(template_name), std::move(exports)));
 }
 
+void clear_module(const Value& module) {
+    if (!module.is_object()) return;
+    if (auto* m = dynamic_cast<ModuleObj*>(&module.object_obj())) m->exports->vars.clear();
+}
+
 Value make_self_reference(TemplateFrame* frame) { return Value::object(make_ref<SelfRef>(*frame)); }
 
 Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame) {

@@ -209,6 +209,8 @@ Value make_loop(Renderer& r, const Stmt& loop_stmt, std::vector<Value> items, in
 const std::vector<Value>& loop_items(const Value& loop);
 void loop_advance(const Value& loop, size_t index0);
 Value make_module_object(std::string template_name, Ref<Scope> exports);
+// Empties a module's exported scope, breaking the macro <-> scope cycles inside it.
+void clear_module(const Value& module);
 Value make_self_reference(TemplateFrame* frame);
 Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame);
 

@@ -159,6 +159,12 @@ std::vector<const TaskDef*> TaskCatalog::all() const {
     return out;
 }
 
+std::vector<std::string> TaskCatalog::task_names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, list] : tasks_) out.push_back(name);
+    return out;
+}
+
 bool TaskCatalog::has_task(const std::string& task) const { return tasks_.count(task) > 0; }
 
 std::vector<std::string> TaskCatalog::providers(const std::string& task) const {

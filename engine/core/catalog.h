@@ -45,6 +45,10 @@ class TaskCatalog final : public workflow::TaskLookup {
     std::vector<std::string> providers(const std::string& task) const override;
     std::vector<std::string> input_names(const std::string& task,
                                          const std::string& provider) const override;
+    std::vector<std::string> task_names() const override;
+    bool has_default_provider(const std::string& task) const override {
+        return find(task, "") != nullptr;
+    }
 
   private:
     std::map<std::string, std::vector<TaskDef>> tasks_;  // by name

@@ -34,6 +34,8 @@ class TaskLookup {
     // Every task name, for "did you mean" on an unknown task. Optional: the default
     // offers no suggestions.
     virtual std::vector<std::string> task_names() const { return {}; }
+    // Whether a step may leave out `provider:` (the task has a default implementation).
+    virtual bool has_default_provider(const std::string& /*task*/) const { return true; }
 };
 
 struct LoadResult {

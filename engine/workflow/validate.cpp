@@ -85,6 +85,11 @@ void check_task(Context& ctx, const Step& step, const StepExtras& ex, const Task
             return;
         }
     }
+    if (step.provider.empty() && !providers.empty() && !tasks.has_default_provider(step.task)) {
+        ctx.error(mark_of("task"), "task '" + step.task + "' has several providers and no "
+                                   "default: add 'provider:' (one of " + join(providers) + ")");
+        return;
+    }
     std::vector<std::string> inputs = tasks.input_names(step.task, step.provider);
     if (inputs.empty()) return;
     for (const auto& [key, mark] : ex.with_keys) {

@@ -853,6 +853,10 @@ class Validation(EngineTest):
                      (4, 5), ["unknown key 'wiht'", "did you mean 'with'"]),
         "unknown_task": ("steps:\n  - id: a\n    task: no.such.task\n", (3, 11),
                          ["unknown task 'no.such.task'"]),
+        "task_typo": ("steps:\n  - id: a\n    task: tranform\n", (3, 11),
+                      ["unknown task 'tranform'", "did you mean 'transform'"]),
+        "no_default_provider": ("steps:\n  - id: a\n    task: custom.multi\n", (3, 11),
+                                ["several providers and no default", "custom-a, custom-b"]),
         "unknown_provider": ("steps:\n  - id: a\n    task: log\n    provider: servicenow\n"
                              "    with: {message: hi}\n", (4, 15), ["servicenow"]),
         "needs_ref": ("steps:\n  - id: a\n    task: log\n    needs: [ghost]\n"
@@ -888,6 +892,10 @@ class Validation(EngineTest):
             self.assertIn(piece, m.group(3), line)
 
     def test_validate_and_run_report_file_line_col(self):
+        for prov in ("custom-a", "custom-b"):
+            self.p.write("tasks/custom/multi_%s.lua" % prov[-1],
+                         'return {name = "custom.multi", provider = "%s",\n'
+                         '  run = function(ctx, input) return {} end}\n' % prov)
         for name, (text, _, _) in self.CASES.items():
             self.p.workflow(name, text)
         self.p.workflow("good", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")

@@ -74,6 +74,10 @@ void Task::log(std::string level, std::string message, std::string fields_json) 
 
 void Task::record_change(TaskChange change) { changes_.push_back(std::move(change)); }
 
+void Task::record(std::string kind, std::string json) {
+    records_.push_back({std::move(kind), std::move(json)});
+}
+
 Scheduler::Scheduler(Loop& loop, LuaVM& vm) : loop_(loop), vm_(vm) {
     lua_State* L = vm_.state();
     lua_pushlightuserdata(L, this);
@@ -354,6 +358,7 @@ void Scheduler::fail(Task* t, Error error, std::string traceback) {
 void Scheduler::finish(Task* t, TaskOutcome outcome) {
     outcome.logs = std::move(t->logs_);
     outcome.changes = std::move(t->changes_);
+    outcome.records = std::move(t->records_);
     outcome.instructions = t->instructions_;
     outcome.duration_ms = double(Loop::hrtime_ns() - t->started_ns_) / 1e6;
     t->state_ = TaskState::Finished;

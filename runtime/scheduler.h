@@ -64,6 +64,13 @@ struct TaskChange {
     std::string after;    // JSON text
 };
 
+// Something the task produced besides its result, for its owner to store with the step:
+// "http" (one attempt of an integration request), "dead_letter" (a delivery given up).
+struct TaskRecord {
+    std::string kind;
+    std::string json;     // a JSON object, already redacted
+};
+
 struct TaskOutcome {
     bool ok = false;
     rapidjson::Document value;         // the task's first return value, as JSON (when ok)
@@ -73,6 +80,7 @@ struct TaskOutcome {
     bool dry_run_stop = false;         // the task stopped at a send in dry-run (kind "dry_run")
     std::vector<TaskLogEntry> logs;
     std::vector<TaskChange> changes;
+    std::vector<TaskRecord> records;
     uint64_t instructions = 0;
     double duration_ms = 0;
 };
@@ -88,6 +96,7 @@ class Task {
     void park(std::unique_ptr<PendingOp> op);
     void log(std::string level, std::string message, std::string fields_json = {});
     void record_change(TaskChange change);
+    void record(std::string kind, std::string json);
     // Data the owner of the task attaches (e.g. the engine's step context).
     void* user = nullptr;
 
@@ -111,6 +120,7 @@ class Task {
     std::function<void(TaskOutcome)> done_;
     std::vector<TaskLogEntry> logs_;
     std::vector<TaskChange> changes_;
+    std::vector<TaskRecord> records_;
     bool cancelled_ = false;
     Error cancel_error_;
 };

@@ -10,5 +10,6 @@ int resume_command(int argc, char** argv);
 int validate_command(int argc, char** argv);
 int executions_command(int argc, char** argv);
 int tasks_command(int argc, char** argv);
+int dlq_command(int argc, char** argv);
 
 }  // namespace ferry::cli

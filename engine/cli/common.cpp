@@ -43,6 +43,7 @@ std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_st
     ao.data_dir = options.data;
     ao.durable = !options.no_sync;
     ao.open_store = with_store;
+    ao.tolerate_config_problems = options.tolerate_config_problems;
     std::vector<workflow::Diagnostic> local;
     std::vector<workflow::Diagnostic>& probs = problems ? *problems : local;
     auto app = engine::App::open(ao, probs);

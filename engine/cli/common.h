@@ -13,6 +13,7 @@ struct CommonOptions {
     std::string project = ".";
     std::string data;
     bool no_sync = false;
+    bool tolerate_config_problems = false;  // validate reports ferry.yaml itself
 };
 
 // Consumes --project DIR, --data DIR, --no-sync (and their --x=VALUE forms) at argv[i];

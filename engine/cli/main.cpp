@@ -20,6 +20,7 @@ constexpr const char* kUsage =
     "  resume [ID]         continue interrupted executions\n"
     "  executions list|show|diff|export            read the execution history\n"
     "  tasks list|show     the task catalogue with input schemas\n"
+    "  dlq list|replay|drop  deliveries given up on (the dead-letter queue)\n"
     "  render TEMPLATE --vars VARS.json [--strict]\n"
     "                      render a Jinja2 template with JSON data to stdout\n"
     "\n"
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
     if (command == "validate") return ferry::cli::validate_command(argc - 2, argv + 2);
     if (command == "executions") return ferry::cli::executions_command(argc - 2, argv + 2);
     if (command == "tasks") return ferry::cli::tasks_command(argc - 2, argv + 2);
+    if (command == "dlq") return ferry::cli::dlq_command(argc - 2, argv + 2);
     std::fprintf(stderr, "ferry: unknown command '%s'\n\n%s", argv[1], kUsage);
     return 2;
 }

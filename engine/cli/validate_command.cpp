@@ -4,6 +4,7 @@
 #include "cli/common.h"
 
 #include "template/parser.h"
+#include "workflow/project_config.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -105,29 +106,13 @@ struct Checker {
 
     void config_file(const std::string& path) {
         ++files;
-        try {
-            YAML::Node root = YAML::LoadFile(path);
-            if (root && !root.IsNull() && !root.IsMap()) {
-                add(path + ":1:1: ferry.yaml must be a mapping");
-                return;
-            }
-            static const char* known[] = {"server", "auth", "integrations", "forms",
-                                          "schedules", "hooks", "defaults"};
-            for (auto it = root.begin(); it != root.end(); ++it) {
-                std::string key = it->first.as<std::string>();
-                bool ok = false;
-                for (const char* k : known) ok = ok || key == k;
-                if (!ok) {
-                    auto m = it->first.Mark();
-                    add(path + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
-                        ": unknown key '" + key +
-                        "' (known: server, auth, integrations, forms, schedules, hooks)");
-                }
-            }
-        } catch (const YAML::Exception& e) {
-            add(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                ": " + e.msg);
+        auto text = engine::read_file(path);
+        if (!text) {
+            add(path + ":1:1: cannot read the file");
+            return;
         }
+        workflow::ConfigLoadResult r = workflow::load_project_config_text(*text, path);
+        for (const auto& d : r.problems) add(d.describe());
     }
 
     void path(const std::string& p, const std::string& template_root = {}) {
@@ -172,6 +157,7 @@ int validate_command(int argc, char** argv) {
         }
     }
     std::vector<workflow::Diagnostic> task_problems;
+    common.tolerate_config_problems = true;
     auto app = open_app(common, false, &task_problems);
     if (!app) return 2;
     Checker c{*app, {}, 0};

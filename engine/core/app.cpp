@@ -2,6 +2,7 @@
 
 #include "core/embedded.h"
 #include "core/lua_template.h"
+#include "core/values.h"
 #include "runtime/lua_api/modules.h"
 #include "runtime/lua_api/task_api.h"
 
@@ -40,7 +41,7 @@ std::shared_ptr<const tmpl::Loader> make_template_loader(const Project& project)
 App::App(const AppOptions& options, Project p)
     : vm(options.vm_limits), scheduler(loop, vm), http(loop), project(std::move(p)),
       templates(make_template_loader(project)), template_env(templates),
-      expressions(templates) {}
+      expressions(templates), integrations(loop, http) {}
 
 App::~App() {
     // The engine goes first: it owns executions whose tasks live in the scheduler.
@@ -74,6 +75,7 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
         return std::nullopt;
     });
     app->catalog.load(vm, app->project, problems);
+    if (Status s = app->load_config(options.tolerate_config_problems); !s) return s.error();
     if (options.open_store) {
         store::StoreOptions so;
         so.durable = options.durable;
@@ -83,12 +85,36 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
         app->engine = std::make_unique<Engine>(app->loop, vm, app->scheduler, *app->store,
                                                app->catalog, app->project, app->expressions,
                                                options.engine);
+        app->engine->set_project_config(&app->config);
         App* raw = app.get();
         app->engine->set_workflow_resolver([raw](const std::string& name) {
             return raw->load_workflow(name);
         });
     }
     return app;
+}
+
+Status App::load_config(bool tolerate_problems) {
+    std::string origin;
+    auto text = project.read("ferry.yaml", &origin);
+    if (!text || origin.rfind("(built-in)", 0) == 0) return ok_status();
+    workflow::ConfigLoadResult loaded = workflow::load_project_config_text(*text, origin);
+    if (!loaded.ok() && !tolerate_problems) {
+        std::string msg;
+        for (const auto& d : loaded.problems) msg += (msg.empty() ? "" : "\n") + d.describe();
+        return make_error(ErrorKind::Validation, msg);
+    }
+    config = std::move(loaded.config);
+    std::map<std::string, std::string> types;
+    for (const workflow::IntegrationEntry& e : config.integrations) {
+        IntegrationConfig c = e.config;
+        c.public_json = to_json_text(e.settings);
+        types[c.name] = c.type;
+        integrations.add(std::move(c));
+    }
+    catalog.set_integrations(std::move(types));
+    lua_api::set_integrations(vm.state(), &integrations);
+    return ok_status();
 }
 
 Result<std::shared_ptr<const workflow::Workflow>> App::load_workflow(const std::string& name_or_path) {

@@ -8,11 +8,13 @@
 #include "core/expressions.h"
 #include "core/project.h"
 #include "runtime/http_client.h"
+#include "runtime/integration/registry.h"
 #include "runtime/loop.h"
 #include "runtime/lua_vm.h"
 #include "runtime/scheduler.h"
 #include "store/store.h"
 #include "workflow/loader.h"
+#include "workflow/project_config.h"
 
 #include <map>
 #include <memory>
@@ -25,6 +27,9 @@ struct AppOptions {
     std::string data_dir;        // empty: PROJECT/.ferry
     bool durable = true;         // fsync every group commit
     bool open_store = true;      // validate does not need one
+    // A ferry.yaml with problems stops open() (Validation, every problem listed) unless
+    // this is set: `ferry validate` reports them itself.
+    bool tolerate_config_problems = false;
     LuaVmLimits vm_limits;
     EngineOptions engine;
 };
@@ -49,11 +54,14 @@ class App {
     std::shared_ptr<const tmpl::Loader> templates;
     tmpl::Environment template_env;  // ferry.template (lenient, like `ferry render`)
     Expressions expressions;         // workflow expressions (strict)
+    workflow::ProjectConfig config;  // ferry.yaml (empty when the project has none)
+    IntegrationRegistry integrations;
     std::unique_ptr<store::Store> store;
     std::unique_ptr<Engine> engine;
 
   private:
     App(const AppOptions& options, Project project);
+    Status load_config(bool tolerate_problems);
     std::map<std::string, std::shared_ptr<const workflow::Workflow>> workflows_;
 };
 

@@ -49,9 +49,17 @@ class TaskCatalog final : public workflow::TaskLookup {
     bool has_default_provider(const std::string& task) const override {
         return find(task, "") != nullptr;
     }
+    // ferry.yaml's integrations (name -> type), so workflows naming them are checked.
+    void set_integrations(std::map<std::string, std::string> integrations) {
+        integrations_ = std::move(integrations);
+    }
+    std::optional<std::map<std::string, std::string>> integrations() const override {
+        return integrations_;
+    }
 
   private:
     std::map<std::string, std::vector<TaskDef>> tasks_;  // by name
+    std::map<std::string, std::string> integrations_;
 };
 
 // Loads a Lua file of the project (hooks) and returns a reference to what it returns.

@@ -26,6 +26,7 @@
 #include "runtime/scheduler.h"
 #include "store/store.h"
 #include "workflow/model.h"
+#include "workflow/project_config.h"
 
 #include <functional>
 #include <map>
@@ -83,6 +84,8 @@ class Engine {
 
     // Finds workflows for `task: workflow` steps by name.
     void set_workflow_resolver(WorkflowResolver r) { resolver_ = std::move(r); }
+    // ferry.yaml: steps' `integration:` settings (ctx.integration) and dry_run.
+    void set_project_config(const workflow::ProjectConfig* config) { config_ = config; }
     void on_event(std::function<void(const EngineEvent&)> cb) { event_cb_ = std::move(cb); }
 
     // Starts an execution of wf with already resolved inputs. done runs once it ends.
@@ -138,6 +141,7 @@ class Engine {
     Expressions& expressions_;
     EngineOptions options_;
     WorkflowResolver resolver_;
+    const workflow::ProjectConfig* config_ = nullptr;
     std::function<void(const EngineEvent&)> event_cb_;
     std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
     std::map<std::string, int> hook_cache_;

@@ -2,6 +2,7 @@
 #include "core/executor.h"
 
 #include "core/run_state.h"
+#include "runtime/integration/secrets.h"
 #include "workflow/loader.h"
 
 #include <cstdio>
@@ -28,6 +29,12 @@ uint64_t parse_rfc3339_ms(const std::string& t) {
     return uint64_t(timegm(&tm)) * 1000 + uint64_t(ms);
 }
 
+// Secret values a task or an error message let slip never reach the store.
+std::string scrub(std::string json) {
+    if (Redactor::instance().empty()) return json;
+    return redact(json);
+}
+
 std::string text_of(const tmpl::Value* v) {
     return v && v->is_string() ? std::string(v->str()) : std::string();
 }
@@ -52,7 +59,7 @@ void Engine::persist_execution(Run& run) {
         rec.dict_obj().set(str("parent"), dict_of({{"execution", str(run.options.parent_execution)},
                                                    {"step", str(run.options.parent_step)}}));
     }
-    store_.put_execution(run.id, run.wf->name, run.status, to_json_text(rec));
+    store_.put_execution(run.id, run.wf->name, run.status, scrub(to_json_text(rec)));
 }
 
 void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
@@ -83,7 +90,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
     if (!unit.annotations.is_undefined())
         rec.dict_obj().set(str("annotations"), unit.annotations);
     if (!unit.logs.list_obj().items.empty()) rec.dict_obj().set(str("logs"), unit.logs);
-    store_.put_step(run.id, unit.key, to_json_text(rec));
+    store_.put_step(run.id, unit.key, scrub(to_json_text(rec)));
     if (with_attempt && unit.attempt > 0) {
         tmpl::Value att = dict_of({{"attempt", tmpl::Value::integer(unit.attempt)},
                                    {"status", str(unit.status)},
@@ -96,7 +103,8 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
                                    {"output", none_if_undefined(unit.output)},
                                    {"error", none_if_undefined(unit.error)}});
         if (!unit.logs.list_obj().items.empty()) att.dict_obj().set(str("logs"), unit.logs);
-        store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt), to_json_text(att));
+        if (!unit.http.list_obj().items.empty()) att.dict_obj().set(str("http"), unit.http);
+        store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt), scrub(to_json_text(att)));
     }
 }
 

@@ -22,10 +22,12 @@ struct Engine::Unit {
     tmpl::Value output;
     tmpl::Value error;            // {kind, message, traceback?} when failed
     tmpl::Value logs = tmpl::Value::list();
+    tmpl::Value http = tmpl::Value::list();  // this attempt's integration requests
     tmpl::Value annotations;      // what hooks added to the record
     std::string skip_reason;
     std::string child_execution;  // sub-workflow step: the child's id
     int attempt = 0;
+    bool interrupted = false;     // re-run after a crash stopped it (ctx.resumed)
     uint64_t started_ms = 0;
     uint64_t finished_ms = 0;
     uint64_t attempt_started_ms = 0;

@@ -115,7 +115,10 @@ Result<int> Engine::hook_ref(const std::string& file) {
 
 tmpl::Value Engine::task_context_data(Run& run, Unit& unit) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
-    bool dry_run = def.dry_run.value_or(run.options.dry_run);
+    const workflow::IntegrationEntry* integration =
+        config_ && !def.integration.empty() ? config_->integration(def.integration) : nullptr;
+    bool dry_run = def.dry_run.value_or(run.options.dry_run) ||
+                   (integration && integration->config.dry_run);
     tmpl::Value data = dict_of({{"execution_id", str(run.id)},
                                 {"workflow", str(run.wf->name)},
                                 {"step_id", str(def.id)},
@@ -125,12 +128,15 @@ tmpl::Value Engine::task_context_data(Run& run, Unit& unit) {
                                 {"attempt", tmpl::Value::integer(unit.attempt)},
                                 {"idempotency_key", str(idempotency_key(run.id, unit.key))},
                                 {"dry_run", tmpl::Value::boolean(dry_run)},
+                                {"resumed", tmpl::Value::boolean(unit.interrupted)},
                                 {"integration", tmpl::Value::none()}});
     if (unit.item_index >= 0) {
         data.dict_obj().set(str("item"), unit.item);
         data.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
     }
-    if (!def.integration.empty()) {
+    if (integration) {
+        data.dict_obj().set(str("integration"), integration->settings);
+    } else if (!def.integration.empty()) {
         data.dict_obj().set(str("integration"), dict_of({{"name", str(def.integration)}}));
     }
     return data;
@@ -205,6 +211,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
             }
             // Interrupted: run again with the same input and idempotency key.
             unit.attempt = int(field("attempt").is_int() ? field("attempt").as_int() : 0);
+            unit.interrupted = unit.attempt > 0;
             if (const tmpl::Value* in = dict_get(r, "input"); in && !in->is_none()) {
                 unit.input = *in;
                 unit.input_ready = true;
@@ -334,6 +341,7 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         }
         runner_ref_ = r.value();
     }
+    unit.http = tmpl::Value::list();
     TaskLimits limits = options_.task_limits;
     limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
     tmpl::Value data = task_context_data(run, unit);
@@ -440,6 +448,23 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                                       ",\"at\":" + to_json_text(str(rfc3339(now_unix_ms()))) +
                                       ",\"patch\":" + patch + ",\"before\":" + c.before +
                                       ",\"after\":" + c.after + "}");
+    }
+    for (TaskRecord& r : outcome.records) {
+        if (r.kind == "http") {
+            unit.http.list_obj().items.push_back(tmpl::value_from_json(r.json));
+        } else if (r.kind == "dead_letter") {
+            tmpl::Value entry = tmpl::value_from_json(r.json);
+            std::string id = new_ulid();
+            if (entry.is_dict()) {
+                auto& d = entry.dict_obj();
+                d.set(str("id"), str(id));
+                d.set(str("execution_id"), str(run.id));
+                d.set(str("workflow"), str(run.wf->name));
+                d.set(str("step"), str(unit.key));
+                d.set(str("created_at"), str(rfc3339(now_unix_ms())));
+            }
+            store_.put_dlq(id, to_json_text(entry));
+        }
     }
     if (outcome.ok || outcome.dry_run_stop) {
         unit.status = "succeeded";

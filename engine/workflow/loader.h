@@ -10,6 +10,8 @@
 #include "workflow/model.h"
 
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,11 @@ class TaskLookup {
     virtual std::vector<std::string> task_names() const { return {}; }
     // Whether a step may leave out `provider:` (the task has a default implementation).
     virtual bool has_default_provider(const std::string& /*task*/) const { return true; }
+    // The integrations of ferry.yaml a step's `integration:` may name, by name -> type;
+    // nullopt: integrations are not checked (no project at hand).
+    virtual std::optional<std::map<std::string, std::string>> integrations() const {
+        return std::nullopt;
+    }
 };
 
 struct LoadResult {

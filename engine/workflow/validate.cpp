@@ -58,12 +58,37 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
     return false;
 }
 
-void check_task(Context& ctx, const Step& step, const StepExtras& ex, const TaskLookup& tasks) {
+// A step's `integration:` must name one of ferry.yaml. Without `provider:`, a task with a
+// provider named like the integration's type uses it: `task: ticket.create` with a Jira
+// integration is the jira provider.
+void check_integration(Context& ctx, Step& step, const TaskLookup& tasks,
+                       const std::function<Mark(const char*)>& mark_of) {
+    if (step.integration.empty()) return;
+    auto known = tasks.integrations();
+    if (!known) return;
+    auto it = known->find(step.integration);
+    if (it == known->end()) {
+        std::vector<std::string> names;
+        for (const auto& [name, type] : *known) names.push_back(name);
+        ctx.error(mark_of("integration"),
+                  "unknown integration '" + step.integration + "'" +
+                      did_you_mean(step.integration, names) +
+                      (names.empty() ? "; ferry.yaml defines none"
+                                     : "; ferry.yaml defines: " + join(names)));
+        return;
+    }
+    if (step.provider.empty() && tasks.has_task(step.task) &&
+        contains(tasks.providers(step.task), it->second))
+        step.provider = it->second;
+}
+
+void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup& tasks) {
     if (step.task.empty()) return;
     auto mark_of = [&](const char* field) {
         auto it = step.field_marks.find(field);
         return it != step.field_marks.end() ? it->second : step.mark;
     };
+    check_integration(ctx, step, tasks, mark_of);
     if (!tasks.has_task(step.task)) {
         ctx.error(mark_of("task"), "unknown task '" + step.task + "'" +
                                        did_you_mean(step.task, tasks.task_names()));

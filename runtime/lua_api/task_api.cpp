@@ -1,6 +1,7 @@
 #include "runtime/lua_api/task_api.h"
 
 #include "runtime/duration.h"
+#include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
 #include "runtime/scheduler.h"
 
@@ -66,8 +67,9 @@ struct HttpOp final : PendingOp {
     const char* what() const override { return "http"; }
 };
 
-// [-0, +1] The response table {status, headers, body, json}.
-void push_response(lua_State* L, const HttpResponse& res) {
+}  // namespace
+
+void push_http_response(lua_State* L, const HttpResponse& res) {
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, res.status);
     lua_setfield(L, -2, "status");
@@ -103,25 +105,19 @@ void push_response(lua_State* L, const HttpResponse& res) {
     }
 }
 
-// ferry.http.request{method=, url=, headers=, query=, json=, body=, timeout=, ...}
-int http_request(lua_State* L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    Task* task = Scheduler::current(L, "ferry.http.request");
-    HttpClient* client = http_client(L);
-    if (!client) return luaL_error(L, "ferry.http.request: no HTTP client in this process");
-    Scheduler* sched = Scheduler::of(L);
-
-    HttpRequest req;
-    lua_getfield(L, 1, "method");
+bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_required) {
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, "method");
     if (!lua_isnil(L, -1)) req.method = luaL_checkstring(L, -1);
-    lua_getfield(L, 1, "url");
-    if (!lua_isstring(L, -1)) {
-        return luaL_error(L, "ferry.http.request: bad argument 'url' (string expected, got %s)",
-                          luaL_typename(L, -1));
+    lua_getfield(L, idx, "url");
+    if (lua_isstring(L, -1)) {
+        req.url = lua_tostring(L, -1);
+    } else if (url_required || !lua_isnil(L, -1)) {
+        luaL_error(L, "ferry.http.request: bad argument 'url' (string expected, got %s)",
+                   luaL_typename(L, -1));
     }
-    req.url = lua_tostring(L, -1);
     lua_pop(L, 2);
-    lua_getfield(L, 1, "query");
+    lua_getfield(L, idx, "query");
     if (lua_istable(L, -1)) {
         char sep = req.url.find('?') == std::string::npos ? '?' : '&';
         lua_pushnil(L);
@@ -140,7 +136,7 @@ int http_request(lua_State* L) {
         }
     }
     lua_pop(L, 1);
-    lua_getfield(L, 1, "headers");
+    lua_getfield(L, idx, "headers");
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
@@ -150,10 +146,10 @@ int http_request(lua_State* L) {
         }
     }
     lua_pop(L, 1);
-    lua_getfield(L, 1, "json");
+    lua_getfield(L, idx, "json");
     if (!lua_isnil(L, -1)) {
         Result<std::string> text = json_lua::to_json_text(L, lua_gettop(L));
-        if (!text) return luaL_error(L, "ferry.http.request: json: %s", text.error().message.c_str());
+        if (!text) luaL_error(L, "ferry.http.request: json: %s", text.error().message.c_str());
         req.body = std::move(text.value());
         bool has_type = false;
         for (auto& [k, v] : req.headers) {
@@ -163,7 +159,7 @@ int http_request(lua_State* L) {
         }
         if (!has_type) req.headers.emplace_back("Content-Type", "application/json");
     } else {
-        lua_getfield(L, 1, "body");
+        lua_getfield(L, idx, "body");
         if (!lua_isnil(L, -1)) {
             size_t n = 0;
             const char* b = luaL_checklstring(L, -1, &n);
@@ -172,19 +168,43 @@ int http_request(lua_State* L) {
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    lua_getfield(L, 1, "timeout");
-    if (!lua_isnil(L, -1)) req.timeout_ms = check_duration(L, -1, "ferry.http.request: timeout");
+    lua_getfield(L, idx, "timeout");
+    bool timeout_given = !lua_isnil(L, -1);
+    if (timeout_given) req.timeout_ms = check_duration(L, -1, "ferry.http.request: timeout");
     lua_pop(L, 1);
-    lua_getfield(L, 1, "verify_tls");
+    lua_getfield(L, idx, "verify_tls");
     if (lua_isboolean(L, -1)) req.verify_tls = lua_toboolean(L, -1);
     lua_pop(L, 1);
     for (auto [field, target] : {std::pair{"ca_file", &req.ca_file},
                                  std::pair{"client_cert", &req.client_cert},
                                  std::pair{"client_key", &req.client_key}}) {
-        lua_getfield(L, 1, field);
+        lua_getfield(L, idx, field);
         if (lua_isstring(L, -1)) *target = lua_tostring(L, -1);
         lua_pop(L, 1);
     }
+
+    return timeout_given;
+}
+
+namespace {
+
+// ferry.http.request{method=, url=, headers=, query=, json=, body=, timeout=, ...}
+int http_request(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "integration");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        std::string name = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        return integration_request(L, name.c_str());
+    }
+    lua_pop(L, 1);
+    Task* task = Scheduler::current(L, "ferry.http.request");
+    HttpClient* client = http_client(L);
+    if (!client) return luaL_error(L, "ferry.http.request: no HTTP client in this process");
+    Scheduler* sched = Scheduler::of(L);
+
+    HttpRequest req;
+    read_http_request(L, 1, req, true);
 
     auto op = std::make_unique<HttpOp>(client);
     HttpOp* raw = op.get();
@@ -197,7 +217,7 @@ int http_request(lua_State* L) {
         if (res) {
             auto response = std::make_shared<HttpResponse>(std::move(res.value()));
             sched->complete(task, [response](lua_State* co) {
-                push_response(co, *response);
+                push_http_response(co, *response);
                 return 1;
             });
         } else {
@@ -276,6 +296,19 @@ int step_change(lua_State* L) {
     return 0;
 }
 
+// dead_letter(entry): a delivery the task gave up on, kept for `ferry dlq replay`.
+int step_dead_letter(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    Task* t = *static_cast<Task**>(lua_getextraspace(L));
+    if (!t) return luaL_error(L, "ferry.step.dead_letter is only allowed inside a task");
+    Result<std::string> text = json_lua::to_json_text(L, 1);
+    if (!text) {
+        return luaL_error(L, "ferry.step.dead_letter: %s", text.error().message.c_str());
+    }
+    t->record("dead_letter", redact(text.value()));
+    return 0;
+}
+
 }  // namespace
 
 void set_http_client(lua_State* L, HttpClient* client) {
@@ -295,7 +328,7 @@ int open_sleep(lua_State* L) {
 }
 
 int open_step(lua_State* L) {
-    luaL_Reg fns[] = {{"change", step_change}, {nullptr, nullptr}};
+    luaL_Reg fns[] = {{"change", step_change}, {"dead_letter", step_dead_letter}, {nullptr, nullptr}};
     luaL_newlib(L, fns);
     return 1;
 }

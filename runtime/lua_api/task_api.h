@@ -6,10 +6,26 @@
 
 struct lua_State;
 
+namespace ferry {
+class IntegrationRegistry;
+}
+
 namespace ferry::lua_api {
 
 // Makes client the HttpClient that ferry.http uses in this VM (stored in the registry).
 void set_http_client(lua_State* L, HttpClient* client);
+// Makes registry the integrations ferry.http.request{integration = NAME} reaches.
+void set_integrations(lua_State* L, IntegrationRegistry* registry);
+
+// Shared by the plain and the integration request paths (task_api.cpp).
+// Reads method, url, query, headers, json | body, timeout, verify_tls, ca_file,
+// client_cert, client_key from the table at idx; raises on misuse. A missing url is
+// allowed when url_required is false. Returns whether a timeout was given.
+bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_required);
+// [-0, +1] The response table {status, headers (lower-case names), body, json, duration_ms}.
+void push_http_response(lua_State* L, const HttpResponse& res);
+// ferry.http.request{integration = NAME, ...} (runtime/lua_api/integration.cpp).
+int integration_request(lua_State* L, const char* name);
 
 int open_http(lua_State* L);   // ferry.http: request{...}, get(url, opts), post(url, opts)
 int open_sleep(lua_State* L);  // ferry.sleep(ms | "2s"): a function, not a table

@@ -50,13 +50,37 @@ function M.new(data)
     step.change(kind, id, before, after)
   end
 
-  -- ctx.http{method=, url= | path=, headers=, query=, json= | body=, timeout=}
+  -- A delivery the task gives up on, kept in the dead-letter queue (`ferry dlq`).
+  function ctx.dead_letter(entry)
+    if type(entry) ~= "table" then
+      error("ctx.dead_letter: a table expected, got " .. type(entry), 2)
+    end
+    step.dead_letter(entry)
+  end
+
+  -- ctx.http{method=, url= | path=, headers=, query=, json= | body=, timeout=,
+  --          idempotent=, retry=}
+  -- With the step's integration, the request goes through it (runtime/integration): base
+  -- URL, auth, retries, rate limit, circuit breaker, attempt records. Returns the response,
+  -- or nil and an error table.
   function ctx.http(req)
     if type(req) ~= "table" then
       error("ctx.http: a request table expected, got " .. type(req), 2)
     end
     local r = copy(req)
     r.method = string.upper(r.method or "GET")
+    if integration and integration.type then
+      r.integration = integration.name
+      r.url = r.url or r.path
+      r.path = nil
+      if ctx.dry_run then
+        r.preview = true
+        local preview, err = http.request(r)
+        if not preview then error(err, 0) end
+        error({ kind = "dry_run", message = "dry run: the request was not sent", data = preview }, 0)
+      end
+      return http.request(r)
+    end
     if not r.url then
       local base = integration and integration.base_url
       if not base then

@@ -1,5 +1,7 @@
 -- http.request: a generic API call. With `integration:` the URL is relative to the
--- integration's base_url (and later its auth, retries and rate limit apply through ctx.http).
+-- integration's base_url, and its auth, retries, rate limit and circuit breaker apply
+-- (ctx.http). A POST or PATCH is retried only when the server surely did not act on it,
+-- unless `idempotent: true` says repeating it is harmless.
 return {
   name = "http.request",
   description = "Call an HTTP API; fails on 4xx/5xx unless fail_on_status is false",
@@ -13,19 +15,24 @@ return {
     body = { type = "string", description = "a raw body" },
     timeout = { type = "string", description = "e.g. 10s (default 30s)" },
     fail_on_status = { type = "boolean", default = true },
+    idempotent = { type = "boolean", description = "safe to repeat (default: all but POST/PATCH)" },
+    retry = { type = "boolean", default = true, description = "false: a single attempt" },
   },
   run = function(ctx, input)
     local res, err = ctx.http {
       method = input.method, url = input.url, path = input.path, headers = input.headers,
       query = input.query, json = input.json, body = input.body, timeout = input.timeout,
+      idempotent = input.idempotent, retry = input.retry,
     }
     if not res then error(err, 0) end
     if input.fail_on_status ~= false and res.status >= 400 then
       error({
         kind = res.status >= 500 and "http_5xx" or "http_4xx",
-        message = "HTTP " .. res.status .. " from " .. (input.url or input.path or "?"),
-      })
+        message = "HTTP " .. res.status .. " from " .. (input.url or input.path or "?") ..
+          (res.attempts and res.attempts > 1 and (" after " .. res.attempts .. " attempts") or ""),
+      }, 0)
     end
-    return { status = res.status, headers = res.headers, json = res.json, body = res.body }
+    return { status = res.status, headers = res.headers, json = res.json, body = res.body,
+             attempts = res.attempts }
   end,
 }

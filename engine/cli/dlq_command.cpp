@@ -1,0 +1,182 @@
+// `ferry dlq list|replay|drop`: deliveries a task gave up on (webhook.emit after its last
+// attempt), kept in LMDB until an operator replays or drops them.
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#include "core/values.h"
+
+#include <cstdio>
+
+namespace ferry::cli {
+
+using tmpl::Value;
+
+namespace {
+
+constexpr const char* kDlqUsage =
+    "usage: ferry dlq list [--json]\n"
+    "       ferry dlq replay ID     send the delivery again through its integration\n"
+    "                               (re-signed, same webhook-id); removed when it succeeds\n"
+    "       ferry dlq drop ID       forget the delivery\n"
+    "\n"
+    "Common options: --project DIR, --data DIR.\n"
+    "Exit status: 0 success, 1 the replay failed, 2 bad usage or an unknown ID.\n";
+
+std::string text(const Value& v, const char* key) {
+    const Value* f = engine::dict_get(v, key);
+    return f && !f->is_none() ? tmpl::to_str(*f) : std::string();
+}
+
+int list(engine::App& app, bool json) {
+    auto entries = app.store->list_dlq();
+    if (!entries) {
+        std::fprintf(stderr, "ferry dlq: %s\n", entries.error().describe().c_str());
+        return 1;
+    }
+    if (json) {
+        std::string out = "[";
+        for (size_t i = 0; i < entries->size(); ++i)
+            out += (i ? "," : "") + entries.value()[i].json;
+        std::printf("%s]\n", out.c_str());
+        return 0;
+    }
+    if (entries->empty()) {
+        std::fprintf(stderr, "the dead-letter queue is empty\n");
+        return 0;
+    }
+    std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", "ID", "CREATED", "INTEGRATION", "ATTEMPTS",
+                "ERROR");
+    for (const auto& e : entries.value()) {
+        Value v = tmpl::value_from_json(e.json);
+        std::string error = text(v, "error");
+        if (error.size() > 60) error = error.substr(0, 57) + "...";
+        std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", e.key.c_str(),
+                    text(v, "created_at").substr(0, 19).c_str(), text(v, "integration").c_str(),
+                    text(v, "attempts").c_str(), error.c_str());
+    }
+    return 0;
+}
+
+int drop(engine::App& app, const std::string& id) {
+    auto found = app.store->get_dlq(id);
+    if (!found || !found.value()) {
+        std::fprintf(stderr, "ferry dlq: no dead letter '%s'\n", id.c_str());
+        return 2;
+    }
+    app.store->erase_dlq(id);
+    if (Status s = app.store->commit(); !s) {
+        std::fprintf(stderr, "ferry dlq: %s\n", s.error().describe().c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "dropped %s\n", id.c_str());
+    return 0;
+}
+
+int replay(engine::App& app, const std::string& id) {
+    auto found = app.store->get_dlq(id);
+    if (!found || !found.value()) {
+        std::fprintf(stderr, "ferry dlq: no dead letter '%s'\n", id.c_str());
+        return 2;
+    }
+    Value entry = tmpl::value_from_json(*found.value());
+    std::string name = text(entry, "integration");
+    IntegrationClient* client = app.integrations.find(name);
+    if (!client) {
+        std::fprintf(stderr, "ferry dlq: dead letter %s names integration '%s', which ferry.yaml "
+                             "does not define\n", id.c_str(), name.c_str());
+        return 2;
+    }
+    const Value* request = engine::dict_get(entry, "request");
+    if (!request || !request->is_dict()) {
+        std::fprintf(stderr, "ferry dlq: dead letter %s has no request to replay\n", id.c_str());
+        return 2;
+    }
+    IntegrationRequest req;
+    req.http.method = text(*request, "method");
+    if (req.http.method.empty()) req.http.method = "POST";
+    req.http.url = text(*request, "url");
+    const Value* body = engine::dict_get(*request, "body");
+    if (body && body->is_string()) req.http.body = std::string(body->str());
+    else if (body && !body->is_none()) req.http.body = engine::to_json_text(*body);
+    if (const Value* headers = engine::dict_get(*request, "headers"); headers && headers->is_dict()) {
+        for (const auto& [k, v] : headers->dict_obj().items) {
+            std::string key = tmpl::to_str(k);
+            // Signatures and credentials are made fresh for this attempt.
+            std::string lower;
+            for (char c : key) lower += char(std::tolower(static_cast<unsigned char>(c)));
+            if (lower == "webhook-timestamp" || lower == "webhook-signature" ||
+                lower == "authorization" || tmpl::to_str(v) == "[REDACTED]")
+                continue;
+            req.http.headers.emplace_back(key, tmpl::to_str(v));
+        }
+    }
+    req.idempotent = true;  // a delivery carries its id: the receiver deduplicates
+
+    std::optional<IntegrationOutcome> outcome;
+    client->send(std::move(req), [&](IntegrationOutcome o) { outcome = std::move(o); });
+    while (!outcome) app.loop.run_once(true);
+
+    bool ok = outcome->response && outcome->response->status >= 200 &&
+              outcome->response->status < 300;
+    std::string status = outcome->response ? std::to_string(outcome->response->status) : "none";
+    if (ok) {
+        app.store->erase_dlq(id);
+    } else {
+        std::string why = outcome->response ? "HTTP " + status : outcome->error.message;
+        entry.dict_obj().set(Value::string("last_replay_error"), Value::string(why));
+        app.store->put_dlq(id, engine::to_json_text(entry));
+    }
+    if (Status s = app.store->commit(); !s) {
+        std::fprintf(stderr, "ferry dlq: %s\n", s.error().describe().c_str());
+        return 1;
+    }
+    std::printf("{\"id\":%s,\"replayed\":%s,\"status\":%s,\"attempts\":%d}\n",
+                engine::to_json_text(Value::string(id)).c_str(), ok ? "true" : "false",
+                outcome->response ? status.c_str() : "null", outcome->attempts);
+    if (!ok) {
+        std::fprintf(stderr, "ferry dlq: replay of %s failed: %s; it stays in the queue\n",
+                     id.c_str(), outcome->response ? ("HTTP " + status).c_str()
+                                                   : outcome->error.message.c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "replayed %s (HTTP %s); removed from the queue\n", id.c_str(),
+                 status.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int dlq_command(int argc, char** argv) {
+    CommonOptions common;
+    std::vector<std::string> args;
+    bool json = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string err;
+        if (take_common_option(argc, argv, i, common, err)) {
+            if (!err.empty()) return usage_error("dlq", err);
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(kDlqUsage, stdout);
+            return 0;
+        } else if (arg == "--json") {
+            json = true;
+        } else if (!arg.empty() && arg[0] == '-') {
+            return usage_error("dlq", "unknown option '" + std::string(arg) + "'");
+        } else {
+            args.emplace_back(arg);
+        }
+    }
+    if (args.empty()) return usage_error("dlq", "a subcommand is required: list, replay or drop");
+    const std::string& sub = args[0];
+    if (sub != "list" && sub != "replay" && sub != "drop")
+        return usage_error("dlq", "unknown subcommand '" + sub + "' (list, replay or drop)");
+    if (sub == "list" && args.size() != 1) return usage_error("dlq", "list takes no arguments");
+    if (sub != "list" && args.size() != 2) return usage_error("dlq", sub + " needs one ID");
+    auto app = open_app(common, true);
+    if (!app) return 2;
+    if (sub == "list") return list(*app, json);
+    if (sub == "drop") return drop(*app, args[1]);
+    return replay(*app, args[1]);
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,357 @@
+#include "workflow/project_config.h"
+
+#include "runtime/duration.h"
+#include "runtime/integration/secrets.h"
+#include "workflow/loader_internal.h"
+
+#include <algorithm>
+#include <map>
+
+namespace ferry::workflow {
+
+namespace {
+
+using detail::Context;
+using detail::for_each_entry;
+
+const std::vector<std::string> kTopKeys = {"server", "auth", "integrations", "forms",
+                                           "schedules", "hooks"};
+const std::vector<std::string> kTypes = {"servicenow", "jira", "splunk_hec", "webhook", "http"};
+const std::vector<std::string> kAuthTypes = {"none", "basic", "bearer", "api_key", "splunk",
+                                             "oauth2"};
+const std::vector<std::string> kCommonKeys = {
+    "type",    "description",     "base_url", "url",      "auth",     "tls",
+    "timeout", "retry",           "rate_limit", "circuit_breaker", "dry_run", "defaults",
+    "mappings", "secret",         "secrets",  "settings"};
+// Settings a type's tasks read (ctx.integration.*); anything else goes under `settings:`.
+const std::map<std::string, std::vector<std::string>> kTypeKeys = {
+    {"servicenow", {"table", "api_version"}},
+    {"jira", {"project_key", "issue_type"}},
+    {"splunk_hec", {"index", "source", "sourcetype", "host"}},
+    {"webhook", {}},
+    {"http", {}},
+};
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+class ConfigReader {
+  public:
+    explicit ConfigReader(Context& ctx) : ctx_(ctx) {}
+
+    std::string string(const YAML::Node& n, const std::string& field) {
+        if (!n.IsScalar()) {
+            ctx_.error(n, field + " must be a string, got " + detail::describe_node(ctx_, n));
+            return {};
+        }
+        return n.Scalar();
+    }
+
+    std::string secret(const YAML::Node& n, const std::string& field) {
+        std::string text = string(n, field);
+        if (text.empty()) return text;
+        if (Status s = check_secret_syntax(text); !s) {
+            ctx_.error(n, field + ": " + s.error().message);
+        } else if (!is_secret_reference(text)) {
+            ctx_.error(n, field + " must be a secret reference (${env:NAME} or ${file:PATH}), "
+                              "not a literal value");
+        }
+        return text;
+    }
+
+    uint64_t duration(const YAML::Node& n, const std::string& field, uint64_t fallback) {
+        std::string text = string(n, field);
+        if (text.empty()) return fallback;
+        Result<uint64_t> ms = parse_duration_ms(text);
+        if (!ms) {
+            ctx_.error(n, field + ": " + ms.error().message);
+            return fallback;
+        }
+        return ms.value();
+    }
+
+    double number(const YAML::Node& n, const std::string& field, double fallback, double min) {
+        tmpl::Value v = detail::scalar_value(ctx_, n);
+        if (!n.IsScalar() || !(v.is_int() || v.is_float())) {
+            ctx_.error(n, field + " must be a number, got " + detail::describe_node(ctx_, n));
+            return fallback;
+        }
+        double d = v.as_float();
+        if (d < min) {
+            std::string shown = min == double(int64_t(min)) ? std::to_string(int64_t(min))
+                                                            : std::to_string(min);
+            ctx_.error(n, field + " must be at least " + shown);
+            return fallback;
+        }
+        return d;
+    }
+
+    bool boolean(const YAML::Node& n, const std::string& field) {
+        tmpl::Value v = detail::scalar_value(ctx_, n);
+        if (!n.IsScalar() || !v.is_bool()) {
+            ctx_.error(n, field + " must be true or false, got " + detail::describe_node(ctx_, n));
+            return false;
+        }
+        return v.as_bool();
+    }
+
+    bool mapping(const YAML::Node& n, const std::string& field) {
+        if (n.IsMap()) return true;
+        ctx_.error(n, field + " must be a mapping, got " + detail::describe_node(ctx_, n));
+        return false;
+    }
+
+    // Iterates a mapping, reporting keys outside `known` (with a suggestion).
+    void fields(const YAML::Node& map, const std::string& where,
+                const std::vector<std::string>& known,
+                const std::function<void(const std::string&, const YAML::Node&)>& f) {
+        for_each_entry(ctx_, map, [&](const std::string& key, const YAML::Node& key_node,
+                                      const YAML::Node& value) {
+            if (!contains(known, key)) {
+                ctx_.error(key_node, "unknown key '" + key + "' in " + where +
+                                         detail::did_you_mean(key, known));
+                return;
+            }
+            f(key, value);
+        });
+    }
+
+    Context& ctx() { return ctx_; }
+
+  private:
+    Context& ctx_;
+};
+
+bool is_http_url(const std::string& s) {
+    return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
+}
+
+void read_auth(ConfigReader& r, const YAML::Node& node, const std::string& where,
+               IntegrationAuth& auth) {
+    if (!r.mapping(node, where + ".auth")) return;
+    const YAML::Node type = node["type"];
+    if (!type) {
+        r.ctx().error(node, where + ".auth: 'type' is required (one of " + join(kAuthTypes) + ")");
+        return;
+    }
+    auth.type = r.string(type, "auth.type");
+    if (!contains(kAuthTypes, auth.type)) {
+        r.ctx().error(type, "unknown auth type '" + auth.type + "' (one of " + join(kAuthTypes) +
+                                ")" + detail::did_you_mean(auth.type, kAuthTypes));
+        return;
+    }
+    static const std::map<std::string, std::vector<std::string>> keys = {
+        {"none", {"type"}},
+        {"basic", {"type", "username", "password"}},
+        {"bearer", {"type", "token"}},
+        {"api_key", {"type", "header", "value"}},
+        {"splunk", {"type", "token"}},
+        {"oauth2", {"type", "token_url", "client_id", "client_secret", "scope"}},
+    };
+    const std::vector<std::string>& known = keys.at(auth.type);
+    r.fields(node, where + ".auth (type " + auth.type + ")", known,
+             [&](const std::string& key, const YAML::Node& v) {
+                 std::string field = "auth." + key;
+                 if (key == "username") auth.username = r.string(v, field);
+                 else if (key == "password") auth.password = r.secret(v, field);
+                 else if (key == "token") auth.token = r.secret(v, field);
+                 else if (key == "header") auth.header = r.string(v, field);
+                 else if (key == "value") auth.value = r.secret(v, field);
+                 else if (key == "token_url") auth.token_url = r.string(v, field);
+                 else if (key == "client_id") auth.client_id = r.string(v, field);
+                 else if (key == "client_secret") auth.client_secret = r.secret(v, field);
+                 else if (key == "scope") auth.scope = r.string(v, field);
+             });
+    for (const std::string& key : known) {
+        if (key == "type" || key == "header" || key == "scope") continue;
+        if (!node[key]) {
+            r.ctx().error(node, where + ".auth: '" + key + "' is required for type " + auth.type);
+        }
+    }
+}
+
+IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
+                                  const YAML::Node& node) {
+    IntegrationEntry e;
+    e.mark = r.ctx().mark(node);
+    IntegrationConfig& c = e.config;
+    c.name = name;
+    e.settings = tmpl::Value::dict();
+    auto& settings = e.settings.dict_obj();
+    settings.set(tmpl::Value::string("name"), tmpl::Value::string(name));
+    std::string where = "integration '" + name + "'";
+    if (!r.mapping(node, where)) return e;
+    const YAML::Node type = node["type"];
+    if (!type) {
+        r.ctx().error(node, where + ": 'type' is required (one of " + join(kTypes) + ")");
+    } else {
+        c.type = r.string(type, "type");
+        if (!contains(kTypes, c.type)) {
+            r.ctx().error(type, "unknown integration type '" + c.type + "' (one of " +
+                                    join(kTypes) + ")" + detail::did_you_mean(c.type, kTypes));
+            c.type.clear();
+        }
+    }
+    std::vector<std::string> known = kCommonKeys;
+    if (auto it = kTypeKeys.find(c.type); it != kTypeKeys.end())
+        known.insert(known.end(), it->second.begin(), it->second.end());
+    r.fields(node, where, known, [&](const std::string& key, const YAML::Node& v) {
+        auto public_value = [&] {
+            settings.set(tmpl::Value::string(key), detail::to_value(r.ctx(), v));
+        };
+        if (key == "type" || key == "description") {
+            public_value();
+        } else if (key == "base_url" || key == "url") {
+            std::string url = r.string(v, key);
+            if (!url.empty() && !is_http_url(url))
+                r.ctx().error(v, key + " must start with http:// or https://, got '" + url + "'");
+            (key == "url" ? c.url : c.base_url) = url;
+            public_value();
+        } else if (key == "auth") {
+            read_auth(r, v, where, c.auth);
+        } else if (key == "tls") {
+            if (!r.mapping(v, "tls")) return;
+            r.fields(v, where + ".tls", {"verify", "ca_file", "client_cert", "client_key"},
+                     [&](const std::string& k, const YAML::Node& t) {
+                         if (k == "verify") c.tls.verify = r.boolean(t, "tls.verify");
+                         else if (k == "ca_file") c.tls.ca_file = r.string(t, "tls.ca_file");
+                         else if (k == "client_cert") c.tls.client_cert = r.string(t, "tls.client_cert");
+                         else c.tls.client_key = r.string(t, "tls.client_key");
+                     });
+            if (c.tls.client_cert.empty() != c.tls.client_key.empty())
+                r.ctx().error(v, "tls: client_cert and client_key go together (mutual TLS)");
+        } else if (key == "timeout") {
+            c.timeout_ms = r.duration(v, "timeout", c.timeout_ms);
+        } else if (key == "retry") {
+            if (!r.mapping(v, "retry")) return;
+            r.fields(v, where + ".retry",
+                     {"max_attempts", "initial_delay", "max_delay", "max_retry_after"},
+                     [&](const std::string& k, const YAML::Node& t) {
+                         if (k == "max_attempts")
+                             c.retry.max_attempts = int(r.number(t, "retry.max_attempts", 3, 1));
+                         else if (k == "initial_delay")
+                             c.retry.initial_delay_ms = r.duration(t, "retry." + k, 1000);
+                         else if (k == "max_delay")
+                             c.retry.max_delay_ms = r.duration(t, "retry." + k, 30000);
+                         else
+                             c.retry.max_retry_after_ms = r.duration(t, "retry." + k, 120000);
+                     });
+        } else if (key == "rate_limit") {
+            if (!r.mapping(v, "rate_limit")) return;
+            r.fields(v, where + ".rate_limit", {"per_second", "burst"},
+                     [&](const std::string& k, const YAML::Node& t) {
+                         double d = r.number(t, "rate_limit." + k, 0, k == "burst" ? 1 : 0.001);
+                         (k == "per_second" ? c.rate_per_second : c.rate_burst) = d;
+                     });
+        } else if (key == "circuit_breaker") {
+            if (!r.mapping(v, "circuit_breaker")) return;
+            r.fields(v, where + ".circuit_breaker", {"failures", "reset_after"},
+                     [&](const std::string& k, const YAML::Node& t) {
+                         if (k == "failures")
+                             c.breaker_failures = int(r.number(t, "circuit_breaker.failures", 5, 0));
+                         else
+                             c.breaker_reset_ms = r.duration(t, "circuit_breaker.reset_after", 30000);
+                     });
+        } else if (key == "dry_run") {
+            c.dry_run = r.boolean(v, "dry_run");
+            public_value();
+        } else if (key == "secret") {
+            c.webhook_secrets.push_back(r.secret(v, "secret"));
+        } else if (key == "secrets") {
+            if (!v.IsSequence()) {
+                r.ctx().error(v, "secrets must be a list of secret references");
+                return;
+            }
+            for (const YAML::Node& s : v) c.webhook_secrets.push_back(r.secret(s, "secrets[]"));
+        } else if (key == "defaults" || key == "mappings" || key == "settings") {
+            if (!r.mapping(v, key)) return;
+            public_value();
+        } else {
+            public_value();  // a type-specific setting (project_key, index...)
+        }
+    });
+    if (c.type == "webhook" && c.url.empty())
+        r.ctx().error(node, where + ": a webhook integration needs 'url'");
+    if (!c.type.empty() && c.type != "webhook" && c.base_url.empty())
+        r.ctx().error(node, where + ": 'base_url' is required for type " + c.type);
+    if (c.type == "splunk_hec" && c.auth.type != "splunk" && c.auth.type != "none" &&
+        c.auth.type != "basic")
+        r.ctx().error(node, where + ": Splunk HEC authenticates with auth type splunk");
+    settings.set(tmpl::Value::string("dry_run"), tmpl::Value::boolean(c.dry_run));
+    return e;
+}
+
+void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key,
+                   tmpl::Value& out) {
+    bool list = key == "schedules";
+    if (list ? !v.IsSequence() : !v.IsMap()) {
+        r.ctx().error(v, key + " must be " + (list ? "a list" : "a mapping") + ", got " +
+                             detail::describe_node(r.ctx(), v));
+        return;
+    }
+    out = detail::to_value(r.ctx(), v);
+}
+
+}  // namespace
+
+const IntegrationEntry* ProjectConfig::integration(const std::string& name) const {
+    for (const IntegrationEntry& e : integrations)
+        if (e.config.name == name) return &e;
+    return nullptr;
+}
+
+ConfigLoadResult load_project_config_text(const std::string& text, const std::string& file) {
+    ConfigLoadResult result;
+    result.config.file = file;
+    Context ctx(text, file);
+    ConfigReader r(ctx);
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        ctx.error(ctx.mark(e.mark), "YAML syntax error: " + e.msg);
+        result.problems = std::move(ctx.problems());
+        return result;
+    }
+    if (root.IsNull()) return result;  // an empty file configures nothing
+    if (!root.IsMap()) {
+        ctx.error(root, "ferry.yaml must be a mapping of sections (" + join(kTopKeys) + ")");
+        result.problems = std::move(ctx.problems());
+        return result;
+    }
+    r.fields(root, "ferry.yaml", kTopKeys, [&](const std::string& key, const YAML::Node& v) {
+        ProjectConfig& c = result.config;
+        if (key == "integrations") {
+            if (!r.mapping(v, "integrations")) return;
+            for_each_entry(ctx, v, [&](const std::string& name, const YAML::Node& name_node,
+                                       const YAML::Node& body) {
+                if (!detail::is_identifier(name)) {
+                    ctx.error(name_node, detail::identifier_problem("integration name", name));
+                    return;
+                }
+                c.integrations.push_back(read_integration(r, name, body));
+            });
+        } else if (key == "server") {
+            check_section(r, v, key, c.server);
+        } else if (key == "auth") {
+            check_section(r, v, key, c.auth);
+        } else if (key == "forms") {
+            check_section(r, v, key, c.forms);
+        } else if (key == "schedules") {
+            check_section(r, v, key, c.schedules);
+        } else {
+            check_section(r, v, key, c.hooks);
+        }
+    });
+    result.problems = std::move(ctx.problems());
+    return result;
+}
+
+}  // namespace ferry::workflow

@@ -1,0 +1,38 @@
+// ferry.yaml (CONTRACT.md section 5): integrations, and the server, auth, forms, schedules
+// and hooks sections. Loaded and validated like a workflow file: every problem reported as
+// FILE:LINE:COL, unknown keys with a "did you mean", secrets only by reference.
+#pragma once
+
+#include "runtime/integration/config.h"
+#include "template/value.h"
+#include "workflow/loader.h"
+
+#include <string>
+#include <vector>
+
+namespace ferry::workflow {
+
+struct IntegrationEntry {
+    IntegrationConfig config;   // public_json left empty: see settings
+    tmpl::Value settings;       // what tasks may see as ctx.integration (no secrets)
+    Mark mark;
+};
+
+struct ProjectConfig {
+    std::string file;                      // as shown in messages; empty: no ferry.yaml
+    std::vector<IntegrationEntry> integrations;
+    // Sections the server reads (issue 5), kept as values after their shape is checked.
+    tmpl::Value server, auth, forms, schedules, hooks;
+
+    const IntegrationEntry* integration(const std::string& name) const;
+};
+
+struct ConfigLoadResult {
+    ProjectConfig config;
+    std::vector<Diagnostic> problems;
+    bool ok() const { return problems.empty(); }
+};
+
+ConfigLoadResult load_project_config_text(const std::string& text, const std::string& file);
+
+}  // namespace ferry::workflow

@@ -1,0 +1,531 @@
+#include "runtime/integration/client.h"
+
+#include "runtime/crypto.h"
+#include "runtime/integration/secrets.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+namespace ferry {
+
+namespace {
+
+constexpr const char* kRedacted = "[REDACTED]";
+
+uint64_t unix_ms() {
+    using namespace std::chrono;
+    return uint64_t(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool is_absolute_url(std::string_view u) {
+    return u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
+}
+
+std::string join_url(const std::string& base, const std::string& path) {
+    if (path.empty()) return base;
+    std::string b = base;
+    while (!b.empty() && b.back() == '/') b.pop_back();
+    size_t start = 0;
+    while (start < path.size() && path[start] == '/') ++start;
+    return b + "/" + path.substr(start);
+}
+
+void set_header(HttpHeaders& headers, const std::string& name, std::string value) {
+    std::string key = lower(name);
+    for (auto& [k, v] : headers) {
+        if (lower(k) == key) {
+            v = std::move(value);
+            return;
+        }
+    }
+    headers.emplace_back(name, std::move(value));
+}
+
+std::string find_header(const HttpHeaders& headers, std::string_view name) {
+    std::string key = lower(name);
+    for (const auto& [k, v] : headers)
+        if (lower(k) == key) return v;
+    return {};
+}
+
+std::string form_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += char(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string capped(std::string_view body, size_t cap) {
+    if (body.size() <= cap) return std::string(body);
+    return std::string(body.substr(0, cap)) + "...[" + std::to_string(body.size() - cap) +
+           " more bytes]";
+}
+
+}  // namespace
+
+struct IntegrationClient::Op {
+    uint64_t id = 0;
+    IntegrationRequest req;
+    std::function<void(IntegrationOutcome)> done;
+    IntegrationOutcome out;
+    bool idempotent = true;
+    int tries = 0;                 // attempts counted by the retry policy
+    bool token_refreshed = false;  // a 401 refreshes the OAuth token once per request
+    uint64_t transfer = 0;
+    HttpRequest sent;              // the last attempt, for its record
+    std::unique_ptr<Loop::Timer> timer;
+    bool over = false;
+};
+
+IntegrationClient::IntegrationClient(Loop& loop, HttpClient& http, IntegrationConfig config)
+    : loop_(loop),
+      http_(http),
+      config_(std::move(config)),
+      bucket_(config_.rate_per_second, config_.rate_burst > 0 ? config_.rate_burst
+                                                              : config_.rate_per_second),
+      breaker_(config_.breaker_failures, config_.breaker_reset_ms),
+      rng_(std::random_device{}()) {}
+
+IntegrationClient::~IntegrationClient() {
+    for (auto& op : ops_) {
+        op->over = true;
+        op->timer.reset();
+        if (op->transfer) http_.cancel(op->transfer);
+    }
+    *alive_ = false;
+    if (token_transfer_) http_.cancel(token_transfer_);
+}
+
+uint64_t IntegrationClient::send(IntegrationRequest request,
+                                 std::function<void(IntegrationOutcome)> done) {
+    auto op = std::make_shared<Op>();
+    op->id = next_id_++;
+    std::string method = request.http.method;
+    op->idempotent = request.idempotent.value_or(method != "POST" && method != "PATCH");
+    op->req = std::move(request);
+    op->done = std::move(done);
+    ops_.push_back(op);
+    // Always asynchronous: the caller has parked before any outcome arrives.
+    op->timer = loop_.timer(0, [this, op] { step(op); });
+    return op->id;
+}
+
+void IntegrationClient::cancel(uint64_t id) {
+    auto it = std::find_if(ops_.begin(), ops_.end(), [id](auto& op) { return op->id == id; });
+    if (it == ops_.end()) return;
+    std::shared_ptr<Op> op = *it;
+    ops_.erase(it);
+    op->over = true;
+    op->timer.reset();
+    if (op->transfer) http_.cancel(op->transfer);
+    op->transfer = 0;
+}
+
+void IntegrationClient::step(const std::shared_ptr<Op>& op) {
+    if (op->over) return;
+    uint64_t now = loop_.now_ms();
+    if (uint64_t wait = bucket_.take(now)) {
+        op->timer = loop_.timer(wait, [this, op] { step(op); });
+        return;
+    }
+    uint64_t retry_in = 0;
+    if (!breaker_.allow(now, &retry_in)) {
+        op->out.circuit_open = true;
+        op->out.error = make_error(
+            ErrorKind::Network,
+            "integration '" + config_.name + "': circuit breaker open after " +
+                std::to_string(breaker_.consecutive_failures()) +
+                " consecutive failures; nothing sent (next probe in " +
+                std::to_string((retry_in + 999) / 1000) + "s)");
+        finish(op);
+        return;
+    }
+    bool needs_token = config_.auth.type == "oauth2" &&
+                       (access_token_.empty() || now >= token_expires_ms_);
+    if (needs_token) {
+        fetch_token([this, op](Status s) {
+            if (op->over) return;
+            if (!s) {
+                breaker_.on_failure(loop_.now_ms());
+                op->out.error = s.error();
+                finish(op);
+                return;
+            }
+            send_attempt(op);
+        });
+        return;
+    }
+    send_attempt(op);
+}
+
+void IntegrationClient::send_attempt(const std::shared_ptr<Op>& op) {
+    Result<HttpRequest> built = build(op->req, false);
+    if (!built) {
+        op->out.error = built.error();
+        finish(op);
+        return;
+    }
+    ++op->tries;
+    ++op->out.attempts;
+    ++health_.requests;
+    op->sent = built.value();
+    op->sent.body = capped(op->sent.body, config_.max_logged_body);
+    op->transfer = http_.send(std::move(built.value()),
+                              [this, op](Result<HttpResponse> res, const HttpTransferInfo& info) {
+                                  on_attempt(op, std::move(res), info);
+                              });
+}
+
+void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpResponse> res,
+                                   const HttpTransferInfo& info) {
+    op->transfer = 0;
+    if (op->over) return;
+    if (!res && res.error().kind == ErrorKind::Cancelled) return;
+    long status = res ? res.value().status : 0;
+    uint64_t now_unix = unix_ms();
+    if (res) health_.last_latency_ms = res.value().duration_ms;
+
+    // An expired or revoked OAuth token: fetch a new one and send again, once.
+    if (status == 401 && config_.auth.type == "oauth2" && !op->token_refreshed) {
+        op->token_refreshed = true;
+        op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, 0));
+        access_token_.clear();
+        --op->tries;  // not a failure of the service: the retry budget is kept
+        breaker_.on_success();
+        step(op);
+        return;
+    }
+
+    bool failure = status >= 500 || (status == 0 && (res.error().kind == ErrorKind::Network ||
+                                                     res.error().kind == ErrorKind::Timeout));
+    if (failure) {
+        ++health_.failures;
+        health_.last_failure_unix_ms = now_unix;
+        breaker_.on_failure(loop_.now_ms());
+    } else if (status > 0 && status != 429) {
+        health_.last_success_unix_ms = now_unix;
+        breaker_.on_success();
+    } else if (status == 429) {
+        breaker_.on_success();  // the service is up, only busy: a probe has its answer
+    }
+
+    AttemptFacts facts;
+    facts.status = status;
+    facts.error = res ? ErrorKind::Internal : res.error().kind;
+    facts.request_sent = info.request_sent;
+    facts.idempotent = op->idempotent;
+    AttemptVerdict verdict = judge_attempt(facts);
+
+    if (verdict == AttemptVerdict::Retry && op->req.retry &&
+        op->tries < config_.retry.max_attempts) {
+        std::optional<uint64_t> wait;
+        if (res && (status == 429 || status == 503))
+            wait = parse_retry_after_ms(res.value().header("retry-after"), now_unix);
+        if (wait && *wait > config_.retry.max_retry_after_ms) {
+            verdict = AttemptVerdict::Done;  // longer than we may wait: the caller decides
+        } else {
+            std::uniform_real_distribution<double> unit(0.0, 1.0);
+            uint64_t delay = wait ? *wait : backoff_delay_ms(config_.retry, op->tries + 1,
+                                                             unit(rng_));
+            op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, delay));
+            op->timer = loop_.timer(delay, [this, op] { step(op); });
+            return;
+        }
+    }
+    op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, 0));
+    if (verdict == AttemptVerdict::Ambiguous) op->out.ambiguous = true;
+    if (res) {
+        op->out.response = std::move(res.value());
+    } else {
+        Error e = res.error();
+        e.message = redact("integration '" + config_.name + "': " + e.message);
+        op->out.error = std::move(e);
+    }
+    finish(op);
+}
+
+void IntegrationClient::finish(const std::shared_ptr<Op>& op) {
+    if (op->over) return;
+    op->over = true;
+    op->timer.reset();
+    auto it = std::find(ops_.begin(), ops_.end(), op);
+    if (it != ops_.end()) ops_.erase(it);
+    auto done = std::move(op->done);
+    if (done) done(std::move(op->out));
+}
+
+Result<HttpRequest> IntegrationClient::preview(const IntegrationRequest& request) {
+    return build(request, true);
+}
+
+Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool for_preview) {
+    HttpRequest out = req.http;
+    if (out.url.empty()) {
+        out.url = !config_.url.empty() ? config_.url : config_.base_url;
+        if (out.url.empty()) {
+            return make_error(ErrorKind::Validation, "integration '" + config_.name +
+                                                         "' has no url or base_url: give the "
+                                                         "request a full url");
+        }
+    } else if (!is_absolute_url(out.url)) {
+        const std::string& base = !config_.base_url.empty() ? config_.base_url : config_.url;
+        if (base.empty()) {
+            return make_error(ErrorKind::Validation,
+                              "integration '" + config_.name +
+                                  "' has no base_url for the relative path '" + out.url + "'");
+        }
+        out.url = join_url(base, out.url);
+    }
+    if (!req.timeout_set) out.timeout_ms = config_.timeout_ms;
+    out.verify_tls = out.verify_tls && config_.tls.verify;
+    if (out.ca_file.empty()) out.ca_file = config_.tls.ca_file;
+    if (out.client_cert.empty()) out.client_cert = config_.tls.client_cert;
+    if (out.client_key.empty()) out.client_key = config_.tls.client_key;
+    if (find_header(out.headers, "accept").empty()) set_header(out.headers, "Accept", "application/json");
+    if (Status s = apply_auth(out, for_preview); !s) return s.error();
+    if (Status s = sign_webhook(out, for_preview); !s) return s.error();
+    return out;
+}
+
+Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {
+    const IntegrationAuth& a = config_.auth;
+    auto secret = [&](const std::string& ref, const char* field) -> Result<std::string> {
+        Result<std::string> v = resolve_secret(ref);
+        if (!v) {
+            return make_error(v.error().kind, "integration '" + config_.name + "': auth." +
+                                                  field + ": " + v.error().message);
+        }
+        return v;
+    };
+    if (a.type == "none" || a.type.empty()) return ok_status();
+    if (for_preview) {
+        std::string header = a.type == "api_key" ? a.header : "Authorization";
+        set_header(out.headers, header, kRedacted);
+        return ok_status();
+    }
+    if (a.type == "basic") {
+        Result<std::string> pw = secret(a.password, "password");
+        if (!pw) return pw.error();
+        std::string encoded = crypto::base64_encode(a.username + ":" + pw.value());
+        Redactor::instance().add(encoded);
+        set_header(out.headers, "Authorization", "Basic " + encoded);
+    } else if (a.type == "bearer" || a.type == "splunk") {
+        Result<std::string> tok = secret(a.token, "token");
+        if (!tok) return tok.error();
+        set_header(out.headers, "Authorization",
+                   (a.type == "bearer" ? "Bearer " : "Splunk ") + tok.value());
+    } else if (a.type == "api_key") {
+        Result<std::string> v = secret(a.value, "value");
+        if (!v) return v.error();
+        set_header(out.headers, a.header, v.value());
+    } else if (a.type == "oauth2") {
+        set_header(out.headers, "Authorization", "Bearer " + access_token_);
+    }
+    return ok_status();
+}
+
+Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
+    std::string id = find_header(out.headers, "webhook-id");
+    if (config_.webhook_secrets.empty() || id.empty()) return ok_status();
+    if (id.find('.') != std::string::npos) {
+        return make_error(ErrorKind::Validation, "webhook-id '" + id + "' must not contain '.'");
+    }
+    std::string ts = std::to_string(unix_ms() / 1000);
+    std::string signed_text = id + "." + ts + "." + out.body;
+    std::string signatures;
+    for (const std::string& ref : config_.webhook_secrets) {
+        Result<std::string> secret = resolve_secret(ref);
+        if (!secret) {
+            if (for_preview) {
+                signatures = "v1,[computed when sent]";
+                break;
+            }
+            return make_error(secret.error().kind, "integration '" + config_.name +
+                                                       "': secret: " + secret.error().message);
+        }
+        std::string_view text = secret.value();
+        if (text.rfind("whsec_", 0) == 0) text.remove_prefix(6);
+        std::optional<std::string> key = crypto::base64_decode(text);
+        if (!key || key->empty()) {
+            return make_error(ErrorKind::Validation,
+                              "integration '" + config_.name +
+                                  "': a webhook secret must be whsec_ followed by base64");
+        }
+        if (!signatures.empty()) signatures += ' ';
+        signatures += "v1," + crypto::base64_encode(crypto::hmac_sha256(*key, signed_text));
+    }
+    set_header(out.headers, "webhook-timestamp", ts);
+    set_header(out.headers, "webhook-signature", signatures);
+    return ok_status();
+}
+
+void IntegrationClient::fetch_token(std::function<void(Status)> then) {
+    token_waiters_.push_back(std::move(then));
+    if (token_fetching_) return;
+    token_fetching_ = true;
+    const IntegrationAuth& a = config_.auth;
+    auto fail_all = [this](Error e) {
+        token_fetching_ = false;
+        auto waiters = std::move(token_waiters_);
+        token_waiters_.clear();
+        for (auto& w : waiters) w(e);
+    };
+    Result<std::string> client_secret = resolve_secret(a.client_secret);
+    if (!client_secret) {
+        fail_all(make_error(client_secret.error().kind, "integration '" + config_.name +
+                                                            "': auth.client_secret: " +
+                                                            client_secret.error().message));
+        return;
+    }
+    HttpRequest req;
+    req.method = "POST";
+    req.url = is_absolute_url(a.token_url) ? a.token_url : join_url(config_.base_url, a.token_url);
+    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                   {"Accept", "application/json"}};
+    req.body = "grant_type=client_credentials&client_id=" + form_encode(a.client_id) +
+               "&client_secret=" + form_encode(client_secret.value());
+    Redactor::instance().add(form_encode(client_secret.value()));
+    if (!a.scope.empty()) req.body += "&scope=" + form_encode(a.scope);
+    req.timeout_ms = config_.timeout_ms;
+    req.verify_tls = config_.tls.verify;
+    req.ca_file = config_.tls.ca_file;
+    req.client_cert = config_.tls.client_cert;
+    req.client_key = config_.tls.client_key;
+    std::string where = req.url;
+    token_transfer_ = http_.send(std::move(req), [this, alive = alive_, fail_all, where](
+                                                     Result<HttpResponse> res,
+                                                     const HttpTransferInfo&) {
+        if (!*alive) return;
+        token_transfer_ = 0;
+        if (!res) {
+            if (res.error().kind == ErrorKind::Cancelled) return;
+            fail_all(make_error(res.error().kind, "integration '" + config_.name +
+                                                      "': OAuth2 token request to " + where +
+                                                      " failed: " + redact(res.error().message)));
+            return;
+        }
+        const HttpResponse& r = res.value();
+        rapidjson::Document doc;
+        doc.Parse(r.body.data(), r.body.size());
+        bool json_ok = !doc.HasParseError() && doc.IsObject();
+        if (r.status != 200 || !json_ok || !doc.HasMember("access_token") ||
+            !doc["access_token"].IsString()) {
+            std::string why = "HTTP " + std::to_string(r.status);
+            if (json_ok) {
+                for (const char* field : {"error", "error_description"}) {
+                    if (doc.HasMember(field) && doc[field].IsString())
+                        why += std::string(" ") + field + "=" + doc[field].GetString();
+                }
+            }
+            fail_all(make_error(r.status >= 500 ? ErrorKind::Http5xx : ErrorKind::Http4xx,
+                                "integration '" + config_.name + "': OAuth2 token request to " +
+                                    where + " failed: " + redact(why)));
+            return;
+        }
+        access_token_ = doc["access_token"].GetString();
+        Redactor::instance().add(access_token_);
+        uint64_t lifetime_ms = 3600'000;
+        if (doc.HasMember("expires_in") && doc["expires_in"].IsNumber())
+            lifetime_ms = uint64_t(std::max(0.0, doc["expires_in"].GetDouble()) * 1000);
+        // Refresh shortly before expiry: a minute early, or a tenth of a short lifetime.
+        uint64_t margin = std::min<uint64_t>(60'000, lifetime_ms / 10);
+        token_expires_ms_ = loop_.now_ms() + lifetime_ms - margin;
+        token_fetching_ = false;
+        auto waiters = std::move(token_waiters_);
+        token_waiters_.clear();
+        for (auto& w : waiters) w(ok_status());
+    });
+}
+
+std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& sent,
+                                              const Result<HttpResponse>& res,
+                                              uint64_t retry_in_ms) const {
+    auto secret_header = [&](const std::string& name) {
+        std::string n = lower(name);
+        return n == "authorization" || n == "proxy-authorization" || n == "cookie" ||
+               n == "set-cookie" || n == "x-api-key" || n == "api-key" ||
+               n == "x-auth-token" || n == lower(config_.auth.header);
+    };
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto str = [&](std::string_view s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
+    auto headers = [&](const HttpHeaders& hs) {
+        w.StartObject();
+        for (const auto& [k, v] : hs) {
+            str(k);
+            str(secret_header(k) ? std::string(kRedacted) : v);
+        }
+        w.EndObject();
+    };
+    w.StartObject();
+    str("attempt");
+    w.Int(op.out.attempts);
+    str("integration");
+    str(config_.name);
+    str("method");
+    str(sent.method);
+    str("url");
+    str(sent.url);
+    str("request");
+    w.StartObject();
+    str("headers");
+    headers(sent.headers);
+    str("body");
+    str(sent.body);
+    w.EndObject();
+    if (res) {
+        const HttpResponse& r = res.value();
+        str("status");
+        w.Int64(r.status);
+        str("duration_ms");
+        w.Double(r.duration_ms);
+        str("response");
+        w.StartObject();
+        str("headers");
+        headers(r.headers);
+        str("body");
+        str(capped(r.body, config_.max_logged_body));
+        w.EndObject();
+    } else {
+        str("error");
+        w.StartObject();
+        str("kind");
+        str(to_string(res.error().kind));
+        str("message");
+        str(res.error().message);
+        w.EndObject();
+    }
+    if (retry_in_ms) {
+        str("retry_in_ms");
+        w.Uint64(retry_in_ms);
+    }
+    w.EndObject();
+    return redact(std::string_view(buf.GetString(), buf.GetSize()));
+}
+
+IntegrationClient::Health IntegrationClient::health() const {
+    Health h = health_;
+    h.breaker = std::string(to_string(breaker_.state(loop_.now_ms())));
+    return h;
+}
+
+}  // namespace ferry

@@ -1,0 +1,99 @@
+// Requests through an integration: the step's ctx.http. Adds auth (OAuth2 tokens fetched
+// on first use, cached, refreshed once on a 401), Standard Webhooks signatures (re-signed on
+// every attempt), TLS settings; applies the rate limit, the circuit breaker and the retry
+// policy (backoff with jitter, Retry-After); and records every attempt, redacted.
+//
+// One IntegrationClient per configured integration, shared by all executions of the
+// process (the rate limit, breaker and token are per integration, not per step).
+#pragma once
+
+#include "runtime/http_client.h"
+#include "runtime/integration/config.h"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+struct IntegrationRequest {
+    HttpRequest http;              // url may be empty or relative: resolved against base_url
+    std::optional<bool> idempotent;  // default: every method but POST and PATCH
+    bool retry = true;             // false: one attempt only
+    bool timeout_set = false;      // http.timeout_ms came from the caller, not the default
+};
+
+struct IntegrationOutcome {
+    std::optional<HttpResponse> response;  // the final HTTP answer, any status
+    Error error;                   // when there is no response
+    bool ambiguous = false;        // the peer may have acted on a non-idempotent request
+    bool circuit_open = false;     // refused without sending: the breaker is open
+    int attempts = 0;
+    std::vector<std::string> attempt_records;  // JSON objects, redacted, bodies capped
+};
+
+class IntegrationClient {
+  public:
+    IntegrationClient(Loop& loop, HttpClient& http, IntegrationConfig config);
+    ~IntegrationClient();  // drops what is in flight (their callbacks never run)
+    IntegrationClient(const IntegrationClient&) = delete;
+    IntegrationClient& operator=(const IntegrationClient&) = delete;
+
+    const IntegrationConfig& config() const { return config_; }
+
+    // Starts a request; done runs once on the loop (never inside send). Returns an id.
+    uint64_t send(IntegrationRequest request, std::function<void(IntegrationOutcome)> done);
+    // Abandons a request (its owner is gone): transfer and timers stop, done never runs.
+    void cancel(uint64_t id);
+
+    // The request as it would be sent now (URL resolved, auth and signature headers added),
+    // for dry runs: nothing is sent, no token is fetched, and headers carrying credentials
+    // are shown as "[REDACTED]". Missing secrets are not an error here.
+    Result<HttpRequest> preview(const IntegrationRequest& request);
+
+    // Health, for the API and metrics.
+    struct Health {
+        uint64_t requests = 0, failures = 0;
+        uint64_t last_success_unix_ms = 0, last_failure_unix_ms = 0;
+        double last_latency_ms = 0;
+        std::string breaker;       // closed | open | half_open
+    };
+    Health health() const;
+
+  private:
+    struct Op;
+    void step(const std::shared_ptr<Op>& op);
+    void send_attempt(const std::shared_ptr<Op>& op);
+    void on_attempt(const std::shared_ptr<Op>& op, Result<HttpResponse> res,
+                    const HttpTransferInfo& info);
+    void finish(const std::shared_ptr<Op>& op);
+    void fetch_token(std::function<void(Status)> then);
+    Result<HttpRequest> build(const IntegrationRequest& req, bool for_preview);
+    Status apply_auth(HttpRequest& out, bool for_preview);
+    Status sign_webhook(HttpRequest& out, bool for_preview);
+    std::string record_attempt(const Op& op, const HttpRequest& sent, const Result<HttpResponse>& res,
+                               uint64_t retry_in_ms) const;
+
+    Loop& loop_;
+    HttpClient& http_;
+    IntegrationConfig config_;
+    TokenBucket bucket_;
+    CircuitBreaker breaker_;
+    std::mt19937_64 rng_;
+    uint64_t next_id_ = 1;
+    std::vector<std::shared_ptr<Op>> ops_;  // in flight, for cancel()
+    // OAuth2: the cached token and the requests waiting for a fetch in flight.
+    std::string access_token_;
+    uint64_t token_expires_ms_ = 0;  // loop clock
+    bool token_fetching_ = false;
+    uint64_t token_transfer_ = 0;
+    std::vector<std::function<void(Status)>> token_waiters_;
+    Health health_;
+    // Callbacks that may outlive the client (HttpClient reports cancellations late) check it.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace ferry

@@ -1,0 +1,113 @@
+#include "runtime/integration/secrets.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace ferry {
+
+namespace {
+
+constexpr std::string_view kRedacted = "[REDACTED]";
+
+struct Reference {
+    std::string_view scheme;
+    std::string_view name;
+};
+
+// "${scheme:name}" split, or nullopt when text is not shaped like a reference at all.
+std::optional<Reference> split_reference(std::string_view text) {
+    if (text.size() < 4 || text.substr(0, 2) != "${" || text.back() != '}') return std::nullopt;
+    std::string_view inner = text.substr(2, text.size() - 3);
+    size_t colon = inner.find(':');
+    if (colon == std::string_view::npos) return Reference{inner, {}};
+    return Reference{inner.substr(0, colon), inner.substr(colon + 1)};
+}
+
+}  // namespace
+
+bool is_secret_reference(std::string_view text) {
+    auto ref = split_reference(text);
+    return ref && (ref->scheme == "env" || ref->scheme == "file") && !ref->name.empty();
+}
+
+Status check_secret_syntax(std::string_view text) {
+    auto ref = split_reference(text);
+    if (!ref) return ok_status();
+    if (ref->scheme != "env" && ref->scheme != "file") {
+        return make_error(ErrorKind::Validation,
+                          "unknown secret reference '${" + std::string(ref->scheme) +
+                              ":...}': use ${env:NAME} or ${file:PATH}");
+    }
+    if (ref->name.empty()) {
+        return make_error(ErrorKind::Validation, "empty secret reference '" + std::string(text) +
+                                                     "': use ${env:NAME} or ${file:PATH}");
+    }
+    return ok_status();
+}
+
+Result<std::string> resolve_secret(std::string_view text) {
+    if (Status s = check_secret_syntax(text); !s) return s.error();
+    auto ref = split_reference(text);
+    if (!ref) return std::string(text);  // a literal (discouraged, but allowed)
+    std::string name(ref->name);
+    std::string value;
+    if (ref->scheme == "env") {
+        const char* v = std::getenv(name.c_str());
+        if (!v) {
+            return make_error(ErrorKind::Validation,
+                              "secret ${env:" + name + "}: environment variable " + name +
+                                  " is not set");
+        }
+        value = v;
+    } else {
+        std::ifstream in(name, std::ios::binary);
+        if (!in) {
+            return make_error(ErrorKind::Validation,
+                              "secret ${file:" + name + "}: cannot read the file");
+        }
+        std::ostringstream s;
+        s << in.rdbuf();
+        value = s.str();
+        if (!value.empty() && value.back() == '\n') value.pop_back();
+        if (!value.empty() && value.back() == '\r') value.pop_back();
+    }
+    Redactor::instance().add(value);
+    return value;
+}
+
+Redactor& Redactor::instance() {
+    static Redactor r;
+    return r;
+}
+
+void Redactor::add(std::string value) {
+    if (value.size() < 4) return;
+    std::lock_guard lock(mu_);
+    if (std::find(values_.begin(), values_.end(), value) != values_.end()) return;
+    values_.push_back(std::move(value));
+    // Longest first, so a value containing another is replaced whole.
+    std::sort(values_.begin(), values_.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+bool Redactor::empty() const {
+    std::lock_guard lock(mu_);
+    return values_.empty();
+}
+
+std::string Redactor::redact(std::string_view text) const {
+    std::lock_guard lock(mu_);
+    std::string out(text);
+    for (const std::string& v : values_) {
+        size_t pos = 0;
+        while ((pos = out.find(v, pos)) != std::string::npos) {
+            out.replace(pos, v.size(), kRedacted);
+            pos += kRedacted.size();
+        }
+    }
+    return out;
+}
+
+}  // namespace ferry

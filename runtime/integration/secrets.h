@@ -1,0 +1,47 @@
+// Secret references (`${env:NAME}`, `${file:PATH}`) and the redactor that keeps their values
+// out of everything Ferry writes or answers (CONTRACT.md section 5).
+//
+// A reference is resolved at use, never at load: a rotated file or variable takes effect on
+// the next request, and a missing secret fails the request that needs it (a dry run, which
+// sends nothing, needs none). Every resolved value, and the encodings Ferry derives from it
+// (the base64 of "user:password", an OAuth access token), is registered with the process-wide
+// Redactor; records, logs and error texts pass through redact() before they leave the process.
+#pragma once
+
+#include "runtime/error.h"
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry {
+
+// Whether text is exactly one reference (`${env:NAME}` or `${file:PATH}`).
+bool is_secret_reference(std::string_view text);
+// A Validation error when text looks like a reference but is malformed ("${env:}",
+// "${vault:x}"), so a typo is caught by `ferry validate` instead of sent as a literal.
+Status check_secret_syntax(std::string_view text);
+
+// The value of a reference (a literal value comes back as is). File contents lose one
+// trailing newline. Errors name the reference, never a value. The value is registered
+// with the Redactor.
+Result<std::string> resolve_secret(std::string_view text);
+
+class Redactor {
+  public:
+    static Redactor& instance();
+    // Values shorter than 4 bytes are not registered (they would redact ordinary text).
+    void add(std::string value);
+    // Every registered value replaced by "[REDACTED]".
+    std::string redact(std::string_view text) const;
+    bool empty() const;
+
+  private:
+    mutable std::mutex mu_;  // resolution happens on the loop; replay and tests may differ
+    std::vector<std::string> values_;
+};
+
+inline std::string redact(std::string_view text) { return Redactor::instance().redact(text); }
+
+}  // namespace ferry

@@ -1,0 +1,157 @@
+// ferry.http.request{integration = NAME, ...}: a request through a configured integration
+// (auth, retries, rate limit, circuit breaker; runtime/integration/client.h). The task parks
+// until the whole exchange (every retry included) is over; each attempt is recorded on the
+// task for its step's history. With preview = true nothing is sent: the request as it would
+// go out (credentials redacted) comes back at once, for dry runs.
+#include "runtime/integration/registry.h"
+#include "runtime/integration/secrets.h"
+#include "runtime/json_lua.h"
+#include "runtime/lua_api/task_api.h"
+#include "runtime/scheduler.h"
+
+#include <rapidjson/document.h>
+
+#include <cctype>
+#include <string>
+
+namespace ferry::lua_api {
+
+namespace {
+
+constexpr const char* kRegistryKey = "ferry.integrations";
+
+IntegrationRegistry* registry(lua_State* L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, kRegistryKey);
+    auto* r = static_cast<IntegrationRegistry*>(lua_touserdata(L, -1));
+    lua_pop(L, 1);
+    return r;
+}
+
+struct IntegrationOp final : PendingOp {
+    IntegrationClient* client;
+    uint64_t request = 0;
+    explicit IntegrationOp(IntegrationClient* c) : client(c) {}
+    void cancel() override {
+        if (request) client->cancel(request);
+        request = 0;
+    }
+    const char* what() const override { return "http"; }
+};
+
+bool is_secret_header(const std::string& name, const IntegrationConfig& config) {
+    std::string n;
+    for (char c : name) n += char(std::tolower(static_cast<unsigned char>(c)));
+    std::string api;
+    for (char c : config.auth.header) api += char(std::tolower(static_cast<unsigned char>(c)));
+    return n == "authorization" || n == "proxy-authorization" || n == "cookie" ||
+           n == "x-api-key" || n == "api-key" || n == "x-auth-token" || n == api;
+}
+
+// [-0, +1] {method, url, headers, body}; a JSON body is shown as the value it encodes.
+void push_preview(lua_State* L, const HttpRequest& req, const IntegrationConfig& config) {
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, req.method.c_str());
+    lua_setfield(L, -2, "method");
+    std::string url = redact(req.url);
+    lua_pushlstring(L, url.data(), url.size());
+    lua_setfield(L, -2, "url");
+    lua_newtable(L);
+    for (const auto& [name, value] : req.headers) {
+        std::string shown = is_secret_header(name, config) ? "[REDACTED]" : redact(value);
+        lua_pushlstring(L, shown.data(), shown.size());
+        lua_setfield(L, -2, name.c_str());
+    }
+    lua_setfield(L, -2, "headers");
+    std::string body = redact(req.body);
+    rapidjson::Document doc;
+    bool is_json = false;
+    for (const auto& [name, value] : req.headers) {
+        std::string n;
+        for (char c : name) n += char(std::tolower(static_cast<unsigned char>(c)));
+        if (n == "content-type" && value.find("json") != std::string::npos) is_json = true;
+    }
+    if (is_json && !body.empty()) {
+        doc.Parse(body.data(), body.size());
+        is_json = !doc.HasParseError();
+    }
+    if (is_json && !body.empty()) {
+        json_lua::push(L, doc);
+    } else if (body.empty()) {
+        lua_pushnil(L);
+    } else {
+        lua_pushlstring(L, body.data(), body.size());
+    }
+    lua_setfield(L, -2, "body");
+}
+
+}  // namespace
+
+void set_integrations(lua_State* L, IntegrationRegistry* r) {
+    lua_pushlightuserdata(L, r);
+    lua_setfield(L, LUA_REGISTRYINDEX, kRegistryKey);
+}
+
+int integration_request(lua_State* L, const char* name) {
+    IntegrationRegistry* reg = registry(L);
+    IntegrationClient* client = reg ? reg->find(name) : nullptr;
+    if (!client) {
+        return luaL_error(L, "ferry.http.request: unknown integration '%s' (not in ferry.yaml)",
+                          name);
+    }
+    IntegrationRequest req;
+    req.timeout_set = read_http_request(L, 1, req.http, false);
+    lua_getfield(L, 1, "idempotent");
+    if (lua_isboolean(L, -1)) req.idempotent = lua_toboolean(L, -1) != 0;
+    lua_getfield(L, 1, "retry");
+    if (lua_isboolean(L, -1)) req.retry = lua_toboolean(L, -1) != 0;
+    lua_getfield(L, 1, "preview");
+    bool preview = lua_toboolean(L, -1) != 0;
+    lua_pop(L, 3);
+
+    if (preview) {
+        Result<HttpRequest> built = client->preview(req);
+        if (!built) {
+            lua_pushnil(L);
+            push_error_table(L, built.error());
+            return 2;
+        }
+        push_preview(L, built.value(), client->config());
+        return 1;
+    }
+
+    Task* task = Scheduler::current(L, "ferry.http.request");
+    Scheduler* sched = Scheduler::of(L);
+    auto op = std::make_unique<IntegrationOp>(client);
+    IntegrationOp* raw = op.get();
+    task->park(std::move(op));
+    // When the task is cancelled its op cancels the request and this never runs.
+    raw->request = client->send(std::move(req), [sched, task](IntegrationOutcome out) {
+        for (std::string& record : out.attempt_records) task->record("http", std::move(record));
+        auto shared = std::make_shared<IntegrationOutcome>(std::move(out));
+        sched->complete(task, [shared](lua_State* co) {
+            const IntegrationOutcome& o = *shared;
+            if (o.response) {
+                push_http_response(co, *o.response);
+                lua_pushinteger(co, o.attempts);
+                lua_setfield(co, -2, "attempts");
+                lua_pushboolean(co, o.ambiguous);
+                lua_setfield(co, -2, "ambiguous");
+                return 1;
+            }
+            lua_pushnil(co);
+            push_error_table(co, o.error);
+            if (o.circuit_open) {
+                lua_pushliteral(co, "circuit_open");
+                lua_setfield(co, -2, "kind");
+            }
+            lua_pushboolean(co, o.ambiguous);
+            lua_setfield(co, -2, "ambiguous");
+            lua_pushinteger(co, o.attempts);
+            lua_setfield(co, -2, "attempts");
+            return 2;
+        });
+    });
+    return lua_yield(L, 0);
+}
+
+}  // namespace ferry::lua_api

@@ -1,0 +1,530 @@
+#!/usr/bin/env python3
+"""Integration tests of ferry.yaml integrations: they run the real `ferry` binary against the
+mock vendor servers in mocks/ (127.0.0.1 only, each stopped by its PID).
+
+    python3 tests/integration/test_integrations.py path/to/ferry [TestName ...]
+
+Covers the request layer every built-in task uses (ctx.http through an integration): each
+auth kind (incl. OAuth2 refresh and mutual TLS), retries with backoff and Retry-After, no
+retry on 4xx or on an ambiguous POST, the circuit breaker, the rate limit, dry-run previews,
+redaction of secrets, and ferry.yaml validation. Ticket, webhook and SIEM tasks are tested
+in test_tasks.py.
+"""
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "mocks"))
+
+import test_engine as te  # noqa: E402  (Project, LineResult)
+from mockctl import make_certs, start_mock  # noqa: E402
+
+SN_USER, SN_PASSWORD = "svc_ferry", "correct-horse-battery-42"
+GET_WF = """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    with: {method: GET, path: /api/now/table/incident}
+"""
+
+
+def integration_yaml(url, body, name="target", type_="servicenow"):
+    lines = ["integrations:", "  %s:" % name, "    type: %s" % type_,
+             "    base_url: %s" % url]
+    lines += ["    " + l for l in body.strip("\n").splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+class IntegrationTest(unittest.TestCase):
+    def setUp(self):
+        self.p = te.Project()
+        self.mocks = []
+        self.env = dict(os.environ, SN_PASSWORD=SN_PASSWORD, TOKEN="tok-0123456789abcdef",
+                        CLIENT_SECRET="client-secret-xyz-987", API_KEY="key-5551234567")
+
+    def tearDown(self):
+        for m in self.mocks:
+            m.stop()
+        self.p.remove()
+
+    def mock(self, config=None, tls=None):
+        m = start_mock(config, tls=tls)
+        self.mocks.append(m)
+        return m
+
+    def configure(self, url, body, **kw):
+        self.p.write("ferry.yaml", integration_yaml(url, body, **kw))
+
+    def ferry(self, *args, env=None, timeout=te.TIMEOUT):
+        import subprocess
+        cmd = [te.FERRY, *args, "--project", str(self.p.dir), "--data", str(self.p.data)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              cwd=str(self.p.dir), env=env or self.env)
+
+    def run_wf(self, name, *args, env=None, timeout=te.TIMEOUT):
+        p = self.ferry("run", name, "--quiet", *args, env=env, timeout=timeout)
+        doc = json.loads(p.stdout) if p.stdout.strip() else None
+        return p.returncode, doc, p.stderr
+
+    def attempts(self, exec_id, step):
+        shown = json.loads(self.ferry("executions", "show", exec_id, "--json").stdout)
+        st = shown["steps"][step]
+        return st.get("attempts", [])
+
+    def http_records(self, exec_id, step):
+        out = []
+        for a in self.attempts(exec_id, step):
+            out += a.get("http", [])
+        return out
+
+
+# --------------------------------------------------------------------------- auth
+
+
+class Auth(IntegrationTest):
+    CASES = {
+        "basic": ({"type": "basic", "username": SN_USER, "password": SN_PASSWORD},
+                  "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}" % SN_USER),
+        "bearer": ({"type": "bearer", "token": "tok-0123456789abcdef"},
+                   "auth: {type: bearer, token: \"${env:TOKEN}\"}"),
+        "api_key": ({"type": "api_key", "header": "X-Api-Key", "value": "key-5551234567"},
+                    "auth: {type: api_key, header: X-Api-Key, value: \"${env:API_KEY}\"}"),
+        "splunk": ({"type": "splunk", "token": "tok-0123456789abcdef"},
+                   "auth: {type: splunk, token: \"${env:TOKEN}\"}"),
+    }
+
+    def test_each_static_auth_kind(self):
+        self.p.workflow("get", GET_WF)
+        for kind, (server_auth, yaml_auth) in self.CASES.items():
+            with self.subTest(kind=kind):
+                m = self.mock({"auth": server_auth})
+                self.configure(m.url, yaml_auth)
+                rc, doc, err = self.run_wf("get")
+                self.assertEqual(rc, 0, err + json.dumps(doc))
+                self.assertEqual(doc["steps"]["call"]["output"]["status"], 200)
+                # A wrong secret is a 401: a final answer, not retried.
+                env = dict(self.env, SN_PASSWORD="wrong-password", TOKEN="wrong-token-000",
+                           API_KEY="wrong-key-000")
+                before = len(m.requests())
+                rc, doc, err = self.run_wf("get", env=env)
+                self.assertEqual(rc, 1)
+                self.assertEqual(doc["steps"]["call"]["error"]["kind"], "http_4xx")
+                self.assertIn("401", doc["steps"]["call"]["error"]["message"])
+                self.assertEqual(len(m.requests()) - before, 1)
+
+    def test_missing_secret_names_the_reference_not_a_value(self):
+        m = self.mock({"auth": self.CASES["basic"][0]})
+        self.configure(m.url, self.CASES["basic"][1])
+        self.p.workflow("get", GET_WF)
+        env = {k: v for k, v in self.env.items() if k != "SN_PASSWORD"}
+        rc, doc, err = self.run_wf("get", env=env)
+        self.assertEqual(rc, 1)
+        msg = doc["steps"]["call"]["error"]["message"]
+        self.assertIn("${env:SN_PASSWORD}", msg)
+        self.assertIn("not set", msg)
+        self.assertEqual(m.requests(), [])
+
+    def test_secret_from_a_file(self):
+        m = self.mock({"auth": {"type": "bearer", "token": "file-token-42424242"}})
+        secret = self.p.write("secrets/token", "file-token-42424242\n")
+        self.configure(m.url, "auth: {type: bearer, token: \"${file:%s}\"}" % secret)
+        self.p.workflow("get", GET_WF)
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 0, err)
+
+    def test_oauth2_token_cached_and_refreshed_once_on_401(self):
+        m = self.mock({"auth": {"type": "oauth2", "client_id": "ferry",
+                                "client_secret": "client-secret-xyz-987", "expires_in": 1799}})
+        self.configure(m.url, """\
+auth:
+  type: oauth2
+  token_url: /oauth_token.do
+  client_id: ferry
+  client_secret: "${env:CLIENT_SECRET}"
+""")
+        # Three calls in one execution: one token serves them all; a revoked token is
+        # refreshed once and the call succeeds.
+        self.p.write("tasks/custom/three.lua", """\
+return {
+  name = "custom.three",
+  run = function(ctx, input)
+    local statuses = {}
+    for i = 1, 3 do
+      if i == 3 then ctx.http { method = "POST", url = input.revoke, retry = false } end
+      local res, err = ctx.http { method = "GET", path = "/api/now/table/incident" }
+      if not res then error(err, 0) end
+      statuses[i] = res.status
+    end
+    return { statuses = statuses }
+  end,
+}
+""")
+        self.p.workflow("three", """\
+steps:
+  - id: calls
+    task: custom.three
+    integration: target
+    with: {revoke: "%s/_mock/revoke_tokens"}
+""" % m.url)
+        rc, doc, err = self.run_wf("three")
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        self.assertEqual(doc["steps"]["calls"]["output"]["statuses"], [200, 200, 200])
+        tokens = [r for r in m.requests() if r["path"] == "/oauth_token.do"]
+        self.assertEqual(len(tokens), 2, "one fetch, one refresh after the revocation")
+        self.assertEqual(tokens[0]["headers"]["content-type"], "application/x-www-form-urlencoded")
+        self.assertIn("grant_type=client_credentials", tokens[0]["body"])
+        gets = [r for r in m.requests() if r["path"] == "/api/now/table/incident"]
+        self.assertEqual([r.get("status") for r in gets], [200, 200, 401, 200])
+        # Neither the client secret nor a token reaches the history.
+        dump = self.ferry("executions", "export").stdout
+        self.assertNotIn("client-secret-xyz-987", dump)
+        for r in gets:
+            token = r["headers"].get("authorization", "").replace("Bearer ", "")
+            self.assertTrue(token)
+            self.assertNotIn(token, dump)
+
+    def test_oauth2_bad_client_secret_is_a_clear_error(self):
+        m = self.mock({"auth": {"type": "oauth2", "client_id": "ferry",
+                                "client_secret": "client-secret-xyz-987"}})
+        self.configure(m.url, """\
+auth: {type: oauth2, token_url: /oauth_token.do, client_id: ferry, client_secret: "${env:CLIENT_SECRET}"}
+""")
+        self.p.workflow("get", GET_WF)
+        rc, doc, err = self.run_wf("get", env=dict(self.env, CLIENT_SECRET="nope-nope-nope"))
+        self.assertEqual(rc, 1)
+        msg = doc["steps"]["call"]["error"]["message"]
+        self.assertIn("OAuth2 token request", msg)
+        self.assertIn("401", msg)
+        self.assertNotIn("nope-nope-nope", json.dumps(doc))
+
+    def test_mutual_tls(self):
+        certs = make_certs(str(self.p.dir / "pki"))
+        m = self.mock(tls=dict(certs, mtls=True))
+        self.p.workflow("get", GET_WF)
+        self.configure(m.url, "tls: {ca_file: %s, client_cert: %s, client_key: %s}" % (
+            certs["ca"], certs["client_cert"], certs["client_key"]))
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        # A certificate from another CA is refused in the handshake: a network error.
+        self.configure(m.url, "tls: {ca_file: %s, client_cert: %s, client_key: %s}\n"
+                              "retry: {max_attempts: 1}" % (
+            certs["ca"], certs["other_client_cert"], certs["other_client_key"]))
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        self.assertEqual(doc["steps"]["call"]["error"]["kind"], "network")
+        # Without the custom CA the server is not trusted (verification is on by default).
+        self.configure(m.url, "retry: {max_attempts: 1}")
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        self.assertEqual(doc["steps"]["call"]["error"]["kind"], "network")
+
+
+# --------------------------------------------------------------------------- retries
+
+
+class Retries(IntegrationTest):
+    def setUp(self):
+        super().setUp()
+        self.m = self.mock()
+        self.configure(self.m.url, "retry: {max_attempts: 3, initial_delay: 200ms}")
+
+    def test_5xx_retried_with_backoff_then_success(self):
+        self.p.workflow("get", GET_WF)
+        self.m.fault(method="GET", path="/api/now/table/incident", status=503, times=2)
+        t0 = time.monotonic()
+        rc, doc, err = self.run_wf("get")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        self.assertEqual(doc["steps"]["call"]["output"]["attempts"], 3)
+        # 200ms then 400ms, +-20% jitter.
+        self.assertGreaterEqual(elapsed, 0.45)
+        records = self.http_records(doc["id"], "call")
+        self.assertEqual([r["status"] for r in records], [503, 503, 200])
+        self.assertIn("retry_in_ms", records[0])
+        self.assertGreaterEqual(records[1]["retry_in_ms"], 320)
+
+    def test_retries_give_up_after_max_attempts(self):
+        self.p.workflow("get", GET_WF)
+        self.m.fault(method="GET", path="/api/now/table/incident", status=500, times=5)
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        self.assertIn("after 3 attempts", doc["steps"]["call"]["error"]["message"])
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident")), 3)
+
+    def test_429_honours_retry_after_seconds_and_http_date(self):
+        self.p.workflow("get", GET_WF)
+        self.m.fault(method="GET", path="/api/now/table/incident", status=429,
+                     headers={"Retry-After": "1"})
+        t0 = time.monotonic()
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 0, err)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.95)
+        date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 2))
+        self.m.fault(method="GET", path="/api/now/table/incident", status=429,
+                     headers={"Retry-After": date})
+        t0 = time.monotonic()
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 0, err)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+        records = self.http_records(doc["id"], "call")
+        self.assertEqual(records[0]["status"], 429)
+        self.assertGreater(records[0]["retry_in_ms"], 500)
+
+    def test_no_retry_on_400(self):
+        self.p.workflow("get", GET_WF)
+        self.m.fault(method="GET", path="/api/now/table/incident", status=400,
+                     body={"error": {"message": "bad", "detail": "x"}, "status": "failure"})
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        self.assertEqual(doc["steps"]["call"]["error"]["kind"], "http_4xx")
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident")), 1)
+
+    def test_post_is_not_repeated_after_an_ambiguous_failure(self):
+        self.p.workflow("post", """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    with: {method: POST, path: /api/now/table/incident, json: {short_description: x}}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", status=502, times=3)
+        rc, doc, err = self.run_wf("post")
+        self.assertEqual(rc, 1)
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident")), 1)
+        self.m.clear_faults()
+        # A 429 means the server did nothing: even a POST is retried.
+        self.m.fault(method="POST", path="/api/now/table/incident", status=429,
+                     headers={"Retry-After": "0"})
+        rc, doc, err = self.run_wf("post")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["steps"]["call"]["output"]["status"], 201)
+
+    def test_connection_refused_is_retried_then_a_network_error(self):
+        self.configure("http://127.0.0.1:9", "retry: {max_attempts: 2, initial_delay: 50ms}")
+        self.p.workflow("get", GET_WF)
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        self.assertEqual(doc["steps"]["call"]["error"]["kind"], "network")
+        self.assertEqual(len(self.http_records(doc["id"], "call")), 2)
+
+
+# --------------------------------------------------------------------------- breaker, rate
+
+
+class Policies(IntegrationTest):
+    def test_circuit_breaker_opens_then_probes(self):
+        m = self.mock()
+        self.configure(m.url, "retry: {max_attempts: 1}\n"
+                              "circuit_breaker: {failures: 2, reset_after: 1s}")
+        self.p.write("tasks/custom/calls.lua", """\
+return {
+  name = "custom.calls",
+  run = function(ctx, input)
+    local out = {}
+    for i = 1, input.n do
+      if input.pause_before and i == input.pause_before then ferry.sleep("1100ms") end
+      local res, err = ctx.http { method = "GET", path = "/api/now/table/incident" }
+      out[i] = res and res.status or err.kind
+    end
+    return { results = out }
+  end,
+}
+""")
+        self.p.workflow("calls", """\
+inputs: {n: {type: integer}, pause_before: {type: integer, default: 0}}
+steps:
+  - id: calls
+    task: custom.calls
+    integration: target
+    with: {n: "{{ inputs.n }}", pause_before: "{{ inputs.pause_before }}"}
+""")
+        m.fault(method="GET", path="/api/now/table/incident", status=503, times=2)
+        rc, doc, err = self.run_wf("calls", "--input", "n=4", "--input", "pause_before=4")
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        results = doc["steps"]["calls"]["output"]["results"]
+        # Two failures open it; the third call is refused without a request; after
+        # reset_after a probe goes through and closes it.
+        self.assertEqual(results, [503, 503, "circuit_open", 200])
+        self.assertEqual(len(m.requests(path="/api/now/table/incident")), 3)
+
+    def test_rate_limit_spaces_requests(self):
+        m = self.mock()
+        self.configure(m.url, "rate_limit: {per_second: 5, burst: 1}")
+        self.p.workflow("fan", """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    for_each: "{{ range(6) | list }}"
+    concurrency: 6
+    with: {method: GET, path: /api/now/table/incident}
+""")
+        t0 = time.monotonic()
+        rc, doc, err = self.run_wf("fan")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 0, err)
+        times = sorted(r["t"] for r in m.requests(path="/api/now/table/incident"))
+        self.assertEqual(len(times), 6)
+        # One token at once, then one every 200 ms: the six span at least ~1 s.
+        self.assertGreaterEqual(times[-1] - times[0], 0.9)
+        self.assertLess(elapsed, 10)
+
+
+# --------------------------------------------------------------------------- dry run, secrets
+
+
+class DryRunAndSecrets(IntegrationTest):
+    def test_dry_run_per_integration_sends_nothing(self):
+        m = self.mock()
+        self.configure(m.url, "dry_run: true\n"
+                              "auth: {type: basic, username: u, password: \"${env:SN_PASSWORD}\"}")
+        self.p.workflow("post", """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    with: {method: POST, path: /api/now/table/incident, query: {sysparm_display_value: "true"},
+           json: {short_description: "disk full"}}
+""")
+        env = {k: v for k, v in self.env.items() if k != "SN_PASSWORD"}  # no credentials
+        rc, doc, err = self.run_wf("post", env=env)
+        self.assertEqual(rc, 0, err)
+        out = doc["steps"]["call"]["output"]
+        self.assertTrue(out["dry_run"])
+        req = out["request"]
+        self.assertEqual(req["method"], "POST")
+        self.assertEqual(req["url"], m.url + "/api/now/table/incident?sysparm_display_value=true")
+        self.assertEqual(req["headers"]["Authorization"], "[REDACTED]")
+        self.assertEqual(req["body"], {"short_description": "disk full"})
+        self.assertEqual(m.requests(), [])
+        # Stored as it was shown.
+        shown = json.loads(self.ferry("executions", "show", doc["id"], "--json").stdout)
+        self.assertEqual(shown["steps"]["call"]["output"], out)
+
+    def test_dry_run_per_step_and_per_execution(self):
+        m = self.mock()
+        self.configure(m.url, "")
+        self.p.workflow("two", """\
+steps:
+  - id: preview
+    task: http.request
+    integration: target
+    dry_run: true
+    with: {method: POST, path: /api/now/table/incident, json: {a: 1}}
+  - id: live
+    task: http.request
+    integration: target
+    with: {method: GET, path: /api/now/table/incident}
+""")
+        rc, doc, err = self.run_wf("two")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(doc["steps"]["preview"]["output"]["dry_run"])
+        self.assertEqual(doc["steps"]["live"]["output"]["status"], 200)
+        self.assertEqual([r["method"] for r in m.requests()], ["GET"])
+        rc, doc, err = self.run_wf("two", "--dry-run")
+        self.assertTrue(doc["steps"]["live"]["output"]["dry_run"])
+        self.assertEqual(len(m.requests()), 1)
+
+    def test_secrets_never_reach_history_or_logs(self):
+        m = self.mock({"auth": {"type": "basic", "username": SN_USER, "password": SN_PASSWORD}})
+        self.configure(m.url, "retry: {max_attempts: 2, initial_delay: 10ms}\n"
+                              "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}"
+                       % SN_USER)
+        # A task that echoes what the server saw (the mock answers 500 with the request's
+        # headers) and raises an error quoting it.
+        m.fault(method="GET", path="/api/now/table/incident", status=500, times=2,
+                body={"error": {"message": "echo", "detail": "Basic " + "x"}})
+        self.p.workflow("get", GET_WF)
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        import base64
+        b64 = base64.b64encode(("%s:%s" % (SN_USER, SN_PASSWORD)).encode()).decode()
+        records = self.http_records(doc["id"], "call")
+        self.assertEqual(len(records), 2)
+        self.assertEqual(records[0]["request"]["headers"]["Authorization"], "[REDACTED]")
+        everything = (self.ferry("executions", "export").stdout + err +
+                      self.ferry("executions", "show", doc["id"], "--json").stdout)
+        self.assertNotIn(SN_PASSWORD, everything)
+        self.assertNotIn(b64, everything)
+        # What the server received did carry the credentials.
+        self.assertEqual(m.requests()[0]["headers"]["authorization"], "Basic " + b64)
+
+
+# --------------------------------------------------------------------------- ferry.yaml
+
+
+class ConfigValidation(IntegrationTest):
+    def test_problems_are_reported_with_file_line_col(self):
+        self.p.write("ferry.yaml", """\
+integrations:
+  sn:
+    type: servicenow
+    base_url: https://x.service-now.com
+    auth: {type: basic, username: u, password: hunter2hunter2}
+  jira:
+    type: jiraa
+    base_url: https://x.atlassian.net
+  hook:
+    type: webhook
+    secret: "${vault:x}"
+  api:
+    type: http
+    base_url: ftp://x
+    retri: {max_attempts: 2}
+    timeout: 5 minutes
+""")
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        out = p.stdout
+        self.assertRegex(out, r"ferry\.yaml:5:\d+: auth\.password must be a secret reference")
+        self.assertNotIn("hunter2hunter2", out + p.stderr)
+        self.assertRegex(out, r"ferry\.yaml:7:11: unknown integration type 'jiraa'.*did you mean 'jira'")
+        self.assertRegex(out, r"ferry\.yaml:11:\d+: secret: unknown secret reference")
+        self.assertRegex(out, r"ferry\.yaml:10:\d+: .*needs 'url'|ferry\.yaml:9:\d+: .*needs 'url'")
+        self.assertRegex(out, r"ferry\.yaml:14:\d+: base_url must start with http")
+        self.assertRegex(out, r"ferry\.yaml:15:5: unknown key 'retri'.*did you mean 'retry'")
+        self.assertRegex(out, r"ferry\.yaml:16:\d+: timeout: ")
+        # A run refuses to start on a broken ferry.yaml.
+        self.p.workflow("get", GET_WF)
+        r = self.ferry("run", "get")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ferry.yaml:5:", r.stderr)
+
+    def test_workflow_names_an_unknown_integration(self):
+        self.configure("https://x.service-now.com", "")
+        self.p.workflow("get", GET_WF.replace("integration: target", "integration: targte"))
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2)
+        self.assertRegex(p.stdout, r"workflows/get\.yaml:4:18: unknown integration 'targte'.*"
+                                   r"did you mean 'target'")
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stderr.write("usage: test_integrations.py PATH/TO/ferry [TEST...]\n")
+        return 2
+    te.FERRY = str(Path(argv[1]).resolve())
+    loader = unittest.TestLoader()
+    module = sys.modules[__name__]
+    suite = (loader.loadTestsFromNames(argv[2:], module) if len(argv) > 2
+             else loader.loadTestsFromModule(module))
+    result = te.LineResult(sys.stdout)
+    start = time.monotonic()
+    suite.run(result)
+    failed = len({getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors})
+    sys.stdout.write("(%.1fs)\n" % (time.monotonic() - start))
+    sys.stdout.write("%d passed, %d failed\n" % (result.testsRun - failed - len(result.skipped),
+                                                  failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,91 @@
+// The integration policies as plain state machines over a fake clock.
+#include "runtime/integration/policy.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ferry;
+
+TEST_CASE("backoff doubles from the initial delay, capped, with bounded jitter", "[integration]") {
+    RetryPolicy p;  // 1s, 2s, 4s... max 30s, +-20%
+    CHECK(backoff_delay_ms(p, 2, 0.5) == 1000);
+    CHECK(backoff_delay_ms(p, 3, 0.5) == 2000);
+    CHECK(backoff_delay_ms(p, 4, 0.5) == 4000);
+    CHECK(backoff_delay_ms(p, 20, 0.5) == 30000);
+    CHECK(backoff_delay_ms(p, 2, 0.0) == 800);
+    CHECK(backoff_delay_ms(p, 2, 0.999999) >= 1199);
+    p.jitter = 0;
+    CHECK(backoff_delay_ms(p, 2, 0.9) == 1000);
+}
+
+TEST_CASE("Retry-After: delay-seconds and HTTP-date", "[integration]") {
+    uint64_t now = 1614265330000;  // 2021-02-25T15:02:10Z
+    CHECK(parse_retry_after_ms("120", now) == 120000u);
+    CHECK(parse_retry_after_ms(" 0 ", now) == 0u);
+    CHECK(parse_retry_after_ms("Thu, 25 Feb 2021 15:02:40 GMT", now) == 30000u);
+    CHECK(parse_retry_after_ms("Thu, 25 Feb 2021 15:00:00 GMT", now) == 0u);  // past
+    CHECK_FALSE(parse_retry_after_ms("", now));
+    CHECK_FALSE(parse_retry_after_ms("soon", now));
+    CHECK_FALSE(parse_retry_after_ms("-5", now));
+    CHECK_FALSE(parse_retry_after_ms("Thu, 25 Foo 2021 15:00:00 GMT", now));
+    CHECK_FALSE(parse_retry_after_ms("99999999999", now));
+}
+
+TEST_CASE("judge_attempt: what is retried, what is final, what is ambiguous", "[integration]") {
+    auto judge = [](long status, ErrorKind kind, bool sent, bool idempotent) {
+        return judge_attempt({status, kind, sent, idempotent});
+    };
+    using V = AttemptVerdict;
+    auto none = ErrorKind::Internal;
+    CHECK(judge(200, none, true, false) == V::Done);
+    CHECK(judge(404, none, true, true) == V::Done);
+    CHECK(judge(400, none, true, true) == V::Done);
+    CHECK(judge(429, none, true, false) == V::Retry);   // refused: nothing done
+    CHECK(judge(503, none, true, true) == V::Retry);
+    CHECK(judge(503, none, true, false) == V::Ambiguous);
+    CHECK(judge(0, ErrorKind::Network, false, false) == V::Retry);  // never reached the peer
+    CHECK(judge(0, ErrorKind::Network, true, false) == V::Ambiguous);
+    CHECK(judge(0, ErrorKind::Timeout, true, true) == V::Retry);
+    CHECK(judge(0, ErrorKind::Validation, false, true) == V::Done);
+}
+
+TEST_CASE("token bucket: burst at once, then per_second", "[integration]") {
+    TokenBucket b(5, 2);  // 2 at once, then one every 200 ms
+    CHECK(b.take(1000) == 0);
+    CHECK(b.take(1000) == 0);
+    CHECK(b.take(1000) == 200);
+    CHECK(b.take(1100) == 100);
+    CHECK(b.take(1200) == 0);
+    CHECK(b.take(5000) == 0);  // refilled, capped at the burst
+    CHECK(b.take(5000) == 0);
+    CHECK(b.take(5000) > 0);
+    TokenBucket unlimited;
+    for (int i = 0; i < 100; ++i) CHECK(unlimited.take(0) == 0);
+}
+
+TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[integration]") {
+    CircuitBreaker cb(3, 1000);
+    CHECK(cb.allow(0));
+    cb.on_failure(0);
+    cb.on_failure(0);
+    CHECK(cb.state(0) == CircuitBreaker::State::Closed);
+    cb.on_success();  // a success resets the count
+    cb.on_failure(10);
+    cb.on_failure(10);
+    cb.on_failure(10);
+    CHECK(cb.state(10) == CircuitBreaker::State::Open);
+    uint64_t wait = 0;
+    CHECK_FALSE(cb.allow(500, &wait));
+    CHECK(wait == 510);
+    CHECK(cb.state(1010) == CircuitBreaker::State::HalfOpen);
+    CHECK(cb.allow(1010));        // the probe
+    CHECK_FALSE(cb.allow(1011));  // nobody else while it runs
+    cb.on_failure(1020);          // the probe failed: open again
+    CHECK(cb.state(1500) == CircuitBreaker::State::Open);
+    CHECK(cb.allow(2020));
+    cb.on_success();
+    CHECK(cb.state(2020) == CircuitBreaker::State::Closed);
+    CHECK(cb.allow(2021));
+    CircuitBreaker off;
+    for (int i = 0; i < 10; ++i) off.on_failure(0);
+    CHECK(off.allow(0));
+}

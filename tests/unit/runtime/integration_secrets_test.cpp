@@ -1,0 +1,54 @@
+// Secret references resolve at use and their values are redacted everywhere.
+#include "runtime/integration/secrets.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+using namespace ferry;
+
+TEST_CASE("secret references: syntax", "[secrets]") {
+    CHECK(is_secret_reference("${env:TOKEN}"));
+    CHECK(is_secret_reference("${file:/run/secrets/hec}"));
+    CHECK_FALSE(is_secret_reference("plain"));
+    CHECK_FALSE(is_secret_reference("${env:}"));
+    CHECK(check_secret_syntax("plain"));
+    CHECK_FALSE(check_secret_syntax("${vault:x}"));
+    CHECK_FALSE(check_secret_syntax("${env:}"));
+}
+
+TEST_CASE("env and file secrets resolve and are redacted", "[secrets]") {
+    ::setenv("FERRY_TEST_SECRET", "s3cr3t-value-1", 1);
+    Result<std::string> v = resolve_secret("${env:FERRY_TEST_SECRET}");
+    REQUIRE(v);
+    CHECK(v.value() == "s3cr3t-value-1");
+    CHECK(redact("auth failed for s3cr3t-value-1!") == "auth failed for [REDACTED]!");
+
+    std::string path = "/tmp/ferry-secret-test-" + std::to_string(::getpid());
+    std::ofstream(path) << "from-a-file-99\n";
+    Result<std::string> f = resolve_secret("${file:" + path + "}");
+    std::remove(path.c_str());
+    REQUIRE(f);
+    CHECK(f.value() == "from-a-file-99");  // one trailing newline dropped
+    CHECK(redact("x from-a-file-99 y") == "x [REDACTED] y");
+}
+
+TEST_CASE("a missing secret names the reference, not a value", "[secrets]") {
+    ::unsetenv("FERRY_TEST_ABSENT");
+    Result<std::string> v = resolve_secret("${env:FERRY_TEST_ABSENT}");
+    REQUIRE_FALSE(v);
+    CHECK(v.error().message.find("FERRY_TEST_ABSENT is not set") != std::string::npos);
+    Result<std::string> f = resolve_secret("${file:/nonexistent/ferry}");
+    REQUIRE_FALSE(f);
+    CHECK(f.error().message.find("cannot read") != std::string::npos);
+}
+
+TEST_CASE("the redactor replaces longest values first and ignores tiny ones", "[secrets]") {
+    Redactor& r = Redactor::instance();
+    r.add("abcd1234");
+    r.add("abcd1234-longer");
+    r.add("ab");  // too short to redact safely
+    CHECK(r.redact("abcd1234-longer abcd1234 ab") == "[REDACTED] [REDACTED] ab");
+}

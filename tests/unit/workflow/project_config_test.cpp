@@ -1,0 +1,88 @@
+// ferry.yaml: integrations parsed into runtime settings; every problem with its place.
+#include "workflow/project_config.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ferry;
+using namespace ferry::workflow;
+
+namespace {
+
+std::string problems_of(const ConfigLoadResult& r) {
+    std::string out;
+    for (const auto& d : r.problems) out += d.describe() + "\n";
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("integrations: settings, auth, policies", "[config]") {
+    auto r = load_project_config_text(R"(integrations:
+  sn:
+    type: servicenow
+    base_url: https://x.service-now.com
+    auth: {type: basic, username: svc, password: "${env:PW}"}
+    timeout: 10s
+    retry: {max_attempts: 5, initial_delay: 500ms, max_delay: 8s}
+    rate_limit: {per_second: 10, burst: 20}
+    circuit_breaker: {failures: 4, reset_after: 1m}
+    defaults: {assignment_group: DevOps}
+    table: change_request
+  hook:
+    type: webhook
+    url: https://siem.example/ingest
+    secrets: ["${env:OLD}", "${env:NEW}"]
+    dry_run: true
+)", "ferry.yaml");
+    INFO(problems_of(r));
+    REQUIRE(r.ok());
+    REQUIRE(r.config.integrations.size() == 2);
+    const IntegrationConfig& sn = r.config.integration("sn")->config;
+    CHECK(sn.type == "servicenow");
+    CHECK(sn.auth.type == "basic");
+    CHECK(sn.auth.password == "${env:PW}");
+    CHECK(sn.timeout_ms == 10000);
+    CHECK(sn.retry.max_attempts == 5);
+    CHECK(sn.retry.initial_delay_ms == 500);
+    CHECK(sn.retry.max_delay_ms == 8000);
+    CHECK(sn.rate_per_second == 10);
+    CHECK(sn.rate_burst == 20);
+    CHECK(sn.breaker_failures == 4);
+    CHECK(sn.breaker_reset_ms == 60000);
+    const tmpl::Value& settings = r.config.integration("sn")->settings;
+    REQUIRE(settings.is_dict());
+    CHECK(settings.dict_obj().find("table") != nullptr);
+    CHECK(settings.dict_obj().find("auth") == nullptr);  // no secrets
+    const IntegrationConfig& hook = r.config.integration("hook")->config;
+    CHECK(hook.webhook_secrets.size() == 2);
+    CHECK(hook.dry_run);
+}
+
+TEST_CASE("ferry.yaml problems carry FILE:LINE:COL", "[config]") {
+    auto r = load_project_config_text(R"(integrations:
+  sn:
+    type: servicenow
+    base_url: https://x
+    auth: {type: bearer}
+  j:
+    type: jira
+    base_url: https://x
+    project: OPS
+servers: {}
+)", "ferry.yaml");
+    std::string p = problems_of(r);
+    CHECK(p.find("ferry.yaml:5:11: integration 'sn'.auth: 'token' is required for type bearer") !=
+          std::string::npos);
+    CHECK(p.find("ferry.yaml:9:5: unknown key 'project' in integration 'j' (did you mean "
+                 "'project_key'?)") != std::string::npos);
+    CHECK(p.find("ferry.yaml:10:1: unknown key 'servers'") != std::string::npos);
+}
+
+TEST_CASE("an empty ferry.yaml configures nothing", "[config]") {
+    auto r = load_project_config_text("", "ferry.yaml");
+    CHECK(r.ok());
+    CHECK(r.config.integrations.empty());
+    auto bad = load_project_config_text("integrations: [1, 2]\n", "ferry.yaml");
+    CHECK(problems_of(bad).find("ferry.yaml:1:15: integrations must be a mapping") !=
+          std::string::npos);
+}

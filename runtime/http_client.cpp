@@ -220,6 +220,7 @@ Status HttpClient::Impl::configure(Transfer& t) {
     set(curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(r.timeout_ms)));
     set(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(r.connect_timeout_ms)));
     set(curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L));
+    if (r.fresh_connection) set(curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L));
     set(curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/0.1"));
     set(curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list));
     // Fails early when Content-Length announces too much; on_body enforces it otherwise.

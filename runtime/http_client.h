@@ -33,6 +33,11 @@ struct HttpRequest {
     std::string client_cert;              // mutual TLS: client certificate (PEM file)
     std::string client_key;               // mutual TLS: its key (PEM file)
     size_t max_response_bytes = 16u << 20;
+    // A new connection for this request. On a reused connection that the peer closed
+    // without answering, libcurl silently sends the request again; for a request that must
+    // not be repeated (a create) that second send would be a duplicate. Its first send on
+    // a fresh connection is never repeated.
+    bool fresh_connection = false;
 };
 
 struct HttpResponse {

@@ -285,6 +285,11 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
         c.auth.type != "basic")
         r.ctx().error(node, where + ": Splunk HEC authenticates with auth type splunk");
     settings.set(tmpl::Value::string("dry_run"), tmpl::Value::boolean(c.dry_run));
+    // Tasks that repeat a create after an ambiguous failure bound themselves by it.
+    tmpl::Value retry = tmpl::Value::dict();
+    retry.dict_obj().set(tmpl::Value::string("max_attempts"),
+                         tmpl::Value::integer(c.retry.max_attempts));
+    settings.set(tmpl::Value::string("retry"), retry);
     return e;
 }
 

@@ -82,6 +82,19 @@ std::string capped(std::string_view body, size_t cap) {
 
 }  // namespace
 
+std::optional<std::string> standard_webhooks_signature(std::string_view secret,
+                                                       std::string_view id,
+                                                       std::string_view timestamp,
+                                                       std::string_view body) {
+    if (secret.rfind("whsec_", 0) == 0) secret.remove_prefix(6);
+    std::optional<std::string> key = crypto::base64_decode(secret);
+    if (!key || key->empty()) return std::nullopt;
+    std::string text;
+    text.reserve(id.size() + timestamp.size() + body.size() + 2);
+    text.append(id).append(".").append(timestamp).append(".").append(body);
+    return "v1," + crypto::base64_encode(crypto::hmac_sha256(*key, text));
+}
+
 struct IntegrationClient::Op {
     uint64_t id = 0;
     IntegrationRequest req;
@@ -296,6 +309,8 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
         out.url = join_url(base, out.url);
     }
     if (!req.timeout_set) out.timeout_ms = config_.timeout_ms;
+    std::string method = out.method;
+    out.fresh_connection = !req.idempotent.value_or(method != "POST" && method != "PATCH");
     out.verify_tls = out.verify_tls && config_.tls.verify;
     if (out.ca_file.empty()) out.ca_file = config_.tls.ca_file;
     if (out.client_cert.empty()) out.client_cert = config_.tls.client_cert;
@@ -350,7 +365,6 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
         return make_error(ErrorKind::Validation, "webhook-id '" + id + "' must not contain '.'");
     }
     std::string ts = std::to_string(unix_ms() / 1000);
-    std::string signed_text = id + "." + ts + "." + out.body;
     std::string signatures;
     for (const std::string& ref : config_.webhook_secrets) {
         Result<std::string> secret = resolve_secret(ref);
@@ -362,16 +376,15 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
             return make_error(secret.error().kind, "integration '" + config_.name +
                                                        "': secret: " + secret.error().message);
         }
-        std::string_view text = secret.value();
-        if (text.rfind("whsec_", 0) == 0) text.remove_prefix(6);
-        std::optional<std::string> key = crypto::base64_decode(text);
-        if (!key || key->empty()) {
+        std::optional<std::string> signature =
+            standard_webhooks_signature(secret.value(), id, ts, out.body);
+        if (!signature) {
             return make_error(ErrorKind::Validation,
                               "integration '" + config_.name +
                                   "': a webhook secret must be whsec_ followed by base64");
         }
         if (!signatures.empty()) signatures += ' ';
-        signatures += "v1," + crypto::base64_encode(crypto::hmac_sha256(*key, signed_text));
+        signatures += *signature;
     }
     set_header(out.headers, "webhook-timestamp", ts);
     set_header(out.headers, "webhook-signature", signatures);

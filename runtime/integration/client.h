@@ -19,6 +19,13 @@
 
 namespace ferry {
 
+// One Standard Webhooks signature entry, "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>",
+// for a secret "whsec_<base64 key>" (the prefix is optional); nullopt for a malformed secret.
+std::optional<std::string> standard_webhooks_signature(std::string_view secret,
+                                                       std::string_view id,
+                                                       std::string_view timestamp,
+                                                       std::string_view body);
+
 struct IntegrationRequest {
     HttpRequest http;              // url may be empty or relative: resolved against base_url
     std::optional<bool> idempotent;  // default: every method but POST and PATCH

@@ -89,3 +89,17 @@ TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[inte
     for (int i = 0; i < 10; ++i) off.on_failure(0);
     CHECK(off.allow(0));
 }
+
+#include "runtime/integration/client.h"
+
+TEST_CASE("Standard Webhooks signature matches the reference library's test vector",
+          "[integration]") {
+    // Computed with the npm library standardwebhooks 1.1.1 (vendor notes).
+    auto sig = standard_webhooks_signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                           "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
+                                           "{\"test\": 2432232314}");
+    REQUIRE(sig);
+    CHECK(*sig == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    CHECK_FALSE(standard_webhooks_signature("whsec_", "id", "1", "{}"));
+    CHECK_FALSE(standard_webhooks_signature("whsec_!!!", "id", "1", "{}"));
+}

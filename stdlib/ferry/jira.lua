@@ -1,0 +1,415 @@
+-- ferry.jira: a small client for Jira Cloud REST API v3, used by the ticket.* tasks
+-- (provider jira). Requests go through ctx.http, so the step's integration supplies
+-- base_url and credentials, retries, rate limit and dry-run.
+--
+-- Jira facts relied on (shared/reference/itsm-api-notes.md):
+--   * /rest/api/3; create POST /issue -> 201 {id, key, self}; edit PUT -> 204;
+--     comment POST -> 201; transition POST -> 204; errors {errorMessages, errors};
+--   * rich text (description, comments) must be ADF (ferry.adf);
+--   * summary: one line, under 255 characters; labels: no spaces;
+--   * search: /search/jql (bounded JQL), eventually consistent.
+--
+-- Idempotency: a created issue carries the step's idempotency key twice: in the issue
+-- property `ferry.idempotency` ({"value": KEY}) and in the label "ferry-" .. 24 hex digits
+-- of the key. Lookups search the label (labels are always searchable; JQL on an issue
+-- property only works where an app indexes it) and confirm the property when Jira returns it.
+local json = require("ferry.json")
+local tickets = require("ferry.tickets")
+local adf = require("ferry.adf")
+
+local M = {}
+
+local API = "/rest/api/3"
+local PROPERTY = "ferry.idempotency"
+local PRIORITY = { critical = "Highest", high = "High", medium = "Medium", low = "Low" }
+-- Jira's summary limit is "less than 255 characters", counted as Java (UTF-16) characters.
+local SUMMARY_MAX = 254
+
+-- ---------------------------------------------------------------------------------------
+-- References, paths, responses
+
+-- An issue key (OPS-12) or id (10000): it goes into URL paths, so nothing else passes.
+local function check_ref(ref, name, task)
+  if not ref:match("^[%w_]+%-%d+$") and not ref:match("^%d+$") then
+    tickets.invalid(task .. ": '" .. name .. "' must be a Jira issue key like OPS-12 or an issue id, got " ..
+                    json.encode(ref))
+  end
+  return ref
+end
+
+-- The issue a step names (id, key or number), checked.
+function M.reference(input, task)
+  local ref, name = tickets.reference(input, task)
+  return check_ref(ref, name, task)
+end
+
+function M.issue_path(ref, suffix)
+  return API .. "/issue/" .. ref .. (suffix or "")
+end
+
+-- "HTTP 400: summary: You must specify a summary of the issue." from a Jira error answer.
+local function error_text(res)
+  local parts = {}
+  local body = res.json
+  if type(body) == "table" then
+    if type(body.errorMessages) == "table" then
+      for _, m in ipairs(body.errorMessages) do parts[#parts + 1] = tostring(m) end
+    end
+    if type(body.errors) == "table" then
+      local names = {}
+      for name in pairs(body.errors) do names[#names + 1] = name end
+      table.sort(names)
+      for _, name in ipairs(names) do parts[#parts + 1] = name .. ": " .. tostring(body.errors[name]) end
+    end
+  end
+  if #parts == 0 and tickets.has_text(res.body) then parts[1] = res.body:sub(1, 300) end
+  local text = "HTTP " .. tostring(res.status)
+  if #parts > 0 then text = text .. ": " .. table.concat(parts, "; ") end
+  if res.status == 429 and res.headers and res.headers["retry-after"] then
+    text = text .. " (rate limited; Retry-After " .. res.headers["retry-after"] .. " s)"
+  end
+  return text
+end
+
+-- A step error for a non-2xx answer; the answer otherwise.
+function M.check(res, doing)
+  if res.status < 200 or res.status >= 300 then
+    tickets.fail(tickets.kind_for_status(res.status), "Jira: " .. doing .. " failed: " .. error_text(res))
+  end
+  return res
+end
+
+-- Send a request; transport failures become step errors, any HTTP answer is returned.
+function M.request(ctx, req, doing)
+  local res, err = ctx.http(req)
+  if not res then tickets.raise_transport(err, "Jira: " .. doing) end
+  return res
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Normalized ticket
+
+function M.browse_url(ctx, key)
+  local base = tickets.base_url(ctx)
+  if not base or not tickets.is_set(key) then return nil end
+  return base .. "/browse/" .. key
+end
+
+function M.ticket(ctx, issue)
+  local fields = type(issue.fields) == "table" and issue.fields or {}
+  local status = type(fields.status) == "table" and fields.status.name or nil
+  return tickets.output({
+    id = issue.id, key = issue.key, number = issue.key,
+    url = M.browse_url(ctx, issue.key),
+    status = status,
+    provider = "jira",
+    raw = issue,
+  })
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Field values
+
+-- One line, at most SUMMARY_MAX UTF-16 units; longer text is cut at a character boundary
+-- and ends with "…".
+function M.summary(value, task)
+  if not tickets.has_text(value) then
+    tickets.invalid(task .. ": 'summary' is required and must be non-blank text")
+  end
+  local s = value:gsub("[%c]+", " "):gsub("%s%s+", " "):match("^%s*(.-)%s*$")
+  local units, cut = 0, nil
+  for pos, code in utf8.codes(s) do
+    units = units + (code >= 0x10000 and 2 or 1)
+    if units > SUMMARY_MAX - 1 and not cut then cut = pos end
+    if units > SUMMARY_MAX then
+      return s:sub(1, cut - 1) .. "…"
+    end
+  end
+  return s
+end
+
+-- Labels: a list of strings without spaces (Jira refuses "a b"); duplicates dropped.
+function M.labels(value, task, extra)
+  local out, seen = json.array(), {}
+  local function add(label, where)
+    if type(label) == "number" then label = tostring(label) end
+    if type(label) ~= "string" or label == "" then
+      tickets.invalid(task .. ": " .. where .. " must be a non-empty string, got " .. json.encode(label))
+    end
+    if label:find("%s") then
+      tickets.invalid(task .. ": " .. where .. " " .. json.encode(label) .. " contains spaces, which " ..
+                      "Jira labels cannot have (use '-' or '_')")
+    end
+    if #label > 255 then tickets.invalid(task .. ": " .. where .. " is longer than 255 characters") end
+    if not seen[label] then
+      seen[label] = true
+      out[#out + 1] = label
+    end
+  end
+  if tickets.is_set(value) then
+    if type(value) == "string" then value = { value } end
+    if type(value) ~= "table" then
+      tickets.invalid(task .. ": 'labels' must be a list of strings, got " .. json.encode(value))
+    end
+    for i, label in ipairs(value) do add(label, "labels[" .. (i - 1) .. "]") end
+  end
+  if extra then add(extra, "label") end
+  return out
+end
+
+-- Components: names ("API") or Jira objects ({"name": ...} / {"id": ...}).
+function M.components(value, task)
+  if type(value) == "string" then value = { value } end
+  if type(value) ~= "table" then
+    tickets.invalid(task .. ": 'components' must be a list of names, got " .. json.encode(value))
+  end
+  local out = json.array()
+  for i, c in ipairs(value) do
+    if type(c) == "string" and c:match("%S") then
+      out[#out + 1] = { name = c }
+    elseif type(c) == "table" and (tickets.is_set(c.name) or tickets.is_set(c.id)) then
+      out[#out + 1] = c
+    else
+      tickets.invalid(task .. ": components[" .. (i - 1) .. "] must be a name or {name}/{id}, got " ..
+                      json.encode(c))
+    end
+  end
+  return out
+end
+
+-- A name ("High") becomes {"name": "High"}; an object ({"id": "2"}) passes as is.
+local function named(value, what, task)
+  if type(value) == "string" and value:match("%S") then return { name = value } end
+  if type(value) == "table" and (tickets.is_set(value.name) or tickets.is_set(value.id)) then return value end
+  tickets.invalid(task .. ": '" .. what .. "' must be a name or {name}/{id}, got " .. json.encode(value))
+end
+
+local function project_value(value, task)
+  if type(value) == "string" and value:match("^%d+$") then return { id = value } end
+  if type(value) == "string" and value:match("^[%a][%w_]*$") then return { key = value } end
+  if type(value) == "table" and (tickets.is_set(value.key) or tickets.is_set(value.id)) then return value end
+  tickets.invalid(task .. ": 'project' must be a project key like OPS (or {key}/{id}), got " .. json.encode(value))
+end
+
+-- The first set value among the arguments.
+local function first(...)
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if tickets.is_set(v) then return v end
+  end
+  return nil
+end
+
+-- The `fields` of a create or edit request. Precedence, highest first: the named inputs
+-- (summary, description, priority, labels, components, project, issue_type), input
+-- `fields`, and, on create, the integration's `defaults`. `severity` sets the priority only
+-- when none of them does. On create the idempotency label is added (opts.label).
+function M.issue_fields(ctx, input, task, opts)
+  local base = opts.create and ctx.integration and ctx.integration.defaults or nil
+  local fields = tickets.merge(base, input.fields)
+  local integ = ctx.integration or {}
+
+  if opts.create then
+    local project = first(input.project, fields.project, integ.project_key)
+    if not project then
+      tickets.invalid(task .. ": 'project' is required (or set project_key on the integration)")
+    end
+    fields.project = project_value(project, task)
+    fields.issuetype = named(first(input.issue_type, fields.issuetype, integ.issue_type, "Task"),
+                             "issue_type", task)
+  end
+
+  local summary = first(input.summary, fields.summary)
+  if summary or opts.create then fields.summary = M.summary(summary, task) end
+
+  local description = first(input.description, fields.description)
+  fields.description = adf.coerce(description, "description")  -- nil when blank: left out
+
+  local priority = first(input.priority, fields.priority)
+  local severity = tickets.severity(input.severity, task)
+  if not priority and severity then
+    local mappings = integ.mappings or {}
+    priority = tickets.map_severity(severity, PRIORITY, mappings.priority)
+  end
+  fields.priority = priority and named(priority, "priority", task) or nil
+
+  local labels = first(input.labels, fields.labels)
+  if labels or opts.label then fields.labels = M.labels(labels, task, opts.label) end
+
+  local components = first(input.components, fields.components)
+  fields.components = components and M.components(components, task) or nil
+  return fields
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Idempotency
+
+function M.idempotency_label(key)
+  return "ferry-" .. key:sub(1, 24)
+end
+
+-- The create request's `properties`: the key, readable with GET .../properties/ferry.idempotency.
+function M.idempotency_properties(key)
+  return json.array({ { key = PROPERTY, value = { value = key } } })
+end
+
+-- Whether a search hit really is the issue carrying `key`: the label matched; the property,
+-- when returned, must hold the whole key.
+local function carries(issue, key, label)
+  local fields = type(issue.fields) == "table" and issue.fields or {}
+  if type(fields.labels) == "table" then
+    local has = false
+    for _, l in ipairs(fields.labels) do has = has or l == label end
+    if not has then return false end
+  end
+  local props = type(issue.properties) == "table" and issue.properties[PROPERTY]
+  if type(props) == "table" and props.value ~= nil then return props.value == key end
+  return true
+end
+
+-- The issue created with `key`, or nil. The JQL names the label only: the label is unique
+-- to the step, and a `project = X` clause would fail with 400 when the project has no
+-- issue yet or its key is mistyped. (Search is eventually consistent: ferry.tickets
+-- repeats the lookup right after a create with an unknown outcome.)
+function M.find_by_idempotency(ctx, key)
+  local label = M.idempotency_label(key)
+  local body = {
+    jql = 'labels = "' .. label .. '"',
+    fields = json.array({ "summary", "status", "labels", "issuetype", "priority" }),
+    properties = json.array({ PROPERTY }),
+    maxResults = 5,
+  }
+  local res = M.request(ctx, { method = "POST", path = API .. "/search/jql", json = body,
+                               idempotent = true }, "searching for the issue created by this step")
+  M.check(res, "searching for the issue created by this step")
+  local issues = type(res.json) == "table" and res.json.issues or {}
+  for _, issue in ipairs(issues) do
+    if carries(issue, key, label) then return issue end
+  end
+  return nil
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Reading and writing issues
+
+-- GET an issue (all fields, or `fields`); not_found when it does not exist.
+function M.get_issue(ctx, ref, fields, task)
+  local query = fields and { fields = fields } or nil
+  local res = M.request(ctx, { method = "GET", path = M.issue_path(ref), query = query },
+                        "reading issue " .. ref)
+  if res.status == 404 then
+    tickets.fail("not_found", task .. ": Jira issue " .. ref .. " does not exist or is not visible " ..
+                 "to the integration's user")
+  end
+  M.check(res, "reading issue " .. ref)
+  return res.json
+end
+
+-- PUT fields (idempotent: setting the same values twice is harmless).
+function M.edit_issue(ctx, ref, fields)
+  local res = M.request(ctx, { method = "PUT", path = M.issue_path(ref), json = { fields = fields },
+                               idempotent = true }, "updating issue " .. ref)
+  M.check(res, "updating issue " .. ref)
+end
+
+-- Whether the issue already has a comment with this text (among the latest 50).
+-- nil when the comments cannot be read: the caller then posts anyway.
+local function has_comment(ctx, ref, text)
+  local res, err = ctx.http({ method = "GET", path = M.issue_path(ref, "/comment"),
+                              query = { orderBy = "-created", maxResults = "50" } })
+  if not res or res.status ~= 200 or type(res.json) ~= "table" then
+    ctx.log.debug("could not read the issue's comments to check for a duplicate",
+                  { issue = ref, status = res and res.status, error = err and err.message })
+    return nil
+  end
+  for _, c in ipairs(res.json.comments or {}) do
+    if type(c) == "table" and type(c.body) == "table" and adf.to_text(c.body) == text then return true end
+  end
+  return false
+end
+
+-- POST a comment. Comments are not idempotent: when an earlier attempt may have posted it
+-- (a retried or resumed step, or an answer lost in transit), the latest comments are
+-- checked first, so the same text is not added twice.
+function M.add_comment(ctx, ref, body)
+  local text = adf.to_text(body)
+  local maybe_posted = (ctx.attempt or 1) > 1 or ctx.resumed
+  for try = 1, 2 do
+    if maybe_posted and has_comment(ctx, ref, text) then
+      ctx.log.info("the comment is already on the issue", { issue = ref })
+      return
+    end
+    local res, err = ctx.http({ method = "POST", path = M.issue_path(ref, "/comment"), json = { body = body } })
+    local ambiguous = (res and res.ambiguous) or (res == nil and type(err) == "table" and err.ambiguous)
+    if not ambiguous or try == 2 then
+      if not res then tickets.raise_transport(err, "Jira: adding a comment to " .. ref) end
+      M.check(res, "adding a comment to " .. ref)
+      return
+    end
+    maybe_posted = true
+  end
+end
+
+-- The record of what an edit changed, read back from the issue (for `ferry executions diff`).
+function M.record_change(ctx, before, after, changed)
+  local b, a = {}, {}
+  local bf = type(before.fields) == "table" and before.fields or {}
+  local af = type(after.fields) == "table" and after.fields or {}
+  for field in pairs(changed) do
+    b[field] = bf[field]
+    a[field] = af[field]
+  end
+  ctx.change("jira:issue", after.key or before.key, b, a)
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Transitions
+
+-- The transition for `to`, matched case-insensitively on the transition's name, then on
+-- the status it leads to, then on its id. nil when none matches.
+function M.match_transition(transitions, to)
+  local wanted = tostring(to):lower():match("^%s*(.-)%s*$")
+  for _, t in ipairs(transitions) do
+    if type(t.name) == "string" and t.name:lower() == wanted then return t end
+  end
+  for _, t in ipairs(transitions) do
+    if type(t.to) == "table" and type(t.to.name) == "string" and t.to.name:lower() == wanted then return t end
+  end
+  for _, t in ipairs(transitions) do
+    if tostring(t.id) == wanted then return t end
+  end
+  return nil
+end
+
+function M.transitions(ctx, ref)
+  local res = M.request(ctx, { method = "GET", path = M.issue_path(ref, "/transitions") },
+                        "listing the transitions of " .. ref)
+  M.check(res, "listing the transitions of " .. ref)
+  return type(res.json) == "table" and res.json.transitions or {}
+end
+
+-- POST a transition (Jira answers 204). Returns what ctx.http returned: the task decides,
+-- because a transition whose answer was lost may already have happened.
+function M.send_transition(ctx, ref, id, fields)
+  local body = { transition = { id = tostring(id) } }
+  if tickets.is_set(fields) and next(fields) then body.fields = fields end
+  return ctx.http({ method = "POST", path = M.issue_path(ref, "/transitions"), json = body })
+end
+
+-- The names of the transitions, for error messages: "Start Progress (-> In Progress), Done".
+function M.transition_names(transitions)
+  local names = {}
+  for _, t in ipairs(transitions) do
+    local to = type(t.to) == "table" and t.to.name
+    if to and to ~= t.name then
+      names[#names + 1] = tostring(t.name) .. " (-> " .. tostring(to) .. ")"
+    else
+      names[#names + 1] = tostring(t.name)
+    end
+  end
+  return #names > 0 and table.concat(names, ", ") or "none"
+end
+
+function M.error_text(res) return error_text(res) end
+
+return M

@@ -1,0 +1,274 @@
+-- ferry.tickets: what the ticket.* tasks share, whatever the vendor.
+--
+--   * small value helpers (null handling, merging, severities);
+--   * raising errors with the kind that drives step retries (docs/tasks.md, section 10);
+--   * the normalized ticket output {id, key, number, url, status, provider, raw};
+--   * create_once: the "no duplicate tickets" loop around a vendor's create request.
+--
+-- Vendor clients (ferry.servicenow, ferry.jira) build on this; tasks call the clients.
+local json = require("ferry.json")
+
+local M = {}
+
+-- The four severities the RCA engine, scanners and workflows speak.
+local SEVERITIES = { critical = true, high = true, medium = true, low = true }
+
+-- ---------------------------------------------------------------------------------------
+-- Values
+
+-- True when v holds a value: JSON null arrives as ferry.json.null, which is truthy in Lua.
+function M.is_set(v)
+  return v ~= nil and v ~= json.null
+end
+
+-- A string that is set and not blank.
+function M.has_text(v)
+  return type(v) == "string" and v:match("%S") ~= nil
+end
+
+-- A shallow copy of t, or a new table when t is nil / null / not a table.
+function M.copy(t)
+  local out = {}
+  if type(t) == "table" then
+    for k, v in pairs(t) do out[k] = v end
+  end
+  return out
+end
+
+-- Keys of `over` replace those of `base` (one level: a field is replaced, not merged).
+function M.merge(base, over)
+  local out = M.copy(base)
+  if type(over) == "table" then
+    for k, v in pairs(over) do out[k] = v end
+  end
+  return out
+end
+
+-- v, or JSON null when v is missing: normalized outputs keep every key.
+function M.or_null(v)
+  if M.is_set(v) then return v end
+  return json.null
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Errors
+
+-- Fail the step with a Ferry error table; `kind` decides whether the step is retried.
+function M.fail(kind, message)
+  error({ kind = kind, message = message }, 0)
+end
+
+function M.invalid(message)
+  M.fail("validation", message)
+end
+
+-- The error kind for an HTTP status that ended a request.
+function M.kind_for_status(status)
+  if status >= 500 then return "http_5xx" end
+  if status == 404 then return "not_found" end
+  return "http_4xx"
+end
+
+-- A transport failure (nil, err from ctx.http) becomes the step's error, keeping its kind
+-- (network and timeout are retried by the step's retry policy) and saying what was tried.
+function M.raise_transport(err, doing)
+  local message = (type(err) == "table" and err.message) or tostring(err)
+  local kind = (type(err) == "table" and err.kind) or "network"
+  local text = doing .. ": " .. message
+  if type(err) == "table" and err.ambiguous then
+    text = text .. " (the request may have reached the server)"
+  end
+  M.fail(kind, text)
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Severity and priority
+
+-- "High " -> "high"; nil when not given; a validation error for anything else, because a
+-- typo here would silently give a ticket the wrong priority.
+function M.severity(value, task)
+  if not M.is_set(value) then return nil end
+  local s = type(value) == "string" and value:lower():match("^%s*(.-)%s*$") or nil
+  if not s or not SEVERITIES[s] then
+    M.invalid(task .. ": 'severity' must be one of critical, high, medium, low; got " ..
+              json.encode(value))
+  end
+  return s
+end
+
+-- The priority for a severity: the integration's `mappings.<name>` (ferry.yaml) first, then
+-- the built-in map. Keys of the override are matched case-insensitively.
+function M.map_severity(severity, defaults, override)
+  if type(override) == "table" then
+    for k, v in pairs(override) do
+      if type(k) == "string" and k:lower() == severity and M.is_set(v) then return v end
+    end
+  end
+  return defaults[severity]
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Ticket references and output
+
+-- The ticket a step names: `id`, `key` or `number` (first one given, in that order).
+-- Returns the value and the input's name, for messages.
+function M.reference(input, task)
+  for _, name in ipairs({ "id", "key", "number" }) do
+    local v = input[name]
+    if M.is_set(v) then
+      if type(v) == "number" and math.type(v) == "integer" then v = tostring(v) end
+      if type(v) ~= "string" or not v:match("%S") then
+        M.invalid(task .. ": '" .. name .. "' must be a non-empty string")
+      end
+      return (v:match("^%s*(.-)%s*$")), name
+    end
+  end
+  M.invalid(task .. ": say which ticket: give 'id', 'key' or 'number'")
+end
+
+-- The output every ticket.* task returns, whatever the provider.
+function M.output(t)
+  return {
+    id = M.or_null(t.id),
+    key = M.or_null(t.key),
+    number = M.or_null(t.number),
+    url = M.or_null(t.url),
+    status = M.or_null(t.status),
+    provider = t.provider,
+    raw = M.or_null(t.raw),
+  }
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Integration settings (ctx.integration: ferry.yaml without secrets)
+
+-- The step's integration, checked against the provider's type. A step without one cannot
+-- reach any system: say so before trying.
+function M.integration(ctx, expected_types, task)
+  local integ = ctx.integration
+  if type(integ) ~= "table" then
+    M.invalid(task .. " needs an integration: add `integration: NAME` to the step, naming a " ..
+              table.concat(expected_types, " or ") .. " integration from ferry.yaml")
+  end
+  if M.is_set(integ.type) then
+    for _, t in ipairs(expected_types) do
+      if integ.type == t then return integ end
+    end
+    M.invalid(task .. ": integration '" .. tostring(integ.name) .. "' is of type '" ..
+              tostring(integ.type) .. "'; this provider needs type " ..
+              table.concat(expected_types, " or "))
+  end
+  return integ
+end
+
+-- integration.<section>.<key>, or nil (defaults, mappings are optional tables).
+function M.setting(ctx, section, key)
+  local integ = ctx.integration
+  if type(integ) ~= "table" or type(integ[section]) ~= "table" then return nil end
+  local v = integ[section][key]
+  if M.is_set(v) then return v end
+  return nil
+end
+
+-- How many times a create may be sent when its outcome stays unknown: the integration's
+-- retry.max_attempts (ferry.yaml), 3 by default.
+function M.max_attempts(ctx)
+  local n = M.setting(ctx, "retry", "max_attempts")
+  if math.type(n) == "integer" and n >= 1 then return n end
+  return 3
+end
+
+-- base_url without trailing slashes, or nil.
+function M.base_url(ctx)
+  local base = ctx.integration and ctx.integration.base_url
+  if type(base) ~= "string" or base == "" then return nil end
+  return (base:gsub("/+$", ""))
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Creating without duplicates
+--
+-- A create (POST) is not idempotent: when its outcome is unknown — a timeout or a dropped
+-- connection after the request was sent (err.ambiguous), or a 5xx (res.ambiguous) — the
+-- ticket may exist. ctx.http does not retry such requests; this loop does, safely:
+--
+--   1. On a retried or resumed step (ctx.attempt > 1, ctx.resumed), an earlier attempt may
+--      have created the ticket: look it up first and return it when found.
+--   2. Send the create. A definite answer (any status, or a failure before sending) is
+--      handled by spec.accept / raised.
+--   3. After an ambiguous failure, look the ticket up: found -> return it; not found ->
+--      create again, at most max_attempts creates in all, then fail with the last error.
+--
+-- Right after an unknown outcome the lookup is repeated after 1 s and 2 s before
+-- concluding "not created": a search index may lag behind the create (Jira), and a
+-- request that timed out may still be finishing on the server.
+--
+-- spec = {
+--   ctx, what = "ServiceNow incident",
+--   send   = function() return ctx.http{...} end,  -- the create request
+--   accept = function(res) return ticket end,        -- a definite response: ticket or raise
+--   lookup = function() return ticket or nil end,    -- the ticket carrying the key, if any
+-- }
+-- The ticket returned gets `created` = true when this call's create made it, false when it
+-- was found by the lookup.
+local SETTLE_MS = { 1000, 2000 }
+
+local function lookup_settled(spec)
+  for round = 0, #SETTLE_MS do
+    if round > 0 then ferry.sleep(SETTLE_MS[round]) end
+    local found = spec.lookup()
+    if found then return found end
+  end
+  return nil
+end
+
+function M.create_once(spec)
+  local ctx = spec.ctx
+  -- In dry-run the first ctx.http call must be the create itself (it ends the task).
+  if not ctx.dry_run and ((ctx.attempt or 1) > 1 or ctx.resumed) then
+    local found = spec.lookup()
+    if found then
+      ctx.log.info(spec.what .. " already exists (created by an earlier attempt)",
+                   { id = found.id, key = found.key, number = found.number })
+      found.created = false
+      return found
+    end
+  end
+
+  local limit = M.max_attempts(ctx)
+  for n = 1, limit do
+    local res, err = spec.send()
+    local ambiguous = (res and res.ambiguous) or (res == nil and type(err) == "table" and err.ambiguous)
+    if not ambiguous then
+      if res == nil then M.raise_transport(err, "creating the " .. spec.what) end
+      local ticket = spec.accept(res)
+      ticket.created = true
+      return ticket
+    end
+
+    local why = res and ("HTTP " .. tostring(res.status)) or (err.kind .. ": " .. tostring(err.message))
+    ctx.log.warn("the create may or may not have happened (" .. why .. "); looking the " ..
+                 spec.what .. " up before sending it again", { create = n, of = limit })
+    local found = lookup_settled(spec)
+    if found then
+      ctx.log.info(spec.what .. " found: the create had succeeded",
+                   { id = found.id, key = found.key, number = found.number })
+      found.created = false
+      return found
+    end
+    if n == limit then
+      if res then
+        M.fail(M.kind_for_status(res.status), "creating the " .. spec.what .. " failed " ..
+               limit .. " times with an unknown outcome (last: HTTP " .. res.status ..
+               "); no ticket carrying this step's idempotency key exists")
+      end
+      M.raise_transport(err, "creating the " .. spec.what .. " failed " .. limit ..
+                        " times with an unknown outcome; no ticket carrying this step's " ..
+                        "idempotency key exists; last error")
+    end
+    ctx.log.warn("no " .. spec.what .. " carries this step's idempotency key: creating it again",
+                 { create = n + 1, of = limit })
+  end
+end
+
+return M

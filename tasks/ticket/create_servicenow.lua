@@ -1,0 +1,81 @@
+-- ticket.create, provider servicenow (the default): create a record in any ServiceNow
+-- table through the Table API (POST /api/now/table/{table}).
+--
+-- Retries never create a second record: the record carries the step's idempotency key in
+-- correlation_id, and whenever an earlier attempt may have created it (a retried or
+-- resumed step, a create whose answer was lost) the record is looked up by that key first
+-- (ferry.tickets.create_once).
+local json = require("ferry.json")
+local tickets = require("ferry.tickets")
+local sn = require("ferry.servicenow")
+
+local TASK = "ticket.create"
+
+-- The key stored on the record and looked up on retries: the step's idempotency key,
+-- unless the workflow sets correlation_id itself (then that value identifies the record).
+local function correlation(ctx, fields)
+  local given = fields.correlation_id
+  if tickets.is_set(given) then
+    if type(given) ~= "string" or given:find("^", 1, true) or not given:match("%S") then
+      tickets.invalid(TASK .. ": fields.correlation_id must be a non-empty string without '^' " ..
+                      "(it is used in a ServiceNow query), got " .. json.encode(given))
+    end
+    return given
+  end
+  fields.correlation_id = ctx.idempotency_key
+  return ctx.idempotency_key
+end
+
+-- The change recorded for `ferry executions diff`: the fields sent, as the record now has them.
+local function record_created(ctx, tbl, record, fields)
+  local after = { sys_id = record.sys_id, number = record.number, state = record.state }
+  for field in pairs(fields) do after[field] = record[field] end
+  ctx.change("servicenow:" .. tbl, sn.value(record.number) or sn.value(record.sys_id), nil, after)
+end
+
+return {
+  name = TASK,
+  provider = "servicenow",
+  default = true,
+  description = "Create a ServiceNow record (incident by default) without duplicates on retry",
+  input = {
+    table = { type = "string", description = "table name (default: the integration's table, else incident)" },
+    fields = { type = "object", required = true,
+               description = "the record's fields (short_description, description, ...), over the integration's defaults" },
+    severity = { type = "string",
+                 description = "critical | high | medium | low: sets priority (and impact, urgency on incidents) unless fields has them" },
+  },
+  output = { description = "{id (sys_id), key, number, url, status (state), provider, raw (the record), created}" },
+
+  run = function(ctx, input)
+    tickets.integration(ctx, { "servicenow" }, TASK)
+    local tbl = sn.table_name(ctx, input, TASK)
+    local fields = sn.fields(ctx, input, tbl, TASK, true)
+    local key = correlation(ctx, fields)
+    local what = "ServiceNow " .. tbl .. " record"
+
+    return tickets.create_once({
+      ctx = ctx,
+      what = what,
+      send = function()
+        return ctx.http({ method = "POST", path = sn.path(ctx, tbl), json = fields,
+                          headers = { Accept = "application/json" } })
+      end,
+      accept = function(res)
+        local record = sn.result(res, "creating a " .. tbl .. " record")
+        if sn.value(record.correlation_id) ~= key then
+          ctx.log.warn("the created record does not keep correlation_id: a retry of this step " ..
+                       "could not find it and might create a duplicate", { table = tbl })
+        end
+        record_created(ctx, tbl, record, fields)
+        ctx.log.info("created " .. tbl .. " " .. tostring(sn.value(record.number)),
+                     { sys_id = sn.value(record.sys_id) })
+        return sn.ticket(ctx, tbl, record)
+      end,
+      lookup = function()
+        local record = sn.find_one(ctx, tbl, "correlation_id", key)
+        return record and sn.ticket(ctx, tbl, record) or nil
+      end,
+    })
+  end,
+}

@@ -1,0 +1,85 @@
+-- ticket.transition, provider jira: move an issue through its workflow by transition NAME
+-- (transition ids differ per workflow, so they are looked up, never hard-coded):
+-- GET /issue/{key}/transitions, match `to` against the transitions' names (then their
+-- target status names, then ids), POST the id. An optional comment is added afterwards.
+local json = require("ferry.json")
+local tickets = require("ferry.tickets")
+local adf = require("ferry.adf")
+local jira = require("ferry.jira")
+
+local TASK = "ticket.transition"
+
+local function status_of(issue)
+  local f = type(issue.fields) == "table" and issue.fields or {}
+  return type(f.status) == "table" and f.status.name or nil
+end
+
+local function same(a, b)
+  return type(a) == "string" and type(b) == "string" and a:lower() == b:lower()
+end
+
+return {
+  name = TASK,
+  provider = "jira",
+  description = "Move a Jira issue through its workflow by transition name",
+  input = {
+    key = { type = "string", description = "issue key, e.g. OPS-12" },
+    number = { type = "string", description = "same as key" },
+    id = { type = "string", description = "issue id (or key)" },
+    to = { type = "string", required = true, description = "transition name (Done, Start Progress) or target status name" },
+    fields = { type = "object", description = "fields the transition screen needs, e.g. resolution: {name: Done}" },
+    comment = { type = "any", description = "a comment to add: text or an ADF document" },
+  },
+  output = { description = "{id, key, number, url, status (the new status), provider, raw}" },
+
+  run = function(ctx, input)
+    tickets.integration(ctx, { "jira" }, TASK)
+    local ref = jira.reference(input, TASK)
+    local to = input.to
+    if not tickets.has_text(to) then tickets.invalid(TASK .. ": 'to' must name a transition") end
+    local comment = adf.coerce(input.comment, "comment")
+
+    if ctx.dry_run then
+      -- The transition id is only known after a GET, which dry-run must not send: preview
+      -- the POST with a placeholder id (this call ends the task).
+      local body = { transition = { id = "<id of transition " .. json.encode(to) .. ">" } }
+      if tickets.is_set(input.fields) then body.fields = input.fields end
+      ctx.http({ method = "POST", path = jira.issue_path(ref, "/transitions"), json = body })
+    end
+
+    local before = jira.get_issue(ctx, ref, nil, TASK)
+    local current = status_of(before)
+    local transitions = jira.transitions(ctx, ref)
+    local t = jira.match_transition(transitions, to)
+
+    if not t then
+      -- A retried step whose transition already happened lands here: not an error.
+      if same(current, to) then
+        ctx.log.info("issue " .. ref .. " is already in status " .. current)
+        if comment then jira.add_comment(ctx, ref, comment) end
+        return jira.ticket(ctx, before)
+      end
+      tickets.invalid(TASK .. ": issue " .. ref .. " (status " .. tostring(current) .. ") has no " ..
+                      "transition " .. json.encode(to) .. "; available: " .. jira.transition_names(transitions))
+    end
+
+    local target = type(t.to) == "table" and t.to.name or nil
+    local res, err = jira.send_transition(ctx, ref, t.id, input.fields)
+    if not res or res.status >= 300 then
+      -- The answer was lost, or Jira refused: if the issue reached the target status, the
+      -- transition did happen (an earlier, lost request, or this one).
+      local now = jira.get_issue(ctx, ref, "status", TASK)
+      if not (target and same(status_of(now), target)) then
+        if not res then tickets.raise_transport(err, "Jira: transitioning " .. ref) end
+        jira.check(res, "transitioning " .. ref .. " with " .. json.encode(t.name))
+      end
+    end
+
+    if comment then jira.add_comment(ctx, ref, comment) end
+    local after = jira.get_issue(ctx, ref, nil, TASK)
+    ctx.change("jira:issue", after.key or ref, { status = current }, { status = status_of(after) })
+    ctx.log.info("issue " .. ref .. " moved from " .. tostring(current) .. " to " .. tostring(status_of(after)),
+                 { transition = t.name })
+    return jira.ticket(ctx, after)
+  end,
+}

@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Integration tests of the built-in integration tasks (ticket.*, webhook.emit, siem.send)
+and the bundled scenario workflows, running the real `ferry` binary against the mock vendor
+servers in mocks/ (127.0.0.1 only, stopped by PID).
+
+    python3 tests/integration/test_tasks.py path/to/ferry [TestName ...]
+"""
+import json
+import os
+import sys
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "mocks"))
+
+import test_engine as te  # noqa: E402
+import test_integrations as ti  # noqa: E402
+from standard_webhooks import verify  # noqa: E402
+
+REPO = HERE.parent.parent
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+NEW_SECRET = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
+
+
+def sn_yaml(url):
+    return ("integrations:\n"
+            "  sn:\n    type: servicenow\n    base_url: %s\n"
+            "    auth: {type: basic, username: svc, password: \"${env:SN_PASSWORD}\"}\n"
+            "    retry: {max_attempts: 3, initial_delay: 100ms}\n"
+            "    defaults: {assignment_group: DevOps Team}\n"
+            "  jira:\n    type: jira\n    base_url: %s\n"
+            "    auth: {type: basic, username: svc, password: \"${env:SN_PASSWORD}\"}\n"
+            "    project_key: OPS\n    issue_type: Incident\n"
+            "    retry: {max_attempts: 3, initial_delay: 100ms}\n"
+            "  hec:\n    type: splunk_hec\n    base_url: %s\n"
+            "    auth: {type: splunk, token: \"${env:HEC_TOKEN}\"}\n"
+            "    index: security\n    sourcetype: \"ferry:event\"\n"
+            "  hook:\n    type: webhook\n    url: %s/webhook/siem\n"
+            "    secrets: [\"${env:WEBHOOK_SECRET}\", \"${env:NEW_SECRET}\"]\n"
+            "    retry: {max_attempts: 3, initial_delay: 100ms}\n") % (url, url, url, url)
+
+
+class TaskTest(ti.IntegrationTest):
+    def setUp(self):
+        super().setUp()
+        self.env.update(HEC_TOKEN="11111111-2222-3333-4444-555555555555",
+                        WEBHOOK_SECRET=WEBHOOK_SECRET, NEW_SECRET=NEW_SECRET)
+        self.m = self.mock({
+            "auth": {"type": "basic", "username": "svc", "password": ti.SN_PASSWORD},
+            "webhook_secrets": [NEW_SECRET],
+        })
+        self.p.write("ferry.yaml", sn_yaml(self.m.url))
+
+    def state(self):
+        return self.m.state()
+
+
+class ServiceNow(TaskTest):
+    def test_create_update_get_transition(self):
+        self.p.workflow("sn", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Disk full on db01"}, severity: high}
+  - id: update
+    task: ticket.update
+    integration: sn
+    with: {id: "{{ steps.create.output.id }}", fields: {category: Database}, comment: "Analysis attached"}
+  - id: resolve
+    task: ticket.transition
+    integration: sn
+    needs: [update]
+    with: {id: "{{ steps.create.output.id }}", to: Resolved, comment: "Fixed"}
+  - id: get
+    task: ticket.get
+    integration: sn
+    needs: [resolve]
+    with: {number: "{{ steps.create.output.number }}"}
+""")
+        rc, doc, err = self.run_wf("sn")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        out = doc["steps"]["create"]["output"]
+        self.assertEqual(out["provider"], "servicenow")
+        self.assertRegex(out["id"], r"^[0-9a-f]{32}$")
+        self.assertRegex(out["number"], r"^INC\d{7}$")
+        self.assertIn("/nav_to.do?uri=incident.do?sys_id=" + out["id"], out["url"])
+        records = self.state()["servicenow"]["incident"]
+        self.assertEqual(len(records), 1)
+        rec = records[0]
+        self.assertEqual(rec["short_description"], "Disk full on db01")
+        self.assertEqual(rec["priority"], "2")                 # high -> 2
+        self.assertEqual(rec["assignment_group"], "DevOps Team")  # integration defaults
+        self.assertEqual(rec["category"], "Database")
+        self.assertEqual(rec["correlation_id"], doc["steps"]["create"]["idempotency_key"])
+        self.assertEqual(rec["state"], "6")
+        self.assertEqual(doc["steps"]["get"]["output"]["status"], "6")
+
+    def test_no_duplicate_after_the_connection_drops_after_create(self):
+        self.p.workflow("sn", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Lost answer"}}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", action="drop_after_create")
+        rc, doc, err = self.run_wf("sn")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        records = self.state()["servicenow"]["incident"]
+        self.assertEqual(len(records), 1, "exactly one incident despite the lost answer")
+        self.assertEqual(doc["steps"]["create"]["output"]["id"], records[0]["sys_id"])
+        posts = self.m.requests(path="/api/now/table/incident", method="POST")
+        self.assertEqual(len(posts), 1)
+        lookups = self.m.requests(path="/api/now/table/incident", method="GET")
+        self.assertTrue(any("correlation_id" in json.dumps(r["query"]) for r in lookups))
+
+    def test_no_duplicate_when_the_lost_answer_was_on_a_reused_connection(self):
+        # libcurl re-sends a request on its own when a reused keep-alive connection closes
+        # without an answer: creates must not ride on reused connections.
+        self.p.workflow("sn", """\
+steps:
+  - id: first
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "one"}}
+  - id: second
+    task: ticket.create
+    integration: sn
+    needs: [first]
+    with: {fields: {short_description: "two"}}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", action="drop_after_create",
+                     times=2)
+        rc, doc, err = self.run_wf("sn")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        records = self.state()["servicenow"]["incident"]
+        self.assertEqual(sorted(r["short_description"] for r in records), ["one", "two"])
+
+    def test_dry_run_preview_of_a_create(self):
+        self.p.workflow("sn", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Preview"}, severity: critical}
+""")
+        rc, doc, err = self.run_wf("sn", "--dry-run", env={})
+        self.assertEqual(rc, 0, err)
+        req = doc["steps"]["create"]["output"]["request"]
+        self.assertEqual(req["method"], "POST")
+        self.assertTrue(req["url"].endswith("/api/now/table/incident"))
+        self.assertEqual(req["headers"]["Authorization"], "[REDACTED]")
+        self.assertEqual(req["body"]["priority"], "1")
+        self.assertEqual(self.m.requests(), [])
+
+
+class Jira(TaskTest):
+    def test_create_with_adf_comment_and_transition(self):
+        self.p.workflow("j", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: jira
+    with:
+      summary: "TLS certificate expires in 5 days"
+      description: "Certificate for api.example.com expires soon.\\n\\nRenew it."
+      severity: critical
+      labels: [certificates]
+  - id: comment
+    task: ticket.update
+    integration: jira
+    with: {key: "{{ steps.create.output.key }}", comment: "Renewal scheduled"}
+  - id: start
+    task: ticket.transition
+    integration: jira
+    needs: [comment]
+    with: {key: "{{ steps.create.output.key }}", to: in progress}
+""")
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:3000])
+        out = doc["steps"]["create"]["output"]
+        self.assertEqual(out["provider"], "jira")
+        self.assertRegex(out["key"], r"^OPS-\d+$")
+        self.assertTrue(out["url"].endswith("/browse/" + out["key"]))
+        issues = self.state()["jira"]["issues"]
+        self.assertEqual(len(issues), 1)
+        fields = issues[0]["fields"]
+        self.assertEqual(fields["priority"]["name"], "Highest")
+        self.assertEqual(fields["issuetype"]["name"], "Incident")
+        self.assertEqual(fields["description"]["type"], "doc")  # the mock validated the ADF
+        self.assertIn("certificates", fields["labels"])
+        self.assertEqual(issues[0]["status"], "In Progress")
+        self.assertEqual(len(issues[0].get("comments", [])), 1)
+
+    def test_unknown_transition_lists_the_available_ones(self):
+        self.p.workflow("j", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: jira
+    with: {summary: "x"}
+  - id: bad
+    task: ticket.transition
+    integration: jira
+    with: {key: "{{ steps.create.output.key }}", to: Teleported}
+""")
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 1)
+        msg = doc["steps"]["bad"]["error"]["message"]
+        self.assertIn("Teleported", msg)
+        self.assertIn("In Progress", msg)
+
+    def test_no_duplicate_issue_after_a_dropped_connection(self):
+        self.p.workflow("j", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: jira
+    with: {summary: "Dropped", description: "x"}
+""")
+        self.m.fault(method="POST", path="/rest/api/3/issue", action="drop_after_create")
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        issues = self.state()["jira"]["issues"]
+        self.assertEqual(len(issues), 1)
+        self.assertEqual(doc["steps"]["create"]["output"]["key"], issues[0]["key"])
+
+
+class Webhooks(TaskTest):
+    def setUp(self):
+        super().setUp()
+        self.m.config(auth=None)  # the receiver authenticates by signature only
+
+    WF = """\
+steps:
+  - id: emit
+    task: webhook.emit
+    integration: hook
+    with: {type: ticket.created, data: {ticket: INC0010001}}
+"""
+
+    def test_signed_with_every_secret_and_verifiable(self):
+        self.p.workflow("w", self.WF)
+        rc, doc, err = self.run_wf("w")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        deliveries = self.state()["webhooks"]
+        self.assertEqual(len(deliveries), 1)
+        d = deliveries[0]
+        self.assertTrue(d["valid"], d)
+        self.assertEqual(len(d["headers"]["webhook-signature"].split(" ")), 2)  # rotation
+        body = d["body"].encode()
+        verify([WEBHOOK_SECRET], d["headers"], body)  # the old secret verifies too
+        payload = json.loads(body)
+        self.assertEqual(payload["type"], "ticket.created")
+        self.assertEqual(payload["data"], {"ticket": "INC0010001"})
+        self.assertEqual(doc["steps"]["emit"]["output"]["webhook_id"], d["headers"]["webhook-id"])
+
+    def test_failed_delivery_goes_to_the_dlq_and_replays(self):
+        self.p.workflow("w", self.WF)
+        self.m.config(webhook_status=500)
+        rc, doc, err = self.run_wf("w")
+        self.assertEqual(rc, 0, err)
+        out = doc["steps"]["emit"]["output"]
+        self.assertEqual(out["status"], "dead_lettered")
+        self.assertEqual(out["attempts"], 3)
+        attempts = self.state()["webhooks"]
+        self.assertEqual(len({a["headers"]["webhook-id"] for a in attempts}), 1, "same id")
+        p = self.ferry("dlq", "list", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        entries = json.loads(p.stdout)
+        self.assertEqual(len(entries), 1)
+        entry = entries[0]
+        self.assertEqual(entry["integration"], "hook")
+        self.assertEqual(entry["execution_id"], doc["id"])
+        self.assertNotIn(WEBHOOK_SECRET[6:], json.dumps(entries))
+        # Still failing: the replay fails and the entry stays.
+        r = self.ferry("dlq", "replay", entry["id"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(len(json.loads(self.ferry("dlq", "list", "--json").stdout)), 1)
+        # The receiver is back: the replay delivers, re-signed, same webhook-id.
+        self.m.config(webhook_status=204)
+        time.sleep(1.1)  # a fresh timestamp for the new signature
+        r = self.ferry("dlq", "replay", entry["id"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        last = self.state()["webhooks"][-1]
+        self.assertTrue(last["valid"])
+        self.assertEqual(last["headers"]["webhook-id"], out["webhook_id"])
+        self.assertNotEqual(last["headers"]["webhook-timestamp"],
+                            attempts[0]["headers"]["webhook-timestamp"])
+        self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
+        # drop of an unknown id is a usage error.
+        self.assertEqual(self.ferry("dlq", "drop", "nope").returncode, 2)
+
+
+class Splunk(TaskTest):
+    def setUp(self):
+        super().setUp()
+        self.m.config(auth={"type": "splunk", "token": "11111111-2222-3333-4444-555555555555"})
+
+    def test_events_batched_in_one_request(self):
+        self.p.workflow("s", """\
+steps:
+  - id: send
+    task: siem.send
+    integration: hec
+    with:
+      events: [{finding: a}, {finding: b}, {finding: c}]
+      fields: {team: secops}
+""")
+        rc, doc, err = self.run_wf("s")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["send"]["output"]["sent"], 3)
+        posts = self.m.requests(path="/services/collector/event")
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(posts[0]["headers"]["authorization"],
+                         "Splunk 11111111-2222-3333-4444-555555555555")
+        events = self.state()["splunk"]
+        self.assertEqual(len(events), 3)
+        self.assertEqual(events[0]["index"], "security")
+        self.assertEqual(events[0]["sourcetype"], "ferry:event")
+        self.assertEqual(events[0]["fields"], {"team": "secops"})
+
+    def test_hec_error_codes_are_clear(self):
+        self.p.workflow("s", """\
+steps:
+  - id: send
+    task: siem.send
+    integration: hec
+    with: {event: {x: 1}, index: forbidden}
+""")
+        rc, doc, err = self.run_wf("s")
+        self.assertEqual(rc, 1)
+        msg = doc["steps"]["send"]["error"]["message"]
+        self.assertIn("incorrect index", msg.lower())
+        self.assertEqual(doc["steps"]["send"]["error"]["kind"], "http_4xx")
+
+
+class BundledScenarios(unittest.TestCase):
+    """Each bundled scenario runs offline with --dry-run from the repository project."""
+
+    CASES = [
+        ("rca-to-ticket", "workflows/samples/rca.json"),
+        ("rca-to-ticket", "workflows/samples/rca-jira.json"),
+        ("compliance-finding", "workflows/samples/compliance-finding.json"),
+        ("cert-expiry-reminder", "workflows/samples/certificates.json"),
+    ]
+
+    def test_dry_run_of_each_scenario(self):
+        import subprocess
+        import tempfile
+        data = tempfile.mkdtemp(prefix="ferry-scn-")
+        try:
+            for wf, sample in self.CASES:
+                with self.subTest(workflow=wf, sample=sample):
+                    p = subprocess.run([te.FERRY, "run", wf, "--dry-run", "--quiet",
+                                        "--inputs-file", sample, "--data", data],
+                                       cwd=str(REPO), capture_output=True, text=True,
+                                       timeout=te.TIMEOUT, env={"PATH": os.environ["PATH"]})
+                    self.assertEqual(p.returncode, 0, p.stderr + p.stdout[:2000])
+                    doc = json.loads(p.stdout)
+                    previews = [s["output"] for s in doc["steps"].values()
+                                if isinstance(s.get("output"), dict) and s["output"].get("dry_run")]
+                    self.assertTrue(previews, "some step previews a request")
+                    for pv in previews:
+                        self.assertNotIn("${env:", json.dumps(pv))
+        finally:
+            import shutil
+            shutil.rmtree(data, ignore_errors=True)
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stderr.write("usage: test_tasks.py PATH/TO/ferry [TEST...]\n")
+        return 2
+    te.FERRY = str(Path(argv[1]).resolve())
+    loader = unittest.TestLoader()
+    module = sys.modules[__name__]
+    suite = (loader.loadTestsFromNames(argv[2:], module) if len(argv) > 2
+             else loader.loadTestsFromModule(module))
+    result = te.LineResult(sys.stdout)
+    start = time.monotonic()
+    suite.run(result)
+    failed = len({getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors})
+    sys.stdout.write("(%.1fs)\n" % (time.monotonic() - start))
+    sys.stdout.write("%d passed, %d failed\n" % (result.testsRun - failed - len(result.skipped),
+                                                  failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -86,6 +86,9 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
                                                app->catalog, app->project, app->expressions,
                                                options.engine);
         app->engine->set_project_config(&app->config);
+        app->notifier = std::make_unique<EventNotifier>(app->config, app->integrations,
+                                                        *app->store);
+        app->notifier->attach(*app->engine);
         App* raw = app.get();
         app->engine->set_workflow_resolver([raw](const std::string& name) {
             return raw->load_workflow(name);

@@ -6,6 +6,7 @@
 #include "core/catalog.h"
 #include "core/executor.h"
 #include "core/expressions.h"
+#include "core/notifier.h"
 #include "core/project.h"
 #include "runtime/http_client.h"
 #include "runtime/integration/registry.h"
@@ -58,6 +59,7 @@ class App {
     IntegrationRegistry integrations;
     std::unique_ptr<store::Store> store;
     std::unique_ptr<Engine> engine;
+    std::unique_ptr<EventNotifier> notifier;  // ferry.yaml `events:`
 
   private:
     App(const AppOptions& options, Project project);

@@ -138,7 +138,7 @@ Engine::Run* Engine::find_run(const std::string& id) {
 
 void Engine::emit(const Run& run, std::string type, const std::string& step, std::string status,
                   std::string message, double duration_ms, int attempt) {
-    if (!event_cb_) return;
+    if (event_cbs_.empty()) return;
     EngineEvent e;
     e.type = std::move(type);
     e.execution_id = run.id;
@@ -148,7 +148,8 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
     e.message = std::move(message);
     e.duration_ms = duration_ms;
     e.attempt = attempt;
-    event_cb_(e);
+    e.dry_run = run.options.dry_run;
+    for (const auto& cb : event_cbs_) cb(e);
 }
 
 Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const workflow::Workflow> wf,

@@ -52,6 +52,7 @@ struct EngineEvent {
     std::string message;       // error text or skip reason
     double duration_ms = 0;
     int attempt = 0;
+    bool dry_run = false;      // the execution sends nothing
 };
 
 struct StartOptions {
@@ -86,7 +87,10 @@ class Engine {
     void set_workflow_resolver(WorkflowResolver r) { resolver_ = std::move(r); }
     // ferry.yaml: steps' `integration:` settings (ctx.integration) and dry_run.
     void set_project_config(const workflow::ProjectConfig* config) { config_ = config; }
-    void on_event(std::function<void(const EngineEvent&)> cb) { event_cb_ = std::move(cb); }
+    // Adds a listener for execution and step events (progress lines, notifications...).
+    void on_event(std::function<void(const EngineEvent&)> cb) {
+        event_cbs_.push_back(std::move(cb));
+    }
 
     // Starts an execution of wf with already resolved inputs. done runs once it ends.
     Result<std::string> start(std::shared_ptr<const workflow::Workflow> wf, tmpl::Value inputs,
@@ -142,7 +146,7 @@ class Engine {
     EngineOptions options_;
     WorkflowResolver resolver_;
     const workflow::ProjectConfig* config_ = nullptr;
-    std::function<void(const EngineEvent&)> event_cb_;
+    std::vector<std::function<void(const EngineEvent&)>> event_cbs_;
     std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
     std::map<std::string, int> hook_cache_;
     int runner_ref_ = LUA_NOREF;

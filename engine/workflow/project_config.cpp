@@ -15,7 +15,7 @@ using detail::Context;
 using detail::for_each_entry;
 
 const std::vector<std::string> kTopKeys = {"server", "auth", "integrations", "forms",
-                                           "schedules", "hooks"};
+                                           "schedules", "hooks", "events"};
 const std::vector<std::string> kTypes = {"servicenow", "jira", "splunk_hec", "webhook", "http"};
 const std::vector<std::string> kAuthTypes = {"none", "basic", "bearer", "api_key", "splunk",
                                              "oauth2"};
@@ -293,6 +293,52 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
     return e;
 }
 
+std::vector<std::string> string_list(ConfigReader& r, const YAML::Node& v, const std::string& field) {
+    std::vector<std::string> out;
+    if (!v.IsSequence()) {
+        r.ctx().error(v, field + " must be a list of strings, got " +
+                             detail::describe_node(r.ctx(), v));
+        return out;
+    }
+    for (const YAML::Node& item : v) out.push_back(r.string(item, field + "[]"));
+    return out;
+}
+
+void read_events(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
+    if (!v.IsSequence()) {
+        r.ctx().error(v, "events must be a list of subscriptions, got " +
+                             detail::describe_node(r.ctx(), v));
+        return;
+    }
+    for (const YAML::Node& item : v) {
+        if (!r.mapping(item, "an events entry")) continue;
+        EventSubscription sub;
+        sub.mark = r.ctx().mark(item);
+        r.fields(item, "events", {"integration", "types", "workflows"},
+                 [&](const std::string& key, const YAML::Node& f) {
+                     if (key == "integration") {
+                         sub.integration = r.string(f, "integration");
+                         sub.mark = r.ctx().mark(f);
+                     } else if (key == "types") {
+                         sub.types = string_list(r, f, "types");
+                         for (const std::string& t : sub.types) {
+                             if (!contains(engine_event_types(), t))
+                                 r.ctx().error(f, "unknown event type '" + t + "'" +
+                                                      detail::did_you_mean(t, engine_event_types()) +
+                                                      "; types: " + join(engine_event_types()));
+                         }
+                     } else {
+                         sub.workflows = string_list(r, f, "workflows");
+                     }
+                 });
+        if (sub.integration.empty()) {
+            r.ctx().error(item, "an events entry needs 'integration' (a webhook integration)");
+            continue;
+        }
+        c.events.push_back(std::move(sub));
+    }
+}
+
 void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key,
                    tmpl::Value& out) {
     bool list = key == "schedules";
@@ -305,6 +351,13 @@ void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key,
 }
 
 }  // namespace
+
+const std::vector<std::string>& engine_event_types() {
+    static const std::vector<std::string> types = {
+        "execution.started", "execution.resumed", "execution.finished", "step.started",
+        "step.finished",     "step.failed",       "step.skipped",       "step.retrying"};
+    return types;
+}
 
 const IntegrationEntry* ProjectConfig::integration(const std::string& name) const {
     for (const IntegrationEntry& e : integrations)
@@ -343,6 +396,8 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
                 }
                 c.integrations.push_back(read_integration(r, name, body));
             });
+        } else if (key == "events") {
+            read_events(r, v, c);
         } else if (key == "server") {
             check_section(r, v, key, c.server);
         } else if (key == "auth") {
@@ -355,6 +410,19 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
             check_section(r, v, key, c.hooks);
         }
     });
+    for (const EventSubscription& sub : result.config.events) {
+        const IntegrationEntry* target = result.config.integration(sub.integration);
+        if (!target) {
+            std::vector<std::string> names;
+            for (const auto& e : result.config.integrations) names.push_back(e.config.name);
+            ctx.error(sub.mark, "events: unknown integration '" + sub.integration + "'" +
+                                    detail::did_you_mean(sub.integration, names));
+        } else if (target->config.type != "webhook") {
+            ctx.error(sub.mark, "events: integration '" + sub.integration +
+                                    "' must be of type webhook (events are signed webhooks), "
+                                    "not " + target->config.type);
+        }
+    }
     result.problems = std::move(ctx.problems());
     return result;
 }

@@ -18,9 +18,21 @@ struct IntegrationEntry {
     Mark mark;
 };
 
+// `events:` in ferry.yaml: execution and step events sent as signed webhooks (to a SIEM).
+struct EventSubscription {
+    std::string integration;              // a webhook integration
+    std::vector<std::string> types;       // empty: every event type
+    std::vector<std::string> workflows;   // empty: every workflow
+    Mark mark;
+};
+
+// The event types the engine emits, for `events:` and the API.
+const std::vector<std::string>& engine_event_types();
+
 struct ProjectConfig {
     std::string file;                      // as shown in messages; empty: no ferry.yaml
     std::vector<IntegrationEntry> integrations;
+    std::vector<EventSubscription> events;
     // Sections the server reads (issue 5), kept as values after their shape is checked.
     tmpl::Value server, auth, forms, schedules, hooks;
 

@@ -296,6 +296,62 @@ steps:
         self.assertEqual(self.ferry("dlq", "drop", "nope").returncode, 2)
 
 
+class ExecutionEvents(TaskTest):
+    """ferry.yaml `events:`: execution and step events as signed webhooks to a SIEM."""
+
+    def setUp(self):
+        super().setUp()
+        self.m.config(auth=None)
+        with open(self.p.dir / "ferry.yaml", "a") as f:
+            f.write("events:\n"
+                    "  - integration: hook\n"
+                    "    types: [execution.finished, step.failed]\n")
+        self.p.workflow("ok", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        self.p.workflow("bad", "steps:\n  - {id: a, task: fail, with: {message: broken}}\n")
+
+    def test_events_are_delivered_signed(self):
+        rc, doc, err = self.run_wf("ok")
+        self.assertEqual(rc, 0, err)
+        rc, bad, err = self.run_wf("bad")
+        self.assertEqual(rc, 1)
+        deliveries = self.state()["webhooks"]
+        events = [json.loads(d["body"]) for d in deliveries]
+        self.assertTrue(all(d["valid"] for d in deliveries), deliveries)
+        self.assertEqual(sorted((e["type"], e["data"]["execution_id"]) for e in events),
+                         sorted([("execution.finished", doc["id"]),
+                                 ("step.failed", bad["id"]),
+                                 ("execution.finished", bad["id"])]))
+        failed = [e for e in events if e["type"] == "step.failed"][0]
+        self.assertEqual(failed["data"]["step"], "a")
+        self.assertIn("broken", failed["data"]["message"])
+        # A dry run sends nothing.
+        self.run_wf("ok", "--dry-run")
+        self.assertEqual(len(self.state()["webhooks"]), 3)
+
+    def test_undeliverable_events_go_to_the_dlq(self):
+        self.m.config(webhook_status=503)
+        rc, doc, err = self.run_wf("ok")
+        self.assertEqual(rc, 0, err)
+        entries = json.loads(self.ferry("dlq", "list", "--json").stdout)
+        self.assertEqual(len(entries), 1)
+        self.assertEqual(entries[0]["source"], "events")
+        self.assertEqual(entries[0]["event"], "execution.finished")
+        self.m.config(webhook_status=204)
+        r = self.ferry("dlq", "replay", entries[0]["id"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.state()["webhooks"][-1]["valid"])
+
+    def test_bad_subscriptions_are_validation_errors(self):
+        with open(self.p.dir / "ferry.yaml", "a") as f:
+            f.write("  - integration: sn\n  - integration: hook\n    types: [step.finsihed]\n")
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2)
+        self.assertRegex(p.stdout, r"ferry\.yaml:\d+:\d+: events: integration 'sn' must be of "
+                                   r"type webhook")
+        self.assertRegex(p.stdout, r"unknown event type 'step\.finsihed'.*did you mean "
+                                   r"'step\.finished'")
+
+
 class Splunk(TaskTest):
     def setUp(self):
         super().setUp()

@@ -306,11 +306,11 @@ void Responder::end() {
 
 void Responder::on_close(std::function<void()> cb) {
     if (!ex_ || !cb) return;
-    if (ex_->state == Exchange::State::Done) return;  // complete: the client cannot miss it
-    if (!ex_->conn) {
+    if (ex_->abandoned) {
         cb();
         return;
     }
+    if (ex_->state == Exchange::State::Done || !ex_->conn) return;  // complete: nothing to miss
     ex_->close_callbacks.push_back(std::move(cb));
 }
 

@@ -248,6 +248,10 @@ int Connection::on_headers_complete(http_parser* p) {
     ex.keep_alive = http_should_keep_alive(p) != 0 && !p->upgrade;
     ex.head = p->method == HTTP_HEAD;
     split_target(ex.req);
+    if (p->http_major != 1) {  // the parser takes any digit; this server speaks 1.x only
+        c->fail(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported");
+        return -1;
+    }
 
     // Known too large now: say so before the client sends (and we read) the rest.
     size_t max_body = c->server_options().max_body_bytes;
@@ -424,6 +428,7 @@ void Connection::abandon_exchanges() {
         ex->conn = nullptr;
         if (ex->state == Exchange::State::Done || ex->state == Exchange::State::Receiving)
             continue;
+        ex->abandoned = true;
         if (ex->state == Exchange::State::Handling) ex->status = 499;  // nginx's "client left"
         if (notify) log(*ex);
         for (auto& cb : ex->close_callbacks) callbacks.push_back(std::move(cb));

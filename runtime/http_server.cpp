@@ -325,6 +325,7 @@ HttpServer::HttpServer(Loop& loop, ServerOptions options, ServerHandler handler)
 HttpServer::~HttpServer() {
     destroying_ = true;
     stop_accepting();
+    if (listener_) listener_->data = nullptr;  // its close callback runs after we are gone
     auto conns = conns_;
     for (Connection* c : conns) c->hard_close();
     for (Connection* c : conns) c->server = nullptr;
@@ -333,6 +334,7 @@ HttpServer::~HttpServer() {
 
 Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
     if (listener_) return make_error(ErrorKind::Validation, "the server is already listening");
+    // (after stop_accepting(), listener_ is cleared when the old socket has closed)
     if (closing_) return make_error(ErrorKind::Validation, "the server is closed");
     sockaddr_storage addr{};
     if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
@@ -352,19 +354,22 @@ Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
         else
             reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(port);
     }
-    listener_ = new uv_tcp_t;
-    uv_tcp_init(loop_.raw(), listener_);
-    listener_->data = this;
-    listener_open_ = true;
-    int rc = uv_tcp_bind(listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 511, on_connection);
+    auto* tcp = new uv_tcp_t;
+    uv_tcp_init(loop_.raw(), tcp);
+    tcp->data = this;
+    int rc = uv_tcp_bind(tcp, reinterpret_cast<const sockaddr*>(&addr), 0);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 511, on_connection);
     if (rc != 0) {
-        stop_accepting();
-        listener_ = nullptr;  // a later listen() may try another address
+        // Closed on its own (no link to the server); a later listen() may try again.
+        tcp->data = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(tcp),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
         return make_error(rc == UV_EINVAL ? ErrorKind::Validation : ErrorKind::Network,
                           "cannot listen on " + host + ":" + std::to_string(port) + ": " +
                               uv_strerror(rc));
     }
+    listener_ = tcp;
+    listener_open_ = true;
     sockaddr_storage bound{};
     int len = sizeof bound;
     uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
@@ -376,10 +381,12 @@ Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
 
 void HttpServer::stop_accepting() {
     if (!listener_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(listener_))) return;
+    // listener_ stays set until the close callback, so the destructor can unlink it.
     uv_close(reinterpret_cast<uv_handle_t*>(listener_), [](uv_handle_t* h) {
         auto* self = static_cast<HttpServer*>(h->data);
         delete reinterpret_cast<uv_tcp_t*>(h);
         if (!self) return;
+        self->listener_ = nullptr;
         self->listener_open_ = false;
         self->maybe_done();
     });

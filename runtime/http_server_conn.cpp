@@ -143,7 +143,11 @@ void Connection::process_input() {
         break;
     }
     in_process = false;
-    if (closed || draining) return;
+    if (closed) return;
+    if (draining) {
+        inbuf.clear();
+        return;
+    }
     if (parsing_stopped) {
         inbuf.clear();
         if (queue.empty()) {
@@ -371,7 +375,8 @@ void Connection::flush() {
 void Connection::fail(int status, std::string_view code, std::string_view message) {
     if (closed || draining) return;
     parsing_stopped = true;
-    inbuf.clear();
+    // Inside the parser, inbuf is the buffer being parsed: process_input clears it after.
+    if (!in_process) inbuf.clear();
     std::shared_ptr<Exchange> ex = (receiving(), queue.back());
     ex->keep_alive = false;
     ex->close_after = true;
@@ -386,7 +391,7 @@ void Connection::begin_close() {
     if (draining || closed) return;
     draining = true;
     parsing_stopped = true;
-    inbuf.clear();
+    if (!in_process) inbuf.clear();  // else process_input does, after the parser returns
     abandon_exchanges();
     if (closed) return;
     // Half-close after the pending writes, then drain what the client still sends until it

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <random>
@@ -226,14 +227,34 @@ TEST_CASE("server: pipelined requests are answered in order", "[server]") {
 TEST_CASE("server: many pipelined requests pause reading and all get answers", "[server]") {
     ServerOptions o;
     o.max_pipelined = 4;
-    Env env(echo, o);
+    std::vector<Responder> held;
+    size_t most_held = 0;
+    Env env(
+        [&](ServerRequest&, Responder r) {
+            held.push_back(std::move(r));
+            most_held = std::max(most_held, held.size());
+        },
+        o);
+    // Answered a few milliseconds later, newest first: order must still be kept.
+    auto answer = env.loop.timer(
+        2,
+        [&] {
+            // Answering lets the server parse more, which calls the handler: take them first.
+            auto batch = std::move(held);
+            held.clear();
+            for (auto it = batch.rbegin(); it != batch.rend(); ++it)
+                it->send(200, it->request().path);
+        },
+        2);
     auto& c = env.raw();
     std::string burst;
     for (int i = 0; i < 50; ++i) burst += "GET /p" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
     c.send(burst);
     auto rs = env.responses(c, 50);
     REQUIRE(rs.size() == 50);
-    for (int i = 0; i < 50; ++i) CHECK(rs[i].body == "GET /p" + std::to_string(i) + "\n\n");
+    for (int i = 0; i < 50; ++i) CHECK(rs[i].body == "/p" + std::to_string(i));
+    CHECK(most_held == 4);  // reading paused at the limit
+    answer.reset();
     env.finish();
 }
 
@@ -640,6 +661,17 @@ TEST_CASE("server: max connections", "[server]") {
     REQUIRE(run_until(env.loop, [&] { return c.eof; }));
     CHECK(c.received.empty());
     CHECK(env.server->open_connections() == 2);
+    env.finish();
+}
+
+TEST_CASE("server: a handler's Connection: close closes after the answer", "[server]") {
+    Env env([](ServerRequest&, Responder r) { r.send(200, "bye", {{"Connection", "close"}}); });
+    auto& c = env.raw();
+    c.send("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+    auto rs = parse_responses(c.received, true);
+    REQUIRE(rs.size() == 1);  // /b was abandoned with the connection
+    CHECK(rs[0].header("connection") == "close");
     env.finish();
 }
 

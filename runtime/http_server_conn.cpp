@@ -1,0 +1,511 @@
+// One server connection: reading and parsing requests (http_parser), the ordered queue of
+// exchanges, writing, the lingering close, and the three timers (request, keep-alive,
+// linger), of which at most one is armed. See http_server_impl.h for the ownership rules.
+#include "runtime/http_server_impl.h"
+#include "runtime/ids.h"
+
+#include <cstdlib>
+
+namespace ferry {
+namespace http_server_detail {
+
+namespace {
+
+http_parser_settings make_settings() {
+    http_parser_settings s;
+    http_parser_settings_init(&s);
+    s.on_message_begin = &Connection::on_message_begin;
+    s.on_url = &Connection::on_url;
+    s.on_header_field = &Connection::on_header_field;
+    s.on_header_value = &Connection::on_header_value;
+    s.on_headers_complete = &Connection::on_headers_complete;
+    s.on_body = &Connection::on_body;
+    s.on_message_complete = &Connection::on_message_complete;
+    return s;
+}
+
+const http_parser_settings kSettings = make_settings();
+
+struct WriteReq {
+    uv_write_t req{};
+    std::string data;
+    Connection* conn = nullptr;
+};
+
+uv_stream_t* stream_of(Connection* c) { return reinterpret_cast<uv_stream_t*>(&c->tcp); }
+
+void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+    // Every read is copied into the connection's inbuf at once, so one buffer per thread does.
+    thread_local char storage[64 * 1024];
+    *buf = uv_buf_init(storage, sizeof storage);
+}
+
+void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* c = static_cast<Connection*>(stream->data);
+    if (c->closed) return;
+    if (nread > 0)
+        c->on_data(buf->base, size_t(nread));
+    else if (nread == UV_EOF)
+        c->on_eof();
+    else if (nread < 0)
+        c->hard_close();  // reset: nobody is left to answer
+}
+
+Connection* conn_of(http_parser* p) { return static_cast<Connection*>(p->data); }
+
+// Splits the target into the decoded path and query. Absolute-form targets
+// ("http://host/p?q", RFC 9112 3.2.2) are accepted as servers must.
+void split_target(ServerRequest& req) {
+    std::string_view t = req.target;
+    if (req.method == "CONNECT" || t == "*") {
+        req.path = req.target;
+        return;
+    }
+    if (size_t scheme = t.find("://"); scheme != std::string_view::npos && t.front() != '/') {
+        size_t slash = t.find('/', scheme + 3);
+        t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+    }
+    t = t.substr(0, t.find('#'));
+    size_t q = t.find('?');
+    req.path = percent_decode(t.substr(0, q), false);
+    if (q != std::string_view::npos) req.query = parse_query(t.substr(q + 1));
+}
+
+}  // namespace
+
+Connection::Connection(HttpServer& s, Loop& l) : server(&s), loop(l) {
+    http_parser_init(&parser, HTTP_REQUEST);
+    parser.data = this;
+}
+
+bool Connection::server_closing() const { return server && server->closing_; }
+
+void Connection::start() {
+    uv_tcp_nodelay(&tcp, 1);  // responses are written whole; do not let Nagle hold them
+    reading = uv_read_start(stream_of(this), on_alloc, on_read) == 0;
+    set_timer(TimerMode::Request);  // a silent new connection is a slow client too
+}
+
+// ---- input ---------------------------------------------------------------------------
+
+void Connection::on_data(const char* data, size_t len) {
+    if (draining || parsing_stopped) return;  // lingering, or no more requests: discard
+    inbuf.append(data, len);
+    process_input();
+    // The pipeline is full: stop reading until the handler catches up. What already
+    // arrived waits in inbuf.
+    if (!closed && !draining && reading && HTTP_PARSER_ERRNO(&parser) == HPE_PAUSED) {
+        uv_read_stop(stream_of(this));
+        reading = false;
+    }
+}
+
+void Connection::on_eof() {
+    reading = false;  // libuv stops reading at EOF
+    eof_seen = true;
+    if (draining) {
+        hard_close();
+        return;
+    }
+    // A request cut short with nothing ahead of it: say so, the client may still listen.
+    if (queue.size() == 1 && queue.back()->state == Exchange::State::Receiving) {
+        fail(400, "bad_request", "the request ended before it was complete");
+        return;
+    }
+    begin_close();  // the client is gone: abandon what it asked for
+}
+
+void Connection::process_input() {
+    if (in_process || closed || draining || parsing_stopped) return;
+    in_process = true;
+    while (!inbuf.empty() && !closed && !draining && !parsing_stopped) {
+        if (HTTP_PARSER_ERRNO(&parser) == HPE_PAUSED) {
+            if (server && queue.size() >= server->options_.max_pipelined) break;
+            http_parser_pause(&parser, 0);
+        }
+        size_t n = http_parser_execute(&parser, &kSettings, inbuf.data(), inbuf.size());
+        if (closed) break;
+        inbuf.erase(0, n);
+        http_errno err = HTTP_PARSER_ERRNO(&parser);
+        if (err == HPE_PAUSED) continue;
+        if (err == HPE_OK) {
+            // An upgrade (or CONNECT) was answered as a plain request; what follows is
+            // another protocol, which this server does not speak.
+            if (parser.upgrade) parsing_stopped = true;
+            continue;
+        }
+        if (draining || parsing_stopped) break;  // a callback already answered (413, 431...)
+        if (err == HPE_HEADER_OVERFLOW)
+            fail(431, "headers_too_large", "the request headers are too large");
+        else
+            fail(400, "bad_request",
+                 std::string("malformed request: ") + http_errno_description(err));
+        break;
+    }
+    in_process = false;
+    if (closed) return;
+    if (draining) {
+        inbuf.clear();
+        return;
+    }
+    if (parsing_stopped) {
+        inbuf.clear();
+        if (queue.empty()) {
+            begin_close();
+            return;
+        }
+    }
+    update_timer();
+}
+
+// ---- parser callbacks ----------------------------------------------------------------
+
+int Connection::on_message_begin(http_parser* p) {
+    Connection* c = conn_of(p);
+    if (c->closed || c->draining || c->parsing_stopped || !c->server) return -1;
+    if (c->server_closing()) {
+        c->parsing_stopped = true;  // shutting down: no new requests on this connection
+        return -1;
+    }
+    auto ex = std::make_shared<Exchange>();
+    ex->conn = c;
+    ex->started_ns = Loop::hrtime_ns();
+    ex->req.remote = c->remote;
+    ex->req.id = new_ulid();
+    c->queue.push_back(std::move(ex));
+    c->set_timer(TimerMode::Request);
+    return 0;
+}
+
+Exchange& Connection::receiving() {
+    if (queue.empty() || queue.back()->state != Exchange::State::Receiving) {
+        auto ex = std::make_shared<Exchange>();
+        ex->conn = this;
+        ex->started_ns = Loop::hrtime_ns();
+        ex->req.remote = remote;
+        ex->req.id = new_ulid();
+        queue.push_back(std::move(ex));
+    }
+    return *queue.back();
+}
+
+namespace {
+
+// Counts head bytes (plus a line's CRLF and ": " per header) against max_header_bytes.
+bool head_too_large(Connection* c, Exchange& ex, size_t len, size_t overhead) {
+    ex.header_bytes += len + overhead;
+    return c->server && ex.header_bytes > c->server_options().max_header_bytes;
+}
+
+}  // namespace
+
+int Connection::on_url(http_parser* p, const char* at, size_t len) {
+    Connection* c = conn_of(p);
+    Exchange& ex = c->receiving();
+    if (head_too_large(c, ex, len, 0)) {
+        c->fail(414, "uri_too_long", "the request target is too long");
+        return -1;
+    }
+    ex.req.target.append(at, len);
+    return 0;
+}
+
+int Connection::on_header_field(http_parser* p, const char* at, size_t len) {
+    Connection* c = conn_of(p);
+    Exchange& ex = c->receiving();
+    bool new_field = ex.in_value || (ex.req.headers.empty() && ex.header_field.empty());
+    if (head_too_large(c, ex, len, new_field ? 4 : 0)) {
+        c->fail(431, "headers_too_large", "the request headers are too large");
+        return -1;
+    }
+    if (ex.in_value) {
+        ex.in_value = false;
+        ex.header_field.clear();
+    }
+    ex.header_field.append(at, len);
+    return 0;
+}
+
+int Connection::on_header_value(http_parser* p, const char* at, size_t len) {
+    Connection* c = conn_of(p);
+    Exchange& ex = c->receiving();
+    if (head_too_large(c, ex, len, 0)) {
+        c->fail(431, "headers_too_large", "the request headers are too large");
+        return -1;
+    }
+    if (!ex.in_value) {
+        ex.in_value = true;
+        ex.req.headers.emplace_back(ex.header_field, std::string());
+    }
+    ex.req.headers.back().second.append(at, len);
+    return 0;
+}
+
+int Connection::on_headers_complete(http_parser* p) {
+    Connection* c = conn_of(p);
+    std::shared_ptr<Exchange> keep = c->queue.empty() ? nullptr : c->queue.back();
+    if (!keep || keep->state != Exchange::State::Receiving || !c->server) return -1;
+    Exchange& ex = *keep;
+    ex.req.method = http_method_str(static_cast<http_method>(p->method));
+    ex.req.http_major = p->http_major;
+    ex.req.http_minor = p->http_minor;
+    ex.keep_alive = http_should_keep_alive(p) != 0 && !p->upgrade;
+    ex.head = p->method == HTTP_HEAD;
+    split_target(ex.req);
+    if (p->http_major != 1) {  // the parser takes any digit; this server speaks 1.x only
+        c->fail(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported");
+        return -1;
+    }
+
+    // Known too large now: say so before the client sends (and we read) the rest.
+    size_t max_body = c->server_options().max_body_bytes;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > max_body) {
+        c->fail(413, "payload_too_large",
+                "the request body exceeds " + std::to_string(max_body) + " bytes");
+        return -1;
+    }
+    std::string expect = ex.req.header("Expect");
+    if (!expect.empty()) {
+        if (!iequals(expect, "100-continue")) {
+            c->fail(417, "expectation_failed", "only Expect: 100-continue is supported");
+            return -1;
+        }
+        bool body_coming = (p->flags & F_CHUNKED) || p->content_length > 0;
+        if (body_coming && ex.req.http_minor >= 1) {
+            ex.out += "HTTP/1.1 100 Continue\r\n\r\n";
+            c->flush();  // goes out once the exchanges ahead are answered
+            if (c->closed || c->draining) return -1;
+        }
+    }
+    return 0;
+}
+
+int Connection::on_body(http_parser* p, const char* at, size_t len) {
+    Connection* c = conn_of(p);
+    if (c->queue.empty() || !c->server) return -1;
+    Exchange& ex = *c->queue.back();
+    size_t max_body = c->server_options().max_body_bytes;
+    if (ex.req.body.size() + len > max_body) {
+        c->fail(413, "payload_too_large",
+                "the request body exceeds " + std::to_string(max_body) + " bytes");
+        return -1;
+    }
+    ex.req.body.append(at, len);
+    return 0;
+}
+
+int Connection::on_message_complete(http_parser* p) {
+    Connection* c = conn_of(p);
+    if (c->queue.empty() || !c->server) return -1;
+    std::shared_ptr<Exchange> ex = c->queue.back();
+    if (ex->state != Exchange::State::Receiving) return -1;
+    ex->state = Exchange::State::Handling;
+    ++c->server->requests_;
+    ++c->requests_seen;
+    // The client said this is its last request (Connection: close, HTTP/1.0): read no more.
+    if (!ex->keep_alive) c->parsing_stopped = true;
+    if (c->queue.size() >= c->server_options().max_pipelined) http_parser_pause(p, 1);
+    HttpServer* server = c->server;
+    c->loop.guarded([&] { server->handler_(ex->req, Responder(ex)); });
+    if (c->closed || c->draining || !c->server) return -1;
+    return 0;
+}
+
+// ---- output --------------------------------------------------------------------------
+
+void Connection::write(std::string data) {
+    if (closed || data.empty()) return;
+    auto* w = new WriteReq;
+    w->data = std::move(data);
+    w->conn = this;
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(w->data.data(), unsigned(w->data.size()));
+    int rc = uv_write(&w->req, stream_of(this), &buf, 1, [](uv_write_t* req, int status) {
+        auto* wr = static_cast<WriteReq*>(req->data);
+        // Write callbacks (ECANCELED included) run before the stream's close callback, so
+        // the Connection is still alive here.
+        if (status < 0 && !wr->conn->closed) wr->conn->hard_close();
+        delete wr;
+    });
+    if (rc != 0) {
+        delete w;
+        hard_close();
+        return;
+    }
+    if (server && uv_stream_get_write_queue_size(stream_of(this)) >
+                      server->options_.max_write_queue_bytes)
+        hard_close();  // the client stopped reading; it cannot keep our memory
+}
+
+void Connection::flush() {
+    if (closed) return;
+    while (!queue.empty()) {
+        Exchange& ex = *queue.front();
+        if (!ex.out.empty()) {
+            std::string out = std::move(ex.out);
+            ex.out.clear();
+            write(std::move(out));
+            if (closed) return;
+        }
+        if (ex.state != Exchange::State::Done) break;
+        bool close = ex.close_after;
+        ex.conn = nullptr;
+        queue.pop_front();
+        if (close) {
+            begin_close();
+            return;
+        }
+    }
+    if (queue.empty() && parsing_stopped && !in_process) {
+        begin_close();
+        return;
+    }
+    if (draining || in_process) return;
+    // Room in the pipeline again: parse what waited, then read on.
+    if (HTTP_PARSER_ERRNO(&parser) == HPE_PAUSED && server &&
+        queue.size() < server->options_.max_pipelined) {
+        process_input();
+        if (closed || draining) return;
+    }
+    if (!reading && !eof_seen && HTTP_PARSER_ERRNO(&parser) != HPE_PAUSED)
+        reading = uv_read_start(stream_of(this), on_alloc, on_read) == 0;
+    update_timer();
+}
+
+void Connection::fail(int status, std::string_view code, std::string_view message) {
+    if (closed || draining) return;
+    parsing_stopped = true;
+    // Inside the parser, inbuf is the buffer being parsed: process_input clears it after.
+    if (!in_process) inbuf.clear();
+    std::shared_ptr<Exchange> ex = (receiving(), queue.back());
+    ex->keep_alive = false;
+    ex->close_after = true;
+    ex->state = Exchange::State::Handling;
+    if (ex->req.path.empty()) ex->req.path = ex->req.target.substr(0, ex->req.target.find('?'));
+    Responder(ex).send_error(status, code, message);  // serialises, logs, flushes
+}
+
+// ---- closing -------------------------------------------------------------------------
+
+void Connection::begin_close() {
+    if (draining || closed) return;
+    draining = true;
+    parsing_stopped = true;
+    if (!in_process) inbuf.clear();  // else process_input does, after the parser returns
+    abandon_exchanges();
+    if (closed) return;
+    // Half-close after the pending writes, then drain what the client still sends until it
+    // closes too (or the linger ends): closing with unread input would send a reset that
+    // can destroy the response before the client reads it.
+    auto* req = new uv_shutdown_t;
+    req->data = this;
+    int rc = uv_shutdown(req, stream_of(this), [](uv_shutdown_t* r, int status) {
+        auto* c = static_cast<Connection*>(r->data);
+        delete r;
+        if (!c->closed && (status < 0 || c->eof_seen)) c->hard_close();
+    });
+    if (rc != 0) {
+        delete req;
+        hard_close();
+        return;
+    }
+    if (!reading && !eof_seen) reading = uv_read_start(stream_of(this), on_alloc, on_read) == 0;
+    set_timer(TimerMode::Linger);
+}
+
+void Connection::hard_close() {
+    if (closed) return;
+    closed = true;
+    timer.reset();
+    timer_mode = TimerMode::None;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp),
+             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    if (server) server->connection_closed(this);
+    abandon_exchanges();  // last: it runs user callbacks
+}
+
+void Connection::abandon_exchanges() {
+    std::deque<std::shared_ptr<Exchange>> abandoned;
+    abandoned.swap(queue);
+    bool notify = server && !server->destroying_;
+    std::vector<std::function<void()>> callbacks;
+    for (auto& ex : abandoned) {
+        ex->conn = nullptr;
+        if (ex->state == Exchange::State::Done || ex->state == Exchange::State::Receiving)
+            continue;
+        ex->abandoned = true;
+        if (ex->state == Exchange::State::Handling) ex->status = 499;  // nginx's "client left"
+        if (notify) log(*ex);
+        for (auto& cb : ex->close_callbacks) callbacks.push_back(std::move(cb));
+        ex->close_callbacks.clear();
+    }
+    if (!notify) return;
+    for (auto& cb : callbacks) loop.guarded(cb);
+}
+
+// ---- timers and the log --------------------------------------------------------------
+
+void Connection::set_timer(TimerMode mode) {
+    if (mode == timer_mode || closed) return;
+    timer_mode = mode;
+    timer.reset();
+    if (mode == TimerMode::None || !server) return;
+    const ServerOptions& o = server->options_;
+    uint64_t ms = mode == TimerMode::Request     ? o.request_timeout_ms
+                  : mode == TimerMode::KeepAlive ? o.keep_alive_timeout_ms
+                                                 : o.linger_ms;
+    timer = loop.timer(ms, [this] { on_timer(); });
+}
+
+void Connection::update_timer() {
+    if (closed || draining) return;
+    if (!queue.empty() && queue.back()->state == Exchange::State::Receiving)
+        set_timer(TimerMode::Request);
+    else if (!queue.empty())
+        set_timer(TimerMode::None);  // the handler's turn: ?wait= may take long
+    else if (!inbuf.empty())
+        set_timer(TimerMode::Request);
+    else
+        set_timer(served() ? TimerMode::KeepAlive : TimerMode::Request);
+}
+
+bool Connection::served() const { return requests_seen > 0; }
+
+void Connection::on_timer() {
+    TimerMode mode = timer_mode;
+    timer_mode = TimerMode::None;  // the Timer object stays until replaced (we are inside it)
+    switch (mode) {
+    case TimerMode::Request:
+        if (queue.empty() || queue.back()->state == Exchange::State::Receiving)
+            fail(408, "request_timeout", "the request did not arrive in time");
+        break;
+    case TimerMode::KeepAlive: begin_close(); break;
+    case TimerMode::Linger: hard_close(); break;
+    case TimerMode::None: break;
+    }
+}
+
+void Connection::log(Exchange& ex) {
+    if (ex.logged) return;
+    ex.logged = true;
+    if (!server || server->destroying_ || !server->options_.access_log) return;
+    AccessLogEntry e;
+    e.method = ex.req.method;
+    e.path = ex.req.path;
+    e.status = ex.status;
+    e.bytes = ex.body_bytes;
+    e.duration_ms = double(Loop::hrtime_ns() - ex.started_ns) / 1e6;
+    e.remote = ex.req.remote;
+    e.request_id = ex.req.id;
+    auto& cb = server->options_.access_log;
+    loop.guarded([&] { cb(e); });
+}
+
+std::string Connection::status_line(int status) {
+    const char* reason = http_status_str(static_cast<http_status>(status));
+    if (!reason || reason[0] == '<') reason = "";
+    return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
+}
+
+}  // namespace http_server_detail
+}  // namespace ferry

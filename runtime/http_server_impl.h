@@ -1,0 +1,123 @@
+// Private to the HTTP server: what http_server.cpp (listener, Responder) and
+// http_server_conn.cpp (parsing, writing, timers of one connection) share.
+//
+// Ownership: the server owns Connections (freed in their uv_close callback). A Connection
+// keeps its requests in order in `queue` as shared Exchanges; a Responder holds another
+// reference, so an Exchange outlives its Connection when the client leaves first. The
+// Exchange's `conn` is the only link back and is cleared when the Connection lets go of it,
+// which is what makes a late answer a no-op.
+//
+// Ordering: an Exchange joins the queue when its first byte arrives. Its response bytes
+// collect in `out` and reach the socket only once every Exchange ahead of it is done, so
+// pipelined answers (and a 100 Continue, and an error about a half-read request) go out in
+// request order whatever order the handler answers in.
+#pragma once
+
+#include "runtime/http_server.h"
+
+#include <http_parser.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+namespace ferry {
+namespace http_server_detail {
+
+struct Exchange {
+    enum class State {
+        Receiving,  // head or body still arriving
+        Handling,   // given to the handler, no answer yet
+        Streaming,  // start_stream() called, end() not yet
+        Done,       // the whole response is in `out` (or was written)
+    };
+
+    Connection* conn = nullptr;  // null once the connection let go (client gone, shutdown)
+    ServerRequest req;
+    State state = State::Receiving;
+    std::string out;           // response bytes waiting for their turn
+    bool head = false;         // HEAD: headers only
+    bool keep_alive = true;    // what the request allows
+    bool close_after = false;  // the connection closes after this response
+    bool chunked = false;      // streaming with chunked framing
+    bool logged = false;
+    bool abandoned = false;    // the client left before the answer was complete
+    int status = 0;
+    uint64_t body_bytes = 0;
+    uint64_t started_ns = 0;
+    size_t header_bytes = 0;   // counted while the head arrives (max_header_bytes)
+    std::string header_field;  // the header name being received
+    bool in_value = false;     // the parser is inside a header value
+    std::vector<std::function<void()>> close_callbacks;
+};
+
+struct Connection {
+    enum class TimerMode { None, Request, KeepAlive, Linger };
+
+    Connection(HttpServer& s, Loop& l);
+
+    void start();  // after uv_accept: read, arm the request timer
+    // Bytes from the socket: parsed unless the connection is draining.
+    void on_data(const char* data, size_t len);
+    void on_eof();
+    // Runs the parser over `inbuf` until it is empty, paused, or the connection stops.
+    void process_input();
+    // Writes what the queue's head exchanges have ready, in order; closes after a response
+    // that must close; resumes parsing when the queue has room again.
+    void flush();
+    // Answers the exchange being received (or a new one) with a server error; stops parsing
+    // and closes the connection after the response.
+    void fail(int status, std::string_view code, std::string_view message);
+    // Stop reading requests, let pending writes go, close after a linger (client gone, or a
+    // response said close). Abandons unanswered exchanges.
+    void begin_close();
+    // uv_close now. Abandons unanswered exchanges (notifying unless the server is dying).
+    void hard_close();
+    void abandon_exchanges();
+    void write(std::string data);
+    void set_timer(TimerMode mode);
+    void update_timer();
+    void on_timer();
+    void log(Exchange& ex);
+    bool server_closing() const;
+    Exchange& receiving();  // the exchange at the back, creating one if needed
+
+    // Response serialisation (http_server.cpp).
+    static std::string status_line(int status);
+
+    // http_parser callbacks.
+    static int on_message_begin(http_parser* p);
+    static int on_url(http_parser* p, const char* at, size_t len);
+    static int on_header_field(http_parser* p, const char* at, size_t len);
+    static int on_header_value(http_parser* p, const char* at, size_t len);
+    static int on_headers_complete(http_parser* p);
+    static int on_body(http_parser* p, const char* at, size_t len);
+    static int on_message_complete(http_parser* p);
+
+    HttpServer* server;  // null once the server is destroyed
+    Loop& loop;
+    uv_tcp_t tcp{};
+    http_parser parser{};
+    std::string remote;
+    std::string inbuf;  // received, not yet parsed (the parser was paused)
+    std::deque<std::shared_ptr<Exchange>> queue;
+    std::unique_ptr<Loop::Timer> timer;
+    TimerMode timer_mode = TimerMode::None;
+    bool reading = false;
+    bool parsing_stopped = false;  // an error, an upgrade, Connection: close: no more requests
+    bool in_process = false;       // process_input is running (the handler may call flush)
+    bool draining = false;         // begin_close ran: reads are discarded
+    bool closed = false;           // hard_close ran: uv_close is pending
+    bool eof_seen = false;         // the client sent EOF (libuv stopped reading)
+    uint64_t requests_seen = 0;    // complete requests: idle after one is keep-alive
+
+    bool served() const;
+    const ServerOptions& server_options() const { return server->options_; }
+};
+
+std::string error_body(std::string_view code, std::string_view message);
+bool iequals(std::string_view a, std::string_view b);
+bool has_token(std::string_view list, std::string_view token);  // "keep-alive, Upgrade"
+
+}  // namespace http_server_detail
+}  // namespace ferry

@@ -1,0 +1,718 @@
+// HttpServer on 127.0.0.1 (ephemeral port) in the test's loop. Well-formed traffic comes
+// from HttpClient on the same loop; malformed, slow, pipelined and streaming traffic from
+// RawClient (uv_tcp, same loop). Every wait is bounded; every test closes the loop cleanly.
+#include "runtime/http_client.h"
+#include "runtime/http_server.h"
+#include "test_raw_client.h"
+#include "test_support.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace ferry;
+using ferry::testing::parse_responses;
+using ferry::testing::RawClient;
+using ferry::testing::RawResponse;
+using ferry::testing::run_for;
+using ferry::testing::run_until;
+
+namespace {
+
+// The echo handler: "METHOD PATH\nkey=value...\n\nBODY", with the request id in a header.
+void echo(ServerRequest& req, Responder r) {
+    std::string out = req.method + " " + req.path + "\n";
+    for (const auto& [k, v] : req.query) out += k + "=" + v + "\n";
+    out += "\n" + req.body;
+    r.send(200, out, {{"Content-Type", "text/plain"}});
+}
+
+struct Env {
+    Loop loop;
+    std::vector<AccessLogEntry> log;
+    std::unique_ptr<HttpServer> server;
+    std::unique_ptr<HttpClient> client;
+    std::vector<std::unique_ptr<RawClient>> raws;
+    uint16_t port = 0;
+
+    explicit Env(ServerHandler handler = echo, ServerOptions options = {}) {
+        options.access_log = [this](const AccessLogEntry& e) { log.push_back(e); };
+        server = std::make_unique<HttpServer>(loop, std::move(options), std::move(handler));
+        auto bound = server->listen("127.0.0.1", 0);
+        REQUIRE(bound.ok());
+        port = bound.value();
+        REQUIRE(port != 0);
+        client = std::make_unique<HttpClient>(loop);
+    }
+    std::string url(const std::string& path) const {
+        return "http://127.0.0.1:" + std::to_string(port) + path;
+    }
+    Result<HttpResponse> fetch(HttpRequest req) {
+        std::optional<Result<HttpResponse>> out;
+        req.timeout_ms = 5000;
+        client->send(std::move(req),
+                     [&out](Result<HttpResponse> r, const HttpTransferInfo&) { out.emplace(r); });
+        REQUIRE(run_until(loop, [&] { return out.has_value(); }));
+        return std::move(*out);
+    }
+    Result<HttpResponse> get(const std::string& path) {
+        HttpRequest req;
+        req.url = url(path);
+        return fetch(std::move(req));
+    }
+    RawClient& raw() {
+        raws.push_back(std::make_unique<RawClient>(loop, port));
+        return *raws.back();
+    }
+    // Waits until `c` holds n complete responses (or the server closed it).
+    std::vector<RawResponse> responses(RawClient& c, size_t n, uint64_t ms = 5000) {
+        run_until(
+            loop, [&] { return parse_responses(c.received, c.eof).size() >= n || c.eof; }, ms);
+        return parse_responses(c.received, c.eof);
+    }
+    void finish() {
+        raws.clear();
+        client.reset();
+        server.reset();
+        REQUIRE(loop.close_cleanly());
+    }
+};
+
+bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("server: request fields reach the handler; response framing", "[server]") {
+    std::optional<ServerRequest> seen;
+    Env env([&](ServerRequest& req, Responder r) {
+        seen = req;
+        r.send(201, "made", {{"X-Thing", "1"}});
+    });
+    HttpRequest req;
+    req.method = "POST";
+    req.url = env.url("/a%20b/c?x=1&y=hello+world&x=2&e=%26&flag");
+    req.headers = {{"X-Custom", "Value"}, {"Content-Type", "application/json"}};
+    req.body = "{\"k\":1}";
+    auto r = env.fetch(req);
+    REQUIRE(r.ok());
+    CHECK(r->status == 201);
+    CHECK(r->body == "made");
+    CHECK(r->header("content-length") == "4");
+    CHECK(r->header("x-thing") == "1");
+    REQUIRE(seen);
+    CHECK(seen->method == "POST");
+    CHECK(seen->target == "/a%20b/c?x=1&y=hello+world&x=2&e=%26&flag");
+    CHECK(seen->path == "/a b/c");
+    CHECK(seen->query_params("x") == std::vector<std::string>{"1", "2"});
+    CHECK(seen->query_param("y") == "hello world");
+    CHECK(seen->query_param("e") == "&");
+    CHECK(seen->query_param("flag") == "");
+    CHECK_FALSE(seen->query_param("none"));
+    CHECK(seen->header("x-custom") == "Value");
+    CHECK(seen->header("X-CUSTOM") == "Value");
+    CHECK(seen->body == "{\"k\":1}");
+    CHECK(seen->remote.rfind("127.0.0.1:", 0) == 0);
+    CHECK(seen->id.size() == 26);
+    CHECK(r->header("x-request-id") == seen->id);
+    REQUIRE(env.log.size() == 1);
+    CHECK(env.log[0].method == "POST");
+    CHECK(env.log[0].path == "/a b/c");
+    CHECK(env.log[0].status == 201);
+    CHECK(env.log[0].bytes == 4);
+    CHECK(env.log[0].request_id == seen->id);
+    CHECK(env.log[0].remote == seen->remote);
+    CHECK(env.log[0].duration_ms >= 0);
+    env.finish();
+}
+
+TEST_CASE("server: percent decoding and query parsing", "[server]") {
+    CHECK(percent_decode("a%2Fb%zz%4", false) == "a/b%zz%4");
+    CHECK(percent_decode("a+b", false) == "a+b");
+    CHECK(percent_decode("a+b%20c", true) == "a b c");
+    auto q = parse_query("a=1&&b&a=%3D=&=v");
+    REQUIRE(q.size() == 4);
+    CHECK(q[0] == std::pair<std::string, std::string>{"a", "1"});
+    CHECK(q[1] == std::pair<std::string, std::string>{"b", ""});
+    CHECK(q[2] == std::pair<std::string, std::string>{"a", "==", });
+    CHECK(q[3] == std::pair<std::string, std::string>{"", "v"});
+}
+
+TEST_CASE("server: listen errors are values", "[server]") {
+    Env env;
+    HttpServer other(env.loop, {}, echo);
+    auto taken = other.listen("127.0.0.1", env.port);
+    REQUIRE_FALSE(taken.ok());
+    CHECK(taken.error().kind == ErrorKind::Network);
+    auto again = env.server->listen("127.0.0.1", 0);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().kind == ErrorKind::Validation);
+    HttpServer bad(env.loop, {}, echo);
+    auto bad_host = bad.listen("no such host.invalid", 0);
+    REQUIRE_FALSE(bad_host.ok());
+    CHECK(bad_host.error().kind == ErrorKind::Validation);
+    env.finish();
+}
+
+TEST_CASE("server: keep-alive connections are reused", "[server]") {
+    Env env;
+    for (int i = 0; i < 3; ++i) {
+        auto r = env.get("/k" + std::to_string(i));
+        REQUIRE(r.ok());
+        CHECK(r->body == "GET /k" + std::to_string(i) + "\n\n");
+    }
+    CHECK(env.server->connections_accepted() == 1);
+    CHECK(env.server->requests() == 3);
+    env.finish();
+}
+
+TEST_CASE("server: Connection: close and HTTP/1.0 close; 1.0 keep-alive stays", "[server]") {
+    Env env;
+    auto& a = env.raw();
+    a.send("GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return a.eof; }));
+    auto ra = parse_responses(a.received, true);
+    REQUIRE(ra.size() == 1);
+    CHECK(ra[0].header("connection") == "close");
+
+    auto& b = env.raw();
+    b.send("GET /b HTTP/1.0\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return b.eof; }));
+    REQUIRE(parse_responses(b.received, true).size() == 1);
+
+    auto& c = env.raw();
+    c.send("GET /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    auto rc = env.responses(c, 1);
+    REQUIRE(rc.size() == 1);
+    CHECK(rc[0].header("connection") == "keep-alive");
+    c.send("GET /c2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    rc = env.responses(c, 2);
+    REQUIRE(rc.size() == 2);
+    CHECK(rc[1].body == "GET /c2\n\n");
+    CHECK_FALSE(c.eof);
+    env.finish();
+}
+
+TEST_CASE("server: pipelined requests are answered in order", "[server]") {
+    std::vector<Responder> held;
+    std::unique_ptr<Loop::Timer> later;
+    Env env([&](ServerRequest& req, Responder r) {
+        if (req.path == "/slow") {
+            held.push_back(std::move(r));  // answered last, but must go out first
+            return;
+        }
+        r.send(200, req.path);
+    });
+    auto& c = env.raw();
+    c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+           "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    REQUIRE(run_until(env.loop, [&] { return env.server->requests() == 3; }));
+    run_for(env.loop, 50);
+    CHECK(parse_responses(c.received).empty());  // held back behind /slow
+    held[0].send(200, "/slow");
+    auto rs = env.responses(c, 3);
+    REQUIRE(rs.size() == 3);
+    CHECK(rs[0].body == "/slow");
+    CHECK(rs[1].body == "/one");
+    CHECK(rs[2].body == "/two");
+    env.finish();
+}
+
+TEST_CASE("server: many pipelined requests pause reading and all get answers", "[server]") {
+    ServerOptions o;
+    o.max_pipelined = 4;
+    std::vector<Responder> held;
+    size_t most_held = 0;
+    Env env(
+        [&](ServerRequest&, Responder r) {
+            held.push_back(std::move(r));
+            most_held = std::max(most_held, held.size());
+        },
+        o);
+    // Answered a few milliseconds later, newest first: order must still be kept.
+    auto answer = env.loop.timer(
+        2,
+        [&] {
+            // Answering lets the server parse more, which calls the handler: take them first.
+            auto batch = std::move(held);
+            held.clear();
+            for (auto it = batch.rbegin(); it != batch.rend(); ++it)
+                it->send(200, it->request().path);
+        },
+        2);
+    auto& c = env.raw();
+    std::string burst;
+    for (int i = 0; i < 50; ++i) burst += "GET /p" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
+    c.send(burst);
+    auto rs = env.responses(c, 50);
+    REQUIRE(rs.size() == 50);
+    for (int i = 0; i < 50; ++i) CHECK(rs[i].body == "/p" + std::to_string(i));
+    CHECK(most_held == 4);  // reading paused at the limit
+    answer.reset();
+    env.finish();
+}
+
+TEST_CASE("server: chunked request bodies are decoded", "[server]") {
+    Env env;
+    auto& c = env.raw();
+    c.send("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "5\r\nhello\r\n");
+    run_for(env.loop, 20);
+    c.send("7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n");
+    auto rs = env.responses(c, 1);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].body == "POST /up\n\nhello, world");
+    env.finish();
+}
+
+TEST_CASE("server: Expect: 100-continue", "[server]") {
+    ServerOptions o;
+    o.max_body_bytes = 100;
+    Env env(echo, o);
+    auto& c = env.raw();
+    c.send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return contains(c.received, "\r\n\r\n"); }));
+    CHECK(c.received == "HTTP/1.1 100 Continue\r\n\r\n");
+    c.send("data");
+    auto rs = env.responses(c, 2);
+    REQUIRE(rs.size() == 2);
+    CHECK(rs[0].status == 100);
+    CHECK(rs[1].status == 200);
+    CHECK(rs[1].body == "PUT /x\n\ndata");
+
+    // Too large: 413 instead of 100, and the body is never asked for.
+    auto& d = env.raw();
+    d.send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n");
+    auto rd = env.responses(d, 1);
+    REQUIRE(rd.size() == 1);
+    CHECK(rd[0].status == 413);
+    CHECK_FALSE(contains(d.received, "100 Continue"));
+
+    // Through curl, which sends Expect for larger bodies.
+    HttpRequest big;
+    big.method = "POST";
+    big.url = env.url("/big");
+    big.body.assign(90, 'b');
+    big.headers = {{"Expect", "100-continue"}};
+    auto r = env.fetch(big);
+    REQUIRE(r.ok());
+    CHECK(r->body == "POST /big\n\n" + std::string(90, 'b'));
+    env.finish();
+}
+
+TEST_CASE("server: 413 as soon as the body is known to be too large", "[server]") {
+    ServerOptions o;
+    o.max_body_bytes = 1024;
+    bool called = false;
+    Env env([&](ServerRequest&, Responder r) { called = true, r.send(200, "no"); }, o);
+    auto& c = env.raw();
+    // Only the head is sent: the 413 must not wait for the (2 MiB) body.
+    c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\nsome");
+    auto rs = env.responses(c, 1);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 413);
+    CHECK(rs[0].header("content-type") == "application/json");
+    CHECK(contains(rs[0].body, "\"code\": \"payload_too_large\""));
+    CHECK(rs[0].header("connection") == "close");
+    // The client keeps sending; the server drains, then closes.
+    c.send(std::string(64 * 1024, 'z'));
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+
+    // Chunked bodies are counted as they arrive.
+    auto& d = env.raw();
+    d.send("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "400\r\n" + std::string(1024, 'a') + "\r\n10\r\n0123456789abcdef\r\n");
+    auto rd = env.responses(d, 1);
+    REQUIRE(rd.size() == 1);
+    CHECK(rd[0].status == 413);
+    CHECK_FALSE(called);
+
+    // Through HttpClient too.
+    HttpRequest big;
+    big.method = "POST";
+    big.url = env.url("/big");
+    big.body.assign(4096, 'x');
+    auto r = env.fetch(big);
+    REQUIRE(r.ok());
+    CHECK(r->status == 413);
+    REQUIRE(env.log.size() >= 2);
+    CHECK(env.log[0].status == 413);
+    env.finish();
+}
+
+TEST_CASE("server: 431 for huge headers, 414 for a huge target", "[server]") {
+    ServerOptions o;
+    o.max_header_bytes = 1024;
+    Env env(echo, o);
+    auto& c = env.raw();
+    c.send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000, 'h') + "\r\n\r\n");
+    auto rs = env.responses(c, 1);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 431);
+    CHECK(contains(rs[0].body, "headers_too_large"));
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+
+    // Many small headers add up too.
+    auto& d = env.raw();
+    std::string many = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 200; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+    d.send(many + "\r\n");
+    auto rd = env.responses(d, 1);
+    REQUIRE(rd.size() == 1);
+    CHECK(rd[0].status == 431);
+
+    auto& e = env.raw();
+    e.send("GET /" + std::string(2000, 'u') + " HTTP/1.1\r\n\r\n");
+    auto re = env.responses(e, 1);
+    REQUIRE(re.size() == 1);
+    CHECK(re[0].status == 414);
+
+    auto ok = env.get("/still-serving");
+    REQUIRE(ok.ok());
+    CHECK(ok->status == 200);
+    env.finish();
+}
+
+TEST_CASE("server: 408 for a slow client while another is served", "[server]") {
+    ServerOptions o;
+    o.request_timeout_ms = 300;
+    Env env(echo, o);
+    auto& slow = env.raw();
+    slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n");  // and never the end of the head
+    auto& silent = env.raw();                          // connects and says nothing
+    for (int i = 0; i < 3; ++i) {
+        auto r = env.get("/fast");
+        REQUIRE(r.ok());
+        CHECK(r->status == 200);
+    }
+    CHECK_FALSE(slow.eof);
+    // Dripping bytes does not extend the bound.
+    auto drip = env.loop.timer(50, [&] { slow.send("X"); }, 50);
+    REQUIRE(run_until(env.loop, [&] { return slow.eof && silent.eof; }));
+    drip.reset();
+    auto rs = parse_responses(slow.received, true);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 408);
+    CHECK(contains(rs[0].body, "request_timeout"));
+    auto rq = parse_responses(silent.received, true);
+    REQUIRE(rq.size() == 1);
+    CHECK(rq[0].status == 408);
+    env.finish();
+}
+
+TEST_CASE("server: idle keep-alive connections are closed", "[server]") {
+    ServerOptions o;
+    o.keep_alive_timeout_ms = 100;
+    Env env(echo, o);
+    auto& c = env.raw();
+    c.send("GET / HTTP/1.1\r\n\r\n");
+    REQUIRE(env.responses(c, 1).size() == 1);
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }, 3000));
+    CHECK(parse_responses(c.received, true).size() == 1);  // silently: no 408
+    env.finish();
+}
+
+TEST_CASE("server: 400 on garbage; others keep being served", "[server]") {
+    Env env;
+    const char* inputs[] = {
+        "\x01\x02\x03garbage\r\n\r\n",
+        "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    };
+    for (const char* in : inputs) {
+        INFO(in);
+        auto& c = env.raw();
+        c.send(in);
+        REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+        INFO(c.received);
+        auto rs = parse_responses(c.received, true);
+        REQUIRE(rs.size() == 1);
+        CHECK(rs[0].status == 400);
+        CHECK(contains(rs[0].body, "{\"error\": {\"code\": \"bad_request\", \"message\": "));
+    }
+    auto& v = env.raw();
+    v.send("GET / HTTP/9.9\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return v.eof; }));
+    auto rv = parse_responses(v.received, true);
+    REQUIRE(rv.size() == 1);
+    CHECK(rv[0].status == 505);
+
+    auto ok = env.get("/fine");
+    REQUIRE(ok.ok());
+    CHECK(ok->status == 200);
+    env.finish();
+}
+
+TEST_CASE("server: a truncated request gets 400 and the connection closes", "[server]") {
+    bool called = false;
+    Env env([&](ServerRequest&, Responder r) { called = true, r.send(200, ""); });
+    auto& c = env.raw();
+    c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    run_for(env.loop, 20);
+    c.shutdown_write();
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+    auto rs = parse_responses(c.received, true);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 400);
+    CHECK(contains(rs[0].body, "before it was complete"));
+    CHECK_FALSE(called);
+
+    auto& d = env.raw();  // closed outright, mid-head: nothing to answer, nothing leaks
+    d.send("GET / HTT");
+    run_for(env.loop, 20);
+    d.close();
+    REQUIRE(run_until(env.loop, [&] { return env.server->open_connections() == 0; }));
+    env.finish();
+}
+
+TEST_CASE("server: an answer after a timer", "[server]") {
+    std::vector<std::unique_ptr<Loop::Timer>> timers;
+    Loop* loop = nullptr;
+    Env env([&](ServerRequest& req, Responder r) {
+        auto shared = std::make_shared<Responder>(std::move(r));
+        timers.push_back(loop->timer(50, [shared, path = req.path] {
+            CHECK(shared->connected());
+            CHECK(shared->send(202, "later " + path));
+            CHECK_FALSE(shared->send(200, "twice"));  // exactly once
+        }));
+    });
+    loop = &env.loop;
+    auto r = env.get("/async");
+    REQUIRE(r.ok());
+    CHECK(r->status == 202);
+    CHECK(r->body == "later /async");
+    REQUIRE(env.log.size() == 1);
+    CHECK(env.log[0].duration_ms >= 40);
+    timers.clear();
+    env.finish();
+}
+
+TEST_CASE("server: a dropped Responder answers 500", "[server]") {
+    Env env([](ServerRequest&, Responder) {});
+    auto r = env.get("/forgotten");
+    REQUIRE(r.ok());
+    CHECK(r->status == 500);
+    env.finish();
+}
+
+TEST_CASE("server: answering after the client left is a no-op", "[server]") {
+    std::optional<Responder> held;
+    int closes = 0;
+    Env env([&](ServerRequest&, Responder r) {
+        r.on_close([&] { ++closes; });
+        held.emplace(std::move(r));
+    });
+    auto& c = env.raw();
+    c.send("GET /wait HTTP/1.1\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
+    CHECK(held->connected());
+    c.close();
+    REQUIRE(run_until(env.loop, [&] { return closes == 1; }));
+    CHECK_FALSE(held->connected());
+    CHECK_FALSE(held->send(200, "too late"));
+    CHECK(held->request().path == "/wait");  // still readable
+    int late = 0;
+    held->on_close([&] { ++late; });  // already gone: told at once
+    CHECK(late == 1);
+    REQUIRE(env.log.size() == 1);
+    CHECK(env.log[0].status == 499);
+    run_for(env.loop, 20);
+    CHECK(closes == 1);
+
+    // A Responder outliving the server is harmless too.
+    auto& d = env.raw();
+    held.reset();
+    d.send("GET /wait2 HTTP/1.1\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
+    env.server.reset();
+    CHECK_FALSE(held->connected());
+    CHECK_FALSE(held->send(200, "gone"));
+    held.reset();
+    env.finish();
+}
+
+TEST_CASE("server: SSE streaming and the client's disconnect", "[server]") {
+    std::optional<Responder> stream;
+    bool closed = false;
+    Env env([&](ServerRequest& req, Responder r) {
+        if (req.path != "/events") return void(r.send(404, "no"));
+        r.start_stream(200, {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}});
+        r.write("event: started\ndata: {}\n\n");
+        r.on_close([&] { closed = true; });
+        stream.emplace(std::move(r));
+    });
+    auto& c = env.raw();
+    c.send("GET /events HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return contains(c.received, "event: started"); }));
+    CHECK(contains(c.received, "Transfer-Encoding: chunked"));
+    CHECK(contains(c.received, "text/event-stream"));
+    CHECK_FALSE(contains(c.received, "Content-Length"));
+    auto tick = env.loop.timer(10, [&] { stream->write("data: tick\n\n"); });
+    REQUIRE(run_until(env.loop, [&] { return contains(c.received, "data: tick"); }));
+    CHECK_FALSE(closed);
+    c.close();
+    REQUIRE(run_until(env.loop, [&] { return closed; }));
+    CHECK_FALSE(stream->write("data: nobody\n\n"));
+    CHECK_FALSE(stream->connected());
+    REQUIRE(env.log.size() == 1);
+    CHECK(env.log[0].status == 200);
+    CHECK(env.log[0].bytes > 0);
+
+    // A stream that ends: the chunked body is complete and the connection stays usable.
+    auto& d = env.raw();
+    stream.reset();
+    d.send("GET /events HTTP/1.1\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return stream.has_value(); }));
+    stream->write("data: last\n\n");
+    stream->end();
+    auto rs = env.responses(d, 1);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].body == "event: started\ndata: {}\n\ndata: last\n\n");
+    d.send("GET /other HTTP/1.1\r\n\r\n");
+    rs = env.responses(d, 2);
+    REQUIRE(rs.size() == 2);
+    CHECK(rs[1].status == 404);
+
+    // HTTP/1.0: no chunks, the end of the stream is the end of the connection.
+    auto& e = env.raw();
+    stream.reset();
+    e.send("GET /events HTTP/1.0\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return stream.has_value(); }));
+    stream->end();
+    REQUIRE(run_until(env.loop, [&] { return e.eof; }));
+    auto re = parse_responses(e.received, true);
+    REQUIRE(re.size() == 1);
+    CHECK(re[0].body == "event: started\ndata: {}\n\n");
+    env.finish();
+}
+
+TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
+    std::optional<Responder> held;
+    Env env([&](ServerRequest& req, Responder r) {
+        if (req.path == "/hold") held.emplace(std::move(r));
+        else r.send(200, "quick");
+    });
+    auto& idle = env.raw();
+    idle.send("GET /quick HTTP/1.1\r\n\r\n");
+    REQUIRE(env.responses(idle, 1).size() == 1);
+    auto& busy = env.raw();
+    busy.send("GET /hold HTTP/1.1\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
+
+    bool done = false;
+    env.server->close([&] { done = true; });
+    REQUIRE(run_until(env.loop, [&] { return idle.eof; }));  // idle: closed at once
+    auto& late = env.raw();                                   // not accepted any more
+    REQUIRE(run_until(env.loop, [&] { return late.failed || late.eof; }));
+    CHECK_FALSE(done);
+    CHECK(held->send(200, "finished"));
+    REQUIRE(run_until(env.loop, [&] { return busy.eof && done; }));
+    auto rs = parse_responses(busy.received, true);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].body == "finished");
+    CHECK(rs[0].header("connection") == "close");
+    env.finish();
+}
+
+TEST_CASE("server: graceful close is bounded", "[server]") {
+    ServerOptions o;
+    o.shutdown_timeout_ms = 200;
+    std::optional<Responder> held;
+    bool told = false;
+    Env env(
+        [&](ServerRequest&, Responder r) {
+            r.on_close([&] { told = true; });
+            held.emplace(std::move(r));
+        },
+        o);
+    auto& c = env.raw();
+    c.send("GET /never HTTP/1.1\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
+    bool done = false;
+    env.server->close([&] { done = true; });
+    REQUIRE(run_until(env.loop, [&] { return done; }, 3000));
+    CHECK(told);
+    CHECK_FALSE(held->connected());
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+    held.reset();
+    env.finish();
+}
+
+TEST_CASE("server: max connections", "[server]") {
+    ServerOptions o;
+    o.max_connections = 2;
+    Env env(echo, o);
+    auto& a = env.raw();
+    auto& b = env.raw();
+    a.send("GET /a HTTP/1.1\r\n\r\n");
+    b.send("GET /b HTTP/1.1\r\n\r\n");
+    REQUIRE(env.responses(a, 1).size() == 1);
+    REQUIRE(env.responses(b, 1).size() == 1);
+    auto& c = env.raw();
+    c.send("GET /c HTTP/1.1\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+    CHECK(c.received.empty());
+    CHECK(env.server->open_connections() == 2);
+    env.finish();
+}
+
+TEST_CASE("server: a handler's Connection: close closes after the answer", "[server]") {
+    Env env([](ServerRequest&, Responder r) { r.send(200, "bye", {{"Connection", "close"}}); });
+    auto& c = env.raw();
+    c.send("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+    auto rs = parse_responses(c.received, true);
+    REQUIRE(rs.size() == 1);  // /b was abandoned with the connection
+    CHECK(rs[0].header("connection") == "close");
+    env.finish();
+}
+
+TEST_CASE("server: HEAD, 204 and handler headers", "[server]") {
+    Env env([](ServerRequest& req, Responder r) {
+        if (req.path == "/empty") return void(r.send(204, "ignored"));
+        r.send(200, "body!", {{"Content-Length", "999"}, {"X-Bad", "a\r\nInjected: 1"}});
+    });
+    auto& c = env.raw();
+    c.send("HEAD /h HTTP/1.1\r\n\r\nGET /empty HTTP/1.1\r\n\r\nGET /g HTTP/1.1\r\n\r\n");
+    run_until(env.loop, [&] { return contains(c.received, "body!"); });
+    // HEAD: the length of the body it would get, and no body.
+    CHECK(c.received.find("Content-Length: 5\r\n\r\nHTTP/1.1 204") != std::string::npos);
+    CHECK_FALSE(contains(c.received, "999"));
+    CHECK_FALSE(contains(c.received, "Injected"));
+    CHECK_FALSE(contains(c.received, "ignored"));
+    env.finish();
+}
+
+TEST_CASE("server: random input never crashes it", "[server]") {
+    Env env;
+    std::mt19937 rng(12345);
+    const std::string pieces[] = {"GET ", "POST ", "/", "?a=%", " HTTP/1.1", "\r\n",
+                                  "Content-Length: 5", "Transfer-Encoding: chunked",
+                                  "Expect: 100-continue", "Connection: close", "\r\n\r\n",
+                                  "0\r\n", "ffffffffffffffff\r\n", ":", "\x00", "\xff"};
+    for (int round = 0; round < 40; ++round) {
+        std::string in;
+        int n = int(rng() % 20);
+        for (int i = 0; i < n; ++i) {
+            if (rng() % 3 == 0) in += char(rng() % 256);
+            else in += pieces[rng() % std::size(pieces)];
+        }
+        auto& c = env.raw();
+        c.send(in);
+        if (rng() % 2) c.shutdown_write();
+        run_for(env.loop, 5);
+    }
+    run_for(env.loop, 100);
+    auto ok = env.get("/alive");
+    REQUIRE(ok.ok());
+    CHECK(ok->status == 200);
+    env.finish();
+}

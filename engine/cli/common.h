@@ -2,6 +2,8 @@
 // progress, building the execution JSON that run/resume/show print.
 #pragma once
 
+#include "core/history.h"
+
 #include "core/app.h"
 
 #include <string>
@@ -33,9 +35,6 @@ int usage_error(const char* command, const std::string& message);
 // one compact line each otherwise.
 void print_progress(const engine::EngineEvent& e);
 
-// The execution as JSON ({"id","workflow","status","outputs","error","steps":{...}}) read
-// back from the store, so run, resume and show print the same thing.
-std::string execution_json(store::Store& store, const std::string& id, bool pretty,
-                           bool with_attempts);
+using engine::execution_json;  // core/history.h: run, resume, show and the API agree
 
 }  // namespace ferry::cli

@@ -22,6 +22,8 @@ std::string_view to_string(ErrorKind kind) {
 std::optional<ErrorKind> error_kind_from_string(std::string_view name) {
     for (const auto& [k, n] : kNames)
         if (n == name) return k;
+    // ctx.http's refusal by an open circuit breaker: nothing was sent; a later retry may pass.
+    if (name == "circuit_open") return ErrorKind::Network;
     return std::nullopt;
 }
 

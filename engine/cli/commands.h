@@ -11,5 +11,6 @@ int validate_command(int argc, char** argv);
 int executions_command(int argc, char** argv);
 int tasks_command(int argc, char** argv);
 int dlq_command(int argc, char** argv);
+int serve_command(int argc, char** argv);
 
 }  // namespace ferry::cli

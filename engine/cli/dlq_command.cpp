@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 
+#include "core/dead_letters.h"
 #include "core/values.h"
 
 #include <cstdio>
@@ -73,74 +74,27 @@ int drop(engine::App& app, const std::string& id) {
 }
 
 int replay(engine::App& app, const std::string& id) {
-    auto found = app.store->get_dlq(id);
-    if (!found || !found.value()) {
-        std::fprintf(stderr, "ferry dlq: no dead letter '%s'\n", id.c_str());
-        return 2;
-    }
-    Value entry = tmpl::value_from_json(*found.value());
-    std::string name = text(entry, "integration");
-    IntegrationClient* client = app.integrations.find(name);
-    if (!client) {
-        std::fprintf(stderr, "ferry dlq: dead letter %s names integration '%s', which ferry.yaml "
-                             "does not define\n", id.c_str(), name.c_str());
-        return 2;
-    }
-    const Value* request = engine::dict_get(entry, "request");
-    if (!request || !request->is_dict()) {
-        std::fprintf(stderr, "ferry dlq: dead letter %s has no request to replay\n", id.c_str());
-        return 2;
-    }
-    IntegrationRequest req;
-    req.http.method = text(*request, "method");
-    if (req.http.method.empty()) req.http.method = "POST";
-    req.http.url = text(*request, "url");
-    const Value* body = engine::dict_get(*request, "body");
-    if (body && body->is_string()) req.http.body = std::string(body->str());
-    else if (body && !body->is_none()) req.http.body = engine::to_json_text(*body);
-    if (const Value* headers = engine::dict_get(*request, "headers"); headers && headers->is_dict()) {
-        for (const auto& [k, v] : headers->dict_obj().items) {
-            std::string key = tmpl::to_str(k);
-            // Signatures and credentials are made fresh for this attempt.
-            std::string lower;
-            for (char c : key) lower += char(std::tolower(static_cast<unsigned char>(c)));
-            if (lower == "webhook-timestamp" || lower == "webhook-signature" ||
-                lower == "authorization" || tmpl::to_str(v) == "[REDACTED]")
-                continue;
-            req.http.headers.emplace_back(key, tmpl::to_str(v));
-        }
-    }
-    req.idempotent = true;  // a delivery carries its id: the receiver deduplicates
-
-    std::optional<IntegrationOutcome> outcome;
-    client->send(std::move(req), [&](IntegrationOutcome o) { outcome = std::move(o); });
+    std::optional<Result<engine::ReplayResult>> outcome;
+    engine::replay_dead_letter(app, id, [&](Result<engine::ReplayResult> r) { outcome = std::move(r); });
     while (!outcome) app.loop.run_once(true);
-
-    bool ok = outcome->response && outcome->response->status >= 200 &&
-              outcome->response->status < 300;
-    std::string status = outcome->response ? std::to_string(outcome->response->status) : "none";
-    if (ok) {
-        app.store->erase_dlq(id);
-    } else {
-        std::string why = outcome->response ? "HTTP " + status : outcome->error.message;
-        entry.dict_obj().set(Value::string("last_replay_error"), Value::string(why));
-        app.store->put_dlq(id, engine::to_json_text(entry));
-    }
     if (Status s = app.store->commit(); !s) {
         std::fprintf(stderr, "ferry dlq: %s\n", s.error().describe().c_str());
         return 1;
     }
+    if (!*outcome) {
+        std::fprintf(stderr, "ferry dlq: %s\n", outcome->error().message.c_str());
+        return 2;
+    }
+    const engine::ReplayResult& r = outcome->value();
     std::printf("{\"id\":%s,\"replayed\":%s,\"status\":%s,\"attempts\":%d}\n",
-                engine::to_json_text(Value::string(id)).c_str(), ok ? "true" : "false",
-                outcome->response ? status.c_str() : "null", outcome->attempts);
-    if (!ok) {
+                engine::to_json_text(Value::string(id)).c_str(), r.delivered ? "true" : "false",
+                r.status ? std::to_string(r.status).c_str() : "null", r.attempts);
+    if (!r.delivered) {
         std::fprintf(stderr, "ferry dlq: replay of %s failed: %s; it stays in the queue\n",
-                     id.c_str(), outcome->response ? ("HTTP " + status).c_str()
-                                                   : outcome->error.message.c_str());
+                     id.c_str(), r.error.c_str());
         return 1;
     }
-    std::fprintf(stderr, "replayed %s (HTTP %s); removed from the queue\n", id.c_str(),
-                 status.c_str());
+    std::fprintf(stderr, "replayed %s (HTTP %ld); removed from the queue\n", id.c_str(), r.status);
     return 0;
 }
 

@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "  executions list|show|diff|export            read the execution history\n"
     "  tasks list|show     the task catalogue with input schemas\n"
     "  dlq list|replay|drop  deliveries given up on (the dead-letter queue)\n"
+    "  serve [--listen HOST:PORT]  the REST API, forms, hooks and /metrics\n"
     "  render TEMPLATE --vars VARS.json [--strict]\n"
     "                      render a Jinja2 template with JSON data to stdout\n"
     "\n"
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     if (command == "executions") return ferry::cli::executions_command(argc - 2, argv + 2);
     if (command == "tasks") return ferry::cli::tasks_command(argc - 2, argv + 2);
     if (command == "dlq") return ferry::cli::dlq_command(argc - 2, argv + 2);
+    if (command == "serve") return ferry::cli::serve_command(argc - 2, argv + 2);
     std::fprintf(stderr, "ferry: unknown command '%s'\n\n%s", argv[1], kUsage);
     return 2;
 }

@@ -149,6 +149,14 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
     e.duration_ms = duration_ms;
     e.attempt = attempt;
     e.dry_run = run.options.dry_run;
+    if (!step.empty()) {
+        std::string_view id = std::string_view(step).substr(0, step.find('['));
+        if (const workflow::Step* def = run.wf->find_step(id)) {
+            e.task = def->task;
+            e.provider = def->provider;
+            e.integration = def->integration;
+        }
+    }
     for (const auto& cb : event_cbs_) cb(e);
 }
 

@@ -53,6 +53,9 @@ struct EngineEvent {
     double duration_ms = 0;
     int attempt = 0;
     bool dry_run = false;      // the execution sends nothing
+    std::string task;          // step events: the step's task, provider and integration
+    std::string provider;
+    std::string integration;
 };
 
 struct StartOptions {

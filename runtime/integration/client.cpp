@@ -74,6 +74,17 @@ std::string form_encode(std::string_view s) {
     return out;
 }
 
+// "https://host:port" of a URL (scheme and authority, lower-cased), for comparing origins.
+std::string origin_of(std::string_view url) {
+    size_t scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return {};
+    size_t end = url.find_first_of("/?#", scheme_end + 3);
+    std::string o = lower(url.substr(0, end == std::string_view::npos ? url.size() : end));
+    size_t at = o.find('@', scheme_end + 3);
+    if (at != std::string::npos) o = o.substr(0, scheme_end + 3) + o.substr(at + 1);
+    return o;
+}
+
 std::string capped(std::string_view body, size_t cap) {
     if (body.size() <= cap) return std::string(body);
     return std::string(body.substr(0, cap)) + "...[" + std::to_string(body.size() - cap) +
@@ -316,6 +327,12 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
     if (out.client_cert.empty()) out.client_cert = config_.tls.client_cert;
     if (out.client_key.empty()) out.client_key = config_.tls.client_key;
     if (find_header(out.headers, "accept").empty()) set_header(out.headers, "Accept", "application/json");
+    // Credentials and signatures go only to the integration's own origins: an absolute URL
+    // elsewhere (a link found in a response, say) gets a plain request.
+    std::string origin = origin_of(out.url);
+    bool own = origin == origin_of(config_.base_url) || origin == origin_of(config_.url) ||
+               origin == origin_of(config_.auth.token_url);
+    if (!own) return out;
     if (Status s = apply_auth(out, for_preview); !s) return s.error();
     if (Status s = sign_webhook(out, for_preview); !s) return s.error();
     return out;

@@ -1,0 +1,181 @@
+// `ferry serve`: the REST API (engine/server) on the process's one loop. Interrupted
+// executions are resumed at start; SIGTERM/SIGINT stop accepting, let running executions
+// finish for a bounded time (what is left stays durable and resumes at the next start), and
+// exit 0.
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#include "core/run_state.h"
+#include "core/values.h"
+#include "server/api.h"
+#include "server/metrics.h"
+
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+
+namespace ferry::cli {
+
+namespace {
+
+constexpr const char* kServeUsage =
+    "usage: ferry serve [--listen HOST:PORT] [--project DIR] [--data DIR] [--quiet]\n"
+    "\n"
+    "Serves the REST API (docs/api.md), request forms, inbound hooks and /metrics.\n"
+    "Default listen address: server.listen in ferry.yaml, else 127.0.0.1:8080.\n"
+    "Access logs go to stderr as JSON lines (--quiet: none).\n";
+
+constexpr uint64_t kDrainMs = 10000;  // how long running executions may finish at shutdown
+
+bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    char* end = nullptr;
+    long p = std::strtol(text.c_str() + colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || colon + 1 == text.size()) return false;
+    port = uint16_t(p);
+    return !host.empty();
+}
+
+struct Shutdown {
+    uv_signal_t term{}, intr{};
+    std::function<void()> begin;
+    bool started = false;
+};
+
+void on_signal(uv_signal_t* h, int) {
+    auto* s = static_cast<Shutdown*>(h->data);
+    if (s->started) return;
+    s->started = true;
+    s->begin();
+}
+
+}  // namespace
+
+int serve_command(int argc, char** argv) {
+    CommonOptions common;
+    std::string listen;
+    bool quiet = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string err;
+        if (take_common_option(argc, argv, i, common, err)) {
+            if (!err.empty()) return usage_error("serve", err);
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(kServeUsage, stdout);
+            return 0;
+        } else if (arg == "--listen") {
+            if (i + 1 >= argc) return usage_error("serve", "--listen needs HOST:PORT");
+            listen = argv[++i];
+        } else if (arg.rfind("--listen=", 0) == 0) {
+            listen = std::string(arg.substr(9));
+        } else if (arg == "--quiet") {
+            quiet = true;
+        } else {
+            return usage_error("serve", "unknown argument '" + std::string(arg) + "'");
+        }
+    }
+    auto app = open_app(common);
+    if (!app) return 2;
+    auto settings = engine::server::read_server_settings(app->config);
+    if (!settings) {
+        std::fprintf(stderr, "ferry serve: ferry.yaml: %s\n", settings.error().message.c_str());
+        return 2;
+    }
+    if (!listen.empty()) settings->listen = listen;
+    std::string host;
+    uint16_t port = 0;
+    if (!split_listen(settings->listen, host, port))
+        return usage_error("serve", "listen address must be HOST:PORT, got '" + settings->listen + "'");
+
+    engine::server::Api api(*app, settings.value());
+    engine::server::add_execution_routes(api);
+    engine::server::add_ops_routes(api);
+    engine::server::Metrics metrics(*app);
+    app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
+    api.add("GET", "/metrics", engine::server::Role::Viewer, [&](engine::server::Call& c) {
+        c.res.send(200, metrics.render(api.http_requests),
+                   {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
+    });
+
+    ServerOptions so;
+    so.max_body_bytes = settings->max_body;
+    so.access_log = [&api, quiet](const AccessLogEntry& e) {
+        ++api.http_requests[(e.method.empty() ? "-" : e.method) + " " + std::to_string(e.status)];
+        if (quiet) return;
+        std::string line = engine::to_json_text(engine::dict_of(
+            {{"at", engine::str(engine::rfc3339(engine::now_unix_ms()))},
+             {"request_id", engine::str(e.request_id)},
+             {"method", engine::str(e.method)},
+             {"path", engine::str(e.path)},
+             {"status", tmpl::Value::integer(e.status)},
+             {"bytes", tmpl::Value::integer(int64_t(e.bytes))},
+             {"duration_ms", tmpl::Value::floating(e.duration_ms)},
+             {"remote", engine::str(e.remote)}}));
+        std::fprintf(stderr, "%s\n", line.c_str());
+    };
+    HttpServer server(app->loop, so, [&api](ServerRequest& req, Responder res) {
+        api.handle(req, std::move(res));
+    });
+    auto bound = server.listen(host, port);
+    if (!bound) {
+        std::fprintf(stderr, "ferry serve: cannot listen on %s: %s\n", settings->listen.c_str(),
+                     bound.error().message.c_str());
+        return 2;
+    }
+    std::fprintf(stderr, "ferry serve: listening on http://%s:%u (project %s)\n", host.c_str(),
+                 unsigned(bound.value()), common.project.c_str());
+    std::fflush(stderr);
+
+    // Executions a previous process left running continue here.
+    for (const char* status : {"running", "pending"}) {
+        auto found = app->store->executions_with_status(status);
+        if (!found) continue;
+        for (const std::string& id : found.value()) {
+            auto rec = app->store->get_execution(id);
+            if (!rec || !rec.value() || rec.value()->find("\"parent\":") != std::string::npos) continue;
+            Status s = app->engine->resume(id, [](const engine::ExecutionSummary&) {});
+            if (!s) std::fprintf(stderr, "ferry serve: resume %s: %s\n", id.c_str(), s.error().message.c_str());
+            else std::fprintf(stderr, "ferry serve: resumed %s\n", id.c_str());
+        }
+    }
+
+    Shutdown shutdown;
+    std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
+    shutdown.begin = [&] {
+        std::fprintf(stderr, "ferry serve: shutting down (%zu executions running)\n",
+                     app->engine->active_executions());
+        server.close([&] {
+            uint64_t deadline = app->loop.now_ms() + kDrainMs;
+            poll_timer = app->loop.timer(50, [&, deadline] {
+                if (app->engine->active_executions() == 0 || app->loop.now_ms() >= deadline) {
+                    poll_timer->stop();
+                    (void)app->engine->flush();
+                    app->loop.stop();
+                }
+            }, 50);
+        });
+        uv_signal_stop(&shutdown.term);
+        uv_signal_stop(&shutdown.intr);
+    };
+    for (auto [h, sig] : {std::pair{&shutdown.term, SIGTERM}, std::pair{&shutdown.intr, SIGINT}}) {
+        uv_signal_init(app->loop.raw(), h);
+        h->data = &shutdown;
+        uv_signal_start(h, on_signal, sig);
+    }
+    app->loop.run();
+    uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.term), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.intr), nullptr);
+    poll_timer.reset();
+    std::fprintf(stderr, "ferry serve: stopped (%zu executions left to resume at next start)\n",
+                 app->engine->active_executions());
+    std::fflush(stderr);
+    // Running executions stay durable as they are; exiting without unwinding the engine is
+    // what a crash would do, and resume is built for it.
+    std::_Exit(0);
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,83 @@
+#include "core/dead_letters.h"
+
+#include "core/values.h"
+#include "template/environment.h"
+
+#include <cctype>
+
+namespace ferry::engine {
+
+namespace {
+
+using tmpl::Value;
+
+std::string text(const Value& v, const char* key) {
+    const Value* f = dict_get(v, key);
+    return f && !f->is_none() ? tmpl::to_str(*f) : std::string();
+}
+
+}  // namespace
+
+void replay_dead_letter(App& app, const std::string& id,
+                        std::function<void(Result<ReplayResult>)> done) {
+    auto found = app.store->get_dlq(id);
+    if (!found || !found.value()) {
+        done(make_error(ErrorKind::NotFound, "no dead letter '" + id + "'"));
+        return;
+    }
+    Value entry = tmpl::value_from_json(*found.value());
+    std::string name = text(entry, "integration");
+    IntegrationClient* client = app.integrations.find(name);
+    if (!client) {
+        done(make_error(ErrorKind::Validation, "dead letter " + id + " names integration '" +
+                                                   name + "', which ferry.yaml does not define"));
+        return;
+    }
+    if (client->config().dry_run) {
+        done(make_error(ErrorKind::Validation, "integration '" + name +
+                                                   "' is in dry_run: a replay would send nothing"));
+        return;
+    }
+    const Value* request = dict_get(entry, "request");
+    if (!request || !request->is_dict()) {
+        done(make_error(ErrorKind::Validation, "dead letter " + id + " has no request to replay"));
+        return;
+    }
+    IntegrationRequest req;
+    req.http.method = text(*request, "method");
+    if (req.http.method.empty()) req.http.method = "POST";
+    req.http.url = text(*request, "url");
+    const Value* body = dict_get(*request, "body");
+    if (body && body->is_string()) req.http.body = std::string(body->str());
+    else if (body && !body->is_none()) req.http.body = to_json_text(*body);
+    if (const Value* headers = dict_get(*request, "headers"); headers && headers->is_dict()) {
+        for (const auto& [k, v] : headers->dict_obj().items) {
+            std::string key = tmpl::to_str(k);
+            std::string lower;
+            for (char c : key) lower += char(std::tolower(static_cast<unsigned char>(c)));
+            // Signatures and credentials are made fresh for this attempt.
+            if (lower == "webhook-timestamp" || lower == "webhook-signature" ||
+                lower == "authorization" || tmpl::to_str(v) == "[REDACTED]")
+                continue;
+            req.http.headers.emplace_back(key, tmpl::to_str(v));
+        }
+    }
+    req.idempotent = true;  // a delivery carries its id: the receiver deduplicates
+    App* a = &app;
+    client->send(std::move(req), [a, id, entry, done](IntegrationOutcome o) mutable {
+        ReplayResult r;
+        r.attempts = o.attempts;
+        r.status = o.response ? o.response->status : 0;
+        r.delivered = o.response && o.response->status >= 200 && o.response->status < 300;
+        if (r.delivered) {
+            a->store->erase_dlq(id);
+        } else {
+            r.error = o.response ? "HTTP " + std::to_string(o.response->status) : o.error.message;
+            entry.dict_obj().set(str("last_replay_error"), str(r.error));
+            a->store->put_dlq(id, to_json_text(entry));
+        }
+        done(r);
+    });
+}
+
+}  // namespace ferry::engine

@@ -1,0 +1,174 @@
+#include "server/api.h"
+
+#include "core/values.h"
+#include "runtime/crypto.h"
+
+#include <algorithm>
+
+namespace ferry::engine::server {
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> parts;
+    size_t i = 0;
+    while (i < path.size()) {
+        while (i < path.size() && path[i] == '/') ++i;
+        size_t j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        if (j > i) parts.emplace_back(path.substr(i, j - i));
+        i = j;
+    }
+    return parts;
+}
+
+const tmpl::Value* field(const tmpl::Value& dict, const char* key) {
+    return dict.is_dict() ? dict.dict_obj().find(key) : nullptr;
+}
+
+std::string text(const tmpl::Value* v) { return v && v->is_string() ? std::string(v->str()) : ""; }
+
+}  // namespace
+
+std::string_view to_string(Role r) {
+    switch (r) {
+        case Role::None: return "none";
+        case Role::Viewer: return "viewer";
+        case Role::Operator: return "operator";
+        case Role::Admin: return "admin";
+    }
+    return "none";
+}
+
+std::string quote(std::string_view s) { return to_json_text(tmpl::Value::string(std::string(s))); }
+
+Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& config) {
+    ServerSettings s;
+    if (const tmpl::Value* listen = field(config.server, "listen")) {
+        if (!listen->is_string()) return make_error(ErrorKind::Validation, "server.listen must be HOST:PORT");
+        s.listen = std::string(listen->str());
+    }
+    if (const tmpl::Value* mb = field(config.server, "max_body")) {
+        std::string t = mb->is_string() ? std::string(mb->str()) : "";
+        uint64_t mult = 1;
+        std::string num = t;
+        for (auto [suffix, m] : {std::pair{"KiB", 1024ull}, {"MiB", 1024ull * 1024},
+                                 {"KB", 1000ull}, {"MB", 1000ull * 1000}, {"B", 1ull}}) {
+            std::string sfx(suffix);
+            if (t.size() > sfx.size() && t.compare(t.size() - sfx.size(), sfx.size(), sfx) == 0) {
+                num = t.substr(0, t.size() - sfx.size());
+                mult = m;
+                break;
+            }
+        }
+        if (mb->is_int()) s.max_body = size_t(mb->as_int());
+        else if (!num.empty() && std::all_of(num.begin(), num.end(), ::isdigit))
+            s.max_body = size_t(std::stoull(num) * mult);
+        else
+            return make_error(ErrorKind::Validation,
+                              "server.max_body: expected a size like 1MiB or 512KiB, got '" + t + "'");
+    }
+    if (const tmpl::Value* tokens = field(config.auth, "tokens")) {
+        if (!tokens->is_list()) return make_error(ErrorKind::Validation, "auth.tokens must be a list");
+        for (const tmpl::Value& t : tokens->list_obj().items) {
+            Token tok;
+            tok.name = text(field(t, "name"));
+            tok.sha256 = text(field(t, "sha256"));
+            std::string role = text(field(t, "role"));
+            if (role == "viewer") tok.role = Role::Viewer;
+            else if (role == "operator") tok.role = Role::Operator;
+            else if (role == "admin") tok.role = Role::Admin;
+            else
+                return make_error(ErrorKind::Validation, "auth.tokens: '" + tok.name +
+                                                             "': role must be viewer, operator "
+                                                             "or admin, got '" + role + "'");
+            std::transform(tok.sha256.begin(), tok.sha256.end(), tok.sha256.begin(), ::tolower);
+            if (tok.name.empty() || tok.sha256.size() != 64 ||
+                !std::all_of(tok.sha256.begin(), tok.sha256.end(), ::isxdigit)) {
+                return make_error(ErrorKind::Validation,
+                                  "auth.tokens: each token needs a name and sha256 (64 hex "
+                                  "digits of the token, e.g. `printf %s TOKEN | sha256sum`)");
+            }
+            s.tokens.push_back(std::move(tok));
+        }
+    }
+    return s;
+}
+
+void Call::json(int status, const std::string& body) {
+    res.send(status, body, {{"Content-Type", "application/json"}});
+}
+
+void Call::error(int status, std::string_view code, std::string_view message) {
+    res.send_error(status, code, message);
+}
+
+Api::Api(App& app, ServerSettings settings) : app_(app), settings_(std::move(settings)) {}
+
+void Api::add(std::string method, std::string pattern, Role role, Handler handler) {
+    Route r{std::move(method), pattern, role, std::move(handler), split_path(pattern)};
+    routes_.push_back(std::move(r));
+}
+
+Role Api::authenticate(const ServerRequest& req, std::string* caller) const {
+    *caller = "anonymous";
+    std::string auth = req.header("authorization");
+    if (auth.size() < 8 || strncasecmp(auth.c_str(), "Bearer ", 7) != 0) return Role::None;
+    std::string digest = crypto::sha256_hex(std::string_view(auth).substr(7));
+    for (const Token& t : settings_.tokens) {
+        if (crypto::constant_time_equals(digest, t.sha256)) {
+            *caller = t.name;
+            return t.role;
+        }
+    }
+    return Role::None;
+}
+
+void Api::handle(ServerRequest& req, Responder res) {
+    std::vector<std::string> parts = split_path(req.path);
+    const Route* match = nullptr;
+    std::map<std::string, std::string> params;
+    bool path_known = false;
+    for (const Route& r : routes_) {
+        if (r.parts.size() != parts.size()) continue;
+        std::map<std::string, std::string> p;
+        bool ok = true;
+        for (size_t i = 0; i < parts.size() && ok; ++i) {
+            const std::string& want = r.parts[i];
+            if (want.size() > 2 && want.front() == '{' && want.back() == '}')
+                p[want.substr(1, want.size() - 2)] = parts[i];
+            else
+                ok = want == parts[i];
+        }
+        if (!ok) continue;
+        path_known = true;
+        if (r.method == req.method || (req.method == "HEAD" && r.method == "GET")) {
+            match = &r;
+            params = std::move(p);
+            break;
+        }
+    }
+    Call call{req, std::move(res), std::move(params)};
+    if (!match) {
+        if (path_known) call.error(405, "method_not_allowed", req.method + " is not allowed on " + req.path);
+        else call.error(404, "not_found", "no such endpoint: " + req.path);
+        return;
+    }
+    call.role = authenticate(req, &call.caller);
+    if (call.role < match->role) {
+        if (call.role == Role::None && !req.header("authorization").empty())
+            call.error(401, "unauthorized", "the bearer token is not valid");
+        else if (call.role == Role::None)
+            call.error(401, "unauthorized",
+                       "this endpoint needs a bearer token (role " +
+                           std::string(to_string(match->role)) + " or above)");
+        else
+            call.error(403, "forbidden", "role " + std::string(to_string(call.role)) +
+                                             " may not do this; it needs " +
+                                             std::string(to_string(match->role)));
+        return;
+    }
+    match->handler(call);
+}
+
+}  // namespace ferry::engine::server

@@ -1,0 +1,86 @@
+// The REST API of `ferry serve` (CONTRACT.md section 6): a router over runtime/http_server
+// with bearer-token roles (viewer < operator < admin), JSON answers and errors in the
+// contract's shape {"error": {"code", "message"}}. Route families live in their own files
+// (routes_*.cpp) and register themselves through add().
+#pragma once
+
+#include "core/app.h"
+#include "runtime/http_server.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ferry::engine::server {
+
+enum class Role { None = 0, Viewer = 1, Operator = 2, Admin = 3 };
+std::string_view to_string(Role r);
+
+struct Token {
+    std::string name;
+    std::string sha256;  // hex of the token
+    Role role = Role::Viewer;
+};
+
+struct ServerSettings {
+    std::string listen = "127.0.0.1:8080";
+    size_t max_body = 1 << 20;
+    std::vector<Token> tokens;
+};
+
+// server: and auth: of ferry.yaml; problems name the field.
+Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& config);
+
+// One request being answered.
+struct Call {
+    ServerRequest& req;
+    Responder res;
+    std::map<std::string, std::string> params;  // {name} parts of the route
+    Role role = Role::None;
+    std::string caller;                          // the token's name, or "anonymous"
+
+    void json(int status, const std::string& body);
+    void error(int status, std::string_view code, std::string_view message);
+};
+
+class Api {
+  public:
+    using Handler = std::function<void(Call&)>;
+    Api(App& app, ServerSettings settings);
+
+    // pattern: "/api/v1/executions/{id}"; a request below `role` gets 401/403.
+    void add(std::string method, std::string pattern, Role role, Handler handler);
+    void handle(ServerRequest& req, Responder res);
+
+    App& app() { return app_; }
+    const ServerSettings& settings() const { return settings_; }
+    // The routes, for the OpenAPI document and 405 answers.
+    struct Route {
+        std::string method;
+        std::string pattern;
+        Role role;
+        Handler handler;
+        std::vector<std::string> parts;
+    };
+    const std::vector<Route>& routes() const { return routes_; }
+
+    // Counters for /metrics that only the API sees.
+    std::map<std::string, uint64_t> http_requests;  // "METHOD status" -> count
+
+  private:
+    Role authenticate(const ServerRequest& req, std::string* caller) const;
+
+    App& app_;
+    ServerSettings settings_;
+    std::vector<Route> routes_;
+};
+
+// Route families.
+void add_execution_routes(Api& api);
+void add_ops_routes(Api& api);
+
+// JSON text of a string (quoted, escaped).
+std::string quote(std::string_view s);
+
+}  // namespace ferry::engine::server

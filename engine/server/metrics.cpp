@@ -1,0 +1,125 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+
+namespace ferry::engine::server {
+
+namespace {
+
+const std::vector<double> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+// A label value escaped per the exposition format (backslash, quote, newline).
+std::string label(std::string_view v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+std::string num(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+}  // namespace
+
+Metrics::Metrics(App& app) : app_(app) {
+    ticket_seconds_.buckets.assign(kBounds.size(), 0);
+}
+
+void Metrics::observe(Histogram& h, double seconds) {
+    if (h.buckets.empty()) h.buckets.assign(kBounds.size(), 0);
+    for (size_t i = 0; i < kBounds.size(); ++i)
+        if (seconds <= kBounds[i]) ++h.buckets[i];
+    ++h.count;
+    h.sum += seconds;
+}
+
+void Metrics::on_event(const EngineEvent& e) {
+    if (e.type == "execution.finished") {
+        ++executions_[{e.workflow, e.status}];
+        return;
+    }
+    bool step_end = e.type == "step.finished" || e.type == "step.failed";
+    if (!step_end || e.status == "skipped") return;
+    observe(step_seconds_[e.task], e.duration_ms / 1000.0);
+    if (e.task == "ticket.create") {
+        if (e.dry_run) {
+            ++dry_runs_;
+            return;
+        }
+        std::string platform = e.provider.empty() ? "servicenow" : e.provider;
+        ++tickets_[{platform, e.status == "succeeded" ? "success" : "failure"}];
+        observe(ticket_seconds_, e.duration_ms / 1000.0);
+    } else if (e.task == "webhook.emit" && !e.dry_run) {
+        ++webhooks_[e.status == "succeeded" ? "delivered" : "failed"];
+    } else if (e.dry_run) {
+        ++dry_runs_;
+    }
+}
+
+std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests) const {
+    std::string out;
+    auto header = [&](const char* name, const char* type, const char* help) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    };
+    auto histogram = [&](const std::string& name, const std::string& labels, const Histogram& h) {
+        std::string sep = labels.empty() ? "" : ",";
+        for (size_t i = 0; i < kBounds.size(); ++i) {
+            uint64_t c = h.buckets.empty() ? 0 : h.buckets[i];
+            out += name + "_bucket{" + labels + sep + "le=\"" + num(kBounds[i]) + "\"} " +
+                   std::to_string(c) + "\n";
+        }
+        out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+        std::string l = labels.empty() ? "" : "{" + labels + "}";
+        out += name + "_sum" + l + " " + num(h.sum) + "\n";
+        out += name + "_count" + l + " " + std::to_string(h.count) + "\n";
+    };
+
+    header("ferry_executions_total", "counter", "Executions finished since start, by workflow and status.");
+    for (const auto& [k, v] : executions_)
+        out += "ferry_executions_total{workflow=\"" + label(k.first) + "\",status=\"" +
+               label(k.second) + "\"} " + std::to_string(v) + "\n";
+    header("ferry_step_duration_seconds", "histogram", "Step durations by task.");
+    for (const auto& [task, h] : step_seconds_) histogram("ferry_step_duration_seconds", "task=\"" + label(task) + "\"", h);
+    header("itsm_ticket_creation_total", "counter", "Tickets created (or failed to create), by platform and status.");
+    for (const auto& [k, v] : tickets_)
+        out += "itsm_ticket_creation_total{platform=\"" + label(k.first) + "\",status=\"" +
+               label(k.second) + "\"} " + std::to_string(v) + "\n";
+    header("itsm_ticket_creation_duration_seconds", "histogram", "Duration of ticket.create steps.");
+    histogram("itsm_ticket_creation_duration_seconds", "", ticket_seconds_);
+    header("itsm_dry_run_total", "counter", "Steps that previewed a request instead of sending it.");
+    out += "itsm_dry_run_total " + std::to_string(dry_runs_) + "\n";
+    header("ferry_webhook_deliveries_total", "counter", "webhook.emit steps by outcome.");
+    for (const auto& [k, v] : webhooks_)
+        out += "ferry_webhook_deliveries_total{status=\"" + label(k) + "\"} " + std::to_string(v) + "\n";
+    header("ferry_dlq_size", "gauge", "Deliveries waiting in the dead-letter queue.");
+    auto dlq = app_.store->list_dlq();
+    out += "ferry_dlq_size " + std::to_string(dlq ? dlq->size() : 0) + "\n";
+    header("ferry_integration_up", "gauge", "1 when the integration's circuit breaker is closed.");
+    for (const std::string& name : app_.integrations.names()) {
+        auto h = app_.integrations.find(name)->health();
+        out += "ferry_integration_up{integration=\"" + label(name) + "\"} " +
+               (h.breaker == "closed" ? "1" : "0") + "\n";
+    }
+    header("ferry_integration_latency_seconds", "gauge", "Latency of the integration's last request.");
+    for (const std::string& name : app_.integrations.names()) {
+        auto h = app_.integrations.find(name)->health();
+        out += "ferry_integration_latency_seconds{integration=\"" + label(name) + "\"} " +
+               num(h.last_latency_ms / 1000.0) + "\n";
+    }
+    header("ferry_http_requests_total", "counter", "API requests by method and status.");
+    for (const auto& [k, v] : http_requests) {
+        size_t sp = k.find(' ');
+        out += "ferry_http_requests_total{method=\"" + label(k.substr(0, sp)) + "\",status=\"" +
+               label(k.substr(sp + 1)) + "\"} " + std::to_string(v) + "\n";
+    }
+    return out;
+}
+
+}  // namespace ferry::engine::server

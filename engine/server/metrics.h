@@ -1,0 +1,36 @@
+// /metrics in the Prometheus text format: counters and histograms fed by engine events, plus
+// gauges read at scrape time (DLQ size, integration health).
+#pragma once
+
+#include "core/app.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ferry::engine::server {
+
+class Metrics {
+  public:
+    explicit Metrics(App& app);
+    void on_event(const EngineEvent& e);
+    std::string render(const std::map<std::string, uint64_t>& http_requests) const;
+
+  private:
+    struct Histogram {
+        std::vector<uint64_t> buckets;  // cumulative counts per bound
+        uint64_t count = 0;
+        double sum = 0;
+    };
+    void observe(Histogram& h, double seconds);
+
+    App& app_;
+    std::map<std::pair<std::string, std::string>, uint64_t> executions_;  // workflow, status
+    std::map<std::string, Histogram> step_seconds_;                     // by task
+    std::map<std::pair<std::string, std::string>, uint64_t> tickets_;   // platform, status
+    Histogram ticket_seconds_;
+    uint64_t dry_runs_ = 0;
+    std::map<std::string, uint64_t> webhooks_;                          // by status
+};
+
+}  // namespace ferry::engine::server

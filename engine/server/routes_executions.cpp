@@ -1,0 +1,185 @@
+// Workflows and executions: list and describe workflows, start executions (durably
+// acknowledged, idempotent by Idempotency-Key, synchronous with ?wait=), read history.
+#include "core/history.h"
+#include "core/run_state.h"
+#include "core/values.h"
+#include "runtime/crypto.h"
+#include "runtime/duration.h"
+#include "server/api.h"
+#include "server/starter.h"
+#include "template/environment.h"
+#include "workflow/loader.h"
+
+namespace ferry::engine::server {
+
+namespace {
+
+using tmpl::Value;
+
+Value input_schema(const workflow::InputSpec& in) {
+    static const std::map<std::string, std::string> json_type = {
+        {"string", "string"}, {"integer", "integer"}, {"number", "number"},
+        {"boolean", "boolean"}, {"array", "array"}, {"object", "object"}};
+    Value s = Value::dict();
+    auto& d = s.dict_obj();
+    if (auto it = json_type.find(in.type); it != json_type.end()) d.set(str("type"), str(it->second));
+    if (!in.description.empty()) d.set(str("description"), str(in.description));
+    if (in.default_value) d.set(str("default"), *in.default_value);
+    if (!in.enum_values.empty()) d.set(str("enum"), Value::list(in.enum_values));
+    if (!in.pattern.empty()) d.set(str("pattern"), str(in.pattern));
+    if (in.min) d.set(str("minimum"), Value::floating(*in.min));
+    if (in.max) d.set(str("maximum"), Value::floating(*in.max));
+    bool arr = in.type == "array";
+    if (in.min_length) d.set(str(arr ? "minItems" : "minLength"), Value::integer(*in.min_length));
+    if (in.max_length) d.set(str(arr ? "maxItems" : "maxLength"), Value::integer(*in.max_length));
+    if (in.items) d.set(str("items"), input_schema(*in.items));
+    return s;
+}
+
+Value workflow_view(const workflow::Workflow& wf, bool detail) {
+    Value props = Value::dict();
+    Value required = Value::list();
+    for (const auto& in : wf.inputs) {
+        props.dict_obj().set(str(in.name), input_schema(in));
+        if (in.required) required.list_obj().items.push_back(str(in.name));
+    }
+    Value schema = dict_of({{"type", str("object")}, {"properties", props},
+                            {"required", required}, {"additionalProperties", Value::boolean(false)}});
+    Value out = dict_of({{"name", str(wf.name)}, {"description", str(wf.description)},
+                         {"hash", str(wf.hash)}, {"inputs", schema}});
+    if (detail) {
+        Value steps = Value::list();
+        for (const auto& s : wf.steps) {
+            Value step = dict_of({{"id", str(s.id)}, {"task", str(s.task)}});
+            if (!s.provider.empty()) step.dict_obj().set(str("provider"), str(s.provider));
+            if (!s.integration.empty()) step.dict_obj().set(str("integration"), str(s.integration));
+            steps.list_obj().items.push_back(step);
+        }
+        out.dict_obj().set(str("steps"), steps);
+    }
+    return out;
+}
+
+bool safe_name(const std::string& name) {
+    return !name.empty() && name.find('/') == std::string::npos && name.find("..") == std::string::npos;
+}
+
+void list_workflows(Api& api, Call& c) {
+    Value items = Value::list();
+    for (const std::string& rel : api.app().project.list("workflows", {".yaml", ".yml", ".json"})) {
+        if (rel.find("/samples/") != std::string::npos) continue;
+        std::string stem = rel.substr(rel.rfind('/') + 1);
+        stem = stem.substr(0, stem.rfind('.'));
+        auto wf = api.app().load_workflow(stem);
+        if (!wf) {
+            items.list_obj().items.push_back(
+                dict_of({{"name", str(stem)}, {"valid", Value::boolean(false)},
+                         {"problems", str(wf.error().message)}}));
+            continue;
+        }
+        items.list_obj().items.push_back(workflow_view(*wf.value(), false));
+    }
+    c.json(200, to_json_text(dict_of({{"workflows", items}})));
+}
+
+void get_workflow(Api& api, Call& c) {
+    const std::string& name = c.params["name"];
+    if (!safe_name(name)) return c.error(404, "not_found", "no workflow '" + name + "'");
+    auto wf = api.app().load_workflow(name);
+    if (!wf) {
+        bool missing = wf.error().kind == ErrorKind::NotFound ||
+                       wf.error().message.find("no workflow") != std::string::npos;
+        return missing ? c.error(404, "not_found", wf.error().message)
+                       : c.error(422, "invalid_workflow", wf.error().message);
+    }
+    c.json(200, to_json_text(workflow_view(*wf.value(), true)));
+}
+
+void start(Api& api, Call& c) {
+    const std::string& name = c.params["name"];
+    if (!safe_name(name)) return c.error(404, "not_found", "no workflow '" + name + "'");
+    Value body = Value::dict();
+    if (!c.req.body.empty()) {
+        Result<Value> parsed = parse_json_body(c.req.body);
+        if (!parsed) return c.error(400, "bad_json", parsed.error().message);
+        body = parsed.value();
+        if (!body.is_dict()) return c.error(400, "bad_request", "the body must be a JSON object");
+    }
+    StartRequest sr;
+    sr.workflow = name;
+    if (const Value* in = body.dict_obj().find("inputs")) {
+        if (!in->is_dict() && !in->is_none()) return c.error(422, "invalid_inputs", "'inputs' must be an object");
+        if (in->is_dict()) sr.inputs = *in;
+    }
+    if (const Value* dr = body.dict_obj().find("dry_run")) {
+        if (!dr->is_bool()) return c.error(422, "invalid_request", "'dry_run' must be true or false");
+        sr.dry_run = dr->as_bool();
+    }
+    sr.trigger = "api";
+    sr.idempotency_key = c.req.header("idempotency-key");
+    if (auto w = c.req.query_param("wait")) {
+        Result<uint64_t> ms = parse_duration_ms(*w);
+        if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
+        sr.wait_ms = std::min<uint64_t>(ms.value(), 300'000);
+    }
+    start_execution(api.app(), std::move(sr), std::move(c.res));
+}
+
+void list_executions(Api& api, Call& c) {
+    store::ExecutionFilter f;
+    f.workflow = c.req.query_param("workflow").value_or("");
+    f.status = c.req.query_param("status").value_or("");
+    f.cursor = c.req.query_param("cursor").value_or("");
+    if (auto l = c.req.query_param("limit")) {
+        char* end = nullptr;
+        long n = std::strtol(l->c_str(), &end, 10);
+        if (l->empty() || *end || n < 1 || n > 1000)
+            return c.error(400, "bad_request", "limit must be an integer from 1 to 1000");
+        f.limit = size_t(n);
+    }
+    auto found = api.app().store->list_executions(f);
+    if (!found) return c.error(500, "storage", found.error().message);
+    std::string out = "{\"executions\":[";
+    std::string last_id;
+    for (size_t i = 0; i < found->size(); ++i) {
+        out += (i ? "," : "") + found.value()[i];
+        Value v = tmpl::value_from_json(found.value()[i]);
+        if (const Value* id = v.dict_obj().find("id")) last_id = std::string(id->str());
+    }
+    out += "],\"next_cursor\":";
+    out += found->size() == f.limit && !last_id.empty() ? quote(last_id) : "null";
+    out += "}";
+    c.json(200, out);
+}
+
+void get_execution(Api& api, Call& c) {
+    std::string json = execution_json(*api.app().store, c.params["id"], false, true);
+    if (json == "null") return c.error(404, "not_found", "no execution '" + c.params["id"] + "'");
+    c.json(200, json);
+}
+
+void get_diff(Api& api, Call& c) {
+    const std::string& id = c.params["id"];
+    auto rec = api.app().store->get_execution(id);
+    if (!rec || !rec.value()) return c.error(404, "not_found", "no execution '" + id + "'");
+    auto changes = api.app().store->changes(id);
+    if (!changes) return c.error(500, "storage", changes.error().message);
+    std::string out = "{\"execution_id\":" + quote(id) + ",\"changes\":[";
+    for (size_t i = 0; i < changes->size(); ++i) out += (i ? "," : "") + changes.value()[i].json;
+    c.json(200, out + "]}");
+}
+
+}  // namespace
+
+void add_execution_routes(Api& api) {
+    Api* a = &api;
+    api.add("GET", "/api/v1/workflows", Role::Viewer, [a](Call& c) { list_workflows(*a, c); });
+    api.add("GET", "/api/v1/workflows/{name}", Role::Viewer, [a](Call& c) { get_workflow(*a, c); });
+    api.add("POST", "/api/v1/workflows/{name}/executions", Role::Operator,
+            [a](Call& c) { start(*a, c); });
+    api.add("GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); });
+    api.add("GET", "/api/v1/executions/{id}", Role::Viewer, [a](Call& c) { get_execution(*a, c); });
+    api.add("GET", "/api/v1/executions/{id}/diff", Role::Viewer, [a](Call& c) { get_diff(*a, c); });
+}
+
+}  // namespace ferry::engine::server

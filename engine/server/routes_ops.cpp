@@ -1,0 +1,156 @@
+// Operations endpoints: health, metrics, integrations, the dead-letter queue, and the
+// OpenAPI document generated from the route table (so it cannot drift from the routes).
+#include "core/dead_letters.h"
+#include "core/run_state.h"
+#include "core/values.h"
+#include "server/api.h"
+
+namespace ferry::engine::server {
+
+namespace {
+
+using tmpl::Value;
+
+void integrations(Api& api, Call& c) {
+    Value list = Value::list();
+    for (const std::string& name : api.app().integrations.names()) {
+        IntegrationClient* client = api.app().integrations.find(name);
+        auto h = client->health();
+        auto ms_or_none = [](uint64_t ms) { return ms ? str(rfc3339(ms)) : Value::none(); };
+        double error_rate = h.requests ? double(h.failures) / double(h.requests) : 0.0;
+        list.list_obj().items.push_back(dict_of(
+            {{"name", str(name)},
+             {"type", str(client->config().type)},
+             {"dry_run", Value::boolean(client->config().dry_run)},
+             {"breaker", str(h.breaker)},
+             {"requests", Value::integer(int64_t(h.requests))},
+             {"failures", Value::integer(int64_t(h.failures))},
+             {"error_rate", Value::floating(error_rate)},
+             {"last_success", ms_or_none(h.last_success_unix_ms)},
+             {"last_failure", ms_or_none(h.last_failure_unix_ms)},
+             {"last_latency_ms", Value::floating(h.last_latency_ms)}}));
+    }
+    c.json(200, to_json_text(dict_of({{"integrations", list}})));
+}
+
+// A harmless request to the integration's base URL (or URL): reachability, TLS and auth.
+void test_integration(Api& api, Call& c) {
+    IntegrationClient* client = api.app().integrations.find(c.params["name"]);
+    if (!client) return c.error(404, "not_found", "no integration '" + c.params["name"] + "'");
+    IntegrationRequest req;
+    req.http.method = "GET";
+    req.retry = false;
+    auto res = std::make_shared<Responder>(std::move(c.res));
+    client->send(std::move(req), [res](IntegrationOutcome o) {
+        Value out = dict_of({{"reachable", Value::boolean(o.response.has_value())},
+                             {"attempts", Value::integer(o.attempts)}});
+        if (o.response) {
+            out.dict_obj().set(str("status"), Value::integer(o.response->status));
+            out.dict_obj().set(str("latency_ms"), Value::floating(o.response->duration_ms));
+            out.dict_obj().set(str("authenticated"), Value::boolean(o.response->status != 401 &&
+                                                                     o.response->status != 403));
+        } else {
+            out.dict_obj().set(str("error"), str(o.error.message));
+        }
+        res->send(200, to_json_text(out), {{"Content-Type", "application/json"}});
+    });
+}
+
+void dlq_list(Api& api, Call& c) {
+    auto entries = api.app().store->list_dlq();
+    if (!entries) return c.error(500, "storage", entries.error().message);
+    std::string out = "{\"dead_letters\":[";
+    for (size_t i = 0; i < entries->size(); ++i) out += (i ? "," : "") + entries.value()[i].json;
+    c.json(200, out + "]}");
+}
+
+void dlq_replay(Api& api, Call& c) {
+    auto res = std::make_shared<Responder>(std::move(c.res));
+    std::string id = c.params["id"];
+    replay_dead_letter(api.app(), id, [res, id, &api](Result<ReplayResult> r) {
+        if (!r) {
+            int status = r.error().kind == ErrorKind::NotFound ? 404 : 422;
+            res->send_error(status, status == 404 ? "not_found" : "invalid_request", r.error().message);
+            return;
+        }
+        Value out = dict_of({{"id", str(id)},
+                             {"replayed", Value::boolean(r->delivered)},
+                             {"status", r->status ? Value::integer(r->status) : Value::none()},
+                             {"attempts", Value::integer(r->attempts)}});
+        if (!r->delivered) out.dict_obj().set(str("error"), str(r->error));
+        std::string body = to_json_text(out);
+        int status = r->delivered ? 200 : 502;
+        api.app().store->after_commit([res, status, body] {
+            res->send(status, body, {{"Content-Type", "application/json"}});
+        });
+    });
+}
+
+Value openapi(const Api& api) {
+    Value paths = Value::dict();
+    for (const Api::Route& r : api.routes()) {
+        const Value* existing = paths.dict_obj().find(r.pattern);
+        Value item = existing ? *existing : Value::dict();
+        Value params = Value::list();
+        for (const std::string& part : r.parts) {
+            if (part.size() > 2 && part.front() == '{') {
+                params.list_obj().items.push_back(dict_of(
+                    {{"name", str(part.substr(1, part.size() - 2))}, {"in", str("path")},
+                     {"required", Value::boolean(true)},
+                     {"schema", dict_of({{"type", str("string")}})}}));
+            }
+        }
+        Value error_ref = dict_of({{"$ref", str("#/components/responses/Error")}});
+        Value responses = dict_of({{"200", dict_of({{"description", str("OK")}})}});
+        if (r.method == "POST" && r.pattern.find("/executions") != std::string::npos) {
+            responses.dict_obj().set(str("202"), dict_of({{"description", str("Accepted: the execution is recorded durably")}}));
+            responses.dict_obj().set(str("422"), error_ref);
+        }
+        responses.dict_obj().set(str("default"), error_ref);
+        Value op = dict_of({{"operationId", str(r.method + " " + r.pattern)},
+                            {"parameters", params},
+                            {"responses", responses},
+                            {"x-ferry-role", str(std::string(to_string(r.role)))}});
+        if (r.role == Role::None) op.dict_obj().set(str("security"), Value::list());
+        std::string method;
+        for (char ch : r.method) method += char(std::tolower(static_cast<unsigned char>(ch)));
+        item.dict_obj().set(str(method), op);
+        paths.dict_obj().set(str(r.pattern), item);
+    }
+    Value error_schema = dict_of(
+        {{"type", str("object")},
+         {"required", Value::list({str("error")})},
+         {"properties",
+          dict_of({{"error", dict_of({{"type", str("object")},
+                                      {"required", Value::list({str("code"), str("message")})},
+                                      {"properties", dict_of({{"code", dict_of({{"type", str("string")}})},
+                                                              {"message", dict_of({{"type", str("string")}})}})}})}})}});
+    Value components = dict_of(
+        {{"securitySchemes", dict_of({{"bearer", dict_of({{"type", str("http")}, {"scheme", str("bearer")}})}})},
+         {"schemas", dict_of({{"Error", error_schema}})},
+         {"responses",
+          dict_of({{"Error", dict_of({{"description", str("An error")},
+                                      {"content", dict_of({{"application/json",
+                                                            dict_of({{"schema", dict_of({{"$ref", str("#/components/schemas/Error")}})}})}})}})}})}});
+    return dict_of({{"openapi", str("3.0.3")},
+                    {"info", dict_of({{"title", str("Ferry API")}, {"version", str("1")}})},
+                    {"security", Value::list({dict_of({{"bearer", Value::list()}})})},
+                    {"paths", paths},
+                    {"components", components}});
+}
+
+}  // namespace
+
+void add_ops_routes(Api& api) {
+    Api* a = &api;
+    api.add("GET", "/healthz", Role::None, [](Call& c) { c.json(200, "{\"status\":\"ok\"}"); });
+    api.add("GET", "/api/v1/integrations", Role::Viewer, [a](Call& c) { integrations(*a, c); });
+    api.add("POST", "/api/v1/integrations/{name}/test", Role::Operator,
+            [a](Call& c) { test_integration(*a, c); });
+    api.add("GET", "/api/v1/dlq", Role::Viewer, [a](Call& c) { dlq_list(*a, c); });
+    api.add("POST", "/api/v1/dlq/{id}/replay", Role::Admin, [a](Call& c) { dlq_replay(*a, c); });
+    api.add("GET", "/api/v1/openapi.json", Role::None,
+            [a](Call& c) { c.json(200, to_json_text(openapi(*a))); });
+}
+
+}  // namespace ferry::engine::server

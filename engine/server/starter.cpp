@@ -1,0 +1,159 @@
+#include "server/starter.h"
+
+#include "core/history.h"
+#include "core/values.h"
+#include "runtime/crypto.h"
+#include "template/environment.h"
+#include "workflow/loader.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <map>
+#include <optional>
+
+namespace ferry::engine::server {
+
+namespace {
+
+using tmpl::Value;
+
+std::string accepted_body(const std::string& id, const std::string& status, bool replay) {
+    return "{\"id\":" + to_json_text(str(id)) + ",\"status\":" + to_json_text(str(status)) +
+           (replay ? ",\"idempotent_replay\":true}" : "}");
+}
+
+// The execution's status from its stored record.
+std::string stored_status(App& app, const std::string& id) {
+    auto rec = app.store->get_execution(id);
+    if (!rec || !rec.value()) return "pending";
+    Value v = tmpl::value_from_json(*rec.value());
+    const Value* s = v.is_dict() ? v.dict_obj().find("status") : nullptr;
+    return s && s->is_string() ? std::string(s->str()) : "pending";
+}
+
+// Keys accepted but not yet committed: a second request with the same key in the same
+// commit window must find the first one's execution, not start another.
+std::map<std::string, std::string>& pending_keys() {
+    static std::map<std::string, std::string> keys;
+    return keys;
+}
+
+bool finished(const std::string& status) {
+    return status == "succeeded" || status == "failed" || status == "cancelled";
+}
+
+// A waiting client: answered once, by the end of the execution or by the wait limit.
+struct Waiter {
+    Responder res;
+    std::unique_ptr<Loop::Timer> timer;
+    bool done = false;
+};
+
+void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const std::string& id) {
+    if (w->done) return;
+    w->done = true;
+    w->timer.reset();
+    w->res.send(200, execution_json(*app.store, id, false, false),
+                {{"Content-Type", "application/json"}});
+}
+
+}  // namespace
+
+Result<Value> parse_json_body(const std::string& body) {
+    rapidjson::Document doc;
+    doc.Parse(body.data(), body.size());
+    if (doc.HasParseError()) {
+        return make_error(ErrorKind::Validation,
+                          std::string("invalid JSON at byte ") + std::to_string(doc.GetErrorOffset()) +
+                              ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    return from_rapidjson(doc);
+}
+
+void start_execution(App& app, StartRequest request, Responder res) {
+    std::string idem_key;
+    if (!request.idempotency_key.empty()) {
+        if (request.idempotency_key.size() > 255) {
+            res.send_error(400, "bad_request", "Idempotency-Key is longer than 255 characters");
+            return;
+        }
+        idem_key = "idem:" + crypto::sha256_hex(request.trigger + "\n" + request.workflow + "\n" +
+                                                request.idempotency_key);
+        auto seen = app.store->get_kv(idem_key);
+        std::optional<std::string> known;
+        if (seen && seen.value()) known = *seen.value();
+        else if (auto it = pending_keys().find(idem_key); it != pending_keys().end()) known = it->second;
+        if (known) {
+            std::string id = *known;
+            std::string status = stored_status(app, id);
+            if (request.wait_ms == 0 || finished(status)) {
+                if (finished(status) && request.wait_ms > 0)
+                    res.send(200, execution_json(*app.store, id, false, false),
+                             {{"Content-Type", "application/json"}});
+                else
+                    res.send(202, accepted_body(id, status, true),
+                             {{"Content-Type", "application/json"}, {"Location", "/api/v1/executions/" + id}});
+                return;
+            }
+        }
+    }
+    auto wf = app.load_workflow(request.workflow);
+    if (!wf) {
+        bool missing = wf.error().message.find("no workflow") != std::string::npos ||
+                       wf.error().kind == ErrorKind::NotFound;
+        if (missing) res.send_error(404, "not_found", wf.error().message);
+        else res.send_error(422, "invalid_workflow", wf.error().message);
+        return;
+    }
+    Result<Value> inputs = workflow::resolve_inputs(*wf.value(), request.inputs);
+    if (!inputs) {
+        res.send_error(422, "invalid_inputs", inputs.error().message);
+        return;
+    }
+    auto waiter = std::make_shared<Waiter>();
+    waiter->res = std::move(res);
+    StartOptions opts;
+    opts.dry_run = request.dry_run;
+    opts.trigger = request.trigger;
+    App* a = &app;
+    std::shared_ptr<std::string> exec_id = std::make_shared<std::string>();
+    bool wait = request.wait_ms > 0;
+    auto started = app.engine->start(wf.value(), inputs.value(), opts,
+                                     [a, waiter, exec_id, wait](const ExecutionSummary&) {
+                                         if (!wait) return;
+                                         // Answer once the final record is durable.
+                                         a->store->after_commit([a, waiter, exec_id] {
+                                             answer_finished(*a, waiter, *exec_id);
+                                         });
+                                     });
+    if (!started) {
+        waiter->res.send_error(422, "invalid_request", started.error().message);
+        return;
+    }
+    *exec_id = started.value();
+    if (!idem_key.empty()) {
+        app.store->put_kv(idem_key, *exec_id);
+        pending_keys()[idem_key] = *exec_id;
+        app.store->after_commit([idem_key] { pending_keys().erase(idem_key); });
+    }
+    app.store->after_commit([a, waiter, exec_id, wait, limit = request.wait_ms] {
+        if (waiter->done) return;
+        if (!wait) {
+            waiter->done = true;
+            waiter->res.send(202, accepted_body(*exec_id, "running", false),
+                             {{"Content-Type", "application/json"},
+                              {"Location", "/api/v1/executions/" + *exec_id}});
+            return;
+        }
+        waiter->timer = a->loop.timer(limit, [a, waiter, exec_id] {
+            if (waiter->done) return;
+            waiter->done = true;
+            waiter->res.send(202, accepted_body(*exec_id, stored_status(*a, *exec_id), false),
+                             {{"Content-Type", "application/json"},
+                              {"Location", "/api/v1/executions/" + *exec_id}});
+        });
+    });
+}
+
+}  // namespace ferry::engine::server

@@ -1,0 +1,28 @@
+// Starting an execution from a request (API, form, inbound hook), shared by every trigger:
+// the answer (202) goes out only once the execution record is durable; an Idempotency-Key
+// maps to one execution for good; ?wait= answers when the execution ends (200 with its
+// outputs) or with 202 when it is still running at the limit.
+#pragma once
+
+#include "core/app.h"
+#include "runtime/http_server.h"
+
+#include <string>
+
+namespace ferry::engine::server {
+
+struct StartRequest {
+    std::string workflow;
+    tmpl::Value inputs = tmpl::Value::dict();
+    bool dry_run = false;
+    std::string trigger = "api";     // api | form | hook
+    std::string idempotency_key;     // empty: none
+    uint64_t wait_ms = 0;            // 0: answer 202 at once (after the commit)
+};
+
+// A request body as a Value; Validation error with the position of a syntax error.
+Result<tmpl::Value> parse_json_body(const std::string& body);
+
+void start_execution(App& app, StartRequest request, Responder res);
+
+}  // namespace ferry::engine::server

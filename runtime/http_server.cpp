@@ -7,9 +7,9 @@
 
 #include <netdb.h>
 
-#include <cstdio>
 #include <cctype>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 namespace ferry {
@@ -31,8 +31,10 @@ bool has_token(std::string_view list, std::string_view token) {
     while (!list.empty()) {
         size_t comma = list.find(',');
         std::string_view item = list.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+            item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+            item.remove_suffix(1);
         if (iequals(item, token)) return true;
         if (comma == std::string_view::npos) break;
         list.remove_prefix(comma + 1);
@@ -60,7 +62,7 @@ std::string error_body(std::string_view code, std::string_view message) {
     return "{\"error\": {\"code\": " + quote(code) + ", \"message\": " + quote(message) + "}}";
 }
 
-}  // namespace http_server_detail
+} // namespace http_server_detail
 
 namespace {
 
@@ -76,7 +78,9 @@ bool header_ok(std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-bool status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
+bool status_has_body(int status) {
+    return status >= 200 && status != 204 && status != 304;
+}
 
 std::string format_remote(const sockaddr_storage& addr) {
     char ip[INET6_ADDRSTRLEN] = {};
@@ -88,7 +92,7 @@ std::string format_remote(const sockaddr_storage& addr) {
     if (addr.ss_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
         uv_ip6_name(in6, ip, sizeof ip);
-        std::string out = "[";  // built stepwise: GCC 12 warns (-Wrestrict) on "[" + string
+        std::string out = "["; // built stepwise: GCC 12 warns (-Wrestrict) on "[" + string
         out += ip;
         out += "]:";
         out += std::to_string(ntohs(in6->sin6_port));
@@ -111,7 +115,7 @@ std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, 
         if (ex.req.http_major == 1 && ex.req.http_minor >= 1)
             chunked = true;
         else
-            close = true;  // HTTP/1.0 knows no chunks: the body ends with the connection
+            close = true; // HTTP/1.0 knows no chunks: the body ends with the connection
     }
     std::string out = Connection::status_line(status);
     for (const auto& [name, value] : headers) {
@@ -132,7 +136,7 @@ std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, 
     return out;
 }
 
-}  // namespace
+} // namespace
 
 std::string percent_decode(std::string_view s, bool plus_is_space) {
     std::string out;
@@ -206,7 +210,9 @@ Responder& Responder::operator=(Responder&& other) noexcept {
     return *this;
 }
 
-Responder::~Responder() { release(); }
+Responder::~Responder() {
+    release();
+}
 
 void Responder::release() {
     if (!ex_) return;
@@ -234,7 +240,7 @@ bool Responder::send(ServerResponse r) {
     if (!ex_ || ex_->state != Exchange::State::Handling) return false;
     Exchange& ex = *ex_;
     ex.state = Exchange::State::Done;
-    if (!ex.conn) return false;  // the client left: nothing to write to
+    if (!ex.conn) return false; // the client left: nothing to write to
     bool no_body_status = !status_has_body(r.status);
     std::string out = response_head(ex, r.status, r.headers, false);
     if (!no_body_status) out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
@@ -267,8 +273,8 @@ bool Responder::start_stream(int status, HttpHeaders headers) {
     }
     ex.out += response_head(ex, status, headers, true) + "\r\n";
     // HEAD, 204 and 304 have no body at all: the stream is over as soon as it starts.
-    ex.state = (ex.head || !status_has_body(status)) ? Exchange::State::Done
-                                                     : Exchange::State::Streaming;
+    ex.state =
+        (ex.head || !status_has_body(status)) ? Exchange::State::Done : Exchange::State::Streaming;
     Connection* c = ex.conn;
     if (ex.state == Exchange::State::Done) c->log(ex);
     c->flush();
@@ -277,7 +283,7 @@ bool Responder::start_stream(int status, HttpHeaders headers) {
 
 bool Responder::write(std::string_view data) {
     if (!ex_ || ex_->state != Exchange::State::Streaming || !ex_->conn) return false;
-    if (data.empty()) return true;  // an empty chunk would end the stream
+    if (data.empty()) return true; // an empty chunk would end the stream
     Exchange& ex = *ex_;
     if (ex.chunked) {
         char size[24];
@@ -310,7 +316,7 @@ void Responder::on_close(std::function<void()> cb) {
         cb();
         return;
     }
-    if (ex_->state == Exchange::State::Done || !ex_->conn) return;  // complete: nothing to miss
+    if (ex_->state == Exchange::State::Done || !ex_->conn) return; // complete: nothing to miss
     ex_->close_callbacks.push_back(std::move(cb));
 }
 
@@ -325,10 +331,12 @@ HttpServer::HttpServer(Loop& loop, ServerOptions options, ServerHandler handler)
 HttpServer::~HttpServer() {
     destroying_ = true;
     stop_accepting();
-    if (listener_) listener_->data = nullptr;  // its close callback runs after we are gone
+    if (listener_) listener_->data = nullptr; // its close callback runs after we are gone
     auto conns = conns_;
-    for (Connection* c : conns) c->hard_close();
-    for (Connection* c : conns) c->server = nullptr;
+    for (Connection* c : conns)
+        c->hard_close();
+    for (Connection* c : conns)
+        c->server = nullptr;
     conns_.clear();
 }
 
@@ -373,9 +381,8 @@ Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
     sockaddr_storage bound{};
     int len = sizeof bound;
     uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
-    port_ = bound.ss_family == AF_INET6
-                ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    port_ = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                        : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     return port_;
 }
 
@@ -412,7 +419,8 @@ void HttpServer::close(std::function<void()> done) {
     }
     shutdown_timer_ = loop_.timer(options_.shutdown_timeout_ms, [this] {
         auto left = conns_;
-        for (Connection* c : left) c->hard_close();
+        for (Connection* c : left)
+            c->hard_close();
     });
     maybe_done();
 }
@@ -440,8 +448,8 @@ void HttpServer::on_connection(uv_stream_t* listener, int status) {
     auto* c = new Connection(*self, self->loop_);
     uv_tcp_init(self->loop_.raw(), &c->tcp);
     c->tcp.data = c;
-    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 ||
-        self->closing_ || self->conns_.size() >= self->options_.max_connections) {
+    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 || self->closing_ ||
+        self->conns_.size() >= self->options_.max_connections) {
         // Over the limit: accepted only to be closed, so the backlog does not fill up.
         c->server = nullptr;
         c->closed = true;
@@ -458,4 +466,4 @@ void HttpServer::on_connection(uv_stream_t* listener, int status) {
     c->start();
 }
 
-}  // namespace ferry
+} // namespace ferry

@@ -27,7 +27,8 @@ namespace {
 // The echo handler: "METHOD PATH\nkey=value...\n\nBODY", with the request id in a header.
 void echo(ServerRequest& req, Responder r) {
     std::string out = req.method + " " + req.path + "\n";
-    for (const auto& [k, v] : req.query) out += k + "=" + v + "\n";
+    for (const auto& [k, v] : req.query)
+        out += k + "=" + v + "\n";
     out += "\n" + req.body;
     r.send(200, out, {{"Content-Type", "text/plain"}});
 }
@@ -87,7 +88,7 @@ bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("server: request fields reach the handler; response framing", "[server]") {
     std::optional<ServerRequest> seen;
@@ -140,7 +141,10 @@ TEST_CASE("server: percent decoding and query parsing", "[server]") {
     REQUIRE(q.size() == 4);
     CHECK(q[0] == std::pair<std::string, std::string>{"a", "1"});
     CHECK(q[1] == std::pair<std::string, std::string>{"b", ""});
-    CHECK(q[2] == std::pair<std::string, std::string>{"a", "==", });
+    CHECK(q[2] == std::pair<std::string, std::string>{
+                      "a",
+                      "==",
+                  });
     CHECK(q[3] == std::pair<std::string, std::string>{"", "v"});
 }
 
@@ -204,7 +208,7 @@ TEST_CASE("server: pipelined requests are answered in order", "[server]") {
     std::unique_ptr<Loop::Timer> later;
     Env env([&](ServerRequest& req, Responder r) {
         if (req.path == "/slow") {
-            held.push_back(std::move(r));  // answered last, but must go out first
+            held.push_back(std::move(r)); // answered last, but must go out first
             return;
         }
         r.send(200, req.path);
@@ -214,7 +218,7 @@ TEST_CASE("server: pipelined requests are answered in order", "[server]") {
            "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
     REQUIRE(run_until(env.loop, [&] { return env.server->requests() == 3; }));
     run_for(env.loop, 50);
-    CHECK(parse_responses(c.received).empty());  // held back behind /slow
+    CHECK(parse_responses(c.received).empty()); // held back behind /slow
     held[0].send(200, "/slow");
     auto rs = env.responses(c, 3);
     REQUIRE(rs.size() == 3);
@@ -248,12 +252,14 @@ TEST_CASE("server: many pipelined requests pause reading and all get answers", "
         2);
     auto& c = env.raw();
     std::string burst;
-    for (int i = 0; i < 50; ++i) burst += "GET /p" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
+    for (int i = 0; i < 50; ++i)
+        burst += "GET /p" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
     c.send(burst);
     auto rs = env.responses(c, 50);
     REQUIRE(rs.size() == 50);
-    for (int i = 0; i < 50; ++i) CHECK(rs[i].body == "/p" + std::to_string(i));
-    CHECK(most_held == 4);  // reading paused at the limit
+    for (int i = 0; i < 50; ++i)
+        CHECK(rs[i].body == "/p" + std::to_string(i));
+    CHECK(most_held == 4); // reading paused at the limit
     answer.reset();
     env.finish();
 }
@@ -327,7 +333,8 @@ TEST_CASE("server: 413 as soon as the body is known to be too large", "[server]"
     // Chunked bodies are counted as they arrive.
     auto& d = env.raw();
     d.send("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-           "400\r\n" + std::string(1024, 'a') + "\r\n10\r\n0123456789abcdef\r\n");
+           "400\r\n" +
+           std::string(1024, 'a') + "\r\n10\r\n0123456789abcdef\r\n");
     auto rd = env.responses(d, 1);
     REQUIRE(rd.size() == 1);
     CHECK(rd[0].status == 413);
@@ -361,7 +368,8 @@ TEST_CASE("server: 431 for huge headers, 414 for a huge target", "[server]") {
     // Many small headers add up too.
     auto& d = env.raw();
     std::string many = "GET / HTTP/1.1\r\n";
-    for (int i = 0; i < 200; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+    for (int i = 0; i < 200; ++i)
+        many += "X-" + std::to_string(i) + ": v\r\n";
     d.send(many + "\r\n");
     auto rd = env.responses(d, 1);
     REQUIRE(rd.size() == 1);
@@ -384,8 +392,8 @@ TEST_CASE("server: 408 for a slow client while another is served", "[server]") {
     o.request_timeout_ms = 300;
     Env env(echo, o);
     auto& slow = env.raw();
-    slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n");  // and never the end of the head
-    auto& silent = env.raw();                          // connects and says nothing
+    slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n"); // and never the end of the head
+    auto& silent = env.raw();                       // connects and says nothing
     for (int i = 0; i < 3; ++i) {
         auto r = env.get("/fast");
         REQUIRE(r.ok());
@@ -393,7 +401,8 @@ TEST_CASE("server: 408 for a slow client while another is served", "[server]") {
     }
     CHECK_FALSE(slow.eof);
     // Dripping bytes does not extend the bound.
-    auto drip = env.loop.timer(50, [&] { slow.send("X"); }, 50);
+    auto drip = env.loop.timer(
+        50, [&] { slow.send("X"); }, 50);
     REQUIRE(run_until(env.loop, [&] { return slow.eof && silent.eof; }));
     drip.reset();
     auto rs = parse_responses(slow.received, true);
@@ -413,8 +422,9 @@ TEST_CASE("server: idle keep-alive connections are closed", "[server]") {
     auto& c = env.raw();
     c.send("GET / HTTP/1.1\r\n\r\n");
     REQUIRE(env.responses(c, 1).size() == 1);
-    REQUIRE(run_until(env.loop, [&] { return c.eof; }, 3000));
-    CHECK(parse_responses(c.received, true).size() == 1);  // silently: no 408
+    REQUIRE(run_until(
+        env.loop, [&] { return c.eof; }, 3000));
+    CHECK(parse_responses(c.received, true).size() == 1); // silently: no 408
     env.finish();
 }
 
@@ -465,7 +475,7 @@ TEST_CASE("server: a truncated request gets 400 and the connection closes", "[se
     CHECK(contains(rs[0].body, "before it was complete"));
     CHECK_FALSE(called);
 
-    auto& d = env.raw();  // closed outright, mid-head: nothing to answer, nothing leaks
+    auto& d = env.raw(); // closed outright, mid-head: nothing to answer, nothing leaks
     d.send("GET / HTT");
     run_for(env.loop, 20);
     d.close();
@@ -481,7 +491,7 @@ TEST_CASE("server: an answer after a timer", "[server]") {
         timers.push_back(loop->timer(50, [shared, path = req.path] {
             CHECK(shared->connected());
             CHECK(shared->send(202, "later " + path));
-            CHECK_FALSE(shared->send(200, "twice"));  // exactly once
+            CHECK_FALSE(shared->send(200, "twice")); // exactly once
         }));
     });
     loop = &env.loop;
@@ -518,9 +528,9 @@ TEST_CASE("server: answering after the client left is a no-op", "[server]") {
     REQUIRE(run_until(env.loop, [&] { return closes == 1; }));
     CHECK_FALSE(held->connected());
     CHECK_FALSE(held->send(200, "too late"));
-    CHECK(held->request().path == "/wait");  // still readable
+    CHECK(held->request().path == "/wait"); // still readable
     int late = 0;
-    held->on_close([&] { ++late; });  // already gone: told at once
+    held->on_close([&] { ++late; }); // already gone: told at once
     CHECK(late == 1);
     REQUIRE(env.log.size() == 1);
     CHECK(env.log[0].status == 499);
@@ -597,8 +607,10 @@ TEST_CASE("server: SSE streaming and the client's disconnect", "[server]") {
 TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
     std::optional<Responder> held;
     Env env([&](ServerRequest& req, Responder r) {
-        if (req.path == "/hold") held.emplace(std::move(r));
-        else r.send(200, "quick");
+        if (req.path == "/hold")
+            held.emplace(std::move(r));
+        else
+            r.send(200, "quick");
     });
     auto& idle = env.raw();
     idle.send("GET /quick HTTP/1.1\r\n\r\n");
@@ -609,8 +621,8 @@ TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
 
     bool done = false;
     env.server->close([&] { done = true; });
-    REQUIRE(run_until(env.loop, [&] { return idle.eof; }));  // idle: closed at once
-    auto& late = env.raw();                                   // not accepted any more
+    REQUIRE(run_until(env.loop, [&] { return idle.eof; })); // idle: closed at once
+    auto& late = env.raw();                                 // not accepted any more
     REQUIRE(run_until(env.loop, [&] { return late.failed || late.eof; }));
     CHECK_FALSE(done);
     CHECK(held->send(200, "finished"));
@@ -638,7 +650,8 @@ TEST_CASE("server: graceful close is bounded", "[server]") {
     REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
     bool done = false;
     env.server->close([&] { done = true; });
-    REQUIRE(run_until(env.loop, [&] { return done; }, 3000));
+    REQUIRE(run_until(
+        env.loop, [&] { return done; }, 3000));
     CHECK(told);
     CHECK_FALSE(held->connected());
     REQUIRE(run_until(env.loop, [&] { return c.eof; }));
@@ -670,7 +683,7 @@ TEST_CASE("server: a handler's Connection: close closes after the answer", "[ser
     c.send("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return c.eof; }));
     auto rs = parse_responses(c.received, true);
-    REQUIRE(rs.size() == 1);  // /b was abandoned with the connection
+    REQUIRE(rs.size() == 1); // /b was abandoned with the connection
     CHECK(rs[0].header("connection") == "close");
     env.finish();
 }
@@ -694,16 +707,30 @@ TEST_CASE("server: HEAD, 204 and handler headers", "[server]") {
 TEST_CASE("server: random input never crashes it", "[server]") {
     Env env;
     std::mt19937 rng(12345);
-    const std::string pieces[] = {"GET ", "POST ", "/", "?a=%", " HTTP/1.1", "\r\n",
-                                  "Content-Length: 5", "Transfer-Encoding: chunked",
-                                  "Expect: 100-continue", "Connection: close", "\r\n\r\n",
-                                  "0\r\n", "ffffffffffffffff\r\n", ":", "\x00", "\xff"};
+    const std::string pieces[] = {"GET ",
+                                  "POST ",
+                                  "/",
+                                  "?a=%",
+                                  " HTTP/1.1",
+                                  "\r\n",
+                                  "Content-Length: 5",
+                                  "Transfer-Encoding: chunked",
+                                  "Expect: 100-continue",
+                                  "Connection: close",
+                                  "\r\n\r\n",
+                                  "0\r\n",
+                                  "ffffffffffffffff\r\n",
+                                  ":",
+                                  "\x00",
+                                  "\xff"};
     for (int round = 0; round < 40; ++round) {
         std::string in;
         int n = int(rng() % 20);
         for (int i = 0; i < n; ++i) {
-            if (rng() % 3 == 0) in += char(rng() % 256);
-            else in += pieces[rng() % std::size(pieces)];
+            if (rng() % 3 == 0)
+                in += char(rng() % 256);
+            else
+                in += pieces[rng() % std::size(pieces)];
         }
         auto& c = env.raw();
         c.send(in);

@@ -70,7 +70,7 @@ class RawClient {
 
     bool connected = false;
     bool failed = false;
-    bool eof = false;  // the server closed (or reset) the connection
+    bool eof = false; // the server closed (or reset) the connection
     std::string received;
 
   private:
@@ -103,7 +103,7 @@ class RawClient {
 
 struct RawResponse {
     int status = 0;
-    std::map<std::string, std::string> headers;  // names lower-cased
+    std::map<std::string, std::string> headers; // names lower-cased
     std::string body;
     std::string header(const std::string& lower_name) const {
         auto it = headers.find(lower_name);
@@ -130,7 +130,8 @@ inline std::vector<RawResponse> parse_responses(const std::string& data, bool eo
             std::string h = data.substr(p, eol - p);
             size_t colon = h.find(':');
             std::string name = h.substr(0, colon);
-            for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+            for (char& c : name)
+                c = char(std::tolower(static_cast<unsigned char>(c)));
             size_t v = h.find_first_not_of(' ', colon + 1);
             r.headers[name] = v == std::string::npos ? "" : h.substr(v);
             p = eol + 2;
@@ -171,4 +172,4 @@ inline std::vector<RawResponse> parse_responses(const std::string& data, bool eo
     return out;
 }
 
-}  // namespace ferry::testing
+} // namespace ferry::testing

@@ -11,7 +11,7 @@ build_pkgs=(
   liblua5.4-dev libuv1-dev libcurl4-openssl-dev rapidjson-dev liblmdb-dev
   libssl-dev libyaml-cpp-dev libhttp-parser-dev catch2
 )
-test_pkgs=(python3 python3-jinja2 lmdb-utils openssl)
+test_pkgs=(python3 python3-jinja2 lmdb-utils openssl prometheus)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""Integration tests of `ferry serve`'s REST API core with a real HTTP client: the role
+matrix of every endpoint, starting executions (durable 202, Idempotency-Key, ?wait=),
+history, metrics, the OpenAPI document, malformed requests, and restarts.
+
+    python3 tests/integration/test_serve.py path/to/ferry [TestName ...]
+"""
+import json
+import socket
+import sys
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import test_engine as te  # noqa: E402
+from serve_util import Server, tokens_yaml  # noqa: E402
+
+HELLO = """\
+inputs: {name: {type: string, required: true, max_length: 20}}
+steps:
+  - id: greet
+    task: transform
+    with:
+      data: {n: "{{ inputs.name }}"}
+      mappings: [{source: n, target: greeting, transform: uppercase}]
+outputs: {greeting: "{{ steps.greet.output.greeting }}"}
+"""
+SLOW = """\
+inputs: {pause: {type: string, default: 2s}}
+steps:
+  - {id: wait, task: sleep, with: {duration: "{{ inputs.pause }}"}}
+  - {id: done, task: log, needs: [wait], with: {message: done}}
+"""
+
+
+class ServeTest(unittest.TestCase):
+    def setUp(self):
+        self.p = te.Project()
+        self.p.write("ferry.yaml", "server: {max_body: 4KiB}\n" + tokens_yaml())
+        self.p.workflow("hello", HELLO)
+        self.p.workflow("slow", SLOW)
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+
+    def tearDown(self):
+        self.s.stop()
+        self.p.remove()
+
+    def start(self, wf="hello", inputs=None, query="", headers=None, role="operator"):
+        return self.s.json("POST", "/api/v1/workflows/%s/executions%s" % (wf, query),
+                           {"inputs": inputs if inputs is not None else {"name": "ada"}},
+                           role=role, headers=headers)
+
+
+class RoleMatrix(ServeTest):
+    # (method, path, minimum role); None = open.
+    ENDPOINTS = [
+        ("GET", "/healthz", None),
+        ("GET", "/api/v1/openapi.json", None),
+        ("GET", "/metrics", "viewer"),
+        ("GET", "/api/v1/workflows", "viewer"),
+        ("GET", "/api/v1/workflows/hello", "viewer"),
+        ("POST", "/api/v1/workflows/hello/executions", "operator"),
+        ("GET", "/api/v1/executions", "viewer"),
+        ("GET", "/api/v1/executions/{id}", "viewer"),
+        ("GET", "/api/v1/executions/{id}/diff", "viewer"),
+        ("GET", "/api/v1/integrations", "viewer"),
+        ("GET", "/api/v1/dlq", "viewer"),
+    ]
+    ORDER = [None, "viewer", "operator", "admin"]
+
+    def test_each_endpoint_by_each_role(self):
+        status, body = self.start(query="?wait=5s")
+        exec_id = body["id"]
+        for method, path, need in self.ENDPOINTS:
+            path = path.replace("{id}", exec_id)
+            for role in self.ORDER:
+                with self.subTest(method=method, path=path, role=role):
+                    payload = {"inputs": {"name": "x"}} if method == "POST" else None
+                    status, _, data = self.s.request(method, path, payload, role=role)
+                    allowed = need is None or (role is not None and
+                                               self.ORDER.index(role) >= self.ORDER.index(need))
+                    if allowed:
+                        self.assertIn(status, (200, 202), data[:300])
+                    else:
+                        self.assertEqual(status, 401 if role is None else 403, data[:300])
+                        err = json.loads(data)["error"]
+                        self.assertIn(err["code"], ("unauthorized", "forbidden"))
+        # A token that matches nothing is a 401 naming the token, not the role.
+        status, _, data = self.s.request("GET", "/api/v1/workflows",
+                                         headers={"Authorization": "Bearer nope"})
+        self.assertEqual(status, 401)
+        self.assertIn("not valid", json.loads(data)["error"]["message"])
+
+
+class Executions(ServeTest):
+    def test_start_is_acknowledged_durably_then_runs(self):
+        status, body = self.start()
+        self.assertEqual(status, 202, body)
+        exec_id = body["id"]
+        # The 202 came after the commit: the record is readable at once.
+        status, rec = self.s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")
+        self.assertEqual(status, 200)
+        deadline = time.monotonic() + 10
+        while rec["status"] not in ("succeeded", "failed") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            rec = self.s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")[1]
+        self.assertEqual(rec["status"], "succeeded")
+        self.assertEqual(rec["outputs"], {"greeting": "ADA"})
+        self.assertEqual(rec["trigger"], "api")
+
+    def test_wait_answers_with_the_finished_execution(self):
+        status, body = self.start(query="?wait=10s")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "succeeded")
+        self.assertEqual(body["outputs"]["greeting"], "ADA")
+        # Still running at the limit: 202 with the current status.
+        t0 = time.monotonic()
+        status, body = self.start("slow", {"pause": "3s"}, query="?wait=300ms")
+        self.assertEqual(status, 202, body)
+        self.assertEqual(body["status"], "running")
+        self.assertLess(time.monotonic() - t0, 2.5)
+
+    def test_idempotency_key_gives_the_same_execution(self):
+        h = {"Idempotency-Key": "form-42"}
+        s1, b1 = self.start(headers=h)
+        s2, b2 = self.start(headers=h)
+        self.assertEqual(s1, 202)
+        self.assertEqual(s2, 202)
+        self.assertEqual(b1["id"], b2["id"])
+        self.assertTrue(b2.get("idempotent_replay"))
+        s3, b3 = self.start(headers={"Idempotency-Key": "form-43"})
+        self.assertNotEqual(b3["id"], b1["id"])
+        status, listing = self.s.json("GET", "/api/v1/executions?workflow=hello", role="viewer")
+        self.assertEqual(len(listing["executions"]), 2)
+
+    def test_invalid_inputs_and_unknown_workflows(self):
+        status, body = self.start(inputs={})
+        self.assertEqual(status, 422)
+        self.assertEqual(body["error"]["code"], "invalid_inputs")
+        self.assertIn("name", body["error"]["message"])
+        status, body = self.start(inputs={"name": "x" * 30})
+        self.assertEqual(status, 422)
+        status, body = self.start("nope")
+        self.assertEqual(status, 404)
+        status, body = self.s.json("GET", "/api/v1/executions/01ZZZZZZZZZZZZZZZZZZZZZZZZ", role="viewer")
+        self.assertEqual(status, 404)
+
+    def test_list_filters_and_cursor(self):
+        ids = [self.start(query="?wait=5s")[1]["id"] for _ in range(3)]
+        status, page = self.s.json("GET", "/api/v1/executions?limit=2", role="viewer")
+        self.assertEqual([e["id"] for e in page["executions"]], ids[::-1][:2])
+        self.assertEqual(page["next_cursor"], ids[1])
+        status, rest = self.s.json("GET", "/api/v1/executions?limit=2&cursor=" + page["next_cursor"],
+                                   role="viewer")
+        self.assertEqual([e["id"] for e in rest["executions"]], [ids[0]])
+        status, none = self.s.json("GET", "/api/v1/executions?status=failed", role="viewer")
+        self.assertEqual(none["executions"], [])
+        self.assertEqual(self.s.json("GET", "/api/v1/executions?limit=0", role="viewer")[0], 400)
+
+
+class Malformed(ServeTest):
+    def raw(self, data, read_timeout=5):
+        with socket.create_connection(("127.0.0.1", self.s.port), timeout=read_timeout) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            chunks = []
+            while True:
+                try:
+                    b = c.recv(65536)
+                except socket.timeout:
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks)
+
+    def test_bad_json_oversized_truncated_and_garbage(self):
+        status, _, data = self.s.request("POST", "/api/v1/workflows/hello/executions", "{bad",
+                                         role="operator")
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(data)["error"]["code"], "bad_json")
+        status, _, data = self.s.request("POST", "/api/v1/workflows/hello/executions",
+                                         "{" + " " * 5000 + "}", role="operator")
+        self.assertEqual(status, 413)
+        truncated = (b"POST /api/v1/workflows/hello/executions HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"inputs\"")
+        self.assertIn(b"400", self.raw(truncated).split(b"\r\n")[0])
+        self.assertIn(b"400", self.raw(b"\x00\x01garbage\r\n\r\n").split(b"\r\n")[0])
+        # The server keeps serving others.
+        self.assertEqual(self.s.json("GET", "/healthz")[0], 200)
+
+    def test_a_slow_client_does_not_block_others(self):
+        c = socket.create_connection(("127.0.0.1", self.s.port), timeout=15)
+        try:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finishes its head
+            t0 = time.monotonic()
+            self.assertEqual(self.s.json("GET", "/healthz")[0], 200)
+            self.assertLess(time.monotonic() - t0, 2)
+        finally:
+            c.close()
+
+    def test_unknown_paths_and_methods(self):
+        self.assertEqual(self.s.json("GET", "/api/v1/nothing")[0], 404)
+        status, body = self.s.json("DELETE", "/api/v1/workflows", role="admin")
+        self.assertEqual(status, 405)
+        self.assertEqual(body["error"]["code"], "method_not_allowed")
+
+
+class OpenApiAndMetrics(ServeTest):
+    def test_openapi_describes_every_route_accurately(self):
+        status, doc = self.s.json("GET", "/api/v1/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["openapi"][:2], "3.")
+        paths = doc["paths"]
+        for method, path, need in RoleMatrix.ENDPOINTS:
+            self.assertIn(method.lower(), paths.get(path.replace("hello", "{name}"), {}), path)
+        # Every documented operation answers something other than 404/405.
+        for path, item in paths.items():
+            for method in item:
+                concrete = path.replace("{name}", "hello").replace("{id}", "x")
+                status, _, _ = self.s.request(method.upper(), concrete, {} if method == "post" else None,
+                                              role="admin")
+                self.assertNotIn(status, (404, 405) if "{" not in path else (405,),
+                                 "%s %s" % (method, path))
+                self.assertTrue(item[method]["responses"])
+
+    def test_metrics_in_prometheus_text_format(self):
+        self.start(query="?wait=5s")
+        status, headers, data = self.s.request("GET", "/metrics", role="viewer")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("text/plain"))
+        text = data.decode()
+        self.assertIn('ferry_executions_total{workflow="hello",status="succeeded"} 1', text)
+        self.assertIn("itsm_ticket_creation_total", text)
+        self.assertIn("ferry_dlq_size 0", text)
+        # Every sample line belongs to a declared metric (what promtool checks first).
+        declared = {l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name = line.split("{")[0].split(" ")[0]
+                base = name
+                for suffix in ("_bucket", "_sum", "_count"):
+                    if name.endswith(suffix) and name[: -len(suffix)] in declared:
+                        base = name[: -len(suffix)]
+                self.assertIn(base, declared, line)
+        # promtool (Debian's prometheus package; the test command installs it) agrees.
+        import shutil
+        import subprocess
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool is missing: scripts/install-deps.sh --test")
+        check = subprocess.run([promtool, "check", "metrics"], input=data, capture_output=True,
+                               timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+
+class Restart(unittest.TestCase):
+    def test_sigterm_then_restart_resumes_the_running_execution(self):
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", tokens_yaml())
+            p.workflow("slow", SLOW)
+            s = Server(te.FERRY, p.dir, p.data, extra_args=())
+            status, body = s.json("POST", "/api/v1/workflows/slow/executions",
+                                  {"inputs": {"pause": "1500ms"}}, role="operator")
+            self.assertEqual(status, 202)
+            exec_id = body["id"]
+            # SIGTERM waits for running executions (bounded); this one finishes in time.
+            self.assertEqual(s.stop(), 0)
+            s = Server(te.FERRY, p.dir, p.data)
+            try:
+                status, rec = s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")
+                self.assertEqual(rec["status"], "succeeded")
+            finally:
+                s.stop()
+            # kill -9 in the middle: the next start resumes it.
+            s = Server(te.FERRY, p.dir, p.data)
+            status, body = s.json("POST", "/api/v1/workflows/slow/executions",
+                                  {"inputs": {"pause": "1s"}}, role="operator")
+            exec_id = body["id"]
+            import signal
+            s.stop(sig=signal.SIGKILL)
+            s = Server(te.FERRY, p.dir, p.data)
+            try:
+                deadline = time.monotonic() + 10
+                rec = {}
+                while time.monotonic() < deadline:
+                    rec = s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")[1]
+                    if rec["status"] == "succeeded":
+                        break
+                    time.sleep(0.1)
+                self.assertEqual(rec["status"], "succeeded")
+                self.assertEqual(rec["steps"]["done"]["status"], "succeeded")
+            finally:
+                s.stop()
+        finally:
+            p.remove()
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stderr.write("usage: test_serve.py PATH/TO/ferry [TEST...]\n")
+        return 2
+    te.FERRY = str(Path(argv[1]).resolve())
+    loader = unittest.TestLoader()
+    module = sys.modules[__name__]
+    suite = (loader.loadTestsFromNames(argv[2:], module) if len(argv) > 2
+             else loader.loadTestsFromModule(module))
+    result = te.LineResult(sys.stdout)
+    start = time.monotonic()
+    suite.run(result)
+    failed = len({getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors})
+    sys.stdout.write("(%.1fs)\n" % (time.monotonic() - start))
+    sys.stdout.write("%d passed, %d failed\n" % (result.testsRun - failed - len(result.skipped),
+                                                  failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

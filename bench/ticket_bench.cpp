@@ -14,7 +14,10 @@
 // it). Durable history (group commit, fsync on) by default; --no-sync for comparison.
 //
 //   ticket_bench --port P [--host 127.0.0.1] [--inflight K] [--total N] [--warmup W]
-//                [--no-sync] [--dir BASE] [--sample RCA.json] [--mock-pid PID]
+//                [--no-sync] [--dir BASE] [--sample RCA.json] [--mock-pid PID] [--keep]
+//
+// --keep leaves the throw-away project (and its .ferry store) in place, to read the history
+// with `ferry executions show` or mdb_dump.
 //
 // Prints one JSON object: tickets/s, ferry's CPU per ticket (getrusage of this process:
 // the benchmark process IS the ferry engine here), the mock's CPU per ticket (utime+stime
@@ -241,7 +244,7 @@ int main(int argc, char** argv) {
     int port = 0;
     long mock_pid = 0;
     size_t inflight = 100, total = 20000, warmup = 1000;
-    bool durable = true;
+    bool durable = true, keep = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -257,10 +260,11 @@ int main(int argc, char** argv) {
         else if (a == "--dir") base_dir = next();
         else if (a == "--sample") sample = next();
         else if (a == "--mock-pid") mock_pid = std::stol(next());
+        else if (a == "--keep") keep = true;
         else {
             std::fprintf(stderr,
                          "usage: ticket_bench --port P [--host H] [--inflight K] [--total N] [--warmup W] "
-                         "[--no-sync] [--dir BASE] [--sample RCA.json] [--mock-pid PID]\n");
+                         "[--no-sync] [--dir BASE] [--sample RCA.json] [--mock-pid PID] [--keep]\n");
             return 2;
         }
     }
@@ -274,6 +278,10 @@ int main(int argc, char** argv) {
     std::string rca = read_file(sample);
     bench::TempProject project({{"ferry.yaml", ferry_yaml(base)}, {"workflows/ticket-bench.yaml", kWorkflow}},
                                base_dir);
+    if (keep) {
+        project.keep();
+        std::fprintf(stderr, "bench: project kept in %s\n", project.dir().c_str());
+    }
     auto app = bench::open_app(project.dir(), durable);
     auto wf = bench::load(*app, "ticket-bench");
     auto inputs = bench::inputs_for(*wf, "{\"rca\": " + rca + "}");

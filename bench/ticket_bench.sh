@@ -15,6 +15,8 @@
 #   --inflight K     executions in flight (default 100)
 #   --no-sync-too    also run --no-sync (durable=false) R times, for comparison (default: yes;
 #                    --durable-only skips it)
+#   --sample FILE    the RCA rendered into each ticket (default templates/samples/rca-incident.json;
+#                    templates/samples/rca-minimal.json shows what the payload size costs)
 #   --dir BASE       where the throw-away projects go (default $TMPDIR or /tmp: a real disk)
 #   --json FILE      also write every raw JSON line to FILE
 #   --keep-mock      print the mock's port and PID and leave it running (for perf sessions);
@@ -37,6 +39,8 @@ no_sync=1
 base="${TMPDIR:-/tmp}"
 json_out=""
 keep_mock=""
+sample_args=()
+sample="$root/templates/samples/rca-incident.json"
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -47,9 +51,10 @@ while [ $# -gt 0 ]; do
     --no-sync-too) no_sync=1; shift ;;
     --durable-only) no_sync=""; shift ;;
     --dir) base="$2"; shift 2 ;;
+    --sample) sample="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; sample_args=(--sample "$sample"); shift 2 ;;
     --json) json_out="$2"; shift 2 ;;
     --keep-mock) keep_mock=1; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "ticket_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -80,12 +85,12 @@ user_line=""
 # As root the workers would otherwise drop to nobody: keep them the current user.
 [ "$(id -u)" = 0 ] && user_line="user root root;"
 # A ServiceNow Table API answer to a create, as large as a real one: every value a string,
-# the description echoed back (the bundled template rendered by `ferry render`, 5.5 KB),
+# the description echoed back (the RCA rendered by `ferry render`, 5.5 KB for the default),
 # sys_id and number unique per response ($request_id: 32 hex; $connection: creates come on
 # fresh connections), correlation_id the one the benchmark's workflow sends. Escaped for nginx
 # quoted strings: backslashes doubled, quotes escaped, '$' only in nginx's own variables.
 description="$("$build/ferry" render "$root/templates/incident.md.j2" \
-  --vars "$root/templates/samples/rca-incident.json" 2>/dev/null || echo "(the description as sent)")"
+  --vars "$sample" 2>/dev/null || echo "(the description as sent)")"
 sn_directives="$(DESCRIPTION="$description" python3 - <<'BODY'
 import json, os
 link = "https://instance.service-now.com/api/now/table/"
@@ -158,7 +163,8 @@ $sn_directives
   }
 }
 EOF
-"$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" &
+# Its output goes to a file: with --keep-mock it must not hold the caller's stdout open.
+"$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" >"$prefix/nginx.out" 2>&1 &
 nginx_pid=$!
 stop_mock() {
   if [ -n "${nginx_pid:-}" ] && kill -0 "$nginx_pid" 2>/dev/null; then
@@ -192,7 +198,7 @@ run() {  # run LABEL args...
   local label="$1"; shift
   local out
   if ! out="$("$bin" --port "$port" --mock-pid "$nginx_pid" --inflight "$inflight" --total "$total" \
-              --warmup "$warmup" --dir "$base" "$@")"; then
+              --warmup "$warmup" --dir "$base" "${sample_args[@]}" "$@")"; then
     echo "ticket_bench.sh: failed: $bin $*" >&2
     exit 1
   fi

@@ -20,7 +20,7 @@
 #   --dir BASE       where the throw-away projects go (default $TMPDIR or /tmp: a real disk)
 #   --json FILE      also write every raw JSON line to FILE
 #   --keep-mock      print the mock's port and PID and leave it running (for perf sessions);
-#                    stop it with: kill PID
+#                    stop it with kill -QUIT PID, then remove the prefix it prints
 #
 # The mock: nginx as the current user in a temporary prefix (daemon off, pid file and error
 # log in the temp dir, access_log off, keep-alive on), listening on 127.0.0.1:<free port>:

@@ -100,6 +100,15 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         lua_getfield(L, idx, "default");
         t.is_default = lua_toboolean(L, -1);
         lua_pop(L, 1);
+        lua_getfield(L, idx, "integrations");
+        if (lua_istable(L, -1)) {
+            for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {
+                t.integration_types.emplace_back(lua_tostring(L, -1));
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
         lua_getfield(L, idx, "raw");
         if (lua_istable(L, -1)) {
             for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {

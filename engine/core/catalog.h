@@ -26,6 +26,7 @@ struct TaskDef {
     // Input paths the engine passes through without evaluating `{{ }}` in them, because
     // the task interprets them itself: "script", "mappings.*.template" ('*' = any key/index).
     std::vector<std::vector<std::string>> raw_paths;
+    std::vector<std::string> integration_types;  // `integrations = {...}`: a step must name one
     bool is_default = false;
     bool native = false;      // implemented by the engine itself (workflow)
     int run_ref = LUA_NOREF;  // registry reference to run(ctx, input)
@@ -55,6 +56,11 @@ class TaskCatalog final : public workflow::TaskLookup {
     }
     std::optional<std::map<std::string, std::string>> integrations() const override {
         return integrations_;
+    }
+    std::vector<std::string> integration_types(const std::string& task,
+                                               const std::string& provider) const override {
+        const TaskDef* t = find(task, provider);
+        return t ? t->integration_types : std::vector<std::string>{};
     }
 
   private:

@@ -43,6 +43,11 @@ class TaskLookup {
     virtual std::optional<std::map<std::string, std::string>> integrations() const {
         return std::nullopt;
     }
+    // The integration types a task's provider works with; empty: it needs none.
+    virtual std::vector<std::string> integration_types(const std::string& /*task*/,
+                                                       const std::string& /*provider*/) const {
+        return {};
+    }
 };
 
 struct LoadResult {

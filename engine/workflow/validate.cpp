@@ -58,9 +58,10 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
     return false;
 }
 
-// A step's `integration:` must name one of ferry.yaml. Without `provider:`, a task with a
-// provider named like the integration's type uses it: `task: ticket.create` with a Jira
-// integration is the jira provider.
+// A step's `integration:` must name one of ferry.yaml. Without `provider:`, the provider
+// that works with the integration's type is chosen: `task: ticket.create` with a Jira
+// integration is the jira provider (one named like the type first, else the only one that
+// declares the type).
 void check_integration(Context& ctx, Step& step, const TaskLookup& tasks,
                        const std::function<Mark(const char*)>& mark_of) {
     if (step.integration.empty()) return;
@@ -77,9 +78,41 @@ void check_integration(Context& ctx, Step& step, const TaskLookup& tasks,
                                      : "; ferry.yaml defines: " + join(names)));
         return;
     }
-    if (step.provider.empty() && tasks.has_task(step.task) &&
-        contains(tasks.providers(step.task), it->second))
+    if (!step.provider.empty() || !tasks.has_task(step.task)) return;
+    std::vector<std::string> providers = tasks.providers(step.task);
+    if (contains(providers, it->second)) {
         step.provider = it->second;
+        return;
+    }
+    std::vector<std::string> fitting;
+    for (const std::string& p : providers)
+        if (contains(tasks.integration_types(step.task, p), it->second)) fitting.push_back(p);
+    if (fitting.size() == 1) step.provider = fitting[0];
+}
+
+// A task that talks to a vendor declares the integration types it works with; its step
+// must name an integration of one of them (checked here, not when the step runs).
+void check_integration_type(Context& ctx, const Step& step, const TaskLookup& tasks,
+                            const std::function<Mark(const char*)>& mark_of) {
+    std::vector<std::string> types = tasks.integration_types(step.task, step.provider);
+    if (types.empty()) return;
+    std::string who = "task '" + step.task + "'" +
+                      (step.provider.empty() ? "" : " (provider " + step.provider + ")");
+    if (step.integration.empty()) {
+        ctx.error(mark_of("task"), who + " needs `integration:` naming a " + join(types) +
+                                       " integration from ferry.yaml");
+        return;
+    }
+    auto known = tasks.integrations();
+    if (!known) return;
+    auto it = known->find(step.integration);
+    if (it != known->end() && !contains(types, it->second)) {
+        ctx.error(mark_of("integration"),
+                  who + " works with " + join(types) + " integrations; '" + step.integration +
+                      "' is of type " + it->second +
+                      (step.provider.empty() ? " (add `provider:` to pick another implementation)"
+                                             : ""));
+    }
 }
 
 void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup& tasks) {
@@ -115,6 +148,7 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
                                    "default: add 'provider:' (one of " + join(providers) + ")");
         return;
     }
+    check_integration_type(ctx, step, tasks, mark_of);
     std::vector<std::string> inputs = tasks.input_names(step.task, step.provider);
     if (inputs.empty()) return;
     for (const auto& [key, mark] : ex.with_keys) {

@@ -10,6 +10,7 @@ return {
   name = TASK,
   provider = "http",
   description = "POST events as a JSON array to a generic collector",
+  integrations = { "http", "webhook" },  -- the integration types a step may name
   input = {
     event = { type = "any", description = "one event" },
     events = { type = "array", description = "several events" },

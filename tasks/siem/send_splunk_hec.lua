@@ -134,6 +134,7 @@ return {
   provider = "splunk_hec",
   default = true,
   description = "Send events to Splunk HTTP Event Collector (batched)",
+  integrations = { "splunk_hec" },  -- the integration types a step may name
   input = {
     event = { type = "any", description = "one event (an object or text)" },
     events = { type = "array", description = "several events, sent in one request" },

@@ -23,6 +23,7 @@ return {
   name = TASK,
   provider = "jira",
   description = "Create a Jira Cloud issue without duplicates on retry",
+  integrations = { "jira" },  -- the integration types a step may name
   input = {
     project = { type = "string", description = "project key (default: the integration's project_key)" },
     issue_type = { type = "string", description = "issue type name (default: the integration's issue_type, else Task)" },

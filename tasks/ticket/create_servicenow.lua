@@ -38,6 +38,7 @@ return {
   provider = "servicenow",
   default = true,
   description = "Create a ServiceNow record (incident by default) without duplicates on retry",
+  integrations = { "servicenow" },  -- the integration types a step may name
   input = {
     table = { type = "string", description = "table name (default: the integration's table, else incident)" },
     fields = { type = "object", required = true,

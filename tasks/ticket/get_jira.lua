@@ -23,6 +23,7 @@ return {
   name = TASK,
   provider = "jira",
   description = "Read a Jira issue by key or id",
+  integrations = { "jira" },  -- the integration types a step may name
   input = {
     key = { type = "string", description = "issue key, e.g. OPS-12" },
     number = { type = "string", description = "same as key" },

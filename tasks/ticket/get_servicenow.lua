@@ -35,6 +35,7 @@ return {
   provider = "servicenow",
   default = true,
   description = "Read a ServiceNow record by sys_id or number",
+  integrations = { "servicenow" },  -- the integration types a step may name
   input = {
     id = { type = "string", description = "the record's sys_id (a number is accepted too)" },
     number = { type = "string", description = "the record's number, e.g. INC0010002" },

@@ -22,6 +22,7 @@ return {
   name = TASK,
   provider = "jira",
   description = "Move a Jira issue through its workflow by transition name",
+  integrations = { "jira" },  -- the integration types a step may name
   input = {
     key = { type = "string", description = "issue key, e.g. OPS-12" },
     number = { type = "string", description = "same as key" },

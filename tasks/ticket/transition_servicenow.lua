@@ -22,6 +22,7 @@ return {
   provider = "servicenow",
   default = true,
   description = "Move a ServiceNow record to another state (by name or value)",
+  integrations = { "servicenow" },  -- the integration types a step may name
   input = {
     id = { type = "string", description = "the record's sys_id (a number is accepted too)" },
     number = { type = "string", description = "the record's number, e.g. INC0010002" },

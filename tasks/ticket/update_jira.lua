@@ -10,6 +10,7 @@ return {
   name = TASK,
   provider = "jira",
   description = "Update a Jira issue's fields and add a comment",
+  integrations = { "jira" },  -- the integration types a step may name
   input = {
     key = { type = "string", description = "issue key, e.g. OPS-12" },
     number = { type = "string", description = "same as key" },

@@ -10,6 +10,7 @@ return {
   provider = "servicenow",
   default = true,
   description = "Update a ServiceNow record's fields and add a comment or work note",
+  integrations = { "servicenow" },  -- the integration types a step may name
   input = {
     id = { type = "string", description = "the record's sys_id (a number is accepted too)" },
     number = { type = "string", description = "the record's number, e.g. INC0010002" },

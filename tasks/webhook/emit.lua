@@ -56,6 +56,7 @@ end
 return {
   name = TASK,
   description = "Send a signed event to a webhook (Standard Webhooks); dead-letters failed deliveries",
+  integrations = { "webhook" },  -- the integration types a step may name
   input = {
     type = { type = "string", required = true, description = "event type, e.g. ticket.created" },
     data = { type = "any", required = true, description = "the event's data (an object, usually)" },

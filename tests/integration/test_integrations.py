@@ -507,6 +507,35 @@ integrations:
                                    r"did you mean 'target'")
 
 
+class IntegrationTypes(IntegrationTest):
+    def test_tasks_need_an_integration_of_their_type(self):
+        self.p.write("ferry.yaml", """\
+integrations:
+  sn: {type: servicenow, base_url: "https://x.service-now.com"}
+  hec: {type: splunk_hec, base_url: "https://splunk:8088"}
+  hook: {type: webhook, url: "https://siem.example/in"}
+""")
+        self.p.workflow("none", "steps:\n  - id: t\n    task: ticket.create\n"
+                                "    with: {fields: {short_description: x}}\n")
+        self.p.workflow("wrong", "steps:\n  - id: t\n    task: ticket.create\n"
+                                 "    integration: hec\n    with: {fields: {short_description: x}}\n")
+        self.p.workflow("fits", "steps:\n  - id: s\n    task: siem.send\n"
+                                "    integration: hook\n    with: {event: {a: 1}}\n")
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"workflows/none\.yaml:3:11: task 'ticket\.create' "
+                                   r"\(provider servicenow\)? ?needs `integration:` naming a "
+                                   r"servicenow integration|workflows/none\.yaml:3:11: task "
+                                   r"'ticket\.create' needs `integration:`")
+        self.assertRegex(p.stdout, r"workflows/wrong\.yaml:4:18: task 'ticket\.create'.* works "
+                                   r"with servicenow integrations; 'hec' is of type splunk_hec")
+        # siem.send with a webhook integration is the http provider (it declares webhook).
+        self.assertNotIn("fits.yaml", p.stdout)
+        rc, doc, err = self.run_wf("fits", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["steps"]["s"]["provider"], "http")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.stderr.write("usage: test_integrations.py PATH/TO/ferry [TEST...]\n")

@@ -136,6 +136,14 @@ int run_command(int argc, char** argv) {
     std::string json = execution_json(*app->store, id.value(), pretty, false);
     std::fwrite(json.data(), 1, json.size(), stdout);
     std::fputc('\n', stdout);
+    if (status.empty() && json.find("\"status\":\"waiting\"") != std::string::npos) {
+        // Parked on an approval without a timeout: the record waits for a decision.
+        std::fprintf(stderr, "ferry run: execution %s is waiting for an approval; decide with "
+                             "POST /api/v1/executions/%s/steps/STEP/approve|reject on "
+                             "`ferry serve` (it resumes waiting executions at start)\n",
+                     id.value().c_str(), id.value().c_str());
+        return 0;
+    }
     return status == "succeeded" ? 0 : 1;
 }
 

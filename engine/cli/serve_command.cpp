@@ -131,7 +131,7 @@ int serve_command(int argc, char** argv) {
     std::fflush(stderr);
 
     // Executions a previous process left running continue here.
-    for (const char* status : {"running", "pending"}) {
+    for (const char* status : {"running", "pending", "waiting"}) {
         auto found = app->store->executions_with_status(status);
         if (!found) continue;
         for (const std::string& id : found.value()) {
@@ -151,7 +151,7 @@ int serve_command(int argc, char** argv) {
         server.close([&] {
             uint64_t deadline = app->loop.now_ms() + kDrainMs;
             poll_timer = app->loop.timer(50, [&, deadline] {
-                if (app->engine->active_executions() == 0 || app->loop.now_ms() >= deadline) {
+                if (app->engine->busy_executions() == 0 || app->loop.now_ms() >= deadline) {
                     poll_timer->stop();
                     (void)app->engine->flush();
                     app->loop.stop();

@@ -45,6 +45,24 @@ TaskDef native_workflow_task() {
     return d;
 }
 
+TaskDef native_approval_task() {
+    TaskDef d;
+    d.name = "approval";
+    d.description = "Wait for a person to approve or reject (the execution parks durably)";
+    d.file = "(engine)";
+    d.origin = "(built-in)";
+    d.native = true;
+    d.input = tmpl::Value::dict();
+    auto field = [&](const char* name, const char* type, const char* what) {
+        d.input.dict_obj().set(str(name), dict_of({{"type", str(type)}, {"description", str(what)}}));
+    };
+    field("message", "string", "what is to be approved (shown to approvers)");
+    field("approvers", "array", "who may decide (token names; empty: any operator)");
+    field("timeout", "string", "how long to wait, e.g. 4h (default: no limit)");
+    field("on_timeout", "string", "reject (default), or the id of a step to run instead");
+    return d;
+}
+
 }  // namespace
 
 Result<int> load_lua_file(LuaVM& vm, const Project& project, const std::string& rel) {
@@ -60,6 +78,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
                        std::vector<workflow::Diagnostic>& problems) {
     tasks_.clear();
     tasks_["workflow"].push_back(native_workflow_task());
+    tasks_["approval"].push_back(native_approval_task());
     lua_State* L = vm.state();
     for (const std::string& rel : project.list("tasks", {".lua"})) {
         std::string origin;

@@ -103,6 +103,15 @@ class Engine {
     Status resume(const std::string& id, std::function<void(const ExecutionSummary&)> done);
 
     size_t active_executions() const { return runs_.size(); }
+    // Executions with work in progress: those parked on an approval do not count (a
+    // shutdown need not wait for them; they are records).
+    size_t busy_executions() const;
+
+    // An approval step's decision (engine/core/approvals.cpp). decision: "approved" or
+    // "rejected". Errors: NotFound (no such execution or step in this process), Validation
+    // (the step is not waiting, or `by` is not among its approvers).
+    Status decide(const std::string& execution_id, const std::string& step_key,
+                  const std::string& decision, const std::string& by, const std::string& comment);
     // Commits staged writes now (the loop does it once per iteration anyway).
     Status flush();
 
@@ -122,6 +131,8 @@ class Engine {
     void finish_run(Run& run);
     void finalize_run(Run& run);
     void invoke_subworkflow(Run& run, Unit& unit);
+    void invoke_approval(Run& run, Unit& unit);
+    void approval_timed_out(Run& run, Unit& unit);
     void persist_execution(Run& run);
     void persist_unit(Run& run, Unit& unit, bool with_attempt);
     void emit(const Run& run, std::string type, const std::string& step, std::string status,

@@ -87,6 +87,8 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
     if (!unit.skip_reason.empty()) rec.dict_obj().set(str("reason"), str(unit.skip_reason));
     if (!unit.child_execution.empty())
         rec.dict_obj().set(str("child_execution"), str(unit.child_execution));
+    if (unit.wait_deadline_ms)
+        rec.dict_obj().set(str("wait_deadline_ms"), tmpl::Value::integer(int64_t(unit.wait_deadline_ms)));
     if (!unit.annotations.is_undefined())
         rec.dict_obj().set(str("annotations"), unit.annotations);
     if (!unit.logs.list_obj().items.empty()) rec.dict_obj().set(str("logs"), unit.logs);

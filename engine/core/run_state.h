@@ -28,6 +28,7 @@ struct Engine::Unit {
     std::string child_execution;  // sub-workflow step: the child's id
     int attempt = 0;
     bool interrupted = false;     // re-run after a crash stopped it (ctx.resumed)
+    uint64_t wait_deadline_ms = 0;  // approval: when it times out (unix ms; 0: never)
     uint64_t started_ms = 0;
     uint64_t finished_ms = 0;
     uint64_t attempt_started_ms = 0;

@@ -218,6 +218,8 @@ void Engine::start_unit(Run& run, Unit& unit) {
             }
             if (const tmpl::Value* child = dict_get(r, "child_execution"); child && child->is_string())
                 unit.child_execution = std::string(child->str());
+            if (const tmpl::Value* d = dict_get(r, "wait_deadline_ms"); d && d->is_int())
+                unit.wait_deadline_ms = uint64_t(d->as_int());
             if (unit.attempt > 0) {
                 store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt),
                                    to_json_text(dict_of({{"attempt", tmpl::Value::integer(unit.attempt)},
@@ -321,6 +323,10 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
     if (def.task == "workflow") {
         invoke_subworkflow(run, unit);
+        return;
+    }
+    if (def.task == "approval") {
+        invoke_approval(run, unit);
         return;
     }
     const TaskDef* task = catalog_.find(def.task, def.provider);

@@ -169,6 +169,43 @@ void get_diff(Api& api, Call& c) {
     c.json(200, out + "]}");
 }
 
+void decide(Api& api, Call& c, const std::string& decision) {
+    std::string comment;
+    if (!c.req.body.empty()) {
+        Result<Value> body = parse_json_body(c.req.body);
+        if (!body) return c.error(400, "bad_json", body.error().message);
+        if (!body->is_dict()) return c.error(400, "bad_request", "the body must be a JSON object");
+        if (const Value* cm = body->dict_obj().find("comment")) {
+            if (!cm->is_string()) return c.error(422, "invalid_request", "'comment' must be a string");
+            comment = std::string(cm->str());
+        }
+    }
+    const std::string& id = c.params["id"];
+    const std::string& step = c.params["step"];
+    Status s = api.app().engine->decide(id, step, decision, c.caller, comment);
+    if (!s && s.error().message.find("not waiting in this process") != std::string::npos) {
+        // Not in memory: an execution that already ended is a conflict, not a 404.
+        auto rec = api.app().store->get_execution(id);
+        if (rec && rec.value())
+            return c.error(409, "conflict", "execution " + id + " is not waiting for a decision");
+    }
+    if (!s) {
+        int status = s.error().kind == ErrorKind::NotFound ? 404 : 409;
+        if (s.error().message.find("not among the approvers") != std::string::npos) status = 403;
+        return c.error(status, status == 404 ? "not_found" : status == 403 ? "forbidden" : "conflict",
+                       s.error().message);
+    }
+    std::string body = to_json_text(dict_of({{"execution_id", str(id)},
+                                             {"step", str(step)},
+                                             {"decision", str(decision)},
+                                             {"by", str(c.caller)},
+                                             {"comment", str(comment)}}));
+    auto res = std::make_shared<Responder>(std::move(c.res));
+    api.app().store->after_commit([res, body] {
+        res->send(200, body, {{"Content-Type", "application/json"}});
+    });
+}
+
 }  // namespace
 
 void add_execution_routes(Api& api) {
@@ -180,6 +217,10 @@ void add_execution_routes(Api& api) {
     api.add("GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); });
     api.add("GET", "/api/v1/executions/{id}", Role::Viewer, [a](Call& c) { get_execution(*a, c); });
     api.add("GET", "/api/v1/executions/{id}/diff", Role::Viewer, [a](Call& c) { get_diff(*a, c); });
+    api.add("POST", "/api/v1/executions/{id}/steps/{step}/approve", Role::Operator,
+            [a](Call& c) { decide(*a, c, "approved"); });
+    api.add("POST", "/api/v1/executions/{id}/steps/{step}/reject", Role::Operator,
+            [a](Call& c) { decide(*a, c, "rejected"); });
 }
 
 }  // namespace ferry::engine::server

@@ -280,6 +280,21 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
             if (check_ref(ctx, ref, who, step.id, names)) depend(ref.name);
         step.depends_on = std::move(deps);
 
+        // An approval that times out into an escalation step fails with kind timeout and
+        // runs that step, through the on_error machinery.
+        if (step.task == "approval" && step.with.is_dict()) {
+            const tmpl::Value* on_timeout = step.with.dict_obj().find("on_timeout");
+            if (on_timeout && on_timeout->is_string() && on_timeout->str() != "reject" &&
+                !is_template(on_timeout->str())) {
+                if (step.on_error == "fail") step.on_error = std::string(on_timeout->str());
+                else if (step.on_error != on_timeout->str())
+                    ctx.error(step.mark, who + ": on_timeout names step '" +
+                                             std::string(on_timeout->str()) +
+                                             "' but on_error names '" + step.on_error +
+                                             "'; use one of them");
+            }
+        }
+
         if (step.on_error != "fail" && step.on_error != "continue") {
             Mark at = step.field_marks.count("on_error") ? step.field_marks.at("on_error")
                                                          : step.mark;

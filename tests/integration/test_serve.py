@@ -256,6 +256,118 @@ class OpenApiAndMetrics(ServeTest):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
+APPROVAL = """\
+inputs: {timeout: {type: string, default: ""}, on_timeout: {type: string, default: reject}}
+steps:
+  - id: approve
+    task: approval
+    with: {message: "Deploy the firewall change?", timeout: "{{ inputs.timeout }}",
+           on_timeout: "{{ inputs.on_timeout }}", approvers: [operator, admin]}
+  - id: apply
+    task: log
+    when: "{{ steps.approve.output.decision == 'approved' }}"
+    with: {message: applied}
+"""
+ESCALATE = """\
+steps:
+  - id: approve
+    task: approval
+    with: {message: "Approve?", timeout: 500ms, on_timeout: escalate}
+  - id: escalate
+    task: log
+    with: {message: "paging the on-call manager"}
+"""
+
+
+class Approvals(unittest.TestCase):
+    def setUp(self):
+        self.p = te.Project()
+        self.p.write("ferry.yaml", tokens_yaml())
+        self.p.workflow("change", APPROVAL)
+        self.p.workflow("escalating", ESCALATE)
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+
+    def tearDown(self):
+        self.s.stop()
+        self.p.remove()
+
+    def execution(self, exec_id):
+        return self.s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")[1]
+
+    def wait_status(self, exec_id, wanted, timeout=10):
+        deadline = time.monotonic() + timeout
+        rec = self.execution(exec_id)
+        while rec["status"] not in wanted and time.monotonic() < deadline:
+            time.sleep(0.05)
+            rec = self.execution(exec_id)
+        return rec
+
+    def start(self, wf="change", inputs=None):
+        status, body = self.s.json("POST", "/api/v1/workflows/%s/executions" % wf,
+                                   {"inputs": inputs or {}}, role="operator")
+        self.assertEqual(status, 202, body)
+        return body["id"]
+
+    def test_approval_parks_durably_and_survives_a_restart(self):
+        exec_id = self.start()
+        rec = self.wait_status(exec_id, ("waiting",))
+        self.assertEqual(rec["status"], "waiting")
+        self.assertEqual(rec["steps"]["approve"]["status"], "waiting")
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
+        # A viewer may not decide; an operator may.
+        status, _ = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                {"comment": "x"}, role="viewer")
+        self.assertEqual(status, 403)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                   {"comment": "window agreed with the NOC"}, role="operator")
+        self.assertEqual(status, 200, body)
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        self.assertEqual(rec["status"], "succeeded")
+        out = rec["steps"]["approve"]["output"]
+        self.assertEqual((out["decision"], out["by"], out["comment"]),
+                         ("approved", "operator", "window agreed with the NOC"))
+        self.assertTrue(out["at"])
+        self.assertEqual(rec["steps"]["apply"]["status"], "succeeded")
+        # Deciding twice is a conflict.
+        status, _ = self.s.json("POST", "/api/v1/executions/%s/steps/approve/reject" % exec_id,
+                                {}, role="operator")
+        self.assertEqual(status, 409)
+
+    def test_reject_and_timeouts(self):
+        exec_id = self.start()
+        self.wait_status(exec_id, ("waiting",))
+        status, _ = self.s.json("POST", "/api/v1/executions/%s/steps/approve/reject" % exec_id,
+                                {"comment": "not now"}, role="admin")
+        self.assertEqual(status, 200)
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        self.assertEqual(rec["steps"]["approve"]["output"]["decision"], "rejected")
+        self.assertEqual(rec["steps"]["apply"]["status"], "skipped")
+        # No decision in time: rejected by the timeout.
+        exec_id = self.start(inputs={"timeout": "400ms"})
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        self.assertEqual(rec["steps"]["approve"]["output"]["by"], "timeout")
+        self.assertEqual(rec["steps"]["approve"]["output"]["decision"], "rejected")
+        # Or escalated to another step.
+        exec_id = self.start("escalating")
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        self.assertEqual(rec["steps"]["approve"]["status"], "failed")
+        self.assertEqual(rec["steps"]["approve"]["error"]["kind"], "timeout")
+        self.assertEqual(rec["steps"]["escalate"]["status"], "succeeded")
+
+    def test_unknown_step_and_dry_run(self):
+        exec_id = self.start()
+        self.wait_status(exec_id, ("waiting",))
+        status, _ = self.s.json("POST", "/api/v1/executions/%s/steps/nope/approve" % exec_id,
+                                {}, role="operator")
+        self.assertEqual(status, 404)
+        status, body = self.s.json("POST", "/api/v1/workflows/change/executions?wait=5s",
+                                   {"inputs": {}, "dry_run": True}, role="operator")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["steps"]["approve"]["output"]["by"], "dry_run")
+
+
 class Restart(unittest.TestCase):
     def test_sigterm_then_restart_resumes_the_running_execution(self):
         p = te.Project()

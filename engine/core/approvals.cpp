@@ -1,0 +1,132 @@
+// The approval task: a step that waits for a person. While it waits the execution is a
+// record ("waiting") plus a timer, never a live coroutine; after a restart the step is
+// re-armed from its record (same deadline). A decision or the timeout ends the step like a
+// task outcome, so on_error, retries and dependents behave as for any step.
+#include "core/executor.h"
+
+#include "core/run_state.h"
+#include "core/values.h"
+#include "runtime/duration.h"
+
+#include <rapidjson/document.h>
+
+namespace ferry::engine {
+
+namespace {
+
+std::string input_text(const tmpl::Value& input, const char* key) {
+    const tmpl::Value* v = input.is_dict() ? input.dict_obj().find(key) : nullptr;
+    return v && v->is_string() ? std::string(v->str()) : std::string();
+}
+
+TaskOutcome decision_outcome(const std::string& decision, const std::string& by,
+                             const std::string& comment) {
+    TaskOutcome out;
+    out.ok = true;
+    tmpl::Value v = dict_of({{"decision", str(decision)},
+                             {"by", str(by)},
+                             {"comment", str(comment)},
+                             {"at", str(rfc3339(now_unix_ms()))}});
+    rapidjson::Document doc;
+    to_rapidjson(v, doc, doc.GetAllocator());
+    out.value.Swap(doc);
+    return out;
+}
+
+}  // namespace
+
+void Engine::invoke_approval(Run& run, Unit& unit) {
+    if (run.options.dry_run) {
+        unit_finished(run, unit,
+                      decision_outcome("approved", "dry_run",
+                                       "approved automatically: a dry run does not wait"));
+        return;
+    }
+    std::string timeout = input_text(unit.input, "timeout");
+    if (!timeout.empty() && unit.wait_deadline_ms == 0) {
+        Result<uint64_t> ms = parse_duration_ms(timeout);
+        if (!ms) {
+            TaskOutcome out;
+            out.error = make_error(ErrorKind::Validation, "approval timeout: " + ms.error().message);
+            unit_finished(run, unit, std::move(out));
+            return;
+        }
+        unit.wait_deadline_ms = now_unix_ms() + ms.value();
+    }
+    unit.status = "waiting";
+    run.status = "waiting";
+    persist_unit(run, unit, true);
+    persist_execution(run);
+    emit(run, "step.waiting", unit.key, "waiting", input_text(unit.input, "message"), 0,
+         unit.attempt);
+    if (unit.wait_deadline_ms) {
+        uint64_t now = now_unix_ms();
+        uint64_t left = unit.wait_deadline_ms > now ? unit.wait_deadline_ms - now : 0;
+        std::string rid = run.id;
+        Unit* up = &unit;
+        unit.retry_timer = loop_.timer(left, [this, rid, up] {
+            if (Run* r = find_run(rid)) approval_timed_out(*r, *up);
+        });
+    }
+}
+
+void Engine::approval_timed_out(Run& run, Unit& unit) {
+    if (unit.status != "waiting") return;
+    unit.retry_timer.reset();
+    run.status = "running";
+    persist_execution(run);
+    std::string on_timeout = input_text(unit.input, "on_timeout");
+    if (on_timeout.empty() || on_timeout == "reject") {
+        unit_finished(run, unit, decision_outcome("rejected", "timeout", "no decision in time"));
+        return;
+    }
+    // Escalation: the step fails with kind timeout and its on_error step (set to
+    // on_timeout by the loader) runs instead.
+    TaskOutcome out;
+    out.error = make_error(ErrorKind::Timeout, "no decision before the approval's timeout (" +
+                                                   input_text(unit.input, "timeout") + ")");
+    unit_finished(run, unit, std::move(out));
+}
+
+size_t Engine::busy_executions() const {
+    size_t n = 0;
+    for (const auto& [id, run] : runs_)
+        if (run->status != "waiting") ++n;
+    return n;
+}
+
+Status Engine::decide(const std::string& execution_id, const std::string& step_key,
+                      const std::string& decision, const std::string& by,
+                      const std::string& comment) {
+    Run* run = find_run(execution_id);
+    if (!run) {
+        return make_error(ErrorKind::NotFound,
+                          "execution " + execution_id + " is not waiting in this process");
+    }
+    Unit* unit = nullptr;
+    for (auto& u : run->units)
+        if (u->key == step_key) unit = u.get();
+    if (!unit) return make_error(ErrorKind::NotFound, "execution " + execution_id + " has no step '" + step_key + "'");
+    if (unit->status != "waiting" || run->wf->steps[unit->step_index].task != "approval") {
+        return make_error(ErrorKind::Validation,
+                          "step '" + step_key + "' is not waiting for approval (status " +
+                              unit->status + ")");
+    }
+    const tmpl::Value* approvers = unit->input.is_dict() ? unit->input.dict_obj().find("approvers") : nullptr;
+    if (approvers && approvers->is_list() && !approvers->list_obj().items.empty()) {
+        bool allowed = false;
+        for (const tmpl::Value& a : approvers->list_obj().items)
+            if (a.is_string() && a.str() == by) allowed = true;
+        if (!allowed) {
+            return make_error(ErrorKind::Validation,
+                              "'" + by + "' is not among the approvers of step '" + step_key + "'");
+        }
+    }
+    unit->retry_timer.reset();
+    run->status = "running";
+    persist_execution(*run);
+    unit_finished(*run, *unit, decision_outcome(decision, by, comment));
+    return ok_status();
+}
+
+}  // namespace ferry::engine

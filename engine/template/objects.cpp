@@ -102,8 +102,7 @@ struct MacroObj final : Object {
                                        std::to_string(count) + " argument(s)");
         }
 
-        std::string buffer;
-        buffer.reserve(256);
+        std::string buffer = r.take_buffer();
         TemplateFrame frame;
         frame.tmpl = tmpl;
         frame.context = closure;
@@ -126,8 +125,15 @@ struct MacroObj final : Object {
             throw;
         }
         r.restore(saved);
-        return Value::string(std::move(buffer), autoescape);
+        // Short results are copied so the buffer (and its capacity) goes back to the pool;
+        // long ones keep the buffer rather than pay for a copy.
+        if (buffer.size() > kCopyLimit) return Value::string(std::move(buffer), autoescape);
+        Value result = Value::string(std::string(buffer), autoescape);
+        r.give_back(std::move(buffer));
+        return result;
     }
+
+    static constexpr size_t kCopyLimit = 1024;
 };
 
 // jinja2.runtime.LoopContext.

@@ -198,8 +198,26 @@ class Renderer final : public Runtime {
         std::unique_ptr<Args> a_;
     };
 
+    // Output buffers for macro calls, kept with their capacity between calls: a macro's
+    // result is usually short, so copying it out beats a fresh 256-byte buffer per call.
+    std::string take_buffer() {
+        if (buffer_pool_.empty()) {
+            std::string b;
+            b.reserve(256);
+            return b;
+        }
+        std::string b = std::move(buffer_pool_.back());
+        buffer_pool_.pop_back();
+        b.clear();
+        return b;
+    }
+    void give_back(std::string&& buffer) {
+        if (buffer.capacity() != 0) buffer_pool_.push_back(std::move(buffer));
+    }
+
   private:
     std::vector<std::unique_ptr<Args>> args_pool_;
+    std::vector<std::string> buffer_pool_;
 };
 
 // Engine objects the renderer creates (objects.cpp).

@@ -34,9 +34,19 @@ enum class Kind : uint8_t {
     Object,  // macros, loops, namespaces, cyclers, bound methods, dict views, modules...
 };
 
+// Storage for heap objects (heap.cpp): small blocks are recycled through per-thread free
+// lists. A render makes and drops hundreds of strings, scopes and lists; recycling them costs
+// a few instructions where malloc/free cost about a hundred once glibc's small per-thread
+// cache is full.
+void* heap_allocate(size_t size);
+void heap_release(void* block, size_t size) noexcept;
+
 struct HeapObject {
     mutable uint32_t refs = 0;
     virtual ~HeapObject() = default;
+    // The virtual destructor makes `delete` pass the most derived type's size.
+    static void* operator new(size_t size) { return heap_allocate(size); }
+    static void operator delete(void* block, size_t size) noexcept { heap_release(block, size); }
 };
 
 // Intrusive reference counting: cheaper than shared_ptr and keeps Value at 16 bytes.

@@ -61,8 +61,20 @@ Value Renderer::call(const Value& callable, const Args& args) {
     return callable.object_obj().call(*this, args);
 }
 
+namespace {
+
+bool no_arguments(const CallArgs& spec) {
+    return spec.positional.empty() && spec.named.empty() && !spec.dyn_args && !spec.dyn_kwargs;
+}
+
+const Args kNoArgs;
+
+} // namespace
+
 Value Renderer::eval_filter(const Expr& e) {
     Value subject = eval(*e.a);
+    // Most filters in a template take no arguments (string, trim, list, length...).
+    if (e.filter && no_arguments(e.args)) return e.filter(*this, subject, kNoArgs);
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);
@@ -72,6 +84,7 @@ Value Renderer::eval_filter(const Expr& e) {
 
 Value Renderer::eval_test(const Expr& e) {
     Value subject = eval(*e.a);
+    if (e.test && no_arguments(e.args)) return Value::boolean(e.test(*this, subject, kNoArgs));
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);

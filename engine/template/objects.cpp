@@ -49,7 +49,7 @@ struct MacroObj final : Object {
         Renderer::DepthGuard guard(r);
         const auto& params = def->params;
         size_t count = params.size();
-        auto scope = make_ref<Scope>(closure);
+        Ref<Scope> scope = r.take_scope(closure);
         scope->vars.reserve(count + 3);  // parameters plus caller/varargs/kwargs: one allocation
         std::vector<std::pair<std::string, Value>> kwargs;
         if (!args.named.empty()) kwargs = args.named;
@@ -125,6 +125,7 @@ struct MacroObj final : Object {
             throw;
         }
         r.restore(saved);
+        r.recycle(scope);
         // Short results are copied so the buffer (and its capacity) goes back to the pool;
         // long ones keep the buffer rather than pay for a copy.
         if (buffer.size() > kCopyLimit) return Value::string(std::move(buffer), autoescape);

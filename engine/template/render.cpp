@@ -22,6 +22,7 @@ void Renderer::locate(TemplateError& err, int line, int column) const {
 
 Ref<Scope> Renderer::make_context(const Value& vars) {
     auto ctx = make_ref<Scope>();
+    ctx->vars.reserve(16); // top-level sets land here: skip the first few regrowths
     if (vars.is_dict()) {
         ctx->fallback = &vars.dict_obj();
         ctx->fallback_owner = vars;
@@ -187,7 +188,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
             if (iteration && iteration->refs == 1) {
                 iteration->vars.clear();
             } else {
-                iteration = make_ref<Scope>(saved.scope);
+                iteration = take_scope(saved.scope);
                 iteration->vars.reserve(4);  // loop, the target(s) and a set or two
             }
             loop_advance(loop, i);
@@ -202,6 +203,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
         throw;
     }
     restore(saved);
+    recycle(iteration);
 }
 
 void Renderer::assign(const Expr& target, const Value& value) {

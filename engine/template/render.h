@@ -27,7 +27,7 @@ struct Scope : HeapObject {
     explicit Scope(Ref<Scope> p = {}) : parent(std::move(p)) {}
     const Value* find_local(std::string_view name) const {
         for (const auto& [k, v] : vars)
-            if (k == name) return &v;
+            if (same_name(k, name)) return &v;
         if (fallback) return fallback->find(name);
         return nullptr;
     }
@@ -38,7 +38,7 @@ struct Scope : HeapObject {
     }
     void set(std::string_view name, Value value) {
         for (auto& [k, v] : vars) {
-            if (k == name) {
+            if (same_name(k, name)) {
                 v = std::move(value);
                 return;
             }
@@ -174,29 +174,45 @@ class Renderer final : public Runtime {
     std::vector<Ref<Scope>> cyclic_;
 
   public:
-    // Argument lists are borrowed from a pool so a filter call does not allocate once the
-    // pool is warm (they keep their capacity between calls).
+    // Argument lists are borrowed from a stack indexed by call nesting, so a call does not
+    // allocate once the stack is warm (the lists keep their capacity between calls).
     class PooledArgs {
       public:
         explicit PooledArgs(Renderer& r) : r_(r) {
-            if (r.args_pool_.empty()) {
-                a_ = std::make_unique<Args>();
-            } else {
-                a_ = std::move(r.args_pool_.back());
-                r.args_pool_.pop_back();
-            }
+            if (r.args_depth_ == r.args_stack_.size())
+                r.args_stack_.push_back(std::make_unique<Args>());
+            a_ = r.args_stack_[r.args_depth_++].get();
         }
         ~PooledArgs() {
             a_->positional.clear();
-            a_->named.clear();
-            r_.args_pool_.push_back(std::move(a_));
+            if (!a_->named.empty()) a_->named.clear();
+            --r_.args_depth_;
         }
+        PooledArgs(const PooledArgs&) = delete;
+        PooledArgs& operator=(const PooledArgs&) = delete;
         Args& operator*() { return *a_; }
 
       private:
         Renderer& r_;
-        std::unique_ptr<Args> a_;
+        Args* a_;
     };
+
+    // Child scopes for macro calls and loops, recycled with their variables' capacity.
+    Ref<Scope> take_scope(Ref<Scope> parent) {
+        if (scope_pool_.empty()) return make_ref<Scope>(std::move(parent));
+        Ref<Scope> s = std::move(scope_pool_.back());
+        scope_pool_.pop_back();
+        s->parent = std::move(parent);
+        return s;
+    }
+    // Takes back a scope nothing else refers to (a macro defined in it, a `self` or a loop
+    // object stored elsewhere would); any other scope is left to its owners.
+    void recycle(Ref<Scope>& s) {
+        if (!s || s->refs != 1 || s->persistent || s->fallback) return;
+        s->vars.clear();
+        s->parent = Ref<Scope>();
+        scope_pool_.push_back(std::move(s));
+    }
 
     // Output buffers for macro calls, kept with their capacity between calls: a macro's
     // result is usually short, so copying it out beats a fresh 256-byte buffer per call.
@@ -216,8 +232,10 @@ class Renderer final : public Runtime {
     }
 
   private:
-    std::vector<std::unique_ptr<Args>> args_pool_;
+    std::vector<std::unique_ptr<Args>> args_stack_;
+    size_t args_depth_ = 0;
     std::vector<std::string> buffer_pool_;
+    std::vector<Ref<Scope>> scope_pool_;
 };
 
 // Engine objects the renderer creates (objects.cpp).

@@ -92,14 +92,34 @@ Value Renderer::eval_test(const Expr& e) {
     return Value::boolean(e.test(*this, subject, args));
 }
 
+FilterFn Renderer::filter_named(std::string_view name) {
+    if (!last_filter_ || !same_name(last_filter_name_, name)) {
+        FilterFn f = find_filter(name);
+        if (!f) return nullptr;
+        last_filter_name_.assign(name);
+        last_filter_ = f;
+    }
+    return last_filter_;
+}
+
+TestFn Renderer::test_named(std::string_view name) {
+    if (!last_test_ || !same_name(last_test_name_, name)) {
+        TestFn t = find_test(name);
+        if (!t) return nullptr;
+        last_test_name_.assign(name);
+        last_test_ = t;
+    }
+    return last_test_;
+}
+
 Value Renderer::call_filter(std::string_view name, const Value& subject, const Args& args) {
-    FilterFn f = find_filter(name);
+    FilterFn f = filter_named(name);
     if (!f) raise(ErrorKind::Runtime, "No filter named '" + std::string(name) + "'.");
     return f(*this, subject, args);
 }
 
 bool Renderer::call_test(std::string_view name, const Value& subject, const Args& args) {
-    TestFn t = find_test(name);
+    TestFn t = test_named(name);
     if (!t) raise(ErrorKind::Runtime, "No test named '" + std::string(name) + "'.");
     return t(*this, subject, args);
 }

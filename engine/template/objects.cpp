@@ -3,15 +3,17 @@
 #include "template/render.h"
 
 #include <array>
+#include <typeinfo>
 
 namespace ferry::tmpl {
 
 namespace {
 
 Renderer& renderer_of(Runtime& rt) {
-    auto* r = dynamic_cast<Renderer*>(&rt);
-    if (!r) raise(ErrorKind::Runtime, "macros can only be called while a template renders");
-    return *r;
+    // Renderer is final, so comparing the dynamic type is exact (and cheaper than dynamic_cast).
+    if (typeid(rt) != typeid(Renderer))
+        raise(ErrorKind::Runtime, "macros can only be called while a template renders");
+    return static_cast<Renderer&>(rt);
 }
 
 // jinja2.runtime.Macro: binds arguments like Macro.__call__ and renders the body.
@@ -77,13 +79,13 @@ struct MacroObj final : Object {
                 if (p.name == "caller") explicit_caller = true;
             if (!explicit_caller) {
                 auto c = take_kwarg("caller");
-                scope->vars.emplace_back("caller", c ? *c : Value::undefined("No caller defined"));
+                scope->add("caller", c ? *c : Value::undefined("No caller defined"));
             }
         }
         if (def->catch_kwargs) {
             Value kw = Value::dict();
             for (auto& [k, v] : kwargs) kw.dict_obj().set(Value::string(k), v);
-            scope->vars.emplace_back("kwargs", kw);
+            scope->add("kwargs", kw);
         } else if (!kwargs.empty()) {
             if (kwargs.front().first == "caller") {
                 raise(ErrorKind::Type, "macro '" + name +
@@ -96,7 +98,7 @@ struct MacroObj final : Object {
         if (def->catch_varargs) {
             std::vector<Value> rest;
             for (size_t i = count; i < args.positional.size(); ++i) rest.push_back(args.positional[i]);
-            scope->vars.emplace_back("varargs", Value::tuple(std::move(rest)));
+            scope->add("varargs", Value::tuple(std::move(rest)));
         } else if (args.positional.size() > count) {
             raise(ErrorKind::Type, "macro '" + name + "' takes not more than " +
                                        std::to_string(count) + " argument(s)");
@@ -247,8 +249,8 @@ struct ModuleObj final : Object {
     }
     std::optional<Value> getattr(std::string_view name) const override {
         if (!name.empty() && name[0] == '_') return std::nullopt;
-        for (const auto& [k, v] : exports->vars)
-            if (k == name) return v;
+        for (const ScopeVar& v : exports->vars)
+            if (same_name(v.name, name)) return v.value;
         return std::nullopt;
     }
 };

@@ -17,33 +17,63 @@
 
 namespace ferry::tmpl {
 
+// A scope variable. The tag packs the name's length and first bytes, so scanning a scope (a
+// lookup walks every enclosing one) compares one integer per variable, and a name of up to
+// kTagBytes bytes is decided by the tag alone.
+struct ScopeVar {
+    uint64_t tag;
+    std::string name;
+    Value value;
+
+    static constexpr size_t kTagBytes = 7;
+    static uint64_t tag_of(std::string_view name) {
+        uint64_t t = 0;
+        size_t n = name.size() < kTagBytes ? name.size() : kTagBytes;
+        for (size_t i = 0; i < n; ++i)
+            t |= uint64_t(static_cast<unsigned char>(name[i])) << (8 * i);
+        return (t << 8) | (name.size() & 0xff);
+    }
+    bool is(std::string_view other, uint64_t other_tag) const {
+        return tag == other_tag && (other.size() <= kTagBytes || same_name(name, other));
+    }
+};
+
 struct Scope : HeapObject {
-    std::vector<std::pair<std::string, Value>> vars;
+    std::vector<ScopeVar> vars;
     const DictObj* fallback = nullptr;  // the render's input vars (read-only)
     Value fallback_owner;                // keeps fallback alive
     Ref<Scope> parent;
     bool persistent = false;  // a cached module's context: outlives renders on purpose
 
     explicit Scope(Ref<Scope> p = {}) : parent(std::move(p)) {}
-    const Value* find_local(std::string_view name) const {
-        for (const auto& [k, v] : vars)
-            if (same_name(k, name)) return &v;
+    const Value* find_local(std::string_view name, uint64_t tag) const {
+        for (const ScopeVar& v : vars)
+            if (v.is(name, tag)) return &v.value;
         if (fallback) return fallback->find(name);
         return nullptr;
     }
+    const Value* find_local(std::string_view name) const {
+        return find_local(name, ScopeVar::tag_of(name));
+    }
     const Value* lookup(std::string_view name) const {
+        uint64_t tag = ScopeVar::tag_of(name);
         for (const Scope* s = this; s; s = s->parent.get())
-            if (const Value* v = s->find_local(name)) return v;
+            if (const Value* v = s->find_local(name, tag)) return v;
         return nullptr;
     }
     void set(std::string_view name, Value value) {
-        for (auto& [k, v] : vars) {
-            if (same_name(k, name)) {
-                v = std::move(value);
+        uint64_t tag = ScopeVar::tag_of(name);
+        for (ScopeVar& v : vars) {
+            if (v.is(name, tag)) {
+                v.value = std::move(value);
                 return;
             }
         }
-        vars.emplace_back(std::string(name), std::move(value));
+        vars.push_back(ScopeVar{tag, std::string(name), std::move(value)});
+    }
+    // Adds a variable the scope is known not to have yet (a fresh scope's `loop`, `caller`...).
+    void add(std::string_view name, Value value) {
+        vars.push_back(ScopeVar{ScopeVar::tag_of(name), std::string(name), std::move(value)});
     }
 };
 
@@ -88,6 +118,10 @@ class Renderer final : public Runtime {
     bool has_filter(std::string_view name) const override;
     bool has_test(std::string_view name) const override;
     Value call(const Value& callable, const Args& args) override;
+    // The filter or test a filter names at run time (map('trim'), select('in', ...)), with
+    // the last one remembered: such a filter looks the same name up for every item.
+    FilterFn filter_named(std::string_view name);
+    TestFn test_named(std::string_view name);
     Value make_undefined(std::string hint) override {
         return Value::undefined(std::move(hint), options_.strict);
     }
@@ -236,6 +270,9 @@ class Renderer final : public Runtime {
     size_t args_depth_ = 0;
     std::vector<std::string> buffer_pool_;
     std::vector<Ref<Scope>> scope_pool_;
+    std::string last_filter_name_, last_test_name_;
+    FilterFn last_filter_ = nullptr;
+    TestFn last_test_ = nullptr;
 };
 
 // Engine objects the renderer creates (objects.cpp).

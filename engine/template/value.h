@@ -88,10 +88,13 @@ class Value;
 class Runtime;
 struct Args;
 
-// a == b for variable and key names: the first bytes are compared inline because most
-// names in a scope differ there, and a call to memcmp per candidate showed in profiles.
+// a == b for variable and key names, compared inline: names are short, and a call to memcmp
+// per candidate showed in profiles.
 inline bool same_name(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && (a.empty() || (a[0] == b[0] && a == b));
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (a[i] != b[i]) return false;
+    return true;
 }
 
 struct StrObj : HeapObject {

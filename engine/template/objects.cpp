@@ -3,6 +3,7 @@
 #include "template/render.h"
 
 #include <array>
+#include <iterator>
 #include <typeinfo>
 
 namespace ferry::tmpl {
@@ -53,47 +54,53 @@ struct MacroObj final : Object {
         size_t count = params.size();
         Ref<Scope> scope = r.take_scope(closure);
         scope->vars.reserve(count + 3);  // parameters plus caller/varargs/kwargs: one allocation
-        std::vector<std::pair<std::string, Value>> kwargs;
-        if (!args.named.empty()) kwargs = args.named;
-        auto take_kwarg = [&](std::string_view key) -> std::optional<Value> {
-            for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
-                if (it->first == key) {
-                    Value v = std::move(it->second);
-                    kwargs.erase(it);
-                    return v;
+        // Keyword arguments are consumed as Macro.__call__ pops them from its kwargs: the first
+        // unconsumed one of a name binds; what is left over goes to `kwargs` or is an error.
+        std::vector<char> consumed(args.named.size(), 0); // no allocation when there are none
+        auto take_kwarg = [&](std::string_view key) -> const Value* {
+            for (size_t k = 0; k < args.named.size(); ++k) {
+                if (!consumed[k] && args.named[k].first == key) {
+                    consumed[k] = 1;
+                    return &args.named[k].second;
                 }
             }
-            return std::nullopt;
+            return nullptr;
         };
-        // Bound arguments: on the stack for the usual few parameters.
-        std::array<std::optional<Value>, 8> small;
-        std::vector<std::optional<Value>> large;
-        if (count > small.size()) large.resize(count);
-        std::optional<Value>* bound = count > small.size() ? large.data() : small.data();
-        for (size_t i = 0; i < count && i < args.positional.size(); ++i)
-            bound[i] = args.positional[i];
-        for (size_t i = args.positional.size(); i < count; ++i) bound[i] = take_kwarg(params[i].name);
+        // Bound arguments (pointers into args): on the stack for the usual few parameters,
+        // written one by one (a zero-filled array of optionals showed up as a `rep stos`).
+        const Value* small[8];
+        std::vector<const Value*> large;
+        if (count > std::size(small)) large.resize(count);
+        const Value** bound = count > std::size(small) ? large.data() : small;
+        for (size_t i = 0; i < count; ++i)
+            bound[i] =
+                i < args.positional.size() ? &args.positional[i] : take_kwarg(params[i].name);
         if (def->uses_caller) {
             bool explicit_caller = false;
             for (const auto& p : params)
                 if (p.name == "caller") explicit_caller = true;
             if (!explicit_caller) {
-                auto c = take_kwarg("caller");
+                const Value* c = take_kwarg("caller");
                 scope->add("caller", c ? *c : Value::undefined("No caller defined"));
             }
         }
+        const std::pair<std::string, Value>* leftover = nullptr;
+        for (size_t k = 0; k < args.named.size() && !leftover; ++k)
+            if (!consumed[k]) leftover = &args.named[k];
         if (def->catch_kwargs) {
             Value kw = Value::dict();
-            for (auto& [k, v] : kwargs) kw.dict_obj().set(Value::string(k), v);
+            for (size_t k = 0; k < args.named.size(); ++k)
+                if (!consumed[k])
+                    kw.dict_obj().set(Value::string(args.named[k].first), args.named[k].second);
             scope->add("kwargs", kw);
-        } else if (!kwargs.empty()) {
-            if (kwargs.front().first == "caller") {
+        } else if (leftover) {
+            if (leftover->first == "caller") {
                 raise(ErrorKind::Type, "macro '" + name +
                                            "' was invoked with two values for the special "
                                            "caller argument. This is most likely a bug.");
             }
-            raise(ErrorKind::Type, "macro '" + name + "' takes no keyword argument '" +
-                                       kwargs.front().first + "'");
+            raise(ErrorKind::Type,
+                  "macro '" + name + "' takes no keyword argument '" + leftover->first + "'");
         }
         if (def->catch_varargs) {
             std::vector<Value> rest;
@@ -119,7 +126,7 @@ struct MacroObj final : Object {
                 if (bound[i]) v = *bound[i];
                 else if (params[i].default_value) v = r.eval(*params[i].default_value);
                 else v = r.make_undefined("parameter '" + params[i].name + "' was not provided");
-                scope->set(params[i].name, v);
+                scope->set(params[i].name, std::move(v));
             }
             r.exec_body(def->body);
         } catch (...) {

@@ -17,7 +17,8 @@ Value Renderer::eval(const Expr& e) {
 }
 
 Value Renderer::eval_name(const Expr& e) {
-    if (const Value* v = scope_->lookup(e.name)) return *v;
+    uint64_t tag = e.name_tag != 0 ? e.name_tag : name_tag(e.name);
+    if (const Value* v = scope_->lookup(e.name, tag)) return *v;
     Value global = find_global(e.name);
     if (!global.is_undefined()) return global;
     // `self` works anywhere in a template, not only inside blocks.

@@ -17,24 +17,16 @@
 
 namespace ferry::tmpl {
 
-// A scope variable. The tag packs the name's length and first bytes, so scanning a scope (a
-// lookup walks every enclosing one) compares one integer per variable, and a name of up to
-// kTagBytes bytes is decided by the tag alone.
+// A scope variable, with its name's name_tag(): scanning a scope (a lookup walks every
+// enclosing one) compares one integer per variable.
 struct ScopeVar {
     uint64_t tag;
     std::string name;
     Value value;
 
-    static constexpr size_t kTagBytes = 7;
-    static uint64_t tag_of(std::string_view name) {
-        uint64_t t = 0;
-        size_t n = name.size() < kTagBytes ? name.size() : kTagBytes;
-        for (size_t i = 0; i < n; ++i)
-            t |= uint64_t(static_cast<unsigned char>(name[i])) << (8 * i);
-        return (t << 8) | (name.size() & 0xff);
-    }
+    static uint64_t tag_of(std::string_view name) { return name_tag(name); }
     bool is(std::string_view other, uint64_t other_tag) const {
-        return tag == other_tag && (other.size() <= kTagBytes || same_name(name, other));
+        return tag == other_tag && (other.size() <= kNameTagBytes || same_name(name, other));
     }
 };
 
@@ -55,8 +47,8 @@ struct Scope : HeapObject {
     const Value* find_local(std::string_view name) const {
         return find_local(name, ScopeVar::tag_of(name));
     }
-    const Value* lookup(std::string_view name) const {
-        uint64_t tag = ScopeVar::tag_of(name);
+    const Value* lookup(std::string_view name) const { return lookup(name, name_tag(name)); }
+    const Value* lookup(std::string_view name, uint64_t tag) const {
         for (const Scope* s = this; s; s = s->parent.get())
             if (const Value* v = s->find_local(name, tag)) return v;
         return nullptr;

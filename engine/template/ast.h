@@ -48,19 +48,35 @@ struct CallArgs {
     ExprPtr dyn_kwargs;  // **kwargs
 };
 
+// Packs a name's length and first kNameTagBytes bytes into one integer: scope variables and
+// Name nodes carry it, so a scope scan compares integers and short names need nothing else.
+constexpr size_t kNameTagBytes = 7;
+inline uint64_t name_tag(std::string_view name) {
+    uint64_t t = 0;
+    size_t n = name.size() < kNameTagBytes ? name.size() : kNameTagBytes;
+    for (size_t i = 0; i < n; ++i)
+        t |= uint64_t(static_cast<unsigned char>(name[i])) << (8 * i);
+    return (t << 8) | (name.size() & 0xff);
+}
+
+// Fields are ordered by use: the first 64 bytes hold what evaluating a constant, a name or a
+// filter reads, the next 64 the call arguments; the rest is for rarer nodes. A render walks
+// hundreds of nodes, and each cache line it does not have to load shows in profiles.
 struct Expr {
     ExprKind kind;
+    bool is_slice = false; // Getitem with a slice: a[b:c:d], operands in slice_*
     int line = 0;
     int column = 0;
     int depth = 1;               // height of the tree below: bounded so evaluation cannot overflow the stack
-    Value value;                 // Const
-    std::string name;            // Name, Getattr attribute, Filter/Test name, Binary operator
-    ExprPtr a, b, c;             // operands (c: slice step / condexpr else)
-    bool is_slice = false;       // Getitem with a slice: a[b:c:d], operands in slice_*
-    ExprPtr slice_start, slice_stop, slice_step;
-    CallArgs args;               // Call/Filter/Test arguments
+    uint64_t name_tag = 0;       // Name: name_tag(name), set by the parser (0: not set)
+    ExprPtr a, b;                // operands
     FilterFn filter = nullptr;   // resolved at parse time
+    Value value;                 // Const
+    CallArgs args;               // Call/Filter/Test arguments
     TestFn test = nullptr;
+    ExprPtr c;        // slice step / condexpr else
+    std::string name; // Name, Getattr attribute, Filter/Test name, Binary operator
+    ExprPtr slice_start, slice_stop, slice_step;
     std::vector<ExprPtr> items;  // List/Tuple items, Dict keys
     std::vector<ExprPtr> values; // Dict values
     std::vector<std::pair<std::string, ExprPtr>> ops;  // Compare: ("<", rhs), ("in", rhs)...

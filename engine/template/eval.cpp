@@ -17,7 +17,8 @@ Value Renderer::eval(const Expr& e) {
 }
 
 Value Renderer::eval_name(const Expr& e) {
-    if (const Value* v = scope_->lookup(e.name)) return *v;
+    uint64_t tag = e.name_tag != 0 ? e.name_tag : name_tag(e.name);
+    if (const Value* v = scope_->lookup(e.name, tag)) return *v;
     Value global = find_global(e.name);
     if (!global.is_undefined()) return global;
     // `self` works anywhere in a template, not only inside blocks.
@@ -61,8 +62,20 @@ Value Renderer::call(const Value& callable, const Args& args) {
     return callable.object_obj().call(*this, args);
 }
 
+namespace {
+
+bool no_arguments(const CallArgs& spec) {
+    return spec.positional.empty() && spec.named.empty() && !spec.dyn_args && !spec.dyn_kwargs;
+}
+
+const Args kNoArgs;
+
+} // namespace
+
 Value Renderer::eval_filter(const Expr& e) {
     Value subject = eval(*e.a);
+    // Most filters in a template take no arguments (string, trim, list, length...).
+    if (e.filter && no_arguments(e.args)) return e.filter(*this, subject, kNoArgs);
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);
@@ -72,6 +85,7 @@ Value Renderer::eval_filter(const Expr& e) {
 
 Value Renderer::eval_test(const Expr& e) {
     Value subject = eval(*e.a);
+    if (e.test && no_arguments(e.args)) return Value::boolean(e.test(*this, subject, kNoArgs));
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);
@@ -79,14 +93,34 @@ Value Renderer::eval_test(const Expr& e) {
     return Value::boolean(e.test(*this, subject, args));
 }
 
+FilterFn Renderer::filter_named(std::string_view name) {
+    if (!last_filter_ || !same_name(last_filter_name_, name)) {
+        FilterFn f = find_filter(name);
+        if (!f) return nullptr;
+        last_filter_name_.assign(name);
+        last_filter_ = f;
+    }
+    return last_filter_;
+}
+
+TestFn Renderer::test_named(std::string_view name) {
+    if (!last_test_ || !same_name(last_test_name_, name)) {
+        TestFn t = find_test(name);
+        if (!t) return nullptr;
+        last_test_name_.assign(name);
+        last_test_ = t;
+    }
+    return last_test_;
+}
+
 Value Renderer::call_filter(std::string_view name, const Value& subject, const Args& args) {
-    FilterFn f = find_filter(name);
+    FilterFn f = filter_named(name);
     if (!f) raise(ErrorKind::Runtime, "No filter named '" + std::string(name) + "'.");
     return f(*this, subject, args);
 }
 
 bool Renderer::call_test(std::string_view name, const Value& subject, const Args& args) {
-    TestFn t = find_test(name);
+    TestFn t = test_named(name);
     if (!t) raise(ErrorKind::Runtime, "No test named '" + std::string(name) + "'.");
     return t(*this, subject, args);
 }

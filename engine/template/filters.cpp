@@ -66,10 +66,11 @@ Value f_length(Runtime&, const Value& value, const Args& args) {
 
 Value f_default(Runtime&, const Value& value, const Args& args) {
     ArgReader r("do_default", args, {"default_value", "boolean"});
-    Value fallback = r.get_or(0, Value::string(""));
     bool boolean = r.get(1) && truthy(*r.get(1));
-    if (value.is_undefined() || (boolean && !truthy(value))) return fallback;
-    return value;
+    if (!value.is_undefined() && !(boolean && !truthy(value))) return value;
+    // The '' fallback is only built when it is used: `x|default('', true)` is on hot paths.
+    const Value* fallback = r.get(0);
+    return fallback ? *fallback : Value::string("");
 }
 
 Value f_escape(Runtime&, const Value& value, const Args& args) {

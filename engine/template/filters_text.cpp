@@ -54,6 +54,7 @@ Value f_upper(Runtime&, const Value& value, const Args& args) {
 Value f_lower(Runtime&, const Value& value, const Args& args) {
     ArgReader("do_lower", args, {});
     Value s = soft_str(value);
+    if (is_ascii_lower(s.str())) return s; // nothing to change: no copy
     return str_result(str_lower(s.str()), s.is_safe());
 }
 
@@ -174,8 +175,13 @@ Value f_replace(Runtime&, const Value& value, const Args& args) {
     const Value* count = r.get(2);
     int64_t n = (!count || count->is_none()) ? -1 : index_arg(*count);
     // Without autoescape Jinja2 works on str(s): the result is plain text.
-    if (value.is_string() && old.is_string() && repl.is_string())
+    if (value.is_string() && old.is_string() && repl.is_string()) {
+        // Nothing to replace: the same (plain) string, without copying it.
+        if (!value.is_safe() && !old.str().empty() &&
+            value.str().find(old.str()) == std::string_view::npos)
+            return value;
         return Value::string(replace_all(value.str(), old.str(), repl.str(), n));
+    }
     return Value::string(replace_all(to_str(value), to_str(old), to_str(repl), n));
 }
 

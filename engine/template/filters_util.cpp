@@ -598,7 +598,8 @@ std::vector<Value> attribute_parts(const Value& attribute) {
 }
 
 Value ignore_case(const Value& v) {
-    if (v.is_string()) return Value::string(str_lower(v.str()), v.is_safe());
+    if (v.is_string() && !is_ascii_lower(v.str()))
+        return Value::string(str_lower(v.str()), v.is_safe());
     return v;
 }
 

@@ -35,6 +35,14 @@ Value soft_str(const Value& v);
 // markupsafe.escape(v): safe strings unchanged, anything else str()'d and escaped.
 Value escape_value(const Value& v);
 std::string escaped_text(const Value& v);
+// True when str.lower() would return s unchanged because it is ASCII without capitals: the
+// lower filters then hand back the same string instead of a copy.
+inline bool is_ascii_lower(std::string_view s) {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) >= 0x80 || (c >= 'A' && c <= 'Z')) return false;
+    return true;
+}
+
 // A string result that is Markup when `safe`.
 inline Value str_result(std::string s, bool safe) {
     return Value::string(std::move(s), safe);

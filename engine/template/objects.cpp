@@ -3,15 +3,18 @@
 #include "template/render.h"
 
 #include <array>
+#include <iterator>
+#include <typeinfo>
 
 namespace ferry::tmpl {
 
 namespace {
 
 Renderer& renderer_of(Runtime& rt) {
-    auto* r = dynamic_cast<Renderer*>(&rt);
-    if (!r) raise(ErrorKind::Runtime, "macros can only be called while a template renders");
-    return *r;
+    // Renderer is final, so comparing the dynamic type is exact (and cheaper than dynamic_cast).
+    if (typeid(rt) != typeid(Renderer))
+        raise(ErrorKind::Runtime, "macros can only be called while a template renders");
+    return static_cast<Renderer&>(rt);
 }
 
 // jinja2.runtime.Macro: binds arguments like Macro.__call__ and renders the body.
@@ -49,61 +52,66 @@ struct MacroObj final : Object {
         Renderer::DepthGuard guard(r);
         const auto& params = def->params;
         size_t count = params.size();
-        auto scope = make_ref<Scope>(closure);
+        Ref<Scope> scope = r.take_scope(closure);
         scope->vars.reserve(count + 3);  // parameters plus caller/varargs/kwargs: one allocation
-        std::vector<std::pair<std::string, Value>> kwargs;
-        if (!args.named.empty()) kwargs = args.named;
-        auto take_kwarg = [&](std::string_view key) -> std::optional<Value> {
-            for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
-                if (it->first == key) {
-                    Value v = std::move(it->second);
-                    kwargs.erase(it);
-                    return v;
+        // Keyword arguments are consumed as Macro.__call__ pops them from its kwargs: the first
+        // unconsumed one of a name binds; what is left over goes to `kwargs` or is an error.
+        std::vector<char> consumed(args.named.size(), 0); // no allocation when there are none
+        auto take_kwarg = [&](std::string_view key) -> const Value* {
+            for (size_t k = 0; k < args.named.size(); ++k) {
+                if (!consumed[k] && args.named[k].first == key) {
+                    consumed[k] = 1;
+                    return &args.named[k].second;
                 }
             }
-            return std::nullopt;
+            return nullptr;
         };
-        // Bound arguments: on the stack for the usual few parameters.
-        std::array<std::optional<Value>, 8> small;
-        std::vector<std::optional<Value>> large;
-        if (count > small.size()) large.resize(count);
-        std::optional<Value>* bound = count > small.size() ? large.data() : small.data();
-        for (size_t i = 0; i < count && i < args.positional.size(); ++i)
-            bound[i] = args.positional[i];
-        for (size_t i = args.positional.size(); i < count; ++i) bound[i] = take_kwarg(params[i].name);
+        // Bound arguments (pointers into args): on the stack for the usual few parameters,
+        // written one by one (a zero-filled array of optionals showed up as a `rep stos`).
+        const Value* small[8];
+        std::vector<const Value*> large;
+        if (count > std::size(small)) large.resize(count);
+        const Value** bound = count > std::size(small) ? large.data() : small;
+        for (size_t i = 0; i < count; ++i)
+            bound[i] =
+                i < args.positional.size() ? &args.positional[i] : take_kwarg(params[i].name);
         if (def->uses_caller) {
             bool explicit_caller = false;
             for (const auto& p : params)
                 if (p.name == "caller") explicit_caller = true;
             if (!explicit_caller) {
-                auto c = take_kwarg("caller");
-                scope->vars.emplace_back("caller", c ? *c : Value::undefined("No caller defined"));
+                const Value* c = take_kwarg("caller");
+                scope->add("caller", c ? *c : Value::undefined("No caller defined"));
             }
         }
+        const std::pair<std::string, Value>* leftover = nullptr;
+        for (size_t k = 0; k < args.named.size() && !leftover; ++k)
+            if (!consumed[k]) leftover = &args.named[k];
         if (def->catch_kwargs) {
             Value kw = Value::dict();
-            for (auto& [k, v] : kwargs) kw.dict_obj().set(Value::string(k), v);
-            scope->vars.emplace_back("kwargs", kw);
-        } else if (!kwargs.empty()) {
-            if (kwargs.front().first == "caller") {
+            for (size_t k = 0; k < args.named.size(); ++k)
+                if (!consumed[k])
+                    kw.dict_obj().set(Value::string(args.named[k].first), args.named[k].second);
+            scope->add("kwargs", kw);
+        } else if (leftover) {
+            if (leftover->first == "caller") {
                 raise(ErrorKind::Type, "macro '" + name +
                                            "' was invoked with two values for the special "
                                            "caller argument. This is most likely a bug.");
             }
-            raise(ErrorKind::Type, "macro '" + name + "' takes no keyword argument '" +
-                                       kwargs.front().first + "'");
+            raise(ErrorKind::Type,
+                  "macro '" + name + "' takes no keyword argument '" + leftover->first + "'");
         }
         if (def->catch_varargs) {
             std::vector<Value> rest;
             for (size_t i = count; i < args.positional.size(); ++i) rest.push_back(args.positional[i]);
-            scope->vars.emplace_back("varargs", Value::tuple(std::move(rest)));
+            scope->add("varargs", Value::tuple(std::move(rest)));
         } else if (args.positional.size() > count) {
             raise(ErrorKind::Type, "macro '" + name + "' takes not more than " +
                                        std::to_string(count) + " argument(s)");
         }
 
-        std::string buffer;
-        buffer.reserve(256);
+        std::string buffer = r.take_buffer();
         TemplateFrame frame;
         frame.tmpl = tmpl;
         frame.context = closure;
@@ -118,7 +126,7 @@ struct MacroObj final : Object {
                 if (bound[i]) v = *bound[i];
                 else if (params[i].default_value) v = r.eval(*params[i].default_value);
                 else v = r.make_undefined("parameter '" + params[i].name + "' was not provided");
-                scope->set(params[i].name, v);
+                scope->set(params[i].name, std::move(v));
             }
             r.exec_body(def->body);
         } catch (...) {
@@ -126,8 +134,16 @@ struct MacroObj final : Object {
             throw;
         }
         r.restore(saved);
-        return Value::string(std::move(buffer), autoescape);
+        r.recycle(scope);
+        // Short results are copied so the buffer (and its capacity) goes back to the pool;
+        // long ones keep the buffer rather than pay for a copy.
+        if (buffer.size() > kCopyLimit) return Value::string(std::move(buffer), autoescape);
+        Value result = Value::string(std::string(buffer), autoescape);
+        r.give_back(std::move(buffer));
+        return result;
     }
+
+    static constexpr size_t kCopyLimit = 1024;
 };
 
 // jinja2.runtime.LoopContext.
@@ -240,8 +256,8 @@ struct ModuleObj final : Object {
     }
     std::optional<Value> getattr(std::string_view name) const override {
         if (!name.empty() && name[0] == '_') return std::nullopt;
-        for (const auto& [k, v] : exports->vars)
-            if (k == name) return v;
+        for (const ScopeVar& v : exports->vars)
+            if (same_name(v.name, name)) return v.value;
         return std::nullopt;
     }
 };

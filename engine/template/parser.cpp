@@ -492,6 +492,7 @@ class Parser {
             const Token& t = expect_name();
             target = make(ExprKind::Name, t);
             target->name = t.value;
+            target->name_tag = name_tag(target->name);
         } else if (with_tuple) {
             target = parse_tuple(true, true, extra_end, false);
         } else {
@@ -721,6 +722,7 @@ class Parser {
             } else {
                 node = make(ExprKind::Name, t);
                 node->name = t.value;
+                node->name_tag = name_tag(node->name);
             }
             next();
         } else if (t.type == TokenType::String) {

@@ -22,6 +22,7 @@ void Renderer::locate(TemplateError& err, int line, int column) const {
 
 Ref<Scope> Renderer::make_context(const Value& vars) {
     auto ctx = make_ref<Scope>();
+    ctx->vars.reserve(16); // top-level sets land here: skip the first few regrowths
     if (vars.is_dict()) {
         ctx->fallback = &vars.dict_obj();
         ctx->fallback_owner = vars;
@@ -187,11 +188,11 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
             if (iteration && iteration->refs == 1) {
                 iteration->vars.clear();
             } else {
-                iteration = make_ref<Scope>(saved.scope);
+                iteration = take_scope(saved.scope);
                 iteration->vars.reserve(4);  // loop, the target(s) and a set or two
             }
             loop_advance(loop, i);
-            iteration->vars.emplace_back("loop", loop);
+            iteration->add("loop", loop);
             scope_ = iteration;
             assign(*s.target, list[i]);
             exec_body(s.body);
@@ -202,6 +203,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
         throw;
     }
     restore(saved);
+    recycle(iteration);
 }
 
 void Renderer::assign(const Expr& target, const Value& value) {
@@ -349,8 +351,8 @@ void Renderer::render_block(const std::string& name, size_t level, TemplateFrame
         raise(ErrorKind::Runtime, "Required block '" + name + "' not found");
     }
     auto block_scope = make_ref<Scope>(scope_);
-    block_scope->vars.emplace_back("self", make_self_reference(frame));
-    block_scope->vars.emplace_back("super", make_super(name, level + 1, frame));
+    block_scope->add("self", make_self_reference(frame));
+    block_scope->add("super", make_super(name, level + 1, frame));
     // The block's statements report errors against the template that defines them.
     TemplateFrame block_frame = *frame;
     block_frame.tmpl = entry.tmpl;
@@ -412,7 +414,7 @@ void Renderer::exec_include(const Stmt& s) {
     // its own assignments stay inside it.
     auto context = s.with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
     // Jinja2 hands an included template the names the includer stored, not its `loop`.
-    if (s.with_context) context->vars.emplace_back("loop", make_undefined("'loop' is undefined"));
+    if (s.with_context) context->add("loop", make_undefined("'loop' is undefined"));
     render_root(*tmpl, context, *out_);
 }
 

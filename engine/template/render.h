@@ -17,33 +17,55 @@
 
 namespace ferry::tmpl {
 
+// A scope variable, with its name's name_tag(): scanning a scope (a lookup walks every
+// enclosing one) compares one integer per variable.
+struct ScopeVar {
+    uint64_t tag;
+    std::string name;
+    Value value;
+
+    static uint64_t tag_of(std::string_view name) { return name_tag(name); }
+    bool is(std::string_view other, uint64_t other_tag) const {
+        return tag == other_tag && (other.size() <= kNameTagBytes || same_name(name, other));
+    }
+};
+
 struct Scope : HeapObject {
-    std::vector<std::pair<std::string, Value>> vars;
+    std::vector<ScopeVar> vars;
     const DictObj* fallback = nullptr;  // the render's input vars (read-only)
     Value fallback_owner;                // keeps fallback alive
     Ref<Scope> parent;
     bool persistent = false;  // a cached module's context: outlives renders on purpose
 
     explicit Scope(Ref<Scope> p = {}) : parent(std::move(p)) {}
-    const Value* find_local(std::string_view name) const {
-        for (const auto& [k, v] : vars)
-            if (k == name) return &v;
+    const Value* find_local(std::string_view name, uint64_t tag) const {
+        for (const ScopeVar& v : vars)
+            if (v.is(name, tag)) return &v.value;
         if (fallback) return fallback->find(name);
         return nullptr;
     }
-    const Value* lookup(std::string_view name) const {
+    const Value* find_local(std::string_view name) const {
+        return find_local(name, ScopeVar::tag_of(name));
+    }
+    const Value* lookup(std::string_view name) const { return lookup(name, name_tag(name)); }
+    const Value* lookup(std::string_view name, uint64_t tag) const {
         for (const Scope* s = this; s; s = s->parent.get())
-            if (const Value* v = s->find_local(name)) return v;
+            if (const Value* v = s->find_local(name, tag)) return v;
         return nullptr;
     }
     void set(std::string_view name, Value value) {
-        for (auto& [k, v] : vars) {
-            if (k == name) {
-                v = std::move(value);
+        uint64_t tag = ScopeVar::tag_of(name);
+        for (ScopeVar& v : vars) {
+            if (v.is(name, tag)) {
+                v.value = std::move(value);
                 return;
             }
         }
-        vars.emplace_back(std::string(name), std::move(value));
+        vars.push_back(ScopeVar{tag, std::string(name), std::move(value)});
+    }
+    // Adds a variable the scope is known not to have yet (a fresh scope's `loop`, `caller`...).
+    void add(std::string_view name, Value value) {
+        vars.push_back(ScopeVar{ScopeVar::tag_of(name), std::string(name), std::move(value)});
     }
 };
 
@@ -88,6 +110,10 @@ class Renderer final : public Runtime {
     bool has_filter(std::string_view name) const override;
     bool has_test(std::string_view name) const override;
     Value call(const Value& callable, const Args& args) override;
+    // The filter or test a filter names at run time (map('trim'), select('in', ...)), with
+    // the last one remembered: such a filter looks the same name up for every item.
+    FilterFn filter_named(std::string_view name);
+    TestFn test_named(std::string_view name);
     Value make_undefined(std::string hint) override {
         return Value::undefined(std::move(hint), options_.strict);
     }
@@ -174,32 +200,71 @@ class Renderer final : public Runtime {
     std::vector<Ref<Scope>> cyclic_;
 
   public:
-    // Argument lists are borrowed from a pool so a filter call does not allocate once the
-    // pool is warm (they keep their capacity between calls).
+    // Argument lists are borrowed from a stack indexed by call nesting, so a call does not
+    // allocate once the stack is warm (the lists keep their capacity between calls).
     class PooledArgs {
       public:
         explicit PooledArgs(Renderer& r) : r_(r) {
-            if (r.args_pool_.empty()) {
-                a_ = std::make_unique<Args>();
-            } else {
-                a_ = std::move(r.args_pool_.back());
-                r.args_pool_.pop_back();
-            }
+            if (r.args_depth_ == r.args_stack_.size())
+                r.args_stack_.push_back(std::make_unique<Args>());
+            a_ = r.args_stack_[r.args_depth_++].get();
         }
         ~PooledArgs() {
             a_->positional.clear();
-            a_->named.clear();
-            r_.args_pool_.push_back(std::move(a_));
+            if (!a_->named.empty()) a_->named.clear();
+            --r_.args_depth_;
         }
+        PooledArgs(const PooledArgs&) = delete;
+        PooledArgs& operator=(const PooledArgs&) = delete;
         Args& operator*() { return *a_; }
 
       private:
         Renderer& r_;
-        std::unique_ptr<Args> a_;
+        Args* a_;
     };
 
+    // Child scopes for macro calls and loops, recycled with their variables' capacity.
+    Ref<Scope> take_scope(Ref<Scope> parent) {
+        if (scope_pool_.empty()) return make_ref<Scope>(std::move(parent));
+        Ref<Scope> s = std::move(scope_pool_.back());
+        scope_pool_.pop_back();
+        s->parent = std::move(parent);
+        return s;
+    }
+    // Takes back a scope nothing else refers to (a macro defined in it, a `self` or a loop
+    // object stored elsewhere would); any other scope is left to its owners.
+    void recycle(Ref<Scope>& s) {
+        if (!s || s->refs != 1 || s->persistent || s->fallback) return;
+        s->vars.clear();
+        s->parent = Ref<Scope>();
+        scope_pool_.push_back(std::move(s));
+    }
+
+    // Output buffers for macro calls, kept with their capacity between calls: a macro's
+    // result is usually short, so copying it out beats a fresh 256-byte buffer per call.
+    std::string take_buffer() {
+        if (buffer_pool_.empty()) {
+            std::string b;
+            b.reserve(256);
+            return b;
+        }
+        std::string b = std::move(buffer_pool_.back());
+        buffer_pool_.pop_back();
+        b.clear();
+        return b;
+    }
+    void give_back(std::string&& buffer) {
+        if (buffer.capacity() != 0) buffer_pool_.push_back(std::move(buffer));
+    }
+
   private:
-    std::vector<std::unique_ptr<Args>> args_pool_;
+    std::vector<std::unique_ptr<Args>> args_stack_;
+    size_t args_depth_ = 0;
+    std::vector<std::string> buffer_pool_;
+    std::vector<Ref<Scope>> scope_pool_;
+    std::string last_filter_name_, last_test_name_;
+    FilterFn last_filter_ = nullptr;
+    TestFn last_test_ = nullptr;
 };
 
 // Engine objects the renderer creates (objects.cpp).

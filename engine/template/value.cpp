@@ -108,7 +108,7 @@ bool Value::is_strict_undefined() const {
 
 const Value* DictObj::find(std::string_view key) const {
     for (const auto& [k, v] : items)
-        if (k.is_string() && k.str() == key) return &v;
+        if (k.is_string() && same_name(k.str(), key)) return &v;
     return nullptr;
 }
 
@@ -148,7 +148,12 @@ const Value* Args::find_named(std::string_view name) const {
 ArgReader::ArgReader(std::string_view function, const Args& args,
                      std::initializer_list<std::string_view> params)
     : function_(function), count_(std::min(params.size(), kMaxParams)) {
-    std::copy_n(params.begin(), count_, params_.begin());
+    // All kMaxParams pointers, a constant count the compiler writes with a few vector stores;
+    // a loop to count_ became a `rep stos`, slow to start for so few bytes.
+    for (const Value*& b : bound_)
+        b = nullptr;
+    for (size_t i = 0; i < count_; ++i)
+        params_[i] = {params.begin()[i].data(), params.begin()[i].size()};
     if (args.positional.size() > count_) {
         raise(ErrorKind::Type, std::string(function) + "() takes " + std::to_string(count_) +
                                    " positional argument" + (count_ == 1 ? "" : "s") + " but " +
@@ -156,13 +161,13 @@ ArgReader::ArgReader(std::string_view function, const Args& args,
     }
     for (size_t i = 0; i < args.positional.size(); ++i) bound_[i] = &args.positional[i];
     for (const auto& [name, value] : args.named) {
-        auto end = params_.begin() + std::ptrdiff_t(count_);
-        auto it = std::find(params_.begin(), end, name);
-        if (it == end) {
+        size_t idx = 0;
+        while (idx < count_ && param(idx) != name)
+            ++idx;
+        if (idx == count_) {
             raise(ErrorKind::Type, std::string(function) +
                                        "() got an unexpected keyword argument '" + name + "'");
         }
-        size_t idx = size_t(it - params_.begin());
         if (bound_[idx]) {
             raise(ErrorKind::Type, std::string(function) + "() got multiple values for argument '" +
                                        name + "'");
@@ -172,11 +177,13 @@ ArgReader::ArgReader(std::string_view function, const Args& args,
 }
 
 const Value& ArgReader::required(size_t i) const {
-    if (!bound_[i]) {
-        raise(ErrorKind::Type, std::string(function_) + "() missing required argument: '" +
-                                   std::string(params_[i]) + "'");
+    const Value* v = get(i);
+    if (!v) {
+        std::string name(i < count_ ? param(i) : std::string_view());
+        raise(ErrorKind::Type,
+              std::string(function_) + "() missing required argument: '" + name + "'");
     }
-    return *bound_[i];
+    return *v;
 }
 
 // ---- objects ---------------------------------------------------------------------------

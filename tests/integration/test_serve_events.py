@@ -207,6 +207,17 @@ class LiveEvents(ServeEventsTest):
         st.close()
         self.assertEqual([e["id"] for e in tail], ids[3:])
 
+    def test_idle_streams_get_a_keep_alive_comment_every_15s(self):
+        st = Stream(self.s, "/api/v1/events", timeout=20)
+        t0 = time.monotonic()
+        line = b""
+        while not line.startswith(b":"):
+            line = st.r.readline()
+            self.assertTrue(line, "the stream ended")
+        st.close()
+        self.assertEqual(line.rstrip(), b": keep-alive")
+        self.assertLess(time.monotonic() - t0, 17.5)
+
     def test_clients_that_leave_are_dropped(self):
         streams = [Stream(self.s, "/api/v1/events") for _ in range(5)]
         for st in streams:
@@ -285,6 +296,36 @@ steps:
         self.assertEqual(doc["status"], "cancelled")
         self.assertEqual(doc["steps"]["call"]["status"], "cancelled")
         self.assertEqual(srv.count("/down"), 1)
+
+    def test_cancel_reaches_sub_workflows_and_for_each_items(self):
+        self.p.workflow("parent", """\
+steps:
+  - {id: child, task: workflow, with: {name: slow, inputs: {pause: 30s}}}
+  - id: items
+    task: sleep
+    for_each: "{{ [1, 2, 3] }}"
+    concurrency: 1
+    with: {duration: 30s}
+""")
+        st = Stream(self.s, "/api/v1/events")
+        exec_id = self.start("parent", {})
+        started = st.until(lambda e: e["event"] == "step.started" and
+                           e["data"]["step"] == "wait")
+        st.close()
+        child_id = started[-1]["data"]["execution_id"]
+        self.assertNotEqual(child_id, exec_id)
+        wait_for(lambda: self.execution(exec_id)["steps"].get("items[0]", {}).get("status")
+                 == "running", timeout=5)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id, {},
+                                   role="operator")
+        self.assertEqual(status, 202, body)
+        doc = self.finished(exec_id, timeout=5)
+        self.assertEqual(doc["status"], "cancelled")
+        self.assertEqual(self.finished(child_id, timeout=5)["status"], "cancelled")
+        steps = doc["steps"]
+        self.assertEqual(steps["child"]["status"], "cancelled")
+        self.assertEqual(steps["items[0]"]["status"], "cancelled")
+        self.assertEqual({steps["items[1]"]["status"], steps["items[2]"]["status"]}, {"cancelled"})
 
     def test_retry_starts_the_same_workflow_with_the_same_inputs(self):
         old = self.start("hello", {"name": "grace"}, "?wait=10s")

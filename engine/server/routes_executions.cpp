@@ -184,7 +184,8 @@ void cancel(Api& api, Call& c) {
     if (!c.req.body.empty()) {
         Result<Value> body = parse_json_body(c.req.body);
         if (!body) return c.error(400, "bad_json", body.error().message);
-        if (const Value* r = dict_get(body.value(), "reason"); r && r->is_string() && !r->str().empty())
+        if (const Value* r = dict_get(body.value(), "reason");
+            r && r->is_string() && !r->str().empty())
             reason = std::string(r->str()) + " (" + reason + ")";
     }
     Status s = api.app().engine->cancel(id, reason);
@@ -201,11 +202,13 @@ void retry(Api& api, Call& c) {
     if (!rec.value()) return c.error(404, "not_found", "no execution '" + id + "'");
     Value exec = tmpl::value_from_json(*rec.value());
     if (dict_get(exec, "parent"))
-        return c.error(409, "conflict", "execution '" + id + "' is a sub-workflow; retry its parent");
+        return c.error(409, "conflict",
+                       "execution '" + id + "' is a sub-workflow; retry its parent");
     StartRequest sr;
     sr.workflow = dict_get(exec, "workflow") ? tmpl::to_str(*dict_get(exec, "workflow")) : "";
     if (const Value* in = dict_get(exec, "inputs"); in && in->is_dict()) sr.inputs = *in;
-    if (const Value* dr = dict_get(exec, "dry_run"); dr && dr->is_bool()) sr.dry_run = dr->as_bool();
+    if (const Value* dr = dict_get(exec, "dry_run"); dr && dr->is_bool())
+        sr.dry_run = dr->as_bool();
     sr.trigger = "retry";
     sr.trigger_info = dict_of({{"retry_of", str(id)}});
     sr.idempotency_key = c.req.header("idempotency-key");
@@ -223,8 +226,10 @@ void add_execution_routes(Api& api) {
     api.add("GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); });
     api.add("GET", "/api/v1/executions/{id}", Role::Viewer, [a](Call& c) { get_execution(*a, c); });
     api.add("GET", "/api/v1/executions/{id}/diff", Role::Viewer, [a](Call& c) { get_diff(*a, c); });
-    api.add("POST", "/api/v1/executions/{id}/cancel", Role::Operator, [a](Call& c) { cancel(*a, c); });
-    api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator, [a](Call& c) { retry(*a, c); });
+    api.add("POST", "/api/v1/executions/{id}/cancel", Role::Operator,
+            [a](Call& c) { cancel(*a, c); });
+    api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator,
+            [a](Call& c) { retry(*a, c); });
 }
 
 }  // namespace ferry::engine::server

@@ -344,7 +344,8 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
         if (!r.mapping(item, "a schedules entry")) continue;
         ScheduleEntry e;
         e.mark = r.ctx().mark(item);
-        r.fields(item, "schedules", {"name", "workflow", "every", "cron", "inputs", "catch_up", "enabled"},
+        r.fields(item, "schedules",
+                 {"name", "workflow", "every", "cron", "inputs", "catch_up", "enabled"},
                  [&](const std::string& key, const YAML::Node& f) {
                      if (key == "name") {
                          e.name = r.string(f, "name");
@@ -362,9 +363,12 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          e.cron = r.string(f, "cron");
                          if (e.cron.empty()) return;
                          Result<CronSpec> spec = parse_cron(e.cron);
-                         if (!spec) r.ctx().error(f, "cron: " + spec.error().message);
-                         else if (!cron_next(spec.value(), 0)) r.ctx().error(f, "cron: '" + e.cron + "' never matches");
-                         else e.cron_spec = spec.value();
+                         if (!spec)
+                             r.ctx().error(f, "cron: " + spec.error().message);
+                         else if (!cron_next(spec.value(), 0))
+                             r.ctx().error(f, "cron: '" + e.cron + "' never matches");
+                         else
+                             e.cron_spec = spec.value();
                      } else if (key == "inputs") {
                          if (r.mapping(f, "inputs")) e.inputs = detail::to_value(r.ctx(), f);
                      } else if (key == "catch_up") {
@@ -377,8 +381,9 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
         if (e.workflow.empty()) r.ctx().error(item, "schedule '" + e.name + "' needs 'workflow'");
         bool has_every = bool(item["every"]), has_cron = bool(item["cron"]);
         if (has_every == has_cron)
-            r.ctx().error(item, "schedule '" + e.name + "' needs exactly one of 'every' (a duration) or "
-                                "'cron' (\"MIN HOUR DOM MON DOW\", UTC)");
+            r.ctx().error(item, "schedule '" + e.name +
+                                    "' needs exactly one of 'every' (a duration) or "
+                                    "'cron' (\"MIN HOUR DOM MON DOW\", UTC)");
         for (const ScheduleEntry& other : c.schedule_entries)
             if (!e.name.empty() && other.name == e.name)
                 r.ctx().error(item, "schedule '" + e.name + "' is defined twice");
@@ -386,8 +391,7 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
     }
 }
 
-void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key,
-                   tmpl::Value& out) {
+void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key, tmpl::Value& out) {
     bool list = key == "schedules";
     if (list ? !v.IsSequence() : !v.IsMap()) {
         r.ctx().error(v, key + " must be " + (list ? "a list" : "a mapping") + ", got " +

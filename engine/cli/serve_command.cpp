@@ -8,7 +8,9 @@
 #include "core/run_state.h"
 #include "core/values.h"
 #include "server/api.h"
+#include "server/events.h"
 #include "server/metrics.h"
+#include "server/schedules.h"
 
 #include <uv.h>
 
@@ -96,6 +98,11 @@ int serve_command(int argc, char** argv) {
     engine::server::add_ops_routes(api);
     engine::server::Metrics metrics(*app);
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
+    engine::server::EventHub events(*app);
+    app->engine->on_event([&events](const engine::EngineEvent& e) { events.on_event(e); });
+    events.add_routes(api);
+    engine::server::Schedules schedules(*app);
+    schedules.add_routes(api);
     api.add("GET", "/metrics", engine::server::Role::Viewer, [&](engine::server::Call& c) {
         c.res.send(200, metrics.render(api.http_requests),
                    {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
@@ -143,11 +150,16 @@ int serve_command(int argc, char** argv) {
         }
     }
 
+    // After the resumes: a catch-up run is a new execution, not one of those.
+    schedules.start();
+
     Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
     shutdown.begin = [&] {
         std::fprintf(stderr, "ferry serve: shutting down (%zu executions running)\n",
                      app->engine->active_executions());
+        schedules.stop();
+        events.close_all();
         server.close([&] {
             uint64_t deadline = app->loop.now_ms() + kDrainMs;
             poll_timer = app->loop.timer(50, [&, deadline] {

@@ -413,8 +413,9 @@ void Engine::finish_run(Run& run) {
         StepState& st = run.steps[i];
         if (st.status != "pending") continue;
         st.status = run.failing ? "cancelled" : "skipped";
-        st.reason = run.failing ? "the execution failed before this step could run"
-                                : "not needed: no step failed into this handler";
+        st.reason = run.cancelled ? "the execution was cancelled before this step could run"
+                    : run.failing ? "the execution failed before this step could run"
+                                  : "not needed: no step failed into this handler";
         auto unit = std::make_unique<Unit>();
         unit->step_index = i;
         unit->key = run.wf->steps[i].id;
@@ -435,7 +436,7 @@ void Engine::finish_run(Run& run) {
                                  {"message", str(outputs.error().message)}});
         }
     }
-    if (run.failing && !run.wf->hooks.on_failure.empty()) {
+    if (run.failing && !run.cancelled && !run.wf->hooks.on_failure.empty()) {
         tmpl::Value event = dict_of({{"execution_id", str(run.id)},
                                      {"workflow", str(run.wf->name)},
                                      {"error", run.error},
@@ -456,7 +457,7 @@ void Engine::finish_run(Run& run) {
 }
 
 void Engine::finalize_run(Run& run) {
-    run.status = run.failing ? "failed" : "succeeded";
+    run.status = run.cancelled ? "cancelled" : run.failing ? "failed" : "succeeded";
     run.finished_ms = now_unix_ms();
     if (!run.failing) run.error = tmpl::Value::none();
     persist_execution(run);
@@ -476,6 +477,34 @@ void Engine::finalize_run(Run& run) {
         if (r->done) r->done(summary);
     });
     loop_.wake();
+}
+
+Status Engine::cancel(const std::string& id, const std::string& reason) {
+    Run* run = find_run(id);
+    if (!run) return make_error(ErrorKind::NotFound, "execution '" + id + "' is not running here");
+    if (run->finishing || run->cancelled)
+        return make_error(ErrorKind::Cancelled, "execution '" + id + "' is already ending");
+    run->cancelled = true;
+    run->failing = true;  // nothing new starts; pending steps end "cancelled"
+    run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
+    std::vector<std::string> children;
+    for (auto& unit : run->units) {
+        if (unit->task && scheduler_.is_live(unit->task)) {
+            // The task's done callback settles the unit (as "cancelled") on the loop.
+            scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, reason));
+        } else if (unit->status == "retrying" && unit->retry_timer) {
+            unit->retry_timer.reset();
+            unit->status = "cancelled";
+            settle_unit(*run, *unit);
+        } else if (!unit->child_execution.empty() && find_run(unit->child_execution)) {
+            children.push_back(unit->child_execution);
+        }
+    }
+    // A sub-workflow's end settles its parent's unit.
+    for (const std::string& child : children) (void)cancel(child, reason);
+    if (run->in_flight == 0) finish_run(*run);
+    loop_.wake();
+    return ok_status();
 }
 
 }  // namespace ferry::engine

@@ -65,6 +65,7 @@ struct StartOptions {
     std::string parent_step;
     std::string execution_id;      // preset id (sub-workflows, idempotent submits); empty: new
     int depth = 0;
+    tmpl::Value trigger_info;      // recorded as the execution's "trigger_info" (retry_of...)
 };
 
 // The end of an execution, as `ferry run` prints it.
@@ -101,6 +102,12 @@ class Engine {
                               std::function<void(const ExecutionSummary&)> done);
     // Continues an interrupted execution from its records.
     Status resume(const std::string& id, std::function<void(const ExecutionSummary&)> done);
+
+    // Ends a running execution as "cancelled": steps not started are cancelled, running
+    // tasks (and sub-workflows) are cancelled through the scheduler, retries waiting for
+    // their delay stop, no on_failure hook runs. NotFound: not running in this process;
+    // Conflict: already finishing.
+    Status cancel(const std::string& id, const std::string& reason);
 
     size_t active_executions() const { return runs_.size(); }
     // Executions with work in progress: those parked on an approval do not count (a

@@ -15,7 +15,7 @@ std::string execution_json(store::Store& store, const std::string& id, bool pret
     Value out = dict_of({{"id", *dict_get(exec, "id")},
                                  {"workflow", *dict_get(exec, "workflow")},
                                  {"status", *dict_get(exec, "status")}});
-    for (const char* k : {"dry_run", "trigger", "inputs", "outputs", "error", "created_at",
+    for (const char* k : {"dry_run", "trigger", "trigger_info", "inputs", "outputs", "error", "created_at",
                           "finished_at", "parent"}) {
         if (const Value* v = dict_get(exec, k)) out.dict_obj().set(str(k), *v);
     }

@@ -55,6 +55,8 @@ void Engine::persist_execution(Run& run) {
                                {"created_at", str(rfc3339(run.created_ms))},
                                {"finished_at", time_or_none(run.finished_ms)},
                                {"depth", tmpl::Value::integer(run.options.depth)}});
+    if (!run.options.trigger_info.is_undefined() && !run.options.trigger_info.is_none())
+        rec.dict_obj().set(str("trigger_info"), run.options.trigger_info);
     if (!run.options.parent_execution.empty()) {
         rec.dict_obj().set(str("parent"), dict_of({{"execution", str(run.options.parent_execution)},
                                                    {"step", str(run.options.parent_step)}}));

@@ -69,6 +69,7 @@ struct Engine::Run {
     size_t in_flight = 0;            // units between start and settle (commits, timers, tasks)
     bool failing = false;
     bool finishing = false;
+    bool cancelled = false;          // Engine::cancel: ends "cancelled", not "failed"
     tmpl::Value error;               // the execution's error, if failed
     tmpl::Value outputs;
     uint64_t created_ms = 0;

@@ -321,6 +321,12 @@ void Engine::start_unit(Run& run, Unit& unit) {
 
 void Engine::invoke_unit(Run& run, Unit& unit) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
+    if (run.cancelled) {  // cancelled while its "running" record was being committed
+        TaskOutcome outcome;
+        outcome.error = make_error(ErrorKind::Cancelled, "the execution was cancelled");
+        unit_finished(run, unit, std::move(outcome));
+        return;
+    }
     if (def.task == "workflow") {
         invoke_subworkflow(run, unit);
         return;
@@ -482,7 +488,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
         }
         unit.error = tmpl::Value::none();
     } else {
-        unit.status = "failed";
+        unit.status = run.cancelled ? "cancelled" : "failed";
         unit.error = error_value(outcome.error, outcome.traceback);
         int max_attempts = def.retry ? def.retry->max_attempts : 1;
         if (outcome.error.retryable() && unit.attempt < max_attempts && !run.failing) {

@@ -206,6 +206,52 @@ void decide(Api& api, Call& c, const std::string& decision) {
     });
 }
 
+// Cancelling needs this process to be running the execution: one started by another
+// process (`ferry run`) is that process's to end.
+void cancel(Api& api, Call& c) {
+    const std::string& id = c.params["id"];
+    auto rec = api.app().store->get_execution(id);
+    if (!rec) return c.error(500, "storage", rec.error().message);
+    if (!rec.value()) return c.error(404, "not_found", "no execution '" + id + "'");
+    Value exec = tmpl::value_from_json(*rec.value());
+    std::string status = dict_get(exec, "status") ? tmpl::to_str(*dict_get(exec, "status")) : "";
+    if (status == "succeeded" || status == "failed" || status == "cancelled")
+        return c.error(409, "conflict", "execution '" + id + "' already ended (" + status + ")");
+    std::string reason = "cancelled by " + c.caller;
+    if (!c.req.body.empty()) {
+        Result<Value> body = parse_json_body(c.req.body);
+        if (!body) return c.error(400, "bad_json", body.error().message);
+        if (const Value* r = dict_get(body.value(), "reason");
+            r && r->is_string() && !r->str().empty())
+            reason = std::string(r->str()) + " (" + reason + ")";
+    }
+    Status s = api.app().engine->cancel(id, reason);
+    if (!s) return c.error(409, "conflict", s.error().message);
+    c.res.send(202, "{\"id\":" + quote(id) + ",\"status\":\"cancelling\"}",
+               {{"Content-Type", "application/json"}, {"Location", "/api/v1/executions/" + id}});
+}
+
+// A new execution of the same workflow (its current definition) with the same inputs.
+void retry(Api& api, Call& c) {
+    const std::string& id = c.params["id"];
+    auto rec = api.app().store->get_execution(id);
+    if (!rec) return c.error(500, "storage", rec.error().message);
+    if (!rec.value()) return c.error(404, "not_found", "no execution '" + id + "'");
+    Value exec = tmpl::value_from_json(*rec.value());
+    if (dict_get(exec, "parent"))
+        return c.error(409, "conflict",
+                       "execution '" + id + "' is a sub-workflow; retry its parent");
+    StartRequest sr;
+    sr.workflow = dict_get(exec, "workflow") ? tmpl::to_str(*dict_get(exec, "workflow")) : "";
+    if (const Value* in = dict_get(exec, "inputs"); in && in->is_dict()) sr.inputs = *in;
+    if (const Value* dr = dict_get(exec, "dry_run"); dr && dr->is_bool())
+        sr.dry_run = dr->as_bool();
+    sr.trigger = "retry";
+    sr.trigger_info = dict_of({{"retry_of", str(id)}});
+    sr.idempotency_key = c.req.header("idempotency-key");
+    start_execution(api.app(), std::move(sr), std::move(c.res));
+}
+
 }  // namespace
 
 void add_execution_routes(Api& api) {
@@ -221,6 +267,10 @@ void add_execution_routes(Api& api) {
             [a](Call& c) { decide(*a, c, "approved"); });
     api.add("POST", "/api/v1/executions/{id}/steps/{step}/reject", Role::Operator,
             [a](Call& c) { decide(*a, c, "rejected"); });
+    api.add("POST", "/api/v1/executions/{id}/cancel", Role::Operator,
+            [a](Call& c) { cancel(*a, c); });
+    api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator,
+            [a](Call& c) { retry(*a, c); });
 }
 
 }  // namespace ferry::engine::server

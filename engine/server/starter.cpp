@@ -116,6 +116,7 @@ void start_execution(App& app, StartRequest request, Responder res) {
     StartOptions opts;
     opts.dry_run = request.dry_run;
     opts.trigger = request.trigger;
+    opts.trigger_info = request.trigger_info;
     App* a = &app;
     std::shared_ptr<std::string> exec_id = std::make_shared<std::string>();
     bool wait = request.wait_ms > 0;

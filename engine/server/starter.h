@@ -15,7 +15,8 @@ struct StartRequest {
     std::string workflow;
     tmpl::Value inputs = tmpl::Value::dict();
     bool dry_run = false;
-    std::string trigger = "api";     // api | form | hook
+    std::string trigger = "api";     // api | form | hook | retry
+    tmpl::Value trigger_info;        // recorded with the execution (retry: {"retry_of": ID})
     std::string idempotency_key;     // empty: none
     uint64_t wait_ms = 0;            // 0: answer 202 at once (after the commit)
 };

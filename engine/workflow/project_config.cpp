@@ -339,8 +339,59 @@ void read_events(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
     }
 }
 
-void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key,
-                   tmpl::Value& out) {
+void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
+    for (const YAML::Node& item : v) {
+        if (!r.mapping(item, "a schedules entry")) continue;
+        ScheduleEntry e;
+        e.mark = r.ctx().mark(item);
+        r.fields(item, "schedules",
+                 {"name", "workflow", "every", "cron", "inputs", "catch_up", "enabled"},
+                 [&](const std::string& key, const YAML::Node& f) {
+                     if (key == "name") {
+                         e.name = r.string(f, "name");
+                         if (!e.name.empty() && !detail::is_identifier(e.name))
+                             r.ctx().error(f, detail::identifier_problem("schedule name", e.name));
+                     } else if (key == "workflow") {
+                         e.workflow = r.string(f, "workflow");
+                     } else if (key == "every") {
+                         e.every_ms = r.duration(f, "every", 0);
+                         if (f.IsScalar()) e.every = f.Scalar();
+                         // Below a second the timer and the store's commit would dominate.
+                         if (e.every_ms > 0 && e.every_ms < 1000)
+                             r.ctx().error(f, "every must be at least 1s");
+                     } else if (key == "cron") {
+                         e.cron = r.string(f, "cron");
+                         if (e.cron.empty()) return;
+                         Result<CronSpec> spec = parse_cron(e.cron);
+                         if (!spec)
+                             r.ctx().error(f, "cron: " + spec.error().message);
+                         else if (!cron_next(spec.value(), 0))
+                             r.ctx().error(f, "cron: '" + e.cron + "' never matches");
+                         else
+                             e.cron_spec = spec.value();
+                     } else if (key == "inputs") {
+                         if (r.mapping(f, "inputs")) e.inputs = detail::to_value(r.ctx(), f);
+                     } else if (key == "catch_up") {
+                         e.catch_up = r.boolean(f, "catch_up");
+                     } else {
+                         e.enabled = r.boolean(f, "enabled");
+                     }
+                 });
+        if (e.name.empty()) r.ctx().error(item, "a schedules entry needs 'name'");
+        if (e.workflow.empty()) r.ctx().error(item, "schedule '" + e.name + "' needs 'workflow'");
+        bool has_every = bool(item["every"]), has_cron = bool(item["cron"]);
+        if (has_every == has_cron)
+            r.ctx().error(item, "schedule '" + e.name +
+                                    "' needs exactly one of 'every' (a duration) or "
+                                    "'cron' (\"MIN HOUR DOM MON DOW\", UTC)");
+        for (const ScheduleEntry& other : c.schedule_entries)
+            if (!e.name.empty() && other.name == e.name)
+                r.ctx().error(item, "schedule '" + e.name + "' is defined twice");
+        c.schedule_entries.push_back(std::move(e));
+    }
+}
+
+void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key, tmpl::Value& out) {
     bool list = key == "schedules";
     if (list ? !v.IsSequence() : !v.IsMap()) {
         r.ctx().error(v, key + " must be " + (list ? "a list" : "a mapping") + ", got " +
@@ -406,6 +457,7 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
             check_section(r, v, key, c.forms);
         } else if (key == "schedules") {
             check_section(r, v, key, c.schedules);
+            if (v.IsSequence()) read_schedules(r, v, c);
         } else {
             check_section(r, v, key, c.hooks);
         }

@@ -5,6 +5,7 @@
 
 #include "runtime/integration/config.h"
 #include "template/value.h"
+#include "workflow/cron.h"
 #include "workflow/loader.h"
 
 #include <string>
@@ -26,6 +27,20 @@ struct EventSubscription {
     Mark mark;
 };
 
+// One entry of `schedules:`: a workflow started every DURATION or on a cron expression.
+struct ScheduleEntry {
+    std::string name;
+    std::string workflow;
+    uint64_t every_ms = 0;                  // 0: cron
+    std::string every;                      // as written ("30m")
+    std::string cron;                       // the expression as written
+    CronSpec cron_spec;
+    tmpl::Value inputs = tmpl::Value::dict();
+    bool catch_up = true;                   // one run after downtime that missed a due time
+    bool enabled = true;
+    Mark mark;
+};
+
 // The event types the engine emits, for `events:` and the API.
 const std::vector<std::string>& engine_event_types();
 
@@ -33,6 +48,7 @@ struct ProjectConfig {
     std::string file;                      // as shown in messages; empty: no ferry.yaml
     std::vector<IntegrationEntry> integrations;
     std::vector<EventSubscription> events;
+    std::vector<ScheduleEntry> schedule_entries;  // `schedules:`, validated
     // Sections the server reads (issue 5), kept as values after their shape is checked.
     tmpl::Value server, auth, forms, schedules, hooks;
 

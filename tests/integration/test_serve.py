@@ -220,6 +220,8 @@ class OpenApiAndMetrics(ServeTest):
         # Every documented operation answers something other than 404/405.
         for path, item in paths.items():
             for method in item:
+                if path == "/api/v1/events":
+                    continue  # an endless stream: test_serve_events.py covers it
                 concrete = path.replace("{name}", "hello").replace("{id}", "x")
                 status, _, _ = self.s.request(method.upper(), concrete, {} if method == "post" else None,
                                               role="admin")

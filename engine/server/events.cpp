@@ -1,0 +1,221 @@
+#include "server/events.h"
+
+#include "core/run_state.h"
+#include "core/values.h"
+#include "template/environment.h"
+
+#include <algorithm>
+
+namespace ferry::engine::server {
+
+namespace {
+
+using tmpl::Value;
+
+bool finished_status(const std::string& s) {
+    return s == "succeeded" || s == "failed" || s == "cancelled";
+}
+
+std::string text_of(const Value& dict, const char* key) {
+    const Value* v = dict_get(dict, key);
+    return v && v->is_string() ? std::string(v->str()) : "";
+}
+
+std::string payload(const std::string& execution_id, const std::string& workflow,
+                    const std::string& step, const std::string& status, const std::string& message,
+                    double duration_ms, int attempt, const std::string& at) {
+    return to_json_text(dict_of({{"execution_id", str(execution_id)},
+                                 {"workflow", str(workflow)},
+                                 {"step", step.empty() ? Value::none() : str(step)},
+                                 {"status", str(status)},
+                                 {"message", str(message)},
+                                 {"duration_ms", Value::floating(duration_ms)},
+                                 {"attempt", Value::integer(attempt)},
+                                 {"at", str(at)}}));
+}
+
+// Last-Event-ID (header, or ?last_event_id= for clients that cannot set headers); 0: none.
+uint64_t last_event_id(const ServerRequest& req) {
+    std::string v = req.header("last-event-id");
+    if (v.empty()) v = req.query_param("last_event_id").value_or("");
+    if (v.empty() || v.size() > 20 || !std::all_of(v.begin(), v.end(), ::isdigit)) return 0;
+    return std::stoull(v);
+}
+
+} // namespace
+
+std::string sse_message(const EventHub::Event& e) {
+    return "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data + "\n\n";
+}
+
+EventHub::EventHub(App& app, size_t capacity, uint64_t heartbeat_ms)
+    : app_(app), capacity_(capacity), next_id_(now_unix_ms() * 1000) {
+    // Comments keep proxies from closing idle streams and find clients that went away.
+    heartbeat_ = app_.loop.timer(
+        heartbeat_ms,
+        [this] {
+            for (auto& c : clients_)
+                if (!c->closed && !c->res.write(": keep-alive\n\n")) c->closed = true;
+            drop_closed();
+        },
+        heartbeat_ms);
+}
+
+EventHub::~EventHub() = default;
+
+void EventHub::drop_closed() {
+    clients_.remove_if([](const std::shared_ptr<Client>& c) { return c->closed; });
+}
+
+bool EventHub::send(Client& client, const Event& e) {
+    if (client.closed) return false;
+    if (!client.res.write(sse_message(e))) client.closed = true;
+    return !client.closed;
+}
+
+void EventHub::on_event(const EngineEvent& e) {
+    Event ev;
+    ev.id = ++next_id_;
+    ev.type = e.type == "execution.resumed" ? "execution.started" : e.type;
+    ev.execution_id = e.execution_id;
+    ev.data = payload(e.execution_id, e.workflow, e.step, e.status, e.message, e.duration_ms,
+                      e.attempt, rfc3339(now_unix_ms()));
+    ring_.push_back(ev);
+    if (ring_.size() > capacity_) ring_.pop_front();
+    bool dropped = false;
+    for (auto& c : clients_) {
+        if (!c->execution.empty() && c->execution != ev.execution_id) continue;
+        send(*c, ev);
+        // A per-execution stream ends with its execution.
+        if (!c->execution.empty() && ev.type == "execution.finished" && !c->closed) {
+            c->res.end();
+            c->closed = true;
+        }
+        dropped = dropped || c->closed;
+    }
+    if (dropped) drop_closed();
+}
+
+bool EventHub::open_stream(Call& c, const std::shared_ptr<Client>& client) {
+    client->res = std::move(c.res);
+    if (!client->res.start_stream(200, {{"Content-Type", "text/event-stream"},
+                                        {"Cache-Control", "no-cache"},
+                                        {"X-Accel-Buffering", "no"}}))
+        return false;
+    std::weak_ptr<Client> weak = client;
+    client->res.on_close([weak] {
+        if (auto c = weak.lock()) c->closed = true;
+    });
+    // Tells EventSource how long to wait before reconnecting.
+    return client->res.write("retry: 2000\n\n");
+}
+
+std::vector<EventHub::Event> EventHub::from_history(const std::string& id) {
+    std::vector<Event> out;
+    auto rec = app_.store->get_execution(id);
+    if (!rec || !rec.value()) return out;
+    Value exec = tmpl::value_from_json(*rec.value());
+    std::string wf = text_of(exec, "workflow");
+    auto event = [&](std::string type, std::string step, std::string status, std::string message,
+                     double ms, int attempt, std::string at) {
+        Event e;
+        e.id = ++next_id_;
+        e.type = std::move(type);
+        e.execution_id = id;
+        e.data = payload(id, wf, step, status, message, ms, attempt, at);
+        out.push_back(std::move(e));
+    };
+    event("execution.started", "", "running", "", 0, 0, text_of(exec, "created_at"));
+    auto steps = app_.store->steps(id);
+    std::vector<Value> records;
+    if (steps)
+        for (const auto& s : steps.value())
+            records.push_back(tmpl::value_from_json(s.json));
+    // In the order they happened; steps that never started (cancelled, skipped for a
+    // failure) come last.
+    auto when = [](const Value& r) {
+        std::string t = text_of(r, "started_at");
+        if (t.empty()) t = text_of(r, "finished_at");
+        return t.empty() ? std::string("~") : t;
+    };
+    std::stable_sort(records.begin(), records.end(),
+                     [&](const Value& a, const Value& b) { return when(a) < when(b); });
+    for (const Value& r : records) {
+        std::string status = text_of(r, "status");
+        std::string type = status == "failed"    ? "step.failed"
+                           : status == "skipped" ? "step.skipped"
+                                                 : "step.finished";
+        const Value* err = dict_get(r, "error");
+        std::string message =
+            err && err->is_dict() ? text_of(*err, "message") : text_of(r, "reason");
+        const Value* ms = dict_get(r, "duration_ms");
+        const Value* attempt = dict_get(r, "attempt");
+        std::string at = text_of(r, "finished_at");
+        event(type, text_of(r, "key"), status, message, ms && ms->is_number() ? ms->as_float() : 0,
+              attempt && attempt->is_int() ? int(attempt->as_int()) : 0,
+              at.empty() ? text_of(exec, "finished_at") : at);
+    }
+    const Value* err = dict_get(exec, "error");
+    event("execution.finished", "", text_of(exec, "status"),
+          err && err->is_dict() ? text_of(*err, "message") : "", 0, 0,
+          text_of(exec, "finished_at"));
+    return out;
+}
+
+void EventHub::stream_execution(Call& c) {
+    const std::string id = c.params["id"];
+    auto rec = app_.store->get_execution(id);
+    if (!rec) return c.error(500, "storage", rec.error().message);
+    if (!rec.value()) return c.error(404, "not_found", "no execution '" + id + "'");
+    std::string status = text_of(tmpl::value_from_json(*rec.value()), "status");
+    uint64_t after = last_event_id(c.req);
+    auto client = std::make_shared<Client>();
+    client->execution = id;
+    if (!open_stream(c, client)) return;
+    // What the ring still holds of this execution, after the client's last id.
+    bool ring_has_end = false, ring_has_any = false;
+    for (const Event& e : ring_) {
+        if (e.execution_id != id) continue;
+        ring_has_any = true;
+        if (e.type == "execution.finished") ring_has_end = true;
+        if (e.id > after && !send(*client, e)) return;
+    }
+    if (finished_status(status)) {
+        // Finished: the ring's events if it still has them all, else the recorded history.
+        if (!ring_has_end || !ring_has_any) {
+            for (const Event& e : from_history(id)) {
+                // Resuming after the stream had ended: only the end is news.
+                if (after && e.type != "execution.finished") continue;
+                if (!send(*client, e)) return;
+            }
+        }
+        client->res.end();
+        return;
+    }
+    clients_.push_back(client);
+}
+
+void EventHub::stream_all(Call& c) {
+    uint64_t after = last_event_id(c.req);
+    auto client = std::make_shared<Client>();
+    if (!open_stream(c, client)) return;
+    if (after)
+        for (const Event& e : ring_)
+            if (e.id > after && !send(*client, e)) return;
+    clients_.push_back(client);
+}
+
+void EventHub::close_all() {
+    for (auto& c : clients_)
+        if (!c->closed) c->res.end();
+    clients_.clear();
+    heartbeat_.reset();
+}
+
+void EventHub::add_routes(Api& api) {
+    api.add("GET", "/api/v1/executions/{id}/events", Role::Viewer,
+            [this](Call& c) { stream_execution(c); });
+    api.add("GET", "/api/v1/events", Role::Viewer, [this](Call& c) { stream_all(c); });
+}
+
+} // namespace ferry::engine::server

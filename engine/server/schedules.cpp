@@ -1,0 +1,162 @@
+#include "server/schedules.h"
+
+#include "core/run_state.h"
+#include "core/values.h"
+#include "runtime/ids.h"
+#include "template/environment.h"
+
+#include <cstdio>
+
+namespace ferry::engine::server {
+
+namespace {
+
+using tmpl::Value;
+
+std::string kv_key(const std::string& name) {
+    return "schedule:" + name;
+}
+
+Value time_or_null(uint64_t ms) {
+    return ms ? str(rfc3339(ms)) : Value::none();
+}
+
+} // namespace
+
+struct Schedules::State {
+    const workflow::ScheduleEntry* def = nullptr;
+    uint64_t last_due = 0;
+    std::string last_execution_id;
+    std::string last_error; // why the last due time started nothing
+    uint64_t next_due = 0;
+    std::unique_ptr<Loop::Timer> timer;
+};
+
+Schedules::Schedules(App& app) : app_(app) {
+    for (const workflow::ScheduleEntry& e : app_.config.schedule_entries) {
+        auto s = std::make_unique<State>();
+        s->def = &e;
+        states_.push_back(std::move(s));
+    }
+}
+
+Schedules::~Schedules() = default;
+
+void Schedules::start() {
+    uint64_t now = now_unix_ms();
+    for (auto& sp : states_) {
+        State& s = *sp;
+        auto stored = app_.store->get_kv(kv_key(s.def->name));
+        if (stored && stored.value()) {
+            Value v = tmpl::value_from_json(*stored.value());
+            if (const Value* d = dict_get(v, "last_due"); d && d->is_int())
+                s.last_due = uint64_t(d->as_int());
+            if (const Value* id = dict_get(v, "execution_id"); id && id->is_string())
+                s.last_execution_id = std::string(id->str());
+        }
+        if (!s.def->enabled) continue;
+        workflow::SchedulePlan plan = workflow::plan_schedule(s.def->every_ms, s.def->cron_spec,
+                                                              s.def->catch_up, s.last_due, now);
+        if (plan.catch_up) {
+            std::fprintf(stderr, "ferry serve: schedule %s: catching up the run due %s\n",
+                         s.def->name.c_str(), rfc3339(*plan.catch_up).c_str());
+            arm(s, *plan.catch_up);
+        } else {
+            arm(s, plan.next);
+        }
+    }
+}
+
+void Schedules::arm(State& s, uint64_t due) {
+    s.next_due = due;
+    s.timer.reset();
+    if (due == 0) return; // a cron expression with no future match
+    uint64_t now = now_unix_ms();
+    State* sp = &s;
+    s.timer = app_.loop.timer(due > now ? due - now : 0, [this, sp, due] {
+        // The loop's timers are monotonic and may fire a little before the wall clock agrees.
+        if (now_unix_ms() < due) return arm(*sp, due);
+        fire(*sp, due);
+    });
+}
+
+void Schedules::fire(State& s, uint64_t due) {
+    const workflow::ScheduleEntry& def = *s.def;
+    std::string id;
+    s.last_error.clear();
+    auto wf = app_.load_workflow(def.workflow);
+    if (!wf) {
+        s.last_error = wf.error().message;
+    } else if (Result<Value> inputs = workflow::resolve_inputs(*wf.value(), def.inputs); !inputs) {
+        s.last_error = inputs.error().message;
+    } else {
+        StartOptions opts;
+        opts.trigger = "schedule";
+        opts.execution_id = new_ulid();
+        opts.trigger_info = dict_of({{"schedule", str(def.name)}, {"due", str(rfc3339(due))}});
+        auto started =
+            app_.engine->start(wf.value(), inputs.value(), opts, [](const ExecutionSummary&) {});
+        if (started)
+            id = started.value();
+        else
+            s.last_error = started.error().message;
+    }
+    if (!s.last_error.empty())
+        std::fprintf(stderr, "ferry serve: schedule %s: due %s: %s\n", def.name.c_str(),
+                     rfc3339(due).c_str(), s.last_error.c_str());
+    // Staged in this loop iteration with the execution's first record: one commit, so the
+    // due time counts as done exactly when the execution exists. A due time that could not
+    // start (a broken workflow) counts as done too, rather than retrying in a tight loop.
+    s.last_due = due;
+    if (!id.empty()) s.last_execution_id = id;
+    app_.store->put_kv(kv_key(def.name),
+                       to_json_text(dict_of({{"last_due", Value::integer(int64_t(due))},
+                                             {"execution_id", str(s.last_execution_id)}})));
+    app_.loop.wake();
+    workflow::SchedulePlan plan =
+        workflow::plan_schedule(def.every_ms, def.cron_spec, def.catch_up, due, now_unix_ms());
+    arm(s, plan.catch_up ? *plan.catch_up : plan.next);
+}
+
+std::string Schedules::list_json() const {
+    Value items = Value::list();
+    for (const auto& sp : states_) {
+        const State& s = *sp;
+        const workflow::ScheduleEntry& d = *s.def;
+        std::string last_status;
+        if (!s.last_execution_id.empty()) {
+            auto rec = app_.store->get_execution(s.last_execution_id);
+            if (rec && rec.value()) {
+                const Value v = tmpl::value_from_json(*rec.value());
+                if (const Value* st = dict_get(v, "status"); st && st->is_string())
+                    last_status = std::string(st->str());
+            }
+        }
+        items.list_obj().items.push_back(
+            dict_of({{"name", str(d.name)},
+                     {"workflow", str(d.workflow)},
+                     {"every", d.every_ms ? str(d.every) : Value::none()},
+                     {"cron", d.every_ms ? Value::none() : str(d.cron)},
+                     {"enabled", Value::boolean(d.enabled)},
+                     {"catch_up", Value::boolean(d.catch_up)},
+                     {"next_run", d.enabled ? time_or_null(s.next_due) : Value::none()},
+                     {"last_run", time_or_null(s.last_due)},
+                     {"last_execution_id",
+                      s.last_execution_id.empty() ? Value::none() : str(s.last_execution_id)},
+                     {"last_status", last_status.empty() ? Value::none() : str(last_status)},
+                     {"last_error", s.last_error.empty() ? Value::none() : str(s.last_error)}}));
+    }
+    return to_json_text(dict_of({{"schedules", items}}));
+}
+
+void Schedules::stop() {
+    for (auto& s : states_)
+        s->timer.reset();
+}
+
+void Schedules::add_routes(Api& api) {
+    api.add("GET", "/api/v1/schedules", Role::Viewer,
+            [this](Call& c) { c.json(200, list_json()); });
+}
+
+} // namespace ferry::engine::server

@@ -1,0 +1,215 @@
+#include "workflow/cron.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <vector>
+
+namespace ferry::workflow {
+
+namespace {
+
+struct FieldSpec {
+    const char* name;
+    int min;
+    int max;
+    std::vector<std::string> names; // names[i] stands for min + i
+};
+
+const FieldSpec kFields[5] = {
+    {"minute", 0, 59, {}},
+    {"hour", 0, 23, {}},
+    {"day of month", 1, 31, {}},
+    {"month",
+     1,
+     12,
+     {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}},
+    // 7 is accepted as Sunday, so the range goes to 7 and is folded afterwards.
+    {"day of week", 0, 7, {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}},
+};
+
+std::vector<std::string> split(std::string_view s, char sep) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (true) {
+        size_t j = s.find(sep, i);
+        out.emplace_back(s.substr(i, j == std::string_view::npos ? s.npos : j - i));
+        if (j == std::string_view::npos) break;
+        i = j + 1;
+    }
+    return out;
+}
+
+Result<int> value(const FieldSpec& f, const std::string& text) {
+    std::string upper = text;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    for (size_t i = 0; i < f.names.size(); ++i)
+        if (upper == f.names[i]) return f.min + int(i);
+    if (text.empty() || text.size() > 4 || !std::all_of(text.begin(), text.end(), ::isdigit))
+        return make_error(ErrorKind::Validation,
+                          std::string(f.name) + ": '" + text + "' is not a number" +
+                              (f.names.empty() ? "" : " or a name (" + f.names.front() + "...)"));
+    int v = std::stoi(text);
+    if (v < f.min || v > f.max)
+        return make_error(ErrorKind::Validation, std::string(f.name) + ": " + text +
+                                                     " is out of range " + std::to_string(f.min) +
+                                                     "-" + std::to_string(f.max));
+    return v;
+}
+
+// One comma-separated field into bits[min..max]; returns whether it was a bare '*'.
+Result<bool> parse_field(const FieldSpec& f, const std::string& text, std::vector<bool>& bits) {
+    bits.assign(size_t(f.max + 1), false);
+    if (text.empty()) return make_error(ErrorKind::Validation, std::string(f.name) + " is empty");
+    for (const std::string& part : split(text, ',')) {
+        std::string range = part;
+        int step = 1;
+        if (size_t slash = part.find('/'); slash != std::string::npos) {
+            range = part.substr(0, slash);
+            std::string s = part.substr(slash + 1);
+            if (s.empty() || s.size() > 4 || !std::all_of(s.begin(), s.end(), ::isdigit) ||
+                std::stoi(s) == 0)
+                return make_error(ErrorKind::Validation, std::string(f.name) + ": step '" + s +
+                                                             "' must be a positive number");
+            step = std::stoi(s);
+        }
+        int lo = f.min, hi = f.max;
+        if (range != "*") {
+            size_t dash = range.find('-');
+            Result<int> a = value(f, range.substr(0, dash));
+            if (!a) return a.error();
+            lo = a.value();
+            if (dash != std::string::npos) {
+                Result<int> b = value(f, range.substr(dash + 1));
+                if (!b) return b.error();
+                hi = b.value();
+                if (hi < lo)
+                    return make_error(ErrorKind::Validation, std::string(f.name) + ": range '" +
+                                                                 range + "' goes backwards");
+            } else if (part.find('/') == std::string::npos) {
+                hi = lo; // a single value; "5/15" means 5, 20, 35, 50
+            }
+        }
+        for (int v = lo; v <= hi; v += step)
+            bits[size_t(v)] = true;
+    }
+    return text == "*" || text == "*/1";
+}
+
+} // namespace
+
+Result<CronSpec> parse_cron(std::string_view input) {
+    static const std::pair<const char*, const char*> kMacros[] = {
+        {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+        {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+        {"@hourly", "0 * * * *"}};
+    std::string text(input);
+    for (auto [macro, expansion] : kMacros)
+        if (text == macro) text = expansion;
+    std::vector<std::string> fields;
+    std::string cur;
+    for (char c : text) {
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            if (!cur.empty()) fields.push_back(std::move(cur));
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty()) fields.push_back(std::move(cur));
+    if (fields.size() != 5)
+        return make_error(ErrorKind::Validation,
+                          "a cron expression has 5 fields (minute hour day-of-month month "
+                          "day-of-week), got " +
+                              std::to_string(fields.size()));
+    CronSpec spec;
+    std::vector<bool> bits;
+    for (int i = 0; i < 5; ++i) {
+        Result<bool> star = parse_field(kFields[i], fields[size_t(i)], bits);
+        if (!star) return star.error();
+        for (int v = kFields[i].min; v <= kFields[i].max; ++v) {
+            if (!bits[size_t(v)]) continue;
+            switch (i) {
+            case 0: spec.minutes.set(size_t(v)); break;
+            case 1: spec.hours.set(size_t(v)); break;
+            case 2: spec.days.set(size_t(v)); break;
+            case 3: spec.months.set(size_t(v)); break;
+            default: spec.weekdays.set(size_t(v % 7)); break;
+            }
+        }
+        if (i == 2) spec.any_day = star.value();
+        if (i == 4) spec.any_weekday = star.value();
+    }
+    return spec;
+}
+
+std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms) {
+    using namespace std::chrono;
+    int64_t minute = int64_t(after_ms / 60000) + 1; // strictly after, on a minute boundary
+    const int64_t limit = minute + int64_t(5) * 366 * 24 * 60;
+    while (minute < limit) {
+        int64_t day = minute / 1440;
+        year_month_day ymd{sys_days{days{day}}};
+        unsigned month = unsigned(ymd.month());
+        if (!spec.months.test(month)) {
+            // Jump to the first day of the next month.
+            year_month_day next = year_month_day{ymd.year() / ymd.month() / 1} + months{1};
+            minute = sys_days{next}.time_since_epoch().count() * 1440;
+            continue;
+        }
+        unsigned dom = unsigned(ymd.day());
+        unsigned dow = unsigned(weekday{sys_days{days{day}}}.c_encoding());
+        bool dom_ok = spec.days.test(dom), dow_ok = spec.weekdays.test(dow);
+        bool day_ok = spec.any_day && spec.any_weekday ? true
+                      : spec.any_day                   ? dow_ok
+                      : spec.any_weekday               ? dom_ok
+                                                       : (dom_ok || dow_ok);
+        if (!day_ok) {
+            minute = (day + 1) * 1440;
+            continue;
+        }
+        int64_t in_day = minute % 1440;
+        if (!spec.hours.test(size_t(in_day / 60))) {
+            minute = day * 1440 + (in_day / 60 + 1) * 60;
+            continue;
+        }
+        if (!spec.minutes.test(size_t(in_day % 60))) {
+            ++minute;
+            continue;
+        }
+        return uint64_t(minute) * 60000;
+    }
+    return std::nullopt;
+}
+
+SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_up,
+                           uint64_t last_due, uint64_t now) {
+    SchedulePlan plan;
+    if (every_ms > 0) {
+        if (last_due == 0 || last_due > now) {
+            plan.next = now + every_ms;
+            return plan;
+        }
+        uint64_t latest = last_due + (now - last_due) / every_ms * every_ms; // <= now
+        if (latest > last_due && catch_up) plan.catch_up = latest;
+        plan.next = latest + every_ms;
+        return plan;
+    }
+    if (last_due == 0 || last_due > now) {
+        plan.next = cron_next(cron, now).value_or(0);
+        return plan;
+    }
+    // The latest due time in (last_due, now], bounded: a minutely cron down for a year is
+    // half a million steps; past the bound any missed time will do for the one catch-up.
+    std::optional<uint64_t> latest;
+    std::optional<uint64_t> t = cron_next(cron, last_due);
+    for (int i = 0; t && *t <= now && i < 10000; ++i) {
+        latest = t;
+        t = cron_next(cron, *t);
+    }
+    if (latest && catch_up) plan.catch_up = latest;
+    plan.next = cron_next(cron, now).value_or(0);
+    return plan;
+}
+
+} // namespace ferry::workflow

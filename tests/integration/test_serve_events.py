@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""Integration tests of `ferry serve`'s live events (Server-Sent Events), cancel and retry,
+and ferry.yaml schedules, with a real HTTP client against the real binary.
+
+    python3 tests/integration/test_serve_events.py path/to/ferry [TestName ...]
+
+Every wait is bounded: socket timeouts on streams, deadlines on polls, and the server is
+stopped by its PID (SIGTERM, bounded wait, then SIGKILL).
+"""
+import http.client
+import json
+import sys
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import test_engine as te  # noqa: E402
+from serve_util import TOKENS, Server, tokens_yaml  # noqa: E402
+
+HELLO = """\
+inputs: {name: {type: string, required: true}}
+steps:
+  - id: greet
+    task: transform
+    with:
+      data: {n: "{{ inputs.name }}"}
+      mappings: [{source: n, target: greeting, transform: uppercase}]
+outputs: {greeting: "{{ steps.greet.output.greeting }}"}
+"""
+SLOW = """\
+inputs: {pause: {type: string, default: 300ms}}
+steps:
+  - {id: wait, task: sleep, with: {duration: "{{ inputs.pause }}"}}
+  - {id: done, task: log, needs: [wait], with: {message: done}}
+"""
+
+
+class Stream:
+    """One SSE connection; next() gives {"id", "event", "data"} or None at the end."""
+
+    def __init__(self, server, path, last_id=None, role="viewer", timeout=10):
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+        headers = {"Accept": "text/event-stream"}
+        if role:
+            headers["Authorization"] = "Bearer " + TOKENS[role]
+        if last_id is not None:
+            headers["Last-Event-ID"] = str(last_id)
+        self.conn.request("GET", path, headers=headers)
+        self.r = self.conn.getresponse()
+        self.status = self.r.status
+        self.content_type = self.r.getheader("Content-Type", "")
+        self.comments = []
+
+    def next(self):
+        ev = {}
+        while True:
+            line = self.r.readline()
+            if not line:
+                return None
+            line = line.decode().rstrip("\r\n")
+            if not line:
+                if "event" in ev:
+                    ev["id"] = int(ev["id"])
+                    ev["data"] = json.loads(ev["data"])
+                    return ev
+                ev = {}
+                continue
+            if line.startswith(":"):
+                self.comments.append(line)
+                continue
+            key, _, value = line.partition(":")
+            ev[key] = value[1:] if value.startswith(" ") else value
+
+    def until(self, stop, limit=200):
+        out = []
+        for _ in range(limit):
+            ev = self.next()
+            if ev is None:
+                break
+            out.append(ev)
+            if stop(ev):
+                break
+        return out
+
+    def close(self):
+        self.conn.close()
+
+
+def wait_for(check, timeout=10, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    return check()
+
+
+class ServeEventsTest(unittest.TestCase):
+    CONFIG = ""
+
+    def setUp(self):
+        self.p = te.Project()
+        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG)
+        self.p.workflow("hello", HELLO)
+        self.p.workflow("slow", SLOW)
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+
+    def tearDown(self):
+        self.s.stop()
+        self.p.remove()
+
+    def start(self, wf, inputs, query=""):
+        status, body = self.s.json("POST", "/api/v1/workflows/%s/executions%s" % (wf, query),
+                                   {"inputs": inputs}, role="operator")
+        self.assertIn(status, (200, 202), body)
+        return body["id"]
+
+    def execution(self, exec_id):
+        return self.s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")[1]
+
+    def finished(self, exec_id, timeout=10):
+        return wait_for(lambda: (lambda e: e if e["status"] in ("succeeded", "failed", "cancelled")
+                                 else None)(self.execution(exec_id)), timeout)
+
+
+class LiveEvents(ServeEventsTest):
+    EXPECTED = [("execution.started", None), ("step.started", "wait"), ("step.finished", "wait"),
+                ("step.started", "done"), ("step.finished", "done"), ("execution.finished", None)]
+
+    def test_one_execution_in_order_then_the_stream_ends(self):
+        exec_id = self.start("slow", {"pause": "500ms"})
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+        self.assertEqual(st.status, 200)
+        self.assertTrue(st.content_type.startswith("text/event-stream"))
+        events = st.until(lambda e: False)  # to the end of the stream
+        st.close()
+        self.assertEqual([(e["event"], e["data"]["step"]) for e in events], self.EXPECTED)
+        ids = [e["id"] for e in events]
+        self.assertEqual(ids, sorted(set(ids)))
+        for e in events:
+            self.assertEqual(e["data"]["execution_id"], exec_id)
+            self.assertEqual(e["data"]["workflow"], "slow")
+            self.assertEqual(set(e["data"]), {"execution_id", "workflow", "step", "status",
+                                              "message", "duration_ms", "attempt", "at"})
+        self.assertEqual(events[-1]["data"]["status"], "succeeded")
+        self.assertGreaterEqual(events[2]["data"]["duration_ms"], 450)
+        self.assertEqual(events[1]["data"]["attempt"], 1)
+
+    def test_a_finished_execution_replays_its_history_and_ends(self):
+        exec_id = self.start("hello", {"name": "ada"}, "?wait=10s")
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+        events = st.until(lambda e: False)
+        st.close()
+        kinds = [e["event"] for e in events]
+        self.assertEqual(kinds[0], "execution.started")
+        self.assertEqual(kinds[-1], "execution.finished")
+        self.assertIn("step.finished", kinds)
+        self.assertEqual(events[-1]["data"]["status"], "succeeded")
+        # Unknown executions and missing tokens are refused before any stream starts.
+        for path, role, want in (("/api/v1/executions/nope/events", "viewer", 404),
+                                 ("/api/v1/events", None, 401)):
+            st = Stream(self.s, path, role=role)
+            st.close()
+            self.assertEqual(st.status, want)
+
+    def test_all_executions(self):
+        st = Stream(self.s, "/api/v1/events")
+        self.assertEqual(st.status, 200)
+        ids = [self.start("hello", {"name": n}) for n in ("a", "b")]
+        ended = set()
+
+        def stop(e):
+            if e["event"] == "execution.finished":
+                ended.add(e["data"]["execution_id"])
+            return ended == set(ids)
+
+        events = st.until(stop)
+        st.close()
+        self.assertEqual(ended, set(ids))
+        for exec_id in ids:
+            mine = [e["event"] for e in events if e["data"]["execution_id"] == exec_id]
+            self.assertEqual(mine, ["execution.started", "step.started", "step.finished",
+                                    "execution.finished"])
+        seq = [e["id"] for e in events]
+        self.assertEqual(seq, sorted(set(seq)))
+
+    def test_last_event_id_resumes_without_duplicates_or_gaps(self):
+        st = Stream(self.s, "/api/v1/events")
+        exec_id = self.start("slow", {"pause": "600ms"})
+        first = st.until(lambda e: e["event"] == "step.started")
+        st.close()  # the client goes away mid-execution
+        self.assertEqual([e["event"] for e in first], ["execution.started", "step.started"])
+        again = Stream(self.s, "/api/v1/events", last_id=first[-1]["id"])
+        rest = again.until(lambda e: e["event"] == "execution.finished")
+        again.close()
+        ids = [e["id"] for e in first + rest]
+        self.assertEqual(ids, list(range(ids[0], ids[0] + len(ids))), "duplicates or gaps")
+        self.assertEqual([(e["event"], e["data"]["step"]) for e in first + rest],
+                         LiveEvents.EXPECTED)
+        # Per execution too: after the stream ended, only the end is news.
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id, last_id=ids[2])
+        tail = st.until(lambda e: False)
+        st.close()
+        self.assertEqual([e["id"] for e in tail], ids[3:])
+
+    def test_idle_streams_get_a_keep_alive_comment_every_15s(self):
+        st = Stream(self.s, "/api/v1/events", timeout=20)
+        t0 = time.monotonic()
+        line = b""
+        while not line.startswith(b":"):
+            line = st.r.readline()
+            self.assertTrue(line, "the stream ended")
+        st.close()
+        self.assertEqual(line.rstrip(), b": keep-alive")
+        self.assertLess(time.monotonic() - t0, 17.5)
+
+    def test_clients_that_leave_are_dropped(self):
+        streams = [Stream(self.s, "/api/v1/events") for _ in range(5)]
+        for st in streams:
+            st.close()
+        exec_id = self.start("hello", {"name": "x"}, "?wait=10s")
+        self.assertEqual(self.execution(exec_id)["status"], "succeeded")
+        status, _ = self.s.json("GET", "/healthz")
+        self.assertEqual(status, 200)
+
+
+class CancelAndRetry(ServeEventsTest):
+    def test_cancel_a_running_execution(self):
+        exec_id = self.start("slow", {"pause": "30s"})
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+        st.until(lambda e: e["event"] == "step.started")
+        self.assertEqual(self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id, {},
+                                     role="viewer")[0], 403)
+        t0 = time.monotonic()
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id,
+                                   {"reason": "wrong window"}, role="operator")
+        self.assertEqual(status, 202, body)
+        rest = st.until(lambda e: False)
+        st.close()
+        self.assertEqual(rest[-1]["event"], "execution.finished")
+        self.assertEqual(rest[-1]["data"]["status"], "cancelled")
+        doc = self.finished(exec_id, timeout=5)
+        self.assertLess(time.monotonic() - t0, 5, "a 30s sleep was not interrupted")
+        self.assertEqual(doc["status"], "cancelled")
+        self.assertIn("wrong window", doc["error"]["message"])
+        self.assertEqual(doc["steps"]["wait"]["status"], "cancelled")
+        self.assertEqual(doc["steps"]["done"]["status"], "cancelled")
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id, {},
+                                   role="operator")
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["error"]["code"], "conflict")
+        status, body = self.s.json("POST", "/api/v1/executions/nope/cancel", {}, role="operator")
+        self.assertEqual(status, 404, body)
+        # The cancelled state is durable: a restart does not resume it.
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(0.3)
+        self.assertEqual(self.execution(exec_id)["status"], "cancelled")
+        # The new process has no live events of it: its stream is the recorded history.
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+        history = st.until(lambda e: False)
+        st.close()
+        self.assertEqual([(e["event"], e["data"]["step"], e["data"]["status"]) for e in history],
+                         [("execution.started", None, "running"),
+                          ("step.finished", "wait", "cancelled"),
+                          ("step.finished", "done", "cancelled"),
+                          ("execution.finished", None, "cancelled")])
+
+    def test_cancel_while_a_retry_waits_for_its_delay(self):
+        srv = te.TestServer()
+        self.addCleanup(srv.stop)
+        srv.script("/down", (503, {"e": 1}))
+        self.p.workflow("flaky", """\
+inputs: {url: {type: string, required: true}}
+steps:
+  - id: call
+    task: http.request
+    retry: {max_attempts: 5, initial_delay: 20s, backoff: fixed}
+    with: {method: GET, url: "{{ inputs.url }}"}
+""")
+        exec_id = self.start("flaky", {"url": srv.url + "/down"})
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+        seen = st.until(lambda e: e["event"] == "step.retrying")
+        self.assertEqual(seen[-1]["event"], "step.retrying", seen)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id, {},
+                                   role="operator")
+        self.assertEqual(status, 202, body)
+        rest = st.until(lambda e: False)
+        st.close()
+        self.assertEqual(rest[-1]["data"]["status"], "cancelled")
+        doc = self.finished(exec_id, timeout=5)
+        self.assertEqual(doc["status"], "cancelled")
+        self.assertEqual(doc["steps"]["call"]["status"], "cancelled")
+        self.assertEqual(srv.count("/down"), 1)
+
+    def test_cancel_reaches_sub_workflows_and_for_each_items(self):
+        self.p.workflow("parent", """\
+steps:
+  - {id: child, task: workflow, with: {name: slow, inputs: {pause: 30s}}}
+  - id: items
+    task: sleep
+    for_each: "{{ [1, 2, 3] }}"
+    concurrency: 1
+    with: {duration: 30s}
+""")
+        st = Stream(self.s, "/api/v1/events")
+        exec_id = self.start("parent", {})
+        started = st.until(lambda e: e["event"] == "step.started" and
+                           e["data"]["step"] == "wait")
+        st.close()
+        child_id = started[-1]["data"]["execution_id"]
+        self.assertNotEqual(child_id, exec_id)
+        wait_for(lambda: self.execution(exec_id)["steps"].get("items[0]", {}).get("status")
+                 == "running", timeout=5)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id, {},
+                                   role="operator")
+        self.assertEqual(status, 202, body)
+        doc = self.finished(exec_id, timeout=5)
+        self.assertEqual(doc["status"], "cancelled")
+        self.assertEqual(self.finished(child_id, timeout=5)["status"], "cancelled")
+        steps = doc["steps"]
+        self.assertEqual(steps["child"]["status"], "cancelled")
+        self.assertEqual(steps["items[0]"]["status"], "cancelled")
+        self.assertEqual({steps["items[1]"]["status"], steps["items[2]"]["status"]}, {"cancelled"})
+
+    def test_retry_starts_the_same_workflow_with_the_same_inputs(self):
+        old = self.start("hello", {"name": "grace"}, "?wait=10s")
+        status, body = self.s.json("POST", "/api/v1/executions/%s/retry" % old, {},
+                                   role="operator")
+        self.assertEqual(status, 202, body)
+        self.assertNotEqual(body["id"], old)
+        doc = self.finished(body["id"])
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(doc["trigger"], "retry")
+        self.assertEqual(doc["trigger_info"], {"retry_of": old})
+        self.assertEqual(doc["inputs"], {"name": "grace"})
+        self.assertEqual(doc["outputs"], {"greeting": "GRACE"})
+        self.assertEqual(self.s.json("POST", "/api/v1/executions/nope/retry", {},
+                                     role="operator")[0], 404)
+        self.assertEqual(self.s.json("POST", "/api/v1/executions/%s/retry" % old, {},
+                                     role="viewer")[0], 403)
+
+
+def scheduled(server, name):
+    """Executions a schedule started, oldest first, with their due times (unix ms)."""
+    status, body = server.json("GET", "/api/v1/executions?workflow=hello&limit=1000",
+                               role="viewer")
+    assert status == 200, body
+    runs = [e for e in body["executions"]
+            if (e.get("trigger_info") or {}).get("schedule") == name]
+    for e in runs:
+        e["due_s"] = te.parse_time(e["trigger_info"]["due"])
+    return sorted(runs, key=lambda e: e["due_s"])
+
+
+class Schedules(ServeEventsTest):
+    CONFIG = """\
+schedules:
+  - {name: tick, workflow: hello, every: 1s, inputs: {name: tick}}
+  - {name: slow-tick, workflow: hello, every: 2s, inputs: {name: slow}, catch_up: false}
+  - {name: nightly, workflow: hello, cron: "0 3 * * *", inputs: {name: n}}
+  - {name: off, workflow: hello, every: 1s, inputs: {name: off}, enabled: false}
+"""
+
+    def test_every_second_without_double_runs_across_a_restart(self):
+        t0 = time.time()
+        time.sleep(3.5)
+        status, body = self.s.json("GET", "/api/v1/schedules", role="viewer")
+        self.assertEqual(status, 200, body)
+        by_name = {s["name"]: s for s in body["schedules"]}
+        self.assertEqual(set(by_name), {"tick", "slow-tick", "nightly", "off"})
+        tick = by_name["tick"]
+        self.assertEqual((tick["workflow"], tick["every"], tick["cron"], tick["enabled"]),
+                         ("hello", "1s", None, True))
+        self.assertIsNotNone(tick["last_execution_id"])
+        self.assertGreater(te.parse_time(tick["next_run"]), te.parse_time(tick["last_run"]))
+        self.assertEqual(by_name["nightly"]["cron"], "0 3 * * *")
+        self.assertTrue(by_name["nightly"]["next_run"].endswith("T03:00:00.000Z"))
+        self.assertIsNone(by_name["nightly"]["last_run"])
+        self.assertIsNone(by_name["off"]["next_run"])
+        before = scheduled(self.s, "tick")
+        self.assertTrue(2 <= len(before) <= 4, [e["trigger_info"] for e in before])
+        self.assertEqual(before[-1]["id"], tick["last_execution_id"])
+        self.assertEqual(scheduled(self.s, "off"), [])
+
+        self.s.stop()
+        stopped = time.time()
+        time.sleep(1.5)  # downtime that misses at least one due time of tick
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(2.5)
+        runs = scheduled(self.s, "tick")
+        slow = scheduled(self.s, "slow-tick")
+        self.s.stop()
+        log = (self.p.dir / "serve.log").read_text()
+        dues = [e["due_s"] for e in runs]
+        self.assertEqual(len(dues), len(set(dues)), "a due time ran twice")
+        for a, b in zip(dues, dues[1:]):
+            gap = b - a
+            self.assertAlmostEqual(gap, round(gap), delta=0.01, msg="out of phase: %s" % dues)
+        # One catch-up run for the downtime (the latest missed due time), none with
+        # catch_up: false; the due times skipped in between never run.
+        catch_ups = [line for line in log.splitlines() if "catching up" in line]
+        self.assertEqual(len([c for c in catch_ups if "schedule tick:" in c]), 1, log)
+        self.assertEqual(len([c for c in catch_ups if "slow-tick" in c]), 0, log)
+        in_downtime = [d for d in dues if stopped < d]
+        self.assertTrue(in_downtime, dues)
+        self.assertLessEqual(len(runs), time.time() - t0 + 1)
+        self.assertGreaterEqual(len(runs), 4, dues)
+        self.assertFalse([e["due_s"] for e in slow if stopped + 0.05 < e["due_s"] < stopped + 1.5],
+                         [e["trigger_info"] for e in slow])
+
+
+if __name__ == "__main__":
+    te.FERRY = sys.argv.pop(1)
+    unittest.main(verbosity=2)

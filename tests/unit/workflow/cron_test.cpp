@@ -1,0 +1,155 @@
+// Cron expressions for ferry.yaml schedules: parsing, next times in UTC, and the catch-up
+// plan after downtime.
+#include "workflow/cron.h"
+#include "workflow/project_config.h"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+using namespace ferry;
+using namespace ferry::workflow;
+
+namespace {
+
+// Unix ms of a UTC date and time.
+uint64_t at(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0) {
+    using namespace std::chrono;
+    sys_days day{year{y} / month{mo} / d};
+    return uint64_t(duration_cast<milliseconds>(day.time_since_epoch()).count()) +
+           uint64_t(((h * 60 + mi) * 60 + s) * 1000);
+}
+
+uint64_t next(const std::string& expr, uint64_t after) {
+    Result<CronSpec> spec = parse_cron(expr);
+    INFO(expr << ": " << (spec ? "" : spec.error().message));
+    REQUIRE(spec);
+    std::optional<uint64_t> n = cron_next(spec.value(), after);
+    REQUIRE(n);
+    return *n;
+}
+
+std::string problem(const std::string& expr) {
+    Result<CronSpec> spec = parse_cron(expr);
+    return spec ? std::string("(parsed)") : spec.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("cron: fields, ranges, lists, steps and names", "[cron]") {
+    CronSpec s = parse_cron("*/15 8-18/2 1,15 JAN-mar mon-FRI").value();
+    CHECK(s.minutes.count() == 4);
+    CHECK(s.minutes.test(0));
+    CHECK(s.minutes.test(45));
+    CHECK(s.hours.count() == 6);  // 8 10 12 14 16 18
+    CHECK(s.hours.test(18));
+    CHECK_FALSE(s.hours.test(9));
+    CHECK(s.days.count() == 2);
+    CHECK(s.months.count() == 3);
+    CHECK(s.months.test(1));
+    CHECK(s.months.test(3));
+    CHECK(s.weekdays.count() == 5);
+    CHECK_FALSE(s.any_day);
+    CHECK_FALSE(s.any_weekday);
+    CHECK(parse_cron("0 0 * * 7").value().weekdays.test(0));  // 7 is Sunday
+    CHECK(parse_cron("5/20 * * * *").value().minutes.count() == 3);  // 5 25 45
+    CHECK(parse_cron("@hourly").value().minutes.count() == 1);
+    CHECK(parse_cron("  0   6 * * *  ").value().hours.test(6));
+}
+
+TEST_CASE("cron: bad expressions say what is wrong", "[cron]") {
+    CHECK(problem("* * * *").find("5 fields") != std::string::npos);
+    CHECK(problem("60 * * * *").find("minute: 60 is out of range 0-59") != std::string::npos);
+    CHECK(problem("* 24 * * *").find("hour") != std::string::npos);
+    CHECK(problem("* * 0 * *").find("day of month") != std::string::npos);
+    CHECK(problem("* * * FOO *").find("month: 'FOO' is not a number or a name") != std::string::npos);
+    CHECK(problem("*/0 * * * *").find("step") != std::string::npos);
+    CHECK(problem("5-1 * * * *").find("goes backwards") != std::string::npos);
+    CHECK(problem("1,,2 * * * *").find("minute") != std::string::npos);
+    CHECK(problem("* * * * 8").find("day of week") != std::string::npos);
+}
+
+TEST_CASE("cron: next times in UTC", "[cron]") {
+    uint64_t t = at(2026, 12, 1, 11, 26, 48);
+    CHECK(next("* * * * *", t) == at(2026, 12, 1, 11, 27));
+    CHECK(next("* * * * *", at(2026, 12, 1, 11, 27)) == at(2026, 12, 1, 11, 28));  // strictly after
+    CHECK(next("0 6 * * *", t) == at(2026, 12, 2, 6, 0));
+    CHECK(next("30 * * * *", t) == at(2026, 12, 1, 11, 30));
+    CHECK(next("0 0 1 1 *", t) == at(2027, 1, 1));
+    CHECK(next("0 9 * * MON", t) == at(2026, 12, 7, 9, 0));  // 2026-12-01 is a Tuesday
+    CHECK(next("0 0 31 * *", at(2027, 1, 31, 1)) == at(2027, 3, 31));  // February has no 31st
+    CHECK(next("0 0 29 2 *", t) == at(2028, 2, 29));                    // leap years only
+    CHECK(next("59 23 31 12 *", t) == at(2026, 12, 31, 23, 59));
+    // Both day fields restricted: either matches (Vixie cron).
+    CHECK(next("0 0 15 * FRI", t) == at(2026, 12, 4));   // Friday the 4th before the 15th
+    CHECK(next("0 0 15 * SUN", at(2026, 12, 14, 1)) == at(2026, 12, 15));
+    CHECK_FALSE(cron_next(parse_cron("0 0 30 2 *").value(), t));  // never
+}
+
+TEST_CASE("schedules: every, in phase, with one catch-up after downtime", "[cron]") {
+    CronSpec none;
+    SchedulePlan first = plan_schedule(30000, none, true, 0, 1'000'000);
+    CHECK_FALSE(first.catch_up);
+    CHECK(first.next == 1'030'000);
+    SchedulePlan on_time = plan_schedule(30000, none, true, 1'000'000, 1'010'000);
+    CHECK_FALSE(on_time.catch_up);
+    CHECK(on_time.next == 1'030'000);
+    // Down from 1,000,000 to 1,095,000: 1,030,000 1,060,000 1,090,000 missed; one catch-up
+    // for the latest, and the schedule keeps its phase.
+    SchedulePlan late = plan_schedule(30000, none, true, 1'000'000, 1'095'000);
+    REQUIRE(late.catch_up);
+    CHECK(*late.catch_up == 1'090'000);
+    CHECK(late.next == 1'120'000);
+    SchedulePlan no_catch_up = plan_schedule(30000, none, false, 1'000'000, 1'095'000);
+    CHECK_FALSE(no_catch_up.catch_up);
+    CHECK(no_catch_up.next == 1'120'000);
+}
+
+TEST_CASE("schedules: cron catch-up runs the latest missed time once", "[cron]") {
+    CronSpec daily = parse_cron("0 6 * * *").value();
+    SchedulePlan first = plan_schedule(0, daily, true, 0, at(2026, 12, 1, 7));
+    CHECK_FALSE(first.catch_up);
+    CHECK(first.next == at(2026, 12, 2, 6));
+    SchedulePlan after = plan_schedule(0, daily, true, at(2026, 11, 28, 6), at(2026, 12, 1, 7));
+    REQUIRE(after.catch_up);
+    CHECK(*after.catch_up == at(2026, 12, 1, 6));
+    CHECK(after.next == at(2026, 12, 2, 6));
+    CHECK_FALSE(plan_schedule(0, daily, true, at(2026, 12, 1, 6), at(2026, 12, 1, 7)).catch_up);
+    CHECK_FALSE(plan_schedule(0, daily, false, at(2026, 11, 28, 6), at(2026, 12, 1, 7)).catch_up);
+}
+
+TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][config]") {
+    auto ok = load_project_config_text(R"(schedules:
+  - {name: cmdb-sync, workflow: cmdb-sync, every: 30m}
+  - {name: cert-expiry, workflow: cert-expiry, cron: "0 6 * * *", inputs: {days: 30}, catch_up: false}
+  - {name: off, workflow: x, every: 1h, enabled: false}
+)", "ferry.yaml");
+    REQUIRE(ok.ok());
+    REQUIRE(ok.config.schedule_entries.size() == 3);
+    CHECK(ok.config.schedule_entries[0].every_ms == 1800000);
+    CHECK(ok.config.schedule_entries[0].every == "30m");
+    CHECK(ok.config.schedule_entries[0].catch_up);
+    CHECK(ok.config.schedule_entries[1].cron == "0 6 * * *");
+    CHECK_FALSE(ok.config.schedule_entries[1].catch_up);
+    CHECK(ok.config.schedule_entries[1].inputs.is_dict());
+    CHECK_FALSE(ok.config.schedule_entries[2].enabled);
+
+    auto bad = load_project_config_text(R"(schedules:
+  - name: a
+    workflow: w
+    cron: "61 * * * *"
+  - {name: b, workflow: w, every: 10m, cron: "* * * * *"}
+  - {name: c, workflow: w, evry: 1m}
+  - {name: a, workflow: w, every: soon}
+  - {workflow: w, every: 1m}
+)", "ferry.yaml");
+    std::string all;
+    for (const auto& d : bad.problems) all += d.describe() + "\n";
+    INFO(all);
+    CHECK(all.find("ferry.yaml:4:11: cron: minute: 61 is out of range 0-59") != std::string::npos);
+    CHECK(all.find("ferry.yaml:5:5: schedule 'b' needs exactly one of 'every'") != std::string::npos);
+    CHECK(all.find("unknown key 'evry' in schedules (did you mean 'every'?)") != std::string::npos);
+    CHECK(all.find("schedule 'a' is defined twice") != std::string::npos);
+    CHECK(all.find("ferry.yaml:7:35: every:") != std::string::npos);
+    CHECK(all.find("a schedules entry needs 'name'") != std::string::npos);
+}

@@ -385,6 +385,36 @@ class Hooks(unittest.TestCase):
         self.assertEqual(request("POST", "/hooks/open", "{not json")[0], 400)
 
 
+class Validate(unittest.TestCase):
+    def test_validate_reports_form_and_hook_mistakes_at_their_place(self):
+        d = Path(tempfile.mkdtemp(prefix="ferry-forms-validate-"))
+        try:
+            (d / "workflows").mkdir()
+            (d / "workflows" / "deploy.yaml").write_text(WORKFLOWS["deploy"])
+            (d / "ferry.yaml").write_text(
+                "forms:\n"
+                "  f:\n"
+                "    workflow: missing-wf\n"
+                "    fields:\n"
+                "      - {name: a, type: strng}\n"
+                "hooks:\n"
+                "  h:\n"
+                "    verify: none\n"
+                "    action: {start: also-missing}\n"
+                "  ok:\n"
+                "    verify: none\n"
+                "    action: {start: deploy}\n")
+            p = subprocess.run([FERRY, "validate", "--project", str(d), "--data",
+                                str(d / ".ferry")], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertIn("ferry.yaml:3:15: form 'f': no workflow 'missing-wf'", p.stdout)
+            self.assertIn("ferry.yaml:5:25: unknown field type 'strng'", p.stdout)
+            self.assertIn("ferry.yaml:9:21: hook 'h': no workflow 'also-missing'", p.stdout)
+            self.assertNotIn("'deploy'", p.stdout)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def main(argv):
     global FERRY, SERVER
     if len(argv) < 2:

@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+// GCC 12 warns falsely on short string assignments once inlined (GCC bug 105329).
+#pragma GCC diagnostic ignored "-Wrestrict"
+
 #include <map>
 #include <strings.h>
 
@@ -26,10 +29,10 @@ HeaderLookup headers(std::map<std::string, std::string> h) {
     };
 }
 
-workflow::HookSpec hook(std::string verify) {
+workflow::HookSpec hook(const char* verify) {
     workflow::HookSpec h;
     h.name = "h";
-    h.verify = std::move(verify);
+    h.verify = verify;
     return h;
 }
 

@@ -96,6 +96,8 @@ int serve_command(int argc, char** argv) {
     engine::server::Api api(*app, settings.value());
     engine::server::add_execution_routes(api);
     engine::server::add_ops_routes(api);
+    engine::server::add_form_routes(api);
+    engine::server::add_hook_routes(api);
     engine::server::Metrics metrics(*app);
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
     engine::server::EventHub events(*app);

@@ -79,6 +79,8 @@ class Api {
 // Route families.
 void add_execution_routes(Api& api);
 void add_ops_routes(Api& api);
+void add_form_routes(Api& api);   // routes_forms.cpp
+void add_hook_routes(Api& api);   // routes_hooks.cpp
 
 // JSON text of a string (quoted, escaped).
 std::string quote(std::string_view s);

@@ -102,7 +102,11 @@ Value openapi(const Api& api) {
         }
         Value error_ref = dict_of({{"$ref", str("#/components/responses/Error")}});
         Value responses = dict_of({{"200", dict_of({{"description", str("OK")}})}});
-        if (r.method == "POST" && r.pattern.find("/executions") != std::string::npos) {
+        // Every route that starts an execution answers like POST .../executions.
+        bool starts = r.pattern.find("/executions") != std::string::npos ||
+                      r.pattern.find("/submit") != std::string::npos ||
+                      r.pattern.rfind("/hooks/", 0) == 0;
+        if (r.method == "POST" && starts) {
             responses.dict_obj().set(str("202"), dict_of({{"description", str("Accepted: the execution is recorded durably")}}));
             responses.dict_obj().set(str("422"), error_ref);
         }

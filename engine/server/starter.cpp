@@ -32,6 +32,22 @@ std::string stored_status(App& app, const std::string& id) {
     return s && s->is_string() ? std::string(s->str()) : "pending";
 }
 
+// Every answer goes through here so a trigger can present it its own way (HTML for forms).
+using Present = std::function<ServerResponse(ServerResponse)>;
+
+void reply(Responder& res, const Present& present, int status, std::string body,
+           HttpHeaders headers = {{"Content-Type", "application/json"}}) {
+    ServerResponse r{status, std::move(headers), std::move(body)};
+    res.send(present ? present(std::move(r)) : std::move(r));
+}
+
+void reply_error(Responder& res, const Present& present, int status, std::string_view code,
+                 std::string_view message) {
+    reply(res, present, status,
+          "{\"error\":{\"code\":" + to_json_text(str(std::string(code))) +
+              ",\"message\":" + to_json_text(str(std::string(message))) + "}}");
+}
+
 // Keys accepted but not yet committed: a second request with the same key in the same
 // commit window must find the first one's execution, not start another.
 std::map<std::string, std::string>& pending_keys() {
@@ -46,6 +62,7 @@ bool finished(const std::string& status) {
 // A waiting client: answered once, by the end of the execution or by the wait limit.
 struct Waiter {
     Responder res;
+    Present present;
     std::unique_ptr<Loop::Timer> timer;
     bool done = false;
 };
@@ -54,8 +71,7 @@ void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const std::stri
     if (w->done) return;
     w->done = true;
     w->timer.reset();
-    w->res.send(200, execution_json(*app.store, id, false, false),
-                {{"Content-Type", "application/json"}});
+    reply(w->res, w->present, 200, execution_json(*app.store, id, false, false));
 }
 
 }  // namespace
@@ -75,7 +91,8 @@ void start_execution(App& app, StartRequest request, Responder res) {
     std::string idem_key;
     if (!request.idempotency_key.empty()) {
         if (request.idempotency_key.size() > 255) {
-            res.send_error(400, "bad_request", "Idempotency-Key is longer than 255 characters");
+            reply_error(res, request.present, 400, "bad_request",
+                        "Idempotency-Key is longer than 255 characters");
             return;
         }
         idem_key = "idem:" + crypto::sha256_hex(request.trigger + "\n" + request.workflow + "\n" +
@@ -87,32 +104,34 @@ void start_execution(App& app, StartRequest request, Responder res) {
         if (known) {
             std::string id = *known;
             std::string status = stored_status(app, id);
-            if (request.wait_ms == 0 || finished(status)) {
-                if (finished(status) && request.wait_ms > 0)
-                    res.send(200, execution_json(*app.store, id, false, false),
-                             {{"Content-Type", "application/json"}});
-                else
-                    res.send(202, accepted_body(id, status, true),
-                             {{"Content-Type", "application/json"}, {"Location", "/api/v1/executions/" + id}});
-                return;
-            }
+            // A repeat that finds its execution still running answers 202 at once even with
+            // ?wait=: this process only hears the end of executions it started itself, and
+            // starting another would break the key's promise.
+            if (finished(status) && request.wait_ms > 0)
+                reply(res, request.present, 200, execution_json(*app.store, id, false, false));
+            else
+                reply(res, request.present, 202, accepted_body(id, status, true),
+                      {{"Content-Type", "application/json"},
+                       {"Location", "/api/v1/executions/" + id}});
+            return;
         }
     }
     auto wf = app.load_workflow(request.workflow);
     if (!wf) {
         bool missing = wf.error().message.find("no workflow") != std::string::npos ||
                        wf.error().kind == ErrorKind::NotFound;
-        if (missing) res.send_error(404, "not_found", wf.error().message);
-        else res.send_error(422, "invalid_workflow", wf.error().message);
+        if (missing) reply_error(res, request.present, 404, "not_found", wf.error().message);
+        else reply_error(res, request.present, 422, "invalid_workflow", wf.error().message);
         return;
     }
     Result<Value> inputs = workflow::resolve_inputs(*wf.value(), request.inputs);
     if (!inputs) {
-        res.send_error(422, "invalid_inputs", inputs.error().message);
+        reply_error(res, request.present, 422, "invalid_inputs", inputs.error().message);
         return;
     }
     auto waiter = std::make_shared<Waiter>();
     waiter->res = std::move(res);
+    waiter->present = request.present;
     StartOptions opts;
     opts.dry_run = request.dry_run;
     opts.trigger = request.trigger;
@@ -129,10 +148,11 @@ void start_execution(App& app, StartRequest request, Responder res) {
                                          });
                                      });
     if (!started) {
-        waiter->res.send_error(422, "invalid_request", started.error().message);
+        reply_error(waiter->res, waiter->present, 422, "invalid_request", started.error().message);
         return;
     }
     *exec_id = started.value();
+    if (request.on_started) request.on_started(*exec_id);
     if (!idem_key.empty()) {
         app.store->put_kv(idem_key, *exec_id);
         pending_keys()[idem_key] = *exec_id;
@@ -142,17 +162,18 @@ void start_execution(App& app, StartRequest request, Responder res) {
         if (waiter->done) return;
         if (!wait) {
             waiter->done = true;
-            waiter->res.send(202, accepted_body(*exec_id, "running", false),
-                             {{"Content-Type", "application/json"},
-                              {"Location", "/api/v1/executions/" + *exec_id}});
+            reply(waiter->res, waiter->present, 202, accepted_body(*exec_id, "running", false),
+                  {{"Content-Type", "application/json"},
+                   {"Location", "/api/v1/executions/" + *exec_id}});
             return;
         }
         waiter->timer = a->loop.timer(limit, [a, waiter, exec_id] {
             if (waiter->done) return;
             waiter->done = true;
-            waiter->res.send(202, accepted_body(*exec_id, stored_status(*a, *exec_id), false),
-                             {{"Content-Type", "application/json"},
-                              {"Location", "/api/v1/executions/" + *exec_id}});
+            reply(waiter->res, waiter->present, 202,
+                  accepted_body(*exec_id, stored_status(*a, *exec_id), false),
+                  {{"Content-Type", "application/json"},
+                   {"Location", "/api/v1/executions/" + *exec_id}});
         });
     });
 }

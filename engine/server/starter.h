@@ -7,6 +7,7 @@
 #include "core/app.h"
 #include "runtime/http_server.h"
 
+#include <functional>
 #include <string>
 
 namespace ferry::engine::server {
@@ -19,6 +20,11 @@ struct StartRequest {
     tmpl::Value trigger_info;        // recorded with the execution (retry: {"retry_of": ID})
     std::string idempotency_key;     // empty: none
     uint64_t wait_ms = 0;            // 0: answer 202 at once (after the commit)
+    // Runs once the engine accepted the execution, before the commit that makes it durable:
+    // writes staged here (a hook's replay marker) become durable with it, or not at all.
+    std::function<void(const std::string& id)> on_started;
+    // Rewrites every answer before it is sent (a form posted from a browser answers HTML).
+    std::function<ServerResponse(ServerResponse)> present;
 };
 
 // A request body as a Value; Validation error with the position of a syntax error.

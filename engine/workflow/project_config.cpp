@@ -2,7 +2,7 @@
 
 #include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
-#include "workflow/loader_internal.h"
+#include "workflow/config_reader.h"
 
 #include <algorithm>
 #include <map>
@@ -13,6 +13,9 @@ namespace {
 
 using detail::Context;
 using detail::for_each_entry;
+using detail::ConfigReader;
+using detail::contains;
+using detail::join;
 
 const std::vector<std::string> kTopKeys = {"server", "auth", "integrations", "forms",
                                            "schedules", "hooks", "events"};
@@ -30,103 +33,6 @@ const std::map<std::string, std::vector<std::string>> kTypeKeys = {
     {"splunk_hec", {"index", "source", "sourcetype", "host"}},
     {"webhook", {}},
     {"http", {}},
-};
-
-bool contains(const std::vector<std::string>& v, const std::string& s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-std::string join(const std::vector<std::string>& v) {
-    std::string out;
-    for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
-    return out;
-}
-
-class ConfigReader {
-  public:
-    explicit ConfigReader(Context& ctx) : ctx_(ctx) {}
-
-    std::string string(const YAML::Node& n, const std::string& field) {
-        if (!n.IsScalar()) {
-            ctx_.error(n, field + " must be a string, got " + detail::describe_node(ctx_, n));
-            return {};
-        }
-        return n.Scalar();
-    }
-
-    std::string secret(const YAML::Node& n, const std::string& field) {
-        std::string text = string(n, field);
-        if (text.empty()) return text;
-        if (Status s = check_secret_syntax(text); !s) {
-            ctx_.error(n, field + ": " + s.error().message);
-        } else if (!is_secret_reference(text)) {
-            ctx_.error(n, field + " must be a secret reference (${env:NAME} or ${file:PATH}), "
-                              "not a literal value");
-        }
-        return text;
-    }
-
-    uint64_t duration(const YAML::Node& n, const std::string& field, uint64_t fallback) {
-        std::string text = string(n, field);
-        if (text.empty()) return fallback;
-        Result<uint64_t> ms = parse_duration_ms(text);
-        if (!ms) {
-            ctx_.error(n, field + ": " + ms.error().message);
-            return fallback;
-        }
-        return ms.value();
-    }
-
-    double number(const YAML::Node& n, const std::string& field, double fallback, double min) {
-        tmpl::Value v = detail::scalar_value(ctx_, n);
-        if (!n.IsScalar() || !(v.is_int() || v.is_float())) {
-            ctx_.error(n, field + " must be a number, got " + detail::describe_node(ctx_, n));
-            return fallback;
-        }
-        double d = v.as_float();
-        if (d < min) {
-            std::string shown = min == double(int64_t(min)) ? std::to_string(int64_t(min))
-                                                            : std::to_string(min);
-            ctx_.error(n, field + " must be at least " + shown);
-            return fallback;
-        }
-        return d;
-    }
-
-    bool boolean(const YAML::Node& n, const std::string& field) {
-        tmpl::Value v = detail::scalar_value(ctx_, n);
-        if (!n.IsScalar() || !v.is_bool()) {
-            ctx_.error(n, field + " must be true or false, got " + detail::describe_node(ctx_, n));
-            return false;
-        }
-        return v.as_bool();
-    }
-
-    bool mapping(const YAML::Node& n, const std::string& field) {
-        if (n.IsMap()) return true;
-        ctx_.error(n, field + " must be a mapping, got " + detail::describe_node(ctx_, n));
-        return false;
-    }
-
-    // Iterates a mapping, reporting keys outside `known` (with a suggestion).
-    void fields(const YAML::Node& map, const std::string& where,
-                const std::vector<std::string>& known,
-                const std::function<void(const std::string&, const YAML::Node&)>& f) {
-        for_each_entry(ctx_, map, [&](const std::string& key, const YAML::Node& key_node,
-                                      const YAML::Node& value) {
-            if (!contains(known, key)) {
-                ctx_.error(key_node, "unknown key '" + key + "' in " + where +
-                                         detail::did_you_mean(key, known));
-                return;
-            }
-            f(key, value);
-        });
-    }
-
-    Context& ctx() { return ctx_; }
-
-  private:
-    Context& ctx_;
 };
 
 bool is_http_url(const std::string& s) {
@@ -410,6 +316,18 @@ const std::vector<std::string>& engine_event_types() {
     return types;
 }
 
+const FormSpec* ProjectConfig::form(const std::string& name) const {
+    for (const FormSpec& f : form_specs)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
+const HookSpec* ProjectConfig::hook(const std::string& name) const {
+    for (const HookSpec& h : hook_specs)
+        if (h.name == name) return &h;
+    return nullptr;
+}
+
 const IntegrationEntry* ProjectConfig::integration(const std::string& name) const {
     for (const IntegrationEntry& e : integrations)
         if (e.config.name == name) return &e;
@@ -455,11 +373,13 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
             check_section(r, v, key, c.auth);
         } else if (key == "forms") {
             check_section(r, v, key, c.forms);
+            if (v.IsMap()) detail::read_forms(r, v, c);
         } else if (key == "schedules") {
             check_section(r, v, key, c.schedules);
             if (v.IsSequence()) read_schedules(r, v, c);
         } else {
             check_section(r, v, key, c.hooks);
+            if (v.IsMap()) detail::read_hooks(r, v, c);
         }
     });
     for (const EventSubscription& sub : result.config.events) {

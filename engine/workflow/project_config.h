@@ -8,6 +8,7 @@
 #include "workflow/cron.h"
 #include "workflow/loader.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,52 @@ struct ScheduleEntry {
     Mark mark;
 };
 
+// `forms:` in ferry.yaml: a request form that starts a workflow with its fields as inputs.
+struct FormField {
+    std::string name;
+    std::string label;                 // defaults to the name
+    std::string type = "string";       // one of form_field_types()
+    bool required = false;
+    std::string pattern;               // strings: ECMAScript regex searched (anchor with ^ $)
+    std::optional<double> min, max;    // number, integer
+    std::optional<int64_t> min_length, max_length;  // strings: characters; multi-choice: items
+    std::optional<tmpl::Value> default_value;       // already converted to the field's type
+    std::vector<std::string> choices;  // choice, multi-choice
+    std::string help;
+    Mark mark;
+};
+
+struct FormSpec {
+    std::string name;
+    std::string title;                 // defaults to the name
+    std::string description;
+    std::string workflow;
+    bool is_public = false;            // false: submitting needs an operator token
+    std::vector<FormField> fields;
+    Mark mark, workflow_mark;
+};
+
+// `hooks:` in ferry.yaml: an inbound webhook, verified, that starts a workflow.
+struct HookSpec {
+    std::string name;
+    std::vector<std::string> secrets;  // references, resolved at use; every one is tried
+    std::string verify = "standard-webhooks";  // standard-webhooks | hmac-sha256 | none
+    std::string header = "X-Signature";        // hmac-sha256: where the signature is
+    uint64_t tolerance_ms = 5 * 60 * 1000;     // standard-webhooks: timestamp skew allowed
+    std::string start;                 // the workflow to start; empty for resume
+    std::string input;                 // non-empty: the whole payload becomes this one input
+    std::string resume;                // "approval" (not available yet)
+    Mark mark, workflow_mark;
+};
+
+const std::vector<std::string>& form_field_types();
+
+// A submitted value converted to the field's type and checked against its rules. Accepts
+// JSON values and the text an HTML form sends ("3", "on", "2026-01-31T10:00"); datetimes
+// without an offset are taken as UTC and come back as RFC 3339. Errors are one sentence
+// for the person filling the form (Validation).
+Result<tmpl::Value> convert_form_value(const FormField& field, const tmpl::Value& given);
+
 // The event types the engine emits, for `events:` and the API.
 const std::vector<std::string>& engine_event_types();
 
@@ -49,10 +96,14 @@ struct ProjectConfig {
     std::vector<IntegrationEntry> integrations;
     std::vector<EventSubscription> events;
     std::vector<ScheduleEntry> schedule_entries;  // `schedules:`, validated
+    std::vector<FormSpec> form_specs;
+    std::vector<HookSpec> hook_specs;
     // Sections the server reads (issue 5), kept as values after their shape is checked.
     tmpl::Value server, auth, forms, schedules, hooks;
 
     const IntegrationEntry* integration(const std::string& name) const;
+    const FormSpec* form(const std::string& name) const;
+    const HookSpec* hook(const std::string& name) const;
 };
 
 struct ConfigLoadResult {

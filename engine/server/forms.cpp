@@ -1,0 +1,315 @@
+#include "server/forms.h"
+
+#include "core/values.h"
+#include "runtime/http_server.h"
+
+#include <cmath>
+
+namespace ferry::engine::server {
+
+namespace {
+
+using tmpl::Value;
+using workflow::FormField;
+using workflow::FormSpec;
+
+bool given(const Value* v) {
+    if (!v || v->is_none() || v->is_undefined()) return false;
+    if (v->is_string() && v->str().empty()) return false;
+    if (v->is_sequence() && v->list_obj().items.empty()) return false;
+    return true;
+}
+
+std::string number_text(double d) {
+    if (std::trunc(d) == d && std::abs(d) < 1e15) return std::to_string(int64_t(d));
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", d);
+    return buf;
+}
+
+// A submitted or default value as the text an input shows.
+std::string shown(const Value& v) {
+    if (v.is_string()) return std::string(v.str());
+    if (v.is_bool()) return v.as_bool() ? "true" : "false";
+    if (v.is_int()) return std::to_string(v.as_int());
+    if (v.is_float()) return number_text(v.as_float());
+    return {};
+}
+
+bool selected(const Value* v, const std::string& choice) {
+    if (!v) return false;
+    if (v->is_sequence()) {
+        for (const Value& item : v->list_obj().items)
+            if (shown(item) == choice) return true;
+        return false;
+    }
+    return shown(*v) == choice;
+}
+
+const char* kStyle =
+    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
+    "line-height:1.5}label{display:block;font-weight:600;margin-top:1rem}"
+    "input:not([type=checkbox]),select,textarea{width:100%;padding:.4rem;font:inherit;"
+    "box-sizing:border-box}.help{color:#444;margin:.2rem 0}.error{color:#a00;margin:.2rem 0;"
+    "font-weight:600}[aria-invalid=true]{border:2px solid #a00}.summary{border:2px solid #a00;"
+    "padding:0 1rem}button{margin-top:1.5rem;padding:.5rem 1.5rem;font:inherit}";
+
+std::string page(const std::string& title, const std::string& body) {
+    return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+           html_escape(title) + "</title>\n<style>" + kStyle +
+           "</style>\n</head>\n<body>\n<main>\n" + body + "</main>\n</body>\n</html>\n";
+}
+
+std::string field_html(const FormField& f, const Value* value, const std::string* error) {
+    std::string id = "f-" + f.name;
+    std::string name = html_escape(f.name);
+    std::string out;
+    std::string described;
+    if (!f.help.empty()) described += id + "-help";
+    if (error) described += (described.empty() ? "" : " ") + id + "-error";
+    std::string common = " id=\"" + html_escape(id) + "\" name=\"" + name + "\"";
+    if (f.required && f.type != "boolean") common += " required aria-required=\"true\"";
+    if (!described.empty()) common += " aria-describedby=\"" + html_escape(described) + "\"";
+    if (error) common += " aria-invalid=\"true\"";
+    std::string label = "<label for=\"" + html_escape(id) + "\">" + html_escape(f.label) +
+                        (f.required ? " <span aria-hidden=\"true\">*</span>"
+                                      "<span class=\"visually-hidden\" style=\"position:absolute;"
+                                      "left:-9999px\"> (required)</span>"
+                                    : "") +
+                        "</label>\n";
+    std::string text = value ? shown(*value) : "";
+    out += "<div class=\"field\">\n";
+    if (f.type == "boolean") {
+        bool on =
+            value && ((value->is_bool() && value->as_bool()) || text == "true" || text == "on");
+        out += "<label for=\"" + html_escape(id) + "\"><input type=\"checkbox\"" + common +
+               " value=\"true\"" + (on ? " checked" : "") + "> " + html_escape(f.label) +
+               "</label>\n";
+    } else if (f.type == "choice" || f.type == "multi-choice") {
+        bool multi = f.type == "multi-choice";
+        out += label + "<select" + common + (multi ? " multiple" : "") + ">\n";
+        if (!multi) out += "<option value=\"\">(choose)</option>\n";
+        for (const std::string& c : f.choices)
+            out += "<option value=\"" + html_escape(c) + "\"" +
+                   (selected(value, c) ? " selected" : "") + ">" + html_escape(c) + "</option>\n";
+        out += "</select>\n";
+    } else if (f.type == "text") {
+        std::string attrs;
+        if (f.min_length) attrs += " minlength=\"" + std::to_string(*f.min_length) + "\"";
+        if (f.max_length) attrs += " maxlength=\"" + std::to_string(*f.max_length) + "\"";
+        out += label + "<textarea rows=\"5\"" + common + attrs + ">" + html_escape(text) +
+               "</textarea>\n";
+    } else {
+        std::string type = "text", attrs;
+        if (f.type == "number")
+            type = "number", attrs = " step=\"any\"";
+        else if (f.type == "integer")
+            type = "number", attrs = " step=\"1\"";
+        else if (f.type == "date")
+            type = "date";
+        else if (f.type == "datetime") {
+            type = "datetime-local";
+            // datetime-local shows "YYYY-MM-DDTHH:MM[:SS]" only; a stored UTC value loses its Z.
+            if (text.size() >= 19 && text.back() == 'Z') text = text.substr(0, 19);
+        } else if (f.type == "email")
+            type = "email";
+        if (f.min) attrs += " min=\"" + number_text(*f.min) + "\"";
+        if (f.max) attrs += " max=\"" + number_text(*f.max) + "\"";
+        if (f.min_length) attrs += " minlength=\"" + std::to_string(*f.min_length) + "\"";
+        if (f.max_length) attrs += " maxlength=\"" + std::to_string(*f.max_length) + "\"";
+        out += label + "<input type=\"" + type + "\"" + common + attrs + " value=\"" +
+               html_escape(text) + "\">\n";
+    }
+    if (!f.help.empty())
+        out += "<p class=\"help\" id=\"" + html_escape(id) + "-help\">" + html_escape(f.help) +
+               "</p>\n";
+    if (error)
+        out += "<p class=\"error\" id=\"" + html_escape(id) + "-error\">" + html_escape(*error) +
+               "</p>\n";
+    return out + "</div>\n";
+}
+
+} // namespace
+
+std::string html_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+FormOutcome check_submission(const FormSpec& form, const Value& submitted) {
+    FormOutcome out;
+    if (!submitted.is_dict()) {
+        out.errors.emplace_back("", "the submission must be an object of field values");
+        return out;
+    }
+    auto& inputs = out.inputs.dict_obj();
+    for (const FormField& f : form.fields) {
+        const Value* v = submitted.dict_obj().find(f.name);
+        if (!given(v)) {
+            if (f.default_value)
+                inputs.set(str(f.name), *f.default_value);
+            else if (f.required)
+                out.errors.emplace_back(f.name, "is required");
+            continue;
+        }
+        Result<Value> converted = workflow::convert_form_value(f, *v);
+        if (!converted)
+            out.errors.emplace_back(f.name, converted.error().message);
+        else
+            inputs.set(str(f.name), converted.value());
+    }
+    for (const auto& [key, value] : submitted.dict_obj().items) {
+        std::string name = shown(key);
+        bool known = std::any_of(form.fields.begin(), form.fields.end(),
+                                 [&](const FormField& f) { return f.name == name; });
+        if (!known) out.errors.emplace_back(name, "is not a field of this form");
+    }
+    return out;
+}
+
+Value urlencoded_submission(const FormSpec& form, const std::string& body) {
+    Value out = Value::dict();
+    auto& d = out.dict_obj();
+    for (const auto& [key, value] : parse_query(body)) {
+        const FormField* f = nullptr;
+        for (const FormField& field : form.fields)
+            if (field.name == key) f = &field;
+        const Value* prior = d.find(key);
+        if (f && f->type == "multi-choice") {
+            Value list = prior && prior->is_list() ? *prior : Value::list();
+            if (!value.empty()) list.list_obj().items.push_back(str(value));
+            d.set(str(key), list);
+        } else if (!prior) {
+            d.set(str(key), str(value));
+        }
+    }
+    // A browser sends nothing for an unchecked checkbox: that is a "no", not a missing value.
+    for (const FormField& f : form.fields)
+        if (f.type == "boolean" && !d.find(f.name)) d.set(str(f.name), Value::boolean(false));
+    return out;
+}
+
+Value form_schema(const FormSpec& form) {
+    Value props = Value::dict();
+    Value required = Value::list();
+    for (const FormField& f : form.fields) {
+        Value p = dict_of({{"title", str(f.label)}});
+        auto& d = p.dict_obj();
+        if (!f.help.empty()) d.set(str("description"), str(f.help));
+        const std::string& t = f.type;
+        if (t == "number" || t == "integer" || t == "boolean")
+            d.set(str("type"), str(t));
+        else if (t == "multi-choice")
+            d.set(str("type"), str("array"));
+        else
+            d.set(str("type"), str("string"));
+        if (t == "date") d.set(str("format"), str("date"));
+        if (t == "datetime") d.set(str("format"), str("date-time"));
+        if (t == "email") d.set(str("format"), str("email"));
+        std::vector<Value> choices;
+        for (const std::string& c : f.choices)
+            choices.push_back(str(c));
+        if (t == "choice") d.set(str("enum"), Value::list(choices));
+        if (t == "multi-choice") {
+            d.set(str("items"), dict_of({{"type", str("string")}, {"enum", Value::list(choices)}}));
+            d.set(str("uniqueItems"), Value::boolean(true));
+            if (f.min_length) d.set(str("minItems"), Value::integer(*f.min_length));
+            if (f.max_length) d.set(str("maxItems"), Value::integer(*f.max_length));
+        } else {
+            if (f.min_length) d.set(str("minLength"), Value::integer(*f.min_length));
+            if (f.max_length) d.set(str("maxLength"), Value::integer(*f.max_length));
+        }
+        if (!f.pattern.empty()) d.set(str("pattern"), str(f.pattern));
+        auto bound = [&](const char* key, const std::optional<double>& b) {
+            if (!b) return;
+            if (t == "integer" && std::trunc(*b) == *b)
+                d.set(str(key), Value::integer(int64_t(*b)));
+            else
+                d.set(str(key), Value::floating(*b));
+        };
+        bound("minimum", f.min);
+        bound("maximum", f.max);
+        if (f.default_value) d.set(str("default"), *f.default_value);
+        d.set(str("x-ferry-type"), str(t)); // text vs string, for renderers
+        props.dict_obj().set(str(f.name), p);
+        if (f.required) required.list_obj().items.push_back(str(f.name));
+    }
+    Value schema = dict_of({{"$schema", str("https://json-schema.org/draft/2020-12/schema")},
+                            {"$id", str("/api/v1/forms/" + form.name)},
+                            {"title", str(form.title)}});
+    if (!form.description.empty()) schema.dict_obj().set(str("description"), str(form.description));
+    schema.dict_obj().set(str("type"), str("object"));
+    schema.dict_obj().set(str("properties"), props);
+    schema.dict_obj().set(str("required"), required);
+    schema.dict_obj().set(str("additionalProperties"), Value::boolean(false));
+    return schema;
+}
+
+std::string form_page(const FormSpec& form, const Value& values, const FieldErrors& errors) {
+    std::string body = "<h1>" + html_escape(form.title) + "</h1>\n";
+    if (!form.description.empty()) body += "<p>" + html_escape(form.description) + "</p>\n";
+    if (!errors.empty()) {
+        body += "<div class=\"summary\" role=\"alert\" tabindex=\"-1\">\n<h2>Please correct "
+                "the following</h2>\n<ul>\n";
+        for (const auto& [name, message] : errors) {
+            std::string label = name;
+            for (const FormField& f : form.fields)
+                if (f.name == name) label = f.label;
+            body += "<li><a href=\"#f-" + html_escape(name) + "\">" + html_escape(label) +
+                    "</a>: " + html_escape(message) + "</li>\n";
+        }
+        body += "</ul>\n</div>\n";
+    }
+    bool any_required = std::any_of(form.fields.begin(), form.fields.end(),
+                                    [](const FormField& f) { return f.required; });
+    if (any_required)
+        body += "<p>Fields marked <span aria-hidden=\"true\">*</span> are required.</p>\n";
+    body += "<form method=\"post\" action=\"/api/v1/forms/" + html_escape(form.name) +
+            "/submit\" enctype=\"application/x-www-form-urlencoded\" accept-charset=\"utf-8\">\n";
+    for (const FormField& f : form.fields) {
+        const Value* v = values.is_dict() ? values.dict_obj().find(f.name) : nullptr;
+        if (!v && f.default_value) v = &*f.default_value;
+        const std::string* error = nullptr;
+        for (const auto& [name, message] : errors)
+            if (name == f.name) error = &message;
+        body += field_html(f, v, error);
+    }
+    body += "<button type=\"submit\">Submit</button>\n</form>\n";
+    return page(form.title, body);
+}
+
+std::string result_page(const FormSpec& form, int status, const Value& answer) {
+    std::string body = "<h1>" + html_escape(form.title) + "</h1>\n";
+    const Value* id = answer.is_dict() ? answer.dict_obj().find("id") : nullptr;
+    const Value* state = answer.is_dict() ? answer.dict_obj().find("status") : nullptr;
+    if (status < 300 && id && id->is_string()) {
+        std::string link = "/api/v1/executions/" + std::string(id->str());
+        body +=
+            "<p role=\"status\">Your request was submitted" +
+            std::string(state && state->is_string() ? " (status: " + html_escape(state->str()) + ")"
+                                                    : "") +
+            ".</p>\n<p>Execution: <a href=\"" + html_escape(link) + "\">" + html_escape(id->str()) +
+            "</a></p>\n";
+    } else {
+        const Value* err = answer.is_dict() ? answer.dict_obj().find("error") : nullptr;
+        const Value* msg = err && err->is_dict() ? err->dict_obj().find("message") : nullptr;
+        body += "<p role=\"alert\">The request could not be started: " +
+                html_escape(msg && msg->is_string() ? msg->str() : "unexpected answer") + "</p>\n";
+    }
+    body += "<p><a href=\"/forms/" + html_escape(form.name) + "\">Submit another request</a></p>\n";
+    return page(form.title, body);
+}
+
+} // namespace ferry::engine::server

@@ -1,0 +1,45 @@
+// Request forms (ferry.yaml `forms:`) without the HTTP around them: a submission checked
+// field by field (every problem reported at once, for the person to fix in one go), the
+// form as JSON Schema, and the HTML page that works without JavaScript.
+#pragma once
+
+#include "template/value.h"
+#include "workflow/project_config.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry::engine::server {
+
+// Field name -> what is wrong with it, in the form's field order (unknown names last).
+using FieldErrors = std::vector<std::pair<std::string, std::string>>;
+
+struct FormOutcome {
+    tmpl::Value inputs = tmpl::Value::dict(); // converted values, defaults applied
+    FieldErrors errors;                       // empty: inputs are ready to start with
+};
+
+// submitted: a dict of field name -> value (JSON types or text). null and "" count as not
+// given, so an empty HTML input means "no value" rather than "the empty string".
+FormOutcome check_submission(const workflow::FormSpec& form, const tmpl::Value& submitted);
+
+// An application/x-www-form-urlencoded body as a submission: repeated keys of a
+// multi-choice field become a list, an unchecked checkbox (absent) is false.
+tmpl::Value urlencoded_submission(const workflow::FormSpec& form, const std::string& body);
+
+// The form as a JSON Schema (draft 2020-12).
+tmpl::Value form_schema(const workflow::FormSpec& form);
+
+// The HTML page with the form; `values` (a submission) refills it and `errors` are shown
+// next to their fields, after a summary that links to each one.
+std::string form_page(const workflow::FormSpec& form, const tmpl::Value& values,
+                      const FieldErrors& errors);
+
+// The page answering a browser's submit: the execution it started (a link to it), or why
+// it could not start.
+std::string result_page(const workflow::FormSpec& form, int status, const tmpl::Value& answer);
+
+std::string html_escape(std::string_view text);
+
+} // namespace ferry::engine::server

@@ -1,0 +1,143 @@
+// Request forms over HTTP: the list, the JSON Schema, the HTML page and the submit that
+// starts the form's workflow (trigger "form"). A public form needs no token; any other needs
+// a viewer to be seen and an operator to be submitted. The routes are registered without a
+// role so this file can decide per form.
+#include "core/values.h"
+#include "runtime/duration.h"
+#include "server/api.h"
+#include "server/forms.h"
+#include "server/starter.h"
+
+#include <strings.h>
+
+namespace ferry::engine::server {
+
+namespace {
+
+using tmpl::Value;
+using workflow::FormSpec;
+
+bool allowed(Call& c, const FormSpec& form, Role needed) {
+    if (form.is_public || c.role >= needed) return true;
+    if (c.role == Role::None)
+        c.error(401, "unauthorized",
+                c.req.header("authorization").empty()
+                    ? "this form needs a bearer token (role " + std::string(to_string(needed)) +
+                          " or above)"
+                    : std::string("the bearer token is not valid"));
+    else
+        c.error(403, "forbidden",
+                "role " + std::string(to_string(c.role)) + " may not do this; it needs " +
+                    std::string(to_string(needed)));
+    return false;
+}
+
+// The form named in the path, or an answer (404) and nullptr.
+const FormSpec* find_form(Api& api, Call& c) {
+    const FormSpec* form = api.app().config.form(c.params["name"]);
+    if (!form) c.error(404, "not_found", "no form '" + c.params["name"] + "'");
+    return form;
+}
+
+bool media_type_is(const std::string& header, const char* type) {
+    size_t n = std::strlen(type);
+    return header.size() >= n && strncasecmp(header.c_str(), type, n) == 0 &&
+           (header.size() == n || header[n] == ';' || header[n] == ' ');
+}
+
+void html(Call& c, int status, const std::string& body) {
+    c.res.send(status, body,
+               {{"Content-Type", "text/html; charset=utf-8"},
+                {"Content-Security-Policy", "default-src 'none'; style-src "
+                                            "'unsafe-inline'; form-action 'self'"}});
+}
+
+void list_forms(Api& api, Call& c) {
+    Value items = Value::list();
+    for (const FormSpec& f : api.app().config.form_specs) {
+        if (!f.is_public && c.role < Role::Viewer) continue; // not even its name
+        items.list_obj().items.push_back(dict_of({{"name", str(f.name)},
+                                                  {"title", str(f.title)},
+                                                  {"description", str(f.description)},
+                                                  {"public", Value::boolean(f.is_public)}}));
+    }
+    c.json(200, to_json_text(dict_of({{"forms", items}})));
+}
+
+void get_schema(Api& api, Call& c) {
+    const FormSpec* form = find_form(api, c);
+    if (!form || !allowed(c, *form, Role::Viewer)) return;
+    c.res.send(200, to_json_text(form_schema(*form)),
+               {{"Content-Type", "application/schema+json"}});
+}
+
+void get_page(Api& api, Call& c) {
+    const FormSpec* form = find_form(api, c);
+    if (!form || !allowed(c, *form, Role::Viewer)) return;
+    html(c, 200, form_page(*form, Value::dict(), {}));
+}
+
+void submit(Api& api, Call& c) {
+    const FormSpec* form = find_form(api, c);
+    if (!form || !allowed(c, *form, Role::Operator)) return;
+    bool urlencoded =
+        media_type_is(c.req.header("content-type"), "application/x-www-form-urlencoded");
+    // A browser posting the page wants a page back; an API client gets JSON either way.
+    bool browser = urlencoded && c.req.header("accept").find("text/html") != std::string::npos;
+    Value submitted = Value::dict();
+    if (urlencoded) {
+        submitted = urlencoded_submission(*form, c.req.body);
+    } else if (!c.req.body.empty()) {
+        Result<Value> parsed = parse_json_body(c.req.body);
+        if (!parsed) return c.error(400, "bad_json", parsed.error().message);
+        submitted = parsed.value();
+        if (!submitted.is_dict())
+            return c.error(400, "bad_request", "the body must be a JSON object of field values");
+    }
+    FormOutcome outcome = check_submission(*form, submitted);
+    if (!outcome.errors.empty()) {
+        if (browser) return html(c, 422, form_page(*form, submitted, outcome.errors));
+        Value fields = Value::dict();
+        for (const auto& [name, message] : outcome.errors)
+            if (!fields.dict_obj().find(name)) fields.dict_obj().set(str(name), str(message));
+        size_t n = outcome.errors.size();
+        std::string message =
+            std::to_string(n) + (n == 1 ? " field needs" : " fields need") + " correcting";
+        return c.json(422, to_json_text(dict_of({{"error", dict_of({{"code", str("invalid_form")},
+                                                                    {"message", str(message)},
+                                                                    {"fields", fields}})}})));
+    }
+    StartRequest sr;
+    sr.workflow = form->workflow;
+    sr.inputs = outcome.inputs;
+    sr.trigger = "form";
+    sr.idempotency_key = c.req.header("idempotency-key");
+    if (auto w = c.req.query_param("wait")) {
+        Result<uint64_t> ms = parse_duration_ms(*w);
+        if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
+        sr.wait_ms = std::min<uint64_t>(ms.value(), 300'000);
+    }
+    if (browser) {
+        FormSpec copy = *form; // the config outlives requests, but keep the answer self-contained
+        sr.present = [copy](ServerResponse r) {
+            Value answer = Value::dict();
+            if (Result<Value> parsed = parse_json_body(r.body)) answer = parsed.value();
+            r.body = result_page(copy, r.status, answer);
+            r.headers = {{"Content-Type", "text/html; charset=utf-8"}};
+            return r;
+        };
+    }
+    start_execution(api.app(), std::move(sr), std::move(c.res));
+}
+
+} // namespace
+
+void add_form_routes(Api& api) {
+    Api* a = &api;
+    api.add("GET", "/api/v1/forms", Role::None, [a](Call& c) { list_forms(*a, c); });
+    api.add("GET", "/api/v1/forms/{name}", Role::None, [a](Call& c) { get_schema(*a, c); });
+    api.add("GET", "/forms/{name}", Role::None, [a](Call& c) { get_page(*a, c); });
+    api.add("POST", "/api/v1/forms/{name}/submit", Role::None, [a](Call& c) { submit(*a, c); });
+}
+
+} // namespace ferry::engine::server

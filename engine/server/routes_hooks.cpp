@@ -1,0 +1,128 @@
+// POST /hooks/{name}: inbound webhooks. No bearer token: the signature is the authentication
+// (verify: none is an explicit opt-out in ferry.yaml). A verified delivery starts the hook's
+// workflow (trigger "hook") with the payload as its inputs; ?wait= makes it synchronous.
+//
+// Replays: a Standard Webhooks delivery's webhook-id is remembered in the store
+// ("hookid:NAME:ID" -> receipt time, committed with the execution it started), and a second
+// delivery with the same id is answered 409. Only ids younger than twice the tolerance matter
+// (an older capture fails the timestamp check anyway), so older entries are swept.
+#include "core/run_state.h"
+#include "core/values.h"
+#include "runtime/duration.h"
+#include "runtime/integration/secrets.h"
+#include "server/api.h"
+#include "server/hooks.h"
+#include "server/starter.h"
+
+#include <set>
+
+namespace ferry::engine::server {
+
+namespace {
+
+using tmpl::Value;
+using workflow::HookSpec;
+
+constexpr uint64_t kSweepEveryMs = 60'000;
+
+// Ids accepted but not yet committed: a replay inside the same commit window must see them.
+std::set<std::string>& pending_ids() {
+    static std::set<std::string> ids;
+    return ids;
+}
+
+void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
+    static std::map<std::string, uint64_t> last;
+    uint64_t& at = last[hook.name];
+    if (now_ms - at < kSweepEveryMs) return;
+    at = now_ms;
+    auto entries = app.store->scan_kv("hookid:" + hook.name + ":");
+    if (!entries) return;
+    for (const auto& e : entries.value()) {
+        uint64_t seen = std::strtoull(e.json.c_str(), nullptr, 10);
+        if (now_ms - seen > 2 * hook.tolerance_ms) app.store->erase_kv(e.key);
+    }
+}
+
+void receive(Api& api, Call& c) {
+    App& app = api.app();
+    const HookSpec* hook = app.config.hook(c.params["name"]);
+    if (!hook) return c.error(404, "not_found", "no hook '" + c.params["name"] + "'");
+    if (!hook->resume.empty())
+        return c.error(501, "not_implemented",
+                       "hook '" + hook->name +
+                           "' resumes an approval, and approvals are not "
+                           "available yet");
+    std::vector<std::string> secrets;
+    for (const std::string& ref : hook->secrets) {
+        Result<std::string> s = resolve_secret(ref);
+        // The error names the reference, never a value.
+        if (!s) return c.error(500, "secret_unavailable", redact(s.error().message));
+        secrets.push_back(s.value());
+    }
+    uint64_t now_ms = now_unix_ms();
+    HookCheck check = verify_hook(
+        *hook, secrets, [&](std::string_view name) { return c.req.header(name); }, c.req.body,
+        int64_t(now_ms / 1000));
+    if (!check.ok()) return c.error(check.status, check.code, check.message);
+
+    std::string replay_key;
+    if (!check.webhook_id.empty()) {
+        if (check.webhook_id.size() > 255)
+            return c.error(400, "bad_request", "webhook-id is longer than 255 characters");
+        replay_key = "hookid:" + hook->name + ":" + check.webhook_id;
+        auto seen = app.store->get_kv(replay_key);
+        bool fresh_entry =
+            seen && seen.value() &&
+            now_ms - std::strtoull(seen.value()->c_str(), nullptr, 10) <= 2 * hook->tolerance_ms;
+        if (fresh_entry || pending_ids().count(replay_key))
+            return c.error(409, "replayed",
+                           "webhook-id '" + check.webhook_id + "' was already delivered");
+    }
+
+    Value payload = Value::dict();
+    if (!c.req.body.empty()) {
+        Result<Value> parsed = parse_json_body(c.req.body);
+        if (!parsed) return c.error(400, "bad_json", parsed.error().message);
+        payload = parsed.value();
+    }
+    StartRequest sr;
+    sr.workflow = hook->start;
+    sr.trigger = "hook";
+    if (!hook->input.empty()) {
+        sr.inputs = dict_of({{hook->input.c_str(), payload}});
+    } else if (payload.is_dict()) {
+        sr.inputs = payload;
+    } else {
+        return c.error(422, "invalid_payload",
+                       "the payload must be a JSON object (its keys are the workflow's inputs); "
+                       "set action.input to pass any payload as one input");
+    }
+    sr.idempotency_key = c.req.header("idempotency-key");
+    if (auto w = c.req.query_param("wait")) {
+        Result<uint64_t> ms = parse_duration_ms(*w);
+        if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
+        sr.wait_ms = std::min<uint64_t>(ms.value(), 300'000);
+    }
+    if (!replay_key.empty()) {
+        App* a = &app;
+        // Staged with the execution: the id counts as delivered exactly when the execution is
+        // durable, so a delivery that failed before that can be retried by the sender.
+        sr.on_started = [a, replay_key, now_ms](const std::string&) {
+            a->store->put_kv(replay_key, std::to_string(now_ms));
+            pending_ids().insert(replay_key);
+            a->store->after_commit([replay_key] { pending_ids().erase(replay_key); });
+        };
+        sweep(app, *hook, now_ms);
+    }
+    start_execution(app, std::move(sr), std::move(c.res));
+}
+
+} // namespace
+
+void add_hook_routes(Api& api) {
+    Api* a = &api;
+    api.add("POST", "/hooks/{name}", Role::None, [a](Call& c) { receive(*a, c); });
+}
+
+} // namespace ferry::engine::server

@@ -1,0 +1,120 @@
+// The ferry.yaml reader's helpers, shared by project_config.cpp (integrations, events) and
+// project_forms.cpp (forms, hooks). Not a public API.
+#pragma once
+
+#include "runtime/duration.h"
+#include "runtime/integration/secrets.h"
+#include "workflow/loader_internal.h"
+#include "workflow/project_config.h"
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ferry::workflow::detail {
+
+inline bool contains(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+inline std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& s : v)
+        out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+class ConfigReader {
+  public:
+    explicit ConfigReader(Context& ctx) : ctx_(ctx) {}
+
+    std::string string(const YAML::Node& n, const std::string& field) {
+        if (!n.IsScalar()) {
+            ctx_.error(n, field + " must be a string, got " + describe_node(ctx_, n));
+            return {};
+        }
+        return n.Scalar();
+    }
+
+    std::string secret(const YAML::Node& n, const std::string& field) {
+        std::string text = string(n, field);
+        if (text.empty()) return text;
+        if (Status s = check_secret_syntax(text); !s) {
+            ctx_.error(n, field + ": " + s.error().message);
+        } else if (!is_secret_reference(text)) {
+            ctx_.error(n, field + " must be a secret reference (${env:NAME} or ${file:PATH}), "
+                                  "not a literal value");
+        }
+        return text;
+    }
+
+    uint64_t duration(const YAML::Node& n, const std::string& field, uint64_t fallback) {
+        std::string text = string(n, field);
+        if (text.empty()) return fallback;
+        Result<uint64_t> ms = parse_duration_ms(text);
+        if (!ms) {
+            ctx_.error(n, field + ": " + ms.error().message);
+            return fallback;
+        }
+        return ms.value();
+    }
+
+    double number(const YAML::Node& n, const std::string& field, double fallback, double min) {
+        tmpl::Value v = scalar_value(ctx_, n);
+        if (!n.IsScalar() || !(v.is_int() || v.is_float())) {
+            ctx_.error(n, field + " must be a number, got " + describe_node(ctx_, n));
+            return fallback;
+        }
+        double d = v.as_float();
+        if (d < min) {
+            std::string shown =
+                min == double(int64_t(min)) ? std::to_string(int64_t(min)) : std::to_string(min);
+            ctx_.error(n, field + " must be at least " + shown);
+            return fallback;
+        }
+        return d;
+    }
+
+    bool boolean(const YAML::Node& n, const std::string& field) {
+        tmpl::Value v = scalar_value(ctx_, n);
+        if (!n.IsScalar() || !v.is_bool()) {
+            ctx_.error(n, field + " must be true or false, got " + describe_node(ctx_, n));
+            return false;
+        }
+        return v.as_bool();
+    }
+
+    bool mapping(const YAML::Node& n, const std::string& field) {
+        if (n.IsMap()) return true;
+        ctx_.error(n, field + " must be a mapping, got " + describe_node(ctx_, n));
+        return false;
+    }
+
+    // Iterates a mapping, reporting keys outside `known` (with a suggestion).
+    void fields(const YAML::Node& map, const std::string& where,
+                const std::vector<std::string>& known,
+                const std::function<void(const std::string&, const YAML::Node&)>& f) {
+        for_each_entry(
+            ctx_, map,
+            [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
+                if (!contains(known, key)) {
+                    ctx_.error(key_node,
+                               "unknown key '" + key + "' in " + where + did_you_mean(key, known));
+                    return;
+                }
+                f(key, value);
+            });
+    }
+
+    Context& ctx() { return ctx_; }
+
+  private:
+    Context& ctx_;
+};
+
+// forms: and hooks: (project_forms.cpp).
+void read_forms(ConfigReader& r, const YAML::Node& v, ProjectConfig& c);
+void read_hooks(ConfigReader& r, const YAML::Node& v, ProjectConfig& c);
+
+} // namespace ferry::workflow::detail

@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Integration tests of request forms and inbound hooks: they run the real `ferry serve`.
+
+    python3 tests/integration/test_serve_forms.py path/to/ferry [TestName ...]
+
+One throw-away project (ferry.yaml with forms:, hooks: and tokens; a few workflows) and one
+`ferry serve --listen 127.0.0.1:PORT` for the whole module, stopped by PID with SIGTERM.
+Python 3 standard library only.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+FERRY = None
+SERVER = None  # the running ferry serve: {"proc", "base", "dir"}
+
+OPERATOR = "op-token-1234"
+VIEWER = "view-token-1234"
+SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+GH_SECRET = "gh-s3cret"
+
+FERRY_YAML = """\
+auth:
+  tokens:
+    - {name: portal, sha256: "%s", role: operator}
+    - {name: dash, sha256: "%s", role: viewer}
+forms:
+  change-request:
+    title: Request a network change
+    description: Opens a change for the network team
+    workflow: change-request
+    fields:
+      - {name: device, label: Device, type: string, required: true, pattern: "^[a-z0-9-]+$"}
+      - {name: window, label: Change window, type: datetime, required: true}
+      - {name: risk, label: Risk, type: choice, choices: [low, medium, high], default: low}
+      - {name: hosts, label: Hosts, type: integer, min: 1, max: 10, help: How many hosts}
+      - {name: teams, label: Teams, type: multi-choice, choices: [net, sec]}
+      - {name: urgent, label: Urgent, type: boolean}
+      - {name: notes, label: Notes, type: text}
+      - {name: owner, label: Owner, type: email}
+  feedback:
+    title: Feedback
+    workflow: feedback
+    public: true
+    fields:
+      - {name: message, label: Message, type: text, required: true}
+hooks:
+  sn:
+    secret: "${env:FORMS_TEST_SW_SECRET}"
+    verify: standard-webhooks
+    tolerance: 5m
+    action: {start: incident, input: event}
+  gh:
+    secret: "${env:FORMS_TEST_GH_SECRET}"
+    verify: hmac-sha256
+    header: X-Hub-Signature-256
+    action: {start: deploy}
+  open:
+    verify: none
+    action: {start: deploy}
+  approvals:
+    verify: none
+    action: {resume: approval}
+""" % (hashlib.sha256(OPERATOR.encode()).hexdigest(), hashlib.sha256(VIEWER.encode()).hexdigest())
+
+WORKFLOWS = {
+    "change-request": """\
+name: change-request
+inputs:
+  device: {type: string, required: true}
+  window: {type: string, required: true}
+  risk: {type: string}
+  hosts: {type: integer}
+  teams: {type: array}
+  urgent: {type: boolean}
+  notes: {type: string}
+  owner: {type: string}
+steps:
+  - {id: note, task: log, with: {message: "change {{ inputs.device }}"}}
+outputs:
+  device: "{{ inputs.device }}"
+  window: "{{ inputs.window }}"
+""",
+    "feedback": """\
+name: feedback
+inputs:
+  message: {type: string, required: true}
+steps:
+  - {id: note, task: log, with: {message: "{{ inputs.message }}"}}
+""",
+    "incident": """\
+name: incident
+inputs:
+  event: {type: object, required: true}
+steps:
+  - {id: note, task: log, with: {message: "{{ inputs.event.type }}"}}
+outputs:
+  type: "{{ inputs.event.type }}"
+""",
+    "deploy": """\
+name: deploy
+inputs:
+  ref: {type: string, required: true}
+steps:
+  - {id: note, task: log, with: {message: "{{ inputs.ref }}"}}
+outputs:
+  ref: "{{ inputs.ref }}"
+""",
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server():
+    d = Path(tempfile.mkdtemp(prefix="ferry-forms-"))
+    (d / "workflows").mkdir()
+    (d / "ferry.yaml").write_text(FERRY_YAML)
+    for name, text in WORKFLOWS.items():
+        (d / "workflows" / (name + ".yaml")).write_text(text)
+    env = dict(os.environ, FORMS_TEST_SW_SECRET=SW_SECRET, FORMS_TEST_GH_SECRET=GH_SECRET)
+    port = free_port()
+    log = open(d / "serve.log", "w")
+    proc = subprocess.Popen([FERRY, "serve", "--listen", "127.0.0.1:%d" % port, "--project",
+                             str(d), "--data", str(d / ".ferry"), "--quiet"],
+                            stdout=log, stderr=log, env=env, cwd=str(d))
+    base = "http://127.0.0.1:%d" % port
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("ferry serve exited: " + (d / "serve.log").read_text())
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1).read()
+            break
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    else:
+        raise RuntimeError("ferry serve did not start: " + (d / "serve.log").read_text())
+    return {"proc": proc, "base": base, "dir": d, "log": log}
+
+
+def stop_server(s):
+    s["proc"].send_signal(signal.SIGTERM)
+    try:
+        s["proc"].wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        s["proc"].kill()
+        s["proc"].wait(timeout=5)
+    s["log"].close()
+    shutil.rmtree(s["dir"], ignore_errors=True)
+
+
+def request(method, path, body=None, headers=None, token=None):
+    """-> (status, headers dict (lower-case), body text)."""
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = "Bearer " + token
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    elif isinstance(body, str):
+        body = body.encode()
+    req = urllib.request.Request(SERVER["base"] + path, data=body, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read().decode()
+
+
+def wait_execution(exec_id, token=VIEWER):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status, _, body = request("GET", "/api/v1/executions/" + exec_id, token=token)
+        doc = json.loads(body)
+        if status == 200 and doc["status"] in ("succeeded", "failed", "cancelled"):
+            return doc
+        time.sleep(0.1)
+    raise AssertionError("execution %s did not finish" % exec_id)
+
+
+def sw_headers(body, msg_id, ts=None, secret=SW_SECRET):
+    ts = str(int(time.time()) if ts is None else ts)
+    key = base64.b64decode(secret[len("whsec_"):])
+    sig = base64.b64encode(hmac.new(key, ("%s.%s." % (msg_id, ts)).encode() + body,
+                                    hashlib.sha256).digest()).decode()
+    return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": "v1," + sig,
+            "Content-Type": "application/json"}
+
+
+class Forms(unittest.TestCase):
+    def test_list_shows_public_forms_to_everyone_and_all_to_viewers(self):
+        status, _, body = request("GET", "/api/v1/forms")
+        self.assertEqual(status, 200)
+        self.assertEqual([f["name"] for f in json.loads(body)["forms"]], ["feedback"])
+        status, _, body = request("GET", "/api/v1/forms", token=VIEWER)
+        forms = json.loads(body)["forms"]
+        self.assertEqual([f["name"] for f in forms], ["change-request", "feedback"])
+        self.assertEqual(forms[0]["title"], "Request a network change")
+        self.assertFalse(forms[0]["public"])
+
+    def test_schema(self):
+        status, headers, body = request("GET", "/api/v1/forms/change-request", token=VIEWER)
+        self.assertEqual(status, 200, body)
+        s = json.loads(body)
+        self.assertEqual(s["$schema"], "https://json-schema.org/draft/2020-12/schema")
+        self.assertEqual(s["required"], ["device", "window"])
+        self.assertEqual(s["properties"]["window"]["format"], "date-time")
+        self.assertEqual(s["properties"]["risk"]["enum"], ["low", "medium", "high"])
+        self.assertEqual(s["properties"]["risk"]["default"], "low")
+        self.assertEqual(s["properties"]["hosts"]["maximum"], 10)
+        self.assertEqual(s["properties"]["owner"]["format"], "email")
+        self.assertEqual(s["properties"]["device"]["pattern"], "^[a-z0-9-]+$")
+        self.assertEqual(request("GET", "/api/v1/forms/change-request")[0], 401)
+        self.assertEqual(request("GET", "/api/v1/forms/feedback")[0], 200)
+        self.assertEqual(request("GET", "/api/v1/forms/nope", token=VIEWER)[0], 404)
+
+    def test_html_page(self):
+        status, headers, body = request("GET", "/forms/feedback")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("text/html"))
+        self.assertIn('<label for="f-message">Message', body)
+        self.assertIn('<textarea rows="5" id="f-message" name="message" required', body)
+        self.assertIn('action="/api/v1/forms/feedback/submit"', body)
+        status, _, body = request("GET", "/forms/change-request", token=VIEWER)
+        self.assertEqual(status, 200)
+        for needle in ('type="datetime-local"', 'type="email"', 'type="checkbox"',
+                       'multiple>', '<select id="f-risk"', 'type="number"',
+                       '<label for="f-device">Device'):
+            self.assertIn(needle, body)
+        self.assertEqual(request("GET", "/forms/change-request")[0], 401)
+
+    def test_submit_json(self):
+        status, headers, body = request(
+            "POST", "/api/v1/forms/change-request/submit",
+            {"device": "sw-1", "window": "2026-03-01T22:00", "hosts": "4", "teams": ["net"]},
+            token=OPERATOR)
+        self.assertEqual(status, 202, body)
+        doc = wait_execution(json.loads(body)["id"])
+        self.assertEqual(doc["status"], "succeeded", doc)
+        self.assertEqual(doc["inputs"]["hosts"], 4)
+        self.assertEqual(doc["inputs"]["risk"], "low")
+        self.assertEqual(doc["inputs"]["window"], "2026-03-01T22:00:00Z")
+        self.assertEqual(doc.get("trigger"), "form")
+
+    def test_submit_urlencoded_and_html_answer(self):
+        form = urllib.parse.urlencode([("device", "sw-2"), ("window", "2026-03-01T22:00"),
+                                       ("teams", "net"), ("teams", "sec"), ("urgent", "true"),
+                                       ("hosts", "")])
+        status, headers, body = request(
+            "POST", "/api/v1/forms/change-request/submit", form, token=OPERATOR,
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 202, body)
+        doc = wait_execution(json.loads(body)["id"])
+        self.assertEqual(doc["inputs"]["teams"], ["net", "sec"])
+        self.assertIs(doc["inputs"]["urgent"], True)
+        self.assertNotIn("hosts", doc["inputs"])
+        # A browser (Accept: text/html) gets a page linking to the execution.
+        status, headers, body = request(
+            "POST", "/api/v1/forms/feedback/submit", "message=Nice+%3Cwork%3E",
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Accept": "text/html,application/xhtml+xml"})
+        self.assertEqual(status, 202, body)
+        self.assertTrue(headers["content-type"].startswith("text/html"))
+        self.assertIn('href="/api/v1/executions/', body)
+
+    def test_422_lists_every_field_error(self):
+        status, _, body = request(
+            "POST", "/api/v1/forms/change-request/submit",
+            {"device": "Bad Name", "hosts": 50, "risk": "extreme", "owner": "x", "bogus": 1},
+            token=OPERATOR)
+        self.assertEqual(status, 422, body)
+        err = json.loads(body)["error"]
+        self.assertEqual(err["code"], "invalid_form")
+        self.assertEqual(sorted(err["fields"]),
+                         ["bogus", "device", "hosts", "owner", "risk", "window"])
+        self.assertEqual(err["fields"]["window"], "is required")
+        # The browser gets the form again with the errors beside the fields.
+        status, headers, body = request(
+            "POST", "/api/v1/forms/feedback/submit", "message=",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"})
+        self.assertEqual(status, 422)
+        self.assertIn('id="f-message-error">is required</p>', body)
+        self.assertIn('aria-invalid="true"', body)
+
+    def test_idempotent_submit(self):
+        h = {"Idempotency-Key": "form-key-1"}
+        sub = {"message": "once"}
+        s1, _, b1 = request("POST", "/api/v1/forms/feedback/submit", sub, headers=h)
+        s2, _, b2 = request("POST", "/api/v1/forms/feedback/submit", sub, headers=h)
+        self.assertEqual((s1, s2), (202, 202), b1 + b2)
+        self.assertEqual(json.loads(b1)["id"], json.loads(b2)["id"])
+        self.assertTrue(json.loads(b2).get("idempotent_replay"))
+
+    def test_tokens(self):
+        path = "/api/v1/forms/change-request/submit"
+        good = {"device": "sw-3", "window": "2026-03-01T22:00"}
+        self.assertEqual(request("POST", path, good)[0], 401)
+        self.assertEqual(request("POST", path, good, token="wrong")[0], 401)
+        self.assertEqual(request("POST", path, good, token=VIEWER)[0], 403)
+        self.assertEqual(request("POST", path + "?wait=10s", good, token=OPERATOR)[0], 200)
+        self.assertEqual(request("POST", "/api/v1/forms/feedback/submit", {"message": "hi"})[0],
+                         202)
+
+
+class Hooks(unittest.TestCase):
+    def test_standard_webhooks_valid(self):
+        body = json.dumps({"type": "incident.created", "data": {"n": 1}}).encode()
+        status, _, text = request("POST", "/hooks/sn", body,
+                                  headers=sw_headers(body, "msg_valid_1"))
+        self.assertEqual(status, 202, text)
+        doc = wait_execution(json.loads(text)["id"])
+        self.assertEqual(doc["status"], "succeeded", doc)
+        self.assertEqual(doc["inputs"]["event"]["type"], "incident.created")
+        self.assertEqual(doc.get("trigger"), "hook")
+
+    def test_standard_webhooks_wrong_stale_replayed(self):
+        body = b'{"type": "x"}'
+        h = sw_headers(body, "msg_wrong", secret="whsec_" + base64.b64encode(b"k" * 24).decode())
+        status, _, text = request("POST", "/hooks/sn", body, headers=h)
+        self.assertEqual(status, 401)
+        self.assertEqual(json.loads(text)["error"]["code"], "bad_signature")
+        h = sw_headers(body, "msg_stale", ts=int(time.time()) - 3600)
+        status, _, text = request("POST", "/hooks/sn", body, headers=h)
+        self.assertEqual(status, 401)
+        self.assertEqual(json.loads(text)["error"]["code"], "stale_timestamp")
+        h = sw_headers(body, "msg_replay")
+        self.assertEqual(request("POST", "/hooks/sn", body, headers=h)[0], 202)
+        status, _, text = request("POST", "/hooks/sn", body, headers=h)
+        self.assertEqual(status, 409, text)
+        self.assertEqual(json.loads(text)["error"]["code"], "replayed")
+        status, _, text = request("POST", "/hooks/sn", body)
+        self.assertEqual(status, 401)
+        self.assertEqual(json.loads(text)["error"]["code"], "missing_signature")
+
+    def test_hmac_sha256(self):
+        body = json.dumps({"ref": "main"}).encode()
+        sig = hmac.new(GH_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        for value in (sig, "sha256=" + sig):
+            status, _, text = request("POST", "/hooks/gh", body,
+                                      headers={"X-Hub-Signature-256": value})
+            self.assertEqual(status, 202, text)
+        status, _, text = request("POST", "/hooks/gh", body,
+                                  headers={"X-Hub-Signature-256": "sha256=" + "0" * 64})
+        self.assertEqual(status, 401)
+        self.assertEqual(json.loads(text)["error"]["code"], "bad_signature")
+
+    def test_wait_answers_with_the_execution(self):
+        body = json.dumps({"type": "sync"}).encode()
+        status, _, text = request("POST", "/hooks/sn?wait=10s", body,
+                                  headers=sw_headers(body, "msg_wait"))
+        self.assertEqual(status, 200, text)
+        doc = json.loads(text)
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(doc["outputs"]["type"], "sync")
+        status, _, text = request("POST", "/hooks/open?wait=10s", {"ref": "v1"})
+        self.assertEqual(status, 200, text)
+        self.assertEqual(json.loads(text)["outputs"]["ref"], "v1")
+
+    def test_errors(self):
+        self.assertEqual(request("POST", "/hooks/nope", {})[0], 404)
+        status, _, text = request("POST", "/hooks/approvals", {})
+        self.assertEqual(status, 501)
+        self.assertIn("approvals are not available yet", text)
+        status, _, text = request("POST", "/hooks/open", [1, 2])
+        self.assertEqual(status, 422)
+        self.assertEqual(request("POST", "/hooks/open", "{not json")[0], 400)
+
+
+class Validate(unittest.TestCase):
+    def test_validate_reports_form_and_hook_mistakes_at_their_place(self):
+        d = Path(tempfile.mkdtemp(prefix="ferry-forms-validate-"))
+        try:
+            (d / "workflows").mkdir()
+            (d / "workflows" / "deploy.yaml").write_text(WORKFLOWS["deploy"])
+            (d / "ferry.yaml").write_text(
+                "forms:\n"
+                "  f:\n"
+                "    workflow: missing-wf\n"
+                "    fields:\n"
+                "      - {name: a, type: strng}\n"
+                "hooks:\n"
+                "  h:\n"
+                "    verify: none\n"
+                "    action: {start: also-missing}\n"
+                "  ok:\n"
+                "    verify: none\n"
+                "    action: {start: deploy}\n")
+            p = subprocess.run([FERRY, "validate", "--project", str(d), "--data",
+                                str(d / ".ferry")], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertIn("ferry.yaml:3:15: form 'f': no workflow 'missing-wf'", p.stdout)
+            self.assertIn("ferry.yaml:5:25: unknown field type 'strng'", p.stdout)
+            self.assertIn("ferry.yaml:9:21: hook 'h': no workflow 'also-missing'", p.stdout)
+            self.assertNotIn("'deploy'", p.stdout)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def main(argv):
+    global FERRY, SERVER
+    if len(argv) < 2:
+        sys.stderr.write("usage: test_serve_forms.py PATH/TO/ferry [TEST...]\n")
+        return 2
+    FERRY = str(Path(argv[1]).resolve())
+    SERVER = start_server()
+    try:
+        loader = unittest.TestLoader()
+        module = sys.modules[__name__]
+        suite = (loader.loadTestsFromNames(argv[2:], module) if len(argv) > 2
+                 else loader.loadTestsFromModule(module))
+        result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    finally:
+        stop_server(SERVER)
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,117 @@
+// Request forms: submissions checked field by field (all errors at once), urlencoded bodies,
+// the JSON Schema and the HTML page.
+#include "server/forms.h"
+
+#include "core/values.h"
+#include "template/environment.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ferry;
+using namespace ferry::engine;
+using namespace ferry::engine::server;
+using tmpl::Value;
+
+namespace {
+
+workflow::FormSpec sample() {
+    auto r = workflow::load_project_config_text(R"(forms:
+  change:
+    title: Change <request>
+    workflow: change-request
+    fields:
+      - {name: device, label: Device, type: string, required: true, pattern: "^[a-z0-9-]+$"}
+      - {name: window, label: Change window, type: datetime, required: true}
+      - {name: risk, type: choice, choices: [low, medium, high], default: low}
+      - {name: hosts, type: integer, min: 1, max: 10, help: "How many \"hosts\""}
+      - {name: teams, type: multi-choice, choices: [net, sec]}
+      - {name: urgent, type: boolean}
+      - {name: notes, type: text}
+      - {name: day, type: date}
+      - {name: owner, type: email}
+)",
+                                                "ferry.yaml");
+    REQUIRE(r.ok());
+    return r.config.form_specs.at(0);
+}
+
+} // namespace
+
+TEST_CASE("submission: converted inputs with defaults", "[forms]") {
+    auto form = sample();
+    Value sub = tmpl::value_from_json(
+        R"({"device":"sw-1","window":"2026-03-01T22:00","hosts":"3","teams":["sec","net"]})");
+    FormOutcome out = check_submission(form, sub);
+    INFO(out.errors.size());
+    REQUIRE(out.errors.empty());
+    CHECK(
+        to_json_text(out.inputs) ==
+        R"({"device":"sw-1","window":"2026-03-01T22:00:00Z","risk":"low","hosts":3,"teams":["sec","net"]})");
+}
+
+TEST_CASE("submission: every field error at once", "[forms]") {
+    auto form = sample();
+    Value sub = tmpl::value_from_json(
+        R"({"device":"SW 1","hosts":99,"risk":"extreme","owner":"nobody","extra":1})");
+    FormOutcome out = check_submission(form, sub);
+    REQUIRE(out.errors.size() == 6);
+    CHECK(out.errors[0].first == "device");
+    CHECK(out.errors[1] == std::pair<std::string, std::string>{"window", "is required"});
+    CHECK(out.errors[2].first == "risk");
+    CHECK(out.errors[3].first == "hosts");
+    CHECK(out.errors[4].first == "owner");
+    CHECK(out.errors[5] ==
+          std::pair<std::string, std::string>{"extra", "is not a field of this form"});
+}
+
+TEST_CASE("urlencoded: repeated keys, unchecked boxes, empty inputs", "[forms]") {
+    auto form = sample();
+    Value sub = urlencoded_submission(
+        form, "device=sw-2&window=2026-03-01T22%3A00&teams=net&teams=sec&hosts=&notes=a+b");
+    FormOutcome out = check_submission(form, sub);
+    REQUIRE(out.errors.empty());
+    CHECK(
+        to_json_text(out.inputs) ==
+        R"({"device":"sw-2","window":"2026-03-01T22:00:00Z","risk":"low","teams":["net","sec"],"urgent":false,"notes":"a b"})");
+    Value checked = urlencoded_submission(form, "urgent=true");
+    CHECK(checked.dict_obj().find("urgent")->str() == "true");
+}
+
+TEST_CASE("schema: JSON Schema 2020-12 with formats, enums and bounds", "[forms]") {
+    std::string s = to_json_text(form_schema(sample()));
+    CHECK(s.find(R"("$schema":"https://json-schema.org/draft/2020-12/schema")") !=
+          std::string::npos);
+    CHECK(s.find(R"("required":["device","window"])") != std::string::npos);
+    CHECK(s.find(R"("window":{"title":"Change window","type":"string","format":"date-time")") !=
+          std::string::npos);
+    CHECK(s.find(R"("enum":["low","medium","high"])") != std::string::npos);
+    CHECK(s.find(R"("minimum":1,"maximum":10)") != std::string::npos);
+    CHECK(s.find(R"("default":"low")") != std::string::npos);
+    CHECK(s.find(R"("format":"email")") != std::string::npos);
+    CHECK(s.find(R"("format":"date")") != std::string::npos);
+    CHECK(s.find(R"("type":"array","items":{"type":"string","enum":["net","sec"]})") !=
+          std::string::npos);
+}
+
+TEST_CASE("page: labels, native inputs, escaping, errors beside fields", "[forms]") {
+    auto form = sample();
+    std::string html = form_page(form, Value::dict(), {});
+    CHECK(html.find("<title>Change &lt;request&gt;</title>") != std::string::npos);
+    CHECK(html.find("<label for=\"f-device\">Device") != std::string::npos);
+    CHECK(html.find("type=\"datetime-local\" id=\"f-window\"") != std::string::npos);
+    CHECK(html.find("<select id=\"f-teams\" name=\"teams\" multiple>") != std::string::npos);
+    CHECK(html.find("type=\"checkbox\"") != std::string::npos);
+    CHECK(html.find("<textarea") != std::string::npos);
+    CHECK(html.find("type=\"email\"") != std::string::npos);
+    CHECK(html.find("type=\"date\"") != std::string::npos);
+    CHECK(html.find("How many &quot;hosts&quot;") != std::string::npos);
+    CHECK(html.find("<option value=\"low\" selected>") != std::string::npos);
+    CHECK(html.find("required aria-required=\"true\"") != std::string::npos);
+    CHECK(html.find("<script") == std::string::npos);
+    Value sub = tmpl::value_from_json(R"({"device":"<b>x</b>"})");
+    std::string err = form_page(form, sub, {{"device", "does not match"}});
+    CHECK(err.find("value=\"&lt;b&gt;x&lt;/b&gt;\"") != std::string::npos);
+    CHECK(err.find("aria-invalid=\"true\"") != std::string::npos);
+    CHECK(err.find("id=\"f-device-error\">does not match</p>") != std::string::npos);
+    CHECK(err.find("<a href=\"#f-device\">Device</a>") != std::string::npos);
+}

@@ -1,0 +1,199 @@
+// ferry.yaml forms: and hooks: read into specs, every mistake at its place; form values
+// converted to their field's type with the workflow inputs' rules.
+#include "workflow/project_config.h"
+
+#include <catch2/catch.hpp>
+
+// GCC 12 warns falsely on short string assignments once inlined (GCC bug 105329).
+#pragma GCC diagnostic ignored "-Wrestrict"
+
+using namespace ferry;
+using namespace ferry::workflow;
+using tmpl::Value;
+
+namespace {
+
+std::string problems_of(const ConfigLoadResult& r) {
+    std::string out;
+    for (const auto& d : r.problems)
+        out += d.describe() + "\n";
+    return out;
+}
+
+FormField field(const char* type) {
+    FormField f;
+    f.name = "f";
+    f.type = type;
+    return f;
+}
+
+std::string error_of(const FormField& f, const Value& v) {
+    Result<Value> r = convert_form_value(f, v);
+    return r ? "" : r.error().message;
+}
+
+} // namespace
+
+TEST_CASE("forms: the contract's example and every field type", "[config][forms]") {
+    auto r = load_project_config_text(R"(forms:
+  change-request:
+    title: Request a network change
+    workflow: change-request
+    public: true
+    fields:
+      - {name: device, label: Device, type: string, required: true, pattern: "^[a-z0-9-]+$"}
+      - {name: window, label: Change window, type: datetime, required: true}
+      - {name: risk, label: Risk, type: choice, choices: [low, medium, high], default: low}
+      - {name: notes, type: text, max_length: 500, help: Anything else}
+      - {name: hosts, type: integer, min: 1, max: 50, default: 3}
+      - {name: ratio, type: number}
+      - {name: urgent, type: boolean, default: false}
+      - {name: teams, type: multi-choice, choices: [net, sec], max_length: 2}
+      - {name: day, type: date}
+      - {name: owner, type: email}
+)",
+                                      "ferry.yaml");
+    INFO(problems_of(r));
+    REQUIRE(r.ok());
+    const FormSpec* f = r.config.form("change-request");
+    REQUIRE(f);
+    CHECK(f->is_public);
+    CHECK(f->workflow == "change-request");
+    REQUIRE(f->fields.size() == 10);
+    CHECK(f->fields[0].required);
+    CHECK(f->fields[2].default_value->str() == "low");
+    CHECK(f->fields[3].label == "notes"); // the name when no label
+    CHECK(f->fields[4].default_value->as_int() == 3);
+    CHECK(f->fields[7].choices.size() == 2);
+}
+
+TEST_CASE("forms: problems with FILE:LINE:COL", "[config][forms]") {
+    auto r = load_project_config_text(R"(forms:
+  bad:
+    titel: X
+    workflow: "not a name"
+    fields:
+      - {name: a, type: strng}
+      - {name: b, type: choice}
+      - {name: c, type: integer, default: abc}
+      - {name: d, type: string, min: 3}
+      - {name: a, type: string}
+      - {name: e, type: string, pattern: "(["}
+  nowf:
+    fields: []
+)",
+                                      "ferry.yaml");
+    std::string p = problems_of(r);
+    CHECK(p.find("ferry.yaml:3:5: unknown key 'titel' in form 'bad' (did you mean 'title'?)") !=
+          std::string::npos);
+    CHECK(p.find("ferry.yaml:4:15:") != std::string::npos);
+    CHECK(p.find("unknown field type 'strng'") != std::string::npos);
+    CHECK(p.find("did you mean 'string'") != std::string::npos);
+    CHECK(p.find("a choice field needs 'choices'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:8:43: default must be a whole number") != std::string::npos);
+    CHECK(p.find("min applies to number and integer fields, not string") != std::string::npos);
+    CHECK(p.find("field 'a' is defined twice") != std::string::npos);
+    CHECK(p.find("pattern is not a valid regular expression") != std::string::npos);
+    CHECK(p.find("form 'nowf': 'workflow' is required") != std::string::npos);
+}
+
+TEST_CASE("hooks: verify modes, secrets by reference, actions", "[config][hooks]") {
+    auto r = load_project_config_text(R"(hooks:
+  sn-callback:
+    secret: "${env:SN_SECRET}"
+    verify: standard-webhooks
+    tolerance: 2m
+    action: {start: incident-sync, input: event}
+  gh:
+    secrets: ["${env:OLD}", "${env:NEW}"]
+    verify: hmac-sha256
+    header: X-Hub-Signature-256
+    action: {start: deploy}
+  open:
+    verify: none
+    action: {resume: approval}
+)",
+                                      "ferry.yaml");
+    INFO(problems_of(r));
+    REQUIRE(r.ok());
+    const HookSpec* sn = r.config.hook("sn-callback");
+    REQUIRE(sn);
+    CHECK(sn->tolerance_ms == 120000);
+    CHECK(sn->start == "incident-sync");
+    CHECK(sn->input == "event");
+    CHECK(r.config.hook("gh")->secrets.size() == 2);
+    CHECK(r.config.hook("gh")->header == "X-Hub-Signature-256");
+    CHECK(r.config.hook("open")->resume == "approval");
+
+    auto bad = load_project_config_text(R"(hooks:
+  a:
+    secret: literal-secret
+    verify: hmac
+    action: {start: x, resume: approval}
+  b:
+    action: {start: y}
+  c:
+    verify: none
+    secret: "${env:X}"
+    actoin: {start: z}
+)",
+                                        "ferry.yaml");
+    std::string p = problems_of(bad);
+    CHECK(p.find("ferry.yaml:3:13: secret must be a secret reference") != std::string::npos);
+    CHECK(p.find("unknown verify 'hmac'") != std::string::npos);
+    CHECK(p.find("exactly one of 'start: WORKFLOW' or 'resume: approval'") != std::string::npos);
+    CHECK(p.find("hook 'b': verify standard-webhooks needs 'secret'") != std::string::npos);
+    CHECK(p.find("a secret with verify: none would be ignored") != std::string::npos);
+    CHECK(p.find("unknown key 'actoin' in hook 'c' (did you mean 'action'?)") != std::string::npos);
+}
+
+TEST_CASE("form values: conversion from text and JSON", "[forms]") {
+    CHECK(convert_form_value(field("integer"), Value::string(" 42 ")).value().as_int() == 42);
+    CHECK(convert_form_value(field("integer"), Value::floating(7.0)).value().is_int());
+    CHECK(error_of(field("integer"), Value::string("4.5")) == "must be a whole number");
+    CHECK(convert_form_value(field("number"), Value::string("4.5")).value().as_float() == 4.5);
+    CHECK(error_of(field("number"), Value::string("nan")) == "must be a number");
+    CHECK(error_of(field("number"), Value::boolean(true)) == "must be a number");
+    CHECK(convert_form_value(field("boolean"), Value::string("on")).value().as_bool());
+    CHECK(!convert_form_value(field("boolean"), Value::string("false")).value().as_bool());
+    CHECK(error_of(field("boolean"), Value::string("maybe")) == "must be true or false");
+    CHECK(convert_form_value(field("date"), Value::string("2024-02-29")).value().str() ==
+          "2024-02-29");
+    CHECK(!error_of(field("date"), Value::string("2023-02-29")).empty());
+    CHECK(convert_form_value(field("datetime"), Value::string("2026-01-31T14:30")).value().str() ==
+          "2026-01-31T14:30:00Z");
+    CHECK(convert_form_value(field("datetime"), Value::string("2026-01-31T14:30:05.5+01:00"))
+              .value()
+              .str() == "2026-01-31T14:30:05.5+01:00");
+    CHECK(!error_of(field("datetime"), Value::string("2026-01-31T25:00")).empty());
+    CHECK(convert_form_value(field("email"), Value::string("a@b.example")).value().str() ==
+          "a@b.example");
+    CHECK(!error_of(field("email"), Value::string("not-an-email")).empty());
+}
+
+TEST_CASE("form values: rules shared with workflow inputs", "[forms]") {
+    FormField n = field("integer");
+    n.min = 1;
+    n.max = 10;
+    CHECK(error_of(n, Value::integer(11)) == "11 is greater than the maximum 10");
+    FormField s = field("string");
+    s.pattern = "^[a-z]+$";
+    s.max_length = 3;
+    CHECK(error_of(s, Value::string("abc")).empty());
+    CHECK(error_of(s, Value::string("ABCD")).find("does not match the pattern") !=
+          std::string::npos);
+    CHECK(error_of(s, Value::string("ABCD")).find("longer than max_length 3") != std::string::npos);
+    FormField c = field("choice");
+    c.choices = {"low", "high"};
+    CHECK(error_of(c, Value::string("mid")) == "'mid' is not one of the choices (low, high)");
+    FormField m = field("multi-choice");
+    m.choices = {"a", "b", "c"};
+    m.max_length = 2;
+    Result<Value> one = convert_form_value(m, Value::string("a"));
+    REQUIRE(one);
+    CHECK(one.value().list_obj().items.size() == 1);
+    CHECK(error_of(m, Value::list({Value::string("a"), Value::string("b"), Value::string("c")}))
+              .find("more than max_length 2") != std::string::npos);
+    CHECK(error_of(m, Value::list({Value::string("z")})).find("not one of the choices") !=
+          std::string::npos);
+}

@@ -44,15 +44,47 @@ void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
     }
 }
 
+// action: {resume: approval}: the payload decides a waiting approval step, e.g. a
+// ServiceNow business rule calling back when a change is approved:
+// {"execution_id": "...", "step": "approve", "decision": "approved" | "rejected",
+//  "comment": "...", "by": "..."}.
+void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& payload,
+                     const std::string& replay_key, uint64_t now_ms) {
+    auto text = [&](const char* key) {
+        const Value* v = payload.is_dict() ? payload.dict_obj().find(key) : nullptr;
+        return v && v->is_string() ? std::string(v->str()) : std::string();
+    };
+    std::string id = text("execution_id"), step = text("step"), decision = text("decision");
+    if (id.empty() || step.empty() || (decision != "approved" && decision != "rejected")) {
+        return c.error(422, "invalid_payload",
+                       "an approval callback needs execution_id, step and decision "
+                       "(approved or rejected)");
+    }
+    std::string by = text("by").empty() ? "hook:" + hook.name : text("by");
+    Status s = app.engine->decide(id, step, decision, by, text("comment"));
+    if (!s) {
+        int status = s.error().kind == ErrorKind::NotFound ? 404 : 409;
+        return c.error(status, status == 404 ? "not_found" : "conflict", s.error().message);
+    }
+    if (!replay_key.empty()) {
+        app.store->put_kv(replay_key, std::to_string(now_ms));
+        pending_ids().insert(replay_key);
+        app.store->after_commit([replay_key] { pending_ids().erase(replay_key); });
+    }
+    std::string body = to_json_text(dict_of({{"execution_id", str(id)},
+                                             {"step", str(step)},
+                                             {"decision", str(decision)},
+                                             {"by", str(by)}}));
+    auto res = std::make_shared<Responder>(std::move(c.res));
+    app.store->after_commit([res, body] {
+        res->send(200, body, {{"Content-Type", "application/json"}});
+    });
+}
+
 void receive(Api& api, Call& c) {
     App& app = api.app();
     const HookSpec* hook = app.config.hook(c.params["name"]);
     if (!hook) return c.error(404, "not_found", "no hook '" + c.params["name"] + "'");
-    if (!hook->resume.empty())
-        return c.error(501, "not_implemented",
-                       "hook '" + hook->name +
-                           "' resumes an approval, and approvals are not "
-                           "available yet");
     std::vector<std::string> secrets;
     for (const std::string& ref : hook->secrets) {
         Result<std::string> s = resolve_secret(ref);
@@ -86,6 +118,7 @@ void receive(Api& api, Call& c) {
         if (!parsed) return c.error(400, "bad_json", parsed.error().message);
         payload = parsed.value();
     }
+    if (!hook->resume.empty()) return resume_approval(app, c, *hook, payload, replay_key, now_ms);
     StartRequest sr;
     sr.workflow = hook->start;
     sr.trigger = "hook";

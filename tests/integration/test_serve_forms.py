@@ -79,6 +79,11 @@ hooks:
 """ % (hashlib.sha256(OPERATOR.encode()).hexdigest(), hashlib.sha256(VIEWER.encode()).hexdigest())
 
 WORKFLOWS = {
+    "gated": """\
+name: gated
+steps:
+  - {id: approve, task: approval, with: {message: "Go?"}}
+""",
     "change-request": """\
 name: change-request
 inputs:
@@ -375,11 +380,35 @@ class Hooks(unittest.TestCase):
         self.assertEqual(status, 200, text)
         self.assertEqual(json.loads(text)["outputs"]["ref"], "v1")
 
+    def test_a_callback_decides_a_waiting_approval(self):
+        status, _, text = request("POST", "/api/v1/workflows/gated/executions", {"inputs": {}},
+                                  token=OPERATOR)
+        self.assertEqual(status, 202, text)
+        exec_id = json.loads(text)["id"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            doc = json.loads(request("GET", "/api/v1/executions/" + exec_id, token=VIEWER)[2])
+            if doc["status"] == "waiting":
+                break
+            time.sleep(0.05)
+        self.assertEqual(doc["status"], "waiting")
+        status, _, text = request("POST", "/hooks/approvals",
+                                  {"execution_id": exec_id, "step": "approve",
+                                   "decision": "approved", "comment": "CHG0000024 approved"})
+        self.assertEqual(status, 200, text)
+        doc = wait_execution(exec_id)
+        out = doc["steps"]["approve"]["output"]
+        self.assertEqual((doc["status"], out["decision"], out["by"], out["comment"]),
+                         ("succeeded", "approved", "hook:approvals", "CHG0000024 approved"))
+        status, _, _ = request("POST", "/hooks/approvals",
+                               {"execution_id": exec_id, "step": "approve", "decision": "rejected"})
+        self.assertEqual(status, 404)
+
     def test_errors(self):
         self.assertEqual(request("POST", "/hooks/nope", {})[0], 404)
         status, _, text = request("POST", "/hooks/approvals", {})
-        self.assertEqual(status, 501)
-        self.assertIn("approvals are not available yet", text)
+        self.assertEqual(status, 422)
+        self.assertIn("execution_id, step and decision", text)
         status, _, text = request("POST", "/hooks/open", [1, 2])
         self.assertEqual(status, 422)
         self.assertEqual(request("POST", "/hooks/open", "{not json")[0], 400)

@@ -104,6 +104,8 @@ Status Engine::flush() {
         if (!s) break;
     }
     committing_ = false;
+    // A failed batch is dropped: a definition staged in it may not be on disk.
+    if (!s) workflows_stored_.clear();
     if (store_.has_pending()) loop_.wake();
     return s;
 }
@@ -199,11 +201,23 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     run->done = std::move(done);
     runs_[id] = run;
     acquire_ownership(id);
-    store_.put_workflow(wf->hash, to_json_text(dict_of({{"name", str(wf->name)},
-                                                        {"file", str(wf->file)},
-                                                        {"source", str(wf->source)}})));
+    // A definition is content-addressed: once this process has staged it, later starts of
+    // the same workflow need not write it again (the same or an earlier commit carries it;
+    // flush() forgets the set when a commit fails).
+    if (workflows_stored_.insert(wf->hash).second) {
+        store_.put_workflow(wf->hash, to_json_text(dict_of({{"name", str(wf->name)},
+                                                            {"file", str(wf->file)},
+                                                            {"source", str(wf->source)}})));
+    }
     persist_execution(*run);
     emit(*run, "execution.started", "", "running");
+    if (settles_eagerly(*run)) {
+        // The first steps' "running" records join the execution record's commit; their
+        // tasks start from after_commit callbacks, once both are durable.
+        schedule(*run);
+        loop_.wake();
+        return id;
+    }
     // The first steps start once the execution record is durable.
     std::string rid = id;
     store_.after_commit([this, rid] {
@@ -211,6 +225,14 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     });
     loop_.wake();
     return id;
+}
+
+bool Engine::settles_eagerly(const Run& run) const {
+    // Staging the next transitions before the current ones are durable is safe as long as
+    // nothing but writes happens before the commit: tasks start from after_commit callbacks.
+    // A before_step or on_failure hook would run user Lua as soon as it is scheduled, so
+    // workflows with those keep the wait-for-the-commit path.
+    return run.wf->hooks.before_step.empty() && run.wf->hooks.on_failure.empty();
 }
 
 namespace {

@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace ferry::engine {
 
@@ -105,7 +106,12 @@ class Engine {
     void start_unit(Run& run, Unit& unit);
     void invoke_unit(Run& run, Unit& unit);
     void unit_finished(Run& run, Unit& unit, TaskOutcome outcome);
-    void settle_unit(Run& run, Unit& unit);
+    // Records a unit's result. With eager, the consequences (dependents scheduled, their
+    // "running" records staged) join the same commit; otherwise they wait for it. Eager is
+    // only for callers outside schedule() (it schedules again).
+    void settle_unit(Run& run, Unit& unit, bool eager = false);
+    void unit_settled(Run& run, Unit& unit);
+    bool settles_eagerly(const Run& run) const;
     void step_settled(Run& run, size_t step_index);
     void run_hook(Run& run, const std::string& kind, tmpl::Value event,
                   std::function<void(Result<tmpl::Value>)> then);
@@ -146,6 +152,7 @@ class Engine {
     bool committing_ = false;
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // execution id -> locked file descriptor
+    std::unordered_set<std::string> workflows_stored_;  // definition hashes staged by start()
 };
 
 // The stable key of one invocation: the same across retries and restarts.

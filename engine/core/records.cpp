@@ -34,6 +34,11 @@ std::string text_of(const tmpl::Value* v) {
 
 }  // namespace
 
+const std::string& idempotency_key_of(const Engine::Run& run, Engine::Unit& unit) {
+    if (unit.idempotency_key.empty()) unit.idempotency_key = idempotency_key(run.id, unit.key);
+    return unit.idempotency_key;
+}
+
 void Engine::persist_execution(Run& run) {
     tmpl::Value rec = dict_of({{"id", str(run.id)},
                                {"workflow", str(run.wf->name)},
@@ -66,7 +71,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
                                {"provider", str(def.provider)},
                                {"status", str(unit.status)},
                                {"attempt", tmpl::Value::integer(unit.attempt)},
-                               {"idempotency_key", str(idempotency_key(run.id, unit.key))},
+                               {"idempotency_key", str(idempotency_key_of(run, unit))},
                                {"input", none_if_undefined(unit.input)},
                                {"output", none_if_undefined(unit.output)},
                                {"error", none_if_undefined(unit.error)},

@@ -92,6 +92,7 @@ Engine::~Engine() {
                 scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
     scheduler_.run_finished_callbacks();
     for (auto& [id, fd] : owned_) ::close(fd);  // still running: the lock stays on disk
+    drop_owner_lock();
 }
 
 Status Engine::flush() {
@@ -108,29 +109,6 @@ Status Engine::flush() {
     if (!s) workflows_stored_.clear();
     if (store_.has_pending()) loop_.wake();
     return s;
-}
-
-bool Engine::acquire_ownership(const std::string& id) {
-    std::error_code ec;
-    std::filesystem::path dir = std::filesystem::path(store_.path()) / "locks";
-    std::filesystem::create_directories(dir, ec);
-    int fd = ::open((dir / id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return true;  // no lock possible (read-only folder): do not block work
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        ::close(fd);
-        return false;
-    }
-    owned_[id] = fd;
-    return true;
-}
-
-void Engine::release_ownership(const std::string& id) {
-    auto it = owned_.find(id);
-    if (it == owned_.end()) return;
-    std::error_code ec;
-    std::filesystem::remove(std::filesystem::path(store_.path()) / "locks" / id, ec);
-    ::close(it->second);
-    owned_.erase(it);
 }
 
 Engine::Run* Engine::find_run(const std::string& id) {
@@ -200,7 +178,7 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     std::shared_ptr<Run> run = made.value();
     run->done = std::move(done);
     runs_[id] = run;
-    acquire_ownership(id);
+    owner_token();  // the execution record names this process as its owner
     // A definition is content-addressed: once this process has staged it, later starts of
     // the same workflow need not write it again (the same or an earlier commit carries it;
     // flush() forgets the set when a commit fails).

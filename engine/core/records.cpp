@@ -53,6 +53,7 @@ void Engine::persist_execution(Run& run) {
                                {"created_at", str(rfc3339(run.created_ms))},
                                {"finished_at", time_or_none(run.finished_ms)},
                                {"depth", tmpl::Value::integer(run.options.depth)}});
+    if (!owner_token_.empty()) rec.dict_obj().set(str("owner"), str(owner_token_));
     if (!run.options.parent_execution.empty()) {
         rec.dict_obj().set(str("parent"), dict_of({{"execution", str(run.options.parent_execution)},
                                                    {"step", str(run.options.parent_step)}}));
@@ -132,6 +133,13 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
         loop_.post([done, s] { done(s); });
         return ok_status();
     }
+    // Started by a process that is still alive: it is running it (resumers are serialised
+    // by the lock above; a starter takes none).
+    if (owner_alive(text_of(dict_get(rec, "owner")))) {
+        return make_error(ErrorKind::Validation,
+                          "execution " + id + " is being run by another ferry process");
+    }
+    owner_token();  // the new records name this process
     std::string hash = text_of(dict_get(rec, "definition_hash"));
     auto def = store_.get_workflow(hash);
     if (!def) return def.error();

@@ -299,7 +299,10 @@ void Engine::start_unit(Run& run, Unit& unit) {
     ++unit.attempt;
     unit.status = "running";
     unit.attempt_started_ms = now_unix_ms();
-    persist_unit(run, unit, true);
+    // The step record says which attempt runs, with its input and idempotency key; the
+    // attempt's own record is written when it ends (resume writes it as "interrupted" if
+    // the process dies first), not duplicated at its start.
+    persist_unit(run, unit, false);
     emit(run, "step.started", unit.key, "running", {}, 0, unit.attempt);
     std::string rid = run.id;
     Unit* up = &unit;

@@ -19,6 +19,11 @@ struct Engine::Unit {
     std::string status = "pending";  // pending running retrying succeeded failed skipped cancelled
     tmpl::Value item;             // the for_each item
     tmpl::Value input;            // resolved `with`
+    // unit.input as JSON, for the records that repeat it (step record at start and end, the
+    // attempt's): serialised once. input_json_of keeps the Value it was made from, so a
+    // reassigned input is noticed (input is not modified in place once recorded).
+    std::string input_json;
+    tmpl::Value input_json_of;
     bool input_ready = false;     // resolved (kept across retries and resumes)
     tmpl::Value output;
     tmpl::Value error;            // {kind, message, traceback?} when failed

@@ -8,6 +8,7 @@
 #include "workflow/loader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 namespace ferry::engine {
@@ -37,16 +38,53 @@ uint64_t backoff_ms(const workflow::RetryPolicy& p, int attempt) {
     return half + (half ? rng() % (half + 1) : 0);
 }
 
-// [-0, +1] Pushes a Value as Lua, through JSON (the one boundary format). The DOM lives in a
-// pool that starts on the stack with small chunks: a default rapidjson::Document takes a 64 KiB
-// chunk from malloc on its first allocation, and two of those per step made glibc trim and
-// regrow the heap top (brk + page faults) on every invocation.
+// [-0, +1] Pushes a Value as Lua with the JSON mapping of runtime/json_lua.h (what
+// to_rapidjson + json_lua::push did): null for None and for anything JSON cannot hold,
+// marked arrays for lists and tuples, string keys (others as their str()). Straight from the
+// Value: building a RapidJSON DOM first was 15% of a transform step's CPU.
+void push_value_at(lua_State* L, const tmpl::Value& v, int depth) {
+    switch (v.kind()) {
+    case tmpl::Kind::Bool: lua_pushboolean(L, v.as_bool()); return;
+    case tmpl::Kind::Int: lua_pushinteger(L, lua_Integer(v.as_int())); return;
+    case tmpl::Kind::Float:
+        if (std::isfinite(v.as_float())) lua_pushnumber(L, v.as_float());
+        else json_lua::push_null(L);
+        return;
+    case tmpl::Kind::String: lua_pushlstring(L, v.str().data(), v.str().size()); return;
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple:
+    case tmpl::Kind::Dict:
+        if (depth < json_lua::kMaxDepth) break;
+        [[fallthrough]];  // deeper than JSON may nest (or a cycle): null, not a crash
+    default: json_lua::push_null(L); return;
+    }
+    luaL_checkstack(L, 4, "push_value");
+    if (v.is_dict()) {
+        const auto& items = v.dict_obj().items;
+        lua_createtable(L, 0, int(items.size()));
+        for (const auto& [k, val] : items) {
+            if (k.is_string()) {
+                lua_pushlstring(L, k.str().data(), k.str().size());
+            } else {
+                std::string key = tmpl::to_str(k);
+                lua_pushlstring(L, key.data(), key.size());
+            }
+            push_value_at(L, val, depth + 1);
+            lua_rawset(L, -3);
+        }
+        return;
+    }
+    const auto& items = v.list_obj().items;
+    lua_createtable(L, int(items.size()), 0);
+    json_lua::mark_array(L, -1);
+    for (size_t i = 0; i < items.size(); ++i) {
+        push_value_at(L, items[i], depth + 1);
+        lua_rawseti(L, -2, lua_Integer(i) + 1);
+    }
+}
+
 int push_value(lua_State* L, const tmpl::Value& v) {
-    char buffer[2048];
-    rapidjson::MemoryPoolAllocator<> pool(buffer, sizeof buffer, 4096);
-    rapidjson::Value doc;
-    to_rapidjson(v, doc, pool);
-    json_lua::push(L, doc);
+    push_value_at(L, v, 0);
     return 1;
 }
 

@@ -124,6 +124,10 @@ void write_value(const Value& v, Writer& w) {
 
 }  // namespace
 
+void write_json(const Value& v, rapidjson::Writer<rapidjson::StringBuffer>& w) {
+    write_value(v, w);
+}
+
 std::string to_json_text(const Value& v) {
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);

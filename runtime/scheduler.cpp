@@ -415,25 +415,28 @@ void Scheduler::remove_deadline(Task* t) {
         else
             sift_deadline_down(slot);
     }
-    // An armed timer would keep the loop alive with nothing left to time out. With deadlines
-    // left it may fire early; expire_deadlines() then just re-arms it.
-    if (deadlines_.empty()) {
-        deadline_timer_.reset();
-        deadline_armed_ns_ = 0;
-    }
+    // An armed timer would keep the loop alive with nothing left to time out: stopped (and
+    // kept for the next task: one task at a time would otherwise make and close a uv timer
+    // per task). With deadlines left it may fire early; expire_deadlines() re-arms it.
+    if (deadlines_.empty()) stop_deadline_timer();
+}
+
+void Scheduler::stop_deadline_timer() {
+    if (deadline_timer_) deadline_timer_->stop();
+    deadline_armed_ns_ = 0;
 }
 
 void Scheduler::arm_deadline_timer() {
     if (deadlines_.empty()) {
-        deadline_timer_.reset();
-        deadline_armed_ns_ = 0;
+        stop_deadline_timer();
         return;
     }
     uint64_t at = deadlines_.front()->deadline_ns_;
     uint64_t now = Loop::hrtime_ns();
     uint64_t delay_ms = at > now ? (at - now + 999'999) / 1'000'000 : 0;
     deadline_armed_ns_ = at;
-    deadline_timer_ = loop_.timer(delay_ms, [this] { expire_deadlines(); });
+    if (deadline_timer_) deadline_timer_->restart(delay_ms);
+    else deadline_timer_ = loop_.timer(delay_ms, [this] { expire_deadlines(); });
 }
 
 void Scheduler::expire_deadlines() {

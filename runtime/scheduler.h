@@ -168,6 +168,7 @@ class Scheduler {
     void sift_deadline_up(size_t slot);
     void sift_deadline_down(size_t slot);
     void arm_deadline_timer();
+    void stop_deadline_timer();
     void expire_deadlines();
 
     Loop& loop_;

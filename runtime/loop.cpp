@@ -115,15 +115,7 @@ std::unique_ptr<Loop::Timer> Loop::timer(uint64_t delay_ms, std::function<void()
     h->owner = t.get();
     h->uv.data = h;
     uv_timer_init(&loop_, &h->uv);
-    uv_timer_start(
-        &h->uv,
-        [](uv_timer_t* uvt) {
-            auto* handle = static_cast<Timer::Handle*>(uvt->data);
-            // The callback may destroy its Timer; the Handle (and so cb) lives on until the
-            // close callback, so calling through handle->cb stays valid for the whole call.
-            handle->loop->guarded([handle] { handle->cb(); });
-        },
-        delay_ms, repeat_ms);
+    uv_timer_start(&h->uv, &Timer::fire, delay_ms, repeat_ms);
     timers_.insert(h);
     t->h_ = h;
     return t;
@@ -140,8 +132,19 @@ Loop::Timer::~Timer() {
     h_ = nullptr;
 }
 
+void Loop::Timer::fire(uv_timer_t* uvt) {
+    auto* handle = static_cast<Timer::Handle*>(uvt->data);
+    // The callback may destroy its Timer; the Handle (and so cb) lives on until the close
+    // callback, so calling through handle->cb stays valid for the whole call.
+    handle->loop->guarded([handle] { handle->cb(); });
+}
+
 void Loop::Timer::stop() {
     if (h_) uv_timer_stop(&h_->uv);
+}
+
+void Loop::Timer::restart(uint64_t delay_ms) {
+    if (h_) uv_timer_start(&h_->uv, &Timer::fire, delay_ms, 0);
 }
 
 bool Loop::Timer::active() const {

@@ -49,11 +49,15 @@ class Loop {
       public:
         ~Timer();
         void stop();
+        // Arms the (stopped or running) timer again, to fire once after delay_ms: cheaper
+        // than a new Timer for an owner that re-arms often (the scheduler's deadline timer).
+        void restart(uint64_t delay_ms);
         bool active() const;
 
       private:
         friend class Loop;
         struct Handle;
+        static void fire(uv_timer_t* uvt);
         Handle* h_ = nullptr;
     };
     // Calls cb after delay_ms (and then every repeat_ms if non-zero) on the loop thread.

@@ -131,20 +131,11 @@ Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_arg
     lua_rawgeti(t->co_, LUA_REGISTRYINDEX, function_ref);
     t->nargs_ = push_args ? push_args(t->co_) : 0;
     t->started_ns_ = Loop::hrtime_ns();
+    tasks_.emplace(t->id_, std::move(task));
     if (limits.timeout_ms) {
         t->deadline_ns_ = t->started_ns_ + limits.timeout_ms * 1'000'000ull;
-        uint64_t id = t->id_;
-        t->deadline_timer_ = loop_.timer(limits.timeout_ms, [this, id] {
-            auto it = tasks_.find(id);
-            if (it == tasks_.end()) return;
-            Task* tt = it->second.get();
-            if (tt->state_ != TaskState::Parked && tt->state_ != TaskState::Ready) return;
-            cancel(tt, make_error(ErrorKind::Timeout,
-                                  "timed out after " + std::to_string(tt->limits_.timeout_ms) +
-                                      " ms (the step's timeout)"));
-        });
+        add_deadline(t);
     }
-    tasks_.emplace(t->id_, std::move(task));
     ready_.push_back(t->id_);
     loop_.wake();
     return t;
@@ -362,7 +353,7 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     outcome.instructions = t->instructions_;
     outcome.duration_ms = double(Loop::hrtime_ns() - t->started_ns_) / 1e6;
     t->state_ = TaskState::Finished;
-    t->deadline_timer_.reset();
+    remove_deadline(t);
     if (t->pending_) {
         t->pending_->cancel();
         t->pending_.reset();
@@ -375,6 +366,97 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     tasks_.erase(t->id_);
     finished_.emplace_back(std::move(done), std::move(outcome));
     loop_.wake();
+}
+
+void Scheduler::place_deadline(size_t slot, Task* t) {
+    deadlines_[slot] = t;
+    t->deadline_slot_ = slot;
+}
+
+void Scheduler::sift_deadline_up(size_t slot) {
+    Task* t = deadlines_[slot];
+    while (slot > 0) {
+        size_t parent = (slot - 1) / 2;
+        if (deadlines_[parent]->deadline_ns_ <= t->deadline_ns_) break;
+        place_deadline(slot, deadlines_[parent]);
+        slot = parent;
+    }
+    place_deadline(slot, t);
+}
+
+void Scheduler::sift_deadline_down(size_t slot) {
+    Task* t = deadlines_[slot];
+    const size_t n = deadlines_.size();
+    for (;;) {
+        size_t child = 2 * slot + 1;
+        if (child >= n) break;
+        if (child + 1 < n && deadlines_[child + 1]->deadline_ns_ < deadlines_[child]->deadline_ns_)
+            ++child;
+        if (t->deadline_ns_ <= deadlines_[child]->deadline_ns_) break;
+        place_deadline(slot, deadlines_[child]);
+        slot = child;
+    }
+    place_deadline(slot, t);
+}
+
+void Scheduler::add_deadline(Task* t) {
+    deadlines_.push_back(t);
+    sift_deadline_up(deadlines_.size() - 1);
+    // Steps mostly share one timeout, so a new deadline is rarely the earliest: the timer
+    // is re-armed only when it is.
+    if (!deadline_armed_ns_ || t->deadline_ns_ < deadline_armed_ns_) arm_deadline_timer();
+}
+
+void Scheduler::remove_deadline(Task* t) {
+    size_t slot = t->deadline_slot_;
+    if (slot == SIZE_MAX) return;
+    t->deadline_slot_ = SIZE_MAX;
+    Task* last = deadlines_.back();
+    deadlines_.pop_back();
+    if (last != t) {
+        place_deadline(slot, last);
+        if (slot > 0 && deadlines_[(slot - 1) / 2]->deadline_ns_ > last->deadline_ns_)
+            sift_deadline_up(slot);
+        else
+            sift_deadline_down(slot);
+    }
+    // An armed timer would keep the loop alive with nothing left to time out: stopped (and
+    // kept for the next task: one task at a time would otherwise make and close a uv timer
+    // per task). With deadlines left it may fire early; expire_deadlines() re-arms it.
+    if (deadlines_.empty()) stop_deadline_timer();
+}
+
+void Scheduler::stop_deadline_timer() {
+    if (deadline_timer_) deadline_timer_->stop();
+    deadline_armed_ns_ = 0;
+}
+
+void Scheduler::arm_deadline_timer() {
+    if (deadlines_.empty()) {
+        stop_deadline_timer();
+        return;
+    }
+    uint64_t at = deadlines_.front()->deadline_ns_;
+    uint64_t now = Loop::hrtime_ns();
+    uint64_t delay_ms = at > now ? (at - now + 999'999) / 1'000'000 : 0;
+    deadline_armed_ns_ = at;
+    if (deadline_timer_) deadline_timer_->restart(delay_ms);
+    else deadline_timer_ = loop_.timer(delay_ms, [this] { expire_deadlines(); });
+}
+
+void Scheduler::expire_deadlines() {
+    deadline_armed_ns_ = 0;
+    // The loop's timers count whole milliseconds from a cached clock: within 1 ms is due.
+    uint64_t due = Loop::hrtime_ns() + 1'000'000;
+    while (!deadlines_.empty() && deadlines_.front()->deadline_ns_ <= due) {
+        Task* t = deadlines_.front();
+        remove_deadline(t);
+        if (t->state_ != TaskState::Parked && t->state_ != TaskState::Ready) continue;
+        cancel(t, make_error(ErrorKind::Timeout, "timed out after " +
+                                                     std::to_string(t->limits_.timeout_ms) +
+                                                     " ms (the step's timeout)"));
+    }
+    if (!deadline_armed_ns_) arm_deadline_timer();
 }
 
 void Scheduler::cancel(Task* t, Error why) {

@@ -116,7 +116,7 @@ class Task {
     std::string limit_hit_;
     std::unique_ptr<PendingOp> pending_;
     std::function<int(lua_State*)> resume_pusher_;
-    std::unique_ptr<Loop::Timer> deadline_timer_;
+    size_t deadline_slot_ = SIZE_MAX;  // index in Scheduler::deadlines_, SIZE_MAX: none
     std::function<void(TaskOutcome)> done_;
     std::vector<TaskLogEntry> logs_;
     std::vector<TaskChange> changes_;
@@ -168,6 +168,18 @@ class Scheduler {
     void finish(Task* t, TaskOutcome outcome);
     void fail(Task* t, Error error, std::string traceback = {});
     static void hook(lua_State* L, lua_Debug* ar);
+    // Deadlines of tasks with a timeout: a binary min-heap by deadline and one timer armed for
+    // the earliest, instead of a uv timer per task (200 B and ~0.8 µs per spawn). A task
+    // leaves the heap when it finishes; the timer only needs to cancel parked or ready tasks
+    // (a running task is stopped by the count hook, which checks the same deadline).
+    void add_deadline(Task* t);
+    void remove_deadline(Task* t);
+    void place_deadline(size_t slot, Task* t);
+    void sift_deadline_up(size_t slot);
+    void sift_deadline_down(size_t slot);
+    void arm_deadline_timer();
+    void stop_deadline_timer();
+    void expire_deadlines();
 
     Loop& loop_;
     LuaVM& vm_;
@@ -178,6 +190,9 @@ class Scheduler {
     uint64_t iteration_id_ = 0;
     // Done callbacks run after the task is gone, from the drain loop.
     std::vector<std::pair<std::function<void(TaskOutcome)>, TaskOutcome>> finished_;
+    std::vector<Task*> deadlines_;                  // heap: earliest deadline_ns_ first
+    std::unique_ptr<Loop::Timer> deadline_timer_;  // armed for deadline_armed_ns_
+    uint64_t deadline_armed_ns_ = 0;               // 0: not armed
 };
 
 // [-0, +1] Pushes an error table {kind=, message=, retryable=, status=?} with a __tostring

@@ -92,6 +92,7 @@ Engine::~Engine() {
                 scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
     scheduler_.run_finished_callbacks();
     for (auto& [id, fd] : owned_) ::close(fd);  // still running: the lock stays on disk
+    drop_owner_lock();
 }
 
 Status Engine::flush() {
@@ -104,31 +105,10 @@ Status Engine::flush() {
         if (!s) break;
     }
     committing_ = false;
+    // A failed batch is dropped: a definition staged in it may not be on disk.
+    if (!s) workflows_stored_.clear();
     if (store_.has_pending()) loop_.wake();
     return s;
-}
-
-bool Engine::acquire_ownership(const std::string& id) {
-    std::error_code ec;
-    std::filesystem::path dir = std::filesystem::path(store_.path()) / "locks";
-    std::filesystem::create_directories(dir, ec);
-    int fd = ::open((dir / id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return true;  // no lock possible (read-only folder): do not block work
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        ::close(fd);
-        return false;
-    }
-    owned_[id] = fd;
-    return true;
-}
-
-void Engine::release_ownership(const std::string& id) {
-    auto it = owned_.find(id);
-    if (it == owned_.end()) return;
-    std::error_code ec;
-    std::filesystem::remove(std::filesystem::path(store_.path()) / "locks" / id, ec);
-    ::close(it->second);
-    owned_.erase(it);
 }
 
 Engine::Run* Engine::find_run(const std::string& id) {
@@ -207,12 +187,24 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     std::shared_ptr<Run> run = made.value();
     run->done = std::move(done);
     runs_[id] = run;
-    acquire_ownership(id);
-    store_.put_workflow(wf->hash, to_json_text(dict_of({{"name", str(wf->name)},
-                                                        {"file", str(wf->file)},
-                                                        {"source", str(wf->source)}})));
+    owner_token();  // the execution record names this process as its owner
+    // A definition is content-addressed: once this process has staged it, later starts of
+    // the same workflow need not write it again (the same or an earlier commit carries it;
+    // flush() forgets the set when a commit fails).
+    if (workflows_stored_.insert(wf->hash).second) {
+        store_.put_workflow(wf->hash, to_json_text(dict_of({{"name", str(wf->name)},
+                                                            {"file", str(wf->file)},
+                                                            {"source", str(wf->source)}})));
+    }
     persist_execution(*run);
     emit(*run, "execution.started", "", "running");
+    if (settles_eagerly(*run)) {
+        // The first steps' "running" records join the execution record's commit; their
+        // tasks start from after_commit callbacks, once both are durable.
+        schedule(*run);
+        loop_.wake();
+        return id;
+    }
     // The first steps start once the execution record is durable.
     std::string rid = id;
     store_.after_commit([this, rid] {
@@ -220,6 +212,14 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     });
     loop_.wake();
     return id;
+}
+
+bool Engine::settles_eagerly(const Run& run) const {
+    // Staging the next transitions before the current ones are durable is safe as long as
+    // nothing but writes happens before the commit: tasks start from after_commit callbacks.
+    // A before_step or on_failure hook would run user Lua as soon as it is scheduled, so
+    // workflows with those keep the wait-for-the-commit path.
+    return run.wf->hooks.before_step.empty() && run.wf->hooks.on_failure.empty();
 }
 
 namespace {

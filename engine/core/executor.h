@@ -33,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace ferry::engine {
 
@@ -131,7 +132,12 @@ class Engine {
     void start_unit(Run& run, Unit& unit);
     void invoke_unit(Run& run, Unit& unit);
     void unit_finished(Run& run, Unit& unit, TaskOutcome outcome);
-    void settle_unit(Run& run, Unit& unit);
+    // Records a unit's result. With eager, the consequences (dependents scheduled, their
+    // "running" records staged) join the same commit; otherwise they wait for it. Eager is
+    // only for callers outside schedule() (it schedules again).
+    void settle_unit(Run& run, Unit& unit, bool eager = false);
+    void unit_settled(Run& run, Unit& unit);
+    bool settles_eagerly(const Run& run) const;
     void step_settled(Run& run, size_t step_index);
     void run_hook(Run& run, const std::string& kind, tmpl::Value event,
                   std::function<void(Result<tmpl::Value>)> then);
@@ -145,11 +151,18 @@ class Engine {
     void emit(const Run& run, std::string type, const std::string& step, std::string status,
               std::string message = {}, double duration_ms = 0, int attempt = 0);
     Run* find_run(const std::string& id);
-    // An execution is owned by one process at a time: an flock on DATA/locks/ID, released
-    // when it ends or when the process dies (kill -9 included), so resume never runs an
-    // execution another live process is running.
+    // An execution is owned by one process at a time, so resume never runs an execution
+    // another live process is running (engine/core/ownership.cpp). Each engine holds an flock
+    // on its own DATA/locks/process-TOKEN for its lifetime (the kernel drops it when the
+    // process dies, kill -9 included) and names TOKEN as "owner" in the execution records it
+    // writes: starting an execution costs no file operation. resume() takes an flock on
+    // DATA/locks/ID (one resumer at a time, released when the execution ends) and refuses
+    // an execution whose recorded owner still holds its lock.
     bool acquire_ownership(const std::string& id);
     void release_ownership(const std::string& id);
+    const std::string& owner_token();  // creates and locks the process file on first use
+    bool owner_alive(const std::string& token);
+    void drop_owner_lock();
     Result<std::shared_ptr<Run>> make_run(std::shared_ptr<const workflow::Workflow> wf,
                                           tmpl::Value inputs, const StartOptions& options,
                                           std::string id);
@@ -174,7 +187,11 @@ class Engine {
     int hook_runner_ref_ = LUA_NOREF;
     bool committing_ = false;
     uint64_t iteration_id_ = 0;
-    std::map<std::string, int> owned_;  // execution id -> locked file descriptor
+    std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor
+    std::string owner_token_;           // empty until first used
+    int owner_fd_ = -1;                 // the locked DATA/locks/process-TOKEN
+    bool owner_tried_ = false;
+    std::unordered_set<std::string> workflows_stored_;  // definition hashes staged by start()
 };
 
 // The stable key of one invocation: the same across retries and restarts.

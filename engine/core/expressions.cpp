@@ -79,7 +79,8 @@ Result<Value> Expressions::evaluate_tree(const Value& tree, const Value& context
                                          const std::string& where,
                                          const std::vector<std::vector<std::string>>* raw_paths) {
     std::vector<std::string> path;
-    return evaluate_at(tree, context, where, raw_paths, path);
+    std::string at = where;
+    return evaluate_at(tree, context, at, raw_paths, path, true);
 }
 
 namespace {
@@ -96,24 +97,55 @@ bool is_raw(const std::vector<std::vector<std::string>>* raw_paths,
     return false;
 }
 
+bool has_markup(std::string_view s) {
+    return s.find("{{") != std::string_view::npos || s.find("{%") != std::string_view::npos;
+}
+
+// No string anywhere under v that would be evaluated: v evaluates to itself.
+bool is_constant(const Value& v) {
+    switch (v.kind()) {
+    case tmpl::Kind::String: return !has_markup(v.str());
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple:
+        for (const Value& item : v.list_obj().items)
+            if (!is_constant(item)) return false;
+        return true;
+    case tmpl::Kind::Dict:
+        for (const auto& [k, item] : v.dict_obj().items)
+            if (!is_constant(item)) return false;
+        return true;
+    default: return true;
+    }
+}
+
 }  // namespace
 
-Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context,
-                                       const std::string& where,
+// `where` grows and shrinks in place as the walk descends (errors name the leaf); subtrees
+// without expressions are shared with the definition instead of rebuilt: they are never
+// modified in place (only the root is: schema defaults), and rebuilding the constant parts
+// of every step's `with` (e.g. a transform's mappings) was most of the evaluation cost.
+Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, std::string& where,
                                        const std::vector<std::vector<std::string>>* raw_paths,
-                                       std::vector<std::string>& path) {
+                                       std::vector<std::string>& path, bool root) {
     if (is_raw(raw_paths, path)) return tree;
     switch (tree.kind()) {
-    case tmpl::Kind::String: return evaluate(std::string(tree.str()), context, where);
+    case tmpl::Kind::String:
+        if (!has_markup(tree.str())) return tree;
+        return evaluate(std::string(tree.str()), context, where);
     case tmpl::Kind::List:
     case tmpl::Kind::Tuple: {
+        if (!root && is_constant(tree)) return tree;
         std::vector<Value> items;
         items.reserve(tree.list_obj().items.size());
         size_t i = 0;
+        const size_t mark = where.size();
         for (const Value& item : tree.list_obj().items) {
             path.push_back(std::to_string(i));
-            Result<Value> v = evaluate_at(item, context, where + "[" + std::to_string(i) + "]",
-                                          raw_paths, path);
+            where += '[';
+            where += std::to_string(i);
+            where += ']';
+            Result<Value> v = evaluate_at(item, context, where, raw_paths, path, false);
+            where.resize(mark);
             path.pop_back();
             ++i;
             if (!v) return v.error();
@@ -122,12 +154,21 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context,
         return Value::list(std::move(items));
     }
     case tmpl::Kind::Dict: {
+        if (!root && is_constant(tree)) return tree;
         Value out = Value::dict();
         out.dict_obj().items.reserve(tree.dict_obj().items.size());
+        const size_t mark = where.size();
         for (const auto& [k, v] : tree.dict_obj().items) {
+            if (is_constant(v)) {  // nothing to evaluate, nor to name in an error
+                out.dict_obj().items.emplace_back(k, v);
+                continue;
+            }
             std::string key = k.is_string() ? std::string(k.str()) : tmpl::to_str(k);
             path.push_back(key);
-            Result<Value> ev = evaluate_at(v, context, where + "." + key, raw_paths, path);
+            where += ".";
+            where += key;
+            Result<Value> ev = evaluate_at(v, context, where, raw_paths, path, false);
+            where.resize(mark);
             path.pop_back();
             if (!ev) return ev.error();
             out.dict_obj().items.emplace_back(k, std::move(ev.value()));

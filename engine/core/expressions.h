@@ -36,9 +36,9 @@ class Expressions {
     tmpl::Environment& environment() { return env_; }
 
   private:
-    Result<Value> evaluate_at(const Value& tree, const Value& context, const std::string& where,
+    Result<Value> evaluate_at(const Value& tree, const Value& context, std::string& where,
                               const std::vector<std::vector<std::string>>* raw_paths,
-                              std::vector<std::string>& path);
+                              std::vector<std::string>& path, bool root);
     struct Compiled {
         tmpl::ExprPtr expr;                                  // exactly one {{ expr }}
         std::shared_ptr<const tmpl::ParsedTemplate> text;    // anything else with {{ or {%

@@ -12,8 +12,6 @@ namespace ferry::engine {
 
 namespace {
 
-tmpl::Value time_or_none(uint64_t ms) { return ms ? str(rfc3339(ms)) : tmpl::Value::none(); }
-
 // "2026-12-01T06:24:41.478Z" (as rfc3339() writes it) -> unix ms; 0 when unreadable.
 uint64_t parse_rfc3339_ms(const std::string& t) {
     int y, mo, d, h, mi, sec, ms = 0;
@@ -41,74 +39,145 @@ std::string text_of(const tmpl::Value* v) {
 
 }  // namespace
 
-void Engine::persist_execution(Run& run) {
-    tmpl::Value rec = dict_of({{"id", str(run.id)},
-                               {"workflow", str(run.wf->name)},
-                               {"definition_hash", str(run.wf->hash)},
-                               {"file", str(run.wf->file)},
-                               {"status", str(run.status)},
-                               {"trigger", str(run.options.trigger)},
-                               {"dry_run", tmpl::Value::boolean(run.options.dry_run)},
-                               {"inputs", run.inputs},
-                               {"outputs", run.outputs.is_undefined() ? tmpl::Value::none() : run.outputs},
-                               {"error", run.error.is_undefined() ? tmpl::Value::none() : run.error},
-                               {"created_at", str(rfc3339(run.created_ms))},
-                               {"finished_at", time_or_none(run.finished_ms)},
-                               {"depth", tmpl::Value::integer(run.options.depth)}});
-    if (!run.options.trigger_info.is_undefined() && !run.options.trigger_info.is_none())
-        rec.dict_obj().set(str("trigger_info"), run.options.trigger_info);
-    if (!run.options.parent_execution.empty()) {
-        rec.dict_obj().set(str("parent"), dict_of({{"execution", str(run.options.parent_execution)},
-                                                   {"step", str(run.options.parent_step)}}));
+const std::string& idempotency_key_of(const Engine::Run& run, Engine::Unit& unit) {
+    if (unit.idempotency_key.empty()) unit.idempotency_key = idempotency_key(run.id, unit.key);
+    return unit.idempotency_key;
+}
+
+namespace {
+
+// A record written field by field straight into JSON text: building a tmpl::Value dict per
+// record (13 entries) and then serialising it cost more than the LMDB write.
+class RecordWriter {
+  public:
+    RecordWriter() { w_.StartObject(); }
+    void key(std::string_view k) { w_.Key(k.data(), rapidjson::SizeType(k.size())); }
+    void string(std::string_view k, std::string_view v) {
+        key(k);
+        w_.String(v.data(), rapidjson::SizeType(v.size()));
     }
-    store_.put_execution(run.id, run.wf->name, run.status, scrub(to_json_text(rec)));
+    void integer(std::string_view k, int64_t v) {
+        key(k);
+        w_.Int64(v);
+    }
+    void number(std::string_view k, double v) {
+        key(k);
+        write_json(tmpl::Value::floating(v), w_);  // non-finite as null, like every value
+    }
+    void boolean(std::string_view k, bool v) {
+        key(k);
+        w_.Bool(v);
+    }
+    void time(std::string_view k, uint64_t ms) {  // null when unset
+        key(k);
+        if (!ms) {
+            w_.Null();
+            return;
+        }
+        std::string t = rfc3339(ms);
+        w_.String(t.data(), rapidjson::SizeType(t.size()));
+    }
+    void value(std::string_view k, const tmpl::Value& v) {  // undefined as null
+        key(k);
+        write_json(v, w_);
+    }
+    void json(std::string_view k, const std::string& text) {  // already JSON
+        key(k);
+        w_.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+    }
+    std::string finish() {
+        w_.EndObject();
+        return std::string(buf_.GetString(), buf_.GetSize());
+    }
+
+  private:
+    rapidjson::StringBuffer buf_{nullptr, 1024};
+    rapidjson::Writer<rapidjson::StringBuffer> w_{buf_};
+};
+
+bool same_value(const tmpl::Value& a, const tmpl::Value& b) {
+    if (a.kind() != b.kind()) return false;
+    if (a.is_dict()) return &a.dict_obj() == &b.dict_obj();
+    return false;  // scalars and lists are cheap or rare as inputs: serialise again
+}
+
+const std::string& input_json(Engine::Unit& unit) {
+    if (unit.input_json.empty() || !same_value(unit.input_json_of, unit.input)) {
+        unit.input_json = to_json_text(unit.input);
+        unit.input_json_of = unit.input;
+    }
+    return unit.input_json;
+}
+
+}  // namespace
+
+void Engine::persist_execution(Run& run) {
+    RecordWriter rec;
+    rec.string("id", run.id);
+    rec.string("workflow", run.wf->name);
+    rec.string("definition_hash", run.wf->hash);
+    rec.string("file", run.wf->file);
+    rec.string("status", run.status);
+    rec.string("trigger", run.options.trigger);
+    rec.boolean("dry_run", run.options.dry_run);
+    rec.value("inputs", run.inputs);
+    rec.value("outputs", run.outputs);
+    rec.value("error", run.error);
+    rec.time("created_at", run.created_ms);
+    rec.time("finished_at", run.finished_ms);
+    rec.integer("depth", run.options.depth);
+    if (!owner_token_.empty()) rec.string("owner", owner_token_);
+    if (!run.options.trigger_info.is_undefined() && !run.options.trigger_info.is_none())
+        rec.value("trigger_info", run.options.trigger_info);
+    if (!run.options.parent_execution.empty()) {
+        rec.value("parent", dict_of({{"execution", str(run.options.parent_execution)},
+                                     {"step", str(run.options.parent_step)}}));
+    }
+    store_.put_execution(run.id, run.wf->name, run.status, scrub(rec.finish()));
 }
 
 void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
-    auto none_if_undefined = [](const tmpl::Value& v) {
-        return v.is_undefined() ? tmpl::Value::none() : v;
-    };
-    tmpl::Value rec = dict_of({{"key", str(unit.key)},
-                               {"step", str(def.id)},
-                               {"task", str(def.task)},
-                               {"provider", str(def.provider)},
-                               {"status", str(unit.status)},
-                               {"attempt", tmpl::Value::integer(unit.attempt)},
-                               {"idempotency_key", str(idempotency_key(run.id, unit.key))},
-                               {"input", none_if_undefined(unit.input)},
-                               {"output", none_if_undefined(unit.output)},
-                               {"error", none_if_undefined(unit.error)},
-                               {"started_at", time_or_none(unit.started_ms)},
-                               {"finished_at", time_or_none(unit.finished_ms)},
-                               {"duration_ms", tmpl::Value::floating(unit.duration_ms)}});
+    const std::string& input = input_json(unit);
+    // The output is written twice when the attempt is recorded too: serialise it once.
+    std::string output = to_json_text(unit.output);
+    RecordWriter rec;
+    rec.string("key", unit.key);
+    rec.string("step", def.id);
+    rec.string("task", def.task);
+    rec.string("provider", def.provider);
+    rec.string("status", unit.status);
+    rec.integer("attempt", unit.attempt);
+    rec.string("idempotency_key", idempotency_key_of(run, unit));
+    rec.json("input", input);
+    rec.json("output", output);
+    rec.value("error", unit.error);
+    rec.time("started_at", unit.started_ms);
+    rec.time("finished_at", unit.finished_ms);
+    rec.number("duration_ms", unit.duration_ms);
     if (unit.item_index >= 0) {
-        rec.dict_obj().set(str("item_index"), tmpl::Value::integer(unit.item_index));
-        rec.dict_obj().set(str("item"), unit.item);
+        rec.integer("item_index", unit.item_index);
+        rec.value("item", unit.item);
     }
-    if (!unit.skip_reason.empty()) rec.dict_obj().set(str("reason"), str(unit.skip_reason));
-    if (!unit.child_execution.empty())
-        rec.dict_obj().set(str("child_execution"), str(unit.child_execution));
-    if (unit.wait_deadline_ms)
-        rec.dict_obj().set(str("wait_deadline_ms"), tmpl::Value::integer(int64_t(unit.wait_deadline_ms)));
-    if (!unit.annotations.is_undefined())
-        rec.dict_obj().set(str("annotations"), unit.annotations);
-    if (!unit.logs.list_obj().items.empty()) rec.dict_obj().set(str("logs"), unit.logs);
-    store_.put_step(run.id, unit.key, scrub(to_json_text(rec)));
+    if (!unit.skip_reason.empty()) rec.string("reason", unit.skip_reason);
+    if (!unit.child_execution.empty()) rec.string("child_execution", unit.child_execution);
+    if (unit.wait_deadline_ms) rec.integer("wait_deadline_ms", int64_t(unit.wait_deadline_ms));
+    if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
+    if (!unit.logs.list_obj().items.empty()) rec.value("logs", unit.logs);
+    store_.put_step(run.id, unit.key, scrub(rec.finish()));
     if (with_attempt && unit.attempt > 0) {
-        tmpl::Value att = dict_of({{"attempt", tmpl::Value::integer(unit.attempt)},
-                                   {"status", str(unit.status)},
-                                   {"started_at", time_or_none(unit.attempt_started_ms)},
-                                   {"finished_at", unit.status == "running"
-                                                       ? tmpl::Value::none()
-                                                       : str(rfc3339(now_unix_ms()))},
-                                   {"duration_ms", tmpl::Value::floating(unit.duration_ms)},
-                                   {"input", none_if_undefined(unit.input)},
-                                   {"output", none_if_undefined(unit.output)},
-                                   {"error", none_if_undefined(unit.error)}});
-        if (!unit.logs.list_obj().items.empty()) att.dict_obj().set(str("logs"), unit.logs);
-        if (!unit.http.list_obj().items.empty()) att.dict_obj().set(str("http"), unit.http);
-        store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt), scrub(to_json_text(att)));
+        RecordWriter att;
+        att.integer("attempt", unit.attempt);
+        att.string("status", unit.status);
+        att.time("started_at", unit.attempt_started_ms);
+        att.time("finished_at", unit.status == "running" ? 0 : now_unix_ms());
+        att.number("duration_ms", unit.duration_ms);
+        att.json("input", input);
+        att.json("output", output);
+        att.value("error", unit.error);
+        if (!unit.logs.list_obj().items.empty()) att.value("logs", unit.logs);
+        if (!unit.http.list_obj().items.empty()) att.value("http", unit.http);
+        store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt), scrub(att.finish()));
     }
 }
 
@@ -139,6 +208,13 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
         loop_.post([done, s] { done(s); });
         return ok_status();
     }
+    // Started by a process that is still alive: it is running it (resumers are serialised
+    // by the lock above; a starter takes none).
+    if (owner_alive(text_of(dict_get(rec, "owner")))) {
+        return make_error(ErrorKind::Validation,
+                          "execution " + id + " is being run by another ferry process");
+    }
+    owner_token();  // the new records name this process
     std::string hash = text_of(dict_get(rec, "definition_hash"));
     auto def = store_.get_workflow(hash);
     if (!def) return def.error();

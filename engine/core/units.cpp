@@ -8,6 +8,7 @@
 #include "workflow/loader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 namespace ferry::engine {
@@ -37,16 +38,53 @@ uint64_t backoff_ms(const workflow::RetryPolicy& p, int attempt) {
     return half + (half ? rng() % (half + 1) : 0);
 }
 
-// [-0, +1] Pushes a Value as Lua, through JSON (the one boundary format). The DOM lives in a
-// pool that starts on the stack with small chunks: a default rapidjson::Document takes a 64 KiB
-// chunk from malloc on its first allocation, and two of those per step made glibc trim and
-// regrow the heap top (brk + page faults) on every invocation.
+// [-0, +1] Pushes a Value as Lua with the JSON mapping of runtime/json_lua.h (what
+// to_rapidjson + json_lua::push did): null for None and for anything JSON cannot hold,
+// marked arrays for lists and tuples, string keys (others as their str()). Straight from the
+// Value: building a RapidJSON DOM first was 15% of a transform step's CPU.
+void push_value_at(lua_State* L, const tmpl::Value& v, int depth) {
+    switch (v.kind()) {
+    case tmpl::Kind::Bool: lua_pushboolean(L, v.as_bool()); return;
+    case tmpl::Kind::Int: lua_pushinteger(L, lua_Integer(v.as_int())); return;
+    case tmpl::Kind::Float:
+        if (std::isfinite(v.as_float())) lua_pushnumber(L, v.as_float());
+        else json_lua::push_null(L);
+        return;
+    case tmpl::Kind::String: lua_pushlstring(L, v.str().data(), v.str().size()); return;
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple:
+    case tmpl::Kind::Dict:
+        if (depth < json_lua::kMaxDepth) break;
+        [[fallthrough]];  // deeper than JSON may nest (or a cycle): null, not a crash
+    default: json_lua::push_null(L); return;
+    }
+    luaL_checkstack(L, 4, "push_value");
+    if (v.is_dict()) {
+        const auto& items = v.dict_obj().items;
+        lua_createtable(L, 0, int(items.size()));
+        for (const auto& [k, val] : items) {
+            if (k.is_string()) {
+                lua_pushlstring(L, k.str().data(), k.str().size());
+            } else {
+                std::string key = tmpl::to_str(k);
+                lua_pushlstring(L, key.data(), key.size());
+            }
+            push_value_at(L, val, depth + 1);
+            lua_rawset(L, -3);
+        }
+        return;
+    }
+    const auto& items = v.list_obj().items;
+    lua_createtable(L, int(items.size()), 0);
+    json_lua::mark_array(L, -1);
+    for (size_t i = 0; i < items.size(); ++i) {
+        push_value_at(L, items[i], depth + 1);
+        lua_rawseti(L, -2, lua_Integer(i) + 1);
+    }
+}
+
 int push_value(lua_State* L, const tmpl::Value& v) {
-    char buffer[2048];
-    rapidjson::MemoryPoolAllocator<> pool(buffer, sizeof buffer, 4096);
-    rapidjson::Value doc;
-    to_rapidjson(v, doc, pool);
-    json_lua::push(L, doc);
+    push_value_at(L, v, 0);
     return 1;
 }
 
@@ -126,7 +164,7 @@ tmpl::Value Engine::task_context_data(Run& run, Unit& unit) {
                                 {"task", str(def.task)},
                                 {"provider", str(def.provider)},
                                 {"attempt", tmpl::Value::integer(unit.attempt)},
-                                {"idempotency_key", str(idempotency_key(run.id, unit.key))},
+                                {"idempotency_key", str(idempotency_key_of(run, unit))},
                                 {"dry_run", tmpl::Value::boolean(dry_run)},
                                 {"resumed", tmpl::Value::boolean(unit.interrupted)},
                                 {"integration", tmpl::Value::none()}});
@@ -308,7 +346,10 @@ void Engine::start_unit(Run& run, Unit& unit) {
     ++unit.attempt;
     unit.status = "running";
     unit.attempt_started_ms = now_unix_ms();
-    persist_unit(run, unit, true);
+    // The step record says which attempt runs, with its input and idempotency key; the
+    // attempt's own record is written when it ends (resume writes it as "interrupted" if
+    // the process dies first), not duplicated at its start.
+    persist_unit(run, unit, false);
     emit(run, "step.started", unit.key, "running", {}, 0, unit.attempt);
     std::string rid = run.id;
     Unit* up = &unit;
@@ -526,14 +567,14 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                 if (const tmpl::Value* ann = dict_get(res.value(), "annotations"))
                     up->annotations = *ann;
             }
-            settle_unit(*r, *up);
+            settle_unit(*r, *up, settles_eagerly(*r));
         });
         return;
     }
-    settle_unit(run, unit);
+    settle_unit(run, unit, settles_eagerly(run));
 }
 
-void Engine::settle_unit(Run& run, Unit& unit) {
+void Engine::settle_unit(Run& run, Unit& unit, bool eager) {
     unit.finished_ms = now_unix_ms();
     persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped");
     if (unit.status == "failed") {
@@ -544,86 +585,94 @@ void Engine::settle_unit(Run& run, Unit& unit) {
         emit(run, unit.status == "skipped" ? "step.skipped" : "step.finished", unit.key,
              unit.status, unit.skip_reason, unit.duration_ms, unit.attempt);
     }
+    if (eager) {
+        // The result and whatever it lets start (the dependents' "running" records) go into
+        // the same commit; their tasks start from after_commit callbacks, so still only once
+        // this result is durable. One commit per step instead of two.
+        unit_settled(run, unit);
+        return;
+    }
     std::string rid = run.id;
     Unit* up = &unit;
     // Dependents start only once this result is durable.
     store_.after_commit([this, rid, up] {
-        Run* r = find_run(rid);
-        if (!r) return;
-        Unit& u = *up;
-        StepState& st = r->steps[u.step_index];
-        const workflow::Step& def = r->wf->steps[u.step_index];
-        --st.running;
-        --r->in_flight;
-        ++st.settled;
-        if (!st.fan_out) {
-            st.status = u.status == "skipped" ? "skipped" : u.status;
-            st.output = u.output;
-            st.error = u.error;
-            st.reason = u.skip_reason;
-        } else {
-            // With on_error: fail, one failed item is enough: no new items start.
-            if (u.status == "failed" && def.on_error == "fail") st.stop_items = true;
-            size_t limit = def.concurrency > 0 ? size_t(def.concurrency) : st.units.size();
-            while (st.next_unit < st.units.size() && st.running < limit && !r->failing &&
-                   !st.stop_items) {
-                Unit& next = *r->units[st.units[st.next_unit++]];
-                ++st.running;
-                ++r->in_flight;
-                start_unit(*r, next);
-            }
-            if (st.settled < st.units.size() &&
-                !((r->failing || st.stop_items) && st.running == 0))
-                return;
-            // All items done (or the execution is failing and nothing runs): items never
-            // started are cancelled; the output is the list of item outputs, in item order.
-            for (size_t ui : st.units) {
-                Unit& item = *r->units[ui];
-                if (item.status == "pending") {
-                    item.status = "cancelled";
-                    item.skip_reason = "another item failed before this one could run";
-                    persist_unit(*r, item, false);
-                }
-            }
-            std::vector<tmpl::Value> outputs;
-            std::string failed_items;
-            tmpl::Value first_error;
-            for (size_t ui : st.units) {
-                const Unit& item = *r->units[ui];
-                outputs.push_back(item.status == "succeeded" ? item.output : tmpl::Value::none());
-                if (item.status == "failed") {
-                    failed_items += failed_items.empty() ? std::to_string(item.item_index)
-                                                         : ", " + std::to_string(item.item_index);
-                    if (first_error.is_undefined()) first_error = item.error;
-                }
-            }
-            st.output = tmpl::Value::list(std::move(outputs));
-            if (failed_items.empty()) {
-                st.status = "succeeded";
-                st.error = tmpl::Value::none();
-            } else {
-                st.status = "failed";
-                const tmpl::Value* m = dict_get(first_error, "message");
-                st.error = dict_of({{"kind", dict_get(first_error, "kind") ? *dict_get(first_error, "kind")
-                                                                          : str("lua_error")},
-                                    {"message", str("items " + failed_items + " failed" +
-                                                    (m ? ": " + tmpl::to_str(*m) : ""))}});
-            }
-            Unit aggregate;
-            aggregate.step_index = u.step_index;
-            aggregate.key = def.id;
-            aggregate.status = st.status;
-            aggregate.output = st.output;
-            aggregate.error = st.error;
-            aggregate.started_ms = st.started_ms;
-            aggregate.finished_ms = now_unix_ms();
-            persist_unit(*r, aggregate, false);
-        }
-        st.finished_ms = now_unix_ms();
-        step_settled(*r, u.step_index);
-        schedule(*r);
+        if (Run* r = find_run(rid)) unit_settled(*r, *up);
     });
     loop_.wake();
+}
+
+void Engine::unit_settled(Run& run, Unit& u) {
+    StepState& st = run.steps[u.step_index];
+    const workflow::Step& def = run.wf->steps[u.step_index];
+    --st.running;
+    --run.in_flight;
+    ++st.settled;
+    if (!st.fan_out) {
+        st.status = u.status == "skipped" ? "skipped" : u.status;
+        st.output = u.output;
+        st.error = u.error;
+        st.reason = u.skip_reason;
+    } else {
+        // With on_error: fail, one failed item is enough: no new items start.
+        if (u.status == "failed" && def.on_error == "fail") st.stop_items = true;
+        size_t limit = def.concurrency > 0 ? size_t(def.concurrency) : st.units.size();
+        while (st.next_unit < st.units.size() && st.running < limit && !run.failing &&
+               !st.stop_items) {
+            Unit& next = *run.units[st.units[st.next_unit++]];
+            ++st.running;
+            ++run.in_flight;
+            start_unit(run, next);
+        }
+        if (st.settled < st.units.size() &&
+            !((run.failing || st.stop_items) && st.running == 0))
+            return;
+        // All items done (or the execution is failing and nothing runs): items never
+        // started are cancelled; the output is the list of item outputs, in item order.
+        for (size_t ui : st.units) {
+            Unit& item = *run.units[ui];
+            if (item.status == "pending") {
+                item.status = "cancelled";
+                item.skip_reason = "another item failed before this one could run";
+                persist_unit(run, item, false);
+            }
+        }
+        std::vector<tmpl::Value> outputs;
+        std::string failed_items;
+        tmpl::Value first_error;
+        for (size_t ui : st.units) {
+            const Unit& item = *run.units[ui];
+            outputs.push_back(item.status == "succeeded" ? item.output : tmpl::Value::none());
+            if (item.status == "failed") {
+                failed_items += failed_items.empty() ? std::to_string(item.item_index)
+                                                     : ", " + std::to_string(item.item_index);
+                if (first_error.is_undefined()) first_error = item.error;
+            }
+        }
+        st.output = tmpl::Value::list(std::move(outputs));
+        if (failed_items.empty()) {
+            st.status = "succeeded";
+            st.error = tmpl::Value::none();
+        } else {
+            st.status = "failed";
+            const tmpl::Value* m = dict_get(first_error, "message");
+            st.error = dict_of({{"kind", dict_get(first_error, "kind") ? *dict_get(first_error, "kind")
+                                                                      : str("lua_error")},
+                                {"message", str("items " + failed_items + " failed" +
+                                                (m ? ": " + tmpl::to_str(*m) : ""))}});
+        }
+        Unit aggregate;
+        aggregate.step_index = u.step_index;
+        aggregate.key = def.id;
+        aggregate.status = st.status;
+        aggregate.output = st.output;
+        aggregate.error = st.error;
+        aggregate.started_ms = st.started_ms;
+        aggregate.finished_ms = now_unix_ms();
+        persist_unit(run, aggregate, false);
+    }
+    st.finished_ms = now_unix_ms();
+    step_settled(run, u.step_index);
+    schedule(run);
 }
 
 }  // namespace ferry::engine

@@ -5,6 +5,8 @@
 #include <rapidjson/writer.h>
 
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
 
 namespace ferry::engine {
 
@@ -122,6 +124,10 @@ void write_value(const Value& v, Writer& w) {
 
 }  // namespace
 
+void write_json(const Value& v, rapidjson::Writer<rapidjson::StringBuffer>& w) {
+    write_value(v, w);
+}
+
 std::string to_json_text(const Value& v) {
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -137,10 +143,34 @@ std::string to_pretty_json(const Value& v) {
     return std::string(buf.GetString(), buf.GetSize());
 }
 
+namespace {
+
+struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// The same few key strings ("status", "output", "idempotency_key"...) for every record and
+// context dict: shared, they cost one reference count each instead of a heap string per dict
+// (13 allocations per stored record, and ~450 B of every live execution's context). Values
+// are confined to the loop thread, so a per-thread table keeps the counts single-threaded.
+// Bounded: keys are meant to be literals, but nothing stops a caller passing data.
+Value interned_key(const char* key) {
+    thread_local std::unordered_map<std::string, Value, KeyHash, std::equal_to<>> table;
+    std::string_view k(key);
+    auto it = table.find(k);
+    if (it != table.end()) return it->second;
+    Value v = Value::string(std::string(k));
+    if (table.size() < 512) table.emplace(std::string(k), v);
+    return v;
+}
+
+}  // namespace
+
 Value dict_of(std::initializer_list<std::pair<const char*, Value>> items) {
     Value d = Value::dict();
     d.dict_obj().items.reserve(items.size());
-    for (const auto& [k, v] : items) d.dict_obj().items.emplace_back(Value::string(k), v);
+    for (const auto& [k, v] : items) d.dict_obj().items.emplace_back(interned_key(k), v);
     return d;
 }
 

@@ -5,6 +5,8 @@
 #include "template/value.h"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <string>
 
@@ -18,6 +20,8 @@ void to_rapidjson(const Value& v, rapidjson::Value& out, rapidjson::Document::Al
 Value from_rapidjson(const rapidjson::Value& v);
 // Compact JSON text, keys in insertion order, non-ASCII kept as UTF-8.
 std::string to_json_text(const Value& v);
+// The same, appended to a writer (records built field by field, engine/core/records.cpp).
+void write_json(const Value& v, rapidjson::Writer<rapidjson::StringBuffer>& w);
 // Indented JSON text (2 spaces), for humans.
 std::string to_pretty_json(const Value& v);
 

@@ -39,7 +39,8 @@ local function join_url(base, path)
 end
 
 function M.new(data)
-  local ctx = copy(data)
+  -- data is this invocation's own table (the engine pushes a fresh one): no copy needed.
+  local ctx = data
   local integration = data.integration
   if integration == json.null then integration = nil end
   ctx.integration = integration

@@ -13,8 +13,14 @@ local time = require("ferry.time")
 
 local function is_null(v) return v == nil or v == json.null end
 
+-- Parsed paths by text: the same few mapping paths come back on every invocation, and
+-- parsing them (gmatch, match) was most of this task's time and garbage. Bounded, since a
+-- path may come from data; callers never modify the parts they get.
+local path_cache, path_cache_size = {}, 0
+local PATH_CACHE_MAX = 1024
+
 -- "a.b[2].c" -> {"a", "b", 3, "c"} (Lua indices are 1-based)
-local function split_path(path)
+local function parse_path(path)
   local parts = {}
   for piece in string.gmatch(path, "[^%.]+") do
     local name, rest = piece:match("^([^%[]*)(.*)$")
@@ -24,11 +30,22 @@ local function split_path(path)
   return parts
 end
 
+local function split_path(path)
+  local parts = path_cache[path]
+  if parts then return parts end
+  parts = parse_path(path)
+  if path_cache_size >= PATH_CACHE_MAX then path_cache, path_cache_size = {}, 0 end
+  path_cache[path] = parts
+  path_cache_size = path_cache_size + 1
+  return parts
+end
+
 local function get(data, path)
   local cur = data
-  for _, key in ipairs(split_path(path)) do
+  local parts = split_path(path)
+  for i = 1, #parts do
     if type(cur) ~= "table" then return nil end
-    cur = cur[key]
+    cur = cur[parts[i]]
     if cur == json.null then return nil end
   end
   return cur

@@ -27,5 +27,13 @@ step "ferry run incident-report --dry-run --inputs-file workflows/samples/rca.js
 $FERRY run incident-report --dry-run --inputs-file workflows/samples/rca.json --quiet \
   | python3 -c 'import json,sys; r=json.load(sys.stdin)["outputs"]["ticket"]; print(json.dumps(r["request"], indent=2)[:1200])'
 
+step "ferry run rca-to-ticket --dry-run (ServiceNow or Jira by the platform input; no credentials needed)"
+$FERRY run rca-to-ticket --dry-run --inputs-file workflows/samples/rca-jira.json --quiet \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({k: v["status"] for k, v in d["steps"].items()}, indent=2))'
+
+step "ferry run compliance-finding --dry-run (Jira ticket + Splunk event)"
+$FERRY run compliance-finding --dry-run --inputs-file workflows/samples/compliance-finding.json --quiet \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], sorted(d["steps"]))'
+
 step "ferry executions list --limit 5"
 $FERRY executions list --limit 5

@@ -1386,17 +1386,19 @@ class LineResult(unittest.TestResult):
         self._line(test, "SKIP", reason)
 
 
-def main(argv):
+def run_tests(module, argv):
+    """Runs a test module's tests (all, or the names in argv[2:]) against the ferry binary
+    in argv[1], one line per test; shared by every integration test script."""
     global FERRY
+    script = os.path.basename(module.__file__)
     if len(argv) < 2:
-        sys.stderr.write("usage: test_engine.py PATH/TO/ferry [TEST...]\n")
+        sys.stderr.write("usage: %s PATH/TO/ferry [TEST...]\n" % script)
         return 2
     FERRY = str(Path(argv[1]).resolve())
     if not os.access(FERRY, os.X_OK):
         sys.stderr.write("not an executable: %s\n" % FERRY)
         return 2
     loader = unittest.TestLoader()
-    module = sys.modules[__name__]
     suite = (loader.loadTestsFromNames(argv[2:], module) if len(argv) > 2
              else loader.loadTestsFromModule(module))
     result = LineResult(sys.stdout)
@@ -1411,4 +1413,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_tests(sys.modules[__name__], sys.argv))

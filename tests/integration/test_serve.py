@@ -413,24 +413,5 @@ class Restart(unittest.TestCase):
             p.remove()
 
 
-def main(argv):
-    if len(argv) < 2:
-        sys.stderr.write("usage: test_serve.py PATH/TO/ferry [TEST...]\n")
-        return 2
-    te.FERRY = str(Path(argv[1]).resolve())
-    loader = unittest.TestLoader()
-    module = sys.modules[__name__]
-    suite = (loader.loadTestsFromNames(argv[2:], module) if len(argv) > 2
-             else loader.loadTestsFromModule(module))
-    result = te.LineResult(sys.stdout)
-    start = time.monotonic()
-    suite.run(result)
-    failed = len({getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors})
-    sys.stdout.write("(%.1fs)\n" % (time.monotonic() - start))
-    sys.stdout.write("%d passed, %d failed\n" % (result.testsRun - failed - len(result.skipped),
-                                                  failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(te.run_tests(sys.modules[__name__], sys.argv))

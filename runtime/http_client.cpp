@@ -4,6 +4,7 @@
 #include "runtime/http_client.h"
 #include "runtime/http_client_impl.h"
 
+#include <cctype>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -51,6 +52,21 @@ void close_and_delete(T* handle) {
 }
 
 }  // namespace
+
+std::string url_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += char(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
 
 std::string HttpResponse::header(std::string_view name) const {
     for (const auto& [n, v] : headers)

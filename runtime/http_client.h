@@ -58,6 +58,10 @@ struct HttpTransferInfo {
 
 using HttpCallback = std::function<void(Result<HttpResponse>, const HttpTransferInfo&)>;
 
+// Percent-encoding of everything but RFC 3986's unreserved characters, for query strings
+// and application/x-www-form-urlencoded bodies.
+std::string url_encode(std::string_view s);
+
 class HttpClient {
   public:
     explicit HttpClient(Loop& loop);

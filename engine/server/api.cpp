@@ -148,7 +148,7 @@ void Api::handle(ServerRequest& req, Responder res) {
             break;
         }
     }
-    Call call{req, std::move(res), std::move(params)};
+    Call call{req, std::move(res), std::move(params), Role::None, "anonymous"};
     if (!match) {
         if (path_known) call.error(405, "method_not_allowed", req.method + " is not allowed on " + req.path);
         else call.error(404, "not_found", "no such endpoint: " + req.path);

@@ -59,21 +59,6 @@ std::string find_header(const HttpHeaders& headers, std::string_view name) {
     return {};
 }
 
-std::string form_encode(std::string_view s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += char(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 // "https://host:port" of a URL (scheme and authority, lower-cased), for comparing origins.
 std::string origin_of(std::string_view url) {
     size_t scheme_end = url.find("://");
@@ -431,10 +416,10 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
     req.url = is_absolute_url(a.token_url) ? a.token_url : join_url(config_.base_url, a.token_url);
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                    {"Accept", "application/json"}};
-    req.body = "grant_type=client_credentials&client_id=" + form_encode(a.client_id) +
-               "&client_secret=" + form_encode(client_secret.value());
-    Redactor::instance().add(form_encode(client_secret.value()));
-    if (!a.scope.empty()) req.body += "&scope=" + form_encode(a.scope);
+    req.body = "grant_type=client_credentials&client_id=" + url_encode(a.client_id) +
+               "&client_secret=" + url_encode(client_secret.value());
+    Redactor::instance().add(url_encode(client_secret.value()));
+    if (!a.scope.empty()) req.body += "&scope=" + url_encode(a.scope);
     req.timeout_ms = config_.timeout_ms;
     req.verify_tls = config_.tls.verify;
     req.ca_file = config_.tls.ca_file;
@@ -489,12 +474,6 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
 std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& sent,
                                               const Result<HttpResponse>& res,
                                               uint64_t retry_in_ms) const {
-    auto secret_header = [&](const std::string& name) {
-        std::string n = lower(name);
-        return n == "authorization" || n == "proxy-authorization" || n == "cookie" ||
-               n == "set-cookie" || n == "x-api-key" || n == "api-key" ||
-               n == "x-auth-token" || n == lower(config_.auth.header);
-    };
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     auto str = [&](std::string_view s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
@@ -502,7 +481,7 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
         w.StartObject();
         for (const auto& [k, v] : hs) {
             str(k);
-            str(secret_header(k) ? std::string(kRedacted) : v);
+            str(carries_credentials(k) ? std::string(kRedacted) : v);
         }
         w.EndObject();
     };
@@ -550,6 +529,13 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
     }
     w.EndObject();
     return redact(std::string_view(buf.GetString(), buf.GetSize()));
+}
+
+bool IntegrationClient::carries_credentials(std::string_view header) const {
+    std::string n = lower(header);
+    return n == "authorization" || n == "proxy-authorization" || n == "cookie" ||
+           n == "set-cookie" || n == "x-api-key" || n == "api-key" || n == "x-auth-token" ||
+           n == lower(config_.auth.header);
 }
 
 IntegrationClient::Health IntegrationClient::health() const {

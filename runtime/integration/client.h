@@ -61,6 +61,10 @@ class IntegrationClient {
     // are shown as "[REDACTED]". Missing secrets are not an error here.
     Result<HttpRequest> preview(const IntegrationRequest& request);
 
+    // Whether a header carries credentials (shown as "[REDACTED]" in records and previews):
+    // the usual ones and the header of this integration's api_key auth.
+    bool carries_credentials(std::string_view header) const;
+
     // Health, for the API and metrics.
     struct Health {
         uint64_t requests = 0, failures = 0;

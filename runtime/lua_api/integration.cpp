@@ -38,17 +38,8 @@ struct IntegrationOp final : PendingOp {
     const char* what() const override { return "http"; }
 };
 
-bool is_secret_header(const std::string& name, const IntegrationConfig& config) {
-    std::string n;
-    for (char c : name) n += char(std::tolower(static_cast<unsigned char>(c)));
-    std::string api;
-    for (char c : config.auth.header) api += char(std::tolower(static_cast<unsigned char>(c)));
-    return n == "authorization" || n == "proxy-authorization" || n == "cookie" ||
-           n == "x-api-key" || n == "api-key" || n == "x-auth-token" || n == api;
-}
-
 // [-0, +1] {method, url, headers, body}; a JSON body is shown as the value it encodes.
-void push_preview(lua_State* L, const HttpRequest& req, const IntegrationConfig& config) {
+void push_preview(lua_State* L, const HttpRequest& req, const IntegrationClient& client) {
     lua_createtable(L, 0, 4);
     lua_pushstring(L, req.method.c_str());
     lua_setfield(L, -2, "method");
@@ -57,7 +48,7 @@ void push_preview(lua_State* L, const HttpRequest& req, const IntegrationConfig&
     lua_setfield(L, -2, "url");
     lua_newtable(L);
     for (const auto& [name, value] : req.headers) {
-        std::string shown = is_secret_header(name, config) ? "[REDACTED]" : redact(value);
+        std::string shown = client.carries_credentials(name) ? "[REDACTED]" : redact(value);
         lua_pushlstring(L, shown.data(), shown.size());
         lua_setfield(L, -2, name.c_str());
     }
@@ -115,7 +106,7 @@ int integration_request(lua_State* L, const char* name) {
             push_error_table(L, built.error());
             return 2;
         }
-        push_preview(L, built.value(), client->config());
+        push_preview(L, built.value(), *client);
         return 1;
     }
 

@@ -41,21 +41,6 @@ uint64_t check_duration(lua_State* L, int idx, const char* what) {
     return 0;
 }
 
-std::string url_encode(std::string_view s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += char(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 struct HttpOp final : PendingOp {
     HttpClient* client;
     uint64_t transfer = 0;

@@ -287,8 +287,8 @@ void Engine::schedule(Run& run) {
                 continue;
             }
             if (!def.when.empty()) {
-                Result<bool> cond =
-                    expressions_.condition(def.when, run.context, "step '" + def.id + "' when");
+                Result<bool> cond = expressions_.condition(def.when, step_scope(run, def),
+                                                           "step '" + def.id + "' when");
                 if (!cond) {
                     st.status = "running";
                     st.started_ms = now_unix_ms();

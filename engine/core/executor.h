@@ -139,6 +139,8 @@ class Engine {
     void unit_settled(Run& run, Unit& unit);
     bool settles_eagerly(const Run& run) const;
     void step_settled(Run& run, size_t step_index);
+    // The expression context of a step: the run's, plus `event` for on_step steps.
+    tmpl::Value step_scope(const Run& run, const workflow::Step& def) const;
     void run_hook(Run& run, const std::string& kind, tmpl::Value event,
                   std::function<void(Result<tmpl::Value>)> then);
     void finish_run(Run& run);

@@ -180,6 +180,18 @@ tmpl::Value Engine::task_context_data(Run& run, Unit& unit) {
     return data;
 }
 
+tmpl::Value Engine::step_scope(const Run& run, const workflow::Step& def) const {
+    if (def.event_step.empty()) return run.context;
+    // An on_step step reports on the step it follows: `event` is that step's view.
+    tmpl::Value event = dict_of({{"step", str(def.event_step)}});
+    if (const tmpl::Value* view = dict_get(run.steps_view, def.event_step); view && view->is_dict())
+        for (const auto& [k, v] : view->dict_obj().items) event.dict_obj().set(k, v);
+    tmpl::Value scoped = tmpl::Value::dict();
+    scoped.dict_obj().items = run.context.dict_obj().items;
+    scoped.dict_obj().set(str("event"), std::move(event));
+    return scoped;
+}
+
 void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
                       std::function<void(Result<tmpl::Value>)> then) {
     const workflow::Hooks& hooks = run.wf->hooks;
@@ -269,11 +281,11 @@ void Engine::start_unit(Run& run, Unit& unit) {
         }
     }
     if (!unit.input_ready) {
-        tmpl::Value ctx = run.context;
+        tmpl::Value ctx = step_scope(run, def);
         if (unit.item_index >= 0) {
             // item and index are visible to this invocation only.
             tmpl::Value scoped = tmpl::Value::dict();
-            scoped.dict_obj().items = run.context.dict_obj().items;
+            scoped.dict_obj().items = ctx.dict_obj().items;
             scoped.dict_obj().set(str("item"), unit.item);
             scoped.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
             ctx = scoped;

@@ -25,8 +25,8 @@ std::string Diagnostic::describe() const {
 namespace detail {
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",  "description", "inputs", "vars",
-                                           "steps", "outputs",     "hooks"};
+const std::vector<std::string> kTopKeys = {"name",    "description", "inputs", "vars",
+                                           "steps",   "outputs",     "hooks",  "on_step"};
 const std::vector<std::string> kStepKeys = {
     "id",      "task",        "provider", "integration", "with",     "needs",   "when",
     "for_each", "concurrency", "retry",   "timeout",     "on_error", "dry_run"};
@@ -146,31 +146,36 @@ std::optional<RetryPolicy> parse_retry(Context& ctx, const YAML::Node& node,
     return retry;
 }
 
-void parse_step(Context& ctx, const YAML::Node& node, size_t index, Parsed& p,
-                std::map<std::string, int>& id_lines) {
-    if (!node.IsMap()) {
-        ctx.error(node, "each step must be a mapping with 'id' and 'task', got " +
-                            describe_node(ctx, node));
-        return;
-    }
-    Step step;
-    StepExtras ex;
+}  // namespace
+
+StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::string& who_default,
+                             const std::vector<std::string>& other_keys,
+                             std::map<std::string, int>* id_lines) {
+    StepFields out;
+    Step& step = out.step;
+    StepExtras& ex = out.extras;
     step.mark = ctx.mark(node);
     step.with = tmpl::Value::dict();
+    std::vector<std::string> allowed = id_lines ? kStepKeys : std::vector<std::string>{};
+    if (!id_lines)  // an on_step entry: no id, no fan-out
+        for (const std::string& k : kStepKeys)
+            if (k != "id" && k != "for_each" && k != "concurrency") allowed.push_back(k);
+    allowed.insert(allowed.end(), other_keys.begin(), other_keys.end());
 
     // The id first: every later message names the step.
     std::vector<std::pair<std::string, YAML::Node>> fields;
     std::vector<std::pair<std::string, YAML::Node>> unknown;
     for_each_entry(ctx, node, [&](const std::string& key, const YAML::Node& k,
                                   const YAML::Node& v) {
-        bool known = std::find(kStepKeys.begin(), kStepKeys.end(), key) != kStepKeys.end();
-        (known ? fields : unknown).emplace_back(key, known ? v : k);
-        if (key == "id" && v.IsScalar()) step.id = v.Scalar();
+        bool known = std::find(allowed.begin(), allowed.end(), key) != allowed.end();
+        bool other = std::find(other_keys.begin(), other_keys.end(), key) != other_keys.end();
+        if (other) out.other.emplace_back(key, v);
+        else (known ? fields : unknown).emplace_back(key, known ? v : k);
+        if (key == "id" && v.IsScalar() && id_lines) step.id = v.Scalar();
     });
-    std::string who = step.id.empty() ? "step #" + std::to_string(index + 1)
-                                      : "step '" + step.id + "'";
+    std::string who = step.id.empty() ? who_default : "step '" + step.id + "'";
     for (const auto& [key, k] : unknown)
-        ctx.error(k, "unknown key '" + key + "' in " + who + did_you_mean(key, kStepKeys));
+        ctx.error(k, "unknown key '" + key + "' in " + who + did_you_mean(key, allowed));
 
     const YAML::Node* for_each_node = nullptr;
     const YAML::Node* concurrency_node = nullptr;
@@ -183,7 +188,7 @@ void parse_step(Context& ctx, const YAML::Node& node, size_t index, Parsed& p,
                 ctx.error(value, identifier_problem("step id", step.id));
             } else {
                 ex.has_id = true;
-                auto [it, inserted] = id_lines.emplace(step.id, ctx.mark(value).line);
+                auto [it, inserted] = id_lines->emplace(step.id, ctx.mark(value).line);
                 if (!inserted)
                     ctx.error(value, "duplicate step id '" + step.id + "' (first at line " +
                                          std::to_string(it->second) + ")");
@@ -244,12 +249,26 @@ void parse_step(Context& ctx, const YAML::Node& node, size_t index, Parsed& p,
     if (concurrency_node && !for_each_node)
         ctx.error(*concurrency_node, "'concurrency' limits a 'for_each' fan-out, and " + who +
                                          " has no 'for_each'");
-    if (step.id.empty() && !step.field_marks.count("id"))
+    if (id_lines && step.id.empty() && !step.field_marks.count("id"))
         ctx.error(node, who + " is missing 'id'");
     if (step.task.empty() && !step.field_marks.count("task"))
         ctx.error(node, who + " is missing 'task'");
-    p.wf.steps.push_back(std::move(step));
-    p.steps.push_back(std::move(ex));
+    return out;
+}
+
+namespace {
+
+void parse_step(Context& ctx, const YAML::Node& node, size_t index, Parsed& p,
+                std::map<std::string, int>& id_lines) {
+    if (!node.IsMap()) {
+        ctx.error(node, "each step must be a mapping with 'id' and 'task', got " +
+                            describe_node(ctx, node));
+        return;
+    }
+    StepFields parsed =
+        parse_step_fields(ctx, node, "step #" + std::to_string(index + 1), {}, &id_lines);
+    p.wf.steps.push_back(std::move(parsed.step));
+    p.steps.push_back(std::move(parsed.extras));
 }
 
 // vars and outputs: a mapping of names to data that may hold expressions.
@@ -329,6 +348,8 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
         size_t index = 0;
         for (const YAML::Node& s : *steps) parse_step(ctx, s, index++, p, id_lines);
     }
+    // After the steps: an on_step entry expands into one step per step it follows.
+    if (const YAML::Node* n = get("on_step")) parse_on_step(ctx, *n, p);
 }
 
 // Problems in file order, each once (an alias repeats its node's problems).

@@ -5,6 +5,7 @@
 //   expressions.cpp  `{{ }}` strings: syntax checks and the references they make
 //   inputs.cpp       input specs, resolve_inputs, convert_cli_input
 //   loader.cpp       the file's structure: top level, steps, vars, outputs, hooks
+//   on_step.cpp      `on_step` entries, expanded into one generated step per followed step
 //   validate.cpp     checks across steps: references, cycles, tasks
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -136,6 +138,7 @@ struct StepExtras {
     std::vector<std::pair<std::string, Mark>> needs;         // as written
     std::vector<std::pair<std::string, Mark>> with_keys;     // top-level keys of `with`
     bool has_id = false;
+    std::string who;  // the subject of messages when not "step 'ID'" (generated steps)
 };
 
 struct Parsed {
@@ -145,6 +148,22 @@ struct Parsed {
     std::vector<Ref> var_refs;
     std::vector<std::string> var_names;
 };
+
+// One step mapping as parsed: the step, what validation needs of it, and the entries of
+// `other_keys` (keys the caller handles). With id_lines (a step under `steps:`), `id` is
+// required and checked for duplicates; without (an on_step entry), `id`, `for_each` and
+// `concurrency` are not allowed. `who_default` names the step in messages until its id is known.
+struct StepFields {
+    Step step;
+    StepExtras extras;
+    std::vector<std::pair<std::string, YAML::Node>> other;
+};
+StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::string& who_default,
+                             const std::vector<std::string>& other_keys,
+                             std::map<std::string, int>* id_lines);
+
+// `on_step:` (a list of entries), after the steps are parsed: appends the generated steps.
+void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& parsed);
 
 // References, on_error targets, depends_on, cycles and task checks.
 void validate(Context& ctx, Parsed& parsed, const TaskLookup* tasks);

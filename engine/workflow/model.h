@@ -61,6 +61,9 @@ struct Step {
     uint64_t timeout_ms = 0;           // 0: the engine default
     std::string on_error = "fail";     // fail | continue | ID of a step to run instead
     std::optional<bool> dry_run;       // per-step dry-run override
+    // Set on the steps an `on_step` entry generates: the step whose progress this one
+    // reports. Its expressions see `event` = {step, status, output} of that step.
+    std::string event_step;
     // Computed by the loader: needs + every step the step's expressions refer to
     // (steps.ID...), deduplicated, in first-seen order.
     std::vector<std::string> depends_on;

@@ -269,7 +269,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
     for (size_t i = 0; i < wf.steps.size(); ++i) {
         Step& step = wf.steps[i];
         const StepExtras& ex = p.steps[i];
-        std::string who = "step '" + step.id + "'";
+        std::string who = ex.who.empty() ? "step '" + step.id + "'" : ex.who;
         std::vector<std::string> deps;
         auto depend = [&](const std::string& id) {
             if (!contains(deps, id)) deps.push_back(id);

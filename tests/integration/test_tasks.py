@@ -395,6 +395,131 @@ steps:
         self.assertEqual(doc["steps"]["send"]["error"]["kind"], "http_4xx")
 
 
+class StatusSync(TaskTest):
+    """on_step: the ticket a workflow created gets a work note (ServiceNow) or a comment
+    (Jira) as each later step finishes."""
+
+    WORK = """\
+  - id: analyze
+    task: lua
+    with: {script: "return {cause = 'disk full'}"}
+  - id: remediate
+    task: lua
+    needs: analyze
+    with: {script: "return {done = true}"}
+  - id: skipped_fix
+    task: lua
+    when: "{{ false }}"
+    with: {script: "return {}"}
+"""
+
+    def test_servicenow_work_notes_as_steps_progress(self):
+        self.p.workflow("sync", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Disk full on db01"}}
+""" + self.WORK + """\
+on_step:
+  - task: ticket.update
+    integration: sn
+    when: "{{ event.status == 'succeeded' }}"
+    with:
+      id: "{{ steps.create.output.id }}"
+      work_note: "Ferry: step {{ event.step }} {{ event.status }} ({{ event.output | tojson }})"
+""")
+        rc, doc, err = self.run_wf("sync")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        steps = doc["steps"]
+        # One generated step per step the entry does not itself read (create is read).
+        self.assertEqual(sorted(k for k in steps if k.endswith(".on_step")),
+                         ["analyze.on_step", "remediate.on_step", "skipped_fix.on_step"])
+        self.assertEqual(steps["skipped_fix.on_step"]["status"], "skipped")
+        sys_id = steps["create"]["output"]["id"]
+        journal = self.state()["servicenow"]["sys_journal_field"]
+        notes = sorted(e["value"] for e in journal
+                       if e["element_id"] == sys_id and e["element"] == "work_notes")
+        self.assertEqual(notes, [
+            'Ferry: step analyze succeeded ({"cause": "disk full"})',
+            'Ferry: step remediate succeeded ({"done": true})'])
+
+    def test_jira_comments_on_listed_steps_and_a_failed_note_does_not_fail_the_run(self):
+        self.p.workflow("sync", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: jira
+    with: {summary: "Disk full on db01"}
+""" + self.WORK + """\
+on_step:
+  - steps: [analyze]
+    task: ticket.update
+    integration: jira
+    with: {key: "{{ steps.create.output.key }}", comment: "analysis: {{ event.output.cause }}"}
+  - steps: remediate
+    task: ticket.update
+    integration: jira
+    with: {key: "NOPE-1", comment: "this issue does not exist"}
+""")
+        rc, doc, err = self.run_wf("sync")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(doc["steps"]["analyze.on_step"]["status"], "succeeded")
+        # The second entry's step: failed (no such issue) without failing the execution.
+        self.assertEqual(doc["steps"]["remediate.on_step2"]["status"], "failed")
+        issues = self.state()["jira"]["issues"]
+        self.assertEqual(len(issues), 1)
+        self.assertEqual(json.dumps(issues[0]["comments"]).count("analysis: disk full"), 1)
+        self.assertEqual(len(issues[0]["comments"]), 1)
+
+    def test_resume_posts_each_note_once(self):
+        # A note already posted before a crash is not posted again: generated steps are
+        # ordinary steps, recorded and skipped on resume like any completed step.
+        self.p.workflow("sync", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Resume"}}
+  - id: analyze
+    task: lua
+    with: {script: "return {}"}
+  - id: wait
+    task: sleep
+    needs: analyze
+    with: {duration: 3s}
+on_step:
+  - steps: [analyze, wait]
+    task: ticket.update
+    integration: sn
+    with: {id: "{{ steps.create.output.id }}", work_note: "{{ event.step }} done"}
+""")
+        import signal
+        import subprocess
+        cmd = [te.FERRY, "run", "sync", "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir), env=self.env)
+        try:
+            deadline = time.time() + 20
+            posted = False
+            while time.time() < deadline and not posted:
+                recs = self.state()["servicenow"].get("sys_journal_field", [])
+                posted = any(e["value"] == "analyze done" for e in recs)
+                time.sleep(0.05)
+            self.assertTrue(posted, "the first note was posted")
+            time.sleep(0.5)  # its result is committed well within the 3 s sleep
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        r = self.ferry("resume", "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout[:2000])
+        self.assertEqual(json.loads(r.stdout.splitlines()[0])["status"], "succeeded")
+        notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
+        self.assertEqual(sorted(notes), ["analyze done", "wait done"])
+
+
 class BundledScenarios(unittest.TestCase):
     """Each bundled scenario runs offline with --dry-run from the repository project."""
 

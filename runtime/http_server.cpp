@@ -236,6 +236,10 @@ bool Responder::answered() const {
     return ex_ && (ex_->state == Exchange::State::Streaming || ex_->state == Exchange::State::Done);
 }
 
+void Responder::annotate(std::string key, std::string value) {
+    if (ex_) ex_->log_fields.emplace_back(std::move(key), std::move(value));
+}
+
 bool Responder::send(ServerResponse r) {
     if (!ex_ || ex_->state != Exchange::State::Handling) return false;
     Exchange& ex = *ex_;

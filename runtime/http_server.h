@@ -70,6 +70,8 @@ struct AccessLogEntry {
     double duration_ms = 0;
     std::string remote;
     std::string request_id;
+    // Fields the handler attached with Responder::annotate (e.g. what the request started).
+    std::vector<std::pair<std::string, std::string>> fields;
 };
 
 struct ServerOptions {
@@ -130,6 +132,9 @@ class Responder {
     // Called once if the client goes away before the answer is complete (EOF, reset, a
     // server shutdown past its bound). Called at once if that already happened.
     void on_close(std::function<void()> cb);
+
+    // A field for this request's access log entry (AccessLogEntry::fields).
+    void annotate(std::string key, std::string value);
 
   private:
     void release();

@@ -506,6 +506,7 @@ void Connection::log(Exchange& ex) {
     e.duration_ms = double(Loop::hrtime_ns() - ex.started_ns) / 1e6;
     e.remote = ex.req.remote;
     e.request_id = ex.req.id;
+    e.fields = ex.log_fields;
     auto& cb = server->options_.access_log;
     loop.guarded([&] { cb(e); });
 }

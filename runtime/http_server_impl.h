@@ -41,6 +41,7 @@ struct Exchange {
     bool close_after = false; // the connection closes after this response
     bool chunked = false;     // streaming with chunked framing
     bool logged = false;
+    std::vector<std::pair<std::string, std::string>> log_fields;  // Responder::annotate
     bool abandoned = false; // the client left before the answer was complete
     int status = 0;
     uint64_t body_bytes = 0;

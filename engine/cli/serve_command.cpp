@@ -7,6 +7,7 @@
 
 #include "core/run_state.h"
 #include "core/values.h"
+#include "runtime/integration/secrets.h"
 #include "server/api.h"
 #include "server/events.h"
 #include "server/metrics.h"
@@ -22,11 +23,36 @@ namespace ferry::cli {
 namespace {
 
 constexpr const char* kServeUsage =
-    "usage: ferry serve [--listen HOST:PORT] [--project DIR] [--data DIR] [--quiet]\n"
+    "usage: ferry serve [--listen HOST:PORT] [--project DIR] [--data DIR] [--dry-run] [--quiet]\n"
     "\n"
-    "Serves the REST API (docs/api.md), request forms, inbound hooks and /metrics.\n"
+    "Serves the REST API (docs/api.md), request forms, inbound hooks, schedules and /metrics.\n"
     "Default listen address: server.listen in ferry.yaml, else 127.0.0.1:8080.\n"
+    "--dry-run: every execution the server starts (API, forms, hooks, schedules) is a dry\n"
+    "run: steps preview their requests instead of sending them.\n"
     "Access logs go to stderr as JSON lines (--quiet: none).\n";
+
+// Execution and step events as JSON lines on stderr, beside the access log: every line
+// names its execution, and the access line of the request that started it does too.
+void log_event(const engine::EngineEvent& e) {
+    bool bad = e.type == "step.failed" || (e.type == "execution.finished" && e.status != "succeeded");
+    tmpl::Value entry = engine::dict_of({{"at", engine::str(engine::rfc3339(engine::now_unix_ms()))},
+                                         {"log", engine::str("event")},
+                                         {"level", engine::str(bad ? "error" : "info")},
+                                         {"event", engine::str(e.type)},
+                                         {"execution_id", engine::str(e.execution_id)},
+                                         {"workflow", engine::str(e.workflow)}});
+    auto& d = entry.dict_obj();
+    if (!e.step.empty()) {
+        d.set(engine::str("step"), engine::str(e.step));
+        d.set(engine::str("task"), engine::str(e.task));
+        if (e.attempt > 0) d.set(engine::str("attempt"), tmpl::Value::integer(e.attempt));
+    }
+    if (!e.status.empty()) d.set(engine::str("status"), engine::str(e.status));
+    if (e.duration_ms > 0) d.set(engine::str("duration_ms"), tmpl::Value::floating(e.duration_ms));
+    if (!e.message.empty()) d.set(engine::str("message"), engine::str(redact(e.message)));
+    if (e.dry_run) d.set(engine::str("dry_run"), tmpl::Value::boolean(true));
+    std::fprintf(stderr, "%s\n", engine::to_json_text(entry).c_str());
+}
 
 constexpr uint64_t kDrainMs = 10000;  // how long running executions may finish at shutdown
 
@@ -61,6 +87,7 @@ int serve_command(int argc, char** argv) {
     CommonOptions common;
     std::string listen;
     bool quiet = false;
+    bool dry_run = false;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
         std::string err;
@@ -76,6 +103,8 @@ int serve_command(int argc, char** argv) {
             listen = std::string(arg.substr(9));
         } else if (arg == "--quiet") {
             quiet = true;
+        } else if (arg == "--dry-run") {
+            dry_run = true;
         } else {
             return usage_error("serve", "unknown argument '" + std::string(arg) + "'");
         }
@@ -88,6 +117,8 @@ int serve_command(int argc, char** argv) {
         return 2;
     }
     if (!listen.empty()) settings->listen = listen;
+    settings->dry_run = dry_run;
+    for (const std::string& w : settings->warnings) std::fprintf(stderr, "ferry serve: %s\n", w.c_str());
     std::string host;
     uint16_t port = 0;
     if (!split_listen(settings->listen, host, port))
@@ -100,10 +131,11 @@ int serve_command(int argc, char** argv) {
     engine::server::add_hook_routes(api);
     engine::server::Metrics metrics(*app);
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
+    if (!quiet) app->engine->on_event(log_event);
     engine::server::EventHub events(*app);
     app->engine->on_event([&events](const engine::EngineEvent& e) { events.on_event(e); });
     events.add_routes(api);
-    engine::server::Schedules schedules(*app);
+    engine::server::Schedules schedules(*app, dry_run);
     schedules.add_routes(api);
     api.add("GET", "/metrics", engine::server::Role::Viewer, [&](engine::server::Call& c) {
         c.res.send(200, metrics.render(api.http_requests),
@@ -115,16 +147,18 @@ int serve_command(int argc, char** argv) {
     so.access_log = [&api, quiet](const AccessLogEntry& e) {
         ++api.http_requests[(e.method.empty() ? "-" : e.method) + " " + std::to_string(e.status)];
         if (quiet) return;
-        std::string line = engine::to_json_text(engine::dict_of(
+        tmpl::Value entry = engine::dict_of(
             {{"at", engine::str(engine::rfc3339(engine::now_unix_ms()))},
+             {"log", engine::str("access")},
              {"request_id", engine::str(e.request_id)},
              {"method", engine::str(e.method)},
              {"path", engine::str(e.path)},
              {"status", tmpl::Value::integer(e.status)},
              {"bytes", tmpl::Value::integer(int64_t(e.bytes))},
              {"duration_ms", tmpl::Value::floating(e.duration_ms)},
-             {"remote", engine::str(e.remote)}}));
-        std::fprintf(stderr, "%s\n", line.c_str());
+             {"remote", engine::str(e.remote)}});
+        for (const auto& [key, value] : e.fields) entry.dict_obj().set(engine::str(key), engine::str(value));
+        std::fprintf(stderr, "%s\n", engine::to_json_text(entry).c_str());
     };
     HttpServer server(app->loop, so, [&api](ServerRequest& req, Responder res) {
         api.handle(req, std::move(res));

@@ -2,6 +2,7 @@
 
 #include "core/values.h"
 #include "runtime/crypto.h"
+#include "runtime/integration/secrets.h"
 
 #include <algorithm>
 
@@ -82,6 +83,17 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
                 return make_error(ErrorKind::Validation, "auth.tokens: '" + tok.name +
                                                              "': role must be viewer, operator "
                                                              "or admin, got '" + role + "'");
+            if (is_secret_reference(tok.sha256)) {
+                // The digest may come from the environment or a file (a token created at
+                // install time); without it the token is left out, not the server.
+                Result<std::string> digest = resolve_secret(tok.sha256);
+                if (!digest) {
+                    s.warnings.push_back("auth.tokens: token '" + tok.name +
+                                         "' is disabled: " + digest.error().message);
+                    continue;
+                }
+                tok.sha256 = digest.value();
+            }
             std::transform(tok.sha256.begin(), tok.sha256.end(), tok.sha256.begin(), ::tolower);
             if (tok.name.empty() || tok.sha256.size() != 64 ||
                 !std::all_of(tok.sha256.begin(), tok.sha256.end(), ::isxdigit)) {

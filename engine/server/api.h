@@ -27,6 +27,9 @@ struct ServerSettings {
     std::string listen = "127.0.0.1:8080";
     size_t max_body = 1 << 20;
     std::vector<Token> tokens;
+    bool dry_run = false;  // `ferry serve --dry-run`: every execution it starts is a dry run
+    // Tokens left out at start (their sha256 reference did not resolve), for stderr.
+    std::vector<std::string> warnings;
 };
 
 // server: and auth: of ferry.yaml; problems name the field.

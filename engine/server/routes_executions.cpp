@@ -122,7 +122,7 @@ void start(Api& api, Call& c) {
         if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
         sr.wait_ms = std::min<uint64_t>(ms.value(), 300'000);
     }
-    start_execution(api.app(), std::move(sr), std::move(c.res));
+    start_execution(api, std::move(sr), std::move(c.res));
 }
 
 void list_executions(Api& api, Call& c) {
@@ -249,7 +249,7 @@ void retry(Api& api, Call& c) {
     sr.trigger = "retry";
     sr.trigger_info = dict_of({{"retry_of", str(id)}});
     sr.idempotency_key = c.req.header("idempotency-key");
-    start_execution(api.app(), std::move(sr), std::move(c.res));
+    start_execution(api, std::move(sr), std::move(c.res));
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ void submit(Api& api, Call& c) {
             return r;
         };
     }
-    start_execution(api.app(), std::move(sr), std::move(c.res));
+    start_execution(api, std::move(sr), std::move(c.res));
 }
 
 } // namespace

@@ -148,7 +148,7 @@ void receive(Api& api, Call& c) {
         };
         sweep(app, *hook, now_ms);
     }
-    start_execution(app, std::move(sr), std::move(c.res));
+    start_execution(api, std::move(sr), std::move(c.res));
 }
 
 } // namespace

@@ -32,7 +32,7 @@ struct Schedules::State {
     std::unique_ptr<Loop::Timer> timer;
 };
 
-Schedules::Schedules(App& app) : app_(app) {
+Schedules::Schedules(App& app, bool dry_run) : app_(app), dry_run_(dry_run) {
     for (const workflow::ScheduleEntry& e : app_.config.schedule_entries) {
         auto s = std::make_unique<State>();
         s->def = &e;
@@ -92,6 +92,7 @@ void Schedules::fire(State& s, uint64_t due) {
     } else {
         StartOptions opts;
         opts.trigger = "schedule";
+        opts.dry_run = dry_run_;
         opts.execution_id = new_ulid();
         opts.trigger_info = dict_of({{"schedule", str(def.name)}, {"due", str(rfc3339(due))}});
         auto started =

@@ -17,7 +17,8 @@ namespace ferry::engine::server {
 
 class Schedules {
   public:
-    explicit Schedules(App& app);
+    // dry_run: every scheduled execution is a dry run (`ferry serve --dry-run`).
+    Schedules(App& app, bool dry_run);
     ~Schedules();
     // Reads the last runs, runs what downtime missed, arms the timers.
     void start();
@@ -32,6 +33,7 @@ class Schedules {
     std::string list_json() const;
 
     App& app_;
+    bool dry_run_;
     std::vector<std::unique_ptr<State>> states_;
 };
 

@@ -87,7 +87,8 @@ Result<Value> parse_json_body(const std::string& body) {
     return from_rapidjson(doc);
 }
 
-void start_execution(App& app, StartRequest request, Responder res) {
+void start_execution(Api& api, StartRequest request, Responder res) {
+    App& app = api.app();
     std::string idem_key;
     if (!request.idempotency_key.empty()) {
         if (request.idempotency_key.size() > 255) {
@@ -103,6 +104,7 @@ void start_execution(App& app, StartRequest request, Responder res) {
         else if (auto it = pending_keys().find(idem_key); it != pending_keys().end()) known = it->second;
         if (known) {
             std::string id = *known;
+            res.annotate("execution_id", id);
             std::string status = stored_status(app, id);
             // A repeat that finds its execution still running answers 202 at once even with
             // ?wait=: this process only hears the end of executions it started itself, and
@@ -133,9 +135,11 @@ void start_execution(App& app, StartRequest request, Responder res) {
     waiter->res = std::move(res);
     waiter->present = request.present;
     StartOptions opts;
-    opts.dry_run = request.dry_run;
+    opts.dry_run = request.dry_run || api.settings().dry_run;
     opts.trigger = request.trigger;
-    opts.trigger_info = request.trigger_info;
+    // The request that started it, so its access log line and the execution find each other.
+    opts.trigger_info = request.trigger_info.is_dict() ? request.trigger_info : tmpl::Value::dict();
+    opts.trigger_info.dict_obj().set(str("request_id"), str(waiter->res.request().id));
     App* a = &app;
     std::shared_ptr<std::string> exec_id = std::make_shared<std::string>();
     bool wait = request.wait_ms > 0;
@@ -152,6 +156,7 @@ void start_execution(App& app, StartRequest request, Responder res) {
         return;
     }
     *exec_id = started.value();
+    waiter->res.annotate("execution_id", *exec_id);
     if (request.on_started) request.on_started(*exec_id);
     if (!idem_key.empty()) {
         app.store->put_kv(idem_key, *exec_id);

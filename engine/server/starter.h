@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/app.h"
+#include "server/api.h"
 #include "runtime/http_server.h"
 
 #include <functional>
@@ -30,6 +31,7 @@ struct StartRequest {
 // A request body as a Value; Validation error with the position of a syntax error.
 Result<tmpl::Value> parse_json_body(const std::string& body);
 
-void start_execution(App& app, StartRequest request, Responder res);
+// A server started with --dry-run (ServerSettings::dry_run) starts every execution as a dry run.
+void start_execution(Api& api, StartRequest request, Responder res);
 
 }  // namespace ferry::engine::server

@@ -161,6 +161,28 @@ class Executions(ServeTest):
         self.assertEqual(self.s.json("GET", "/api/v1/executions?limit=0", role="viewer")[0], 400)
 
 
+class Logs(ServeTest):
+    def test_json_logs_correlate_requests_and_executions(self):
+        status, doc = self.start(query="?wait=10s")
+        self.assertEqual(status, 200, doc)
+        exec_id = doc["id"]
+        self.s.stop()  # flushes and closes the log
+        lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()
+                 if l.startswith("{")]
+        access = [l for l in lines if l.get("log") == "access" and l["method"] == "POST"]
+        self.assertEqual(len(access), 1, lines)
+        self.assertEqual(access[0]["execution_id"], exec_id)
+        events = [l for l in lines if l.get("log") == "event" and l["execution_id"] == exec_id]
+        self.assertEqual([e["event"] for e in events],
+                         ["execution.started", "step.started", "step.finished",
+                          "execution.finished"])
+        self.assertEqual(events[2]["step"], "greet")
+        self.assertEqual(events[-1]["status"], "succeeded")
+        self.assertEqual(events[-1]["level"], "info")
+        # The execution names the request that started it.
+        self.assertEqual(doc["trigger_info"]["request_id"], access[0]["request_id"])
+
+
 class Malformed(ServeTest):
     def raw(self, data, read_timeout=5):
         with socket.create_connection(("127.0.0.1", self.s.port), timeout=read_timeout) as c:
@@ -368,6 +390,81 @@ class Approvals(unittest.TestCase):
                                    {"inputs": {}, "dry_run": True}, role="operator")
         self.assertEqual(status, 200, body)
         self.assertEqual(body["steps"]["approve"]["output"]["by"], "dry_run")
+
+
+class BundledProject(unittest.TestCase):
+    """The README's main job: `ferry serve --dry-run` on the repository's own ferry.yaml and
+    workflows (copied, so the server writes nothing into the repository)."""
+
+    TOKEN = "quickstart-token-for-tests-0123"
+
+    def setUp(self):
+        import shutil
+        self.p = te.Project()
+        repo = HERE.parent.parent
+        shutil.copy(repo / "ferry.yaml", self.p.dir / "ferry.yaml")
+        shutil.rmtree(self.p.dir / "workflows")
+        shutil.copytree(repo / "workflows", self.p.dir / "workflows")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop()
+        self.p.remove()
+
+    def serve(self, env_extra):
+        import hashlib
+        import os
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("FERRY_QUICKSTART_TOKEN_SHA256", "SERVICENOW_PASSWORD")}
+        env.update(env_extra)
+        s = Server(te.FERRY, self.p.dir, self.p.data, extra_args=("--dry-run",), env=env)
+        self.servers.append(s)
+        return s
+
+    def test_form_to_change_request_in_dry_run(self):
+        import hashlib
+        digest = hashlib.sha256(self.TOKEN.encode()).hexdigest()
+        s = self.serve({"FERRY_QUICKSTART_TOKEN_SHA256": digest})
+        fields = json.loads((self.p.dir / "workflows/samples/change-request.json").read_text())
+        status, doc = s.json("POST", "/api/v1/forms/change-request/submit?wait=10s", fields)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["status"], "succeeded", doc)
+        self.assertTrue(doc["dry_run"])
+        req = doc["steps"]["change"]["output"]["request"]
+        self.assertEqual(req["method"], "POST")
+        self.assertTrue(req["url"].endswith("/api/now/table/change_request"))
+        self.assertEqual(req["body"]["risk"], "3")
+        self.assertEqual(req["body"]["start_date"], "2024-06-01 22:00:00")  # the form normalised it
+        self.assertIn("## Backout plan", req["body"]["description"])
+        self.assertEqual(req["headers"]["Authorization"], "[REDACTED]")
+        # The token whose digest came from the environment works; a wrong one does not.
+        h = {"Authorization": "Bearer " + self.TOKEN}
+        status, listed = s.json("GET", "/api/v1/executions", headers=h)
+        self.assertEqual(status, 200)
+        self.assertEqual([e["workflow"] for e in listed["executions"]], ["change-request"])
+        status, _ = s.json("GET", "/api/v1/executions", headers={"Authorization": "Bearer nope"})
+        self.assertEqual(status, 401)
+        # An API start is a dry run too, whatever the request says.
+        rca = json.loads((self.p.dir / "workflows/samples/rca-request.json").read_text())
+        rca["dry_run"] = False
+        status, doc = s.json("POST", "/api/v1/workflows/rca-to-ticket/executions?wait=10s",
+                             rca, headers=h)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["status"], "succeeded", doc)
+        self.assertTrue(doc["dry_run"])
+        self.assertTrue(doc["steps"]["incident"]["output"]["dry_run"])
+
+    def test_a_token_whose_digest_is_missing_is_disabled_not_fatal(self):
+        s = self.serve({})
+        status, _ = s.json("GET", "/api/v1/executions",
+                           headers={"Authorization": "Bearer " + self.TOKEN})
+        self.assertEqual(status, 401)
+        status, _ = s.json("GET", "/healthz")
+        self.assertEqual(status, 200)
+        log = (self.p.dir / "serve.log").read_text()
+        self.assertIn("token 'quickstart' is disabled", log)
+        self.assertIn("FERRY_QUICKSTART_TOKEN_SHA256", log)
 
 
 class Restart(unittest.TestCase):

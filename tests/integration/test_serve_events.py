@@ -336,7 +336,9 @@ steps:
         doc = self.finished(body["id"])
         self.assertEqual(doc["status"], "succeeded")
         self.assertEqual(doc["trigger"], "retry")
-        self.assertEqual(doc["trigger_info"], {"retry_of": old})
+        self.assertEqual(sorted(doc["trigger_info"]), ["request_id", "retry_of"])
+        self.assertEqual(doc["trigger_info"]["retry_of"], old)
+        self.assertRegex(doc["trigger_info"]["request_id"], r"^[0-9A-HJKMNP-TV-Z]{26}$")
         self.assertEqual(doc["inputs"], {"name": "grace"})
         self.assertEqual(doc["outputs"], {"greeting": "GRACE"})
         self.assertEqual(self.s.json("POST", "/api/v1/executions/nope/retry", {},

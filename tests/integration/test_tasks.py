@@ -528,6 +528,7 @@ class BundledScenarios(unittest.TestCase):
         ("rca-to-ticket", "workflows/samples/rca-jira.json"),
         ("compliance-finding", "workflows/samples/compliance-finding.json"),
         ("cert-expiry-reminder", "workflows/samples/certificates.json"),
+        ("change-request", "workflows/samples/change-request.json"),
     ]
 
     def test_dry_run_of_each_scenario(self):

@@ -47,6 +47,11 @@ class TaskCatalog final : public workflow::TaskLookup {
     std::vector<std::string> input_names(const std::string& task,
                                          const std::string& provider) const override;
     std::vector<std::string> task_names() const override;
+    std::vector<std::vector<std::string>> raw_paths(const std::string& task,
+                                                    const std::string& provider) const override {
+        const TaskDef* t = find(task, provider);
+        return t ? t->raw_paths : std::vector<std::vector<std::string>>{};
+    }
     bool has_default_provider(const std::string& task) const override {
         return find(task, "") != nullptr;
     }

@@ -146,11 +146,59 @@ void check_template(Context& ctx, const YAML::Node& node, const std::string& tex
     }
 }
 
-tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs) {
-    StringVisitor visit = [&](const YAML::Node& n, const std::string& text) {
-        if (is_template(text)) check_template(ctx, n, text, 0, refs);
-    };
-    return to_value(ctx, node, &visit);
+namespace {
+
+bool under_raw_path(const std::vector<std::vector<std::string>>& raw_paths,
+                    const std::vector<std::string>& path) {
+    for (const auto& raw : raw_paths) {
+        if (raw.size() > path.size()) continue;
+        bool match = true;
+        for (size_t i = 0; i < raw.size() && match; ++i) match = raw[i] == "*" || raw[i] == path[i];
+        if (match) return true;
+    }
+    return false;
+}
+
+// Checks the templates of a data tree, skipping subtrees under a raw path.
+void check_tree(Context& ctx, const YAML::Node& node, std::vector<std::string>& path,
+                const std::vector<std::vector<std::string>>& raw_paths, std::vector<Ref>& refs) {
+    if (under_raw_path(raw_paths, path)) return;
+    if (node.IsScalar()) {
+        // A string holding {{ is never a number, boolean or null under the core schema.
+        if (is_template(node.Scalar())) check_template(ctx, node, node.Scalar(), 0, refs);
+    } else if (node.IsMap()) {
+        for (const auto& entry : node) {
+            path.push_back(entry.first.IsScalar() ? entry.first.Scalar() : "");
+            check_tree(ctx, entry.second, path, raw_paths, refs);
+            path.pop_back();
+        }
+    } else if (node.IsSequence()) {
+        size_t i = 0;
+        for (const YAML::Node& item : node) {
+            path.push_back(std::to_string(i++));
+            check_tree(ctx, item, path, raw_paths, refs);
+            path.pop_back();
+        }
+    }
+}
+
+}  // namespace
+
+tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs,
+                                const std::vector<std::vector<std::string>>& raw_paths) {
+    if (raw_paths.empty()) {
+        StringVisitor visit = [&](const YAML::Node& n, const std::string& text) {
+            if (is_template(text)) check_template(ctx, n, text, 0, refs);
+        };
+        return to_value(ctx, node, &visit);
+    }
+    // Converted first: to_value stops alias bombs and runaway nesting, which the walk
+    // below would otherwise follow.
+    size_t problems = ctx.problems().size();
+    tmpl::Value value = to_value(ctx, node, nullptr);
+    std::vector<std::string> path;
+    if (ctx.problems().size() == problems) check_tree(ctx, node, path, raw_paths, refs);
+    return value;
 }
 
 std::string expression_field(Context& ctx, const YAML::Node& node, std::string_view field,

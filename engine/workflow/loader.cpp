@@ -150,7 +150,7 @@ std::optional<RetryPolicy> parse_retry(Context& ctx, const YAML::Node& node,
 
 StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::string& who_default,
                              const std::vector<std::string>& other_keys,
-                             std::map<std::string, int>* id_lines) {
+                             std::map<std::string, int>* id_lines, const TaskLookup* tasks) {
     StepFields out;
     Step& step = out.step;
     StepExtras& ex = out.extras;
@@ -179,6 +179,7 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
 
     const YAML::Node* for_each_node = nullptr;
     const YAML::Node* concurrency_node = nullptr;
+    const YAML::Node* with_node = nullptr;
     for (const auto& [key, value] : fields) {
         step.field_marks[key] = ctx.mark(value);
         if (key == "id") {
@@ -206,7 +207,7 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
                                      describe_node(ctx, value));
                 continue;
             }
-            step.with = data_with_templates(ctx, value, ex.refs);
+            with_node = &value;  // read once the task is known: it says which inputs are raw
             for (const auto& entry : value)
                 if (entry.first.IsScalar())
                     ex.with_keys.emplace_back(entry.first.Scalar(), ctx.mark(entry.first));
@@ -246,6 +247,12 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
             step.dry_run = bool_field(ctx, value, "dry_run");
         }
     }
+    if (with_node) {
+        std::vector<std::vector<std::string>> raw =
+            tasks && !step.task.empty() ? tasks->raw_paths(step.task, step.provider)
+                                        : std::vector<std::vector<std::string>>{};
+        step.with = data_with_templates(ctx, *with_node, ex.refs, raw);
+    }
     if (concurrency_node && !for_each_node)
         ctx.error(*concurrency_node, "'concurrency' limits a 'for_each' fan-out, and " + who +
                                          " has no 'for_each'");
@@ -266,7 +273,7 @@ void parse_step(Context& ctx, const YAML::Node& node, size_t index, Parsed& p,
         return;
     }
     StepFields parsed =
-        parse_step_fields(ctx, node, "step #" + std::to_string(index + 1), {}, &id_lines);
+        parse_step_fields(ctx, node, "step #" + std::to_string(index + 1), {}, &id_lines, p.tasks);
     p.wf.steps.push_back(std::move(parsed.step));
     p.steps.push_back(std::move(parsed.extras));
 }
@@ -401,6 +408,7 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
         p.wf.vars = tmpl::Value::dict();
         p.wf.outputs = tmpl::Value::dict();
         p.wf.hooks.mark = Mark{file, 0, 0};
+        p.tasks = tasks;
         detail::parse_workflow(ctx, docs[0], p);
         detail::validate(ctx, p, tasks);
         result.workflow = std::move(p.wf);

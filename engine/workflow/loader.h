@@ -33,6 +33,13 @@ class TaskLookup {
     // Input names the task declares (for unknown `with:` keys). Empty: accepts anything.
     virtual std::vector<std::string> input_names(const std::string& task,
                                                  const std::string& provider) const = 0;
+    // Paths of `with:` the task takes as written (e.g. {"script"}, {"mappings", "*",
+    // "template"}; '*' matches any key or index): their `{{ }}` are not workflow expressions,
+    // so the loader neither checks them nor takes dependencies from them.
+    virtual std::vector<std::vector<std::string>> raw_paths(const std::string& /*task*/,
+                                                            const std::string& /*provider*/) const {
+        return {};
+    }
     // Every task name, for "did you mean" on an unknown task. Optional: the default
     // offers no suggestions.
     virtual std::vector<std::string> task_names() const { return {}; }

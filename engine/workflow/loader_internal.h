@@ -114,8 +114,10 @@ struct Ref {
 // error becomes a diagnostic at its place in the file.
 void check_template(Context& ctx, const YAML::Node& node, const std::string& text,
                     size_t prefix, std::vector<Ref>& refs);
-// Converts a data part (with, vars, outputs) to a Value, checking every template in it.
-tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs);
+// Converts a data part (with, vars, outputs) to a Value, checking every template in it
+// except those under `raw_paths` (a task's inputs taken as written; see TaskLookup).
+tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs,
+                                const std::vector<std::vector<std::string>>& raw_paths = {});
 // `when` / `for_each`: an expression with or without `{{ }}`, normalised to "{{ expr }}".
 // Returns an empty string (after reporting) when the node is not usable.
 std::string expression_field(Context& ctx, const YAML::Node& node, std::string_view field,
@@ -147,6 +149,7 @@ struct Parsed {
     std::vector<Ref> output_refs;
     std::vector<Ref> var_refs;
     std::vector<std::string> var_names;
+    const TaskLookup* tasks = nullptr;  // null: no catalogue at hand (tasks are not checked)
 };
 
 // One step mapping as parsed: the step, what validation needs of it, and the entries of
@@ -160,7 +163,7 @@ struct StepFields {
 };
 StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::string& who_default,
                              const std::vector<std::string>& other_keys,
-                             std::map<std::string, int>* id_lines);
+                             std::map<std::string, int>* id_lines, const TaskLookup* tasks);
 
 // `on_step:` (a list of entries), after the steps are parsed: appends the generated steps.
 void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& parsed);

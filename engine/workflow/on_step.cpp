@@ -58,7 +58,7 @@ void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& p) {
                                  describe_node(ctx, entry));
             continue;
         }
-        StepFields parsed = parse_step_fields(ctx, entry, who, {"steps"}, nullptr);
+        StepFields parsed = parse_step_fields(ctx, entry, who, {"steps"}, nullptr, p.tasks);
         std::vector<std::pair<std::string, Mark>> followed;
         bool listed = false;
         for (const auto& [key, value] : parsed.other) {

@@ -276,3 +276,39 @@ TEST_CASE("dependency cycles", "[workflow][expressions]") {
     wf.steps[3].depends_on = {"missing"};  // unknown ids are not edges
     CHECK(find_cycle(wf).empty());
 }
+
+TEST_CASE("inputs a task takes as written are neither checked nor dependencies",
+          "[workflow][expressions]") {
+    // lua's script and transform's mappings.*.template are raw (FakeTasks, like the real ones).
+    LoadResult r = load(R"(steps:
+  - id: a
+    task: log
+  - id: b
+    task: lua
+    with:
+      input: "{{ steps.a.output }}"
+      script: |
+        -- {{ not jinja: steps.a is only a Lua comment here
+        return {}
+  - id: c
+    task: transform
+    with:
+      data: {}
+      mappings:
+        - {target: x, template: "{{ steps.b.output }}"}
+)");
+    INFO("problems: " << Catch::Detail::stringify(problems(r)));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->find_step("b")->depends_on == std::vector<std::string>{"a"});
+    CHECK(r.workflow->find_step("c")->depends_on.empty());
+    const tmpl::Value* script = r.workflow->find_step("b")->with.dict_obj().find("script");
+    REQUIRE(script);
+    CHECK(script->str().find("{{ not jinja") != std::string_view::npos);
+
+    // The same text in an input that is not raw is an expression, and wrong.
+    CHECK(only_problem(R"(steps:
+  - id: b
+    task: log
+    with: {message: "{{ not jinja"}
+)").find("invalid expression") != std::string::npos);
+}

@@ -24,6 +24,9 @@ class FakeTasks final : public TaskLookup {
         add("http.request", "",
             {"method", "url", "path", "headers", "query", "json", "body", "timeout"});
         add("workflow", "", {"name", "inputs"});
+        add("lua", "", {"script", "input"});
+        raw_["lua"] = {{"script"}};
+        raw_["transform"] = {{"mappings", "*", "template"}};
         add("webhook.emit", "", {"type", "data"});
         add("ticket.create", "servicenow", {"table", "fields"});
         add("ticket.create", "jira", {"project", "issue_type", "summary", "description",
@@ -58,7 +61,14 @@ class FakeTasks final : public TaskLookup {
         return out;
     }
 
+    std::vector<std::vector<std::string>> raw_paths(const std::string& task,
+                                                    const std::string&) const override {
+        auto it = raw_.find(task);
+        return it == raw_.end() ? std::vector<std::vector<std::string>>{} : it->second;
+    }
+
   private:
+    std::map<std::string, std::vector<std::vector<std::string>>> raw_;
     void add(const std::string& task, const std::string& provider,
              std::vector<std::string> inputs) {
         tasks_[task][provider] = std::move(inputs);

@@ -90,6 +90,36 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     }
 }
 
+
+// Appends a query table (the table at idx: string keys, values as tostring) to url,
+// percent-encoded: the one place that turns `query=` into a URL.
+void append_query(lua_State* L, int idx, std::string& url) {
+    char sep = url.find('?') == std::string::npos ? '?' : '&';
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t n = 0;
+            const char* v = luaL_tolstring(L, -1, &n);
+            url += sep;
+            url += url_encode(lua_tostring(L, -3));
+            url += '=';
+            url += url_encode(std::string_view(v, n));
+            sep = '&';
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+// ferry.http.url(url, query) -> the URL a request with that query goes to.
+int http_url(lua_State* L) {
+    std::string url = luaL_checkstring(L, 1);
+    if (lua_istable(L, 2)) append_query(L, 2, url);
+    else if (!lua_isnoneornil(L, 2)) luaL_typeerror(L, 2, "table or nil");
+    lua_pushlstring(L, url.data(), url.size());
+    return 1;
+}
+
 bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_required) {
     idx = lua_absindex(L, idx);
     lua_getfield(L, idx, "method");
@@ -103,23 +133,7 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
     }
     lua_pop(L, 2);
     lua_getfield(L, idx, "query");
-    if (lua_istable(L, -1)) {
-        char sep = req.url.find('?') == std::string::npos ? '?' : '&';
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            if (lua_type(L, -2) == LUA_TSTRING) {
-                size_t n = 0;
-                const char* v = luaL_tolstring(L, -1, &n);
-                req.url += sep;
-                req.url += url_encode(lua_tostring(L, -3));
-                req.url += '=';
-                req.url += url_encode(std::string_view(v, n));
-                sep = '&';
-                lua_pop(L, 1);
-            }
-            lua_pop(L, 1);
-        }
-    }
+    if (lua_istable(L, -1)) append_query(L, lua_gettop(L), req.url);
     lua_pop(L, 1);
     lua_getfield(L, idx, "headers");
     if (lua_istable(L, -1)) {
@@ -302,7 +316,7 @@ void set_http_client(lua_State* L, HttpClient* client) {
 }
 
 int open_http(lua_State* L) {
-    luaL_Reg fns[] = {{"request", http_request}, {nullptr, nullptr}};
+    luaL_Reg fns[] = {{"request", http_request}, {"url", http_url}, {nullptr, nullptr}};
     luaL_newlib(L, fns);
     return 1;
 }

@@ -97,7 +97,8 @@ function M.new(data)
       error({
         kind = "dry_run",
         message = "dry run: the request was not sent",
-        data = { method = r.method, url = r.url, headers = M.redact_headers(r.headers), body = body },
+        data = { method = r.method, url = http.url(r.url, r.query),
+                 headers = M.redact_headers(r.headers), body = body },
       }, 0)
     end
     return http.request(r)

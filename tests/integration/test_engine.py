@@ -1317,6 +1317,21 @@ class BundledExamples(EngineTest):
                              capture_output=True, text=True, timeout=TIMEOUT)
         self.assertEqual(len(json.loads(lst.stdout)), len(sample["certificates"]))
 
+    def test_plain_http_dry_run_previews_the_query_it_would_send(self):
+        srv = self.start_server()
+        self.p.workflow("q", """\
+inputs: {base: {type: string}}
+steps:
+  - id: a
+    task: http.request
+    with: {url: "{{ inputs.base }}/search", query: {q: "a b&c"}}
+""")
+        doc = self.assertRun("q", "--dry-run", "--input", "base=" + srv.url)
+        req = doc["steps"]["a"]["output"]["request"]
+        self.assertEqual(req["url"], srv.url + "/search?q=a%20b%26c")
+        time.sleep(0.1)
+        self.assertEqual(srv.requests, [], "a dry run sent a request")
+
     def test_incident_report_dry_run(self):
         srv = self.start_server()
         rc, doc, err = self.bundled("incident-report", "--dry-run", "--inputs-file",

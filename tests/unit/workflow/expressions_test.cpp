@@ -301,7 +301,7 @@ TEST_CASE("inputs a task takes as written are neither checked nor dependencies",
     REQUIRE(r.ok());
     CHECK(r.workflow->find_step("b")->depends_on == std::vector<std::string>{"a"});
     CHECK(r.workflow->find_step("c")->depends_on.empty());
-    const tmpl::Value* script = r.workflow->find_step("b")->with.dict_obj().find("script");
+    const ferry::tmpl::Value* script = r.workflow->find_step("b")->with.dict_obj().find("script");
     REQUIRE(script);
     CHECK(script->str().find("{{ not jinja") != std::string_view::npos);
 

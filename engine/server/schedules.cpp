@@ -84,8 +84,15 @@ void Schedules::fire(State& s, uint64_t due) {
     const workflow::ScheduleEntry& def = *s.def;
     std::string id;
     s.last_error.clear();
+    std::string previous;
+    if (def.skip_overlap && !s.last_execution_id.empty()) {
+        std::string st = status_of(s.last_execution_id);
+        if (st == "running" || st == "waiting" || st == "pending") previous = st;
+    }
     auto wf = app_.load_workflow(def.workflow);
-    if (!wf) {
+    if (!previous.empty()) {
+        s.last_error = "skipped: the previous run " + s.last_execution_id + " is still " + previous;
+    } else if (!wf) {
         s.last_error = wf.error().message;
     } else if (Result<Value> inputs = workflow::resolve_inputs(*wf.value(), def.inputs); !inputs) {
         s.last_error = inputs.error().message;
@@ -119,20 +126,20 @@ void Schedules::fire(State& s, uint64_t due) {
     arm(s, plan.catch_up ? *plan.catch_up : plan.next);
 }
 
+std::string Schedules::status_of(const std::string& execution_id) const {
+    auto rec = app_.store->get_execution(execution_id);
+    if (!rec || !rec.value()) return "";
+    const Value v = tmpl::value_from_json(*rec.value());
+    const Value* st = dict_get(v, "status");
+    return st && st->is_string() ? std::string(st->str()) : "";
+}
+
 std::string Schedules::list_json() const {
     Value items = Value::list();
     for (const auto& sp : states_) {
         const State& s = *sp;
         const workflow::ScheduleEntry& d = *s.def;
-        std::string last_status;
-        if (!s.last_execution_id.empty()) {
-            auto rec = app_.store->get_execution(s.last_execution_id);
-            if (rec && rec.value()) {
-                const Value v = tmpl::value_from_json(*rec.value());
-                if (const Value* st = dict_get(v, "status"); st && st->is_string())
-                    last_status = std::string(st->str());
-            }
-        }
+        std::string last_status = s.last_execution_id.empty() ? "" : status_of(s.last_execution_id);
         items.list_obj().items.push_back(
             dict_of({{"name", str(d.name)},
                      {"workflow", str(d.workflow)},
@@ -140,6 +147,7 @@ std::string Schedules::list_json() const {
                      {"cron", d.every_ms ? Value::none() : str(d.cron)},
                      {"enabled", Value::boolean(d.enabled)},
                      {"catch_up", Value::boolean(d.catch_up)},
+                     {"overlap", str(d.skip_overlap ? "skip" : "allow")},
                      {"next_run", d.enabled ? time_or_null(s.next_due) : Value::none()},
                      {"last_run", time_or_null(s.last_due)},
                      {"last_execution_id",

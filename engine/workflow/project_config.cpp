@@ -251,7 +251,7 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
         ScheduleEntry e;
         e.mark = r.ctx().mark(item);
         r.fields(item, "schedules",
-                 {"name", "workflow", "every", "cron", "inputs", "catch_up", "enabled"},
+                 {"name", "workflow", "every", "cron", "inputs", "catch_up", "enabled", "overlap"},
                  [&](const std::string& key, const YAML::Node& f) {
                      if (key == "name") {
                          e.name = r.string(f, "name");
@@ -279,6 +279,11 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          if (r.mapping(f, "inputs")) e.inputs = detail::to_value(r.ctx(), f);
                      } else if (key == "catch_up") {
                          e.catch_up = r.boolean(f, "catch_up");
+                     } else if (key == "overlap") {
+                         std::string o = r.string(f, "overlap");
+                         if (o == "skip" || o == "allow") e.skip_overlap = o == "skip";
+                         else if (!o.empty())
+                             r.ctx().error(f, "overlap must be allow or skip, got '" + o + "'");
                      } else {
                          e.enabled = r.boolean(f, "enabled");
                      }

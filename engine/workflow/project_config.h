@@ -39,6 +39,8 @@ struct ScheduleEntry {
     tmpl::Value inputs = tmpl::Value::dict();
     bool catch_up = true;                   // one run after downtime that missed a due time
     bool enabled = true;
+    // A due time while the previous run is still going: start another ("allow") or skip it.
+    bool skip_overlap = false;
     Mark mark;
 };
 

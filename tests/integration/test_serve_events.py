@@ -416,6 +416,33 @@ schedules:
                          [e["trigger_info"] for e in slow])
 
 
+
+class ScheduleOverlap(ServeEventsTest):
+    CONFIG = """\
+schedules:
+  - {name: busy, workflow: slow, every: 1s, inputs: {pause: 4s}, overlap: skip}
+"""
+
+    def test_a_due_time_is_skipped_while_the_previous_run_goes_on(self):
+        def busy():
+            status, body = self.s.json("GET", "/api/v1/schedules", role="viewer")
+            self.assertEqual(status, 200, body)
+            return body["schedules"][0]
+        skipped = wait_for(lambda: "skipped" in (busy()["last_error"] or "") and busy(),
+                           timeout=15)
+        self.assertTrue(skipped, busy())
+        self.assertEqual(skipped["overlap"], "skip")
+        self.assertIn("is still running", skipped["last_error"])
+        first = skipped["last_execution_id"]
+        self.assertIn(first, skipped["last_error"])
+        status, body = self.s.json("GET", "/api/v1/executions?workflow=slow", role="viewer")
+        runs = [e for e in body["executions"]
+                if (e.get("trigger_info") or {}).get("schedule") == "busy"]
+        # Only the first run started: every due time since found it still running.
+        self.assertEqual([e["id"] for e in runs], [first])
+        self.assertEqual(runs[0]["status"], "running")
+
+
 if __name__ == "__main__":
     te.FERRY = sys.argv.pop(1)
     unittest.main(verbosity=2)

@@ -197,3 +197,16 @@ TEST_CASE("form values: rules shared with workflow inputs", "[forms]") {
     CHECK(error_of(m, Value::list({Value::string("z")})).find("not one of the choices") !=
           std::string::npos);
 }
+
+TEST_CASE("schedules: overlap allow (default) or skip", "[config][schedules]") {
+    auto r = load_project_config_text(R"(schedules:
+  - {name: a, workflow: w, every: 30m}
+  - {name: b, workflow: w, every: 30m, overlap: skip}
+  - {name: c, workflow: w, every: 30m, overlap: never}
+)",
+                                      "ferry.yaml");
+    REQUIRE(r.config.schedule_entries.size() == 3);
+    CHECK_FALSE(r.config.schedule_entries[0].skip_overlap);
+    CHECK(r.config.schedule_entries[1].skip_overlap);
+    CHECK(problems_of(r) == "ferry.yaml:4:49: overlap must be allow or skip, got 'never'\n");
+}

@@ -70,9 +70,11 @@ std::string origin_of(std::string_view url) {
     return o;
 }
 
-std::string capped(std::string_view body, size_t cap) {
-    if (body.size() <= cap) return std::string(body);
-    return std::string(body.substr(0, cap)) + "...[" + std::to_string(body.size() - cap) +
+// The first `cap` bytes of a body of `full_size` bytes (body may already be a prefix).
+std::string capped(std::string_view body, size_t full_size, size_t cap) {
+    if (full_size <= cap && body.size() == full_size) return std::string(body);
+    cap = std::min(cap, body.size());
+    return std::string(body.substr(0, cap)) + "...[" + std::to_string(full_size - cap) +
            " more bytes]";
 }
 
@@ -100,7 +102,8 @@ struct IntegrationClient::Op {
     int tries = 0;                 // attempts counted by the retry policy
     bool token_refreshed = false;  // a 401 refreshes the OAuth token once per request
     uint64_t transfer = 0;
-    HttpRequest sent;              // the last attempt, for its record
+    HttpRequest sent;              // the last attempt, for its record (body: a prefix)
+    size_t sent_body_size = 0;     // the whole body's size
     std::unique_ptr<Loop::Timer> timer;
     bool over = false;
 };
@@ -196,8 +199,13 @@ void IntegrationClient::send_attempt(const std::shared_ptr<Op>& op) {
     ++op->tries;
     ++op->out.attempts;
     ++health_.requests;
+    // Only the prefix a record may keep is copied; the body goes to the wire uncopied.
+    std::string body = std::move(built.value().body);
+    op->sent_body_size = body.size();
+    built.value().body.clear();
     op->sent = built.value();
-    op->sent.body = capped(op->sent.body, config_.max_logged_body);
+    op->sent.body.assign(body, 0, std::min(body.size(), config_.max_logged_body));
+    built.value().body = std::move(body);
     op->transfer = http_.send(std::move(built.value()),
                               [this, op](Result<HttpResponse> res, const HttpTransferInfo& info) {
                                   on_attempt(op, std::move(res), info);
@@ -474,6 +482,8 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
 std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& sent,
                                               const Result<HttpResponse>& res,
                                               uint64_t retry_in_ms) const {
+    bool answered = res && res.value().status >= 200 && res.value().status < 400;
+    size_t cap = answered ? config_.max_logged_body_answered : config_.max_logged_body;
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     auto str = [&](std::string_view s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
@@ -499,7 +509,7 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
     str("headers");
     headers(sent.headers);
     str("body");
-    str(sent.body);
+    str(capped(sent.body, op.sent_body_size, cap));
     w.EndObject();
     if (res) {
         const HttpResponse& r = res.value();
@@ -512,7 +522,7 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
         str("headers");
         headers(r.headers);
         str("body");
-        str(capped(r.body, config_.max_logged_body));
+        str(capped(r.body, r.body.size(), cap));
         w.EndObject();
     } else {
         str("error");

@@ -314,7 +314,7 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
     }
     if (!req.timeout_set) out.timeout_ms = config_.timeout_ms;
     std::string method = out.method;
-    out.fresh_connection = !req.idempotent.value_or(method != "POST" && method != "PATCH");
+    out.never_resend = !req.idempotent.value_or(method != "POST" && method != "PATCH");
     out.verify_tls = out.verify_tls && config_.tls.verify;
     if (out.ca_file.empty()) out.ca_file = config_.tls.ca_file;
     if (out.client_cert.empty()) out.client_cert = config_.tls.client_cert;

@@ -14,8 +14,11 @@
 #   --repeat R         floor and ferry alternately R times (default 1); every run is printed
 #   --quiet-log        ferry serve --quiet (default: access logs on, to a file, as deployed)
 #   --dir BASE         where the throw-away project and its data go (default $TMPDIR or /tmp)
-#   --perf SECONDS     record `perf record -g` of ferry for that many seconds of an extra
-#                      ferry run and print `perf report` (needs perf; a profile, not a figure)
+#   --keep             start everything, check one answer, print the PIDs and ports and leave
+#                      it all running (for perf and strace sessions); stop each by its PID
+#   --perf SECONDS     instead of the runs: `perf record` ferry (DWARF call graphs) for that
+#                      many seconds under the same load, print its shares by library and keep
+#                      BASE/ferry-serve-bench.perf.data (needs perf; a profile, not a figure)
 #
 # What runs, all on 127.0.0.1, each process started here and stopped by its PID:
 #   mock   nginx, 1 worker: POST /api/now/table/incident -> 201 with a ServiceNow-like record
@@ -26,7 +29,8 @@
 #          outputs {number}; the answer is the finished execution with the ticket number
 #   wrk    -t T -c C --latency with bench/serve_wrk.lua (the POST body; counts answers that
 #          are not 2xx or carry no ticket number)
-# RSS: ferry's VmRSS after start (idle) and VmHWM after the runs (peak); for nginx the sum
+# RSS: ferry's VmRSS after start (idle) and VmHWM after the runs (peak), which includes the
+# mapped LMDB history pages, and its own memory (RssAnon, sampled); for nginx the sum
 # over master and worker. CPU: utime+stime over the measured run, per request.
 set -euo pipefail
 
@@ -40,6 +44,7 @@ repeat=1
 quiet=""
 base="${TMPDIR:-/tmp}"
 perf_secs=""
+keep=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -51,7 +56,8 @@ while [ $# -gt 0 ]; do
     --quiet-log) quiet=--quiet; shift ;;
     --dir) base="$2"; shift 2 ;;
     --perf) perf_secs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "serve_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -192,6 +198,7 @@ cpu_ticks() {  # utime + stime of a process and its children (nginx workers)
   echo "$total"
 }
 ferry_idle_kb="$(kb "$ferry_pid" VmRSS)"
+ferry_idle_anon_kb="$(kb "$ferry_pid" RssAnon)"
 floor_idle_kb="$(nginx_kb "$floor_pid" VmRSS)"
 
 # --- one request each, shown: the answer must carry the ticket number ----------------------
@@ -207,6 +214,15 @@ for target in "floor $floor_port /hooks/alert" "ferry $ferry_port /hooks/alert?w
   fi
   echo "$1 answer: $(printf '%s' "$answer" | cut -c1-300)"
 done
+
+if [ -n "$keep" ]; then
+  trap - EXIT
+  echo "kept: ferry serve PID $ferry_pid on 127.0.0.1:$ferry_port (POST /hooks/alert?wait=10s)," \
+       "floor nginx PID $floor_pid on 127.0.0.1:$floor_port (POST /hooks/alert)," \
+       "mock nginx PID $mock_pid on 127.0.0.1:$mock_port; stop: kill -TERM $ferry_pid;" \
+       "kill -QUIT $floor_pid $mock_pid; rm -rf $work ${nginx_prefixes[*]}"
+  exit 0
+fi
 
 # --- the runs ------------------------------------------------------------------------------
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1);" \
@@ -243,25 +259,39 @@ if [ -n "$perf_secs" ]; then
     "http://127.0.0.1:$ferry_port" -- "/hooks/alert?wait=10s" >/dev/null &
   wrk_pid=$!
   sleep 1
-  perf record -g -o "$work/perf.data" -p "$ferry_pid" -- sleep "$perf_secs" 2>/dev/null
+  # DWARF call graphs: the Release build has no frame pointers.
+  perf record -F 499 --call-graph dwarf,16384 -o "$base/ferry-serve-bench.perf.data" \
+    -p "$ferry_pid" -- sleep "$perf_secs" 2>/dev/null
   wait "$wrk_pid" || true
-  perf report -i "$work/perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null | head -150
+  perf report -i "$base/ferry-serve-bench.perf.data" --no-children --sort dso --stdio 2>/dev/null |
+    grep '%' | head -12
+  echo "profile kept in $base/ferry-serve-bench.perf.data (perf report -i ...)"
   exit 0
 fi
+# VmHWM counts the pages of the history file LMDB maps (RssFile: page cache, shared and
+# reclaimable) with the process's own memory; the peak of the latter (RssAnon) is sampled.
+( while kill -0 "$ferry_pid" 2>/dev/null; do kb "$ferry_pid" RssAnon; sleep 0.2; done ) \
+  >"$work/anon.kb" 2>/dev/null &
+sampler_pid=$!
 for _ in $(seq "$repeat"); do
   run floor "$floor_port" /hooks/alert "$floor_pid"
   run ferry "$ferry_port" "/hooks/alert?wait=10s" "$ferry_pid"
 done
+kill "$sampler_pid" 2>/dev/null || true
+wait "$sampler_pid" 2>/dev/null || true
+ferry_peak_anon_kb="$(sort -n "$work/anon.kb" | tail -1)"
 ferry_peak_kb="$(kb "$ferry_pid" VmHWM)"
 ferry_after_kb="$(kb "$ferry_pid" VmRSS)"
+ferry_file_kb="$(kb "$ferry_pid" RssFile)"
 floor_peak_kb="$(nginx_kb "$floor_pid" VmHWM)"
 store_kb="$(du -sk "$work/data" | cut -f1)"
 
 python3 - "$raw" "$ferry_idle_kb" "$ferry_peak_kb" "$ferry_after_kb" "$floor_idle_kb" "$floor_peak_kb" \
-  "$store_kb" "$ferry_total" <<'PY'
+  "$store_kb" "$ferry_total" "$ferry_idle_anon_kb" "${ferry_peak_anon_kb:-0}" "$ferry_file_kb" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-idle, peak, after, floor_idle, floor_peak, store_kb, ferry_requests = map(int, sys.argv[2:9])
+idle, peak, after, floor_idle, floor_peak, store_kb, ferry_requests, idle_anon, peak_anon, file_kb = \
+    map(int, sys.argv[2:12])
 print()
 print("== ferry serve: webhook -> transform -> ServiceNow create -> ticket number (issue 5) ==")
 print(f"{'run':6} {'load avg before':>16} {'requests/s':>10} {'x floor':>7} {'p50 ms':>7} {'p99 ms':>7} "
@@ -278,7 +308,9 @@ for r in rows:
     print(f"{r['label']:6} {r['load']:>16} {rps:10.0f} {ratio:>7} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} "
           f"{r['max_ms']:7.1f} {r['cpu_us_per_request']:10.0f} {bad:5d} {i / 1024:11.1f} {p / 1024:11.1f}")
 print(f"(bad = non-2xx + socket errors + answers without a ticket number; ferry RSS after the runs "
-      f"{after / 1024:.1f} MB; history on disk {store_kb / 1024:.1f} MB, "
+      f"{after / 1024:.1f} MB, of which {file_kb / 1024:.1f} MB mapped history file (RssFile); "
+      f"ferry's own memory (RssAnon) idle {idle_anon / 1024:.1f} MB, peak {peak_anon / 1024:.1f} MB; "
+      f"history on disk {store_kb / 1024:.1f} MB, "
       f"{store_kb / max(ferry_requests, 1):.2f} KB per ferry request (warm-ups included))")
 ferry = [r for r in rows if r["label"] == "ferry"]
 if ferry:

@@ -57,7 +57,7 @@ while [ $# -gt 0 ]; do
     --dir) base="$2"; shift 2 ;;
     --perf) perf_secs="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "serve_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done

@@ -22,7 +22,7 @@
 #   --keep-mock      print the mock's port and PID and leave it running (for perf sessions);
 #                    stop it with kill -QUIT PID, then remove the prefix it prints
 #
-# The mock: nginx as the current user in a temporary prefix (daemon off, pid file and error
+# The mock (bench/nginx_mock.sh): nginx as the current user in a temporary prefix (daemon off, pid file and error
 # log in the temp dir, access_log off, keep-alive on), listening on 127.0.0.1:<free port>:
 #   POST /api/now/table/incident -> 201 and a ServiceNow-like {"result": {...}} body
 #   POST /webhook/...            -> 204
@@ -69,128 +69,29 @@ if [ ! -x "$bin" ]; then
   echo "ticket_bench.sh: $bin is missing; build it first (see the top of this script)" >&2
   exit 2
 fi
-nginx_bin="$(command -v nginx || true)"
-[ -z "$nginx_bin" ] && [ -x /usr/sbin/nginx ] && nginx_bin=/usr/sbin/nginx
-if [ -z "$nginx_bin" ]; then
-  echo "ticket_bench.sh: nginx is missing: apt-get install nginx-light (the benchmark's mock)" >&2
-  exit 2
-fi
+source "$root/bench/nginx_mock.sh"
+nginx_find
 build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null || true)"
 [ "$build_type" != "Release" ] && echo "WARNING: $build is not a Release build" >&2
 
 # --- the mock ---------------------------------------------------------------------------
-prefix="$(mktemp -d "${TMPDIR:-/tmp}/ferry-ticket-mock-XXXXXX")"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-user_line=""
-# As root the workers would otherwise drop to nobody: keep them the current user.
-[ "$(id -u)" = 0 ] && user_line="user root root;"
-# A ServiceNow Table API answer to a create, as large as a real one: every value a string,
-# the description echoed back (the RCA rendered by `ferry render`, 5.5 KB for the default),
-# sys_id and number unique per response ($request_id: 32 hex; $connection: creates come on
-# fresh connections), correlation_id the one the benchmark's workflow sends. Escaped for nginx
-# quoted strings: backslashes doubled, quotes escaped, '$' only in nginx's own variables.
+port="$(free_port)"
+# The description is the RCA rendered by `ferry render` (5.5 KB for the default), as the
+# benchmark's workflow sends it: the mock echoes it back as ServiceNow does.
 description="$("$build/ferry" render "$root/templates/incident.md.j2" \
   --vars "$sample" 2>/dev/null || echo "(the description as sent)")"
-sn_directives="$(DESCRIPTION="$description" python3 - <<'BODY'
-import json, os
-link = "https://instance.service-now.com/api/now/table/"
-result = {
-    "sys_id": "@SYS_ID@", "number": "@NUMBER@", "state": "1", "active": "true",
-    "priority": "1", "impact": "1", "urgency": "1", "severity": "3",
-    "short_description": "Orders API outage: PostgreSQL connection pool exhausted on orders-db (eu-central-2, Zürich)",
-    "description": os.environ["DESCRIPTION"],
-    "assignment_group": {"link": link + "sys_user_group/8a4dde73c6112278017a6a4baf547aa7",
-                         "value": "8a4dde73c6112278017a6a4baf547aa7"},
-    "category": "RCA Analysis", "subcategory": "", "caller_id": "", "cmdb_ci": "",
-    "correlation_id": "ferry-ticket-bench", "correlation_display": "", "contact_type": "",
-    "opened_at": "2026-12-01 10:44:05",
-    "opened_by": {"link": link + "sys_user/6816f79cc0a8016401c5a33be04be441",
-                  "value": "6816f79cc0a8016401c5a33be04be441"},
-    "sys_created_on": "2026-12-01 10:44:05", "sys_created_by": "svc_ferry",
-    "sys_updated_on": "2026-12-01 10:44:05", "sys_updated_by": "svc_ferry", "sys_mod_count": "0",
-    "sys_class_name": "incident",
-    "sys_domain": {"link": link + "sys_user_group/global", "value": "global"},
-    "escalation": "0", "upon_approval": "proceed", "upon_reject": "cancel", "incident_state": "1",
-    "notify": "1", "reassignment_count": "0", "reopen_count": "0", "made_sla": "true",
-    "knowledge": "false", "approval": "not requested", "company": "", "location": "",
-    "work_notes": "", "comments": "", "close_code": "", "close_notes": "", "resolved_at": "",
-}
-text = json.dumps({"result": result}, ensure_ascii=False).replace("$", "\\u0024")
-# nginx takes at most 4 KB per parameter: the body goes into variables of 1,000 characters
-# each (set), which the return directive concatenates.
-names = []
-for i in range(0, len(text), 1000):
-    chunk = text[i:i + 1000].replace("\\", "\\\\").replace("'", "\\'")
-    chunk = chunk.replace("@SYS_ID@", "$request_id").replace("@NUMBER@", "INC$connection")
-    names.append(f"snow_body_{len(names)}")
-    print(f"      set ${names[-1]} '{chunk}';")
-print("      return 201 '" + "".join("${" + n + "}" for n in names) + "';")
-BODY
-)"
-cat >"$prefix/nginx.conf" <<EOF
-$user_line
-daemon off;
-master_process on;
-worker_processes 1;
-pid $prefix/nginx.pid;
-error_log $prefix/error.log warn;
-events { worker_connections 8192; multi_accept on; }
-http {
-  access_log off;
-  client_body_temp_path $prefix/body;
-  proxy_temp_path $prefix/proxy;
-  fastcgi_temp_path $prefix/fastcgi;
-  uwsgi_temp_path $prefix/uwsgi;
-  scgi_temp_path $prefix/scgi;
-  keepalive_timeout 60s;
-  keepalive_requests 1000000;
-  client_max_body_size 4m;
-  server_tokens off;
-  server {
-    listen 127.0.0.1:$port backlog=4096;
-    location = /api/now/table/incident {
-      if (\$request_method != POST) { return 405; }
-      default_type application/json;
-      add_header Location "http://127.0.0.1:$port/api/now/table/incident/\$request_id";
-$sn_directives
-    }
-    location /webhook/ {
-      if (\$request_method != POST) { return 405; }
-      return 204;
-    }
-    location = /nginx_status { stub_status; }
-    location / { return 404; }
-  }
-}
-EOF
-# Its output goes to a file: with --keep-mock it must not hold the caller's stdout open.
-"$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" >"$prefix/nginx.out" 2>&1 &
-nginx_pid=$!
-stop_mock() {
-  if [ -n "${nginx_pid:-}" ] && kill -0 "$nginx_pid" 2>/dev/null; then
-    kill -QUIT "$nginx_pid" 2>/dev/null || true
-    wait "$nginx_pid" 2>/dev/null || true
-  fi
-  rm -rf "$prefix"
-}
-if [ -z "$keep_mock" ]; then trap stop_mock EXIT; fi
-for _ in $(seq 50); do
-  curl -sf "http://127.0.0.1:$port/nginx_status" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-if ! curl -sf "http://127.0.0.1:$port/nginx_status" >/dev/null; then
-  echo "ticket_bench.sh: nginx did not start:" >&2
-  cat "$prefix/error.log" >&2
-  exit 1
-fi
+if [ -z "$keep_mock" ]; then trap nginx_stop_all EXIT; fi
+nginx_start ticket-mock "$(servicenow_mock_conf "$port" "$description")" \
+  "http://127.0.0.1:$port/nginx_status"
+nginx_pid="$nginx_last_pid"
 if [ -n "$keep_mock" ]; then
-  echo "mock: nginx PID $nginx_pid on 127.0.0.1:$port (prefix $prefix); stop it with: kill -QUIT $nginx_pid"
+  echo "mock: nginx PID $nginx_pid on 127.0.0.1:$port (prefix ${nginx_prefixes[0]}); stop it with: kill -QUIT $nginx_pid"
   exit 0
 fi
 
 # --- the runs ---------------------------------------------------------------------------
 raw="$(mktemp)"
-trap 'rm -f "$raw"; stop_mock' EXIT
+trap 'rm -f "$raw"; nginx_stop_all' EXIT
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1);" \
      "build: $build (${build_type:-?}); nginx $("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///'), 1 worker;" \
      "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

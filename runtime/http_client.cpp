@@ -82,6 +82,10 @@ HttpClient::Impl::Impl(Loop& l) : loop(l) {
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::on_curl_timer);
     curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    // libcurl's default keeps 4 idle connections per easy handle *currently added*; every
+    // request is its own easy handle, so after a burst the cache shrank and closed the
+    // connections the next burst needed (1 new connection per 6 requests at 50 in flight).
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);
 
     timer = new uv_timer_t;
     uv_timer_init(loop.raw(), timer);
@@ -236,7 +240,7 @@ Status HttpClient::Impl::configure(Transfer& t) {
     set(curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(r.timeout_ms)));
     set(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(r.connect_timeout_ms)));
     set(curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L));
-    if (r.fresh_connection) set(curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L));
+    if (r.never_resend && r.body.empty()) set(curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L));
     set(curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/0.1"));
     set(curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list));
     // Fails early when Content-Length announces too much; on_body enforces it otherwise.
@@ -260,7 +264,15 @@ Status HttpClient::Impl::configure(Transfer& t) {
         // The body stays owned by t.req for the life of the transfer (POSTFIELDS does not
         // copy), and an empty body still sends "Content-Length: 0".
         set(curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(r.body.size())));
-        set(curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data()));
+        if (r.never_resend && !r.body.empty()) {
+            // No CURLOPT_SEEKFUNCTION: libcurl's resend needs a rewind, which then fails
+            // (CURLE_SEND_FAIL_REWIND) instead of sending the body twice.
+            set(curl_easy_setopt(e, CURLOPT_POST, 1L));
+            set(curl_easy_setopt(e, CURLOPT_READFUNCTION, &Impl::on_read_body));
+            set(curl_easy_setopt(e, CURLOPT_READDATA, &t));
+        } else {
+            set(curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data()));
+        }
         if (r.method != "POST") set(curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str()));
     } else if (r.method == "GET") {
         set(curl_easy_setopt(e, CURLOPT_HTTPGET, 1L));

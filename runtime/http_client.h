@@ -33,11 +33,14 @@ struct HttpRequest {
     std::string client_cert;              // mutual TLS: client certificate (PEM file)
     std::string client_key;               // mutual TLS: its key (PEM file)
     size_t max_response_bytes = 16u << 20;
-    // A new connection for this request. On a reused connection that the peer closed
-    // without answering, libcurl silently sends the request again; for a request that must
-    // not be repeated (a create) that second send would be a duplicate. Its first send on
-    // a fresh connection is never repeated.
-    bool fresh_connection = false;
+    // Never sent twice by libcurl. On a reused keep-alive connection that the peer closed
+    // without answering, libcurl silently sends the request again on a new one; for a
+    // request that must not be repeated (a create) that would be a duplicate. Such a body
+    // is fed through a read callback that cannot rewind, so where libcurl would resend the
+    // transfer fails instead (Network, request_sent: the caller decides), and the request
+    // may still use a kept-alive connection. Without a body there is nothing to refuse a
+    // rewind of, so it goes on a fresh connection, whose first send is never repeated.
+    bool never_resend = false;
 };
 
 struct HttpResponse {

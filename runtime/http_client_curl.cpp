@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 namespace ferry {
@@ -170,6 +171,10 @@ Error HttpClient::Impl::map_error(const Transfer& t, CURLcode code) const {
                                                     std::to_string(kMaxHeaderBytes) + " bytes");
         if (t.out_of_memory) return make_error(ErrorKind::Internal, what + "out of memory");
         return make_error(ErrorKind::Network, what + detail);
+    case CURLE_SEND_FAIL_REWIND:  // only never_resend bodies cannot rewind
+        return make_error(ErrorKind::Network,
+                          what + "the reused connection closed without an answer after the "
+                                 "request was sent; not sent again (it may have been acted on)");
     case CURLE_OUT_OF_MEMORY:
     case CURLE_BAD_FUNCTION_ARGUMENT:
     case CURLE_NOT_BUILT_IN:
@@ -228,6 +233,16 @@ size_t HttpClient::Impl::on_body(char* data, size_t size, size_t nmemb, void* us
         t->out_of_memory = true;
         return 0;
     }
+    return n;
+}
+
+// CURLOPT_READFUNCTION (never_resend bodies): "Your function must then return the actual
+// number of bytes that it stored in that memory area. Returning 0 will signal end-of-file".
+size_t HttpClient::Impl::on_read_body(char* buffer, size_t size, size_t nitems, void* userp) {
+    auto* t = static_cast<Transfer*>(userp);
+    size_t n = std::min(size * nitems, t->req.body.size() - t->body_read);
+    std::memcpy(buffer, t->req.body.data() + t->body_read, n);
+    t->body_read += n;
     return n;
 }
 

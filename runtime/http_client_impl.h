@@ -92,6 +92,7 @@ struct HttpClient::Impl {
         bool headers_too_large = false;
         bool out_of_memory = false;
         bool sent = false;  // upload progress seen, or the peer answered
+        size_t body_read = 0;  // never_resend: bytes of req.body handed to libcurl
         char errbuf[CURL_ERROR_SIZE] = {};
 
         ~Transfer() { release(); }
@@ -135,6 +136,7 @@ struct HttpClient::Impl {
     static curl_socket_t on_open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* addr);
     static int on_close_socket(void* clientp, curl_socket_t fd);
     static size_t on_body(char* data, size_t size, size_t nmemb, void* userp);
+    static size_t on_read_body(char* buffer, size_t size, size_t nitems, void* userp);
     static size_t on_header(char* data, size_t size, size_t nitems, void* userp);
     static int on_progress(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t ulnow);
 

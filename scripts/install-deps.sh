@@ -4,6 +4,7 @@
 #
 #   scripts/install-deps.sh           build dependencies
 #   scripts/install-deps.sh --test    build + test dependencies (python3-jinja2 oracle, ...)
+#   scripts/install-deps.sh --bench   build + benchmark dependencies (bench/*.sh: nginx mock, wrk)
 set -euo pipefail
 
 build_pkgs=(
@@ -12,11 +13,13 @@ build_pkgs=(
   libssl-dev libyaml-cpp-dev libhttp-parser-dev catch2
 )
 test_pkgs=(python3 python3-jinja2 lmdb-utils openssl prometheus)
+bench_pkgs=(nginx-light wrk curl python3)
 
 pkgs=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=("${test_pkgs[@]}")
-fi
+case "${1:-}" in
+  --test) pkgs+=("${test_pkgs[@]}") ;;
+  --bench) pkgs+=("${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,7 +4,11 @@
 #include "core/values.h"
 #include "template/environment.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <algorithm>
+#include <cmath>
 
 namespace ferry::engine::server {
 
@@ -21,17 +25,35 @@ std::string text_of(const Value& dict, const char* key) {
     return v && v->is_string() ? std::string(v->str()) : "";
 }
 
+// Written directly (not through a Value dict): every engine event of every execution comes
+// here, watched or not, to fill the resume ring.
 std::string payload(const std::string& execution_id, const std::string& workflow,
                     const std::string& step, const std::string& status, const std::string& message,
                     double duration_ms, int attempt, const std::string& at) {
-    return to_json_text(dict_of({{"execution_id", str(execution_id)},
-                                 {"workflow", str(workflow)},
-                                 {"step", step.empty() ? Value::none() : str(step)},
-                                 {"status", str(status)},
-                                 {"message", str(message)},
-                                 {"duration_ms", Value::floating(duration_ms)},
-                                 {"attempt", Value::integer(attempt)},
-                                 {"at", str(at)}}));
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto text = [&w](const std::string& s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
+    w.StartObject();
+    w.Key("execution_id");
+    text(execution_id);
+    w.Key("workflow");
+    text(workflow);
+    w.Key("step");
+    if (step.empty()) w.Null();
+    else text(step);
+    w.Key("status");
+    text(status);
+    w.Key("message");
+    text(message);
+    w.Key("duration_ms");
+    if (std::isfinite(duration_ms)) w.Double(duration_ms);
+    else w.Null();
+    w.Key("attempt");
+    w.Int64(attempt);
+    w.Key("at");
+    text(at);
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
 }
 
 // Last-Event-ID (header, or ?last_event_id= for clients that cannot set headers); 0: none.

@@ -48,6 +48,10 @@ struct IntegrationConfig {
     bool dry_run = false;
     std::vector<std::string> webhook_secrets;  // whsec_... references (several: rotation)
     size_t max_logged_body = 4096;  // bytes of each body kept in attempt records
+    // ... of an attempt answered 2xx/3xx: the task's output keeps what it used of the
+    // answer and the step's input what was sent, so a long copy here only repeats them
+    // (a create's description was stored twice more per attempt).
+    size_t max_logged_body_answered = 256;
     std::string public_json;    // the settings a task may see (no secrets), a JSON object
 };
 

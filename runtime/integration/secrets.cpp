@@ -1,6 +1,7 @@
 #include "runtime/integration/secrets.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -23,6 +24,15 @@ std::optional<Reference> split_reference(std::string_view text) {
     size_t colon = inner.find(':');
     if (colon == std::string_view::npos) return Reference{inner, {}};
     return Reference{inner.substr(0, colon), inner.substr(colon + 1)};
+}
+
+// The first occurrence of needle in hay at or after from, or npos. glibc's memmem (two-way)
+// rather than std::string::find (memchr on the first byte, then memcmp): every history
+// record passes through here, and in long texts a secret's first byte is often common.
+size_t find_in(std::string_view hay, std::string_view needle, size_t from) {
+    if (from > hay.size()) return std::string_view::npos;
+    const void* hit = memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+    return hit ? size_t(static_cast<const char*>(hit) - hay.data()) : std::string_view::npos;
 }
 
 }  // namespace
@@ -102,7 +112,7 @@ std::string Redactor::redact(std::string_view text) const {
     std::string out(text);
     for (const std::string& v : values_) {
         size_t pos = 0;
-        while ((pos = out.find(v, pos)) != std::string::npos) {
+        while ((pos = find_in(out, v, pos)) != std::string_view::npos) {
             out.replace(pos, v.size(), kRedacted);
             pos += kRedacted.size();
         }

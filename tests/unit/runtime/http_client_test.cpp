@@ -223,6 +223,50 @@ TEST_CASE("keep-alive connections are reused across requests", "[http]") {
     env.finish();
 }
 
+TEST_CASE("a never_resend POST reuses connections but is never sent twice", "[http]") {
+    Env env;
+    HttpRequest post = get(env.server->url("/hello"));
+    post.method = "POST";
+    post.body = std::string(5000, 'p');
+    post.never_resend = true;
+    for (int i = 0; i < 3; ++i) {
+        Outcome o = env.fetch(post);
+        REQUIRE(o.ok());
+        CHECK(o.response().status == 200);
+    }
+    CHECK(env.server->requests() == 3);
+    CHECK(env.server->connections() == 1);  // kept alive, like any request
+
+    // The kept-alive connection dies with the request on it and no answer: libcurl would
+    // send it again on a new connection; a never_resend request fails instead.
+    post.url = env.server->url("/drop");
+    Outcome lost = env.fetch(post);
+    REQUIRE_FALSE(lost.ok());
+    CHECK(lost.kind() == ErrorKind::Network);
+    CHECK(lost.info.request_sent);
+    // The dropped request arrived exactly once. (libcurl connects for its resend, then finds
+    // it cannot rewind the body and closes that connection having sent nothing.)
+    CHECK(env.server->requests() == 4);
+
+    // The same without never_resend shows what is prevented: the request arrives twice.
+    REQUIRE(env.fetch(get(env.server->url("/hello"))).ok());
+    size_t before = env.server->requests();
+    post.never_resend = false;
+    REQUIRE_FALSE(env.fetch(post).ok());
+    CHECK(env.server->requests() - before == 2);
+
+    // Without a body there is no rewind to refuse: a fresh connection instead of the
+    // kept-alive one the GET leaves.
+    REQUIRE(env.fetch(get(env.server->url("/hello"))).ok());
+    size_t conns = env.server->connections();
+    HttpRequest empty = get(env.server->url("/hello"));
+    empty.method = "POST";
+    empty.never_resend = true;
+    REQUIRE(env.fetch(empty).ok());
+    CHECK(env.server->connections() == conns + 1);
+    env.finish();
+}
+
 TEST_CASE("a transfer that takes too long fails with Timeout", "[http]") {
     Env env;
     HttpRequest req = get(env.server->url("/delay/3000"));

@@ -7,6 +7,7 @@
 #include "template/builtins.h"
 #include "template/value.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -141,6 +142,9 @@ struct ParsedTemplate {
     Body body;
     std::vector<const Stmt*> blocks;  // every {% block %} in the file, nested ones included
     bool has_extends = false;
+    // The size of the last render's output: the next render reserves that much instead of
+    // growing its output string step by step (a hint only, hence relaxed and racy-safe).
+    mutable std::atomic<size_t> output_size_hint{0};
     const Stmt* find_block(std::string_view block_name) const {
         for (const Stmt* b : blocks)
             if (b->text == block_name) return b;

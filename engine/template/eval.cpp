@@ -5,17 +5,6 @@
 
 namespace ferry::tmpl {
 
-Value Renderer::eval(const Expr& e) {
-    // Constants are the hot path and cannot fail.
-    if (e.kind == ExprKind::Const) return e.value;
-    try {
-        return eval_inner(e);
-    } catch (TemplateError& err) {
-        locate(err, e.line, e.column);
-        throw;
-    }
-}
-
 Value Renderer::eval_name(const Expr& e) {
     uint64_t tag = e.name_tag != 0 ? e.name_tag : name_tag(e.name);
     if (const Value* v = scope_->lookup(e.name, tag)) return *v;
@@ -159,7 +148,8 @@ Value Renderer::eval_binary(const Expr& e) {
     return binary_op(e.name, a, b, options_.max_output);
 }
 
-Value Renderer::eval_inner(const Expr& e) {
+// Inlined into eval(): a call level less for each of the ~1,000 nodes a render evaluates.
+[[gnu::always_inline]] inline Value Renderer::eval_inner(const Expr& e) {
     switch (e.kind) {
     case ExprKind::Const: return e.value;
     case ExprKind::Name: return eval_name(e);
@@ -227,6 +217,18 @@ Value Renderer::eval_inner(const Expr& e) {
     case ExprKind::NSRef: raise(ErrorKind::Runtime, "namespace reference used as a value");
     }
     return Value();
+}
+
+Value Renderer::eval(const Expr& e) {
+    // Constants and names are the hot path and cannot fail (a missing name is a value).
+    if (e.kind == ExprKind::Const) return e.value;
+    if (e.kind == ExprKind::Name) return eval_name(e);
+    try {
+        return eval_inner(e);
+    } catch (TemplateError& err) {
+        locate(err, e.line, e.column);
+        throw;
+    }
 }
 
 }  // namespace ferry::tmpl

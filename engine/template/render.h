@@ -87,15 +87,21 @@ struct TemplateFrame {
     std::shared_ptr<const ParsedTemplate> parent;
 };
 
+// What a render borrows and gives back with its capacity: argument lists, macro output
+// buffers and child scopes. Kept per thread between renders (see Renderer's constructor), so
+// a warm thread renders without allocating them again.
+struct RenderPools {
+    std::vector<std::unique_ptr<Args>> args_stack;
+    std::vector<std::string> buffers;
+    std::vector<Ref<Scope>> scopes;
+};
+
 class Renderer final : public Runtime {
   public:
-    Renderer(Environment& env, const RenderOptions& options) : env_(env), options_(options) {}
+    Renderer(Environment& env, const RenderOptions& options);
     // Breaks the reference cycles a render made (a scope holding a macro whose closure is
     // that scope): with reference counting they would otherwise never be freed.
-    ~Renderer() {
-        for (const Ref<Scope>& s : cyclic_)
-            if (!s->persistent) s->vars.clear();
-    }
+    ~Renderer();
 
     // Renders a whole template (following its extends chain) into out.
     void render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::string& out);
@@ -205,9 +211,9 @@ class Renderer final : public Runtime {
     class PooledArgs {
       public:
         explicit PooledArgs(Renderer& r) : r_(r) {
-            if (r.args_depth_ == r.args_stack_.size())
-                r.args_stack_.push_back(std::make_unique<Args>());
-            a_ = r.args_stack_[r.args_depth_++].get();
+            auto& stack = r.pools_->args_stack;
+            if (r.args_depth_ == stack.size()) stack.push_back(std::make_unique<Args>());
+            a_ = stack[r.args_depth_++].get();
         }
         ~PooledArgs() {
             a_->positional.clear();
@@ -225,9 +231,10 @@ class Renderer final : public Runtime {
 
     // Child scopes for macro calls and loops, recycled with their variables' capacity.
     Ref<Scope> take_scope(Ref<Scope> parent) {
-        if (scope_pool_.empty()) return make_ref<Scope>(std::move(parent));
-        Ref<Scope> s = std::move(scope_pool_.back());
-        scope_pool_.pop_back();
+        auto& pool = pools_->scopes;
+        if (pool.empty()) return make_ref<Scope>(std::move(parent));
+        Ref<Scope> s = std::move(pool.back());
+        pool.pop_back();
         s->parent = std::move(parent);
         return s;
     }
@@ -237,31 +244,30 @@ class Renderer final : public Runtime {
         if (!s || s->refs != 1 || s->persistent || s->fallback) return;
         s->vars.clear();
         s->parent = Ref<Scope>();
-        scope_pool_.push_back(std::move(s));
+        pools_->scopes.push_back(std::move(s));
     }
 
     // Output buffers for macro calls, kept with their capacity between calls: a macro's
     // result is usually short, so copying it out beats a fresh 256-byte buffer per call.
     std::string take_buffer() {
-        if (buffer_pool_.empty()) {
+        auto& pool = pools_->buffers;
+        if (pool.empty()) {
             std::string b;
             b.reserve(256);
             return b;
         }
-        std::string b = std::move(buffer_pool_.back());
-        buffer_pool_.pop_back();
+        std::string b = std::move(pool.back());
+        pool.pop_back();
         b.clear();
         return b;
     }
     void give_back(std::string&& buffer) {
-        if (buffer.capacity() != 0) buffer_pool_.push_back(std::move(buffer));
+        if (buffer.capacity() != 0) pools_->buffers.push_back(std::move(buffer));
     }
 
   private:
-    std::vector<std::unique_ptr<Args>> args_stack_;
+    std::unique_ptr<RenderPools> pools_;
     size_t args_depth_ = 0;
-    std::vector<std::string> buffer_pool_;
-    std::vector<Ref<Scope>> scope_pool_;
     std::string last_filter_name_, last_test_name_;
     FilterFn last_filter_ = nullptr;
     TestFn last_test_ = nullptr;

@@ -27,7 +27,7 @@ Renderer::Renderer(Environment& env, const RenderOptions& options)
 
 Renderer::~Renderer() {
     for (const Ref<Scope>& s : cyclic_)
-        if (!s->persistent) s->vars.clear();
+        if (!s->persistent) s->clear();
     if (!t_idle_pools) t_idle_pools = std::move(pools_);
 }
 
@@ -178,7 +178,7 @@ void Renderer::exec_for(const Stmt& s) {
             for (Value& item : items) {
                 // A fresh scope per item, reused when nothing kept the previous one.
                 if (filter_scope && filter_scope->refs == 1)
-                    filter_scope->vars.clear();
+                    filter_scope->clear();
                 else
                     filter_scope = take_scope(saved.scope);
                 scope_ = filter_scope;
@@ -211,7 +211,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
             // Each iteration gets a fresh scope, but when nothing kept the previous one
             // (a macro or `self` defined in the body would), it is cleared and reused.
             if (iteration && iteration->refs == 1) {
-                iteration->vars.clear();
+                iteration->clear();
             } else {
                 iteration = take_scope(saved.scope);
                 iteration->vars.reserve(4);  // loop, the target(s) and a set or two

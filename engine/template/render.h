@@ -31,7 +31,7 @@ struct ScopeVar {
 };
 
 struct Scope : HeapObject {
-    std::vector<ScopeVar> vars;
+    std::vector<ScopeVar> vars;         // read freely; change only through set/add/clear
     const DictObj* fallback = nullptr;  // the render's input vars (read-only)
     Value fallback_owner;                // keeps fallback alive
     Ref<Scope> parent;
@@ -39,8 +39,7 @@ struct Scope : HeapObject {
 
     explicit Scope(Ref<Scope> p = {}) : parent(std::move(p)) {}
     const Value* find_local(std::string_view name, uint64_t tag) const {
-        for (const ScopeVar& v : vars)
-            if (v.is(name, tag)) return &v.value;
+        if (const ScopeVar* v = find_var(name, tag)) return &v->value;
         if (fallback) return fallback->find(name);
         return nullptr;
     }
@@ -55,18 +54,65 @@ struct Scope : HeapObject {
     }
     void set(std::string_view name, Value value) {
         uint64_t tag = ScopeVar::tag_of(name);
-        for (ScopeVar& v : vars) {
-            if (v.is(name, tag)) {
-                v.value = std::move(value);
-                return;
-            }
+        if (ScopeVar* v = const_cast<ScopeVar*>(find_var(name, tag))) {
+            v->value = std::move(value);
+            return;
         }
         vars.push_back(ScopeVar{tag, std::string(name), std::move(value)});
+        indexed(vars.size() - 1);
     }
     // Adds a variable the scope is known not to have yet (a fresh scope's `loop`, `caller`...).
     void add(std::string_view name, Value value) {
         vars.push_back(ScopeVar{ScopeVar::tag_of(name), std::string(name), std::move(value)});
+        indexed(vars.size() - 1);
     }
+    void clear() {
+        vars.clear();
+        index_.clear();
+    }
+
+  private:
+    // From this many variables on, a scope also keeps a hash index of them: the template's
+    // root scope (~40 top-level sets in the incident template) is scanned by nearly every
+    // name a loop body or macro looks up, and a scan of it cost more than hashing.
+    static constexpr size_t kIndexFrom = 12;
+    static size_t slot_of(uint64_t tag, size_t mask) {
+        return size_t((tag * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    }
+    const ScopeVar* find_var(std::string_view name, uint64_t tag) const {
+        if (index_.empty()) {
+            for (const ScopeVar& v : vars)
+                if (v.is(name, tag)) return &v;
+            return nullptr;
+        }
+        size_t mask = index_.size() - 1;
+        for (size_t h = slot_of(tag, mask); index_[h] != 0; h = (h + 1) & mask)
+            if (vars[index_[h] - 1].is(name, tag)) return &vars[index_[h] - 1];
+        return nullptr;
+    }
+    // Records vars[pos] in the index (open addressing, linear probing, load <= 1/2; a slot
+    // holds position + 1, 0 is empty), building or growing the index when needed.
+    void indexed(size_t pos) {
+        if (vars.size() < kIndexFrom) return;
+        if (index_.size() < 2 * vars.size()) {
+            size_t size = 32;
+            while (size < 4 * vars.size())
+                size *= 2;
+            index_.assign(size, 0);
+            for (size_t i = 0; i < vars.size(); ++i)
+                insert_slot(i);
+            return;
+        }
+        insert_slot(pos);
+    }
+    void insert_slot(size_t pos) {
+        size_t mask = index_.size() - 1;
+        size_t h = slot_of(vars[pos].tag, mask);
+        while (index_[h] != 0)
+            h = (h + 1) & mask;
+        index_[h] = uint32_t(pos + 1);
+    }
+    std::vector<uint32_t> index_;
 };
 
 class Renderer;
@@ -242,7 +288,7 @@ class Renderer final : public Runtime {
     // object stored elsewhere would); any other scope is left to its owners.
     void recycle(Ref<Scope>& s) {
         if (!s || s->refs != 1 || s->persistent || s->fallback) return;
-        s->vars.clear();
+        s->clear();
         s->parent = Ref<Scope>();
         pools_->scopes.push_back(std::move(s));
     }

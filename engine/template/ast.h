@@ -73,6 +73,9 @@ struct Expr {
     ExprPtr a, b;                // operands
     FilterFn filter = nullptr;   // resolved at parse time
     Value value;                 // Const
+    // Filter/Test whose arguments are all constants (`replace('\n', ' ')`, `default('', true)`):
+    // bound once by the parser, so a render passes them without evaluating or copying them.
+    std::unique_ptr<const Args> const_args;
     CallArgs args;               // Call/Filter/Test arguments
     TestFn test = nullptr;
     ExprPtr c;        // slice step / condexpr else

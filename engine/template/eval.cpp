@@ -65,6 +65,7 @@ Value Renderer::eval_filter(const Expr& e) {
     Value subject = eval(*e.a);
     // Most filters in a template take no arguments (string, trim, list, length...).
     if (e.filter && no_arguments(e.args)) return e.filter(*this, subject, kNoArgs);
+    if (e.filter && e.const_args) return e.filter(*this, subject, *e.const_args);
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);
@@ -75,6 +76,7 @@ Value Renderer::eval_filter(const Expr& e) {
 Value Renderer::eval_test(const Expr& e) {
     Value subject = eval(*e.a);
     if (e.test && no_arguments(e.args)) return Value::boolean(e.test(*this, subject, kNoArgs));
+    if (e.test && e.const_args) return Value::boolean(e.test(*this, subject, *e.const_args));
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);

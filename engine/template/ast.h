@@ -66,6 +66,7 @@ inline uint64_t name_tag(std::string_view name) {
 struct Expr {
     ExprKind kind;
     bool is_slice = false; // Getitem with a slice: a[b:c:d], operands in slice_*
+    bool no_args = false;  // Filter/Test written without arguments (set by the parser)
     int line = 0;
     int column = 0;
     int depth = 1;               // height of the tree below: bounded so evaluation cannot overflow the stack

@@ -907,11 +907,15 @@ class Parser {
         return bounded(std::move(call));
     }
 
-    // Sets e.const_args when every argument of a filter or test is a constant.
+    // Sets e.no_args for a filter or test without arguments, and e.const_args when every
+    // argument is a constant.
     static void bind_constant_args(Expr& e) {
         const CallArgs& spec = e.args;
         if (spec.dyn_args || spec.dyn_kwargs) return;
-        if (spec.positional.empty() && spec.named.empty()) return; // the no-argument path
+        if (spec.positional.empty() && spec.named.empty()) {
+            e.no_args = true;
+            return;
+        }
         for (const auto& p : spec.positional)
             if (p->kind != ExprKind::Const) return;
         for (const auto& [name, expr] : spec.named)

@@ -154,7 +154,13 @@ class Renderer final : public Runtime {
     // The root scope for a render whose context is the vars dict.
     Ref<Scope> make_context(const Value& vars);
 
-    Value eval(const Expr& e);
+    // Constants and names (most nodes) are answered inline; they cannot fail (a missing name
+    // is a value), so only other nodes pay for the call that attaches error locations.
+    Value eval(const Expr& e) {
+        if (e.kind == ExprKind::Const) return e.value;
+        if (e.kind == ExprKind::Name) return eval_name(e);
+        return eval_located(e);
+    }
 
     // Runtime
     Value call_filter(std::string_view name, const Value& subject, const Args& args) override;
@@ -233,6 +239,7 @@ class Renderer final : public Runtime {
     Value make_module(const ParsedTemplate& tmpl, bool with_context);
 
     // expressions (eval.cpp)
+    Value eval_located(const Expr& e);
     Value eval_inner(const Expr& e);
     Value eval_name(const Expr& e);
     Value eval_binary(const Expr& e);

@@ -7,6 +7,7 @@
 #include "template/builtins.h"
 #include "template/value.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,7 @@ inline uint64_t name_tag(std::string_view name) {
 struct Expr {
     ExprKind kind;
     bool is_slice = false; // Getitem with a slice: a[b:c:d], operands in slice_*
+    bool no_args = false;  // Filter/Test written without arguments (set by the parser)
     int line = 0;
     int column = 0;
     int depth = 1;               // height of the tree below: bounded so evaluation cannot overflow the stack
@@ -72,6 +74,9 @@ struct Expr {
     ExprPtr a, b;                // operands
     FilterFn filter = nullptr;   // resolved at parse time
     Value value;                 // Const
+    // Filter/Test whose arguments are all constants (`replace('\n', ' ')`, `default('', true)`):
+    // bound once by the parser, so a render passes them without evaluating or copying them.
+    std::unique_ptr<const Args> const_args;
     CallArgs args;               // Call/Filter/Test arguments
     TestFn test = nullptr;
     ExprPtr c;        // slice step / condexpr else
@@ -141,6 +146,9 @@ struct ParsedTemplate {
     Body body;
     std::vector<const Stmt*> blocks;  // every {% block %} in the file, nested ones included
     bool has_extends = false;
+    // The size of the last render's output: the next render reserves that much instead of
+    // growing its output string step by step (a hint only, hence relaxed and racy-safe).
+    mutable std::atomic<size_t> output_size_hint{0};
     const Stmt* find_block(std::string_view block_name) const {
         for (const Stmt* b : blocks)
             if (b->text == block_name) return b;

@@ -111,7 +111,9 @@ std::shared_ptr<const ParsedTemplate> Environment::from_string(const std::string
 std::string Environment::render_or_throw(const ParsedTemplate& tmpl, const Value& vars) {
     Renderer r(*this, options_);
     std::string out;
+    out.reserve(tmpl.output_size_hint.load(std::memory_order_relaxed));
     r.render_root(tmpl, r.make_context(vars), out);
+    tmpl.output_size_hint.store(out.size(), std::memory_order_relaxed);
     return out;
 }
 

@@ -5,17 +5,6 @@
 
 namespace ferry::tmpl {
 
-Value Renderer::eval(const Expr& e) {
-    // Constants are the hot path and cannot fail.
-    if (e.kind == ExprKind::Const) return e.value;
-    try {
-        return eval_inner(e);
-    } catch (TemplateError& err) {
-        locate(err, e.line, e.column);
-        throw;
-    }
-}
-
 Value Renderer::eval_name(const Expr& e) {
     uint64_t tag = e.name_tag != 0 ? e.name_tag : name_tag(e.name);
     if (const Value* v = scope_->lookup(e.name, tag)) return *v;
@@ -64,10 +53,6 @@ Value Renderer::call(const Value& callable, const Args& args) {
 
 namespace {
 
-bool no_arguments(const CallArgs& spec) {
-    return spec.positional.empty() && spec.named.empty() && !spec.dyn_args && !spec.dyn_kwargs;
-}
-
 const Args kNoArgs;
 
 } // namespace
@@ -75,7 +60,8 @@ const Args kNoArgs;
 Value Renderer::eval_filter(const Expr& e) {
     Value subject = eval(*e.a);
     // Most filters in a template take no arguments (string, trim, list, length...).
-    if (e.filter && no_arguments(e.args)) return e.filter(*this, subject, kNoArgs);
+    if (e.filter && e.no_args) return e.filter(*this, subject, kNoArgs);
+    if (e.filter && e.const_args) return e.filter(*this, subject, *e.const_args);
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);
@@ -85,7 +71,8 @@ Value Renderer::eval_filter(const Expr& e) {
 
 Value Renderer::eval_test(const Expr& e) {
     Value subject = eval(*e.a);
-    if (e.test && no_arguments(e.args)) return Value::boolean(e.test(*this, subject, kNoArgs));
+    if (e.test && e.no_args) return Value::boolean(e.test(*this, subject, kNoArgs));
+    if (e.test && e.const_args) return Value::boolean(e.test(*this, subject, *e.const_args));
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);
@@ -159,9 +146,10 @@ Value Renderer::eval_binary(const Expr& e) {
     return binary_op(e.name, a, b, options_.max_output);
 }
 
-Value Renderer::eval_inner(const Expr& e) {
+// Inlined into eval_located(): a call level less for each node a render evaluates.
+[[gnu::always_inline]] inline Value Renderer::eval_inner(const Expr& e) {
     switch (e.kind) {
-    case ExprKind::Const: return e.value;
+    case ExprKind::Const: return e.value; // (eval() answers these two itself)
     case ExprKind::Name: return eval_name(e);
     case ExprKind::Getattr: return get_attribute(*this, eval(*e.a), e.name);
     case ExprKind::Getitem: {
@@ -227,6 +215,15 @@ Value Renderer::eval_inner(const Expr& e) {
     case ExprKind::NSRef: raise(ErrorKind::Runtime, "namespace reference used as a value");
     }
     return Value();
+}
+
+Value Renderer::eval_located(const Expr& e) {
+    try {
+        return eval_inner(e);
+    } catch (TemplateError& err) {
+        locate(err, e.line, e.column);
+        throw;
+    }
 }
 
 }  // namespace ferry::tmpl

@@ -41,6 +41,25 @@ Value markup_concat(std::string_view a, bool a_safe, std::string_view b, bool b_
     return Value::string(std::move(out));
 }
 
+// f_title for ASCII text, byte by byte: ASCII case mapping is a-z <-> A-Z only.
+std::string title_ascii(std::string_view s) {
+    std::string out(s);
+    bool word_start = true;
+    for (char& c : out) {
+        if (c == '-' || c == '(' || c == '{' || c == '[' || c == '<' ||
+            char_is_space(char32_t(c))) {
+            word_start = true;
+            continue;
+        }
+        if (word_start && c >= 'a' && c <= 'z')
+            c = char(c - 'a' + 'A');
+        else if (!word_start && c >= 'A' && c <= 'Z')
+            c = char(c - 'A' + 'a');
+        word_start = false;
+    }
+    return out;
+}
+
 } // namespace
 
 // ---- case ------------------------------------------------------------------------------
@@ -72,6 +91,7 @@ Value f_title(Runtime&, const Value& value, const Args& args) {
     auto separator = [](char32_t c) {
         return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || char_is_space(c);
     };
+    if (is_ascii(s.str())) return Value::string(title_ascii(s.str()));
     std::u32string cps = u32(s);
     std::string out;
     size_t i = 0;
@@ -225,8 +245,16 @@ Value f_truncate(Runtime&, const Value& value, const Args& args) {
         raise(ErrorKind::Type,
               "slice indices must be integers or None or have an __index__ method");
     }
-    std::u32string s = u32(value);
     int64_t cut = length.as_int() - end_len;
+    if (is_ascii(value.str())) { // code points are bytes: cut the UTF-8 directly
+        std::string_view head = value.str().substr(0, size_t(std::max<int64_t>(cut, 0)));
+        if (!killwords) {
+            size_t space = head.rfind(' ');
+            if (space != std::string_view::npos) head = head.substr(0, space);
+        }
+        return markup_concat(head, value.is_safe(), end.str(), end.is_safe());
+    }
+    std::u32string s = u32(value);
     std::u32string head = s.substr(0, size_t(std::max<int64_t>(cut, 0)));
     if (!killwords) {
         // s[:cut].rsplit(" ", 1)[0]

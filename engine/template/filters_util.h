@@ -43,6 +43,14 @@ inline bool is_ascii_lower(std::string_view s) {
     return true;
 }
 
+// True when every byte is ASCII: code points are then bytes, and text filters can work on
+// the UTF-8 directly instead of decoding to UTF-32 (an allocation and a pass per call).
+inline bool is_ascii(std::string_view s) {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) >= 0x80) return false;
+    return true;
+}
+
 // A string result that is Markup when `safe`.
 inline Value str_result(std::string s, bool safe) {
     return Value::string(std::move(s), safe);

@@ -330,7 +330,7 @@ Value make_module_object(std::string template_name, Ref<Scope> exports) {
 
 void clear_module(const Value& module) {
     if (!module.is_object()) return;
-    if (auto* m = dynamic_cast<ModuleObj*>(&module.object_obj())) m->exports->vars.clear();
+    if (auto* m = dynamic_cast<ModuleObj*>(&module.object_obj())) m->exports->clear();
 }
 
 Value make_self_reference(TemplateFrame* frame) { return Value::object(make_ref<SelfRef>(*frame)); }

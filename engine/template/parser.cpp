@@ -907,6 +907,27 @@ class Parser {
         return bounded(std::move(call));
     }
 
+    // Sets e.no_args for a filter or test without arguments, and e.const_args when every
+    // argument is a constant.
+    static void bind_constant_args(Expr& e) {
+        const CallArgs& spec = e.args;
+        if (spec.dyn_args || spec.dyn_kwargs) return;
+        if (spec.positional.empty() && spec.named.empty()) {
+            e.no_args = true;
+            return;
+        }
+        for (const auto& p : spec.positional)
+            if (p->kind != ExprKind::Const) return;
+        for (const auto& [name, expr] : spec.named)
+            if (expr->kind != ExprKind::Const) return;
+        auto args = std::make_unique<Args>();
+        for (const auto& p : spec.positional)
+            args->positional.push_back(p->value);
+        for (const auto& [name, expr] : spec.named)
+            args->named.emplace_back(name, expr->value);
+        e.const_args = std::move(args);
+    }
+
     ExprPtr parse_filter(ExprPtr node, bool start_inline) {
         while (at_op("|") || start_inline) {
             if (!start_inline) next();
@@ -918,6 +939,7 @@ class Parser {
                 f->name += "." + expect_name().value;
             }
             if (at_op("(")) parse_call_args(f->args);
+            bind_constant_args(*f);
             f->filter = find_filter(f->name);
             if (!f->filter && !soft_) fail("No filter named " + quote(f->name) + ".", name_tok);
             f->a = std::move(node);
@@ -948,6 +970,7 @@ class Parser {
             if (cur.is_name("is")) fail("You cannot chain multiple tests with is", cur);
             t->args.positional.push_back(parse_postfix(parse_primary()));
         }
+        bind_constant_args(*t);
         t->test = find_test(t->name);
         if (!t->test && !soft_) fail("No test named " + quote(t->name) + ".", name_tok);
         t->a = std::move(node);

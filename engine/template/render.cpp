@@ -14,6 +14,23 @@ Renderer::DepthGuard::DepthGuard(Renderer& renderer) : r(renderer) {
     }
 }
 
+namespace {
+// The pools of the last render that ended on this thread (see RenderPools). A render nested
+// in another (while the outer one holds them) starts with empty pools.
+thread_local std::unique_ptr<RenderPools> t_idle_pools;
+} // namespace
+
+Renderer::Renderer(Environment& env, const RenderOptions& options)
+    : env_(env), options_(options), pools_(std::move(t_idle_pools)) {
+    if (!pools_) pools_ = std::make_unique<RenderPools>();
+}
+
+Renderer::~Renderer() {
+    for (const Ref<Scope>& s : cyclic_)
+        if (!s->persistent) s->clear();
+    if (!t_idle_pools) t_idle_pools = std::move(pools_);
+}
+
 void Renderer::locate(TemplateError& err, int line, int column) const {
     if (err.has_location()) return;
     std::string file = frame_ && frame_->tmpl ? frame_->tmpl->name : std::string();
@@ -156,17 +173,25 @@ void Renderer::exec_for(const Stmt& s) {
         // The loop filter sees the loop target but not `loop`.
         std::vector<Value> kept;
         Saved saved = save();
+        Ref<Scope> filter_scope;
         try {
             for (Value& item : items) {
-                enter(make_ref<Scope>(saved.scope), out_, frame_);
+                // A fresh scope per item, reused when nothing kept the previous one.
+                if (filter_scope && filter_scope->refs == 1)
+                    filter_scope->clear();
+                else
+                    filter_scope = take_scope(saved.scope);
+                scope_ = filter_scope;
                 assign(*s.target, item);
                 if (truthy(eval(*s.condition))) kept.push_back(std::move(item));
+                scope_ = saved.scope;
             }
         } catch (...) {
             restore(saved);
             throw;
         }
         restore(saved);
+        recycle(filter_scope);
         items = std::move(kept);
     }
     if (items.empty()) {
@@ -186,7 +211,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
             // Each iteration gets a fresh scope, but when nothing kept the previous one
             // (a macro or `self` defined in the body would), it is cleared and reused.
             if (iteration && iteration->refs == 1) {
-                iteration->vars.clear();
+                iteration->clear();
             } else {
                 iteration = take_scope(saved.scope);
                 iteration->vars.reserve(4);  // loop, the target(s) and a set or two

@@ -31,7 +31,7 @@ struct ScopeVar {
 };
 
 struct Scope : HeapObject {
-    std::vector<ScopeVar> vars;
+    std::vector<ScopeVar> vars;         // read freely; change only through set/add/clear
     const DictObj* fallback = nullptr;  // the render's input vars (read-only)
     Value fallback_owner;                // keeps fallback alive
     Ref<Scope> parent;
@@ -39,8 +39,7 @@ struct Scope : HeapObject {
 
     explicit Scope(Ref<Scope> p = {}) : parent(std::move(p)) {}
     const Value* find_local(std::string_view name, uint64_t tag) const {
-        for (const ScopeVar& v : vars)
-            if (v.is(name, tag)) return &v.value;
+        if (const ScopeVar* v = find_var(name, tag)) return &v->value;
         if (fallback) return fallback->find(name);
         return nullptr;
     }
@@ -55,18 +54,65 @@ struct Scope : HeapObject {
     }
     void set(std::string_view name, Value value) {
         uint64_t tag = ScopeVar::tag_of(name);
-        for (ScopeVar& v : vars) {
-            if (v.is(name, tag)) {
-                v.value = std::move(value);
-                return;
-            }
+        if (ScopeVar* v = const_cast<ScopeVar*>(find_var(name, tag))) {
+            v->value = std::move(value);
+            return;
         }
         vars.push_back(ScopeVar{tag, std::string(name), std::move(value)});
+        indexed(vars.size() - 1);
     }
     // Adds a variable the scope is known not to have yet (a fresh scope's `loop`, `caller`...).
     void add(std::string_view name, Value value) {
         vars.push_back(ScopeVar{ScopeVar::tag_of(name), std::string(name), std::move(value)});
+        indexed(vars.size() - 1);
     }
+    void clear() {
+        vars.clear();
+        index_.clear();
+    }
+
+  private:
+    // From this many variables on, a scope also keeps a hash index of them: the template's
+    // root scope (~40 top-level sets in the incident template) is scanned by nearly every
+    // name a loop body or macro looks up, and a scan of it cost more than hashing.
+    static constexpr size_t kIndexFrom = 12;
+    static size_t slot_of(uint64_t tag, size_t mask) {
+        return size_t((tag * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    }
+    const ScopeVar* find_var(std::string_view name, uint64_t tag) const {
+        if (index_.empty()) {
+            for (const ScopeVar& v : vars)
+                if (v.is(name, tag)) return &v;
+            return nullptr;
+        }
+        size_t mask = index_.size() - 1;
+        for (size_t h = slot_of(tag, mask); index_[h] != 0; h = (h + 1) & mask)
+            if (vars[index_[h] - 1].is(name, tag)) return &vars[index_[h] - 1];
+        return nullptr;
+    }
+    // Records vars[pos] in the index (open addressing, linear probing, load <= 1/2; a slot
+    // holds position + 1, 0 is empty), building or growing the index when needed.
+    void indexed(size_t pos) {
+        if (vars.size() < kIndexFrom) return;
+        if (index_.size() < 2 * vars.size()) {
+            size_t size = 32;
+            while (size < 4 * vars.size())
+                size *= 2;
+            index_.assign(size, 0);
+            for (size_t i = 0; i < vars.size(); ++i)
+                insert_slot(i);
+            return;
+        }
+        insert_slot(pos);
+    }
+    void insert_slot(size_t pos) {
+        size_t mask = index_.size() - 1;
+        size_t h = slot_of(vars[pos].tag, mask);
+        while (index_[h] != 0)
+            h = (h + 1) & mask;
+        index_[h] = uint32_t(pos + 1);
+    }
+    std::vector<uint32_t> index_;
 };
 
 class Renderer;
@@ -87,22 +133,34 @@ struct TemplateFrame {
     std::shared_ptr<const ParsedTemplate> parent;
 };
 
+// What a render borrows and gives back with its capacity: argument lists, macro output
+// buffers and child scopes. Kept per thread between renders (see Renderer's constructor), so
+// a warm thread renders without allocating them again.
+struct RenderPools {
+    std::vector<std::unique_ptr<Args>> args_stack;
+    std::vector<std::string> buffers;
+    std::vector<Ref<Scope>> scopes;
+};
+
 class Renderer final : public Runtime {
   public:
-    Renderer(Environment& env, const RenderOptions& options) : env_(env), options_(options) {}
+    Renderer(Environment& env, const RenderOptions& options);
     // Breaks the reference cycles a render made (a scope holding a macro whose closure is
     // that scope): with reference counting they would otherwise never be freed.
-    ~Renderer() {
-        for (const Ref<Scope>& s : cyclic_)
-            if (!s->persistent) s->vars.clear();
-    }
+    ~Renderer();
 
     // Renders a whole template (following its extends chain) into out.
     void render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::string& out);
     // The root scope for a render whose context is the vars dict.
     Ref<Scope> make_context(const Value& vars);
 
-    Value eval(const Expr& e);
+    // Constants and names (most nodes) are answered inline; they cannot fail (a missing name
+    // is a value), so only other nodes pay for the call that attaches error locations.
+    Value eval(const Expr& e) {
+        if (e.kind == ExprKind::Const) return e.value;
+        if (e.kind == ExprKind::Name) return eval_name(e);
+        return eval_located(e);
+    }
 
     // Runtime
     Value call_filter(std::string_view name, const Value& subject, const Args& args) override;
@@ -181,6 +239,7 @@ class Renderer final : public Runtime {
     Value make_module(const ParsedTemplate& tmpl, bool with_context);
 
     // expressions (eval.cpp)
+    Value eval_located(const Expr& e);
     Value eval_inner(const Expr& e);
     Value eval_name(const Expr& e);
     Value eval_binary(const Expr& e);
@@ -205,9 +264,9 @@ class Renderer final : public Runtime {
     class PooledArgs {
       public:
         explicit PooledArgs(Renderer& r) : r_(r) {
-            if (r.args_depth_ == r.args_stack_.size())
-                r.args_stack_.push_back(std::make_unique<Args>());
-            a_ = r.args_stack_[r.args_depth_++].get();
+            auto& stack = r.pools_->args_stack;
+            if (r.args_depth_ == stack.size()) stack.push_back(std::make_unique<Args>());
+            a_ = stack[r.args_depth_++].get();
         }
         ~PooledArgs() {
             a_->positional.clear();
@@ -225,9 +284,10 @@ class Renderer final : public Runtime {
 
     // Child scopes for macro calls and loops, recycled with their variables' capacity.
     Ref<Scope> take_scope(Ref<Scope> parent) {
-        if (scope_pool_.empty()) return make_ref<Scope>(std::move(parent));
-        Ref<Scope> s = std::move(scope_pool_.back());
-        scope_pool_.pop_back();
+        auto& pool = pools_->scopes;
+        if (pool.empty()) return make_ref<Scope>(std::move(parent));
+        Ref<Scope> s = std::move(pool.back());
+        pool.pop_back();
         s->parent = std::move(parent);
         return s;
     }
@@ -235,33 +295,32 @@ class Renderer final : public Runtime {
     // object stored elsewhere would); any other scope is left to its owners.
     void recycle(Ref<Scope>& s) {
         if (!s || s->refs != 1 || s->persistent || s->fallback) return;
-        s->vars.clear();
+        s->clear();
         s->parent = Ref<Scope>();
-        scope_pool_.push_back(std::move(s));
+        pools_->scopes.push_back(std::move(s));
     }
 
     // Output buffers for macro calls, kept with their capacity between calls: a macro's
     // result is usually short, so copying it out beats a fresh 256-byte buffer per call.
     std::string take_buffer() {
-        if (buffer_pool_.empty()) {
+        auto& pool = pools_->buffers;
+        if (pool.empty()) {
             std::string b;
             b.reserve(256);
             return b;
         }
-        std::string b = std::move(buffer_pool_.back());
-        buffer_pool_.pop_back();
+        std::string b = std::move(pool.back());
+        pool.pop_back();
         b.clear();
         return b;
     }
     void give_back(std::string&& buffer) {
-        if (buffer.capacity() != 0) buffer_pool_.push_back(std::move(buffer));
+        if (buffer.capacity() != 0) pools_->buffers.push_back(std::move(buffer));
     }
 
   private:
-    std::vector<std::unique_ptr<Args>> args_stack_;
+    std::unique_ptr<RenderPools> pools_;
     size_t args_depth_ = 0;
-    std::vector<std::string> buffer_pool_;
-    std::vector<Ref<Scope>> scope_pool_;
     std::string last_filter_name_, last_test_name_;
     FilterFn last_filter_ = nullptr;
     TestFn last_test_ = nullptr;

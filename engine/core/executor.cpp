@@ -450,7 +450,7 @@ void Engine::finish_run(Run& run) {
                              res.error().describe().c_str());
             }
             finalize_run(*r);
-        });
+        }, nullptr);
         return;
     }
     finalize_run(run);

@@ -141,8 +141,12 @@ class Engine {
     void step_settled(Run& run, size_t step_index);
     // The expression context of a step: the run's, plus `event` for on_step steps.
     tmpl::Value step_scope(const Run& run, const workflow::Step& def) const;
+    // What the hook logs goes to `unit`'s logs (marked with the hook's name), or to stderr
+    // for on_failure, which runs for no step.
+    void keep_hook_logs(const std::string& run_id, const std::string& kind, Unit* unit,
+                        const std::vector<TaskLogEntry>& logs);
     void run_hook(Run& run, const std::string& kind, tmpl::Value event,
-                  std::function<void(Result<tmpl::Value>)> then);
+                  std::function<void(Result<tmpl::Value>)> then, Unit* unit);
     void finish_run(Run& run);
     void finalize_run(Run& run);
     void invoke_subworkflow(Run& run, Unit& unit);

@@ -3,6 +3,7 @@
 
 #include "core/run_state.h"
 #include "runtime/ids.h"
+#include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
 #include "store/diff.h"
 #include "workflow/loader.h"
@@ -192,8 +193,28 @@ tmpl::Value Engine::step_scope(const Run& run, const workflow::Step& def) const 
     return scoped;
 }
 
+void Engine::keep_hook_logs(const std::string& run_id, const std::string& kind, Unit* unit,
+                            const std::vector<TaskLogEntry>& logs) {
+    if (logs.empty()) return;
+    if (!unit || !find_run(run_id)) {
+        for (const TaskLogEntry& l : logs)
+            std::fprintf(stderr, "ferry: %s %s hook [%s]: %s\n", run_id.c_str(), kind.c_str(),
+                         l.level.c_str(), redact(l.message).c_str());
+        return;
+    }
+    if (!unit->logs.is_sequence()) unit->logs = tmpl::Value::list();
+    for (const TaskLogEntry& l : logs) {
+        tmpl::Value entry = dict_of({{"level", str(l.level)},
+                                     {"message", str(l.message)},
+                                     {"at", str(rfc3339(l.at_ms))},
+                                     {"hook", str(kind)}});
+        if (!l.fields.empty()) entry.dict_obj().set(str("fields"), tmpl::value_from_json(l.fields));
+        unit->logs.list_obj().items.push_back(entry);
+    }
+}
+
 void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
-                      std::function<void(Result<tmpl::Value>)> then) {
+                      std::function<void(Result<tmpl::Value>)> then, Unit* unit) {
     const workflow::Hooks& hooks = run.wf->hooks;
     const std::string& file = kind == "before_step"  ? hooks.before_step
                               : kind == "after_step" ? hooks.after_step
@@ -227,7 +248,8 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             return 3;
         },
         limits,
-        [then = std::move(then), file](TaskOutcome outcome) {
+        [this, then = std::move(then), file, kind, rid = run.id, unit](TaskOutcome outcome) {
+            keep_hook_logs(rid, kind, unit, outcome.logs);
             if (!outcome.ok) {
                 Error e = outcome.error;
                 e.message = "hook " + file + ": " + e.message;
@@ -351,7 +373,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 if (const tmpl::Value* in = dict_get(ev, "input")) u.input = *in;
                 if (const tmpl::Value* ann = dict_get(ev, "annotations")) u.annotations = *ann;
                 start_unit(*r, u);
-            });
+            }, &unit);
             return;
         }
     }
@@ -580,7 +602,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                     up->annotations = *ann;
             }
             settle_unit(*r, *up, settles_eagerly(*r));
-        });
+        }, up);
         return;
     }
     settle_unit(run, unit, settles_eagerly(run));

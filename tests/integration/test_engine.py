@@ -586,6 +586,32 @@ steps:
         # Steps after see the hooked output.
         self.assertEqual(s["plain"]["output"], "from the hook (before_step)")
 
+    def test_what_hooks_log_is_kept(self):
+        self.p.write("tasks/hooks/noisy.lua", """\
+return {
+  before_step = function(ctx, event) ferry.log.info("before " .. event.step, {n = 1}) end,
+  after_step = function(ctx, event) ferry.log.warn("after " .. event.status) end,
+  on_failure = function(ctx, event) ferry.log.error("paging for " .. event.error.step) end,
+}
+""")
+        self.p.workflow("noisy", """\
+hooks: {before_step: hooks/noisy.lua, after_step: hooks/noisy.lua, on_failure: hooks/noisy.lua}
+steps:
+  - {id: a, task: log, with: {message: from the task}}
+  - {id: b, task: fail, needs: [a], with: {message: broken}}
+""")
+        rc, doc, err = self.p.run("noisy")
+        self.assertEqual(rc, 1, err)
+        logs = [(l.get("hook"), l["level"], l["message"]) for l in doc["steps"]["a"]["logs"]]
+        self.assertEqual(logs, [("before_step", "info", "before a"),
+                                (None, "info", "from the task"),
+                                ("after_step", "warn", "after succeeded")])
+        self.assertEqual(doc["steps"]["a"]["logs"][0]["fields"], {"n": 1})
+        self.assertIn(("after_step", "warn", "after failed"),
+                      [(l.get("hook"), l["level"], l["message"]) for l in doc["steps"]["b"]["logs"]])
+        # on_failure runs for no step: its lines go to stderr with the execution id.
+        self.assertIn("%s on_failure hook [error]: paging for b" % doc["id"], err)
+
     ON_FAILURE = """\
 return function(ctx, event)
   local res = ferry.http.request {

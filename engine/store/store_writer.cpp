@@ -1,0 +1,126 @@
+// The writer thread: commits submitted batches while the loop stages the next one.
+#include "store/store_impl.h"
+
+#include <algorithm>
+#include <iterator>
+
+namespace ferry::store {
+
+void Store::start_writer(std::function<void()> notify) {
+    Impl& s = *impl_;
+    if (s.writer.joinable()) return;
+    s.notify = std::move(notify);
+    s.stopping = false;
+    s.writer = std::thread([&s] { s.writer_main(); });
+}
+
+void Store::Impl::writer_main() {
+    std::unique_lock<std::mutex> lock(writer_mutex);
+    for (;;) {
+        writer_cv.wait(lock, [this] { return stopping || (submitted && !written); });
+        if (submitted && !written) {
+            lock.unlock();
+            // Only this thread touches in_flight until written is set.
+            Status status = write(in_flight.ops);
+            lock.lock();
+            in_flight.status = std::move(status);
+            written = true;
+            writer_cv.notify_all();
+            lock.unlock();
+            notify();
+            lock.lock();
+            continue;
+        }
+        if (stopping) return;
+    }
+}
+
+bool Store::submit(size_t max_writes) {
+    Impl& s = *impl_;
+    if (s.submitted || !s.writer.joinable()) return false;
+    if (s.staged.empty()) { // nothing to write: what waited for earlier commits may run
+        std::vector<std::function<void()>> callbacks = std::exchange(s.callbacks, {});
+        s.callback_marks.clear();
+        for (auto& cb : callbacks)
+            cb();
+        return true;
+    }
+    // A batch ends where an effect waits for it (a callback's mark): the writes of one
+    // transition (a step's result, its attempt, the next step's running record) stay in one
+    // transaction, and every callback in the batch finds its writes durable. Bounded, so one
+    // burst (10,000 starts in one iteration) does not make one huge transaction: LMDB keeps
+    // the dirty-page buffers of its largest transaction for good.
+    size_t ops = s.staged.size(), callbacks = s.callbacks.size();
+    if (ops > max_writes) {
+        auto cut = std::upper_bound(s.callback_marks.begin(), s.callback_marks.end(), max_writes);
+        if (cut != s.callback_marks.begin() && *(cut - 1) > 0) {
+            callbacks = size_t(cut - s.callback_marks.begin());
+            ops = s.callback_marks[callbacks - 1];
+        }
+    }
+    std::lock_guard<std::mutex> lock(s.writer_mutex);
+    if (ops == s.staged.size() && callbacks == s.callbacks.size()) {
+        // All of it: the vectors change hands (and a burst's capacity is not kept staged).
+        s.in_flight.ops = std::exchange(s.staged, {});
+        s.in_flight.callbacks = std::exchange(s.callbacks, {});
+        s.callback_marks.clear();
+    } else {
+        s.in_flight.ops.assign(std::make_move_iterator(s.staged.begin()),
+                               std::make_move_iterator(s.staged.begin() + ptrdiff_t(ops)));
+        s.staged.erase(s.staged.begin(), s.staged.begin() + ptrdiff_t(ops));
+        s.in_flight.callbacks.assign(
+            std::make_move_iterator(s.callbacks.begin()),
+            std::make_move_iterator(s.callbacks.begin() + ptrdiff_t(callbacks)));
+        s.callbacks.erase(s.callbacks.begin(), s.callbacks.begin() + ptrdiff_t(callbacks));
+        s.callback_marks.erase(s.callback_marks.begin(),
+                               s.callback_marks.begin() + ptrdiff_t(callbacks));
+        for (size_t& mark : s.callback_marks)
+            mark -= ops;
+    }
+    s.in_flight.status = ok_status();
+    s.written = false;
+    s.submitted = true;
+    s.writer_cv.notify_all();
+    return true;
+}
+
+void Store::Impl::wait_written() {
+    std::unique_lock<std::mutex> lock(writer_mutex);
+    writer_cv.wait(lock, [this] { return written; });
+}
+
+bool Store::writer_busy() const {
+    return impl_->submitted;
+}
+
+Status Store::collect() {
+    Impl& s = *impl_;
+    if (!s.submitted) return ok_status();
+    {
+        std::lock_guard<std::mutex> lock(s.writer_mutex);
+        if (!s.written) return ok_status();
+    }
+    Impl::Batch batch = std::exchange(s.in_flight, {});
+    s.submitted = false;
+    s.written = false;
+    if (!batch.status) return batch.status; // dropped with its callbacks, as commit() does
+    for (auto& cb : batch.callbacks)
+        cb();
+    return ok_status();
+}
+
+void Store::stop_writer() {
+    Impl& s = *impl_;
+    if (!s.writer.joinable()) return;
+    {
+        std::lock_guard<std::mutex> lock(s.writer_mutex);
+        s.stopping = true;
+        s.writer_cv.notify_all();
+    }
+    s.writer.join(); // after the batch in flight, if any, is written
+    s.in_flight = {};
+    s.submitted = false;
+    s.written = false;
+}
+
+} // namespace ferry::store

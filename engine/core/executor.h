@@ -166,7 +166,8 @@ class Engine {
     Result<std::shared_ptr<Run>> make_run(std::shared_ptr<const workflow::Workflow> wf,
                                           tmpl::Value inputs, const StartOptions& options,
                                           std::string id);
-    tmpl::Value task_context_data(Run& run, Unit& unit);
+    // [-0, +1] The ctx data of one invocation (ctx.lua's M.new makes the ctx of it).
+    void push_task_context(lua_State* L, Run& run, Unit& unit);
     Result<int> hook_ref(const std::string& file);
     Result<int> stdlib_function(const std::string& module);
 

@@ -111,6 +111,8 @@ class Engine {
     Status cancel(const std::string& id, const std::string& reason);
 
     size_t active_executions() const { return runs_.size(); }
+    // Steps waiting in the built-in sleep task (a timer each, no Lua task).
+    size_t sleeping_steps() const { return sleeping_; }
     // Executions with work in progress: those parked on an approval do not count (a
     // shutdown need not wait for them; they are records).
     size_t busy_executions() const;
@@ -145,6 +147,11 @@ class Engine {
     void finalize_run(Run& run);
     void invoke_subworkflow(Run& run, Unit& unit);
     void invoke_approval(Run& run, Unit& unit);
+    // The built-in sleep task without Lua (engine/core/sleeps.cpp). stop_sleep: if unit is
+    // sleeping, stops its timer (true) and the caller settles it.
+    static bool runs_natively(const TaskDef& task);
+    void invoke_sleep(Run& run, Unit& unit);
+    bool stop_sleep(Unit& unit);
     void approval_timed_out(Run& run, Unit& unit);
     void persist_execution(Run& run);
     void persist_unit(Run& run, Unit& unit, bool with_attempt);
@@ -187,6 +194,12 @@ class Engine {
     int runner_ref_ = LUA_NOREF;
     int hook_runner_ref_ = LUA_NOREF;
     bool committing_ = false;
+    void batch_written();            // the writer thread finished a batch: its effects run
+    void hold_loop_while_writing();
+    [[noreturn]] static void stop_on_lost_history(const Error& e);
+    std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);  // for the writer's posts
+    bool holding_loop_ = false;
+    size_t sleeping_ = 0;
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor
     std::string owner_token_;           // empty until first used

@@ -401,6 +401,10 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         unit_finished(run, unit, std::move(outcome));
         return;
     }
+    if (runs_natively(*task)) {
+        invoke_sleep(run, unit);
+        return;
+    }
     if (runner_ref_ == LUA_NOREF) {
         Result<int> r = stdlib_function("ferry/runner");
         if (!r) {
@@ -411,7 +415,7 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         }
         runner_ref_ = r.value();
     }
-    unit.http = tmpl::Value::list();
+    unit.http = tmpl::Value();  // this attempt's requests only
     TaskLimits limits = options_.task_limits;
     limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
     int run_fn = task->run_ref;
@@ -508,6 +512,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                                      {"message", str(l.message)},
                                      {"at", str(rfc3339(l.at_ms))}});
         if (!l.fields.empty()) entry.dict_obj().set(str("fields"), tmpl::value_from_json(l.fields));
+        if (!unit.logs.is_sequence()) unit.logs = tmpl::Value::list();
         unit.logs.list_obj().items.push_back(entry);
     }
     for (const TaskChange& c : outcome.changes) {
@@ -521,6 +526,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     }
     for (TaskRecord& r : outcome.records) {
         if (r.kind == "http") {
+            if (!unit.http.is_sequence()) unit.http = tmpl::Value::list();
             unit.http.list_obj().items.push_back(tmpl::value_from_json(r.json));
         } else if (r.kind == "dead_letter") {
             tmpl::Value entry = tmpl::value_from_json(r.json);

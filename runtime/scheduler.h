@@ -175,6 +175,8 @@ class Scheduler {
     }
 
     size_t live_tasks() const { return tasks_.size(); }
+    // Tasks queued to run (not parked): work the loop will do in its next iterations.
+    size_t ready_tasks() const { return ready_.size(); }
     size_t parked_tasks() const;
     Loop& loop() { return loop_; }
     LuaVM& vm() { return vm_; }

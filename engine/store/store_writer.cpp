@@ -96,13 +96,15 @@ bool Store::writer_busy() const {
 Status Store::collect() {
     Impl& s = *impl_;
     if (!s.submitted) return ok_status();
+    Impl::Batch batch;
     {
+        // The writer reads these flags under the lock: they change under it too.
         std::lock_guard<std::mutex> lock(s.writer_mutex);
         if (!s.written) return ok_status();
+        batch = std::exchange(s.in_flight, {});
+        s.submitted = false;
+        s.written = false;
     }
-    Impl::Batch batch = std::exchange(s.in_flight, {});
-    s.submitted = false;
-    s.written = false;
     if (!batch.status) return batch.status; // dropped with its callbacks, as commit() does
     for (auto& cb : batch.callbacks)
         cb();

@@ -89,16 +89,17 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
     iteration_id_ = loop_.on_iteration([this] {
         if (store_.writer_busy() || !store_.has_pending()) return;
         // Cut the batch now, or let the tasks still queued add their transitions to it? A
-        // commit takes last_commit_ns_ whatever its size. Submitting early overlaps it with
-        // the rest of the wave, but when commits are slow (fsync under load) it halves the
-        // batches and so doubles the commits each execution waits for in turn. So: submit
-        // when the wave is done (no task ready) or once the loop has staged for as long as a
-        // commit takes; then the writer is never idle for less than a commit's worth of work.
+        // commit takes about the writer's last time, whatever its size (timed on the writer:
+        // the time until the loop collects would include the loop's own work). Submitting
+        // early overlaps it with the rest of the wave, but when commits are slow (fsync under
+        // load) it halves the batches and so doubles the commits each execution waits for in
+        // turn. So: submit when the wave is done (no task ready) or once the loop has staged
+        // for as long as a commit takes.
         const uint64_t now = Loop::hrtime_ns();
         if (!staged_since_ns_) staged_since_ns_ = now;
-        if (scheduler_.ready_tasks() > 0 && now - staged_since_ns_ < last_commit_ns_) return;
+        if (scheduler_.ready_tasks() > 0 && now - staged_since_ns_ < store_.last_write_ns())
+            return;
         staged_since_ns_ = 0;
-        submitted_ns_ = now;
         store_.submit(kMaxWritesPerBatch);
         hold_loop_while_writing();
         // Callbacks run at once (nothing to write) may have staged more.
@@ -107,9 +108,7 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
 }
 
 void Engine::batch_written() {
-    const bool in_flight = store_.writer_busy();
     Status s = store_.collect();
-    if (in_flight && !store_.writer_busy()) last_commit_ns_ = Loop::hrtime_ns() - submitted_ns_;
     hold_loop_while_writing();
     if (!s) stop_on_lost_history(s.error());
     if (store_.has_pending()) loop_.wake();

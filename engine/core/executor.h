@@ -199,9 +199,7 @@ class Engine {
     [[noreturn]] static void stop_on_lost_history(const Error& e);
     std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);  // for the writer's posts
     bool holding_loop_ = false;
-    uint64_t submitted_ns_ = 0;      // when the batch in flight was submitted
-    uint64_t last_commit_ns_ = 0;    // how long the last batch took, submit to collect
-    uint64_t staged_since_ns_ = 0;   // when the loop first held back a batch since then
+    uint64_t staged_since_ns_ = 0;   // when the loop first held back a batch (0: not now)
     size_t sleeping_ = 0;
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor

@@ -185,13 +185,13 @@ void Scheduler::complete(Task* task, std::function<int(lua_State*)> pusher) {
 void Scheduler::drain() {
     if (draining_) return;
     draining_ = true;
-    // At most kResumesPerIteration resumes, then the rest waits for the next iteration (woken
-    // at once): what these tasks staged can then be committed (on the store's writer thread)
-    // while the loop runs the others, instead of every task of a group commit waiting for
-    // the same fsync; I/O callbacks get a turn too.
+    // At most resumes_per_iteration_ resumes, then the rest waits for the next iteration
+    // (woken at once): with a commit thread, what these tasks staged can be committed while
+    // the loop runs the others, instead of every task of a group commit waiting for the same
+    // fsync; I/O callbacks get a turn too.
     size_t resumed = 0;
-    while ((!ready_.empty() && resumed < kResumesPerIteration) || !finished_.empty()) {
-        while (!ready_.empty() && resumed < kResumesPerIteration) {
+    while ((!ready_.empty() && resumed < resumes_per_iteration_) || !finished_.empty()) {
+        while (!ready_.empty() && resumed < resumes_per_iteration_) {
             uint64_t id = ready_.front();
             ready_.pop_front();
             auto it = tasks_.find(id);

@@ -177,6 +177,9 @@ class Scheduler {
     size_t live_tasks() const { return tasks_.size(); }
     // Tasks queued to run (not parked): work the loop will do in its next iterations.
     size_t ready_tasks() const { return ready_.size(); }
+    // At most n resumes per loop iteration, the rest in the next ones (woken at once): lets an
+    // owner act between groups of tasks (the engine hands a commit thread what they staged).
+    void set_resumes_per_iteration(size_t n) { resumes_per_iteration_ = n ? n : SIZE_MAX; }
     size_t parked_tasks() const;
     Loop& loop() { return loop_; }
     LuaVM& vm() { return vm_; }
@@ -184,7 +187,7 @@ class Scheduler {
 
   private:
     void drain();
-    static constexpr size_t kResumesPerIteration = 64;
+    size_t resumes_per_iteration_ = SIZE_MAX;
     void resume(Task* t);
     void finish(Task* t, TaskOutcome outcome);
     void fail(Task* t, Error error, std::string traceback = {});

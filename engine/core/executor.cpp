@@ -77,9 +77,18 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
     : loop_(loop), vm_(vm), scheduler_(scheduler), store_(store), catalog_(catalog),
       project_(project), expressions_(expressions), options_(options) {
     // Group commit: whatever the iteration staged becomes durable together, then the
-    // effects that waited for it (next steps, task starts) run. The writer thread commits and
-    // syncs a batch while the loop runs the tasks of the previous one and stages the next;
-    // one batch is in flight at a time, so batches become durable in staging order.
+    // effects that waited for it (next steps, task starts) run.
+    if (!options_.commit_thread) {
+        iteration_id_ = loop_.on_iteration([this] {
+            if (!store_.has_pending()) return;
+            if (Status s = flush(); !s) stop_on_lost_history(s.error());
+        });
+        return;
+    }
+    // With a commit thread the store's writer commits and syncs a batch while the loop runs
+    // the tasks of the previous one and stages the next; one batch is in flight at a time,
+    // so batches become durable in staging order.
+    scheduler_.set_resumes_per_iteration(64);
     auto alive = std::weak_ptr<Engine*>(alive_);
     store_.start_writer([&loop = loop_, alive] {
         loop.post([alive] {
@@ -158,7 +167,7 @@ Status Engine::flush() {
     Status s = ok_status();
     // after_commit callbacks may stage more writes; keep going until quiet.
     for (int round = 0; round < 64 && (store_.has_pending() || store_.writer_busy()); ++round) {
-        s = store_.commit();  // waits for the batch in flight first
+        s = store_.commit(kMaxWritesPerBatch);  // waits for a batch in flight first
         if (!s) break;
     }
     committing_ = false;

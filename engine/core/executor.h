@@ -41,6 +41,10 @@ struct EngineOptions {
     uint64_t default_step_timeout_ms = 300'000;
     TaskLimits task_limits;                 // instruction budget and memory per invocation
     int max_workflow_depth = 16;            // nested sub-workflows
+    // Group commits on the store's writer thread, overlapping the loop's work, instead of on
+    // the loop thread. Off by default: on 2 shared vCPUs the handoff cost as much as it saved
+    // (docs/performance.md, perf-engine-2).
+    bool commit_thread = false;
 };
 
 // What the engine tells the outside world as it runs (progress lines, later SSE).

@@ -378,7 +378,7 @@ Status Store::Impl::write(const std::vector<StagedOp>& ops) {
     return ok_status();
 }
 
-Status Store::commit() {
+Status Store::commit(size_t max_writes) {
     Impl& s = *impl_;
     // A batch in flight was staged earlier: it is durable (and its callbacks have run)
     // before anything staged after it.
@@ -386,12 +386,10 @@ Status Store::commit() {
         s.wait_written();
         if (Status c = collect(); !c) return c;
     }
-    std::vector<StagedOp> ops = std::exchange(s.staged, {});
-    std::vector<std::function<void()>> callbacks = std::exchange(s.callbacks, {});
-    s.callback_marks.clear();
-    if (Status w = s.write(ops); !w) return w;
+    Impl::Batch batch = s.take(max_writes);
+    if (Status w = s.write(batch.ops); !w) return w;
     // A callback may stage writes or callbacks of its own; they belong to the next commit.
-    for (auto& cb : callbacks) cb();
+    for (auto& cb : batch.callbacks) cb();
     return ok_status();
 }
 

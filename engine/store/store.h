@@ -85,8 +85,10 @@ class Store {
     // batch and its callbacks are dropped (a bad write would otherwise fail every later
     // commit). Bad keys (empty, a NUL inside an id or step key, longer than LMDB's 511-byte
     // limit) fail with Validation, LMDB failures (MDB_MAP_FULL...) with Storage. Callbacks
-    // that stage writes or callbacks add them to the next batch.
-    Status commit();
+    // that stage writes or callbacks add them to the next batch. With max_writes, at most
+    // about that many writes (cut after a callback, as submit() cuts) and the callbacks
+    // staged with them; the rest stays staged for the next commit.
+    Status commit(size_t max_writes = SIZE_MAX);
 
     // ---- commits on a writer thread (ARCHITECTURE.md decision 1) ----
     // The fsync of a group commit takes milliseconds; on a writer thread the loop stages the

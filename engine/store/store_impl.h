@@ -86,6 +86,8 @@ struct Store::Impl {
     bool written = false;    // the writer finished it (guarded by writer_mutex)
     bool stopping = false;   // guarded by writer_mutex
     void writer_main();
+    // Takes what is staged, at most about max_writes writes, cut after a callback.
+    Batch take(size_t max_writes);
     void wait_written();     // blocks until the batch in flight is written
 
     // A Storage error that says which store and what it was doing.

@@ -40,6 +40,40 @@ void Store::Impl::writer_main() {
     }
 }
 
+Store::Impl::Batch Store::Impl::take(size_t max_writes) {
+    // A batch ends where an effect waits for it (a callback's mark): the writes of one
+    // transition (a step's result, its attempt, the next step's running record) stay in one
+    // transaction, and every callback in the batch finds its writes durable. Bounded, so one
+    // burst (10,000 starts in one iteration) does not make one huge transaction: LMDB keeps
+    // the dirty-page buffers of its largest transaction for good.
+    size_t ops = staged.size(), cbs = callbacks.size();
+    if (ops > max_writes) {
+        auto cut = std::upper_bound(callback_marks.begin(), callback_marks.end(), max_writes);
+        if (cut != callback_marks.begin() && *(cut - 1) > 0) {
+            cbs = size_t(cut - callback_marks.begin());
+            ops = callback_marks[cbs - 1];
+        }
+    }
+    Batch batch;
+    if (ops == staged.size() && cbs == callbacks.size()) {
+        // All of it: the vectors change hands (and a burst's capacity is not kept staged).
+        batch.ops = std::exchange(staged, {});
+        batch.callbacks = std::exchange(callbacks, {});
+        callback_marks.clear();
+        return batch;
+    }
+    batch.ops.assign(std::make_move_iterator(staged.begin()),
+                     std::make_move_iterator(staged.begin() + ptrdiff_t(ops)));
+    staged.erase(staged.begin(), staged.begin() + ptrdiff_t(ops));
+    batch.callbacks.assign(std::make_move_iterator(callbacks.begin()),
+                           std::make_move_iterator(callbacks.begin() + ptrdiff_t(cbs)));
+    callbacks.erase(callbacks.begin(), callbacks.begin() + ptrdiff_t(cbs));
+    callback_marks.erase(callback_marks.begin(), callback_marks.begin() + ptrdiff_t(cbs));
+    for (size_t& mark : callback_marks)
+        mark -= ops;
+    return batch;
+}
+
 bool Store::submit(size_t max_writes) {
     Impl& s = *impl_;
     if (s.submitted || !s.writer.joinable()) return false;
@@ -50,39 +84,9 @@ bool Store::submit(size_t max_writes) {
             cb();
         return true;
     }
-    // A batch ends where an effect waits for it (a callback's mark): the writes of one
-    // transition (a step's result, its attempt, the next step's running record) stay in one
-    // transaction, and every callback in the batch finds its writes durable. Bounded, so one
-    // burst (10,000 starts in one iteration) does not make one huge transaction: LMDB keeps
-    // the dirty-page buffers of its largest transaction for good.
-    size_t ops = s.staged.size(), callbacks = s.callbacks.size();
-    if (ops > max_writes) {
-        auto cut = std::upper_bound(s.callback_marks.begin(), s.callback_marks.end(), max_writes);
-        if (cut != s.callback_marks.begin() && *(cut - 1) > 0) {
-            callbacks = size_t(cut - s.callback_marks.begin());
-            ops = s.callback_marks[callbacks - 1];
-        }
-    }
+    Impl::Batch batch = s.take(max_writes);
     std::lock_guard<std::mutex> lock(s.writer_mutex);
-    if (ops == s.staged.size() && callbacks == s.callbacks.size()) {
-        // All of it: the vectors change hands (and a burst's capacity is not kept staged).
-        s.in_flight.ops = std::exchange(s.staged, {});
-        s.in_flight.callbacks = std::exchange(s.callbacks, {});
-        s.callback_marks.clear();
-    } else {
-        s.in_flight.ops.assign(std::make_move_iterator(s.staged.begin()),
-                               std::make_move_iterator(s.staged.begin() + ptrdiff_t(ops)));
-        s.staged.erase(s.staged.begin(), s.staged.begin() + ptrdiff_t(ops));
-        s.in_flight.callbacks.assign(
-            std::make_move_iterator(s.callbacks.begin()),
-            std::make_move_iterator(s.callbacks.begin() + ptrdiff_t(callbacks)));
-        s.callbacks.erase(s.callbacks.begin(), s.callbacks.begin() + ptrdiff_t(callbacks));
-        s.callback_marks.erase(s.callback_marks.begin(),
-                               s.callback_marks.begin() + ptrdiff_t(callbacks));
-        for (size_t& mark : s.callback_marks)
-            mark -= ops;
-    }
-    s.in_flight.status = ok_status();
+    s.in_flight = std::move(batch);
     s.written = false;
     s.submitted = true;
     s.writer_cv.notify_all();

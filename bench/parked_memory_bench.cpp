@@ -1,8 +1,10 @@
 // Memory per running execution: starts N executions of a one-step workflow that sleeps 30 s,
-// runs the loop until every one of them is parked in ferry.sleep (Scheduler::parked_tasks()),
-// and reports what the process grew by, per execution.
+// runs the loop until every one of them is parked (a built-in `sleep` step is a timer of the
+// engine, Engine::sleeping_steps(); with --lua-sleep the step is a project Lua task calling
+// ferry.sleep, a parked coroutine, Scheduler::parked_tasks()), and reports what the process
+// grew by, per execution.
 //
-//   parked_memory_bench [--executions N] [--no-sync] [--destroy] [--dir BASE]
+//   parked_memory_bench [--executions N] [--lua-sleep] [--no-sync] [--destroy] [--dir BASE]
 //
 // Readings before and after: RSS (/proc/self/statm resident, and resident minus shared,
 // i.e. without LMDB's file-backed pages), the malloc heap in use (mallinfo2), and the Lua
@@ -29,6 +31,17 @@ steps:
     task: sleep
     with:
       duration: "{{ inputs.duration }}"
+)";
+
+// --lua-sleep: the same step as a project task, so the execution parks a Lua coroutine.
+const char* kLuaNapTask = R"(return {
+  name = "nap",
+  input = { duration = { type = "string", required = true } },
+  run = function(ctx, input)
+    ferry.sleep(input.duration)
+    return {}
+  end,
+}
 )";
 
 struct Reading {
@@ -62,21 +75,25 @@ double per(size_t after, size_t before, size_t n) {
 
 int main(int argc, char** argv) {
     size_t n = 10'000;
-    bool durable = true, destroy = false;
+    bool durable = true, destroy = false, lua_sleep = false;
     std::string base;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--executions" && i + 1 < argc) n = std::stoul(argv[++i]);
         else if (a == "--no-sync") durable = false;
         else if (a == "--destroy") destroy = true;
+        else if (a == "--lua-sleep") lua_sleep = true;
         else if (a == "--dir" && i + 1 < argc) base = argv[++i];
         else {
-            std::fprintf(stderr, "usage: parked_memory_bench [--executions N] [--no-sync] "
+            std::fprintf(stderr, "usage: parked_memory_bench [--executions N] [--lua-sleep] [--no-sync] "
                                  "[--destroy] [--dir BASE]\n");
             return 2;
         }
     }
-    bench::TempProject project({{"workflows/sleep-30s.yaml", kSleepWorkflow}}, base);
+    std::string workflow = kSleepWorkflow;
+    if (lua_sleep) workflow.replace(workflow.find("task: sleep"), 11, "task: nap");
+    bench::TempProject project(
+        {{"workflows/sleep-30s.yaml", workflow}, {"tasks/nap.lua", kLuaNapTask}}, base);
     auto app = bench::open_app(project.dir(), durable);
     auto wf = bench::load(*app, "sleep-30s");
 
@@ -100,7 +117,7 @@ int main(int argc, char** argv) {
         if (!id) bench::die("start: " + id.error().describe());
     }
     size_t parked = 0, iterations = 0;
-    while ((parked = app->scheduler.parked_tasks()) < n) {
+    while ((parked = app->scheduler.parked_tasks() + app->engine->sleeping_steps()) < n) {
         app->loop.run_once(true);
         ++iterations;
         if (finished) bench::die("an execution finished before all were parked");
@@ -109,13 +126,14 @@ int main(int argc, char** argv) {
     double park_secs = bench::seconds_since(t0);
     Reading after = read(*app);
 
-    std::printf("{\"executions\": %zu, \"parked\": %zu, \"live_tasks\": %zu, "
+    std::printf("{\"executions\": %zu, \"step\": \"%s\", \"parked\": %zu, \"live_tasks\": %zu, "
                 "\"active_executions\": %zu, \"seconds_to_park\": %.3f, \"loop_iterations\": %zu, "
                 "\"rss_before\": %zu, \"rss_after\": %zu, \"rss_bytes_per_execution\": %.0f, "
                 "\"rss_private_bytes_per_execution\": %.0f, \"heap_bytes_per_execution\": %.0f, "
                 "\"lua_bytes_per_execution\": %.0f, \"lua_live_bytes_per_execution\": %.0f, "
                 "\"lua_used_before\": %zu, \"lua_used_after\": %zu}\n",
-                n, parked, app->scheduler.live_tasks(), app->engine->active_executions(), park_secs,
+                n, lua_sleep ? "lua task in ferry.sleep" : "built-in sleep", parked,
+                app->scheduler.live_tasks(), app->engine->active_executions(), park_secs,
                 iterations, before.rss, after.rss, per(after.rss, before.rss, n),
                 per(after.rss_private, before.rss_private, n), per(after.heap, before.heap, n),
                 per(after.lua, before.lua, n), per(after.lua_live, before.lua_live, n),

@@ -199,6 +199,14 @@ void Loop::post(std::function<void()> cb) {
     uv_async_send(&async_);
 }
 
+void Loop::hold() {
+    if (holds_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
+}
+
+void Loop::release() {
+    if (holds_ > 0 && --holds_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+}
+
 void Loop::on_async(uv_async_t* h) {
     auto* self = static_cast<Loop*>(h->data);
     std::vector<std::function<void()>> batch;

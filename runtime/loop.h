@@ -76,6 +76,11 @@ class Loop {
     // Callbacks posted after close_cleanly() are dropped. A pending post does not keep
     // run() from returning.
     void post(std::function<void()> cb);
+    // Keeps run() from returning while another thread owes the loop a post (the store's
+    // writer thread committing a batch): counted, loop thread only. The answer's post
+    // should release().
+    void hold();
+    void release();
 
     // Asks on_iteration callbacks to run even if no I/O arrives (a zero-timeout poll).
     // Loop thread only.
@@ -122,6 +127,7 @@ class Loop {
     std::vector<std::function<void()>> posted_;
     bool accepting_posts_ = true;  // guarded by posted_mutex_
     bool wake_requested_ = false;
+    int holds_ = 0;  // hold() minus release(): async_ is ref'd while positive
     int run_depth_ = 0;
     bool closed_ = false;
     bool closed_cleanly_ = false;

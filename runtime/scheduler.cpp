@@ -123,8 +123,14 @@ Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_arg
     t->id_ = next_id_++;
     t->limits_ = limits;
     t->done_ = std::move(done);
-    t->co_ = lua_newthread(L);
-    t->co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (!idle_threads_.empty()) {
+        t->co_ = idle_threads_.back().first;
+        t->co_ref_ = idle_threads_.back().second;
+        idle_threads_.pop_back();
+    } else {
+        t->co_ = lua_newthread(L);
+        t->co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     task_slot(t->co_) = t;
     // A new thread inherits its creator's hook; set ours explicitly (EXAMPLES.md 2.3).
     lua_sethook(t->co_, &Scheduler::hook, LUA_MASKCOUNT, kHookInterval);
@@ -134,7 +140,10 @@ Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_arg
     tasks_.emplace(t->id_, std::move(task));
     if (limits.timeout_ms) {
         t->deadline_ns_ = t->started_ns_ + limits.timeout_ms * 1'000'000ull;
-        add_deadline(t);
+        deadlines_.push(t);
+        // Steps mostly share one timeout, so a new deadline is rarely the earliest: the
+        // timer is re-armed only when it is.
+        if (!armed_ns_ || t->deadline_ns_ < armed_ns_) arm_timer();
     }
     ready_.push_back(t->id_);
     loop_.wake();
@@ -176,19 +185,26 @@ void Scheduler::complete(Task* task, std::function<int(lua_State*)> pusher) {
 void Scheduler::drain() {
     if (draining_) return;
     draining_ = true;
-    while (!ready_.empty() || !finished_.empty()) {
-        while (!ready_.empty()) {
+    // At most resumes_per_iteration_ resumes, then the rest waits for the next iteration
+    // (woken at once): with a commit thread, what these tasks staged can be committed while
+    // the loop runs the others, instead of every task of a group commit waiting for the same
+    // fsync; I/O callbacks get a turn too.
+    size_t resumed = 0;
+    while ((!ready_.empty() && resumed < resumes_per_iteration_) || !finished_.empty()) {
+        while (!ready_.empty() && resumed < resumes_per_iteration_) {
             uint64_t id = ready_.front();
             ready_.pop_front();
             auto it = tasks_.find(id);
             if (it == tasks_.end() || it->second->state_ != TaskState::Ready) continue;
             resume(it->second.get());
+            ++resumed;
         }
         auto finished = std::move(finished_);
         finished_.clear();
         for (auto& [done, outcome] : finished)
             if (done) done(std::move(outcome));
     }
+    if (!ready_.empty()) loop_.wake();
     draining_ = false;
 }
 
@@ -353,7 +369,9 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     outcome.instructions = t->instructions_;
     outcome.duration_ms = double(Loop::hrtime_ns() - t->started_ns_) / 1e6;
     t->state_ = TaskState::Finished;
-    remove_deadline(t);
+    bool timed = deadlines_.remove(t);
+    timed = sleepers_.remove(t) || timed;
+    if (timed && deadlines_.empty() && sleepers_.empty()) arm_timer();  // stops the timer
     if (t->pending_) {
         t->pending_->cancel();
         t->pending_.reset();
@@ -361,102 +379,18 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     // Run to-be-closed variables and release the thread for the collector.
     lua_resetthread(t->co_);  // Lua 5.4.4 (Debian 12) has no lua_closethread
     task_slot(t->co_) = nullptr;
-    luaL_unref(vm_.state(), LUA_REGISTRYINDEX, t->co_ref_);
+    // Kept for the next spawn (a few): a new thread, its stack and collecting them were
+    // ~5% of a short task's cost. Reset, it holds nothing of this task.
+    if (idle_threads_.size() < kIdleThreads) {
+        lua_settop(t->co_, 0);  // an error object resetthread may have left
+        idle_threads_.emplace_back(t->co_, t->co_ref_);
+    } else {
+        luaL_unref(vm_.state(), LUA_REGISTRYINDEX, t->co_ref_);
+    }
     auto done = std::move(t->done_);
     tasks_.erase(t->id_);
     finished_.emplace_back(std::move(done), std::move(outcome));
     loop_.wake();
-}
-
-void Scheduler::place_deadline(size_t slot, Task* t) {
-    deadlines_[slot] = t;
-    t->deadline_slot_ = slot;
-}
-
-void Scheduler::sift_deadline_up(size_t slot) {
-    Task* t = deadlines_[slot];
-    while (slot > 0) {
-        size_t parent = (slot - 1) / 2;
-        if (deadlines_[parent]->deadline_ns_ <= t->deadline_ns_) break;
-        place_deadline(slot, deadlines_[parent]);
-        slot = parent;
-    }
-    place_deadline(slot, t);
-}
-
-void Scheduler::sift_deadline_down(size_t slot) {
-    Task* t = deadlines_[slot];
-    const size_t n = deadlines_.size();
-    for (;;) {
-        size_t child = 2 * slot + 1;
-        if (child >= n) break;
-        if (child + 1 < n && deadlines_[child + 1]->deadline_ns_ < deadlines_[child]->deadline_ns_)
-            ++child;
-        if (t->deadline_ns_ <= deadlines_[child]->deadline_ns_) break;
-        place_deadline(slot, deadlines_[child]);
-        slot = child;
-    }
-    place_deadline(slot, t);
-}
-
-void Scheduler::add_deadline(Task* t) {
-    deadlines_.push_back(t);
-    sift_deadline_up(deadlines_.size() - 1);
-    // Steps mostly share one timeout, so a new deadline is rarely the earliest: the timer
-    // is re-armed only when it is.
-    if (!deadline_armed_ns_ || t->deadline_ns_ < deadline_armed_ns_) arm_deadline_timer();
-}
-
-void Scheduler::remove_deadline(Task* t) {
-    size_t slot = t->deadline_slot_;
-    if (slot == SIZE_MAX) return;
-    t->deadline_slot_ = SIZE_MAX;
-    Task* last = deadlines_.back();
-    deadlines_.pop_back();
-    if (last != t) {
-        place_deadline(slot, last);
-        if (slot > 0 && deadlines_[(slot - 1) / 2]->deadline_ns_ > last->deadline_ns_)
-            sift_deadline_up(slot);
-        else
-            sift_deadline_down(slot);
-    }
-    // An armed timer would keep the loop alive with nothing left to time out: stopped (and
-    // kept for the next task: one task at a time would otherwise make and close a uv timer
-    // per task). With deadlines left it may fire early; expire_deadlines() re-arms it.
-    if (deadlines_.empty()) stop_deadline_timer();
-}
-
-void Scheduler::stop_deadline_timer() {
-    if (deadline_timer_) deadline_timer_->stop();
-    deadline_armed_ns_ = 0;
-}
-
-void Scheduler::arm_deadline_timer() {
-    if (deadlines_.empty()) {
-        stop_deadline_timer();
-        return;
-    }
-    uint64_t at = deadlines_.front()->deadline_ns_;
-    uint64_t now = Loop::hrtime_ns();
-    uint64_t delay_ms = at > now ? (at - now + 999'999) / 1'000'000 : 0;
-    deadline_armed_ns_ = at;
-    if (deadline_timer_) deadline_timer_->restart(delay_ms);
-    else deadline_timer_ = loop_.timer(delay_ms, [this] { expire_deadlines(); });
-}
-
-void Scheduler::expire_deadlines() {
-    deadline_armed_ns_ = 0;
-    // The loop's timers count whole milliseconds from a cached clock: within 1 ms is due.
-    uint64_t due = Loop::hrtime_ns() + 1'000'000;
-    while (!deadlines_.empty() && deadlines_.front()->deadline_ns_ <= due) {
-        Task* t = deadlines_.front();
-        remove_deadline(t);
-        if (t->state_ != TaskState::Parked && t->state_ != TaskState::Ready) continue;
-        cancel(t, make_error(ErrorKind::Timeout, "timed out after " +
-                                                     std::to_string(t->limits_.timeout_ms) +
-                                                     " ms (the step's timeout)"));
-    }
-    if (!deadline_armed_ns_) arm_deadline_timer();
 }
 
 void Scheduler::cancel(Task* t, Error why) {

@@ -97,8 +97,6 @@ class Task {
     void log(std::string level, std::string message, std::string fields_json = {});
     void record_change(TaskChange change);
     void record(std::string kind, std::string json);
-    // Data the owner of the task attaches (e.g. the engine's step context).
-    void* user = nullptr;
 
   private:
     friend class Scheduler;
@@ -117,12 +115,29 @@ class Task {
     std::unique_ptr<PendingOp> pending_;
     std::function<int(lua_State*)> resume_pusher_;
     size_t deadline_slot_ = SIZE_MAX;  // index in Scheduler::deadlines_, SIZE_MAX: none
+    uint64_t wake_ns_ = 0;             // sleeping (Scheduler::sleep): when to resume
+    size_t wake_slot_ = SIZE_MAX;      // index in Scheduler::sleepers_
     std::function<void(TaskOutcome)> done_;
     std::vector<TaskLogEntry> logs_;
     std::vector<TaskChange> changes_;
     std::vector<TaskRecord> records_;
-    bool cancelled_ = false;
-    Error cancel_error_;
+};
+
+// A binary min-heap of tasks by one of their times; each task keeps its index (Slot,
+// SIZE_MAX when out), so it leaves in O(log n).
+template <uint64_t Task::*Key, size_t Task::*Slot>
+class TaskHeap {
+  public:
+    bool empty() const { return items_.empty(); }
+    Task* top() const { return items_.front(); }
+    void push(Task* t);
+    bool remove(Task* t);  // false when t was not in the heap
+
+  private:
+    void place(size_t slot, Task* t);
+    void up(size_t slot);
+    void down(size_t slot);
+    std::vector<Task*> items_;
 };
 
 class Scheduler {
@@ -143,6 +158,9 @@ class Scheduler {
     // The task running on L; raises a Lua error naming `what` when there is none, or when
     // the call cannot yield here (inside a metamethod, an iterator or a sort comparator).
     static Task* current(lua_State* L, const char* what);
+    // Parks the running task for ms (ferry.sleep); it resumes with no values. The caller
+    // then yields.
+    void sleep(Task* t, uint64_t ms);
     // Queues a parked task to resume; pusher pushes its results on the task thread.
     void complete(Task* task, std::function<int(lua_State*)> pusher);
 
@@ -157,6 +175,11 @@ class Scheduler {
     }
 
     size_t live_tasks() const { return tasks_.size(); }
+    // Tasks queued to run (not parked): work the loop will do in its next iterations.
+    size_t ready_tasks() const { return ready_.size(); }
+    // At most n resumes per loop iteration, the rest in the next ones (woken at once): lets an
+    // owner act between groups of tasks (the engine hands a commit thread what they staged).
+    void set_resumes_per_iteration(size_t n) { resumes_per_iteration_ = n ? n : SIZE_MAX; }
     size_t parked_tasks() const;
     Loop& loop() { return loop_; }
     LuaVM& vm() { return vm_; }
@@ -164,23 +187,18 @@ class Scheduler {
 
   private:
     void drain();
+    size_t resumes_per_iteration_ = SIZE_MAX;
     void resume(Task* t);
     void finish(Task* t, TaskOutcome outcome);
     void fail(Task* t, Error error, std::string traceback = {});
     static void hook(lua_State* L, lua_Debug* ar);
-    // Deadlines of tasks with a timeout: a binary min-heap by deadline and one timer armed for
-    // the earliest, instead of a uv timer per task (200 B and ~0.8 µs per spawn). A task
-    // leaves the heap when it finishes; the timer only needs to cancel parked or ready tasks
-    // (a running task is stopped by the count hook, which checks the same deadline).
-    void add_deadline(Task* t);
-    void remove_deadline(Task* t);
-    void place_deadline(size_t slot, Task* t);
-    void sift_deadline_up(size_t slot);
-    void sift_deadline_down(size_t slot);
-    void arm_deadline_timer();
-    void stop_deadline_timer();
-    void expire_deadlines();
-
+    // Deadlines of tasks with a timeout, and wake-up times of sleeping tasks: two heaps
+    // (scheduler_timers.cpp) and one timer armed for the earliest of both, instead of a uv
+    // timer per task (~200 B and ~0.8 µs each). A task leaves the heaps when it finishes; the
+    // timer only needs to cancel parked or ready tasks (a running task is stopped by the
+    // count hook, which checks the same deadline).
+    void arm_timer();
+    void on_timer();
     Loop& loop_;
     LuaVM& vm_;
     uint64_t next_id_ = 1;
@@ -190,9 +208,12 @@ class Scheduler {
     uint64_t iteration_id_ = 0;
     // Done callbacks run after the task is gone, from the drain loop.
     std::vector<std::pair<std::function<void(TaskOutcome)>, TaskOutcome>> finished_;
-    std::vector<Task*> deadlines_;                  // heap: earliest deadline_ns_ first
-    std::unique_ptr<Loop::Timer> deadline_timer_;  // armed for deadline_armed_ns_
-    uint64_t deadline_armed_ns_ = 0;               // 0: not armed
+    TaskHeap<&Task::deadline_ns_, &Task::deadline_slot_> deadlines_;
+    TaskHeap<&Task::wake_ns_, &Task::wake_slot_> sleepers_;
+    std::vector<std::pair<lua_State*, int>> idle_threads_;  // finished tasks' threads and refs
+    static constexpr size_t kIdleThreads = 256;
+    std::unique_ptr<Loop::Timer> timer_;  // armed for armed_ns_
+    uint64_t armed_ns_ = 0;               // 0: not armed
 };
 
 // [-0, +1] Pushes an error table {kind=, message=, retryable=, status=?} with a __tostring

@@ -6,7 +6,9 @@
 #include "runtime/ids.h"
 #include "workflow/loader.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
@@ -21,7 +23,7 @@ uint64_t now_unix_ms() {
                         .count());
 }
 
-std::string rfc3339(uint64_t unix_ms) {
+size_t format_rfc3339(uint64_t unix_ms, char (&out)[kRfc3339Max]) {
     // Formatted by hand: this runs several times for every stored record, and snprintf plus
     // gmtime_r cost ~4,000 instructions a call (about 6% of an execution's CPU).
     uint64_t secs = unix_ms / 1000;
@@ -31,16 +33,15 @@ std::string rfc3339(uint64_t unix_ms) {
         std::time_t t = std::time_t(secs);
         std::tm tm{};
         gmtime_r(&t, &tm);
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                      int(unix_ms % 1000));
-        return buf;
+        int n = std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                              tm.tm_min, tm.tm_sec, int(unix_ms % 1000));
+        return n < 0 ? 0 : std::min(size_t(n), sizeof out - 1);
     }
     unsigned sod = unsigned(secs % 86400);
-    char buf[25] = "0000-00-00T00:00:00.000Z";
-    auto put = [&buf](int at, unsigned value, int digits) {
-        for (int i = digits - 1; i >= 0; --i, value /= 10) buf[at + i] = char('0' + value % 10);
+    std::memcpy(out, "0000-00-00T00:00:00.000Z", 25);
+    auto put = [&out](int at, unsigned value, int digits) {
+        for (int i = digits - 1; i >= 0; --i, value /= 10) out[at + i] = char('0' + value % 10);
     };
     put(0, unsigned(year), 4);
     put(5, unsigned(ymd.month()), 2);
@@ -49,12 +50,26 @@ std::string rfc3339(uint64_t unix_ms) {
     put(14, sod / 60 % 60, 2);
     put(17, sod % 60, 2);
     put(20, unsigned(unix_ms % 1000), 3);
-    return std::string(buf, 24);
+    return 24;
+}
+
+std::string rfc3339(uint64_t unix_ms) {
+    char buf[kRfc3339Max];
+    return std::string(buf, format_rfc3339(unix_ms, buf));
 }
 
 std::string idempotency_key(const std::string& execution_id, const std::string& unit_key) {
     return crypto::sha256_hex(execution_id + "/" + unit_key).substr(0, 32);
 }
+
+namespace {
+
+// Writes per transaction, roughly (cut after the next transition): a burst of starts is
+// committed in several transactions, since LMDB keeps the dirty-page buffers of its largest
+// one; a group commit of a few thousand executions' transitions still goes in one or two.
+constexpr size_t kMaxWritesPerBatch = 4096;
+
+}  // namespace
 
 Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
                TaskCatalog& catalog, const Project& project, Expressions& expressions,
@@ -63,25 +78,76 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
       project_(project), expressions_(expressions), options_(options) {
     // Group commit: whatever the iteration staged becomes durable together, then the
     // effects that waited for it (next steps, task starts) run.
-    iteration_id_ = loop_.on_iteration([this] {
-        if (store_.has_pending()) {
-            Status s = flush();
-            if (!s) {
-                // The effects waiting for this commit cannot happen without it. Stop as a
-                // crash would: everything durable so far is resumable with `ferry resume`.
-                std::fprintf(stderr,
-                             "ferry: cannot write the execution history (%s); stopping. "
-                             "Fix the cause, then run 'ferry resume'.\n",
-                             s.error().describe().c_str());
-                std::fflush(nullptr);
-                std::_Exit(3);
-            }
-        }
+    if (!options_.commit_thread) {
+        iteration_id_ = loop_.on_iteration([this] {
+            if (!store_.has_pending()) return;
+            if (Status s = flush(); !s) stop_on_lost_history(s.error());
+        });
+        return;
+    }
+    // With a commit thread the store's writer commits and syncs a batch while the loop runs
+    // the tasks of the previous one and stages the next; one batch is in flight at a time,
+    // so batches become durable in staging order.
+    scheduler_.set_resumes_per_iteration(64);
+    auto alive = std::weak_ptr<Engine*>(alive_);
+    store_.start_writer([&loop = loop_, alive] {
+        loop.post([alive] {
+            if (auto self = alive.lock()) (*self)->batch_written();
+        });
     });
+    iteration_id_ = loop_.on_iteration([this] {
+        if (store_.writer_busy() || !store_.has_pending()) return;
+        // Cut the batch now, or let the tasks still queued add their transitions to it? A
+        // commit takes about the writer's last time, whatever its size (timed on the writer:
+        // the time until the loop collects would include the loop's own work). Submitting
+        // early overlaps it with the rest of the wave, but when commits are slow (fsync under
+        // load) it halves the batches and so doubles the commits each execution waits for in
+        // turn. So: submit when the wave is done (no task ready) or once the loop has staged
+        // for as long as a commit takes.
+        const uint64_t now = Loop::hrtime_ns();
+        if (!staged_since_ns_) staged_since_ns_ = now;
+        if (scheduler_.ready_tasks() > 0 && now - staged_since_ns_ < store_.last_write_ns())
+            return;
+        staged_since_ns_ = 0;
+        store_.submit(kMaxWritesPerBatch);
+        hold_loop_while_writing();
+        // Callbacks run at once (nothing to write) may have staged more.
+        if (!store_.writer_busy() && store_.has_pending()) loop_.wake();
+    });
+}
+
+void Engine::batch_written() {
+    Status s = store_.collect();
+    hold_loop_while_writing();
+    if (!s) stop_on_lost_history(s.error());
+    if (store_.has_pending()) loop_.wake();
+}
+
+void Engine::hold_loop_while_writing() {
+    // A batch in flight must keep run() from returning: its callbacks are still to come.
+    bool busy = store_.writer_busy();
+    if (busy == holding_loop_) return;
+    holding_loop_ = busy;
+    if (busy) loop_.hold();
+    else loop_.release();
+}
+
+void Engine::stop_on_lost_history(const Error& e) {
+    // The effects waiting for this commit cannot happen without it. Stop as a crash would:
+    // everything durable so far is resumable with `ferry resume`.
+    std::fprintf(stderr,
+                 "ferry: cannot write the execution history (%s); stopping. "
+                 "Fix the cause, then run 'ferry resume'.\n",
+                 e.describe().c_str());
+    std::fflush(nullptr);
+    std::_Exit(3);
 }
 
 Engine::~Engine() {
     loop_.remove_iteration(iteration_id_);
+    alive_.reset();  // a post of the writer still queued finds no engine
+    store_.stop_writer();
+    if (holding_loop_) loop_.release();
     // Tasks still running hold callbacks into this engine: end them while it exists, with
     // no run left to find, so those callbacks do nothing.
     auto runs = std::move(runs_);
@@ -100,11 +166,12 @@ Status Engine::flush() {
     committing_ = true;
     Status s = ok_status();
     // after_commit callbacks may stage more writes; keep going until quiet.
-    for (int round = 0; round < 64 && store_.has_pending(); ++round) {
-        s = store_.commit();
+    for (int round = 0; round < 64 && (store_.has_pending() || store_.writer_busy()); ++round) {
+        s = store_.commit(kMaxWritesPerBatch);  // waits for a batch in flight first
         if (!s) break;
     }
     committing_ = false;
+    hold_loop_while_writing();
     // A failed batch is dropped: a definition staged in it may not be on disk.
     if (!s) workflows_stored_.clear();
     if (store_.has_pending()) loop_.wake();
@@ -488,10 +555,13 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
     run->failing = true;  // nothing new starts; pending steps end "cancelled"
     run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
     std::vector<std::string> children;
+    std::vector<Unit*> woken;  // built-in sleeps, ended after the loop (settling adds units)
     for (auto& unit : run->units) {
         if (unit->task && scheduler_.is_live(unit->task)) {
             // The task's done callback settles the unit (as "cancelled") on the loop.
             scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, reason));
+        } else if (stop_sleep(*unit)) {
+            woken.push_back(unit.get());
         } else if (unit->status == "retrying" && unit->retry_timer) {
             unit->retry_timer.reset();
             unit->status = "cancelled";
@@ -499,6 +569,11 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
         } else if (!unit->child_execution.empty() && find_run(unit->child_execution)) {
             children.push_back(unit->child_execution);
         }
+    }
+    for (Unit* unit : woken) {
+        TaskOutcome outcome;
+        outcome.error = make_error(ErrorKind::Cancelled, reason);
+        unit_finished(*run, *unit, std::move(outcome));
     }
     // A sub-workflow's end settles its parent's unit.
     for (const std::string& child : children) (void)cancel(child, reason);

@@ -41,6 +41,10 @@ struct EngineOptions {
     uint64_t default_step_timeout_ms = 300'000;
     TaskLimits task_limits;                 // instruction budget and memory per invocation
     int max_workflow_depth = 16;            // nested sub-workflows
+    // Group commits on the store's writer thread, overlapping the loop's work, instead of on
+    // the loop thread. Off by default: on 2 shared vCPUs the handoff cost as much as it saved
+    // (docs/performance.md, perf-engine-2).
+    bool commit_thread = false;
 };
 
 // What the engine tells the outside world as it runs (progress lines, later SSE).
@@ -111,6 +115,8 @@ class Engine {
     Status cancel(const std::string& id, const std::string& reason);
 
     size_t active_executions() const { return runs_.size(); }
+    // Steps waiting in the built-in sleep task (a timer each, no Lua task).
+    size_t sleeping_steps() const { return sleeping_; }
     // Executions with work in progress: those parked on an approval do not count (a
     // shutdown need not wait for them; they are records).
     size_t busy_executions() const;
@@ -151,6 +157,11 @@ class Engine {
     void finalize_run(Run& run);
     void invoke_subworkflow(Run& run, Unit& unit);
     void invoke_approval(Run& run, Unit& unit);
+    // The built-in sleep task without Lua (engine/core/sleeps.cpp). stop_sleep: if unit is
+    // sleeping, stops its timer (true) and the caller settles it.
+    static bool runs_natively(const TaskDef& task);
+    void invoke_sleep(Run& run, Unit& unit);
+    bool stop_sleep(Unit& unit);
     void approval_timed_out(Run& run, Unit& unit);
     void persist_execution(Run& run);
     void persist_unit(Run& run, Unit& unit, bool with_attempt);
@@ -172,7 +183,8 @@ class Engine {
     Result<std::shared_ptr<Run>> make_run(std::shared_ptr<const workflow::Workflow> wf,
                                           tmpl::Value inputs, const StartOptions& options,
                                           std::string id);
-    tmpl::Value task_context_data(Run& run, Unit& unit);
+    // [-0, +1] The ctx data of one invocation (ctx.lua's M.new makes the ctx of it).
+    void push_task_context(lua_State* L, Run& run, Unit& unit);
     Result<int> hook_ref(const std::string& file);
     Result<int> stdlib_function(const std::string& module);
 
@@ -192,6 +204,13 @@ class Engine {
     int runner_ref_ = LUA_NOREF;
     int hook_runner_ref_ = LUA_NOREF;
     bool committing_ = false;
+    void batch_written();            // the writer thread finished a batch: its effects run
+    void hold_loop_while_writing();
+    [[noreturn]] static void stop_on_lost_history(const Error& e);
+    std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);  // for the writer's posts
+    bool holding_loop_ = false;
+    uint64_t staged_since_ns_ = 0;   // when the loop first held back a batch (0: not now)
+    size_t sleeping_ = 0;
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor
     std::string owner_token_;           // empty until first used

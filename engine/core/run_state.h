@@ -27,8 +27,10 @@ struct Engine::Unit {
     bool input_ready = false;     // resolved (kept across retries and resumes)
     tmpl::Value output;
     tmpl::Value error;            // {kind, message, traceback?} when failed
-    tmpl::Value logs = tmpl::Value::list();
-    tmpl::Value http = tmpl::Value::list();  // this attempt's integration requests
+    // Lists made on first entry (undefined until then): most units log nothing and make no
+    // request, and a parked unit should not keep two empty lists.
+    tmpl::Value logs;
+    tmpl::Value http;             // this attempt's integration requests
     tmpl::Value annotations;      // what hooks added to the record
     std::string skip_reason;
     std::string child_execution;  // sub-workflow step: the child's id
@@ -91,5 +93,8 @@ const std::string& idempotency_key_of(const Engine::Run& run, Engine::Unit& unit
 
 uint64_t now_unix_ms();
 std::string rfc3339(uint64_t unix_ms);
+// The same into a buffer (no allocation: records format several times each); the length.
+constexpr size_t kRfc3339Max = 64;
+size_t format_rfc3339(uint64_t unix_ms, char (&out)[kRfc3339Max]);
 
 }  // namespace ferry::engine

@@ -152,33 +152,50 @@ Result<int> Engine::hook_ref(const std::string& file) {
     return ref.value();
 }
 
-tmpl::Value Engine::task_context_data(Run& run, Unit& unit) {
+void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
+    // Straight into a Lua table: building a tmpl::Value dict first (11 entries) and pushing
+    // it cost more than the transform task itself. ctx.lua turns it into the task's ctx.
     const workflow::Step& def = run.wf->steps[unit.step_index];
     const workflow::IntegrationEntry* integration =
         config_ && !def.integration.empty() ? config_->integration(def.integration) : nullptr;
     bool dry_run = def.dry_run.value_or(run.options.dry_run) ||
                    (integration && integration->config.dry_run);
-    tmpl::Value data = dict_of({{"execution_id", str(run.id)},
-                                {"workflow", str(run.wf->name)},
-                                {"step_id", str(def.id)},
-                                {"unit", str(unit.key)},
-                                {"task", str(def.task)},
-                                {"provider", str(def.provider)},
-                                {"attempt", tmpl::Value::integer(unit.attempt)},
-                                {"idempotency_key", str(idempotency_key_of(run, unit))},
-                                {"dry_run", tmpl::Value::boolean(dry_run)},
-                                {"resumed", tmpl::Value::boolean(unit.interrupted)},
-                                {"integration", tmpl::Value::none()}});
+    luaL_checkstack(L, 4, "task context");
+    lua_createtable(L, 0, unit.item_index >= 0 ? 13 : 11);
+    auto text = [L](const char* key, std::string_view v) {
+        lua_pushlstring(L, v.data(), v.size());
+        lua_setfield(L, -2, key);
+    };
+    auto flag = [L](const char* key, bool v) {
+        lua_pushboolean(L, v);
+        lua_setfield(L, -2, key);
+    };
+    text("execution_id", run.id);
+    text("workflow", run.wf->name);
+    text("step_id", def.id);
+    text("unit", unit.key);
+    text("task", def.task);
+    text("provider", def.provider);
+    lua_pushinteger(L, unit.attempt);
+    lua_setfield(L, -2, "attempt");
+    text("idempotency_key", idempotency_key_of(run, unit));
+    flag("dry_run", dry_run);
+    flag("resumed", unit.interrupted);
     if (unit.item_index >= 0) {
-        data.dict_obj().set(str("item"), unit.item);
-        data.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
+        push_value(L, unit.item);
+        lua_setfield(L, -2, "item");
+        lua_pushinteger(L, unit.item_index);
+        lua_setfield(L, -2, "index");
     }
     if (integration) {
-        data.dict_obj().set(str("integration"), integration->settings);
+        push_value(L, integration->settings);
     } else if (!def.integration.empty()) {
-        data.dict_obj().set(str("integration"), dict_of({{"name", str(def.integration)}}));
+        lua_createtable(L, 0, 1);
+        text("name", def.integration);
+    } else {
+        json_lua::push_null(L);
     }
-    return data;
+    lua_setfield(L, -2, "integration");
 }
 
 tmpl::Value Engine::step_scope(const Run& run, const workflow::Step& def) const {
@@ -418,6 +435,10 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         unit_finished(run, unit, std::move(outcome));
         return;
     }
+    if (runs_natively(*task)) {
+        invoke_sleep(run, unit);
+        return;
+    }
     if (runner_ref_ == LUA_NOREF) {
         Result<int> r = stdlib_function("ferry/runner");
         if (!r) {
@@ -428,20 +449,20 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         }
         runner_ref_ = r.value();
     }
-    unit.http = tmpl::Value::list();
+    unit.http = tmpl::Value();  // this attempt's requests only
     TaskLimits limits = options_.task_limits;
     limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
-    tmpl::Value data = task_context_data(run, unit);
-    tmpl::Value input = unit.input;
     int run_fn = task->run_ref;
     std::string rid = run.id;
     Unit* up = &unit;
+    Run* rp = &run;
     unit.task = scheduler_.spawn(
         runner_ref_,
-        [run_fn, data, input](lua_State* co) {
+        // spawn() pushes the arguments before it returns: run and unit outlive the call.
+        [this, run_fn, rp, up](lua_State* co) {
             lua_rawgeti(co, LUA_REGISTRYINDEX, run_fn);
-            push_value(co, data);
-            push_value(co, input);
+            push_task_context(co, *rp, *up);
+            push_value(co, up->input);
             return 3;
         },
         limits,
@@ -525,6 +546,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                                      {"message", str(l.message)},
                                      {"at", str(rfc3339(l.at_ms))}});
         if (!l.fields.empty()) entry.dict_obj().set(str("fields"), tmpl::value_from_json(l.fields));
+        if (!unit.logs.is_sequence()) unit.logs = tmpl::Value::list();
         unit.logs.list_obj().items.push_back(entry);
     }
     for (const TaskChange& c : outcome.changes) {
@@ -538,6 +560,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     }
     for (TaskRecord& r : outcome.records) {
         if (r.kind == "http") {
+            if (!unit.http.is_sequence()) unit.http = tmpl::Value::list();
             unit.http.list_obj().items.push_back(tmpl::value_from_json(r.json));
         } else if (r.kind == "dead_letter") {
             tmpl::Value entry = tmpl::value_from_json(r.json);

@@ -142,7 +142,7 @@ Found inspect_folder(const std::string& dir) {
 }  // namespace
 
 Store::Store() : impl_(std::make_unique<Impl>()) {}
-Store::~Store() = default;
+Store::~Store() { stop_writer(); }
 
 const std::string& Store::path() const { return impl_->path; }
 
@@ -232,7 +232,10 @@ void Store::erase_kv(const std::string& key) {
     impl_->staged.push_back({StagedOp::Kind::EraseKv, key, {}, {}, 0, {}});
 }
 
-void Store::after_commit(std::function<void()> cb) { impl_->callbacks.push_back(std::move(cb)); }
+void Store::after_commit(std::function<void()> cb) {
+    impl_->callbacks.push_back(std::move(cb));
+    impl_->callback_marks.push_back(impl_->staged.size());
+}
 
 bool Store::has_pending() const { return !impl_->staged.empty() || !impl_->callbacks.empty(); }
 
@@ -355,29 +358,38 @@ void Store::Impl::apply(const lmdb::Txn& txn, const StagedOp& op) {
 // why. Keeping a failed batch would make every later commit fail again on the same bad write
 // (a key too long never gets shorter); the engine treats a failed commit as the loss of the
 // effects that waited for it.
-Status Store::commit() {
-    Impl& s = *impl_;
-    std::vector<StagedOp> ops = std::exchange(s.staged, {});
-    std::vector<std::function<void()>> callbacks = std::exchange(s.callbacks, {});
-    if (!ops.empty()) {
-        try {
-            lmdb::Txn txn = lmdb::Txn::write(s.env.get());
-            for (const StagedOp& op : ops) s.apply(txn, op);
-            txn.commit();  // synced unless MDB_NOSYNC
-        } catch (const Invalid& e) {
-            return make_error(ErrorKind::Validation,
-                              "store " + s.path + ": commit of " + writes(ops.size()) +
-                                  " refused, nothing written: " + e.message);
-        } catch (const lmdb::Failure& f) {
-            std::string reason = f.what();
-            if (f.code() == MDB_MAP_FULL)
-                reason += " (map_size is " + std::to_string(s.options.map_size) + " bytes)";
-            return s.storage_error("commit of " + writes(ops.size()) + " failed, nothing written",
-                                   reason);
-        }
+Status Store::Impl::write(const std::vector<StagedOp>& ops) {
+    if (ops.empty()) return ok_status();
+    try {
+        lmdb::Txn txn = lmdb::Txn::write(env.get());
+        for (const StagedOp& op : ops) apply(txn, op);
+        txn.commit();  // synced unless MDB_NOSYNC
+    } catch (const Invalid& e) {
+        return make_error(ErrorKind::Validation, "store " + path + ": commit of " +
+                                                     writes(ops.size()) +
+                                                     " refused, nothing written: " + e.message);
+    } catch (const lmdb::Failure& f) {
+        std::string reason = f.what();
+        if (f.code() == MDB_MAP_FULL)
+            reason += " (map_size is " + std::to_string(options.map_size) + " bytes)";
+        return storage_error("commit of " + writes(ops.size()) + " failed, nothing written",
+                             reason);
     }
+    return ok_status();
+}
+
+Status Store::commit(size_t max_writes) {
+    Impl& s = *impl_;
+    // A batch in flight was staged earlier: it is durable (and its callbacks have run)
+    // before anything staged after it.
+    if (s.submitted) {
+        s.wait_written();
+        if (Status c = collect(); !c) return c;
+    }
+    Impl::Batch batch = s.take(max_writes);
+    if (Status w = s.write(batch.ops); !w) return w;
     // A callback may stage writes or callbacks of its own; they belong to the next commit.
-    for (auto& cb : callbacks) cb();
+    for (auto& cb : batch.callbacks) cb();
     return ok_status();
 }
 

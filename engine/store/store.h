@@ -19,8 +19,9 @@
 //   kv             any key                    -> any value (schedules, idempotency keys...)
 //   meta           "schema"                   -> format version
 //
-// Threads: staging and commit() belong to one thread (the loop, or a commit thread); reads
-// open their own read transaction (MDB_NOTLS) and may run on any thread.
+// Threads: staging, commit(), submit() and collect() belong to one thread (the loop); a
+// writer thread (start_writer) may write the submitted batches. Reads open their own read
+// transaction (MDB_NOTLS) and may run on any thread.
 #pragma once
 
 #include "runtime/error.h"
@@ -84,8 +85,31 @@ class Store {
     // batch and its callbacks are dropped (a bad write would otherwise fail every later
     // commit). Bad keys (empty, a NUL inside an id or step key, longer than LMDB's 511-byte
     // limit) fail with Validation, LMDB failures (MDB_MAP_FULL...) with Storage. Callbacks
-    // that stage writes or callbacks add them to the next batch.
-    Status commit();
+    // that stage writes or callbacks add them to the next batch. With max_writes, at most
+    // about that many writes (cut after a callback, as submit() cuts) and the callbacks
+    // staged with them; the rest stays staged for the next commit.
+    Status commit(size_t max_writes = SIZE_MAX);
+
+    // ---- commits on a writer thread (ARCHITECTURE.md decision 1) ----
+    // The fsync of a group commit takes milliseconds; on a writer thread the loop stages the
+    // next batch meanwhile. The owner of the staging thread (the engine) drives it:
+    // start_writer(notify) starts the thread; notify runs on it after each batch (it must be
+    // thread-safe: Loop::post). submit() hands what is staged (writes and callbacks; at most
+    // about max_writes writes, cut after a callback: the rest stays staged) to the writer
+    // unless a batch is already in flight or there is no writer (false: try again when it
+    // is done, or commit()); with no writes staged the callbacks run at once. collect(), on the staging thread after notify,
+    // ends the finished batch as commit() ends its own: its callbacks run (on success) or
+    // it is dropped and the error returned; ok and nothing when no batch has finished.
+    // commit() waits for and collects a batch in flight first, so it keeps its meaning
+    // (everything staged so far is durable when it returns). stop_writer() waits for the
+    // batch in flight (its callbacks do not run) and ends the thread; the destructor does it.
+    void start_writer(std::function<void()> notify);
+    bool submit(size_t max_writes = SIZE_MAX);
+    Status collect();
+    bool writer_busy() const;
+    // How long the writer took for the last batch collect() ended (0 before any).
+    uint64_t last_write_ns() const;
+    void stop_writer();
 
     // ---- reads (each its own read transaction; staged writes are not visible) ----
     Result<std::optional<std::string>> get_execution(const std::string& id) const;

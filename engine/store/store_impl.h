@@ -4,9 +4,12 @@
 #include "store/lmdb.h"
 #include "store/store.h"
 
+#include <condition_variable>
 #include <functional>
-#include <utility>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace ferry::store {
@@ -60,6 +63,32 @@ struct Store::Impl {
 
     std::vector<StagedOp> staged;
     std::vector<std::function<void()>> callbacks;
+    std::vector<size_t> callback_marks;  // per callback: how many writes were staged before it
+
+    // Writes ops in one transaction (synced when durable): commit()'s and the writer's.
+    Status write(const std::vector<StagedOp>& ops);
+
+    // The writer thread (store_writer.cpp). The batch in flight belongs to the writer from
+    // submit() until it sets written; then to the staging thread, which collects it.
+    struct Batch {
+        std::vector<StagedOp> ops;
+        std::vector<std::function<void()>> callbacks;
+        Status status = ok_status();
+        uint64_t write_ns = 0;  // how long the writer took (transaction and sync)
+    };
+    uint64_t last_write_ns = 0;  // of the last batch collected
+    std::thread writer;
+    std::function<void()> notify;
+    mutable std::mutex writer_mutex;
+    std::condition_variable writer_cv;
+    Batch in_flight;
+    bool submitted = false;  // a batch is in flight (staging thread's view; set before handing over)
+    bool written = false;    // the writer finished it (guarded by writer_mutex)
+    bool stopping = false;   // guarded by writer_mutex
+    void writer_main();
+    // Takes what is staged, at most about max_writes writes, cut after a callback.
+    Batch take(size_t max_writes);
+    void wait_written();     // blocks until the batch in flight is written
 
     // A Storage error that says which store and what it was doing.
     Error storage_error(const std::string& doing, const std::string& reason) const {

@@ -234,21 +234,10 @@ int http_request(lua_State* L) {
     return lua_yield(L, 0);
 }
 
-struct SleepOp final : PendingOp {
-    std::unique_ptr<Loop::Timer> timer;
-    void cancel() override { timer.reset(); }
-    const char* what() const override { return "sleep"; }
-};
-
 int sleep_fn(lua_State* L) {
     uint64_t ms = check_duration(L, 1, "ferry.sleep");
     Task* task = Scheduler::current(L, "ferry.sleep");
-    Scheduler* sched = Scheduler::of(L);
-    auto op = std::make_unique<SleepOp>();
-    op->timer = sched->loop().timer(ms, [sched, task] {
-        sched->complete(task, [](lua_State*) { return 0; });
-    });
-    task->park(std::move(op));
+    Scheduler::of(L)->sleep(task, ms);
     return lua_yield(L, 0);
 }
 

@@ -38,33 +38,30 @@ local function join_url(base, path)
   return (base:gsub("/+$", "")) .. "/" .. (path:gsub("^/+", ""))
 end
 
-function M.new(data)
-  -- data is this invocation's own table (the engine pushes a fresh one): no copy needed.
-  local ctx = data
-  local integration = data.integration
-  if integration == json.null then integration = nil end
-  ctx.integration = integration
+-- The operations that need nothing of the invocation's own data: one copy for every ctx
+-- (step.change and step.dead_letter find the running task themselves).
+local methods = { log = log }
 
-  ctx.log = log
+function methods.change(kind, id, before, after)
+  step.change(kind, id, before, after)
+end
 
-  function ctx.change(kind, id, before, after)
-    step.change(kind, id, before, after)
+-- A delivery the task gives up on, kept in the dead-letter queue (`ferry dlq`).
+function methods.dead_letter(entry)
+  if type(entry) ~= "table" then
+    error("ctx.dead_letter: a table expected, got " .. type(entry), 2)
   end
+  step.dead_letter(entry)
+end
 
-  -- A delivery the task gives up on, kept in the dead-letter queue (`ferry dlq`).
-  function ctx.dead_letter(entry)
-    if type(entry) ~= "table" then
-      error("ctx.dead_letter: a table expected, got " .. type(entry), 2)
-    end
-    step.dead_letter(entry)
-  end
-
-  -- ctx.http{method=, url= | path=, headers=, query=, json= | body=, timeout=,
-  --          idempotent=, retry=}
-  -- With the step's integration, the request goes through it (runtime/integration): base
-  -- URL, auth, retries, rate limit, circuit breaker, attempt records. Returns the response,
-  -- or nil and an error table.
-  function ctx.http(req)
+-- ctx.http{method=, url= | path=, headers=, query=, json= | body=, timeout=,
+--          idempotent=, retry=}
+-- With the step's integration, the request goes through it (runtime/integration): base
+-- URL, auth, retries, rate limit, circuit breaker, attempt records. Returns the response,
+-- or nil and an error table.
+local function http_of(ctx)
+  local integration = ctx.integration
+  return function(req)
     if type(req) ~= "table" then
       error("ctx.http: a request table expected, got " .. type(req), 2)
     end
@@ -103,8 +100,28 @@ function M.new(data)
     end
     return http.request(r)
   end
+end
 
-  return ctx
+-- Shared by every ctx: the methods, and ctx.http made on first use (it is bound to its
+-- ctx's integration). No closures per invocation: most tasks never call http, and a parked
+-- task keeps its ctx alive.
+local CTX = {
+  __index = function(ctx, key)
+    local m = methods[key]
+    if m ~= nil then return m end
+    if key == "http" then
+      local f = http_of(ctx)
+      ctx.http = f  -- no __newindex: a plain field from now on (rawset is sandboxed away)
+      return f
+    end
+    return nil
+  end,
+}
+
+function M.new(data)
+  -- data is this invocation's own table (the engine pushes a fresh one): no copy needed.
+  if data.integration == json.null then data.integration = nil end
+  return setmetatable(data, CTX)
 end
 
 return M

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -478,6 +479,73 @@ TEST_CASE("store: after_commit callbacks run in order once durable", "[store]") 
     commit_ok(*s);
     CHECK(order.back() == 5);
     commit_ok(*s);  // an empty commit is fine
+}
+
+TEST_CASE("store: the writer thread commits batches in order, cut after a callback",
+          "[store][writer]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    CHECK_FALSE(s->submit());  // no writer yet: nothing is handed over
+    std::atomic<int> notified{0};
+    s->start_writer([&] { ++notified; });
+    auto wait_notified = [&](int n) {
+        for (int i = 0; i < 5000 && notified.load() < n; ++i) ::usleep(1000);
+        REQUIRE(notified.load() == n);
+    };
+    std::vector<int> order;
+    // Two transitions of two writes each, a callback after each.
+    s->put_kv("a1", "1");
+    s->put_kv("a2", "1");
+    s->after_commit([&] {
+        order.push_back(1);
+        CHECK(s->get_kv("a2").value().has_value());
+        CHECK_FALSE(s->get_kv("b1").value().has_value());  // the second transition waits
+    });
+    s->put_kv("b1", "1");
+    s->put_kv("b2", "1");
+    s->after_commit([&] {
+        order.push_back(2);
+        CHECK(s->get_kv("b2").value().has_value());
+    });
+    REQUIRE(s->submit(3));  // at most about 3 writes: cut after the first callback
+    CHECK(s->writer_busy());
+    CHECK_FALSE(s->submit());  // one batch in flight at a time
+    wait_notified(1);
+    CHECK(order.empty());  // callbacks run on the staging thread, in collect()
+    REQUIRE(s->collect());
+    CHECK(order == std::vector<int>{1});
+    CHECK_FALSE(s->writer_busy());
+    REQUIRE(s->submit(3));  // the rest
+    wait_notified(2);
+    REQUIRE(s->collect());
+    CHECK(order == std::vector<int>{1, 2});
+    CHECK_FALSE(s->has_pending());
+
+    // commit() waits for a batch in flight and keeps its meaning.
+    s->put_kv("c", "1");
+    s->after_commit([&] { order.push_back(3); });
+    REQUIRE(s->submit());
+    s->put_kv("d", "1");
+    s->after_commit([&] { order.push_back(4); });
+    commit_ok(*s);
+    CHECK(order == std::vector<int>{1, 2, 3, 4});
+    CHECK(*s->get_kv("d").value() == "1");
+    wait_notified(3);        // its notification comes all the same:
+    REQUIRE(s->collect());  // nothing left to collect
+    CHECK(order.size() == 4);
+
+    // A failed batch is dropped with its callbacks and reported by collect().
+    s->put_kv(std::string(600, 'k'), "too long a key");
+    s->after_commit([&] { order.push_back(5); });
+    int before = notified.load();
+    REQUIRE(s->submit());
+    wait_notified(before + 1);
+    Status failed = s->collect();
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().kind == ErrorKind::Validation);
+    CHECK(order.size() == 4);
+    CHECK_FALSE(s->has_pending());
+    s->stop_writer();
 }
 
 TEST_CASE("store: data survives close and reopen", "[store]") {

@@ -1,0 +1,142 @@
+// The writer thread: commits submitted batches while the loop stages the next one.
+#include "store/store_impl.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iterator>
+
+namespace ferry::store {
+
+void Store::start_writer(std::function<void()> notify) {
+    Impl& s = *impl_;
+    if (s.writer.joinable()) return;
+    s.notify = std::move(notify);
+    s.stopping = false;
+    s.writer = std::thread([&s] { s.writer_main(); });
+}
+
+void Store::Impl::writer_main() {
+    std::unique_lock<std::mutex> lock(writer_mutex);
+    for (;;) {
+        writer_cv.wait(lock, [this] { return stopping || (submitted && !written); });
+        if (submitted && !written) {
+            lock.unlock();
+            // Only this thread touches in_flight until written is set.
+            auto t0 = std::chrono::steady_clock::now();
+            Status status = write(in_flight.ops);
+            auto took = std::chrono::steady_clock::now() - t0;
+            lock.lock();
+            in_flight.status = std::move(status);
+            in_flight.write_ns = uint64_t(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+            written = true;
+            writer_cv.notify_all();
+            lock.unlock();
+            notify();
+            lock.lock();
+            continue;
+        }
+        if (stopping) return;
+    }
+}
+
+Store::Impl::Batch Store::Impl::take(size_t max_writes) {
+    // A batch ends where an effect waits for it (a callback's mark): the writes of one
+    // transition (a step's result, its attempt, the next step's running record) stay in one
+    // transaction, and every callback in the batch finds its writes durable. Bounded, so one
+    // burst (10,000 starts in one iteration) does not make one huge transaction: LMDB keeps
+    // the dirty-page buffers of its largest transaction for good.
+    size_t ops = staged.size(), cbs = callbacks.size();
+    if (ops > max_writes) {
+        auto cut = std::upper_bound(callback_marks.begin(), callback_marks.end(), max_writes);
+        if (cut != callback_marks.begin() && *(cut - 1) > 0) {
+            cbs = size_t(cut - callback_marks.begin());
+            ops = callback_marks[cbs - 1];
+        }
+    }
+    Batch batch;
+    if (ops == staged.size() && cbs == callbacks.size()) {
+        // All of it: the vectors change hands (and a burst's capacity is not kept staged).
+        batch.ops = std::exchange(staged, {});
+        batch.callbacks = std::exchange(callbacks, {});
+        callback_marks.clear();
+        return batch;
+    }
+    batch.ops.assign(std::make_move_iterator(staged.begin()),
+                     std::make_move_iterator(staged.begin() + ptrdiff_t(ops)));
+    staged.erase(staged.begin(), staged.begin() + ptrdiff_t(ops));
+    batch.callbacks.assign(std::make_move_iterator(callbacks.begin()),
+                           std::make_move_iterator(callbacks.begin() + ptrdiff_t(cbs)));
+    callbacks.erase(callbacks.begin(), callbacks.begin() + ptrdiff_t(cbs));
+    callback_marks.erase(callback_marks.begin(), callback_marks.begin() + ptrdiff_t(cbs));
+    for (size_t& mark : callback_marks)
+        mark -= ops;
+    return batch;
+}
+
+bool Store::submit(size_t max_writes) {
+    Impl& s = *impl_;
+    if (s.submitted || !s.writer.joinable()) return false;
+    if (s.staged.empty()) { // nothing to write: what waited for earlier commits may run
+        std::vector<std::function<void()>> callbacks = std::exchange(s.callbacks, {});
+        s.callback_marks.clear();
+        for (auto& cb : callbacks)
+            cb();
+        return true;
+    }
+    Impl::Batch batch = s.take(max_writes);
+    std::lock_guard<std::mutex> lock(s.writer_mutex);
+    s.in_flight = std::move(batch);
+    s.written = false;
+    s.submitted = true;
+    s.writer_cv.notify_all();
+    return true;
+}
+
+void Store::Impl::wait_written() {
+    std::unique_lock<std::mutex> lock(writer_mutex);
+    writer_cv.wait(lock, [this] { return written; });
+}
+
+uint64_t Store::last_write_ns() const {
+    return impl_->last_write_ns;
+}
+
+bool Store::writer_busy() const {
+    return impl_->submitted;
+}
+
+Status Store::collect() {
+    Impl& s = *impl_;
+    if (!s.submitted) return ok_status();
+    Impl::Batch batch;
+    {
+        // The writer reads these flags under the lock: they change under it too.
+        std::lock_guard<std::mutex> lock(s.writer_mutex);
+        if (!s.written) return ok_status();
+        batch = std::exchange(s.in_flight, {});
+        s.last_write_ns = batch.write_ns;
+        s.submitted = false;
+        s.written = false;
+    }
+    if (!batch.status) return batch.status; // dropped with its callbacks, as commit() does
+    for (auto& cb : batch.callbacks)
+        cb();
+    return ok_status();
+}
+
+void Store::stop_writer() {
+    Impl& s = *impl_;
+    if (!s.writer.joinable()) return;
+    {
+        std::lock_guard<std::mutex> lock(s.writer_mutex);
+        s.stopping = true;
+        s.writer_cv.notify_all();
+    }
+    s.writer.join(); // after the batch in flight, if any, is written
+    s.in_flight = {};
+    s.submitted = false;
+    s.written = false;
+}
+
+} // namespace ferry::store

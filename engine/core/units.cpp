@@ -2,6 +2,7 @@
 #include "core/executor.h"
 
 #include "core/run_state.h"
+#include "runtime/duration.h"
 #include "runtime/ids.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
@@ -500,11 +501,21 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
     }
     std::string rid = run.id;
     Unit* up = &unit;
-    auto on_done = [this, rid, up](const ExecutionSummary& s) {
+    // Set when the step's `timeout:` cancelled the child: the step then fails as a timeout.
+    auto timed_out = std::make_shared<bool>(false);
+    auto on_done = [this, rid, up, timed_out](const ExecutionSummary& s) {
         Run* r = find_run(rid);
         if (!r) return;
+        up->retry_timer.reset();
         TaskOutcome outcome;
-        if (s.status == "succeeded") {
+        if (*timed_out) {
+            uint64_t limit = r->wf->steps[up->step_index].timeout_ms;
+            outcome.error = make_error(ErrorKind::Timeout,
+                                       "timed out after " + format_duration_ms(limit) +
+                                           " (the step's timeout); sub-workflow '" + s.workflow +
+                                           "' (" + s.id + ") was cancelled");
+            up->child_execution.clear();  // a retry starts a new child
+        } else if (s.status == "succeeded") {
             outcome.ok = true;
             to_rapidjson(s.outputs, outcome.value, outcome.value.GetAllocator());
         } else {
@@ -514,6 +525,19 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         }
         unit_finished(*r, *up, std::move(outcome));
     };
+    // An explicit `timeout:` bounds the child (counted from when this process started or
+    // resumed it); the default step timeout does not, as children may wait for approvals.
+    auto arm_timeout = [this, rid, up, timed_out](uint64_t limit) {
+        if (limit == 0) return;
+        up->retry_timer = loop_.timer(limit, [this, rid, up, timed_out, limit] {
+            if (!find_run(rid) || up->child_execution.empty()) return;
+            *timed_out = true;
+            Status s = cancel(up->child_execution,
+                              "the parent step's timeout of " + format_duration_ms(limit) + " passed");
+            if (!s) *timed_out = false;  // the child already ended: its result stands
+        });
+    };
+    const uint64_t limit = run.wf->steps[unit.step_index].timeout_ms;
     // A resumed parent finds its child by the id recorded before the child started.
     if (!unit.child_execution.empty()) {
         if (find_run(unit.child_execution)) return;  // still running in this process
@@ -521,6 +545,7 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         if (stored && stored.value()) {
             Status s = resume(unit.child_execution, on_done);
             if (!s) fail(s.error());
+            else arm_timeout(limit);
             return;
         }
     }
@@ -535,6 +560,7 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
     persist_unit(run, unit, false);
     Result<std::string> started = start(child.value(), inputs.value(), opts, on_done);
     if (!started) fail(started.error());
+    else arm_timeout(limit);
 }
 
 void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {

@@ -516,6 +516,32 @@ outputs:
         self.assertEqual(child["inputs"], {"n": 21, "explode": False})
         self.assertEqual(child["parent"], {"execution": doc["id"], "step": "sub"})
 
+    def test_step_timeout_cancels_a_slow_child(self):
+        self.p.workflow("slowchild", """\
+steps:
+  - {id: nap, task: sleep, with: {duration: 20s}}
+""")
+        self.p.workflow("impatient", """\
+steps:
+  - id: sub
+    task: workflow
+    timeout: 300ms
+    retry: {max_attempts: 2, initial_delay: 100ms}
+    with: {name: slowchild}
+""")
+        t0 = time.monotonic()
+        doc = self.assertRun("impatient", code=1)
+        self.assertLess(time.monotonic() - t0, 10)
+        err = self.step_error(doc, "sub")
+        self.assertEqual(err["kind"], "timeout")
+        self.assertIn("timed out after 300ms (the step's timeout)", err["message"])
+        self.assertEqual(doc["steps"]["sub"]["attempt"], 2)
+        # Each attempt had its own child, and each was cancelled.
+        rows = json.loads(self.p.ferry("executions", "list", "--workflow", "slowchild",
+                                       "--json").stdout)
+        self.assertEqual(len(rows), 2)
+        self.assertEqual({r["status"] for r in rows}, {"cancelled"})
+
     def test_failing_child_fails_the_step(self):
         doc = self.assertRun("parent", "--input", "explode=true", code=1)
         err = self.step_error(doc, "sub")

@@ -18,9 +18,11 @@ std::string generated_id(const std::string& followed, size_t entry_index) {
 // The step ids an entry's `steps:` lists, as written.
 std::vector<std::pair<std::string, Mark>> listed_steps(Context& ctx, const YAML::Node& node) {
     std::vector<YAML::Node> items;
-    if (node.IsScalar()) items.push_back(node);
+    if (node.IsScalar())
+        items.push_back(node);
     else if (node.IsSequence())
-        for (const YAML::Node& item : node) items.push_back(item);
+        for (const YAML::Node& item : node)
+            items.push_back(item);
     else
         ctx.error(node, "'steps' must be a step id or a list of step ids, got " +
                             describe_node(ctx, node));
@@ -35,16 +37,17 @@ std::vector<std::pair<std::string, Mark>> listed_steps(Context& ctx, const YAML:
     return out;
 }
 
-}  // namespace
+} // namespace
 
 void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& p) {
     if (node.IsNull()) return;
     if (!node.IsSequence()) {
         ctx.error(node, "'on_step' must be a list of entries such as {task: ticket.update, "
-                        "with: {...}}, got " + describe_node(ctx, node));
+                        "with: {...}}, got " +
+                            describe_node(ctx, node));
         return;
     }
-    const size_t file_steps = p.wf.steps.size();  // generated steps never follow each other
+    const size_t file_steps = p.wf.steps.size(); // generated steps never follow each other
     std::vector<std::string> ids;
     for (size_t i = 0; i < file_steps; ++i)
         if (p.steps[i].has_id) ids.push_back(p.wf.steps[i].id);
@@ -70,8 +73,9 @@ void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& p) {
             // Every step the entry does not itself read: the step that creates the ticket is
             // what the notes go to, not a step to report on.
             for (const std::string& id : ids) {
-                bool read = std::any_of(parsed.extras.refs.begin(), parsed.extras.refs.end(),
-                                        [&](const Ref& r) { return r.root == "steps" && r.name == id; });
+                bool read =
+                    std::any_of(parsed.extras.refs.begin(), parsed.extras.refs.end(),
+                                [&](const Ref& r) { return r.root == "steps" && r.name == id; });
                 if (!read) followed.emplace_back(id, parsed.step.mark);
             }
         }
@@ -93,11 +97,11 @@ void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& p) {
                 step.needs.push_back(id);
             StepExtras ex = parsed.extras;
             ex.needs.emplace_back(id, mark);
-            ex.who = who;  // one message per entry, not one per generated step
+            ex.who = who; // one message per entry, not one per generated step
             p.wf.steps.push_back(std::move(step));
             p.steps.push_back(std::move(ex));
         }
     }
 }
 
-}  // namespace ferry::workflow::detail
+} // namespace ferry::workflow::detail

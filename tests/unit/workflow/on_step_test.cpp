@@ -21,11 +21,12 @@ const char* kSteps = R"(steps:
 
 std::vector<std::string> ids(const Workflow& wf) {
     std::vector<std::string> out;
-    for (const Step& s : wf.steps) out.push_back(s.id);
+    for (const Step& s : wf.steps)
+        out.push_back(s.id);
     return out;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("an on_step entry follows every step it does not read", "[workflow][on_step]") {
     LoadResult r = load(std::string(kSteps) + R"(on_step:
@@ -34,18 +35,17 @@ TEST_CASE("an on_step entry follows every step it does not read", "[workflow][on
 )");
     REQUIRE(r.ok());
     const Workflow& wf = *r.workflow;
-    CHECK(ids(wf) == std::vector<std::string>{"ticket", "analyze", "fix", "analyze.on_step",
-                                              "fix.on_step"});
+    CHECK(ids(wf) ==
+          std::vector<std::string>{"ticket", "analyze", "fix", "analyze.on_step", "fix.on_step"});
     const Step* s = wf.find_step("fix.on_step");
     REQUIRE(s);
     CHECK(s->event_step == "fix");
     CHECK(s->task == "log");
-    CHECK(s->on_error == "continue");  // a failed note never fails the execution
+    CHECK(s->on_error == "continue"); // a failed note never fails the execution
     CHECK(s->depends_on == std::vector<std::string>{"fix", "ticket"});
 }
 
-TEST_CASE("on_step lists its steps; entries are numbered in generated ids",
-          "[workflow][on_step]") {
+TEST_CASE("on_step lists its steps; entries are numbered in generated ids", "[workflow][on_step]") {
     LoadResult r = load(std::string(kSteps) + R"(on_step:
   - steps: [fix]
     task: log
@@ -57,8 +57,8 @@ TEST_CASE("on_step lists its steps; entries are numbered in generated ids",
 )");
     REQUIRE(r.ok());
     const Workflow& wf = *r.workflow;
-    CHECK(ids(wf) == std::vector<std::string>{"ticket", "analyze", "fix", "fix.on_step",
-                                              "analyze.on_step2"});
+    CHECK(ids(wf) ==
+          std::vector<std::string>{"ticket", "analyze", "fix", "fix.on_step", "analyze.on_step2"});
     CHECK(wf.find_step("analyze.on_step2")->on_error == "fail");
     CHECK(wf.find_step("fix.on_step")->depends_on == std::vector<std::string>{"fix"});
 }

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 SERVE=1
 case "${1:-}" in
   --no-serve) SERVE=0 ;;
-  -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) echo "quickstart: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac

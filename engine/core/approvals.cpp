@@ -95,38 +95,38 @@ size_t Engine::busy_executions() const {
     return n;
 }
 
-Status Engine::decide(const std::string& execution_id, const std::string& step_key,
-                      const std::string& decision, const std::string& by,
-                      const std::string& comment) {
+Engine::DecideResult Engine::decide(const std::string& execution_id, const std::string& step_key,
+                                    const std::string& decision, const std::string& by,
+                                    const std::string& comment) {
+    using Refusal = DecideResult::Refusal;
     Run* run = find_run(execution_id);
-    if (!run) {
-        return make_error(ErrorKind::NotFound,
-                          "execution " + execution_id + " is not waiting in this process");
-    }
+    if (!run)
+        return {Refusal::NotRunningHere,
+                "execution " + execution_id + " is not waiting in this process"};
     Unit* unit = nullptr;
     for (auto& u : run->units)
         if (u->key == step_key) unit = u.get();
-    if (!unit) return make_error(ErrorKind::NotFound, "execution " + execution_id + " has no step '" + step_key + "'");
+    if (!unit)
+        return {Refusal::NoSuchStep,
+                "execution " + execution_id + " has no step '" + step_key + "'"};
     if (unit->status != "waiting" || run->wf->steps[unit->step_index].task != "approval") {
-        return make_error(ErrorKind::Validation,
-                          "step '" + step_key + "' is not waiting for approval (status " +
-                              unit->status + ")");
+        return {Refusal::NotWaiting, "step '" + step_key + "' is not waiting for approval (status " +
+                                         unit->status + ")"};
     }
     const tmpl::Value* approvers = unit->input.is_dict() ? unit->input.dict_obj().find("approvers") : nullptr;
     if (approvers && approvers->is_list() && !approvers->list_obj().items.empty()) {
         bool allowed = false;
         for (const tmpl::Value& a : approvers->list_obj().items)
             if (a.is_string() && a.str() == by) allowed = true;
-        if (!allowed) {
-            return make_error(ErrorKind::Validation,
-                              "'" + by + "' is not among the approvers of step '" + step_key + "'");
-        }
+        if (!allowed)
+            return {Refusal::NotAnApprover,
+                    "'" + by + "' is not among the approvers of step '" + step_key + "'"};
     }
     unit->retry_timer.reset();
     run->status = "running";
     persist_execution(*run);
     unit_finished(*run, *unit, decision_outcome(decision, by, comment));
-    return ok_status();
+    return {};
 }
 
 }  // namespace ferry::engine

@@ -122,9 +122,14 @@ class Engine {
     size_t busy_executions() const;
 
     // An approval step's decision (engine/core/approvals.cpp). decision: "approved" or
-    // "rejected". Errors: NotFound (no such execution or step in this process), Validation
-    // (the step is not waiting, or `by` is not among its approvers).
-    Status decide(const std::string& execution_id, const std::string& step_key,
+    // "rejected". A refusal says why, so callers map it without reading the message.
+    struct DecideResult {
+        enum class Refusal { None, NotRunningHere, NoSuchStep, NotWaiting, NotAnApprover };
+        Refusal refusal = Refusal::None;
+        std::string message;
+        bool ok() const { return refusal == Refusal::None; }
+    };
+    DecideResult decide(const std::string& execution_id, const std::string& step_key,
                   const std::string& decision, const std::string& by, const std::string& comment);
     // Commits staged writes now (the loop does it once per iteration anyway).
     Status flush();

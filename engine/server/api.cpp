@@ -107,6 +107,17 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
     return s;
 }
 
+void Call::refused(const Engine::DecideResult& r) {
+    using Refusal = Engine::DecideResult::Refusal;
+    switch (r.refusal) {
+    case Refusal::NotRunningHere:
+    case Refusal::NoSuchStep: return error(404, "not_found", r.message);
+    case Refusal::NotAnApprover: return error(403, "forbidden", r.message);
+    case Refusal::NotWaiting:
+    case Refusal::None: return error(409, "conflict", r.message);
+    }
+}
+
 void Call::json(int status, const std::string& body) {
     res.send(status, body, {{"Content-Type", "application/json"}});
 }

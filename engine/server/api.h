@@ -45,6 +45,9 @@ struct Call {
 
     void json(int status, const std::string& body);
     void error(int status, std::string_view code, std::string_view message);
+    // A refused approval decision: 404 (no such execution or step here), 409 (not waiting),
+    // 403 (the caller is not among the step's approvers).
+    void refused(const Engine::DecideResult& r);
 };
 
 class Api {

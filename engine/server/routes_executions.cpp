@@ -182,19 +182,14 @@ void decide(Api& api, Call& c, const std::string& decision) {
     }
     const std::string& id = c.params["id"];
     const std::string& step = c.params["step"];
-    Status s = api.app().engine->decide(id, step, decision, c.caller, comment);
-    if (!s && s.error().message.find("not waiting in this process") != std::string::npos) {
+    Engine::DecideResult s = api.app().engine->decide(id, step, decision, c.caller, comment);
+    if (s.refusal == Engine::DecideResult::Refusal::NotRunningHere) {
         // Not in memory: an execution that already ended is a conflict, not a 404.
         auto rec = api.app().store->get_execution(id);
         if (rec && rec.value())
             return c.error(409, "conflict", "execution " + id + " is not waiting for a decision");
     }
-    if (!s) {
-        int status = s.error().kind == ErrorKind::NotFound ? 404 : 409;
-        if (s.error().message.find("not among the approvers") != std::string::npos) status = 403;
-        return c.error(status, status == 404 ? "not_found" : status == 403 ? "forbidden" : "conflict",
-                       s.error().message);
-    }
+    if (!s.ok()) return c.refused(s);
     std::string body = to_json_text(dict_of({{"execution_id", str(id)},
                                              {"step", str(step)},
                                              {"decision", str(decision)},

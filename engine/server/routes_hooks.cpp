@@ -61,11 +61,8 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
                        "(approved or rejected)");
     }
     std::string by = text("by").empty() ? "hook:" + hook.name : text("by");
-    Status s = app.engine->decide(id, step, decision, by, text("comment"));
-    if (!s) {
-        int status = s.error().kind == ErrorKind::NotFound ? 404 : 409;
-        return c.error(status, status == 404 ? "not_found" : "conflict", s.error().message);
-    }
+    Engine::DecideResult s = app.engine->decide(id, step, decision, by, text("comment"));
+    if (!s.ok()) return c.refused(s);
     if (!replay_key.empty()) {
         app.store->put_kv(replay_key, std::to_string(now_ms));
         pending_ids().insert(replay_key);

@@ -84,6 +84,11 @@ name: gated
 steps:
   - {id: approve, task: approval, with: {message: "Go?"}}
 """,
+    "cab-gated": """\
+name: cab-gated
+steps:
+  - {id: approve, task: approval, with: {message: "Go?", approvers: [cab]}}
+""",
     "change-request": """\
 name: change-request
 inputs:
@@ -403,6 +408,27 @@ class Hooks(unittest.TestCase):
         status, _, _ = request("POST", "/hooks/approvals",
                                {"execution_id": exec_id, "step": "approve", "decision": "rejected"})
         self.assertEqual(status, 404)
+
+    def test_a_callback_by_someone_not_among_the_approvers_is_forbidden(self):
+        status, _, text = request("POST", "/api/v1/workflows/cab-gated/executions",
+                                  {"inputs": {}}, token=OPERATOR)
+        self.assertEqual(status, 202, text)
+        exec_id = json.loads(text)["id"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            doc = json.loads(request("GET", "/api/v1/executions/" + exec_id, token=VIEWER)[2])
+            if doc["status"] == "waiting":
+                break
+            time.sleep(0.05)
+        decision = {"execution_id": exec_id, "step": "approve", "decision": "approved"}
+        status, _, text = request("POST", "/hooks/approvals", dict(decision, by="intern"))
+        self.assertEqual(status, 403, text)
+        self.assertEqual(json.loads(text)["error"]["code"], "forbidden")
+        status, _, text = request("POST", "/hooks/approvals", dict(decision, step="nope"))
+        self.assertEqual(status, 404, text)
+        status, _, text = request("POST", "/hooks/approvals", dict(decision, by="cab"))
+        self.assertEqual(status, 200, text)
+        self.assertEqual(wait_execution(exec_id)["steps"]["approve"]["output"]["by"], "cab")
 
     def test_errors(self):
         self.assertEqual(request("POST", "/hooks/nope", {})[0], 404)

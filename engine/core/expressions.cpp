@@ -1,6 +1,7 @@
 #include "core/expressions.h"
 
 #include "template/parser.h"
+#include "workflow/loader.h"
 
 namespace ferry::engine {
 
@@ -87,14 +88,7 @@ namespace {
 
 bool is_raw(const std::vector<std::vector<std::string>>* raw_paths,
             const std::vector<std::string>& path) {
-    if (!raw_paths) return false;
-    for (const auto& raw : *raw_paths) {
-        if (raw.size() > path.size()) continue;
-        bool match = true;
-        for (size_t i = 0; i < raw.size() && match; ++i) match = raw[i] == "*" || raw[i] == path[i];
-        if (match) return true;
-    }
-    return false;
+    return raw_paths && workflow::under_raw_path(*raw_paths, path);
 }
 
 bool has_markup(std::string_view s) {

@@ -148,17 +148,6 @@ void check_template(Context& ctx, const YAML::Node& node, const std::string& tex
 
 namespace {
 
-bool under_raw_path(const std::vector<std::vector<std::string>>& raw_paths,
-                    const std::vector<std::string>& path) {
-    for (const auto& raw : raw_paths) {
-        if (raw.size() > path.size()) continue;
-        bool match = true;
-        for (size_t i = 0; i < raw.size() && match; ++i) match = raw[i] == "*" || raw[i] == path[i];
-        if (match) return true;
-    }
-    return false;
-}
-
 // Checks the templates of a data tree, skipping subtrees under a raw path.
 void check_tree(Context& ctx, const YAML::Node& node, std::vector<std::string>& path,
                 const std::vector<std::vector<std::string>>& raw_paths, std::vector<Ref>& refs) {
@@ -247,6 +236,17 @@ std::string expression_field(Context& ctx, const YAML::Node& node, std::string_v
 }
 
 }  // namespace detail
+
+bool under_raw_path(const std::vector<std::vector<std::string>>& raw_paths,
+                    const std::vector<std::string>& path) {
+    for (const auto& raw : raw_paths) {
+        if (raw.size() > path.size()) continue;
+        bool match = true;
+        for (size_t i = 0; i < raw.size() && match; ++i) match = raw[i] == "*" || raw[i] == path[i];
+        if (match) return true;
+    }
+    return false;
+}
 
 Result<std::vector<std::string>> referenced_steps(const std::string& text, const Mark& mark) {
     std::vector<std::string> ids;

@@ -24,6 +24,12 @@ struct Diagnostic {
 };
 
 // What the loader needs to know about tasks, without depending on the task runtime.
+// Whether `path` (keys and list indexes of a step's `with:`) lies under one of a task's raw
+// paths ('*' matches any key or index): the loader skips such inputs, the engine passes
+// them to the task unevaluated.
+bool under_raw_path(const std::vector<std::vector<std::string>>& raw_paths,
+                    const std::vector<std::string>& path);
+
 class TaskLookup {
   public:
     virtual ~TaskLookup() = default;

@@ -133,6 +133,20 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
                       "step '" + step + "': task '" + task.name + "' " + problems);
 }
 
+// Appends what a task (or, with `hook` set, a hook around it) logged to a unit's logs, which
+// stay undefined until the first entry.
+void append_logs(tmpl::Value& to, const std::vector<TaskLogEntry>& logs, const std::string& hook) {
+    for (const TaskLogEntry& l : logs) {
+        tmpl::Value entry = dict_of({{"level", str(l.level)},
+                                     {"message", str(l.message)},
+                                     {"at", str(rfc3339(l.at_ms))}});
+        if (!hook.empty()) entry.dict_obj().set(str("hook"), str(hook));
+        if (!l.fields.empty()) entry.dict_obj().set(str("fields"), tmpl::value_from_json(l.fields));
+        if (!to.is_sequence()) to = tmpl::Value::list();
+        to.list_obj().items.push_back(entry);
+    }
+}
+
 }  // namespace
 
 Result<int> Engine::stdlib_function(const std::string& module) {
@@ -220,15 +234,7 @@ void Engine::keep_hook_logs(const std::string& run_id, const std::string& kind, 
                          l.level.c_str(), redact(l.message).c_str());
         return;
     }
-    if (!unit->logs.is_sequence()) unit->logs = tmpl::Value::list();
-    for (const TaskLogEntry& l : logs) {
-        tmpl::Value entry = dict_of({{"level", str(l.level)},
-                                     {"message", str(l.message)},
-                                     {"at", str(rfc3339(l.at_ms))},
-                                     {"hook", str(kind)}});
-        if (!l.fields.empty()) entry.dict_obj().set(str("fields"), tmpl::value_from_json(l.fields));
-        unit->logs.list_obj().items.push_back(entry);
-    }
+    append_logs(unit->logs, logs, kind);
 }
 
 void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
@@ -567,14 +573,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
     unit.task = nullptr;
     unit.duration_ms = outcome.duration_ms;
-    for (const TaskLogEntry& l : outcome.logs) {
-        tmpl::Value entry = dict_of({{"level", str(l.level)},
-                                     {"message", str(l.message)},
-                                     {"at", str(rfc3339(l.at_ms))}});
-        if (!l.fields.empty()) entry.dict_obj().set(str("fields"), tmpl::value_from_json(l.fields));
-        if (!unit.logs.is_sequence()) unit.logs = tmpl::Value::list();
-        unit.logs.list_obj().items.push_back(entry);
-    }
+    append_logs(unit.logs, outcome.logs, "");
     for (const TaskChange& c : outcome.changes) {
         std::string patch = store::json_patch(c.before, c.after);
         store_.add_change(run.id, "{\"step\":" + to_json_text(str(unit.key)) +

@@ -7,7 +7,6 @@
 
 #include "core/run_state.h"
 #include "core/values.h"
-#include "runtime/integration/secrets.h"
 #include "server/api.h"
 #include "server/events.h"
 #include "server/metrics.h"
@@ -49,7 +48,7 @@ void log_event(const engine::EngineEvent& e) {
     }
     if (!e.status.empty()) d.set(engine::str("status"), engine::str(e.status));
     if (e.duration_ms > 0) d.set(engine::str("duration_ms"), tmpl::Value::floating(e.duration_ms));
-    if (!e.message.empty()) d.set(engine::str("message"), engine::str(redact(e.message)));
+    if (!e.message.empty()) d.set(engine::str("message"), engine::str(e.message));
     if (e.dry_run) d.set(engine::str("dry_run"), tmpl::Value::boolean(true));
     std::fprintf(stderr, "%s\n", engine::to_json_text(entry).c_str());
 }

@@ -4,6 +4,7 @@
 #include "core/run_state.h"
 #include "runtime/crypto.h"
 #include "runtime/ids.h"
+#include "runtime/integration/secrets.h"
 #include "workflow/loader.h"
 
 #include <algorithm>
@@ -192,7 +193,8 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
     e.workflow = run.wf->name;
     e.step = step;
     e.status = std::move(status);
-    e.message = std::move(message);
+    // Every listener (logs, SSE, event webhooks) gets the message as records do: redacted.
+    e.message = message.empty() ? std::move(message) : redact(message);
     e.duration_ms = duration_ms;
     e.attempt = attempt;
     e.dry_run = run.options.dry_run;

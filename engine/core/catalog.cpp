@@ -29,14 +29,21 @@ tmpl::Value field_json(lua_State* L, int idx, const char* key) {
     return out;
 }
 
-TaskDef native_workflow_task() {
+// A task the engine runs itself (no Lua file behind it).
+TaskDef native_task(const char* name, const char* description) {
     TaskDef d;
-    d.name = "workflow";
-    d.description = "Run another workflow as a step; the step's output is its outputs";
+    d.name = name;
+    d.description = description;
     d.file = "(engine)";
     d.origin = "(built-in)";
     d.native = true;
     d.input = tmpl::Value::dict();
+    return d;
+}
+
+TaskDef native_workflow_task() {
+    TaskDef d = native_task("workflow",
+                            "Run another workflow as a step; the step's output is its outputs");
     d.input.dict_obj().set(str("name"), dict_of({{"type", str("string")},
                                                  {"required", tmpl::Value::boolean(true)},
                                                  {"description", str("the workflow to run")}}));
@@ -46,13 +53,8 @@ TaskDef native_workflow_task() {
 }
 
 TaskDef native_approval_task() {
-    TaskDef d;
-    d.name = "approval";
-    d.description = "Wait for a person to approve or reject (the execution parks durably)";
-    d.file = "(engine)";
-    d.origin = "(built-in)";
-    d.native = true;
-    d.input = tmpl::Value::dict();
+    TaskDef d = native_task("approval",
+                            "Wait for a person to approve or reject (the execution parks durably)");
     auto field = [&](const char* name, const char* type, const char* what) {
         d.input.dict_obj().set(str(name), dict_of({{"type", str(type)}, {"description", str(what)}}));
     };

@@ -413,7 +413,6 @@ class BundledProject(unittest.TestCase):
         self.p.remove()
 
     def serve(self, env_extra):
-        import hashlib
         import os
         env = {k: v for k, v in os.environ.items()
                if k not in ("FERRY_QUICKSTART_TOKEN_SHA256", "SERVICENOW_PASSWORD")}

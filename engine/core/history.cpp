@@ -40,4 +40,12 @@ std::string execution_json(store::Store& store, const std::string& id, bool pret
     return pretty ? to_pretty_json(out) : to_json_text(out);
 }
 
+std::string stored_status(store::Store& store, const std::string& id) {
+    auto rec = store.get_execution(id);
+    if (!rec || !rec.value()) return "";
+    const tmpl::Value v = tmpl::value_from_json(*rec.value());
+    const tmpl::Value* st = dict_get(v, "status");
+    return st && st->is_string() ? std::string(st->str()) : "";
+}
+
 }  // namespace ferry::engine

@@ -12,4 +12,8 @@ namespace ferry::engine {
 std::string execution_json(store::Store& store, const std::string& id, bool pretty,
                            bool with_attempts);
 
+// The status of the execution's stored record ("running", "succeeded"...); "" when there is
+// no such record.
+std::string stored_status(store::Store& store, const std::string& id);
+
 }  // namespace ferry::engine

@@ -1,5 +1,6 @@
 #include "server/schedules.h"
 
+#include "core/history.h"
 #include "core/run_state.h"
 #include "core/values.h"
 #include "runtime/ids.h"
@@ -86,7 +87,7 @@ void Schedules::fire(State& s, uint64_t due) {
     s.last_error.clear();
     std::string previous;
     if (def.skip_overlap && !s.last_execution_id.empty()) {
-        std::string st = status_of(s.last_execution_id);
+        std::string st = stored_status(*app_.store, s.last_execution_id);
         if (st == "running" || st == "waiting" || st == "pending") previous = st;
     }
     auto wf = app_.load_workflow(def.workflow);
@@ -126,20 +127,12 @@ void Schedules::fire(State& s, uint64_t due) {
     arm(s, plan.catch_up ? *plan.catch_up : plan.next);
 }
 
-std::string Schedules::status_of(const std::string& execution_id) const {
-    auto rec = app_.store->get_execution(execution_id);
-    if (!rec || !rec.value()) return "";
-    const Value v = tmpl::value_from_json(*rec.value());
-    const Value* st = dict_get(v, "status");
-    return st && st->is_string() ? std::string(st->str()) : "";
-}
-
 std::string Schedules::list_json() const {
     Value items = Value::list();
     for (const auto& sp : states_) {
         const State& s = *sp;
         const workflow::ScheduleEntry& d = *s.def;
-        std::string last_status = s.last_execution_id.empty() ? "" : status_of(s.last_execution_id);
+        std::string last_status = s.last_execution_id.empty() ? "" : stored_status(*app_.store, s.last_execution_id);
         items.list_obj().items.push_back(
             dict_of({{"name", str(d.name)},
                      {"workflow", str(d.workflow)},

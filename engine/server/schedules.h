@@ -27,8 +27,6 @@ class Schedules {
     void stop();
 
   private:
-    // The stored status of an execution, "" when unknown.
-    std::string status_of(const std::string& execution_id) const;
     struct State;
     void arm(State& s, uint64_t due);
     void fire(State& s, uint64_t due);

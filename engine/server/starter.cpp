@@ -23,13 +23,10 @@ std::string accepted_body(const std::string& id, const std::string& status, bool
            (replay ? ",\"idempotent_replay\":true}" : "}");
 }
 
-// The execution's status from its stored record.
+// The execution's status from its stored record; "pending" until there is one.
 std::string stored_status(App& app, const std::string& id) {
-    auto rec = app.store->get_execution(id);
-    if (!rec || !rec.value()) return "pending";
-    Value v = tmpl::value_from_json(*rec.value());
-    const Value* s = v.is_dict() ? v.dict_obj().find("status") : nullptr;
-    return s && s->is_string() ? std::string(s->str()) : "pending";
+    std::string status = engine::stored_status(*app.store, id);
+    return status.empty() ? "pending" : status;
 }
 
 // Every answer goes through here so a trigger can present it its own way (HTML for forms).

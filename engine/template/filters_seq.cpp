@@ -39,7 +39,7 @@ Value f_join(Runtime& rt, const Value& value, const Args& args) {
     ArgReader r("do_join", args, {"d", "attribute"});
     std::string sep = to_str(r.get_or(0, Value::string("")));
     Value attribute = r.get_or(1, Value::none());
-    std::vector<Value> items = iterate(value);
+    ItemsView items(value);
     std::string out;
     AttrGetter getter = make_attrgetter(attribute);
     for (size_t i = 0; i < items.size(); ++i) {
@@ -79,15 +79,19 @@ Value f_dictsort(Runtime&, const Value& value, const Args& args) {
     else
         raise_filter_argument("You can only sort by either \"key\" or \"value\"");
     if (!value.is_dict()) raise_no_attribute(value, "items");
+    const auto& items = value.dict_obj().items;
     std::vector<Value> pairs, keys;
-    for (const auto& [k, v] : value.dict_obj().items) {
+    pairs.reserve(items.size());
+    keys.reserve(items.size());
+    for (const auto& [k, v] : items) {
         pairs.push_back(Value::tuple({k, v}));
         const Value& key = pos == 0 ? k : v;
         keys.push_back(case_sensitive ? key : ignore_case(key));
     }
     std::vector<Value> out;
+    out.reserve(pairs.size());
     for (size_t i : sorted_order(keys, reverse))
-        out.push_back(pairs[i]);
+        out.push_back(std::move(pairs[i]));
     return Value::list(std::move(out));
 }
 
@@ -97,7 +101,7 @@ Value f_unique(Runtime& rt, const Value& value, const Args& args) {
     // A set of the keys seen: hash(), then ==, as Python's set does.
     std::unordered_multimap<size_t, Value> seen;
     std::vector<Value> out;
-    for (const Value& item : iterate(value)) {
+    for (const Value& item : ItemsView(value)) {
         Value k = key(rt, item);
         size_t h = hash_value(k);
         auto [lo, hi] = seen.equal_range(h);
@@ -171,9 +175,10 @@ Value f_groupby(Runtime& rt, const Value& value, const Args& args) {
 }
 
 Value f_map(Runtime& rt, const Value& value, const Args& args) {
-    std::vector<Value> out;
     if (!truthy(value)) return Value::list();
-    std::vector<Value> items = iterate(value);
+    ItemsView items(value);
+    std::vector<Value> out;
+    out.reserve(items.size());
     const Value* attribute = args.find_named("attribute");
     if (args.positional.empty() && attribute) {
         Value fallback = Value::none();
@@ -221,8 +226,10 @@ Value select_or_reject(Runtime& rt, const Value& value, const Args& args, bool s
         rest.positional.assign(args.positional.begin() + long(off) + 1, args.positional.end());
         rest.named = args.named;
     }
+    ItemsView items(value);
     std::vector<Value> out;
-    for (const Value& item : iterate(value)) {
+    out.reserve(items.size());
+    for (const Value& item : items) {
         Value subject = lookup_attr ? getter(rt, item) : item;
         bool passed = has_test ? rt.call_test(test, subject, rest) : truthy(subject);
         if (passed == select) out.push_back(item);
@@ -313,7 +320,7 @@ Value f_sum(Runtime& rt, const Value& value, const Args& args) {
         raise(ErrorKind::Type, "sum() can't sum strings [use ''.join(seq) instead]");
     }
     AttrGetter getter = make_attrgetter(attribute);
-    for (const Value& item : iterate(value)) {
+    for (const Value& item : ItemsView(value)) {
         total = py_add(total, attribute.is_none() ? item : getter(rt, item));
     }
     return total;

@@ -621,6 +621,14 @@ AttrGetter make_attrgetter(const Value& attribute, bool lower, Value default_val
 }
 
 Value MultiAttrGetter::operator()(Runtime& rt, const Value& item) const {
+    if (paths.size() == 1) {
+        // [key] and key sort alike (Python compares lists item by item with == then <), so
+        // the usual single key is not wrapped in a list of its own.
+        Value v = item;
+        for (const Value& part : paths[0])
+            v = get_item(rt, v, part);
+        return lower_strings ? ignore_case(v) : v;
+    }
     std::vector<Value> keys;
     keys.reserve(paths.size());
     for (const auto& parts : paths) {
@@ -657,6 +665,20 @@ std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse) {
     std::iota(order.begin(), order.end(), size_t(0));
     // Python's sorted(reverse=True) keeps equal items in their original order too, which a
     // stable sort on the mirrored comparison gives.
+    auto before = [&](size_t x, size_t y) {
+        return reverse ? py_less(keys[y], keys[x]) : py_less(keys[x], keys[y]);
+    };
+    if (order.size() <= 16) {
+        // Insertion sort, stable too: std::stable_sort allocates a buffer even for the few
+        // items a template usually sorts.
+        for (size_t i = 1; i < order.size(); ++i) {
+            size_t moving = order[i], j = i;
+            for (; j > 0 && before(moving, order[j - 1]); --j)
+                order[j] = order[j - 1];
+            order[j] = moving;
+        }
+        return order;
+    }
     if (reverse) {
         std::stable_sort(order.begin(), order.end(),
                          [&](size_t x, size_t y) { return py_less(keys[y], keys[x]); });

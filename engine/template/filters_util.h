@@ -133,7 +133,8 @@ AttrGetter make_attrgetter(const Value& attribute, bool ignore_case = false,
 struct MultiAttrGetter {
     std::vector<std::vector<Value>> paths;
     bool lower_strings = false;
-    Value operator()(Runtime& rt, const Value& item) const; // a list of the keys
+    // A list of the keys, or the key itself when there is one (it sorts the same).
+    Value operator()(Runtime& rt, const Value& item) const;
 };
 MultiAttrGetter make_multi_attrgetter(const Value& attribute, bool ignore_case);
 

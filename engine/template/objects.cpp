@@ -22,7 +22,7 @@ struct MacroObj final : Object {
     const Stmt* def;
     const ParsedTemplate* tmpl;
     Ref<Scope> closure;
-    bool autoescape;
+    bool autoescape;  // where the macro was defined: how its body escapes
     std::string name;
 
     MacroObj(const Stmt& d, const ParsedTemplate* t, Ref<Scope> c, bool ae, std::string n)
@@ -49,6 +49,20 @@ struct MacroObj final : Object {
 
     Value call(Runtime& rt, const Args& args) override {
         Renderer& r = renderer_of(rt);
+        // Markup or not by the caller's EvalContext, as Jinja2's Macro.__call__ decides.
+        bool safe = r.eval_autoescape();
+        std::string buffer = r.take_buffer();
+        run(r, args, buffer);
+        // Short results are copied so the buffer (and its capacity) goes back to the pool;
+        // long ones keep the buffer rather than pay for a copy.
+        if (buffer.size() > kCopyLimit) return Value::string(std::move(buffer), safe);
+        Value result = Value::string(std::string(buffer), safe);
+        r.give_back(std::move(buffer));
+        return result;
+    }
+
+    // Binds the arguments and renders the body, appending to out.
+    void run(Renderer& r, const Args& args, std::string& out) {
         Renderer::DepthGuard guard(r);
         const auto& params = def->params;
         size_t count = params.size();
@@ -111,14 +125,14 @@ struct MacroObj final : Object {
                                        std::to_string(count) + " argument(s)");
         }
 
-        std::string buffer = r.take_buffer();
         TemplateFrame frame;
         frame.tmpl = tmpl;
         frame.context = closure;
         frame.blocks = r.frame() ? r.frame()->blocks : std::make_shared<BlockTable>();
         auto saved = r.save();
         try {
-            r.enter(scope, &buffer, &frame);
+            r.enter(scope, &out, &frame);
+            r.set_autoescape(autoescape);  // the body escapes as where it was defined
             // Defaults are evaluated at call time, in the macro's scope, left to right, so a
             // default may refer to an earlier parameter.
             for (size_t i = 0; i < count; ++i) {
@@ -135,12 +149,6 @@ struct MacroObj final : Object {
         }
         r.restore(saved);
         r.recycle(scope);
-        // Short results are copied so the buffer (and its capacity) goes back to the pool;
-        // long ones keep the buffer rather than pay for a copy.
-        if (buffer.size() > kCopyLimit) return Value::string(std::move(buffer), autoescape);
-        Value result = Value::string(std::string(buffer), autoescape);
-        r.give_back(std::move(buffer));
-        return result;
     }
 
     static constexpr size_t kCopyLimit = 1024;
@@ -300,6 +308,18 @@ struct SelfRef final : Object {
 };
 
 }  // namespace
+
+bool call_macro_into(Renderer& r, const Value& callee, const Args& args, std::string& out) {
+    // typeid of a class in an anonymous namespace compares as a pointer: cheaper than a
+    // dynamic_cast on every printed call.
+    if (!callee.is_object() || typeid(callee.object_obj()) != typeid(MacroObj)) return false;
+    auto& macro = static_cast<MacroObj&>(callee.object_obj());
+    // The print would escape a result that is not Markup: only the other cases can skip the
+    // intermediate string.
+    if (r.autoescape() && !r.eval_autoescape()) return false;
+    macro.run(r, args, out);
+    return true;
+}
 
 Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure,
                  bool autoescape, std::string name) {

@@ -73,6 +73,20 @@ void Renderer::write_value(const Value& v) {
     check_output();
 }
 
+void Renderer::print_call(const Expr& call) {
+    try {
+        Value callee = eval(*call.a);
+        PooledArgs pooled(*this);
+        Args& args = *pooled;
+        eval_args(call.args, args);
+        if (call_macro_into(*this, callee, args, *out_)) return;
+        write_value(this->call(callee, args));
+    } catch (TemplateError& err) {
+        locate(err, call.line, call.column);
+        throw;
+    }
+}
+
 void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::string& out) {
     DepthGuard guard(*this);
     Saved saved = save();
@@ -98,7 +112,7 @@ void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::
             frame.extended = false;
             frame.parent.reset();
             enter(context, &out, &frame);
-            autoescape_ = false;
+            autoescape_ = eval_autoescape_ = false;
             exec_body(current->body);
             if (!frame.extended) break;
             chain.push_back(frame.parent);
@@ -125,6 +139,10 @@ void Renderer::exec(const Stmt& s) {
             if (!dropped) write(s.text);
             break;
         case StmtKind::Print: {
+            if (!dropped && s.expr->kind == ExprKind::Call) {
+                print_call(*s.expr);
+                break;
+            }
             Value v = eval(*s.expr);
             if (!dropped) write_value(v);
             break;
@@ -146,13 +164,7 @@ void Renderer::exec(const Stmt& s) {
             break;
         case StmtKind::Import: exec_import(s); break;
         case StmtKind::FromImport: exec_from_import(s); break;
-        case StmtKind::Autoescape: {
-            bool saved = autoescape_;
-            autoescape_ = truthy(eval(*s.condition));
-            exec_body(s.body);
-            autoescape_ = saved;
-            break;
-        }
+        case StmtKind::Autoescape: exec_autoescape(s); break;
         }
     } catch (TemplateError& err) {
         locate(err, s.line, s.column);
@@ -172,6 +184,7 @@ void Renderer::exec_for(const Stmt& s) {
     if (s.condition) {
         // The loop filter sees the loop target but not `loop`.
         std::vector<Value> kept;
+        kept.reserve(items.size());
         Saved saved = save();
         Ref<Scope> filter_scope;
         try {
@@ -235,7 +248,7 @@ void Renderer::assign(const Expr& target, const Value& value) {
     switch (target.kind) {
     case ExprKind::Name: scope_->set(target.name, value); return;
     case ExprKind::Tuple: {
-        std::vector<Value> parts = iterate(value);
+        ItemsView parts(value);
         size_t want = target.items.size();
         if (parts.size() > want) {
             raise(ErrorKind::Value,
@@ -332,6 +345,21 @@ void Renderer::exec_filter_block(const Stmt& s) {
     }
     restore(saved);
     write_value(apply_filter_chain(*s.call, Value::string(std::move(buffer), autoescape_)));
+}
+
+// Like Jinja2's ScopedEvalContextModifier: a scope of its own, as `with` opens.
+void Renderer::exec_autoescape(const Stmt& s) {
+    bool on = truthy(eval(*s.condition));
+    Saved saved = save();
+    try {
+        scope_ = make_ref<Scope>(scope_);
+        autoescape_ = eval_autoescape_ = on;
+        exec_body(s.body);
+    } catch (...) {
+        restore(saved);
+        throw;
+    }
+    restore(saved);
 }
 
 void Renderer::exec_with(const Stmt& s) {

@@ -183,13 +183,15 @@ class Renderer final : public Runtime {
         std::string* out;
         TemplateFrame* frame;
         bool autoescape;
+        bool eval_autoescape;
     };
-    Saved save() const { return {scope_, out_, frame_, autoescape_}; }
+    Saved save() const { return {scope_, out_, frame_, autoescape_, eval_autoescape_}; }
     void restore(const Saved& s) {
         scope_ = s.scope;
         out_ = s.out;
         frame_ = s.frame;
         autoescape_ = s.autoescape;
+        eval_autoescape_ = s.eval_autoescape;
     }
     void enter(Ref<Scope> scope, std::string* out, TemplateFrame* frame) {
         scope_ = std::move(scope);
@@ -202,6 +204,8 @@ class Renderer final : public Runtime {
     const Ref<Scope>& scope() const { return scope_; }
     TemplateFrame* frame() const { return frame_; }
     bool autoescape() const { return autoescape_; }
+    bool eval_autoescape() const { return eval_autoescape_; }
+    void set_autoescape(bool on) { autoescape_ = on; }
 
     // Depth guard for nested macro calls, includes and imports.
     struct DepthGuard {
@@ -223,6 +227,7 @@ class Renderer final : public Runtime {
     void exec_call_block(const Stmt& s);
     void exec_filter_block(const Stmt& s);
     void exec_with(const Stmt& s);
+    void exec_autoescape(const Stmt& s);
     void exec_block(const Stmt& s);
     void exec_extends(const Stmt& s);
     void exec_include(const Stmt& s);
@@ -230,6 +235,7 @@ class Renderer final : public Runtime {
     void exec_from_import(const Stmt& s);
     void write(std::string_view text);
     void write_value(const Value& v);
+    void print_call(const Expr& call);
     void check_output() const;
 
     void assign(const Expr& target, const Value& value);
@@ -254,7 +260,13 @@ class Renderer final : public Runtime {
     Ref<Scope> scope_;
     std::string* out_ = nullptr;
     TemplateFrame* frame_ = nullptr;
+    // Jinja2 keeps two autoescape states. autoescape_ is lexical (its compile-time frame):
+    // whether `{{ }}` in the code being run escapes; a macro body runs with the one where it
+    // was defined. eval_autoescape_ is the render's EvalContext, changed only by entering and
+    // leaving {% autoescape %} blocks: whether a macro's result is Markup, decided where it is
+    // called.
     bool autoescape_ = false;
+    bool eval_autoescape_ = false;
     int depth_ = 0;
     std::vector<Ref<Scope>> cyclic_;
 
@@ -329,6 +341,9 @@ class Renderer final : public Runtime {
 // Engine objects the renderer creates (objects.cpp).
 Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure,
                  bool autoescape, std::string name);
+// Calls callee into out when it is a macro whose result a print would write unchanged (the
+// common `{{ cell(x) }}`): no intermediate string. False, with nothing done, otherwise.
+bool call_macro_into(Renderer& r, const Value& callee, const Args& args, std::string& out);
 Value make_loop(Renderer& r, const Stmt& loop_stmt, std::vector<Value> items, int depth);
 const std::vector<Value>& loop_items(const Value& loop);
 void loop_advance(const Value& loop, size_t index0);

@@ -57,6 +57,18 @@ Value Value::undefined(std::string hint, bool strict) {
     return v;
 }
 
+Value Value::missing_attribute(std::string_view type_name, std::string_view name, bool strict) {
+    Value v(Kind::Undefined);
+    v.u_.p = new UndefinedObj(std::string(name), strict, type_name);
+    ++v.u_.p->refs;
+    return v;
+}
+
+std::string UndefinedObj::message() const {
+    if (missing_on.empty()) return hint.empty() ? "'undefined' is undefined" : hint;
+    return "'" + std::string(missing_on) + " object' has no attribute '" + hint + "'";
+}
+
 Value Value::string(std::string s, bool safe) { return string(make_ref<StrObj>(std::move(s), safe)); }
 
 Value Value::string(Ref<StrObj> s) {
@@ -97,9 +109,6 @@ Value Value::object(Ref<Object> o) {
     return v;
 }
 
-ListObj& Value::list_obj() const { return *static_cast<ListObj*>(u_.p); }
-DictObj& Value::dict_obj() const { return *static_cast<DictObj*>(u_.p); }
-Object& Value::object_obj() const { return *static_cast<Object*>(u_.p); }
 bool Value::is_strict_undefined() const {
     return kind_ == Kind::Undefined && u_.p && undefined_obj()->strict;
 }
@@ -240,7 +249,7 @@ std::string_view type_name(const Value& v) {
 
 void raise_undefined(const Value& undefined) {
     const UndefinedObj* u = undefined.is_undefined() ? undefined.undefined_obj() : nullptr;
-    raise(ErrorKind::Undefined, u && !u->hint.empty() ? u->hint : "'undefined' is undefined");
+    raise(ErrorKind::Undefined, u ? u->message() : "'undefined' is undefined");
 }
 
 bool truthy(const Value& v) {
@@ -647,9 +656,8 @@ struct BoundMethod final : Object {
     }
 };
 
-std::string undefined_attribute_hint(const Value& obj, std::string_view name) {
-    return "'" + std::string(type_name(obj)) + " object' has no attribute '" + std::string(name) +
-           "'";
+Value undefined_attribute(Runtime& rt, const Value& obj, std::string_view name) {
+    return Value::missing_attribute(type_name(obj), name, rt.strict());
 }
 
 std::optional<int64_t> index_of(const Value& key) {
@@ -693,13 +701,13 @@ Value get_attribute(Runtime& rt, const Value& obj, std::string_view name) {
     if (obj.is_object()) {
         if (auto v = obj.object_obj().getattr(name)) return *v;
         if (auto v = obj.object_obj().getitem(Value::string(std::string(name)))) return *v;
-        return rt.make_undefined(undefined_attribute_hint(obj, name));
+        return undefined_attribute(rt, obj, name);
     }
     if (has_method(obj, name)) return Value::object(make_ref<BoundMethod>(obj, name));
     if (obj.is_dict()) {
         if (const Value* v = obj.dict_obj().find(name)) return *v;
     }
-    return rt.make_undefined(undefined_attribute_hint(obj, name));
+    return undefined_attribute(rt, obj, name);
 }
 
 Value get_item(Runtime& rt, const Value& obj, const Value& key) {
@@ -711,7 +719,7 @@ Value get_item(Runtime& rt, const Value& obj, const Value& key) {
         } else if (has_method(obj, key.str())) {
             return Value::object(make_ref<BoundMethod>(obj, key.str()));
         }
-        return rt.make_undefined(undefined_attribute_hint(obj, key.str()));
+        return undefined_attribute(rt, obj, key.str());
     }
     return rt.make_undefined("'" + std::string(type_name(obj)) + " object' has no element " +
                              to_repr(key));

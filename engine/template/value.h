@@ -118,9 +118,15 @@ struct Object;
 
 // Undefined values remember why they are undefined, for the error a later use raises.
 struct UndefinedObj : HeapObject {
-    std::string hint;  // e.g. "'ticket' is undefined"
+    std::string hint;  // e.g. "'ticket' is undefined"; an attribute's name when missing_on is set
     bool strict = false;
-    UndefinedObj(std::string h, bool s) : hint(std::move(h)), strict(s) {}
+    // The type name (static storage) of a value that lacks the attribute `hint`: the message
+    // is built only if an error needs it, as a template tests `x.y is defined` far more
+    // often than it fails on one.
+    std::string_view missing_on;
+    UndefinedObj(std::string h, bool s, std::string_view on = {})
+        : hint(std::move(h)), strict(s), missing_on(on) {}
+    std::string message() const;
 };
 
 class Value {
@@ -143,6 +149,8 @@ class Value {
     }
 
     static Value undefined(std::string hint = {}, bool strict = false);
+    // obj.name where obj, of type type_name (static storage), has no such attribute.
+    static Value missing_attribute(std::string_view type_name, std::string_view name, bool strict);
     static Value none() { return Value(Kind::None); }
     static Value boolean(bool b) {
         Value v(Kind::Bool);
@@ -276,6 +284,7 @@ class ArgReader {
 
 // Engine objects: anything that is not a plain Python data value.
 struct Object : HeapObject {
+    // A string with static storage: undefined values keep it to describe a missing attribute.
     virtual std::string_view type_name() const = 0;
     virtual void repr(std::string& out) const;
     virtual void str(std::string& out) const { repr(out); }
@@ -295,6 +304,11 @@ struct Object : HeapObject {
     virtual bool is_mapping() const { return false; }
     virtual bool equals(const Object& other) const { return this == &other; }
 };
+
+// Inline: filters and the evaluator reach containers through these on every access.
+inline ListObj& Value::list_obj() const { return *static_cast<ListObj*>(u_.p); }
+inline DictObj& Value::dict_obj() const { return *static_cast<DictObj*>(u_.p); }
+inline Object& Value::object_obj() const { return *static_cast<Object*>(u_.p); }
 
 // The services a filter, test, method or engine object may need from the render in
 // progress. Implemented by the renderer; filters never see templates or scopes.
@@ -350,6 +364,33 @@ std::optional<size_t> length(const Value& v);
 // iter(v) materialised: list/tuple items, dict keys, string code points, iterable objects.
 // Undefined gives nothing (strict undefined raises); anything else raises TypeError.
 std::vector<Value> iterate(const Value& v);
+
+// The items iterate() would give, borrowed from a list or tuple instead of copied (a copy is
+// an allocation and a reference count per item). Only for code that runs no template code
+// while it reads them (filters, unpacking): a `for` body could append to the list it walks.
+class ItemsView {
+  public:
+    explicit ItemsView(const Value& v) : keep_(v) {
+        if (v.is_sequence()) {
+            items_ = &v.list_obj().items;
+        } else {
+            owned_ = iterate(v);
+            items_ = &owned_;
+        }
+    }
+    ItemsView(const ItemsView&) = delete;
+    ItemsView& operator=(const ItemsView&) = delete;
+    std::vector<Value>::const_iterator begin() const { return items_->begin(); }
+    std::vector<Value>::const_iterator end() const { return items_->end(); }
+    size_t size() const { return items_->size(); }
+    bool empty() const { return items_->empty(); }
+    const Value& operator[](size_t i) const { return (*items_)[i]; }
+
+  private:
+    Value keep_;  // the list stays alive however the caller's reference ends
+    std::vector<Value> owned_;
+    const std::vector<Value>* items_;
+};
 
 // Jinja2's environment.getattr(obj, name): a Python attribute (a method of str, dict,
 // list...) first, then obj[name]. Missing gives an undefined naming what was missing.

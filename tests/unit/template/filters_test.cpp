@@ -413,6 +413,32 @@ TEST_CASE("sort, dictsort, unique, min, max", "[filters]") {
                        D({{"p", S("b")}, {"i", I(1)}})});
     CHECK(run("sort", tickets, A({}, {{"attribute", S("p,i")}, {"reverse", B(true)}})) ==
           "[{'p': 'b', 'i': 2}, {'p': 'b', 'i': 1}, {'p': 'a', 'i': 1}]");
+    // One key sorts as the key itself, stably, with or without reverse (up to 16 items by
+    // insertion, beyond by std::stable_sort).
+    CHECK(run("sort", tickets, A({}, {{"attribute", S("p")}})) ==
+          "[{'p': 'a', 'i': 1}, {'p': 'b', 'i': 2}, {'p': 'b', 'i': 1}]");
+    CHECK(run("sort", tickets, A({}, {{"attribute", S("p")}, {"reverse", B(true)}})) ==
+          "[{'p': 'b', 'i': 2}, {'p': 'b', 'i': 1}, {'p': 'a', 'i': 1}]");
+    for (int n : {8, 20}) {
+        std::vector<Value> pairs;
+        std::string by_key, reversed;
+        for (int i = 0; i < n; ++i) pairs.push_back(L({I(i), I((i * 7) % 5)}));
+        // Python: sorted(pairs, key=lambda p: p[1]) and the same with reverse=True.
+        for (int k = 0; k < 5; ++k)
+            for (int i = 0; i < n; ++i)
+                if ((i * 7) % 5 == k)
+                    by_key += (by_key.empty() ? "" : ", ") + std::string("[") +
+                              std::to_string(i) + ", " + std::to_string(k) + "]";
+        for (int k = 4; k >= 0; --k)
+            for (int i = 0; i < n; ++i)
+                if ((i * 7) % 5 == k)
+                    reversed += (reversed.empty() ? "" : ", ") + std::string("[") +
+                                std::to_string(i) + ", " + std::to_string(k) + "]";
+        Value list = L(pairs);
+        CHECK(run("sort", list, A({}, {{"attribute", S("1")}})) == "[" + by_key + "]");
+        CHECK(run("sort", list, A({}, {{"attribute", S("1")}, {"reverse", B(true)}})) ==
+              "[" + reversed + "]");
+    }
     CHECK(fails("sort", L({I(1), S("a")})) ==
           "TypeError: '<' not supported between instances of 'str' and 'int'");
     CHECK(fails("sort", L({D({{"a", S("B")}}), Value::dict()}), A({}, {{"attribute", S("a")}})) ==

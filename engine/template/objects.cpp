@@ -22,7 +22,7 @@ struct MacroObj final : Object {
     const Stmt* def;
     const ParsedTemplate* tmpl;
     Ref<Scope> closure;
-    bool autoescape;  // where the macro was defined: how its body escapes
+    bool autoescape; // where the macro was defined: how its body escapes
     std::string name;
 
     MacroObj(const Stmt& d, const ParsedTemplate* t, Ref<Scope> c, bool ae, std::string n)
@@ -132,7 +132,7 @@ struct MacroObj final : Object {
         auto saved = r.save();
         try {
             r.enter(scope, &out, &frame);
-            r.set_autoescape(autoescape);  // the body escapes as where it was defined
+            r.set_autoescape(autoescape); // the body escapes as where it was defined
             // Defaults are evaluated at call time, in the macro's scope, left to right, so a
             // default may refer to an earlier parameter.
             for (size_t i = 0; i < count; ++i) {

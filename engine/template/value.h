@@ -118,7 +118,7 @@ struct Object;
 
 // Undefined values remember why they are undefined, for the error a later use raises.
 struct UndefinedObj : HeapObject {
-    std::string hint;  // e.g. "'ticket' is undefined"; an attribute's name when missing_on is set
+    std::string hint; // e.g. "'ticket' is undefined"; an attribute's name when missing_on is set
     bool strict = false;
     // The type name (static storage) of a value that lacks the attribute `hint`: the message
     // is built only if an error needs it, as a template tests `x.y is defined` far more
@@ -306,9 +306,15 @@ struct Object : HeapObject {
 };
 
 // Inline: filters and the evaluator reach containers through these on every access.
-inline ListObj& Value::list_obj() const { return *static_cast<ListObj*>(u_.p); }
-inline DictObj& Value::dict_obj() const { return *static_cast<DictObj*>(u_.p); }
-inline Object& Value::object_obj() const { return *static_cast<Object*>(u_.p); }
+inline ListObj& Value::list_obj() const {
+    return *static_cast<ListObj*>(u_.p);
+}
+inline DictObj& Value::dict_obj() const {
+    return *static_cast<DictObj*>(u_.p);
+}
+inline Object& Value::object_obj() const {
+    return *static_cast<Object*>(u_.p);
+}
 
 // The services a filter, test, method or engine object may need from the render in
 // progress. Implemented by the renderer; filters never see templates or scopes.
@@ -387,7 +393,7 @@ class ItemsView {
     const Value& operator[](size_t i) const { return (*items_)[i]; }
 
   private:
-    Value keep_;  // the list stays alive however the caller's reference ends
+    Value keep_; // the list stays alive however the caller's reference ends
     std::vector<Value> owned_;
     const std::vector<Value>* items_;
 };

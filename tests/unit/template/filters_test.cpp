@@ -422,13 +422,14 @@ TEST_CASE("sort, dictsort, unique, min, max", "[filters]") {
     for (int n : {8, 20}) {
         std::vector<Value> pairs;
         std::string by_key, reversed;
-        for (int i = 0; i < n; ++i) pairs.push_back(L({I(i), I((i * 7) % 5)}));
+        for (int i = 0; i < n; ++i)
+            pairs.push_back(L({I(i), I((i * 7) % 5)}));
         // Python: sorted(pairs, key=lambda p: p[1]) and the same with reverse=True.
         for (int k = 0; k < 5; ++k)
             for (int i = 0; i < n; ++i)
                 if ((i * 7) % 5 == k)
-                    by_key += (by_key.empty() ? "" : ", ") + std::string("[") +
-                              std::to_string(i) + ", " + std::to_string(k) + "]";
+                    by_key += (by_key.empty() ? "" : ", ") + std::string("[") + std::to_string(i) +
+                              ", " + std::to_string(k) + "]";
         for (int k = 4; k >= 0; --k)
             for (int i = 0; i < n; ++i)
                 if ((i * 7) % 5 == k)

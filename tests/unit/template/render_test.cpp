@@ -616,44 +616,47 @@ TEST_CASE("render: autoescape blocks, macros and Markup", "[render][needs-filter
     // decides whether its result is Markup; `~` joins as Markup once a side is; an
     // {% autoescape %} block is a scope of its own. Printed macro calls are written straight
     // into the output; the cases with `~`, filters and variables take the other path.
-    CHECK(render("{% macro m(x) %}{{ x }}{% endmacro %}{% autoescape true %}{{ m('<') }}{% endautoescape %}") ==
-          "<");
-    CHECK(render("{% autoescape true %}{% macro m(x) %}{{ x }}{% endmacro %}{% autoescape false %}{{ m('<') }}{% endautoescape %}{% endautoescape %}") ==
-          "&lt;");
-    CHECK(render("{% autoescape true %}{% macro m(x) %}{{ x }}{% endmacro %}{% autoescape false %}{{ m('<') ~ '<' }}{% set r = m('<') %}{% endautoescape %}{{ r ~ '<' }}{% endautoescape %}") ==
-          "&lt;<&lt;");
-    CHECK(render("{% macro m() %}<b>{% endmacro %}{% set r = m() %}{% autoescape true %}{{ r }}|{{ m() }}{% endautoescape %}") ==
-          "&lt;b&gt;|<b>");
-    CHECK(render("{% macro m() %}{{ caller() }}{% endmacro %}{% autoescape true %}{% call m() %}<i>{{ '<' }}{% endcall %}{% endautoescape %}") ==
-          "<i>&lt;");
-    CHECK(render("{% macro m() %}<b>{% endmacro %}{% autoescape true %}{{ m() }}{% endautoescape %}") ==
-          "<b>");
-    CHECK(render("{% autoescape true %}{% macro m() %}<b>{% endmacro %}{{ m() }}{% endautoescape %}") ==
-          "<b>");
-    CHECK(render("{% autoescape false %}{% macro m() %}<b>{% endmacro %}{% autoescape true %}{{ m() }}|{{ m() ~ '<' }}{% endautoescape %}{% endautoescape %}") ==
-          "<b>|<b>&lt;");
-    CHECK(render("{{ '<' ~ ('>'|safe) }}") ==
-          "<>");
-    CHECK(render("{% autoescape true %}{% set x %}<a>{{ '<' }}{% endset %}{{ x }}|{{ x ~ '<' }}{% endautoescape %}") ==
-          "<a>&lt;|<a>&lt;&lt;");
-    CHECK(render("{% macro m(x) %}[{{ x }}]{% endmacro %}{% autoescape true %}{{ m('<')|upper }}|{{ m('&') ~ m('<') }}{% endautoescape %}") ==
-          "[<]|[&][<]");
-    CHECK(render("{% autoescape true %}{% filter upper %}<a>{{ '<' }}{% endfilter %}{% endautoescape %}") ==
-          "<A>&LT;");
-    CHECK(render("{% autoescape true %}{% for x in ['<', '>'] %}{{ x }}{% endfor %}{% endautoescape %}") ==
-          "&lt;&gt;");
-    CHECK(render("{% autoescape true %}{% set s = '<'|safe %}{% set t = '>' %}{{ s ~ t }}|{{ t ~ s }}|{{ s ~ 1 ~ t }}{% endautoescape %}") ==
-          "<&gt;|&gt;<|<1&gt;");
-    CHECK(render("{% autoescape true %}{% set r = 1 %}{% endautoescape %}[{{ r }}]") ==
-          "[]");
-    CHECK(render("{% set r = 0 %}{% autoescape true %}{% set r = 1 %}{{ r }}{% endautoescape %}[{{ r }}]") ==
-          "1[0]");
-    CHECK(render("{% autoescape true %}{% macro m() %}x{% endmacro %}{% endautoescape %}[{{ m is defined }}]") ==
-          "[False]");
-    CHECK(render("{% for i in [1] %}{% autoescape true %}{{ loop.index }}{% set i = 5 %}{% endautoescape %}{{ i }}{% endfor %}") ==
-          "11");
-    CHECK(render("{% set ns = namespace(a=1) %}{% autoescape true %}{% set ns.a = 2 %}{% endautoescape %}{{ ns.a }}") ==
-          "2");
+    CHECK(render("{% macro m(x) %}{{ x }}{% endmacro %}{% autoescape true %}{{ m('<') }}{% "
+                 "endautoescape %}") == "<");
+    CHECK(render("{% autoescape true %}{% macro m(x) %}{{ x }}{% endmacro %}{% autoescape false "
+                 "%}{{ m('<') }}{% endautoescape %}{% endautoescape %}") == "&lt;");
+    CHECK(render("{% autoescape true %}{% macro m(x) %}{{ x }}{% endmacro %}{% autoescape false "
+                 "%}{{ m('<') ~ '<' }}{% set r = m('<') %}{% endautoescape %}{{ r ~ '<' }}{% "
+                 "endautoescape %}") == "&lt;<&lt;");
+    CHECK(render("{% macro m() %}<b>{% endmacro %}{% set r = m() %}{% autoescape true %}{{ r }}|{{ "
+                 "m() }}{% endautoescape %}") == "&lt;b&gt;|<b>");
+    CHECK(render("{% macro m() %}{{ caller() }}{% endmacro %}{% autoescape true %}{% call m() "
+                 "%}<i>{{ '<' }}{% endcall %}{% endautoescape %}") == "<i>&lt;");
+    CHECK(
+        render(
+            "{% macro m() %}<b>{% endmacro %}{% autoescape true %}{{ m() }}{% endautoescape %}") ==
+        "<b>");
+    CHECK(
+        render(
+            "{% autoescape true %}{% macro m() %}<b>{% endmacro %}{{ m() }}{% endautoescape %}") ==
+        "<b>");
+    CHECK(render("{% autoescape false %}{% macro m() %}<b>{% endmacro %}{% autoescape true %}{{ "
+                 "m() }}|{{ m() ~ '<' }}{% endautoescape %}{% endautoescape %}") == "<b>|<b>&lt;");
+    CHECK(render("{{ '<' ~ ('>'|safe) }}") == "<>");
+    CHECK(render("{% autoescape true %}{% set x %}<a>{{ '<' }}{% endset %}{{ x }}|{{ x ~ '<' }}{% "
+                 "endautoescape %}") == "<a>&lt;|<a>&lt;&lt;");
+    CHECK(render("{% macro m(x) %}[{{ x }}]{% endmacro %}{% autoescape true %}{{ m('<')|upper "
+                 "}}|{{ m('&') ~ m('<') }}{% endautoescape %}") == "[<]|[&][<]");
+    CHECK(render("{% autoescape true %}{% filter upper %}<a>{{ '<' }}{% endfilter %}{% "
+                 "endautoescape %}") == "<A>&LT;");
+    CHECK(render("{% autoescape true %}{% for x in ['<', '>'] %}{{ x }}{% endfor %}{% "
+                 "endautoescape %}") == "&lt;&gt;");
+    CHECK(render("{% autoescape true %}{% set s = '<'|safe %}{% set t = '>' %}{{ s ~ t }}|{{ t ~ s "
+                 "}}|{{ s ~ 1 ~ t }}{% endautoescape %}") == "<&gt;|&gt;<|<1&gt;");
+    CHECK(render("{% autoescape true %}{% set r = 1 %}{% endautoescape %}[{{ r }}]") == "[]");
+    CHECK(render("{% set r = 0 %}{% autoescape true %}{% set r = 1 %}{{ r }}{% endautoescape %}[{{ "
+                 "r }}]") == "1[0]");
+    CHECK(render("{% autoescape true %}{% macro m() %}x{% endmacro %}{% endautoescape %}[{{ m is "
+                 "defined }}]") == "[False]");
+    CHECK(render("{% for i in [1] %}{% autoescape true %}{{ loop.index }}{% set i = 5 %}{% "
+                 "endautoescape %}{{ i }}{% endfor %}") == "11");
+    CHECK(render("{% set ns = namespace(a=1) %}{% autoescape true %}{% set ns.a = 2 %}{% "
+                 "endautoescape %}{{ ns.a }}") == "2");
 }
 
 TEST_CASE("render: filter blocks", "[render][needs-filters]") {

@@ -111,6 +111,7 @@ enum class StmtKind : uint8_t {
 struct MacroParam {
     std::string name;
     ExprPtr default_value;  // null when required
+    uint64_t tag = 0;       // name_tag(name), set by the parser
 };
 
 struct Stmt {
@@ -149,6 +150,9 @@ struct ParsedTemplate {
     // The size of the last render's output: the next render reserves that much instead of
     // growing its output string step by step (a hint only, hence relaxed and racy-safe).
     mutable std::atomic<size_t> output_size_hint{0};
+    // Likewise the number of variables its last render set at the top level (~40 in the
+    // incident template): the root scope is sized once instead of regrowing and reindexing.
+    mutable std::atomic<size_t> context_size_hint{0};
     const Stmt* find_block(std::string_view block_name) const {
         for (const Stmt* b : blocks)
             if (b->text == block_name) return b;

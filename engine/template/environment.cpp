@@ -112,8 +112,11 @@ std::string Environment::render_or_throw(const ParsedTemplate& tmpl, const Value
     Renderer r(*this, options_);
     std::string out;
     out.reserve(tmpl.output_size_hint.load(std::memory_order_relaxed));
-    r.render_root(tmpl, r.make_context(vars), out);
+    Ref<Scope> context =
+        r.make_context(vars, tmpl.context_size_hint.load(std::memory_order_relaxed));
+    r.render_root(tmpl, context, out);
     tmpl.output_size_hint.store(out.size(), std::memory_order_relaxed);
+    tmpl.context_size_hint.store(context->vars.size(), std::memory_order_relaxed);
     return out;
 }
 
@@ -140,7 +143,7 @@ Value Environment::evaluate(const Expr& expr, const Value& vars, const std::stri
     TemplateFrame frame;
     frame.tmpl = &holder;
     frame.context = r.make_context(vars);
-    frame.blocks = std::make_shared<BlockTable>();
+    frame.blocks = make_ref<SharedBlocks>();
     std::string sink;
     r.enter(frame.context, &sink, &frame);
     return r.eval(expr);

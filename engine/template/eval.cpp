@@ -58,10 +58,14 @@ const Args kNoArgs;
 } // namespace
 
 Value Renderer::eval_filter(const Expr& e) {
+    // Most filters in a template take no arguments (string, trim, list, length...) or
+    // constant ones: nothing runs between reading the subject and the filter.
+    if (e.filter && (e.no_args || e.const_args)) {
+        Value holder;
+        const Value& subject = operand(*e.a, holder);
+        return e.filter(*this, subject, e.no_args ? kNoArgs : *e.const_args);
+    }
     Value subject = eval(*e.a);
-    // Most filters in a template take no arguments (string, trim, list, length...).
-    if (e.filter && e.no_args) return e.filter(*this, subject, kNoArgs);
-    if (e.filter && e.const_args) return e.filter(*this, subject, *e.const_args);
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);
@@ -70,9 +74,12 @@ Value Renderer::eval_filter(const Expr& e) {
 }
 
 Value Renderer::eval_test(const Expr& e) {
+    if (e.test && (e.no_args || e.const_args)) {
+        Value holder;
+        const Value& subject = operand(*e.a, holder);
+        return Value::boolean(e.test(*this, subject, e.no_args ? kNoArgs : *e.const_args));
+    }
     Value subject = eval(*e.a);
-    if (e.test && e.no_args) return Value::boolean(e.test(*this, subject, kNoArgs));
-    if (e.test && e.const_args) return Value::boolean(e.test(*this, subject, *e.const_args));
     PooledArgs pooled(*this);
     Args& args = *pooled;
     eval_args(e.args, args);
@@ -165,7 +172,10 @@ Value Renderer::eval_binary(const Expr& e) {
     switch (e.kind) {
     case ExprKind::Const: return e.value; // (eval() answers these two itself)
     case ExprKind::Name: return eval_name(e);
-    case ExprKind::Getattr: return get_attribute(*this, eval(*e.a), e.name);
+    case ExprKind::Getattr: {
+        Value holder;
+        return get_attribute(*this, operand(*e.a, holder), e.name);
+    }
     case ExprKind::Getitem: {
         Value obj = eval(*e.a);
         if (!e.is_slice) return get_item(*this, obj, eval(*e.b));
@@ -191,7 +201,10 @@ Value Renderer::eval_binary(const Expr& e) {
     case ExprKind::Call: return eval_call(e);
     case ExprKind::Filter: return eval_filter(e);
     case ExprKind::Test: return eval_test(e);
-    case ExprKind::Not: return Value::boolean(!truthy(eval(*e.a)));
+    case ExprKind::Not: {
+        Value holder;
+        return Value::boolean(!truthy(operand(*e.a, holder)));
+    }
     case ExprKind::Neg: return unary_minus(eval(*e.a));
     case ExprKind::Pos: return unary_plus(eval(*e.a));
     case ExprKind::Binary: return eval_binary(e);
@@ -205,7 +218,7 @@ Value Renderer::eval_binary(const Expr& e) {
     }
     case ExprKind::Compare: return eval_compare(e);
     case ExprKind::CondExpr:
-        if (truthy(eval(*e.a))) return eval(*e.b);
+        if (Value holder; truthy(operand(*e.a, holder))) return eval(*e.b);
         if (e.c) return eval(*e.c);
         return make_undefined("the inline if-expression on line " + std::to_string(e.line) +
                               " evaluated to false and no else section was defined.");

@@ -128,7 +128,7 @@ struct MacroObj final : Object {
         TemplateFrame frame;
         frame.tmpl = tmpl;
         frame.context = closure;
-        frame.blocks = r.frame() ? r.frame()->blocks : std::make_shared<BlockTable>();
+        frame.blocks = r.frame() ? r.frame()->blocks : make_ref<SharedBlocks>();
         auto saved = r.save();
         try {
             r.enter(scope, &out, &frame);
@@ -140,7 +140,7 @@ struct MacroObj final : Object {
                 if (bound[i]) v = *bound[i];
                 else if (params[i].default_value) v = r.eval(*params[i].default_value);
                 else v = r.make_undefined("parameter '" + params[i].name + "' was not provided");
-                scope->set(params[i].name, std::move(v));
+                scope->set(params[i].name, params[i].tag, std::move(v));
             }
             r.exec_body(def->body);
         } catch (...) {
@@ -302,7 +302,7 @@ struct SelfRef final : Object {
     explicit SelfRef(const TemplateFrame& f) : frame(f) {}
     std::string_view type_name() const override { return "TemplateReference"; }
     std::optional<Value> getattr(std::string_view name) const override {
-        if (frame.blocks->find(name) == frame.blocks->end()) return std::nullopt;
+        if (frame.blocks->byname.find(name) == frame.blocks->byname.end()) return std::nullopt;
         return Value::object(make_ref<BlockCall>(std::string(name), 0, frame));
     }
 };

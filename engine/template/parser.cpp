@@ -397,6 +397,7 @@ class Parser {
             } else if (have_default) {
                 fail("non-default argument follows default argument", current());
             }
+            p.tag = name_tag(p.name);
             s.params.push_back(std::move(p));
         }
         expect_op(")");

@@ -37,9 +37,9 @@ void Renderer::locate(TemplateError& err, int line, int column) const {
     err.set_location(Location{file, line, column});
 }
 
-Ref<Scope> Renderer::make_context(const Value& vars) {
+Ref<Scope> Renderer::make_context(const Value& vars, size_t size_hint) {
     auto ctx = make_ref<Scope>();
-    ctx->vars.reserve(16); // top-level sets land here: skip the first few regrowths
+    ctx->reserve(std::max<size_t>(size_hint, 16)); // top-level sets land here
     if (vars.is_dict()) {
         ctx->fallback = &vars.dict_obj();
         ctx->fallback_owner = vars;
@@ -93,7 +93,7 @@ void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::
     TemplateFrame frame;
     frame.tmpl = &tmpl;
     frame.context = context;
-    frame.blocks = std::make_shared<BlockTable>();
+    frame.blocks = make_ref<SharedBlocks>();
     std::vector<std::shared_ptr<const ParsedTemplate>> chain;  // keeps parents alive
     std::vector<const ParsedTemplate*> seen;
     const ParsedTemplate* current = &tmpl;
@@ -107,7 +107,8 @@ void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::
                 }
             }
             seen.push_back(current);
-            for (const Stmt* b : current->blocks) (*frame.blocks)[b->text].push_back({b, current});
+            for (const Stmt* b : current->blocks)
+                frame.blocks->byname[b->text].push_back({b, current});
             frame.tmpl = current;
             frame.extended = false;
             frame.parent.reset();
@@ -143,7 +144,8 @@ void Renderer::exec(const Stmt& s) {
                 print_call(*s.expr);
                 break;
             }
-            Value v = eval(*s.expr);
+            Value holder;
+            const Value& v = operand(*s.expr, holder);
             if (!dropped) write_value(v);
             break;
         }
@@ -174,7 +176,8 @@ void Renderer::exec(const Stmt& s) {
 
 void Renderer::exec_if(const Stmt& s) {
     // An elif is parsed as an If that is the only statement of the else body.
-    if (truthy(eval(*s.expr))) exec_body(s.body);
+    if (Value holder; truthy(operand(*s.expr, holder)))
+        exec_body(s.body);
     else exec_body(s.else_body);
 }
 
@@ -246,7 +249,10 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
 
 void Renderer::assign(const Expr& target, const Value& value) {
     switch (target.kind) {
-    case ExprKind::Name: scope_->set(target.name, value); return;
+    case ExprKind::Name:
+        scope_->set(target.name, target.name_tag != 0 ? target.name_tag : name_tag(target.name),
+                    value);
+        return;
     case ExprKind::Tuple: {
         ItemsView parts(value);
         size_t want = target.items.size();
@@ -380,8 +386,8 @@ void Renderer::exec_with(const Stmt& s) {
 void Renderer::exec_block(const Stmt& s) {
     // Scoped blocks see the enclosing scope; others only the template context.
     if (!frame_) return;
-    auto it = frame_->blocks->find(s.text);
-    if (it == frame_->blocks->end()) return;
+    auto it = frame_->blocks->byname.find(s.text);
+    if (it == frame_->blocks->byname.end()) return;
     Saved saved = save();
     try {
         Ref<Scope> parent = s.scoped ? scope_ : frame_->context;
@@ -395,8 +401,8 @@ void Renderer::exec_block(const Stmt& s) {
 }
 
 void Renderer::render_block(const std::string& name, size_t level, TemplateFrame* frame) {
-    auto it = frame->blocks->find(name);
-    if (it == frame->blocks->end() || level >= it->second.size()) {
+    auto it = frame->blocks->byname.find(name);
+    if (it == frame->blocks->byname.end() || level >= it->second.size()) {
         raise(ErrorKind::Runtime, "there is no parent block called '" + name + "'.");
     }
     const BlockEntry& entry = it->second[level];

@@ -53,7 +53,10 @@ struct Scope : HeapObject {
         return nullptr;
     }
     void set(std::string_view name, Value value) {
-        uint64_t tag = ScopeVar::tag_of(name);
+        set(name, ScopeVar::tag_of(name), std::move(value));
+    }
+    // tag: name_tag(name), which the parser has computed for names in a template.
+    void set(std::string_view name, uint64_t tag, Value value) {
         if (ScopeVar* v = const_cast<ScopeVar*>(find_var(name, tag))) {
             v->value = std::move(value);
             return;
@@ -69,6 +72,18 @@ struct Scope : HeapObject {
     void clear() {
         vars.clear();
         index_.clear();
+    }
+    // Room for n variables, index included, so that many sets neither regrow nor reindex.
+    void reserve(size_t n) {
+        vars.reserve(n);
+        if (n >= kIndexFrom && index_.size() < 2 * n) {
+            size_t size = 32;
+            while (size < 4 * n)
+                size *= 2;
+            index_.assign(size, 0);
+            for (size_t i = 0; i < vars.size(); ++i)
+                insert_slot(i);
+        }
     }
 
   private:
@@ -93,14 +108,9 @@ struct Scope : HeapObject {
     // Records vars[pos] in the index (open addressing, linear probing, load <= 1/2; a slot
     // holds position + 1, 0 is empty), building or growing the index when needed.
     void indexed(size_t pos) {
-        if (vars.size() < kIndexFrom) return;
+        if (index_.empty() && vars.size() < kIndexFrom) return;
         if (index_.size() < 2 * vars.size()) {
-            size_t size = 32;
-            while (size < 4 * vars.size())
-                size *= 2;
-            index_.assign(size, 0);
-            for (size_t i = 0; i < vars.size(); ++i)
-                insert_slot(i);
+            reserve(vars.size()); // indexes every variable, pos included
             return;
         }
         insert_slot(pos);
@@ -123,12 +133,17 @@ struct BlockEntry {
     const ParsedTemplate* tmpl;
 };
 using BlockTable = std::map<std::string, std::vector<BlockEntry>, std::less<>>;
+// Reference counted like values (not a shared_ptr): every macro call's frame shares the
+// table, and a shared_ptr copy is an atomic read-modify-write, twice a call.
+struct SharedBlocks : HeapObject {
+    BlockTable byname;
+};
 
 // State shared by one template's top-level render and what it extends.
 struct TemplateFrame {
     const ParsedTemplate* tmpl = nullptr;
     Ref<Scope> context;                  // the root scope
-    std::shared_ptr<BlockTable> blocks;  // shared with the extends chain
+    Ref<SharedBlocks> blocks;            // shared with the extends chain
     bool extended = false;               // an {% extends %} ran: top-level output is dropped
     std::shared_ptr<const ParsedTemplate> parent;
 };
@@ -152,7 +167,8 @@ class Renderer final : public Runtime {
     // Renders a whole template (following its extends chain) into out.
     void render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::string& out);
     // The root scope for a render whose context is the vars dict.
-    Ref<Scope> make_context(const Value& vars);
+    // size_hint: how many variables the template is expected to set at the top level.
+    Ref<Scope> make_context(const Value& vars, size_t size_hint = 0);
 
     // Constants and names (most nodes) are answered inline; they cannot fail (a missing name
     // is a value), so only other nodes pay for the call that attaches error locations.
@@ -160,6 +176,20 @@ class Renderer final : public Runtime {
         if (e.kind == ExprKind::Const) return e.value;
         if (e.kind == ExprKind::Name) return eval_name(e);
         return eval_located(e);
+    }
+
+    // A node's value without copying it where it already exists (a constant, a variable in
+    // scope), else evaluated into holder. A copy is a reference count, a write to the value's
+    // heap object; a render reads variables far more than it stores them. Only for a use that
+    // runs no template code before it is done with the value (a filter, a test, a print).
+    const Value& operand(const Expr& e, Value& holder) {
+        if (e.kind == ExprKind::Const) return e.value;
+        if (e.kind == ExprKind::Name) {
+            uint64_t tag = e.name_tag != 0 ? e.name_tag : name_tag(e.name);
+            if (const Value* v = scope_->lookup(e.name, tag)) return *v;
+        }
+        holder = eval(e);
+        return holder;
     }
 
     // Runtime

@@ -158,12 +158,15 @@ namespace {
 
 // ArgReader's errors, out of line: with the messages built inline, the constructor (run by
 // most filter calls) had a 400-byte frame and saved six registers on every call.
-[[noreturn, gnu::noinline, gnu::cold]] void raise_too_many(std::string_view function, size_t count,
-                                                           size_t given) {
+} // namespace
+
+void ArgReader::raise_too_many(std::string_view function, size_t count, size_t given) {
     raise(ErrorKind::Type, std::string(function) + "() takes " + std::to_string(count) +
                                " positional argument" + (count == 1 ? "" : "s") + " but " +
                                std::to_string(given) + " were given");
 }
+
+namespace {
 
 [[noreturn, gnu::noinline, gnu::cold]] void
 raise_keyword(std::string_view function, std::string_view problem, std::string_view name) {
@@ -172,20 +175,6 @@ raise_keyword(std::string_view function, std::string_view problem, std::string_v
 }
 
 } // namespace
-
-ArgReader::ArgReader(std::string_view function, const Args& args,
-                     std::initializer_list<std::string_view> params)
-    : function_(function), count_(std::min(params.size(), kMaxParams)) {
-    // All kMaxParams pointers, a constant count the compiler writes with a few vector stores;
-    // a loop to count_ became a `rep stos`, slow to start for so few bytes.
-    for (const Value*& b : bound_)
-        b = nullptr;
-    for (size_t i = 0; i < count_; ++i)
-        params_[i] = {params.begin()[i].data(), params.begin()[i].size()};
-    if (args.positional.size() > count_) raise_too_many(function, count_, args.positional.size());
-    for (size_t i = 0; i < args.positional.size(); ++i) bound_[i] = &args.positional[i];
-    if (!args.named.empty()) bind_named(args);
-}
 
 void ArgReader::bind_named(const Args& args) {
     for (const auto& [name, value] : args.named) {

@@ -58,6 +58,15 @@ const Args kNoArgs;
 } // namespace
 
 Value Renderer::eval_filter(const Expr& e) {
+    try {
+        return eval_filter_inner(e);
+    } catch (TemplateError& err) {
+        locate(err, e.line, e.column);
+        throw;
+    }
+}
+
+[[gnu::always_inline]] inline Value Renderer::eval_filter_inner(const Expr& e) {
     // Most filters in a template take no arguments (string, trim, list, length...) or
     // constant ones: nothing runs between reading the subject and the filter.
     if (e.filter && (e.no_args || e.const_args)) {
@@ -74,6 +83,25 @@ Value Renderer::eval_filter(const Expr& e) {
 }
 
 Value Renderer::eval_test(const Expr& e) {
+    try {
+        return eval_test_inner(e);
+    } catch (TemplateError& err) {
+        locate(err, e.line, e.column);
+        throw;
+    }
+}
+
+Value Renderer::eval_getattr(const Expr& e) {
+    try {
+        Value holder;
+        return get_attribute(*this, operand(*e.a, holder), e.name);
+    } catch (TemplateError& err) {
+        locate(err, e.line, e.column);
+        throw;
+    }
+}
+
+[[gnu::always_inline]] inline Value Renderer::eval_test_inner(const Expr& e) {
     if (e.test && (e.no_args || e.const_args)) {
         Value holder;
         const Value& subject = operand(*e.a, holder);
@@ -172,10 +200,7 @@ Value Renderer::eval_binary(const Expr& e) {
     switch (e.kind) {
     case ExprKind::Const: return e.value; // (eval() answers these two itself)
     case ExprKind::Name: return eval_name(e);
-    case ExprKind::Getattr: {
-        Value holder;
-        return get_attribute(*this, operand(*e.a, holder), e.name);
-    }
+    case ExprKind::Getattr: return eval_getattr(e);
     case ExprKind::Getitem: {
         Value obj = eval(*e.a);
         if (!e.is_slice) return get_item(*this, obj, eval(*e.b));

@@ -175,6 +175,12 @@ class Renderer final : public Runtime {
     Value eval(const Expr& e) {
         if (e.kind == ExprKind::Const) return e.value;
         if (e.kind == ExprKind::Name) return eval_name(e);
+        // A render evaluates ~500 filters and hundreds of tests and attribute reads:
+        // straight to them, not through eval_located's switch (each attaches error
+        // locations itself).
+        if (e.kind == ExprKind::Filter) return eval_filter(e);
+        if (e.kind == ExprKind::Getattr) return eval_getattr(e);
+        if (e.kind == ExprKind::Test) return eval_test(e);
         return eval_located(e);
     }
 
@@ -281,8 +287,11 @@ class Renderer final : public Runtime {
     Value eval_binary(const Expr& e);
     Value eval_compare(const Expr& e);
     Value eval_call(const Expr& e);
-    Value eval_filter(const Expr& e);
-    Value eval_test(const Expr& e);
+    Value eval_filter(const Expr& e);  // with the node's location on errors
+    Value eval_filter_inner(const Expr& e);
+    Value eval_test(const Expr& e);  // with the node's location on errors
+    Value eval_test_inner(const Expr& e);
+    Value eval_getattr(const Expr& e);  // with the node's location on errors
     void eval_args(const CallArgs& spec, Args& out);
 
     Environment& env_;

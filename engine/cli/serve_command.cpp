@@ -53,8 +53,6 @@ void log_event(const engine::EngineEvent& e) {
     std::fprintf(stderr, "%s\n", engine::to_json_text(entry).c_str());
 }
 
-constexpr uint64_t kDrainMs = 10000;  // how long running executions may finish at shutdown
-
 bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
     size_t colon = text.rfind(':');
     if (colon == std::string::npos) return false;
@@ -196,7 +194,7 @@ int serve_command(int argc, char** argv) {
         schedules.stop();
         events.close_all();
         server.close([&] {
-            uint64_t deadline = app->loop.now_ms() + kDrainMs;
+            uint64_t deadline = app->loop.now_ms() + settings->shutdown_grace_ms;
             poll_timer = app->loop.timer(50, [&, deadline] {
                 if (app->engine->busy_executions() == 0 || app->loop.now_ms() >= deadline) {
                     poll_timer->stop();

@@ -157,7 +157,11 @@ Engine::~Engine() {
         for (auto& unit : run->units)
             if (unit->task && scheduler_.is_live(unit->task))
                 scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
+    for (Task* hook : std::vector<Task*>(hook_tasks_.begin(), hook_tasks_.end()))
+        if (scheduler_.is_live(hook))
+            scheduler_.cancel(hook, make_error(ErrorKind::Cancelled, "shutting down"));
     scheduler_.run_finished_callbacks();
+    hook_tasks_.clear();
     for (auto& [id, fd] : owned_) ::close(fd);  // still running: the lock stays on disk
     drop_owner_lock();
 }

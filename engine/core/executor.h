@@ -208,6 +208,9 @@ class Engine {
     std::map<std::string, int> hook_cache_;
     int runner_ref_ = LUA_NOREF;
     int hook_runner_ref_ = LUA_NOREF;
+    // Hook tasks in flight: their done callbacks call into the engine, so the destructor
+    // ends them while it still exists (step tasks are found through their units).
+    std::unordered_set<Task*> hook_tasks_;
     bool committing_ = false;
     void batch_written();            // the writer thread finished a batch: its effects run
     void hold_loop_while_writing();

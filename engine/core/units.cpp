@@ -263,7 +263,10 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
     int hook_fn = hook.value();
     TaskLimits limits = options_.task_limits;
     limits.timeout_ms = options_.default_step_timeout_ms;
-    scheduler_.spawn(
+    // The task's own handle, for its callback to take it off hook_tasks_ (done never runs
+    // from inside spawn(), so it is set by then).
+    auto self = std::make_shared<Task*>(nullptr);
+    Task* task = scheduler_.spawn(
         hook_runner_ref_,
         [hook_fn, ctx, event](lua_State* co) {
             lua_rawgeti(co, LUA_REGISTRYINDEX, hook_fn);
@@ -272,7 +275,9 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             return 3;
         },
         limits,
-        [this, then = std::move(then), file, kind, rid = run.id, unit](TaskOutcome outcome) {
+        [this, self, then = std::move(then), file, kind, rid = run.id,
+         unit](TaskOutcome outcome) {
+            hook_tasks_.erase(*self);
             keep_hook_logs(rid, kind, unit, outcome.logs);
             if (!outcome.ok) {
                 Error e = outcome.error;
@@ -282,6 +287,8 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             }
             then(from_rapidjson(outcome.value));
         });
+    *self = task;
+    if (task) hook_tasks_.insert(task);
 }
 
 void Engine::start_unit(Run& run, Unit& unit) {

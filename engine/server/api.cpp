@@ -2,6 +2,7 @@
 
 #include "core/values.h"
 #include "runtime/crypto.h"
+#include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
 
 #include <algorithm>
@@ -68,6 +69,15 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
         else
             return make_error(ErrorKind::Validation,
                               "server.max_body: expected a size like 1MiB or 512KiB, got '" + t + "'");
+    }
+    if (const tmpl::Value* grace = field(config.server, "shutdown_grace")) {
+        if (!grace->is_string()) {
+            return make_error(ErrorKind::Validation,
+                              "server.shutdown_grace: expected a duration like 10s or 500ms");
+        }
+        Result<uint64_t> ms = parse_duration_ms(grace->str());
+        if (!ms) return make_error(ErrorKind::Validation, "server.shutdown_grace: " + ms.error().message);
+        s.shutdown_grace_ms = ms.value();
     }
     if (const tmpl::Value* tokens = field(config.auth, "tokens")) {
         if (!tokens->is_list()) return make_error(ErrorKind::Validation, "auth.tokens must be a list");

@@ -28,6 +28,9 @@ struct ServerSettings {
     size_t max_body = 1 << 20;
     std::vector<Token> tokens;
     bool dry_run = false;  // `ferry serve --dry-run`: every execution it starts is a dry run
+    // server.shutdown_grace: how long SIGTERM waits for running executions before exiting
+    // (what is left stays durable and resumes at the next start).
+    uint64_t shutdown_grace_ms = 10000;
     // Tokens left out at start (their sha256 reference did not resolve), for stderr.
     std::vector<std::string> warnings;
 };

@@ -6,7 +6,9 @@ history, metrics, the OpenAPI document, malformed requests, and restarts.
     python3 tests/integration/test_serve.py path/to/ferry [TestName ...]
 """
 import json
+import signal
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -490,7 +492,6 @@ class Restart(unittest.TestCase):
             status, body = s.json("POST", "/api/v1/workflows/slow/executions",
                                   {"inputs": {"pause": "1s"}}, role="operator")
             exec_id = body["id"]
-            import signal
             s.stop(sig=signal.SIGKILL)
             s = Server(te.FERRY, p.dir, p.data)
             try:
@@ -505,6 +506,51 @@ class Restart(unittest.TestCase):
                 self.assertEqual(rec["steps"]["done"]["status"], "succeeded")
             finally:
                 s.stop()
+        finally:
+            p.remove()
+
+    def test_sigterm_past_the_grace_with_a_hook_running_exits_cleanly(self):
+        # After server.shutdown_grace the server exits with the execution in flight. Its
+        # before_step hook is still sleeping: the engine must end that task while it still
+        # exists (its callback used to run from the scheduler's destructor, after the
+        # engine's: a use-after-free the sanitizer build reports as a non-zero exit).
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", "server: {shutdown_grace: 200ms}\n" + tokens_yaml())
+            p.write("tasks/hooks/slow.lua",
+                    "return function(ctx, event)\n  ferry.sleep('30s')\n  return event\nend\n")
+            p.workflow("hooked", "hooks: {before_step: hooks/slow.lua}\n"
+                                 "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+            s = Server(te.FERRY, p.dir, p.data)
+            status, body = s.json("POST", "/api/v1/workflows/hooked/executions", {},
+                                  role="operator")
+            self.assertEqual(status, 202)
+            time.sleep(0.5)  # the hook is parked in ferry.sleep by now
+            started = time.monotonic()
+            self.assertEqual(s.stop(), 0, Path(p.dir, "serve.log").read_text(errors="replace"))
+            self.assertLess(time.monotonic() - started, 8)
+            # Still durable: the next start resumes it (the hook runs again, so only the
+            # record's status is checked, not completion).
+            s = Server(te.FERRY, p.dir, p.data)
+            try:
+                status, rec = s.json("GET", "/api/v1/executions/" + body["id"], role="viewer")
+                self.assertEqual(status, 200)
+                self.assertIn(rec["status"], ("running", "pending"))
+            finally:
+                s.stop(sig=signal.SIGKILL)
+        finally:
+            p.remove()
+
+    def test_a_bad_shutdown_grace_is_refused_naming_the_field(self):
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", "server: {shutdown_grace: soon}\n")
+            proc = subprocess.run([te.FERRY, "serve", "--project", p.dir, "--data", p.data,
+                                   "--listen", "127.0.0.1:0"],
+                                  capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertIn("server.shutdown_grace", proc.stderr)
+            self.assertIn("soon", proc.stderr)
         finally:
             p.remove()
 

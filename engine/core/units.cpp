@@ -275,8 +275,7 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             return 3;
         },
         limits,
-        [this, self, then = std::move(then), file, kind, rid = run.id,
-         unit](TaskOutcome outcome) {
+        [this, self, then = std::move(then), file, kind, rid = run.id, unit](TaskOutcome outcome) {
             hook_tasks_.erase(*self);
             keep_hook_logs(rid, kind, unit, outcome.logs);
             if (!outcome.ok) {

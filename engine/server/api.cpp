@@ -76,7 +76,9 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
                               "server.shutdown_grace: expected a duration like 10s or 500ms");
         }
         Result<uint64_t> ms = parse_duration_ms(grace->str());
-        if (!ms) return make_error(ErrorKind::Validation, "server.shutdown_grace: " + ms.error().message);
+        if (!ms)
+            return make_error(ErrorKind::Validation,
+                              "server.shutdown_grace: " + ms.error().message);
         s.shutdown_grace_ms = ms.value();
     }
     if (const tmpl::Value* tokens = field(config.auth, "tokens")) {

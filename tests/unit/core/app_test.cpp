@@ -1,0 +1,69 @@
+// engine/core: an App destroyed while an execution is still running.
+#include "core/app.h"
+#include "template/value.h"
+#include "workflow/loader.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <stdlib.h>
+
+using namespace ferry;
+
+namespace {
+
+// A project folder with the given files, removed afterwards.
+struct TempProject {
+    std::filesystem::path dir;
+    explicit TempProject(const std::vector<std::pair<std::string, std::string>>& files) {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "ferry-core-test-XXXXXX").string();
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        dir = pattern;
+        for (const auto& [rel, text] : files) {
+            std::filesystem::create_directories((dir / rel).parent_path());
+            std::ofstream(dir / rel, std::ios::binary) << text;
+        }
+    }
+    ~TempProject() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+};
+
+} // namespace
+
+TEST_CASE("an App destroyed while a hook task runs ends that task first", "[core][app]") {
+    // The hook parks in ferry.sleep; destroying the App then has to end the task while the
+    // engine its done callback calls into still exists. Before the engine tracked hook tasks,
+    // the scheduler's destructor ran that callback after the engine's: a use-after-free that
+    // the sanitizer build of this test reports.
+    TempProject project({
+        {"workflows/hooked.yaml", "hooks: {before_step: hooks/slow.lua}\n"
+                                  "steps:\n  - {id: a, task: log, with: {message: hi}}\n"},
+        {"tasks/hooks/slow.lua",
+         "return function(ctx, event)\n  ferry.sleep('30s')\n  return event\nend\n"},
+    });
+    engine::AppOptions options;
+    options.project_dir = project.dir.string();
+    std::vector<workflow::Diagnostic> problems;
+    auto app = engine::App::open(options, problems);
+    REQUIRE(app);
+    REQUIRE(problems.empty());
+    auto wf = app.value()->load_workflow("hooked");
+    REQUIRE(wf);
+    auto inputs = workflow::resolve_inputs(*wf.value(), tmpl::value_from_json("{}"));
+    REQUIRE(inputs);
+    bool finished = false;
+    auto id = app.value()->engine->start(wf.value(), inputs.value(), engine::StartOptions{},
+                                         [&](const engine::ExecutionSummary&) { finished = true; });
+    REQUIRE(id);
+    for (int i = 0; i < 1000 && app.value()->scheduler.parked_tasks() == 0; ++i)
+        app.value()->loop.run_once(true);
+    REQUIRE(app.value()->scheduler.parked_tasks() == 1);
+    CHECK(app.value()->engine->active_executions() == 1);
+
+    app.value().reset();
+    CHECK_FALSE(finished); // ended by the shutdown, not finished: it resumes at the next start
+}

@@ -1138,7 +1138,9 @@ outputs:
 
 
     def test_resume_leaves_executions_of_a_live_process_alone(self):
-        self.p.workflow("slow", "steps:\n  - {id: nap, task: sleep, with: {duration: 1500ms}}\n")
+        # Long enough that `ferry resume` starts while it runs even when each ferry command
+        # takes a second to start (the sanitizer build on a loaded machine).
+        self.p.workflow("slow", "steps:\n  - {id: nap, task: sleep, with: {duration: 4s}}\n")
         cmd = [FERRY, "run", "slow", "--quiet", "--project", str(self.p.dir),
                "--data", str(self.p.data)]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -176,9 +176,12 @@ void Renderer::exec(const Stmt& s) {
 
 void Renderer::exec_if(const Stmt& s) {
     // An elif is parsed as an If that is the only statement of the else body.
-    if (Value holder; truthy(operand(*s.expr, holder)))
-        exec_body(s.body);
-    else exec_body(s.else_body);
+    bool condition;
+    {
+        Value holder; // not kept alive through the body
+        condition = truthy(operand(*s.expr, holder));
+    }
+    exec_body(condition ? s.body : s.else_body);
 }
 
 void Renderer::exec_for(const Stmt& s) {

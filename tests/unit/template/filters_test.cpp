@@ -209,7 +209,17 @@ TEST_CASE("center, trim, replace", "[filters]") {
     CHECK(run("trim", S("  padded \n")) == "padded");
     CHECK(run("trim", S("--==title==--"), A({S("-=")})) == "title");
     CHECK(run("trim", S("\xc2\xa0x\xe2\x80\x83")) == "x"); // Unicode whitespace
+    // Ends that are printable ASCII take a shortcut; control characters are whitespace to
+    // Python (\x1c-\x1f), DEL is not.
+    CHECK(run("trim", S("a b")) == "a b");
+    CHECK(run("trim", S("x")) == "x");
+    CHECK(run("trim", S("")) == "");
+    CHECK(run("trim", S("\x1fx\x1c")) == "x");
+    CHECK(run("trim", S("x\x7f")) == "x\x7f");
+    CHECK(run("trim", S("x\xe2\x80\x83")) == "x");
     CHECK(run("replace", S("aaa"), A({S("a"), S("b")})) == "bbb");
+    CHECK(run("replace", S("abc"), A({S("x"), S("y")})) == "abc"); // nothing to replace
+    CHECK(run("replace", S("abc"), A({S("x")}, {{"new", S("y")}})) == "abc");
     CHECK(run("replace", S("aaa"), A({S("a"), S("b"), I(2)})) == "bba");
     CHECK(run("replace", S("ab"), A({S(""), S("-")})) == "-a-b-");
     CHECK(run("replace", S("ab"), A({S(""), S("-"), I(2)})) == "-a-b");

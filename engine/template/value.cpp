@@ -1,12 +1,6 @@
 #include "template/value.h"
 
-#include "template/unicode_data.h"
-
-#include <algorithm>
-#include <charconv>
 #include <cmath>
-#include <cstring>
-#include <functional>
 
 namespace ferry::tmpl {
 
@@ -44,7 +38,9 @@ std::string TemplateError::describe() const {
     return out;
 }
 
-void raise(ErrorKind kind, std::string message) { throw TemplateError(kind, std::move(message)); }
+void raise(ErrorKind kind, std::string message) {
+    throw TemplateError(kind, std::move(message));
+}
 
 // ---- construction -----------------------------------------------------------------------
 
@@ -69,7 +65,9 @@ std::string UndefinedObj::message() const {
     return "'" + std::string(missing_on) + " object' has no attribute '" + hint + "'";
 }
 
-Value Value::string(std::string s, bool safe) { return string(make_ref<StrObj>(std::move(s), safe)); }
+Value Value::string(std::string s, bool safe) {
+    return string(make_ref<StrObj>(std::move(s), safe));
+}
 
 Value Value::string(Ref<StrObj> s) {
     Value v(Kind::String);
@@ -78,7 +76,9 @@ Value Value::string(Ref<StrObj> s) {
     return v;
 }
 
-Value Value::list(std::vector<Value> items) { return list(make_ref<ListObj>(std::move(items))); }
+Value Value::list(std::vector<Value> items) {
+    return list(make_ref<ListObj>(std::move(items)));
+}
 
 Value Value::tuple(std::vector<Value> items) {
     Value v = list(std::move(items));
@@ -93,7 +93,9 @@ Value Value::list(Ref<ListObj> l) {
     return v;
 }
 
-Value Value::dict() { return dict(make_ref<DictObj>()); }
+Value Value::dict() {
+    return dict(make_ref<DictObj>());
+}
 
 Value Value::dict(Ref<DictObj> d) {
     Value v(Kind::Dict);
@@ -199,9 +201,15 @@ void Object::repr(std::string& out) const {
     out += type_name();
     out += " object>";
 }
-std::optional<Value> Object::getattr(std::string_view) const { return std::nullopt; }
-std::optional<Value> Object::getitem(const Value&) const { return std::nullopt; }
-bool Object::setattr(std::string_view, Value) { return false; }
+std::optional<Value> Object::getattr(std::string_view) const {
+    return std::nullopt;
+}
+std::optional<Value> Object::getitem(const Value&) const {
+    return std::nullopt;
+}
+bool Object::setattr(std::string_view, Value) {
+    return false;
+}
 Value Object::call(Runtime&, const Args&) {
     raise(ErrorKind::Type, "'" + std::string(type_name()) + "' object is not callable");
 }
@@ -259,195 +267,12 @@ bool truthy(const Value& v) {
     return false;
 }
 
-void append_float(double f, std::string& out) {
-    if (std::isnan(f)) {
-        out += "nan";
-        return;
-    }
-    if (std::isinf(f)) {
-        out += f < 0 ? "-inf" : "inf";
-        return;
-    }
-    // Shortest round-trip digits, then Python's layout: scientific when the decimal exponent
-    // is < -4 or >= 16, else positional with at least one digit after the point.
-    char buf[64];
-    auto res = std::to_chars(buf, buf + sizeof buf, f, std::chars_format::scientific);
-    std::string_view sci(buf, size_t(res.ptr - buf));
-    size_t epos = sci.find('e');
-    std::string_view mant = sci.substr(0, epos);
-    int exp = 0;
-    std::from_chars(sci.data() + epos + 1 + (sci[epos + 1] == '+'), sci.data() + sci.size(), exp);
-    bool neg = mant.front() == '-';
-    if (neg) mant.remove_prefix(1);
-    std::string digits;
-    for (char c : mant)
-        if (c != '.') digits += c;
-    if (neg) out += '-';
-    if (exp < -4 || exp >= 16) {
-        out += digits[0];
-        if (digits.size() > 1) {
-            out += '.';
-            out.append(digits, 1);
-        }
-        char ebuf[16];
-        std::snprintf(ebuf, sizeof ebuf, "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
-        out += ebuf;
-        return;
-    }
-    if (exp < 0) {
-        out += "0.";
-        out.append(size_t(-exp - 1), '0');
-        out += digits;
-        return;
-    }
-    size_t int_len = size_t(exp) + 1;
-    if (digits.size() <= int_len) {
-        out += digits;
-        out.append(int_len - digits.size(), '0');
-        out += ".0";
-    } else {
-        out.append(digits, 0, int_len);
-        out += '.';
-        out.append(digits, int_len);
-    }
-}
-
-void append_string_repr(std::string_view s, std::string& out) {
-    bool has_single = s.find('\'') != std::string_view::npos;
-    bool has_double = s.find('"') != std::string_view::npos;
-    char quote = (has_single && !has_double) ? '"' : '\'';
-    out += quote;
-    for (size_t i = 0; i < s.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c == static_cast<unsigned char>(quote)) {
-                out += '\\';
-                out += char(c);
-            } else if (c < 0x20 || c == 0x7f) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\x%02x", c);
-                out += buf;
-            } else if (c >= 0x80) {
-                // Non-ASCII: printable characters stay, others are escaped as Python's repr.
-                size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-                std::string_view seq = s.substr(i, std::min(n, s.size() - i));
-                std::u32string cps = utf8_decode(seq);
-                char32_t cp = cps.empty() ? U'\uFFFD' : cps[0];
-                if (uni::is_printable(cp)) {
-                    out += seq;
-                } else {
-                    char buf[16];
-                    if (cp <= 0xff) std::snprintf(buf, sizeof buf, "\\x%02x", unsigned(cp));
-                    else if (cp <= 0xffff) std::snprintf(buf, sizeof buf, "\\u%04x", unsigned(cp));
-                    else std::snprintf(buf, sizeof buf, "\\U%08x", unsigned(cp));
-                    out += buf;
-                }
-                i += seq.size() - 1;
-            } else {
-                out += char(c);
-            }
-        }
-    }
-    out += quote;
-}
-
-namespace {
-
-void append_int(int64_t i, std::string& out) {
-    char buf[24];
-    auto res = std::to_chars(buf, buf + sizeof buf, i);
-    out.append(buf, size_t(res.ptr - buf));
-}
-
-void append_sequence_repr(const Value& v, std::string& out) {
-    bool tuple = v.is_tuple();
-    out += tuple ? '(' : '[';
-    const auto& items = v.list_obj().items;
-    for (size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ", ";
-        append_repr(items[i], out);
-    }
-    if (tuple && items.size() == 1) out += ',';
-    out += tuple ? ')' : ']';
-}
-
-void append_dict_repr(const Value& v, std::string& out) {
-    out += '{';
-    bool first = true;
-    for (const auto& [k, val] : v.dict_obj().items) {
-        if (!first) out += ", ";
-        first = false;
-        append_repr(k, out);
-        out += ": ";
-        append_repr(val, out);
-    }
-    out += '}';
-}
-
-}  // namespace
-
-void append_str(const Value& v, std::string& out) {
-    switch (v.kind()) {
-    case Kind::Undefined:
-        if (v.is_strict_undefined()) raise_undefined(v);
-        return;
-    case Kind::String: out += v.str(); return;
-    case Kind::Int: append_int(v.as_int(), out); return;
-    case Kind::Object: v.object_obj().str(out); return;
-    default: append_repr(v, out);
-    }
-}
-
-std::string to_str(const Value& v) {
-    if (v.is_string()) return std::string(v.str());
-    std::string out;
-    append_str(v, out);
-    return out;
-}
-
-void append_repr(const Value& v, std::string& out) {
-    switch (v.kind()) {
-    case Kind::Undefined:
-        // StrictUndefined keeps Undefined's __repr__: printing a container holding one works.
-        out += "Undefined";
-        return;
-    case Kind::None: out += "None"; return;
-    case Kind::Bool: out += v.as_bool() ? "True" : "False"; return;
-    case Kind::Int: append_int(v.as_int(), out); return;
-    case Kind::Float: append_float(v.as_float(), out); return;
-    case Kind::String:
-        if (v.is_safe()) {
-            out += "Markup(";
-            append_string_repr(v.str(), out);
-            out += ')';
-        } else {
-            append_string_repr(v.str(), out);
-        }
-        return;
-    case Kind::List:
-    case Kind::Tuple: append_sequence_repr(v, out); return;
-    case Kind::Dict: append_dict_repr(v, out); return;
-    case Kind::Object: v.object_obj().repr(out); return;
-    }
-}
-
-std::string to_repr(const Value& v) {
-    std::string out;
-    append_repr(v, out);
-    return out;
-}
-
 namespace {
 long double exact(const Value& v) {
     return v.is_float() ? static_cast<long double>(v.as_float())
                         : static_cast<long double>(v.as_int());
 }
-}  // namespace
+} // namespace
 
 bool equals(const Value& a, const Value& b) {
     if (a.is_number() && b.is_number()) {
@@ -496,11 +321,11 @@ namespace {
 
 [[noreturn]] void raise_unorderable(const Value& a, const Value& b, std::string_view op) {
     raise(ErrorKind::Type, "'" + std::string(op) + "' not supported between instances of '" +
-                               std::string(type_name(a)) + "' and '" +
-                               std::string(type_name(b)) + "'");
+                               std::string(type_name(a)) + "' and '" + std::string(type_name(b)) +
+                               "'");
 }
 
-}  // namespace
+} // namespace
 
 bool less_than(const Value& a, const Value& b, std::string_view op) {
     // Undefined's ordering operators raise UndefinedError in Jinja2, strict or not.
@@ -545,342 +370,13 @@ size_t hash_value(const Value& v) {
     case Kind::String: return std::hash<std::string_view>()(v.str());
     case Kind::Tuple: {
         size_t h = 0x345678;
-        for (const Value& item : v.list_obj().items) h = h * 1000003 ^ hash_value(item);
+        for (const Value& item : v.list_obj().items)
+            h = h * 1000003 ^ hash_value(item);
         return h;
     }
     case Kind::Object: return std::hash<const void*>()(v.identity());
-    default:
-        raise(ErrorKind::Type, "unhashable type: '" + std::string(type_name(v)) + "'");
+    default: raise(ErrorKind::Type, "unhashable type: '" + std::string(type_name(v)) + "'");
     }
 }
 
-bool contains(const Value& container, const Value& item) {
-    switch (container.kind()) {
-    case Kind::String:
-        if (!item.is_string()) {
-            if (item.is_strict_undefined()) raise_undefined(item);
-            raise(ErrorKind::Type, "'in <string>' requires string as left operand, not " +
-                                       std::string(type_name(item)));
-        }
-        return container.str().find(item.str()) != std::string_view::npos;
-    case Kind::List:
-    case Kind::Tuple:
-        for (const Value& v : container.list_obj().items)
-            if (equals(v, item)) return true;
-        return false;
-    case Kind::Dict: return container.dict_obj().find(item) != nullptr;
-    case Kind::Undefined:
-        if (container.is_strict_undefined()) raise_undefined(container);
-        return false;
-    case Kind::Object: return container.object_obj().contains(item);
-    default:
-        raise(ErrorKind::Type,
-              "argument of type '" + std::string(type_name(container)) + "' is not iterable");
-    }
-}
-
-std::optional<size_t> length(const Value& v) {
-    switch (v.kind()) {
-    case Kind::String: return utf8_length(v.str());
-    case Kind::List:
-    case Kind::Tuple: return v.list_obj().items.size();
-    case Kind::Dict: return v.dict_obj().items.size();
-    case Kind::Undefined:
-        if (v.is_strict_undefined()) raise_undefined(v);
-        return 0;
-    case Kind::Object: return v.object_obj().length();
-    default: return std::nullopt;
-    }
-}
-
-std::vector<Value> iterate(const Value& v) {
-    switch (v.kind()) {
-    case Kind::List:
-    case Kind::Tuple: return v.list_obj().items;
-    case Kind::Dict: {
-        std::vector<Value> keys;
-        keys.reserve(v.dict_obj().items.size());
-        for (const auto& kv : v.dict_obj().items) keys.push_back(kv.first);
-        return keys;
-    }
-    case Kind::String: {
-        std::vector<Value> chars;
-        std::string_view s = v.str();
-        for (size_t i = 0; i < s.size();) {
-            size_t n = 1;
-            unsigned char c = static_cast<unsigned char>(s[i]);
-            if (c >= 0xf0) n = 4;
-            else if (c >= 0xe0) n = 3;
-            else if (c >= 0xc0) n = 2;
-            n = std::min(n, s.size() - i);
-            chars.push_back(Value::string(std::string(s.substr(i, n))));
-            i += n;
-        }
-        return chars;
-    }
-    case Kind::Undefined:
-        if (v.is_strict_undefined()) raise_undefined(v);
-        return {};
-    case Kind::Object: return v.object_obj().iterate();
-    default:
-        raise(ErrorKind::Type, "'" + std::string(type_name(v)) + "' object is not iterable");
-    }
-}
-
-namespace {
-
-// A method looked up as an attribute (`text.upper`), called later.
-struct BoundMethod final : Object {
-    Value receiver;
-    std::string name;
-    BoundMethod(Value r, std::string_view n) : receiver(std::move(r)), name(n) {}
-    std::string_view type_name() const override { return "builtin_function_or_method"; }
-    void repr(std::string& out) const override {
-        out += "<built-in method " + name + " of " + std::string(tmpl::type_name(receiver)) +
-               " object>";
-    }
-    bool is_callable() const override { return true; }
-    Value call(Runtime& rt, const Args& args) override {
-        return call_method(rt, receiver, name, args);
-    }
-};
-
-Value undefined_attribute(Runtime& rt, const Value& obj, std::string_view name) {
-    return Value::missing_attribute(type_name(obj), name, rt.strict());
-}
-
-std::optional<int64_t> index_of(const Value& key) {
-    if (key.is_integral()) return key.as_int();
-    return std::nullopt;
-}
-
-std::optional<Value> lookup_item(const Value& obj, const Value& key) {
-    switch (obj.kind()) {
-    case Kind::Dict:
-        if (const Value* v = obj.dict_obj().find(key)) return *v;
-        return std::nullopt;
-    case Kind::List:
-    case Kind::Tuple: {
-        auto idx = index_of(key);
-        if (!idx) return std::nullopt;
-        const auto& items = obj.list_obj().items;
-        int64_t i = *idx < 0 ? *idx + int64_t(items.size()) : *idx;
-        if (i < 0 || i >= int64_t(items.size())) return std::nullopt;
-        return items[size_t(i)];
-    }
-    case Kind::String: {
-        auto idx = index_of(key);
-        if (!idx) return std::nullopt;
-        std::u32string cps = utf8_decode(obj.str());
-        int64_t i = *idx < 0 ? *idx + int64_t(cps.size()) : *idx;
-        if (i < 0 || i >= int64_t(cps.size())) return std::nullopt;
-        std::string out;
-        utf8_append(cps[size_t(i)], out);
-        return Value::string(std::move(out), obj.is_safe());
-    }
-    case Kind::Object: return obj.object_obj().getitem(key);
-    default: return std::nullopt;
-    }
-}
-
-}  // namespace
-
-Value get_attribute(Runtime& rt, const Value& obj, std::string_view name) {
-    if (obj.is_undefined()) raise_undefined(obj);
-    if (obj.is_object()) {
-        if (auto v = obj.object_obj().getattr(name)) return *v;
-        if (auto v = obj.object_obj().getitem(Value::string(std::string(name)))) return *v;
-        return undefined_attribute(rt, obj, name);
-    }
-    if (has_method(obj, name)) return Value::object(make_ref<BoundMethod>(obj, name));
-    if (obj.is_dict()) {
-        if (const Value* v = obj.dict_obj().find(name)) return *v;
-    }
-    return undefined_attribute(rt, obj, name);
-}
-
-Value get_item(Runtime& rt, const Value& obj, const Value& key) {
-    if (obj.is_undefined()) raise_undefined(obj);
-    if (auto v = lookup_item(obj, key)) return *v;
-    if (key.is_string()) {
-        if (obj.is_object()) {
-            if (auto v = obj.object_obj().getattr(key.str())) return *v;
-        } else if (has_method(obj, key.str())) {
-            return Value::object(make_ref<BoundMethod>(obj, key.str()));
-        }
-        return undefined_attribute(rt, obj, key.str());
-    }
-    return rt.make_undefined("'" + std::string(type_name(obj)) + " object' has no element " +
-                             to_repr(key));
-}
-
-namespace {
-
-// Python's slice.indices(): clamp start/stop for a sequence of length len.
-void slice_indices(int64_t len, const std::optional<int64_t>& start,
-                   const std::optional<int64_t>& stop, int64_t step, int64_t& lo, int64_t& hi) {
-    auto adjust = [&](std::optional<int64_t> v, int64_t dflt) {
-        if (!v) return dflt;
-        int64_t x = *v;
-        if (x < 0) {
-            x += len;
-            if (x < 0) x = step < 0 ? -1 : 0;
-        } else if (x >= len) {
-            x = step < 0 ? len - 1 : len;
-        }
-        return x;
-    };
-    lo = adjust(start, step < 0 ? len - 1 : 0);
-    hi = adjust(stop, step < 0 ? -1 : len);
-}
-
-template <class Seq, class Out>
-void take_slice(const Seq& seq, const std::optional<int64_t>& start,
-                const std::optional<int64_t>& stop, int64_t step, Out&& out) {
-    int64_t lo, hi;
-    slice_indices(int64_t(seq.size()), start, stop, step, lo, hi);
-    if (step > 0) {
-        for (int64_t i = lo; i < hi; i += step) out(seq[size_t(i)]);
-    } else {
-        for (int64_t i = lo; i > hi; i += step) out(seq[size_t(i)]);
-    }
-}
-
-}  // namespace
-
-Value slice(const Value& obj, const std::optional<int64_t>& start,
-            const std::optional<int64_t>& stop, const std::optional<int64_t>& step_opt) {
-    int64_t step = step_opt.value_or(1);
-    if (step == 0) raise(ErrorKind::Value, "slice step cannot be zero");
-    if (obj.is_string()) {
-        std::u32string cps = utf8_decode(obj.str());
-        std::string out;
-        take_slice(cps, start, stop, step, [&](char32_t c) { utf8_append(c, out); });
-        return Value::string(std::move(out), obj.is_safe());
-    }
-    if (obj.is_sequence()) {
-        std::vector<Value> out;
-        take_slice(obj.list_obj().items, start, stop, step,
-                   [&](const Value& v) { out.push_back(v); });
-        return obj.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));
-    }
-    if (obj.is_undefined()) raise_undefined(obj);
-    raise(ErrorKind::Type, "'" + std::string(type_name(obj)) + "' object is not subscriptable");
-}
-
-// ---- integers ----------------------------------------------------------------------------
-
-int64_t checked_add(int64_t a, int64_t b) {
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        raise(ErrorKind::Overflow, "integer result does not fit in 64 bits");
-    return r;
-}
-int64_t checked_sub(int64_t a, int64_t b) {
-    int64_t r;
-    if (__builtin_sub_overflow(a, b, &r))
-        raise(ErrorKind::Overflow, "integer result does not fit in 64 bits");
-    return r;
-}
-int64_t checked_mul(int64_t a, int64_t b) {
-    int64_t r;
-    if (__builtin_mul_overflow(a, b, &r))
-        raise(ErrorKind::Overflow, "integer result does not fit in 64 bits");
-    return r;
-}
-int64_t floor_div(int64_t a, int64_t b) {
-    if (b == 0) raise(ErrorKind::ZeroDivision, "integer division or modulo by zero");
-    if (a == INT64_MIN && b == -1)
-        raise(ErrorKind::Overflow, "integer result does not fit in 64 bits");
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-    return q;
-}
-int64_t floor_mod(int64_t a, int64_t b) {
-    if (b == 0) raise(ErrorKind::ZeroDivision, "integer division or modulo by zero");
-    if (b == -1) return 0;
-    int64_t m = a % b;
-    if (m != 0 && ((m < 0) != (b < 0))) m += b;
-    return m;
-}
-double float_floor_div(double a, double b) {
-    if (b == 0.0) raise(ErrorKind::ZeroDivision, "float floor division by zero");
-    return std::floor(a / b);
-}
-double float_mod(double a, double b) {
-    if (b == 0.0) raise(ErrorKind::ZeroDivision, "float modulo");
-    double m = std::fmod(a, b);
-    if (m != 0.0 && ((m < 0) != (b < 0))) m += b;
-    if (m == 0.0) m = std::copysign(0.0, b);
-    return m;
-}
-
-std::optional<int64_t> parse_int(std::string_view s, int base) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n'))
-        s.remove_suffix(1);
-    bool neg = false;
-    if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
-        neg = s.front() == '-';
-        s.remove_prefix(1);
-    }
-    if (base == 16 || base == 8 || base == 2 || base == 0) {
-        if (s.size() > 2 && s[0] == '0') {
-            char p = char(s[1] | 0x20);
-            int b = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 0;
-            if (b && (base == 0 || base == b)) {
-                base = b;
-                s.remove_prefix(2);
-            }
-        }
-        if (base == 0) base = 10;
-    }
-    if (s.empty()) return std::nullopt;
-    std::string digits;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '_') {
-            if (i == 0 || i + 1 == s.size() || s[i + 1] == '_') return std::nullopt;
-            continue;
-        }
-        digits += s[i];
-    }
-    uint64_t mag = 0;
-    auto res = std::from_chars(digits.data(), digits.data() + digits.size(), mag, base);
-    if (res.ec != std::errc() || res.ptr != digits.data() + digits.size()) return std::nullopt;
-    if (neg) {
-        if (mag > uint64_t(INT64_MAX) + 1) return std::nullopt;
-        return int64_t(0 - mag);
-    }
-    if (mag > uint64_t(INT64_MAX)) return std::nullopt;
-    return int64_t(mag);
-}
-
-std::optional<double> parse_float(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n'))
-        s.remove_suffix(1);
-    if (s.empty()) return std::nullopt;
-    std::string t;
-    for (char c : s)
-        if (c != '_') t += char(std::tolower(static_cast<unsigned char>(c)));
-    std::string_view body = t;
-    bool neg = false;
-    if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
-        neg = body[0] == '-';
-        body.remove_prefix(1);
-    }
-    if (body == "inf" || body == "infinity") return neg ? -HUGE_VAL : HUGE_VAL;
-    if (body == "nan") return std::nan("");
-    double d = 0;
-    auto res = std::from_chars(body.data(), body.data() + body.size(), d);
-    if (res.ec == std::errc::result_out_of_range) {
-        d = HUGE_VAL;
-    } else if (res.ec != std::errc() || res.ptr != body.data() + body.size()) {
-        return std::nullopt;
-    }
-    return neg ? -d : d;
-}
-
-}  // namespace ferry::tmpl
+} // namespace ferry::tmpl

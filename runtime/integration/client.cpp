@@ -552,10 +552,7 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
 }
 
 bool IntegrationClient::carries_credentials(std::string_view header) const {
-    std::string n = lower(header);
-    return n == "authorization" || n == "proxy-authorization" || n == "cookie" ||
-           n == "set-cookie" || n == "x-api-key" || n == "api-key" || n == "x-auth-token" ||
-           n == lower(config_.auth.header);
+    return is_credential_header(header) || lower(header) == lower(config_.auth.header);
 }
 
 IntegrationClient::Health IntegrationClient::health() const {

@@ -1,5 +1,7 @@
 #include "runtime/integration/secrets.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cstring>
 #include <cstdlib>
@@ -118,6 +120,21 @@ std::string Redactor::redact(std::string_view text) const {
         }
     }
     return out;
+}
+
+bool is_credential_header(std::string_view name) {
+    static constexpr std::string_view kNames[] = {
+        "authorization", "proxy-authorization", "cookie",      "set-cookie",
+        "x-api-key",     "api-key",             "x-auth-token",
+    };
+    for (std::string_view known : kNames) {
+        if (known.size() != name.size()) continue;
+        bool same = true;
+        for (size_t i = 0; i < name.size() && same; ++i)
+            same = std::tolower(static_cast<unsigned char>(name[i])) == known[i];
+        if (same) return true;
+    }
+    return false;
 }
 
 }  // namespace ferry

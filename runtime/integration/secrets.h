@@ -44,4 +44,10 @@ class Redactor {
 
 inline std::string redact(std::string_view text) { return Redactor::instance().redact(text); }
 
+// Whether an HTTP header (any case) carries credentials by its name alone (Authorization,
+// Cookie, X-API-Key...): its value is shown as "[REDACTED]" wherever a request is recorded
+// or previewed, whether or not it came from a secret reference. Lua reaches it as
+// ferry.http.is_credential_header.
+bool is_credential_header(std::string_view name);
+
 }  // namespace ferry

@@ -297,6 +297,14 @@ int step_dead_letter(lua_State* L) {
     return 0;
 }
 
+// ferry.http.is_credential_header(name) -> boolean
+int http_is_credential_header(lua_State* L) {
+    size_t len = 0;
+    const char* name = luaL_checklstring(L, 1, &len);
+    lua_pushboolean(L, is_credential_header(std::string_view(name, len)));
+    return 1;
+}
+
 }  // namespace
 
 void set_http_client(lua_State* L, HttpClient* client) {
@@ -305,7 +313,10 @@ void set_http_client(lua_State* L, HttpClient* client) {
 }
 
 int open_http(lua_State* L) {
-    luaL_Reg fns[] = {{"request", http_request}, {"url", http_url}, {nullptr, nullptr}};
+    luaL_Reg fns[] = {{"request", http_request},
+                      {"url", http_url},
+                      {"is_credential_header", http_is_credential_header},
+                      {nullptr, nullptr}};
     luaL_newlib(L, fns);
     return 1;
 }

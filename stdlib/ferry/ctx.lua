@@ -8,16 +8,12 @@ local http = require("ferry.http")
 
 local M = {}
 
-local SECRET_HEADERS = {
-  authorization = true, ["proxy-authorization"] = true, cookie = true, ["set-cookie"] = true,
-  ["x-api-key"] = true, ["api-key"] = true, ["x-auth-token"] = true,
-}
-
 -- Header values that carry credentials never leave the process, not even in dry-run output.
+-- Which headers those are is the runtime's one list (ferry.http.is_credential_header).
 function M.redact_headers(headers)
   local out = {}
   for name, value in pairs(headers or {}) do
-    if SECRET_HEADERS[string.lower(name)] then
+    if http.is_credential_header(name) then
       out[name] = "[REDACTED]"
     else
       out[name] = value

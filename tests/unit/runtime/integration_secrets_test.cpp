@@ -52,3 +52,11 @@ TEST_CASE("the redactor replaces longest values first and ignores tiny ones", "[
     r.add("ab");  // too short to redact safely
     CHECK(r.redact("abcd1234-longer abcd1234 ab") == "[REDACTED] [REDACTED] ab");
 }
+
+TEST_CASE("credential headers are known by name, in any case", "[secrets]") {
+    for (const char* name : {"Authorization", "authorization", "PROXY-AUTHORIZATION", "Cookie",
+                             "set-cookie", "X-API-Key", "Api-Key", "x-auth-token"})
+        CHECK(ferry::is_credential_header(name));
+    for (const char* name : {"Content-Type", "Accept", "X-Request-Id", "Authorizations", "", "api"})
+        CHECK_FALSE(ferry::is_credential_header(name));
+}

@@ -11,10 +11,11 @@
 #include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
 #include "server/api.h"
+#include "server/claims.h"
 #include "server/hooks.h"
 #include "server/starter.h"
 
-#include <set>
+#include <map>
 
 namespace ferry::engine::server {
 
@@ -24,12 +25,6 @@ using tmpl::Value;
 using workflow::HookSpec;
 
 constexpr uint64_t kSweepEveryMs = 60'000;
-
-// Ids accepted but not yet committed: a replay inside the same commit window must see them.
-std::set<std::string>& pending_ids() {
-    static std::set<std::string> ids;
-    return ids;
-}
 
 void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
     static std::map<std::string, uint64_t> last;
@@ -64,9 +59,7 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
     Engine::DecideResult s = app.engine->decide(id, step, decision, by, text("comment"));
     if (!s.ok()) return c.refused(s);
     if (!replay_key.empty()) {
-        app.store->put_kv(replay_key, std::to_string(now_ms));
-        pending_ids().insert(replay_key);
-        app.store->after_commit([replay_key] { pending_ids().erase(replay_key); });
+        claim(*app.store, replay_key, std::to_string(now_ms));
     }
     std::string body = to_json_text(dict_of({{"execution_id", str(id)},
                                              {"step", str(step)},
@@ -100,11 +93,13 @@ void receive(Api& api, Call& c) {
         if (check.webhook_id.size() > 255)
             return c.error(400, "bad_request", "webhook-id is longer than 255 characters");
         replay_key = "hookid:" + hook->name + ":" + check.webhook_id;
-        auto seen = app.store->get_kv(replay_key);
+        // Claimed ids count from the moment they are staged: a replay inside the same commit
+        // window must see them too.
+        auto seen = claimed(*app.store, replay_key);
         bool fresh_entry =
             seen && seen.value() &&
             now_ms - std::strtoull(seen.value()->c_str(), nullptr, 10) <= 2 * hook->tolerance_ms;
-        if (fresh_entry || pending_ids().count(replay_key))
+        if (fresh_entry)
             return c.error(409, "replayed",
                            "webhook-id '" + check.webhook_id + "' was already delivered");
     }
@@ -139,9 +134,7 @@ void receive(Api& api, Call& c) {
         // Staged with the execution: the id counts as delivered exactly when the execution is
         // durable, so a delivery that failed before that can be retried by the sender.
         sr.on_started = [a, replay_key, now_ms](const std::string&) {
-            a->store->put_kv(replay_key, std::to_string(now_ms));
-            pending_ids().insert(replay_key);
-            a->store->after_commit([replay_key] { pending_ids().erase(replay_key); });
+            claim(*a->store, replay_key, std::to_string(now_ms));
         };
         sweep(app, *hook, now_ms);
     }

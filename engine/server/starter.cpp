@@ -3,13 +3,13 @@
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/crypto.h"
+#include "server/claims.h"
 #include "template/environment.h"
 #include "workflow/loader.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
-#include <map>
 #include <optional>
 
 namespace ferry::engine::server {
@@ -43,13 +43,6 @@ void reply_error(Responder& res, const Present& present, int status, std::string
     reply(res, present, status,
           "{\"error\":{\"code\":" + to_json_text(str(std::string(code))) +
               ",\"message\":" + to_json_text(str(std::string(message))) + "}}");
-}
-
-// Keys accepted but not yet committed: a second request with the same key in the same
-// commit window must find the first one's execution, not start another.
-std::map<std::string, std::string>& pending_keys() {
-    static std::map<std::string, std::string> keys;
-    return keys;
 }
 
 bool finished(const std::string& status) {
@@ -95,10 +88,11 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         }
         idem_key = "idem:" + crypto::sha256_hex(request.trigger + "\n" + request.workflow + "\n" +
                                                 request.idempotency_key);
-        auto seen = app.store->get_kv(idem_key);
+        // A second request with the key, even inside the first one's commit window, finds
+        // the first one's execution instead of starting another.
+        auto seen = claimed(*app.store, idem_key);
         std::optional<std::string> known;
         if (seen && seen.value()) known = *seen.value();
-        else if (auto it = pending_keys().find(idem_key); it != pending_keys().end()) known = it->second;
         if (known) {
             std::string id = *known;
             res.annotate("execution_id", id);
@@ -156,9 +150,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     waiter->res.annotate("execution_id", *exec_id);
     if (request.on_started) request.on_started(*exec_id);
     if (!idem_key.empty()) {
-        app.store->put_kv(idem_key, *exec_id);
-        pending_keys()[idem_key] = *exec_id;
-        app.store->after_commit([idem_key] { pending_keys().erase(idem_key); });
+        claim(*app.store, idem_key, *exec_id);
     }
     app.store->after_commit([a, waiter, exec_id, wait, limit = request.wait_ms] {
         if (waiter->done) return;

@@ -1,0 +1,20 @@
+// Keys the server claims in the store (an idempotency key for its execution, a webhook id
+// as delivered) that must be visible before the commit that makes them durable: a second
+// request inside the same commit window has to find the first one's claim, and store reads
+// do not see staged writes.
+#pragma once
+
+#include "runtime/error.h"
+#include "store/store.h"
+
+#include <optional>
+#include <string>
+
+namespace ferry::engine::server {
+
+// Stages key = value and answers it from memory until the commit that writes it.
+void claim(store::Store& store, const std::string& key, std::string value);
+// The value claimed under key: committed, or staged by claim() and not yet committed.
+Result<std::optional<std::string>> claimed(const store::Store& store, const std::string& key);
+
+} // namespace ferry::engine::server

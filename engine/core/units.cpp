@@ -1,16 +1,13 @@
-// One invocation of a step: inputs, hooks, the Lua task, retries, sub-workflows.
+// One invocation of a step from start to settlement: inputs, retries, logs, results. The
+// task, hooks and sub-workflows run in invocations.cpp.
 #include "core/executor.h"
 
 #include "core/run_state.h"
-#include "runtime/duration.h"
 #include "runtime/ids.h"
 #include "runtime/integration/secrets.h"
-#include "runtime/json_lua.h"
 #include "store/diff.h"
-#include "workflow/loader.h"
 
 #include <algorithm>
-#include <cmath>
 #include <random>
 
 namespace ferry::engine {
@@ -38,56 +35,6 @@ uint64_t backoff_ms(const workflow::RetryPolicy& p, int attempt) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     uint64_t half = delay / 2;
     return half + (half ? rng() % (half + 1) : 0);
-}
-
-// [-0, +1] Pushes a Value as Lua with the JSON mapping of runtime/json_lua.h (what
-// to_rapidjson + json_lua::push did): null for None and for anything JSON cannot hold,
-// marked arrays for lists and tuples, string keys (others as their str()). Straight from the
-// Value: building a RapidJSON DOM first was 15% of a transform step's CPU.
-void push_value_at(lua_State* L, const tmpl::Value& v, int depth) {
-    switch (v.kind()) {
-    case tmpl::Kind::Bool: lua_pushboolean(L, v.as_bool()); return;
-    case tmpl::Kind::Int: lua_pushinteger(L, lua_Integer(v.as_int())); return;
-    case tmpl::Kind::Float:
-        if (std::isfinite(v.as_float())) lua_pushnumber(L, v.as_float());
-        else json_lua::push_null(L);
-        return;
-    case tmpl::Kind::String: lua_pushlstring(L, v.str().data(), v.str().size()); return;
-    case tmpl::Kind::List:
-    case tmpl::Kind::Tuple:
-    case tmpl::Kind::Dict:
-        if (depth < json_lua::kMaxDepth) break;
-        [[fallthrough]];  // deeper than JSON may nest (or a cycle): null, not a crash
-    default: json_lua::push_null(L); return;
-    }
-    luaL_checkstack(L, 4, "push_value");
-    if (v.is_dict()) {
-        const auto& items = v.dict_obj().items;
-        lua_createtable(L, 0, int(items.size()));
-        for (const auto& [k, val] : items) {
-            if (k.is_string()) {
-                lua_pushlstring(L, k.str().data(), k.str().size());
-            } else {
-                std::string key = tmpl::to_str(k);
-                lua_pushlstring(L, key.data(), key.size());
-            }
-            push_value_at(L, val, depth + 1);
-            lua_rawset(L, -3);
-        }
-        return;
-    }
-    const auto& items = v.list_obj().items;
-    lua_createtable(L, int(items.size()), 0);
-    json_lua::mark_array(L, -1);
-    for (size_t i = 0; i < items.size(); ++i) {
-        push_value_at(L, items[i], depth + 1);
-        lua_rawseti(L, -2, lua_Integer(i) + 1);
-    }
-}
-
-int push_value(lua_State* L, const tmpl::Value& v) {
-    push_value_at(L, v, 0);
-    return 1;
 }
 
 // A task's declared input schema applied to a step's resolved input: defaults filled in,
@@ -149,70 +96,6 @@ void append_logs(tmpl::Value& to, const std::vector<TaskLogEntry>& logs, const s
 
 }  // namespace
 
-Result<int> Engine::stdlib_function(const std::string& module) {
-    std::optional<std::string> text = project_.read("stdlib/" + module + ".lua");
-    if (!text) return make_error(ErrorKind::Internal, "missing stdlib/" + module + ".lua");
-    Result<int> chunk = vm_.load_chunk("@stdlib/" + module + ".lua", *text);
-    if (!chunk) return chunk.error();
-    return vm_.run_chunk(chunk.value());
-}
-
-Result<int> Engine::hook_ref(const std::string& file) {
-    auto it = hook_cache_.find(file);
-    if (it != hook_cache_.end()) return it->second;
-    std::string rel = file.rfind("tasks/", 0) == 0 ? file : "tasks/" + file;
-    Result<int> ref = load_lua_file(vm_, project_, rel);
-    if (!ref) return ref.error();
-    hook_cache_[file] = ref.value();
-    return ref.value();
-}
-
-void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
-    // Straight into a Lua table: building a tmpl::Value dict first (11 entries) and pushing
-    // it cost more than the transform task itself. ctx.lua turns it into the task's ctx.
-    const workflow::Step& def = run.wf->steps[unit.step_index];
-    const workflow::IntegrationEntry* integration =
-        config_ && !def.integration.empty() ? config_->integration(def.integration) : nullptr;
-    bool dry_run = def.dry_run.value_or(run.options.dry_run) ||
-                   (integration && integration->config.dry_run);
-    luaL_checkstack(L, 4, "task context");
-    lua_createtable(L, 0, unit.item_index >= 0 ? 13 : 11);
-    auto text = [L](const char* key, std::string_view v) {
-        lua_pushlstring(L, v.data(), v.size());
-        lua_setfield(L, -2, key);
-    };
-    auto flag = [L](const char* key, bool v) {
-        lua_pushboolean(L, v);
-        lua_setfield(L, -2, key);
-    };
-    text("execution_id", run.id);
-    text("workflow", run.wf->name);
-    text("step_id", def.id);
-    text("unit", unit.key);
-    text("task", def.task);
-    text("provider", def.provider);
-    lua_pushinteger(L, unit.attempt);
-    lua_setfield(L, -2, "attempt");
-    text("idempotency_key", idempotency_key_of(run, unit));
-    flag("dry_run", dry_run);
-    flag("resumed", unit.interrupted);
-    if (unit.item_index >= 0) {
-        push_value(L, unit.item);
-        lua_setfield(L, -2, "item");
-        lua_pushinteger(L, unit.item_index);
-        lua_setfield(L, -2, "index");
-    }
-    if (integration) {
-        push_value(L, integration->settings);
-    } else if (!def.integration.empty()) {
-        lua_createtable(L, 0, 1);
-        text("name", def.integration);
-    } else {
-        json_lua::push_null(L);
-    }
-    lua_setfield(L, -2, "integration");
-}
-
 tmpl::Value Engine::step_scope(const Run& run, const workflow::Step& def) const {
     if (def.event_step.empty()) return run.context;
     // An on_step step reports on the step it follows: `event` is that step's view.
@@ -235,59 +118,6 @@ void Engine::keep_hook_logs(const std::string& run_id, const std::string& kind, 
         return;
     }
     append_logs(unit->logs, logs, kind);
-}
-
-void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
-                      std::function<void(Result<tmpl::Value>)> then, Unit* unit) {
-    const workflow::Hooks& hooks = run.wf->hooks;
-    const std::string& file = kind == "before_step"  ? hooks.before_step
-                              : kind == "after_step" ? hooks.after_step
-                                                     : hooks.on_failure;
-    Result<int> hook = hook_ref(file);
-    if (!hook) {
-        then(hook.error());
-        return;
-    }
-    if (hook_runner_ref_ == LUA_NOREF) {
-        Result<int> r = stdlib_function("ferry/hook_runner");
-        if (!r) {
-            then(r.error());
-            return;
-        }
-        hook_runner_ref_ = r.value();
-    }
-    tmpl::Value ctx = dict_of({{"execution_id", str(run.id)},
-                               {"workflow", str(run.wf->name)},
-                               {"hook", str(kind)},
-                               {"dry_run", tmpl::Value::boolean(run.options.dry_run)}});
-    int hook_fn = hook.value();
-    TaskLimits limits = options_.task_limits;
-    limits.timeout_ms = options_.default_step_timeout_ms;
-    // The task's own handle, for its callback to take it off hook_tasks_ (done never runs
-    // from inside spawn(), so it is set by then).
-    auto self = std::make_shared<Task*>(nullptr);
-    Task* task = scheduler_.spawn(
-        hook_runner_ref_,
-        [hook_fn, ctx, event](lua_State* co) {
-            lua_rawgeti(co, LUA_REGISTRYINDEX, hook_fn);
-            push_value(co, ctx);
-            push_value(co, event);
-            return 3;
-        },
-        limits,
-        [this, self, then = std::move(then), file, kind, rid = run.id, unit](TaskOutcome outcome) {
-            hook_tasks_.erase(*self);
-            keep_hook_logs(rid, kind, unit, outcome.logs);
-            if (!outcome.ok) {
-                Error e = outcome.error;
-                e.message = "hook " + file + ": " + e.message;
-                then(e);
-                return;
-            }
-            then(from_rapidjson(outcome.value));
-        });
-    *self = task;
-    if (task) hook_tasks_.insert(task);
 }
 
 void Engine::start_unit(Run& run, Unit& unit) {
@@ -422,157 +252,6 @@ void Engine::start_unit(Run& run, Unit& unit) {
         if (Run* r = find_run(rid)) invoke_unit(*r, *up);
     });
     loop_.wake();
-}
-
-void Engine::invoke_unit(Run& run, Unit& unit) {
-    const workflow::Step& def = run.wf->steps[unit.step_index];
-    if (run.cancelled) {  // cancelled while its "running" record was being committed
-        TaskOutcome outcome;
-        outcome.error = make_error(ErrorKind::Cancelled, "the execution was cancelled");
-        unit_finished(run, unit, std::move(outcome));
-        return;
-    }
-    if (def.task == "workflow") {
-        invoke_subworkflow(run, unit);
-        return;
-    }
-    if (def.task == "approval") {
-        invoke_approval(run, unit);
-        return;
-    }
-    const TaskDef* task = catalog_.find(def.task, def.provider);
-    if (!task) {
-        TaskOutcome outcome;
-        outcome.error = make_error(ErrorKind::Validation, "unknown task '" + def.task + "'" +
-                                                              (def.provider.empty() ? "" : " provider '" + def.provider + "'"));
-        unit_finished(run, unit, std::move(outcome));
-        return;
-    }
-    if (runs_natively(*task)) {
-        invoke_sleep(run, unit);
-        return;
-    }
-    if (runner_ref_ == LUA_NOREF) {
-        Result<int> r = stdlib_function("ferry/runner");
-        if (!r) {
-            TaskOutcome outcome;
-            outcome.error = r.error();
-            unit_finished(run, unit, std::move(outcome));
-            return;
-        }
-        runner_ref_ = r.value();
-    }
-    unit.http = tmpl::Value();  // this attempt's requests only
-    TaskLimits limits = options_.task_limits;
-    limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
-    int run_fn = task->run_ref;
-    std::string rid = run.id;
-    Unit* up = &unit;
-    Run* rp = &run;
-    unit.task = scheduler_.spawn(
-        runner_ref_,
-        // spawn() pushes the arguments before it returns: run and unit outlive the call.
-        [this, run_fn, rp, up](lua_State* co) {
-            lua_rawgeti(co, LUA_REGISTRYINDEX, run_fn);
-            push_task_context(co, *rp, *up);
-            push_value(co, up->input);
-            return 3;
-        },
-        limits,
-        [this, rid, up](TaskOutcome outcome) {
-            if (Run* r = find_run(rid)) unit_finished(*r, *up, std::move(outcome));
-        });
-}
-
-void Engine::invoke_subworkflow(Run& run, Unit& unit) {
-    auto fail = [&](Error e) {
-        TaskOutcome outcome;
-        outcome.error = std::move(e);
-        unit_finished(run, unit, std::move(outcome));
-    };
-    const tmpl::Value* name = dict_get(unit.input, "name");
-    if (!name || !name->is_string()) {
-        fail(make_error(ErrorKind::Validation, "task 'workflow' needs with.name (a workflow name)"));
-        return;
-    }
-    if (!resolver_) {
-        fail(make_error(ErrorKind::Internal, "sub-workflows are not available here"));
-        return;
-    }
-    Result<std::shared_ptr<const workflow::Workflow>> child = resolver_(std::string(name->str()));
-    if (!child) {
-        fail(child.error());
-        return;
-    }
-    const tmpl::Value* given = dict_get(unit.input, "inputs");
-    Result<tmpl::Value> inputs =
-        workflow::resolve_inputs(*child.value(), given ? *given : tmpl::Value::dict());
-    if (!inputs) {
-        fail(inputs.error());
-        return;
-    }
-    std::string rid = run.id;
-    Unit* up = &unit;
-    // Set when the step's `timeout:` cancelled the child: the step then fails as a timeout.
-    auto timed_out = std::make_shared<bool>(false);
-    auto on_done = [this, rid, up, timed_out](const ExecutionSummary& s) {
-        Run* r = find_run(rid);
-        if (!r) return;
-        up->retry_timer.reset();
-        TaskOutcome outcome;
-        if (*timed_out) {
-            uint64_t limit = r->wf->steps[up->step_index].timeout_ms;
-            outcome.error = make_error(ErrorKind::Timeout,
-                                       "timed out after " + format_duration_ms(limit) +
-                                           " (the step's timeout); sub-workflow '" + s.workflow +
-                                           "' (" + s.id + ") was cancelled");
-            up->child_execution.clear();  // a retry starts a new child
-        } else if (s.status == "succeeded") {
-            outcome.ok = true;
-            to_rapidjson(s.outputs, outcome.value, outcome.value.GetAllocator());
-        } else {
-            std::string msg = "sub-workflow '" + s.workflow + "' (" + s.id + ") " + s.status;
-            if (const tmpl::Value* m = dict_get(s.error, "message")) msg += ": " + tmpl::to_str(*m);
-            outcome.error = make_error(ErrorKind::LuaError, msg);
-        }
-        unit_finished(*r, *up, std::move(outcome));
-    };
-    // An explicit `timeout:` bounds the child (counted from when this process started or
-    // resumed it); the default step timeout does not, as children may wait for approvals.
-    auto arm_timeout = [this, rid, up, timed_out](uint64_t limit) {
-        if (limit == 0) return;
-        up->retry_timer = loop_.timer(limit, [this, rid, up, timed_out, limit] {
-            if (!find_run(rid) || up->child_execution.empty()) return;
-            *timed_out = true;
-            Status s = cancel(up->child_execution,
-                              "the parent step's timeout of " + format_duration_ms(limit) + " passed");
-            if (!s) *timed_out = false;  // the child already ended: its result stands
-        });
-    };
-    const uint64_t limit = run.wf->steps[unit.step_index].timeout_ms;
-    // A resumed parent finds its child by the id recorded before the child started.
-    if (!unit.child_execution.empty()) {
-        if (find_run(unit.child_execution)) return;  // still running in this process
-        auto stored = store_.get_execution(unit.child_execution);
-        if (stored && stored.value()) {
-            Status s = resume(unit.child_execution, on_done);
-            if (!s) fail(s.error());
-            else arm_timeout(limit);
-            return;
-        }
-    }
-    StartOptions opts;
-    opts.dry_run = run.wf->steps[unit.step_index].dry_run.value_or(run.options.dry_run);
-    opts.trigger = "workflow";
-    opts.parent_execution = run.id;
-    opts.parent_step = unit.key;
-    opts.depth = run.options.depth + 1;
-    opts.execution_id = unit.child_execution.empty() ? new_ulid() : unit.child_execution;
-    unit.child_execution = opts.execution_id;
-    persist_unit(run, unit, false);
-    Result<std::string> started = start(child.value(), inputs.value(), opts, on_done);
-    if (!started) fail(started.error());
-    else arm_timeout(limit);
 }
 
 void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {

@@ -173,21 +173,11 @@ Value Renderer::eval_binary(const Expr& e) {
     Value a = eval(*e.a);
     Value b = eval(*e.b);
     if (e.name == "~") {
-        std::string out;
         // Jinja2's markup_join under autoescape: once a side is Markup, the result is Markup
         // and the other side is escaped.
-        if (autoescape_ && (a.is_safe() || b.is_safe())) {
-            for (const Value* side : {&a, &b}) {
-                if (side->is_safe()) {
-                    out += side->str();
-                } else {
-                    std::string text;
-                    append_str(*side, text);
-                    append_html_escaped(text, out);
-                }
-            }
-            return Value::string(std::move(out), true);
-        }
+        if (autoescape_ && (a.is_safe() || b.is_safe()))
+            return markup_concat(to_str(a), a.is_safe(), to_str(b), b.is_safe());
+        std::string out;
         append_str(a, out);
         append_str(b, out);
         return Value::string(std::move(out));

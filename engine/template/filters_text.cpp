@@ -21,26 +21,6 @@ std::string u8(std::u32string_view s) {
     return utf8_encode(s);
 }
 
-// Python's str + str where either side may be Markup: the plain side is escaped.
-Value markup_concat(std::string_view a, bool a_safe, std::string_view b, bool b_safe) {
-    std::string out;
-    if (a_safe || b_safe) {
-        if (a_safe)
-            out += a;
-        else
-            append_html_escaped(a, out);
-        if (b_safe)
-            out += b;
-        else
-            append_html_escaped(b, out);
-        return Value::string(std::move(out), true);
-    }
-    out.reserve(a.size() + b.size());
-    out += a;
-    out += b;
-    return Value::string(std::move(out));
-}
-
 // f_title for ASCII text, byte by byte: ASCII case mapping is a-z <-> A-Z only.
 std::string title_ascii(std::string_view s) {
     std::string out(s);

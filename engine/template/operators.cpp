@@ -42,21 +42,7 @@ Value add(const Value& a, const Value& b) {
         if (a.is_float() || b.is_float()) return Value::floating(a.as_float() + b.as_float());
         return Value::integer(checked_add(a.as_int(), b.as_int()));
     }
-    if (a.is_string() && b.is_string()) {
-        // markupsafe: Markup + str escapes the str, and the result is Markup.
-        std::string out;
-        if (a.is_safe() || b.is_safe()) {
-            if (a.is_safe()) out += a.str();
-            else append_html_escaped(a.str(), out);
-            if (b.is_safe()) out += b.str();
-            else append_html_escaped(b.str(), out);
-            return Value::string(std::move(out), true);
-        }
-        out.reserve(a.str().size() + b.str().size());
-        out += a.str();
-        out += b.str();
-        return Value::string(std::move(out));
-    }
+    if (a.is_string() && b.is_string()) return markup_concat(a.str(), a.is_safe(), b.str(), b.is_safe());
     if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
         std::vector<Value> out = a.list_obj().items;
         out.insert(out.end(), b.list_obj().items.begin(), b.list_obj().items.end());

@@ -184,4 +184,19 @@ void append_html_escaped(std::string_view s, std::string& out) {
     }
 }
 
+Value markup_concat(std::string_view a, bool a_safe, std::string_view b, bool b_safe) {
+    std::string out;
+    if (a_safe || b_safe) {
+        if (a_safe) out += a;
+        else append_html_escaped(a, out);
+        if (b_safe) out += b;
+        else append_html_escaped(b, out);
+        return Value::string(std::move(out), true);
+    }
+    out.reserve(a.size() + b.size());
+    out += a;
+    out += b;
+    return Value::string(std::move(out));
+}
+
 }  // namespace ferry::tmpl

@@ -454,6 +454,9 @@ bool char_is_lower(char32_t c);
 
 // HTML escaping as markupsafe.escape: & < > ' " (to &amp; &lt; &gt; &#39; &#34;).
 void append_html_escaped(std::string_view s, std::string& out);
+// Python's str + str where either side may be Markup (markupsafe): once one side is, the
+// other is escaped and the result is Markup; else plain concatenation.
+Value markup_concat(std::string_view a, bool a_safe, std::string_view b, bool b_safe);
 
 // Parse Python int()/float() literals the way the int and float filters need.
 std::optional<int64_t> parse_int(std::string_view s, int base = 10);

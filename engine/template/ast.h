@@ -89,6 +89,9 @@ struct Expr {
     Expr(ExprKind k, int l, int c) : kind(k), line(l), column(c) {}
 };
 
+// A Name node's tag: the parser's, or computed for a node built without one.
+inline uint64_t name_tag_of(const Expr& e) { return e.name_tag != 0 ? e.name_tag : name_tag(e.name); }
+
 enum class StmtKind : uint8_t {
     Text,        // template data
     Print,       // {{ expr }}

@@ -6,8 +6,7 @@
 namespace ferry::tmpl {
 
 Value Renderer::eval_name(const Expr& e) {
-    uint64_t tag = e.name_tag != 0 ? e.name_tag : name_tag(e.name);
-    if (const Value* v = scope_->lookup(e.name, tag)) return *v;
+    if (const Value* v = scope_->lookup(e.name, name_tag_of(e))) return *v;
     Value global = find_global(e.name);
     if (!global.is_undefined()) return global;
     // `self` works anywhere in a template, not only inside blocks.

@@ -253,8 +253,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
 void Renderer::assign(const Expr& target, const Value& value) {
     switch (target.kind) {
     case ExprKind::Name:
-        scope_->set(target.name, target.name_tag != 0 ? target.name_tag : name_tag(target.name),
-                    value);
+        scope_->set(target.name, name_tag_of(target), value);
         return;
     case ExprKind::Tuple: {
         ItemsView parts(value);

@@ -194,8 +194,7 @@ class Renderer final : public Runtime {
     const Value& operand(const Expr& e, Value& holder) {
         if (e.kind == ExprKind::Const) return e.value;
         if (e.kind == ExprKind::Name) {
-            uint64_t tag = e.name_tag != 0 ? e.name_tag : name_tag(e.name);
-            if (const Value* v = scope_->lookup(e.name, tag)) return *v;
+            if (const Value* v = scope_->lookup(e.name, name_tag_of(e))) return *v;
         }
         holder = eval(e);
         return holder;

@@ -146,7 +146,7 @@ void Engine::stop_on_lost_history(const Error& e) {
 
 Engine::~Engine() {
     loop_.remove_iteration(iteration_id_);
-    alive_.reset();  // a post of the writer still queued finds no engine
+    alive_.reset();  // a post of the writer still queued, or a hook's callback, finds no engine
     store_.stop_writer();
     if (holding_loop_) loop_.release();
     // Tasks still running hold callbacks into this engine: end them while it exists, with
@@ -157,11 +157,7 @@ Engine::~Engine() {
         for (auto& unit : run->units)
             if (unit->task && scheduler_.is_live(unit->task))
                 scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
-    for (Task* hook : std::vector<Task*>(hook_tasks_.begin(), hook_tasks_.end()))
-        if (scheduler_.is_live(hook))
-            scheduler_.cancel(hook, make_error(ErrorKind::Cancelled, "shutting down"));
     scheduler_.run_finished_callbacks();
-    hook_tasks_.clear();
     for (auto& [id, fd] : owned_) ::close(fd);  // still running: the lock stays on disk
     drop_owner_lock();
 }

@@ -208,14 +208,13 @@ class Engine {
     std::map<std::string, int> hook_cache_;
     int runner_ref_ = LUA_NOREF;
     int hook_runner_ref_ = LUA_NOREF;
-    // Hook tasks in flight: their done callbacks call into the engine, so the destructor
-    // ends them while it still exists (step tasks are found through their units).
-    std::unordered_set<Task*> hook_tasks_;
     bool committing_ = false;
     void batch_written();            // the writer thread finished a batch: its effects run
     void hold_loop_while_writing();
     [[noreturn]] static void stop_on_lost_history(const Error& e);
-    std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);  // for the writer's posts
+    // Whether the engine still exists, for callbacks that can outlive it: the writer's
+    // posts and hook tasks' done callbacks.
+    std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);
     bool holding_loop_ = false;
     uint64_t staged_since_ns_ = 0;   // when the loop first held back a batch (0: not now)
     size_t sleeping_ = 0;

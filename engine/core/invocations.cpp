@@ -158,10 +158,10 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
     int hook_fn = hook.value();
     TaskLimits limits = options_.task_limits;
     limits.timeout_ms = options_.default_step_timeout_ms;
-    // The task's own handle, for its callback to take it off hook_tasks_ (done never runs
-    // from inside spawn(), so it is set by then).
-    auto self = std::make_shared<Task*>(nullptr);
-    Task* task = scheduler_.spawn(
+    // A hook task can outlive the engine (an App destroyed while it runs: the scheduler's
+    // destructor ends it and runs this callback), so the callback asks alive_ first.
+    std::weak_ptr<Engine*> alive = alive_;
+    scheduler_.spawn(
         hook_runner_ref_,
         [hook_fn, ctx, event](lua_State* co) {
             lua_rawgeti(co, LUA_REGISTRYINDEX, hook_fn);
@@ -170,9 +170,10 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             return 3;
         },
         limits,
-        [this, self, then = std::move(then), file, kind, rid = run.id, unit](TaskOutcome outcome) {
-            hook_tasks_.erase(*self);
-            keep_hook_logs(rid, kind, unit, outcome.logs);
+        [alive, then = std::move(then), file, kind, rid = run.id, unit](TaskOutcome outcome) {
+            auto self = alive.lock();
+            if (!self) return;
+            (*self)->keep_hook_logs(rid, kind, unit, outcome.logs);
             if (!outcome.ok) {
                 Error e = outcome.error;
                 e.message = "hook " + file + ": " + e.message;
@@ -181,8 +182,6 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             }
             then(from_rapidjson(outcome.value));
         });
-    *self = task;
-    if (task) hook_tasks_.insert(task);
 }
 
 void Engine::invoke_unit(Run& run, Unit& unit) {

@@ -7,6 +7,10 @@ namespace ferry::tmpl {
 
 Value Renderer::eval_name(const Expr& e) {
     if (const Value* v = scope_->lookup(e.name, name_tag_of(e))) return *v;
+    return eval_unscoped_name(e);
+}
+
+Value Renderer::eval_unscoped_name(const Expr& e) {
     Value global = find_global(e.name);
     if (!global.is_undefined()) return global;
     // `self` works anywhere in a template, not only inside blocks.

@@ -195,6 +195,8 @@ class Renderer final : public Runtime {
         if (e.kind == ExprKind::Const) return e.value;
         if (e.kind == ExprKind::Name) {
             if (const Value* v = scope_->lookup(e.name, name_tag_of(e))) return *v;
+            holder = eval_unscoped_name(e);  // not looked up again
+            return holder;
         }
         holder = eval(e);
         return holder;
@@ -286,6 +288,8 @@ class Renderer final : public Runtime {
     Value eval_located(const Expr& e);
     Value eval_inner(const Expr& e);
     Value eval_name(const Expr& e);
+    // A name no scope holds: a global, `self`, or undefined.
+    Value eval_unscoped_name(const Expr& e);
     Value eval_binary(const Expr& e);
     Value eval_compare(const Expr& e);
     Value eval_call(const Expr& e);

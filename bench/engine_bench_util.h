@@ -70,10 +70,13 @@ class TempProject {
     bool keep_ = false;
 };
 
-inline std::unique_ptr<ferry::engine::App> open_app(const std::string& project_dir, bool durable) {
+inline std::unique_ptr<ferry::engine::App>
+open_app(const std::string& project_dir, bool durable,
+         bool commit_thread = ferry::engine::EngineOptions{}.commit_thread) {
     ferry::engine::AppOptions options;
     options.project_dir = project_dir;
     options.durable = durable;
+    options.engine.commit_thread = commit_thread;
     std::vector<ferry::workflow::Diagnostic> problems;
     auto app = ferry::engine::App::open(options, problems);
     for (const auto& p : problems) std::fprintf(stderr, "bench: task problem: %s\n", p.describe().c_str());

@@ -3,7 +3,7 @@
 // finished, with durable history (group commit, fsync on) or --no-sync.
 //
 //   engine_throughput_bench [--workflow three-step|noop-1|noop-10] [--inflight K]
-//                           [--total N] [--warmup W] [--no-sync] [--dir BASE]
+//                           [--total N] [--warmup W] [--no-sync] [--loop-commits] [--dir BASE]
 //                           [--lua-gc incremental|generational]
 //
 // Workflows (written into the temp project):
@@ -91,7 +91,7 @@ std::string noop_workflow(int steps) {
 int main(int argc, char** argv) {
     std::string workflow = "three-step", base;
     size_t inflight = 200, total = 20000, warmup = 1000;
-    bool durable = true;
+    bool durable = true, commit_thread = ferry::engine::EngineOptions{}.commit_thread;
     std::string gc_mode = "incremental";
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -104,13 +104,16 @@ int main(int argc, char** argv) {
         else if (a == "--total") total = std::stoul(next());
         else if (a == "--warmup") warmup = std::stoul(next());
         else if (a == "--no-sync") durable = false;
+        else if (a == "--loop-commits")
+            commit_thread = false;
         else if (a == "--dir") base = next();
         else if (a == "--lua-gc") gc_mode = next();
         else {
-            std::fprintf(stderr,
-                         "usage: engine_throughput_bench [--workflow three-step|noop-1|noop-10] "
-                         "[--inflight K] [--total N] [--warmup W] [--no-sync] [--dir BASE] "
-                         "[--lua-gc incremental|generational]\n");
+            std::fprintf(
+                stderr,
+                "usage: engine_throughput_bench [--workflow three-step|noop-1|noop-10] "
+                "[--inflight K] [--total N] [--warmup W] [--no-sync] [--loop-commits] [--dir BASE] "
+                "[--lua-gc incremental|generational]\n");
             return 2;
         }
     }
@@ -125,7 +128,7 @@ int main(int argc, char** argv) {
                                 {"workflows/noop-10.yaml", noop_workflow(10)},
                                 {"tasks/noop.lua", kNoopTask}},
                                base);
-    auto app = bench::open_app(project.dir(), durable);
+    auto app = bench::open_app(project.dir(), durable, commit_thread);
     // An experiment, not what ferry does: the VM runs Lua's default incremental collector.
     if (gc_mode == "generational") lua_gc(app->vm.state(), LUA_GCGEN, 0, 0);
     else if (gc_mode != "incremental") bench::die("--lua-gc: incremental or generational");
@@ -155,19 +158,22 @@ int main(int argc, char** argv) {
     double commit_secs = double(counters.commit_ns - commit_ns0) / 1e9;
     double rate = double(total) / secs;
 
-    std::printf("{\"workflow\": \"%s\", \"durable\": %s, \"inflight\": %zu, \"executions\": %zu, "
-                "\"failed\": %zu, \"seconds\": %.3f, \"executions_per_second\": %.0f, "
-                "\"steps_per_second\": %.0f, \"commits\": %llu, \"commits_per_second\": %.1f, "
-                "\"executions_per_commit\": %.2f, \"fdatasyncs\": %llu, \"fsyncs\": %llu, "
-                "\"seconds_in_commit\": %.3f, \"mean_latency_ms\": %.2f, "
-                "\"cpu_us_per_execution\": %.1f, \"cpu_us_per_step\": %.1f, \"cpu_system_share\": %.2f, "
-                "\"lua_gc\": \"%s\", \"lua_bytes_allocated_per_execution\": %.0f}\n",
-                workflow.c_str(), durable ? "true" : "false", inflight, total, driver.failed, secs,
-                rate, rate * steps_per_execution, static_cast<unsigned long long>(commits),
-                double(commits) / secs, commits ? double(total) / double(commits) : 0.0,
-                static_cast<unsigned long long>(fdatasyncs), static_cast<unsigned long long>(fsyncs),
-                commit_secs, 1000.0 * double(inflight) / rate, cpu_us, cpu_us / steps_per_execution,
-                sys_share, gc_mode.c_str(), lua_bytes);
+    std::printf(
+        "{\"workflow\": \"%s\", \"durable\": %s, \"commit_thread\": %s, \"inflight\": %zu, "
+        "\"executions\": %zu, "
+        "\"failed\": %zu, \"seconds\": %.3f, \"executions_per_second\": %.0f, "
+        "\"steps_per_second\": %.0f, \"commits\": %llu, \"commits_per_second\": %.1f, "
+        "\"executions_per_commit\": %.2f, \"fdatasyncs\": %llu, \"fsyncs\": %llu, "
+        "\"seconds_in_commit\": %.3f, \"mean_latency_ms\": %.2f, "
+        "\"cpu_us_per_execution\": %.1f, \"cpu_us_per_step\": %.1f, \"cpu_system_share\": %.2f, "
+        "\"lua_gc\": \"%s\", \"lua_bytes_allocated_per_execution\": %.0f}\n",
+        workflow.c_str(), durable ? "true" : "false", commit_thread ? "true" : "false", inflight,
+        total, driver.failed, secs, rate, rate * steps_per_execution,
+        static_cast<unsigned long long>(commits), double(commits) / secs,
+        commits ? double(total) / double(commits) : 0.0,
+        static_cast<unsigned long long>(fdatasyncs), static_cast<unsigned long long>(fsyncs),
+        commit_secs, 1000.0 * double(inflight) / rate, cpu_us, cpu_us / steps_per_execution,
+        sys_share, gc_mode.c_str(), lua_bytes);
     if (driver.failed) std::fprintf(stderr, "first failure: %s\n", driver.first_failure.c_str());
     return driver.failed ? 1 : 0;
 }

@@ -97,19 +97,11 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
         });
     });
     iteration_id_ = loop_.on_iteration([this] {
+        // Submit whatever is staged as soon as the writer is free. In-flight executions then
+        // settle into groups that take turns: one group's commit is synced while the loop runs
+        // the tasks of the others. A slow sync makes the next batch larger by itself (more is
+        // staged while the writer is busy), so batches follow the disk without a timer.
         if (store_.writer_busy() || !store_.has_pending()) return;
-        // Cut the batch now, or let the tasks still queued add their transitions to it? A
-        // commit takes about the writer's last time, whatever its size (timed on the writer:
-        // the time until the loop collects would include the loop's own work). Submitting
-        // early overlaps it with the rest of the wave, but when commits are slow (fsync under
-        // load) it halves the batches and so doubles the commits each execution waits for in
-        // turn. So: submit when the wave is done (no task ready) or once the loop has staged
-        // for as long as a commit takes.
-        const uint64_t now = Loop::hrtime_ns();
-        if (!staged_since_ns_) staged_since_ns_ = now;
-        if (scheduler_.ready_tasks() > 0 && now - staged_since_ns_ < store_.last_write_ns())
-            return;
-        staged_since_ns_ = 0;
         store_.submit(kMaxWritesPerBatch);
         hold_loop_while_writing();
         // Callbacks run at once (nothing to write) may have staged more.

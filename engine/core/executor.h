@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -42,9 +43,9 @@ struct EngineOptions {
     TaskLimits task_limits;                 // instruction budget and memory per invocation
     int max_workflow_depth = 16;            // nested sub-workflows
     // Group commits on the store's writer thread, overlapping the loop's work, instead of on
-    // the loop thread. Off by default: on 2 shared vCPUs the handoff cost as much as it saved
-    // (docs/performance.md, perf-engine-2).
-    bool commit_thread = false;
+    // the loop thread (which then never waits for an fsync). With one CPU the handoff costs
+    // more than the overlap gains: off there (docs/performance.md).
+    bool commit_thread = std::thread::hardware_concurrency() > 1;
 };
 
 // What the engine tells the outside world as it runs (progress lines, later SSE).
@@ -216,7 +217,6 @@ class Engine {
     // posts and hook tasks' done callbacks.
     std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);
     bool holding_loop_ = false;
-    uint64_t staged_since_ns_ = 0;   // when the loop first held back a batch (0: not now)
     size_t sleeping_ = 0;
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor

@@ -107,8 +107,6 @@ class Store {
     bool submit(size_t max_writes = SIZE_MAX);
     Status collect();
     bool writer_busy() const;
-    // How long the writer took for the last batch collect() ended (0 before any).
-    uint64_t last_write_ns() const;
     void stop_writer();
 
     // ---- reads (each its own read transaction; staged writes are not visible) ----

@@ -74,9 +74,7 @@ struct Store::Impl {
         std::vector<StagedOp> ops;
         std::vector<std::function<void()>> callbacks;
         Status status = ok_status();
-        uint64_t write_ns = 0;  // how long the writer took (transaction and sync)
     };
-    uint64_t last_write_ns = 0;  // of the last batch collected
     std::thread writer;
     std::function<void()> notify;
     mutable std::mutex writer_mutex;

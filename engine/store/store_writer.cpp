@@ -2,7 +2,6 @@
 #include "store/store_impl.h"
 
 #include <algorithm>
-#include <chrono>
 #include <iterator>
 
 namespace ferry::store {
@@ -22,13 +21,9 @@ void Store::Impl::writer_main() {
         if (submitted && !written) {
             lock.unlock();
             // Only this thread touches in_flight until written is set.
-            auto t0 = std::chrono::steady_clock::now();
             Status status = write(in_flight.ops);
-            auto took = std::chrono::steady_clock::now() - t0;
             lock.lock();
             in_flight.status = std::move(status);
-            in_flight.write_ns = uint64_t(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
             written = true;
             writer_cv.notify_all();
             lock.unlock();
@@ -98,10 +93,6 @@ void Store::Impl::wait_written() {
     writer_cv.wait(lock, [this] { return written; });
 }
 
-uint64_t Store::last_write_ns() const {
-    return impl_->last_write_ns;
-}
-
 bool Store::writer_busy() const {
     return impl_->submitted;
 }
@@ -115,7 +106,6 @@ Status Store::collect() {
         std::lock_guard<std::mutex> lock(s.writer_mutex);
         if (!s.written) return ok_status();
         batch = std::exchange(s.in_flight, {});
-        s.last_write_ns = batch.write_ns;
         s.submitted = false;
         s.written = false;
     }

@@ -4,11 +4,18 @@
 #include "store/keys.h"
 #include "store/store_impl.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string>
 #include <utility>
 
 namespace ferry::store {
@@ -142,7 +149,10 @@ Found inspect_folder(const std::string& dir) {
 }  // namespace
 
 Store::Store() : impl_(std::make_unique<Impl>()) {}
-Store::~Store() { stop_writer(); }
+Store::~Store() {
+    stop_writer();
+    if (impl_->statm_fd >= 0) close(impl_->statm_fd);
+}
 
 const std::string& Store::path() const { return impl_->path; }
 
@@ -182,6 +192,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
             lmdb::put(txn, s.meta, kSchemaKey, kSchemaVersion);
         }
         txn.commit();
+        s.locate_map();
     } catch (const OpenFailure& f) {
         return fail(f.reason);
     } catch (const lmdb::Failure& f) {
@@ -364,6 +375,7 @@ Status Store::Impl::write(const std::vector<StagedOp>& ops) {
         lmdb::Txn txn = lmdb::Txn::write(env.get());
         for (const StagedOp& op : ops) apply(txn, op);
         txn.commit();  // synced unless MDB_NOSYNC
+        release_mapped_pages();
     } catch (const Invalid& e) {
         return make_error(ErrorKind::Validation, "store " + path + ": commit of " +
                                                      writes(ops.size()) +
@@ -376,6 +388,65 @@ Status Store::Impl::write(const std::vector<StagedOp>& ops) {
                              reason);
     }
     return ok_status();
+}
+
+void Store::Impl::locate_map() {
+    // LMDB does not tell where it mapped the file (mdb_env_info's me_mapaddr is set only
+    // with MDB_FIXEDMAP): find the mapping of this data file in /proc/self/maps.
+    mdb_filehandle_t fd = -1;
+    struct stat st {};
+    if (mdb_env_get_fd(env.get(), &fd) != MDB_SUCCESS || fstat(fd, &st) != 0) return;
+    std::FILE* maps = std::fopen("/proc/self/maps", "r");
+    if (!maps) return;
+    char line[4096];
+    while (std::fgets(line, sizeof line, maps)) {
+        unsigned long from = 0, to = 0, offset = 0, inode = 0;
+        char perms[8] = {};
+        unsigned dev_major = 0, dev_minor = 0;
+        if (std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &from, &to, perms, &offset, &dev_major,
+                        &dev_minor, &inode) != 7)
+            continue;
+        if (inode == st.st_ino && offset == 0 && dev_major == major(st.st_dev) &&
+            dev_minor == minor(st.st_dev) && to - from == options.map_size) {
+            map_base = reinterpret_cast<void*>(from);
+            break;
+        }
+    }
+    std::fclose(maps);
+    statm_fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    mapped_after_release = file_pages_mapped();
+}
+
+size_t Store::Impl::file_pages_mapped() const {
+    // /proc/self/statm's third field: resident pages backed by files (the binary, its
+    // libraries and the history file). One pread on a file kept open: ~1 µs.
+    char buf[128];
+    ssize_t n = statm_fd >= 0 ? pread(statm_fd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    unsigned long size = 0, resident = 0, shared = 0;
+    return std::sscanf(buf, "%lu %lu %lu", &size, &resident, &shared) == 3 ? size_t(shared) : 0;
+}
+
+void Store::Impl::release_mapped_pages() {
+    // Reading the tree through LMDB's map maps each page read into the process, and the
+    // kernel maps the neighbours it holds in the page cache with it (fault-around, large
+    // folios): a process that has written N MB of history soon shows most of the file in its
+    // RSS (RssFile), though none of it is ferry's memory. Past a budget the mappings are
+    // dropped: the page cache stays as it is (the map is read-only and shared, so nothing is
+    // lost or written) and the pages the next transactions read come back with a minor
+    // fault each. Checked after every commit; dropped rarely (each drop costs refaults).
+    if (!map_base || !options.mapped_budget) return;
+    size_t mapped = file_pages_mapped();
+    if (mapped < mapped_after_release + options.mapped_budget / size_t(getpagesize())) return;
+    MDB_envinfo info{};
+    MDB_stat stat{};
+    if (mdb_env_info(env.get(), &info) != MDB_SUCCESS ||
+        mdb_env_stat(env.get(), &stat) != MDB_SUCCESS)
+        return;
+    size_t used = size_t(info.me_last_pgno + 1) * stat.ms_psize;
+    madvise(map_base, std::min(used, size_t(options.map_size)), MADV_DONTNEED);
+    mapped_after_release = file_pages_mapped();
 }
 
 Status Store::commit(size_t max_writes) {

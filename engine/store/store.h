@@ -39,6 +39,9 @@ namespace ferry::store {
 struct StoreOptions {
     bool durable = true;                    // fsync on every commit (MDB_NOSYNC when false)
     uint64_t map_size = 1ull << 34;         // 16 GiB of address space; grows the file lazily
+    // History file pages the process keeps mapped before it drops them (store.cpp,
+    // release_mapped_pages); 0: never drop them.
+    size_t mapped_budget = size_t(16) << 20;
 };
 
 struct ExecutionFilter {

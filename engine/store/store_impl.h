@@ -57,6 +57,15 @@ struct Store::Impl {
         for (const auto& [name, db] : dbs) lmdb::open_db(txn, name, MDB_CREATE, *db);
     }
 
+    // Drops the process's mappings of the history file once they pass
+    // options.mapped_budget (store.cpp: why).
+    void* map_base = nullptr; // where LMDB mapped the data file (null: not found, no release)
+    int statm_fd = -1;        // /proc/self/statm, open for the store's life
+    size_t mapped_after_release = 0;
+    void locate_map();
+    size_t file_pages_mapped() const;
+    void release_mapped_pages();
+
     // Applies one staged write inside the commit's transaction (store.cpp).
     void apply(const lmdb::Txn& txn, const StagedOp& op);
     const std::string& checked_key(const StagedOp& op, const std::string& key) const;

@@ -753,3 +753,53 @@ TEST_CASE("store: a read-only folder gives a clear error", "[store][open]") {
                             Catch::Contains("ermission denied"));
     }
 }
+
+namespace {
+
+// Resident pages of the process backed by files (/proc/self/statm, third field).
+size_t file_pages_resident() {
+    std::ifstream statm("/proc/self/statm");
+    size_t size = 0, resident = 0, shared = 0;
+    statm >> size >> resident >> shared;
+    return shared;
+}
+
+// Writes history the way the engine does (an execution record, then step records updating
+// it, one commit per group) until the data file holds at least `bytes`; returns how many
+// more file pages the process has resident afterwards.
+size_t mapped_growth_writing(const std::string& dir, size_t mapped_budget, size_t bytes) {
+    StoreOptions options;
+    options.durable = false;
+    options.mapped_budget = mapped_budget;
+    auto s = open_ok(dir, options);
+    size_t before = file_pages_resident();
+    const std::string output(600, 'x');
+    uint64_t t = kT0;
+    while (fs::file_size(dir + "/data.mdb") < bytes) {
+        for (int i = 0; i < 50; ++i) {
+            std::string id = new_ulid(t++);
+            s->put_execution(id, "wf", "running", exec_json(id, "wf", "running"));
+            for (const char* step : {"a", "b", "c"})
+                s->put_step(id, step, R"({"output":")" + output + R"("})");
+            s->put_execution(id, "wf", "succeeded", exec_json(id, "wf", "succeeded"));
+        }
+        commit_ok(*s);
+    }
+    return file_pages_resident() - before;
+}
+
+} // namespace
+
+TEST_CASE("store: the history file does not stay mapped into the process", "[store][memory]") {
+    // Reading the tree maps pages of the file (with their page-cache neighbours) into the
+    // process: RSS would grow with the history. Past the budget the store drops them.
+    constexpr size_t kMiB = size_t(1) << 20;
+    const size_t page = size_t(getpagesize());
+    TempDir tmp;
+    size_t kept = mapped_growth_writing(tmp.sub("kept"), 0, 96 * kMiB);
+    size_t dropped = mapped_growth_writing(tmp.sub("dropped"), 8 * kMiB, 96 * kMiB);
+    INFO("file pages mapped: without a budget +" << kept * page / kMiB << " MiB, with 8 MiB +"
+                                                 << dropped * page / kMiB << " MiB");
+    CHECK(kept * page > 32 * kMiB);    // the growth this guards against
+    CHECK(dropped * page < 16 * kMiB); // the budget, and at most one commit more
+}

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <limits>
+#include <utility>
 
 namespace ferry {
 namespace {
@@ -115,6 +116,40 @@ Result<uint64_t> parse_duration_ms(std::string_view text) {
         total += part;
     }
     return total;
+}
+
+Result<uint64_t> parse_size_bytes(std::string_view text) {
+    auto bad = [&](std::string_view why = {}) {
+        std::string msg = "expected a size like 1MiB, 512KiB or 4KB, got '";
+        msg.append(text);
+        msg += "'";
+        if (!why.empty()) msg.append(" (").append(why).append(")");
+        return make_error(ErrorKind::Validation, std::move(msg));
+    };
+    static constexpr std::pair<std::string_view, uint64_t> kSizeUnits[] = {
+        {"GiB", uint64_t(1) << 30},
+        {"MiB", uint64_t(1) << 20},
+        {"KiB", uint64_t(1) << 10},
+        {"GB", 1'000'000'000},
+        {"MB", 1'000'000},
+        {"KB", 1'000},
+        {"B", 1},
+    };
+    size_t i = 0;
+    uint64_t count = 0;
+    while (i < text.size() && is_digit(text[i])) {
+        if (!mul_add(count, 10, uint64_t(text[i] - '0'), count)) return bad("too large");
+        ++i;
+    }
+    if (i == 0) return bad();
+    std::string_view unit = text.substr(i);
+    for (const auto& [suffix, bytes] : kSizeUnits) {
+        if (unit != suffix) continue;
+        uint64_t total = 0;
+        if (!mul_add(count, bytes, 0, total)) return bad("too large");
+        return total;
+    }
+    return bad(unit.empty() ? "a unit is required" : "");
 }
 
 std::string format_duration_ms(uint64_t ms) {

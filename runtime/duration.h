@@ -1,4 +1,5 @@
-// Durations as users write them: "300ms", "2s", "1m", "1h", "1m30s", "1.5s", "2d".
+// Durations as users write them: "300ms", "2s", "1m", "1h", "1m30s", "1.5s", "2d"; and sizes:
+// "1MiB", "512KiB", "4KB", "100B".
 #pragma once
 
 #include "runtime/error.h"
@@ -14,5 +15,10 @@ namespace ferry {
 Result<uint64_t> parse_duration_ms(std::string_view text);
 // Shortest exact form: 1500 -> "1.5s", 90000 -> "1m30s", 250 -> "250ms", 0 -> "0s".
 std::string format_duration_ms(uint64_t ms);
+
+// Bytes from a whole number and a unit (B, KB, MB, GB: powers of 1000; KiB, MiB, GiB: of
+// 1024), or a Validation error that quotes the text. A bare number is rejected here too
+// (YAML integers are taken as bytes by the callers that accept them).
+Result<uint64_t> parse_size_bytes(std::string_view text);
 
 }  // namespace ferry

@@ -51,24 +51,16 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
         s.listen = std::string(listen->str());
     }
     if (const tmpl::Value* mb = field(config.server, "max_body")) {
-        std::string t = mb->is_string() ? std::string(mb->str()) : "";
-        uint64_t mult = 1;
-        std::string num = t;
-        for (auto [suffix, m] : {std::pair{"KiB", 1024ull}, {"MiB", 1024ull * 1024},
-                                 {"KB", 1000ull}, {"MB", 1000ull * 1000}, {"B", 1ull}}) {
-            std::string sfx(suffix);
-            if (t.size() > sfx.size() && t.compare(t.size() - sfx.size(), sfx.size(), sfx) == 0) {
-                num = t.substr(0, t.size() - sfx.size());
-                mult = m;
-                break;
-            }
+        // The shape was checked when ferry.yaml was loaded (workflow/project_config.cpp).
+        if (mb->is_int() && mb->as_int() > 0) {
+            s.max_body = size_t(mb->as_int());
+        } else {
+            Result<uint64_t> bytes = parse_size_bytes(mb->is_string() ? mb->str() : "");
+            if (!bytes)
+                return make_error(ErrorKind::Validation,
+                                  "server.max_body: " + bytes.error().message);
+            s.max_body = size_t(bytes.value());
         }
-        if (mb->is_int()) s.max_body = size_t(mb->as_int());
-        else if (!num.empty() && std::all_of(num.begin(), num.end(), ::isdigit))
-            s.max_body = size_t(std::stoull(num) * mult);
-        else
-            return make_error(ErrorKind::Validation,
-                              "server.max_body: expected a size like 1MiB or 512KiB, got '" + t + "'");
     }
     if (const tmpl::Value* grace = field(config.server, "shutdown_grace")) {
         if (!grace->is_string()) {

@@ -554,6 +554,30 @@ class Restart(unittest.TestCase):
         finally:
             p.remove()
 
+    def test_validate_reports_bad_server_settings_at_their_place(self):
+        # Checked when ferry.yaml loads, so `ferry validate` finds them before a deploy
+        # does (serve refuses to start with the same lines).
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", "server:\n  listen: localhost\n  max_body: lots\n"
+                                  "  shutdown_grace: soon\n")
+            proc = subprocess.run([te.FERRY, "validate", "--project", p.dir, "--data", p.data],
+                                  capture_output=True, text=True, timeout=30)
+            self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+            self.assertIn("ferry.yaml:2:11: server.listen must be HOST:PORT, got 'localhost'",
+                          proc.stdout)
+            self.assertIn("ferry.yaml:3:13: server.max_body: expected a size like 1MiB",
+                          proc.stdout)
+            self.assertIn("ferry.yaml:4:19: server.shutdown_grace: expected a duration",
+                          proc.stdout)
+            served = subprocess.run([te.FERRY, "serve", "--project", p.dir, "--data", p.data,
+                                     "--listen", "127.0.0.1:0"],
+                                    capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(served.returncode, 0)
+            self.assertIn("ferry.yaml:3:13: server.max_body", served.stderr)
+        finally:
+            p.remove()
+
 
 if __name__ == "__main__":
     sys.exit(te.run_tests(sys.modules[__name__], sys.argv))

@@ -81,3 +81,30 @@ TEST_CASE("formatted durations parse back to the same value", "[duration]") {
         CHECK(ms(format_duration_ms(v).c_str()) == v);
     }
 }
+
+TEST_CASE("sizes parse with units", "[duration][size]") {
+    auto bytes = [](const char* text) {
+        auto r = ferry::parse_size_bytes(text);
+        INFO(text << ": " << (r ? "" : r.error().message));
+        REQUIRE(r.ok());
+        return r.value();
+    };
+    CHECK(bytes("1MiB") == 1048576);
+    CHECK(bytes("512KiB") == 524288);
+    CHECK(bytes("4KB") == 4000);
+    CHECK(bytes("2GiB") == (uint64_t(2) << 30));
+    CHECK(bytes("100B") == 100);
+    auto error_of = [](const char* text) {
+        auto r = ferry::parse_size_bytes(text);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().kind == ferry::ErrorKind::Validation);
+        return r.error().message;
+    };
+    CHECK(error_of("1mb") == "expected a size like 1MiB, 512KiB or 4KB, got '1mb'");
+    CHECK(error_of("1024") ==
+          "expected a size like 1MiB, 512KiB or 4KB, got '1024' (a unit is required)");
+    CHECK(error_of("") == "expected a size like 1MiB, 512KiB or 4KB, got ''");
+    CHECK(error_of("1.5MiB").find("got '1.5MiB'") != std::string::npos);
+    CHECK(error_of("99999999999999999999GiB").find("(too large)") != std::string::npos);
+    CHECK(error_of("20000000000GiB").find("(too large)") != std::string::npos);
+}

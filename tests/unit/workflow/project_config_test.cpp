@@ -78,6 +78,33 @@ servers: {}
     CHECK(p.find("ferry.yaml:10:1: unknown key 'servers'") != std::string::npos);
 }
 
+TEST_CASE("server: settings are checked with their positions", "[config][server]") {
+    auto good = load_project_config_text(
+        "server: {listen: \"127.0.0.1:8080\", max_body: 1MiB, shutdown_grace: 500ms}\n",
+        "ferry.yaml");
+    CHECK(problems_of(good).empty());
+    CHECK(load_project_config_text("server: {max_body: 4096}\n", "ferry.yaml").ok());
+    auto r = load_project_config_text(R"(server:
+  listen: localhost
+  max_body: 1 megabyte
+  shutdown_grace: soon
+  tls: true
+)",
+                                      "ferry.yaml");
+    std::string p = problems_of(r);
+    INFO(p);
+    CHECK(p.find("ferry.yaml:2:11: server.listen must be HOST:PORT, got 'localhost'") !=
+          std::string::npos);
+    CHECK(p.find("ferry.yaml:3:13: server.max_body: expected a size like 1MiB, 512KiB or 4KB, "
+                 "got '1 megabyte'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:4:19: server.shutdown_grace: expected a duration like 300ms, 2s, "
+                 "1m30s or 1h, got 'soon'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:5:3: unknown key 'tls' in server") != std::string::npos);
+    auto zero = load_project_config_text("server: {max_body: 0}\n", "ferry.yaml");
+    CHECK(problems_of(zero).find("ferry.yaml:1:20: server.max_body must be more than 0") !=
+          std::string::npos);
+}
+
 TEST_CASE("an empty ferry.yaml configures nothing", "[config]") {
     auto r = load_project_config_text("", "ferry.yaml");
     CHECK(r.ok());

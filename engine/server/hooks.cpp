@@ -67,7 +67,7 @@ HookCheck verify_standard(const workflow::HookSpec& hook, const std::vector<std:
     }
     if (!matched) return reject(401, "bad_signature", "the webhook signature does not match");
     HookCheck ok;
-    ok.webhook_id = id;
+    ok.replay_id = id;
     return ok;
 }
 
@@ -85,7 +85,10 @@ HookCheck verify_hmac(const workflow::HookSpec& hook, const std::vector<std::str
             given, crypto::hex_encode(crypto::hmac_sha256(secret, body)));
     if (!matched)
         return reject(401, "bad_signature", "the " + hook.header + " signature does not match");
-    return {};
+    HookCheck ok;
+    // The body has no id or timestamp of its own: an exact replay repeats the signature.
+    if (hook.replay_window_ms) ok.replay_id = "sha256=" + given;
+    return ok;
 }
 
 } // namespace

@@ -16,7 +16,9 @@ struct HookCheck {
     int status = 0;         // 0: verified; else the HTTP status to answer
     std::string code;       // missing_signature, bad_signature, stale_timestamp...
     std::string message;    // never holds a secret or a signature
-    std::string webhook_id; // standard-webhooks: the delivery's id (the replay key)
+    // What a replay would repeat (the replay key): standard-webhooks, the delivery's id;
+    // hmac-sha256 with a replay_window, the signature. Empty: no replay check.
+    std::string replay_id;
     bool ok() const { return status == 0; }
 };
 

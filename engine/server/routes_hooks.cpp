@@ -2,10 +2,11 @@
 // (verify: none is an explicit opt-out in ferry.yaml). A verified delivery starts the hook's
 // workflow (trigger "hook") with the payload as its inputs; ?wait= makes it synchronous.
 //
-// Replays: a Standard Webhooks delivery's webhook-id is remembered in the store
-// ("hookid:NAME:ID" -> receipt time, committed with the execution it started), and a second
-// delivery with the same id is answered 409. Only ids younger than twice the tolerance matter
-// (an older capture fails the timestamp check anyway), so older entries are swept.
+// Replays: a Standard Webhooks delivery's webhook-id (or, for an hmac-sha256 hook with a
+// replay_window, its signature) is remembered in the store ("hookid:NAME:ID" -> receipt
+// time, committed with the execution it started), and a second delivery with the same id is
+// answered 409. Only ids inside the hook's replay window matter (for Standard Webhooks twice
+// the tolerance: an older capture fails the timestamp check anyway); older ones are swept.
 #include "core/run_state.h"
 #include "core/values.h"
 #include "runtime/duration.h"
@@ -26,6 +27,10 @@ using workflow::HookSpec;
 
 constexpr uint64_t kSweepEveryMs = 60'000;
 
+uint64_t replay_window_ms(const HookSpec& hook) {
+    return hook.verify == "hmac-sha256" ? hook.replay_window_ms : 2 * hook.tolerance_ms;
+}
+
 void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
     static std::map<std::string, uint64_t> last;
     uint64_t& at = last[hook.name];
@@ -35,7 +40,7 @@ void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
     if (!entries) return;
     for (const auto& e : entries.value()) {
         uint64_t seen = std::strtoull(e.json.c_str(), nullptr, 10);
-        if (now_ms - seen > 2 * hook.tolerance_ms) app.store->erase_kv(e.key);
+        if (now_ms - seen > replay_window_ms(hook)) app.store->erase_kv(e.key);
     }
 }
 
@@ -89,19 +94,25 @@ void receive(Api& api, Call& c) {
     if (!check.ok()) return c.error(check.status, check.code, check.message);
 
     std::string replay_key;
-    if (!check.webhook_id.empty()) {
-        if (check.webhook_id.size() > 255)
+    if (!check.replay_id.empty()) {
+        if (check.replay_id.size() > 255)
             return c.error(400, "bad_request", "webhook-id is longer than 255 characters");
-        replay_key = "hookid:" + hook->name + ":" + check.webhook_id;
+        replay_key = "hookid:" + hook->name + ":" + check.replay_id;
         // Claimed ids count from the moment they are staged: a replay inside the same commit
         // window must see them too.
         auto seen = claimed(*app.store, replay_key);
         bool fresh_entry =
             seen && seen.value() &&
-            now_ms - std::strtoull(seen.value()->c_str(), nullptr, 10) <= 2 * hook->tolerance_ms;
-        if (fresh_entry)
+            now_ms - std::strtoull(seen.value()->c_str(), nullptr, 10) <= replay_window_ms(*hook);
+        if (fresh_entry) {
+            // The signature is not repeated in the answer: it names the payload, nothing more.
             return c.error(409, "replayed",
-                           "webhook-id '" + check.webhook_id + "' was already delivered");
+                           hook->verify == "hmac-sha256"
+                               ? "this payload with this signature was already delivered in the "
+                                 "last " +
+                                     format_duration_ms(hook->replay_window_ms)
+                               : "webhook-id '" + check.replay_id + "' was already delivered");
+        }
     }
 
     Value payload = Value::dict();

@@ -76,6 +76,9 @@ struct HookSpec {
     std::string verify = "standard-webhooks";  // standard-webhooks | hmac-sha256 | none
     std::string header = "X-Signature";        // hmac-sha256: where the signature is
     uint64_t tolerance_ms = 5 * 60 * 1000;     // standard-webhooks: timestamp skew allowed
+    // hmac-sha256: a signature accepted within this window is refused again (409 replayed);
+    // 0: off. Standard Webhooks refuses replayed ids within twice the tolerance by itself.
+    uint64_t replay_window_ms = 0;
     std::string start;                 // the workflow to start; empty for resume
     std::string input;                 // non-empty: the whole payload becomes this one input
     std::string resume;                // "approval" (not available yet)

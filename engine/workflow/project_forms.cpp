@@ -14,8 +14,8 @@ const std::vector<std::string> kFormKeys = {"title", "description", "workflow", 
 const std::vector<std::string> kFieldKeys = {"name",       "label",   "type",    "required",
                                              "pattern",    "min",     "max",     "min_length",
                                              "max_length", "default", "choices", "help"};
-const std::vector<std::string> kHookKeys = {"secret",    "secrets", "verify",     "header",
-                                            "tolerance", "action",  "description"};
+const std::vector<std::string> kHookKeys = {"secret",    "secrets", "verify",        "header",
+                                            "tolerance", "action",  "replay_window", "description"};
 const std::vector<std::string> kVerify = {"standard-webhooks", "hmac-sha256", "none"};
 
 // Which rules make sense for which field types: a rule that cannot apply is a mistake.
@@ -226,6 +226,13 @@ HookSpec read_hook(ConfigReader& r, const std::string& name, const YAML::Node& n
         } else if (key == "tolerance") {
             h.tolerance_ms = r.duration(v, key, h.tolerance_ms);
             if (h.tolerance_ms == 0) r.ctx().error(v, "tolerance must be more than 0s");
+        } else if (key == "replay_window") {
+            constexpr uint64_t kUnreadable = UINT64_MAX; // reported by duration() already
+            uint64_t ms = r.duration(v, key, kUnreadable);
+            if (ms == 0)
+                r.ctx().error(v, "replay_window must be more than 0s (leave it out for none)");
+            else if (ms != kUnreadable)
+                h.replay_window_ms = ms;
         } else if (key == "action") {
             read_action(r, v, h, where);
         }
@@ -240,6 +247,10 @@ HookSpec read_hook(ConfigReader& r, const std::string& name, const YAML::Node& n
                                     "verify to standard-webhooks or hmac-sha256");
     if (h.verify != "hmac-sha256" && node["header"])
         r.ctx().error(node["header"], "header applies to verify: hmac-sha256");
+    if (h.verify != "hmac-sha256" && node["replay_window"])
+        r.ctx().error(node["replay_window"],
+                      "replay_window applies to verify: hmac-sha256 (standard-webhooks refuses "
+                      "replayed ids by itself)");
     return h;
 }
 

@@ -70,6 +70,12 @@ hooks:
     verify: hmac-sha256
     header: X-Hub-Signature-256
     action: {start: deploy}
+  gh-once:
+    secret: "${env:FORMS_TEST_GH_SECRET}"
+    verify: hmac-sha256
+    header: X-Hub-Signature-256
+    replay_window: 2s
+    action: {start: deploy}
   open:
     verify: none
     action: {start: deploy}
@@ -372,6 +378,30 @@ class Hooks(unittest.TestCase):
                                   headers={"X-Hub-Signature-256": "sha256=" + "0" * 64})
         self.assertEqual(status, 401)
         self.assertEqual(json.loads(text)["error"]["code"], "bad_signature")
+
+    def test_hmac_sha256_with_a_replay_window_refuses_a_replay(self):
+        body = json.dumps({"ref": "replay-%d" % time.time_ns()}).encode()
+        sig = hmac.new(GH_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        first = time.monotonic()
+        status, _, text = request("POST", "/hooks/gh-once", body,
+                                  headers={"X-Hub-Signature-256": "sha256=" + sig})
+        self.assertEqual(status, 202, text)
+        # The same delivery again, in either header form: refused, the signature not echoed.
+        status, _, text = request("POST", "/hooks/gh-once", body,
+                                  headers={"X-Hub-Signature-256": sig})
+        self.assertEqual(status, 409, text)
+        self.assertEqual(json.loads(text)["error"]["code"], "replayed")
+        self.assertNotIn(sig, text)
+        # Another body is another delivery.
+        other = json.dumps({"ref": "other-%d" % time.time_ns()}).encode()
+        other_sig = hmac.new(GH_SECRET.encode(), other, hashlib.sha256).hexdigest()
+        self.assertEqual(request("POST", "/hooks/gh-once", other,
+                                 headers={"X-Hub-Signature-256": other_sig})[0], 202)
+        # Past the window the same body is a new delivery.
+        time.sleep(max(0.0, 2.2 - (time.monotonic() - first)))
+        status, _, text = request("POST", "/hooks/gh-once", body,
+                                  headers={"X-Hub-Signature-256": sig})
+        self.assertEqual(status, 202, text)
 
     def test_wait_answers_with_the_execution(self):
         body = json.dumps({"type": "sync"}).encode()

@@ -50,7 +50,7 @@ TEST_CASE("standard webhooks: the reference test vector verifies", "[hooks]") {
         h, {kSecret}, headers(vector_headers("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")),
         kBody, kTs + 10);
     CHECK(c.ok());
-    CHECK(c.webhook_id == "msg_p5jXN8AQM9LWM0D4loKWxJek");
+    CHECK(c.replay_id == "msg_p5jXN8AQM9LWM0D4loKWxJek");
 }
 
 TEST_CASE("standard webhooks: rotation, bad, stale and missing signatures", "[hooks]") {
@@ -100,4 +100,19 @@ TEST_CASE("hmac-sha256: hex or sha256=hex in the configured header", "[hooks]") 
 TEST_CASE("verify: none accepts anything; a missing secret is the server's fault", "[hooks]") {
     CHECK(verify_hook(hook("none"), {}, headers({}), "x", 0).ok());
     CHECK(verify_hook(hook("hmac-sha256"), {}, headers({}), "x", 0).status == 500);
+}
+
+TEST_CASE("hmac-sha256 with a replay_window: the signature is the replay id", "[hooks]") {
+    auto h = hook("hmac-sha256");
+    std::string body = "{\"ref\":\"main\"}";
+    std::string hex = crypto::hex_encode(crypto::hmac_sha256("s3cret", body));
+    // Off by default: identical bodies may be legitimate resends.
+    CHECK(verify_hook(h, {"s3cret"}, headers({{"X-Signature", hex}}), body, 0).replay_id.empty());
+    h.replay_window_ms = 60'000;
+    HookCheck c = verify_hook(h, {"s3cret"}, headers({{"X-Signature", "sha256=" + hex}}), body, 0);
+    REQUIRE(c.ok());
+    CHECK(c.replay_id == "sha256=" + hex); // both header forms name the same delivery
+    CHECK(verify_hook(h, {"s3cret"}, headers({{"X-Signature", hex}}), body, 0).replay_id ==
+          c.replay_id);
+    CHECK(verify_hook(h, {"wrong"}, headers({{"X-Signature", hex}}), body, 0).replay_id.empty());
 }

@@ -147,6 +147,43 @@ TEST_CASE("hooks: verify modes, secrets by reference, actions", "[config][hooks]
     CHECK(p.find("unknown key 'actoin' in hook 'c' (did you mean 'action'?)") != std::string::npos);
 }
 
+TEST_CASE("hooks: replay_window is for hmac-sha256 and more than 0s", "[config][hooks]") {
+    auto r = load_project_config_text(R"(hooks:
+  gh:
+    secret: "${env:GH}"
+    verify: hmac-sha256
+    replay_window: 10m
+    action: {start: deploy}
+)",
+                                      "ferry.yaml");
+    INFO(problems_of(r));
+    REQUIRE(r.ok());
+    CHECK(r.config.hook("gh")->replay_window_ms == 600000);
+    auto bad = load_project_config_text(R"(hooks:
+  sw:
+    secret: "${env:SW}"
+    replay_window: 10m
+    action: {start: deploy}
+  gh:
+    secret: "${env:GH}"
+    verify: hmac-sha256
+    replay_window: 0s
+    action: {start: deploy}
+  gh2:
+    secret: "${env:GH}"
+    verify: hmac-sha256
+    replay_window: often
+    action: {start: deploy}
+)",
+                                        "ferry.yaml");
+    std::string p = problems_of(bad);
+    INFO(p);
+    CHECK(p.find("ferry.yaml:4:20: replay_window applies to verify: hmac-sha256") !=
+          std::string::npos);
+    CHECK(p.find("ferry.yaml:9:20: replay_window must be more than 0s") != std::string::npos);
+    CHECK(p.find("ferry.yaml:14:20: replay_window: expected a duration") != std::string::npos);
+}
+
 TEST_CASE("form values: conversion from text and JSON", "[forms]") {
     CHECK(convert_form_value(field("integer"), Value::string(" 42 ")).value().as_int() == 42);
     CHECK(convert_form_value(field("integer"), Value::floating(7.0)).value().is_int());

@@ -170,7 +170,9 @@ class Engine {
     bool stop_sleep(Unit& unit);
     void approval_timed_out(Run& run, Unit& unit);
     void persist_execution(Run& run);
-    void persist_unit(Run& run, Unit& unit, bool with_attempt);
+    // settled: the unit's record is final (settle_unit), so its attempt record can point at
+    // the step record's input and output instead of repeating them (records.cpp).
+    void persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled = false);
     void emit(const Run& run, std::string type, const std::string& step, std::string status,
               std::string message = {}, double duration_ms = 0, int attempt = 0);
     Run* find_run(const std::string& id);

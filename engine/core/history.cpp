@@ -7,6 +7,31 @@ namespace ferry::engine {
 
 using tmpl::Value;
 
+namespace {
+
+// A settled unit's last attempt names the step record's fields it shares instead of
+// repeating them (records.cpp, persist_unit): put them back, so readers see whole attempts.
+void fill_from_step(Value& attempt, const Value& step) {
+    if (!attempt.is_dict() || !attempt.dict_obj().find("same_as_step")) return;
+    // Rebuilt in order: the shared fields go where the marker is, as they were written.
+    std::vector<std::pair<Value, Value>> items;
+    for (auto& [key, value] : attempt.dict_obj().items) {
+        if (!(key.is_string() && key.str() == "same_as_step")) {
+            items.emplace_back(std::move(key), std::move(value));
+            continue;
+        }
+        if (!value.is_list()) continue;
+        for (const Value& field : value.list_obj().items) {
+            if (!field.is_string()) continue;
+            const Value* v = step.is_dict() ? step.dict_obj().find(field.str()) : nullptr;
+            items.emplace_back(field, v ? *v : Value::none());
+        }
+    }
+    attempt.dict_obj().items = std::move(items);
+}
+
+} // namespace
+
 std::string execution_json(store::Store& store, const std::string& id, bool pretty,
                            bool with_attempts) {
     auto rec = store.get_execution(id);
@@ -28,8 +53,11 @@ std::string execution_json(store::Store& store, const std::string& id, bool pret
                 auto attempts = store.attempts(id, kj.key);
                 if (attempts) {
                     Value list = Value::list();
-                    for (const auto& a : attempts.value())
-                        list.list_obj().items.push_back(tmpl::value_from_json(a.json));
+                    for (const auto& a : attempts.value()) {
+                        Value attempt = tmpl::value_from_json(a.json);
+                        fill_from_step(attempt, step);
+                        list.list_obj().items.push_back(std::move(attempt));
+                    }
                     step.dict_obj().set(str("attempts"), list);
                 }
             }

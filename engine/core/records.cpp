@@ -217,7 +217,7 @@ void Engine::persist_execution(Run& run) {
     store_.put_execution(run.id, run.wf->name, run.status, scrub(rec.finish()));
 }
 
-void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
+void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
     const std::string& input = input_json(unit);
     // The output is written twice when the attempt is recorded too: serialise it once.
@@ -253,8 +253,16 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt) {
         att.time("started_at", unit.attempt_started_ms);
         att.time("finished_at", unit.status == "running" ? 0 : now_unix_ms());
         att.number("duration_ms", unit.duration_ms);
-        att.json("input", input);
-        att.json("output", output);
+        if (settled) {
+            // The last attempt of a settled unit ran with the step record's input and ended
+            // with its output, and neither changes again: the history reader copies them back
+            // (history.cpp). Rendered reports and API answers were stored twice before.
+            static const std::string kBoth = R"(["input","output"])";
+            att.json("same_as_step", kBoth);
+        } else {
+            att.json("input", input);
+            att.json("output", output);
+        }
         att.value("error", unit.error);
         if (has_items(unit.logs)) att.value("logs", unit.logs);
         if (has_items(unit.http)) att.value("http", unit.http);

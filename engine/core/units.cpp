@@ -343,7 +343,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
 
 void Engine::settle_unit(Run& run, Unit& unit, bool eager) {
     unit.finished_ms = now_unix_ms();
-    persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped");
+    persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped", /*settled=*/true);
     if (unit.status == "failed") {
         const tmpl::Value* m = dict_get(unit.error, "message");
         emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,

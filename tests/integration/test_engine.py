@@ -449,6 +449,24 @@ outputs:
         self.assertEqual([a["attempt"] for a in attempts], [1, 2, 3])
         self.assertEqual([a["status"] for a in attempts], ["failed", "failed", "succeeded"])
         self.assertIn("503", attempts[0]["error"]["message"])
+        # Every attempt shows its input and output, though the last one is stored as a
+        # pointer to the step record's (they are the same): the failed ones keep their own.
+        step = self.p.show(doc["id"])["steps"]["call"]
+        for a in attempts:
+            self.assertEqual(a["input"], step["input"], a)
+            self.assertNotIn("same_as_step", a)
+        self.assertEqual(attempts[2]["output"], step["output"])
+        self.assertEqual(attempts[2]["output"]["json"], {"number": "INC7"})
+        self.assertNotEqual(attempts[0].get("output"), step["output"])
+        self.assertEqual(list(attempts[2])[:7], ["attempt", "status", "started_at", "finished_at",
+                                                  "duration_ms", "input", "output"])
+        # Stored once: the last attempt's record points at the step's (mdb_dump: lmdb-utils,
+        # installed with the test dependencies).
+        dump = subprocess.run(["mdb_dump", "-s", "attempts", "-p", str(self.p.data)],
+                              capture_output=True, text=True)
+        self.assertEqual(dump.returncode, 0, dump.stderr)
+        self.assertEqual(dump.stdout.count("same_as_step"), 1, dump.stdout)
+        self.assertEqual(dump.stdout.count("INC7"), 0, dump.stdout)
 
     def test_4xx_not_retried(self):
         srv = self.start_server()

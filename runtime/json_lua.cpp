@@ -10,6 +10,8 @@
 //   with an explicit stack).
 #include "runtime/json_lua.h"
 
+#include "runtime/json_writer.h"
+
 #include <lua.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -479,7 +481,7 @@ Result<std::string> to_json_text(lua_State* L, int idx) {
     Status converted = to_json(L, idx, doc, doc.GetAllocator());
     if (!converted) return converted.error();
     rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    JsonWriter writer(buffer);
     doc.Accept(writer);
     return std::string(buffer.GetString(), buffer.GetSize());
 }

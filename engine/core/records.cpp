@@ -104,7 +104,7 @@ class RecordWriter {
             return;
         }
         rapidjson::StringBuffer buf;
-        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+        JsonWriter w(buf);
         write_json(v, w);
         out_.append(buf.GetString(), buf.GetSize());
     }

@@ -124,13 +124,13 @@ void write_value(const Value& v, Writer& w) {
 
 }  // namespace
 
-void write_json(const Value& v, rapidjson::Writer<rapidjson::StringBuffer>& w) {
+void write_json(const Value& v, JsonWriter& w) {
     write_value(v, w);
 }
 
 std::string to_json_text(const Value& v) {
     rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    JsonWriter w(buf);
     write_value(v, w);
     return std::string(buf.GetString(), buf.GetSize());
 }

@@ -2,6 +2,7 @@
 // used at the edges: Lua task results, stored records, HTTP bodies, CLI output.
 #pragma once
 
+#include "runtime/json_writer.h"
 #include "template/value.h"
 
 #include <rapidjson/document.h>
@@ -21,7 +22,7 @@ Value from_rapidjson(const rapidjson::Value& v);
 // Compact JSON text, keys in insertion order, non-ASCII kept as UTF-8.
 std::string to_json_text(const Value& v);
 // The same, appended to a writer (records built field by field, engine/core/records.cpp).
-void write_json(const Value& v, rapidjson::Writer<rapidjson::StringBuffer>& w);
+void write_json(const Value& v, JsonWriter& w);
 // Indented JSON text (2 spaces), for humans.
 std::string to_pretty_json(const Value& v);
 

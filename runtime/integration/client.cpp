@@ -2,6 +2,7 @@
 
 #include "runtime/crypto.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/json_writer.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -495,7 +496,7 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
     bool answered = res && res.value().status >= 200 && res.value().status < 400;
     size_t cap = answered ? config_.max_logged_body_answered : config_.max_logged_body;
     rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    JsonWriter w(buf);
     auto str = [&](std::string_view s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
     auto headers = [&](const HttpHeaders& hs) {
         w.StartObject();

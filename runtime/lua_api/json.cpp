@@ -5,6 +5,7 @@
 // hold (a function, a cycle, a sparse array) is a bug in the task and raises, naming the path.
 // decode("null") returns json.null, never nil, so nil always means failure.
 #include "runtime/json_lua.h"
+#include "runtime/json_writer.h"
 #include "runtime/lua_api/args.h"
 #include "runtime/lua_api/guard.h"
 #include "runtime/lua_api/modules.h"
@@ -136,7 +137,7 @@ int json_encode(lua_State* L) {
         writer.SetIndent(' ', 2);
         doc.Accept(writer);
     } else {
-        rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+        JsonWriter writer(buffer);
         doc.Accept(writer);
     }
     lua_pushlstring(L, buffer.GetString(), buffer.GetSize());

@@ -1,0 +1,42 @@
+// JSON text out: rapidjson's Writer<StringBuffer>, with strings escaped a run at a time.
+//
+// rapidjson writes a string one character at a time through its escape table (about ten
+// instructions a byte). Stored records and API answers are mostly text (rendered reports,
+// ticket descriptions, vendor answers), so JsonWriter finds the next character that needs
+// escaping 16 bytes at a time and copies the runs between them whole. The output is byte
+// for byte what rapidjson::Writer writes (tests/unit/runtime/json_writer_test.cpp).
+#pragma once
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <string_view>
+
+namespace ferry {
+
+// Appends text escaped as rapidjson escapes it (no quotes): \" \\ \b \f \n \r \t, other
+// control characters as \u00XX, everything else (UTF-8 included) as it is.
+void append_json_escaped(rapidjson::StringBuffer& out, std::string_view text);
+
+class JsonWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
+  public:
+    explicit JsonWriter(rapidjson::StringBuffer& out) : Writer(out), out_(out) {}
+
+    // Hide the base class's: handlers are called by name (Document::Accept is a template).
+    bool String(const Ch* text, rapidjson::SizeType length, bool copy = false) {
+        (void)copy;
+        // The base class's bookkeeping (commas, colons) for one string value, then the text.
+        if (!RawValue("\"", 1, rapidjson::kStringType)) return false;
+        append_json_escaped(out_, std::string_view(text, length));
+        out_.Put('"');
+        return true;
+    }
+    bool Key(const Ch* text, rapidjson::SizeType length, bool copy = false) {
+        return String(text, length, copy);
+    }
+
+  private:
+    rapidjson::StringBuffer& out_;
+};
+
+} // namespace ferry

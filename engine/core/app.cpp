@@ -103,6 +103,7 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
                                                app->catalog, app->project, app->expressions,
                                                options.engine);
         app->engine->set_project_config(&app->config);
+        app->engine->set_template_environment(&app->template_env);
         app->notifier = std::make_unique<EventNotifier>(app->config, app->integrations,
                                                         *app->store);
         app->notifier->attach(*app->engine);

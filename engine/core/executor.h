@@ -97,6 +97,9 @@ class Engine {
     void set_workflow_resolver(WorkflowResolver r) { resolver_ = std::move(r); }
     // ferry.yaml: steps' `integration:` settings (ctx.integration) and dry_run.
     void set_project_config(const workflow::ProjectConfig* config) { config_ = config; }
+    // ferry.template's environment: with it the built-in template.render runs in C++
+    // (engine/core/native_tasks.cpp) instead of handing its vars to Lua and back.
+    void set_template_environment(tmpl::Environment* env) { templates_ = env; }
     // Adds a listener for execution and step events (progress lines, notifications...).
     void on_event(std::function<void(const EngineEvent&)> cb) {
         event_cbs_.push_back(std::move(cb));
@@ -163,10 +166,13 @@ class Engine {
     void finalize_run(Run& run);
     void invoke_subworkflow(Run& run, Unit& unit);
     void invoke_approval(Run& run, Unit& unit);
-    // The built-in sleep task without Lua (engine/core/sleeps.cpp). stop_sleep: if unit is
-    // sleeping, stops its timer (true) and the caller settles it.
-    static bool runs_natively(const TaskDef& task);
+    // Built-in tasks the engine runs without Lua (engine/core/native_tasks.cpp): sleep is a
+    // timer (stop_sleep: if unit is sleeping, stops it (true) and the caller settles it);
+    // template.render renders from the step's input Values.
+    enum class NativeTask { None, Sleep, Render };
+    NativeTask native_task(const TaskDef& task) const;
     void invoke_sleep(Run& run, Unit& unit);
+    void invoke_render(Run& run, Unit& unit);
     bool stop_sleep(Unit& unit);
     void approval_timed_out(Run& run, Unit& unit);
     void persist_execution(Run& run);
@@ -206,6 +212,7 @@ class Engine {
     EngineOptions options_;
     WorkflowResolver resolver_;
     const workflow::ProjectConfig* config_ = nullptr;
+    tmpl::Environment* templates_ = nullptr;
     std::vector<std::function<void(const EngineEvent&)>> event_cbs_;
     std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
     std::map<std::string, int> hook_cache_;

@@ -210,9 +210,10 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         unit_finished(run, unit, std::move(outcome));
         return;
     }
-    if (runs_natively(*task)) {
-        invoke_sleep(run, unit);
-        return;
+    switch (native_task(*task)) {
+    case NativeTask::Sleep: return invoke_sleep(run, unit);
+    case NativeTask::Render: return invoke_render(run, unit);
+    case NativeTask::None: break;
     }
     if (runner_ref_ == LUA_NOREF) {
         Result<int> r = stdlib_function("ferry/runner");

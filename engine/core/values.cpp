@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <cmath>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -85,6 +86,70 @@ Value from_rapidjson(const rapidjson::Value& j) {
 
 namespace {
 
+// The shaped value if it differs from v, else nullopt (v is then used as it is).
+std::optional<Value> reshaped(const Value& v, int depth, int max_depth) {
+    switch (v.kind()) {
+    case tmpl::Kind::None: return std::nullopt;
+    case tmpl::Kind::Undefined:
+    case tmpl::Kind::Object: return Value::none();
+    case tmpl::Kind::Bool:
+    case tmpl::Kind::Int: return std::nullopt;
+    case tmpl::Kind::Float:
+        if (std::isfinite(v.as_float())) return std::nullopt;
+        return Value::none();
+    case tmpl::Kind::String:
+        if (!v.is_safe()) return std::nullopt;
+        return Value::string(std::string(v.str()));
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple:
+    case tmpl::Kind::Dict: break;
+    }
+    if (depth >= max_depth) return Value::none();
+    if (!v.is_dict()) {
+        const auto& items = v.list_obj().items;
+        std::optional<Value> out;
+        for (size_t i = 0; i < items.size(); ++i) {
+            std::optional<Value> item = reshaped(items[i], depth + 1, max_depth);
+            if (!item && !out) continue;
+            if (!out) { // the first change: copy what came before it
+                out = Value::list();
+                out->list_obj().items.assign(items.begin(), items.begin() + ptrdiff_t(i));
+            }
+            out->list_obj().items.push_back(item ? std::move(*item) : items[i]);
+        }
+        if (!out && v.kind() == tmpl::Kind::Tuple) {
+            out = Value::list();
+            out->list_obj().items = items;
+        }
+        return out;
+    }
+    const auto& items = v.dict_obj().items;
+    std::optional<Value> out;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const auto& [k, val] = items[i];
+        std::optional<Value> key;
+        if (!k.is_string() || k.is_safe()) key = Value::string(tmpl::to_str(k));
+        std::optional<Value> item = reshaped(val, depth + 1, max_depth);
+        if (!key && !item && !out) continue;
+        if (!out) {
+            out = Value::dict();
+            for (size_t j = 0; j < i; ++j)
+                out->dict_obj().items.push_back(items[j]);
+        }
+        out->dict_obj().set(key ? std::move(*key) : k, item ? std::move(*item) : val);
+    }
+    return out;
+}
+
+} // namespace
+
+Value json_shaped(const Value& v, int max_depth) {
+    std::optional<Value> out = reshaped(v, 0, max_depth);
+    return out ? std::move(*out) : v;
+}
+
+namespace {
+
 // Writes straight from Values (no intermediate DOM): this is on the hot path of every
 // stored record.
 template <class Writer>
@@ -122,7 +187,7 @@ void write_value(const Value& v, Writer& w) {
     }
 }
 
-}  // namespace
+} // namespace
 
 void write_json(const Value& v, JsonWriter& w) {
     write_value(v, w);

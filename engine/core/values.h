@@ -23,6 +23,11 @@ Value from_rapidjson(const rapidjson::Value& v);
 std::string to_json_text(const Value& v);
 // The same, appended to a writer (records built field by field, engine/core/records.cpp).
 void write_json(const Value& v, JsonWriter& w);
+// v as it comes back from a trip through JSON (or Lua tables): undefined, none and objects
+// are none, non-finite floats none, tuples lists, dict keys strings, Markup plain text, and
+// containers nested deeper than max_depth none. Subtrees with nothing to change are shared,
+// not copied: for a plain JSON-like value this only walks it.
+Value json_shaped(const Value& v, int max_depth);
 // Indented JSON text (2 spaces), for humans.
 std::string to_pretty_json(const Value& v);
 

@@ -1336,6 +1336,73 @@ steps:
         self.assertIn("no.such", missing.stderr)
 
 
+class TemplateRender(EngineTest):
+    # The engine renders template.render steps itself (engine/core/native_tasks.cpp): the
+    # text must be what Jinja2 makes of the same data, keys in their order.
+    DATA_TEMPLATE = ("{% for k, v in inputs.data.items() %}{{ k }}={{ v }};{% endfor %}\n"
+                     "{{ inputs.data.mid.x | tojson }} {{ inputs.data.zeta * 2 }} {{ inputs.note }}"
+                     " {{ vars.greeting }}\n")
+    STEPS_TEMPLATE = "{{ steps.first.output.text | length }}:{{ steps.first.output.text }}"
+
+    def test_default_vars_render_as_jinja2_does(self):
+        import jinja2
+        self.p.write("templates/data.j2", self.DATA_TEMPLATE)
+        self.p.write("templates/steps.j2", self.STEPS_TEMPLATE)
+        self.p.workflow("report", """\
+inputs:
+  data: {type: object, required: true}
+  note: {type: string, default: "caf\\u00e9 <b>&"}
+vars:
+  greeting: hello
+steps:
+  - {id: first, task: template.render, with: {template: data.j2}}
+  - {id: second, task: template.render, needs: first, with: {template: steps.j2}}
+outputs:
+  text: "{{ steps.second.output.text }}"
+""")
+        data = {"zeta": 1, "alpha": 2.5, "mid": {"x": [1, 2.5, None, True, "q\"uote"]},
+                "empty": {}, "list": []}
+        doc = self.assertRun("report", "--input", "data=" + json.dumps(data))
+        env = jinja2.Environment()  # ferry.template drops the trailing newline, as Jinja2 does
+        env.policies["json.dumps_kwargs"] = {"sort_keys": False}
+        first = env.from_string(self.DATA_TEMPLATE).render(
+            inputs={"data": data, "note": "caf\u00e9 <b>&"}, vars={"greeting": "hello"})
+        self.assertEqual(doc["steps"]["first"]["output"]["text"], first)
+        self.assertTrue(first.startswith("zeta=1;alpha=2.5;mid={'x': [1, 2.5, None, True, "))
+        second = env.from_string(self.STEPS_TEMPLATE).render(
+            steps={"first": {"output": {"text": first}}})
+        self.assertEqual(doc["outputs"]["text"], second)
+
+    def test_a_template_error_fails_the_step_naming_the_place(self):
+        self.p.write("templates/bad.j2", "line one\n{{ inputs.x | no_such_filter }}\n")
+        self.p.workflow("bad", """\
+steps:
+  - {id: r, task: template.render, with: {template: bad.j2}}
+""")
+        doc = self.assertRun("bad", code=1)
+        err = self.step_error(doc, "r")
+        self.assertEqual(err["kind"], "validation")
+        self.assertIn("bad.j2:2", err["message"])
+        self.assertIn("no_such_filter", err["message"])
+        doc = self.assertRun("bad", code=1)  # a missing template too
+        self.p.workflow("missing", "steps:\n  - {id: r, task: template.render, with: {template: nope.j2}}\n")
+        doc = self.assertRun("missing", code=1)
+        self.assertIn("nope.j2", self.step_error(doc, "r")["message"])
+
+    def test_a_project_file_replacing_template_render_runs_as_lua(self):
+        self.p.write("tasks/template/render.lua", """\
+return {
+  name = "template.render",
+  description = "project override",
+  input = { template = { type = "string", required = true } },
+  run = function(ctx, input) return { text = "from the project: " .. input.template } end,
+}
+""")
+        self.p.workflow("over", "steps:\n  - {id: r, task: template.render, with: {template: x.j2}}\n")
+        doc = self.assertRun("over")
+        self.assertEqual(doc["steps"]["r"]["output"]["text"], "from the project: x.j2")
+
+
 # --------------------------------------------------------------------------- 12: bundled examples
 
 

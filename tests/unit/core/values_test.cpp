@@ -1,0 +1,43 @@
+// engine/core/values: json_shaped gives a Value the shape a trip through JSON gives it.
+#include "core/values.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+using namespace ferry::engine;
+using ferry::tmpl::Kind;
+
+TEST_CASE("json_shaped: JSON-like values come back as they are, shared", "[values]") {
+    Value v = dict_of({{"a", Value::integer(1)},
+                       {"b", Value::floating(2.5)},
+                       {"list", Value::list()},
+                       {"nested", dict_of({{"s", str("text")}, {"n", Value::none()}})}});
+    Value shaped = json_shaped(v, 200);
+    CHECK(&shaped.dict_obj() == &v.dict_obj()); // nothing to change: not copied
+    CHECK(to_json_text(shaped) == R"({"a":1,"b":2.5,"list":[],"nested":{"s":"text","n":null}})");
+}
+
+TEST_CASE("json_shaped: what JSON cannot hold becomes what JSON would make of it", "[values]") {
+    Value tuple = Value::tuple({Value::integer(1), Value::undefined()});
+    Value keys = Value::dict();
+    keys.dict_obj().set(Value::integer(7), str("seven"));
+    keys.dict_obj().set(str("ok"), Value::floating(std::nan("")));
+    Value v = dict_of({{"keep", str("same")},
+                       {"tuple", tuple},
+                       {"safe", Value::string("<b>", true)},
+                       {"keys", keys},
+                       {"deep", dict_of({{"x", dict_of({{"y", Value::integer(1)}})}})}});
+    Value shaped = json_shaped(v, 2); // containers at depth 2 and deeper: null, as push_value does
+    CHECK(
+        to_json_text(shaped) ==
+        R"({"keep":"same","tuple":[1,null],"safe":"<b>","keys":{"7":"seven","ok":null},"deep":{"x":null}})");
+    const Value* t = dict_get(shaped, "tuple");
+    REQUIRE(t);
+    CHECK(t->kind() == Kind::List);
+    CHECK_FALSE(dict_get(shaped, "safe")->is_safe());
+    CHECK(dict_get(*dict_get(shaped, "keys"), "7"));
+    // The original is untouched.
+    CHECK(dict_get(v, "tuple")->kind() == Kind::Tuple);
+    CHECK(dict_get(v, "safe")->is_safe());
+}

@@ -480,10 +480,7 @@ Result<std::string> to_json_text(lua_State* L, int idx) {
     rapidjson::Document doc;
     Status converted = to_json(L, idx, doc, doc.GetAllocator());
     if (!converted) return converted.error();
-    rapidjson::StringBuffer buffer;
-    JsonWriter writer(buffer);
-    doc.Accept(writer);
-    return std::string(buffer.GetString(), buffer.GetSize());
+    return json_text(doc);
 }
 
 }  // namespace ferry::json_lua

@@ -70,4 +70,11 @@ void append_json_escaped(rapidjson::StringBuffer& out, std::string_view text) {
     }
 }
 
+std::string json_text(const rapidjson::Value& value) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer(buffer);
+    value.Accept(writer);
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 } // namespace ferry

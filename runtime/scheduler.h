@@ -60,8 +60,10 @@ struct TaskLogEntry {
 struct TaskChange {
     std::string kind;
     std::string id;
-    std::string before;   // JSON text
-    std::string after;    // JSON text
+    // As documents, not text: the engine diffs them and then writes them, and parsing the
+    // text back for the diff cost more than the rest of the change record.
+    rapidjson::Document before;
+    rapidjson::Document after;
 };
 
 // Something the task produced besides its result, for its owner to store with the step:

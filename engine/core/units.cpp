@@ -265,8 +265,8 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                                       ",\"kind\":" + to_json_text(str(c.kind)) +
                                       ",\"id\":" + to_json_text(str(c.id)) +
                                       ",\"at\":" + to_json_text(str(rfc3339(now_unix_ms()))) +
-                                      ",\"patch\":" + patch + ",\"before\":" + c.before +
-                                      ",\"after\":" + c.after + "}");
+                                      ",\"patch\":" + patch + ",\"before\":" + json_text(c.before) +
+                                      ",\"after\":" + json_text(c.after) + "}");
     }
     for (TaskRecord& r : outcome.records) {
         if (r.kind == "http") {

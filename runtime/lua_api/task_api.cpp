@@ -268,17 +268,13 @@ int step_change(lua_State* L) {
     change.kind = kind;
     change.id = std::move(id_text);
     for (int idx : {3, 4}) {
-        std::string* target = idx == 3 ? &change.before : &change.after;
-        if (lua_isnoneornil(L, idx)) {
-            *target = "null";
-            continue;
-        }
-        Result<std::string> text = json_lua::to_json_text(L, idx);
-        if (!text) {
+        rapidjson::Document& target = idx == 3 ? change.before : change.after;
+        if (lua_isnoneornil(L, idx)) continue; // a Document starts as null
+        Status converted = json_lua::to_json(L, idx, target, target.GetAllocator());
+        if (!converted) {
             return luaL_error(L, "ferry.step.change: argument #%d: %s", idx,
-                              text.error().message.c_str());
+                              converted.error().message.c_str());
         }
-        *target = std::move(text.value());
     }
     t->record_change(std::move(change));
     return 0;

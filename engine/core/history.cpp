@@ -44,8 +44,27 @@ std::string execution_json(store::Store& store, const std::string& id, bool pret
                           "finished_at", "parent"}) {
         if (const Value* v = dict_get(exec, k)) out.dict_obj().set(str(k), *v);
     }
-    Value steps = Value::dict();
     auto records = store.steps(id);
+    if (!pretty && !with_attempts) {
+        // The step records go out as stored (they are compact JSON objects written by the
+        // engine): splicing them skips parsing and writing again what is most of the answer
+        // (a `?wait=` answer of ferry serve, `ferry run`'s output).
+        std::string text = to_json_text(out);
+        text.pop_back(); // the closing brace: "steps" goes last
+        text += R"(,"steps":{)";
+        static const std::vector<store::KeyedJson> kNoSteps;
+        bool first = true;
+        for (const auto& kj : records ? records.value() : kNoSteps) {
+            if (!first) text += ',';
+            first = false;
+            text += to_json_text(str(kj.key));
+            text += ':';
+            text += kj.json;
+        }
+        text += "}}";
+        return text;
+    }
+    Value steps = Value::dict();
     if (records) {
         for (const auto& kj : records.value()) {
             Value step = tmpl::value_from_json(kj.json);

@@ -1372,6 +1372,14 @@ outputs:
         second = env.from_string(self.STEPS_TEMPLATE).render(
             steps={"first": {"output": {"text": first}}})
         self.assertEqual(doc["outputs"]["text"], second)
+        # `ferry run` prints the step records as stored (spliced, history.cpp); `executions
+        # show` parses and writes them again with their attempts: the same records.
+        shown = self.p.show(doc["id"])
+        for key, step in shown["steps"].items():
+            step.pop("attempts")
+            self.assertEqual(doc["steps"][key], step)
+        self.assertEqual({k: v for k, v in shown.items() if k != "steps"},
+                         {k: v for k, v in doc.items() if k != "steps"})
 
     def test_a_template_error_fails_the_step_naming_the_place(self):
         self.p.write("templates/bad.j2", "line one\n{{ inputs.x | no_such_filter }}\n")

@@ -264,8 +264,12 @@ bool Responder::send(int status, std::string body, HttpHeaders headers) {
     return send(ServerResponse{status, std::move(headers), std::move(body)});
 }
 
-bool Responder::send_error(int status, std::string_view code, std::string_view message) {
-    return send(status, error_body(code, message), {{"Content-Type", "application/json"}});
+bool Responder::send_error(int status, std::string_view code, std::string_view message,
+                           HttpHeaders extra) {
+    HttpHeaders headers = {{"Content-Type", "application/json"}};
+    for (auto& h : extra)
+        headers.push_back(std::move(h));
+    return send(status, error_body(code, message), std::move(headers));
 }
 
 bool Responder::start_stream(int status, HttpHeaders headers) {

@@ -121,7 +121,8 @@ class Responder {
     bool send(ServerResponse response);
     bool send(int status, std::string body, HttpHeaders headers = {});
     // An error in the contract's shape {"error": {"code", "message"}}.
-    bool send_error(int status, std::string_view code, std::string_view message);
+    bool send_error(int status, std::string_view code, std::string_view message,
+                    HttpHeaders extra = {});
 
     // A response of unknown length: chunked on HTTP/1.1, on HTTP/1.0 the connection closes
     // when it ends. write() sends a piece at once; it returns false once the client is gone.

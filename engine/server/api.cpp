@@ -126,8 +126,8 @@ void Call::json(int status, const std::string& body) {
     res.send(status, body, {{"Content-Type", "application/json"}});
 }
 
-void Call::error(int status, std::string_view code, std::string_view message) {
-    res.send_error(status, code, message);
+void Call::error(int status, std::string_view code, std::string_view message, HttpHeaders extra) {
+    res.send_error(status, code, message, std::move(extra));
 }
 
 Api::Api(App& app, ServerSettings settings) : app_(app), settings_(std::move(settings)) {}
@@ -140,8 +140,21 @@ void Api::add(std::string method, std::string pattern, Role role, Handler handle
 Role Api::authenticate(const ServerRequest& req, std::string* caller) const {
     *caller = "anonymous";
     std::string auth = req.header("authorization");
-    if (auth.size() < 8 || strncasecmp(auth.c_str(), "Bearer ", 7) != 0) return Role::None;
-    std::string digest = crypto::sha256_hex(std::string_view(auth).substr(7));
+    std::string token;
+    if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {
+        token = auth.substr(7);
+    } else if (auth.size() > 6 && strncasecmp(auth.c_str(), "Basic ", 6) == 0) {
+        // A browser cannot send a bearer token; it asks for a user name and password when
+        // a form answers 401 with a Basic challenge. The password is the token; the user
+        // name is not checked (the token's own name is the caller).
+        std::optional<std::string> pair = crypto::base64_decode(std::string_view(auth).substr(6));
+        size_t colon = pair ? pair->find(':') : std::string::npos;
+        if (colon == std::string::npos) return Role::None;
+        token = pair->substr(colon + 1);
+    } else {
+        return Role::None;
+    }
+    std::string digest = crypto::sha256_hex(token);
     for (const Token& t : settings_.tokens) {
         if (crypto::constant_time_equals(digest, t.sha256)) {
             *caller = t.name;
@@ -184,11 +197,12 @@ void Api::handle(ServerRequest& req, Responder res) {
     call.role = authenticate(req, &call.caller);
     if (call.role < match->role) {
         if (call.role == Role::None && !req.header("authorization").empty())
-            call.error(401, "unauthorized", "the bearer token is not valid");
+            call.error(401, "unauthorized", "the bearer token is not valid", {kBearerChallenge});
         else if (call.role == Role::None)
             call.error(401, "unauthorized",
                        "this endpoint needs a bearer token (role " +
-                           std::string(to_string(match->role)) + " or above)");
+                           std::string(to_string(match->role)) + " or above)",
+                       {kBearerChallenge});
         else
             call.error(403, "forbidden", "role " + std::string(to_string(call.role)) +
                                              " may not do this; it needs " +

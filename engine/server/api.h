@@ -39,6 +39,13 @@ struct ServerSettings {
 Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& config);
 
 // One request being answered.
+// 401 challenges (RFC 9110, WWW-Authenticate): the API takes bearer tokens; form pages ask a
+// browser for Basic credentials instead, whose password is the token (Api::authenticate).
+inline const std::pair<std::string, std::string> kBearerChallenge{"WWW-Authenticate",
+                                                                  "Bearer realm=\"ferry\""};
+inline const std::pair<std::string, std::string> kBasicChallenge{
+    "WWW-Authenticate", "Basic realm=\"ferry\", charset=\"UTF-8\""};
+
 struct Call {
     ServerRequest& req;
     Responder res;
@@ -47,7 +54,7 @@ struct Call {
     std::string caller;                          // the token's name, or "anonymous"
 
     void json(int status, const std::string& body);
-    void error(int status, std::string_view code, std::string_view message);
+    void error(int status, std::string_view code, std::string_view message, HttpHeaders extra = {});
     // A refused approval decision: 404 (no such execution or step here), 409 (not waiting),
     // 403 (the caller is not among the step's approvers).
     void refused(const Engine::DecideResult& r);

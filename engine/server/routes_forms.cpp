@@ -20,11 +20,13 @@ using workflow::FormSpec;
 bool allowed(Call& c, const FormSpec& form, Role needed) {
     if (form.is_public || c.role >= needed) return true;
     if (c.role == Role::None)
+        // A Basic challenge: a browser then asks for the token (as the password) itself.
         c.error(401, "unauthorized",
                 c.req.header("authorization").empty()
-                    ? "this form needs a bearer token (role " + std::string(to_string(needed)) +
-                          " or above)"
-                    : std::string("the bearer token is not valid"));
+                    ? "this form needs a token (role " + std::string(to_string(needed)) +
+                          " or above): a bearer token, or the password of Basic authentication"
+                    : std::string("the token is not valid"),
+                {kBasicChallenge});
     else
         c.error(403, "forbidden",
                 "role " + std::string(to_string(c.role)) + " may not do this; it needs " +

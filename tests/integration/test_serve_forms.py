@@ -337,6 +337,48 @@ class Forms(unittest.TestCase):
                          202)
 
 
+    def test_a_browser_is_asked_for_the_token_as_a_basic_password(self):
+        # A browser cannot send a bearer token: the 401 of a protected form carries a Basic
+        # challenge, and the token works as the password (any user name).
+        status, headers, body = request("GET", "/forms/change-request")
+        self.assertEqual(status, 401)
+        self.assertTrue(headers["www-authenticate"].startswith('Basic realm="ferry"'), headers)
+        self.assertNotIn(OPERATOR, body)
+
+        def basic(user, password):
+            return {"Authorization": "Basic " + base64.b64encode(
+                ("%s:%s" % (user, password)).encode()).decode()}
+
+        status, _, body = request("GET", "/forms/change-request", headers=basic("me", VIEWER))
+        self.assertEqual(status, 200, body)
+        self.assertIn('<label for="f-device">Device', body)
+        status, headers, _ = request("GET", "/forms/change-request",
+                                     headers=basic("me", "wrong"))
+        self.assertEqual(status, 401)
+        self.assertIn("www-authenticate", headers)
+        form = urllib.parse.urlencode([("device", "sw-9"), ("window", "2026-03-01T22:00")])
+        status, headers, body = request(
+            "POST", "/api/v1/forms/change-request/submit", form,
+            headers={**basic("anyone", OPERATOR),
+                     "Content-Type": "application/x-www-form-urlencoded",
+                     "Accept": "text/html"})
+        self.assertEqual(status, 202, body)
+        self.assertIn('href="/api/v1/executions/', body)
+        self.assertEqual(request("POST", "/api/v1/forms/change-request/submit", form,
+                                 headers={**basic("x", VIEWER), "Content-Type":
+                                          "application/x-www-form-urlencoded"})[0], 403)
+        # Malformed Basic credentials are no token at all.
+        self.assertEqual(request("GET", "/forms/change-request",
+                                 headers={"Authorization": "Basic !!!"})[0], 401)
+        self.assertEqual(request("GET", "/forms/change-request", headers={
+            "Authorization": "Basic " + base64.b64encode(VIEWER.encode()).decode()})[0], 401)
+        # The API answers its own 401s with a Bearer challenge, and takes Basic too.
+        status, headers, _ = request("GET", "/api/v1/executions")
+        self.assertEqual(status, 401)
+        self.assertTrue(headers["www-authenticate"].startswith("Bearer"), headers)
+        self.assertEqual(request("GET", "/api/v1/executions", headers=basic("me", VIEWER))[0], 200)
+
+
 class Hooks(unittest.TestCase):
     def test_standard_webhooks_valid(self):
         body = json.dumps({"type": "incident.created", "data": {"n": 1}}).encode()

@@ -53,9 +53,13 @@ void Engine::invoke_approval(Run& run, Unit& unit) {
         }
         unit.wait_deadline_ms = now_unix_ms() + ms.value();
     }
+    park_approval(run, unit, true);
+}
+
+void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
     unit.status = "waiting";
     run.status = "waiting";
-    persist_unit(run, unit, true);
+    if (record_unit) persist_unit(run, unit, true);
     persist_execution(run);
     emit(run, "step.waiting", unit.key, "waiting", input_text(unit.input, "message"), 0,
          unit.attempt);

@@ -175,6 +175,9 @@ class Engine {
     void invoke_render(Run& run, Unit& unit);
     bool stop_sleep(Unit& unit);
     void approval_timed_out(Run& run, Unit& unit);
+    // Waits for a decision (and arms the timeout). record_unit: write the step's "waiting"
+    // record; false when it is already there (a resumed wait).
+    void park_approval(Run& run, Unit& unit, bool record_unit);
     void persist_execution(Run& run);
     // settled: the unit's record is final (settle_unit), so its attempt record can point at
     // the step record's input and output instead of repeating them (records.cpp).

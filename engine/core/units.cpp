@@ -152,6 +152,15 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 unit.child_execution = std::string(child->str());
             if (const tmpl::Value* d = dict_get(r, "wait_deadline_ms"); d && d->is_int())
                 unit.wait_deadline_ms = uint64_t(d->as_int());
+            if (status == "waiting" && def.task == "approval" && unit.attempt > 0 &&
+                unit.input_ready) {
+                // A durable wait, not an interrupted attempt: waiting again at once, from its
+                // record (same attempt, same deadline), so a decision sent right after the
+                // restart finds the step waiting, and the history gains no attempt.
+                unit.interrupted = false;
+                park_approval(run, unit, false);
+                return;
+            }
             if (unit.attempt > 0) {
                 store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt),
                                    to_json_text(dict_of({{"attempt", tmpl::Value::integer(unit.attempt)},

@@ -356,6 +356,10 @@ class Approvals(unittest.TestCase):
                          ("approved", "operator", "window agreed with the NOC"))
         self.assertTrue(out["at"])
         self.assertEqual(rec["steps"]["apply"]["status"], "succeeded")
+        # The restart resumed the wait itself, not a new attempt of it.
+        self.assertEqual(rec["steps"]["approve"]["attempt"], 1)
+        self.assertEqual([a["status"] for a in rec["steps"]["approve"]["attempts"]],
+                         ["succeeded"])
         # Deciding twice is a conflict.
         status, _ = self.s.json("POST", "/api/v1/executions/%s/steps/approve/reject" % exec_id,
                                 {}, role="operator")

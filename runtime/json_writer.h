@@ -7,10 +7,9 @@
 // for byte what rapidjson::Writer writes (tests/unit/runtime/json_writer_test.cpp).
 #pragma once
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-
-#include <rapidjson/document.h>
 
 #include <string>
 #include <string_view>
@@ -20,8 +19,6 @@ namespace ferry {
 // Appends text escaped as rapidjson escapes it (no quotes): \" \\ \b \f \n \r \t, other
 // control characters as \u00XX, everything else (UTF-8 included) as it is.
 void append_json_escaped(rapidjson::StringBuffer& out, std::string_view text);
-
-class JsonWriter;
 
 // Compact JSON text of a rapidjson value (JsonWriter).
 std::string json_text(const rapidjson::Value& value);

@@ -52,14 +52,15 @@ std::string execution_json(store::Store& store, const std::string& id, bool pret
         std::string text = to_json_text(out);
         text.pop_back(); // the closing brace: "steps" goes last
         text += R"(,"steps":{)";
-        static const std::vector<store::KeyedJson> kNoSteps;
-        bool first = true;
-        for (const auto& kj : records ? records.value() : kNoSteps) {
-            if (!first) text += ',';
-            first = false;
-            text += to_json_text(str(kj.key));
-            text += ':';
-            text += kj.json;
+        if (records) {
+            bool first = true;
+            for (const auto& kj : records.value()) {
+                if (!first) text += ',';
+                first = false;
+                text += to_json_text(str(kj.key));
+                text += ':';
+                text += kj.json;
+            }
         }
         text += "}}";
         return text;

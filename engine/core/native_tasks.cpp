@@ -45,9 +45,8 @@ void Engine::invoke_render(Run& run, Unit& unit) {
         tmpl::Value shaped =
             vars && vars->is_dict() ? json_shaped(*vars, json_lua::kMaxDepth) : tmpl::Value::dict();
         try {
-            std::string text =
-                templates_->render_or_throw(*templates_->get_template(std::string(name->str())),
-                                            shaped.is_dict() ? shaped : tmpl::Value::dict());
+            std::string text = templates_->render_or_throw(
+                *templates_->get_template(std::string(name->str())), shaped);
             out.ok = true;
             out.value.SetObject();
             out.value.AddMember("text",

@@ -143,7 +143,6 @@ void Engine::start_unit(Run& run, Unit& unit) {
             }
             // Interrupted: run again with the same input and idempotency key.
             unit.attempt = int(field("attempt").is_int() ? field("attempt").as_int() : 0);
-            unit.interrupted = unit.attempt > 0;
             if (const tmpl::Value* in = dict_get(r, "input"); in && !in->is_none()) {
                 unit.input = *in;
                 unit.input_ready = true;
@@ -157,10 +156,10 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 // A durable wait, not an interrupted attempt: waiting again at once, from its
                 // record (same attempt, same deadline), so a decision sent right after the
                 // restart finds the step waiting, and the history gains no attempt.
-                unit.interrupted = false;
                 park_approval(run, unit, false);
                 return;
             }
+            unit.interrupted = unit.attempt > 0;
             if (unit.attempt > 0) {
                 store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt),
                                    to_json_text(dict_of({{"attempt", tmpl::Value::integer(unit.attempt)},

@@ -2,7 +2,6 @@
 
 #include "core/values.h"
 #include "runtime/crypto.h"
-#include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
 
 #include <algorithm>
@@ -46,33 +45,10 @@ std::string quote(std::string_view s) { return to_json_text(tmpl::Value::string(
 
 Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& config) {
     ServerSettings s;
-    if (const tmpl::Value* listen = field(config.server, "listen")) {
-        if (!listen->is_string()) return make_error(ErrorKind::Validation, "server.listen must be HOST:PORT");
-        s.listen = std::string(listen->str());
-    }
-    if (const tmpl::Value* mb = field(config.server, "max_body")) {
-        // The shape was checked when ferry.yaml was loaded (workflow/project_config.cpp).
-        if (mb->is_int() && mb->as_int() > 0) {
-            s.max_body = size_t(mb->as_int());
-        } else {
-            Result<uint64_t> bytes = parse_size_bytes(mb->is_string() ? mb->str() : "");
-            if (!bytes)
-                return make_error(ErrorKind::Validation,
-                                  "server.max_body: " + bytes.error().message);
-            s.max_body = size_t(bytes.value());
-        }
-    }
-    if (const tmpl::Value* grace = field(config.server, "shutdown_grace")) {
-        if (!grace->is_string()) {
-            return make_error(ErrorKind::Validation,
-                              "server.shutdown_grace: expected a duration like 10s or 500ms");
-        }
-        Result<uint64_t> ms = parse_duration_ms(grace->str());
-        if (!ms)
-            return make_error(ErrorKind::Validation,
-                              "server.shutdown_grace: " + ms.error().message);
-        s.shutdown_grace_ms = ms.value();
-    }
+    // server: was read and checked with ferry.yaml (workflow/project_config.cpp).
+    if (config.server.listen) s.listen = *config.server.listen;
+    if (config.server.max_body) s.max_body = size_t(*config.server.max_body);
+    if (config.server.shutdown_grace_ms) s.shutdown_grace_ms = *config.server.shutdown_grace_ms;
     if (const tmpl::Value* tokens = field(config.auth, "tokens")) {
         if (!tokens->is_list()) return make_error(ErrorKind::Validation, "auth.tokens must be a list");
         for (const tmpl::Value& t : tokens->list_obj().items) {

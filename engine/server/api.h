@@ -38,7 +38,6 @@ struct ServerSettings {
 // server: and auth: of ferry.yaml; problems name the field.
 Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& config);
 
-// One request being answered.
 // 401 challenges (RFC 9110, WWW-Authenticate): the API takes bearer tokens; form pages ask a
 // browser for Basic credentials instead, whose password is the token (Api::authenticate).
 inline const std::pair<std::string, std::string> kBearerChallenge{"WWW-Authenticate",
@@ -46,6 +45,7 @@ inline const std::pair<std::string, std::string> kBearerChallenge{"WWW-Authentic
 inline const std::pair<std::string, std::string> kBasicChallenge{
     "WWW-Authenticate", "Basic realm=\"ferry\", charset=\"UTF-8\""};
 
+// One request being answered.
 struct Call {
     ServerRequest& req;
     Responder res;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,15 +50,19 @@ class ConfigReader {
         return text;
     }
 
-    uint64_t duration(const YAML::Node& n, const std::string& field, uint64_t fallback) {
+    // Milliseconds, or nullopt once the problem is reported.
+    std::optional<uint64_t> duration(const YAML::Node& n, const std::string& field) {
         std::string text = string(n, field);
-        if (text.empty()) return fallback;
+        if (text.empty()) return std::nullopt;
         Result<uint64_t> ms = parse_duration_ms(text);
         if (!ms) {
             ctx_.error(n, field + ": " + ms.error().message);
-            return fallback;
+            return std::nullopt;
         }
         return ms.value();
+    }
+    uint64_t duration(const YAML::Node& n, const std::string& field, uint64_t fallback) {
+        return duration(n, field).value_or(fallback);
     }
 
     double number(const YAML::Node& n, const std::string& field, double fallback, double min) {

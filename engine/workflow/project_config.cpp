@@ -312,33 +312,38 @@ void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key,
     out = detail::to_value(r.ctx(), v);
 }
 
-// server: checked here, where the file's positions are known (so `ferry validate` reports
-// them as FILE:LINE:COL); engine/server reads the values when it starts.
-void read_server(ConfigReader& r, const YAML::Node& v) {
+// server: read here, where the file's positions are known (so `ferry validate` reports a
+// mistake as FILE:LINE:COL); engine/server only copies the values.
+void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
+    if (!r.mapping(v, "server")) return;
     r.fields(v, "server", {"listen", "max_body", "shutdown_grace"},
              [&](const std::string& key, const YAML::Node& n) {
                  const std::string field = "server." + key;
                  if (key == "listen") {
                      std::string text = r.string(n, field);
                      size_t colon = text.rfind(':');
-                     if (!text.empty() &&
-                         (colon == std::string::npos || colon == 0 || colon + 1 == text.size()))
+                     if (text.empty()) return;
+                     if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
                          r.ctx().error(n, field + " must be HOST:PORT, got '" + text + "'");
+                     else
+                         out.listen = text;
                  } else if (key == "max_body") {
                      tmpl::Value value = detail::scalar_value(r.ctx(), n);
+                     uint64_t bytes = 0;
                      if (n.IsScalar() && value.is_int()) {
-                         if (value.as_int() <= 0) r.ctx().error(n, field + " must be more than 0");
-                         return;
+                         bytes = value.as_int() > 0 ? uint64_t(value.as_int()) : 0;
+                     } else {
+                         std::string text = r.string(n, field);
+                         if (text.empty()) return;
+                         Result<uint64_t> parsed = parse_size_bytes(text);
+                         if (!parsed)
+                             return r.ctx().error(n, field + ": " + parsed.error().message);
+                         bytes = parsed.value();
                      }
-                     std::string text = r.string(n, field);
-                     if (text.empty()) return;
-                     Result<uint64_t> bytes = parse_size_bytes(text);
-                     if (!bytes)
-                         r.ctx().error(n, field + ": " + bytes.error().message);
-                     else if (bytes.value() == 0)
-                         r.ctx().error(n, field + " must be more than 0");
+                     if (bytes == 0) return r.ctx().error(n, field + " must be more than 0");
+                     out.max_body = bytes;
                  } else {
-                     r.duration(n, field, 0);
+                     out.shutdown_grace_ms = r.duration(n, field);
                  }
              });
 }
@@ -404,8 +409,7 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
         } else if (key == "events") {
             read_events(r, v, c);
         } else if (key == "server") {
-            check_section(r, v, key, c.server);
-            if (v.IsMap()) read_server(r, v);
+            read_server(r, v, c.server);
         } else if (key == "auth") {
             check_section(r, v, key, c.auth);
         } else if (key == "forms") {

@@ -59,6 +59,14 @@ struct FormField {
     Mark mark;
 };
 
+// `server:`, read and checked at load (problems at FILE:LINE:COL); what is not set keeps the
+// server's defaults (engine/server/api.h ServerSettings).
+struct ServerConfig {
+    std::optional<std::string> listen; // HOST:PORT
+    std::optional<uint64_t> max_body;  // bytes, more than 0
+    std::optional<uint64_t> shutdown_grace_ms;
+};
+
 struct FormSpec {
     std::string name;
     std::string title;                 // defaults to the name
@@ -103,8 +111,9 @@ struct ProjectConfig {
     std::vector<ScheduleEntry> schedule_entries;  // `schedules:`, validated
     std::vector<FormSpec> form_specs;
     std::vector<HookSpec> hook_specs;
+    ServerConfig server;
     // Sections the server reads (issue 5), kept as values after their shape is checked.
-    tmpl::Value server, auth, forms, schedules, hooks;
+    tmpl::Value auth, forms, schedules, hooks;
 
     const IntegrationEntry* integration(const std::string& name) const;
     const FormSpec* form(const std::string& name) const;

@@ -227,12 +227,11 @@ HookSpec read_hook(ConfigReader& r, const std::string& name, const YAML::Node& n
             h.tolerance_ms = r.duration(v, key, h.tolerance_ms);
             if (h.tolerance_ms == 0) r.ctx().error(v, "tolerance must be more than 0s");
         } else if (key == "replay_window") {
-            constexpr uint64_t kUnreadable = UINT64_MAX; // reported by duration() already
-            uint64_t ms = r.duration(v, key, kUnreadable);
-            if (ms == 0)
+            std::optional<uint64_t> ms = r.duration(v, key);
+            if (ms == 0u)
                 r.ctx().error(v, "replay_window must be more than 0s (leave it out for none)");
-            else if (ms != kUnreadable)
-                h.replay_window_ms = ms;
+            else if (ms)
+                h.replay_window_ms = *ms;
         } else if (key == "action") {
             read_action(r, v, h, where);
         }

@@ -187,12 +187,7 @@ double float_fromhex(std::string_view text) {
     std::string lower = str_lower(text);
     std::string_view body = lower;
     bool negative = false;
-    if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
-        negative = body[0] == '-';
-        body.remove_prefix(1);
-    }
-    if (body == "inf" || body == "infinity") return negative ? -HUGE_VAL : HUGE_VAL;
-    if (body == "nan") return std::nan("");
+    if (auto special = take_sign_and_special_float(body, negative)) return *special;
     if (body.substr(0, 2) == "0x") body.remove_prefix(2);
     size_t i = 0, digits = 0;
     auto is_hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };

@@ -461,6 +461,9 @@ Value markup_concat(std::string_view a, bool a_safe, std::string_view b, bool b_
 // Parse Python int()/float() literals the way the int and float filters need.
 std::optional<int64_t> parse_int(std::string_view s, int base = 10);
 std::optional<double> parse_float(std::string_view s);
+// Takes an optional sign off lower-case number text (into negative); then "inf", "infinity"
+// or "nan" as float() spells them give their value, anything else nullopt.
+std::optional<double> take_sign_and_special_float(std::string_view& body, bool& negative);
 
 // Python integer arithmetic that raises OverflowError instead of wrapping: Python ints are
 // unbounded, Ferry's are 64-bit, and a silent wrap would print a wrong number.

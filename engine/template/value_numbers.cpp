@@ -95,6 +95,17 @@ std::optional<int64_t> parse_int(std::string_view s, int base) {
     return int64_t(mag);
 }
 
+std::optional<double> take_sign_and_special_float(std::string_view& body, bool& negative) {
+    negative = false;
+    if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
+        negative = body[0] == '-';
+        body.remove_prefix(1);
+    }
+    if (body == "inf" || body == "infinity") return negative ? -HUGE_VAL : HUGE_VAL;
+    if (body == "nan") return std::nan("");
+    return std::nullopt;
+}
+
 std::optional<double> parse_float(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n'))
         s.remove_prefix(1);
@@ -106,12 +117,7 @@ std::optional<double> parse_float(std::string_view s) {
         if (c != '_') t += char(std::tolower(static_cast<unsigned char>(c)));
     std::string_view body = t;
     bool neg = false;
-    if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
-        neg = body[0] == '-';
-        body.remove_prefix(1);
-    }
-    if (body == "inf" || body == "infinity") return neg ? -HUGE_VAL : HUGE_VAL;
-    if (body == "nan") return std::nan("");
+    if (auto special = take_sign_and_special_float(body, neg)) return special;
     double d = 0;
     auto res = std::from_chars(body.data(), body.data() + body.size(), d);
     if (res.ec == std::errc::result_out_of_range) {

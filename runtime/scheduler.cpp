@@ -156,6 +156,13 @@ Task* Scheduler::current(lua_State* L, const char* what) {
         luaL_error(L, "%s is only allowed inside a task or hook, not here", what);
         return nullptr;
     }
+    if (!t->limits_.io_allowed) {
+        luaL_error(L,
+                   "%s is not allowed in a task declared pure (pure = true: no I/O, no "
+                   "waiting)",
+                   what);
+        return nullptr;
+    }
     if (!lua_isyieldable(L)) {
         luaL_error(L,
                    "%s cannot wait here (inside a metamethod, an iterator or a sort "

@@ -37,6 +37,9 @@ struct TaskLimits {
     uint64_t instruction_budget = 100'000'000;  // VM instructions per invocation (0: none)
     uint64_t timeout_ms = 0;                     // wall clock, parked time included (0: none)
     size_t memory_bytes = 64u << 20;             // approximate per-invocation cap (0: none)
+    // false for a task declared pure: whatever would wait (ferry.http, ferry.sleep) raises
+    // instead, so the engine may run it before its "running" record is durable.
+    bool io_allowed = true;
 };
 
 enum class TaskState { Ready, Running, Parked, Finished };
@@ -182,6 +185,9 @@ class Scheduler {
     // At most n resumes per loop iteration, the rest in the next ones (woken at once): lets an
     // owner act between groups of tasks (the engine hands a commit thread what they staged).
     void set_resumes_per_iteration(size_t n) { resumes_per_iteration_ = n ? n : SIZE_MAX; }
+    // Runs the ready tasks now instead of at the loop's next turn, for an owner that just
+    // spawned tasks and wants what they do before it goes on (the engine, before a commit).
+    void run_ready() { drain(); }
     size_t parked_tasks() const;
     Loop& loop() { return loop_; }
     LuaVM& vm() { return vm_; }

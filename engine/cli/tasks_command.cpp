@@ -24,11 +24,13 @@ std::string field(const tmpl::Value& v, const char* key) {
 }
 
 tmpl::Value task_json(const engine::TaskDef& t) {
-    return engine::dict_of({{"name", engine::str(t.name)},
-                            {"provider", t.provider.empty() ? tmpl::Value::none() : engine::str(t.provider)},
-                            {"description", engine::str(t.description)},
-                            {"file", engine::str(t.origin)},
-                            {"input", t.input}});
+    return engine::dict_of(
+        {{"name", engine::str(t.name)},
+         {"provider", t.provider.empty() ? tmpl::Value::none() : engine::str(t.provider)},
+         {"description", engine::str(t.description)},
+         {"file", engine::str(t.origin)},
+         {"pure", tmpl::Value::boolean(t.pure)},
+         {"input", t.input}});
 }
 
 }  // namespace
@@ -96,6 +98,8 @@ int tasks_command(int argc, char** argv) {
         std::printf("%s%s\n  %s\n  file: %s\n", t->name.c_str(),
                     t->provider.empty() ? "" : (" (provider " + t->provider + ")").c_str(),
                     t->description.c_str(), t->origin.c_str());
+        if (t->pure)
+            std::printf("  pure: no I/O; a first step runs before its record is durable\n");
         auto providers = app->catalog.providers(t->name);
         if (!providers.empty()) {
             std::printf("  providers:");

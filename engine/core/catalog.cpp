@@ -121,6 +121,14 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         lua_getfield(L, idx, "default");
         t.is_default = lua_toboolean(L, -1);
         lua_pop(L, 1);
+        lua_getfield(L, idx, "pure");
+        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
+            problems.push_back(diag(rel, 0,
+                                    "task '" + t.name + "': 'pure' must be true or false, not " +
+                                        luaL_typename(L, -1)));
+        }
+        t.pure = lua_toboolean(L, -1);
+        lua_pop(L, 1);
         lua_getfield(L, idx, "integrations");
         if (lua_istable(L, -1)) {
             for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {

@@ -29,6 +29,9 @@ struct TaskDef {
     std::vector<std::string> integration_types;  // `integrations = {...}`: a step must name one
     bool is_default = false;
     bool native = false;      // implemented by the engine itself (workflow)
+    // `pure = true`: no I/O (the scheduler raises on ferry.http and ferry.sleep) and no effect
+    // outside its result, so a first step may run before its "running" record is durable.
+    bool pure = false;
     int run_ref = LUA_NOREF;  // registry reference to run(ctx, input)
 };
 

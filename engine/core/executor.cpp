@@ -81,6 +81,7 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
     // effects that waited for it (next steps, task starts) run.
     if (!options_.commit_thread) {
         iteration_id_ = loop_.on_iteration([this] {
+            run_early_starts();
             if (!store_.has_pending()) return;
             if (Status s = flush(); !s) stop_on_lost_history(s.error());
         });
@@ -101,6 +102,7 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
         // settle into groups that take turns: one group's commit is synced while the loop runs
         // the tasks of the others. A slow sync makes the next batch larger by itself (more is
         // staged while the writer is busy), so batches follow the disk without a timer.
+        run_early_starts();
         if (store_.writer_busy() || !store_.has_pending()) return;
         store_.submit(kMaxWritesPerBatch);
         hold_loop_while_writing();
@@ -111,8 +113,11 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
 
 void Engine::batch_written() {
     Status s = store_.collect();
-    hold_loop_while_writing();
     if (!s) stop_on_lost_history(s.error());
+    // The writer is free now: hand it what was staged meanwhile at once, not at the end of
+    // this loop iteration (which may run many tasks first), so the disk never waits.
+    if (store_.has_pending()) store_.submit(kMaxWritesPerBatch);
+    hold_loop_while_writing();
     if (store_.has_pending()) loop_.wake();
 }
 

@@ -146,6 +146,16 @@ class Engine {
     void schedule(Run& run);
     void start_unit(Run& run, Unit& unit);
     void invoke_unit(Run& run, Unit& unit);
+    // A pure task (TaskDef::pure) of a run with every result so far durable (a first step,
+    // or one started after the commit of what it depends on) need not wait for its own
+    // "running" record: it has no effect to protect. Its result then joins the same commit
+    // as its start, and its dependents still start only once that result is durable. Such
+    // units are queued (start_unit runs inside schedule()) and invoked by run_early_starts
+    // before the iteration's commit is handed out.
+    bool starts_early(const Run& run, const Unit& unit) const;
+    void run_early_starts();
+    // Counts a staged result until its commit (Run::unsynced_results).
+    void note_unsynced_result(Run& run);
     void unit_finished(Run& run, Unit& unit, TaskOutcome outcome);
     // Records a unit's result. With eager, the consequences (dependents scheduled, their
     // "running" records staged) join the same commit; otherwise they wait for it. Eager is
@@ -230,6 +240,7 @@ class Engine {
     std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);
     bool holding_loop_ = false;
     size_t sleeping_ = 0;
+    std::vector<std::pair<std::string, Unit*>> early_starts_; // run id, unit (starts_early)
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor
     std::string owner_token_;           // empty until first used

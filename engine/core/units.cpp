@@ -255,11 +255,40 @@ void Engine::start_unit(Run& run, Unit& unit) {
     emit(run, "step.started", unit.key, "running", {}, 0, unit.attempt);
     std::string rid = run.id;
     Unit* up = &unit;
+    if (starts_early(run, unit)) {
+        early_starts_.emplace_back(std::move(rid), up);
+        loop_.wake();
+        return;
+    }
     // The task starts only once its "running" record (and idempotency key) is durable.
     store_.after_commit([this, rid, up] {
         if (Run* r = find_run(rid)) invoke_unit(*r, *up);
     });
     loop_.wake();
+}
+
+bool Engine::starts_early(const Run& run, const Unit& unit) const {
+    if (run.unsynced_results) return false;
+    const workflow::Step& def = run.wf->steps[unit.step_index];
+    const TaskDef* task = catalog_.find(def.task, def.provider);
+    return task && task->pure;
+}
+
+void Engine::run_early_starts() {
+    if (early_starts_.empty()) return;
+    auto starts = std::move(early_starts_);
+    early_starts_.clear();
+    for (auto& [rid, up] : starts)
+        if (Run* run = find_run(rid)) invoke_unit(*run, *up); // it handles a cancelled run
+    // Their Lua runs now, so that what they stage joins the commit about to be handed out.
+    scheduler_.run_ready();
+}
+
+void Engine::note_unsynced_result(Run& run) {
+    ++run.unsynced_results;
+    store_.after_commit([this, rid = run.id] {
+        if (Run* r = find_run(rid)) --r->unsynced_results;
+    });
 }
 
 void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
@@ -352,6 +381,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
 void Engine::settle_unit(Run& run, Unit& unit, bool eager) {
     unit.finished_ms = now_unix_ms();
     persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped", /*settled=*/true);
+    note_unsynced_result(run);
     if (unit.status == "failed") {
         const tmpl::Value* m = dict_get(unit.error, "message");
         emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,
@@ -444,6 +474,7 @@ void Engine::unit_settled(Run& run, Unit& u) {
         aggregate.started_ms = st.started_ms;
         aggregate.finished_ms = now_unix_ms();
         persist_unit(run, aggregate, false);
+        note_unsynced_result(run);
     }
     st.finished_ms = now_unix_ms();
     step_settled(run, u.step_index);

@@ -3,6 +3,7 @@ local LEVELS = { debug = true, info = true, warn = true, error = true }
 
 return {
   name = "log",
+  pure = true,  -- no I/O: may run before its "running" record is durable
   description = "Write a message to the execution's log",
   input = {
     message = { type = "string", required = true },

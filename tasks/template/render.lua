@@ -2,6 +2,7 @@
 -- ones) with vars; vars default to the expression context (inputs, vars, steps).
 return {
   name = "template.render",
+  pure = true,  -- no I/O: may run before its "running" record is durable
   description = "Render a Jinja2 template to text",
   input = {
     template = { type = "string", required = true, description = "a name under templates/" },

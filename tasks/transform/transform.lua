@@ -113,6 +113,7 @@ local TRANSFORMS = {
 
 return {
   name = "transform",
+  pure = true,  -- no I/O: may run before its "running" record is durable
   description = "Build an object from data with field mappings, value maps and named transforms",
   input = {
     data = { type = "object", required = true, description = "the source object" },

@@ -741,6 +741,43 @@ steps:
             self.assertEqual(err["kind"], "limit", err)
             self.assertIn("instruction budget", err["message"])
 
+    def test_a_pure_task_cannot_do_io(self):
+        # `pure = true` lets a first step run before its record is durable; the scheduler
+        # holds the task to it. A pure task that computes runs; one that waits fails, saying why.
+        self.p.write("tasks/custom/pure.lua", """\
+return {
+  name = "custom.pure",
+  pure = true,
+  run = function(ctx, input)
+    if input.wait then ferry.sleep(1) end
+    if input.fetch then ferry.http.request({ url = "http://127.0.0.1:9/" }) end
+    return { doubled = input.n * 2 }
+  end,
+}
+""")
+        self.p.workflow("purity", """\
+steps:
+  - {id: calc, task: custom.pure, with: {n: 21}}
+  - {id: sleeps, task: custom.pure, on_error: continue, with: {n: 1, wait: true}}
+  - {id: fetches, task: custom.pure, on_error: continue, with: {n: 1, fetch: true}}
+  - {id: after, task: transform, with: {data: "{{ steps.calc.output }}", mappings: [{source: doubled, target: x}]}}
+outputs:
+  x: "{{ steps.after.output.x }}"
+""")
+        doc = self.assertRun("purity")
+        self.assertEqual(doc["outputs"], {"x": 42})
+        for step, fn in (("sleeps", "ferry.sleep"), ("fetches", "ferry.http.request")):
+            err = self.step_error(doc, step)
+            self.assertIn(fn + " is not allowed in a task declared pure", err["message"], err)
+        shown = self.p.ferry("tasks", "show", "custom.pure", "--json", data=False)
+        self.assertEqual(json.loads(shown.stdout)["pure"], True)
+        # `pure` must be a boolean.
+        self.p.write("tasks/custom/pure.lua", "return {name = 'custom.pure', pure = 'yes', "
+                     "run = function() return {} end}\n")
+        v = self.p.ferry("validate", data=False)
+        self.assertEqual(v.returncode, 2, v.stdout)
+        self.assertIn("'pure' must be true or false, not string", v.stdout)
+
     def test_memory_limit(self):
         self.p.workflow("bomb", """\
 steps:

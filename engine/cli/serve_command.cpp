@@ -7,6 +7,8 @@
 
 #include "core/run_state.h"
 #include "core/values.h"
+#include "runtime/json_writer.h"
+#include "runtime/line_log.h"
 #include "server/api.h"
 #include "server/events.h"
 #include "server/metrics.h"
@@ -16,6 +18,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <unistd.h>
 
 namespace ferry::cli {
 
@@ -30,27 +33,64 @@ constexpr const char* kServeUsage =
     "run: steps preview their requests instead of sending them.\n"
     "Access logs go to stderr as JSON lines (--quiet: none).\n";
 
+// One JSON log line, written field by field (no Value tree per line: eight lines per request).
+class LogLine {
+  public:
+    explicit LogLine(std::string_view kind) : out_(buffer_) {
+        out_.StartObject();
+        char at[engine::kRfc3339Max];
+        field("at", std::string_view(at, engine::format_rfc3339(engine::now_unix_ms(), at)));
+        field("log", kind);
+    }
+    void field(std::string_view key, std::string_view text) {
+        name(key);
+        out_.String(text.data(), rapidjson::SizeType(text.size()));
+    }
+    void field(std::string_view key, const char* text) { // not the bool overload
+        field(key, std::string_view(text));
+    }
+    void field(std::string_view key, int64_t n) {
+        name(key);
+        out_.Int64(n);
+    }
+    void field(std::string_view key, double x) {
+        name(key);
+        out_.Double(x);
+    }
+    void field(std::string_view key, bool b) {
+        name(key);
+        out_.Bool(b);
+    }
+    std::string_view finish() {
+        out_.EndObject();
+        return {buffer_.GetString(), buffer_.GetSize()};
+    }
+
+  private:
+    void name(std::string_view key) { out_.Key(key.data(), rapidjson::SizeType(key.size())); }
+    rapidjson::StringBuffer buffer_;
+    JsonWriter out_;
+};
+
 // Execution and step events as JSON lines on stderr, beside the access log: every line
 // names its execution, and the access line of the request that started it does too.
-void log_event(const engine::EngineEvent& e) {
+void log_event(LineLog& log, const engine::EngineEvent& e) {
     bool bad = e.type == "step.failed" || (e.type == "execution.finished" && e.status != "succeeded");
-    tmpl::Value entry = engine::dict_of({{"at", engine::str(engine::rfc3339(engine::now_unix_ms()))},
-                                         {"log", engine::str("event")},
-                                         {"level", engine::str(bad ? "error" : "info")},
-                                         {"event", engine::str(e.type)},
-                                         {"execution_id", engine::str(e.execution_id)},
-                                         {"workflow", engine::str(e.workflow)}});
-    auto& d = entry.dict_obj();
+    LogLine line("event");
+    line.field("level", bad ? "error" : "info");
+    line.field("event", e.type);
+    line.field("execution_id", e.execution_id);
+    line.field("workflow", e.workflow);
     if (!e.step.empty()) {
-        d.set(engine::str("step"), engine::str(e.step));
-        d.set(engine::str("task"), engine::str(e.task));
-        if (e.attempt > 0) d.set(engine::str("attempt"), tmpl::Value::integer(e.attempt));
+        line.field("step", e.step);
+        line.field("task", e.task);
+        if (e.attempt > 0) line.field("attempt", int64_t(e.attempt));
     }
-    if (!e.status.empty()) d.set(engine::str("status"), engine::str(e.status));
-    if (e.duration_ms > 0) d.set(engine::str("duration_ms"), tmpl::Value::floating(e.duration_ms));
-    if (!e.message.empty()) d.set(engine::str("message"), engine::str(e.message));
-    if (e.dry_run) d.set(engine::str("dry_run"), tmpl::Value::boolean(true));
-    std::fprintf(stderr, "%s\n", engine::to_json_text(entry).c_str());
+    if (!e.status.empty()) line.field("status", e.status);
+    if (e.duration_ms > 0) line.field("duration_ms", e.duration_ms);
+    if (!e.message.empty()) line.field("message", e.message);
+    if (e.dry_run) line.field("dry_run", true);
+    log.add(line.finish());
 }
 
 bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
@@ -128,7 +168,10 @@ int serve_command(int argc, char** argv) {
     engine::server::add_hook_routes(api);
     engine::server::Metrics metrics(*app);
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
-    if (!quiet) app->engine->on_event(log_event);
+    LineLog log_lines(app->loop, STDERR_FILENO);
+    if (!quiet)
+        app->engine->on_event(
+            [&log_lines](const engine::EngineEvent& e) { log_event(log_lines, e); });
     engine::server::EventHub events(*app);
     app->engine->on_event([&events](const engine::EngineEvent& e) { events.on_event(e); });
     events.add_routes(api);
@@ -141,21 +184,20 @@ int serve_command(int argc, char** argv) {
 
     ServerOptions so;
     so.max_body_bytes = settings->max_body;
-    so.access_log = [&api, quiet](const AccessLogEntry& e) {
+    so.access_log = [&api, &log_lines, quiet](const AccessLogEntry& e) {
         ++api.http_requests[(e.method.empty() ? "-" : e.method) + " " + std::to_string(e.status)];
         if (quiet) return;
-        tmpl::Value entry = engine::dict_of(
-            {{"at", engine::str(engine::rfc3339(engine::now_unix_ms()))},
-             {"log", engine::str("access")},
-             {"request_id", engine::str(e.request_id)},
-             {"method", engine::str(e.method)},
-             {"path", engine::str(e.path)},
-             {"status", tmpl::Value::integer(e.status)},
-             {"bytes", tmpl::Value::integer(int64_t(e.bytes))},
-             {"duration_ms", tmpl::Value::floating(e.duration_ms)},
-             {"remote", engine::str(e.remote)}});
-        for (const auto& [key, value] : e.fields) entry.dict_obj().set(engine::str(key), engine::str(value));
-        std::fprintf(stderr, "%s\n", engine::to_json_text(entry).c_str());
+        LogLine line("access");
+        line.field("request_id", e.request_id);
+        line.field("method", e.method);
+        line.field("path", e.path);
+        line.field("status", int64_t(e.status));
+        line.field("bytes", int64_t(e.bytes));
+        line.field("duration_ms", e.duration_ms);
+        line.field("remote", e.remote);
+        for (const auto& [key, value] : e.fields)
+            line.field(key, value);
+        log_lines.add(line.finish());
     };
     HttpServer server(app->loop, so, [&api](ServerRequest& req, Responder res) {
         api.handle(req, std::move(res));
@@ -189,6 +231,7 @@ int serve_command(int argc, char** argv) {
     Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
     shutdown.begin = [&] {
+        log_lines.flush(); // the lines so far come before this one
         std::fprintf(stderr, "ferry serve: shutting down (%zu executions running)\n",
                      app->engine->active_executions());
         schedules.stop();
@@ -215,6 +258,7 @@ int serve_command(int argc, char** argv) {
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.intr), nullptr);
     poll_timer.reset();
+    log_lines.flush(); // _Exit below runs no destructor
     std::fprintf(stderr, "ferry serve: stopped (%zu executions left to resume at next start)\n",
                  app->engine->active_executions());
     std::fflush(stderr);

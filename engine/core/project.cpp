@@ -3,10 +3,12 @@
 #include "core/embedded.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -18,15 +20,48 @@ std::optional<std::string_view> embedded_file(std::string_view path) {
     return std::nullopt;
 }
 
+namespace {
+
+// stat() of a regular file, mixed into one number that changes when the file is written,
+// replaced or resized; nullopt when there is no regular file.
+std::optional<uint64_t> file_stamp(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    uint64_t h = uint64_t(st.st_mtim.tv_sec) * 1000000000u + uint64_t(st.st_mtim.tv_nsec);
+    h ^= (uint64_t(st.st_size) + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2));
+    h ^= (uint64_t(st.st_ino) + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2));
+    return h | 1; // never 0, the stamp of built-in files
+}
+
+} // namespace
+
 std::optional<std::string> read_file(const std::string& path) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) return std::nullopt;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream s;
-    s << in.rdbuf();
-    if (in.bad()) return std::nullopt;
-    return s.str();
+    // POSIX calls: an ifstream and a stringstream cost more than the read (a workflow is
+    // looked up on every start).
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    std::string text;
+    text.resize(size_t(st.st_size));
+    size_t done = 0;
+    for (;;) {
+        if (done == text.size()) text.resize(text.size() + 4096); // it grew meanwhile
+        ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            ::close(fd);
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        done += size_t(n);
+    }
+    ::close(fd);
+    text.resize(done);
+    return text;
 }
 
 Result<Project> Project::open(const std::string& dir, const std::string& data_dir) {
@@ -79,17 +114,34 @@ std::vector<std::string> Project::list(const std::string& folder,
     return {found.begin(), found.end()};
 }
 
-Result<std::pair<std::string, std::string>> Project::find_workflow(
-    const std::string& name_or_path) const {
-    std::error_code ec;
-    if (name_or_path.find('/') != std::string::npos || fs::is_regular_file(name_or_path, ec)) {
-        if (auto text = read_file(name_or_path)) return std::pair{name_or_path, *text};
-        return make_error(ErrorKind::NotFound, "cannot read workflow file '" + name_or_path + "'");
+std::optional<Project::WorkflowLocation>
+Project::locate_workflow(const std::string& name_or_path) const {
+    if (name_or_path.find('/') != std::string::npos) {
+        std::optional<uint64_t> stamp = file_stamp(name_or_path);
+        return WorkflowLocation{name_or_path, name_or_path, false, stamp.value_or(0)};
     }
+    if (std::optional<uint64_t> stamp = file_stamp(name_or_path))
+        return WorkflowLocation{name_or_path, name_or_path, false, *stamp};
+    // As read(): for each extension the project's file, then the built-in one.
     for (const char* ext : {".yaml", ".yml", ".json"}) {
         std::string rel = "workflows/" + name_or_path + ext;
-        std::string origin;
-        if (auto text = read(rel, &origin)) return std::pair{origin, *text};
+        fs::path local = fs::path(dir_) / rel;
+        if (std::optional<uint64_t> stamp = file_stamp(local.string()))
+            return WorkflowLocation{local.lexically_normal().string(), local.string(), false,
+                                    *stamp};
+        if (embedded_file(rel)) return WorkflowLocation{"(built-in) " + rel, rel, true, 0};
+    }
+    return std::nullopt;
+}
+
+Result<std::pair<std::string, std::string>>
+Project::find_workflow(const std::string& name_or_path) const {
+    if (std::optional<WorkflowLocation> at = locate_workflow(name_or_path)) {
+        if (at->built_in) return std::pair{at->origin, std::string(*embedded_file(at->path))};
+        if (auto text = read_file(at->path)) return std::pair{at->origin, *text};
+        if (at->path == name_or_path)
+            return make_error(ErrorKind::NotFound,
+                              "cannot read workflow file '" + name_or_path + "'");
     }
     std::string known;
     for (const std::string& f : list("workflows", {".yaml", ".yml", ".json"})) {

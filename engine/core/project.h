@@ -5,6 +5,7 @@
 
 #include "runtime/error.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,19 @@ class Project {
     // A workflow by name (workflows/NAME.yaml|.yml|.json) or by a path to a file.
     // Returns the path to show in messages and the text.
     Result<std::pair<std::string, std::string>> find_workflow(const std::string& name_or_path) const;
+
+    // Which file find_workflow would read, found with stat() alone: where it is (origin as
+    // find_workflow names it, empty: the file itself is not there) and its stamp, which
+    // changes when the file does. Lets a caller keep a parsed workflow without reading the
+    // file on every start (a built-in file never changes: stamp 0).
+    struct WorkflowLocation {
+        std::string origin;
+        std::string path; // what to read: a real path, or the "workflows/..." built-in
+        bool built_in = false;
+        uint64_t stamp = 0; // mtime (ns), size and inode, mixed
+        bool operator==(const WorkflowLocation&) const = default;
+    };
+    std::optional<WorkflowLocation> locate_workflow(const std::string& name_or_path) const;
 
   private:
     std::string dir_;

@@ -67,3 +67,38 @@ TEST_CASE("an App destroyed while a hook task runs ends that task first", "[core
     app.value().reset();
     CHECK_FALSE(finished); // ended by the shutdown, not finished: it resumes at the next start
 }
+
+TEST_CASE("load_workflow parses a file once, and again when it changes", "[core][app]") {
+    TempProject project(std::vector<std::pair<std::string, std::string>>{
+        {"workflows/w.yaml", "steps:\n  - {id: a, task: log, with: {message: one}}\n"}});
+    engine::AppOptions options;
+    options.project_dir = project.dir.string();
+    std::vector<workflow::Diagnostic> problems;
+    auto app = engine::App::open(options, problems);
+    REQUIRE(app);
+    auto first = app.value()->load_workflow("w");
+    REQUIRE(first);
+    auto again = app.value()->load_workflow("w");
+    REQUIRE(again);
+    CHECK(again.value() == first.value()); // the same parse, not a new one
+
+    // A longer file (another size, whatever the clock's resolution): the next start sees it.
+    std::ofstream(project.dir / "workflows/w.yaml", std::ios::binary)
+        << "steps:\n  - {id: a, task: log, with: {message: one}}\n"
+           "  - {id: b, task: log, with: {message: two}}\n";
+    auto edited = app.value()->load_workflow("w");
+    REQUIRE(edited);
+    CHECK(edited.value()->steps.size() == 2);
+
+    // Broken now: the error names the file, and the old parse is not served instead.
+    std::ofstream(project.dir / "workflows/w.yaml", std::ios::binary) << "steps: [\n";
+    auto broken = app.value()->load_workflow("w");
+    REQUIRE_FALSE(broken);
+    CHECK(broken.error().message.find("w.yaml") != std::string::npos);
+
+    // Gone: not found.
+    std::filesystem::remove(project.dir / "workflows/w.yaml");
+    auto gone = app.value()->load_workflow("w");
+    REQUIRE_FALSE(gone);
+    CHECK(gone.error().kind == ErrorKind::NotFound);
+}

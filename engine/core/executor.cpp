@@ -115,7 +115,9 @@ void Engine::batch_written() {
     Status s = store_.collect();
     if (!s) stop_on_lost_history(s.error());
     // The writer is free now: hand it what was staged meanwhile at once, not at the end of
-    // this loop iteration (which may run many tasks first), so the disk never waits.
+    // this loop iteration (which may run many tasks first), so the disk never waits. Pure
+    // first steps the callbacks started run first, so their results join their start.
+    run_early_starts();
     if (store_.has_pending()) store_.submit(kMaxWritesPerBatch);
     hold_loop_while_writing();
     if (store_.has_pending()) loop_.wake();
@@ -165,6 +167,7 @@ Status Engine::flush() {
     Status s = ok_status();
     // after_commit callbacks may stage more writes; keep going until quiet.
     for (int round = 0; round < 64 && (store_.has_pending() || store_.writer_busy()); ++round) {
+        run_early_starts(); // started by the last round's callbacks: they join this one
         s = store_.commit(kMaxWritesPerBatch);  // waits for a batch in flight first
         if (!s) break;
     }

@@ -542,7 +542,14 @@ void Engine::finalize_run(Run& run) {
                  ? tmpl::to_str(*dict_get(r->error, "message"))
                  : "",
              double(r->finished_ms - r->created_ms));
-        ExecutionSummary summary{r->id, r->wf->name, r->status, r->outputs, r->error};
+        ExecutionSummary summary{r->id, r->wf->name, r->status, r->outputs, r->error, nullptr};
+        if (r->options.keep_records) {
+            auto records = std::make_shared<ExecutionSummary::Records>();
+            records->execution = std::move(r->kept_execution);
+            for (auto& [key, json] : r->kept_steps)
+                records->steps.push_back(store::KeyedJson{key, std::move(json)});
+            summary.records = std::move(records);
+        }
         if (r->done) r->done(summary);
     });
     loop_.wake();

@@ -72,6 +72,9 @@ struct StartOptions {
     std::string execution_id;      // preset id (sub-workflows, idempotent submits); empty: new
     int depth = 0;
     tmpl::Value trigger_info;      // recorded as the execution's "trigger_info" (retry_of...)
+    // The summary carries the execution's final records (ExecutionSummary::records), so an
+    // answer that shows them (`?wait=`, `ferry run`) need not read them back from the store.
+    bool keep_records = false;
 };
 
 // The end of an execution, as `ferry run` prints it.
@@ -81,6 +84,13 @@ struct ExecutionSummary {
     std::string status;   // succeeded | failed | cancelled
     tmpl::Value outputs;
     tmpl::Value error;    // {kind, message, step?} or none
+    // With StartOptions::keep_records: the execution record and its step records (by key,
+    // in the store's order) as they were written; empty otherwise.
+    struct Records {
+        std::string execution;
+        std::vector<store::KeyedJson> steps;
+    };
+    std::shared_ptr<const Records> records;
 };
 
 using WorkflowResolver =
@@ -105,7 +115,8 @@ class Engine {
         event_cbs_.push_back(std::move(cb));
     }
 
-    // Starts an execution of wf with already resolved inputs. done runs once it ends.
+    // Starts an execution of wf with already resolved inputs. done runs once it has ended
+    // and its final record is durable.
     Result<std::string> start(std::shared_ptr<const workflow::Workflow> wf, tmpl::Value inputs,
                               StartOptions options,
                               std::function<void(const ExecutionSummary&)> done);

@@ -32,39 +32,53 @@ void fill_from_step(Value& attempt, const Value& step) {
 
 } // namespace
 
+namespace {
+
+// The execution record's fields users see, in the order they see them ("steps" comes last).
+Value execution_fields(const std::string& record) {
+    Value exec = tmpl::value_from_json(record);
+    Value out = dict_of({{"id", *dict_get(exec, "id")},
+                         {"workflow", *dict_get(exec, "workflow")},
+                         {"status", *dict_get(exec, "status")}});
+    for (const char* k : {"dry_run", "trigger", "trigger_info", "inputs", "outputs", "error",
+                          "created_at", "finished_at", "parent"}) {
+        if (const Value* v = dict_get(exec, k)) out.dict_obj().set(str(k), *v);
+    }
+    return out;
+}
+
+} // namespace
+
+std::string execution_json(const std::string& execution_record,
+                           const std::vector<store::KeyedJson>& step_records) {
+    // The step records go out as stored (they are compact JSON objects written by the
+    // engine): splicing them skips parsing and writing again what is most of the answer
+    // (a `?wait=` answer of ferry serve, `ferry run`'s output).
+    std::string text = to_json_text(execution_fields(execution_record));
+    text.pop_back(); // the closing brace: "steps" goes last
+    text += R"(,"steps":{)";
+    bool first = true;
+    for (const auto& kj : step_records) {
+        if (!first) text += ',';
+        first = false;
+        text += to_json_text(str(kj.key));
+        text += ':';
+        text += kj.json;
+    }
+    text += "}}";
+    return text;
+}
+
 std::string execution_json(store::Store& store, const std::string& id, bool pretty,
                            bool with_attempts) {
     auto rec = store.get_execution(id);
     if (!rec || !rec.value()) return "null";
-    Value exec = tmpl::value_from_json(*rec.value());
-    Value out = dict_of({{"id", *dict_get(exec, "id")},
-                                 {"workflow", *dict_get(exec, "workflow")},
-                                 {"status", *dict_get(exec, "status")}});
-    for (const char* k : {"dry_run", "trigger", "trigger_info", "inputs", "outputs", "error", "created_at",
-                          "finished_at", "parent"}) {
-        if (const Value* v = dict_get(exec, k)) out.dict_obj().set(str(k), *v);
-    }
     auto records = store.steps(id);
     if (!pretty && !with_attempts) {
-        // The step records go out as stored (they are compact JSON objects written by the
-        // engine): splicing them skips parsing and writing again what is most of the answer
-        // (a `?wait=` answer of ferry serve, `ferry run`'s output).
-        std::string text = to_json_text(out);
-        text.pop_back(); // the closing brace: "steps" goes last
-        text += R"(,"steps":{)";
-        if (records) {
-            bool first = true;
-            for (const auto& kj : records.value()) {
-                if (!first) text += ',';
-                first = false;
-                text += to_json_text(str(kj.key));
-                text += ':';
-                text += kj.json;
-            }
-        }
-        text += "}}";
-        return text;
+        static const std::vector<store::KeyedJson> kNone;
+        return execution_json(*rec.value(), records ? records.value() : kNone);
     }
+    Value out = execution_fields(*rec.value());
     Value steps = Value::dict();
     if (records) {
         for (const auto& kj : records.value()) {

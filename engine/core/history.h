@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <string>
+#include <vector>
 
 namespace ferry::engine {
 
@@ -11,6 +12,10 @@ namespace ferry::engine {
 // "null" when there is none; with_attempts adds every step's attempt records.
 std::string execution_json(store::Store& store, const std::string& id, bool pretty,
                            bool with_attempts);
+// The same, compact and without attempts, from the records themselves (as the engine wrote
+// them: ExecutionSummary::records), steps in key order.
+std::string execution_json(const std::string& execution_record,
+                           const std::vector<store::KeyedJson>& step_records);
 
 // The status of the execution's stored record ("running", "succeeded"...); "" when there is
 // no such record.

@@ -214,7 +214,9 @@ void Engine::persist_execution(Run& run) {
         rec.value("parent", dict_of({{"execution", str(run.options.parent_execution)},
                                      {"step", str(run.options.parent_step)}}));
     }
-    store_.put_execution(run.id, run.wf->name, run.status, scrub(rec.finish()));
+    std::string json = scrub(rec.finish());
+    if (run.options.keep_records) run.kept_execution = json;
+    store_.put_execution(run.id, run.wf->name, run.status, std::move(json));
 }
 
 void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled) {
@@ -245,7 +247,9 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     if (unit.wait_deadline_ms) rec.integer("wait_deadline_ms", int64_t(unit.wait_deadline_ms));
     if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
     if (has_items(unit.logs)) rec.value("logs", unit.logs);
-    store_.put_step(run.id, unit.key, scrub(rec.finish()));
+    std::string json = scrub(rec.finish());
+    if (run.options.keep_records) run.kept_steps[unit.key] = json;
+    store_.put_step(run.id, unit.key, std::move(json));
     if (with_attempt && unit.attempt > 0) {
         RecordWriter att;
         att.integer("attempt", unit.attempt);
@@ -291,9 +295,13 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
     tmpl::Value rec = tmpl::value_from_json(*stored.value());
     std::string status = text_of(dict_get(rec, "status"));
     if (status == "succeeded" || status == "failed" || status == "cancelled") {
-        ExecutionSummary s{id, text_of(dict_get(rec, "workflow")), status,
-                           dict_get(rec, "outputs") ? *dict_get(rec, "outputs") : tmpl::Value::none(),
-                           dict_get(rec, "error") ? *dict_get(rec, "error") : tmpl::Value::none()};
+        ExecutionSummary s{id,
+                           text_of(dict_get(rec, "workflow")),
+                           status,
+                           dict_get(rec, "outputs") ? *dict_get(rec, "outputs")
+                                                    : tmpl::Value::none(),
+                           dict_get(rec, "error") ? *dict_get(rec, "error") : tmpl::Value::none(),
+                           nullptr};
         loop_.post([done, s] { done(s); });
         return ok_status();
     }

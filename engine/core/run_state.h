@@ -88,6 +88,10 @@ struct Engine::Run {
     std::function<void(const ExecutionSummary&)> done;
     // After a resume: the unit records found in the store, by unit key.
     std::map<std::string, tmpl::Value> resumed;
+    // StartOptions::keep_records: the last record text written for the execution and for
+    // each step key.
+    std::string kept_execution;
+    std::map<std::string, std::string> kept_steps;
 };
 
 // unit.idempotency_key, computed on first use: every record and invocation of the unit

@@ -57,11 +57,14 @@ struct Waiter {
     bool done = false;
 };
 
-void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const std::string& id) {
+void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const ExecutionSummary& s) {
     if (w->done) return;
     w->done = true;
     w->timer.reset();
-    reply(w->res, w->present, 200, execution_json(*app.store, id, false, false));
+    // The records as the engine wrote them (StartOptions::keep_records), not read back.
+    reply(w->res, w->present, 200,
+          s.records ? execution_json(s.records->execution, s.records->steps)
+                    : execution_json(*app.store, s.id, false, false));
 }
 
 }  // namespace
@@ -134,13 +137,11 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     App* a = &app;
     std::shared_ptr<std::string> exec_id = std::make_shared<std::string>();
     bool wait = request.wait_ms > 0;
+    opts.keep_records = wait;
+    // The engine reports the end once the final record is durable: answer at once.
     auto started = app.engine->start(wf.value(), inputs.value(), opts,
-                                     [a, waiter, exec_id, wait](const ExecutionSummary&) {
-                                         if (!wait) return;
-                                         // Answer once the final record is durable.
-                                         a->store->after_commit([a, waiter, exec_id] {
-                                             answer_finished(*a, waiter, *exec_id);
-                                         });
+                                     [a, waiter, wait](const ExecutionSummary& s) {
+                                         if (wait) answer_finished(*a, waiter, s);
                                      });
     if (!started) {
         reply_error(waiter->res, waiter->present, 422, "invalid_request", started.error().message);

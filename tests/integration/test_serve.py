@@ -118,6 +118,12 @@ class Executions(ServeTest):
         self.assertEqual(status, 200, body)
         self.assertEqual(body["status"], "succeeded")
         self.assertEqual(body["outputs"]["greeting"], "ADA")
+        # Built from the records the engine wrote, not read back: the same as the stored ones.
+        stored = self.s.json("GET", "/api/v1/executions/" + body["id"], role="viewer")[1]
+        for step in stored["steps"].values():
+            step.pop("attempts", None)  # the API's view adds them; ?wait= answers leave them out
+        self.assertEqual(body, {k: v for k, v in stored.items() if k in body})
+        self.assertEqual(set(body["steps"]), set(stored["steps"]))
         # Still running at the limit: 202 with the current status.
         t0 = time.monotonic()
         status, body = self.start("slow", {"pause": "3s"}, query="?wait=300ms")

@@ -543,10 +543,10 @@ void Engine::finalize_run(Run& run) {
                  : "",
              double(r->finished_ms - r->created_ms));
         ExecutionSummary summary{r->id, r->wf->name, r->status, r->outputs, r->error, nullptr};
-        if (r->options.keep_records) {
+        if (r->kept) {
             auto records = std::make_shared<ExecutionSummary::Records>();
-            records->execution = std::move(r->kept_execution);
-            for (auto& [key, json] : r->kept_steps)
+            records->execution = std::move(r->kept->execution);
+            for (auto& [key, json] : r->kept->steps)
                 records->steps.push_back(store::KeyedJson{key, std::move(json)});
             summary.records = std::move(records);
         }

@@ -18,6 +18,11 @@ namespace ferry::engine {
 
 namespace {
 
+Engine::Run::KeptRecords& kept_records(Engine::Run& run) {
+    if (!run.kept) run.kept = std::make_unique<Engine::Run::KeptRecords>();
+    return *run.kept;
+}
+
 // "2026-12-01T06:24:41.478Z" (as rfc3339() writes it) -> unix ms; 0 when unreadable.
 uint64_t parse_rfc3339_ms(const std::string& t) {
     int y, mo, d, h, mi, sec, ms = 0;
@@ -215,7 +220,7 @@ void Engine::persist_execution(Run& run) {
                                      {"step", str(run.options.parent_step)}}));
     }
     std::string json = scrub(rec.finish());
-    if (run.options.keep_records) run.kept_execution = json;
+    if (run.options.keep_records) kept_records(run).execution = json;
     store_.put_execution(run.id, run.wf->name, run.status, std::move(json));
 }
 
@@ -248,7 +253,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
     if (has_items(unit.logs)) rec.value("logs", unit.logs);
     std::string json = scrub(rec.finish());
-    if (run.options.keep_records) run.kept_steps[unit.key] = json;
+    if (run.options.keep_records) kept_records(run).steps[unit.key] = json;
     store_.put_step(run.id, unit.key, std::move(json));
     if (with_attempt && unit.attempt > 0) {
         RecordWriter att;

@@ -89,9 +89,12 @@ struct Engine::Run {
     // After a resume: the unit records found in the store, by unit key.
     std::map<std::string, tmpl::Value> resumed;
     // StartOptions::keep_records: the last record text written for the execution and for
-    // each step key.
-    std::string kept_execution;
-    std::map<std::string, std::string> kept_steps;
+    // each step key. Behind a pointer: a parked execution should not pay for it (< 4 KB).
+    struct KeptRecords {
+        std::string execution;
+        std::map<std::string, std::string> steps;
+    };
+    std::unique_ptr<KeptRecords> kept;
 };
 
 // unit.idempotency_key, computed on first use: every record and invocation of the unit

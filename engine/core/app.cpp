@@ -140,13 +140,12 @@ Status App::load_config(bool tolerate_problems) {
 
 Result<std::shared_ptr<const workflow::Workflow>> App::load_workflow(const std::string& name_or_path) {
     std::optional<Project::WorkflowLocation> at = project.locate_workflow(name_or_path);
-    const bool cacheable = at && (at->stamp != 0 || at->built_in);
-    if (cacheable) {
+    if (at) {
         auto known = located_.find(name_or_path);
         if (known != located_.end() && known->second.at == *at) return known->second.wf;
     }
     Result<std::shared_ptr<const workflow::Workflow>> loaded = load_workflow_text(name_or_path);
-    if (loaded && cacheable) located_[name_or_path] = LocatedWorkflow{*at, loaded.value()};
+    if (loaded && at) located_[name_or_path] = LocatedWorkflow{*at, loaded.value()};
     return loaded;
 }
 

@@ -73,7 +73,7 @@ struct StartOptions {
     int depth = 0;
     tmpl::Value trigger_info;      // recorded as the execution's "trigger_info" (retry_of...)
     // The summary carries the execution's final records (ExecutionSummary::records), so an
-    // answer that shows them (`?wait=`, `ferry run`) need not read them back from the store.
+    // answer that shows them (a `?wait=` answer) need not read them back from the store.
     bool keep_records = false;
 };
 

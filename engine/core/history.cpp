@@ -30,10 +30,6 @@ void fill_from_step(Value& attempt, const Value& step) {
     attempt.dict_obj().items = std::move(items);
 }
 
-} // namespace
-
-namespace {
-
 // The execution record's fields users see, in the order they see them ("steps" comes last).
 Value execution_fields(const std::string& record) {
     Value exec = tmpl::value_from_json(record);

@@ -116,12 +116,9 @@ std::vector<std::string> Project::list(const std::string& folder,
 
 std::optional<Project::WorkflowLocation>
 Project::locate_workflow(const std::string& name_or_path) const {
-    if (name_or_path.find('/') != std::string::npos) {
-        std::optional<uint64_t> stamp = file_stamp(name_or_path);
-        return WorkflowLocation{name_or_path, name_or_path, false, stamp.value_or(0)};
-    }
     if (std::optional<uint64_t> stamp = file_stamp(name_or_path))
         return WorkflowLocation{name_or_path, name_or_path, false, *stamp};
+    if (name_or_path.find('/') != std::string::npos) return std::nullopt; // a path: no name lookup
     // As read(): for each extension the project's file, then the built-in one.
     for (const char* ext : {".yaml", ".yml", ".json"}) {
         std::string rel = "workflows/" + name_or_path + ext;
@@ -136,13 +133,12 @@ Project::locate_workflow(const std::string& name_or_path) const {
 
 Result<std::pair<std::string, std::string>>
 Project::find_workflow(const std::string& name_or_path) const {
-    if (std::optional<WorkflowLocation> at = locate_workflow(name_or_path)) {
-        if (at->built_in) return std::pair{at->origin, std::string(*embedded_file(at->path))};
-        if (auto text = read_file(at->path)) return std::pair{at->origin, *text};
-        if (at->path == name_or_path)
-            return make_error(ErrorKind::NotFound,
-                              "cannot read workflow file '" + name_or_path + "'");
-    }
+    std::optional<WorkflowLocation> at = locate_workflow(name_or_path);
+    if (at && at->built_in) return std::pair{at->origin, std::string(*embedded_file(at->path))};
+    std::optional<std::string> text = at ? read_file(at->path) : std::nullopt;
+    if (text) return std::pair{at->origin, std::move(*text)};
+    if ((at && at->path == name_or_path) || name_or_path.find('/') != std::string::npos)
+        return make_error(ErrorKind::NotFound, "cannot read workflow file '" + name_or_path + "'");
     std::string known;
     for (const std::string& f : list("workflows", {".yaml", ".yml", ".json"})) {
         std::string stem = fs::path(f).stem().string();

@@ -31,10 +31,10 @@ class Project {
     // Returns the path to show in messages and the text.
     Result<std::pair<std::string, std::string>> find_workflow(const std::string& name_or_path) const;
 
-    // Which file find_workflow would read, found with stat() alone: where it is (origin as
-    // find_workflow names it, empty: the file itself is not there) and its stamp, which
-    // changes when the file does. Lets a caller keep a parsed workflow without reading the
-    // file on every start (a built-in file never changes: stamp 0).
+    // Which file find_workflow would read, found with stat() alone (nullopt: none): where it
+    // is (origin as find_workflow names it) and its stamp, which changes when the file does.
+    // Lets a caller keep a parsed workflow without reading the file on every start (a
+    // built-in file never changes: stamp 0).
     struct WorkflowLocation {
         std::string origin;
         std::string path; // what to read: a real path, or the "workflows/..." built-in

@@ -298,6 +298,16 @@ bool step_finished(const StepState& s) {
            s.status == "cancelled";
 }
 
+// An on_step step reports on a step that failed: the failure is what it has to say, so it
+// runs even while the execution is failing (a cancelled execution runs nothing more).
+bool reports_failure(const Engine::Run& run, const workflow::Step& def) {
+    if (def.event_step.empty() || run.cancelled) return false;
+    const auto& defs = run.wf->steps;
+    for (size_t d = 0; d < defs.size(); ++d)
+        if (defs[d].id == def.event_step) return run.steps[d].status == "failed";
+    return false;
+}
+
 }  // namespace
 
 void Engine::schedule(Run& run) {
@@ -308,7 +318,9 @@ void Engine::schedule(Run& run) {
         progress = false;
         for (size_t i = 0; i < defs.size(); ++i) {
             StepState& st = run.steps[i];
-            if (st.status != "pending" || run.failing) continue;
+            if (st.status != "pending") continue;
+            const bool failure_note = reports_failure(run, defs[i]);
+            if (run.failing && !failure_note) continue;
             if (st.handler && !st.triggered) continue;
             const workflow::Step& def = defs[i];
             bool ready = true;
@@ -325,6 +337,7 @@ void Engine::schedule(Run& run) {
                 // A handler reads the failure it handles (steps.X.error): that dependency
                 // failing is the reason it runs, not a reason to skip it.
                 if (st.handler && ds.status == "failed" && defs[d].on_error == def.id) continue;
+                if (failure_note && dep == def.event_step) continue;
                 if (ds.status == "failed" || ds.status == "cancelled" || ds.failure_skip) {
                     blocked_by = dep + (ds.status == "failed" ? "' failed" : "' was skipped");
                 }

@@ -473,6 +473,45 @@ on_step:
         self.assertEqual(json.dumps(issues[0]["comments"]).count("analysis: disk full"), 1)
         self.assertEqual(len(issues[0]["comments"]), 1)
 
+    def test_a_failed_step_gets_its_note_and_the_execution_still_fails(self):
+        # The failure is what the ticket most needs to hear about: the note of a failed step
+        # runs (event.error says why) although the execution is failing; the steps the
+        # failure cancels get none.
+        self.p.workflow("sync", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Disk full on db01"}}
+  - id: analyze
+    task: lua
+    needs: create
+    with: {script: "error('analysis backend down')"}
+  - id: remediate
+    task: lua
+    needs: analyze
+    with: {script: "return {}"}
+on_step:
+  - task: ticket.update
+    integration: sn
+    with:
+      id: "{{ steps.create.output.id }}"
+      work_note: "Ferry: step {{ event.step }} {{ event.status }}{% if event.error %}: {{ event.error.kind }}{% endif %}"
+""")
+        rc, doc, err = self.run_wf("sync")
+        self.assertEqual(rc, 1, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["status"], "failed")
+        self.assertEqual(doc["error"]["step"], "analyze")
+        steps = doc["steps"]
+        self.assertEqual(steps["analyze.on_step"]["status"], "succeeded")
+        self.assertEqual(steps["remediate"]["status"], "cancelled")
+        self.assertEqual(steps["remediate.on_step"]["status"], "cancelled")
+        sys_id = steps["create"]["output"]["id"]
+        journal = self.state()["servicenow"]["sys_journal_field"]
+        notes = [e["value"] for e in journal
+                 if e["element_id"] == sys_id and e["element"] == "work_notes"]
+        self.assertEqual(notes, ["Ferry: step analyze failed: lua_error"])
+
     def test_resume_posts_each_note_once(self):
         # A note already posted before a crash is not posted again: generated steps are
         # ordinary steps, recorded and skipped on resume like any completed step.

@@ -461,6 +461,7 @@ Status Store::commit(size_t max_writes) {
     if (Status w = s.write(batch.ops); !w) return w;
     // A callback may stage writes or callbacks of its own; they belong to the next commit.
     for (auto& cb : batch.callbacks) cb();
+    s.recycle(std::move(batch));
     return ok_status();
 }
 

@@ -51,9 +51,10 @@ Store::Impl::Batch Store::Impl::take(size_t max_writes) {
     }
     Batch batch;
     if (ops == staged.size() && cbs == callbacks.size()) {
-        // All of it: the vectors change hands (and a burst's capacity is not kept staged).
-        batch.ops = std::exchange(staged, {});
-        batch.callbacks = std::exchange(callbacks, {});
+        // All of it: the vectors change hands with the spare ones.
+        batch.ops = std::exchange(staged, std::move(spare.ops));
+        batch.callbacks = std::exchange(callbacks, std::move(spare.callbacks));
+        spare = {};
         callback_marks.clear();
         return batch;
     }
@@ -97,6 +98,19 @@ bool Store::writer_busy() const {
     return impl_->submitted;
 }
 
+void Store::Impl::recycle(Batch&& batch) {
+    // Bounded (a steady load commits some hundreds of writes at a time), so a burst (10,000
+    // starts in one iteration) does not keep its capacity.
+    constexpr size_t kMaxSpareOps = 2048, kMaxSpareCallbacks = 1024;
+    batch.ops.clear();
+    batch.callbacks.clear();
+    if (batch.ops.capacity() <= kMaxSpareOps && batch.ops.capacity() > spare.ops.capacity())
+        spare.ops = std::move(batch.ops);
+    if (batch.callbacks.capacity() <= kMaxSpareCallbacks &&
+        batch.callbacks.capacity() > spare.callbacks.capacity())
+        spare.callbacks = std::move(batch.callbacks);
+}
+
 Status Store::collect() {
     Impl& s = *impl_;
     if (!s.submitted) return ok_status();
@@ -112,6 +126,7 @@ Status Store::collect() {
     if (!batch.status) return batch.status; // dropped with its callbacks, as commit() does
     for (auto& cb : batch.callbacks)
         cb();
+    s.recycle(std::move(batch));
     return ok_status();
 }
 
@@ -125,6 +140,7 @@ void Store::stop_writer() {
     }
     s.writer.join(); // after the batch in flight, if any, is written
     s.in_flight = {};
+    s.spare = {};
     s.submitted = false;
     s.written = false;
 }

@@ -1,5 +1,6 @@
 #include "runtime/lua_vm.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -78,12 +79,47 @@ LuaVM* vm_of(lua_State* L) {
     return static_cast<LuaVM*>(ud);
 }
 
+namespace {
+
+// Under AddressSanitizer every block comes from malloc, so use-after-free in the VM's
+// blocks stays visible to it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPooled = false;
+#else
+constexpr bool kPooled = true;
+#endif
+
+bool pooled(size_t size) {
+    return kPooled && size <= SmallBlocks::kLargest;
+}
+
+} // namespace
+
+void* LuaVM::resize_block(void* ptr, size_t old, size_t nsize) {
+    if (!ptr) return pooled(nsize) ? small_blocks_.allocate(nsize) : std::malloc(nsize);
+    if (!pooled(old) && !pooled(nsize)) return std::realloc(ptr, nsize);
+    if (pooled(old) && pooled(nsize) && SmallBlocks::class_of(old) == SmallBlocks::class_of(nsize))
+        return ptr;
+    void* moved = pooled(nsize) ? small_blocks_.allocate(nsize) : std::malloc(nsize);
+    if (!moved) return nullptr;
+    std::memcpy(moved, ptr, std::min(old, nsize));
+    free_block(ptr, old);
+    return moved;
+}
+
+void LuaVM::free_block(void* ptr, size_t size) {
+    if (pooled(size))
+        small_blocks_.release(ptr, size);
+    else
+        std::free(ptr);
+}
+
 void* LuaVM::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
     auto* vm = static_cast<LuaVM*>(ud);
     size_t old = ptr ? osize : 0;  // for a new block, osize is the object's type, not a size
     if (nsize == 0) {
         vm->used_ -= old;
-        std::free(ptr);
+        if (ptr) vm->free_block(ptr, old);
         return nullptr;
     }
     if (nsize > old && vm->used_ + (nsize - old) > vm->limits_.memory_bytes) return nullptr;
@@ -91,7 +127,7 @@ void* LuaVM::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
         vm->ceiling_hit_ = true;  // the running task's own budget, not the VM's
         return nullptr;
     }
-    void* p = std::realloc(ptr, nsize);
+    void* p = vm->resize_block(ptr, old, nsize);
     if (!p) return nullptr;
     vm->used_ = vm->used_ - old + nsize;
     if (nsize > old) vm->allocated_total_ += nsize - old;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "runtime/error.h"
+#include "runtime/small_blocks.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -78,12 +79,15 @@ class LuaVM {
 
   private:
     static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
+    void* resize_block(void* ptr, size_t old, size_t nsize); // old == 0: a new block
+    void free_block(void* ptr, size_t size);
     void build_sandbox();
     static int sandbox_require(lua_State* L);
     static int sandbox_load(lua_State* L);
     static int sandbox_collectgarbage(lua_State* L);
     static int sandbox_print(lua_State* L);
 
+    SmallBlocks small_blocks_; // before L_: lua_close in ~LuaVM gives blocks back to it
     lua_State* L_ = nullptr;
     LuaVmLimits limits_;
     size_t used_ = 0;

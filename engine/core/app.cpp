@@ -144,18 +144,9 @@ Result<std::shared_ptr<const workflow::Workflow>> App::load_workflow(const std::
         auto known = located_.find(name_or_path);
         if (known != located_.end() && known->second.at == *at) return known->second.wf;
     }
-    Result<std::shared_ptr<const workflow::Workflow>> loaded = load_workflow_text(name_or_path);
-    if (loaded && at) located_[name_or_path] = LocatedWorkflow{*at, loaded.value()};
-    return loaded;
-}
-
-Result<std::shared_ptr<const workflow::Workflow>>
-App::load_workflow_text(const std::string& name_or_path) {
     auto found = project.find_workflow(name_or_path);
     if (!found) return found.error();
     const auto& [path, text] = found.value();
-    auto cached = workflows_.find(path + '\0' + text);
-    if (cached != workflows_.end()) return cached->second;
     workflow::LoadResult loaded = workflow::load_workflow_text(text, path, &catalog);
     if (!loaded.ok()) {
         std::string msg;
@@ -164,7 +155,7 @@ App::load_workflow_text(const std::string& name_or_path) {
         return make_error(ErrorKind::Validation, msg);
     }
     auto wf = std::make_shared<const workflow::Workflow>(std::move(*loaded.workflow));
-    workflows_[path + '\0' + text] = wf;
+    if (at) located_[name_or_path] = LocatedWorkflow{*at, wf};
     return wf;
 }
 

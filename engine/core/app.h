@@ -65,12 +65,8 @@ class App {
   private:
     App(const AppOptions& options, Project project);
     Status load_config(bool tolerate_problems);
-    // Reads and parses (or finds among those parsed, by path and text).
-    Result<std::shared_ptr<const workflow::Workflow>>
-    load_workflow_text(const std::string& name_or_path);
-    std::map<std::string, std::shared_ptr<const workflow::Workflow>> workflows_;
     // By the name asked for: where it was found and what it was then. A start checks the
-    // file's stamp instead of reading and comparing the text (4 % of a webhook's CPU).
+    // file's stamp instead of reading and parsing it again (4 % of a webhook's CPU).
     struct LocatedWorkflow {
         Project::WorkflowLocation at;
         std::shared_ptr<const workflow::Workflow> wf;

@@ -180,6 +180,32 @@ TEST_CASE("200 concurrent requests all complete", "[http]") {
     env.finish();
 }
 
+TEST_CASE("a burst's connections are kept for the next burst", "[http]") {
+    // 150 transfers at once to one host open 150 connections; the next burst must find
+    // them all in the cache instead of paying a new connection per request.
+    Env env;
+    constexpr int kRequests = 150;
+    int done = 0, ok = 0;
+    auto burst = [&] {
+        for (int i = 0; i < kRequests; ++i)
+            env.client->send(get(env.server->url("/delay/20")),
+                             [&](Result<HttpResponse> r, const HttpTransferInfo&) {
+                                 ++done;
+                                 ok += r.ok() && r->status == 200;
+                             });
+    };
+    burst();
+    REQUIRE(run_until(
+        env.loop, [&] { return done == kRequests; }, 10000));
+    CHECK(env.server->connections() == kRequests);
+    burst();
+    REQUIRE(run_until(
+        env.loop, [&] { return done == 2 * kRequests; }, 10000));
+    CHECK(ok == 2 * kRequests);
+    CHECK(env.server->connections() == kRequests);
+    env.finish();
+}
+
 TEST_CASE("Loop::run() returns once every transfer is done", "[http]") {
     Env env;
     int done = 0;

@@ -79,13 +79,14 @@ open_app(const std::string& project_dir, bool durable,
     options.engine.commit_thread = commit_thread;
     std::vector<ferry::workflow::Diagnostic> problems;
     auto app = ferry::engine::App::open(options, problems);
-    for (const auto& p : problems) std::fprintf(stderr, "bench: task problem: %s\n", p.describe().c_str());
+    for (const auto& p : problems)
+        std::fprintf(stderr, "bench: task problem: %s\n", p.describe().c_str());
     if (!app) die("App::open: " + app.error().describe());
     return std::move(app.value());
 }
 
 inline std::shared_ptr<const ferry::workflow::Workflow> load(ferry::engine::App& app,
-                                                           const std::string& name) {
+                                                             const std::string& name) {
     auto wf = app.load_workflow(name);
     if (!wf) die(wf.error().message);
     return wf.value();
@@ -118,13 +119,15 @@ struct Driver {
         ++started;
         ferry::engine::StartOptions opts;
         opts.trigger = "api";
-        auto id = app.engine->start(wf, inputs, opts, [this](const ferry::engine::ExecutionSummary& s) {
-            ++finished;
-            if (s.status != "succeeded") {
-                if (failed++ == 0) first_failure = s.status + ": " + ferry::engine::to_json_text(s.error);
-            }
-            if (started < total) start_one();
-        });
+        auto id =
+            app.engine->start(wf, inputs, opts, [this](const ferry::engine::ExecutionSummary& s) {
+                ++finished;
+                if (s.status != "succeeded") {
+                    if (failed++ == 0)
+                        first_failure = s.status + ": " + ferry::engine::to_json_text(s.error);
+                }
+                if (started < total) start_one();
+            });
         if (!id) die("start: " + id.error().describe());
     }
 
@@ -132,13 +135,15 @@ struct Driver {
     double run() {
         auto t0 = std::chrono::steady_clock::now();
         size_t first = std::min(inflight, total);
-        for (size_t i = 0; i < first; ++i) start_one();
+        for (size_t i = 0; i < first; ++i)
+            start_one();
         app.loop.run();
         ferry::Status s = app.engine->flush();
         if (!s) die("flush: " + s.error().describe());
         double secs = seconds_since(t0);
-        if (finished != total) die("only " + std::to_string(finished) + " of " +
-                                   std::to_string(total) + " executions finished");
+        if (finished != total)
+            die("only " + std::to_string(finished) + " of " + std::to_string(total) +
+                " executions finished");
         return secs;
     }
 };

@@ -66,7 +66,8 @@ outputs:
   ticket: "{{ steps.shape.output.ticket }}"
 )";
 
-const char* kThreeStepInputs = R"({"record": {"host": "WEB-01", "severity": "HIGH", "score": 0.87}})";
+const char* kThreeStepInputs =
+    R"({"record": {"host": "WEB-01", "severity": "HIGH", "score": 0.87}})";
 
 const char* kNoopTask = R"(-- A task that does nothing: measures the engine's own cost per step.
 return {
@@ -99,15 +100,22 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) bench::die(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--workflow") workflow = next();
-        else if (a == "--inflight") inflight = std::stoul(next());
-        else if (a == "--total") total = std::stoul(next());
-        else if (a == "--warmup") warmup = std::stoul(next());
-        else if (a == "--no-sync") durable = false;
+        if (a == "--workflow")
+            workflow = next();
+        else if (a == "--inflight")
+            inflight = std::stoul(next());
+        else if (a == "--total")
+            total = std::stoul(next());
+        else if (a == "--warmup")
+            warmup = std::stoul(next());
+        else if (a == "--no-sync")
+            durable = false;
         else if (a == "--loop-commits")
             commit_thread = false;
-        else if (a == "--dir") base = next();
-        else if (a == "--lua-gc") gc_mode = next();
+        else if (a == "--dir")
+            base = next();
+        else if (a == "--lua-gc")
+            gc_mode = next();
         else {
             std::fprintf(
                 stderr,
@@ -130,8 +138,10 @@ int main(int argc, char** argv) {
                                base);
     auto app = bench::open_app(project.dir(), durable, commit_thread);
     // An experiment, not what ferry does: the VM runs Lua's default incremental collector.
-    if (gc_mode == "generational") lua_gc(app->vm.state(), LUA_GCGEN, 0, 0);
-    else if (gc_mode != "incremental") bench::die("--lua-gc: incremental or generational");
+    if (gc_mode == "generational")
+        lua_gc(app->vm.state(), LUA_GCGEN, 0, 0);
+    else if (gc_mode != "incremental")
+        bench::die("--lua-gc: incremental or generational");
     auto wf = bench::load(*app, workflow);
     auto inputs = bench::inputs_for(*wf, workflow == "three-step" ? kThreeStepInputs : "{}");
 

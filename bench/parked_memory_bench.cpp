@@ -79,14 +79,20 @@ int main(int argc, char** argv) {
     std::string base;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--executions" && i + 1 < argc) n = std::stoul(argv[++i]);
-        else if (a == "--no-sync") durable = false;
-        else if (a == "--destroy") destroy = true;
-        else if (a == "--lua-sleep") lua_sleep = true;
-        else if (a == "--dir" && i + 1 < argc) base = argv[++i];
+        if (a == "--executions" && i + 1 < argc)
+            n = std::stoul(argv[++i]);
+        else if (a == "--no-sync")
+            durable = false;
+        else if (a == "--destroy")
+            destroy = true;
+        else if (a == "--lua-sleep")
+            lua_sleep = true;
+        else if (a == "--dir" && i + 1 < argc)
+            base = argv[++i];
         else {
-            std::fprintf(stderr, "usage: parked_memory_bench [--executions N] [--lua-sleep] [--no-sync] "
-                                 "[--destroy] [--dir BASE]\n");
+            std::fprintf(stderr,
+                         "usage: parked_memory_bench [--executions N] [--lua-sleep] [--no-sync] "
+                         "[--destroy] [--dir BASE]\n");
             return 2;
         }
     }
@@ -110,10 +116,11 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < n; ++i) {
         ferry::engine::StartOptions opts;
-        auto id = app->engine->start(wf, inputs, opts, [&](const ferry::engine::ExecutionSummary& s) {
-            ++finished;
-            if (s.status != "succeeded") ++failed;
-        });
+        auto id =
+            app->engine->start(wf, inputs, opts, [&](const ferry::engine::ExecutionSummary& s) {
+                ++finished;
+                if (s.status != "succeeded") ++failed;
+            });
         if (!id) bench::die("start: " + id.error().describe());
     }
     size_t parked = 0, iterations = 0;
@@ -145,7 +152,8 @@ int main(int argc, char** argv) {
     }
     auto t1 = std::chrono::steady_clock::now();
     app.reset();
-    std::fprintf(stderr, "App destroyed in %.3f s with %zu executions live (%zu finished, %zu failed)\n",
+    std::fprintf(stderr,
+                 "App destroyed in %.3f s with %zu executions live (%zu finished, %zu failed)\n",
                  bench::seconds_since(t1), n, finished, failed);
     return 0;
 }

@@ -32,8 +32,12 @@ void* operator new(std::size_t n) {
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 namespace {
 
@@ -79,7 +83,8 @@ Figures spawn_mode(ferry::Loop& loop, ferry::LuaVM& vm, ferry::Scheduler& sched,
     uint64_t a0 = g_allocations.load();
     size_t l0 = vm.allocated_total();
     auto t0 = Clock::now();
-    for (size_t i = 0; i < inflight && i < total; ++i) r.spawn_one();
+    for (size_t i = 0; i < inflight && i < total; ++i)
+        r.spawn_one();
     loop.run();
     Figures f;
     f.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -125,12 +130,16 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (i + 1 >= argc) {
-            std::fprintf(stderr, "usage: task_overhead_bench [--total N] [--inflight M] [--timeout-ms T]\n");
+            std::fprintf(
+                stderr, "usage: task_overhead_bench [--total N] [--inflight M] [--timeout-ms T]\n");
             return 2;
         }
-        if (a == "--total") total = std::stoul(argv[++i]);
-        else if (a == "--inflight") inflight = std::stoul(argv[++i]);
-        else if (a == "--timeout-ms") timeout_ms = std::stoull(argv[++i]);
+        if (a == "--total")
+            total = std::stoul(argv[++i]);
+        else if (a == "--inflight")
+            inflight = std::stoul(argv[++i]);
+        else if (a == "--timeout-ms")
+            timeout_ms = std::stoull(argv[++i]);
         else {
             std::fprintf(stderr, "task_overhead_bench: unknown option %s\n", a.c_str());
             return 2;

@@ -24,8 +24,12 @@ void* operator new(std::size_t n) {
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 int main(int argc, char** argv) {
     if (argc < 3) {
@@ -52,10 +56,12 @@ int main(int argc, char** argv) {
     auto deadline = start + std::chrono::duration<double>(seconds);
     size_t bytes = 0;
     while (std::chrono::steady_clock::now() < deadline) {
-        for (int i = 0; i < 100; ++i) bytes = env.render_or_throw(*tmpl, vars).size();
+        for (int i = 0; i < 100; ++i)
+            bytes = env.render_or_throw(*tmpl, vars).size();
         renders += 100;
     }
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     uint64_t allocs = g_allocations.load() - allocs_before;
     std::printf("{\"renders\": %llu, \"seconds\": %.3f, \"renders_per_second\": %.0f, "
                 "\"allocations_per_render\": %.1f, \"bytes\": %zu}\n",

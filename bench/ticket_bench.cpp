@@ -91,7 +91,8 @@ double mock_cpu(long pid) {
     std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
                            "/children");
     long child = 0;
-    while (children >> child) total += process_cpu(child);
+    while (children >> child)
+        total += process_cpu(child);
     return total;
 }
 
@@ -99,9 +100,11 @@ double mock_cpu(long pid) {
 uint64_t allocated_bytes(const std::string& dir) {
     uint64_t total = 0;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
         struct stat st {};
-        if (::stat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += uint64_t(st.st_blocks) * 512;
+        if (::stat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+            total += uint64_t(st.st_blocks) * 512;
     }
     return total;
 }
@@ -117,15 +120,16 @@ MockCounters mock_counters(ferry::engine::App& app, const std::string& base) {
     MockCounters c;
     ferry::HttpRequest req;
     req.url = base + "/nginx_status";
-    app.http.send(std::move(req), [&](ferry::Result<ferry::HttpResponse> res, const ferry::HttpTransferInfo&) {
-        if (!res || res.value().status != 200) return;
-        const std::string& body = res.value().body;
-        size_t at = body.find("requests");
-        if (at == std::string::npos) return;
-        std::istringstream in(body.substr(at + 8));
-        uint64_t handled = 0;
-        if (in >> c.accepts >> handled >> c.requests) c.ok = true;
-    });
+    app.http.send(std::move(req),
+                  [&](ferry::Result<ferry::HttpResponse> res, const ferry::HttpTransferInfo&) {
+                      if (!res || res.value().status != 200) return;
+                      const std::string& body = res.value().body;
+                      size_t at = body.find("requests");
+                      if (at == std::string::npos) return;
+                      std::istringstream in(body.substr(at + 8));
+                      uint64_t handled = 0;
+                      if (in >> c.accepts >> handled >> c.requests) c.ok = true;
+                  });
     app.loop.run();
     return c;
 }
@@ -136,14 +140,19 @@ std::string ferry_yaml(const std::string& base) {
     return "integrations:\n"
            "  servicenow-bench:\n"
            "    type: servicenow\n"
-           "    base_url: " + base + "\n"
-           "    auth: {type: basic, username: svc_ferry, password: \"${env:FERRY_BENCH_SERVICENOW_PASSWORD}\"}\n"
+           "    base_url: " +
+           base +
+           "\n"
+           "    auth: {type: basic, username: svc_ferry, password: "
+           "\"${env:FERRY_BENCH_SERVICENOW_PASSWORD}\"}\n"
            "    table: incident\n"
            "    retry: {max_attempts: 3, initial_delay: 1s}\n"
            "    defaults: {assignment_group: DevOps Team, category: RCA Analysis}\n"
            "  siem-webhook-bench:\n"
            "    type: webhook\n"
-           "    url: " + base + "/webhook/ferry\n"
+           "    url: " +
+           base +
+           "/webhook/ferry\n"
            "    secret: \"${env:FERRY_BENCH_WEBHOOK_SECRET}\"\n"
            "    retry: {max_attempts: 5, initial_delay: 2s, max_delay: 1m}\n";
 }
@@ -211,28 +220,32 @@ struct TicketDriver {
         ++started;
         ferry::engine::StartOptions opts;
         opts.trigger = "api";
-        auto id = app.engine->start(wf, inputs, opts, [this](const ferry::engine::ExecutionSummary& s) {
-            ++finished;
-            if (s.status != "succeeded") {
-                if (failed++ == 0) first_failure = s.status + ": " + ferry::engine::to_json_text(s.error);
-            } else if (first_outputs.empty()) {
-                first_outputs = ferry::engine::to_json_text(s.outputs);
-            }
-            if (started < total) start_one();
-        });
+        auto id =
+            app.engine->start(wf, inputs, opts, [this](const ferry::engine::ExecutionSummary& s) {
+                ++finished;
+                if (s.status != "succeeded") {
+                    if (failed++ == 0)
+                        first_failure = s.status + ": " + ferry::engine::to_json_text(s.error);
+                } else if (first_outputs.empty()) {
+                    first_outputs = ferry::engine::to_json_text(s.outputs);
+                }
+                if (started < total) start_one();
+            });
         if (!id) bench::die("start: " + id.error().describe());
     }
 
     double run() {
         auto t0 = std::chrono::steady_clock::now();
         size_t first = std::min(inflight, total);
-        for (size_t i = 0; i < first; ++i) start_one();
+        for (size_t i = 0; i < first; ++i)
+            start_one();
         app.loop.run();
         ferry::Status s = app.engine->flush();
         if (!s) bench::die("flush: " + s.error().describe());
         double secs = bench::seconds_since(t0);
         if (finished != total)
-            bench::die("only " + std::to_string(finished) + " of " + std::to_string(total) + " executions finished");
+            bench::die("only " + std::to_string(finished) + " of " + std::to_string(total) +
+                       " executions finished");
         return secs;
     }
 };
@@ -240,7 +253,8 @@ struct TicketDriver {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string host = "127.0.0.1", base_dir, sample = std::string(FERRY_SOURCE_DIR) + "/templates/samples/rca-incident.json";
+    std::string host = "127.0.0.1", base_dir,
+                sample = std::string(FERRY_SOURCE_DIR) + "/templates/samples/rca-incident.json";
     int port = 0;
     long mock_pid = 0;
     size_t inflight = 100, total = 20000, warmup = 1000;
@@ -251,24 +265,36 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) bench::die(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--port") port = std::stoi(next());
-        else if (a == "--host") host = next();
-        else if (a == "--inflight") inflight = std::stoul(next());
-        else if (a == "--total") total = std::stoul(next());
-        else if (a == "--warmup") warmup = std::stoul(next());
-        else if (a == "--no-sync") durable = false;
-        else if (a == "--dir") base_dir = next();
-        else if (a == "--sample") sample = next();
-        else if (a == "--mock-pid") mock_pid = std::stol(next());
-        else if (a == "--keep") keep = true;
+        if (a == "--port")
+            port = std::stoi(next());
+        else if (a == "--host")
+            host = next();
+        else if (a == "--inflight")
+            inflight = std::stoul(next());
+        else if (a == "--total")
+            total = std::stoul(next());
+        else if (a == "--warmup")
+            warmup = std::stoul(next());
+        else if (a == "--no-sync")
+            durable = false;
+        else if (a == "--dir")
+            base_dir = next();
+        else if (a == "--sample")
+            sample = next();
+        else if (a == "--mock-pid")
+            mock_pid = std::stol(next());
+        else if (a == "--keep")
+            keep = true;
         else {
-            std::fprintf(stderr,
-                         "usage: ticket_bench --port P [--host H] [--inflight K] [--total N] [--warmup W] "
-                         "[--no-sync] [--dir BASE] [--sample RCA.json] [--mock-pid PID] [--keep]\n");
+            std::fprintf(
+                stderr,
+                "usage: ticket_bench --port P [--host H] [--inflight K] [--total N] [--warmup W] "
+                "[--no-sync] [--dir BASE] [--sample RCA.json] [--mock-pid PID] [--keep]\n");
             return 2;
         }
     }
-    if (port <= 0) bench::die("--port: the mock's port (bench/ticket_bench.sh starts nginx and passes it)");
+    if (port <= 0)
+        bench::die("--port: the mock's port (bench/ticket_bench.sh starts nginx and passes it)");
     std::string base = "http://" + host + ":" + std::to_string(port);
     // The credentials the integrations reference; the mock does not check them.
     setenv("FERRY_BENCH_SERVICENOW_PASSWORD", "bench-password-not-a-secret", 1);
@@ -276,8 +302,8 @@ int main(int argc, char** argv) {
 
     std::string load_before = load_average();
     std::string rca = read_file(sample);
-    bench::TempProject project({{"ferry.yaml", ferry_yaml(base)}, {"workflows/ticket-bench.yaml", kWorkflow}},
-                               base_dir);
+    bench::TempProject project(
+        {{"ferry.yaml", ferry_yaml(base)}, {"workflows/ticket-bench.yaml", kWorkflow}}, base_dir);
     if (keep) {
         project.keep();
         std::fprintf(stderr, "bench: project kept in %s\n", project.dir().c_str());
@@ -292,12 +318,14 @@ int main(int argc, char** argv) {
         if (warm.failed) bench::die("warm-up execution failed: " + warm.first_failure);
         if (warm.first_outputs.find("\"notified\":204") == std::string::npos ||
             warm.first_outputs.find("\"ticket\":\"INC") == std::string::npos)
-            bench::die("unexpected outputs (is the mock nginx on " + base + "?): " + warm.first_outputs);
+            bench::die("unexpected outputs (is the mock nginx on " + base +
+                       "?): " + warm.first_outputs);
         std::fprintf(stderr, "bench: warm-up outputs %s\n", warm.first_outputs.c_str());
     }
 
     auto& counters = bench::sync_counters();
-    uint64_t commits0 = counters.commits, fdatasyncs0 = counters.fdatasyncs, commit_ns0 = counters.commit_ns;
+    uint64_t commits0 = counters.commits, fdatasyncs0 = counters.fdatasyncs,
+             commit_ns0 = counters.commit_ns;
     MockCounters mock0 = mock_counters(*app, base);
     uint64_t disk0 = allocated_bytes(project.data_dir());
     size_t lua0 = app->vm.allocated_total();
@@ -332,18 +360,21 @@ int main(int argc, char** argv) {
         std::snprintf(mock_cpu_field, sizeof mock_cpu_field, ", \"mock_cpu_us_per_ticket\": %.1f",
                       1e6 * (mock_cpu1 - mock_cpu0) / double(total));
 
-    std::printf("{\"bench\": \"ticket\", \"durable\": %s, \"inflight\": %zu, \"tickets\": %zu, \"failed\": %zu, "
-                "\"seconds\": %.3f, \"tickets_per_second\": %.0f, \"target_ratio\": %.3f, "
-                "\"cpu_us_per_ticket\": %.1f, \"cpu_system_share\": %.2f, \"ferry_cpu_utilisation\": %.2f%s, "
-                "\"commits\": %" PRIu64 ", \"tickets_per_commit\": %.2f, \"fdatasyncs\": %" PRIu64 ", "
-                "\"seconds_in_commit\": %.3f, \"store_bytes_per_ticket\": %.0f, "
-                "\"lua_bytes_allocated_per_ticket\": %.0f, \"mean_latency_ms\": %.2f%s, "
-                "\"load_before\": \"%s\", \"load_after\": \"%s\"}\n",
-                durable ? "true" : "false", inflight, total, driver.failed, secs, rate, rate / 5000.0,
-                1e6 * cpu / double(total), (sys1 - sys0) / std::max(1e-9, cpu), cpu / secs, mock_cpu_field,
-                commits, commits ? double(total) / double(commits) : 0.0, fdatasyncs, commit_secs,
-                (double(disk1) - double(disk0)) / double(total), lua_bytes, 1000.0 * double(inflight) / rate,
-                mock_fields, load_before.c_str(), load_after.c_str());
+    std::printf(
+        "{\"bench\": \"ticket\", \"durable\": %s, \"inflight\": %zu, \"tickets\": %zu, \"failed\": "
+        "%zu, "
+        "\"seconds\": %.3f, \"tickets_per_second\": %.0f, \"target_ratio\": %.3f, "
+        "\"cpu_us_per_ticket\": %.1f, \"cpu_system_share\": %.2f, \"ferry_cpu_utilisation\": "
+        "%.2f%s, "
+        "\"commits\": %" PRIu64 ", \"tickets_per_commit\": %.2f, \"fdatasyncs\": %" PRIu64 ", "
+        "\"seconds_in_commit\": %.3f, \"store_bytes_per_ticket\": %.0f, "
+        "\"lua_bytes_allocated_per_ticket\": %.0f, \"mean_latency_ms\": %.2f%s, "
+        "\"load_before\": \"%s\", \"load_after\": \"%s\"}\n",
+        durable ? "true" : "false", inflight, total, driver.failed, secs, rate, rate / 5000.0,
+        1e6 * cpu / double(total), (sys1 - sys0) / std::max(1e-9, cpu), cpu / secs, mock_cpu_field,
+        commits, commits ? double(total) / double(commits) : 0.0, fdatasyncs, commit_secs,
+        (double(disk1) - double(disk0)) / double(total), lua_bytes,
+        1000.0 * double(inflight) / rate, mock_fields, load_before.c_str(), load_after.c_str());
     if (driver.failed) std::fprintf(stderr, "first failure: %s\n", driver.first_failure.c_str());
     return driver.failed ? 1 : 0;
 }

@@ -75,14 +75,16 @@ const EVP_MD* sha256_md() {
 std::string sha256(std::string_view data) {
     std::string out(32, '\0');
     unsigned int len = 0;
-    if (EVP_Digest(bytes_of(data), data.size(), reinterpret_cast<unsigned char*>(out.data()),
-                   &len, sha256_md(), nullptr) != 1 ||
+    if (EVP_Digest(bytes_of(data), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                   sha256_md(), nullptr) != 1 ||
         len != out.size())
         throw std::runtime_error("SHA-256 failed (OpenSSL EVP_Digest)");
     return out;
 }
 
-std::string sha256_hex(std::string_view data) { return hex_encode(sha256(data)); }
+std::string sha256_hex(std::string_view data) {
+    return hex_encode(sha256(data));
+}
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
     // HMAC() takes the key length as an int.

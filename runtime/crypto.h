@@ -8,8 +8,8 @@
 
 namespace ferry::crypto {
 
-std::string sha256(std::string_view data);                  // raw 32 bytes
-std::string sha256_hex(std::string_view data);              // lowercase hex
+std::string sha256(std::string_view data);                             // raw 32 bytes
+std::string sha256_hex(std::string_view data);                         // lowercase hex
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 std::string hex_encode(std::string_view bytes);
 std::optional<std::string> hex_decode(std::string_view hex);

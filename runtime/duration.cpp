@@ -45,7 +45,9 @@ Error bad_duration(std::string_view text, std::string_view why = {}) {
     return make_error(ErrorKind::Validation, std::move(msg));
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // a * b + c without wrapping; false on overflow.
 bool mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t& out) {
@@ -58,8 +60,10 @@ bool mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t& out) {
 
 Result<uint64_t> parse_duration_ms(std::string_view text) {
     std::string_view s = text;
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     if (s.empty()) return bad_duration(text);
 
     uint64_t total = 0;
@@ -96,8 +100,7 @@ Result<uint64_t> parse_duration_ms(std::string_view text) {
         if (!any_digit) return bad_duration(text);
         s.remove_prefix(i);
         size_t u = match_unit(s);
-        if (u == kUnits.size())
-            return bad_duration(text, s.empty() ? "a unit is required" : "");
+        if (u == kUnits.size()) return bad_duration(text, s.empty() ? "a unit is required" : "");
         const Unit& unit = kUnits[u];
         if (!first && u <= last_unit)
             return bad_duration(text, "units must go from largest to smallest, once each");
@@ -110,8 +113,7 @@ Result<uint64_t> parse_duration_ms(std::string_view text) {
         unsigned __int128 frac_ms = static_cast<unsigned __int128>(frac) * unit.ms;
         if (frac_ms % frac_scale != 0) return bad_duration(text, "finer than a millisecond");
         uint64_t part = 0;
-        if (!mul_add(whole, unit.ms, uint64_t(frac_ms / frac_scale), part) ||
-            part > kMax - total)
+        if (!mul_add(whole, unit.ms, uint64_t(frac_ms / frac_scale), part) || part > kMax - total)
             return bad_duration(text, "too long");
         total += part;
     }
@@ -173,7 +175,8 @@ std::string format_duration_ms(uint64_t ms) {
 
     // With a seconds component, a decimal fraction is often shorter: "1.5s" over "1s500ms".
     std::string frac = std::to_string(1000 + millis).substr(1);
-    while (frac.back() == '0') frac.pop_back();
+    while (frac.back() == '0')
+        frac.pop_back();
     std::string decimal = head + std::to_string(seconds) + "." + frac + "s";
     return decimal.size() < split.size() ? decimal : split;
 }

@@ -55,7 +55,7 @@ inline Error make_error(ErrorKind kind, std::string message, SourceLocation wher
 template <class T>
 class [[nodiscard]] Result {
   public:
-    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT
     Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -72,6 +72,8 @@ class [[nodiscard]] Result {
 
 struct Ok {};
 using Status = Result<Ok>;
-inline Status ok_status() { return Ok{}; }
+inline Status ok_status() {
+    return Ok{};
+}
 
 }  // namespace ferry

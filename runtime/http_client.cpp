@@ -42,7 +42,9 @@ bool has_line_break(std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
-double ms_since(uint64_t start_ns) { return double(Loop::hrtime_ns() - start_ns) / 1e6; }
+double ms_since(uint64_t start_ns) {
+    return double(Loop::hrtime_ns() - start_ns) / 1e6;
+}
 
 template <class T>
 void close_and_delete(T* handle) {
@@ -131,7 +133,8 @@ HttpClient::Impl::~Impl() {
     // run during this call and need *this, so the multi goes before the uv handles.
     curl_multi_cleanup(multi);
     multi = nullptr;
-    while (!sockets.empty()) forget_socket(sockets.begin()->first);
+    while (!sockets.empty())
+        forget_socket(sockets.begin()->first);
     close_and_delete(timer);
     close_and_delete(check);
     close_and_delete(idle);
@@ -160,9 +163,9 @@ uint64_t HttpClient::Impl::send(HttpRequest request, HttpCallback done) {
     // started; nothing happens on the wire before the loop runs.
     CURLMcode rc = curl_multi_add_handle(multi, t->easy);
     if (rc != CURLM_OK) {
-        fail_later(std::move(t), make_error(ErrorKind::Internal,
-                                            std::string("curl_multi_add_handle: ") +
-                                                curl_multi_strerror(rc)));
+        fail_later(std::move(t),
+                   make_error(ErrorKind::Internal,
+                              std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc)));
         return id;
     }
     transfers.emplace(id, std::move(t));
@@ -373,8 +376,14 @@ HttpClient::~HttpClient() = default;
 uint64_t HttpClient::send(HttpRequest request, HttpCallback done) {
     return impl_->send(std::move(request), std::move(done));
 }
-void HttpClient::cancel(uint64_t id) { impl_->cancel(id); }
-size_t HttpClient::in_flight() const { return impl_->transfers.size(); }
-uint64_t HttpClient::completed() const { return impl_->completed_count; }
+void HttpClient::cancel(uint64_t id) {
+    impl_->cancel(id);
+}
+size_t HttpClient::in_flight() const {
+    return impl_->transfers.size();
+}
+uint64_t HttpClient::completed() const {
+    return impl_->completed_count;
+}
 
 }  // namespace ferry

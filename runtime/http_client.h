@@ -26,12 +26,12 @@ struct HttpRequest {
     std::string url;
     HttpHeaders headers;
     std::string body;
-    uint64_t timeout_ms = 30000;          // whole transfer
+    uint64_t timeout_ms = 30000;  // whole transfer
     uint64_t connect_timeout_ms = 10000;
     bool verify_tls = true;
-    std::string ca_file;                  // custom CA bundle (PEM)
-    std::string client_cert;              // mutual TLS: client certificate (PEM file)
-    std::string client_key;               // mutual TLS: its key (PEM file)
+    std::string ca_file;      // custom CA bundle (PEM)
+    std::string client_cert;  // mutual TLS: client certificate (PEM file)
+    std::string client_key;   // mutual TLS: its key (PEM file)
     size_t max_response_bytes = 16u << 20;
     // Never sent twice by libcurl. On a reused keep-alive connection that the peer closed
     // without answering, libcurl silently sends the request again on a new one; for a
@@ -45,7 +45,7 @@ struct HttpRequest {
 
 struct HttpResponse {
     long status = 0;
-    HttpHeaders headers;                  // names as received; lookups are case-insensitive
+    HttpHeaders headers;  // names as received; lookups are case-insensitive
     std::string body;
     double duration_ms = 0;
     // The value of the first header with this name (case-insensitive), or empty.

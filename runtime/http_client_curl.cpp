@@ -198,7 +198,7 @@ void HttpClient::Impl::forget_socket(curl_socket_t fd) {
 // CURLOPT_OPENSOCKETFUNCTION: "return the newly created socket or CURL_SOCKET_BAD in case no
 // connection could be established or another error was detected".
 curl_socket_t HttpClient::Impl::on_open_socket(void* clientp, curlsocktype purpose,
-                                                curl_sockaddr* addr) {
+                                               curl_sockaddr* addr) {
     auto* self = static_cast<Impl*>(clientp);
     if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;  // FTP's accept socket only
     int fd = ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);

@@ -32,7 +32,9 @@ namespace http_detail {
 
 constexpr size_t kMaxHeaderBytes = 256 * 1024;  // all response headers of one transfer
 
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+inline char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
 
 inline bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -42,9 +44,10 @@ inline bool iequals(std::string_view a, std::string_view b) {
 }
 
 inline std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                          s.back() == '\n'))
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
         s.remove_suffix(1);
     return s;
 }
@@ -91,7 +94,7 @@ struct HttpClient::Impl {
         bool body_too_large = false;
         bool headers_too_large = false;
         bool out_of_memory = false;
-        bool sent = false;  // upload progress seen, or the peer answered
+        bool sent = false;     // upload progress seen, or the peer answered
         size_t body_read = 0;  // never_resend: bytes of req.body handed to libcurl
         char errbuf[CURL_ERROR_SIZE] = {};
 

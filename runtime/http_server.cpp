@@ -62,7 +62,7 @@ std::string error_body(std::string_view code, std::string_view message) {
     return "{\"error\": {\"code\": " + quote(code) + ", \"message\": " + quote(message) + "}}";
 }
 
-} // namespace http_server_detail
+}  // namespace http_server_detail
 
 namespace {
 
@@ -92,7 +92,7 @@ std::string format_remote(const sockaddr_storage& addr) {
     if (addr.ss_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
         uv_ip6_name(in6, ip, sizeof ip);
-        std::string out = "["; // built stepwise: GCC 12 warns (-Wrestrict) on "[" + string
+        std::string out = "[";  // built stepwise: GCC 12 warns (-Wrestrict) on "[" + string
         out += ip;
         out += "]:";
         out += std::to_string(ntohs(in6->sin6_port));
@@ -115,7 +115,7 @@ std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, 
         if (ex.req.http_major == 1 && ex.req.http_minor >= 1)
             chunked = true;
         else
-            close = true; // HTTP/1.0 knows no chunks: the body ends with the connection
+            close = true;  // HTTP/1.0 knows no chunks: the body ends with the connection
     }
     std::string out = Connection::status_line(status);
     for (const auto& [name, value] : headers) {
@@ -136,7 +136,7 @@ std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, 
     return out;
 }
 
-} // namespace
+}  // namespace
 
 std::string percent_decode(std::string_view s, bool plus_is_space) {
     std::string out;
@@ -244,7 +244,7 @@ bool Responder::send(ServerResponse r) {
     if (!ex_ || ex_->state != Exchange::State::Handling) return false;
     Exchange& ex = *ex_;
     ex.state = Exchange::State::Done;
-    if (!ex.conn) return false; // the client left: nothing to write to
+    if (!ex.conn) return false;  // the client left: nothing to write to
     bool no_body_status = !status_has_body(r.status);
     std::string out = response_head(ex, r.status, r.headers, false);
     if (!no_body_status) out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
@@ -291,7 +291,7 @@ bool Responder::start_stream(int status, HttpHeaders headers) {
 
 bool Responder::write(std::string_view data) {
     if (!ex_ || ex_->state != Exchange::State::Streaming || !ex_->conn) return false;
-    if (data.empty()) return true; // an empty chunk would end the stream
+    if (data.empty()) return true;  // an empty chunk would end the stream
     Exchange& ex = *ex_;
     if (ex.chunked) {
         char size[24];
@@ -324,7 +324,7 @@ void Responder::on_close(std::function<void()> cb) {
         cb();
         return;
     }
-    if (ex_->state == Exchange::State::Done || !ex_->conn) return; // complete: nothing to miss
+    if (ex_->state == Exchange::State::Done || !ex_->conn) return;  // complete: nothing to miss
     ex_->close_callbacks.push_back(std::move(cb));
 }
 
@@ -339,7 +339,7 @@ HttpServer::HttpServer(Loop& loop, ServerOptions options, ServerHandler handler)
 HttpServer::~HttpServer() {
     destroying_ = true;
     stop_accepting();
-    if (listener_) listener_->data = nullptr; // its close callback runs after we are gone
+    if (listener_) listener_->data = nullptr;  // its close callback runs after we are gone
     auto conns = conns_;
     for (Connection* c : conns)
         c->hard_close();
@@ -474,4 +474,4 @@ void HttpServer::on_connection(uv_stream_t* listener, int status) {
     c->start();
 }
 
-} // namespace ferry
+}  // namespace ferry

@@ -20,7 +20,7 @@
 #pragma once
 
 #include "runtime/error.h"
-#include "runtime/http_client.h" // HttpHeaders
+#include "runtime/http_client.h"  // HttpHeaders
 #include "runtime/loop.h"
 
 #include <cstdint>
@@ -36,14 +36,14 @@
 namespace ferry {
 
 struct ServerRequest {
-    std::string method;                                     // "GET"
-    std::string target;                                     // as sent: "/a%20b?x=1"
-    std::string path;                                       // percent-decoded: "/a b"
-    std::vector<std::pair<std::string, std::string>> query; // decoded, in order, repeats kept
-    HttpHeaders headers;                                    // in order, names as sent
-    std::string body;                                       // decoded (chunked undone)
-    std::string remote;                                     // "127.0.0.1:53412", "[::1]:53412"
-    std::string id; // a ULID, also sent back as X-Request-Id
+    std::string method;                                      // "GET"
+    std::string target;                                      // as sent: "/a%20b?x=1"
+    std::string path;                                        // percent-decoded: "/a b"
+    std::vector<std::pair<std::string, std::string>> query;  // decoded, in order, repeats kept
+    HttpHeaders headers;                                     // in order, names as sent
+    std::string body;                                        // decoded (chunked undone)
+    std::string remote;                                      // "127.0.0.1:53412", "[::1]:53412"
+    std::string id;  // a ULID, also sent back as X-Request-Id
     int http_major = 1;
     int http_minor = 1;
 
@@ -57,16 +57,16 @@ struct ServerRequest {
 
 struct ServerResponse {
     int status = 200;
-    HttpHeaders headers; // Content-Length and Transfer-Encoding are the server's to set
+    HttpHeaders headers;  // Content-Length and Transfer-Encoding are the server's to set
     std::string body;
 };
 
 // One line of the access log, given when a response is complete (or abandoned).
 struct AccessLogEntry {
-    std::string method; // empty when the request could not be parsed
+    std::string method;  // empty when the request could not be parsed
     std::string path;
-    int status = 0;     // 499 when the client left before the answer was complete
-    uint64_t bytes = 0; // body bytes handed to the connection
+    int status = 0;      // 499 when the client left before the answer was complete
+    uint64_t bytes = 0;  // body bytes handed to the connection
     double duration_ms = 0;
     std::string remote;
     std::string request_id;
@@ -75,18 +75,18 @@ struct AccessLogEntry {
 };
 
 struct ServerOptions {
-    size_t max_header_bytes = 16 * 1024; // request line + headers; more -> 431 (URL: 414)
-    size_t max_body_bytes = 1 << 20;     // server.max_body; more -> 413
+    size_t max_header_bytes = 16 * 1024;  // request line + headers; more -> 431 (URL: 414)
+    size_t max_body_bytes = 1 << 20;      // server.max_body; more -> 413
     // A request (head and body) must arrive within this from its first byte, and a new
     // connection must start one within it: 408 and close. Slowloris cannot stretch it.
     uint64_t request_timeout_ms = 10000;
-    uint64_t keep_alive_timeout_ms = 5000; // an idle keep-alive connection is closed silently
-    size_t max_connections = 1024;         // more are accepted and closed at once
-    uint64_t shutdown_timeout_ms = 10000;  // close(): how long in-flight requests may take
+    uint64_t keep_alive_timeout_ms = 5000;  // an idle keep-alive connection is closed silently
+    size_t max_connections = 1024;          // more are accepted and closed at once
+    uint64_t shutdown_timeout_ms = 10000;   // close(): how long in-flight requests may take
     // After a response that closes the connection, unread input is drained this long so the
     // client sees the response (a close with unread data would reset it away).
     uint64_t linger_ms = 2000;
-    size_t max_pipelined = 32; // requests queued on one connection before reading pauses
+    size_t max_pipelined = 32;  // requests queued on one connection before reading pauses
     // A client that does not read (a stalled SSE consumer) is cut off past this backlog.
     size_t max_write_queue_bytes = 8u << 20;
     std::function<void(const AccessLogEntry&)> access_log;
@@ -95,7 +95,7 @@ struct ServerOptions {
 namespace http_server_detail {
 struct Exchange;
 struct Connection;
-} // namespace http_server_detail
+}  // namespace http_server_detail
 
 // The handle on one request's answer. Movable, not copyable; every method is safe at any
 // time, including after the client left or the server was destroyed (they do nothing).
@@ -179,7 +179,7 @@ class HttpServer {
     ServerOptions options_;
     ServerHandler handler_;
     uv_tcp_t* listener_ = nullptr;
-    bool listener_open_ = false; // until its close callback ran
+    bool listener_open_ = false;  // until its close callback ran
     uint16_t port_ = 0;
     std::unordered_set<http_server_detail::Connection*> conns_;
     uint64_t accepted_ = 0;
@@ -195,4 +195,4 @@ class HttpServer {
 std::string percent_decode(std::string_view s, bool plus_is_space);
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
 
-} // namespace ferry
+}  // namespace ferry

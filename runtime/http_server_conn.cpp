@@ -50,7 +50,7 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     else if (nread == UV_EOF)
         c->on_eof();
     else if (nread < 0)
-        c->hard_close(); // reset: nobody is left to answer
+        c->hard_close();  // reset: nobody is left to answer
 }
 
 Connection* conn_of(http_parser* p) {
@@ -75,7 +75,7 @@ void split_target(ServerRequest& req) {
     if (q != std::string_view::npos) req.query = parse_query(t.substr(q + 1));
 }
 
-} // namespace
+}  // namespace
 
 Connection::Connection(HttpServer& s, Loop& l) : server(&s), loop(l) {
     http_parser_init(&parser, HTTP_REQUEST);
@@ -87,15 +87,15 @@ bool Connection::server_closing() const {
 }
 
 void Connection::start() {
-    uv_tcp_nodelay(&tcp, 1); // responses are written whole; do not let Nagle hold them
+    uv_tcp_nodelay(&tcp, 1);  // responses are written whole; do not let Nagle hold them
     reading = uv_read_start(stream_of(this), on_alloc, on_read) == 0;
-    set_timer(TimerMode::Request); // a silent new connection is a slow client too
+    set_timer(TimerMode::Request);  // a silent new connection is a slow client too
 }
 
 // ---- input ---------------------------------------------------------------------------
 
 void Connection::on_data(const char* data, size_t len) {
-    if (draining || parsing_stopped) return; // lingering, or no more requests: discard
+    if (draining || parsing_stopped) return;  // lingering, or no more requests: discard
     inbuf.append(data, len);
     process_input();
     // The pipeline is full: stop reading until the handler catches up. What already
@@ -107,7 +107,7 @@ void Connection::on_data(const char* data, size_t len) {
 }
 
 void Connection::on_eof() {
-    reading = false; // libuv stops reading at EOF
+    reading = false;  // libuv stops reading at EOF
     eof_seen = true;
     if (draining) {
         hard_close();
@@ -118,7 +118,7 @@ void Connection::on_eof() {
         fail(400, "bad_request", "the request ended before it was complete");
         return;
     }
-    begin_close(); // the client is gone: abandon what it asked for
+    begin_close();  // the client is gone: abandon what it asked for
 }
 
 void Connection::process_input() {
@@ -140,7 +140,7 @@ void Connection::process_input() {
             if (parser.upgrade) parsing_stopped = true;
             continue;
         }
-        if (draining || parsing_stopped) break; // a callback already answered (413, 431...)
+        if (draining || parsing_stopped) break;  // a callback already answered (413, 431...)
         if (err == HPE_HEADER_OVERFLOW)
             fail(431, "headers_too_large", "the request headers are too large");
         else
@@ -170,7 +170,7 @@ int Connection::on_message_begin(http_parser* p) {
     Connection* c = conn_of(p);
     if (c->closed || c->draining || c->parsing_stopped || !c->server) return -1;
     if (c->server_closing()) {
-        c->parsing_stopped = true; // shutting down: no new requests on this connection
+        c->parsing_stopped = true;  // shutting down: no new requests on this connection
         return -1;
     }
     auto ex = std::make_shared<Exchange>();
@@ -203,7 +203,7 @@ bool head_too_large(Connection* c, Exchange& ex, size_t len, size_t overhead) {
     return c->server && ex.header_bytes > c->server_options().max_header_bytes;
 }
 
-} // namespace
+}  // namespace
 
 int Connection::on_url(http_parser* p, const char* at, size_t len) {
     Connection* c = conn_of(p);
@@ -258,7 +258,7 @@ int Connection::on_headers_complete(http_parser* p) {
     ex.keep_alive = http_should_keep_alive(p) != 0 && !p->upgrade;
     ex.head = p->method == HTTP_HEAD;
     split_target(ex.req);
-    if (p->http_major != 1) { // the parser takes any digit; this server speaks 1.x only
+    if (p->http_major != 1) {  // the parser takes any digit; this server speaks 1.x only
         c->fail(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported");
         return -1;
     }
@@ -279,7 +279,7 @@ int Connection::on_headers_complete(http_parser* p) {
         bool body_coming = (p->flags & F_CHUNKED) || p->content_length > 0;
         if (body_coming && ex.req.http_minor >= 1) {
             ex.out += "HTTP/1.1 100 Continue\r\n\r\n";
-            c->flush(); // goes out once the exchanges ahead are answered
+            c->flush();  // goes out once the exchanges ahead are answered
             if (c->closed || c->draining) return -1;
         }
     }
@@ -340,7 +340,7 @@ void Connection::write(std::string data) {
     }
     if (server &&
         uv_stream_get_write_queue_size(stream_of(this)) > server->options_.max_write_queue_bytes)
-        hard_close(); // the client stopped reading; it cannot keep our memory
+        hard_close();  // the client stopped reading; it cannot keep our memory
 }
 
 void Connection::flush() {
@@ -388,7 +388,7 @@ void Connection::fail(int status, std::string_view code, std::string_view messag
     ex->close_after = true;
     ex->state = Exchange::State::Handling;
     if (ex->req.path.empty()) ex->req.path = ex->req.target.substr(0, ex->req.target.find('?'));
-    Responder(ex).send_error(status, code, message); // serialises, logs, flushes
+    Responder(ex).send_error(status, code, message);  // serialises, logs, flushes
 }
 
 // ---- closing -------------------------------------------------------------------------
@@ -397,7 +397,7 @@ void Connection::begin_close() {
     if (draining || closed) return;
     draining = true;
     parsing_stopped = true;
-    if (!in_process) inbuf.clear(); // else process_input does, after the parser returns
+    if (!in_process) inbuf.clear();  // else process_input does, after the parser returns
     abandon_exchanges();
     if (closed) return;
     // Half-close after the pending writes, then drain what the client still sends until it
@@ -427,7 +427,7 @@ void Connection::hard_close() {
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp),
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     if (server) server->connection_closed(this);
-    abandon_exchanges(); // last: it runs user callbacks
+    abandon_exchanges();  // last: it runs user callbacks
 }
 
 void Connection::abandon_exchanges() {
@@ -439,7 +439,7 @@ void Connection::abandon_exchanges() {
         ex->conn = nullptr;
         if (ex->state == Exchange::State::Done || ex->state == Exchange::State::Receiving) continue;
         ex->abandoned = true;
-        if (ex->state == Exchange::State::Handling) ex->status = 499; // nginx's "client left"
+        if (ex->state == Exchange::State::Handling) ex->status = 499;  // nginx's "client left"
         if (notify) log(*ex);
         for (auto& cb : ex->close_callbacks)
             callbacks.push_back(std::move(cb));
@@ -469,7 +469,7 @@ void Connection::update_timer() {
     if (!queue.empty() && queue.back()->state == Exchange::State::Receiving)
         set_timer(TimerMode::Request);
     else if (!queue.empty())
-        set_timer(TimerMode::None); // the handler's turn: ?wait= may take long
+        set_timer(TimerMode::None);  // the handler's turn: ?wait= may take long
     else if (!inbuf.empty())
         set_timer(TimerMode::Request);
     else
@@ -482,7 +482,7 @@ bool Connection::served() const {
 
 void Connection::on_timer() {
     TimerMode mode = timer_mode;
-    timer_mode = TimerMode::None; // the Timer object stays until replaced (we are inside it)
+    timer_mode = TimerMode::None;  // the Timer object stays until replaced (we are inside it)
     switch (mode) {
     case TimerMode::Request:
         if (queue.empty() || queue.back()->state == Exchange::State::Receiving)
@@ -517,5 +517,5 @@ std::string Connection::status_line(int status) {
     return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
 }
 
-} // namespace http_server_detail
-} // namespace ferry
+}  // namespace http_server_detail
+}  // namespace ferry

@@ -26,29 +26,29 @@ namespace http_server_detail {
 
 struct Exchange {
     enum class State {
-        Receiving, // head or body still arriving
-        Handling,  // given to the handler, no answer yet
-        Streaming, // start_stream() called, end() not yet
-        Done,      // the whole response is in `out` (or was written)
+        Receiving,  // head or body still arriving
+        Handling,   // given to the handler, no answer yet
+        Streaming,  // start_stream() called, end() not yet
+        Done,       // the whole response is in `out` (or was written)
     };
 
-    Connection* conn = nullptr; // null once the connection let go (client gone, shutdown)
+    Connection* conn = nullptr;  // null once the connection let go (client gone, shutdown)
     ServerRequest req;
     State state = State::Receiving;
-    std::string out;          // response bytes waiting for their turn
-    bool head = false;        // HEAD: headers only
-    bool keep_alive = true;   // what the request allows
-    bool close_after = false; // the connection closes after this response
-    bool chunked = false;     // streaming with chunked framing
+    std::string out;           // response bytes waiting for their turn
+    bool head = false;         // HEAD: headers only
+    bool keep_alive = true;    // what the request allows
+    bool close_after = false;  // the connection closes after this response
+    bool chunked = false;      // streaming with chunked framing
     bool logged = false;
     std::vector<std::pair<std::string, std::string>> log_fields;  // Responder::annotate
-    bool abandoned = false; // the client left before the answer was complete
+    bool abandoned = false;  // the client left before the answer was complete
     int status = 0;
     uint64_t body_bytes = 0;
     uint64_t started_ns = 0;
-    size_t header_bytes = 0;  // counted while the head arrives (max_header_bytes)
-    std::string header_field; // the header name being received
-    bool in_value = false;    // the parser is inside a header value
+    size_t header_bytes = 0;   // counted while the head arrives (max_header_bytes)
+    std::string header_field;  // the header name being received
+    bool in_value = false;     // the parser is inside a header value
     std::vector<std::function<void()>> close_callbacks;
 };
 
@@ -57,7 +57,7 @@ struct Connection {
 
     Connection(HttpServer& s, Loop& l);
 
-    void start(); // after uv_accept: read, arm the request timer
+    void start();  // after uv_accept: read, arm the request timer
     // Bytes from the socket: parsed unless the connection is draining.
     void on_data(const char* data, size_t len);
     void on_eof();
@@ -81,7 +81,7 @@ struct Connection {
     void on_timer();
     void log(Exchange& ex);
     bool server_closing() const;
-    Exchange& receiving(); // the exchange at the back, creating one if needed
+    Exchange& receiving();  // the exchange at the back, creating one if needed
 
     // Response serialisation (http_server.cpp).
     static std::string status_line(int status);
@@ -95,22 +95,22 @@ struct Connection {
     static int on_body(http_parser* p, const char* at, size_t len);
     static int on_message_complete(http_parser* p);
 
-    HttpServer* server; // null once the server is destroyed
+    HttpServer* server;  // null once the server is destroyed
     Loop& loop;
     uv_tcp_t tcp{};
     http_parser parser{};
     std::string remote;
-    std::string inbuf; // received, not yet parsed (the parser was paused)
+    std::string inbuf;  // received, not yet parsed (the parser was paused)
     std::deque<std::shared_ptr<Exchange>> queue;
     std::unique_ptr<Loop::Timer> timer;
     TimerMode timer_mode = TimerMode::None;
     bool reading = false;
-    bool parsing_stopped = false; // an error, an upgrade, Connection: close: no more requests
-    bool in_process = false;      // process_input is running (the handler may call flush)
-    bool draining = false;        // begin_close ran: reads are discarded
-    bool closed = false;          // hard_close ran: uv_close is pending
-    bool eof_seen = false;        // the client sent EOF (libuv stopped reading)
-    uint64_t requests_seen = 0;   // complete requests: idle after one is keep-alive
+    bool parsing_stopped = false;  // an error, an upgrade, Connection: close: no more requests
+    bool in_process = false;       // process_input is running (the handler may call flush)
+    bool draining = false;         // begin_close ran: reads are discarded
+    bool closed = false;           // hard_close ran: uv_close is pending
+    bool eof_seen = false;         // the client sent EOF (libuv stopped reading)
+    uint64_t requests_seen = 0;    // complete requests: idle after one is keep-alive
 
     bool served() const;
     const ServerOptions& server_options() const { return server->options_; }
@@ -118,7 +118,7 @@ struct Connection {
 
 std::string error_body(std::string_view code, std::string_view message);
 bool iequals(std::string_view a, std::string_view b);
-bool has_token(std::string_view list, std::string_view token); // "keep-alive, Upgrade"
+bool has_token(std::string_view list, std::string_view token);  // "keep-alive, Upgrade"
 
-} // namespace http_server_detail
-} // namespace ferry
+}  // namespace http_server_detail
+}  // namespace ferry

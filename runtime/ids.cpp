@@ -37,7 +37,8 @@ void fill_random(uint8_t* out, size_t n) {
     // RAND_bytes fails only when OpenSSL cannot seed itself; ids must still be produced (they
     // need uniqueness, not secrecy), so fall back to the OS generator behind random_device.
     static std::random_device device;
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(device());
+    for (size_t i = 0; i < n; ++i)
+        out[i] = static_cast<uint8_t>(device());
 }
 
 // Adds one to the 80-bit big-endian number; false when it wraps around.
@@ -58,7 +59,8 @@ std::string encode(uint64_t time_ms, const Random80& r) {
     // 80 random bits = two groups of 40 bits = 16 characters of 5 bits.
     for (size_t half = 0; half < 2; ++half) {
         uint64_t bits = 0;
-        for (size_t i = 0; i < 5; ++i) bits = (bits << 8) | r[half * 5 + i];
+        for (size_t i = 0; i < 5; ++i)
+            bits = (bits << 8) | r[half * 5 + i];
         for (size_t i = 8; i-- > 0;) {
             out[10 + half * 8 + i] = kAlphabet[bits & 31];
             bits >>= 5;
@@ -128,9 +130,13 @@ Generator& generator() {
 
 }  // namespace
 
-std::string new_ulid() { return generator().from_clock(now_ms()); }
+std::string new_ulid() {
+    return generator().from_clock(now_ms());
+}
 
-std::string new_ulid(uint64_t unix_ms) { return generator().at(unix_ms); }
+std::string new_ulid(uint64_t unix_ms) {
+    return generator().at(unix_ms);
+}
 
 bool is_ulid(const std::string& text) {
     if (text.size() != kUlidLength) return false;
@@ -144,7 +150,8 @@ bool is_ulid(const std::string& text) {
 uint64_t ulid_time_ms(const std::string& ulid) {
     if (!is_ulid(ulid)) return 0;
     uint64_t t = 0;
-    for (size_t i = 0; i < 10; ++i) t = (t << 5) | static_cast<uint64_t>(decode_char(ulid[i]));
+    for (size_t i = 0; i < 10; ++i)
+        t = (t << 5) | static_cast<uint64_t>(decode_char(ulid[i]));
     return t;
 }
 

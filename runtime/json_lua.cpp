@@ -78,14 +78,22 @@ size_t invalid_utf8_at(std::string_view s) {
         }
         size_t len;
         unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-        if (c >= 0xC2 && c <= 0xDF) len = 2;
-        else if (c == 0xE0) len = 3, lo = 0xA0;
-        else if (c == 0xED) len = 3, hi = 0x9F;  // excludes surrogates D800-DFFF
-        else if (c >= 0xE1 && c <= 0xEF) len = 3;
-        else if (c == 0xF0) len = 4, lo = 0x90;
-        else if (c == 0xF4) len = 4, hi = 0x8F;  // nothing above U+10FFFF
-        else if (c >= 0xF1 && c <= 0xF3) len = 4;
-        else return i;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c == 0xE0)
+            len = 3, lo = 0xA0;
+        else if (c == 0xED)
+            len = 3, hi = 0x9F;  // excludes surrogates D800-DFFF
+        else if (c >= 0xE1 && c <= 0xEF)
+            len = 3;
+        else if (c == 0xF0)
+            len = 4, lo = 0x90;
+        else if (c == 0xF4)
+            len = 4, hi = 0x8F;  // nothing above U+10FFFF
+        else if (c >= 0xF1 && c <= 0xF3)
+            len = 4;
+        else
+            return i;
         if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
         for (size_t k = 2; k < len; ++k)
             if ((p[i + k] & 0xC0) != 0x80) return i;
@@ -97,7 +105,7 @@ size_t invalid_utf8_at(std::string_view s) {
 // ---- paths in error messages ----------------------------------------------------------------
 
 struct PathSegment {
-    std::string_view key;  // points into a Lua string kept alive on the stack
+    std::string_view key;   // points into a Lua string kept alive on the stack
     lua_Integer index = 0;  // 1-based, as Lua sees it; 0 for a key
 };
 
@@ -188,8 +196,7 @@ class Encoder {
                 double d = lua_tonumber(L_, idx);
                 if (std::isnan(d)) return fail("NaN cannot be encoded as JSON");
                 if (std::isinf(d))
-                    return fail(std::string(d < 0 ? "-inf" : "inf") +
-                                " cannot be encoded as JSON");
+                    return fail(std::string(d < 0 ? "-inf" : "inf") + " cannot be encoded as JSON");
                 out.SetDouble(d);
                 return true;
             }
@@ -346,9 +353,12 @@ void push_scalar(lua_State* L, const rapidjson::Value& v) {
     case rapidjson::kFalseType: lua_pushboolean(L, 0); break;
     case rapidjson::kTrueType: lua_pushboolean(L, 1); break;
     case rapidjson::kNumberType:
-        if (v.IsInt64()) lua_pushinteger(L, v.GetInt64());
-        else if (v.IsUint64()) lua_pushnumber(L, lua_Number(v.GetUint64()));  // > INT64_MAX
-        else lua_pushnumber(L, v.GetDouble());
+        if (v.IsInt64())
+            lua_pushinteger(L, v.GetInt64());
+        else if (v.IsUint64())
+            lua_pushnumber(L, lua_Number(v.GetUint64()));  // > INT64_MAX
+        else
+            lua_pushnumber(L, v.GetDouble());
         break;
     case rapidjson::kStringType: lua_pushlstring(L, v.GetString(), v.GetStringLength()); break;
     default: assert(false && "push_scalar: a container"); lua_pushnil(L);
@@ -367,7 +377,9 @@ void push_container(lua_State* L, const rapidjson::Value& v) {
 
 }  // namespace
 
-void push_null(lua_State* L) { lua_pushlightuserdata(L, const_cast<char*>(&kNullSentinel)); }
+void push_null(lua_State* L) {
+    lua_pushlightuserdata(L, const_cast<char*>(&kNullSentinel));
+}
 
 bool is_null(lua_State* L, int idx) {
     return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == &kNullSentinel;
@@ -461,8 +473,10 @@ void push(lua_State* L, const rapidjson::Value& v) {
             frames.push_back({child, 0});
         } else {
             push_scalar(L, *child);
-            if (is_array) lua_rawseti(L, -2, lua_Integer(i) + 1);
-            else lua_rawset(L, -3);
+            if (is_array)
+                lua_rawseti(L, -2, lua_Integer(i) + 1);
+            else
+                lua_rawset(L, -3);
         }
     }
     // Stack: [ancestors]; the root is ancestors[1].

@@ -38,7 +38,7 @@ char* write_escape(char* w, unsigned char c) {
     return w + 5;
 }
 
-} // namespace
+}  // namespace
 
 void append_json_escaped(rapidjson::StringBuffer& out, std::string_view text) {
     // Room for the worst case (every byte a \u00XX) taken once, the unused part given back at
@@ -90,4 +90,4 @@ std::string json_text(const rapidjson::Value& value) {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-} // namespace ferry
+}  // namespace ferry

@@ -44,4 +44,4 @@ class JsonWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
     rapidjson::StringBuffer& out_;
 };
 
-} // namespace ferry
+}  // namespace ferry

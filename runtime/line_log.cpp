@@ -37,4 +37,4 @@ void LineLog::flush() {
     buffer_.clear();
 }
 
-} // namespace ferry
+}  // namespace ferry

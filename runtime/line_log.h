@@ -19,7 +19,7 @@ namespace ferry {
 class LineLog {
   public:
     LineLog(Loop& loop, int fd);
-    ~LineLog(); // writes what is buffered
+    ~LineLog();  // writes what is buffered
     LineLog(const LineLog&) = delete;
     LineLog& operator=(const LineLog&) = delete;
 
@@ -38,4 +38,4 @@ class LineLog {
     uint64_t iteration_id_ = 0;
 };
 
-} // namespace ferry
+}  // namespace ferry

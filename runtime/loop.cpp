@@ -27,7 +27,9 @@ namespace {
 void noop_close(uv_handle_t*) {}
 void noop_idle(uv_idle_t*) {}
 
-const char* handle_type_name(uv_handle_t* h) { return uv_handle_type_name(uv_handle_get_type(h)); }
+const char* handle_type_name(uv_handle_t* h) {
+    return uv_handle_type_name(uv_handle_get_type(h));
+}
 
 }  // namespace
 
@@ -55,7 +57,9 @@ Loop::Loop() {
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
 }
 
-Loop::~Loop() { close_cleanly(); }
+Loop::~Loop() {
+    close_cleanly();
+}
 
 void Loop::enter_run() {
     // uv_run is not re-entrant ("This function must not be called from a callback", and
@@ -85,11 +89,17 @@ bool Loop::run_once(bool wait) {
     return alive != 0;
 }
 
-void Loop::stop() { uv_stop(&loop_); }
+void Loop::stop() {
+    uv_stop(&loop_);
+}
 
-uint64_t Loop::now_ms() const { return uv_now(&loop_); }
+uint64_t Loop::now_ms() const {
+    return uv_now(&loop_);
+}
 
-uint64_t Loop::hrtime_ns() { return uv_hrtime(); }
+uint64_t Loop::hrtime_ns() {
+    return uv_hrtime();
+}
 
 void Loop::capture(std::exception_ptr e) noexcept {
     if (!pending_error_) pending_error_ = std::move(e);
@@ -214,7 +224,8 @@ void Loop::on_async(uv_async_t* h) {
         std::lock_guard<std::mutex> lock(self->posted_mutex_);
         batch.swap(self->posted_);
     }
-    for (auto& cb : batch) self->guarded(cb);
+    for (auto& cb : batch)
+        self->guarded(cb);
 }
 
 // ---- close ------------------------------------------------------------------------------
@@ -273,9 +284,8 @@ bool Loop::close_cleanly() {
         uv_walk(
             &loop_,
             [](uv_handle_t* h, void*) {
-                std::fprintf(stderr, "ferry:   still open: %s handle (%p)%s\n",
-                             handle_type_name(h), static_cast<void*>(h),
-                             uv_is_closing(h) ? " closing" : "");
+                std::fprintf(stderr, "ferry:   still open: %s handle (%p)%s\n", handle_type_name(h),
+                             static_cast<void*>(h), uv_is_closing(h) ? " closing" : "");
             },
             nullptr);
     }

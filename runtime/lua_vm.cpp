@@ -36,8 +36,7 @@ int readonly_len(lua_State* L) {
 
 int env_newindex(lua_State* L) {
     const char* key = lua_tostring(L, 2);
-    return luaL_error(L,
-                      "assignment to global '%s': tasks cannot set globals (use 'local %s')",
+    return luaL_error(L, "assignment to global '%s': tasks cannot set globals (use 'local %s')",
                       key ? key : "?", key ? key : "x");
 }
 
@@ -55,8 +54,8 @@ void copy_fields(lua_State* L, int idx, std::initializer_list<const char*> names
 
 void push_readonly_proxy(lua_State* L, int idx, const char* name) {
     idx = lua_absindex(L, idx);
-    lua_newtable(L);                    // proxy
-    lua_createtable(L, 0, 5);           // its metatable
+    lua_newtable(L);           // proxy
+    lua_createtable(L, 0, 5);  // its metatable
     lua_pushvalue(L, idx);
     lua_setfield(L, -2, "__index");
     lua_pushstring(L, name);
@@ -93,7 +92,7 @@ bool pooled(size_t size) {
     return kPooled && size <= SmallBlocks::kLargest;
 }
 
-} // namespace
+}  // namespace
 
 void* LuaVM::resize_block(void* ptr, size_t old, size_t nsize) {
     if (!ptr) return pooled(nsize) ? small_blocks_.allocate(nsize) : std::malloc(nsize);
@@ -156,7 +155,9 @@ void LuaVM::set_source_resolver(std::function<std::optional<LuaSource>(const std
     resolver_ = std::move(r);
 }
 
-void LuaVM::push_env() { lua_rawgeti(L_, LUA_REGISTRYINDEX, env_ref_); }
+void LuaVM::push_env() {
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, env_ref_);
+}
 
 void LuaVM::build_sandbox() {
     lua_State* L = L_;
@@ -198,8 +199,8 @@ void LuaVM::build_sandbox() {
     lua_setfield(L, allow, "print");
 
     copy_fields(L, string_idx,
-                {"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match",
-                 "rep", "reverse", "sub", "upper", "pack", "packsize", "unpack"});
+                {"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match", "rep",
+                 "reverse", "sub", "upper", "pack", "packsize", "unpack"});
     push_readonly_proxy(L, -1, "string");
     lua_setfield(L, allow, "string");
     lua_pop(L, 1);
@@ -355,8 +356,10 @@ int LuaVM::sandbox_print(lua_State* L) {
     size_t len = 0;
     const char* text = lua_tolstring(L, -1, &len);
     LuaVM* vm = vm_of(L);
-    if (vm->print_sink) vm->print_sink(L, std::string_view(text, len));
-    else std::fprintf(stderr, "%.*s\n", int(len), text);
+    if (vm->print_sink)
+        vm->print_sink(L, std::string_view(text, len));
+    else
+        std::fprintf(stderr, "%.*s\n", int(len), text);
     return 0;
 }
 
@@ -373,8 +376,8 @@ Result<int> LuaVM::load_chunk(const std::string& chunkname, const std::string& t
         lua_pop(L, 1);
         // "file.lua:12: message" -> a located Validation error.
         SourceLocation where;
-        std::string file = chunkname.size() > 1 && chunkname[0] == '@' ? chunkname.substr(1)
-                                                                         : chunkname;
+        std::string file =
+            chunkname.size() > 1 && chunkname[0] == '@' ? chunkname.substr(1) : chunkname;
         std::string body = msg;
         if (msg.compare(0, file.size(), file) == 0 && msg.size() > file.size() &&
             msg[file.size()] == ':') {

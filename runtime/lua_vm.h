@@ -79,7 +79,7 @@ class LuaVM {
 
   private:
     static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
-    void* resize_block(void* ptr, size_t old, size_t nsize); // old == 0: a new block
+    void* resize_block(void* ptr, size_t old, size_t nsize);  // old == 0: a new block
     void free_block(void* ptr, size_t size);
     void build_sandbox();
     static int sandbox_require(lua_State* L);
@@ -87,7 +87,7 @@ class LuaVM {
     static int sandbox_collectgarbage(lua_State* L);
     static int sandbox_print(lua_State* L);
 
-    SmallBlocks small_blocks_; // before L_: lua_close in ~LuaVM gives blocks back to it
+    SmallBlocks small_blocks_;  // before L_: lua_close in ~LuaVM gives blocks back to it
     lua_State* L_ = nullptr;
     LuaVmLimits limits_;
     size_t used_ = 0;
@@ -95,8 +95,8 @@ class LuaVM {
     size_t alloc_ceiling_ = SIZE_MAX;
     bool ceiling_hit_ = false;
     int env_ref_ = LUA_NOREF;
-    int loaded_ref_ = LUA_NOREF;  // require cache
-    int modules_ref_ = LUA_NOREF; // ferry.* module table (real, behind the proxy)
+    int loaded_ref_ = LUA_NOREF;   // require cache
+    int modules_ref_ = LUA_NOREF;  // ferry.* module table (real, behind the proxy)
     std::map<std::string, lua_CFunction> c_modules_;
     std::function<std::optional<LuaSource>(const std::string&)> resolver_;
     std::map<std::string, int> chunk_cache_;  // chunkname + '\0' + text -> ref

@@ -11,7 +11,9 @@ namespace {
 
 constexpr int kHookInterval = 1000;  // instructions between limit checks
 
-Task*& task_slot(lua_State* L) { return *static_cast<Task**>(lua_getextraspace(L)); }
+Task*& task_slot(lua_State* L) {
+    return *static_cast<Task**>(lua_getextraspace(L));
+}
 
 uint64_t unix_ms() {
     return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -27,8 +29,8 @@ int error_tostring(lua_State* L) {
 }
 
 std::string memory_limit_message(size_t budget) {
-    return "memory limit exceeded: the task allocated more than " +
-           std::to_string(budget / 1024) + " KiB";
+    return "memory limit exceeded: the task allocated more than " + std::to_string(budget / 1024) +
+           " KiB";
 }
 
 }  // namespace
@@ -72,7 +74,9 @@ void Task::log(std::string level, std::string message, std::string fields_json) 
     logs_.push_back({std::move(level), std::move(message), std::move(fields_json), unix_ms()});
 }
 
-void Task::record_change(TaskChange change) { changes_.push_back(std::move(change)); }
+void Task::record_change(TaskChange change) {
+    changes_.push_back(std::move(change));
+}
 
 void Task::record(std::string kind, std::string json) {
     records_.push_back({std::move(kind), std::move(json)});
@@ -83,16 +87,20 @@ Scheduler::Scheduler(Loop& loop, LuaVM& vm) : loop_(loop), vm_(vm) {
     lua_pushlightuserdata(L, this);
     lua_setfield(L, LUA_REGISTRYINDEX, "ferry.scheduler");
     vm_.print_sink = [](lua_State* S, std::string_view text) {
-        if (Task* t = task_slot(S)) t->log("info", std::string(text));
-        else std::fprintf(stderr, "%.*s\n", int(text.size()), text.data());
+        if (Task* t = task_slot(S))
+            t->log("info", std::string(text));
+        else
+            std::fprintf(stderr, "%.*s\n", int(text.size()), text.data());
     };
     iteration_id_ = loop_.on_iteration([this] { drain(); });
 }
 
 Scheduler::~Scheduler() {
     std::vector<Task*> live;
-    for (auto& [id, t] : tasks_) live.push_back(t.get());
-    for (Task* t : live) cancel(t, make_error(ErrorKind::Cancelled, "shutting down"));
+    for (auto& [id, t] : tasks_)
+        live.push_back(t.get());
+    for (Task* t : live)
+        cancel(t, make_error(ErrorKind::Cancelled, "shutting down"));
     // Done callbacks of cancelled tasks run now: nothing will drain after us.
     auto finished = std::move(finished_);
     for (auto& [done, outcome] : finished)
@@ -228,8 +236,8 @@ void Scheduler::hook(lua_State* L, lua_Debug*) {
         t->limit_hit_ = "instruction budget exceeded: the task ran more than " +
                         std::to_string(lim.instruction_budget) + " Lua instructions";
     } else if (t->deadline_ns_ && Loop::hrtime_ns() > t->deadline_ns_) {
-        t->limit_hit_ = "timeout exceeded: the task ran longer than " +
-                        std::to_string(lim.timeout_ms) + " ms";
+        t->limit_hit_ =
+            "timeout exceeded: the task ran longer than " + std::to_string(lim.timeout_ms) + " ms";
     } else if (lim.memory_bytes) {
         LuaVM* vm = vm_of(L);
         size_t used = t->memory_charged_ + (vm->allocated_total() - t->alloc_mark_);
@@ -289,13 +297,12 @@ void Scheduler::resume(Task* t) {
         TaskOutcome outcome;
         outcome.ok = true;
         if (nres > 0) {
-            Status converted = json_lua::to_json(co, -nres, outcome.value,
-                                                 outcome.value.GetAllocator());
+            Status converted =
+                json_lua::to_json(co, -nres, outcome.value, outcome.value.GetAllocator());
             if (!converted) {
                 lua_pop(co, nres);
-                fail(t, make_error(ErrorKind::LuaError,
-                                   "the task's result cannot be stored: " +
-                                       converted.error().message));
+                fail(t, make_error(ErrorKind::LuaError, "the task's result cannot be stored: " +
+                                                            converted.error().message));
                 return;
             }
         } else {

@@ -35,8 +35,8 @@ namespace ferry {
 
 struct TaskLimits {
     uint64_t instruction_budget = 100'000'000;  // VM instructions per invocation (0: none)
-    uint64_t timeout_ms = 0;                     // wall clock, parked time included (0: none)
-    size_t memory_bytes = 64u << 20;             // approximate per-invocation cap (0: none)
+    uint64_t timeout_ms = 0;                    // wall clock, parked time included (0: none)
+    size_t memory_bytes = 64u << 20;            // approximate per-invocation cap (0: none)
     // false for a task declared pure: whatever would wait (ferry.http, ferry.sleep) raises
     // instead, so the engine may run it before its "running" record is durable.
     bool io_allowed = true;
@@ -54,10 +54,10 @@ class PendingOp {
 };
 
 struct TaskLogEntry {
-    std::string level;    // debug | info | warn | error
+    std::string level;  // debug | info | warn | error
     std::string message;
-    std::string fields;   // JSON object text, may be empty
-    uint64_t at_ms = 0;   // unix ms
+    std::string fields;  // JSON object text, may be empty
+    uint64_t at_ms = 0;  // unix ms
 };
 
 struct TaskChange {
@@ -73,16 +73,16 @@ struct TaskChange {
 // "http" (one attempt of an integration request), "dead_letter" (a delivery given up).
 struct TaskRecord {
     std::string kind;
-    std::string json;     // a JSON object, already redacted
+    std::string json;  // a JSON object, already redacted
 };
 
 struct TaskOutcome {
     bool ok = false;
-    rapidjson::Document value;         // the task's first return value, as JSON (when ok)
-    Error error;                       // when !ok
-    std::string traceback;             // Lua traceback for lua_error
-    rapidjson::Document error_data;    // the `data` field of a Ferry error table, if any
-    bool dry_run_stop = false;         // the task stopped at a send in dry-run (kind "dry_run")
+    rapidjson::Document value;       // the task's first return value, as JSON (when ok)
+    Error error;                     // when !ok
+    std::string traceback;           // Lua traceback for lua_error
+    rapidjson::Document error_data;  // the `data` field of a Ferry error table, if any
+    bool dry_run_stop = false;       // the task stopped at a send in dry-run (kind "dry_run")
     std::vector<TaskLogEntry> logs;
     std::vector<TaskChange> changes;
     std::vector<TaskRecord> records;

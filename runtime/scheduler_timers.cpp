@@ -73,7 +73,7 @@ struct SleepOp final : PendingOp {
     const char* what() const override { return "sleep"; }
 };
 
-} // namespace
+}  // namespace
 
 void Scheduler::sleep(Task* t, uint64_t ms) {
     t->wake_ns_ = Loop::hrtime_ns() + ms * 1'000'000ull;
@@ -124,4 +124,4 @@ void Scheduler::on_timer() {
     if (!armed_ns_) arm_timer();
 }
 
-} // namespace ferry
+}  // namespace ferry

@@ -24,7 +24,7 @@ void* SmallBlocks::allocate(size_t size) {
         if (!slab) return nullptr;
         try {
             slabs_.push_back(slab);
-        } catch (...) { // Lua's C frames are above: out of memory is a null, not a throw
+        } catch (...) {  // Lua's C frames are above: out of memory is a null, not a throw
             std::free(slab);
             return nullptr;
         }
@@ -44,4 +44,4 @@ void SmallBlocks::release(void* block, size_t size) {
     free_[cls] = free_block;
 }
 
-} // namespace ferry
+}  // namespace ferry

@@ -17,7 +17,7 @@ namespace ferry {
 
 class SmallBlocks {
   public:
-    static constexpr size_t kLargest = 256; // larger blocks: the caller uses malloc
+    static constexpr size_t kLargest = 256;  // larger blocks: the caller uses malloc
     static constexpr size_t kGrain = 16;
 
     SmallBlocks() = default;
@@ -43,8 +43,8 @@ class SmallBlocks {
     };
     std::array<FreeBlock*, kLargest / kGrain> free_{};
     std::vector<void*> slabs_;
-    char* bump_ = nullptr; // the unused tail of the newest slab
+    char* bump_ = nullptr;  // the unused tail of the newest slab
     size_t bump_left_ = 0;
 };
 
-} // namespace ferry
+}  // namespace ferry

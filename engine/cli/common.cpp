@@ -52,7 +52,8 @@ std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_st
         return nullptr;
     }
     if (!problems) {
-        for (const auto& d : local) std::fprintf(stderr, "warning: %s\n", d.describe().c_str());
+        for (const auto& d : local)
+            std::fprintf(stderr, "warning: %s\n", d.describe().c_str());
     }
     return std::move(app.value());
 }
@@ -66,25 +67,36 @@ int usage_error(const char* command, const std::string& message) {
 void print_progress(const engine::EngineEvent& e) {
     static const bool tty = isatty(STDERR_FILENO) != 0;
     std::string what;
-    if (e.type == "execution.started") what = "execution started";
-    else if (e.type == "execution.resumed") what = "execution resumed";
-    else if (e.type == "execution.finished") what = "execution " + e.status;
+    if (e.type == "execution.started")
+        what = "execution started";
+    else if (e.type == "execution.resumed")
+        what = "execution resumed";
+    else if (e.type == "execution.finished")
+        what = "execution " + e.status;
     else if (e.type == "step.started")
-        what = "step " + e.step + " started" + (e.attempt > 1 ? " (attempt " + std::to_string(e.attempt) + ")" : "");
-    else if (e.type == "step.finished") what = "step " + e.step + " " + e.status;
-    else if (e.type == "step.failed") what = "step " + e.step + " failed";
-    else if (e.type == "step.skipped") what = "step " + e.step + " skipped";
-    else if (e.type == "step.retrying") what = "step " + e.step + " attempt " + std::to_string(e.attempt) + " failed, retrying";
-    else what = e.type;
+        what = "step " + e.step + " started" +
+               (e.attempt > 1 ? " (attempt " + std::to_string(e.attempt) + ")" : "");
+    else if (e.type == "step.finished")
+        what = "step " + e.step + " " + e.status;
+    else if (e.type == "step.failed")
+        what = "step " + e.step + " failed";
+    else if (e.type == "step.skipped")
+        what = "step " + e.step + " skipped";
+    else if (e.type == "step.retrying")
+        what = "step " + e.step + " attempt " + std::to_string(e.attempt) + " failed, retrying";
+    else
+        what = e.type;
     char dur[32] = "";
     if (e.type == "step.finished" || e.type == "step.failed" || e.type == "execution.finished" ||
         e.type == "step.retrying") {
-        if (e.duration_ms >= 1000) std::snprintf(dur, sizeof dur, " in %.2fs", e.duration_ms / 1000);
-        else std::snprintf(dur, sizeof dur, " in %.0fms", e.duration_ms);
+        if (e.duration_ms >= 1000)
+            std::snprintf(dur, sizeof dur, " in %.2fs", e.duration_ms / 1000);
+        else
+            std::snprintf(dur, sizeof dur, " in %.0fms", e.duration_ms);
     }
     std::string detail = e.message.empty() ? "" : ": " + e.message;
     if (tty) {
-        const char* mark = e.status == "failed" ? "\033[31m✗\033[0m"
+        const char* mark = e.status == "failed"      ? "\033[31m✗\033[0m"
                            : e.status == "succeeded" ? "\033[32m✓\033[0m"
                            : e.status == "skipped"   ? "\033[33m-\033[0m"
                                                      : "•";

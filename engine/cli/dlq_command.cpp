@@ -75,8 +75,10 @@ int drop(engine::App& app, const std::string& id) {
 
 int replay(engine::App& app, const std::string& id) {
     std::optional<Result<engine::ReplayResult>> outcome;
-    engine::replay_dead_letter(app, id, [&](Result<engine::ReplayResult> r) { outcome = std::move(r); });
-    while (!outcome) app.loop.run_once(true);
+    engine::replay_dead_letter(app, id,
+                               [&](Result<engine::ReplayResult> r) { outcome = std::move(r); });
+    while (!outcome)
+        app.loop.run_once(true);
     if (Status s = app.store->commit(); !s) {
         std::fprintf(stderr, "ferry dlq: %s\n", s.error().describe().c_str());
         return 1;

@@ -37,8 +37,11 @@ uint64_t parse_time_arg(const std::string& text) {
         text.find('-') == std::string::npos) {
         uint64_t n = std::strtoull(text.c_str(), nullptr, 10);
         char unit = text.back();
-        uint64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000
-                        : unit == 'd' ? 86400000 : 0;
+        uint64_t mult = unit == 's'   ? 1000
+                        : unit == 'm' ? 60000
+                        : unit == 'h' ? 3600000
+                        : unit == 'd' ? 86400000
+                                      : 0;
         if (!mult || !n) return 0;
         return engine::now_unix_ms() - n * mult;
     }
@@ -73,8 +76,10 @@ std::string duration_between(const std::string& a, const std::string& b) {
     };
     int64_t d = int64_t(y - x) + ms(b) - ms(a);
     char buf[32];
-    if (d >= 1000) std::snprintf(buf, sizeof buf, "%.2fs", double(d) / 1000);
-    else std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(d));
+    if (d >= 1000)
+        std::snprintf(buf, sizeof buf, "%.2fs", double(d) / 1000);
+    else
+        std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(d));
     return buf;
 }
 
@@ -84,11 +89,16 @@ int list(engine::App& app, int argc, char** argv) {
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (arg == "--workflow") f.workflow = next();
-        else if (arg == "--status") f.status = next();
-        else if (arg == "--limit") f.limit = size_t(std::strtoul(next().c_str(), nullptr, 10));
-        else if (arg == "--json") json = true;
-        else return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+        if (arg == "--workflow")
+            f.workflow = next();
+        else if (arg == "--status")
+            f.status = next();
+        else if (arg == "--limit")
+            f.limit = size_t(std::strtoul(next().c_str(), nullptr, 10));
+        else if (arg == "--json")
+            json = true;
+        else
+            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
     }
     if (f.limit == 0) return usage_error("executions", "--limit must be a positive number");
     auto rows = app.store->list_executions(f);
@@ -135,20 +145,25 @@ int show(engine::App& app, const std::string& id, bool json) {
         std::printf("  finished  %s (%s)\n", field(v, "finished_at").c_str(),
                     duration_between(field(v, "created_at"), field(v, "finished_at")).c_str());
     if (const Value* err = engine::dict_get(v, "error"); err && err->is_dict())
-        std::printf("  error     %s: %s\n", field(*err, "kind").c_str(), field(*err, "message").c_str());
+        std::printf("  error     %s: %s\n", field(*err, "kind").c_str(),
+                    field(*err, "message").c_str());
     std::printf("  inputs    %s\n", engine::to_json_text(*engine::dict_get(v, "inputs")).c_str());
     if (const Value* out = engine::dict_get(v, "outputs"); out && !out->is_none())
         std::printf("  outputs   %s\n", engine::to_json_text(*out).c_str());
     std::printf("steps\n");
     for (const auto& [key, step] : engine::dict_get(v, "steps")->dict_obj().items) {
         std::string status = field(step, "status");
-        std::string dur = field(step, "started_at").empty() || field(step, "finished_at").empty()
-                              ? "" : duration_between(field(step, "started_at"), field(step, "finished_at"));
+        std::string dur =
+            field(step, "started_at").empty() || field(step, "finished_at").empty()
+                ? ""
+                : duration_between(field(step, "started_at"), field(step, "finished_at"));
         std::printf("  %-24s %-10s %-8s attempts %s\n", tmpl::to_str(key).c_str(), status.c_str(),
                     dur.c_str(), field(step, "attempt").c_str());
         if (const Value* err = engine::dict_get(step, "error"); err && err->is_dict())
-            std::printf("      error: %s: %s\n", field(*err, "kind").c_str(), field(*err, "message").c_str());
-        if (!field(step, "reason").empty()) std::printf("      reason: %s\n", field(step, "reason").c_str());
+            std::printf("      error: %s: %s\n", field(*err, "kind").c_str(),
+                        field(*err, "message").c_str());
+        if (!field(step, "reason").empty())
+            std::printf("      reason: %s\n", field(step, "reason").c_str());
         if (const Value* out = engine::dict_get(step, "output"); out && !out->is_none()) {
             std::string o = engine::to_json_text(*out);
             if (o.size() > 200) o = o.substr(0, 197) + "...";
@@ -172,14 +187,18 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
             std::printf("]\n");
             return 0;
         }
-        if (changes.value().empty()) std::printf("execution %s recorded no changes\n", ids[0].c_str());
+        if (changes.value().empty())
+            std::printf("execution %s recorded no changes\n", ids[0].c_str());
         for (const auto& c : changes.value()) {
             Value v = tmpl::value_from_json(c.json);
             std::printf("%s %s (step %s, %s)\n", field(v, "kind").c_str(), field(v, "id").c_str(),
                         field(v, "step").c_str(), field(v, "at").c_str());
             for (const Value& op : engine::dict_get(v, "patch")->list_obj().items) {
-                std::string val = engine::dict_get(op, "value") ? engine::to_json_text(*engine::dict_get(op, "value")) : "";
-                std::printf("  %-8s %s %s\n", field(op, "op").c_str(), field(op, "path").c_str(), val.c_str());
+                std::string val = engine::dict_get(op, "value")
+                                      ? engine::to_json_text(*engine::dict_get(op, "value"))
+                                      : "";
+                std::printf("  %-8s %s %s\n", field(op, "op").c_str(), field(op, "path").c_str(),
+                            val.c_str());
             }
         }
         return 0;
@@ -191,7 +210,8 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
             std::fprintf(stderr, "ferry executions: no execution %s\n", ids[k].c_str());
             return 1;
         }
-        (k == 0 ? a_rec : b_rec) = tmpl::value_from_json(execution_json(*app.store, ids[k], false, false));
+        (k == 0 ? a_rec : b_rec) =
+            tmpl::value_from_json(execution_json(*app.store, ids[k], false, false));
     }
     const Value* sa = engine::dict_get(a_rec, "steps");
     const Value* sb = engine::dict_get(b_rec, "steps");
@@ -199,7 +219,8 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     std::vector<std::string> keys;
     for (const Value* s : {sa, sb})
         for (const auto& [k, _] : s->dict_obj().items)
-            if (std::find(keys.begin(), keys.end(), tmpl::to_str(k)) == keys.end()) keys.push_back(tmpl::to_str(k));
+            if (std::find(keys.begin(), keys.end(), tmpl::to_str(k)) == keys.end())
+                keys.push_back(tmpl::to_str(k));
     for (const std::string& k : keys) {
         const Value* x = sa->dict_obj().find(k);
         const Value* y = sb->dict_obj().find(k);
@@ -225,7 +246,8 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         }
     }
     if (json) {
-        Value out = engine::dict_of({{"a", engine::str(ids[0])}, {"b", engine::str(ids[1])},
+        Value out = engine::dict_of({{"a", engine::str(ids[0])},
+                                     {"b", engine::str(ids[1])},
                                      {"steps", steps},
                                      {"definition_changed", Value::boolean(ha != hb)},
                                      {"definition_diff", engine::str(definition_diff)}});
@@ -236,11 +258,15 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     for (const auto& [k, patch] : steps.dict_obj().items) {
         std::printf("step %s\n", tmpl::to_str(k).c_str());
         for (const Value& op : patch.list_obj().items) {
-            std::string val = engine::dict_get(op, "value") ? engine::to_json_text(*engine::dict_get(op, "value")) : "";
-            std::printf("  %-8s %s %s\n", field(op, "op").c_str(), field(op, "path").c_str(), val.c_str());
+            std::string val = engine::dict_get(op, "value")
+                                  ? engine::to_json_text(*engine::dict_get(op, "value"))
+                                  : "";
+            std::printf("  %-8s %s %s\n", field(op, "op").c_str(), field(op, "path").c_str(),
+                        val.c_str());
         }
     }
-    if (!definition_diff.empty()) std::printf("workflow definition changed:\n%s", definition_diff.c_str());
+    if (!definition_diff.empty())
+        std::printf("workflow definition changed:\n%s", definition_diff.c_str());
     return 0;
 }
 
@@ -297,7 +323,8 @@ int executions_command(int argc, char** argv) {
             rest.push_back(argv[i]);
         }
     }
-    if (rest.empty()) return usage_error("executions", "missing a subcommand (list, show, diff, export)");
+    if (rest.empty())
+        return usage_error("executions", "missing a subcommand (list, show, diff, export)");
     std::string sub = rest[0];
     auto app = open_app(common);
     if (!app) return 2;
@@ -310,7 +337,8 @@ int executions_command(int argc, char** argv) {
         return show(*app, ids[0], json);
     }
     if (sub == "diff") {
-        if (ids.empty() || ids.size() > 2) return usage_error("executions", "diff needs one or two execution IDs");
+        if (ids.empty() || ids.size() > 2)
+            return usage_error("executions", "diff needs one or two execution IDs");
         return diff(*app, ids, json);
     }
     if (sub == "export") return export_records(*app, int(rest.size() - 1), rest.data() + 1);

@@ -54,7 +54,8 @@ int resume_command(int argc, char** argv) {
                 std::fprintf(stderr, "ferry resume: %s\n", found.error().describe().c_str());
                 return 2;
             }
-            for (auto& x : found.value()) ids.push_back(std::move(x));
+            for (auto& x : found.value())
+                ids.push_back(std::move(x));
         }
     }
     if (!quiet) app->engine->on_event(print_progress);

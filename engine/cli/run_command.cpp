@@ -54,8 +54,8 @@ int run_command(int argc, char** argv) {
         } else if (arg == "--pretty") {
             pretty = true;
         } else if (arg == "--input" || arg.rfind("--input=", 0) == 0) {
-            std::string kv = arg == "--input" ? (i + 1 < argc ? argv[++i] : "")
-                                              : std::string(arg.substr(8));
+            std::string kv =
+                arg == "--input" ? (i + 1 < argc ? argv[++i] : "") : std::string(arg.substr(8));
             size_t eq = kv.find('=');
             if (eq == std::string::npos || eq == 0)
                 return usage_error("run", "--input needs KEY=VALUE, got '" + kv + "'");
@@ -106,7 +106,8 @@ int run_command(int argc, char** argv) {
             if (s.name == key) spec = &s;
         if (!spec) {
             std::string known;
-            for (const auto& s : wf.value()->inputs) known += (known.empty() ? "" : ", ") + s.name;
+            for (const auto& s : wf.value()->inputs)
+                known += (known.empty() ? "" : ", ") + s.name;
             return usage_error("run", "workflow '" + wf.value()->name + "' has no input '" + key +
                                           "'" + (known.empty() ? "" : " (inputs: " + known + ")"));
         }
@@ -124,8 +125,9 @@ int run_command(int argc, char** argv) {
     opts.dry_run = dry_run;
     opts.trigger = "cli";
     std::string status;
-    auto id = app->engine->start(wf.value(), resolved.value(), opts,
-                                 [&status](const engine::ExecutionSummary& s) { status = s.status; });
+    auto id =
+        app->engine->start(wf.value(), resolved.value(), opts,
+                           [&status](const engine::ExecutionSummary& s) { status = s.status; });
     if (!id) {
         std::fprintf(stderr, "ferry run: %s\n", id.error().describe().c_str());
         return 2;
@@ -138,9 +140,10 @@ int run_command(int argc, char** argv) {
     std::fputc('\n', stdout);
     if (status.empty() && json.find("\"status\":\"waiting\"") != std::string::npos) {
         // Parked on an approval without a timeout: the record waits for a decision.
-        std::fprintf(stderr, "ferry run: execution %s is waiting for an approval; decide with "
-                             "POST /api/v1/executions/%s/steps/STEP/approve|reject on "
-                             "`ferry serve` (it resumes waiting executions at start)\n",
+        std::fprintf(stderr,
+                     "ferry run: execution %s is waiting for an approval; decide with "
+                     "POST /api/v1/executions/%s/steps/STEP/approve|reject on "
+                     "`ferry serve` (it resumes waiting executions at start)\n",
                      id.value().c_str(), id.value().c_str());
         return 0;
     }

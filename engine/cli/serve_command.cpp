@@ -46,7 +46,7 @@ class LogLine {
         name(key);
         out_.String(text.data(), rapidjson::SizeType(text.size()));
     }
-    void field(std::string_view key, const char* text) { // not the bool overload
+    void field(std::string_view key, const char* text) {  // not the bool overload
         field(key, std::string_view(text));
     }
     void field(std::string_view key, int64_t n) {
@@ -75,7 +75,8 @@ class LogLine {
 // Execution and step events as JSON lines on stderr, beside the access log: every line
 // names its execution, and the access line of the request that started it does too.
 void log_event(LineLog& log, const engine::EngineEvent& e) {
-    bool bad = e.type == "step.failed" || (e.type == "execution.finished" && e.status != "succeeded");
+    bool bad =
+        e.type == "step.failed" || (e.type == "execution.finished" && e.status != "succeeded");
     LogLine line("event");
     line.field("level", bad ? "error" : "info");
     line.field("event", e.type);
@@ -97,7 +98,8 @@ bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
     size_t colon = text.rfind(':');
     if (colon == std::string::npos) return false;
     host = text.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
     char* end = nullptr;
     long p = std::strtol(text.c_str() + colon + 1, &end, 10);
     if (*end || p < 0 || p > 65535 || colon + 1 == text.size()) return false;
@@ -155,11 +157,13 @@ int serve_command(int argc, char** argv) {
     }
     if (!listen.empty()) settings->listen = listen;
     settings->dry_run = dry_run;
-    for (const std::string& w : settings->warnings) std::fprintf(stderr, "ferry serve: %s\n", w.c_str());
+    for (const std::string& w : settings->warnings)
+        std::fprintf(stderr, "ferry serve: %s\n", w.c_str());
     std::string host;
     uint16_t port = 0;
     if (!split_listen(settings->listen, host, port))
-        return usage_error("serve", "listen address must be HOST:PORT, got '" + settings->listen + "'");
+        return usage_error("serve",
+                           "listen address must be HOST:PORT, got '" + settings->listen + "'");
 
     engine::server::Api api(*app, settings.value());
     engine::server::add_execution_routes(api);
@@ -218,10 +222,14 @@ int serve_command(int argc, char** argv) {
         if (!found) continue;
         for (const std::string& id : found.value()) {
             auto rec = app->store->get_execution(id);
-            if (!rec || !rec.value() || rec.value()->find("\"parent\":") != std::string::npos) continue;
+            if (!rec || !rec.value() || rec.value()->find("\"parent\":") != std::string::npos)
+                continue;
             Status s = app->engine->resume(id, [](const engine::ExecutionSummary&) {});
-            if (!s) std::fprintf(stderr, "ferry serve: resume %s: %s\n", id.c_str(), s.error().message.c_str());
-            else std::fprintf(stderr, "ferry serve: resumed %s\n", id.c_str());
+            if (!s)
+                std::fprintf(stderr, "ferry serve: resume %s: %s\n", id.c_str(),
+                             s.error().message.c_str());
+            else
+                std::fprintf(stderr, "ferry serve: resumed %s\n", id.c_str());
         }
     }
 
@@ -231,20 +239,23 @@ int serve_command(int argc, char** argv) {
     Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
     shutdown.begin = [&] {
-        log_lines.flush(); // the lines so far come before this one
+        log_lines.flush();  // the lines so far come before this one
         std::fprintf(stderr, "ferry serve: shutting down (%zu executions running)\n",
                      app->engine->active_executions());
         schedules.stop();
         events.close_all();
         server.close([&] {
             uint64_t deadline = app->loop.now_ms() + settings->shutdown_grace_ms;
-            poll_timer = app->loop.timer(50, [&, deadline] {
-                if (app->engine->busy_executions() == 0 || app->loop.now_ms() >= deadline) {
-                    poll_timer->stop();
-                    (void)app->engine->flush();
-                    app->loop.stop();
-                }
-            }, 50);
+            poll_timer = app->loop.timer(
+                50,
+                [&, deadline] {
+                    if (app->engine->busy_executions() == 0 || app->loop.now_ms() >= deadline) {
+                        poll_timer->stop();
+                        (void)app->engine->flush();
+                        app->loop.stop();
+                    }
+                },
+                50);
         });
         uv_signal_stop(&shutdown.term);
         uv_signal_stop(&shutdown.intr);
@@ -258,7 +269,7 @@ int serve_command(int argc, char** argv) {
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.intr), nullptr);
     poll_timer.reset();
-    log_lines.flush(); // _Exit below runs no destructor
+    log_lines.flush();  // _Exit below runs no destructor
     std::fprintf(stderr, "ferry serve: stopped (%zu executions left to resume at next start)\n",
                  app->engine->active_executions());
     std::fflush(stderr);

@@ -66,14 +66,15 @@ int tasks_command(int argc, char** argv) {
         auto all = app->catalog.all();
         if (json) {
             tmpl::Value list = tmpl::Value::list();
-            for (const auto* t : all) list.list_obj().items.push_back(task_json(*t));
+            for (const auto* t : all)
+                list.list_obj().items.push_back(task_json(*t));
             std::printf("%s\n", engine::to_pretty_json(list).c_str());
             return 0;
         }
         std::printf("%-20s %-12s %s\n", "TASK", "PROVIDER", "DESCRIPTION");
         for (const auto* t : all)
-            std::printf("%-20s %-12s %s\n", t->name.c_str(), t->provider.empty() ? "-" : t->provider.c_str(),
-                        t->description.c_str());
+            std::printf("%-20s %-12s %s\n", t->name.c_str(),
+                        t->provider.empty() ? "-" : t->provider.c_str(), t->description.c_str());
         return 0;
     }
     if (rest[0] == "show") {
@@ -86,7 +87,8 @@ int tasks_command(int argc, char** argv) {
                                   : "no task named '" + rest[1] + "' (see 'ferry tasks list')";
             if (!providers.empty()) {
                 msg += "; providers:";
-                for (const auto& p : providers) msg += " " + p;
+                for (const auto& p : providers)
+                    msg += " " + p;
             }
             std::fprintf(stderr, "ferry tasks: %s\n", msg.c_str());
             return 1;
@@ -103,7 +105,8 @@ int tasks_command(int argc, char** argv) {
         auto providers = app->catalog.providers(t->name);
         if (!providers.empty()) {
             std::printf("  providers:");
-            for (const auto& p : providers) std::printf(" %s", p.c_str());
+            for (const auto& p : providers)
+                std::printf(" %s", p.c_str());
             std::printf("\n");
         }
         std::printf("inputs\n");
@@ -112,7 +115,8 @@ int tasks_command(int argc, char** argv) {
                 std::string req = field(spec, "required") == "true" ? "required" : "";
                 std::string dflt = field(spec, "default");
                 std::printf("  %-16s %-8s %-9s %s%s\n", tmpl::to_str(name).c_str(),
-                            field(spec, "type").c_str(), req.c_str(), field(spec, "description").c_str(),
+                            field(spec, "type").c_str(), req.c_str(),
+                            field(spec, "description").c_str(),
                             dflt.empty() ? "" : (" (default " + dflt + ")").c_str());
             }
         }

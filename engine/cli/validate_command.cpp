@@ -47,7 +47,8 @@ struct Checker {
             return;
         }
         workflow::LoadResult r = workflow::load_workflow_text(*text, path, &app.catalog);
-        for (const auto& d : r.problems) add(d.describe());
+        for (const auto& d : r.problems)
+            add(d.describe());
         if (!r.workflow) return;
         // What only the project can tell: sub-workflows and hook files must exist.
         auto at = [](const workflow::Mark& m) {
@@ -112,7 +113,8 @@ struct Checker {
             return;
         }
         workflow::ConfigLoadResult r = workflow::load_project_config_text(*text, path);
-        for (const auto& d : r.problems) add(d.describe());
+        for (const auto& d : r.problems)
+            add(d.describe());
         // Forms and hooks name workflows; only here are the project's workflows known.
         auto check_workflow = [&](const std::string& name, const workflow::Mark& at,
                                   const std::string& what) {
@@ -143,10 +145,12 @@ struct Checker {
             add(p + ":1:1: no such file or folder");
             return;
         }
-        if (ends_with(p, "ferry.yaml")) config_file(p);
+        if (ends_with(p, "ferry.yaml"))
+            config_file(p);
         else if (ends_with(p, ".yaml") || ends_with(p, ".yml") || ends_with(p, ".json")) {
             if (p.find("/samples/") == std::string::npos) workflow_file(p);
-        } else if (ends_with(p, ".lua")) lua_file(p);
+        } else if (ends_with(p, ".lua"))
+            lua_file(p);
         else if (ends_with(p, ".j2") || ends_with(p, ".jinja") || ends_with(p, ".jinja2"))
             template_file(p, fs::path(p).filename().string());
     }
@@ -177,7 +181,8 @@ int validate_command(int argc, char** argv) {
     if (!app) return 2;
     Checker c{*app, {}, 0};
     if (paths.empty()) {
-        for (const auto& d : task_problems) c.add(d.describe());
+        for (const auto& d : task_problems)
+            c.add(d.describe());
         fs::path root(common.project);
         std::error_code ec;
         if (fs::exists(root / "ferry.yaml", ec)) c.config_file((root / "ferry.yaml").string());
@@ -186,9 +191,11 @@ int validate_command(int argc, char** argv) {
         }
         c.files += app->catalog.all().size();
     } else {
-        for (const std::string& p : paths) c.path(p);
+        for (const std::string& p : paths)
+            c.path(p);
     }
-    for (const std::string& line : c.problems) std::printf("%s\n", line.c_str());
+    for (const std::string& line : c.problems)
+        std::printf("%s\n", line.c_str());
     if (c.problems.empty()) {
         std::fprintf(stderr, "ferry validate: %zu files checked, no problems\n", c.files);
         return 0;

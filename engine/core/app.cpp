@@ -56,8 +56,8 @@ std::shared_ptr<const tmpl::Loader> make_template_loader(const Project& project)
 
 App::App(const AppOptions& options, Project p)
     : vm(options.vm_limits), scheduler(loop, vm), http(loop), project(std::move(p)),
-      templates(make_template_loader(project)), template_env(templates),
-      expressions(templates), integrations(loop, http) {}
+      templates(make_template_loader(project)), template_env(templates), expressions(templates),
+      integrations(loop, http) {}
 
 App::~App() {
     // The engine goes first: it owns executions whose tasks live in the scheduler.
@@ -99,18 +99,17 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
         auto store = store::Store::open(app->project.data_dir(), so);
         if (!store) return store.error();
         app->store = std::move(store.value());
-        app->engine = std::make_unique<Engine>(app->loop, vm, app->scheduler, *app->store,
-                                               app->catalog, app->project, app->expressions,
-                                               options.engine);
+        app->engine =
+            std::make_unique<Engine>(app->loop, vm, app->scheduler, *app->store, app->catalog,
+                                     app->project, app->expressions, options.engine);
         app->engine->set_project_config(&app->config);
         app->engine->set_template_environment(&app->template_env);
-        app->notifier = std::make_unique<EventNotifier>(app->config, app->integrations,
-                                                        *app->store);
+        app->notifier =
+            std::make_unique<EventNotifier>(app->config, app->integrations, *app->store);
         app->notifier->attach(*app->engine);
         App* raw = app.get();
-        app->engine->set_workflow_resolver([raw](const std::string& name) {
-            return raw->load_workflow(name);
-        });
+        app->engine->set_workflow_resolver(
+            [raw](const std::string& name) { return raw->load_workflow(name); });
     }
     return app;
 }
@@ -122,7 +121,8 @@ Status App::load_config(bool tolerate_problems) {
     workflow::ConfigLoadResult loaded = workflow::load_project_config_text(*text, origin);
     if (!loaded.ok() && !tolerate_problems) {
         std::string msg;
-        for (const auto& d : loaded.problems) msg += (msg.empty() ? "" : "\n") + d.describe();
+        for (const auto& d : loaded.problems)
+            msg += (msg.empty() ? "" : "\n") + d.describe();
         return make_error(ErrorKind::Validation, msg);
     }
     config = std::move(loaded.config);
@@ -138,7 +138,8 @@ Status App::load_config(bool tolerate_problems) {
     return ok_status();
 }
 
-Result<std::shared_ptr<const workflow::Workflow>> App::load_workflow(const std::string& name_or_path) {
+Result<std::shared_ptr<const workflow::Workflow>>
+App::load_workflow(const std::string& name_or_path) {
     std::optional<Project::WorkflowLocation> at = project.locate_workflow(name_or_path);
     if (at) {
         auto known = located_.find(name_or_path);
@@ -150,7 +151,8 @@ Result<std::shared_ptr<const workflow::Workflow>> App::load_workflow(const std::
     workflow::LoadResult loaded = workflow::load_workflow_text(text, path, &catalog);
     if (!loaded.ok()) {
         std::string msg;
-        for (const auto& d : loaded.problems) msg += (msg.empty() ? "" : "\n") + d.describe();
+        for (const auto& d : loaded.problems)
+            msg += (msg.empty() ? "" : "\n") + d.describe();
         if (msg.empty()) msg = path + ": the workflow could not be loaded";
         return make_error(ErrorKind::Validation, msg);
     }

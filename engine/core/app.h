@@ -25,9 +25,9 @@ namespace ferry::engine {
 
 struct AppOptions {
     std::string project_dir = ".";
-    std::string data_dir;        // empty: PROJECT/.ferry
-    bool durable = true;         // fsync every group commit
-    bool open_store = true;      // validate does not need one
+    std::string data_dir;    // empty: PROJECT/.ferry
+    bool durable = true;     // fsync every group commit
+    bool open_store = true;  // validate does not need one
     // A ferry.yaml with problems stops open() (Validation, every problem listed) unless
     // this is set: `ferry validate` reports them itself.
     bool tolerate_config_problems = false;
@@ -45,7 +45,8 @@ class App {
     // A workflow by name or path, loaded and validated; parsed again only when its file
     // changed (its stat stamp; an edited file is picked up by the next start).
     // Problems come back as one Validation error listing every FILE:LINE:COL line.
-    Result<std::shared_ptr<const workflow::Workflow>> load_workflow(const std::string& name_or_path);
+    Result<std::shared_ptr<const workflow::Workflow>>
+    load_workflow(const std::string& name_or_path);
 
     Loop loop;
     LuaVM vm;

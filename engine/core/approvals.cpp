@@ -47,7 +47,8 @@ void Engine::invoke_approval(Run& run, Unit& unit) {
         Result<uint64_t> ms = parse_duration_ms(timeout);
         if (!ms) {
             TaskOutcome out;
-            out.error = make_error(ErrorKind::Validation, "approval timeout: " + ms.error().message);
+            out.error =
+                make_error(ErrorKind::Validation, "approval timeout: " + ms.error().message);
             unit_finished(run, unit, std::move(out));
             return;
         }
@@ -114,10 +115,12 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
         return {Refusal::NoSuchStep,
                 "execution " + execution_id + " has no step '" + step_key + "'"};
     if (unit->status != "waiting" || run->wf->steps[unit->step_index].task != "approval") {
-        return {Refusal::NotWaiting, "step '" + step_key + "' is not waiting for approval (status " +
-                                         unit->status + ")"};
+        return {Refusal::NotWaiting, "step '" + step_key +
+                                         "' is not waiting for approval (status " + unit->status +
+                                         ")"};
     }
-    const tmpl::Value* approvers = unit->input.is_dict() ? unit->input.dict_obj().find("approvers") : nullptr;
+    const tmpl::Value* approvers =
+        unit->input.is_dict() ? unit->input.dict_obj().find("approvers") : nullptr;
     if (approvers && approvers->is_list() && !approvers->list_obj().items.empty()) {
         bool allowed = false;
         for (const tmpl::Value& a : approvers->list_obj().items)

@@ -42,13 +42,13 @@ TaskDef native_task(const char* name, const char* description) {
 }
 
 TaskDef native_workflow_task() {
-    TaskDef d = native_task("workflow",
-                            "Run another workflow as a step; the step's output is its outputs");
+    TaskDef d =
+        native_task("workflow", "Run another workflow as a step; the step's output is its outputs");
     d.input.dict_obj().set(str("name"), dict_of({{"type", str("string")},
                                                  {"required", tmpl::Value::boolean(true)},
                                                  {"description", str("the workflow to run")}}));
-    d.input.dict_obj().set(str("inputs"), dict_of({{"type", str("object")},
-                                                   {"description", str("its inputs")}}));
+    d.input.dict_obj().set(str("inputs"),
+                           dict_of({{"type", str("object")}, {"description", str("its inputs")}}));
     return d;
 }
 
@@ -56,7 +56,8 @@ TaskDef native_approval_task() {
     TaskDef d = native_task("approval",
                             "Wait for a person to approve or reject (the execution parks durably)");
     auto field = [&](const char* name, const char* type, const char* what) {
-        d.input.dict_obj().set(str(name), dict_of({{"type", str(type)}, {"description", str(what)}}));
+        d.input.dict_obj().set(str(name),
+                               dict_of({{"type", str(type)}, {"description", str(what)}}));
     };
     field("message", "string", "what is to be approved (shown to approvers)");
     field("approvers", "array", "who may decide (token names; empty: any operator)");
@@ -164,10 +165,11 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         bool duplicate = false;
         for (const TaskDef& other : list) {
             if (other.provider == t.provider) {
-                problems.push_back(diag(rel, 0,
-                                        "task '" + t.name + "'" +
-                                            (t.provider.empty() ? "" : " provider '" + t.provider + "'") +
-                                            " is also defined in " + other.file));
+                problems.push_back(
+                    diag(rel, 0,
+                         "task '" + t.name + "'" +
+                             (t.provider.empty() ? "" : " provider '" + t.provider + "'") +
+                             " is also defined in " + other.file));
                 duplicate = true;
             }
         }
@@ -193,17 +195,21 @@ const TaskDef* TaskCatalog::find(const std::string& name, const std::string& pro
 std::vector<const TaskDef*> TaskCatalog::all() const {
     std::vector<const TaskDef*> out;
     for (const auto& [name, list] : tasks_)
-        for (const TaskDef& t : list) out.push_back(&t);
+        for (const TaskDef& t : list)
+            out.push_back(&t);
     return out;
 }
 
 std::vector<std::string> TaskCatalog::task_names() const {
     std::vector<std::string> out;
-    for (const auto& [name, list] : tasks_) out.push_back(name);
+    for (const auto& [name, list] : tasks_)
+        out.push_back(name);
     return out;
 }
 
-bool TaskCatalog::has_task(const std::string& task) const { return tasks_.count(task) > 0; }
+bool TaskCatalog::has_task(const std::string& task) const {
+    return tasks_.count(task) > 0;
+}
 
 std::vector<std::string> TaskCatalog::providers(const std::string& task) const {
     std::vector<std::string> out;

@@ -17,18 +17,18 @@ namespace ferry::engine {
 
 struct TaskDef {
     std::string name;
-    std::string provider;     // empty for single-implementation tasks
+    std::string provider;  // empty for single-implementation tasks
     std::string description;
-    std::string file;         // "tasks/ticket/servicenow.lua" (project-relative)
-    std::string origin;       // where it was read from (path or "(built-in) ...")
-    tmpl::Value input;        // the declared input schema: {field: {type, required, ...}}
-    tmpl::Value output;       // the declared output description, if any
+    std::string file;    // "tasks/ticket/servicenow.lua" (project-relative)
+    std::string origin;  // where it was read from (path or "(built-in) ...")
+    tmpl::Value input;   // the declared input schema: {field: {type, required, ...}}
+    tmpl::Value output;  // the declared output description, if any
     // Input paths the engine passes through without evaluating `{{ }}` in them, because
     // the task interprets them itself: "script", "mappings.*.template" ('*' = any key/index).
     std::vector<std::vector<std::string>> raw_paths;
     std::vector<std::string> integration_types;  // `integrations = {...}`: a step must name one
     bool is_default = false;
-    bool native = false;      // implemented by the engine itself (workflow)
+    bool native = false;  // implemented by the engine itself (workflow)
     // `pure = true`: no I/O (the scheduler raises on ferry.http and ferry.sleep) and no effect
     // outside its result, so a first step may run before its "running" record is durable.
     bool pure = false;

@@ -29,13 +29,13 @@ void replay_dead_letter(App& app, const std::string& id,
     std::string name = text(entry, "integration");
     IntegrationClient* client = app.integrations.find(name);
     if (!client) {
-        done(make_error(ErrorKind::Validation, "dead letter " + id + " names integration '" +
-                                                   name + "', which ferry.yaml does not define"));
+        done(make_error(ErrorKind::Validation, "dead letter " + id + " names integration '" + name +
+                                                   "', which ferry.yaml does not define"));
         return;
     }
     if (client->config().dry_run) {
-        done(make_error(ErrorKind::Validation, "integration '" + name +
-                                                   "' is in dry_run: a replay would send nothing"));
+        done(make_error(ErrorKind::Validation,
+                        "integration '" + name + "' is in dry_run: a replay would send nothing"));
         return;
     }
     const Value* request = dict_get(entry, "request");
@@ -48,13 +48,16 @@ void replay_dead_letter(App& app, const std::string& id,
     if (req.http.method.empty()) req.http.method = "POST";
     req.http.url = text(*request, "url");
     const Value* body = dict_get(*request, "body");
-    if (body && body->is_string()) req.http.body = std::string(body->str());
-    else if (body && !body->is_none()) req.http.body = to_json_text(*body);
+    if (body && body->is_string())
+        req.http.body = std::string(body->str());
+    else if (body && !body->is_none())
+        req.http.body = to_json_text(*body);
     if (const Value* headers = dict_get(*request, "headers"); headers && headers->is_dict()) {
         for (const auto& [k, v] : headers->dict_obj().items) {
             std::string key = tmpl::to_str(k);
             std::string lower;
-            for (char c : key) lower += char(std::tolower(static_cast<unsigned char>(c)));
+            for (char c : key)
+                lower += char(std::tolower(static_cast<unsigned char>(c)));
             // Signatures and credentials are made fresh for this attempt.
             if (lower == "webhook-timestamp" || lower == "webhook-signature" ||
                 lower == "authorization" || tmpl::to_str(v) == "[REDACTED]")

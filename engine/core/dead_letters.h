@@ -12,9 +12,9 @@ namespace ferry::engine {
 
 struct ReplayResult {
     bool delivered = false;
-    long status = 0;          // 0: no HTTP answer
+    long status = 0;  // 0: no HTTP answer
     int attempts = 0;
-    std::string error;        // when not delivered
+    std::string error;  // when not delivered
 };
 
 // done runs on the loop; errors: NotFound (no such entry), Validation (its integration is

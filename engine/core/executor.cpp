@@ -28,21 +28,23 @@ size_t format_rfc3339(uint64_t unix_ms, char (&out)[kRfc3339Max]) {
     // Formatted by hand: this runs several times for every stored record, and snprintf plus
     // gmtime_r cost ~4,000 instructions a call (about 6% of an execution's CPU).
     uint64_t secs = unix_ms / 1000;
-    std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{int64_t(secs / 86400)}}};
+    std::chrono::year_month_day ymd{
+        std::chrono::sys_days{std::chrono::days{int64_t(secs / 86400)}}};
     int year = int(ymd.year());
     if (year > 9999) {  // not 4 digits: keep the general path
         std::time_t t = std::time_t(secs);
         std::tm tm{};
         gmtime_r(&t, &tm);
         int n = std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                              tm.tm_min, tm.tm_sec, int(unix_ms % 1000));
+                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                              tm.tm_sec, int(unix_ms % 1000));
         return n < 0 ? 0 : std::min(size_t(n), sizeof out - 1);
     }
     unsigned sod = unsigned(secs % 86400);
     std::memcpy(out, "0000-00-00T00:00:00.000Z", 25);
     auto put = [&out](int at, unsigned value, int digits) {
-        for (int i = digits - 1; i >= 0; --i, value /= 10) out[at + i] = char('0' + value % 10);
+        for (int i = digits - 1; i >= 0; --i, value /= 10)
+            out[at + i] = char('0' + value % 10);
     };
     put(0, unsigned(year), 4);
     put(5, unsigned(ymd.month()), 2);
@@ -128,8 +130,10 @@ void Engine::hold_loop_while_writing() {
     bool busy = store_.writer_busy();
     if (busy == holding_loop_) return;
     holding_loop_ = busy;
-    if (busy) loop_.hold();
-    else loop_.release();
+    if (busy)
+        loop_.hold();
+    else
+        loop_.release();
 }
 
 void Engine::stop_on_lost_history(const Error& e) {
@@ -157,7 +161,8 @@ Engine::~Engine() {
             if (unit->task && scheduler_.is_live(unit->task))
                 scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
     scheduler_.run_finished_callbacks();
-    for (auto& [id, fd] : owned_) ::close(fd);  // still running: the lock stays on disk
+    for (auto& [id, fd] : owned_)
+        ::close(fd);  // still running: the lock stays on disk
     drop_owner_lock();
 }
 
@@ -167,7 +172,7 @@ Status Engine::flush() {
     Status s = ok_status();
     // after_commit callbacks may stage more writes; keep going until quiet.
     for (int round = 0; round < 64 && (store_.has_pending() || store_.writer_busy()); ++round) {
-        run_early_starts(); // started by the last round's callbacks: they join this one
+        run_early_starts();  // started by the last round's callbacks: they join this one
         s = store_.commit(kMaxWritesPerBatch);  // waits for a batch in flight first
         if (!s) break;
     }
@@ -206,7 +211,8 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
             e.integration = def->integration;
         }
     }
-    for (const auto& cb : event_cbs_) cb(e);
+    for (const auto& cb : event_cbs_)
+        cb(e);
 }
 
 Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const workflow::Workflow> wf,
@@ -219,13 +225,14 @@ Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const work
     run->options = options;
     run->created_ms = now_unix_ms();
     run->steps_view = tmpl::Value::dict();
-    run->context = dict_of({{"inputs", run->inputs},
-                            {"vars", tmpl::Value::dict()},
-                            {"steps", run->steps_view},
-                            {"execution", dict_of({{"id", str(run->id)},
-                                                   {"workflow", str(run->wf->name)},
-                                                   {"dry_run", tmpl::Value::boolean(options.dry_run)},
-                                                   {"trigger", str(options.trigger)}})}});
+    run->context =
+        dict_of({{"inputs", run->inputs},
+                 {"vars", tmpl::Value::dict()},
+                 {"steps", run->steps_view},
+                 {"execution", dict_of({{"id", str(run->id)},
+                                        {"workflow", str(run->wf->name)},
+                                        {"dry_run", tmpl::Value::boolean(options.dry_run)},
+                                        {"trigger", str(options.trigger)}})}});
     // vars may use expressions over inputs.
     Result<tmpl::Value> vars = expressions_.evaluate_tree(
         run->wf->vars.is_dict() ? run->wf->vars : tmpl::Value::dict(), run->context, "vars");
@@ -327,7 +334,8 @@ void Engine::schedule(Run& run) {
             std::string blocked_by;
             for (const std::string& dep : def.depends_on) {
                 size_t d = 0;
-                while (d < defs.size() && defs[d].id != dep) ++d;
+                while (d < defs.size() && defs[d].id != dep)
+                    ++d;
                 if (d == defs.size()) continue;
                 const StepState& ds = run.steps[d];
                 if (!step_finished(ds)) {
@@ -349,11 +357,10 @@ void Engine::schedule(Run& run) {
                 st.reason = std::move(reason);
                 st.failure_skip = failure;
                 st.output = tmpl::Value::none();
-                run.steps_view.dict_obj().set(
-                    str(def.id), dict_of({{"status", str("skipped")},
-                                          {"output", tmpl::Value::none()},
-                                          {"error", tmpl::Value::none()},
-                                          {"reason", str(st.reason)}}));
+                run.steps_view.dict_obj().set(str(def.id), dict_of({{"status", str("skipped")},
+                                                                    {"output", tmpl::Value::none()},
+                                                                    {"error", tmpl::Value::none()},
+                                                                    {"reason", str(st.reason)}}));
                 auto unit = std::make_unique<Unit>();
                 unit->step_index = i;
                 unit->key = def.id;
@@ -378,8 +385,8 @@ void Engine::schedule(Run& run) {
                     unit->step_index = i;
                     unit->key = def.id;
                     unit->status = "failed";
-                    unit->error = dict_of({{"kind", str("validation")},
-                                           {"message", str(cond.error().message)}});
+                    unit->error = dict_of(
+                        {{"kind", str("validation")}, {"message", str(cond.error().message)}});
                     st.units.push_back(run.units.size());
                     run.units.push_back(std::move(unit));
                     ++st.running;
@@ -395,10 +402,11 @@ void Engine::schedule(Run& run) {
             st.status = "running";
             st.started_ms = now_unix_ms();
             if (!def.for_each.empty()) {
-                Result<tmpl::Value> items = expressions_.evaluate(
-                    def.for_each, run.context, "step '" + def.id + "' for_each");
+                Result<tmpl::Value> items = expressions_.evaluate(def.for_each, run.context,
+                                                                  "step '" + def.id + "' for_each");
                 std::string problem;
-                if (!items) problem = items.error().message;
+                if (!items)
+                    problem = items.error().message;
                 else if (!items.value().is_sequence())
                     problem = "step '" + def.id + "' for_each must give a list, got " +
                               std::string(tmpl::type_name(items.value()));
@@ -466,20 +474,19 @@ void Engine::schedule(Run& run) {
 void Engine::step_settled(Run& run, size_t i) {
     const workflow::Step& def = run.wf->steps[i];
     StepState& st = run.steps[i];
-    run.steps_view.dict_obj().set(str(def.id), dict_of({{"status", str(st.status)},
-                                                        {"output", st.output},
-                                                        {"error", st.error}}));
+    run.steps_view.dict_obj().set(
+        str(def.id),
+        dict_of({{"status", str(st.status)}, {"output", st.output}, {"error", st.error}}));
     if (st.status == "failed") {
         if (def.on_error == "fail") {
             if (!run.failing) {
                 run.failing = true;
                 tmpl::Value err = st.error.is_dict() ? st.error : tmpl::Value::dict();
-                run.error = dict_of({{"kind", dict_get(err, "kind") ? *dict_get(err, "kind")
-                                                                    : str("lua_error")},
-                                     {"message", dict_get(err, "message")
-                                                     ? *dict_get(err, "message")
-                                                     : str("step failed")},
-                                     {"step", str(def.id)}});
+                run.error = dict_of(
+                    {{"kind", dict_get(err, "kind") ? *dict_get(err, "kind") : str("lua_error")},
+                     {"message",
+                      dict_get(err, "message") ? *dict_get(err, "message") : str("step failed")},
+                     {"step", str(def.id)}});
             }
         } else if (def.on_error != "continue") {
             for (size_t h = 0; h < run.wf->steps.size(); ++h)
@@ -514,8 +521,8 @@ void Engine::finish_run(Run& run) {
             run.outputs = outputs.value();
         } else {
             run.failing = true;
-            run.error = dict_of({{"kind", str("validation")},
-                                 {"message", str(outputs.error().message)}});
+            run.error =
+                dict_of({{"kind", str("validation")}, {"message", str(outputs.error().message)}});
         }
     }
     if (run.failing && !run.cancelled && !run.wf->hooks.on_failure.empty()) {
@@ -524,15 +531,18 @@ void Engine::finish_run(Run& run) {
                                      {"error", run.error},
                                      {"steps", run.steps_view}});
         std::string id = run.id;
-        run_hook(run, "on_failure", event, [this, id](Result<tmpl::Value> res) {
-            Run* r = find_run(id);
-            if (!r) return;
-            if (!res) {
-                std::fprintf(stderr, "ferry: on_failure hook failed: %s\n",
-                             res.error().describe().c_str());
-            }
-            finalize_run(*r);
-        }, nullptr);
+        run_hook(
+            run, "on_failure", event,
+            [this, id](Result<tmpl::Value> res) {
+                Run* r = find_run(id);
+                if (!r) return;
+                if (!res) {
+                    std::fprintf(stderr, "ferry: on_failure hook failed: %s\n",
+                                 res.error().describe().c_str());
+                }
+                finalize_run(*r);
+            },
+            nullptr);
         return;
     }
     finalize_run(run);
@@ -598,7 +608,8 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
         unit_finished(*run, *unit, std::move(outcome));
     }
     // A sub-workflow's end settles its parent's unit.
-    for (const std::string& child : children) (void)cancel(child, reason);
+    for (const std::string& child : children)
+        (void)cancel(child, reason);
     if (run->in_flight == 0) finish_run(*run);
     loop_.wake();
     return ok_status();

@@ -40,8 +40,8 @@ namespace ferry::engine {
 
 struct EngineOptions {
     uint64_t default_step_timeout_ms = 300'000;
-    TaskLimits task_limits;                 // instruction budget and memory per invocation
-    int max_workflow_depth = 16;            // nested sub-workflows
+    TaskLimits task_limits;       // instruction budget and memory per invocation
+    int max_workflow_depth = 16;  // nested sub-workflows
     // Group commits on the store's writer thread, overlapping the loop's work, instead of on
     // the loop thread (which then never waits for an fsync). With one CPU the handoff costs
     // more than the overlap gains: off there (docs/performance.md).
@@ -50,16 +50,16 @@ struct EngineOptions {
 
 // What the engine tells the outside world as it runs (progress lines, later SSE).
 struct EngineEvent {
-    std::string type;          // execution.started|finished, step.started|finished|failed|skipped|retrying
+    std::string type;  // execution.started|finished, step.started|finished|failed|skipped|retrying
     std::string execution_id;
     std::string workflow;
-    std::string step;          // unit key ("notify[2]") for step events
+    std::string step;  // unit key ("notify[2]") for step events
     std::string status;
-    std::string message;       // error text or skip reason
+    std::string message;  // error text or skip reason
     double duration_ms = 0;
     int attempt = 0;
-    bool dry_run = false;      // the execution sends nothing
-    std::string task;          // step events: the step's task, provider and integration
+    bool dry_run = false;  // the execution sends nothing
+    std::string task;      // step events: the step's task, provider and integration
     std::string provider;
     std::string integration;
 };
@@ -69,9 +69,9 @@ struct StartOptions {
     std::string trigger = "cli";   // cli | api | form | hook | schedule | workflow
     std::string parent_execution;  // for sub-workflows
     std::string parent_step;
-    std::string execution_id;      // preset id (sub-workflows, idempotent submits); empty: new
+    std::string execution_id;  // preset id (sub-workflows, idempotent submits); empty: new
     int depth = 0;
-    tmpl::Value trigger_info;      // recorded as the execution's "trigger_info" (retry_of...)
+    tmpl::Value trigger_info;  // recorded as the execution's "trigger_info" (retry_of...)
     // The summary carries the execution's final records (ExecutionSummary::records), so an
     // answer that shows them (a `?wait=` answer) need not read them back from the store.
     bool keep_records = false;
@@ -81,9 +81,9 @@ struct StartOptions {
 struct ExecutionSummary {
     std::string id;
     std::string workflow;
-    std::string status;   // succeeded | failed | cancelled
+    std::string status;  // succeeded | failed | cancelled
     tmpl::Value outputs;
-    tmpl::Value error;    // {kind, message, step?} or none
+    tmpl::Value error;  // {kind, message, step?} or none
     // With StartOptions::keep_records: the execution record and its step records (by key,
     // in the store's order) as they were written; empty otherwise.
     struct Records {
@@ -98,9 +98,8 @@ using WorkflowResolver =
 
 class Engine {
   public:
-    Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
-           TaskCatalog& catalog, const Project& project, Expressions& expressions,
-           EngineOptions options = {});
+    Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store, TaskCatalog& catalog,
+           const Project& project, Expressions& expressions, EngineOptions options = {});
     ~Engine();
 
     // Finds workflows for `task: workflow` steps by name.
@@ -145,7 +144,8 @@ class Engine {
         bool ok() const { return refusal == Refusal::None; }
     };
     DecideResult decide(const std::string& execution_id, const std::string& step_key,
-                  const std::string& decision, const std::string& by, const std::string& comment);
+                        const std::string& decision, const std::string& by,
+                        const std::string& comment);
     // Commits staged writes now (the loop does it once per iteration anyway).
     Status flush();
 
@@ -243,7 +243,7 @@ class Engine {
     int runner_ref_ = LUA_NOREF;
     int hook_runner_ref_ = LUA_NOREF;
     bool committing_ = false;
-    void batch_written();            // the writer thread finished a batch: its effects run
+    void batch_written();  // the writer thread finished a batch: its effects run
     void hold_loop_while_writing();
     [[noreturn]] static void stop_on_lost_history(const Error& e);
     // Whether the engine still exists, for callbacks that can outlive it: the writer's
@@ -251,7 +251,7 @@ class Engine {
     std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);
     bool holding_loop_ = false;
     size_t sleeping_ = 0;
-    std::vector<std::pair<std::string, Unit*>> early_starts_; // run id, unit (starts_early)
+    std::vector<std::pair<std::string, Unit*>> early_starts_;  // run id, unit (starts_early)
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor
     std::string owner_token_;           // empty until first used

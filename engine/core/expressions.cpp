@@ -9,9 +9,8 @@ namespace {
 
 Error template_error(const tmpl::TemplateError& e, const std::string& where) {
     std::string msg = where + ": " + e.message();
-    return make_error(e.kind() == tmpl::ErrorKind::Syntax ? ErrorKind::Validation
-                                                          : ErrorKind::Validation,
-                      msg);
+    return make_error(
+        e.kind() == tmpl::ErrorKind::Syntax ? ErrorKind::Validation : ErrorKind::Validation, msg);
 }
 
 // A StrictUndefined that reached the end of an expression is an error, not a null.

@@ -40,8 +40,8 @@ class Expressions {
                               const std::vector<std::vector<std::string>>* raw_paths,
                               std::vector<std::string>& path, bool root);
     struct Compiled {
-        tmpl::ExprPtr expr;                                  // exactly one {{ expr }}
-        std::shared_ptr<const tmpl::ParsedTemplate> text;    // anything else with {{ or {%
+        tmpl::ExprPtr expr;                                // exactly one {{ expr }}
+        std::shared_ptr<const tmpl::ParsedTemplate> text;  // anything else with {{ or {%
     };
     Result<const Compiled*> compile(const std::string& text, const std::string& where);
 

@@ -43,7 +43,7 @@ Value execution_fields(const std::string& record) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 std::string execution_json(const std::string& execution_record,
                            const std::vector<store::KeyedJson>& step_records) {
@@ -51,7 +51,7 @@ std::string execution_json(const std::string& execution_record,
     // engine): splicing them skips parsing and writing again what is most of the answer
     // (a `?wait=` answer of ferry serve, `ferry run`'s output).
     std::string text = to_json_text(execution_fields(execution_record));
-    text.pop_back(); // the closing brace: "steps" goes last
+    text.pop_back();  // the closing brace: "steps" goes last
     text += R"(,"steps":{)";
     bool first = true;
     for (const auto& kj : step_records) {

@@ -33,7 +33,7 @@ void push_value_at(lua_State* L, const tmpl::Value& v, int depth) {
     case tmpl::Kind::Tuple:
     case tmpl::Kind::Dict:
         if (depth < json_lua::kMaxDepth) break;
-        [[fallthrough]]; // deeper than JSON may nest (or a cycle): null, not a crash
+        [[fallthrough]];  // deeper than JSON may nest (or a cycle): null, not a crash
     default: json_lua::push_null(L); return;
     }
     luaL_checkstack(L, 4, "push_value");
@@ -66,7 +66,7 @@ int push_value(lua_State* L, const tmpl::Value& v) {
     return 1;
 }
 
-} // namespace
+}  // namespace
 
 Result<int> Engine::stdlib_function(const std::string& module) {
     std::optional<std::string> text = project_.read("stdlib/" + module + ".lua");
@@ -186,7 +186,7 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
 
 void Engine::invoke_unit(Run& run, Unit& unit) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
-    if (run.cancelled) { // cancelled while its "running" record was being committed
+    if (run.cancelled) {  // cancelled while its "running" record was being committed
         TaskOutcome outcome;
         outcome.error = make_error(ErrorKind::Cancelled, "the execution was cancelled");
         unit_finished(run, unit, std::move(outcome));
@@ -225,10 +225,10 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         }
         runner_ref_ = r.value();
     }
-    unit.http = tmpl::Value(); // this attempt's requests only
+    unit.http = tmpl::Value();  // this attempt's requests only
     TaskLimits limits = options_.task_limits;
     limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
-    limits.io_allowed = !task->pure; // held to it: it may have started early (starts_early)
+    limits.io_allowed = !task->pure;  // held to it: it may have started early (starts_early)
     int run_fn = task->run_ref;
     std::string rid = run.id;
     Unit* up = &unit;
@@ -291,7 +291,7 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
                 make_error(ErrorKind::Timeout, "timed out after " + format_duration_ms(limit) +
                                                    " (the step's timeout); sub-workflow '" +
                                                    s.workflow + "' (" + s.id + ") was cancelled");
-            up->child_execution.clear(); // a retry starts a new child
+            up->child_execution.clear();  // a retry starts a new child
         } else if (s.status == "succeeded") {
             outcome.ok = true;
             to_rapidjson(s.outputs, outcome.value, outcome.value.GetAllocator());
@@ -311,13 +311,13 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
             *timed_out = true;
             Status s = cancel(up->child_execution, "the parent step's timeout of " +
                                                        format_duration_ms(limit) + " passed");
-            if (!s) *timed_out = false; // the child already ended: its result stands
+            if (!s) *timed_out = false;  // the child already ended: its result stands
         });
     };
     const uint64_t limit = run.wf->steps[unit.step_index].timeout_ms;
     // A resumed parent finds its child by the id recorded before the child started.
     if (!unit.child_execution.empty()) {
-        if (find_run(unit.child_execution)) return; // still running in this process
+        if (find_run(unit.child_execution)) return;  // still running in this process
         auto stored = store_.get_execution(unit.child_execution);
         if (stored && stored.value()) {
             Status s = resume(unit.child_execution, on_done);
@@ -344,4 +344,4 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         arm_timeout(limit);
 }
 
-} // namespace ferry::engine
+}  // namespace ferry::engine

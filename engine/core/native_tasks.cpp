@@ -69,7 +69,7 @@ void Engine::invoke_sleep(Run& run, Unit& unit) {
         wait = parse_duration_ms(d->str());
     } else if (d && d->is_number() && !d->is_bool() && d->as_float() >= 0 &&
                std::isfinite(d->as_float())) {
-        wait = uint64_t(d->as_float()); // milliseconds, as ferry.sleep takes them
+        wait = uint64_t(d->as_float());  // milliseconds, as ferry.sleep takes them
     } else {
         wait = make_error(ErrorKind::Validation,
                           "duration expected (milliseconds or text like \"2s\"), got " +
@@ -115,4 +115,4 @@ bool Engine::stop_sleep(Unit& unit) {
     return true;
 }
 
-} // namespace ferry::engine
+}  // namespace ferry::engine

@@ -37,9 +37,8 @@ void EventNotifier::deliver(const workflow::EventSubscription& sub, const Engine
     if (!e.message.empty()) d.set(str("message"), str(e.message));
     if (e.attempt > 0) d.set(str("attempt"), tmpl::Value::integer(e.attempt));
     if (e.duration_ms > 0) d.set(str("duration_ms"), tmpl::Value::floating(e.duration_ms));
-    tmpl::Value payload = dict_of({{"type", str(e.type)},
-                                   {"timestamp", str(rfc3339(now_unix_ms()))},
-                                   {"data", data}});
+    tmpl::Value payload = dict_of(
+        {{"type", str(e.type)}, {"timestamp", str(rfc3339(now_unix_ms()))}, {"data", data}});
     std::string webhook_id = "evt_" + new_ulid();
     IntegrationRequest req;
     req.http.method = "POST";
@@ -57,15 +56,15 @@ void EventNotifier::deliver(const workflow::EventSubscription& sub, const Engine
         --pending_;
         bool ok = out.response && out.response->status >= 200 && out.response->status < 300;
         if (ok) return;
-        std::string why = out.response ? "HTTP " + std::to_string(out.response->status)
-                                       : out.error.message;
+        std::string why =
+            out.response ? "HTTP " + std::to_string(out.response->status) : out.error.message;
         std::string id = new_ulid();
-        tmpl::Value request = dict_of(
-            {{"method", str("POST")},
-             {"url", str(url)},
-             {"headers", dict_of({{"content-type", str("application/json")},
-                                  {"webhook-id", str(webhook_id)}})},
-             {"body", str(body)}});
+        tmpl::Value request =
+            dict_of({{"method", str("POST")},
+                     {"url", str(url)},
+                     {"headers", dict_of({{"content-type", str("application/json")},
+                                          {"webhook-id", str(webhook_id)}})},
+                     {"body", str(body)}});
         tmpl::Value entry = dict_of({{"id", str(id)},
                                      {"kind", str("webhook")},
                                      {"source", str("events")},

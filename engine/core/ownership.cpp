@@ -23,7 +23,9 @@ std::filesystem::path locks_dir(const store::Store& store) {
     return std::filesystem::path(store.path()) / "locks";
 }
 
-std::string process_file(const std::string& token) { return "process-" + token; }
+std::string process_file(const std::string& token) {
+    return "process-" + token;
+}
 
 }  // namespace
 
@@ -57,8 +59,8 @@ const std::string& Engine::owner_token() {
     std::filesystem::path dir = locks_dir(store_);
     std::filesystem::create_directories(dir, ec);
     std::string token = new_ulid();
-    int fd = ::open((dir / process_file(token)).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                    0600);
+    int fd =
+        ::open((dir / process_file(token)).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     // No lock possible (read-only folder): records name no owner, as before locks existed.
     if (fd < 0) return owner_token_;
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {  // a fresh name: cannot be held
@@ -74,8 +76,7 @@ bool Engine::owner_alive(const std::string& token) {
     // No owner recorded (older records, read-only folders), or this very process: the caller
     // has already checked it is not running it.
     if (token.empty() || token == owner_token_) return false;
-    if (token.find('/') != std::string::npos || token.find("..") != std::string::npos)
-        return false;
+    if (token.find('/') != std::string::npos || token.find("..") != std::string::npos) return false;
     std::filesystem::path file = locks_dir(store_) / process_file(token);
     int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return false;  // removed: the owner ended

@@ -30,10 +30,10 @@ std::optional<uint64_t> file_stamp(const std::string& path) {
     uint64_t h = uint64_t(st.st_mtim.tv_sec) * 1000000000u + uint64_t(st.st_mtim.tv_nsec);
     h ^= (uint64_t(st.st_size) + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2));
     h ^= (uint64_t(st.st_ino) + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2));
-    return h | 1; // never 0, the stamp of built-in files
+    return h | 1;  // never 0, the stamp of built-in files
 }
 
-} // namespace
+}  // namespace
 
 std::optional<std::string> read_file(const std::string& path) {
     // POSIX calls: an ifstream and a stringstream cost more than the read (a workflow is
@@ -49,7 +49,7 @@ std::optional<std::string> read_file(const std::string& path) {
     text.resize(size_t(st.st_size));
     size_t done = 0;
     for (;;) {
-        if (done == text.size()) text.resize(text.size() + 4096); // it grew meanwhile
+        if (done == text.size()) text.resize(text.size() + 4096);  // it grew meanwhile
         ssize_t n = ::read(fd, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
@@ -109,7 +109,8 @@ std::vector<std::string> Project::list(const std::string& folder,
     }
     for (const EmbeddedFile& f : embedded_files()) {
         std::string path(f.path);
-        if (path.compare(0, folder.size() + 1, folder + "/") == 0 && wanted(path)) found.insert(path);
+        if (path.compare(0, folder.size() + 1, folder + "/") == 0 && wanted(path))
+            found.insert(path);
     }
     return {found.begin(), found.end()};
 }
@@ -118,7 +119,7 @@ std::optional<Project::WorkflowLocation>
 Project::locate_workflow(const std::string& name_or_path) const {
     if (std::optional<uint64_t> stamp = file_stamp(name_or_path))
         return WorkflowLocation{name_or_path, name_or_path, false, *stamp};
-    if (name_or_path.find('/') != std::string::npos) return std::nullopt; // a path: no name lookup
+    if (name_or_path.find('/') != std::string::npos) return std::nullopt;  // a path: no name lookup
     // As read(): for each extension the project's file, then the built-in one.
     for (const char* ext : {".yaml", ".yml", ".json"}) {
         std::string rel = "workflows/" + name_or_path + ext;
@@ -144,11 +145,10 @@ Project::find_workflow(const std::string& name_or_path) const {
         std::string stem = fs::path(f).stem().string();
         known += known.empty() ? stem : ", " + stem;
     }
-    return make_error(ErrorKind::NotFound,
-                      "no workflow named '" + name_or_path + "' in " +
-                          (fs::path(dir_) / "workflows").string() +
-                          (known.empty() ? std::string(" (there are none)")
-                                         : " (known: " + known + ")"));
+    return make_error(
+        ErrorKind::NotFound,
+        "no workflow named '" + name_or_path + "' in " + (fs::path(dir_) / "workflows").string() +
+            (known.empty() ? std::string(" (there are none)") : " (known: " + known + ")"));
 }
 
 }  // namespace ferry::engine

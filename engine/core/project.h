@@ -29,7 +29,8 @@ class Project {
                                   const std::vector<std::string>& exts) const;
     // A workflow by name (workflows/NAME.yaml|.yml|.json) or by a path to a file.
     // Returns the path to show in messages and the text.
-    Result<std::pair<std::string, std::string>> find_workflow(const std::string& name_or_path) const;
+    Result<std::pair<std::string, std::string>>
+    find_workflow(const std::string& name_or_path) const;
 
     // Which file find_workflow would read, found with stat() alone (nullopt: none): where it
     // is (origin as find_workflow names it) and its stamp, which changes when the file does.
@@ -37,9 +38,9 @@ class Project {
     // built-in file never changes: stamp 0).
     struct WorkflowLocation {
         std::string origin;
-        std::string path; // what to read: a real path, or the "workflows/..." built-in
+        std::string path;  // what to read: a real path, or the "workflows/..." built-in
         bool built_in = false;
-        uint64_t stamp = 0; // mtime (ns), size and inode, mixed
+        uint64_t stamp = 0;  // mtime (ns), size and inode, mixed
         bool operator==(const WorkflowLocation&) const = default;
     };
     std::optional<WorkflowLocation> locate_workflow(const std::string& name_or_path) const;

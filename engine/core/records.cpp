@@ -9,9 +9,9 @@
 
 #include <array>
 #include <charconv>
-#include <cstring>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace ferry::engine {
@@ -128,7 +128,7 @@ class RecordWriter {
 
   private:
     void key(std::string_view k) {  // the keys are this file's literals: nothing to escape
-        char buf[64];  // ,"key": in one append (a += per character showed in profiles)
+        char buf[64];               // ,"key": in one append (a += per character showed in profiles)
         size_t n = 0;
         if (out_.size() > 1) buf[n++] = ',';
         buf[n++] = '"';
@@ -170,7 +170,8 @@ class RecordWriter {
     // Bytes a JSON string cannot hold as they are.
     static constexpr auto kEscaped = [] {
         std::array<bool, 256> t{};
-        for (int c = 0; c < 0x20; ++c) t[size_t(c)] = true;
+        for (int c = 0; c < 0x20; ++c)
+            t[size_t(c)] = true;
         t['"'] = t['\\'] = true;
         return t;
     }();
@@ -280,7 +281,8 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
 }
 
 Status Engine::resume(const std::string& id, std::function<void(const ExecutionSummary&)> done) {
-    if (find_run(id)) return make_error(ErrorKind::Validation, "execution " + id + " is already running");
+    if (find_run(id))
+        return make_error(ErrorKind::Validation, "execution " + id + " is already running");
     if (!acquire_ownership(id)) {
         return make_error(ErrorKind::Validation,
                           "execution " + id + " is being run by another ferry process");
@@ -358,7 +360,8 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
     // Finished steps keep their results; everything else runs again. Items of a for_each
     // step are re-expanded from the same inputs and keep their own finished results.
     std::map<std::string, tmpl::Value> records;
-    for (const store::KeyedJson& kj : steps.value()) records[kj.key] = tmpl::value_from_json(kj.json);
+    for (const store::KeyedJson& kj : steps.value())
+        records[kj.key] = tmpl::value_from_json(kj.json);
     for (size_t i = 0; i < wf->steps.size(); ++i) {
         const workflow::Step& sdef = wf->steps[i];
         auto it = records.find(sdef.id);
@@ -367,8 +370,10 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
         if (st != "succeeded" && st != "failed" && st != "skipped") continue;
         StepState& state = run->steps[i];
         state.status = st;
-        state.output = dict_get(it->second, "output") ? *dict_get(it->second, "output") : tmpl::Value::none();
-        state.error = dict_get(it->second, "error") ? *dict_get(it->second, "error") : tmpl::Value::none();
+        state.output =
+            dict_get(it->second, "output") ? *dict_get(it->second, "output") : tmpl::Value::none();
+        state.error =
+            dict_get(it->second, "error") ? *dict_get(it->second, "error") : tmpl::Value::none();
         state.reason = text_of(dict_get(it->second, "reason"));
         state.failure_skip = st == "skipped" && state.reason.rfind("dependency", 0) == 0;
         if (state.handler && st != "skipped") state.triggered = true;

@@ -13,29 +13,29 @@ namespace ferry::engine {
 // One invocation of a step: the step itself, or one for_each item of it.
 struct Engine::Unit {
     size_t step_index = 0;
-    int item_index = -1;          // >= 0 for for_each items
-    std::string key;              // "ticket" or "notify[2]"
-    std::string idempotency_key;  // computed once (idempotency_key_of), stable for the unit
+    int item_index = -1;             // >= 0 for for_each items
+    std::string key;                 // "ticket" or "notify[2]"
+    std::string idempotency_key;     // computed once (idempotency_key_of), stable for the unit
     std::string status = "pending";  // pending running retrying succeeded failed skipped cancelled
-    tmpl::Value item;             // the for_each item
-    tmpl::Value input;            // resolved `with`
+    tmpl::Value item;                // the for_each item
+    tmpl::Value input;               // resolved `with`
     // unit.input as JSON, for the records that repeat it (step record at start and end, the
     // attempt's): serialised once. input_json_of keeps the Value it was made from, so a
     // reassigned input is noticed (input is not modified in place once recorded).
     std::string input_json;
     tmpl::Value input_json_of;
-    bool input_ready = false;     // resolved (kept across retries and resumes)
+    bool input_ready = false;  // resolved (kept across retries and resumes)
     tmpl::Value output;
-    tmpl::Value error;            // {kind, message, traceback?} when failed
+    tmpl::Value error;  // {kind, message, traceback?} when failed
     // Lists made on first entry (undefined until then): most units log nothing and make no
     // request, and a parked unit should not keep two empty lists.
     tmpl::Value logs;
-    tmpl::Value http;             // this attempt's integration requests
-    tmpl::Value annotations;      // what hooks added to the record
+    tmpl::Value http;         // this attempt's integration requests
+    tmpl::Value annotations;  // what hooks added to the record
     std::string skip_reason;
     std::string child_execution;  // sub-workflow step: the child's id
     int attempt = 0;
-    bool interrupted = false;     // re-run after a crash stopped it (ctx.resumed)
+    bool interrupted = false;       // re-run after a crash stopped it (ctx.resumed)
     uint64_t wait_deadline_ms = 0;  // approval: when it times out (unix ms; 0: never)
     uint64_t started_ms = 0;
     uint64_t finished_ms = 0;
@@ -52,11 +52,11 @@ struct StepState {
     bool handler = false;            // named by some step's on_error: runs only when triggered
     bool triggered = false;
     bool fan_out = false;
-    std::vector<size_t> units;       // indices into Run::units
-    size_t next_unit = 0;            // for_each: next item to start
-    size_t running = 0;              // units started and not settled
+    std::vector<size_t> units;  // indices into Run::units
+    size_t next_unit = 0;       // for_each: next item to start
+    size_t running = 0;         // units started and not settled
     size_t settled = 0;
-    bool stop_items = false;         // for_each: an item failed under on_error: fail
+    bool stop_items = false;  // for_each: an item failed under on_error: fail
     tmpl::Value output;
     tmpl::Value error;
     uint64_t started_ms = 0;
@@ -70,18 +70,18 @@ struct Engine::Run {
     tmpl::Value vars;
     StartOptions options;
     std::string status = "running";
-    tmpl::Value context;             // {inputs, vars, steps: {...}, execution: {...}}
-    tmpl::Value steps_view;          // context["steps"]
+    tmpl::Value context;     // {inputs, vars, steps: {...}, execution: {...}}
+    tmpl::Value steps_view;  // context["steps"]
     std::vector<StepState> steps;
     std::vector<std::unique_ptr<Unit>> units;
-    size_t in_flight = 0;            // units between start and settle (commits, timers, tasks)
+    size_t in_flight = 0;  // units between start and settle (commits, timers, tasks)
     // Step results staged and not yet durable: while there are any, no step may start before
     // the commit (a pure step with none may: Engine::starts_early).
     size_t unsynced_results = 0;
     bool failing = false;
     bool finishing = false;
-    bool cancelled = false;          // Engine::cancel: ends "cancelled", not "failed"
-    tmpl::Value error;               // the execution's error, if failed
+    bool cancelled = false;  // Engine::cancel: ends "cancelled", not "failed"
+    tmpl::Value error;       // the execution's error, if failed
     tmpl::Value outputs;
     uint64_t created_ms = 0;
     uint64_t finished_ms = 0;

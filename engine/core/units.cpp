@@ -15,8 +15,8 @@ namespace ferry::engine {
 namespace {
 
 tmpl::Value error_value(const Error& e, const std::string& traceback = {}) {
-    tmpl::Value v = dict_of({{"kind", str(std::string(to_string(e.kind)))},
-                             {"message", str(e.message)}});
+    tmpl::Value v =
+        dict_of({{"kind", str(std::string(to_string(e.kind)))}, {"message", str(e.message)}});
     if (e.location && !e.location->file.empty()) {
         v.dict_obj().set(str("file"), str(e.location->file));
         v.dict_obj().set(str("line"), tmpl::Value::integer(e.location->line));
@@ -29,7 +29,8 @@ tmpl::Value error_value(const Error& e, const std::string& traceback = {}) {
 uint64_t backoff_ms(const workflow::RetryPolicy& p, int attempt) {
     uint64_t delay = p.initial_delay_ms;
     if (p.backoff == "exponential") {
-        for (int i = 1; i < attempt && delay < p.max_delay_ms; ++i) delay *= 2;
+        for (int i = 1; i < attempt && delay < p.max_delay_ms; ++i)
+            delay *= 2;
     }
     delay = std::min(delay, p.max_delay_ms);
     static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -65,14 +66,18 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
                   (t == "boolean" && v->is_bool()) || (t == "object" && v->is_dict()) ||
                   (t == "array" && v->is_sequence());
         if (!ok) {
-            note(std::string("must be ") + (t == "integer" || t == "object" || t == "array" ? "an " : "a ") +
-                 t + ", got " + std::string(tmpl::type_name(*v)));
+            note(std::string("must be ") +
+                 (t == "integer" || t == "object" || t == "array" ? "an " : "a ") + t + ", got " +
+                 std::string(tmpl::type_name(*v)));
             continue;
         }
-        if (const tmpl::Value* choices = dict_get(spec, "enum"); choices && choices->is_sequence()) {
+        if (const tmpl::Value* choices = dict_get(spec, "enum");
+            choices && choices->is_sequence()) {
             bool found = false;
-            for (const tmpl::Value& c : choices->list_obj().items) found = found || tmpl::equals(c, *v);
-            if (!found) note("must be one of " + tmpl::to_repr(*choices) + ", got " + tmpl::to_repr(*v));
+            for (const tmpl::Value& c : choices->list_obj().items)
+                found = found || tmpl::equals(c, *v);
+            if (!found)
+                note("must be one of " + tmpl::to_repr(*choices) + ", got " + tmpl::to_repr(*v));
         }
     }
     if (problems.empty()) return ok_status();
@@ -84,9 +89,8 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
 // stay undefined until the first entry.
 void append_logs(tmpl::Value& to, const std::vector<TaskLogEntry>& logs, const std::string& hook) {
     for (const TaskLogEntry& l : logs) {
-        tmpl::Value entry = dict_of({{"level", str(l.level)},
-                                     {"message", str(l.message)},
-                                     {"at", str(rfc3339(l.at_ms))}});
+        tmpl::Value entry = dict_of(
+            {{"level", str(l.level)}, {"message", str(l.message)}, {"at", str(rfc3339(l.at_ms))}});
         if (!hook.empty()) entry.dict_obj().set(str("hook"), str(hook));
         if (!l.fields.empty()) entry.dict_obj().set(str("fields"), tmpl::value_from_json(l.fields));
         if (!to.is_sequence()) to = tmpl::Value::list();
@@ -101,7 +105,8 @@ tmpl::Value Engine::step_scope(const Run& run, const workflow::Step& def) const 
     // An on_step step reports on the step it follows: `event` is that step's view.
     tmpl::Value event = dict_of({{"step", str(def.event_step)}});
     if (const tmpl::Value* view = dict_get(run.steps_view, def.event_step); view && view->is_dict())
-        for (const auto& [k, v] : view->dict_obj().items) event.dict_obj().set(k, v);
+        for (const auto& [k, v] : view->dict_obj().items)
+            event.dict_obj().set(k, v);
     tmpl::Value scoped = tmpl::Value::dict();
     scoped.dict_obj().items = run.context.dict_obj().items;
     scoped.dict_obj().set(str("event"), std::move(event));
@@ -147,7 +152,8 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 unit.input = *in;
                 unit.input_ready = true;
             }
-            if (const tmpl::Value* child = dict_get(r, "child_execution"); child && child->is_string())
+            if (const tmpl::Value* child = dict_get(r, "child_execution");
+                child && child->is_string())
                 unit.child_execution = std::string(child->str());
             if (const tmpl::Value* d = dict_get(r, "wait_deadline_ms"); d && d->is_int())
                 unit.wait_deadline_ms = uint64_t(d->as_int());
@@ -161,12 +167,15 @@ void Engine::start_unit(Run& run, Unit& unit) {
             }
             unit.interrupted = unit.attempt > 0;
             if (unit.attempt > 0) {
-                store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt),
-                                   to_json_text(dict_of({{"attempt", tmpl::Value::integer(unit.attempt)},
-                                                         {"status", str("interrupted")},
-                                                         {"input", unit.input},
-                                                         {"error", dict_of({{"kind", str("cancelled")},
-                                                                            {"message", str("the process stopped during this attempt")}})}})));
+                store_.put_attempt(
+                    run.id, unit.key, uint32_t(unit.attempt),
+                    to_json_text(dict_of(
+                        {{"attempt", tmpl::Value::integer(unit.attempt)},
+                         {"status", str("interrupted")},
+                         {"input", unit.input},
+                         {"error", dict_of({{"kind", str("cancelled")},
+                                            {"message",
+                                             str("the process stopped during this attempt")}})}})));
             }
         }
     }
@@ -217,31 +226,35 @@ void Engine::start_unit(Run& run, Unit& unit) {
             size_t uidx = size_t(std::find_if(run.units.begin(), run.units.end(),
                                               [&](const auto& u) { return u.get() == &unit; }) -
                                  run.units.begin());
-            run_hook(run, "before_step", event, [this, rid, uidx](Result<tmpl::Value> res) {
-                Run* r = find_run(rid);
-                if (!r) return;
-                Unit& u = *r->units[uidx];
-                if (!res) {
-                    u.status = "failed";
-                    u.error = error_value(res.error());
-                    settle_unit(*r, u);
-                    return;
-                }
-                const tmpl::Value& ev = res.value();
-                if (const tmpl::Value* veto = dict_get(ev, "veto"); veto && tmpl::truthy(*veto)) {
-                    const tmpl::Value* reason = dict_get(ev, "reason");
-                    u.status = "skipped";
-                    u.skip_reason = "vetoed by the before_step hook" +
-                                    (reason && reason->is_string()
-                                         ? std::string(": ") + std::string(reason->str())
-                                         : std::string());
-                    settle_unit(*r, u);
-                    return;
-                }
-                if (const tmpl::Value* in = dict_get(ev, "input")) u.input = *in;
-                if (const tmpl::Value* ann = dict_get(ev, "annotations")) u.annotations = *ann;
-                start_unit(*r, u);
-            }, &unit);
+            run_hook(
+                run, "before_step", event,
+                [this, rid, uidx](Result<tmpl::Value> res) {
+                    Run* r = find_run(rid);
+                    if (!r) return;
+                    Unit& u = *r->units[uidx];
+                    if (!res) {
+                        u.status = "failed";
+                        u.error = error_value(res.error());
+                        settle_unit(*r, u);
+                        return;
+                    }
+                    const tmpl::Value& ev = res.value();
+                    if (const tmpl::Value* veto = dict_get(ev, "veto");
+                        veto && tmpl::truthy(*veto)) {
+                        const tmpl::Value* reason = dict_get(ev, "reason");
+                        u.status = "skipped";
+                        u.skip_reason = "vetoed by the before_step hook" +
+                                        (reason && reason->is_string()
+                                             ? std::string(": ") + std::string(reason->str())
+                                             : std::string());
+                        settle_unit(*r, u);
+                        return;
+                    }
+                    if (const tmpl::Value* in = dict_get(ev, "input")) u.input = *in;
+                    if (const tmpl::Value* ann = dict_get(ev, "annotations")) u.annotations = *ann;
+                    start_unit(*r, u);
+                },
+                &unit);
             return;
         }
     }
@@ -279,7 +292,7 @@ void Engine::run_early_starts() {
     auto starts = std::move(early_starts_);
     early_starts_.clear();
     for (auto& [rid, up] : starts)
-        if (Run* run = find_run(rid)) invoke_unit(*run, *up); // it handles a cancelled run
+        if (Run* run = find_run(rid)) invoke_unit(*run, *up);  // it handles a cancelled run
     // Their Lua runs now, so that what they stage joins the commit about to be handed out.
     scheduler_.run_ready();
 }
@@ -360,19 +373,22 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                                      {"error", unit.error}});
         std::string rid = run.id;
         Unit* up = &unit;
-        run_hook(run, "after_step", event, [this, rid, up](Result<tmpl::Value> res) {
-            Run* r = find_run(rid);
-            if (!r) return;
-            if (!res) {
-                up->status = "failed";
-                up->error = error_value(res.error());
-            } else {
-                if (const tmpl::Value* out = dict_get(res.value(), "output")) up->output = *out;
-                if (const tmpl::Value* ann = dict_get(res.value(), "annotations"))
-                    up->annotations = *ann;
-            }
-            settle_unit(*r, *up, settles_eagerly(*r));
-        }, up);
+        run_hook(
+            run, "after_step", event,
+            [this, rid, up](Result<tmpl::Value> res) {
+                Run* r = find_run(rid);
+                if (!r) return;
+                if (!res) {
+                    up->status = "failed";
+                    up->error = error_value(res.error());
+                } else {
+                    if (const tmpl::Value* out = dict_get(res.value(), "output")) up->output = *out;
+                    if (const tmpl::Value* ann = dict_get(res.value(), "annotations"))
+                        up->annotations = *ann;
+                }
+                settle_unit(*r, *up, settles_eagerly(*r));
+            },
+            up);
         return;
     }
     settle_unit(run, unit, settles_eagerly(run));
@@ -428,8 +444,7 @@ void Engine::unit_settled(Run& run, Unit& u) {
             ++run.in_flight;
             start_unit(run, next);
         }
-        if (st.settled < st.units.size() &&
-            !((run.failing || st.stop_items) && st.running == 0))
+        if (st.settled < st.units.size() && !((run.failing || st.stop_items) && st.running == 0))
             return;
         // All items done (or the execution is failing and nothing runs): items never
         // started are cancelled; the output is the list of item outputs, in item order.
@@ -460,10 +475,11 @@ void Engine::unit_settled(Run& run, Unit& u) {
         } else {
             st.status = "failed";
             const tmpl::Value* m = dict_get(first_error, "message");
-            st.error = dict_of({{"kind", dict_get(first_error, "kind") ? *dict_get(first_error, "kind")
-                                                                      : str("lua_error")},
-                                {"message", str("items " + failed_items + " failed" +
-                                                (m ? ": " + tmpl::to_str(*m) : ""))}});
+            st.error =
+                dict_of({{"kind", dict_get(first_error, "kind") ? *dict_get(first_error, "kind")
+                                                                : str("lua_error")},
+                         {"message", str("items " + failed_items + " failed" +
+                                         (m ? ": " + tmpl::to_str(*m) : ""))}});
         }
         Unit aggregate;
         aggregate.step_index = u.step_index;

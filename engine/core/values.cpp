@@ -19,11 +19,15 @@ void to_rapidjson(const Value& v, rapidjson::Value& out, rapidjson::Document::Al
     case tmpl::Kind::Int: out.SetInt64(v.as_int()); return;
     case tmpl::Kind::Float: {
         double f = v.as_float();
-        if (std::isfinite(f)) out.SetDouble(f);
-        else out.SetNull();
+        if (std::isfinite(f))
+            out.SetDouble(f);
+        else
+            out.SetNull();
         return;
     }
-    case tmpl::Kind::String: out.SetString(v.str().data(), rapidjson::SizeType(v.str().size()), a); return;
+    case tmpl::Kind::String:
+        out.SetString(v.str().data(), rapidjson::SizeType(v.str().size()), a);
+        return;
     case tmpl::Kind::List:
     case tmpl::Kind::Tuple: {
         out.SetArray();
@@ -63,11 +67,13 @@ Value from_rapidjson(const rapidjson::Value& j) {
     case rapidjson::kNumberType:
         if (j.IsInt64()) return Value::integer(j.GetInt64());
         return Value::floating(j.GetDouble());
-    case rapidjson::kStringType: return Value::string(std::string(j.GetString(), j.GetStringLength()));
+    case rapidjson::kStringType:
+        return Value::string(std::string(j.GetString(), j.GetStringLength()));
     case rapidjson::kArrayType: {
         std::vector<Value> items;
         items.reserve(j.Size());
-        for (const auto& x : j.GetArray()) items.push_back(from_rapidjson(x));
+        for (const auto& x : j.GetArray())
+            items.push_back(from_rapidjson(x));
         return Value::list(std::move(items));
     }
     case rapidjson::kObjectType: {
@@ -111,7 +117,7 @@ std::optional<Value> reshaped(const Value& v, int depth, int max_depth) {
         for (size_t i = 0; i < items.size(); ++i) {
             std::optional<Value> item = reshaped(items[i], depth + 1, max_depth);
             if (!item && !out) continue;
-            if (!out) { // the first change: copy what came before it
+            if (!out) {  // the first change: copy what came before it
                 out = Value::list();
                 out->list_obj().items.assign(items.begin(), items.begin() + ptrdiff_t(i));
             }
@@ -141,7 +147,7 @@ std::optional<Value> reshaped(const Value& v, int depth, int max_depth) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 Value json_shaped(const Value& v, int max_depth) {
     std::optional<Value> out = reshaped(v, 0, max_depth);
@@ -161,14 +167,17 @@ void write_value(const Value& v, Writer& w) {
     case tmpl::Kind::Bool: w.Bool(v.as_bool()); return;
     case tmpl::Kind::Int: w.Int64(v.as_int()); return;
     case tmpl::Kind::Float:
-        if (std::isfinite(v.as_float())) w.Double(v.as_float());
-        else w.Null();
+        if (std::isfinite(v.as_float()))
+            w.Double(v.as_float());
+        else
+            w.Null();
         return;
     case tmpl::Kind::String: w.String(v.str().data(), rapidjson::SizeType(v.str().size())); return;
     case tmpl::Kind::List:
     case tmpl::Kind::Tuple:
         w.StartArray();
-        for (const Value& item : v.list_obj().items) write_value(item, w);
+        for (const Value& item : v.list_obj().items)
+            write_value(item, w);
         w.EndArray();
         return;
     case tmpl::Kind::Dict:
@@ -187,7 +196,7 @@ void write_value(const Value& v, Writer& w) {
     }
 }
 
-} // namespace
+}  // namespace
 
 void write_json(const Value& v, JsonWriter& w) {
     write_value(v, w);
@@ -235,7 +244,8 @@ Value interned_key(const char* key) {
 Value dict_of(std::initializer_list<std::pair<const char*, Value>> items) {
     Value d = Value::dict();
     d.dict_obj().items.reserve(items.size());
-    for (const auto& [k, v] : items) d.dict_obj().items.emplace_back(interned_key(k), v);
+    for (const auto& [k, v] : items)
+        d.dict_obj().items.emplace_back(interned_key(k), v);
     return d;
 }
 
@@ -244,6 +254,8 @@ const Value* dict_get(const Value& dict, std::string_view key) {
     return dict.dict_obj().find(key);
 }
 
-Value str(std::string s) { return Value::string(std::move(s)); }
+Value str(std::string s) {
+    return Value::string(std::move(s));
+}
 
 }  // namespace ferry::engine

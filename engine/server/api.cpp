@@ -14,7 +14,8 @@ std::vector<std::string> split_path(std::string_view path) {
     std::vector<std::string> parts;
     size_t i = 0;
     while (i < path.size()) {
-        while (i < path.size() && path[i] == '/') ++i;
+        while (i < path.size() && path[i] == '/')
+            ++i;
         size_t j = path.find('/', i);
         if (j == std::string_view::npos) j = path.size();
         if (j > i) parts.emplace_back(path.substr(i, j - i));
@@ -27,21 +28,25 @@ const tmpl::Value* field(const tmpl::Value& dict, const char* key) {
     return dict.is_dict() ? dict.dict_obj().find(key) : nullptr;
 }
 
-std::string text(const tmpl::Value* v) { return v && v->is_string() ? std::string(v->str()) : ""; }
+std::string text(const tmpl::Value* v) {
+    return v && v->is_string() ? std::string(v->str()) : "";
+}
 
 }  // namespace
 
 std::string_view to_string(Role r) {
     switch (r) {
-        case Role::None: return "none";
-        case Role::Viewer: return "viewer";
-        case Role::Operator: return "operator";
-        case Role::Admin: return "admin";
+    case Role::None: return "none";
+    case Role::Viewer: return "viewer";
+    case Role::Operator: return "operator";
+    case Role::Admin: return "admin";
     }
     return "none";
 }
 
-std::string quote(std::string_view s) { return to_json_text(tmpl::Value::string(std::string(s))); }
+std::string quote(std::string_view s) {
+    return to_json_text(tmpl::Value::string(std::string(s)));
+}
 
 Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& config) {
     ServerSettings s;
@@ -50,19 +55,24 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
     if (config.server.max_body) s.max_body = size_t(*config.server.max_body);
     if (config.server.shutdown_grace_ms) s.shutdown_grace_ms = *config.server.shutdown_grace_ms;
     if (const tmpl::Value* tokens = field(config.auth, "tokens")) {
-        if (!tokens->is_list()) return make_error(ErrorKind::Validation, "auth.tokens must be a list");
+        if (!tokens->is_list())
+            return make_error(ErrorKind::Validation, "auth.tokens must be a list");
         for (const tmpl::Value& t : tokens->list_obj().items) {
             Token tok;
             tok.name = text(field(t, "name"));
             tok.sha256 = text(field(t, "sha256"));
             std::string role = text(field(t, "role"));
-            if (role == "viewer") tok.role = Role::Viewer;
-            else if (role == "operator") tok.role = Role::Operator;
-            else if (role == "admin") tok.role = Role::Admin;
+            if (role == "viewer")
+                tok.role = Role::Viewer;
+            else if (role == "operator")
+                tok.role = Role::Operator;
+            else if (role == "admin")
+                tok.role = Role::Admin;
             else
                 return make_error(ErrorKind::Validation, "auth.tokens: '" + tok.name +
                                                              "': role must be viewer, operator "
-                                                             "or admin, got '" + role + "'");
+                                                             "or admin, got '" +
+                                                             role + "'");
             if (is_secret_reference(tok.sha256)) {
                 // The digest may come from the environment or a file (a token created at
                 // install time); without it the token is left out, not the server.
@@ -166,8 +176,10 @@ void Api::handle(ServerRequest& req, Responder res) {
     }
     Call call{req, std::move(res), std::move(params), Role::None, "anonymous"};
     if (!match) {
-        if (path_known) call.error(405, "method_not_allowed", req.method + " is not allowed on " + req.path);
-        else call.error(404, "not_found", "no such endpoint: " + req.path);
+        if (path_known)
+            call.error(405, "method_not_allowed", req.method + " is not allowed on " + req.path);
+        else
+            call.error(404, "not_found", "no such endpoint: " + req.path);
         return;
     }
     call.role = authenticate(req, &call.caller);
@@ -180,9 +192,9 @@ void Api::handle(ServerRequest& req, Responder res) {
                            std::string(to_string(match->role)) + " or above)",
                        {kBearerChallenge});
         else
-            call.error(403, "forbidden", "role " + std::string(to_string(call.role)) +
-                                             " may not do this; it needs " +
-                                             std::string(to_string(match->role)));
+            call.error(403, "forbidden",
+                       "role " + std::string(to_string(call.role)) + " may not do this; it needs " +
+                           std::string(to_string(match->role)));
         return;
     }
     match->handler(call);

@@ -51,7 +51,7 @@ struct Call {
     Responder res;
     std::map<std::string, std::string> params;  // {name} parts of the route
     Role role = Role::None;
-    std::string caller;                          // the token's name, or "anonymous"
+    std::string caller;  // the token's name, or "anonymous"
 
     void json(int status, const std::string& body);
     void error(int status, std::string_view code, std::string_view message, HttpHeaders extra = {});
@@ -95,8 +95,8 @@ class Api {
 // Route families.
 void add_execution_routes(Api& api);
 void add_ops_routes(Api& api);
-void add_form_routes(Api& api);   // routes_forms.cpp
-void add_hook_routes(Api& api);   // routes_hooks.cpp
+void add_form_routes(Api& api);  // routes_forms.cpp
+void add_hook_routes(Api& api);  // routes_hooks.cpp
 
 // JSON text of a string (quoted, escaped).
 std::string quote(std::string_view s);

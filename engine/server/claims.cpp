@@ -12,7 +12,7 @@ std::map<std::string, std::string>& staged_claims() {
     return claims;
 }
 
-} // namespace
+}  // namespace
 
 void claim(store::Store& store, const std::string& key, std::string value) {
     store.put_kv(key, value);
@@ -26,4 +26,4 @@ Result<std::optional<std::string>> claimed(const store::Store& store, const std:
     return store.get_kv(key);
 }
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

@@ -17,4 +17,4 @@ void claim(store::Store& store, const std::string& key, std::string value);
 // The value claimed under key: committed, or staged by claim() and not yet committed.
 Result<std::optional<std::string>> claimed(const store::Store& store, const std::string& key);
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

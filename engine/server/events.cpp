@@ -39,15 +39,19 @@ std::string payload(const std::string& execution_id, const std::string& workflow
     w.Key("workflow");
     text(workflow);
     w.Key("step");
-    if (step.empty()) w.Null();
-    else text(step);
+    if (step.empty())
+        w.Null();
+    else
+        text(step);
     w.Key("status");
     text(status);
     w.Key("message");
     text(message);
     w.Key("duration_ms");
-    if (std::isfinite(duration_ms)) w.Double(duration_ms);
-    else w.Null();
+    if (std::isfinite(duration_ms))
+        w.Double(duration_ms);
+    else
+        w.Null();
     w.Key("attempt");
     w.Int64(attempt);
     w.Key("at");
@@ -64,7 +68,7 @@ uint64_t last_event_id(const ServerRequest& req) {
     return std::stoull(v);
 }
 
-} // namespace
+}  // namespace
 
 std::string sse_message(const EventHub::Event& e) {
     return "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data + "\n\n";
@@ -240,4 +244,4 @@ void EventHub::add_routes(Api& api) {
     api.add("GET", "/api/v1/events", Role::Viewer, [this](Call& c) { stream_all(c); });
 }
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

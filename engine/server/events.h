@@ -28,13 +28,13 @@ class EventHub {
         uint64_t id = 0;
         std::string type;
         std::string execution_id;
-        std::string data; // the JSON payload
+        std::string data;  // the JSON payload
     };
 
   private:
     struct Client {
         Responder res;
-        std::string execution; // empty: every execution
+        std::string execution;  // empty: every execution
         bool closed = false;
     };
     void stream_execution(Call& c);
@@ -56,4 +56,4 @@ class EventHub {
 // The text of one SSE message.
 std::string sse_message(const EventHub::Event& e);
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

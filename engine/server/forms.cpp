@@ -130,7 +130,7 @@ std::string field_html(const FormField& f, const Value* value, const std::string
     return out + "</div>\n";
 }
 
-} // namespace
+}  // namespace
 
 std::string html_escape(std::string_view text) {
     std::string out;
@@ -242,7 +242,7 @@ Value form_schema(const FormSpec& form) {
         bound("minimum", f.min);
         bound("maximum", f.max);
         if (f.default_value) d.set(str("default"), *f.default_value);
-        d.set(str("x-ferry-type"), str(t)); // text vs string, for renderers
+        d.set(str("x-ferry-type"), str(t));  // text vs string, for renderers
         props.dict_obj().set(str(f.name), p);
         if (f.required) required.list_obj().items.push_back(str(f.name));
     }
@@ -312,4 +312,4 @@ std::string result_page(const FormSpec& form, int status, const Value& answer) {
     return page(form.title, body);
 }
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

@@ -16,8 +16,8 @@ namespace ferry::engine::server {
 using FieldErrors = std::vector<std::pair<std::string, std::string>>;
 
 struct FormOutcome {
-    tmpl::Value inputs = tmpl::Value::dict(); // converted values, defaults applied
-    FieldErrors errors;                       // empty: inputs are ready to start with
+    tmpl::Value inputs = tmpl::Value::dict();  // converted values, defaults applied
+    FieldErrors errors;                        // empty: inputs are ready to start with
 };
 
 // submitted: a dict of field name -> value (JSON types or text). null and "" count as not
@@ -42,4 +42,4 @@ std::string result_page(const workflow::FormSpec& form, int status, const tmpl::
 
 std::string html_escape(std::string_view text);
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

@@ -91,7 +91,7 @@ HookCheck verify_hmac(const workflow::HookSpec& hook, const std::vector<std::str
     return ok;
 }
 
-} // namespace
+}  // namespace
 
 HookCheck verify_hook(const workflow::HookSpec& hook, const std::vector<std::string>& secrets,
                       const HeaderLookup& header, const std::string& body, int64_t now_s) {
@@ -102,4 +102,4 @@ HookCheck verify_hook(const workflow::HookSpec& hook, const std::vector<std::str
     return verify_standard(hook, secrets, header, body, now_s);
 }
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

@@ -13,9 +13,9 @@
 namespace ferry::engine::server {
 
 struct HookCheck {
-    int status = 0;         // 0: verified; else the HTTP status to answer
-    std::string code;       // missing_signature, bad_signature, stale_timestamp...
-    std::string message;    // never holds a secret or a signature
+    int status = 0;       // 0: verified; else the HTTP status to answer
+    std::string code;     // missing_signature, bad_signature, stale_timestamp...
+    std::string message;  // never holds a secret or a signature
     // What a replay would repeat (the replay key): standard-webhooks, the delivery's id;
     // hmac-sha256 with a replay_window, the signature. Empty: no replay check.
     std::string replay_id;
@@ -28,4 +28,4 @@ using HeaderLookup = std::function<std::string(std::string_view name)>;
 HookCheck verify_hook(const workflow::HookSpec& hook, const std::vector<std::string>& secrets,
                       const HeaderLookup& header, const std::string& body, int64_t now_s);
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

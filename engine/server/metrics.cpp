@@ -6,16 +6,21 @@ namespace ferry::engine::server {
 
 namespace {
 
-const std::vector<double> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+const std::vector<double> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                     1,     2.5,  5,     10,   30,  60};
 
 // A label value escaped per the exposition format (backslash, quote, newline).
 std::string label(std::string_view v) {
     std::string out;
     for (char c : v) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
@@ -81,23 +86,29 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
         out += name + "_count" + l + " " + std::to_string(h.count) + "\n";
     };
 
-    header("ferry_executions_total", "counter", "Executions finished since start, by workflow and status.");
+    header("ferry_executions_total", "counter",
+           "Executions finished since start, by workflow and status.");
     for (const auto& [k, v] : executions_)
         out += "ferry_executions_total{workflow=\"" + label(k.first) + "\",status=\"" +
                label(k.second) + "\"} " + std::to_string(v) + "\n";
     header("ferry_step_duration_seconds", "histogram", "Step durations by task.");
-    for (const auto& [task, h] : step_seconds_) histogram("ferry_step_duration_seconds", "task=\"" + label(task) + "\"", h);
-    header("itsm_ticket_creation_total", "counter", "Tickets created (or failed to create), by platform and status.");
+    for (const auto& [task, h] : step_seconds_)
+        histogram("ferry_step_duration_seconds", "task=\"" + label(task) + "\"", h);
+    header("itsm_ticket_creation_total", "counter",
+           "Tickets created (or failed to create), by platform and status.");
     for (const auto& [k, v] : tickets_)
         out += "itsm_ticket_creation_total{platform=\"" + label(k.first) + "\",status=\"" +
                label(k.second) + "\"} " + std::to_string(v) + "\n";
-    header("itsm_ticket_creation_duration_seconds", "histogram", "Duration of ticket.create steps.");
+    header("itsm_ticket_creation_duration_seconds", "histogram",
+           "Duration of ticket.create steps.");
     histogram("itsm_ticket_creation_duration_seconds", "", ticket_seconds_);
-    header("itsm_dry_run_total", "counter", "Steps that previewed a request instead of sending it.");
+    header("itsm_dry_run_total", "counter",
+           "Steps that previewed a request instead of sending it.");
     out += "itsm_dry_run_total " + std::to_string(dry_runs_) + "\n";
     header("ferry_webhook_deliveries_total", "counter", "webhook.emit steps by outcome.");
     for (const auto& [k, v] : webhooks_)
-        out += "ferry_webhook_deliveries_total{status=\"" + label(k) + "\"} " + std::to_string(v) + "\n";
+        out += "ferry_webhook_deliveries_total{status=\"" + label(k) + "\"} " + std::to_string(v) +
+               "\n";
     header("ferry_dlq_size", "gauge", "Deliveries waiting in the dead-letter queue.");
     auto dlq = app_.store->list_dlq();
     out += "ferry_dlq_size " + std::to_string(dlq ? dlq->size() : 0) + "\n";
@@ -107,7 +118,8 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
         out += "ferry_integration_up{integration=\"" + label(name) + "\"} " +
                (h.breaker == "closed" ? "1" : "0") + "\n";
     }
-    header("ferry_integration_latency_seconds", "gauge", "Latency of the integration's last request.");
+    header("ferry_integration_latency_seconds", "gauge",
+           "Latency of the integration's last request.");
     for (const std::string& name : app_.integrations.names()) {
         auto h = app_.integrations.find(name)->health();
         out += "ferry_integration_latency_seconds{integration=\"" + label(name) + "\"} " +

@@ -26,11 +26,11 @@ class Metrics {
 
     App& app_;
     std::map<std::pair<std::string, std::string>, uint64_t> executions_;  // workflow, status
-    std::map<std::string, Histogram> step_seconds_;                     // by task
-    std::map<std::pair<std::string, std::string>, uint64_t> tickets_;   // platform, status
+    std::map<std::string, Histogram> step_seconds_;                       // by task
+    std::map<std::pair<std::string, std::string>, uint64_t> tickets_;     // platform, status
     Histogram ticket_seconds_;
     uint64_t dry_runs_ = 0;
-    std::map<std::string, uint64_t> webhooks_;                          // by status
+    std::map<std::string, uint64_t> webhooks_;  // by status
 };
 
 }  // namespace ferry::engine::server

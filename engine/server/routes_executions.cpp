@@ -18,11 +18,12 @@ using tmpl::Value;
 
 Value input_schema(const workflow::InputSpec& in) {
     static const std::map<std::string, std::string> json_type = {
-        {"string", "string"}, {"integer", "integer"}, {"number", "number"},
-        {"boolean", "boolean"}, {"array", "array"}, {"object", "object"}};
+        {"string", "string"},   {"integer", "integer"}, {"number", "number"},
+        {"boolean", "boolean"}, {"array", "array"},     {"object", "object"}};
     Value s = Value::dict();
     auto& d = s.dict_obj();
-    if (auto it = json_type.find(in.type); it != json_type.end()) d.set(str("type"), str(it->second));
+    if (auto it = json_type.find(in.type); it != json_type.end())
+        d.set(str("type"), str(it->second));
     if (!in.description.empty()) d.set(str("description"), str(in.description));
     if (in.default_value) d.set(str("default"), *in.default_value);
     if (!in.enum_values.empty()) d.set(str("enum"), Value::list(in.enum_values));
@@ -43,10 +44,14 @@ Value workflow_view(const workflow::Workflow& wf, bool detail) {
         props.dict_obj().set(str(in.name), input_schema(in));
         if (in.required) required.list_obj().items.push_back(str(in.name));
     }
-    Value schema = dict_of({{"type", str("object")}, {"properties", props},
-                            {"required", required}, {"additionalProperties", Value::boolean(false)}});
-    Value out = dict_of({{"name", str(wf.name)}, {"description", str(wf.description)},
-                         {"hash", str(wf.hash)}, {"inputs", schema}});
+    Value schema = dict_of({{"type", str("object")},
+                            {"properties", props},
+                            {"required", required},
+                            {"additionalProperties", Value::boolean(false)}});
+    Value out = dict_of({{"name", str(wf.name)},
+                         {"description", str(wf.description)},
+                         {"hash", str(wf.hash)},
+                         {"inputs", schema}});
     if (detail) {
         Value steps = Value::list();
         for (const auto& s : wf.steps) {
@@ -61,7 +66,8 @@ Value workflow_view(const workflow::Workflow& wf, bool detail) {
 }
 
 bool safe_name(const std::string& name) {
-    return !name.empty() && name.find('/') == std::string::npos && name.find("..") == std::string::npos;
+    return !name.empty() && name.find('/') == std::string::npos &&
+           name.find("..") == std::string::npos;
 }
 
 void list_workflows(Api& api, Call& c) {
@@ -72,9 +78,9 @@ void list_workflows(Api& api, Call& c) {
         stem = stem.substr(0, stem.rfind('.'));
         auto wf = api.app().load_workflow(stem);
         if (!wf) {
-            items.list_obj().items.push_back(
-                dict_of({{"name", str(stem)}, {"valid", Value::boolean(false)},
-                         {"problems", str(wf.error().message)}}));
+            items.list_obj().items.push_back(dict_of({{"name", str(stem)},
+                                                      {"valid", Value::boolean(false)},
+                                                      {"problems", str(wf.error().message)}}));
             continue;
         }
         items.list_obj().items.push_back(workflow_view(*wf.value(), false));
@@ -108,11 +114,13 @@ void start(Api& api, Call& c) {
     StartRequest sr;
     sr.workflow = name;
     if (const Value* in = body.dict_obj().find("inputs")) {
-        if (!in->is_dict() && !in->is_none()) return c.error(422, "invalid_inputs", "'inputs' must be an object");
+        if (!in->is_dict() && !in->is_none())
+            return c.error(422, "invalid_inputs", "'inputs' must be an object");
         if (in->is_dict()) sr.inputs = *in;
     }
     if (const Value* dr = body.dict_obj().find("dry_run")) {
-        if (!dr->is_bool()) return c.error(422, "invalid_request", "'dry_run' must be true or false");
+        if (!dr->is_bool())
+            return c.error(422, "invalid_request", "'dry_run' must be true or false");
         sr.dry_run = dr->as_bool();
     }
     sr.trigger = "api";
@@ -165,7 +173,8 @@ void get_diff(Api& api, Call& c) {
     auto changes = api.app().store->changes(id);
     if (!changes) return c.error(500, "storage", changes.error().message);
     std::string out = "{\"execution_id\":" + quote(id) + ",\"changes\":[";
-    for (size_t i = 0; i < changes->size(); ++i) out += (i ? "," : "") + changes.value()[i].json;
+    for (size_t i = 0; i < changes->size(); ++i)
+        out += (i ? "," : "") + changes.value()[i].json;
     c.json(200, out + "]}");
 }
 
@@ -176,7 +185,8 @@ void decide(Api& api, Call& c, const std::string& decision) {
         if (!body) return c.error(400, "bad_json", body.error().message);
         if (!body->is_dict()) return c.error(400, "bad_request", "the body must be a JSON object");
         if (const Value* cm = body->dict_obj().find("comment")) {
-            if (!cm->is_string()) return c.error(422, "invalid_request", "'comment' must be a string");
+            if (!cm->is_string())
+                return c.error(422, "invalid_request", "'comment' must be a string");
             comment = std::string(cm->str());
         }
     }

@@ -57,7 +57,7 @@ void html(Call& c, int status, const std::string& body) {
 void list_forms(Api& api, Call& c) {
     Value items = Value::list();
     for (const FormSpec& f : api.app().config.form_specs) {
-        if (!f.is_public && c.role < Role::Viewer) continue; // not even its name
+        if (!f.is_public && c.role < Role::Viewer) continue;  // not even its name
         items.list_obj().items.push_back(dict_of({{"name", str(f.name)},
                                                   {"title", str(f.title)},
                                                   {"description", str(f.description)},
@@ -120,7 +120,7 @@ void submit(Api& api, Call& c) {
         sr.wait_ms = std::min<uint64_t>(ms.value(), 300'000);
     }
     if (browser) {
-        FormSpec copy = *form; // the config outlives requests, but keep the answer self-contained
+        FormSpec copy = *form;  // the config outlives requests, but keep the answer self-contained
         sr.present = [copy](ServerResponse r) {
             Value answer = Value::dict();
             if (Result<Value> parsed = parse_json_body(r.body)) answer = parsed.value();
@@ -132,7 +132,7 @@ void submit(Api& api, Call& c) {
     start_execution(api, std::move(sr), std::move(c.res));
 }
 
-} // namespace
+}  // namespace
 
 void add_form_routes(Api& api) {
     Api* a = &api;
@@ -142,4 +142,4 @@ void add_form_routes(Api& api) {
     api.add("POST", "/api/v1/forms/{name}/submit", Role::None, [a](Call& c) { submit(*a, c); });
 }
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

@@ -152,11 +152,11 @@ void receive(Api& api, Call& c) {
     start_execution(api, std::move(sr), std::move(c.res));
 }
 
-} // namespace
+}  // namespace
 
 void add_hook_routes(Api& api) {
     Api* a = &api;
     api.add("POST", "/hooks/{name}", Role::None, [a](Call& c) { receive(*a, c); });
 }
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

@@ -18,17 +18,17 @@ void integrations(Api& api, Call& c) {
         auto h = client->health();
         auto ms_or_none = [](uint64_t ms) { return ms ? str(rfc3339(ms)) : Value::none(); };
         double error_rate = h.requests ? double(h.failures) / double(h.requests) : 0.0;
-        list.list_obj().items.push_back(dict_of(
-            {{"name", str(name)},
-             {"type", str(client->config().type)},
-             {"dry_run", Value::boolean(client->config().dry_run)},
-             {"breaker", str(h.breaker)},
-             {"requests", Value::integer(int64_t(h.requests))},
-             {"failures", Value::integer(int64_t(h.failures))},
-             {"error_rate", Value::floating(error_rate)},
-             {"last_success", ms_or_none(h.last_success_unix_ms)},
-             {"last_failure", ms_or_none(h.last_failure_unix_ms)},
-             {"last_latency_ms", Value::floating(h.last_latency_ms)}}));
+        list.list_obj().items.push_back(
+            dict_of({{"name", str(name)},
+                     {"type", str(client->config().type)},
+                     {"dry_run", Value::boolean(client->config().dry_run)},
+                     {"breaker", str(h.breaker)},
+                     {"requests", Value::integer(int64_t(h.requests))},
+                     {"failures", Value::integer(int64_t(h.failures))},
+                     {"error_rate", Value::floating(error_rate)},
+                     {"last_success", ms_or_none(h.last_success_unix_ms)},
+                     {"last_failure", ms_or_none(h.last_failure_unix_ms)},
+                     {"last_latency_ms", Value::floating(h.last_latency_ms)}}));
     }
     c.json(200, to_json_text(dict_of({{"integrations", list}})));
 }
@@ -48,7 +48,7 @@ void test_integration(Api& api, Call& c) {
             out.dict_obj().set(str("status"), Value::integer(o.response->status));
             out.dict_obj().set(str("latency_ms"), Value::floating(o.response->duration_ms));
             out.dict_obj().set(str("authenticated"), Value::boolean(o.response->status != 401 &&
-                                                                     o.response->status != 403));
+                                                                    o.response->status != 403));
         } else {
             out.dict_obj().set(str("error"), str(o.error.message));
         }
@@ -60,7 +60,8 @@ void dlq_list(Api& api, Call& c) {
     auto entries = api.app().store->list_dlq();
     if (!entries) return c.error(500, "storage", entries.error().message);
     std::string out = "{\"dead_letters\":[";
-    for (size_t i = 0; i < entries->size(); ++i) out += (i ? "," : "") + entries.value()[i].json;
+    for (size_t i = 0; i < entries->size(); ++i)
+        out += (i ? "," : "") + entries.value()[i].json;
     c.json(200, out + "]}");
 }
 
@@ -70,7 +71,8 @@ void dlq_replay(Api& api, Call& c) {
     replay_dead_letter(api.app(), id, [res, id, &api](Result<ReplayResult> r) {
         if (!r) {
             int status = r.error().kind == ErrorKind::NotFound ? 404 : 422;
-            res->send_error(status, status == 404 ? "not_found" : "invalid_request", r.error().message);
+            res->send_error(status, status == 404 ? "not_found" : "invalid_request",
+                            r.error().message);
             return;
         }
         Value out = dict_of({{"id", str(id)},
@@ -94,10 +96,11 @@ Value openapi(const Api& api) {
         Value params = Value::list();
         for (const std::string& part : r.parts) {
             if (part.size() > 2 && part.front() == '{') {
-                params.list_obj().items.push_back(dict_of(
-                    {{"name", str(part.substr(1, part.size() - 2))}, {"in", str("path")},
-                     {"required", Value::boolean(true)},
-                     {"schema", dict_of({{"type", str("string")}})}}));
+                params.list_obj().items.push_back(
+                    dict_of({{"name", str(part.substr(1, part.size() - 2))},
+                             {"in", str("path")},
+                             {"required", Value::boolean(true)},
+                             {"schema", dict_of({{"type", str("string")}})}}));
             }
         }
         Value error_ref = dict_of({{"$ref", str("#/components/responses/Error")}});
@@ -107,7 +110,9 @@ Value openapi(const Api& api) {
                       r.pattern.find("/submit") != std::string::npos ||
                       r.pattern.rfind("/hooks/", 0) == 0;
         if (r.method == "POST" && starts) {
-            responses.dict_obj().set(str("202"), dict_of({{"description", str("Accepted: the execution is recorded durably")}}));
+            responses.dict_obj().set(
+                str("202"),
+                dict_of({{"description", str("Accepted: the execution is recorded durably")}}));
             responses.dict_obj().set(str("422"), error_ref);
         }
         responses.dict_obj().set(str("default"), error_ref);
@@ -117,7 +122,8 @@ Value openapi(const Api& api) {
                             {"x-ferry-role", str(std::string(to_string(r.role)))}});
         if (r.role == Role::None) op.dict_obj().set(str("security"), Value::list());
         std::string method;
-        for (char ch : r.method) method += char(std::tolower(static_cast<unsigned char>(ch)));
+        for (char ch : r.method)
+            method += char(std::tolower(static_cast<unsigned char>(ch)));
         item.dict_obj().set(str(method), op);
         paths.dict_obj().set(str(r.pattern), item);
     }
@@ -125,17 +131,27 @@ Value openapi(const Api& api) {
         {{"type", str("object")},
          {"required", Value::list({str("error")})},
          {"properties",
-          dict_of({{"error", dict_of({{"type", str("object")},
-                                      {"required", Value::list({str("code"), str("message")})},
-                                      {"properties", dict_of({{"code", dict_of({{"type", str("string")}})},
-                                                              {"message", dict_of({{"type", str("string")}})}})}})}})}});
+          dict_of({{"error",
+                    dict_of({{"type", str("object")},
+                             {"required", Value::list({str("code"), str("message")})},
+                             {"properties",
+                              dict_of({{"code", dict_of({{"type", str("string")}})},
+                                       {"message", dict_of({{"type", str("string")}})}})}})}})}});
     Value components = dict_of(
-        {{"securitySchemes", dict_of({{"bearer", dict_of({{"type", str("http")}, {"scheme", str("bearer")}})}})},
+        {{"securitySchemes",
+          dict_of({{"bearer", dict_of({{"type", str("http")}, {"scheme", str("bearer")}})}})},
          {"schemas", dict_of({{"Error", error_schema}})},
          {"responses",
-          dict_of({{"Error", dict_of({{"description", str("An error")},
-                                      {"content", dict_of({{"application/json",
-                                                            dict_of({{"schema", dict_of({{"$ref", str("#/components/schemas/Error")}})}})}})}})}})}});
+          dict_of(
+              {{"Error",
+                dict_of(
+                    {{"description", str("An error")},
+                     {"content",
+                      dict_of(
+                          {{"application/json",
+                            dict_of({{"schema",
+                                      dict_of({{"$ref",
+                                                str("#/components/schemas/Error")}})}})}})}})}})}});
     return dict_of({{"openapi", str("3.0.3")},
                     {"info", dict_of({{"title", str("Ferry API")}, {"version", str("1")}})},
                     {"security", Value::list({dict_of({{"bearer", Value::list()}})})},

@@ -22,13 +22,13 @@ Value time_or_null(uint64_t ms) {
     return ms ? str(rfc3339(ms)) : Value::none();
 }
 
-} // namespace
+}  // namespace
 
 struct Schedules::State {
     const workflow::ScheduleEntry* def = nullptr;
     uint64_t last_due = 0;
     std::string last_execution_id;
-    std::string last_error; // why the last due time started nothing
+    std::string last_error;  // why the last due time started nothing
     uint64_t next_due = 0;
     std::unique_ptr<Loop::Timer> timer;
 };
@@ -71,7 +71,7 @@ void Schedules::start() {
 void Schedules::arm(State& s, uint64_t due) {
     s.next_due = due;
     s.timer.reset();
-    if (due == 0) return; // a cron expression with no future match
+    if (due == 0) return;  // a cron expression with no future match
     uint64_t now = now_unix_ms();
     State* sp = &s;
     s.timer = app_.loop.timer(due > now ? due - now : 0, [this, sp, due] {
@@ -132,7 +132,8 @@ std::string Schedules::list_json() const {
     for (const auto& sp : states_) {
         const State& s = *sp;
         const workflow::ScheduleEntry& d = *s.def;
-        std::string last_status = s.last_execution_id.empty() ? "" : stored_status(*app_.store, s.last_execution_id);
+        std::string last_status =
+            s.last_execution_id.empty() ? "" : stored_status(*app_.store, s.last_execution_id);
         items.list_obj().items.push_back(
             dict_of({{"name", str(d.name)},
                      {"workflow", str(d.workflow)},
@@ -161,4 +162,4 @@ void Schedules::add_routes(Api& api) {
             [this](Call& c) { c.json(200, list_json()); });
 }
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

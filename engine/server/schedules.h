@@ -37,4 +37,4 @@ class Schedules {
     std::vector<std::unique_ptr<State>> states_;
 };
 
-} // namespace ferry::engine::server
+}  // namespace ferry::engine::server

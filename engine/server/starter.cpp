@@ -74,8 +74,9 @@ Result<Value> parse_json_body(const std::string& body) {
     doc.Parse(body.data(), body.size());
     if (doc.HasParseError()) {
         return make_error(ErrorKind::Validation,
-                          std::string("invalid JSON at byte ") + std::to_string(doc.GetErrorOffset()) +
-                              ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+                          std::string("invalid JSON at byte ") +
+                              std::to_string(doc.GetErrorOffset()) + ": " +
+                              rapidjson::GetParseError_En(doc.GetParseError()));
     }
     return from_rapidjson(doc);
 }
@@ -116,8 +117,10 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     if (!wf) {
         bool missing = wf.error().message.find("no workflow") != std::string::npos ||
                        wf.error().kind == ErrorKind::NotFound;
-        if (missing) reply_error(res, request.present, 404, "not_found", wf.error().message);
-        else reply_error(res, request.present, 422, "invalid_workflow", wf.error().message);
+        if (missing)
+            reply_error(res, request.present, 404, "not_found", wf.error().message);
+        else
+            reply_error(res, request.present, 422, "invalid_workflow", wf.error().message);
         return;
     }
     Result<Value> inputs = workflow::resolve_inputs(*wf.value(), request.inputs);

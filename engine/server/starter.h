@@ -5,8 +5,8 @@
 #pragma once
 
 #include "core/app.h"
-#include "server/api.h"
 #include "runtime/http_server.h"
+#include "server/api.h"
 
 #include <functional>
 #include <string>
@@ -17,10 +17,10 @@ struct StartRequest {
     std::string workflow;
     tmpl::Value inputs = tmpl::Value::dict();
     bool dry_run = false;
-    std::string trigger = "api";     // api | form | hook | retry
-    tmpl::Value trigger_info;        // recorded with the execution (retry: {"retry_of": ID})
-    std::string idempotency_key;     // empty: none
-    uint64_t wait_ms = 0;            // 0: answer 202 at once (after the commit)
+    std::string trigger = "api";  // api | form | hook | retry
+    tmpl::Value trigger_info;     // recorded with the execution (retry: {"retry_of": ID})
+    std::string idempotency_key;  // empty: none
+    uint64_t wait_ms = 0;         // 0: answer 202 at once (after the commit)
     // Runs once the engine accepted the execution, before the commit that makes it durable:
     // writes staged here (a hook's replay marker) become durable with it, or not at all.
     std::function<void(const std::string& id)> on_started;

@@ -21,9 +21,12 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 void append_token(std::string& pointer, std::string_view token) {
     pointer += '/';
     for (char c : token) {
-        if (c == '~') pointer += "~0";
-        else if (c == '/') pointer += "~1";
-        else pointer += c;
+        if (c == '~')
+            pointer += "~0";
+        else if (c == '/')
+            pointer += "~1";
+        else
+            pointer += c;
     }
 }
 
@@ -50,8 +53,10 @@ void diff_values(Writer& w, std::string& path, const rapidjson::Value& a,
             std::string_view key(m->name.GetString(), m->name.GetStringLength());
             append_token(path, key);
             auto found = b.FindMember(m->name);
-            if (found == b.MemberEnd()) write_op(w, "remove", path, nullptr);
-            else diff_values(w, path, m->value, found->value);
+            if (found == b.MemberEnd())
+                write_op(w, "remove", path, nullptr);
+            else
+                diff_values(w, path, m->value, found->value);
             path.resize(base);
         }
         for (auto m = b.MemberBegin(); m != b.MemberEnd(); ++m) {
@@ -116,9 +121,12 @@ std::optional<std::vector<std::string>> parse_pointer(std::string_view text) {
         } else if (text[i] == '~') {
             if (i + 1 >= text.size()) return std::nullopt;
             char next = text[++i];
-            if (next == '0') token += '~';
-            else if (next == '1') token += '/';
-            else return std::nullopt;  // "~" followed by anything else is an error
+            if (next == '0')
+                token += '~';
+            else if (next == '1')
+                token += '/';
+            else
+                return std::nullopt;  // "~" followed by anything else is an error
         } else {
             token += text[i];
         }
@@ -139,9 +147,8 @@ std::optional<rapidjson::SizeType> parse_index(const std::string& token) {
 }
 
 rapidjson::Value::MemberIterator find_member(rapidjson::Value& obj, const std::string& name) {
-    return obj.FindMember(
-        rapidjson::Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(
-                                                               name.size()))));
+    return obj.FindMember(rapidjson::Value(
+        rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
 }
 
 // The value tokens[0..count) points to, or nullptr when it does not exist.
@@ -200,7 +207,8 @@ bool add_at(rapidjson::Document& doc, const std::vector<std::string>& path,
     }
     // rapidjson has no insert: append, then swap the new element down into place.
     parent->PushBack(value, alloc);
-    for (rapidjson::SizeType i = size; i > index; --i) (*parent)[i].Swap((*parent)[i - 1]);
+    for (rapidjson::SizeType i = size; i > index; --i)
+        (*parent)[i].Swap((*parent)[i - 1]);
     return true;
 }
 

@@ -23,16 +23,20 @@ inline std::string join(std::string_view a, std::string_view b) {
 }
 
 // The prefix shared by every key whose first part is `part`.
-inline std::string prefix(std::string_view part) { return join(part, {}); }
+inline std::string prefix(std::string_view part) {
+    return join(part, {});
+}
 
 inline std::string append_be(std::string key, uint64_t value, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i) key += static_cast<char>((value >> (8 * i)) & 0xff);
+    for (int i = bytes - 1; i >= 0; --i)
+        key += static_cast<char>((value >> (8 * i)) & 0xff);
     return key;
 }
 
 inline uint64_t read_be(std::string_view bytes) {
     uint64_t v = 0;
-    for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
+    for (char c : bytes)
+        v = (v << 8) | static_cast<unsigned char>(c);
     return v;
 }
 

@@ -36,7 +36,9 @@ Failure::Failure(std::string where, int code)
     : std::runtime_error(where + ": " + describe_code(code)), where_(std::move(where)),
       code_(code) {}
 
-void fail(std::string where, int code) { throw Failure(std::move(where), code); }
+void fail(std::string where, int code) {
+    throw Failure(std::move(where), code);
+}
 
 Env Env::create() {
     MDB_env* env = nullptr;

@@ -45,9 +45,7 @@ std::string explain(const lmdb::Failure& f) {
     std::string what;
     switch (f.code()) {
     case MDB_INVALID: what = "data.mdb is not an LMDB file or its header is corrupt"; break;
-    case MDB_VERSION_MISMATCH:
-        what = "data.mdb was written by an incompatible LMDB version";
-        break;
+    case MDB_VERSION_MISMATCH: what = "data.mdb was written by an incompatible LMDB version"; break;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_PANIC: what = "data.mdb is corrupt"; break;
@@ -154,7 +152,9 @@ Store::~Store() {
     if (impl_->statm_fd >= 0) close(impl_->statm_fd);
 }
 
-const std::string& Store::path() const { return impl_->path; }
+const std::string& Store::path() const {
+    return impl_->path;
+}
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions options) {
     auto fail = [&](const std::string& reason) {
@@ -213,8 +213,8 @@ void Store::put_step(const std::string& exec_id, const std::string& step_key, st
     impl_->staged.push_back({StagedOp::Kind::PutStep, exec_id, step_key, {}, 0, std::move(json)});
 }
 
-void Store::put_attempt(const std::string& exec_id, const std::string& step_key,
-                        uint32_t attempt, std::string json) {
+void Store::put_attempt(const std::string& exec_id, const std::string& step_key, uint32_t attempt,
+                        std::string json) {
     impl_->staged.push_back(
         {StagedOp::Kind::PutAttempt, exec_id, step_key, {}, attempt, std::move(json)});
 }
@@ -248,7 +248,9 @@ void Store::after_commit(std::function<void()> cb) {
     impl_->callback_marks.push_back(impl_->staged.size());
 }
 
-bool Store::has_pending() const { return !impl_->staged.empty() || !impl_->callbacks.empty(); }
+bool Store::has_pending() const {
+    return !impl_->staged.empty() || !impl_->callbacks.empty();
+}
 
 // ---- commit ----
 
@@ -281,7 +283,9 @@ void check_part(const StagedOp& op, const char* what, const std::string& part) {
         throw Invalid{std::string(op_name(op.kind)) + ": " + what + " contains a NUL byte"};
 }
 
-std::string writes(size_t n) { return std::to_string(n) + (n == 1 ? " write" : " writes"); }
+std::string writes(size_t n) {
+    return std::to_string(n) + (n == 1 ? " write" : " writes");
+}
 
 }  // namespace
 
@@ -289,9 +293,8 @@ std::string writes(size_t n) { return std::to_string(n) + (n == 1 ? " write" : "
 const std::string& Store::Impl::checked_key(const StagedOp& op, const std::string& key) const {
     if (key.empty()) throw Invalid{std::string(op_name(op.kind)) + ": the key is empty"};
     if (key.size() > max_key_size)
-        throw Invalid{std::string(op_name(op.kind)) + ": a key of " +
-                      std::to_string(key.size()) + " bytes is longer than LMDB's maximum of " +
-                      std::to_string(max_key_size)};
+        throw Invalid{std::string(op_name(op.kind)) + ": a key of " + std::to_string(key.size()) +
+                      " bytes is longer than LMDB's maximum of " + std::to_string(max_key_size)};
     return key;
 }
 
@@ -373,7 +376,8 @@ Status Store::Impl::write(const std::vector<StagedOp>& ops) {
     if (ops.empty()) return ok_status();
     try {
         lmdb::Txn txn = lmdb::Txn::write(env.get());
-        for (const StagedOp& op : ops) apply(txn, op);
+        for (const StagedOp& op : ops)
+            apply(txn, op);
         txn.commit();  // synced unless MDB_NOSYNC
         release_mapped_pages();
     } catch (const Invalid& e) {
@@ -460,7 +464,8 @@ Status Store::commit(size_t max_writes) {
     Impl::Batch batch = s.take(max_writes);
     if (Status w = s.write(batch.ops); !w) return w;
     // A callback may stage writes or callbacks of its own; they belong to the next commit.
-    for (auto& cb : batch.callbacks) cb();
+    for (auto& cb : batch.callbacks)
+        cb();
     s.recycle(std::move(batch));
     return ok_status();
 }

@@ -37,24 +37,24 @@
 namespace ferry::store {
 
 struct StoreOptions {
-    bool durable = true;                    // fsync on every commit (MDB_NOSYNC when false)
-    uint64_t map_size = 1ull << 34;         // 16 GiB of address space; grows the file lazily
+    bool durable = true;             // fsync on every commit (MDB_NOSYNC when false)
+    uint64_t map_size = 1ull << 34;  // 16 GiB of address space; grows the file lazily
     // History file pages the process keeps mapped before it drops them (store.cpp,
     // release_mapped_pages); 0: never drop them.
     size_t mapped_budget = size_t(16) << 20;
 };
 
 struct ExecutionFilter {
-    std::string workflow;                   // empty: any
-    std::string status;                     // empty: any
+    std::string workflow;  // empty: any
+    std::string status;    // empty: any
     size_t limit = 50;
-    std::string cursor;                     // list ids strictly older than this one (paging)
-    uint64_t since_ms = 0;                  // ids created at/after (0: no bound)
-    uint64_t until_ms = 0;                  // ids created before (0: no bound)
+    std::string cursor;     // list ids strictly older than this one (paging)
+    uint64_t since_ms = 0;  // ids created at/after (0: no bound)
+    uint64_t until_ms = 0;  // ids created before (0: no bound)
 };
 
 struct KeyedJson {
-    std::string key;                        // step_key, attempt number as text, seq as text...
+    std::string key;  // step_key, attempt number as text, seq as text...
     std::string json;
 };
 
@@ -100,10 +100,10 @@ class Store {
     // thread-safe: Loop::post). submit() hands what is staged (writes and callbacks; at most
     // about max_writes writes, cut after a callback: the rest stays staged) to the writer
     // unless a batch is already in flight or there is no writer (false: try again when it
-    // is done, or commit()); with no writes staged the callbacks run at once. collect(), on the staging thread after notify,
-    // ends the finished batch as commit() ends its own: its callbacks run (on success) or
-    // it is dropped and the error returned; ok and nothing when no batch has finished.
-    // commit() waits for and collects a batch in flight first, so it keeps its meaning
+    // is done, or commit()); with no writes staged the callbacks run at once. collect(), on the
+    // staging thread after notify, ends the finished batch as commit() ends its own: its callbacks
+    // run (on success) or it is dropped and the error returned; ok and nothing when no batch has
+    // finished. commit() waits for and collects a batch in flight first, so it keeps its meaning
     // (everything staged so far is durable when it returns). stop_writer() waits for the
     // batch in flight (its callbacks do not run) and ends the thread; the destructor does it.
     void start_writer(std::function<void()> notify);

@@ -47,20 +47,26 @@ struct Store::Impl {
     // without parsing the JSON document, which stays opaque to the store.
     void open_dbs(const lmdb::Txn& txn) {
         const std::pair<const char*, lmdb::Db*> dbs[] = {
-            {"executions", &executions}, {"by_workflow", &by_workflow},
-            {"by_status", &by_status},   {"exec_index", &exec_index},
-            {"steps", &steps},           {"attempts", &attempts},
-            {"changes", &changes},       {"workflows", &workflows},
-            {"dlq", &dlq},               {"kv", &kv},
+            {"executions", &executions},
+            {"by_workflow", &by_workflow},
+            {"by_status", &by_status},
+            {"exec_index", &exec_index},
+            {"steps", &steps},
+            {"attempts", &attempts},
+            {"changes", &changes},
+            {"workflows", &workflows},
+            {"dlq", &dlq},
+            {"kv", &kv},
             {"meta", &meta},
         };
-        for (const auto& [name, db] : dbs) lmdb::open_db(txn, name, MDB_CREATE, *db);
+        for (const auto& [name, db] : dbs)
+            lmdb::open_db(txn, name, MDB_CREATE, *db);
     }
 
     // Drops the process's mappings of the history file once they pass
     // options.mapped_budget (store.cpp: why).
-    void* map_base = nullptr; // where LMDB mapped the data file (null: not found, no release)
-    int statm_fd = -1;        // /proc/self/statm, open for the store's life
+    void* map_base = nullptr;  // where LMDB mapped the data file (null: not found, no release)
+    int statm_fd = -1;         // /proc/self/statm, open for the store's life
     size_t mapped_after_release = 0;
     void locate_map();
     size_t file_pages_mapped() const;
@@ -89,9 +95,10 @@ struct Store::Impl {
     mutable std::mutex writer_mutex;
     std::condition_variable writer_cv;
     Batch in_flight;
-    bool submitted = false;  // a batch is in flight (staging thread's view; set before handing over)
-    bool written = false;    // the writer finished it (guarded by writer_mutex)
-    bool stopping = false;   // guarded by writer_mutex
+    bool submitted =
+        false;              // a batch is in flight (staging thread's view; set before handing over)
+    bool written = false;   // the writer finished it (guarded by writer_mutex)
+    bool stopping = false;  // guarded by writer_mutex
     // A written batch's emptied vectors, handed back to staging (capacity kept): a batch of a
     // thousand executions is a vector of some 500 KB, and allocating and freeing one per
     // commit made glibc consolidate its whole free heap each time (7 % of the loop's CPU).
@@ -100,7 +107,7 @@ struct Store::Impl {
     void writer_main();
     // Takes what is staged, at most about max_writes writes, cut after a callback.
     Batch take(size_t max_writes);
-    void wait_written();     // blocks until the batch in flight is written
+    void wait_written();  // blocks until the batch in flight is written
 
     // A Storage error that says which store and what it was doing.
     Error storage_error(const std::string& doing, const std::string& reason) const {

@@ -28,8 +28,8 @@ size_t max_key_size(const lmdb::Txn& txn) {
 }
 
 // Positions the cursor on the last key below bound (exclusive); false when there is none.
-bool seek_below(lmdb::Cursor& cursor, const std::string& bound, size_t max_key,
-                std::string_view& k, std::string_view& v) {
+bool seek_below(lmdb::Cursor& cursor, const std::string& bound, size_t max_key, std::string_view& k,
+                std::string_view& v) {
     if (bound.size() <= max_key) {
         k = bound;
         return cursor.get(MDB_SET_RANGE, k, v) ? cursor.get(MDB_PREV, k, v)
@@ -144,12 +144,14 @@ Result<std::vector<std::string>> Store::list_executions(const ExecutionFilter& f
 
         // Seek to the first key past the range, then step back onto the newest candidate.
         std::optional<std::string> seek;
-        if (upper) seek = prefix + *upper;
-        else if (!prefix.empty()) seek = keys::prefix_end(prefix);  // never empty: ends in 1
+        if (upper)
+            seek = prefix + *upper;
+        else if (!prefix.empty())
+            seek = keys::prefix_end(prefix);  // never empty: ends in 1
         lmdb::Cursor cursor = lmdb::Cursor::open(txn, source->dbi, source->name);
         std::string_view k, v;
-        bool ok = seek ? seek_below(cursor, *seek, max_key_size(txn), k, v)
-                       : cursor.get(MDB_LAST, k, v);
+        bool ok =
+            seek ? seek_below(cursor, *seek, max_key_size(txn), k, v) : cursor.get(MDB_LAST, k, v);
 
         for (; ok && keys::starts_with(k, prefix); ok = cursor.get(MDB_PREV, k, v)) {
             std::string id(k.substr(prefix.size()));

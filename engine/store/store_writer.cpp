@@ -73,7 +73,7 @@ Store::Impl::Batch Store::Impl::take(size_t max_writes) {
 bool Store::submit(size_t max_writes) {
     Impl& s = *impl_;
     if (s.submitted || !s.writer.joinable()) return false;
-    if (s.staged.empty()) { // nothing to write: what waited for earlier commits may run
+    if (s.staged.empty()) {  // nothing to write: what waited for earlier commits may run
         std::vector<std::function<void()>> callbacks = std::exchange(s.callbacks, {});
         s.callback_marks.clear();
         for (auto& cb : callbacks)
@@ -123,7 +123,7 @@ Status Store::collect() {
         s.submitted = false;
         s.written = false;
     }
-    if (!batch.status) return batch.status; // dropped with its callbacks, as commit() does
+    if (!batch.status) return batch.status;  // dropped with its callbacks, as commit() does
     for (auto& cb : batch.callbacks)
         cb();
     s.recycle(std::move(batch));
@@ -138,11 +138,11 @@ void Store::stop_writer() {
         s.stopping = true;
         s.writer_cv.notify_all();
     }
-    s.writer.join(); // after the batch in flight, if any, is written
+    s.writer.join();  // after the batch in flight, if any, is written
     s.in_flight = {};
     s.spare = {};
     s.submitted = false;
     s.written = false;
 }
 
-} // namespace ferry::store
+}  // namespace ferry::store

@@ -54,19 +54,26 @@ class Myers {
   private:
     void emit(Op op, int count) {
         if (count <= 0) return;
-        if (!runs_.empty() && runs_.back().op == op) runs_.back().count += count;
-        else runs_.push_back({op, count});
+        if (!runs_.empty() && runs_.back().op == op)
+            runs_.back().count += count;
+        else
+            runs_.push_back({op, count});
     }
 
     void diff(int a0, int a1, int b0, int b1) {
         int prefix = 0;
-        while (a0 < a1 && b0 < b1 && a_[a0] == b_[b0]) ++a0, ++b0, ++prefix;
+        while (a0 < a1 && b0 < b1 && a_[a0] == b_[b0])
+            ++a0, ++b0, ++prefix;
         int suffix = 0;
-        while (a1 > a0 && b1 > b0 && a_[a1 - 1] == b_[b1 - 1]) --a1, --b1, ++suffix;
+        while (a1 > a0 && b1 > b0 && a_[a1 - 1] == b_[b1 - 1])
+            --a1, --b1, ++suffix;
         emit(Op::Equal, prefix);
-        if (a0 == a1) emit(Op::Insert, b1 - b0);
-        else if (b0 == b1) emit(Op::Delete, a1 - a0);
-        else bisect(a0, a1, b0, b1);
+        if (a0 == a1)
+            emit(Op::Insert, b1 - b0);
+        else if (b0 == b1)
+            emit(Op::Delete, a1 - a0);
+        else
+            bisect(a0, a1, b0, b1);
         emit(Op::Equal, suffix);
     }
 
@@ -93,7 +100,8 @@ class Myers {
                              ? v1[k1_offset + 1]
                              : v1[k1_offset - 1] + 1;
                 int y1 = x1 - k1;
-                while (x1 < n && y1 < m && a_[a0 + x1] == b_[b0 + y1]) ++x1, ++y1;
+                while (x1 < n && y1 < m && a_[a0 + x1] == b_[b0 + y1])
+                    ++x1, ++y1;
                 v1[k1_offset] = x1;
                 if (x1 > n) {
                     k1end += 2;  // ran off the right of the grid
@@ -113,7 +121,8 @@ class Myers {
                              ? v2[k2_offset + 1]
                              : v2[k2_offset - 1] + 1;
                 int y2 = x2 - k2;
-                while (x2 < n && y2 < m && a_[a1 - 1 - x2] == b_[b1 - 1 - y2]) ++x2, ++y2;
+                while (x2 < n && y2 < m && a_[a1 - 1 - x2] == b_[b1 - 1 - y2])
+                    ++x2, ++y2;
                 v2[k2_offset] = x2;
                 if (x2 > n) {
                     k2end += 2;
@@ -151,8 +160,7 @@ struct Change {
 
 // Changes between matched lines. `matches` are (a index, b index) pairs, increasing in both;
 // whatever lies between two consecutive matches is one change, printed deletions first.
-std::vector<Change> changes_between(const std::vector<std::pair<int, int>>& matches, int n,
-                                    int m) {
+std::vector<Change> changes_between(const std::vector<std::pair<int, int>>& matches, int n, int m) {
     std::vector<Change> out;
     int ai = 0, bi = 0;
     for (const auto& [ma, mb] : matches) {
@@ -201,8 +209,10 @@ std::string unified_diff(const std::string& a, const std::string& b, const std::
     // left out of the search (as GNU diff does): the result is still minimal, and texts that
     // share little no longer cost O((N+M)D).
     std::vector<char> in_a(ids.size(), 0), in_b(ids.size(), 0);
-    for (int id : a_ids) in_a[id] = 1;
-    for (int id : b_ids) in_b[id] = 1;
+    for (int id : a_ids)
+        in_a[id] = 1;
+    for (int id : b_ids)
+        in_b[id] = 1;
     std::vector<int> a_keep, b_keep, a_kept_ids, b_kept_ids;  // original indices, and ids
     for (int i = 0; i < static_cast<int>(a_ids.size()); ++i)
         if (in_b[a_ids[i]]) a_keep.push_back(i), a_kept_ids.push_back(a_ids[i]);
@@ -213,7 +223,8 @@ std::string unified_diff(const std::string& a, const std::string& b, const std::
     int x = 0, y = 0;
     for (const Run& r : Myers(a_kept_ids, b_kept_ids).run()) {
         if (r.op == Op::Equal)
-            for (int i = 0; i < r.count; ++i) matches.emplace_back(a_keep[x + i], b_keep[y + i]);
+            for (int i = 0; i < r.count; ++i)
+                matches.emplace_back(a_keep[x + i], b_keep[y + i]);
         if (r.op != Op::Insert) x += r.count;
         if (r.op != Op::Delete) y += r.count;
     }
@@ -240,12 +251,16 @@ std::string unified_diff(const std::string& a, const std::string& b, const std::
         int pos = a_lo;
         for (size_t i = first; i <= last; ++i) {
             const Change& c = changes[i];
-            for (; pos < c.a_begin; ++pos) put_line(out, ' ', a_lines[pos]);
-            for (int j = c.a_begin; j < c.a_end; ++j) put_line(out, '-', a_lines[j]);
-            for (int j = c.b_begin; j < c.b_end; ++j) put_line(out, '+', b_lines[j]);
+            for (; pos < c.a_begin; ++pos)
+                put_line(out, ' ', a_lines[pos]);
+            for (int j = c.a_begin; j < c.a_end; ++j)
+                put_line(out, '-', a_lines[j]);
+            for (int j = c.b_begin; j < c.b_end; ++j)
+                put_line(out, '+', b_lines[j]);
             pos = c.a_end;
         }
-        for (; pos < a_hi; ++pos) put_line(out, ' ', a_lines[pos]);
+        for (; pos < a_hi; ++pos)
+            put_line(out, ' ', a_lines[pos]);
         first = last + 1;
     }
     return out;

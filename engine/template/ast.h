@@ -21,25 +21,25 @@ using StmtPtr = std::unique_ptr<Stmt>;
 using Body = std::vector<StmtPtr>;
 
 enum class ExprKind : uint8_t {
-    Const,      // value
-    Name,       // name
-    Getattr,    // a.name
-    Getitem,    // a[b], a[b:c:d]
-    Call,       // a(args)
-    Filter,     // a|name(args)
-    Test,       // a is name(args)
-    Not,        // not a
-    Neg,        // -a
-    Pos,        // +a
-    Binary,     // a op b (+ - * / // % ** ~)
-    And,        // a and b
-    Or,         // a or b
-    Compare,    // a < b <= c, in, not in
-    CondExpr,   // a if b else c
-    List,       // [a, b]
-    Tuple,      // (a, b)
-    Dict,       // {a: b}
-    NSRef,      // ns.attr as an assignment target
+    Const,     // value
+    Name,      // name
+    Getattr,   // a.name
+    Getitem,   // a[b], a[b:c:d]
+    Call,      // a(args)
+    Filter,    // a|name(args)
+    Test,      // a is name(args)
+    Not,       // not a
+    Neg,       // -a
+    Pos,       // +a
+    Binary,    // a op b (+ - * / // % ** ~)
+    And,       // a and b
+    Or,        // a or b
+    Compare,   // a < b <= c, in, not in
+    CondExpr,  // a if b else c
+    List,      // [a, b]
+    Tuple,     // (a, b)
+    Dict,      // {a: b}
+    NSRef,     // ns.attr as an assignment target
 };
 
 struct CallArgs {
@@ -65,40 +65,42 @@ inline uint64_t name_tag(std::string_view name) {
 // hundreds of nodes, and each cache line it does not have to load shows in profiles.
 struct Expr {
     ExprKind kind;
-    bool is_slice = false; // Getitem with a slice: a[b:c:d], operands in slice_*
-    bool no_args = false;  // Filter/Test written without arguments (set by the parser)
+    bool is_slice = false;  // Getitem with a slice: a[b:c:d], operands in slice_*
+    bool no_args = false;   // Filter/Test written without arguments (set by the parser)
     int line = 0;
     int column = 0;
-    int depth = 1;               // height of the tree below: bounded so evaluation cannot overflow the stack
-    uint64_t name_tag = 0;       // Name: name_tag(name), set by the parser (0: not set)
-    ExprPtr a, b;                // operands
-    FilterFn filter = nullptr;   // resolved at parse time
-    Value value;                 // Const
+    int depth = 1;  // height of the tree below: bounded so evaluation cannot overflow the stack
+    uint64_t name_tag = 0;      // Name: name_tag(name), set by the parser (0: not set)
+    ExprPtr a, b;               // operands
+    FilterFn filter = nullptr;  // resolved at parse time
+    Value value;                // Const
     // Filter/Test whose arguments are all constants (`replace('\n', ' ')`, `default('', true)`):
     // bound once by the parser, so a render passes them without evaluating or copying them.
     std::unique_ptr<const Args> const_args;
-    CallArgs args;               // Call/Filter/Test arguments
+    CallArgs args;  // Call/Filter/Test arguments
     TestFn test = nullptr;
-    ExprPtr c;        // slice step / condexpr else
-    std::string name; // Name, Getattr attribute, Filter/Test name, Binary operator
+    ExprPtr c;         // slice step / condexpr else
+    std::string name;  // Name, Getattr attribute, Filter/Test name, Binary operator
     ExprPtr slice_start, slice_stop, slice_step;
-    std::vector<ExprPtr> items;  // List/Tuple items, Dict keys
-    std::vector<ExprPtr> values; // Dict values
+    std::vector<ExprPtr> items;                        // List/Tuple items, Dict keys
+    std::vector<ExprPtr> values;                       // Dict values
     std::vector<std::pair<std::string, ExprPtr>> ops;  // Compare: ("<", rhs), ("in", rhs)...
 
     Expr(ExprKind k, int l, int c) : kind(k), line(l), column(c) {}
 };
 
 // A Name node's tag: the parser's, or computed for a node built without one.
-inline uint64_t name_tag_of(const Expr& e) { return e.name_tag != 0 ? e.name_tag : name_tag(e.name); }
+inline uint64_t name_tag_of(const Expr& e) {
+    return e.name_tag != 0 ? e.name_tag : name_tag(e.name);
+}
 
 enum class StmtKind : uint8_t {
-    Text,        // template data
-    Print,       // {{ expr }}
+    Text,   // template data
+    Print,  // {{ expr }}
     If,
     For,
-    Set,         // {% set target = expr %}
-    SetBlock,    // {% set target %}...{% endset %}
+    Set,       // {% set target = expr %}
+    SetBlock,  // {% set target %}...{% endset %}
     Macro,
     CallBlock,
     FilterBlock,
@@ -121,25 +123,25 @@ struct Stmt {
     StmtKind kind;
     int line = 0;
     int column = 0;
-    std::string text;             // Text; Macro/Block name; Import alias
-    ExprPtr expr;                 // Print/Set value, If test, For iterable, template name...
-    ExprPtr target;               // Set/For target
-    ExprPtr condition;            // For `if` filter; Autoescape value
-    Body body;                    // main body
-    Body else_body;               // If else (elifs nest as If in else), For else
+    std::string text;                // Text; Macro/Block name; Import alias
+    ExprPtr expr;                    // Print/Set value, If test, For iterable, template name...
+    ExprPtr target;                  // Set/For target
+    ExprPtr condition;               // For `if` filter; Autoescape value
+    Body body;                       // main body
+    Body else_body;                  // If else (elifs nest as If in else), For else
     std::vector<MacroParam> params;  // Macro/CallBlock parameters
-    ExprPtr call;                 // CallBlock's call, FilterBlock's filter chain (subject null)
-    std::vector<ExprPtr> targets; // With targets
-    std::vector<ExprPtr> values;  // With values
+    ExprPtr call;                    // CallBlock's call, FilterBlock's filter chain (subject null)
+    std::vector<ExprPtr> targets;    // With targets
+    std::vector<ExprPtr> values;     // With values
     std::vector<std::pair<std::string, std::string>> names;  // FromImport (name, alias)
-    bool recursive = false;       // For
-    bool scoped = false;          // Block
-    bool required = false;        // Block
-    bool ignore_missing = false;  // Include
-    bool with_context = false;    // Include/Import/FromImport
-    bool catch_varargs = false;   // Macro/CallBlock uses `varargs`
-    bool catch_kwargs = false;    // Macro/CallBlock uses `kwargs`
-    bool uses_caller = false;     // Macro body references `caller`
+    bool recursive = false;                                  // For
+    bool scoped = false;                                     // Block
+    bool required = false;                                   // Block
+    bool ignore_missing = false;                             // Include
+    bool with_context = false;                               // Include/Import/FromImport
+    bool catch_varargs = false;                              // Macro/CallBlock uses `varargs`
+    bool catch_kwargs = false;                               // Macro/CallBlock uses `kwargs`
+    bool uses_caller = false;                                // Macro body references `caller`
 
     Stmt(StmtKind k, int l, int c) : kind(k), line(l), column(c) {}
 };

@@ -41,21 +41,21 @@ std::string real_path(const std::string& path) {
 
 }  // namespace
 
-FileSystemLoader::FileSystemLoader(std::vector<std::string> search_path,
-                                   std::string display_prefix)
+FileSystemLoader::FileSystemLoader(std::vector<std::string> search_path, std::string display_prefix)
     : search_path_(std::move(search_path)), display_prefix_(std::move(display_prefix)) {}
 
 std::optional<std::string> FileSystemLoader::load(const std::string& name) const {
     if (!name.empty() && name[0] == '/') {
-        throw TemplateError(ErrorKind::Security,
-                            "template name '" + name + "' is absolute; names are relative to the "
-                            "template folder");
+        throw TemplateError(ErrorKind::Security, "template name '" + name +
+                                                     "' is absolute; names are relative to the "
+                                                     "template folder");
     }
     std::vector<std::string> pieces = split_template_path(name);
     if (pieces.empty()) return std::nullopt;
     for (const std::string& dir : search_path_) {
         std::string path = dir;
-        for (const std::string& p : pieces) path += "/" + p;
+        for (const std::string& p : pieces)
+            path += "/" + p;
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         // A symlink may point anywhere: only files really inside the folder are templates.
@@ -90,7 +90,8 @@ Environment::Environment(std::shared_ptr<const Loader> loader, RenderOptions opt
     : loader_(std::move(loader)), options_(options) {}
 
 Environment::~Environment() {
-    for (auto& [tmpl, module] : module_cache_) clear_module(module);
+    for (auto& [tmpl, module] : module_cache_)
+        clear_module(module);
 }
 
 std::shared_ptr<const ParsedTemplate> Environment::get_template(const std::string& name) {
@@ -162,8 +163,8 @@ Value from_json(const rapidjson::Value& j, int depth) {
     case rapidjson::kNumberType:
         if (j.IsInt64()) return Value::integer(j.GetInt64());
         if (j.IsUint64()) {
-            raise(ErrorKind::Overflow, "integer " + std::to_string(j.GetUint64()) +
-                                           " does not fit in 64 bits");
+            raise(ErrorKind::Overflow,
+                  "integer " + std::to_string(j.GetUint64()) + " does not fit in 64 bits");
         }
         return Value::floating(j.GetDouble());
     case rapidjson::kStringType:
@@ -171,7 +172,8 @@ Value from_json(const rapidjson::Value& j, int depth) {
     case rapidjson::kArrayType: {
         std::vector<Value> items;
         items.reserve(j.Size());
-        for (const auto& item : j.GetArray()) items.push_back(from_json(item, depth + 1));
+        for (const auto& item : j.GetArray())
+            items.push_back(from_json(item, depth + 1));
         return Value::list(std::move(items));
     }
     case rapidjson::kObjectType: {

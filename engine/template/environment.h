@@ -73,15 +73,15 @@ class ChoiceLoader final : public Loader {
 };
 
 struct RenderOptions {
-    bool strict = false;                   // StrictUndefined
-    size_t max_output = 64u << 20;         // bytes; runaway output stops with an error
-    int max_depth = 200;                   // nested macro calls, includes, imports
+    bool strict = false;            // StrictUndefined
+    size_t max_output = 64u << 20;  // bytes; runaway output stops with an error
+    int max_depth = 200;            // nested macro calls, includes, imports
 };
 
 template <class T>
 class Result {
   public:
-    Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    Result(T value) : v_(std::move(value)) {}              // NOLINT(google-explicit-constructor)
     Result(TemplateError error) : v_(std::move(error)) {}  // NOLINT
     explicit operator bool() const { return v_.index() == 0; }
     T& value() { return std::get<0>(v_); }

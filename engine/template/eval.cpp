@@ -20,16 +20,19 @@ Value Renderer::eval_unscoped_name(const Expr& e) {
 
 void Renderer::eval_args(const CallArgs& spec, Args& out) {
     out.positional.reserve(spec.positional.size());
-    for (const auto& p : spec.positional) out.positional.push_back(eval(*p));
-    for (const auto& [name, expr] : spec.named) out.named.emplace_back(name, eval(*expr));
+    for (const auto& p : spec.positional)
+        out.positional.push_back(eval(*p));
+    for (const auto& [name, expr] : spec.named)
+        out.named.emplace_back(name, eval(*expr));
     if (spec.dyn_args) {
-        for (Value& v : iterate(eval(*spec.dyn_args))) out.positional.push_back(std::move(v));
+        for (Value& v : iterate(eval(*spec.dyn_args)))
+            out.positional.push_back(std::move(v));
     }
     if (spec.dyn_kwargs) {
         Value kw = eval(*spec.dyn_kwargs);
         if (!kw.is_dict()) {
-            raise(ErrorKind::Type, "argument after ** must be a mapping, not " +
-                                       std::string(type_name(kw)));
+            raise(ErrorKind::Type,
+                  "argument after ** must be a mapping, not " + std::string(type_name(kw)));
         }
         for (const auto& [k, v] : kw.dict_obj().items) {
             if (!k.is_string()) raise(ErrorKind::Type, "keywords must be strings");
@@ -58,7 +61,7 @@ namespace {
 
 const Args kNoArgs;
 
-} // namespace
+}  // namespace
 
 Value Renderer::eval_filter(const Expr& e) {
     try {
@@ -150,22 +153,34 @@ bool Renderer::call_test(std::string_view name, const Value& subject, const Args
     return t(*this, subject, args);
 }
 
-bool Renderer::has_filter(std::string_view name) const { return find_filter(name) != nullptr; }
-bool Renderer::has_test(std::string_view name) const { return find_test(name) != nullptr; }
+bool Renderer::has_filter(std::string_view name) const {
+    return find_filter(name) != nullptr;
+}
+bool Renderer::has_test(std::string_view name) const {
+    return find_test(name) != nullptr;
+}
 
 Value Renderer::eval_compare(const Expr& e) {
     Value left = eval(*e.a);
     for (const auto& [op, rhs_expr] : e.ops) {
         Value right = eval(*rhs_expr);
         bool ok;
-        if (op == "==") ok = equals(left, right);
-        else if (op == "!=") ok = !equals(left, right);
-        else if (op == "<") ok = less_than(left, right, "<");
-        else if (op == ">") ok = less_than(right, left, ">");
-        else if (op == "<=") ok = !less_than(right, left, "<=");
-        else if (op == ">=") ok = !less_than(left, right, ">=");
-        else if (op == "in") ok = contains(right, left);
-        else ok = !contains(right, left);  // notin
+        if (op == "==")
+            ok = equals(left, right);
+        else if (op == "!=")
+            ok = !equals(left, right);
+        else if (op == "<")
+            ok = less_than(left, right, "<");
+        else if (op == ">")
+            ok = less_than(right, left, ">");
+        else if (op == "<=")
+            ok = !less_than(right, left, "<=");
+        else if (op == ">=")
+            ok = !less_than(left, right, ">=");
+        else if (op == "in")
+            ok = contains(right, left);
+        else
+            ok = !contains(right, left);  // notin
         if (!ok) return Value::boolean(false);
         left = std::move(right);
     }
@@ -191,7 +206,7 @@ Value Renderer::eval_binary(const Expr& e) {
 // Inlined into eval_located(): a call level less for each node a render evaluates.
 [[gnu::always_inline]] inline Value Renderer::eval_inner(const Expr& e) {
     switch (e.kind) {
-    case ExprKind::Const: return e.value; // (eval() answers these two itself)
+    case ExprKind::Const: return e.value;  // (eval() answers these two itself)
     case ExprKind::Name: return eval_name(e);
     case ExprKind::Getattr: return eval_getattr(e);
     case ExprKind::Getitem: {
@@ -244,7 +259,8 @@ Value Renderer::eval_binary(const Expr& e) {
     case ExprKind::Tuple: {
         std::vector<Value> items;
         items.reserve(e.items.size());
-        for (const auto& i : e.items) items.push_back(eval(*i));
+        for (const auto& i : e.items)
+            items.push_back(eval(*i));
         return e.kind == ExprKind::List ? Value::list(std::move(items))
                                         : Value::tuple(std::move(items));
     }

@@ -128,7 +128,7 @@ Value f_filesizeformat(Runtime&, const Value& value, const Args& args) {
                                  (binary ? kBinary[i] : kDecimal[i]));
         }
     }
-    return Value::string(""); // unreachable: the loop returns at i == 7
+    return Value::string("");  // unreachable: the loop returns at i == 7
 }
 
 Value f_first(Runtime& rt, const Value& value, const Args& args) {
@@ -269,7 +269,7 @@ Value f_round(Runtime&, const Value& value, const Args& args) {
         if (value.is_float()) {
             double x = value.as_float();
             if (precision.is_none()) {
-                double r0 = std::nearbyint(x); // half-even in the default rounding mode
+                double r0 = std::nearbyint(x);  // half-even in the default rounding mode
                 return Value::integer(float_to_int(r0));
             }
             return Value::floating(round_float(x, index_arg(precision)));
@@ -301,7 +301,7 @@ Value f_round(Runtime&, const Value& value, const Args& args) {
     double whole = m == "ceil" ? std::ceil(scaled) : std::floor(scaled);
     if (std::isnan(whole)) raise(ErrorKind::Value, "cannot convert float NaN to integer");
     if (std::isinf(whole)) raise(ErrorKind::Overflow, "cannot convert float infinity to integer");
-    if (whole == 0) whole = 0.0; // math.ceil gives an int, which has no -0
+    if (whole == 0) whole = 0.0;  // math.ceil gives an int, which has no -0
     return Value::floating(whole / scale);
 }
 
@@ -374,7 +374,7 @@ constexpr bool filters_sorted() {
 }
 static_assert(filters_sorted(), "kFilters must be sorted by name");
 
-} // namespace
+}  // namespace
 
 FilterFn find_filter(std::string_view name) {
     auto it = std::lower_bound(std::begin(kFilters), std::end(kFilters), name,
@@ -383,4 +383,4 @@ FilterFn find_filter(std::string_view name) {
     return nullptr;
 }
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

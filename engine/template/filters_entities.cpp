@@ -2269,7 +2269,8 @@ const std::string_view* find_html_entity(std::string_view name) {
 //                          for b in s.encode("utf-8")) + '"'
 //
 // lines = [
-//     "// GENERATED from Python " + sys.version.split()[0] + "'s html.entities.html5 by the script",
+//     "// GENERATED from Python " + sys.version.split()[0] + "'s html.entities.html5 by the
+//     script",
 //     "// at the end of this file: the named character references html.unescape (and so",
 //     "// markupsafe's striptags) decodes, sorted by name for binary search.",
 //     '#include "template/filters_util.h"',
@@ -2295,9 +2296,9 @@ const std::string_view* find_html_entity(std::string_view name) {
 //     "",
 //     "const std::string_view* find_html_entity(std::string_view name) {",
 //     "    auto it = std::lower_bound(std::begin(kEntities), std::end(kEntities), name,",
-//     "                               [](const Entity& e, std::string_view n) { return e.name < n; });",
-//     "    if (it != std::end(kEntities) && it->name == name) return &it->text;",
-//     "    return nullptr;",
+//     "                               [](const Entity& e, std::string_view n) { return e.name < n;
+//     });", "    if (it != std::end(kEntities) && it->name == name) return &it->text;", "    return
+//     nullptr;",
 //     "}",
 //     "",
 //     "}  // namespace ferry::tmpl::filter_impl",

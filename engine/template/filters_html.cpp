@@ -12,7 +12,7 @@ std::string u8(std::u32string_view s) {
     return utf8_encode(s);
 }
 
-} // namespace
+}  // namespace
 
 // ---- striptags: markupsafe.Markup.striptags ----------------------------------------------
 
@@ -39,7 +39,7 @@ std::u32string html_unescape(const std::u32string& s) {
             size_t k = j + (is_hex ? 2 : 1), start = k;
             while (k < n && (is_hex ? hex(s[k]) : dec(s[k])))
                 ++k;
-            if (k == start) { // "&#;" or "&#x;" is no reference
+            if (k == start) {  // "&#;" or "&#x;" is no reference
                 out += s[i++];
                 continue;
             }
@@ -140,7 +140,7 @@ std::u32string strip_tags(const std::u32string& s) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 Value f_striptags(Runtime&, const Value& value, const Args& args) {
     ArgReader("do_striptags", args, {});
@@ -202,7 +202,7 @@ size_t match_ipv6(std::u32string_view m, size_t p) {
         ++k;
     if (k >= m.size() || m[k] != ']') return std::u32string_view::npos;
     std::u32string_view body = m.substr(p + 1, k - p - 1);
-    std::vector<size_t> runs; // hex run lengths, split at colons
+    std::vector<size_t> runs;  // hex run lengths, split at colons
     size_t run = 0;
     for (char32_t c : body) {
         if (c == ':') {
@@ -213,7 +213,7 @@ size_t match_ipv6(std::u32string_view m, size_t p) {
         }
     }
     size_t colons = runs.size();
-    runs.push_back(run); // after the last colon
+    runs.push_back(run);  // after the last colon
     if (colons < 2 || runs[0] > 4 || runs[1] > 4) return std::u32string_view::npos;
     // The rest needs one `hex{0,4}:?` group per colon (or per 4 digits), at most 6.
     size_t groups = 0;
@@ -433,7 +433,7 @@ bool valid_scheme(std::u32string_view s) {
            std::all_of(s.begin() + long(i) + 1, s.end(), [](char32_t c) { return c == '/'; });
 }
 
-} // namespace
+}  // namespace
 
 Value f_urlize(Runtime&, const Value& value, const Args& args) {
     ArgReader r("do_urlize", args,
@@ -506,7 +506,7 @@ std::string url_quote(const Value& v, bool for_qs) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 Value f_urlencode(Runtime&, const Value& value, const Args& args) {
     ArgReader("do_urlencode", args, {});
@@ -574,4 +574,4 @@ Value f_xmlattr(Runtime&, const Value& value, const Args& args) {
     return Value::string(std::move(out));
 }
 
-} // namespace ferry::tmpl::filter_impl
+}  // namespace ferry::tmpl::filter_impl

@@ -67,7 +67,7 @@ void append_json_string(std::string_view s, std::string& out) {
 }
 
 struct JsonWriter {
-    const std::string* indent; // nullptr: one line with ", " and ": "
+    const std::string* indent;  // nullptr: one line with ", " and ": "
     std::string out;
 
     void newline(int level) {
@@ -360,7 +360,7 @@ struct PrettyPrinter {
     }
 };
 
-} // namespace
+}  // namespace
 
 std::string to_json(const Value& v, std::optional<int> indent) {
     std::string spaces;
@@ -407,4 +407,4 @@ Value filter_impl::f_pprint(Runtime&, const Value& value, const Args& args) {
     return Value::string(pformat(value));
 }
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

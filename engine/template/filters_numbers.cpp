@@ -30,7 +30,7 @@ int digit_value(char32_t c) {
     return 99;
 }
 
-} // namespace
+}  // namespace
 
 std::optional<int64_t> py_int_from_string(std::string_view s, int64_t base) {
     if (base != 0 && (base < 2 || base > 36)) {
@@ -56,7 +56,7 @@ std::optional<int64_t> py_int_from_string(std::string_view s, int64_t base) {
     bool base0_decimal = false;
     if (base == 0) {
         base = 10;
-        base0_decimal = true; // "010" is not a valid base-0 literal, "000" is
+        base0_decimal = true;  // "010" is not a valid base-0 literal, "000" is
     }
     if (i >= t.size()) return std::nullopt;
     size_t digits_start = i;
@@ -90,7 +90,7 @@ std::optional<int64_t> py_int_from_string(std::string_view s, int64_t base) {
 
 std::optional<double> py_float_from_string(std::string_view s) {
     std::u32string t = numeric_text(s);
-    std::string a; // ASCII, underscores removed after validation
+    std::string a;  // ASCII, underscores removed after validation
     for (char32_t c : t) {
         if (c >= 0x80) return std::nullopt;
         a += char(c);
@@ -213,7 +213,7 @@ double round_float(double x, int64_t ndigits) {
     std::string digits(text.substr(0, point));
     digits.append(text.substr(point + 1));
     int64_t int_len = int64_t(point);
-    int64_t keep = int_len + ndigits; // digits kept from the left
+    int64_t keep = int_len + ndigits;  // digits kept from the left
     std::string kept;
     bool round_up = false;
     if (keep >= 0) {
@@ -273,4 +273,4 @@ int64_t round_int(int64_t i, int64_t ndigits) {
     return int64_t(result);
 }
 
-} // namespace ferry::tmpl::filter_impl
+}  // namespace ferry::tmpl::filter_impl

@@ -33,7 +33,7 @@ void check_result_size(int64_t n) {
     }
 }
 
-} // namespace
+}  // namespace
 
 Value f_join(Runtime& rt, const Value& value, const Args& args) {
     ArgReader r("do_join", args, {"d", "attribute"});
@@ -134,7 +134,7 @@ Value min_or_max(Runtime& rt, const Value& value, const Args& args, CmpOp op) {
     return items[best];
 }
 
-} // namespace
+}  // namespace
 
 Value f_min(Runtime& rt, const Value& value, const Args& args) {
     return min_or_max(rt, value, args, CmpOp::Lt);
@@ -237,7 +237,7 @@ Value select_or_reject(Runtime& rt, const Value& value, const Args& args, bool s
     return Value::list(std::move(out));
 }
 
-} // namespace
+}  // namespace
 
 Value f_select(Runtime& rt, const Value& value, const Args& args) {
     return select_or_reject(rt, value, args, true, false);
@@ -287,7 +287,7 @@ Value f_slice(Runtime&, const Value& value, const Args& args) {
     Value fill_with = r.get_or(1, Value::none());
     std::vector<Value> seq = iterate(value);
     int64_t length = int64_t(seq.size());
-    if (slices_v.is_undefined()) raise_undefined(slices_v); // length // Undefined fails
+    if (slices_v.is_undefined()) raise_undefined(slices_v);  // length // Undefined fails
     if (slices_v.is_float()) {
         if (slices_v.as_float() == 0.0)
             raise(ErrorKind::ZeroDivision, "float floor division by zero");
@@ -342,4 +342,4 @@ Value f_reverse(Runtime&, const Value& value, const Args& args) {
     return Value::list(std::move(items));
 }
 
-} // namespace ferry::tmpl::filter_impl
+}  // namespace ferry::tmpl::filter_impl

@@ -40,7 +40,7 @@ std::string title_ascii(std::string_view s) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 // ---- case ------------------------------------------------------------------------------
 
@@ -53,7 +53,7 @@ Value f_upper(Runtime&, const Value& value, const Args& args) {
 Value f_lower(Runtime&, const Value& value, const Args& args) {
     ArgReader("do_lower", args, {});
     Value s = soft_str(value);
-    if (is_ascii_lower(s.str())) return s; // nothing to change: no copy
+    if (is_ascii_lower(s.str())) return s;  // nothing to change: no copy
     return str_result(str_lower(s.str()), s.is_safe());
 }
 
@@ -130,10 +130,12 @@ std::string_view strip_space(std::string_view s) {
     // Most strings a template trims start and end with such a byte: nothing to decode.
     if (s.empty() || (solid_ascii(s.front()) && solid_ascii(s.back()))) return s;
     size_t b = 0, e = s.size(), len = 0;
-    while (b < e && char_is_space(decode_at(s, b, len))) b += len;
+    while (b < e && char_is_space(decode_at(s, b, len)))
+        b += len;
     while (e > b) {
         size_t k = e - 1;
-        while (k > b && (static_cast<unsigned char>(s[k]) & 0xc0) == 0x80) --k;
+        while (k > b && (static_cast<unsigned char>(s[k]) & 0xc0) == 0x80)
+            --k;
         if (!char_is_space(decode_at(s, k, len))) break;
         e = k;
     }
@@ -156,11 +158,14 @@ Value f_trim(Runtime&, const Value& value, const Args& args) {
         // continuation byte is ASCII.
         std::string_view set = chars->str(), t = value.str();
         bool ascii = true;
-        for (char c : set) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+        for (char c : set)
+            ascii = ascii && static_cast<unsigned char>(c) < 0x80;
         if (ascii) {
             size_t b = 0, e = t.size();
-            while (b < e && set.find(t[b]) != std::string_view::npos) ++b;
-            while (e > b && set.find(t[e - 1]) != std::string_view::npos) --e;
+            while (b < e && set.find(t[b]) != std::string_view::npos)
+                ++b;
+            while (e > b && set.find(t[e - 1]) != std::string_view::npos)
+                --e;
             if (b == 0 && e == t.size()) return value;
             return Value::string(std::string(t.substr(b, e - b)));
         }
@@ -208,7 +213,7 @@ Value f_truncate(Runtime&, const Value& value, const Args& args) {
     bool killwords = r.get(1) && truthy(*r.get(1));
     Value end = r.get_or(2, Value::string("..."));
     Value leeway = r.get_or(3, Value::none());
-    if (leeway.is_none()) leeway = Value::integer(5); // policies["truncate.leeway"]
+    if (leeway.is_none()) leeway = Value::integer(5);  // policies["truncate.leeway"]
     if (!end.is_string()) {
         raise(ErrorKind::Type, "object of type '" + std::string(type_name(end)) + "' has no len()");
     }
@@ -241,7 +246,7 @@ Value f_truncate(Runtime&, const Value& value, const Args& args) {
               "slice indices must be integers or None or have an __index__ method");
     }
     int64_t cut = length.as_int() - end_len;
-    if (is_ascii(value.str())) { // code points are bytes: cut the UTF-8 directly
+    if (is_ascii(value.str())) {  // code points are bytes: cut the UTF-8 directly
         std::string_view head = value.str().substr(0, size_t(std::max<int64_t>(cut, 0)));
         if (!killwords) {
             size_t space = head.rfind(' ');
@@ -269,8 +274,8 @@ bool tw_space(char32_t c) {
 }
 bool tw_letter(char32_t c) {
     return is_word_char(c) && decimal_value(c) < 0;
-} // [^\d\W]
-bool tw_word_punct(char32_t c) { // [\w!"'&.,?]
+}  // [^\d\W]
+bool tw_word_punct(char32_t c) {  // [\w!"'&.,?]
     return is_word_char(c) || c == '!' || c == '"' || c == '\'' || c == '&' || c == '.' ||
            c == ',' || c == '?';
 }
@@ -349,13 +354,13 @@ std::vector<std::u32string> tw_split_simple(const std::u32string& s) {
 }
 
 bool blank(const std::u32string& chunk) {
-    return std::all_of(chunk.begin(), chunk.end(), char_is_space); // chunk.strip() == ''
+    return std::all_of(chunk.begin(), chunk.end(), char_is_space);  // chunk.strip() == ''
 }
 
 struct Wrapper {
     int64_t width;
     bool break_long_words;
-    bool break_on_hyphens; // truthiness, for long words
+    bool break_on_hyphens;  // truthiness, for long words
 
     void handle_long_word(std::vector<std::u32string>& chunks, std::vector<std::u32string>& line,
                           int64_t cur_len) const {
@@ -417,7 +422,7 @@ struct Wrapper {
     }
 };
 
-} // namespace
+}  // namespace
 
 Value f_wordwrap(Runtime&, const Value& value, const Args& args) {
     ArgReader r("do_wordwrap", args,
@@ -425,7 +430,7 @@ Value f_wordwrap(Runtime&, const Value& value, const Args& args) {
     int64_t width = index_arg(r.get_or(0, Value::integer(79)));
     bool break_long = !r.get(1) || truthy(*r.get(1));
     Value wrapstring = r.get_or(2, Value::none());
-    if (wrapstring.is_none()) wrapstring = Value::string("\n"); // env.newline_sequence
+    if (wrapstring.is_none()) wrapstring = Value::string("\n");  // env.newline_sequence
     const Value* hyph = r.get(3);
     // textwrap splits on hyphens only when break_on_hyphens `is True`.
     bool hyphen_regex = !hyph || (hyph->is_bool() && hyph->as_bool());
@@ -489,7 +494,7 @@ Value f_indent(Runtime&, const Value& value, const Args& args) {
     } else if (width.is_integral()) {
         indention.assign(size_t(std::max<int64_t>(width.as_int(), 0)), ' ');
     } else {
-        if (width.is_undefined()) raise_undefined(width); // " " * Undefined fails
+        if (width.is_undefined()) raise_undefined(width);  // " " * Undefined fails
         raise(ErrorKind::Type,
               "can't multiply sequence by non-int of type '" + std::string(type_name(width)) + "'");
     }
@@ -500,7 +505,7 @@ Value f_indent(Runtime&, const Value& value, const Args& args) {
                                    std::string(type_name(value)) + "' and 'str'");
     }
     std::u32string s = u32(value);
-    s += U'\n'; // "this quirk is necessary for splitlines method"
+    s += U'\n';  // "this quirk is necessary for splitlines method"
     std::vector<std::u32string> lines = splitlines(s);
     std::string out;
     if (blank_lines) {
@@ -523,4 +528,4 @@ Value f_indent(Runtime&, const Value& value, const Args& args) {
     return str_result(std::move(out), value.is_safe());
 }
 
-} // namespace ferry::tmpl::filter_impl
+}  // namespace ferry::tmpl::filter_impl

@@ -224,7 +224,7 @@ std::string_view op_text(CmpOp op) {
     return "<";
 }
 
-} // namespace
+}  // namespace
 
 bool py_compare(const Value& a, const Value& b, CmpOp op) {
     // Undefined (lenient too) fails on every ordering operator.
@@ -322,7 +322,7 @@ std::vector<Value> path_parts(std::string_view attr) {
     return parts;
 }
 
-} // namespace
+}  // namespace
 
 std::vector<Value> attribute_parts(const Value& attribute) {
     if (attribute.is_none()) return {};
@@ -427,7 +427,7 @@ std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse) {
 namespace {
 
 struct GroupTuple final : Object {
-    std::vector<Value> items; // grouper, list
+    std::vector<Value> items;  // grouper, list
     GroupTuple(Value g, Value l) : items{std::move(g), std::move(l)} {}
 
     std::string_view type_name() const override { return "_GroupTuple"; }
@@ -463,7 +463,7 @@ struct GroupTuple final : Object {
     }
 };
 
-} // namespace
+}  // namespace
 
 Value make_group_tuple(Value grouper, Value list) {
     return Value::object(make_ref<GroupTuple>(std::move(grouper), std::move(list)));
@@ -475,4 +475,4 @@ const std::vector<Value>* group_tuple_items(const Value& v) {
     return g ? &g->items : nullptr;
 }
 
-} // namespace ferry::tmpl::filter_impl
+}  // namespace ferry::tmpl::filter_impl

@@ -75,12 +75,12 @@ bool str_isupper(std::string_view s);
 
 // ---- Python's character classes (unicode_data.h, plus the titlecase letters) -----------
 
-bool is_word_char(char32_t c);  // re's \w for str patterns: str.isalnum() or '_'
-int decimal_value(char32_t c);  // 0-9 for a Unicode decimal digit (re's \d), else -1
-bool is_lower_char(char32_t c); // Unicode Lowercase, as str.islower sees one character
-bool is_upper_char(char32_t c); // Unicode Uppercase
+bool is_word_char(char32_t c);   // re's \w for str patterns: str.isalnum() or '_'
+int decimal_value(char32_t c);   // 0-9 for a Unicode decimal digit (re's \d), else -1
+bool is_lower_char(char32_t c);  // Unicode Lowercase, as str.islower sees one character
+bool is_upper_char(char32_t c);  // Unicode Uppercase
 bool is_titlecase_char(char32_t c);
-void append_title(char32_t c, std::string& out); // str.title() of one character
+void append_title(char32_t c, std::string& out);  // str.title() of one character
 // html.entities.html5[name] (filters_entities.cpp, generated); nullptr when unknown.
 const std::string_view* find_html_entity(std::string_view name);
 
@@ -122,8 +122,8 @@ std::vector<Value> attribute_parts(const Value& attribute);
 
 struct AttrGetter {
     std::vector<Value> parts;
-    Value default_value = Value::none(); // replaces undefined lookups unless None
-    bool lower_strings = false;          // postprocess=ignore_case
+    Value default_value = Value::none();  // replaces undefined lookups unless None
+    bool lower_strings = false;           // postprocess=ignore_case
     Value operator()(Runtime& rt, const Value& item) const;
 };
 AttrGetter make_attrgetter(const Value& attribute, bool ignore_case = false,
@@ -195,4 +195,4 @@ FERRY_FILTER(f_tojson);
 // pprint.pformat(v) with the default width of 80.
 std::string pformat(const Value& v);
 
-} // namespace ferry::tmpl::filter_impl
+}  // namespace ferry::tmpl::filter_impl

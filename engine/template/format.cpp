@@ -39,8 +39,8 @@ Value py_getitem(const Value& obj, const Value& key) {
     }
     case Kind::String: {
         if (!key.is_integral()) {
-            raise(ErrorKind::Type, "string indices must be integers, not '" +
-                                       std::string(type_name(key)) + "'");
+            raise(ErrorKind::Type,
+                  "string indices must be integers, not '" + std::string(type_name(key)) + "'");
         }
         std::u32string cps = utf8_decode(obj.str());
         std::string out;
@@ -52,8 +52,7 @@ Value py_getitem(const Value& obj, const Value& key) {
         if (auto v = obj.object_obj().getitem(key)) return *v;
         raise(ErrorKind::Key, to_repr(key));
     default:
-        raise(ErrorKind::Type,
-              "'" + std::string(type_name(obj)) + "' object is not subscriptable");
+        raise(ErrorKind::Type, "'" + std::string(type_name(obj)) + "' object is not subscriptable");
     }
 }
 
@@ -135,7 +134,8 @@ class BraceFormatter {
             c = s[pos++];
             if (c == '{') raise(ErrorKind::Value, "unexpected '{' in field name");
             if (c == '[') {
-                while (pos < s.size() && s[pos] != ']') ++pos;
+                while (pos < s.size() && s[pos] != ']')
+                    ++pos;
                 continue;
             }
             if (c == '}' || c == ':' || c == '!') break;
@@ -144,8 +144,7 @@ class BraceFormatter {
         if (c == '!' || c == ':') {
             if (c == '!') {
                 if (pos >= s.size()) {
-                    raise(ErrorKind::Value,
-                          "end of string while looking for conversion specifier");
+                    raise(ErrorKind::Value, "end of string while looking for conversion specifier");
                 }
                 f.conversion = s[pos++];
                 if (pos < s.size()) {
@@ -261,8 +260,7 @@ class BraceFormatter {
                 part = rest.substr(pos, end - pos);
                 pos = end + 1;
             } else {
-                raise(ErrorKind::Value,
-                      "Only '.' or '[' may follow ']' in format field specifier");
+                raise(ErrorKind::Value, "Only '.' or '[' may follow ']' in format field specifier");
             }
             if (part.empty()) raise(ErrorKind::Value, "Empty attribute in format string");
             obj = attribute ? attribute_of(obj, utf8_encode(part)) : item_of(obj, part);

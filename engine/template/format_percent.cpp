@@ -31,8 +31,8 @@ std::string escape_str(const Value& v) {
     // Under Markup.__mod__ the argument is a _MarkupEscapeHelper, whose name Python reports.
     std::string type(escape ? "_MarkupEscapeHelper" : type_name(v));
     std::string what = (conv == 'o' || conv == 'x' || conv == 'X') ? "an integer" : "a real number";
-    raise(ErrorKind::Type, "%" + std::string(1, char(conv)) + " format: " + what +
-                               " is required, not " + type);
+    raise(ErrorKind::Type,
+          "%" + std::string(1, char(conv)) + " format: " + what + " is required, not " + type);
 }
 
 // int(v) as _MarkupEscapeHelper.__int__ does it (Python's int() of the wrapped value); a
@@ -89,7 +89,7 @@ std::string format_integer(const Value& arg, char32_t conv, unsigned flags, int6
 }
 
 std::string format_floating(const Value& arg, char32_t conv, unsigned flags, int64_t prec,
-                             bool escape) {
+                            bool escape) {
     double x = 0;
     if (arg.is_number()) {
         x = arg.as_float();
@@ -212,7 +212,8 @@ class PercentFormatter {
         while (pos_ < n) {
             if (fmt_[pos_] != '%') {
                 size_t start = pos_;
-                while (pos_ < n && fmt_[pos_] != '%') ++pos_;
+                while (pos_ < n && fmt_[pos_] != '%')
+                    ++pos_;
                 out += utf8_encode(std::u32string_view(fmt_).substr(start, pos_ - start));
                 continue;
             }
@@ -259,12 +260,18 @@ class PercentFormatter {
         char32_t ch;
         for (;;) {
             ch = read();
-            if (ch == '-') flags |= kLjust;
-            else if (ch == '+') flags |= kSign;
-            else if (ch == ' ') flags |= kBlank;
-            else if (ch == '#') flags |= kAlt;
-            else if (ch == '0') flags |= kZero;
-            else break;
+            if (ch == '-')
+                flags |= kLjust;
+            else if (ch == '+')
+                flags |= kSign;
+            else if (ch == ' ')
+                flags |= kBlank;
+            else if (ch == '#')
+                flags |= kAlt;
+            else if (ch == '0')
+                flags |= kZero;
+            else
+                break;
         }
         if (ch == '*') {
             width = star_arg();
@@ -311,19 +318,28 @@ class PercentFormatter {
             // Under Markup, ascii() sees the argument helper's repr: the escaped repr.
             str = fmt::ascii_escape(escape_ ? escaped(to_repr(v)) : to_repr(v));
             break;
-        case 'd': case 'i': case 'u': case 'o': case 'x': case 'X':
+        case 'd':
+        case 'i':
+        case 'u':
+        case 'o':
+        case 'x':
+        case 'X':
             str = format_integer(v, ch, flags, prec, escape_);
             sign = true;
             break;
-        case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':
+        case 'e':
+        case 'E':
+        case 'f':
+        case 'F':
+        case 'g':
+        case 'G':
             str = format_floating(v, ch, flags, prec, escape_);
             sign = true;
             break;
         case 'c': str = format_char(v, escape_); break;
         default: {
             char buf[96];
-            std::snprintf(buf, sizeof buf,
-                          "unsupported format character '%c' (0x%x) at index %zu",
+            std::snprintf(buf, sizeof buf, "unsupported format character '%c' (0x%x) at index %zu",
                           (ch >= 31 && ch <= 126) ? char(ch) : '?', unsigned(ch), pos_ - 1);
             raise(ErrorKind::Value, buf);
         }

@@ -199,7 +199,9 @@ std::string ascii_escape(std::string_view s) {
     return out;
 }
 
-std::string to_ascii(const Value& v) { return ascii_escape(to_repr(v)); }
+std::string to_ascii(const Value& v) {
+    return ascii_escape(to_repr(v));
+}
 
 std::string int_digits(int64_t v, int base) {
     uint64_t mag = v < 0 ? uint64_t(0) - uint64_t(v) : uint64_t(v);
@@ -215,7 +217,8 @@ size_t cp_offset(std::string_view s, size_t n) {
     size_t i = 0;
     while (i < s.size() && n > 0) {
         ++i;
-        while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xc0) == 0x80) ++i;
+        while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xc0) == 0x80)
+            ++i;
         --n;
     }
     return i;
@@ -242,7 +245,9 @@ struct Spec {
     char32_t type = 0;
 };
 
-bool is_align(char32_t c) { return c == '<' || c == '>' || c == '=' || c == '^'; }
+bool is_align(char32_t c) {
+    return c == '<' || c == '>' || c == '=' || c == '^';
+}
 
 // The digits at pos (any Unicode decimal digits, as CPython's get_integer), or -1 if none.
 int64_t read_integer(std::u32string_view s, size_t& pos) {
@@ -329,9 +334,19 @@ Spec parse_spec(std::string_view text, std::string_view type_name, char32_t defa
     if (pos < s.size()) f.type = s[pos];
     if (f.thousands) {
         switch (f.type) {
-        case 'd': case 'e': case 'f': case 'g': case 'E': case 'G': case '%': case 'F': case 0:
-            break;
-        case 'b': case 'o': case 'x': case 'X':
+        case 'd':
+        case 'e':
+        case 'f':
+        case 'g':
+        case 'E':
+        case 'G':
+        case '%':
+        case 'F':
+        case 0: break;
+        case 'b':
+        case 'o':
+        case 'x':
+        case 'X':
             if (f.thousands == '_') {
                 f.group = 4;
                 break;
@@ -353,7 +368,8 @@ void append_fill(std::string& out, char32_t fill, int64_t n) {
     }
     std::string one;
     utf8_append(fill, one);
-    for (int64_t i = 0; i < n; ++i) out += one;
+    for (int64_t i = 0; i < n; ++i)
+        out += one;
 }
 
 // _PyUnicode_InsertThousandsGrouping: the digits with a separator every `group` of them
@@ -368,7 +384,8 @@ std::string group_digits(std::string_view digits, int64_t min_width, int group, 
         int64_t zeros = std::max<int64_t>(0, len - remaining);
         int64_t chars = std::max<int64_t>(0, std::min(remaining, len));
         if (use_sep) rev += sep;
-        for (int64_t i = 0; i < chars; ++i) rev += digits[--pos];
+        for (int64_t i = 0; i < chars; ++i)
+            rev += digits[--pos];
         rev.append(size_t(zeros), '0');
         remaining -= chars;
     };
@@ -405,8 +422,8 @@ std::string layout_number(const Spec& f, char sign_char, std::string_view prefix
     else if (sign_char == '-')
         sign = '-';
     int64_t n_remainder = int64_t(utf8_length(remainder));
-    int64_t non_digits = (sign ? 1 : 0) + int64_t(prefix.size()) + (has_decimal ? 1 : 0) +
-                         n_remainder;
+    int64_t non_digits =
+        (sign ? 1 : 0) + int64_t(prefix.size()) + (has_decimal ? 1 : 0) + n_remainder;
     int64_t min_width = (f.fill == '0' && f.align == '=') ? f.width - non_digits : 0;
     std::string grouped = digits.empty() ? "" : group_digits(digits, min_width, f.group, sep);
     int64_t padding = f.width - (non_digits + int64_t(grouped.size()));
@@ -499,7 +516,8 @@ std::string format_float(double value, const Spec& f) {
         body.remove_prefix(1);
     }
     size_t ndigits = 0;
-    while (ndigits < body.size() && body[ndigits] >= '0' && body[ndigits] <= '9') ++ndigits;
+    while (ndigits < body.size() && body[ndigits] >= '0' && body[ndigits] <= '9')
+        ++ndigits;
     bool has_decimal = ndigits < body.size() && body[ndigits] == '.';
     std::string_view remainder = body.substr(ndigits + (has_decimal ? 1 : 0));
     char sep = f.type == 'n' ? 0 : f.thousands;
@@ -508,9 +526,20 @@ std::string format_float(double value, const Spec& f) {
 
 std::string format_int(int64_t value, const Spec& f, std::string_view type_name) {
     switch (f.type) {
-    case 'b': case 'c': case 'd': case 'o': case 'x': case 'X': case 'n': break;
-    case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case '%':
-        return format_float(double(value), f);
+    case 'b':
+    case 'c':
+    case 'd':
+    case 'o':
+    case 'x':
+    case 'X':
+    case 'n': break;
+    case 'e':
+    case 'E':
+    case 'f':
+    case 'F':
+    case 'g':
+    case 'G':
+    case '%': return format_float(double(value), f);
     default: unknown_code(f.type, type_name);
     }
     if (f.precision != -1)
@@ -520,8 +549,7 @@ std::string format_int(int64_t value, const Spec& f, std::string_view type_name)
               "Negative zero coercion (z) not allowed in integer format specifier");
     }
     if (f.type == 'c') {
-        if (f.sign)
-            raise(ErrorKind::Value, "Sign not allowed with integer format specifier 'c'");
+        if (f.sign) raise(ErrorKind::Value, "Sign not allowed with integer format specifier 'c'");
         if (f.alternate) {
             raise(ErrorKind::Value,
                   "Alternate form (#) not allowed with integer format specifier 'c'");
@@ -548,7 +576,8 @@ std::string format_int(int64_t value, const Spec& f, std::string_view type_name)
         digits.erase(0, 1);
     }
     if (f.type == 'X')
-        for (char& c : digits) c = char(std::toupper(static_cast<unsigned char>(c)));
+        for (char& c : digits)
+            c = char(std::toupper(static_cast<unsigned char>(c)));
     char sep = f.type == 'n' ? 0 : f.thousands;
     return layout_number(f, sign_char, f.alternate ? prefix : "", digits, false, "", sep);
 }
@@ -572,8 +601,15 @@ std::string format_spec(const Value& value, std::string_view spec) {
         if (spec.empty()) return to_str(value);
         Spec f = parse_spec(spec, "float", 0, '>');
         switch (f.type) {
-        case 0: case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'n': case '%':
-            return format_float(value.as_float(), f);
+        case 0:
+        case 'e':
+        case 'E':
+        case 'f':
+        case 'F':
+        case 'g':
+        case 'G':
+        case 'n':
+        case '%': return format_float(value.as_float(), f);
         default: unknown_code(f.type, "float");
         }
     }

@@ -165,7 +165,7 @@ Ref<DictObj> build_dict(const Args& args) {
         if (src.is_dict()) {
             d->items = src.dict_obj().items;
         } else {
-            if (src.is_undefined()) raise_undefined(src); // Undefined.keys fails
+            if (src.is_undefined()) raise_undefined(src);  // Undefined.keys fails
             std::vector<Value> items = iterate(src);
             for (size_t i = 0; i < items.size(); ++i) {
                 const Value& item = items[i];
@@ -181,7 +181,7 @@ Ref<DictObj> build_dict(const Args& args) {
                                                 std::to_string(i) + " has length " +
                                                 std::to_string(kv.size()) + "; 2 is required");
                 }
-                hash_value(kv[0]); // unhashable keys raise TypeError
+                hash_value(kv[0]);  // unhashable keys raise TypeError
                 d->set(std::move(kv[0]), std::move(kv[1]));
             }
         }
@@ -321,7 +321,7 @@ constexpr std::string_view kLoremWords[] = {
 // equally plausible and renders are reproducible.
 struct LoremRandom {
     uint64_t state = 0x9E3779B97F4A7C15ull;
-    uint64_t next() { // splitmix64
+    uint64_t next() {  // splitmix64
         uint64_t z = (state += 0x9E3779B97F4A7C15ull);
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -449,7 +449,7 @@ struct BuiltinCallable final : Object {
     }
 };
 
-} // namespace
+}  // namespace
 
 Value find_global(std::string_view name) {
     Builtin which;
@@ -470,4 +470,4 @@ Value find_global(std::string_view name) {
     return Value::object(make_ref<BuiltinCallable>(which));
 }
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

@@ -39,7 +39,7 @@ struct FreeLists {
     FreeBlock* head[kClasses];
     uint32_t count[kClasses];
     bool reaper_registered;
-    bool dead; // the thread is ending: free blocks directly
+    bool dead;  // the thread is ending: free blocks directly
 };
 
 constinit thread_local FreeLists t_lists{};
@@ -62,7 +62,7 @@ size_t size_class(size_t size) {
     return size <= kMaxPooled ? (size + kGranule - 1) / kGranule : 0;
 }
 
-} // namespace
+}  // namespace
 
 void* heap_allocate(size_t size) {
     size_t c = size_class(size);
@@ -97,4 +97,4 @@ void heap_release(void* block, size_t size) noexcept {
 
 #endif
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

@@ -135,7 +135,7 @@ bool t_iterable(Runtime&, const Value& v, const Args& args) {
     case Kind::Tuple:
     case Kind::Dict: return true;
     case Kind::Undefined:
-        if (v.is_strict_undefined()) raise_undefined(v); // StrictUndefined.__iter__ raises
+        if (v.is_strict_undefined()) raise_undefined(v);  // StrictUndefined.__iter__ raises
         return true;
     case Kind::Object: return v.object_obj().is_iterable();
     default: return false;
@@ -251,7 +251,7 @@ constexpr bool tests_sorted() {
 }
 static_assert(tests_sorted(), "kTests must be sorted by name");
 
-} // namespace
+}  // namespace
 
 TestFn find_test(std::string_view name) {
     auto it = std::lower_bound(std::begin(kTests), std::end(kTests), name,
@@ -260,4 +260,4 @@ TestFn find_test(std::string_view name) {
     return nullptr;
 }
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

@@ -57,19 +57,26 @@ std::string normalize_newlines(std::string_view s) {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 bool is_name_start(unsigned char c) {
     return c == '_' || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
 }
-bool is_name_char(unsigned char c) { return is_name_start(c) || is_digit(char(c)); }
+bool is_name_char(unsigned char c) {
+    return is_name_start(c) || is_digit(char(c));
+}
 
 class Lexer {
   public:
     Lexer(std::string_view src, const std::string& file) : src_(src), file_(file) {}
 
     std::vector<Token> run() {
-        while (pos_ < src_.size()) lex_data();
+        while (pos_ < src_.size())
+            lex_data();
         tokens_.push_back(Token{TokenType::Eof, "", tokens_.empty() ? 1 : tokens_.back().line,
                                 tokens_.empty() ? 1 : tokens_.back().column});
         return std::move(tokens_);
@@ -135,7 +142,8 @@ class Lexer {
         std::string_view text = src_.substr(start, end - start);
         if (rstrip) {
             size_t e = text.size();
-            while (e > 0 && is_space(text[e - 1])) --e;
+            while (e > 0 && is_space(text[e - 1]))
+                --e;
             text = text.substr(0, e);
         }
         if (!text.empty()) emit(TokenType::Data, std::string(text), line, col);
@@ -149,11 +157,13 @@ class Lexer {
     size_t match_keyword_tag(size_t pos, std::string_view word) const {
         size_t p = pos + 2;
         if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) ++p;
-        while (p < src_.size() && is_space(src_[p])) ++p;
+        while (p < src_.size() && is_space(src_[p]))
+            ++p;
         if (src_.compare(p, word.size(), word) != 0) return 0;
         p += word.size();
         if (p < src_.size() && is_name_char(static_cast<unsigned char>(src_[p]))) return 0;
-        while (p < src_.size() && is_space(src_[p])) ++p;
+        while (p < src_.size() && is_space(src_[p]))
+            ++p;
         if (p < src_.size() && src_[p] == '-') ++p;
         if (src_.compare(p, 2, "%}") != 0) return 0;
         return p + 2 - pos;
@@ -165,7 +175,8 @@ class Lexer {
         bool strip_after_open = src_[tag + open_len - 3] == '-';
         size_t body = tag + open_len;
         if (strip_after_open)
-            while (body < src_.size() && is_space(src_[body])) ++body;
+            while (body < src_.size() && is_space(src_[body]))
+                ++body;
         size_t p = body;
         while (true) {
             p = src_.find("{%", p);
@@ -176,7 +187,8 @@ class Lexer {
                 emit_text(body, p, strip_before);
                 size_t after = p + len;
                 if (src_[p + len - 3] == '-')
-                    while (after < src_.size() && is_space(src_[after])) ++after;
+                    while (after < src_.size() && is_space(src_[after]))
+                        ++after;
                 advance_to(after);
                 return;
             }
@@ -190,7 +202,8 @@ class Lexer {
         if (end == std::string_view::npos) fail("Missing end of comment tag", line, col);
         size_t after = end + 2;
         if (end > tag + 2 && src_[end - 1] == '-')
-            while (after < src_.size() && is_space(src_[after])) ++after;
+            while (after < src_.size() && is_space(src_[after]))
+                ++after;
         advance_to(after);
     }
 
@@ -214,7 +227,8 @@ class Lexer {
                     emit(block ? TokenType::BlockEnd : TokenType::VariableEnd, end_marker, line_,
                          column());
                     size_t after = pos_ + 3;
-                    while (after < src_.size() && is_space(src_[after])) ++after;
+                    while (after < src_.size() && is_space(src_[after]))
+                        ++after;
                     advance_to(after);
                     return;
                 }
@@ -230,7 +244,8 @@ class Lexer {
             } else if (is_name_start(static_cast<unsigned char>(c))) {
                 size_t s = pos_;
                 size_t e = s;
-                while (e < src_.size() && is_name_char(static_cast<unsigned char>(src_[e]))) ++e;
+                while (e < src_.size() && is_name_char(static_cast<unsigned char>(src_[e])))
+                    ++e;
                 emit(TokenType::Name, std::string(src_.substr(s, e - s)), line_, column());
                 advance_to(e);
             } else if (c == '\'' || c == '"') {
@@ -248,7 +263,7 @@ class Lexer {
             // \d+(_\d+)* style runs
             size_t start = p;
             while (p < src_.size() && (pred(src_[p]) || (src_[p] == '_' && p > start &&
-                                                        p + 1 < src_.size() && pred(src_[p + 1]))))
+                                                         p + 1 < src_.size() && pred(src_[p + 1]))))
                 ++p;
             return p;
         };
@@ -377,7 +392,8 @@ class Lexer {
             default:
                 if (e >= '0' && e <= '7') {
                     uint32_t v = uint32_t(e - '0');
-                    for (int k = 0; k < 2 && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '7'; ++k)
+                    for (int k = 0; k < 2 && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '7';
+                         ++k)
                         v = v * 8 + uint32_t(s[++i] - '0');
                     utf8_append(char32_t(v), out);
                 } else {

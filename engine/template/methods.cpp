@@ -20,7 +20,9 @@ namespace methods {
 
 namespace {
 
-[[noreturn]] void type_error(std::string message) { raise(ErrorKind::Type, std::move(message)); }
+[[noreturn]] void type_error(std::string message) {
+    raise(ErrorKind::Type, std::move(message));
+}
 
 std::string plural(size_t n, std::string_view word) {
     return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
@@ -85,11 +87,12 @@ std::vector<const Value*> keywords(const Args& args, std::string_view name,
     }
     if (args.positional.size() > max_positional) {
         if (max_positional == 0) type_error(fn + " takes no positional arguments");
-        type_error(fn + " takes at most " + plural(max_positional, "positional argument") +
-                   " (" + std::to_string(args.positional.size()) + " given)");
+        type_error(fn + " takes at most " + plural(max_positional, "positional argument") + " (" +
+                   std::to_string(args.positional.size()) + " given)");
     }
     std::vector<const Value*> bound(params.size(), nullptr);
-    for (size_t i = 0; i < args.positional.size(); ++i) bound[i] = &args.positional[i];
+    for (size_t i = 0; i < args.positional.size(); ++i)
+        bound[i] = &args.positional[i];
     for (const auto& [key, value] : args.named) {
         auto it = std::find(params.begin(), params.end(), key);
         if (it == params.end())
@@ -191,10 +194,12 @@ double float_fromhex(std::string_view text) {
     if (body.substr(0, 2) == "0x") body.remove_prefix(2);
     size_t i = 0, digits = 0;
     auto is_hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
-    while (i < body.size() && is_hex(body[i])) ++i, ++digits;
+    while (i < body.size() && is_hex(body[i]))
+        ++i, ++digits;
     if (i < body.size() && body[i] == '.') {
         ++i;
-        while (i < body.size() && is_hex(body[i])) ++i, ++digits;
+        while (i < body.size() && is_hex(body[i]))
+            ++i, ++digits;
     }
     if (digits == 0) invalid();
     std::string c_text = "0x" + std::string(body.substr(0, i));
@@ -202,7 +207,8 @@ double float_fromhex(std::string_view text) {
         size_t j = i + 1;
         if (j < body.size() && (body[j] == '+' || body[j] == '-')) ++j;
         size_t exp_digits = j;
-        while (j < body.size() && body[j] >= '0' && body[j] <= '9') ++j;
+        while (j < body.size() && body[j] >= '0' && body[j] <= '9')
+            ++j;
         if (j == exp_digits) invalid();
         c_text += std::string(body.substr(i, j - i));
         i = j;

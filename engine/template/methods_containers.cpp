@@ -56,9 +56,7 @@ struct DictView final : Object {
     std::optional<size_t> length() const override { return d().items.size(); }
     bool contains(const Value& item) const override {
         switch (which) {
-        case Which::Keys:
-            hash_value(item);
-            return d().find(item) != nullptr;
+        case Which::Keys: hash_value(item); return d().find(item) != nullptr;
         case Which::Values:
             for (const auto& kv : d().items)
                 if (tmpl::equals(kv.second, item)) return true;
@@ -91,15 +89,16 @@ Value view(const Value& dict, DictView::Which which) {
 
 // ---- dict -----------------------------------------------------------------------------------
 
-constexpr std::string_view kDictMethods[] = {"clear", "copy",    "fromkeys",   "get",
-                                             "items", "keys",    "pop",        "popitem",
+constexpr std::string_view kDictMethods[] = {"clear",      "copy",   "fromkeys", "get",
+                                             "items",      "keys",   "pop",      "popitem",
                                              "setdefault", "update", "values"};
 
 // dict.update's argument: a mapping, or an iterable of key/value pairs.
 void update_from(DictObj& d, const Value& other) {
     if (other.is_dict()) {
         auto items = other.dict_obj().items;  // a copy: d.update(d) must work
-        for (auto& [k, v] : items) d.set(k, v);
+        for (auto& [k, v] : items)
+            d.set(k, v);
         return;
     }
     if (other.is_object() && other.object_obj().is_mapping()) {
@@ -178,7 +177,8 @@ Value dict_method(Runtime&, const Value& self, std::string_view name, const Args
                   "update expected at most 1 argument, got " + std::to_string(pos.size()));
         }
         if (!pos.empty()) update_from(d, pos[0]);
-        for (const auto& [k, v] : args.named) d.set(Value::string(k), v);
+        for (const auto& [k, v] : args.named)
+            d.set(Value::string(k), v);
         return Value::none();
     }
     if (name == "copy") {
@@ -205,8 +205,8 @@ Value dict_method(Runtime&, const Value& self, std::string_view name, const Args
 
 // ---- list and tuple ------------------------------------------------------------------------
 
-constexpr std::string_view kListMethods[] = {"append", "clear",  "copy",    "count",
-                                             "extend", "index",  "insert",  "pop",
+constexpr std::string_view kListMethods[] = {"append", "clear",   "copy",   "count",
+                                             "extend", "index",   "insert", "pop",
                                              "remove", "reverse", "sort"};
 
 // Python's list.sort: timsort, whose comparisons (and so which TypeError an unorderable pair
@@ -224,10 +224,12 @@ std::vector<size_t> python_sort_order(const std::vector<Value>& keys, bool rever
     } else if (n >= 2) {
         size_t run = 2;
         if (lt(order[1], order[0])) {
-            while (run < n && lt(order[run], order[run - 1])) ++run;
+            while (run < n && lt(order[run], order[run - 1]))
+                ++run;
             std::reverse(order.begin(), order.begin() + long(run));
         } else {
-            while (run < n && !lt(order[run], order[run - 1])) ++run;
+            while (run < n && !lt(order[run], order[run - 1]))
+                ++run;
         }
         for (size_t start = run; start < n; ++start) {
             size_t pivot = order[start];
@@ -262,8 +264,8 @@ Value sequence_index(const Value& self, const Args& args, bool tuple) {
     positional(args, tuple ? "tuple.index" : "list.index", "index", 1, 3);
     const auto& items = self.list_obj().items;
     size_t start = args.positional.size() > 1 ? clamp_bound(args.positional[1], items.size()) : 0;
-    size_t stop = args.positional.size() > 2 ? clamp_bound(args.positional[2], items.size())
-                                             : items.size();
+    size_t stop =
+        args.positional.size() > 2 ? clamp_bound(args.positional[2], items.size()) : items.size();
     // Compare against the live list: an item's __eq__ cannot mutate it here.
     for (size_t i = start; i < stop && i < items.size(); ++i)
         if (equals(items[i], args.positional[0])) return Value::integer(int64_t(i));
@@ -350,7 +352,8 @@ Value list_method(Runtime& rt, const Value& self, std::string_view name, const A
     }
     std::vector<Value> snapshot = items;
     std::vector<size_t> order = python_sort_order(keys, reverse);
-    for (size_t i = 0; i < order.size(); ++i) items[i] = snapshot[order[i]];
+    for (size_t i = 0; i < order.size(); ++i)
+        items[i] = snapshot[order[i]];
     return Value::none();
 }
 
@@ -363,8 +366,12 @@ bool listed(const std::string_view (&names)[N], std::string_view name) {
 
 namespace methods {
 
-bool is_dict_method(std::string_view name) { return listed(kDictMethods, name); }
-bool is_list_method(std::string_view name) { return listed(kListMethods, name); }
+bool is_dict_method(std::string_view name) {
+    return listed(kDictMethods, name);
+}
+bool is_list_method(std::string_view name) {
+    return listed(kListMethods, name);
+}
 
 Value call_dict_method(Runtime& rt, const Value& self, std::string_view name, const Args& args) {
     return dict_method(rt, self, name, args);

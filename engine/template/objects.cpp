@@ -22,23 +22,22 @@ struct MacroObj final : Object {
     const Stmt* def;
     const ParsedTemplate* tmpl;
     Ref<Scope> closure;
-    bool autoescape; // where the macro was defined: how its body escapes
+    bool autoescape;  // where the macro was defined: how its body escapes
     std::string name;
 
     MacroObj(const Stmt& d, const ParsedTemplate* t, Ref<Scope> c, bool ae, std::string n)
         : def(&d), tmpl(t), closure(std::move(c)), autoescape(ae), name(std::move(n)) {}
 
     std::string_view type_name() const override { return "Macro"; }
-    void repr(std::string& out) const override {
-        out += "<Macro '" + name + "'>";
-    }
+    void repr(std::string& out) const override { out += "<Macro '" + name + "'>"; }
     bool is_callable() const override { return true; }
 
     std::optional<Value> getattr(std::string_view attr) const override {
         if (attr == "name") return Value::string(name);
         if (attr == "arguments") {
             std::vector<Value> names;
-            for (const auto& p : def->params) names.push_back(Value::string(p.name));
+            for (const auto& p : def->params)
+                names.push_back(Value::string(p.name));
             return Value::tuple(std::move(names));
         }
         if (attr == "catch_kwargs") return Value::boolean(def->catch_kwargs);
@@ -70,7 +69,7 @@ struct MacroObj final : Object {
         scope->vars.reserve(count + 3);  // parameters plus caller/varargs/kwargs: one allocation
         // Keyword arguments are consumed as Macro.__call__ pops them from its kwargs: the first
         // unconsumed one of a name binds; what is left over goes to `kwargs` or is an error.
-        std::vector<char> consumed(args.named.size(), 0); // no allocation when there are none
+        std::vector<char> consumed(args.named.size(), 0);  // no allocation when there are none
         auto take_kwarg = [&](std::string_view key) -> const Value* {
             for (size_t k = 0; k < args.named.size(); ++k) {
                 if (!consumed[k] && args.named[k].first == key) {
@@ -118,7 +117,8 @@ struct MacroObj final : Object {
         }
         if (def->catch_varargs) {
             std::vector<Value> rest;
-            for (size_t i = count; i < args.positional.size(); ++i) rest.push_back(args.positional[i]);
+            for (size_t i = count; i < args.positional.size(); ++i)
+                rest.push_back(args.positional[i]);
             scope->add("varargs", Value::tuple(std::move(rest)));
         } else if (args.positional.size() > count) {
             raise(ErrorKind::Type, "macro '" + name + "' takes not more than " +
@@ -132,14 +132,17 @@ struct MacroObj final : Object {
         auto saved = r.save();
         try {
             r.enter(scope, &out, &frame);
-            r.set_autoescape(autoescape); // the body escapes as where it was defined
+            r.set_autoescape(autoescape);  // the body escapes as where it was defined
             // Defaults are evaluated at call time, in the macro's scope, left to right, so a
             // default may refer to an earlier parameter.
             for (size_t i = 0; i < count; ++i) {
                 Value v;
-                if (bound[i]) v = *bound[i];
-                else if (params[i].default_value) v = r.eval(*params[i].default_value);
-                else v = r.make_undefined("parameter '" + params[i].name + "' was not provided");
+                if (bound[i])
+                    v = *bound[i];
+                else if (params[i].default_value)
+                    v = r.eval(*params[i].default_value);
+                else
+                    v = r.make_undefined("parameter '" + params[i].name + "' was not provided");
                 scope->set(params[i].name, params[i].tag, std::move(v));
             }
             r.exec_body(def->body);
@@ -166,8 +169,8 @@ struct LoopObj final : Object {
 
     std::string_view type_name() const override { return "LoopContext"; }
     void repr(std::string& out) const override {
-        out += "<LoopContext " + std::to_string(index0 + 1) + "/" + std::to_string(items.size()) +
-               ">";
+        out +=
+            "<LoopContext " + std::to_string(index0 + 1) + "/" + std::to_string(items.size()) + ">";
     }
     bool is_callable() const override { return true; }
 
@@ -188,8 +191,10 @@ struct LoopObj final : Object {
             Ref<Scope> outer = renderer->scope()->parent;
             renderer->enter(outer, &buffer, renderer->frame());
             Renderer::DepthGuard guard(*renderer);
-            if (!children.empty()) renderer->exec_for_items(*loop_stmt, std::move(children), depth0 + 1);
-            else renderer->exec_body(loop_stmt->else_body);
+            if (!children.empty())
+                renderer->exec_for_items(*loop_stmt, std::move(children), depth0 + 1);
+            else
+                renderer->exec_body(loop_stmt->else_body);
         } catch (...) {
             renderer->restore(saved);
             throw;
@@ -321,10 +326,10 @@ bool call_macro_into(Renderer& r, const Value& callee, const Args& args, std::st
     return true;
 }
 
-Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure,
-                 bool autoescape, std::string name) {
-    return Value::object(make_ref<MacroObj>(def, tmpl, std::move(closure), autoescape,
-                                            std::move(name)));
+Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure, bool autoescape,
+                 std::string name) {
+    return Value::object(
+        make_ref<MacroObj>(def, tmpl, std::move(closure), autoescape, std::move(name)));
 }
 
 Value make_loop(Renderer& r, const Stmt& loop_stmt, std::vector<Value> items, int depth) {
@@ -353,7 +358,9 @@ void clear_module(const Value& module) {
     if (auto* m = dynamic_cast<ModuleObj*>(&module.object_obj())) m->exports->clear();
 }
 
-Value make_self_reference(TemplateFrame* frame) { return Value::object(make_ref<SelfRef>(*frame)); }
+Value make_self_reference(TemplateFrame* frame) {
+    return Value::object(make_ref<SelfRef>(*frame));
+}
 
 Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame) {
     return Value::object(make_ref<BlockCall>(block_name, level, *frame));

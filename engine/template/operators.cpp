@@ -24,7 +24,8 @@ Value repeat(const Value& seq, int64_t times, size_t max_size) {
         }
         std::string out;
         out.reserve(s.size() * size_t(times));
-        for (int64_t i = 0; i < times; ++i) out += s;
+        for (int64_t i = 0; i < times; ++i)
+            out += s;
         return Value::string(std::move(out), seq.is_safe());
     }
     const auto& items = seq.list_obj().items;
@@ -33,7 +34,8 @@ Value repeat(const Value& seq, int64_t times, size_t max_size) {
     }
     std::vector<Value> out;
     out.reserve(items.size() * size_t(times));
-    for (int64_t i = 0; i < times; ++i) out.insert(out.end(), items.begin(), items.end());
+    for (int64_t i = 0; i < times; ++i)
+        out.insert(out.end(), items.begin(), items.end());
     return seq.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));
 }
 
@@ -42,7 +44,8 @@ Value add(const Value& a, const Value& b) {
         if (a.is_float() || b.is_float()) return Value::floating(a.as_float() + b.as_float());
         return Value::integer(checked_add(a.as_int(), b.as_int()));
     }
-    if (a.is_string() && b.is_string()) return markup_concat(a.str(), a.is_safe(), b.str(), b.is_safe());
+    if (a.is_string() && b.is_string())
+        return markup_concat(a.str(), a.is_safe(), b.str(), b.is_safe());
     if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
         std::vector<Value> out = a.list_obj().items;
         out.insert(out.end(), b.list_obj().items.begin(), b.list_obj().items.end());
@@ -102,8 +105,10 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, size_t max_
             if (a.is_float() || b.is_float()) return Value::floating(a.as_float() * b.as_float());
             return Value::integer(checked_mul(a.as_int(), b.as_int()));
         }
-        if ((a.is_string() || a.is_sequence()) && b.is_integral()) return repeat(a, b.as_int(), max_size);
-        if (a.is_integral() && (b.is_string() || b.is_sequence())) return repeat(b, a.as_int(), max_size);
+        if ((a.is_string() || a.is_sequence()) && b.is_integral())
+            return repeat(a, b.as_int(), max_size);
+        if (a.is_integral() && (b.is_string() || b.is_sequence()))
+            return repeat(b, a.as_int(), max_size);
         if (a.is_string() || a.is_sequence() || b.is_string() || b.is_sequence()) {
             const Value& other = (a.is_string() || a.is_sequence()) ? b : a;
             raise(ErrorKind::Type, "can't multiply sequence by non-int of type '" +
@@ -124,12 +129,13 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, size_t max_
             int64_t x = a.as_int(), y = b.as_int();
             if (x % y == 0 && std::llabs(x / y) < (int64_t(1) << 53))
                 return Value::floating(double(x / y));
-            return Value::floating(static_cast<double>(static_cast<long double>(x) /
-                                                       static_cast<long double>(y)));
+            return Value::floating(
+                static_cast<double>(static_cast<long double>(x) / static_cast<long double>(y)));
         }
         return Value::floating(a.as_float() / b.as_float());
     case '%':
-        if (a.is_string()) return Value::string(percent_format(a.str(), b, a.is_safe()), a.is_safe());
+        if (a.is_string())
+            return Value::string(percent_format(a.str(), b, a.is_safe()), a.is_safe());
         if (!a.is_number() || !b.is_number()) unsupported("%", a, b);
         if (a.is_float() || b.is_float())
             return Value::floating(float_mod(a.as_float(), b.as_float()));

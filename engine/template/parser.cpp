@@ -15,10 +15,10 @@ namespace parser_impl {
 namespace {
 
 constexpr std::string_view kStatementKeywords[] = {
-    "for", "if", "block", "extends", "print", "macro", "include",
-    "from", "import", "set", "with", "autoescape", "call", "filter"};
+    "for",  "if",     "block", "extends", "print",      "macro", "include",
+    "from", "import", "set",   "with",    "autoescape", "call",  "filter"};
 
-} // namespace
+}  // namespace
 
 // ---- statements -------------------------------------------------------------------
 
@@ -391,8 +391,10 @@ void scan_body(const Body& body, Stmt& macro) {
         scan_expr(s->target.get(), macro);
         scan_expr(s->condition.get(), macro);
         scan_expr(s->call.get(), macro);
-        for (const auto& v : s->values) scan_expr(v.get(), macro);
-        for (const auto& p : s->params) scan_expr(p.default_value.get(), macro);
+        for (const auto& v : s->values)
+            scan_expr(v.get(), macro);
+        for (const auto& p : s->params)
+            scan_expr(p.default_value.get(), macro);
         scan_body(s->body, macro);
         scan_body(s->else_body, macro);
     }
@@ -401,26 +403,36 @@ void scan_body(const Body& body, Stmt& macro) {
 void scan_expr(const Expr* e, Stmt& macro) {
     if (!e) return;
     if (e->kind == ExprKind::Name) {
-        if (e->name == "varargs") macro.catch_varargs = true;
-        else if (e->name == "kwargs") macro.catch_kwargs = true;
-        else if (e->name == "caller") macro.uses_caller = true;
+        if (e->name == "varargs")
+            macro.catch_varargs = true;
+        else if (e->name == "kwargs")
+            macro.catch_kwargs = true;
+        else if (e->name == "caller")
+            macro.uses_caller = true;
     }
-    for (const Expr* sub : {e->a.get(), e->b.get(), e->c.get(), e->slice_start.get(),
-                            e->slice_stop.get(), e->slice_step.get(), e->args.dyn_args.get(),
-                            e->args.dyn_kwargs.get()})
+    for (const Expr* sub :
+         {e->a.get(), e->b.get(), e->c.get(), e->slice_start.get(), e->slice_stop.get(),
+          e->slice_step.get(), e->args.dyn_args.get(), e->args.dyn_kwargs.get()})
         scan_expr(sub, macro);
-    for (const auto& p : e->args.positional) scan_expr(p.get(), macro);
-    for (const auto& p : e->args.named) scan_expr(p.second.get(), macro);
-    for (const auto& i : e->items) scan_expr(i.get(), macro);
-    for (const auto& v : e->values) scan_expr(v.get(), macro);
-    for (const auto& o : e->ops) scan_expr(o.second.get(), macro);
+    for (const auto& p : e->args.positional)
+        scan_expr(p.get(), macro);
+    for (const auto& p : e->args.named)
+        scan_expr(p.second.get(), macro);
+    for (const auto& i : e->items)
+        scan_expr(i.get(), macro);
+    for (const auto& v : e->values)
+        scan_expr(v.get(), macro);
+    for (const auto& o : e->ops)
+        scan_expr(o.second.get(), macro);
 }
 
-} // namespace
+}  // namespace
 
-void Parser::scan_magic_names(const Body& body, Stmt& macro) { scan_body(body, macro); }
+void Parser::scan_magic_names(const Body& body, Stmt& macro) {
+    scan_body(body, macro);
+}
 
-} // namespace parser_impl
+}  // namespace parser_impl
 
 using parser_impl::Parser;
 
@@ -435,7 +447,8 @@ ExprPtr parse_expression(std::string_view source, const std::string& name) {
     std::vector<Token> tokens = tokenize(wrapped, name);
     // Drop the begin/end markers; keep the Eof.
     std::vector<Token> inner;
-    for (size_t i = 1; i + 2 < tokens.size(); ++i) inner.push_back(std::move(tokens[i]));
+    for (size_t i = 1; i + 2 < tokens.size(); ++i)
+        inner.push_back(std::move(tokens[i]));
     inner.push_back(tokens.back());
     return Parser(std::move(inner), name).parse_standalone_expression();
 }

@@ -106,9 +106,9 @@ ExprPtr Parser::parse_condexpr() {
         ExprPtr expr3;
         if (skip_name("else")) expr3 = parse_condexpr();
         auto node = make(ExprKind::CondExpr, start);
-        node->a = std::move(expr2); // test
-        node->b = std::move(expr1); // value when true
-        node->c = std::move(expr3); // value when false (may be null)
+        node->a = std::move(expr2);  // test
+        node->b = std::move(expr1);  // value when true
+        node->c = std::move(expr3);  // value when false (may be null)
         expr1 = bounded(std::move(node));
     }
     return expr1;
@@ -515,4 +515,4 @@ ExprPtr Parser::parse_test(ExprPtr node) {
     return bounded(std::move(n));
 }
 
-} // namespace ferry::tmpl::parser_impl
+}  // namespace ferry::tmpl::parser_impl

@@ -216,4 +216,4 @@ class Parser {
     int nesting_ = 0;
 };
 
-} // namespace ferry::tmpl::parser_impl
+}  // namespace ferry::tmpl::parser_impl

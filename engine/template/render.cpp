@@ -18,7 +18,7 @@ namespace {
 // The pools of the last render that ended on this thread (see RenderPools). A render nested
 // in another (while the outer one holds them) starts with empty pools.
 thread_local std::unique_ptr<RenderPools> t_idle_pools;
-} // namespace
+}  // namespace
 
 Renderer::Renderer(Environment& env, const RenderOptions& options)
     : env_(env), options_(options), pools_(std::move(t_idle_pools)) {
@@ -39,7 +39,7 @@ void Renderer::locate(TemplateError& err, int line, int column) const {
 
 Ref<Scope> Renderer::make_context(const Value& vars, size_t size_hint) {
     auto ctx = make_ref<Scope>();
-    ctx->reserve(std::max<size_t>(size_hint, 16)); // top-level sets land here
+    ctx->reserve(std::max<size_t>(size_hint, 16));  // top-level sets land here
     if (vars.is_dict()) {
         ctx->fallback = &vars.dict_obj();
         ctx->fallback_owner = vars;
@@ -61,8 +61,10 @@ void Renderer::write(std::string_view text) {
 
 void Renderer::write_value(const Value& v) {
     if (v.is_string()) {
-        if (autoescape_ && !v.is_safe()) append_html_escaped(v.str(), *out_);
-        else out_->append(v.str());
+        if (autoescape_ && !v.is_safe())
+            append_html_escaped(v.str(), *out_);
+        else
+            out_->append(v.str());
     } else if (autoescape_ && !(v.is_object())) {
         std::string text;
         append_str(v, text);
@@ -102,7 +104,8 @@ void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::
             for (const ParsedTemplate* s : seen) {
                 if (s == current) {
                     std::string path;
-                    for (const ParsedTemplate* t : seen) path += t->name + " -> ";
+                    for (const ParsedTemplate* t : seen)
+                        path += t->name + " -> ";
                     raise(ErrorKind::Limit, "extends loop: " + path + current->name);
                 }
             }
@@ -127,7 +130,8 @@ void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::
 }
 
 void Renderer::exec_body(const Body& body) {
-    for (const auto& s : body) exec(*s);
+    for (const auto& s : body)
+        exec(*s);
 }
 
 void Renderer::exec(const Stmt& s) {
@@ -178,7 +182,7 @@ void Renderer::exec_if(const Stmt& s) {
     // An elif is parsed as an If that is the only statement of the else body.
     bool condition;
     {
-        Value holder; // not kept alive through the body
+        Value holder;  // not kept alive through the body
         condition = truthy(operand(*s.expr, holder));
     }
     exec_body(condition ? s.body : s.else_body);
@@ -252,9 +256,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
 
 void Renderer::assign(const Expr& target, const Value& value) {
     switch (target.kind) {
-    case ExprKind::Name:
-        scope_->set(target.name, name_tag_of(target), value);
-        return;
+    case ExprKind::Name: scope_->set(target.name, name_tag_of(target), value); return;
     case ExprKind::Tuple: {
         ItemsView parts(value);
         size_t want = target.items.size();
@@ -267,13 +269,13 @@ void Renderer::assign(const Expr& target, const Value& value) {
                                         std::to_string(want) + ", got " +
                                         std::to_string(parts.size()) + ")");
         }
-        for (size_t i = 0; i < want; ++i) assign(*target.items[i], parts[i]);
+        for (size_t i = 0; i < want; ++i)
+            assign(*target.items[i], parts[i]);
         return;
     }
     case ExprKind::NSRef: {
         const Value* ns = scope_->lookup(target.name);
-        if (!ns || !ns->is_object() ||
-            !ns->object_obj().setattr(target.a->value.str(), value)) {
+        if (!ns || !ns->is_object() || !ns->object_obj().setattr(target.a->value.str(), value)) {
             raise(ErrorKind::Runtime, "cannot assign attribute on non-namespace object");
         }
         return;
@@ -282,7 +284,9 @@ void Renderer::assign(const Expr& target, const Value& value) {
     }
 }
 
-void Renderer::exec_set(const Stmt& s) { assign(*s.target, eval(*s.expr)); }
+void Renderer::exec_set(const Stmt& s) {
+    assign(*s.target, eval(*s.expr));
+}
 
 void Renderer::exec_set_block(const Stmt& s) {
     std::string buffer;
@@ -301,7 +305,8 @@ void Renderer::exec_set_block(const Stmt& s) {
 }
 
 void Renderer::exec_macro(const Stmt& s) {
-    scope_->set(s.text, make_macro(s, frame_ ? frame_->tmpl : nullptr, scope_, autoescape_, s.text));
+    scope_->set(s.text,
+                make_macro(s, frame_ ? frame_->tmpl : nullptr, scope_, autoescape_, s.text));
     cyclic_.push_back(scope_);
 }
 
@@ -325,7 +330,8 @@ void Renderer::exec_call_block(const Stmt& s) {
 Value Renderer::apply_filter_chain(const Expr& chain, Value subject) {
     // The chain was parsed with a null innermost subject: apply from the inside out.
     std::vector<const Expr*> filters;
-    for (const Expr* f = &chain; f; f = f->a.get()) filters.push_back(f);
+    for (const Expr* f = &chain; f; f = f->a.get())
+        filters.push_back(f);
     for (auto it = filters.rbegin(); it != filters.rend(); ++it) {
         const Expr& f = **it;
         Args args;
@@ -372,11 +378,13 @@ void Renderer::exec_autoescape(const Stmt& s) {
 
 void Renderer::exec_with(const Stmt& s) {
     std::vector<Value> values;
-    for (const auto& v : s.values) values.push_back(eval(*v));
+    for (const auto& v : s.values)
+        values.push_back(eval(*v));
     Saved saved = save();
     try {
         scope_ = make_ref<Scope>(scope_);
-        for (size_t i = 0; i < s.targets.size(); ++i) assign(*s.targets[i], values[i]);
+        for (size_t i = 0; i < s.targets.size(); ++i)
+            assign(*s.targets[i], values[i]);
         exec_body(s.body);
     } catch (...) {
         restore(saved);
@@ -439,8 +447,7 @@ void Renderer::exec_extends(const Stmt& s) {
     frame_->extended = true;
 }
 
-std::shared_ptr<const ParsedTemplate> Renderer::load_named(const Value& name,
-                                                           bool ignore_missing) {
+std::shared_ptr<const ParsedTemplate> Renderer::load_named(const Value& name, bool ignore_missing) {
     if (name.is_sequence()) {
         std::string tried;
         for (const Value& candidate : name.list_obj().items) {
@@ -450,13 +457,12 @@ std::shared_ptr<const ParsedTemplate> Renderer::load_named(const Value& name,
             tried += to_repr(candidate);
         }
         if (ignore_missing) return nullptr;
-        raise(ErrorKind::NotFound,
-              "none of the templates given were found: [" + tried + "]");
+        raise(ErrorKind::NotFound, "none of the templates given were found: [" + tried + "]");
     }
     if (name.is_undefined()) raise_undefined(name);
     if (!name.is_string()) {
-        raise(ErrorKind::Type, "template name must be a string, not " +
-                                   std::string(type_name(name)));
+        raise(ErrorKind::Type,
+              "template name must be a string, not " + std::string(type_name(name)));
     }
     std::string n(name.str());
     try {

@@ -36,7 +36,7 @@ struct ScopeVar {
 struct Scope : HeapObject {
     std::vector<ScopeVar> vars;         // read freely; change only through set/add/clear
     const DictObj* fallback = nullptr;  // the render's input vars (read-only)
-    Value fallback_owner;                // keeps fallback alive
+    Value fallback_owner;               // keeps fallback alive
     Ref<Scope> parent;
     bool persistent = false;  // a cached module's context: outlives renders on purpose
 
@@ -113,7 +113,7 @@ struct Scope : HeapObject {
     void indexed(size_t pos) {
         if (index_.empty() && vars.size() < kIndexFrom) return;
         if (index_.size() < 2 * vars.size()) {
-            reserve(vars.size()); // indexes every variable, pos included
+            reserve(vars.size());  // indexes every variable, pos included
             return;
         }
         insert_slot(pos);
@@ -145,9 +145,9 @@ struct SharedBlocks : HeapObject {
 // State shared by one template's top-level render and what it extends.
 struct TemplateFrame {
     const ParsedTemplate* tmpl = nullptr;
-    Ref<Scope> context;                  // the root scope
-    Ref<SharedBlocks> blocks;            // shared with the extends chain
-    bool extended = false;               // an {% extends %} ran: top-level output is dropped
+    Ref<Scope> context;        // the root scope
+    Ref<SharedBlocks> blocks;  // shared with the extends chain
+    bool extended = false;     // an {% extends %} ran: top-level output is dropped
     std::shared_ptr<const ParsedTemplate> parent;
 };
 
@@ -384,8 +384,8 @@ class Renderer final : public Runtime {
 };
 
 // Engine objects the renderer creates (objects.cpp).
-Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure,
-                 bool autoescape, std::string name);
+Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure, bool autoescape,
+                 std::string name);
 // Calls callee into out when it is a macro whose result a print would write unchanged (the
 // common `{{ cell(x) }}`): no intermediate string. False, with nothing done, otherwise.
 bool call_macro_into(Renderer& r, const Value& callee, const Args& args, std::string& out);

@@ -13,8 +13,12 @@ namespace {
 using U32 = std::u32string;
 using U32View = std::u32string_view;
 
-U32 U(std::string_view s) { return utf8_decode(s); }
-std::string E(U32View s) { return utf8_encode(s); }
+U32 U(std::string_view s) {
+    return utf8_decode(s);
+}
+std::string E(U32View s) {
+    return utf8_encode(s);
+}
 
 // ---- characters ---------------------------------------------------------------------------
 
@@ -24,11 +28,16 @@ bool is_titlecase(char32_t c) {  // category Lt
            c == 0x1FCC || c == 0x1FFC;
 }
 // Python's Uppercase/Lowercase: glibc's classes, except that glibc counts titlecase letters.
-bool py_isupper(char32_t c) { return char_is_upper(c) && !is_titlecase(c); }
-bool py_islower(char32_t c) { return char_is_lower(c) && !is_titlecase(c); }
+bool py_isupper(char32_t c) {
+    return char_is_upper(c) && !is_titlecase(c);
+}
+bool py_islower(char32_t c) {
+    return char_is_lower(c) && !is_titlecase(c);
+}
 
 void append_cps(const char32_t* s, U32& out) {
-    while (*s) out += *s++;
+    while (*s)
+        out += *s++;
 }
 
 void upper_full(char32_t c, U32& out) {
@@ -127,14 +136,16 @@ bool is_title_string(std::string_view s) {
 std::string do_upper(std::string_view s) {
     if (is_ascii_only(s)) return str_upper(s);
     U32 out;
-    for (char32_t c : U(s)) upper_full(c, out);
+    for (char32_t c : U(s))
+        upper_full(c, out);
     return E(out);
 }
 
 std::string do_lower(std::string_view s) {
     if (is_ascii_only(s)) return str_lower(s);
     U32 cps = U(s), out;
-    for (size_t i = 0; i < cps.size(); ++i) lower_full(cps, i, out);
+    for (size_t i = 0; i < cps.size(); ++i)
+        lower_full(cps, i, out);
     return E(out);
 }
 

@@ -35,30 +35,30 @@ struct MethodInfo {
 };
 
 constexpr MethodInfo kMethods[] = {
-    {"capitalize", MarkupRule::Wrapped},  {"casefold", MarkupRule::Plain},
-    {"center", MarkupRule::Wrapped},      {"count", MarkupRule::Plain},
-    {"endswith", MarkupRule::Plain},      {"expandtabs", MarkupRule::Wrapped},
-    {"find", MarkupRule::Plain},          {"format", MarkupRule::Own},
-    {"format_map", MarkupRule::Plain},    {"index", MarkupRule::Plain},
-    {"isalnum", MarkupRule::Plain},       {"isalpha", MarkupRule::Plain},
-    {"isascii", MarkupRule::Plain},       {"isdecimal", MarkupRule::Plain},
-    {"isdigit", MarkupRule::Plain},       {"isidentifier", MarkupRule::Plain},
-    {"islower", MarkupRule::Plain},       {"isnumeric", MarkupRule::Plain},
-    {"isprintable", MarkupRule::Plain},   {"isspace", MarkupRule::Plain},
-    {"istitle", MarkupRule::Plain},       {"isupper", MarkupRule::Plain},
-    {"join", MarkupRule::Own},            {"ljust", MarkupRule::Wrapped},
-    {"lower", MarkupRule::Wrapped},       {"lstrip", MarkupRule::Wrapped},
-    {"maketrans", MarkupRule::Plain},     {"partition", MarkupRule::Pieces},
-    {"removeprefix", MarkupRule::Plain},  {"removesuffix", MarkupRule::Plain},
-    {"replace", MarkupRule::Wrapped},     {"rfind", MarkupRule::Plain},
-    {"rindex", MarkupRule::Plain},        {"rjust", MarkupRule::Wrapped},
-    {"rpartition", MarkupRule::Pieces},   {"rsplit", MarkupRule::Pieces},
-    {"rstrip", MarkupRule::Wrapped},      {"split", MarkupRule::Pieces},
-    {"splitlines", MarkupRule::Pieces},   {"startswith", MarkupRule::Plain},
-    {"strip", MarkupRule::Wrapped},       {"swapcase", MarkupRule::Wrapped},
-    {"title", MarkupRule::Wrapped},       {"translate", MarkupRule::Wrapped},
-    {"upper", MarkupRule::Wrapped},       {"zfill", MarkupRule::Wrapped},
-    {"escape", MarkupRule::Own, true},    {"striptags", MarkupRule::Own, true},
+    {"capitalize", MarkupRule::Wrapped}, {"casefold", MarkupRule::Plain},
+    {"center", MarkupRule::Wrapped},     {"count", MarkupRule::Plain},
+    {"endswith", MarkupRule::Plain},     {"expandtabs", MarkupRule::Wrapped},
+    {"find", MarkupRule::Plain},         {"format", MarkupRule::Own},
+    {"format_map", MarkupRule::Plain},   {"index", MarkupRule::Plain},
+    {"isalnum", MarkupRule::Plain},      {"isalpha", MarkupRule::Plain},
+    {"isascii", MarkupRule::Plain},      {"isdecimal", MarkupRule::Plain},
+    {"isdigit", MarkupRule::Plain},      {"isidentifier", MarkupRule::Plain},
+    {"islower", MarkupRule::Plain},      {"isnumeric", MarkupRule::Plain},
+    {"isprintable", MarkupRule::Plain},  {"isspace", MarkupRule::Plain},
+    {"istitle", MarkupRule::Plain},      {"isupper", MarkupRule::Plain},
+    {"join", MarkupRule::Own},           {"ljust", MarkupRule::Wrapped},
+    {"lower", MarkupRule::Wrapped},      {"lstrip", MarkupRule::Wrapped},
+    {"maketrans", MarkupRule::Plain},    {"partition", MarkupRule::Pieces},
+    {"removeprefix", MarkupRule::Plain}, {"removesuffix", MarkupRule::Plain},
+    {"replace", MarkupRule::Wrapped},    {"rfind", MarkupRule::Plain},
+    {"rindex", MarkupRule::Plain},       {"rjust", MarkupRule::Wrapped},
+    {"rpartition", MarkupRule::Pieces},  {"rsplit", MarkupRule::Pieces},
+    {"rstrip", MarkupRule::Wrapped},     {"split", MarkupRule::Pieces},
+    {"splitlines", MarkupRule::Pieces},  {"startswith", MarkupRule::Plain},
+    {"strip", MarkupRule::Wrapped},      {"swapcase", MarkupRule::Wrapped},
+    {"title", MarkupRule::Wrapped},      {"translate", MarkupRule::Wrapped},
+    {"upper", MarkupRule::Wrapped},      {"zfill", MarkupRule::Wrapped},
+    {"escape", MarkupRule::Own, true},   {"striptags", MarkupRule::Own, true},
 };
 
 const MethodInfo* find_method(std::string_view name) {
@@ -67,9 +67,13 @@ const MethodInfo* find_method(std::string_view name) {
     return nullptr;
 }
 
-[[noreturn]] void type_error(std::string message) { raise(ErrorKind::Type, std::move(message)); }
+[[noreturn]] void type_error(std::string message) {
+    raise(ErrorKind::Type, std::move(message));
+}
 
-std::string tname(const Value& v) { return std::string(type_name(v)); }
+std::string tname(const Value& v) {
+    return std::string(type_name(v));
+}
 
 // "'int'", built without `"'" + std::string`, which trips a false GCC 12 -Wrestrict warning.
 std::string quoted_type(const Value& v) {
@@ -79,8 +83,12 @@ std::string quoted_type(const Value& v) {
     return out;
 }
 
-U32 U(std::string_view s) { return utf8_decode(s); }
-std::string E(U32View s) { return utf8_encode(s); }
+U32 U(std::string_view s) {
+    return utf8_decode(s);
+}
+std::string E(U32View s) {
+    return utf8_encode(s);
+}
 
 std::string escaped(std::string_view s) {
     std::string out;
@@ -193,9 +201,11 @@ U32 strip_impl(U32View s, const Value* chars, std::string_view name, bool left, 
     };
     size_t b = 0, e = s.size();
     if (left)
-        while (b < e && strippable(s[b])) ++b;
+        while (b < e && strippable(s[b]))
+            ++b;
     if (right)
-        while (e > b && strippable(s[e - 1])) --e;
+        while (e > b && strippable(s[e - 1]))
+            --e;
     return U32(s.substr(b, e - b));
 }
 
@@ -207,27 +217,33 @@ std::vector<U32> split_impl(U32View s, const Value* sep_arg, int64_t maxsplit, b
         if (!reverse) {
             size_t i = 0, n = s.size();
             while (maxcount-- > 0) {
-                while (i < n && char_is_space(s[i])) ++i;
+                while (i < n && char_is_space(s[i]))
+                    ++i;
                 if (i == n) break;
                 size_t j = i++;
-                while (i < n && !char_is_space(s[i])) ++i;
+                while (i < n && !char_is_space(s[i]))
+                    ++i;
                 out.emplace_back(s.substr(j, i - j));
             }
             if (i < n) {
-                while (i < n && char_is_space(s[i])) ++i;
+                while (i < n && char_is_space(s[i]))
+                    ++i;
                 if (i != n) out.emplace_back(s.substr(i));
             }
         } else {
             int64_t i = int64_t(s.size()) - 1;
             while (maxcount-- > 0) {
-                while (i >= 0 && char_is_space(s[size_t(i)])) --i;
+                while (i >= 0 && char_is_space(s[size_t(i)]))
+                    --i;
                 if (i < 0) break;
                 int64_t j = i--;
-                while (i >= 0 && !char_is_space(s[size_t(i)])) --i;
+                while (i >= 0 && !char_is_space(s[size_t(i)]))
+                    --i;
                 out.emplace_back(s.substr(size_t(i + 1), size_t(j - i)));
             }
             if (i >= 0) {
-                while (i >= 0 && char_is_space(s[size_t(i)])) --i;
+                while (i >= 0 && char_is_space(s[size_t(i)]))
+                    --i;
                 if (i >= 0) out.emplace_back(s.substr(0, size_t(i + 1)));
             }
             std::reverse(out.begin(), out.end());
@@ -262,9 +278,16 @@ std::vector<U32> split_impl(U32View s, const Value* sep_arg, int64_t maxsplit, b
 
 bool is_line_break(char32_t c) {
     switch (c) {
-    case '\n': case '\r': case 0x0b: case 0x0c: case 0x1c: case 0x1d: case 0x1e: case 0x85:
-    case 0x2028: case 0x2029:
-        return true;
+    case '\n':
+    case '\r':
+    case 0x0b:
+    case 0x0c:
+    case 0x1c:
+    case 0x1d:
+    case 0x1e:
+    case 0x85:
+    case 0x2028:
+    case 0x2029: return true;
     default: return false;
     }
 }
@@ -274,7 +297,8 @@ std::vector<U32> splitlines_impl(U32View s, bool keepends) {
     size_t i = 0, n = s.size();
     while (i < n) {
         size_t j = i;
-        while (i < n && !is_line_break(s[i])) ++i;
+        while (i < n && !is_line_break(s[i]))
+            ++i;
         size_t eol = i;
         if (i < n) {
             if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
@@ -296,17 +320,18 @@ char32_t fill_char(const Args& args, size_t index) {
     if (!f.is_string())
         type_error("The fill character must be a unicode character, not " + tname(f));
     U32 cps = U(f.str());
-    if (cps.size() != 1)
-        type_error("The fill character must be exactly one character long");
+    if (cps.size() != 1) type_error("The fill character must be exactly one character long");
     return cps[0];
 }
 
 std::string pad(std::string_view s, int64_t left, int64_t right, char32_t fill) {
     std::string one, out;
     utf8_append(fill, one);
-    for (int64_t i = 0; i < left; ++i) out += one;
+    for (int64_t i = 0; i < left; ++i)
+        out += one;
     out += s;
-    for (int64_t i = 0; i < right; ++i) out += one;
+    for (int64_t i = 0; i < right; ++i)
+        out += one;
     return out;
 }
 
@@ -486,20 +511,21 @@ Value maketrans(const Args& args) {
     }
     U32 x = U(pos[0].str()), y = U(pos[1].str());
     if (x.size() != y.size()) {
-        raise(ErrorKind::Value,
-              "the first two maketrans arguments must have equal length");
+        raise(ErrorKind::Value, "the first two maketrans arguments must have equal length");
     }
     for (size_t i = 0; i < x.size(); ++i)
         table->set(Value::integer(int64_t(x[i])), Value::integer(int64_t(y[i])));
     if (pos.size() > 2)
-        for (char32_t c : U(pos[2].str())) table->set(Value::integer(int64_t(c)), Value::none());
+        for (char32_t c : U(pos[2].str()))
+            table->set(Value::integer(int64_t(c)), Value::none());
     return Value::dict(table);
 }
 
 Value pieces(const std::vector<U32>& parts, bool safe) {
     std::vector<Value> out;
     out.reserve(parts.size());
-    for (const U32& p : parts) out.push_back(Value::string(E(p), safe));
+    for (const U32& p : parts)
+        out.push_back(Value::string(E(p), safe));
     return Value::list(std::move(out));
 }
 

@@ -96,7 +96,8 @@ void utf8_append(char32_t cp, std::string& out) {
 std::string utf8_encode(std::u32string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (char32_t c : s) utf8_append(c, out);
+    for (char32_t c : s)
+        utf8_append(c, out);
     return out;
 }
 
@@ -141,10 +142,24 @@ std::string str_lower(std::string_view s) {
 bool char_is_space(char32_t c) {
     // Python's str.isspace: Unicode White_Space plus the ASCII separators 0x1c-0x1f.
     switch (c) {
-    case ' ': case '\t': case '\n': case '\v': case '\f': case '\r':
-    case 0x1c: case 0x1d: case 0x1e: case 0x1f: case 0x85: case 0xa0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202f: case 0x205f: case 0x3000:
-        return true;
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case 0x1c:
+    case 0x1d:
+    case 0x1e:
+    case 0x1f:
+    case 0x85:
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000: return true;
     default: return c >= 0x2000 && c <= 0x200a;
     }
 }
@@ -159,7 +174,9 @@ bool char_is_digit(char32_t c) {
     return uni::is_digit(c);
 }
 
-bool char_is_alnum(char32_t c) { return char_is_alpha(c) || char_is_digit(c); }
+bool char_is_alnum(char32_t c) {
+    return char_is_alpha(c) || char_is_digit(c);
+}
 
 bool char_is_upper(char32_t c) {
     if (c < 0x80) return c >= 'A' && c <= 'Z';
@@ -187,10 +204,14 @@ void append_html_escaped(std::string_view s, std::string& out) {
 Value markup_concat(std::string_view a, bool a_safe, std::string_view b, bool b_safe) {
     std::string out;
     if (a_safe || b_safe) {
-        if (a_safe) out += a;
-        else append_html_escaped(a, out);
-        if (b_safe) out += b;
-        else append_html_escaped(b, out);
+        if (a_safe)
+            out += a;
+        else
+            append_html_escaped(a, out);
+        if (b_safe)
+            out += b;
+        else
+            append_html_escaped(b, out);
         return Value::string(std::move(out), true);
     }
     out.reserve(a.size() + b.size());

@@ -12,12 +12,12 @@ namespace ferry::tmpl::uni {
 
 // The value of a Unicode decimal digit (category Nd: str.isdecimal), or -1.
 int decimal_value(char32_t c);
-bool is_digit(char32_t c);        // str.isdigit: Numeric_Type Decimal or Digit
-bool is_numeric(char32_t c);      // str.isnumeric: any Numeric_Type
-bool is_alpha(char32_t c);        // str.isalpha: categories Lu Ll Lt Lm Lo
-bool is_printable(char32_t c);    // str.isprintable
-bool is_xid_start(char32_t c);    // str.isidentifier, first character ('_' excluded)
-bool is_xid_continue(char32_t c); // str.isidentifier, later characters
+bool is_digit(char32_t c);         // str.isdigit: Numeric_Type Decimal or Digit
+bool is_numeric(char32_t c);       // str.isnumeric: any Numeric_Type
+bool is_alpha(char32_t c);         // str.isalpha: categories Lu Ll Lt Lm Lo
+bool is_printable(char32_t c);     // str.isprintable
+bool is_xid_start(char32_t c);     // str.isidentifier, first character ('_' excluded)
+bool is_xid_continue(char32_t c);  // str.isidentifier, later characters
 bool is_case_ignorable(char32_t c);
 bool is_cased(char32_t c);
 

@@ -160,7 +160,7 @@ namespace {
 
 // ArgReader's errors, out of line: with the messages built inline, the constructor (run by
 // most filter calls) had a 400-byte frame and saved six registers on every call.
-} // namespace
+}  // namespace
 
 void ArgReader::raise_too_many(std::string_view function, size_t count, size_t given) {
     raise(ErrorKind::Type, std::string(function) + "() takes " + std::to_string(count) +
@@ -176,7 +176,7 @@ raise_keyword(std::string_view function, std::string_view problem, std::string_v
           std::string(function) + "() " + std::string(problem) + " '" + std::string(name) + "'");
 }
 
-} // namespace
+}  // namespace
 
 void ArgReader::bind_named(const Args& args) {
     for (const auto& [name, value] : args.named) {
@@ -272,7 +272,7 @@ long double exact(const Value& v) {
     return v.is_float() ? static_cast<long double>(v.as_float())
                         : static_cast<long double>(v.as_int());
 }
-} // namespace
+}  // namespace
 
 bool equals(const Value& a, const Value& b) {
     if (a.is_number() && b.is_number()) {
@@ -325,7 +325,7 @@ namespace {
                                "'");
 }
 
-} // namespace
+}  // namespace
 
 bool less_than(const Value& a, const Value& b, std::string_view op) {
     // Undefined's ordering operators raise UndefinedError in Jinja2, strict or not.
@@ -379,4 +379,4 @@ size_t hash_value(const Value& v) {
     }
 }
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

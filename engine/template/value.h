@@ -60,7 +60,9 @@ class Ref {
     Ref(const Ref& o) : p_(o.p_) { retain(); }
     Ref(Ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
     template <class U>
-    Ref(const Ref<U>& o) : p_(o.get()) { retain(); }  // NOLINT(google-explicit-constructor)
+    Ref(const Ref<U>& o) : p_(o.get()) {
+        retain();
+    }  // NOLINT(google-explicit-constructor)
     ~Ref() { release(); }
     Ref& operator=(Ref o) noexcept {
         std::swap(p_, o.p_);
@@ -119,7 +121,7 @@ struct Object;
 
 // Undefined values remember why they are undefined, for the error a later use raises.
 struct UndefinedObj : HeapObject {
-    std::string hint; // e.g. "'ticket' is undefined"; an attribute's name when missing_on is set
+    std::string hint;  // e.g. "'ticket' is undefined"; an attribute's name when missing_on is set
     bool strict = false;
     // The type name (static storage) of a value that lacks the attribute `hint`: the message
     // is built only if an error needs it, as a template tests `x.y is defined` far more
@@ -412,7 +414,7 @@ class ItemsView {
     const Value& operator[](size_t i) const { return (*items_)[i]; }
 
   private:
-    Value keep_; // the list stays alive however the caller's reference ends
+    Value keep_;  // the list stays alive however the caller's reference ends
     std::vector<Value> owned_;
     const std::vector<Value>* items_;
 };

@@ -138,7 +138,7 @@ std::optional<Value> lookup_item(const Value& obj, const Value& key) {
     }
 }
 
-} // namespace
+}  // namespace
 
 Value get_attribute(Runtime& rt, const Value& obj, std::string_view name) {
     if (obj.is_undefined()) raise_undefined(obj);
@@ -203,7 +203,7 @@ void take_slice(const Seq& seq, const std::optional<int64_t>& start,
     }
 }
 
-} // namespace
+}  // namespace
 
 Value slice(const Value& obj, const std::optional<int64_t>& start,
             const std::optional<int64_t>& stop, const std::optional<int64_t>& step_opt) {
@@ -225,4 +225,4 @@ Value slice(const Value& obj, const std::optional<int64_t>& start,
     raise(ErrorKind::Type, "'" + std::string(type_name(obj)) + "' object is not subscriptable");
 }
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

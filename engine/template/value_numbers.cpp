@@ -128,4 +128,4 @@ std::optional<double> parse_float(std::string_view s) {
     return neg ? -d : d;
 }
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

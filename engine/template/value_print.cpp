@@ -143,7 +143,7 @@ void append_dict_repr(const Value& v, std::string& out) {
     out += '}';
 }
 
-} // namespace
+}  // namespace
 
 void append_str(const Value& v, std::string& out) {
     switch (v.kind()) {
@@ -196,4 +196,4 @@ std::string to_repr(const Value& v) {
     return out;
 }
 
-} // namespace ferry::tmpl
+}  // namespace ferry::tmpl

@@ -122,4 +122,4 @@ class ConfigReader {
 void read_forms(ConfigReader& r, const YAML::Node& v, ProjectConfig& c);
 void read_hooks(ConfigReader& r, const YAML::Node& v, ProjectConfig& c);
 
-} // namespace ferry::workflow::detail
+}  // namespace ferry::workflow::detail

@@ -13,7 +13,7 @@ struct FieldSpec {
     const char* name;
     int min;
     int max;
-    std::vector<std::string> names; // names[i] stands for min + i
+    std::vector<std::string> names;  // names[i] stands for min + i
 };
 
 const FieldSpec kFields[5] = {
@@ -87,7 +87,7 @@ Result<bool> parse_field(const FieldSpec& f, const std::string& text, std::vecto
                     return make_error(ErrorKind::Validation, std::string(f.name) + ": range '" +
                                                                  range + "' goes backwards");
             } else if (part.find('/') == std::string::npos) {
-                hi = lo; // a single value; "5/15" means 5, 20, 35, 50
+                hi = lo;  // a single value; "5/15" means 5, 20, 35, 50
             }
         }
         for (int v = lo; v <= hi; v += step)
@@ -96,7 +96,7 @@ Result<bool> parse_field(const FieldSpec& f, const std::string& text, std::vecto
     return text == "*" || text == "*/1";
 }
 
-} // namespace
+}  // namespace
 
 Result<CronSpec> parse_cron(std::string_view input) {
     static const std::pair<const char*, const char*> kMacros[] = {
@@ -145,7 +145,7 @@ Result<CronSpec> parse_cron(std::string_view input) {
 
 std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms) {
     using namespace std::chrono;
-    int64_t minute = int64_t(after_ms / 60000) + 1; // strictly after, on a minute boundary
+    int64_t minute = int64_t(after_ms / 60000) + 1;  // strictly after, on a minute boundary
     const int64_t limit = minute + int64_t(5) * 366 * 24 * 60;
     while (minute < limit) {
         int64_t day = minute / 1440;
@@ -190,7 +190,7 @@ SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_u
             plan.next = now + every_ms;
             return plan;
         }
-        uint64_t latest = last_due + (now - last_due) / every_ms * every_ms; // <= now
+        uint64_t latest = last_due + (now - last_due) / every_ms * every_ms;  // <= now
         if (latest > last_due && catch_up) plan.catch_up = latest;
         plan.next = latest + every_ms;
         return plan;
@@ -212,4 +212,4 @@ SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_u
     return plan;
 }
 
-} // namespace ferry::workflow
+}  // namespace ferry::workflow

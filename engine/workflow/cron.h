@@ -18,11 +18,11 @@ namespace ferry::workflow {
 struct CronSpec {
     std::bitset<60> minutes;
     std::bitset<24> hours;
-    std::bitset<32> days;    // 1..31
-    std::bitset<13> months;  // 1..12
-    std::bitset<7> weekdays; // 0 = Sunday
-    bool any_day = true;     // day-of-month was *
-    bool any_weekday = true; // day-of-week was *
+    std::bitset<32> days;     // 1..31
+    std::bitset<13> months;   // 1..12
+    std::bitset<7> weekdays;  // 0 = Sunday
+    bool any_day = true;      // day-of-month was *
+    bool any_weekday = true;  // day-of-week was *
 };
 
 // A Validation error says which field is wrong and why.
@@ -38,10 +38,10 @@ std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms);
 // passed while nothing ran (downtime) gives one catch-up run, of the latest missed due
 // time, when catch_up is set; the others are skipped.
 struct SchedulePlan {
-    std::optional<uint64_t> catch_up; // run this due time now
-    uint64_t next = 0;                // the next due time after now; 0: never
+    std::optional<uint64_t> catch_up;  // run this due time now
+    uint64_t next = 0;                 // the next due time after now; 0: never
 };
 SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_up,
                            uint64_t last_due, uint64_t now);
 
-} // namespace ferry::workflow
+}  // namespace ferry::workflow

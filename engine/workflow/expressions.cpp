@@ -34,13 +34,15 @@ class RefCollector {
     std::vector<TemplateRef> refs;
 
     void body(const tmpl::Body& stmts) {
-        for (const tmpl::StmtPtr& s : stmts) stmt(s.get());
+        for (const tmpl::StmtPtr& s : stmts)
+            stmt(s.get());
     }
 
     // Children in source order, so references come out in the order they are written.
     void stmt(const Stmt* s) {
         if (!s) return;
-        for (const tmpl::MacroParam& p : s->params) expr(p.default_value.get());
+        for (const tmpl::MacroParam& p : s->params)
+            expr(p.default_value.get());
         expr(s->target.get());
         expr(s->expr.get());
         expr(s->condition.get());
@@ -90,13 +92,16 @@ class RefCollector {
             if (i < e->items.size()) expr(e->items[i].get());  // dict keys pair with values
             if (i < e->values.size()) expr(e->values[i].get());
         }
-        for (const auto& [op, rhs] : e->ops) expr(rhs.get());
+        for (const auto& [op, rhs] : e->ops)
+            expr(rhs.get());
     }
 
   private:
     void args(const tmpl::CallArgs& a) {
-        for (const tmpl::ExprPtr& p : a.positional) expr(p.get());
-        for (const auto& [name, value] : a.named) expr(value.get());
+        for (const tmpl::ExprPtr& p : a.positional)
+            expr(p.get());
+        for (const auto& [name, value] : a.named)
+            expr(value.get());
         expr(a.dyn_args.get());
         expr(a.dyn_kwargs.get());
     }
@@ -117,7 +122,9 @@ size_t offset_of(const std::string& text, int line, int column) {
     return std::min(text.size(), pos + size_t(std::max(column, 1) - 1));
 }
 
-size_t strip_prefix(size_t offset, size_t prefix) { return offset >= prefix ? offset - prefix : 0; }
+size_t strip_prefix(size_t offset, size_t prefix) {
+    return offset >= prefix ? offset - prefix : 0;
+}
 
 }  // namespace
 
@@ -132,13 +139,13 @@ std::vector<TemplateRef> template_references(const std::string& text, const std:
     return std::move(c.refs);
 }
 
-void check_template(Context& ctx, const YAML::Node& node, const std::string& text,
-                    size_t prefix, std::vector<Ref>& refs) {
+void check_template(Context& ctx, const YAML::Node& node, const std::string& text, size_t prefix,
+                    std::vector<Ref>& refs) {
     try {
         for (TemplateRef& r : template_references(text, ctx.file())) {
             size_t at = strip_prefix(offset_of(text, r.line, r.column), prefix);
-            refs.push_back(Ref{std::move(r.root), std::move(r.name),
-                               locate_in_scalar(ctx, node, at)});
+            refs.push_back(
+                Ref{std::move(r.root), std::move(r.name), locate_in_scalar(ctx, node, at)});
         }
     } catch (const tmpl::TemplateError& e) {
         size_t at = strip_prefix(offset_of(text, e.where().line, e.where().column), prefix);
@@ -242,7 +249,8 @@ bool under_raw_path(const std::vector<std::vector<std::string>>& raw_paths,
     for (const auto& raw : raw_paths) {
         if (raw.size() > path.size()) continue;
         bool match = true;
-        for (size_t i = 0; i < raw.size() && match; ++i) match = raw[i] == "*" || raw[i] == path[i];
+        for (size_t i = 0; i < raw.size() && match; ++i)
+            match = raw[i] == "*" || raw[i] == path[i];
         if (match) return true;
     }
     return false;

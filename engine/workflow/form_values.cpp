@@ -135,7 +135,7 @@ Status check_choice(const FormField& f, const std::string& s) {
     return problem("'" + s + "' is not one of the choices (" + join_choices(f.choices) + ")");
 }
 
-} // namespace
+}  // namespace
 
 const std::vector<std::string>& form_field_types() {
     static const std::vector<std::string> types = {"string",   "text",   "number",       "integer",
@@ -147,7 +147,7 @@ const std::vector<std::string>& form_field_types() {
 Result<Value> convert_form_value(const FormField& f, const Value& given) {
     const std::string& t = f.type;
     Value v;
-    InputSpec spec; // the rules shared with workflow inputs
+    InputSpec spec;  // the rules shared with workflow inputs
     spec.name = f.name;
     if (t == "string" || t == "text" || t == "email") {
         if (!given.is_string()) return problem("must be text");
@@ -209,7 +209,7 @@ Result<Value> convert_form_value(const FormField& f, const Value& given) {
             if (!item.is_string() && !item.is_int()) return problem("must be a list of choices");
             std::string s = choice_text(item);
             if (Status ok = check_choice(f, s); !ok) return ok.error();
-            if (std::find(seen.begin(), seen.end(), s) != seen.end()) continue; // checked twice
+            if (std::find(seen.begin(), seen.end(), s) != seen.end()) continue;  // checked twice
             seen.push_back(s);
             out.push_back(Value::string(s));
         }
@@ -242,4 +242,4 @@ Result<Value> convert_form_value(const FormField& f, const Value& given) {
     return problem(message);
 }
 
-} // namespace ferry::workflow
+}  // namespace ferry::workflow

@@ -16,12 +16,12 @@ namespace {
 
 const std::vector<std::string> kTypes = {"string", "integer", "number", "boolean",
                                          "array",  "object",  "any"};
-const std::vector<std::string> kSpecKeys = {"type",       "required",   "enum",  "default",
-                                            "pattern",    "min",        "max",   "min_length",
-                                            "max_length", "items",      "description"};
+const std::vector<std::string> kSpecKeys = {"type",       "required", "enum",       "default",
+                                            "pattern",    "min",      "max",        "min_length",
+                                            "max_length", "items",    "description"};
 // An item of an array has no name of its own to require or default.
-const std::vector<std::string> kItemKeys = {"type",       "enum",       "pattern", "min", "max",
-                                            "min_length", "max_length", "items",   "description"};
+const std::vector<std::string> kItemKeys = {
+    "type", "enum", "pattern", "min", "max", "min_length", "max_length", "items", "description"};
 
 // One problem: the input's path ("systems[2]") and what is wrong with its value.
 using Problems = std::vector<std::pair<std::string, std::string>>;
@@ -32,8 +32,7 @@ using Problems = std::vector<std::pair<std::string, std::string>>;
 // backtracking. Its price is no back-references, which input patterns do not need.
 std::optional<std::regex> compile_pattern(const std::string& pattern, std::string* error) {
     try {
-        return std::regex(pattern,
-                          std::regex::ECMAScript | std::regex_constants::__polynomial);
+        return std::regex(pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
     } catch (const std::regex_error& e) {
         if (error) *error = e.what();
         return std::nullopt;
@@ -60,25 +59,25 @@ std::string article_type(const std::string& type) {
 
 std::string describe_value(const tmpl::Value& v) {
     switch (v.kind()) {
-        case tmpl::Kind::String: {
-            std::string s(v.str());
-            if (tmpl::utf8_length(s) > 60)
-                s = tmpl::utf8_encode(tmpl::utf8_decode(s).substr(0, 57)) + "...";
-            return "'" + s + "'";
-        }
-        case tmpl::Kind::Bool: return v.as_bool() ? "true" : "false";
-        case tmpl::Kind::Int: return std::to_string(v.as_int());
-        case tmpl::Kind::Float: {
-            std::string out;
-            tmpl::append_float(v.as_float(), out);
-            return out;
-        }
-        case tmpl::Kind::None:
-        case tmpl::Kind::Undefined: return "null";
-        case tmpl::Kind::List:
-        case tmpl::Kind::Tuple: return "a list";
-        case tmpl::Kind::Dict: return "an object";
-        case tmpl::Kind::Object: return std::string(tmpl::type_name(v));
+    case tmpl::Kind::String: {
+        std::string s(v.str());
+        if (tmpl::utf8_length(s) > 60)
+            s = tmpl::utf8_encode(tmpl::utf8_decode(s).substr(0, 57)) + "...";
+        return "'" + s + "'";
+    }
+    case tmpl::Kind::Bool: return v.as_bool() ? "true" : "false";
+    case tmpl::Kind::Int: return std::to_string(v.as_int());
+    case tmpl::Kind::Float: {
+        std::string out;
+        tmpl::append_float(v.as_float(), out);
+        return out;
+    }
+    case tmpl::Kind::None:
+    case tmpl::Kind::Undefined: return "null";
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple: return "a list";
+    case tmpl::Kind::Dict: return "an object";
+    case tmpl::Kind::Object: return std::string(tmpl::type_name(v));
     }
     return "a value";
 }
@@ -215,14 +214,14 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
 
     std::map<std::string, YAML::Node> keys;
     const std::vector<std::string>& allowed = is_items ? kItemKeys : kSpecKeys;
-    for_each_entry(ctx, node, [&](const std::string& key, const YAML::Node& k,
-                                  const YAML::Node& v) {
-        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-            ctx.error(k, "unknown key '" + key + "' in " + who + did_you_mean(key, allowed));
-            return;
-        }
-        keys.emplace(key, v);
-    });
+    for_each_entry(
+        ctx, node, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                ctx.error(k, "unknown key '" + key + "' in " + who + did_you_mean(key, allowed));
+                return;
+            }
+            keys.emplace(key, v);
+        });
     auto get = [&](const char* key) -> const YAML::Node* {
         auto it = keys.find(key);
         return it == keys.end() ? nullptr : &it->second;
@@ -234,22 +233,27 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
             std::any_of(types.begin(), types.end(), [&](const char* t) { return spec.type == t; }))
             return true;
         std::string list;
-        for (const char* t : types) list += std::string(list.empty() ? "" : " and ") + t;
-        ctx.error(keys.find(key)->second,
-                  "'" + std::string(key) + "' applies to " + list + " inputs, and " + who +
-                      " is " + article_type(spec.type));
+        for (const char* t : types)
+            list += std::string(list.empty() ? "" : " and ") + t;
+        ctx.error(keys.find(key)->second, "'" + std::string(key) + "' applies to " + list +
+                                              " inputs, and " + who + " is " +
+                                              article_type(spec.type));
         return false;
     };
 
     if (const YAML::Node* t = get("type")) check_type(*t);
     if (const YAML::Node* r = get("required")) {
         tmpl::Value v = r->IsScalar() ? scalar_value(ctx, *r) : tmpl::Value::none();
-        if (v.is_bool()) spec.required = v.as_bool();
-        else ctx.error(*r, "'required' must be true or false, got " + describe_node(ctx, *r));
+        if (v.is_bool())
+            spec.required = v.as_bool();
+        else
+            ctx.error(*r, "'required' must be true or false, got " + describe_node(ctx, *r));
     }
     if (const YAML::Node* d = get("description")) {
-        if (d->IsScalar()) spec.description = d->Scalar();
-        else ctx.error(*d, "'description' must be text, got " + describe_node(ctx, *d));
+        if (d->IsScalar())
+            spec.description = d->Scalar();
+        else
+            ctx.error(*d, "'description' must be text, got " + describe_node(ctx, *d));
     }
     if (applies("min", {"integer", "number"})) spec.min = number_of(ctx, *get("min"), "'min'");
     if (applies("max", {"integer", "number"})) spec.max = number_of(ctx, *get("max"), "'max'");
@@ -271,16 +275,19 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
                              describe_node(ctx, p));
         } else {
             std::string error;
-            if (compile_pattern(p.Scalar(), &error)) spec.pattern = p.Scalar();
-            else ctx.error(p, "invalid pattern for " + who + ": " + error);
+            if (compile_pattern(p.Scalar(), &error))
+                spec.pattern = p.Scalar();
+            else
+                ctx.error(p, "invalid pattern for " + who + ": " + error);
         }
     }
-    if (applies("items", {"array"})) spec.items = std::make_shared<InputSpec>(
-        parse_spec(ctx, name, *get("items"), *get("items"), true));
+    if (applies("items", {"array"}))
+        spec.items =
+            std::make_shared<InputSpec>(parse_spec(ctx, name, *get("items"), *get("items"), true));
     if (const YAML::Node* e = get("enum")) {
         if (!e->IsSequence() || e->size() == 0) {
-            ctx.error(*e, "'enum' must be a non-empty list of values, got " +
-                              describe_node(ctx, *e));
+            ctx.error(*e,
+                      "'enum' must be a non-empty list of values, got " + describe_node(ctx, *e));
         } else {
             for (const YAML::Node& item : *e) {
                 tmpl::Value v = to_value(ctx, item);
@@ -315,11 +322,12 @@ std::vector<InputSpec> parse_inputs(Context& ctx, const YAML::Node& node) {
                             describe_node(ctx, node));
         return specs;
     }
-    for_each_entry(ctx, node, [&](const std::string& name, const YAML::Node& key,
-                                  const YAML::Node& value) {
-        if (!is_identifier(name)) ctx.error(key, identifier_problem("input name", name));
-        specs.push_back(parse_spec(ctx, name, key, value, false));
-    });
+    for_each_entry(ctx, node,
+                   [&](const std::string& name, const YAML::Node& key, const YAML::Node& value) {
+                       if (!is_identifier(name))
+                           ctx.error(key, identifier_problem("input name", name));
+                       specs.push_back(parse_spec(ctx, name, key, value, false));
+                   });
     return specs;
 }
 
@@ -327,19 +335,22 @@ void check_input_value(const InputSpec& spec, const tmpl::Value& value, const st
                        std::vector<std::string>& problems) {
     Problems found;
     check(spec, value, path, found);
-    for (const auto& [p, message] : found) problems.push_back("input '" + p + "': " + message);
+    for (const auto& [p, message] : found)
+        problems.push_back("input '" + p + "': " + message);
 }
 
 tmpl::Value deep_copy(const tmpl::Value& v) {
     if (v.is_list() || v.is_tuple()) {
         std::vector<tmpl::Value> items;
-        for (const tmpl::Value& item : v.list_obj().items) items.push_back(deep_copy(item));
+        for (const tmpl::Value& item : v.list_obj().items)
+            items.push_back(deep_copy(item));
         return v.is_tuple() ? tmpl::Value::tuple(std::move(items))
                             : tmpl::Value::list(std::move(items));
     }
     if (v.is_dict()) {
         tmpl::Value d = tmpl::Value::dict();
-        for (const auto& [key, value] : v.dict_obj().items) d.dict_obj().set(key, deep_copy(value));
+        for (const auto& [key, value] : v.dict_obj().items)
+            d.dict_obj().set(key, deep_copy(value));
         return d;
     }
     return v;  // scalars and strings are immutable
@@ -353,7 +364,8 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given)
         return make_error(ErrorKind::Validation,
                           "inputs must be an object, got " + detail::describe_value(given));
     std::vector<std::string> names;
-    for (const InputSpec& spec : wf.inputs) names.push_back(spec.name);
+    for (const InputSpec& spec : wf.inputs)
+        names.push_back(spec.name);
     if (given.is_dict()) {
         for (const auto& [key, value] : given.dict_obj().items) {
             std::string name = key.is_string() ? std::string(key.str()) : tmpl::to_str(key);
@@ -383,7 +395,8 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given)
     }
     if (!problems.empty()) {
         std::string message;
-        for (const std::string& p : problems) message += (message.empty() ? "" : "\n") + p;
+        for (const std::string& p : problems)
+            message += (message.empty() ? "" : "\n") + p;
         return make_error(ErrorKind::Validation, std::move(message));
     }
     return out;
@@ -391,12 +404,14 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given)
 
 Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& text) {
     auto fail = [&](const std::string& expected, const std::string& detail = {}) {
-        return make_error(ErrorKind::Validation, "input '" + spec.name + "': expected " +
-                                                     expected + ", got '" + text + "'" + detail);
+        return make_error(ErrorKind::Validation, "input '" + spec.name + "': expected " + expected +
+                                                     ", got '" + text + "'" + detail);
     };
     std::string_view t = text;
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front())))
+        t.remove_prefix(1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back())))
+        t.remove_suffix(1);
     auto parse_int = [&](std::string_view s) -> std::optional<int64_t> {
         if (s.starts_with('+')) s.remove_prefix(1);
         int64_t i = 0;
@@ -420,7 +435,8 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
     }
     if (type == "boolean") {
         std::string lower;
-        for (char c : t) lower += char(std::tolower(static_cast<unsigned char>(c)));
+        for (char c : t)
+            lower += char(std::tolower(static_cast<unsigned char>(c)));
         if (lower == "true" || lower == "yes" || lower == "1") return tmpl::Value::boolean(true);
         if (lower == "false" || lower == "no" || lower == "0") return tmpl::Value::boolean(false);
         return fail("a boolean (true/false, yes/no, 1/0)");

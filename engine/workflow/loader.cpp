@@ -18,18 +18,18 @@ namespace ferry::workflow {
 
 std::string Diagnostic::describe() const {
     if (mark.line <= 0) return mark.file + ": " + message;
-    return mark.file + ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column) +
-           ": " + message;
+    return mark.file + ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column) + ": " +
+           message;
 }
 
 namespace detail {
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",    "description", "inputs", "vars",
-                                           "steps",   "outputs",     "hooks",  "on_step"};
+const std::vector<std::string> kTopKeys = {"name",  "description", "inputs", "vars",
+                                           "steps", "outputs",     "hooks",  "on_step"};
 const std::vector<std::string> kStepKeys = {
-    "id",      "task",        "provider", "integration", "with",     "needs",   "when",
-    "for_each", "concurrency", "retry",   "timeout",     "on_error", "dry_run"};
+    "id",       "task",        "provider", "integration", "with",     "needs",  "when",
+    "for_each", "concurrency", "retry",    "timeout",     "on_error", "dry_run"};
 const std::vector<std::string> kRetryKeys = {"max_attempts", "backoff", "initial_delay",
                                              "max_delay"};
 const std::vector<std::string> kHookKeys = {"before_step", "after_step", "on_failure"};
@@ -37,8 +37,7 @@ const std::vector<std::string> kHookKeys = {"before_step", "after_step", "on_fai
 std::string sha256_hex(const std::string& data) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
-    if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1)
-        return {};
+    if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) return {};
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
     for (unsigned int i = 0; i < size; ++i) {
@@ -52,9 +51,10 @@ std::string sha256_hex(const std::string& data) {
 std::optional<std::string> text_field(Context& ctx, const YAML::Node& node,
                                       const std::string& what) {
     if (node.IsScalar() && !node.Scalar().empty()) return node.Scalar();
-    ctx.error(node, "'" + what + "' must be " + (node.IsScalar() || node.IsNull()
-                                                     ? std::string("non-empty text")
-                                                     : "text, got " + describe_node(ctx, node)));
+    ctx.error(node,
+              "'" + what + "' must be " +
+                  (node.IsScalar() || node.IsNull() ? std::string("non-empty text")
+                                                    : "text, got " + describe_node(ctx, node)));
     return std::nullopt;
 }
 
@@ -72,8 +72,8 @@ std::optional<int64_t> int_field(Context& ctx, const YAML::Node& node, const std
     std::string range = v.is_int() && v.as_int() > INT32_MAX
                             ? " from " + std::to_string(min) + " to " + std::to_string(INT32_MAX)
                             : " >= " + std::to_string(min);
-    ctx.error(node, "'" + what + "' must be an integer" + range + ", got " +
-                        describe_node(ctx, node));
+    ctx.error(node,
+              "'" + what + "' must be an integer" + range + ", got " + describe_node(ctx, node));
     return std::nullopt;
 }
 
@@ -95,13 +95,13 @@ std::vector<std::pair<std::string, YAML::Node>> entries(Context& ctx, const YAML
                                                         const std::vector<std::string>& allowed,
                                                         const std::string& where) {
     std::vector<std::pair<std::string, YAML::Node>> out;
-    for_each_entry(ctx, node, [&](const std::string& key, const YAML::Node& k,
-                                  const YAML::Node& v) {
-        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-            ctx.error(k, "unknown key '" + key + "' in " + where + did_you_mean(key, allowed));
-        else
-            out.emplace_back(key, v);
-    });
+    for_each_entry(
+        ctx, node, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+                ctx.error(k, "unknown key '" + key + "' in " + where + did_you_mean(key, allowed));
+            else
+                out.emplace_back(key, v);
+        });
     return out;
 }
 
@@ -115,7 +115,8 @@ std::optional<RetryPolicy> parse_retry(Context& ctx, const YAML::Node& node,
     }
     if (!node.IsMap()) {
         ctx.error(node, "'retry' must be a mapping such as {max_attempts: 3, backoff: "
-                        "exponential}, got " + describe_node(ctx, node));
+                        "exponential}, got " +
+                            describe_node(ctx, node));
         return std::nullopt;
     }
     std::optional<Mark> initial_mark;
@@ -165,14 +166,16 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
     // The id first: every later message names the step.
     std::vector<std::pair<std::string, YAML::Node>> fields;
     std::vector<std::pair<std::string, YAML::Node>> unknown;
-    for_each_entry(ctx, node, [&](const std::string& key, const YAML::Node& k,
-                                  const YAML::Node& v) {
-        bool known = std::find(allowed.begin(), allowed.end(), key) != allowed.end();
-        bool other = std::find(other_keys.begin(), other_keys.end(), key) != other_keys.end();
-        if (other) out.other.emplace_back(key, v);
-        else (known ? fields : unknown).emplace_back(key, known ? v : k);
-        if (key == "id" && v.IsScalar() && id_lines) step.id = v.Scalar();
-    });
+    for_each_entry(
+        ctx, node, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+            bool known = std::find(allowed.begin(), allowed.end(), key) != allowed.end();
+            bool other = std::find(other_keys.begin(), other_keys.end(), key) != other_keys.end();
+            if (other)
+                out.other.emplace_back(key, v);
+            else
+                (known ? fields : unknown).emplace_back(key, known ? v : k);
+            if (key == "id" && v.IsScalar() && id_lines) step.id = v.Scalar();
+        });
     std::string who = step.id.empty() ? who_default : "step '" + step.id + "'";
     for (const auto& [key, k] : unknown)
         ctx.error(k, "unknown key '" + key + "' in " + who + did_you_mean(key, allowed));
@@ -213,9 +216,11 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
                     ex.with_keys.emplace_back(entry.first.Scalar(), ctx.mark(entry.first));
         } else if (key == "needs") {
             std::vector<YAML::Node> items;
-            if (value.IsScalar()) items.push_back(value);
+            if (value.IsScalar())
+                items.push_back(value);
             else if (value.IsSequence())
-                for (const YAML::Node& item : value) items.push_back(item);
+                for (const YAML::Node& item : value)
+                    items.push_back(item);
             else if (!value.IsNull())
                 ctx.error(value, "'needs' must be a step id or a list of step ids, got " +
                                      describe_node(ctx, value));
@@ -248,14 +253,14 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
         }
     }
     if (with_node) {
-        std::vector<std::vector<std::string>> raw =
-            tasks && !step.task.empty() ? tasks->raw_paths(step.task, step.provider)
-                                        : std::vector<std::vector<std::string>>{};
+        std::vector<std::vector<std::string>> raw = tasks && !step.task.empty()
+                                                        ? tasks->raw_paths(step.task, step.provider)
+                                                        : std::vector<std::vector<std::string>>{};
         step.with = data_with_templates(ctx, *with_node, ex.refs, raw);
     }
     if (concurrency_node && !for_each_node)
-        ctx.error(*concurrency_node, "'concurrency' limits a 'for_each' fan-out, and " + who +
-                                         " has no 'for_each'");
+        ctx.error(*concurrency_node,
+                  "'concurrency' limits a 'for_each' fan-out, and " + who + " has no 'for_each'");
     if (id_lines && step.id.empty() && !step.field_marks.count("id"))
         ctx.error(node, who + " is missing 'id'");
     if (step.task.empty() && !step.field_marks.count("task"))
@@ -288,13 +293,13 @@ tmpl::Value named_data(Context& ctx, const YAML::Node& node, const std::string& 
                             describe_node(ctx, node));
         return dict;
     }
-    for_each_entry(ctx, node, [&](const std::string& key, const YAML::Node& k,
-                                  const YAML::Node& v) {
-        if (!is_identifier(key))
-            ctx.error(k, identifier_problem(what == "vars" ? "var name" : "output name", key));
-        if (names) names->push_back(key);
-        dict.dict_obj().set(tmpl::Value::string(key), data_with_templates(ctx, v, refs));
-    });
+    for_each_entry(
+        ctx, node, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+            if (!is_identifier(key))
+                ctx.error(k, identifier_problem(what == "vars" ? "var name" : "output name", key));
+            if (names) names->push_back(key);
+            dict.dict_obj().set(tmpl::Value::string(key), data_with_templates(ctx, v, refs));
+        });
     return dict;
 }
 
@@ -309,9 +314,12 @@ void parse_hooks(Context& ctx, const YAML::Node& node, Hooks& hooks) {
     for (const auto& [key, value] : entries(ctx, node, kHookKeys, "hooks")) {
         std::optional<std::string> file = text_field(ctx, value, "hooks." + key);
         if (!file) continue;
-        if (key == "before_step") hooks.before_step = *file;
-        else if (key == "after_step") hooks.after_step = *file;
-        else hooks.on_failure = *file;
+        if (key == "before_step")
+            hooks.before_step = *file;
+        else if (key == "after_step")
+            hooks.after_step = *file;
+        else
+            hooks.on_failure = *file;
     }
 }
 
@@ -332,7 +340,8 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
         }
     }
     if (const YAML::Node* n = get("description")) {
-        if (n->IsScalar()) wf.description = n->Scalar();
+        if (n->IsScalar())
+            wf.description = n->Scalar();
         else if (!n->IsNull())
             ctx.error(*n, "'description' must be text, got " + describe_node(ctx, *n));
     }
@@ -353,7 +362,8 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
     } else {
         std::map<std::string, int> id_lines;
         size_t index = 0;
-        for (const YAML::Node& s : *steps) parse_step(ctx, s, index++, p, id_lines);
+        for (const YAML::Node& s : *steps)
+            parse_step(ctx, s, index++, p, id_lines);
     }
     // After the steps: an on_step entry expands into one step per step it follows.
     if (const YAML::Node* n = get("on_step")) parse_on_step(ctx, *n, p);

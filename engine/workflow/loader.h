@@ -64,8 +64,8 @@ class TaskLookup {
 };
 
 struct LoadResult {
-    std::optional<Workflow> workflow;   // set when the file parsed well enough to build one
-    std::vector<Diagnostic> problems;   // empty: valid
+    std::optional<Workflow> workflow;  // set when the file parsed well enough to build one
+    std::vector<Diagnostic> problems;  // empty: valid
     bool ok() const { return workflow.has_value() && problems.empty(); }
 };
 

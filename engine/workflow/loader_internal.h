@@ -75,9 +75,9 @@ Mark locate_in_scalar(const Context& ctx, const YAML::Node& scalar, size_t offse
 
 // Iterates a mapping's entries in file order, reporting duplicate and non-scalar keys;
 // f(key_text, key_node, value_node) runs for the first occurrence of each key.
-void for_each_entry(Context& ctx, const YAML::Node& map,
-                    const std::function<void(const std::string&, const YAML::Node&,
-                                             const YAML::Node&)>& f);
+void for_each_entry(
+    Context& ctx, const YAML::Node& map,
+    const std::function<void(const std::string&, const YAML::Node&, const YAML::Node&)>& f);
 
 // " (did you mean 'x'?)" for the closest candidate within a small edit distance, else "".
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
@@ -112,8 +112,8 @@ struct Ref {
 // Checks one template string of the file (a scalar node; `prefix` bytes were added in front
 // of the node's text, as for a bare `when:` expression) and appends its references. A syntax
 // error becomes a diagnostic at its place in the file.
-void check_template(Context& ctx, const YAML::Node& node, const std::string& text,
-                    size_t prefix, std::vector<Ref>& refs);
+void check_template(Context& ctx, const YAML::Node& node, const std::string& text, size_t prefix,
+                    std::vector<Ref>& refs);
 // Converts a data part (with, vars, outputs) to a Value, checking every template in it
 // except those under `raw_paths` (a task's inputs taken as written; see TaskLookup).
 tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs,
@@ -136,9 +136,9 @@ tmpl::Value deep_copy(const tmpl::Value& v);
 
 // What the loader found beside the model, for the checks that need every step first.
 struct StepExtras {
-    std::vector<Ref> refs;                                   // from with/when/for_each
-    std::vector<std::pair<std::string, Mark>> needs;         // as written
-    std::vector<std::pair<std::string, Mark>> with_keys;     // top-level keys of `with`
+    std::vector<Ref> refs;                                // from with/when/for_each
+    std::vector<std::pair<std::string, Mark>> needs;      // as written
+    std::vector<std::pair<std::string, Mark>> with_keys;  // top-level keys of `with`
     bool has_id = false;
     std::string who;  // the subject of messages when not "step 'ID'" (generated steps)
 };

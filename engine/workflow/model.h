@@ -29,12 +29,12 @@ struct InputSpec {
     bool required = false;
     std::optional<tmpl::Value> default_value;
     std::vector<tmpl::Value> enum_values;
-    std::string pattern;          // ECMAScript regex searched in the string (JSON Schema; anchor with ^ $)
-    std::optional<double> min;    // numbers: value; strings/arrays: not used
+    std::string pattern;  // ECMAScript regex searched in the string (JSON Schema; anchor with ^ $)
+    std::optional<double> min;  // numbers: value; strings/arrays: not used
     std::optional<double> max;
     std::optional<int64_t> min_length;  // strings (code points) and arrays (items)
     std::optional<int64_t> max_length;
-    std::shared_ptr<InputSpec> items;   // arrays: the spec every item must meet
+    std::shared_ptr<InputSpec> items;  // arrays: the spec every item must meet
     std::string description;
     Mark mark;
 };
@@ -49,18 +49,18 @@ struct RetryPolicy {
 
 struct Step {
     std::string id;
-    std::string task;                  // e.g. "ticket.create"
-    std::string provider;              // e.g. "servicenow"; empty: the task's only/default
-    std::string integration;           // a name from ferry.yaml
-    tmpl::Value with;                  // dict (may hold expressions)
-    std::vector<std::string> needs;    // explicit dependencies
-    std::string when;                  // expression text ("{{ ... }}"), empty: always
-    std::string for_each;              // expression text giving a list, empty: no fan-out
-    int concurrency = 0;               // for_each parallelism; 0: unlimited
+    std::string task;                // e.g. "ticket.create"
+    std::string provider;            // e.g. "servicenow"; empty: the task's only/default
+    std::string integration;         // a name from ferry.yaml
+    tmpl::Value with;                // dict (may hold expressions)
+    std::vector<std::string> needs;  // explicit dependencies
+    std::string when;                // expression text ("{{ ... }}"), empty: always
+    std::string for_each;            // expression text giving a list, empty: no fan-out
+    int concurrency = 0;             // for_each parallelism; 0: unlimited
     std::optional<RetryPolicy> retry;
-    uint64_t timeout_ms = 0;           // 0: the engine default
-    std::string on_error = "fail";     // fail | continue | ID of a step to run instead
-    std::optional<bool> dry_run;       // per-step dry-run override
+    uint64_t timeout_ms = 0;        // 0: the engine default
+    std::string on_error = "fail";  // fail | continue | ID of a step to run instead
+    std::optional<bool> dry_run;    // per-step dry-run override
     // Set on the steps an `on_step` entry generates: the step whose progress this one
     // reports. Its expressions see `event` = {step, status, output} of that step.
     std::string event_step;
@@ -79,16 +79,16 @@ struct Hooks {
 };
 
 struct Workflow {
-    std::string name;           // defaults to the file's stem
+    std::string name;  // defaults to the file's stem
     std::string description;
-    std::string file;           // path as given
+    std::string file;  // path as given
     std::vector<InputSpec> inputs;
-    tmpl::Value vars;           // dict
-    std::vector<Step> steps;    // in file order
-    tmpl::Value outputs;        // dict of expressions
+    tmpl::Value vars;         // dict
+    std::vector<Step> steps;  // in file order
+    tmpl::Value outputs;      // dict of expressions
     Hooks hooks;
-    std::string source;         // the file's text, as stored by hash in history
-    std::string hash;           // hex SHA-256 of source
+    std::string source;  // the file's text, as stored by hash in history
+    std::string hash;    // hex SHA-256 of source
 
     const Step* find_step(std::string_view id) const {
         for (const Step& s : steps)

@@ -37,7 +37,7 @@ std::vector<std::pair<std::string, Mark>> listed_steps(Context& ctx, const YAML:
     return out;
 }
 
-} // namespace
+}  // namespace
 
 void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& p) {
     if (node.IsNull()) return;
@@ -47,7 +47,7 @@ void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& p) {
                             describe_node(ctx, node));
         return;
     }
-    const size_t file_steps = p.wf.steps.size(); // generated steps never follow each other
+    const size_t file_steps = p.wf.steps.size();  // generated steps never follow each other
     std::vector<std::string> ids;
     for (size_t i = 0; i < file_steps; ++i)
         if (p.steps[i].has_id) ids.push_back(p.wf.steps[i].id);
@@ -97,11 +97,11 @@ void parse_on_step(Context& ctx, const YAML::Node& node, Parsed& p) {
                 step.needs.push_back(id);
             StepExtras ex = parsed.extras;
             ex.needs.emplace_back(id, mark);
-            ex.who = who; // one message per entry, not one per generated step
+            ex.who = who;  // one message per entry, not one per generated step
             p.wf.steps.push_back(std::move(step));
             p.steps.push_back(std::move(ex));
         }
     }
 }
 
-} // namespace ferry::workflow::detail
+}  // namespace ferry::workflow::detail

@@ -11,21 +11,21 @@ namespace ferry::workflow {
 
 namespace {
 
-using detail::Context;
-using detail::for_each_entry;
 using detail::ConfigReader;
 using detail::contains;
+using detail::Context;
+using detail::for_each_entry;
 using detail::join;
 
-const std::vector<std::string> kTopKeys = {"server", "auth", "integrations", "forms",
+const std::vector<std::string> kTopKeys = {"server",    "auth",  "integrations", "forms",
                                            "schedules", "hooks", "events"};
 const std::vector<std::string> kTypes = {"servicenow", "jira", "splunk_hec", "webhook", "http"};
-const std::vector<std::string> kAuthTypes = {"none", "basic", "bearer", "api_key", "splunk",
-                                             "oauth2"};
+const std::vector<std::string> kAuthTypes = {"none",    "basic",  "bearer",
+                                             "api_key", "splunk", "oauth2"};
 const std::vector<std::string> kCommonKeys = {
-    "type",    "description",     "base_url", "url",      "auth",     "tls",
-    "timeout", "retry",           "rate_limit", "circuit_breaker", "dry_run", "defaults",
-    "mappings", "secret",         "secrets",  "settings"};
+    "type",    "description", "base_url",        "url",     "auth",     "tls",      "timeout",
+    "retry",   "rate_limit",  "circuit_breaker", "dry_run", "defaults", "mappings", "secret",
+    "secrets", "settings"};
 // Settings a type's tasks read (ctx.integration.*); anything else goes under `settings:`.
 const std::map<std::string, std::vector<std::string>> kTypeKeys = {
     {"servicenow", {"table", "api_version"}},
@@ -65,15 +65,24 @@ void read_auth(ConfigReader& r, const YAML::Node& node, const std::string& where
     r.fields(node, where + ".auth (type " + auth.type + ")", known,
              [&](const std::string& key, const YAML::Node& v) {
                  std::string field = "auth." + key;
-                 if (key == "username") auth.username = r.string(v, field);
-                 else if (key == "password") auth.password = r.secret(v, field);
-                 else if (key == "token") auth.token = r.secret(v, field);
-                 else if (key == "header") auth.header = r.string(v, field);
-                 else if (key == "value") auth.value = r.secret(v, field);
-                 else if (key == "token_url") auth.token_url = r.string(v, field);
-                 else if (key == "client_id") auth.client_id = r.string(v, field);
-                 else if (key == "client_secret") auth.client_secret = r.secret(v, field);
-                 else if (key == "scope") auth.scope = r.string(v, field);
+                 if (key == "username")
+                     auth.username = r.string(v, field);
+                 else if (key == "password")
+                     auth.password = r.secret(v, field);
+                 else if (key == "token")
+                     auth.token = r.secret(v, field);
+                 else if (key == "header")
+                     auth.header = r.string(v, field);
+                 else if (key == "value")
+                     auth.value = r.secret(v, field);
+                 else if (key == "token_url")
+                     auth.token_url = r.string(v, field);
+                 else if (key == "client_id")
+                     auth.client_id = r.string(v, field);
+                 else if (key == "client_secret")
+                     auth.client_secret = r.secret(v, field);
+                 else if (key == "scope")
+                     auth.scope = r.string(v, field);
              });
     for (const std::string& key : known) {
         if (key == "type" || key == "header" || key == "scope") continue;
@@ -126,10 +135,14 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
             if (!r.mapping(v, "tls")) return;
             r.fields(v, where + ".tls", {"verify", "ca_file", "client_cert", "client_key"},
                      [&](const std::string& k, const YAML::Node& t) {
-                         if (k == "verify") c.tls.verify = r.boolean(t, "tls.verify");
-                         else if (k == "ca_file") c.tls.ca_file = r.string(t, "tls.ca_file");
-                         else if (k == "client_cert") c.tls.client_cert = r.string(t, "tls.client_cert");
-                         else c.tls.client_key = r.string(t, "tls.client_key");
+                         if (k == "verify")
+                             c.tls.verify = r.boolean(t, "tls.verify");
+                         else if (k == "ca_file")
+                             c.tls.ca_file = r.string(t, "tls.ca_file");
+                         else if (k == "client_cert")
+                             c.tls.client_cert = r.string(t, "tls.client_cert");
+                         else
+                             c.tls.client_key = r.string(t, "tls.client_key");
                      });
             if (c.tls.client_cert.empty() != c.tls.client_key.empty())
                 r.ctx().error(v, "tls: client_cert and client_key go together (mutual TLS)");
@@ -161,9 +174,11 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
             r.fields(v, where + ".circuit_breaker", {"failures", "reset_after"},
                      [&](const std::string& k, const YAML::Node& t) {
                          if (k == "failures")
-                             c.breaker_failures = int(r.number(t, "circuit_breaker.failures", 5, 0));
+                             c.breaker_failures =
+                                 int(r.number(t, "circuit_breaker.failures", 5, 0));
                          else
-                             c.breaker_reset_ms = r.duration(t, "circuit_breaker.reset_after", 30000);
+                             c.breaker_reset_ms =
+                                 r.duration(t, "circuit_breaker.reset_after", 30000);
                      });
         } else if (key == "dry_run") {
             c.dry_run = r.boolean(v, "dry_run");
@@ -175,7 +190,8 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
                 r.ctx().error(v, "secrets must be a list of secret references");
                 return;
             }
-            for (const YAML::Node& s : v) c.webhook_secrets.push_back(r.secret(s, "secrets[]"));
+            for (const YAML::Node& s : v)
+                c.webhook_secrets.push_back(r.secret(s, "secrets[]"));
         } else if (key == "defaults" || key == "mappings" || key == "settings") {
             if (!r.mapping(v, key)) return;
             public_value();
@@ -199,14 +215,16 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
     return e;
 }
 
-std::vector<std::string> string_list(ConfigReader& r, const YAML::Node& v, const std::string& field) {
+std::vector<std::string> string_list(ConfigReader& r, const YAML::Node& v,
+                                     const std::string& field) {
     std::vector<std::string> out;
     if (!v.IsSequence()) {
         r.ctx().error(v, field + " must be a list of strings, got " +
                              detail::describe_node(r.ctx(), v));
         return out;
     }
-    for (const YAML::Node& item : v) out.push_back(r.string(item, field + "[]"));
+    for (const YAML::Node& item : v)
+        out.push_back(r.string(item, field + "[]"));
     return out;
 }
 
@@ -229,9 +247,10 @@ void read_events(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          sub.types = string_list(r, f, "types");
                          for (const std::string& t : sub.types) {
                              if (!contains(engine_event_types(), t))
-                                 r.ctx().error(f, "unknown event type '" + t + "'" +
-                                                      detail::did_you_mean(t, engine_event_types()) +
-                                                      "; types: " + join(engine_event_types()));
+                                 r.ctx().error(f,
+                                               "unknown event type '" + t + "'" +
+                                                   detail::did_you_mean(t, engine_event_types()) +
+                                                   "; types: " + join(engine_event_types()));
                          }
                      } else {
                          sub.workflows = string_list(r, f, "workflows");
@@ -281,7 +300,8 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          e.catch_up = r.boolean(f, "catch_up");
                      } else if (key == "overlap") {
                          std::string o = r.string(f, "overlap");
-                         if (o == "skip" || o == "allow") e.skip_overlap = o == "skip";
+                         if (o == "skip" || o == "allow")
+                             e.skip_overlap = o == "skip";
                          else if (!o.empty())
                              r.ctx().error(f, "overlap must be allow or skip, got '" + o + "'");
                      } else {
@@ -398,14 +418,15 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
         ProjectConfig& c = result.config;
         if (key == "integrations") {
             if (!r.mapping(v, "integrations")) return;
-            for_each_entry(ctx, v, [&](const std::string& name, const YAML::Node& name_node,
-                                       const YAML::Node& body) {
-                if (!detail::is_identifier(name)) {
-                    ctx.error(name_node, detail::identifier_problem("integration name", name));
-                    return;
-                }
-                c.integrations.push_back(read_integration(r, name, body));
-            });
+            for_each_entry(
+                ctx, v,
+                [&](const std::string& name, const YAML::Node& name_node, const YAML::Node& body) {
+                    if (!detail::is_identifier(name)) {
+                        ctx.error(name_node, detail::identifier_problem("integration name", name));
+                        return;
+                    }
+                    c.integrations.push_back(read_integration(r, name, body));
+                });
         } else if (key == "events") {
             read_events(r, v, c);
         } else if (key == "server") {
@@ -427,13 +448,15 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
         const IntegrationEntry* target = result.config.integration(sub.integration);
         if (!target) {
             std::vector<std::string> names;
-            for (const auto& e : result.config.integrations) names.push_back(e.config.name);
+            for (const auto& e : result.config.integrations)
+                names.push_back(e.config.name);
             ctx.error(sub.mark, "events: unknown integration '" + sub.integration + "'" +
                                     detail::did_you_mean(sub.integration, names));
         } else if (target->config.type != "webhook") {
             ctx.error(sub.mark, "events: integration '" + sub.integration +
                                     "' must be of type webhook (events are signed webhooks), "
-                                    "not " + target->config.type);
+                                    "not " +
+                                    target->config.type);
         }
     }
     result.problems = std::move(ctx.problems());

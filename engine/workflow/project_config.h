@@ -15,16 +15,16 @@
 namespace ferry::workflow {
 
 struct IntegrationEntry {
-    IntegrationConfig config;   // public_json left empty: see settings
-    tmpl::Value settings;       // what tasks may see as ctx.integration (no secrets)
+    IntegrationConfig config;  // public_json left empty: see settings
+    tmpl::Value settings;      // what tasks may see as ctx.integration (no secrets)
     Mark mark;
 };
 
 // `events:` in ferry.yaml: execution and step events sent as signed webhooks (to a SIEM).
 struct EventSubscription {
-    std::string integration;              // a webhook integration
-    std::vector<std::string> types;       // empty: every event type
-    std::vector<std::string> workflows;   // empty: every workflow
+    std::string integration;             // a webhook integration
+    std::vector<std::string> types;      // empty: every event type
+    std::vector<std::string> workflows;  // empty: every workflow
     Mark mark;
 };
 
@@ -32,12 +32,12 @@ struct EventSubscription {
 struct ScheduleEntry {
     std::string name;
     std::string workflow;
-    uint64_t every_ms = 0;                  // 0: cron
-    std::string every;                      // as written ("30m")
-    std::string cron;                       // the expression as written
+    uint64_t every_ms = 0;  // 0: cron
+    std::string every;      // as written ("30m")
+    std::string cron;       // the expression as written
     CronSpec cron_spec;
     tmpl::Value inputs = tmpl::Value::dict();
-    bool catch_up = true;                   // one run after downtime that missed a due time
+    bool catch_up = true;  // one run after downtime that missed a due time
     bool enabled = true;
     // A due time while the previous run is still going: start another ("allow") or skip it.
     bool skip_overlap = false;
@@ -47,14 +47,14 @@ struct ScheduleEntry {
 // `forms:` in ferry.yaml: a request form that starts a workflow with its fields as inputs.
 struct FormField {
     std::string name;
-    std::string label;                 // defaults to the name
-    std::string type = "string";       // one of form_field_types()
+    std::string label;            // defaults to the name
+    std::string type = "string";  // one of form_field_types()
     bool required = false;
-    std::string pattern;               // strings: ECMAScript regex searched (anchor with ^ $)
-    std::optional<double> min, max;    // number, integer
+    std::string pattern;             // strings: ECMAScript regex searched (anchor with ^ $)
+    std::optional<double> min, max;  // number, integer
     std::optional<int64_t> min_length, max_length;  // strings: characters; multi-choice: items
     std::optional<tmpl::Value> default_value;       // already converted to the field's type
-    std::vector<std::string> choices;  // choice, multi-choice
+    std::vector<std::string> choices;               // choice, multi-choice
     std::string help;
     Mark mark;
 };
@@ -62,17 +62,17 @@ struct FormField {
 // `server:`, read and checked at load (problems at FILE:LINE:COL); what is not set keeps the
 // server's defaults (engine/server/api.h ServerSettings).
 struct ServerConfig {
-    std::optional<std::string> listen; // HOST:PORT
-    std::optional<uint64_t> max_body;  // bytes, more than 0
+    std::optional<std::string> listen;  // HOST:PORT
+    std::optional<uint64_t> max_body;   // bytes, more than 0
     std::optional<uint64_t> shutdown_grace_ms;
 };
 
 struct FormSpec {
     std::string name;
-    std::string title;                 // defaults to the name
+    std::string title;  // defaults to the name
     std::string description;
     std::string workflow;
-    bool is_public = false;            // false: submitting needs an operator token
+    bool is_public = false;  // false: submitting needs an operator token
     std::vector<FormField> fields;
     Mark mark, workflow_mark;
 };
@@ -80,16 +80,16 @@ struct FormSpec {
 // `hooks:` in ferry.yaml: an inbound webhook, verified, that starts a workflow.
 struct HookSpec {
     std::string name;
-    std::vector<std::string> secrets;  // references, resolved at use; every one is tried
+    std::vector<std::string> secrets;          // references, resolved at use; every one is tried
     std::string verify = "standard-webhooks";  // standard-webhooks | hmac-sha256 | none
     std::string header = "X-Signature";        // hmac-sha256: where the signature is
     uint64_t tolerance_ms = 5 * 60 * 1000;     // standard-webhooks: timestamp skew allowed
     // hmac-sha256: a signature accepted within this window is refused again (409 replayed);
     // 0: off. Standard Webhooks refuses replayed ids within twice the tolerance by itself.
     uint64_t replay_window_ms = 0;
-    std::string start;                 // the workflow to start; empty for resume
-    std::string input;                 // non-empty: the whole payload becomes this one input
-    std::string resume;                // "approval" (not available yet)
+    std::string start;   // the workflow to start; empty for resume
+    std::string input;   // non-empty: the whole payload becomes this one input
+    std::string resume;  // "approval" (not available yet)
     Mark mark, workflow_mark;
 };
 
@@ -105,7 +105,7 @@ Result<tmpl::Value> convert_form_value(const FormField& field, const tmpl::Value
 const std::vector<std::string>& engine_event_types();
 
 struct ProjectConfig {
-    std::string file;                      // as shown in messages; empty: no ferry.yaml
+    std::string file;  // as shown in messages; empty: no ferry.yaml
     std::vector<IntegrationEntry> integrations;
     std::vector<EventSubscription> events;
     std::vector<ScheduleEntry> schedule_entries;  // `schedules:`, validated

@@ -266,7 +266,7 @@ void read_named(ConfigReader& r, const YAML::Node& v, const char* what, Read rea
         });
 }
 
-} // namespace
+}  // namespace
 
 void read_forms(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
     read_named(r, v, "form name", read_form, c.form_specs);
@@ -276,4 +276,4 @@ void read_hooks(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
     read_named(r, v, "hook name", read_hook, c.hook_specs);
 }
 
-} // namespace ferry::workflow::detail
+}  // namespace ferry::workflow::detail

@@ -16,7 +16,8 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 
 std::string join(const std::vector<std::string>& v) {
     std::string out;
-    for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+    for (const std::string& s : v)
+        out += (out.empty() ? "" : ", ") + s;
     return out;
 }
 
@@ -24,8 +25,7 @@ std::string join(const std::vector<std::string>& v) {
 // `steps.my - step`, so a known id starting with "my-" means the brackets were forgotten.
 std::string unknown_step_hint(const std::string& name, const std::vector<std::string>& ids) {
     for (const std::string& id : ids)
-        if (id.starts_with(name + "-"))
-            return " (ids with '-' need brackets: steps['" + id + "'])";
+        if (id.starts_with(name + "-")) return " (ids with '-' need brackets: steps['" + id + "'])";
     return did_you_mean(name, ids);
 }
 
@@ -70,7 +70,8 @@ void check_integration(Context& ctx, Step& step, const TaskLookup& tasks,
     auto it = known->find(step.integration);
     if (it == known->end()) {
         std::vector<std::string> names;
-        for (const auto& [name, type] : *known) names.push_back(name);
+        for (const auto& [name, type] : *known)
+            names.push_back(name);
         ctx.error(mark_of("integration"),
                   "unknown integration '" + step.integration + "'" +
                       did_you_mean(step.integration, names) +
@@ -107,11 +108,11 @@ void check_integration_type(Context& ctx, const Step& step, const TaskLookup& ta
     if (!known) return;
     auto it = known->find(step.integration);
     if (it != known->end() && !contains(types, it->second)) {
-        ctx.error(mark_of("integration"),
-                  who + " works with " + join(types) + " integrations; '" + step.integration +
-                      "' is of type " + it->second +
-                      (step.provider.empty() ? " (add `provider:` to pick another implementation)"
-                                             : ""));
+        ctx.error(
+            mark_of("integration"),
+            who + " works with " + join(types) + " integrations; '" + step.integration +
+                "' is of type " + it->second +
+                (step.provider.empty() ? " (add `provider:` to pick another implementation)" : ""));
     }
 }
 
@@ -123,8 +124,8 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
     };
     check_integration(ctx, step, tasks, mark_of);
     if (!tasks.has_task(step.task)) {
-        ctx.error(mark_of("task"), "unknown task '" + step.task + "'" +
-                                       did_you_mean(step.task, tasks.task_names()));
+        ctx.error(mark_of("task"),
+                  "unknown task '" + step.task + "'" + did_you_mean(step.task, tasks.task_names()));
         return;
     }
     std::vector<std::string> providers = tasks.providers(step.task);
@@ -132,7 +133,8 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
         if (providers.empty()) {
             ctx.error(mark_of("provider"), "task '" + step.task +
                                                "' has a single implementation; it takes no "
-                                               "'provider' (got '" + step.provider + "')");
+                                               "'provider' (got '" +
+                                               step.provider + "')");
             return;
         }
         if (!contains(providers, step.provider)) {
@@ -144,8 +146,10 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
         }
     }
     if (step.provider.empty() && !providers.empty() && !tasks.has_default_provider(step.task)) {
-        ctx.error(mark_of("task"), "task '" + step.task + "' has several providers and no "
-                                   "default: add 'provider:' (one of " + join(providers) + ")");
+        ctx.error(mark_of("task"), "task '" + step.task +
+                                       "' has several providers and no "
+                                       "default: add 'provider:' (one of " +
+                                       join(providers) + ")");
         return;
     }
     check_integration_type(ctx, step, tasks, mark_of);
@@ -207,7 +211,8 @@ class Components {
 
 std::vector<std::vector<std::string>> find_cycles(const Workflow& wf) {
     std::map<std::string, size_t> by_id;  // first definition wins for duplicated ids
-    for (size_t i = 0; i < wf.steps.size(); ++i) by_id.emplace(wf.steps[i].id, i);
+    for (size_t i = 0; i < wf.steps.size(); ++i)
+        by_id.emplace(wf.steps[i].id, i);
     std::vector<std::vector<size_t>> adj(wf.steps.size());
     for (size_t i = 0; i < wf.steps.size(); ++i) {
         if (by_id[wf.steps[i].id] != i) continue;
@@ -222,7 +227,8 @@ std::vector<std::vector<std::string>> find_cycles(const Workflow& wf) {
         // The shortest cycle through the group's first step: breadth-first inside the group.
         size_t start = *std::min_element(group.begin(), group.end());
         std::vector<bool> member(wf.steps.size(), false);
-        for (size_t v : group) member[v] = true;
+        for (size_t v : group)
+            member[v] = true;
         std::vector<size_t> parent(wf.steps.size(), SIZE_MAX);
         std::queue<size_t> queue;
         queue.push(start);
@@ -253,7 +259,8 @@ std::vector<std::vector<std::string>> find_cycles(const Workflow& wf) {
     std::sort(found.begin(), found.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::vector<std::string>> cycles;
-    for (auto& [start, cycle] : found) cycles.push_back(std::move(cycle));
+    for (auto& [start, cycle] : found)
+        cycles.push_back(std::move(cycle));
     return cycles;
 }
 
@@ -263,7 +270,8 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
     for (size_t i = 0; i < wf.steps.size(); ++i)
         if (p.steps[i].has_id && !contains(names.steps, wf.steps[i].id))
             names.steps.push_back(wf.steps[i].id);
-    for (const InputSpec& in : wf.inputs) names.inputs.push_back(in.name);
+    for (const InputSpec& in : wf.inputs)
+        names.inputs.push_back(in.name);
     names.vars = p.var_names;
 
     for (size_t i = 0; i < wf.steps.size(); ++i) {
@@ -286,28 +294,30 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
             const tmpl::Value* on_timeout = step.with.dict_obj().find("on_timeout");
             if (on_timeout && on_timeout->is_string() && on_timeout->str() != "reject" &&
                 !is_template(on_timeout->str())) {
-                if (step.on_error == "fail") step.on_error = std::string(on_timeout->str());
+                if (step.on_error == "fail")
+                    step.on_error = std::string(on_timeout->str());
                 else if (step.on_error != on_timeout->str())
-                    ctx.error(step.mark, who + ": on_timeout names step '" +
-                                             std::string(on_timeout->str()) +
-                                             "' but on_error names '" + step.on_error +
-                                             "'; use one of them");
+                    ctx.error(step.mark,
+                              who + ": on_timeout names step '" + std::string(on_timeout->str()) +
+                                  "' but on_error names '" + step.on_error + "'; use one of them");
             }
         }
 
         if (step.on_error != "fail" && step.on_error != "continue") {
-            Mark at = step.field_marks.count("on_error") ? step.field_marks.at("on_error")
-                                                         : step.mark;
+            Mark at =
+                step.field_marks.count("on_error") ? step.field_marks.at("on_error") : step.mark;
             if (step.on_error == step.id)
                 ctx.error(at, who + " cannot be its own on_error step");
             else if (!contains(names.steps, step.on_error))
                 ctx.error(at, "'on_error' must be fail, continue or a step id; there is no "
-                              "step '" + step.on_error + "'" +
+                              "step '" +
+                                  step.on_error + "'" +
                                   unknown_step_hint(step.on_error, names.steps));
         }
         if (tasks) check_task(ctx, step, ex, *tasks);
     }
-    for (const Ref& ref : p.output_refs) check_ref(ctx, ref, "'outputs'", "", names);
+    for (const Ref& ref : p.output_refs)
+        check_ref(ctx, ref, "'outputs'", "", names);
     for (const Ref& ref : p.var_refs) {
         if (ref.root == "steps")
             ctx.error(ref.mark, "'vars' are constants and cannot refer to steps (found steps." +
@@ -317,7 +327,8 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
     }
     for (const std::vector<std::string>& cycle : find_cycles(wf)) {
         std::string text;
-        for (const std::string& id : cycle) text += (text.empty() ? "" : " -> ") + id;
+        for (const std::string& id : cycle)
+            text += (text.empty() ? "" : " -> ") + id;
         const Step* first = wf.find_step(cycle.front());
         ctx.error(first ? first->mark : Mark{ctx.file(), 1, 1}, "dependency cycle: " + text);
     }

@@ -18,7 +18,8 @@ Mark Context::mark(const YAML::Node& node) const {
     YAML::Mark m = node.Mark();
     if (!node.IsNull() || m.pos <= 0 || size_t(m.pos) > text_.size()) return mark(m);
     size_t p = size_t(m.pos);
-    while (p > 0 && (text_[p - 1] == ' ' || text_[p - 1] == '\t')) --p;
+    while (p > 0 && (text_[p - 1] == ' ' || text_[p - 1] == '\t'))
+        --p;
     if (p == 0 || text_[p - 1] != '\n') return mark(m);  // `key: ~` on the same line
     while (p > 0 && (text_[p - 1] == ' ' || text_[p - 1] == '\t' || text_[p - 1] == '\n' ||
                      text_[p - 1] == '\r'))
@@ -57,11 +58,15 @@ constexpr std::string_view kTagSeq = "tag:yaml.org,2002:seq";
 constexpr int kMaxDepth = 128;
 constexpr size_t kMaxNodes = 500'000;
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 bool all_of(std::string_view s, bool (*pred)(char)) {
     return !s.empty() && std::all_of(s.begin(), s.end(), pred);
 }
-bool is_octal(char c) { return c >= '0' && c <= '7'; }
+bool is_octal(char c) {
+    return c >= '0' && c <= '7';
+}
 bool is_hex(char c) {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -105,17 +110,20 @@ bool float_syntax(std::string_view s) {
     size_t i = 0;
     if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
     size_t int_digits = 0, frac_digits = 0;
-    while (i < s.size() && is_digit(s[i])) ++i, ++int_digits;
+    while (i < s.size() && is_digit(s[i]))
+        ++i, ++int_digits;
     if (i < s.size() && s[i] == '.') {
         ++i;
-        while (i < s.size() && is_digit(s[i])) ++i, ++frac_digits;
+        while (i < s.size() && is_digit(s[i]))
+            ++i, ++frac_digits;
     }
     if (int_digits == 0 && frac_digits == 0) return false;
     if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
         ++i;
         if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
         size_t exp_digits = 0;
-        while (i < s.size() && is_digit(s[i])) ++i, ++exp_digits;
+        while (i < s.size() && is_digit(s[i]))
+            ++i, ++exp_digits;
         if (exp_digits == 0) return false;
     }
     return i == s.size();
@@ -225,61 +233,74 @@ struct Converter {
         }
         const std::string& tag = node.Tag();
         switch (node.Type()) {
-            case YAML::NodeType::Undefined:
-            case YAML::NodeType::Null:
-                if (tag == kTagStr) return tmpl::Value::string("");
-                return tmpl::Value::none();
-            case YAML::NodeType::Scalar: {
-                tmpl::Value v = scalar_value(ctx, node);
-                if (v.is_string() && on_string) (*on_string)(node, node.Scalar());
-                return v;
-            }
-            case YAML::NodeType::Sequence: {
-                if (tag != "?" && tag != "!" && tag != kTagSeq)
-                    ctx.error(node, "unsupported tag '" + tag + "'");
-                std::vector<tmpl::Value> items;
-                items.reserve(node.size());
-                for (const YAML::Node& item : node) items.push_back(convert(item, depth + 1));
-                return tmpl::Value::list(std::move(items));
-            }
-            case YAML::NodeType::Map: {
-                if (tag != "?" && tag != "!" && tag != kTagMap)
-                    ctx.error(node, "unsupported tag '" + tag + "'");
-                tmpl::Value dict = tmpl::Value::dict();
-                for_each_entry(ctx, node,
-                               [&](const std::string& key, const YAML::Node&,
-                                   const YAML::Node& value) {
-                                   dict.dict_obj().set(tmpl::Value::string(key),
-                                                       convert(value, depth + 1));
-                               });
-                return dict;
-            }
+        case YAML::NodeType::Undefined:
+        case YAML::NodeType::Null:
+            if (tag == kTagStr) return tmpl::Value::string("");
+            return tmpl::Value::none();
+        case YAML::NodeType::Scalar: {
+            tmpl::Value v = scalar_value(ctx, node);
+            if (v.is_string() && on_string) (*on_string)(node, node.Scalar());
+            return v;
+        }
+        case YAML::NodeType::Sequence: {
+            if (tag != "?" && tag != "!" && tag != kTagSeq)
+                ctx.error(node, "unsupported tag '" + tag + "'");
+            std::vector<tmpl::Value> items;
+            items.reserve(node.size());
+            for (const YAML::Node& item : node)
+                items.push_back(convert(item, depth + 1));
+            return tmpl::Value::list(std::move(items));
+        }
+        case YAML::NodeType::Map: {
+            if (tag != "?" && tag != "!" && tag != kTagMap)
+                ctx.error(node, "unsupported tag '" + tag + "'");
+            tmpl::Value dict = tmpl::Value::dict();
+            for_each_entry(
+                ctx, node, [&](const std::string& key, const YAML::Node&, const YAML::Node& value) {
+                    dict.dict_obj().set(tmpl::Value::string(key), convert(value, depth + 1));
+                });
+            return dict;
+        }
         }
         return tmpl::Value::none();
     }
 };
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
-size_t utf8_size(uint32_t cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
+size_t utf8_size(uint32_t cp) {
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
 
 // Bytes a double-quoted escape takes in the source and in the decoded text.
 void escape_sizes(std::string_view src, size_t at, size_t& raw, size_t& decoded) {
     char e = at + 1 < src.size() ? src[at + 1] : '\0';
     auto hex = [&](size_t n) {
         uint32_t cp = 0;
-        std::from_chars(src.data() + at + 2, src.data() + std::min(src.size(), at + 2 + n), cp,
-                        16);
+        std::from_chars(src.data() + at + 2, src.data() + std::min(src.size(), at + 2 + n), cp, 16);
         raw = 2 + n;
         decoded = utf8_size(cp);
     };
     switch (e) {
-        case 'x': hex(2); return;
-        case 'u': hex(4); return;
-        case 'U': hex(8); return;
-        case 'N': case '_': raw = 2; decoded = 2; return;  // U+0085, U+00A0
-        case 'L': case 'P': raw = 2; decoded = 3; return;  // U+2028, U+2029
-        default: raw = 2; decoded = 1; return;
+    case 'x': hex(2); return;
+    case 'u': hex(4); return;
+    case 'U': hex(8); return;
+    case 'N':
+    case '_':
+        raw = 2;
+        decoded = 2;
+        return;  // U+0085, U+00A0
+    case 'L':
+    case 'P':
+        raw = 2;
+        decoded = 3;
+        return;  // U+2028, U+2029
+    default:
+        raw = 2;
+        decoded = 1;
+        return;
     }
 }
 
@@ -300,11 +321,11 @@ tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* 
 
 std::string describe_node(Context& ctx, const YAML::Node& node) {
     switch (node.Type()) {
-        case YAML::NodeType::Undefined:
-        case YAML::NodeType::Null: return "null";
-        case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Map: return "a mapping";
-        case YAML::NodeType::Scalar: break;
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null: return "null";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Scalar: break;
     }
     // Describe the value without reporting twice what scalar_value may complain about.
     Context quiet(ctx.text(), ctx.file());
@@ -327,8 +348,10 @@ Mark locate_in_scalar(const Context& ctx, const YAML::Node& scalar, size_t offse
     size_t r = size_t(m.pos);
     // Skip node properties: a tag (!!str) and an anchor (&a) may precede the scalar.
     while (r < src.size() && (src[r] == '!' || src[r] == '&')) {
-        while (r < src.size() && !is_space(src[r])) ++r;
-        while (r < src.size() && (src[r] == ' ' || src[r] == '\t')) ++r;
+        while (r < src.size() && !is_space(src[r]))
+            ++r;
+        while (r < src.size() && (src[r] == ' ' || src[r] == '\t'))
+            ++r;
     }
     if (r >= src.size()) return fallback;
     char style = src[r];
@@ -347,7 +370,8 @@ Mark locate_in_scalar(const Context& ctx, const YAML::Node& scalar, size_t offse
         if (style == '"' && src[r] == '\\') {
             if (r + 1 < src.size() && (src[r + 1] == '\n' || src[r + 1] == '\r')) {
                 ++r;  // an escaped line break: it and the next line's indentation vanish
-                while (r < src.size() && is_space(src[r])) ++r;
+                while (r < src.size() && is_space(src[r]))
+                    ++r;
                 continue;
             }
             size_t raw = 0, decoded = 0;
@@ -369,8 +393,10 @@ Mark locate_in_scalar(const Context& ctx, const YAML::Node& scalar, size_t offse
         if (is_space(src[r])) {
             // Line folding or block indentation: whitespace runs differ between the two texts.
             if (is_space(dec[d]))
-                while (d < offset && is_space(dec[d])) ++d;
-            while (r < src.size() && is_space(src[r])) ++r;
+                while (d < offset && is_space(dec[d]))
+                    ++d;
+            while (r < src.size() && is_space(src[r]))
+                ++r;
             continue;
         }
         return fallback;
@@ -378,9 +404,9 @@ Mark locate_in_scalar(const Context& ctx, const YAML::Node& scalar, size_t offse
     return ctx.mark_at_offset(r);
 }
 
-void for_each_entry(Context& ctx, const YAML::Node& map,
-                    const std::function<void(const std::string&, const YAML::Node&,
-                                             const YAML::Node&)>& f) {
+void for_each_entry(
+    Context& ctx, const YAML::Node& map,
+    const std::function<void(const std::string&, const YAML::Node&, const YAML::Node&)>& f) {
     std::map<std::string, int> seen;  // key -> 1-based line of its first occurrence
     // Range-for keeps each entry alive; `it->first` would bind to a dying proxy.
     for (const auto& entry : map) {
@@ -406,8 +432,10 @@ namespace {
 // "needs" is one edit, not two).
 size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-    for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-    for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (size_t i = 0; i <= a.size(); ++i)
+        d[i][0] = i;
+    for (size_t j = 0; j <= b.size(); ++j)
+        d[0][j] = j;
     for (size_t i = 1; i <= a.size(); ++i) {
         for (size_t j = 1; j <= b.size(); ++j) {
             size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;

@@ -25,7 +25,8 @@ uint64_t unix_ms() {
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : out)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
@@ -36,9 +37,11 @@ bool is_absolute_url(std::string_view u) {
 std::string join_url(const std::string& base, const std::string& path) {
     if (path.empty()) return base;
     std::string b = base;
-    while (!b.empty() && b.back() == '/') b.pop_back();
+    while (!b.empty() && b.back() == '/')
+        b.pop_back();
     size_t start = 0;
-    while (start < path.size() && path[start] == '/') ++start;
+    while (start < path.size() && path[start] == '/')
+        ++start;
     return b + "/" + path.substr(start);
 }
 
@@ -81,8 +84,7 @@ std::string capped(std::string_view body, size_t full_size, size_t cap) {
 
 }  // namespace
 
-std::optional<std::string> standard_webhooks_signature(std::string_view secret,
-                                                       std::string_view id,
+std::optional<std::string> standard_webhooks_signature(std::string_view secret, std::string_view id,
                                                        std::string_view timestamp,
                                                        std::string_view body) {
     if (secret.rfind("whsec_", 0) == 0) secret.remove_prefix(6);
@@ -103,21 +105,18 @@ struct IntegrationClient::Op {
     int tries = 0;                 // attempts counted by the retry policy
     bool token_refreshed = false;  // a 401 refreshes the OAuth token once per request
     uint64_t transfer = 0;
-    HttpRequest sent;              // the last attempt, for its record (body: a prefix)
-    size_t sent_body_size = 0;     // the whole body's size
+    HttpRequest sent;           // the last attempt, for its record (body: a prefix)
+    size_t sent_body_size = 0;  // the whole body's size
     std::unique_ptr<Loop::Timer> timer;
     bool over = false;
-    bool starting = false;         // inside send(): an outcome must wait for the next turn
+    bool starting = false;  // inside send(): an outcome must wait for the next turn
 };
 
 IntegrationClient::IntegrationClient(Loop& loop, HttpClient& http, IntegrationConfig config)
-    : loop_(loop),
-      http_(http),
-      config_(std::move(config)),
-      bucket_(config_.rate_per_second, config_.rate_burst > 0 ? config_.rate_burst
-                                                              : config_.rate_per_second),
-      breaker_(config_.breaker_failures, config_.breaker_reset_ms),
-      rng_(std::random_device{}()) {}
+    : loop_(loop), http_(http), config_(std::move(config)),
+      bucket_(config_.rate_per_second,
+              config_.rate_burst > 0 ? config_.rate_burst : config_.rate_per_second),
+      breaker_(config_.breaker_failures, config_.breaker_reset_ms), rng_(std::random_device{}()) {}
 
 IntegrationClient::~IntegrationClient() {
     for (auto& op : ops_) {
@@ -170,16 +169,15 @@ void IntegrationClient::step(const std::shared_ptr<Op>& op) {
     if (!breaker_.allow(now, &retry_in)) {
         op->out.circuit_open = true;
         op->out.error = make_error(
-            ErrorKind::Network,
-            "integration '" + config_.name + "': circuit breaker open after " +
-                std::to_string(breaker_.consecutive_failures()) +
-                " consecutive failures; nothing sent (next probe in " +
-                std::to_string((retry_in + 999) / 1000) + "s)");
+            ErrorKind::Network, "integration '" + config_.name + "': circuit breaker open after " +
+                                    std::to_string(breaker_.consecutive_failures()) +
+                                    " consecutive failures; nothing sent (next probe in " +
+                                    std::to_string((retry_in + 999) / 1000) + "s)");
         finish(op);
         return;
     }
-    bool needs_token = config_.auth.type == "oauth2" &&
-                       (access_token_.empty() || now >= token_expires_ms_);
+    bool needs_token =
+        config_.auth.type == "oauth2" && (access_token_.empty() || now >= token_expires_ms_);
     if (needs_token) {
         fetch_token([this, op](Status s) {
             if (op->over) return;
@@ -268,8 +266,8 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
             verdict = AttemptVerdict::Done;  // longer than we may wait: the caller decides
         } else {
             std::uniform_real_distribution<double> unit(0.0, 1.0);
-            uint64_t delay = wait ? *wait : backoff_delay_ms(config_.retry, op->tries + 1,
-                                                             unit(rng_));
+            uint64_t delay =
+                wait ? *wait : backoff_delay_ms(config_.retry, op->tries + 1, unit(rng_));
             op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, delay));
             op->timer = loop_.timer(delay, [this, op] { step(op); });
             return;
@@ -330,7 +328,8 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
     if (out.ca_file.empty()) out.ca_file = config_.tls.ca_file;
     if (out.client_cert.empty()) out.client_cert = config_.tls.client_cert;
     if (out.client_key.empty()) out.client_key = config_.tls.client_key;
-    if (find_header(out.headers, "accept").empty()) set_header(out.headers, "Accept", "application/json");
+    if (find_header(out.headers, "accept").empty())
+        set_header(out.headers, "Accept", "application/json");
     // Credentials and signatures go only to the integration's own origins: an absolute URL
     // elsewhere (a link found in a response, say) gets a plain request.
     std::string origin = origin_of(out.url);
@@ -347,8 +346,8 @@ Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {
     auto secret = [&](const std::string& ref, const char* field) -> Result<std::string> {
         Result<std::string> v = resolve_secret(ref);
         if (!v) {
-            return make_error(v.error().kind, "integration '" + config_.name + "': auth." +
-                                                  field + ": " + v.error().message);
+            return make_error(v.error().kind, "integration '" + config_.name + "': auth." + field +
+                                                  ": " + v.error().message);
         }
         return v;
     };
@@ -421,13 +420,14 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
         token_fetching_ = false;
         auto waiters = std::move(token_waiters_);
         token_waiters_.clear();
-        for (auto& w : waiters) w(e);
+        for (auto& w : waiters)
+            w(e);
     };
     Result<std::string> client_secret = resolve_secret(a.client_secret);
     if (!client_secret) {
-        fail_all(make_error(client_secret.error().kind, "integration '" + config_.name +
-                                                            "': auth.client_secret: " +
-                                                            client_secret.error().message));
+        fail_all(make_error(client_secret.error().kind,
+                            "integration '" + config_.name +
+                                "': auth.client_secret: " + client_secret.error().message));
         return;
     }
     HttpRequest req;
@@ -445,49 +445,50 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
     req.client_cert = config_.tls.client_cert;
     req.client_key = config_.tls.client_key;
     std::string where = req.url;
-    token_transfer_ = http_.send(std::move(req), [this, alive = alive_, fail_all, where](
-                                                     Result<HttpResponse> res,
-                                                     const HttpTransferInfo&) {
-        if (!*alive) return;
-        token_transfer_ = 0;
-        if (!res) {
-            if (res.error().kind == ErrorKind::Cancelled) return;
-            fail_all(make_error(res.error().kind, "integration '" + config_.name +
-                                                      "': OAuth2 token request to " + where +
-                                                      " failed: " + redact(res.error().message)));
-            return;
-        }
-        const HttpResponse& r = res.value();
-        rapidjson::Document doc;
-        doc.Parse(r.body.data(), r.body.size());
-        bool json_ok = !doc.HasParseError() && doc.IsObject();
-        if (r.status != 200 || !json_ok || !doc.HasMember("access_token") ||
-            !doc["access_token"].IsString()) {
-            std::string why = "HTTP " + std::to_string(r.status);
-            if (json_ok) {
-                for (const char* field : {"error", "error_description"}) {
-                    if (doc.HasMember(field) && doc[field].IsString())
-                        why += std::string(" ") + field + "=" + doc[field].GetString();
-                }
+    token_transfer_ =
+        http_.send(std::move(req), [this, alive = alive_, fail_all,
+                                    where](Result<HttpResponse> res, const HttpTransferInfo&) {
+            if (!*alive) return;
+            token_transfer_ = 0;
+            if (!res) {
+                if (res.error().kind == ErrorKind::Cancelled) return;
+                fail_all(make_error(res.error().kind,
+                                    "integration '" + config_.name + "': OAuth2 token request to " +
+                                        where + " failed: " + redact(res.error().message)));
+                return;
             }
-            fail_all(make_error(r.status >= 500 ? ErrorKind::Http5xx : ErrorKind::Http4xx,
-                                "integration '" + config_.name + "': OAuth2 token request to " +
-                                    where + " failed: " + redact(why)));
-            return;
-        }
-        access_token_ = doc["access_token"].GetString();
-        Redactor::instance().add(access_token_);
-        uint64_t lifetime_ms = 3600'000;
-        if (doc.HasMember("expires_in") && doc["expires_in"].IsNumber())
-            lifetime_ms = uint64_t(std::max(0.0, doc["expires_in"].GetDouble()) * 1000);
-        // Refresh shortly before expiry: a minute early, or a tenth of a short lifetime.
-        uint64_t margin = std::min<uint64_t>(60'000, lifetime_ms / 10);
-        token_expires_ms_ = loop_.now_ms() + lifetime_ms - margin;
-        token_fetching_ = false;
-        auto waiters = std::move(token_waiters_);
-        token_waiters_.clear();
-        for (auto& w : waiters) w(ok_status());
-    });
+            const HttpResponse& r = res.value();
+            rapidjson::Document doc;
+            doc.Parse(r.body.data(), r.body.size());
+            bool json_ok = !doc.HasParseError() && doc.IsObject();
+            if (r.status != 200 || !json_ok || !doc.HasMember("access_token") ||
+                !doc["access_token"].IsString()) {
+                std::string why = "HTTP " + std::to_string(r.status);
+                if (json_ok) {
+                    for (const char* field : {"error", "error_description"}) {
+                        if (doc.HasMember(field) && doc[field].IsString())
+                            why += std::string(" ") + field + "=" + doc[field].GetString();
+                    }
+                }
+                fail_all(make_error(r.status >= 500 ? ErrorKind::Http5xx : ErrorKind::Http4xx,
+                                    "integration '" + config_.name + "': OAuth2 token request to " +
+                                        where + " failed: " + redact(why)));
+                return;
+            }
+            access_token_ = doc["access_token"].GetString();
+            Redactor::instance().add(access_token_);
+            uint64_t lifetime_ms = 3600'000;
+            if (doc.HasMember("expires_in") && doc["expires_in"].IsNumber())
+                lifetime_ms = uint64_t(std::max(0.0, doc["expires_in"].GetDouble()) * 1000);
+            // Refresh shortly before expiry: a minute early, or a tenth of a short lifetime.
+            uint64_t margin = std::min<uint64_t>(60'000, lifetime_ms / 10);
+            token_expires_ms_ = loop_.now_ms() + lifetime_ms - margin;
+            token_fetching_ = false;
+            auto waiters = std::move(token_waiters_);
+            token_waiters_.clear();
+            for (auto& w : waiters)
+                w(ok_status());
+        });
 }
 
 std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& sent,

@@ -21,23 +21,22 @@ namespace ferry {
 
 // One Standard Webhooks signature entry, "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>",
 // for a secret "whsec_<base64 key>" (the prefix is optional); nullopt for a malformed secret.
-std::optional<std::string> standard_webhooks_signature(std::string_view secret,
-                                                       std::string_view id,
+std::optional<std::string> standard_webhooks_signature(std::string_view secret, std::string_view id,
                                                        std::string_view timestamp,
                                                        std::string_view body);
 
 struct IntegrationRequest {
-    HttpRequest http;              // url may be empty or relative: resolved against base_url
+    HttpRequest http;                // url may be empty or relative: resolved against base_url
     std::optional<bool> idempotent;  // default: every method but POST and PATCH
-    bool retry = true;             // false: one attempt only
-    bool timeout_set = false;      // http.timeout_ms came from the caller, not the default
+    bool retry = true;               // false: one attempt only
+    bool timeout_set = false;        // http.timeout_ms came from the caller, not the default
 };
 
 struct IntegrationOutcome {
     std::optional<HttpResponse> response;  // the final HTTP answer, any status
-    Error error;                   // when there is no response
-    bool ambiguous = false;        // the peer may have acted on a non-idempotent request
-    bool circuit_open = false;     // refused without sending: the breaker is open
+    Error error;                           // when there is no response
+    bool ambiguous = false;                // the peer may have acted on a non-idempotent request
+    bool circuit_open = false;             // refused without sending: the breaker is open
     int attempts = 0;
     std::vector<std::string> attempt_records;  // JSON objects, redacted, bodies capped
 };
@@ -70,7 +69,7 @@ class IntegrationClient {
         uint64_t requests = 0, failures = 0;
         uint64_t last_success_unix_ms = 0, last_failure_unix_ms = 0;
         double last_latency_ms = 0;
-        std::string breaker;       // closed | open | half_open
+        std::string breaker;  // closed | open | half_open
     };
     Health health() const;
 
@@ -85,8 +84,8 @@ class IntegrationClient {
     Result<HttpRequest> build(const IntegrationRequest& req, bool for_preview);
     Status apply_auth(HttpRequest& out, bool for_preview);
     Status sign_webhook(HttpRequest& out, bool for_preview);
-    std::string record_attempt(const Op& op, const HttpRequest& sent, const Result<HttpResponse>& res,
-                               uint64_t retry_in_ms) const;
+    std::string record_attempt(const Op& op, const HttpRequest& sent,
+                               const Result<HttpResponse>& res, uint64_t retry_in_ms) const;
 
     Loop& loop_;
     HttpClient& http_;

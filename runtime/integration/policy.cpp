@@ -72,12 +72,11 @@ AttemptVerdict judge_attempt(const AttemptFacts& f) {
     if (f.status >= 500) return f.idempotent ? AttemptVerdict::Retry : AttemptVerdict::Ambiguous;
     if (f.status > 0) return AttemptVerdict::Done;
     switch (f.error) {
-        case ErrorKind::Network:
-        case ErrorKind::Timeout:
-            if (!f.request_sent || f.idempotent) return AttemptVerdict::Retry;
-            return AttemptVerdict::Ambiguous;
-        default:
-            return AttemptVerdict::Done;  // validation, limits, cancel: retrying cannot help
+    case ErrorKind::Network:
+    case ErrorKind::Timeout:
+        if (!f.request_sent || f.idempotent) return AttemptVerdict::Retry;
+        return AttemptVerdict::Ambiguous;
+    default: return AttemptVerdict::Done;  // validation, limits, cancel: retrying cannot help
     }
 }
 
@@ -115,18 +114,17 @@ CircuitBreaker::State CircuitBreaker::state(uint64_t now_ms) const {
 bool CircuitBreaker::allow(uint64_t now_ms, uint64_t* retry_in_ms) {
     if (threshold_ <= 0) return true;
     switch (state(now_ms)) {
-        case State::Closed:
+    case State::Closed: return true;
+    case State::HalfOpen:
+        if (!probe_in_flight_) {
+            probe_in_flight_ = true;
             return true;
-        case State::HalfOpen:
-            if (!probe_in_flight_) {
-                probe_in_flight_ = true;
-                return true;
-            }
-            if (retry_in_ms) *retry_in_ms = reset_after_ms_;
-            return false;
-        case State::Open:
-            if (retry_in_ms) *retry_in_ms = opened_at_ms_ + reset_after_ms_ - now_ms;
-            return false;
+        }
+        if (retry_in_ms) *retry_in_ms = reset_after_ms_;
+        return false;
+    case State::Open:
+        if (retry_in_ms) *retry_in_ms = opened_at_ms_ + reset_after_ms_ - now_ms;
+        return false;
     }
     return true;
 }
@@ -149,9 +147,9 @@ void CircuitBreaker::on_failure(uint64_t now_ms) {
 
 std::string_view to_string(CircuitBreaker::State s) {
     switch (s) {
-        case CircuitBreaker::State::Closed: return "closed";
-        case CircuitBreaker::State::Open: return "open";
-        case CircuitBreaker::State::HalfOpen: return "half_open";
+    case CircuitBreaker::State::Closed: return "closed";
+    case CircuitBreaker::State::Open: return "open";
+    case CircuitBreaker::State::HalfOpen: return "half_open";
     }
     return "closed";
 }

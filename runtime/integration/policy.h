@@ -13,11 +13,11 @@
 namespace ferry {
 
 struct RetryPolicy {
-    int max_attempts = 3;                // including the first
-    uint64_t initial_delay_ms = 1000;    // 1s, 2s, 4s... (exponential, doubled each time)
+    int max_attempts = 3;              // including the first
+    uint64_t initial_delay_ms = 1000;  // 1s, 2s, 4s... (exponential, doubled each time)
     uint64_t max_delay_ms = 30000;
     uint64_t max_retry_after_ms = 120000;  // a longer Retry-After ends the retries
-    double jitter = 0.2;                 // +-20% on each delay, so clients spread out
+    double jitter = 0.2;                   // +-20% on each delay, so clients spread out
 };
 
 // The delay before attempt `next_attempt` (2 for the first retry): exponential, capped,
@@ -30,16 +30,16 @@ std::optional<uint64_t> parse_retry_after_ms(std::string_view value, uint64_t no
 
 // What to do with the outcome of one attempt.
 enum class AttemptVerdict {
-    Done,        // a final answer (2xx-4xx except 429), or a failure not worth retrying
-    Retry,       // try again after a delay
-    Ambiguous,   // the peer may have acted on a non-idempotent request: stop, let the
-                 // caller look before it repeats the effect
+    Done,       // a final answer (2xx-4xx except 429), or a failure not worth retrying
+    Retry,      // try again after a delay
+    Ambiguous,  // the peer may have acted on a non-idempotent request: stop, let the
+                // caller look before it repeats the effect
 };
 
 struct AttemptFacts {
-    long status = 0;             // 0 when the transfer failed
+    long status = 0;                        // 0 when the transfer failed
     ErrorKind error = ErrorKind::Internal;  // when status == 0
-    bool request_sent = false;   // transfer failures: whether bytes reached the peer
+    bool request_sent = false;              // transfer failures: whether bytes reached the peer
     bool idempotent = true;
 };
 

@@ -26,7 +26,8 @@ class IntegrationRegistry {
     }
     std::vector<std::string> names() const {
         std::vector<std::string> out;
-        for (const auto& [name, c] : clients_) out.push_back(name);
+        for (const auto& [name, c] : clients_)
+            out.push_back(name);
         return out;
     }
 

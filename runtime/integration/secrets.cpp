@@ -3,8 +3,8 @@
 #include <cctype>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -48,9 +48,9 @@ Status check_secret_syntax(std::string_view text) {
     auto ref = split_reference(text);
     if (!ref) return ok_status();
     if (ref->scheme != "env" && ref->scheme != "file") {
-        return make_error(ErrorKind::Validation,
-                          "unknown secret reference '${" + std::string(ref->scheme) +
-                              ":...}': use ${env:NAME} or ${file:PATH}");
+        return make_error(ErrorKind::Validation, "unknown secret reference '${" +
+                                                     std::string(ref->scheme) +
+                                                     ":...}': use ${env:NAME} or ${file:PATH}");
     }
     if (ref->name.empty()) {
         return make_error(ErrorKind::Validation, "empty secret reference '" + std::string(text) +
@@ -68,9 +68,9 @@ Result<std::string> resolve_secret(std::string_view text) {
     if (ref->scheme == "env") {
         const char* v = std::getenv(name.c_str());
         if (!v) {
-            return make_error(ErrorKind::Validation,
-                              "secret ${env:" + name + "}: environment variable " + name +
-                                  " is not set");
+            return make_error(ErrorKind::Validation, "secret ${env:" + name +
+                                                         "}: environment variable " + name +
+                                                         " is not set");
         }
         value = v;
     } else {
@@ -124,8 +124,8 @@ std::string Redactor::redact(std::string_view text) const {
 
 bool is_credential_header(std::string_view name) {
     static constexpr std::string_view kNames[] = {
-        "authorization", "proxy-authorization", "cookie",      "set-cookie",
-        "x-api-key",     "api-key",             "x-auth-token",
+        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+        "api-key",       "x-auth-token",
     };
     for (std::string_view known : kNames) {
         if (known.size() != name.size()) continue;

@@ -42,7 +42,9 @@ class Redactor {
     std::vector<std::string> values_;
 };
 
-inline std::string redact(std::string_view text) { return Redactor::instance().redact(text); }
+inline std::string redact(std::string_view text) {
+    return Redactor::instance().redact(text);
+}
 
 // Whether an HTTP header (any case) carries credentials by its name alone (Authorization,
 // Cookie, X-API-Key...): its value is shown as "[REDACTED]" wherever a request is recorded

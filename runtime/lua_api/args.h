@@ -29,11 +29,12 @@ inline bool opt_bool_field(lua_State* L, int arg, const char* field, bool def) {
     lua_pushstring(L, field);
     int type = lua_rawget(L, arg);
     bool value = def;
-    if (type == LUA_TBOOLEAN) value = lua_toboolean(L, -1) != 0;
+    if (type == LUA_TBOOLEAN)
+        value = lua_toboolean(L, -1) != 0;
     else if (type != LUA_TNIL)
-        luaL_argerror(L, arg,
-                      lua_pushfstring(L, "'%s': boolean expected, got %s", field,
-                                      luaL_typename(L, -1)));
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "'%s': boolean expected, got %s", field, luaL_typename(L, -1)));
     lua_pop(L, 1);
     return value;
 }
@@ -47,15 +48,16 @@ void check_option_names(lua_State* L, int arg, const char* const (&names)[N]) {
         bool known = false;
         if (lua_type(L, -2) == LUA_TSTRING) {
             std::string_view key = lua_tostring(L, -2);
-            for (const char* name : names) known = known || key == name;
+            for (const char* name : names)
+                known = known || key == name;
         }
         if (!known) {
             if (lua_type(L, -2) == LUA_TSTRING)
                 luaL_argerror(L, arg,
                               lua_pushfstring(L, "unknown option '%s'", lua_tostring(L, -2)));
-            luaL_argerror(L, arg,
-                          lua_pushfstring(L, "options are named; got a %s key",
-                                          luaL_typename(L, -2)));
+            luaL_argerror(
+                L, arg,
+                lua_pushfstring(L, "options are named; got a %s key", luaL_typename(L, -2)));
         }
         lua_pop(L, 1);
     }

@@ -28,7 +28,9 @@ int push_decoded(lua_State* L, const std::optional<std::string>& bytes, const ch
 }
 
 // [-0, +1, m]
-void push_string(lua_State* L, const std::string& s) { lua_pushlstring(L, s.data(), s.size()); }
+void push_string(lua_State* L, const std::string& s) {
+    lua_pushlstring(L, s.data(), s.size());
+}
 
 // crypto.sha256(data) -> lowercase hex
 // [-0, +1, v]
@@ -112,8 +114,8 @@ int crypto_uuid(lua_State* L) {
     b[6] = char((b[6] & 0x0F) | 0x40);  // version 4 (RFC 4122 section 4.4)
     b[8] = char((b[8] & 0x3F) | 0x80);  // variant 10xx
     std::string hex = crypto::hex_encode(b);
-    std::string text = hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) +
-                       '-' + hex.substr(16, 4) + '-' + hex.substr(20);
+    std::string text = hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
+                       hex.substr(16, 4) + '-' + hex.substr(20);
     push_string(L, text);
     return 1;
 }

@@ -58,7 +58,8 @@ void push_preview(lua_State* L, const HttpRequest& req, const IntegrationClient&
     bool is_json = false;
     for (const auto& [name, value] : req.headers) {
         std::string n;
-        for (char c : name) n += char(std::tolower(static_cast<unsigned char>(c)));
+        for (char c : name)
+            n += char(std::tolower(static_cast<unsigned char>(c)));
         if (n == "content-type" && value.find("json") != std::string::npos) is_json = true;
     }
     if (is_json && !body.empty()) {
@@ -117,7 +118,8 @@ int integration_request(lua_State* L, const char* name) {
     task->park(std::move(op));
     // When the task is cancelled its op cancels the request and this never runs.
     raw->request = client->send(std::move(req), [sched, task](IntegrationOutcome out) {
-        for (std::string& record : out.attempt_records) task->record("http", std::move(record));
+        for (std::string& record : out.attempt_records)
+            task->record("http", std::move(record));
         auto shared = std::make_shared<IntegrationOutcome>(std::move(out));
         sched->complete(task, [shared](lua_State* co) {
             const IntegrationOutcome& o = *shared;

@@ -100,11 +100,13 @@ int push_validation_failure(lua_State* L, std::string message) {
 // so the depth is at most kMaxDepth and recursion is safe).
 void sort_keys(rapidjson::Value& v) {
     if (v.IsArray()) {
-        for (auto& element : v.GetArray()) sort_keys(element);
+        for (auto& element : v.GetArray())
+            sort_keys(element);
         return;
     }
     if (!v.IsObject()) return;
-    for (auto& member : v.GetObject()) sort_keys(member.value);
+    for (auto& member : v.GetObject())
+        sort_keys(member.value);
     std::sort(v.MemberBegin(), v.MemberEnd(), [](const auto& a, const auto& b) {
         std::string_view x(a.name.GetString(), a.name.GetStringLength());
         std::string_view y(b.name.GetString(), b.name.GetStringLength());
@@ -152,8 +154,8 @@ int json_decode(lua_State* L) {
     // RapidJSON reads a NUL byte as the end of input and would accept "[1]\0junk"; a raw NUL
     // is never valid JSON anyway.
     if (size_t nul = text.find('\0'); nul != std::string_view::npos)
-        return push_validation_failure(L, "invalid JSON: NUL byte at offset " +
-                                              std::to_string(nul));
+        return push_validation_failure(L,
+                                       "invalid JSON: NUL byte at offset " + std::to_string(nul));
     rapidjson::Document doc;
     Parser parser{text, {}, false};
     doc.Populate(parser);
@@ -191,8 +193,7 @@ int json_array(lua_State* L) {
     }
     luaL_checktype(L, 1, LUA_TTABLE);
     if (!json_lua::is_marked_array(L, 1)) {
-        if (lua_getmetatable(L, 1))
-            return luaL_argerror(L, 1, "the table already has a metatable");
+        if (lua_getmetatable(L, 1)) return luaL_argerror(L, 1, "the table already has a metatable");
         json_lua::mark_array(L, 1);
     }
     lua_settop(L, 1);

@@ -61,7 +61,8 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     lua_newtable(L);
     for (const auto& [name, value] : res.headers) {
         std::string key;
-        for (char c : name) key += char(std::tolower(static_cast<unsigned char>(c)));
+        for (char c : name)
+            key += char(std::tolower(static_cast<unsigned char>(c)));
         lua_getfield(L, -1, key.c_str());
         if (lua_isstring(L, -1)) {
             std::string joined = std::string(lua_tostring(L, -1)) + ", " + value;
@@ -90,7 +91,6 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     }
 }
 
-
 // Appends a query table (the table at idx: string keys, values as tostring) to url,
 // percent-encoded: the one place that turns `query=` into a URL.
 void append_query(lua_State* L, int idx, std::string& url) {
@@ -114,8 +114,10 @@ void append_query(lua_State* L, int idx, std::string& url) {
 // ferry.http.url(url, query) -> the URL a request with that query goes to.
 int http_url(lua_State* L) {
     std::string url = luaL_checkstring(L, 1);
-    if (lua_istable(L, 2)) append_query(L, 2, url);
-    else if (!lua_isnoneornil(L, 2)) luaL_typeerror(L, 2, "table or nil");
+    if (lua_istable(L, 2))
+        append_query(L, 2, url);
+    else if (!lua_isnoneornil(L, 2))
+        luaL_typeerror(L, 2, "table or nil");
     lua_pushlstring(L, url.data(), url.size());
     return 1;
 }
@@ -153,7 +155,8 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
         bool has_type = false;
         for (auto& [k, v] : req.headers) {
             std::string lower;
-            for (char c : k) lower += char(std::tolower(static_cast<unsigned char>(c)));
+            for (char c : k)
+                lower += char(std::tolower(static_cast<unsigned char>(c)));
             if (lower == "content-type") has_type = true;
         }
         if (!has_type) req.headers.emplace_back("Content-Type", "application/json");
@@ -174,9 +177,9 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
     lua_getfield(L, idx, "verify_tls");
     if (lua_isboolean(L, -1)) req.verify_tls = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    for (auto [field, target] : {std::pair{"ca_file", &req.ca_file},
-                                 std::pair{"client_cert", &req.client_cert},
-                                 std::pair{"client_key", &req.client_key}}) {
+    for (auto [field, target] :
+         {std::pair{"ca_file", &req.ca_file}, std::pair{"client_cert", &req.client_cert},
+          std::pair{"client_key", &req.client_key}}) {
         lua_getfield(L, idx, field);
         if (lua_isstring(L, -1)) *target = lua_tostring(L, -1);
         lua_pop(L, 1);
@@ -210,27 +213,27 @@ int http_request(lua_State* L) {
     task->park(std::move(op));
     // The callback must not touch the op: a cancelled task has already destroyed it, and
     // the client then reports Cancelled, which is ignored here.
-    raw->transfer = client->send(std::move(req), [sched, task](Result<HttpResponse> res,
-                                                               const HttpTransferInfo& info) {
-        bool sent = info.request_sent;
-        if (res) {
-            auto response = std::make_shared<HttpResponse>(std::move(res.value()));
-            sched->complete(task, [response](lua_State* co) {
-                push_http_response(co, *response);
-                return 1;
-            });
-        } else {
-            Error err = res.error();
-            if (err.kind == ErrorKind::Cancelled) return;  // the task is gone or ending
-            sched->complete(task, [err, sent](lua_State* co) {
-                lua_pushnil(co);
-                push_error_table(co, err);
-                lua_pushboolean(co, sent);
-                lua_setfield(co, -2, "request_sent");
-                return 2;
-            });
-        }
-    });
+    raw->transfer = client->send(
+        std::move(req), [sched, task](Result<HttpResponse> res, const HttpTransferInfo& info) {
+            bool sent = info.request_sent;
+            if (res) {
+                auto response = std::make_shared<HttpResponse>(std::move(res.value()));
+                sched->complete(task, [response](lua_State* co) {
+                    push_http_response(co, *response);
+                    return 1;
+                });
+            } else {
+                Error err = res.error();
+                if (err.kind == ErrorKind::Cancelled) return;  // the task is gone or ending
+                sched->complete(task, [err, sent](lua_State* co) {
+                    lua_pushnil(co);
+                    push_error_table(co, err);
+                    lua_pushboolean(co, sent);
+                    lua_setfield(co, -2, "request_sent");
+                    return 2;
+                });
+            }
+        });
     return lua_yield(L, 0);
 }
 
@@ -250,8 +253,10 @@ int log_at(lua_State* L, const char* level) {
         if (text) fields = std::move(text.value());
     }
     Task* t = *static_cast<Task**>(lua_getextraspace(L));
-    if (t) t->log(level, std::string(msg, n), std::move(fields));
-    else std::fprintf(stderr, "[%s] %.*s\n", level, int(n), msg);
+    if (t)
+        t->log(level, std::string(msg, n), std::move(fields));
+    else
+        std::fprintf(stderr, "[%s] %.*s\n", level, int(n), msg);
     return 0;
 }
 
@@ -269,7 +274,7 @@ int step_change(lua_State* L) {
     change.id = std::move(id_text);
     for (int idx : {3, 4}) {
         rapidjson::Document& target = idx == 3 ? change.before : change.after;
-        if (lua_isnoneornil(L, idx)) continue; // a Document starts as null
+        if (lua_isnoneornil(L, idx)) continue;  // a Document starts as null
         Status converted = json_lua::to_json(L, idx, target, target.GetAllocator());
         if (!converted) {
             return luaL_error(L, "ferry.step.change: argument #%d: %s", idx,
@@ -323,7 +328,8 @@ int open_sleep(lua_State* L) {
 }
 
 int open_step(lua_State* L) {
-    luaL_Reg fns[] = {{"change", step_change}, {"dead_letter", step_dead_letter}, {nullptr, nullptr}};
+    luaL_Reg fns[] = {
+        {"change", step_change}, {"dead_letter", step_dead_letter}, {nullptr, nullptr}};
     luaL_newlib(L, fns);
     return 1;
 }

@@ -34,9 +34,9 @@ struct CivilDate {
 constexpr int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = unsigned(y - era * 400);                            // [0, 399]
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;   // [0, 365]
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;             // [0, 146096]
+    const unsigned yoe = unsigned(y - era * 400);                          // [0, 399]
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;  // [0, 365]
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;            // [0, 146096]
     return era * 146097 + int64_t(doe) - 719468;
 }
 
@@ -66,7 +66,9 @@ unsigned days_in_month(int64_t year, unsigned month) {
     return month == 2 && leap ? 29 : kDays[month - 1];
 }
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t floor_div(int64_t a, int64_t b) {
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 int64_t now_ms() {
     using namespace std::chrono;
@@ -133,7 +135,8 @@ class Rfc3339Parser {
                 ++pos_;
             }
             if (pos_ == first) return fail("expected digits after '.'");
-            for (size_t n = pos_ - first; n < 3; ++n) milli *= 10;
+            for (size_t n = pos_ - first; n < 3; ++n)
+                milli *= 10;
         }
 
         int64_t offset_minutes = 0;
@@ -208,8 +211,7 @@ int push_validation_failure(lua_State* L, std::string message) {
 // [-0, +0, v] A timestamp argument that format() can write (years 0000-9999).
 int64_t check_timestamp(lua_State* L, int arg) {
     lua_Integer ms = luaL_checkinteger(L, arg);
-    luaL_argcheck(L, ms >= kMinMs && ms <= kMaxMs, arg,
-                  "timestamp out of range (years 0000-9999)");
+    luaL_argcheck(L, ms >= kMinMs && ms <= kMaxMs, arg, "timestamp out of range (years 0000-9999)");
     return ms;
 }
 
@@ -266,8 +268,8 @@ int time_format(lua_State* L) {
     static const char* const kFormats[] = {"rfc3339", "date", "unix", nullptr};
     int64_t ms = check_timestamp(L, 1);
     int format = luaL_checkoption(L, 2, "rfc3339", kFormats);
-    std::string text = format == 2 ? std::to_string(floor_div(ms, 1000))
-                                   : format_rfc3339(ms, format == 0);
+    std::string text =
+        format == 2 ? std::to_string(floor_div(ms, 1000)) : format_rfc3339(ms, format == 0);
     lua_pushlstring(L, text.data(), text.size());
     return 1;
 }

@@ -32,7 +32,7 @@ struct TempProject {
     }
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("an App destroyed while a hook task runs ends that task first", "[core][app]") {
     // The hook parks in ferry.sleep; destroying the App then has to end the task while the
@@ -65,7 +65,7 @@ TEST_CASE("an App destroyed while a hook task runs ends that task first", "[core
     CHECK(app.value()->engine->active_executions() == 1);
 
     app.value().reset();
-    CHECK_FALSE(finished); // ended by the shutdown, not finished: it resumes at the next start
+    CHECK_FALSE(finished);  // ended by the shutdown, not finished: it resumes at the next start
 }
 
 TEST_CASE("load_workflow parses a file once, and again when it changes", "[core][app]") {
@@ -80,7 +80,7 @@ TEST_CASE("load_workflow parses a file once, and again when it changes", "[core]
     REQUIRE(first);
     auto again = app.value()->load_workflow("w");
     REQUIRE(again);
-    CHECK(again.value() == first.value()); // the same parse, not a new one
+    CHECK(again.value() == first.value());  // the same parse, not a new one
 
     // A longer file (another size, whatever the clock's resolution): the next start sees it.
     std::ofstream(project.dir / "workflows/w.yaml", std::ios::binary)

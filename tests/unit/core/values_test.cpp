@@ -14,7 +14,7 @@ TEST_CASE("json_shaped: JSON-like values come back as they are, shared", "[value
                        {"list", Value::list()},
                        {"nested", dict_of({{"s", str("text")}, {"n", Value::none()}})}});
     Value shaped = json_shaped(v, 200);
-    CHECK(&shaped.dict_obj() == &v.dict_obj()); // nothing to change: not copied
+    CHECK(&shaped.dict_obj() == &v.dict_obj());  // nothing to change: not copied
     CHECK(to_json_text(shaped) == R"({"a":1,"b":2.5,"list":[],"nested":{"s":"text","n":null}})");
 }
 
@@ -28,7 +28,7 @@ TEST_CASE("json_shaped: what JSON cannot hold becomes what JSON would make of it
                        {"safe", Value::string("<b>", true)},
                        {"keys", keys},
                        {"deep", dict_of({{"x", dict_of({{"y", Value::integer(1)}})}})}});
-    Value shaped = json_shaped(v, 2); // containers at depth 2 and deeper: null, as push_value does
+    Value shaped = json_shaped(v, 2);  // containers at depth 2 and deeper: null, as push_value does
     CHECK(
         to_json_text(shaped) ==
         R"({"keep":"same","tuple":[1,null],"safe":"<b>","keys":{"7":"seven","ok":null},"deep":{"x":null}})");

@@ -84,8 +84,13 @@ TEST_CASE("Standard Webhooks signature test vector", "[crypto]") {
 
 TEST_CASE("base64 RFC 4648 section 10 vectors", "[crypto]") {
     const std::pair<const char*, const char*> vectors[] = {
-        {"", ""},          {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     for (auto [plain, encoded] : vectors) {
         INFO(plain);
@@ -111,27 +116,28 @@ TEST_CASE("base64 alphabets", "[crypto]") {
     CHECK(crypto::base64_decode("-_8") == std::string("\xfb\xff"));
     // All 256 byte values survive both alphabets.
     std::string all;
-    for (int i = 0; i < 256; ++i) all += char(i);
+    for (int i = 0; i < 256; ++i)
+        all += char(i);
     CHECK(crypto::base64_decode(crypto::base64_encode(all)) == all);
     CHECK(crypto::base64_decode(crypto::base64_encode(all, true, false)) == all);
 }
 
 TEST_CASE("base64 decoding is strict", "[crypto]") {
     const char* invalid[] = {
-        "Z",         // 6 bits cannot make a byte
-        "Zg=",       // incomplete padding
-        "Zg===",     // too much padding
-        "=",         "==",       "====",
-        "Zm9=v",     // '=' in the middle
-        "Zg==Zg==",  // padding then more data
-        "Zm9v YmFy", // whitespace
-        "Zm9v\n",    // line break
-        "Zh==",      // non-canonical: unused bits set (RFC 4648 3.5)
-        "Zm9=",      // non-canonical
-        "+-",        // two alphabets in one text
-        "ab_/",      // two alphabets in one text
-        "Zm9v!",     // not base64 at all
-        "Zm9vYmFy=", // padding after a complete group
+        "Z",      // 6 bits cannot make a byte
+        "Zg=",    // incomplete padding
+        "Zg===",  // too much padding
+        "=",         "==", "====",
+        "Zm9=v",      // '=' in the middle
+        "Zg==Zg==",   // padding then more data
+        "Zm9v YmFy",  // whitespace
+        "Zm9v\n",     // line break
+        "Zh==",       // non-canonical: unused bits set (RFC 4648 3.5)
+        "Zm9=",       // non-canonical
+        "+-",         // two alphabets in one text
+        "ab_/",       // two alphabets in one text
+        "Zm9v!",      // not base64 at all
+        "Zm9vYmFy=",  // padding after a complete group
     };
     for (const char* text : invalid) {
         INFO(text);
@@ -156,7 +162,8 @@ TEST_CASE("random_bytes", "[crypto]") {
     CHECK(crypto::random_bytes(1).size() == 1);
     CHECK(crypto::random_bytes(3'000'000).size() == 3'000'000);  // more than one RAND chunk
     std::set<std::string> seen;
-    for (int i = 0; i < 100; ++i) seen.insert(crypto::random_bytes(16));
+    for (int i = 0; i < 100; ++i)
+        seen.insert(crypto::random_bytes(16));
     CHECK(seen.size() == 100);
 }
 

@@ -165,7 +165,8 @@ TEST_CASE("200 concurrent requests all complete", "[http]") {
         ids.push_back(env.client->send(get(env.server->url("/delay/20?i=" + std::to_string(i))),
                                        record(outcomes[size_t(i)])));
     CHECK(env.client->in_flight() == kRequests);
-    REQUIRE(run_until(env.loop, [&] { return env.client->completed() == kRequests; }, 10000));
+    REQUIRE(run_until(
+        env.loop, [&] { return env.client->completed() == kRequests; }, 10000));
     for (const Outcome& o : outcomes) {
         CHECK(o.calls == 1);
         REQUIRE(o.ok());
@@ -244,7 +245,8 @@ TEST_CASE("keep-alive connections are reused across requests", "[http]") {
 
     // A server that closes after each answer forces a fresh connection next time (the
     // first of these still goes over the kept-alive one).
-    for (int i = 0; i < 3; ++i) REQUIRE(env.fetch(get(env.server->url("/close"))).ok());
+    for (int i = 0; i < 3; ++i)
+        REQUIRE(env.fetch(get(env.server->url("/close"))).ok());
     CHECK(env.server->connections() == 3);
     env.finish();
 }
@@ -432,7 +434,8 @@ TEST_CASE("destroying the client cancels every transfer in flight", "[http][canc
         CHECK(o.kind() == ErrorKind::Cancelled);
     }
     REQUIRE(run_until(env.loop, [&] { return env.server->open_connections() == 0; }));
-    for (const Outcome& o : outcomes) CHECK(o.calls == 1);
+    for (const Outcome& o : outcomes)
+        CHECK(o.calls == 1);
     env.finish();
 }
 

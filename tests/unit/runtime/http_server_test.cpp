@@ -88,7 +88,7 @@ bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("server: request fields reach the handler; response framing", "[server]") {
     std::optional<ServerRequest> seen;
@@ -208,7 +208,7 @@ TEST_CASE("server: pipelined requests are answered in order", "[server]") {
     std::unique_ptr<Loop::Timer> later;
     Env env([&](ServerRequest& req, Responder r) {
         if (req.path == "/slow") {
-            held.push_back(std::move(r)); // answered last, but must go out first
+            held.push_back(std::move(r));  // answered last, but must go out first
             return;
         }
         r.send(200, req.path);
@@ -218,7 +218,7 @@ TEST_CASE("server: pipelined requests are answered in order", "[server]") {
            "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
     REQUIRE(run_until(env.loop, [&] { return env.server->requests() == 3; }));
     run_for(env.loop, 50);
-    CHECK(parse_responses(c.received).empty()); // held back behind /slow
+    CHECK(parse_responses(c.received).empty());  // held back behind /slow
     held[0].send(200, "/slow");
     auto rs = env.responses(c, 3);
     REQUIRE(rs.size() == 3);
@@ -259,7 +259,7 @@ TEST_CASE("server: many pipelined requests pause reading and all get answers", "
     REQUIRE(rs.size() == 50);
     for (int i = 0; i < 50; ++i)
         CHECK(rs[i].body == "/p" + std::to_string(i));
-    CHECK(most_held == 4); // reading paused at the limit
+    CHECK(most_held == 4);  // reading paused at the limit
     answer.reset();
     env.finish();
 }
@@ -392,8 +392,8 @@ TEST_CASE("server: 408 for a slow client while another is served", "[server]") {
     o.request_timeout_ms = 300;
     Env env(echo, o);
     auto& slow = env.raw();
-    slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n"); // and never the end of the head
-    auto& silent = env.raw();                       // connects and says nothing
+    slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n");  // and never the end of the head
+    auto& silent = env.raw();                        // connects and says nothing
     for (int i = 0; i < 3; ++i) {
         auto r = env.get("/fast");
         REQUIRE(r.ok());
@@ -424,7 +424,7 @@ TEST_CASE("server: idle keep-alive connections are closed", "[server]") {
     REQUIRE(env.responses(c, 1).size() == 1);
     REQUIRE(run_until(
         env.loop, [&] { return c.eof; }, 3000));
-    CHECK(parse_responses(c.received, true).size() == 1); // silently: no 408
+    CHECK(parse_responses(c.received, true).size() == 1);  // silently: no 408
     env.finish();
 }
 
@@ -475,7 +475,7 @@ TEST_CASE("server: a truncated request gets 400 and the connection closes", "[se
     CHECK(contains(rs[0].body, "before it was complete"));
     CHECK_FALSE(called);
 
-    auto& d = env.raw(); // closed outright, mid-head: nothing to answer, nothing leaks
+    auto& d = env.raw();  // closed outright, mid-head: nothing to answer, nothing leaks
     d.send("GET / HTT");
     run_for(env.loop, 20);
     d.close();
@@ -491,7 +491,7 @@ TEST_CASE("server: an answer after a timer", "[server]") {
         timers.push_back(loop->timer(50, [shared, path = req.path] {
             CHECK(shared->connected());
             CHECK(shared->send(202, "later " + path));
-            CHECK_FALSE(shared->send(200, "twice")); // exactly once
+            CHECK_FALSE(shared->send(200, "twice"));  // exactly once
         }));
     });
     loop = &env.loop;
@@ -528,9 +528,9 @@ TEST_CASE("server: answering after the client left is a no-op", "[server]") {
     REQUIRE(run_until(env.loop, [&] { return closes == 1; }));
     CHECK_FALSE(held->connected());
     CHECK_FALSE(held->send(200, "too late"));
-    CHECK(held->request().path == "/wait"); // still readable
+    CHECK(held->request().path == "/wait");  // still readable
     int late = 0;
-    held->on_close([&] { ++late; }); // already gone: told at once
+    held->on_close([&] { ++late; });  // already gone: told at once
     CHECK(late == 1);
     REQUIRE(env.log.size() == 1);
     CHECK(env.log[0].status == 499);
@@ -621,8 +621,8 @@ TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
 
     bool done = false;
     env.server->close([&] { done = true; });
-    REQUIRE(run_until(env.loop, [&] { return idle.eof; })); // idle: closed at once
-    auto& late = env.raw();                                 // not accepted any more
+    REQUIRE(run_until(env.loop, [&] { return idle.eof; }));  // idle: closed at once
+    auto& late = env.raw();                                  // not accepted any more
     REQUIRE(run_until(env.loop, [&] { return late.failed || late.eof; }));
     CHECK_FALSE(done);
     CHECK(held->send(200, "finished"));
@@ -683,7 +683,7 @@ TEST_CASE("server: a handler's Connection: close closes after the answer", "[ser
     c.send("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return c.eof; }));
     auto rs = parse_responses(c.received, true);
-    REQUIRE(rs.size() == 1); // /b was abandoned with the connection
+    REQUIRE(rs.size() == 1);  // /b was abandoned with the connection
     CHECK(rs[0].header("connection") == "close");
     env.finish();
 }

@@ -84,12 +84,15 @@ TEST_CASE("ulid: unique across threads", "[ids]") {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t)
         threads.emplace_back([&made, t] {
-            for (int i = 0; i < kEach; ++i) made[t].push_back(new_ulid());
+            for (int i = 0; i < kEach; ++i)
+                made[t].push_back(new_ulid());
         });
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     std::set<std::string> all;
     for (const auto& v : made) {
-        for (size_t i = 1; i < v.size(); ++i) REQUIRE(v[i - 1] < v[i]);
+        for (size_t i = 1; i < v.size(); ++i)
+            REQUIRE(v[i - 1] < v[i]);
         all.insert(v.begin(), v.end());
     }
     CHECK(all.size() == size_t{kThreads} * kEach);

@@ -39,7 +39,7 @@ TEST_CASE("judge_attempt: what is retried, what is final, what is ambiguous", "[
     CHECK(judge(200, none, true, false) == V::Done);
     CHECK(judge(404, none, true, true) == V::Done);
     CHECK(judge(400, none, true, true) == V::Done);
-    CHECK(judge(429, none, true, false) == V::Retry);   // refused: nothing done
+    CHECK(judge(429, none, true, false) == V::Retry);  // refused: nothing done
     CHECK(judge(503, none, true, true) == V::Retry);
     CHECK(judge(503, none, true, false) == V::Ambiguous);
     CHECK(judge(0, ErrorKind::Network, false, false) == V::Retry);  // never reached the peer
@@ -59,7 +59,8 @@ TEST_CASE("token bucket: burst at once, then per_second", "[integration]") {
     CHECK(b.take(5000) == 0);
     CHECK(b.take(5000) > 0);
     TokenBucket unlimited;
-    for (int i = 0; i < 100; ++i) CHECK(unlimited.take(0) == 0);
+    for (int i = 0; i < 100; ++i)
+        CHECK(unlimited.take(0) == 0);
 }
 
 TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[integration]") {
@@ -86,7 +87,8 @@ TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[inte
     CHECK(cb.state(2020) == CircuitBreaker::State::Closed);
     CHECK(cb.allow(2021));
     CircuitBreaker off;
-    for (int i = 0; i < 10; ++i) off.on_failure(0);
+    for (int i = 0; i < 10; ++i)
+        off.on_failure(0);
     CHECK(off.allow(0));
 }
 

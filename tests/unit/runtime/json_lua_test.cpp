@@ -112,10 +112,10 @@ TEST_CASE("json_lua: numbers", "[json_lua]") {
 TEST_CASE("json_lua: strings are bytes; JSON output must be UTF-8", "[json_lua]") {
     LuaFixture lua;
     CHECK(round_trip(lua.L, R"("h\u00e9llo \u00fcber \u4e2d\u6587 \ud83d\ude00")") ==
-          "\"h\xc3\xa9llo \xc3\xbc" "ber \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80\"");
+          "\"h\xc3\xa9llo \xc3\xbc"
+          "ber \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80\"");
     CHECK(round_trip(lua.L, R"("nul\u0000inside")") == R"("nul\u0000inside")");
-    CHECK(round_trip(lua.L, R"("quote\" backslash\\ tab\t")") ==
-          R"("quote\" backslash\\ tab\t")");
+    CHECK(round_trip(lua.L, R"("quote\" backslash\\ tab\t")") == R"("quote\" backslash\\ tab\t")");
     CHECK(round_trip(lua.L, R"({"cl\u00e9":1})") == "{\"cl\xc3\xa9\":1}");
 
     CHECK(encode(lua, "'\\xff'") ==
@@ -191,8 +191,7 @@ TEST_CASE("json_lua: unencodable values name their path", "[json_lua]") {
     lua_pop(lua.L, 1);
     REQUIRE_FALSE(text.ok());
     CHECK(text.error().kind == ErrorKind::Validation);
-    CHECK(text.error().message ==
-          "cannot encode a light userdata as JSON (only ferry.json.null)");
+    CHECK(text.error().message == "cannot encode a light userdata as JSON (only ferry.json.null)");
 }
 
 TEST_CASE("json_lua: cycles are errors, shared tables are not", "[json_lua]") {

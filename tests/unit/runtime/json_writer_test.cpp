@@ -32,7 +32,7 @@ void check_same(const std::vector<std::string>& strings) {
     REQUIRE(got == expected);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("JsonWriter: escapes as rapidjson does", "[json_writer]") {
     check_same({"", "plain", "a\"b", "back\\slash", "line\nbreak\r\n\ttab", "\b\f",

@@ -34,7 +34,7 @@ struct Pipe {
     }
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("line_log: lines wait for the end of the loop iteration, then go out together",
           "[line_log]") {
@@ -43,7 +43,7 @@ TEST_CASE("line_log: lines wait for the end of the loop iteration, then go out t
     LineLog log(loop, pipe.fds[1]);
     log.add("one");
     log.add(R"({"two":2})");
-    CHECK(pipe.drain().empty()); // nothing written yet: same iteration
+    CHECK(pipe.drain().empty());  // nothing written yet: same iteration
     CHECK(log.buffered() == 14);
     // The loop has nothing else to do: the first line asked for an iteration, which writes.
     loop.run_once(false);
@@ -59,7 +59,7 @@ TEST_CASE("line_log: a large backlog is written at once; the destructor writes t
     {
         LineLog log(loop, pipe.fds[1]);
         for (int i = 0; i < 70; ++i)
-            log.add(line); // past 64 KiB with the 66th line
+            log.add(line);  // past 64 KiB with the 66th line
         std::string out = pipe.drain();
         CHECK(out.size() == 66 * 1001);
         CHECK(log.buffered() == 4 * 1001);

@@ -126,7 +126,8 @@ TEST_CASE("post() runs callbacks on the loop thread, in order, from other thread
     REQUIRE(ok);
     CHECK(all_on_loop_thread);
     std::vector<int> expected(kPerThread);
-    for (int i = 0; i < kPerThread; ++i) expected[size_t(i)] = i;
+    for (int i = 0; i < kPerThread; ++i)
+        expected[size_t(i)] = i;
     CHECK(seen_a == expected);
     CHECK(seen_b == expected);
     REQUIRE(loop.close_cleanly());
@@ -150,7 +151,8 @@ TEST_CASE("on_iteration runs once per iteration and never keeps the loop alive",
     // libuv does not iterate a loop that nothing keeps alive, so hold it with a timer.
     auto keep = loop.timer(10'000, [] {});
     int before = iterations;
-    for (int i = 0; i < 3; ++i) loop.run_once(false);
+    for (int i = 0; i < 3; ++i)
+        loop.run_once(false);
     CHECK(iterations == before + 3);
     keep.reset();
     // wake() alone keeps the loop alive for the one iteration it asks for.
@@ -173,7 +175,8 @@ TEST_CASE("wake() makes the next iteration skip the blocking poll", "[loop][iter
     auto watchdog = loop.timer(5000, [&] { watchdog_fired = true; });
     loop.wake();
     uint64_t start = Loop::hrtime_ns();
-    while (iterations < 3 && !watchdog_fired) loop.run_once(true);
+    while (iterations < 3 && !watchdog_fired)
+        loop.run_once(true);
     CHECK(iterations == 3);
     CHECK(Loop::hrtime_ns() - start < 1'000'000'000ull);  // never waited for the watchdog
     CHECK_FALSE(watchdog_fired);
@@ -221,7 +224,8 @@ TEST_CASE("close_cleanly() reports and closes a handle someone left open", "[loo
     Loop loop;
     uv_timer_t stray;
     uv_timer_init(loop.raw(), &stray);
-    uv_timer_start(&stray, [](uv_timer_t*) {}, 10'000, 0);
+    uv_timer_start(
+        &stray, [](uv_timer_t*) {}, 10'000, 0);
     CHECK_FALSE(loop.close_cleanly());  // force-closed, reported on stderr
     CHECK_FALSE(loop.close_cleanly());  // idempotent
 }

@@ -21,8 +21,12 @@ struct Witness {
     ~Witness() { ++destroyed; }
 };
 
-int throws_runtime_error(lua_State*) { throw std::runtime_error("boom"); }
-int throws_bad_alloc(lua_State*) { throw std::bad_alloc(); }
+int throws_runtime_error(lua_State*) {
+    throw std::runtime_error("boom");
+}
+int throws_bad_alloc(lua_State*) {
+    throw std::bad_alloc();
+}
 int raises_lua_error(lua_State* L) {
     Witness w;
     return luaL_error(L, "raised %d", 42);
@@ -234,7 +238,7 @@ TEST_CASE("ferry.crypto: hashes and MACs", "[lua_api][crypto]") {
           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     CHECK(lua.eval("return select(2, pcall(function() return crypto.hmac_sha256('k', 'd', "
                    "'b64') end))") == "test:1: bad argument #3 to 'hmac_sha256' (invalid "
-                                     "option 'b64')");
+                                      "option 'b64')");
     CHECK(lua.eval("return select(2, pcall(function() return crypto.sha256(nil) end))") ==
           "test:1: bad argument #1 to 'sha256' (string expected, got nil)");
     CHECK(lua.eval("return select(2, pcall(function() return crypto.sha256(5) end))") ==
@@ -331,7 +335,7 @@ TEST_CASE("ferry.time: parse RFC 3339", "[lua_api][time]") {
     CHECK(parse("2021-02-24t16:22:10z") == "integer 1614183730000");
     CHECK(parse("2021-02-24 16:22:10Z") == "integer 1614183730000");
     CHECK(parse("2021-02-24T18:22:10.000+0200") == "integer 1614183730000");  // Jira's form
-    CHECK(parse("2026-12-01") == "integer 1796083200000");                      // midnight UTC
+    CHECK(parse("2026-12-01") == "integer 1796083200000");                    // midnight UTC
     CHECK(parse("2024-02-29") == "integer 1709164800000");
     CHECK(parse("1969-12-31T23:59:59.999Z") == "integer -1");
     CHECK(parse("0000-01-01T00:00:00Z") == "integer -62167219200000");
@@ -378,8 +382,7 @@ TEST_CASE("ferry.time: parse RFC 3339", "[lua_api][time]") {
 TEST_CASE("ferry.time: format, now", "[lua_api][time]") {
     LuaFixture lua;
     CHECK(lua.eval("return time.format(1614183730123)") == "2021-02-24T16:22:10.123Z");
-    CHECK(lua.eval("return time.format(1614183730123, 'rfc3339')") ==
-          "2021-02-24T16:22:10.123Z");
+    CHECK(lua.eval("return time.format(1614183730123, 'rfc3339')") == "2021-02-24T16:22:10.123Z");
     CHECK(lua.eval("return time.format(1614183730123, 'date')") == "2021-02-24");
     CHECK(lua.eval("return time.format(1614183730123, 'unix')") == "1614183730");
     CHECK(lua.eval("return time.format(0)") == "1970-01-01T00:00:00.000Z");

@@ -38,7 +38,7 @@ struct SchedulerFixture {
     }
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("scheduler: a task may wait, a task spawned without I/O may not", "[scheduler]") {
     SchedulerFixture f;

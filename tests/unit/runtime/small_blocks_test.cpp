@@ -35,10 +35,10 @@ TEST_CASE("small blocks: classes of 16 bytes, aligned, disjoint", "[runtime][sma
 TEST_CASE("small blocks: a released block is reused by its class", "[runtime][small_blocks]") {
     SmallBlocks pool;
     void* a = pool.allocate(40);
-    void* b = pool.allocate(48); // same class as 40 (33..48)
+    void* b = pool.allocate(48);  // same class as 40 (33..48)
     pool.release(a, 40);
-    CHECK(pool.allocate(33) == a); // the list, not the slab
-    void* c = pool.allocate(64);   // another class: not a
+    CHECK(pool.allocate(33) == a);  // the list, not the slab
+    void* c = pool.allocate(64);    // another class: not a
     CHECK(c != a);
     CHECK(c != b);
     CHECK(pool.slab_bytes() == 64 * 1024);

@@ -75,8 +75,10 @@ class TestHttpServer {
         uv_close(reinterpret_cast<uv_handle_t*>(listener_),
                  [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
         auto conns = conns_;
-        for (Conn* c : conns) close_conn(c);
-        for (Conn* c : conns) c->server = nullptr;
+        for (Conn* c : conns)
+            close_conn(c);
+        for (Conn* c : conns)
+            c->server = nullptr;
     }
     TestHttpServer(const TestHttpServer&) = delete;
     TestHttpServer& operator=(const TestHttpServer&) = delete;
@@ -110,7 +112,8 @@ class TestHttpServer {
             r.no_length = true;
         } else if (path == "/echo") {
             r.body = req.method + " " + req.target + "\n";
-            for (const auto& [name, value] : req.headers) r.body += name + ": " + value + "\n";
+            for (const auto& [name, value] : req.headers)
+                r.body += name + ": " + value + "\n";
             r.body += "\n" + req.body;
         } else if (path == "/close") {
             r.close = true;
@@ -227,7 +230,8 @@ class TestHttpServer {
         if (!reply.no_length)
             w->data += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
         if (w->close_after) w->data += "Connection: close\r\n";
-        for (const auto& [name, value] : reply.headers) w->data += name + ": " + value + "\r\n";
+        for (const auto& [name, value] : reply.headers)
+            w->data += name + ": " + value + "\r\n";
         w->data += "\r\n";
         if (!head) w->data += reply.body;
         w->req.data = w;

@@ -70,7 +70,7 @@ class RawClient {
 
     bool connected = false;
     bool failed = false;
-    bool eof = false; // the server closed (or reset) the connection
+    bool eof = false;  // the server closed (or reset) the connection
     std::string received;
 
   private:
@@ -103,7 +103,7 @@ class RawClient {
 
 struct RawResponse {
     int status = 0;
-    std::map<std::string, std::string> headers; // names lower-cased
+    std::map<std::string, std::string> headers;  // names lower-cased
     std::string body;
     std::string header(const std::string& lower_name) const {
         auto it = headers.find(lower_name);
@@ -172,4 +172,4 @@ inline std::vector<RawResponse> parse_responses(const std::string& data, bool eo
     return out;
 }
 
-} // namespace ferry::testing
+}  // namespace ferry::testing

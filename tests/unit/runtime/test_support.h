@@ -13,7 +13,8 @@ namespace ferry::testing {
 inline bool run_until(Loop& loop, const std::function<bool()>& done, uint64_t timeout_ms = 5000) {
     bool expired = false;
     auto watchdog = loop.timer(timeout_ms, [&expired] { expired = true; });
-    while (!done() && !expired) loop.run_once(true);
+    while (!done() && !expired)
+        loop.run_once(true);
     return done();
 }
 
@@ -21,7 +22,8 @@ inline bool run_until(Loop& loop, const std::function<bool()>& done, uint64_t ti
 inline void run_for(Loop& loop, uint64_t ms) {
     bool over = false;
     auto t = loop.timer(ms, [&over] { over = true; });
-    while (!over) loop.run_once(true);
+    while (!over)
+        loop.run_once(true);
 }
 
 // Runs loop.run() and says whether it returned by itself (nothing left alive) within
@@ -50,7 +52,8 @@ inline bool run_returns(Loop& loop, uint64_t timeout_ms = 5000) {
     guard.timer.data = &closed;
     uv_close(reinterpret_cast<uv_handle_t*>(&guard.timer),
              [](uv_handle_t* h) { *static_cast<bool*>(h->data) = true; });
-    while (!closed) loop.run_once(false);
+    while (!closed)
+        loop.run_once(false);
     return !guard.fired;
 }
 

@@ -35,7 +35,7 @@ workflow::FormSpec sample() {
     return r.config.form_specs.at(0);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("submission: converted inputs with defaults", "[forms]") {
     auto form = sample();

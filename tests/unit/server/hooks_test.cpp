@@ -42,7 +42,7 @@ std::map<std::string, std::string> vector_headers(std::string sig) {
             {"webhook-signature", std::move(sig)}};
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("standard webhooks: the reference test vector verifies", "[hooks]") {
     auto h = hook("standard-webhooks");
@@ -111,7 +111,7 @@ TEST_CASE("hmac-sha256 with a replay_window: the signature is the replay id", "[
     h.replay_window_ms = 60'000;
     HookCheck c = verify_hook(h, {"s3cret"}, headers({{"X-Signature", "sha256=" + hex}}), body, 0);
     REQUIRE(c.ok());
-    CHECK(c.replay_id == "sha256=" + hex); // both header forms name the same delivery
+    CHECK(c.replay_id == "sha256=" + hex);  // both header forms name the same delivery
     CHECK(verify_hook(h, {"s3cret"}, headers({{"X-Signature", hex}}), body, 0).replay_id ==
           c.replay_id);
     CHECK(verify_hook(h, {"wrong"}, headers({{"X-Signature", hex}}), body, 0).replay_id.empty());

@@ -102,7 +102,8 @@ void mutate(rapidjson::Value& v, rapidjson::Document::AllocatorType& alloc, std:
                 v.AddMember(rapidjson::Value(k.c_str(), alloc), extra, alloc);
         }
     } else if (v.IsArray()) {
-        for (auto& e : v.GetArray()) mutate(e, alloc, rng, depth - 1);
+        for (auto& e : v.GetArray())
+            mutate(e, alloc, rng, depth - 1);
         if (rng() % 3 == 0 && !v.Empty()) v.PopBack();
         if (rng() % 3 == 0) {
             rapidjson::Value extra;
@@ -164,17 +165,17 @@ TEST_CASE("apply_json_patch: RFC 6902 operations", "[diff][patch]") {
     CHECK(apply_patch(R"({"foo":["bar","qux","baz"]})", R"([{"op":"remove","path":"/foo/1"}])") ==
           R"({"foo":["bar","baz"]})");
     CHECK(apply_patch(R"({"baz":"qux","foo":"bar"})",
-                R"([{"op":"replace","path":"/baz","value":"boo"}])") ==
+                      R"([{"op":"replace","path":"/baz","value":"boo"}])") ==
           R"({"baz":"boo","foo":"bar"})");
     CHECK(apply_patch(R"({"foo":{"bar":"baz","waldo":"fred"},"qux":{"corge":"grault"}})",
-                R"([{"op":"move","from":"/foo/waldo","path":"/qux/thud"}])") ==
+                      R"([{"op":"move","from":"/foo/waldo","path":"/qux/thud"}])") ==
           R"({"foo":{"bar":"baz"},"qux":{"corge":"grault","thud":"fred"}})");
     CHECK(apply_patch(R"({"foo":["all","grass","cows","eat"]})",
-                R"([{"op":"move","from":"/foo/1","path":"/foo/3"}])") ==
+                      R"([{"op":"move","from":"/foo/1","path":"/foo/3"}])") ==
           R"({"foo":["all","cows","eat","grass"]})");
     CHECK(apply_patch(R"({"baz":"qux","foo":["a",2,"c"]})",
-                R"([{"op":"test","path":"/baz","value":"qux"},)"
-                R"({"op":"test","path":"/foo/1","value":2}])") ==
+                      R"([{"op":"test","path":"/baz","value":"qux"},)"
+                      R"({"op":"test","path":"/foo/1","value":2}])") ==
           R"({"baz":"qux","foo":["a",2,"c"]})");
     CHECK_FALSE(apply_patch(R"({"baz":"qux"})", R"([{"op":"test","path":"/baz","value":"bar"}])"));
     CHECK(apply_patch(R"({"foo":"bar"})",
@@ -204,26 +205,26 @@ TEST_CASE("apply_json_patch: RFC 6902 operations", "[diff][patch]") {
 TEST_CASE("apply_json_patch: malformed patches fail and change nothing", "[diff][patch]") {
     const std::string doc = R"({"a":{"b":[1,2]},"c":"x"})";
     const char* bad[] = {
-        R"({"op":"add","path":"/z","value":1})",              // not an array
-        R"([{"op":"remove","path":"/zz"}])",                  // missing member
-        R"([{"op":"remove","path":"/a/b/2"}])",               // index out of range
-        R"([{"op":"remove","path":"/a/b/01"}])",              // leading zero
-        R"([{"op":"remove","path":"/a/b/-"}])",               // "-" names no element
-        R"([{"op":"add","path":"/a/b/3","value":1}])",        // past the end
-        R"([{"op":"add","path":"a","value":1}])",             // no leading slash
-        R"([{"op":"add","path":"/a/~2","value":1}])",         // bad escape
-        R"([{"op":"add","path":"/a/~","value":1}])",          // bad escape
-        R"([{"op":"add","path":"/c/d","value":1}])",          // into a string
-        R"([{"op":"add","path":"/d"}])",                      // no value
-        R"([{"op":"replace","path":"/zz","value":1}])",       // replace needs a target
-        R"([{"op":"move","from":"/a","path":"/a/b/0"}])",     // into its own child
-        R"([{"op":"move","path":"/x"}])",                     // no from
-        R"([{"op":"copy","from":"/nope","path":"/x"}])",      // missing from
-        R"([{"op":"frobnicate","path":"/a"}])",               // unknown op
-        R"([{"path":"/a"}])",                                 // no op
-        R"([{"op":"remove","path":""}])",                     // the document itself
-        R"([{"op":"remove","path":5}])",                      // path not a string
-        R"([1])",                                             // operation not an object
+        R"({"op":"add","path":"/z","value":1})",           // not an array
+        R"([{"op":"remove","path":"/zz"}])",               // missing member
+        R"([{"op":"remove","path":"/a/b/2"}])",            // index out of range
+        R"([{"op":"remove","path":"/a/b/01"}])",           // leading zero
+        R"([{"op":"remove","path":"/a/b/-"}])",            // "-" names no element
+        R"([{"op":"add","path":"/a/b/3","value":1}])",     // past the end
+        R"([{"op":"add","path":"a","value":1}])",          // no leading slash
+        R"([{"op":"add","path":"/a/~2","value":1}])",      // bad escape
+        R"([{"op":"add","path":"/a/~","value":1}])",       // bad escape
+        R"([{"op":"add","path":"/c/d","value":1}])",       // into a string
+        R"([{"op":"add","path":"/d"}])",                   // no value
+        R"([{"op":"replace","path":"/zz","value":1}])",    // replace needs a target
+        R"([{"op":"move","from":"/a","path":"/a/b/0"}])",  // into its own child
+        R"([{"op":"move","path":"/x"}])",                  // no from
+        R"([{"op":"copy","from":"/nope","path":"/x"}])",   // missing from
+        R"([{"op":"frobnicate","path":"/a"}])",            // unknown op
+        R"([{"path":"/a"}])",                              // no op
+        R"([{"op":"remove","path":""}])",                  // the document itself
+        R"([{"op":"remove","path":5}])",                   // path not a string
+        R"([1])",                                          // operation not an object
         // the first operation succeeds, the second fails: nothing is applied
         R"([{"op":"add","path":"/new","value":1},{"op":"test","path":"/c","value":"y"}])",
     };
@@ -240,8 +241,10 @@ TEST_CASE("json_patch: random documents round-trip through apply", "[diff][patch
         random_value(before, before.GetAllocator(), rng, 4);
         rapidjson::Document after;
         after.CopyFrom(before, after.GetAllocator());
-        if (round % 10 == 0) random_value(after, after.GetAllocator(), rng, 4);
-        else mutate(after, after.GetAllocator(), rng, 4);
+        if (round % 10 == 0)
+            random_value(after, after.GetAllocator(), rng, 4);
+        else
+            mutate(after, after.GetAllocator(), rng, 4);
 
         std::string patch = json_patch(before, after);
         INFO("before " << to_text(before) << "\nafter " << to_text(after) << "\npatch " << patch);
@@ -274,7 +277,8 @@ std::optional<std::string> gnu_diff(const std::string& a, const std::string& b) 
     if (FILE* p = ::popen(cmd.c_str(), "r")) {
         char buf[4096];
         size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+        while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+            out.append(buf, n);
         ::pclose(p);
     }
     std::remove((dir + "/a").c_str());
@@ -311,7 +315,8 @@ std::string patch_text(const std::string& a, const std::string& diff) {
             if (comma != std::string::npos && comma < l.find(' ', 4))
                 count = std::stoul(l.substr(comma + 1));
             size_t first = count == 0 ? start : start - 1;
-            for (; next < first; ++next) out += lines[next];
+            for (; next < first; ++next)
+                out += lines[next];
             continue;
         }
         if (l == "\\ No newline at end of file") {
@@ -331,7 +336,8 @@ std::string patch_text(const std::string& a, const std::string& diff) {
         }
         if (l[0] == ' ' || l[0] == '+') out += body;
     }
-    for (; next < lines.size(); ++next) out += lines[next];
+    for (; next < lines.size(); ++next)
+        out += lines[next];
     return out;
 }
 
@@ -357,7 +363,8 @@ TEST_CASE("unified_diff: fixed cases", "[diff][unified]") {
 
     // Two changes 7 lines apart make two hunks; 6 apart, one.
     std::string base, far, near;
-    for (int i = 1; i <= 20; ++i) base += std::to_string(i) + "\n";
+    for (int i = 1; i <= 20; ++i)
+        base += std::to_string(i) + "\n";
     far = base;
     far.replace(far.find("2\n"), 2, "two\n");
     far.replace(far.find("\n10\n") + 1, 3, "ten\n");

@@ -80,7 +80,8 @@ std::map<std::string, std::string> snapshot(const std::string& dir) {
 std::string garbage(size_t n, unsigned seed) {
     std::string s(n, '\0');
     std::mt19937 rng(seed);
-    for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+    for (auto& c : s)
+        c = static_cast<char>(rng() & 0xff);
     return s;
 }
 
@@ -402,8 +403,8 @@ TEST_CASE("store: a commit with a bad key writes nothing", "[store][atomic]") {
     Status st = s->commit();
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().kind == ErrorKind::Validation);
-    CHECK_THAT(st.error().message, Catch::Contains(tmp.sub("data")) &&
-                                       Catch::Contains("nothing written"));
+    CHECK_THAT(st.error().message,
+               Catch::Contains(tmp.sub("data")) && Catch::Contains("nothing written"));
     INFO(st.error().message);
     // Nothing of the batch is visible, the callback did not run, the batch was dropped.
     CHECK_FALSE(ran);
@@ -432,13 +433,14 @@ TEST_CASE("store: a commit that fills the map writes nothing", "[store][atomic]"
     std::string id = new_ulid();
     bool ran = false;
     s->put_execution(id, "wf", "running", exec_json(id, "wf", "running"));
-    for (int i = 0; i < 8; ++i) s->put_kv("big" + std::to_string(i), std::string(64 * 1024, 'v'));
+    for (int i = 0; i < 8; ++i)
+        s->put_kv("big" + std::to_string(i), std::string(64 * 1024, 'v'));
     s->after_commit([&] { ran = true; });
     Status st = s->commit();
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().kind == ErrorKind::Storage);
-    CHECK_THAT(st.error().message, Catch::Contains("MDB_MAP_FULL") &&
-                                       Catch::Contains(tmp.sub("data")));
+    CHECK_THAT(st.error().message,
+               Catch::Contains("MDB_MAP_FULL") && Catch::Contains(tmp.sub("data")));
     CHECK_FALSE(ran);
     CHECK_FALSE(s->get_execution(id).value().has_value());
     CHECK(s->scan_kv("big").value().empty());
@@ -489,7 +491,8 @@ TEST_CASE("store: the writer thread commits batches in order, cut after a callba
     std::atomic<int> notified{0};
     s->start_writer([&] { ++notified; });
     auto wait_notified = [&](int n) {
-        for (int i = 0; i < 5000 && notified.load() < n; ++i) ::usleep(1000);
+        for (int i = 0; i < 5000 && notified.load() < n; ++i)
+            ::usleep(1000);
         REQUIRE(notified.load() == n);
     };
     std::vector<int> order;
@@ -530,7 +533,7 @@ TEST_CASE("store: the writer thread commits batches in order, cut after a callba
     commit_ok(*s);
     CHECK(order == std::vector<int>{1, 2, 3, 4});
     CHECK(*s->get_kv("d").value() == "1");
-    wait_notified(3);        // its notification comes all the same:
+    wait_notified(3);       // its notification comes all the same:
     REQUIRE(s->collect());  // nothing left to collect
     CHECK(order.size() == 4);
 
@@ -580,8 +583,12 @@ TEST_CASE("store: leftovers of an interrupted creation are adopted", "[store][op
     std::string dir = tmp.sub("data");
     fs::create_directories(dir);
     SECTION("an empty folder") {}
-    SECTION("only a lock file") { write_file(dir + "/lock.mdb", ""); }
-    SECTION("an empty data.mdb") { write_file(dir + "/data.mdb", ""); }
+    SECTION("only a lock file") {
+        write_file(dir + "/lock.mdb", "");
+    }
+    SECTION("an empty data.mdb") {
+        write_file(dir + "/data.mdb", "");
+    }
     SECTION("an LMDB environment without any record") {
         MDB_env* env = nullptr;
         REQUIRE(mdb_env_create(&env) == 0);
@@ -639,9 +646,7 @@ TEST_CASE("store: a folder that is not a store is refused and left alone", "[sto
         expect = "not a Ferry store";
     }
     SECTION("a Ferry store of an unknown schema version") {
-        {
-            auto s = open_ok(dir);
-        }
+        { auto s = open_ok(dir); }
         MDB_env* env = nullptr;
         MDB_txn* txn = nullptr;
         MDB_dbi dbi = 0;
@@ -709,7 +714,8 @@ std::string open_error_without_write_access(const std::string& dir) {
     std::string msg;
     char buf[512];
     ssize_t n;
-    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0)
+        msg.append(buf, static_cast<size_t>(n));
     ::close(fds[0]);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -736,7 +742,8 @@ TEST_CASE("store: a read-only folder gives a clear error", "[store][open]") {
             commit_ok(*s);
         }
         std::remove((dir + "/lock.mdb").c_str());  // a clean shutdown elsewhere, say
-        for (auto& e : fs::directory_iterator(dir)) fs::permissions(e.path(), ro_file);
+        for (auto& e : fs::directory_iterator(dir))
+            fs::permissions(e.path(), ro_file);
         fs::permissions(dir, ro_dir);
         auto before = snapshot(dir);
         std::string msg = open_error_without_write_access(dir);
@@ -788,7 +795,7 @@ size_t mapped_growth_writing(const std::string& dir, size_t mapped_budget, size_
     return file_pages_resident() - before;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("store: the history file does not stay mapped into the process", "[store][memory]") {
     // Reading the tree maps pages of the file (with their page-cache neighbours) into the
@@ -800,6 +807,6 @@ TEST_CASE("store: the history file does not stay mapped into the process", "[sto
     size_t dropped = mapped_growth_writing(tmp.sub("dropped"), 8 * kMiB, 96 * kMiB);
     INFO("file pages mapped: without a budget +" << kept * page / kMiB << " MiB, with 8 MiB +"
                                                  << dropped * page / kMiB << " MiB");
-    CHECK(kept * page > 32 * kMiB);    // the growth this guards against
-    CHECK(dropped * page < 16 * kMiB); // the budget, and at most one commit more
+    CHECK(kept * page > 32 * kMiB);     // the growth this guards against
+    CHECK(dropped * page < 16 * kMiB);  // the budget, and at most one commit more
 }

@@ -88,13 +88,13 @@ TEST_CASE("every Jinja2 filter except random is registered", "[filters]") {
 TEST_CASE("round: Python's round and the ceil/floor methods", "[filters]") {
     CHECK(run("round", F(3.14159)) == "3.0");
     CHECK(run("round", F(3.14159), A({I(2)})) == "3.14");
-    CHECK(run("round", F(2.5)) == "2.0"); // half-even
+    CHECK(run("round", F(2.5)) == "2.0");  // half-even
     CHECK(run("round", F(3.5)) == "4.0");
     CHECK(run("round", F(-2.5)) == "-2.0");
-    CHECK(run("round", F(2.675), A({I(2)})) == "2.67"); // 2.675 is 2.67499999...
+    CHECK(run("round", F(2.675), A({I(2)})) == "2.67");  // 2.675 is 2.67499999...
     CHECK(run("round", F(0.125), A({I(2)})) == "0.12");
     CHECK(run("round", F(-0.4)) == "-0.0");
-    CHECK(run("round", I(42)) == "42"); // ints stay ints
+    CHECK(run("round", I(42)) == "42");  // ints stay ints
     CHECK(run("round", I(45), A({I(-1)})) == "40");
     CHECK(run("round", I(55), A({I(-1)})) == "60");
     CHECK(run("round", F(1234.5), A({I(-2)})) == "1200.0");
@@ -116,7 +116,7 @@ TEST_CASE("round: Python's round and the ceil/floor methods", "[filters]") {
 
 TEST_CASE("int and float convert like Python, with defaults", "[filters]") {
     CHECK(run("int", S("42")) == "42");
-    CHECK(run("int", S("3.9")) == "3"); // via float
+    CHECK(run("int", S("3.9")) == "3");  // via float
     CHECK(run("int", S(" 1.5e3 ")) == "1500");
     CHECK(run("int", S("abc")) == "0");
     CHECK(run("int", S("abc"), A({I(-1)})) == "-1");
@@ -126,7 +126,7 @@ TEST_CASE("int and float convert like Python, with defaults", "[filters]") {
     CHECK(run("int", S("0b101"), A({I(0), I(2)})) == "5");
     CHECK(run("int", S("1_000")) == "1000");
     CHECK(run("int", S("1__0")) == "0");
-    CHECK(run("int", S("\xd9\xa1\xd9\xa2")) == "12"); // Arabic-Indic digits
+    CHECK(run("int", S("\xd9\xa1\xd9\xa2")) == "12");  // Arabic-Indic digits
     CHECK(run("int", F(-3.9)) == "-3");
     CHECK(run("int", N()) == "0");
     CHECK(run("int", B(true)) == "1");
@@ -154,11 +154,11 @@ TEST_CASE("abs, filesizeformat", "[filters]") {
     CHECK(run("filesizeformat", I(1)) == "1 Byte");
     CHECK(run("filesizeformat", I(1000)) == "1.0 kB");
     CHECK(run("filesizeformat", I(1000), A({B(true)})) == "1000 Bytes");
-    CHECK(run("filesizeformat", I(1250)) == "1.2 kB"); // %.1f rounds half-even
+    CHECK(run("filesizeformat", I(1250)) == "1.2 kB");  // %.1f rounds half-even
     CHECK(run("filesizeformat", I(1550)) == "1.6 kB");
     CHECK(run("filesizeformat", I(5368709120)) == "5.4 GB");
     CHECK(run("filesizeformat", F(1e15), A({B(true)})) == "909.5 TiB");
-    CHECK(run("filesizeformat", F(1e24)) == "1000.0 ZB"); // 1e24 < 1000**8 exactly
+    CHECK(run("filesizeformat", F(1e24)) == "1000.0 ZB");  // 1e24 < 1000**8 exactly
     CHECK(run("filesizeformat", F(1e30)) == "1000000.0 YB");
     CHECK(run("filesizeformat", S("2000")) == "2.0 kB");
     CHECK(fails("filesizeformat", S("x")) == "ValueError: could not convert string to float: 'x'");
@@ -183,16 +183,16 @@ TEST_CASE("case filters", "[filters]") {
     CHECK(apply("upper", Safe("<b>")).is_safe());
     CHECK(run("capitalize", S("hELLO wORLD")) == "Hello world");
     CHECK(run("capitalize", S("\xc3\x9f"
-                              "a")) == "Ssa"); // ß title-cases to Ss
+                              "a")) == "Ssa");  // ß title-cases to Ss
     CHECK(run("capitalize", S("\xc7\x86"
                               "a")) == "\xc7\x85"
-                                       "a"); // ǆ -> ǅ
+                                       "a");  // ǆ -> ǅ
     CHECK(run("title", S("o'neil mc-donald (ops)team")) == "O'neil Mc-Donald (Ops)team");
     CHECK(run("title", S("hello from the o'brien vpn-gateway team")) ==
           "Hello From The O'brien Vpn-Gateway Team");
     CHECK(run("title", S("\xc3\x9f x")) == "SS X");
     CHECK(run("title", S("a_b c1d [x]y {z}w <q>r")) == "A_b C1d [X]y {Z}w <Q>r");
-    CHECK_FALSE(apply("title", Safe("x")).is_safe()); // "".join() makes a str
+    CHECK_FALSE(apply("title", Safe("x")).is_safe());  // "".join() makes a str
     CHECK(run("upper", Undef()) == "");
     CHECK(fails("upper", Strict()) == "UndefinedError: 'missing' is undefined");
 }
@@ -208,7 +208,7 @@ TEST_CASE("center, trim, replace", "[filters]") {
           "TypeError: 'str' object cannot be interpreted as an integer");
     CHECK(run("trim", S("  padded \n")) == "padded");
     CHECK(run("trim", S("--==title==--"), A({S("-=")})) == "title");
-    CHECK(run("trim", S("\xc2\xa0x\xe2\x80\x83")) == "x"); // Unicode whitespace
+    CHECK(run("trim", S("\xc2\xa0x\xe2\x80\x83")) == "x");  // Unicode whitespace
     // Ends that are printable ASCII take a shortcut; control characters are whitespace to
     // Python (\x1c-\x1f), DEL is not.
     CHECK(run("trim", S("a b")) == "a b");
@@ -218,7 +218,7 @@ TEST_CASE("center, trim, replace", "[filters]") {
     CHECK(run("trim", S("x\x7f")) == "x\x7f");
     CHECK(run("trim", S("x\xe2\x80\x83")) == "x");
     CHECK(run("replace", S("aaa"), A({S("a"), S("b")})) == "bbb");
-    CHECK(run("replace", S("abc"), A({S("x"), S("y")})) == "abc"); // nothing to replace
+    CHECK(run("replace", S("abc"), A({S("x"), S("y")})) == "abc");  // nothing to replace
     CHECK(run("replace", S("abc"), A({S("x")}, {{"new", S("y")}})) == "abc");
     CHECK(run("replace", S("aaa"), A({S("a"), S("b"), I(2)})) == "bba");
     CHECK(run("replace", S("ab"), A({S(""), S("-")})) == "-a-b-");
@@ -230,7 +230,7 @@ TEST_CASE("center, trim, replace", "[filters]") {
 TEST_CASE("truncate", "[filters]") {
     Value text = S("Hello world, this is long");
     CHECK(run("truncate", text, A({I(10)})) == "Hello...");
-    CHECK(run("truncate", text, A({I(22)})) == "Hello world, this is long"); // leeway 5
+    CHECK(run("truncate", text, A({I(22)})) == "Hello world, this is long");  // leeway 5
     CHECK(run("truncate", text, A({I(9), B(true)})) == "Hello ...");
     CHECK(run("truncate", text, A({I(12), B(false), S("\xe2\x80\xa6"), I(0)})) ==
           "Hello\xe2\x80\xa6");
@@ -243,7 +243,7 @@ TEST_CASE("truncate", "[filters]") {
           "TemplateRuntimeError: expected length >= 3, got 2");
     Value safe = apply("truncate", Safe("<b>abc def ghi"), A({I(10), B(false), S("&"), I(0)}));
     CHECK(safe.is_safe());
-    CHECK(safe.str() == "<b>abc&amp;"); // Markup + str escapes the str
+    CHECK(safe.str() == "<b>abc&amp;");  // Markup + str escapes the str
 }
 
 TEST_CASE("wordwrap follows textwrap", "[filters]") {
@@ -288,7 +288,7 @@ TEST_CASE("indent, wordcount", "[filters]") {
           "TypeError: can't multiply sequence by non-int of type 'float'");
     CHECK(run("wordcount", S("it's a test-case, v2.0_beta")) == "7");
     CHECK(run("wordcount", S("\xe9\x9a\x9c\xe5\xae\xb3 \xe7\x99\xba\xe7\x94\x9f")) == "2");
-    CHECK(run("wordcount", S("x\xc2\xb2y \xc2\xbd")) == "2"); // ² and ½ are \w
+    CHECK(run("wordcount", S("x\xc2\xb2y \xc2\xbd")) == "2");  // ² and ½ are \w
     CHECK(run("wordcount", Undef()) == "0");
 }
 
@@ -416,7 +416,7 @@ TEST_CASE("join, sum, batch, slice", "[filters]") {
 
 TEST_CASE("sort, dictsort, unique, min, max", "[filters]") {
     Value letters = L({S("b"), S("A"), S("c"), S("B")});
-    CHECK(run("sort", letters) == "['A', 'b', 'B', 'c']"); // stable, case-insensitive
+    CHECK(run("sort", letters) == "['A', 'b', 'B', 'c']");  // stable, case-insensitive
     CHECK(run("sort", letters, A({}, {{"case_sensitive", B(true)}})) == "['A', 'B', 'b', 'c']");
     CHECK(run("sort", letters, A({B(true)})) == "['c', 'b', 'B', 'A']");
     Value tickets = L({D({{"p", S("b")}, {"i", I(2)}}), D({{"p", S("a")}, {"i", I(1)}}),
@@ -468,7 +468,7 @@ TEST_CASE("sort, dictsort, unique, min, max", "[filters]") {
     CHECK(fails("unique", L({L({I(1)})})) == "TypeError: unhashable type: 'list'");
     CHECK(run("max", L({S("b"), S("A"), S("c")})) == "c");
     CHECK(run("min", L({S("b"), S("A"), S("c")})) == "A");
-    CHECK(run("max", L({S("a"), S("A")})) == "a"); // the first of equal keys
+    CHECK(run("max", L({S("a"), S("A")})) == "a");  // the first of equal keys
     CHECK(run("max", L({D({{"h", I(1)}}), D({{"h", I(3)}})}), A({}, {{"attribute", S("h")}})) ==
           "{'h': 3}");
     CHECK(apply("max", L({})).is_undefined());
@@ -486,7 +486,7 @@ TEST_CASE("groupby returns (grouper, list) tuples", "[filters]") {
     Value first = groups.list_obj().items[0];
     CHECK(to_str(get_attribute(rt, first, "grouper")) == "P1");
     CHECK(to_str(get_attribute(rt, first, "list")) == "[{'p': 'P1', 'id': 2}]");
-    CHECK(iterate(first).size() == 2); // unpacks as `for key, items in ...`
+    CHECK(iterate(first).size() == 2);  // unpacks as `for key, items in ...`
     CHECK(to_str(get_item(rt, first, I(0))) == "P1");
     CHECK(to_json(groups, std::nullopt) ==
           "[[\"P1\", [{\"id\": 2, \"p\": \"P1\"}]], [\"P2\", [{\"id\": 1, \"p\": \"P2\"}, "
@@ -509,7 +509,7 @@ TEST_CASE("map, select, reject, selectattr, rejectattr", "[filters]") {
           "['Dana', 'nobody']");
     CHECK(run("map", L({S("a"), S("b")}), A({S("upper")})) == "['A', 'B']");
     CHECK(run("map", L({S("a b")}), A({S("replace"), S(" "), S("-")})) == "['a-b']");
-    CHECK(run("map", I(0), A({S("upper")})) == "[]"); // `if value:`
+    CHECK(run("map", I(0), A({S("upper")})) == "[]");  // `if value:`
     CHECK(fails("map", L({I(1)})) == "TemplateRuntimeError: map requires a filter argument");
     CHECK(fails("map", L({I(1)}), A({}, {{"attribute", S("a")}, {"x", I(1)}})) ==
           "TemplateRuntimeError: Unexpected keyword argument 'x'");
@@ -535,7 +535,7 @@ TEST_CASE("map, select, reject, selectattr, rejectattr", "[filters]") {
 TEST_CASE("attr, items, format", "[filters]") {
     TestRuntime rt;
     Value d = D({{"status", S("open")}});
-    CHECK(apply("attr", d, A({S("status")})).is_undefined()); // no item fallback
+    CHECK(apply("attr", d, A({S("status")})).is_undefined());  // no item fallback
     CHECK(apply("attr", S("abc"), A({S("upper")})).is_object());
     CHECK(fails("attr", Undef(), A({S("x")})) == "UndefinedError: 'missing' is undefined");
     CHECK(run("items", D({{"a", I(1)}})) == "[('a', 1)]");
@@ -597,5 +597,5 @@ TEST_CASE("pprint is pprint.pformat", "[filters]") {
           " 'word word word word word ')");
 }
 
-} // namespace
-} // namespace ferry::tmpl
+}  // namespace
+}  // namespace ferry::tmpl

@@ -36,7 +36,7 @@ Value D(std::vector<std::pair<Value, Value>> items) {
 struct PercentCase {
     std::string fmt;
     Value args;
-    std::string expected; // "= result" or "ErrorName: message"
+    std::string expected;  // "= result" or "ErrorName: message"
 };
 
 struct SpecCase {
@@ -440,7 +440,7 @@ const std::vector<BraceCase> kBrace = {
     {"{}}", A({I(1)}, {}), "ValueError: Single '}' encountered in format string"},
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("percent_format matches Python's str % args", "[format]") {
     for (const auto& c : kPercent) {

@@ -95,7 +95,7 @@ TEST_CASE("dict builds from mappings, pairs and keywords", "[globals]") {
     src.dict_obj().set(S("a"), I(1));
     Value copy = call("dict", A({src}, {{"b", I(2)}}));
     CHECK(to_str(copy) == "{'a': 1, 'b': 2}");
-    CHECK(to_str(src) == "{'a': 1}"); // a copy, not the same dict
+    CHECK(to_str(src) == "{'a': 1}");  // a copy, not the same dict
     CHECK(to_str(call("dict", A({L({Value::tuple({S("a"), I(1)}), S("bc")})}))) ==
           "{'a': 1, 'b': 'c'}");
     CHECK(fails("dict", A({I(1)})) == "TypeError: 'int' object is not iterable");
@@ -117,7 +117,7 @@ TEST_CASE("cycler", "[globals]") {
     CHECK(to_str(attr(c, "items")) == "('a', 'b')");
     CHECK(to_str(attr(c, "pos")) == "0");
     CHECK(fails("cycler") == "TemplateRuntimeError: at least one item has to be provided");
-    CHECK_THROWS_AS(iterate(c), TemplateError); // 'Cycler' object is not iterable
+    CHECK_THROWS_AS(iterate(c), TemplateError);  // 'Cycler' object is not iterable
 }
 
 TEST_CASE("joiner", "[globals]") {
@@ -131,7 +131,7 @@ TEST_CASE("joiner", "[globals]") {
     CHECK(to_str(rt.call(pipe, {})) == "|");
     Value kw = call("joiner", A({}, {{"sep", I(1)}}));
     rt.call(kw, {});
-    CHECK(rt.call(kw, {}).is_int()); // the separator itself, not str() of it
+    CHECK(rt.call(kw, {}).is_int());  // the separator itself, not str() of it
 }
 
 TEST_CASE("namespace holds settable attributes", "[globals]") {
@@ -139,7 +139,7 @@ TEST_CASE("namespace holds settable attributes", "[globals]") {
     CHECK(to_str(ns) == "<Namespace {'count': 0, 'name': 'x'}>");
     CHECK(to_str(attr(ns, "count")) == "0");
     CHECK(attr(ns, "missing").is_undefined());
-    CHECK(attr(ns, "items").is_undefined()); // no dict methods leak through
+    CHECK(attr(ns, "items").is_undefined());  // no dict methods leak through
     REQUIRE(ns.object_obj().setattr("count", I(5)));
     CHECK(ns.object_obj().setattr("extra", S("y")));
     CHECK(to_str(ns) == "<Namespace {'count': 5, 'name': 'x', 'extra': 'y'}>");
@@ -162,7 +162,7 @@ TEST_CASE("lipsum is deterministic lorem ipsum", "[globals]") {
     for (size_t p = text.find("<p>"); p != std::string::npos; p = text.find("<p>", p + 1))
         ++paragraphs;
     CHECK(paragraphs == 5);
-    CHECK(to_str(call("lipsum")) == text); // same text every time
+    CHECK(to_str(call("lipsum")) == text);  // same text every time
     Value plain = call("lipsum", A({I(2), Value::boolean(false), I(3), I(5)}));
     CHECK_FALSE(plain.is_safe());
     std::string p(plain.str());
@@ -173,5 +173,5 @@ TEST_CASE("lipsum is deterministic lorem ipsum", "[globals]") {
           "ValueError: empty range for randrange() (5, 5, 0)");
 }
 
-} // namespace
-} // namespace ferry::tmpl
+}  // namespace
+}  // namespace ferry::tmpl

@@ -96,7 +96,7 @@ TEST_CASE("type tests", "[tests]") {
     CHECK(is("sequence", S("x")));
     CHECK(is("sequence", Value::dict()));
     CHECK(is("sequence", Undef()));
-    CHECK_FALSE(is("sequence", Strict(), {}, true)); // len() fails: not a sequence
+    CHECK_FALSE(is("sequence", Strict(), {}, true));  // len() fails: not a sequence
     CHECK_FALSE(is("sequence", I(1)));
     CHECK(is("iterable", L({})));
     CHECK(is("iterable", Undef()));
@@ -123,11 +123,11 @@ TEST_CASE("lower and upper follow str.islower/isupper", "[tests]") {
     CHECK(is("upper", S("AB1")));
     CHECK_FALSE(is("upper", S("")));
     CHECK_FALSE(is("lower", S("1")));
-    CHECK(is("lower", S("\xc3\x9f")));       // ß
-    CHECK_FALSE(is("upper", S("\xc7\x85"))); // ǅ is titlecase: neither
+    CHECK(is("lower", S("\xc3\x9f")));        // ß
+    CHECK_FALSE(is("upper", S("\xc7\x85")));  // ǅ is titlecase: neither
     CHECK_FALSE(is("lower", S("\xc7\x85")));
-    CHECK_FALSE(is("lower", N()));     // 'None'
-    CHECK_FALSE(is("lower", Undef())); // ''
+    CHECK_FALSE(is("lower", N()));      // 'None'
+    CHECK_FALSE(is("lower", Undef()));  // ''
 }
 
 TEST_CASE("comparison tests", "[tests]") {
@@ -167,7 +167,7 @@ TEST_CASE("in, sameas, filter, test", "[tests]") {
     CHECK(is("sameas", B(true), A({B(true)})));
     CHECK_FALSE(is("sameas", I(1), A({B(true)})));
     CHECK(is("sameas", I(1), A({I(1)})));
-    CHECK_FALSE(is("sameas", I(1000), A({I(1000)}))); // beyond CPython's small-int cache
+    CHECK_FALSE(is("sameas", I(1000), A({I(1000)})));  // beyond CPython's small-int cache
     CHECK_FALSE(is("sameas", L({}), A({L({})})));
     Value list = L({});
     CHECK(is("sameas", list, A({list})));
@@ -179,5 +179,5 @@ TEST_CASE("in, sameas, filter, test", "[tests]") {
     CHECK(fails("filter", Strict(), {}, true) == "UndefinedError: 'missing' is undefined");
 }
 
-} // namespace
-} // namespace ferry::tmpl
+}  // namespace
+}  // namespace ferry::tmpl

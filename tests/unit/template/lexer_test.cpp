@@ -86,11 +86,11 @@ TemplateError lex_error(std::string_view source) {
 // The single token inside `{{ ... }}`.
 Token only_token(const std::string& expr) {
     auto tokens = tokenize("{{ " + expr + " }}", kFile);
-    REQUIRE(tokens.size() == 4); // VarBegin, the token, VarEnd, Eof
+    REQUIRE(tokens.size() == 4);  // VarBegin, the token, VarEnd, Eof
     return tokens[1];
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("lexer: text and print tags", "[lexer]") {
     auto t = tokenize("Hello {{ name }}!", kFile);
@@ -263,7 +263,7 @@ TEST_CASE("lexer: string literals and escapes", "[lexer]") {
                                                          "A");
     CHECK(only_token("'\\t\\r\\\\'").value == "\t\r\\");
     CHECK(only_token("'\\U0001F600'").value == "\xf0\x9f\x98\x80");
-    CHECK(only_token("'\\101'").value == "A"); // octal
+    CHECK(only_token("'\\101'").value == "A");  // octal
     // Unknown escapes stay as they are (Python's unicode-escape).
     CHECK(only_token("'\\z'").value == "\\z");
     // A backslash-newline is a line continuation: both disappear.
@@ -359,8 +359,8 @@ TEST_CASE("lexer: describe tokens as Jinja2's error messages do", "[lexer]") {
     auto t = tokenize("{{ x + 'a' 1 1.5 }}{% if %}", kFile);
     REQUIRE(t.size() == 11);
     CHECK(describe(t[0]) == "begin of print statement");
-    CHECK(describe(t[1]) == "x"); // names describe as themselves
-    CHECK(describe(t[2]) == "+"); // and so do operators
+    CHECK(describe(t[1]) == "x");  // names describe as themselves
+    CHECK(describe(t[2]) == "+");  // and so do operators
     CHECK(describe(t[3]) == "string");
     CHECK(describe(t[4]) == "integer");
     CHECK(describe(t[5]) == "float");

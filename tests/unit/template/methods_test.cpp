@@ -36,7 +36,7 @@ struct MethodCase {
     Value receiver;
     std::string name;
     Args args;
-    std::string expected; // "= repr(result) | repr(receiver)" or "ErrorName: message"
+    std::string expected;  // "= repr(result) | repr(receiver)" or "ErrorName: message"
 };
 
 // Calls the method on a deep copy of the receiver (the table's values are shared).
@@ -801,7 +801,7 @@ const std::vector<MethodCase> kMethods = {
      "OverflowError: hexadecimal value too large to represent as a float"},
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("methods of str, list, tuple, dict, int and float match Python", "[methods]") {
     TestRuntime rt;
@@ -814,7 +814,7 @@ TEST_CASE("methods of str, list, tuple, dict, int and float match Python", "[met
 TEST_CASE("has_method lists the methods of each type", "[methods]") {
     CHECK(has_method(S("x"), "upper"));
     CHECK(has_method(S("x"), "format_map"));
-    CHECK_FALSE(has_method(S("x"), "striptags")); // Markup only
+    CHECK_FALSE(has_method(S("x"), "striptags"));  // Markup only
     CHECK(has_method(M("x"), "striptags"));
     CHECK(has_method(M("x"), "escape"));
     CHECK(has_method(L({}), "append"));
@@ -825,7 +825,7 @@ TEST_CASE("has_method lists the methods of each type", "[methods]") {
     CHECK_FALSE(has_method(D({}), "upper"));
     CHECK(has_method(I(1), "bit_length"));
     CHECK(has_method(B(true), "bit_length"));
-    CHECK_FALSE(has_method(I(1), "is_integer")); // int.is_integer is Python 3.12
+    CHECK_FALSE(has_method(I(1), "is_integer"));  // int.is_integer is Python 3.12
     CHECK(has_method(F(1.0), "is_integer"));
     CHECK_FALSE(has_method(N(), "upper"));
     CHECK_FALSE(has_method(Value::undefined(), "upper"));
@@ -843,7 +843,7 @@ TEST_CASE("a dict's methods win over its keys, as Jinja's getattr does", "[metho
 TEST_CASE("list methods mutate the shared list", "[methods]") {
     TestRuntime rt;
     Value list = L({I(1)});
-    Value alias = list; // `{% set b = a %}` shares the list, as in Python
+    Value alias = list;  // `{% set b = a %}` shares the list, as in Python
     Value dict = D({{S("items"), list}});
     call_method(rt, list, "append", A({I(2)}));
     call_method(rt, alias, "extend", A({T({I(3), I(4)})}));
@@ -860,7 +860,7 @@ TEST_CASE("dict.update mutates in place and returns None", "[methods]") {
     Value r = call_method(rt, d, "update", A({D({{S("b"), I(2)}})}, {{"c", I(3)}}));
     CHECK(r.is_none());
     CHECK(to_repr(d) == "{'a': 1, 'b': 2, 'c': 3}");
-    call_method(rt, d, "update", A({d})); // updating from itself
+    call_method(rt, d, "update", A({d}));  // updating from itself
     CHECK(to_repr(d) == "{'a': 1, 'b': 2, 'c': 3}");
 }
 
@@ -908,7 +908,7 @@ TEST_CASE("list.sort is stable and Python-exact on long lists", "[methods]") {
     for (int i = 0; i < 100; ++i)
         items.push_back(T({I((i * 37) % 10), I(i)}));
     Value list = L(items);
-    Value key = Value::object(make_ref<LengthOf>()); // all keys equal: order kept
+    Value key = Value::object(make_ref<LengthOf>());  // all keys equal: order kept
     call_method(rt, list, "sort", A({}, {{"key", key}}));
     CHECK(equals(list, L(items)));
     call_method(rt, list, "sort", Args{});

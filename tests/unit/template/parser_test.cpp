@@ -135,7 +135,7 @@ std::unique_ptr<ParsedTemplate> parse(const std::string& source) {
     return parse_template(source, kName);
 }
 
-} // namespace
+}  // namespace
 
 namespace Catch {
 template <>
@@ -144,7 +144,7 @@ struct StringMaker<SyntaxErr> {
         return "line " + std::to_string(e.line) + ": \"" + e.message + "\"";
     }
 };
-} // namespace Catch
+}  // namespace Catch
 
 // ---- expressions -----------------------------------------------------------------------
 
@@ -152,7 +152,7 @@ TEST_CASE("parser: literals", "[parser]") {
     CHECK(expr("42") == "42");
     CHECK(expr("1.5") == "1.5");
     CHECK(expr("'a'") == "'a'");
-    CHECK(expr("'a' 'b' \"c\"") == "'abc'"); // adjacent strings concatenate
+    CHECK(expr("'a' 'b' \"c\"") == "'abc'");  // adjacent strings concatenate
     CHECK(expr("true") == "True");
     CHECK(expr("True") == "True");
     CHECK(expr("false") == "False");
@@ -169,7 +169,7 @@ TEST_CASE("parser: literals", "[parser]") {
     CHECK(expr("{'a': 1, 'b': [2]}") == "{'a':1 'b':[2]}");
     CHECK(expr("{'a': 1,}") == "{'a':1}");
     CHECK(expr("{}") == "{}");
-    CHECK(expr("1, 2") == "(tuple 1 2)"); // a bare tuple, as in {{ 1, 2 }}
+    CHECK(expr("1, 2") == "(tuple 1 2)");  // a bare tuple, as in {{ 1, 2 }}
 }
 
 TEST_CASE("parser: operator precedence", "[parser]") {
@@ -233,7 +233,7 @@ TEST_CASE("parser: postfix operators calls filters and tests", "[parser]") {
     CHECK(soft("a|f1|f2(1, k=2)") == "(|f2 (|f1 a) 1 k=2)");
     CHECK(soft("a|f1 + b|f2") == "(+ (|f1 a) (|f2 b))");
     CHECK(soft("a ~ b|f1") == "(~ a (|f1 b))");
-    CHECK(soft("a|ns.f") == "(|ns.f a)"); // dotted filter names
+    CHECK(soft("a|ns.f") == "(|ns.f a)");  // dotted filter names
     // Tests: `is`, `is not`, and a single argument without parentheses.
     CHECK(soft("x is t1") == "(is t1 x)");
     CHECK(soft("x is not t1") == "(not (is t1 x))");
@@ -306,7 +306,7 @@ TEST_CASE("parser: text print and comments", "[parser]") {
     CHECK(show(t->body[1]->expr.get()) == "name");
     CHECK(t->body[1]->line == 1);
     CHECK(t->body[2]->kind == StmtKind::Text);
-    CHECK(t->body[2]->text == "!"); // the trailing newline is gone
+    CHECK(t->body[2]->text == "!");  // the trailing newline is gone
     CHECK(t->name == kName);
     CHECK_FALSE(t->has_extends);
 
@@ -511,7 +511,7 @@ TEST_CASE("parser: filter blocks resolve their filters", "[parser][needs-filters
     CHECK(s->call->filter != nullptr);
     REQUIRE(s->call->a);
     CHECK(s->call->a->name == "upper");
-    CHECK_FALSE(s->call->a->a); // the innermost subject is the block body
+    CHECK_FALSE(s->call->a->a);  // the innermost subject is the block body
     auto b = parse("{% set x | upper %}b{% endset %}");
     REQUIRE(b->body[0]->call);
     CHECK(b->body[0]->call->name == "upper");

@@ -124,7 +124,7 @@ struct TempDir {
     }
 };
 
-} // namespace
+}  // namespace
 
 namespace Catch {
 template <>
@@ -134,7 +134,7 @@ struct StringMaker<Err> {
                (e.message.empty() ? "" : ": \"" + e.message + "\"");
     }
 };
-} // namespace Catch
+}  // namespace Catch
 
 TEST_CASE("render: variables and lookups", "[render]") {
     CHECK(
@@ -1089,7 +1089,7 @@ std::string json_list(int n) {
     return s + "]";
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("render limits: include loops and deep recursion stop with ErrorKind::Limit",
           "[render][limits]") {
@@ -1415,7 +1415,7 @@ uint32_t refs_after_render(const Files& files) {
     CHECK(r);
     return vars.identity()->refs;
 }
-} // namespace
+}  // namespace
 
 TEST_CASE("render: a finished render holds no reference to its vars", "[render][memory]") {
     CHECK(refs_after_render(

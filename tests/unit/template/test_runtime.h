@@ -24,20 +24,31 @@ class TestRuntime final : public Runtime {
     bool has_test(std::string_view name) const override { return find_test(name) != nullptr; }
     Value call(const Value& callable, const Args& args) override {
         if (!callable.is_object() || !callable.object_obj().is_callable())
-            raise(ErrorKind::Type, "'" + std::string(type_name(callable)) + "' object is not callable");
+            raise(ErrorKind::Type,
+                  "'" + std::string(type_name(callable)) + "' object is not callable");
         return callable.object_obj().call(*this, args);
     }
-    Value make_undefined(std::string hint) override { return Value::undefined(std::move(hint), strict_); }
+    Value make_undefined(std::string hint) override {
+        return Value::undefined(std::move(hint), strict_);
+    }
     bool strict() const override { return strict_; }
 
   private:
     bool strict_;
 };
 
-inline Value S(std::string s) { return Value::string(std::move(s)); }
-inline Value I(int64_t i) { return Value::integer(i); }
-inline Value F(double f) { return Value::floating(f); }
-inline Value L(std::vector<Value> v) { return Value::list(std::move(v)); }
+inline Value S(std::string s) {
+    return Value::string(std::move(s));
+}
+inline Value I(int64_t i) {
+    return Value::integer(i);
+}
+inline Value F(double f) {
+    return Value::floating(f);
+}
+inline Value L(std::vector<Value> v) {
+    return Value::list(std::move(v));
+}
 inline Args A(std::vector<Value> pos, std::vector<std::pair<std::string, Value>> named = {}) {
     Args a;
     a.positional = std::move(pos);

@@ -127,8 +127,7 @@ TEST_CASE("the source is kept and hashed", "[workflow][complex]") {
     REQUIRE(r.ok());
     CHECK(r.workflow->source == kOneStep);
     // printf 'steps:\n  - id: a\n    task: log\n' | sha256sum
-    CHECK(r.workflow->hash ==
-          "6e919ed348fd2f2ace9fec6027d29bd1f2909b8d3181ec5992c43b8604916191");
+    CHECK(r.workflow->hash == "6e919ed348fd2f2ace9fec6027d29bd1f2909b8d3181ec5992c43b8604916191");
 }
 
 TEST_CASE("workflow files are read from disk", "[workflow][complex]") {
@@ -153,9 +152,9 @@ TEST_CASE("workflow files are read from disk", "[workflow][complex]") {
 
     r = load_workflow_file(dir + "/missing.yaml", &fake_tasks());
     CHECK_FALSE(r.workflow.has_value());
-    CHECK(problems(r) == std::vector<std::string>{
-                             dir + "/missing.yaml: cannot read workflow: No such file or "
-                                   "directory"});
+    CHECK(problems(r) ==
+          std::vector<std::string>{dir + "/missing.yaml: cannot read workflow: No such file or "
+                                         "directory"});
 
     r = load_workflow_file(dir, &fake_tasks());
     CHECK(problems(r) == std::vector<std::string>{dir + ": cannot read workflow: it is a "

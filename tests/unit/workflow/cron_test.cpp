@@ -51,7 +51,7 @@ TEST_CASE("cron: fields, ranges, lists, steps and names", "[cron]") {
     CHECK(s.weekdays.count() == 5);
     CHECK_FALSE(s.any_day);
     CHECK_FALSE(s.any_weekday);
-    CHECK(parse_cron("0 0 * * 7").value().weekdays.test(0));  // 7 is Sunday
+    CHECK(parse_cron("0 0 * * 7").value().weekdays.test(0));         // 7 is Sunday
     CHECK(parse_cron("5/20 * * * *").value().minutes.count() == 3);  // 5 25 45
     CHECK(parse_cron("@hourly").value().minutes.count() == 1);
     CHECK(parse_cron("  0   6 * * *  ").value().hours.test(6));
@@ -62,7 +62,8 @@ TEST_CASE("cron: bad expressions say what is wrong", "[cron]") {
     CHECK(problem("60 * * * *").find("minute: 60 is out of range 0-59") != std::string::npos);
     CHECK(problem("* 24 * * *").find("hour") != std::string::npos);
     CHECK(problem("* * 0 * *").find("day of month") != std::string::npos);
-    CHECK(problem("* * * FOO *").find("month: 'FOO' is not a number or a name") != std::string::npos);
+    CHECK(problem("* * * FOO *").find("month: 'FOO' is not a number or a name") !=
+          std::string::npos);
     CHECK(problem("*/0 * * * *").find("step") != std::string::npos);
     CHECK(problem("5-1 * * * *").find("goes backwards") != std::string::npos);
     CHECK(problem("1,,2 * * * *").find("minute") != std::string::npos);
@@ -76,12 +77,12 @@ TEST_CASE("cron: next times in UTC", "[cron]") {
     CHECK(next("0 6 * * *", t) == at(2026, 12, 2, 6, 0));
     CHECK(next("30 * * * *", t) == at(2026, 12, 1, 11, 30));
     CHECK(next("0 0 1 1 *", t) == at(2027, 1, 1));
-    CHECK(next("0 9 * * MON", t) == at(2026, 12, 7, 9, 0));  // 2026-12-01 is a Tuesday
+    CHECK(next("0 9 * * MON", t) == at(2026, 12, 7, 9, 0));            // 2026-12-01 is a Tuesday
     CHECK(next("0 0 31 * *", at(2027, 1, 31, 1)) == at(2027, 3, 31));  // February has no 31st
-    CHECK(next("0 0 29 2 *", t) == at(2028, 2, 29));                    // leap years only
+    CHECK(next("0 0 29 2 *", t) == at(2028, 2, 29));                   // leap years only
     CHECK(next("59 23 31 12 *", t) == at(2026, 12, 31, 23, 59));
     // Both day fields restricted: either matches (Vixie cron).
-    CHECK(next("0 0 15 * FRI", t) == at(2026, 12, 4));   // Friday the 4th before the 15th
+    CHECK(next("0 0 15 * FRI", t) == at(2026, 12, 4));  // Friday the 4th before the 15th
     CHECK(next("0 0 15 * SUN", at(2026, 12, 14, 1)) == at(2026, 12, 15));
     CHECK_FALSE(cron_next(parse_cron("0 0 30 2 *").value(), t));  // never
 }
@@ -123,7 +124,8 @@ TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][conf
   - {name: cmdb-sync, workflow: cmdb-sync, every: 30m}
   - {name: cert-expiry, workflow: cert-expiry, cron: "0 6 * * *", inputs: {days: 30}, catch_up: false}
   - {name: off, workflow: x, every: 1h, enabled: false}
-)", "ferry.yaml");
+)",
+                                       "ferry.yaml");
     REQUIRE(ok.ok());
     REQUIRE(ok.config.schedule_entries.size() == 3);
     CHECK(ok.config.schedule_entries[0].every_ms == 1800000);
@@ -142,12 +144,15 @@ TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][conf
   - {name: c, workflow: w, evry: 1m}
   - {name: a, workflow: w, every: soon}
   - {workflow: w, every: 1m}
-)", "ferry.yaml");
+)",
+                                        "ferry.yaml");
     std::string all;
-    for (const auto& d : bad.problems) all += d.describe() + "\n";
+    for (const auto& d : bad.problems)
+        all += d.describe() + "\n";
     INFO(all);
     CHECK(all.find("ferry.yaml:4:11: cron: minute: 61 is out of range 0-59") != std::string::npos);
-    CHECK(all.find("ferry.yaml:5:5: schedule 'b' needs exactly one of 'every'") != std::string::npos);
+    CHECK(all.find("ferry.yaml:5:5: schedule 'b' needs exactly one of 'every'") !=
+          std::string::npos);
     CHECK(all.find("unknown key 'evry' in schedules (did you mean 'every'?)") != std::string::npos);
     CHECK(all.find("schedule 'a' is defined twice") != std::string::npos);
     CHECK(all.find("ferry.yaml:7:35: every:") != std::string::npos);

@@ -40,9 +40,9 @@ TEST_CASE("syntax errors are placed inside the scalar", "[workflow][expressions]
     CHECK(only_problem(two_steps("    with:\n      message: >\n        folded text\n"
                                  "        and {{ 1 + }}\n")) ==
           "wf.yaml:9:20: invalid expression: unexpected 'end of print statement'");
-    CHECK(only_problem(
-              two_steps("    with:\n      message: plain\n        continued {{ 1 + }}\n")) ==
-          "wf.yaml:8:26: invalid expression: unexpected 'end of print statement'");
+    CHECK(
+        only_problem(two_steps("    with:\n      message: plain\n        continued {{ 1 + }}\n")) ==
+        "wf.yaml:8:26: invalid expression: unexpected 'end of print statement'");
     // Deep inside with: lists and flow mappings.
     CHECK(only_problem(two_steps("    with: {message: {x: [ok, \"{{ ) }}\"]}}\n")) ==
           "wf.yaml:6:34: invalid expression: unexpected ')'");
@@ -55,8 +55,7 @@ TEST_CASE("syntax errors are placed inside the scalar", "[workflow][expressions]
           "wf.yaml:7:24: invalid expression: No filter named 'no_such_filter'.");
 }
 
-TEST_CASE("when and for_each take expressions with or without braces",
-          "[workflow][expressions]") {
+TEST_CASE("when and for_each take expressions with or without braces", "[workflow][expressions]") {
     LoadResult r = load(R"(inputs:
   n: {type: integer, default: 1}
   systems: {type: array, default: []}
@@ -133,8 +132,7 @@ TEST_CASE("referenced_steps walks the whole expression", "[workflow][expressions
     CHECK(refs("{{ steps.b.x }} {{ steps.a.x }} {{ steps.b.y }}") == V{"b", "a"});
 }
 
-TEST_CASE("referenced_steps reports syntax errors with their position",
-          "[workflow][expressions]") {
+TEST_CASE("referenced_steps reports syntax errors with their position", "[workflow][expressions]") {
     auto r = referenced_steps("{{ steps.a. }}", Mark{"f.yaml", 4, 10});
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().kind == ferry::ErrorKind::Validation);
@@ -191,14 +189,15 @@ TEST_CASE("references to unknown or own steps", "[workflow][expressions]") {
 TEST_CASE("references to unknown inputs and vars", "[workflow][expressions]") {
     std::string head = "inputs:\n  title: string\nvars:\n  prio: {high: 1}\n";
     CHECK(only_problem(head + "steps:\n  - id: a\n    task: log\n"
-                       "    with: {message: \"{{ inputs.titel }} {{ vars.prio }}\"}\n") ==
+                              "    with: {message: \"{{ inputs.titel }} {{ vars.prio }}\"}\n") ==
           "wf.yaml:8:25: step 'a' refers to unknown input 'titel' (did you mean 'title'?)");
     CHECK(only_problem(head + "steps:\n  - id: a\n    task: log\n"
-                       "    with: {message: \"{{ vars.pro }}\"}\n") ==
+                              "    with: {message: \"{{ vars.pro }}\"}\n") ==
           "wf.yaml:8:25: step 'a' refers to unknown var 'pro' (did you mean 'prio'?)");
     // Methods of the dicts are not names.
-    LoadResult r = load(head + "steps:\n  - id: a\n    task: log\n"
-                        "    with: {message: \"{{ inputs.items() }} {{ vars.get('prio') }}\"}\n");
+    LoadResult r =
+        load(head + "steps:\n  - id: a\n    task: log\n"
+                    "    with: {message: \"{{ inputs.items() }} {{ vars.get('prio') }}\"}\n");
     CHECK(r.ok());
 }
 
@@ -310,5 +309,6 @@ TEST_CASE("inputs a task takes as written are neither checked nor dependencies",
   - id: b
     task: log
     with: {message: "{{ not jinja"}
-)").find("invalid expression") != std::string::npos);
+)")
+              .find("invalid expression") != std::string::npos);
 }

@@ -32,7 +32,7 @@ std::string error_of(const FormField& f, const Value& v) {
     return r ? "" : r.error().message;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("forms: the contract's example and every field type", "[config][forms]") {
     auto r = load_project_config_text(R"(forms:
@@ -62,7 +62,7 @@ TEST_CASE("forms: the contract's example and every field type", "[config][forms]
     REQUIRE(f->fields.size() == 10);
     CHECK(f->fields[0].required);
     CHECK(f->fields[2].default_value->str() == "low");
-    CHECK(f->fields[3].label == "notes"); // the name when no label
+    CHECK(f->fields[3].label == "notes");  // the name when no label
     CHECK(f->fields[4].default_value->as_int() == 3);
     CHECK(f->fields[7].choices.size() == 2);
 }

@@ -19,7 +19,9 @@ Workflow workflow_with_inputs(const std::string& inputs_body) {
     return *r.workflow;
 }
 
-Value json(const char* text) { return ferry::tmpl::value_from_json(text); }
+Value json(const char* text) {
+    return ferry::tmpl::value_from_json(text);
+}
 
 // resolve_inputs' error message, one problem per line.
 std::string resolve_error(const Workflow& wf, const char* given) {
@@ -313,8 +315,10 @@ TEST_CASE("convert_cli_input converts text to the declared type", "[workflow][in
     CHECK(err(number, "nan") == "input 'ratio': expected a number, got 'nan'");
 
     InputSpec boolean = spec("force", "boolean");
-    for (const char* t : {"true", "yes", "1", "TRUE", "Yes"}) CHECK(ok(boolean, t).as_bool());
-    for (const char* f : {"false", "no", "0", "False", "NO"}) CHECK_FALSE(ok(boolean, f).as_bool());
+    for (const char* t : {"true", "yes", "1", "TRUE", "Yes"})
+        CHECK(ok(boolean, t).as_bool());
+    for (const char* f : {"false", "no", "0", "False", "NO"})
+        CHECK_FALSE(ok(boolean, f).as_bool());
     CHECK(err(boolean, "maybe") ==
           "input 'force': expected a boolean (true/false, yes/no, 1/0), got 'maybe'");
 

@@ -227,7 +227,8 @@ TEST_CASE("on_error: fail, continue or another step", "[workflow][loader]") {
 
 TEST_CASE("hooks name Lua files", "[workflow][loader]") {
     LoadResult r = load("hooks:\n  before_step: hooks/enrich.lua\n  after_step: hooks/audit.lua\n"
-                        "  on_failure: hooks/page.lua\n" + std::string(kOneStep));
+                        "  on_failure: hooks/page.lua\n" +
+                        std::string(kOneStep));
     REQUIRE(r.ok());
     CHECK(r.workflow->hooks.before_step == "hooks/enrich.lua");
     CHECK(r.workflow->hooks.after_step == "hooks/audit.lua");

@@ -26,7 +26,7 @@ std::vector<std::string> ids(const Workflow& wf) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("an on_step entry follows every step it does not read", "[workflow][on_step]") {
     LoadResult r = load(std::string(kSteps) + R"(on_step:
@@ -41,7 +41,7 @@ TEST_CASE("an on_step entry follows every step it does not read", "[workflow][on
     REQUIRE(s);
     CHECK(s->event_step == "fix");
     CHECK(s->task == "log");
-    CHECK(s->on_error == "continue"); // a failed note never fails the execution
+    CHECK(s->on_error == "continue");  // a failed note never fails the execution
     CHECK(s->depends_on == std::vector<std::string>{"fix", "ticket"});
 }
 

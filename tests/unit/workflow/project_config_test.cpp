@@ -10,7 +10,8 @@ namespace {
 
 std::string problems_of(const ConfigLoadResult& r) {
     std::string out;
-    for (const auto& d : r.problems) out += d.describe() + "\n";
+    for (const auto& d : r.problems)
+        out += d.describe() + "\n";
     return out;
 }
 
@@ -33,7 +34,8 @@ TEST_CASE("integrations: settings, auth, policies", "[config]") {
     url: https://siem.example/ingest
     secrets: ["${env:OLD}", "${env:NEW}"]
     dry_run: true
-)", "ferry.yaml");
+)",
+                                      "ferry.yaml");
     INFO(problems_of(r));
     REQUIRE(r.ok());
     REQUIRE(r.config.integrations.size() == 2);
@@ -69,7 +71,8 @@ TEST_CASE("ferry.yaml problems carry FILE:LINE:COL", "[config]") {
     base_url: https://x
     project: OPS
 servers: {}
-)", "ferry.yaml");
+)",
+                                      "ferry.yaml");
     std::string p = problems_of(r);
     CHECK(p.find("ferry.yaml:5:11: integration 'sn'.auth: 'token' is required for type bearer") !=
           std::string::npos);

@@ -6,7 +6,9 @@ using namespace ferry::workflow::test;
 
 namespace {
 
-std::string step(const std::string& lines) { return "steps:\n  - id: a\n" + lines; }
+std::string step(const std::string& lines) {
+    return "steps:\n  - id: a\n" + lines;
+}
 
 // A catalogue that cannot list its tasks: no suggestions, the rest still works.
 class BareTasks final : public TaskLookup {

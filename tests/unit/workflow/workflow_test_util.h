@@ -29,8 +29,9 @@ class FakeTasks final : public TaskLookup {
         raw_["transform"] = {{"mappings", "*", "template"}};
         add("webhook.emit", "", {"type", "data"});
         add("ticket.create", "servicenow", {"table", "fields"});
-        add("ticket.create", "jira", {"project", "issue_type", "summary", "description",
-                                      "priority", "labels", "components", "fields"});
+        add("ticket.create", "jira",
+            {"project", "issue_type", "summary", "description", "priority", "labels", "components",
+             "fields"});
     }
 
     bool has_task(const std::string& task) const override { return tasks_.count(task) > 0; }
@@ -57,7 +58,8 @@ class FakeTasks final : public TaskLookup {
     }
     std::vector<std::string> task_names() const override {
         std::vector<std::string> out;
-        for (const auto& [name, providers] : tasks_) out.push_back(name);
+        for (const auto& [name, providers] : tasks_)
+            out.push_back(name);
         return out;
     }
 
@@ -88,7 +90,8 @@ inline LoadResult load(const std::string& text, const std::string& file = "wf.ya
 
 inline std::vector<std::string> problems(const LoadResult& r) {
     std::vector<std::string> out;
-    for (const Diagnostic& d : r.problems) out.push_back(d.describe());
+    for (const Diagnostic& d : r.problems)
+        out.push_back(d.describe());
     return out;
 }
 

@@ -27,7 +27,8 @@ TEST_CASE("plain scalars resolve by the YAML 1.2 core schema", "[workflow][yaml]
         INFO(null_text);
         CHECK(var(null_text).is_none());
     }
-    for (const char* t : {"true", "True", "TRUE"}) CHECK(var(t).kind() == Kind::Bool);
+    for (const char* t : {"true", "True", "TRUE"})
+        CHECK(var(t).kind() == Kind::Bool);
     CHECK(var("true").as_bool());
     CHECK_FALSE(var("False").as_bool());
     CHECK_FALSE(var("FALSE").as_bool());
@@ -138,8 +139,7 @@ TEST_CASE("mapping keys must be scalars", "[workflow][yaml]") {
 TEST_CASE("YAML syntax errors carry yaml-cpp's message and mark", "[workflow][yaml]") {
     LoadResult r = load("name: x\nsteps: [a, b\nc: 1\n");
     CHECK_FALSE(r.workflow.has_value());
-    REQUIRE(problems(r) == std::vector<std::string>{
-                               "wf.yaml:3:2: end of sequence flow not found"});
+    REQUIRE(problems(r) == std::vector<std::string>{"wf.yaml:3:2: end of sequence flow not found"});
 
     r = load("steps:\n\t- id: a\n");
     REQUIRE(r.problems.size() == 1);
@@ -147,8 +147,7 @@ TEST_CASE("YAML syntax errors carry yaml-cpp's message and mark", "[workflow][ya
     CHECK_FALSE(r.workflow.has_value());
 
     r = load("a: b: c\n");
-    REQUIRE(problems(r) == std::vector<std::string>{
-                               "wf.yaml:1:5: illegal map value"});
+    REQUIRE(problems(r) == std::vector<std::string>{"wf.yaml:1:5: illegal map value"});
 }
 
 TEST_CASE("a file must hold one mapping", "[workflow][yaml]") {
@@ -175,9 +174,9 @@ TEST_CASE("runaway aliases and nesting are stopped", "[workflow][yaml]") {
                 std::to_string(i - 1) + ", *l" + std::to_string(i - 1) + "]\n";
     // The limit holds for the whole file, reported once at the value that crossed it.
     r = load(text + kOneStep);
-    CHECK(problems(r) == std::vector<std::string>{
-                             "wf.yaml:18:8: data too large (more than 500000 values once "
-                             "aliases are expanded)"});
+    CHECK(problems(r) ==
+          std::vector<std::string>{"wf.yaml:18:8: data too large (more than 500000 values once "
+                                   "aliases are expanded)"});
 }
 
 TEST_CASE("a UTF-8 byte order mark is ignored", "[workflow][yaml]") {
@@ -185,9 +184,9 @@ TEST_CASE("a UTF-8 byte order mark is ignored", "[workflow][yaml]") {
     REQUIRE(r.ok());
     CHECK(r.workflow->name == "bom");
     r = load("\xEF\xBB\xBFnme: bom\n" + std::string(kOneStep));
-    REQUIRE(problems(r) == std::vector<std::string>{
-                               "wf.yaml:1:1: unknown key 'nme' in workflow (did you mean "
-                               "'name'?)"});
+    REQUIRE(problems(r) ==
+            std::vector<std::string>{"wf.yaml:1:1: unknown key 'nme' in workflow (did you mean "
+                                     "'name'?)"});
 }
 
 TEST_CASE("CRLF line endings keep positions", "[workflow][yaml]") {
@@ -229,9 +228,9 @@ TEST_CASE("JSON files get positioned diagnostics", "[workflow][json]") {
                              "    {\"id\": \"b\", \"task\": \"log\", \"with\": "
                              "{\"message\": \"{{ steps.c }}\"}}\n  ]\n}\n";
     LoadResult r = load(json, "w.json");
-    CHECK(problems(r) == std::vector<std::string>{
-                             "w.json:3:25: unknown task 'lgo' (did you mean 'log'?)",
-                             "w.json:4:56: step 'b' refers to unknown step 'c'"});
+    CHECK(problems(r) ==
+          std::vector<std::string>{"w.json:3:25: unknown task 'lgo' (did you mean 'log'?)",
+                                   "w.json:4:56: step 'b' refers to unknown step 'c'"});
 
     r = load("{\"steps\": [}\n", "w.json");
     REQUIRE(r.problems.size() == 1);

@@ -233,6 +233,13 @@ int serve_command(int argc, char** argv) {
         }
     }
 
+    // A resumed execution is scheduled once its "running" record commits. Committing now,
+    // before the loop serves anything, puts a step that waited for an approval back into
+    // "waiting" before the first request: a decision sent right after a restart found no
+    // such step for a moment (404) and was lost.
+    if (Status s = app->engine->flush(); !s)
+        std::fprintf(stderr, "ferry serve: resume: %s\n", s.error().message.c_str());
+
     // After the resumes: a catch-up run is a new execution, not one of those.
     schedules.start();
 

@@ -340,6 +340,18 @@ class Approvals(unittest.TestCase):
         self.assertEqual(status, 202, body)
         return body["id"]
 
+    def test_a_decision_sent_right_after_a_restart_is_not_lost(self):
+        # The decision reaches the new process before anything else: the resumed approval
+        # must already be waiting for it (it was "no step 'approve'", 404, for a moment).
+        exec_id = self.start()
+        self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                   {"comment": "at once"}, role="operator")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.wait_status(exec_id, ("succeeded", "failed"))["status"], "succeeded")
+
     def test_approval_parks_durably_and_survives_a_restart(self):
         exec_id = self.start()
         rec = self.wait_status(exec_id, ("waiting",))

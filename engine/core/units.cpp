@@ -263,12 +263,16 @@ void Engine::start_unit(Run& run, Unit& unit) {
     unit.attempt_started_ms = now_unix_ms();
     // The step record says which attempt runs, with its input and idempotency key; the
     // attempt's own record is written when it ends (resume writes it as "interrupted" if
-    // the process dies first), not duplicated at its start.
-    persist_unit(run, unit, false);
+    // the process dies first), not duplicated at its start. A pure task started at once
+    // needs none: its result is staged before the commit its start would have joined (and
+    // would overwrite it there), and if the process dies first, resume runs it again as it
+    // would an interrupted one, which for a task without effects is the same.
+    const bool early = starts_early(run, unit);
+    if (!early) persist_unit(run, unit, false);
     emit(run, "step.started", unit.key, "running", {}, 0, unit.attempt);
     std::string rid = run.id;
     Unit* up = &unit;
-    if (starts_early(run, unit)) {
+    if (early) {
         early_starts_.emplace_back(std::move(rid), up);
         loop_.wake();
         return;

@@ -110,16 +110,20 @@ bool Redactor::empty() const {
 }
 
 std::string Redactor::redact(std::string_view text) const {
-    std::lock_guard lock(mu_);
     std::string out(text);
+    redact_in_place(out);
+    return out;
+}
+
+void Redactor::redact_in_place(std::string& text) const {
+    std::lock_guard lock(mu_);
     for (const std::string& v : values_) {
         size_t pos = 0;
-        while ((pos = find_in(out, v, pos)) != std::string_view::npos) {
-            out.replace(pos, v.size(), kRedacted);
+        while ((pos = find_in(text, v, pos)) != std::string_view::npos) {
+            text.replace(pos, v.size(), kRedacted);
             pos += kRedacted.size();
         }
     }
-    return out;
 }
 
 bool is_credential_header(std::string_view name) {

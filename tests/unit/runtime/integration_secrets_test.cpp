@@ -51,6 +51,13 @@ TEST_CASE("the redactor replaces longest values first and ignores tiny ones", "[
     r.add("abcd1234-longer");
     r.add("ab");  // too short to redact safely
     CHECK(r.redact("abcd1234-longer abcd1234 ab") == "[REDACTED] [REDACTED] ab");
+    // In place: the same replacements, and a text without a secret is left as it was.
+    std::string text = "{\"a\":\"abcd1234\",\"b\":\"abcd1234-longer\"}";
+    r.redact_in_place(text);
+    CHECK(text == "{\"a\":\"[REDACTED]\",\"b\":\"[REDACTED]\"}");
+    std::string clean = "nothing to hide";
+    r.redact_in_place(clean);
+    CHECK(clean == "nothing to hide");
 }
 
 TEST_CASE("credential headers are known by name, in any case", "[secrets]") {

@@ -225,7 +225,7 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         }
         runner_ref_ = r.value();
     }
-    unit.http = tmpl::Value();  // this attempt's requests only
+    unit.http.reset();  // this attempt's requests only
     TaskLimits limits = options_.task_limits;
     limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
     limits.io_allowed = !task->pure;  // held to it: it may have started early (starts_early)

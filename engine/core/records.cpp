@@ -275,7 +275,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
         }
         att.value("error", unit.error);
         if (has_items(unit.logs)) att.value("logs", unit.logs);
-        if (has_items(unit.http)) att.value("http", unit.http);
+        if (unit.http) att.json("http", "[" + *unit.http + "]");
         store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt), scrub(att.finish()));
     }
 }

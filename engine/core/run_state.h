@@ -5,6 +5,7 @@
 #include "core/values.h"
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,10 +28,12 @@ struct Engine::Unit {
     bool input_ready = false;  // resolved (kept across retries and resumes)
     tmpl::Value output;
     tmpl::Value error;  // {kind, message, traceback?} when failed
-    // Lists made on first entry (undefined until then): most units log nothing and make no
-    // request, and a parked unit should not keep two empty lists.
+    // Made on first entry (undefined / null until then): most units log nothing and make no
+    // request, and a parked unit should not keep empty lists.
     tmpl::Value logs;
-    tmpl::Value http;         // this attempt's integration requests
+    // This attempt's integration requests, as the client recorded them: JSON objects joined
+    // by commas, spliced into the attempt record as they are (null: none).
+    std::unique_ptr<std::string> http;
     tmpl::Value annotations;  // what hooks added to the record
     std::string skip_reason;
     std::string child_execution;  // sub-workflow step: the child's id

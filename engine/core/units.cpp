@@ -324,8 +324,10 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     }
     for (TaskRecord& r : outcome.records) {
         if (r.kind == "http") {
-            if (!unit.http.is_sequence()) unit.http = tmpl::Value::list();
-            unit.http.list_obj().items.push_back(tmpl::value_from_json(r.json));
+            if (!unit.http)
+                unit.http = std::make_unique<std::string>(std::move(r.json));
+            else
+                unit.http->append(",").append(r.json);
         } else if (r.kind == "dead_letter") {
             tmpl::Value entry = tmpl::value_from_json(r.json);
             std::string id = new_ulid();

@@ -11,6 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,9 @@ class JsonWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
     bool Key(const Ch* text, rapidjson::SizeType length, bool copy = false) {
         return String(text, length, copy);
     }
+    // NUL-terminated, as rapidjson's Writer takes them too.
+    bool String(const Ch* text) { return String(text, rapidjson::SizeType(std::strlen(text))); }
+    bool Key(const Ch* text) { return String(text, rapidjson::SizeType(std::strlen(text))); }
 
   private:
     rapidjson::StringBuffer& out_;

@@ -2,10 +2,10 @@
 
 #include "core/run_state.h"
 #include "core/values.h"
+#include "runtime/json_writer.h"
 #include "template/environment.h"
 
 #include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cmath>
@@ -31,7 +31,7 @@ std::string payload(const std::string& execution_id, const std::string& workflow
                     const std::string& step, const std::string& status, const std::string& message,
                     double duration_ms, int attempt, const std::string& at) {
     rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    JsonWriter w(buf);
     auto text = [&w](const std::string& s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
     w.StartObject();
     w.Key("execution_id");

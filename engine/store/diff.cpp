@@ -2,9 +2,10 @@
 // The unified text diff is in unified_diff.cpp.
 #include "store/diff.h"
 
+#include "runtime/json_writer.h"
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <optional>
 #include <string_view>
@@ -14,7 +15,9 @@ namespace ferry::store {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+// JsonWriter, not rapidjson's: a created ticket's patch carries the whole record (a
+// rendered report included), and rapidjson escapes a character at a time.
+using Writer = JsonWriter;
 
 // RFC 6901 section 3: '~' is written "~0" and '/' is written "~1" (in that order, so a '/'
 // that became "~1" is not escaped again).

@@ -75,3 +75,20 @@ TEST_CASE("JsonWriter: random text and documents", "[json_writer]") {
     doc.Accept(fast);
     CHECK(std::string(b.GetString()) == std::string(a.GetString()));
 }
+
+TEST_CASE("JsonWriter: NUL-terminated keys and strings, as rapidjson's Writer takes them",
+          "[json_writer]") {
+    rapidjson::StringBuffer a, b;
+    rapidjson::Writer<rapidjson::StringBuffer> plain(a);
+    ferry::JsonWriter fast(b);
+    plain.StartObject();
+    plain.Key("op");
+    plain.String("replace \"all\"\n");
+    plain.EndObject();
+    fast.StartObject();
+    fast.Key("op");
+    fast.String("replace \"all\"\n");
+    fast.EndObject();
+    CHECK(std::string(b.GetString()) == std::string(a.GetString()));
+    CHECK(std::string(b.GetString()) == R"({"op":"replace \"all\"\n"})");
+}

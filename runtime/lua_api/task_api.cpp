@@ -81,9 +81,14 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     lua_setfield(L, -2, "duration_ms");
     std::string type = res.header("content-type");
     if (type.find("json") != std::string::npos && !res.body.empty()) {
+        // Parsed in place in a copy (NUL-terminated, strings decoded where they lie): the
+        // length-checked stream rapidjson uses otherwise cost twice as much a byte, and
+        // vendor answers echo whole records back (a ticket's rendered report). A NUL in
+        // the body ends the text early, which is a parse error, as the NUL itself would be.
+        std::string text(res.body);
         rapidjson::Document doc;
-        doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(
-            res.body.data(), res.body.size());
+        doc.ParseInsitu<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(
+            text.data());
         if (!doc.HasParseError()) {
             json_lua::push(L, doc);
             lua_setfield(L, -2, "json");

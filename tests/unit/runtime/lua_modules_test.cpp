@@ -2,6 +2,7 @@
 // Each case is Lua code and the expected result or error, in the spirit of OpenResty's t/*.t.
 #include "runtime/lua_api/guard.h"
 #include "runtime/lua_api/modules.h"
+#include "runtime/lua_api/task_api.h"
 
 #include "runtime/lua_fixture.h"
 
@@ -509,4 +510,38 @@ TEST_CASE("ferry.* under failing allocations", "[lua_api][json][crypto][time]") 
     CHECK(failures > 0);
     CHECK(successes > 0);
     lua_close(L);
+}
+
+// ---- HTTP responses as tasks see them
+// ------------------------------------------------------------
+
+TEST_CASE("push_http_response: a JSON body is decoded into .json, escapes and all",
+          "[lua_api][http]") {
+    LuaFixture lua;
+    ferry::HttpResponse res;
+    res.status = 201;
+    res.headers = {
+        {"Content-Type", "application/json; charset=utf-8"}, {"X-Req", "a"}, {"x-req", "b"}};
+    res.body = R"({"result": {"number": "INC1", "description": "line 1\nline \"2\"\t\u00e9\\",)"
+               R"( "n": 12345678901234567890, "f": 0.1, "list": [1, null, true]}})";
+    ferry::lua_api::push_http_response(lua.L, res);
+    lua_setglobal(lua.L, "res");
+    CHECK(lua.eval("return res.status") == "201");
+    CHECK(lua.eval("return res.headers['x-req']") == "a, b");
+    CHECK(lua.eval("return res.json.result.number") == "INC1");
+    CHECK(lua.eval("return res.json.result.description") == "line 1\nline \"2\"\t\xc3\xa9\\");
+    CHECK(lua.eval("return res.json.result.f") == "0.1");
+    CHECK(lua.eval("return #res.json.result.list") == "3");
+    // The body itself is untouched by the decoding.
+    CHECK(lua.eval("return res.body") == res.body);
+
+    // Not JSON, or JSON cut short by a NUL: the body only.
+    for (std::string body :
+         {std::string("{\"a\": "), std::string("{\"a\": \"x\0y\"}", 12), std::string("not json")}) {
+        res.body = body;
+        ferry::lua_api::push_http_response(lua.L, res);
+        lua_setglobal(lua.L, "res");
+        CHECK(lua.eval("return tostring(res.json)") == "nil");
+        CHECK(lua.eval("return #res.body") == std::to_string(body.size()));
+    }
 }

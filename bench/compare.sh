@@ -115,12 +115,9 @@ fi
 # --- ticket ------------------------------------------------------------------------------
 if wants ticket; then
   nginx_find
-  port="$(free_port)"
   sample="$root/templates/samples/rca-incident.json"
-  description="$("$new/ferry" render "$root/templates/incident.md.j2" --vars "$sample" 2>/dev/null \
-    || echo "(the description as sent)")"
-  nginx_start compare-mock "$(servicenow_mock_conf "$port" "$description")" \
-    "http://127.0.0.1:$port/nginx_status"
+  ticket_mock_start compare-mock "$new/ferry" "$sample"
+  port="$mock_port"
   mock_pid="$nginx_last_pid"
   for _ in $(seq "$rounds"); do
     for side in base new; do

@@ -15,6 +15,11 @@
 #                                       waits until CHECK_URL answers; appends its PID and
 #                                       prefix to nginx_pids / nginx_prefixes and sets
 #                                       nginx_last_pid
+#   ticket_mock_start NAME FERRY SAMPLE   the ServiceNow mock on a free port, its description
+#                                       the bundled incident report rendered by FERRY over
+#                                       SAMPLE (as the benchmark workflows send it: the mock
+#                                       echoes it back as ServiceNow does); sets mock_port and
+#                                       nginx_last_pid
 #   nginx_stop_all                      stops every nginx started here (QUIT, by PID), removes
 #                                       the prefixes
 
@@ -138,6 +143,16 @@ EOF
     cat "$prefix/error.log" >&2
     exit 1
   fi
+}
+
+ticket_mock_start() {
+  local name="$1" ferry="$2" sample="$3" description root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  mock_port="$(free_port)"
+  description="$("$ferry" render "$root/templates/incident.md.j2" --vars "$sample" 2>/dev/null \
+    || echo "(the description as sent)")"
+  nginx_start "$name" "$(servicenow_mock_conf "$mock_port" "$description")" \
+    "http://127.0.0.1:$mock_port/nginx_status"
 }
 
 nginx_stop_all() {

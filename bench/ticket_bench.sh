@@ -75,14 +75,9 @@ build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>
 [ "$build_type" != "Release" ] && echo "WARNING: $build is not a Release build" >&2
 
 # --- the mock ---------------------------------------------------------------------------
-port="$(free_port)"
-# The description is the RCA rendered by `ferry render` (5.5 KB for the default), as the
-# benchmark's workflow sends it: the mock echoes it back as ServiceNow does.
-description="$("$build/ferry" render "$root/templates/incident.md.j2" \
-  --vars "$sample" 2>/dev/null || echo "(the description as sent)")"
 if [ -z "$keep_mock" ]; then trap nginx_stop_all EXIT; fi
-nginx_start ticket-mock "$(servicenow_mock_conf "$port" "$description")" \
-  "http://127.0.0.1:$port/nginx_status"
+ticket_mock_start ticket-mock "$build/ferry" "$sample"  # the RCA rendered: 5.5 KB by default
+port="$mock_port"
 nginx_pid="$nginx_last_pid"
 if [ -n "$keep_mock" ]; then
   echo "mock: nginx PID $nginx_pid on 127.0.0.1:$port (prefix ${nginx_prefixes[0]}); stop it with: kill -QUIT $nginx_pid"

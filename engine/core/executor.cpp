@@ -309,10 +309,8 @@ bool step_finished(const StepState& s) {
 // runs even while the execution is failing (a cancelled execution runs nothing more).
 bool reports_failure(const Engine::Run& run, const workflow::Step& def) {
     if (def.event_step.empty() || run.cancelled) return false;
-    const auto& defs = run.wf->steps;
-    for (size_t d = 0; d < defs.size(); ++d)
-        if (defs[d].id == def.event_step) return run.steps[d].status == "failed";
-    return false;
+    const workflow::Step* followed = run.wf->find_step(def.event_step);
+    return followed && run.steps[size_t(followed - run.wf->steps.data())].status == "failed";
 }
 
 }  // namespace

@@ -85,7 +85,7 @@ struct ExecutionSummary {
     tmpl::Value outputs;
     tmpl::Value error;  // {kind, message, step?} or none
     // With StartOptions::keep_records: the execution record and its step records (by key,
-    // in the store's order) as they were written; empty otherwise.
+    // in the store's order) as they were written; null otherwise.
     struct Records {
         std::string execution;
         std::vector<store::KeyedJson> steps;

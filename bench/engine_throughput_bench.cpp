@@ -2,7 +2,7 @@
 // K executions kept in flight (a new one starts whenever one finishes) until N have
 // finished, with durable history (group commit, fsync on) or --no-sync.
 //
-//   engine_throughput_bench [--workflow three-step|noop-1|noop-10] [--inflight K]
+//   engine_throughput_bench [--workflow three-step|noop-1|noop-3|noop-10] [--inflight K]
 //                           [--total N] [--warmup W] [--no-sync] [--loop-commits] [--dir BASE]
 //                           [--lua-gc incremental|generational]
 //
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
         else {
             std::fprintf(
                 stderr,
-                "usage: engine_throughput_bench [--workflow three-step|noop-1|noop-10] "
+                "usage: engine_throughput_bench [--workflow three-step|noop-1|noop-3|noop-10] "
                 "[--inflight K] [--total N] [--warmup W] [--no-sync] [--loop-commits] [--dir BASE] "
                 "[--lua-gc incremental|generational]\n");
             return 2;
@@ -127,13 +127,17 @@ int main(int argc, char** argv) {
     }
     int steps_per_execution = workflow == "three-step" ? 3
                               : workflow == "noop-1"   ? 1
+                              : workflow == "noop-3"   ? 3
                               : workflow == "noop-10"  ? 10
+                              : workflow == "noop-30"  ? 30
                                                        : 0;
     if (!steps_per_execution) bench::die("unknown workflow " + workflow);
 
     bench::TempProject project({{"workflows/three-step.yaml", kThreeStep},
                                 {"workflows/noop-1.yaml", noop_workflow(1)},
+                                {"workflows/noop-3.yaml", noop_workflow(3)},
                                 {"workflows/noop-10.yaml", noop_workflow(10)},
+                                {"workflows/noop-30.yaml", noop_workflow(30)},
                                 {"tasks/noop.lua", kNoopTask}},
                                base);
     auto app = bench::open_app(project.dir(), durable, commit_thread);

@@ -330,11 +330,8 @@ void Engine::schedule(Run& run) {
             const workflow::Step& def = defs[i];
             bool ready = true;
             std::string blocked_by;
-            for (const std::string& dep : def.depends_on) {
-                size_t d = 0;
-                while (d < defs.size() && defs[d].id != dep)
-                    ++d;
-                if (d == defs.size()) continue;
+            for (size_t d : def.depends_on_steps) {
+                const std::string& dep = defs[d].id;
                 const StepState& ds = run.steps[d];
                 if (!step_finished(ds)) {
                     ready = false;

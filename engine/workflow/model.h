@@ -67,6 +67,8 @@ struct Step {
     // Computed by the loader: needs + every step the step's expressions refer to
     // (steps.ID...), deduplicated, in first-seen order.
     std::vector<std::string> depends_on;
+    // The same, as indices into Workflow::steps (ids that name no step are left out).
+    std::vector<size_t> depends_on_steps;
     Mark mark;
     std::map<std::string, Mark> field_marks;  // "task", "with", "when"... for error messages
 };

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <queue>
+#include <unordered_map>
 
 namespace ferry::workflow::detail {
 namespace {
@@ -207,6 +208,20 @@ class Components {
     int counter_ = 0;
 };
 
+// The engine checks a step's dependencies every time another step settles: by index, not by
+// searching the steps for each id (that search made long workflows quadratic per step).
+void link_dependencies(Workflow& wf) {
+    std::unordered_map<std::string_view, size_t> by_id;  // first definition wins
+    for (size_t i = 0; i < wf.steps.size(); ++i)
+        by_id.emplace(wf.steps[i].id, i);
+    for (Step& step : wf.steps) {
+        step.depends_on_steps.clear();
+        for (const std::string& dep : step.depends_on)
+            if (auto it = by_id.find(dep); it != by_id.end())
+                step.depends_on_steps.push_back(it->second);
+    }
+}
+
 }  // namespace
 
 std::vector<std::vector<std::string>> find_cycles(const Workflow& wf) {
@@ -316,6 +331,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         }
         if (tasks) check_task(ctx, step, ex, *tasks);
     }
+    link_dependencies(wf);
     for (const Ref& ref : p.output_refs)
         check_ref(ctx, ref, "'outputs'", "", names);
     for (const Ref& ref : p.var_refs) {

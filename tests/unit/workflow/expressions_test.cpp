@@ -167,6 +167,10 @@ TEST_CASE("depends_on: needs, then the steps expressions refer to", "[workflow][
     CHECK(r.workflow->steps[3].depends_on == std::vector<std::string>{"c", "a", "b"});
     CHECK(r.workflow->steps[4].depends_on == std::vector<std::string>{"d"});
     CHECK(r.workflow->steps[0].depends_on.empty());
+    // The engine reads them as indices into the step list, in the same order.
+    CHECK(r.workflow->steps[3].depends_on_steps == std::vector<size_t>{2, 0, 1});
+    CHECK(r.workflow->steps[4].depends_on_steps == std::vector<size_t>{3});
+    CHECK(r.workflow->steps[0].depends_on_steps.empty());
     CHECK(find_cycle(*r.workflow).empty());
 }
 

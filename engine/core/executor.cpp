@@ -61,6 +61,21 @@ std::string rfc3339(uint64_t unix_ms) {
     return std::string(buf, format_rfc3339(unix_ms, buf));
 }
 
+namespace {
+constexpr std::string_view kStepStatusNames[] = {"pending", "running", "succeeded",
+                                                 "failed",  "skipped", "cancelled"};
+}
+
+std::string_view step_status_name(StepStatus status) {
+    return kStepStatusNames[size_t(status)];
+}
+
+std::optional<StepStatus> parse_step_status(std::string_view name) {
+    for (size_t i = 0; i < std::size(kStepStatusNames); ++i)
+        if (kStepStatusNames[i] == name) return StepStatus(i);
+    return std::nullopt;
+}
+
 std::string idempotency_key(const std::string& execution_id, const std::string& unit_key) {
     return crypto::sha256_hex(execution_id + "/" + unit_key).substr(0, 32);
 }
@@ -300,17 +315,13 @@ bool Engine::settles_eagerly(const Run& run) const {
 
 namespace {
 
-bool step_finished(const StepState& s) {
-    return s.status == "succeeded" || s.status == "failed" || s.status == "skipped" ||
-           s.status == "cancelled";
-}
-
 // An on_step step reports on a step that failed: the failure is what it has to say, so it
 // runs even while the execution is failing (a cancelled execution runs nothing more).
 bool reports_failure(const Engine::Run& run, const workflow::Step& def) {
     if (def.event_step.empty() || run.cancelled) return false;
     const workflow::Step* followed = run.wf->find_step(def.event_step);
-    return followed && run.steps[size_t(followed - run.wf->steps.data())].status == "failed";
+    return followed &&
+           run.steps[size_t(followed - run.wf->steps.data())].status == StepStatus::Failed;
 }
 
 }  // namespace
@@ -323,7 +334,7 @@ void Engine::schedule(Run& run) {
         progress = false;
         for (size_t i = 0; i < defs.size(); ++i) {
             StepState& st = run.steps[i];
-            if (st.status != "pending") continue;
+            if (st.status != StepStatus::Pending) continue;
             const bool failure_note = reports_failure(run, defs[i]);
             if (run.failing && !failure_note) continue;
             if (st.handler && !st.triggered) continue;
@@ -333,22 +344,25 @@ void Engine::schedule(Run& run) {
             for (size_t d : def.depends_on_steps) {
                 const std::string& dep = defs[d].id;
                 const StepState& ds = run.steps[d];
-                if (!step_finished(ds)) {
+                if (!step_finished(ds.status)) {
                     ready = false;
                     break;
                 }
                 // A handler reads the failure it handles (steps.X.error): that dependency
                 // failing is the reason it runs, not a reason to skip it.
-                if (st.handler && ds.status == "failed" && defs[d].on_error == def.id) continue;
+                if (st.handler && ds.status == StepStatus::Failed && defs[d].on_error == def.id)
+                    continue;
                 if (failure_note && dep == def.event_step) continue;
-                if (ds.status == "failed" || ds.status == "cancelled" || ds.failure_skip) {
-                    blocked_by = dep + (ds.status == "failed" ? "' failed" : "' was skipped");
+                if (ds.status == StepStatus::Failed || ds.status == StepStatus::Cancelled ||
+                    ds.failure_skip) {
+                    blocked_by =
+                        dep + (ds.status == StepStatus::Failed ? "' failed" : "' was skipped");
                 }
             }
             if (!ready) continue;
             progress = true;
             auto skip = [&](std::string reason, bool failure) {
-                st.status = "skipped";
+                st.status = StepStatus::Skipped;
                 st.reason = std::move(reason);
                 st.failure_skip = failure;
                 st.output = tmpl::Value::none();
@@ -374,7 +388,7 @@ void Engine::schedule(Run& run) {
                 Result<bool> cond = expressions_.condition(def.when, step_scope(run, def),
                                                            "step '" + def.id + "' when");
                 if (!cond) {
-                    st.status = "running";
+                    st.status = StepStatus::Running;
                     st.started_ms = now_unix_ms();
                     auto unit = std::make_unique<Unit>();
                     unit->step_index = i;
@@ -394,7 +408,7 @@ void Engine::schedule(Run& run) {
                     continue;
                 }
             }
-            st.status = "running";
+            st.status = StepStatus::Running;
             st.started_ms = now_unix_ms();
             if (!def.for_each.empty()) {
                 Result<tmpl::Value> items = expressions_.evaluate(def.for_each, run.context,
@@ -430,7 +444,7 @@ void Engine::schedule(Run& run) {
                     run.units.push_back(std::move(unit));
                 }
                 if (list.empty()) {
-                    st.status = "succeeded";
+                    st.status = StepStatus::Succeeded;
                     st.output = tmpl::Value::list();
                     st.finished_ms = now_unix_ms();
                     Unit record;  // the step's record says it ran over no items
@@ -470,9 +484,10 @@ void Engine::step_settled(Run& run, size_t i) {
     const workflow::Step& def = run.wf->steps[i];
     StepState& st = run.steps[i];
     run.steps_view.dict_obj().set(
-        str(def.id),
-        dict_of({{"status", str(st.status)}, {"output", st.output}, {"error", st.error}}));
-    if (st.status == "failed") {
+        str(def.id), dict_of({{"status", str(std::string(step_status_name(st.status)))},
+                              {"output", st.output},
+                              {"error", st.error}}));
+    if (st.status == StepStatus::Failed) {
         if (def.on_error == "fail") {
             if (!run.failing) {
                 run.failing = true;
@@ -495,15 +510,15 @@ void Engine::finish_run(Run& run) {
     run.finishing = true;
     for (size_t i = 0; i < run.steps.size(); ++i) {
         StepState& st = run.steps[i];
-        if (st.status != "pending") continue;
-        st.status = run.failing ? "cancelled" : "skipped";
+        if (st.status != StepStatus::Pending) continue;
+        st.status = run.failing ? StepStatus::Cancelled : StepStatus::Skipped;
         st.reason = run.cancelled ? "the execution was cancelled before this step could run"
                     : run.failing ? "the execution failed before this step could run"
                                   : "not needed: no step failed into this handler";
         auto unit = std::make_unique<Unit>();
         unit->step_index = i;
         unit->key = run.wf->steps[i].id;
-        unit->status = st.status;
+        unit->status = step_status_name(st.status);
         unit->skip_reason = st.reason;
         run.units.push_back(std::move(unit));
         persist_unit(run, *run.units.back(), false);

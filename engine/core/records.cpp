@@ -366,17 +366,18 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
         const workflow::Step& sdef = wf->steps[i];
         auto it = records.find(sdef.id);
         if (it == records.end()) continue;
-        std::string st = text_of(dict_get(it->second, "status"));
-        if (st != "succeeded" && st != "failed" && st != "skipped") continue;
+        std::optional<StepStatus> st = parse_step_status(text_of(dict_get(it->second, "status")));
+        if (st != StepStatus::Succeeded && st != StepStatus::Failed && st != StepStatus::Skipped)
+            continue;
         StepState& state = run->steps[i];
-        state.status = st;
+        state.status = *st;
         state.output =
             dict_get(it->second, "output") ? *dict_get(it->second, "output") : tmpl::Value::none();
         state.error =
             dict_get(it->second, "error") ? *dict_get(it->second, "error") : tmpl::Value::none();
         state.reason = text_of(dict_get(it->second, "reason"));
-        state.failure_skip = st == "skipped" && state.reason.rfind("dependency", 0) == 0;
-        if (state.handler && st != "skipped") state.triggered = true;
+        state.failure_skip = st == StepStatus::Skipped && state.reason.rfind("dependency", 0) == 0;
+        if (state.handler && st != StepStatus::Skipped) state.triggered = true;
         step_settled(*run, i);
     }
     runs_[id] = run;

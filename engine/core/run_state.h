@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,20 @@ struct Engine::Unit {
     std::unique_ptr<Loop::Timer> retry_timer;
 };
 
+// Where a step stands. The scheduler checks every pending step's dependencies each time a
+// step settles, so this is a small enum rather than the word records and expressions use
+// (step_status_name gives it).
+enum class StepStatus : uint8_t { Pending, Running, Succeeded, Failed, Skipped, Cancelled };
+
+std::string_view step_status_name(StepStatus status);
+// The stored word back (records.cpp restores a run from them); nullopt for anything else.
+std::optional<StepStatus> parse_step_status(std::string_view name);
+inline bool step_finished(StepStatus status) {
+    return status >= StepStatus::Succeeded;
+}
+
 struct StepState {
-    std::string status = "pending";  // pending running succeeded failed skipped cancelled
+    StepStatus status = StepStatus::Pending;
     std::string reason;              // why skipped or cancelled
     bool failure_skip = false;       // skipped because a dependency failed: propagates
     bool handler = false;            // named by some step's on_error: runs only when triggered

@@ -435,7 +435,8 @@ void Engine::unit_settled(Run& run, Unit& u) {
     --run.in_flight;
     ++st.settled;
     if (!st.fan_out) {
-        st.status = u.status == "skipped" ? "skipped" : u.status;
+        // A settled unit ends in one of the step's words (succeeded, failed, skipped...).
+        st.status = parse_step_status(u.status).value_or(StepStatus::Failed);
         st.output = u.output;
         st.error = u.error;
         st.reason = u.skip_reason;
@@ -476,10 +477,10 @@ void Engine::unit_settled(Run& run, Unit& u) {
         }
         st.output = tmpl::Value::list(std::move(outputs));
         if (failed_items.empty()) {
-            st.status = "succeeded";
+            st.status = StepStatus::Succeeded;
             st.error = tmpl::Value::none();
         } else {
-            st.status = "failed";
+            st.status = StepStatus::Failed;
             const tmpl::Value* m = dict_get(first_error, "message");
             st.error =
                 dict_of({{"kind", dict_get(first_error, "kind") ? *dict_get(first_error, "kind")
@@ -490,7 +491,7 @@ void Engine::unit_settled(Run& run, Unit& u) {
         Unit aggregate;
         aggregate.step_index = u.step_index;
         aggregate.key = def.id;
-        aggregate.status = st.status;
+        aggregate.status = step_status_name(st.status);
         aggregate.output = st.output;
         aggregate.error = st.error;
         aggregate.started_ms = st.started_ms;

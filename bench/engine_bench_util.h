@@ -114,6 +114,7 @@ struct Driver {
     size_t finished = 0;
     size_t failed = 0;
     std::string first_failure;
+    std::string first_outputs;  // of the first execution that succeeded, as JSON
 
     void start_one() {
         ++started;
@@ -125,6 +126,8 @@ struct Driver {
                 if (s.status != "succeeded") {
                     if (failed++ == 0)
                         first_failure = s.status + ": " + ferry::engine::to_json_text(s.error);
+                } else if (first_outputs.empty()) {
+                    first_outputs = ferry::engine::to_json_text(s.outputs);
                 }
                 if (started < total) start_one();
             });

@@ -205,51 +205,6 @@ outputs:
   notified: "{{ steps.notify.output.status }}"
 )";
 
-struct TicketDriver {
-    TicketDriver(ferry::engine::App& a, std::shared_ptr<const ferry::workflow::Workflow> w,
-                 ferry::tmpl::Value in, size_t total_, size_t inflight_)
-        : app(a), wf(std::move(w)), inputs(std::move(in)), total(total_), inflight(inflight_) {}
-
-    ferry::engine::App& app;
-    std::shared_ptr<const ferry::workflow::Workflow> wf;
-    ferry::tmpl::Value inputs;
-    size_t total = 0, inflight = 0, started = 0, finished = 0, failed = 0;
-    std::string first_failure, first_outputs;
-
-    void start_one() {
-        ++started;
-        ferry::engine::StartOptions opts;
-        opts.trigger = "api";
-        auto id =
-            app.engine->start(wf, inputs, opts, [this](const ferry::engine::ExecutionSummary& s) {
-                ++finished;
-                if (s.status != "succeeded") {
-                    if (failed++ == 0)
-                        first_failure = s.status + ": " + ferry::engine::to_json_text(s.error);
-                } else if (first_outputs.empty()) {
-                    first_outputs = ferry::engine::to_json_text(s.outputs);
-                }
-                if (started < total) start_one();
-            });
-        if (!id) bench::die("start: " + id.error().describe());
-    }
-
-    double run() {
-        auto t0 = std::chrono::steady_clock::now();
-        size_t first = std::min(inflight, total);
-        for (size_t i = 0; i < first; ++i)
-            start_one();
-        app.loop.run();
-        ferry::Status s = app.engine->flush();
-        if (!s) bench::die("flush: " + s.error().describe());
-        double secs = bench::seconds_since(t0);
-        if (finished != total)
-            bench::die("only " + std::to_string(finished) + " of " + std::to_string(total) +
-                       " executions finished");
-        return secs;
-    }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -313,7 +268,7 @@ int main(int argc, char** argv) {
     auto inputs = bench::inputs_for(*wf, "{\"rca\": " + rca + "}");
 
     if (warmup) {
-        TicketDriver warm{*app, wf, inputs, warmup, std::min(inflight, warmup)};
+        bench::Driver warm{*app, wf, inputs, warmup, std::min(inflight, warmup)};
         warm.run();
         if (warm.failed) bench::die("warm-up execution failed: " + warm.first_failure);
         if (warm.first_outputs.find("\"notified\":204") == std::string::npos ||
@@ -332,7 +287,7 @@ int main(int argc, char** argv) {
     double mock_cpu0 = mock_cpu(mock_pid);
     auto [user0, sys0] = cpu_seconds();
 
-    TicketDriver driver{*app, wf, inputs, total, inflight};
+    bench::Driver driver{*app, wf, inputs, total, inflight};
     double secs = driver.run();
 
     auto [user1, sys1] = cpu_seconds();

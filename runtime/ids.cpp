@@ -5,11 +5,11 @@
 // first and the alphabet is in ASCII order, ids sort by creation time as plain bytes, which is
 // what the store's LMDB keys rely on.
 #include "runtime/ids.h"
+#include "runtime/timestamp.h"
 
 #include <openssl/rand.h>
 
 #include <array>
-#include <chrono>
 #include <mutex>
 #include <random>
 
@@ -69,12 +69,6 @@ std::string encode(uint64_t time_ms, const Random80& r) {
     return out;
 }
 
-uint64_t now_ms() {
-    using namespace std::chrono;
-    return static_cast<uint64_t>(
-        duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
-}
-
 // The spec's monotonic mode: within one millisecond the next id is the previous one plus
 // one, so ids made faster than the clock ticks still sort in creation order.
 struct Stream {
@@ -131,7 +125,7 @@ Generator& generator() {
 }  // namespace
 
 std::string new_ulid() {
-    return generator().from_clock(now_ms());
+    return generator().from_clock(now_unix_ms());
 }
 
 std::string new_ulid(uint64_t unix_ms) {

@@ -1,8 +1,8 @@
 #include "runtime/scheduler.h"
 
 #include "runtime/json_lua.h"
+#include "runtime/timestamp.h"
 
-#include <chrono>
 #include <cstring>
 
 namespace ferry {
@@ -13,12 +13,6 @@ constexpr int kHookInterval = 1000;  // instructions between limit checks
 
 Task*& task_slot(lua_State* L) {
     return *static_cast<Task**>(lua_getextraspace(L));
-}
-
-uint64_t unix_ms() {
-    return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count());
 }
 
 int error_tostring(lua_State* L) {
@@ -71,7 +65,7 @@ void Task::park(std::unique_ptr<PendingOp> op) {
 }
 
 void Task::log(std::string level, std::string message, std::string fields_json) {
-    logs_.push_back({std::move(level), std::move(message), std::move(fields_json), unix_ms()});
+    logs_.push_back({std::move(level), std::move(message), std::move(fields_json), now_unix_ms()});
 }
 
 void Task::record_change(TaskChange change) {

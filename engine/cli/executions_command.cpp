@@ -2,13 +2,13 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 
-#include "core/run_state.h"
 #include "core/values.h"
+#include "runtime/duration.h"
 #include "runtime/ids.h"
+#include "runtime/timestamp.h"
 #include "store/diff.h"
 
 #include <cstdio>
-#include <ctime>
 
 namespace ferry::cli {
 
@@ -31,50 +31,29 @@ std::string field(const Value& v, const char* key) {
     return f && !f->is_none() ? tmpl::to_str(*f) : std::string();
 }
 
-// RFC 3339 date/time (UTC or with offset) or an age like 24h, as unix ms; 0 on failure.
-uint64_t parse_time_arg(const std::string& text) {
-    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.back())) == 0 &&
-        text.find('-') == std::string::npos) {
-        uint64_t n = std::strtoull(text.c_str(), nullptr, 10);
-        char unit = text.back();
-        uint64_t mult = unit == 's'   ? 1000
-                        : unit == 'm' ? 60000
-                        : unit == 'h' ? 3600000
-                        : unit == 'd' ? 86400000
-                                      : 0;
-        if (!mult || !n) return 0;
-        return engine::now_unix_ms() - n * mult;
+// An RFC 3339 date or time, or an age like 24h (now minus it), as unix ms.
+Result<uint64_t> parse_time_arg(const std::string& text) {
+    if (!text.empty() && text.find('-') == std::string::npos) {
+        Result<uint64_t> age = parse_duration_ms(text);
+        if (!age) {
+            return make_error(ErrorKind::Validation,
+                              "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an "
+                              "age (30m, 24h, 7d), got '" +
+                                  text + "'");
+        }
+        uint64_t now = now_unix_ms();
+        return age.value() < now ? now - age.value() : 0;
     }
-    std::tm tm{};
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-    int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &s);
-    if (n < 3) return 0;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    int64_t secs = int64_t(timegm(&tm));
-    size_t tz = text.find_first_of("+-", 10);
-    if (n >= 4 && tz != std::string::npos) {
-        int oh = 0, om = 0;
-        std::sscanf(text.c_str() + tz + 1, "%d:%d", &oh, &om);
-        int64_t off = (oh * 3600 + om * 60) * (text[tz] == '-' ? -1 : 1);
-        secs -= off;
-    }
-    return secs > 0 ? uint64_t(secs) * 1000 : 0;
+    Result<int64_t> ms = parse_rfc3339_ms(text);
+    if (!ms) return ms.error();
+    return ms.value() > 0 ? uint64_t(ms.value()) : 0;
 }
 
+// From one record timestamp to another, for the tables ("-" when either is missing).
 std::string duration_between(const std::string& a, const std::string& b) {
-    uint64_t x = parse_time_arg(a), y = parse_time_arg(b);
-    if (!x || !y || y < x) return "-";
-    // parse_time_arg drops milliseconds; the records keep them in the text.
-    auto ms = [](const std::string& t) {
-        size_t dot = t.find('.');
-        return dot == std::string::npos ? 0 : std::atoi(t.c_str() + dot + 1);
-    };
-    int64_t d = int64_t(y - x) + ms(b) - ms(a);
+    Result<int64_t> x = parse_rfc3339_ms(a), y = parse_rfc3339_ms(b);
+    if (!x || !y || y.value() < x.value()) return "-";
+    int64_t d = y.value() - x.value();
     char buf[32];
     if (d >= 1000)
         std::snprintf(buf, sizeof buf, "%.2fs", double(d) / 1000);
@@ -277,9 +256,11 @@ int export_records(engine::App& app, int argc, char** argv) {
         std::string_view arg = argv[i];
         std::string value = i + 1 < argc ? argv[i + 1] : "";
         if (arg == "--since" || arg == "--until") {
-            uint64_t t = parse_time_arg(value);
-            if (!t) return usage_error("executions", "cannot read the time '" + value + "'");
-            (arg == "--since" ? f.since_ms : f.until_ms) = t;
+            Result<uint64_t> t = parse_time_arg(value);
+            if (!t) {
+                return usage_error("executions", std::string(arg) + ": " + t.error().message);
+            }
+            (arg == "--since" ? f.since_ms : f.until_ms) = t.value();
             ++i;
         } else {
             return usage_error("executions", "unknown argument '" + std::string(arg) + "'");

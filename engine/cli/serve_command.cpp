@@ -5,10 +5,10 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 
-#include "core/run_state.h"
 #include "core/values.h"
 #include "runtime/json_writer.h"
 #include "runtime/line_log.h"
+#include "runtime/timestamp.h"
 #include "server/api.h"
 #include "server/events.h"
 #include "server/metrics.h"
@@ -18,6 +18,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <unistd.h>
 
 namespace ferry::cli {
@@ -38,8 +39,8 @@ class LogLine {
   public:
     explicit LogLine(std::string_view kind) : out_(buffer_) {
         out_.StartObject();
-        char at[engine::kRfc3339Max];
-        field("at", std::string_view(at, engine::format_rfc3339(engine::now_unix_ms(), at)));
+        char at[kRfc3339Max];
+        field("at", std::string_view(at, format_rfc3339(int64_t(now_unix_ms()), at)));
         field("log", kind);
     }
     void field(std::string_view key, std::string_view text) {
@@ -172,10 +173,12 @@ int serve_command(int argc, char** argv) {
     engine::server::add_hook_routes(api);
     engine::server::Metrics metrics(*app);
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
-    LineLog log_lines(app->loop, STDERR_FILENO);
-    if (!quiet)
+    std::optional<LineLog> log_lines;  // none with --quiet
+    if (!quiet) {
+        log_lines.emplace(app->loop, STDERR_FILENO);
         app->engine->on_event(
-            [&log_lines](const engine::EngineEvent& e) { log_event(log_lines, e); });
+            [&log_lines](const engine::EngineEvent& e) { log_event(*log_lines, e); });
+    }
     engine::server::EventHub events(*app);
     app->engine->on_event([&events](const engine::EngineEvent& e) { events.on_event(e); });
     events.add_routes(api);
@@ -188,9 +191,9 @@ int serve_command(int argc, char** argv) {
 
     ServerOptions so;
     so.max_body_bytes = settings->max_body;
-    so.access_log = [&api, &log_lines, quiet](const AccessLogEntry& e) {
+    so.access_log = [&api, &log_lines](const AccessLogEntry& e) {
         ++api.http_requests[(e.method.empty() ? "-" : e.method) + " " + std::to_string(e.status)];
-        if (quiet) return;
+        if (!log_lines) return;
         LogLine line("access");
         line.field("request_id", e.request_id);
         line.field("method", e.method);
@@ -201,7 +204,7 @@ int serve_command(int argc, char** argv) {
         line.field("remote", e.remote);
         for (const auto& [key, value] : e.fields)
             line.field(key, value);
-        log_lines.add(line.finish());
+        log_lines->add(line.finish());
     };
     HttpServer server(app->loop, so, [&api](ServerRequest& req, Responder res) {
         api.handle(req, std::move(res));
@@ -246,7 +249,7 @@ int serve_command(int argc, char** argv) {
     Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
     shutdown.begin = [&] {
-        log_lines.flush();  // the lines so far come before this one
+        if (log_lines) log_lines->flush();  // the lines so far come before this one
         std::fprintf(stderr, "ferry serve: shutting down (%zu executions running)\n",
                      app->engine->active_executions());
         schedules.stop();
@@ -276,7 +279,7 @@ int serve_command(int argc, char** argv) {
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.intr), nullptr);
     poll_timer.reset();
-    log_lines.flush();  // _Exit below runs no destructor
+    if (log_lines) log_lines->flush();  // _Exit below runs no destructor
     std::fprintf(stderr, "ferry serve: stopped (%zu executions left to resume at next start)\n",
                  app->engine->active_executions());
     std::fflush(stderr);

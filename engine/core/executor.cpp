@@ -18,49 +18,6 @@
 
 namespace ferry::engine {
 
-uint64_t now_unix_ms() {
-    return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count());
-}
-
-size_t format_rfc3339(uint64_t unix_ms, char (&out)[kRfc3339Max]) {
-    // Formatted by hand: this runs several times for every stored record, and snprintf plus
-    // gmtime_r cost ~4,000 instructions a call (about 6% of an execution's CPU).
-    uint64_t secs = unix_ms / 1000;
-    std::chrono::year_month_day ymd{
-        std::chrono::sys_days{std::chrono::days{int64_t(secs / 86400)}}};
-    int year = int(ymd.year());
-    if (year > 9999) {  // not 4 digits: keep the general path
-        std::time_t t = std::time_t(secs);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        int n = std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                              tm.tm_sec, int(unix_ms % 1000));
-        return n < 0 ? 0 : std::min(size_t(n), sizeof out - 1);
-    }
-    unsigned sod = unsigned(secs % 86400);
-    std::memcpy(out, "0000-00-00T00:00:00.000Z", 25);
-    auto put = [&out](int at, unsigned value, int digits) {
-        for (int i = digits - 1; i >= 0; --i, value /= 10)
-            out[at + i] = char('0' + value % 10);
-    };
-    put(0, unsigned(year), 4);
-    put(5, unsigned(ymd.month()), 2);
-    put(8, unsigned(ymd.day()), 2);
-    put(11, sod / 3600, 2);
-    put(14, sod / 60 % 60, 2);
-    put(17, sod % 60, 2);
-    put(20, unsigned(unix_ms % 1000), 3);
-    return 24;
-}
-
-std::string rfc3339(uint64_t unix_ms) {
-    char buf[kRfc3339Max];
-    return std::string(buf, format_rfc3339(unix_ms, buf));
-}
-
 namespace {
 constexpr std::string_view kStepStatusNames[] = {"pending", "running", "succeeded",
                                                  "failed",  "skipped", "cancelled"};

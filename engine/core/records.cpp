@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 
 namespace ferry::engine {
 
@@ -21,21 +20,6 @@ namespace {
 Engine::Run::KeptRecords& kept_records(Engine::Run& run) {
     if (!run.kept) run.kept = std::make_unique<Engine::Run::KeptRecords>();
     return *run.kept;
-}
-
-// "2026-12-01T06:24:41.478Z" (as rfc3339() writes it) -> unix ms; 0 when unreadable.
-uint64_t parse_rfc3339_ms(const std::string& t) {
-    int y, mo, d, h, mi, sec, ms = 0;
-    if (std::sscanf(t.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &sec, &ms) < 6)
-        return 0;
-    std::tm tm{};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    return uint64_t(timegm(&tm)) * 1000 + uint64_t(ms);
 }
 
 // Secret values a task or an error message let slip never reach the store.
@@ -352,8 +336,8 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
     if (!made) return made.error();
     std::shared_ptr<Run> run = made.value();
     run->done = std::move(done);
-    run->created_ms = parse_rfc3339_ms(text_of(dict_get(rec, "created_at")));
-    if (!run->created_ms) run->created_ms = now_unix_ms();
+    Result<int64_t> created = parse_rfc3339_ms(text_of(dict_get(rec, "created_at")));
+    run->created_ms = created && created.value() > 0 ? uint64_t(created.value()) : now_unix_ms();
 
     auto steps = store_.steps(id);
     if (!steps) return steps.error();

@@ -3,6 +3,7 @@
 
 #include "core/executor.h"
 #include "core/values.h"
+#include "runtime/timestamp.h"
 
 #include <map>
 #include <memory>
@@ -116,11 +117,5 @@ struct Engine::Run {
 // unit.idempotency_key, computed on first use: every record and invocation of the unit
 // carries it, and a SHA-256 per write was 4% of an execution's instructions.
 const std::string& idempotency_key_of(const Engine::Run& run, Engine::Unit& unit);
-
-uint64_t now_unix_ms();
-std::string rfc3339(uint64_t unix_ms);
-// The same into a buffer (no allocation: records format several times each); the length.
-constexpr size_t kRfc3339Max = 64;
-size_t format_rfc3339(uint64_t unix_ms, char (&out)[kRfc3339Max]);
 
 }  // namespace ferry::engine

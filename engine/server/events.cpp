@@ -1,8 +1,8 @@
 #include "server/events.h"
 
-#include "core/run_state.h"
 #include "core/values.h"
 #include "runtime/json_writer.h"
+#include "runtime/timestamp.h"
 #include "template/environment.h"
 
 #include <rapidjson/stringbuffer.h>

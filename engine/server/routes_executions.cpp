@@ -1,7 +1,6 @@
 // Workflows and executions: list and describe workflows, start executions (durably
 // acknowledged, idempotent by Idempotency-Key, synchronous with ?wait=), read history.
 #include "core/history.h"
-#include "core/run_state.h"
 #include "core/values.h"
 #include "runtime/crypto.h"
 #include "runtime/duration.h"

@@ -7,10 +7,10 @@
 // time, committed with the execution it started), and a second delivery with the same id is
 // answered 409. Only ids inside the hook's replay window matter (for Standard Webhooks twice
 // the tolerance: an older capture fails the timestamp check anyway); older ones are swept.
-#include "core/run_state.h"
 #include "core/values.h"
 #include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/timestamp.h"
 #include "server/api.h"
 #include "server/claims.h"
 #include "server/hooks.h"

@@ -1,8 +1,8 @@
 // Operations endpoints: health, metrics, integrations, the dead-letter queue, and the
 // OpenAPI document generated from the route table (so it cannot drift from the routes).
 #include "core/dead_letters.h"
-#include "core/run_state.h"
 #include "core/values.h"
+#include "runtime/timestamp.h"
 #include "server/api.h"
 
 namespace ferry::engine::server {

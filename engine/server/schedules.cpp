@@ -1,9 +1,9 @@
 #include "server/schedules.h"
 
 #include "core/history.h"
-#include "core/run_state.h"
 #include "core/values.h"
 #include "runtime/ids.h"
+#include "runtime/timestamp.h"
 #include "template/environment.h"
 
 #include <cstdio>

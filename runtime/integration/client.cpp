@@ -3,6 +3,7 @@
 #include "runtime/crypto.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_writer.h"
+#include "runtime/timestamp.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -10,18 +11,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 
 namespace ferry {
 
 namespace {
 
 constexpr const char* kRedacted = "[REDACTED]";
-
-uint64_t unix_ms() {
-    using namespace std::chrono;
-    return uint64_t(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
-}
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -223,7 +218,7 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
     if (op->over) return;
     if (!res && res.error().kind == ErrorKind::Cancelled) return;
     long status = res ? res.value().status : 0;
-    uint64_t now_unix = unix_ms();
+    uint64_t now_unix = now_unix_ms();
     if (res) health_.last_latency_ms = res.value().duration_ms;
 
     // An expired or revoked OAuth token: fetch a new one and send again, once.
@@ -384,7 +379,7 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
     if (id.find('.') != std::string::npos) {
         return make_error(ErrorKind::Validation, "webhook-id '" + id + "' must not contain '.'");
     }
-    std::string ts = std::to_string(unix_ms() / 1000);
+    std::string ts = std::to_string(now_unix_ms() / 1000);
     std::string signatures;
     for (const std::string& ref : config_.webhook_secrets) {
         Result<std::string> secret = resolve_secret(ref);

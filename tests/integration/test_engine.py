@@ -1348,8 +1348,16 @@ steps:
         self.assertIn("attempts", lines[0]["steps"]["x"])
         self.assertEqual({json.loads(l)["id"] for l in everything.stdout.splitlines()}, {old, new})
         self.assertEqual(future.stdout, "")
-        bad = self.p.ferry("executions", "export", "--since", "yesterday-ish")
+        bad, bad_age, bad_day = in_parallel(
+            lambda: self.p.ferry("executions", "export", "--since", "yesterday-ish"),
+            lambda: self.p.ferry("executions", "export", "--since", "5 minutes"),
+            lambda: self.p.ferry("executions", "export", "--until", "2026-02-30"))
         self.assertEqual(bad.returncode, 2)
+        self.assertIn("--since: expected an RFC 3339 timestamp", bad.stderr)
+        self.assertEqual(bad_age.returncode, 2)
+        self.assertIn("or an age (30m, 24h, 7d), got '5 minutes'", bad_age.stderr)
+        self.assertEqual(bad_day.returncode, 2)
+        self.assertIn("day 30 does not exist in that month", bad_day.stderr)
 
     def test_tasks_list_and_show(self):
         lst, show, show_json, missing = in_parallel(

@@ -1,0 +1,77 @@
+#include "runtime/timestamp.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ferry;
+
+namespace {
+
+int64_t parsed(std::string_view text) {
+    Result<int64_t> r = parse_rfc3339_ms(text);
+    INFO(std::string(text) + ": " + (r ? std::string("ok") : r.error().message));
+    REQUIRE(r);
+    return r.value();
+}
+
+std::string why_not(std::string_view text) {
+    Result<int64_t> r = parse_rfc3339_ms(text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::Validation);
+    return r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("timestamps: written as RFC 3339 in UTC with milliseconds", "[timestamp]") {
+    CHECK(rfc3339(0) == "1970-01-01T00:00:00.000Z");
+    CHECK(rfc3339(1614183730123) == "2021-02-24T16:22:10.123Z");
+    CHECK(rfc3339(951782400000) == "2000-02-29T00:00:00.000Z");  // a leap day
+    CHECK(rfc3339(-1) == "1969-12-31T23:59:59.999Z");            // before 1970
+    CHECK(rfc3339(kRfc3339MinMs) == "0000-01-01T00:00:00.000Z");
+    CHECK(rfc3339(kRfc3339MaxMs) == "9999-12-31T23:59:59.999Z");
+    // Past four digits the year takes the digits it needs (records never hold these).
+    CHECK(rfc3339(kRfc3339MaxMs + 1) == "10000-01-01T00:00:00.000Z");
+    CHECK(rfc3339_date(1614183730123) == "2021-02-24");
+    char buf[kRfc3339Max];
+    CHECK(format_rfc3339(1614183730123, buf) == 24);
+}
+
+TEST_CASE("timestamps: the written text reads back to the same millisecond", "[timestamp]") {
+    for (int64_t ms : {int64_t(0), int64_t(1), int64_t(-1), int64_t(1614183730123),
+                       int64_t(951868799999), kRfc3339MinMs, kRfc3339MaxMs})
+        CHECK(parsed(rfc3339(ms)) == ms);
+}
+
+TEST_CASE("timestamps: offsets, dates, fractions and the forms peers write", "[timestamp]") {
+    const int64_t t = 1614183730000;  // 2021-02-24T16:22:10Z
+    CHECK(parsed("2021-02-24T18:22:10+02:00") == t);
+    CHECK(parsed("2021-02-24T11:22:10-05:00") == t);
+    CHECK(parsed("2021-02-24T18:22:10+0200") == t);  // Jira's form
+    CHECK(parsed("2021-02-24 16:22:10Z") == t);
+    CHECK(parsed("2021-02-24t16:22:10z") == t);
+    CHECK(parsed("2021-02-24T16:22:10.5Z") == t + 500);
+    CHECK(parsed("2021-02-24T16:22:10.123456789Z") == t + 123);  // truncated, not rounded
+    CHECK(parsed("2021-02-24") == t - (16 * 3600 + 22 * 60 + 10) * 1000);
+    CHECK(parsed("2016-12-31T23:59:60Z") == parsed("2017-01-01T00:00:00Z"));  // leap second
+}
+
+TEST_CASE("timestamps: what is not a timestamp says where and why", "[timestamp]") {
+    CHECK(why_not("2021-02-30") ==
+          "expected an RFC 3339 timestamp like 2026-12-01T05:31:10Z or a date like 2026-12-01, "
+          "got '2021-02-30' (day 30 does not exist in that month at position 9)");
+    CHECK_THAT(why_not("2021-13-01"), Catch::Contains("month 13 at position 6"));
+    CHECK_THAT(why_not("2021-02-24T16:22:10"), Catch::Contains("missing time zone"));
+    CHECK_THAT(why_not("2021-02-24T24:00:00Z"), Catch::Contains("hour 24"));
+    CHECK_THAT(why_not("2021-02-24T16:22:10Zjunk"), Catch::Contains("unexpected text"));
+    CHECK_THAT(why_not("yesterday"), Catch::Contains("4 digits expected at position 1"));
+    CHECK_THAT(why_not(""), Catch::Contains("got ''"));
+    // A long text (a response body, say) is quoted only in part.
+    std::string body(500, 'x');
+    CHECK_THAT(why_not(body), Catch::Contains("got '" + std::string(64, 'x') + "...'"));
+}
+
+TEST_CASE("timestamps: the clock is Unix milliseconds", "[timestamp]") {
+    uint64_t now = now_unix_ms();
+    CHECK(now > uint64_t(parsed("2026-01-01")));
+    CHECK(now < uint64_t(parsed("2100-01-01")));
+}

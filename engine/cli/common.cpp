@@ -58,6 +58,38 @@ std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_st
     return std::move(app.value());
 }
 
+std::vector<std::string> config_workflow_problems(engine::App& app,
+                                                  const workflow::ProjectConfig& config) {
+    std::vector<std::string> out;
+    // A workflow with problems of its own is reported by its file, not here.
+    auto named_workflow =
+        [&](const std::string& name, const workflow::Mark& at,
+            const std::string& what) -> std::shared_ptr<const workflow::Workflow> {
+        if (name.empty()) return nullptr;
+        auto wf = app.load_workflow(name);
+        if (wf) return wf.value();
+        if (wf.error().kind == ErrorKind::NotFound ||
+            wf.error().message.find("no workflow") != std::string::npos)
+            out.push_back(
+                workflow::Diagnostic{at, what + ": no workflow '" + name + "' in workflows/"}
+                    .describe());
+        return nullptr;
+    };
+    auto add = [&](const std::vector<workflow::Diagnostic>& found) {
+        for (const workflow::Diagnostic& d : found)
+            out.push_back(d.describe());
+    };
+    for (const auto& f : config.form_specs)
+        if (auto wf = named_workflow(f.workflow, f.workflow_mark, "form '" + f.name + "'"))
+            add(workflow::check_form_inputs(f, *wf));
+    for (const auto& h : config.hook_specs)
+        named_workflow(h.start, h.workflow_mark, "hook '" + h.name + "'");
+    for (const auto& s : config.schedule_entries)
+        if (auto wf = named_workflow(s.workflow, s.mark, "schedule '" + s.name + "'"))
+            add(workflow::check_schedule_inputs(s, *wf));
+    return out;
+}
+
 int usage_error(const char* command, const std::string& message) {
     std::fprintf(stderr, "ferry %s: %s\n(see 'ferry %s --help')\n", command, message.c_str(),
                  command);

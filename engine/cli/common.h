@@ -28,6 +28,12 @@ bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::
 std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_store = true,
                                       std::vector<workflow::Diagnostic>* problems = nullptr);
 
+// ferry.yaml against the project's workflows: forms, hooks and schedules that name no
+// workflow, forms whose fields the workflow does not take, schedules whose inputs do not
+// resolve. Each as "FILE:LINE:COL: message" (validate fails on them; serve warns).
+std::vector<std::string> config_workflow_problems(engine::App& app,
+                                                  const workflow::ProjectConfig& config);
+
 // "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
 int usage_error(const char* command, const std::string& message);
 

@@ -160,6 +160,10 @@ int serve_command(int argc, char** argv) {
     settings->dry_run = dry_run;
     for (const std::string& w : settings->warnings)
         std::fprintf(stderr, "ferry serve: %s\n", w.c_str());
+    // A form or schedule its workflow cannot take fails every submission or run: say so
+    // now rather than at the first 422 (`ferry validate` fails on these).
+    for (const std::string& w : config_workflow_problems(*app, app->config))
+        std::fprintf(stderr, "ferry serve: warning: %s\n", w.c_str());
     std::string host;
     uint16_t port = 0;
     if (!split_listen(settings->listen, host, port))

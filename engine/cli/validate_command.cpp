@@ -115,21 +115,10 @@ struct Checker {
         workflow::ConfigLoadResult r = workflow::load_project_config_text(*text, path);
         for (const auto& d : r.problems)
             add(d.describe());
-        // Forms and hooks name workflows; only here are the project's workflows known.
-        auto check_workflow = [&](const std::string& name, const workflow::Mark& at,
-                                  const std::string& what) {
-            if (name.empty()) return;
-            auto wf = app.load_workflow(name);
-            if (wf || (wf.error().kind != ErrorKind::NotFound &&
-                       wf.error().message.find("no workflow") == std::string::npos))
-                return;  // a workflow with problems of its own is reported by its file
-            add(workflow::Diagnostic{at, what + ": no workflow '" + name + "' in workflows/"}
-                    .describe());
-        };
-        for (const auto& f : r.config.form_specs)
-            check_workflow(f.workflow, f.workflow_mark, "form '" + f.name + "'");
-        for (const auto& h : r.config.hook_specs)
-            check_workflow(h.start, h.workflow_mark, "hook '" + h.name + "'");
+        // Forms, hooks and schedules name workflows; only here are the project's workflows
+        // known.
+        for (const std::string& problem : config_workflow_problems(app, r.config))
+            add(problem);
     }
 
     void path(const std::string& p, const std::string& template_root = {}) {

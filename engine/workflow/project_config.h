@@ -128,4 +128,10 @@ struct ConfigLoadResult {
 
 ConfigLoadResult load_project_config_text(const std::string& text, const std::string& file);
 
+// ferry.yaml against the workflows it names (project_checks.cpp): a form's fields must be
+// inputs of its workflow, of a type they take, and cover every required input without a
+// default; a schedule's inputs must resolve. Problems at the field's or entry's place.
+std::vector<Diagnostic> check_form_inputs(const FormSpec& form, const Workflow& wf);
+std::vector<Diagnostic> check_schedule_inputs(const ScheduleEntry& schedule, const Workflow& wf);
+
 }  // namespace ferry::workflow

@@ -541,6 +541,52 @@ class Validate(unittest.TestCase):
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
+    def test_forms_and_schedules_their_workflow_cannot_take(self):
+        # Each would fail every submission (422) or every run: validate fails, serve warns.
+        d = Path(tempfile.mkdtemp(prefix="ferry-forms-validate-"))
+        try:
+            (d / "workflows").mkdir()
+            (d / "workflows" / "deploy.yaml").write_text(WORKFLOWS["deploy"])
+            (d / "ferry.yaml").write_text(
+                "forms:\n"
+                "  f:\n"
+                "    workflow: deploy\n"
+                "    fields:\n"
+                "      - {name: reff, type: string}\n"
+                "schedules:\n"
+                "  - {name: nightly, workflow: deploy, every: 1h, inputs: {ref: 7}}\n")
+            p = subprocess.run([FERRY, "validate", "--project", str(d), "--data",
+                                str(d / ".ferry")], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertIn("ferry.yaml:5:9: form 'f' field 'reff': workflow 'deploy' has no "
+                          "input 'reff' (its inputs: ref)", p.stdout)
+            self.assertIn("form 'f': workflow 'deploy' requires input 'ref', and no field of "
+                          "the form gives it", p.stdout)
+            self.assertIn("ferry.yaml:7:5: schedule 'nightly': inputs for workflow 'deploy': ",
+                          p.stdout)
+            serve = subprocess.Popen(
+                [FERRY, "serve", "--listen", "127.0.0.1:%d" % free_port(), "--project", str(d),
+                 "--data", str(d / ".ferry"), "--quiet"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                lines = []
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    line = serve.stderr.readline()
+                    if not line or "listening on" in line:
+                        break
+                    lines.append(line)
+            finally:
+                serve.send_signal(signal.SIGTERM)
+                serve.communicate(timeout=15)
+            warned = "".join(lines)
+            self.assertIn("ferry serve: warning: %s:5:9: form 'f' field 'reff'" % (d / "ferry.yaml"),
+                          warned)
+            self.assertIn("%s:7:5: schedule 'nightly': inputs for workflow 'deploy': input 'ref': "
+                          "expected a string, got 7" % (d / "ferry.yaml"), warned)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
 
 def main(argv):
     global FERRY, SERVER

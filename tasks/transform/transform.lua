@@ -13,19 +13,38 @@ local time = require("ferry.time")
 
 local function is_null(v) return v == nil or v == json.null end
 
+-- A value as an error message quotes it: JSON for a table (not its address), cut after 64
+-- bytes at a character boundary, since it may be a whole document.
+local function shown(v)
+  local text = type(v) == "table" and json.encode(v) or tostring(v)
+  if #text > 64 then
+    local cut = 64
+    while cut > 0 and (text:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end
+    text = text:sub(1, cut) .. "..."
+  end
+  return "'" .. text .. "'"
+end
+
 -- Parsed paths by text: the same few mapping paths come back on every invocation, and
 -- parsing them (gmatch, match) was most of this task's time and garbage. Bounded, since a
 -- path may come from data; callers never modify the parts they get.
 local path_cache, path_cache_size = {}, 0
 local PATH_CACHE_MAX = 1024
 
--- "a.b[2].c" -> {"a", "b", 3, "c"} (Lua indices are 1-based)
+-- "a.b[2].c" -> {"a", "b", 3, "c"} (Lua indices are 1-based; [-1], the last item, is 0).
+-- `indexed` and `from_end` say whether any part is an index, a negative one: paths of names
+-- only, the usual kind, then take the short way in get and set.
 local function parse_path(path)
   local parts = {}
   for piece in string.gmatch(path, "[^%.]+") do
     local name, rest = piece:match("^([^%[]*)(.*)$")
     if name ~= "" then parts[#parts + 1] = name end
-    for index in rest:gmatch("%[(%-?%d+)%]") do parts[#parts + 1] = tonumber(index) + 1 end
+    for index in rest:gmatch("%[(%-?%d+)%]") do
+      local key = tonumber(index) + 1
+      parts[#parts + 1] = key
+      parts.indexed = true
+      if key <= 0 then parts.from_end = true end
+    end
   end
   return parts
 end
@@ -43,26 +62,46 @@ end
 local function get(data, path)
   local cur = data
   local parts = split_path(path)
+  local from_end = parts.from_end
   for i = 1, #parts do
     if type(cur) ~= "table" then return nil end
-    cur = cur[parts[i]]
+    local key = parts[i]
+    if from_end and type(key) == "number" and key <= 0 then key = #cur + key end
+    cur = cur[key]
     if cur == json.null then return nil end
   end
   return cur
 end
 
+-- Writing list[key]: a negative index is refused, and an index past the end puts null in
+-- the places before it (JSON arrays have no holes).
+local function place(list, key, path)
+  if key <= 0 then
+    error({ kind = "validation", message = "transform: target '" .. path ..
+            "': a negative index can be read, not written" })
+  end
+  for i = #list + 1, key - 1 do list[i] = json.null end
+end
+
 local function set(data, path, value)
   local parts = split_path(path)
-  if #parts == 0 then error({ kind = "validation", message = "transform: empty target path" }) end
+  local n = #parts
+  if n == 0 then error({ kind = "validation", message = "transform: empty target path" }) end
+  local indexed = parts.indexed
   local cur = data
-  for i = 1, #parts - 1 do
+  for i = 1, n - 1 do
     local key = parts[i]
-    if type(cur[key]) ~= "table" then
-      cur[key] = type(parts[i + 1]) == "number" and json.array() or {}
+    local next_level = cur[key]
+    if type(next_level) ~= "table" then
+      if indexed and type(key) == "number" then place(cur, key, path) end
+      next_level = indexed and type(parts[i + 1]) == "number" and json.array() or {}
+      cur[key] = next_level
     end
-    cur = cur[key]
+    cur = next_level
   end
-  cur[parts[#parts]] = value
+  local key = parts[n]
+  if indexed and type(key) == "number" then place(cur, key, path) end
+  cur[key] = value
 end
 
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
@@ -81,21 +120,21 @@ local TRANSFORMS = {
   to_number = function(v)
     if type(v) == "number" then return v end
     local n = tonumber(type(v) == "string" and trim(v) or v)
-    if n == nil then error({ kind = "validation", message = "to_number: not a number: " .. tostring(v) }) end
+    if n == nil then error({ kind = "validation", message = "to_number: not a number: " .. shown(v) }) end
     return n
   end,
   -- A score in [0, 1] becomes a percentage (0.87 -> 87); larger numbers are taken as
   -- percentages already. Rounded to a whole number.
   scale_to_100 = function(v)
     local n = tonumber(v)
-    if n == nil then error({ kind = "validation", message = "scale_to_100: not a number: " .. tostring(v) }) end
+    if n == nil then error({ kind = "validation", message = "scale_to_100: not a number: " .. shown(v) }) end
     if n <= 1 then n = n * 100 end
     return math.floor(n + 0.5)
   end,
   -- A date or RFC 3339 time -> whole days from now until then (negative once past).
   date_to_days_remaining = function(v)
     local ms = type(v) == "number" and v or time.parse(tostring(v))
-    if not ms then error({ kind = "validation", message = "date_to_days_remaining: not a date: " .. tostring(v) }) end
+    if not ms then error({ kind = "validation", message = "date_to_days_remaining: not a date: " .. shown(v) }) end
     return math.floor((ms - time.now_ms()) / 86400000)
   end,
   -- Epoch seconds or milliseconds, or a date/time text -> RFC 3339 UTC.
@@ -106,7 +145,7 @@ local TRANSFORMS = {
     else
       ms = time.parse(tostring(v))
     end
-    if not ms then error({ kind = "validation", message = "iso8601: not a time: " .. tostring(v) }) end
+    if not ms then error({ kind = "validation", message = "iso8601: not a time: " .. shown(v) }) end
     return time.format(ms)
   end,
 }

@@ -1381,6 +1381,125 @@ steps:
         self.assertIn("no.such", missing.stderr)
 
 
+class Transform(EngineTest):
+    # The built-in transform task (tasks/transform/transform.lua, docs/tasks.md).
+    WORKFLOW = """\
+name: shape
+inputs:
+  record: {type: object, required: true}
+steps:
+  - id: shape
+    task: transform
+    with:
+      data: "{{ inputs.record }}"
+      mappings:
+        - {source: severity, target: fields.priority, map: {critical: "1", high: "2"}, default: "3"}
+        - {source: other, target: fields.missing, map: {a: "1"}, default: "n/a"}
+        - {source: score, target: fields.confidence, transform: scale_to_100}
+        - {source: percent, target: fields.percent, transform: scale_to_100}
+        - {source: host, target: ci, transform: uppercase}
+        - {source: " Name ", target: name_key}
+        - {source: label, target: label, transform: trim}
+        - {source: count, target: count_text, transform: to_string}
+        - {source: text_number, target: number, transform: to_number}
+        - {source: epoch, target: when, transform: iso8601}
+        - {source: expires, target: days_left, transform: date_to_days_remaining}
+        - {source: "tags[1]", target: second_tag}
+        - {source: "nested.list[0].id", target: first_id}
+        - {source: "tags[-1]", target: last_tag}
+        - {source: "tags[-3]", target: before_first}
+        - {target: "list[1]", source: host}
+        - {source: host, target: summary, template: "{{ data.severity }} on {{ value }}"}
+        - {source: absent, target: explicit_null}
+outputs:
+  out: "{{ steps.shape.output }}"
+"""
+
+    def test_mappings_maps_transforms_paths_and_templates(self):
+        self.p.workflow("shape", self.WORKFLOW)
+        expires = (datetime.datetime.now(datetime.timezone.utc) +
+                   datetime.timedelta(days=10, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = {"severity": "high", "score": 0.87, "percent": 42.4, "host": "web-01",
+                  " Name ": "kept as a key", "label": "  padded  ", "count": 3.0,
+                  "text_number": " 12.5 ", "epoch": 1614183730, "expires": expires,
+                  "tags": ["a", "b"], "nested": {"list": [{"id": 7}]}}
+        doc = self.assertRun("shape", "--input", "record=" + json.dumps(record))
+        self.assertEqual(doc["outputs"]["out"], {
+            "fields": {"priority": "2", "missing": "n/a", "confidence": 87, "percent": 42},
+            "ci": "WEB-01",
+            "name_key": "kept as a key",
+            "label": "padded",
+            "count_text": "3",
+            "number": 12.5,
+            "when": "2021-02-24T16:22:10.000Z",
+            "days_left": 10,
+            "second_tag": "b",
+            "first_id": 7,
+            "last_tag": "b",
+            "before_first": None,
+            "list": [None, "web-01"],
+            "summary": "high on web-01",
+            "explicit_null": None,
+        })
+
+    def test_errors_name_the_transform_and_quote_the_value_briefly(self):
+        self.p.workflow("bad", """\
+name: bad
+inputs:
+  value: {type: any}
+  transform: {type: string}
+steps:
+  - id: shape
+    task: transform
+    with:
+      data: {v: "{{ inputs.value }}"}
+      mappings:
+        - {source: v, target: v, transform: "{{ inputs.transform }}"}
+""")
+        cases = [
+            ("scale_to_100", json.dumps("x" * 5000),
+             "scale_to_100: not a number: '" + "x" * 64 + "...'"),
+            ("scale_to_100", json.dumps({"a": [1, 2]}), "scale_to_100: not a number: '{\"a\":[1,2]}'"),
+            ("date_to_days_remaining", json.dumps("2026-02-30"),
+             "date_to_days_remaining: not a date: '2026-02-30'"),
+            ("iso8601", json.dumps("soon"), "iso8601: not a time: 'soon'"),
+            ("to_number", json.dumps("é" * 40), "to_number: not a number: '" + "é" * 32 + "...'"),
+            ("to_string", json.dumps("x"), None),  # control: this one succeeds
+            ("rot13", json.dumps("x"), "transform: unknown transform 'rot13' (known: "
+             "date_to_days_remaining, iso8601, lowercase, scale_to_100, to_number, to_string, "
+             "trim, uppercase)"),
+        ]
+        results = in_parallel(*[
+            (lambda t=t, v=v: self.p.run("bad", "--input", "transform=" + t, "--input",
+                                         "value=" + v)) for t, v, _ in cases])
+        for (t, v, message), (rc, doc, err) in zip(cases, results):
+            with self.subTest(transform=t, value=v[:20]):
+                if message is None:
+                    self.assertEqual(rc, 0, err)
+                    continue
+                self.assertEqual(rc, 1, err)
+                error = self.step_error(doc, "shape")
+                self.assertEqual(error["kind"], "validation")
+                self.assertEqual(error["message"], message)
+
+    def test_a_negative_target_index_is_refused(self):
+        self.p.workflow("neg", """\
+name: neg
+steps:
+  - id: shape
+    task: transform
+    with:
+      data: {tags: [a, b]}
+      mappings:
+        - {source: "tags[-1]", target: "out[-1]"}
+""")
+        doc = self.assertRun("neg", code=1)
+        error = self.step_error(doc, "shape")
+        self.assertEqual(error["kind"], "validation")
+        self.assertEqual(error["message"],
+                         "transform: target 'out[-1]': a negative index can be read, not written")
+
+
 class TemplateRender(EngineTest):
     # The engine renders template.render steps itself (engine/core/native_tasks.cpp): the
     # text must be what Jinja2 makes of the same data, keys in their order.

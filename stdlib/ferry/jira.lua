@@ -14,6 +14,7 @@
 -- of the key. Lookups search the label (labels are always searchable; JQL on an issue
 -- property only works where an app indexes it) and confirm the property when Jira returns it.
 local json = require("ferry.json")
+local clip = require("ferry.text").clip
 local tickets = require("ferry.tickets")
 local adf = require("ferry.adf")
 
@@ -62,7 +63,7 @@ local function error_text(res)
       for _, name in ipairs(names) do parts[#parts + 1] = name .. ": " .. tostring(body.errors[name]) end
     end
   end
-  if #parts == 0 and tickets.has_text(res.body) then parts[1] = res.body:sub(1, 300) end
+  if #parts == 0 and tickets.has_text(res.body) then parts[1] = clip(res.body, 300) end
   local text = "HTTP " .. tostring(res.status)
   if #parts > 0 then text = text .. ": " .. table.concat(parts, "; ") end
   if res.status == 429 and res.headers and res.headers["retry-after"] then

@@ -9,6 +9,7 @@
 --   * an encoded query part naming an unknown field is silently ignored, so every lookup
 --     checks that the records it gets back really match.
 local json = require("ferry.json")
+local clip = require("ferry.text").clip
 local tickets = require("ferry.tickets")
 
 local M = {}
@@ -101,7 +102,7 @@ local function error_text(res)
     if tickets.has_text(e.message) then text = text .. ": " .. e.message end
     if tickets.has_text(e.detail) and e.detail ~= e.message then text = text .. " (" .. e.detail .. ")" end
   elseif tickets.has_text(res.body) then
-    text = text .. ": " .. res.body:sub(1, 300)
+    text = text .. ": " .. clip(res.body, 300)
   end
   if res.status == 429 and res.headers and res.headers["retry-after"] then
     text = text .. " (rate limited; Retry-After " .. res.headers["retry-after"] .. " s)"

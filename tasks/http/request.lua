@@ -2,6 +2,8 @@
 -- integration's base_url, and its auth, retries, rate limit and circuit breaker apply
 -- (ctx.http). A POST or PATCH is retried only when the server surely did not act on it,
 -- unless `idempotent: true` says repeating it is harmless.
+local text = require("ferry.text")
+
 return {
   name = "http.request",
   description = "Call an HTTP API; fails on 4xx/5xx unless fail_on_status is false",
@@ -28,8 +30,8 @@ return {
     if input.fail_on_status ~= false and res.status >= 400 then
       error({
         kind = res.status >= 500 and "http_5xx" or "http_4xx",
-        message = "HTTP " .. res.status .. " from " .. (input.url or input.path or "?") ..
-          (res.attempts and res.attempts > 1 and (" after " .. res.attempts .. " attempts") or ""),
+        message = text.http_status(res) .. " (from " .. (input.url or input.path or "?") ..
+          (res.attempts and res.attempts > 1 and (", after " .. res.attempts .. " attempts") or "") .. ")",
       }, 0)
     end
     return { status = res.status, headers = res.headers, json = res.json, body = res.body,

@@ -10,20 +10,9 @@
 --       - {target: summary, template: "{{ data.host }}: {{ value }}", source: title}
 local json = require("ferry.json")
 local time = require("ferry.time")
+local text = require("ferry.text")
 
 local function is_null(v) return v == nil or v == json.null end
-
--- A value as an error message quotes it: JSON for a table (not its address), cut after 64
--- bytes at a character boundary, since it may be a whole document.
-local function shown(v)
-  local text = type(v) == "table" and json.encode(v) or tostring(v)
-  if #text > 64 then
-    local cut = 64
-    while cut > 0 and (text:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end
-    text = text:sub(1, cut) .. "..."
-  end
-  return "'" .. text .. "'"
-end
 
 -- Parsed paths by text: the same few mapping paths come back on every invocation, and
 -- parsing them (gmatch, match) was most of this task's time and garbage. Bounded, since a
@@ -120,21 +109,21 @@ local TRANSFORMS = {
   to_number = function(v)
     if type(v) == "number" then return v end
     local n = tonumber(type(v) == "string" and trim(v) or v)
-    if n == nil then error({ kind = "validation", message = "to_number: not a number: " .. shown(v) }) end
+    if n == nil then error({ kind = "validation", message = "to_number: not a number: " .. text.quoted(v) }) end
     return n
   end,
   -- A score in [0, 1] becomes a percentage (0.87 -> 87); larger numbers are taken as
   -- percentages already. Rounded to a whole number.
   scale_to_100 = function(v)
     local n = tonumber(v)
-    if n == nil then error({ kind = "validation", message = "scale_to_100: not a number: " .. shown(v) }) end
+    if n == nil then error({ kind = "validation", message = "scale_to_100: not a number: " .. text.quoted(v) }) end
     if n <= 1 then n = n * 100 end
     return math.floor(n + 0.5)
   end,
   -- A date or RFC 3339 time -> whole days from now until then (negative once past).
   date_to_days_remaining = function(v)
     local ms = type(v) == "number" and v or time.parse(tostring(v))
-    if not ms then error({ kind = "validation", message = "date_to_days_remaining: not a date: " .. shown(v) }) end
+    if not ms then error({ kind = "validation", message = "date_to_days_remaining: not a date: " .. text.quoted(v) }) end
     return math.floor((ms - time.now_ms()) / 86400000)
   end,
   -- Epoch seconds or milliseconds, or a date/time text -> RFC 3339 UTC.
@@ -145,7 +134,7 @@ local TRANSFORMS = {
     else
       ms = time.parse(tostring(v))
     end
-    if not ms then error({ kind = "validation", message = "iso8601: not a time: " .. shown(v) }) end
+    if not ms then error({ kind = "validation", message = "iso8601: not a time: " .. text.quoted(v) }) end
     return time.format(ms)
   end,
 }

@@ -14,6 +14,7 @@
 -- unreachable receiver does not fail the workflow. fail_on_error: true fails it instead.
 local json = require("ferry.json")
 local time = require("ferry.time")
+local text = require("ferry.text")
 local tickets = require("ferry.tickets")
 
 local TASK = "webhook.emit"
@@ -40,9 +41,7 @@ end
 -- Why a delivery failed, for the log, the output and the dead letter.
 local function failure(res, err)
   if res then
-    local text = "HTTP " .. tostring(res.status)
-    if tickets.has_text(res.body) then text = text .. ": " .. res.body:sub(1, 200) end
-    return text
+    return text.http_status(res)
   end
   return tostring(err and err.kind or "error") .. ": " .. tostring(err and err.message or "no response")
 end

@@ -484,7 +484,8 @@ steps:
         self.assertEqual(srv.count("/bad"), 1)
         err = self.step_error(doc, "call")
         self.assertEqual(err["kind"], "http_4xx")
-        self.assertIn("400", err["message"])
+        # The status and what the server said, then where the request went.
+        self.assertEqual(err["message"], 'HTTP 400: {"error": "no"} (from %s/bad)' % srv.url)
         self.assertEqual(doc["steps"]["call"]["attempt"], 1)
 
 
@@ -1498,6 +1499,31 @@ steps:
         self.assertEqual(error["kind"], "validation")
         self.assertEqual(error["message"],
                          "transform: target 'out[-1]': a negative index can be read, not written")
+
+
+class StdlibText(EngineTest):
+    def test_clip_quote_and_http_status(self):
+        # ferry.text: how error messages quote what they got (stdlib/ferry/text.lua).
+        self.p.workflow("text", """\
+steps:
+  - id: t
+    task: lua
+    with:
+      script: |
+        local t = require("ferry.text")
+        return {
+          short = t.clip("abc", 3),
+          cut = t.clip("h\\u{e9}llo", 2),
+          table = t.quoted({x = 1}),
+          long = t.quoted(string.rep("y", 100), 4),
+          bare = t.http_status({status = 502, body = "  "}),
+          body = t.http_status({status = 400, body = string.rep("z", 300)}),
+        }
+""")
+        doc = self.assertRun("text")
+        self.assertEqual(doc["steps"]["t"]["output"], {
+            "short": "abc", "cut": "h...", "table": "'{\"x\":1}'", "long": "'yyyy...'",
+            "bare": "HTTP 502", "body": "HTTP 400: " + "z" * 200 + "..."})
 
 
 class TemplateRender(EngineTest):

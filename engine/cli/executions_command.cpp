@@ -80,6 +80,10 @@ int list(engine::App& app, int argc, char** argv) {
             return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
     }
     if (f.limit == 0) return usage_error("executions", "--limit must be a positive number");
+    if (!f.status.empty()) {
+        if (Status s = engine::check_execution_status(f.status); !s)
+            return usage_error("executions", "--status: " + s.error().message);
+    }
     auto rows = app.store->list_executions(f);
     if (!rows) {
         std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());

@@ -23,6 +23,16 @@ constexpr std::string_view kStepStatusNames[] = {"pending", "running", "succeede
                                                  "failed",  "skipped", "cancelled"};
 }
 
+Status check_execution_status(std::string_view status) {
+    for (std::string_view known :
+         {"pending", "running", "waiting", "succeeded", "failed", "cancelled"})
+        if (status == known) return ok_status();
+    return make_error(ErrorKind::Validation,
+                      "status must be one of pending, running, waiting, succeeded, failed, "
+                      "cancelled; got '" +
+                          std::string(status) + "'");
+}
+
 std::string_view step_status_name(StepStatus status) {
     return kStepStatusNames[size_t(status)];
 }

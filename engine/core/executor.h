@@ -48,6 +48,11 @@ struct EngineOptions {
     bool commit_thread = std::thread::hardware_concurrency() > 1;
 };
 
+// Whether `status` is one an execution's record can have (pending, running, waiting,
+// succeeded, failed, cancelled): what a filter by status (`executions list --status`,
+// GET /api/v1/executions?status=) may ask for. The Validation error lists them.
+Status check_execution_status(std::string_view status);
+
 // What the engine tells the outside world as it runs (progress lines, later SSE).
 struct EngineEvent {
     std::string type;  // execution.started|finished, step.started|finished|failed|skipped|retrying

@@ -118,8 +118,9 @@ void Call::error(int status, std::string_view code, std::string_view message, Ht
 
 Api::Api(App& app, ServerSettings settings) : app_(app), settings_(std::move(settings)) {}
 
-void Api::add(std::string method, std::string pattern, Role role, Handler handler) {
-    Route r{std::move(method), pattern, role, std::move(handler), split_path(pattern)};
+void Api::add(std::string method, std::string pattern, Role role, Handler handler, RouteDoc doc) {
+    Route r{std::move(method),   pattern,       role, std::move(handler),
+            split_path(pattern), std::move(doc)};
     routes_.push_back(std::move(r));
 }
 

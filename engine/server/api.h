@@ -65,8 +65,22 @@ class Api {
     using Handler = std::function<void(Call&)>;
     Api(App& app, ServerSettings settings);
 
+    // What an operation reads besides its path, for /api/v1/openapi.json: written where the
+    // route is added, next to the handler that reads it.
+    struct ParamDoc {
+        std::string name;
+        std::string in;    // query | header
+        std::string type;  // string | integer
+        std::string description;
+    };
+    struct RouteDoc {
+        std::vector<ParamDoc> params;
+        std::string body_schema;  // JSON Schema text of the JSON body; empty: no body
+    };
+
     // pattern: "/api/v1/executions/{id}"; a request below `role` gets 401/403.
-    void add(std::string method, std::string pattern, Role role, Handler handler);
+    void add(std::string method, std::string pattern, Role role, Handler handler,
+             RouteDoc doc = {});
     void handle(ServerRequest& req, Responder res);
 
     App& app() { return app_; }
@@ -78,6 +92,7 @@ class Api {
         Role role;
         Handler handler;
         std::vector<std::string> parts;
+        RouteDoc doc;
     };
     const std::vector<Route>& routes() const { return routes_; }
 

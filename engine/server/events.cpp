@@ -239,9 +239,16 @@ void EventHub::close_all() {
 }
 
 void EventHub::add_routes(Api& api) {
-    api.add("GET", "/api/v1/executions/{id}/events", Role::Viewer,
-            [this](Call& c) { stream_execution(c); });
-    api.add("GET", "/api/v1/events", Role::Viewer, [this](Call& c) { stream_all(c); });
+    const Api::RouteDoc resume{
+        {{"Last-Event-ID", "header", "string",
+          "resume the stream after this event (a browser's EventSource sends it by itself)"},
+         {"last_event_id", "query", "string", "the same, for clients that cannot set headers"}},
+        ""};
+    api.add(
+        "GET", "/api/v1/executions/{id}/events", Role::Viewer,
+        [this](Call& c) { stream_execution(c); }, resume);
+    api.add(
+        "GET", "/api/v1/events", Role::Viewer, [this](Call& c) { stream_all(c); }, resume);
 }
 
 }  // namespace ferry::engine::server

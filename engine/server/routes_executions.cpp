@@ -4,6 +4,7 @@
 #include "core/values.h"
 #include "runtime/crypto.h"
 #include "runtime/duration.h"
+#include "runtime/ids.h"
 #include "server/api.h"
 #include "server/starter.h"
 #include "template/environment.h"
@@ -137,6 +138,13 @@ void list_executions(Api& api, Call& c) {
     f.workflow = c.req.query_param("workflow").value_or("");
     f.status = c.req.query_param("status").value_or("");
     f.cursor = c.req.query_param("cursor").value_or("");
+    if (!f.status.empty()) {
+        if (Status s = check_execution_status(f.status); !s)
+            return c.error(400, "bad_request", s.error().message);
+    }
+    if (!f.cursor.empty() && !is_ulid(f.cursor))
+        return c.error(400, "bad_request",
+                       "cursor must be an execution id (the next_cursor of a previous page)");
     if (auto l = c.req.query_param("limit")) {
         char* end = nullptr;
         long n = std::strtol(l->c_str(), &end, 10);
@@ -263,18 +271,34 @@ void add_execution_routes(Api& api) {
     api.add("GET", "/api/v1/workflows", Role::Viewer, [a](Call& c) { list_workflows(*a, c); });
     api.add("GET", "/api/v1/workflows/{name}", Role::Viewer, [a](Call& c) { get_workflow(*a, c); });
     api.add("POST", "/api/v1/workflows/{name}/executions", Role::Operator,
-            [a](Call& c) { start(*a, c); });
-    api.add("GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); });
+            [a](Call& c) { start(*a, c); },
+            {{wait_param(), idempotency_param()}, R"({"type": "object", "properties": {
+                "inputs": {"type": "object", "description": "the workflow's inputs"},
+                "dry_run": {"type": "boolean", "description": "send nothing; preview requests"}}})"});
+    api.add("GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); },
+            {{{"workflow", "query", "string", "only this workflow's executions"},
+              {"status", "query", "string",
+               "only those with this status: pending, running, waiting, succeeded, failed or "
+               "cancelled"},
+              {"limit", "query", "integer", "at most this many, 1 to 1000 (50)"},
+              {"cursor", "query", "string",
+               "the next_cursor of the previous page: the executions older than it"}},
+             ""});
     api.add("GET", "/api/v1/executions/{id}", Role::Viewer, [a](Call& c) { get_execution(*a, c); });
     api.add("GET", "/api/v1/executions/{id}/diff", Role::Viewer, [a](Call& c) { get_diff(*a, c); });
-    api.add("POST", "/api/v1/executions/{id}/steps/{step}/approve", Role::Operator,
-            [a](Call& c) { decide(*a, c, "approved"); });
-    api.add("POST", "/api/v1/executions/{id}/steps/{step}/reject", Role::Operator,
-            [a](Call& c) { decide(*a, c, "rejected"); });
+    const Api::RouteDoc decision{
+        {}, R"({"type": "object", "properties": {"comment": {"type": "string"}}})"};
+    api.add(
+        "POST", "/api/v1/executions/{id}/steps/{step}/approve", Role::Operator,
+        [a](Call& c) { decide(*a, c, "approved"); }, decision);
+    api.add(
+        "POST", "/api/v1/executions/{id}/steps/{step}/reject", Role::Operator,
+        [a](Call& c) { decide(*a, c, "rejected"); }, decision);
     api.add("POST", "/api/v1/executions/{id}/cancel", Role::Operator,
-            [a](Call& c) { cancel(*a, c); });
-    api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator,
-            [a](Call& c) { retry(*a, c); });
+            [a](Call& c) { cancel(*a, c); },
+            {{}, R"({"type": "object", "properties": {"reason": {"type": "string"}}})"});
+    api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator, [a](Call& c) { retry(*a, c); },
+            {{idempotency_param()}, ""});
 }
 
 }  // namespace ferry::engine::server

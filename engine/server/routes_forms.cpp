@@ -139,7 +139,10 @@ void add_form_routes(Api& api) {
     api.add("GET", "/api/v1/forms", Role::None, [a](Call& c) { list_forms(*a, c); });
     api.add("GET", "/api/v1/forms/{name}", Role::None, [a](Call& c) { get_schema(*a, c); });
     api.add("GET", "/forms/{name}", Role::None, [a](Call& c) { get_page(*a, c); });
-    api.add("POST", "/api/v1/forms/{name}/submit", Role::None, [a](Call& c) { submit(*a, c); });
+    api.add("POST", "/api/v1/forms/{name}/submit", Role::None, [a](Call& c) { submit(*a, c); },
+            {{wait_param(), idempotency_param()},
+             R"({"type": "object", "description": "field name -> value (also accepted as )"
+             R"(application/x-www-form-urlencoded); GET /api/v1/forms/{name} is its schema"})"});
 }
 
 }  // namespace ferry::engine::server

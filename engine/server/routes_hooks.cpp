@@ -156,7 +156,16 @@ void receive(Api& api, Call& c) {
 
 void add_hook_routes(Api& api) {
     Api* a = &api;
-    api.add("POST", "/hooks/{name}", Role::None, [a](Call& c) { receive(*a, c); });
+    api.add("POST", "/hooks/{name}", Role::None, [a](Call& c) { receive(*a, c); },
+            {{wait_param(),
+              idempotency_param(),
+              {"webhook-id", "header", "string", "Standard Webhooks: the message id"},
+              {"webhook-timestamp", "header", "string", "Standard Webhooks: Unix seconds"},
+              {"webhook-signature", "header", "string",
+               "Standard Webhooks: v1,BASE64 HMAC-SHA256 signatures (verify: hmac-sha256 "
+               "reads the hook's configured header instead)"}},
+             R"({"description": "the sender's JSON payload: the workflow's inputs, or )"
+             R"(the one input named by the hook's `input`"})"});
 }
 
 }  // namespace ferry::engine::server

@@ -103,6 +103,14 @@ Value openapi(const Api& api) {
                              {"schema", dict_of({{"type", str("string")}})}}));
             }
         }
+        for (const Api::ParamDoc& d : r.doc.params) {
+            params.list_obj().items.push_back(
+                dict_of({{"name", str(d.name)},
+                         {"in", str(d.in)},
+                         {"required", Value::boolean(false)},
+                         {"description", str(d.description)},
+                         {"schema", dict_of({{"type", str(d.type)}})}}));
+        }
         Value error_ref = dict_of({{"$ref", str("#/components/responses/Error")}});
         Value responses = dict_of({{"200", dict_of({{"description", str("OK")}})}});
         // Every route that starts an execution answers like POST .../executions.
@@ -121,6 +129,13 @@ Value openapi(const Api& api) {
                             {"responses", responses},
                             {"x-ferry-role", str(std::string(to_string(r.role)))}});
         if (r.role == Role::None) op.dict_obj().set(str("security"), Value::list());
+        if (!r.doc.body_schema.empty()) {
+            op.dict_obj().set(
+                str("requestBody"),
+                dict_of({{"content", dict_of({{"application/json",
+                                               dict_of({{"schema", tmpl::value_from_json(
+                                                                       r.doc.body_schema)}})}})}}));
+        }
         std::string method;
         for (char ch : r.method)
             method += char(std::tolower(static_cast<unsigned char>(ch)));

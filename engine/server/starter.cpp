@@ -176,4 +176,15 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     });
 }
 
+Api::ParamDoc wait_param() {
+    return {"wait", "query", "string",
+            "a duration (30s, 2m; at most 5m): answer 200 with the finished execution and its "
+            "outputs, or 202 if it is still running then"};
+}
+
+Api::ParamDoc idempotency_param() {
+    return {"Idempotency-Key", "header", "string",
+            "the same key always gives the same execution (a repeat starts nothing)"};
+}
+
 }  // namespace ferry::engine::server

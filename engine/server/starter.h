@@ -34,4 +34,8 @@ Result<tmpl::Value> parse_json_body(const std::string& body);
 // A server started with --dry-run (ServerSettings::dry_run) starts every execution as a dry run.
 void start_execution(Api& api, StartRequest request, Responder res);
 
+// For the OpenAPI document: the parameters of the routes that start an execution.
+Api::ParamDoc wait_param();         // ?wait=
+Api::ParamDoc idempotency_param();  // Idempotency-Key
+
 }  // namespace ferry::engine::server

@@ -1276,6 +1276,10 @@ steps:
         self.assertIn("broken", lines[1])
         bad = lst("--limit", "0")
         self.assertEqual(bad.returncode, 2)
+        bad = lst("--status", "done")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--status: status must be one of pending, running, waiting, succeeded, "
+                      "failed, cancelled; got 'done'", bad.stderr)
 
         shown = self.p.show(second)
         self.assertEqual(shown["inputs"], {"priority": "1"})

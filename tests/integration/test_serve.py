@@ -167,6 +167,14 @@ class Executions(ServeTest):
         status, none = self.s.json("GET", "/api/v1/executions?status=failed", role="viewer")
         self.assertEqual(none["executions"], [])
         self.assertEqual(self.s.json("GET", "/api/v1/executions?limit=0", role="viewer")[0], 400)
+        # A filter that cannot match anything is a mistake, not an empty page.
+        status, doc = self.s.json("GET", "/api/v1/executions?status=done", role="viewer")
+        self.assertEqual(status, 400, doc)
+        self.assertEqual(doc["error"]["message"], "status must be one of pending, running, "
+                         "waiting, succeeded, failed, cancelled; got 'done'")
+        status, doc = self.s.json("GET", "/api/v1/executions?cursor=page2", role="viewer")
+        self.assertEqual(status, 400, doc)
+        self.assertIn("cursor must be an execution id", doc["error"]["message"])
 
 
 class Logs(ServeTest):
@@ -258,6 +266,30 @@ class OpenApiAndMetrics(ServeTest):
                 self.assertNotIn(status, (404, 405) if "{" not in path else (405,),
                                  "%s %s" % (method, path))
                 self.assertTrue(item[method]["responses"])
+        # Every documented query parameter is read: a bad value of it is refused (400).
+        bad_values = {"limit": "0", "wait": "soon", "status": "done", "cursor": "page2"}
+        documented = set()
+        for path, item in paths.items():
+            for method, op in item.items():
+                for param in op["parameters"]:
+                    self.assertIn(param["in"], ("path", "query", "header"), param)
+                    if param["in"] != "query" or param["name"] not in bad_values:
+                        continue
+                    concrete = path.replace("{name}", "hello").replace("{id}", "x")
+                    status, _, body = self.s.request(
+                        method.upper(), "%s?%s=%s" % (concrete, param["name"],
+                                                      bad_values[param["name"]]),
+                        {} if method == "post" else None, role="admin")
+                    if status == 404 and "{name}" in path and "workflows" not in path:
+                        continue  # this project has no form or hook 'hello'
+                    documented.add(param["name"])
+                    self.assertEqual(status, 400, "%s %s ?%s: %s" % (method, path, param["name"],
+                                                                     body[:200]))
+        self.assertEqual(documented, set(bad_values))
+        start = paths["/api/v1/workflows/{name}/executions"]["post"]
+        self.assertEqual(sorted(start["requestBody"]["content"]["application/json"]["schema"]
+                                ["properties"]), ["dry_run", "inputs"])
+        self.assertIn("Idempotency-Key", [p["name"] for p in start["parameters"]])
 
     def test_metrics_in_prometheus_text_format(self):
         self.start(query="?wait=5s")

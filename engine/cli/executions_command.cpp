@@ -108,12 +108,23 @@ int list(engine::App& app, int argc, char** argv) {
     return 0;
 }
 
-int show(engine::App& app, const std::string& id, bool json) {
+// 0 when the execution exists; else the exit code, with the reason on stderr: 2 for an
+// id that names none (invalid input), 1 when the store cannot say.
+int check_exists(engine::App& app, const std::string& id) {
     auto rec = app.store->get_execution(id);
-    if (!rec || !rec.value()) {
-        std::fprintf(stderr, "ferry executions: no execution %s\n", id.c_str());
+    if (!rec) {
+        std::fprintf(stderr, "ferry executions: %s\n", rec.error().describe().c_str());
         return 1;
     }
+    if (!rec.value()) {
+        std::fprintf(stderr, "ferry executions: no execution %s\n", id.c_str());
+        return 2;
+    }
+    return 0;
+}
+
+int show(engine::App& app, const std::string& id, bool json) {
+    if (int code = check_exists(app, id)) return code;
     std::string text = execution_json(*app.store, id, true, true);
     if (json) {
         std::printf("%s\n", text.c_str());
@@ -157,6 +168,8 @@ int show(engine::App& app, const std::string& id, bool json) {
 }
 
 int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
+    for (const std::string& id : ids)
+        if (int code = check_exists(app, id)) return code;
     if (ids.size() == 1) {
         auto changes = app.store->changes(ids[0]);
         if (!changes) {
@@ -189,10 +202,7 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     Value a_rec, b_rec;
     for (size_t k = 0; k < 2; ++k) {
         auto rec = app.store->get_execution(ids[k]);
-        if (!rec || !rec.value()) {
-            std::fprintf(stderr, "ferry executions: no execution %s\n", ids[k].c_str());
-            return 1;
-        }
+        if (!rec || !rec.value()) return 1;  // checked above: only a failing store gets here
         (k == 0 ? a_rec : b_rec) =
             tmpl::value_from_json(execution_json(*app.store, ids[k], false, false));
     }

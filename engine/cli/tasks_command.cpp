@@ -91,7 +91,7 @@ int tasks_command(int argc, char** argv) {
                     msg += " " + p;
             }
             std::fprintf(stderr, "ferry tasks: %s\n", msg.c_str());
-            return 1;
+            return 2;
         }
         if (json) {
             std::printf("%s\n", engine::to_pretty_json(task_json(*t)).c_str());

@@ -1290,8 +1290,14 @@ steps:
         self.assertIn("execution " + failed, text.stdout)
         self.assertIn("nope", text.stdout)
         self.assertRegex(text.stdout, r"\bx\s+failed")
-        missing = self.p.ferry("executions", "show", "01NOSUCHEXECUTION000000000")
-        self.assertNotEqual(missing.returncode, 0)
+        missing, diff_one, diff_two = in_parallel(
+            lambda: self.p.ferry("executions", "show", "01NOSUCHEXECUTION000000000"),
+            lambda: self.p.ferry("executions", "diff", "01NOSUCHEXECUTION000000000"),
+            lambda: self.p.ferry("executions", "diff", first, "01NOSUCHEXECUTION000000000"))
+        for r in (missing, diff_one, diff_two):  # an id that names nothing: invalid input
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("no execution 01NOSUCHEXECUTION000000000", r.stderr)
+            self.assertEqual(r.stdout, "")
 
     def test_diff_of_recorded_changes(self):
         exec_id = self.run_id("chg")
@@ -1382,7 +1388,7 @@ steps:
         self.assertEqual(spec["name"], "http.request")
         self.assertIn("method", spec["input"])
         self.assertIn("url", spec["input"])
-        self.assertNotEqual(missing.returncode, 0)
+        self.assertEqual(missing.returncode, 2)
         self.assertIn("no.such", missing.stderr)
 
 

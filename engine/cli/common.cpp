@@ -114,6 +114,8 @@ void print_progress(const engine::EngineEvent& e) {
         what = "step " + e.step + " failed";
     else if (e.type == "step.skipped")
         what = "step " + e.step + " skipped";
+    else if (e.type == "step.waiting")
+        what = "step " + e.step + " waiting for a decision";
     else if (e.type == "step.retrying")
         what = "step " + e.step + " attempt " + std::to_string(e.attempt) + " failed, retrying";
     else

@@ -1511,6 +1511,23 @@ steps:
                          "transform: target 'out[-1]': a negative index can be read, not written")
 
 
+class ApprovalUnderRun(EngineTest):
+    def test_a_timeout_ends_the_wait_and_the_step_says_how_long_it_waited(self):
+        self.p.workflow("appr", """\
+steps:
+  - id: ok
+    task: approval
+    with: {message: "Deploy?", timeout: 600ms}
+""")
+        p = self.p.ferry("run", "appr")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["steps"]["ok"]["output"]["decision"], "rejected")
+        self.assertEqual(doc["steps"]["ok"]["output"]["by"], "timeout")
+        self.assertGreaterEqual(doc["steps"]["ok"]["duration_ms"], 550)  # the wait, not 0
+        self.assertIn("step ok waiting for a decision: Deploy?", p.stderr)
+
+
 class StdlibText(EngineTest):
     def test_clip_quote_and_http_status(self):
         # ferry.text: how error messages quote what they got (stdlib/ferry/text.lua).

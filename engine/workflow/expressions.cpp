@@ -58,7 +58,7 @@ class RefCollector {
     void expr(const Expr* e) {
         if (!e) return;
         if (e->kind == ExprKind::Getattr && is_root_name(e->a.get())) {
-            add(*e->a, e->name);
+            add(*e->a, e->name, tmpl::has_method(tmpl::Value::dict(), e->name));
             return;
         }
         if (e->kind == ExprKind::Getitem && !e->is_slice && is_root_name(e->a.get())) {
@@ -106,8 +106,8 @@ class RefCollector {
         expr(a.dyn_kwargs.get());
     }
 
-    void add(const Expr& root, const std::string& name) {
-        refs.push_back(TemplateRef{root.name, name, root.line, root.column});
+    void add(const Expr& root, const std::string& name, bool method = false) {
+        refs.push_back(TemplateRef{root.name, name, root.line, root.column, method});
     }
 };
 
@@ -144,8 +144,8 @@ void check_template(Context& ctx, const YAML::Node& node, const std::string& tex
     try {
         for (TemplateRef& r : template_references(text, ctx.file())) {
             size_t at = strip_prefix(offset_of(text, r.line, r.column), prefix);
-            refs.push_back(
-                Ref{std::move(r.root), std::move(r.name), locate_in_scalar(ctx, node, at)});
+            refs.push_back(Ref{std::move(r.root), std::move(r.name),
+                               locate_in_scalar(ctx, node, at), r.method});
         }
     } catch (const tmpl::TemplateError& e) {
         size_t at = strip_prefix(offset_of(text, e.where().line, e.where().column), prefix);

@@ -95,6 +95,9 @@ struct TemplateRef {
     std::string name;
     int line = 0;
     int column = 0;
+    // Written ROOT.NAME where NAME is a dict method (items, keys, get...): as in Jinja2 the
+    // attribute wins, so this is the method, never the entry NAME.
+    bool method = false;
 };
 
 // Strings holding `{{` or `{%` are templates; any other string is literal text.
@@ -107,6 +110,7 @@ struct Ref {
     std::string root;
     std::string name;
     Mark mark;
+    bool method = false;  // TemplateRef::method
 };
 
 // Checks one template string of the file (a scalar node; `prefix` bytes were added in front

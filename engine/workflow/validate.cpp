@@ -38,6 +38,13 @@ struct Names {
 // `who` is the subject of the message: "step 'x'", "output 'y'", "var 'z'".
 bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::string& self,
                const Names& names) {
+    if (ref.method) {
+        std::string kind = ref.root == "steps" ? "step" : ref.root == "inputs" ? "input" : "var";
+        ctx.error(ref.mark, who + ": " + ref.root + "." + ref.name + " is the dict method " +
+                                ref.name + "(), not the " + kind + " '" + ref.name + "'; write " +
+                                ref.root + "['" + ref.name + "']");
+        return false;
+    }
     if (ref.root == "steps") {
         if (!self.empty() && ref.name == self) {
             ctx.error(ref.mark, who + " refers to itself");

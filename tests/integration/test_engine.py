@@ -976,6 +976,10 @@ class Validation(EngineTest):
                   "  - {id: b, task: log, needs: [a], with: {message: hi}}\n"
                   "  - {id: c, task: log, with: {message: \"{{ steps.b.output }}\"}}\n",
                   (None, None), ["cycle", "a -> c -> b -> a"]),
+        "dict_method": ("inputs:\n  items: {type: array}\nsteps:\n  - id: a\n    task: log\n"
+                        "    with: {message: \"{{ inputs.items }}\"}\n", (6, None),
+                        ["inputs.items is the dict method items(), not the input 'items'",
+                         "write inputs['items']"]),
         "bad_expression": ("steps:\n  - id: a\n    task: log\n"
                            "    with: {message: \"{{ inputs.x + }}\"}\n", (4, None),
                            ["expression"]),

@@ -1532,6 +1532,22 @@ steps:
         self.assertIn("step ok waiting for a decision: Deploy?", p.stderr)
 
 
+class LogTask(EngineTest):
+    def test_any_value_is_logged_text_as_it_is_the_rest_as_json(self):
+        # "{{ item }}" keeps the item's type: the log task takes it as it comes.
+        self.p.workflow("logs", """\
+steps:
+  - id: each
+    for_each: [3, 1.5, {a: [2]}, "plain text", true]
+    task: log
+    with: {message: "{{ item }}", level: warn}
+""")
+        doc = self.assertRun("logs")
+        messages = [doc["steps"]["each[%d]" % i]["logs"][0]["message"] for i in range(5)]
+        self.assertEqual(messages, ["3", "1.5", '{"a":[2]}', "plain text", "true"])
+        self.assertEqual(doc["steps"]["each[0]"]["logs"][0]["level"], "warn")
+
+
 class StdlibText(EngineTest):
     def test_clip_quote_and_http_status(self):
         # ferry.text: how error messages quote what they got (stdlib/ferry/text.lua).

@@ -282,6 +282,14 @@ bool Engine::settles_eagerly(const Run& run) const {
 
 namespace {
 
+// steps.ID for a step that did not run (skipped or cancelled): what expressions see.
+tmpl::Value not_run_view(const StepState& st) {
+    return dict_of({{"status", str(std::string(step_status_name(st.status)))},
+                    {"output", tmpl::Value::none()},
+                    {"error", tmpl::Value::none()},
+                    {"reason", str(st.reason)}});
+}
+
 // An on_step step reports on a step that failed: the failure is what it has to say, so it
 // runs even while the execution is failing (a cancelled execution runs nothing more).
 bool reports_failure(const Engine::Run& run, const workflow::Step& def) {
@@ -333,10 +341,7 @@ void Engine::schedule(Run& run) {
                 st.reason = std::move(reason);
                 st.failure_skip = failure;
                 st.output = tmpl::Value::none();
-                run.steps_view.dict_obj().set(str(def.id), dict_of({{"status", str("skipped")},
-                                                                    {"output", tmpl::Value::none()},
-                                                                    {"error", tmpl::Value::none()},
-                                                                    {"reason", str(st.reason)}}));
+                run.steps_view.dict_obj().set(str(def.id), not_run_view(st));
                 auto unit = std::make_unique<Unit>();
                 unit->step_index = i;
                 unit->key = def.id;
@@ -489,6 +494,8 @@ void Engine::finish_run(Run& run) {
         unit->skip_reason = st.reason;
         run.units.push_back(std::move(unit));
         persist_unit(run, *run.units.back(), false);
+        // The outputs below may ask what became of it (steps.handler.status).
+        run.steps_view.dict_obj().set(str(run.wf->steps[i].id), not_run_view(st));
     }
     if (!run.failing) {
         Result<tmpl::Value> outputs = expressions_.evaluate_tree(

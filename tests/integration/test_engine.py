@@ -357,6 +357,8 @@ steps:
   - id: independent
     task: lua
     with: {script: "return 'ran'"}
+outputs:
+  cleanup: "{{ steps.cleanup.status }}"
 """
 
     def test_on_error_handler_runs_on_failure(self):
@@ -377,6 +379,8 @@ steps:
         self.assertEqual(s["cleanup"]["status"], "skipped")
         self.assertTrue(s["cleanup"].get("reason"))
         self.assertIsNone(s["cleanup"]["output"])
+        # The outputs can ask what became of the handler that was not needed.
+        self.assertEqual(doc["outputs"], {"cleanup": "skipped"})
 
     def test_when_false_skips_and_dependents_run(self):
         self.p.workflow("cond", """\

@@ -50,6 +50,23 @@ void copy_fields(lua_State* L, int idx, std::initializer_list<const char*> names
     }
 }
 
+// A file's top level runs when it is loaded (a task definition, a hook, a module), outside
+// any task and its limits: this bounds it, so a file that loops at load time fails to load
+// instead of hanging `ferry validate`, `ferry serve` or whatever opened the project.
+constexpr int kChunkHookInterval = 1000;
+constexpr int kChunkInstructionBudget = 100'000'000;  // a top level normally runs thousands
+thread_local int chunk_instructions = 0;
+
+void chunk_budget_hook(lua_State* L, lua_Debug*) {
+    chunk_instructions += kChunkHookInterval;
+    if (chunk_instructions > kChunkInstructionBudget) {
+        luaL_error(L,
+                   "the file's top level ran more than %d instructions while loading (a loop "
+                   "that never ends?)",
+                   kChunkInstructionBudget);
+    }
+}
+
 }  // namespace
 
 void push_readonly_proxy(lua_State* L, int idx, const char* name) {
@@ -405,7 +422,10 @@ Result<int> LuaVM::run_chunk(int chunk_ref) {
     });
     int handler = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, chunk_ref);
+    chunk_instructions = 0;
+    lua_sethook(L, chunk_budget_hook, LUA_MASKCOUNT, kChunkHookInterval);
     int status = lua_pcall(L, 0, 1, handler);
+    lua_sethook(L, nullptr, 0, 0);
     if (status != LUA_OK) {
         std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "error loading chunk";
         lua_settop(L, handler - 1);

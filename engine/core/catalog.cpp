@@ -3,6 +3,8 @@
 #include "core/values.h"
 #include "runtime/json_lua.h"
 
+#include <algorithm>
+
 namespace ferry::engine {
 
 namespace {
@@ -66,6 +68,41 @@ TaskDef native_approval_task() {
     return d;
 }
 
+// The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
+// fail every invocation ("must be a strnig"), so it fails the task's loading instead.
+void check_input_schema(const TaskDef& t, const std::string& rel,
+                        std::vector<workflow::Diagnostic>& problems) {
+    if (t.input.is_undefined() || t.input.is_none()) return;
+    if (!t.input.is_dict()) {
+        problems.push_back(diag(rel, 0,
+                                "task '" + t.name +
+                                    "': 'input' must be a table of "
+                                    "input name -> {type, required...}"));
+        return;
+    }
+    static const std::vector<std::string> kTypes = {"string", "integer", "number", "boolean",
+                                                    "object", "array",   "any"};
+    for (const auto& [key, spec] : t.input.dict_obj().items) {
+        std::string name = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
+        if (!spec.is_dict()) {
+            problems.push_back(diag(rel, 0,
+                                    "task '" + t.name + "': input '" + name +
+                                        "' must be a table like {type = \"string\"}"));
+            continue;
+        }
+        const tmpl::Value* type = spec.dict_obj().find("type");
+        if (!type) continue;  // any
+        std::string text = type->is_string() ? std::string(type->str()) : tmpl::to_repr(*type);
+        if (std::find(kTypes.begin(), kTypes.end(), text) == kTypes.end()) {
+            problems.push_back(diag(rel, 0,
+                                    "task '" + t.name + "': input '" + name + "' has type '" +
+                                        text +
+                                        "'; types: string, integer, number, boolean, object, "
+                                        "array, any"));
+        }
+    }
+}
+
 }  // namespace
 
 Result<int> load_lua_file(LuaVM& vm, const Project& project, const std::string& rel) {
@@ -108,6 +145,16 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
             lua_pop(L, 1);
         }
         if (!is_task || field_string(L, idx, "name").empty()) {
+            // A table with a name and a run that is not a function is a task with a mistake,
+            // not a helper module: say so rather than leave the task missing.
+            if (lua_istable(L, idx) && !field_string(L, idx, "name").empty()) {
+                lua_getfield(L, idx, "run");
+                problems.push_back(diag(rel, 0,
+                                        "task '" + field_string(L, idx, "name") +
+                                            "': 'run' must be a function(ctx, input), not " +
+                                            luaL_typename(L, -1)));
+                lua_pop(L, 1);
+            }
             lua_pop(L, 1);
             continue;
         }
@@ -118,6 +165,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         t.file = rel;
         t.origin = origin;
         t.input = field_json(L, idx, "input");
+        check_input_schema(t, rel, problems);
         t.output = field_json(L, idx, "output");
         lua_getfield(L, idx, "default");
         t.is_default = lua_toboolean(L, -1);

@@ -1056,6 +1056,24 @@ return {
         self.assertRegex(r.stderr, r"tasks/custom/broken\.lua:4:\d+:")
         self.assertRegex(r.stderr, r"workflows/uses\.yaml:2:\d+: unknown task 'custom.broken'")
 
+    def test_task_files_that_load_badly_are_reported_not_waited_for(self):
+        # A top level that never ends is stopped by an instruction budget (the process would
+        # hang at start otherwise); a task with a mistake is reported, not silently dropped.
+        self.p.write("tasks/loops.lua", "while true do end\n")
+        self.p.write("tasks/norun.lua", 'return {name = "custom.norun", run = 5}\n')
+        self.p.write("tasks/typo.lua", 'return {name = "custom.typo", input = {a = {type = '
+                     '"strnig"}}, run = function() return {} end}\n')
+        self.p.write("tasks/helper.lua", "return {shout = string.upper}\n")  # not a task: fine
+        p = self.p.ferry("validate", data=False, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("tasks/loops.lua: loading failed: the file's top level ran more than "
+                      "100000000 instructions while loading (a loop that never ends?)", p.stdout)
+        self.assertIn("tasks/norun.lua: task 'custom.norun': 'run' must be a function(ctx, "
+                      "input), not number", p.stdout)
+        self.assertIn("tasks/typo.lua: task 'custom.typo': input 'a' has type 'strnig'; types: "
+                      "string, integer, number, boolean, object, array, any", p.stdout)
+        self.assertNotIn("helper.lua", p.stdout)
+
     def test_input_conversion_errors(self):
         self.p.workflow("typed", """\
 inputs:

@@ -513,79 +513,76 @@ class Hooks(unittest.TestCase):
 
 
 class Validate(unittest.TestCase):
+    # A project with one workflow (deploy, input ref required) and the ferry.yaml under test.
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="ferry-forms-validate-"))
+        (self.dir / "workflows").mkdir()
+        (self.dir / "workflows" / "deploy.yaml").write_text(WORKFLOWS["deploy"])
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def validate(self, ferry_yaml):
+        (self.dir / "ferry.yaml").write_text(ferry_yaml)
+        p = subprocess.run([FERRY, "validate", "--project", str(self.dir), "--data",
+                            str(self.dir / ".ferry")], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        return p.stdout
+
     def test_validate_reports_form_and_hook_mistakes_at_their_place(self):
-        d = Path(tempfile.mkdtemp(prefix="ferry-forms-validate-"))
-        try:
-            (d / "workflows").mkdir()
-            (d / "workflows" / "deploy.yaml").write_text(WORKFLOWS["deploy"])
-            (d / "ferry.yaml").write_text(
-                "forms:\n"
-                "  f:\n"
-                "    workflow: missing-wf\n"
-                "    fields:\n"
-                "      - {name: a, type: strng}\n"
-                "hooks:\n"
-                "  h:\n"
-                "    verify: none\n"
-                "    action: {start: also-missing}\n"
-                "  ok:\n"
-                "    verify: none\n"
-                "    action: {start: deploy}\n")
-            p = subprocess.run([FERRY, "validate", "--project", str(d), "--data",
-                                str(d / ".ferry")], capture_output=True, text=True, timeout=30)
-            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-            self.assertIn("ferry.yaml:3:15: form 'f': no workflow 'missing-wf'", p.stdout)
-            self.assertIn("ferry.yaml:5:25: unknown field type 'strng'", p.stdout)
-            self.assertIn("ferry.yaml:9:21: hook 'h': no workflow 'also-missing'", p.stdout)
-            self.assertNotIn("'deploy'", p.stdout)
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
+        out = self.validate(
+            "forms:\n"
+            "  f:\n"
+            "    workflow: missing-wf\n"
+            "    fields:\n"
+            "      - {name: a, type: strng}\n"
+            "hooks:\n"
+            "  h:\n"
+            "    verify: none\n"
+            "    action: {start: also-missing}\n"
+            "  ok:\n"
+            "    verify: none\n"
+            "    action: {start: deploy}\n")
+        self.assertIn("ferry.yaml:3:15: form 'f': no workflow 'missing-wf'", out)
+        self.assertIn("ferry.yaml:5:25: unknown field type 'strng'", out)
+        self.assertIn("ferry.yaml:9:21: hook 'h': no workflow 'also-missing'", out)
+        self.assertNotIn("'deploy'", out)
 
     def test_forms_and_schedules_their_workflow_cannot_take(self):
         # Each would fail every submission (422) or every run: validate fails, serve warns.
-        d = Path(tempfile.mkdtemp(prefix="ferry-forms-validate-"))
+        out = self.validate(
+            "forms:\n"
+            "  f:\n"
+            "    workflow: deploy\n"
+            "    fields:\n"
+            "      - {name: reff, type: string}\n"
+            "schedules:\n"
+            "  - {name: nightly, workflow: deploy, every: 1h, inputs: {ref: 7}}\n")
+        self.assertIn("ferry.yaml:5:9: form 'f' field 'reff': workflow 'deploy' has no "
+                      "input 'reff' (its inputs: ref)", out)
+        self.assertIn("form 'f': workflow 'deploy' requires input 'ref', and no field of "
+                      "the form gives it", out)
+        self.assertIn("ferry.yaml:7:5: schedule 'nightly': inputs for workflow 'deploy': ", out)
+        serve = subprocess.Popen(
+            [FERRY, "serve", "--listen", "127.0.0.1:%d" % free_port(), "--project",
+             str(self.dir), "--data", str(self.dir / ".ferry"), "--quiet"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            (d / "workflows").mkdir()
-            (d / "workflows" / "deploy.yaml").write_text(WORKFLOWS["deploy"])
-            (d / "ferry.yaml").write_text(
-                "forms:\n"
-                "  f:\n"
-                "    workflow: deploy\n"
-                "    fields:\n"
-                "      - {name: reff, type: string}\n"
-                "schedules:\n"
-                "  - {name: nightly, workflow: deploy, every: 1h, inputs: {ref: 7}}\n")
-            p = subprocess.run([FERRY, "validate", "--project", str(d), "--data",
-                                str(d / ".ferry")], capture_output=True, text=True, timeout=30)
-            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-            self.assertIn("ferry.yaml:5:9: form 'f' field 'reff': workflow 'deploy' has no "
-                          "input 'reff' (its inputs: ref)", p.stdout)
-            self.assertIn("form 'f': workflow 'deploy' requires input 'ref', and no field of "
-                          "the form gives it", p.stdout)
-            self.assertIn("ferry.yaml:7:5: schedule 'nightly': inputs for workflow 'deploy': ",
-                          p.stdout)
-            serve = subprocess.Popen(
-                [FERRY, "serve", "--listen", "127.0.0.1:%d" % free_port(), "--project", str(d),
-                 "--data", str(d / ".ferry"), "--quiet"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            try:
-                lines = []
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline:
-                    line = serve.stderr.readline()
-                    if not line or "listening on" in line:
-                        break
-                    lines.append(line)
-            finally:
-                serve.send_signal(signal.SIGTERM)
-                serve.communicate(timeout=15)
-            warned = "".join(lines)
-            self.assertIn("ferry serve: warning: %s:5:9: form 'f' field 'reff'" % (d / "ferry.yaml"),
-                          warned)
-            self.assertIn("%s:7:5: schedule 'nightly': inputs for workflow 'deploy': input 'ref': "
-                          "expected a string, got 7" % (d / "ferry.yaml"), warned)
+            lines = []
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                line = serve.stderr.readline()
+                if not line or "listening on" in line:
+                    break
+                lines.append(line)
         finally:
-            shutil.rmtree(d, ignore_errors=True)
+            serve.send_signal(signal.SIGTERM)
+            serve.communicate(timeout=15)
+        warned = "".join(lines)
+        config = self.dir / "ferry.yaml"
+        self.assertIn("ferry serve: warning: %s:5:9: form 'f' field 'reff'" % config, warned)
+        self.assertIn("%s:7:5: schedule 'nightly': inputs for workflow 'deploy': input 'ref': "
+                      "expected a string, got 7" % config, warned)
 
 
 def main(argv):

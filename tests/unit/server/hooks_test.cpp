@@ -6,9 +6,6 @@
 
 #include <catch2/catch.hpp>
 
-// GCC 12 warns falsely on short string assignments once inlined (GCC bug 105329).
-#pragma GCC diagnostic ignored "-Wrestrict"
-
 #include <map>
 #include <strings.h>
 

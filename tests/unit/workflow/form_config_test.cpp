@@ -4,9 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-// GCC 12 warns falsely on short string assignments once inlined (GCC bug 105329).
-#pragma GCC diagnostic ignored "-Wrestrict"
-
 using namespace ferry;
 using namespace ferry::workflow;
 using tmpl::Value;

@@ -200,12 +200,9 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         return 0;
     }
     Value a_rec, b_rec;
-    for (size_t k = 0; k < 2; ++k) {
-        auto rec = app.store->get_execution(ids[k]);
-        if (!rec || !rec.value()) return 1;  // checked above: only a failing store gets here
+    for (size_t k = 0; k < 2; ++k)  // both exist: checked above
         (k == 0 ? a_rec : b_rec) =
             tmpl::value_from_json(execution_json(*app.store, ids[k], false, false));
-    }
     const Value* sa = engine::dict_get(a_rec, "steps");
     const Value* sb = engine::dict_get(b_rec, "steps");
     Value steps = Value::dict();

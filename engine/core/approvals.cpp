@@ -19,10 +19,16 @@ std::string input_text(const tmpl::Value& input, const char* key) {
     return v && v->is_string() ? std::string(v->str()) : std::string();
 }
 
-TaskOutcome decision_outcome(const std::string& decision, const std::string& by,
-                             const std::string& comment) {
+// An approval runs no task: its duration is the time it has waited for the decision.
+double waited_ms(const Engine::Unit& unit) {
+    return unit.attempt_started_ms ? double(now_unix_ms() - unit.attempt_started_ms) : 0;
+}
+
+TaskOutcome decision_outcome(const Engine::Unit& unit, const std::string& decision,
+                             const std::string& by, const std::string& comment) {
     TaskOutcome out;
     out.ok = true;
+    out.duration_ms = waited_ms(unit);
     tmpl::Value v = dict_of({{"decision", str(decision)},
                              {"by", str(by)},
                              {"comment", str(comment)},
@@ -38,7 +44,7 @@ TaskOutcome decision_outcome(const std::string& decision, const std::string& by,
 void Engine::invoke_approval(Run& run, Unit& unit) {
     if (run.options.dry_run) {
         unit_finished(run, unit,
-                      decision_outcome("approved", "dry_run",
+                      decision_outcome(unit, "approved", "dry_run",
                                        "approved automatically: a dry run does not wait"));
         return;
     }
@@ -82,7 +88,8 @@ void Engine::approval_timed_out(Run& run, Unit& unit) {
     persist_execution(run);
     std::string on_timeout = input_text(unit.input, "on_timeout");
     if (on_timeout.empty() || on_timeout == "reject") {
-        unit_finished(run, unit, decision_outcome("rejected", "timeout", "no decision in time"));
+        unit_finished(run, unit,
+                      decision_outcome(unit, "rejected", "timeout", "no decision in time"));
         return;
     }
     // Escalation: the step fails with kind timeout and its on_error step (set to
@@ -90,6 +97,7 @@ void Engine::approval_timed_out(Run& run, Unit& unit) {
     TaskOutcome out;
     out.error = make_error(ErrorKind::Timeout, "no decision before the approval's timeout (" +
                                                    input_text(unit.input, "timeout") + ")");
+    out.duration_ms = waited_ms(unit);
     unit_finished(run, unit, std::move(out));
 }
 
@@ -132,7 +140,7 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
     unit->retry_timer.reset();
     run->status = "running";
     persist_execution(*run);
-    unit_finished(*run, *unit, decision_outcome(decision, by, comment));
+    unit_finished(*run, *unit, decision_outcome(*unit, decision, by, comment));
     return {};
 }
 

@@ -69,7 +69,8 @@ TaskDef native_approval_task() {
 }
 
 // The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
-// fail every invocation ("must be a strnig"), so it fails the task's loading instead.
+// fail every invocation ("must be a strnig"), so it fails the task's loading instead. The
+// types are a workflow's input types (workflow::input_types).
 void check_input_schema(const TaskDef& t, const std::string& rel,
                         std::vector<workflow::Diagnostic>& problems) {
     if (t.input.is_undefined() || t.input.is_none()) return;
@@ -80,8 +81,7 @@ void check_input_schema(const TaskDef& t, const std::string& rel,
                                     "input name -> {type, required...}"));
         return;
     }
-    static const std::vector<std::string> kTypes = {"string", "integer", "number", "boolean",
-                                                    "object", "array",   "any"};
+    const std::vector<std::string>& types = workflow::input_types();
     for (const auto& [key, spec] : t.input.dict_obj().items) {
         std::string name = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
         if (!spec.is_dict()) {
@@ -93,7 +93,7 @@ void check_input_schema(const TaskDef& t, const std::string& rel,
         const tmpl::Value* type = spec.dict_obj().find("type");
         if (!type) continue;  // any
         std::string text = type->is_string() ? std::string(type->str()) : tmpl::to_repr(*type);
-        if (std::find(kTypes.begin(), kTypes.end(), text) == kTypes.end()) {
+        if (std::find(types.begin(), types.end(), text) == types.end()) {
             problems.push_back(diag(rel, 0,
                                     "task '" + t.name + "': input '" + name + "' has type '" +
                                         text +

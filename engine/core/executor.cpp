@@ -24,13 +24,14 @@ constexpr std::string_view kStepStatusNames[] = {"pending", "running", "succeede
 }
 
 Status check_execution_status(std::string_view status) {
+    std::string listed;
     for (std::string_view known :
-         {"pending", "running", "waiting", "succeeded", "failed", "cancelled"})
+         {"pending", "running", "waiting", "succeeded", "failed", "cancelled"}) {
         if (status == known) return ok_status();
+        listed.append(listed.empty() ? "" : ", ").append(known);
+    }
     return make_error(ErrorKind::Validation,
-                      "status must be one of pending, running, waiting, succeeded, failed, "
-                      "cancelled; got '" +
-                          std::string(status) + "'");
+                      "status must be one of " + listed + "; got '" + std::string(status) + "'");
 }
 
 std::string_view step_status_name(StepStatus status) {

@@ -312,9 +312,6 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
     unit.task = nullptr;
     unit.duration_ms = outcome.duration_ms;
-    // An approval runs no task: its duration is the time it waited for the decision.
-    if (def.task == "approval" && unit.attempt_started_ms)
-        unit.duration_ms = double(now_unix_ms() - unit.attempt_started_ms);
     append_logs(unit.logs, outcome.logs, "");
     for (const TaskChange& c : outcome.changes) {
         std::string patch = store::json_patch(c.before, c.after);

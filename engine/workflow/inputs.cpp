@@ -358,6 +358,10 @@ tmpl::Value deep_copy(const tmpl::Value& v) {
 
 }  // namespace detail
 
+const std::vector<std::string>& input_types() {
+    return detail::kTypes;
+}
+
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given) {
     std::vector<std::string> problems;
     if (!given.is_dict() && !given.is_none() && !given.is_undefined())

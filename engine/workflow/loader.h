@@ -77,6 +77,10 @@ LoadResult load_workflow_file(const std::string& path, const TaskLookup* tasks);
 // Validates and converts inputs for a run. given: a dict of provided values. Returns the
 // complete inputs (defaults applied) or every problem, each naming the input.
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given);
+
+// The input types (string, integer, number, boolean, array, object, any): a workflow's
+// `inputs:` and a task's `input` schema speak the same ones.
+const std::vector<std::string>& input_types();
 // Converts a command-line `--input key=value` text to the input's declared type
 // (integer, number, boolean; JSON for arrays and objects; string as is).
 Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& text);

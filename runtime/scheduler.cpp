@@ -76,7 +76,8 @@ void Task::record(std::string kind, std::string json) {
     records_.push_back({std::move(kind), std::move(json)});
 }
 
-Scheduler::Scheduler(Loop& loop, LuaVM& vm) : loop_(loop), vm_(vm) {
+Scheduler::Scheduler(Loop& loop, LuaVM& vm)
+    : loop_(loop), vm_(vm), watchdog_(&Scheduler::hook, kHookInterval) {
     lua_State* L = vm_.state();
     lua_pushlightuserdata(L, this);
     lua_setfield(L, LUA_REGISTRYINDEX, "ferry.scheduler");
@@ -134,8 +135,9 @@ Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_arg
         t->co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
     }
     task_slot(t->co_) = t;
-    // A new thread inherits its creator's hook; set ours explicitly (EXAMPLES.md 2.3).
-    lua_sethook(t->co_, &Scheduler::hook, LUA_MASKCOUNT, kHookInterval);
+    // A new thread inherits its creator's hook and a reused one may have been armed: the
+    // count hook comes from the watchdog, only if a resume runs long (EXAMPLES.md 2.3).
+    LuaWatchdog::disarm(t->co_);
     lua_rawgeti(t->co_, LUA_REGISTRYINDEX, function_ref);
     t->nargs_ = push_args ? push_args(t->co_) : 0;
     t->started_ns_ = Loop::hrtime_ns();
@@ -264,7 +266,11 @@ void Scheduler::resume(Task* t) {
         vm_.set_alloc_ceiling(t->alloc_mark_ + left);
     }
     int nres = 0;
-    int status = lua_resume(co, vm_.state(), nargs, &nres);
+    int status;
+    {
+        LuaWatchdog::Watch watch(watchdog_, co);
+        status = lua_resume(co, vm_.state(), nargs, &nres);
+    }
     const bool over_budget = vm_.ceiling_hit();
     vm_.set_alloc_ceiling(SIZE_MAX);
     t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
@@ -384,8 +390,12 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
         t->pending_->cancel();
         t->pending_.reset();
     }
-    // Run to-be-closed variables and release the thread for the collector.
-    lua_resetthread(t->co_);  // Lua 5.4.4 (Debian 12) has no lua_closethread
+    // Run to-be-closed variables (watched: they are the task's code, under its limits) and
+    // release the thread for the collector.
+    {
+        LuaWatchdog::Watch watch(watchdog_, t->co_);
+        lua_resetthread(t->co_);  // Lua 5.4.4 (Debian 12) has no lua_closethread
+    }
     task_slot(t->co_) = nullptr;
     // Kept for the next spawn (a few): a new thread, its stack and collecting them were
     // ~5% of a short task's cost. Reset, it holds nothing of this task.

@@ -9,17 +9,18 @@
 //   drains its ready queue once per loop iteration, pushes the results with the pusher and
 //   resumes the coroutine. The pushed values become the yielding function's return values.
 //
-// Limits: an instruction budget and a wall-clock deadline checked by a count hook on each
-// task thread (re-armed to fire on every instruction after a breach, so pcall cannot
-// swallow it); an approximate per-task memory cap (bytes allocated while the task ran,
-// charged at each yield and checked by the hook); the VM-wide hard cap of LuaVM. Each
-// breach ends the task with ErrorKind::Limit and says which limit. A deadline timer also
-// cancels a parked task's operation (ErrorKind::Timeout).
+// Limits: an instruction budget and a wall-clock deadline checked by a count hook on a
+// task thread whose resume runs longer than a tick (armed then by LuaWatchdog; re-armed to
+// fire on every instruction after a breach, so pcall cannot swallow it); an approximate per-task
+// memory cap (bytes allocated while the task ran, charged at each yield and checked by the hook);
+// the VM-wide hard cap of LuaVM. Each breach ends the task with ErrorKind::Limit and says which
+// limit. A deadline timer also cancels a parked task's operation (ErrorKind::Timeout).
 #pragma once
 
 #include "runtime/error.h"
 #include "runtime/loop.h"
 #include "runtime/lua_vm.h"
+#include "runtime/lua_watchdog.h"
 
 #include <rapidjson/document.h>
 
@@ -222,6 +223,7 @@ class Scheduler {
     static constexpr size_t kIdleThreads = 256;
     std::unique_ptr<Loop::Timer> timer_;  // armed for armed_ns_
     uint64_t armed_ns_ = 0;               // 0: not armed
+    LuaWatchdog watchdog_;                // arms the count hook of a resume that runs long
 };
 
 // [-0, +1] Pushes an error table {kind=, message=, retryable=, status=?} with a __tostring

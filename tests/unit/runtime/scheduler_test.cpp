@@ -63,3 +63,58 @@ TEST_CASE("scheduler: a task may wait, a task spawned without I/O may not", "[sc
         CHECK(out.value.GetInt() == 2);
     }
 }
+
+// The count hook is armed by the watchdog only for a resume that runs long; the limits it
+// checks still end runaway code, and say which limit.
+TEST_CASE("scheduler: limits end runaway code; short resumes run unhooked", "[scheduler][limits]") {
+    SchedulerFixture f;
+    TaskLimits limits;
+    SECTION("a short task is never counted") {
+        TaskOutcome out = f.run("return function() local n = 0 for i = 1, 100 do n = n + i end "
+                                "return n end",
+                                limits);
+        REQUIRE(out.ok);
+        CHECK(out.value.GetInt() == 5050);
+        CHECK(out.instructions == 0);
+    }
+    SECTION("a loop that never ends hits the instruction budget") {
+        limits.instruction_budget = 2'000'000;
+        TaskOutcome out = f.run("return function() while true do end end", limits);
+        REQUIRE_FALSE(out.ok);
+        CHECK(out.error.kind == ErrorKind::Limit);
+        CHECK(out.error.message.find("instruction budget exceeded") != std::string::npos);
+        CHECK(out.instructions > 2'000'000);
+    }
+    SECTION("pcall cannot swallow the breach") {
+        limits.instruction_budget = 2'000'000;
+        TaskOutcome out = f.run("return function() for i = 1, 1000 do pcall(function() while "
+                                "true do end end) end return 'escaped' end",
+                                limits);
+        REQUIRE_FALSE(out.ok);
+        CHECK(out.error.message.find("instruction budget exceeded") != std::string::npos);
+    }
+    SECTION("with no budget, the deadline ends it") {
+        limits.instruction_budget = 0;
+        limits.timeout_ms = 50;
+        TaskOutcome out = f.run("return function() while true do end end", limits);
+        REQUIRE_FALSE(out.ok);
+        CHECK(out.error.message.find("timeout exceeded") != std::string::npos);
+    }
+    SECTION("a to-be-closed variable that never ends is stopped too") {
+        limits.instruction_budget = 2'000'000;
+        // The error leaves the variable open; the scheduler closes it when the task ends,
+        // under the task's limits, instead of hanging the loop.
+        TaskOutcome out = f.run("return function() local guard <close> = setmetatable({}, "
+                                "{__close = function() while true do end end}) error('boom') end",
+                                limits);
+        REQUIRE_FALSE(out.ok);
+        CHECK(out.error.message.find("boom") != std::string::npos);
+    }
+    SECTION("a thread reused after a breach runs its next task unhooked") {
+        limits.instruction_budget = 2'000'000;
+        REQUIRE_FALSE(f.run("return function() while true do end end", limits).ok);
+        TaskOutcome out = f.run("return function() return 'next' end", limits);
+        REQUIRE(out.ok);
+        CHECK(out.instructions == 0);
+    }
+}

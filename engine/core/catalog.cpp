@@ -178,6 +178,15 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         }
         t.pure = lua_toboolean(L, -1);
         lua_pop(L, 1);
+        lua_getfield(L, idx, "keeps_input");
+        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
+            problems.push_back(diag(rel, 0,
+                                    "task '" + t.name +
+                                        "': 'keeps_input' must be true or false, not " +
+                                        luaL_typename(L, -1)));
+        }
+        t.keeps_input = lua_toboolean(L, -1);
+        lua_pop(L, 1);
         lua_getfield(L, idx, "integrations");
         if (lua_istable(L, -1)) {
             for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {

@@ -32,6 +32,10 @@ struct TaskDef {
     // `pure = true`: no I/O (the scheduler raises on ferry.http and ferry.sleep) and no effect
     // outside its result, so a first step may run before its "running" record is durable.
     bool pure = false;
+    // `keeps_input = true`: run never modifies its input (nor a table it takes from it), so
+    // the parts of a step's `with:` that hold no expressions can be handed to every
+    // invocation as the same Lua tables, built once (Engine::push_task_input).
+    bool keeps_input = false;
     int run_ref = LUA_NOREF;  // registry reference to run(ctx, input)
 };
 

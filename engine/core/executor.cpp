@@ -144,6 +144,7 @@ Engine::~Engine() {
             if (unit->task && scheduler_.is_live(unit->task))
                 scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
     scheduler_.run_finished_callbacks();
+    release_shared_inputs();
     for (auto& [id, fd] : owned_)
         ::close(fd);  // still running: the lock stays on disk
     drop_owner_lock();

@@ -228,6 +228,11 @@ class Engine {
                                           std::string id);
     // [-0, +1] The ctx data of one invocation (ctx.lua's M.new makes the ctx of it).
     void push_task_context(lua_State* L, Run& run, Unit& unit);
+    // [-0, +1] The step's input; for a task that keeps its input (TaskDef::keeps_input), the
+    // parts taken unevaluated from `with:` as shared tables (shared_inputs_).
+    void push_task_input(lua_State* L, const Run& run, const Unit& unit, const TaskDef& task);
+    void push_shared_input(lua_State* L, const tmpl::Value& part);
+    void release_shared_inputs();
     Result<int> hook_ref(const std::string& file);
     Result<int> stdlib_function(const std::string& module);
 
@@ -246,6 +251,13 @@ class Engine {
     std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
     std::map<std::string, int> hook_cache_;
     int runner_ref_ = LUA_NOREF;
+    // Lua tables built once for constant parts of steps' `with:`, by the part's identity. The
+    // entry holds the part, so its address cannot be reused while the table stands for it.
+    struct SharedInput {
+        tmpl::Value part;
+        int ref = LUA_NOREF;
+    };
+    std::unordered_map<const tmpl::HeapObject*, SharedInput> shared_inputs_;
     int hook_runner_ref_ = LUA_NOREF;
     bool committing_ = false;
     void batch_written();  // the writer thread finished a batch: its effects run

@@ -132,6 +132,57 @@ void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
     lua_setfield(L, -2, "integration");
 }
 
+void Engine::push_task_input(lua_State* L, const Run& run, const Unit& unit, const TaskDef& task) {
+    const tmpl::Value& input = unit.input;
+    const tmpl::Value& with = run.wf->steps[unit.step_index].with;
+    if (!task.keeps_input || !input.is_dict() || !with.is_dict()) {
+        push_value(L, input);
+        return;
+    }
+    luaL_checkstack(L, 4, "task input");
+    const auto& items = input.dict_obj().items;
+    lua_createtable(L, 0, int(items.size()));
+    for (const auto& [k, v] : items) {
+        if (!k.is_string()) {  // not from `with:` (its keys are YAML strings)
+            std::string key = tmpl::to_str(k);
+            lua_pushlstring(L, key.data(), key.size());
+            push_value_at(L, v, 1);
+            lua_rawset(L, -3);
+            continue;
+        }
+        lua_pushlstring(L, k.str().data(), k.str().size());
+        // The evaluator hands constant parts of `with:` over as they are (same object).
+        const tmpl::HeapObject* id = v.is_dict() || v.is_sequence() ? v.identity() : nullptr;
+        const tmpl::Value* declared = id ? with.dict_obj().find(k.str()) : nullptr;
+        if (declared && declared->identity() == id)
+            push_shared_input(L, v);
+        else
+            push_value_at(L, v, 1);
+        lua_rawset(L, -3);
+    }
+}
+
+void Engine::push_shared_input(lua_State* L, const tmpl::Value& part) {
+    auto it = shared_inputs_.find(part.identity());
+    if (it != shared_inputs_.end()) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.ref);
+        return;
+    }
+    // Bounded: definitions replaced by newer ones leave their entries behind.
+    constexpr size_t kMaxSharedInputs = 4096;
+    if (shared_inputs_.size() >= kMaxSharedInputs) release_shared_inputs();
+    push_value_at(L, part, 1);
+    lua_pushvalue(L, -1);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    shared_inputs_.emplace(part.identity(), SharedInput{part, ref});
+}
+
+void Engine::release_shared_inputs() {
+    for (auto& [id, shared] : shared_inputs_)
+        luaL_unref(vm_.state(), LUA_REGISTRYINDEX, shared.ref);
+    shared_inputs_.clear();
+}
+
 void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
                       std::function<void(Result<tmpl::Value>)> then, Unit* unit) {
     const workflow::Hooks& hooks = run.wf->hooks;
@@ -236,10 +287,10 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
     unit.task = scheduler_.spawn(
         runner_ref_,
         // spawn() pushes the arguments before it returns: run and unit outlive the call.
-        [this, run_fn, rp, up](lua_State* co) {
+        [this, run_fn, rp, up, task](lua_State* co) {
             lua_rawgeti(co, LUA_REGISTRYINDEX, run_fn);
             push_task_context(co, *rp, *up);
-            push_value(co, up->input);
+            push_task_input(co, *rp, *up, *task);
             return 3;
         },
         limits,

@@ -72,7 +72,19 @@ local function place(list, key, path)
   for i = #list + 1, key - 1 do list[i] = json.null end
 end
 
-local function set(data, path, value)
+-- A table the output took from the input (a default, a mapped value, a part of data) is the
+-- input's, and the input is not ours to change (keeps_input, below): before a later target
+-- writes into it, the output gets its own copy of that level.
+local function own_copy(t, borrowed)
+  local c = getmetatable(t) == "ferry.json.array" and json.array() or {}
+  for k, v in pairs(t) do
+    c[k] = v
+    if type(v) == "table" then borrowed[v] = true end
+  end
+  return c
+end
+
+local function set(data, path, value, borrowed)
   local parts = split_path(path)
   local n = #parts
   if n == 0 then error({ kind = "validation", message = "transform: empty target path" }) end
@@ -84,6 +96,9 @@ local function set(data, path, value)
     if type(next_level) ~= "table" then
       if indexed and type(key) == "number" then place(cur, key, path) end
       next_level = indexed and type(parts[i + 1]) == "number" and json.array() or {}
+      cur[key] = next_level
+    elseif borrowed and borrowed[next_level] then
+      next_level = own_copy(next_level, borrowed)
       cur[key] = next_level
     end
     cur = next_level
@@ -142,6 +157,7 @@ local TRANSFORMS = {
 return {
   name = "transform",
   pure = true,  -- no I/O: may run before its "running" record is durable
+  keeps_input = true,  -- never modifies its input: constant mappings are built once
   description = "Build an object from data with field mappings, value maps and named transforms",
   input = {
     data = { type = "object", required = true, description = "the source object" },
@@ -161,6 +177,7 @@ return {
       error({ kind = "validation", message = "transform: 'mappings' must be a list" })
     end
     local out = {}
+    local borrowed  -- the input's tables placed in out, copied before anything writes in them
     for i, m in ipairs(input.mappings) do
       if type(m) ~= "table" or type(m.target) ~= "string" then
         error({ kind = "validation", message = "transform: mappings[" .. (i - 1) .. "] needs a 'target' path" })
@@ -187,7 +204,11 @@ return {
       end
       if is_null(value) and m.default ~= nil then value = m.default end
       if value == nil then value = json.null end
-      set(out, m.target, value)
+      if type(value) == "table" then
+        borrowed = borrowed or {}
+        borrowed[value] = true
+      end
+      set(out, m.target, value, borrowed)
     end
     return out
   end,

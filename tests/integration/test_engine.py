@@ -1479,6 +1479,33 @@ outputs:
             "explicit_null": None,
         })
 
+    def test_invocations_do_not_see_each_others_writes_into_constant_input(self):
+        # transform keeps its input (keeps_input): every invocation of a step gets the same
+        # tables for the constant parts of `with:`. A table the output took from them (a
+        # part of data, a default) is copied before a later target writes into it; else
+        # the second item would read what the first wrote into the shared `data`.
+        self.p.workflow("shared", """\
+name: shared
+steps:
+  - id: shape
+    task: transform
+    for_each: [1, 2]
+    with:
+      data: {record: {kept: true}}
+      mappings:
+        - {source: record.written, target: seen}
+        - {source: record, target: out}
+        - {source: absent, target: out.written, default: "by an earlier item"}
+        - {target: extra, default: {nested: {n: 1}}}
+        - {target: extra.nested.m, default: 2}
+outputs:
+  items: "{{ steps.shape.output }}"
+""")
+        doc = self.assertRun("shared")
+        expected = {"seen": None, "out": {"kept": True, "written": "by an earlier item"},
+                    "extra": {"nested": {"n": 1, "m": 2}}}
+        self.assertEqual(doc["outputs"]["items"], [expected, expected])
+
     def test_errors_name_the_transform_and_quote_the_value_briefly(self):
         self.p.workflow("bad", """\
 name: bad

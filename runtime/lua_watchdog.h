@@ -9,8 +9,9 @@
 // How: the loop thread brackets each lua_resume (and whatever else runs a task's Lua code,
 // such as its to-be-closed variables) with a Watch (two atomic stores and a thread-local
 // pointer). A watchdog thread looks every `tick`: a resume that is still
-// the same one as at its previous look has run at least one tick, and the watchdog signals
-// the loop thread. The signal handler, on the loop thread, sets the hook on the running
+// the same one as at a previous look, while the loop thread used a tick of CPU time since
+// (preempted is not running), has run at least one tick, and the watchdog signals the loop
+// thread. The signal handler, on the loop thread, sets the hook on the running
 // coroutine with lua_sethook, which Lua allows from a signal handler (lua.c stops a script
 // on Ctrl-C the same way). From then on the hook counts and checks as before; a resume
 // armed once stays armed until its thread is reused (disarm()).
@@ -25,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -62,6 +64,7 @@ class LuaWatchdog {
     void leave(lua_State* outer);
     void watch();
     void start_thread();
+    uint64_t loop_cpu_ns() const;  // CPU time of the loop thread (0 if unknown)
 
     lua_Hook hook_;
     int count_;
@@ -76,6 +79,7 @@ class LuaWatchdog {
     std::condition_variable cv_;
     std::thread thread_;
     std::thread::native_handle_type loop_thread_{};
+    clockid_t loop_cpu_clock_ = clockid_t(-1);
 };
 
 }  // namespace ferry

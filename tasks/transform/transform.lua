@@ -12,7 +12,9 @@ local json = require("ferry.json")
 local time = require("ferry.time")
 local text = require("ferry.text")
 
-local function is_null(v) return v == nil or v == json.null end
+local NULL = json.null  -- an upvalue: ferry.json is a read-only proxy, each lookup a metamethod
+
+local function is_null(v) return v == nil or v == NULL end
 
 -- Parsed paths by text: the same few mapping paths come back on every invocation, and
 -- parsing them (gmatch, match) was most of this task's time and garbage. Bounded, since a
@@ -48,16 +50,15 @@ local function split_path(path)
   return parts
 end
 
-local function get(data, path)
+local function get(data, parts)
   local cur = data
-  local parts = split_path(path)
   local from_end = parts.from_end
   for i = 1, #parts do
     if type(cur) ~= "table" then return nil end
     local key = parts[i]
     if from_end and type(key) == "number" and key <= 0 then key = #cur + key end
     cur = cur[key]
-    if cur == json.null then return nil end
+    if cur == NULL then return nil end
   end
   return cur
 end
@@ -69,7 +70,7 @@ local function place(list, key, path)
     error({ kind = "validation", message = "transform: target '" .. path ..
             "': a negative index can be read, not written" })
   end
-  for i = #list + 1, key - 1 do list[i] = json.null end
+  for i = #list + 1, key - 1 do list[i] = NULL end
 end
 
 -- A table the output took from the input (a default, a mapped value, a part of data) is the
@@ -84,8 +85,7 @@ local function own_copy(t, borrowed)
   return c
 end
 
-local function set(data, path, value, borrowed)
-  local parts = split_path(path)
+local function set(data, parts, path, value, borrowed)
   local n = #parts
   if n == 0 then error({ kind = "validation", message = "transform: empty target path" }) end
   local indexed = parts.indexed
@@ -154,6 +154,43 @@ local TRANSFORMS = {
   end,
 }
 
+local function transform_named(name)
+  local fn = TRANSFORMS[name]
+  if fn then return fn end
+  local known = {}
+  for known_name in pairs(TRANSFORMS) do known[#known + 1] = known_name end
+  table.sort(known)
+  error({ kind = "validation", message = "transform: unknown transform '" .. tostring(name) ..
+          "' (known: " .. table.concat(known, ", ") .. ")" })
+end
+
+-- The mappings checked and their paths parsed once per mappings table: the engine hands
+-- every invocation of a step the same table (keeps_input, below). Weak keys: mappings built
+-- for one invocation (they hold expressions) go with it.
+local plans = setmetatable({}, { __mode = "k" })
+
+local function plan_of(mappings)
+  local plan = plans[mappings]
+  if plan then return plan end
+  plan = {}
+  for i, m in ipairs(mappings) do
+    if type(m) ~= "table" or type(m.target) ~= "string" then
+      error({ kind = "validation", message = "transform: mappings[" .. (i - 1) .. "] needs a 'target' path" })
+    end
+    plan[i] = {
+      source = type(m.source) == "string" and split_path(m.source) or nil,
+      target = split_path(m.target),
+      target_text = m.target,
+      map = type(m.map) == "table" and m.map or nil,
+      transform = m.transform,
+      template = type(m.template) == "string" and m.template or nil,
+      default = m.default,
+    }
+  end
+  plans[mappings] = plan
+  return plan
+end
+
 return {
   name = "transform",
   pure = true,  -- no I/O: may run before its "running" record is durable
@@ -178,37 +215,28 @@ return {
     end
     local out = {}
     local borrowed  -- the input's tables placed in out, copied before anything writes in them
-    for i, m in ipairs(input.mappings) do
-      if type(m) ~= "table" or type(m.target) ~= "string" then
-        error({ kind = "validation", message = "transform: mappings[" .. (i - 1) .. "] needs a 'target' path" })
-      end
+    local plan = plan_of(input.mappings)
+    for i = 1, #plan do
+      local m = plan[i]
       local value = nil
-      if type(m.source) == "string" then value = get(data, m.source) end
-      if not is_null(value) and type(m.map) == "table" then
+      if m.source then value = get(data, m.source) end
+      if value ~= nil and value ~= NULL and m.map then
         local mapped = m.map[tostring(value)]
         if mapped ~= nil then value = mapped elseif m.default ~= nil then value = nil end
       end
-      if not is_null(value) and m.transform ~= nil then
-        local fn = TRANSFORMS[m.transform]
-        if not fn then
-          local known = {}
-          for name in pairs(TRANSFORMS) do known[#known + 1] = name end
-          table.sort(known)
-          error({ kind = "validation", message = "transform: unknown transform '" .. tostring(m.transform) ..
-                  "' (known: " .. table.concat(known, ", ") .. ")" })
-        end
-        value = fn(value)
+      if value ~= nil and value ~= NULL and m.transform ~= nil then
+        value = transform_named(m.transform)(value)
       end
-      if type(m.template) == "string" then
+      if m.template then
         value = ferry.template.evaluate(m.template, { value = value, data = data, item = value })
       end
-      if is_null(value) and m.default ~= nil then value = m.default end
-      if value == nil then value = json.null end
+      if (value == nil or value == NULL) and m.default ~= nil then value = m.default end
+      if value == nil then value = NULL end
       if type(value) == "table" then
         borrowed = borrowed or {}
         borrowed[value] = true
       end
-      set(out, m.target, value, borrowed)
+      set(out, m.target, m.target_text, value, borrowed)
     end
     return out
   end,

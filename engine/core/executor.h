@@ -231,7 +231,14 @@ class Engine {
     // [-0, +1] The step's input; for a task that keeps its input (TaskDef::keeps_input), the
     // parts taken unevaluated from `with:` as shared tables (shared_inputs_).
     void push_task_input(lua_State* L, const Run& run, const Unit& unit, const TaskDef& task);
-    void push_shared_input(lua_State* L, const tmpl::Value& part);
+    // The step input's JSON text for its records, the constant parts spliced from
+    // shared_inputs_ instead of written again.
+    std::string input_json_text(const Run& run, const Unit& unit);
+    struct SharedInput;
+    // The cache entry of an input item `key: value` when value is the constant part of the
+    // step's `with:` under key (the evaluator hands those over as they are); else nullptr.
+    SharedInput* shared_input(const Run& run, const Unit& unit, const tmpl::Value& key,
+                              const tmpl::Value& value);
     void release_shared_inputs();
     Result<int> hook_ref(const std::string& file);
     Result<int> stdlib_function(const std::string& module);
@@ -251,11 +258,14 @@ class Engine {
     std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
     std::map<std::string, int> hook_cache_;
     int runner_ref_ = LUA_NOREF;
-    // Lua tables built once for constant parts of steps' `with:`, by the part's identity. The
-    // entry holds the part, so its address cannot be reused while the table stands for it.
+    // Constant parts of steps' `with:`, by the part's identity, with what is made of them
+    // once instead of per invocation: the Lua table (for tasks that keep their input) and the
+    // JSON text (for records). The entry holds the part, so its address cannot be reused
+    // while the entry stands for it.
     struct SharedInput {
         tmpl::Value part;
-        int ref = LUA_NOREF;
+        int ref = LUA_NOREF;  // made on first push
+        std::string json;     // made on first record
     };
     std::unordered_map<const tmpl::HeapObject*, SharedInput> shared_inputs_;
     int hook_runner_ref_ = LUA_NOREF;

@@ -3,6 +3,7 @@
 #include "core/executor.h"
 
 #include "core/run_state.h"
+#include "core/values.h"
 #include "runtime/duration.h"
 #include "runtime/ids.h"
 #include "runtime/json_lua.h"
@@ -132,10 +133,25 @@ void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
     lua_setfield(L, -2, "integration");
 }
 
+Engine::SharedInput* Engine::shared_input(const Run& run, const Unit& unit, const tmpl::Value& key,
+                                          const tmpl::Value& value) {
+    const tmpl::Value& with = run.wf->steps[unit.step_index].with;
+    if (!key.is_string() || !with.is_dict() || !(value.is_dict() || value.is_sequence()))
+        return nullptr;
+    const tmpl::Value* declared = with.dict_obj().find(key.str());
+    if (!declared || declared->identity() != value.identity()) return nullptr;
+    auto it = shared_inputs_.find(value.identity());
+    if (it != shared_inputs_.end()) return &it->second;
+    // Bounded: definitions replaced by newer ones leave their entries behind.
+    constexpr size_t kMaxSharedInputs = 4096;
+    if (shared_inputs_.size() >= kMaxSharedInputs) release_shared_inputs();
+    return &shared_inputs_.emplace(value.identity(), SharedInput{value, LUA_NOREF, {}})
+                .first->second;
+}
+
 void Engine::push_task_input(lua_State* L, const Run& run, const Unit& unit, const TaskDef& task) {
     const tmpl::Value& input = unit.input;
-    const tmpl::Value& with = run.wf->steps[unit.step_index].with;
-    if (!task.keeps_input || !input.is_dict() || !with.is_dict()) {
+    if (!task.keeps_input || !input.is_dict()) {
         push_value(L, input);
         return;
     }
@@ -143,43 +159,54 @@ void Engine::push_task_input(lua_State* L, const Run& run, const Unit& unit, con
     const auto& items = input.dict_obj().items;
     lua_createtable(L, 0, int(items.size()));
     for (const auto& [k, v] : items) {
-        if (!k.is_string()) {  // not from `with:` (its keys are YAML strings)
+        if (k.is_string()) {
+            lua_pushlstring(L, k.str().data(), k.str().size());
+        } else {
             std::string key = tmpl::to_str(k);
             lua_pushlstring(L, key.data(), key.size());
-            push_value_at(L, v, 1);
-            lua_rawset(L, -3);
-            continue;
         }
-        lua_pushlstring(L, k.str().data(), k.str().size());
-        // The evaluator hands constant parts of `with:` over as they are (same object).
-        const tmpl::HeapObject* id = v.is_dict() || v.is_sequence() ? v.identity() : nullptr;
-        const tmpl::Value* declared = id ? with.dict_obj().find(k.str()) : nullptr;
-        if (declared && declared->identity() == id)
-            push_shared_input(L, v);
-        else
+        if (SharedInput* shared = shared_input(run, unit, k, v)) {
+            if (shared->ref == LUA_NOREF) {
+                push_value_at(L, v, 1);
+                lua_pushvalue(L, -1);
+                shared->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            } else {
+                lua_rawgeti(L, LUA_REGISTRYINDEX, shared->ref);
+            }
+        } else {
             push_value_at(L, v, 1);
+        }
         lua_rawset(L, -3);
     }
 }
 
-void Engine::push_shared_input(lua_State* L, const tmpl::Value& part) {
-    auto it = shared_inputs_.find(part.identity());
-    if (it != shared_inputs_.end()) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.ref);
-        return;
+std::string Engine::input_json_text(const Run& run, const Unit& unit) {
+    const tmpl::Value& input = unit.input;
+    if (!input.is_dict()) return to_json_text(input);
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    for (const auto& [k, v] : input.dict_obj().items) {
+        if (k.is_string()) {
+            w.Key(k.str().data(), rapidjson::SizeType(k.str().size()));
+        } else {
+            std::string key = tmpl::to_str(k);
+            w.Key(key.data(), rapidjson::SizeType(key.size()));
+        }
+        if (SharedInput* shared = shared_input(run, unit, k, v)) {
+            if (shared->json.empty()) shared->json = to_json_text(v);
+            w.RawValue(shared->json.data(), shared->json.size(), rapidjson::kObjectType);
+        } else {
+            write_json(v, w);
+        }
     }
-    // Bounded: definitions replaced by newer ones leave their entries behind.
-    constexpr size_t kMaxSharedInputs = 4096;
-    if (shared_inputs_.size() >= kMaxSharedInputs) release_shared_inputs();
-    push_value_at(L, part, 1);
-    lua_pushvalue(L, -1);
-    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    shared_inputs_.emplace(part.identity(), SharedInput{part, ref});
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
 }
 
 void Engine::release_shared_inputs() {
     for (auto& [id, shared] : shared_inputs_)
-        luaL_unref(vm_.state(), LUA_REGISTRYINDEX, shared.ref);
+        if (shared.ref != LUA_NOREF) luaL_unref(vm_.state(), LUA_REGISTRYINDEX, shared.ref);
     shared_inputs_.clear();
 }
 

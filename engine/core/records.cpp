@@ -172,14 +172,6 @@ bool same_value(const tmpl::Value& a, const tmpl::Value& b) {
     return false;  // scalars and lists are cheap or rare as inputs: serialise again
 }
 
-const std::string& input_json(Engine::Unit& unit) {
-    if (unit.input_json.empty() || !same_value(unit.input_json_of, unit.input)) {
-        unit.input_json = to_json_text(unit.input);
-        unit.input_json_of = unit.input;
-    }
-    return unit.input_json;
-}
-
 }  // namespace
 
 void Engine::persist_execution(Run& run) {
@@ -211,7 +203,11 @@ void Engine::persist_execution(Run& run) {
 
 void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
-    const std::string& input = input_json(unit);
+    if (unit.input_json.empty() || !same_value(unit.input_json_of, unit.input)) {
+        unit.input_json = input_json_text(run, unit);
+        unit.input_json_of = unit.input;
+    }
+    const std::string& input = unit.input_json;
     // The output is written twice when the attempt is recorded too: serialise it once.
     std::string output = to_json_text(unit.output);
     RecordWriter rec;

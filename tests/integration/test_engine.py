@@ -1505,6 +1505,14 @@ outputs:
         expected = {"seen": None, "out": {"kept": True, "written": "by an earlier item"},
                     "extra": {"nested": {"n": 1, "m": 2}}}
         self.assertEqual(doc["outputs"]["items"], [expected, expected])
+        # The records splice the constant parts' JSON text, made once: the same input.
+        shown = self.p.show(doc["id"])
+        for unit in ("shape[0]", "shape[1]"):
+            recorded = shown["steps"][unit]["input"]
+            self.assertEqual(recorded["data"], {"record": {"kept": True}})
+            self.assertEqual(recorded["mappings"][3],
+                             {"target": "extra", "default": {"nested": {"n": 1}}})
+            self.assertEqual(len(recorded["mappings"]), 5)
 
     def test_errors_name_the_transform_and_quote_the_value_briefly(self):
         self.p.workflow("bad", """\

@@ -217,6 +217,7 @@ class Scheduler {
     uint64_t iteration_id_ = 0;
     // Done callbacks run after the task is gone, from the drain loop.
     std::vector<std::pair<std::function<void(TaskOutcome)>, TaskOutcome>> finished_;
+    std::vector<std::pair<std::function<void(TaskOutcome)>, TaskOutcome>> finishing_;  // drain's
     TaskHeap<&Task::deadline_ns_, &Task::deadline_slot_> deadlines_;
     TaskHeap<&Task::wake_ns_, &Task::wake_slot_> sleepers_;
     std::vector<std::pair<lua_State*, int>> idle_threads_;  // finished tasks' threads and refs

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <system_error>
 
 #include <pthread.h>
 
@@ -31,15 +32,15 @@ void on_signal(int) {
     errno = saved_errno;
 }
 
-void install_handler() {
-    static std::once_flag once;
-    std::call_once(once, [] {
+bool install_handler() {
+    static const bool installed = [] {
         struct sigaction sa = {};
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESTART;
-        sigaction(kSignal, &sa, nullptr);
-    });
+        return sigaction(kSignal, &sa, nullptr) == 0;
+    }();
+    return installed;
 }
 
 }  // namespace
@@ -58,9 +59,22 @@ LuaWatchdog::~LuaWatchdog() {
 }
 
 void LuaWatchdog::start_thread() {
-    install_handler();
     loop_thread_ = pthread_self();
-    thread_ = std::thread([this] { watch(); });
+    if (pthread_getcpuclockid(loop_thread_, &loop_cpu_clock_) != 0) loop_cpu_clock_ = -1;
+    try {
+        if (install_handler()) {
+            thread_ = std::thread([this] { watch(); });
+            return;
+        }
+    } catch (const std::system_error&) {  // no thread to be had (RLIMIT_NPROC, memory)
+    }
+    eager_ = true;
+}
+
+uint64_t LuaWatchdog::loop_cpu_ns() const {
+    timespec ts{};
+    if (loop_cpu_clock_ == clockid_t(-1) || clock_gettime(loop_cpu_clock_, &ts) != 0) return 0;
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
 }
 
 lua_State* LuaWatchdog::enter(lua_State* co) {
@@ -73,8 +87,10 @@ lua_State* LuaWatchdog::enter(lua_State* co) {
     // seq_cst here and on parked_ (and the reverse in watch()): either this thread sees the
     // watchdog parked and wakes it, or the watchdog sees this resume before it sleeps.
     in_resume_.store(true);
-    if (!thread_.joinable()) {
-        start_thread();
+    if (!thread_.joinable() && !eager_) start_thread();
+    if (eager_) {
+        // No watchdog: every resume is counted, as if the hook had been armed at once.
+        if (lua_gethookmask(co) == 0) lua_sethook(co, hook_, LUA_MASKCOUNT, count_);
     } else if (parked_.load()) {
         std::lock_guard<std::mutex> lock(mutex_);
         cv_.notify_one();
@@ -99,6 +115,7 @@ void LuaWatchdog::disarm(lua_State* co) {
 void LuaWatchdog::watch() {
     const auto tick = std::chrono::microseconds(tick_us_);
     uint64_t seen = 0;       // the resume in progress at the previous look (0: none)
+    uint64_t seen_cpu = 0;   // the loop thread's CPU time then
     uint64_t signalled = 0;  // the resume already signalled
     int idle_ticks = 0;
     std::unique_lock<std::mutex> lock(mutex_);
@@ -108,11 +125,19 @@ void LuaWatchdog::watch() {
         if (in_resume_.load()) {
             idle_ticks = 0;
             const uint64_t seq = resume_seq_.load(std::memory_order_relaxed);
-            if (seq == seen && seq != signalled) {
+            const uint64_t cpu = loop_cpu_ns();
+            // Running a whole tick, not just present: on a busy machine the loop thread is
+            // often preempted in the middle of a short resume, which the wall clock alone
+            // would take for a long one (and hook it for the rest of its life).
+            const bool ran_a_tick = cpu == 0 || cpu - seen_cpu >= tick_us_ * 1000;
+            if (seq == seen && seq != signalled && ran_a_tick) {
                 pthread_kill(loop_thread_, kSignal);
                 signalled = seq;
             }
-            seen = seq;
+            if (seq != seen) {
+                seen = seq;
+                seen_cpu = cpu;
+            }
             continue;
         }
         seen = 0;

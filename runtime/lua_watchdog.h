@@ -80,6 +80,9 @@ class LuaWatchdog {
     std::thread thread_;
     std::thread::native_handle_type loop_thread_{};
     clockid_t loop_cpu_clock_ = clockid_t(-1);
+    // No watchdog could be started (no thread, no signal handler): every resume is hooked
+    // at its start, as before there was a watchdog, so the limits still hold.
+    bool eager_ = false;
 };
 
 }  // namespace ferry

@@ -30,6 +30,7 @@ tmpl::Value task_json(const engine::TaskDef& t) {
          {"description", engine::str(t.description)},
          {"file", engine::str(t.origin)},
          {"pure", tmpl::Value::boolean(t.pure)},
+         {"keeps_input", tmpl::Value::boolean(t.keeps_input)},
          {"input", t.input}});
 }
 
@@ -102,6 +103,8 @@ int tasks_command(int argc, char** argv) {
                     t->description.c_str(), t->origin.c_str());
         if (t->pure)
             std::printf("  pure: no I/O; a first step runs before its record is durable\n");
+        if (t->keeps_input)
+            std::printf("  keeps_input: never modifies its input; constant parts are shared\n");
         auto providers = app->catalog.providers(t->name);
         if (!providers.empty()) {
             std::printf("  providers:");

@@ -776,12 +776,20 @@ outputs:
             self.assertIn(fn + " is not allowed in a task declared pure", err["message"], err)
         shown = self.p.ferry("tasks", "show", "custom.pure", "--json", data=False)
         self.assertEqual(json.loads(shown.stdout)["pure"], True)
+        self.assertEqual(json.loads(shown.stdout)["keeps_input"], False)
+        builtin = self.p.ferry("tasks", "show", "transform", data=False)
+        self.assertIn("keeps_input: never modifies its input", builtin.stdout)
         # `pure` must be a boolean.
         self.p.write("tasks/custom/pure.lua", "return {name = 'custom.pure', pure = 'yes', "
                      "run = function() return {} end}\n")
         v = self.p.ferry("validate", data=False)
         self.assertEqual(v.returncode, 2, v.stdout)
         self.assertIn("'pure' must be true or false, not string", v.stdout)
+        self.p.write("tasks/custom/pure.lua", "return {name = 'custom.pure', keeps_input = 1, "
+                     "run = function() return {} end}\n")
+        v = self.p.ferry("validate", data=False)
+        self.assertEqual(v.returncode, 2, v.stdout)
+        self.assertIn("'keeps_input' must be true or false, not number", v.stdout)
 
     def test_memory_limit(self):
         self.p.workflow("bomb", """\

@@ -493,7 +493,14 @@ Value Renderer::make_module(const ParsedTemplate& tmpl, bool with_context) {
     auto context = with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
     context->persistent = !with_context;
     std::string discard;
-    render_root(tmpl, context, discard);
+    try {
+        render_root(tmpl, context, discard);
+    } catch (...) {
+        // A module that failed is not cached, so nothing else will clear its persistent
+        // scope: its macros and that scope would keep each other alive.
+        context->clear();
+        throw;
+    }
     Value module = make_module_object(tmpl.name, context);
     if (!with_context) env_.module_cache_.emplace(&tmpl, module);
     return module;

@@ -773,6 +773,11 @@ TEST_CASE("render: import", "[render]") {
                      {"lib", "{% macro m() %}\n{{ 1 // 0 }}{% endmacro %}"}}) ==
           Err{ErrorKind::ZeroDivision, "lib", 2, "integer division or modulo by zero"});
     CHECK(fail("{% import 'nope' as lib %}") == Err{ErrorKind::NotFound, "main", 1, "nope"});
+    // A module that fails after defining a macro is not cached; its scope and the macro's
+    // closure must not keep each other alive (the sanitizer build reports the leak).
+    CHECK(fail(Files{{"main", "{% from 'lib' import m %}{{ m() }}"},
+                     {"lib", "{% macro m() %}M{% endmacro %}{{ 1 // 0 }}"}}) ==
+          Err{ErrorKind::ZeroDivision, "lib", 1, "integer division or modulo by zero"});
 }
 
 TEST_CASE("render: template inheritance", "[render]") {

@@ -46,7 +46,7 @@ bool install_handler() {
 }  // namespace
 
 LuaWatchdog::LuaWatchdog(lua_Hook hook, int count, uint64_t tick_us)
-    : hook_(hook), count_(count), tick_us_(tick_us) {}
+    : hook_(hook), count_(count), tick_us_(tick_us), eager_(tick_us == 0) {}
 
 LuaWatchdog::~LuaWatchdog() {
     if (!thread_.joinable()) return;

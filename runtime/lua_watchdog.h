@@ -34,7 +34,8 @@ namespace ferry {
 
 class LuaWatchdog {
   public:
-    // hook and count: what lua_sethook gets when a resume runs past one tick.
+    // hook and count: what lua_sethook gets when a resume runs past one tick. tick_us 0: no
+    // watchdog, every resume hooked at its start (what happens when no thread can be had).
     LuaWatchdog(lua_Hook hook, int count, uint64_t tick_us = 2000);
     ~LuaWatchdog();
     LuaWatchdog(const LuaWatchdog&) = delete;
@@ -80,8 +81,8 @@ class LuaWatchdog {
     std::thread thread_;
     std::thread::native_handle_type loop_thread_{};
     clockid_t loop_cpu_clock_ = clockid_t(-1);
-    // No watchdog could be started (no thread, no signal handler): every resume is hooked
-    // at its start, as before there was a watchdog, so the limits still hold.
+    // No watchdog (tick 0, or none could be started: no thread, no signal handler): every
+    // resume is hooked at its start, as before there was a watchdog, so the limits hold.
     bool eager_ = false;
 };
 

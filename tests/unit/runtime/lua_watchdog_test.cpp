@@ -73,3 +73,16 @@ TEST_CASE("lua_watchdog: an inner watch hands the outer one back", "[lua_watchdo
     CHECK(status == LUA_ERRRUN);
     CHECK_FALSE(LuaWatchdog::armed(inner.co));
 }
+
+TEST_CASE("lua_watchdog: without a watchdog every resume is hooked at its start",
+          "[lua_watchdog]") {
+    // The fallback when no thread or signal handler can be had: the limits still hold.
+    LuaWatchdog eager(&stop_hook, 1000, 0);
+    State short_run("return 1");
+    g_hook_calls = 0;
+    REQUIRE(short_run.run_watched(eager) == LUA_OK);
+    CHECK(LuaWatchdog::armed(short_run.co));
+    State runaway("while true do end");
+    CHECK(runaway.run_watched(eager) == LUA_ERRRUN);
+    CHECK(g_hook_calls == 1);
+}

@@ -11,10 +11,11 @@
 //
 // Limits: an instruction budget and a wall-clock deadline checked by a count hook on a
 // task thread whose resume runs longer than a tick (armed then by LuaWatchdog; re-armed to
-// fire on every instruction after a breach, so pcall cannot swallow it); an approximate per-task
-// memory cap (bytes allocated while the task ran, charged at each yield and checked by the hook);
-// the VM-wide hard cap of LuaVM. Each breach ends the task with ErrorKind::Limit and says which
-// limit. A deadline timer also cancels a parked task's operation (ErrorKind::Timeout).
+// fire on every instruction after a breach, so pcall cannot swallow it); an approximate
+// per-task memory cap (bytes allocated while the task ran, charged at each yield and checked
+// by the hook); the VM-wide hard cap of LuaVM. Each breach ends the task with
+// ErrorKind::Limit and says which limit. A deadline timer also cancels a parked task's
+// operation (ErrorKind::Timeout).
 #pragma once
 
 #include "runtime/error.h"

@@ -68,6 +68,20 @@ TaskDef native_approval_task() {
     return d;
 }
 
+// A declaration such as `pure = true`: absent is false, anything but a boolean a problem.
+bool field_flag(lua_State* L, int idx, const char* key, const TaskDef& t, const std::string& rel,
+                std::vector<workflow::Diagnostic>& problems) {
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
+        problems.push_back(diag(rel, 0,
+                                "task '" + t.name + "': '" + key + "' must be true or false, not " +
+                                    luaL_typename(L, -1)));
+    }
+    bool flag = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return flag;
+}
+
 // The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
 // fail every invocation ("must be a strnig"), so it fails the task's loading instead. The
 // types are a workflow's input types (workflow::input_types).
@@ -170,23 +184,8 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         lua_getfield(L, idx, "default");
         t.is_default = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        lua_getfield(L, idx, "pure");
-        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
-            problems.push_back(diag(rel, 0,
-                                    "task '" + t.name + "': 'pure' must be true or false, not " +
-                                        luaL_typename(L, -1)));
-        }
-        t.pure = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        lua_getfield(L, idx, "keeps_input");
-        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
-            problems.push_back(diag(rel, 0,
-                                    "task '" + t.name +
-                                        "': 'keeps_input' must be true or false, not " +
-                                        luaL_typename(L, -1)));
-        }
-        t.keeps_input = lua_toboolean(L, -1);
-        lua_pop(L, 1);
+        t.pure = field_flag(L, idx, "pure", t, rel, problems);
+        t.keeps_input = field_flag(L, idx, "keeps_input", t, rel, problems);
         lua_getfield(L, idx, "integrations");
         if (lua_istable(L, -1)) {
             for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {

@@ -159,6 +159,16 @@ namespace {
 // Writes straight from Values (no intermediate DOM): this is on the hot path of every
 // stored record.
 template <class Writer>
+void write_key(const Value& k, Writer& w) {
+    if (k.is_string()) {
+        w.Key(k.str().data(), rapidjson::SizeType(k.str().size()));
+    } else {
+        std::string key = tmpl::to_str(k);
+        w.Key(key.data(), rapidjson::SizeType(key.size()));
+    }
+}
+
+template <class Writer>
 void write_value(const Value& v, Writer& w) {
     switch (v.kind()) {
     case tmpl::Kind::None:
@@ -183,12 +193,7 @@ void write_value(const Value& v, Writer& w) {
     case tmpl::Kind::Dict:
         w.StartObject();
         for (const auto& [k, val] : v.dict_obj().items) {
-            if (k.is_string()) {
-                w.Key(k.str().data(), rapidjson::SizeType(k.str().size()));
-            } else {
-                std::string key = tmpl::to_str(k);
-                w.Key(key.data(), rapidjson::SizeType(key.size()));
-            }
+            write_key(k, w);
             write_value(val, w);
         }
         w.EndObject();
@@ -200,6 +205,10 @@ void write_value(const Value& v, Writer& w) {
 
 void write_json(const Value& v, JsonWriter& w) {
     write_value(v, w);
+}
+
+void write_json_key(const Value& key, JsonWriter& w) {
+    write_key(key, w);
 }
 
 std::string to_json_text(const Value& v) {

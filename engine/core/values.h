@@ -23,6 +23,8 @@ Value from_rapidjson(const rapidjson::Value& v);
 std::string to_json_text(const Value& v);
 // The same, appended to a writer (records built field by field, engine/core/records.cpp).
 void write_json(const Value& v, JsonWriter& w);
+// A dict key as write_json writes one: a string as it is, any other key as its str().
+void write_json_key(const Value& key, JsonWriter& w);
 // v as it comes back from a trip through JSON (or Lua tables): undefined, none and objects
 // are none, non-finite floats none, tuples lists, dict keys strings, Markup plain text, and
 // containers nested deeper than max_depth none. Subtrees with nothing to change are shared,

@@ -20,6 +20,8 @@ namespace ferry {
 // Appends text escaped as rapidjson escapes it (no quotes): \" \\ \b \f \n \r \t, other
 // control characters as \u00XX, everything else (UTF-8 included) as it is.
 void append_json_escaped(rapidjson::StringBuffer& out, std::string_view text);
+// The same written at w, which must have room for 6 * text.size() bytes; returns the end.
+char* write_json_escaped(char* w, std::string_view text);
 
 // Compact JSON text of a rapidjson value (JsonWriter).
 std::string json_text(const rapidjson::Value& value);

@@ -3,11 +3,11 @@
 
 #include "core/run_state.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/json_writer.h"
 #include "workflow/loader.h"
 
 #include <rapidjson/internal/dtoa.h>
 
-#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -48,8 +48,8 @@ namespace {
 class RecordWriter {
   public:
     RecordWriter() {
-        out_.reserve(1024);
-        out_ += '{';
+        out_.Reserve(1024);
+        out_.Put('{');
     }
     void string(std::string_view k, std::string_view v) {
         key(k);
@@ -59,107 +59,77 @@ class RecordWriter {
         key(k);
         char buf[24];
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-        out_.append(buf, end);
+        append({buf, size_t(end - buf)});
     }
     void number(std::string_view k, double v) {  // non-finite as null, like every value
         key(k);
         if (!std::isfinite(v)) {
-            out_ += "null";
+            append("null");
             return;
         }
         char buf[32];
-        out_.append(buf, rapidjson::internal::dtoa(v, buf));  // as rapidjson's Writer::Double
+        append({buf, size_t(rapidjson::internal::dtoa(v, buf) - buf)});  // as Writer::Double
     }
     void boolean(std::string_view k, bool v) {
         key(k);
-        out_ += v ? "true" : "false";
+        append(v ? "true" : "false");
     }
     void time(std::string_view k, uint64_t ms) {  // null when unset
         key(k);
         if (!ms) {
-            out_ += "null";
+            append("null");
             return;
         }
         char t[kRfc3339Max];
         size_t n = format_rfc3339(ms, t);
-        out_ += '"';
-        out_.append(t, n);
-        out_ += '"';
+        out_.Put('"');
+        append({t, n});
+        out_.Put('"');
     }
     void value(std::string_view k, const tmpl::Value& v) {  // undefined as null
         key(k);
         if (v.is_undefined() || v.is_none()) {
-            out_ += "null";
+            append("null");
             return;
         }
-        rapidjson::StringBuffer buf;
-        JsonWriter w(buf);
+        JsonWriter w(out_);  // a writer per value: each is a root to it
         write_json(v, w);
-        out_.append(buf.GetString(), buf.GetSize());
     }
-    void json(std::string_view k, const std::string& text) {  // already JSON
+    void json(std::string_view k, std::string_view text) {  // already JSON
         key(k);
-        out_ += text;
+        append(text);
     }
     std::string finish() {
-        out_ += '}';
+        out_.Put('}');
         // An exact-size copy: the records of a burst of starts wait in the staged batch
         // among the executions' live objects, and 1 KB buffers would leave 1 KB holes in the
         // heap once they are written (resident memory ~2 KB per started execution). The
-        // buffer itself is freed at once and reused by the next record.
-        return std::string(out_);
+        // buffer itself is freed at once.
+        return std::string(out_.GetString(), out_.GetSize());
     }
 
   private:
+    void append(std::string_view text) {
+        std::memcpy(out_.Push(text.size()), text.data(), text.size());
+    }
     void key(std::string_view k) {  // the keys are this file's literals: nothing to escape
-        char buf[64];               // ,"key": in one append (a += per character showed in profiles)
+        char buf[64];  // ,"key": in one append (a Put per character showed in profiles)
         size_t n = 0;
-        if (out_.size() > 1) buf[n++] = ',';
+        if (out_.GetSize() > 1) buf[n++] = ',';
         buf[n++] = '"';
         k = k.substr(0, sizeof buf - 4);
         std::memcpy(buf + n, k.data(), k.size());
         n += k.size();
         buf[n++] = '"';
         buf[n++] = ':';
-        out_.append(buf, n);
+        append({buf, n});
     }
-    // A JSON string as RapidJSON writes one: '"', '\\' and control characters escaped, other
-    // bytes (UTF-8) as they are.
     void quoted(std::string_view v) {
-        out_ += '"';
-        size_t from = 0;
-        for (size_t i = 0; i < v.size(); ++i) {
-            unsigned char c = static_cast<unsigned char>(v[i]);
-            if (!kEscaped[c]) continue;
-            out_.append(v.data() + from, i - from);
-            from = i + 1;
-            switch (c) {
-            case '"': out_ += "\\\""; break;
-            case '\\': out_ += "\\\\"; break;
-            case '\b': out_ += "\\b"; break;
-            case '\f': out_ += "\\f"; break;
-            case '\n': out_ += "\\n"; break;
-            case '\r': out_ += "\\r"; break;
-            case '\t': out_ += "\\t"; break;
-            default: {
-                static const char hex[] = "0123456789ABCDEF";
-                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                out_.append(u, 6);
-            }
-            }
-        }
-        out_.append(v.data() + from, v.size() - from);
-        out_ += '"';
+        out_.Put('"');
+        append_json_escaped(out_, v);
+        out_.Put('"');
     }
-    // Bytes a JSON string cannot hold as they are.
-    static constexpr auto kEscaped = [] {
-        std::array<bool, 256> t{};
-        for (int c = 0; c < 0x20; ++c)
-            t[size_t(c)] = true;
-        t['"'] = t['\\'] = true;
-        return t;
-    }();
-    std::string out_;
+    rapidjson::StringBuffer out_;
 };
 
 bool has_items(const tmpl::Value& list) {

@@ -51,6 +51,44 @@ TEST_CASE("JsonWriter: escapes as rapidjson does", "[json_writer]") {
     check_same(bytes);
 }
 
+TEST_CASE("JsonWriter: every length up to 40 with a special byte at every place", "[json_writer]") {
+    // Short strings are checked as overlapping words and long ones end with an overlapping
+    // 16-byte block: each length and position takes a different path through them.
+    std::vector<std::string> strings;
+    for (size_t n = 0; n <= 40; ++n) {
+        strings.push_back(std::string(n, 'a'));
+        std::string mixed(n, 'b');
+        for (size_t k = 0; k < n; k += 3)
+            mixed[k] = "\"\\\n\x01"[k % 4];
+        strings.push_back(mixed);
+        for (size_t at = 0; at < n; ++at) {
+            for (char c : {'"', '\\', '\0', '\x1f', ' ', '\x7f', char(0x80), char(0xE2)}) {
+                std::string s(n, 'x');
+                s[at] = c;
+                strings.push_back(s);
+            }
+        }
+    }
+    // Long texts are escaped a 256-byte block at a time: blocks of nothing but escapes.
+    for (size_t n : {255, 256, 257, 600}) {
+        strings.push_back(std::string(n, '"'));
+        strings.push_back(std::string(n, '\x01'));
+        std::string tail(n, 'y');
+        tail[n - 1] = '\n';
+        strings.push_back(tail);
+    }
+    check_same(strings);
+    // write_json_escaped writes the same bytes where it is told.
+    for (const std::string& s : strings) {
+        rapidjson::StringBuffer buf;
+        ferry::append_json_escaped(buf, s);
+        std::string room(s.size() * 6 + 1, '#');
+        char* end = ferry::write_json_escaped(room.data(), s);
+        REQUIRE(std::string(room.data(), end) == std::string(buf.GetString(), buf.GetSize()));
+        REQUIRE(room.back() == '#');
+    }
+}
+
 TEST_CASE("JsonWriter: random text and documents", "[json_writer]") {
     std::mt19937 rng(20261201);
     std::vector<std::string> strings;

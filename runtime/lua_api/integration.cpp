@@ -144,7 +144,7 @@ int integration_request(lua_State* L, const char* name) {
             return 2;
         });
     });
-    return lua_yield(L, 0);
+    return kParked;
 }
 
 }  // namespace ferry::lua_api

@@ -24,7 +24,10 @@ void set_integrations(lua_State* L, IntegrationRegistry* registry);
 bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_required);
 // [-0, +1] The response table {status, headers (lower-case names), body, json, duration_ms}.
 void push_http_response(lua_State* L, const HttpResponse& res);
-// ferry.http.request{integration = NAME, ...} (runtime/lua_api/integration.cpp).
+// What a request function returns when it has parked the task: its caller yields then.
+constexpr int kParked = -1;
+// ferry.http.request{integration = NAME, ...} (runtime/lua_api/integration.cpp): kParked, or
+// the number of results pushed (a preview).
 int integration_request(lua_State* L, const char* name);
 
 int open_http(lua_State* L);   // ferry.http: request{...}, get(url, opts), post(url, opts)

@@ -3,6 +3,11 @@
 #include "core/values.h"
 #include "template/environment.h"
 
+#include <rapidjson/reader.h>
+
+#include <string_view>
+#include <utility>
+
 namespace ferry::engine {
 
 using tmpl::Value;
@@ -30,17 +35,97 @@ void fill_from_step(Value& attempt, const Value& step) {
     attempt.dict_obj().items = std::move(items);
 }
 
-// The execution record's fields users see, in the order they see them ("steps" comes last).
+// The execution record's fields users see, in the order they see them ("steps" comes last);
+// id, workflow and status are in every record.
+constexpr const char* kShownFields[] = {"id",      "workflow",     "status",      "dry_run",
+                                        "trigger", "trigger_info", "inputs",      "outputs",
+                                        "error",   "created_at",   "finished_at", "parent"};
+
 Value execution_fields(const std::string& record) {
     Value exec = tmpl::value_from_json(record);
-    Value out = dict_of({{"id", *dict_get(exec, "id")},
-                         {"workflow", *dict_get(exec, "workflow")},
-                         {"status", *dict_get(exec, "status")}});
-    for (const char* k : {"dry_run", "trigger", "trigger_info", "inputs", "outputs", "error",
-                          "created_at", "finished_at", "parent"}) {
+    Value out = Value::dict();
+    for (const char* k : kShownFields) {
         if (const Value* v = dict_get(exec, k)) out.dict_obj().set(str(k), *v);
     }
     return out;
+}
+
+// A NUL-terminated text read by rapidjson. Not rapidjson::StringStream: the reader works on a
+// copy of that one and writes its position back only after calling the handler, so Tell()
+// in a handler would lag behind.
+struct TextStream {
+    using Ch = char;
+    const char* at;
+    const char* begin;
+    Ch Peek() const { return *at; }
+    Ch Take() { return *at++; }
+    size_t Tell() const { return size_t(at - begin); }
+    Ch* PutBegin() { return nullptr; }  // read only
+    void Put(Ch) {}
+    void Flush() {}
+    size_t PutEnd(Ch*) { return 0; }
+};
+
+// Where each top-level member's value lies in a JSON object's text, found by rapidjson's
+// reader without building anything: in the handler, the stream is just past a key's closing
+// quote, and just past a value at its last event.
+class MemberSpans : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, MemberSpans> {
+  public:
+    MemberSpans(std::string_view text, const TextStream& in) : text_(text), in_(in) {}
+
+    std::vector<std::pair<std::string, std::string_view>> members;
+
+    bool Default() { return depth_ != 1 || end_value(); }
+    bool String(const char*, rapidjson::SizeType, bool) { return Default(); }
+    bool Key(const char* name, rapidjson::SizeType length, bool) {
+        if (depth_ != 1) return true;
+        key_.assign(name, length);
+        size_t at = in_.Tell();  // whitespace, ':', whitespace, then the value
+        while (at < text_.size() && text_[at] != ':')
+            ++at;
+        start_ = text_.find_first_not_of(" \t\n\r", at + 1);
+        return start_ != std::string_view::npos;
+    }
+    bool StartObject() { return ++depth_, true; }
+    bool EndObject(rapidjson::SizeType) { return --depth_ != 1 || end_value(); }
+    bool StartArray() { return depth_ == 0 ? false : (++depth_, true); }
+    bool EndArray(rapidjson::SizeType) { return --depth_ != 1 || end_value(); }
+
+  private:
+    bool end_value() {
+        members.emplace_back(std::move(key_), text_.substr(start_, in_.Tell() - start_));
+        return true;
+    }
+    std::string_view text_;
+    const TextStream& in_;
+    int depth_ = 0;
+    std::string key_;
+    size_t start_ = 0;
+};
+
+// The execution record's shown fields as they lie in its text (the record is JSON the
+// engine wrote, compact, so each value goes out as it is): no parse into values and no
+// writing them again, which was most of a `?wait=` answer's cost. Empty when the text is not
+// a JSON object.
+std::string shown_fields_text(const std::string& record) {
+    TextStream in{record.c_str(), record.c_str()};
+    MemberSpans spans(record, in);
+    rapidjson::Reader reader;
+    if (!reader.Parse(in, spans) || spans.members.empty()) return {};
+    std::string text = "{";
+    for (const char* k : kShownFields) {
+        for (const auto& [key, raw] : spans.members) {
+            if (key != k) continue;
+            if (text.size() > 1) text += ',';
+            text += '"';
+            text += key;
+            text += "\":";
+            text += raw;
+            break;
+        }
+    }
+    text += '}';
+    return text;
 }
 
 }  // namespace
@@ -50,9 +135,10 @@ std::string execution_json(const std::string& execution_record,
     // The step records go out as stored (they are compact JSON objects written by the
     // engine): splicing them skips parsing and writing again what is most of the answer
     // (a `?wait=` answer of ferry serve, `ferry run`'s output).
-    std::string text = to_json_text(execution_fields(execution_record));
+    std::string text = shown_fields_text(execution_record);
+    if (text.empty()) text = to_json_text(execution_fields(execution_record));
     text.pop_back();  // the closing brace: "steps" goes last
-    text += R"(,"steps":{)";
+    text += text.size() > 1 ? R"(,"steps":{)" : R"("steps":{)";
     bool first = true;
     for (const auto& kj : step_records) {
         if (!first) text += ',';

@@ -25,41 +25,6 @@ std::string text_of(const Value& dict, const char* key) {
     return v && v->is_string() ? std::string(v->str()) : "";
 }
 
-// Written directly (not through a Value dict): every engine event of every execution comes
-// here, watched or not, to fill the resume ring.
-std::string payload(const std::string& execution_id, const std::string& workflow,
-                    const std::string& step, const std::string& status, const std::string& message,
-                    double duration_ms, int attempt, const std::string& at) {
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
-    auto text = [&w](const std::string& s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
-    w.StartObject();
-    w.Key("execution_id");
-    text(execution_id);
-    w.Key("workflow");
-    text(workflow);
-    w.Key("step");
-    if (step.empty())
-        w.Null();
-    else
-        text(step);
-    w.Key("status");
-    text(status);
-    w.Key("message");
-    text(message);
-    w.Key("duration_ms");
-    if (std::isfinite(duration_ms))
-        w.Double(duration_ms);
-    else
-        w.Null();
-    w.Key("attempt");
-    w.Int64(attempt);
-    w.Key("at");
-    text(at);
-    w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
-}
-
 // Last-Event-ID (header, or ?last_event_id= for clients that cannot set headers); 0: none.
 uint64_t last_event_id(const ServerRequest& req) {
     std::string v = req.header("last-event-id");
@@ -70,8 +35,41 @@ uint64_t last_event_id(const ServerRequest& req) {
 
 }  // namespace
 
+// Written directly (not through a Value dict).
+std::string event_data(const EventHub::Event& e) {
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    auto text = [&w](const std::string& s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
+    w.StartObject();
+    w.Key("execution_id");
+    text(e.execution_id);
+    w.Key("workflow");
+    text(e.workflow);
+    w.Key("step");
+    if (e.step.empty())
+        w.Null();
+    else
+        text(e.step);
+    w.Key("status");
+    text(e.status);
+    w.Key("message");
+    text(e.message);
+    w.Key("duration_ms");
+    if (std::isfinite(e.duration_ms))
+        w.Double(e.duration_ms);
+    else
+        w.Null();
+    w.Key("attempt");
+    w.Int64(e.attempt);
+    w.Key("at");
+    text(e.at_ms ? rfc3339(e.at_ms) : e.at);
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
 std::string sse_message(const EventHub::Event& e) {
-    return "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data + "\n\n";
+    return "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + event_data(e) +
+           "\n\n";
 }
 
 EventHub::EventHub(App& app, size_t capacity, uint64_t heartbeat_ms)
@@ -104,16 +102,22 @@ void EventHub::on_event(const EngineEvent& e) {
     ev.id = ++next_id_;
     ev.type = e.type == "execution.resumed" ? "execution.started" : e.type;
     ev.execution_id = e.execution_id;
-    ev.data = payload(e.execution_id, e.workflow, e.step, e.status, e.message, e.duration_ms,
-                      e.attempt, rfc3339(now_unix_ms()));
-    ring_.push_back(ev);
-    if (ring_.size() > capacity_) ring_.pop_front();
+    ev.workflow = e.workflow;
+    ev.step = e.step;
+    ev.status = e.status;
+    ev.message = e.message;
+    ev.duration_ms = e.duration_ms;
+    ev.attempt = e.attempt;
+    ev.at_ms = now_unix_ms();
+    ring_.push_back(std::move(ev));
+    if (ring_.size() > capacity_) ring_.pop_front();  // leaves references to the back valid
+    const Event& added = ring_.back();
     bool dropped = false;
     for (auto& c : clients_) {
-        if (!c->execution.empty() && c->execution != ev.execution_id) continue;
-        send(*c, ev);
+        if (!c->execution.empty() && c->execution != added.execution_id) continue;
+        send(*c, added);
         // A per-execution stream ends with its execution.
-        if (!c->execution.empty() && ev.type == "execution.finished" && !c->closed) {
+        if (!c->execution.empty() && added.type == "execution.finished" && !c->closed) {
             c->res.end();
             c->closed = true;
         }
@@ -148,7 +152,13 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id) {
         e.id = ++next_id_;
         e.type = std::move(type);
         e.execution_id = id;
-        e.data = payload(id, wf, step, status, message, ms, attempt, at);
+        e.workflow = wf;
+        e.step = std::move(step);
+        e.status = std::move(status);
+        e.message = std::move(message);
+        e.duration_ms = ms;
+        e.attempt = attempt;
+        e.at = std::move(at);
         out.push_back(std::move(e));
     };
     event("execution.started", "", "running", "", 0, 0, text_of(exec, "created_at"));

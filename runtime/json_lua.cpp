@@ -231,6 +231,25 @@ class Encoder {
         // raise when it cannot grow.
         if (!lua_checkstack(L_, 4)) return fail("nesting too deep for the Lua stack");
 
+        // Most tables are objects: string keys only, no array marker, an empty array part.
+        // Those are converted in one pass. A key that is not a string sends the table through
+        // the classifying pass below instead, which names the problem as it always has; so
+        // does a value that fails when the table has such a key (the classifying pass would
+        // report the key first). Otherwise the value's error stands: the classifying pass
+        // would meet the same value first too (and running it again would redo each level
+        // below, twice per level).
+        if (lua_rawlen(L_, idx) == 0 && !is_marked_array(L_, idx)) {
+            const int top = lua_gettop(L_);
+            const size_t path_depth = path_.size(), open_depth = open_.size();
+            open_.push_back(self);
+            Pass pass = object(idx, out, depth, /*strings_only=*/true);
+            open_.resize(open_depth);  // a failure deeper down leaves its tables there
+            if (pass == Pass::done) return true;
+            lua_settop(L_, top);
+            if (pass == Pass::failed && only_string_keys(idx)) return false;
+            path_.resize(path_depth);
+        }
+
         // First pass: classify the keys. Lua folds integral float keys (t[2.0]) into
         // integers, so a float key here is genuinely fractional.
         size_t strings = 0, integers = 0;
@@ -274,9 +293,19 @@ class Encoder {
 
         open_.push_back(self);
         bool ok = (integers > 0 || marked) ? array(idx, out, depth, integers, max_index)
-                                           : object(idx, out, depth);
+                                           : object(idx, out, depth) == Pass::done;
         open_.pop_back();
         return ok;
+    }
+
+    bool only_string_keys(int idx) {
+        lua_pushnil(L_);
+        while (lua_next(L_, idx) != 0) {
+            bool is_string = lua_type(L_, -2) == LUA_TSTRING;
+            lua_pop(L_, is_string ? 1 : 2);
+            if (!is_string) return false;
+        }
+        return true;
     }
 
     bool array(int idx, rapidjson::Value& out, int depth, size_t count, lua_Integer max_index) {
@@ -304,22 +333,26 @@ class Encoder {
         return true;
     }
 
-    bool object(int idx, rapidjson::Value& out, int depth) {
+    enum class Pass { done, not_object, failed };
+    // strings_only: stop at the first key that is not a string (not_object); otherwise table()
+    // has checked every key is one. failed: error_ says why.
+    Pass object(int idx, rapidjson::Value& out, int depth, bool strings_only = false) {
         out.SetObject();
         lua_pushnil(L_);
         while (lua_next(L_, idx) != 0) {
+            if (strings_only && lua_type(L_, -2) != LUA_TSTRING) return Pass::not_object;
             size_t len = 0;
-            const char* k = lua_tolstring(L_, -2, &len);  // a string: checked in table()
+            const char* k = lua_tolstring(L_, -2, &len);  // a string: checked
             path_.push_back({{k, len}, 0});
-            if (!check_utf8({k, len}, "key")) return false;
+            if (!check_utf8({k, len}, "key")) return Pass::failed;
             rapidjson::Value member;
-            if (!value(lua_gettop(L_), member, depth)) return false;
+            if (!value(lua_gettop(L_), member, depth)) return Pass::failed;
             path_.pop_back();
             lua_pop(L_, 1);
             rapidjson::Value name(k, rapidjson::SizeType(len), alloc_);
             out.AddMember(name, member, alloc_);
         }
-        return true;
+        return Pass::done;
     }
 
     bool check_utf8(std::string_view s, const char* what) {

@@ -184,6 +184,23 @@ TEST_CASE("json_lua: unencodable values name their path", "[json_lua]") {
           "error: table key of type table (only strings and array indices can be encoded)");
     // An integral float key is the integer key in Lua.
     CHECK(encode(lua, "{[1.0] = 'x'}") == "[\"x\"]");
+    // A table's own keys are judged before its values, whichever the traversal meets first
+    // (objects are converted in one pass that hands anything unusual to the classifying one).
+    for (int n = 1; n <= 40; ++n) {
+        std::string many = "(function() local t = {} for i = 1, " + std::to_string(n) +
+                           " do t['k' .. i] = {deep = {i}} end ";
+        CHECK(encode(lua, many + "t.bad = {print} t[1.5] = 1 return t end)()") ==
+              "error: table key 1.5 is neither a string nor an array index");
+        CHECK(encode(lua, many + "t.bad = {x = print} t[true] = 1 return t end)()") ==
+              "error: table key of type boolean (only strings and array indices can be encoded)");
+        CHECK(encode(lua, many + "t[7] = {} t.z = print return t end)()")
+                  .starts_with("error: table mixes array indices and string keys"));
+        CHECK(encode(lua, many + "t.z = {y = {print}} return t end)()") ==
+              "error: z.y[1]: cannot encode a function as JSON");
+    }
+    REQUIRE(lua.run("shared2 = {}; twice = {a = {b = shared2}, c = {d = shared2, e = print}}") ==
+            "");
+    CHECK(encode(lua, "twice") == "error: c.e: cannot encode a function as JSON");
 
     // Light userdata other than json.null.
     lua_pushlightuserdata(lua.L, &lua);
@@ -226,6 +243,18 @@ TEST_CASE("json_lua: depth cap", "[json_lua]") {
     // 10,000 levels: an error, not a crash (and no recursion that deep).
     CHECK(encode(lua, "nest(10000)").ends_with("nesting deeper than 200 levels"));
     CHECK(encode(lua, "{a = {b = nest(300)}}").starts_with("error: a.b[1][1][1][1]..."));
+    // Objects 199 deep with a function at the bottom: each level reports the error once (a
+    // level that converted its values again after a failure below would take 2^199 steps).
+    REQUIRE(lua.run(R"(
+        function nest_objects(n)
+            local root = {}
+            local t = root
+            for i = 2, n do t.a = {}; t = t.a end
+            t.f = print
+            return root
+        end)") == "");
+    CHECK(encode(lua, "nest_objects(199)") ==
+          "error: a.a.a.a.a.a....a.a.a.a.a.f: cannot encode a function as JSON");
 }
 
 TEST_CASE("json_lua: push is iterative at any depth", "[json_lua]") {

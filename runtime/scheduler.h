@@ -4,7 +4,10 @@
 // Protocol for a yielding C function (ferry.http.request, ferry.sleep...):
 //   1. check arguments (raise on misuse);  2. Task* t = Scheduler::current(L) — raise when
 //   not inside a task or not yieldable;  3. start the operation and t->park(op);
-//   4. `return lua_yield(L, 0)`. The operation's completion (a libuv or curl callback) never
+//   4. `return lua_yield(L, 0)`, from a frame where no C++ object is alive any more (Lua
+//   built as C++ yields by throwing, and each live object's landing pad costs about as much
+//   as the throw: build and park in a helper, yield in its caller, as http_request does).
+//   The operation's completion (a libuv or curl callback) never
 //   calls Lua: it calls Scheduler::complete(t, pusher), which queues the task; the scheduler
 //   drains its ready queue once per loop iteration, pushes the results with the pusher and
 //   resumes the coroutine. The pushed values become the yielding function's return values.

@@ -555,6 +555,7 @@ void Engine::finalize_run(Run& run) {
         if (r->kept) {
             auto records = std::make_shared<ExecutionSummary::Records>();
             records->execution = std::move(r->kept->execution);
+            records->execution_shown = r->kept->execution_shown;
             for (auto& [key, json] : r->kept->steps)
                 records->steps.push_back(store::KeyedJson{key, std::move(json)});
             summary.records = std::move(records);

@@ -93,6 +93,9 @@ struct ExecutionSummary {
     // in the store's order) as they were written; null otherwise.
     struct Records {
         std::string execution;
+        // The length of the execution record's leading part that holds the fields users see
+        // (core/history.h), or 0.
+        size_t execution_shown = 0;
         std::vector<store::KeyedJson> steps;
     };
     std::shared_ptr<const Records> records;

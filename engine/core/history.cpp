@@ -131,12 +131,22 @@ std::string shown_fields_text(const std::string& record) {
 }  // namespace
 
 std::string execution_json(const std::string& execution_record,
-                           const std::vector<store::KeyedJson>& step_records) {
+                           const std::vector<store::KeyedJson>& step_records, size_t shown_size) {
     // The step records go out as stored (they are compact JSON objects written by the
     // engine): splicing them skips parsing and writing again what is most of the answer
     // (a `?wait=` answer of ferry serve, `ferry run`'s output).
-    std::string text = shown_fields_text(execution_record);
-    if (text.empty()) text = to_json_text(execution_fields(execution_record));
+    std::string text;
+    if (shown_size > 1 && shown_size <= execution_record.size()) {
+        size_t total = shown_size + 16;
+        for (const auto& kj : step_records)
+            total += kj.key.size() + kj.json.size() + 8;
+        text.reserve(total);
+        text.append(execution_record, 0, shown_size);
+        text += '}';
+    } else {
+        text = shown_fields_text(execution_record);
+        if (text.empty()) text = to_json_text(execution_fields(execution_record));
+    }
     text.pop_back();  // the closing brace: "steps" goes last
     text += text.size() > 1 ? R"(,"steps":{)" : R"("steps":{)";
     bool first = true;

@@ -13,9 +13,12 @@ namespace ferry::engine {
 std::string execution_json(store::Store& store, const std::string& id, bool pretty,
                            bool with_attempts);
 // The same, compact and without attempts, from the records themselves (as the engine wrote
-// them: ExecutionSummary::records), steps in key order.
+// them: ExecutionSummary::records), steps in key order. shown_size: the length of the
+// record's leading part that holds exactly the shown fields, in their order (0: unknown,
+// the fields are looked up in the record).
 std::string execution_json(const std::string& execution_record,
-                           const std::vector<store::KeyedJson>& step_records);
+                           const std::vector<store::KeyedJson>& step_records,
+                           size_t shown_size = 0);
 
 // The status of the execution's stored record ("running", "succeeded"...); "" when there is
 // no such record.

@@ -99,6 +99,7 @@ class RecordWriter {
         key(k);
         append(text);
     }
+    size_t size() const { return out_.GetSize(); }
     std::string finish() {
         out_.Put('}');
         // An exact-size copy: the records of a burst of starts wait in the staged batch
@@ -145,29 +146,41 @@ bool same_value(const tmpl::Value& a, const tmpl::Value& b) {
 }  // namespace
 
 void Engine::persist_execution(Run& run) {
+    // The fields users see come first, in the order they see them (core/history.cpp); the
+    // `?wait=` answer and `ferry run` take them from a kept record as they are.
     RecordWriter rec;
     rec.string("id", run.id);
     rec.string("workflow", run.wf->name);
-    rec.string("definition_hash", run.wf->hash);
-    rec.string("file", run.wf->file);
     rec.string("status", run.status);
-    rec.string("trigger", run.options.trigger);
     rec.boolean("dry_run", run.options.dry_run);
+    rec.string("trigger", run.options.trigger);
+    if (!run.options.trigger_info.is_undefined() && !run.options.trigger_info.is_none())
+        rec.value("trigger_info", run.options.trigger_info);
     rec.value("inputs", run.inputs);
     rec.value("outputs", run.outputs);
     rec.value("error", run.error);
     rec.time("created_at", run.created_ms);
     rec.time("finished_at", run.finished_ms);
-    rec.integer("depth", run.options.depth);
-    if (!owner_token_.empty()) rec.string("owner", owner_token_);
-    if (!run.options.trigger_info.is_undefined() && !run.options.trigger_info.is_none())
-        rec.value("trigger_info", run.options.trigger_info);
     if (!run.options.parent_execution.empty()) {
         rec.value("parent", dict_of({{"execution", str(run.options.parent_execution)},
                                      {"step", str(run.options.parent_step)}}));
     }
-    std::string json = scrub(rec.finish());
-    if (run.options.keep_records) kept_records(run).execution = json;
+    const size_t shown = rec.size();
+    rec.string("definition_hash", run.wf->hash);
+    rec.string("file", run.wf->file);
+    rec.integer("depth", run.options.depth);
+    if (!owner_token_.empty()) rec.string("owner", owner_token_);
+    std::string json = rec.finish();
+    if (run.options.keep_records) {
+        // Secrets are scrubbed from each part, so the shown part's length holds afterwards.
+        std::string head = scrub(json.substr(0, shown));
+        json = head + scrub(json.substr(shown));
+        Run::KeptRecords& kept = kept_records(run);
+        kept.execution = json;
+        kept.execution_shown = head.size();
+    } else {
+        json = scrub(std::move(json));
+    }
     store_.put_execution(run.id, run.wf->name, run.status, std::move(json));
 }
 

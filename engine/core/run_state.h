@@ -109,6 +109,7 @@ struct Engine::Run {
     // each step key. Behind a pointer: a parked execution should not pay for it (< 4 KB).
     struct KeptRecords {
         std::string execution;
+        size_t execution_shown = 0;  // the length of its leading shown fields
         std::map<std::string, std::string> steps;
     };
     std::unique_ptr<KeptRecords> kept;

@@ -63,8 +63,9 @@ void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const Execution
     w->timer.reset();
     // The records as the engine wrote them (StartOptions::keep_records), not read back.
     reply(w->res, w->present, 200,
-          s.records ? execution_json(s.records->execution, s.records->steps)
-                    : execution_json(*app.store, s.id, false, false));
+          s.records
+              ? execution_json(s.records->execution, s.records->steps, s.records->execution_shown)
+              : execution_json(*app.store, s.id, false, false));
 }
 
 }  // namespace

@@ -66,3 +66,19 @@ TEST_CASE("execution_json: missing fields, whitespace and a record that is not a
     // Not an object: nothing to show, still JSON.
     CHECK(execution_json("[1,2]", {}) == R"({"steps":{}})");
 }
+
+TEST_CASE("execution_json: a record that leads with its shown fields is cut, not read",
+          "[history]") {
+    // As Engine::persist_execution writes it: the shown fields first, then the internal ones.
+    const std::string shown =
+        R"({"id":"01W","workflow":"wf","status":"succeeded","dry_run":true,"trigger":"api",)"
+        R"("inputs":{"a":"x, \"y\""},"outputs":{"n":1},"error":null,)"
+        R"("created_at":"2026-12-02T10:00:00.000Z","finished_at":null)";
+    const std::string record = shown + R"(,"definition_hash":"h","file":"f.yaml","depth":0})";
+    std::vector<ferry::store::KeyedJson> steps = {{"s", R"({"key":"s"})"}};
+    std::string cut = execution_json(record, steps, shown.size());
+    CHECK(cut == execution_json(record, steps));  // the same as looking the fields up
+    CHECK(cut == shown + R"(,"steps":{"s":{"key":"s"}}})");
+    // A length that cannot be right is not trusted.
+    CHECK(execution_json(record, steps, record.size() + 1) == cut);
+}

@@ -17,11 +17,23 @@
 
 namespace ferry {
 
-// Appends text escaped as rapidjson escapes it (no quotes): \" \\ \b \f \n \r \t, other
-// control characters as \u00XX, everything else (UTF-8 included) as it is.
-void append_json_escaped(rapidjson::StringBuffer& out, std::string_view text);
-// The same written at w, which must have room for 6 * text.size() bytes; returns the end.
+// The escape of text (below) written at w, which must have room for 6 * text.size() bytes;
+// returns the end.
 char* write_json_escaped(char* w, std::string_view text);
+// Texts longer than this are escaped a block at a time (json_writer.cpp).
+constexpr size_t kEscapeBlock = 256;
+void append_json_escaped_blocks(rapidjson::StringBuffer& out, std::string_view text);
+
+// Appends text escaped as rapidjson escapes it (no quotes): \" \\ \b \f \n \r \t, other
+// control characters as \u00XX, everything else (UTF-8 included) as it is. Inline: most
+// strings are keys and short values, written hundreds of times per request.
+inline void append_json_escaped(rapidjson::StringBuffer& out, std::string_view text) {
+    if (text.size() > kEscapeBlock) return append_json_escaped_blocks(out, text);
+    // Room for the worst case (every byte a \u00XX), the unused part given back.
+    const size_t room = text.size() * 6;
+    char* const start = out.Push(room);
+    out.Pop(room - size_t(write_json_escaped(start, text) - start));
+}
 
 // Compact JSON text of a rapidjson value (JsonWriter).
 std::string json_text(const rapidjson::Value& value);

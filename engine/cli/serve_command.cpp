@@ -37,7 +37,8 @@ constexpr const char* kServeUsage =
 // One JSON log line, written field by field (no Value tree per line: eight lines per request).
 class LogLine {
   public:
-    explicit LogLine(std::string_view kind) : out_(buffer_) {
+    // Room for a whole line at once: the default 256 bytes grew twice per line.
+    explicit LogLine(std::string_view kind) : buffer_(nullptr, 1024), out_(buffer_) {
         out_.StartObject();
         char at[kRfc3339Max];
         field("at", std::string_view(at, format_rfc3339(int64_t(now_unix_ms()), at)));

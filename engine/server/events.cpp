@@ -33,9 +33,7 @@ uint64_t last_event_id(const ServerRequest& req) {
     return std::stoull(v);
 }
 
-}  // namespace
-
-// Written directly (not through a Value dict).
+// The event's JSON payload, written directly (not through a Value dict).
 std::string event_data(const EventHub::Event& e) {
     rapidjson::StringBuffer buf;
     JsonWriter w(buf);
@@ -66,6 +64,8 @@ std::string event_data(const EventHub::Event& e) {
     w.EndObject();
     return std::string(buf.GetString(), buf.GetSize());
 }
+
+}  // namespace
 
 std::string sse_message(const EventHub::Event& e) {
     return "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + event_data(e) +

@@ -60,8 +60,7 @@ class EventHub {
     std::unique_ptr<Loop::Timer> heartbeat_;
 };
 
-// The JSON payload of an event and the text of its SSE message.
-std::string event_data(const EventHub::Event& e);
+// The text of one SSE message.
 std::string sse_message(const EventHub::Event& e);
 
 }  // namespace ferry::engine::server

@@ -157,6 +157,10 @@ void Loop::Timer::restart(uint64_t delay_ms) {
     if (h_) uv_timer_start(&h_->uv, &Timer::fire, delay_ms, 0);
 }
 
+void Loop::Timer::set_background() {
+    if (h_) uv_unref(reinterpret_cast<uv_handle_t*>(&h_->uv));
+}
+
 bool Loop::Timer::active() const {
     return h_ && uv_is_active(reinterpret_cast<const uv_handle_t*>(&h_->uv));
 }

@@ -53,6 +53,10 @@ class Loop {
         // than a new Timer for an owner that re-arms often (the scheduler's deadline timer).
         void restart(uint64_t delay_ms);
         bool active() const;
+        // A background timer does not keep run() from returning on its own: a deadline that
+        // outlives the process has no reason to hold it (an approval waiting in `ferry run`;
+        // `ferry serve` re-arms it from the record at start).
+        void set_background();
 
       private:
         friend class Loop;

@@ -139,11 +139,13 @@ int run_command(int argc, char** argv) {
     std::fwrite(json.data(), 1, json.size(), stdout);
     std::fputc('\n', stdout);
     if (status.empty() && json.find("\"status\":\"waiting\"") != std::string::npos) {
-        // Parked on an approval without a timeout: the record waits for a decision.
+        // Parked on an approval: the record waits for a decision, which only the server
+        // takes; an approval timeout keeps its deadline and takes effect there.
         std::fprintf(stderr,
                      "ferry run: execution %s is waiting for an approval; decide with "
                      "POST /api/v1/executions/%s/steps/STEP/approve|reject on "
-                     "`ferry serve` (it resumes waiting executions at start)\n",
+                     "`ferry serve` (it resumes waiting executions at start, and applies "
+                     "a timeout that passed meanwhile)\n",
                      id.value().c_str(), id.value().c_str());
         return 0;
     }

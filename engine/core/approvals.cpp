@@ -78,6 +78,10 @@ void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
         unit.retry_timer = loop_.timer(left, [this, rid, up] {
             if (Run* r = find_run(rid)) approval_timed_out(*r, *up);
         });
+        // Nobody can decide in a process without the server, so the deadline alone does not
+        // keep one alive: `ferry run` returns with the execution waiting, and the server
+        // re-arms the same deadline when it starts.
+        unit.retry_timer->set_background();
     }
 }
 

@@ -214,6 +214,8 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     if (!unit.skip_reason.empty()) rec.string("reason", unit.skip_reason);
     if (!unit.child_execution.empty()) rec.string("child_execution", unit.child_execution);
     if (unit.wait_deadline_ms) rec.integer("wait_deadline_ms", int64_t(unit.wait_deadline_ms));
+    // A restart re-parks the wait from here: its duration counts from this, not the restart.
+    if (unit.status == "waiting") rec.time("waiting_since", unit.attempt_started_ms);
     if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
     if (has_items(unit.logs)) rec.value("logs", unit.logs);
     std::string json = scrub(rec.finish());

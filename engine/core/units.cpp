@@ -5,6 +5,7 @@
 #include "core/run_state.h"
 #include "runtime/ids.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/timestamp.h"
 #include "store/diff.h"
 
 #include <algorithm>
@@ -162,6 +163,14 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 // A durable wait, not an interrupted attempt: waiting again at once, from its
                 // record (same attempt, same deadline), so a decision sent right after the
                 // restart finds the step waiting, and the history gains no attempt.
+                auto time_ms = [&](const char* k) -> uint64_t {
+                    const tmpl::Value* v = dict_get(r, k);
+                    if (!v || !v->is_string()) return 0;
+                    Result<int64_t> ms = parse_rfc3339_ms(v->str());
+                    return ms && ms.value() > 0 ? uint64_t(ms.value()) : 0;
+                };
+                if (uint64_t started = time_ms("started_at")) unit.started_ms = started;
+                unit.attempt_started_ms = time_ms("waiting_since");
                 park_approval(run, unit, false);
                 return;
             }

@@ -436,6 +436,21 @@ class Approvals(unittest.TestCase):
         self.assertEqual(rec["steps"]["approve"]["error"]["kind"], "timeout")
         self.assertEqual(rec["steps"]["escalate"]["status"], "succeeded")
 
+    def test_a_timeout_that_passed_while_no_server_ran_is_applied_at_start(self):
+        # `ferry run` parks the approval and returns; the deadline passes with no process
+        # alive; the next server applies it as soon as it resumes the execution.
+        self.s.stop()
+        run = self.p.ferry("run", "escalating")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        exec_id = json.loads(run.stdout)["id"]
+        self.assertEqual(json.loads(run.stdout)["status"], "waiting")
+        time.sleep(0.7)  # past the 500ms deadline
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        self.assertEqual(rec["steps"]["approve"]["error"]["kind"], "timeout")
+        self.assertGreaterEqual(rec["steps"]["approve"]["duration_ms"], 500)
+        self.assertEqual(rec["steps"]["escalate"]["status"], "succeeded")
+
     def test_unknown_step_and_dry_run(self):
         exec_id = self.start()
         self.wait_status(exec_id, ("waiting",))

@@ -36,6 +36,29 @@ TEST_CASE("a one-shot timer fires once, then is inactive", "[loop][timer]") {
     REQUIRE(loop.close_cleanly());
 }
 
+TEST_CASE("a background timer does not keep run() from returning", "[loop][timer]") {
+    Loop loop;
+    int background_calls = 0, calls = 0;
+    auto far = loop.timer(60'000, [&] { ++background_calls; });
+    far->set_background();
+    uint64_t start = loop.now_ms();
+    loop.run();  // nothing else is alive: returns at once, the timer still armed
+    CHECK(loop.now_ms() - start < 10'000);
+    CHECK(far->active());
+    CHECK(background_calls == 0);
+    // It still fires while something else keeps the loop running.
+    auto near = loop.timer(5, [&] { ++calls; });
+    far->restart(1);
+    auto hold = loop.timer(40, [&] { ++calls; });
+    loop.run();
+    CHECK(background_calls == 1);
+    CHECK(calls == 2);
+    far.reset();
+    near.reset();
+    hold.reset();
+    REQUIRE(loop.close_cleanly());
+}
+
 TEST_CASE("a repeating timer repeats until stopped from its own callback", "[loop][timer]") {
     Loop loop;
     int calls = 0;

@@ -88,6 +88,9 @@ struct TaskOutcome {
     std::string traceback;           // Lua traceback for lua_error
     rapidjson::Document error_data;  // the `data` field of a Ferry error table, if any
     bool dry_run_stop = false;       // the task stopped at a send in dry-run (kind "dry_run")
+    // The failure stands whatever its kind: the work behind it already had its retries and
+    // running it again would repeat its side effects (a failed sub-workflow).
+    bool final_failure = false;
     std::vector<TaskLogEntry> logs;
     std::vector<TaskChange> changes;
     std::vector<TaskRecord> records;

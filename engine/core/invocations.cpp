@@ -371,7 +371,15 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         } else {
             std::string msg = "sub-workflow '" + s.workflow + "' (" + s.id + ") " + s.status;
             if (const tmpl::Value* m = dict_get(s.error, "message")) msg += ": " + tmpl::to_str(*m);
-            outcome.error = make_error(ErrorKind::LuaError, msg);
+            // The child's kind says what went wrong (an HTTP 4xx, a limit...); a cancelled
+            // child without an error record is a cancellation.
+            const tmpl::Value* kind = dict_get(s.error, "kind");
+            std::optional<ErrorKind> child_kind =
+                kind && kind->is_string() ? error_kind_from_string(kind->str()) : std::nullopt;
+            if (!child_kind)
+                child_kind = s.status == "cancelled" ? ErrorKind::Cancelled : ErrorKind::LuaError;
+            outcome.error = make_error(*child_kind, msg);
+            outcome.final_failure = true;
         }
         unit_finished(*r, *up, std::move(outcome));
     };

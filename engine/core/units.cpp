@@ -364,7 +364,8 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
         unit.status = run.cancelled ? "cancelled" : "failed";
         unit.error = error_value(outcome.error, outcome.traceback);
         int max_attempts = def.retry ? def.retry->max_attempts : 1;
-        if (outcome.error.retryable() && unit.attempt < max_attempts && !run.failing) {
+        if (outcome.error.retryable() && !outcome.final_failure && unit.attempt < max_attempts &&
+            !run.failing) {
             persist_unit(run, unit, true);  // the failed attempt, on record
             unit.status = "retrying";
             uint64_t delay = backoff_ms(*def.retry, unit.attempt);

@@ -573,14 +573,40 @@ steps:
         child = self.p.show(doc["steps"]["sub"]["child_execution"])
         self.assertEqual(child["status"], "failed")
 
+    def test_a_failed_child_keeps_its_kind_and_is_not_retried(self):
+        # A retryable kind (http_5xx) says what went wrong, but running the child again would
+        # repeat the side effects of its finished steps: the step fails once.
+        self.p.workflow("flaky", """\
+steps:
+  - id: call
+    task: lua
+    with: {script: 'error({kind = "http_5xx", message = "ITSM answered 503"})'}
+""")
+        self.p.workflow("caller", """\
+steps:
+  - id: sub
+    task: workflow
+    retry: {max_attempts: 3, initial_delay: 10ms}
+    with: {name: flaky}
+""")
+        doc = self.assertRun("caller", code=1)
+        err = self.step_error(doc, "sub")
+        self.assertEqual(err["kind"], "http_5xx")
+        self.assertIn("ITSM answered 503", err["message"])
+        self.assertEqual(doc["steps"]["sub"]["attempt"], 1)
+        rows = json.loads(self.p.ferry("executions", "list", "--workflow", "flaky",
+                                       "--json").stdout)
+        self.assertEqual(len(rows), 1)
+
     def test_self_recursion_stopped_by_depth_limit(self):
         self.p.workflow("forever", """\
 steps:
   - {id: again, task: workflow, with: {name: forever}}
 """)
         doc = self.assertRun("forever", code=1)
-        msg = self.step_error(doc, "again")["message"]
-        self.assertRegex(msg, r"nested deeper than \d+ levels")
+        err = self.step_error(doc, "again")
+        self.assertRegex(err["message"], r"nested deeper than \d+ levels")
+        self.assertEqual(err["kind"], "limit")  # the innermost failure's kind, all the way up
         # Every level of the chain is on record and failed.
         p = self.p.ferry("executions", "list", "--workflow", "forever", "--limit", "100", "--json")
         rows = json.loads(p.stdout)

@@ -68,8 +68,7 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
         if (name.empty()) return nullptr;
         auto wf = app.load_workflow(name);
         if (wf) return wf.value();
-        if (wf.error().kind == ErrorKind::NotFound ||
-            wf.error().message.find("no workflow") != std::string::npos)
+        if (wf.error().kind == ErrorKind::NotFound)
             out.push_back(
                 workflow::Diagnostic{at, what + ": no workflow '" + name + "' in workflows/"}
                     .describe());

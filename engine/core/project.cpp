@@ -115,11 +115,20 @@ std::vector<std::string> Project::list(const std::string& folder,
     return {found.begin(), found.end()};
 }
 
+bool Project::is_workflow_path(std::string_view name_or_path) {
+    if (name_or_path.find('/') != std::string_view::npos) return true;
+    for (std::string_view ext : {".yaml", ".yml", ".json"})
+        if (name_or_path.size() > ext.size() && name_or_path.ends_with(ext)) return true;
+    return false;
+}
+
 std::optional<Project::WorkflowLocation>
 Project::locate_workflow(const std::string& name_or_path) const {
-    if (std::optional<uint64_t> stamp = file_stamp(name_or_path))
+    if (is_workflow_path(name_or_path)) {
+        std::optional<uint64_t> stamp = file_stamp(name_or_path);
+        if (!stamp) return std::nullopt;
         return WorkflowLocation{name_or_path, name_or_path, false, *stamp};
-    if (name_or_path.find('/') != std::string::npos) return std::nullopt;  // a path: no name lookup
+    }
     // As read(): for each extension the project's file, then the built-in one.
     for (const char* ext : {".yaml", ".yml", ".json"}) {
         std::string rel = "workflows/" + name_or_path + ext;
@@ -138,7 +147,7 @@ Project::find_workflow(const std::string& name_or_path) const {
     if (at && at->built_in) return std::pair{at->origin, std::string(*embedded_file(at->path))};
     std::optional<std::string> text = at ? read_file(at->path) : std::nullopt;
     if (text) return std::pair{at->origin, std::move(*text)};
-    if ((at && at->path == name_or_path) || name_or_path.find('/') != std::string::npos)
+    if (is_workflow_path(name_or_path))
         return make_error(ErrorKind::NotFound, "cannot read workflow file '" + name_or_path + "'");
     std::string known;
     for (const std::string& f : list("workflows", {".yaml", ".yml", ".json"})) {

@@ -44,6 +44,10 @@ class Project {
         bool operator==(const WorkflowLocation&) const = default;
     };
     std::optional<WorkflowLocation> locate_workflow(const std::string& name_or_path) const;
+    // A workflow reference is a file path when it has a '/' or a workflow file's extension,
+    // else a name looked up in workflows/ only: a stray file named like a workflow in the
+    // current directory never shadows it.
+    static bool is_workflow_path(std::string_view name_or_path);
 
   private:
     std::string dir_;

@@ -1,6 +1,7 @@
 // Workflows and executions: list and describe workflows, start executions (durably
 // acknowledged, idempotent by Idempotency-Key, synchronous with ?wait=), read history.
 #include "core/history.h"
+#include "core/project.h"
 #include "core/values.h"
 #include "runtime/crypto.h"
 #include "runtime/duration.h"
@@ -66,7 +67,7 @@ Value workflow_view(const workflow::Workflow& wf, bool detail) {
 }
 
 bool safe_name(const std::string& name) {
-    return !name.empty() && name.find('/') == std::string::npos &&
+    return !name.empty() && !engine::Project::is_workflow_path(name) &&
            name.find("..") == std::string::npos;
 }
 
@@ -93,10 +94,9 @@ void get_workflow(Api& api, Call& c) {
     if (!safe_name(name)) return c.error(404, "not_found", "no workflow '" + name + "'");
     auto wf = api.app().load_workflow(name);
     if (!wf) {
-        bool missing = wf.error().kind == ErrorKind::NotFound ||
-                       wf.error().message.find("no workflow") != std::string::npos;
-        return missing ? c.error(404, "not_found", wf.error().message)
-                       : c.error(422, "invalid_workflow", wf.error().message);
+        return wf.error().kind == ErrorKind::NotFound
+                   ? c.error(404, "not_found", wf.error().message)
+                   : c.error(422, "invalid_workflow", wf.error().message);
     }
     c.json(200, to_json_text(workflow_view(*wf.value(), true)));
 }

@@ -116,9 +116,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     }
     auto wf = app.load_workflow(request.workflow);
     if (!wf) {
-        bool missing = wf.error().message.find("no workflow") != std::string::npos ||
-                       wf.error().kind == ErrorKind::NotFound;
-        if (missing)
+        if (wf.error().kind == ErrorKind::NotFound)
             reply_error(res, request.present, 404, "not_found", wf.error().message);
         else
             reply_error(res, request.present, 422, "invalid_workflow", wf.error().message);

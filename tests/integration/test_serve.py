@@ -153,6 +153,11 @@ class Executions(ServeTest):
         self.assertEqual(status, 422)
         status, body = self.start("nope")
         self.assertEqual(status, 404)
+        # A path-like name is never read as a file, not even the workflow's own.
+        status, body = self.start("hello.yaml")
+        self.assertEqual(status, 404)
+        self.assertEqual(self.s.json("GET", "/api/v1/workflows/hello.yaml", role="viewer")[0],
+                         404)
         status, body = self.s.json("GET", "/api/v1/executions/01ZZZZZZZZZZZZZZZZZZZZZZZZ", role="viewer")
         self.assertEqual(status, 404)
 

@@ -102,3 +102,42 @@ TEST_CASE("load_workflow parses a file once, and again when it changes", "[core]
     REQUIRE_FALSE(gone);
     CHECK(gone.error().kind == ErrorKind::NotFound);
 }
+
+TEST_CASE("a workflow reference is a path only when it looks like one", "[core][app]") {
+    CHECK(engine::Project::is_workflow_path("./deploy"));
+    CHECK(engine::Project::is_workflow_path("flows/deploy"));
+    CHECK(engine::Project::is_workflow_path("deploy.yaml"));
+    CHECK(engine::Project::is_workflow_path("deploy.yml"));
+    CHECK(engine::Project::is_workflow_path("deploy.json"));
+    CHECK_FALSE(engine::Project::is_workflow_path("deploy"));
+    CHECK_FALSE(engine::Project::is_workflow_path(".yaml"));  // a name, if an odd one
+    CHECK_FALSE(engine::Project::is_workflow_path("deploy.yaml.bak"));
+
+    TempProject project(std::vector<std::pair<std::string, std::string>>{
+        {"workflows/w.yaml", "steps:\n  - {id: a, task: log, with: {message: one}}\n"},
+        // Named like the workflow, in the directory ferry runs in: must not shadow it.
+        {"w", "steps:\n  - {id: a, task: log, with: {message: one}}\n"
+              "  - {id: b, task: log, with: {message: two}}\n"},
+        {"other/x.yaml", "steps:\n  - {id: x, task: log, with: {message: x}}\n"}});
+    engine::AppOptions options;
+    options.project_dir = project.dir.string();
+    std::vector<workflow::Diagnostic> problems;
+    auto app = engine::App::open(options, problems);
+    REQUIRE(app);
+    std::filesystem::path was = std::filesystem::current_path();
+    std::filesystem::current_path(project.dir);
+    auto by_name = app.value()->load_workflow("w");
+    auto by_path = app.value()->load_workflow("./w");
+    auto by_extension = app.value()->load_workflow("other/x.yaml");
+    auto missing_path = app.value()->load_workflow("nope.yaml");
+    std::filesystem::current_path(was);
+    REQUIRE(by_name);
+    CHECK(by_name.value()->steps.size() == 1);
+    REQUIRE(by_path);
+    CHECK(by_path.value()->steps.size() == 2);
+    REQUIRE(by_extension);
+    CHECK(by_extension.value()->steps.front().id == "x");
+    REQUIRE_FALSE(missing_path);
+    CHECK(missing_path.error().kind == ErrorKind::NotFound);
+    CHECK(missing_path.error().message == "cannot read workflow file 'nope.yaml'");
+}

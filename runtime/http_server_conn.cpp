@@ -3,6 +3,7 @@
 // linger), of which at most one is armed. See http_server_impl.h for the ownership rules.
 #include "runtime/http_server_impl.h"
 #include "runtime/ids.h"
+#include "runtime/utf8.h"
 
 #include <cstdlib>
 
@@ -73,6 +74,28 @@ void split_target(ServerRequest& req) {
     size_t q = t.find('?');
     req.path = percent_decode(t.substr(0, q), false);
     if (q != std::string_view::npos) req.query = parse_query(t.substr(q + 1));
+}
+
+// Whether the decoded target is text. If not, the path is encoded again (every byte above
+// 0x7F as %XX) and the query dropped, so the access log line can still name the request.
+bool target_is_utf8(ServerRequest& req) {
+    bool ok = invalid_utf8_at(req.path) == std::string_view::npos;
+    for (const auto& [key, value] : req.query)
+        ok = ok && invalid_utf8_at(key) == std::string_view::npos &&
+             invalid_utf8_at(value) == std::string_view::npos;
+    if (ok) return true;
+    std::string shown;
+    for (unsigned char ch : req.path) {
+        if (ch < 0x80) {
+            shown += char(ch);
+        } else {
+            static constexpr char kHex[] = "0123456789ABCDEF";
+            shown += {'%', kHex[ch >> 4], kHex[ch & 15]};
+        }
+    }
+    req.path = std::move(shown);
+    req.query.clear();
+    return false;
 }
 
 }  // namespace
@@ -258,6 +281,10 @@ int Connection::on_headers_complete(http_parser* p) {
     ex.keep_alive = http_should_keep_alive(p) != 0 && !p->upgrade;
     ex.head = p->method == HTTP_HEAD;
     split_target(ex.req);
+    if (!target_is_utf8(ex.req)) {  // it is echoed in answers and JSON log lines
+        c->fail(400, "bad_request", "the request target is not UTF-8 once percent-decoded");
+        return -1;
+    }
     if (p->http_major != 1) {  // the parser takes any digit; this server speaks 1.x only
         c->fail(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported");
         return -1;

@@ -117,15 +117,28 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                                     const std::string& comment) {
     using Refusal = DecideResult::Refusal;
     Run* run = find_run(execution_id);
-    if (!run)
+    if (!run) {
+        // Not in memory: one that already ended is a conflict, not an unknown execution.
+        auto stored = store_.get_execution(execution_id);
+        if (stored && stored.value())
+            return {Refusal::NotWaiting,
+                    "execution " + execution_id + " is not waiting for a decision"};
         return {Refusal::NotRunningHere,
                 "execution " + execution_id + " is not waiting in this process"};
+    }
     Unit* unit = nullptr;
     for (auto& u : run->units)
         if (u->key == step_key) unit = u.get();
-    if (!unit)
+    if (!unit) {
+        // A step that has not started yet has no unit; it exists all the same.
+        std::string_view step_id = std::string_view(step_key).substr(0, step_key.find('['));
+        for (const auto& def : run->wf->steps)
+            if (def.id == step_id)
+                return {Refusal::NotWaiting,
+                        "step '" + step_key + "' is not waiting for approval (not started)"};
         return {Refusal::NoSuchStep,
                 "execution " + execution_id + " has no step '" + step_key + "'"};
+    }
     if (unit->status != "waiting" || run->wf->steps[unit->step_index].task != "approval") {
         return {Refusal::NotWaiting, "step '" + step_key +
                                          "' is not waiting for approval (status " + unit->status +

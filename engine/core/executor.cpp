@@ -581,6 +581,11 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
             scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, reason));
         } else if (stop_sleep(*unit)) {
             woken.push_back(unit.get());
+        } else if (unit->status == "waiting") {
+            // An approval: no coroutine to stop, only its deadline. It ends now, so a
+            // decision sent after the cancel is refused as for any decided step.
+            unit->retry_timer.reset();
+            woken.push_back(unit.get());
         } else if (unit->status == "retrying" && unit->retry_timer) {
             unit->retry_timer.reset();
             unit->status = "cancelled";
@@ -588,6 +593,10 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
         } else if (!unit->child_execution.empty() && find_run(unit->child_execution)) {
             children.push_back(unit->child_execution);
         }
+    }
+    if (run->status == "waiting") {
+        run->status = "running";
+        persist_execution(*run);
     }
     for (Unit* unit : woken) {
         TaskOutcome outcome;

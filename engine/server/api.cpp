@@ -5,6 +5,8 @@
 #include "runtime/integration/secrets.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <exception>
 
 namespace ferry::engine::server {
 
@@ -198,7 +200,14 @@ void Api::handle(ServerRequest& req, Responder res) {
                            std::string(to_string(match->role)));
         return;
     }
-    match->handler(call);
+    // The last line of defence of "the process never crashes on input": a handler that
+    // throws answers 500 (its Responder, dropped, says so) and the server keeps serving.
+    try {
+        match->handler(call);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ferry serve: %s %s failed: %s\n", req.method.c_str(),
+                     req.path.c_str(), e.what());
+    }
 }
 
 }  // namespace ferry::engine::server

@@ -200,12 +200,6 @@ void decide(Api& api, Call& c, const std::string& decision) {
     const std::string& id = c.params["id"];
     const std::string& step = c.params["step"];
     Engine::DecideResult s = api.app().engine->decide(id, step, decision, c.caller, comment);
-    if (s.refusal == Engine::DecideResult::Refusal::NotRunningHere) {
-        // Not in memory: an execution that already ended is a conflict, not a 404.
-        auto rec = api.app().store->get_execution(id);
-        if (rec && rec.value())
-            return c.error(409, "conflict", "execution " + id + " is not waiting for a decision");
-    }
     if (!s.ok()) return c.refused(s);
     std::string body = to_json_text(dict_of({{"execution_id", str(id)},
                                              {"step", str(step)},
@@ -233,8 +227,11 @@ void cancel(Api& api, Call& c) {
     if (!c.req.body.empty()) {
         Result<Value> body = parse_json_body(c.req.body);
         if (!body) return c.error(400, "bad_json", body.error().message);
-        if (const Value* r = dict_get(body.value(), "reason");
-            r && r->is_string() && !r->str().empty())
+        if (!body->is_dict()) return c.error(400, "bad_request", "the body must be a JSON object");
+        const Value* r = dict_get(body.value(), "reason");
+        if (r && !r->is_none() && !r->is_string())
+            return c.error(422, "invalid_request", "'reason' must be a string");
+        if (r && r->is_string() && !r->str().empty())
             reason = std::string(r->str()) + " (" + reason + ")";
     }
     Status s = api.app().engine->cancel(id, reason);

@@ -4,6 +4,7 @@
 // role so this file can decide per form.
 #include "core/values.h"
 #include "runtime/duration.h"
+#include "runtime/utf8.h"
 #include "server/api.h"
 #include "server/forms.h"
 #include "server/starter.h"
@@ -88,6 +89,9 @@ void submit(Api& api, Call& c) {
     bool browser = urlencoded && c.req.header("accept").find("text/html") != std::string::npos;
     Value submitted = Value::dict();
     if (urlencoded) {
+        // Decoded values are echoed in the 422 page and stored: they must be text.
+        if (invalid_utf8_at(percent_decode(c.req.body, true)) != std::string::npos)
+            return c.error(400, "bad_request", "the form body is not UTF-8 once decoded");
         submitted = urlencoded_submission(*form, c.req.body);
     } else if (!c.req.body.empty()) {
         Result<Value> parsed = parse_json_body(c.req.body);

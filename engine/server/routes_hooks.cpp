@@ -54,6 +54,11 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
         const Value* v = payload.is_dict() ? payload.dict_obj().find(key) : nullptr;
         return v && v->is_string() ? std::string(v->str()) : std::string();
     };
+    for (const char* key : {"by", "comment"}) {
+        const Value* v = payload.is_dict() ? payload.dict_obj().find(key) : nullptr;
+        if (v && !v->is_none() && !v->is_string())
+            return c.error(422, "invalid_payload", "'" + std::string(key) + "' must be a string");
+    }
     std::string id = text("execution_id"), step = text("step"), decision = text("decision");
     if (id.empty() || step.empty() || (decision != "approved" && decision != "rejected")) {
         return c.error(422, "invalid_payload",

@@ -70,14 +70,41 @@ void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const Execution
 
 }  // namespace
 
+namespace {
+
+// Bounded recursion: stops one level past the limit.
+bool nested_deeper_than(const rapidjson::Value& v, int limit) {
+    if (!v.IsArray() && !v.IsObject()) return false;
+    if (limit == 0) return true;
+    if (v.IsObject()) {
+        for (const auto& m : v.GetObject())
+            if (nested_deeper_than(m.value, limit - 1)) return true;
+        return false;
+    }
+    for (const auto& item : v.GetArray())
+        if (nested_deeper_than(item, limit - 1)) return true;
+    return false;
+}
+
+}  // namespace
+
 Result<Value> parse_json_body(const std::string& body) {
+    // Iterative, so that no nesting reaches the C++ stack; strings must be UTF-8, as every
+    // answer, record and log line that may repeat them is.
+    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
+                                rapidjson::kParseValidateEncodingFlag |
+                                rapidjson::kParseFullPrecisionFlag;
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
+    doc.Parse<kFlags>(body.data(), body.size());
     if (doc.HasParseError()) {
         return make_error(ErrorKind::Validation,
                           std::string("invalid JSON at byte ") +
                               std::to_string(doc.GetErrorOffset()) + ": " +
                               rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    if (nested_deeper_than(doc, kMaxBodyDepth)) {
+        return make_error(ErrorKind::Validation, "the JSON body nests deeper than " +
+                                                     std::to_string(kMaxBodyDepth) + " levels");
     }
     return from_rapidjson(doc);
 }

@@ -28,7 +28,12 @@ struct StartRequest {
     std::function<ServerResponse(ServerResponse)> present;
 };
 
-// A request body as a Value; Validation error with the position of a syntax error.
+// How deeply a request body may nest: room for the envelope around workflow inputs, which
+// may nest workflow::kMaxInputDepth levels.
+constexpr int kMaxBodyDepth = 256;
+
+// A request body as a Value; Validation error with the position of a syntax error, for
+// invalid UTF-8 and for nesting deeper than kMaxBodyDepth.
 Result<tmpl::Value> parse_json_body(const std::string& body);
 
 // A server started with --dry-run (ServerSettings::dry_run) starts every execution as a dry run.

@@ -362,6 +362,25 @@ const std::vector<std::string>& input_types() {
     return detail::kTypes;
 }
 
+namespace {
+
+// Whether v has containers nested more than limit levels deep. The recursion is bounded by
+// limit, so an absurdly deep value is refused before anything recurses through all of it.
+bool nested_deeper_than(const tmpl::Value& v, int limit) {
+    if (!v.is_sequence() && !v.is_dict()) return false;
+    if (limit == 0) return true;
+    if (v.is_dict()) {
+        for (const auto& [key, item] : v.dict_obj().items)
+            if (nested_deeper_than(item, limit - 1)) return true;
+        return false;
+    }
+    for (const tmpl::Value& item : v.list_obj().items)
+        if (nested_deeper_than(item, limit - 1)) return true;
+    return false;
+}
+
+}  // namespace
+
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given) {
     std::vector<std::string> problems;
     if (!given.is_dict() && !given.is_none() && !given.is_undefined())
@@ -390,6 +409,11 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given)
                                    detail::deep_copy(*spec.default_value));
             else if (spec.required)
                 problems.push_back("input '" + spec.name + "': required, but not given");
+            continue;
+        }
+        if (nested_deeper_than(*v, kMaxInputDepth)) {
+            problems.push_back("input '" + spec.name + "': nested deeper than " +
+                               std::to_string(kMaxInputDepth) + " levels");
             continue;
         }
         size_t before = problems.size();

@@ -74,6 +74,11 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
                               const TaskLookup* tasks);
 LoadResult load_workflow_file(const std::string& path, const TaskLookup* tasks);
 
+// How deeply an input value may nest: as deep as a task's result may (runtime/json_lua.h),
+// so that whatever a workflow is given, its tasks can take and give back and its history
+// can hold and read again.
+constexpr int kMaxInputDepth = 200;
+
 // Validates and converts inputs for a run. given: a dict of provided values. Returns the
 // complete inputs (defaults applied) or every problem, each naming the input.
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given);

@@ -182,6 +182,66 @@ class Executions(ServeTest):
         self.assertIn("cursor must be an execution id", doc["error"]["message"])
 
 
+class HostileBodies(unittest.TestCase):
+    """Bodies that are valid HTTP but poison for a naive JSON path: nesting deep enough to
+    exhaust a recursive parser's stack, nesting that could be stored but not read back, and
+    bytes that are not UTF-8."""
+
+    def setUp(self):
+        self.p = te.Project()
+        self.p.write("ferry.yaml", "server: {max_body: 1MiB}\n" + tokens_yaml())
+        self.p.workflow("anyin", """\
+inputs: {event: {type: object, required: true}}
+steps: [{id: l, task: log, with: {message: "{{ inputs.event }}"}}]
+""")
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+
+    def tearDown(self):
+        self.s.stop()
+        self.p.remove()
+
+    def post(self, body):
+        status, _, data = self.s.request("POST", "/api/v1/workflows/anyin/executions?wait=10s",
+                                         body, role="operator")
+        return status, json.loads(data)
+
+    def test_deep_nesting_is_refused_and_the_server_lives(self):
+        deep = '{"inputs": {"event": {"a": ' + "[" * 40000 + "]" * 40000 + "}}}"
+        status, doc = self.post(deep)
+        self.assertEqual(status, 400, doc)
+        self.assertEqual(doc["error"]["code"], "bad_json")
+        self.assertEqual(doc["error"]["message"], "the JSON body nests deeper than 256 levels")
+        # Deep enough to be stored, too deep for a task or the history to read back.
+        status, doc = self.post('{"inputs": {"event": ' + "[" * 230 + "]" * 230 + "}}")
+        self.assertEqual(status, 422, doc)
+        self.assertEqual(doc["error"]["message"], "input 'event': nested deeper than 200 levels")
+        # Within the limit: it runs, and its history reads back.
+        event = {"a": json.loads("[" * 150 + "]" * 150)}
+        status, doc = self.post(json.dumps({"inputs": {"event": event}}))
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["status"], "succeeded")
+        status, rec = self.s.json("GET", "/api/v1/executions/" + doc["id"], role="viewer")
+        self.assertEqual(status, 200)
+        self.assertEqual(rec["inputs"]["event"], event)
+        self.assertEqual(self.s.json("GET", "/api/v1/executions", role="viewer")[0], 200)
+
+    def test_a_body_that_is_not_utf8_is_refused(self):
+        status, doc = self.post(b'{"inputs": {"event": {"name": "a\xff\xfeb"}}}')
+        self.assertEqual(status, 400, doc)
+        self.assertEqual(doc["error"]["code"], "bad_json")
+        self.assertIn("Invalid encoding", doc["error"]["message"])
+        self.assertEqual(self.s.json("GET", "/api/v1/executions", role="viewer")[1]["executions"],
+                         [])
+        # Nor in the request target, which answers and log lines repeat.
+        for target in ("/api/v1/workflows/%FF%FE", "/api/v1/executions?status=%C3"):
+            status, _, data = self.s.request("GET", target, role="viewer")
+            self.assertEqual(status, 400, target)
+            self.assertEqual(json.loads(data)["error"]["message"],
+                             "the request target is not UTF-8 once percent-decoded")
+        log = (self.p.dir / "serve.log").read_bytes()
+        self.assertNotIn(b"\xff", log)
+
+
 class Logs(ServeTest):
     def test_json_logs_correlate_requests_and_executions(self):
         status, doc = self.start(query="?wait=10s")
@@ -455,6 +515,33 @@ class Approvals(unittest.TestCase):
         self.assertEqual(rec["steps"]["approve"]["error"]["kind"], "timeout")
         self.assertGreaterEqual(rec["steps"]["approve"]["duration_ms"], 500)
         self.assertEqual(rec["steps"]["escalate"]["status"], "succeeded")
+
+    def test_cancel_ends_a_waiting_approval_for_good(self):
+        exec_id = self.start(inputs={"timeout": "1h"})
+        self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id,
+                                   {"reason": 5}, role="operator")
+        self.assertEqual(status, 422, body)
+        self.assertEqual(body["error"]["message"], "'reason' must be a string")
+        # A step that exists but has not started is not waiting: a conflict, not a 404.
+        status, _ = self.s.json("POST", "/api/v1/executions/%s/steps/apply/approve" % exec_id,
+                                {}, role="operator")
+        self.assertEqual(status, 409)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id,
+                                   {"reason": "change window closed"}, role="operator")
+        self.assertEqual(status, 202, body)
+        rec = self.wait_status(exec_id, ("cancelled",))
+        self.assertEqual(rec["status"], "cancelled")
+        self.assertEqual(rec["steps"]["approve"]["status"], "cancelled")
+        self.assertEqual(rec["error"]["message"], "change window closed (cancelled by operator)")
+        # A decision after the cancel is refused, and a restart does not bring the wait back.
+        status, _ = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                {}, role="operator")
+        self.assertEqual(status, 409)
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(0.3)
+        self.assertEqual(self.execution(exec_id)["status"], "cancelled")
 
     def test_unknown_step_and_dry_run(self):
         exec_id = self.start()

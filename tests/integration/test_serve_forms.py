@@ -297,6 +297,13 @@ class Forms(unittest.TestCase):
         self.assertEqual(status, 202, body)
         self.assertTrue(headers["content-type"].startswith("text/html"))
         self.assertIn('href="/api/v1/executions/', body)
+        # Bytes that are not UTF-8 once decoded are refused, not stored or echoed.
+        status, headers, body = request(
+            "POST", "/api/v1/forms/feedback/submit", "message=a%FF%FEb",
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(json.loads(body)["error"]["message"],
+                         "the form body is not UTF-8 once decoded")
 
     def test_422_lists_every_field_error(self):
         status, _, body = request(
@@ -471,6 +478,11 @@ class Hooks(unittest.TestCase):
         self.assertEqual(doc["status"], "waiting")
         status, _, text = request("POST", "/hooks/approvals",
                                   {"execution_id": exec_id, "step": "approve",
+                                   "decision": "approved", "by": 5})
+        self.assertEqual(status, 422, text)
+        self.assertEqual(json.loads(text)["error"]["message"], "'by' must be a string")
+        status, _, text = request("POST", "/hooks/approvals",
+                                  {"execution_id": exec_id, "step": "approve",
                                    "decision": "approved", "comment": "CHG0000024 approved"})
         self.assertEqual(status, 200, text)
         doc = wait_execution(exec_id)
@@ -479,6 +491,10 @@ class Hooks(unittest.TestCase):
                          ("succeeded", "approved", "hook:approvals", "CHG0000024 approved"))
         status, _, _ = request("POST", "/hooks/approvals",
                                {"execution_id": exec_id, "step": "approve", "decision": "rejected"})
+        self.assertEqual(status, 409)  # decided already, as the approve endpoint answers
+        status, _, _ = request("POST", "/hooks/approvals",
+                               {"execution_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ", "step": "approve",
+                                "decision": "rejected"})
         self.assertEqual(status, 404)
 
     def test_a_callback_by_someone_not_among_the_approvers_is_forbidden(self):

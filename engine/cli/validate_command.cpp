@@ -59,19 +59,25 @@ struct Checker {
             const tmpl::Value* name = step.with.dict_obj().find("name");
             if (!name || !name->is_string() || name->str().find("{{") != std::string_view::npos)
                 continue;
+            auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+            if (engine::Project::is_workflow_path(name->str())) {
+                add(at(m) + "step '" + step.id +
+                    "': " + engine::Project::sub_workflow_path_message(name->str()));
+                continue;
+            }
             if (!app.project.find_workflow(std::string(name->str()))) {
-                auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
                 add(at(m) + "step '" + step.id + "' runs workflow '" + std::string(name->str()) +
                     "', which is not in the project's workflows/");
             }
         }
         const workflow::Hooks& h = r.workflow->hooks;
-        for (const std::string* file : {&h.before_step, &h.after_step, &h.on_failure}) {
+        for (const auto& [file, mark] : {std::pair{&h.before_step, &h.before_step_mark},
+                                         std::pair{&h.after_step, &h.after_step_mark},
+                                         std::pair{&h.on_failure, &h.on_failure_mark}}) {
             if (file->empty()) continue;
             std::string rel = file->rfind("tasks/", 0) == 0 ? *file : "tasks/" + *file;
-            if (!app.project.read(rel)) {
-                add(at(h.mark) + "hook file '" + *file + "' not found (hooks live under tasks/)");
-            }
+            if (!app.project.read(rel))
+                add(at(*mark) + "hook file '" + *file + "' not found (hooks live under tasks/)");
         }
     }
 

@@ -109,7 +109,13 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
         app->notifier->attach(*app->engine);
         App* raw = app.get();
         app->engine->set_workflow_resolver(
-            [raw](const std::string& name) { return raw->load_workflow(name); });
+            [raw](const std::string& name) -> Result<std::shared_ptr<const workflow::Workflow>> {
+                // The name may come from inputs: it must not read files outside workflows/.
+                if (Project::is_workflow_path(name))
+                    return make_error(ErrorKind::NotFound,
+                                      Project::sub_workflow_path_message(name));
+                return raw->load_workflow(name);
+            });
     }
     return app;
 }

@@ -122,6 +122,11 @@ bool Project::is_workflow_path(std::string_view name_or_path) {
     return false;
 }
 
+std::string Project::sub_workflow_path_message(std::string_view path) {
+    return "a sub-workflow is named by a workflow name from workflows/, not a path ('" +
+           std::string(path) + "')";
+}
+
 std::optional<Project::WorkflowLocation>
 Project::locate_workflow(const std::string& name_or_path) const {
     if (is_workflow_path(name_or_path)) {

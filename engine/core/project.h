@@ -48,6 +48,8 @@ class Project {
     // else a name looked up in workflows/ only: a stray file named like a workflow in the
     // current directory never shadows it.
     static bool is_workflow_path(std::string_view name_or_path);
+    // Why a sub-workflow step may not name a path.
+    static std::string sub_workflow_path_message(std::string_view path);
 
   private:
     std::string dir_;

@@ -314,12 +314,16 @@ void parse_hooks(Context& ctx, const YAML::Node& node, Hooks& hooks) {
     for (const auto& [key, value] : entries(ctx, node, kHookKeys, "hooks")) {
         std::optional<std::string> file = text_field(ctx, value, "hooks." + key);
         if (!file) continue;
-        if (key == "before_step")
+        if (key == "before_step") {
             hooks.before_step = *file;
-        else if (key == "after_step")
+            hooks.before_step_mark = ctx.mark(value);
+        } else if (key == "after_step") {
             hooks.after_step = *file;
-        else
+            hooks.after_step_mark = ctx.mark(value);
+        } else {
             hooks.on_failure = *file;
+            hooks.on_failure_mark = ctx.mark(value);
+        }
     }
 }
 

@@ -77,7 +77,9 @@ struct Hooks {
     std::string before_step;  // Lua file names relative to the project (tasks/ folder rules)
     std::string after_step;
     std::string on_failure;
-    Mark mark;
+    Mark mark;  // the hooks mapping
+    // Where each file is named, for problems with that file.
+    Mark before_step_mark, after_step_mark, on_failure_mark;
 };
 
 struct Workflow {

@@ -1164,12 +1164,35 @@ steps:
 
 
     def test_validate_checks_subworkflows_and_hook_files(self):
-        self.p.workflow("w", "hooks: {before_step: hooks/nope.lua}\n"
-                             "steps:\n  - {id: a, task: workflow, with: {name: ghost}}\n")
+        self.p.write("tasks/hooks/here.lua", "return function(ctx, event) end\n")
+        self.p.workflow("w", "hooks:\n  before_step: hooks/here.lua\n"
+                             "  after_step: hooks/nope.lua\n  on_failure: hooks/gone.lua\n"
+                             "steps:\n  - {id: a, task: workflow, with: {name: ghost}}\n"
+                             "  - {id: b, task: workflow, with: {name: ../w.yaml}}\n")
         res = self.p.ferry("validate")
         self.assertEqual(res.returncode, 2)
-        self.assertRegex(res.stdout, r"w\.yaml:3:\d+: step 'a' runs workflow 'ghost'")
-        self.assertRegex(res.stdout, r"w\.yaml:1:\d+: hook file 'hooks/nope.lua' not found")
+        self.assertRegex(res.stdout, r"w\.yaml:6:\d+: step 'a' runs workflow 'ghost'")
+        # Each missing hook file on its own line.
+        self.assertIn("w.yaml:3:15: hook file 'hooks/nope.lua' not found", res.stdout)
+        self.assertIn("w.yaml:4:15: hook file 'hooks/gone.lua' not found", res.stdout)
+        self.assertNotIn("here.lua", res.stdout)
+        self.assertRegex(res.stdout, r"w\.yaml:7:\d+: step 'b': a sub-workflow is named by a "
+                                     r"workflow name from workflows/, not a path \('../w.yaml'\)")
+
+    def test_a_subworkflow_name_never_reads_a_file_outside_workflows(self):
+        # A name from the inputs must not become a way to read (and echo) any file.
+        secret = self.p.dir / "secret.txt"
+        secret.write_text("hunter2-super-secret-token\n")
+        self.p.workflow("pick", """\
+inputs: {which: {type: string}}
+steps:
+  - {id: a, task: workflow, with: {name: "{{ inputs.which }}"}}
+""")
+        doc = self.assertRun("pick", "--input", "which=%s" % secret, code=1)
+        err = self.step_error(doc, "a")
+        self.assertEqual(err["kind"], "not_found")
+        self.assertNotIn("hunter2", json.dumps(doc))
+        self.assertIn("not a path", err["message"])
 
 
 # --------------------------------------------------------------------------- 10: crash, resume

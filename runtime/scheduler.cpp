@@ -393,16 +393,22 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
         t->pending_->cancel();
         t->pending_.reset();
     }
-    // Run to-be-closed variables (watched: they are the task's code, under its limits) and
-    // release the thread for the collector.
-    {
+    // A limit ends a task by raising inside the count hook, and Lua then leaves hooks
+    // disabled on that thread (allowhook is restored only when a hook returns, and nothing
+    // in the C API sets it): no limit could stop code run on it again. Such a thread runs
+    // nothing more, not even its to-be-closed variables (it ran past its limits already),
+    // and is left to the collector.
+    const bool hooks_dead = !t->limit_hit_.empty();
+    // Otherwise run to-be-closed variables (watched: they are the task's code, under its
+    // limits) and release the thread.
+    if (!hooks_dead) {
         LuaWatchdog::Watch watch(watchdog_, t->co_);
         lua_resetthread(t->co_);  // Lua 5.4.4 (Debian 12) has no lua_closethread
     }
     task_slot(t->co_) = nullptr;
     // Kept for the next spawn (a few): a new thread, its stack and collecting them were
     // ~5% of a short task's cost. Reset, it holds nothing of this task.
-    if (idle_threads_.size() < kIdleThreads) {
+    if (!hooks_dead && idle_threads_.size() < kIdleThreads) {
         lua_settop(t->co_, 0);  // an error object resetthread may have left
         idle_threads_.emplace_back(t->co_, t->co_ref_);
     } else {

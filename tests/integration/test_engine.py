@@ -698,6 +698,20 @@ return function(ctx, event)
 end
 """
 
+    def test_a_runaway_on_failure_hook_after_a_runaway_step_is_stopped(self):
+        # The step's breach left its Lua thread unhookable; the hook ran on it, forever.
+        self.p.write("tasks/hooks/spin.lua", "return function(ctx, event) while true do end end\n")
+        self.p.workflow("spin", """\
+steps: [{id: a, task: lua, with: {script: "while true do end"}}]
+hooks: {on_failure: hooks/spin.lua}
+""")
+        t0 = time.monotonic()
+        p = self.p.ferry("run", "spin", timeout=60)
+        self.assertLess(time.monotonic() - t0, 30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("on_failure hook failed: limit: hook hooks/spin.lua: instruction budget "
+                      "exceeded", p.stderr)
+
     def test_on_failure_hook_runs_when_execution_fails(self):
         srv = self.start_server()
         self.p.write("tasks/hooks/page.lua", self.ON_FAILURE % srv.url)

@@ -110,11 +110,40 @@ TEST_CASE("scheduler: limits end runaway code; short resumes run unhooked", "[sc
         REQUIRE_FALSE(out.ok);
         CHECK(out.error.message.find("boom") != std::string::npos);
     }
-    SECTION("a thread reused after a breach runs its next task unhooked") {
+    SECTION("the task after a breach runs unhooked") {
         limits.instruction_budget = 2'000'000;
         REQUIRE_FALSE(f.run("return function() while true do end end", limits).ok);
         TaskOutcome out = f.run("return function() return 'next' end", limits);
         REQUIRE(out.ok);
         CHECK(out.instructions == 0);
+    }
+    SECTION("the task after a breach is still held to its limits") {
+        // The breach is raised inside the count hook, which leaves hooks off on its thread:
+        // reusing that thread let the next runaway task run forever (an on_failure hook
+        // after a step hit its budget).
+        limits.instruction_budget = 2'000'000;
+        for (const char* first : {"return function() while true do end end",
+                                  "return function() pcall(function() while true do end end) "
+                                  "while true do end end"}) {
+            REQUIRE_FALSE(f.run(first, limits).ok);
+            TaskOutcome out = f.run("return function() while true do end end", limits);
+            REQUIRE_FALSE(out.ok);
+            CHECK(out.error.message.find("instruction budget exceeded") != std::string::npos);
+        }
+        limits.instruction_budget = 0;
+        limits.timeout_ms = 50;
+        REQUIRE_FALSE(f.run("return function() while true do end end", limits).ok);
+        TaskOutcome out = f.run("return function() while true do end end", limits);
+        REQUIRE_FALSE(out.ok);
+        CHECK(out.error.message.find("timeout exceeded") != std::string::npos);
+    }
+    SECTION("a breached task's to-be-closed variables do not run past its limits") {
+        limits.instruction_budget = 2'000'000;
+        TaskOutcome out = f.run("return function() local guard <close> = setmetatable({}, "
+                                "{__close = function() while true do end end}) "
+                                "while true do end end",
+                                limits);
+        REQUIRE_FALSE(out.ok);
+        CHECK(out.error.message.find("instruction budget exceeded") != std::string::npos);
     }
 }

@@ -56,8 +56,9 @@ std::shared_ptr<const tmpl::Loader> make_template_loader(const Project& project)
 
 App::App(const AppOptions& options, Project p)
     : vm(options.vm_limits), scheduler(loop, vm), http(loop), project(std::move(p)),
-      templates(make_template_loader(project)), template_env(templates), expressions(templates),
-      integrations(loop, http) {}
+      templates(make_template_loader(project)),
+      template_env(templates, tmpl::RenderOptions{.max_render_ms = kMaxRenderMs}),
+      expressions(templates), integrations(loop, http) {}
 
 App::~App() {
     // The engine goes first: it owns executions whose tasks live in the scheduler.

@@ -9,8 +9,10 @@ namespace {
 
 Error template_error(const tmpl::TemplateError& e, const std::string& where) {
     std::string msg = where + ": " + e.message();
-    return make_error(
-        e.kind() == tmpl::ErrorKind::Syntax ? ErrorKind::Validation : ErrorKind::Validation, msg);
+    // A runaway render (time, output, recursion) is a limit; anything else is the
+    // expression's or its data's fault.
+    return make_error(e.kind() == tmpl::ErrorKind::Limit ? ErrorKind::Limit : ErrorKind::Validation,
+                      msg);
 }
 
 // A StrictUndefined that reached the end of an expression is an error, not a null.
@@ -35,7 +37,7 @@ bool is_single_expression(const std::string& text, std::string* inner) {
 }
 
 Expressions::Expressions(std::shared_ptr<const tmpl::Loader> templates)
-    : env_(std::move(templates), tmpl::RenderOptions{true, 16u << 20, 100}) {}
+    : env_(std::move(templates), tmpl::RenderOptions{true, 16u << 20, 100, kMaxRenderMs}) {}
 
 Result<const Expressions::Compiled*> Expressions::compile(const std::string& text,
                                                           const std::string& where) {

@@ -20,6 +20,10 @@ namespace ferry::engine {
 
 using tmpl::Value;
 
+// How long one expression or template render may compute (ms). Both run on the event loop,
+// which nothing else can use meanwhile; a legitimate report renders in milliseconds.
+constexpr uint64_t kMaxRenderMs = 10'000;
+
 class Expressions {
   public:
     explicit Expressions(std::shared_ptr<const tmpl::Loader> templates);

@@ -76,6 +76,10 @@ struct RenderOptions {
     bool strict = false;            // StrictUndefined
     size_t max_output = 64u << 20;  // bytes; runaway output stops with an error
     int max_depth = 200;            // nested macro calls, includes, imports
+    // Wall-clock limit of one render or expression in milliseconds (0: none). Nested loops
+    // over ranges stay under every size limit while running for hours: a host that renders
+    // on its event loop (the engine) cannot afford them.
+    uint64_t max_render_ms = 0;
 };
 
 template <class T>

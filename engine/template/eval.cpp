@@ -50,6 +50,7 @@ Value Renderer::eval_call(const Expr& e) {
 }
 
 Value Renderer::call(const Value& callable, const Args& args) {
+    tick();
     if (callable.is_undefined()) raise_undefined(callable);
     if (!callable.is_object() || !callable.object_obj().is_callable()) {
         raise(ErrorKind::Type, "'" + std::string(type_name(callable)) + "' object is not callable");
@@ -73,6 +74,7 @@ Value Renderer::eval_filter(const Expr& e) {
 }
 
 [[gnu::always_inline]] inline Value Renderer::eval_filter_inner(const Expr& e) {
+    tick();
     // Most filters in a template take no arguments (string, trim, list, length...) or
     // constant ones: nothing runs between reading the subject and the filter.
     if (e.filter && (e.no_args || e.const_args)) {
@@ -142,12 +144,14 @@ TestFn Renderer::test_named(std::string_view name) {
 }
 
 Value Renderer::call_filter(std::string_view name, const Value& subject, const Args& args) {
+    tick();
     FilterFn f = filter_named(name);
     if (!f) raise(ErrorKind::Runtime, "No filter named '" + std::string(name) + "'.");
     return f(*this, subject, args);
 }
 
 bool Renderer::call_test(std::string_view name, const Value& subject, const Args& args) {
+    tick();
     TestFn t = test_named(name);
     if (!t) raise(ErrorKind::Runtime, "No test named '" + std::string(name) + "'.");
     return t(*this, subject, args);

@@ -6,6 +6,7 @@
 namespace ferry::tmpl {
 
 Renderer::DepthGuard::DepthGuard(Renderer& renderer) : r(renderer) {
+    r.tick();
     if (++r.depth_ > r.options_.max_depth) {
         --r.depth_;
         raise(ErrorKind::Limit, "maximum recursion depth exceeded (" +
@@ -23,6 +24,18 @@ thread_local std::unique_ptr<RenderPools> t_idle_pools;
 Renderer::Renderer(Environment& env, const RenderOptions& options)
     : env_(env), options_(options), pools_(std::move(t_idle_pools)) {
     if (!pools_) pools_ = std::make_unique<RenderPools>();
+    if (options_.max_render_ms)
+        deadline_ =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.max_render_ms);
+}
+
+void Renderer::check_deadline() {
+    ticks_left_ = kTicksPerClockRead;
+    if (std::chrono::steady_clock::now() > deadline_) {
+        raise(ErrorKind::Limit, "template rendering ran longer than " +
+                                    std::to_string(options_.max_render_ms) +
+                                    " ms (a runaway loop?)");
+    }
 }
 
 Renderer::~Renderer() {
@@ -239,6 +252,7 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
                 iteration = take_scope(saved.scope);
                 iteration->vars.reserve(4);  // loop, the target(s) and a set or two
             }
+            tick();
             loop_advance(loop, i);
             iteration->add("loop", loop);
             scope_ = iteration;

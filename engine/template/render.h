@@ -11,6 +11,7 @@
 #include "template/environment.h"
 #include "template/value.h"
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -313,6 +314,20 @@ class Renderer final : public Runtime {
     bool autoescape_ = false;
     bool eval_autoescape_ = false;
     int depth_ = 0;
+    // RenderOptions::max_render_ms: the clock is read every kTicksPerClockRead loop
+    // iterations, calls and filters, each of which is bounded by the size limits.
+    static constexpr uint32_t kTicksPerClockRead = 1024;
+    std::chrono::steady_clock::time_point deadline_{};
+    uint32_t ticks_left_ = kTicksPerClockRead;
+
+  public:
+    // Counts one unit of work against the time limit; raises ErrorKind::Limit past it.
+    void tick() {
+        if (options_.max_render_ms && --ticks_left_ == 0) check_deadline();
+    }
+
+  private:
+    void check_deadline();
     std::vector<Ref<Scope>> cyclic_;
 
   public:

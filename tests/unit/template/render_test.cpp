@@ -19,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -1145,6 +1146,30 @@ TEST_CASE("render limits: max_depth is configurable", "[render][limits]") {
     CHECK(limit_error(Files{{"main", tpl + "{{ m(20) }}"}}, o).kind() == ErrorKind::Limit);
     // The default is deep enough for ordinary recursion.
     CHECK(render(tpl + "{{ m(100) }}") == "done");
+}
+
+TEST_CASE("render limits: max_render_ms stops work that no size limit sees", "[render][limits]") {
+    RenderOptions o;
+    o.max_render_ms = 50;
+    // Nothing is output and every range is under its size limit: only the clock stops it.
+    const std::vector<std::string> runaways = {
+        "{% for i in range(9000000) %}{% for j in range(9000000) %}{% endfor %}{% endfor %}",
+        "{% for i in range(9000000) %}{{ [i]|first }}{% endfor %}{% for i in range(9000000) %}"
+        "{% for j in range(9000000) %}{{ j is odd }}{% endfor %}{% endfor %}",
+        // Fan-out recursion: each level within max_depth, 2^100 calls in all.
+        "{% macro m(n) %}{% if n > 0 %}{{ m(n - 1) }}{{ m(n - 1) }}{% endif %}{% endmacro %}"
+        "{{ m(100) }}",
+    };
+    for (const std::string& tpl : runaways) {
+        auto started = std::chrono::steady_clock::now();
+        auto e = limit_error(Files{{"main", tpl}}, o);
+        CHECK(e.kind() == ErrorKind::Limit);
+        CHECK(e.message() == "template rendering ran longer than 50 ms (a runaway loop?)");
+        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+    }
+    // Ordinary work is untouched.
+    CHECK(output_of(run(Files{{"main", "{% for i in range(1000) %}{% endfor %}ok"}}, "{}", o)) ==
+          "ok");
 }
 
 TEST_CASE("render limits: extends loops are detected", "[render][limits]") {

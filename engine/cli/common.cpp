@@ -43,6 +43,7 @@ std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_st
     ao.data_dir = options.data;
     ao.durable = !options.no_sync;
     ao.open_store = with_store;
+    ao.create_store = !options.store_must_exist;
     ao.tolerate_config_problems = options.tolerate_config_problems;
     std::vector<workflow::Diagnostic> local;
     std::vector<workflow::Diagnostic>& probs = problems ? *problems : local;
@@ -116,27 +117,32 @@ void print_progress(const engine::EngineEvent& e) {
     else if (e.type == "step.waiting")
         what = "step " + e.step + " waiting for a decision";
     else if (e.type == "step.retrying")
-        what = "step " + e.step + " attempt " + std::to_string(e.attempt) + " failed, retrying";
+        what = "step " + e.step + " attempt " + std::to_string(e.attempt) + " failed";
     else
         what = e.type;
-    char dur[32] = "";
-    if (e.type == "step.finished" || e.type == "step.failed" || e.type == "execution.finished" ||
-        e.type == "step.retrying") {
-        if (e.duration_ms >= 1000)
-            std::snprintf(dur, sizeof dur, " in %.2fs", e.duration_ms / 1000);
+    auto seconds = [](double ms) {
+        char text[32];
+        if (ms >= 1000)
+            std::snprintf(text, sizeof text, "%.2fs", ms / 1000);
         else
-            std::snprintf(dur, sizeof dur, " in %.0fms", e.duration_ms);
-    }
+            std::snprintf(text, sizeof text, "%.0fms", ms);
+        return std::string(text);
+    };
+    std::string dur;
+    if (e.type == "step.finished" || e.type == "step.failed" || e.type == "execution.finished" ||
+        e.type == "step.retrying")
+        dur = " in " + seconds(e.duration_ms);
+    if (e.type == "step.retrying") dur += ", retrying in " + seconds(double(e.retry_in_ms));
     std::string detail = e.message.empty() ? "" : ": " + e.message;
     if (tty) {
         const char* mark = e.status == "failed"      ? "\033[31m✗\033[0m"
                            : e.status == "succeeded" ? "\033[32m✓\033[0m"
                            : e.status == "skipped"   ? "\033[33m-\033[0m"
                                                      : "•";
-        std::fprintf(stderr, "%s %s%s%s\n", mark, what.c_str(), dur, detail.c_str());
+        std::fprintf(stderr, "%s %s%s%s\n", mark, what.c_str(), dur.c_str(), detail.c_str());
     } else {
-        std::fprintf(stderr, "ferry: %s %s%s%s\n", e.execution_id.c_str(), what.c_str(), dur,
-                     detail.c_str());
+        std::fprintf(stderr, "ferry: %s %s%s%s\n", e.execution_id.c_str(), what.c_str(),
+                     dur.c_str(), detail.c_str());
     }
 }
 

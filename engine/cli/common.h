@@ -16,6 +16,7 @@ struct CommonOptions {
     std::string data;
     bool no_sync = false;
     bool tolerate_config_problems = false;  // validate reports ferry.yaml itself
+    bool store_must_exist = false;          // commands that only read history
 };
 
 // Consumes --project DIR, --data DIR, --no-sync (and their --x=VALUE forms) at argv[i];

@@ -128,6 +128,7 @@ int dlq_command(int argc, char** argv) {
         return usage_error("dlq", "unknown subcommand '" + sub + "' (list, replay or drop)");
     if (sub == "list" && args.size() != 1) return usage_error("dlq", "list takes no arguments");
     if (sub != "list" && args.size() != 2) return usage_error("dlq", sub + " needs one ID");
+    common.store_must_exist = true;
     auto app = open_app(common, true);
     if (!app) return 2;
     if (sub == "list") return list(*app, json);

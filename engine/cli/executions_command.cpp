@@ -318,6 +318,7 @@ int executions_command(int argc, char** argv) {
     if (rest.empty())
         return usage_error("executions", "missing a subcommand (list, show, diff, export)");
     std::string sub = rest[0];
+    common.store_must_exist = true;
     auto app = open_app(common);
     if (!app) return 2;
     if (sub == "list") return list(*app, int(rest.size() - 1), rest.data() + 1);

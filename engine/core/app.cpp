@@ -97,6 +97,7 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
         tune_malloc_for_engine();
         store::StoreOptions so;
         so.durable = options.durable;
+        so.create = options.create_store;
         auto store = store::Store::open(app->project.data_dir(), so);
         if (!store) return store.error();
         app->store = std::move(store.value());

@@ -28,6 +28,7 @@ struct AppOptions {
     std::string data_dir;    // empty: PROJECT/.ferry
     bool durable = true;     // fsync every group commit
     bool open_store = true;  // validate does not need one
+    bool create_store = true;  // false: no store yet is an error (store::StoreOptions)
     // A ferry.yaml with problems stops open() (Validation, every problem listed) unless
     // this is set: `ferry validate` reports them itself.
     bool tolerate_config_problems = false;

@@ -174,7 +174,7 @@ Engine::Run* Engine::find_run(const std::string& id) {
 }
 
 void Engine::emit(const Run& run, std::string type, const std::string& step, std::string status,
-                  std::string message, double duration_ms, int attempt) {
+                  std::string message, double duration_ms, int attempt, uint64_t retry_in_ms) {
     if (event_cbs_.empty()) return;
     EngineEvent e;
     e.type = std::move(type);
@@ -186,6 +186,7 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
     e.message = message.empty() ? std::move(message) : redact(message);
     e.duration_ms = duration_ms;
     e.attempt = attempt;
+    e.retry_in_ms = retry_in_ms;
     e.dry_run = run.options.dry_run;
     if (!step.empty()) {
         std::string_view id = std::string_view(step).substr(0, step.find('['));

@@ -63,7 +63,8 @@ struct EngineEvent {
     std::string message;  // error text or skip reason
     double duration_ms = 0;
     int attempt = 0;
-    bool dry_run = false;  // the execution sends nothing
+    uint64_t retry_in_ms = 0;  // step.retrying: the delay before the next attempt
+    bool dry_run = false;      // the execution sends nothing
     std::string task;      // step events: the step's task, provider and integration
     std::string provider;
     std::string integration;
@@ -212,7 +213,8 @@ class Engine {
     // the step record's input and output instead of repeating them (records.cpp).
     void persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled = false);
     void emit(const Run& run, std::string type, const std::string& step, std::string status,
-              std::string message = {}, double duration_ms = 0, int attempt = 0);
+              std::string message = {}, double duration_ms = 0, int attempt = 0,
+              uint64_t retry_in_ms = 0);
     Run* find_run(const std::string& id);
     // An execution is owned by one process at a time, so resume never runs an execution
     // another live process is running (engine/core/ownership.cpp). Each engine holds an flock

@@ -370,7 +370,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             unit.status = "retrying";
             uint64_t delay = backoff_ms(*def.retry, unit.attempt);
             emit(run, "step.retrying", unit.key, "retrying", outcome.error.message,
-                 outcome.duration_ms, unit.attempt);
+                 outcome.duration_ms, unit.attempt, delay);
             std::string rid = run.id;
             Unit* up = &unit;
             unit.retry_timer = loop_.timer(delay, [this, rid, up] {

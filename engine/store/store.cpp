@@ -167,6 +167,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
     s.path = dir;
     s.options = options;
     try {
+        if (!options.create) {
+            struct stat st;
+            if (::stat((fs::path(dir) / "data.mdb").c_str(), &st) != 0 || st.st_size == 0)
+                return make_error(ErrorKind::NotFound,
+                                  "no Ferry data in " + dir +
+                                      " (nothing has run with this --data or --project yet)");
+        }
         Found found = inspect_folder(dir);
 
         s.env = lmdb::Env::create();

@@ -42,6 +42,9 @@ struct StoreOptions {
     // History file pages the process keeps mapped before it drops them (store.cpp,
     // release_mapped_pages); 0: never drop them.
     size_t mapped_budget = size_t(16) << 20;
+    // false: a folder that holds no store yet is NotFound instead of a new, empty store (a
+    // mistyped --data for a command that only reads must not look like an empty history).
+    bool create = true;
 };
 
 struct ExecutionFilter {

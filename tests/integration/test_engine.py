@@ -472,6 +472,25 @@ outputs:
         self.assertEqual(dump.stdout.count("same_as_step"), 1, dump.stdout)
         self.assertEqual(dump.stdout.count("INC7"), 0, dump.stdout)
 
+    def test_progress_shows_the_attempts_duration_then_the_delay(self):
+        self.p.workflow("slowfail", """\
+steps:
+  - id: s
+    task: lua
+    retry: {max_attempts: 2, backoff: fixed, initial_delay: 1s}
+    with:
+      script: |
+        ferry.sleep(200)
+        error({kind = "http_5xx", message = "try later"})
+""")
+        p = self.p.ferry("run", "slowfail")
+        rc, err = p.returncode, p.stderr
+        self.assertEqual(rc, 1, err)
+        m = re.search(r"step s attempt 1 failed in (\d+)ms, retrying in (\d+)ms: try later", err)
+        self.assertIsNotNone(m, err)
+        self.assertGreaterEqual(int(m.group(1)), 180)      # the attempt's own duration
+        self.assertTrue(500 <= int(m.group(2)) <= 1000, m.group(2))  # the jittered delay
+
     def test_4xx_not_retried(self):
         srv = self.start_server()
         srv.script("/bad", (400, {"error": "no"}))
@@ -1290,6 +1309,11 @@ outputs:
         self.assertEqual(db.read_bytes(), garbage, "the corrupt file was modified")
 
 
+    def test_resume_of_an_unknown_id_is_bad_input(self):
+        p = self.p.ferry("resume", "01ZZZZZZZZZZZZZZZZZZZZZZZZ")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("no execution 01ZZZZZZZZZZZZZZZZZZZZZZZZ", p.stderr)
+
     def test_resume_leaves_executions_of_a_live_process_alone(self):
         # Long enough that `ferry resume` starts while it runs even when each ferry command
         # takes a second to start (the sanitizer build on a loaded machine).
@@ -1334,6 +1358,16 @@ return {
 
 
 class History(EngineTest):
+    def test_reading_commands_never_create_a_store(self):
+        # A mistyped --data must not read as an empty history.
+        missing = self.p.dir / "typo" / "data"
+        for args in (["executions", "list"], ["executions", "show", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"],
+                     ["executions", "export"], ["dlq", "list"]):
+            p = self.p.ferry(*args, "--data", str(missing), data=False)
+            self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
+            self.assertIn("no Ferry data in %s" % missing, p.stderr)
+        self.assertFalse((self.p.dir / "typo").exists())
+
     def setUp(self):
         super().setUp()
         self.p.write("tasks/custom/change.lua", CHANGE_TASK)

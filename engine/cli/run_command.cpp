@@ -5,6 +5,7 @@
 
 #include "core/values.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -84,14 +85,21 @@ int run_command(int argc, char** argv) {
     if (!inputs_file.empty()) {
         auto text = engine::read_file(inputs_file);
         if (!text) {
-            std::fprintf(stderr, "%s: cannot read the inputs file\n", inputs_file.c_str());
+            std::fprintf(stderr, "%s: cannot read the inputs file: %s\n", inputs_file.c_str(),
+                         std::strerror(errno));
             return 2;
         }
         try {
             given = tmpl::value_from_json(*text);
         } catch (const tmpl::TemplateError& e) {
-            std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", inputs_file.c_str(),
-                         e.where().line, e.where().column, e.message().c_str());
+            // A syntax error has a position; a value that parses but does not fit (an integer
+            // beyond 64 bits, nesting too deep) has none.
+            if (e.where().line > 0)
+                std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", inputs_file.c_str(),
+                             e.where().line, e.where().column, e.message().c_str());
+            else
+                std::fprintf(stderr, "%s: invalid JSON: %s\n", inputs_file.c_str(),
+                             e.message().c_str());
             return 2;
         }
         if (!given.is_dict()) {

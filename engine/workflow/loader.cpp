@@ -396,6 +396,10 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
     detail::Context ctx(body, file);
     LoadResult result;
     std::vector<YAML::Node> docs;
+    if (!ctx.check_utf8()) {
+        result.problems = std::move(ctx.problems());
+        return result;
+    }
     try {
         docs = YAML::LoadAll(body);
     } catch (const YAML::ParserException& e) {

@@ -37,6 +37,9 @@ class Context {
     // The position of byte `offset` of the text (1-based line and column).
     Mark mark_at_offset(size_t offset) const;
 
+    // Reports the first byte that is not UTF-8 (every value may reach JSON records and
+    // answers, which must be UTF-8); false if there was one.
+    bool check_utf8();
     void error(const Mark& at, std::string message);
     void error(const YAML::Node& at, std::string message) { error(mark(at), std::move(message)); }
 

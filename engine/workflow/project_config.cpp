@@ -401,6 +401,10 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
     Context ctx(text, file);
     ConfigReader r(ctx);
     YAML::Node root;
+    if (!ctx.check_utf8()) {
+        result.problems = std::move(ctx.problems());
+        return result;
+    }
     try {
         root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {

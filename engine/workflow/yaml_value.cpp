@@ -1,9 +1,12 @@
 // YAML nodes as template Values, positions inside scalars, and "did you mean" suggestions.
 #include "workflow/loader_internal.h"
 
+#include "runtime/utf8.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 
@@ -37,6 +40,16 @@ Mark Context::mark_at_offset(size_t offset) const {
     }
     auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset) - 1;
     return Mark{file_, int(it - line_starts_.begin()) + 1, int(offset - *it) + 1};
+}
+
+bool Context::check_utf8() {
+    size_t bad = invalid_utf8_at(text_);
+    if (bad == std::string_view::npos) return true;
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", unsigned(static_cast<unsigned char>(text_[bad])));
+    error(mark_at_offset(bad),
+          std::string("the file is not valid UTF-8 (byte ") + byte + "); save it as UTF-8");
+    return false;
 }
 
 void Context::error(const Mark& at, std::string message) {

@@ -1309,6 +1309,24 @@ outputs:
         self.assertEqual(db.read_bytes(), garbage, "the corrupt file was modified")
 
 
+    def test_inputs_file_errors_say_what_and_where(self):
+        self.p.workflow("i", "inputs: {i: {type: integer}}\n"
+                             "steps: [{id: a, task: log, with: {message: x}}]\n")
+        big = self.p.dir / "big.json"
+        big.write_text('{"i": 9223372036854775808}')
+        p = self.p.ferry("run", "i", "--inputs-file", str(big))
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(p.stderr.strip(), "%s: invalid JSON: integer 9223372036854775808 does "
+                                           "not fit in 64 bits" % big)  # no made-up 0:0
+        bad = self.p.dir / "bad.json"
+        bad.write_text('{"i": 1,\n "j": }')
+        p = self.p.ferry("run", "i", "--inputs-file", str(bad))
+        self.assertEqual(p.returncode, 2)
+        self.assertTrue(p.stderr.startswith("%s:2:7: invalid JSON: " % bad), p.stderr)
+        p = self.p.ferry("run", "i", "--inputs-file", str(self.p.dir / "none.json"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot read the inputs file: No such file or directory", p.stderr)
+
     def test_resume_of_an_unknown_id_is_bad_input(self):
         p = self.p.ferry("resume", "01ZZZZZZZZZZZZZZZZZZZZZZZZ")
         self.assertEqual(p.returncode, 2, p.stderr)

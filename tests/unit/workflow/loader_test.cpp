@@ -38,6 +38,16 @@ TEST_CASE("top-level keys", "[workflow][loader]") {
           "starting with a letter or '_'");
 }
 
+TEST_CASE("a workflow file that is not UTF-8 is refused at the bad byte", "[workflow][loader]") {
+    // Its values would reach records, answers and stdout, which must be JSON (UTF-8).
+    CHECK(only_problem("steps:\n  - {id: a, task: log, with: {message: \"\xc3\x28\"}}\n") ==
+          "wf.yaml:2:41: the file is not valid UTF-8 (byte 0xC3); save it as UTF-8");
+    // A byte order mark is not an error, and neither is UTF-8 text.
+    CHECK(problems(
+              load("\xEF\xBB\xBFsteps:\n  - {id: a, task: log, with: {message: \"\xc3\xa9\"}}\n"))
+              .empty());
+}
+
 TEST_CASE("the workflow name defaults to the file's stem and must be an identifier",
           "[workflow][loader]") {
     LoadResult r = load_workflow_text(kOneStep, "workflows/incident-to-itsm.yaml", nullptr);

@@ -81,6 +81,12 @@ servers: {}
     CHECK(p.find("ferry.yaml:10:1: unknown key 'servers'") != std::string::npos);
 }
 
+TEST_CASE("ferry.yaml that is not UTF-8 is one problem, at the bad byte", "[config]") {
+    auto r = load_project_config_text("server:\n  listen: \"127.0.0.1:80\xff\"\n", "ferry.yaml");
+    CHECK(problems_of(r) ==
+          "ferry.yaml:2:24: the file is not valid UTF-8 (byte 0xFF); save it as UTF-8\n");
+}
+
 TEST_CASE("server: settings are checked with their positions", "[config][server]") {
     auto good = load_project_config_text(
         "server: {listen: \"127.0.0.1:8080\", max_body: 1MiB, shutdown_grace: 500ms}\n",

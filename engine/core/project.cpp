@@ -154,14 +154,17 @@ Project::find_workflow(const std::string& name_or_path) const {
     if (text) return std::pair{at->origin, std::move(*text)};
     if (is_workflow_path(name_or_path))
         return make_error(ErrorKind::NotFound, "cannot read workflow file '" + name_or_path + "'");
+    // Only what a name can reach (not workflows/samples/...), and no server path: the API
+    // repeats this message to its callers.
+    std::set<std::string> names;
+    for (const std::string& f : list("workflows", {".yaml", ".yml", ".json"}))
+        if (fs::path(f).parent_path() == "workflows") names.insert(fs::path(f).stem().string());
     std::string known;
-    for (const std::string& f : list("workflows", {".yaml", ".yml", ".json"})) {
-        std::string stem = fs::path(f).stem().string();
-        known += known.empty() ? stem : ", " + stem;
-    }
+    for (const std::string& n : names)
+        known += known.empty() ? n : ", " + n;
     return make_error(
         ErrorKind::NotFound,
-        "no workflow named '" + name_or_path + "' in " + (fs::path(dir_) / "workflows").string() +
+        "no workflow named '" + name_or_path + "' in workflows/" +
             (known.empty() ? std::string(" (there are none)") : " (known: " + known + ")"));
 }
 

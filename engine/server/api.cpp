@@ -157,7 +157,7 @@ void Api::handle(ServerRequest& req, Responder res) {
     std::vector<std::string> parts = split_path(req.path);
     const Route* match = nullptr;
     std::map<std::string, std::string> params;
-    bool path_known = false;
+    std::vector<std::string> allowed;  // the path's methods, for a 405's Allow header
     for (const Route& r : routes_) {
         if (r.parts.size() != parts.size()) continue;
         std::map<std::string, std::string> p;
@@ -170,7 +170,8 @@ void Api::handle(ServerRequest& req, Responder res) {
                 ok = want == parts[i];
         }
         if (!ok) continue;
-        path_known = true;
+        allowed.push_back(r.method);
+        if (r.method == "GET") allowed.push_back("HEAD");
         if (r.method == req.method || (req.method == "HEAD" && r.method == "GET")) {
             match = &r;
             params = std::move(p);
@@ -179,9 +180,13 @@ void Api::handle(ServerRequest& req, Responder res) {
     }
     Call call{req, std::move(res), std::move(params), Role::None, "anonymous"};
     if (!match) {
-        if (path_known)
-            call.error(405, "method_not_allowed", req.method + " is not allowed on " + req.path);
-        else
+        if (!allowed.empty()) {
+            std::string allow;
+            for (const std::string& m : allowed)
+                allow += (allow.empty() ? "" : ", ") + m;
+            call.error(405, "method_not_allowed", req.method + " is not allowed on " + req.path,
+                       {{"Allow", allow}});
+        } else
             call.error(404, "not_found", "no such endpoint: " + req.path);
         return;
     }

@@ -8,7 +8,10 @@
 #include <rapidjson/stringbuffer.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
+#include <optional>
 
 namespace ferry::engine::server {
 
@@ -25,12 +28,21 @@ std::string text_of(const Value& dict, const char* key) {
     return v && v->is_string() ? std::string(v->str()) : "";
 }
 
-// Last-Event-ID (header, or ?last_event_id= for clients that cannot set headers); 0: none.
-uint64_t last_event_id(const ServerRequest& req) {
+// Last-Event-ID (header, or ?last_event_id= for clients that cannot set headers); 0: none,
+// nullopt: not an event id (a bad value would otherwise replay everything silently).
+std::optional<uint64_t> last_event_id(const ServerRequest& req) {
     std::string v = req.header("last-event-id");
     if (v.empty()) v = req.query_param("last_event_id").value_or("");
-    if (v.empty() || v.size() > 20 || !std::all_of(v.begin(), v.end(), ::isdigit)) return 0;
-    return std::stoull(v);
+    if (v.empty()) return 0;
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), id);
+    if (ec != std::errc() || end != v.data() + v.size() || !std::isdigit((unsigned char)v[0]))
+        return std::nullopt;
+    return id;
+}
+
+void refuse_event_id(Call& c) {
+    c.error(400, "bad_request", "Last-Event-ID (or last_event_id) must be an event id: digits");
 }
 
 // The event's JSON payload, written directly (not through a Value dict).
@@ -204,7 +216,9 @@ void EventHub::stream_execution(Call& c) {
     if (!rec) return c.error(500, "storage", rec.error().message);
     if (!rec.value()) return c.error(404, "not_found", "no execution '" + id + "'");
     std::string status = text_of(tmpl::value_from_json(*rec.value()), "status");
-    uint64_t after = last_event_id(c.req);
+    std::optional<uint64_t> last = last_event_id(c.req);
+    if (!last) return refuse_event_id(c);
+    uint64_t after = *last;
     auto client = std::make_shared<Client>();
     client->execution = id;
     if (!open_stream(c, client)) return;
@@ -232,7 +246,9 @@ void EventHub::stream_execution(Call& c) {
 }
 
 void EventHub::stream_all(Call& c) {
-    uint64_t after = last_event_id(c.req);
+    std::optional<uint64_t> last = last_event_id(c.req);
+    if (!last) return refuse_event_id(c);
+    uint64_t after = *last;
     auto client = std::make_shared<Client>();
     if (!open_stream(c, client)) return;
     if (after)

@@ -16,6 +16,7 @@
 #include "server/hooks.h"
 #include "server/starter.h"
 
+#include <cstdio>
 #include <map>
 
 namespace ferry::engine::server {
@@ -88,8 +89,16 @@ void receive(Api& api, Call& c) {
     std::vector<std::string> secrets;
     for (const std::string& ref : hook->secrets) {
         Result<std::string> s = resolve_secret(ref);
-        // The error names the reference, never a value.
-        if (!s) return c.error(500, "secret_unavailable", redact(s.error().message));
+        // The caller may be anyone: which variable or file holds the secret is for the
+        // server's log (the reference, never a value), not for the answer.
+        if (!s) {
+            std::fprintf(stderr, "ferry serve: hook '%s': %s\n", hook->name.c_str(),
+                         redact(s.error().message).c_str());
+            return c.error(500, "secret_unavailable",
+                           "hook '" + hook->name +
+                               "': its secret cannot be resolved (the "
+                               "server's log says why)");
+        }
         secrets.push_back(s.value());
     }
     uint64_t now_ms = now_unix_ms();

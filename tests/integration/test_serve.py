@@ -153,6 +153,9 @@ class Executions(ServeTest):
         self.assertEqual(status, 422)
         status, body = self.start("nope")
         self.assertEqual(status, 404)
+        # What a name can reach, and no path of the server's.
+        self.assertEqual(body["error"]["message"],
+                         "no workflow named 'nope' in workflows/ (known: hello, slow)")
         # A path-like name is never read as a file, not even the workflow's own.
         status, body = self.start("hello.yaml")
         self.assertEqual(status, 404)
@@ -310,6 +313,12 @@ class Malformed(ServeTest):
         status, body = self.s.json("DELETE", "/api/v1/workflows", role="admin")
         self.assertEqual(status, 405)
         self.assertEqual(body["error"]["code"], "method_not_allowed")
+        # RFC 9110: a 405 names the methods the resource has.
+        status, headers, _ = self.s.request("PUT", "/api/v1/workflows/hello/executions",
+                                            role="admin")
+        self.assertEqual((status, headers.get("allow")), (405, "POST"))
+        status, headers, _ = self.s.request("DELETE", "/api/v1/workflows", role="admin")
+        self.assertEqual((status, headers.get("allow")), (405, "GET, HEAD"))
 
 
 class OpenApiAndMetrics(ServeTest):

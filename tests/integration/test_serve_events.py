@@ -206,6 +206,13 @@ class LiveEvents(ServeEventsTest):
         tail = st.until(lambda e: False)
         st.close()
         self.assertEqual([e["id"] for e in tail], ids[3:])
+        # An id that is not one is refused, not read as "from the start".
+        # 20 digits past 2^64 once made std::stoull throw out of the handler.
+        for bad in ("abc", "-5", "1e3", "99999999999999999999", "99999999999999999999999"):
+            for path in ("/api/v1/events", "/api/v1/executions/%s/events" % exec_id):
+                st = Stream(self.s, path, last_id=bad)
+                self.assertEqual(st.status, 400, (bad, path))
+                st.close()
 
     def test_idle_streams_get_a_keep_alive_comment_every_15s(self):
         st = Stream(self.s, "/api/v1/events", timeout=20)

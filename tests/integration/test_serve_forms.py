@@ -76,6 +76,11 @@ hooks:
     header: X-Hub-Signature-256
     replay_window: 2s
     action: {start: deploy}
+  unset:
+    secret: "${env:FORMS_TEST_NEVER_SET_SECRET}"
+    verify: hmac-sha256
+    header: X-Hub-Signature-256
+    action: {start: deploy}
   open:
     verify: none
     action: {start: deploy}
@@ -415,6 +420,14 @@ class Hooks(unittest.TestCase):
         status, _, text = request("POST", "/hooks/sn", body)
         self.assertEqual(status, 401)
         self.assertEqual(json.loads(text)["error"]["code"], "missing_signature")
+
+    def test_a_secret_that_cannot_be_resolved_is_not_described_to_the_caller(self):
+        status, _, text = request("POST", "/hooks/unset", {"x": 1},
+                                  headers={"X-Hub-Signature-256": "sha256=00"})
+        self.assertEqual(status, 500, text)
+        error = json.loads(text)["error"]
+        self.assertEqual(error["code"], "secret_unavailable")
+        self.assertNotIn("FORMS_TEST_NEVER_SET_SECRET", text)  # the server's log has it
 
     def test_hmac_sha256(self):
         body = json.dumps({"ref": "main"}).encode()

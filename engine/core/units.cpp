@@ -219,10 +219,20 @@ void Engine::start_unit(Run& run, Unit& unit) {
             }
         }
         unit.input_ready = true;
-        // template.render without vars renders over the expression context itself.
+        // template.render without vars renders over the expression context itself, with the
+        // inputs also at the top level: a template written for `ferry render` (`{{ title }}`)
+        // renders the same from a workflow whose inputs carry those names. The context's own
+        // names (inputs, vars, steps, execution, item, index) win over an input's.
         if (def.task == "template.render" && unit.input.is_dict() &&
             !dict_get(unit.input, "vars")) {
-            unit.input.dict_obj().set(str("vars"), ctx);
+            tmpl::Value vars = tmpl::Value::dict();
+            if (const tmpl::Value* in = dict_get(ctx, "inputs"); in && in->is_dict())
+                for (const auto& [key, value] : in->dict_obj().items)
+                    vars.dict_obj().set(key, value);
+            if (ctx.is_dict())
+                for (const auto& [key, value] : ctx.dict_obj().items)
+                    vars.dict_obj().set(key, value);
+            unit.input.dict_obj().set(str("vars"), vars);
         }
         if (!run.wf->hooks.before_step.empty()) {
             tmpl::Value event = dict_of({{"step", str(def.id)},

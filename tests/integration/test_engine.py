@@ -1806,6 +1806,29 @@ outputs:
         self.assertEqual({k: v for k, v in shown.items() if k != "steps"},
                          {k: v for k, v in doc.items() if k != "steps"})
 
+    def test_default_vars_also_hold_each_input_by_name(self):
+        # The contract's example: the bundled incident.md.j2 reads `title` and `severity`.
+        self.p.workflow("inc", """\
+inputs:
+  title: {type: string, required: true}
+  severity: {type: string, default: medium}
+  steps: {type: string, default: shadowed}
+steps:
+  - {id: body, task: template.render, with: {template: incident.md.j2}}
+  - id: shadow
+    task: template.render
+    needs: body
+    with: {template: shadow.j2}
+""")
+        self.p.write("templates/shadow.j2", "{{ steps.body.output.text[:1] }}|{{ inputs.steps }}")
+        doc = self.assertRun("inc", "--input", "title=Disk full on db-7", "--input",
+                             "severity=high")
+        text = doc["steps"]["body"]["output"]["text"]
+        self.assertTrue(text.startswith("# Disk full on db-7\n"), text)
+        self.assertIn("**Severity:** HIGH", text)
+        # The context's own names win over an input's.
+        self.assertEqual(doc["steps"]["shadow"]["output"]["text"], "#|shadowed")
+
     def test_a_template_error_fails_the_step_naming_the_place(self):
         self.p.write("templates/bad.j2", "line one\n{{ inputs.x | no_such_filter }}\n")
         self.p.workflow("bad", """\

@@ -496,6 +496,7 @@ void Engine::unit_settled(Run& run, Unit& u) {
             }
         }
         st.output = tmpl::Value::list(std::move(outputs));
+        const bool several = failed_items.find(',') != std::string::npos;
         if (failed_items.empty()) {
             st.status = StepStatus::Succeeded;
             st.error = tmpl::Value::none();
@@ -505,7 +506,7 @@ void Engine::unit_settled(Run& run, Unit& u) {
             st.error =
                 dict_of({{"kind", dict_get(first_error, "kind") ? *dict_get(first_error, "kind")
                                                                 : str("lua_error")},
-                         {"message", str("items " + failed_items + " failed" +
+                         {"message", str((several ? "items " : "item ") + failed_items + " failed" +
                                          (m ? ": " + tmpl::to_str(*m) : ""))}});
         }
         Unit aggregate;

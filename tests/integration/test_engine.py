@@ -424,6 +424,9 @@ steps:
         doc = self.assertRun("fe", code=1)
         statuses = [doc["steps"]["f[%d]" % i]["status"] for i in range(5)]
         self.assertEqual(statuses, ["succeeded", "failed", "cancelled", "cancelled", "cancelled"])
+        self.assertTrue(self.step_error(doc, "f")["message"].startswith("item 1 failed: "),
+                        doc["steps"]["f"]["error"])
+        self.assertEqual(doc["steps"]["f"]["output"], [1, None, None, None, None])
 
 
 # --------------------------------------------------------------------------- 5: retries

@@ -121,9 +121,15 @@ void Call::error(int status, std::string_view code, std::string_view message, Ht
 Api::Api(App& app, ServerSettings settings) : app_(app), settings_(std::move(settings)) {}
 
 void Api::add(std::string method, std::string pattern, Role role, Handler handler, RouteDoc doc) {
-    Route r{std::move(method),   pattern,       role, std::move(handler),
-            split_path(pattern), std::move(doc)};
+    Route r{std::move(method),   pattern,        role, std::move(handler),
+            split_path(pattern), std::move(doc), {}};
     routes_.push_back(std::move(r));
+}
+
+void Api::add_resource_guarded(std::string method, std::string pattern, std::string role_note,
+                               Handler handler, RouteDoc doc) {
+    add(std::move(method), std::move(pattern), Role::None, std::move(handler), std::move(doc));
+    routes_.back().role_note = std::move(role_note);
 }
 
 Role Api::authenticate(const ServerRequest& req, std::string* caller) const {

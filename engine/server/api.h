@@ -81,6 +81,10 @@ class Api {
     // pattern: "/api/v1/executions/{id}"; a request below `role` gets 401/403.
     void add(std::string method, std::string pattern, Role role, Handler handler,
              RouteDoc doc = {});
+    // A route whose role depends on the resource (a form is public or not): open itself,
+    // the handler decides; role_note says how, for OpenAPI (x-ferry-role-note).
+    void add_resource_guarded(std::string method, std::string pattern, std::string role_note,
+                              Handler handler, RouteDoc doc = {});
     void handle(ServerRequest& req, Responder res);
 
     App& app() { return app_; }
@@ -93,6 +97,7 @@ class Api {
         Handler handler;
         std::vector<std::string> parts;
         RouteDoc doc;
+        std::string role_note;  // add_resource_guarded
     };
     const std::vector<Route>& routes() const { return routes_; }
 

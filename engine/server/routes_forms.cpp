@@ -140,13 +140,18 @@ void submit(Api& api, Call& c) {
 
 void add_form_routes(Api& api) {
     Api* a = &api;
+    // A form is public (no token) or not (viewer to read it, operator to submit).
+    const std::string read_note = "none for a public form, else viewer";
     api.add("GET", "/api/v1/forms", Role::None, [a](Call& c) { list_forms(*a, c); });
-    api.add("GET", "/api/v1/forms/{name}", Role::None, [a](Call& c) { get_schema(*a, c); });
-    api.add("GET", "/forms/{name}", Role::None, [a](Call& c) { get_page(*a, c); });
-    api.add("POST", "/api/v1/forms/{name}/submit", Role::None, [a](Call& c) { submit(*a, c); },
-            {{wait_param(), idempotency_param()},
-             R"({"type": "object", "description": "field name -> value (also accepted as )"
-             R"(application/x-www-form-urlencoded); GET /api/v1/forms/{name} is its schema"})"});
+    api.add_resource_guarded("GET", "/api/v1/forms/{name}", read_note,
+                             [a](Call& c) { get_schema(*a, c); });
+    api.add_resource_guarded("GET", "/forms/{name}", read_note, [a](Call& c) { get_page(*a, c); });
+    api.add_resource_guarded(
+        "POST", "/api/v1/forms/{name}/submit", "none for a public form, else operator",
+        [a](Call& c) { submit(*a, c); },
+        {{wait_param(), idempotency_param()},
+         R"({"type": "object", "description": "field name -> value (also accepted as )"
+         R"(application/x-www-form-urlencoded); GET /api/v1/forms/{name} is its schema"})"});
 }
 
 }  // namespace ferry::engine::server

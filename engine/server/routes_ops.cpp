@@ -128,7 +128,14 @@ Value openapi(const Api& api) {
                             {"parameters", params},
                             {"responses", responses},
                             {"x-ferry-role", str(std::string(to_string(r.role)))}});
-        if (r.role == Role::None) op.dict_obj().set(str("security"), Value::list());
+        if (!r.role_note.empty()) {
+            // Either no credentials (a public resource) or a bearer token.
+            op.dict_obj().set(str("x-ferry-role-note"), str(r.role_note));
+            op.dict_obj().set(str("security"),
+                              Value::list({Value::dict(), dict_of({{"bearer", Value::list()}})}));
+        } else if (r.role == Role::None) {
+            op.dict_obj().set(str("security"), Value::list());
+        }
         if (!r.doc.body_schema.empty()) {
             op.dict_obj().set(
                 str("requestBody"),

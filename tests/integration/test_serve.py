@@ -329,6 +329,13 @@ class OpenApiAndMetrics(ServeTest):
         paths = doc["paths"]
         for method, path, need in RoleMatrix.ENDPOINTS:
             self.assertIn(method.lower(), paths.get(path.replace("hello", "{name}"), {}), path)
+            op = paths[path.replace("hello", "{name}")][method.lower()]
+            # The role the test matrix enforces is the one documented.
+            self.assertEqual(op["x-ferry-role"], need or "none", (method, path))
+        # A form's role depends on the form: open route, and a note saying how.
+        submit = paths["/api/v1/forms/{name}/submit"]["post"]
+        self.assertEqual(submit["x-ferry-role-note"], "none for a public form, else operator")
+        self.assertEqual(submit["security"], [{}, {"bearer": []}])
         # Every documented operation answers something other than 404/405.
         for path, item in paths.items():
             for method in item:

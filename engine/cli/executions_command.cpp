@@ -8,7 +8,9 @@
 #include "runtime/timestamp.h"
 #include "store/diff.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 namespace ferry::cli {
 
@@ -72,14 +74,20 @@ int list(engine::App& app, int argc, char** argv) {
             f.workflow = next();
         else if (arg == "--status")
             f.status = next();
-        else if (arg == "--limit")
-            f.limit = size_t(std::strtoul(next().c_str(), nullptr, 10));
-        else if (arg == "--json")
+        else if (arg == "--limit") {
+            std::string text = next();
+            char* end = nullptr;
+            errno = 0;
+            long long n = std::strtoll(text.c_str(), &end, 10);
+            if (text.empty() || *end || errno == ERANGE || n < 1)
+                return usage_error("executions",
+                                   "--limit must be a positive number, got '" + text + "'");
+            f.limit = size_t(n);
+        } else if (arg == "--json")
             json = true;
         else
             return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
     }
-    if (f.limit == 0) return usage_error("executions", "--limit must be a positive number");
     if (!f.status.empty()) {
         if (Status s = engine::check_execution_status(f.status); !s)
             return usage_error("executions", "--status: " + s.error().message);
@@ -277,6 +285,9 @@ int export_records(engine::App& app, int argc, char** argv) {
             return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
         }
     }
+    if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
+        return usage_error("executions", "--since must be before --until (an age counts back "
+                                         "from now: --since 2h --until 1h)");
     // Page through everything, newest first, one JSON line per execution with its steps.
     while (true) {
         auto rows = app.store->list_executions(f);

@@ -1426,8 +1426,13 @@ steps:
         self.assertIn(failed, lines[1])
         self.assertIn("failed", lines[1])
         self.assertIn("broken", lines[1])
-        bad = lst("--limit", "0")
+        for limit in ("0", "-1", "x", "99999999999999999999"):
+            bad = lst("--limit", limit)
+            self.assertEqual(bad.returncode, 2, limit)
+            self.assertIn("--limit must be a positive number, got '%s'" % limit, bad.stderr)
+        bad = self.p.ferry("executions", "export", "--since", "1h", "--until", "2h")
         self.assertEqual(bad.returncode, 2)
+        self.assertIn("--since must be before --until", bad.stderr)
         bad = lst("--status", "done")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--status: status must be one of pending, running, waiting, succeeded, "

@@ -127,7 +127,9 @@ struct Checker {
             add(problem);
     }
 
-    void path(const std::string& p, const std::string& template_root = {}) {
+    // named: given on the command line, where a file of no kind ferry checks is a mistake
+    // (inside a folder it is simply not ours).
+    void path(const std::string& p, const std::string& template_root = {}, bool named = false) {
         std::error_code ec;
         if (fs::is_directory(p, ec)) {
             for (auto it = fs::recursive_directory_iterator(p, ec);
@@ -148,6 +150,9 @@ struct Checker {
             lua_file(p);
         else if (ends_with(p, ".j2") || ends_with(p, ".jinja") || ends_with(p, ".jinja2"))
             template_file(p, fs::path(p).filename().string());
+        else if (named)
+            add(p + ":1:1: not a file ferry checks (a workflow .yaml/.yml/.json, a task .lua, "
+                    "a template .j2/.jinja/.jinja2, or ferry.yaml)");
     }
 };
 
@@ -187,12 +192,13 @@ int validate_command(int argc, char** argv) {
         c.files += app->catalog.all().size();
     } else {
         for (const std::string& p : paths)
-            c.path(p);
+            c.path(p, {}, true);
     }
     for (const std::string& line : c.problems)
         std::printf("%s\n", line.c_str());
     if (c.problems.empty()) {
-        std::fprintf(stderr, "ferry validate: %zu files checked, no problems\n", c.files);
+        std::fprintf(stderr, "ferry validate: %zu file%s checked, no problems\n", c.files,
+                     c.files == 1 ? "" : "s");
         return 0;
     }
     std::fprintf(stderr, "ferry validate: %zu problem%s\n", c.problems.size(),

@@ -249,6 +249,9 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             (*self)->keep_hook_logs(rid, kind, unit, outcome.logs);
             if (!outcome.ok) {
                 Error e = outcome.error;
+                // A Lua error's text already starts with its FILE:LINE; the location would
+                // say it a second time in front of the hook's name.
+                e.location.reset();
                 e.message = "hook " + file + ": " + e.message;
                 then(e);
                 return;

@@ -1215,6 +1215,17 @@ steps:
         self.assertRegex(res.stdout, r"w\.yaml:7:\d+: step 'b': a sub-workflow is named by a "
                                      r"workflow name from workflows/, not a path \('../w.yaml'\)")
 
+    def test_validate_of_a_file_it_does_not_check_is_a_problem(self):
+        other = self.p.dir / "notes.txt"
+        other.write_text("hello\n")
+        p = self.p.ferry("validate", str(other))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("%s:1:1: not a file ferry checks" % other, p.stdout)
+        self.p.workflow("one", "steps: [{id: a, task: log, with: {message: x}}]\n")
+        p = self.p.ferry("validate", str(self.p.dir / "workflows" / "one.yaml"))
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("1 file checked, no problems", p.stderr)
+
     def test_a_subworkflow_name_never_reads_a_file_outside_workflows(self):
         # A name from the inputs must not become a way to read (and echo) any file.
         secret = self.p.dir / "secret.txt"

@@ -111,6 +111,16 @@ void start(Api& api, Call& c) {
         body = parsed.value();
         if (!body.is_dict()) return c.error(400, "bad_request", "the body must be a JSON object");
     }
+    // An unknown key is most often an input posted at the top level, which would otherwise
+    // be dropped in silence and reported as a missing input.
+    for (const auto& [key, value] : body.dict_obj().items) {
+        std::string k = tmpl::to_str(key);
+        if (k != "inputs" && k != "dry_run")
+            return c.error(422, "invalid_request",
+                           "unknown field '" + k +
+                               "' in the body: it takes 'inputs' (an object of the workflow's "
+                               "inputs) and 'dry_run'");
+    }
     StartRequest sr;
     sr.workflow = name;
     if (const Value* in = body.dict_obj().find("inputs")) {

@@ -88,6 +88,10 @@ void submit(Api& api, Call& c) {
     // A browser posting the page wants a page back; an API client gets JSON either way.
     bool browser = urlencoded && c.req.header("accept").find("text/html") != std::string::npos;
     Value submitted = Value::dict();
+    if (media_type_is(c.req.header("content-type"), "multipart/form-data"))
+        return c.error(415, "unsupported_media_type",
+                       "a form is submitted as JSON or application/x-www-form-urlencoded "
+                       "(the form page posts the latter), not multipart/form-data");
     if (urlencoded) {
         // Decoded values are echoed in the 422 page and stored: they must be text.
         if (invalid_utf8_at(percent_decode(c.req.body, true)) != std::string::npos)

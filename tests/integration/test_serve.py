@@ -151,6 +151,11 @@ class Executions(ServeTest):
         self.assertIn("name", body["error"]["message"])
         status, body = self.start(inputs={"name": "x" * 30})
         self.assertEqual(status, 422)
+        # An input posted at the top level is named, not dropped in silence.
+        status, body = self.s.json("POST", "/api/v1/workflows/hello/executions", {"name": "ada"},
+                                   role="operator")
+        self.assertEqual(status, 422, body)
+        self.assertIn("unknown field 'name' in the body", body["error"]["message"])
         status, body = self.start("nope")
         self.assertEqual(status, 404)
         # What a name can reach, and no path of the server's.

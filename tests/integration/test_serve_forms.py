@@ -302,6 +302,13 @@ class Forms(unittest.TestCase):
         self.assertEqual(status, 202, body)
         self.assertTrue(headers["content-type"].startswith("text/html"))
         self.assertIn('href="/api/v1/executions/', body)
+        # multipart/form-data is not a JSON syntax error but a media type not taken.
+        status, headers, body = request(
+            "POST", "/api/v1/forms/feedback/submit",
+            "--b\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nhi\r\n--b--\r\n",
+            headers={"Content-Type": "multipart/form-data; boundary=b"})
+        self.assertEqual(status, 415, body)
+        self.assertEqual(json.loads(body)["error"]["code"], "unsupported_media_type")
         # Bytes that are not UTF-8 once decoded are refused, not stored or echoed.
         status, headers, body = request(
             "POST", "/api/v1/forms/feedback/submit", "message=a%FF%FEb",

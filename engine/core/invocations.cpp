@@ -367,7 +367,7 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
                 make_error(ErrorKind::Timeout, "timed out after " + format_duration_ms(limit) +
                                                    " (the step's timeout); sub-workflow '" +
                                                    s.workflow + "' (" + s.id + ") was cancelled");
-            up->child_execution.clear();  // a retry starts a new child
+            up->child_timed_out = true;  // on record; a retry starts a new child
         } else if (s.status == "succeeded") {
             outcome.ok = true;
             to_rapidjson(s.outputs, outcome.value, outcome.value.GetAllocator());
@@ -400,6 +400,10 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
     };
     const uint64_t limit = run.wf->steps[unit.step_index].timeout_ms;
     // A resumed parent finds its child by the id recorded before the child started.
+    if (unit.child_timed_out) {
+        unit.child_execution.clear();
+        unit.child_timed_out = false;
+    }
     if (!unit.child_execution.empty()) {
         if (find_run(unit.child_execution)) return;  // still running in this process
         auto stored = store_.get_execution(unit.child_execution);

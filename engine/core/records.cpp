@@ -213,6 +213,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     }
     if (!unit.skip_reason.empty()) rec.string("reason", unit.skip_reason);
     if (!unit.child_execution.empty()) rec.string("child_execution", unit.child_execution);
+    if (unit.child_timed_out) rec.boolean("child_timed_out", true);
     if (unit.wait_deadline_ms) rec.integer("wait_deadline_ms", int64_t(unit.wait_deadline_ms));
     // A restart re-parks the wait from here: its duration counts from this, not the restart.
     if (unit.status == "waiting") rec.time("waiting_since", unit.attempt_started_ms);

@@ -39,6 +39,9 @@ struct Engine::Unit {
     tmpl::Value annotations;  // what hooks added to the record
     std::string skip_reason;
     std::string child_execution;  // sub-workflow step: the child's id
+    // The step's timeout cancelled that child: it stays on record, and a retry starts a
+    // new one instead of resuming it.
+    bool child_timed_out = false;
     int attempt = 0;
     bool interrupted = false;       // re-run after a crash stopped it (ctx.resumed)
     uint64_t wait_deadline_ms = 0;  // approval: when it times out (unix ms; 0: never)

@@ -156,6 +156,8 @@ void Engine::start_unit(Run& run, Unit& unit) {
             if (const tmpl::Value* child = dict_get(r, "child_execution");
                 child && child->is_string())
                 unit.child_execution = std::string(child->str());
+            if (const tmpl::Value* t = dict_get(r, "child_timed_out"); t && t->is_bool())
+                unit.child_timed_out = t->as_bool();
             if (const tmpl::Value* d = dict_get(r, "wait_deadline_ms"); d && d->is_int())
                 unit.wait_deadline_ms = uint64_t(d->as_int());
             if (status == "waiting" && def.task == "approval" && unit.attempt > 0 &&

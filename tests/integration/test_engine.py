@@ -586,6 +586,9 @@ steps:
                                        "--json").stdout)
         self.assertEqual(len(rows), 2)
         self.assertEqual({r["status"] for r in rows}, {"cancelled"})
+        # The step's record names the last child, marked as ended by the timeout.
+        self.assertEqual(doc["steps"]["sub"]["child_execution"], rows[0]["id"])
+        self.assertIs(doc["steps"]["sub"]["child_timed_out"], True)
 
     def test_failing_child_fails_the_step(self):
         doc = self.assertRun("parent", "--input", "explode=true", code=1)

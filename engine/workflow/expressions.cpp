@@ -32,6 +32,10 @@ const std::string* const_string(const Expr* e) {
 class RefCollector {
   public:
     std::vector<TemplateRef> refs;
+    // Bare `item` / `index` reads, and whether the template binds names itself (a
+    // `{% for item in ... %}` or a `{% set %}` makes a bare name its own).
+    std::vector<TemplateRef> loop_names;
+    bool binds_names = false;
 
     void body(const tmpl::Body& stmts) {
         for (const tmpl::StmtPtr& s : stmts)
@@ -41,6 +45,17 @@ class RefCollector {
     // Children in source order, so references come out in the order they are written.
     void stmt(const Stmt* s) {
         if (!s) return;
+        switch (s->kind) {
+        case tmpl::StmtKind::For:
+        case tmpl::StmtKind::Set:
+        case tmpl::StmtKind::SetBlock:
+        case tmpl::StmtKind::Macro:
+        case tmpl::StmtKind::CallBlock:
+        case tmpl::StmtKind::With:
+        case tmpl::StmtKind::Import:
+        case tmpl::StmtKind::FromImport: binds_names = true; break;
+        default: break;
+        }
         for (const tmpl::MacroParam& p : s->params)
             expr(p.default_value.get());
         expr(s->target.get());
@@ -57,6 +72,10 @@ class RefCollector {
 
     void expr(const Expr* e) {
         if (!e) return;
+        if (e->kind == ExprKind::Name && (e->name == "item" || e->name == "index")) {
+            loop_names.push_back(TemplateRef{e->name, "", e->line, e->column});
+            return;
+        }
         if (e->kind == ExprKind::Getattr && is_root_name(e->a.get())) {
             add(*e->a, e->name, tmpl::has_method(tmpl::Value::dict(), e->name));
             return;
@@ -136,6 +155,7 @@ std::vector<TemplateRef> template_references(const std::string& text, const std:
     std::unique_ptr<tmpl::ParsedTemplate> parsed = tmpl::parse_template(text, name);
     RefCollector c;
     c.body(parsed->body);
+    if (!c.binds_names) c.refs.insert(c.refs.end(), c.loop_names.begin(), c.loop_names.end());
     return std::move(c.refs);
 }
 

@@ -256,7 +256,14 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
         std::vector<std::vector<std::string>> raw = tasks && !step.task.empty()
                                                         ? tasks->raw_paths(step.task, step.provider)
                                                         : std::vector<std::vector<std::string>>{};
-        step.with = data_with_templates(ctx, *with_node, ex.refs, raw);
+        std::vector<Ref> with_refs;
+        step.with = data_with_templates(ctx, *with_node, with_refs, raw);
+        for (Ref& r : with_refs) {
+            // `item` and `index` are defined in the with: of a for_each step (only there:
+            // its when: and for_each: are evaluated once, for the whole step).
+            if (for_each_node && (r.root == "item" || r.root == "index")) continue;
+            ex.refs.push_back(std::move(r));
+        }
     }
     if (concurrency_node && !for_each_node)
         ctx.error(*concurrency_node,

@@ -94,7 +94,7 @@ std::string identifier_problem(std::string_view what, std::string_view name);
 // A name an expression reads from one of the roots the loader checks: steps.ID, inputs.X,
 // vars.X (also ['ID'] and .get('ID')). line/column: 1-based, in the template's own text.
 struct TemplateRef {
-    std::string root;  // "steps", "inputs" or "vars"
+    std::string root;  // "steps", "inputs" or "vars"; "item" or "index" (a bare read, name empty)
     std::string name;
     int line = 0;
     int column = 0;

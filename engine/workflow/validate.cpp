@@ -38,6 +38,12 @@ struct Names {
 // `who` is the subject of the message: "step 'x'", "output 'y'", "var 'z'".
 bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::string& self,
                const Names& names) {
+    if (ref.root == "item" || ref.root == "index") {
+        ctx.error(ref.mark, who + ": '" + ref.root +
+                                "' is only defined in the with: of a for_each step (its when: "
+                                "and for_each: are evaluated once, for the whole step)");
+        return false;
+    }
     if (ref.method) {
         std::string kind = ref.root == "steps" ? "step" : ref.root == "inputs" ? "input" : "var";
         ctx.error(ref.mark, who + ": " + ref.root + "." + ref.name + " is the dict method " +

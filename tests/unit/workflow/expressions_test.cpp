@@ -103,6 +103,26 @@ steps:
           "instead, such as \"{{ [inputs.a, inputs.b] }}\"");
 }
 
+TEST_CASE("item and index are read only in a for_each step's with", "[workflow][expressions]") {
+    const std::string why = "' is only defined in the with: of a for_each step (its when: and "
+                            "for_each: are evaluated once, for the whole step)";
+    CHECK(only_problem(two_steps("    with: {message: \"{{ item }}\"}\n")) ==
+          "wf.yaml:6:25: step 'b': 'item" + why);
+    CHECK(only_problem(two_steps("    for_each: [1, 2]\n    when: \"{{ index > 0 }}\"\n")) ==
+          "wf.yaml:7:15: step 'b': 'index" + why);
+    CHECK(only_problem(std::string(kOneStep) + "outputs: {o: \"{{ item }}\"}\n") ==
+          "wf.yaml:4:18: 'outputs': 'item" + why);
+    // Where they are defined, and where the template binds the name itself.
+    CHECK(problems(load(two_steps("    for_each: [1, 2]\n"
+                                  "    with: {message: \"{{ item }} {{ index }}\"}\n")))
+              .empty());
+    CHECK(problems(load(two_steps("    with: {message: \"{% for item in [1] %}{{ item }}"
+                                  "{% endfor %}\"}\n")))
+              .empty());
+    CHECK(problems(load(two_steps("    with: {message: \"{% set index = 2 %}{{ index }}\"}\n")))
+              .empty());
+}
+
 TEST_CASE("referenced_steps walks the whole expression", "[workflow][expressions]") {
     using V = std::vector<std::string>;
     CHECK(refs("{{ steps.a.output }}") == V{"a"});

@@ -8,11 +8,7 @@ namespace ferry::engine {
 namespace {
 
 Error template_error(const tmpl::TemplateError& e, const std::string& where) {
-    std::string msg = where + ": " + e.message();
-    // A runaway render (time, output, recursion) is a limit; anything else is the
-    // expression's or its data's fault.
-    return make_error(e.kind() == tmpl::ErrorKind::Limit ? ErrorKind::Limit : ErrorKind::Validation,
-                      msg);
+    return template_failure(e, where + ": " + e.message());
 }
 
 // A StrictUndefined that reached the end of an expression is an error, not a null.
@@ -34,6 +30,11 @@ bool is_single_expression(const std::string& text, std::string* inner) {
     if (!body.empty() && body.back() == '-') body.pop_back();
     if (inner) *inner = body;
     return true;
+}
+
+Error template_failure(const tmpl::TemplateError& e, std::string message) {
+    return make_error(e.kind() == tmpl::ErrorKind::Limit ? ErrorKind::Limit : ErrorKind::Validation,
+                      std::move(message));
 }
 
 Expressions::Expressions(std::shared_ptr<const tmpl::Loader> templates)

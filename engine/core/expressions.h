@@ -24,6 +24,10 @@ using tmpl::Value;
 // which nothing else can use meanwhile; a legitimate report renders in milliseconds.
 constexpr uint64_t kMaxRenderMs = 10'000;
 
+// A template or expression failure as an engine error with `message`: a runaway render
+// (time, output, recursion) is a limit, anything else the template's or its data's fault.
+Error template_failure(const tmpl::TemplateError& e, std::string message);
+
 class Expressions {
   public:
     explicit Expressions(std::shared_ptr<const tmpl::Loader> templates);

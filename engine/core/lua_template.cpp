@@ -35,9 +35,7 @@ tmpl::Value vars_arg(lua_State* L, int idx) {
 // Template errors are the task's failure: raise an error table naming the place, kind
 // limit for a runaway render, else validation.
 [[noreturn]] void raise_template_error(lua_State* L, const tmpl::TemplateError& e) {
-    push_error_table(
-        L, make_error(e.kind() == tmpl::ErrorKind::Limit ? ErrorKind::Limit : ErrorKind::Validation,
-                      e.describe()));
+    push_error_table(L, template_failure(e, e.describe()));
     lua_error(L);
     throw;  // unreachable: lua_error does not return
 }

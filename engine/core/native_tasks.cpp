@@ -14,6 +14,7 @@
 // benchmark. Rendered here from the input Values, shaped as that trip shapes them
 // (json_shaped), with ferry.template's environment, so the text is the same.
 #include "core/executor.h"
+#include "core/expressions.h"
 
 #include "core/run_state.h"
 #include "core/values.h"
@@ -54,7 +55,7 @@ void Engine::invoke_render(Run& run, Unit& unit) {
                                                  out.value.GetAllocator()),
                                 out.value.GetAllocator());
         } catch (const tmpl::TemplateError& e) {
-            out.error = make_error(ErrorKind::Validation, e.describe());
+            out.error = template_failure(e, e.describe());
         }
     }
     out.duration_ms = double(Loop::hrtime_ns() - started_ns) / 1e6;

@@ -46,16 +46,6 @@ int resume_command(int argc, char** argv) {
     if (!app) return 2;
     std::vector<std::string> ids;
     if (!id.empty()) {
-        // An id that names nothing is bad input, as for `executions show`.
-        auto rec = app->store->get_execution(id);
-        if (!rec) {
-            std::fprintf(stderr, "ferry resume: %s\n", rec.error().describe().c_str());
-            return 2;
-        }
-        if (!rec.value()) {
-            std::fprintf(stderr, "ferry resume: no execution %s\n", id.c_str());
-            return 2;
-        }
         ids.push_back(id);
     } else {
         for (const char* status : {"running", "pending"}) {
@@ -75,7 +65,9 @@ int resume_command(int argc, char** argv) {
     for (const std::string& x : ids) {
         auto rec = app->store->get_execution(x);
         if (!rec || !rec.value()) {
-            std::fprintf(stderr, "ferry resume: no execution %s\n", x.c_str());
+            std::string why = rec ? "no execution " + x : rec.error().describe();
+            std::fprintf(stderr, "ferry resume: %s\n", why.c_str());
+            if (!id.empty()) return 2;  // an id that names nothing is bad input
             all_ok = false;
             continue;
         }

@@ -131,11 +131,9 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
         if (u->key == step_key) unit = u.get();
     if (!unit) {
         // A step that has not started yet has no unit; it exists all the same.
-        std::string_view step_id = std::string_view(step_key).substr(0, step_key.find('['));
-        for (const auto& def : run->wf->steps)
-            if (def.id == step_id)
-                return {Refusal::NotWaiting,
-                        "step '" + step_key + "' is not waiting for approval (not started)"};
+        if (run->wf->find_step(step_id_of(step_key)))
+            return {Refusal::NotWaiting,
+                    "step '" + step_key + "' is not waiting for approval (not started)"};
         return {Refusal::NoSuchStep,
                 "execution " + execution_id + " has no step '" + step_key + "'"};
     }

@@ -189,8 +189,7 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
     e.retry_in_ms = retry_in_ms;
     e.dry_run = run.options.dry_run;
     if (!step.empty()) {
-        std::string_view id = std::string_view(step).substr(0, step.find('['));
-        if (const workflow::Step* def = run.wf->find_step(id)) {
+        if (const workflow::Step* def = run.wf->find_step(step_id_of(step))) {
             e.task = def->task;
             e.provider = def->provider;
             e.integration = def->integration;

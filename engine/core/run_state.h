@@ -59,6 +59,11 @@ struct Engine::Unit {
 enum class StepStatus : uint8_t { Pending, Running, Succeeded, Failed, Skipped, Cancelled };
 
 std::string_view step_status_name(StepStatus status);
+
+// The step a unit belongs to: "notify" for the for_each item "notify[2]".
+inline std::string_view step_id_of(std::string_view unit_key) {
+    return unit_key.substr(0, unit_key.find('['));
+}
 // The stored word back (records.cpp restores a run from them); nullopt for anything else.
 std::optional<StepStatus> parse_step_status(std::string_view name);
 inline bool step_finished(StepStatus status) {

@@ -8,7 +8,6 @@
 #include <rapidjson/stringbuffer.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <optional>
@@ -36,8 +35,8 @@ std::optional<uint64_t> last_event_id(const ServerRequest& req) {
     if (v.empty()) return 0;
     uint64_t id = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), id);
-    if (ec != std::errc() || end != v.data() + v.size() || !std::isdigit((unsigned char)v[0]))
-        return std::nullopt;
+    // from_chars takes digits only for an unsigned type: no sign, no space, no overflow.
+    if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
     return id;
 }
 

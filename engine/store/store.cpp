@@ -96,12 +96,14 @@ Found probe(const std::string& dir) {
     return Found::FerryStore;
 }
 
-// Decides, from what the folder holds, whether it may be opened; creates it when missing.
-Found inspect_folder(const std::string& dir) {
+// Decides, from what the folder holds, whether it may be opened; creates it when missing
+// (unless !create: a missing folder is then Nothing, as an empty one is).
+Found inspect_folder(const std::string& dir, bool create) {
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0) {
         if (errno != ENOENT)
             throw OpenFailure{std::string("cannot access the folder: ") + std::strerror(errno)};
+        if (!create) return Found::Nothing;
         std::error_code ec;
         fs::create_directories(dir, ec);
         if (ec) throw OpenFailure{"cannot create the folder: " + ec.message()};
@@ -167,14 +169,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
     s.path = dir;
     s.options = options;
     try {
-        if (!options.create) {
-            struct stat st;
-            if (::stat((fs::path(dir) / "data.mdb").c_str(), &st) != 0 || st.st_size == 0)
-                return make_error(ErrorKind::NotFound,
-                                  "no Ferry data in " + dir +
-                                      " (nothing has run with this --data or --project yet)");
-        }
-        Found found = inspect_folder(dir);
+        Found found = inspect_folder(dir, options.create);
+        if (found == Found::Nothing && !options.create)
+            return make_error(ErrorKind::NotFound,
+                              "no Ferry data in " + dir +
+                                  " (nothing has run with this --data or --project yet)");
 
         s.env = lmdb::Env::create();
         lmdb::check(mdb_env_set_maxdbs(s.env.get(), kMaxDbs), "mdb_env_set_maxdbs");

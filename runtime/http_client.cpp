@@ -26,17 +26,6 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-// RFC 9110 token characters: methods and header names.
-bool is_token(std::string_view s) {
-    if (s.empty()) return false;
-    for (unsigned char c : s) {
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos;
-        if (!ok) return false;
-    }
-    return true;
-}
-
 // CR, LF or NUL in a header value or URL would let a caller inject request lines.
 bool has_line_break(std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
@@ -54,6 +43,16 @@ void close_and_delete(T* handle) {
 }
 
 }  // namespace
+
+bool is_http_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (unsigned char c : s) {
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos;
+        if (!ok) return false;
+    }
+    return true;
+}
 
 std::string url_encode(std::string_view s) {
     static const char* hex = "0123456789ABCDEF";
@@ -188,7 +187,7 @@ void HttpClient::Impl::fail_later(std::unique_ptr<Transfer> t, Error error) {
 Status HttpClient::Impl::configure(Transfer& t) {
     const HttpRequest& r = t.req;
     std::string where = r.method + " " + redact_url(r.url);
-    if (!is_token(r.method))
+    if (!is_http_token(r.method))
         return make_error(ErrorKind::Validation, "invalid HTTP method '" + r.method + "'");
     if (!istarts_with(r.url, "http://") && !istarts_with(r.url, "https://"))
         return make_error(ErrorKind::Validation,
@@ -205,8 +204,13 @@ Status HttpClient::Impl::configure(Transfer& t) {
     bool has_expect = false;
     bool appended = true;
     for (const auto& [name, value] : r.headers) {
-        if (!is_token(name) || has_line_break(value))
-            return make_error(ErrorKind::Validation, where + ": invalid header '" + name + "'");
+        if (!is_http_token(name))
+            return make_error(ErrorKind::Validation,
+                              where + ": invalid header name '" + name + "'");
+        if (has_line_break(value)) {
+            return make_error(ErrorKind::Validation, where + ": the value of header '" + name +
+                                                         "' contains a line break or NUL");
+        }
         has_content_type = has_content_type || iequals(name, "Content-Type");
         has_expect = has_expect || iequals(name, "Expect");
         // "Name;" is libcurl's spelling of a header with an empty value ("Name:" removes it).

@@ -1,5 +1,7 @@
 #include "runtime/scheduler.h"
 
+#include "runtime/utf8.h"
+
 #include "runtime/json_lua.h"
 #include "runtime/timestamp.h"
 
@@ -347,6 +349,8 @@ void Scheduler::resume(Task* t) {
         const char* m = lua_tostring(co, -1);
         err.message = m ? m : "(error object is not a string)";
     }
+    // A message quoting a vendor's bytes goes into records and answers, which are JSON.
+    if (invalid_utf8_at(err.message) != std::string::npos) err.message = to_valid_utf8(err.message);
     // "tasks/x.lua:12: message": keep the place as a location too.
     if (err.kind == ErrorKind::LuaError && err.message.size() > 2) {
         size_t c1 = err.message.find(':');

@@ -38,4 +38,20 @@ size_t invalid_utf8_at(std::string_view s) {
     return std::string_view::npos;
 }
 
+std::string to_valid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 16);
+    while (!s.empty()) {
+        size_t bad = invalid_utf8_at(s);
+        if (bad == std::string_view::npos) {
+            out.append(s);
+            break;
+        }
+        out.append(s.substr(0, bad));
+        out.append("\xEF\xBF\xBD");
+        s.remove_prefix(bad + 1);
+    }
+    return out;
+}
+
 }  // namespace ferry

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace ferry {
@@ -11,5 +12,10 @@ namespace ferry {
 // Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629:
 // no overlong forms, no surrogates, nothing above U+10FFFF), or npos.
 size_t invalid_utf8_at(std::string_view s);
+
+// s with every byte that is not part of a well-formed sequence replaced by U+FFFD, as a
+// browser shows it: for text from outside (a vendor's answer, a message quoting one) that
+// must become JSON and is worth more shown a little damaged than dropped.
+std::string to_valid_utf8(std::string_view s);
 
 }  // namespace ferry

@@ -96,6 +96,29 @@ int usage_error(const char* command, const std::string& message) {
     return 2;
 }
 
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        unsigned code = c;
+        // C1 controls are U+0080-U+009F: C2 80 to C2 9F in UTF-8.
+        if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9F &&
+            static_cast<unsigned char>(text[i + 1]) >= 0x80)
+            code = static_cast<unsigned char>(text[++i]);
+        bool control = (code < 0x20 && code != '\n' && code != '\t') || code == 0x7F ||
+                       (code >= 0x80 && code <= 0x9F && code != c);
+        if (control) {
+            char esc[8];
+            std::snprintf(esc, sizeof esc, "\\x%02X", code);
+            out += esc;
+        } else {
+            out += char(c);
+        }
+    }
+    return out;
+}
+
 void print_progress(const engine::EngineEvent& e) {
     static const bool tty = isatty(STDERR_FILENO) != 0;
     std::string what;
@@ -133,7 +156,7 @@ void print_progress(const engine::EngineEvent& e) {
         e.type == "step.retrying")
         dur = " in " + seconds(e.duration_ms);
     if (e.type == "step.retrying") dur += ", retrying in " + seconds(double(e.retry_in_ms));
-    std::string detail = e.message.empty() ? "" : ": " + e.message;
+    std::string detail = e.message.empty() ? "" : ": " + printable(e.message);
     if (tty) {
         const char* mark = e.status == "failed"      ? "\033[31m✗\033[0m"
                            : e.status == "succeeded" ? "\033[32m✓\033[0m"

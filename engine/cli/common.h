@@ -38,6 +38,11 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
 // "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
 int usage_error(const char* command, const std::string& message);
 
+// text as a terminal may show it: control characters (C0 but newline and tab, DEL, C1)
+// as \xNN, so a message quoting a vendor's answer cannot clear the screen, recolour it or
+// retitle the window.
+std::string printable(std::string_view text);
+
 // Progress lines on stderr for engine events: aligned and with durations on a terminal,
 // one compact line each otherwise.
 void print_progress(const engine::EngineEvent& e);

@@ -49,7 +49,7 @@ int list(engine::App& app, bool json) {
                 "ERROR");
     for (const auto& e : entries.value()) {
         Value v = tmpl::value_from_json(e.json);
-        std::string error = text(v, "error");
+        std::string error = printable(text(v, "error"));
         if (error.size() > 60) error = error.substr(0, 57) + "...";
         std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", e.key.c_str(),
                     text(v, "created_at").substr(0, 19).c_str(), text(v, "integration").c_str(),

@@ -28,9 +28,10 @@ constexpr const char* kExecutionsUsage =
     "Common options: --project DIR, --data DIR. T is a date or time (2026-12-01,\n"
     "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d).\n";
 
+// A field as text for a terminal (printable: history holds vendors' words).
 std::string field(const Value& v, const char* key) {
     const Value* f = engine::dict_get(v, key);
-    return f && !f->is_none() ? tmpl::to_str(*f) : std::string();
+    return f && !f->is_none() ? printable(tmpl::to_str(*f)) : std::string();
 }
 
 // An RFC 3339 date or time, or an age like 24h (now minus it), as unix ms.

@@ -185,7 +185,9 @@ int validate_command(int argc, char** argv) {
             c.add(d.describe());
         fs::path root(common.project);
         std::error_code ec;
-        if (fs::exists(root / "ferry.yaml", ec)) c.config_file((root / "ferry.yaml").string());
+        // symlink_status: a dangling or looping link is a ferry.yaml that cannot be read.
+        if (fs::symlink_status(root / "ferry.yaml", ec).type() != fs::file_type::not_found)
+            c.config_file((root / "ferry.yaml").string());
         for (const char* folder : {"workflows", "templates"}) {
             if (fs::is_directory(root / folder, ec)) c.path((root / folder).string());
         }

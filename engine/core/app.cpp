@@ -6,9 +6,13 @@
 #include "runtime/lua_api/modules.h"
 #include "runtime/lua_api/task_api.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <malloc.h>
 #include <mutex>
+#include <unistd.h>
 
 namespace ferry::engine {
 
@@ -125,7 +129,23 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
 Status App::load_config(bool tolerate_problems) {
     std::string origin;
     auto text = project.read("ferry.yaml", &origin);
-    if (!text || origin.rfind("(built-in)", 0) == 0) return ok_status();
+    if (!text || origin.rfind("(built-in)", 0) == 0) {
+        // Absent is fine (no integrations); there but unreadable (a folder, a symlink loop,
+        // no permission) is a broken project, not an empty one.
+        namespace fs = std::filesystem;
+        fs::path local = fs::path(project.dir()) / "ferry.yaml";
+        std::error_code ec;
+        if (fs::symlink_status(local, ec).type() == fs::file_type::not_found) return ok_status();
+        std::string why = "not a regular file";
+        int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            why = std::strerror(errno);
+        else
+            ::close(fd);
+        if (tolerate_problems) return ok_status();
+        return make_error(ErrorKind::Validation,
+                          local.lexically_normal().string() + ": cannot read the file: " + why);
+    }
     workflow::ConfigLoadResult loaded = workflow::load_project_config_text(*text, origin);
     if (!loaded.ok() && !tolerate_problems) {
         std::string msg;

@@ -1,6 +1,7 @@
 #include "core/dead_letters.h"
 
 #include "core/values.h"
+#include "runtime/integration/secrets.h"
 #include "template/environment.h"
 
 #include <cctype>
@@ -46,7 +47,24 @@ void replay_dead_letter(App& app, const std::string& id,
     IntegrationRequest req;
     req.http.method = text(*request, "method");
     if (req.http.method.empty()) req.http.method = "POST";
-    req.http.url = text(*request, "url");
+    // A webhook delivery goes to the integration's url as ferry.yaml has it now: a receiver
+    // that moved is the usual reason to replay. Any other request keeps its URL, but only
+    // on the integration's own origins, where it is sent with credentials and signature
+    // as it was; elsewhere it would leave unauthenticated and unsigned.
+    const std::string stored_url = text(*request, "url");
+    const IntegrationConfig& config = client->config();
+    if (text(entry, "kind") == "webhook" && config.type == "webhook" && !config.url.empty()) {
+        req.http.url = config.url;
+    } else if (client->owns_url(stored_url)) {
+        req.http.url = stored_url;
+    } else {
+        done(make_error(ErrorKind::Validation,
+                        "dead letter " + id + " was sent to " + redact(stored_url) +
+                            ", which is not on integration '" + name +
+                            "' as ferry.yaml defines it now (base_url " + redact(config.base_url) +
+                            "): drop it, or point the integration back"));
+        return;
+    }
     const Value* body = dict_get(*request, "body");
     if (body && body->is_string())
         req.http.body = std::string(body->str());

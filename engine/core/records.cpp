@@ -24,7 +24,7 @@ Engine::Run::KeptRecords& kept_records(Engine::Run& run) {
 
 // Secret values a task or an error message let slip never reach the store.
 std::string scrub(std::string json) {
-    Redactor::instance().redact_in_place(json);
+    Redactor::instance().redact_json_in_place(json);
     return json;
 }
 

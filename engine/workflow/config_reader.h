@@ -8,6 +8,7 @@
 #include "workflow/project_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <string>
@@ -72,6 +73,10 @@ class ConfigReader {
             return fallback;
         }
         double d = v.as_float();
+        if (!std::isfinite(d)) {
+            ctx_.error(n, field + " must be a finite number, got " + describe_node(ctx_, n));
+            return fallback;
+        }
         if (d < min) {
             std::string shown =
                 min == double(int64_t(min)) ? std::to_string(int64_t(min)) : std::to_string(min);
@@ -79,6 +84,22 @@ class ConfigReader {
             return fallback;
         }
         return d;
+    }
+
+    // A whole number in [min, max].
+    int64_t integer(const YAML::Node& n, const std::string& field, int64_t fallback, int64_t min,
+                    int64_t max) {
+        tmpl::Value v = scalar_value(ctx_, n);
+        if (!n.IsScalar() || !v.is_int()) {
+            ctx_.error(n, field + " must be a whole number, got " + describe_node(ctx_, n));
+            return fallback;
+        }
+        if (v.as_int() < min || v.as_int() > max) {
+            ctx_.error(n, field + " must be between " + std::to_string(min) + " and " +
+                              std::to_string(max) + ", got " + std::to_string(v.as_int()));
+            return fallback;
+        }
+        return v.as_int();
     }
 
     bool boolean(const YAML::Node& n, const std::string& field) {

@@ -1,11 +1,14 @@
 #include "workflow/project_config.h"
 
 #include "runtime/duration.h"
+#include "runtime/http_client.h"
 #include "runtime/integration/secrets.h"
 #include "workflow/config_reader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
+#include <set>
 
 namespace ferry::workflow {
 
@@ -34,6 +37,36 @@ const std::map<std::string, std::vector<std::string>> kTypeKeys = {
     {"webhook", {}},
     {"http", {}},
 };
+
+// Whether the URL's authority has "user[:password]@".
+bool url_has_userinfo(std::string_view url) {
+    size_t start = url.find("://");
+    if (start == std::string_view::npos) return false;
+    start += 3;
+    size_t end = url.find_first_of("/?#", start);
+    return url.substr(start, end == std::string_view::npos ? url.npos : end - start).find('@') !=
+           std::string_view::npos;
+}
+
+// The api_key header: a valid name, and not one the HTTP layer itself owns (a key in Host
+// would be seen by every proxy and access log on the way).
+std::string api_key_header(ConfigReader& r, const YAML::Node& v, const std::string& field) {
+    std::string name = r.string(v, field);
+    static const std::set<std::string> kReserved = {
+        "host", "content-length", "content-type", "transfer-encoding", "connection", "expect",
+        "te",   "upgrade",        "trailer"};
+    std::string lower;
+    for (char c : name)
+        lower += char(std::tolower(static_cast<unsigned char>(c)));
+    if (!is_http_token(name))
+        r.ctx().error(v, field +
+                             " must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), "
+                             "got '" +
+                             name + "'");
+    else if (kReserved.count(lower))
+        r.ctx().error(v, field + ": '" + name + "' is not a header an API key can go in");
+    return name;
+}
 
 bool is_http_url(const std::string& s) {
     return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
@@ -72,7 +105,7 @@ void read_auth(ConfigReader& r, const YAML::Node& node, const std::string& where
                  else if (key == "token")
                      auth.token = r.secret(v, field);
                  else if (key == "header")
-                     auth.header = r.string(v, field);
+                     auth.header = api_key_header(r, v, field);
                  else if (key == "value")
                      auth.value = r.secret(v, field);
                  else if (key == "token_url")
@@ -125,8 +158,14 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
             public_value();
         } else if (key == "base_url" || key == "url") {
             std::string url = r.string(v, key);
-            if (!url.empty() && !is_http_url(url))
+            if (!url.empty() && !is_http_url(url)) {
                 r.ctx().error(v, key + " must start with http:// or https://, got '" + url + "'");
+            } else if (url_has_userinfo(url)) {
+                // It would be sent, logged, stored and shown with every request's URL.
+                r.ctx().error(v, key + " must not carry credentials (user:password@host): "
+                                       "use auth: with a ${env:NAME} or ${file:PATH} reference");
+                url.clear();
+            }
             (key == "url" ? c.url : c.base_url) = url;
             public_value();
         } else if (key == "auth") {
@@ -147,14 +186,19 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
             if (c.tls.client_cert.empty() != c.tls.client_key.empty())
                 r.ctx().error(v, "tls: client_cert and client_key go together (mutual TLS)");
         } else if (key == "timeout") {
-            c.timeout_ms = r.duration(v, "timeout", c.timeout_ms);
+            std::optional<uint64_t> ms = r.duration(v, "timeout");
+            if (ms && *ms == 0)  // libcurl reads 0 as "no timeout"
+                r.ctx().error(v, "timeout must be longer than 0 (it bounds each request)");
+            else if (ms)
+                c.timeout_ms = *ms;
         } else if (key == "retry") {
             if (!r.mapping(v, "retry")) return;
             r.fields(v, where + ".retry",
                      {"max_attempts", "initial_delay", "max_delay", "max_retry_after"},
                      [&](const std::string& k, const YAML::Node& t) {
                          if (k == "max_attempts")
-                             c.retry.max_attempts = int(r.number(t, "retry.max_attempts", 3, 1));
+                             c.retry.max_attempts =
+                                 int(r.integer(t, "retry.max_attempts", 3, 1, 100));
                          else if (k == "initial_delay")
                              c.retry.initial_delay_ms = r.duration(t, "retry." + k, 1000);
                          else if (k == "max_delay")
@@ -175,7 +219,7 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
                      [&](const std::string& k, const YAML::Node& t) {
                          if (k == "failures")
                              c.breaker_failures =
-                                 int(r.number(t, "circuit_breaker.failures", 5, 0));
+                                 int(r.integer(t, "circuit_breaker.failures", 5, 0, 1000000));
                          else
                              c.breaker_reset_ms =
                                  r.duration(t, "circuit_breaker.reset_after", 30000);

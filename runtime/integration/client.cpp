@@ -1,5 +1,7 @@
 #include "runtime/integration/client.h"
 
+#include "runtime/utf8.h"
+
 #include "runtime/crypto.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_writer.h"
@@ -327,10 +329,7 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
         set_header(out.headers, "Accept", "application/json");
     // Credentials and signatures go only to the integration's own origins: an absolute URL
     // elsewhere (a link found in a response, say) gets a plain request.
-    std::string origin = origin_of(out.url);
-    bool own = origin == origin_of(config_.base_url) || origin == origin_of(config_.url) ||
-               origin == origin_of(config_.auth.token_url);
-    if (!own) return out;
+    if (!owns_url(out.url)) return out;
     if (Status s = apply_auth(out, for_preview); !s) return s.error();
     if (Status s = sign_webhook(out, for_preview); !s) return s.error();
     return out;
@@ -343,6 +342,15 @@ Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {
         if (!v) {
             return make_error(v.error().kind, "integration '" + config_.name + "': auth." + field +
                                                   ": " + v.error().message);
+        }
+        // Every auth value goes into a header. A trailing newline (echo > file, a variable
+        // set from a heredoc) is the usual cause; name the reference, never the value.
+        if (v.value().find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+            return make_error(ErrorKind::Validation,
+                              "integration '" + config_.name + "': auth." + field + ": " +
+                                  (is_secret_reference(ref) ? ref : std::string("the value")) +
+                                  " contains a line break or NUL, which an HTTP header cannot "
+                                  "carry (a trailing newline?)");
         }
         return v;
     };
@@ -459,6 +467,10 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
             if (r.status != 200 || !json_ok || !doc.HasMember("access_token") ||
                 !doc["access_token"].IsString()) {
                 std::string why = "HTTP " + std::to_string(r.status);
+                if (r.status == 200 && !json_ok)
+                    why += ": the answer is not a JSON object (a login page or a proxy?)";
+                else if (r.status == 200)
+                    why += ": the answer has no access_token";
                 if (json_ok) {
                     for (const char* field : {"error", "error_description"}) {
                         if (doc.HasMember(field) && doc[field].IsString())
@@ -493,7 +505,16 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
     size_t cap = answered ? config_.max_logged_body_answered : config_.max_logged_body;
     rapidjson::StringBuffer buf;
     JsonWriter w(buf);
-    auto str = [&](std::string_view s) { w.String(s.data(), rapidjson::SizeType(s.size())); };
+    // Everything here is the peer's or a task's bytes, and a cap may cut a character in
+    // two; the record is JSON, so what is not UTF-8 is written as U+FFFD.
+    auto str = [&](std::string_view s) {
+        if (invalid_utf8_at(s) == std::string_view::npos) {
+            w.String(s.data(), rapidjson::SizeType(s.size()));
+        } else {
+            std::string valid = to_valid_utf8(s);
+            w.String(valid.data(), rapidjson::SizeType(valid.size()));
+        }
+    };
     auto headers = [&](const HttpHeaders& hs) {
         w.StartObject();
         for (const auto& [k, v] : hs) {
@@ -545,7 +566,14 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
         w.Uint64(retry_in_ms);
     }
     w.EndObject();
-    return redact(std::string_view(buf.GetString(), buf.GetSize()));
+    return Redactor::instance().redact_json(std::string_view(buf.GetString(), buf.GetSize()));
+}
+
+bool IntegrationClient::owns_url(std::string_view url) const {
+    std::string origin = origin_of(url);
+    return !origin.empty() &&
+           (origin == origin_of(config_.base_url) || origin == origin_of(config_.url) ||
+            origin == origin_of(config_.auth.token_url));
 }
 
 bool IntegrationClient::carries_credentials(std::string_view header) const {

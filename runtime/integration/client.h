@@ -63,6 +63,9 @@ class IntegrationClient {
     // Whether a header carries credentials (shown as "[REDACTED]" in records and previews):
     // the usual ones and the header of this integration's api_key auth.
     bool carries_credentials(std::string_view header) const;
+    // Whether url is on one of the integration's own origins (base_url, url, token_url):
+    // credentials and signatures go only there.
+    bool owns_url(std::string_view url) const;
 
     // Health, for the API and metrics.
     struct Health {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <ctime>
+#include <limits>
 
 namespace ferry {
 
@@ -58,7 +59,8 @@ std::optional<uint64_t> parse_retry_after_ms(std::string_view value, uint64_t no
     if (value.empty()) return std::nullopt;
     if (std::all_of(value.begin(), value.end(),
                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-        if (value.size() > 9) return std::nullopt;  // absurd: over 31 years
+        // Over 31 years: longer than any wait allowed, not "no header" (which retries)
+        if (value.size() > 9) return std::numeric_limits<uint64_t>::max();
         return uint64_t(std::stoull(std::string(value))) * 1000;
     }
     auto at = parse_http_date_s(value);
@@ -116,11 +118,12 @@ bool CircuitBreaker::allow(uint64_t now_ms, uint64_t* retry_in_ms) {
     switch (state(now_ms)) {
     case State::Closed: return true;
     case State::HalfOpen:
-        if (!probe_in_flight_) {
+        if (!probe_in_flight_ || now_ms >= probe_started_ms_ + reset_after_ms_) {
             probe_in_flight_ = true;
+            probe_started_ms_ = now_ms;
             return true;
         }
-        if (retry_in_ms) *retry_in_ms = reset_after_ms_;
+        if (retry_in_ms) *retry_in_ms = probe_started_ms_ + reset_after_ms_ - now_ms;
         return false;
     case State::Open:
         if (retry_in_ms) *retry_in_ms = opened_at_ms_ + reset_after_ms_ - now_ms;

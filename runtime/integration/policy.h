@@ -65,7 +65,10 @@ class TokenBucket {
 };
 
 // Closed -> (failure_threshold consecutive failures) -> Open for reset_after_ms -> HalfOpen:
-// one probe request; its success closes the breaker, its failure opens it again.
+// one probe request; its success closes the breaker, its failure opens it again. A probe
+// that ends with no verdict (cancelled with its step, a body over the size limit, a request
+// that could not be built) would hold the half-open slot for good: the slot is given to a
+// new probe once the last one has been out for reset_after_ms.
 class CircuitBreaker {
   public:
     enum class State { Closed, Open, HalfOpen };
@@ -88,6 +91,7 @@ class CircuitBreaker {
     bool open_ = false;
     uint64_t opened_at_ms_ = 0;
     bool probe_in_flight_ = false;
+    uint64_t probe_started_ms_ = 0;
 };
 
 std::string_view to_string(CircuitBreaker::State s);

@@ -1,5 +1,7 @@
 #include "runtime/integration/secrets.h"
 
+#include "runtime/json_writer.h"
+
 #include <cctype>
 
 #include <algorithm>
@@ -97,33 +99,100 @@ Redactor& Redactor::instance() {
 void Redactor::add(std::string value) {
     if (value.size() < 4) return;
     std::lock_guard lock(mu_);
-    if (std::find(values_.begin(), values_.end(), value) != values_.end()) return;
-    values_.push_back(std::move(value));
+    for (const Secret& known : secrets_)
+        if (known.value == value) return;
+    rapidjson::StringBuffer escaped;
+    append_json_escaped(escaped, value);
+    secrets_.push_back({std::move(value), std::string(escaped.GetString(), escaped.GetSize())});
     // Longest first, so a value containing another is replaced whole.
-    std::sort(values_.begin(), values_.end(),
-              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    std::sort(secrets_.begin(), secrets_.end(),
+              [](const Secret& a, const Secret& b) { return a.value.size() > b.value.size(); });
 }
 
 bool Redactor::empty() const {
     std::lock_guard lock(mu_);
-    return values_.empty();
+    return secrets_.empty();
 }
 
 std::string Redactor::redact(std::string_view text) const {
     std::string out(text);
-    redact_in_place(out);
-    return out;
-}
-
-void Redactor::redact_in_place(std::string& text) const {
     std::lock_guard lock(mu_);
-    for (const std::string& v : values_) {
+    for (const Secret& s : secrets_) {
         size_t pos = 0;
-        while ((pos = find_in(text, v, pos)) != std::string_view::npos) {
-            text.replace(pos, v.size(), kRedacted);
+        while ((pos = find_in(out, s.value, pos)) != std::string_view::npos) {
+            out.replace(pos, s.value.size(), kRedacted);
             pos += kRedacted.size();
         }
     }
+    return out;
+}
+
+std::string Redactor::redact_json(std::string_view json) const {
+    std::string out(json);
+    redact_json_in_place(out);
+    return out;
+}
+
+void Redactor::redact_json_in_place(std::string& json) const {
+    std::lock_guard lock(mu_);
+    // Almost every record holds no secret: one search per value decides that.
+    bool any = false;
+    for (const Secret& s : secrets_) {
+        if (find_in(json, s.escaped, 0) != std::string_view::npos ||
+            find_in(json, s.value, 0) != std::string_view::npos) {
+            any = true;
+            break;
+        }
+    }
+    if (!any) return;
+
+    auto secret_at = [&](size_t pos) -> const Secret* {
+        for (const Secret& s : secrets_)
+            if (json.compare(pos, s.escaped.size(), s.escaped) == 0) return &s;
+        return nullptr;
+    };
+    std::string out;
+    out.reserve(json.size());
+    const size_t n = json.size();
+    size_t i = 0;
+    while (i < n) {
+        const char c = json[i];
+        if (c == '"') {
+            out.push_back('"');
+            ++i;
+            // Inside a string, i is always at the start of a character or escape sequence.
+            while (i < n && json[i] != '"') {
+                if (const Secret* s = secret_at(i)) {
+                    out.append(kRedacted);
+                    i += s->escaped.size();
+                    continue;
+                }
+                size_t unit = 1;
+                if (json[i] == '\\') unit = i + 1 < n && json[i + 1] == 'u' ? 6 : 2;
+                unit = std::min(unit, n - i);
+                out.append(json, i, unit);
+                i += unit;
+            }
+            if (i < n) out.push_back(json[i++]);
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t end = i;
+            while (end < n && std::strchr("+-.0123456789eE", json[end]) && json[end] != '\0')
+                ++end;
+            std::string_view number(json.data() + i, end - i);
+            bool secret = false;
+            for (const Secret& s : secrets_)
+                secret = secret || s.value == number;
+            if (secret)
+                out.append("\"").append(kRedacted).append("\"");
+            else
+                out.append(number);
+            i = end;
+        } else {
+            out.push_back(c);
+            ++i;
+        }
+    }
+    json.swap(out);
 }
 
 bool is_credential_header(std::string_view name) {

@@ -33,16 +33,25 @@ class Redactor {
     static Redactor& instance();
     // Values shorter than 4 bytes are not registered (they would redact ordinary text).
     void add(std::string value);
-    // Every registered value replaced by "[REDACTED]".
+    // Every registered value replaced by "[REDACTED]", in plain text (a message, a log line).
     std::string redact(std::string_view text) const;
-    // The same without a copy: history records are redacted as they are written, and a
+    // The same in JSON text, which must stay valid JSON: a value is found in its escaped form
+    // (a secret with a quote or a backslash appears as \" or \\) and only inside strings,
+    // never across an escape sequence, so a secret "null" or "1234" cannot turn a record into
+    // something no reader parses; a number token that is a whole secret becomes the string
+    // "[REDACTED]". In place: history records are redacted as they are written, and a
     // ticket's records (60 KB) were copied whole to find, mostly, nothing.
-    void redact_in_place(std::string& text) const;
+    void redact_json_in_place(std::string& json) const;
+    std::string redact_json(std::string_view json) const;
     bool empty() const;
 
   private:
+    struct Secret {
+        std::string value;
+        std::string escaped;  // as JSON writes it inside a string
+    };
     mutable std::mutex mu_;  // resolution happens on the loop; replay and tests may differ
-    std::vector<std::string> values_;
+    std::vector<Secret> secrets_;  // longest value first
 };
 
 inline std::string redact(std::string_view text) {

@@ -4,6 +4,7 @@
 #include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
 #include "runtime/scheduler.h"
+#include "runtime/utf8.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -85,7 +86,10 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
         // length-checked stream rapidjson uses otherwise cost twice as much a byte, and
         // vendor answers echo whole records back (a ticket's rendered report). A NUL in
         // the body ends the text early, which is a parse error, as the NUL itself would be.
-        std::string text(res.body);
+        // A vendor's bytes that are not UTF-8 (a Latin-1 name, a cut multi-byte character)
+        // would make every record and answer holding them invalid JSON: shown as U+FFFD.
+        std::string text = invalid_utf8_at(res.body) == std::string::npos ? std::string(res.body)
+                                                                          : to_valid_utf8(res.body);
         rapidjson::Document doc;
         doc.ParseInsitu<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(
             text.data());
@@ -270,8 +274,12 @@ int log_at(lua_State* L, const char* level) {
         if (text) fields = std::move(text.value());
     }
     Task* t = *static_cast<Task**>(lua_getextraspace(L));
+    std::string_view text(msg, n);
     if (t)
-        t->log(level, std::string(msg, n), std::move(fields));
+        t->log(level,
+               invalid_utf8_at(text) == std::string_view::npos ? std::string(text)
+                                                               : to_valid_utf8(text),
+               std::move(fields));
     else
         std::fprintf(stderr, "[%s] %.*s\n", level, int(n), msg);
     return 0;
@@ -311,7 +319,7 @@ int step_dead_letter(lua_State* L) {
     if (!text) {
         return luaL_error(L, "ferry.step.dead_letter: %s", text.error().message.c_str());
     }
-    t->record("dead_letter", redact(text.value()));
+    t->record("dead_letter", Redactor::instance().redact_json(text.value()));
     return 0;
 }
 

@@ -80,6 +80,19 @@ function M.check(res, doing)
   return res
 end
 
+-- The JSON object of a 2xx answer, which must carry `field` (of Lua type `kind`, when
+-- given). A login page, an empty body
+-- or a proxy's error page with status 200 is an error, never "nothing there": after a
+-- create whose outcome is unknown, "not found" means creating the issue again.
+function M.answer(res, doing, field, kind)
+  local body = res.json
+  if type(body) ~= "table" or body[field] == nil or (kind and type(body[field]) ~= kind) then
+    tickets.fail("http_5xx", "Jira: " .. doing .. ": the answer (HTTP " .. tostring(res.status) ..
+                 ") is not a JSON object with '" .. field .. "'" .. (kind == "table" and " (a list)" or ""))
+  end
+  return body
+end
+
 -- Send a request; transport failures become step errors, any HTTP answer is returned.
 function M.request(ctx, req, doing)
   local res, err = ctx.http(req)
@@ -283,9 +296,9 @@ function M.find_by_idempotency(ctx, key)
   local res = M.request(ctx, { method = "POST", path = API .. "/search/jql", json = body,
                                idempotent = true }, "searching for the issue created by this step")
   M.check(res, "searching for the issue created by this step")
-  local issues = type(res.json) == "table" and res.json.issues or {}
+  local issues = M.answer(res, "searching for the issue created by this step", "issues", "table").issues
   for _, issue in ipairs(issues) do
-    if carries(issue, key, label) then return issue end
+    if type(issue) == "table" and carries(issue, key, label) then return issue end
   end
   return nil
 end
@@ -303,7 +316,7 @@ function M.get_issue(ctx, ref, fields, task)
                  "to the integration's user")
   end
   M.check(res, "reading issue " .. ref)
-  return res.json
+  return M.answer(res, "reading issue " .. ref, "key", "string")
 end
 
 -- PUT fields (idempotent: setting the same values twice is harmless).
@@ -386,7 +399,7 @@ function M.transitions(ctx, ref)
   local res = M.request(ctx, { method = "GET", path = M.issue_path(ref, "/transitions") },
                         "listing the transitions of " .. ref)
   M.check(res, "listing the transitions of " .. ref)
-  return type(res.json) == "table" and res.json.transitions or {}
+  return M.answer(res, "listing the transitions of " .. ref, "transitions", "table").transitions
 end
 
 -- POST a transition (Jira answers 204). Returns what ctx.http returned: the task decides,

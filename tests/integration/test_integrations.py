@@ -458,6 +458,89 @@ steps:
         self.assertEqual(m.requests()[0]["headers"]["authorization"], "Basic " + b64)
 
 
+    def test_secrets_that_need_escaping_or_look_like_json_keep_history_readable(self):
+        # A secret with a quote and a backslash appears escaped in JSON text; one spelled
+        # "null" or "false" is also a JSON literal. Redaction must find the first and must
+        # not break a record over the second (every later read of the history failed).
+        m = self.mock()
+        self.configure(m.url, "auth: {type: bearer, token: \"${env:TOK}\"}")
+        self.p.workflow("echo", GET_WF + """\
+  - id: echo
+    task: lua
+    needs: [call]
+    with: {script: "return {header = 'Bearer ' .. [[s3cr\\"et\\\\pa55]], ok = false}"}
+""")
+        for secret in ('s3cr"et\\pa55', "null", "false"):
+            with self.subTest(secret=secret):
+                rc, doc, err = self.run_wf("echo", env=dict(self.env, TOK=secret))
+                self.assertEqual(rc, 0, err)
+                self.assertEqual(doc["status"], "succeeded")
+                shown = self.ferry("executions", "show", doc["id"], "--json")
+                self.assertEqual(shown.returncode, 0, shown.stderr)
+                listed = self.ferry("executions", "list")
+                self.assertEqual(listed.returncode, 0, listed.stderr)
+                if secret.startswith("s3cr"):
+                    self.assertEqual(doc["steps"]["echo"]["output"]["header"], "Bearer [REDACTED]")
+                    for text in (shown.stdout, self.ferry("executions", "export").stdout):
+                        self.assertNotIn("s3cr", text)
+                else:
+                    self.assertIs(doc["steps"]["echo"]["output"]["ok"], False)
+                    self.assertIsNone(json.loads(shown.stdout)["error"])
+
+
+class VendorBytes(IntegrationTest):
+    """What a vendor answers is data: bytes that are not UTF-8 or that drive a terminal."""
+
+    def serve_raw(self, status, content_type, body):
+        import http.server
+        import threading
+
+        class Answer(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def answer(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            do_GET = do_POST = do_PUT = answer
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        self.addCleanup(lambda: (server.shutdown(), server.server_close(), thread.join(5)))
+        return "http://127.0.0.1:%d" % server.server_address[1]
+
+    def test_an_answer_that_is_not_utf8_is_kept_with_replacement_characters(self):
+        url = self.serve_raw(201, "application/json", b'{"id":"10000","key":"OPS-1\xc3("}')
+        self.p.write("ferry.yaml", integration_yaml(url, "project_key: OPS", name="jira", type_="jira"))
+        self.p.workflow("c", "steps:\n  - {id: c, task: ticket.create, integration: jira, "
+                             "with: {summary: hello}}\n")
+        p = self.ferry("run", "c", "--quiet")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        doc = json.loads(p.stdout)  # valid JSON, or this raises
+        self.assertEqual(doc["steps"]["c"]["output"]["key"], "OPS-1\ufffd(")
+        shown = self.ferry("executions", "show", doc["id"], "--json")
+        self.assertIn("OPS-1\ufffd(", json.loads(shown.stdout)["steps"]["c"]["logs"][-1]["message"])
+
+    def test_terminal_escapes_in_an_answer_are_shown_not_obeyed(self):
+        url = self.serve_raw(400, "text/plain", b"\x1b[2J\x1b[32mALL GOOD\x1b[0m\x1b]0;pwned\x07")
+        self.configure(url, "")
+        self.p.workflow("get", GET_WF)
+        p = self.ferry("run", "get")
+        self.assertEqual(p.returncode, 1)
+        self.assertNotIn("\x1b", p.stderr)
+        self.assertIn("\\x1B[2J", p.stderr)
+        exec_id = json.loads(p.stdout)["id"]
+        shown = self.ferry("executions", "show", exec_id)
+        self.assertNotIn("\x1b", shown.stdout)
+        self.assertNotIn("\x07", shown.stdout)
+        self.assertIn("ALL GOOD", shown.stdout)
+
+
 # --------------------------------------------------------------------------- ferry.yaml
 
 
@@ -497,6 +580,63 @@ integrations:
         r = self.ferry("run", "get")
         self.assertEqual(r.returncode, 2)
         self.assertIn("ferry.yaml:5:", r.stderr)
+
+    def test_values_that_would_misbehave_at_run_time_are_refused(self):
+        self.p.write("ferry.yaml", """\
+integrations:
+  api:
+    type: http
+    base_url: "http://svc:hunter2secret@127.0.0.1:9"
+    retry: {max_attempts: 99999999999}
+    timeout: 0s
+    rate_limit: {per_second: .nan}
+  key:
+    type: http
+    base_url: http://127.0.0.1:9
+    retry: {max_attempts: 2.5}
+    auth: {type: api_key, header: "X Api Key", value: "${env:API_KEY}"}
+  host:
+    type: http
+    base_url: http://127.0.0.1:9
+    auth: {type: api_key, header: Host, value: "${env:API_KEY}"}
+""")
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        out = p.stdout
+        self.assertRegex(out, r"ferry\.yaml:4:\d+: base_url must not carry credentials")
+        self.assertNotIn("hunter2secret", out + p.stderr)
+        self.assertRegex(out, r"ferry\.yaml:5:\d+: retry\.max_attempts must be between 1 and 100")
+        self.assertRegex(out, r"ferry\.yaml:6:\d+: timeout must be longer than 0")
+        self.assertRegex(out, r"ferry\.yaml:7:\d+: rate_limit\.per_second must be a finite number")
+        self.assertRegex(out, r"ferry\.yaml:11:\d+: retry\.max_attempts must be a whole number")
+        self.assertRegex(out, r"ferry\.yaml:12:\d+: auth\.header must be an HTTP header name")
+        self.assertRegex(out, r"ferry\.yaml:16:\d+: auth\.header: 'Host' is not a header")
+
+    def test_an_unreadable_ferry_yaml_stops_every_command(self):
+        (self.p.dir / "ferry.yaml").mkdir()
+        self.p.workflow("get", GET_WF)
+        for args in (("run", "get"), ("tasks", "list"), ("dlq", "list"), ("validate",)):
+            with self.subTest(args=args):
+                p = self.ferry(*args)
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn("ferry.yaml", p.stdout + p.stderr)
+                self.assertIn("cannot read", p.stdout + p.stderr)
+        (self.p.dir / "ferry.yaml").rmdir()
+        os.symlink("ferry.yaml", str(self.p.dir / "ferry.yaml"))  # a loop
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("cannot read", p.stdout)
+
+    def test_a_secret_with_a_line_break_is_named_not_shown(self):
+        m = self.mock()
+        self.configure(m.url, "auth: {type: bearer, token: \"${env:TOKEN}\"}")
+        self.p.workflow("get", GET_WF)
+        rc, doc, err = self.run_wf("get", env=dict(self.env, TOKEN="tok-1234567890\n"))
+        self.assertEqual(rc, 1)
+        message = doc["steps"]["call"]["error"]["message"]
+        self.assertIn("${env:TOKEN} contains a line break", message)
+        self.assertNotIn("tok-1234567890", message + err)
+        self.assertEqual(m.requests(), [])
 
     def test_workflow_names_an_unknown_integration(self):
         self.configure("https://x.service-now.com", "")

@@ -229,6 +229,26 @@ steps:
         self.assertEqual(len(issues), 1)
         self.assertEqual(doc["steps"]["create"]["output"]["key"], issues[0]["key"])
 
+    def test_a_garbled_lookup_after_a_dropped_create_fails_instead_of_creating_again(self):
+        # The search that decides "created or not?" answers 200 with a maintenance page:
+        # that is no answer, and reading it as "not found" would create a second issue.
+        self.p.workflow("j", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: jira
+    with: {summary: "Dropped", description: "x"}
+""")
+        self.m.fault(method="POST", path="/rest/api/3/issue", action="drop_after_create")
+        self.m.fault(method="POST", path="/rest/api/3/search/jql", status=200,
+                     headers={"Content-Type": "text/html"}, body="<html>maintenance</html>", times=5)
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 1, err)
+        error = doc["steps"]["create"]["error"]
+        self.assertEqual(error["kind"], "http_5xx")
+        self.assertIn("is not a JSON object with 'issues'", error["message"])
+        self.assertEqual(len(self.state()["jira"]["issues"]), 1)
+
 
 class Webhooks(TaskTest):
     def setUp(self):
@@ -294,6 +314,29 @@ steps:
         self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
         # drop of an unknown id is a usage error.
         self.assertEqual(self.ferry("dlq", "drop", "nope").returncode, 2)
+
+
+    def test_replay_goes_to_the_integrations_current_url(self):
+        # The receiver was unreachable; ferry.yaml now points the integration at where it
+        # moved. The replay goes there, signed afresh, never to the stale URL.
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            gone = "http://127.0.0.1:%d" % s.getsockname()[1]
+        good = (self.p.dir / "ferry.yaml").read_text()
+        self.p.write("ferry.yaml", good.replace(self.m.url + "/webhook/siem", gone + "/webhook/siem"))
+        self.p.workflow("w", self.WF)
+        rc, doc, err = self.run_wf("w")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["steps"]["emit"]["output"]["status"], "dead_lettered")
+        entry = json.loads(self.ferry("dlq", "list", "--json").stdout)[0]
+        self.p.write("ferry.yaml", good)
+        r = self.ferry("dlq", "replay", entry["id"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        delivered = self.state()["webhooks"]
+        self.assertEqual(len(delivered), 1)
+        self.assertTrue(delivered[0]["valid"], delivered[0])
+        self.assertEqual(delivered[0]["headers"]["webhook-id"], doc["steps"]["emit"]["output"]["webhook_id"])
 
 
 class ExecutionEvents(TaskTest):

@@ -1,6 +1,8 @@
 // The integration policies as plain state machines over a fake clock.
 #include "runtime/integration/policy.h"
 
+#include <limits>
+
 #include <catch2/catch.hpp>
 
 using namespace ferry;
@@ -27,7 +29,7 @@ TEST_CASE("Retry-After: delay-seconds and HTTP-date", "[integration]") {
     CHECK_FALSE(parse_retry_after_ms("soon", now));
     CHECK_FALSE(parse_retry_after_ms("-5", now));
     CHECK_FALSE(parse_retry_after_ms("Thu, 25 Foo 2021 15:00:00 GMT", now));
-    CHECK_FALSE(parse_retry_after_ms("99999999999", now));
+    CHECK(parse_retry_after_ms("99999999999", now) == std::numeric_limits<uint64_t>::max());
 }
 
 TEST_CASE("judge_attempt: what is retried, what is final, what is ambiguous", "[integration]") {
@@ -86,6 +88,15 @@ TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[inte
     cb.on_success();
     CHECK(cb.state(2020) == CircuitBreaker::State::Closed);
     CHECK(cb.allow(2021));
+    // A probe that never reports (cancelled, or ended by a limit) gives its slot to a new
+    // probe once it has been out for reset_after.
+    CircuitBreaker lost(1, 1000);
+    lost.on_failure(0);
+    CHECK(lost.allow(1000));
+    CHECK_FALSE(lost.allow(1999, &wait));
+    CHECK(wait == 1);
+    CHECK(lost.allow(2000));
+    CHECK_FALSE(lost.allow(2001));
     CircuitBreaker off;
     for (int i = 0; i < 10; ++i)
         off.on_failure(0);

@@ -51,13 +51,34 @@ TEST_CASE("the redactor replaces longest values first and ignores tiny ones", "[
     r.add("abcd1234-longer");
     r.add("ab");  // too short to redact safely
     CHECK(r.redact("abcd1234-longer abcd1234 ab") == "[REDACTED] [REDACTED] ab");
-    // In place: the same replacements, and a text without a secret is left as it was.
+    // In JSON text: the same replacements, and a text without a secret is left as it was.
     std::string text = "{\"a\":\"abcd1234\",\"b\":\"abcd1234-longer\"}";
-    r.redact_in_place(text);
+    r.redact_json_in_place(text);
     CHECK(text == "{\"a\":\"[REDACTED]\",\"b\":\"[REDACTED]\"}");
-    std::string clean = "nothing to hide";
-    r.redact_in_place(clean);
-    CHECK(clean == "nothing to hide");
+    std::string clean = "{\"a\":\"nothing to hide\"}";
+    r.redact_json_in_place(clean);
+    CHECK(clean == "{\"a\":\"nothing to hide\"}");
+}
+
+TEST_CASE("JSON text stays valid JSON and loses escaped secrets too", "[secrets]") {
+    Redactor r;  // not the process-wide one: "null" must not stay a secret for other tests
+    // A secret that is also a JSON literal or number: only string contents are redacted,
+    // and a number token that is a whole secret becomes a string.
+    r.add("null");
+    r.add("false");
+    r.add("98765");
+    CHECK(
+        r.redact_json(R"({"error":null,"ok":false,"n":98765,"m":198765,"s":"null and false"})") ==
+        R"({"error":null,"ok":false,"n":"[REDACTED]","m":198765,"s":"[REDACTED] and [REDACTED]"})");
+    // A secret with a quote, a backslash and a tab is found in its escaped form.
+    r.add("s3cr\"et\\pa\t55");
+    CHECK(r.redact_json(R"({"h":"Bearer s3cr\"et\\pa\t55","x":1})") ==
+          R"({"h":"Bearer [REDACTED]","x":1})");
+    // Never across an escape sequence: "nabc" is not in "\nabc" (a newline, then abc).
+    r.add("nabcd");
+    CHECK(r.redact_json(R"({"t":"x\nabcd","u":"nabcd"})") == R"({"t":"x\nabcd","u":"[REDACTED]"})");
+    // Plain text (messages, log lines) is redacted as text.
+    CHECK(r.redact("error: null") == "error: [REDACTED]");
 }
 
 TEST_CASE("credential headers are known by name, in any case", "[secrets]") {

@@ -16,15 +16,20 @@ int readonly_newindex(lua_State* L) {
     return luaL_error(L, "attempt to modify read-only table '%s'", name ? name : "?");
 }
 
+// next(real, key), the real table an upvalue: pairs() must not hand it to the caller as
+// the iteration state, or `local _, real = pairs(ferry.http)` could rewrite a module every
+// later step (and the built-in tasks) would use.
+int readonly_next(lua_State* L) {
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1))) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
 int readonly_pairs(lua_State* L) {
-    lua_pushcfunction(L, [](lua_State* S) -> int {
-        // next(real, key) where real is upvalue 1 of __pairs' closure: passed as state
-        lua_settop(S, 2);
-        if (lua_next(S, 1)) return 2;
-        lua_pushnil(S);
-        return 1;
-    });
-    lua_pushvalue(L, lua_upvalueindex(1));  // the real table as the iteration state
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, readonly_next, 1);
+    lua_pushnil(L);  // the state: nothing
     lua_pushnil(L);
     return 3;
 }
@@ -199,12 +204,17 @@ void LuaVM::build_sandbox() {
 
     lua_newtable(L);  // the allow-list
     int allow = lua_gettop(L);
-    for (const char* name : {"assert", "error", "ipairs", "next", "pairs", "pcall", "select",
-                             "tonumber", "tostring", "type", "xpcall", "rawequal", "rawlen",
-                             "rawget", "setmetatable", "getmetatable", "_VERSION"}) {
+    for (const char* name :
+         {"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
+          "type", "rawequal", "rawlen", "rawget", "getmetatable", "_VERSION"}) {
         lua_getfield(L, base_idx, name);
         lua_setfield(L, allow, name);
     }
+    lua_pushcfunction(L, sandbox_setmetatable);
+    lua_setfield(L, allow, "setmetatable");
+    lua_getfield(L, base_idx, "xpcall");
+    lua_pushcclosure(L, sandbox_xpcall, 1);
+    lua_setfield(L, allow, "xpcall");
     lua_pushlightuserdata(L, this);
     lua_pushcclosure(L, sandbox_require, 1);
     lua_setfield(L, allow, "require");
@@ -218,6 +228,13 @@ void LuaVM::build_sandbox() {
     copy_fields(L, string_idx,
                 {"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match", "rep",
                  "reverse", "sub", "upper", "pack", "packsize", "unpack"});
+    // Methods on strings ("x":upper()) come from the same allowed functions, not the whole
+    // library ("x".dump would be string.dump); nothing else refers to this table.
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
     push_readonly_proxy(L, -1, "string");
     lua_setfield(L, allow, "string");
     lua_pop(L, 1);
@@ -358,6 +375,65 @@ int LuaVM::sandbox_collectgarbage(lua_State* L) {
     lua_pushnumber(L, lua_Number(lua_gc(L, LUA_GCCOUNT, 0)) +
                           lua_Number(lua_gc(L, LUA_GCCOUNTB, 0)) / 1024.0);
     return 1;
+}
+
+namespace {
+
+// Returns what the call left on the stack: the results of the wrapped function.
+int pass_results(lua_State* L, int, lua_KContext) {
+    return lua_gettop(L);
+}
+
+// Calls upvalue 1 with the whole stack as arguments; yields inside it are allowed (a task
+// calls ferry.http inside xpcall).
+int call_original(lua_State* L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, pass_results);
+    return pass_results(L, LUA_OK, 0);
+}
+
+// The message handler of a sandboxed xpcall (upvalue 1: the task's handler).
+int guarded_handler(lua_State* L) {
+    LuaVM* vm = vm_of(L);
+    if (vm->limit_breached && vm->limit_breached(L)) return 1;  // the limit's message as is
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+}  // namespace
+
+// setmetatable refusing __gc: Lua runs finalizers with hooks off, so a finalizer that loops
+// would hang whatever step (or the process exit) the collector happened to run in.
+// Otherwise lbaselib's setmetatable, written out so that its errors name the caller's line.
+int LuaVM::sandbox_setmetatable(lua_State* L) {
+    int type = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, type == LUA_TNIL || type == LUA_TTABLE, 2, "nil or table");
+    if (type == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        bool has_gc = lua_rawget(L, 2) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (has_gc)
+            return luaL_argerror(L, 2,
+                                 "__gc is not allowed in tasks (finalizers run outside "
+                                 "the step's limits)");
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+int LuaVM::sandbox_xpcall(lua_State* L) {
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, guarded_handler, 1);
+    lua_replace(L, 2);
+    return call_original(L);
 }
 
 int LuaVM::sandbox_print(lua_State* L) {

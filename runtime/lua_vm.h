@@ -64,6 +64,10 @@ class LuaVM {
 
     // Where print() in a task goes (the scheduler routes it to the running task's log).
     std::function<void(lua_State*, std::string_view)> print_sink;
+    // Whether the task running on this thread has breached a limit (the scheduler answers).
+    // An xpcall message handler is then skipped: Lua calls it from inside the count hook
+    // that raised the limit, with hooks off, where nothing could stop it.
+    bool (*limit_breached)(lua_State*) = nullptr;
 
     // The allocator's bookkeeping, read by the scheduler to charge tasks.
     size_t allocated_total() const { return allocated_total_; }
@@ -86,6 +90,8 @@ class LuaVM {
     static int sandbox_load(lua_State* L);
     static int sandbox_collectgarbage(lua_State* L);
     static int sandbox_print(lua_State* L);
+    static int sandbox_setmetatable(lua_State* L);
+    static int sandbox_xpcall(lua_State* L);
 
     SmallBlocks small_blocks_;  // before L_: lua_close in ~LuaVM gives blocks back to it
     lua_State* L_ = nullptr;

@@ -57,6 +57,9 @@ void push_error_table(lua_State* L, const Error& error, long http_status) {
     if (luaL_newmetatable(L, "ferry.error")) {
         lua_pushcfunction(L, error_tostring);
         lua_setfield(L, -2, "__tostring");
+        // Shared by every error table of the process: no task may reach it to change it.
+        lua_pushliteral(L, "ferry.error");
+        lua_setfield(L, -2, "__metatable");
     }
     lua_setmetatable(L, -2);
 }
@@ -88,6 +91,12 @@ Scheduler::Scheduler(Loop& loop, LuaVM& vm)
             t->log("info", std::string(text));
         else
             std::fprintf(stderr, "%.*s\n", int(text.size()), text.data());
+    };
+    push_thread_ = lua_newthread(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ferry.scheduler.push_thread");
+    vm_.limit_breached = [](lua_State* S) {
+        Task* t = task_slot(S);
+        return t && !t->limit_hit_.empty();
     };
     iteration_id_ = loop_.on_iteration([this] { drain(); });
 }
@@ -141,9 +150,15 @@ Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_arg
     // count hook comes from the watchdog, only if a resume runs long (EXAMPLES.md 2.3).
     LuaWatchdog::disarm(t->co_);
     lua_rawgeti(t->co_, LUA_REGISTRYINDEX, function_ref);
-    t->nargs_ = push_args ? push_args(t->co_) : 0;
     t->started_ns_ = Loop::hrtime_ns();
     tasks_.emplace(t->id_, std::move(task));
+    if (push_args) {
+        // A failure ends the task at its first resume: the caller holds t until then.
+        if (Result<int> pushed = push_protected(push_args, t->co_))
+            t->nargs_ = pushed.value();
+        else
+            t->start_error_ = std::make_unique<Error>(pushed.error());
+    }
     if (limits.timeout_ms) {
         t->deadline_ns_ = t->started_ns_ + limits.timeout_ms * 1'000'000ull;
         deadlines_.push(t);
@@ -254,21 +269,36 @@ void Scheduler::hook(lua_State* L, lua_Debug*) {
 }
 
 void Scheduler::resume(Task* t) {
+    if (t->start_error_) {
+        fail(t, *t->start_error_);
+        return;
+    }
     lua_State* co = t->co_;
     int nargs = t->nargs_;
     t->nargs_ = 0;
-    if (t->resume_pusher_) {
-        nargs = t->resume_pusher_(co);
-        t->resume_pusher_ = nullptr;
-    }
     t->state_ = TaskState::Running;
     t->alloc_mark_ = vm_.allocated_total();
     // The allocator enforces what is left of the task's budget, so a few instructions that
     // allocate a lot (s = s .. s, string.rep) cannot run past it between two hook calls.
+    // The resume values count too: a vendor's answer is the task's memory.
     const size_t budget = t->limits_.memory_bytes;
     if (budget) {
         size_t left = budget > t->memory_charged_ ? budget - t->memory_charged_ : 0;
         vm_.set_alloc_ceiling(t->alloc_mark_ + left);
+    }
+    if (t->resume_pusher_) {
+        auto pusher = std::move(t->resume_pusher_);
+        t->resume_pusher_ = nullptr;
+        Result<int> pushed = push_protected(pusher, co);
+        if (!pushed) {
+            const bool over = vm_.ceiling_hit();
+            vm_.set_alloc_ceiling(SIZE_MAX);
+            t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
+            fail(t, over ? make_error(ErrorKind::Limit, memory_limit_message(budget))
+                         : pushed.error());
+            return;
+        }
+        nargs = pushed.value();
     }
     int nres = 0;
     int status;
@@ -330,15 +360,20 @@ void Scheduler::resume(Task* t) {
                          "memory limit exceeded: the Lua VM is out of memory (limit " +
                              std::to_string(vm_.memory_limit() >> 20) + " MiB)");
     } else if (lua_istable(co, -1)) {
-        lua_getfield(co, -1, "kind");
-        lua_getfield(co, -2, "message");
+        // Raw reads: an error table's metatable is the task's, and a __index that raises or
+        // loops would run here, in C++, with no protected call and no budget around it.
+        lua_pushliteral(co, "kind");
+        lua_rawget(co, -2);
+        lua_pushliteral(co, "message");
+        lua_rawget(co, -3);
         std::string kind_name = lua_isstring(co, -2) ? lua_tostring(co, -2) : "";
         auto kind = error_kind_from_string(kind_name);
         err.kind = kind.value_or(ErrorKind::LuaError);
         const char* m = lua_tostring(co, -1);
         err.message = m ? m : "error";
         lua_pop(co, 2);
-        lua_getfield(co, -1, "data");
+        lua_pushliteral(co, "data");
+        lua_rawget(co, -2);
         if (!lua_isnil(co, -1)) {
             Status s = json_lua::to_json(co, lua_gettop(co), data, data.GetAllocator());
             if (!s) data.SetNull();
@@ -381,6 +416,37 @@ void Scheduler::fail(Task* t, Error error, std::string traceback) {
     outcome.error = std::move(error);
     outcome.traceback = std::move(traceback);
     finish(t, std::move(outcome));
+}
+
+Result<int> Scheduler::push_protected(const std::function<int(lua_State*)>& push,
+                                      lua_State* target) {
+    lua_State* P = push_thread_;
+    lua_settop(P, 0);
+    lua_pushcfunction(P, [](lua_State* S) -> int {
+        auto* fn = static_cast<const std::function<int(lua_State*)>*>(lua_touserdata(S, 1));
+        lua_remove(S, 1);
+        return (*fn)(S);
+    });
+    lua_pushlightuserdata(P, const_cast<std::function<int(lua_State*)>*>(&push));
+    int status = lua_pcall(P, 1, LUA_MULTRET, 0);
+    if (status != LUA_OK) {
+        std::string message = lua_type(P, -1) == LUA_TSTRING ? lua_tostring(P, -1) : "error";
+        lua_settop(P, 0);
+        if (status == LUA_ERRMEM) {
+            return make_error(ErrorKind::Limit,
+                              "memory limit exceeded: the Lua VM is out of memory (limit " +
+                                  std::to_string(vm_.memory_limit() >> 20) + " MiB)");
+        }
+        return make_error(ErrorKind::LuaError,
+                          "the task's arguments could not be built: " + message);
+    }
+    int n = lua_gettop(P);
+    if (!lua_checkstack(target, n + LUA_MINSTACK)) {
+        lua_settop(P, 0);
+        return make_error(ErrorKind::Limit, "too many values for the task's stack");
+    }
+    lua_xmove(P, target, n);
+    return n;
 }
 
 void Scheduler::finish(Task* t, TaskOutcome outcome) {

@@ -127,6 +127,7 @@ class Task {
     std::string limit_hit_;
     std::unique_ptr<PendingOp> pending_;
     std::function<int(lua_State*)> resume_pusher_;
+    std::unique_ptr<Error> start_error_;  // its arguments could not be built: fails at once
     size_t deadline_slot_ = SIZE_MAX;  // index in Scheduler::deadlines_, SIZE_MAX: none
     uint64_t wake_ns_ = 0;             // sleeping (Scheduler::sleep): when to resume
     size_t wake_slot_ = SIZE_MAX;      // index in Scheduler::sleepers_
@@ -208,6 +209,11 @@ class Scheduler {
     void finish(Task* t, TaskOutcome outcome);
     void fail(Task* t, Error error, std::string traceback = {});
     static void hook(lua_State* L, lua_Debug* ar);
+    // Runs push (a task's arguments or resume values) under lua_pcall on push_thread_ and
+    // moves what it pushed onto target; the count. Building them allocates (a vendor's
+    // answer, a large for_each item), and an error there outside a protected call would
+    // reach Lua's panic handler and abort the process; here it is the task's error.
+    Result<int> push_protected(const std::function<int(lua_State*)>& push, lua_State* target);
     // Deadlines of tasks with a timeout, and wake-up times of sleeping tasks: two heaps
     // (scheduler_timers.cpp) and one timer armed for the earliest of both, instead of a uv
     // timer per task (~200 B and ~0.8 µs each). A task leaves the heaps when it finishes; the
@@ -232,6 +238,7 @@ class Scheduler {
     std::unique_ptr<Loop::Timer> timer_;  // armed for armed_ns_
     uint64_t armed_ns_ = 0;               // 0: not armed
     LuaWatchdog watchdog_;                // arms the count hook of a resume that runs long
+    lua_State* push_thread_ = nullptr;    // never runs task code; see push_protected
 };
 
 // [-0, +1] Pushes an error table {kind=, message=, retryable=, status=?} with a __tostring

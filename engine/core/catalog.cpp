@@ -13,15 +13,23 @@ workflow::Diagnostic diag(const std::string& file, int line, std::string message
     return workflow::Diagnostic{workflow::Mark{file, line, line ? 1 : 0}, std::move(message)};
 }
 
+// t[key] without metamethods: a task file may return a table whose __index raises or
+// loops, and these reads run in C++, outside any protected call or instruction budget.
+void raw_field(lua_State* L, int idx, const char* key) {
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, key);
+    lua_rawget(L, idx);
+}
+
 std::string field_string(lua_State* L, int idx, const char* key) {
-    lua_getfield(L, idx, key);
+    raw_field(L, idx, key);
     std::string out = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
     lua_pop(L, 1);
     return out;
 }
 
 tmpl::Value field_json(lua_State* L, int idx, const char* key) {
-    lua_getfield(L, idx, key);
+    raw_field(L, idx, key);
     tmpl::Value out = tmpl::Value::dict();
     if (lua_istable(L, -1)) {
         rapidjson::Document doc;
@@ -71,7 +79,7 @@ TaskDef native_approval_task() {
 // A declaration such as `pure = true`: absent is false, anything but a boolean a problem.
 bool field_flag(lua_State* L, int idx, const char* key, const TaskDef& t, const std::string& rel,
                 std::vector<workflow::Diagnostic>& problems) {
-    lua_getfield(L, idx, key);
+    raw_field(L, idx, key);
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
         problems.push_back(diag(rel, 0,
                                 "task '" + t.name + "': '" + key + "' must be true or false, not " +
@@ -154,7 +162,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         // Files that return something else (hooks, helper modules) are not tasks.
         bool is_task = lua_istable(L, idx);
         if (is_task) {
-            lua_getfield(L, idx, "run");
+            raw_field(L, idx, "run");
             is_task = lua_isfunction(L, -1);
             lua_pop(L, 1);
         }
@@ -162,7 +170,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
             // A table with a name and a run that is not a function is a task with a mistake,
             // not a helper module: say so rather than leave the task missing.
             if (lua_istable(L, idx) && !field_string(L, idx, "name").empty()) {
-                lua_getfield(L, idx, "run");
+                raw_field(L, idx, "run");
                 problems.push_back(diag(rel, 0,
                                         "task '" + field_string(L, idx, "name") +
                                             "': 'run' must be a function(ctx, input), not " +
@@ -181,12 +189,12 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         t.input = field_json(L, idx, "input");
         check_input_schema(t, rel, problems);
         t.output = field_json(L, idx, "output");
-        lua_getfield(L, idx, "default");
+        raw_field(L, idx, "default");
         t.is_default = lua_toboolean(L, -1);
         lua_pop(L, 1);
         t.pure = field_flag(L, idx, "pure", t, rel, problems);
         t.keeps_input = field_flag(L, idx, "keeps_input", t, rel, problems);
-        lua_getfield(L, idx, "integrations");
+        raw_field(L, idx, "integrations");
         if (lua_istable(L, -1)) {
             for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {
                 t.integration_types.emplace_back(lua_tostring(L, -1));
@@ -195,7 +203,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
-        lua_getfield(L, idx, "raw");
+        raw_field(L, idx, "raw");
         if (lua_istable(L, -1)) {
             for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {
                 std::vector<std::string> path;
@@ -214,7 +222,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
-        lua_getfield(L, idx, "run");
+        raw_field(L, idx, "run");
         t.run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_pop(L, 1);
         auto& list = tasks_[t.name];

@@ -147,3 +147,36 @@ TEST_CASE("scheduler: limits end runaway code; short resumes run unhooked", "[sc
         CHECK(out.error.message.find("instruction budget exceeded") != std::string::npos);
     }
 }
+
+TEST_CASE("scheduler: arguments that cannot be built fail the task, not the process",
+          "[scheduler]") {
+    // Building arguments runs outside the task: an error there (out of memory for a large
+    // input, say) used to reach Lua's panic handler and abort.
+    SchedulerFixture f;
+    Result<int> chunk = f.vm.load_chunk("=task", "return function(x) return x end");
+    REQUIRE(chunk);
+    Result<int> fn = f.vm.run_chunk(chunk.value());
+    REQUIRE(fn);
+    std::optional<TaskOutcome> raised, fine;
+    f.scheduler->spawn(
+        fn.value(),
+        [](lua_State* L) -> int {
+            lua_pushinteger(L, 1);
+            return luaL_error(L, "no room for the input");
+        },
+        TaskLimits{}, [&](TaskOutcome o) { raised = std::move(o); });
+    f.scheduler->spawn(
+        fn.value(),
+        [](lua_State* L) {
+            lua_pushliteral(L, "argument");
+            return 1;
+        },
+        TaskLimits{}, [&](TaskOutcome o) { fine = std::move(o); });
+    f.loop.run();
+    REQUIRE(raised);
+    REQUIRE_FALSE(raised->ok);
+    CHECK(raised->error.message.find("no room for the input") != std::string::npos);
+    REQUIRE(fine);
+    REQUIRE(fine->ok);
+    CHECK(std::string(fine->value.GetString()) == "argument");
+}

@@ -206,6 +206,9 @@ Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const work
     run->id = std::move(id);
     run->wf = std::move(wf);
     run->inputs = std::move(inputs);
+    // What expressions see is also the run's record (inputs are stored, step results decide
+    // what runs next): read-only for them (tmpl::freeze).
+    tmpl::freeze(run->inputs);
     run->options = options;
     run->created_ms = now_unix_ms();
     run->steps_view = tmpl::Value::dict();
@@ -222,6 +225,8 @@ Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const work
         run->wf->vars.is_dict() ? run->wf->vars : tmpl::Value::dict(), run->context, "vars");
     if (!vars) return vars.error();
     run->vars = vars.value();
+    tmpl::freeze(run->vars);
+    tmpl::freeze(run->context);
     run->context.dict_obj().set(str("vars"), run->vars);
     run->steps.resize(run->wf->steps.size());
     for (const auto& step : run->wf->steps) {
@@ -286,10 +291,12 @@ namespace {
 
 // steps.ID for a step that did not run (skipped or cancelled): what expressions see.
 tmpl::Value not_run_view(const StepState& st) {
-    return dict_of({{"status", str(std::string(step_status_name(st.status)))},
-                    {"output", tmpl::Value::none()},
-                    {"error", tmpl::Value::none()},
-                    {"reason", str(st.reason)}});
+    tmpl::Value view = dict_of({{"status", str(std::string(step_status_name(st.status)))},
+                                {"output", tmpl::Value::none()},
+                                {"error", tmpl::Value::none()},
+                                {"reason", str(st.reason)}});
+    tmpl::freeze(view);
+    return view;
 }
 
 // An on_step step reports on a step that failed: the failure is what it has to say, so it
@@ -457,10 +464,11 @@ void Engine::schedule(Run& run) {
 void Engine::step_settled(Run& run, size_t i) {
     const workflow::Step& def = run.wf->steps[i];
     StepState& st = run.steps[i];
-    run.steps_view.dict_obj().set(
-        str(def.id), dict_of({{"status", str(std::string(step_status_name(st.status)))},
-                              {"output", st.output},
-                              {"error", st.error}}));
+    tmpl::Value view = dict_of({{"status", str(std::string(step_status_name(st.status)))},
+                                {"output", st.output},
+                                {"error", st.error}});
+    tmpl::freeze(view);
+    run.steps_view.dict_obj().set(str(def.id), std::move(view));
     if (st.status == StepStatus::Failed) {
         if (def.on_error == "fail") {
             if (!run.failing) {

@@ -168,8 +168,17 @@ void write_key(const Value& k, Writer& w) {
     }
 }
 
+// Containers deeper than this are written as null, as push_value_at pushes them: deeper
+// than any JSON Ferry reads can nest, and a list that contains itself (a template's
+// l.append(l)) would otherwise recurse until the stack overflows.
+constexpr int kMaxWriteDepth = 256;
+
 template <class Writer>
-void write_value(const Value& v, Writer& w) {
+void write_value(const Value& v, Writer& w, int depth = 0) {
+    if ((v.is_sequence() || v.is_dict()) && depth >= kMaxWriteDepth) {
+        w.Null();
+        return;
+    }
     switch (v.kind()) {
     case tmpl::Kind::None:
     case tmpl::Kind::Undefined:
@@ -187,14 +196,14 @@ void write_value(const Value& v, Writer& w) {
     case tmpl::Kind::Tuple:
         w.StartArray();
         for (const Value& item : v.list_obj().items)
-            write_value(item, w);
+            write_value(item, w, depth + 1);
         w.EndArray();
         return;
     case tmpl::Kind::Dict:
         w.StartObject();
         for (const auto& [k, val] : v.dict_obj().items) {
             write_key(k, w);
-            write_value(val, w);
+            write_value(val, w, depth + 1);
         }
         w.EndObject();
         return;

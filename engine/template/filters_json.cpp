@@ -95,6 +95,7 @@ struct JsonWriter {
     }
 
     void sequence(const std::vector<Value>& items, int level) {
+        ContainerDepth depth;
         if (items.empty()) {
             out += "[]";
             return;
@@ -119,6 +120,7 @@ struct JsonWriter {
         case Kind::List:
         case Kind::Tuple: sequence(v.list_obj().items, level); return;
         case Kind::Dict: {
+            ContainerDepth depth;
             const auto& items = v.dict_obj().items;
             if (items.empty()) {
                 out += "{}";
@@ -187,6 +189,7 @@ std::vector<size_t> pprint_dict_order(const Value& d) {
 
 // PrettyPrinter._safe_repr: repr() with dict keys sorted.
 void safe_repr(const Value& v, std::string& out) {
+    ContainerDepth depth;
     switch (v.kind()) {
     case Kind::Dict: {
         const auto& items = v.dict_obj().items;

@@ -373,11 +373,29 @@ bool is_list_method(std::string_view name) {
     return listed(kListMethods, name);
 }
 
+namespace {
+
+constexpr std::string_view kDictMutators[] = {"clear", "pop", "popitem", "setdefault", "update"};
+constexpr std::string_view kListMutators[] = {"append", "clear",  "extend",  "insert",
+                                              "pop",    "remove", "reverse", "sort"};
+
+// As Jinja2's ImmutableSandboxedEnvironment words it, plus what to do instead.
+[[noreturn]] void raise_frozen(std::string_view type, std::string_view name) {
+    raise(ErrorKind::Security,
+          "access to attribute '" + std::string(name) + "' of '" + std::string(type) +
+              "' object is unsafe: workflow data (inputs, vars, steps, execution) is read-only; "
+              "build a new value instead (a + [x], dict(a, key=value))");
+}
+
+}  // namespace
+
 Value call_dict_method(Runtime& rt, const Value& self, std::string_view name, const Args& args) {
+    if (self.dict_obj().frozen && listed(kDictMutators, name)) raise_frozen("dict", name);
     return dict_method(rt, self, name, args);
 }
 
 Value call_list_method(Runtime& rt, const Value& self, std::string_view name, const Args& args) {
+    if (self.list_obj().frozen && listed(kListMutators, name)) raise_frozen("list", name);
     return list_method(rt, self, name, args);
 }
 

@@ -274,6 +274,36 @@ long double exact(const Value& v) {
 }
 }  // namespace
 
+void freeze(const Value& v) {
+    // Iterative, and a container already frozen is not entered again: deep or cyclic
+    // values (a template's l.append(l)) end.
+    std::vector<const Value*> todo{&v};
+    while (!todo.empty()) {
+        const Value* next = todo.back();
+        todo.pop_back();
+        if (next->is_sequence()) {
+            if (next->list_obj().frozen) continue;
+            next->list_obj().frozen = true;
+            for (const Value& item : next->list_obj().items)
+                todo.push_back(&item);
+        } else if (next->is_dict()) {
+            if (next->dict_obj().frozen) continue;
+            next->dict_obj().frozen = true;
+            for (const auto& [k, item] : next->dict_obj().items)
+                todo.push_back(&item);
+        }
+    }
+}
+
+thread_local int ContainerDepth::depth_ = 0;
+
+ContainerDepth::ContainerDepth() {
+    if (++depth_ <= kMaxContainerDepth) return;
+    --depth_;  // the destructor of a constructor that throws does not run
+    raise(ErrorKind::Limit, "containers nest deeper than " + std::to_string(kMaxContainerDepth) +
+                                " levels (a list or dict that contains itself?)");
+}
+
 bool equals(const Value& a, const Value& b) {
     if (a.is_number() && b.is_number()) {
         if (a.is_float() || b.is_float()) return exact(a) == exact(b);
@@ -297,6 +327,7 @@ bool equals(const Value& a, const Value& b) {
         const auto& y = b.list_obj().items;
         if (&x == &y) return true;
         if (x.size() != y.size()) return false;
+        ContainerDepth depth;
         for (size_t i = 0; i < x.size(); ++i)
             if (!equals(x[i], y[i])) return false;
         return true;
@@ -306,6 +337,7 @@ bool equals(const Value& a, const Value& b) {
         const auto& y = b.dict_obj();
         if (&x == &y) return true;
         if (x.items.size() != y.items.size()) return false;
+        ContainerDepth depth;
         for (const auto& [k, v] : x.items) {
             const Value* other = y.find(k);
             if (!other || !equals(v, *other)) return false;
@@ -341,6 +373,7 @@ bool less_than(const Value& a, const Value& b, std::string_view op) {
     if (a.is_sequence() && a.kind() == b.kind()) {
         const auto& x = a.list_obj().items;
         const auto& y = b.list_obj().items;
+        ContainerDepth depth;
         for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
             if (!equals(x[i], y[i])) return less_than(x[i], y[i], op);
         }
@@ -369,6 +402,7 @@ size_t hash_value(const Value& v) {
     }
     case Kind::String: return std::hash<std::string_view>()(v.str());
     case Kind::Tuple: {
+        ContainerDepth depth;
         size_t h = 0x345678;
         for (const Value& item : v.list_obj().items)
             h = h * 1000003 ^ hash_value(item);

@@ -45,6 +45,8 @@ void heap_release(void* block, size_t size) noexcept;
 
 struct HeapObject {
     mutable uint32_t refs = 0;
+    // A list or dict a template may read but not change (in the padding after refs).
+    mutable bool frozen = false;
     virtual ~HeapObject() = default;
     // The virtual destructor makes `delete` pass the most derived type's size.
     static void* operator new(size_t size) { return heap_allocate(size); }
@@ -373,6 +375,28 @@ std::string to_repr(const Value& v);
 void append_float(double f, std::string& out);
 // Python's repr of a str: single quotes unless the text has ' and no ".
 void append_string_repr(std::string_view s, std::string& out);
+
+// Walks into containers (==, <, hash, repr, tojson, pprint) go at most this deep. A list
+// that contains itself ({{ l.append(l) }}) or one nested in a loop would recurse until the
+// stack overflows; Jinja2 raises RecursionError, Ferry a Limit error. One guard per level:
+//     ContainerDepth depth;  // raises past kMaxContainerDepth
+constexpr int kMaxContainerDepth = 400;
+class ContainerDepth {
+  public:
+    ContainerDepth();
+    ~ContainerDepth() { --depth_; }
+    ContainerDepth(const ContainerDepth&) = delete;
+    ContainerDepth& operator=(const ContainerDepth&) = delete;
+
+  private:
+    static thread_local int depth_;
+};
+
+// Marks v and every list and dict inside it read-only for templates: list.append,
+// dict.update and the other mutating methods then raise (ErrorKind::Security, as Jinja2's
+// ImmutableSandboxedEnvironment). The workflow engine freezes what it hands expressions
+// (inputs, vars, step results, execution), which are also its record of the run.
+void freeze(const Value& v);
 
 // Python ==.
 bool equals(const Value& a, const Value& b);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <vector>
 
 namespace ferry::tmpl {
 
@@ -118,8 +119,26 @@ void append_int(int64_t i, std::string& out) {
     out.append(buf, size_t(res.ptr - buf));
 }
 
+// The containers being printed, outermost first: one met again is printed as Python's
+// reprlib does, [...] or {...}, instead of recursing forever.
+thread_local std::vector<const void*> t_printing;
+
+struct Printing {
+    ContainerDepth depth;
+    explicit Printing(const void* container) { t_printing.push_back(container); }
+    ~Printing() { t_printing.pop_back(); }
+    static bool active(const void* container) {
+        return std::find(t_printing.begin(), t_printing.end(), container) != t_printing.end();
+    }
+};
+
 void append_sequence_repr(const Value& v, std::string& out) {
     bool tuple = v.is_tuple();
+    if (Printing::active(&v.list_obj())) {
+        out += tuple ? "(...)" : "[...]";
+        return;
+    }
+    Printing printing(&v.list_obj());
     out += tuple ? '(' : '[';
     const auto& items = v.list_obj().items;
     for (size_t i = 0; i < items.size(); ++i) {
@@ -131,6 +150,11 @@ void append_sequence_repr(const Value& v, std::string& out) {
 }
 
 void append_dict_repr(const Value& v, std::string& out) {
+    if (Printing::active(&v.dict_obj())) {
+        out += "{...}";
+        return;
+    }
+    Printing printing(&v.dict_obj());
     out += '{';
     bool first = true;
     for (const auto& [k, val] : v.dict_obj().items) {

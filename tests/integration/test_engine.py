@@ -785,7 +785,27 @@ return {
     if w == "rawset" then rawset(_ENV, "leaked", 1) return "set" end
     if w == "load_env" then return load("return os.execute")()("touch %(marker)s") end
     if w == "load_global" then return load("leaked = 1 return leaked")() end
-    if w == "check" then return { upper = string.upper("abc") .. ("abc"):upper(), leaked = tostring(leaked) } end
+    if w == "pairs_real" then
+      for _, m in ipairs({ string, table, math, ferry.json }) do
+        local _, real = pairs(m)
+        if real ~= nil then real.upper = function() return "hacked" end; real.encode = real.upper end
+      end
+      return "done"
+    end
+    if w == "string_dump_method" then return load(("").dump(function() return 1 end)) end
+    if w == "gc" then setmetatable({}, { __gc = function() while true do end end }) return "set" end
+    if w == "xpcall_handler" then return xpcall(function() while true do end end, function(m) while true do end end) end
+    if w == "error_meta" then error(setmetatable({}, { __index = function(_, k) error("boom " .. k) end })) end
+    if w == "poison_error" then
+      local _, e = ferry.json.decode("x")
+      getmetatable(e).__index = function(_, k) error("poisoned " .. k) end
+      return "done"
+    end
+    if w == "check" then
+      local _, e = ferry.json.decode("x")
+      return { upper = string.upper("abc") .. ("abc"):upper(), leaked = tostring(leaked),
+               json = ferry.json.encode({ 1 }), error_kind = e.kind }
+    end
     error("unknown case " .. w)
   end,
 }
@@ -937,7 +957,7 @@ steps:
         self.p.write("tasks/custom/escape.lua", ESCAPE_TASK % {"marker": marker})
         cases = ["io", "os_execute", "debug", "require_os", "require_io", "dump", "binary",
                  "global", "G", "env_meta", "string", "string_meta", "rawset", "load_env",
-                 "load_global"]
+                 "load_global", "string_dump_method", "gc", "poison_error"]
         steps = "".join("  - {id: %s, task: custom.escape, on_error: continue, with: {what: %s}}\n"
                         % (c, c) for c in cases)
         # `check` runs after every attempt (they start together and do not wait for
@@ -965,9 +985,36 @@ steps:
         self.assertIn("protected metatable", msg("env_meta"))
         self.assertIn("read-only table 'string'", msg("string"))
         self.assertIn("rawset", msg("rawset"))
+        self.assertIn("__gc is not allowed", msg("gc"))
+        self.assertIn("attempt to index a string value", msg("poison_error"))
         # Nothing one step did is seen by the next one.
-        self.assertEqual(doc["steps"]["check"]["output"], {"upper": "ABCABC", "leaked": "nil"})
+        self.assertEqual(doc["steps"]["check"]["output"],
+                         {"upper": "ABCABC", "leaked": "nil", "json": "[1]", "error_kind": "validation"})
         self.assertFalse(marker.exists(), "a task ran a shell command")
+
+    def test_limits_hold_in_message_handlers_and_odd_error_objects(self):
+        # An xpcall message handler runs inside the hook that raised the limit, with hooks
+        # off; an error object's metamethods were read by C++ unprotected (the process
+        # aborted). Each is now this step's error, and pairs() hands out no real module
+        # table to rewrite for the steps after it.
+        self.p.write("tasks/custom/escape.lua", ESCAPE_TASK % {"marker": self.p.dir / "pwned"})
+        self.p.workflow("odd", """\
+steps:
+  - {id: handler, task: custom.escape, timeout: 2s, on_error: continue, with: {what: xpcall_handler}}
+  - {id: meta, task: custom.escape, on_error: continue, with: {what: error_meta}}
+  - {id: pairs_real, task: custom.escape, with: {what: pairs_real}}
+  - {id: check, task: custom.escape, needs: [pairs_real], with: {what: check}}
+  - id: upper
+    task: transform
+    needs: [pairs_real]
+    with: {data: {a: x}, mappings: [{source: a, target: a, transform: uppercase}]}
+""")
+        doc = self.assertRun("odd")
+        self.assertIn(self.step_error(doc, "handler")["kind"], ("limit", "timeout"))
+        self.assertEqual(self.step_error(doc, "meta")["kind"], "lua_error")
+        self.assertEqual(doc["steps"]["check"]["output"]["upper"], "ABCABC")
+        self.assertEqual(doc["steps"]["check"]["output"]["json"], "[1]")
+        self.assertEqual(doc["steps"]["upper"]["output"], {"a": "X"})
 
     def test_inline_lua_is_sandboxed_too(self):
         marker = self.p.dir / "pwned"
@@ -1025,6 +1072,35 @@ steps:
 
 
 # --------------------------------------------------------------------------- 9: validation
+
+
+class ExpressionData(EngineTest):
+    """What expressions see is the run's record: they read it, they cannot rewrite it."""
+
+    def test_inputs_steps_and_execution_are_read_only_to_expressions(self):
+        self.p.workflow("mut", """\
+inputs:
+  cfg: {type: object, default: {a: 1}}
+steps:
+  - {id: a, task: lua, with: {script: "return {x = 'orig'}"}}
+  - {id: output, task: log, needs: [a], on_error: continue, with: {message: "{{ steps.a.output.update({'x': 'forged'}) }}"}}
+  - {id: inputs, task: log, needs: [a], on_error: continue, with: {message: "{{ inputs.cfg.update({'a': 99}) }}"}}
+  - {id: steps, task: log, needs: [a], on_error: continue, with: {message: "{% set s = steps %}{{ s.pop('a') }}"}}
+  - {id: execution, task: log, needs: [a], on_error: continue, with: {message: "{{ execution.update({'dry_run': true}) }}"}}
+  - {id: own, task: log, needs: [a], with: {message: "{% set l = [1] %}{{ l.append(2) }}{{ l }} {{ dict(inputs.cfg, b=2) }}"}}
+  - {id: later, task: log, needs: [own], when: "{{ not execution.dry_run }}", with: {message: ran}}
+outputs:
+  x: "{{ steps.a.output.x }}"
+""")
+        doc = self.assertRun("mut")
+        for step in ("output", "inputs", "steps", "execution"):
+            err = self.step_error(doc, step)
+            self.assertIn("is unsafe: workflow data (inputs, vars, steps, execution) is read-only",
+                          err["message"])
+        self.assertEqual(doc["outputs"], {"x": "orig"})
+        self.assertEqual(doc["inputs"], {"cfg": {"a": 1}})
+        self.assertEqual(doc["steps"]["later"]["status"], "succeeded")
+        self.assertEqual(doc["steps"]["own"]["logs"][0]["message"], "None[1, 2] {'a': 1, 'b': 2}")
 
 
 class Validation(EngineTest):

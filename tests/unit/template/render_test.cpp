@@ -1585,3 +1585,26 @@ TEST_CASE(
     CHECK(fail("{% filter length %}abc{% endfilter %}") ==
           Err{ErrorKind::Type, "main", 1, "sequence item 0: expected str instance, int found"});
 }
+
+TEST_CASE("render limits: a container that contains itself prints as Python does, the rest "
+          "stops with ErrorKind::Limit",
+          "[render][limits]") {
+    // repr as Jinja2 (reprlib's [...]); every other walk used to overflow the stack.
+    CHECK(render("{% set l = [] %}{{ l.append(l) }}{{ l }} {{ {'a': l} }}") ==
+          "None[[...]] {'a': [[...]]}");
+    CHECK(render("{% set d = {} %}{{ d.update({'d': d}) }}{{ d }}") == "None{'d': {...}}");
+    CHECK(render("{% set l = [] %}{{ l.append(l) }}{{ l|sort }} {{ [l]|max }} {{ l|join }} "
+                 "{{ [l] < [l] }}") == "None[[[...]]] [[...]] [[...]] False");
+    // Where Jinja2 raises (json.dumps: "Circular reference detected"), a Limit error.
+    for (const char* walk : {"{{ l|tojson }}", "{{ l|pprint }}"}) {
+        INFO(walk);
+        auto e = limit_error(
+            Files{{"main", std::string("{% set l = [] %}{{ l.append(l) }}") + walk}}, lenient());
+        CHECK(e.kind() == ErrorKind::Limit);
+    }
+    // Nested in a loop, 1,000 deep: the same limit, no crash.
+    auto e = limit_error(Files{{"main", "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}"
+                                        "{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}"}},
+                         lenient());
+    CHECK(e.kind() == ErrorKind::Limit);
+}

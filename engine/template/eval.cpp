@@ -201,7 +201,9 @@ Value Renderer::eval_binary(const Expr& e) {
             return markup_concat(to_str(a), a.is_safe(), to_str(b), b.is_safe());
         std::string out;
         append_str(a, out);
+        check_built_size(out.size(), "'~'");
         append_str(b, out);
+        check_built_size(out.size(), "'~'");
         return Value::string(std::move(out));
     }
     return binary_op(e.name, a, b, options_.max_output);

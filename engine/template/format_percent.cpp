@@ -308,6 +308,8 @@ class PercentFormatter {
         }
         if (ch == 'h' || ch == 'l' || ch == 'L') ch = read();  // C length modifiers: ignored
 
+        if (width > 0) check_built_size(uint64_t(width), "a %-format's width");
+        if (prec > 0) check_built_size(uint64_t(prec), "a %-format's precision");
         Value v = next_arg();
         std::string str;
         bool sign = false;

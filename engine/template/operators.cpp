@@ -44,9 +44,18 @@ Value add(const Value& a, const Value& b) {
         if (a.is_float() || b.is_float()) return Value::floating(a.as_float() + b.as_float());
         return Value::integer(checked_add(a.as_int(), b.as_int()));
     }
-    if (a.is_string() && b.is_string())
+    if (a.is_string() && b.is_string()) {
+        check_built_size(uint64_t(a.str().size()) + b.str().size(), "'+'");
         return markup_concat(a.str(), a.is_safe(), b.str(), b.is_safe());
+    }
     if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
+        // 16 bytes a Value: a list doubled in a loop runs into the same bound as a string.
+        uint64_t n = uint64_t(a.list_obj().items.size()) + b.list_obj().items.size();
+        if (n * 16 > kMaxBuiltString) {
+            raise(ErrorKind::Limit, "'+' would build a list of " + std::to_string(n) +
+                                        " items, over the limit of " +
+                                        std::to_string(kMaxBuiltString / 16));
+        }
         std::vector<Value> out = a.list_obj().items;
         out.insert(out.end(), b.list_obj().items.begin(), b.list_obj().items.end());
         return a.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));

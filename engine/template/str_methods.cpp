@@ -342,6 +342,9 @@ std::string justify(std::string_view s, std::string_view qual, std::string_view 
     char32_t fill = fill_char(args, 1);
     int64_t len = int64_t(utf8_length(s));
     if (len >= width) return std::string(s);
+    // Up to 4 bytes a character of fill (saturating: width may be near 2**63).
+    check_built_size(uint64_t(width) > kMaxBuiltString ? uint64_t(width) : uint64_t(width) * 4,
+                     "str." + std::string(name));
     int64_t marg = width - len;
     if (name == "ljust") return pad(s, 0, marg, fill);
     if (name == "rjust") return pad(s, marg, 0, fill);
@@ -353,6 +356,7 @@ std::string zfill(std::string_view s, std::string_view qual, const Args& args) {
     int64_t width = index_value(one_arg(args, qual));
     int64_t len = int64_t(utf8_length(s));
     if (len >= width) return std::string(s);
+    check_built_size(uint64_t(width), "str.zfill");
     std::string out(size_t(width - len), '0');
     out += s;
     size_t fill = size_t(width - len);

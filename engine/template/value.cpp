@@ -295,6 +295,13 @@ void freeze(const Value& v) {
     }
 }
 
+void check_built_size(uint64_t bytes, std::string_view what) {
+    if (bytes <= kMaxBuiltString) return;
+    raise(ErrorKind::Limit, std::string(what) + " would build a string of " +
+                                std::to_string(bytes) + " bytes, over the limit of " +
+                                std::to_string(kMaxBuiltString));
+}
+
 thread_local int ContainerDepth::depth_ = 0;
 
 ContainerDepth::ContainerDepth() {

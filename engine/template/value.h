@@ -376,6 +376,13 @@ void append_float(double f, std::string& out);
 // Python's repr of a str: single quotes unless the text has ' and no ".
 void append_string_repr(std::string_view s, std::string& out);
 
+// The largest string one operation may build (~, +, ljust, zfill, a %-format's width or
+// precision), as the default output limit: a template that doubles a string 40 times, or
+// asks for 'x'.ljust(2**62), stops with a Limit error instead of exhausting memory.
+constexpr size_t kMaxBuiltString = 64u << 20;
+// Raises Limit when an operation would build a string of `bytes`; what names it.
+void check_built_size(uint64_t bytes, std::string_view what);
+
 // Walks into containers (==, <, hash, repr, tojson, pprint) go at most this deep. A list
 // that contains itself ({{ l.append(l) }}) or one nested in a loop would recurse until the
 // stack overflows; Jinja2 raises RecursionError, Ferry a Limit error. One guard per level:

@@ -1608,3 +1608,22 @@ TEST_CASE("render limits: a container that contains itself prints as Python does
                          lenient());
     CHECK(e.kind() == ErrorKind::Limit);
 }
+
+TEST_CASE("render limits: one operation builds at most kMaxBuiltString bytes", "[render][limits]") {
+    // Each of these asked for gigabytes (a string doubled in a loop reached 3 GB).
+    for (const char* tpl :
+         {"{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+          "{% endfor %}",
+          "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+          "{% endfor %}",
+          "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}"
+          "{% endfor %}",
+          "{{ 'x'.ljust(9223372036854775807) }}", "{{ 'x'.center(100000000, '*') }}",
+          "{{ '1'.zfill(100000000) }}", "{{ '%.1000000000f' % 1 }}", "{{ '%200000000s' % 1 }}"}) {
+        INFO(tpl);
+        CHECK(limit_error(Files{{"main", tpl}}, lenient()).kind() == ErrorKind::Limit);
+    }
+    // Ordinary sizes are untouched.
+    CHECK(render("{{ 'ab'.center(9, '*') }}|{{ '%5.2f' % 3.14159 }}|{{ '-3'.zfill(5) }}") ==
+          "****ab***| 3.14|-0003");
+}

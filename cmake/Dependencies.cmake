@@ -11,6 +11,22 @@ find_package(OpenSSL REQUIRED)
 find_package(RapidJSON REQUIRED)
 find_package(yaml-cpp REQUIRED)
 
+# The process allocator (docs/dependencies.md): glibc's by default; FERRY_ALLOCATOR=mimalloc
+# links Debian's libmimalloc so that it replaces malloc for the whole process (Lua and libcurl
+# included): a quarter more executions per second for 2.5 MB more idle RSS. A sanitizer build
+# keeps glibc's malloc, which AddressSanitizer replaces itself.
+set(FERRY_ALLOCATOR system CACHE STRING "Process allocator: system (glibc) or mimalloc")
+set_property(CACHE FERRY_ALLOCATOR PROPERTY STRINGS system mimalloc)
+if(FERRY_ALLOCATOR STREQUAL "mimalloc")
+  if(FERRY_SANITIZE)
+    message(FATAL_ERROR "FERRY_ALLOCATOR=mimalloc and FERRY_SANITIZE=ON exclude each other: "
+                        "AddressSanitizer replaces malloc itself")
+  endif()
+  find_package(mimalloc 2.0 REQUIRED)
+elseif(NOT FERRY_ALLOCATOR STREQUAL "system")
+  message(FATAL_ERROR "FERRY_ALLOCATOR must be mimalloc or system, not '${FERRY_ALLOCATOR}'")
+endif()
+
 # libhttp-parser-dev ships no CMake or pkg-config file.
 find_path(HTTP_PARSER_INCLUDE_DIR http_parser.h REQUIRED)
 find_library(HTTP_PARSER_LIBRARY http_parser REQUIRED)

@@ -4,7 +4,8 @@
 #
 #   scripts/install-deps.sh           build dependencies
 #   scripts/install-deps.sh --test    build + test dependencies (python3-jinja2 oracle, ...)
-#   scripts/install-deps.sh --bench   build + benchmark dependencies (bench/*.sh: nginx mock, wrk)
+#   scripts/install-deps.sh --bench   build + benchmark dependencies (bench/*.sh: nginx mock, wrk,
+#                                     mimalloc for a FERRY_ALLOCATOR=mimalloc build)
 set -euo pipefail
 
 build_pkgs=(
@@ -13,7 +14,7 @@ build_pkgs=(
   libssl-dev libyaml-cpp-dev libhttp-parser-dev catch2
 )
 test_pkgs=(python3 python3-jinja2 lmdb-utils openssl prometheus)
-bench_pkgs=(nginx-light wrk curl python3)
+bench_pkgs=(nginx-light wrk curl python3 libmimalloc-dev)  # mimalloc: FERRY_ALLOCATOR=mimalloc
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-}" in

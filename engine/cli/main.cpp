@@ -1,6 +1,7 @@
 // ferry: the command-line entry point. Each command lives in its own file; this one only
 // dispatches and prints the top-level help.
 #include "cli/commands.h"
+#include "runtime/allocator.h"
 
 #include <csignal>
 #include <cstdio>
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "--version" || command == "version") {
-        std::printf("ferry %s\n", FERRY_VERSION);
+        std::printf("ferry %s (%s)\n", FERRY_VERSION, ferry::allocator_name().c_str());
         return 0;
     }
     if (command == "render") return ferry::cli::render_command(argc - 2, argv + 2);

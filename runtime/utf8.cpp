@@ -38,6 +38,37 @@ size_t invalid_utf8_at(std::string_view s) {
     return std::string_view::npos;
 }
 
+namespace {
+
+char lower_ascii(char c) {
+    return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
+}
+
+// Whether json[at] is a backslash that starts an escape (not itself escaped).
+bool escape_starts_at(std::string_view json, size_t at) {
+    size_t first = at;
+    while (first > 0 && json[first - 1] == '\\')
+        --first;
+    return (at - first) % 2 == 0;
+}
+
+}  // namespace
+
+size_t lone_low_surrogate_escape_at(std::string_view json) {
+    for (size_t i = json.find("\\u"); i != std::string_view::npos; i = json.find("\\u", i + 1)) {
+        if (i + 6 > json.size()) break;
+        char d = lower_ascii(json[i + 2]), x = lower_ascii(json[i + 3]);
+        if (d != 'd' || x < 'c' || x > 'f' || !escape_starts_at(json, i)) continue;
+        bool after_high =
+            i >= 6 && json[i - 6] == '\\' && json[i - 5] == 'u' &&
+            lower_ascii(json[i - 4]) == 'd' &&
+            std::string_view("89ab").find(lower_ascii(json[i - 3])) != std::string_view::npos &&
+            escape_starts_at(json, i - 6);
+        if (!after_high) return i;
+    }
+    return std::string_view::npos;
+}
+
 std::string to_valid_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size() + 16);

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include "runtime/utf8.h"
+
 #include "core/values.h"
 
 #include <cstdio>
@@ -94,6 +96,27 @@ int usage_error(const char* command, const std::string& message) {
     std::fprintf(stderr, "ferry %s: %s\n(see 'ferry %s --help')\n", command, message.c_str(),
                  command);
     return 2;
+}
+
+bool check_json_text(const std::string& path, std::string_view text) {
+    size_t bad = invalid_utf8_at(text);
+    const char* what = "a byte that is not UTF-8";
+    if (bad == std::string_view::npos) {
+        bad = lone_low_surrogate_escape_at(text);
+        what = "a low surrogate escape without a high one";
+    }
+    if (bad == std::string_view::npos) return true;
+    int line = 1, column = 1;
+    for (size_t i = 0; i < bad; ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+    }
+    std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", path.c_str(), line, column, what);
+    return false;
 }
 
 std::string printable(std::string_view text) {

@@ -1,6 +1,7 @@
 // `ferry render TEMPLATE --vars VARS.json [--strict]`: one template to stdout, byte-exact
 // with Jinja2's default Environment over FileSystemLoader(dirname(TEMPLATE)).
 #include "cli/commands.h"
+#include "cli/common.h"
 
 #include "template/environment.h"
 
@@ -82,11 +83,17 @@ int render_command(int argc, char** argv) {
             std::fprintf(stderr, "%s: cannot read the vars file\n", vars_path.c_str());
             return 2;
         }
+        if (!check_json_text(vars_path, json)) return 2;
         try {
             vars = tmpl::value_from_json(json);
         } catch (const tmpl::TemplateError& err) {
-            std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", vars_path.c_str(),
-                         err.where().line, err.where().column, err.message().c_str());
+            // A value that parses but does not fit (an integer beyond 64 bits) has no place.
+            if (err.where().line > 0)
+                std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", vars_path.c_str(),
+                             err.where().line, err.where().column, err.message().c_str());
+            else
+                std::fprintf(stderr, "%s: invalid JSON: %s\n", vars_path.c_str(),
+                             err.message().c_str());
             return 2;
         }
         if (!vars.is_dict()) {

@@ -89,6 +89,7 @@ int run_command(int argc, char** argv) {
                          std::strerror(errno));
             return 2;
         }
+        if (!check_json_text(inputs_file, *text)) return 2;
         try {
             given = tmpl::value_from_json(*text);
         } catch (const tmpl::TemplateError& e) {

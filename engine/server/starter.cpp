@@ -1,5 +1,7 @@
 #include "server/starter.h"
 
+#include "runtime/utf8.h"
+
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/crypto.h"
@@ -101,6 +103,10 @@ Result<Value> parse_json_body(const std::string& body) {
                           std::string("invalid JSON at byte ") +
                               std::to_string(doc.GetErrorOffset()) + ": " +
                               rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    if (size_t at = lone_low_surrogate_escape_at(body); at != std::string::npos) {
+        return make_error(ErrorKind::Validation, "invalid JSON at byte " + std::to_string(at) +
+                                                     ": a low surrogate escape without a high one");
     }
     if (nested_deeper_than(doc, kMaxBodyDepth)) {
         return make_error(ErrorKind::Validation, "the JSON body nests deeper than " +

@@ -10,6 +10,7 @@
 #include "runtime/lua_api/guard.h"
 #include "runtime/lua_api/modules.h"
 #include "runtime/scheduler.h"  // push_error_table
+#include "runtime/utf8.h"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
@@ -169,6 +170,11 @@ int json_decode(lua_State* L) {
         }
         return push_validation_failure(L, "invalid JSON: " + what + " at offset " +
                                               std::to_string(parser.result.Offset()));
+    }
+    if (size_t at = lone_low_surrogate_escape_at(text); at != std::string_view::npos) {
+        return push_validation_failure(
+            L, "invalid JSON: a low surrogate escape without a high one at offset " +
+                   std::to_string(at));
     }
     json_lua::push(L, doc);
     return 1;

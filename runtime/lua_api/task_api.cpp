@@ -90,6 +90,10 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
         // would make every record and answer holding them invalid JSON: shown as U+FFFD.
         std::string text = invalid_utf8_at(res.body) == std::string::npos ? std::string(res.body)
                                                                           : to_valid_utf8(res.body);
+        // RapidJSON would decode a lone low surrogate escape to bytes that are not UTF-8.
+        for (size_t at = lone_low_surrogate_escape_at(text); at != std::string::npos;
+             at = lone_low_surrogate_escape_at(text))
+            text.replace(at, 6, "\\uFFFD");
         rapidjson::Document doc;
         doc.ParseInsitu<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(
             text.data());

@@ -1419,6 +1419,17 @@ outputs:
         p = self.p.ferry("run", "i", "--inputs-file", str(self.p.dir / "none.json"))
         self.assertEqual(p.returncode, 2)
         self.assertIn("cannot read the inputs file: No such file or directory", p.stderr)
+        # Text that would become bytes that are not UTF-8 (a lone low surrogate escape that
+        # RapidJSON decodes; a raw byte): refused where it is, before anything is stored.
+        for name, text, where in (("lone.json", b'{"s": "\\udc00"}', "1:8"),
+                                  ("latin1.json", b'{"s":\n "caf\xe9"}', "2:6")):
+            f = self.p.dir / name
+            f.write_bytes(text)
+            p = self.p.ferry("run", "i", "--inputs-file", str(f))
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertTrue(p.stderr.startswith("%s:%s: invalid JSON: " % (f, where)), p.stderr)
+        p = self.p.ferry("executions", "list", "--json")
+        self.assertEqual(json.loads(p.stdout), [])
 
     def test_resume_of_an_unknown_id_is_bad_input(self):
         p = self.p.ferry("resume", "01ZZZZZZZZZZZZZZZZZZZZZZZZ")

@@ -130,6 +130,9 @@ TEST_CASE("ferry.json: decode failures are nil, err", "[lua_api][json]") {
     CHECK(decode_error("{\"a\":") == "invalid JSON: Invalid value at offset 5");
     CHECK(decode_error("") == "invalid JSON: The document is empty at offset 0");
     CHECK(decode_error("[1,]") == "invalid JSON: Invalid value at offset 3");
+    // RapidJSON decodes a lone low surrogate to bytes that are not UTF-8.
+    CHECK(decode_error("\"\\udc00x\"") ==
+          "invalid JSON: a low surrogate escape without a high one at offset 1");
     CHECK(decode_error("{\"a\" 1}") ==
           "invalid JSON: Missing a colon after a name of object member at offset 5");
     CHECK(decode_error("[1] [2]") ==

@@ -9,8 +9,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cctype>
 #include <string>
+#include <vector>
 
 namespace ferry::lua_api {
 
@@ -104,24 +106,59 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     }
 }
 
-// Appends a query table (the table at idx: string keys, values as tostring) to url,
-// percent-encoded: the one place that turns `query=` into a URL.
+// One query value as text: a string, number or boolean; anything else raises.
+std::string query_value(lua_State* L, int idx, const char* key) {
+    int type = lua_type(L, idx);
+    if (type == LUA_TBOOLEAN) return lua_toboolean(L, idx) ? "true" : "false";
+    if (type != LUA_TSTRING && type != LUA_TNUMBER) {
+        luaL_error(L,
+                   "ferry.http: query '%s': a %s cannot be a query value (string, number, "
+                   "boolean, or a list of them)",
+                   key, luaL_typename(L, idx));
+    }
+    size_t n = 0;
+    const char* v = lua_tolstring(L, idx, &n);
+    return std::string(v, n);
+}
+
+// Appends a query table (the table at idx: string keys; values strings, numbers, booleans,
+// or lists of them for a repeated key) to url, percent-encoded and before any #fragment:
+// the one place that turns `query=` into a URL. Keys go in sorted order, so the same
+// request is the same URL (signatures, caches, tests).
 void append_query(lua_State* L, int idx, std::string& url) {
-    char sep = url.find('?') == std::string::npos ? '?' : '&';
+    idx = lua_absindex(L, idx);
+    std::vector<std::pair<std::string, std::string>> pairs;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            size_t n = 0;
-            const char* v = luaL_tolstring(L, -1, &n);
-            url += sep;
-            url += url_encode(lua_tostring(L, -3));
-            url += '=';
-            url += url_encode(std::string_view(v, n));
-            sep = '&';
-            lua_pop(L, 1);
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "ferry.http: query keys must be strings, got a %s", luaL_typename(L, -2));
+        std::string key = lua_tostring(L, -2);
+        if (lua_istable(L, -1)) {
+            lua_Integer n = luaL_len(L, -1);
+            for (lua_Integer i = 1; i <= n; ++i) {
+                lua_geti(L, -1, i);
+                pairs.emplace_back(key, query_value(L, -1, key.c_str()));
+                lua_pop(L, 1);
+            }
+        } else {
+            pairs.emplace_back(key, query_value(L, -1, key.c_str()));
         }
         lua_pop(L, 1);
     }
+    std::stable_sort(pairs.begin(), pairs.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    size_t hash = url.find('#');
+    std::string fragment = hash == std::string::npos ? std::string() : url.substr(hash);
+    if (hash != std::string::npos) url.resize(hash);
+    char sep = url.find('?') == std::string::npos ? '?' : '&';
+    for (const auto& [key, value] : pairs) {
+        url += sep;
+        url += url_encode(key);
+        url += '=';
+        url += url_encode(value);
+        sep = '&';
+    }
+    url += fragment;
 }
 
 // ferry.http.url(url, query) -> the URL a request with that query goes to.
@@ -154,8 +191,19 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
-            if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1))
-                req.headers.emplace_back(lua_tostring(L, -2), lua_tostring(L, -1));
+            // Silently dropping a header (a table value, a list entry) would send a request
+            // the task did not ask for; a NUL inside one is refused by the HTTP layer.
+            if (lua_type(L, -2) != LUA_TSTRING)
+                luaL_error(L, "ferry.http.request: header names must be strings, got a %s",
+                           luaL_typename(L, -2));
+            if (!lua_isstring(L, -1)) {
+                luaL_error(L, "ferry.http.request: header '%s': string expected, got %s",
+                           lua_tostring(L, -2), luaL_typename(L, -1));
+            }
+            size_t kn = 0, vn = 0;
+            const char* k = lua_tolstring(L, -2, &kn);
+            const char* v = lua_tolstring(L, -1, &vn);
+            req.headers.emplace_back(std::string(k, kn), std::string(v, vn));
             lua_pop(L, 1);
         }
     }
@@ -176,8 +224,14 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
     } else {
         lua_getfield(L, idx, "body");
         if (!lua_isnil(L, -1)) {
+            if (!lua_isstring(L, -1)) {
+                luaL_error(L,
+                           "ferry.http.request: body must be a string, got %s (a table goes "
+                           "in json =)",
+                           luaL_typename(L, -1));
+            }
             size_t n = 0;
-            const char* b = luaL_checklstring(L, -1, &n);
+            const char* b = lua_tolstring(L, -1, &n);
             req.body.assign(b, n);
         }
         lua_pop(L, 1);
@@ -185,7 +239,11 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
     lua_pop(L, 1);
     lua_getfield(L, idx, "timeout");
     bool timeout_given = !lua_isnil(L, -1);
-    if (timeout_given) req.timeout_ms = check_duration(L, -1, "ferry.http.request: timeout");
+    if (timeout_given) {
+        req.timeout_ms = check_duration(L, -1, "ferry.http.request: timeout");
+        // libcurl reads 0 as "no timeout at all".
+        if (req.timeout_ms == 0) luaL_error(L, "ferry.http.request: timeout must be more than 0");
+    }
     lua_pop(L, 1);
     lua_getfield(L, idx, "verify_tls");
     if (lua_isboolean(L, -1)) req.verify_tls = lua_toboolean(L, -1);

@@ -1103,6 +1103,29 @@ outputs:
         self.assertEqual(doc["steps"]["own"]["logs"][0]["message"], "None[1, 2] {'a': 1, 'b': 2}")
 
 
+class HttpArguments(EngineTest):
+    """ferry.http refuses what it cannot send as asked, instead of sending something else."""
+
+    def test_query_headers_body_and_timeout(self):
+        self.p.workflow("h", r"""
+steps:
+  - {id: q, task: lua, with: {script: "return ferry.http.url('http://h/x#frag', {b = '2', a = {1, true}})"}}
+  - {id: qt, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {a = {{}}})"}}
+  - {id: hd, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', headers = {['X-N'] = {}}}"}}
+  - {id: hn, task: lua, with: {script: "local r, e = ferry.http.request{url = 'http://127.0.0.1:9/', headers = {['X-A'] = 'a\0b'}} return e.message"}}
+  - {id: bd, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', body = {}}"}}
+  - {id: to, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', timeout = 0}"}}
+""")
+        doc = self.assertRun("h")
+        out = lambda step: doc["steps"][step]["output"]
+        self.assertEqual(out("q"), "http://h/x?a=1&a=true&b=2#frag")
+        self.assertIn("query 'a': a table cannot be a query value", self.step_error(doc, "qt")["message"])
+        self.assertIn("header 'X-N': string expected, got table", self.step_error(doc, "hd")["message"])
+        self.assertIn("the value of header 'X-A' contains a line break or NUL", out("hn"))
+        self.assertIn("body must be a string, got table", self.step_error(doc, "bd")["message"])
+        self.assertIn("timeout must be more than 0", self.step_error(doc, "to")["message"])
+
+
 class Validation(EngineTest):
     CASES = {
         # name: (yaml, expected line:col or line, message pieces)

@@ -493,7 +493,16 @@ Result<int> LuaVM::load_chunk(const std::string& chunkname, const std::string& t
 Result<int> LuaVM::run_chunk(int chunk_ref) {
     lua_State* L = L_;
     lua_pushcfunction(L, [](lua_State* S) -> int {
-        luaL_traceback(S, S, lua_tostring(S, 1), 1);
+        // An error table's message (read raw: no metamethod of the file's runs here), or
+        // what the error object was: a bare traceback says nothing.
+        const char* message = lua_tostring(S, 1);
+        if (!message && lua_istable(S, 1)) {
+            lua_pushliteral(S, "message");
+            if (lua_rawget(S, 1) == LUA_TSTRING) message = lua_tostring(S, -1);
+        }
+        if (!message)
+            message = lua_pushfstring(S, "(error object is a %s value)", luaL_typename(S, 1));
+        luaL_traceback(S, S, message, 1);
         return 1;
     });
     int handler = lua_gettop(L);

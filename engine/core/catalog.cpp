@@ -112,17 +112,48 @@ void check_input_schema(const TaskDef& t, const std::string& rel,
                                         "' must be a table like {type = \"string\"}"));
             continue;
         }
+        auto problem = [&](const std::string& what) {
+            problems.push_back(diag(rel, 0, "task '" + t.name + "': input '" + name + "' " + what));
+        };
+        if (const tmpl::Value* required = spec.dict_obj().find("required");
+            required && !required->is_bool())
+            problem("has required = " + tmpl::to_repr(*required) + "; it must be true or false");
+        if (const tmpl::Value* choices = spec.dict_obj().find("enum");
+            choices && !choices->is_list() &&
+            !(choices->is_dict() && choices->dict_obj().items.empty()))  // {} is Lua's []
+            problem("has enum = " + tmpl::to_repr(*choices) + "; it must be a list of values");
         const tmpl::Value* type = spec.dict_obj().find("type");
         if (!type) continue;  // any
         std::string text = type->is_string() ? std::string(type->str()) : tmpl::to_repr(*type);
         if (std::find(types.begin(), types.end(), text) == types.end()) {
-            problems.push_back(diag(rel, 0,
-                                    "task '" + t.name + "': input '" + name + "' has type '" +
-                                        text +
-                                        "'; types: string, integer, number, boolean, object, "
-                                        "array, any"));
+            problem("has type '" + text +
+                    "'; types: string, integer, number, boolean, object, array, any");
+            continue;
         }
+        // A default of another type would reach the task as it is: the type says otherwise.
+        const tmpl::Value* fallback = spec.dict_obj().find("default");
+        if (!fallback || fallback->is_none()) continue;
+        bool fits = text == "any" || (text == "string" && fallback->is_string()) ||
+                    (text == "integer" && fallback->is_int()) ||
+                    (text == "number" && fallback->is_number()) ||
+                    (text == "boolean" && fallback->is_bool()) ||
+                    (text == "object" && fallback->is_dict()) ||
+                    (text == "array" && fallback->is_list());
+        if (!fits) problem("has type " + text + " but default " + tmpl::to_repr(*fallback));
     }
+}
+
+// A field that must be a table when present (input, output, raw, integrations).
+bool check_table_field(lua_State* L, int idx, const char* key, const std::string& task,
+                       const std::string& rel, std::vector<workflow::Diagnostic>& problems) {
+    raw_field(L, idx, key);
+    int type = lua_type(L, -1);
+    lua_pop(L, 1);
+    if (type == LUA_TNIL || type == LUA_TTABLE) return true;
+    problems.push_back(
+        diag(rel, 0,
+             "task '" + task + "': '" + key + "' must be a table, not a " + lua_typename(L, type)));
+    return false;
 }
 
 }  // namespace
@@ -166,7 +197,15 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
             is_task = lua_isfunction(L, -1);
             lua_pop(L, 1);
         }
-        if (!is_task || field_string(L, idx, "name").empty()) {
+        if (is_task && field_string(L, idx, "name").empty()) {
+            // A run function makes it a task: one without a name would just be missing.
+            problems.push_back(diag(rel, 0,
+                                    "a task file's table has 'run' but no 'name' (a "
+                                    "non-empty string such as \"demo.hello\")"));
+            lua_pop(L, 1);
+            continue;
+        }
+        if (!is_task) {
             // A table with a name and a run that is not a function is a task with a mistake,
             // not a helper module: say so rather than leave the task missing.
             if (lua_istable(L, idx) && !field_string(L, idx, "name").empty()) {
@@ -186,6 +225,8 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         t.description = field_string(L, idx, "description");
         t.file = rel;
         t.origin = origin;
+        for (const char* key : {"input", "output", "raw", "integrations"})
+            check_table_field(L, idx, key, t.name, rel, problems);
         t.input = field_json(L, idx, "input");
         check_input_schema(t, rel, problems);
         t.output = field_json(L, idx, "output");

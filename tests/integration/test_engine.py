@@ -1246,6 +1246,27 @@ return {
                       "string, integer, number, boolean, object, array, any", p.stdout)
         self.assertNotIn("helper.lua", p.stdout)
 
+    def test_task_definitions_of_the_wrong_shape_are_reported(self):
+        run = "run = function() return 1 end"
+        self.p.write("tasks/t/a.lua", 'return {name = "t.a", input = 5, %s}\n' % run)
+        self.p.write("tasks/t/c.lua", 'return {name = "t.c", input = {a = {type = "string", '
+                     'enum = "x", required = "yes", default = 5}}, %s}\n' % run)
+        self.p.write("tasks/t/d.lua", 'return {name = "t.d", raw = "script", %s}\n' % run)
+        self.p.write("tasks/t/e.lua", 'return {name = "", %s}\n' % run)
+        self.p.write("tasks/t/f.lua", 'error({kind = "x", message = "not ready"})\n')
+        self.p.write("tasks/t/g.lua", 'return setmetatable({}, {__index = function() error("x") end})\n')
+        p = self.p.ferry("validate", data=False, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        for line in ("tasks/t/a.lua: task 't.a': 'input' must be a table, not a number",
+                     "tasks/t/c.lua: task 't.c': input 'a' has required = 'yes'; it must be true or false",
+                     "tasks/t/c.lua: task 't.c': input 'a' has enum = 'x'; it must be a list of values",
+                     "tasks/t/c.lua: task 't.c': input 'a' has type string but default 5",
+                     "tasks/t/d.lua: task 't.d': 'raw' must be a table, not a string",
+                     "tasks/t/e.lua: a task file's table has 'run' but no 'name'",
+                     "tasks/t/f.lua: loading failed: not ready"):
+            self.assertIn(line, p.stdout)
+        self.assertNotIn("t/g.lua", p.stdout)  # a table that is no task: its __index never ran
+
     def test_input_conversion_errors(self):
         self.p.workflow("typed", """\
 inputs:

@@ -274,25 +274,30 @@ long double exact(const Value& v) {
 }
 }  // namespace
 
-void freeze(const Value& v) {
-    // Iterative, and a container already frozen is not entered again: deep or cyclic
-    // values (a template's l.append(l)) end.
-    std::vector<const Value*> todo{&v};
-    while (!todo.empty()) {
-        const Value* next = todo.back();
-        todo.pop_back();
-        if (next->is_sequence()) {
-            if (next->list_obj().frozen) continue;
-            next->list_obj().frozen = true;
-            for (const Value& item : next->list_obj().items)
-                todo.push_back(&item);
-        } else if (next->is_dict()) {
-            if (next->dict_obj().frozen) continue;
-            next->dict_obj().frozen = true;
-            for (const auto& [k, item] : next->dict_obj().items)
-                todo.push_back(&item);
-        }
+namespace {
+
+// A container already frozen is not entered again, so cyclic values (a template's
+// l.append(l)) end; past kMaxContainerDepth nothing walks anyway. Recursive: the engine
+// freezes every step's result, and a work list cost an allocation each time.
+void freeze_at(const Value& v, int depth) {
+    if (depth > kMaxContainerDepth) return;
+    if (v.is_sequence()) {
+        if (v.list_obj().frozen) return;
+        v.list_obj().frozen = true;
+        for (const Value& item : v.list_obj().items)
+            if (item.is_sequence() || item.is_dict()) freeze_at(item, depth + 1);
+    } else if (v.is_dict()) {
+        if (v.dict_obj().frozen) return;
+        v.dict_obj().frozen = true;
+        for (const auto& [k, item] : v.dict_obj().items)
+            if (item.is_sequence() || item.is_dict()) freeze_at(item, depth + 1);
     }
+}
+
+}  // namespace
+
+void freeze(const Value& v) {
+    freeze_at(v, 0);
 }
 
 void check_built_size(uint64_t bytes, std::string_view what) {

@@ -85,14 +85,17 @@ int time_format(lua_State* L) {
     return 1;
 }
 
-// time.parse_duration("1m30s") -> ms | nil, err
+// time.parse_duration("1m30s") -> ms | nil, err; "-30m" is negative, as format_duration
+// writes it and add takes it.
 // [-0, +1|2, m]
 int time_parse_duration(lua_State* L) {
-    Result<uint64_t> ms = parse_duration_ms(check_bytes(L, 1));
+    std::string_view text = check_bytes(L, 1);
+    bool negative = !text.empty() && text.front() == '-';
+    Result<uint64_t> ms = parse_duration_ms(negative ? text.substr(1) : text);
     if (!ms) return push_validation_failure(L, ms.error().message);
     if (ms.value() > uint64_t(LUA_MAXINTEGER))
         return push_validation_failure(L, "duration too long");
-    lua_pushinteger(L, lua_Integer(ms.value()));
+    lua_pushinteger(L, negative ? -lua_Integer(ms.value()) : lua_Integer(ms.value()));
     return 1;
 }
 

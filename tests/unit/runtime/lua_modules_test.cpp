@@ -426,6 +426,9 @@ TEST_CASE("ferry.time: durations and arithmetic", "[lua_api][time]") {
     CHECK(lua.eval("return time.parse_duration('1m30s')") == "90000");
     CHECK(lua.eval("return math.type(time.parse_duration('300ms'))") == "integer");
     CHECK(lua.eval("return time.parse_duration('2d')") == "172800000");
+    // Negative, as format_duration writes it: the round trip holds.
+    CHECK(lua.eval("return time.parse_duration('-30m')") == "-1800000");
+    CHECK(lua.eval("return time.parse_duration(time.format_duration(-3600000))") == "-3600000");
     CHECK(lua.eval("local v, err = time.parse_duration('5 minutes'); "
                    "return tostring(v) .. ' ' .. err.kind .. ': ' .. err.message") ==
           "nil validation: expected a duration like 300ms, 2s, 1m30s or 1h, got '5 minutes'");

@@ -66,6 +66,13 @@ struct RangeObj final : Object {
         return out;
     }
     std::optional<size_t> length() const override { return size_t(size()); }
+    // As CPython's range: r[lo:hi:k] is range(r[lo], r[hi], r.step * k), indices in range.
+    std::optional<Value> slice(int64_t lo, int64_t hi, int64_t k) const override {
+        __int128 new_step = (__int128)step * k;
+        if (new_step > INT64_MAX || new_step < INT64_MIN)
+            raise(ErrorKind::Overflow, "Python int too large to convert to C ssize_t");
+        return Value::object(make_ref<RangeObj>(at(lo), at(hi), int64_t(new_step)));
+    }
     std::optional<int64_t> index_of(const Value& item) const {
         int64_t v;
         if (item.is_integral()) {

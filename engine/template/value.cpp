@@ -207,6 +207,9 @@ std::optional<Value> Object::getattr(std::string_view) const {
 std::optional<Value> Object::getitem(const Value&) const {
     return std::nullopt;
 }
+std::optional<Value> Object::slice(int64_t, int64_t, int64_t) const {
+    return std::nullopt;
+}
 bool Object::setattr(std::string_view, Value) {
     return false;
 }

@@ -323,6 +323,9 @@ struct Object : HeapObject {
     virtual bool is_iterable() const { return false; }
     virtual std::vector<Value> iterate() const;
     virtual std::optional<size_t> length() const { return std::nullopt; }
+    // obj[lo:hi:step] with the indices already normalised against length() (Python's
+    // slice.indices); nullopt when the object cannot be sliced (range can).
+    virtual std::optional<Value> slice(int64_t lo, int64_t hi, int64_t step) const;
     virtual bool contains(const Value& item) const;
     virtual bool is_mapping() const { return false; }
     virtual bool equals(const Object& other) const { return this == &other; }

@@ -222,6 +222,13 @@ Value slice(const Value& obj, const std::optional<int64_t>& start,
         return obj.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));
     }
     if (obj.is_undefined()) raise_undefined(obj);
+    if (obj.kind() == Kind::Object) {
+        if (std::optional<size_t> len = obj.object_obj().length()) {
+            int64_t lo, hi;
+            slice_indices(int64_t(*len), start, stop, step, lo, hi);
+            if (std::optional<Value> part = obj.object_obj().slice(lo, hi, step)) return *part;
+        }
+    }
     raise(ErrorKind::Type, "'" + std::string(type_name(obj)) + "' object is not subscriptable");
 }
 

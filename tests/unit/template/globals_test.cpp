@@ -72,6 +72,12 @@ TEST_CASE("range behaves like Python's range object", "[globals]") {
     CHECK(to_str(attr(r, "step")) == "3");
     CHECK(to_str(method(r, "index", A({I(11)}))) == "3");
     CHECK(to_str(method(r, "count", A({I(4)}))) == "0");
+    // Slices are ranges, as in Python (range(2, 20, 3)[1:-1:2] is range(5, 17, 6)).
+    CHECK(to_str(slice(r, 1, -1, 2)) == "range(5, 17, 6)");
+    CHECK(to_str(Value::list(iterate(slice(r, 1, -1, 2)))) == "[5, 11]");
+    CHECK(to_str(slice(call("range", A({I(10)})), std::nullopt, std::nullopt, -2)) ==
+          "range(9, -1, -2)");
+    CHECK(to_str(slice(call("range", A({I(5)})), 10, std::nullopt, std::nullopt)) == "range(5, 5)");
     CHECK(equals(call("range", A({I(0)})), call("range", A({I(2), I(2)}))));
     CHECK(equals(call("range", A({I(3)})), call("range", A({I(3)}))));
     CHECK(to_str(call("range", A({Value::boolean(true)}))) == "range(0, 1)");

@@ -177,7 +177,9 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 return;
             }
             unit.interrupted = unit.attempt > 0;
-            if (unit.attempt > 0) {
+            // A step waiting to retry had its last attempt end (and recorded): only an
+            // attempt that was running is interrupted.
+            if (unit.attempt > 0 && status != "retrying") {
                 store_.put_attempt(
                     run.id, unit.key, uint32_t(unit.attempt),
                     to_json_text(dict_of(
@@ -379,7 +381,10 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
         if (outcome.error.retryable() && !outcome.final_failure && unit.attempt < max_attempts &&
             !run.failing) {
             persist_unit(run, unit, true);  // the failed attempt, on record
+            // The step is not over: a process that dies during the backoff must find it
+            // unfinished and retry it (recorded as "failed", resume ended the execution).
             unit.status = "retrying";
+            persist_unit(run, unit, false);
             uint64_t delay = backoff_ms(*def.retry, unit.attempt);
             emit(run, "step.retrying", unit.key, "retrying", outcome.error.message,
                  outcome.duration_ms, unit.attempt, delay);

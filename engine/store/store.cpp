@@ -58,6 +58,25 @@ std::string explain(const lmdb::Failure& f) {
     return what + " (" + f.what() + ")";
 }
 
+// A data.mdb cut short (a partial copy, a full disk) still opens: LMDB maps it, and the
+// first read of a page past its end is a SIGBUS that kills the process. Its meta page says
+// how many pages there must be; checked right after each mdb_env_open.
+void check_not_truncated(MDB_env* env) {
+    MDB_envinfo info{};
+    MDB_stat stat{};
+    mdb_filehandle_t fd = -1;
+    struct stat file {};
+    if (mdb_env_info(env, &info) != MDB_SUCCESS || mdb_env_stat(env, &stat) != MDB_SUCCESS ||
+        mdb_env_get_fd(env, &fd) != MDB_SUCCESS || fstat(fd, &file) != 0)
+        return;
+    uint64_t needed = (uint64_t(info.me_last_pgno) + 1) * stat.ms_psize;
+    if (uint64_t(file.st_size) < needed) {
+        throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
+                          " bytes, but its pages reach " + std::to_string(needed) +
+                          " (a partial copy or a full disk?); restore it from a backup"};
+    }
+}
+
 // Looks at an existing data.mdb without changing anything on disk: read-only, and without
 // the lock file (MDB_NOLOCK), so not even lock.mdb is created next to a file that turns out
 // not to be ours. Only the real open, once the folder is known to be a Ferry store or empty,
@@ -67,6 +86,7 @@ Found probe(const std::string& dir) {
     lmdb::check(mdb_env_set_maxdbs(env.get(), kMaxDbs), "mdb_env_set_maxdbs");
     lmdb::check(mdb_env_open(env.get(), dir.c_str(), MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0),
                 "mdb_env_open");
+    check_not_truncated(env.get());
     lmdb::Txn txn = lmdb::Txn::read(env.get());
     MDB_dbi main = 0;
     lmdb::check(mdb_dbi_open(txn.get(), nullptr, 0, &main), "mdb_dbi_open(main)");
@@ -183,6 +203,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
         unsigned flags = MDB_NOTLS | (options.durable ? 0u : unsigned{MDB_NOSYNC});
         lmdb::check(mdb_env_open(s.env.get(), dir.c_str(), flags, 0644), "mdb_env_open");
         s.max_key_size = static_cast<size_t>(mdb_env_get_maxkeysize(s.env.get()));
+        check_not_truncated(s.env.get());
 
         lmdb::Txn txn = lmdb::Txn::write(s.env.get());
         s.open_dbs(txn);

@@ -348,12 +348,56 @@ local function applied(before, now, body)
   return false
 end
 
+-- Whether the record's journal (work_notes or comments) already holds `text` among its
+-- latest 50 entries; nil when the journal cannot be read.
+local function journal_has(ctx, sys_id, element, text)
+  local res = ctx.http({ method = "GET", path = record_path(ctx, "sys_journal_field"),
+                         query = { sysparm_query = "element_id=" .. sys_id .. "^element=" ..
+                                                   element .. "^ORDERBYDESCsys_created_on",
+                                   sysparm_fields = "value", sysparm_limit = "50" } })
+  if not res or res.status ~= 200 or type(res.json) ~= "table" or type(res.json.result) ~= "table" then
+    return nil
+  end
+  for _, entry in ipairs(res.json.result) do
+    if type(entry) == "table" and M.value(entry.value) == text then return true end
+  end
+  return false
+end
+
+-- The journal fields of body an earlier attempt (or a process that died while sending
+-- them) already added, looked up as a create is (tickets.settled): a resumed or retried
+-- step must not post its note twice. The record read back cannot tell, as the earlier
+-- PATCH may have landed before `before` was read.
+local function already_posted(ctx, sys_id, body)
+  local posted = {}
+  for _, element in ipairs({ "work_notes", "comments" }) do
+    local text = body[element]
+    if type(text) == "string" and text ~= "" then
+      posted[element] = tickets.settled(function() return journal_has(ctx, sys_id, element, text) end)
+    end
+  end
+  return posted
+end
+
 -- PATCH a record. A PATCH without journal fields is idempotent (ctx.http may retry it);
 -- with a work note or comment a blind retry would add the note twice, so it is sent as
 -- non-idempotent and, when its outcome is unknown, the record is read back: a PATCH is
 -- applied as a whole, so a record that changed since `before` got the note too.
 function M.patch(ctx, tbl, before, body, doing)
   local sys_id = M.value(before.sys_id)
+  if (body.work_notes ~= nil or body.comments ~= nil) and ((ctx.attempt or 1) > 1 or ctx.resumed) then
+    local posted = already_posted(ctx, sys_id, body)
+    if next(posted) then
+      local rest = {}
+      for k, v in pairs(body) do
+        if not posted[k] then rest[k] = v end
+      end
+      ctx.log.info("the note is already on the record (an earlier attempt posted it)",
+                   { table = tbl, sys_id = sys_id })
+      if next(rest) == nil then return M.get_by_sys_id(ctx, tbl, sys_id) end
+      body = rest
+    end
+  end
   local journal = body.work_notes ~= nil or body.comments ~= nil
   local res, err = ctx.http({ method = "PATCH", path = record_path(ctx, tbl, sys_id), json = body,
                               headers = { Accept = "application/json" },

@@ -213,20 +213,30 @@ end
 -- was found by the lookup.
 local SETTLE_MS = { 1000, 2000 }
 
-local function lookup_settled(spec)
+-- lookup() until it finds something, again after 1 s and 2 s: a vendor that is still
+-- writing what an earlier attempt sent, or whose search lags, answers "nothing" at first.
+function M.settled(lookup)
   for round = 0, #SETTLE_MS do
     if round > 0 then ferry.sleep(SETTLE_MS[round]) end
-    local found = spec.lookup()
+    local found = lookup()
     if found then return found end
   end
   return nil
+end
+
+local function lookup_settled(spec)
+  return M.settled(spec.lookup)
 end
 
 function M.create_once(spec)
   local ctx = spec.ctx
   -- In dry-run the first ctx.http call must be the create itself (it ends the task).
   if not ctx.dry_run and ((ctx.attempt or 1) > 1 or ctx.resumed) then
-    local found = spec.lookup()
+    -- An earlier attempt, or a process that died mid-create, left the outcome unknown,
+    -- exactly as an ambiguous answer does: the vendor may still be writing the record and
+    -- its search may lag, so the lookup is repeated as there (a restart within a second of
+    -- a crash found nothing and created a second ticket).
+    local found = lookup_settled(spec)
     if found then
       ctx.log.info(spec.what .. " already exists (created by an earlier attempt)",
                    { id = found.id, key = found.key, number = found.number })

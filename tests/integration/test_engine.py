@@ -1446,6 +1446,57 @@ outputs:
         self.assertEqual(db.read_bytes(), garbage, "the corrupt file was modified")
 
 
+    def test_truncated_data_file_is_reported_not_a_crash(self):
+        # LMDB maps a file cut short and the first read past its end was a SIGBUS.
+        self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        for _ in range(20):
+            self.assertRun("hello")
+        db = self.p.data / "data.mdb"
+        (self.p.data / "lock.mdb").unlink()
+        with open(db, "r+b") as f:
+            f.truncate(3 * 4096)
+        before = db.read_bytes()
+        for args in (["executions", "list"], ["run", "hello"], ["resume"]):
+            with self.subTest(command=args[0]):
+                r = self.p.ferry(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("data.mdb is truncated: 12288 bytes", r.stderr)
+        self.assertEqual(db.read_bytes(), before, "the truncated file was modified")
+
+    def test_kill_9_during_a_retry_wait_keeps_the_retries(self):
+        # The step's first attempt failed and it waits 3 s to retry; a crash then used to
+        # leave it recorded as failed, and resume ended the execution without the retries.
+        srv = self.start_server()
+        srv.script("/flaky", (503, {"e": 1}), (200, {"number": "INC8"}))
+        self.p.workflow("retry", """\
+inputs:
+  url: {type: string, required: true}
+steps:
+  - id: call
+    task: http.request
+    retry: {max_attempts: 3, backoff: fixed, initial_delay: 3s}
+    with: {method: GET, url: "{{ inputs.url }}"}
+outputs:
+  number: "{{ steps.call.output.json.number }}"
+""")
+        cmd = [FERRY, "run", "retry", "--input", "url=%s/flaky" % srv.url, "--project",
+               str(self.p.dir), "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        self.assertTrue(srv.wait_for("/flaky", 1, timeout=15), "the first attempt never came")
+        time.sleep(0.5)  # the failed attempt is on record; the retry is 2.5 s away
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        resumed = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual(resumed["status"], "succeeded", resumed)
+        self.assertEqual(resumed["outputs"], {"number": "INC8"})
+        self.assertEqual(srv.count("/flaky"), 2)
+        attempts = self.p.show(resumed["id"])["steps"]["call"]["attempts"]
+        self.assertEqual([a["status"] for a in attempts], ["failed", "succeeded"], attempts)
+
     def test_inputs_file_errors_say_what_and_where(self):
         self.p.workflow("i", "inputs: {i: {type: integer}}\n"
                              "steps: [{id: a, task: log, with: {message: x}}]\n")

@@ -140,6 +140,50 @@ steps:
         records = self.state()["servicenow"]["incident"]
         self.assertEqual(sorted(r["short_description"] for r in records), ["one", "two"])
 
+    def kill_while_slow(self, workflow, method, path, after):
+        """Runs `workflow` while the mock holds `method path` for 1.5 s, kills the process
+        `after` seconds in (the request sent, its answer not yet back) and resumes at once:
+        what a supervisor restarting a crashed `ferry serve` does."""
+        import signal
+        import subprocess
+        self.m.fault(method=method, path=path, delay_ms=1500)
+        cmd = [te.FERRY, "run", workflow, "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir), env=self.env)
+        try:
+            time.sleep(after)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        r = self.ferry("resume", "--quiet", timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout[:2000])
+        time.sleep(1.6)  # the held request has surely landed by now: count everything
+        return json.loads(r.stdout.splitlines()[0])
+
+    def test_no_duplicate_when_resumed_right_after_a_crash_during_the_create(self):
+        # The vendor is still writing the record when the resumed step looks for it: one
+        # lookup found nothing and a second incident was created.
+        self.p.workflow("c", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "Crash"}}}
+""")
+        doc = self.kill_while_slow("c", "POST", "/api/now/table/incident", 0.8)
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(len(self.state()["servicenow"]["incident"]), 1)
+        self.assertIs(doc["steps"]["create"]["output"]["created"], False)
+
+    def test_no_second_work_note_after_a_crash_while_posting_it(self):
+        self.p.workflow("n", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "Note"}}}
+  - {id: note, task: ticket.update, integration: sn, with: {id: "{{ steps.create.output.id }}", work_note: "analysis attached"}}
+""")
+        doc = self.kill_while_slow("n", "PATCH", "/api/now/table/incident", 1.2)
+        self.assertEqual(doc["status"], "succeeded")
+        notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
+        self.assertEqual(notes, ["analysis attached"])
+
     def test_dry_run_preview_of_a_create(self):
         self.p.workflow("sn", """\
 steps:

@@ -30,7 +30,8 @@ constexpr const char* kUsage =
     "  -h, --help          show this help (ferry COMMAND --help for a command's)\n"
     "  --version           print the version\n"
     "\n"
-    "Exit status: 0 success, 1 failure, 2 bad usage or invalid input.\n";
+    "Exit status: 0 success, 1 failure, 2 bad usage or invalid input,\n"
+    "             3 the history could not be written (disk full?): fix it, then 'ferry resume'.\n";
 
 }  // namespace
 

@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace ferry::engine {
@@ -119,13 +121,22 @@ void Engine::hold_loop_while_writing() {
         loop_.release();
 }
 
-void Engine::stop_on_lost_history(const Error& e) {
+void Engine::stop_on_lost_history(const Error& e) const {
     // The effects waiting for this commit cannot happen without it. Stop as a crash would:
     // everything durable so far is resumable with `ferry resume`.
+    // LMDB reports a write that found no room as EIO: say what the disk has left.
+    std::string space;
+    struct statvfs fs {};
+    if (statvfs(store_.path().c_str(), &fs) == 0) {
+        uint64_t free_bytes = uint64_t(fs.f_bavail) * fs.f_frsize;
+        if (free_bytes < (64u << 20))
+            space = " The disk holding " + store_.path() +
+                    " is (nearly) full: " + std::to_string(free_bytes) + " bytes free.";
+    }
     std::fprintf(stderr,
-                 "ferry: cannot write the execution history (%s); stopping. "
+                 "ferry: cannot write the execution history (%s); stopping (exit status 3).%s "
                  "Fix the cause, then run 'ferry resume'.\n",
-                 e.describe().c_str());
+                 e.describe().c_str(), space.c_str());
     std::fflush(nullptr);
     std::_Exit(3);
 }

@@ -277,7 +277,7 @@ class Engine {
     bool committing_ = false;
     void batch_written();  // the writer thread finished a batch: its effects run
     void hold_loop_while_writing();
-    [[noreturn]] static void stop_on_lost_history(const Error& e);
+    [[noreturn]] void stop_on_lost_history(const Error& e) const;
     // Whether the engine still exists, for callbacks that can outlive it: the writer's
     // posts and hook tasks' done callbacks.
     std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);

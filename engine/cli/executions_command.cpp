@@ -220,11 +220,18 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         for (const auto& [k, _] : s->dict_obj().items)
             if (std::find(keys.begin(), keys.end(), tmpl::to_str(k)) == keys.end())
                 keys.push_back(tmpl::to_str(k));
+    // A step on one side only (two workflows, or one changed) is not an output that became
+    // null: listed apart, so "absent" and "null" stay distinct.
+    Value only_a = Value::list(), only_b = Value::list();
     for (const std::string& k : keys) {
         const Value* x = sa->dict_obj().find(k);
         const Value* y = sb->dict_obj().find(k);
-        std::string before = x ? engine::to_json_text(*engine::dict_get(*x, "output")) : "null";
-        std::string after = y ? engine::to_json_text(*engine::dict_get(*y, "output")) : "null";
+        if (!x || !y) {
+            (x ? only_a : only_b).list_obj().items.push_back(engine::str(k));
+            continue;
+        }
+        std::string before = engine::to_json_text(*engine::dict_get(*x, "output"));
+        std::string after = engine::to_json_text(*engine::dict_get(*y, "output"));
         std::string patch = store::json_patch(before, after);
         if (patch != "[]") steps.dict_obj().set(engine::str(k), tmpl::value_from_json(patch));
     }
@@ -240,20 +247,27 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         if (da && db && da.value() && db.value()) {
             Value wa = tmpl::value_from_json(*da.value()), wb = tmpl::value_from_json(*db.value());
             definition_diff = store::unified_diff(field(wa, "source"), field(wb, "source"),
-                                                  ids[0] + "/" + field(wa, "file"),
-                                                  ids[1] + "/" + field(wb, "file"));
+                                                  ids[0] + " " + field(wa, "file"),
+                                                  ids[1] + " " + field(wb, "file"));
         }
     }
     if (json) {
         Value out = engine::dict_of({{"a", engine::str(ids[0])},
                                      {"b", engine::str(ids[1])},
                                      {"steps", steps},
+                                     {"only_in_a", only_a},
+                                     {"only_in_b", only_b},
                                      {"definition_changed", Value::boolean(ha != hb)},
                                      {"definition_diff", engine::str(definition_diff)}});
         std::printf("%s\n", engine::to_pretty_json(out).c_str());
         return 0;
     }
-    if (steps.dict_obj().items.empty()) std::printf("step outputs are identical\n");
+    for (const auto& [label, only] : {std::pair{"A", &only_a}, std::pair{"B", &only_b}})
+        for (const Value& k : only->list_obj().items)
+            std::printf("step %s only in %s\n", tmpl::to_str(k).c_str(), label);
+    if (steps.dict_obj().items.empty() && only_a.list_obj().items.empty() &&
+        only_b.list_obj().items.empty())
+        std::printf("step outputs are identical\n");
     for (const auto& [k, patch] : steps.dict_obj().items) {
         std::printf("step %s\n", tmpl::to_str(k).c_str());
         for (const Value& op : patch.list_obj().items) {

@@ -1692,6 +1692,18 @@ steps:
                       d["definition_diff"])
         text = self.p.ferry("executions", "diff", a, c).stdout
         self.assertIn("+  priority", text)
+        self.assertIn("--- %s %s" % (a, path), text)
+        # Two different workflows: steps on one side only are listed as such, not as
+        # outputs that became null.
+        self.p.workflow("other", "steps:\n  - {id: only, task: log, with: {message: x}}\n"
+                                 "  - {id: update, task: lua, with: {script: 'return {priority = \"9\"}'}}\n")
+        o = self.run_id("other")
+        d = json.loads(self.p.ferry("executions", "diff", a, o, "--json").stdout)
+        self.assertEqual(d["only_in_a"], [])
+        self.assertEqual(d["only_in_b"], ["only"])
+        self.assertNotIn("only", d["steps"])
+        text = self.p.ferry("executions", "diff", a, o).stdout
+        self.assertIn("step only only in B", text)
 
     def test_export_since(self):
         old = self.run_id("chg")

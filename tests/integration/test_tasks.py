@@ -140,10 +140,10 @@ steps:
         records = self.state()["servicenow"]["incident"]
         self.assertEqual(sorted(r["short_description"] for r in records), ["one", "two"])
 
-    def kill_while_slow(self, workflow, method, path, after):
+    def kill_while_slow(self, workflow, method, path):
         """Runs `workflow` while the mock holds `method path` for 1.5 s, kills the process
-        `after` seconds in (the request sent, its answer not yet back) and resumes at once:
-        what a supervisor restarting a crashed `ferry serve` does."""
+        once the request has arrived (its answer not yet back) and resumes at once: what a
+        supervisor restarting a crashed `ferry serve` does."""
         import signal
         import subprocess
         self.m.fault(method=method, path=path, delay_ms=1500)
@@ -152,7 +152,11 @@ steps:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 cwd=str(self.p.dir), env=self.env)
         try:
-            time.sleep(after)
+            deadline = time.time() + 20
+            while time.time() < deadline and not self.m.requests(path=path, method=method):
+                time.sleep(0.02)
+            self.assertTrue(self.m.requests(path=path, method=method), "the request never came")
+            time.sleep(0.2)  # well inside the 1.5 s the mock holds it
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
@@ -168,7 +172,7 @@ steps:
 steps:
   - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "Crash"}}}
 """)
-        doc = self.kill_while_slow("c", "POST", "/api/now/table/incident", 0.8)
+        doc = self.kill_while_slow("c", "POST", "/api/now/table/incident")
         self.assertEqual(doc["status"], "succeeded")
         self.assertEqual(len(self.state()["servicenow"]["incident"]), 1)
         self.assertIs(doc["steps"]["create"]["output"]["created"], False)
@@ -179,7 +183,7 @@ steps:
   - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "Note"}}}
   - {id: note, task: ticket.update, integration: sn, with: {id: "{{ steps.create.output.id }}", work_note: "analysis attached"}}
 """)
-        doc = self.kill_while_slow("n", "PATCH", "/api/now/table/incident", 1.2)
+        doc = self.kill_while_slow("n", "PATCH", "/api/now/table/incident")
         self.assertEqual(doc["status"], "succeeded")
         notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
         self.assertEqual(notes, ["analysis attached"])

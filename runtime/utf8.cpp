@@ -54,8 +54,9 @@ bool escape_starts_at(std::string_view json, size_t at) {
 
 }  // namespace
 
-size_t lone_low_surrogate_escape_at(std::string_view json) {
-    for (size_t i = json.find("\\u"); i != std::string_view::npos; i = json.find("\\u", i + 1)) {
+size_t lone_low_surrogate_escape_at(std::string_view json, size_t from) {
+    for (size_t i = json.find("\\u", from); i != std::string_view::npos;
+         i = json.find("\\u", i + 1)) {
         if (i + 6 > json.size()) break;
         char d = lower_ascii(json[i + 2]), x = lower_ascii(json[i + 3]);
         if (d != 'd' || x < 'c' || x > 'f' || !escape_starts_at(json, i)) continue;

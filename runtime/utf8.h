@@ -17,7 +17,7 @@ size_t invalid_utf8_at(std::string_view s);
 // or npos. RapidJSON rejects a lone high surrogate but decodes a lone low one to bytes
 // that are not UTF-8 (ED B0 80), which then fail every record and answer that repeats
 // them: readers check for it and refuse (or repair) the text.
-size_t lone_low_surrogate_escape_at(std::string_view json);
+size_t lone_low_surrogate_escape_at(std::string_view json, size_t from = 0);
 
 // s with every byte that is not part of a well-formed sequence replaced by U+FFFD, as a
 // browser shows it: for text from outside (a vendor's answer, a message quoting one) that

@@ -98,25 +98,45 @@ int usage_error(const char* command, const std::string& message) {
     return 2;
 }
 
-bool check_json_text(const std::string& path, std::string_view text) {
+std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
+                                               const char* what) {
     size_t bad = invalid_utf8_at(text);
-    const char* what = "a byte that is not UTF-8";
+    const char* problem = "a byte that is not UTF-8";
     if (bad == std::string_view::npos) {
         bad = lone_low_surrogate_escape_at(text);
-        what = "a low surrogate escape without a high one";
+        problem = "a low surrogate escape without a high one";
     }
-    if (bad == std::string_view::npos) return true;
-    int line = 1, column = 1;
-    for (size_t i = 0; i < bad; ++i) {
-        if (text[i] == '\n') {
-            ++line;
-            column = 1;
-        } else {
-            ++column;
+    if (bad != std::string_view::npos) {
+        int line = 1, column = 1;
+        for (size_t i = 0; i < bad; ++i) {
+            if (text[i] == '\n') {
+                ++line;
+                column = 1;
+            } else {
+                ++column;
+            }
         }
+        std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", path.c_str(), line, column, problem);
+        return std::nullopt;
     }
-    std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", path.c_str(), line, column, what);
-    return false;
+    tmpl::Value value;
+    try {
+        value = tmpl::value_from_json(text);
+    } catch (const tmpl::TemplateError& e) {
+        // A syntax error has a position; a value that parses but does not fit (an integer
+        // beyond 64 bits, nesting too deep) has none.
+        if (e.where().line > 0)
+            std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", path.c_str(), e.where().line,
+                         e.where().column, e.message().c_str());
+        else
+            std::fprintf(stderr, "%s: invalid JSON: %s\n", path.c_str(), e.message().c_str());
+        return std::nullopt;
+    }
+    if (!value.is_dict()) {
+        std::fprintf(stderr, "%s:1:1: the %s must hold a JSON object\n", path.c_str(), what);
+        return std::nullopt;
+    }
+    return value;
 }
 
 std::string printable(std::string_view text) {

@@ -6,6 +6,7 @@
 
 #include "core/app.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,10 +39,12 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
 // "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
 int usage_error(const char* command, const std::string& message);
 
-// Whether JSON text read from `path` (an inputs or vars file) is UTF-8 with no lone low
-// surrogate escape (which RapidJSON would decode to bytes that are not UTF-8); if not,
-// prints "PATH:LINE:COL: invalid JSON: ..." on stderr.
-bool check_json_text(const std::string& path, std::string_view text);
+// The JSON object in `text`, read from `path` (an inputs or vars file, called `what` in
+// messages), or nullopt once "PATH[:LINE:COL]: ..." is on stderr: text that is not UTF-8 or
+// has a lone low surrogate escape (RapidJSON would decode it to bytes that are not UTF-8),
+// invalid JSON, a value that does not fit (no position), anything but an object.
+std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
+                                               const char* what);
 
 // text as a terminal may show it: control characters (C0 but newline and tab, DEL, C1)
 // as \xNN, so a message quoting a vendor's answer cannot clear the screen, recolour it or

@@ -83,24 +83,9 @@ int render_command(int argc, char** argv) {
             std::fprintf(stderr, "%s: cannot read the vars file\n", vars_path.c_str());
             return 2;
         }
-        if (!check_json_text(vars_path, json)) return 2;
-        try {
-            vars = tmpl::value_from_json(json);
-        } catch (const tmpl::TemplateError& err) {
-            // A value that parses but does not fit (an integer beyond 64 bits) has no place.
-            if (err.where().line > 0)
-                std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", vars_path.c_str(),
-                             err.where().line, err.where().column, err.message().c_str());
-            else
-                std::fprintf(stderr, "%s: invalid JSON: %s\n", vars_path.c_str(),
-                             err.message().c_str());
-            return 2;
-        }
-        if (!vars.is_dict()) {
-            std::fprintf(stderr, "%s:1:1: the vars file must hold a JSON object\n",
-                         vars_path.c_str());
-            return 2;
-        }
+        std::optional<tmpl::Value> read = json_object_of_file(vars_path, json, "vars file");
+        if (!read) return 2;
+        vars = std::move(*read);
     }
 
     size_t slash = template_path.rfind('/');

@@ -89,25 +89,9 @@ int run_command(int argc, char** argv) {
                          std::strerror(errno));
             return 2;
         }
-        if (!check_json_text(inputs_file, *text)) return 2;
-        try {
-            given = tmpl::value_from_json(*text);
-        } catch (const tmpl::TemplateError& e) {
-            // A syntax error has a position; a value that parses but does not fit (an integer
-            // beyond 64 bits, nesting too deep) has none.
-            if (e.where().line > 0)
-                std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", inputs_file.c_str(),
-                             e.where().line, e.where().column, e.message().c_str());
-            else
-                std::fprintf(stderr, "%s: invalid JSON: %s\n", inputs_file.c_str(),
-                             e.message().c_str());
-            return 2;
-        }
-        if (!given.is_dict()) {
-            std::fprintf(stderr, "%s:1:1: the inputs file must hold a JSON object\n",
-                         inputs_file.c_str());
-            return 2;
-        }
+        std::optional<tmpl::Value> read = json_object_of_file(inputs_file, *text, "inputs file");
+        if (!read) return 2;
+        given = std::move(*read);
     }
     for (const auto& [key, text] : inputs) {
         const workflow::InputSpec* spec = nullptr;

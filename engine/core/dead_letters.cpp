@@ -53,7 +53,7 @@ void replay_dead_letter(App& app, const std::string& id,
     // as it was; elsewhere it would leave unauthenticated and unsigned.
     const std::string stored_url = text(*request, "url");
     const IntegrationConfig& config = client->config();
-    if (text(entry, "kind") == "webhook" && config.type == "webhook" && !config.url.empty()) {
+    if (text(entry, "kind") == "webhook" && config.type == "webhook") {  // url is required
         req.http.url = config.url;
     } else if (client->owns_url(stored_url)) {
         req.http.url = stored_url;

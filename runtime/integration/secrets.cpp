@@ -138,8 +138,10 @@ void Redactor::redact_json_in_place(std::string& json) const {
     // Almost every record holds no secret: one search per value decides that.
     bool any = false;
     for (const Secret& s : secrets_) {
+        // The raw value matters only for a number token; it differs from the escaped form
+        // only when the secret has a character JSON escapes.
         if (find_in(json, s.escaped, 0) != std::string_view::npos ||
-            find_in(json, s.value, 0) != std::string_view::npos) {
+            (s.escaped != s.value && find_in(json, s.value, 0) != std::string_view::npos)) {
             any = true;
             break;
         }

@@ -94,8 +94,8 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
                                                                           : to_valid_utf8(res.body);
         // RapidJSON would decode a lone low surrogate escape to bytes that are not UTF-8.
         for (size_t at = lone_low_surrogate_escape_at(text); at != std::string::npos;
-             at = lone_low_surrogate_escape_at(text))
-            text.replace(at, 6, "\\uFFFD");
+             at = lone_low_surrogate_escape_at(text, at + 6))
+            text.replace(at, 6, "\\uFFFD");  // same length: what follows stays where it was
         rapidjson::Document doc;
         doc.ParseInsitu<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(
             text.data());

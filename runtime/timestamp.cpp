@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -140,6 +141,22 @@ uint64_t now_unix_ms() {
 }
 
 size_t format_rfc3339(int64_t unix_ms, char (&out)[kRfc3339Max]) {
+    // Records are written many times a second with the same date and time to the second:
+    // only the milliseconds change then.
+    struct LastSecond {
+        int64_t second = INT64_MIN;
+        char text[kRfc3339Max];
+    };
+    thread_local LastSecond last;
+    const int64_t second = floor_div(unix_ms, 1000);
+    if (second == last.second) {
+        std::memcpy(out, last.text, 25);
+        auto milli = unsigned(unix_ms - second * 1000);
+        out[20] = char('0' + milli / 100);
+        out[21] = char('0' + milli / 10 % 10);
+        out[22] = char('0' + milli % 10);
+        return 24;
+    }
     int64_t days = floor_div(unix_ms, kMsPerDay);
     int64_t in_day = unix_ms - days * kMsPerDay;
     CivilDate date = civil_from_days(days);
@@ -163,6 +180,8 @@ size_t format_rfc3339(int64_t unix_ms, char (&out)[kRfc3339Max]) {
     put(14, m, 2);
     put(17, s, 2);
     put(20, milli, 3);
+    last.second = second;
+    std::memcpy(last.text, out, 25);
     return 24;
 }
 

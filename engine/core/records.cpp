@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 namespace ferry::engine {
 
@@ -47,10 +49,10 @@ namespace {
 // half of the records' cost); values go through write_json.
 class RecordWriter {
   public:
-    RecordWriter() {
-        out_.Reserve(1024);
-        out_.Put('{');
-    }
+    RecordWriter() : out_(acquire_buffer()) { out_.Put('{'); }
+    RecordWriter(const RecordWriter&) = delete;
+    RecordWriter& operator=(const RecordWriter&) = delete;
+    ~RecordWriter() { release_buffer(out_); }
     void string(std::string_view k, std::string_view v) {
         key(k);
         quoted(v);
@@ -105,11 +107,36 @@ class RecordWriter {
         // An exact-size copy: the records of a burst of starts wait in the staged batch
         // among the executions' live objects, and 1 KB buffers would leave 1 KB holes in the
         // heap once they are written (resident memory ~2 KB per started execution). The
-        // buffer itself is freed at once.
+        // buffer itself is reused.
         return std::string(out_.GetString(), out_.GetSize());
     }
 
   private:
+    // Buffers are reused, a few per thread: a fresh one per record was two allocations
+    // (RapidJSON's allocator object and the 1 KB stack) and their frees, five times a step.
+    static constexpr size_t kMaxKeptBuffer = 64 * 1024;
+    static std::vector<std::unique_ptr<rapidjson::StringBuffer>>& spare_buffers() {
+        thread_local std::vector<std::unique_ptr<rapidjson::StringBuffer>> spare;
+        return spare;
+    }
+    static rapidjson::StringBuffer& acquire_buffer() {
+        auto& spare = spare_buffers();
+        if (spare.empty()) {
+            auto fresh = std::make_unique<rapidjson::StringBuffer>();
+            fresh->Reserve(1024);
+            return *fresh.release();
+        }
+        rapidjson::StringBuffer* b = spare.back().release();
+        spare.pop_back();
+        return *b;
+    }
+    static void release_buffer(rapidjson::StringBuffer& b) {
+        std::unique_ptr<rapidjson::StringBuffer> owned(&b);
+        auto& spare = spare_buffers();
+        if (spare.size() >= 4 || b.stack_.GetCapacity() > kMaxKeptBuffer) return;  // freed
+        b.Clear();
+        spare.push_back(std::move(owned));
+    }
     void append(std::string_view text) {
         std::memcpy(out_.Push(text.size()), text.data(), text.size());
     }
@@ -130,7 +157,7 @@ class RecordWriter {
         append_json_escaped(out_, v);
         out_.Put('"');
     }
-    rapidjson::StringBuffer out_;
+    rapidjson::StringBuffer& out_;
 };
 
 bool has_items(const tmpl::Value& list) {

@@ -36,6 +36,20 @@ TEST_CASE("timestamps: written as RFC 3339 in UTC with milliseconds", "[timestam
     CHECK(format_rfc3339(1614183730123, buf) == 24);
 }
 
+TEST_CASE("timestamps: consecutive times within and across a second", "[timestamp]") {
+    // The date and time of the last second written are reused: only the milliseconds change.
+    CHECK(rfc3339(1614183730123) == "2021-02-24T16:22:10.123Z");
+    CHECK(rfc3339(1614183730007) == "2021-02-24T16:22:10.007Z");
+    CHECK(rfc3339(1614183730999) == "2021-02-24T16:22:10.999Z");
+    CHECK(rfc3339(1614183731000) == "2021-02-24T16:22:11.000Z");
+    CHECK(rfc3339(1614183729999) == "2021-02-24T16:22:09.999Z");
+    CHECK(rfc3339(-1) == "1969-12-31T23:59:59.999Z");
+    CHECK(rfc3339(-1000) == "1969-12-31T23:59:59.000Z");
+    CHECK(rfc3339(kRfc3339MaxMs + 1) == "10000-01-01T00:00:00.000Z");
+    CHECK(rfc3339(kRfc3339MaxMs + 2) == "10000-01-01T00:00:00.001Z");
+    CHECK(rfc3339(kRfc3339MaxMs) == "9999-12-31T23:59:59.999Z");
+}
+
 TEST_CASE("timestamps: the written text reads back to the same millisecond", "[timestamp]") {
     for (int64_t ms : {int64_t(0), int64_t(1), int64_t(-1), int64_t(1614183730123),
                        int64_t(951868799999), kRfc3339MinMs, kRfc3339MaxMs})

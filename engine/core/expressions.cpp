@@ -18,20 +18,6 @@ void check_defined(const Value& v) {
 
 }  // namespace
 
-bool is_single_expression(const std::string& text, std::string* inner) {
-    if (text.size() < 4 || text.compare(0, 2, "{{") != 0 ||
-        text.compare(text.size() - 2, 2, "}}") != 0)
-        return false;
-    std::string body = text.substr(2, text.size() - 4);
-    if (body.find("{{") != std::string::npos || body.find("}}") != std::string::npos ||
-        body.find("{%") != std::string::npos)
-        return false;
-    if (!body.empty() && body.front() == '-') body.erase(0, 1);
-    if (!body.empty() && body.back() == '-') body.pop_back();
-    if (inner) *inner = body;
-    return true;
-}
-
 Error template_failure(const tmpl::TemplateError& e, std::string message) {
     return make_error(e.kind() == tmpl::ErrorKind::Limit ? ErrorKind::Limit : ErrorKind::Validation,
                       std::move(message));
@@ -47,7 +33,7 @@ Result<const Expressions::Compiled*> Expressions::compile(const std::string& tex
     auto compiled = std::make_unique<Compiled>();
     try {
         std::string inner;
-        if (is_single_expression(text, &inner)) {
+        if (workflow::is_single_expression(text, &inner)) {
             compiled->expr = tmpl::parse_expression(inner, where);
         } else {
             compiled->text = env_.from_string(text, where);

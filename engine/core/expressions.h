@@ -57,7 +57,4 @@ class Expressions {
     std::unordered_map<std::string, std::unique_ptr<Compiled>> cache_;
 };
 
-// True when text is exactly one `{{ ... }}` (the typed form); inner gets the expression.
-bool is_single_expression(const std::string& text, std::string* inner = nullptr);
-
 }  // namespace ferry::engine

@@ -5,6 +5,7 @@
 #include "runtime/json_lua.h"
 #include "runtime/scheduler.h"
 #include "template/parser.h"
+#include "workflow/loader.h"
 
 #include <lua.hpp>
 
@@ -76,7 +77,7 @@ int evaluate(lua_State* L) {
     tmpl::Value result;
     try {
         std::string inner;
-        if (is_single_expression(text, &inner)) {
+        if (workflow::is_single_expression(text, &inner)) {
             tmpl::ExprPtr expr = tmpl::parse_expression(inner, "<expression>");
             result = env->evaluate(*expr, vars, "<expression>");
         } else {

@@ -249,8 +249,23 @@ std::string expression_field(Context& ctx, const YAML::Node& node, std::string_v
     }
     const std::string& text = node.Scalar();
     if (is_template(text)) {
+        size_t problems = ctx.problems().size();
         check_template(ctx, node, text, 0, refs);
-        return text;
+        // A block scalar (`when: >`) or a stray space leaves whitespace around the braces;
+        // any other text makes the result a string, which a condition reads as true
+        // whatever it says ("False\n") and which is never a list.
+        const size_t first = text.find_first_not_of(" \t\r\n");
+        const size_t last = text.find_last_not_of(" \t\r\n");
+        std::string trimmed = text.substr(first, last - first + 1);
+        if (is_single_expression(trimmed)) return trimmed;
+        if (ctx.problems().size() == problems) {
+            ctx.error(node, "'" + f + "' must be one expression, such as \"{{ " +
+                                (field == "when" ? "inputs.n > 5" : "inputs.items") +
+                                " }}\": with text or {% %} around it, it renders as text" +
+                                (field == "when" ? ", and any text but \"\" counts as true"
+                                                 : ", not a list"));
+        }
+        return "";
     }
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
         ctx.error(node, "'" + f + "' is empty");
@@ -263,6 +278,20 @@ std::string expression_field(Context& ctx, const YAML::Node& node, std::string_v
 }
 
 }  // namespace detail
+
+bool is_single_expression(const std::string& text, std::string* inner) {
+    if (text.size() < 4 || text.compare(0, 2, "{{") != 0 ||
+        text.compare(text.size() - 2, 2, "}}") != 0)
+        return false;
+    std::string body = text.substr(2, text.size() - 4);
+    if (body.find("{{") != std::string::npos || body.find("}}") != std::string::npos ||
+        body.find("{%") != std::string::npos)
+        return false;
+    if (!body.empty() && body.front() == '-') body.erase(0, 1);
+    if (!body.empty() && body.back() == '-') body.pop_back();
+    if (inner) *inner = body;
+    return true;
+}
 
 bool under_raw_path(const std::vector<std::vector<std::string>>& raw_paths,
                     const std::vector<std::string>& path) {

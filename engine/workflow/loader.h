@@ -23,6 +23,9 @@ struct Diagnostic {
     std::string describe() const;  // "FILE:LINE:COL: message"
 };
 
+// True when text is exactly one `{{ ... }}` (the typed form); inner gets the expression.
+bool is_single_expression(const std::string& text, std::string* inner = nullptr);
+
 // What the loader needs to know about tasks, without depending on the task runtime.
 // Whether `path` (keys and list indexes of a step's `with:`) lies under one of a task's raw
 // paths ('*' matches any key or index): the loader skips such inputs, the engine passes

@@ -411,6 +411,35 @@ steps:
         self.assertEqual(doc["steps"]["maybe"]["output"], "ran")
         self.assertEqual(doc["steps"]["next"]["output"], {"null": False, "status": "succeeded"})
 
+    def test_when_as_a_block_scalar_is_a_condition_not_text(self):
+        # `when: >` ends the text with a newline: the condition must still be the
+        # expression's value, not the text "False\n" (which is true).
+        self.p.workflow("blk", """\
+inputs:
+  severity: {type: string, default: low}
+steps:
+  - id: page
+    task: lua
+    when: >
+      {{ inputs.severity in ['critical', 'high'] }}
+    with: {script: "return 'paged'"}
+  - id: spaced
+    task: lua
+    when: " {{ inputs.severity == 'low' }} "
+    for_each: |
+      {{ [1, 2] }}
+    with: {script: "return 'ran'"}
+""")
+        low, high = in_parallel(lambda: self.p.run("blk"),
+                                lambda: self.p.run("blk", "--input", "severity=high"))
+        rc, doc, err = low
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["steps"]["page"]["status"], "skipped")
+        self.assertEqual(doc["steps"]["spaced"]["output"], ["ran", "ran"])
+        rc, doc, err = high
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["steps"]["page"]["output"], "paged")
+        self.assertEqual(doc["steps"]["spaced"]["status"], "skipped")
 
     def test_for_each_stops_starting_items_after_a_failure(self):
         self.p.workflow("fe", """\
@@ -1159,6 +1188,13 @@ class Validation(EngineTest):
         "bad_expression": ("steps:\n  - id: a\n    task: log\n"
                            "    with: {message: \"{{ inputs.x + }}\"}\n", (4, None),
                            ["expression"]),
+        "when_with_text": ("steps:\n  - id: a\n    task: log\n    when: \"n is {{ 1 }}\"\n"
+                           "    with: {message: hi}\n", (4, 11),
+                           ["'when' must be one expression", "counts as true"]),
+        "for_each_text": ("steps:\n  - id: a\n    task: log\n"
+                          "    for_each: \"{% for x in [1] %}{{ x }}{% endfor %}\"\n"
+                          "    with: {message: hi}\n", (4, 15),
+                          ["'for_each' must be one expression", "not a list"]),
         "bad_default": ("inputs:\n  n: {type: integer, default: three}\n"
                         "steps:\n  - {id: a, task: log, with: {message: hi}}\n", (2, None),
                         ["default", "'n'", "integer"]),

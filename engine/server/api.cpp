@@ -128,12 +128,41 @@ void Api::add(std::string method, std::string pattern, Role role, Handler handle
 
 void Api::add_resource_guarded(std::string method, std::string pattern, std::string role_note,
                                Handler handler, RouteDoc doc) {
+    const bool post = method == "POST";
     add(std::move(method), std::move(pattern), Role::None, std::move(handler), std::move(doc));
     routes_.back().role_note = std::move(role_note);
+    routes_.back().browser_post = post;
 }
 
-Role Api::authenticate(const ServerRequest& req, std::string* caller) const {
+namespace {
+
+bool host_of_origin_is(std::string_view origin, std::string_view host) {
+    for (std::string_view scheme : {"http://", "https://"}) {
+        if (origin.substr(0, scheme.size()) == scheme && origin.substr(scheme.size()) == host &&
+            !host.empty())
+            return true;
+    }
+    return false;
+}
+
+// A browser sends saved Basic credentials with requests that other sites' pages make, so a
+// write they authenticate must come from Ferry's own pages. Clients that are not browsers
+// send neither header and are not affected.
+bool cross_site(const ServerRequest& req) {
+    std::string site = req.header("sec-fetch-site");
+    if (!site.empty()) return site != "same-origin" && site != "none";
+    std::string origin = req.header("origin");
+    if (origin.empty()) return false;
+    // Behind a reverse proxy the Host the server sees may be the proxy's upstream name.
+    return !host_of_origin_is(origin, req.header("host")) &&
+           !host_of_origin_is(origin, req.header("x-forwarded-host"));
+}
+
+}  // namespace
+
+Role Api::authenticate(const ServerRequest& req, std::string* caller, bool* basic) const {
     *caller = "anonymous";
+    *basic = false;
     std::string auth = req.header("authorization");
     std::string token;
     if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {
@@ -146,6 +175,7 @@ Role Api::authenticate(const ServerRequest& req, std::string* caller) const {
         size_t colon = pair ? pair->find(':') : std::string::npos;
         if (colon == std::string::npos) return Role::None;
         token = pair->substr(colon + 1);
+        *basic = true;
     } else {
         return Role::None;
     }
@@ -196,7 +226,24 @@ void Api::handle(ServerRequest& req, Responder res) {
             call.error(404, "not_found", "no such endpoint: " + req.path);
         return;
     }
-    call.role = authenticate(req, &call.caller);
+    bool basic = false;
+    call.role = authenticate(req, &call.caller, &basic);
+    if (basic && req.method != "GET" && req.method != "HEAD") {
+        if (!match->browser_post) {
+            call.error(401, "unauthorized",
+                       "Basic authentication is accepted by the request forms and for reading; "
+                       "send the token as a bearer token (Authorization: Bearer ...)",
+                       {kBearerChallenge});
+            return;
+        }
+        if (cross_site(req)) {
+            call.error(403, "forbidden",
+                       "a form submitted from another site with the browser's saved credentials "
+                       "is refused; submit it from this server's form page, or send a bearer "
+                       "token");
+            return;
+        }
+    }
     if (call.role < match->role) {
         if (call.role == Role::None && !req.header("authorization").empty())
             call.error(401, "unauthorized", "the bearer token is not valid", {kBearerChallenge});

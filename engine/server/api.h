@@ -98,6 +98,9 @@ class Api {
         std::vector<std::string> parts;
         RouteDoc doc;
         std::string role_note;  // add_resource_guarded
+        // The HTML form's own POST: the only write that takes the token as a Basic
+        // password (what a browser sends by itself), and only from the same origin.
+        bool browser_post = false;
     };
     const std::vector<Route>& routes() const { return routes_; }
 
@@ -105,7 +108,7 @@ class Api {
     std::map<std::string, uint64_t> http_requests;  // "METHOD status" -> count
 
   private:
-    Role authenticate(const ServerRequest& req, std::string* caller) const;
+    Role authenticate(const ServerRequest& req, std::string* caller, bool* basic) const;
 
     App& app_;
     ServerSettings settings_;

@@ -397,6 +397,43 @@ class Forms(unittest.TestCase):
         self.assertTrue(headers["www-authenticate"].startswith("Bearer"), headers)
         self.assertEqual(request("GET", "/api/v1/executions", headers=basic("me", VIEWER))[0], 200)
 
+    def test_basic_credentials_cannot_be_used_by_other_sites(self):
+        # A browser sends saved Basic credentials with other sites' requests too (CSRF).
+        def basic(token):
+            return {"Authorization": "Basic " + base64.b64encode(
+                ("me:%s" % token).encode()).decode()}
+        form = urllib.parse.urlencode([("device", "sw-7"), ("window", "2026-03-01T22:00")])
+        urlencoded = {"Content-Type": "application/x-www-form-urlencoded"}
+        submit = "/api/v1/forms/change-request/submit"
+        here = SERVER["base"]  # http://127.0.0.1:PORT, the Host the client sends
+        for cross in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                      {"Sec-Fetch-Site": "cross-site", "Origin": here},
+                      {"Sec-Fetch-Site": "same-site"}):
+            with self.subTest(headers=cross):
+                status, _, body = request("POST", submit, form,
+                                          headers={**basic(OPERATOR), **urlencoded, **cross})
+                self.assertEqual(status, 403, body)
+                self.assertIn("another site", json.loads(body)["error"]["message"])
+        for same in ({"Origin": here}, {"Sec-Fetch-Site": "same-origin", "Origin": here}, {}):
+            with self.subTest(headers=same):
+                status, _, body = request("POST", submit, form,
+                                          headers={**basic(OPERATOR), **urlencoded, **same})
+                self.assertEqual(status, 202, body)
+        # Every other write takes a bearer token only, whatever the origin.
+        for path, payload in (("/api/v1/workflows/change-request/executions",
+                               {"inputs": {"device": "sw-1", "window": "2026-03-01T22:00"}}),
+                              ("/api/v1/executions/01ARZ3NDEKTSV4RRFFQ69G5FAV/cancel", None)):
+            with self.subTest(path=path):
+                status, headers, body = request("POST", path, payload,
+                                                headers={**basic(OPERATOR), "Origin": here})
+                self.assertEqual(status, 401, body)
+                self.assertIn("bearer token", json.loads(body)["error"]["message"])
+                self.assertTrue(headers["www-authenticate"].startswith("Bearer"), headers)
+        # A bearer token is never sent by a browser on its own: no origin check for it.
+        status, _, body = request("POST", submit, {"device": "sw-8", "window": "2026-03-01T22:00"},
+                                  token=OPERATOR, headers={"Origin": "https://other.example"})
+        self.assertEqual(status, 202, body)
+
 
 class Hooks(unittest.TestCase):
     def test_standard_webhooks_valid(self):

@@ -1,5 +1,6 @@
 // Expressions in workflow files: syntax checks placed at FILE:LINE:COL, and the names they
 // read (steps.ID, inputs.X, vars.X), which give the step graph its edges.
+#include "template/builtins.h"
 #include "template/parser.h"
 #include "workflow/loader_internal.h"
 
@@ -35,6 +36,9 @@ class RefCollector {
     // Bare `item` / `index` reads, and whether the template binds names itself (a
     // `{% for item in ... %}` or a `{% set %}` makes a bare name its own).
     std::vector<TemplateRef> loop_names;
+    // Every other bare name a template reads: a root the workflow does not have (`input.x`,
+    // `env.HOME`) is an error at every run, so validate names it.
+    std::vector<TemplateRef> free_names;
     bool binds_names = false;
 
     void body(const tmpl::Body& stmts) {
@@ -74,6 +78,11 @@ class RefCollector {
         if (!e) return;
         if (e->kind == ExprKind::Name && (e->name == "item" || e->name == "index")) {
             loop_names.push_back(TemplateRef{e->name, "", e->line, e->column});
+            return;
+        }
+        if (e->kind == ExprKind::Name) {
+            if (!is_root_name(e))
+                free_names.push_back(TemplateRef{e->name, "", e->line, e->column});
             return;
         }
         if (e->kind == ExprKind::Getattr && is_root_name(e->a.get())) {
@@ -130,6 +139,16 @@ class RefCollector {
     }
 };
 
+// Names every template sees whatever its context: the global functions and the constants
+// Jinja2 also spells with capitals.
+bool is_builtin_name(std::string_view name) {
+    static constexpr std::string_view kConstants[] = {"true", "false", "none",
+                                                      "True", "False", "None"};
+    for (std::string_view c : kConstants)
+        if (name == c) return true;
+    return !tmpl::find_global(name).is_undefined();
+}
+
 // Byte offset of a 1-based line/column in text (clamped to the text).
 size_t offset_of(const std::string& text, int line, int column) {
     size_t pos = 0;
@@ -155,7 +174,11 @@ std::vector<TemplateRef> template_references(const std::string& text, const std:
     std::unique_ptr<tmpl::ParsedTemplate> parsed = tmpl::parse_template(text, name);
     RefCollector c;
     c.body(parsed->body);
-    if (!c.binds_names) c.refs.insert(c.refs.end(), c.loop_names.begin(), c.loop_names.end());
+    if (!c.binds_names) {
+        c.refs.insert(c.refs.end(), c.loop_names.begin(), c.loop_names.end());
+        for (TemplateRef& r : c.free_names)
+            if (!is_builtin_name(r.root)) c.refs.push_back(std::move(r));
+    }
     return std::move(c.refs);
 }
 

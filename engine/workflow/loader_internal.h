@@ -94,7 +94,9 @@ std::string identifier_problem(std::string_view what, std::string_view name);
 // A name an expression reads from one of the roots the loader checks: steps.ID, inputs.X,
 // vars.X (also ['ID'] and .get('ID')). line/column: 1-based, in the template's own text.
 struct TemplateRef {
-    std::string root;  // "steps", "inputs" or "vars"; "item" or "index" (a bare read, name empty)
+    // "steps", "inputs" or "vars"; any other root is a bare read (name empty): "item" and
+    // "index", "execution", or a name the workflow does not have.
+    std::string root;
     std::string name;
     int line = 0;
     int column = 0;

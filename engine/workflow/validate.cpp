@@ -32,7 +32,29 @@ std::string unknown_step_hint(const std::string& name, const std::vector<std::st
 
 struct Names {
     std::vector<std::string> steps, inputs, vars;
+    bool event = false;  // the step being checked reports on another (on_step): it sees `event`
 };
+
+// A bare name an expression reads that is none of the workflow's roots.
+void check_root(Context& ctx, const Ref& ref, const std::string& who, const Names& names) {
+    if (ref.root == "execution" || (ref.root == "event" && names.event)) return;
+    // `steps.my-step` reads as steps.my minus `step`: the unknown step 'my' is the problem
+    // to report (with its hint about brackets), not the name after the '-'.
+    for (const std::string& id : names.steps) {
+        for (size_t dash = id.find('-'); dash != std::string::npos; dash = id.find('-', dash + 1))
+            if (id.compare(dash + 1, ref.root.size(), ref.root) == 0) return;
+    }
+    if (ref.root == "env") {
+        ctx.error(ref.mark, who + ": 'env' is not available in expressions; secrets and settings "
+                                  "come through integrations in ferry.yaml");
+        return;
+    }
+    std::vector<std::string> roots = {"inputs", "vars", "steps", "execution"};
+    if (names.event) roots.push_back("event");
+    ctx.error(ref.mark, who + ": '" + ref.root + "' is undefined" + did_you_mean(ref.root, roots) +
+                            "; expressions see " + join(roots) +
+                            " (and item, index in a for_each step's with:)");
+}
 
 // Checks one reference; returns true when it names a known step (a dependency).
 // `who` is the subject of the message: "step 'x'", "output 'y'", "var 'z'".
@@ -42,6 +64,10 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
         ctx.error(ref.mark, who + ": '" + ref.root +
                                 "' is only defined in the with: of a for_each step (its when: "
                                 "and for_each: are evaluated once, for the whole step)");
+        return false;
+    }
+    if (ref.root != "steps" && ref.root != "inputs" && ref.root != "vars") {
+        check_root(ctx, ref, who, names);
         return false;
     }
     if (ref.method) {
@@ -310,6 +336,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         auto depend = [&](const std::string& id) {
             if (!contains(deps, id)) deps.push_back(id);
         };
+        names.event = !step.event_step.empty();
         for (const auto& [need, mark] : ex.needs)
             if (check_ref(ctx, Ref{"steps", need, mark}, who, step.id, names)) depend(need);
         for (const Ref& ref : ex.refs)
@@ -344,6 +371,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         }
         if (tasks) check_task(ctx, step, ex, *tasks);
     }
+    names.event = false;
     link_dependencies(wf);
     for (const Ref& ref : p.output_refs)
         check_ref(ctx, ref, "'outputs'", "", names);

@@ -210,6 +210,30 @@ TEST_CASE("references to unknown or own steps", "[workflow][expressions]") {
           "steps['my-step'])");
 }
 
+TEST_CASE("names an expression reads that the workflow does not have", "[workflow][expressions]") {
+    auto step_with = [](const std::string& message) {
+        return "steps:\n  - id: a\n    task: log\n    with: {message: \"" + message + "\"}\n";
+    };
+    CHECK(only_problem(step_with("{{ input.title }}")) ==
+          "wf.yaml:4:25: step 'a': 'input' is undefined (did you mean 'inputs'?); expressions "
+          "see inputs, vars, steps, execution (and item, index in a for_each step's with:)");
+    CHECK(only_problem(step_with("{{ env.HOME }}")) ==
+          "wf.yaml:4:25: step 'a': 'env' is not available in expressions; secrets and settings "
+          "come through integrations in ferry.yaml");
+    CHECK(only_problem(step_with("{{ event.step }}")).find("'event' is undefined") !=
+          std::string::npos);
+    CHECK(only_problem("steps:\n  - {id: a, task: log, with: {message: hi}}\n"
+                       "outputs: {x: \"{{ output.y }}\"}\n")
+              .find("'outputs': 'output' is undefined; expressions see") != std::string::npos);
+    // What every template sees, and names a template binds itself, are not problems.
+    for (const char* fine : {"{{ execution.id }} {{ range(2) | list }} {{ true }} {{ None }}",
+                             "{% set n = 2 %}{{ n }}", "{% for x in [1] %}{{ x }}{% endfor %}",
+                             "{{ dict(a=1) }} {{ namespace(k=1).k }} {{ lipsum(1) }}"}) {
+        LoadResult r = load(step_with(fine));
+        CHECK(r.problems.empty());
+    }
+}
+
 TEST_CASE("references to unknown inputs and vars", "[workflow][expressions]") {
     std::string head = "inputs:\n  title: string\nvars:\n  prio: {high: 1}\n";
     CHECK(only_problem(head + "steps:\n  - id: a\n    task: log\n"

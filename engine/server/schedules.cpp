@@ -26,6 +26,9 @@ Value time_or_null(uint64_t ms) {
 
 struct Schedules::State {
     const workflow::ScheduleEntry* def = nullptr;
+    // When this server first saw the schedule: until a first run, due times count from it,
+    // so a server restarted more often than the period still runs it.
+    uint64_t first_seen = 0;
     uint64_t last_due = 0;
     std::string last_execution_id;
     std::string last_error;  // why the last due time started nothing
@@ -54,10 +57,17 @@ void Schedules::start() {
                 s.last_due = uint64_t(d->as_int());
             if (const Value* id = dict_get(v, "execution_id"); id && id->is_string())
                 s.last_execution_id = std::string(id->str());
+            if (const Value* f = dict_get(v, "first_seen"); f && f->is_int() && f->as_int() > 0)
+                s.first_seen = uint64_t(f->as_int());
         }
         if (!s.def->enabled) continue;
-        workflow::SchedulePlan plan = workflow::plan_schedule(s.def->every_ms, s.def->cron_spec,
-                                                              s.def->catch_up, s.last_due, now);
+        if (!s.first_seen) {
+            s.first_seen = now;
+            remember(s);
+        }
+        workflow::SchedulePlan plan =
+            workflow::plan_schedule(s.def->every_ms, s.def->cron_spec, s.def->catch_up,
+                                    s.last_due ? s.last_due : s.first_seen, now);
         if (plan.catch_up) {
             std::fprintf(stderr, "ferry serve: schedule %s: catching up the run due %s\n",
                          s.def->name.c_str(), rfc3339(*plan.catch_up).c_str());
@@ -118,13 +128,19 @@ void Schedules::fire(State& s, uint64_t due) {
     // start (a broken workflow) counts as done too, rather than retrying in a tight loop.
     s.last_due = due;
     if (!id.empty()) s.last_execution_id = id;
-    app_.store->put_kv(kv_key(def.name),
-                       to_json_text(dict_of({{"last_due", Value::integer(int64_t(due))},
-                                             {"execution_id", str(s.last_execution_id)}})));
-    app_.loop.wake();
+    remember(s);
     workflow::SchedulePlan plan =
         workflow::plan_schedule(def.every_ms, def.cron_spec, def.catch_up, due, now_unix_ms());
     arm(s, plan.catch_up ? *plan.catch_up : plan.next);
+}
+
+void Schedules::remember(const State& s) {
+    app_.store->put_kv(
+        kv_key(s.def->name),
+        to_json_text(dict_of({{"last_due", Value::integer(int64_t(s.last_due))},
+                              {"execution_id", str(s.last_execution_id)},
+                              {"first_seen", Value::integer(int64_t(s.first_seen))}})));
+    app_.loop.wake();
 }
 
 std::string Schedules::list_json() const {

@@ -30,6 +30,7 @@ class Schedules {
     struct State;
     void arm(State& s, uint64_t due);
     void fire(State& s, uint64_t due);
+    void remember(const State& s);  // stages the schedule's record in the store
     std::string list_json() const;
 
     App& app_;

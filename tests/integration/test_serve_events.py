@@ -424,6 +424,29 @@ schedules:
 
 
 
+class SchedulesAcrossRestarts(ServeEventsTest):
+    CONFIG = """\
+schedules:
+  - {name: period, workflow: hello, every: 3s, inputs: {name: p}}
+"""
+
+    def test_restarts_shorter_than_the_period_do_not_postpone_it(self):
+        # The first run is one period after the schedule first appeared, however often
+        # the server restarts in between (a deploy a day must not starve a daily job).
+        t0 = time.time()
+        for _ in range(2):
+            time.sleep(1.2)
+            self.s.stop()
+            self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        wait_for(lambda: scheduled(self.s, "period") or None, 6)
+        runs = scheduled(self.s, "period")
+        self.assertTrue(runs)
+        self.assertLess(runs[0]["due_s"], t0 + 3.6, (t0, [e["trigger_info"] for e in runs]))
+        status, body = self.s.json("GET", "/api/v1/schedules", role="viewer")
+        self.assertEqual(status, 200, body)
+        self.assertIsNotNone(body["schedules"][0]["last_run"])
+
+
 class ScheduleOverlap(ServeEventsTest):
     CONFIG = """\
 schedules:

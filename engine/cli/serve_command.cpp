@@ -196,6 +196,9 @@ int serve_command(int argc, char** argv) {
 
     ServerOptions so;
     so.max_body_bytes = settings->max_body;
+    // One grace for everything at shutdown: requests still in flight and running executions
+    // share it (they ran one after the other before, up to 10 s + the grace).
+    so.shutdown_timeout_ms = settings->shutdown_grace_ms;
     so.access_log = [&api, &log_lines](const AccessLogEntry& e) {
         ++api.http_requests[(e.method.empty() ? "-" : e.method) + " " + std::to_string(e.status)];
         if (!log_lines) return;
@@ -259,8 +262,9 @@ int serve_command(int argc, char** argv) {
                      app->engine->active_executions());
         schedules.stop();
         events.close_all();
-        server.close([&] {
-            uint64_t deadline = app->loop.now_ms() + settings->shutdown_grace_ms;
+        api.answer_pending();  // ?wait= callers get 202 and the status now
+        const uint64_t deadline = app->loop.now_ms() + settings->shutdown_grace_ms;
+        server.close([&, deadline] {
             poll_timer = app->loop.timer(
                 50,
                 [&, deadline] {

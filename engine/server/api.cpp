@@ -160,6 +160,18 @@ bool cross_site(const ServerRequest& req) {
 
 }  // namespace
 
+void Api::add_pending(std::weak_ptr<PendingAnswer> pending) {
+    // Answered ones are dropped as new ones come, so the list stays as long as the waits.
+    std::erase_if(pending_, [](const std::weak_ptr<PendingAnswer>& p) { return p.expired(); });
+    pending_.push_back(std::move(pending));
+}
+
+void Api::answer_pending() {
+    auto pending = std::move(pending_);
+    for (const auto& weak : pending)
+        if (auto p = weak.lock()) p->answer_now();
+}
+
 Role Api::authenticate(const ServerRequest& req, std::string* caller, bool* basic) const {
     *caller = "anonymous";
     *basic = false;

@@ -107,12 +107,23 @@ class Api {
     // Counters for /metrics that only the API sees.
     std::map<std::string, uint64_t> http_requests;  // "METHOD status" -> count
 
+    // A request that answers later (?wait=): at shutdown it answers at once with what it
+    // has, instead of holding the process until its wait ends.
+    class PendingAnswer {
+      public:
+        virtual ~PendingAnswer() = default;
+        virtual void answer_now() = 0;
+    };
+    void add_pending(std::weak_ptr<PendingAnswer> pending);
+    void answer_pending();
+
   private:
     Role authenticate(const ServerRequest& req, std::string* caller, bool* basic) const;
 
     App& app_;
     ServerSettings settings_;
     std::vector<Route> routes_;
+    std::vector<std::weak_ptr<PendingAnswer>> pending_;
 };
 
 // Route families.

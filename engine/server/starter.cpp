@@ -51,12 +51,28 @@ bool finished(const std::string& status) {
     return status == "succeeded" || status == "failed" || status == "cancelled";
 }
 
-// A waiting client: answered once, by the end of the execution or by the wait limit.
-struct Waiter {
+// A waiting client: answered once, by the end of the execution, by the wait limit, or at
+// shutdown (202 with the status then: the execution is durable and resumes at the next start).
+struct Waiter : Api::PendingAnswer {
+    App* app = nullptr;
     Responder res;
     Present present;
+    std::string execution_id;  // once started
     std::unique_ptr<Loop::Timer> timer;
     bool done = false;
+
+    void answer_accepted() {
+        if (done) return;
+        done = true;
+        timer.reset();
+        reply(res, present, 202,
+              accepted_body(execution_id, stored_status(*app, execution_id), false),
+              {{"Content-Type", "application/json"},
+               {"Location", "/api/v1/executions/" + execution_id}});
+    }
+    void answer_now() override {
+        if (!execution_id.empty()) answer_accepted();
+    }
 };
 
 void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const ExecutionSummary& s) {
@@ -161,6 +177,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         return;
     }
     auto waiter = std::make_shared<Waiter>();
+    waiter->app = &app;
     waiter->res = std::move(res);
     waiter->present = request.present;
     StartOptions opts;
@@ -183,12 +200,14 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         return;
     }
     *exec_id = started.value();
+    waiter->execution_id = *exec_id;
     waiter->res.annotate("execution_id", *exec_id);
     if (request.on_started) request.on_started(*exec_id);
     if (!idem_key.empty()) {
         claim(*app.store, idem_key, *exec_id);
     }
-    app.store->after_commit([a, waiter, exec_id, wait, limit = request.wait_ms] {
+    Api* api_ptr = &api;
+    app.store->after_commit([a, api = api_ptr, waiter, exec_id, wait, limit = request.wait_ms] {
         if (waiter->done) return;
         if (!wait) {
             waiter->done = true;
@@ -197,14 +216,8 @@ void start_execution(Api& api, StartRequest request, Responder res) {
                    {"Location", "/api/v1/executions/" + *exec_id}});
             return;
         }
-        waiter->timer = a->loop.timer(limit, [a, waiter, exec_id] {
-            if (waiter->done) return;
-            waiter->done = true;
-            reply(waiter->res, waiter->present, 202,
-                  accepted_body(*exec_id, stored_status(*a, *exec_id), false),
-                  {{"Content-Type", "application/json"},
-                   {"Location", "/api/v1/executions/" + *exec_id}});
-        });
+        waiter->timer = a->loop.timer(limit, [waiter] { waiter->answer_accepted(); });
+        api->add_pending(waiter);
     });
 }
 

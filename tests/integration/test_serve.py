@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -713,6 +714,41 @@ class Restart(unittest.TestCase):
             self.assertLess(time.monotonic() - started, 8)
             # Still durable: the next start resumes it (the hook runs again, so only the
             # record's status is checked, not completion).
+            s = Server(te.FERRY, p.dir, p.data)
+            try:
+                status, rec = s.json("GET", "/api/v1/executions/" + body["id"], role="viewer")
+                self.assertEqual(status, 200)
+                self.assertIn(rec["status"], ("running", "pending"))
+            finally:
+                s.stop(sig=signal.SIGKILL)
+        finally:
+            p.remove()
+
+    def test_sigterm_answers_waiting_callers_and_keeps_to_the_grace(self):
+        # A ?wait= caller gets 202 with the status at once (the execution is durable and
+        # resumes at the next start), and the process exits within server.shutdown_grace,
+        # not after the server's own drain plus the grace.
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", "server: {shutdown_grace: 1s}\n" + tokens_yaml())
+            p.workflow("slow", SLOW)
+            s = Server(te.FERRY, p.dir, p.data)
+            answer = {}
+
+            def wait_call():
+                answer["r"] = s.json("POST", "/api/v1/workflows/slow/executions?wait=30s",
+                                     {"inputs": {"pause": "20s"}}, role="operator")
+            caller = threading.Thread(target=wait_call)
+            caller.start()
+            time.sleep(0.7)  # the execution is parked in its 20 s step
+            started = time.monotonic()
+            self.assertEqual(s.stop(), 0, Path(p.dir, "serve.log").read_text(errors="replace"))
+            took = time.monotonic() - started
+            caller.join(10)
+            self.assertLess(took, 4.0)
+            status, body = answer["r"]
+            self.assertEqual(status, 202, body)
+            self.assertEqual(body["status"], "running")
             s = Server(te.FERRY, p.dir, p.data)
             try:
                 status, rec = s.json("GET", "/api/v1/executions/" + body["id"], role="viewer")

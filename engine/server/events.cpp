@@ -206,6 +206,15 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id) {
     event("execution.finished", "", text_of(exec, "status"),
           err && err->is_dict() ? text_of(*err, "message") : "", 0, 0,
           text_of(exec, "finished_at"));
+    // The same ids on every reading, ending at the finish time in microseconds: a client
+    // that reconnects with the end's id is told it has everything (stream_execution). Live
+    // ids count up from the process's start and stay below the finish time of what it ran.
+    Result<int64_t> finished_ms = parse_rfc3339_ms(text_of(exec, "finished_at"));
+    if (finished_ms && uint64_t(finished_ms.value()) * 1000 > out.size()) {
+        uint64_t end_id = uint64_t(finished_ms.value()) * 1000;
+        for (size_t i = 0; i < out.size(); ++i)
+            out[i].id = end_id - (out.size() - 1 - i);
+    }
     return out;
 }
 
@@ -214,30 +223,48 @@ void EventHub::stream_execution(Call& c) {
     auto rec = app_.store->get_execution(id);
     if (!rec) return c.error(500, "storage", rec.error().message);
     if (!rec.value()) return c.error(404, "not_found", "no execution '" + id + "'");
-    std::string status = text_of(tmpl::value_from_json(*rec.value()), "status");
+    Value exec = tmpl::value_from_json(*rec.value());
+    std::string status = text_of(exec, "status");
     std::optional<uint64_t> last = last_event_id(c.req);
     if (!last) return refuse_event_id(c);
     uint64_t after = *last;
-    auto client = std::make_shared<Client>();
-    client->execution = id;
-    if (!open_stream(c, client)) return;
     // What the ring still holds of this execution, after the client's last id.
+    std::vector<const Event*> news;
     bool ring_has_end = false, ring_has_any = false;
     for (const Event& e : ring_) {
         if (e.execution_id != id) continue;
         ring_has_any = true;
         if (e.type == "execution.finished") ring_has_end = true;
-        if (e.id > after && !send(*client, e)) return;
+        if (e.id > after) news.push_back(&e);
     }
-    if (finished_status(status)) {
-        // Finished: the ring's events if it still has them all, else the recorded history.
-        if (!ring_has_end || !ring_has_any) {
-            for (const Event& e : from_history(id)) {
-                // Resuming after the stream had ended: only the end is news.
-                if (after && e.type != "execution.finished") continue;
-                if (!send(*client, e)) return;
-            }
+    std::vector<Event> history;
+    if (finished_status(status) && !(ring_has_end && ring_has_any)) {
+        // Finished, and the ring no longer has it all: the recorded history. A first
+        // connection gets all of it (and not the ring's part twice); a reconnection only
+        // the end, unless it has the end already (from_history: its id is the finish time).
+        Result<int64_t> finished_ms = parse_rfc3339_ms(text_of(exec, "finished_at"));
+        bool seen_end = after && finished_ms && after >= uint64_t(finished_ms.value()) * 1000;
+        if (!after) {
+            news.clear();
+            history = from_history(id);
+        } else if (!seen_end) {
+            history = from_history(id);
+            history.erase(history.begin(), history.end() - 1);
         }
+    }
+    if (finished_status(status) && news.empty() && history.empty()) {
+        // The client has everything: 204 tells an EventSource not to reconnect again.
+        c.res.send(204, "", {});
+        return;
+    }
+    auto client = std::make_shared<Client>();
+    client->execution = id;
+    if (!open_stream(c, client)) return;
+    for (const Event* e : news)
+        if (!send(*client, *e)) return;
+    if (finished_status(status)) {
+        for (const Event& e : history)
+            if (!send(*client, e)) return;
         client->res.end();
         return;
     }

@@ -214,6 +214,45 @@ class LiveEvents(ServeEventsTest):
                 self.assertEqual(st.status, 400, (bad, path))
                 st.close()
 
+    def test_a_client_that_has_the_end_is_told_204_not_the_end_again(self):
+        # An EventSource reconnects 2 s after every stream that ends; once it has the end,
+        # the answer must stop it (204), in this process (the ring) and after a restart
+        # (the history, whose events get new ids).
+        exec_id = self.start("hello", {"name": "x"}, "?wait=10s")
+        path = "/api/v1/executions/%s/events" % exec_id
+        st = Stream(self.s, path)
+        events = st.until(lambda e: False)
+        st.close()
+        self.assertEqual(events[-1]["event"], "execution.finished")
+        st = Stream(self.s, path, last_id=events[-1]["id"])
+        self.assertEqual((st.status, st.until(lambda e: False)), (204, []))
+        st.close()
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        st = Stream(self.s, path)  # a first connection: the whole history
+        history = st.until(lambda e: False)
+        st.close()
+        self.assertEqual([history[0]["event"], history[-1]["event"]],
+                         ["execution.started", "execution.finished"])
+        st = Stream(self.s, path, last_id=history[-1]["id"])
+        self.assertEqual((st.status, st.until(lambda e: False)), (204, []))
+        st.close()
+        # The previous process's ids cannot be told from ones before the end: the end once
+        # more, with its stable id, then 204.
+        st = Stream(self.s, path, last_id=events[-1]["id"])
+        again = st.until(lambda e: False)
+        st.close()
+        self.assertEqual([(e["event"], e["id"]) for e in again],
+                         [("execution.finished", history[-1]["id"])])
+        st = Stream(self.s, path, last_id=again[-1]["id"])
+        self.assertEqual((st.status, st.until(lambda e: False)), (204, []))
+        st.close()
+        # A client whose last event came before the end gets only the end.
+        st = Stream(self.s, path, last_id=events[1]["id"])
+        tail = st.until(lambda e: False)
+        st.close()
+        self.assertEqual([e["event"] for e in tail], ["execution.finished"])
+
     def test_idle_streams_get_a_keep_alive_comment_every_15s(self):
         st = Stream(self.s, "/api/v1/events", timeout=20)
         t0 = time.monotonic()

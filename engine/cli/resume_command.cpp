@@ -42,6 +42,8 @@ int resume_command(int argc, char** argv) {
             return usage_error("resume", "unexpected argument '" + std::string(arg) + "'");
         }
     }
+    // Nothing to resume where nothing ever ran: a mistyped --data is reported, not created.
+    common.store_must_exist = true;
     auto app = open_app(common);
     if (!app) return 2;
     std::vector<std::string> ids;

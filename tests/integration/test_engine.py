@@ -1563,6 +1563,8 @@ outputs:
         self.assertEqual(json.loads(p.stdout), [])
 
     def test_resume_of_an_unknown_id_is_bad_input(self):
+        self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        self.assertEqual(self.p.ferry("run", "hello", "--quiet").returncode, 0)
         p = self.p.ferry("resume", "01ZZZZZZZZZZZZZZZZZZZZZZZZ")
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("no execution 01ZZZZZZZZZZZZZZZZZZZZZZZZ", p.stderr)
@@ -1615,7 +1617,7 @@ class History(EngineTest):
         # A mistyped --data must not read as an empty history.
         missing = self.p.dir / "typo" / "data"
         for args in (["executions", "list"], ["executions", "show", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"],
-                     ["executions", "export"], ["dlq", "list"]):
+                     ["executions", "export"], ["dlq", "list"], ["resume"]):
             p = self.p.ferry(*args, "--data", str(missing), data=False)
             self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
             self.assertIn("no Ferry data in %s" % missing, p.stderr)

@@ -456,6 +456,39 @@ int LuaVM::sandbox_print(lua_State* L) {
     return 0;
 }
 
+namespace {
+
+// The error luaL_loadbufferx left on the stack, popped: "file.lua:12: message" -> a located
+// Validation error.
+Error load_error(lua_State* L, const std::string& chunkname) {
+    std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load chunk";
+    lua_pop(L, 1);
+    SourceLocation where;
+    std::string file = chunkname.size() > 1 && (chunkname[0] == '@' || chunkname[0] == '=')
+                           ? chunkname.substr(1)
+                           : chunkname;
+    std::string body = msg;
+    if (msg.compare(0, file.size(), file) == 0 && msg.size() > file.size() &&
+        msg[file.size()] == ':') {
+        size_t colon = msg.find(':', file.size() + 1);
+        if (colon != std::string::npos) {
+            where.line = std::atoi(msg.c_str() + file.size() + 1);
+            body = msg.substr(colon + 2 <= msg.size() ? colon + 2 : colon);
+        }
+    }
+    where.file = file;
+    return make_error(ErrorKind::Validation, body, where);
+}
+
+}  // namespace
+
+Status LuaVM::check_syntax(const std::string& chunkname, const std::string& text) {
+    if (luaL_loadbufferx(L_, text.data(), text.size(), chunkname.c_str(), "t") != LUA_OK)
+        return load_error(L_, chunkname);
+    lua_pop(L_, 1);
+    return ok_status();
+}
+
 Result<int> LuaVM::load_chunk(const std::string& chunkname, const std::string& text) {
     std::string key = chunkname;
     key += '\0';
@@ -464,25 +497,7 @@ Result<int> LuaVM::load_chunk(const std::string& chunkname, const std::string& t
     if (it != chunk_cache_.end()) return it->second;
     lua_State* L = L_;
     int status = luaL_loadbufferx(L, text.data(), text.size(), chunkname.c_str(), "t");
-    if (status != LUA_OK) {
-        std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load chunk";
-        lua_pop(L, 1);
-        // "file.lua:12: message" -> a located Validation error.
-        SourceLocation where;
-        std::string file =
-            chunkname.size() > 1 && chunkname[0] == '@' ? chunkname.substr(1) : chunkname;
-        std::string body = msg;
-        if (msg.compare(0, file.size(), file) == 0 && msg.size() > file.size() &&
-            msg[file.size()] == ':') {
-            size_t colon = msg.find(':', file.size() + 1);
-            if (colon != std::string::npos) {
-                where.line = std::atoi(msg.c_str() + file.size() + 1);
-                body = msg.substr(colon + 2 <= msg.size() ? colon + 2 : colon);
-            }
-        }
-        where.file = file;
-        return make_error(ErrorKind::Validation, body, where);
-    }
+    if (status != LUA_OK) return load_error(L, chunkname);
     push_env();
     lua_setupvalue(L, -2, 1);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -55,6 +55,9 @@ class LuaVM {
     // resulting function; the same chunkname and text give the same reference (cached).
     // Syntax errors come back as Validation errors with FILE:LINE.
     Result<int> load_chunk(const std::string& chunkname, const std::string& text);
+    // Compiles text (never runs it, keeps nothing): the syntax error, located as
+    // load_chunk's, or ok.
+    Status check_syntax(const std::string& chunkname, const std::string& text);
     // Calls a chunk once, unprotected from yields (module bodies: task files return their
     // definition table). Returns a registry reference to the first result.
     Result<int> run_chunk(int chunk_ref);

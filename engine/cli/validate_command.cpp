@@ -54,6 +54,8 @@ struct Checker {
         auto at = [](const workflow::Mark& m) {
             return m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
         };
+        for (const workflow::Diagnostic& d : app.inline_script_problems(*r.workflow))
+            add(d.describe());
         for (const workflow::Step& step : r.workflow->steps) {
             if (step.task != "workflow" || !step.with.is_dict()) continue;
             const tmpl::Value* name = step.with.dict_obj().find("name");

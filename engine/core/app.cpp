@@ -184,9 +184,35 @@ App::load_workflow(const std::string& name_or_path) {
         if (msg.empty()) msg = path + ": the workflow could not be loaded";
         return make_error(ErrorKind::Validation, msg);
     }
+    if (auto problems = inline_script_problems(*loaded.workflow); !problems.empty()) {
+        std::string msg;
+        for (const auto& d : problems)
+            msg += (msg.empty() ? "" : "\n") + d.describe();
+        return make_error(ErrorKind::Validation, msg);
+    }
     auto wf = std::make_shared<const workflow::Workflow>(std::move(*loaded.workflow));
     if (at) located_[name_or_path] = LocatedWorkflow{*at, wf};
     return wf;
+}
+
+std::vector<workflow::Diagnostic> App::inline_script_problems(const workflow::Workflow& wf) {
+    std::vector<workflow::Diagnostic> out;
+    for (const workflow::Step& step : wf.steps) {
+        if (step.task != "lua" || !step.with.is_dict()) continue;
+        const tmpl::Value* script = step.with.dict_obj().find("script");
+        if (!script || !script->is_string()) continue;
+        // The chunk name the task gives it (tasks/core/lua.lua).
+        Status s = vm.check_syntax("=" + step.id + ".script", std::string(script->str()));
+        if (s) continue;
+        const Error& e = s.error();
+        std::string line = e.location && e.location->line > 0
+                               ? " (line " + std::to_string(e.location->line) + " of the script)"
+                               : "";
+        auto mark = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        out.push_back({mark, "step '" + step.id + "' with.script: Lua syntax error" + line + ": " +
+                                 e.message});
+    }
+    return out;
 }
 
 }  // namespace ferry::engine

@@ -48,6 +48,9 @@ class App {
     // Problems come back as one Validation error listing every FILE:LINE:COL line.
     Result<std::shared_ptr<const workflow::Workflow>>
     load_workflow(const std::string& name_or_path);
+    // Syntax errors in the Lua of `lua` steps (their script is compiled only when the step
+    // runs, after the steps before it have done their work).
+    std::vector<workflow::Diagnostic> inline_script_problems(const workflow::Workflow& wf);
 
     Loop loop;
     LuaVM vm;

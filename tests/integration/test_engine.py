@@ -1195,6 +1195,11 @@ class Validation(EngineTest):
                           "    for_each: \"{% for x in [1] %}{{ x }}{% endfor %}\"\n"
                           "    with: {message: hi}\n", (4, 15),
                           ["'for_each' must be one expression", "not a list"]),
+        "lua_script": ("steps:\n  - {id: a, task: log, with: {message: first}}\n"
+                       "  - id: b\n    task: lua\n    with:\n      script: |\n"
+                       "        local n = 1\n        if n then return n\n", (6, 7),
+                       ["step 'b' with.script: Lua syntax error (line 3 of the script)",
+                        "'end' expected"]),
         "bad_default": ("inputs:\n  n: {type: integer, default: three}\n"
                         "steps:\n  - {id: a, task: log, with: {message: hi}}\n", (2, None),
                         ["default", "'n'", "integer"]),

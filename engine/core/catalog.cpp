@@ -9,8 +9,28 @@ namespace ferry::engine {
 
 namespace {
 
+// FILE:LINE:COL like every other problem (editors and CI problem matchers read it): a
+// problem of the whole file is placed at its start, and a message is one line.
 workflow::Diagnostic diag(const std::string& file, int line, std::string message) {
-    return workflow::Diagnostic{workflow::Mark{file, line, line ? 1 : 0}, std::move(message)};
+    if (size_t nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
+    return workflow::Diagnostic{workflow::Mark{file, line > 0 ? line : 1, 1}, std::move(message)};
+}
+
+// A Lua error raised while the file ran ("tasks/t.lua:3: boom"): its line, and the
+// message without the place.
+workflow::Diagnostic raised_diag(const std::string& file, const Error& e) {
+    int line = e.location && e.location->file == file ? e.location->line : 0;
+    std::string message = e.message;
+    const std::string prefix = file + ":";
+    if (message.compare(0, prefix.size(), prefix) == 0) {
+        size_t colon = message.find(':', prefix.size());
+        if (colon != std::string::npos && colon > prefix.size() &&
+            message.find_first_not_of("0123456789", prefix.size()) == colon) {
+            if (!line) line = std::atoi(message.c_str() + prefix.size());
+            message.erase(0, std::min(message.size(), colon + 2));
+        }
+    }
+    return diag(file, line, "loading failed: " + message);
 }
 
 // t[key] without metamethods: a task file may return a table whose __index raises or
@@ -185,7 +205,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         }
         Result<int> def = vm.run_chunk(chunk.value());
         if (!def) {
-            problems.push_back(diag(rel, 0, "loading failed: " + def.error().message));
+            problems.push_back(raised_diag(rel, def.error()));
             continue;
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, def.value());

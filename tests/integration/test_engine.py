@@ -1279,11 +1279,11 @@ return {
         self.p.write("tasks/helper.lua", "return {shout = string.upper}\n")  # not a task: fine
         p = self.p.ferry("validate", data=False, timeout=60)
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        self.assertIn("tasks/loops.lua: loading failed: the file's top level ran more than "
+        self.assertIn("tasks/loops.lua:1:1: loading failed: the file's top level ran more than "
                       "100000000 instructions while loading (a loop that never ends?)", p.stdout)
-        self.assertIn("tasks/norun.lua: task 'custom.norun': 'run' must be a function(ctx, "
+        self.assertIn("tasks/norun.lua:1:1: task 'custom.norun': 'run' must be a function(ctx, "
                       "input), not number", p.stdout)
-        self.assertIn("tasks/typo.lua: task 'custom.typo': input 'a' has type 'strnig'; types: "
+        self.assertIn("tasks/typo.lua:1:1: task 'custom.typo': input 'a' has type 'strnig'; types: "
                       "string, integer, number, boolean, object, array, any", p.stdout)
         self.assertNotIn("helper.lua", p.stdout)
 
@@ -1295,16 +1295,19 @@ return {
         self.p.write("tasks/t/d.lua", 'return {name = "t.d", raw = "script", %s}\n' % run)
         self.p.write("tasks/t/e.lua", 'return {name = "", %s}\n' % run)
         self.p.write("tasks/t/f.lua", 'error({kind = "x", message = "not ready"})\n')
+        self.p.write("tasks/t/h.lua", 'local n = 1\nerror("boom at top")\n')
         self.p.write("tasks/t/g.lua", 'return setmetatable({}, {__index = function() error("x") end})\n')
         p = self.p.ferry("validate", data=False, timeout=60)
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        for line in ("tasks/t/a.lua: task 't.a': 'input' must be a table, not a number",
-                     "tasks/t/c.lua: task 't.c': input 'a' has required = 'yes'; it must be true or false",
-                     "tasks/t/c.lua: task 't.c': input 'a' has enum = 'x'; it must be a list of values",
-                     "tasks/t/c.lua: task 't.c': input 'a' has type string but default 5",
-                     "tasks/t/d.lua: task 't.d': 'raw' must be a table, not a string",
-                     "tasks/t/e.lua: a task file's table has 'run' but no 'name'",
-                     "tasks/t/f.lua: loading failed: not ready"):
+        for line in ("tasks/t/a.lua:1:1: task 't.a': 'input' must be a table, not a number",
+                     "tasks/t/c.lua:1:1: task 't.c': input 'a' has required = 'yes'; it must be true or false",
+                     "tasks/t/c.lua:1:1: task 't.c': input 'a' has enum = 'x'; it must be a list of values",
+                     "tasks/t/c.lua:1:1: task 't.c': input 'a' has type string but default 5",
+                     "tasks/t/d.lua:1:1: task 't.d': 'raw' must be a table, not a string",
+                     "tasks/t/e.lua:1:1: a task file's table has 'run' but no 'name'",
+                     "tasks/t/f.lua:1:1: loading failed: not ready",
+                     # the line it raised on, and one line (no traceback)
+                     "tasks/t/h.lua:2:1: loading failed: boom at top\n"):
             self.assertIn(line, p.stdout)
         self.assertNotIn("t/g.lua", p.stdout)  # a table that is no task: its __index never ran
 

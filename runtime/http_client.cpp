@@ -44,16 +44,6 @@ void close_and_delete(T* handle) {
 
 }  // namespace
 
-bool is_http_token(std::string_view s) {
-    if (s.empty()) return false;
-    for (unsigned char c : s) {
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos;
-        if (!ok) return false;
-    }
-    return true;
-}
-
 std::string url_encode(std::string_view s) {
     static const char* hex = "0123456789ABCDEF";
     std::string out;

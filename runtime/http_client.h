@@ -61,9 +61,6 @@ struct HttpTransferInfo {
 
 using HttpCallback = std::function<void(Result<HttpResponse>, const HttpTransferInfo&)>;
 
-// Whether s is an RFC 9110 token, as a method or a header name must be.
-bool is_http_token(std::string_view s);
-
 // Percent-encoding of everything but RFC 3986's unreserved characters, for query strings
 // and application/x-www-form-urlencoded bodies.
 std::string url_encode(std::string_view s);

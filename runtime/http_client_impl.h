@@ -16,6 +16,7 @@
 #pragma once
 
 #include "runtime/http_client.h"
+#include "runtime/http_text.h"
 
 #include <curl/curl.h>
 
@@ -31,17 +32,6 @@ namespace ferry {
 namespace http_detail {
 
 constexpr size_t kMaxHeaderBytes = 256 * 1024;  // all response headers of one transfer
-
-inline char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
 
 inline std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))

@@ -18,15 +18,6 @@ using namespace http_server_detail;
 
 namespace http_server_detail {
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
 bool has_token(std::string_view list, std::string_view token) {
     while (!list.empty()) {
         size_t comma = list.find(',');

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "runtime/http_server.h"
+#include "runtime/http_text.h"
 
 #include <http_parser.h>
 
@@ -117,7 +118,6 @@ struct Connection {
 };
 
 std::string error_body(std::string_view code, std::string_view message);
-bool iequals(std::string_view a, std::string_view b);
 bool has_token(std::string_view list, std::string_view token);  // "keep-alive, Upgrade"
 
 }  // namespace http_server_detail

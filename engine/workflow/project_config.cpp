@@ -1,7 +1,7 @@
 #include "workflow/project_config.h"
 
 #include "runtime/duration.h"
-#include "runtime/http_client.h"
+#include "runtime/http_text.h"
 #include "runtime/integration/secrets.h"
 #include "workflow/config_reader.h"
 

@@ -253,7 +253,7 @@ TEST_CASE("server: many pipelined requests pause reading and all get answers", "
     auto& c = env.raw();
     std::string burst;
     for (int i = 0; i < 50; ++i)
-        burst += "GET /p" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
+        burst += "GET /p" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\n\r\n";
     c.send(burst);
     auto rs = env.responses(c, 50);
     REQUIRE(rs.size() == 50);
@@ -367,7 +367,7 @@ TEST_CASE("server: 431 for huge headers, 414 for a huge target", "[server]") {
 
     // Many small headers add up too.
     auto& d = env.raw();
-    std::string many = "GET / HTTP/1.1\r\n";
+    std::string many = "GET / HTTP/1.1\r\nHost: t\r\n";
     for (int i = 0; i < 200; ++i)
         many += "X-" + std::to_string(i) + ": v\r\n";
     d.send(many + "\r\n");
@@ -376,7 +376,7 @@ TEST_CASE("server: 431 for huge headers, 414 for a huge target", "[server]") {
     CHECK(rd[0].status == 431);
 
     auto& e = env.raw();
-    e.send("GET /" + std::string(2000, 'u') + " HTTP/1.1\r\n\r\n");
+    e.send("GET /" + std::string(2000, 'u') + " HTTP/1.1\r\nHost: t\r\n\r\n");
     auto re = env.responses(e, 1);
     REQUIRE(re.size() == 1);
     CHECK(re[0].status == 414);
@@ -420,7 +420,7 @@ TEST_CASE("server: idle keep-alive connections are closed", "[server]") {
     o.keep_alive_timeout_ms = 100;
     Env env(echo, o);
     auto& c = env.raw();
-    c.send("GET / HTTP/1.1\r\n\r\n");
+    c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(env.responses(c, 1).size() == 1);
     REQUIRE(run_until(
         env.loop, [&] { return c.eof; }, 3000));
@@ -432,10 +432,16 @@ TEST_CASE("server: 400 on garbage; others keep being served", "[server]") {
     Env env;
     const char* inputs[] = {
         "\x01\x02\x03garbage\r\n\r\n",
-        "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        // What a proxy in front may frame differently (request smuggling): RFC 9112 says 400.
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length : 2\r\n\r\n{}",
+        "GET / HTTP/1.1\r\nHost: t\r\nX-A: one\r\n two\r\n\r\n",
+        "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     };
     for (const char* in : inputs) {
         INFO(in);
@@ -448,6 +454,24 @@ TEST_CASE("server: 400 on garbage; others keep being served", "[server]") {
         CHECK(rs[0].status == 400);
         CHECK(contains(rs[0].body, "{\"error\": {\"code\": \"bad_request\", \"message\": "));
     }
+    for (const char* in : {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                           "2\r\n{}\r\n0\r\n\r\n",
+                           "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"}) {
+        INFO(in);
+        auto& c = env.raw();
+        c.send(in);
+        REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+        auto rs = parse_responses(c.received, true);
+        REQUIRE(rs.size() == 1);
+        CHECK(rs[0].status == 501);
+    }
+    auto& h10 = env.raw();  // HTTP/1.0 needs no Host
+    h10.send("GET /old HTTP/1.0\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return h10.eof; }));
+    auto r10 = parse_responses(h10.received, true);
+    REQUIRE(r10.size() == 1);
+    CHECK(r10[0].status == 200);
     auto& v = env.raw();
     v.send("GET / HTTP/9.9\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return v.eof; }));
@@ -521,7 +545,7 @@ TEST_CASE("server: answering after the client left is a no-op", "[server]") {
         held.emplace(std::move(r));
     });
     auto& c = env.raw();
-    c.send("GET /wait HTTP/1.1\r\n\r\n");
+    c.send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
     CHECK(held->connected());
     c.close();
@@ -540,7 +564,7 @@ TEST_CASE("server: answering after the client left is a no-op", "[server]") {
     // A Responder outliving the server is harmless too.
     auto& d = env.raw();
     held.reset();
-    d.send("GET /wait2 HTTP/1.1\r\n\r\n");
+    d.send("GET /wait2 HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
     env.server.reset();
     CHECK_FALSE(held->connected());
@@ -560,7 +584,7 @@ TEST_CASE("server: SSE streaming and the client's disconnect", "[server]") {
         stream.emplace(std::move(r));
     });
     auto& c = env.raw();
-    c.send("GET /events HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n");
+    c.send("GET /events HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return contains(c.received, "event: started"); }));
     CHECK(contains(c.received, "Transfer-Encoding: chunked"));
     CHECK(contains(c.received, "text/event-stream"));
@@ -579,14 +603,14 @@ TEST_CASE("server: SSE streaming and the client's disconnect", "[server]") {
     // A stream that ends: the chunked body is complete and the connection stays usable.
     auto& d = env.raw();
     stream.reset();
-    d.send("GET /events HTTP/1.1\r\n\r\n");
+    d.send("GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return stream.has_value(); }));
     stream->write("data: last\n\n");
     stream->end();
     auto rs = env.responses(d, 1);
     REQUIRE(rs.size() == 1);
     CHECK(rs[0].body == "event: started\ndata: {}\n\ndata: last\n\n");
-    d.send("GET /other HTTP/1.1\r\n\r\n");
+    d.send("GET /other HTTP/1.1\r\nHost: t\r\n\r\n");
     rs = env.responses(d, 2);
     REQUIRE(rs.size() == 2);
     CHECK(rs[1].status == 404);
@@ -613,10 +637,10 @@ TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
             r.send(200, "quick");
     });
     auto& idle = env.raw();
-    idle.send("GET /quick HTTP/1.1\r\n\r\n");
+    idle.send("GET /quick HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(env.responses(idle, 1).size() == 1);
     auto& busy = env.raw();
-    busy.send("GET /hold HTTP/1.1\r\n\r\n");
+    busy.send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
 
     bool done = false;
@@ -646,7 +670,7 @@ TEST_CASE("server: graceful close is bounded", "[server]") {
         },
         o);
     auto& c = env.raw();
-    c.send("GET /never HTTP/1.1\r\n\r\n");
+    c.send("GET /never HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
     bool done = false;
     env.server->close([&] { done = true; });
@@ -665,12 +689,12 @@ TEST_CASE("server: max connections", "[server]") {
     Env env(echo, o);
     auto& a = env.raw();
     auto& b = env.raw();
-    a.send("GET /a HTTP/1.1\r\n\r\n");
-    b.send("GET /b HTTP/1.1\r\n\r\n");
+    a.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
+    b.send("GET /b HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(env.responses(a, 1).size() == 1);
     REQUIRE(env.responses(b, 1).size() == 1);
     auto& c = env.raw();
-    c.send("GET /c HTTP/1.1\r\n\r\n");
+    c.send("GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return c.eof; }));
     CHECK(c.received.empty());
     CHECK(env.server->open_connections() == 2);
@@ -680,7 +704,7 @@ TEST_CASE("server: max connections", "[server]") {
 TEST_CASE("server: a handler's Connection: close closes after the answer", "[server]") {
     Env env([](ServerRequest&, Responder r) { r.send(200, "bye", {{"Connection", "close"}}); });
     auto& c = env.raw();
-    c.send("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    c.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return c.eof; }));
     auto rs = parse_responses(c.received, true);
     REQUIRE(rs.size() == 1);  // /b was abandoned with the connection
@@ -694,7 +718,8 @@ TEST_CASE("server: HEAD, 204 and handler headers", "[server]") {
         r.send(200, "body!", {{"Content-Length", "999"}, {"X-Bad", "a\r\nInjected: 1"}});
     });
     auto& c = env.raw();
-    c.send("HEAD /h HTTP/1.1\r\n\r\nGET /empty HTTP/1.1\r\n\r\nGET /g HTTP/1.1\r\n\r\n");
+    c.send("HEAD /h HTTP/1.1\r\nHost: t\r\n\r\nGET /empty HTTP/1.1\r\nHost: t\r\n\r\nGET /g "
+           "HTTP/1.1\r\nHost: t\r\n\r\n");
     run_until(env.loop, [&] { return contains(c.received, "body!"); });
     // HEAD: the length of the body it would get, and no body.
     CHECK(c.received.find("Content-Length: 5\r\n\r\nHTTP/1.1 204") != std::string::npos);

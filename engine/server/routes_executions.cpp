@@ -11,6 +11,9 @@
 #include "template/environment.h"
 #include "workflow/loader.h"
 
+#include <algorithm>
+#include <optional>
+
 namespace ferry::engine::server {
 
 namespace {
@@ -101,26 +104,41 @@ void get_workflow(Api& api, Call& c) {
     c.json(200, to_json_text(workflow_view(*wf.value(), true)));
 }
 
+// The JSON object body of a POST, with only the fields the endpoint reads (an empty body is
+// an empty object); on anything else the call is answered and nullopt returned. `takes`
+// ends the message that names an unknown field.
+std::optional<Value> object_body(Call& c, std::initializer_list<std::string_view> fields,
+                                 const std::string& takes) {
+    if (c.req.body.empty()) return Value::dict();
+    Result<Value> parsed = parse_json_body(c.req.body);
+    if (!parsed) {
+        c.error(400, "bad_json", parsed.error().message);
+        return std::nullopt;
+    }
+    if (!parsed->is_dict()) {
+        c.error(400, "bad_request", "the body must be a JSON object");
+        return std::nullopt;
+    }
+    for (const auto& [key, value] : parsed->dict_obj().items) {
+        std::string k = tmpl::to_str(key);
+        if (std::find(fields.begin(), fields.end(), k) == fields.end()) {
+            c.error(422, "invalid_request", "unknown field '" + k + "' in the body: " + takes);
+            return std::nullopt;
+        }
+    }
+    return parsed.value();
+}
+
 void start(Api& api, Call& c) {
     const std::string& name = c.params["name"];
     if (!safe_name(name)) return c.error(404, "not_found", "no workflow '" + name + "'");
-    Value body = Value::dict();
-    if (!c.req.body.empty()) {
-        Result<Value> parsed = parse_json_body(c.req.body);
-        if (!parsed) return c.error(400, "bad_json", parsed.error().message);
-        body = parsed.value();
-        if (!body.is_dict()) return c.error(400, "bad_request", "the body must be a JSON object");
-    }
     // An unknown key is most often an input posted at the top level, which would otherwise
     // be dropped in silence and reported as a missing input.
-    for (const auto& [key, value] : body.dict_obj().items) {
-        std::string k = tmpl::to_str(key);
-        if (k != "inputs" && k != "dry_run")
-            return c.error(422, "invalid_request",
-                           "unknown field '" + k +
-                               "' in the body: it takes 'inputs' (an object of the workflow's "
-                               "inputs) and 'dry_run'");
-    }
+    std::optional<Value> read =
+        object_body(c, {"inputs", "dry_run"},
+                    "it takes 'inputs' (an object of the workflow's inputs) and 'dry_run'");
+    if (!read) return;
+    const Value body = *read;
     StartRequest sr;
     sr.workflow = name;
     if (const Value* in = body.dict_obj().find("inputs")) {
@@ -197,15 +215,11 @@ void get_diff(Api& api, Call& c) {
 
 void decide(Api& api, Call& c, const std::string& decision) {
     std::string comment;
-    if (!c.req.body.empty()) {
-        Result<Value> body = parse_json_body(c.req.body);
-        if (!body) return c.error(400, "bad_json", body.error().message);
-        if (!body->is_dict()) return c.error(400, "bad_request", "the body must be a JSON object");
-        if (const Value* cm = body->dict_obj().find("comment")) {
-            if (!cm->is_string())
-                return c.error(422, "invalid_request", "'comment' must be a string");
-            comment = std::string(cm->str());
-        }
+    std::optional<Value> request = object_body(c, {"comment"}, "it takes 'comment'");
+    if (!request) return;
+    if (const Value* cm = request->dict_obj().find("comment"); cm && !cm->is_none()) {
+        if (!cm->is_string()) return c.error(422, "invalid_request", "'comment' must be a string");
+        comment = std::string(cm->str());
     }
     const std::string& id = c.params["id"];
     const std::string& step = c.params["step"];
@@ -225,6 +239,8 @@ void decide(Api& api, Call& c, const std::string& decision) {
 // Cancelling needs this process to be running the execution: one started by another
 // process (`ferry run`) is that process's to end.
 void cancel(Api& api, Call& c) {
+    std::optional<Value> body = object_body(c, {"reason"}, "it takes 'reason'");
+    if (!body) return;
     const std::string& id = c.params["id"];
     auto rec = api.app().store->get_execution(id);
     if (!rec) return c.error(500, "storage", rec.error().message);
@@ -234,16 +250,11 @@ void cancel(Api& api, Call& c) {
     if (status == "succeeded" || status == "failed" || status == "cancelled")
         return c.error(409, "conflict", "execution '" + id + "' already ended (" + status + ")");
     std::string reason = "cancelled by " + c.caller;
-    if (!c.req.body.empty()) {
-        Result<Value> body = parse_json_body(c.req.body);
-        if (!body) return c.error(400, "bad_json", body.error().message);
-        if (!body->is_dict()) return c.error(400, "bad_request", "the body must be a JSON object");
-        const Value* r = dict_get(body.value(), "reason");
-        if (r && !r->is_none() && !r->is_string())
-            return c.error(422, "invalid_request", "'reason' must be a string");
-        if (r && r->is_string() && !r->str().empty())
-            reason = std::string(r->str()) + " (" + reason + ")";
-    }
+    const Value* r = dict_get(*body, "reason");
+    if (r && !r->is_none() && !r->is_string())
+        return c.error(422, "invalid_request", "'reason' must be a string");
+    if (r && r->is_string() && !r->str().empty())
+        reason = std::string(r->str()) + " (" + reason + ")";
     Status s = api.app().engine->cancel(id, reason);
     if (!s) return c.error(409, "conflict", s.error().message);
     c.res.send(202, "{\"id\":" + quote(id) + ",\"status\":\"cancelling\"}",
@@ -252,6 +263,8 @@ void cancel(Api& api, Call& c) {
 
 // A new execution of the same workflow (its current definition) with the same inputs.
 void retry(Api& api, Call& c) {
+    // A retry repeats the execution's own inputs: it reads no body, and says so.
+    if (!object_body(c, {}, "a retry runs with the execution's own inputs and takes none")) return;
     const std::string& id = c.params["id"];
     auto rec = api.app().store->get_execution(id);
     if (!rec) return c.error(500, "storage", rec.error().message);

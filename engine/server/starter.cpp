@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
 #include <optional>
 
 namespace ferry::engine::server {
@@ -104,6 +105,28 @@ bool nested_deeper_than(const rapidjson::Value& v, int limit) {
     return false;
 }
 
+// The first key an object of v repeats (after the depth check: bounded recursion). JSON
+// leaves duplicates undefined and readers disagree on which one wins; a request is refused
+// rather than read one way here and another way by whoever sent it.
+std::optional<std::string> repeated_key(const rapidjson::Value& v) {
+    if (v.IsArray()) {
+        for (const auto& item : v.GetArray())
+            if (auto k = repeated_key(item)) return k;
+        return std::nullopt;
+    }
+    if (!v.IsObject()) return std::nullopt;
+    std::vector<std::string_view> names;
+    names.reserve(v.MemberCount());
+    for (const auto& m : v.GetObject()) {
+        names.emplace_back(m.name.GetString(), m.name.GetStringLength());
+        if (auto k = repeated_key(m.value)) return k;
+    }
+    std::sort(names.begin(), names.end());
+    if (auto it = std::adjacent_find(names.begin(), names.end()); it != names.end())
+        return std::string(*it);
+    return std::nullopt;
+}
+
 }  // namespace
 
 Result<Value> parse_json_body(const std::string& body) {
@@ -128,12 +151,57 @@ Result<Value> parse_json_body(const std::string& body) {
         return make_error(ErrorKind::Validation, "the JSON body nests deeper than " +
                                                      std::to_string(kMaxBodyDepth) + " levels");
     }
+    if (std::optional<std::string> key = repeated_key(doc)) {
+        return make_error(ErrorKind::Validation,
+                          "the JSON body has the key " + quote(*key) + " twice in one object");
+    }
     return from_rapidjson(doc);
 }
 
+namespace {
+
+// JSON text with every object's keys sorted: the same request written in another order is
+// the same request.
+void write_canonical(const Value& v, std::string& out) {
+    if (v.is_dict()) {
+        std::vector<std::pair<std::string, const Value*>> items;
+        for (const auto& [k, item] : v.dict_obj().items)
+            items.emplace_back(k.is_string() ? std::string(k.str()) : tmpl::to_str(k), &item);
+        std::sort(items.begin(), items.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        out += '{';
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (i) out += ',';
+            out += to_json_text(str(items[i].first));
+            out += ':';
+            write_canonical(*items[i].second, out);
+        }
+        out += '}';
+    } else if (v.is_sequence()) {
+        out += '[';
+        const auto& items = v.list_obj().items;
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (i) out += ',';
+            write_canonical(items[i], out);
+        }
+        out += ']';
+    } else {
+        out += to_json_text(v);
+    }
+}
+
+// What an Idempotency-Key promises to repeat: the inputs and the dry-run flag.
+std::string request_fingerprint(const StartRequest& r) {
+    std::string text = r.dry_run ? "dry\n" : "live\n";
+    write_canonical(r.inputs, text);
+    return crypto::sha256_hex(text);
+}
+
+}  // namespace
+
 void start_execution(Api& api, StartRequest request, Responder res) {
     App& app = api.app();
-    std::string idem_key;
+    std::string idem_key, fingerprint;
     if (!request.idempotency_key.empty()) {
         if (request.idempotency_key.size() > 255) {
             reply_error(res, request.present, 400, "bad_request",
@@ -147,8 +215,20 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         auto seen = claimed(*app.store, idem_key);
         std::optional<std::string> known;
         if (seen && seen.value()) known = *seen.value();
+        fingerprint = request_fingerprint(request);
         if (known) {
-            std::string id = *known;
+            // "ID FINGERPRINT"; a bare ID was claimed before requests were fingerprinted.
+            std::string id = known->substr(0, known->find(' '));
+            size_t space = known->find(' ');
+            if (space != std::string::npos && known->substr(space + 1) != fingerprint) {
+                // The draft standard's answer: the key was reused for another request, which
+                // a silent replay would drop without the client noticing.
+                reply_error(res, request.present, 422, "idempotency_key_reused",
+                            "Idempotency-Key '" + request.idempotency_key +
+                                "' was used for execution " + id +
+                                " with a different request; use a new key for new inputs");
+                return;
+            }
             res.annotate("execution_id", id);
             std::string status = stored_status(app, id);
             // A repeat that finds its execution still running answers 202 at once even with
@@ -204,7 +284,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     waiter->res.annotate("execution_id", *exec_id);
     if (request.on_started) request.on_started(*exec_id);
     if (!idem_key.empty()) {
-        claim(*app.store, idem_key, *exec_id);
+        claim(*app.store, idem_key, *exec_id + " " + fingerprint);
     }
     Api* api_ptr = &api;
     app.store->after_commit([a, api = api_ptr, waiter, exec_id, wait, limit = request.wait_ms] {

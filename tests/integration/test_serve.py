@@ -142,6 +142,18 @@ class Executions(ServeTest):
         self.assertTrue(b2.get("idempotent_replay"))
         s3, b3 = self.start(headers={"Idempotency-Key": "form-43"})
         self.assertNotEqual(b3["id"], b1["id"])
+        # The same request written in another key order is the same request...
+        s4, b4 = self.start(inputs={"name": "ada"}, headers=h)
+        self.assertEqual((s4, b4["id"]), (202, b1["id"]))
+        # ...but other inputs under a used key are refused, not silently dropped.
+        s5, b5 = self.start(inputs={"name": "grace"}, headers=h)
+        self.assertEqual(s5, 422, b5)
+        self.assertEqual(b5["error"]["code"], "idempotency_key_reused")
+        self.assertIn(b1["id"], b5["error"]["message"])
+        s6, b6 = self.s.json("POST", "/api/v1/workflows/hello/executions",
+                             {"inputs": {"name": "ada"}, "dry_run": True}, role="operator",
+                             headers=h)
+        self.assertEqual(s6, 422, b6)
         status, listing = self.s.json("GET", "/api/v1/executions?workflow=hello", role="viewer")
         self.assertEqual(len(listing["executions"]), 2)
 
@@ -301,6 +313,29 @@ class Malformed(ServeTest):
                      b"Content-Length: 100\r\n\r\n{\"inputs\"")
         self.assertIn(b"400", self.raw(truncated).split(b"\r\n")[0])
         self.assertIn(b"400", self.raw(b"\x00\x01garbage\r\n\r\n").split(b"\r\n")[0])
+        # A key twice in one object: readers disagree on which wins, so neither does.
+        status, _, data = self.s.request(
+            "POST", "/api/v1/workflows/hello/executions",
+            '{"inputs": {"name": "x"}, "inputs": {"name": "y"}}', role="operator")
+        self.assertEqual(status, 400, data)
+        self.assertIn('the key "inputs" twice', json.loads(data)["error"]["message"])
+        status, _, data = self.s.request(
+            "POST", "/api/v1/workflows/hello/executions",
+            '{"inputs": {"name": "x", "name": "y"}}', role="operator")
+        self.assertEqual(status, 400, data)
+        # Endpoints with a small body say what they take, and refuse what is not JSON.
+        exec_id = self.start(query="?wait=5s")[1]["id"]
+        for path, body, code in (
+                ("/api/v1/executions/%s/retry" % exec_id, "garbage", 400),
+                ("/api/v1/executions/%s/retry" % exec_id, '{"inputs": {"name": "z"}}', 422),
+                ("/api/v1/executions/%s/cancel" % exec_id, '{"why": "x"}', 422),
+                ("/api/v1/executions/%s/steps/greet/approve" % exec_id,
+                 '{"comment": "ok", "extra": 1}', 422)):
+            with self.subTest(path=path, body=body):
+                status, _, data = self.s.request("POST", path, body, role="admin")
+                self.assertEqual(status, code, data)
+                if code == 422:
+                    self.assertIn("unknown field", json.loads(data)["error"]["message"])
         # The server keeps serving others.
         self.assertEqual(self.s.json("GET", "/healthz")[0], 200)
 

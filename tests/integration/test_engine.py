@@ -1413,6 +1413,35 @@ steps:
 
 
 class CrashAndResume(EngineTest):
+    def test_ctrl_c_and_sigterm_say_how_to_go_on(self):
+        self.p.workflow("nap", """\
+steps:
+  - {id: first, task: log, with: {message: one}}
+  - {id: nap, task: sleep, needs: [first], with: {duration: 20s}}
+""")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig):
+                proc = subprocess.Popen([FERRY, "run", "nap", "--project", str(self.p.dir),
+                                         "--data", str(self.p.data)], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, cwd=str(self.p.dir), text=True)
+                self.procs.append(proc)
+                deadline = time.monotonic() + 15
+                err = ""
+                while "nap started" not in err and time.monotonic() < deadline:
+                    err += proc.stderr.readline()
+                self.assertIn("nap started", err)
+                proc.send_signal(sig)
+                out, rest = proc.communicate(timeout=10)
+                self.assertEqual(proc.returncode, 128 + sig, rest)
+                m = re.search(r"interrupted \((SIGINT|SIGTERM)\): execution (\w+) stops here; "
+                              r"`ferry resume (\w+)` continues it", rest)
+                self.assertIsNotNone(m, rest)
+                self.assertEqual(m.group(2), m.group(3))
+                rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+                self.assertEqual({r["id"]: r["status"] for r in rows}[m.group(2)], "running")
+                shown = json.loads(self.p.ferry("executions", "show", m.group(2), "--json").stdout)
+                self.assertEqual(shown["steps"]["first"]["status"], "succeeded")
+
     def test_kill_9_then_resume(self):
         srv = self.start_server()
         self.p.write("tasks/custom/post.lua", POST_TASK)

@@ -9,7 +9,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <map>
 
 namespace fs = std::filesystem;
 
@@ -36,6 +38,30 @@ struct Checker {
     engine::App& app;
     std::vector<std::string> problems;
     size_t files = 0;
+    std::vector<std::pair<std::string, std::string>> named;  // workflow name, file
+
+    // Executions are recorded, listed and filtered by workflow name, and `ferry run NAME`
+    // finds a file by its stem: a name that two files share, or that is another file's
+    // stem, makes a history that mixes workflows or a run of the other file.
+    void workflow_names() {
+        std::map<std::string, std::string> first, stems;
+        for (const auto& [name, file] : named)
+            if (fs::path(file).parent_path().filename() == "workflows")
+                stems.emplace(fs::path(file).stem().string(), file);
+        for (const auto& [name, file] : named) {
+            auto [it, fresh] = first.emplace(name, file);
+            if (!fresh) {
+                add(file + ":1:1: workflow name '" + name + "' is also the name of " + it->second +
+                    "; their executions would be listed as one workflow's");
+                continue;
+            }
+            auto stem = stems.find(name);
+            if (stem != stems.end() && stem->second != file) {
+                add(file + ":1:1: workflow name '" + name + "' is the file name of " +
+                    stem->second + ": `ferry run " + name + "` runs that file, not this one");
+            }
+        }
+    }
 
     void add(const std::string& line) { problems.push_back(line); }
 
@@ -50,6 +76,7 @@ struct Checker {
         for (const auto& d : r.problems)
             add(d.describe());
         if (!r.workflow) return;
+        named.emplace_back(r.workflow->name, path);
         // What only the project can tell: sub-workflows and hook files must exist.
         auto at = [](const workflow::Mark& m) {
             return m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
@@ -181,7 +208,7 @@ int validate_command(int argc, char** argv) {
     common.tolerate_config_problems = true;
     auto app = open_app(common, false, &task_problems);
     if (!app) return 2;
-    Checker c{*app, {}, 0};
+    Checker c{*app, {}, 0, {}};
     if (paths.empty()) {
         for (const auto& d : task_problems)
             c.add(d.describe());
@@ -198,6 +225,7 @@ int validate_command(int argc, char** argv) {
         for (const std::string& p : paths)
             c.path(p, {}, true);
     }
+    c.workflow_names();
     for (const std::string& line : c.problems)
         std::printf("%s\n", line.c_str());
     if (c.problems.empty()) {

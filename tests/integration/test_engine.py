@@ -1251,6 +1251,23 @@ class Validation(EngineTest):
         self.assertFalse((self.p.data / "data.mdb").exists() and
                          json.loads(self.p.ferry("executions", "list", "--json").stdout))
 
+    def test_workflow_names_that_mix_histories_or_runs(self):
+        wf = "steps:\n  - {id: a, task: log, with: {message: hi}}\n"
+        self.p.workflow("alpha", "name: shared\n" + wf)
+        self.p.workflow("beta", "name: shared\n" + wf)
+        self.p.workflow("gamma", "name: alpha\n" + wf)
+        self.p.workflow("delta", wf)  # its name is its stem: fine
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"workflows/(alpha|beta)\.yaml:1:1: workflow name 'shared' is "
+                                   r"also the name of \S*workflows/(alpha|beta)\.yaml; their "
+                                   r"executions would be listed as one workflow's")
+        self.assertRegex(p.stdout, r"workflows/gamma\.yaml:1:1: workflow name 'alpha' is the file "
+                                   r"name of \S*workflows/alpha\.yaml: `ferry run alpha` runs that "
+                                   r"file, not this one")
+        self.assertNotIn("delta", p.stdout)
+        self.assertEqual(len(p.stdout.strip().splitlines()), 2, p.stdout)
+
     def test_lua_syntax_error_in_a_task_file(self):
         self.p.write("tasks/custom/broken.lua", """\
 return {

@@ -211,9 +211,26 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
                 continue;
             }
             with_node = &value;  // read once the task is known: it says which inputs are raw
-            for (const auto& entry : value)
-                if (entry.first.IsScalar())
+            for (const auto& entry : value) {
+                if (!entry.first.IsScalar()) continue;
+                if (entry.first.Scalar() != "<<" || entry.first.Tag() != "?") {
                     ex.with_keys.emplace_back(entry.first.Scalar(), ctx.mark(entry.first));
+                    continue;
+                }
+                // A merge key: the inputs it brings in, placed at the `<<`.
+                std::vector<YAML::Node> sources;
+                if (entry.second.IsSequence())
+                    for (const YAML::Node& item : entry.second)
+                        sources.push_back(item);
+                else
+                    sources.push_back(entry.second);
+                for (const YAML::Node& from : sources)
+                    if (from.IsMap())
+                        for (const auto& merged : from)
+                            if (merged.first.IsScalar())
+                                ex.with_keys.emplace_back(merged.first.Scalar(),
+                                                          ctx.mark(entry.first));
+            }
         } else if (key == "needs") {
             std::vector<YAML::Node> items;
             if (value.IsScalar())

@@ -268,14 +268,53 @@ struct Converter {
             if (tag != "?" && tag != "!" && tag != kTagMap)
                 ctx.error(node, "unsupported tag '" + tag + "'");
             tmpl::Value dict = tmpl::Value::dict();
+            std::vector<YAML::Node> merges;
             for_each_entry(
-                ctx, node, [&](const std::string& key, const YAML::Node&, const YAML::Node& value) {
+                ctx, node,
+                [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
+                    if (key == "<<" && key_node.Tag() == "?") {
+                        merges.push_back(value);
+                        return;
+                    }
                     dict.dict_obj().set(tmpl::Value::string(key), convert(value, depth + 1));
                 });
+            for (const YAML::Node& m : merges)
+                merge(dict, m, depth);
             return dict;
         }
         }
         return tmpl::Value::none();
+    }
+
+    // A YAML merge key (`<<: *defaults`, or a list of them): the mapping's own keys win, then
+    // earlier sources over later ones, as in YAML 1.1's merge type.
+    void merge(tmpl::Value& dict, const YAML::Node& source, int depth) {
+        std::vector<YAML::Node> sources;
+        if (source.IsMap()) {
+            sources.push_back(source);
+        } else if (source.IsSequence()) {
+            for (const YAML::Node& item : source)
+                sources.push_back(item);
+        }
+        for (const YAML::Node& from : sources) {
+            if (!from.IsMap()) {
+                ctx.error(from,
+                          "a merge key '<<' takes a mapping (*alias) or a list of them, got " +
+                              describe_node(ctx, from));
+                return;
+            }
+        }
+        if (sources.empty()) {
+            ctx.error(source, "a merge key '<<' takes a mapping (*alias) or a list of them, got " +
+                                  describe_node(ctx, source));
+            return;
+        }
+        for (const YAML::Node& from : sources) {
+            tmpl::Value add = convert(from, depth + 1);
+            if (!add.is_dict()) continue;
+            for (const auto& [k, v] : add.dict_obj().items)
+                if (!dict.dict_obj().find(k.str())) dict.dict_obj().set(k, v);
+        }
     }
 };
 

@@ -105,6 +105,28 @@ TEST_CASE("anchors and aliases expand", "[workflow][yaml]") {
     CHECK(r.workflow->vars.dict_obj().find("copy")->dict_obj().find("x")->as_int() == 1);
 }
 
+TEST_CASE("merge keys: own keys win, then earlier sources", "[workflow][yaml]") {
+    LoadResult r = load("vars:\n  a: &a {x: 1, y: 1}\n  b: &b {y: 2, z: 2}\n"
+                        "  one: {<<: *a, x: 9}\n  two: {<<: [*b, *a]}\n"
+                        "  quoted: {\"<<\": 5}\n" +
+                        std::string(kOneStep));
+    REQUIRE(r.ok());
+    const auto& vars = r.workflow->vars.dict_obj();
+    const auto& one = vars.find("one")->dict_obj();
+    CHECK(one.find("x")->as_int() == 9);
+    CHECK(one.find("y")->as_int() == 1);
+    CHECK_FALSE(one.find("<<"));
+    const auto& two = vars.find("two")->dict_obj();
+    CHECK(two.find("x")->as_int() == 1);
+    CHECK(two.find("y")->as_int() == 2);
+    CHECK(two.find("z")->as_int() == 2);
+    // A quoted "<<" is an ordinary key.
+    CHECK(vars.find("quoted")->dict_obj().find("<<")->as_int() == 5);
+    CHECK(only_problem("vars:\n  m: {<<: 5}\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:11: a merge key '<<' takes a mapping (*alias) or a list of them, got an "
+          "integer (5)");
+}
+
 TEST_CASE("scalar problems are placed at the scalar", "[workflow][yaml]") {
     CHECK(only_problem("vars:\n  big: 9223372036854775808\n" + std::string(kOneStep)) ==
           "wf.yaml:2:8: integer 9223372036854775808 does not fit in 64 bits");

@@ -427,7 +427,7 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
     try {
         docs = YAML::LoadAll(body);
     } catch (const YAML::ParserException& e) {
-        ctx.error(ctx.mark(e.mark), e.msg);
+        ctx.error(ctx.mark(e.mark), detail::yaml_syntax_message(body, e.mark, e.msg));
     } catch (const YAML::Exception& e) {
         ctx.error(ctx.mark(e.mark), e.msg.empty() ? std::string(e.what()) : e.msg);
     }

@@ -72,6 +72,11 @@ tmpl::Value scalar_value(Context& ctx, const YAML::Node& node);
 // "a string 'abc'", "an integer 3", "a list", "a mapping", "null": for "got ..." messages.
 std::string describe_node(Context& ctx, const YAML::Node& node);
 
+// yaml-cpp's message for a syntax error at mark, with a hint for the mistake behind most of
+// its puzzling ones ("illegal block entry"): a line indented with a tab.
+std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,
+                                const std::string& message);
+
 // The file position of byte `offset` of a scalar's (decoded) text. Follows quotes, escapes,
 // line folding and block indentation; falls back to the scalar's own mark when lost.
 Mark locate_in_scalar(const Context& ctx, const YAML::Node& scalar, size_t offset);

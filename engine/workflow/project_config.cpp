@@ -452,7 +452,8 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
     try {
         root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {
-        ctx.error(ctx.mark(e.mark), "YAML syntax error: " + e.msg);
+        ctx.error(ctx.mark(e.mark),
+                  "YAML syntax error: " + detail::yaml_syntax_message(text, e.mark, e.msg));
         result.problems = std::move(ctx.problems());
         return result;
     }

@@ -366,6 +366,27 @@ tmpl::Value scalar_value(Context& ctx, const YAML::Node& node) {
     return tagged_scalar(ctx, node, tag, s);
 }
 
+std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,
+                                const std::string& message) {
+    // The error's line and the one before it: yaml-cpp often reports at the next token.
+    int line = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= text.size(); ++i) {
+        if (i < text.size() && text[i] != '\n') continue;
+        std::string_view l = text.substr(start, i - start);
+        size_t indent = l.find_first_not_of(' ');
+        if ((line == mark.line || line + 1 == mark.line) && indent != std::string_view::npos &&
+            l[indent] == '\t') {
+            return message + " (line " + std::to_string(line + 1) +
+                   " is indented with a tab; YAML indents with spaces only)";
+        }
+        if (line > mark.line) break;
+        ++line;
+        start = i + 1;
+    }
+    return message;
+}
+
 tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* on_string) {
     Converter c{ctx, on_string, node};
     return c.convert(node, 0);

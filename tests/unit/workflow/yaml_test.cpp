@@ -105,6 +105,15 @@ TEST_CASE("anchors and aliases expand", "[workflow][yaml]") {
     CHECK(r.workflow->vars.dict_obj().find("copy")->dict_obj().find("x")->as_int() == 1);
 }
 
+TEST_CASE("a tab that indents is named in the syntax error", "[workflow][yaml]") {
+    CHECK(only_problem("steps:\n\t- {id: a, task: log, with: {message: hi}}\n") ==
+          "wf.yaml:2:2: illegal block entry (line 2 is indented with a tab; YAML indents with "
+          "spaces only)");
+    // A tab inside a value is no indentation: no hint.
+    CHECK(only_problem("steps:\n  - {id: a, task: log, with: {message: \"a\tb\"}\n").find("tab") ==
+          std::string::npos);
+}
+
 TEST_CASE("merge keys: own keys win, then earlier sources", "[workflow][yaml]") {
     LoadResult r = load("vars:\n  a: &a {x: 1, y: 1}\n  b: &b {y: 2, z: 2}\n"
                         "  one: {<<: *a, x: 9}\n  two: {<<: [*b, *a]}\n"

@@ -62,6 +62,8 @@ Value Value::missing_attribute(std::string_view type_name, std::string_view name
 
 std::string UndefinedObj::message() const {
     if (missing_on.empty()) return hint.empty() ? "'undefined' is undefined" : hint;
+    // Jinja2's object_type_repr: None is named as itself, anything else as "TYPE object".
+    if (missing_on == "NoneType") return "'None' has no attribute '" + hint + "'";
     return "'" + std::string(missing_on) + " object' has no attribute '" + hint + "'";
 }
 

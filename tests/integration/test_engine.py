@@ -1399,6 +1399,31 @@ steps:
         self.assertRegex(res.stdout, r"w\.yaml:7:\d+: step 'b': a sub-workflow is named by a "
                                      r"workflow name from workflows/, not a path \('../w.yaml'\)")
 
+    def test_validate_checks_the_inputs_a_step_gives_a_sub_workflow(self):
+        self.p.workflow("child", "inputs:\n  n: {type: integer, required: true}\n"
+                                 "  tag: {type: string, default: x}\n"
+                                 "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        self.p.workflow("parent", """\
+inputs:
+  count: {type: integer, default: 2}
+steps:
+  - {id: typo, task: workflow, with: {name: child, inputs: {n: 1, tga: y}}}
+  - {id: wrong, task: workflow, with: {name: child, inputs: {n: "abc"}}}
+  - {id: none, task: workflow, with: {name: child}}
+  - {id: computed, task: workflow, with: {name: child, inputs: {n: "{{ inputs.count }}"}}}
+  - {id: whole, task: workflow, with: {name: child, inputs: "{{ {'n': inputs.count} }}"}}
+""")
+        res = self.p.ferry("validate")
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        lines = [l for l in res.stdout.splitlines() if "parent.yaml" in l]
+        self.assertRegex(res.stdout, r"parent\.yaml:4:\d+: step 'typo' runs workflow 'child': "
+                                     r"input 'tga': no such input \(did you mean 'tag'\?\)")
+        self.assertRegex(res.stdout, r"parent\.yaml:5:\d+: step 'wrong' runs workflow 'child': "
+                                     r"input 'n': expected an integer")
+        self.assertRegex(res.stdout, r"parent\.yaml:6:\d+: step 'none' runs workflow 'child': "
+                                     r"input 'n': required, but not given")
+        self.assertEqual(len(lines), 3, res.stdout)  # computed values are the run's to check
+
     def test_validate_of_a_file_it_does_not_check_is_a_problem(self):
         other = self.p.dir / "notes.txt"
         other.write_text("hello\n")

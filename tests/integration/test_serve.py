@@ -687,6 +687,16 @@ class BundledProject(unittest.TestCase):
 
 
 class Restart(unittest.TestCase):
+    def assert_resumable(self, p, exec_id):
+        """The next start finds the execution durable and not finished (it resumes it)."""
+        s = Server(te.FERRY, p.dir, p.data)
+        try:
+            status, rec = s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")
+            self.assertEqual(status, 200)
+            self.assertIn(rec["status"], ("running", "pending"))
+        finally:
+            s.stop(sig=signal.SIGKILL)
+
     def test_sigterm_then_restart_resumes_the_running_execution(self):
         p = te.Project()
         try:
@@ -749,13 +759,7 @@ class Restart(unittest.TestCase):
             self.assertLess(time.monotonic() - started, 8)
             # Still durable: the next start resumes it (the hook runs again, so only the
             # record's status is checked, not completion).
-            s = Server(te.FERRY, p.dir, p.data)
-            try:
-                status, rec = s.json("GET", "/api/v1/executions/" + body["id"], role="viewer")
-                self.assertEqual(status, 200)
-                self.assertIn(rec["status"], ("running", "pending"))
-            finally:
-                s.stop(sig=signal.SIGKILL)
+            self.assert_resumable(p, body["id"])
         finally:
             p.remove()
 
@@ -784,13 +788,7 @@ class Restart(unittest.TestCase):
             status, body = answer["r"]
             self.assertEqual(status, 202, body)
             self.assertEqual(body["status"], "running")
-            s = Server(te.FERRY, p.dir, p.data)
-            try:
-                status, rec = s.json("GET", "/api/v1/executions/" + body["id"], role="viewer")
-                self.assertEqual(status, 200)
-                self.assertIn(rec["status"], ("running", "pending"))
-            finally:
-                s.stop(sig=signal.SIGKILL)
+            self.assert_resumable(p, body["id"])
         finally:
             p.remove()
 

@@ -64,6 +64,7 @@ Engine::Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store,
                EngineOptions options)
     : loop_(loop), vm_(vm), scheduler_(scheduler), store_(store), catalog_(catalog),
       project_(project), expressions_(expressions), options_(options) {
+    open_data_dir();  // before anything can move it: locks go where the store is
     // Group commit: whatever the iteration staged becomes durable together, then the
     // effects that waited for it (next steps, task starts) run.
     if (!options_.commit_thread) {
@@ -159,6 +160,7 @@ Engine::~Engine() {
     for (auto& [id, fd] : owned_)
         ::close(fd);  // still running: the lock stays on disk
     drop_owner_lock();
+    close_data_dir();
 }
 
 Status Engine::flush() {
@@ -262,8 +264,9 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     if (!made) return made.error();
     std::shared_ptr<Run> run = made.value();
     run->done = std::move(done);
+    // The execution record names this process as its owner.
+    if (Status locked = take_owner_lock(); !locked) return locked.error();
     runs_[id] = run;
-    owner_token();  // the execution record names this process as its owner
     // A definition is content-addressed: once this process has staged it, later starts of
     // the same workflow need not write it again (the same or an earlier commit carries it;
     // flush() forgets the set when a commit fails).

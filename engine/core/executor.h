@@ -223,11 +223,16 @@ class Engine {
     // writes: starting an execution costs no file operation. resume() takes an flock on
     // DATA/locks/ID (one resumer at a time, released when the execution ends) and refuses
     // an execution whose recorded owner still holds its lock.
-    bool acquire_ownership(const std::string& id);
+    // false: another process holds it; an error: no lock could be made.
+    Result<bool> acquire_ownership(const std::string& id);
     void release_ownership(const std::string& id);
-    const std::string& owner_token();  // creates and locks the process file on first use
+    Status take_owner_lock();  // creates and locks the process file once; owner_token_ names it
     bool owner_alive(const std::string& token);
     void drop_owner_lock();
+    void open_data_dir();
+    void close_data_dir();
+    Result<int> locks_fd();  // DATA/locks, made on first use
+    Error lock_error(const std::string& name, int err) const;
     Result<std::shared_ptr<Run>> make_run(std::shared_ptr<const workflow::Workflow> wf,
                                           tmpl::Value inputs, const StartOptions& options,
                                           std::string id);
@@ -286,9 +291,11 @@ class Engine {
     std::vector<std::pair<std::string, Unit*>> early_starts_;  // run id, unit (starts_early)
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor
-    std::string owner_token_;           // empty until first used
+    std::string owner_token_;           // empty until take_owner_lock()
     int owner_fd_ = -1;                 // the locked DATA/locks/process-TOKEN
-    bool owner_tried_ = false;
+    int data_dir_fd_ = -1;              // the data folder, wherever it is moved
+    int data_dir_errno_ = 0;            // why it could not be opened
+    int locks_fd_ = -1;                 // DATA/locks
     std::unordered_set<std::string> workflows_stored_;  // definition hashes staged by start()
 };
 

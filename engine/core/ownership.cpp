@@ -6,22 +6,28 @@
 // execution's CPU), while a started execution's id is new and no other process can be
 // resuming it yet. The record names the owner instead, and a resumer checks that owner's
 // process lock; resumes are rare and keep the per-execution lock that serialises them.
+//
+// The files are reached through a descriptor of the data folder taken when the engine is
+// made, not through its path: a folder moved while the process runs keeps its locks with
+// it (a lock made at the old path would be invisible to a resumer of the new one). A lock
+// that cannot be made is an error, never "no lock": without it a second process would run
+// the same execution.
 #include "core/executor.h"
 
 #include "runtime/ids.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
-#include <filesystem>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace ferry::engine {
 
 namespace {
 
-std::filesystem::path locks_dir(const store::Store& store) {
-    return std::filesystem::path(store.path()) / "locks";
-}
+constexpr const char* kLocks = "locks";
 
 std::string process_file(const std::string& token) {
     return "process-" + token;
@@ -29,12 +35,41 @@ std::string process_file(const std::string& token) {
 
 }  // namespace
 
-bool Engine::acquire_ownership(const std::string& id) {
-    std::error_code ec;
-    std::filesystem::path dir = locks_dir(store_);
-    std::filesystem::create_directories(dir, ec);
-    int fd = ::open((dir / id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return true;  // no lock possible (read-only folder): do not block work
+Error Engine::lock_error(const std::string& name, int err) const {
+    std::string what = name.empty() ? "the lock folder " + store_.path() + "/" + kLocks
+                                    : "the lock " + store_.path() + "/" + kLocks + "/" + name;
+    return make_error(ErrorKind::Storage,
+                      "cannot make " + what + ": " + std::strerror(err) +
+                          " (without it another ferry process could run the same execution; "
+                          "the data folder and its locks/ must be writable by this user)");
+}
+
+Result<int> Engine::locks_fd() {
+    if (locks_fd_ >= 0) return locks_fd_;
+    if (data_dir_fd_ < 0) return lock_error("", data_dir_errno_);
+    if (::mkdirat(data_dir_fd_, kLocks, 0700) != 0 && errno != EEXIST) return lock_error("", errno);
+    int fd = ::openat(data_dir_fd_, kLocks, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return lock_error("", errno);
+    locks_fd_ = fd;
+    return locks_fd_;
+}
+
+void Engine::open_data_dir() {
+    data_dir_fd_ = ::open(store_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    data_dir_errno_ = data_dir_fd_ < 0 ? errno : 0;
+}
+
+void Engine::close_data_dir() {
+    if (locks_fd_ >= 0) ::close(locks_fd_);
+    if (data_dir_fd_ >= 0) ::close(data_dir_fd_);
+    locks_fd_ = data_dir_fd_ = -1;
+}
+
+Result<bool> Engine::acquire_ownership(const std::string& id) {
+    Result<int> dir = locks_fd();
+    if (!dir) return dir.error();
+    int fd = ::openat(dir.value(), id.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return lock_error(id, errno);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         ::close(fd);
         return false;
@@ -46,46 +81,42 @@ bool Engine::acquire_ownership(const std::string& id) {
 void Engine::release_ownership(const std::string& id) {
     auto it = owned_.find(id);
     if (it == owned_.end()) return;
-    std::error_code ec;
-    std::filesystem::remove(locks_dir(store_) / id, ec);
+    if (locks_fd_ >= 0) ::unlinkat(locks_fd_, id.c_str(), 0);
     ::close(it->second);
     owned_.erase(it);
 }
 
-const std::string& Engine::owner_token() {
-    if (owner_tried_) return owner_token_;
-    owner_tried_ = true;
-    std::error_code ec;
-    std::filesystem::path dir = locks_dir(store_);
-    std::filesystem::create_directories(dir, ec);
+Status Engine::take_owner_lock() {
+    if (owner_fd_ >= 0) return ok_status();
+    Result<int> dir = locks_fd();
+    if (!dir) return dir.error();
     std::string token = new_ulid();
-    int fd =
-        ::open((dir / process_file(token)).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    // No lock possible (read-only folder): records name no owner, as before locks existed.
-    if (fd < 0) return owner_token_;
+    std::string name = process_file(token);
+    int fd = ::openat(dir.value(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return lock_error(name, errno);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {  // a fresh name: cannot be held
+        int err = errno;
         ::close(fd);
-        return owner_token_;
+        return lock_error(name, err);
     }
     owner_fd_ = fd;
     owner_token_ = std::move(token);
-    return owner_token_;
+    return ok_status();
 }
 
 bool Engine::owner_alive(const std::string& token) {
-    // No owner recorded (older records, read-only folders), or this very process: the caller
-    // has already checked it is not running it.
+    // No owner recorded (records older than locks), or this very process: the caller has
+    // already checked it is not running it.
     if (token.empty() || token == owner_token_) return false;
     if (token.find('/') != std::string::npos || token.find("..") != std::string::npos) return false;
-    std::filesystem::path file = locks_dir(store_) / process_file(token);
-    int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+    Result<int> dir = locks_fd();
+    if (!dir) return false;  // then there is no lock to find
+    std::string name = process_file(token);
+    int fd = ::openat(dir.value(), name.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return false;  // removed: the owner ended
     bool alive = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
-    if (!alive) {
-        // The owner died (its lock went with it): its file is litter now.
-        std::error_code ec;
-        std::filesystem::remove(file, ec);
-    }
+    // The owner died (its lock went with it): its file is litter now.
+    if (!alive) ::unlinkat(dir.value(), name.c_str(), 0);
     ::close(fd);
     return alive;
 }
@@ -93,8 +124,7 @@ bool Engine::owner_alive(const std::string& token) {
 void Engine::drop_owner_lock() {
     if (owner_fd_ < 0) return;
     // Removed before the lock goes: a resumer that opened it already sees the lock free.
-    std::error_code ec;
-    std::filesystem::remove(locks_dir(store_) / process_file(owner_token_), ec);
+    if (locks_fd_ >= 0) ::unlinkat(locks_fd_, process_file(owner_token_).c_str(), 0);
     ::close(owner_fd_);
     owner_fd_ = -1;
 }

@@ -276,7 +276,9 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
 Status Engine::resume(const std::string& id, std::function<void(const ExecutionSummary&)> done) {
     if (find_run(id))
         return make_error(ErrorKind::Validation, "execution " + id + " is already running");
-    if (!acquire_ownership(id)) {
+    Result<bool> acquired = acquire_ownership(id);
+    if (!acquired) return acquired.error();
+    if (!acquired.value()) {
         return make_error(ErrorKind::Validation,
                           "execution " + id + " is being run by another ferry process");
     }
@@ -311,7 +313,7 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
         return make_error(ErrorKind::Validation,
                           "execution " + id + " is being run by another ferry process");
     }
-    owner_token();  // the new records name this process
+    if (Status locked = take_owner_lock(); !locked) return locked.error();  // names this process
     std::string hash = text_of(dict_get(rec, "definition_hash"));
     auto def = store_.get_workflow(hash);
     if (!def) return def.error();

@@ -1648,6 +1648,21 @@ outputs:
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("no execution 01ZZZZZZZZZZZZZZZZZZZZZZZZ", p.stderr)
 
+    def test_no_lock_no_start(self):
+        # Without its process lock an execution could be taken over by any resumer while it
+        # runs: a folder where the lock cannot be made refuses to start anything.
+        self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        self.assertEqual(self.p.ferry("run", "hello", "--quiet").returncode, 0)
+        shutil.rmtree(self.p.data / "locks")
+        (self.p.data / "locks").write_text("not a folder\n")
+        r = self.p.ferry("run", "hello", "--quiet")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("cannot make the lock folder %s/locks: Not a directory" % self.p.data,
+                      r.stderr)
+        self.assertIn("another ferry process could run the same execution", r.stderr)
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        self.assertEqual(len(rows), 1, rows)  # nothing was recorded for the refused start
+
     def test_resume_leaves_executions_of_a_live_process_alone(self):
         # Long enough that `ferry resume` starts while it runs even when each ferry command
         # takes a second to start (the sanitizer build on a loaded machine).

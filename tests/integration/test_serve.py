@@ -6,6 +6,7 @@ history, metrics, the OpenAPI document, malformed requests, and restarts.
     python3 tests/integration/test_serve.py path/to/ferry [TestName ...]
 """
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -789,6 +790,36 @@ class Restart(unittest.TestCase):
             self.assertEqual(status, 202, body)
             self.assertEqual(body["status"], "running")
             self.assert_resumable(p, body["id"])
+        finally:
+            p.remove()
+
+    def test_a_data_folder_moved_under_a_running_server_keeps_its_locks(self):
+        # The server's process lock is made in the folder it opened, wherever that folder
+        # is now: a resume of the moved folder must see the server as the live owner.
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", tokens_yaml())
+            p.workflow("slow", SLOW)
+            s = Server(te.FERRY, p.dir, p.data)
+            moved = p.dir / "moved-data"
+            os.rename(p.data, moved)
+            status, body = s.json("POST", "/api/v1/workflows/slow/executions",
+                                  {"inputs": {"pause": "2s"}}, role="operator")
+            self.assertEqual(status, 202, body)
+            r = p.ferry("resume", "--data", str(moved), data=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("being run by another ferry process (skipped)", r.stderr)
+            self.assertFalse(p.data.exists(), "a lock was made at the old path")
+            deadline = time.monotonic() + 15
+            rec = {}
+            while time.monotonic() < deadline:
+                rec = s.json("GET", "/api/v1/executions/" + body["id"], role="viewer")[1]
+                if rec.get("status") == "succeeded":
+                    break
+                time.sleep(0.1)
+            self.assertEqual(rec["status"], "succeeded", rec)
+            self.assertEqual(rec["steps"]["wait"]["attempt"], 1)  # ran once, not twice
+            s.stop()
         finally:
             p.remove()
 

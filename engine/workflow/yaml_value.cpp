@@ -177,14 +177,7 @@ std::optional<tmpl::Value> parse_int_value(Context& ctx, const YAML::Node& node,
 
 std::optional<tmpl::Value> parse_float_value(Context& ctx, const YAML::Node& node,
                                              std::string_view s) {
-    if (special_float(s)) {
-        // Values end up in JSON (records, requests, answers), which has neither: a silent
-        // null in a ticket field is worse than saying so here.
-        ctx.error(node, "'" + std::string(s) +
-                            "' has no JSON form (JSON has no infinity or NaN); write a number "
-                            "or a string");
-        return tmpl::Value::string(std::string(s));
-    }
+    if (auto special = special_float(s)) return tmpl::Value::floating(*special);
     if (!float_syntax(s)) return std::nullopt;
     std::string_view body = s[0] == '+' ? s.substr(1) : s;
     double d = 0;
@@ -260,6 +253,14 @@ struct Converter {
         case YAML::NodeType::Scalar: {
             tmpl::Value v = scalar_value(ctx, node);
             if (v.is_string() && on_string) (*on_string)(node, node.Scalar());
+            if (v.is_float() && !std::isfinite(v.as_float())) {
+                // Data ends up in JSON (records, requests, answers), which has neither: a
+                // silent null in a ticket field is worse than saying so here.
+                ctx.error(node, "'" + node.Scalar() +
+                                    "' has no JSON form (JSON has no infinity or NaN); write a "
+                                    "number or a string");
+                return tmpl::Value::string(node.Scalar());
+            }
             return v;
         }
         case YAML::NodeType::Sequence: {

@@ -96,14 +96,75 @@ Redactor& Redactor::instance() {
     return r;
 }
 
+namespace {
+
+std::string json_escaped(std::string_view text) {
+    rapidjson::StringBuffer out;
+    append_json_escaped(out, text);
+    return std::string(out.GetString(), out.GetSize());
+}
+
+// JSON escaping as encoders that write ASCII only do it (Python's json.dumps by default):
+// every non-ASCII character as \uXXXX (a pair beyond the BMP). Empty when text is ASCII.
+std::string ascii_json_escaped(std::string_view text, bool upper) {
+    std::string escaped = json_escaped(text);
+    std::string out;
+    bool changed = false;
+    const char* hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    auto unit = [&](uint32_t u) {
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4)
+            out += hex[(u >> shift) & 15];
+    };
+    for (size_t i = 0; i < escaped.size();) {
+        auto c = static_cast<unsigned char>(escaped[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len <= 1 || i + len > escaped.size()) {
+            out += escaped[i++];
+            continue;
+        }
+        uint32_t cp = c & (0xFF >> (len + 1));
+        for (size_t k = 1; k < len; ++k)
+            cp = (cp << 6) | (static_cast<unsigned char>(escaped[i + k]) & 0x3F);
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            unit(0xD800 + (cp >> 10));
+            unit(0xDC00 + (cp & 0x3FF));
+        } else {
+            unit(cp);
+        }
+        changed = true;
+        i += len;
+    }
+    return changed ? out : std::string();
+}
+
+void add_form(std::vector<std::string>& forms, std::string form) {
+    if (!form.empty() && std::find(forms.begin(), forms.end(), form) == forms.end())
+        forms.push_back(std::move(form));
+}
+
+}  // namespace
+
 void Redactor::add(std::string value) {
     if (value.size() < 4) return;
     std::lock_guard lock(mu_);
     for (const Secret& known : secrets_)
         if (known.value == value) return;
-    rapidjson::StringBuffer escaped;
-    append_json_escaped(escaped, value);
-    secrets_.push_back({std::move(value), std::string(escaped.GetString(), escaped.GetSize())});
+    Secret secret{std::move(value), {}, {}, {}};
+    secret.escaped = json_escaped(secret.value);
+    add_form(secret.text_forms, secret.value);
+    add_form(secret.text_forms, secret.escaped);
+    add_form(secret.text_forms, ascii_json_escaped(secret.value, false));
+    add_form(secret.text_forms, ascii_json_escaped(secret.value, true));
+    for (const std::string& form : secret.text_forms)
+        add_form(secret.json_forms, json_escaped(form));
+    auto longest_first = [](const std::string& a, const std::string& b) {
+        return a.size() > b.size();
+    };
+    std::stable_sort(secret.text_forms.begin(), secret.text_forms.end(), longest_first);
+    std::stable_sort(secret.json_forms.begin(), secret.json_forms.end(), longest_first);
+    secrets_.push_back(std::move(secret));
     // Longest first, so a value containing another is replaced whole.
     std::sort(secrets_.begin(), secrets_.end(),
               [](const Secret& a, const Secret& b) { return a.value.size() > b.value.size(); });
@@ -118,10 +179,12 @@ std::string Redactor::redact(std::string_view text) const {
     std::string out(text);
     std::lock_guard lock(mu_);
     for (const Secret& s : secrets_) {
-        size_t pos = 0;
-        while ((pos = find_in(out, s.value, pos)) != std::string_view::npos) {
-            out.replace(pos, s.value.size(), kRedacted);
-            pos += kRedacted.size();
+        for (const std::string& form : s.text_forms) {
+            size_t pos = 0;
+            while ((pos = find_in(out, form, pos)) != std::string_view::npos) {
+                out.replace(pos, form.size(), kRedacted);
+                pos += kRedacted.size();
+            }
         }
     }
     return out;
@@ -140,18 +203,19 @@ void Redactor::redact_json_in_place(std::string& json) const {
     for (const Secret& s : secrets_) {
         // The raw value matters only for a number token; it differs from the escaped form
         // only when the secret has a character JSON escapes.
-        if (find_in(json, s.escaped, 0) != std::string_view::npos ||
-            (s.escaped != s.value && find_in(json, s.value, 0) != std::string_view::npos)) {
-            any = true;
-            break;
-        }
+        any = s.escaped != s.value && find_in(json, s.value, 0) != std::string_view::npos;
+        for (size_t f = 0; !any && f < s.json_forms.size(); ++f)
+            any = find_in(json, s.json_forms[f], 0) != std::string_view::npos;
+        if (any) break;
     }
     if (!any) return;
 
-    auto secret_at = [&](size_t pos) -> const Secret* {
+    // The length of the secret's form that starts at pos inside a string, or 0.
+    auto secret_at = [&](size_t pos) -> size_t {
         for (const Secret& s : secrets_)
-            if (json.compare(pos, s.escaped.size(), s.escaped) == 0) return &s;
-        return nullptr;
+            for (const std::string& form : s.json_forms)
+                if (json.compare(pos, form.size(), form) == 0) return form.size();
+        return 0;
     };
     std::string out;
     out.reserve(json.size());
@@ -164,9 +228,9 @@ void Redactor::redact_json_in_place(std::string& json) const {
             ++i;
             // Inside a string, i is always at the start of a character or escape sequence.
             while (i < n && json[i] != '"') {
-                if (const Secret* s = secret_at(i)) {
+                if (size_t len = secret_at(i)) {
                     out.append(kRedacted);
-                    i += s->escaped.size();
+                    i += len;
                     continue;
                 }
                 size_t unit = 1;

@@ -49,6 +49,12 @@ class Redactor {
     struct Secret {
         std::string value;
         std::string escaped;  // as JSON writes it inside a string
+        // How else a vendor's JSON may spell it (a JSON text inside a plain message): with
+        // non-ASCII characters as \u escapes, lower and upper case hex.
+        std::vector<std::string> text_forms;
+        // The forms a JSON string holds: escaped, and each text form as written inside a
+        // string (a vendor's JSON body kept as a string in a record); longest first.
+        std::vector<std::string> json_forms;
     };
     mutable std::mutex mu_;  // resolution happens on the loop; replay and tests may differ
     std::vector<Secret> secrets_;  // longest value first

@@ -81,6 +81,31 @@ TEST_CASE("JSON text stays valid JSON and loses escaped secrets too", "[secrets]
     CHECK(r.redact("error: null") == "error: [REDACTED]");
 }
 
+TEST_CASE("a secret quoted back in a vendor's JSON body is found in every spelling", "[secrets]") {
+    Redactor r;
+    const std::string secret = "Pw-\xC3\xBCn\"c0de/\\x";  // Pw-ün"c0de/\x
+    r.add(secret);
+    const std::string u = "\xC3\xBC";  // ü in UTF-8
+    // The vendor's JSON, as text (a message quoting the answer): minimally escaped, and
+    // with non-ASCII as \u escapes (Python's default) in either case of hex.
+    for (const std::string& body : {R"({"decoded":"svc:Pw-)" + u + R"(n\"c0de/\\x"})",
+                                    std::string(R"({"decoded":"svc:Pw-\u00fcn\"c0de/\\x"})"),
+                                    std::string(R"({"decoded":"svc:Pw-\u00FCn\"c0de/\\x"})")}) {
+        INFO(body);
+        CHECK(r.redact(body) == R"({"decoded":"svc:[REDACTED]"})");
+    }
+    // The same body kept as a string in a record (a response body in a step's output):
+    // escaped once more, and the record stays valid JSON.
+    CHECK(
+        r.redact_json(R"({"body":"{\"decoded\":\"svc:Pw-)" + u + R"(n\\\"c0de/\\\\x\"}","n":1})") ==
+        R"({"body":"{\"decoded\":\"svc:[REDACTED]\"}","n":1})");
+    CHECK(r.redact_json(R"({"body":"{\"decoded\":\"svc:Pw-\\u00fcn\\\"c0de/\\\\x\"}"})") ==
+          R"({"body":"{\"decoded\":\"svc:[REDACTED]\"}"})");
+    // And as a record's own string, as before.
+    CHECK(r.redact_json(R"({"p":"Pw-)" + u + R"(n\"c0de/\\x"})") == R"({"p":"[REDACTED]"})");
+    CHECK(r.redact(secret) == "[REDACTED]");
+}
+
 TEST_CASE("credential headers are known by name, in any case", "[secrets]") {
     for (const char* name : {"Authorization", "authorization", "PROXY-AUTHORIZATION", "Cookie",
                              "set-cookie", "X-API-Key", "Api-Key", "x-auth-token"})

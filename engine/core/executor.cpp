@@ -390,7 +390,9 @@ void Engine::schedule(Run& run) {
                     unit->key = def.id;
                     unit->status = "failed";
                     unit->error = dict_of(
-                        {{"kind", str("validation")}, {"message", str(cond.error().message)}});
+                        {{"kind", str("validation")},
+                         {"message", str(cond.error().message +
+                                         unfinished_step_hint(run, def, cond.error().message))}});
                     st.units.push_back(run.units.size());
                     run.units.push_back(std::move(unit));
                     ++st.running;

@@ -185,6 +185,10 @@ class Engine {
     bool settles_eagerly(const Run& run) const;
     void step_settled(Run& run, size_t step_index);
     // The expression context of a step: the run's, plus `event` for on_step steps.
+    // A hint for "'dict object' has no attribute 'X'" where X is a step that has not
+    // finished (read through a variable key, so no dependency was seen); "" otherwise.
+    std::string unfinished_step_hint(const Run& run, const workflow::Step& def,
+                                     const std::string& message) const;
     tmpl::Value step_scope(const Run& run, const workflow::Step& def) const;
     // What the hook logs goes to `unit`'s logs (marked with the hook's name), or to stderr
     // for on_failure, which runs for no step.

@@ -101,6 +101,21 @@ void append_logs(tmpl::Value& to, const std::vector<TaskLogEntry>& logs, const s
 
 }  // namespace
 
+std::string Engine::unfinished_step_hint(const Run& run, const workflow::Step& def,
+                                         const std::string& message) const {
+    static const std::string kMissing = "'dict object' has no attribute '";
+    size_t at = message.find(kMissing);
+    if (at == std::string::npos) return "";
+    size_t start = at + kMissing.size(), end = message.find('\'', start);
+    if (end == std::string::npos) return "";
+    std::string name = message.substr(start, end - start);
+    if (name == def.id || dict_get(run.steps_view, name) || !run.wf->find_step(name)) return "";
+    return " (step '" + name + "' has not finished when step '" + def.id +
+           "' runs: a step read through a variable key, such as steps[name], is not seen as a "
+           "dependency; add needs: [" +
+           name + "])";
+}
+
 tmpl::Value Engine::step_scope(const Run& run, const workflow::Step& def) const {
     if (def.event_step.empty()) return run.context;
     // An on_step step reports on the step it follows: `event` is that step's view.
@@ -207,8 +222,10 @@ void Engine::start_unit(Run& run, Unit& unit) {
             def.with.is_dict() ? def.with : tmpl::Value::dict(), ctx, "step '" + def.id + "' with",
             task ? &task->raw_paths : nullptr);
         if (!input) {
+            Error e = input.error();
+            e.message += unfinished_step_hint(run, def, e.message);
             unit.status = "failed";
-            unit.error = error_value(input.error());
+            unit.error = error_value(e);
             settle_unit(run, unit);
             return;
         }

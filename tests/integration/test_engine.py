@@ -411,6 +411,20 @@ steps:
         self.assertEqual(doc["steps"]["maybe"]["output"], "ran")
         self.assertEqual(doc["steps"]["next"]["output"], {"null": False, "status": "succeeded"})
 
+    def test_a_step_read_through_a_variable_key_says_to_add_needs(self):
+        self.p.workflow("dyn", """\
+steps:
+  - {id: a, task: lua, with: {script: "ferry.sleep('100ms') return 'A'"}}
+  - {id: d, task: log, on_error: continue, with: {message: "{% for s in ['a'] %}{{ steps[s].output }}{% endfor %}"}}
+  - {id: f, task: log, needs: [a], with: {message: "{% for s in ['a'] %}{{ steps[s].output }}{% endfor %}"}}
+""")
+        rc, doc, err = self.p.run("dyn")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("'dict object' has no attribute 'a' (step 'a' has not finished when step "
+                      "'d' runs: a step read through a variable key, such as steps[name], is not "
+                      "seen as a dependency; add needs: [a])", doc["steps"]["d"]["error"]["message"])
+        self.assertEqual(doc["steps"]["f"]["status"], "succeeded")  # with needs: it works
+
     def test_when_as_a_block_scalar_is_a_condition_not_text(self):
         # `when: >` ends the text with a newline: the condition must still be the
         # expression's value, not the text "False\n" (which is true).

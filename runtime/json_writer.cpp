@@ -1,8 +1,13 @@
 #include "runtime/json_writer.h"
 
+#include <rapidjson/internal/dtoa.h>
+
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -149,6 +154,68 @@ std::string json_text(const rapidjson::Value& value) {
     JsonWriter writer(buffer);
     value.Accept(writer);
     return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+char* write_json_double(char* w, double v) {
+    // Exact when m / 1000.0 == v: the text "I.FFF" then parses back to v (both are the
+    // double nearest to the same rational), and no shorter text does, since two decimals of
+    // three places lie far more than an ulp apart below 1e9.
+    constexpr double kFixedLimit = 1e9;  // ulp 1.2e-7: far below 0.001
+    const double magnitude = std::fabs(v);
+    if (magnitude < kFixedLimit && magnitude >= 0.001) {
+        const auto m = static_cast<int64_t>(std::llround(magnitude * 1000.0));
+        if (static_cast<double>(m) / 1000.0 == magnitude) {
+            if (std::signbit(v)) *w++ = '-';
+            w = std::to_chars(w, w + 24, m / 1000).ptr;
+            *w++ = '.';
+            int64_t fraction = m % 1000;
+            if (fraction == 0) {
+                *w++ = '0';  // rapidjson writes integral doubles as "N.0"
+                return w;
+            }
+            const char digits[3] = {char('0' + fraction / 100), char('0' + fraction / 10 % 10),
+                                    char('0' + fraction % 10)};
+            int n = 3;
+            while (digits[n - 1] == '0')
+                --n;
+            std::memcpy(w, digits, size_t(n));
+            return w + n;
+        }
+    }
+    return rapidjson::internal::dtoa(v, w);
+}
+
+namespace {
+
+constexpr size_t kMaxKeptScratch = 64 * 1024;
+constexpr size_t kKeptScratchBuffers = 4;
+
+std::vector<std::unique_ptr<rapidjson::StringBuffer>>& spare_scratch_buffers() {
+    thread_local std::vector<std::unique_ptr<rapidjson::StringBuffer>> spare;
+    return spare;
+}
+
+}  // namespace
+
+ScratchBuffer::ScratchBuffer() {
+    auto& spare = spare_scratch_buffers();
+    if (spare.empty()) {
+        auto fresh = std::make_unique<rapidjson::StringBuffer>();
+        fresh->Reserve(1024);
+        buffer_ = fresh.release();
+        return;
+    }
+    buffer_ = spare.back().release();
+    spare.pop_back();
+}
+
+ScratchBuffer::~ScratchBuffer() {
+    std::unique_ptr<rapidjson::StringBuffer> owned(buffer_);
+    auto& spare = spare_scratch_buffers();
+    if (spare.size() >= kKeptScratchBuffers || buffer_->stack_.GetCapacity() > kMaxKeptScratch)
+        return;  // freed
+    buffer_->Clear();
+    spare.push_back(std::move(owned));
 }
 
 }  // namespace ferry

@@ -11,6 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -35,6 +36,31 @@ inline void append_json_escaped(rapidjson::StringBuffer& out, std::string_view t
     out.Pop(room - size_t(write_json_escaped(start, text) - start));
 }
 
+// A finite double as rapidjson's Writer::Double writes it (shortest round-trip digits,
+// "N.0" for integral values), written at w (room for 32 bytes); returns the end. Values
+// with at most three decimals (durations in milliseconds, scores, most numbers in records)
+// take a fixed-point path: Grisu2 cost ~450 instructions per number.
+char* write_json_double(char* w, double v);
+
+// A StringBuffer borrowed for one piece of JSON text and given back cleared: a fresh one
+// per record or value was two allocations (RapidJSON's allocator object and its stack) and
+// their frees, several times per workflow step. A few are kept per thread; one that grew
+// past 64 KiB is freed instead.
+class ScratchBuffer {
+  public:
+    ScratchBuffer();
+    ~ScratchBuffer();
+    ScratchBuffer(const ScratchBuffer&) = delete;
+    ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+    rapidjson::StringBuffer& operator*() { return *buffer_; }
+    rapidjson::StringBuffer* operator->() { return buffer_; }
+    // The text as an exact-size string (a kept buffer's capacity is not handed out).
+    std::string text() const { return std::string(buffer_->GetString(), buffer_->GetSize()); }
+
+  private:
+    rapidjson::StringBuffer* buffer_;
+};
+
 // Compact JSON text of a rapidjson value (JsonWriter).
 std::string json_text(const rapidjson::Value& value);
 
@@ -57,6 +83,11 @@ class JsonWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
     // NUL-terminated, as rapidjson's Writer takes them too.
     bool String(const Ch* text) { return String(text, rapidjson::SizeType(std::strlen(text))); }
     bool Key(const Ch* text) { return String(text, rapidjson::SizeType(std::strlen(text))); }
+    bool Double(double d) {
+        char buf[32];
+        if (!std::isfinite(d)) return Writer::Double(d);  // the base class's refusal
+        return RawValue(buf, size_t(write_json_double(buf, d) - buf), rapidjson::kNumberType);
+    }
 
   private:
     rapidjson::StringBuffer& out_;

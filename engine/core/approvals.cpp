@@ -73,10 +73,9 @@ void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
     if (unit.wait_deadline_ms) {
         uint64_t now = now_unix_ms();
         uint64_t left = unit.wait_deadline_ms > now ? unit.wait_deadline_ms - now : 0;
-        std::string rid = run.id;
         Unit* up = &unit;
-        unit.retry_timer = loop_.timer(left, [this, rid, up] {
-            if (Run* r = find_run(rid)) approval_timed_out(*r, *up);
+        unit.retry_timer = loop_.timer(left, [this, ref = run.ref, up] {
+            if (Run* r = find_run(ref)) approval_timed_out(*r, *up);
         });
         // Nobody can decide in a process without the server, so the deadline alone does not
         // keep one alive: `ferry run` returns with the execution waiting, and the server

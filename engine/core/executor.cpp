@@ -151,6 +151,7 @@ Engine::~Engine() {
     // no run left to find, so those callbacks do nothing.
     auto runs = std::move(runs_);
     runs_.clear();
+    runs_by_ref_.clear();
     for (auto& [id, run] : runs)
         for (auto& unit : run->units)
             if (unit->task && scheduler_.is_live(unit->task))
@@ -184,6 +185,17 @@ Status Engine::flush() {
 Engine::Run* Engine::find_run(const std::string& id) {
     auto it = runs_.find(id);
     return it == runs_.end() ? nullptr : it->second.get();
+}
+
+Engine::Run* Engine::find_run(RunRef ref) {
+    auto it = runs_by_ref_.find(ref);
+    return it == runs_by_ref_.end() ? nullptr : it->second;
+}
+
+void Engine::add_run(const std::shared_ptr<Run>& run) {
+    run->ref = RunRef(++last_run_ref_);
+    runs_[run->id] = run;
+    runs_by_ref_[run->ref] = run.get();
 }
 
 void Engine::emit(const Run& run, std::string type, const std::string& step, std::string status,
@@ -266,7 +278,7 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     run->done = std::move(done);
     // The execution record names this process as its owner.
     if (Status locked = take_owner_lock(); !locked) return locked.error();
-    runs_[id] = run;
+    add_run(run);
     // A definition is content-addressed: once this process has staged it, later starts of
     // the same workflow need not write it again (the same or an earlier commit carries it;
     // flush() forgets the set when a commit fails).
@@ -285,9 +297,8 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
         return id;
     }
     // The first steps start once the execution record is durable.
-    std::string rid = id;
-    store_.after_commit([this, rid] {
-        if (Run* r = find_run(rid)) schedule(*r);
+    store_.after_commit([this, ref = run->ref] {
+        if (Run* r = find_run(ref)) schedule(*r);
     });
     loop_.wake();
     return id;
@@ -569,6 +580,7 @@ void Engine::finalize_run(Run& run) {
         if (it == runs_.end()) return;
         std::shared_ptr<Run> r = it->second;
         runs_.erase(it);
+        runs_by_ref_.erase(r->ref);
         release_ownership(id);
         emit(*r, "execution.finished", "", r->status,
              r->error.is_dict() && dict_get(r->error, "message")

@@ -105,6 +105,11 @@ struct ExecutionSummary {
 using WorkflowResolver =
     std::function<Result<std::shared_ptr<const workflow::Workflow>>(const std::string& name)>;
 
+// A run as the engine's callbacks name it: a number rather than its id, so a callback
+// captures no string (and [this, ref] fits in std::function's own storage: no allocation).
+// Never reused within a process, so a callback outliving its run finds nothing.
+enum class RunRef : uint64_t {};
+
 class Engine {
   public:
     Engine(Loop& loop, LuaVM& vm, Scheduler& scheduler, store::Store& store, TaskCatalog& catalog,
@@ -220,6 +225,8 @@ class Engine {
               std::string message = {}, double duration_ms = 0, int attempt = 0,
               uint64_t retry_in_ms = 0);
     Run* find_run(const std::string& id);
+    Run* find_run(RunRef ref);
+    void add_run(const std::shared_ptr<Run>& run);
     // An execution is owned by one process at a time, so resume never runs an execution
     // another live process is running (engine/core/ownership.cpp). Each engine holds an flock
     // on its own DATA/locks/process-TOKEN for its lifetime (the kernel drops it when the
@@ -270,6 +277,8 @@ class Engine {
     tmpl::Environment* templates_ = nullptr;
     std::vector<std::function<void(const EngineEvent&)>> event_cbs_;
     std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
+    std::unordered_map<RunRef, Run*> runs_by_ref_;  // the same runs
+    uint64_t last_run_ref_ = 0;
     std::map<std::string, int> hook_cache_;
     int runner_ref_ = LUA_NOREF;
     // Constant parts of steps' `with:`, by the part's identity, with what is made of them
@@ -292,7 +301,7 @@ class Engine {
     std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);
     bool holding_loop_ = false;
     size_t sleeping_ = 0;
-    std::vector<std::pair<std::string, Unit*>> early_starts_;  // run id, unit (starts_early)
+    std::vector<std::pair<RunRef, Unit*>> early_starts_;  // (starts_early)
     uint64_t iteration_id_ = 0;
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor
     std::string owner_token_;           // empty until take_owner_lock()

@@ -26,30 +26,30 @@ Error template_failure(const tmpl::TemplateError& e, std::string message) {
 Expressions::Expressions(std::shared_ptr<const tmpl::Loader> templates)
     : env_(std::move(templates), tmpl::RenderOptions{true, 16u << 20, 100, kMaxRenderMs}) {}
 
-Result<const Expressions::Compiled*> Expressions::compile(const std::string& text,
+Result<const Expressions::Compiled*> Expressions::compile(std::string_view text,
                                                           const std::string& where) {
     auto it = cache_.find(text);
     if (it != cache_.end()) return it->second.get();
     auto compiled = std::make_unique<Compiled>();
     try {
         std::string inner;
-        if (workflow::is_single_expression(text, &inner)) {
+        if (workflow::is_single_expression(std::string(text), &inner)) {
             compiled->expr = tmpl::parse_expression(inner, where);
         } else {
-            compiled->text = env_.from_string(text, where);
+            compiled->text = env_.from_string(std::string(text), where);
         }
     } catch (const tmpl::TemplateError& e) {
         return template_error(e, where);
     }
     const Compiled* raw = compiled.get();
-    cache_.emplace(text, std::move(compiled));
+    cache_.emplace(std::string(text), std::move(compiled));
     return raw;
 }
 
-Result<Value> Expressions::evaluate(const std::string& text, const Value& context,
+Result<Value> Expressions::evaluate(std::string_view text, const Value& context,
                                     const std::string& where) {
-    if (text.find("{{") == std::string::npos && text.find("{%") == std::string::npos)
-        return Value::string(text);
+    if (text.find("{{") == std::string_view::npos && text.find("{%") == std::string_view::npos)
+        return Value::string(std::string(text));
     Result<const Compiled*> c = compile(text, where);
     if (!c) return c.error();
     try {
@@ -68,7 +68,9 @@ Result<Value> Expressions::evaluate_tree(const Value& tree, const Value& context
                                          const std::string& where,
                                          const std::vector<std::vector<std::string>>* raw_paths) {
     std::vector<std::string> path;
-    std::string at = where;
+    std::string at;
+    at.reserve(where.size() + 48);  // room for the keys the walk appends
+    at += where;
     return evaluate_at(tree, context, at, raw_paths, path, true);
 }
 
@@ -113,7 +115,7 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
     switch (tree.kind()) {
     case tmpl::Kind::String:
         if (!has_markup(tree.str())) return tree;
-        return evaluate(std::string(tree.str()), context, where);
+        return evaluate(tree.str(), context, where);
     case tmpl::Kind::List:
     case tmpl::Kind::Tuple: {
         if (!root && is_constant(tree)) return tree;
@@ -122,13 +124,13 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
         size_t i = 0;
         const size_t mark = where.size();
         for (const Value& item : tree.list_obj().items) {
-            path.push_back(std::to_string(i));
+            if (raw_paths) path.push_back(std::to_string(i));
             where += '[';
             where += std::to_string(i);
             where += ']';
             Result<Value> v = evaluate_at(item, context, where, raw_paths, path, false);
             where.resize(mark);
-            path.pop_back();
+            if (raw_paths) path.pop_back();
             ++i;
             if (!v) return v.error();
             items.push_back(std::move(v.value()));
@@ -145,13 +147,16 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
                 out.dict_obj().items.emplace_back(k, v);
                 continue;
             }
-            std::string key = k.is_string() ? std::string(k.str()) : tmpl::to_str(k);
-            path.push_back(key);
-            where += ".";
-            where += key;
+            where += '.';
+            if (k.is_string())
+                where += k.str();
+            else
+                where += tmpl::to_str(k);
+            // The path is only for raw_paths: the key as `where` has it, without a copy else.
+            if (raw_paths) path.push_back(where.substr(mark + 1));
             Result<Value> ev = evaluate_at(v, context, where, raw_paths, path, false);
             where.resize(mark);
-            path.pop_back();
+            if (raw_paths) path.pop_back();
             if (!ev) return ev.error();
             out.dict_obj().items.emplace_back(k, std::move(ev.value()));
         }

@@ -11,8 +11,10 @@
 #include "runtime/error.h"
 #include "template/environment.h"
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -33,7 +35,7 @@ class Expressions {
     explicit Expressions(std::shared_ptr<const tmpl::Loader> templates);
 
     // Evaluates one string. `where` names it in errors ("step 'ticket' with.fields.title").
-    Result<Value> evaluate(const std::string& text, const Value& context, const std::string& where);
+    Result<Value> evaluate(std::string_view text, const Value& context, const std::string& where);
     // Evaluates every string leaf of a tree (dicts and lists are rebuilt; other values kept).
     // Leaves under one of raw_paths ('*' matches any key or index) are kept as written.
     Result<Value> evaluate_tree(const Value& tree, const Value& context, const std::string& where,
@@ -51,10 +53,15 @@ class Expressions {
         tmpl::ExprPtr expr;                                // exactly one {{ expr }}
         std::shared_ptr<const tmpl::ParsedTemplate> text;  // anything else with {{ or {%
     };
-    Result<const Compiled*> compile(const std::string& text, const std::string& where);
+    Result<const Compiled*> compile(std::string_view text, const std::string& where);
 
     tmpl::Environment env_;
-    std::unordered_map<std::string, std::unique_ptr<Compiled>> cache_;
+    // Looked up by the text as it stands in the definition: no copy of it per evaluation.
+    struct TextHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::unique_ptr<Compiled>, TextHash, std::equal_to<>> cache_;
 };
 
 }  // namespace ferry::engine

@@ -183,8 +183,8 @@ void Engine::push_task_input(lua_State* L, const Run& run, const Unit& unit, con
 std::string Engine::input_json_text(const Run& run, const Unit& unit) {
     const tmpl::Value& input = unit.input;
     if (!input.is_dict()) return to_json_text(input);
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
+    ScratchBuffer buf;
+    JsonWriter w(*buf);
     w.StartObject();
     for (const auto& [k, v] : input.dict_obj().items) {
         write_json_key(k, w);
@@ -196,7 +196,7 @@ std::string Engine::input_json_text(const Run& run, const Unit& unit) {
         }
     }
     w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
+    return buf.text();
 }
 
 void Engine::release_shared_inputs() {
@@ -306,7 +306,7 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
     limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
     limits.io_allowed = !task->pure;  // held to it: it may have started early (starts_early)
     int run_fn = task->run_ref;
-    std::string rid = run.id;
+    const RunRef ref = run.ref;
     Unit* up = &unit;
     Run* rp = &run;
     unit.task = scheduler_.spawn(
@@ -319,8 +319,8 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
             return 3;
         },
         limits,
-        [this, rid, up](TaskOutcome outcome) {
-            if (Run* r = find_run(rid)) unit_finished(*r, *up, std::move(outcome));
+        [this, ref, up](TaskOutcome outcome) {
+            if (Run* r = find_run(ref)) unit_finished(*r, *up, std::move(outcome));
         });
 }
 
@@ -352,12 +352,12 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         fail(inputs.error());
         return;
     }
-    std::string rid = run.id;
+    const RunRef ref = run.ref;
     Unit* up = &unit;
     // Set when the step's `timeout:` cancelled the child: the step then fails as a timeout.
     auto timed_out = std::make_shared<bool>(false);
-    auto on_done = [this, rid, up, timed_out](const ExecutionSummary& s) {
-        Run* r = find_run(rid);
+    auto on_done = [this, ref, up, timed_out](const ExecutionSummary& s) {
+        Run* r = find_run(ref);
         if (!r) return;
         up->retry_timer.reset();
         TaskOutcome outcome;
@@ -388,10 +388,10 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
     };
     // An explicit `timeout:` bounds the child (counted from when this process started or
     // resumed it); the default step timeout does not, as children may wait for approvals.
-    auto arm_timeout = [this, rid, up, timed_out](uint64_t limit) {
+    auto arm_timeout = [this, ref, up, timed_out](uint64_t limit) {
         if (limit == 0) return;
-        up->retry_timer = loop_.timer(limit, [this, rid, up, timed_out, limit] {
-            if (!find_run(rid) || up->child_execution.empty()) return;
+        up->retry_timer = loop_.timer(limit, [this, ref, up, timed_out, limit] {
+            if (!find_run(ref) || up->child_execution.empty()) return;
             *timed_out = true;
             Status s = cancel(up->child_execution, "the parent step's timeout of " +
                                                        format_duration_ms(limit) + " passed");

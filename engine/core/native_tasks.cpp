@@ -85,14 +85,14 @@ void Engine::invoke_sleep(Run& run, Unit& unit) {
     const uint64_t limit = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
     const bool times_out = limit && wait.value() >= limit;
     const uint64_t started_ns = Loop::hrtime_ns();
-    std::string rid = run.id;
     Unit* up = &unit;
     ++sleeping_;
-    unit.retry_timer = loop_.timer(times_out ? limit : wait.value(), [this, rid, up, limit,
-                                                                      times_out, started_ns] {
+    unit.retry_timer = loop_.timer(times_out ? limit : wait.value(), [this, ref = run.ref, up,
+                                                                      limit, times_out,
+                                                                      started_ns] {
         // Copied first: resetting the timer below destroys this callback.
         Engine* self = this;
-        const std::string id = rid;
+        const RunRef id = ref;
         Unit* u = up;
         TaskOutcome out;
         out.duration_ms = double(Loop::hrtime_ns() - started_ns) / 1e6;

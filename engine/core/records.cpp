@@ -6,8 +6,6 @@
 #include "runtime/json_writer.h"
 #include "workflow/loader.h"
 
-#include <rapidjson/internal/dtoa.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -49,10 +47,9 @@ namespace {
 // half of the records' cost); values go through write_json.
 class RecordWriter {
   public:
-    RecordWriter() : out_(acquire_buffer()) { out_.Put('{'); }
+    RecordWriter() : out_(*buffer_) { out_.Put('{'); }
     RecordWriter(const RecordWriter&) = delete;
     RecordWriter& operator=(const RecordWriter&) = delete;
-    ~RecordWriter() { release_buffer(out_); }
     void string(std::string_view k, std::string_view v) {
         key(k);
         quoted(v);
@@ -70,7 +67,7 @@ class RecordWriter {
             return;
         }
         char buf[32];
-        append({buf, size_t(rapidjson::internal::dtoa(v, buf) - buf)});  // as Writer::Double
+        append({buf, size_t(write_json_double(buf, v) - buf)});  // as Writer::Double
     }
     void boolean(std::string_view k, bool v) {
         key(k);
@@ -108,35 +105,10 @@ class RecordWriter {
         // among the executions' live objects, and 1 KB buffers would leave 1 KB holes in the
         // heap once they are written (resident memory ~2 KB per started execution). The
         // buffer itself is reused.
-        return std::string(out_.GetString(), out_.GetSize());
+        return buffer_.text();
     }
 
   private:
-    // Buffers are reused, a few per thread: a fresh one per record was two allocations
-    // (RapidJSON's allocator object and the 1 KB stack) and their frees, five times a step.
-    static constexpr size_t kMaxKeptBuffer = 64 * 1024;
-    static std::vector<std::unique_ptr<rapidjson::StringBuffer>>& spare_buffers() {
-        thread_local std::vector<std::unique_ptr<rapidjson::StringBuffer>> spare;
-        return spare;
-    }
-    static rapidjson::StringBuffer& acquire_buffer() {
-        auto& spare = spare_buffers();
-        if (spare.empty()) {
-            auto fresh = std::make_unique<rapidjson::StringBuffer>();
-            fresh->Reserve(1024);
-            return *fresh.release();
-        }
-        rapidjson::StringBuffer* b = spare.back().release();
-        spare.pop_back();
-        return *b;
-    }
-    static void release_buffer(rapidjson::StringBuffer& b) {
-        std::unique_ptr<rapidjson::StringBuffer> owned(&b);
-        auto& spare = spare_buffers();
-        if (spare.size() >= 4 || b.stack_.GetCapacity() > kMaxKeptBuffer) return;  // freed
-        b.Clear();
-        spare.push_back(std::move(owned));
-    }
     void append(std::string_view text) {
         std::memcpy(out_.Push(text.size()), text.data(), text.size());
     }
@@ -157,6 +129,7 @@ class RecordWriter {
         append_json_escaped(out_, v);
         out_.Put('"');
     }
+    ScratchBuffer buffer_;
     rapidjson::StringBuffer& out_;
 };
 
@@ -375,7 +348,7 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
         if (state.handler && st != StepStatus::Skipped) state.triggered = true;
         step_settled(*run, i);
     }
-    runs_[id] = run;
+    add_run(run);
     release.keep = true;
     run->status = "running";
     persist_execution(*run);
@@ -383,9 +356,8 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
     // Units of steps that are not finished pick up their previous attempt counts, inputs
     // and child executions from these records when they are created again.
     run->resumed = std::move(records);
-    std::string rid = id;
-    store_.after_commit([this, rid] {
-        if (Run* r = find_run(rid)) schedule(*r);
+    store_.after_commit([this, ref = run->ref] {
+        if (Run* r = find_run(ref)) schedule(*r);
     });
     loop_.wake();
     return ok_status();

@@ -90,6 +90,7 @@ struct StepState {
 
 struct Engine::Run {
     std::string id;
+    RunRef ref{};  // set by Engine::add_run
     std::shared_ptr<const workflow::Workflow> wf;
     tmpl::Value inputs;
     tmpl::Value vars;

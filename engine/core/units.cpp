@@ -262,14 +262,14 @@ void Engine::start_unit(Run& run, Unit& unit) {
                                          {"provider", str(def.provider)},
                                          {"input", unit.input},
                                          {"item", unit.item}});
-            std::string rid = run.id;
+            const RunRef ref = run.ref;
             size_t uidx = size_t(std::find_if(run.units.begin(), run.units.end(),
                                               [&](const auto& u) { return u.get() == &unit; }) -
                                  run.units.begin());
             run_hook(
                 run, "before_step", event,
-                [this, rid, uidx](Result<tmpl::Value> res) {
-                    Run* r = find_run(rid);
+                [this, ref, uidx](Result<tmpl::Value> res) {
+                    Run* r = find_run(ref);
                     if (!r) return;
                     Unit& u = *r->units[uidx];
                     if (!res) {
@@ -310,16 +310,16 @@ void Engine::start_unit(Run& run, Unit& unit) {
     const bool early = starts_early(run, unit);
     if (!early) persist_unit(run, unit, false);
     emit(run, "step.started", unit.key, "running", {}, 0, unit.attempt);
-    std::string rid = run.id;
+    const RunRef ref = run.ref;
     Unit* up = &unit;
     if (early) {
-        early_starts_.emplace_back(std::move(rid), up);
+        early_starts_.emplace_back(ref, up);
         loop_.wake();
         return;
     }
     // The task starts only once its "running" record (and idempotency key) is durable.
-    store_.after_commit([this, rid, up] {
-        if (Run* r = find_run(rid)) invoke_unit(*r, *up);
+    store_.after_commit([this, ref, up] {
+        if (Run* r = find_run(ref)) invoke_unit(*r, *up);
     });
     loop_.wake();
 }
@@ -335,16 +335,16 @@ void Engine::run_early_starts() {
     if (early_starts_.empty()) return;
     auto starts = std::move(early_starts_);
     early_starts_.clear();
-    for (auto& [rid, up] : starts)
-        if (Run* run = find_run(rid)) invoke_unit(*run, *up);  // it handles a cancelled run
+    for (auto& [ref, up] : starts)
+        if (Run* run = find_run(ref)) invoke_unit(*run, *up);  // it handles a cancelled run
     // Their Lua runs now, so that what they stage joins the commit about to be handed out.
     scheduler_.run_ready();
 }
 
 void Engine::note_unsynced_result(Run& run) {
     ++run.unsynced_results;
-    store_.after_commit([this, rid = run.id] {
-        if (Run* r = find_run(rid)) --r->unsynced_results;
+    store_.after_commit([this, ref = run.ref] {
+        if (Run* r = find_run(ref)) --r->unsynced_results;
     });
 }
 
@@ -405,10 +405,9 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             uint64_t delay = backoff_ms(*def.retry, unit.attempt);
             emit(run, "step.retrying", unit.key, "retrying", outcome.error.message,
                  outcome.duration_ms, unit.attempt, delay);
-            std::string rid = run.id;
             Unit* up = &unit;
-            unit.retry_timer = loop_.timer(delay, [this, rid, up] {
-                if (Run* r = find_run(rid)) start_unit(*r, *up);
+            unit.retry_timer = loop_.timer(delay, [this, ref = run.ref, up] {
+                if (Run* r = find_run(ref)) start_unit(*r, *up);
             });
             return;
         }
@@ -421,12 +420,11 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                                      {"input", unit.input},
                                      {"output", unit.output},
                                      {"error", unit.error}});
-        std::string rid = run.id;
         Unit* up = &unit;
         run_hook(
             run, "after_step", event,
-            [this, rid, up](Result<tmpl::Value> res) {
-                Run* r = find_run(rid);
+            [this, ref = run.ref, up](Result<tmpl::Value> res) {
+                Run* r = find_run(ref);
                 if (!r) return;
                 if (!res) {
                     up->status = "failed";
@@ -463,11 +461,10 @@ void Engine::settle_unit(Run& run, Unit& unit, bool eager) {
         unit_settled(run, unit);
         return;
     }
-    std::string rid = run.id;
     Unit* up = &unit;
     // Dependents start only once this result is durable.
-    store_.after_commit([this, rid, up] {
-        if (Run* r = find_run(rid)) unit_settled(*r, *up);
+    store_.after_commit([this, ref = run.ref, up] {
+        if (Run* r = find_run(ref)) unit_settled(*r, *up);
     });
     loop_.wake();
 }

@@ -221,10 +221,10 @@ void write_json_key(const Value& key, JsonWriter& w) {
 }
 
 std::string to_json_text(const Value& v) {
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
+    ScratchBuffer buf;
+    JsonWriter w(*buf);
     write_value(v, w);
-    return std::string(buf.GetString(), buf.GetSize());
+    return buf.text();
 }
 
 std::string to_pretty_json(const Value& v) {

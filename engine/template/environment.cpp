@@ -137,7 +137,36 @@ Result<std::string> Environment::render(const std::string& name, const Value& va
     }
 }
 
+namespace {
+
+// A name and the attributes read from it (`steps.fetch.output.id`): most expressions of a
+// workflow are this, and reading them needs no renderer (its scope, frame and error
+// locations cost ten times the lookups). Only dicts all the way, with keys that are no dict
+// method (Jinja2 reads `d.items` as the method): anything else, a missing key included,
+// takes the renderer's path, which says what went wrong.
+const Value* read_plain_path(const Expr& expr, const Value& vars) {
+    constexpr int kMaxDepth = 8;
+    const Expr* names[kMaxDepth];
+    int n = 0;
+    const Expr* e = &expr;
+    for (; e->kind == ExprKind::Getattr; e = e->a.get()) {
+        if (n == kMaxDepth || !e->a) return nullptr;
+        names[n++] = e;
+    }
+    if (e->kind != ExprKind::Name || !vars.is_dict()) return nullptr;
+    const Value* at = vars.dict_obj().find(e->name);
+    while (at && n > 0) {
+        const std::string& name = names[--n]->name;
+        if (!at->is_dict() || has_method(*at, name)) return nullptr;
+        at = at->dict_obj().find(name);
+    }
+    return at && !at->is_undefined() ? at : nullptr;
+}
+
+}  // namespace
+
 Value Environment::evaluate(const Expr& expr, const Value& vars, const std::string& source_name) {
+    if (const Value* plain = read_plain_path(expr, vars)) return *plain;
     Renderer r(*this, options_);
     ParsedTemplate holder;
     holder.name = source_name;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -129,4 +130,81 @@ TEST_CASE("JsonWriter: NUL-terminated keys and strings, as rapidjson's Writer ta
     fast.EndObject();
     CHECK(std::string(b.GetString()) == std::string(a.GetString()));
     CHECK(std::string(b.GetString()) == R"({"op":"replace \"all\"\n"})");
+}
+
+namespace {
+
+std::string rapidjson_double(double v) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.Double(v);
+    return buf.GetString();
+}
+
+std::string ferry_double(double v) {
+    rapidjson::StringBuffer buf;
+    ferry::JsonWriter w(buf);
+    w.Double(v);
+    return buf.GetString();
+}
+
+}  // namespace
+
+TEST_CASE("JsonWriter: doubles as rapidjson writes them, the fixed-point path included",
+          "[json_writer]") {
+    // Every value of three decimals around zero (the fixed-point path and its edges)...
+    for (int64_t m = -20000; m <= 200000; ++m) {
+        double v = double(m) / 1000.0;
+        INFO(m);
+        REQUIRE(ferry_double(v) == rapidjson_double(v));
+    }
+    // ...then values across the whole range: below 0.001, near the path's 1e9 limit, beyond
+    // it, with more decimals than three, and integral ones.
+    std::mt19937_64 rng(20261203);
+    for (int n = 0; n < 30000; ++n) {
+        const double values[] = {
+            double(rng() % 2000000000000ULL) / 1000.0,  // 0 .. 2e9, three decimals
+            double(rng() % 100000000) / 1e6,            // six decimals
+            double(rng() % 1000000) / 100.0,
+            double(int64_t(rng() % 4000000000ULL) - 2000000000),
+            double(rng() % 1000) / 1e7,  // below 0.001
+            std::ldexp(double(rng() % (1ULL << 52)), int(rng() % 120) - 60),
+        };
+        for (double v : values) {
+            INFO(v);
+            REQUIRE(ferry_double(v) == rapidjson_double(v));
+            REQUIRE(ferry_double(-v) == rapidjson_double(-v));
+        }
+    }
+    CHECK(ferry_double(12.5) == "12.5");
+    CHECK(ferry_double(3.0) == "3.0");
+    CHECK(ferry_double(0.001) == "0.001");
+    CHECK(ferry_double(0.0) == "0.0");
+    CHECK(ferry_double(-0.25) == "-0.25");
+}
+
+TEST_CASE("ScratchBuffer: borrowed cleared, nested ones distinct, big ones not kept",
+          "[json_writer]") {
+    const rapidjson::StringBuffer* first = nullptr;
+    {
+        ferry::ScratchBuffer a;
+        a->Put('x');
+        first = &*a;
+        ferry::ScratchBuffer b;  // while a is borrowed
+        CHECK(&*b != first);
+        b->Put('y');
+        CHECK(a.text() == "x");
+        CHECK(b.text() == "y");
+    }
+    {
+        ferry::ScratchBuffer again;
+        CHECK(again->GetSize() == 0);  // given back cleared
+        std::string big(200 * 1024, 'z');
+        again->Push(big.size());
+    }
+    for (int i = 0; i < 8; ++i) {
+        ferry::ScratchBuffer b;
+        CHECK(b->GetSize() == 0);
+        CHECK(b->stack_.GetCapacity() <= 64 * 1024);  // the 200 KB one was freed
+    }
 }

@@ -1371,6 +1371,34 @@ TEST_CASE("render: Environment::evaluate", "[render][api]") {
     }
 }
 
+TEST_CASE("render: Environment::evaluate reads plain attribute paths as the renderer does",
+          "[render][api]") {
+    // `a.b.c` over dicts is read without a renderer; what it cannot read plainly (methods,
+    // missing keys, globals, non-dicts) must still behave exactly as before.
+    Environment env(std::make_shared<MapLoader>(Files{}));
+    Value vars = value_from_json(
+        R"({"steps": {"fetch": {"output": {"id": 7, "items": 2, "tags": ["x"]}}}, "s": "t"})");
+    auto eval = [&](const char* text) {
+        return env.evaluate(*parse_expression(text, "expr"), vars, "expr");
+    };
+    CHECK(to_repr(eval("steps.fetch.output.id")) == "7");
+    CHECK(to_repr(eval("steps.fetch.output.tags")) == "['x']");
+    CHECK(to_repr(eval("steps.fetch.output")) == "{'id': 7, 'items': 2, 'tags': ['x']}");
+    CHECK(to_repr(eval("s")) == "'t'");
+    // Jinja2 reads d.items as the dict method, not the key.
+    CHECK(eval("steps.fetch.output.items").is_object());
+    CHECK(to_repr(eval("steps.fetch.output['items']")) == "2");
+    // A missing last key is undefined; reading on through a missing key is the renderer's
+    // error, with its message.
+    CHECK(eval("steps.fetch.output.nope").is_undefined());
+    CHECK_THROWS_WITH(eval("steps.nope.output"), "'dict object' has no attribute 'nope'");
+    // A name not in vars falls through to the globals.
+    CHECK(eval("range").is_object());
+    // An attribute of a non-dict: strings have methods, and no other attributes.
+    CHECK(eval("s.upper").is_object());
+    CHECK(eval("s.nope").is_undefined());
+}
+
 TEST_CASE("render: JSON vars keep Python types", "[render][json]") {
     // Integers never go through a double; floats stay floats; key order is kept.
     CHECK(

@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <string>
 #include <vector>
@@ -31,7 +32,11 @@ HttpClient* http_client(lua_State* L) {
 uint64_t check_duration(lua_State* L, int idx, const char* what) {
     if (lua_type(L, idx) == LUA_TNUMBER) {
         lua_Number n = lua_tonumber(L, idx);
+        // Checked before the conversion: a NaN or a double past 2^64 made uint64_t(n)
+        // undefined (ferry.sleep(math.huge) returned at once).
+        if (std::isnan(n)) luaL_error(L, "%s: duration must be a number of milliseconds, got nan", what);
         if (n < 0) luaL_error(L, "%s: duration must not be negative", what);
+        if (!(n < 0x1p64)) luaL_error(L, "%s: duration too long (%f ms)", what, n);
         return uint64_t(n);
     }
     if (lua_type(L, idx) == LUA_TSTRING) {

@@ -64,6 +64,26 @@ TEST_CASE("scheduler: a task may wait, a task spawned without I/O may not", "[sc
     }
 }
 
+TEST_CASE("scheduler: ferry.sleep refuses durations that are no number of milliseconds",
+          "[scheduler]") {
+    SchedulerFixture f;
+    // Each once returned at once: uint64_t(n) of a NaN or of a double past 2^64.
+    const std::pair<const char*, const char*> cases[] = {
+        {"math.huge", "duration too long"},
+        {"1e300", "duration too long"},
+        {"2^64", "duration too long"},
+        {"0/0", "got nan"},
+        {"-1", "must not be negative"},
+    };
+    for (const auto& [arg, message] : cases) {
+        INFO(arg);
+        TaskOutcome out =
+            f.run(std::string("return function() ferry.sleep(") + arg + ") return 'woke' end", {});
+        REQUIRE_FALSE(out.ok);
+        CHECK(out.error.message.find(message) != std::string::npos);
+    }
+}
+
 // The count hook is armed by the watchdog only for a resume that runs long; the limits it
 // checks still end runaway code, and say which limit.
 TEST_CASE("scheduler: limits end runaway code; short resumes run unhooked", "[scheduler][limits]") {

@@ -51,6 +51,14 @@ class ConfigReader {
         return text;
     }
 
+    // A value that may be written as it is or kept elsewhere (a username, a client id):
+    // a reference, if it is one, must be well formed; it is resolved where it is used.
+    std::string text_or_secret(const YAML::Node& n, const std::string& field) {
+        std::string text = string(n, field);
+        if (Status s = check_secret_syntax(text); !s) ctx_.error(n, field + ": " + s.error().message);
+        return text;
+    }
+
     // Milliseconds, or nullopt once the problem is reported.
     std::optional<uint64_t> duration(const YAML::Node& n, const std::string& field) {
         std::string text = string(n, field);

@@ -72,6 +72,17 @@ bool is_http_url(const std::string& s) {
     return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
 }
 
+// Where the client secret is posted: an http(s) URL, or a path on the base URL. Anything
+// else ("ftp://...", "token") was joined to the base URL as a path, and the secret went
+// there.
+std::string token_url(ConfigReader& r, const YAML::Node& v, const std::string& field) {
+    std::string url = r.string(v, field);
+    if (!url.empty() && !is_http_url(url) && url.front() != '/')
+        r.ctx().error(v, field + " must be an http:// or https:// URL or a path starting with /, "
+                                 "got '" + url + "'");
+    return url;
+}
+
 void read_auth(ConfigReader& r, const YAML::Node& node, const std::string& where,
                IntegrationAuth& auth) {
     if (!r.mapping(node, where + ".auth")) return;
@@ -99,7 +110,7 @@ void read_auth(ConfigReader& r, const YAML::Node& node, const std::string& where
              [&](const std::string& key, const YAML::Node& v) {
                  std::string field = "auth." + key;
                  if (key == "username")
-                     auth.username = r.string(v, field);
+                     auth.username = r.text_or_secret(v, field);
                  else if (key == "password")
                      auth.password = r.secret(v, field);
                  else if (key == "token")
@@ -109,9 +120,9 @@ void read_auth(ConfigReader& r, const YAML::Node& node, const std::string& where
                  else if (key == "value")
                      auth.value = r.secret(v, field);
                  else if (key == "token_url")
-                     auth.token_url = r.string(v, field);
+                     auth.token_url = token_url(r, v, field);
                  else if (key == "client_id")
-                     auth.client_id = r.string(v, field);
+                     auth.client_id = r.text_or_secret(v, field);
                  else if (key == "client_secret")
                      auth.client_secret = r.secret(v, field);
                  else if (key == "scope")

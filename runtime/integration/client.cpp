@@ -361,9 +361,11 @@ Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {
         return ok_status();
     }
     if (a.type == "basic") {
+        Result<std::string> user = secret(a.username, "username");  // a literal, or kept elsewhere
+        if (!user) return user.error();
         Result<std::string> pw = secret(a.password, "password");
         if (!pw) return pw.error();
-        std::string encoded = crypto::base64_encode(a.username + ":" + pw.value());
+        std::string encoded = crypto::base64_encode(user.value() + ":" + pw.value());
         Redactor::instance().add(encoded);
         set_header(out.headers, "Authorization", "Basic " + encoded);
     } else if (a.type == "bearer" || a.type == "splunk") {
@@ -433,12 +435,19 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
                                 "': auth.client_secret: " + client_secret.error().message));
         return;
     }
+    Result<std::string> client_id = resolve_secret(a.client_id);  // a literal, or kept elsewhere
+    if (!client_id) {
+        fail_all(make_error(client_id.error().kind, "integration '" + config_.name +
+                                                        "': auth.client_id: " +
+                                                        client_id.error().message));
+        return;
+    }
     HttpRequest req;
     req.method = "POST";
     req.url = is_absolute_url(a.token_url) ? a.token_url : join_url(config_.base_url, a.token_url);
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                    {"Accept", "application/json"}};
-    req.body = "grant_type=client_credentials&client_id=" + url_encode(a.client_id) +
+    req.body = "grant_type=client_credentials&client_id=" + url_encode(client_id.value()) +
                "&client_secret=" + url_encode(client_secret.value());
     Redactor::instance().add(url_encode(client_secret.value()));
     if (!a.scope.empty()) req.body += "&scope=" + url_encode(a.scope);

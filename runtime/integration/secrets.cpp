@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/stat.h>
+
 namespace ferry {
 
 namespace {
@@ -48,6 +50,16 @@ bool is_secret_reference(std::string_view text) {
 
 Status check_secret_syntax(std::string_view text) {
     auto ref = split_reference(text);
+    const bool mentions = text.find("${env:") != std::string_view::npos ||
+                          text.find("${file:") != std::string_view::npos;
+    // "${env:A}${env:B}" or "Bearer ${env:T}" would otherwise go out as written.
+    if (mentions && (!ref || ref->name.find('}') != std::string_view::npos ||
+                     ref->name.find("${") != std::string_view::npos)) {
+        return make_error(ErrorKind::Validation,
+                          "'" + std::string(text) +
+                              "': a secret is exactly one reference, ${env:NAME} or "
+                              "${file:PATH}, with nothing around it");
+    }
     if (!ref) return ok_status();
     if (ref->scheme != "env" && ref->scheme != "file") {
         return make_error(ErrorKind::Validation, "unknown secret reference '${" +
@@ -76,16 +88,34 @@ Result<std::string> resolve_secret(std::string_view text) {
         }
         value = v;
     } else {
-        std::ifstream in(name, std::ios::binary);
-        if (!in) {
+        // A directory opens as a stream and reads as nothing: refused by kind first.
+        struct stat st {};
+        std::ifstream in;
+        if (::stat(name.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+            in.open(name, std::ios::binary);
+        if (!in.is_open() || !in) {
             return make_error(ErrorKind::Validation,
-                              "secret ${file:" + name + "}: cannot read the file");
+                              "secret ${file:" + name + "}: cannot read the file" +
+                                  (::stat(name.c_str(), &st) == 0 && !S_ISREG(st.st_mode)
+                                       ? " (not a regular file)"
+                                       : ""));
         }
         std::ostringstream s;
         s << in.rdbuf();
+        if (in.bad()) {
+            return make_error(ErrorKind::Validation,
+                              "secret ${file:" + name + "}: cannot read the file");
+        }
         value = s.str();
         if (!value.empty() && value.back() == '\n') value.pop_back();
         if (!value.empty() && value.back() == '\r') value.pop_back();
+    }
+    // An empty credential would go out as "Splunk " or "user:" and fail as a confusing 401
+    // (or count towards an account lockout): refused before anything is sent.
+    if (value.empty()) {
+        return make_error(ErrorKind::Validation, "secret " + std::string(text) + ": the " +
+                                                     (ref->scheme == "env" ? "variable" : "file") +
+                                                     " is empty");
     }
     Redactor::instance().add(value);
     return value;
@@ -139,6 +169,17 @@ std::string ascii_json_escaped(std::string_view text, bool upper) {
     return changed ? out : std::string();
 }
 
+// Every "/" as "\/"; empty when there is none.
+std::string solidus_escaped(std::string_view text) {
+    if (text.find('/') == std::string_view::npos) return {};
+    std::string out;
+    for (char c : text) {
+        if (c == '/') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
 void add_form(std::vector<std::string>& forms, std::string form) {
     if (!form.empty() && std::find(forms.begin(), forms.end(), form) == forms.end())
         forms.push_back(std::move(form));
@@ -157,6 +198,10 @@ void Redactor::add(std::string value) {
     add_form(secret.text_forms, secret.escaped);
     add_form(secret.text_forms, ascii_json_escaped(secret.value, false));
     add_form(secret.text_forms, ascii_json_escaped(secret.value, true));
+    // JSON allows "\/" for "/", and PHP's json_encode writes it so by default: a vendor
+    // echoing the secret back in an error body escapes it that way.
+    for (size_t i = 0, n = secret.text_forms.size(); i < n; ++i)
+        add_form(secret.text_forms, solidus_escaped(secret.text_forms[i]));
     for (const std::string& form : secret.text_forms)
         add_form(secret.json_forms, json_escaped(form));
     auto longest_first = [](const std::string& a, const std::string& b) {

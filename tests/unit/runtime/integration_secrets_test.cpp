@@ -45,6 +45,28 @@ TEST_CASE("a missing secret names the reference, not a value", "[secrets]") {
     CHECK(f.error().message.find("cannot read") != std::string::npos);
 }
 
+TEST_CASE("an empty secret or a folder is refused before anything is sent", "[secrets]") {
+    ::setenv("FERRY_TEST_EMPTY", "", 1);
+    Result<std::string> v = resolve_secret("${env:FERRY_TEST_EMPTY}");
+    REQUIRE_FALSE(v);
+    CHECK(v.error().message == "secret ${env:FERRY_TEST_EMPTY}: the variable is empty");
+    Result<std::string> dir = resolve_secret("${file:/tmp}");
+    REQUIRE_FALSE(dir);
+    CHECK(dir.error().message == "secret ${file:/tmp}: cannot read the file (not a regular file)");
+    std::string path = "/tmp/ferry-empty-secret-" + std::to_string(::getpid());
+    std::ofstream(path) << "\n";
+    Result<std::string> empty = resolve_secret("${file:" + path + "}");
+    std::remove(path.c_str());
+    REQUIRE_FALSE(empty);
+    CHECK(empty.error().message.find("the file is empty") != std::string::npos);
+    // Nothing but one whole reference: the rest would have gone out as written.
+    CHECK_FALSE(check_secret_syntax("${env:A}${env:B}"));
+    CHECK_FALSE(check_secret_syntax("Bearer ${env:T}"));
+    CHECK_FALSE(check_secret_syntax("${file:/a} "));
+    CHECK(check_secret_syntax("${env:A}"));
+    CHECK(check_secret_syntax("literal"));
+}
+
 TEST_CASE("the redactor replaces longest values first and ignores tiny ones", "[secrets]") {
     Redactor& r = Redactor::instance();
     r.add("abcd1234");
@@ -104,6 +126,21 @@ TEST_CASE("a secret quoted back in a vendor's JSON body is found in every spelli
     // And as a record's own string, as before.
     CHECK(r.redact_json(R"({"p":"Pw-)" + u + R"(n\"c0de/\\x"})") == R"({"p":"[REDACTED]"})");
     CHECK(r.redact(secret) == "[REDACTED]");
+    // With "/" written as "\/" (PHP's json_encode by default), \u escapes or not.
+    CHECK(r.redact(R"({"decoded":"svc:Pw-\u00fcn\"c0de\/\\x"})") ==
+          R"({"decoded":"svc:[REDACTED]"})");
+    CHECK(r.redact(R"({"decoded":"svc:Pw-)" + u + R"(n\"c0de\/\\x"})") ==
+          R"({"decoded":"svc:[REDACTED]"})");
+}
+
+TEST_CASE("a secret with a slash echoed as \\/ is redacted in text and records", "[secrets]") {
+    Redactor r;
+    r.add("Api/Key+Value=Secret77");
+    const std::string echoed = R"(HTTP 401: {"error":"invalid api key Api\/Key+Value=Secret77"})";
+    CHECK(r.redact(echoed) == R"(HTTP 401: {"error":"invalid api key [REDACTED]"})");
+    // The same message as a string in a record: escaped once more.
+    CHECK(r.redact_json(R"({"message":"{\"error\":\"key Api\\/Key+Value=Secret77\"}"})") ==
+          R"({"message":"{\"error\":\"key [REDACTED]\"}"})");
 }
 
 TEST_CASE("credential headers are known by name, in any case", "[secrets]") {

@@ -81,6 +81,40 @@ servers: {}
     CHECK(p.find("ferry.yaml:10:1: unknown key 'servers'") != std::string::npos);
 }
 
+TEST_CASE("auth: secrets are one whole reference; token_url is a URL or a path", "[config]") {
+    auto r = load_project_config_text(R"(integrations:
+  a:
+    type: http
+    base_url: https://x
+    auth: {type: basic, username: "${env:SN_USER}", password: "${env:SN_A}${env:SN_B}"}
+  b:
+    type: http
+    base_url: https://x
+    auth: {type: bearer, token: "Bearer ${env:T}"}
+  c:
+    type: http
+    base_url: https://x
+    auth: {type: oauth2, token_url: "ftp://x/t", client_id: "${vault:id}", client_secret: "${env:S}"}
+  d:
+    type: http
+    base_url: https://x
+    auth: {type: oauth2, token_url: /oauth/token, client_id: ferry, client_secret: "${env:S}"}
+)",
+                                      "ferry.yaml");
+    std::string p = problems_of(r);
+    INFO(p);
+    // A username may be a reference (resolved when used): no problem on it.
+    CHECK(p.find("auth.username") == std::string::npos);
+    CHECK(p.find("ferry.yaml:5:63: auth.password: '${env:SN_A}${env:SN_B}': a secret is exactly "
+                 "one reference") != std::string::npos);
+    CHECK(p.find("ferry.yaml:9:33: auth.token: 'Bearer ${env:T}': a secret is exactly one "
+                 "reference") != std::string::npos);
+    CHECK(p.find("auth.token_url must be an http:// or https:// URL or a path starting with /, "
+                 "got 'ftp://x/t'") != std::string::npos);
+    CHECK(p.find("auth.client_id: unknown secret reference '${vault:...}'") != std::string::npos);
+    CHECK(p.find("integration 'd'") == std::string::npos);
+}
+
 TEST_CASE("ferry.yaml that is not UTF-8 is one problem, at the bad byte", "[config]") {
     auto r = load_project_config_text("server:\n  listen: \"127.0.0.1:80\xff\"\n", "ferry.yaml");
     CHECK(problems_of(r) ==

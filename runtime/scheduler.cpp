@@ -1,9 +1,8 @@
 #include "runtime/scheduler.h"
 
-#include "runtime/utf8.h"
-
 #include "runtime/json_lua.h"
 #include "runtime/timestamp.h"
+#include "runtime/utf8.h"
 
 #include <cstring>
 
@@ -70,6 +69,9 @@ void Task::park(std::unique_ptr<PendingOp> op) {
 }
 
 void Task::log(std::string level, std::string message, std::string fields_json) {
+    // Records are JSON: bytes that are not UTF-8 (print("\255"), a Latin-1 text) are kept as
+    // U+FFFD, whichever way the line came (ctx.log, print).
+    if (invalid_utf8_at(message) != std::string::npos) message = to_valid_utf8(message);
     logs_.push_back({std::move(level), std::move(message), std::move(fields_json), now_unix_ms()});
 }
 

@@ -249,6 +249,8 @@ class Engine {
                                           std::string id);
     // [-0, +1] The ctx data of one invocation (ctx.lua's M.new makes the ctx of it).
     void push_task_context(lua_State* L, Run& run, Unit& unit);
+    // The step runs as a dry run: by its own `dry_run:`, the execution's, or its integration's.
+    bool is_dry_run(const Run& run, const workflow::Step& def) const;
     // [-0, +1] The step's input; for a task that keeps its input (TaskDef::keeps_input), the
     // parts taken unevaluated from `with:` as shared tables (shared_inputs_).
     void push_task_input(lua_State* L, const Run& run, const Unit& unit, const TaskDef& task);

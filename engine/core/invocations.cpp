@@ -92,14 +92,20 @@ Result<int> Engine::hook_ref(const std::string& file) {
     return ref.value();
 }
 
+bool Engine::is_dry_run(const Run& run, const workflow::Step& def) const {
+    const workflow::IntegrationEntry* integration =
+        config_ && !def.integration.empty() ? config_->integration(def.integration) : nullptr;
+    return def.dry_run.value_or(run.options.dry_run) ||
+           (integration && integration->config.dry_run);
+}
+
 void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
     // Straight into a Lua table: building a tmpl::Value dict first (11 entries) and pushing
     // it cost more than the transform task itself. ctx.lua turns it into the task's ctx.
     const workflow::Step& def = run.wf->steps[unit.step_index];
     const workflow::IntegrationEntry* integration =
         config_ && !def.integration.empty() ? config_->integration(def.integration) : nullptr;
-    bool dry_run =
-        def.dry_run.value_or(run.options.dry_run) || (integration && integration->config.dry_run);
+    const bool dry_run = is_dry_run(run, def);
     luaL_checkstack(L, 4, "task context");
     lua_createtable(L, 0, unit.item_index >= 0 ? 13 : 11);
     auto text = [L](const char* key, std::string_view v) {

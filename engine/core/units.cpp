@@ -352,6 +352,14 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
     unit.task = nullptr;
     unit.duration_ms = outcome.duration_ms;
+    if (outcome.dry_run_stop && !is_dry_run(run, def)) {
+        // error({kind = "dry_run"}) is how ctx.http stops a dry run; raised by a task in a
+        // real run it would record a success that sent nothing.
+        outcome.dry_run_stop = false;
+        outcome.error.kind = ErrorKind::LuaError;
+        outcome.error.message = "the task stopped as a dry run, but the step is not one (" +
+                                outcome.error.message + ")";
+    }
     append_logs(unit.logs, outcome.logs, "");
     for (const TaskChange& c : outcome.changes) {
         std::string patch = store::json_patch(c.before, c.after);

@@ -343,10 +343,7 @@ int log_at(lua_State* L, const char* level) {
     Task* t = *static_cast<Task**>(lua_getextraspace(L));
     std::string_view text(msg, n);
     if (t)
-        t->log(level,
-               invalid_utf8_at(text) == std::string_view::npos ? std::string(text)
-                                                               : to_valid_utf8(text),
-               std::move(fields));
+        t->log(level, std::string(text), std::move(fields));
     else
         std::fprintf(stderr, "[%s] %.*s\n", level, int(n), msg);
     return 0;

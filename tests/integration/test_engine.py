@@ -856,6 +856,38 @@ return {
 
 
 class Sandbox(EngineTest):
+    def test_a_task_cannot_pass_off_a_real_run_as_a_dry_run(self):
+        # error({kind = "dry_run"}) is how ctx.http stops a dry run; in a real run it must
+        # not record a success that sent nothing. print() of bytes that are not UTF-8 is
+        # kept as U+FFFD: the history and `ferry run`'s JSON stay valid.
+        self.p.write("tasks/custom/forge.lua", """\
+return {
+  name = "custom.forge",
+  run = function(ctx, input)
+    print("caf\\233 \\255")
+    error({ kind = "dry_run", message = "not sent", data = { forged = true } }, 0)
+  end,
+}
+""")
+        self.p.workflow("forge", """\
+steps:
+  - {id: real, task: custom.forge, on_error: continue}
+  - {id: dry, task: custom.forge, dry_run: true}
+""")
+        doc = self.assertRun("forge")
+        real = doc["steps"]["real"]
+        self.assertEqual(real["status"], "failed", real)
+        self.assertEqual(real["error"]["kind"], "lua_error")
+        self.assertIn("stopped as a dry run, but the step is not one", real["error"]["message"])
+        dry = doc["steps"]["dry"]
+        self.assertEqual(dry["status"], "succeeded", dry)
+        self.assertEqual(dry["output"], {"dry_run": True, "request": {"forged": True}})
+        p = self.p.ferry("executions", "show", doc["id"], "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        shown = json.loads(p.stdout)  # valid JSON, and so valid UTF-8
+        logs = [l["message"] for l in shown["steps"]["real"]["logs"]]
+        self.assertIn("caf\ufffd \ufffd", logs)
+
     def test_instruction_budget(self):
         self.p.workflow("spin", """\
 steps:

@@ -50,16 +50,20 @@ return {
 
     local before = jira.get_issue(ctx, ref, nil, TASK)
     local current = status_of(before)
+    local function unchanged()
+      ctx.log.info("issue " .. ref .. " is already in status " .. current)
+      if comment then jira.add_comment(ctx, ref, comment) end
+      return jira.ticket(ctx, before)
+    end
+    -- Checked before the transitions: a retried step whose transition already happened must
+    -- not run it again (a global "all statuses" transition would be offered again, and its
+    -- post-functions and notifications would repeat).
+    if same(current, to) then return unchanged() end
     local transitions = jira.transitions(ctx, ref)
     local t = jira.match_transition(transitions, to)
+    if t and type(t.to) == "table" and same(current, t.to.name) then return unchanged() end
 
     if not t then
-      -- A retried step whose transition already happened lands here: not an error.
-      if same(current, to) then
-        ctx.log.info("issue " .. ref .. " is already in status " .. current)
-        if comment then jira.add_comment(ctx, ref, comment) end
-        return jira.ticket(ctx, before)
-      end
       tickets.invalid(TASK .. ": issue " .. ref .. " (status " .. tostring(current) .. ") has no " ..
                       "transition " .. json.encode(to) .. "; available: " .. jira.transition_names(transitions))
     end

@@ -244,6 +244,31 @@ steps:
         self.assertEqual(issues[0]["status"], "In Progress")
         self.assertEqual(len(issues[0].get("comments", [])), 1)
 
+    def test_a_transition_to_the_current_status_is_not_sent_again(self):
+        # A retried step whose transition already happened: a global transition is offered
+        # in its own target status too, and running it again would repeat its effects.
+        self.p.workflow("j", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "x"}}
+  - id: block
+    task: ticket.transition
+    integration: jira
+    with: {key: "{{ steps.create.output.key }}", to: Blocked}
+  - id: again
+    task: ticket.transition
+    integration: jira
+    needs: [block]
+    with: {key: "{{ steps.create.output.key }}", to: blocked, comment: "still blocked"}
+""")
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:3000])
+        self.assertEqual(doc["steps"]["again"]["output"]["status"], "Blocked")
+        key = doc["steps"]["create"]["output"]["key"]
+        posts = self.m.requests(path="/rest/api/3/issue/%s/transitions" % key, method="POST")
+        self.assertEqual(len(posts), 1, posts)
+        issue = self.state()["jira"]["issues"][0]
+        self.assertEqual(len(issue.get("comments", [])), 1)  # the comment still goes on
+
     def test_unknown_transition_lists_the_available_ones(self):
         self.p.workflow("j", """\
 steps:

@@ -27,9 +27,15 @@ STATUSES = {  # name -> (id, category id, category key, colour)
     "To Do": ("10000", 2, "new", "blue-gray"),
     "In Progress": ("3", 4, "indeterminate", "yellow"),
     "Done": ("10001", 3, "done", "green"),
+    "Blocked": ("10002", 4, "indeterminate", "yellow"),
 }
-TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done"}
-AVAILABLE = {"To Do": ["21"], "In Progress": ["31", "11"], "Done": ["11"]}
+CATEGORY_NAMES = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}
+TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done", "41": "Blocked"}
+# "Blocked" is a global ("all statuses") transition: Jira offers it in every status,
+# its own target included.
+GLOBAL = {"41"}
+AVAILABLE = {"To Do": ["21", "41"], "In Progress": ["31", "11", "41"], "Done": ["11", "41"],
+             "Blocked": ["21", "41"]}
 AUTHOR = {"accountId": "5b10a2844c20165700ede21g", "displayName": "Ferry Mock",
           "active": True, "accountType": "atlassian", "timeZone": "UTC"}
 SETTABLE = {"project", "issuetype", "summary", "description", "environment", "priority",
@@ -391,7 +397,7 @@ def _status(req, name):
     return {"self": f"{req.base_url}{API}/status/{sid}", "description": "", "name": name,
             "id": sid, "statusCategory": {"self": f"{req.base_url}{API}/statuscategory/{cid}",
                                           "id": cid, "key": ckey, "colorName": colour,
-                                          "name": "To Do" if ckey == "new" else name}}
+                                          "name": CATEGORY_NAMES[ckey]}}
 
 
 def _wanted(spec):
@@ -483,7 +489,7 @@ def list_comments(req, issue):
 def _transition(req, tid):
     to = TRANSITIONS[tid]
     return {"id": tid, "name": to, "to": _status(req, to), "hasScreen": False,
-            "isGlobal": False, "isInitial": False, "isAvailable": True,
+            "isGlobal": tid in GLOBAL, "isInitial": False, "isAvailable": True,
             "isConditional": False, "isLooped": False}
 
 

@@ -177,12 +177,13 @@ class JiraTest(MockCase):
             got = self.json_of(self.call("GET", path), 200)["transitions"]
             return [(t["id"], t["to"]["name"]) for t in got]
 
-        self.assertEqual(available(), [("21", "In Progress")])
+        # "Blocked" is global: offered in every status, its own included.
+        self.assertEqual(available(), [("21", "In Progress"), ("41", "Blocked")])
         body = self.errors_of(self.call("POST", path, {"transition": {"id": "31"}}))
         self.assertEqual(body["errorMessages"], ["Transition id '31' is not valid for this "
                                                  "issue."])
         self.assertStatus(self.call("POST", path, {"transition": {"id": "21"}}), 204)
-        self.assertEqual(available(), [("31", "Done"), ("11", "To Do")])
+        self.assertEqual(available(), [("31", "Done"), ("11", "To Do"), ("41", "Blocked")])
         self.assertStatus(self.call("POST", path, {"transition": {"id": "31"}, "update": {
             "comment": [{"add": {"body": NOTES_EXAMPLE}}]}}), 204)
         f = self.json_of(self.call("GET", f"{API}/issue/OPS-1"), 200)["fields"]

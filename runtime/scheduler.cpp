@@ -399,6 +399,7 @@ void Scheduler::resume(Task* t) {
                                               std::atoi(err.message.c_str() + c1 + 1), 0};
             }
         }
+        if (err.location) blame_the_task(co, err);
     }
     luaL_traceback(vm_.state(), co, nullptr, 0);
     std::string traceback = lua_tostring(vm_.state(), -1) ? lua_tostring(vm_.state(), -1) : "";
@@ -410,6 +411,33 @@ void Scheduler::resume(Task* t) {
     outcome.error_data = std::move(data);
     outcome.dry_run_stop = dry_run_stop;
     finish(t, std::move(outcome));
+}
+
+namespace {
+
+// Ferry's own Lua modules (ctx.http, ctx.change...), as their chunks are named.
+constexpr std::string_view kFerryLibrary = "stdlib/ferry/";
+
+}  // namespace
+
+void Scheduler::blame_the_task(lua_State* co, Error& err) {
+    // An error raised inside Ferry's own modules (a bad argument to ctx.http, say) names
+    // their file; the task's author needs the line of theirs that called it. The
+    // coroutine's stack is still there to find it (the traceback keeps the whole path).
+    if (!err.location->file.starts_with(kFerryLibrary)) return;
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(co, level, &ar); ++level) {
+        if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0) continue;
+        std::string_view src = ar.short_src;
+        if (src.starts_with(kFerryLibrary)) continue;
+        const std::string old_prefix =
+            err.location->file + ":" + std::to_string(err.location->line) + ":";
+        const std::string new_prefix = std::string(src) + ":" + std::to_string(ar.currentline) + ":";
+        if (err.message.starts_with(old_prefix))
+            err.message.replace(0, old_prefix.size(), new_prefix);
+        err.location = SourceLocation{std::string(src), ar.currentline, 0};
+        return;
+    }
 }
 
 void Scheduler::fail(Task* t, Error error, std::string traceback) {

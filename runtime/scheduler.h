@@ -208,6 +208,8 @@ class Scheduler {
     void resume(Task* t);
     void finish(Task* t, TaskOutcome outcome);
     void fail(Task* t, Error error, std::string traceback = {});
+    // A located error inside Ferry's own Lua modules: moved to the task's line that called them.
+    static void blame_the_task(lua_State* co, Error& err);
     static void hook(lua_State* L, lua_Debug* ar);
     // Runs push (a task's arguments or resume values) under lua_pcall on push_thread_ and
     // moves what it pushed onto target; the count. Building them allocates (a vendor's

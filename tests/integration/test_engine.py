@@ -888,6 +888,32 @@ steps:
         logs = [l["message"] for l in shown["steps"]["real"]["logs"]]
         self.assertIn("caf\ufffd \ufffd", logs)
 
+    def test_errors_inside_ctx_name_the_tasks_line(self):
+        # A bad argument to ctx.http or ctx.change is raised inside Ferry's own ctx.lua;
+        # the error names the task's line that called it.
+        self.p.write("tasks/custom/misuse.lua", """\
+return {
+  name = "custom.misuse",
+  run = function(ctx, input)
+    if input.what == "http" then
+      local res = ctx.http { url = "http://127.0.0.1:9/", body = {} }
+      return res
+    end
+    ctx.change({}, "1", {}, {})
+  end,
+}
+""")
+        self.p.workflow("misuse", """\
+steps:
+  - {id: http, task: custom.misuse, on_error: continue, with: {what: http}}
+  - {id: change, task: custom.misuse, on_error: continue, with: {what: change}}
+""")
+        doc = self.assertRun("misuse")
+        for step, line in (("http", 5), ("change", 8)):
+            err = self.step_error(doc, step)
+            self.assertEqual((err.get("file"), err.get("line")), ("tasks/custom/misuse.lua", line), err)
+            self.assertTrue(err["message"].startswith("tasks/custom/misuse.lua:%d:" % line), err)
+
     def test_instruction_budget(self):
         self.p.workflow("spin", """\
 steps:

@@ -345,6 +345,15 @@ std::vector<std::string> TaskCatalog::providers(const std::string& task) const {
     return out;
 }
 
+std::string TaskCatalog::input_type(const std::string& task, const std::string& provider,
+                                    const std::string& input) const {
+    const TaskDef* t = find(task, provider);
+    const tmpl::Value* spec = t && t->input.is_dict() ? t->input.dict_obj().find(input) : nullptr;
+    const tmpl::Value* type = spec && spec->is_dict() ? spec->dict_obj().find("type") : nullptr;
+    if (!type || !type->is_string() || type->str() == "any") return {};
+    return std::string(type->str());
+}
+
 std::vector<std::string> TaskCatalog::input_names(const std::string& task,
                                                   const std::string& provider) const {
     std::vector<std::string> out;

@@ -7,6 +7,7 @@
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
 #include "store/diff.h"
+#include "workflow/loader.h"
 
 #include <algorithm>
 #include <random>
@@ -67,9 +68,8 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
                   (t == "boolean" && v->is_bool()) || (t == "object" && v->is_dict()) ||
                   (t == "array" && v->is_sequence());
         if (!ok) {
-            note(std::string("must be ") +
-                 (t == "integer" || t == "object" || t == "array" ? "an " : "a ") + t + ", got " +
-                 std::string(tmpl::type_name(*v)));
+            note("must be " + workflow::detail::article_type(t) + ", got " +
+                 workflow::detail::describe_value(*v));
             continue;
         }
         if (const tmpl::Value* choices = dict_get(spec, "enum");
@@ -77,8 +77,12 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
             bool found = false;
             for (const tmpl::Value& c : choices->list_obj().items)
                 found = found || tmpl::equals(c, *v);
-            if (!found)
-                note("must be one of " + tmpl::to_repr(*choices) + ", got " + tmpl::to_repr(*v));
+            if (!found) {
+                std::string allowed;
+                for (const tmpl::Value& c : choices->list_obj().items)
+                    allowed += (allowed.empty() ? "" : ", ") + workflow::detail::describe_value(c);
+                note("must be one of " + allowed + "; got " + workflow::detail::describe_value(*v));
+            }
         }
     }
     if (problems.empty()) return ok_status();

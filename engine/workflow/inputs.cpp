@@ -51,6 +51,8 @@ std::optional<bool> pattern_found(const std::string& pattern, std::string_view s
     return std::regex_match(s.begin(), s.end(), *re);
 }
 
+}  // namespace
+
 std::string article_type(const std::string& type) {
     if (type == "integer" || type == "array" || type == "object") return "an " + type;
     if (type == "any") return "any value";
@@ -81,6 +83,9 @@ std::string describe_value(const tmpl::Value& v) {
     }
     return "a value";
 }
+
+namespace {
+
 
 std::string format_number(double d) {
     if (std::trunc(d) == d && std::abs(d) < 1e15) return std::to_string(int64_t(d));

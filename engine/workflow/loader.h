@@ -42,6 +42,12 @@ class TaskLookup {
     // Input names the task declares (for unknown `with:` keys). Empty: accepts anything.
     virtual std::vector<std::string> input_names(const std::string& task,
                                                  const std::string& provider) const = 0;
+    // The declared type of one input (string, integer, number, boolean, object, array);
+    // empty when it declares none or "any": written values are checked against it.
+    virtual std::string input_type(const std::string& /*task*/, const std::string& /*provider*/,
+                                   const std::string& /*input*/) const {
+        return {};
+    }
     // Paths of `with:` the task takes as written (e.g. {"script"}, {"mappings", "*",
     // "template"}; '*' matches any key or index): their `{{ }}` are not workflow expressions,
     // so the loader neither checks them nor takes dependencies from them.
@@ -85,6 +91,13 @@ constexpr int kMaxInputDepth = 200;
 // Validates and converts inputs for a run. given: a dict of provided values. Returns the
 // complete inputs (defaults applied) or every problem, each naming the input.
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given);
+
+// How input problems name a type ("an object", "a string") and a value ('text', 3, a list):
+// in JSON's words, for workflow inputs and task inputs alike.
+namespace detail {
+std::string article_type(const std::string& type);
+std::string describe_value(const tmpl::Value& v);
+}  // namespace detail
 
 // The input types (string, integer, number, boolean, array, object, any): a workflow's
 // `inputs:` and a task's `input` schema speak the same ones.

@@ -98,6 +98,25 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
     return false;
 }
 
+// A value written in `with:` (not an expression, whose type is known only when it runs)
+// against the type the task declares for that input: caught by validate, not by the run.
+void check_written_type(Context& ctx, const Step& step, const TaskLookup& tasks,
+                        const std::string& key, const Mark& mark) {
+    std::string type = tasks.input_type(step.task, step.provider, key);
+    const tmpl::Value* v = step.with.is_dict() ? step.with.dict_obj().find(key) : nullptr;
+    if (type.empty() || !v || v->is_none()) return;
+    if (v->is_string() && (v->str().find("{{") != std::string_view::npos ||
+                           v->str().find("{%") != std::string_view::npos))
+        return;
+    const bool ok = (type == "string" && v->is_string()) || (type == "integer" && v->is_int()) ||
+                    (type == "number" && v->is_number() && !v->is_bool()) ||
+                    (type == "boolean" && v->is_bool()) || (type == "object" && v->is_dict()) ||
+                    (type == "array" && v->is_sequence());
+    if (ok) return;
+    ctx.error(mark, "task '" + step.task + "' input '" + key + "' must be " +
+                        detail::article_type(type) + ", got " + detail::describe_value(*v));
+}
+
 // A step's `integration:` must name one of ferry.yaml. Without `provider:`, the provider
 // that works with the integration's type is chosen: `task: ticket.create` with a Jira
 // integration is the jira provider (one named like the type first, else the only one that
@@ -196,7 +215,10 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
     std::vector<std::string> inputs = tasks.input_names(step.task, step.provider);
     if (inputs.empty()) return;
     for (const auto& [key, mark] : ex.with_keys) {
-        if (contains(inputs, key)) continue;
+        if (contains(inputs, key)) {
+            check_written_type(ctx, step, tasks, key, mark);
+            continue;
+        }
         std::string hint = did_you_mean(key, inputs);
         ctx.error(mark, "task '" + step.task + "'" +
                             (step.provider.empty() ? "" : " (" + step.provider + ")") +

@@ -1449,8 +1449,10 @@ steps:
         doc = self.assertRun("schema")
         msg = doc["steps"]["l"]["error"]["message"]
         self.assertIn("input 'message' is required", msg)
-        self.assertIn("input 'level' must be one of", msg)
-        self.assertIn("input 'duration' must be a string, got int",
+        # In JSON's words, as workflow inputs say it (not Python's 'int' or "['a', 'b']").
+        self.assertIn("input 'level' must be one of 'debug', 'info', 'warn', 'error'; got 'loud'",
+                      msg)
+        self.assertIn("input 'duration' must be a string, got 5",
                       doc["steps"]["s"]["error"]["message"])
         self.assertEqual(doc["steps"]["d"]["input"]["level"], "info")  # the default applied
 

@@ -48,6 +48,17 @@ TEST_CASE("providers", "[workflow][tasks]") {
           "'syslog')");
 }
 
+TEST_CASE("values written in with: have the type the task declares", "[workflow][tasks]") {
+    CHECK(only_problem(step("    task: log\n    with: {message: hi, level: 500}\n")) ==
+          "wf.yaml:4:25: task 'log' input 'level' must be a string, got 500");
+    CHECK(only_problem(step("    task: log\n    with: {message: hi, level: [a]}\n")) ==
+          "wf.yaml:4:25: task 'log' input 'level' must be a string, got a list");
+    // An expression's type is known only when it runs; null is "not given".
+    CHECK(load(step("    task: log\n    with: {message: x, level: \"{{ 5 }}\"}\n")).ok());
+    CHECK(load(step("    task: log\n    with: {message: x, level: null}\n")).ok());
+    CHECK(load(step("    task: log\n    with: {message: x, level: '500'}\n")).ok());
+}
+
 TEST_CASE("with keys must be inputs the task declares", "[workflow][tasks]") {
     CHECK(only_problem(step("    task: log\n    with:\n      mesage: hi\n")) ==
           "wf.yaml:5:7: task 'log' has no input 'mesage' (did you mean 'message'?)");

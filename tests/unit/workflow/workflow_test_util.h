@@ -56,6 +56,11 @@ class FakeTasks final : public TaskLookup {
                 if (std::find(all.begin(), all.end(), in) == all.end()) all.push_back(in);
         return all;
     }
+    std::string input_type(const std::string& task, const std::string&,
+                           const std::string& input) const override {
+        if (task == "log" && input == "level") return "string";
+        return {};
+    }
     std::vector<std::string> task_names() const override {
         std::vector<std::string> out;
         for (const auto& [name, providers] : tasks_)

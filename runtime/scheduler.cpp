@@ -386,6 +386,17 @@ void Scheduler::resume(Task* t) {
         const char* m = lua_tostring(co, -1);
         err.message = m ? m : "(error object is not a string)";
     }
+    // error(string.rep("x", 5e6)) was stored whole, in the step and attempt records: a
+    // message is for people, its end is cut past 64 KiB (at a character boundary).
+    constexpr size_t kMaxMessage = 64 * 1024;
+    if (err.message.size() > kMaxMessage) {
+        size_t cut = kMaxMessage;
+        while (cut > 0 && (static_cast<unsigned char>(err.message[cut]) & 0xC0) == 0x80)
+            --cut;
+        const size_t dropped = err.message.size() - cut;
+        err.message.resize(cut);
+        err.message += "... (" + std::to_string(dropped) + " more bytes cut)";
+    }
     // A message quoting a vendor's bytes goes into records and answers, which are JSON.
     if (invalid_utf8_at(err.message) != std::string::npos) err.message = to_valid_utf8(err.message);
     // "tasks/x.lua:12: message": keep the place as a location too.

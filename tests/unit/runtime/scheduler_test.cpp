@@ -84,6 +84,17 @@ TEST_CASE("scheduler: ferry.sleep refuses durations that are no number of millis
     }
 }
 
+TEST_CASE("scheduler: a huge error message is cut, at a character boundary", "[scheduler]") {
+    SchedulerFixture f;
+    TaskOutcome out = f.run(
+        "return function() error('x' .. string.rep('\\u{e9}', 100000), 0) end", {});  // 200,001 B
+    REQUIRE_FALSE(out.ok);
+    CHECK(out.error.message.size() < 65 * 1024);
+    // Byte 65,536 is the second of an é: the cut moves back to its first.
+    CHECK(out.error.message.find("\xC3\xA9... (134466 more bytes cut)") != std::string::npos);
+    CHECK(out.error.message.substr(0, 3) == "x\xC3\xA9");
+}
+
 // The count hook is armed by the watchdog only for a resume that runs long; the limits it
 // checks still end runaway code, and say which limit.
 TEST_CASE("scheduler: limits end runaway code; short resumes run unhooked", "[scheduler][limits]") {

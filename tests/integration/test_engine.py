@@ -1443,7 +1443,7 @@ steps:
         self.p.workflow("schema", """\
 steps:
   - {id: l, task: log, on_error: continue, with: {level: loud}}
-  - {id: s, task: sleep, on_error: continue, with: {duration: 5}}
+  - {id: s, task: sleep, on_error: continue, with: {duration: "{{ 5 }}"}}
   - {id: d, task: log, with: {message: hi}}
 """)
         doc = self.assertRun("schema")

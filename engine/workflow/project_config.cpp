@@ -254,9 +254,10 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
             public_value();  // a type-specific setting (project_key, index...)
         }
     });
-    if (c.type == "webhook" && c.url.empty())
+    // Given but refused (credentials in it, say) is reported above, not as missing.
+    if (c.type == "webhook" && c.url.empty() && !node["url"])
         r.ctx().error(node, where + ": a webhook integration needs 'url'");
-    if (!c.type.empty() && c.type != "webhook" && c.base_url.empty())
+    if (!c.type.empty() && c.type != "webhook" && c.base_url.empty() && !node["base_url"])
         r.ctx().error(node, where + ": 'base_url' is required for type " + c.type);
     if (c.type == "splunk_hec" && c.auth.type != "splunk" && c.auth.type != "none" &&
         c.auth.type != "basic")

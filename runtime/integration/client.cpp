@@ -107,6 +107,9 @@ struct IntegrationClient::Op {
     std::unique_ptr<Loop::Timer> timer;
     bool over = false;
     bool starting = false;  // inside send(): an outcome must wait for the next turn
+    // The answer of an attempt that is being retried: what the caller gets if the circuit
+    // breaker stops the retries.
+    std::optional<HttpResponse> retried_answer;
 };
 
 IntegrationClient::IntegrationClient(Loop& loop, HttpClient& http, IntegrationConfig config)
@@ -164,6 +167,13 @@ void IntegrationClient::step(const std::shared_ptr<Op>& op) {
     }
     uint64_t retry_in = 0;
     if (!breaker_.allow(now, &retry_in)) {
+        if (op->retried_answer) {
+            // The breaker opened between this request's own retries: the caller gets the
+            // vendor's last answer (a 503, say) rather than an error that hides it.
+            op->out.response = std::move(*op->retried_answer);
+            finish(op);
+            return;
+        }
         op->out.circuit_open = true;
         op->out.error = make_error(
             ErrorKind::Network, "integration '" + config_.name + "': circuit breaker open after " +
@@ -266,6 +276,10 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
             uint64_t delay =
                 wait ? *wait : backoff_delay_ms(config_.retry, op->tries + 1, unit(rng_));
             op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, delay));
+            if (res)
+                op->retried_answer = std::move(res.value());
+            else
+                op->retried_answer.reset();
             op->timer = loop_.timer(delay, [this, op] { step(op); });
             return;
         }

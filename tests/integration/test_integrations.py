@@ -357,6 +357,25 @@ steps:
         self.assertEqual(results, [503, 503, "circuit_open", 200])
         self.assertEqual(len(m.requests(path="/api/now/table/incident")), 3)
 
+    def test_breaker_opening_between_retries_gives_the_last_answer(self):
+        # max_attempts 4 but the breaker opens after 2 failures: the request's own retries
+        # stop, and the caller gets the vendor's last 503, not an error that hides it.
+        m = self.mock()
+        self.configure(m.url, "retry: {max_attempts: 4, initial_delay: 10ms, max_delay: 20ms}\n"
+                              "circuit_breaker: {failures: 2, reset_after: 30s}")
+        self.p.workflow("once", """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    with: {method: GET, path: /api/now/table/incident, fail_on_status: false}
+""")
+        m.fault(method="GET", path="/api/now/table/incident", status=503, times=4)
+        rc, doc, err = self.run_wf("once")
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        self.assertEqual(doc["steps"]["call"]["output"]["status"], 503)
+        self.assertEqual(len(m.requests(path="/api/now/table/incident")), 2)
+
     def test_rate_limit_spaces_requests(self):
         m = self.mock()
         self.configure(m.url, "rate_limit: {per_second: 5, burst: 1}")

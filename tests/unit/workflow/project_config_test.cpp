@@ -115,6 +115,19 @@ TEST_CASE("auth: secrets are one whole reference; token_url is a URL or a path",
     CHECK(p.find("integration 'd'") == std::string::npos);
 }
 
+TEST_CASE("a base_url with credentials is one problem, not also a missing one", "[config]") {
+    auto r = load_project_config_text(R"(integrations:
+  sn:
+    type: servicenow
+    base_url: https://user:pw@x.service-now.com
+    auth: {type: bearer, token: "${env:T}"}
+)",
+                                      "ferry.yaml");
+    CHECK(problems_of(r) ==
+          "ferry.yaml:4:15: base_url must not carry credentials (user:password@host): use auth: "
+          "with a ${env:NAME} or ${file:PATH} reference\n");
+}
+
 TEST_CASE("ferry.yaml that is not UTF-8 is one problem, at the bad byte", "[config]") {
     auto r = load_project_config_text("server:\n  listen: \"127.0.0.1:80\xff\"\n", "ferry.yaml");
     CHECK(problems_of(r) ==

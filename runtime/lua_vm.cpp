@@ -60,6 +60,10 @@ void copy_fields(lua_State* L, int idx, std::initializer_list<const char*> names
 // instead of hanging `ferry validate`, `ferry serve` or whatever opened the project.
 constexpr int kChunkHookInterval = 1000;
 constexpr int kChunkInstructionBudget = 100'000'000;  // a top level normally runs thousands
+// Bytes a file's top level may allocate while loading (all of them, freed or not): a
+// definition table takes kilobytes. Without it a runaway top level grew to the VM's 1 GiB
+// cap, and every command that loads the tasks waited for it (25 s).
+constexpr size_t kChunkAllocationBudget = size_t(256) << 20;
 thread_local int chunk_instructions = 0;
 
 void chunk_budget_hook(lua_State* L, lua_Debug*) {
@@ -523,12 +527,27 @@ Result<int> LuaVM::run_chunk(int chunk_ref) {
     int handler = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, chunk_ref);
     chunk_instructions = 0;
+    const size_t outer_ceiling = alloc_ceiling_;
+    const bool outer_hit = ceiling_hit_;
+    const size_t chunk_ceiling = allocated_total_ + kChunkAllocationBudget;
+    const bool own_ceiling = chunk_ceiling < outer_ceiling;
+    if (own_ceiling) alloc_ceiling_ = chunk_ceiling;
     lua_sethook(L, chunk_budget_hook, LUA_MASKCOUNT, kChunkHookInterval);
     int status = lua_pcall(L, 0, 1, handler);
     lua_sethook(L, nullptr, 0, 0);
+    const bool chunk_budget_hit = own_ceiling && ceiling_hit_;
+    if (own_ceiling) {
+        alloc_ceiling_ = outer_ceiling;
+        ceiling_hit_ = outer_hit;
+    }
     if (status != LUA_OK) {
         std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "error loading chunk";
         lua_settop(L, handler - 1);
+        if (chunk_budget_hit) {
+            msg = "the file's top level allocated more than " +
+                  std::to_string(kChunkAllocationBudget >> 20) +
+                  " MiB while loading (" + msg + ")";
+        }
         return make_error(status == LUA_ERRMEM ? ErrorKind::Limit : ErrorKind::LuaError, msg);
     }
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -1366,7 +1366,12 @@ return {
         self.p.write("tasks/typo.lua", 'return {name = "custom.typo", input = {a = {type = '
                      '"strnig"}}, run = function() return {} end}\n')
         self.p.write("tasks/helper.lua", "return {shout = string.upper}\n")  # not a task: fine
+        # One that only allocates is stopped by an allocation budget, not the VM's 1 GiB.
+        self.p.write("tasks/hog.lua", 'local t = {} for i = 1, 1e8 do '
+                     't[i] = string.rep("x", 100) .. i end\n')
         p = self.p.ferry("validate", data=False, timeout=60)
+        self.assertIn("tasks/hog.lua:1:1: loading failed: the file's top level allocated more "
+                      "than 256 MiB while loading (not enough memory)", p.stdout)
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn("tasks/loops.lua:1:1: loading failed: the file's top level ran more than "
                       "100000000 instructions while loading (a loop that never ends?)", p.stdout)

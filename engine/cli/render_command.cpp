@@ -23,11 +23,13 @@ constexpr const char* kRenderUsage =
     "include/import/extends resolve relative to TEMPLATE's folder and cannot leave it.\n"
     "\n"
     "Options:\n"
-    "  --vars FILE    JSON object with the template's variables ('-' reads stdin)\n"
+    "  --vars FILE    JSON object with the template's variables ('-' reads stdin);\n"
+    "                 without it the template renders with none\n"
     "  --strict       undefined variables are errors (Jinja2's StrictUndefined)\n"
     "  -h, --help     show this help\n"
     "\n"
-    "Errors print FILE:LINE:COL: message on stderr and exit 2; nothing goes to stdout.\n";
+    "Errors print FILE:LINE:COL: Kind: message on stderr (a TEMPLATE that cannot be read:\n"
+    "FILE: message) and exit 2; nothing goes to stdout.\n";
 
 bool read_file(const std::string& path, std::string& out) {
     if (path == "-") {

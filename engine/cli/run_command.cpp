@@ -35,7 +35,8 @@ constexpr const char* kRunUsage =
     "  --quiet             no progress lines\n"
     "  --pretty            indent the JSON\n"
     "\n"
-    "Exit status: 0 succeeded, 1 failed, 2 bad usage or invalid workflow/inputs.\n";
+    "Exit status: 0 succeeded (or waiting for an approval), 1 failed, 2 bad usage or invalid\n"
+    "workflow/inputs, 130/143 interrupted by SIGINT/SIGTERM (`ferry resume` continues it).\n";
 
 }  // namespace
 

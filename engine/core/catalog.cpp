@@ -9,6 +9,22 @@ namespace ferry::engine {
 
 namespace {
 
+// A task's inputs in name order: a Lua table has none of its own (and Lua seeds its string
+// hashes per process), so `ferry tasks show` and "inputs: ..." in messages changed order
+// from one run to the next.
+tmpl::Value sorted_by_name(const tmpl::Value& inputs) {
+    if (!inputs.is_dict()) return inputs;
+    std::vector<std::pair<tmpl::Value, tmpl::Value>> items = inputs.dict_obj().items;
+    std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+        return a.first.is_string() && b.first.is_string() ? a.first.str() < b.first.str()
+                                                          : a.first.is_string();
+    });
+    tmpl::Value out = tmpl::Value::dict();
+    for (auto& [k, v] : items)
+        out.dict_obj().set(std::move(k), std::move(v));
+    return out;
+}
+
 // FILE:LINE:COL like every other problem (editors and CI problem matchers read it): a
 // problem of the whole file is placed at its start, and a message is one line.
 workflow::Diagnostic diag(const std::string& file, int line, std::string message) {
@@ -247,7 +263,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         t.origin = origin;
         for (const char* key : {"input", "output", "raw", "integrations"})
             check_table_field(L, idx, key, t.name, rel, problems);
-        t.input = field_json(L, idx, "input");
+        t.input = sorted_by_name(field_json(L, idx, "input"));
         check_input_schema(t, rel, problems);
         t.output = field_json(L, idx, "output");
         raw_field(L, idx, "default");

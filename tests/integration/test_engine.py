@@ -1450,8 +1450,11 @@ steps:
   - {id: l, task: log, on_error: continue, with: {level: loud}}
   - {id: s, task: sleep, on_error: continue, with: {duration: "{{ 5 }}"}}
   - {id: d, task: log, with: {message: hi}}
+  - {id: n, task: log, on_error: continue, with: {message: null}}
 """)
         doc = self.assertRun("schema")
+        self.assertIn("input 'message' is required, and it is null",
+                      doc["steps"]["n"]["error"]["message"])
         msg = doc["steps"]["l"]["error"]["message"]
         self.assertIn("input 'message' is required", msg)
         # In JSON's words, as workflow inputs say it (not Python's 'int' or "['a', 'b']").

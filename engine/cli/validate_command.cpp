@@ -34,54 +34,6 @@ bool ends_with(const std::string& s, const char* suffix) {
     return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-bool holds_template(const tmpl::Value& v) {
-    if (v.is_string())
-        return v.str().find("{{") != std::string_view::npos ||
-               v.str().find("{%") != std::string_view::npos;
-    if (v.is_dict()) {
-        for (const auto& [k, item] : v.dict_obj().items)
-            if (holds_template(item)) return true;
-    } else if (v.is_sequence()) {
-        for (const tmpl::Value& item : v.list_obj().items)
-            if (holds_template(item)) return true;
-    }
-    return false;
-}
-
-// What the child's input checks say of the inputs a step gives it, leaving out what only
-// the run can tell (a value computed by an expression).
-std::vector<std::string> literal_input_problems(const workflow::Workflow& child,
-                                                const tmpl::Value* given) {
-    if (given && holds_template(*given) && !given->is_dict()) return {};  // "{{ ... }}" whole
-    tmpl::Value literal = tmpl::Value::dict();
-    std::vector<std::string> computed;
-    if (given && given->is_dict()) {
-        for (const auto& [k, v] : given->dict_obj().items) {
-            std::string key = tmpl::to_str(k);
-            if (holds_template(v))
-                computed.push_back(key);
-            else
-                literal.dict_obj().set(k, v);
-        }
-    }
-    auto resolved = workflow::resolve_inputs(child, literal);
-    if (resolved) return {};
-    std::vector<std::string> out;
-    std::string text = resolved.error().message;
-    for (size_t start = 0; start <= text.size();) {
-        size_t nl = text.find('\n', start);
-        std::string line =
-            text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-        bool is_computed = false;
-        for (const std::string& key : computed)
-            if (line.rfind("input '" + key + "': required", 0) == 0) is_computed = true;
-        if (!is_computed && !line.empty()) out.push_back(line);
-        if (nl == std::string::npos) break;
-        start = nl + 1;
-    }
-    return out;
-}
-
 struct Checker {
     engine::App& app;
     std::vector<std::string> problems;
@@ -125,46 +77,10 @@ struct Checker {
             add(d.describe());
         if (!r.workflow) return;
         named.emplace_back(r.workflow->name, path);
-        // What only the project can tell: sub-workflows and hook files must exist.
-        auto at = [](const workflow::Mark& m) {
-            return m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
-        };
         for (const workflow::Diagnostic& d : app.inline_script_problems(*r.workflow))
             add(d.describe());
-        for (const workflow::Step& step : r.workflow->steps) {
-            if (step.task != "workflow" || !step.with.is_dict()) continue;
-            const tmpl::Value* name = step.with.dict_obj().find("name");
-            if (!name || !name->is_string() || name->str().find("{{") != std::string_view::npos)
-                continue;
-            auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
-            if (engine::Project::is_workflow_path(name->str())) {
-                add(at(m) + "step '" + step.id +
-                    "': " + engine::Project::sub_workflow_path_message(name->str()));
-                continue;
-            }
-            if (!app.project.find_workflow(std::string(name->str()))) {
-                add(at(m) + "step '" + step.id + "' runs workflow '" + std::string(name->str()) +
-                    "', which is not in the project's workflows/");
-                continue;
-            }
-            // The inputs it gives the child, as far as they are written out: names the child
-            // does not take, literal values that do not fit, required ones not given.
-            auto child = app.load_workflow(std::string(name->str()));
-            if (!child) continue;  // its own problems are reported with its file
-            const tmpl::Value* given = step.with.dict_obj().find("inputs");
-            for (const std::string& problem : literal_input_problems(*child.value(), given))
-                add(at(m) + "step '" + step.id + "' runs workflow '" + std::string(name->str()) +
-                    "': " + problem);
-        }
-        const workflow::Hooks& h = r.workflow->hooks;
-        for (const auto& [file, mark] : {std::pair{&h.before_step, &h.before_step_mark},
-                                         std::pair{&h.after_step, &h.after_step_mark},
-                                         std::pair{&h.on_failure, &h.on_failure_mark}}) {
-            if (file->empty()) continue;
-            std::string rel = file->rfind("tasks/", 0) == 0 ? *file : "tasks/" + *file;
-            if (!app.project.read(rel))
-                add(at(*mark) + "hook file '" + *file + "' not found (hooks live under tasks/)");
-        }
+        for (const workflow::Diagnostic& d : app.project_problems(*r.workflow))
+            add(d.describe());
     }
 
     void template_file(const std::string& path, const std::string& name) {

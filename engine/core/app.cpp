@@ -184,7 +184,10 @@ App::load_workflow(const std::string& name_or_path) {
         if (msg.empty()) msg = path + ": the workflow could not be loaded";
         return make_error(ErrorKind::Validation, msg);
     }
-    if (auto problems = inline_script_problems(*loaded.workflow); !problems.empty()) {
+    auto problems = inline_script_problems(*loaded.workflow);
+    for (auto& d : project_problems(*loaded.workflow))
+        problems.push_back(std::move(d));
+    if (!problems.empty()) {
         std::string msg;
         for (const auto& d : problems)
             msg += (msg.empty() ? "" : "\n") + d.describe();

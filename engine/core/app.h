@@ -51,6 +51,9 @@ class App {
     // Syntax errors in the Lua of `lua` steps (their script is compiled only when the step
     // runs, after the steps before it have done their work).
     std::vector<workflow::Diagnostic> inline_script_problems(const workflow::Workflow& wf);
+    // What only the project can tell (core/project_problems.cpp): sub-workflows that do not
+    // exist or are given inputs they do not take, hook files that do not exist.
+    std::vector<workflow::Diagnostic> project_problems(const workflow::Workflow& wf);
 
     Loop loop;
     LuaVM vm;

@@ -1505,6 +1505,13 @@ steps:
         self.assertRegex(res.stdout, r"parent\.yaml:6:\d+: step 'none' runs workflow 'child': "
                                      r"input 'n': required, but not given")
         self.assertEqual(len(lines), 3, res.stdout)  # computed values are the run's to check
+        # `ferry run` makes the same checks before it starts anything.
+        rc, doc, err = self.p.run("parent")
+        self.assertEqual(rc, 2, err)
+        self.assertIsNone(doc)
+        self.assertRegex(err, r"parent\.yaml:4:\d+: step 'typo' runs workflow 'child': "
+                              r"input 'tga': no such input")
+        self.assertEqual(self.p.ferry("executions", "list", "--json").stdout.strip(), "[]")
 
     def test_validate_of_a_file_it_does_not_check_is_a_problem(self):
         other = self.p.dir / "notes.txt"

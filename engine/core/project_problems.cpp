@@ -1,0 +1,104 @@
+// What only the project can tell of a workflow, checked by `ferry validate` and before
+// `ferry run` or the server starts it: the sub-workflows its steps run exist and take the
+// inputs written for them, and its hook files exist.
+#include "core/app.h"
+
+namespace ferry::engine {
+
+namespace {
+
+bool holds_template(const tmpl::Value& v) {
+    if (v.is_string())
+        return v.str().find("{{") != std::string_view::npos ||
+               v.str().find("{%") != std::string_view::npos;
+    if (v.is_dict()) {
+        for (const auto& [k, item] : v.dict_obj().items)
+            if (holds_template(item)) return true;
+    } else if (v.is_sequence()) {
+        for (const tmpl::Value& item : v.list_obj().items)
+            if (holds_template(item)) return true;
+    }
+    return false;
+}
+
+// What the child's input checks say of the inputs a step gives it, leaving out what only
+// the run can tell (a value computed by an expression).
+std::vector<std::string> literal_input_problems(const workflow::Workflow& child,
+                                                const tmpl::Value* given) {
+    if (given && holds_template(*given) && !given->is_dict()) return {};  // "{{ ... }}" whole
+    tmpl::Value literal = tmpl::Value::dict();
+    std::vector<std::string> computed;
+    if (given && given->is_dict()) {
+        for (const auto& [k, v] : given->dict_obj().items) {
+            std::string key = tmpl::to_str(k);
+            if (holds_template(v))
+                computed.push_back(key);
+            else
+                literal.dict_obj().set(k, v);
+        }
+    }
+    auto resolved = workflow::resolve_inputs(child, literal);
+    if (resolved) return {};
+    std::vector<std::string> out;
+    std::string text = resolved.error().message;
+    for (size_t start = 0; start <= text.size();) {
+        size_t nl = text.find('\n', start);
+        std::string line =
+            text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        bool is_computed = false;
+        for (const std::string& key : computed)
+            if (line.rfind("input '" + key + "': required", 0) == 0) is_computed = true;
+        if (!is_computed && !line.empty()) out.push_back(line);
+        if (nl == std::string::npos) break;
+        start = nl + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow& wf) {
+    std::vector<workflow::Diagnostic> out;
+    for (const workflow::Step& step : wf.steps) {
+        if (step.task != "workflow" || !step.with.is_dict()) continue;
+        const tmpl::Value* name = step.with.dict_obj().find("name");
+        if (!name || !name->is_string() || name->str().find("{{") != std::string_view::npos)
+            continue;
+        const std::string child_name(name->str());
+        auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        if (Project::is_workflow_path(child_name)) {
+            out.push_back(
+                {m, "step '" + step.id + "': " + Project::sub_workflow_path_message(child_name)});
+            continue;
+        }
+        auto found = project.find_workflow(child_name);
+        if (!found) {
+            out.push_back({m, "step '" + step.id + "' runs workflow '" + child_name +
+                                  "', which is not in the project's workflows/"});
+            continue;
+        }
+        // The inputs it gives the child, as far as they are written out: names the child
+        // does not take, literal values that do not fit, required ones not given. The child
+        // is parsed, not checked in turn (a cycle of sub-workflows would never end); its
+        // own problems are its file's.
+        const auto& [path, text] = found.value();
+        workflow::LoadResult child = workflow::load_workflow_text(text, path, &catalog);
+        if (!child.workflow) continue;
+        const tmpl::Value* given = step.with.dict_obj().find("inputs");
+        for (const std::string& problem : literal_input_problems(*child.workflow, given))
+            out.push_back(
+                {m, "step '" + step.id + "' runs workflow '" + child_name + "': " + problem});
+    }
+    const workflow::Hooks& h = wf.hooks;
+    for (const auto& [file, mark] : {std::pair{&h.before_step, &h.before_step_mark},
+                                     std::pair{&h.after_step, &h.after_step_mark},
+                                     std::pair{&h.on_failure, &h.on_failure_mark}}) {
+        if (file->empty()) continue;
+        std::string rel = file->rfind("tasks/", 0) == 0 ? *file : "tasks/" + *file;
+        if (!project.read(rel))
+            out.push_back({*mark, "hook file '" + *file + "' not found (hooks live under tasks/)"});
+    }
+    return out;
+}
+
+}  // namespace ferry::engine

@@ -83,7 +83,7 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
         // own problems are its file's.
         const auto& [path, text] = found.value();
         workflow::LoadResult child = workflow::load_workflow_text(text, path, &catalog);
-        if (!child.workflow) continue;
+        if (!child.ok() || !child.workflow) continue;
         const tmpl::Value* given = step.with.dict_obj().find("inputs");
         for (const std::string& problem : literal_input_problems(*child.workflow, given))
             out.push_back(

@@ -90,15 +90,13 @@ Result<std::string> resolve_secret(std::string_view text) {
     } else {
         // A directory opens as a stream and reads as nothing: refused by kind first.
         struct stat st {};
+        const bool exists = ::stat(name.c_str(), &st) == 0;
         std::ifstream in;
-        if (::stat(name.c_str(), &st) == 0 && S_ISREG(st.st_mode))
-            in.open(name, std::ios::binary);
+        if (exists && S_ISREG(st.st_mode)) in.open(name, std::ios::binary);
         if (!in.is_open() || !in) {
             return make_error(ErrorKind::Validation,
                               "secret ${file:" + name + "}: cannot read the file" +
-                                  (::stat(name.c_str(), &st) == 0 && !S_ISREG(st.st_mode)
-                                       ? " (not a regular file)"
-                                       : ""));
+                                  (exists && !S_ISREG(st.st_mode) ? " (not a regular file)" : ""));
         }
         std::ostringstream s;
         s << in.rdbuf();

@@ -13,6 +13,8 @@
 
 #include <uv.h>
 
+#include <unistd.h>
+
 namespace ferry::cli {
 
 namespace {
@@ -149,9 +151,12 @@ int run_command(int argc, char** argv) {
             [](uv_signal_t* h, int sig) {
                 auto* in = static_cast<Interrupt*>(h->data);
                 Status flushed = in->app->engine->flush();
+                // On a terminal the line starts below the echoed ^C; elsewhere it is a line
+                // among the others.
                 std::fprintf(stderr,
-                             "\nferry run: interrupted (%s): execution %s stops here%s; "
+                             "%sferry run: interrupted (%s): execution %s stops here%s; "
                              "`ferry resume %s` continues it (finished steps do not run again)\n",
+                             ::isatty(STDERR_FILENO) ? "\n" : "",
                              sig == SIGINT ? "SIGINT" : "SIGTERM", in->id.c_str(),
                              flushed ? "" : " (its last records could not be written)",
                              in->id.c_str());

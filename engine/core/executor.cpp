@@ -558,8 +558,8 @@ void Engine::finish_run(Run& run) {
                 Run* r = find_run(id);
                 if (!r) return;
                 if (!res) {
-                    std::fprintf(stderr, "ferry: on_failure hook failed: %s\n",
-                                 res.error().describe().c_str());
+                    std::fprintf(stderr, "ferry: execution %s: on_failure hook failed: %s\n",
+                                 id.c_str(), res.error().describe().c_str());
                 }
                 finalize_run(*r);
             },

@@ -779,6 +779,7 @@ hooks: {on_failure: hooks/spin.lua}
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("on_failure hook failed: limit: hook hooks/spin.lua: instruction budget "
                       "exceeded", p.stderr)
+        self.assertRegex(p.stderr, r"ferry: execution \w+: on_failure hook failed")
 
     def test_on_failure_hook_runs_when_execution_fails(self):
         srv = self.start_server()
@@ -1568,6 +1569,7 @@ steps:
                               r"`ferry resume (\w+)` continues it", rest)
                 self.assertIsNotNone(m, rest)
                 self.assertEqual(m.group(2), m.group(3))
+                self.assertNotIn("\n\n", rest)  # no blank line: stderr is not a terminal
                 rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
                 self.assertEqual({r["id"]: r["status"] for r in rows}[m.group(2)], "running")
                 shown = json.loads(self.p.ferry("executions", "show", m.group(2), "--json").stdout)

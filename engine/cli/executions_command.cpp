@@ -34,6 +34,19 @@ std::string field(const Value& v, const char* key) {
     return f && !f->is_none() ? printable(tmpl::to_str(*f)) : std::string();
 }
 
+// An RFC 6902 patch, an operation a line. The path "" is the whole document (an output
+// that changed type, say): shown as "(whole)", not as nothing.
+void print_patch(const Value& patch) {
+    if (!patch.is_sequence()) return;
+    for (const Value& op : patch.list_obj().items) {
+        const Value* value = engine::dict_get(op, "value");
+        std::string path = field(op, "path");
+        std::printf("  %-8s %s %s\n", field(op, "op").c_str(),
+                    path.empty() ? "(whole)" : path.c_str(),
+                    value ? printable(engine::to_json_text(*value)).c_str() : "");
+    }
+}
+
 // An RFC 3339 date or time, or an age like 24h (now minus it), as unix ms.
 Result<uint64_t> parse_time_arg(const std::string& text) {
     if (!text.empty() && text.find('-') == std::string::npos) {
@@ -198,13 +211,7 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
             Value v = tmpl::value_from_json(c.json);
             std::printf("%s %s (step %s, %s)\n", field(v, "kind").c_str(), field(v, "id").c_str(),
                         field(v, "step").c_str(), field(v, "at").c_str());
-            for (const Value& op : engine::dict_get(v, "patch")->list_obj().items) {
-                std::string val = engine::dict_get(op, "value")
-                                      ? engine::to_json_text(*engine::dict_get(op, "value"))
-                                      : "";
-                std::printf("  %-8s %s %s\n", field(op, "op").c_str(), field(op, "path").c_str(),
-                            val.c_str());
-            }
+            print_patch(*engine::dict_get(v, "patch"));
         }
         return 0;
     }
@@ -270,13 +277,7 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         std::printf("step outputs are identical\n");
     for (const auto& [k, patch] : steps.dict_obj().items) {
         std::printf("step %s\n", tmpl::to_str(k).c_str());
-        for (const Value& op : patch.list_obj().items) {
-            std::string val = engine::dict_get(op, "value")
-                                  ? engine::to_json_text(*engine::dict_get(op, "value"))
-                                  : "";
-            std::printf("  %-8s %s %s\n", field(op, "op").c_str(), field(op, "path").c_str(),
-                        val.c_str());
-        }
+        print_patch(patch);
     }
     if (!definition_diff.empty())
         std::printf("workflow definition changed:\n%s", definition_diff.c_str());

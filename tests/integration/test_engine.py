@@ -1892,6 +1892,21 @@ steps:
         self.assertIn("ticket INC1", text.stdout)
         self.assertRegex(text.stdout, r"replace\s+/state\s+\"in_progress\"")
 
+    def test_diff_of_an_output_that_changed_type_names_the_whole_output(self):
+        self.p.workflow("shape", """\
+inputs: {n: {type: integer, default: 1}}
+steps:
+  - id: out
+    task: lua
+    with: {input: "{{ inputs.n }}", script: "if input == 1 then return 5 end return {x = 1}"}
+""")
+        a = self.run_id("shape")
+        b = self.run_id("shape", "--input", "n=2")
+        d = json.loads(self.p.ferry("executions", "diff", a, b, "--json").stdout)
+        self.assertEqual(d["steps"], {"out": [{"op": "replace", "path": "", "value": {"x": 1}}]})
+        text = self.p.ferry("executions", "diff", a, b).stdout
+        self.assertRegex(text, r"replace\s+\(whole\)\s+\{\"x\":1\}")
+
     def test_diff_of_two_executions(self):
         a = self.run_id("chg")
         b = self.run_id("chg", "--input", "priority=1")

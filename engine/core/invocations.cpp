@@ -15,6 +15,9 @@ namespace ferry::engine {
 
 namespace {
 
+// How often a parent looks again at a child another process is running.
+constexpr uint64_t kBusyChildPollMs = 1000;
+
 // [-0, +1] Pushes a Value as Lua with the JSON mapping of runtime/json_lua.h (what
 // to_rapidjson + json_lua::push did): null for None and for anything JSON cannot hold,
 // marked arrays for lists and tuples, string keys (others as their str()). Straight from the
@@ -414,6 +417,20 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         if (find_run(unit.child_execution)) return;  // still running in this process
         auto stored = store_.get_execution(unit.child_execution);
         if (stored && stored.value()) {
+            // Another process may be running the child right now (`ferry resume CHILD`):
+            // look again later rather than fail the step for good, which would lose what
+            // the child did (running it anew would do it twice). A background timer: a
+            // process with nothing else to do ends, the parent still running, and the next
+            // resume finds the child's result.
+            Result<bool> free = acquire_ownership(unit.child_execution);
+            if (free && !free.value()) {
+                unit.retry_timer = loop_.timer(kBusyChildPollMs, [this, ref, up] {
+                    if (Run* r = find_run(ref)) invoke_subworkflow(*r, *up);
+                });
+                unit.retry_timer->set_background();
+                return;
+            }
+            if (free) release_ownership(unit.child_execution);
             Status s = resume(unit.child_execution, on_done);
             if (!s)
                 fail(s.error());

@@ -277,7 +277,15 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
                                                     : tmpl::Value::none(),
                            dict_get(rec, "error") ? *dict_get(rec, "error") : tmpl::Value::none(),
                            nullptr};
-        loop_.post([done, s] { done(s); });
+        // Answered from the loop's next turn, which must come: a post alone does not keep
+        // the loop running, and a parent resumed after its children had been resumed (and
+        // had finished) by id had nothing else to wait for, so `ferry resume` returned with
+        // the parent still running.
+        loop_.hold();
+        loop_.post([loop = &loop_, done, s] {
+            loop->release();
+            done(s);
+        });
         return ok_status();
     }
     // Started by a process that is still alive: it is running it (resumers are serialised

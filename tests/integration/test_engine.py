@@ -1575,6 +1575,84 @@ steps:
                 shown = json.loads(self.p.ferry("executions", "show", m.group(2), "--json").stdout)
                 self.assertEqual(shown["steps"]["first"]["status"], "succeeded")
 
+    def _killed_parent_with_running_children(self):
+        """Runs `parent` (two sub-workflow steps whose child sleeps) and kills it with
+        SIGKILL while both children run; returns (parent id, child ids)."""
+        self.p.workflow("kid", """\
+steps:
+  - {id: nap, task: sleep, with: {duration: 3s}}
+  - {id: done, task: log, needs: [nap], with: {message: done}}
+""")
+        self.p.workflow("parent", """\
+steps:
+  - {id: one, task: workflow, with: {name: kid}}
+  - {id: two, task: workflow, with: {name: kid}}
+  - {id: after, task: log, needs: [one, two], with: {message: after}}
+""")
+        proc = subprocess.Popen([FERRY, "run", "parent", "--project", str(self.p.dir),
+                                 "--data", str(self.p.data)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, cwd=str(self.p.dir), text=True)
+        self.procs.append(proc)
+        deadline, err = time.monotonic() + 15, ""
+        while err.count("nap started") < 2 and time.monotonic() < deadline:
+            err += proc.stderr.readline()
+        self.assertEqual(err.count("nap started"), 2, err)
+        time.sleep(0.5)  # their records are committed (a group commit takes milliseconds)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc.stderr.close()
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        parent = [r["id"] for r in rows if r["workflow"] == "parent"]
+        kids = [r["id"] for r in rows if r["workflow"] == "kid"]
+        self.assertEqual((len(parent), len(kids)), (1, 2), rows)
+        return parent[0], kids
+
+    def test_parent_resumed_after_its_children_were_resumed_by_id(self):
+        # The children, resumed one by one, finish; the parent then has nothing running in
+        # its process but their recorded results, and must still finish (it once stayed
+        # "running", `ferry resume` returning at once, its attempt counter growing).
+        parent, kids = self._killed_parent_with_running_children()
+        for kid in kids:
+            r = self.p.ferry("resume", kid, "--quiet", timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout.splitlines()[0])["status"], "succeeded")
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shown = self.p.show(parent)
+        self.assertEqual(shown["status"], "succeeded", shown)
+        self.assertEqual(shown["steps"]["after"]["status"], "succeeded")
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        self.assertEqual(len(rows), 3, "no child started anew")
+
+    def test_a_child_another_process_runs_is_waited_for_not_failed(self):
+        # While another process holds a child (`ferry resume CHILD` at the same moment), a
+        # resume of the parent must not fail the step for good: it leaves the parent
+        # running, and a later resume completes it with the child's result.
+        import fcntl
+        parent, kids = self._killed_parent_with_running_children()
+        held = []
+        for kid in kids:
+            fd = os.open(str(self.p.data / "locks" / kid), os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append(fd)
+        try:
+            r = self.p.ferry("resume", "--quiet", timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            shown = self.p.show(parent)
+            self.assertEqual(shown["status"], "running", shown)
+        finally:
+            for fd in held:
+                os.close(fd)
+        for kid in kids:
+            r = self.p.ferry("resume", kid, "--quiet", timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shown = self.p.show(parent)
+        self.assertEqual(shown["status"], "succeeded", shown)
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        self.assertEqual(len(rows), 3, "no child started anew")
+
     def test_kill_9_then_resume(self):
         srv = self.start_server()
         self.p.write("tasks/custom/post.lua", POST_TASK)

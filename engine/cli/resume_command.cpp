@@ -16,7 +16,8 @@ constexpr const char* kResumeUsage =
     "idempotency key, so tasks that create things find what they created instead of creating\n"
     "it twice. Prints one JSON line per execution on stdout.\n"
     "\n"
-    "Exit status: 0 when every resumed execution succeeded, 1 if one did not, 2 on bad usage.\n";
+    "Exit status: 0 when every resumed execution succeeded (or waits for an approval), 1 if\n"
+    "one did not or is still running, 2 on bad usage.\n";
 
 }  // namespace
 
@@ -94,6 +95,16 @@ int resume_command(int argc, char** argv) {
     for (const std::string& x : started) {
         std::string json = execution_json(*app->store, x, false, false);
         std::printf("%s\n", json.c_str());
+        // The loop ran out of work with this one unfinished: a sub-workflow of it is being
+        // run by another process. Not a success; nothing is lost either.
+        if (json.find("\"status\":\"running\"") != std::string::npos) {
+            std::fprintf(stderr,
+                         "ferry resume: execution %s is still running: a sub-workflow of it is "
+                         "being run by another ferry process; resume it again once that has "
+                         "finished\n",
+                         x.c_str());
+            all_ok = false;
+        }
     }
     return all_ok ? 0 : 1;
 }

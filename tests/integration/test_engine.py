@@ -1637,7 +1637,9 @@ steps:
             held.append(fd)
         try:
             r = self.p.ferry("resume", "--quiet", timeout=30)
-            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("ferry resume: execution %s is still running: a sub-workflow of it is "
+                          "being run by another ferry process" % parent, r.stderr)
             shown = self.p.show(parent)
             self.assertEqual(shown["status"], "running", shown)
         finally:

@@ -48,8 +48,7 @@ Result<const Expressions::Compiled*> Expressions::compile(std::string_view text,
 
 Result<Value> Expressions::evaluate(std::string_view text, const Value& context,
                                     const std::string& where) {
-    if (text.find("{{") == std::string_view::npos && text.find("{%") == std::string_view::npos)
-        return Value::string(std::string(text));
+    if (!workflow::detail::is_template(text)) return Value::string(std::string(text));
     Result<const Compiled*> c = compile(text, where);
     if (!c) return c.error();
     try {
@@ -81,14 +80,11 @@ bool is_raw(const std::vector<std::vector<std::string>>* raw_paths,
     return raw_paths && workflow::under_raw_path(*raw_paths, path);
 }
 
-bool has_markup(std::string_view s) {
-    return s.find("{{") != std::string_view::npos || s.find("{%") != std::string_view::npos;
-}
 
 // No string anywhere under v that would be evaluated: v evaluates to itself.
 bool is_constant(const Value& v) {
     switch (v.kind()) {
-    case tmpl::Kind::String: return !has_markup(v.str());
+    case tmpl::Kind::String: return !workflow::detail::is_template(v.str());
     case tmpl::Kind::List:
     case tmpl::Kind::Tuple:
         for (const Value& item : v.list_obj().items)
@@ -114,7 +110,7 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
     if (is_raw(raw_paths, path)) return tree;
     switch (tree.kind()) {
     case tmpl::Kind::String:
-        if (!has_markup(tree.str())) return tree;
+        if (!workflow::detail::is_template(tree.str())) return tree;
         return evaluate(tree.str(), context, where);
     case tmpl::Kind::List:
     case tmpl::Kind::Tuple: {

@@ -8,9 +8,7 @@ namespace ferry::engine {
 namespace {
 
 bool holds_template(const tmpl::Value& v) {
-    if (v.is_string())
-        return v.str().find("{{") != std::string_view::npos ||
-               v.str().find("{%") != std::string_view::npos;
+    if (v.is_string()) return workflow::detail::is_template(v.str());
     if (v.is_dict()) {
         for (const auto& [k, item] : v.dict_obj().items)
             if (holds_template(item)) return true;

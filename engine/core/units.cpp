@@ -63,12 +63,7 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
         }
         const tmpl::Value* type = dict_get(spec, "type");
         std::string t = type && type->is_string() ? std::string(type->str()) : "any";
-        bool ok = t == "any" || (t == "string" && v->is_string()) ||
-                  (t == "integer" && v->is_int()) ||
-                  (t == "number" && v->is_number() && !v->is_bool()) ||
-                  (t == "boolean" && v->is_bool()) || (t == "object" && v->is_dict()) ||
-                  (t == "array" && v->is_sequence());
-        if (!ok) {
+        if (!workflow::detail::type_matches(t, *v)) {
             note("must be " + workflow::detail::article_type(t) + ", got " +
                  workflow::detail::describe_value(*v));
             continue;
@@ -79,10 +74,9 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
             for (const tmpl::Value& c : choices->list_obj().items)
                 found = found || tmpl::equals(c, *v);
             if (!found) {
-                std::string allowed;
-                for (const tmpl::Value& c : choices->list_obj().items)
-                    allowed += (allowed.empty() ? "" : ", ") + workflow::detail::describe_value(c);
-                note("must be one of " + allowed + "; got " + workflow::detail::describe_value(*v));
+                note("must be one of " +
+                     workflow::detail::describe_values(choices->list_obj().items) + "; got " +
+                     workflow::detail::describe_value(*v));
             }
         }
     }

@@ -53,6 +53,16 @@ std::optional<bool> pattern_found(const std::string& pattern, std::string_view s
 
 }  // namespace
 
+bool type_matches(const std::string& type, const tmpl::Value& v) {
+    if (type == "string") return v.is_string();
+    if (type == "integer") return v.is_int();
+    if (type == "number") return v.is_int() || v.is_float();
+    if (type == "boolean") return v.is_bool();
+    if (type == "array") return v.is_sequence();
+    if (type == "object") return v.is_dict();
+    return type.empty() || type == "any";  // a type no one declares matches nothing
+}
+
 std::string article_type(const std::string& type) {
     if (type == "integer" || type == "array" || type == "object") return "an " + type;
     if (type == "any") return "any value";
@@ -84,6 +94,13 @@ std::string describe_value(const tmpl::Value& v) {
     return "a value";
 }
 
+std::string describe_values(const std::vector<tmpl::Value>& values) {
+    std::string out;
+    for (const tmpl::Value& v : values)
+        out += (out.empty() ? "" : ", ") + describe_value(v);
+    return out;
+}
+
 namespace {
 
 
@@ -99,16 +116,6 @@ std::string count(int64_t n, const char* noun) {
     return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
-bool type_matches(const std::string& type, const tmpl::Value& v) {
-    if (type == "string") return v.is_string();
-    if (type == "integer") return v.is_int();
-    if (type == "number") return v.is_int() || v.is_float();
-    if (type == "boolean") return v.is_bool();
-    if (type == "array") return v.is_sequence();
-    if (type == "object") return v.is_dict();
-    return true;
-}
-
 void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path, Problems& out,
            bool type_only = false) {
     auto fail = [&](std::string message) { out.emplace_back(path, std::move(message)); };
@@ -120,10 +127,7 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
     if (!spec.enum_values.empty() &&
         std::none_of(spec.enum_values.begin(), spec.enum_values.end(),
                      [&](const tmpl::Value& e) { return tmpl::equals(e, v); })) {
-        std::string allowed;
-        for (const tmpl::Value& e : spec.enum_values)
-            allowed += (allowed.empty() ? "" : ", ") + describe_value(e);
-        fail("must be one of " + allowed + "; got " + describe_value(v));
+        fail("must be one of " + describe_values(spec.enum_values) + "; got " + describe_value(v));
         return;
     }
     if (v.is_string()) {

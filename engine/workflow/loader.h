@@ -95,8 +95,14 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given)
 // How input problems name a type ("an object", "a string") and a value ('text', 3, a list):
 // in JSON's words, for workflow inputs and task inputs alike.
 namespace detail {
+// Strings holding `{{` or `{%` are templates; any other string is literal text.
+bool is_template(std::string_view s);
+// Whether v is of the declared type (string, integer, number, boolean, array, object;
+// "any" or none: everything).
+bool type_matches(const std::string& type, const tmpl::Value& v);
 std::string article_type(const std::string& type);
 std::string describe_value(const tmpl::Value& v);
+std::string describe_values(const std::vector<tmpl::Value>& values);  // "'a', 'b', 3"
 }  // namespace detail
 
 // The input types (string, integer, number, boolean, array, object, any): a workflow's

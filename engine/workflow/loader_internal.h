@@ -110,8 +110,6 @@ struct TemplateRef {
     bool method = false;
 };
 
-// Strings holding `{{` or `{%` are templates; any other string is literal text.
-bool is_template(std::string_view s);
 // Parses a template, raising tmpl::TemplateError, and returns the references it makes.
 std::vector<TemplateRef> template_references(const std::string& text, const std::string& name);
 

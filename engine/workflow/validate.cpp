@@ -105,14 +105,8 @@ void check_written_type(Context& ctx, const Step& step, const TaskLookup& tasks,
     std::string type = tasks.input_type(step.task, step.provider, key);
     const tmpl::Value* v = step.with.is_dict() ? step.with.dict_obj().find(key) : nullptr;
     if (type.empty() || !v || v->is_none()) return;
-    if (v->is_string() && (v->str().find("{{") != std::string_view::npos ||
-                           v->str().find("{%") != std::string_view::npos))
-        return;
-    const bool ok = (type == "string" && v->is_string()) || (type == "integer" && v->is_int()) ||
-                    (type == "number" && v->is_number() && !v->is_bool()) ||
-                    (type == "boolean" && v->is_bool()) || (type == "object" && v->is_dict()) ||
-                    (type == "array" && v->is_sequence());
-    if (ok) return;
+    if (v->is_string() && is_template(v->str())) return;
+    if (type_matches(type, *v)) return;
     ctx.error(mark, "task '" + step.task + "' input '" + key + "' must be " +
                         detail::article_type(type) + ", got " + detail::describe_value(*v));
 }

@@ -75,11 +75,14 @@ int resume_command(int argc, char** argv) {
             continue;
         }
         if (id.empty() && rec.value()->find("\"parent\":") != std::string::npos) continue;
-        Status s = app->engine->resume(x, [&all_ok](const engine::ExecutionSummary& sum) {
-            if (sum.status != "succeeded") all_ok = false;
-        });
+        bool busy = false;
+        Status s = app->engine->resume(
+            x,
+            [&all_ok](const engine::ExecutionSummary& sum) {
+                if (sum.status != "succeeded") all_ok = false;
+            },
+            &busy);
         if (!s) {
-            bool busy = s.error().message.find("another ferry process") != std::string::npos;
             std::fprintf(stderr, "ferry resume: %s%s\n", s.error().message.c_str(),
                          busy && id.empty() ? " (skipped)" : "");
             if (!(busy && id.empty())) all_ok = false;

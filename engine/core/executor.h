@@ -133,8 +133,10 @@ class Engine {
     Result<std::string> start(std::shared_ptr<const workflow::Workflow> wf, tmpl::Value inputs,
                               StartOptions options,
                               std::function<void(const ExecutionSummary&)> done);
-    // Continues an interrupted execution from its records.
-    Status resume(const std::string& id, std::function<void(const ExecutionSummary&)> done);
+    // Continues an interrupted execution from its records. When another ferry process is
+    // running it, the error says so and *busy (if given) is set: a caller may look again.
+    Status resume(const std::string& id, std::function<void(const ExecutionSummary&)> done,
+                  bool* busy = nullptr);
 
     // Ends a running execution as "cancelled": steps not started are cancelled, running
     // tasks (and sub-workflows) are cancelled through the scheduler, retries waiting for

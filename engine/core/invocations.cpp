@@ -417,25 +417,23 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         if (find_run(unit.child_execution)) return;  // still running in this process
         auto stored = store_.get_execution(unit.child_execution);
         if (stored && stored.value()) {
-            // Another process may be running the child right now (`ferry resume CHILD`):
-            // look again later rather than fail the step for good, which would lose what
-            // the child did (running it anew would do it twice). A background timer: a
-            // process with nothing else to do ends, the parent still running, and the next
-            // resume finds the child's result.
-            Result<bool> free = acquire_ownership(unit.child_execution);
-            if (free && !free.value()) {
+            bool busy = false;
+            Status s = resume(unit.child_execution, on_done, &busy);
+            if (busy) {
+                // Another process is running the child right now (`ferry resume CHILD`):
+                // look again later rather than fail the step for good, which would lose
+                // what the child did (running it anew would do it twice). A background
+                // timer: a process with nothing else to do ends, the parent still running,
+                // and the next resume finds the child's result.
                 unit.retry_timer = loop_.timer(kBusyChildPollMs, [this, ref, up] {
                     if (Run* r = find_run(ref)) invoke_subworkflow(*r, *up);
                 });
                 unit.retry_timer->set_background();
-                return;
-            }
-            if (free) release_ownership(unit.child_execution);
-            Status s = resume(unit.child_execution, on_done);
-            if (!s)
+            } else if (!s) {
                 fail(s.error());
-            else
+            } else {
                 arm_timeout(limit);
+            }
             return;
         }
     }

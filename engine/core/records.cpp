@@ -246,15 +246,18 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     }
 }
 
-Status Engine::resume(const std::string& id, std::function<void(const ExecutionSummary&)> done) {
+Status Engine::resume(const std::string& id, std::function<void(const ExecutionSummary&)> done,
+                      bool* busy) {
+    auto run_elsewhere = [&] {
+        if (busy) *busy = true;
+        return make_error(ErrorKind::Validation,
+                          "execution " + id + " is being run by another ferry process");
+    };
     if (find_run(id))
         return make_error(ErrorKind::Validation, "execution " + id + " is already running");
     Result<bool> acquired = acquire_ownership(id);
     if (!acquired) return acquired.error();
-    if (!acquired.value()) {
-        return make_error(ErrorKind::Validation,
-                          "execution " + id + " is being run by another ferry process");
-    }
+    if (!acquired.value()) return run_elsewhere();
     // Released again on every early return below; kept once the run is registered.
     struct Release {
         Engine* e;
@@ -290,10 +293,7 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
     }
     // Started by a process that is still alive: it is running it (resumers are serialised
     // by the lock above; a starter takes none).
-    if (owner_alive(text_of(dict_get(rec, "owner")))) {
-        return make_error(ErrorKind::Validation,
-                          "execution " + id + " is being run by another ferry process");
-    }
+    if (owner_alive(text_of(dict_get(rec, "owner")))) return run_elsewhere();
     if (Status locked = take_owner_lock(); !locked) return locked.error();  // names this process
     std::string hash = text_of(dict_get(rec, "definition_hash"));
     auto def = store_.get_workflow(hash);

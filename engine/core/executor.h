@@ -173,16 +173,14 @@ class Engine {
     void schedule(Run& run);
     void start_unit(Run& run, Unit& unit);
     void invoke_unit(Run& run, Unit& unit);
-    // A pure task (TaskDef::pure) of a run with every result so far durable (a first step,
-    // or one started after the commit of what it depends on) need not wait for its own
-    // "running" record: it has no effect to protect. Its result then joins the same commit
-    // as its start, and its dependents still start only once that result is durable. Such
-    // units are queued (start_unit runs inside schedule()) and invoked by run_early_starts
-    // before the iteration's commit is handed out.
+    // A pure task (TaskDef::pure) need not wait for its own "running" record, nor for the
+    // results it reads to be durable: it has no effect a crash could hide or repeat, and
+    // batches become durable in staging order, so anything with an effect that depends on
+    // its result still waits for a commit that carries that result too. Such units are
+    // queued (start_unit runs inside schedule()) and invoked by run_early_starts before the
+    // iteration's commit is handed out: a chain of pure steps shares one commit.
     bool starts_early(const Run& run, const Unit& unit) const;
     void run_early_starts();
-    // Counts a staged result until its commit (Run::unsynced_results).
-    void note_unsynced_result(Run& run);
     void unit_finished(Run& run, Unit& unit, TaskOutcome outcome);
     // Records a unit's result. With eager, the consequences (dependents scheduled, their
     // "running" records staged) join the same commit; otherwise they wait for it. Eager is

@@ -101,9 +101,6 @@ struct Engine::Run {
     std::vector<StepState> steps;
     std::vector<std::unique_ptr<Unit>> units;
     size_t in_flight = 0;  // units between start and settle (commits, timers, tasks)
-    // Step results staged and not yet durable: while there are any, no step may start before
-    // the commit (a pure step with none may: Engine::starts_early).
-    size_t unsynced_results = 0;
     bool failing = false;
     bool finishing = false;
     bool cancelled = false;  // Engine::cancel: ends "cancelled", not "failed"

@@ -324,27 +324,24 @@ void Engine::start_unit(Run& run, Unit& unit) {
 }
 
 bool Engine::starts_early(const Run& run, const Unit& unit) const {
-    if (run.unsynced_results) return false;
     const workflow::Step& def = run.wf->steps[unit.step_index];
     const TaskDef* task = catalog_.find(def.task, def.provider);
     return task && task->pure;
 }
 
 void Engine::run_early_starts() {
-    if (early_starts_.empty()) return;
-    auto starts = std::move(early_starts_);
-    early_starts_.clear();
-    for (auto& [ref, up] : starts)
-        if (Run* run = find_run(ref)) invoke_unit(*run, *up);  // it handles a cancelled run
-    // Their Lua runs now, so that what they stage joins the commit about to be handed out.
-    scheduler_.run_ready();
-}
-
-void Engine::note_unsynced_result(Run& run) {
-    ++run.unsynced_results;
-    store_.after_commit([this, ref = run.ref] {
-        if (Run* r = find_run(ref)) --r->unsynced_results;
-    });
+    // A pure step's dependents that are pure start from its settling, so a chain of them
+    // runs here round by round; bounded, so that a long chain does not keep the commit (and
+    // every other execution's callbacks) waiting: what is left runs next iteration.
+    constexpr int kMaxRounds = 8;
+    for (int round = 0; round < kMaxRounds && !early_starts_.empty(); ++round) {
+        auto starts = std::move(early_starts_);
+        early_starts_.clear();
+        for (auto& [ref, up] : starts)
+            if (Run* run = find_run(ref)) invoke_unit(*run, *up);  // it handles a cancelled run
+        // Their Lua runs now, so that what they stage joins the commit about to be handed out.
+        scheduler_.run_ready();
+    }
 }
 
 void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
@@ -452,7 +449,6 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
 void Engine::settle_unit(Run& run, Unit& unit, bool eager) {
     unit.finished_ms = now_unix_ms();
     persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped", /*settled=*/true);
-    note_unsynced_result(run);
     if (unit.status == "failed") {
         const tmpl::Value* m = dict_get(unit.error, "message");
         emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,
@@ -546,7 +542,6 @@ void Engine::unit_settled(Run& run, Unit& u) {
         aggregate.started_ms = st.started_ms;
         aggregate.finished_ms = now_unix_ms();
         persist_unit(run, aggregate, false);
-        note_unsynced_result(run);
     }
     st.finished_ms = now_unix_ms();
     step_settled(run, u.step_index);

@@ -490,11 +490,16 @@ Status Store::commit(size_t max_writes) {
     }
     Impl::Batch batch = s.take(max_writes);
     if (Status w = s.write(batch.ops); !w) return w;
+    if (!batch.ops.empty()) ++s.commits;
     // A callback may stage writes or callbacks of its own; they belong to the next commit.
     for (auto& cb : batch.callbacks)
         cb();
     s.recycle(std::move(batch));
     return ok_status();
+}
+
+uint64_t Store::commits() const {
+    return impl_->commits;
 }
 
 }  // namespace ferry::store

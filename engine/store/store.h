@@ -114,6 +114,9 @@ class Store {
     Status collect();
     bool writer_busy() const;
     void stop_writer();
+    // Batches with writes made durable since open (by commit() or collected): how many
+    // synced transactions the engine needed, for tests and benchmarks.
+    uint64_t commits() const;
 
     // ---- reads (each its own read transaction; staged writes are not visible) ----
     Result<std::optional<std::string>> get_execution(const std::string& id) const;

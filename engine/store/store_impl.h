@@ -99,6 +99,7 @@ struct Store::Impl {
         false;              // a batch is in flight (staging thread's view; set before handing over)
     bool written = false;   // the writer finished it (guarded by writer_mutex)
     bool stopping = false;  // guarded by writer_mutex
+    uint64_t commits = 0;   // batches made durable (staging thread's count)
     // A written batch's emptied vectors, handed back to staging (capacity kept): a batch of a
     // thousand executions is a vector of some 500 KB, and allocating and freeing one per
     // commit made glibc consolidate its whole free heap each time (7 % of the loop's CPU).

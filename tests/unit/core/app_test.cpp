@@ -1,5 +1,6 @@
 // engine/core: an App destroyed while an execution is still running.
 #include "core/app.h"
+#include "core/values.h"
 #include "template/value.h"
 #include "workflow/loader.h"
 
@@ -7,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdlib.h>
 
 using namespace ferry;
@@ -140,4 +142,55 @@ TEST_CASE("a workflow reference is a path only when it looks like one", "[core][
     REQUIRE_FALSE(missing_path);
     CHECK(missing_path.error().kind == ErrorKind::NotFound);
     CHECK(missing_path.error().message == "cannot read workflow file 'nope.yaml'");
+}
+
+TEST_CASE("a chain of pure steps shares one commit; a step with effects waits for it",
+          "[core][app]") {
+    // Pure steps (transform) run as soon as what they read is staged: three of them and the
+    // "running" record of the step after them go out in one commit. That step has an effect
+    // (it parks in ferry.sleep here), so it starts only once the commit carrying every result
+    // it depends on is durable.
+    TempProject project({
+        {"workflows/chain.yaml",
+         "steps:\n"
+         "  - {id: a, task: transform, with: {data: {n: 1}, mappings: [{source: n, target: n}]}}\n"
+         "  - {id: b, task: transform, with: {data: '{{ steps.a.output }}',"
+         " mappings: [{source: n, target: m}]}}\n"
+         "  - {id: c, task: transform, with: {data: '{{ steps.b.output }}',"
+         " mappings: [{source: m, target: k}]}}\n"
+         "  - {id: d, task: custom.effect, needs: [c]}\n"},
+        {"tasks/custom/effect.lua",
+         "return {name = 'custom.effect', run = function(ctx, input)\n"
+         "  ferry.sleep('30s')\n  return {}\nend}\n"},
+    });
+    engine::AppOptions options;
+    options.project_dir = project.dir.string();
+    std::vector<workflow::Diagnostic> problems;
+    auto app = engine::App::open(options, problems);
+    REQUIRE(app);
+    REQUIRE(problems.empty());
+    auto wf = app.value()->load_workflow("chain");
+    REQUIRE(wf);
+    auto inputs = workflow::resolve_inputs(*wf.value(), tmpl::value_from_json("{}"));
+    REQUIRE(inputs);
+    const uint64_t commits_before = app.value()->store->commits();
+    auto id = app.value()->engine->start(wf.value(), inputs.value(), engine::StartOptions{},
+                                         [](const engine::ExecutionSummary&) {});
+    REQUIRE(id);
+    for (int i = 0; i < 1000 && app.value()->scheduler.parked_tasks() == 0; ++i)
+        app.value()->loop.run_once(true);
+    REQUIRE(app.value()->scheduler.parked_tasks() == 1);
+    CHECK(app.value()->store->commits() - commits_before == 1);
+
+    auto steps = app.value()->store->steps(id.value());
+    REQUIRE(steps);
+    std::map<std::string, std::string> status;
+    for (const auto& step : steps.value()) {
+        const tmpl::Value record = tmpl::value_from_json(step.json);
+        const tmpl::Value* s = engine::dict_get(record, "status");
+        status[step.key] = s ? tmpl::to_str(*s) : "(none)";
+    }
+    CHECK(status == std::map<std::string, std::string>{
+                        {"a", "succeeded"}, {"b", "succeeded"}, {"c", "succeeded"}, {"d", "running"}});
+    app.value().reset();
 }

@@ -158,6 +158,7 @@ Engine::~Engine() {
                 scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, "shutting down"));
     scheduler_.run_finished_callbacks();
     release_shared_inputs();
+    release_step_contexts();
     for (auto& [id, fd] : owned_)
         ::close(fd);  // still running: the lock stays on disk
     drop_owner_lock();

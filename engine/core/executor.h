@@ -265,6 +265,7 @@ class Engine {
     void release_shared_inputs();
     Result<int> hook_ref(const std::string& file);
     Result<int> stdlib_function(const std::string& module);
+    Status load_step_metatable();  // step_metatable_ref_
 
     Loop& loop_;
     LuaVM& vm_;
@@ -282,7 +283,18 @@ class Engine {
     std::unordered_map<RunRef, Run*> runs_by_ref_;  // the same runs
     uint64_t last_run_ref_ = 0;
     std::map<std::string, int> hook_cache_;
-    int runner_ref_ = LUA_NOREF;
+    int step_metatable_ref_ = LUA_NOREF;  // stdlib/ferry/ctx.lua's step_metatable(shared)
+    // The metatable of a step's ctx tables (push_task_context), per step definition and
+    // dry-run mode: the fields every invocation of the step shares are set once in it. The
+    // entry holds the workflow, so the step's address cannot be reused while it stands.
+    struct StepContext {
+        std::shared_ptr<const workflow::Workflow> workflow;
+        int metatable_ref[2] = {LUA_NOREF, LUA_NOREF};  // [dry_run]
+    };
+    std::unordered_map<const workflow::Step*, StepContext> step_contexts_;
+    void push_step_metatable(lua_State* L, const Run& run, const workflow::Step& def,
+                             bool dry_run);
+    void release_step_contexts();
     // Constant parts of steps' `with:`, by the part's identity, with what is made of them
     // once instead of per invocation: the Lua table (for tasks that keep their input) and the
     // JSON text (for records). The entry holds the part, so its address cannot be reused

@@ -85,6 +85,29 @@ Result<int> Engine::stdlib_function(const std::string& module) {
     return vm_.run_chunk(chunk.value());
 }
 
+Status Engine::load_step_metatable() {
+    Result<int> module = stdlib_function("ferry/ctx");
+    if (!module) return module.error();
+    lua_State* L = vm_.state();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, module.value());
+    luaL_unref(L, LUA_REGISTRYINDEX, module.value());
+    int type = LUA_TNIL;
+    if (lua_istable(L, -1)) {
+        lua_pushstring(L, "step_metatable");  // raw: a plain table of ours
+        type = lua_rawget(L, -2);
+    } else {
+        lua_pushnil(L);
+    }
+    if (type != LUA_TFUNCTION) {
+        lua_pop(L, 2);
+        return make_error(ErrorKind::Internal,
+                          "stdlib/ferry/ctx.lua must return a module with step_metatable");
+    }
+    step_metatable_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
+    return ok_status();
+}
+
 Result<int> Engine::hook_ref(const std::string& file) {
     auto it = hook_cache_.find(file);
     if (it != hook_cache_.end()) return it->second;
@@ -103,48 +126,80 @@ bool Engine::is_dry_run(const Run& run, const workflow::Step& def) const {
 }
 
 void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
-    // Straight into a Lua table: building a tmpl::Value dict first (11 entries) and pushing
-    // it cost more than the transform task itself. ctx.lua turns it into the task's ctx.
+    // Straight into a Lua table: building a tmpl::Value dict first and pushing it cost more
+    // than the transform task itself. Only what differs per invocation is set here; the
+    // step's own fields come from its metatable (push_step_metatable, stdlib/ferry/ctx.lua).
     const workflow::Step& def = run.wf->steps[unit.step_index];
     const workflow::IntegrationEntry* integration =
         config_ && !def.integration.empty() ? config_->integration(def.integration) : nullptr;
-    const bool dry_run = is_dry_run(run, def);
     luaL_checkstack(L, 4, "task context");
-    lua_createtable(L, 0, unit.item_index >= 0 ? 13 : 11);
+    lua_createtable(L, 0, 5 + (unit.item_index >= 0 ? 2 : 0) + (def.integration.empty() ? 0 : 1));
     auto text = [L](const char* key, std::string_view v) {
         lua_pushlstring(L, v.data(), v.size());
         lua_setfield(L, -2, key);
     };
-    auto flag = [L](const char* key, bool v) {
-        lua_pushboolean(L, v);
-        lua_setfield(L, -2, key);
-    };
     text("execution_id", run.id);
-    text("workflow", run.wf->name);
-    text("step_id", def.id);
     text("unit", unit.key);
-    text("task", def.task);
-    text("provider", def.provider);
     lua_pushinteger(L, unit.attempt);
     lua_setfield(L, -2, "attempt");
     text("idempotency_key", idempotency_key_of(run, unit));
-    flag("dry_run", dry_run);
-    flag("resumed", unit.interrupted);
+    lua_pushboolean(L, unit.interrupted);
+    lua_setfield(L, -2, "resumed");
     if (unit.item_index >= 0) {
         push_value(L, unit.item);
         lua_setfield(L, -2, "item");
         lua_pushinteger(L, unit.item_index);
         lua_setfield(L, -2, "index");
     }
+    // A fresh copy of the settings for each invocation: a task may change its ctx's tables.
     if (integration) {
         push_value(L, integration->settings);
+        lua_setfield(L, -2, "integration");
     } else if (!def.integration.empty()) {
         lua_createtable(L, 0, 1);
         text("name", def.integration);
-    } else {
-        json_lua::push_null(L);
+        lua_setfield(L, -2, "integration");
     }
-    lua_setfield(L, -2, "integration");
+    push_step_metatable(L, run, def, is_dry_run(run, def));
+    lua_setmetatable(L, -2);
+}
+
+void Engine::push_step_metatable(lua_State* L, const Run& run, const workflow::Step& def,
+                                 bool dry_run) {
+    auto it = step_contexts_.find(&def);
+    if (it != step_contexts_.end() && it->second.metatable_ref[dry_run] != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.metatable_ref[dry_run]);
+        return;
+    }
+    // Bounded: definitions replaced by newer ones leave their entries behind.
+    constexpr size_t kMaxStepContexts = 4096;
+    if (it == step_contexts_.end()) {
+        if (step_contexts_.size() >= kMaxStepContexts) release_step_contexts();
+        it = step_contexts_.emplace(&def, StepContext{run.wf, {LUA_NOREF, LUA_NOREF}}).first;
+    }
+    luaL_checkstack(L, 4, "task context");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, step_metatable_ref_);
+    lua_createtable(L, 0, 5);
+    auto text = [L](const char* key, std::string_view v) {
+        lua_pushlstring(L, v.data(), v.size());
+        lua_setfield(L, -2, key);
+    };
+    text("workflow", run.wf->name);
+    text("step_id", def.id);
+    text("task", def.task);
+    text("provider", def.provider);
+    lua_pushboolean(L, dry_run);
+    lua_setfield(L, -2, "dry_run");
+    lua_call(L, 1, 1);  // stdlib code of ours: raises only when out of memory (protected)
+    lua_pushvalue(L, -1);
+    it->second.metatable_ref[dry_run] = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void Engine::release_step_contexts() {
+    for (auto& [def, context] : step_contexts_)
+        for (int ref : context.metatable_ref)
+            if (ref != LUA_NOREF) luaL_unref(vm_.state(), LUA_REGISTRYINDEX, ref);
+    step_contexts_.clear();
 }
 
 Engine::SharedInput* Engine::shared_input(const Run& run, const Unit& unit, const tmpl::Value& key,
@@ -300,32 +355,28 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
     case NativeTask::Render: return invoke_render(run, unit);
     case NativeTask::None: break;
     }
-    if (runner_ref_ == LUA_NOREF) {
-        Result<int> r = stdlib_function("ferry/runner");
-        if (!r) {
+    if (step_metatable_ref_ == LUA_NOREF) {
+        if (Status loaded = load_step_metatable(); !loaded) {
             TaskOutcome outcome;
-            outcome.error = r.error();
+            outcome.error = loaded.error();
             unit_finished(run, unit, std::move(outcome));
             return;
         }
-        runner_ref_ = r.value();
     }
     unit.http.reset();  // this attempt's requests only
     TaskLimits limits = options_.task_limits;
     limits.timeout_ms = def.timeout_ms ? def.timeout_ms : options_.default_step_timeout_ms;
     limits.io_allowed = !task->pure;  // held to it: it may have started early (starts_early)
-    int run_fn = task->run_ref;
     const RunRef ref = run.ref;
     Unit* up = &unit;
     Run* rp = &run;
     unit.task = scheduler_.spawn(
-        runner_ref_,
+        task->run_ref,  // run(ctx, input): whatever it returns is the step's output
         // spawn() pushes the arguments before it returns: run and unit outlive the call.
-        [this, run_fn, rp, up, task](lua_State* co) {
-            lua_rawgeti(co, LUA_REGISTRYINDEX, run_fn);
+        [this, rp, up, task](lua_State* co) {
             push_task_context(co, *rp, *up);
             push_task_input(co, *rp, *up, *task);
-            return 3;
+            return 2;
         },
         limits,
         [this, ref, up](TaskOutcome outcome) {

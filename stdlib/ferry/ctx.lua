@@ -1,7 +1,6 @@
 -- The ctx every task receives (CONTRACT.md section 4): who and where it runs, and the
 -- operations bound to its step: log, http (bound to the step's integration, dry-run aware)
 -- and change (records a resource diff).
-local json = require("ferry.json")
 local log = require("ferry.log")
 local step = require("ferry.step")
 local http = require("ferry.http")
@@ -98,26 +97,43 @@ local function http_of(ctx)
   end
 end
 
--- Shared by every ctx: the methods, and ctx.http made on first use (it is bound to its
--- ctx's integration). No closures per invocation: most tasks never call http, and a parked
--- task keeps its ctx alive.
-local CTX = {
-  __index = function(ctx, key)
-    local m = methods[key]
-    if m ~= nil then return m end
-    if key == "http" then
-      local f = http_of(ctx)
-      ctx.http = f  -- no __newindex: a plain field from now on (rawset is sandboxed away)
-      return f
-    end
-    return nil
-  end,
-}
-
-function M.new(data)
-  -- data is this invocation's own table (the engine pushes a fresh one): no copy needed.
-  if data.integration == json.null then data.integration = nil end
-  return setmetatable(data, CTX)
+-- The metatable of every ctx of one step (the engine makes one per step and dry-run mode,
+-- and sets it on each invocation's own table of execution_id, unit, attempt,
+-- idempotency_key, resumed, item, index and integration). `shared` holds what all of them
+-- have in common: workflow, step_id, task, provider, dry_run. Reads fall through to it, then
+-- to the methods; ctx.http is made on first use (it is bound to its ctx's integration). No
+-- closures per invocation: most tasks never call http, and a parked task keeps its ctx alive.
+function M.step_metatable(shared)
+  return {
+    __index = function(ctx, key)
+      local v = shared[key]
+      if v ~= nil then return v end
+      local m = methods[key]
+      if m ~= nil then return m end
+      if key == "http" then
+        local f = http_of(ctx)
+        ctx.http = f  -- no __newindex: a plain field from now on (rawset is sandboxed away)
+        return f
+      end
+      return nil
+    end,
+    -- pairs(ctx) lists the shared fields too (those the task has not replaced).
+    __pairs = function(ctx)
+      local in_shared, key = false, nil
+      return function()
+        local value
+        if not in_shared then
+          key, value = next(ctx, key)
+          if key ~= nil then return key, value end
+          in_shared = true
+        end
+        repeat
+          key, value = next(shared, key)
+        until key == nil or rawget(ctx, key) == nil
+        return key, value
+      end, ctx, nil
+    end,
+  }
 end
 
 return M

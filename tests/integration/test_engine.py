@@ -2270,6 +2270,55 @@ steps:
         self.assertEqual(doc["steps"]["each[0]"]["logs"][0]["level"], "warn")
 
 
+class TaskContext(EngineTest):
+    def test_ctx_fields_are_its_own_per_invocation_and_listed_by_pairs(self):
+        # The step's own fields (workflow, step_id, task, provider, dry_run) are shared by
+        # every invocation of the step behind ctx's metatable; the rest is per invocation.
+        # A task that changes its ctx changes only its own, and pairs(ctx) lists all fields.
+        self.p.write("tasks/custom/ctx.lua", """\
+return {
+  name = "custom.ctx",
+  run = function(ctx, input)
+    local keys = {}
+    for k in pairs(ctx) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local seen = { keys = keys, step_id = ctx.step_id, workflow = ctx.workflow,
+                   task = ctx.task, dry_run = ctx.dry_run, unit = ctx.unit,
+                   index = ctx.index, http = type(ctx.http), log = type(ctx.log) }
+    ctx.step_id = "changed by " .. ctx.unit
+    ctx.dry_run = "changed"
+    seen.after = ctx.step_id
+    return seen
+  end,
+}
+""")
+        self.p.workflow("ctxs", """\
+steps:
+  - {id: each, task: custom.ctx, for_each: [a, b], concurrency: 1}
+  - {id: again, task: custom.ctx, needs: [each]}
+""")
+        doc = self.assertRun("ctxs")
+        fields = ["attempt", "dry_run", "execution_id", "idempotency_key", "provider",
+                  "resumed", "step_id", "task", "unit", "workflow"]
+        for unit, index in (("each[0]", 0), ("each[1]", 1)):
+            out = doc["steps"][unit]["output"]
+            self.assertEqual(out["keys"], sorted(fields + ["index", "item"]), unit)
+            self.assertEqual((out["step_id"], out["workflow"], out["task"], out["dry_run"]),
+                             ("each", "ctxs", "custom.ctx", False), unit)
+            self.assertEqual((out["unit"], out["index"]), (unit, index))
+            self.assertEqual((out["http"], out["log"]), ("function", "table"))
+            self.assertEqual(out["after"], "changed by " + unit)
+        again = doc["steps"]["again"]["output"]
+        self.assertEqual(again["keys"], fields)
+        self.assertEqual((again["step_id"], again["dry_run"]), ("again", False))
+
+        # The same step in a dry run: its ctx says so (a metatable per dry-run mode).
+        rc, dry, err = self.p.run("ctxs", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(dry["steps"]["each[1]"]["output"]["dry_run"], True)
+        self.assertEqual(dry["steps"]["each[1]"]["output"]["step_id"], "each")
+
+
 class StdlibText(EngineTest):
     def test_clip_quote_and_http_status(self):
         # ferry.text: how error messages quote what they got (stdlib/ferry/text.lua).

@@ -13,6 +13,10 @@ void* SmallBlocks::allocate(size_t size) {
     const size_t cls = class_of(size);
     if (FreeBlock* block = free_[cls]) {
         free_[cls] = block->next;
+        // Freed blocks go cold before they are reused, and reading a block's link was most
+        // of this function's time (a cache miss per allocation): fetch the next one now, so
+        // that the next allocation of this size finds it in the cache.
+        __builtin_prefetch(block->next, 1);
         return block;
     }
     const size_t bytes = (cls + 1) * kGrain;

@@ -9,7 +9,8 @@
 #
 # The base revision is checked out in a temporary git worktree and built there (Release,
 # no tests: a few minutes), then each benchmark runs base, new, base, new...:
-#   engine   engine_throughput_bench --inflight 1000 (issue 3)
+#   engine   engine_throughput_bench --inflight 300 (issue 3; the best in-flight count since
+#            session 15: pure steps run ahead of the disk, and fewer in flight keep the cache)
 #   ticket   ticket_bench, 100 in flight, 5,000 tickets after 500, one nginx mock for both (issue 4)
 #   serve    serve_bench.sh --duration 8 --warmup 2 (issue 5; needs wrk and nginx)
 #   parked   parked_memory_bench (issue 3), once each
@@ -106,7 +107,7 @@ if wants engine; then
   for _ in $(seq "$rounds"); do
     for side in base new; do
       dir="$base_build"; [ "$side" = new ] && dir="$new"
-      line="$("$dir/bench/engine_throughput_bench" --inflight 1000 --dir "$work" | tail -1)"
+      line="$("$dir/bench/engine_throughput_bench" --inflight 300 --dir "$work" | tail -1)"
       record engine "$side" "$(field "$line" executions_per_second cpu_us_per_execution)"
     done
   done

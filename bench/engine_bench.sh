@@ -11,8 +11,8 @@
 #   --repeat R       runs of each throughput configuration; the best and the median are shown
 #                    (default 3: the figures are noisy on a shared 2-core machine)
 #   --total N        executions per throughput run (default 20000)
-#   --inflight "K…"  in-flight values to try (default "200 1000 2000")
-#   --quick          N=4000, R=1, K="200 1000": a smoke run
+#   --inflight "K…"  in-flight values to try (default "200 300 1000")
+#   --quick          N=4000, R=1, K="300 1000": a smoke run
 #   --dir BASE       where the throw-away projects go (default $TMPDIR or /tmp; must be a real
 #                    disk for the fsync figures)
 #   --json FILE      also write every raw JSON line to FILE
@@ -25,7 +25,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build=""
 repeat=3
 total=20000
-inflight="200 1000 2000"
+inflight="200 300 1000"
 base="${TMPDIR:-/tmp}"
 json_out=""
 summary_only=""
@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
     --repeat) repeat="$2"; shift 2 ;;
     --total) total="$2"; shift 2 ;;
     --inflight) inflight="$2"; shift 2 ;;
-    --quick) total=4000; repeat=1; inflight="200 1000"; shift ;;
+    --quick) total=4000; repeat=1; inflight="300 1000"; shift ;;
     --dir) base="$2"; shift 2 ;;
     --json) json_out="$2"; shift 2 ;;
     --summary) summary_only="$2"; shift 2 ;;

@@ -103,10 +103,17 @@ void Engine::batch_written() {
     Status s = store_.collect();
     if (!s) stop_on_lost_history(s.error());
     // The writer is free now: hand it what was staged meanwhile at once, not at the end of
-    // this loop iteration (which may run many tasks first), so the disk never waits. Pure
-    // first steps the callbacks started run first, so their results join their start.
-    run_early_starts();
+    // this loop iteration (which may run many tasks first), so the disk never waits. A few
+    // pure steps the callbacks started run first, so that their results join their start
+    // (a webhook's transform then shares the commit of its execution); the rest run while
+    // the writer writes, and their results go in the next batch. Running them all first
+    // kept the writer idle for the time of all of them: the loop and the disk took turns
+    // instead of working at once (engine benchmark at 200 in flight: 16k -> 22-24k
+    // executions/s).
+    constexpr size_t kEarlyStartsBeforeSubmit = 32;
+    run_early_starts(kEarlyStartsBeforeSubmit);
     if (store_.has_pending()) store_.submit(kMaxWritesPerBatch);
+    run_early_starts();
     hold_loop_while_writing();
     if (store_.has_pending()) loop_.wake();
 }

@@ -180,7 +180,8 @@ class Engine {
     // queued (start_unit runs inside schedule()) and invoked by run_early_starts before the
     // iteration's commit is handed out: a chain of pure steps shares one commit.
     bool starts_early(const Run& run, const Unit& unit) const;
-    void run_early_starts();
+    // Runs the queued early starts, at most max_units of them (the rest stay queued).
+    void run_early_starts(size_t max_units = SIZE_MAX);
     void unit_finished(Run& run, Unit& unit, TaskOutcome outcome);
     // Records a unit's result. With eager, the consequences (dependents scheduled, their
     // "running" records staged) join the same commit; otherwise they wait for it. Eager is

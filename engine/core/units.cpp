@@ -329,19 +329,27 @@ bool Engine::starts_early(const Run& run, const Unit& unit) const {
     return task && task->pure;
 }
 
-void Engine::run_early_starts() {
+void Engine::run_early_starts(size_t max_units) {
     // A pure step's dependents that are pure start from its settling, so a chain of them
     // runs here round by round; bounded, so that a long chain does not keep the commit (and
     // every other execution's callbacks) waiting: what is left runs next iteration.
     constexpr int kMaxRounds = 8;
-    for (int round = 0; round < kMaxRounds && !early_starts_.empty(); ++round) {
-        auto starts = std::move(early_starts_);
-        early_starts_.clear();
+    for (int round = 0; round < kMaxRounds && !early_starts_.empty() && max_units > 0; ++round) {
+        std::vector<std::pair<RunRef, Unit*>> starts;
+        if (early_starts_.size() <= max_units) {
+            starts = std::move(early_starts_);
+            early_starts_.clear();
+        } else {  // the first ones now, the rest stay queued in order
+            starts.assign(early_starts_.begin(), early_starts_.begin() + ptrdiff_t(max_units));
+            early_starts_.erase(early_starts_.begin(), early_starts_.begin() + ptrdiff_t(max_units));
+        }
+        max_units -= starts.size();
         for (auto& [ref, up] : starts)
             if (Run* run = find_run(ref)) invoke_unit(*run, *up);  // it handles a cancelled run
-        // Their Lua runs now, so that what they stage joins the commit about to be handed out.
+        // Their Lua runs now: what they stage joins the next commit handed out.
         scheduler_.run_ready();
     }
+    if (!early_starts_.empty()) loop_.wake();
 }
 
 void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <stdlib.h>
 
@@ -34,6 +35,29 @@ struct TempProject {
     }
 };
 
+// An App on the project; any problem fails the test.
+std::unique_ptr<engine::App> open_app(const TempProject& project) {
+    engine::AppOptions options;
+    options.project_dir = project.dir.string();
+    std::vector<workflow::Diagnostic> problems;
+    auto app = engine::App::open(options, problems);
+    REQUIRE(app);
+    REQUIRE(problems.empty());
+    return std::move(app.value());
+}
+
+// Starts the workflow without inputs; its execution id.
+std::string start_workflow(engine::App& app, const std::string& name,
+                           std::function<void(const engine::ExecutionSummary&)> done) {
+    auto wf = app.load_workflow(name);
+    REQUIRE(wf);
+    auto inputs = workflow::resolve_inputs(*wf.value(), tmpl::value_from_json("{}"));
+    REQUIRE(inputs);
+    auto id = app.engine->start(wf.value(), inputs.value(), engine::StartOptions{}, std::move(done));
+    REQUIRE(id);
+    return id.value();
+}
+
 }  // namespace
 
 TEST_CASE("an App destroyed while a hook task runs ends that task first", "[core][app]") {
@@ -47,40 +71,25 @@ TEST_CASE("an App destroyed while a hook task runs ends that task first", "[core
         {"tasks/hooks/slow.lua",
          "return function(ctx, event)\n  ferry.sleep('30s')\n  return event\nend\n"},
     });
-    engine::AppOptions options;
-    options.project_dir = project.dir.string();
-    std::vector<workflow::Diagnostic> problems;
-    auto app = engine::App::open(options, problems);
-    REQUIRE(app);
-    REQUIRE(problems.empty());
-    auto wf = app.value()->load_workflow("hooked");
-    REQUIRE(wf);
-    auto inputs = workflow::resolve_inputs(*wf.value(), tmpl::value_from_json("{}"));
-    REQUIRE(inputs);
+    auto app = open_app(project);
     bool finished = false;
-    auto id = app.value()->engine->start(wf.value(), inputs.value(), engine::StartOptions{},
-                                         [&](const engine::ExecutionSummary&) { finished = true; });
-    REQUIRE(id);
-    for (int i = 0; i < 1000 && app.value()->scheduler.parked_tasks() == 0; ++i)
-        app.value()->loop.run_once(true);
-    REQUIRE(app.value()->scheduler.parked_tasks() == 1);
-    CHECK(app.value()->engine->active_executions() == 1);
+    start_workflow(*app, "hooked", [&](const engine::ExecutionSummary&) { finished = true; });
+    for (int i = 0; i < 1000 && app->scheduler.parked_tasks() == 0; ++i)
+        app->loop.run_once(true);
+    REQUIRE(app->scheduler.parked_tasks() == 1);
+    CHECK(app->engine->active_executions() == 1);
 
-    app.value().reset();
+    app.reset();
     CHECK_FALSE(finished);  // ended by the shutdown, not finished: it resumes at the next start
 }
 
 TEST_CASE("load_workflow parses a file once, and again when it changes", "[core][app]") {
     TempProject project(std::vector<std::pair<std::string, std::string>>{
         {"workflows/w.yaml", "steps:\n  - {id: a, task: log, with: {message: one}}\n"}});
-    engine::AppOptions options;
-    options.project_dir = project.dir.string();
-    std::vector<workflow::Diagnostic> problems;
-    auto app = engine::App::open(options, problems);
-    REQUIRE(app);
-    auto first = app.value()->load_workflow("w");
+    auto app = open_app(project);
+    auto first = app->load_workflow("w");
     REQUIRE(first);
-    auto again = app.value()->load_workflow("w");
+    auto again = app->load_workflow("w");
     REQUIRE(again);
     CHECK(again.value() == first.value());  // the same parse, not a new one
 
@@ -88,19 +97,19 @@ TEST_CASE("load_workflow parses a file once, and again when it changes", "[core]
     std::ofstream(project.dir / "workflows/w.yaml", std::ios::binary)
         << "steps:\n  - {id: a, task: log, with: {message: one}}\n"
            "  - {id: b, task: log, with: {message: two}}\n";
-    auto edited = app.value()->load_workflow("w");
+    auto edited = app->load_workflow("w");
     REQUIRE(edited);
     CHECK(edited.value()->steps.size() == 2);
 
     // Broken now: the error names the file, and the old parse is not served instead.
     std::ofstream(project.dir / "workflows/w.yaml", std::ios::binary) << "steps: [\n";
-    auto broken = app.value()->load_workflow("w");
+    auto broken = app->load_workflow("w");
     REQUIRE_FALSE(broken);
     CHECK(broken.error().message.find("w.yaml") != std::string::npos);
 
     // Gone: not found.
     std::filesystem::remove(project.dir / "workflows/w.yaml");
-    auto gone = app.value()->load_workflow("w");
+    auto gone = app->load_workflow("w");
     REQUIRE_FALSE(gone);
     CHECK(gone.error().kind == ErrorKind::NotFound);
 }
@@ -121,17 +130,13 @@ TEST_CASE("a workflow reference is a path only when it looks like one", "[core][
         {"w", "steps:\n  - {id: a, task: log, with: {message: one}}\n"
               "  - {id: b, task: log, with: {message: two}}\n"},
         {"other/x.yaml", "steps:\n  - {id: x, task: log, with: {message: x}}\n"}});
-    engine::AppOptions options;
-    options.project_dir = project.dir.string();
-    std::vector<workflow::Diagnostic> problems;
-    auto app = engine::App::open(options, problems);
-    REQUIRE(app);
+    auto app = open_app(project);
     std::filesystem::path was = std::filesystem::current_path();
     std::filesystem::current_path(project.dir);
-    auto by_name = app.value()->load_workflow("w");
-    auto by_path = app.value()->load_workflow("./w");
-    auto by_extension = app.value()->load_workflow("other/x.yaml");
-    auto missing_path = app.value()->load_workflow("nope.yaml");
+    auto by_name = app->load_workflow("w");
+    auto by_path = app->load_workflow("./w");
+    auto by_extension = app->load_workflow("other/x.yaml");
+    auto missing_path = app->load_workflow("nope.yaml");
     std::filesystem::current_path(was);
     REQUIRE(by_name);
     CHECK(by_name.value()->steps.size() == 1);
@@ -163,26 +168,15 @@ TEST_CASE("a chain of pure steps shares one commit; a step with effects waits fo
          "return {name = 'custom.effect', run = function(ctx, input)\n"
          "  ferry.sleep('30s')\n  return {}\nend}\n"},
     });
-    engine::AppOptions options;
-    options.project_dir = project.dir.string();
-    std::vector<workflow::Diagnostic> problems;
-    auto app = engine::App::open(options, problems);
-    REQUIRE(app);
-    REQUIRE(problems.empty());
-    auto wf = app.value()->load_workflow("chain");
-    REQUIRE(wf);
-    auto inputs = workflow::resolve_inputs(*wf.value(), tmpl::value_from_json("{}"));
-    REQUIRE(inputs);
-    const uint64_t commits_before = app.value()->store->commits();
-    auto id = app.value()->engine->start(wf.value(), inputs.value(), engine::StartOptions{},
-                                         [](const engine::ExecutionSummary&) {});
-    REQUIRE(id);
-    for (int i = 0; i < 1000 && app.value()->scheduler.parked_tasks() == 0; ++i)
-        app.value()->loop.run_once(true);
-    REQUIRE(app.value()->scheduler.parked_tasks() == 1);
-    CHECK(app.value()->store->commits() - commits_before == 1);
+    auto app = open_app(project);
+    const uint64_t commits_before = app->store->commits();
+    const std::string id = start_workflow(*app, "chain", [](const engine::ExecutionSummary&) {});
+    for (int i = 0; i < 1000 && app->scheduler.parked_tasks() == 0; ++i)
+        app->loop.run_once(true);
+    REQUIRE(app->scheduler.parked_tasks() == 1);
+    CHECK(app->store->commits() - commits_before == 1);
 
-    auto steps = app.value()->store->steps(id.value());
+    auto steps = app->store->steps(id);
     REQUIRE(steps);
     std::map<std::string, std::string> status;
     for (const auto& step : steps.value()) {
@@ -192,5 +186,4 @@ TEST_CASE("a chain of pure steps shares one commit; a step with effects waits fo
     }
     CHECK(status == std::map<std::string, std::string>{
                         {"a", "succeeded"}, {"b", "succeeded"}, {"c", "succeeded"}, {"d", "running"}});
-    app.value().reset();
 }

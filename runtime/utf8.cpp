@@ -1,5 +1,8 @@
 #include "runtime/utf8.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace ferry {
 
 size_t invalid_utf8_at(std::string_view s) {
@@ -7,6 +10,15 @@ size_t invalid_utf8_at(std::string_view s) {
     size_t n = s.size();
     size_t i = 0;
     while (i < n) {
+        // ASCII eight bytes at a time: every string a task returns is checked, most text is
+        // ASCII, and a byte at a time was 2 % of the ticket benchmark (a 5.5 KB report).
+        while (i + 8 <= n) {
+            uint64_t word;
+            std::memcpy(&word, p + i, 8);
+            if (word & 0x8080808080808080ull) break;
+            i += 8;
+        }
+        if (i >= n) break;
         unsigned char c = p[i];
         if (c < 0x80) {
             ++i;

@@ -17,6 +17,24 @@ TEST_CASE("utf8: invalid bytes are found and shown as U+FFFD", "[utf8]") {
     CHECK(to_valid_utf8("ab\xE2\x82") == "ab\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
+TEST_CASE("utf8: long text is checked at every offset, ASCII runs and all", "[utf8]") {
+    // ASCII is skipped eight bytes at a time: a bad byte, a valid character or a cut one must
+    // be found wherever it falls against those words, and at the very end.
+    for (size_t before = 0; before < 20; ++before) {
+        for (size_t after = 0; after < 10; ++after) {
+            const std::string head(before, 'a'), tail(after, 'z');
+            INFO("before " << before << ", after " << after);
+            CHECK(invalid_utf8_at(head + tail) == std::string_view::npos);
+            CHECK(invalid_utf8_at(head + "\xC3\xA9" + tail) == std::string_view::npos);
+            CHECK(invalid_utf8_at(head + "\xF0\x9F\x98\x80" + tail) == std::string_view::npos);
+            CHECK(invalid_utf8_at(head + "\xFF" + tail) == before);
+            CHECK(invalid_utf8_at(head + "\xE2\x28\xA1" + tail) == before);  // bad second byte
+            CHECK(invalid_utf8_at(head + "\xC3\xA9" + tail + "\x80") == before + 2 + after);
+        }
+        CHECK(invalid_utf8_at(std::string(before, 'a') + "\xE2\x82") == before);  // cut at the end
+    }
+}
+
 TEST_CASE("utf8: a lone low surrogate escape in JSON text is found", "[utf8]") {
     CHECK(lone_low_surrogate_escape_at(R"("\udc00x")") == 1);
     CHECK(lone_low_surrogate_escape_at(R"({"a": "ok", "b": "\uDFFF"})") == 18);

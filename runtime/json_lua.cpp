@@ -302,18 +302,71 @@ class Encoder {
         lua_pushnil(L_);
         while (lua_next(L_, idx) != 0) {
             if (strings_only && lua_type(L_, -2) != LUA_TSTRING) return Pass::not_object;
-            size_t len = 0;
-            const char* k = lua_tolstring(L_, -2, &len);  // a string: checked
-            path_.push_back({{k, len}, 0});
-            if (!check_utf8({k, len}, "key")) return Pass::failed;
-            rapidjson::Value member;
-            if (!value(lua_gettop(L_), member, depth)) return Pass::failed;
-            path_.pop_back();
+            if (!member(out, depth)) return Pass::failed;
+        }
+        // The fields it takes from its metatable's `__shared` table (a task's ctx keeps there
+        // what every invocation of its step has in common), where it has none of its own.
+        if (!lua_checkstack(L_, 6)) {
+            fail("nesting too deep for the Lua stack");
+            return Pass::failed;
+        }
+        if (push_shared(idx)) {
+            const int shared = lua_gettop(L_);
+            lua_pushnil(L_);
+            while (lua_next(L_, shared) != 0) {
+                bool skip = lua_type(L_, -2) != LUA_TSTRING;
+                if (!skip) {
+                    lua_pushvalue(L_, -2);
+                    skip = lua_rawget(L_, idx) != LUA_TNIL;
+                    lua_pop(L_, 1);
+                }
+                if (skip) {
+                    lua_pop(L_, 1);
+                    continue;
+                }
+                if (!member(out, depth)) return Pass::failed;
+            }
             lua_pop(L_, 1);
-            rapidjson::Value name(k, rapidjson::SizeType(len), alloc_);
-            out.AddMember(name, member, alloc_);
         }
         return Pass::done;
+    }
+
+    // [-1, +0] Adds the member whose string key is at -2 and value at -1; pops the value.
+    bool member(rapidjson::Value& out, int depth) {
+        size_t len = 0;
+        const char* k = lua_tolstring(L_, -2, &len);  // a string: checked
+        path_.push_back({{k, len}, 0});
+        if (!check_utf8({k, len}, "key")) return false;
+        rapidjson::Value element;
+        if (!value(lua_gettop(L_), element, depth)) return false;
+        path_.pop_back();
+        lua_pop(L_, 1);
+        rapidjson::Value name(k, rapidjson::SizeType(len), alloc_);
+        out.AddMember(name, element, alloc_);
+        return true;
+    }
+
+    // [-0, +(0|1)] Pushes the table the metatable of the table at idx holds under
+    // "__shared" and returns true; pushes nothing and returns false when there is none. Its
+    // keys are compared rather than looked up: interning the name could allocate.
+    bool push_shared(int idx) {
+        if (!lua_getmetatable(L_, idx)) return false;
+        const int metatable = lua_gettop(L_);
+        lua_pushnil(L_);
+        while (lua_next(L_, metatable) != 0) {
+            if (lua_type(L_, -2) == LUA_TSTRING && lua_type(L_, -1) == LUA_TTABLE) {
+                size_t len = 0;
+                const char* k = lua_tolstring(L_, -2, &len);
+                if (std::string_view(k, len) == kSharedField) {
+                    lua_replace(L_, metatable);  // the shared table where the metatable was
+                    lua_pop(L_, 1);              // the key
+                    return true;
+                }
+            }
+            lua_pop(L_, 1);
+        }
+        lua_pop(L_, 1);
+        return false;
     }
 
     bool check_utf8(std::string_view s, const char* what) {

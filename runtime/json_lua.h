@@ -13,12 +13,17 @@
 #include <rapidjson/document.h>
 
 #include <string>
+#include <string_view>
 
 struct lua_State;
 
 namespace ferry::json_lua {
 
 constexpr int kMaxDepth = 200;
+// A table whose metatable holds a table under this name takes that table's fields as its
+// own where it has none under the same key, in to_json as in pairs() (a task's ctx keeps
+// there what every invocation of its step has in common: stdlib/ferry/ctx.lua).
+constexpr std::string_view kSharedField = "__shared";
 
 // [-0, +1, m] Pushes v as a Lua value. Iterative: any depth costs a few Lua stack slots.
 void push(lua_State* L, const rapidjson::Value& v);
@@ -35,7 +40,7 @@ bool is_marked_array(lua_State* L, int idx);
 void push_empty_array(lua_State* L);
 
 // [-0, +0, -] Converts the Lua value at idx into out (allocated with alloc). Raw access only
-// (no metamethods run) and nothing allocated by Lua, so it never raises a Lua error and may
+// (no metamethods run; kSharedField is read raw too) and nothing allocated by Lua, so it never raises a Lua error and may
 // run outside a protected call (the scheduler converts a finished task's result this way).
 // Errors (Validation) for functions, userdata other than null, threads, cycles,
 // non-string/non-integer keys, mixed tables, NaN/inf, strings that are not UTF-8, depth >

@@ -105,6 +105,9 @@ end
 -- closures per invocation: most tasks never call http, and a parked task keeps its ctx alive.
 function M.step_metatable(shared)
   return {
+    -- Read raw by the JSON encoder (runtime/json_lua.h kSharedField): returning ctx, or
+    -- logging it as fields, shows these fields as pairs(ctx) does.
+    __shared = shared,
     __index = function(ctx, key)
       local v = shared[key]
       if v ~= nil then return v end

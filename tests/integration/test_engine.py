@@ -2312,6 +2312,32 @@ steps:
         self.assertEqual(again["keys"], fields)
         self.assertEqual((again["step_id"], again["dry_run"]), ("again", False))
 
+        # Returned, encoded or logged whole, ctx shows the step's shared fields too.
+        self.p.write("tasks/custom/whole.lua", """\
+return {
+  name = "custom.whole",
+  run = function(ctx, input)
+    ctx.log.info("ctx", ctx)
+    ctx.attempt_seen = ctx.attempt
+    return { ctx = ctx, text = ferry.json.decode(ferry.json.encode(ctx)) }
+  end,
+}
+""")
+        self.p.workflow("whole", """\
+steps:
+  - {id: w, task: custom.whole}
+  - id: read
+    task: transform
+    with: {data: "{{ steps.w.output.ctx }}", mappings: [{source: step_id, target: step}]}
+""")
+        doc = self.assertRun("whole")
+        out = doc["steps"]["w"]["output"]
+        for seen in (out["ctx"], out["text"], doc["steps"]["w"]["logs"][0]["fields"]):
+            self.assertEqual((seen["workflow"], seen["step_id"], seen["task"], seen["dry_run"]),
+                             ("whole", "w", "custom.whole", False), seen)
+        self.assertEqual(out["ctx"]["attempt_seen"], 1)
+        self.assertEqual(doc["steps"]["read"]["output"], {"step": "w"})
+
         # The same step in a dry run: its ctx says so (a metatable per dry-run mode).
         rc, dry, err = self.p.run("ctxs", "--dry-run")
         self.assertEqual(rc, 0, err)

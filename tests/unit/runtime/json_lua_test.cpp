@@ -109,7 +109,7 @@ TEST_CASE("json_lua: numbers", "[json_lua]") {
     CHECK(encode(lua, "{1.0, 2}") == "[1.0,2]");
 }
 
-TEST_CASE("json_lua: strings are bytes; JSON output must be UTF-8", "[json_lua]") {
+TEST_CASE("json_lua: strings are bytes, JSON output must be UTF-8", "[json_lua]") {
     LuaFixture lua;
     CHECK(round_trip(lua.L, R"("h\u00e9llo \u00fcber \u4e2d\u6587 \ud83d\ude00")") ==
           "\"h\xc3\xa9llo \xc3\xbc"
@@ -303,6 +303,32 @@ TEST_CASE("json_lua: raw access only", "[json_lua]") {
         proxied_list = setmetatable({1, 2}, mt))") == "");
     CHECK(encode(lua, "proxy") == "{\"real\":1}");
     CHECK(encode(lua, "proxied_list") == "[1,2]");
+    CHECK(lua.eval("return hits") == "0");
+}
+
+TEST_CASE("json_lua: a metatable's __shared fields are encoded as the table's own", "[json_lua]") {
+    LuaFixture lua;
+    // What a task's ctx keeps in its step's metatable shows when ctx is returned or logged;
+    // its own fields win; read raw, so no metamethod runs for it either.
+    REQUIRE(lua.run(R"(
+        hits = 0
+        local shared = setmetatable({workflow = 'w', step_id = 's', dry_run = false,
+                                     [1] = 'not a field'},
+                                    {__index = function() hits = hits + 1 end})
+        local mt = {__shared = shared, __index = shared,
+                    __pairs = function() hits = hits + 1; error('no') end}
+        ctx = setmetatable({attempt = 2, step_id = 'own'}, mt)
+        bare = setmetatable({}, mt)
+        not_a_table = setmetatable({a = 1}, {__shared = 'text'}))") == "");
+    auto as_document = [&](const std::string& name) {
+        std::string text = encode(lua, name);
+        INFO(text);
+        return parse(text);
+    };
+    CHECK(as_document("ctx") == parse(R"({"attempt":2,"step_id":"own","workflow":"w","dry_run":false})"));
+    CHECK(as_document("bare") == parse(R"({"workflow":"w","step_id":"s","dry_run":false})"));
+    CHECK(encode(lua, "not_a_table") == "{\"a\":1}");
+    CHECK(encode(lua, "{inner = ctx}").find("\"workflow\":\"w\"") != std::string::npos);
     CHECK(lua.eval("return hits") == "0");
 }
 

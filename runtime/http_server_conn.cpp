@@ -154,6 +154,7 @@ void Connection::process_input() {
         }
         size_t n = http_parser_execute(&parser, &kSettings, inbuf.data(), inbuf.size());
         if (closed) break;
+        if (n > 0) last_parsed = inbuf[n - 1];
         inbuf.erase(0, n);
         http_errno err = HTTP_PARSER_ERRNO(&parser);
         if (err == HPE_PAUSED) continue;
@@ -265,6 +266,12 @@ int Connection::on_header_value(http_parser* p, const char* at, size_t len) {
     if (!ex.in_value) {
         ex.in_value = true;
         ex.req.headers.emplace_back(ex.header_field, std::string());
+    } else {
+        // http_parser hands the next line of a folded value (CRLF, then a space or a tab) on
+        // as one more piece of the same value, without the line break: a piece that starts
+        // right after a line feed is one. (A value cut by the end of a read is not.)
+        const char before = at > c->inbuf.data() ? at[-1] : c->last_parsed;
+        if (before == '\n') ex.folded = true;
     }
     ex.req.headers.back().second.append(at, len);
     return 0;
@@ -275,7 +282,12 @@ namespace {
 // What Debian's http_parser (built without HTTP_PARSER_STRICT) lets through and RFC 9112
 // refuses: a proxy in front may read such a head differently from us (request smuggling),
 // so it is answered 400 and the connection closed.
-bool framing_is_strict(Connection* c, const ServerRequest& req, const http_parser* p) {
+bool framing_is_strict(Connection* c, const Exchange& ex, const http_parser* p) {
+    const ServerRequest& req = ex.req;
+    if (ex.folded) {
+        c->fail(400, "bad_request", "header line folding (obs-fold) is not accepted");
+        return false;
+    }
     size_t hosts = 0, encodings = 0;
     for (const auto& [name, value] : req.headers) {
         if (!is_http_token(name)) {  // "Transfer-Encoding : chunked" reaches us as a name
@@ -327,7 +339,7 @@ int Connection::on_headers_complete(http_parser* p) {
         c->fail(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported");
         return -1;
     }
-    if (!framing_is_strict(c, ex.req, p)) return -1;
+    if (!framing_is_strict(c, ex, p)) return -1;
 
     // Known too large now: say so before the client sends (and we read) the rest.
     size_t max_body = c->server_options().max_body_bytes;

@@ -50,6 +50,7 @@ struct Exchange {
     size_t header_bytes = 0;   // counted while the head arrives (max_header_bytes)
     std::string header_field;  // the header name being received
     bool in_value = false;     // the parser is inside a header value
+    bool folded = false;       // a header value went on over a line break (obs-fold)
     std::vector<std::function<void()>> close_callbacks;
 };
 
@@ -102,6 +103,7 @@ struct Connection {
     http_parser parser{};
     std::string remote;
     std::string inbuf;  // received, not yet parsed (the parser was paused)
+    char last_parsed = 0;  // the byte just before inbuf's first one
     std::deque<std::shared_ptr<Exchange>> queue;
     std::unique_ptr<Loop::Timer> timer;
     TimerMode timer_mode = TimerMode::None;

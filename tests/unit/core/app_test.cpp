@@ -149,7 +149,7 @@ TEST_CASE("a workflow reference is a path only when it looks like one", "[core][
     CHECK(missing_path.error().message == "cannot read workflow file 'nope.yaml'");
 }
 
-TEST_CASE("a chain of pure steps shares one commit; a step with effects waits for it",
+TEST_CASE("a chain of pure steps shares one commit, a step with effects waits for it",
           "[core][app]") {
     // Pure steps (transform) run as soon as what they read is staged: three of them and the
     // "running" record of the step after them go out in one commit. That step has an effect

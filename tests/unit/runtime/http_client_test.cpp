@@ -85,7 +85,7 @@ TEST_CASE("GET returns status, headers and body", "[http]") {
     env.finish();
 }
 
-TEST_CASE("POST sends body and headers; no Expect, no default Content-Type", "[http]") {
+TEST_CASE("POST sends body and headers, no Expect, no default Content-Type", "[http]") {
     Env env;
     HttpRequest req = get(env.server->url("/echo"));
     req.method = "POST";

@@ -90,7 +90,7 @@ bool contains(const std::string& s, const std::string& part) {
 
 }  // namespace
 
-TEST_CASE("server: request fields reach the handler; response framing", "[server]") {
+TEST_CASE("server: request fields reach the handler, response framing", "[server]") {
     std::optional<ServerRequest> seen;
     Env env([&](ServerRequest& req, Responder r) {
         seen = req;
@@ -176,7 +176,7 @@ TEST_CASE("server: keep-alive connections are reused", "[server]") {
     env.finish();
 }
 
-TEST_CASE("server: Connection: close and HTTP/1.0 close; 1.0 keep-alive stays", "[server]") {
+TEST_CASE("server: Connection: close and HTTP/1.0 close, 1.0 keep-alive stays", "[server]") {
     Env env;
     auto& a = env.raw();
     a.send("GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -428,7 +428,7 @@ TEST_CASE("server: idle keep-alive connections are closed", "[server]") {
     env.finish();
 }
 
-TEST_CASE("server: 400 on garbage; others keep being served", "[server]") {
+TEST_CASE("server: 400 on garbage, others keep being served", "[server]") {
     Env env;
     const char* inputs[] = {
         "\x01\x02\x03garbage\r\n\r\n",

@@ -133,7 +133,7 @@ TEST_CASE("a secret quoted back in a vendor's JSON body is found in every spelli
           R"({"decoded":"svc:[REDACTED]"})");
 }
 
-TEST_CASE("a secret with a slash echoed as \\/ is redacted in text and records", "[secrets]") {
+TEST_CASE("a secret with a slash echoed PHP-style (a backslash before it) is redacted in text and records", "[secrets]") {
     Redactor r;
     r.add("Api/Key+Value=Secret77");
     const std::string echoed = R"(HTTP 401: {"error":"invalid api key Api\/Key+Value=Secret77"})";

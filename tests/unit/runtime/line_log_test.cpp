@@ -51,7 +51,7 @@ TEST_CASE("line_log: lines wait for the end of the loop iteration, then go out t
     CHECK(log.buffered() == 0);
 }
 
-TEST_CASE("line_log: a large backlog is written at once; the destructor writes the rest",
+TEST_CASE("line_log: a large backlog is written at once, the destructor writes the rest",
           "[line_log]") {
     Loop loop;
     Pipe pipe;

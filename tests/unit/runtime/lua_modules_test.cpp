@@ -48,7 +48,7 @@ int calls_back(lua_State* L) {
 
 }  // namespace
 
-TEST_CASE("guarded: C++ exceptions become Lua errors; Lua errors pass through", "[lua_api]") {
+TEST_CASE("guarded: C++ exceptions become Lua errors, Lua errors pass through", "[lua_api]") {
     using ferry::lua_api::guarded;
     LuaFixture lua;
     lua_register(lua.L, "throws_runtime_error", guarded<throws_runtime_error>);

@@ -97,7 +97,7 @@ TEST_CASE("scheduler: a huge error message is cut, at a character boundary", "[s
 
 // The count hook is armed by the watchdog only for a resume that runs long; the limits it
 // checks still end runaway code, and say which limit.
-TEST_CASE("scheduler: limits end runaway code; short resumes run unhooked", "[scheduler][limits]") {
+TEST_CASE("scheduler: limits end runaway code, short resumes run unhooked", "[scheduler][limits]") {
     SchedulerFixture f;
     TaskLimits limits;
     SECTION("a short task is never counted") {

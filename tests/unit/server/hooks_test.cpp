@@ -94,7 +94,7 @@ TEST_CASE("hmac-sha256: hex or sha256=hex in the configured header", "[hooks]") 
           "missing_signature");
 }
 
-TEST_CASE("verify: none accepts anything; a missing secret is the server's fault", "[hooks]") {
+TEST_CASE("verify: none accepts anything, a missing secret is the server's fault", "[hooks]") {
     CHECK(verify_hook(hook("none"), {}, headers({}), "x", 0).ok());
     CHECK(verify_hook(hook("hmac-sha256"), {}, headers({}), "x", 0).status == 500);
 }

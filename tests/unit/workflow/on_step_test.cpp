@@ -45,7 +45,7 @@ TEST_CASE("an on_step entry follows every step it does not read", "[workflow][on
     CHECK(s->depends_on == std::vector<std::string>{"fix", "ticket"});
 }
 
-TEST_CASE("on_step lists its steps; entries are numbered in generated ids", "[workflow][on_step]") {
+TEST_CASE("on_step lists its steps, entries are numbered in generated ids", "[workflow][on_step]") {
     LoadResult r = load(std::string(kSteps) + R"(on_step:
   - steps: [fix]
     task: log

@@ -81,7 +81,7 @@ servers: {}
     CHECK(p.find("ferry.yaml:10:1: unknown key 'servers'") != std::string::npos);
 }
 
-TEST_CASE("auth: secrets are one whole reference; token_url is a URL or a path", "[config]") {
+TEST_CASE("auth: secrets are one whole reference, token_url is a URL or a path", "[config]") {
     auto r = load_project_config_text(R"(integrations:
   a:
     type: http

@@ -186,7 +186,9 @@ class Engine {
     // Records a unit's result. With eager, the consequences (dependents scheduled, their
     // "running" records staged) join the same commit; otherwise they wait for it. Eager is
     // only for callers outside schedule() (it schedules again).
-    void settle_unit(Run& run, Unit& unit, bool eager = false);
+    // already_durable: the unit's record is the one resume found (a for_each item that
+    // finished before the crash): written again it would lose what only the record holds.
+    void settle_unit(Run& run, Unit& unit, bool eager = false, bool already_durable = false);
     void unit_settled(Run& run, Unit& unit);
     bool settles_eagerly(const Run& run) const;
     void step_settled(Run& run, size_t step_index);

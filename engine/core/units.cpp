@@ -153,12 +153,17 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 return v ? *v : tmpl::Value::none();
             };
             if (status == "succeeded" || status == "failed" || status == "skipped") {
-                // A for_each item that finished before the crash: keep its result.
+                // A for_each item that finished before the crash: keep its result, and its
+                // records as they are (they hold its input, times, logs and attempts).
                 unit.status = status;
                 unit.output = field("output");
                 unit.error = field("error");
                 unit.attempt = int(field("attempt").is_int() ? field("attempt").as_int() : 0);
-                settle_unit(run, unit);
+                if (const tmpl::Value* in = dict_get(r, "input"); in && !in->is_none()) {
+                    unit.input = *in;
+                    unit.input_ready = true;
+                }
+                settle_unit(run, unit, /*eager=*/false, /*already_durable=*/true);
                 return;
             }
             // Interrupted: run again with the same input and idempotency key.
@@ -454,9 +459,11 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     settle_unit(run, unit, settles_eagerly(run));
 }
 
-void Engine::settle_unit(Run& run, Unit& unit, bool eager) {
-    unit.finished_ms = now_unix_ms();
-    persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped", /*settled=*/true);
+void Engine::settle_unit(Run& run, Unit& unit, bool eager, bool already_durable) {
+    if (!already_durable) {
+        unit.finished_ms = now_unix_ms();
+        persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped", /*settled=*/true);
+    }
     if (unit.status == "failed") {
         const tmpl::Value* m = dict_get(unit.error, "message");
         emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,

@@ -1716,6 +1716,44 @@ outputs:
         self.assertEqual(again.returncode, 0)
         self.assertEqual(srv.count("/b"), 2)
 
+    def test_items_finished_before_a_kill_keep_their_records(self):
+        # A for_each item that finished before the crash is taken as it is on resume: its
+        # records (input, times, attempts) are not written again from what resume knows.
+        srv = self.start_server()
+        self.p.write("tasks/custom/post.lua", POST_TASK)
+        self.p.workflow("items", """\
+inputs:
+  base: {type: string, required: true}
+steps:
+  - id: each
+    for_each: [quick, slow]
+    concurrency: 1
+    task: custom.post
+    with: {url: "{{ inputs.base }}/{{ item }}", pause: "{{ '3s' if item == 'slow' else '1ms' }}"}
+""")
+        cmd = [FERRY, "run", "items", "--input", "base=" + srv.url, "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        self.assertTrue(srv.wait_for("/slow", 1, timeout=15), "the run never reached the item")
+        time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        exec_id = json.loads(self.p.ferry("executions", "list", "--json").stdout)[0]["id"]
+        before = self.p.show(exec_id)["steps"]["each[0]"]
+        self.assertEqual(before["status"], "succeeded")
+
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        after = self.p.show(exec_id)
+        self.assertEqual(after["status"], "succeeded")
+        self.assertEqual(srv.count("/quick"), 1)
+        item = after["steps"]["each[0]"]
+        for field in ("input", "output", "started_at", "finished_at", "attempts"):
+            self.assertEqual(item[field], before[field], field)
+        self.assertEqual(item["input"]["url"], srv.url + "/quick")
+
     def test_corrupt_data_dir(self):
         self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
         self.p.data.mkdir()

@@ -177,8 +177,9 @@ class Engine {
     // results it reads to be durable: it has no effect a crash could hide or repeat, and
     // batches become durable in staging order, so anything with an effect that depends on
     // its result still waits for a commit that carries that result too. Such units are
-    // queued (start_unit runs inside schedule()) and invoked by run_early_starts before the
-    // iteration's commit is handed out: a chain of pure steps shares one commit.
+    // queued (start_unit runs inside schedule()) and invoked by run_early_starts, mostly
+    // before the next commit is handed out: a chain of pure steps then shares one commit
+    // (after a commit, only the first 32 run before the next goes: Engine::batch_written).
     bool starts_early(const Run& run, const Unit& unit) const;
     // Runs the queued early starts, at most max_units of them (the rest stay queued).
     void run_early_starts(size_t max_units = SIZE_MAX);

@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ferry::cli {
@@ -95,12 +96,15 @@ int resume_command(int argc, char** argv) {
     }
     app->loop.run();
     (void)app->engine->flush();
+    // The store's status index, not the printed JSON: a step's output may hold the text too.
+    auto still_running = app->store->executions_with_status("running");
     for (const std::string& x : started) {
         std::string json = execution_json(*app->store, x, false, false);
         std::printf("%s\n", json.c_str());
         // The loop ran out of work with this one unfinished: a sub-workflow of it is being
         // run by another process. Not a success; nothing is lost either.
-        if (json.find("\"status\":\"running\"") != std::string::npos) {
+        if (still_running && std::find(still_running.value().begin(), still_running.value().end(),
+                                       x) != still_running.value().end()) {
             std::fprintf(stderr,
                          "ferry resume: execution %s is still running: a sub-workflow of it is "
                          "being run by another ferry process; resume it again once that has "

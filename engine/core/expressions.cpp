@@ -80,24 +80,6 @@ bool is_raw(const std::vector<std::vector<std::string>>* raw_paths,
     return raw_paths && workflow::under_raw_path(*raw_paths, path);
 }
 
-
-// No string anywhere under v that would be evaluated: v evaluates to itself.
-bool is_constant(const Value& v) {
-    switch (v.kind()) {
-    case tmpl::Kind::String: return !workflow::detail::is_template(v.str());
-    case tmpl::Kind::List:
-    case tmpl::Kind::Tuple:
-        for (const Value& item : v.list_obj().items)
-            if (!is_constant(item)) return false;
-        return true;
-    case tmpl::Kind::Dict:
-        for (const auto& [k, item] : v.dict_obj().items)
-            if (!is_constant(item)) return false;
-        return true;
-    default: return true;
-    }
-}
-
 }  // namespace
 
 // `where` grows and shrinks in place as the walk descends (errors name the leaf); subtrees
@@ -114,7 +96,7 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
         return evaluate(tree.str(), context, where);
     case tmpl::Kind::List:
     case tmpl::Kind::Tuple: {
-        if (!root && is_constant(tree)) return tree;
+        if (!root && !workflow::detail::holds_template(tree)) return tree;
         std::vector<Value> items;
         items.reserve(tree.list_obj().items.size());
         size_t i = 0;
@@ -134,12 +116,12 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
         return Value::list(std::move(items));
     }
     case tmpl::Kind::Dict: {
-        if (!root && is_constant(tree)) return tree;
+        if (!root && !workflow::detail::holds_template(tree)) return tree;
         Value out = Value::dict();
         out.dict_obj().items.reserve(tree.dict_obj().items.size());
         const size_t mark = where.size();
         for (const auto& [k, v] : tree.dict_obj().items) {
-            if (is_constant(v)) {  // nothing to evaluate, nor to name in an error
+            if (!workflow::detail::holds_template(v)) {  // nothing to evaluate, nor to name in an error
                 out.dict_obj().items.emplace_back(k, v);
                 continue;
             }

@@ -7,17 +7,7 @@ namespace ferry::engine {
 
 namespace {
 
-bool holds_template(const tmpl::Value& v) {
-    if (v.is_string()) return workflow::detail::is_template(v.str());
-    if (v.is_dict()) {
-        for (const auto& [k, item] : v.dict_obj().items)
-            if (holds_template(item)) return true;
-    } else if (v.is_sequence()) {
-        for (const tmpl::Value& item : v.list_obj().items)
-            if (holds_template(item)) return true;
-    }
-    return false;
-}
+using workflow::detail::holds_template;
 
 // What the child's input checks say of the inputs a step gives it, leaving out what only
 // the run can tell (a value computed by an expression).

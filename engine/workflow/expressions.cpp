@@ -170,6 +170,22 @@ bool is_template(std::string_view s) {
     return s.find("{{") != std::string_view::npos || s.find("{%") != std::string_view::npos;
 }
 
+bool holds_template(const tmpl::Value& v) {
+    switch (v.kind()) {
+    case tmpl::Kind::String: return is_template(v.str());
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple:
+        for (const tmpl::Value& item : v.list_obj().items)
+            if (holds_template(item)) return true;
+        return false;
+    case tmpl::Kind::Dict:
+        for (const auto& [k, item] : v.dict_obj().items)
+            if (holds_template(item)) return true;
+        return false;
+    default: return false;
+    }
+}
+
 std::vector<TemplateRef> template_references(const std::string& text, const std::string& name) {
     std::unique_ptr<tmpl::ParsedTemplate> parsed = tmpl::parse_template(text, name);
     RefCollector c;

@@ -97,6 +97,8 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given)
 namespace detail {
 // Strings holding `{{` or `{%` are templates; any other string is literal text.
 bool is_template(std::string_view s);
+// Whether a string anywhere in v (its items, its values) is a template.
+bool holds_template(const tmpl::Value& v);
 // Whether v is of the declared type (string, integer, number, boolean, array, object;
 // "any" or none: everything).
 bool type_matches(const std::string& type, const tmpl::Value& v);

@@ -18,6 +18,12 @@ namespace {
 // How often a parent looks again at a child another process is running.
 constexpr uint64_t kBusyChildPollMs = 1000;
 
+// [-0, +0] t[key] = v for the table on top of the stack.
+void set_text_field(lua_State* L, const char* key, std::string_view v) {
+    lua_pushlstring(L, v.data(), v.size());
+    lua_setfield(L, -2, key);
+}
+
 // [-0, +1] Pushes a Value as Lua with the JSON mapping of runtime/json_lua.h (what
 // to_rapidjson + json_lua::push did): null for None and for anything JSON cannot hold,
 // marked arrays for lists and tuples, string keys (others as their str()). Straight from the
@@ -134,15 +140,11 @@ void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
         config_ && !def.integration.empty() ? config_->integration(def.integration) : nullptr;
     luaL_checkstack(L, 4, "task context");
     lua_createtable(L, 0, 5 + (unit.item_index >= 0 ? 2 : 0) + (def.integration.empty() ? 0 : 1));
-    auto text = [L](const char* key, std::string_view v) {
-        lua_pushlstring(L, v.data(), v.size());
-        lua_setfield(L, -2, key);
-    };
-    text("execution_id", run.id);
-    text("unit", unit.key);
+    set_text_field(L, "execution_id", run.id);
+    set_text_field(L, "unit", unit.key);
     lua_pushinteger(L, unit.attempt);
     lua_setfield(L, -2, "attempt");
-    text("idempotency_key", idempotency_key_of(run, unit));
+    set_text_field(L, "idempotency_key", idempotency_key_of(run, unit));
     lua_pushboolean(L, unit.interrupted);
     lua_setfield(L, -2, "resumed");
     if (unit.item_index >= 0) {
@@ -157,7 +159,7 @@ void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
         lua_setfield(L, -2, "integration");
     } else if (!def.integration.empty()) {
         lua_createtable(L, 0, 1);
-        text("name", def.integration);
+        set_text_field(L, "name", def.integration);
         lua_setfield(L, -2, "integration");
     }
     push_step_metatable(L, run, def, is_dry_run(run, def));
@@ -180,14 +182,10 @@ void Engine::push_step_metatable(lua_State* L, const Run& run, const workflow::S
     luaL_checkstack(L, 4, "task context");
     lua_rawgeti(L, LUA_REGISTRYINDEX, step_metatable_ref_);
     lua_createtable(L, 0, 5);
-    auto text = [L](const char* key, std::string_view v) {
-        lua_pushlstring(L, v.data(), v.size());
-        lua_setfield(L, -2, key);
-    };
-    text("workflow", run.wf->name);
-    text("step_id", def.id);
-    text("task", def.task);
-    text("provider", def.provider);
+    set_text_field(L, "workflow", run.wf->name);
+    set_text_field(L, "step_id", def.id);
+    set_text_field(L, "task", def.task);
+    set_text_field(L, "provider", def.provider);
     lua_pushboolean(L, dry_run);
     lua_setfield(L, -2, "dry_run");
     lua_call(L, 1, 1);  // stdlib code of ours: raises only when out of memory (protected)

@@ -304,31 +304,33 @@ class Encoder {
             if (strings_only && lua_type(L_, -2) != LUA_TSTRING) return Pass::not_object;
             if (!member(out, depth)) return Pass::failed;
         }
-        // The fields it takes from its metatable's `__shared` table (a task's ctx keeps there
-        // what every invocation of its step has in common), where it has none of its own.
-        if (!lua_checkstack(L_, 6)) {
-            fail("nesting too deep for the Lua stack");
-            return Pass::failed;
-        }
-        if (push_shared(idx)) {
-            const int shared = lua_gettop(L_);
-            lua_pushnil(L_);
-            while (lua_next(L_, shared) != 0) {
-                bool skip = lua_type(L_, -2) != LUA_TSTRING;
-                if (!skip) {
-                    lua_pushvalue(L_, -2);
-                    skip = lua_rawget(L_, idx) != LUA_TNIL;
-                    lua_pop(L_, 1);
-                }
-                if (skip) {
-                    lua_pop(L_, 1);
-                    continue;
-                }
-                if (!member(out, depth)) return Pass::failed;
+        return shared_members(idx, out, depth) ? Pass::done : Pass::failed;
+    }
+
+    // The fields the table at idx takes from its metatable's `__shared` table (a task's ctx
+    // keeps there what every invocation of its step has in common), where it has none of its
+    // own.
+    bool shared_members(int idx, rapidjson::Value& out, int depth) {
+        // The metatable, a key and a value, then the shared table's key, value and a copy of
+        // a key: table() made room for four slots only.
+        if (!lua_checkstack(L_, 6)) return fail("nesting too deep for the Lua stack");
+        if (!push_shared(idx)) return true;
+        const int shared = lua_gettop(L_);
+        lua_pushnil(L_);
+        while (lua_next(L_, shared) != 0) {
+            bool own = lua_type(L_, -2) != LUA_TSTRING;  // not a field: skipped as if shadowed
+            if (!own) {
+                lua_pushvalue(L_, -2);
+                own = lua_rawget(L_, idx) != LUA_TNIL;
+                lua_pop(L_, 1);
             }
-            lua_pop(L_, 1);
+            if (own)
+                lua_pop(L_, 1);
+            else if (!member(out, depth))
+                return false;
         }
-        return Pass::done;
+        lua_pop(L_, 1);
+        return true;
     }
 
     // [-1, +0] Adds the member whose string key is at -2 and value at -1; pops the value.

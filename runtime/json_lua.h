@@ -40,8 +40,9 @@ bool is_marked_array(lua_State* L, int idx);
 void push_empty_array(lua_State* L);
 
 // [-0, +0, -] Converts the Lua value at idx into out (allocated with alloc). Raw access only
-// (no metamethods run; kSharedField is read raw too) and nothing allocated by Lua, so it never raises a Lua error and may
-// run outside a protected call (the scheduler converts a finished task's result this way).
+// (no metamethods run; kSharedField is read raw too) and nothing allocated by Lua, so it
+// never raises a Lua error and may run outside a protected call (the scheduler converts a
+// finished task's result this way).
 // Errors (Validation) for functions, userdata other than null, threads, cycles,
 // non-string/non-integer keys, mixed tables, NaN/inf, strings that are not UTF-8, depth >
 // kMaxDepth; the message names the path, e.g. "fields.tags[3]: cannot encode a function as

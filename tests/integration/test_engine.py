@@ -219,6 +219,19 @@ class EngineTest(unittest.TestCase):
         self.server = TestServer()
         return self.server
 
+    def run_and_kill(self, name, *args, path, settle):
+        """`ferry run NAME ARGS...`, killed with SIGKILL `settle` seconds after the test
+        server saw its first request to `path`; returns the ended process."""
+        cmd = [FERRY, "run", name, *args, "--project", str(self.p.dir), "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        self.assertTrue(self.server.wait_for(path, 1, timeout=15), "the run never reached " + path)
+        time.sleep(settle)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        return proc
+
     def assertRun(self, name, *args, code=0, timeout=TIMEOUT):
         rc, doc, err = self.p.run(name, *args, timeout=timeout)
         self.assertEqual(rc, code, "exit %d, stderr:\n%s" % (rc, err))
@@ -1668,17 +1681,7 @@ steps:
 outputs:
   c: "{{ steps.c.output.status }}"
 """)
-        cmd = [FERRY, "run", "chain", "--input", "base=" + srv.url, "--project", str(self.p.dir),
-               "--data", str(self.p.data)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=str(self.p.dir))
-        self.procs.append(proc)
-        self.assertTrue(srv.wait_for("/b", 1, timeout=15), "the run never reached step b")
-        time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
+        proc = self.run_and_kill("chain", "--input", "base=" + srv.url, path="/b", settle=0.1)
         self.assertEqual(proc.returncode, -signal.SIGKILL)
         self.assertEqual(srv.count("/c"), 0)
 
@@ -1731,15 +1734,7 @@ steps:
     task: custom.post
     with: {url: "{{ inputs.base }}/{{ item }}", pause: "{{ '3s' if item == 'slow' else '1ms' }}"}
 """)
-        cmd = [FERRY, "run", "items", "--input", "base=" + srv.url, "--project", str(self.p.dir),
-               "--data", str(self.p.data)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                cwd=str(self.p.dir))
-        self.procs.append(proc)
-        self.assertTrue(srv.wait_for("/slow", 1, timeout=15), "the run never reached the item")
-        time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        self.run_and_kill("items", "--input", "base=" + srv.url, path="/slow", settle=0.2)
         exec_id = json.loads(self.p.ferry("executions", "list", "--json").stdout)[0]["id"]
         before = self.p.show(exec_id)["steps"]["each[0]"]
         self.assertEqual(before["status"], "succeeded")
@@ -1803,15 +1798,9 @@ steps:
 outputs:
   number: "{{ steps.call.output.json.number }}"
 """)
-        cmd = [FERRY, "run", "retry", "--input", "url=%s/flaky" % srv.url, "--project",
-               str(self.p.dir), "--data", str(self.p.data)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                cwd=str(self.p.dir))
-        self.procs.append(proc)
-        self.assertTrue(srv.wait_for("/flaky", 1, timeout=15), "the first attempt never came")
-        time.sleep(0.5)  # the failed attempt is on record; the retry is 2.5 s away
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        # 0.5 s after the first attempt: it is on record as failed; the retry is 2.5 s away.
+        self.run_and_kill("retry", "--input", "url=%s/flaky" % srv.url, path="/flaky",
+                          settle=0.5)
         r = self.p.ferry("resume", "--quiet", timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         resumed = json.loads(r.stdout.splitlines()[0])

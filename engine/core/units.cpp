@@ -6,7 +6,6 @@
 #include "runtime/ids.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
-#include "store/diff.h"
 #include "workflow/loader.h"
 
 #include <algorithm>
@@ -371,12 +370,13 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     }
     append_logs(unit.logs, outcome.logs, "");
     for (const TaskChange& c : outcome.changes) {
-        std::string patch = store::json_patch(c.before, c.after);
+        // Without its patch: the store derives it from before and after when the change is
+        // read (store::change_with_patch), so a created resource is stored once, not twice.
         store_.add_change(run.id, "{\"step\":" + to_json_text(str(unit.key)) +
                                       ",\"kind\":" + to_json_text(str(c.kind)) +
                                       ",\"id\":" + to_json_text(str(c.id)) +
                                       ",\"at\":" + to_json_text(str(rfc3339(now_unix_ms()))) +
-                                      ",\"patch\":" + patch + ",\"before\":" + json_text(c.before) +
+                                      ",\"before\":" + json_text(c.before) +
                                       ",\"after\":" + json_text(c.after) + "}");
     }
     for (TaskRecord& r : outcome.records) {

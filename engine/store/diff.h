@@ -16,6 +16,14 @@ std::string json_patch(const rapidjson::Value& before, const rapidjson::Value& a
 // The same over JSON texts; an unparsable text is treated as a JSON string holding it.
 std::string json_patch(const std::string& before_json, const std::string& after_json);
 
+// A change record as users read it. The engine stores a change as {"step", "kind", "id",
+// "at", "before", "after"}: its patch follows from before and after, so it is derived here,
+// when the record is read, and spliced in before "before". Writing it with every change
+// cost a second copy of the resource (a created ticket's whole record) in the history and
+// the diff's CPU on the loop. A record that already holds a patch (written before this),
+// or that is not such an object, comes back as it is.
+std::string change_with_patch(std::string record);
+
 // Applies a patch (for tests and for `executions diff` consistency checks). Returns false on
 // a malformed patch or a path that does not exist.
 bool apply_json_patch(rapidjson::Document& doc, const rapidjson::Value& patch);

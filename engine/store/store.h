@@ -13,7 +13,8 @@
 //                                                for id, so a change removes exactly those)
 //   steps          exec_id \0 step_key        -> step JSON
 //   attempts       exec_id \0 step_key \0 n   -> attempt JSON (n: u32 BE)
-//   changes        exec_id \0 seq             -> change JSON (seq: u64 BE)
+//   changes        exec_id \0 seq             -> change JSON (seq: u64 BE; its patch is derived
+//                                                when read: store::change_with_patch)
 //   workflows      definition hash            -> {"name","source","file"} JSON
 //   dlq            id                         -> dead-letter JSON
 //   kv             any key                    -> any value (schedules, idempotency keys...)

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include "runtime/ids.h"
+#include "store/diff.h"
 #include "store/keys.h"
 #include "store/store_impl.h"
 
@@ -229,7 +230,8 @@ Result<std::vector<KeyedJson>> Store::changes(const std::string& exec_id) const 
         std::string prefix = keys::prefix(exec_id);
         scan_forward(txn, s.changes, prefix, [&](std::string_view k, std::string_view v) {
             if (k.size() == prefix.size() + 8)
-                out.push_back({decimal_suffix(k, prefix.size()), std::string(v)});
+                out.push_back(
+                    {decimal_suffix(k, prefix.size()), change_with_patch(std::string(v))});
             return true;
         });
         return out;

@@ -448,3 +448,33 @@ TEST_CASE("unified_diff: random texts are minimal and apply", "[diff][unified]")
         }
     }
 }
+
+TEST_CASE("change_with_patch: the patch is derived from before and after, spliced in before them",
+          "[diff][changes]") {
+    // A creation: the patch replaces the whole (null) document with the record.
+    CHECK(
+        change_with_patch(
+            R"({"step":"t","kind":"servicenow:incident","id":"INC1","at":"2026-12-03T00:00:00Z","before":null,"after":{"number":"INC1","d":"a\"b"}})") ==
+        R"({"step":"t","kind":"servicenow:incident","id":"INC1","at":"2026-12-03T00:00:00Z","patch":[{"op":"replace","path":"","value":{"number":"INC1","d":"a\"b"}}],"before":null,"after":{"number":"INC1","d":"a\"b"}})");
+    // An update: only what changed.
+    CHECK(
+        change_with_patch(
+            R"({"step":"u","kind":"k","id":"1","at":"x","before":{"a":1,"b":2},"after":{"a":1,"b":3}})") ==
+        R"({"step":"u","kind":"k","id":"1","at":"x","patch":[{"op":"replace","path":"/b","value":3}],"before":{"a":1,"b":2},"after":{"a":1,"b":3}})");
+    // A member before "before" whose text holds ,"before": cannot mislead the splice.
+    std::string tricky =
+        R"({"step":"s","kind":"k","id":"a,\"before\":1","at":"x","before":{},"after":{"n":1}})";
+    CHECK(
+        change_with_patch(tricky) ==
+        R"({"step":"s","kind":"k","id":"a,\"before\":1","at":"x","patch":[{"op":"add","path":"/n","value":1}],"before":{},"after":{"n":1}})");
+}
+
+TEST_CASE("change_with_patch: records that hold a patch, or are not changes, are left as they are",
+          "[diff][changes]") {
+    const std::string stored =
+        R"({"step":"t","kind":"k","id":"1","at":"x","patch":[],"before":null,"after":null})";
+    CHECK(change_with_patch(stored) == stored);
+    for (std::string other : {std::string("a1"), std::string(R"([{"op":"add"}])"),
+                              std::string(R"({"before":)"), std::string(R"({"x":1,"before":2})")})
+        CHECK(change_with_patch(other) == other);
+}

@@ -147,6 +147,15 @@ TEST_CASE("store: every record kind round-trips", "[store]") {
     CHECK(changes[0].json == R"([{"op":"add"}])");
     CHECK(changes[1].key == "2");
 
+    // The engine stores a change without its patch; it is read with it.
+    s->add_change(id, R"({"step":"t","kind":"k","id":"1","at":"x","before":null,"after":{"n":1}})");
+    commit_ok(*s);
+    changes = s->changes(id).value();
+    REQUIRE(changes.size() == 3);
+    CHECK(
+        changes[2].json ==
+        R"({"step":"t","kind":"k","id":"1","at":"x","patch":[{"op":"replace","path":"","value":{"n":1}}],"before":null,"after":{"n":1}})");
+
     CHECK(*s->get_workflow("hash1").value() == R"({"name":"incident"})");
     CHECK(*s->get_dlq("d1").value() == R"({"dead":1})");
     CHECK(*s->get_kv("sched/a").value() == "1");

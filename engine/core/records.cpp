@@ -22,7 +22,8 @@ Engine::Run::KeptRecords& kept_records(Engine::Run& run) {
     return *run.kept;
 }
 
-// Secret values a task or an error message let slip never reach the store.
+// Secret values a task or an error message let slip: the store scrubs every history record
+// it writes (on its writer thread); the copies kept here for answers are scrubbed here.
 std::string scrub(std::string json) {
     Redactor::instance().redact_json_in_place(json);
     return json;
@@ -178,8 +179,6 @@ void Engine::persist_execution(Run& run) {
         Run::KeptRecords& kept = kept_records(run);
         kept.execution = json;
         kept.execution_shown = head.size();
-    } else {
-        json = scrub(std::move(json));
     }
     store_.put_execution(run.id, run.wf->name, run.status, std::move(json));
 }
@@ -219,8 +218,11 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     if (unit.status == "waiting") rec.time("waiting_since", unit.attempt_started_ms);
     if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
     if (has_items(unit.logs)) rec.value("logs", unit.logs);
-    std::string json = scrub(rec.finish());
-    if (run.options.keep_records) kept_records(run).steps[unit.key] = json;
+    std::string json = rec.finish();
+    if (run.options.keep_records) {
+        json = scrub(std::move(json));
+        kept_records(run).steps[unit.key] = json;
+    }
     store_.put_step(run.id, unit.key, std::move(json));
     if (with_attempt && unit.attempt > 0) {
         RecordWriter att;
@@ -242,7 +244,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
         att.value("error", unit.error);
         if (has_items(unit.logs)) att.value("logs", unit.logs);
         if (unit.http) att.json("http", "[" + *unit.http + "]");
-        store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt), scrub(att.finish()));
+        store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt), att.finish());
     }
 }
 

@@ -72,8 +72,9 @@ struct Store::Impl {
     size_t file_pages_mapped() const;
     void release_mapped_pages();
 
-    // Applies one staged write inside the commit's transaction (store.cpp).
-    void apply(const lmdb::Txn& txn, const StagedOp& op);
+    // Applies one staged write inside the commit's transaction (store.cpp). A history record
+    // is scrubbed of secret values first (op.value is redacted in place).
+    void apply(const lmdb::Txn& txn, StagedOp& op);
     const std::string& checked_key(const StagedOp& op, const std::string& key) const;
 
     std::vector<StagedOp> staged;
@@ -81,7 +82,7 @@ struct Store::Impl {
     std::vector<size_t> callback_marks;  // per callback: how many writes were staged before it
 
     // Writes ops in one transaction (synced when durable): commit()'s and the writer's.
-    Status write(const std::vector<StagedOp>& ops);
+    Status write(std::vector<StagedOp>& ops);
 
     // The writer thread (store_writer.cpp). The batch in flight belongs to the writer from
     // submit() until it sets written; then to the staging thread, which collects it.

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include "runtime/ids.h"
+#include "runtime/integration/secrets.h"
 
 #include <catch2/catch.hpp>
 #include <lmdb.h>
@@ -818,4 +819,27 @@ TEST_CASE("store: the history file does not stay mapped into the process", "[sto
                                                  << dropped * page / kMiB << " MiB");
     CHECK(kept * page > 32 * kMiB);     // the growth this guards against
     CHECK(dropped * page < 16 * kMiB);  // the budget, and at most one commit more
+}
+
+TEST_CASE("store: history records are scrubbed of secret values as they are written",
+          "[store][secrets]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    const std::string secret = "store-test-secret-5b1c9e";
+    Redactor::instance().add(secret);
+    std::string id = new_ulid();
+    const std::string leaky = R"({"token":")" + secret + R"("})";
+    s->put_execution(id, "wf", "running", leaky);
+    s->put_step(id, "a", leaky);
+    s->put_attempt(id, "a", 1, leaky);
+    s->add_change(id, leaky);
+    s->put_workflow("h", leaky);
+    commit_ok(*s);
+    const std::string scrubbed = R"({"token":"[REDACTED]"})";
+    CHECK(*s->get_execution(id).value() == scrubbed);
+    CHECK(s->steps(id).value().at(0).json == scrubbed);
+    CHECK(s->attempts(id, "a").value().at(0).json == scrubbed);
+    CHECK(s->changes(id).value().at(0).json == scrubbed);
+    // A workflow definition is not history: it is kept as it must run.
+    CHECK(*s->get_workflow("h").value() == leaky);
 }

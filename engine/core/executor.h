@@ -91,7 +91,9 @@ struct ExecutionSummary {
     tmpl::Value outputs;
     tmpl::Value error;  // {kind, message, step?} or none
     // With StartOptions::keep_records: the execution record and its step records (by key,
-    // in the store's order) as they were written; null otherwise.
+    // in the store's order) as they were written, before the store scrubbed them of secret
+    // values (core/history.h's execution_json scrubs what it builds from them); null
+    // otherwise.
     struct Records {
         std::string execution;
         // The length of the execution record's leading part that holds the fields users see

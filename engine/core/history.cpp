@@ -1,6 +1,7 @@
 #include "core/history.h"
 
 #include "core/values.h"
+#include "runtime/integration/secrets.h"
 #include "template/environment.h"
 
 #include <rapidjson/reader.h>
@@ -130,8 +131,11 @@ std::string shown_fields_text(const std::string& record) {
 
 }  // namespace
 
-std::string execution_json(const std::string& execution_record,
-                           const std::vector<store::KeyedJson>& step_records, size_t shown_size) {
+namespace {
+
+std::string compose_execution_json(const std::string& execution_record,
+                                   const std::vector<store::KeyedJson>& step_records,
+                                   size_t shown_size) {
     // The step records go out as stored (they are compact JSON objects written by the
     // engine): splicing them skips parsing and writing again what is most of the answer
     // (a `?wait=` answer of ferry serve, `ferry run`'s output).
@@ -161,6 +165,15 @@ std::string execution_json(const std::string& execution_record,
     return text;
 }
 
+}  // namespace
+
+std::string execution_json(const std::string& execution_record,
+                           const std::vector<store::KeyedJson>& step_records, size_t shown_size) {
+    std::string text = compose_execution_json(execution_record, step_records, shown_size);
+    Redactor::instance().redact_json_in_place(text);
+    return text;
+}
+
 std::string execution_json(store::Store& store, const std::string& id, bool pretty,
                            bool with_attempts) {
     auto rec = store.get_execution(id);
@@ -168,7 +181,7 @@ std::string execution_json(store::Store& store, const std::string& id, bool pret
     auto records = store.steps(id);
     if (!pretty && !with_attempts) {
         static const std::vector<store::KeyedJson> kNone;
-        return execution_json(*rec.value(), records ? records.value() : kNone);
+        return compose_execution_json(*rec.value(), records ? records.value() : kNone, 0);
     }
     Value out = execution_fields(*rec.value());
     Value steps = Value::dict();

@@ -12,8 +12,9 @@ namespace ferry::engine {
 // "null" when there is none; with_attempts adds every step's attempt records.
 std::string execution_json(store::Store& store, const std::string& id, bool pretty,
                            bool with_attempts);
-// The same, compact and without attempts, from the records themselves (as the engine wrote
-// them: ExecutionSummary::records), steps in key order. shown_size: the length of the
+// The same, compact and without attempts, from the records themselves as the engine wrote
+// them (ExecutionSummary::records: before the store scrubbed them of secrets, so the answer
+// is scrubbed here, in one pass), steps in key order. shown_size: the length of the
 // record's leading part that holds exactly the shown fields, in their order (0: unknown,
 // the fields are looked up in the record).
 std::string execution_json(const std::string& execution_record,

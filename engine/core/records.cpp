@@ -2,7 +2,6 @@
 #include "core/executor.h"
 
 #include "core/run_state.h"
-#include "runtime/integration/secrets.h"
 #include "runtime/json_writer.h"
 #include "workflow/loader.h"
 
@@ -20,13 +19,6 @@ namespace {
 Engine::Run::KeptRecords& kept_records(Engine::Run& run) {
     if (!run.kept) run.kept = std::make_unique<Engine::Run::KeptRecords>();
     return *run.kept;
-}
-
-// Secret values a task or an error message let slip: the store scrubs every history record
-// it writes (on its writer thread); the copies kept here for answers are scrubbed here.
-std::string scrub(std::string json) {
-    Redactor::instance().redact_json_in_place(json);
-    return json;
 }
 
 std::string text_of(const tmpl::Value* v) {
@@ -172,13 +164,13 @@ void Engine::persist_execution(Run& run) {
     rec.integer("depth", run.options.depth);
     if (!owner_token_.empty()) rec.string("owner", owner_token_);
     std::string json = rec.finish();
+    // Secret values a task or an error message let slip: the store scrubs every history
+    // record as it writes it, and an answer built from the kept copies is scrubbed whole
+    // (history.cpp), once, rather than each record every time it is written.
     if (run.options.keep_records) {
-        // Secrets are scrubbed from each part, so the shown part's length holds afterwards.
-        std::string head = scrub(json.substr(0, shown));
-        json = head + scrub(json.substr(shown));
         Run::KeptRecords& kept = kept_records(run);
         kept.execution = json;
-        kept.execution_shown = head.size();
+        kept.execution_shown = shown;
     }
     store_.put_execution(run.id, run.wf->name, run.status, std::move(json));
 }
@@ -219,10 +211,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
     if (has_items(unit.logs)) rec.value("logs", unit.logs);
     std::string json = rec.finish();
-    if (run.options.keep_records) {
-        json = scrub(std::move(json));
-        kept_records(run).steps[unit.key] = json;
-    }
+    if (run.options.keep_records) kept_records(run).steps[unit.key] = json;
     store_.put_step(run.id, unit.key, std::move(json));
     if (with_attempt && unit.attempt > 0) {
         RecordWriter att;

@@ -295,8 +295,8 @@ struct Invalid {
 // and kv entries are not history: a definition and a delivery are kept as they must run.
 void scrub_history(StagedOp& op) {
     using Kind = StagedOp::Kind;
-    if (op.kind == Kind::PutExecution || op.kind == Kind::PutStep ||
-        op.kind == Kind::PutAttempt || op.kind == Kind::AddChange)
+    if (op.kind == Kind::PutExecution || op.kind == Kind::PutStep || op.kind == Kind::PutAttempt ||
+        op.kind == Kind::AddChange)
         Redactor::instance().redact_json_in_place(op.value);
 }
 

@@ -22,6 +22,9 @@ sys.path.insert(0, str(HERE))
 import test_engine as te  # noqa: E402
 from serve_util import Server, tokens_yaml  # noqa: E402
 
+sys.path.insert(0, str(HERE / "mocks"))
+from mockctl import start_mock  # noqa: E402
+
 HELLO = """\
 inputs: {name: {type: string, required: true, max_length: 20}}
 steps:
@@ -262,6 +265,61 @@ steps: [{id: l, task: log, with: {message: "{{ inputs.event }}"}}]
                              "the request target is not UTF-8 once percent-decoded")
         log = (self.p.dir / "serve.log").read_bytes()
         self.assertNotIn(b"\xff", log)
+
+
+class WaitAnswersAreScrubbed(unittest.TestCase):
+    """The ?wait= answer is built from the records the engine keeps as it writes them; the
+    store scrubs what it writes, so the answer must be scrubbed as it is built."""
+    SECRET = "wait-answer-secret-7f3a2c"
+
+    def setUp(self):
+        self.p = te.Project()
+        self.mock = start_mock()  # the mock ServiceNow: any bearer token will do
+        self.p.write("ferry.yaml", tokens_yaml() + """\
+integrations:
+  target:
+    type: http
+    base_url: %s
+    auth: {type: bearer, token: "${env:WAIT_TOKEN}"}
+""" % self.mock.url)
+        # The call resolves (and so registers) the secret; the lua step lets it slip into
+        # its input, its output and the execution's outputs.
+        self.p.workflow("echo", """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    with: {method: GET, path: /api/now/table/incident, fail_on_status: false}
+  - id: echo
+    task: lua
+    needs: [call]
+    with: {script: "return {header = 'Bearer %s'}"}
+outputs: {header: "{{ steps.echo.output.header }}"}
+""" % self.SECRET)
+        self.s = Server(te.FERRY, self.p.dir, self.p.data,
+                        env=dict(os.environ, WAIT_TOKEN=self.SECRET))
+
+    def tearDown(self):
+        self.s.stop()
+        self.mock.stop()
+        self.p.remove()
+
+    def test_the_answer_and_the_history_hold_no_secret(self):
+        status, _, raw = self.s.request("POST", "/api/v1/workflows/echo/executions?wait=10s",
+                                        {"inputs": {}}, role="operator")
+        self.assertEqual(status, 200, raw)
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        doc = json.loads(text)
+        self.assertEqual(doc["status"], "succeeded", doc)
+        self.assertNotIn(self.SECRET, text)
+        self.assertEqual(doc["outputs"]["header"], "Bearer [REDACTED]")
+        self.assertEqual(doc["steps"]["echo"]["output"]["header"], "Bearer [REDACTED]")
+        status, _, shown = self.s.request("GET", "/api/v1/executions/" + doc["id"],
+                                          role="viewer")
+        self.assertEqual(status, 200)
+        shown = shown.decode() if isinstance(shown, bytes) else shown
+        self.assertNotIn(self.SECRET, shown)
+        self.assertIn("[REDACTED]", shown)
 
 
 class Logs(ServeTest):

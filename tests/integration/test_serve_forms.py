@@ -675,9 +675,11 @@ class Validate(unittest.TestCase):
         finally:
             serve.send_signal(signal.SIGTERM)
             serve.communicate(timeout=15)
-        warned = "".join(lines)
+        warnings = [json.loads(line) for line in lines]
+        self.assertEqual({(w["log"], w["level"]) for w in warnings}, {("server", "warn")})
+        warned = "\n".join(w["message"] for w in warnings)
         config = self.dir / "ferry.yaml"
-        self.assertIn("ferry serve: warning: %s:5:9: form 'f' field 'reff'" % config, warned)
+        self.assertIn("%s:5:9: form 'f' field 'reff'" % config, warned)
         self.assertIn("%s:7:5: schedule 'nightly': inputs for workflow 'deploy': input 'ref': "
                       "expected a string, got 7" % config, warned)
 

@@ -441,15 +441,45 @@ void HttpServer::maybe_done() {
     });
 }
 
+namespace {
+
+// The whole answer to a connection over the limit, made once.
+const std::string& over_limit_response() {
+    static const std::string response = [] {
+        std::string body =
+            error_body("too_many_connections", "the server has as many connections as it takes; "
+                                               "retry in a moment");
+        return Connection::status_line(503) +
+               "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + body;
+    }();
+    return response;
+}
+
+// Over the limit, a client is told so rather than cut off (it could not tell a full server
+// from a broken one), at a bounded cost: its request is never read, and the fixed answer
+// goes out in one non-blocking write that a fresh socket's buffer always takes whole, so
+// nothing of the connection outlives this call but its close. A write that does not go
+// (the client already left) leaves a silent close, as before.
+void refuse_over_limit(Connection* c) {
+    const std::string& response = over_limit_response();
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(response.data()), unsigned(response.size()));
+    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1);
+}
+
+}  // namespace
+
 void HttpServer::on_connection(uv_stream_t* listener, int status) {
     auto* self = static_cast<HttpServer*>(listener->data);
     if (status < 0 || !self) return;
     auto* c = new Connection(*self, self->loop_);
     uv_tcp_init(self->loop_.raw(), &c->tcp);
     c->tcp.data = c;
-    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 || self->closing_ ||
-        self->conns_.size() >= self->options_.max_connections) {
-        // Over the limit: accepted only to be closed, so the backlog does not fill up.
+    bool accepted = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) == 0;
+    bool over_limit = self->conns_.size() >= self->options_.max_connections;
+    if (!accepted || self->closing_ || over_limit) {
+        // Accepted only to be closed, so the backlog does not fill up.
+        if (accepted && !self->closing_) refuse_over_limit(c);
         c->server = nullptr;
         c->closed = true;
         uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),

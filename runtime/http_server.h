@@ -12,8 +12,9 @@
 // Content-Length or chunked (decoded); Expect: 100-continue answered; streaming responses
 // (Server-Sent Events) chunked on HTTP/1.1, close-delimited on HTTP/1.0. Limits answer with
 // 431/414, 413 (as soon as the length is known), 408 (slow client), 400 (malformed); each
-// of those closes that connection only. Errors the server makes have the API contract's
-// body: {"error": {"code": "...", "message": "..."}}.
+// of those closes that connection only; a connection over max_connections gets 503, its
+// request unread. Errors the server makes have the API contract's body:
+// {"error": {"code": "...", "message": "..."}}.
 //
 // The client's EOF means the client is gone: requests not yet answered on that connection
 // are abandoned (on_close), even if the peer only half-closed.
@@ -81,7 +82,8 @@ struct ServerOptions {
     // connection must start one within it: 408 and close. Slowloris cannot stretch it.
     uint64_t request_timeout_ms = 10000;
     uint64_t keep_alive_timeout_ms = 5000;  // an idle keep-alive connection is closed silently
-    size_t max_connections = 1024;          // more are accepted and closed at once
+    // More are accepted, answered 503 (Retry-After: 1, their request unread) and closed.
+    size_t max_connections = 1024;
     uint64_t shutdown_timeout_ms = 10000;   // close(): how long in-flight requests may take
     // After a response that closes the connection, unread input is drained this long so the
     // client sees the response (a close with unread data would reset it away).

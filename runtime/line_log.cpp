@@ -1,5 +1,7 @@
 #include "runtime/line_log.h"
 
+#include "runtime/timestamp.h"
+
 #include <cerrno>
 #include <unistd.h>
 
@@ -35,6 +37,43 @@ void LineLog::flush() {
         done += size_t(n);
     }
     buffer_.clear();
+}
+
+// Room for a whole line at once: the default 256 bytes grew twice per line.
+JsonLogLine::JsonLogLine(std::string_view kind) : buffer_(nullptr, 1024), out_(buffer_) {
+    out_.StartObject();
+    char at[kRfc3339Max];
+    field("at", std::string_view(at, format_rfc3339(int64_t(now_unix_ms()), at)));
+    field("log", kind);
+}
+
+void JsonLogLine::field(std::string_view key, std::string_view text) {
+    name(key);
+    out_.String(text.data(), rapidjson::SizeType(text.size()));
+}
+
+void JsonLogLine::field(std::string_view key, int64_t n) {
+    name(key);
+    out_.Int64(n);
+}
+
+void JsonLogLine::field(std::string_view key, double x) {
+    name(key);
+    out_.Double(x);
+}
+
+void JsonLogLine::field(std::string_view key, bool b) {
+    name(key);
+    out_.Bool(b);
+}
+
+std::string_view JsonLogLine::finish() {
+    out_.EndObject();
+    return {buffer_.GetString(), buffer_.GetSize()};
+}
+
+void JsonLogLine::name(std::string_view key) {
+    out_.Key(key.data(), rapidjson::SizeType(key.size()));
 }
 
 }  // namespace ferry

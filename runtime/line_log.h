@@ -8,6 +8,7 @@
 // normal exit and the destructor write them.
 #pragma once
 
+#include "runtime/json_writer.h"
 #include "runtime/loop.h"
 
 #include <cstdint>
@@ -36,6 +37,27 @@ class LineLog {
     int fd_;
     std::string buffer_;
     uint64_t iteration_id_ = 0;
+};
+
+// One JSON log line, {"at": NOW, "log": KIND, ...}, written field by field (no Value tree
+// per line: eight lines per request). Every line `ferry serve` logs is made here.
+class JsonLogLine {
+  public:
+    explicit JsonLogLine(std::string_view kind);
+    void field(std::string_view key, std::string_view text);
+    void field(std::string_view key, const char* text) {  // not the bool overload
+        field(key, std::string_view(text));
+    }
+    void field(std::string_view key, int64_t n);
+    void field(std::string_view key, double x);
+    void field(std::string_view key, bool b);
+    // The line's text; the line is complete after this.
+    std::string_view finish();
+
+  private:
+    void name(std::string_view key);
+    rapidjson::StringBuffer buffer_;
+    JsonWriter out_;
 };
 
 }  // namespace ferry

@@ -1,8 +1,13 @@
 #include "cli/common.h"
 
+#include "runtime/json_repeats.h"
 #include "runtime/utf8.h"
 
 #include "core/values.h"
+#include "template/error.h"
+#include "template/json_value.h"
+
+#include <rapidjson/error/en.h>
 
 #include <cstdio>
 #include <cstring>
@@ -98,6 +103,17 @@ int usage_error(const char* command, const std::string& message) {
     return 2;
 }
 
+namespace {
+
+// "PATH:LINE:COL: message" on stderr, the place being a byte offset in text.
+void print_at(const std::string& path, std::string_view text, size_t offset,
+              const std::string& message) {
+    TextPosition at = position_at(text, offset);
+    std::fprintf(stderr, "%s:%d:%d: %s\n", path.c_str(), at.line, at.column, message.c_str());
+}
+
+}  // namespace
+
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
                                                const char* what) {
     size_t bad = invalid_utf8_at(text);
@@ -107,29 +123,29 @@ std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::str
         problem = "a low surrogate escape without a high one";
     }
     if (bad != std::string_view::npos) {
-        int line = 1, column = 1;
-        for (size_t i = 0; i < bad; ++i) {
-            if (text[i] == '\n') {
-                ++line;
-                column = 1;
-            } else {
-                ++column;
-            }
-        }
-        std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", path.c_str(), line, column, problem);
+        print_at(path, text, bad, std::string("invalid JSON: ") + problem);
+        return std::nullopt;
+    }
+    rapidjson::Document doc;
+    JsonParse parsed = parse_json_noting_repeats<tmpl::kJsonReadFlags>(doc, text);
+    if (parsed.syntax.IsError()) {
+        print_at(path, text, parsed.syntax.Offset(),
+                 std::string("invalid JSON: ") + rapidjson::GetParseError_En(parsed.syntax.Code()));
+        return std::nullopt;
+    }
+    if (parsed.repeated) {
+        TextPosition first = position_at(text, parsed.repeated->first_offset);
+        print_at(path, text, parsed.repeated->repeat_offset,
+                 "duplicate key '" + printable(parsed.repeated->key) + "' (first at " +
+                     std::to_string(first.line) + ":" + std::to_string(first.column) + ")");
         return std::nullopt;
     }
     tmpl::Value value;
     try {
-        value = tmpl::value_from_json(text);
+        value = tmpl::value_from_json_document(doc);
     } catch (const tmpl::TemplateError& e) {
-        // A syntax error has a position; a value that parses but does not fit (an integer
-        // beyond 64 bits, nesting too deep) has none.
-        if (e.where().line > 0)
-            std::fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", path.c_str(), e.where().line,
-                         e.where().column, e.message().c_str());
-        else
-            std::fprintf(stderr, "%s: invalid JSON: %s\n", path.c_str(), e.message().c_str());
+        // It parses but does not fit (an integer beyond 64 bits, nesting too deep): no place.
+        std::fprintf(stderr, "%s: invalid JSON: %s\n", path.c_str(), e.message().c_str());
         return std::nullopt;
     }
     if (!value.is_dict()) {

@@ -42,7 +42,8 @@ int usage_error(const char* command, const std::string& message);
 // The JSON object in `text`, read from `path` (an inputs or vars file, called `what` in
 // messages), or nullopt once "PATH[:LINE:COL]: ..." is on stderr: text that is not UTF-8 or
 // has a lone low surrogate escape (RapidJSON would decode it to bytes that are not UTF-8),
-// invalid JSON, a value that does not fit (no position), anything but an object.
+// invalid JSON, a key twice in one object (at the repeat, naming the first), a value that
+// does not fit (no position), anything but an object.
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
                                                const char* what);
 

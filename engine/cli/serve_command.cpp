@@ -6,19 +6,17 @@
 #include "cli/common.h"
 
 #include "core/values.h"
-#include "runtime/json_writer.h"
 #include "runtime/line_log.h"
-#include "runtime/timestamp.h"
 #include "server/api.h"
 #include "server/events.h"
 #include "server/metrics.h"
 #include "server/schedules.h"
+#include "server/server_log.h"
 
 #include <uv.h>
 
 #include <csignal>
 #include <cstdio>
-#include <optional>
 #include <unistd.h>
 
 namespace ferry::cli {
@@ -32,54 +30,16 @@ constexpr const char* kServeUsage =
     "Default listen address: server.listen in ferry.yaml, else 127.0.0.1:8080.\n"
     "--dry-run: every execution the server starts (API, forms, hooks, schedules) is a dry\n"
     "run: steps preview their requests instead of sending them.\n"
-    "Access logs go to stderr as JSON lines (--quiet: none).\n";
-
-// One JSON log line, written field by field (no Value tree per line: eight lines per request).
-class LogLine {
-  public:
-    // Room for a whole line at once: the default 256 bytes grew twice per line.
-    explicit LogLine(std::string_view kind) : buffer_(nullptr, 1024), out_(buffer_) {
-        out_.StartObject();
-        char at[kRfc3339Max];
-        field("at", std::string_view(at, format_rfc3339(int64_t(now_unix_ms()), at)));
-        field("log", kind);
-    }
-    void field(std::string_view key, std::string_view text) {
-        name(key);
-        out_.String(text.data(), rapidjson::SizeType(text.size()));
-    }
-    void field(std::string_view key, const char* text) {  // not the bool overload
-        field(key, std::string_view(text));
-    }
-    void field(std::string_view key, int64_t n) {
-        name(key);
-        out_.Int64(n);
-    }
-    void field(std::string_view key, double x) {
-        name(key);
-        out_.Double(x);
-    }
-    void field(std::string_view key, bool b) {
-        name(key);
-        out_.Bool(b);
-    }
-    std::string_view finish() {
-        out_.EndObject();
-        return {buffer_.GetString(), buffer_.GetSize()};
-    }
-
-  private:
-    void name(std::string_view key) { out_.Key(key.data(), rapidjson::SizeType(key.size())); }
-    rapidjson::StringBuffer buffer_;
-    JsonWriter out_;
-};
+    "Logs go to stderr as JSON lines: one per request (\"log\":\"access\"), per execution\n"
+    "and step event (\"event\") and about the server itself (\"server\": listening,\n"
+    "resumes, hook and schedule problems, shutdown). --quiet: the server lines only.\n";
 
 // Execution and step events as JSON lines on stderr, beside the access log: every line
 // names its execution, and the access line of the request that started it does too.
 void log_event(LineLog& log, const engine::EngineEvent& e) {
     bool bad =
         e.type == "step.failed" || (e.type == "execution.finished" && e.status != "succeeded");
-    LogLine line("event");
+    JsonLogLine line("event");
     line.field("level", bad ? "error" : "info");
     line.field("event", e.type);
     line.field("execution_id", e.execution_id);
@@ -150,44 +110,48 @@ int serve_command(int argc, char** argv) {
             return usage_error("serve", "unknown argument '" + std::string(arg) + "'");
         }
     }
-    auto app = open_app(common);
+    std::vector<workflow::Diagnostic> task_problems;
+    auto app = open_app(common, true, &task_problems);
     if (!app) return 2;
+    // From here on stderr carries JSON lines only (docs/operations.md, "Logs").
+    LineLog lines(app->loop, STDERR_FILENO);
+    engine::server::ServerLog log(lines);
+    for (const auto& d : task_problems)
+        log.warn(d.describe());
     auto settings = engine::server::read_server_settings(app->config);
     if (!settings) {
-        std::fprintf(stderr, "ferry serve: ferry.yaml: %s\n", settings.error().message.c_str());
-        return 2;
+        log.error("ferry.yaml: " + settings.error().message);
+        return 2;  // `lines` writes it as it goes
     }
     if (!listen.empty()) settings->listen = listen;
     settings->dry_run = dry_run;
     for (const std::string& w : settings->warnings)
-        std::fprintf(stderr, "ferry serve: %s\n", w.c_str());
+        log.warn(w);
     // A form or schedule its workflow cannot take fails every submission or run: say so
     // now rather than at the first 422 (`ferry validate` fails on these).
     for (const std::string& w : config_workflow_problems(*app, app->config))
-        std::fprintf(stderr, "ferry serve: warning: %s\n", w.c_str());
+        log.warn(w);
     std::string host;
     uint16_t port = 0;
     if (!split_listen(settings->listen, host, port))
         return usage_error("serve",
                            "listen address must be HOST:PORT, got '" + settings->listen + "'");
 
-    engine::server::Api api(*app, settings.value());
+    engine::server::Api api(*app, settings.value(), log);
     engine::server::add_execution_routes(api);
     engine::server::add_ops_routes(api);
     engine::server::add_form_routes(api);
     engine::server::add_hook_routes(api);
     engine::server::Metrics metrics(*app);
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
-    std::optional<LineLog> log_lines;  // none with --quiet
-    if (!quiet) {
-        log_lines.emplace(app->loop, STDERR_FILENO);
-        app->engine->on_event(
-            [&log_lines](const engine::EngineEvent& e) { log_event(*log_lines, e); });
-    }
+    // --quiet leaves out the access and event lines (several per request), not the
+    // server's own few, which say where it listens and what went wrong outside requests.
+    if (!quiet)
+        app->engine->on_event([&lines](const engine::EngineEvent& e) { log_event(lines, e); });
     engine::server::EventHub events(*app);
     app->engine->on_event([&events](const engine::EngineEvent& e) { events.on_event(e); });
     events.add_routes(api);
-    engine::server::Schedules schedules(*app, dry_run);
+    engine::server::Schedules schedules(*app, dry_run, log);
     schedules.add_routes(api);
     api.add("GET", "/metrics", engine::server::Role::Viewer, [&](engine::server::Call& c) {
         c.res.send(200, metrics.render(api.http_requests),
@@ -199,10 +163,10 @@ int serve_command(int argc, char** argv) {
     // One grace for everything at shutdown: requests still in flight and running executions
     // share it (they ran one after the other before, up to 10 s + the grace).
     so.shutdown_timeout_ms = settings->shutdown_grace_ms;
-    so.access_log = [&api, &log_lines](const AccessLogEntry& e) {
+    so.access_log = [&api, &lines, quiet](const AccessLogEntry& e) {
         ++api.http_requests[(e.method.empty() ? "-" : e.method) + " " + std::to_string(e.status)];
-        if (!log_lines) return;
-        LogLine line("access");
+        if (quiet) return;
+        JsonLogLine line("access");
         line.field("request_id", e.request_id);
         line.field("method", e.method);
         line.field("path", e.path);
@@ -212,20 +176,23 @@ int serve_command(int argc, char** argv) {
         line.field("remote", e.remote);
         for (const auto& [key, value] : e.fields)
             line.field(key, value);
-        log_lines->add(line.finish());
+        lines.add(line.finish());
     };
     HttpServer server(app->loop, so, [&api](ServerRequest& req, Responder res) {
         api.handle(req, std::move(res));
     });
     auto bound = server.listen(host, port);
     if (!bound) {
-        std::fprintf(stderr, "ferry serve: cannot listen on %s: %s\n", settings->listen.c_str(),
-                     bound.error().message.c_str());
+        log.error("cannot listen on " + settings->listen + ": " + bound.error().message,
+                  {{"listen", settings->listen}});
         return 2;
     }
-    std::fprintf(stderr, "ferry serve: listening on http://%s:%u (project %s)\n", host.c_str(),
-                 unsigned(bound.value()), common.project.c_str());
-    std::fflush(stderr);
+    bool ipv6 = host.find(':') != std::string::npos;
+    std::string url =
+        "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(bound.value());
+    log.info("listening on " + url + " (project " + common.project + ")",
+             {{"url", url}, {"project", common.project}});
+    log.flush();  // whoever started the server waits for this line
 
     // Executions a previous process left running continue here.
     for (const char* status : {"running", "pending", "waiting"}) {
@@ -237,10 +204,9 @@ int serve_command(int argc, char** argv) {
                 continue;
             Status s = app->engine->resume(id, [](const engine::ExecutionSummary&) {});
             if (!s)
-                std::fprintf(stderr, "ferry serve: resume %s: %s\n", id.c_str(),
-                             s.error().message.c_str());
+                log.error("resume " + id + ": " + s.error().message, {{"execution_id", id}});
             else
-                std::fprintf(stderr, "ferry serve: resumed %s\n", id.c_str());
+                log.info("resumed " + id, {{"execution_id", id}});
         }
     }
 
@@ -248,8 +214,7 @@ int serve_command(int argc, char** argv) {
     // before the loop serves anything, puts a step that waited for an approval back into
     // "waiting" before the first request: a decision sent right after a restart found no
     // such step for a moment (404) and was lost.
-    if (Status s = app->engine->flush(); !s)
-        std::fprintf(stderr, "ferry serve: resume: %s\n", s.error().message.c_str());
+    if (Status s = app->engine->flush(); !s) log.error("resume: " + s.error().message);
 
     // After the resumes: a catch-up run is a new execution, not one of those.
     schedules.start();
@@ -257,9 +222,9 @@ int serve_command(int argc, char** argv) {
     Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
     shutdown.begin = [&] {
-        if (log_lines) log_lines->flush();  // the lines so far come before this one
-        std::fprintf(stderr, "ferry serve: shutting down (%zu executions running)\n",
-                     app->engine->active_executions());
+        const auto running = int64_t(app->engine->active_executions());
+        log.info("shutting down (" + std::to_string(running) + " executions running)",
+                 {{"executions_running", running}});
         schedules.stop();
         events.close_all();
         api.answer_pending();  // ?wait= callers get 202 and the status now
@@ -288,10 +253,10 @@ int serve_command(int argc, char** argv) {
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.intr), nullptr);
     poll_timer.reset();
-    if (log_lines) log_lines->flush();  // _Exit below runs no destructor
-    std::fprintf(stderr, "ferry serve: stopped (%zu executions left to resume at next start)\n",
-                 app->engine->active_executions());
-    std::fflush(stderr);
+    const auto left = int64_t(app->engine->active_executions());
+    log.info("stopped (" + std::to_string(left) + " executions left to resume at next start)",
+             {{"executions_left", left}});
+    log.flush();  // _Exit below runs no destructor
     // Running executions stay durable as they are; exiting without unwinding the engine is
     // what a crash would do, and resume is built for it.
     std::_Exit(0);

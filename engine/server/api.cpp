@@ -5,7 +5,6 @@
 #include "runtime/integration/secrets.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <exception>
 
 namespace ferry::engine::server {
@@ -118,7 +117,8 @@ void Call::error(int status, std::string_view code, std::string_view message, Ht
     res.send_error(status, code, message, std::move(extra));
 }
 
-Api::Api(App& app, ServerSettings settings) : app_(app), settings_(std::move(settings)) {}
+Api::Api(App& app, ServerSettings settings, ServerLog& log)
+    : app_(app), settings_(std::move(settings)), log_(log) {}
 
 void Api::add(std::string method, std::string pattern, Role role, Handler handler, RouteDoc doc) {
     Route r{std::move(method),   pattern,        role, std::move(handler),
@@ -275,8 +275,8 @@ void Api::handle(ServerRequest& req, Responder res) {
     try {
         match->handler(call);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "ferry serve: %s %s failed: %s\n", req.method.c_str(),
-                     req.path.c_str(), e.what());
+        log_.error(req.method + " " + req.path + " failed: " + e.what(),
+                   {{"request_id", req.id}, {"method", req.method}, {"path", req.path}});
     }
 }
 

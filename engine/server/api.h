@@ -6,6 +6,7 @@
 
 #include "core/app.h"
 #include "runtime/http_server.h"
+#include "server/server_log.h"
 
 #include <functional>
 #include <map>
@@ -63,7 +64,7 @@ struct Call {
 class Api {
   public:
     using Handler = std::function<void(Call&)>;
-    Api(App& app, ServerSettings settings);
+    Api(App& app, ServerSettings settings, ServerLog& log);
 
     // What an operation reads besides its path, for /api/v1/openapi.json: written where the
     // route is added, next to the handler that reads it.
@@ -88,6 +89,7 @@ class Api {
     void handle(ServerRequest& req, Responder res);
 
     App& app() { return app_; }
+    ServerLog& log() { return log_; }
     const ServerSettings& settings() const { return settings_; }
     // The routes, for the OpenAPI document and 405 answers.
     struct Route {
@@ -122,6 +124,7 @@ class Api {
 
     App& app_;
     ServerSettings settings_;
+    ServerLog& log_;
     std::vector<Route> routes_;
     std::vector<std::weak_ptr<PendingAnswer>> pending_;
 };

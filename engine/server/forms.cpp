@@ -3,6 +3,7 @@
 #include "core/values.h"
 #include "runtime/http_server.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace ferry::engine::server {
@@ -148,7 +149,8 @@ std::string html_escape(std::string_view text) {
     return out;
 }
 
-FormOutcome check_submission(const FormSpec& form, const Value& submitted) {
+FormOutcome check_submission(const FormSpec& form, const Value& submitted,
+                             const std::vector<std::string>& repeated) {
     FormOutcome out;
     if (!submitted.is_dict()) {
         out.errors.emplace_back("", "the submission must be an object of field values");
@@ -156,6 +158,10 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted) {
     }
     auto& inputs = out.inputs.dict_obj();
     for (const FormField& f : form.fields) {
+        if (std::find(repeated.begin(), repeated.end(), f.name) != repeated.end()) {
+            out.errors.emplace_back(f.name, "given more than once");
+            continue;
+        }
         const Value* v = submitted.dict_obj().find(f.name);
         if (!given(v)) {
             if (f.default_value)
@@ -179,9 +185,9 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted) {
     return out;
 }
 
-Value urlencoded_submission(const FormSpec& form, const std::string& body) {
-    Value out = Value::dict();
-    auto& d = out.dict_obj();
+UrlencodedSubmission urlencoded_submission(const FormSpec& form, const std::string& body) {
+    UrlencodedSubmission out;
+    auto& d = out.values.dict_obj();
     for (const auto& [key, value] : parse_query(body)) {
         const FormField* f = nullptr;
         for (const FormField& field : form.fields)
@@ -193,6 +199,10 @@ Value urlencoded_submission(const FormSpec& form, const std::string& body) {
             d.set(str(key), list);
         } else if (!prior) {
             d.set(str(key), str(value));
+        } else if (f &&
+                   std::find(out.repeated.begin(), out.repeated.end(), key) == out.repeated.end()) {
+            // Readers disagree on which of two values wins; the person who sent them decides.
+            out.repeated.push_back(key);
         }
     }
     // A browser sends nothing for an unchecked checkbox: that is a "no", not a missing value.

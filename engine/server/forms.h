@@ -22,11 +22,19 @@ struct FormOutcome {
 
 // submitted: a dict of field name -> value (JSON types or text). null and "" count as not
 // given, so an empty HTML input means "no value" rather than "the empty string".
-FormOutcome check_submission(const workflow::FormSpec& form, const tmpl::Value& submitted);
+// repeated: fields that took one value and were given more (urlencoded_submission), each
+// an error beside the others rather than one of the values picked silently.
+FormOutcome check_submission(const workflow::FormSpec& form, const tmpl::Value& submitted,
+                             const std::vector<std::string>& repeated = {});
+
+struct UrlencodedSubmission {
+    tmpl::Value values = tmpl::Value::dict();  // field name -> value, the first one if repeated
+    std::vector<std::string> repeated;         // single-valued fields given more than once
+};
 
 // An application/x-www-form-urlencoded body as a submission: repeated keys of a
 // multi-choice field become a list, an unchecked checkbox (absent) is false.
-tmpl::Value urlencoded_submission(const workflow::FormSpec& form, const std::string& body);
+UrlencodedSubmission urlencoded_submission(const workflow::FormSpec& form, const std::string& body);
 
 // The form as a JSON Schema (draft 2020-12).
 tmpl::Value form_schema(const workflow::FormSpec& form);

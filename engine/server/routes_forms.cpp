@@ -88,6 +88,7 @@ void submit(Api& api, Call& c) {
     // A browser posting the page wants a page back; an API client gets JSON either way.
     bool browser = urlencoded && c.req.header("accept").find("text/html") != std::string::npos;
     Value submitted = Value::dict();
+    std::vector<std::string> repeated;  // urlencoded single-valued fields given twice
     if (media_type_is(c.req.header("content-type"), "multipart/form-data"))
         return c.error(415, "unsupported_media_type",
                        "a form is submitted as JSON or application/x-www-form-urlencoded "
@@ -96,7 +97,9 @@ void submit(Api& api, Call& c) {
         // Decoded values are echoed in the 422 page and stored: they must be text.
         if (invalid_utf8_at(percent_decode(c.req.body, true)) != std::string::npos)
             return c.error(400, "bad_request", "the form body is not UTF-8 once decoded");
-        submitted = urlencoded_submission(*form, c.req.body);
+        UrlencodedSubmission sent = urlencoded_submission(*form, c.req.body);
+        submitted = std::move(sent.values);
+        repeated = std::move(sent.repeated);
     } else if (!c.req.body.empty()) {
         Result<Value> parsed = parse_json_body(c.req.body);
         if (!parsed) return c.error(400, "bad_json", parsed.error().message);
@@ -104,7 +107,7 @@ void submit(Api& api, Call& c) {
         if (!submitted.is_dict())
             return c.error(400, "bad_request", "the body must be a JSON object of field values");
     }
-    FormOutcome outcome = check_submission(*form, submitted);
+    FormOutcome outcome = check_submission(*form, submitted, repeated);
     if (!outcome.errors.empty()) {
         if (browser) return html(c, 422, form_page(*form, submitted, outcome.errors));
         Value fields = Value::dict();

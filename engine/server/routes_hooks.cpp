@@ -16,7 +16,6 @@
 #include "server/hooks.h"
 #include "server/starter.h"
 
-#include <cstdio>
 #include <map>
 
 namespace ferry::engine::server {
@@ -92,8 +91,8 @@ void receive(Api& api, Call& c) {
         // The caller may be anyone: which variable or file holds the secret is for the
         // server's log (the reference, never a value), not for the answer.
         if (!s) {
-            std::fprintf(stderr, "ferry serve: hook '%s': %s\n", hook->name.c_str(),
-                         redact(s.error().message).c_str());
+            api.log().error("hook '" + hook->name + "': " + redact(s.error().message),
+                            {{"hook", hook->name}, {"request_id", c.req.id}});
             return c.error(500, "secret_unavailable",
                            "hook '" + hook->name +
                                "': its secret cannot be resolved (the "

@@ -6,8 +6,6 @@
 #include "runtime/timestamp.h"
 #include "template/environment.h"
 
-#include <cstdio>
-
 namespace ferry::engine::server {
 
 namespace {
@@ -36,7 +34,8 @@ struct Schedules::State {
     std::unique_ptr<Loop::Timer> timer;
 };
 
-Schedules::Schedules(App& app, bool dry_run) : app_(app), dry_run_(dry_run) {
+Schedules::Schedules(App& app, bool dry_run, ServerLog& log)
+    : app_(app), dry_run_(dry_run), log_(log) {
     for (const workflow::ScheduleEntry& e : app_.config.schedule_entries) {
         auto s = std::make_unique<State>();
         s->def = &e;
@@ -69,8 +68,9 @@ void Schedules::start() {
             workflow::plan_schedule(s.def->every_ms, s.def->cron_spec, s.def->catch_up,
                                     s.last_due ? s.last_due : s.first_seen, now);
         if (plan.catch_up) {
-            std::fprintf(stderr, "ferry serve: schedule %s: catching up the run due %s\n",
-                         s.def->name.c_str(), rfc3339(*plan.catch_up).c_str());
+            std::string due = rfc3339(*plan.catch_up);
+            log_.info("schedule " + s.def->name + ": catching up the run due " + due,
+                      {{"schedule", s.def->name}, {"due", due}});
             arm(s, *plan.catch_up);
         } else {
             arm(s, plan.next);
@@ -120,9 +120,13 @@ void Schedules::fire(State& s, uint64_t due) {
         else
             s.last_error = started.error().message;
     }
-    if (!s.last_error.empty())
-        std::fprintf(stderr, "ferry serve: schedule %s: due %s: %s\n", def.name.c_str(),
-                     rfc3339(due).c_str(), s.last_error.c_str());
+    if (!s.last_error.empty()) {
+        std::string due_text = rfc3339(due);
+        // A run skipped for overlap is the schedule doing as configured; the others failed.
+        auto write = previous.empty() ? &ServerLog::error : &ServerLog::warn;
+        (log_.*write)("schedule " + def.name + ": due " + due_text + ": " + s.last_error,
+                      {{"schedule", def.name}, {"due", due_text}, {"workflow", def.workflow}});
+    }
     // Staged in this loop iteration with the execution's first record: one commit, so the
     // due time counts as done exactly when the execution exists. A due time that could not
     // start (a broken workflow) counts as done too, rather than retrying in a tight loop.

@@ -18,7 +18,7 @@ namespace ferry::engine::server {
 class Schedules {
   public:
     // dry_run: every scheduled execution is a dry run (`ferry serve --dry-run`).
-    Schedules(App& app, bool dry_run);
+    Schedules(App& app, bool dry_run, ServerLog& log);
     ~Schedules();
     // Reads the last runs, runs what downtime missed, arms the timers.
     void start();
@@ -35,6 +35,7 @@ class Schedules {
 
     App& app_;
     bool dry_run_;
+    ServerLog& log_;
     std::vector<std::unique_ptr<State>> states_;
 };
 

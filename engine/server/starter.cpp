@@ -1,5 +1,6 @@
 #include "server/starter.h"
 
+#include "runtime/json_repeats.h"
 #include "runtime/utf8.h"
 
 #include "core/history.h"
@@ -105,28 +106,6 @@ bool nested_deeper_than(const rapidjson::Value& v, int limit) {
     return false;
 }
 
-// The first key an object of v repeats (after the depth check: bounded recursion). JSON
-// leaves duplicates undefined and readers disagree on which one wins; a request is refused
-// rather than read one way here and another way by whoever sent it.
-std::optional<std::string> repeated_key(const rapidjson::Value& v) {
-    if (v.IsArray()) {
-        for (const auto& item : v.GetArray())
-            if (auto k = repeated_key(item)) return k;
-        return std::nullopt;
-    }
-    if (!v.IsObject()) return std::nullopt;
-    std::vector<std::string_view> names;
-    names.reserve(v.MemberCount());
-    for (const auto& m : v.GetObject()) {
-        names.emplace_back(m.name.GetString(), m.name.GetStringLength());
-        if (auto k = repeated_key(m.value)) return k;
-    }
-    std::sort(names.begin(), names.end());
-    if (auto it = std::adjacent_find(names.begin(), names.end()); it != names.end())
-        return std::string(*it);
-    return std::nullopt;
-}
-
 }  // namespace
 
 Result<Value> parse_json_body(const std::string& body) {
@@ -136,12 +115,12 @@ Result<Value> parse_json_body(const std::string& body) {
                                 rapidjson::kParseValidateEncodingFlag |
                                 rapidjson::kParseFullPrecisionFlag;
     rapidjson::Document doc;
-    doc.Parse<kFlags>(body.data(), body.size());
-    if (doc.HasParseError()) {
+    JsonParse parsed = parse_json_noting_repeats<kFlags>(doc, body);
+    if (parsed.syntax.IsError()) {
         return make_error(ErrorKind::Validation,
                           std::string("invalid JSON at byte ") +
-                              std::to_string(doc.GetErrorOffset()) + ": " +
-                              rapidjson::GetParseError_En(doc.GetParseError()));
+                              std::to_string(parsed.syntax.Offset()) + ": " +
+                              rapidjson::GetParseError_En(parsed.syntax.Code()));
     }
     if (size_t at = lone_low_surrogate_escape_at(body); at != std::string::npos) {
         return make_error(ErrorKind::Validation, "invalid JSON at byte " + std::to_string(at) +
@@ -151,9 +130,13 @@ Result<Value> parse_json_body(const std::string& body) {
         return make_error(ErrorKind::Validation, "the JSON body nests deeper than " +
                                                      std::to_string(kMaxBodyDepth) + " levels");
     }
-    if (std::optional<std::string> key = repeated_key(doc)) {
+    // Readers disagree on which of two equal keys wins (runtime/json_repeats.h): neither does.
+    if (parsed.repeated) {
         return make_error(ErrorKind::Validation,
-                          "the JSON body has the key " + quote(*key) + " twice in one object");
+                          "the JSON body has the key " + quote(parsed.repeated->key) +
+                              " twice in one object (at bytes " +
+                              std::to_string(parsed.repeated->first_offset) + " and " +
+                              std::to_string(parsed.repeated->repeat_offset) + ")");
     }
     return from_rapidjson(doc);
 }

@@ -1,5 +1,7 @@
 #include "template/environment.h"
 
+#include "template/json_value.h"
+
 #include "template/parser.h"
 #include "template/render.h"
 
@@ -221,12 +223,13 @@ Value from_json(const rapidjson::Value& j, int depth) {
 
 }  // namespace
 
+Value value_from_json_document(const rapidjson::Value& doc) {
+    return from_json(doc, 0);
+}
+
 Value value_from_json(std::string_view json) {
     rapidjson::Document doc;
-    // Full precision so floats parse exactly as Python's json module parses them.
-    // Iterative parsing: deeply nested input must not exhaust the C++ stack.
-    doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseNanAndInfFlag |
-              rapidjson::kParseIterativeFlag>(json.data(), json.size());
+    doc.Parse<kJsonReadFlags>(json.data(), json.size());
     if (doc.HasParseError()) {
         size_t offset = doc.GetErrorOffset();
         int line = 1, col = 1;

@@ -1839,6 +1839,29 @@ outputs:
         p = self.p.ferry("executions", "list", "--json")
         self.assertEqual(json.loads(p.stdout), [])
 
+    def test_inputs_file_with_a_key_twice_names_both_places(self):
+        # JSON leaves a repeated key's meaning open and readers disagree on which value wins:
+        # the file is refused at the repeat, at any depth, and nothing starts.
+        self.p.workflow("i", "inputs: {severity: {type: string}, ctx: {type: object}}\n"
+                             "steps: [{id: a, task: log, with: {message: x}}]\n")
+        for name, text, message in (
+                ("top.json", '{\n  "severity": "low",\n  "severity": "high"\n}',
+                 "3:3: duplicate key 'severity' (first at 2:3)"),
+                ("deep.json", '{"severity": "low",\n "ctx": {"a": [{"k": 1,\n   "k": 2}]}}',
+                 "3:4: duplicate key 'k' (first at 2:17)"),
+                # Equal once unescaped: the same key to every reader.
+                ("escaped.json", '{"ctx": {"ab": 1, "a\\u0062": 2}}',
+                 "1:19: duplicate key 'ab' (first at 1:10)")):
+            with self.subTest(name=name):
+                f = self.p.dir / name
+                f.write_text(text)
+                p = self.p.ferry("run", "i", "--inputs-file", str(f))
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertEqual(p.stderr.strip(), "%s:%s" % (f, message))
+                self.assertEqual(p.stdout, "")
+        p = self.p.ferry("executions", "list", "--json")
+        self.assertEqual(json.loads(p.stdout), [])
+
     def test_resume_of_an_unknown_id_is_bad_input(self):
         self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
         self.assertEqual(self.p.ferry("run", "hello", "--quiet").returncode, 0)

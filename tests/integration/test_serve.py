@@ -328,8 +328,7 @@ class Logs(ServeTest):
         self.assertEqual(status, 200, doc)
         exec_id = doc["id"]
         self.s.stop()  # flushes and closes the log
-        lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()
-                 if l.startswith("{")]
+        lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()]
         access = [l for l in lines if l.get("log") == "access" and l["method"] == "POST"]
         self.assertEqual(len(access), 1, lines)
         self.assertEqual(access[0]["execution_id"], exec_id)
@@ -342,6 +341,84 @@ class Logs(ServeTest):
         self.assertEqual(events[-1]["level"], "info")
         # The execution names the request that started it.
         self.assertEqual(doc["trigger_info"]["request_id"], access[0]["request_id"])
+
+
+class StderrIsJsonLines(unittest.TestCase):
+    """Everything `ferry serve` writes on stderr, from its start to its stop, is a JSON line:
+    a log reader needs no way to skip plain text."""
+
+    def test_every_line_of_a_run_parses_as_json(self):
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", tokens_yaml() +
+                    "  # a digest that does not resolve: the token is disabled, with a warning\n"
+                    "    - {name: gone, sha256: \"${env:FERRY_TEST_NEVER_SET_DIGEST}\", "
+                    "role: viewer}\n"
+                    "hooks:\n"
+                    "  unset:\n"
+                    "    secret: \"${env:FERRY_TEST_NEVER_SET_SECRET}\"\n"
+                    "    verify: hmac-sha256\n"
+                    "    header: X-Signature\n"
+                    "    action: {start: hello}\n")
+            p.workflow("hello", HELLO)
+            s = Server(te.FERRY, p.dir, p.data)
+            try:
+                status, doc = s.json("POST", "/api/v1/workflows/hello/executions?wait=10s",
+                                     {"inputs": {"name": "ada"}}, role="operator")
+                self.assertEqual(status, 200, doc)
+                status, _, _ = s.request("POST", "/hooks/unset", {"x": 1},
+                                         headers={"X-Signature": "sha256=00"})
+                self.assertEqual(status, 500)
+            finally:
+                self.assertEqual(s.stop(), 0)
+            text = (p.dir / "serve.log").read_text()
+            lines = []
+            for number, line in enumerate(text.splitlines(), 1):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    self.fail("serve.log:%d is not JSON: %r" % (number, line))
+            server = [l for l in lines if l["log"] == "server"]
+            for l in server:
+                self.assertIn(l["level"], ("info", "warn", "error"), l)
+                self.assertTrue(l["at"].endswith("Z"), l)
+            messages = [l["message"] for l in server]
+            self.assertTrue(any("token 'gone' is disabled" in m for m in messages), messages)
+            listening = [l for l in server if l["message"].startswith("listening on ")]
+            self.assertEqual(len(listening), 1, messages)
+            self.assertEqual(listening[0]["url"], "http://" + s.url)
+            self.assertIn("listening on http://%s " % s.url, listening[0]["message"])
+            hook = [l for l in server if l.get("hook") == "unset"]
+            self.assertEqual(len(hook), 1, messages)
+            self.assertEqual(hook[0]["level"], "error")
+            self.assertIn("FERRY_TEST_NEVER_SET_SECRET", hook[0]["message"])
+            self.assertEqual([l["message"] for l in server[-2:]],
+                             ["shutting down (0 executions running)",
+                              "stopped (0 executions left to resume at next start)"])
+            self.assertEqual(server[-1]["executions_left"], 0)
+            kinds = {l["log"] for l in lines}
+            self.assertEqual(kinds, {"server", "access", "event"})
+        finally:
+            p.remove()
+
+    def test_quiet_keeps_the_server_lines_only(self):
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", tokens_yaml())
+            p.workflow("hello", HELLO)
+            s = Server(te.FERRY, p.dir, p.data, extra_args=("--quiet",))
+            try:
+                status, _ = s.json("POST", "/api/v1/workflows/hello/executions?wait=10s",
+                                   {"inputs": {"name": "ada"}}, role="operator")
+                self.assertEqual(status, 200)
+            finally:
+                self.assertEqual(s.stop(), 0)
+            lines = [json.loads(l) for l in (p.dir / "serve.log").read_text().splitlines()]
+            self.assertEqual({l["log"] for l in lines}, {"server"})
+            self.assertTrue(lines[0]["message"].startswith("listening on http://"), lines)
+            self.assertTrue(lines[-1]["message"].startswith("stopped"), lines)
+        finally:
+            p.remove()
 
 
 class Malformed(ServeTest):

@@ -336,6 +336,30 @@ class Forms(unittest.TestCase):
         self.assertIn('id="f-message-error">is required</p>', body)
         self.assertIn('aria-invalid="true"', body)
 
+    def test_a_single_valued_field_sent_twice_is_a_field_error(self):
+        # Urlencoded readers disagree on which of two values wins: neither does, and the
+        # problem is listed with the others rather than one value picked silently.
+        form = urllib.parse.urlencode([("device", "sw-1"), ("device", "sw-2"),
+                                       ("window", "2026-03-01T22:00"), ("hosts", "99"),
+                                       ("teams", "net"), ("teams", "sec")])
+        status, _, body = request(
+            "POST", "/api/v1/forms/change-request/submit", form, token=OPERATOR,
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 422, body)
+        err = json.loads(body)["error"]
+        self.assertEqual(err["code"], "invalid_form")
+        self.assertEqual(err["message"], "2 fields need correcting")
+        self.assertEqual(err["fields"]["device"], "given more than once")
+        self.assertEqual(sorted(err["fields"]), ["device", "hosts"])
+        # The same key twice in a JSON submission is a bad body, named.
+        status, _, body = request(
+            "POST", "/api/v1/forms/change-request/submit",
+            '{"device": "sw-1", "window": "2026-03-01T22:00", "device": "sw-2"}',
+            token=OPERATOR, headers={"Content-Type": "application/json"})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(json.loads(body)["error"]["code"], "bad_json")
+        self.assertIn('"device"', json.loads(body)["error"]["message"])
+
     def test_idempotent_submit(self):
         h = {"Idempotency-Key": "form-key-1"}
         sub = {"message": "once"}
@@ -651,9 +675,11 @@ class Validate(unittest.TestCase):
         finally:
             serve.send_signal(signal.SIGTERM)
             serve.communicate(timeout=15)
-        warned = "".join(lines)
+        warnings = [json.loads(line) for line in lines]
+        self.assertEqual({(w["log"], w["level"]) for w in warnings}, {("server", "warn")})
+        warned = "\n".join(w["message"] for w in warnings)
         config = self.dir / "ferry.yaml"
-        self.assertIn("ferry serve: warning: %s:5:9: form 'f' field 'reff'" % config, warned)
+        self.assertIn("%s:5:9: form 'f' field 'reff'" % config, warned)
         self.assertIn("%s:7:5: schedule 'nightly': inputs for workflow 'deploy': input 'ref': "
                       "expected a string, got 7" % config, warned)
 

@@ -693,11 +693,24 @@ TEST_CASE("server: max connections", "[server]") {
     b.send("GET /b HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(env.responses(a, 1).size() == 1);
     REQUIRE(env.responses(b, 1).size() == 1);
+    // Over the limit: told so in the contract's error shape, and closed; its request is
+    // never read, so it reaches no handler and no access log.
     auto& c = env.raw();
     c.send("GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return c.eof; }));
-    CHECK(c.received.empty());
+    auto rs = parse_responses(c.received, true);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 503);
+    CHECK(rs[0].header("connection") == "close");
+    CHECK(rs[0].header("retry-after") == "1");
+    CHECK(rs[0].header("content-type") == "application/json");
+    CHECK(contains(rs[0].body, R"({"error": {"code": "too_many_connections", "message": )"));
     CHECK(env.server->open_connections() == 2);
+    CHECK(env.server->requests() == 2);
+    // A client that connects and sends nothing is told the same at once.
+    auto& d = env.raw();
+    REQUIRE(run_until(env.loop, [&] { return d.eof; }));
+    CHECK(contains(d.received, "HTTP/1.1 503 Service Unavailable\r\n"));
     env.finish();
 }
 

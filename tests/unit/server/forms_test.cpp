@@ -66,15 +66,34 @@ TEST_CASE("submission: every field error at once", "[forms]") {
 
 TEST_CASE("urlencoded: repeated keys, unchecked boxes, empty inputs", "[forms]") {
     auto form = sample();
-    Value sub = urlencoded_submission(
+    UrlencodedSubmission sub = urlencoded_submission(
         form, "device=sw-2&window=2026-03-01T22%3A00&teams=net&teams=sec&hosts=&notes=a+b");
-    FormOutcome out = check_submission(form, sub);
+    CHECK(sub.repeated.empty());
+    FormOutcome out = check_submission(form, sub.values, sub.repeated);
     REQUIRE(out.errors.empty());
     CHECK(
         to_json_text(out.inputs) ==
         R"({"device":"sw-2","window":"2026-03-01T22:00:00Z","risk":"low","teams":["net","sec"],"urgent":false,"notes":"a b"})");
-    Value checked = urlencoded_submission(form, "urgent=true");
+    Value checked = urlencoded_submission(form, "urgent=true").values;
     CHECK(checked.dict_obj().find("urgent")->str() == "true");
+}
+
+TEST_CASE("urlencoded: a single-valued field given twice is a field error among the others",
+          "[forms]") {
+    auto form = sample();
+    UrlencodedSubmission sub = urlencoded_submission(
+        form, "device=sw-2&device=sw-3&hosts=99&risk=low&risk=low&teams=net&teams=sec&x=1&x=2");
+    CHECK(sub.repeated == std::vector<std::string>{"device", "risk"});
+    // The first value stays, to refill the page the person corrects.
+    CHECK(sub.values.dict_obj().find("device")->str() == "sw-2");
+    FormOutcome out = check_submission(form, sub.values, sub.repeated);
+    using Error = std::pair<std::string, std::string>;
+    REQUIRE(out.errors.size() == 5);
+    CHECK(out.errors[0] == Error{"device", "given more than once"});
+    CHECK(out.errors[1] == Error{"window", "is required"});
+    CHECK(out.errors[2] == Error{"risk", "given more than once"});
+    CHECK(out.errors[3].first == "hosts");
+    CHECK(out.errors[4] == Error{"x", "is not a field of this form"});
 }
 
 TEST_CASE("schema: JSON Schema 2020-12 with formats, enums and bounds", "[forms]") {

@@ -1,0 +1,35 @@
+#include "runtime/json_repeats.h"
+
+namespace ferry {
+
+TextPosition position_at(std::string_view text, size_t offset) {
+    TextPosition at;
+    for (size_t i = 0; i < offset && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+            ++at.line;
+            at.column = 1;
+        } else {
+            ++at.column;
+        }
+    }
+    return at;
+}
+
+namespace json_repeats_detail {
+
+size_t opening_quote_before(std::string_view text, size_t end) {
+    // end - 1 is the closing quote; a key holds no unescaped quote, so the first one
+    // before it that an even number of backslashes precedes opens the string.
+    for (size_t i = end >= 2 ? end - 2 : 0; i > 0; --i) {
+        if (text[i] != '"') continue;
+        size_t backslashes = 0;
+        while (backslashes < i && text[i - 1 - backslashes] == '\\')
+            ++backslashes;
+        if (backslashes % 2 == 0) return i;
+    }
+    return 0;
+}
+
+}  // namespace json_repeats_detail
+
+}  // namespace ferry

@@ -1,0 +1,65 @@
+// Repeated keys found in the same pass that builds the document, with their places.
+#include "runtime/json_repeats.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ferry;
+
+namespace {
+
+constexpr unsigned kFlags = rapidjson::kParseIterativeFlag;
+
+JsonParse parse(std::string_view text, rapidjson::Document& doc) {
+    return parse_json_noting_repeats<kFlags>(doc, text);
+}
+
+}  // namespace
+
+TEST_CASE("json repeats: none in distinct keys, equal keys in different objects", "[json]") {
+    rapidjson::Document doc;
+    JsonParse p = parse(R"({"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}]})", doc);
+    CHECK_FALSE(p.syntax.IsError());
+    CHECK_FALSE(p.repeated);
+    REQUIRE(doc.IsObject());
+    CHECK(doc["c"][1]["a"].GetInt() == 4);  // the document is built as Parse builds it
+}
+
+TEST_CASE("json repeats: the first repeat in the text, with both places", "[json]") {
+    rapidjson::Document doc;
+    // The inner object closes first, but the outer repeat comes earlier in the text.
+    std::string_view text = R"({"x": 1, "x": 2, "y": {"z": 1, "z": 2}})";
+    JsonParse p = parse(text, doc);
+    REQUIRE(p.repeated);
+    CHECK(p.repeated->key == "x");
+    CHECK(p.repeated->first_offset == text.find("\"x\""));
+    CHECK(p.repeated->repeat_offset == text.find("\"x\"", 2));
+}
+
+TEST_CASE("json repeats: a third occurrence still names the first two", "[json]") {
+    rapidjson::Document doc;
+    std::string_view text = R"({"k": 1, "k": 2, "k": 3})";
+    JsonParse p = parse(text, doc);
+    REQUIRE(p.repeated);
+    CHECK(p.repeated->first_offset == 1);
+    CHECK(p.repeated->repeat_offset == 9);
+}
+
+TEST_CASE("json repeats: keys compare unescaped; places skip escaped quotes", "[json]") {
+    rapidjson::Document doc;
+    std::string_view text = R"({"q\"\\": 1, "q\u0022\\": 2})";
+    JsonParse p = parse(text, doc);
+    REQUIRE(p.repeated);
+    CHECK(p.repeated->key == "q\"\\");
+    CHECK(p.repeated->first_offset == 1);
+    CHECK(p.repeated->repeat_offset == text.find("\"q\\u"));
+}
+
+TEST_CASE("json repeats: a syntax error is reported, not a repeat before it", "[json]") {
+    rapidjson::Document doc;
+    JsonParse p = parse("{\"a\": 1, \"a\": 2,\n \"b\": }", doc);
+    CHECK(p.syntax.IsError());
+    CHECK(p.syntax.Offset() == 23);
+    CHECK_FALSE(p.repeated);
+    CHECK(position_at("{\"a\": 1, \"a\": 2,\n \"b\": }", 23).line == 2);
+    CHECK(position_at("{\"a\": 1, \"a\": 2,\n \"b\": }", 23).column == 7);
+}

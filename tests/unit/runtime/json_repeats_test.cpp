@@ -44,7 +44,7 @@ TEST_CASE("json repeats: a third occurrence still names the first two", "[json]"
     CHECK(p.repeated->repeat_offset == 9);
 }
 
-TEST_CASE("json repeats: keys compare unescaped; places skip escaped quotes", "[json]") {
+TEST_CASE("json repeats: keys compare unescaped, and places skip escaped quotes", "[json]") {
     rapidjson::Document doc;
     std::string_view text = R"({"q\"\\": 1, "q\u0022\\": 2})";
     JsonParse p = parse(text, doc);

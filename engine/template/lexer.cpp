@@ -151,10 +151,12 @@ class Lexer {
     }
 
     // `{%` [-+] ws* `raw` ws* [-]? `%}` at pos?
-    bool raw_begins_at(size_t pos) const { return match_keyword_tag(pos, "raw") != 0; }
+    bool raw_begins_at(size_t pos) const { return match_keyword_tag(pos, "raw", false) != 0; }
 
-    // Length of a `{% WORD %}` tag at pos (with optional - modifiers), else 0.
-    size_t match_keyword_tag(size_t pos, std::string_view word) const {
+    // Length of a `{% WORD %}` tag at pos, else 0. Both ends may carry a `-`; the start may
+    // carry a `+` too, and the end only where end_plus says so: Jinja2's endraw rule takes
+    // `+%}`, its raw rule does not.
+    size_t match_keyword_tag(size_t pos, std::string_view word, bool end_plus) const {
         size_t p = pos + 2;
         if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) ++p;
         while (p < src_.size() && is_space(src_[p]))
@@ -164,14 +166,14 @@ class Lexer {
         if (p < src_.size() && is_name_char(static_cast<unsigned char>(src_[p]))) return 0;
         while (p < src_.size() && is_space(src_[p]))
             ++p;
-        if (p < src_.size() && src_[p] == '-') ++p;
+        if (p < src_.size() && (src_[p] == '-' || (end_plus && src_[p] == '+'))) ++p;
         if (src_.compare(p, 2, "%}") != 0) return 0;
         return p + 2 - pos;
     }
 
     void lex_raw(size_t tag) {
         int line = line_;
-        size_t open_len = match_keyword_tag(tag, "raw");
+        size_t open_len = match_keyword_tag(tag, "raw", false);
         bool strip_after_open = src_[tag + open_len - 3] == '-';
         size_t body = tag + open_len;
         if (strip_after_open)
@@ -181,7 +183,7 @@ class Lexer {
         while (true) {
             p = src_.find("{%", p);
             if (p == std::string_view::npos) fail("Missing end of raw directive", line, 1);
-            if (size_t len = match_keyword_tag(p, "endraw")) {
+            if (size_t len = match_keyword_tag(p, "endraw", true)) {
                 advance_to(body);
                 bool strip_before = src_[p + 2] == '-';
                 emit_text(body, p, strip_before);
@@ -210,8 +212,10 @@ class Lexer {
     void lex_tag(size_t tag, TokenType begin) {
         bool block = begin == TokenType::BlockBegin;
         emit(begin, block ? "{%" : "{{", line_, column());
+        // `-` strips the text before; `+` (which only disables lstrip_blocks, an option Ferry
+        // does not have) is accepted and ignored, on print tags too as in Jinja2.
         size_t p = tag + 2;
-        if (p < src_.size() && (src_[p] == '-' || (block && src_[p] == '+'))) ++p;
+        if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) ++p;
         advance_to(p);
         std::vector<char> balance;
         const char* end_marker = block ? "%}" : "}}";
@@ -230,6 +234,13 @@ class Lexer {
                     while (after < src_.size() && is_space(src_[after]))
                         ++after;
                     advance_to(after);
+                    return;
+                }
+                // `+%}` (it disables trim_blocks, which Ferry does not have); `+}}` is not a
+                // marker in Jinja2 but an operator followed by the end.
+                if (block && c == '+' && src_.compare(pos_ + 1, 2, end_marker) == 0) {
+                    emit(TokenType::BlockEnd, end_marker, line_, column());
+                    advance_to(pos_ + 3);
                     return;
                 }
                 if (src_.compare(pos_, 2, end_marker) == 0) {

@@ -1491,6 +1491,12 @@ TEST_CASE("render: templates with macros do not leak their context", "[render][m
     CHECK(refs_after_render(Files{{"main", "{% import 'lib' as lib with context %}{{ lib.m() }}"},
                                   {"lib", "{% macro m() %}{{ x }}{% endmacro %}"}}) == 1);
 }
+
+TEST_CASE("render: '+' modifiers on print tags and block ends", "[render]") {
+    CHECK(render("{{+ x }}", R"({"x": "a"})") == "a");
+    CHECK(render("{% if true +%}a{% endif %}") == "a");
+}
+
 // ---- Known differences from Jinja2 (reported engine bugs) -------------------------------
 
 TEST_CASE("render (known difference): `~` of constants is folded to plain text at compile time",
@@ -1593,12 +1599,6 @@ TEST_CASE("render (known difference): whitespace control strips Unicode whitespa
           "[render][!mayfail]") {
     CHECK(render("a\302\240 {{- 1 -}} \343\200\200b") == "a1b");
     CHECK(render("{{\302\240x }}", R"({"x": 1})") == "1");
-}
-
-TEST_CASE("render (known difference): '+' modifiers on print tags and block ends",
-          "[render][!mayfail]") {
-    CHECK(render("{{+ x }}", R"({"x": "a"})") == "a");
-    CHECK(render("{% if true +%}a{% endif %}") == "a");
 }
 
 TEST_CASE("render (known difference): slicing an undefined value raises", "[render][!mayfail]") {

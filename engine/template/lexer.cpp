@@ -57,9 +57,47 @@ std::string normalize_newlines(std::string_view s) {
 
 namespace {
 
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+// Whitespace as Jinja2 sees it: str.rstrip() before `{{-` and the regex \s elsewhere, both
+// Unicode-aware (str.isspace()), so NBSP or IDEOGRAPHIC SPACE count as they do in Python.
+bool is_ascii_space(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
 }
+
+// UTF-8 of the other characters str.isspace() accepts: U+0085, U+00A0, U+1680,
+// U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+constexpr std::string_view kNonAsciiSpaces[] = {
+    "\xc2\x85",     "\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81",
+    "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86",
+    "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xa8",
+    "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
+};
+
+// Byte length of the whitespace character starting at s[pos], or 0.
+size_t space_at(std::string_view s, size_t pos) {
+    if (pos >= s.size()) return 0;
+    if (static_cast<unsigned char>(s[pos]) < 0x80) return is_ascii_space(s[pos]) ? 1 : 0;
+    for (std::string_view space : kNonAsciiSpaces)
+        if (s.compare(pos, space.size(), space) == 0) return space.size();
+    return 0;
+}
+
+// Byte length of the whitespace character ending just before s[end], or 0.
+size_t space_before(std::string_view s, size_t end) {
+    if (end == 0) return 0;
+    if (is_ascii_space(s[end - 1])) return 1;
+    for (std::string_view space : kNonAsciiSpaces)
+        if (space.size() <= end && s.compare(end - space.size(), space.size(), space) == 0)
+            return space.size();
+    return 0;
+}
+
+// The first position at or after pos that is not whitespace (the regex \s*).
+size_t skip_spaces(std::string_view s, size_t pos) {
+    while (size_t n = space_at(s, pos))
+        pos += n;
+    return pos;
+}
+
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
@@ -142,8 +180,8 @@ class Lexer {
         std::string_view text = src_.substr(start, end - start);
         if (rstrip) {
             size_t e = text.size();
-            while (e > 0 && is_space(text[e - 1]))
-                --e;
+            while (size_t n = space_before(text, e))
+                e -= n;
             text = text.substr(0, e);
         }
         if (!text.empty()) emit(TokenType::Data, std::string(text), line, col);
@@ -159,13 +197,13 @@ class Lexer {
     size_t match_keyword_tag(size_t pos, std::string_view word, bool end_plus) const {
         size_t p = pos + 2;
         if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) ++p;
-        while (p < src_.size() && is_space(src_[p]))
-            ++p;
+        p = skip_spaces(src_, p);
         if (src_.compare(p, word.size(), word) != 0) return 0;
         p += word.size();
-        if (p < src_.size() && is_name_char(static_cast<unsigned char>(src_[p]))) return 0;
-        while (p < src_.size() && is_space(src_[p]))
-            ++p;
+        if (p < src_.size() && is_name_char(static_cast<unsigned char>(src_[p])) &&
+            !space_at(src_, p))
+            return 0;
+        p = skip_spaces(src_, p);
         if (p < src_.size() && (src_[p] == '-' || (end_plus && src_[p] == '+'))) ++p;
         if (src_.compare(p, 2, "%}") != 0) return 0;
         return p + 2 - pos;
@@ -176,9 +214,7 @@ class Lexer {
         size_t open_len = match_keyword_tag(tag, "raw", false);
         bool strip_after_open = src_[tag + open_len - 3] == '-';
         size_t body = tag + open_len;
-        if (strip_after_open)
-            while (body < src_.size() && is_space(src_[body]))
-                ++body;
+        if (strip_after_open) body = skip_spaces(src_, body);
         size_t p = body;
         while (true) {
             p = src_.find("{%", p);
@@ -188,9 +224,7 @@ class Lexer {
                 bool strip_before = src_[p + 2] == '-';
                 emit_text(body, p, strip_before);
                 size_t after = p + len;
-                if (src_[p + len - 3] == '-')
-                    while (after < src_.size() && is_space(src_[after]))
-                        ++after;
+                if (src_[p + len - 3] == '-') after = skip_spaces(src_, after);
                 advance_to(after);
                 return;
             }
@@ -203,9 +237,7 @@ class Lexer {
         size_t end = src_.find("#}", tag + 2);
         if (end == std::string_view::npos) fail("Missing end of comment tag", line, col);
         size_t after = end + 2;
-        if (end > tag + 2 && src_[end - 1] == '-')
-            while (after < src_.size() && is_space(src_[after]))
-                ++after;
+        if (end > tag + 2 && src_[end - 1] == '-') after = skip_spaces(src_, after);
         advance_to(after);
     }
 
@@ -222,18 +254,15 @@ class Lexer {
         while (true) {
             if (pos_ >= src_.size()) return;  // the parser reports the missing end
             char c = src_[pos_];
-            if (is_space(c)) {
-                advance_to(pos_ + 1);
+            if (size_t n = space_at(src_, pos_)) {
+                advance_to(pos_ + n);
                 continue;
             }
             if (balance.empty()) {
                 if (c == '-' && src_.compare(pos_ + 1, 2, end_marker) == 0) {
                     emit(block ? TokenType::BlockEnd : TokenType::VariableEnd, end_marker, line_,
                          column());
-                    size_t after = pos_ + 3;
-                    while (after < src_.size() && is_space(src_[after]))
-                        ++after;
-                    advance_to(after);
+                    advance_to(skip_spaces(src_, pos_ + 3));
                     return;
                 }
                 // `+%}` (it disables trim_blocks, which Ferry does not have); `+}}` is not a
@@ -255,7 +284,9 @@ class Lexer {
             } else if (is_name_start(static_cast<unsigned char>(c))) {
                 size_t s = pos_;
                 size_t e = s;
-                while (e < src_.size() && is_name_char(static_cast<unsigned char>(src_[e])))
+                // Non-ASCII bytes are name characters, but not the whitespace ones.
+                while (e < src_.size() && is_name_char(static_cast<unsigned char>(src_[e])) &&
+                       !space_at(src_, e))
                     ++e;
                 emit(TokenType::Name, std::string(src_.substr(s, e - s)), line_, column());
                 advance_to(e);

@@ -400,6 +400,23 @@ TEST_CASE("lexer: '+' modifiers on print tags and block ends", "[lexer]") {
     CHECK(stream("{{ x +}}") == "VarBegin Name(x) Op(+) VarEnd Eof");
 }
 
+TEST_CASE("lexer: whitespace control strips Unicode whitespace", "[lexer]") {
+    // Jinja2 uses str.rstrip() before `{{-` and \s* after `-}}`: both are Unicode-aware.
+    CHECK(stream("a\xc2\xa0{{- 1 }}") == "Data(a) VarBegin Int(1) VarEnd Eof");
+    CHECK(stream("{{ 1 -}}\xc2\xa0"
+                 "b") == "VarBegin Int(1) VarEnd Data(b) Eof");
+    CHECK(stream("a\x1f{{- 1 }}") == "Data(a) VarBegin Int(1) VarEnd Eof");
+    // Whitespace between tokens is Unicode \s+ too: NBSP is not part of a name.
+    CHECK(stream("{{\xc2\xa0x }}") == "VarBegin Name(x) VarEnd Eof");
+    CHECK(stream("{{\x1cx\xe3\x80\x80}}") == "VarBegin Name(x) VarEnd Eof");
+    // Raw tags and comments strip and space the same way.
+    CHECK(stream("{%\xe2\x80\x83raw\xe2\x80\x83%}x{%endraw\xc2\xa0%}") == "Data(x) Eof");
+    CHECK(stream("{%- raw -%}\xc2\xa0x\xc2\xa0{%- endraw -%}\xc2\xa0"
+                 "b") == "Data(x) Data(b) Eof");
+    CHECK(stream("a\xc2\xa0{#- c -#}\xc2\xa0"
+                 "b") == "Data(a) Data(b) Eof");
+}
+
 // ---- Known differences from Jinja2 (reported engine bugs) ---------------------------------
 
 TEST_CASE("lexer: only CRLF CR and LF are line breaks (Jinja2 3.x)", "[lexer][!mayfail]") {
@@ -430,16 +447,6 @@ TEST_CASE("lexer: integer literal edge cases", "[lexer][!mayfail]") {
     CHECK(stream("{{ 0_1 }}") == "VarBegin Int(0) Name(_1) VarEnd Eof");
     // An underscore may follow the base prefix.
     CHECK(only_token("0x_1").int_value == 1);
-}
-
-TEST_CASE("lexer: whitespace control strips Unicode whitespace", "[lexer][!mayfail]") {
-    // Jinja2 uses str.rstrip() before `{{-` and \s* after `-}}`: both are Unicode-aware.
-    CHECK(stream("a\xc2\xa0{{- 1 }}") == "Data(a) VarBegin Int(1) VarEnd Eof");
-    CHECK(stream("{{ 1 -}}\xc2\xa0"
-                 "b") == "VarBegin Int(1) VarEnd Data(b) Eof");
-    CHECK(stream("a\x1f{{- 1 }}") == "Data(a) VarBegin Int(1) VarEnd Eof");
-    // Whitespace between tokens is Unicode \s+ too: NBSP is not part of a name.
-    CHECK(stream("{{\xc2\xa0x }}") == "VarBegin Name(x) VarEnd Eof");
 }
 
 TEST_CASE("lexer: malformed string escapes", "[lexer][!mayfail]") {

@@ -234,10 +234,13 @@ class Lexer {
 
     void lex_comment(size_t tag) {
         int line = line_, col = column();
-        size_t end = src_.find("#}", tag + 2);
+        // The body starts after the `-`/`+` modifier: in `{#-#}` that `-` strips only before.
+        size_t body = tag + 2;
+        if (body < src_.size() && (src_[body] == '-' || src_[body] == '+')) ++body;
+        size_t end = src_.find("#}", body);
         if (end == std::string_view::npos) fail("Missing end of comment tag", line, col);
         size_t after = end + 2;
-        if (end > tag + 2 && src_[end - 1] == '-') after = skip_spaces(src_, after);
+        if (end > body && src_[end - 1] == '-') after = skip_spaces(src_, after);
         advance_to(after);
     }
 

@@ -207,6 +207,10 @@ TEST_CASE("lexer: comments", "[lexer]") {
     CHECK(stream("{##}") == "Eof");
     // A comment ends at the first #}.
     CHECK(stream("{# a #} b #}") == "Data( b #}) Eof");
+    // The modifier after `{#` is not the one before `#}`.
+    CHECK(stream("a {#-#} b") == "Data(a) Data( b) Eof");
+    CHECK(stream("a {#+-#} b") == "Data(a ) Data(b) Eof");
+    CHECK(stream("a {#--#} b") == "Data(a) Data(b) Eof");
 }
 
 TEST_CASE("lexer: raw blocks", "[lexer]") {

@@ -30,7 +30,8 @@ std::string describe(const Token& token) {
 }
 
 std::string normalize_newlines(std::string_view s) {
-    // Python's str.splitlines() boundaries: \n \r \r\n \v \f \x1c \x1d \x1e \x85 \u2028 \u2029
+    // Jinja2 3.x splits on (\r\n|\r|\n) only: \v, \f, U+2028 and the other breaks of
+    // str.splitlines() are ordinary characters in a template.
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size(); ++i) {
@@ -38,15 +39,6 @@ std::string normalize_newlines(std::string_view s) {
         if (c == '\r') {
             if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
             out += '\n';
-        } else if (c == '\v' || c == '\f' || c == '\x1c' || c == '\x1d' || c == '\x1e') {
-            out += '\n';
-        } else if (c == '\xc2' && i + 1 < s.size() && s[i + 1] == '\x85') {
-            out += '\n';
-            ++i;
-        } else if (c == '\xe2' && i + 2 < s.size() && s[i + 1] == '\x80' &&
-                   (s[i + 2] == '\xa8' || s[i + 2] == '\xa9')) {
-            out += '\n';
-            i += 2;
         } else {
             out += c;
         }

@@ -2,6 +2,7 @@
 
 #include "template/value.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -293,67 +294,96 @@ class Lexer {
         }
     }
 
+    // Jinja2 tries float_re before integer_re; both are re-implemented by the match_*
+    // functions below, which return the end of the match or 0.
     void lex_number() {
         int line = line_, col = column();
-        size_t s = pos_;
-        auto digits = [&](size_t p, auto pred) {
-            // \d+(_\d+)* style runs
-            size_t start = p;
-            while (p < src_.size() && (pred(src_[p]) || (src_[p] == '_' && p > start &&
-                                                         p + 1 < src_.size() && pred(src_[p + 1]))))
-                ++p;
-            return p;
-        };
-        auto dec = [](char ch) { return is_digit(ch); };
-        // 0x / 0o / 0b prefixed integers
-        if (src_[s] == '0' && s + 2 < src_.size()) {
-            char k = char(src_[s + 1] | 0x20);
-            int base = k == 'x' ? 16 : k == 'o' ? 8 : k == 'b' ? 2 : 0;
-            if (base) {
-                auto pred = [base](char ch) {
-                    if (base == 16) return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
-                    if (base == 8) return ch >= '0' && ch <= '7';
-                    return ch == '0' || ch == '1';
-                };
-                size_t q = s + 2;
-                if (q < src_.size() && src_[q] == '_') ++q;
-                size_t e = digits(q, pred);
-                if (e > q) {
-                    Token t{TokenType::Integer, std::string(src_.substr(s, e - s)), line, col};
-                    auto v = parse_int(t.value, base);
-                    if (!v) fail("integer literal too large", line, col);
-                    t.int_value = *v;
-                    tokens_.push_back(std::move(t));
-                    advance_to(e);
-                    return;
-                }
-            }
+        size_t start = pos_;
+        if (size_t end = match_float(start)) {
+            std::string text(src_.substr(start, end - start));
+            Token t{TokenType::Float, text, line, col};
+            t.float_value = parse_float(without_underscores(text)).value_or(0.0);
+            tokens_.push_back(std::move(t));
+            advance_to(end);
+            return;
         }
-        size_t e = digits(s, dec);
-        bool is_float = false;
-        if (e + 1 < src_.size() && src_[e] == '.' && is_digit(src_[e + 1])) {
-            e = digits(e + 1, dec);
-            is_float = true;
-        }
-        if (e < src_.size() && (src_[e] == 'e' || src_[e] == 'E')) {
-            size_t q = e + 1;
-            if (q < src_.size() && (src_[q] == '+' || src_[q] == '-')) ++q;
-            if (q < src_.size() && is_digit(src_[q])) {
-                e = digits(q, dec);
-                is_float = true;
-            }
-        }
-        std::string text(src_.substr(s, e - s));
-        Token t{is_float ? TokenType::Float : TokenType::Integer, text, line, col};
-        if (is_float) {
-            t.float_value = parse_float(text).value_or(0.0);
-        } else {
-            auto v = parse_int(text, 10);
-            if (!v) fail("integer literal too large for 64 bits: " + text, line, col);
-            t.int_value = *v;
-        }
+        int base = 10;
+        size_t end = match_integer(start, base);
+        std::string text(src_.substr(start, end - start));
+        std::string digits = without_underscores(text);
+        if (base != 10) digits.erase(0, 2);  // the 0x/0o/0b prefix
+        auto value = parse_int(digits, base);
+        if (!value) fail("integer literal too large for 64 bits: " + text, line, col);
+        Token t{TokenType::Integer, text, line, col};
+        t.int_value = *value;
         tokens_.push_back(std::move(t));
-        advance_to(e);
+        advance_to(end);
+    }
+
+    static std::string without_underscores(std::string_view text) {
+        std::string out;
+        for (char c : text)
+            if (c != '_') out += c;
+        return out;
+    }
+
+    // `(\d+_)*\d+`: digits with single underscores between them.
+    size_t match_digits(size_t p) const {
+        if (p >= src_.size() || !is_digit(src_[p])) return 0;
+        while (p < src_.size() && (is_digit(src_[p]) || (src_[p] == '_' && p + 1 < src_.size() &&
+                                                         is_digit(src_[p + 1]))))
+            ++p;
+        return p;
+    }
+
+    // `(_?D)+` for the digit class D: the digits of an integer after its first character.
+    template <typename IsDigit>
+    size_t match_underscored(size_t p, IsDigit is_d) const {
+        while (true) {
+            size_t q = p < src_.size() && src_[p] == '_' ? p + 1 : p;
+            if (q >= src_.size() || !is_d(src_[q])) return p;
+            p = q + 1;
+        }
+    }
+
+    // float_re: digits, then a fraction, an exponent or both. Its (?<!\.) look-behind means a
+    // number right after a dot is never a float, so `rows.0.1` is rows[0][1].
+    size_t match_float(size_t p) const {
+        if (p > 0 && src_[p - 1] == '.') return 0;
+        size_t end = match_digits(p);
+        if (!end) return 0;
+        bool has_fraction = false;
+        if (end < src_.size() && src_[end] == '.') {
+            if (size_t f = match_digits(end + 1)) {
+                end = f;
+                has_fraction = true;
+            }
+        }
+        if (end < src_.size() && (src_[end] | 0x20) == 'e') {
+            size_t q = end + 1;
+            if (q < src_.size() && (src_[q] == '+' || src_[q] == '-')) ++q;
+            if (size_t e = match_digits(q)) return e;
+        }
+        return has_fraction ? end : 0;
+    }
+
+    // integer_re: 0b/0o/0x with `_` allowed after the prefix, a decimal not starting with 0
+    // (Python's rule: `01` is two integers), or a run of zeros. Always matches one digit.
+    size_t match_integer(size_t p, int& base) const {
+        if (src_[p] == '0' && p + 1 < src_.size()) {
+            char prefix = char(src_[p + 1] | 0x20);
+            base = prefix == 'x' ? 16 : prefix == 'o' ? 8 : prefix == 'b' ? 2 : 10;
+            if (base != 10) {
+                size_t end = match_underscored(p + 2, [b = base](char c) {
+                    if (b == 16) return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                    return c >= '0' && c < char('0' + b);
+                });
+                if (end > p + 2) return end;
+                base = 10;
+            }
+        }
+        if (src_[p] == '0') return match_underscored(p + 1, [](char c) { return c == '0'; });
+        return match_underscored(p + 1, [](char c) { return is_digit(c); });
     }
 
     void lex_string() {

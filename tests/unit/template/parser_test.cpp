@@ -751,6 +751,11 @@ TEST_CASE("parser: unknown filters and tests fail at compile time outside `if`",
     CHECK(parse_error("{% if true %}{% for x in y|nope %}{% endfor %}{% endif %}").message.empty());
 }
 
+TEST_CASE("parser: attribute-style item access with two indexes", "[parser]") {
+    // `x.0.1` is x[0][1] (the lexer must not read `0.1` as a float after a dot).
+    CHECK(expr("x.0.1") == "([] ([] x 0) 1)");
+}
+
 // ---- Known differences from Jinja2 (reported engine bugs) ---------------------------------
 
 TEST_CASE("parser: a block defined twice inside itself", "[parser][errors][!mayfail]") {
@@ -791,11 +796,6 @@ TEST_CASE("parser: required block error line", "[parser][errors][!mayfail]") {
     // Jinja2 reports the line of the token after `endblock`.
     CHECK(parse_error("{% block a required %}\nx\n{% endblock %}") ==
           SyntaxErr{"Required blocks can only contain comments or whitespace", 3});
-}
-
-TEST_CASE("parser: attribute-style item access with two indexes", "[parser][!mayfail]") {
-    // `x.0.1` is x[0][1] (the lexer must not read `0.1` as a float after a dot).
-    CHECK(expr("x.0.1") == "([] ([] x 0) 1)");
 }
 
 TEST_CASE("parser: parse_expression keeps a leading or trailing '-'", "[parser][!mayfail]") {

@@ -408,12 +408,20 @@ class Lexer {
             raw += c;
             ++p;
         }
-        emit(TokenType::String, unescape(raw), line, col);
+        emit(TokenType::String, unescape(raw, line, col), line, col);
         advance_to(p + 1);
     }
 
-    // Python's "unicode-escape" decoding, which Jinja2 applies to string literals.
-    static std::string unescape(std::string_view s) {
+    // `{NAME}` with a non-empty NAME at s[pos]?
+    static bool braced_name_at(std::string_view s, size_t pos) {
+        if (pos >= s.size() || s[pos] != '{') return false;
+        size_t close = s.find('}', pos + 1);
+        return close != s.npos && close > pos + 1;
+    }
+
+    // Python's "unicode-escape" decoding, which Jinja2 applies to string literals; its errors
+    // are syntax errors at the string, with Python's message.
+    std::string unescape(std::string_view s, int line, int col) {
         std::string out;
         out.reserve(s.size());
         for (size_t i = 0; i < s.size(); ++i) {
@@ -422,18 +430,17 @@ class Lexer {
                 continue;
             }
             char e = s[++i];
-            auto hex = [&](size_t n) -> bool {
-                if (i + n >= s.size() + 0 && i + n > s.size() - 1 + 1) return false;
+            auto hex = [&](size_t n, const char* truncated) {
                 uint32_t v = 0;
                 for (size_t k = 1; k <= n; ++k) {
                     if (i + k >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + k])))
-                        return false;
+                        fail(truncated, line, col);
                     char h = s[i + k];
                     v = v * 16 + uint32_t(is_digit(h) ? h - '0' : (h | 0x20) - 'a' + 10);
                 }
+                if (v > 0x10FFFF) fail("illegal Unicode character", line, col);
                 utf8_append(char32_t(v), out);
                 i += n;
-                return true;
             };
             switch (e) {
             case '\n': break;
@@ -447,14 +454,14 @@ class Lexer {
             case 'r': out += '\r'; break;
             case 't': out += '\t'; break;
             case 'v': out += '\v'; break;
-            case 'x':
-                if (!hex(2)) out += "\\x";
-                break;
-            case 'u':
-                if (!hex(4)) out += "\\u";
-                break;
-            case 'U':
-                if (!hex(8)) out += "\\U";
+            case 'x': hex(2, "truncated \\xXX escape"); break;
+            case 'u': hex(4, "truncated \\uXXXX escape"); break;
+            case 'U': hex(8, "truncated \\UXXXXXXXX escape"); break;
+            case 'N':
+                // Names need Unicode's name table, which Ferry does not carry: a well-formed
+                // \N{...} stays as written (a known difference), a malformed one fails.
+                if (!braced_name_at(s, i + 1)) fail("malformed \\N character escape", line, col);
+                out += "\\N";
                 break;
             default:
                 if (e >= '0' && e <= '7') {

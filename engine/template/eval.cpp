@@ -231,10 +231,6 @@ Value Renderer::eval_binary(const Expr& e) {
         auto start = bound(e.slice_start);
         auto stop = bound(e.slice_stop);
         auto step = bound(e.slice_step);
-        if (obj.is_undefined()) {
-            if (obj.is_strict_undefined()) raise_undefined(obj);
-            return make_undefined("slice of an undefined value");
-        }
         return slice(obj, start, stop, step);
     }
     case ExprKind::Call: return eval_call(e);

@@ -1530,6 +1530,18 @@ TEST_CASE("render: ZeroDivisionError messages", "[render]") {
     CHECK(fail("{{ 1 % 0.0 }}") == Err{ErrorKind::ZeroDivision, "main", 1, "float modulo"});
 }
 
+TEST_CASE("render: slicing an undefined value raises", "[render]") {
+    CHECK(fail("{{ missing[1:2] }}") ==
+          Err{ErrorKind::Undefined, "main", 1, "'missing' is undefined"});
+    // Before the step is looked at, and through `is defined` and `default` too.
+    CHECK(fail("{{ missing[::0] }}") ==
+          Err{ErrorKind::Undefined, "main", 1, "'missing' is undefined"});
+    CHECK(fail("{{ x.y[1:] }}", R"({"x": {}})") ==
+          Err{ErrorKind::Undefined, "main", 1, "'dict object' has no attribute 'y'"});
+    CHECK(fail("{{ missing[1:2] is defined }}") ==
+          Err{ErrorKind::Undefined, "main", 1, "'missing' is undefined"});
+}
+
 // ---- Known differences from Jinja2 (reported engine bugs) -------------------------------
 
 TEST_CASE("render (known difference): `~` of constants is folded to plain text at compile time",
@@ -1602,11 +1614,6 @@ TEST_CASE("render (known difference): an include after extends still renders",
     CHECK(render(Files{{"main", "{% extends 'base' %}{% include 'inc' %}"},
                        {"base", "B"},
                        {"inc", "I"}}) == "IB");
-}
-
-TEST_CASE("render (known difference): slicing an undefined value raises", "[render][!mayfail]") {
-    CHECK(fail("{{ missing[1:2] }}") ==
-          Err{ErrorKind::Undefined, "main", 1, "'missing' is undefined"});
 }
 
 TEST_CASE(

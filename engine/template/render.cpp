@@ -435,7 +435,12 @@ void Renderer::render_block(const std::string& name, size_t level, TemplateFrame
     }
     auto block_scope = make_ref<Scope>(scope_);
     block_scope->add("self", make_self_reference(frame));
-    block_scope->add("super", make_super(name, level + 1, frame));
+    // Without a parent block, Jinja2's context.super() gives an undefined value: printing it
+    // gives nothing, calling it raises UndefinedError.
+    bool has_parent = level + 1 < it->second.size();
+    block_scope->add(
+        "super", has_parent ? make_super(name, level + 1, frame)
+                            : make_undefined("there is no parent block called '" + name + "'."));
     // The block's statements report errors against the template that defines them.
     TemplateFrame block_frame = *frame;
     block_frame.tmpl = entry.tmpl;

@@ -1546,6 +1546,17 @@ TEST_CASE("render: the value part of a conditional expression is soft", "[render
     CHECK(render("{{ x|nope if false else 1 }}") == "1");
 }
 
+TEST_CASE("render: error kinds", "[render]") {
+    CHECK(fail(Files{{"main", "{% for x in [1] %}{% extends 'a' %}{% endfor %}"}, {"a", ""}}) ==
+          Err{ErrorKind::Syntax, "main", 1, ""});
+    CHECK(fail("{% block a %}{{ super() }}{% endblock %}") ==
+          Err{ErrorKind::Undefined, "main", 1, ""});
+    // Without a parent block, `super` is an undefined value, not an error until used.
+    CHECK(render("{% block a %}[{{ super }}]{{ super is defined }}{% endblock %}") == "[]False");
+    CHECK(fail("{% block a %}{{ super()|default(1) }}{% endblock %}") ==
+          Err{ErrorKind::Undefined, "main", 1, "there is no parent block called 'a'."});
+}
+
 // ---- Known differences from Jinja2 (reported engine bugs) -------------------------------
 
 TEST_CASE("render (known difference): `~` of constants is folded to plain text at compile time",
@@ -1599,13 +1610,6 @@ TEST_CASE("render (known difference): super() of a scoped block loses the enclos
               {"base",
                "{% for i in [1, 2] %}{% block a scoped %}[{{ i }}]{% endblock %}{% endfor %}"}}) ==
           "C[1]C[2]");
-}
-
-TEST_CASE("render (known difference): error kinds", "[render][!mayfail]") {
-    CHECK(fail(Files{{"main", "{% for x in [1] %}{% extends 'a' %}{% endfor %}"}, {"a", ""}}) ==
-          Err{ErrorKind::Syntax, "main", 1, ""});
-    CHECK(fail("{% block a %}{{ super() }}{% endblock %}") ==
-          Err{ErrorKind::Undefined, "main", 1, ""});
 }
 
 TEST_CASE("render (known difference): an include after extends still renders",

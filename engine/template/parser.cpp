@@ -467,7 +467,8 @@ std::unique_ptr<ParsedTemplate> parse_template(std::string_view source, const st
 
 ExprPtr parse_expression(std::string_view source, const std::string& name) {
     // Lex the text as the inside of a print tag so token rules are exactly the template's.
-    std::string wrapped = "{{" + std::string(source) + "}}";
+    // The spaces keep a leading or trailing '-' (or '+') an operator, not a tag modifier.
+    std::string wrapped = "{{ " + std::string(source) + " }}";
     std::vector<Token> tokens = tokenize(wrapped, name);
     // Drop the begin/end markers; keep the Eof.
     std::vector<Token> inner;

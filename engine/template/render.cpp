@@ -467,17 +467,7 @@ void Renderer::exec_extends(const Stmt& s) {
 }
 
 std::shared_ptr<const ParsedTemplate> Renderer::load_named(const Value& name, bool ignore_missing) {
-    if (name.is_sequence()) {
-        std::string tried;
-        for (const Value& candidate : name.list_obj().items) {
-            if (!candidate.is_string()) continue;
-            if (auto t = load_named(candidate, true)) return t;
-            if (!tried.empty()) tried += ", ";
-            tried += to_repr(candidate);
-        }
-        if (ignore_missing) return nullptr;
-        raise(ErrorKind::NotFound, "none of the templates given were found: [" + tried + "]");
-    }
+    if (name.is_sequence()) return select_template(name.list_obj().items, ignore_missing);
     if (name.is_undefined()) raise_undefined(name);
     if (!name.is_string()) {
         raise(ErrorKind::Type,
@@ -492,8 +482,36 @@ std::shared_ptr<const ParsedTemplate> Renderer::load_named(const Value& name, bo
     }
 }
 
+// Jinja2's select_template: the first of names that loads; TemplatesNotFound (a NotFound
+// error, which `ignore missing` ignores too) lists them all as str() prints them.
+std::shared_ptr<const ParsedTemplate> Renderer::select_template(const std::vector<Value>& names,
+                                                                bool ignore_missing) {
+    if (names.empty()) return no_template_selected(ignore_missing);
+    std::string tried;
+    for (const Value& candidate : names) {
+        if (candidate.is_string()) {
+            if (auto t = load_named(candidate, true)) return t;
+        }
+        if (!tried.empty()) tried += ", ";
+        tried += to_str(candidate);
+    }
+    if (ignore_missing) return nullptr;
+    raise(ErrorKind::NotFound, "none of the templates given were found: " + tried);
+}
+
+std::shared_ptr<const ParsedTemplate> Renderer::no_template_selected(bool ignore_missing) {
+    if (ignore_missing) return nullptr;
+    raise(ErrorKind::NotFound, "Tried to select from an empty list of templates.");
+}
+
 void Renderer::exec_include(const Stmt& s) {
     Value name = eval(*s.expr);
+    // Jinja2's get_or_select_template takes a false value other than a string (none, 0) for
+    // an empty list of names.
+    if (!name.is_string() && !name.is_undefined() && !name.is_sequence() && !truthy(name)) {
+        no_template_selected(s.ignore_missing);
+        return;
+    }
     auto tmpl = load_named(name, s.ignore_missing);
     if (!tmpl) return;
     // With context the included template sees every variable in scope here, locals too;

@@ -1569,6 +1569,23 @@ TEST_CASE("render: a missing else part is a lenient undefined even in strict mod
               "defined."});
 }
 
+TEST_CASE("render: TemplatesNotFound message", "[render]") {
+    CHECK(
+        fail("a{% include ['nope', 'nope2'] %}b") ==
+        Err{ErrorKind::NotFound, "main", 1, "none of the templates given were found: nope, nope2"});
+    // Every name is tried and listed as str() prints it, a tuple's too.
+    CHECK(fail("{% include ('nope', 1) %}") ==
+          Err{ErrorKind::NotFound, "main", 1, "none of the templates given were found: nope, 1"});
+}
+
+TEST_CASE("render: include of an empty name list is TemplatesNotFound", "[render]") {
+    CHECK(fail("{% include none %}") ==
+          Err{ErrorKind::NotFound, "main", 1, "Tried to select from an empty list of templates."});
+    CHECK(fail("{% include [] %}") ==
+          Err{ErrorKind::NotFound, "main", 1, "Tried to select from an empty list of templates."});
+    CHECK(render("a{% include none ignore missing %}{% include [] ignore missing %}b") == "ab");
+}
+
 // ---- Known differences from Jinja2 (reported engine bugs) -------------------------------
 
 TEST_CASE("render (known difference): `~` of constants is folded to plain text at compile time",
@@ -1581,18 +1598,6 @@ TEST_CASE("render (known difference): `~` of constants is folded to plain text a
 TEST_CASE("render (known difference): slice bounds that are not integers give an undefined value",
           "[render][!mayfail]") {
     CHECK(render("{{ 'abc'['a':] }}") == "");
-}
-
-TEST_CASE("render (known difference): TemplatesNotFound message", "[render][!mayfail]") {
-    CHECK(
-        fail("a{% include ['nope', 'nope2'] %}b") ==
-        Err{ErrorKind::NotFound, "main", 1, "none of the templates given were found: nope, nope2"});
-}
-
-TEST_CASE("render (known difference): include of an empty name list is TemplatesNotFound",
-          "[render][!mayfail]") {
-    CHECK(fail("{% include none %}") ==
-          Err{ErrorKind::NotFound, "main", 1, "Tried to select from an empty list of templates."});
 }
 
 TEST_CASE("render (known difference): undefined import message names the importing template",

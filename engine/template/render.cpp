@@ -549,6 +549,15 @@ void Renderer::exec_import(const Stmt& s) {
     cyclic_.push_back(scope_);
 }
 
+// Jinja2's words, naming the template whose code holds the import (self.name).
+std::string Renderer::not_exported_message(const ParsedTemplate& imported, const Stmt& s,
+                                           const std::string& name) const {
+    std::string where = " (imported on line " + std::to_string(s.line);
+    if (frame_ && frame_->tmpl) where += " in " + to_repr(Value::string(frame_->tmpl->name));
+    return "the template " + to_repr(Value::string(imported.name)) + where +
+           ") does not export the requested name " + to_repr(Value::string(name));
+}
+
 void Renderer::exec_from_import(const Stmt& s) {
     auto tmpl = load_named(eval(*s.expr), false);
     Value module = make_module(*tmpl, s.with_context);
@@ -558,10 +567,7 @@ void Renderer::exec_from_import(const Stmt& s) {
         if (v) {
             scope_->set(alias, *v);
         } else {
-            scope_->set(alias, make_undefined("the template " + to_repr(Value::string(tmpl->name)) +
-                                              " (imported on line " + std::to_string(s.line) +
-                                              ") does not export the requested name " +
-                                              to_repr(Value::string(name))));
+            scope_->set(alias, make_undefined(not_exported_message(*tmpl, s, name)));
         }
     }
 }

@@ -286,6 +286,8 @@ class Renderer final : public Runtime {
     std::shared_ptr<const ParsedTemplate> select_template(const std::vector<Value>& names,
                                                           bool ignore_missing);
     std::shared_ptr<const ParsedTemplate> no_template_selected(bool ignore_missing);
+    std::string not_exported_message(const ParsedTemplate& imported, const Stmt& s,
+                                     const std::string& name) const;
     Value make_module(const ParsedTemplate& tmpl, bool with_context);
 
     // expressions (eval.cpp)

@@ -496,7 +496,7 @@ TEST_CASE("lexer: malformed string escapes", "[lexer]") {
 
 // ---- Known differences from Jinja2 (reported engine bugs) ---------------------------------
 
-TEST_CASE("lexer: \\N{...} string escapes", "[lexer][!mayfail]") {
+TEST_CASE("lexer: string escapes by Unicode character name", "[lexer][!mayfail]") {
     // Python's unicode-escape codec knows Unicode character names; Ferry has no name table.
     CHECK(only_token("'\\N{BULLET}'").value == "\xe2\x80\xa2");
 }

@@ -231,10 +231,6 @@ Value Renderer::eval_binary(const Expr& e) {
         auto start = bound(e.slice_start);
         auto stop = bound(e.slice_stop);
         auto step = bound(e.slice_step);
-        if (obj.is_undefined()) {
-            if (obj.is_strict_undefined()) raise_undefined(obj);
-            return make_undefined("slice of an undefined value");
-        }
         return slice(obj, start, stop, step);
     }
     case ExprKind::Call: return eval_call(e);
@@ -259,8 +255,10 @@ Value Renderer::eval_binary(const Expr& e) {
     case ExprKind::CondExpr:
         if (Value holder; truthy(operand(*e.a, holder))) return eval(*e.b);
         if (e.c) return eval(*e.c);
-        return make_undefined("the inline if-expression on line " + std::to_string(e.line) +
-                              " evaluated to false and no else section was defined.");
+        // Lenient even in strict mode: Jinja2 3.1 makes it with the plain Undefined class.
+        return Value::undefined("the inline if-expression on line " + std::to_string(e.line) +
+                                    " evaluated to false and no else section was defined.",
+                                false);
     case ExprKind::List:
     case ExprKind::Tuple: {
         std::vector<Value> items;

@@ -42,7 +42,7 @@ struct Token {
 std::string describe(const Token& token);
 std::string describe(TokenType type);
 
-// Python's str.splitlines() + "\n".join: every line break becomes \n and one trailing line
+// Jinja2's newline_re split + "\n".join: CRLF, CR and LF become \n and one trailing line
 // break is dropped (keep_trailing_newline=False).
 std::string normalize_newlines(std::string_view source);
 

@@ -132,7 +132,11 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, size_t max_
             return Value::integer(floor_div(a.as_int(), b.as_int()));
         }
         if (!a.is_number() || !b.is_number()) unsupported("/", a, b);
-        if (b.as_float() == 0.0) raise(ErrorKind::ZeroDivision, "division by zero");
+        if (b.as_float() == 0.0) {
+            // Python names the float operation when either side is a float.
+            raise(ErrorKind::ZeroDivision,
+                  a.is_float() || b.is_float() ? "float division by zero" : "division by zero");
+        }
         if (a.is_integral() && b.is_integral()) {
             // Python divides ints exactly before rounding to float.
             int64_t x = a.as_int(), y = b.as_int();

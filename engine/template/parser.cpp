@@ -18,6 +18,15 @@ constexpr std::string_view kStatementKeywords[] = {
     "for",  "if",     "block", "extends", "print",      "macro", "include",
     "from", "import", "set",   "with",    "autoescape", "call",  "filter"};
 
+// What a required block may hold: text that is all whitespace (str.isspace, as Jinja2).
+bool only_whitespace(const Body& body) {
+    return std::all_of(body.begin(), body.end(), [](const StmtPtr& child) {
+        if (child->kind != StmtKind::Text || child->text.empty()) return false;
+        std::u32string text = utf8_decode(child->text);
+        return std::all_of(text.begin(), text.end(), char_is_space);
+    });
+}
+
 }  // namespace
 
 // ---- statements -------------------------------------------------------------------
@@ -152,7 +161,7 @@ StmtPtr Parser::parse_for() {
     s->target = parse_assign_target(true, false, {"in"}, false);
     expect_name("in");
     s->expr = parse_tuple(false, false, {"recursive"}, false);
-    SoftScope inner(this, false);
+    InnerFrame inner(this);
     if (skip_name("if")) s->condition = parse_expression(true);
     s->recursive = skip_name("recursive");
     s->body = parse_statements({"endfor", "else"}, false);
@@ -161,7 +170,7 @@ StmtPtr Parser::parse_for() {
 }
 
 StmtPtr Parser::parse_if() {
-    SoftScope soft(this, true);
+    SoftScope soft(this);
     auto result = make_stmt(StmtKind::If, next());
     Stmt* node = result.get();
     while (true) {
@@ -191,20 +200,20 @@ StmtPtr Parser::parse_block() {
              "hyphens, use an underscore instead.",
              current());
     }
-    for (const Stmt* b : blocks_) {
-        if (b->text == s->text) fail("block " + quote(s->text) + " defined twice", *s_line(s));
+    // Jinja2 checks the names of all blocks, nested ones included, in document order.
+    if (std::find(block_names_.begin(), block_names_.end(), s->text) != block_names_.end()) {
+        compile_error("block " + quote(s->text) + " defined twice", s->line, s->column,
+                      kBlockCheckUnit);
     }
-    SoftScope inner(this, false);
+    block_names_.push_back(s->text);
+    InnerFrame inner(this);
+    int outer_unit = unit_;
+    unit_ = int(block_names_.size());  // a block's code is generated after the root's
     s->body = parse_statements({"endblock"}, true);
-    if (s->required) {
-        for (const auto& child : s->body) {
-            bool blank = child->kind == StmtKind::Text &&
-                         std::all_of(child->text.begin(), child->text.end(), [](char c) {
-                             return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-                         });
-            if (!blank) fail("Required blocks can only contain comments or whitespace", *s_line(s));
-        }
-    }
+    unit_ = outer_unit;
+    // Checked at the token after `endblock`, where Jinja2 reports it.
+    if (s->required && !only_whitespace(s->body))
+        fail("Required blocks can only contain comments or whitespace", current());
     if (at_name(s->text)) next();
     blocks_.push_back(s.get());
     return s;
@@ -217,6 +226,8 @@ std::unique_ptr<Token> Parser::s_line(const StmtPtr& s) {
 
 StmtPtr Parser::parse_extends() {
     auto s = make_stmt(StmtKind::Extends, next());
+    if (!toplevel_)
+        compile_error("cannot use extend from a non top-level scope", s->line, s->column, unit_);
     s->expr = parse_expression(true);
     has_extends_ = true;
     return s;
@@ -317,8 +328,8 @@ void Parser::parse_signature(Stmt& s) {
 StmtPtr Parser::parse_macro() {
     auto s = make_stmt(StmtKind::Macro, next());
     s->text = expect_name().value;
+    InnerFrame inner(this);  // defaults included
     parse_signature(*s);
-    SoftScope inner(this, false);
     s->body = parse_statements({"endmacro"}, true);
     scan_magic_names(s->body, *s);
     return s;
@@ -326,20 +337,29 @@ StmtPtr Parser::parse_macro() {
 
 StmtPtr Parser::parse_call_block() {
     auto s = make_stmt(StmtKind::CallBlock, next());
-    if (at_op("(")) parse_signature(*s);
+    if (at_op("(")) {
+        InnerFrame caller_frame(this);  // the caller's defaults
+        parse_signature(*s);
+    }
+    size_t mark = compile_errors_.size();
     s->call = parse_expression(true);
     if (s->call->kind != ExprKind::Call) fail("expected call", *s_line(s));
-    SoftScope inner(this, false);
+    auto call_errors = take_compile_errors_since(mark);
+    InnerFrame inner(this);
     s->body = parse_statements({"endcall"}, true);
+    put_back_compile_errors(std::move(call_errors));
     scan_magic_names(s->body, *s);
     return s;
 }
 
 StmtPtr Parser::parse_filter_block() {
     auto s = make_stmt(StmtKind::FilterBlock, next());
+    InnerFrame inner(this);  // the filter too
+    size_t mark = compile_errors_.size();
     s->call = parse_filter(nullptr, true);
-    SoftScope inner(this, false);
+    auto filter_errors = take_compile_errors_since(mark);
     s->body = parse_statements({"endfilter"}, true);
+    put_back_compile_errors(std::move(filter_errors));
     return s;
 }
 
@@ -354,9 +374,12 @@ StmtPtr Parser::parse_set() {
     }
     auto s = make_stmt(StmtKind::SetBlock, tok);
     s->target = std::move(target);
+    InnerFrame inner(this);  // the filter too
+    size_t mark = compile_errors_.size();
     s->call = parse_filter(nullptr, false);
-    SoftScope inner(this, false);
+    auto filter_errors = take_compile_errors_since(mark);
     s->body = parse_statements({"endset"}, true);
+    put_back_compile_errors(std::move(filter_errors));
     return s;
 }
 
@@ -368,13 +391,14 @@ StmtPtr Parser::parse_with() {
         expect_op("=");
         s->values.push_back(parse_expression(true));
     }
-    SoftScope inner(this, false);
+    InnerFrame inner(this);
     s->body = parse_statements({"endwith"}, true);
     return s;
 }
 
 StmtPtr Parser::parse_autoescape() {
     auto s = make_stmt(StmtKind::Autoescape, next());
+    InnerFrame inner(this);  // Jinja2 wraps the block in a Scope node, its value included
     s->condition = parse_expression(true);
     s->body = parse_statements({"endautoescape"}, true);
     return s;
@@ -443,7 +467,8 @@ std::unique_ptr<ParsedTemplate> parse_template(std::string_view source, const st
 
 ExprPtr parse_expression(std::string_view source, const std::string& name) {
     // Lex the text as the inside of a print tag so token rules are exactly the template's.
-    std::string wrapped = "{{" + std::string(source) + "}}";
+    // The spaces keep a leading or trailing '-' (or '+') an operator, not a tag modifier.
+    std::string wrapped = "{{ " + std::string(source) + " }}";
     std::vector<Token> tokens = tokenize(wrapped, name);
     // Drop the begin/end markers; keep the Eof.
     std::vector<Token> inner;

@@ -98,9 +98,12 @@ ExprPtr Parser::parse_expression(bool with_condexpr) {
 
 ExprPtr Parser::parse_condexpr() {
     const Token& start = current();
+    size_t errors_before = compile_errors_.size();
     ExprPtr expr1 = parse_or();
     while (at_name("if")) {
-        SoftScope soft(this, true);
+        // Jinja2 compiles all of `A if B else C` soft, A included, though A comes first.
+        drop_compile_errors_since(errors_before);
+        SoftScope soft(this);
         next();
         ExprPtr expr2 = parse_or();
         ExprPtr expr3;
@@ -476,7 +479,8 @@ ExprPtr Parser::parse_filter(ExprPtr node, bool start_inline) {
         if (at_op("(")) parse_call_args(f->args);
         bind_constant_args(*f);
         f->filter = find_filter(f->name);
-        if (!f->filter && !soft_) fail("No filter named " + quote(f->name) + ".", name_tok);
+        if (!f->filter && !soft_)
+            compile_error("No filter named " + quote(f->name) + ".", name_tok);
         f->a = std::move(node);
         node = bounded(std::move(f));
         start_inline = false;
@@ -506,7 +510,7 @@ ExprPtr Parser::parse_test(ExprPtr node) {
     }
     bind_constant_args(*t);
     t->test = find_test(t->name);
-    if (!t->test && !soft_) fail("No test named " + quote(t->name) + ".", name_tok);
+    if (!t->test && !soft_) compile_error("No test named " + quote(t->name) + ".", name_tok);
     t->a = std::move(node);
     t = bounded(std::move(t));
     if (!negated) return t;

@@ -22,6 +22,7 @@ class Parser {
         auto tmpl = std::make_unique<ParsedTemplate>();
         tmpl->name = name_;
         tmpl->body = subparse(nullptr);
+        raise_first_compile_error();
         tmpl->blocks = std::move(blocks_);
         tmpl->has_extends = has_extends_;
         return tmpl;
@@ -32,6 +33,7 @@ class Parser {
         if (current().type != TokenType::Eof) {
             fail("expected end of expression, got " + quote(describe(current())), current());
         }
+        raise_first_compile_error();
         return e;
     }
 
@@ -121,9 +123,67 @@ class Parser {
     struct SoftScope {
         Parser* p;
         bool saved;
-        SoftScope(Parser* parser, bool soft) : p(parser), saved(parser->soft_) { p->soft_ = soft; }
+        SoftScope(Parser* parser) : p(parser), saved(parser->soft_) { p->soft_ = true; }
         ~SoftScope() { p->soft_ = saved; }
     };
+
+    // What Jinja2 compiles in an inner frame (the bodies of for, macro, call, filter, set,
+    // with and autoescape; blocks have frames of their own): not soft, not top level.
+    struct InnerFrame {
+        Parser* p;
+        bool saved_soft, saved_toplevel;
+        explicit InnerFrame(Parser* parser)
+            : p(parser), saved_soft(parser->soft_), saved_toplevel(parser->toplevel_) {
+            p->soft_ = false;
+            p->toplevel_ = false;
+        }
+        ~InnerFrame() {
+            p->soft_ = saved_soft;
+            p->toplevel_ = saved_toplevel;
+        }
+    };
+
+    // ---- errors of Jinja2's code generator ------------------------------------------------
+    // Jinja2 raises some errors (a block defined twice, extends below the top level, unknown
+    // filters and tests) while generating code, once the whole template parsed: any syntax
+    // error wins over them. They wait here with the code unit that holds them, and the first
+    // in Jinja2's generation order is raised when parsing ends.
+    struct CompileError {
+        int unit;  // kBlockCheckUnit, kRootUnit, or n for the n-th block begun (pre-order)
+        TemplateError error;
+    };
+    static constexpr int kBlockCheckUnit = -1;  // the block-name check runs before any code
+    static constexpr int kRootUnit = 0;         // the root render function comes next
+
+    void compile_error(const std::string& msg, int line, int col, int unit) {
+        compile_errors_.push_back(
+            {unit, TemplateError(ErrorKind::Syntax, msg, Location{name_, line, col})});
+    }
+    void compile_error(const std::string& msg, const Token& at) {
+        compile_error(msg, at.line, at.column, unit_);
+    }
+    void raise_first_compile_error() const {
+        auto first = std::min_element(
+            compile_errors_.begin(), compile_errors_.end(),
+            [](const CompileError& a, const CompileError& b) { return a.unit < b.unit; });
+        if (first != compile_errors_.end()) throw first->error;
+    }
+    // Jinja2 generates a filter, set or call block's body before the filter or call at its
+    // head: the head's errors (those from `mark` on) move behind the body's.
+    std::vector<CompileError> take_compile_errors_since(size_t mark) {
+        std::vector<CompileError> taken(compile_errors_.begin() + std::ptrdiff_t(mark),
+                                        compile_errors_.end());
+        drop_compile_errors_since(mark);
+        return taken;
+    }
+    void drop_compile_errors_since(size_t mark) {
+        compile_errors_.erase(compile_errors_.begin() + std::ptrdiff_t(mark),
+                              compile_errors_.end());
+    }
+    void put_back_compile_errors(std::vector<CompileError> errors) {
+        for (auto& e : errors)
+            compile_errors_.push_back(std::move(e));
+    }
 
     // Deeply nested input must end in a syntax error, not a stack overflow.
     struct NestingGuard {
@@ -211,8 +271,12 @@ class Parser {
     std::vector<EndTokens> end_stack_;
     std::vector<std::string> tag_stack_;
     std::vector<const Stmt*> blocks_;
+    std::vector<std::string> block_names_;  // every block begun so far, nested ones too
+    std::vector<CompileError> compile_errors_;
+    int unit_ = kRootUnit;
     bool has_extends_ = false;
     bool soft_ = false;
+    bool toplevel_ = true;
     int nesting_ = 0;
 };
 

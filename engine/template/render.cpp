@@ -435,7 +435,12 @@ void Renderer::render_block(const std::string& name, size_t level, TemplateFrame
     }
     auto block_scope = make_ref<Scope>(scope_);
     block_scope->add("self", make_self_reference(frame));
-    block_scope->add("super", make_super(name, level + 1, frame));
+    // Without a parent block, Jinja2's context.super() gives an undefined value: printing it
+    // gives nothing, calling it raises UndefinedError.
+    bool has_parent = level + 1 < it->second.size();
+    block_scope->add(
+        "super", has_parent ? make_super(name, level + 1, frame)
+                            : make_undefined("there is no parent block called '" + name + "'."));
     // The block's statements report errors against the template that defines them.
     TemplateFrame block_frame = *frame;
     block_frame.tmpl = entry.tmpl;
@@ -462,17 +467,7 @@ void Renderer::exec_extends(const Stmt& s) {
 }
 
 std::shared_ptr<const ParsedTemplate> Renderer::load_named(const Value& name, bool ignore_missing) {
-    if (name.is_sequence()) {
-        std::string tried;
-        for (const Value& candidate : name.list_obj().items) {
-            if (!candidate.is_string()) continue;
-            if (auto t = load_named(candidate, true)) return t;
-            if (!tried.empty()) tried += ", ";
-            tried += to_repr(candidate);
-        }
-        if (ignore_missing) return nullptr;
-        raise(ErrorKind::NotFound, "none of the templates given were found: [" + tried + "]");
-    }
+    if (name.is_sequence()) return select_template(name.list_obj().items, ignore_missing);
     if (name.is_undefined()) raise_undefined(name);
     if (!name.is_string()) {
         raise(ErrorKind::Type,
@@ -487,8 +482,36 @@ std::shared_ptr<const ParsedTemplate> Renderer::load_named(const Value& name, bo
     }
 }
 
+// Jinja2's select_template: the first of names that loads; TemplatesNotFound (a NotFound
+// error, which `ignore missing` ignores too) lists them all as str() prints them.
+std::shared_ptr<const ParsedTemplate> Renderer::select_template(const std::vector<Value>& names,
+                                                                bool ignore_missing) {
+    if (names.empty()) return no_template_selected(ignore_missing);
+    std::string tried;
+    for (const Value& candidate : names) {
+        if (candidate.is_string()) {
+            if (auto t = load_named(candidate, true)) return t;
+        }
+        if (!tried.empty()) tried += ", ";
+        tried += to_str(candidate);
+    }
+    if (ignore_missing) return nullptr;
+    raise(ErrorKind::NotFound, "none of the templates given were found: " + tried);
+}
+
+std::shared_ptr<const ParsedTemplate> Renderer::no_template_selected(bool ignore_missing) {
+    if (ignore_missing) return nullptr;
+    raise(ErrorKind::NotFound, "Tried to select from an empty list of templates.");
+}
+
 void Renderer::exec_include(const Stmt& s) {
     Value name = eval(*s.expr);
+    // Jinja2's get_or_select_template takes a false value other than a string (none, 0) for
+    // an empty list of names.
+    if (!name.is_string() && !name.is_undefined() && !name.is_sequence() && !truthy(name)) {
+        no_template_selected(s.ignore_missing);
+        return;
+    }
     auto tmpl = load_named(name, s.ignore_missing);
     if (!tmpl) return;
     // With context the included template sees every variable in scope here, locals too;
@@ -526,6 +549,15 @@ void Renderer::exec_import(const Stmt& s) {
     cyclic_.push_back(scope_);
 }
 
+// Jinja2's words, naming the template whose code holds the import (self.name).
+std::string Renderer::not_exported_message(const ParsedTemplate& imported, const Stmt& s,
+                                           const std::string& name) const {
+    std::string where = " (imported on line " + std::to_string(s.line);
+    if (frame_ && frame_->tmpl) where += " in " + to_repr(Value::string(frame_->tmpl->name));
+    return "the template " + to_repr(Value::string(imported.name)) + where +
+           ") does not export the requested name " + to_repr(Value::string(name));
+}
+
 void Renderer::exec_from_import(const Stmt& s) {
     auto tmpl = load_named(eval(*s.expr), false);
     Value module = make_module(*tmpl, s.with_context);
@@ -535,10 +567,7 @@ void Renderer::exec_from_import(const Stmt& s) {
         if (v) {
             scope_->set(alias, *v);
         } else {
-            scope_->set(alias, make_undefined("the template " + to_repr(Value::string(tmpl->name)) +
-                                              " (imported on line " + std::to_string(s.line) +
-                                              ") does not export the requested name " +
-                                              to_repr(Value::string(name))));
+            scope_->set(alias, make_undefined(not_exported_message(*tmpl, s, name)));
         }
     }
 }

@@ -283,6 +283,11 @@ class Renderer final : public Runtime {
     Value apply_filter_chain(const Expr& chain, Value subject);
     // Loads a template named by a value (string, or a list of candidates for include).
     std::shared_ptr<const ParsedTemplate> load_named(const Value& name, bool ignore_missing);
+    std::shared_ptr<const ParsedTemplate> select_template(const std::vector<Value>& names,
+                                                          bool ignore_missing);
+    std::shared_ptr<const ParsedTemplate> no_template_selected(bool ignore_missing);
+    std::string not_exported_message(const ParsedTemplate& imported, const Stmt& s,
+                                     const std::string& name) const;
     Value make_module(const ParsedTemplate& tmpl, bool with_context);
 
     // expressions (eval.cpp)

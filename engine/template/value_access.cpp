@@ -207,6 +207,8 @@ void take_slice(const Seq& seq, const std::optional<int64_t>& start,
 
 Value slice(const Value& obj, const std::optional<int64_t>& start,
             const std::optional<int64_t>& stop, const std::optional<int64_t>& step_opt) {
+    // Undefined.__getitem__ raises, lenient or not, before Python looks at the step.
+    if (obj.is_undefined()) raise_undefined(obj);
     int64_t step = step_opt.value_or(1);
     if (step == 0) raise(ErrorKind::Value, "slice step cannot be zero");
     if (obj.is_string()) {
@@ -221,7 +223,6 @@ Value slice(const Value& obj, const std::optional<int64_t>& start,
                    [&](const Value& v) { out.push_back(v); });
         return obj.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));
     }
-    if (obj.is_undefined()) raise_undefined(obj);
     if (obj.kind() == Kind::Object) {
         if (std::optional<size_t> len = obj.object_obj().length()) {
             int64_t lo, hi;

@@ -36,7 +36,8 @@ int64_t floor_div(int64_t a, int64_t b) {
     return q;
 }
 int64_t floor_mod(int64_t a, int64_t b) {
-    if (b == 0) raise(ErrorKind::ZeroDivision, "integer division or modulo by zero");
+    // Python 3.11's int % message; divmod() and // say "integer division or modulo by zero".
+    if (b == 0) raise(ErrorKind::ZeroDivision, "integer modulo by zero");
     if (b == -1) return 0;
     int64_t m = a % b;
     if (m != 0 && ((m < 0) != (b < 0))) m += b;

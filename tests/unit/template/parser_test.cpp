@@ -751,26 +751,99 @@ TEST_CASE("parser: unknown filters and tests fail at compile time outside `if`",
     CHECK(parse_error("{% if true %}{% for x in y|nope %}{% endfor %}{% endif %}").message.empty());
 }
 
-// ---- Known differences from Jinja2 (reported engine bugs) ---------------------------------
+TEST_CASE("parser: attribute-style item access with two indexes", "[parser]") {
+    // `x.0.1` is x[0][1] (the lexer must not read `0.1` as a float after a dot).
+    CHECK(expr("x.0.1") == "([] ([] x 0) 1)");
+}
 
-TEST_CASE("parser: a block defined twice inside itself", "[parser][errors][!mayfail]") {
+TEST_CASE("parser: a block defined twice inside itself", "[parser][errors]") {
     // Jinja2 checks every block of the template, nested ones included.
     CHECK(parse_error("{% block a %}\n{% block a %}{% endblock %}{% endblock %}") ==
           SyntaxErr{"block 'a' defined twice", 2});
 }
 
-TEST_CASE("parser: the value part of a conditional expression is soft too", "[parser][!mayfail]") {
+TEST_CASE("parser: the value part of a conditional expression is soft too", "[parser]") {
     // Jinja2 compiles all of `A if B else C` in a soft frame, A included.
     CHECK(parse_error("{{ x|nope if false else 1 }}").message.empty());
 }
 
-TEST_CASE("parser: filter blocks and set blocks are not soft", "[parser][errors][!mayfail]") {
+TEST_CASE("parser: filter blocks and set blocks are not soft", "[parser][errors]") {
     // Their filters compile in an inner (non-soft) frame, even inside an `if`.
     CHECK(parse_error("{% if false %}{% filter nope %}x{% endfilter %}{% endif %}") ==
           SyntaxErr{"No filter named 'nope'.", 1});
     CHECK(parse_error("{% if false %}{% set x | nope %}x{% endset %}{% endif %}") ==
           SyntaxErr{"No filter named 'nope'.", 1});
 }
+
+TEST_CASE("parser: syntax errors are found before unknown filters", "[parser][errors]") {
+    // Jinja2 parses the whole template before its code generator looks filters up.
+    CHECK(parse_error("{{ x|nope }}\n{% if %}") ==
+          SyntaxErr{"Expected an expression, got 'end of statement block'", 2});
+}
+
+TEST_CASE("parser: compile-time errors come in Jinja2's code generation order",
+          "[parser][errors]") {
+    // The block-name check first; then the root's code, then each block's (in the order
+    // the blocks begin); a filter, set or call block's body before its head.
+    CHECK(parse_error("{{ x is nope }}\n{% block a %}{% endblock %}{% block a %}{% endblock %}") ==
+          SyntaxErr{"block 'a' defined twice", 2});
+    CHECK(parse_error("{% block b %}\n{{ x|nope }}{% endblock %}\n{{ y|nope2 }}") ==
+          SyntaxErr{"No filter named 'nope2'.", 3});
+    CHECK(parse_error("{% block b %}{% block c %}\n{{ x|nope }}{% endblock %}\n{{ y|nope2 }}"
+                      "{% endblock %}") == SyntaxErr{"No filter named 'nope2'.", 3});
+    CHECK(parse_error("{% filter nope %}\n{{ x|nope2 }}{% endfilter %}") ==
+          SyntaxErr{"No filter named 'nope2'.", 2});
+    CHECK(parse_error("{% set x | nope %}\n{{ x|nope2 }}{% endset %}") ==
+          SyntaxErr{"No filter named 'nope2'.", 2});
+    CHECK(parse_error("{% call m(x|nope) %}\n{{ x|nope2 }}{% endcall %}") ==
+          SyntaxErr{"No filter named 'nope2'.", 2});
+    // A conditional expression is soft, but a filter applied to it is not.
+    CHECK(parse_error("{{ x|nope if false }}").message.empty());
+    CHECK(parse_error("{{ (x|nope if a else 1)|nope2 }}") ==
+          SyntaxErr{"No filter named 'nope2'.", 1});
+}
+
+TEST_CASE("parser: inner frames are not soft", "[parser][errors]") {
+    // Macro and caller defaults and an autoescape value compile in an inner frame; a call
+    // block's call does not.
+    CHECK(parse_error("{% if false %}{% macro m(a=x|nope) %}{% endmacro %}{% endif %}") ==
+          SyntaxErr{"No filter named 'nope'.", 1});
+    CHECK(parse_error("{% if false %}{% call(a=x|nope) m() %}{% endcall %}{% endif %}") ==
+          SyntaxErr{"No filter named 'nope'.", 1});
+    CHECK(parse_error("{% if false %}{% autoescape x|nope %}{% endautoescape %}{% endif %}") ==
+          SyntaxErr{"No filter named 'nope'.", 1});
+    CHECK(
+        parse_error("{% if false %}{% call m(x|nope) %}{% endcall %}{% endif %}").message.empty());
+}
+
+TEST_CASE("parser: extends only at the top level", "[parser][errors]") {
+    // An if statement keeps the top level; loops, blocks and autoescape leave it.
+    const SyntaxErr not_top{"cannot use extend from a non top-level scope", 1};
+    CHECK(parse_error("{% for x in [1] %}{% extends 'a' %}{% endfor %}") == not_top);
+    CHECK(parse_error("{% block a %}{% extends 'a' %}{% endblock %}") == not_top);
+    CHECK(parse_error("{% autoescape true %}{% extends 'a' %}{% endautoescape %}") == not_top);
+    CHECK(parse_error("{% if x %}{% extends 'a' %}{% endif %}").message.empty());
+}
+
+TEST_CASE("parser: required block error line", "[parser][errors]") {
+    // Jinja2 reports the line of the token after `endblock`.
+    CHECK(parse_error("{% block a required %}\nx\n{% endblock %}") ==
+          SyntaxErr{"Required blocks can only contain comments or whitespace", 3});
+    // Whitespace is str.isspace(); comments leave nothing.
+    CHECK(parse_error("{% block a required %}\n\xc2\xa0\n{% endblock %}").message.empty());
+    CHECK(parse_error("{% block a required %}{# c #}{% endblock %}").message.empty());
+}
+
+TEST_CASE("parser: parse_expression keeps a leading or trailing '-'", "[parser]") {
+    // Jinja2's compile_expression lexes the text as the inside of a print tag: a leading or
+    // trailing '-' is an operator, never the `{{-` / `-}}` strip marker.
+    CHECK(show(parse_expression("-2 ** 2", kName).get()) == "(** (neg 2) 2)");
+    CHECK(show(parse_expression("-x", kName).get()) == "(neg x)");
+    CHECK_THROWS_AS(parse_expression("x -", kName), TemplateError);
+    CHECK_THROWS_AS(parse_expression("1 + 2 -", kName), TemplateError);
+}
+
+// ---- Known differences from Jinja2 (reported engine bugs) ---------------------------------
 
 TEST_CASE("parser: a syntax error before a lexical error wins", "[parser][errors][!mayfail]") {
     // Jinja2 lexes lazily, so the parser's error on line 1 comes before the lexer reaches
@@ -779,30 +852,4 @@ TEST_CASE("parser: a syntax error before a lexical error wins", "[parser][errors
           SyntaxErr{"unexpected 'end of print statement'", 1});
     CHECK(parse_error("{% if %}\n{% endif %}\n{{ @ }}") ==
           SyntaxErr{"Expected an expression, got 'end of statement block'", 1});
-}
-
-TEST_CASE("parser: syntax errors are found before unknown filters", "[parser][errors][!mayfail]") {
-    // Jinja2 parses the whole template before its code generator looks filters up.
-    CHECK(parse_error("{{ x|nope }}\n{% if %}") ==
-          SyntaxErr{"Expected an expression, got 'end of statement block'", 2});
-}
-
-TEST_CASE("parser: required block error line", "[parser][errors][!mayfail]") {
-    // Jinja2 reports the line of the token after `endblock`.
-    CHECK(parse_error("{% block a required %}\nx\n{% endblock %}") ==
-          SyntaxErr{"Required blocks can only contain comments or whitespace", 3});
-}
-
-TEST_CASE("parser: attribute-style item access with two indexes", "[parser][!mayfail]") {
-    // `x.0.1` is x[0][1] (the lexer must not read `0.1` as a float after a dot).
-    CHECK(expr("x.0.1") == "([] ([] x 0) 1)");
-}
-
-TEST_CASE("parser: parse_expression keeps a leading or trailing '-'", "[parser][!mayfail]") {
-    // The text is wrapped as "{{" + source + "}}", so a leading '-' becomes the `{{-` strip
-    // marker and a trailing one the `-}}` marker: both are silently dropped.
-    CHECK(show(parse_expression("-2 ** 2", kName).get()) == "(** (neg 2) 2)");
-    CHECK(show(parse_expression("-x", kName).get()) == "(neg x)");
-    CHECK_THROWS_AS(parse_expression("x -", kName), TemplateError);
-    CHECK_THROWS_AS(parse_expression("1 + 2 -", kName), TemplateError);
 }

@@ -98,6 +98,15 @@ void push_readonly_proxy(lua_State* L, int idx, const char* name) {
     lua_setmetatable(L, -2);
 }
 
+void LuaVM::write_untasked(std::string_view level, std::string_view text) const {
+    if (untasked_output) return untasked_output(level, text);
+    if (level.empty())
+        std::fprintf(stderr, "%.*s\n", int(text.size()), text.data());
+    else
+        std::fprintf(stderr, "[%.*s] %.*s\n", int(level.size()), level.data(), int(text.size()),
+                     text.data());
+}
+
 LuaVM* vm_of(lua_State* L) {
     void* ud = nullptr;
     lua_getallocf(L, &ud);
@@ -456,7 +465,7 @@ int LuaVM::sandbox_print(lua_State* L) {
     if (vm->print_sink)
         vm->print_sink(L, std::string_view(text, len));
     else
-        std::fprintf(stderr, "%.*s\n", int(len), text);
+        vm->write_untasked("", std::string_view(text, len));
     return 0;
 }
 

@@ -67,6 +67,11 @@ class LuaVM {
 
     // Where print() in a task goes (the scheduler routes it to the running task's log).
     std::function<void(lua_State*, std::string_view)> print_sink;
+    // Where print() and ferry.log write when no task is running (a module's top-level code
+    // as it loads): stderr by default, as "TEXT" for print (level "") and "[LEVEL] TEXT" for
+    // a log; `ferry serve` makes them JSON lines.
+    std::function<void(std::string_view level, std::string_view text)> untasked_output;
+    void write_untasked(std::string_view level, std::string_view text) const;
     // Whether the task running on this thread has breached a limit (the scheduler answers).
     // An xpcall message handler is then skipped: Lua calls it from inside the count hook
     // that raised the limit, with hooks off, where nothing could stop it.

@@ -92,7 +92,7 @@ Scheduler::Scheduler(Loop& loop, LuaVM& vm)
         if (Task* t = task_slot(S))
             t->log("info", std::string(text));
         else
-            std::fprintf(stderr, "%.*s\n", int(text.size()), text.data());
+            vm_of(S)->write_untasked("", text);
     };
     push_thread_ = lua_newthread(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "ferry.scheduler.push_thread");

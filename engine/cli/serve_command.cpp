@@ -148,6 +148,27 @@ int serve_command(int argc, char** argv) {
     // server's own few, which say where it listens and what went wrong outside requests.
     if (!quiet)
         app->engine->on_event([&lines](const engine::EngineEvent& e) { log_event(lines, e); });
+    // What the engine and Lua report outside any step record joins the same JSON lines; an
+    // error notice may be the process's last act (the history cannot be written), so it is
+    // written at once.
+    app->engine->set_notice_sink(
+        [&log](std::string_view level, std::string_view message, std::string_view id) {
+            if (id.empty())
+                log.at(level, message);
+            else
+                log.at(level, message, {{"execution_id", id}});
+            if (level == "error") log.flush();
+        });
+    app->vm.untasked_output = [&log](std::string_view level, std::string_view text) {
+        log.at(level.empty() ? "info" : level, text, {{"source", "lua"}});
+    };
+    struct ForgetSinks {  // before `log` goes, on the paths that return
+        engine::App& app;
+        ~ForgetSinks() {
+            app.engine->set_notice_sink(nullptr);
+            app.vm.untasked_output = nullptr;
+        }
+    } forget_sinks{*app};
     engine::server::EventHub events(*app);
     app->engine->on_event([&events](const engine::EngineEvent& e) { events.on_event(e); });
     events.add_routes(api);

@@ -141,10 +141,10 @@ void Engine::stop_on_lost_history(const Error& e) const {
             space = " The disk holding " + store_.path() +
                     " is (nearly) full: " + std::to_string(free_bytes) + " bytes free.";
     }
-    std::fprintf(stderr,
-                 "ferry: cannot write the execution history (%s); stopping (exit status 3).%s "
-                 "Fix the cause, then run 'ferry resume'.\n",
-                 e.describe().c_str(), space.c_str());
+    notice("error",
+           "cannot write the execution history (" + e.describe() + "); stopping (exit status 3)." +
+               space + " Fix the cause, then run 'ferry resume'.",
+           "");
     std::fflush(nullptr);
     std::_Exit(3);
 }
@@ -198,6 +198,12 @@ Engine::Run* Engine::find_run(const std::string& id) {
 Engine::Run* Engine::find_run(RunRef ref) {
     auto it = runs_by_ref_.find(ref);
     return it == runs_by_ref_.end() ? nullptr : it->second;
+}
+
+void Engine::notice(std::string_view level, std::string_view message,
+                    std::string_view execution_id) const {
+    if (notice_sink_) return notice_sink_(level, message, execution_id);
+    std::fprintf(stderr, "ferry: %.*s\n", int(message.size()), message.data());
 }
 
 void Engine::add_run(const std::shared_ptr<Run>& run) {
@@ -566,8 +572,10 @@ void Engine::finish_run(Run& run) {
                 Run* r = find_run(id);
                 if (!r) return;
                 if (!res) {
-                    std::fprintf(stderr, "ferry: execution %s: on_failure hook failed: %s\n",
-                                 id.c_str(), res.error().describe().c_str());
+                    notice("error",
+                           "execution " + id +
+                               ": on_failure hook failed: " + res.error().describe(),
+                           id);
                 }
                 finalize_run(*r);
             },

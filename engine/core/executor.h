@@ -129,6 +129,14 @@ class Engine {
     void on_event(std::function<void(const EngineEvent&)> cb) {
         event_cbs_.push_back(std::move(cb));
     }
+    // Where the engine reports what concerns no step record (a failed on_failure hook, a
+    // hook's log once its execution is gone, the history that cannot be written): by default
+    // "ferry: MESSAGE" lines on stderr; `ferry serve` makes them JSON lines. level is
+    // debug|info|warn|error; execution_id may be empty. An "error" notice can be the last
+    // thing the process does (it exits right after): a sink that buffers writes it at once.
+    using NoticeSink = std::function<void(std::string_view level, std::string_view message,
+                                          std::string_view execution_id)>;
+    void set_notice_sink(NoticeSink sink) { notice_sink_ = std::move(sink); }
 
     // Starts an execution of wf with already resolved inputs. done runs once it has ended
     // and its final record is durable.
@@ -285,6 +293,9 @@ class Engine {
     const workflow::ProjectConfig* config_ = nullptr;
     tmpl::Environment* templates_ = nullptr;
     std::vector<std::function<void(const EngineEvent&)>> event_cbs_;
+    NoticeSink notice_sink_;
+    void notice(std::string_view level, std::string_view message,
+                std::string_view execution_id) const;
     std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
     std::unordered_map<RunRef, Run*> runs_by_ref_;  // the same runs
     uint64_t last_run_ref_ = 0;

@@ -132,8 +132,8 @@ void Engine::keep_hook_logs(const std::string& run_id, const std::string& kind, 
     if (logs.empty()) return;
     if (!unit || !find_run(run_id)) {
         for (const TaskLogEntry& l : logs)
-            std::fprintf(stderr, "ferry: %s %s hook [%s]: %s\n", run_id.c_str(), kind.c_str(),
-                         l.level.c_str(), redact(l.message).c_str());
+            notice(l.level, run_id + " " + kind + " hook [" + l.level + "]: " + redact(l.message),
+                   run_id);
         return;
     }
     append_logs(unit->logs, logs, kind);

@@ -25,6 +25,10 @@ class ServerLog {
     void info(std::string_view message, Fields fields = {}) { add("info", message, fields); }
     void warn(std::string_view message, Fields fields = {}) { add("warn", message, fields); }
     void error(std::string_view message, Fields fields = {}) { add("error", message, fields); }
+    // At a level decided elsewhere (the engine's notices, a task's log level).
+    void at(std::string_view level, std::string_view message, Fields fields = {}) {
+        add(level, message, fields);
+    }
     // Writes what is buffered now: a line a reader waits for (listening), or the last ones.
     void flush() { lines_.flush(); }
 

@@ -345,7 +345,7 @@ int log_at(lua_State* L, const char* level) {
     if (t)
         t->log(level, std::string(text), std::move(fields));
     else
-        std::fprintf(stderr, "[%s] %.*s\n", level, int(n), msg);
+        vm_of(L)->write_untasked(level, text);
     return 0;
 }
 

@@ -361,11 +361,18 @@ class StderrIsJsonLines(unittest.TestCase):
                     "    header: X-Signature\n"
                     "    action: {start: hello}\n")
             p.workflow("hello", HELLO)
+            # An on_failure hook that fails: the engine's notice is a server line too.
+            p.write("tasks/hooks/boom.lua", 'return function(ctx, event) error("hook boom") end\n')
+            p.workflow("breaks", "steps: [{id: a, task: fail, with: {message: no}}]\n"
+                                 "hooks: {on_failure: hooks/boom.lua}\n")
             s = Server(te.FERRY, p.dir, p.data)
             try:
                 status, doc = s.json("POST", "/api/v1/workflows/hello/executions?wait=10s",
                                      {"inputs": {"name": "ada"}}, role="operator")
                 self.assertEqual(status, 200, doc)
+                status, broken = s.json("POST", "/api/v1/workflows/breaks/executions?wait=10s",
+                                        {"inputs": {}}, role="operator")
+                self.assertEqual((status, broken["status"]), (200, "failed"), broken)
                 status, _, _ = s.request("POST", "/hooks/unset", {"x": 1},
                                          headers={"X-Signature": "sha256=00"})
                 self.assertEqual(status, 500)
@@ -392,6 +399,11 @@ class StderrIsJsonLines(unittest.TestCase):
             self.assertEqual(len(hook), 1, messages)
             self.assertEqual(hook[0]["level"], "error")
             self.assertIn("FERRY_TEST_NEVER_SET_SECRET", hook[0]["message"])
+            notice = [l for l in server if "on_failure hook failed" in l["message"]]
+            self.assertEqual(len(notice), 1, messages)
+            self.assertEqual((notice[0]["level"], notice[0]["execution_id"]),
+                             ("error", broken["id"]))
+            self.assertIn("hook boom", notice[0]["message"])
             self.assertEqual([l["message"] for l in server[-2:]],
                              ["shutting down (0 executions running)",
                               "stopped (0 executions left to resume at next start)"])

@@ -5,6 +5,10 @@
 
 #include <lua.hpp>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 using ferry::LuaVM;
 
 TEST_CASE("lua vm: a syntax check compiles, locates the error and keeps nothing",
@@ -27,4 +31,18 @@ TEST_CASE("lua vm: a syntax check compiles, locates the error and keeps nothing"
     REQUIRE_FALSE(file);
     CHECK(file.error().location->file == "tasks/t.lua");
     CHECK(file.error().location->line == 1);
+}
+
+TEST_CASE("lua vm: print outside any task goes to untasked_output, with no level",
+          "[runtime][lua_vm]") {
+    LuaVM vm;
+    std::vector<std::pair<std::string, std::string>> seen;
+    vm.untasked_output = [&](std::string_view level, std::string_view text) {
+        seen.emplace_back(std::string(level), std::string(text));
+    };
+    auto chunk = vm.load_chunk("=module", "print('loading', 42) return {}");
+    REQUIRE(chunk);
+    REQUIRE(vm.run_chunk(chunk.value()));
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0] == std::pair<std::string, std::string>{"", "loading\t42"});
 }

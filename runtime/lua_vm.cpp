@@ -473,7 +473,32 @@ namespace {
 
 // The error luaL_loadbufferx left on the stack, popped: "file.lua:12: message" -> a located
 // Validation error.
-Error load_error(lua_State* L, const std::string& chunkname) {
+// Lua reports a syntax error's line and the token it stopped at ("... near 'x'"), not its
+// column. When that token appears once on the line, its column (in bytes) is certain; when
+// it appears twice, or the error is at <eof>, the column stays unknown (0) rather than
+// point at the wrong one.
+int column_of_near_token(std::string_view text, int line, std::string_view message) {
+    constexpr std::string_view kNear = " near '";
+    const size_t near = message.rfind(kNear);
+    if (near == std::string_view::npos || line < 1 || message.back() != '\'') return 0;
+    const size_t start = near + kNear.size();
+    if (message.size() <= start + 1) return 0;
+    const std::string_view token = message.substr(start, message.size() - 1 - start);
+    size_t begin = 0;
+    for (int l = 1; l < line; ++l) {
+        begin = text.find('\n', begin);
+        if (begin == std::string_view::npos) return 0;
+        ++begin;
+    }
+    const size_t end = text.find('\n', begin);
+    const std::string_view row =
+        text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
+    const size_t at = row.find(token);
+    if (at == std::string_view::npos || row.find(token, at + 1) != std::string_view::npos) return 0;
+    return int(at) + 1;
+}
+
+Error load_error(lua_State* L, const std::string& chunkname, std::string_view text) {
     std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load chunk";
     lua_pop(L, 1);
     SourceLocation where;
@@ -487,6 +512,7 @@ Error load_error(lua_State* L, const std::string& chunkname) {
         if (colon != std::string::npos) {
             where.line = std::atoi(msg.c_str() + file.size() + 1);
             body = msg.substr(colon + 2 <= msg.size() ? colon + 2 : colon);
+            where.column = column_of_near_token(text, where.line, body);
         }
     }
     where.file = file;
@@ -497,7 +523,7 @@ Error load_error(lua_State* L, const std::string& chunkname) {
 
 Status LuaVM::check_syntax(const std::string& chunkname, const std::string& text) {
     if (luaL_loadbufferx(L_, text.data(), text.size(), chunkname.c_str(), "t") != LUA_OK)
-        return load_error(L_, chunkname);
+        return load_error(L_, chunkname, text);
     lua_pop(L_, 1);
     return ok_status();
 }
@@ -510,7 +536,7 @@ Result<int> LuaVM::load_chunk(const std::string& chunkname, const std::string& t
     if (it != chunk_cache_.end()) return it->second;
     lua_State* L = L_;
     int status = luaL_loadbufferx(L, text.data(), text.size(), chunkname.c_str(), "t");
-    if (status != LUA_OK) return load_error(L, chunkname);
+    if (status != LUA_OK) return load_error(L, chunkname, text);
     push_env();
     lua_setupvalue(L, -2, 1);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);

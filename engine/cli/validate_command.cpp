@@ -108,8 +108,12 @@ struct Checker {
         Result<int> chunk = app.vm.load_chunk("@" + path, *text);
         if (!chunk) {
             const Error& e = chunk.error();
-            int line = e.location ? e.location->line : 1;
-            add(path + ":" + std::to_string(line) + ":1: " + e.message);
+            // Lua names the line; the column is known only when the token it stopped at is
+            // unique on that line (runtime/lua_vm.cpp), and is 1 otherwise.
+            int line = e.location && e.location->line > 0 ? e.location->line : 1;
+            int column = e.location && e.location->column > 0 ? e.location->column : 1;
+            add(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
+                e.message);
         }
     }
 

@@ -208,9 +208,12 @@ std::vector<workflow::Diagnostic> App::inline_script_problems(const workflow::Wo
         Status s = vm.check_syntax("=" + step.id + ".script", std::string(script->str()));
         if (s) continue;
         const Error& e = s.error();
-        std::string line = e.location && e.location->line > 0
-                               ? " (line " + std::to_string(e.location->line) + " of the script)"
-                               : "";
+        std::string line;
+        if (e.location && e.location->line > 0) {
+            line = " (line " + std::to_string(e.location->line);
+            if (e.location->column > 0) line += ", column " + std::to_string(e.location->column);
+            line += " of the script)";
+        }
         auto mark = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
         out.push_back({mark, "step '" + step.id + "' with.script: Lua syntax error" + line + ": " +
                                  e.message});

@@ -24,9 +24,10 @@ tmpl::Value sorted_by_name(tmpl::Value inputs) {  // a fresh value: sorted in pl
 
 // FILE:LINE:COL like every other problem (editors and CI problem matchers read it): a
 // problem of the whole file is placed at its start, and a message is one line.
-workflow::Diagnostic diag(const std::string& file, int line, std::string message) {
+workflow::Diagnostic diag(const std::string& file, int line, std::string message, int column = 0) {
     if (size_t nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
-    return workflow::Diagnostic{workflow::Mark{file, line > 0 ? line : 1, 1}, std::move(message)};
+    return workflow::Diagnostic{workflow::Mark{file, line > 0 ? line : 1, column > 0 ? column : 1},
+                                std::move(message)};
 }
 
 // A Lua error raised while the file ran ("tasks/t.lua:3: boom"): its line, and the
@@ -213,7 +214,9 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         Result<int> chunk = vm.load_chunk("@" + rel, *text);
         if (!chunk) {
             const Error& e = chunk.error();
-            problems.push_back(diag(rel, e.location ? e.location->line : 0, e.message));
+            // The column is known when the token Lua stopped at is unique on its line.
+            problems.push_back(diag(rel, e.location ? e.location->line : 0, e.message,
+                                    e.location ? e.location->column : 0));
             continue;
         }
         Result<int> def = vm.run_chunk(chunk.value());

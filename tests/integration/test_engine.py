@@ -1354,6 +1354,18 @@ class Validation(EngineTest):
         self.assertNotIn("delta", p.stdout)
         self.assertEqual(len(p.stdout.strip().splitlines()), 2, p.stdout)
 
+    def test_lua_syntax_error_names_the_column_of_a_token_unique_on_its_line(self):
+        self.p.write("tasks/custom/stray.lua", """\
+return {
+  name = "custom.stray",
+  run = function(ctx) local v = ctx.a b end,
+}
+""")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2)
+        # 'end' appears once on line 3: Lua stopped at it, column 41.
+        self.assertIn("tasks/custom/stray.lua:3:41: syntax error near 'end'", p.stdout)
+
     def test_lua_syntax_error_in_a_task_file(self):
         self.p.write("tasks/custom/broken.lua", """\
 return {

@@ -46,3 +46,28 @@ TEST_CASE("lua vm: print outside any task goes to untasked_output, with no level
     REQUIRE(seen.size() == 1);
     CHECK(seen[0] == std::pair<std::string, std::string>{"", "loading\t42"});
 }
+
+TEST_CASE("lua vm: a syntax error's column is the token Lua stopped at, when it is unique",
+          "[runtime][lua_vm]") {
+    LuaVM vm;
+    // ')' once on line 2: its column is certain.
+    auto once = vm.check_syntax("=a.script", "local a = 1\nx = a )\n");
+    REQUIRE_FALSE(once);
+    INFO(once.error().message);
+    CHECK(once.error().message.find("near ')'") != std::string::npos);
+    CHECK(once.error().location->line == 2);
+    CHECK(once.error().location->column == 7);
+    CHECK(once.error().describe().rfind("a.script:2:7: ", 0) == 0);
+    // '=' twice on the line: which one Lua means is not known, so no column is claimed.
+    auto twice = vm.check_syntax("=b.script", "local b = = 2\n");
+    REQUIRE_FALSE(twice);
+    INFO(twice.error().message);
+    CHECK(twice.error().message.find("near '='") != std::string::npos);
+    CHECK(twice.error().location->column == 0);
+    CHECK(twice.error().describe().rfind("b.script:1: ", 0) == 0);
+    // At the end of the text there is no token to find.
+    auto eof = vm.check_syntax("=c.script", "if x then\n");
+    REQUIRE_FALSE(eof);
+    CHECK(eof.error().message.find("<eof>") != std::string::npos);
+    CHECK(eof.error().location->column == 0);
+}

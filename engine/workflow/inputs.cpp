@@ -1,13 +1,18 @@
 // Typed workflow inputs: their specs in the file, validation of the values a run is given,
 // and conversion of `--input key=value` text.
+#include "runtime/json_repeats.h"
 #include "template/environment.h"
+#include "template/json_value.h"
 #include "workflow/loader_internal.h"
+
+#include <rapidjson/error/en.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <regex>
 
 namespace ferry::workflow {
@@ -439,6 +444,42 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given)
     return out;
 }
 
+namespace {
+
+// A JSON value given on the command line, as --inputs-file reads one: a key twice in one
+// object is refused (runtime/json_repeats.h) rather than read as the last one.
+struct CliJson {
+    bool repeated_key = false;
+    std::optional<tmpl::Value> value;
+    std::string problem;  // why there is no value
+};
+
+CliJson cli_json(const std::string& text) {
+    CliJson out;
+    rapidjson::Document doc;
+    JsonParse parsed = parse_json_noting_repeats<tmpl::kJsonReadFlags>(doc, text);
+    if (parsed.syntax.IsError()) {
+        out.problem = "invalid JSON at byte " + std::to_string(parsed.syntax.Offset()) + ": " +
+                      rapidjson::GetParseError_En(parsed.syntax.Code());
+        return out;
+    }
+    if (parsed.repeated) {
+        out.repeated_key = true;
+        out.problem = "the key '" + parsed.repeated->key + "' appears twice in one object (at " +
+                      "bytes " + std::to_string(parsed.repeated->first_offset) + " and " +
+                      std::to_string(parsed.repeated->repeat_offset) + ")";
+        return out;
+    }
+    try {
+        out.value = tmpl::value_from_json_document(doc);
+    } catch (const tmpl::TemplateError& e) {
+        out.problem = e.message();
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& text) {
     auto fail = [&](const std::string& expected, const std::string& detail = {}) {
         return make_error(ErrorKind::Validation, "input '" + spec.name + "': expected " + expected +
@@ -479,21 +520,17 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
         return fail("a boolean (true/false, yes/no, 1/0)");
     }
     if (type == "array" || type == "object") {
-        bool array = type == "array";
-        try {
-            tmpl::Value v = tmpl::value_from_json(text);
-            if (array ? v.is_list() : v.is_dict()) return v;
-            return fail(array ? "a JSON array" : "a JSON object");
-        } catch (const tmpl::TemplateError& e) {
-            return fail(array ? "a JSON array" : "a JSON object", " (" + e.message() + ")");
-        }
+        const char* expected = type == "array" ? "a JSON array" : "a JSON object";
+        CliJson v = cli_json(text);
+        if (!v.value) return fail(expected, " (" + v.problem + ")");
+        if (type == "array" ? v.value->is_list() : v.value->is_dict()) return *v.value;
+        return fail(expected);
     }
     if (type == "any") {
-        try {
-            return tmpl::value_from_json(text);
-        } catch (const tmpl::TemplateError&) {
-            return tmpl::Value::string(text);  // not JSON: the text itself
-        }
+        // Text that is not JSON is the text itself; JSON with a key twice is a mistake.
+        CliJson v = cli_json(text);
+        if (v.value) return *v.value;
+        if (v.repeated_key) return fail("JSON with each key once", " (" + v.problem + ")");
     }
     return tmpl::Value::string(text);
 }

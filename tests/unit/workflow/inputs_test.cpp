@@ -343,4 +343,12 @@ TEST_CASE("convert_cli_input converts text to the declared type", "[workflow][in
     CHECK(ok(any, "42").is_int());
     CHECK(ok(any, "true").is_bool());
     CHECK(ok(any, "hello world").str() == "hello world");
+
+    // A key twice in one object, at any depth, is a mistake, not the last one winning.
+    CHECK(err(object, R"({"a": 1, "b": {"c": 1, "c": 2}})") ==
+          "input 'meta': expected a JSON object, got '{\"a\": 1, \"b\": {\"c\": 1, \"c\": 2}}' "
+          "(the key 'c' appears twice in one object (at bytes 15 and 23))");
+    CHECK(err(array, R"([{"k": 1, "k": 1}])").find("the key 'k' appears twice") !=
+          std::string::npos);
+    CHECK(err(any, R"({"x": 1, "x": 2})").find("the key 'x' appears twice") != std::string::npos);
 }

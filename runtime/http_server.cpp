@@ -479,7 +479,10 @@ void HttpServer::on_connection(uv_stream_t* listener, int status) {
     bool over_limit = self->conns_.size() >= self->options_.max_connections;
     if (!accepted || self->closing_ || over_limit) {
         // Accepted only to be closed, so the backlog does not fill up.
-        if (accepted && !self->closing_) refuse_over_limit(c);
+        if (accepted && !self->closing_) {
+            refuse_over_limit(c);
+            ++self->refused_;
+        }
         c->server = nullptr;
         c->closed = true;
         uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),

@@ -169,6 +169,8 @@ class HttpServer {
     uint16_t port() const { return port_; }
     size_t open_connections() const { return conns_.size(); }
     uint64_t connections_accepted() const { return accepted_; }
+    // Connections answered 503 and closed because max_connections were open.
+    uint64_t connections_refused() const { return refused_; }
     uint64_t requests() const { return requests_; }
 
   private:
@@ -185,6 +187,7 @@ class HttpServer {
     uint16_t port_ = 0;
     std::unordered_set<http_server_detail::Connection*> conns_;
     uint64_t accepted_ = 0;
+    uint64_t refused_ = 0;
     uint64_t requests_ = 0;
     bool closing_ = false;
     bool destroying_ = false;

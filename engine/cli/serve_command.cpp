@@ -174,8 +174,12 @@ int serve_command(int argc, char** argv) {
     events.add_routes(api);
     engine::server::Schedules schedules(*app, dry_run, log);
     schedules.add_routes(api);
+    const HttpServer* http_server = nullptr;  // set once it exists, below
     api.add("GET", "/metrics", engine::server::Role::Viewer, [&](engine::server::Call& c) {
-        c.res.send(200, metrics.render(api.http_requests),
+        engine::server::Metrics::Connections connections;
+        if (http_server)
+            connections = {http_server->open_connections(), http_server->connections_refused()};
+        c.res.send(200, metrics.render(api.http_requests, connections),
                    {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
     });
 
@@ -202,6 +206,7 @@ int serve_command(int argc, char** argv) {
     HttpServer server(app->loop, so, [&api](ServerRequest& req, Responder res) {
         api.handle(req, std::move(res));
     });
+    http_server = &server;
     auto bound = server.listen(host, port);
     if (!bound) {
         log.error("cannot listen on " + settings->listen + ": " + bound.error().message,

@@ -68,7 +68,8 @@ void Metrics::on_event(const EngineEvent& e) {
     }
 }
 
-std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests) const {
+std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests,
+                            Connections connections) const {
     std::string out;
     auto header = [&](const char* name, const char* type, const char* help) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -131,6 +132,11 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
         out += "ferry_http_requests_total{method=\"" + label(k.substr(0, sp)) + "\",status=\"" +
                label(k.substr(sp + 1)) + "\"} " + std::to_string(v) + "\n";
     }
+    header("ferry_http_connections_open", "gauge", "Client connections open now.");
+    out += "ferry_http_connections_open " + std::to_string(connections.open) + "\n";
+    header("ferry_http_connections_refused_total", "counter",
+           "Connections answered 503 and closed: the server had its limit of connections open.");
+    out += "ferry_http_connections_refused_total " + std::to_string(connections.refused) + "\n";
     return out;
 }
 

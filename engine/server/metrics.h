@@ -14,7 +14,13 @@ class Metrics {
   public:
     explicit Metrics(App& app);
     void on_event(const EngineEvent& e);
-    std::string render(const std::map<std::string, uint64_t>& http_requests) const;
+    // The HTTP server's connections at the time of a scrape.
+    struct Connections {
+        size_t open = 0;
+        uint64_t refused = 0;  // answered 503: the server had its limit open
+    };
+    std::string render(const std::map<std::string, uint64_t>& http_requests,
+                       Connections connections) const;
 
   private:
     struct Histogram {

@@ -570,6 +570,9 @@ class OpenApiAndMetrics(ServeTest):
         self.assertIn('ferry_executions_total{workflow="hello",status="succeeded"} 1', text)
         self.assertIn("itsm_ticket_creation_total", text)
         self.assertIn("ferry_dlq_size 0", text)
+        # This scrape's own connection is open; nothing was refused.
+        self.assertRegex(text, r"\nferry_http_connections_open [1-9]\d*\n")
+        self.assertIn("\nferry_http_connections_refused_total 0\n", text)
         # Every sample line belongs to a declared metric (what promtool checks first).
         declared = {l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")}
         for line in text.splitlines():

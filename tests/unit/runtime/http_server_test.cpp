@@ -707,10 +707,13 @@ TEST_CASE("server: max connections", "[server]") {
     CHECK(contains(rs[0].body, R"({"error": {"code": "too_many_connections", "message": )"));
     CHECK(env.server->open_connections() == 2);
     CHECK(env.server->requests() == 2);
+    CHECK(env.server->connections_refused() == 1);
     // A client that connects and sends nothing is told the same at once.
     auto& d = env.raw();
     REQUIRE(run_until(env.loop, [&] { return d.eof; }));
     CHECK(contains(d.received, "HTTP/1.1 503 Service Unavailable\r\n"));
+    CHECK(env.server->connections_refused() == 2);
+    CHECK(env.server->connections_accepted() == 2);
     env.finish();
 }
 

@@ -267,9 +267,10 @@ class Retries(IntegrationTest):
         rc, doc, err = self.run_wf("get")
         self.assertEqual(rc, 0, err)
         self.assertGreaterEqual(time.monotonic() - t0, 0.95)
-        # 4 s ahead: the date has whole seconds, and a loaded host (a sanitizer build) can
-        # take over a second to start ferry and reach the 429.
-        date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 4))
+        # 8 s ahead: the date has whole seconds, and a loaded host can take seconds to start
+        # ferry and reach the 429 (4 s was not enough for a sanitizer build running beside
+        # the rest of the suite: the date had passed, so there was nothing to wait for).
+        date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 8))
         self.m.fault(method="GET", path="/api/now/table/incident", status=429,
                      headers={"Retry-After": date})
         t0 = time.monotonic()

@@ -1,5 +1,7 @@
 #include "runtime/json_repeats.h"
 
+#include <rapidjson/error/en.h>
+
 namespace ferry {
 
 TextPosition position_at(std::string_view text, size_t offset) {
@@ -13,6 +15,16 @@ TextPosition position_at(std::string_view text, size_t offset) {
         }
     }
     return at;
+}
+
+std::string syntax_problem_at_byte(const rapidjson::ParseResult& syntax) {
+    return "invalid JSON at byte " + std::to_string(syntax.Offset()) + ": " +
+           rapidjson::GetParseError_En(syntax.Code());
+}
+
+std::string repeat_places_in_bytes(const RepeatedKey& repeated) {
+    return "(at bytes " + std::to_string(repeated.first_offset) + " and " +
+           std::to_string(repeated.repeat_offset) + ")";
 }
 
 namespace json_repeats_detail {

@@ -107,6 +107,12 @@ class KeyNotingHandler {
 
 }  // namespace json_repeats_detail
 
+// How a parse's problems read in byte offsets, where the text has no lines worth naming (a
+// request body, a command-line value): "invalid JSON at byte N: reason" for a syntax
+// error, "(at bytes A and B)" for the places of a repeated key.
+std::string syntax_problem_at_byte(const rapidjson::ParseResult& syntax);
+std::string repeat_places_in_bytes(const RepeatedKey& repeated);
+
 // doc.Parse<Flags>(json), noting in the same pass the first key an object repeats (the
 // document keeps both members). On a syntax error doc is left null.
 template <unsigned Flags>

@@ -123,9 +123,9 @@ void Schedules::fire(State& s, uint64_t due) {
     if (!s.last_error.empty()) {
         std::string due_text = rfc3339(due);
         // A run skipped for overlap is the schedule doing as configured; the others failed.
-        auto write = previous.empty() ? &ServerLog::error : &ServerLog::warn;
-        (log_.*write)("schedule " + def.name + ": due " + due_text + ": " + s.last_error,
-                      {{"schedule", def.name}, {"due", due_text}, {"workflow", def.workflow}});
+        log_.at(previous.empty() ? "error" : "warn",
+                "schedule " + def.name + ": due " + due_text + ": " + s.last_error,
+                {{"schedule", def.name}, {"due", due_text}, {"workflow", def.workflow}});
     }
     // Staged in this loop iteration with the execution's first record: one commit, so the
     // due time counts as done exactly when the execution exists. A due time that could not

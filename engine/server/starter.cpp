@@ -11,7 +11,6 @@
 #include "workflow/loader.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <algorithm>
 #include <optional>
@@ -116,12 +115,8 @@ Result<Value> parse_json_body(const std::string& body) {
                                 rapidjson::kParseFullPrecisionFlag;
     rapidjson::Document doc;
     JsonParse parsed = parse_json_noting_repeats<kFlags>(doc, body);
-    if (parsed.syntax.IsError()) {
-        return make_error(ErrorKind::Validation,
-                          std::string("invalid JSON at byte ") +
-                              std::to_string(parsed.syntax.Offset()) + ": " +
-                              rapidjson::GetParseError_En(parsed.syntax.Code()));
-    }
+    if (parsed.syntax.IsError())
+        return make_error(ErrorKind::Validation, syntax_problem_at_byte(parsed.syntax));
     if (size_t at = lone_low_surrogate_escape_at(body); at != std::string::npos) {
         return make_error(ErrorKind::Validation, "invalid JSON at byte " + std::to_string(at) +
                                                      ": a low surrogate escape without a high one");
@@ -134,9 +129,7 @@ Result<Value> parse_json_body(const std::string& body) {
     if (parsed.repeated) {
         return make_error(ErrorKind::Validation,
                           "the JSON body has the key " + quote(parsed.repeated->key) +
-                              " twice in one object (at bytes " +
-                              std::to_string(parsed.repeated->first_offset) + " and " +
-                              std::to_string(parsed.repeated->repeat_offset) + ")");
+                              " twice in one object " + repeat_places_in_bytes(*parsed.repeated));
     }
     return from_rapidjson(doc);
 }

@@ -5,8 +5,6 @@
 #include "template/json_value.h"
 #include "workflow/loader_internal.h"
 
-#include <rapidjson/error/en.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -459,15 +457,13 @@ CliJson cli_json(const std::string& text) {
     rapidjson::Document doc;
     JsonParse parsed = parse_json_noting_repeats<tmpl::kJsonReadFlags>(doc, text);
     if (parsed.syntax.IsError()) {
-        out.problem = "invalid JSON at byte " + std::to_string(parsed.syntax.Offset()) + ": " +
-                      rapidjson::GetParseError_En(parsed.syntax.Code());
+        out.problem = syntax_problem_at_byte(parsed.syntax);
         return out;
     }
     if (parsed.repeated) {
         out.repeated_key = true;
-        out.problem = "the key '" + parsed.repeated->key + "' appears twice in one object (at " +
-                      "bytes " + std::to_string(parsed.repeated->first_offset) + " and " +
-                      std::to_string(parsed.repeated->repeat_offset) + ")";
+        out.problem = "the key '" + parsed.repeated->key + "' appears twice in one object " +
+                      repeat_places_in_bytes(*parsed.repeated);
         return out;
     }
     try {

@@ -2,8 +2,10 @@
 
 #include "core/values.h"
 #include "runtime/json_lua.h"
+#include "runtime/json_repeats.h"
 
 #include <algorithm>
+#include <regex>
 
 namespace ferry::engine {
 
@@ -28,6 +30,69 @@ workflow::Diagnostic diag(const std::string& file, int line, std::string message
     if (size_t nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
     return workflow::Diagnostic{workflow::Mark{file, line > 0 ? line : 1, column > 0 ? column : 1},
                                 std::move(message)};
+}
+
+// Where a field of a task's table was written in its file. A table carries no positions, so
+// the source is searched for `key =` (or `["key"] =`); only a key written once is placed,
+// since a guess that points at the wrong line is worse than the file's start.
+class SourcePlaces {
+  public:
+    explicit SourcePlaces(std::string_view text) : text_(text) {}
+
+    // The line and column of `key =`, or {0, 0} when it is not written exactly once.
+    TextPosition key(std::string_view key) const { return place(unique(key, 0, text_.size())); }
+    // `key =` inside the table constructor `outer = {...}` (an input's schema entry).
+    TextPosition key_in(std::string_view outer, std::string_view key) const {
+        size_t open = unique(outer, 0, text_.size(), true);
+        if (open == npos) return {0, 0};
+        return place(unique(key, open, closing_brace(open)));
+    }
+
+  private:
+    static constexpr size_t npos = std::string_view::npos;
+
+    // The offset of the one `key =` that starts in [from, to), or npos. `a.key =` and
+    // `key ==` are not keys of a table constructor.
+    size_t unique(std::string_view key, size_t from, size_t to, bool table = false) const {
+        static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
+        std::string k = std::regex_replace(std::string(key), special, "\\$&");
+        std::regex re(R"((^|[^.:\w])()" + k + R"(\b|\[\s*["'])" + k + R"(["']\s*\])\s*=\s*)" +
+                      (table ? R"(\{)" : "(?!=)"));
+        std::match_results<std::string_view::const_iterator> m;
+        size_t found = npos;
+        for (auto it = text_.begin();
+             std::regex_search(it, text_.end(), m, re,
+                               it == text_.begin() ? std::regex_constants::match_default
+                                                   : std::regex_constants::match_prev_avail);
+             it = m[2].second) {
+            size_t at = size_t(m[2].first - text_.begin());
+            if (at >= to) break;
+            if (at < from) continue;
+            if (found != npos) return npos;
+            found = at;
+        }
+        return found;
+    }
+    // The brace that closes the one at `open` (strings and comments are not skipped: a
+    // brace in them can only shorten the search, which then finds nothing).
+    size_t closing_brace(size_t at) const {
+        size_t open = text_.find('{', at);
+        int depth = 0;
+        for (size_t i = open; i < text_.size(); ++i) {
+            if (text_[i] == '{') ++depth;
+            if (text_[i] == '}' && --depth == 0) return i;
+        }
+        return text_.size();
+    }
+    TextPosition place(size_t offset) const {
+        return offset == npos ? TextPosition{0, 0} : position_at(text_, offset);
+    }
+
+    std::string_view text_;
+};
+
+workflow::Diagnostic diag_at(const std::string& file, TextPosition at, std::string message) {
+    return diag(file, at.line, std::move(message), at.column);
 }
 
 // A Lua error raised while the file ran ("tasks/t.lua:3: boom"): its line, and the
@@ -112,12 +177,12 @@ TaskDef native_approval_task() {
 
 // A declaration such as `pure = true`: absent is false, anything but a boolean a problem.
 bool field_flag(lua_State* L, int idx, const char* key, const TaskDef& t, const std::string& rel,
-                std::vector<workflow::Diagnostic>& problems) {
+                const SourcePlaces& places, std::vector<workflow::Diagnostic>& problems) {
     raw_field(L, idx, key);
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) {
-        problems.push_back(diag(rel, 0,
-                                "task '" + t.name + "': '" + key + "' must be true or false, not " +
-                                    luaL_typename(L, -1)));
+        problems.push_back(diag_at(rel, places.key(key),
+                                   "task '" + t.name + "': '" + key +
+                                       "' must be true or false, not " + luaL_typename(L, -1)));
     }
     bool flag = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -127,41 +192,44 @@ bool field_flag(lua_State* L, int idx, const char* key, const TaskDef& t, const 
 // The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
 // fail every invocation ("must be a strnig"), so it fails the task's loading instead. The
 // types are a workflow's input types (workflow::input_types).
-void check_input_schema(const TaskDef& t, const std::string& rel,
+void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePlaces& places,
                         std::vector<workflow::Diagnostic>& problems) {
     if (t.input.is_undefined() || t.input.is_none()) return;
     if (!t.input.is_dict()) {
-        problems.push_back(diag(rel, 0,
-                                "task '" + t.name +
-                                    "': 'input' must be a table of "
-                                    "input name -> {type, required...}"));
+        problems.push_back(diag_at(rel, places.key("input"),
+                                   "task '" + t.name +
+                                       "': 'input' must be a table of "
+                                       "input name -> {type, required...}"));
         return;
     }
     const std::vector<std::string>& types = workflow::input_types();
     for (const auto& [key, spec] : t.input.dict_obj().items) {
         std::string name = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
         if (!spec.is_dict()) {
-            problems.push_back(diag(rel, 0,
-                                    "task '" + t.name + "': input '" + name +
-                                        "' must be a table like {type = \"string\"}"));
+            problems.push_back(diag_at(rel, places.key(name),
+                                       "task '" + t.name + "': input '" + name +
+                                           "' must be a table like {type = \"string\"}"));
             continue;
         }
-        auto problem = [&](const std::string& what) {
-            problems.push_back(diag(rel, 0, "task '" + t.name + "': input '" + name + "' " + what));
+        auto problem = [&](const char* key, const std::string& what) {
+            problems.push_back(diag_at(rel, places.key_in(name, key),
+                                       "task '" + t.name + "': input '" + name + "' " + what));
         };
         if (const tmpl::Value* required = spec.dict_obj().find("required");
             required && !required->is_bool())
-            problem("has required = " + tmpl::to_repr(*required) + "; it must be true or false");
+            problem("required",
+                    "has required = " + tmpl::to_repr(*required) + "; it must be true or false");
         if (const tmpl::Value* choices = spec.dict_obj().find("enum");
             choices && !choices->is_list() &&
             !(choices->is_dict() && choices->dict_obj().items.empty()))  // {} is Lua's []
-            problem("has enum = " + tmpl::to_repr(*choices) + "; it must be a list of values");
+            problem("enum",
+                    "has enum = " + tmpl::to_repr(*choices) + "; it must be a list of values");
         const tmpl::Value* type = spec.dict_obj().find("type");
         if (!type) continue;  // any
         std::string text = type->is_string() ? std::string(type->str()) : tmpl::to_repr(*type);
         if (std::find(types.begin(), types.end(), text) == types.end()) {
-            problem("has type '" + text +
-                    "'; types: string, integer, number, boolean, object, array, any");
+            problem("type", "has type '" + text +
+                                "'; types: string, integer, number, boolean, object, array, any");
             continue;
         }
         // A default of another type would reach the task as it is: the type says otherwise.
@@ -173,20 +241,22 @@ void check_input_schema(const TaskDef& t, const std::string& rel,
                     (text == "boolean" && fallback->is_bool()) ||
                     (text == "object" && fallback->is_dict()) ||
                     (text == "array" && fallback->is_list());
-        if (!fits) problem("has type " + text + " but default " + tmpl::to_repr(*fallback));
+        if (!fits)
+            problem("default", "has type " + text + " but default " + tmpl::to_repr(*fallback));
     }
 }
 
 // A field that must be a table when present (input, output, raw, integrations).
 bool check_table_field(lua_State* L, int idx, const char* key, const std::string& task,
-                       const std::string& rel, std::vector<workflow::Diagnostic>& problems) {
+                       const std::string& rel, const SourcePlaces& places,
+                       std::vector<workflow::Diagnostic>& problems) {
     raw_field(L, idx, key);
     int type = lua_type(L, -1);
     lua_pop(L, 1);
     if (type == LUA_TNIL || type == LUA_TTABLE) return true;
-    problems.push_back(
-        diag(rel, 0,
-             "task '" + task + "': '" + key + "' must be a table, not a " + lua_typename(L, type)));
+    problems.push_back(diag_at(rel, places.key(key),
+                               "task '" + task + "': '" + key + "' must be a table, not a " +
+                                   lua_typename(L, type)));
     return false;
 }
 
@@ -226,6 +296,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, def.value());
         int idx = lua_gettop(L);
+        const SourcePlaces places(*text);
         // Files that return something else (hooks, helper modules) are not tasks.
         bool is_task = lua_istable(L, idx);
         if (is_task) {
@@ -246,10 +317,10 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
             // not a helper module: say so rather than leave the task missing.
             if (lua_istable(L, idx) && !field_string(L, idx, "name").empty()) {
                 raw_field(L, idx, "run");
-                problems.push_back(diag(rel, 0,
-                                        "task '" + field_string(L, idx, "name") +
-                                            "': 'run' must be a function(ctx, input), not " +
-                                            luaL_typename(L, -1)));
+                problems.push_back(diag_at(rel, places.key("run"),
+                                           "task '" + field_string(L, idx, "name") +
+                                               "': 'run' must be a function(ctx, input), not " +
+                                               luaL_typename(L, -1)));
                 lua_pop(L, 1);
             }
             lua_pop(L, 1);
@@ -262,15 +333,15 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         t.file = rel;
         t.origin = origin;
         for (const char* key : {"input", "output", "raw", "integrations"})
-            check_table_field(L, idx, key, t.name, rel, problems);
+            check_table_field(L, idx, key, t.name, rel, places, problems);
         t.input = sorted_by_name(field_json(L, idx, "input"));
-        check_input_schema(t, rel, problems);
+        check_input_schema(t, rel, places, problems);
         t.output = field_json(L, idx, "output");
         raw_field(L, idx, "default");
         t.is_default = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        t.pure = field_flag(L, idx, "pure", t, rel, problems);
-        t.keeps_input = field_flag(L, idx, "keeps_input", t, rel, problems);
+        t.pure = field_flag(L, idx, "pure", t, rel, places, problems);
+        t.keeps_input = field_flag(L, idx, "keeps_input", t, rel, places, problems);
         raw_field(L, idx, "integrations");
         if (lua_istable(L, -1)) {
             for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {
@@ -307,10 +378,10 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         for (const TaskDef& other : list) {
             if (other.provider == t.provider) {
                 problems.push_back(
-                    diag(rel, 0,
-                         "task '" + t.name + "'" +
-                             (t.provider.empty() ? "" : " provider '" + t.provider + "'") +
-                             " is also defined in " + other.file));
+                    diag_at(rel, places.key("name"),
+                            "task '" + t.name + "'" +
+                                (t.provider.empty() ? "" : " provider '" + t.provider + "'") +
+                                " is also defined in " + other.file));
                 duplicate = true;
             }
         }

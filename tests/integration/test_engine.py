@@ -1401,9 +1401,9 @@ return {
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn("tasks/loops.lua:1:1: loading failed: the file's top level ran more than "
                       "100000000 instructions while loading (a loop that never ends?)", p.stdout)
-        self.assertIn("tasks/norun.lua:1:1: task 'custom.norun': 'run' must be a function(ctx, "
+        self.assertIn("tasks/norun.lua:1:32: task 'custom.norun': 'run' must be a function(ctx, "
                       "input), not number", p.stdout)
-        self.assertIn("tasks/typo.lua:1:1: task 'custom.typo': input 'a' has type 'strnig'; types: "
+        self.assertIn("tasks/typo.lua:1:45: task 'custom.typo': input 'a' has type 'strnig'; types: "
                       "string, integer, number, boolean, object, array, any", p.stdout)
         self.assertNotIn("helper.lua", p.stdout)
 
@@ -1419,17 +1419,67 @@ return {
         self.p.write("tasks/t/g.lua", 'return setmetatable({}, {__index = function() error("x") end})\n')
         p = self.p.ferry("validate", data=False, timeout=60)
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        for line in ("tasks/t/a.lua:1:1: task 't.a': 'input' must be a table, not a number",
-                     "tasks/t/c.lua:1:1: task 't.c': input 'a' has required = 'yes'; it must be true or false",
-                     "tasks/t/c.lua:1:1: task 't.c': input 'a' has enum = 'x'; it must be a list of values",
-                     "tasks/t/c.lua:1:1: task 't.c': input 'a' has type string but default 5",
-                     "tasks/t/d.lua:1:1: task 't.d': 'raw' must be a table, not a string",
+        for line in ("tasks/t/a.lua:1:23: task 't.a': 'input' must be a table, not a number",
+                     "tasks/t/c.lua:1:66: task 't.c': input 'a' has required = 'yes'; it must be true or false",
+                     "tasks/t/c.lua:1:54: task 't.c': input 'a' has enum = 'x'; it must be a list of values",
+                     "tasks/t/c.lua:1:84: task 't.c': input 'a' has type string but default 5",
+                     "tasks/t/d.lua:1:23: task 't.d': 'raw' must be a table, not a string",
                      "tasks/t/e.lua:1:1: a task file's table has 'run' but no 'name'",
                      "tasks/t/f.lua:1:1: loading failed: not ready",
                      # the line it raised on, and one line (no traceback)
                      "tasks/t/h.lua:2:1: loading failed: boom at top\n"):
             self.assertIn(line, p.stdout)
         self.assertNotIn("t/g.lua", p.stdout)  # a table that is no task: its __index never ran
+
+    def test_task_definition_mistakes_name_the_line_they_are_on(self):
+        # A table has no positions: the source is searched for the key, and a key written
+        # once is placed (in its input's entry, for a schema mistake); one written twice
+        # is not guessed at.
+        self.p.write("tasks/custom/multi.lua", """\
+-- type = "integer" is outside every input's entry: not a candidate
+local M = {
+  name = "custom.multi",
+  input = {
+    title = {type = "string", required = true},
+    count = {
+      type = "integre",
+      required = "no",
+    },
+    ["dash-ed"] = {type = "object", default = 3},
+  },
+  pure = "sure",
+}
+function M.run(ctx, input) return {title = input.title} end
+return M
+""")
+        self.p.write("tasks/custom/twice.lua", """\
+-- a = {type = "string"} is what was meant
+return {name = "custom.twice", input = {a = {type = "strnig"}},
+        run = function() return {} end}
+""")
+        # The same name and provider in a second file: the second is the duplicate.
+        self.p.write("tasks/custom/zz_again.lua", """\
+return {
+  description = "another multi",
+  name = "custom.multi",
+  run = function() return {} end,
+}
+""")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        for line in ("tasks/custom/zz_again.lua:3:3: task 'custom.multi' is also defined in "
+                     "tasks/custom/multi.lua",
+                     "tasks/custom/multi.lua:7:7: task 'custom.multi': input 'count' has type "
+                     "'integre'",
+                     "tasks/custom/multi.lua:8:7: task 'custom.multi': input 'count' has required "
+                     "= 'no'",
+                     "tasks/custom/multi.lua:10:37: task 'custom.multi': input 'dash-ed' has type "
+                     "object but default 3",
+                     "tasks/custom/multi.lua:12:3: task 'custom.multi': 'pure' must be true or "
+                     "false, not string",
+                     "tasks/custom/twice.lua:1:1: task 'custom.twice': input 'a' has type "
+                     "'strnig'"):
+            self.assertIn(line, p.stdout)
 
     def test_input_conversion_errors(self):
         self.p.workflow("typed", """\

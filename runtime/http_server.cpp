@@ -405,6 +405,7 @@ void HttpServer::close(std::function<void()> done) {
     stop_accepting();
     auto conns = conns_;
     for (Connection* c : conns) {
+        if (c->refused) c->hard_close();  // nothing owed: shutdown does not wait for it
         if (c->closed || c->draining) continue;
         // Idle (nothing received, nothing owed): close now. A request half received may
         // finish (on_message_begin refuses the next one); otherwise the last response
@@ -425,7 +426,7 @@ void HttpServer::close(std::function<void()> done) {
 }
 
 void HttpServer::connection_closed(Connection* c) {
-    conns_.erase(c);
+    if (conns_.erase(c) && c->refused) --refusals_lingering_;
     maybe_done();
 }
 
@@ -443,6 +444,10 @@ void HttpServer::maybe_done() {
 
 namespace {
 
+// Refused connections that linger (drain, then close) at once; more are closed at once. A
+// flood of connections then holds at most max_connections + this many descriptors.
+constexpr size_t kMaxLingeringRefusals = 64;
+
 // The whole answer to a connection over the limit, made once.
 const std::string& over_limit_response() {
     static const std::string response = [] {
@@ -457,10 +462,9 @@ const std::string& over_limit_response() {
 }
 
 // Over the limit, a client is told so rather than cut off (it could not tell a full server
-// from a broken one), at a bounded cost: its request is never read, and the fixed answer
-// goes out in one non-blocking write that a fresh socket's buffer always takes whole, so
-// nothing of the connection outlives this call but its close. A write that does not go
-// (the client already left) leaves a silent close, as before.
+// from a broken one), at a bounded cost: its request is never parsed, and the fixed answer
+// goes out in one non-blocking write that a fresh socket's buffer always takes whole. A
+// write that does not go (the client already left) leaves a silent close.
 void refuse_over_limit(Connection* c) {
     const std::string& response = over_limit_response();
     uv_buf_t buf = uv_buf_init(const_cast<char*>(response.data()), unsigned(response.size()));
@@ -476,9 +480,23 @@ void HttpServer::on_connection(uv_stream_t* listener, int status) {
     uv_tcp_init(self->loop_.raw(), &c->tcp);
     c->tcp.data = c;
     bool accepted = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) == 0;
-    bool over_limit = self->conns_.size() >= self->options_.max_connections;
+    bool over_limit = self->open_connections() >= self->options_.max_connections;
+    if (accepted && !self->closing_ && over_limit &&
+        self->refusals_lingering_ < kMaxLingeringRefusals) {
+        // Closed like any answer that closes: half-close, then drain what the client sends
+        // until it closes or the linger ends. Closing with its request unread would reset
+        // the connection, which can destroy the 503 before the client reads it.
+        refuse_over_limit(c);
+        ++self->refused_;
+        c->refused = true;
+        ++self->refusals_lingering_;
+        self->conns_.insert(c);
+        c->begin_close();
+        return;
+    }
     if (!accepted || self->closing_ || over_limit) {
-        // Accepted only to be closed, so the backlog does not fill up.
+        // Accepted only to be closed, so the backlog does not fill up (past the lingering
+        // refusals' bound, a flood costs no more than a file descriptor for an instant).
         if (accepted && !self->closing_) {
             refuse_over_limit(c);
             ++self->refused_;

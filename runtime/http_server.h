@@ -167,7 +167,7 @@ class HttpServer {
     void close(std::function<void()> done);
 
     uint16_t port() const { return port_; }
-    size_t open_connections() const { return conns_.size(); }
+    size_t open_connections() const { return conns_.size() - refusals_lingering_; }
     uint64_t connections_accepted() const { return accepted_; }
     // Connections answered 503 and closed because max_connections were open.
     uint64_t connections_refused() const { return refused_; }
@@ -188,6 +188,8 @@ class HttpServer {
     std::unordered_set<http_server_detail::Connection*> conns_;
     uint64_t accepted_ = 0;
     uint64_t refused_ = 0;
+    // Refused connections still in conns_, draining before their close (not counted open).
+    size_t refusals_lingering_ = 0;
     uint64_t requests_ = 0;
     bool closing_ = false;
     bool destroying_ = false;

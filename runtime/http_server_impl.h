@@ -113,6 +113,7 @@ struct Connection {
     bool draining = false;         // begin_close ran: reads are discarded
     bool closed = false;           // hard_close ran: uv_close is pending
     bool eof_seen = false;         // the client sent EOF (libuv stopped reading)
+    bool refused = false;          // answered 503 over max_connections, lingering to close
     uint64_t requests_seen = 0;    // complete requests: idle after one is keep-alive
 
     bool served() const;

@@ -15,6 +15,9 @@
 
 #include <uv.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -33,6 +36,31 @@ constexpr const char* kServeUsage =
     "Logs go to stderr as JSON lines: one per request (\"log\":\"access\"), per execution\n"
     "and step event (\"event\") and about the server itself (\"server\": listening,\n"
     "resumes, hook and schedule problems, shutdown). --quiet: the server lines only.\n";
+
+// Descriptors the process needs beyond its connections: LMDB, outgoing HTTP, logs.
+constexpr rlim_t kSpareDescriptors = 256;
+
+// Each connection is a descriptor, and the usual soft limit (1024) is below what the
+// default max_connections needs with the rest, so accept() would fail first. The soft limit
+// is raised as far as the hard one allows (Go's servers do the same); a hard limit too low
+// for max_connections is said at start rather than found under load.
+void raise_descriptor_limit(size_t max_connections, engine::server::ServerLog& log) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    rlim_t wanted = rlim_t(max_connections) + kSpareDescriptors;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+        rlimit raised = limit;
+        raised.rlim_cur =
+            limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted)
+        log.warn("the open-file limit (" + std::to_string(limit.rlim_cur) +
+                 ") is below server.max_connections + " + std::to_string(kSpareDescriptors) + " (" +
+                 std::to_string(wanted) +
+                 "): connections past it fail to be accepted; raise the hard limit "
+                 "(ulimit -Hn, LimitNOFILE=) or lower server.max_connections");
+}
 
 // Execution and step events as JSON lines on stderr, beside the access log: every line
 // names its execution, and the access line of the request that started it does too.
@@ -137,6 +165,7 @@ int serve_command(int argc, char** argv) {
         return usage_error("serve",
                            "listen address must be HOST:PORT, got '" + settings->listen + "'");
 
+    raise_descriptor_limit(settings->max_connections, log);
     engine::server::Api api(*app, settings.value(), log);
     engine::server::add_execution_routes(api);
     engine::server::add_ops_routes(api);
@@ -185,6 +214,9 @@ int serve_command(int argc, char** argv) {
 
     ServerOptions so;
     so.max_body_bytes = settings->max_body;
+    so.max_connections = settings->max_connections;
+    so.request_timeout_ms = settings->request_timeout_ms;
+    so.keep_alive_timeout_ms = settings->idle_timeout_ms;
     // One grace for everything at shutdown: requests still in flight and running executions
     // share it (they ran one after the other before, up to 10 s + the grace).
     so.shutdown_timeout_ms = settings->shutdown_grace_ms;

@@ -55,6 +55,9 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
     if (config.server.listen) s.listen = *config.server.listen;
     if (config.server.max_body) s.max_body = size_t(*config.server.max_body);
     if (config.server.shutdown_grace_ms) s.shutdown_grace_ms = *config.server.shutdown_grace_ms;
+    if (config.server.max_connections) s.max_connections = size_t(*config.server.max_connections);
+    if (config.server.request_timeout_ms) s.request_timeout_ms = *config.server.request_timeout_ms;
+    if (config.server.idle_timeout_ms) s.idle_timeout_ms = *config.server.idle_timeout_ms;
     if (const tmpl::Value* tokens = field(config.auth, "tokens")) {
         if (!tokens->is_list())
             return make_error(ErrorKind::Validation, "auth.tokens must be a list");

@@ -32,6 +32,10 @@ struct ServerSettings {
     // server.shutdown_grace: how long SIGTERM waits for running executions before exiting
     // (what is left stays durable and resumes at the next start).
     uint64_t shutdown_grace_ms = 10000;
+    // server.max_connections, request_timeout, idle_timeout (runtime/http_server.h defaults).
+    size_t max_connections = 1024;
+    uint64_t request_timeout_ms = 10000;
+    uint64_t idle_timeout_ms = 5000;
     // Tokens left out at start (their sha256 reference did not resolve), for stderr.
     std::vector<std::string> warnings;
 };

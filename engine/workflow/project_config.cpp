@@ -78,8 +78,10 @@ bool is_http_url(const std::string& s) {
 std::string token_url(ConfigReader& r, const YAML::Node& v, const std::string& field) {
     std::string url = r.string(v, field);
     if (!url.empty() && !is_http_url(url) && url.front() != '/')
-        r.ctx().error(v, field + " must be an http:// or https:// URL or a path starting with /, "
-                                 "got '" + url + "'");
+        r.ctx().error(v, field +
+                             " must be an http:// or https:// URL or a path starting with /, "
+                             "got '" +
+                             url + "'");
     return url;
 }
 
@@ -392,7 +394,9 @@ void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key,
 // mistake as FILE:LINE:COL); engine/server only copies the values.
 void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
     if (!r.mapping(v, "server")) return;
-    r.fields(v, "server", {"listen", "max_body", "shutdown_grace"},
+    r.fields(v, "server",
+             {"listen", "max_body", "shutdown_grace", "max_connections", "request_timeout",
+              "idle_timeout"},
              [&](const std::string& key, const YAML::Node& n) {
                  const std::string field = "server." + key;
                  if (key == "listen") {
@@ -418,8 +422,15 @@ void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
                      }
                      if (bytes == 0) return r.ctx().error(n, field + " must be more than 0");
                      out.max_body = bytes;
+                 } else if (key == "max_connections") {
+                     out.max_connections = uint64_t(r.integer(n, field, 1024, 1, 1000000));
                  } else {
-                     out.shutdown_grace_ms = r.duration(n, field);
+                     std::optional<uint64_t> ms = r.duration(n, field);
+                     if (ms && *ms == 0 && key != "shutdown_grace")
+                         return r.ctx().error(n, field + " must be more than 0");
+                     (key == "shutdown_grace"    ? out.shutdown_grace_ms
+                      : key == "request_timeout" ? out.request_timeout_ms
+                                                 : out.idle_timeout_ms) = ms;
                  }
              });
 }

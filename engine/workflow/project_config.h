@@ -65,6 +65,9 @@ struct ServerConfig {
     std::optional<std::string> listen;  // HOST:PORT
     std::optional<uint64_t> max_body;   // bytes, more than 0
     std::optional<uint64_t> shutdown_grace_ms;
+    std::optional<uint64_t> max_connections;     // open at once; more are answered 503
+    std::optional<uint64_t> request_timeout_ms;  // a request's head and body must arrive within
+    std::optional<uint64_t> idle_timeout_ms;     // an idle keep-alive connection is closed
 };
 
 struct FormSpec {

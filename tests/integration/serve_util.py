@@ -27,13 +27,14 @@ def tokens_yaml():
 
 
 class Server:
-    def __init__(self, ferry, project, data, extra_args=(), env=None):
+    def __init__(self, ferry, project, data, extra_args=(), env=None, preexec_fn=None):
         self.port = free_port()
         self.url = "127.0.0.1:%d" % self.port
         self.log = open(os.path.join(str(project), "serve.log"), "ab")
         self.proc = subprocess.Popen(
             [ferry, "serve", "--listen", self.url, "--project", str(project), "--data", str(data),
-             *extra_args], stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+             *extra_args], stdout=subprocess.DEVNULL, stderr=self.log, env=env,
+            preexec_fn=preexec_fn)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -7,6 +7,8 @@ history, metrics, the OpenAPI document, malformed requests, and restarts.
 """
 import json
 import os
+import re
+import resource
 import signal
 import socket
 import subprocess
@@ -265,6 +267,125 @@ steps: [{id: l, task: log, with: {message: "{{ inputs.event }}"}}]
                              "the request target is not UTF-8 once percent-decoded")
         log = (self.p.dir / "serve.log").read_bytes()
         self.assertNotIn(b"\xff", log)
+
+
+class ConnectionSettings(unittest.TestCase):
+    """server.max_connections, request_timeout and idle_timeout from ferry.yaml reach the
+    running server."""
+
+    def setUp(self):
+        self.p = te.Project()
+        self.p.write("ferry.yaml", "server: {max_connections: 2, request_timeout: 400ms, "
+                                   "idle_timeout: 300ms}\n" + tokens_yaml())
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+
+    def tearDown(self):
+        self.s.stop()
+        self.p.remove()
+
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.s.port), timeout=10)
+
+    def read_all(self, c):
+        got = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+
+    def test_connections_over_the_limit_are_told_so(self):
+        held = []
+        try:
+            # Two served connections hold the two places (the start-up probe's connection
+            # may not be closed yet, so a 503 here is retried, a bounded number of times).
+            for _ in range(100):
+                if len(held) == 2:
+                    break
+                c = self.connect()
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                if b"200 OK" in c.recv(65536):
+                    held.append(c)
+                else:
+                    c.close()
+                    time.sleep(0.05)
+            self.assertEqual(len(held), 2)
+            c = self.connect()
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = self.read_all(c)  # a clean close after the answer, no reset
+            c.close()
+            self.assertTrue(answer.startswith(b"HTTP/1.1 503 "), answer)
+            self.assertIn(b'"code": "too_many_connections"', answer)
+        finally:
+            for c in held:
+                c.close()
+        # The places free up: the metrics count the refusal.
+        deadline = time.monotonic() + 5
+        while True:
+            status, _, body = self.s.request("GET", "/metrics", role="viewer")
+            if status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(status, 200)
+        refused = re.search(r"^ferry_http_connections_refused_total (\d+)$", body.decode(), re.M)
+        self.assertGreaterEqual(int(refused.group(1)), 1)
+
+    def test_a_slow_request_and_an_idle_connection_are_closed_on_time(self):
+        slow = self.connect()
+        try:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finishes its head
+            t0 = time.monotonic()
+            answer = self.read_all(slow)
+            self.assertLess(time.monotonic() - t0, 3)  # 400ms here, 10s by default
+            self.assertTrue(answer.startswith(b"HTTP/1.1 408 "), answer)
+        finally:
+            slow.close()
+        idle = self.connect()
+        try:
+            idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            t0 = time.monotonic()
+            answer = self.read_all(idle)  # then nothing: closed after idle_timeout
+            self.assertLess(time.monotonic() - t0, 3)  # 300ms here, 5s by default
+            self.assertIn(b"200 OK", answer)
+        finally:
+            idle.close()
+
+    def test_the_open_file_limit_is_raised_for_max_connections(self):
+        def soft_limit(soft, hard):
+            return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+        def limits_of(server):
+            with open("/proc/%d/limits" % server.proc.pid) as f:
+                row = [ln for ln in f if ln.startswith("Max open files")][0].split()
+            return int(row[3]), int(row[4])
+
+        self.s.stop()
+        # max_connections 2 here: 2 + 256 spare descriptors.
+        self.s = Server(te.FERRY, self.p.dir, self.p.data, preexec_fn=soft_limit(100, 4096))
+        self.assertEqual(limits_of(self.s), (258, 4096))
+        self.s.stop()
+        self.p.write("ferry.yaml", "server: {max_connections: 1024}\n")
+        self.s = Server(te.FERRY, self.p.dir, self.p.data, preexec_fn=soft_limit(100, 600))
+        self.assertEqual(limits_of(self.s), (600, 600))  # as far as the hard limit goes
+        self.assertEqual(self.s.json("GET", "/healthz")[0], 200)
+        self.s.stop()
+        lines = [json.loads(ln) for ln in (self.p.dir / "serve.log").read_text().splitlines()
+                 if ln.startswith("{")]
+        warned = [ln for ln in lines if ln.get("level") == "warn" and
+                  "open-file limit (600)" in ln.get("message", "")]
+        self.assertEqual(len(warned), 1, lines)
+        self.assertIn("below server.max_connections + 256 (1280)", warned[0]["message"])
+
+    def test_bad_values_name_the_field(self):
+        self.p.write("ferry.yaml", "server:\n  max_connections: 0\n  request_timeout: 0s\n"
+                                   "  idle_timeout: later\n")
+        proc = subprocess.run([te.FERRY, "validate", "--project", self.p.dir, "--data",
+                               self.p.data], capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("ferry.yaml:2:20: server.max_connections must be between 1 and 1000000, "
+                      "got 0", proc.stdout)
+        self.assertIn("ferry.yaml:3:20: server.request_timeout must be more than 0", proc.stdout)
+        self.assertIn("ferry.yaml:4:17: server.idle_timeout: expected a duration", proc.stdout)
 
 
 class WaitAnswersAreScrubbed(unittest.TestCase):

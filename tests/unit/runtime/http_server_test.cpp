@@ -8,7 +8,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <optional>
 #include <random>
@@ -714,6 +721,52 @@ TEST_CASE("server: max connections", "[server]") {
     CHECK(contains(d.received, "HTTP/1.1 503 Service Unavailable\r\n"));
     CHECK(env.server->connections_refused() == 2);
     CHECK(env.server->connections_accepted() == 2);
+    env.finish();
+}
+
+// A plain socket, so the request is in the kernel before the server accepts: the case where
+// closing with the request unread would reset the connection.
+TEST_CASE("server: a refused connection's request is drained, not reset", "[server]") {
+    ServerOptions o;
+    o.max_connections = 1;
+    Env env(echo, o);
+    auto& a = env.raw();
+    a.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(env.responses(a, 1).size() == 1);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(env.port);
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    std::string request =
+        "POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\n\r\n" + std::string(20000, 'x');
+    REQUIRE(::send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    std::string got;
+    int error = 0;
+    bool closed = false;
+    for (int i = 0; i < 500 && !closed && !error; ++i) {  // bounded: 5 s
+        run_for(env.loop, 10);
+        char buf[4096];
+        for (;;) {
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n > 0) {
+                got.append(buf, size_t(n));
+                continue;
+            }
+            if (n == 0) closed = true;
+            if (n < 0 && errno != EAGAIN) error = errno;
+            break;
+        }
+    }
+    ::close(fd);
+    CHECK(error == 0);  // ECONNRESET: closed with the request unread
+    CHECK(closed);
+    CHECK(contains(got, "HTTP/1.1 503 Service Unavailable\r\n"));
+    CHECK(env.server->connections_refused() == 1);
+    CHECK(env.server->open_connections() == 1);  // a lingering refusal is not an open one
     env.finish();
 }
 

@@ -156,6 +156,23 @@ TEST_CASE("server: settings are checked with their positions", "[config][server]
     CHECK(p.find("ferry.yaml:4:19: server.shutdown_grace: expected a duration like 300ms, 2s, "
                  "1m30s or 1h, got 'soon'") != std::string::npos);
     CHECK(p.find("ferry.yaml:5:3: unknown key 'tls' in server") != std::string::npos);
+    auto limits = load_project_config_text(
+        "server: {max_connections: 64, request_timeout: 2s, idle_timeout: 750ms}\n", "ferry.yaml");
+    REQUIRE(limits.ok());
+    CHECK(limits.config.server.max_connections == 64u);
+    CHECK(limits.config.server.request_timeout_ms == 2000u);
+    CHECK(limits.config.server.idle_timeout_ms == 750u);
+    auto bad_limits = load_project_config_text(
+        "server: {max_connections: many, request_timeout: 0ms, idle_timeout: 1 minute}\n",
+        "ferry.yaml");
+    std::string lp = problems_of(bad_limits);
+    INFO(lp);
+    CHECK(lp.find("ferry.yaml:1:27: server.max_connections must be a whole number, got 'many'") !=
+          std::string::npos);
+    CHECK(lp.find("ferry.yaml:1:50: server.request_timeout must be more than 0") !=
+          std::string::npos);
+    CHECK(lp.find("ferry.yaml:1:69: server.idle_timeout: expected a duration") !=
+          std::string::npos);
     auto zero = load_project_config_text("server: {max_body: 0}\n", "ferry.yaml");
     CHECK(problems_of(zero).find("ferry.yaml:1:20: server.max_body must be more than 0") !=
           std::string::npos);

@@ -1781,6 +1781,70 @@ outputs:
         self.assertEqual(again.returncode, 0)
         self.assertEqual(srv.count("/b"), 2)
 
+    def test_kill_9_in_a_sub_workflow_retried_after_its_timeout(self):
+        # The sub-workflow step's timeout cancelled its first child and its retry started a
+        # second; the process died while that one ran. Resume must finish the second child
+        # (its finished step kept, its interrupted one re-sent with the same key) and then
+        # the parent: no third child, the cancelled one left alone.
+        srv = self.start_server()
+        srv.script("/gate", (200, {"pause": "20s"}), (200, {"pause": "500ms"}))
+        self.p.write("tasks/custom/post.lua", POST_TASK)
+        self.p.workflow("kid", """\
+inputs: {base: {type: string, required: true}}
+steps:
+  - {id: gate, task: http.request, with: {method: GET, url: "{{ inputs.base }}/gate"}}
+  - id: slow
+    task: custom.post
+    needs: [gate]
+    with: {url: "{{ inputs.base }}/slow", pause: "{{ steps.gate.output.json.pause }}"}
+outputs: {status: "{{ steps.slow.output.status }}"}
+""")
+        self.p.workflow("parent", """\
+inputs: {base: {type: string, required: true}}
+steps:
+  - id: sub
+    task: workflow
+    retry: {max_attempts: 2, backoff: fixed, initial_delay: 100ms}
+    timeout: 3s
+    with: {name: kid, inputs: {base: "{{ inputs.base }}"}}
+  - {id: after, task: log, needs: [sub], with: {message: "child said {{ steps.sub.output.status }}"}}
+outputs: {status: "{{ steps.sub.output.status }}"}
+""")
+        proc = subprocess.Popen([FERRY, "run", "parent", "--input", "base=" + srv.url,
+                                 "--project", str(self.p.dir), "--data", str(self.p.data)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        self.assertTrue(srv.wait_for("/slow", 2, timeout=20), "the retry never reached /slow")
+        time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        self.assertEqual(sorted(r["workflow"] for r in rows), ["kid", "kid", "parent"], rows)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        self.assertEqual(len(rows), 3, "no child started anew: %r" % rows)
+        parent = [x for x in rows if x["workflow"] == "parent"][0]["id"]
+        shown = self.p.show(parent)
+        self.assertEqual(shown["status"], "succeeded", shown)
+        self.assertEqual(shown["outputs"], {"status": 200})
+        self.assertEqual(srv.count("/gate"), 2, "each child's gate once")
+        slow = [h["headers"]["idempotency-key"] for h in srv.hits("/slow")]
+        self.assertEqual(len(slow), 3, "the interrupted step re-sent once, nothing more")
+        self.assertEqual(slow[1], slow[2], "re-sent with the second child's key")
+        self.assertNotEqual(slow[0], slow[1], "the second child is a new execution")
+        sub = shown["steps"]["sub"]
+        statuses = [a["status"] for a in sub["attempts"]]
+        self.assertEqual(statuses[0], "failed", sub["attempts"])
+        self.assertEqual(statuses[-1], "succeeded", sub["attempts"])
+        self.assertEqual(sub["child_execution"], sorted(x["id"] for x in rows
+                                                        if x["workflow"] == "kid")[1])
+        kids = sorted((x for x in rows if x["workflow"] == "kid"), key=lambda x: x["id"])
+        self.assertEqual([k["status"] for k in kids], ["cancelled", "succeeded"], kids)
+        self.assertEqual(self.p.ferry("resume").returncode, 0)
+        self.assertEqual(srv.count("/slow"), 3, "nothing left to resume")
+
     def test_items_finished_before_a_kill_keep_their_records(self):
         # A for_each item that finished before the crash is taken as it is on resume: its
         # records (input, times, attempts) are not written again from what resume knows.

@@ -43,9 +43,11 @@ bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::
     return false;
 }
 
-std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_store,
-                                      std::vector<workflow::Diagnostic>* problems) {
+std::unique_ptr<engine::App>
+open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Diagnostic>* problems,
+         std::function<void(std::string_view level, std::string_view text)> untasked_output) {
     engine::AppOptions ao;
+    ao.untasked_output = std::move(untasked_output);
     ao.project_dir = options.project;
     ao.data_dir = options.data;
     ao.durable = !options.no_sync;

@@ -6,8 +6,10 @@
 
 #include "core/app.h"
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::cli {
@@ -26,9 +28,12 @@ struct CommonOptions {
 bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::string& error);
 
 // Opens the project (and its store unless with_store is false). Task problems are printed
-// as warnings; a failure to open is printed and nullptr returned (exit 2).
-std::unique_ptr<engine::App> open_app(const CommonOptions& options, bool with_store = true,
-                                      std::vector<workflow::Diagnostic>* problems = nullptr);
+// as warnings; a failure to open is printed and nullptr returned (exit 2). What task files
+// print while they load goes to untasked_output when it is set.
+std::unique_ptr<engine::App> open_app(
+    const CommonOptions& options, bool with_store = true,
+    std::vector<workflow::Diagnostic>* problems = nullptr,
+    std::function<void(std::string_view level, std::string_view text)> untasked_output = nullptr);
 
 // ferry.yaml against the project's workflows: forms, hooks and schedules that name no
 // workflow, forms whose fields the workflow does not take, schedules whose inputs do not

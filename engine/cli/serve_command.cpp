@@ -138,12 +138,23 @@ int serve_command(int argc, char** argv) {
             return usage_error("serve", "unknown argument '" + std::string(arg) + "'");
         }
     }
+    std::string host;
+    uint16_t port = 0;
+    if (!listen.empty() && !split_listen(listen, host, port))
+        return usage_error("serve", "--listen must be HOST:PORT, got '" + listen + "'");
     std::vector<workflow::Diagnostic> task_problems;
-    auto app = open_app(common, true, &task_problems);
+    // What task files print while they load is held until the JSON log exists.
+    std::vector<std::pair<std::string, std::string>> load_output;
+    auto app = open_app(common, true, &task_problems,
+                        [&load_output](std::string_view level, std::string_view text) {
+                            load_output.emplace_back(level, text);
+                        });
     if (!app) return 2;
     // From here on stderr carries JSON lines only (docs/operations.md, "Logs").
     LineLog lines(app->loop, STDERR_FILENO);
     engine::server::ServerLog log(lines);
+    for (const auto& [level, text] : load_output)
+        log.at(level.empty() ? "info" : level, text, {{"source", "lua"}});
     for (const auto& d : task_problems)
         log.warn(d.describe());
     auto settings = engine::server::read_server_settings(app->config);
@@ -159,11 +170,11 @@ int serve_command(int argc, char** argv) {
     // now rather than at the first 422 (`ferry validate` fails on these).
     for (const std::string& w : config_workflow_problems(*app, app->config))
         log.warn(w);
-    std::string host;
-    uint16_t port = 0;
-    if (!split_listen(settings->listen, host, port))
-        return usage_error("serve",
-                           "listen address must be HOST:PORT, got '" + settings->listen + "'");
+    if (!split_listen(settings->listen, host, port)) {
+        log.error("ferry.yaml: server.listen must be HOST:PORT with a port up to 65535, got '" +
+                  settings->listen + "'");
+        return 2;
+    }
 
     raise_descriptor_limit(settings->max_connections, log);
     engine::server::Api api(*app, settings.value(), log);

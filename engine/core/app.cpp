@@ -95,6 +95,7 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
         if (auto text = proj->read(rel)) return LuaSource{"@" + rel, *text};
         return std::nullopt;
     });
+    vm.untasked_output = options.untasked_output;
     app->catalog.load(vm, app->project, problems);
     if (Status s = app->load_config(options.tolerate_config_problems); !s) return s.error();
     if (options.open_store) {

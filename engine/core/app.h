@@ -17,6 +17,7 @@
 #include "workflow/loader.h"
 #include "workflow/project_config.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,15 +26,18 @@ namespace ferry::engine {
 
 struct AppOptions {
     std::string project_dir = ".";
-    std::string data_dir;    // empty: PROJECT/.ferry
-    bool durable = true;     // fsync every group commit
-    bool open_store = true;  // validate does not need one
+    std::string data_dir;      // empty: PROJECT/.ferry
+    bool durable = true;       // fsync every group commit
+    bool open_store = true;    // validate does not need one
     bool create_store = true;  // false: no store yet is an error (store::StoreOptions)
     // A ferry.yaml with problems stops open() (Validation, every problem listed) unless
     // this is set: `ferry validate` reports them itself.
     bool tolerate_config_problems = false;
     LuaVmLimits vm_limits;
     EngineOptions engine;
+    // Where print() and ferry.log() outside a step go while task files load (LuaVM's
+    // untasked_output; null: stderr as text).
+    std::function<void(std::string_view level, std::string_view text)> untasked_output;
 };
 
 class App {

@@ -486,6 +486,9 @@ class StderrIsJsonLines(unittest.TestCase):
             p.write("tasks/hooks/boom.lua", 'return function(ctx, event) error("hook boom") end\n')
             p.workflow("breaks", "steps: [{id: a, task: fail, with: {message: no}}]\n"
                                  "hooks: {on_failure: hooks/boom.lua}\n")
+            # A task file that prints as it loads, before the server's log exists.
+            p.write("tasks/chatty.lua", 'print("chatty loaded")\nferry.log.warn("chatty warns")\n'
+                    'return {name = "custom.chatty", run = function() return {} end}\n')
             s = Server(te.FERRY, p.dir, p.data)
             try:
                 status, doc = s.json("POST", "/api/v1/workflows/hello/executions?wait=10s",
@@ -520,6 +523,10 @@ class StderrIsJsonLines(unittest.TestCase):
             self.assertEqual(len(hook), 1, messages)
             self.assertEqual(hook[0]["level"], "error")
             self.assertIn("FERRY_TEST_NEVER_SET_SECRET", hook[0]["message"])
+            chatty = [(l["level"], l["message"], l.get("source")) for l in server
+                      if l["message"].startswith("chatty")]
+            self.assertEqual(chatty, [("info", "chatty loaded", "lua"),
+                                      ("warn", "chatty warns", "lua")])
             notice = [l for l in server if "on_failure hook failed" in l["message"]]
             self.assertEqual(len(notice), 1, messages)
             self.assertEqual((notice[0]["level"], notice[0]["execution_id"]),
@@ -531,6 +538,23 @@ class StderrIsJsonLines(unittest.TestCase):
             self.assertEqual(server[-1]["executions_left"], 0)
             kinds = {l["log"] for l in lines}
             self.assertEqual(kinds, {"server", "access", "event"})
+        finally:
+            p.remove()
+
+    def test_a_bad_listen_address_is_refused_before_anything_starts(self):
+        # A usage error (exit 2, plain text like every CLI usage error), found before the
+        # project opens: no JSON line comes before it.
+        p = te.Project()
+        try:
+            p.workflow("hello", HELLO)
+            for value in ("8080", "127.0.0.1:99999", "127.0.0.1:"):
+                proc = subprocess.run([te.FERRY, "serve", "--listen", value, "--project", p.dir,
+                                       "--data", p.data], capture_output=True, text=True,
+                                      timeout=30)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertTrue(proc.stderr.startswith(
+                    "ferry serve: --listen must be HOST:PORT, got '%s'" % value), proc.stderr)
+                self.assertNotIn("{", proc.stderr)
         finally:
             p.remove()
 

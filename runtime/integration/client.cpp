@@ -349,6 +349,31 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
     return out;
 }
 
+// A dry run sends no credential, but the task and the records may still meet one (an
+// input that carries a token, a response of another step): the secrets that resolve are
+// taught to the Redactor as a live request would, so a dry run redacts what a live run
+// does. One that does not resolve (no credentials where dry runs are the point) is no
+// error here.
+void IntegrationClient::learn_secrets_for_redaction() {
+    const IntegrationAuth& a = config_.auth;
+    std::optional<std::string> user, password;
+    for (const std::string* ref :
+         {&a.username, &a.password, &a.token, &a.value, &a.client_secret}) {
+        if (!is_secret_reference(*ref)) continue;
+        Result<std::string> v = resolve_secret(*ref);  // adds it to the Redactor
+        if (!v) continue;
+        if (ref == &a.username) user = v.value();
+        if (ref == &a.password) password = v.value();
+    }
+    if (a.type == "basic" && password)
+        Redactor::instance().add(
+            crypto::base64_encode(user.value_or(a.username) + ":" + *password));
+    if (a.type == "oauth2" && !a.client_secret.empty()) {
+        if (Result<std::string> v = resolve_secret(a.client_secret))
+            Redactor::instance().add(url_encode(v.value()));
+    }
+}
+
 Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {
     const IntegrationAuth& a = config_.auth;
     auto secret = [&](const std::string& ref, const char* field) -> Result<std::string> {
@@ -372,6 +397,7 @@ Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {
     if (for_preview) {
         std::string header = a.type == "api_key" ? a.header : "Authorization";
         set_header(out.headers, header, kRedacted);
+        learn_secrets_for_redaction();
         return ok_status();
     }
     if (a.type == "basic") {
@@ -451,9 +477,9 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
     }
     Result<std::string> client_id = resolve_secret(a.client_id);  // a literal, or kept elsewhere
     if (!client_id) {
-        fail_all(make_error(client_id.error().kind, "integration '" + config_.name +
-                                                        "': auth.client_id: " +
-                                                        client_id.error().message));
+        fail_all(make_error(client_id.error().kind,
+                            "integration '" + config_.name +
+                                "': auth.client_id: " + client_id.error().message));
         return;
     }
     HttpRequest req;

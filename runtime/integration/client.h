@@ -86,6 +86,7 @@ class IntegrationClient {
     void fetch_token(std::function<void(Status)> then);
     Result<HttpRequest> build(const IntegrationRequest& req, bool for_preview);
     Status apply_auth(HttpRequest& out, bool for_preview);
+    void learn_secrets_for_redaction();
     Status sign_webhook(HttpRequest& out, bool for_preview);
     std::string record_attempt(const Op& op, const HttpRequest& sent,
                                const Result<HttpResponse>& res, uint64_t retry_in_ms) const;

@@ -480,6 +480,41 @@ steps:
         self.assertEqual(m.requests()[0]["headers"]["authorization"], "Basic " + b64)
 
 
+    def test_a_dry_run_redacts_the_secrets_a_live_run_would(self):
+        # Nothing is sent, but a secret that resolves is still one: a step that meets it
+        # (here an input carrying the token, and the basic pair's encoding) is redacted as
+        # in a live run.
+        m = self.mock()
+        self.configure(m.url, "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}"
+                       % SN_USER)
+        import base64
+        b64 = base64.b64encode(("%s:%s" % (SN_USER, SN_PASSWORD)).encode()).decode()
+        self.p.workflow("leaky", """\
+inputs: {note: {type: string, required: true}}
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    with: {method: POST, path: /api/now/table/incident, json: {n: 1}}
+  - id: echo
+    task: lua
+    needs: [call]
+    with:
+      input: {note: "{{ inputs.note }}"}
+      script: "return {said = input.note}"
+""")
+        rc, doc, err = self.run_wf("leaky", "--dry-run", "--input",
+                                   "note=pw %s and basic %s" % (SN_PASSWORD, b64))
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(doc["steps"]["call"]["output"]["dry_run"])
+        self.assertEqual(doc["steps"]["echo"]["output"]["said"],
+                         "pw [REDACTED] and basic [REDACTED]")
+        everything = (self.ferry("executions", "export").stdout + err +
+                      self.ferry("executions", "show", doc["id"], "--json").stdout)
+        self.assertNotIn(SN_PASSWORD, everything)
+        self.assertNotIn(b64, everything)
+        self.assertEqual(m.requests(), [])
+
     def test_secrets_that_need_escaping_or_look_like_json_keep_history_readable(self):
         # A secret with a quote and a backslash appears escaped in JSON text; one spelled
         # "null" or "false" is also a JSON literal. Redaction must find the first and must

@@ -218,20 +218,32 @@ Value Renderer::eval_binary(const Expr& e) {
     case ExprKind::Getitem: {
         Value obj = eval(*e.a);
         if (!e.is_slice) return get_item(*this, obj, eval(*e.b));
-        auto bound = [&](const ExprPtr& p) -> std::optional<int64_t> {
-            if (!p) return std::nullopt;
-            Value v = eval(*p);
-            if (v.is_none()) return std::nullopt;
-            if (!v.is_integral()) {
-                raise(ErrorKind::Type,
-                      "slice indices must be integers or None or have an __index__ method");
-            }
-            return v.as_int();
+        Value bounds[3];
+        const ExprPtr* exprs[3] = {&e.slice_start, &e.slice_stop, &e.slice_step};
+        std::optional<int64_t> ints[3];
+        bool integral = true;
+        for (int i = 0; i < 3; ++i) {
+            bounds[i] = *exprs[i] ? eval(**exprs[i]) : Value::none();
+            if (bounds[i].is_none()) continue;
+            if (bounds[i].is_integral())
+                ints[i] = bounds[i].as_int();
+            else
+                integral = false;
+        }
+        // Jinja2's getitem turns the TypeError of a bad slice (bounds that are not
+        // integers, an object that cannot be sliced) into an undefined value.
+        auto not_sliced = [&] {
+            return make_undefined("'" + std::string(type_name(obj)) +
+                                  " object' has no element slice(" + to_repr(bounds[0]) + ", " +
+                                  to_repr(bounds[1]) + ", " + to_repr(bounds[2]) + ")");
         };
-        auto start = bound(e.slice_start);
-        auto stop = bound(e.slice_stop);
-        auto step = bound(e.slice_step);
-        return slice(obj, start, stop, step);
+        if (!integral && !obj.is_undefined()) return not_sliced();
+        try {
+            return slice(obj, ints[0], ints[1], ints[2]);
+        } catch (const TemplateError& err) {
+            if (err.kind() != ErrorKind::Type || obj.is_undefined()) throw;
+            return not_sliced();
+        }
     }
     case ExprKind::Call: return eval_call(e);
     case ExprKind::Filter: return eval_filter(e);

@@ -258,15 +258,19 @@ std::optional<Value> LoopObj::getattr(std::string_view attr) const {
     return std::nullopt;
 }
 
-// An imported template: its exported top-level names.
+// An imported template: its exported top-level names, and as a string what it rendered
+// (Jinja2's TemplateModule.__str__).
 struct ModuleObj final : Object {
     std::string template_name;
     Ref<Scope> exports;
-    ModuleObj(std::string n, Ref<Scope> e) : template_name(std::move(n)), exports(std::move(e)) {}
+    std::string body;
+    ModuleObj(std::string n, Ref<Scope> e, std::string b)
+        : template_name(std::move(n)), exports(std::move(e)), body(std::move(b)) {}
     std::string_view type_name() const override { return "TemplateModule"; }
     void repr(std::string& out) const override {
         out += "<TemplateModule '" + template_name + "'>";
     }
+    void str(std::string& out) const override { out += body; }
     std::optional<Value> getattr(std::string_view name) const override {
         if (!name.empty() && name[0] == '_') return std::nullopt;
         for (const ScopeVar& v : exports->vars)
@@ -349,8 +353,9 @@ void loop_advance(const Value& loop, size_t index0) {
     static_cast<LoopObj&>(loop.object_obj()).index0 = index0;
 }
 
-Value make_module_object(std::string template_name, Ref<Scope> exports) {
-    return Value::object(make_ref<ModuleObj>(std::move(template_name), std::move(exports)));
+Value make_module_object(std::string template_name, Ref<Scope> exports, std::string body) {
+    return Value::object(
+        make_ref<ModuleObj>(std::move(template_name), std::move(exports), std::move(body)));
 }
 
 void clear_module(const Value& module) {

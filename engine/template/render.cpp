@@ -149,7 +149,9 @@ void Renderer::exec_body(const Body& body) {
 
 void Renderer::exec(const Stmt& s) {
     // After {% extends %}, a template's own top-level output is dropped; statements still run
-    // (their assignments are visible to the parent's blocks), as in Jinja2.
+    // (their assignments are visible to the parent's blocks), as in Jinja2. An include is
+    // not dropped: Jinja2 guards only text, prints and blocks, so what an include after the
+    // extends renders comes before the parent's output.
     bool dropped = frame_ && frame_->extended;
     try {
         switch (s.kind) {
@@ -178,9 +180,7 @@ void Renderer::exec(const Stmt& s) {
             if (!dropped) exec_block(s);
             break;
         case StmtKind::Extends: exec_extends(s); break;
-        case StmtKind::Include:
-            if (!dropped) exec_include(s);
-            break;
+        case StmtKind::Include: exec_include(s); break;
         case StmtKind::Import: exec_import(s); break;
         case StmtKind::FromImport: exec_from_import(s); break;
         case StmtKind::Autoescape: exec_autoescape(s); break;
@@ -529,16 +529,16 @@ Value Renderer::make_module(const ParsedTemplate& tmpl, bool with_context) {
     }
     auto context = with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
     context->persistent = !with_context;
-    std::string discard;
+    std::string body;
     try {
-        render_root(tmpl, context, discard);
+        render_root(tmpl, context, body);
     } catch (...) {
         // A module that failed is not cached, so nothing else will clear its persistent
         // scope: its macros and that scope would keep each other alive.
         context->clear();
         throw;
     }
-    Value module = make_module_object(tmpl.name, context);
+    Value module = make_module_object(tmpl.name, context, std::move(body));
     if (!with_context) env_.module_cache_.emplace(&tmpl, module);
     return module;
 }

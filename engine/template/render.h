@@ -412,7 +412,7 @@ bool call_macro_into(Renderer& r, const Value& callee, const Args& args, std::st
 Value make_loop(Renderer& r, const Stmt& loop_stmt, std::vector<Value> items, int depth);
 const std::vector<Value>& loop_items(const Value& loop);
 void loop_advance(const Value& loop, size_t index0);
-Value make_module_object(std::string template_name, Ref<Scope> exports);
+Value make_module_object(std::string template_name, Ref<Scope> exports, std::string body);
 // Empties a module's exported scope, breaking the macro <-> scope cycles inside it.
 void clear_module(const Value& module);
 Value make_self_reference(TemplateFrame* frame);

@@ -285,8 +285,9 @@ struct BlockCall final : Object {
     std::string name;
     size_t level;
     TemplateFrame frame;
-    BlockCall(std::string n, size_t l, const TemplateFrame& f)
-        : name(std::move(n)), level(l), frame(f) {}
+    Ref<Scope> scope;  // what the block renders in: a scoped block's enclosing scope
+    BlockCall(std::string n, size_t l, const TemplateFrame& f, Ref<Scope> s)
+        : name(std::move(n)), level(l), frame(f), scope(std::move(s)) {}
     std::string_view type_name() const override { return "BlockReference"; }
     bool is_callable() const override { return true; }
     Value call(Runtime& rt, const Args&) override {
@@ -295,7 +296,7 @@ struct BlockCall final : Object {
         std::string buffer;
         auto saved = r.save();
         try {
-            r.enter(frame.context, &buffer, &frame);
+            r.enter(scope, &buffer, &frame);
             r.render_block(name, level, &frame);
         } catch (...) {
             r.restore(saved);
@@ -312,7 +313,7 @@ struct SelfRef final : Object {
     std::string_view type_name() const override { return "TemplateReference"; }
     std::optional<Value> getattr(std::string_view name) const override {
         if (frame.blocks->byname.find(name) == frame.blocks->byname.end()) return std::nullopt;
-        return Value::object(make_ref<BlockCall>(std::string(name), 0, frame));
+        return Value::object(make_ref<BlockCall>(std::string(name), 0, frame, frame.context));
     }
 };
 
@@ -367,8 +368,9 @@ Value make_self_reference(TemplateFrame* frame) {
     return Value::object(make_ref<SelfRef>(*frame));
 }
 
-Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame) {
-    return Value::object(make_ref<BlockCall>(block_name, level, *frame));
+Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame,
+                 Ref<Scope> scope) {
+    return Value::object(make_ref<BlockCall>(block_name, level, *frame, std::move(scope)));
 }
 
 }  // namespace ferry::tmpl

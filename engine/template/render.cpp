@@ -439,7 +439,7 @@ void Renderer::render_block(const std::string& name, size_t level, TemplateFrame
     // gives nothing, calling it raises UndefinedError.
     bool has_parent = level + 1 < it->second.size();
     block_scope->add(
-        "super", has_parent ? make_super(name, level + 1, frame)
+        "super", has_parent ? make_super(name, level + 1, frame, scope_)
                             : make_undefined("there is no parent block called '" + name + "'."));
     // The block's statements report errors against the template that defines them.
     TemplateFrame block_frame = *frame;

@@ -416,7 +416,10 @@ Value make_module_object(std::string template_name, Ref<Scope> exports, std::str
 // Empties a module's exported scope, breaking the macro <-> scope cycles inside it.
 void clear_module(const Value& module);
 Value make_self_reference(TemplateFrame* frame);
-Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame);
+// scope: what the parent block renders in (a scoped block's enclosing scope, Jinja2's
+// derived context), else the template context.
+Value make_super(const std::string& block_name, size_t level, TemplateFrame* frame,
+                 Ref<Scope> scope);
 
 // Binary operators with Python semantics (operators.cpp).
 Value binary_op(std::string_view op, const Value& a, const Value& b, size_t max_size);

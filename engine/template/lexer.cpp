@@ -21,6 +21,7 @@ std::string describe(TokenType type) {
     case TokenType::Float: return "float";
     case TokenType::Operator: return "operator";
     case TokenType::Eof: return "end of template";
+    case TokenType::LexError: return "lexical error";
     }
     return "token";
 }
@@ -104,6 +105,8 @@ bool is_name_char(unsigned char c) {
 class Lexer {
   public:
     Lexer(std::string_view src, const std::string& file) : src_(src), file_(file) {}
+
+    std::vector<Token> take_tokens() { return std::move(tokens_); }
 
     std::vector<Token> run() {
         while (pos_ < src_.size())
@@ -520,7 +523,14 @@ class Lexer {
 }  // namespace
 
 std::vector<Token> tokenize(std::string_view source, const std::string& file) {
-    return Lexer(source, file).run();
+    Lexer lexer(source, file);
+    try {
+        return lexer.run();
+    } catch (const TemplateError& e) {
+        std::vector<Token> tokens = lexer.take_tokens();
+        tokens.push_back(Token{TokenType::LexError, e.message(), e.where().line, e.where().column});
+        return tokens;
+    }
 }
 
 }  // namespace ferry::tmpl

@@ -24,6 +24,10 @@ enum class TokenType : uint8_t {
     Float,
     Operator,
     Eof,
+    // Where the lexer failed: the last token, value the message. Jinja2 lexes as the parser
+    // reads, so a syntax error before this place is reported, not the lexer's; the parser
+    // raises this one only when it reaches it.
+    LexError,
 };
 
 struct Token {
@@ -46,7 +50,8 @@ std::string describe(TokenType type);
 // break is dropped (keep_trailing_newline=False).
 std::string normalize_newlines(std::string_view source);
 
-// Tokenizes normalized source. Raises TemplateError(Syntax) with the file set.
+// Tokenizes normalized source. A lexical error ends the tokens with a LexError token (the
+// file, line and column of a TemplateError(Syntax) raised from it are the token's).
 std::vector<Token> tokenize(std::string_view source, const std::string& file);
 
 }  // namespace ferry::tmpl

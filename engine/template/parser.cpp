@@ -470,9 +470,11 @@ ExprPtr parse_expression(std::string_view source, const std::string& name) {
     // The spaces keep a leading or trailing '-' (or '+') an operator, not a tag modifier.
     std::string wrapped = "{{ " + std::string(source) + " }}";
     std::vector<Token> tokens = tokenize(wrapped, name);
-    // Drop the begin/end markers; keep the Eof.
+    // Drop the begin/end markers; keep the Eof (or the lexer's error, with all before it).
+    bool lex_failed = tokens.back().type == TokenType::LexError;
+    size_t end = tokens.size() - (lex_failed ? 1 : 2);
     std::vector<Token> inner;
-    for (size_t i = 1; i + 2 < tokens.size(); ++i)
+    for (size_t i = 1; i < end; ++i)
         inner.push_back(std::move(tokens[i]));
     inner.push_back(tokens.back());
     return Parser(std::move(inner), name).parse_standalone_expression();

@@ -16,7 +16,9 @@ namespace ferry::tmpl::parser_impl {
 class Parser {
   public:
     Parser(std::vector<Token> tokens, const std::string& name)
-        : tokens_(std::move(tokens)), name_(name) {}
+        : tokens_(std::move(tokens)), name_(name) {
+        reached(tokens_[0]);
+    }
 
     std::unique_ptr<ParsedTemplate> parse() {
         auto tmpl = std::make_unique<ParsedTemplate>();
@@ -42,11 +44,21 @@ class Parser {
 
     // ---- token stream -----------------------------------------------------------------
 
+    // The token stream as Jinja2's: the lexer's error is raised when the token after the
+    // last good one is needed (it becomes current, or is looked at).
+    void reached(const Token& t) const {
+        if (t.type == TokenType::LexError)
+            throw TemplateError(ErrorKind::Syntax, t.value, Location{name_, t.line, t.column});
+    }
     const Token& current() const { return tokens_[pos_]; }
-    const Token& look() const { return tokens_[std::min(pos_ + 1, tokens_.size() - 1)]; }
+    const Token& look() const {
+        const Token& t = tokens_[std::min(pos_ + 1, tokens_.size() - 1)];
+        reached(t);
+        return t;
+    }
     const Token& next() {
         const Token& t = tokens_[pos_];
-        if (pos_ + 1 < tokens_.size()) ++pos_;
+        if (pos_ + 1 < tokens_.size()) reached(tokens_[++pos_]);
         return t;
     }
     bool at_op(std::string_view op) const { return current().is_op(op); }

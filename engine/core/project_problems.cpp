@@ -25,22 +25,7 @@ std::vector<std::string> literal_input_problems(const workflow::Workflow& child,
                 literal.dict_obj().set(k, v);
         }
     }
-    auto resolved = workflow::resolve_inputs(child, literal);
-    if (resolved) return {};
-    std::vector<std::string> out;
-    std::string text = resolved.error().message;
-    for (size_t start = 0; start <= text.size();) {
-        size_t nl = text.find('\n', start);
-        std::string line =
-            text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-        bool is_computed = false;
-        for (const std::string& key : computed)
-            if (line.rfind("input '" + key + "': required", 0) == 0) is_computed = true;
-        if (!is_computed && !line.empty()) out.push_back(line);
-        if (nl == std::string::npos) break;
-        start = nl + 1;
-    }
-    return out;
+    return workflow::input_problems(child, literal, computed);
 }
 
 }  // namespace

@@ -106,7 +106,6 @@ std::string describe_values(const std::vector<tmpl::Value>& values) {
 
 namespace {
 
-
 std::string format_number(double d) {
     if (std::trunc(d) == d && std::abs(d) < 1e15) return std::to_string(int64_t(d));
     std::string out;
@@ -393,29 +392,36 @@ bool nested_deeper_than(const tmpl::Value& v, int limit) {
 
 }  // namespace
 
-Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given) {
-    std::vector<std::string> problems;
-    if (!given.is_dict() && !given.is_none() && !given.is_undefined())
-        return make_error(ErrorKind::Validation,
-                          "inputs must be an object, got " + detail::describe_value(given));
+namespace {
+
+// resolve_inputs and input_problems: the complete inputs, and every problem.
+tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
+                         const std::vector<std::string>& given_later,
+                         std::vector<std::string>& problems) {
     std::vector<std::string> names;
     for (const InputSpec& spec : wf.inputs)
         names.push_back(spec.name);
+    auto unknown = [&](const std::string& name) {
+        if (std::find(names.begin(), names.end(), name) != names.end()) return;
+        std::string hint = detail::did_you_mean(name, names);
+        if (hint.empty() && names.empty()) hint = " (the workflow takes no inputs)";
+        problems.push_back("input '" + name + "': no such input" + hint);
+    };
     if (given.is_dict()) {
-        for (const auto& [key, value] : given.dict_obj().items) {
-            std::string name = key.is_string() ? std::string(key.str()) : tmpl::to_str(key);
-            if (std::find(names.begin(), names.end(), name) != names.end()) continue;
-            std::string hint = detail::did_you_mean(name, names);
-            if (hint.empty() && names.empty()) hint = " (the workflow takes no inputs)";
-            problems.push_back("input '" + name + "': no such input" + hint);
-        }
+        for (const auto& [key, value] : given.dict_obj().items)
+            unknown(key.is_string() ? std::string(key.str()) : tmpl::to_str(key));
     }
+    for (const std::string& name : given_later)
+        unknown(name);
     tmpl::Value out = tmpl::Value::dict();
     for (const InputSpec& spec : wf.inputs) {
         const tmpl::Value* v = given.is_dict() ? given.dict_obj().find(spec.name) : nullptr;
         // An explicit null (a JSON body, an empty form field) means "not given".
         if (v && v->is_none()) v = nullptr;
         if (!v) {
+            bool later =
+                std::find(given_later.begin(), given_later.end(), spec.name) != given_later.end();
+            if (later) continue;
             if (spec.default_value)
                 out.dict_obj().set(tmpl::Value::string(spec.name),
                                    detail::deep_copy(*spec.default_value));
@@ -433,6 +439,26 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given)
         if (problems.size() == before)
             out.dict_obj().set(tmpl::Value::string(spec.name), detail::deep_copy(*v));
     }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> input_problems(const Workflow& wf, const tmpl::Value& given,
+                                        const std::vector<std::string>& given_later) {
+    std::vector<std::string> problems;
+    if (!given.is_dict() && !given.is_none() && !given.is_undefined())
+        return {"inputs must be an object, got " + detail::describe_value(given)};
+    check_inputs(wf, given, given_later, problems);
+    return problems;
+}
+
+Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given) {
+    if (!given.is_dict() && !given.is_none() && !given.is_undefined())
+        return make_error(ErrorKind::Validation,
+                          "inputs must be an object, got " + detail::describe_value(given));
+    std::vector<std::string> problems;
+    tmpl::Value out = check_inputs(wf, given, {}, problems);
     if (!problems.empty()) {
         std::string message;
         for (const std::string& p : problems)

@@ -92,6 +92,12 @@ constexpr int kMaxInputDepth = 200;
 // complete inputs (defaults applied) or every problem, each naming the input.
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given);
 
+// The problems resolve_inputs would report, one per line, when the inputs named in
+// given_later will be given too with values known only at run time (a step's `{{ }}`):
+// they count as given, and only their names are checked.
+std::vector<std::string> input_problems(const Workflow& wf, const tmpl::Value& given,
+                                        const std::vector<std::string>& given_later = {});
+
 // How input problems name a type ("an object", "a string") and a value ('text', 3, a list):
 // in JSON's words, for workflow inputs and task inputs alike.
 namespace detail {

@@ -1570,6 +1570,7 @@ steps:
   - {id: none, task: workflow, with: {name: child}}
   - {id: computed, task: workflow, with: {name: child, inputs: {n: "{{ inputs.count }}"}}}
   - {id: whole, task: workflow, with: {name: child, inputs: "{{ {'n': inputs.count} }}"}}
+  - {id: later, task: workflow, with: {name: child, inputs: {n: 1, tga: "{{ inputs.count }}"}}}
 """)
         res = self.p.ferry("validate")
         self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
@@ -1580,7 +1581,10 @@ steps:
                                      r"input 'n': expected an integer")
         self.assertRegex(res.stdout, r"parent\.yaml:6:\d+: step 'none' runs workflow 'child': "
                                      r"input 'n': required, but not given")
-        self.assertEqual(len(lines), 3, res.stdout)  # computed values are the run's to check
+        # A computed value is the run's to check, not the name it is given under.
+        self.assertRegex(res.stdout, r"parent\.yaml:9:\d+: step 'later' runs workflow 'child': "
+                                     r"input 'tga': no such input \(did you mean 'tag'\?\)")
+        self.assertEqual(len(lines), 4, res.stdout)
         # `ferry run` makes the same checks before it starts anything.
         rc, doc, err = self.p.run("parent")
         self.assertEqual(rc, 2, err)

@@ -171,6 +171,21 @@ TEST_CASE("defaults must match their input", "[workflow][inputs]") {
           "wf.yaml:4:14: default of input 's': expected a boolean, got 1");
 }
 
+TEST_CASE("input_problems counts inputs given later as given, and checks their names",
+          "[workflow][inputs]") {
+    Workflow wf = workflow_with_inputs(R"(  n:   {type: integer, required: true}
+  tag: {type: string, default: x}
+)");
+    CHECK(input_problems(wf, json("{}")) ==
+          std::vector<std::string>{"input 'n': required, but not given"});
+    CHECK(input_problems(wf, json("{}"), {"n"}).empty());
+    CHECK(input_problems(wf, json(R"({"n": "abc"})"), {"tga"}) ==
+          std::vector<std::string>{"input 'tga': no such input (did you mean 'tag'?)",
+                                   "input 'n': expected an integer, got 'abc'"});
+    CHECK(input_problems(wf, json("[1]")) ==
+          std::vector<std::string>{"inputs must be an object, got a list"});
+}
+
 TEST_CASE("resolve_inputs applies defaults and checks every input", "[workflow][inputs]") {
     Workflow wf = workflow_with_inputs(R"(  title:    {type: string, required: true, max_length: 10}
   severity: {type: string, enum: [critical, high, medium, low], default: medium}

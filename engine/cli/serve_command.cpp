@@ -268,9 +268,7 @@ int serve_command(int argc, char** argv) {
         auto found = app->store->executions_with_status(status);
         if (!found) continue;
         for (const std::string& id : found.value()) {
-            auto rec = app->store->get_execution(id);
-            if (!rec || !rec.value() || rec.value()->find("\"parent\":") != std::string::npos)
-                continue;
+            if (engine::is_sub_workflow_execution(*app->store, id)) continue;
             Status s = app->engine->resume(id, [](const engine::ExecutionSummary&) {});
             if (!s)
                 log.error("resume " + id + ": " + s.error().message, {{"execution_id", id}});

@@ -25,4 +25,8 @@ std::string execution_json(const std::string& execution_record,
 // no such record.
 std::string stored_status(store::Store& store, const std::string& id);
 
+// Whether the stored execution is a sub-workflow's (its record names a parent): resume and
+// serve leave those to their parents. False when there is no such record.
+bool is_sub_workflow_execution(store::Store& store, const std::string& id);
+
 }  // namespace ferry::engine

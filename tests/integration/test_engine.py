@@ -1849,6 +1849,27 @@ outputs: {status: "{{ steps.sub.output.status }}"}
         self.assertEqual(self.p.ferry("resume").returncode, 0)
         self.assertEqual(srv.count("/slow"), 3, "nothing left to resume")
 
+    def test_an_input_named_parent_does_not_make_a_sub_workflow(self):
+        # resume (and serve at start) leave sub-workflows to their parents. An execution
+        # whose inputs merely hold a key "parent" is a top-level one and must be resumed.
+        srv = self.start_server()
+        self.p.write("tasks/custom/post.lua", POST_TASK)
+        self.p.workflow("orphan", """\
+inputs:
+  base: {type: string, required: true}
+  meta: {type: object, default: {}}
+steps:
+  - {id: a, task: custom.post, with: {url: "{{ inputs.base }}/a", pause: 3s}}
+""")
+        self.run_and_kill("orphan", "--input", "base=" + srv.url, "--input",
+                          'meta={"parent": {"execution": "x", "step": "y"}}', path="/a",
+                          settle=0.3)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        self.assertEqual([x["status"] for x in rows], ["succeeded"], rows)
+        self.assertEqual(srv.count("/a"), 2)
+
     def test_items_finished_before_a_kill_keep_their_records(self):
         # A for_each item that finished before the crash is taken as it is on resume: its
         # records (input, times, attempts) are not written again from what resume knows.

@@ -6,6 +6,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdlib.h>
+
+#include <filesystem>
+
 using namespace ferry::engine;
 using ferry::tmpl::Value;
 
@@ -81,4 +85,28 @@ TEST_CASE("execution_json: a record that leads with its shown fields is cut, not
     CHECK(cut == shown + R"(,"steps":{"s":{"key":"s"}}})");
     // A length that cannot be right is not trusted.
     CHECK(execution_json(record, steps, record.size() + 1) == cut);
+}
+
+TEST_CASE("is_sub_workflow_execution: the record's own parent key, not one in its inputs",
+          "[history]") {
+    char dir[] = "/tmp/ferry-history-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    {
+        ferry::store::StoreOptions options;
+        options.durable = false;
+        auto opened = ferry::store::Store::open(dir, options);
+        REQUIRE(opened);
+        ferry::store::Store& store = *opened.value();
+        store.put_execution("top", "w", "running",
+                            R"({"id":"top","workflow":"w","status":"running",)"
+                            R"("inputs":{"meta":{"parent":{"execution":"x","step":"y"}}}})");
+        store.put_execution("kid", "w", "running",
+                            R"({"id":"kid","workflow":"w","status":"running","inputs":{},)"
+                            R"("parent":{"execution":"top","step":"s"}})");
+        REQUIRE(store.commit());
+        CHECK_FALSE(is_sub_workflow_execution(store, "top"));
+        CHECK(is_sub_workflow_execution(store, "kid"));
+        CHECK_FALSE(is_sub_workflow_execution(store, "none"));
+    }
+    std::filesystem::remove_all(dir);
 }

@@ -180,7 +180,7 @@ int run_command(int argc, char** argv) {
     std::string json = execution_json(*app->store, id.value(), pretty, false);
     std::fwrite(json.data(), 1, json.size(), stdout);
     std::fputc('\n', stdout);
-    if (status.empty() && json.find("\"status\":\"waiting\"") != std::string::npos) {
+    if (status.empty() && engine::stored_status(*app->store, id.value()) == "waiting") {
         // Parked on an approval: the record waits for a decision, which only the server
         // takes; an approval timeout keeps its deadline and takes effect there.
         std::fprintf(stderr,

@@ -152,6 +152,10 @@ void Connection::process_input() {
             if (server && queue.size() >= server->options_.max_pipelined) break;
             http_parser_pause(&parser, 0);
         }
+        if (!chunk_crlf_fits(inbuf.data(), inbuf.data() + inbuf.size())) {
+            fail(400, "bad_request", "a chunk's data must end with CRLF");
+            break;
+        }
         size_t n = http_parser_execute(&parser, &kSettings, inbuf.data(), inbuf.size());
         if (closed) break;
         if (n > 0) last_parsed = inbuf[n - 1];
@@ -375,7 +379,22 @@ int Connection::on_body(http_parser* p, const char* at, size_t len) {
         return -1;
     }
     ex.req.body.append(at, len);
+    // The chunk's data is complete: what follows must be its CRLF (in this buffer or the
+    // next; process_input checks the start of the next).
+    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
+        c->chunk_crlf_pending = 2;
+        if (!c->chunk_crlf_fits(at + len, c->inbuf.data() + c->inbuf.size())) {
+            c->fail(400, "bad_request", "a chunk's data must end with CRLF");
+            return -1;
+        }
+    }
     return 0;
+}
+
+bool Connection::chunk_crlf_fits(const char* p, const char* end) {
+    for (; chunk_crlf_pending > 0 && p < end; ++p, --chunk_crlf_pending)
+        if (*p != (chunk_crlf_pending == 2 ? '\r' : '\n')) return false;
+    return true;
 }
 
 int Connection::on_message_complete(http_parser* p) {

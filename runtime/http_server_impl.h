@@ -102,7 +102,7 @@ struct Connection {
     uv_tcp_t tcp{};
     http_parser parser{};
     std::string remote;
-    std::string inbuf;  // received, not yet parsed (the parser was paused)
+    std::string inbuf;     // received, not yet parsed (the parser was paused)
     char last_parsed = 0;  // the byte just before inbuf's first one
     std::deque<std::shared_ptr<Exchange>> queue;
     std::unique_ptr<Loop::Timer> timer;
@@ -114,7 +114,12 @@ struct Connection {
     bool closed = false;           // hard_close ran: uv_close is pending
     bool eof_seen = false;         // the client sent EOF (libuv stopped reading)
     bool refused = false;          // answered 503 over max_connections, lingering to close
-    uint64_t requests_seen = 0;    // complete requests: idle after one is keep-alive
+    // Bytes of the CRLF after a chunk's data not seen yet (2, 1 or 0). Debian's http_parser
+    // (not built strict) takes any two bytes there as the CRLF; they are checked here.
+    int chunk_crlf_pending = 0;
+    // Checks the pending CRLF bytes against [p, end); false on a wrong byte.
+    bool chunk_crlf_fits(const char* p, const char* end);
+    uint64_t requests_seen = 0;  // complete requests: idle after one is keep-alive
 
     bool served() const;
     const ServerOptions& server_options() const { return server->options_; }

@@ -284,6 +284,54 @@ TEST_CASE("server: chunked request bodies are decoded", "[server]") {
     env.finish();
 }
 
+TEST_CASE("server: a chunk's data must end with CRLF", "[server]") {
+    Env env;
+    // Whole, or cut anywhere around the CRLF: the same body, or the same 400.
+    const std::string head = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    struct Case {
+        std::vector<std::string> pieces;
+        bool good;
+    };
+    const Case cases[] = {
+        {{head + "5\r\nhello\r\n0\r\n\r\n"}, true},
+        {{head + "5\r\nhello", "\r\n0\r\n\r\n"}, true},
+        {{head + "5\r\nhello\r", "\n0\r\n\r\n"}, true},
+        {{head + "5\r\nhel", "lo", "\r", "\n0\r\n\r\n"}, true},
+        // The bytes after the data are not CRLF: a proxy in front may frame the body
+        // differently (request smuggling), so it is refused, however the reads fall.
+        {{head + "5\r\nhelloXX0\r\n\r\n"}, false},
+        {{head + "5\r\nhello\n\r0\r\n\r\n"}, false},
+        {{head + "5\r\nhello", "XY0\r\n\r\n"}, false},
+        {{head + "5\r\nhello\r", "X0\r\n\r\n"}, false},
+        {{head + "5\r\nhello\r\n3\r\nabcXY0\r\n\r\n"}, false},
+    };
+    for (const Case& k : cases) {
+        std::string all;
+        for (const std::string& piece : k.pieces)
+            all += piece + "|";
+        INFO(all);
+        auto& c = env.raw();
+        for (const std::string& piece : k.pieces) {
+            c.send(piece);
+            run_for(env.loop, 10);
+        }
+        auto rs = env.responses(c, 1);
+        REQUIRE(rs.size() == 1);
+        if (k.good) {
+            CHECK(rs[0].status == 200);
+            CHECK(rs[0].body == "POST /up\n\nhello");
+        } else {
+            CHECK(rs[0].status == 400);
+            CHECK(contains(rs[0].body, "a chunk's data must end with CRLF"));
+        }
+    }
+    // Others are still served.
+    auto ok = env.get("/after");
+    REQUIRE(ok);
+    CHECK(ok.value().status == 200);
+    env.finish();
+}
+
 TEST_CASE("server: Expect: 100-continue", "[server]") {
     ServerOptions o;
     o.max_body_bytes = 100;

@@ -171,6 +171,10 @@ void* LuaVM::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
 LuaVM::LuaVM(LuaVmLimits limits) : limits_(limits) {
     L_ = lua_newstate(&LuaVM::allocate, this);
     if (!L_) throw std::bad_alloc();
+    // Lua leaves the main thread's extra space uninitialised and copies it into every new
+    // thread: zeroed here, so code that keeps a pointer there (the scheduler's running task)
+    // reads null, not garbage, outside its coroutines (a task file printing as it loads).
+    std::memset(lua_getextraspace(L_), 0, LUA_EXTRASPACE);
     lua_atpanic(L_, [](lua_State* L) -> int {
         std::fprintf(stderr, "ferry: unprotected Lua error: %s\n", lua_tostring(L, -1));
         std::abort();
@@ -580,8 +584,7 @@ Result<int> LuaVM::run_chunk(int chunk_ref) {
         lua_settop(L, handler - 1);
         if (chunk_budget_hit) {
             msg = "the file's top level allocated more than " +
-                  std::to_string(kChunkAllocationBudget >> 20) +
-                  " MiB while loading (" + msg + ")";
+                  std::to_string(kChunkAllocationBudget >> 20) + " MiB while loading (" + msg + ")";
         }
         return make_error(status == LUA_ERRMEM ? ErrorKind::Limit : ErrorKind::LuaError, msg);
     }

@@ -21,6 +21,7 @@ http_parser_settings make_settings() {
     s.on_header_value = &Connection::on_header_value;
     s.on_headers_complete = &Connection::on_headers_complete;
     s.on_body = &Connection::on_body;
+    s.on_chunk_header = &Connection::on_chunk_header;
     s.on_message_complete = &Connection::on_message_complete;
     return s;
 }
@@ -158,6 +159,14 @@ void Connection::process_input() {
         }
         size_t n = http_parser_execute(&parser, &kSettings, inbuf.data(), inbuf.size());
         if (closed) break;
+        if (chunk_size_line_ended) {
+            // Paused there, the parser has consumed that byte: the last one it took.
+            chunk_size_line_ended = false;
+            if ((n > 0 ? inbuf[n - 1] : last_parsed) != '\n') {
+                fail(400, "bad_request", "a chunk-size line must end with CRLF");
+                break;
+            }
+        }
         if (n > 0) last_parsed = inbuf[n - 1];
         inbuf.erase(0, n);
         http_errno err = HTTP_PARSER_ERRNO(&parser);
@@ -388,6 +397,13 @@ int Connection::on_body(http_parser* p, const char* at, size_t len) {
             return -1;
         }
     }
+    return 0;
+}
+
+int Connection::on_chunk_header(http_parser* p) {
+    Connection* c = conn_of(p);
+    c->chunk_size_line_ended = true;
+    http_parser_pause(p, 1);
     return 0;
 }
 

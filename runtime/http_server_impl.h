@@ -95,6 +95,7 @@ struct Connection {
     static int on_header_value(http_parser* p, const char* at, size_t len);
     static int on_headers_complete(http_parser* p);
     static int on_body(http_parser* p, const char* at, size_t len);
+    static int on_chunk_header(http_parser* p);
     static int on_message_complete(http_parser* p);
 
     HttpServer* server;  // null once the server is destroyed
@@ -117,6 +118,9 @@ struct Connection {
     // Bytes of the CRLF after a chunk's data not seen yet (2, 1 or 0). Debian's http_parser
     // (not built strict) takes any two bytes there as the CRLF; they are checked here.
     int chunk_crlf_pending = 0;
+    // on_chunk_header paused the parser on the byte that ends a chunk-size line, which the
+    // lenient parser takes as LF whatever it is; process_input checks it.
+    bool chunk_size_line_ended = false;
     // Checks the pending CRLF bytes against [p, end); false on a wrong byte.
     bool chunk_crlf_fits(const char* p, const char* end);
     uint64_t requests_seen = 0;  // complete requests: idle after one is keep-alive

@@ -284,7 +284,7 @@ TEST_CASE("server: chunked request bodies are decoded", "[server]") {
     env.finish();
 }
 
-TEST_CASE("server: a chunk's data must end with CRLF", "[server]") {
+TEST_CASE("server: a chunk's size line and data must end with CRLF", "[server]") {
     Env env;
     // Whole, or cut anywhere around the CRLF: the same body, or the same 400.
     const std::string head = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -304,6 +304,13 @@ TEST_CASE("server: a chunk's data must end with CRLF", "[server]") {
         {{head + "5\r\nhello", "XY0\r\n\r\n"}, false},
         {{head + "5\r\nhello\r", "X0\r\n\r\n"}, false},
         {{head + "5\r\nhello\r\n3\r\nabcXY0\r\n\r\n"}, false},
+        // The same for the LF that ends a chunk-size line (the last chunk's too).
+        {{head + "5\r", "\nhello\r\n0\r", "\n\r\n"}, true},
+        {{head + "5;ext=1\r\nhello\r\n0\r\n\r\n"}, true},
+        {{head + "5\rXhello\r\n0\r\n\r\n"}, false},
+        {{head + "5\r", "Xhello\r\n0\r\n\r\n"}, false},
+        {{head + "5;ext=1\rXhello\r\n0\r\n\r\n"}, false},
+        {{head + "5\r\nhello\r\n0\rX\r\n"}, false},
     };
     for (const Case& k : cases) {
         std::string all;
@@ -322,9 +329,21 @@ TEST_CASE("server: a chunk's data must end with CRLF", "[server]") {
             CHECK(rs[0].body == "POST /up\n\nhello");
         } else {
             CHECK(rs[0].status == 400);
-            CHECK(contains(rs[0].body, "a chunk's data must end with CRLF"));
+            CHECK((contains(rs[0].body, "a chunk's data must end with CRLF") ||
+                   contains(rs[0].body, "a chunk-size line must end with CRLF")));
         }
     }
+    // Pausing on each size line does not upset pipelining: more requests than the
+    // server queues at once, all in one write, are all answered in order.
+    auto& many = env.raw();
+    std::string pipelined;
+    for (int i = 0; i < 40; ++i)
+        pipelined += head + "5\r\nhello\r\n1\r\n" + std::to_string(i % 10) + "\r\n0\r\n\r\n";
+    many.send(pipelined);
+    auto answers = env.responses(many, 40);
+    REQUIRE(answers.size() == 40);
+    for (int i = 0; i < 40; ++i)
+        CHECK(answers[size_t(i)].body == "POST /up\n\nhello" + std::to_string(i % 10));
     // Others are still served.
     auto ok = env.get("/after");
     REQUIRE(ok);

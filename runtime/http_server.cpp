@@ -481,26 +481,23 @@ void HttpServer::on_connection(uv_stream_t* listener, int status) {
     c->tcp.data = c;
     bool accepted = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) == 0;
     bool over_limit = self->open_connections() >= self->options_.max_connections;
-    if (accepted && !self->closing_ && over_limit &&
-        self->refusals_lingering_ < kMaxLingeringRefusals) {
-        // Closed like any answer that closes: half-close, then drain what the client sends
-        // until it closes or the linger ends. Closing with its request unread would reset
-        // the connection, which can destroy the 503 before the client reads it.
+    if (accepted && !self->closing_ && over_limit) {
         refuse_over_limit(c);
         ++self->refused_;
-        c->refused = true;
-        ++self->refusals_lingering_;
-        self->conns_.insert(c);
-        c->begin_close();
-        return;
+        if (self->refusals_lingering_ < kMaxLingeringRefusals) {
+            // Closed like any answer that closes: half-close, then drain what the client
+            // sends until it closes or the linger ends. Closing with its request unread
+            // would reset the connection, which can destroy the 503 before it is read.
+            c->refused = true;
+            ++self->refusals_lingering_;
+            self->conns_.insert(c);
+            c->begin_close();
+            return;
+        }
     }
     if (!accepted || self->closing_ || over_limit) {
         // Accepted only to be closed, so the backlog does not fill up (past the lingering
         // refusals' bound, a flood costs no more than a file descriptor for an instant).
-        if (accepted && !self->closing_) {
-            refuse_over_limit(c);
-            ++self->refused_;
-        }
         c->server = nullptr;
         c->closed = true;
         uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),

@@ -75,7 +75,7 @@ int resume_command(int argc, char** argv) {
             all_ok = false;
             continue;
         }
-        if (id.empty() && engine::is_sub_workflow_execution(*app->store, x)) continue;
+        if (id.empty() && engine::is_sub_workflow_record(*rec.value())) continue;
         bool busy = false;
         Status s = app->engine->resume(
             x,

@@ -62,6 +62,11 @@ void raise_descriptor_limit(size_t max_connections, engine::server::ServerLog& l
                  "(ulimit -Hn, LimitNOFILE=) or lower server.max_connections");
 }
 
+// print() and ferry.log() of Lua outside any task, as a server line.
+void log_lua_output(engine::server::ServerLog& log, std::string_view level, std::string_view text) {
+    log.at(level.empty() ? "info" : level, text, {{"source", "lua"}});
+}
+
 // Execution and step events as JSON lines on stderr, beside the access log: every line
 // names its execution, and the access line of the request that started it does too.
 void log_event(LineLog& log, const engine::EngineEvent& e) {
@@ -154,7 +159,7 @@ int serve_command(int argc, char** argv) {
     LineLog lines(app->loop, STDERR_FILENO);
     engine::server::ServerLog log(lines);
     for (const auto& [level, text] : load_output)
-        log.at(level.empty() ? "info" : level, text, {{"source", "lua"}});
+        log_lua_output(log, level, text);
     for (const auto& d : task_problems)
         log.warn(d.describe());
     auto settings = engine::server::read_server_settings(app->config);
@@ -200,7 +205,7 @@ int serve_command(int argc, char** argv) {
             if (level == "error") log.flush();
         });
     app->vm.untasked_output = [&log](std::string_view level, std::string_view text) {
-        log.at(level.empty() ? "info" : level, text, {{"source", "lua"}});
+        log_lua_output(log, level, text);
     };
     struct ForgetSinks {  // before `log` goes, on the paths that return
         engine::App& app;

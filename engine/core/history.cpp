@@ -215,12 +215,15 @@ std::string stored_status(store::Store& store, const std::string& id) {
     return st && st->is_string() ? std::string(st->str()) : "";
 }
 
+bool is_sub_workflow_record(const std::string& execution_record) {
+    // The record's own key, not the text: an input may hold a key "parent" too.
+    const tmpl::Value v = tmpl::value_from_json(execution_record);
+    return dict_get(v, "parent") != nullptr;
+}
+
 bool is_sub_workflow_execution(store::Store& store, const std::string& id) {
     auto rec = store.get_execution(id);
-    if (!rec || !rec.value()) return false;
-    // The record's own key, not the text: an input may hold a key "parent" too.
-    const tmpl::Value v = tmpl::value_from_json(*rec.value());
-    return dict_get(v, "parent") != nullptr;
+    return rec && rec.value() && is_sub_workflow_record(*rec.value());
 }
 
 }  // namespace ferry::engine

@@ -25,8 +25,10 @@ std::string execution_json(const std::string& execution_record,
 // no such record.
 std::string stored_status(store::Store& store, const std::string& id);
 
-// Whether the stored execution is a sub-workflow's (its record names a parent): resume and
-// serve leave those to their parents. False when there is no such record.
+// Whether an execution record is a sub-workflow's (it names a parent): resume and serve
+// leave those to their parents.
+bool is_sub_workflow_record(const std::string& execution_record);
+// The same for a stored execution; false when there is no such record.
 bool is_sub_workflow_execution(store::Store& store, const std::string& id);
 
 }  // namespace ferry::engine

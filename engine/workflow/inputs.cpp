@@ -398,6 +398,10 @@ namespace {
 tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
                          const std::vector<std::string>& given_later,
                          std::vector<std::string>& problems) {
+    if (!given.is_dict() && !given.is_none() && !given.is_undefined()) {
+        problems.push_back("inputs must be an object, got " + detail::describe_value(given));
+        return tmpl::Value::none();
+    }
     std::vector<std::string> names;
     for (const InputSpec& spec : wf.inputs)
         names.push_back(spec.name);
@@ -447,16 +451,11 @@ tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
 std::vector<std::string> input_problems(const Workflow& wf, const tmpl::Value& given,
                                         const std::vector<std::string>& given_later) {
     std::vector<std::string> problems;
-    if (!given.is_dict() && !given.is_none() && !given.is_undefined())
-        return {"inputs must be an object, got " + detail::describe_value(given)};
     check_inputs(wf, given, given_later, problems);
     return problems;
 }
 
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given) {
-    if (!given.is_dict() && !given.is_none() && !given.is_undefined())
-        return make_error(ErrorKind::Validation,
-                          "inputs must be an object, got " + detail::describe_value(given));
     std::vector<std::string> problems;
     tmpl::Value out = check_inputs(wf, given, {}, problems);
     if (!problems.empty()) {

@@ -356,7 +356,7 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
 // error here.
 void IntegrationClient::learn_secrets_for_redaction() {
     const IntegrationAuth& a = config_.auth;
-    std::optional<std::string> user, password;
+    std::optional<std::string> user, password, client_secret;
     for (const std::string* ref :
          {&a.username, &a.password, &a.token, &a.value, &a.client_secret}) {
         if (!is_secret_reference(*ref)) continue;
@@ -364,14 +364,15 @@ void IntegrationClient::learn_secrets_for_redaction() {
         if (!v) continue;
         if (ref == &a.username) user = v.value();
         if (ref == &a.password) password = v.value();
+        if (ref == &a.client_secret) client_secret = v.value();
     }
+    if (!is_secret_reference(a.client_secret) && !a.client_secret.empty())
+        client_secret = a.client_secret;  // a literal: fetch_token redacts its encoding too
+    // What a live request derives from them, as apply_auth and fetch_token add it.
     if (a.type == "basic" && password)
         Redactor::instance().add(
             crypto::base64_encode(user.value_or(a.username) + ":" + *password));
-    if (a.type == "oauth2" && !a.client_secret.empty()) {
-        if (Result<std::string> v = resolve_secret(a.client_secret))
-            Redactor::instance().add(url_encode(v.value()));
-    }
+    if (a.type == "oauth2" && client_secret) Redactor::instance().add(url_encode(*client_secret));
 }
 
 Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {

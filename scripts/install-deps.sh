@@ -6,6 +6,8 @@
 #   scripts/install-deps.sh --test    build + test dependencies (python3-jinja2 oracle, ...)
 #   scripts/install-deps.sh --bench   build + benchmark dependencies (bench/*.sh: nginx mock, wrk,
 #                                     mimalloc for a FERRY_ALLOCATOR=mimalloc build)
+#   scripts/install-deps.sh --fuzz    build + fuzzing dependencies (scripts/fuzz.sh: Clang and
+#                                     its libFuzzer runtime)
 set -euo pipefail
 
 build_pkgs=(
@@ -15,11 +17,13 @@ build_pkgs=(
 )
 test_pkgs=(python3 python3-jinja2 lmdb-utils openssl prometheus)
 bench_pkgs=(nginx-light wrk curl python3 libmimalloc-dev)  # mimalloc: FERRY_ALLOCATOR=mimalloc
+fuzz_pkgs=(clang libclang-rt-14-dev)
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-}" in
   --test) pkgs+=("${test_pkgs[@]}") ;;
   --bench) pkgs+=("${bench_pkgs[@]}") ;;
+  --fuzz) pkgs+=("${fuzz_pkgs[@]}") ;;
 esac
 
 missing=()

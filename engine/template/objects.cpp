@@ -322,8 +322,10 @@ struct SelfRef final : Object {
 bool call_macro_into(Renderer& r, const Value& callee, const Args& args, std::string& out) {
     // typeid of a class in an anonymous namespace compares as a pointer: cheaper than a
     // dynamic_cast on every printed call.
-    if (!callee.is_object() || typeid(callee.object_obj()) != typeid(MacroObj)) return false;
-    auto& macro = static_cast<MacroObj&>(callee.object_obj());
+    if (!callee.is_object()) return false;
+    Object& object = callee.object_obj();
+    if (typeid(object) != typeid(MacroObj)) return false;
+    auto& macro = static_cast<MacroObj&>(object);
     // The print would escape a result that is not Markup: only the other cases can skip the
     // intermediate string.
     if (r.autoescape() && !r.eval_autoescape()) return false;

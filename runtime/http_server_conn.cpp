@@ -22,6 +22,7 @@ http_parser_settings make_settings() {
     s.on_headers_complete = &Connection::on_headers_complete;
     s.on_body = &Connection::on_body;
     s.on_chunk_header = &Connection::on_chunk_header;
+    s.on_chunk_complete = &Connection::on_chunk_complete;
     s.on_message_complete = &Connection::on_message_complete;
     return s;
 }
@@ -159,16 +160,36 @@ void Connection::process_input() {
         }
         size_t n = http_parser_execute(&parser, &kSettings, inbuf.data(), inbuf.size());
         if (closed) break;
+        // A pause to check one byte the lenient parser would take as LF whatever it is: the
+        // request goes on at once after it (even when that byte was the last one read).
+        bool byte_checked = false;
         if (chunk_size_line_ended) {
             // Paused there, the parser has consumed that byte: the last one it took.
             chunk_size_line_ended = false;
+            byte_checked = true;
             if ((n > 0 ? inbuf[n - 1] : last_parsed) != '\n') {
                 fail(400, "bad_request", "a chunk-size line must end with CRLF");
                 break;
             }
         }
+        if (empty_line_ending) {
+            // Paused before it, the parser has not consumed that byte: the next one.
+            empty_line_ending = false;
+            byte_checked = true;
+            if (n < inbuf.size() && inbuf[n] != '\n') {
+                fail(400, "bad_request",
+                     empty_line_ends_trailers
+                         ? "the empty line that ends the trailers must end with CRLF"
+                         : "the empty line that ends the head must end with CRLF");
+                break;
+            }
+        }
         if (n > 0) last_parsed = inbuf[n - 1];
         inbuf.erase(0, n);
+        if (byte_checked) {
+            http_parser_pause(&parser, 0);
+            continue;
+        }
         http_errno err = HTTP_PARSER_ERRNO(&parser);
         if (err == HPE_PAUSED) continue;
         if (err == HPE_OK) {
@@ -374,6 +395,9 @@ int Connection::on_headers_complete(http_parser* p) {
             if (c->closed || c->draining) return -1;
         }
     }
+    c->empty_line_ending = true;
+    c->empty_line_ends_trailers = false;
+    http_parser_pause(p, 1);
     return 0;
 }
 
@@ -404,6 +428,17 @@ int Connection::on_chunk_header(http_parser* p) {
     Connection* c = conn_of(p);
     c->chunk_size_line_ended = true;
     http_parser_pause(p, 1);
+    return 0;
+}
+
+int Connection::on_chunk_complete(http_parser* p) {
+    // Called after each chunk's data too; after the trailers, F_TRAILING is set.
+    if (p->flags & F_TRAILING) {
+        Connection* c = conn_of(p);
+        c->empty_line_ending = true;
+        c->empty_line_ends_trailers = true;
+        http_parser_pause(p, 1);
+    }
     return 0;
 }
 

@@ -96,6 +96,7 @@ struct Connection {
     static int on_headers_complete(http_parser* p);
     static int on_body(http_parser* p, const char* at, size_t len);
     static int on_chunk_header(http_parser* p);
+    static int on_chunk_complete(http_parser* p);
     static int on_message_complete(http_parser* p);
 
     HttpServer* server;  // null once the server is destroyed
@@ -121,6 +122,11 @@ struct Connection {
     // on_chunk_header paused the parser on the byte that ends a chunk-size line, which the
     // lenient parser takes as LF whatever it is; process_input checks it.
     bool chunk_size_line_ended = false;
+    // on_headers_complete (or on_chunk_complete after the trailers) paused the parser just
+    // before the byte that ends the empty line closing the head (or the trailers), which the
+    // lenient parser takes as LF whatever it is; process_input checks it.
+    bool empty_line_ending = false;
+    bool empty_line_ends_trailers = false;
     // Checks the pending CRLF bytes against [p, end); false on a wrong byte.
     bool chunk_crlf_fits(const char* p, const char* end);
     uint64_t requests_seen = 0;  // complete requests: idle after one is keep-alive

@@ -7,6 +7,8 @@
 // same pass that builds the document, so the check costs no second parse.
 #pragma once
 
+#include "runtime/json_numbers.h"
+
 #include <rapidjson/document.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
@@ -59,8 +61,8 @@ class KeyNotingHandler {
     bool Int64(int64_t i) { return doc_.Int64(i); }
     bool Uint64(uint64_t u) { return doc_.Uint64(u); }
     bool Double(double d) { return doc_.Double(d); }
-    bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
-        return doc_.RawNumber(s, n, copy);
+    bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+        return json_numbers::forward(doc_, s, n);
     }
     bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
     bool StartArray() { return doc_.StartArray(); }
@@ -125,7 +127,7 @@ JsonParse parse_json_noting_repeats(rapidjson::Document& doc, std::string_view j
     // value it built; Parse would make its own handler and leave no room for ours.
     auto generate = [&](rapidjson::Document&) {
         rapidjson::Reader reader;
-        out.syntax = reader.Parse<Flags>(in, handler);
+        out.syntax = reader.Parse<json_numbers::exact(Flags)>(in, handler);
         return !out.syntax.IsError();
     };
     doc.Populate(generate);

@@ -2,6 +2,8 @@
 
 #include "template/json_value.h"
 
+#include "runtime/json_numbers.h"
+
 #include "template/parser.h"
 #include "template/render.h"
 
@@ -229,9 +231,10 @@ Value value_from_json_document(const rapidjson::Value& doc) {
 
 Value value_from_json(std::string_view json) {
     rapidjson::Document doc;
-    doc.Parse<kJsonReadFlags>(json.data(), json.size());
-    if (doc.HasParseError()) {
-        size_t offset = doc.GetErrorOffset();
+    rapidjson::ParseResult parsed =
+        json_numbers::parse<kJsonReadFlags>(doc, json.data(), json.size());
+    if (parsed.IsError()) {
+        size_t offset = parsed.Offset();
         int line = 1, col = 1;
         for (size_t i = 0; i < offset && i < json.size(); ++i) {
             if (json[i] == '\n') {
@@ -242,7 +245,7 @@ Value value_from_json(std::string_view json) {
             }
         }
         throw TemplateError(ErrorKind::Value,
-                            std::string(rapidjson::GetParseError_En(doc.GetParseError())),
+                            std::string(rapidjson::GetParseError_En(parsed.Code())),
                             Location{"", line, col});
     }
     return from_json(doc, 0);

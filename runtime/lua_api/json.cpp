@@ -5,6 +5,7 @@
 // hold (a function, a cycle, a sparse array) is a bug in the task and raises, naming the path.
 // decode("null") returns json.null, never nil, so nil always means failure.
 #include "runtime/json_lua.h"
+#include "runtime/json_numbers.h"
 #include "runtime/json_writer.h"
 #include "runtime/lua_api/args.h"
 #include "runtime/lua_api/guard.h"
@@ -50,7 +51,7 @@ class DepthLimit {
     bool Int64(int64_t i) { return next_.Int64(i); }
     bool Uint64(uint64_t u) { return next_.Uint64(u); }
     bool Double(double d) { return next_.Double(d); }
-    bool RawNumber(const char* s, SizeType n, bool copy) { return next_.RawNumber(s, n, copy); }
+    bool RawNumber(const char* s, SizeType n, bool) { return json_numbers::forward(next_, s, n); }
     bool String(const char* s, SizeType n, bool copy) { return next_.String(s, n, copy); }
     bool Key(const char* s, SizeType n, bool copy) { return next_.Key(s, n, copy); }
     bool StartObject() { return enter() && next_.StartObject(); }
@@ -84,7 +85,7 @@ struct Parser {
         rapidjson::MemoryStream stream(text.data(), text.size());
         DepthLimit<rapidjson::Document> limited(doc);
         rapidjson::Reader reader;
-        result = reader.Parse<kParseFlags>(stream, limited);
+        result = reader.Parse<json_numbers::exact(kParseFlags)>(stream, limited);
         too_deep = limited.too_deep();
         return !result.IsError();
     }

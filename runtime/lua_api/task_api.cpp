@@ -3,6 +3,7 @@
 #include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
+#include "runtime/json_numbers.h"
 #include "runtime/scheduler.h"
 #include "runtime/utf8.h"
 
@@ -10,8 +11,8 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cctype>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,8 @@ uint64_t check_duration(lua_State* L, int idx, const char* what) {
         lua_Number n = lua_tonumber(L, idx);
         // Checked before the conversion: a NaN or a double past 2^64 made uint64_t(n)
         // undefined (ferry.sleep(math.huge) returned at once).
-        if (std::isnan(n)) luaL_error(L, "%s: duration must be a number of milliseconds, got nan", what);
+        if (std::isnan(n))
+            luaL_error(L, "%s: duration must be a number of milliseconds, got nan", what);
         if (n < 0) luaL_error(L, "%s: duration must not be negative", what);
         if (!(n < 0x1p64)) luaL_error(L, "%s: duration too long (%f ms)", what, n);
         return uint64_t(n);
@@ -102,9 +104,8 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
              at = lone_low_surrogate_escape_at(text, at + 6))
             text.replace(at, 6, "\\uFFFD");  // same length: what follows stays where it was
         rapidjson::Document doc;
-        doc.ParseInsitu<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(
-            text.data());
-        if (!doc.HasParseError()) {
+        if (!json_numbers::parse<rapidjson::kParseIterativeFlag>(doc, text.data(), text.size())
+                 .IsError()) {
             json_lua::push(L, doc);
             lua_setfield(L, -2, "json");
         }

@@ -105,6 +105,16 @@ TEST_CASE("ferry.json: encode and decode", "[lua_api][json]") {
         assert(json.decode('"\\u00e9"') == "\xc3\xa9")
     )") == "");
 
+    // Numbers read as Python's json module reads them, correctly rounded. RapidJSON 1.1.0's
+    // own full-precision reader made 0e-34 4.2e-53 (clz of zero; found by tests/fuzz).
+    CHECK(lua.eval("return string.format('%.17g %.17g %.17g', json.decode('0e-34'), "
+                   "json.decode('-0.0e-50'), json.decode('[0.000e-25]')[1])") == "0 -0 0");
+    CHECK(lua.eval("return string.format('%.17g|%.17g|%.17g|%s|%.17g', json.decode('0.1'), "
+                   "json.decode('1.00000000000000011102230246251565404236316680908203125'), "
+                   "json.decode('2.2250738585072011e-308'), math.type(json.decode('-0')), "
+                   "json.decode('-9223372036854775809'))") ==
+          "0.10000000000000001|1|2.2250738585072009e-308|integer|-9.2233720368547758e+18");
+
     // Round trip through Lua: text -> value -> text, with sorted keys to compare.
     CHECK(lua.eval(R"(
         local text = [[{"a":[1,-9223372036854775808,9223372036854775807,0.1,1.0,[],{},null],]]

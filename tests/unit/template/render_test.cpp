@@ -1601,6 +1601,17 @@ TEST_CASE("render (known difference): `~` of constants is folded to plain text a
     CHECK(render("{% autoescape true %}{{ ('<'|safe) ~ '>' }}{% endautoescape %}") == "&lt;&gt;");
 }
 
+TEST_CASE("render: JSON numbers are read as Python's json module reads them", "[render]") {
+    // RapidJSON 1.1.0's full-precision reader made 0e-34 4.2e-53 (clz of zero, undefined
+    // behaviour; found by tests/fuzz): numbers are converted by std::from_chars instead.
+    CHECK(render("{{ v }}", R"({"v": [0e-34, -0.0e-50, 0.000e-25, 1e-400, 5e-324]})") ==
+          "[0.0, -0.0, 0.0, 0.0, 5e-324]");
+    CHECK(render("{{ v }}",
+                 R"({"v": [0.1, 1.00000000000000011102230246251565404236316680908203125, )"
+                 R"(9007199254740993, 9007199254740993.0, -0, -9223372036854775808]})") ==
+          "[0.1, 1.0, 9007199254740993, 9007199254740992.0, 0, -9223372036854775808]");
+}
+
 TEST_CASE("render: a slice that cannot be taken gives an undefined value", "[render]") {
     // Jinja2's getitem turns the slice's TypeError into an undefined value.
     CHECK(render("{{ 'abc'['a':] }}") == "");

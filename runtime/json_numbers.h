@@ -1,0 +1,99 @@
+// JSON numbers read exactly. Debian's RapidJSON 1.1.0 reads a zero significand with a large
+// negative exponent ("0e-34") in its full-precision mode through clz(0), undefined
+// behaviour that gives garbage (4.2e-53, or another value in another build); tests/fuzz
+// found it. With kParseNumbersAsStringsFlag the reader hands each number over as its text
+// instead, and ExactNumbers converts it with std::from_chars: correctly rounded, as
+// Python's json module reads it. Integers stay integers up to 64 bits and become doubles
+// beyond, as RapidJSON reads them.
+//
+// Header-only and RapidJSON-only, so the template library (which knows nothing else of the
+// runtime) reads JSON the same way.
+#pragma once
+
+#include <rapidjson/reader.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+namespace ferry::json_numbers {
+
+// What a reader's flags become: numbers as text (converted here), never RapidJSON's own
+// full-precision conversion.
+constexpr unsigned exact(unsigned flags) {
+    return (flags & ~unsigned(rapidjson::kParseFullPrecisionFlag)) |
+           rapidjson::kParseNumbersAsStringsFlag;
+}
+
+// Hands the number written as [s, s + n) to next as Int64, Uint64 or Double.
+template <class Next>
+bool forward(Next& next, const char* s, size_t n) {
+    const char* end = s + n;
+    bool integer = std::none_of(
+        s, end, [](char c) { return c == '.' || c == 'e' || c == 'E' || c == 'N' || c == 'I'; });
+    if (integer) {
+        if (n > 0 && *s == '-') {
+            int64_t v = 0;
+            auto r = std::from_chars(s, end, v);
+            if (r.ec == std::errc() && r.ptr == end) return next.Int64(v);
+        } else {
+            uint64_t v = 0;
+            auto r = std::from_chars(s, end, v);
+            if (r.ec == std::errc() && r.ptr == end) return next.Uint64(v);
+        }
+    }
+    double d = 0;
+    auto r = std::from_chars(s, end, d);
+    if (r.ec == std::errc() && r.ptr == end) return next.Double(d);
+    // Out of range (1e400, 1e-400): from_chars leaves d alone; strtod gives the infinity or
+    // the zero (glibc's is correctly rounded too; the C locale reads '.').
+    std::string text(s, n);
+    return next.Double(std::strtod(text.c_str(), nullptr));
+}
+
+// Forwards every SAX event to next, numbers converted by forward().
+template <class Next>
+class ExactNumbers {
+  public:
+    explicit ExactNumbers(Next& next) : next_(next) {}
+
+    bool Null() { return next_.Null(); }
+    bool Bool(bool b) { return next_.Bool(b); }
+    bool Int(int i) { return next_.Int(i); }
+    bool Uint(unsigned u) { return next_.Uint(u); }
+    bool Int64(int64_t i) { return next_.Int64(i); }
+    bool Uint64(uint64_t u) { return next_.Uint64(u); }
+    bool Double(double d) { return next_.Double(d); }
+    bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return forward(next_, s, n); }
+    bool String(const char* s, rapidjson::SizeType n, bool copy) {
+        return next_.String(s, n, copy);
+    }
+    bool StartObject() { return next_.StartObject(); }
+    bool Key(const char* s, rapidjson::SizeType n, bool copy) { return next_.Key(s, n, copy); }
+    bool EndObject(rapidjson::SizeType n) { return next_.EndObject(n); }
+    bool StartArray() { return next_.StartArray(); }
+    bool EndArray(rapidjson::SizeType n) { return next_.EndArray(n); }
+
+  private:
+    Next& next_;
+};
+
+// doc.Parse<Flags>(text, length) with numbers read exactly; doc is left null on an error.
+template <unsigned Flags, class Document>
+rapidjson::ParseResult parse(Document& doc, const char* text, size_t length) {
+    rapidjson::ParseResult result;
+    auto generate = [&](Document& d) {
+        rapidjson::MemoryStream bytes(text, length);
+        rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+        ExactNumbers<Document> handler(d);
+        rapidjson::Reader reader;
+        result = reader.Parse<exact(Flags)>(in, handler);
+        return !result.IsError();
+    };
+    doc.Populate(generate);
+    return result;
+}
+
+}  // namespace ferry::json_numbers

@@ -38,6 +38,19 @@ TEST_CASE("top-level keys", "[workflow][loader]") {
           "starting with a letter or '_'");
 }
 
+TEST_CASE("a document that starts with a token no node can start with is a syntax error",
+          "[workflow][loader]") {
+    // yaml-cpp 0.7's LoadAll looped for ever on these, a null document more each time
+    // (found by tests/fuzz).
+    CHECK(only_problem(",") == "wf.yaml:1:1: no YAML node can start here");
+    CHECK(only_problem("# comment\n,   a\nsteps: []\n") ==
+          "wf.yaml:2:1: no YAML node can start here");
+    CHECK(only_problem("name: a\n---\n,\n") == "wf.yaml:3:1: no YAML node can start here");
+    // Empty documents are not that: each starts further on.
+    CHECK(only_problem("---\n---\nsteps: []\n") ==
+          "wf.yaml:3:1: a workflow file holds one YAML document; this is a second");
+}
+
 TEST_CASE("a workflow file that is not UTF-8 is refused at the bad byte", "[workflow][loader]") {
     // Its values would reach records, answers and stdout, which must be JSON (UTF-8).
     CHECK(only_problem("steps:\n  - {id: a, task: log, with: {message: \"\xc3\x28\"}}\n") ==

@@ -55,7 +55,8 @@ class ConfigReader {
     // a reference, if it is one, must be well formed; it is resolved where it is used.
     std::string text_or_secret(const YAML::Node& n, const std::string& field) {
         std::string text = string(n, field);
-        if (Status s = check_secret_syntax(text); !s) ctx_.error(n, field + ": " + s.error().message);
+        if (Status s = check_secret_syntax(text); !s)
+            ctx_.error(n, field + ": " + s.error().message);
         return text;
     }
 

@@ -4,7 +4,6 @@
 #include "workflow/loader_internal.h"
 
 #include <openssl/evp.h>
-#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -415,68 +414,6 @@ void tidy(std::vector<Diagnostic>& problems) {
 }  // namespace
 }  // namespace detail
 
-namespace {
-
-// Notes where a document's first node starts and whether it is all the document holds.
-class FirstNode final : public YAML::EventHandler {
-  public:
-    std::optional<size_t> pos;  // of the first node
-    bool only_null = true;      // nothing but one null (what an unreadable token gives)
-
-    void OnDocumentStart(const YAML::Mark&) override {}
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { note(m, true); }
-    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { note(m, false); }
-    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                  const std::string&) override {
-        note(m, false);
-    }
-    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                         YAML::EmitterStyle::value) override {
-        note(m, false);
-    }
-    void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {
-        note(m, false);
-    }
-    void OnMapEnd() override {}
-
-  private:
-    void note(const YAML::Mark& m, bool null) {
-        if (!pos) pos = size_t(m.pos);
-        only_null = only_null && null;
-    }
-};
-
-// YAML::LoadAll, which in yaml-cpp 0.7 never returns (one more null document each time,
-// until memory runs out) when a document starts with a token no node can start with, such
-// as a lone ',' (yaml-cpp issue #1040, fixed after 0.7; found by tests/fuzz): the scanner
-// never moves past it. The documents are first read as events here; a null document that
-// starts where the one before it started moved nothing, and is a syntax error there.
-std::vector<YAML::Node> load_documents(const std::string& body) {
-    std::istringstream in(body);
-    YAML::Parser parser(in);
-    std::optional<size_t> previous;
-    for (;;) {
-        FirstNode first;
-        if (!parser.HandleNextDocument(first)) break;
-        if (first.only_null && first.pos && previous && *first.pos == *previous) {
-            YAML::Mark at;  // 0-based, as yaml-cpp's
-            at.pos = int(*first.pos);
-            for (size_t i = 0; i < *first.pos && i < body.size(); ++i) {
-                at.column = body[i] == '\n' ? 0 : at.column + 1;
-                at.line += body[i] == '\n';
-            }
-            throw YAML::ParserException(at, "no YAML node can start here");
-        }
-        previous = first.pos;
-    }
-    return YAML::LoadAll(body);
-}
-
-}  // namespace
-
 LoadResult load_workflow_text(const std::string& text, const std::string& file,
                               const TaskLookup* tasks) {
     // A UTF-8 byte order mark is not part of the document; columns count from after it.
@@ -489,7 +426,7 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
         return result;
     }
     try {
-        docs = load_documents(body);
+        docs = detail::load_yaml_documents(body);
     } catch (const YAML::ParserException& e) {
         ctx.error(ctx.mark(e.mark), detail::yaml_syntax_message(body, e.mark, e.msg));
     } catch (const YAML::Exception& e) {

@@ -72,6 +72,14 @@ tmpl::Value scalar_value(Context& ctx, const YAML::Node& node);
 // "a string 'abc'", "an integer 3", "a list", "a mapping", "null": for "got ..." messages.
 std::string describe_node(Context& ctx, const YAML::Node& node);
 
+// The documents of a YAML stream, as YAML::LoadAll(text) reads them, except where that
+// never returns: in yaml-cpp 0.7 it adds a null document at a time until memory runs out
+// when a document starts with a token no node can start with, such as a lone ','
+// (yaml-cpp issue #1040, fixed after 0.7; found by tests/fuzz). The stream is read as
+// events first; a null document starting where the one before it started moved nothing,
+// and raises YAML::ParserException there ("no YAML node can start here").
+std::vector<YAML::Node> load_yaml_documents(const std::string& text);
+
 // yaml-cpp's message for a syntax error at mark, with a hint for the mistake behind most of
 // its puzzling ones ("illegal block entry"): a line indented with a tab.
 std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,

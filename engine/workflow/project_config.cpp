@@ -472,14 +472,22 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
         result.problems = std::move(ctx.problems());
         return result;
     }
+    std::vector<YAML::Node> docs;
     try {
-        root = YAML::Load(text);
+        docs = detail::load_yaml_documents(text);
     } catch (const YAML::ParserException& e) {
         ctx.error(ctx.mark(e.mark),
                   "YAML syntax error: " + detail::yaml_syntax_message(text, e.mark, e.msg));
         result.problems = std::move(ctx.problems());
         return result;
     }
+    if (docs.size() > 1) {
+        // YAML::Load read the first and dropped the rest unseen.
+        ctx.error(docs[1], "ferry.yaml holds one YAML document; this is a second");
+        result.problems = std::move(ctx.problems());
+        return result;
+    }
+    if (!docs.empty()) root = docs[0];
     if (root.IsNull()) return result;  // an empty file configures nothing
     if (!root.IsMap()) {
         ctx.error(root, "ferry.yaml must be a mapping of sections (" + join(kTopKeys) + ")");

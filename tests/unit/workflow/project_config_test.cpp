@@ -60,6 +60,17 @@ TEST_CASE("integrations: settings, auth, policies", "[config]") {
     CHECK(hook.dry_run);
 }
 
+TEST_CASE("ferry.yaml is one YAML document, and a stray ',' is a syntax error", "[config]") {
+    // YAML::Load read "," as an empty file (and yaml-cpp 0.7's LoadAll never returned).
+    CHECK(problems_of(load_project_config_text(",", "ferry.yaml")) ==
+          "ferry.yaml:1:1: YAML syntax error: no YAML node can start here\n");
+    // A second document was dropped unseen.
+    CHECK(problems_of(load_project_config_text("server: {}\n---\nauth: {}\n", "ferry.yaml")) ==
+          "ferry.yaml:3:1: ferry.yaml holds one YAML document; this is a second\n");
+    CHECK(load_project_config_text("", "ferry.yaml").ok());
+    CHECK(load_project_config_text("# only a comment\n", "ferry.yaml").ok());
+}
+
 TEST_CASE("ferry.yaml problems carry FILE:LINE:COL", "[config]") {
     auto r = load_project_config_text(R"(integrations:
   sn:

@@ -7,7 +7,8 @@
 #   scripts/fuzz.sh --time 600 template http one target after the other, 10 min each
 #   scripts/fuzz.sh --list                   the targets and what they feed
 #
-# Options: --time S (per target, default 60), --max-len BYTES (default 4096), --no-build.
+# Options: --time S (per target, default 60), --max-len BYTES (default 4096), --no-build,
+# --build DIR (the Clang build tree, default build-fuzz/).
 # A crash stops its target and leaves the input in build-fuzz/artifacts/; after the fix,
 # save it as tests/fuzz/corpus/NAME/crash-WHAT so that the ordinary test suite (which runs
 # every saved input through the same target, built with replay_main.cpp) keeps it fixed.
@@ -27,12 +28,13 @@ describe() {
   esac
 }
 
-seconds=60 max_len=4096 build=1 targets=()
+seconds=60 max_len=4096 build=1 targets=() B="$ROOT/build-fuzz"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --time) seconds=$2; shift 2 ;;
     --max-len) max_len=$2; shift 2 ;;
     --no-build) build=0; shift ;;
+    --build) B=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift 2 ;;
     --list) for t in "${targets_all[@]}"; do printf '%-8s %s\n' "$t" "$(describe "$t")"; done; exit 0 ;;
     -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -45,7 +47,6 @@ while [[ $# -gt 0 ]]; do
 done
 [[ ${#targets[@]} -gt 0 ]] || targets=("${targets_all[@]}")
 
-B="$ROOT/build-fuzz"
 if [[ $build == 1 ]]; then
   scripts/install-deps.sh --fuzz
   CC=clang CXX=clang++ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_FUZZ=ON \

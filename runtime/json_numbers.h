@@ -10,6 +10,8 @@
 // runtime) reads JSON the same way.
 #pragma once
 
+#include "runtime/json_sax.h"
+
 #include <rapidjson/reader.h>
 
 #include <algorithm>
@@ -53,31 +55,14 @@ bool forward(Next& next, const char* s, size_t n) {
     return next.Double(std::strtod(text.c_str(), nullptr));
 }
 
-// Forwards every SAX event to next, numbers converted by forward().
+// Passes every SAX event on to next, numbers converted by forward().
 template <class Next>
-class ExactNumbers {
+class ExactNumbers : public json_sax::Forward<Next> {
   public:
-    explicit ExactNumbers(Next& next) : next_(next) {}
-
-    bool Null() { return next_.Null(); }
-    bool Bool(bool b) { return next_.Bool(b); }
-    bool Int(int i) { return next_.Int(i); }
-    bool Uint(unsigned u) { return next_.Uint(u); }
-    bool Int64(int64_t i) { return next_.Int64(i); }
-    bool Uint64(uint64_t u) { return next_.Uint64(u); }
-    bool Double(double d) { return next_.Double(d); }
-    bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return forward(next_, s, n); }
-    bool String(const char* s, rapidjson::SizeType n, bool copy) {
-        return next_.String(s, n, copy);
+    using json_sax::Forward<Next>::Forward;
+    bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+        return forward(this->next_, s, n);
     }
-    bool StartObject() { return next_.StartObject(); }
-    bool Key(const char* s, rapidjson::SizeType n, bool copy) { return next_.Key(s, n, copy); }
-    bool EndObject(rapidjson::SizeType n) { return next_.EndObject(n); }
-    bool StartArray() { return next_.StartArray(); }
-    bool EndArray(rapidjson::SizeType n) { return next_.EndArray(n); }
-
-  private:
-    Next& next_;
 };
 
 // doc.Parse<Flags>(text, length) with numbers read exactly; doc is left null on an error.

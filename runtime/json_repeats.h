@@ -47,40 +47,27 @@ namespace json_repeats_detail {
 // the first quote going back that no backslash escapes.
 size_t opening_quote_before(std::string_view text, size_t end);
 
-// Forwards every event to the document being built and notes each object's keys.
+// Passes every event on to the document being built and notes each object's keys.
 template <class Stream>
-class KeyNotingHandler {
+class KeyNotingHandler : public json_sax::Forward<rapidjson::Document> {
   public:
     KeyNotingHandler(rapidjson::Document& doc, const Stream& in, std::string_view text)
-        : doc_(doc), in_(in), text_(text) {}
+        : Forward(doc), in_(in), text_(text) {}
 
-    bool Null() { return doc_.Null(); }
-    bool Bool(bool b) { return doc_.Bool(b); }
-    bool Int(int i) { return doc_.Int(i); }
-    bool Uint(unsigned u) { return doc_.Uint(u); }
-    bool Int64(int64_t i) { return doc_.Int64(i); }
-    bool Uint64(uint64_t u) { return doc_.Uint64(u); }
-    bool Double(double d) { return doc_.Double(d); }
-    bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-        return json_numbers::forward(doc_, s, n);
-    }
-    bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
-    bool StartArray() { return doc_.StartArray(); }
-    bool EndArray(rapidjson::SizeType n) { return doc_.EndArray(n); }
     bool StartObject() {
         // Frames are kept and cleared, not freed: their capacity serves the next object.
         if (depth_ == frames_.size()) frames_.emplace_back();
         frames_[depth_++].clear();
-        return doc_.StartObject();
+        return next_.StartObject();
     }
     bool Key(const char* s, rapidjson::SizeType n, bool copy) {
         frames_[depth_ - 1].emplace_back(std::string(s, n),
                                          opening_quote_before(text_, in_.Tell()));
-        return doc_.Key(s, n, copy);
+        return next_.Key(s, n, copy);
     }
     bool EndObject(rapidjson::SizeType n) {
         note_repeats(frames_[--depth_]);
-        return doc_.EndObject(n);
+        return next_.EndObject(n);
     }
 
     std::optional<RepeatedKey> repeated;
@@ -100,7 +87,6 @@ class KeyNotingHandler {
         }
     }
 
-    rapidjson::Document& doc_;
     const Stream& in_;
     std::string_view text_;
     std::vector<Keys> frames_;
@@ -122,12 +108,13 @@ JsonParse parse_json_noting_repeats(rapidjson::Document& doc, std::string_view j
     rapidjson::MemoryStream bytes(json.data(), json.size());
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
     json_repeats_detail::KeyNotingHandler<decltype(in)> handler(doc, in, json);
+    json_numbers::ExactNumbers<decltype(handler)> exact(handler);
     JsonParse out;
     // Populate hands the document to the generator as the handler and takes the root
     // value it built; Parse would make its own handler and leave no room for ours.
     auto generate = [&](rapidjson::Document&) {
         rapidjson::Reader reader;
-        out.syntax = reader.Parse<json_numbers::exact(Flags)>(in, handler);
+        out.syntax = reader.Parse<json_numbers::exact(Flags)>(in, exact);
         return !out.syntax.IsError();
     };
     doc.Populate(generate);

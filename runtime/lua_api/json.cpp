@@ -39,25 +39,15 @@ constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
 // Forwards SAX events to next (the Document) and stops the parse when containers nest
 // deeper than json_lua::kMaxDepth: the same cap as encode, so whatever decodes re-encodes.
 template <class Next>
-class DepthLimit {
+class DepthLimit : public json_sax::Forward<Next> {
   public:
-    explicit DepthLimit(Next& next) : next_(next) {}
+    using json_sax::Forward<Next>::Forward;
     bool too_deep() const { return too_deep_; }
 
-    bool Null() { return next_.Null(); }
-    bool Bool(bool b) { return next_.Bool(b); }
-    bool Int(int i) { return next_.Int(i); }
-    bool Uint(unsigned u) { return next_.Uint(u); }
-    bool Int64(int64_t i) { return next_.Int64(i); }
-    bool Uint64(uint64_t u) { return next_.Uint64(u); }
-    bool Double(double d) { return next_.Double(d); }
-    bool RawNumber(const char* s, SizeType n, bool) { return json_numbers::forward(next_, s, n); }
-    bool String(const char* s, SizeType n, bool copy) { return next_.String(s, n, copy); }
-    bool Key(const char* s, SizeType n, bool copy) { return next_.Key(s, n, copy); }
-    bool StartObject() { return enter() && next_.StartObject(); }
-    bool EndObject(SizeType members) { return leave() && next_.EndObject(members); }
-    bool StartArray() { return enter() && next_.StartArray(); }
-    bool EndArray(SizeType elements) { return leave() && next_.EndArray(elements); }
+    bool StartObject() { return enter() && this->next_.StartObject(); }
+    bool EndObject(SizeType members) { return leave() && this->next_.EndObject(members); }
+    bool StartArray() { return enter() && this->next_.StartArray(); }
+    bool EndArray(SizeType elements) { return leave() && this->next_.EndArray(elements); }
 
   private:
     bool enter() {
@@ -70,7 +60,6 @@ class DepthLimit {
         return true;
     }
 
-    Next& next_;
     int depth_ = 0;
     bool too_deep_ = false;
 };
@@ -84,8 +73,9 @@ struct Parser {
     bool operator()(rapidjson::Document& doc) {
         rapidjson::MemoryStream stream(text.data(), text.size());
         DepthLimit<rapidjson::Document> limited(doc);
+        json_numbers::ExactNumbers<decltype(limited)> exact(limited);
         rapidjson::Reader reader;
-        result = reader.Parse<json_numbers::exact(kParseFlags)>(stream, limited);
+        result = reader.Parse<json_numbers::exact(kParseFlags)>(stream, exact);
         too_deep = limited.too_deep();
         return !result.IsError();
     }

@@ -83,6 +83,16 @@ struct Env {
             loop, [&] { return parse_responses(c.received, c.eof).size() >= n || c.eof; }, ms);
         return parse_responses(c.received, c.eof);
     }
+    // A request sent on a new connection in pieces, the loop running between them (so each
+    // piece is one read); the answers to it.
+    std::vector<RawResponse> answers_to_pieces(const std::vector<std::string>& pieces) {
+        auto& c = raw();
+        for (const std::string& piece : pieces) {
+            c.send(piece);
+            run_for(loop, 10);
+        }
+        return responses(c, 1);
+    }
     void finish() {
         raws.clear();
         client.reset();
@@ -314,16 +324,11 @@ TEST_CASE("server: a chunk's size line and data must end with CRLF", "[server]")
         {{head + "5\r\nhello\r\n0\rX\r\n"}, false},
     };
     for (const Case& k : cases) {
-        std::string all;
+        std::string shown;  // the pieces, each ended by '|'
         for (const std::string& piece : k.pieces)
-            all += piece + "|";
-        INFO(all);
-        auto& c = env.raw();
-        for (const std::string& piece : k.pieces) {
-            c.send(piece);
-            run_for(env.loop, 10);
-        }
-        auto rs = env.responses(c, 1);
+            shown += piece + "|";
+        INFO(shown);
+        auto rs = env.answers_to_pieces(k.pieces);
         REQUIRE(rs.size() == 1);
         if (k.good) {
             CHECK(rs[0].status == 200);
@@ -379,16 +384,11 @@ TEST_CASE("server: the empty line that ends the head or the trailers must end wi
         {{chunked + "T: 1\r\n\r", "X"}, trailers_end},
     };
     for (const Case& k : cases) {
-        std::string all;
+        std::string shown;  // the pieces, each ended by '|'
         for (const std::string& piece : k.pieces)
-            all += piece + "|";
-        INFO(all);
-        auto& c = env.raw();
-        for (const std::string& piece : k.pieces) {
-            c.send(piece);
-            run_for(env.loop, 10);
-        }
-        auto rs = env.responses(c, 1);
+            shown += piece + "|";
+        INFO(shown);
+        auto rs = env.answers_to_pieces(k.pieces);
         REQUIRE(rs.size() == 1);
         if (!k.refusal) {
             CHECK(rs[0].status == 200);

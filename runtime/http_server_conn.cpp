@@ -6,6 +6,7 @@
 #include "runtime/utf8.h"
 
 #include <cstdlib>
+#include <utility>
 
 namespace ferry {
 namespace http_server_detail {
@@ -162,31 +163,18 @@ void Connection::process_input() {
         if (closed) break;
         // A pause to check one byte the lenient parser would take as LF whatever it is: the
         // request goes on at once after it (even when that byte was the last one read).
-        bool byte_checked = false;
-        if (chunk_size_line_ended) {
-            // Paused there, the parser has consumed that byte: the last one it took.
-            chunk_size_line_ended = false;
-            byte_checked = true;
-            if ((n > 0 ? inbuf[n - 1] : last_parsed) != '\n') {
-                fail(400, "bad_request", "a chunk-size line must end with CRLF");
-                break;
-            }
-        }
-        if (empty_line_ending) {
-            // Paused before it, the parser has not consumed that byte: the next one.
-            empty_line_ending = false;
-            byte_checked = true;
-            if (n < inbuf.size() && inbuf[n] != '\n') {
-                fail(400, "bad_request",
-                     empty_line_ends_trailers
-                         ? "the empty line that ends the trailers must end with CRLF"
-                         : "the empty line that ends the head must end with CRLF");
+        const LineEndCheck check = std::exchange(line_end_check, {});
+        if (check.problem) {
+            char byte = check.consumed ? (n > 0 ? inbuf[n - 1] : last_parsed)
+                                       : (n < inbuf.size() ? inbuf[n] : '\n');
+            if (byte != '\n') {
+                fail(400, "bad_request", check.problem);
                 break;
             }
         }
         if (n > 0) last_parsed = inbuf[n - 1];
         inbuf.erase(0, n);
-        if (byte_checked) {
+        if (check.problem) {
             http_parser_pause(&parser, 0);
             continue;
         }
@@ -395,8 +383,7 @@ int Connection::on_headers_complete(http_parser* p) {
             if (c->closed || c->draining) return -1;
         }
     }
-    c->empty_line_ending = true;
-    c->empty_line_ends_trailers = false;
+    c->line_end_check = {"the empty line that ends the head must end with CRLF", false};
     http_parser_pause(p, 1);
     return 0;
 }
@@ -426,7 +413,7 @@ int Connection::on_body(http_parser* p, const char* at, size_t len) {
 
 int Connection::on_chunk_header(http_parser* p) {
     Connection* c = conn_of(p);
-    c->chunk_size_line_ended = true;
+    c->line_end_check = {"a chunk-size line must end with CRLF", true};
     http_parser_pause(p, 1);
     return 0;
 }
@@ -435,8 +422,7 @@ int Connection::on_chunk_complete(http_parser* p) {
     // Called after each chunk's data too; after the trailers, F_TRAILING is set.
     if (p->flags & F_TRAILING) {
         Connection* c = conn_of(p);
-        c->empty_line_ending = true;
-        c->empty_line_ends_trailers = true;
+        c->line_end_check = {"the empty line that ends the trailers must end with CRLF", false};
         http_parser_pause(p, 1);
     }
     return 0;

@@ -119,14 +119,14 @@ struct Connection {
     // Bytes of the CRLF after a chunk's data not seen yet (2, 1 or 0). Debian's http_parser
     // (not built strict) takes any two bytes there as the CRLF; they are checked here.
     int chunk_crlf_pending = 0;
-    // on_chunk_header paused the parser on the byte that ends a chunk-size line, which the
-    // lenient parser takes as LF whatever it is; process_input checks it.
-    bool chunk_size_line_ended = false;
-    // on_headers_complete (or on_chunk_complete after the trailers) paused the parser just
-    // before the byte that ends the empty line closing the head (or the trailers), which the
-    // lenient parser takes as LF whatever it is; process_input checks it.
-    bool empty_line_ending = false;
-    bool empty_line_ends_trailers = false;
+    // A byte the lenient parser takes as LF whatever it is, which process_input checks:
+    // on_chunk_header pauses the parser on the one ending a chunk-size line (consumed, the
+    // last byte it took); on_headers_complete, and on_chunk_complete after the trailers,
+    // pause it just before the one ending the empty line that closes them (the next byte).
+    struct LineEndCheck {
+        const char* problem = nullptr;  // the 400's message if it is not LF; null: no check
+        bool consumed = false;
+    } line_end_check;
     // Checks the pending CRLF bytes against [p, end); false on a wrong byte.
     bool chunk_crlf_fits(const char* p, const char* end);
     uint64_t requests_seen = 0;  // complete requests: idle after one is keep-alive

@@ -65,13 +65,11 @@ class ExactNumbers : public json_sax::Forward<Next> {
     }
 };
 
-// doc.Parse<Flags>(text, length) with numbers read exactly; doc is left null on an error.
-template <unsigned Flags, class Document>
-rapidjson::ParseResult parse(Document& doc, const char* text, size_t length) {
+// Runs the reader over `in` into doc, numbers read exactly; doc is left null on an error.
+template <unsigned Flags, class Document, class Stream>
+rapidjson::ParseResult parse_stream(Document& doc, Stream& in) {
     rapidjson::ParseResult result;
     auto generate = [&](Document& d) {
-        rapidjson::MemoryStream bytes(text, length);
-        rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
         ExactNumbers<Document> handler(d);
         rapidjson::Reader reader;
         result = reader.Parse<exact(Flags)>(in, handler);
@@ -79,6 +77,22 @@ rapidjson::ParseResult parse(Document& doc, const char* text, size_t length) {
     };
     doc.Populate(generate);
     return result;
+}
+
+// doc.Parse<Flags>(text, length), numbers read exactly.
+template <unsigned Flags, class Document>
+rapidjson::ParseResult parse(Document& doc, const char* text, size_t length) {
+    rapidjson::MemoryStream bytes(text, length);
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+    return parse_stream<Flags>(doc, in);
+}
+
+// doc.ParseInsitu<Flags>(text), numbers read exactly: strings stay in text (NUL-terminated,
+// rewritten in place), which must outlive doc.
+template <unsigned Flags, class Document>
+rapidjson::ParseResult parse_insitu(Document& doc, char* text) {
+    rapidjson::InsituStringStream in(text);
+    return parse_stream<Flags | rapidjson::kParseInsituFlag>(doc, in);
 }
 
 }  // namespace ferry::json_numbers

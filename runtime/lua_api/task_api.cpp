@@ -104,7 +104,7 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
              at = lone_low_surrogate_escape_at(text, at + 6))
             text.replace(at, 6, "\\uFFFD");  // same length: what follows stays where it was
         rapidjson::Document doc;
-        if (!json_numbers::parse<rapidjson::kParseIterativeFlag>(doc, text.data(), text.size())
+        if (!json_numbers::parse_insitu<rapidjson::kParseIterativeFlag>(doc, text.data())
                  .IsError()) {
             json_lua::push(L, doc);
             lua_setfield(L, -2, "json");

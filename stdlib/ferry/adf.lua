@@ -8,6 +8,7 @@
 --     over templates/jira-issue.adf.json.j2), checks its root and drops empty text nodes;
 --   * extracts the plain text of a document (to compare comments, to log).
 local json = require("ferry.json")
+local trim_end = require("ferry.text").trim_end
 
 local M = {}
 
@@ -44,7 +45,7 @@ local function block_nodes(block, out)
     if #items > 0 then out[#out + 1] = bullet_list(items); items = {} end
   end
   for line in (block .. "\n"):gmatch("(.-)\n") do
-    line = line:gsub("%s+$", "")
+    line = trim_end(line)
     local item = line:match("^%s*[-*]%s+(%S.*)$")
     if item then
       if #lines > 0 then flush() end
@@ -156,7 +157,7 @@ function M.to_text(doc)
     end
   end
   walk(doc, 0)
-  return (table.concat(parts):gsub("%s+$", ""))
+  return trim_end(table.concat(parts))
 end
 
 return M

@@ -14,7 +14,9 @@
 -- of the key. Lookups search the label (labels are always searchable; JQL on an issue
 -- property only works where an app indexes it) and confirm the property when Jira returns it.
 local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local clip = require("ferry.text").clip
+local trim = require("ferry.text").trim
 local tickets = require("ferry.tickets")
 local adf = require("ferry.adf")
 
@@ -33,7 +35,7 @@ local SUMMARY_MAX = 254
 local function check_ref(ref, name, task)
   if not ref:match("^[%w_]+%-%d+$") and not ref:match("^%d+$") then
     tickets.invalid(task .. ": '" .. name .. "' must be a Jira issue key like OPS-12 or an issue id, got " ..
-                    json.encode(ref))
+                    quoted(ref))
   end
   return ref
 end
@@ -130,7 +132,7 @@ function M.summary(value, task)
   if not tickets.has_text(value) then
     tickets.invalid(task .. ": 'summary' is required and must be non-blank text")
   end
-  local s = value:gsub("[%c]+", " "):gsub("%s%s+", " "):match("^%s*(.-)%s*$")
+  local s = trim((value:gsub("[%c]+", " "):gsub("%s%s+", " ")))
   local units, cut = 0, nil
   for pos, code in utf8.codes(s) do
     units = units + (code >= 0x10000 and 2 or 1)
@@ -148,10 +150,10 @@ function M.labels(value, task, extra)
   local function add(label, where)
     if type(label) == "number" then label = tostring(label) end
     if type(label) ~= "string" or label == "" then
-      tickets.invalid(task .. ": " .. where .. " must be a non-empty string, got " .. json.encode(label))
+      tickets.invalid(task .. ": " .. where .. " must be a non-empty string, got " .. quoted(label))
     end
     if label:find("%s") then
-      tickets.invalid(task .. ": " .. where .. " " .. json.encode(label) .. " contains spaces, which " ..
+      tickets.invalid(task .. ": " .. where .. " " .. quoted(label) .. " contains spaces, which " ..
                       "Jira labels cannot have (use '-' or '_')")
     end
     if #label > 255 then tickets.invalid(task .. ": " .. where .. " is longer than 255 characters") end
@@ -163,7 +165,7 @@ function M.labels(value, task, extra)
   if tickets.is_set(value) then
     if type(value) == "string" then value = { value } end
     if type(value) ~= "table" then
-      tickets.invalid(task .. ": 'labels' must be a list of strings, got " .. json.encode(value))
+      tickets.invalid(task .. ": 'labels' must be a list of strings, got " .. quoted(value))
     end
     for i, label in ipairs(value) do add(label, "labels[" .. (i - 1) .. "]") end
   end
@@ -175,7 +177,7 @@ end
 function M.components(value, task)
   if type(value) == "string" then value = { value } end
   if type(value) ~= "table" then
-    tickets.invalid(task .. ": 'components' must be a list of names, got " .. json.encode(value))
+    tickets.invalid(task .. ": 'components' must be a list of names, got " .. quoted(value))
   end
   local out = json.array()
   for i, c in ipairs(value) do
@@ -185,7 +187,7 @@ function M.components(value, task)
       out[#out + 1] = c
     else
       tickets.invalid(task .. ": components[" .. (i - 1) .. "] must be a name or {name}/{id}, got " ..
-                      json.encode(c))
+                      quoted(c))
     end
   end
   return out
@@ -195,14 +197,14 @@ end
 local function named(value, what, task)
   if type(value) == "string" and value:match("%S") then return { name = value } end
   if type(value) == "table" and (tickets.is_set(value.name) or tickets.is_set(value.id)) then return value end
-  tickets.invalid(task .. ": '" .. what .. "' must be a name or {name}/{id}, got " .. json.encode(value))
+  tickets.invalid(task .. ": '" .. what .. "' must be a name or {name}/{id}, got " .. quoted(value))
 end
 
 local function project_value(value, task)
   if type(value) == "string" and value:match("^%d+$") then return { id = value } end
   if type(value) == "string" and value:match("^[%a][%w_]*$") then return { key = value } end
   if type(value) == "table" and (tickets.is_set(value.key) or tickets.is_set(value.id)) then return value end
-  tickets.invalid(task .. ": 'project' must be a project key like OPS (or {key}/{id}), got " .. json.encode(value))
+  tickets.invalid(task .. ": 'project' must be a project key like OPS (or {key}/{id}), got " .. quoted(value))
 end
 
 -- The first set value among the arguments.
@@ -382,7 +384,7 @@ end
 -- The transition for `to`, matched case-insensitively on the transition's name, then on
 -- the status it leads to, then on its id. nil when none matches.
 function M.match_transition(transitions, to)
-  local wanted = tostring(to):lower():match("^%s*(.-)%s*$")
+  local wanted = trim(tostring(to):lower())
   for _, t in ipairs(transitions) do
     if type(t.name) == "string" and t.name:lower() == wanted then return t end
   end

@@ -9,7 +9,9 @@
 --   * an encoded query part naming an unknown field is silently ignored, so every lookup
 --     checks that the records it gets back really match.
 local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local clip = require("ferry.text").clip
+local trim = require("ferry.text").trim
 local tickets = require("ferry.tickets")
 
 local M = {}
@@ -54,7 +56,7 @@ function M.table_name(ctx, input, task)
   if not tickets.is_set(t) then t = "incident" end
   if type(t) ~= "string" or not t:match("^[%a_][%w_]*$") then
     tickets.invalid(task .. ": 'table' must be a ServiceNow table name like incident or " ..
-                    "change_request; got " .. json.encode(t))
+                    "change_request; got " .. quoted(t))
   end
   return t
 end
@@ -67,7 +69,7 @@ local function record_path(ctx, tbl, sys_id)
   if tickets.is_set(version) then
     if type(version) ~= "string" or not version:match("^v%d+$") then
       tickets.invalid("integration '" .. tostring(ctx.integration.name) .. "': api_version must look like v2, got " ..
-                      json.encode(version))
+                      quoted(version))
     end
     api = "/api/now/" .. version .. "/table/"
   end
@@ -185,7 +187,7 @@ end
 -- numbers and keys never do.
 local function check_query_value(v, name, task)
   if not v:match("^[%w_.:%-]+$") then
-    tickets.invalid(task .. ": '" .. name .. "' " .. json.encode(v) ..
+    tickets.invalid(task .. ": '" .. name .. "' " .. quoted(v) ..
                     " is not a ServiceNow number or sys_id (letters, digits, - _ . : only)")
   end
 end
@@ -255,7 +257,7 @@ end
 
 local function state_key(s)
   s = s:lower():gsub("[_%-]", " "):gsub("%s+", " ")
-  s = s:match("^%s*(.-)%s*$")
+  s = trim(s)
   if s == "cancelled" then s = "canceled" end
   return s
 end
@@ -265,7 +267,7 @@ end
 function M.state_value(ctx, tbl, to, task)
   if math.type(to) == "integer" then return tostring(to) end
   if type(to) ~= "string" or not to:match("%S") then
-    tickets.invalid(task .. ": 'to' must be a state name or value, got " .. json.encode(to))
+    tickets.invalid(task .. ": 'to' must be a state name or value, got " .. quoted(to))
   end
   if to:match("^%s*%-?%d+%s*$") then return (to:match("%-?%d+")) end
 
@@ -292,7 +294,7 @@ function M.state_value(ctx, tbl, to, task)
     tickets.invalid(task .. ": no state names are known for table " .. tbl .. "; give the state " ..
                     "value (e.g. to: \"3\") or set mappings.states." .. tbl .. " in ferry.yaml")
   end
-  tickets.invalid(task .. ": unknown " .. tbl .. " state " .. json.encode(to) .. "; known: " ..
+  tickets.invalid(task .. ": unknown " .. tbl .. " state " .. quoted(to) .. "; known: " ..
                   table.concat(names, ", "))
 end
 

@@ -1,6 +1,7 @@
--- ferry.text: text as messages show it. Error messages quote what they got, and what they
--- got may be a whole document; a quote is cut after a few hundred bytes, never inside a
--- UTF-8 character (the message is stored and shown as JSON).
+-- ferry.text: text as messages show it, and text as input gives it. Error messages quote
+-- what they got, and what they got may be a whole document; a quote is cut after a few
+-- hundred bytes, never inside a UTF-8 character (the message is stored and shown as JSON).
+-- Input text is trimmed here, because Lua's own idioms for it backtrack (below).
 local json = require("ferry.json")
 
 local M = {}
@@ -13,10 +14,32 @@ function M.clip(text, limit)
   return text:sub(1, cut) .. "..."
 end
 
--- v in single quotes for a message: tables as JSON (not their address), clipped.
+-- v in single quotes for a message, clipped: text as it is, anything else as JSON (a
+-- table's content rather than its address, json.null as null).
 function M.quoted(v, limit)
-  local text = type(v) == "table" and json.encode(v) or tostring(v)
+  local text = v
+  if type(v) ~= "string" then
+    local ok, encoded = pcall(json.encode, v)
+    text = ok and encoded or tostring(v)
+  end
   return "'" .. M.clip(text, limit or 64) .. "'"
+end
+
+-- Without leading and trailing whitespace (%s: space, \t, \n, \v, \f, \r). Lua's idioms
+-- for this, s:gsub("%s+$", "") and s:match("^%s*(.-)%s*$"), backtrack over every run of
+-- whitespace inside the text: quadratic in the run's length (a 40 KB run: 10 s), inside C,
+-- where neither a step's instruction budget nor its deadline can stop them, and the text
+-- may be a request body. These patterns make one pass each.
+function M.trim(s)
+  local first = s:find("%S")
+  if not first then return "" end
+  return s:sub(first, s:match("^.*()%S"))
+end
+
+-- Without trailing whitespace; see trim.
+function M.trim_end(s)
+  local last = s:match("^.*()%S")
+  return last and s:sub(1, last) or ""
 end
 
 -- "HTTP 502" and, when the answer has a body, its start: "HTTP 502: upstream timed out".

@@ -7,6 +7,8 @@
 --
 -- Vendor clients (ferry.servicenow, ferry.jira) build on this; tasks call the clients.
 local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
+local trim = require("ferry.text").trim
 
 local M = {}
 
@@ -88,10 +90,10 @@ end
 -- typo here would silently give a ticket the wrong priority.
 function M.severity(value, task)
   if not M.is_set(value) then return nil end
-  local s = type(value) == "string" and value:lower():match("^%s*(.-)%s*$") or nil
+  local s = type(value) == "string" and trim(value:lower()) or nil
   if not s or not SEVERITIES[s] then
     M.invalid(task .. ": 'severity' must be one of critical, high, medium, low; got " ..
-              json.encode(value))
+              quoted(value))
   end
   return s
 end
@@ -120,7 +122,7 @@ function M.reference(input, task)
       if type(v) ~= "string" or not v:match("%S") then
         M.invalid(task .. ": '" .. name .. "' must be a non-empty string")
       end
-      return (v:match("^%s*(.-)%s*$")), name
+      return trim(v), name
     end
   end
   M.invalid(task .. ": say which ticket: give 'id', 'key' or 'number'")

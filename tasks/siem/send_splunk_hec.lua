@@ -9,6 +9,7 @@
 -- Splunk does not deduplicate: a retried batch may be indexed twice. For a SIEM a
 -- duplicate beats a lost event, so requests are sent as idempotent (retried on timeouts).
 local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local time = require("ferry.time")
 local tickets = require("ferry.tickets")
 
@@ -64,7 +65,7 @@ local function flat_fields(fields)
     if type(v) == "string" or type(v) == "number" then return v end
     if type(v) == "boolean" then return tostring(v) end
     tickets.invalid(TASK .. ": fields." .. where .. " must be a string, a number or a list of them " ..
-                    "(Splunk indexed fields are flat), got " .. json.encode(v))
+                    "(Splunk indexed fields are flat), got " .. quoted(v))
   end
   for name, v in pairs(fields) do
     if type(v) == "table" and (getmetatable(v) == "ferry.json.array" or #v > 0) then
@@ -84,7 +85,7 @@ local function epoch_seconds(value)
   if type(value) == "number" then return value end
   local ms = type(value) == "string" and time.parse(value)
   if not ms then
-    tickets.invalid(TASK .. ": 'time' must be an RFC 3339 time or epoch seconds, got " .. json.encode(value))
+    tickets.invalid(TASK .. ": 'time' must be an RFC 3339 time or epoch seconds, got " .. quoted(value))
   end
   return ms / 1000
 end

@@ -4,7 +4,7 @@
 -- property ferry.idempotency and label ferry-<24 hex>), and whenever an earlier attempt may
 -- have created it (a retried or resumed step, a create whose answer was lost) the issue is
 -- looked up by that key first (ferry.tickets.create_once).
-local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local tickets = require("ferry.tickets")
 local jira = require("ferry.jira")
 
@@ -50,7 +50,7 @@ return {
         return ctx.http({ method = "POST", path = "/rest/api/3/issue", json = body })
       end,
       accept = function(res)
-        jira.check(res, "creating an issue in " .. json.encode(fields.project))
+        jira.check(res, "creating an issue in " .. quoted(fields.project))
         local issue = res.json
         if type(issue) ~= "table" or not tickets.is_set(issue.key) then
           tickets.fail("http_5xx", "Jira: the create answer (HTTP " .. res.status .. ") has no issue key")

@@ -5,7 +5,7 @@
 -- correlation_id, and whenever an earlier attempt may have created it (a retried or
 -- resumed step, a create whose answer was lost) the record is looked up by that key first
 -- (ferry.tickets.create_once).
-local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local tickets = require("ferry.tickets")
 local sn = require("ferry.servicenow")
 
@@ -18,7 +18,7 @@ local function correlation(ctx, fields)
   if tickets.is_set(given) then
     if type(given) ~= "string" or given:find("^", 1, true) or not given:match("%S") then
       tickets.invalid(TASK .. ": fields.correlation_id must be a non-empty string without '^' " ..
-                      "(it is used in a ServiceNow query), got " .. json.encode(given))
+                      "(it is used in a ServiceNow query), got " .. quoted(given))
     end
     return given
   end

@@ -1,5 +1,5 @@
 -- ticket.get, provider jira: read one Jira issue by key or id.
-local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local tickets = require("ferry.tickets")
 local jira = require("ferry.jira")
 
@@ -12,7 +12,7 @@ local function field_list(fields)
   local names = { "status" }
   for i, name in ipairs(fields) do
     if type(name) ~= "string" or not name:match("^[%w_%*]+$") then
-      tickets.invalid(TASK .. ": fields[" .. (i - 1) .. "] must be a field name, got " .. json.encode(name))
+      tickets.invalid(TASK .. ": fields[" .. (i - 1) .. "] must be a field name, got " .. quoted(name))
     end
     names[#names + 1] = name
   end

@@ -1,6 +1,6 @@
 -- ticket.get, provider servicenow (the default): read one record of a ServiceNow table,
 -- by sys_id (id) or number (number / key).
-local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local tickets = require("ferry.tickets")
 local sn = require("ferry.servicenow")
 
@@ -11,7 +11,7 @@ local function display_value(v)
   if not tickets.is_set(v) then return nil end
   if v == true or v == false then return tostring(v) end
   if v == "true" or v == "false" or v == "all" then return v end
-  tickets.invalid(TASK .. ": 'display_value' must be true, false or \"all\", got " .. json.encode(v))
+  tickets.invalid(TASK .. ": 'display_value' must be true, false or \"all\", got " .. quoted(v))
 end
 
 -- sysparm_fields: the fields asked for, plus those the normalized output needs.
@@ -23,7 +23,7 @@ local function field_list(fields)
   local names = { "sys_id", "number", "state" }
   for i, name in ipairs(fields) do
     if type(name) ~= "string" or not name:match("^[%w_%.]+$") then
-      tickets.invalid(TASK .. ": fields[" .. (i - 1) .. "] must be a field name, got " .. json.encode(name))
+      tickets.invalid(TASK .. ": fields[" .. (i - 1) .. "] must be a field name, got " .. quoted(name))
     end
     names[#names + 1] = name
   end

@@ -3,6 +3,7 @@
 -- GET /issue/{key}/transitions, match `to` against the transitions' names (then their
 -- target status names, then ids), POST the id. An optional comment is added afterwards.
 local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local tickets = require("ferry.tickets")
 local adf = require("ferry.adf")
 local jira = require("ferry.jira")
@@ -65,7 +66,7 @@ return {
 
     if not t then
       tickets.invalid(TASK .. ": issue " .. ref .. " (status " .. tostring(current) .. ") has no " ..
-                      "transition " .. json.encode(to) .. "; available: " .. jira.transition_names(transitions))
+                      "transition " .. quoted(to) .. "; available: " .. jira.transition_names(transitions))
     end
 
     local target = type(t.to) == "table" and t.to.name or nil

@@ -108,12 +108,10 @@ local function set(data, parts, path, value, borrowed)
   cur[key] = value
 end
 
-local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
-
 local TRANSFORMS = {
   lowercase = function(v) return type(v) == "string" and string.lower(v) or v end,
   uppercase = function(v) return type(v) == "string" and string.upper(v) or v end,
-  trim = function(v) return type(v) == "string" and trim(v) or v end,
+  trim = function(v) return type(v) == "string" and text.trim(v) or v end,
   to_string = function(v)
     if is_null(v) then return "" end
     if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then
@@ -123,7 +121,7 @@ local TRANSFORMS = {
   end,
   to_number = function(v)
     if type(v) == "number" then return v end
-    local n = tonumber(type(v) == "string" and trim(v) or v)
+    local n = tonumber(type(v) == "string" and text.trim(v) or v)
     if n == nil then error({ kind = "validation", message = "to_number: not a number: " .. text.quoted(v) }) end
     return n
   end,

@@ -13,6 +13,7 @@
 -- list | replay | drop`) and the step still succeeds with status "dead_lettered", so one
 -- unreachable receiver does not fail the workflow. fail_on_error: true fails it instead.
 local json = require("ferry.json")
+local quoted = require("ferry.text").quoted
 local time = require("ferry.time")
 local text = require("ferry.text")
 local tickets = require("ferry.tickets")
@@ -23,7 +24,7 @@ local TASK = "webhook.emit"
 local function check_type(t)
   if type(t) ~= "string" or not t:match("^[%w][%w%._:%-]*$") then
     tickets.invalid(TASK .. ": 'type' must be an event type like ticket.created (letters, digits, " ..
-                    ". _ : -), got " .. json.encode(t))
+                    ". _ : -), got " .. quoted(t))
   end
 end
 
@@ -33,7 +34,7 @@ local function event_time(value)
   if math.type(value) == "integer" then return time.format(value) end
   local ms = type(value) == "string" and time.parse(value)
   if not ms then
-    tickets.invalid(TASK .. ": 'timestamp' must be an RFC 3339 time, got " .. json.encode(value))
+    tickets.invalid(TASK .. ": 'timestamp' must be an RFC 3339 time, got " .. quoted(value))
   end
   return time.format(ms)
 end

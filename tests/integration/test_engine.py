@@ -2337,6 +2337,26 @@ outputs:
             "explicit_null": None,
         })
 
+    def test_trim_makes_one_pass_over_long_runs_of_whitespace(self):
+        # Lua's trim idiom (gsub "%s+$") backtracks over every inner run of whitespace:
+        # quadratic in its length, inside C, where no deadline stops it (300 KB runs: many
+        # minutes of a blocked loop). The step's timeout would not end it; TIMEOUT would.
+        self.p.workflow("pad", """\
+name: pad
+steps:
+  - id: shape
+    task: transform
+    timeout: 20s
+    with:
+      data: {v: "{{ ' ' * 300000 ~ 'x' ~ '\\t ' * 150000 ~ 'y' ~ ' \\n' * 150000 }}"}
+      mappings:
+        - {source: v, target: v, transform: trim}
+outputs:
+  v: "{{ steps.shape.output.v }}"
+""")
+        doc = self.assertRun("pad")
+        self.assertEqual(doc["outputs"]["v"], "x" + "\t " * 150000 + "y")
+
     def test_invocations_do_not_see_each_others_writes_into_constant_input(self):
         # transform keeps its input (keeps_input): every invocation of a step gets the same
         # tables for the constant parts of `with:`. A table the output took from them (a

@@ -287,6 +287,56 @@ steps:
         self.assertIn("Teleported", msg)
         self.assertIn("In Progress", msg)
 
+    def test_long_runs_of_whitespace_in_text_inputs_take_one_pass(self):
+        # Every text input here was trimmed with Lua's backtracking idioms: quadratic in a
+        # run of whitespace inside the text, in C, where no step timeout ends it (200 KB
+        # runs: minutes each). Quoting a bad value in a message clips it.
+        run = "' ' * 200000"
+        self.p.workflow("j", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: jira
+    timeout: 20s
+    with:
+      summary: "{{ 'Disk' ~ %(run)s ~ 'full' }}"
+      description: "{{ 'a' ~ %(run)s ~ 'b' ~ '\\n\\n- item' ~ ' \\t' * 100000 ~ 'c' }}"
+  - id: note
+    task: ticket.update
+    integration: jira
+    timeout: 20s
+    with: {key: "{{ steps.create.output.key }}", comment: "{{ 'note' ~ %(run)s ~ 'done' }}"}
+  - id: move
+    task: ticket.transition
+    integration: jira
+    needs: [note]
+    timeout: 20s
+    on_error: continue
+    with: {key: "{{ steps.create.output.key }}", to: "{{ 'In' ~ %(run)s ~ 'Progress' }}"}
+  - id: severity
+    task: ticket.create
+    integration: jira
+    timeout: 20s
+    on_error: continue
+    with: {summary: x, severity: "{{ 'high' ~ %(run)s ~ '!' }}"}
+""" % {"run": run})
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 0, err)  # the two failures are on_error: continue
+        steps = doc["steps"]
+        self.assertEqual(steps["create"]["status"], "succeeded", steps["create"]["error"])
+        self.assertEqual(steps["note"]["status"], "succeeded", steps["note"]["error"])
+        self.assertEqual(steps["move"]["error"]["message"],
+                         "ticket.transition: issue %s (status To Do) has no transition 'In%s...'; "
+                         "available: In Progress, Blocked" % (steps["create"]["output"]["key"], " " * 62))
+        self.assertEqual(steps["severity"]["error"]["message"],
+                         "ticket.create: 'severity' must be one of critical, high, medium, low; "
+                         "got 'high%s...'" % (" " * 60))
+        issue = self.state()["jira"]["issues"][0]
+        self.assertEqual(issue["fields"]["summary"], "Disk full")
+        doc_text = json.dumps(issue["fields"]["description"])
+        self.assertIn(json.dumps("a" + " " * 200000 + "b"), doc_text)
+        self.assertIn(json.dumps("item" + " \t" * 100000 + "c"), doc_text)
+
     def test_no_duplicate_issue_after_a_dropped_connection(self):
         self.p.workflow("j", """\
 steps:

@@ -29,6 +29,17 @@ const std::vector<std::string> kItemKeys = {
 // One problem: the input's path ("systems[2]") and what is wrong with its value.
 using Problems = std::vector<std::pair<std::string, std::string>>;
 
+// Whether pattern is refused only for what the polynomial mode lacks (back-references):
+// libstdc++ words that in its own terms ("in polynomial mode").
+bool refused_only_by_polynomial_mode(const std::string& pattern) {
+    try {
+        [[maybe_unused]] std::regex backtracking(pattern, std::regex::ECMAScript);
+        return true;
+    } catch (const std::regex_error&) {
+        return false;
+    }
+}
+
 // libstdc++'s default regex executor recurses once per input character and overflows the
 // stack on long strings (tens of kilobytes; a few thousand under ASan). The polynomial mode
 // runs a breadth-first NFA instead: bounded stack, linear time, no catastrophic
@@ -38,8 +49,11 @@ std::optional<std::regex> compile_pattern(const std::string& pattern, std::strin
         return std::regex(pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
     } catch (const std::regex_error& e) {
         if (error) *error = e.what();
-        return std::nullopt;
     }
+    if (error && refused_only_by_polynomial_mode(pattern))
+        *error = "back-references (\\1) are not supported: values are matched without "
+                 "backtracking";
+    return std::nullopt;
 }
 
 // Whether pattern occurs in s: JSON Schema's "pattern" is a search (anchor with ^ and $).
@@ -286,7 +300,7 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
                              describe_node(ctx, p));
         } else {
             std::string error;
-            if (compile_pattern(p.Scalar(), &error))
+            if (is_valid_pattern(p.Scalar(), &error))
                 spec.pattern = p.Scalar();
             else
                 ctx.error(p, "invalid pattern for " + who + ": " + error);
@@ -368,6 +382,10 @@ tmpl::Value deep_copy(const tmpl::Value& v) {
 }
 
 }  // namespace detail
+
+bool is_valid_pattern(const std::string& pattern, std::string* error) {
+    return detail::compile_pattern(pattern, error).has_value();
+}
 
 const std::vector<std::string>& input_types() {
     return detail::kTypes;

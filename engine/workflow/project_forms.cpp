@@ -4,8 +4,6 @@
 // known (ferry validate); here a workflow name must at least be an identifier.
 #include "workflow/config_reader.h"
 
-#include <regex>
-
 namespace ferry::workflow::detail {
 
 namespace {
@@ -86,11 +84,9 @@ FormField read_field(ConfigReader& r, const YAML::Node& node, const std::string&
         else if (key == "pattern") {
             if (!only_for(is_text_type(f.type), "string, text and email")) return;
             f.pattern = r.string(v, key);
-            try {
-                std::regex re(f.pattern, std::regex::ECMAScript);
-            } catch (const std::regex_error& e) {
-                r.ctx().error(v, "pattern is not a valid regular expression: " +
-                                     std::string(e.what()));
+            std::string error;
+            if (!is_valid_pattern(f.pattern, &error)) {
+                r.ctx().error(v, "pattern is not a valid regular expression: " + error);
                 f.pattern.clear();
             }
         } else if (key == "min" || key == "max") {

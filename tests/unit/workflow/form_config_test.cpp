@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace ferry;
 using namespace ferry::workflow;
 using tmpl::Value;
@@ -92,6 +94,24 @@ TEST_CASE("forms: problems with FILE:LINE:COL", "[config][forms]") {
     CHECK(p.find("field 'a' is defined twice") != std::string::npos);
     CHECK(p.find("pattern is not a valid regular expression") != std::string::npos);
     CHECK(p.find("form 'nowf': 'workflow' is required") != std::string::npos);
+}
+
+TEST_CASE("forms: a pattern is refused where an input's would be", "[config][forms]") {
+    // Submissions are checked without backtracking, as inputs are: a back-reference compiles
+    // for std::regex but could never be checked, so every submission would be refused.
+    auto r = load_project_config_text(R"(forms:
+  f:
+    workflow: w
+    fields:
+      - {name: code, type: string, pattern: '(a)\1'}
+      - {name: ok, type: string, pattern: '^[A-Z]+-[0-9]+$'}
+)",
+                                      "ferry.yaml");
+    std::string p = problems_of(r);
+    CHECK(p.rfind("ferry.yaml:5:45: pattern is not a valid regular expression: back-references "
+                  "(\\1) are not supported: values are matched without backtracking",
+                  0) == 0);
+    CHECK(std::count(p.begin(), p.end(), '\n') <= 1);
 }
 
 TEST_CASE("hooks: verify modes, secrets by reference, actions", "[config][hooks]") {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <memory>
 #include <netinet/in.h>
@@ -71,9 +72,24 @@ int connect_client(uint16_t port) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        std::perror("connect");
+    if (fd < 0) {
+        std::perror("socket");
         std::abort();
+    }
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        // A signal (libFuzzer's timeout timer) can interrupt the wait; the connect goes on.
+        int err = errno;
+        if (err == EINTR) {
+            pollfd p{fd, POLLOUT, 0};
+            while (poll(&p, 1, 1000) < 0 && errno == EINTR) {
+            }
+            socklen_t len = sizeof err;
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        }
+        if (err != EINTR && err != 0) {
+            std::fprintf(stderr, "connect: %s\n", std::strerror(err));
+            std::abort();
+        }
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
@@ -90,10 +106,15 @@ bool drain(int fd) {
     }
 }
 
-void turn(Harness& h, int fd) {
-    pollfd p{fd, POLLIN, 0};
-    (void)poll(&p, 1, 1);
+// One turn of the server's loop. Loopback writes are readable on the other side at once, so
+// while the client is writing the loop needs no wait; waiting for the server to answer or
+// close (a timer, a linger) waits up to wait_ms for the client's socket.
+void turn(Harness& h, int fd, int wait_ms) {
     h.loop.run_once(false);
+    if (wait_ms > 0) {
+        pollfd p{fd, POLLIN, 0};
+        (void)poll(&p, 1, wait_ms);
+    }
 }
 
 }  // namespace
@@ -116,12 +137,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
             break;  // the server closed on an error: what is left cannot be sent
         }
-        turn(h, fd);
+        turn(h, fd, 0);
         open = drain(fd);
     }
     shutdown(fd, SHUT_WR);
-    while (open && std::chrono::steady_clock::now() < deadline) {
-        turn(h, fd);
+    for (int turns = 0; open && std::chrono::steady_clock::now() < deadline; ++turns) {
+        turn(h, fd, turns < 4 ? 0 : 1);
         open = drain(fd);
     }
     close(fd);

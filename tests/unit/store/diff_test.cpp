@@ -6,10 +6,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <optional>
 #include <random>
+#include <vector>
 
 using namespace ferry::store;
 
@@ -231,6 +233,65 @@ TEST_CASE("apply_json_patch: malformed patches fail and change nothing", "[diff]
     for (const char* patch : bad) {
         INFO(patch);
         CHECK_FALSE(apply_patch(doc, patch).has_value());
+    }
+}
+
+TEST_CASE("json_patch: large objects give the patch small ones do", "[diff][patch]") {
+    // Past 32 members, members are matched through a hash index (a scan made diffing two
+    // CMDB snapshots O(n^2)). The patch must be the one the scan gives: a's members in
+    // order (replace or remove), then b's new ones in order; a repeated name matches the
+    // first member of that name, as FindMember does.
+    std::mt19937 rng(20261203);
+    for (int round = 0; round < 50; ++round) {
+        const int n = 33 + int(rng() % 200);
+        std::string a = "{", b = "{";
+        std::vector<std::pair<std::string, int>> in_a, in_b;
+        for (int i = 0; i < n; ++i) {
+            std::string name = "k" + std::to_string(i) + (i % 7 == 0 ? "/~" : "");
+            if (rng() % 5) in_a.emplace_back(name, int(rng() % 3));
+            if (rng() % 5) in_b.emplace_back(name, int(rng() % 3));
+        }
+        in_a.emplace_back("dup", 1);
+        in_a.emplace_back("dup", 2);
+        in_b.emplace_back("dup", 1);
+        in_b.emplace_back("dup", 3);
+        std::shuffle(in_b.begin(), in_b.end(), rng);
+        for (auto& [members, text] : {std::pair{&in_a, &a}, std::pair{&in_b, &b}}) {
+            for (const auto& [name, value] : *members)
+                *text += (text->size() > 1 ? ",\"" : "\"") + name + "\":" + std::to_string(value);
+            *text += "}";
+        }
+        auto first = [](const std::vector<std::pair<std::string, int>>& members,
+                        const std::string& name) -> const int* {
+            for (const auto& [n, v] : members)
+                if (n == name) return &v;
+            return nullptr;
+        };
+        auto pointer = [](std::string name) {
+            std::string out = "/";
+            for (char c : name)
+                out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+            return out;
+        };
+        std::string expected = "[";
+        auto op = [&](const std::string& text) {
+            expected += (expected.size() > 1 ? "," : "") + text;
+        };
+        for (const auto& [name, value] : in_a) {
+            const int* other = first(in_b, name);
+            if (!other)
+                op(R"({"op":"remove","path":")" + pointer(name) + "\"}");
+            else if (*other != value)
+                op(R"({"op":"replace","path":")" + pointer(name) +
+                   "\",\"value\":" + std::to_string(*other) + "}");
+        }
+        for (const auto& [name, value] : in_b)
+            if (!first(in_a, name))
+                op(R"({"op":"add","path":")" + pointer(name) +
+                   "\",\"value\":" + std::to_string(value) + "}");
+        expected += "]";
+        INFO("before " << a << "\nafter " << b);
+        CHECK(json_patch(a, b) == expected);
     }
 }
 

@@ -373,9 +373,12 @@ tmpl::Value deep_copy(const tmpl::Value& v) {
                             : tmpl::Value::list(std::move(items));
     }
     if (v.is_dict()) {
+        // The keys are a dict's, so already distinct: appended, not set (a scan per key).
         tmpl::Value d = tmpl::Value::dict();
+        auto& items = d.dict_obj().items;
+        items.reserve(v.dict_obj().items.size());
         for (const auto& [key, value] : v.dict_obj().items)
-            d.dict_obj().set(key, deep_copy(value));
+            items.emplace_back(key, deep_copy(value));
         return d;
     }
     return v;  // scalars and strings are immutable

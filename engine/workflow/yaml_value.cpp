@@ -284,7 +284,9 @@ struct Converter {
                         merges.push_back(value);
                         return;
                     }
-                    dict.dict_obj().set(tmpl::Value::string(key), convert(value, depth + 1));
+                    // for_each_entry passes each key once: appended, not set (a scan per key).
+                    dict.dict_obj().items.emplace_back(tmpl::Value::string(key),
+                                                       convert(value, depth + 1));
                 });
             for (const YAML::Node& m : merges)
                 merge(dict, m, depth);

@@ -1418,6 +1418,29 @@ TEST_CASE("render: JSON vars keep Python types", "[render][json]") {
     }
 }
 
+TEST_CASE("render: a repeated JSON name keeps its first place and takes the last value",
+          "[render][json]") {
+    // As Python's json.loads; objects past 32 members are built through a hash index (a
+    // scan per member made large ones O(n^2)), and must come out the same.
+    for (int members : {3, 33, 500}) {
+        INFO(members);
+        std::string json = "{";
+        for (int i = 0; i < members; ++i)
+            json += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ", ";
+        json += "\"k1\": \"last\", \"k0\": \"again\"}";
+        Value v = value_from_json(json);
+        REQUIRE(v.is_dict());
+        const auto& items = v.dict_obj().items;
+        REQUIRE(items.size() == size_t(members));
+        CHECK(items[0].first.str() == "k0");
+        CHECK(items[0].second.str() == "again");
+        CHECK(items[1].first.str() == "k1");
+        CHECK(items[1].second.str() == "last");
+        CHECK(items.back().first.str() == "k" + std::to_string(members - 1));
+        CHECK(items.back().second.as_int() == members - 1);
+    }
+}
+
 TEST_CASE("render limits: building huge strings by concatenation is bounded", "[render][limits]") {
     // `~` and `+` build strings that are never output (a macro that doubles one and prints
     // nothing): bounded like `*`, at 64 MiB a string, whatever max_output says; doubling

@@ -429,6 +429,10 @@ namespace {
 struct GroupTuple final : Object {
     std::vector<Value> items;  // grouper, list
     GroupTuple(Value g, Value l) : items{std::move(g), std::move(l)} {}
+    void report_held(HeldVisitor& visitor) const override {
+        for (const Value& v : items)
+            visitor.held(v);
+    }
 
     std::string_view type_name() const override { return "_GroupTuple"; }
     void repr(std::string& out) const override {

@@ -216,6 +216,7 @@ struct Namespace final : Object {
         attrs->set(Value::string(std::string(name)), std::move(value));
         return true;
     }
+    void report_held(HeldVisitor& visitor) const override { visitor.held(attrs.get()); }
 };
 
 // ---- cycler and joiner -----------------------------------------------------------------
@@ -225,6 +226,10 @@ struct Cycler final : Object {
     size_t pos = 0;
     explicit Cycler(std::vector<Value> i) : items(std::move(i)) {}
     std::string_view type_name() const override { return "Cycler"; }
+    void report_held(HeldVisitor& visitor) const override {
+        for (const Value& v : items)
+            visitor.held(v);
+    }
     // object.__repr__ without the address, which would differ on every run anyway.
     void repr(std::string& out) const override { out += "<jinja2.utils.Cycler object>"; }
     std::optional<Value> getattr(std::string_view name) const override;
@@ -240,6 +245,7 @@ struct CyclerMethod final : Object {
     bool reset;
     CyclerMethod(Ref<Cycler> c, bool r) : cycler(std::move(c)), reset(r) {}
     std::string_view type_name() const override { return "method"; }
+    void report_held(HeldVisitor& visitor) const override { visitor.held(cycler.get()); }
     void repr(std::string& out) const override {
         out += reset ? "<bound method Cycler.reset of " : "<bound method Cycler.next of ";
         cycler->repr(out);

@@ -19,6 +19,7 @@ struct DictView final : Object {
     Value dict;
     Which which;
     DictView(Value d, Which w) : dict(std::move(d)), which(w) {}
+    void report_held(HeldVisitor& visitor) const override { visitor.held(dict); }
 
     const DictObj& d() const { return dict.dict_obj(); }
     std::string_view type_name() const override {
@@ -387,16 +388,31 @@ constexpr std::string_view kListMutators[] = {"append", "clear",  "extend",  "in
               "build a new value instead (a + [x], dict(a, key=value))");
 }
 
+// A mutator given a value that can hold others (a list, a dict, an object, or an iterable of
+// them for extend) may have made self hold itself: the render checks self when it ends.
+void note_if_cycle_possible(Runtime& rt, const Value& self, const Args& args) {
+    bool possible = std::any_of(args.positional.begin(), args.positional.end(), may_hold_values) ||
+                    std::any_of(args.named.begin(), args.named.end(),
+                                [](const auto& named) { return may_hold_values(named.second); });
+    if (possible) rt.note_cycle_suspect(self);
+}
+
 }  // namespace
 
 Value call_dict_method(Runtime& rt, const Value& self, std::string_view name, const Args& args) {
-    if (self.dict_obj().frozen && listed(kDictMutators, name)) raise_frozen("dict", name);
-    return dict_method(rt, self, name, args);
+    const bool mutates = listed(kDictMutators, name);
+    if (self.dict_obj().frozen && mutates) raise_frozen("dict", name);
+    Value out = dict_method(rt, self, name, args);
+    if (mutates) note_if_cycle_possible(rt, self, args);
+    return out;
 }
 
 Value call_list_method(Runtime& rt, const Value& self, std::string_view name, const Args& args) {
-    if (self.list_obj().frozen && listed(kListMutators, name)) raise_frozen("list", name);
-    return list_method(rt, self, name, args);
+    const bool mutates = listed(kListMutators, name);
+    if (self.list_obj().frozen && mutates) raise_frozen("list", name);
+    Value out = list_method(rt, self, name, args);
+    if (mutates) note_if_cycle_possible(rt, self, args);
+    return out;
 }
 
 Value call_tuple_method(const Value& self, std::string_view name, const Args& args) {

@@ -168,6 +168,12 @@ struct LoopObj final : Object {
     bool changed_called = false;
 
     std::string_view type_name() const override { return "LoopContext"; }
+    void report_held(HeldVisitor& visitor) const override {
+        for (const Value& v : items)
+            visitor.held(v);
+        for (const Value& v : last_changed)
+            visitor.held(v);
+    }
     void repr(std::string& out) const override {
         out +=
             "<LoopContext " + std::to_string(index0 + 1) + "/" + std::to_string(items.size()) + ">";
@@ -211,6 +217,7 @@ struct LoopMethod final : Object {
     bool is_cycle;
     LoopMethod(Ref<LoopObj> l, bool cycle) : loop(std::move(l)), is_cycle(cycle) {}
     std::string_view type_name() const override { return "method"; }
+    void report_held(HeldVisitor& visitor) const override { visitor.held(loop.get()); }
     bool is_callable() const override { return true; }
     Value call(Runtime&, const Args& args) override {
         if (is_cycle) {

@@ -292,6 +292,7 @@ void Renderer::assign(const Expr& target, const Value& value) {
         if (!ns || !ns->is_object() || !ns->object_obj().setattr(target.a->value.str(), value)) {
             raise(ErrorKind::Runtime, "cannot assign attribute on non-namespace object");
         }
+        if (may_hold_values(value)) note_cycle_suspect(*ns);
         return;
     }
     default: raise(ErrorKind::Runtime, "cannot assign to this expression");

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "template/ast.h"
+#include "template/cycles.h"
 #include "template/environment.h"
 #include "template/value.h"
 
@@ -217,6 +218,11 @@ class Renderer final : public Runtime {
         return Value::undefined(std::move(hint), options_.strict);
     }
     bool strict() const override { return options_.strict; }
+    void note_cycle_suspect(const Value& container) override {
+        auto& noted = cycle_suspects_.containers;
+        if (noted.empty() || noted.back().identity() != container.identity())
+            noted.push_back(container);
+    }
 
     // Used by engine objects (macros, loops, blocks).
     struct Saved {
@@ -306,6 +312,15 @@ class Renderer final : public Runtime {
     Value eval_getattr(const Expr& e);  // with the node's location on errors
     void eval_args(const CallArgs& spec, Args& out);
 
+    // Declared first, so destroyed last: the render's unreachable reference cycles are looked
+    // for once its own scopes have let go of what they held (cycles.h).
+    struct CycleSuspects {
+        std::vector<Value> containers;
+        CycleSuspects() = default;
+        CycleSuspects(const CycleSuspects&) = delete;
+        CycleSuspects& operator=(const CycleSuspects&) = delete;
+        ~CycleSuspects() { free_unreachable_cycles(std::move(containers)); }
+    } cycle_suspects_;
     Environment& env_;
     const RenderOptions& options_;
     Ref<Scope> scope_;

@@ -306,6 +306,16 @@ class ArgReader {
 };
 
 // Engine objects: anything that is not a plain Python data value.
+// What an Object reports its held values to (Object::report_held).
+class HeldVisitor {
+  public:
+    virtual void held(const Value& v) = 0;
+    virtual void held(const HeapObject* h) = 0;
+
+  protected:
+    ~HeldVisitor() = default;
+};
+
 struct Object : HeapObject {
     // A string with static storage: undefined values keep it to describe a missing attribute.
     virtual std::string_view type_name() const = 0;
@@ -329,6 +339,9 @@ struct Object : HeapObject {
     virtual bool contains(const Value& item) const;
     virtual bool is_mapping() const { return false; }
     virtual bool equals(const Object& other) const { return this == &other; }
+    // Passes each heap object this one holds to the render's cycle collector (cycles.h).
+    // An object that reports none is never freed by the collector, only by its count.
+    virtual void report_held(HeldVisitor& visitor) const { (void)visitor; }
 };
 
 // Inline: filters and the evaluator reach containers through these on every access.
@@ -355,7 +368,16 @@ class Runtime {
     // An undefined value of the render's kind (strict or lenient), with a hint for errors.
     virtual Value make_undefined(std::string hint) = 0;
     virtual bool strict() const = 0;
+    // `container` (a list, dict or namespace) took a value that may refer back to it, making
+    // a reference cycle that counting cannot free: the render looks for unreachable cycles
+    // among such containers when it ends (cycles.h).
+    virtual void note_cycle_suspect(const Value& container) { (void)container; }
 };
+
+// Whether v can hold other values (and so close a cycle when a container takes it).
+inline bool may_hold_values(const Value& v) {
+    return v.is_list() || v.is_tuple() || v.is_dict() || v.is_object();
+}
 
 // ---- Python semantics ---------------------------------------------------------------
 

@@ -90,6 +90,7 @@ struct BoundMethod final : Object {
     std::string name;
     BoundMethod(Value r, std::string_view n) : receiver(std::move(r)), name(n) {}
     std::string_view type_name() const override { return "builtin_function_or_method"; }
+    void report_held(HeldVisitor& visitor) const override { visitor.held(receiver); }
     void repr(std::string& out) const override {
         out += "<built-in method " + name + " of " + std::string(tmpl::type_name(receiver)) +
                " object>";

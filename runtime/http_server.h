@@ -79,17 +79,19 @@ struct ServerOptions {
     size_t max_header_bytes = 16 * 1024;  // request line + headers; more -> 431 (URL: 414)
     size_t max_body_bytes = 1 << 20;      // server.max_body; more -> 413
     // A request (head and body) must arrive within this from its first byte, and a new
-    // connection must start one within it: 408 and close. Slowloris cannot stretch it.
+    // connection must start one within it: 408 and close. Slowloris cannot stretch it. A
+    // closing connection's answer is cut when the client reads none of it for this long.
     uint64_t request_timeout_ms = 10000;
     uint64_t keep_alive_timeout_ms = 5000;  // an idle keep-alive connection is closed silently
     // More are accepted, answered 503 (Retry-After: 1, their request unread) and closed.
     size_t max_connections = 1024;
-    uint64_t shutdown_timeout_ms = 10000;   // close(): how long in-flight requests may take
+    uint64_t shutdown_timeout_ms = 10000;  // close(): how long in-flight requests may take
     // After a response that closes the connection, unread input is drained this long so the
     // client sees the response (a close with unread data would reset it away).
     uint64_t linger_ms = 2000;
     size_t max_pipelined = 32;  // requests queued on one connection before reading pauses
-    // A client that does not read (a stalled SSE consumer) is cut off past this backlog.
+    // A client that does not read (a stalled SSE consumer) is cut off when a write finds more
+    // than this still queued from earlier ones (a single answer may be larger).
     size_t max_write_queue_bytes = 8u << 20;
     std::function<void(const AccessLogEntry&)> access_log;
 };

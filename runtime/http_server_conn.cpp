@@ -136,7 +136,9 @@ void Connection::on_eof() {
     reading = false;  // libuv stops reading at EOF
     eof_seen = true;
     if (draining) {
-        hard_close();
+        // A client may half-close and still read: the answer being written goes out first
+        // (the shutdown's callback closes once it has).
+        if (uv_stream_get_write_queue_size(stream_of(this)) == 0) hard_close();
         return;
     }
     // A request cut short with nothing ahead of it: say so, the client may still listen.
@@ -455,6 +457,14 @@ int Connection::on_message_complete(http_parser* p) {
 
 void Connection::write(std::string data) {
     if (closed || data.empty()) return;
+    // A client that stopped reading (a stalled SSE consumer) cannot keep our memory: what
+    // earlier writes left queued is its backlog. This write itself may be larger than the
+    // limit (an execution's answer with a large output): one big answer is not a stall.
+    if (server &&
+        uv_stream_get_write_queue_size(stream_of(this)) > server->options_.max_write_queue_bytes) {
+        hard_close();
+        return;
+    }
     auto* w = new WriteReq;
     w->data = std::move(data);
     w->conn = this;
@@ -470,11 +480,7 @@ void Connection::write(std::string data) {
     if (rc != 0) {
         delete w;
         hard_close();
-        return;
     }
-    if (server &&
-        uv_stream_get_write_queue_size(stream_of(this)) > server->options_.max_write_queue_bytes)
-        hard_close();  // the client stopped reading; it cannot keep our memory
 }
 
 void Connection::flush() {
@@ -536,13 +542,19 @@ void Connection::begin_close() {
     if (closed) return;
     // Half-close after the pending writes, then drain what the client still sends until it
     // closes too (or the linger ends): closing with unread input would send a reset that
-    // can destroy the response before the client reads it.
+    // can destroy the response before the client reads it. The linger starts once the
+    // answer is written: an answer larger than the socket's buffers takes as long as the
+    // client takes to read it, which is bounded by its progress instead (Flush).
     auto* req = new uv_shutdown_t;
     req->data = this;
     int rc = uv_shutdown(req, stream_of(this), [](uv_shutdown_t* r, int status) {
         auto* c = static_cast<Connection*>(r->data);
         delete r;
-        if (!c->closed && (status < 0 || c->eof_seen)) c->hard_close();
+        if (c->closed) return;
+        if (status < 0 || c->eof_seen)
+            c->hard_close();
+        else
+            c->set_timer(TimerMode::Linger);
     });
     if (rc != 0) {
         delete req;
@@ -550,7 +562,8 @@ void Connection::begin_close() {
         return;
     }
     if (!reading && !eof_seen) reading = uv_read_start(stream_of(this), on_alloc, on_read) == 0;
-    set_timer(TimerMode::Linger);
+    flush_backlog = uv_stream_get_write_queue_size(stream_of(this));
+    set_timer(flush_backlog > 0 ? TimerMode::Flush : TimerMode::Linger);
 }
 
 void Connection::hard_close() {
@@ -592,9 +605,9 @@ void Connection::set_timer(TimerMode mode) {
     timer.reset();
     if (mode == TimerMode::None || !server) return;
     const ServerOptions& o = server->options_;
-    uint64_t ms = mode == TimerMode::Request     ? o.request_timeout_ms
-                  : mode == TimerMode::KeepAlive ? o.keep_alive_timeout_ms
-                                                 : o.linger_ms;
+    uint64_t ms = mode == TimerMode::Request || mode == TimerMode::Flush ? o.request_timeout_ms
+                  : mode == TimerMode::KeepAlive                         ? o.keep_alive_timeout_ms
+                                                                         : o.linger_ms;
     timer = loop.timer(ms, [this] { on_timer(); });
 }
 
@@ -623,6 +636,17 @@ void Connection::on_timer() {
             fail(408, "request_timeout", "the request did not arrive in time");
         break;
     case TimerMode::KeepAlive: begin_close(); break;
+    case TimerMode::Flush: {
+        // A client that read none of the answer for a whole request timeout is gone.
+        size_t left = uv_stream_get_write_queue_size(stream_of(this));
+        if (left > 0 && left >= flush_backlog) {
+            hard_close();
+        } else {
+            flush_backlog = left;
+            set_timer(left > 0 ? TimerMode::Flush : TimerMode::Linger);
+        }
+        break;
+    }
     case TimerMode::Linger: hard_close(); break;
     case TimerMode::None: break;
     }

@@ -55,7 +55,8 @@ struct Exchange {
 };
 
 struct Connection {
-    enum class TimerMode { None, Request, KeepAlive, Linger };
+    // Flush: a closing connection's answer is still being written (see begin_close).
+    enum class TimerMode { None, Request, KeepAlive, Flush, Linger };
 
     Connection(HttpServer& s, Loop& l);
 
@@ -116,6 +117,7 @@ struct Connection {
     bool closed = false;           // hard_close ran: uv_close is pending
     bool eof_seen = false;         // the client sent EOF (libuv stopped reading)
     bool refused = false;          // answered 503 over max_connections, lingering to close
+    size_t flush_backlog = 0;      // bytes still to write at the last Flush check
     // Bytes of the CRLF after a chunk's data not seen yet (2, 1 or 0). Debian's http_parser
     // (not built strict) takes any two bytes there as the CRLF; they are checked here.
     int chunk_crlf_pending = 0;

@@ -762,6 +762,101 @@ TEST_CASE("server: SSE streaming and the client's disconnect", "[server]") {
     env.finish();
 }
 
+TEST_CASE("server: one answer larger than the write backlog limit arrives whole", "[server]") {
+    // The backlog limit is for a client that stopped reading; an answer bigger than it (an
+    // execution with a large output) was cut off once the socket took only part of it.
+    ServerOptions options;
+    options.max_write_queue_bytes = 64 * 1024;
+    const std::string big(4 << 20, 'x');
+    Env env([&](ServerRequest&, Responder r) { r.send(200, big); }, options);
+    auto& c = env.raw();
+    c.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto rs = env.responses(c, 1);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 200);
+    CHECK(rs[0].body.size() == big.size());
+    CHECK_FALSE(c.eof);
+    env.finish();
+}
+
+TEST_CASE("server: a closing connection's large answer outlasts the linger", "[server]") {
+    // The linger (draining a closing connection's unread input) started when the answer was
+    // queued: an answer larger than the socket's buffers, read more slowly than linger_ms
+    // (or after a handler that ran longer), was cut off. It starts once the answer is out.
+    ServerOptions options;
+    options.linger_ms = 50;
+    const std::string big(8 << 20, 'z');
+    Env env([&](ServerRequest&, Responder r) { r.send(200, big); }, options);
+    for (bool half_close : {false, true}) {
+        INFO("half-close: " << half_close);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(fd >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(env.port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        const std::string request = "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+        REQUIRE(::send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
+        if (half_close) ::shutdown(fd, SHUT_WR);
+        run_for(env.loop, 200);  // four lingers, the client reading nothing
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        std::string received;
+        char buf[65536];
+        for (int turns = 0; turns < 2000; ++turns) {
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n > 0) {
+                received.append(buf, size_t(n));
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) break;  // closed
+            run_for(env.loop, 1);
+        }
+        ::close(fd);
+        auto rs = parse_responses(received, true);
+        REQUIRE(rs.size() == 1);
+        CHECK(rs[0].status == 200);
+        CHECK(rs[0].body.size() == big.size());
+    }
+    env.finish();
+}
+
+TEST_CASE("server: a stream whose client stopped reading is cut off", "[server]") {
+    ServerOptions options;
+    options.max_write_queue_bytes = 64 * 1024;
+    std::optional<Responder> stream;
+    bool closed = false;
+    Env env(
+        [&](ServerRequest&, Responder r) {
+            r.start_stream(200, {{"Content-Type", "text/event-stream"}});
+            r.on_close([&] { closed = true; });
+            stream.emplace(std::move(r));
+        },
+        options);
+    // A plain socket that sends its request and never reads.
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(env.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string request = "GET /events HTTP/1.1\r\nHost: t\r\n\r\n";
+    REQUIRE(::send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
+    REQUIRE(run_until(env.loop, [&] { return stream.has_value(); }));
+    // The kernel's socket buffers take some megabytes first; past them, the backlog grows.
+    const std::string event = "data: " + std::string(1 << 20, 'y') + "\n\n";
+    for (int i = 0; i < 64 && !closed; ++i) {
+        stream->write(event);
+        run_for(env.loop, 5);
+    }
+    CHECK(closed);
+    CHECK_FALSE(stream->connected());
+    ::close(fd);
+    stream.reset();
+    env.finish();
+}
+
 TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
     std::optional<Responder> held;
     Env env([&](ServerRequest& req, Responder r) {

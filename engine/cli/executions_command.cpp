@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_map>
+#include <utility>
 
 namespace ferry::cli {
 
@@ -222,17 +224,24 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     const Value* sa = engine::dict_get(a_rec, "steps");
     const Value* sb = engine::dict_get(b_rec, "steps");
     Value steps = Value::dict();
+    // Each step key once, in order, and its record on each side: found through maps, as a
+    // for_each step has a key per item (thousands) and a dict finds a key by scanning.
     std::vector<std::string> keys;
-    for (const Value* s : {sa, sb})
-        for (const auto& [k, _] : s->dict_obj().items)
-            if (std::find(keys.begin(), keys.end(), tmpl::to_str(k)) == keys.end())
-                keys.push_back(tmpl::to_str(k));
+    std::unordered_map<std::string, const Value*> in_a, in_b;
+    for (auto [s, side] : {std::pair{sa, &in_a}, std::pair{sb, &in_b}}) {
+        for (const auto& [k, v] : s->dict_obj().items) {
+            std::string key = tmpl::to_str(k);
+            if (!in_a.count(key) && !in_b.count(key)) keys.push_back(key);
+            side->emplace(std::move(key), &v);
+        }
+    }
     // A step on one side only (two workflows, or one changed) is not an output that became
     // null: listed apart, so "absent" and "null" stay distinct.
     Value only_a = Value::list(), only_b = Value::list();
     for (const std::string& k : keys) {
-        const Value* x = sa->dict_obj().find(k);
-        const Value* y = sb->dict_obj().find(k);
+        auto found_a = in_a.find(k), found_b = in_b.find(k);
+        const Value* x = found_a == in_a.end() ? nullptr : found_a->second;
+        const Value* y = found_b == in_b.end() ? nullptr : found_b->second;
         if (!x || !y) {
             (x ? only_a : only_b).list_obj().items.push_back(engine::str(k));
             continue;
@@ -240,7 +249,8 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         std::string before = engine::to_json_text(*engine::dict_get(*x, "output"));
         std::string after = engine::to_json_text(*engine::dict_get(*y, "output"));
         std::string patch = store::json_patch(before, after);
-        if (patch != "[]") steps.dict_obj().set(engine::str(k), tmpl::value_from_json(patch));
+        if (patch != "[]")  // keys are distinct: appended, not set (a scan per key)
+            steps.dict_obj().items.emplace_back(engine::str(k), tmpl::value_from_json(patch));
     }
     std::string definition_diff;
     std::string ha, hb;

@@ -319,7 +319,14 @@ class Renderer final : public Runtime {
         CycleSuspects() = default;
         CycleSuspects(const CycleSuspects&) = delete;
         CycleSuspects& operator=(const CycleSuspects&) = delete;
-        ~CycleSuspects() { free_unreachable_cycles(std::move(containers)); }
+        ~CycleSuspects() {
+            try {
+                free_unreachable_cycles(std::move(containers));
+            } catch (...) {
+                // Out of memory for the collector's maps: leak the cycles rather than
+                // terminate (a destructor must not throw).
+            }
+        }
     } cycle_suspects_;
     Environment& env_;
     const RenderOptions& options_;

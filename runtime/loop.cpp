@@ -125,6 +125,10 @@ std::unique_ptr<Loop::Timer> Loop::timer(uint64_t delay_ms, std::function<void()
     h->owner = t.get();
     h->uv.data = h;
     uv_timer_init(&loop_, &h->uv);
+    // libuv counts a timer's delay from the clock it read when this iteration began: after
+    // a callback that ran long (a large request parsed, a big record shown), the timer
+    // would fire early by that much, cutting a linger or a timeout short.
+    uv_update_time(&loop_);
     uv_timer_start(&h->uv, &Timer::fire, delay_ms, repeat_ms);
     timers_.insert(h);
     t->h_ = h;
@@ -154,7 +158,9 @@ void Loop::Timer::stop() {
 }
 
 void Loop::Timer::restart(uint64_t delay_ms) {
-    if (h_) uv_timer_start(&h_->uv, &Timer::fire, delay_ms, 0);
+    if (!h_) return;
+    uv_update_time(h_->uv.loop);  // as in Loop::timer
+    uv_timer_start(&h_->uv, &Timer::fire, delay_ms, 0);
 }
 
 void Loop::Timer::set_background() {

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -33,6 +34,27 @@ TEST_CASE("a one-shot timer fires once, then is inactive", "[loop][timer]") {
     CHECK_FALSE(t->active());
     CHECK(loop.now_ms() - start >= 20);
     t.reset();
+    REQUIRE(loop.close_cleanly());
+}
+
+TEST_CASE("a timer set after a long callback waits its whole delay", "[loop][timer]") {
+    // libuv reads its clock once an iteration; a timer set late in a long one counted its
+    // delay from that reading, and fired early as soon as anything else woke the loop
+    // (here a 1 ms timer; in the server, the client reading an answer).
+    Loop loop;
+    std::chrono::steady_clock::time_point set_at, fired_at;
+    std::unique_ptr<Loop::Timer> later, wake;
+    auto first = loop.timer(0, [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));  // a long callback
+        set_at = std::chrono::steady_clock::now();
+        later = loop.timer(100, [&] { fired_at = std::chrono::steady_clock::now(); });
+        wake = loop.timer(1, [] {});
+    });
+    loop.run();
+    CHECK(fired_at - set_at >= std::chrono::milliseconds(100));
+    first.reset();
+    later.reset();
+    wake.reset();
     REQUIRE(loop.close_cleanly());
 }
 

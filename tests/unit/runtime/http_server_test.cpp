@@ -101,6 +101,20 @@ struct Env {
     }
 };
 
+// A blocking socket connected to the server that has sent `request`, for a client that
+// reads when the test says (RawClient reads whatever arrives); the caller closes it.
+int send_from_plain_socket(uint16_t port, const std::string& request) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
+    return fd;
+}
+
 bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
@@ -789,15 +803,8 @@ TEST_CASE("server: a closing connection's large answer outlasts the linger", "[s
     Env env([&](ServerRequest&, Responder r) { r.send(200, big); }, options);
     for (bool half_close : {false, true}) {
         INFO("half-close: " << half_close);
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(fd >= 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(env.port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        const std::string request = "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-        REQUIRE(::send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
+        int fd = send_from_plain_socket(
+            env.port, "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
         if (half_close) ::shutdown(fd, SHUT_WR);
         run_for(env.loop, 200);  // four lingers, the client reading nothing
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -833,16 +840,8 @@ TEST_CASE("server: a stream whose client stopped reading is cut off", "[server]"
             stream.emplace(std::move(r));
         },
         options);
-    // A plain socket that sends its request and never reads.
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(env.port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    const std::string request = "GET /events HTTP/1.1\r\nHost: t\r\n\r\n";
-    REQUIRE(::send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
+    // It sends its request and never reads.
+    int fd = send_from_plain_socket(env.port, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(run_until(env.loop, [&] { return stream.has_value(); }));
     // The kernel's socket buffers take some megabytes first; past them, the backlog grows.
     const std::string event = "data: " + std::string(1 << 20, 'y') + "\n\n";

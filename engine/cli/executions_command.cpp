@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <unordered_map>
 #include <utility>
 
 namespace ferry::cli {
@@ -169,7 +168,7 @@ int show(engine::App& app, const std::string& id, bool json) {
     if (const Value* out = engine::dict_get(v, "outputs"); out && !out->is_none())
         std::printf("  outputs   %s\n", engine::to_json_text(*out).c_str());
     std::printf("steps\n");
-    for (const auto& [key, step] : engine::dict_get(v, "steps")->dict_obj().items) {
+    for (const auto& [key, step] : engine::dict_get(v, "steps")->dict_obj().items()) {
         std::string status = field(step, "status");
         std::string dur =
             field(step, "started_at").empty() || field(step, "finished_at").empty()
@@ -224,33 +223,28 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     const Value* sa = engine::dict_get(a_rec, "steps");
     const Value* sb = engine::dict_get(b_rec, "steps");
     Value steps = Value::dict();
-    // Each step key once, in order, and its record on each side: found through maps, as a
-    // for_each step has a key per item (thousands) and a dict finds a key by scanning.
-    std::vector<std::string> keys;
-    std::unordered_map<std::string, const Value*> in_a, in_b;
-    for (auto [s, side] : {std::pair{sa, &in_a}, std::pair{sb, &in_b}}) {
-        for (const auto& [k, v] : s->dict_obj().items) {
-            std::string key = tmpl::to_str(k);
-            if (!in_a.count(key) && !in_b.count(key)) keys.push_back(key);
-            side->emplace(std::move(key), &v);
-        }
-    }
+    // Each step key once, in order: a's, then those only b has.
+    const tmpl::DictObj &steps_a = sa->dict_obj(), &steps_b = sb->dict_obj();
+    std::vector<Value> keys;
+    for (const auto& [k, v] : steps_a.items())
+        keys.push_back(k);
+    for (const auto& [k, v] : steps_b.items())
+        if (!steps_a.find(k)) keys.push_back(k);
     // A step on one side only (two workflows, or one changed) is not an output that became
     // null: listed apart, so "absent" and "null" stay distinct.
     Value only_a = Value::list(), only_b = Value::list();
-    for (const std::string& k : keys) {
-        auto found_a = in_a.find(k), found_b = in_b.find(k);
-        const Value* x = found_a == in_a.end() ? nullptr : found_a->second;
-        const Value* y = found_b == in_b.end() ? nullptr : found_b->second;
+    for (const Value& k : keys) {
+        const Value* x = steps_a.find(k);
+        const Value* y = steps_b.find(k);
         if (!x || !y) {
-            (x ? only_a : only_b).list_obj().items.push_back(engine::str(k));
+            (x ? only_a : only_b).list_obj().items.push_back(k);
             continue;
         }
         std::string before = engine::to_json_text(*engine::dict_get(*x, "output"));
         std::string after = engine::to_json_text(*engine::dict_get(*y, "output"));
         std::string patch = store::json_patch(before, after);
-        if (patch != "[]")  // keys are distinct: appended, not set (a scan per key)
-            steps.dict_obj().items.emplace_back(engine::str(k), tmpl::value_from_json(patch));
+        if (patch != "[]")  // the keys are distinct
+            steps.dict_obj().append_new(k, tmpl::value_from_json(patch));
     }
     std::string definition_diff;
     std::string ha, hb;
@@ -282,10 +276,10 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     for (const auto& [label, only] : {std::pair{"A", &only_a}, std::pair{"B", &only_b}})
         for (const Value& k : only->list_obj().items)
             std::printf("step %s only in %s\n", tmpl::to_str(k).c_str(), label);
-    if (steps.dict_obj().items.empty() && only_a.list_obj().items.empty() &&
+    if (steps.dict_obj().items().empty() && only_a.list_obj().items.empty() &&
         only_b.list_obj().items.empty())
         std::printf("step outputs are identical\n");
-    for (const auto& [k, patch] : steps.dict_obj().items) {
+    for (const auto& [k, patch] : steps.dict_obj().items()) {
         std::printf("step %s\n", tmpl::to_str(k).c_str());
         print_patch(patch);
     }

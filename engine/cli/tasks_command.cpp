@@ -114,7 +114,7 @@ int tasks_command(int argc, char** argv) {
         }
         std::printf("inputs\n");
         if (t->input.is_dict()) {
-            for (const auto& [name, spec] : t->input.dict_obj().items) {
+            for (const auto& [name, spec] : t->input.dict_obj().items()) {
                 std::string req = field(spec, "required") == "true" ? "required" : "";
                 std::string dflt = field(spec, "default");
                 std::printf("  %-16s %-8s %-9s %s%s\n", tmpl::to_str(name).c_str(),

@@ -16,11 +16,12 @@ namespace {
 // from one run to the next.
 tmpl::Value sorted_by_name(tmpl::Value inputs) {  // a fresh value: sorted in place
     if (!inputs.is_dict()) return inputs;
-    auto& items = inputs.dict_obj().items;
+    tmpl::DictObj::Items items = inputs.dict_obj().release();
     std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
         return a.first.is_string() && b.first.is_string() ? a.first.str() < b.first.str()
                                                           : a.first.is_string();
     });
+    inputs.dict_obj().assign(std::move(items));
     return inputs;
 }
 
@@ -203,7 +204,7 @@ void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePl
         return;
     }
     const std::vector<std::string>& types = workflow::input_types();
-    for (const auto& [key, spec] : t.input.dict_obj().items) {
+    for (const auto& [key, spec] : t.input.dict_obj().items()) {
         std::string name = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
         if (!spec.is_dict()) {
             problems.push_back(diag_at(rel, places.key(name),
@@ -221,7 +222,7 @@ void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePl
                     "has required = " + tmpl::to_repr(*required) + "; it must be true or false");
         if (const tmpl::Value* choices = spec.dict_obj().find("enum");
             choices && !choices->is_list() &&
-            !(choices->is_dict() && choices->dict_obj().items.empty()))  // {} is Lua's []
+            !(choices->is_dict() && choices->dict_obj().items().empty()))  // {} is Lua's []
             problem("enum",
                     "has enum = " + tmpl::to_repr(*choices) + "; it must be a list of values");
         const tmpl::Value* type = spec.dict_obj().find("type");
@@ -446,7 +447,7 @@ std::vector<std::string> TaskCatalog::input_names(const std::string& task,
     std::vector<std::string> out;
     const TaskDef* t = find(task, provider);
     if (!t || !t->input.is_dict()) return out;
-    for (const auto& [k, v] : t->input.dict_obj().items)
+    for (const auto& [k, v] : t->input.dict_obj().items())
         if (k.is_string()) out.emplace_back(k.str());
     return out;
 }

@@ -71,7 +71,7 @@ void replay_dead_letter(App& app, const std::string& id,
     else if (body && !body->is_none())
         req.http.body = to_json_text(*body);
     if (const Value* headers = dict_get(*request, "headers"); headers && headers->is_dict()) {
-        for (const auto& [k, v] : headers->dict_obj().items) {
+        for (const auto& [k, v] : headers->dict_obj().items()) {
             std::string key = tmpl::to_str(k);
             std::string lower;
             for (char c : key)

@@ -118,11 +118,12 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
     case tmpl::Kind::Dict: {
         if (!root && !workflow::detail::holds_template(tree)) return tree;
         Value out = Value::dict();
-        out.dict_obj().items.reserve(tree.dict_obj().items.size());
+        out.dict_obj().reserve(tree.dict_obj().size());
         const size_t mark = where.size();
-        for (const auto& [k, v] : tree.dict_obj().items) {
-            if (!workflow::detail::holds_template(v)) {  // nothing to evaluate, nor to name in an error
-                out.dict_obj().items.emplace_back(k, v);
+        for (const auto& [k, v] : tree.dict_obj().items()) {
+            if (!workflow::detail::holds_template(
+                    v)) {  // nothing to evaluate, nor to name in an error
+                out.dict_obj().append_new(k, v);
                 continue;
             }
             where += '.';
@@ -136,7 +137,7 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
             where.resize(mark);
             if (raw_paths) path.pop_back();
             if (!ev) return ev.error();
-            out.dict_obj().items.emplace_back(k, std::move(ev.value()));
+            out.dict_obj().append_new(k, std::move(ev.value()));
         }
         return out;
     }

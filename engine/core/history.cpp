@@ -21,7 +21,7 @@ void fill_from_step(Value& attempt, const Value& step) {
     if (!attempt.is_dict() || !attempt.dict_obj().find("same_as_step")) return;
     // Rebuilt in order: the shared fields go where the marker is, as they were written.
     std::vector<std::pair<Value, Value>> items;
-    for (auto& [key, value] : attempt.dict_obj().items) {
+    for (auto& [key, value] : attempt.dict_obj().release()) {
         if (!(key.is_string() && key.str() == "same_as_step")) {
             items.emplace_back(std::move(key), std::move(value));
             continue;
@@ -33,7 +33,7 @@ void fill_from_step(Value& attempt, const Value& step) {
             items.emplace_back(field, v ? *v : Value::none());
         }
     }
-    attempt.dict_obj().items = std::move(items);
+    attempt.dict_obj().assign(std::move(items));
 }
 
 // The execution record's fields users see, in the order they see them ("steps" comes last);
@@ -200,9 +200,8 @@ std::string execution_json(store::Store& store, const std::string& id, bool pret
                     step.dict_obj().set(str("attempts"), list);
                 }
             }
-            // Appended, not set: the store's keys are distinct, and set's scan per key made
-            // a 40,000-item for_each take minutes to show.
-            steps.dict_obj().items.emplace_back(str(kj.key), std::move(step));
+            steps.dict_obj().append_new(str(kj.key),
+                                        std::move(step));  // the store's keys are distinct
         }
     }
     out.dict_obj().set(str("steps"), steps);

@@ -58,7 +58,7 @@ void push_value_at(lua_State* L, const tmpl::Value& v, int depth) {
     }
     luaL_checkstack(L, 4, "push_value");
     if (v.is_dict()) {
-        const auto& items = v.dict_obj().items;
+        const auto& items = v.dict_obj().items();
         lua_createtable(L, 0, int(items.size()));
         for (const auto& [k, val] : items) {
             push_key(L, k);
@@ -223,7 +223,7 @@ void Engine::push_task_input(lua_State* L, const Run& run, const Unit& unit, con
         return;
     }
     luaL_checkstack(L, 4, "task input");
-    const auto& items = input.dict_obj().items;
+    const auto& items = input.dict_obj().items();
     lua_createtable(L, 0, int(items.size()));
     for (const auto& [k, v] : items) {
         push_key(L, k);
@@ -248,7 +248,7 @@ std::string Engine::input_json_text(const Run& run, const Unit& unit) {
     ScratchBuffer buf;
     JsonWriter w(*buf);
     w.StartObject();
-    for (const auto& [k, v] : input.dict_obj().items) {
+    for (const auto& [k, v] : input.dict_obj().items()) {
         write_json_key(k, w);
         if (SharedInput* shared = shared_input(run, unit, k, v)) {
             if (shared->json.empty()) shared->json = to_json_text(v);

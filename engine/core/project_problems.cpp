@@ -17,7 +17,7 @@ std::vector<std::string> literal_input_problems(const workflow::Workflow& child,
     tmpl::Value literal = tmpl::Value::dict();
     std::vector<std::string> computed;
     if (given && given->is_dict()) {
-        for (const auto& [k, v] : given->dict_obj().items) {
+        for (const auto& [k, v] : given->dict_obj().items()) {
             std::string key = tmpl::to_str(k);
             if (holds_template(v))
                 computed.push_back(key);

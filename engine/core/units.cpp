@@ -44,7 +44,7 @@ uint64_t backoff_ms(const workflow::RetryPolicy& p, int attempt) {
 Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& input) {
     if (!task.input.is_dict() || !input.is_dict()) return ok_status();
     std::string problems;
-    for (const auto& [key, spec] : task.input.dict_obj().items) {
+    for (const auto& [key, spec] : task.input.dict_obj().items()) {
         if (!key.is_string() || !spec.is_dict()) continue;
         std::string name(key.str());
         const tmpl::Value* v = input.dict_obj().find(name);
@@ -119,10 +119,10 @@ tmpl::Value Engine::step_scope(const Run& run, const workflow::Step& def) const 
     // An on_step step reports on the step it follows: `event` is that step's view.
     tmpl::Value event = dict_of({{"step", str(def.event_step)}});
     if (const tmpl::Value* view = dict_get(run.steps_view, def.event_step); view && view->is_dict())
-        for (const auto& [k, v] : view->dict_obj().items)
+        for (const auto& [k, v] : view->dict_obj().items())
             event.dict_obj().set(k, v);
     tmpl::Value scoped = tmpl::Value::dict();
-    scoped.dict_obj().items = run.context.dict_obj().items;
+    scoped.dict_obj().assign(run.context.dict_obj().items());
     scoped.dict_obj().set(str("event"), std::move(event));
     return scoped;
 }
@@ -215,7 +215,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
         if (unit.item_index >= 0) {
             // item and index are visible to this invocation only.
             tmpl::Value scoped = tmpl::Value::dict();
-            scoped.dict_obj().items = ctx.dict_obj().items;
+            scoped.dict_obj().assign(ctx.dict_obj().items());
             scoped.dict_obj().set(str("item"), unit.item);
             scoped.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
             ctx = scoped;
@@ -251,10 +251,10 @@ void Engine::start_unit(Run& run, Unit& unit) {
             !dict_get(unit.input, "vars")) {
             tmpl::Value vars = tmpl::Value::dict();
             if (const tmpl::Value* in = dict_get(ctx, "inputs"); in && in->is_dict())
-                for (const auto& [key, value] : in->dict_obj().items)
+                for (const auto& [key, value] : in->dict_obj().items())
                     vars.dict_obj().set(key, value);
             if (ctx.is_dict())
-                for (const auto& [key, value] : ctx.dict_obj().items)
+                for (const auto& [key, value] : ctx.dict_obj().items())
                     vars.dict_obj().set(key, value);
             unit.input.dict_obj().set(str("vars"), vars);
         }
@@ -345,7 +345,8 @@ void Engine::run_early_starts(size_t max_units) {
             early_starts_.clear();
         } else {  // the first ones now, the rest stay queued in order
             starts.assign(early_starts_.begin(), early_starts_.begin() + ptrdiff_t(max_units));
-            early_starts_.erase(early_starts_.begin(), early_starts_.begin() + ptrdiff_t(max_units));
+            early_starts_.erase(early_starts_.begin(),
+                                early_starts_.begin() + ptrdiff_t(max_units));
         }
         max_units -= starts.size();
         for (auto& [ref, up] : starts)

@@ -41,7 +41,7 @@ void to_rapidjson(const Value& v, rapidjson::Value& out, rapidjson::Document::Al
     }
     case tmpl::Kind::Dict: {
         out.SetObject();
-        for (const auto& [k, val] : v.dict_obj().items) {
+        for (const auto& [k, val] : v.dict_obj().items()) {
             rapidjson::Value name;
             if (k.is_string()) {
                 name.SetString(k.str().data(), rapidjson::SizeType(k.str().size()), a);
@@ -78,9 +78,10 @@ Value from_rapidjson(const rapidjson::Value& j) {
     }
     case rapidjson::kObjectType: {
         Value d = Value::dict();
-        d.dict_obj().items.reserve(j.MemberCount());
+        d.dict_obj().reserve(j.MemberCount());
         for (const auto& m : j.GetObject()) {
-            d.dict_obj().items.emplace_back(
+            // set: a repeated name keeps its first place and takes the last value.
+            d.dict_obj().set(
                 Value::string(std::string(m.name.GetString(), m.name.GetStringLength())),
                 from_rapidjson(m.value));
         }
@@ -129,7 +130,7 @@ std::optional<Value> reshaped(const Value& v, int depth, int max_depth) {
         }
         return out;
     }
-    const auto& items = v.dict_obj().items;
+    const auto& items = v.dict_obj().items();
     std::optional<Value> out;
     for (size_t i = 0; i < items.size(); ++i) {
         const auto& [k, val] = items[i];
@@ -140,7 +141,7 @@ std::optional<Value> reshaped(const Value& v, int depth, int max_depth) {
         if (!out) {
             out = Value::dict();
             for (size_t j = 0; j < i; ++j)
-                out->dict_obj().items.push_back(items[j]);
+                out->dict_obj().append_new(items[j].first, items[j].second);
         }
         out->dict_obj().set(key ? std::move(*key) : k, item ? std::move(*item) : val);
     }
@@ -201,7 +202,7 @@ void write_value(const Value& v, Writer& w, int depth = 0) {
         return;
     case tmpl::Kind::Dict:
         w.StartObject();
-        for (const auto& [k, val] : v.dict_obj().items) {
+        for (const auto& [k, val] : v.dict_obj().items()) {
             write_key(k, w);
             write_value(val, w, depth + 1);
         }
@@ -261,9 +262,9 @@ Value interned_key(const char* key) {
 
 Value dict_of(std::initializer_list<std::pair<const char*, Value>> items) {
     Value d = Value::dict();
-    d.dict_obj().items.reserve(items.size());
+    d.dict_obj().reserve(items.size());
     for (const auto& [k, v] : items)
-        d.dict_obj().items.emplace_back(interned_key(k), v);
+        d.dict_obj().set(interned_key(k), v);
     return d;
 }
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_map>
 
 namespace ferry::engine::server {
 
@@ -177,7 +176,7 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
         else
             inputs.set(str(f.name), converted.value());
     }
-    for (const auto& [key, value] : submitted.dict_obj().items) {
+    for (const auto& [key, value] : submitted.dict_obj().items()) {
         std::string name = shown(key);
         bool known = std::any_of(form.fields.begin(), form.fields.end(),
                                  [&](const FormField& f) { return f.name == name; });
@@ -189,21 +188,19 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
 UrlencodedSubmission urlencoded_submission(const FormSpec& form, const std::string& body) {
     UrlencodedSubmission out;
     auto& d = out.values.dict_obj();
-    // Where each name went in d: a dict finds a key by scanning, and a public form's body
-    // can hold a hundred thousand names (each scan over all before it: minutes).
-    std::unordered_map<std::string, size_t> placed;
     for (const auto& [key, value] : parse_query(body)) {
         const FormField* f = nullptr;
         for (const FormField& field : form.fields)
             if (field.name == key) f = &field;
-        auto [at, first] = placed.emplace(key, d.items.size());
-        if (first) d.items.emplace_back(str(key), Value::none());
-        Value& slot = d.items[at->second].second;
+        const Value* seen = d.find(key);
         if (f && f->type == "multi-choice") {
-            if (!slot.is_list()) slot = Value::list();
-            if (!value.empty()) slot.list_obj().items.push_back(str(value));
-        } else if (first) {
-            slot = str(value);
+            if (!seen) {
+                d.append_new(str(key), Value::list());
+                seen = d.find(key);
+            }
+            if (!value.empty()) seen->list_obj().items.push_back(str(value));
+        } else if (!seen) {
+            d.append_new(str(key), str(value));
         } else if (f &&
                    std::find(out.repeated.begin(), out.repeated.end(), key) == out.repeated.end()) {
             // Readers disagree on which of two values wins; the person who sent them decides.

@@ -119,7 +119,7 @@ std::optional<Value> object_body(Call& c, std::initializer_list<std::string_view
         c.error(400, "bad_request", "the body must be a JSON object");
         return std::nullopt;
     }
-    for (const auto& [key, value] : parsed->dict_obj().items) {
+    for (const auto& [key, value] : parsed->dict_obj().items()) {
         std::string k = tmpl::to_str(key);
         if (std::find(fields.begin(), fields.end(), k) == fields.end()) {
             c.error(422, "invalid_request", "unknown field '" + k + "' in the body: " + takes);

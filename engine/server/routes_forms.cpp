@@ -11,7 +11,6 @@
 
 #include <string_view>
 #include <strings.h>
-#include <unordered_set>
 
 namespace ferry::engine::server {
 
@@ -112,13 +111,11 @@ void submit(Api& api, Call& c) {
     FormOutcome outcome = check_submission(*form, submitted, repeated);
     if (!outcome.errors.empty()) {
         if (browser) return html(c, 422, form_page(*form, submitted, outcome.errors));
-        // The first message for each name; found through a set, as a body may name a hundred
-        // thousand fields the form does not have.
+        // The first message for each name.
         Value fields = Value::dict();
-        std::unordered_set<std::string_view> named;
         for (const auto& [name, message] : outcome.errors)
-            if (named.insert(name).second)
-                fields.dict_obj().items.emplace_back(str(name), str(message));
+            if (!fields.dict_obj().find(name))
+                fields.dict_obj().append_new(str(name), str(message));
         size_t n = outcome.errors.size();
         std::string message =
             std::to_string(n) + (n == 1 ? " field needs" : " fields need") + " correcting";

@@ -141,7 +141,7 @@ namespace {
 void write_canonical(const Value& v, std::string& out) {
     if (v.is_dict()) {
         std::vector<std::pair<std::string, const Value*>> items;
-        for (const auto& [k, item] : v.dict_obj().items)
+        for (const auto& [k, item] : v.dict_obj().items())
             items.emplace_back(k.is_string() ? std::string(k.str()) : tmpl::to_str(k), &item);
         std::sort(items.begin(), items.end(),
                   [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -39,7 +39,7 @@ void for_each_child(const HeapObject* h, F&& f) {
         for (const Value& v : list->items)
             if (may_hold_values(v)) f(v.identity());
     } else if (const auto* dict = dynamic_cast<const DictObj*>(h)) {
-        for (const auto& [k, v] : dict->items) {
+        for (const auto& [k, v] : dict->items()) {
             if (may_hold_values(k)) f(k.identity());
             if (may_hold_values(v)) f(v.identity());
         }
@@ -110,11 +110,10 @@ void free_unreachable_cycles(std::vector<Value> suspects) {
             std::move(list->items.begin(), list->items.end(), std::back_inserter(dropped));
             list->items.clear();
         } else if (auto* dict = dynamic_cast<DictObj*>(g.get())) {
-            for (auto& [k, v] : dict->items) {
+            for (auto& [k, v] : dict->release()) {
                 dropped.push_back(std::move(k));
                 dropped.push_back(std::move(v));
             }
-            dict->items.clear();
         }
     }
     dropped.clear();

@@ -16,7 +16,6 @@
 #include <sstream>
 #include <string_view>
 #include <sys/stat.h>
-#include <unordered_map>
 
 namespace ferry::tmpl {
 
@@ -214,26 +213,12 @@ Value from_json(const rapidjson::Value& j, int depth) {
     case rapidjson::kObjectType: {
         Value d = Value::dict();
         auto& obj = d.dict_obj();
-        obj.items.reserve(j.MemberCount());
+        obj.reserve(j.MemberCount());
         // A repeated name keeps its first place and takes the last value, as Python's
-        // json.loads. DictObj::set finds the place by scanning, fine for the small objects
-        // templates see; a large one (a CMDB snapshot, a stored step output, a request body)
-        // made that O(n^2): 80,000 members took minutes. Those go through a hash index.
-        constexpr rapidjson::SizeType kScanLimit = 32;
-        std::unordered_map<std::string_view, size_t> places;
-        if (j.MemberCount() > kScanLimit) places.reserve(j.MemberCount());
+        // json.loads.
         for (const auto& m : j.GetObject()) {
-            std::string_view name(m.name.GetString(), m.name.GetStringLength());
-            Value value = from_json(m.value, depth + 1);
-            if (j.MemberCount() <= kScanLimit) {
-                obj.set(Value::string(std::string(name)), std::move(value));
-                continue;
-            }
-            auto [place, added] = places.emplace(name, obj.items.size());
-            if (added)
-                obj.items.emplace_back(Value::string(std::string(name)), std::move(value));
-            else
-                obj.items[place->second].second = std::move(value);
+            std::string name(m.name.GetString(), m.name.GetStringLength());
+            obj.set(Value::string(std::move(name)), from_json(m.value, depth + 1));
         }
         return d;
     }

@@ -34,7 +34,7 @@ void Renderer::eval_args(const CallArgs& spec, Args& out) {
             raise(ErrorKind::Type,
                   "argument after ** must be a mapping, not " + std::string(type_name(kw)));
         }
-        for (const auto& [k, v] : kw.dict_obj().items) {
+        for (const auto& [k, v] : kw.dict_obj().items()) {
             if (!k.is_string()) raise(ErrorKind::Type, "keywords must be strings");
             out.named.emplace_back(std::string(k.str()), v);
         }

@@ -137,7 +137,7 @@ Value f_first(Runtime& rt, const Value& value, const Args& args) {
         const auto& items = value.list_obj().items;
         if (!items.empty()) return items.front();
     } else if (value.is_dict()) {
-        const auto& items = value.dict_obj().items;
+        const auto& items = value.dict_obj().items();
         if (!items.empty()) return items.front().first;
     } else {
         std::vector<Value> items = iterate(value);
@@ -239,8 +239,8 @@ Value f_items(Runtime&, const Value& value, const Args& args) {
     if (value.is_undefined()) return Value::list();
     if (!value.is_dict()) raise(ErrorKind::Type, "Can only get item pairs from a mapping.");
     std::vector<Value> out;
-    out.reserve(value.dict_obj().items.size());
-    for (const auto& [k, v] : value.dict_obj().items)
+    out.reserve(value.dict_obj().items().size());
+    for (const auto& [k, v] : value.dict_obj().items())
         out.push_back(Value::tuple({k, v}));
     return Value::list(std::move(out));
 }

@@ -521,7 +521,7 @@ Value f_urlencode(Runtime&, const Value& value, const Args& args) {
         out += url_quote(v, true);
     };
     if (value.is_dict()) {
-        for (const auto& [k, v] : value.dict_obj().items)
+        for (const auto& [k, v] : value.dict_obj().items())
             pair(k, v);
     } else {
         for (const Value& item : iterate(value)) {
@@ -551,7 +551,7 @@ Value f_xmlattr(Runtime&, const Value& value, const Args& args) {
     bool autospace = !r.get(0) || truthy(*r.get(0));
     if (!value.is_dict()) raise_no_attribute(value, "items");
     std::string out;
-    for (const auto& [key, v] : value.dict_obj().items) {
+    for (const auto& [key, v] : value.dict_obj().items()) {
         if (v.is_none() || v.is_undefined()) continue;
         if (!key.is_string()) {
             raise(ErrorKind::Type, "expected string or bytes-like object, got '" +

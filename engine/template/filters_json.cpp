@@ -121,7 +121,7 @@ struct JsonWriter {
         case Kind::Tuple: sequence(v.list_obj().items, level); return;
         case Kind::Dict: {
             ContainerDepth depth;
-            const auto& items = v.dict_obj().items;
+            const auto& items = v.dict_obj().items();
             if (items.empty()) {
                 out += "{}";
                 return;
@@ -177,7 +177,7 @@ bool safe_key_less(const Value& a, const Value& b) {
 }
 
 std::vector<size_t> pprint_dict_order(const Value& d) {
-    const auto& items = d.dict_obj().items;
+    const auto& items = d.dict_obj().items();
     std::vector<size_t> order(items.size());
     for (size_t i = 0; i < order.size(); ++i)
         order[i] = i;
@@ -192,7 +192,7 @@ void safe_repr(const Value& v, std::string& out) {
     ContainerDepth depth;
     switch (v.kind()) {
     case Kind::Dict: {
-        const auto& items = v.dict_obj().items;
+        const auto& items = v.dict_obj().items();
         out += '{';
         bool first = true;
         for (size_t i : pprint_dict_order(v)) {
@@ -274,7 +274,7 @@ struct PrettyPrinter {
     }
 
     void pprint_dict(const Value& v, int64_t indent, int64_t allowance, int level) {
-        const auto& items = v.dict_obj().items;
+        const auto& items = v.dict_obj().items();
         out += '{';
         indent += 1;
         allowance += 1;

@@ -79,7 +79,7 @@ Value f_dictsort(Runtime&, const Value& value, const Args& args) {
     else
         raise_filter_argument("You can only sort by either \"key\" or \"value\"");
     if (!value.is_dict()) raise_no_attribute(value, "items");
-    const auto& items = value.dict_obj().items;
+    const auto& items = value.dict_obj().items();
     std::vector<Value> pairs, keys;
     pairs.reserve(items.size());
     keys.reserve(items.size());

@@ -170,7 +170,7 @@ Ref<DictObj> build_dict(const Args& args) {
     if (!args.positional.empty()) {
         const Value& src = args.positional[0];
         if (src.is_dict()) {
-            d->items = src.dict_obj().items;
+            d->assign(src.dict_obj().items());
         } else {
             if (src.is_undefined()) raise_undefined(src);  // Undefined.keys fails
             std::vector<Value> items = iterate(src);

@@ -40,12 +40,12 @@ struct DictView final : Object {
         }
         out += "])";
     }
-    bool truthy() const override { return !d().items.empty(); }
+    bool truthy() const override { return !d().items().empty(); }
     bool is_iterable() const override { return true; }
     std::vector<Value> iterate() const override {
         std::vector<Value> out;
-        out.reserve(d().items.size());
-        for (const auto& [k, v] : d().items) {
+        out.reserve(d().items().size());
+        for (const auto& [k, v] : d().items()) {
             switch (which) {
             case Which::Keys: out.push_back(k); break;
             case Which::Values: out.push_back(v); break;
@@ -54,12 +54,12 @@ struct DictView final : Object {
         }
         return out;
     }
-    std::optional<size_t> length() const override { return d().items.size(); }
+    std::optional<size_t> length() const override { return d().items().size(); }
     bool contains(const Value& item) const override {
         switch (which) {
         case Which::Keys: hash_value(item); return d().find(item) != nullptr;
         case Which::Values:
-            for (const auto& kv : d().items)
+            for (const auto& kv : d().items())
                 if (tmpl::equals(kv.second, item)) return true;
             return false;
         default: {
@@ -77,7 +77,7 @@ struct DictView final : Object {
         if (!o) return false;
         if (o == this) return true;
         if (which == Which::Values || o->which == Which::Values) return false;
-        if (which != o->which || d().items.size() != o->d().items.size()) return false;
+        if (which != o->which || d().items().size() != o->d().items().size()) return false;
         for (const Value& v : iterate())
             if (!o->contains(v)) return false;
         return true;
@@ -97,7 +97,7 @@ constexpr std::string_view kDictMethods[] = {"clear",      "copy",   "fromkeys",
 // dict.update's argument: a mapping, or an iterable of key/value pairs.
 void update_from(DictObj& d, const Value& other) {
     if (other.is_dict()) {
-        auto items = other.dict_obj().items;  // a copy: d.update(d) must work
+        auto items = other.dict_obj().items();  // a copy: d.update(d) must work
         for (auto& [k, v] : items)
             d.set(k, v);
         return;
@@ -159,10 +159,9 @@ Value dict_method(Runtime&, const Value& self, std::string_view name, const Args
     }
     if (name == "popitem") {
         no_args(args, "dict.popitem");
-        if (d.items.empty()) raise(ErrorKind::Key, "'popitem(): dictionary is empty'");
-        auto [k, v] = d.items.back();
-        d.items.pop_back();
-        return Value::tuple({k, v});
+        if (d.items().empty()) raise(ErrorKind::Key, "'popitem(): dictionary is empty'");
+        auto [k, v] = d.pop_last();
+        return Value::tuple({std::move(k), std::move(v)});
     }
     if (name == "setdefault") {
         positional(args, "dict.setdefault", "setdefault", 1, 2);
@@ -185,12 +184,12 @@ Value dict_method(Runtime&, const Value& self, std::string_view name, const Args
     if (name == "copy") {
         no_args(args, "dict.copy");
         auto copy = make_ref<DictObj>();
-        copy->items = d.items;
+        copy->assign(d.items());
         return Value::dict(copy);
     }
     if (name == "clear") {
         no_args(args, "dict.clear");
-        d.items.clear();
+        d.clear();
         return Value::none();
     }
     // fromkeys: a classmethod, callable on an instance; the instance plays no part.

@@ -493,7 +493,7 @@ Value maketrans(const Args& args) {
         if (!pos[0].is_dict()) {
             type_error("if you give only one argument to maketrans it must be a dict");
         }
-        for (const auto& [k, v] : pos[0].dict_obj().items) {
+        for (const auto& [k, v] : pos[0].dict_obj().items()) {
             if (k.is_integral()) {
                 table->set(Value::integer(k.as_int()), v);
             } else if (k.is_string() && utf8_length(k.str()) == 1) {

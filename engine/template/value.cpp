@@ -1,6 +1,7 @@
 #include "template/value.h"
 
 #include <cmath>
+#include <unordered_map>
 
 namespace ferry::tmpl {
 
@@ -119,37 +120,110 @@ bool Value::is_strict_undefined() const {
 
 // ---- containers -----------------------------------------------------------------------
 
+// Positions of the string keys by their text. The views point into the keys' own strings,
+// which the dict holds and which never change.
+struct DictObj::Index {
+    std::unordered_map<std::string_view, uint32_t> positions;
+    // Entries [0, covered) are in `positions`; entries appended since are added on the next
+    // lookup, so a dict being filled pays nothing until someone reads it.
+    size_t covered = 0;
+
+    void cover(const Items& items) {
+        positions.reserve(items.size());
+        for (; covered < items.size(); ++covered) {
+            const Value& k = items[covered].first;
+            // A repeated key cannot occur (set() and append_new() keep keys distinct).
+            if (k.is_string()) positions.emplace(k.str(), uint32_t(covered));
+        }
+    }
+};
+
+DictObj::DictObj() = default;
+DictObj::DictObj(Items items) : items_(std::move(items)) {}
+DictObj::~DictObj() = default;
+
+const DictObj::Index* DictObj::index() const {
+    if (items_.size() <= kScanLimit) return nullptr;
+    if (!index_) index_ = std::make_unique<Index>();
+    if (index_->covered < items_.size()) index_->cover(items_);
+    return index_.get();
+}
+
+void DictObj::forget_index() {
+    index_.reset();
+}
+
+size_t DictObj::position(std::string_view key) const {
+    if (const Index* index = this->index()) {
+        auto it = index->positions.find(key);
+        return it == index->positions.end() ? npos : it->second;
+    }
+    for (size_t i = 0; i < items_.size(); ++i)
+        if (items_[i].first.is_string() && same_name(items_[i].first.str(), key)) return i;
+    return npos;
+}
+
+size_t DictObj::position(const Value& key) const {
+    if (key.is_string()) return position(key.str());
+    for (size_t i = 0; i < items_.size(); ++i)
+        if (equals(items_[i].first, key)) return i;
+    return npos;
+}
+
 const Value* DictObj::find(std::string_view key) const {
-    for (const auto& [k, v] : items)
-        if (k.is_string() && same_name(k.str(), key)) return &v;
-    return nullptr;
+    size_t i = position(key);
+    return i == npos ? nullptr : &items_[i].second;
 }
 
 const Value* DictObj::find(const Value& key) const {
-    if (key.is_string()) return find(key.str());
-    for (const auto& [k, v] : items)
-        if (equals(k, key)) return &v;
-    return nullptr;
+    size_t i = position(key);
+    return i == npos ? nullptr : &items_[i].second;
 }
 
 void DictObj::set(Value key, Value value) {
-    for (auto& [k, v] : items) {
-        if (equals(k, key)) {
-            v = std::move(value);
-            return;
-        }
-    }
-    items.emplace_back(std::move(key), std::move(value));
+    size_t i = position(key);
+    if (i == npos)
+        items_.emplace_back(std::move(key), std::move(value));
+    else
+        items_[i].second = std::move(value);
+}
+
+void DictObj::append_new(Value key, Value value) {
+    items_.emplace_back(std::move(key), std::move(value));
 }
 
 bool DictObj::erase(const Value& key) {
-    for (auto it = items.begin(); it != items.end(); ++it) {
-        if (equals(it->first, key)) {
-            items.erase(it);
-            return true;
-        }
+    size_t i = position(key);
+    if (i == npos) return false;
+    items_.erase(items_.begin() + ptrdiff_t(i));
+    forget_index();  // the positions after it moved
+    return true;
+}
+
+void DictObj::clear() {
+    forget_index();
+    items_.clear();
+}
+
+std::pair<Value, Value> DictObj::pop_last() {
+    std::pair<Value, Value> last = std::move(items_.back());
+    items_.pop_back();
+    if (index_ && index_->covered > items_.size()) {
+        // Only the last position goes, so the rest of the index stays right.
+        if (last.first.is_string()) index_->positions.erase(last.first.str());
+        index_->covered = items_.size();
     }
-    return false;
+    return last;
+}
+
+DictObj::Items DictObj::release() {
+    forget_index();
+    return std::exchange(items_, {});
+}
+
+void DictObj::assign(Items items) {
+    forget_index();
+    items_ = std::move(items);
 }
 
 const Value* Args::find_named(std::string_view name) const {
@@ -266,7 +340,7 @@ bool truthy(const Value& v) {
     case Kind::String: return !v.str().empty();
     case Kind::List:
     case Kind::Tuple: return !v.list_obj().items.empty();
-    case Kind::Dict: return !v.dict_obj().items.empty();
+    case Kind::Dict: return !v.dict_obj().items().empty();
     case Kind::Object: return v.object_obj().truthy();
     }
     return false;
@@ -294,7 +368,7 @@ void freeze_at(const Value& v, int depth) {
     } else if (v.is_dict()) {
         if (v.dict_obj().frozen) return;
         v.dict_obj().frozen = true;
-        for (const auto& [k, item] : v.dict_obj().items)
+        for (const auto& [k, item] : v.dict_obj().items())
             if (item.is_sequence() || item.is_dict()) freeze_at(item, depth + 1);
     }
 }
@@ -353,9 +427,9 @@ bool equals(const Value& a, const Value& b) {
         const auto& x = a.dict_obj();
         const auto& y = b.dict_obj();
         if (&x == &y) return true;
-        if (x.items.size() != y.items.size()) return false;
+        if (x.items().size() != y.items().size()) return false;
         ContainerDepth depth;
-        for (const auto& [k, v] : x.items) {
+        for (const auto& [k, v] : x.items()) {
             const Value* other = y.find(k);
             if (!other || !equals(v, *other)) return false;
         }

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -232,14 +233,53 @@ struct ListObj : HeapObject {
     explicit ListObj(std::vector<Value> v) : items(std::move(v)) {}
 };
 
-// An insertion-ordered dict, as Python's. Lookups are linear: template dicts are small, and
-// a linear scan over a contiguous vector beats hashing at these sizes.
+// An insertion-ordered dict, as Python's. Small dicts (nearly all of a template's) are
+// scanned: a pass over a short contiguous vector beats hashing. Past kScanLimit entries, the
+// first lookup builds a hash index of the string keys, kept up to date as entries are
+// appended, so that reading a wide JSON object member by member stays linear.
 struct DictObj : HeapObject {
-    std::vector<std::pair<Value, Value>> items;
+    using Items = std::vector<std::pair<Value, Value>>;
+    static constexpr size_t kScanLimit = 32;
+
+    DictObj();
+    explicit DictObj(Items items);
+    ~DictObj() override;
+    DictObj(const DictObj&) = delete;
+    DictObj& operator=(const DictObj&) = delete;
+
+    const Items& items() const { return items_; }
+    size_t size() const { return items_.size(); }
+    bool empty() const { return items_.empty(); }
+
     const Value* find(std::string_view key) const;
     const Value* find(const Value& key) const;  // Python ==, so 1 and 1.0 and True match
+    // dict[key] = value: a new key goes last, an existing one keeps its place.
     void set(Value key, Value value);
+    // Adds an entry whose key the caller knows is not in the dict yet (a fresh dict filled
+    // from distinct names), without looking for it.
+    void append_new(Value key, Value value);
     bool erase(const Value& key);
+    void clear();
+    // Removes and returns the last entry (dict.popitem); the dict must not be empty.
+    std::pair<Value, Value> pop_last();
+    // Empties the dict, handing over its entries.
+    Items release();
+    void reserve(size_t n) { items_.reserve(n); }
+    // Replaces every entry; the keys must be distinct.
+    void assign(Items items);
+
+  private:
+    struct Index;
+    static constexpr size_t npos = size_t(-1);
+    // The position of key's entry, or npos.
+    size_t position(std::string_view key) const;
+    size_t position(const Value& key) const;
+    // The index or nullptr while the dict is small; built on demand, hence mutable.
+    const Index* index() const;
+    void forget_index();
+
+    Items items_;
+    mutable std::unique_ptr<Index> index_;
 };
 
 // Arguments of a call: f(a, b, key=c).

@@ -36,7 +36,7 @@ std::optional<size_t> length(const Value& v) {
     case Kind::String: return utf8_length(v.str());
     case Kind::List:
     case Kind::Tuple: return v.list_obj().items.size();
-    case Kind::Dict: return v.dict_obj().items.size();
+    case Kind::Dict: return v.dict_obj().items().size();
     case Kind::Undefined:
         if (v.is_strict_undefined()) raise_undefined(v);
         return 0;
@@ -51,8 +51,8 @@ std::vector<Value> iterate(const Value& v) {
     case Kind::Tuple: return v.list_obj().items;
     case Kind::Dict: {
         std::vector<Value> keys;
-        keys.reserve(v.dict_obj().items.size());
-        for (const auto& kv : v.dict_obj().items)
+        keys.reserve(v.dict_obj().items().size());
+        for (const auto& kv : v.dict_obj().items())
             keys.push_back(kv.first);
         return keys;
     }

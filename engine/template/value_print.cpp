@@ -157,7 +157,7 @@ void append_dict_repr(const Value& v, std::string& out) {
     Printing printing(&v.dict_obj());
     out += '{';
     bool first = true;
-    for (const auto& [k, val] : v.dict_obj().items) {
+    for (const auto& [k, val] : v.dict_obj().items()) {
         if (!first) out += ", ";
         first = false;
         append_repr(k, out);

@@ -179,7 +179,7 @@ bool holds_template(const tmpl::Value& v) {
             if (holds_template(item)) return true;
         return false;
     case tmpl::Kind::Dict:
-        for (const auto& [k, item] : v.dict_obj().items)
+        for (const auto& [k, item] : v.dict_obj().items())
             if (holds_template(item)) return true;
         return false;
     default: return false;

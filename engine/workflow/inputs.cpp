@@ -373,12 +373,12 @@ tmpl::Value deep_copy(const tmpl::Value& v) {
                             : tmpl::Value::list(std::move(items));
     }
     if (v.is_dict()) {
-        // The keys are a dict's, so already distinct: appended, not set (a scan per key).
+        // The keys are a dict's, so already distinct.
         tmpl::Value d = tmpl::Value::dict();
-        auto& items = d.dict_obj().items;
-        items.reserve(v.dict_obj().items.size());
-        for (const auto& [key, value] : v.dict_obj().items)
-            items.emplace_back(key, deep_copy(value));
+        tmpl::DictObj& copy = d.dict_obj();
+        copy.reserve(v.dict_obj().size());
+        for (const auto& [key, value] : v.dict_obj().items())
+            copy.append_new(key, deep_copy(value));
         return d;
     }
     return v;  // scalars and strings are immutable
@@ -402,7 +402,7 @@ bool nested_deeper_than(const tmpl::Value& v, int limit) {
     if (!v.is_sequence() && !v.is_dict()) return false;
     if (limit == 0) return true;
     if (v.is_dict()) {
-        for (const auto& [key, item] : v.dict_obj().items)
+        for (const auto& [key, item] : v.dict_obj().items())
             if (nested_deeper_than(item, limit - 1)) return true;
         return false;
     }
@@ -433,7 +433,7 @@ tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
         problems.push_back("input '" + name + "': no such input" + hint);
     };
     if (given.is_dict()) {
-        for (const auto& [key, value] : given.dict_obj().items)
+        for (const auto& [key, value] : given.dict_obj().items())
             unknown(key.is_string() ? std::string(key.str()) : tmpl::to_str(key));
     }
     for (const std::string& name : given_later)

@@ -284,9 +284,8 @@ struct Converter {
                         merges.push_back(value);
                         return;
                     }
-                    // for_each_entry passes each key once: appended, not set (a scan per key).
-                    dict.dict_obj().items.emplace_back(tmpl::Value::string(key),
-                                                       convert(value, depth + 1));
+                    // for_each_entry passes each key once.
+                    dict.dict_obj().append_new(tmpl::Value::string(key), convert(value, depth + 1));
                 });
             for (const YAML::Node& m : merges)
                 merge(dict, m, depth);
@@ -322,7 +321,7 @@ struct Converter {
         for (const YAML::Node& from : sources) {
             tmpl::Value add = convert(from, depth + 1);
             if (!add.is_dict()) continue;
-            for (const auto& [k, v] : add.dict_obj().items)
+            for (const auto& [k, v] : add.dict_obj().items())
                 if (!dict.dict_obj().find(k.str())) dict.dict_obj().set(k, v);
         }
     }

@@ -44,11 +44,10 @@ std::string outcome(Runtime& rt, const Value& receiver, const std::string& name,
     Value r = receiver;
     if (r.is_list()) r = Value::list(r.list_obj().items);
     if (r.is_dict()) {
-        Value copy = Value::dict();
-        copy.dict_obj().items = r.dict_obj().items;
-        for (auto& kv : copy.dict_obj().items)
+        DictObj::Items items = r.dict_obj().items();
+        for (auto& kv : items)
             if (kv.second.is_list()) kv.second = Value::list(kv.second.list_obj().items);
-        r = copy;
+        r = Value::dict(make_ref<DictObj>(std::move(items)));
     }
     try {
         Value result = call_method(rt, r, name, args);

@@ -1430,7 +1430,7 @@ TEST_CASE("render: a repeated JSON name keeps its first place and takes the last
         json += "\"k1\": \"last\", \"k0\": \"again\"}";
         Value v = value_from_json(json);
         REQUIRE(v.is_dict());
-        const auto& items = v.dict_obj().items;
+        const auto& items = v.dict_obj().items();
         REQUIRE(items.size() == size_t(members));
         CHECK(items[0].first.str() == "k0");
         CHECK(items[0].second.str() == "again");

@@ -117,7 +117,7 @@ TEST_CASE("the contract's example workflow loads", "[workflow][complex]") {
     CHECK(sub.depends_on == std::vector<std::string>{"notify", "ticket"});
     CHECK(sub.dry_run == std::optional<bool>(false));
 
-    CHECK(wf.outputs.dict_obj().items.size() == 2);
+    CHECK(wf.outputs.dict_obj().items().size() == 2);
     CHECK(wf.hooks.on_failure == "hooks/page.lua");
     CHECK(find_cycle(wf).empty());
 }

@@ -202,8 +202,8 @@ TEST_CASE("resolve_inputs applies defaults and checks every input", "[workflow][
     INFO((r ? "" : r.error().message));
     REQUIRE(r.ok());
     const auto& out = r.value().dict_obj();
-    REQUIRE(out.items.size() == 7);  // given or defaulted; absent optional inputs stay absent
-    CHECK(out.items[0].first.str() == "title");
+    REQUIRE(out.items().size() == 7);  // given or defaulted; absent optional inputs stay absent
+    CHECK(out.items()[0].first.str() == "title");
     CHECK(out.find("title")->str() == "Disk full");
     CHECK(out.find("severity")->str() == "medium");
     CHECK(out.find("systems")->list_obj().items.at(0).str() == "web");

@@ -162,7 +162,7 @@ TEST_CASE("step fields are read and typed", "[workflow][loader]") {
 
     const Step& a = r.workflow->steps.at(0);
     CHECK(a.with.is_dict());
-    CHECK(a.with.dict_obj().items.empty());
+    CHECK(a.with.dict_obj().items().empty());
     CHECK(a.on_error == "fail");
     CHECK_FALSE(a.retry.has_value());
     CHECK_FALSE(a.dry_run.has_value());

@@ -85,7 +85,7 @@ TEST_CASE("quoted scalars are always strings", "[workflow][yaml]") {
 TEST_CASE("containers keep their order and structure", "[workflow][yaml]") {
     Value v = var("{z: 1, a: [1, two, {x: null}], m: {k: v}}");
     REQUIRE(v.is_dict());
-    const auto& items = v.dict_obj().items;
+    const auto& items = v.dict_obj().items();
     REQUIRE(items.size() == 3);
     CHECK(items[0].first.str() == "z");
     CHECK(items[1].first.str() == "a");
@@ -97,9 +97,9 @@ TEST_CASE("containers keep their order and structure", "[workflow][yaml]") {
     CHECK(list.list_obj().items[2].dict_obj().find("x")->is_none());
     // Keys are strings whatever they look like.
     Value keys = var("{1: a, true: b, 1.5: c}");
-    CHECK(keys.dict_obj().items[0].first.str() == "1");
-    CHECK(keys.dict_obj().items[1].first.str() == "true");
-    CHECK(keys.dict_obj().items[2].first.str() == "1.5");
+    CHECK(keys.dict_obj().items()[0].first.str() == "1");
+    CHECK(keys.dict_obj().items()[1].first.str() == "true");
+    CHECK(keys.dict_obj().items()[2].first.str() == "1.5");
     CHECK(only_problem("vars:\n  v: {null: c}\n" + std::string(kOneStep)) ==
           "wf.yaml:2:7: a mapping key must be a string, got null");
 }

@@ -16,8 +16,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ferry::store {
 
@@ -271,6 +273,10 @@ void Store::erase_kv(const std::string& key) {
     impl_->staged.push_back({StagedOp::Kind::EraseKv, key, {}, {}, 0, {}});
 }
 
+void Store::erase_execution(const std::string& id) {
+    impl_->staged.push_back({StagedOp::Kind::EraseExecution, id, {}, {}, 0, {}});
+}
+
 void Store::after_commit(std::function<void()> cb) {
     impl_->callbacks.push_back(std::move(cb));
     impl_->callback_marks.push_back(impl_->staged.size());
@@ -311,6 +317,7 @@ const char* op_name(StagedOp::Kind kind) {
     case StagedOp::Kind::EraseDlq: return "erase_dlq";
     case StagedOp::Kind::PutKv: return "put_kv";
     case StagedOp::Kind::EraseKv: return "erase_kv";
+    case StagedOp::Kind::EraseExecution: return "erase_execution";
     }
     return "write";
 }
@@ -320,6 +327,35 @@ void check_part(const StagedOp& op, const char* what, const std::string& part) {
     if (part.empty()) throw Invalid{std::string(op_name(op.kind)) + ": " + what + " is empty"};
     if (part.find('\0') != std::string::npos)
         throw Invalid{std::string(op_name(op.kind)) + ": " + what + " contains a NUL byte"};
+}
+
+// The workflow and status under which exec_index says an execution is indexed, read inside
+// the write's own transaction so an earlier write of the same batch is seen too.
+struct IndexedAs {
+    std::string workflow, status;
+};
+std::optional<IndexedAs> indexed_as(const lmdb::Txn& txn, const lmdb::Db& exec_index,
+                                    const std::string& id) {
+    std::string_view found;
+    if (!lmdb::get(txn, exec_index, id, found)) return std::nullopt;
+    // Copied out: the view into the map does not survive the caller's deletes.
+    const size_t sep = found.find('\0');
+    if (sep == std::string_view::npos) return IndexedAs{std::string(found), {}};
+    return IndexedAs{std::string(found.substr(0, sep)), std::string(found.substr(sep + 1))};
+}
+
+// Deletes every record of db whose key starts with prefix.
+void erase_prefixed(const lmdb::Txn& txn, const lmdb::Db& db, const std::string& prefix) {
+    std::vector<std::string> doomed;
+    {
+        lmdb::Cursor cursor = lmdb::Cursor::open(txn, db.dbi, db.name);
+        std::string_view k = prefix, v;
+        for (bool more = cursor.get(MDB_SET_RANGE, k, v); more && keys::starts_with(k, prefix);
+             more = cursor.get(MDB_NEXT, k, v))
+            doomed.emplace_back(k);
+    }
+    for (const std::string& k : doomed)
+        lmdb::del(txn, db, k);
 }
 
 std::string writes(size_t n) {
@@ -348,18 +384,10 @@ void Store::Impl::apply(const lmdb::Txn& txn, StagedOp& op) {
         const std::string& id = checked_key(op, op.a);
         std::string wf_key = checked_key(op, keys::join(op.b, id));
         std::string status_key = checked_key(op, keys::join(op.c, id));
-        // The index keys written last time for this id, read inside this same transaction so
-        // an earlier write of the same batch is seen too.
-        std::string_view found;
-        if (lmdb::get(txn, exec_index, id, found)) {
-            // Copied: the view into the map does not survive the deletes below.
-            const std::string previous(found);
-            const size_t sep = previous.find('\0');
-            const std::string old_wf = previous.substr(0, sep);
-            const std::string old_status =
-                sep == std::string::npos ? std::string() : previous.substr(sep + 1);
-            if (old_wf != op.b) lmdb::del(txn, by_workflow, keys::join(old_wf, id));
-            if (old_status != op.c) lmdb::del(txn, by_status, keys::join(old_status, id));
+        // The index keys written last time for this id.
+        if (auto old = indexed_as(txn, exec_index, id)) {
+            if (old->workflow != op.b) lmdb::del(txn, by_workflow, keys::join(old->workflow, id));
+            if (old->status != op.c) lmdb::del(txn, by_status, keys::join(old->status, id));
         }
         lmdb::put(txn, by_workflow, wf_key, {});
         lmdb::put(txn, by_status, status_key, {});
@@ -403,6 +431,20 @@ void Store::Impl::apply(const lmdb::Txn& txn, StagedOp& op) {
     case Kind::EraseDlq: lmdb::del(txn, dlq, checked_key(op, op.a)); break;
     case Kind::PutKv: lmdb::put(txn, kv, checked_key(op, op.a), op.value); break;
     case Kind::EraseKv: lmdb::del(txn, kv, checked_key(op, op.a)); break;
+    case Kind::EraseExecution: {
+        check_part(op, "the id", op.a);
+        const std::string& id = checked_key(op, op.a);
+        if (auto indexed = indexed_as(txn, exec_index, id)) {
+            lmdb::del(txn, by_workflow, keys::join(indexed->workflow, id));
+            lmdb::del(txn, by_status, keys::join(indexed->status, id));
+            lmdb::del(txn, exec_index, id);
+        }
+        lmdb::del(txn, executions, id);
+        const std::string prefix = keys::prefix(id);
+        for (const lmdb::Db* db : {&steps, &attempts, &changes})
+            erase_prefixed(txn, *db, prefix);
+        break;
+    }
     }
 }
 

@@ -83,6 +83,9 @@ class Store {
     void erase_dlq(const std::string& id);
     void put_kv(const std::string& key, std::string value);
     void erase_kv(const std::string& key);
+    // Removes an execution and all that is recorded under it (its steps, attempts, changes
+    // and index entries), for pruning old history; an absent id is not an error.
+    void erase_execution(const std::string& id);
     // Runs cb once the writes staged before this call are durable (after the next commit).
     void after_commit(std::function<void()> cb);
     bool has_pending() const;

@@ -17,15 +17,16 @@ namespace ferry::store {
 // One staged write, applied in staging order by commit().
 struct StagedOp {
     enum class Kind {
-        PutExecution,  // a = id, b = workflow, c = status
-        PutStep,       // a = exec_id, b = step_key
-        PutAttempt,    // a = exec_id, b = step_key, n = attempt
-        AddChange,     // a = exec_id
-        PutWorkflow,   // a = hash
-        PutDlq,        // a = id
-        EraseDlq,      // a = id
-        PutKv,         // a = key
-        EraseKv,       // a = key
+        PutExecution,    // a = id, b = workflow, c = status
+        PutStep,         // a = exec_id, b = step_key
+        PutAttempt,      // a = exec_id, b = step_key, n = attempt
+        AddChange,       // a = exec_id
+        PutWorkflow,     // a = hash
+        PutDlq,          // a = id
+        EraseDlq,        // a = id
+        PutKv,           // a = key
+        EraseKv,         // a = key
+        EraseExecution,  // a = id
     };
     Kind kind;
     std::string a, b, c;

@@ -270,6 +270,46 @@ TEST_CASE("store: status and workflow indexes follow changes", "[store]") {
     CHECK(ids_of(s->list_executions(wf).value()) == std::vector<std::string>{e3});
 }
 
+TEST_CASE("store: erasing an execution removes all its records and nothing else", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    // "ab" is a prefix of "abc": the '\0' after an id keeps their records apart.
+    for (const std::string id : {"ab", "abc"}) {
+        s->put_execution(id, "wf", "succeeded", exec_json(id, "wf", "succeeded"));
+        s->put_step(id, "fetch", R"({"status":"succeeded"})");
+        s->put_step(id, "notify", R"({"status":"succeeded"})");
+        s->put_attempt(id, "fetch", 1, R"({"n":1})");
+        s->put_attempt(id, "fetch", 2, R"({"n":2})");
+        s->add_change(id, R"({"before":null,"after":{"a":1}})");
+    }
+    commit_ok(*s);
+
+    s->erase_execution("ab");
+    s->erase_execution("never-there");  // not an error
+    commit_ok(*s);
+    CHECK_FALSE(s->get_execution("ab").value());
+    CHECK(s->steps("ab").value().empty());
+    CHECK(s->attempts("ab", "fetch").value().empty());
+    CHECK(s->changes("ab").value().empty());
+    CHECK(s->executions_with_status("succeeded").value() == std::vector<std::string>{"abc"});
+    ExecutionFilter f;
+    f.workflow = "wf";
+    CHECK(ids_of(s->list_executions(f).value()) == std::vector<std::string>{"abc"});
+
+    CHECK(s->get_execution("abc").value());
+    CHECK(s->steps("abc").value().size() == 2);
+    CHECK(s->attempts("abc", "fetch").value().size() == 2);
+    CHECK(s->changes("abc").value().size() == 1);
+
+    // Written again after the erase, in one batch: a new execution, with no old records.
+    s->erase_execution("abc");
+    s->put_execution("abc", "wf2", "running", exec_json("abc", "wf2", "running"));
+    commit_ok(*s);
+    CHECK(s->steps("abc").value().empty());
+    CHECK(s->executions_with_status("succeeded").value().empty());
+    CHECK(s->executions_with_status("running").value() == std::vector<std::string>{"abc"});
+}
+
 TEST_CASE("store: list_executions pages newest first with filters", "[store]") {
     TempDir tmp;
     auto s = open_ok(tmp.sub("data"));

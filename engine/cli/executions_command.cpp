@@ -1,16 +1,20 @@
-// `ferry executions list|show|diff|export`: reading history back.
+// `ferry executions list|show|diff|export|prune`: reading history back, and pruning it.
 #include "cli/commands.h"
 #include "cli/common.h"
 
+#include "core/executor.h"
+#include "core/history.h"
 #include "core/values.h"
 #include "runtime/duration.h"
 #include "runtime/ids.h"
 #include "runtime/timestamp.h"
+#include "server/claims.h"
 #include "store/diff.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_set>
 #include <utility>
 
 namespace ferry::cli {
@@ -25,6 +29,8 @@ constexpr const char* kExecutionsUsage =
     "       ferry executions diff ID [--json]          the changes the execution recorded\n"
     "       ferry executions diff ID_A ID_B [--json]   two executions' step outputs compared\n"
     "       ferry executions export [--since T] [--until T]   audit records as JSON Lines\n"
+    "       ferry executions prune --before T [--workflow W] [--dry-run]\n"
+    "                 delete ended executions created before T, with all their records\n"
     "\n"
     "Common options: --project DIR, --data DIR. T is a date or time (2026-12-01,\n"
     "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d).\n";
@@ -325,6 +331,110 @@ int export_records(engine::App& app, int argc, char** argv) {
     return 0;
 }
 
+// Ended executions created before --before, with all their records (steps, attempts,
+// changes) and the idempotency claims that name them. Executions still running or waiting
+// stay, and so do sub-workflow executions whose parent has not ended: a parent resumed
+// after a crash reads its children's results from their records.
+int prune(engine::App& app, int argc, char** argv) {
+    store::ExecutionFilter f;
+    f.limit = 0;
+    bool dry_run = false;
+    std::string before_text;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (arg == "--before") {
+            before_text = next();
+            Result<uint64_t> t = parse_time_arg(before_text);
+            if (!t) return usage_error("executions", "--before: " + t.error().message);
+            // 0 would mean "no bound" to the store: the epoch itself keeps everything.
+            f.until_ms = std::max<uint64_t>(t.value(), 1);
+        } else if (arg == "--workflow") {
+            f.workflow = next();
+        } else if (arg == "--dry-run") {
+            dry_run = true;
+        } else {
+            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+        }
+    }
+    if (before_text.empty())
+        return usage_error("executions", "prune needs --before T: a date or time "
+                                         "(2026-12-01) or an age (30d)");
+    std::vector<std::string> doomed;
+    size_t kept_children = 0;
+    if (dry_run) std::printf("%-26s  %-24s  %-10s  %s\n", "ID", "WORKFLOW", "STATUS", "CREATED");
+    for (const char* status : {"succeeded", "failed", "cancelled"}) {
+        f.status = status;
+        auto rows = app.store->list_executions(f);
+        if (!rows) {
+            std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
+            return 1;
+        }
+        for (const std::string& r : rows.value()) {
+            Value v = tmpl::value_from_json(r);
+            if (const Value* parent = engine::dict_get(v, "parent")) {
+                std::string parent_status =
+                    engine::stored_status(*app.store, field(*parent, "execution"));
+                if (!parent_status.empty() && !engine::execution_ended(parent_status)) {
+                    ++kept_children;
+                    continue;
+                }
+            }
+            doomed.push_back(field(v, "id"));
+            if (dry_run)
+                std::printf("%-26s  %-24s  %-10s  %s\n", doomed.back().c_str(),
+                            field(v, "workflow").c_str(), status, field(v, "created_at").c_str());
+        }
+    }
+    const std::string cutoff = rfc3339(int64_t(f.until_ms));
+    auto kept_note = [&] {
+        if (kept_children == 0) return std::string();
+        return " (kept " + std::to_string(kept_children) +
+               " sub-workflow execution(s) whose parent has not ended)";
+    };
+    if (dry_run) {
+        std::printf("would prune %zu execution(s) created before %s%s\n", doomed.size(),
+                    cutoff.c_str(), kept_note().c_str());
+        return 0;
+    }
+
+    // Committed in slices, so a large prune neither builds one huge transaction nor holds
+    // the store's write lock long against a running `ferry serve`.
+    constexpr size_t kPerCommit = 500;
+    auto commit = [&](size_t done) {
+        if (Status st = app.store->commit(); !st) {
+            std::fprintf(stderr, "ferry executions: pruned %zu of %zu execution(s), then: %s\n",
+                         done, doomed.size(), st.error().describe().c_str());
+            return false;
+        }
+        return true;
+    };
+    for (size_t i = 0; i < doomed.size(); ++i) {
+        app.store->erase_execution(doomed[i]);
+        if ((i + 1) % kPerCommit != 0 && i + 1 != doomed.size()) continue;
+        if (!commit(i / kPerCommit * kPerCommit)) return 1;
+        if (doomed.size() > kPerCommit)
+            std::fprintf(stderr, "ferry executions: pruned %zu of %zu\n", i + 1, doomed.size());
+    }
+    // An Idempotency-Key whose execution is gone starts a new one when it comes again.
+    const std::unordered_set<std::string_view> gone(doomed.begin(), doomed.end());
+    auto claims = app.store->scan_kv(std::string(engine::server::kIdempotencyClaims));
+    if (!claims) {
+        std::fprintf(stderr, "ferry executions: %s\n", claims.error().describe().c_str());
+        return 1;
+    }
+    size_t released = 0;
+    for (const store::KeyedJson& c : claims.value()) {
+        if (!gone.count(engine::server::claimed_execution(c.json))) continue;
+        app.store->erase_kv(c.key);
+        ++released;
+    }
+    if (released && !commit(doomed.size())) return 1;
+    std::printf("pruned %zu execution(s) created before %s%s\n", doomed.size(), cutoff.c_str(),
+                kept_note().c_str());
+    return 0;
+}
+
 }  // namespace
 
 int executions_command(int argc, char** argv) {
@@ -347,7 +457,7 @@ int executions_command(int argc, char** argv) {
         }
     }
     if (rest.empty())
-        return usage_error("executions", "missing a subcommand (list, show, diff, export)");
+        return usage_error("executions", "missing a subcommand (list, show, diff, export, prune)");
     std::string sub = rest[0];
     common.store_must_exist = true;
     auto app = open_app(common);
@@ -366,6 +476,7 @@ int executions_command(int argc, char** argv) {
         return diff(*app, ids, json);
     }
     if (sub == "export") return export_records(*app, int(rest.size() - 1), rest.data() + 1);
+    if (sub == "prune") return prune(*app, int(rest.size() - 1), rest.data() + 1);
     return usage_error("executions", "unknown subcommand '" + sub + "'");
 }
 

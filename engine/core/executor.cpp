@@ -36,6 +36,10 @@ Status check_execution_status(std::string_view status) {
                       "status must be one of " + listed + "; got '" + std::string(status) + "'");
 }
 
+bool execution_ended(std::string_view status) {
+    return status == "succeeded" || status == "failed" || status == "cancelled";
+}
+
 std::string_view step_status_name(StepStatus status) {
     return kStepStatusNames[size_t(status)];
 }

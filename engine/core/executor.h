@@ -52,6 +52,9 @@ struct EngineOptions {
 // succeeded, failed, cancelled): what a filter by status (`executions list --status`,
 // GET /api/v1/executions?status=) may ask for. The Validation error lists them.
 Status check_execution_status(std::string_view status);
+// Whether an execution with this status has ended (succeeded, failed, cancelled): its record
+// changes no more.
+bool execution_ended(std::string_view status);
 
 // What the engine tells the outside world as it runs (progress lines, later SSE).
 struct EngineEvent {
@@ -65,7 +68,7 @@ struct EngineEvent {
     int attempt = 0;
     uint64_t retry_in_ms = 0;  // step.retrying: the delay before the next attempt
     bool dry_run = false;      // the execution sends nothing
-    std::string task;      // step events: the step's task, provider and integration
+    std::string task;          // step events: the step's task, provider and integration
     std::string provider;
     std::string integration;
 };
@@ -309,8 +312,7 @@ class Engine {
         int metatable_ref[2] = {LUA_NOREF, LUA_NOREF};  // [dry_run]
     };
     std::unordered_map<const workflow::Step*, StepContext> step_contexts_;
-    void push_step_metatable(lua_State* L, const Run& run, const workflow::Step& def,
-                             bool dry_run);
+    void push_step_metatable(lua_State* L, const Run& run, const workflow::Step& def, bool dry_run);
     void release_step_contexts();
     // Constant parts of steps' `with:`, by the part's identity, with what is made of them
     // once instead of per invocation: the Lua table (for tasks that keep their input) and the

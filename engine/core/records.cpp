@@ -263,7 +263,7 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
     if (!stored.value()) return make_error(ErrorKind::NotFound, "no execution " + id);
     tmpl::Value rec = tmpl::value_from_json(*stored.value());
     std::string status = text_of(dict_get(rec, "status"));
-    if (status == "succeeded" || status == "failed" || status == "cancelled") {
+    if (execution_ended(status)) {
         ExecutionSummary s{id,
                            text_of(dict_get(rec, "workflow")),
                            status,

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace ferry::engine::server {
 
@@ -16,5 +17,13 @@ namespace ferry::engine::server {
 void claim(store::Store& store, const std::string& key, std::string value);
 // The value claimed under key: committed, or staged by claim() and not yet committed.
 Result<std::optional<std::string>> claimed(const store::Store& store, const std::string& key);
+
+// Idempotency-Key claims (starter.cpp) are kept under this prefix, their value
+// "EXECUTION_ID FINGERPRINT" (a bare id in claims made before requests were fingerprinted).
+inline constexpr std::string_view kIdempotencyClaims = "idem:";
+// The execution an idempotency claim's value names.
+inline std::string_view claimed_execution(std::string_view value) {
+    return value.substr(0, value.find(' '));
+}
 
 }  // namespace ferry::engine::server

@@ -18,10 +18,6 @@ namespace {
 
 using tmpl::Value;
 
-bool finished_status(const std::string& s) {
-    return s == "succeeded" || s == "failed" || s == "cancelled";
-}
-
 std::string text_of(const Value& dict, const char* key) {
     const Value* v = dict_get(dict, key);
     return v && v->is_string() ? std::string(v->str()) : "";
@@ -238,7 +234,7 @@ void EventHub::stream_execution(Call& c) {
         if (e.id > after) news.push_back(&e);
     }
     std::vector<Event> history;
-    if (finished_status(status) && !(ring_has_end && ring_has_any)) {
+    if (execution_ended(status) && !(ring_has_end && ring_has_any)) {
         // Finished, and the ring no longer has it all: the recorded history. A first
         // connection gets all of it (and not the ring's part twice); a reconnection only
         // the end, unless it has the end already (from_history: its id is the finish time).
@@ -252,7 +248,7 @@ void EventHub::stream_execution(Call& c) {
             history.erase(history.begin(), history.end() - 1);
         }
     }
-    if (finished_status(status) && news.empty() && history.empty()) {
+    if (execution_ended(status) && news.empty() && history.empty()) {
         // The client has everything: 204 tells an EventSource not to reconnect again.
         c.res.send(204, "", {});
         return;
@@ -262,7 +258,7 @@ void EventHub::stream_execution(Call& c) {
     if (!open_stream(c, client)) return;
     for (const Event* e : news)
         if (!send(*client, *e)) return;
-    if (finished_status(status)) {
+    if (execution_ended(status)) {
         for (const Event& e : history)
             if (!send(*client, e)) return;
         client->res.end();

@@ -247,7 +247,7 @@ void cancel(Api& api, Call& c) {
     if (!rec.value()) return c.error(404, "not_found", "no execution '" + id + "'");
     Value exec = tmpl::value_from_json(*rec.value());
     std::string status = dict_get(exec, "status") ? tmpl::to_str(*dict_get(exec, "status")) : "";
-    if (status == "succeeded" || status == "failed" || status == "cancelled")
+    if (execution_ended(status))
         return c.error(409, "conflict", "execution '" + id + "' already ended (" + status + ")");
     std::string reason = "cancelled by " + c.caller;
     const Value* r = dict_get(*body, "reason");

@@ -48,10 +48,6 @@ void reply_error(Responder& res, const Present& present, int status, std::string
               ",\"message\":" + to_json_text(str(std::string(message))) + "}}");
 }
 
-bool finished(const std::string& status) {
-    return status == "succeeded" || status == "failed" || status == "cancelled";
-}
-
 // A waiting client: answered once, by the end of the execution, by the wait limit, or at
 // shutdown (202 with the status then: the execution is durable and resumes at the next start).
 struct Waiter : Api::PendingAnswer {
@@ -184,8 +180,9 @@ void start_execution(Api& api, StartRequest request, Responder res) {
                         "Idempotency-Key is longer than 255 characters");
             return;
         }
-        idem_key = "idem:" + crypto::sha256_hex(request.trigger + "\n" + request.workflow + "\n" +
-                                                request.idempotency_key);
+        idem_key = std::string(kIdempotencyClaims) +
+                   crypto::sha256_hex(request.trigger + "\n" + request.workflow + "\n" +
+                                      request.idempotency_key);
         // A second request with the key, even inside the first one's commit window, finds
         // the first one's execution instead of starting another.
         auto seen = claimed(*app.store, idem_key);
@@ -194,7 +191,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         fingerprint = request_fingerprint(request);
         if (known) {
             // "ID FINGERPRINT"; a bare ID was claimed before requests were fingerprinted.
-            std::string id = known->substr(0, known->find(' '));
+            std::string id(claimed_execution(*known));
             size_t space = known->find(' ');
             if (space != std::string::npos && known->substr(space + 1) != fingerprint) {
                 // The draft standard's answer: the key was reused for another request, which
@@ -210,7 +207,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
             // A repeat that finds its execution still running answers 202 at once even with
             // ?wait=: this process only hears the end of executions it started itself, and
             // starting another would break the key's promise.
-            if (finished(status) && request.wait_ms > 0)
+            if (execution_ended(status) && request.wait_ms > 0)
                 reply(res, request.present, 200, execution_json(*app.store, id, false, false));
             else
                 reply(res, request.present, 202, accepted_body(id, status, true),

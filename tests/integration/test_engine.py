@@ -2105,6 +2105,59 @@ steps:
     def run_id(self, *args, code=0):
         return self.assertRun(*args, code=code)["id"]
 
+    def test_prune_removes_ended_executions_and_keeps_what_may_still_run(self):
+        first = self.run_id("chg")
+        failed = self.run_id("broken", code=1)
+        self.p.workflow("child", "steps:\n  - {id: s, task: log, with: {message: hi}}\n")
+        # A parent that ran a sub-workflow and now waits for a decision: if it is resumed,
+        # it reads that child's result from the child's record, which must stay.
+        self.p.workflow("parent", """\
+steps:
+  - {id: sub, task: workflow, with: {name: child}}
+  - {id: ok, task: approval, needs: [sub], with: {message: "Go?", timeout: 1h}}
+""")
+        parent = self.assertRun("parent")
+        self.assertEqual(parent["status"], "waiting")
+        lst = lambda *a: json.loads(self.p.ferry("executions", "list", "--json", *a).stdout)
+        child = [e["id"] for e in lst("--workflow", "child")]
+        self.assertEqual(len(child), 1)
+        prune = lambda *a: self.p.ferry("executions", "prune", *a)
+
+        # In the past: nothing. A dry run lists what would go and removes nothing.
+        p = prune("--before", "2000-01-01")
+        self.assertEqual((p.returncode, p.stdout.strip()),
+                         (0, "pruned 0 execution(s) created before 2000-01-01T00:00:00.000Z"))
+        p = prune("--before", "0s", "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(first, p.stdout)
+        self.assertIn(failed, p.stdout)
+        self.assertNotIn(parent["id"], p.stdout)
+        self.assertNotIn(child[0], p.stdout)
+        self.assertIn("would prune 2 execution(s)", p.stdout)
+        self.assertIn("(kept 1 sub-workflow execution(s) whose parent has not ended)", p.stdout)
+        self.assertEqual(len(lst()), 4)
+
+        # One workflow's, then the rest.
+        p = prune("--before", "0s", "--workflow", "broken")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("pruned 1 execution(s)", p.stdout)
+        self.assertEqual({e["id"] for e in lst()}, {first, parent["id"], child[0]})
+        p = prune("--before", "0s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual({e["id"] for e in lst()}, {parent["id"], child[0]})
+        gone = self.p.ferry("executions", "show", first)
+        self.assertNotEqual(gone.returncode, 0)
+        self.assertIn(first, gone.stderr)
+        # The parent and its child are whole: the child's steps are still there.
+        self.assertEqual(self.p.show(child[0])["steps"]["s"]["status"], "succeeded")
+
+        for args, message in ((["--dry-run"], "prune needs --before T"),
+                              (["--before", "soon"], "--before: expected a date or time"),
+                              (["--before", "1h", "--json"], "unknown argument '--json'")):
+            bad = prune(*args)
+            self.assertEqual(bad.returncode, 2, args)
+            self.assertIn(message, bad.stderr)
+
     def test_list_and_show(self):
         first = self.run_id("chg")
         second = self.run_id("chg", "--input", "priority=1")

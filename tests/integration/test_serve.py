@@ -138,6 +138,31 @@ class Executions(ServeTest):
         self.assertEqual(body["status"], "running")
         self.assertLess(time.monotonic() - t0, 2.5)
 
+    def test_pruning_history_while_serving_releases_idempotency_keys(self):
+        h = {"Idempotency-Key": "form-44"}
+        status, first = self.start(query="?wait=10s", headers=h)
+        self.assertEqual((status, first["status"]), (200, "succeeded"), first)
+        status, kept = self.start("slow", {"pause": "30s"})
+        self.assertEqual(status, 202, kept)
+        # `ferry executions prune` in another process, next to the running server.
+        p = self.p.ferry("executions", "prune", "--before", "0s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("pruned 1 execution(s)", p.stdout)
+        status, _ = self.s.json("GET", "/api/v1/executions/" + first["id"], role="viewer")
+        self.assertEqual(status, 404)
+        status, running = self.s.json("GET", "/api/v1/executions/" + kept["id"], role="viewer")
+        self.assertEqual((status, running["status"]), (200, "running"))
+        # The key's execution is gone: the key starts a new one, and holds it from then on.
+        status, again = self.start(headers=h)
+        self.assertEqual(status, 202, again)
+        self.assertNotEqual(again["id"], first["id"])
+        self.assertFalse(again.get("idempotent_replay"))
+        status, replay = self.start(headers=h)
+        self.assertEqual((status, replay["id"]), (202, again["id"]))
+        status, _ = self.s.json("POST", "/api/v1/executions/%s/cancel" % kept["id"], {},
+                                role="operator")
+        self.assertEqual(status, 202)  # accepted: the sleeping step is stopped
+
     def test_idempotency_key_gives_the_same_execution(self):
         h = {"Idempotency-Key": "form-42"}
         s1, b1 = self.start(headers=h)

@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <unordered_set>
 #include <utility>
 
 namespace ferry::cli {
@@ -337,7 +336,6 @@ int export_records(engine::App& app, int argc, char** argv) {
 // after a crash reads its children's results from their records.
 int prune(engine::App& app, int argc, char** argv) {
     store::ExecutionFilter f;
-    f.limit = 0;
     bool dry_run = false;
     std::string before_text;
     for (int i = 0; i < argc; ++i) {
@@ -360,64 +358,69 @@ int prune(engine::App& app, int argc, char** argv) {
     if (before_text.empty())
         return usage_error("executions", "prune needs --before T: a date or time "
                                          "(2026-12-01) or an age (30d)");
-    std::vector<std::string> doomed;
-    size_t kept_children = 0;
+    // A page at a time, each committed before the next is read: a large prune neither holds
+    // every record in memory nor builds one huge transaction, nor holds the store's write
+    // lock long against a running `ferry serve`. The cursor is a key bound, so a page whose
+    // executions are gone still leads to the next.
+    constexpr size_t kPage = 500;
+    f.limit = kPage;
+    size_t pruned = 0, kept_children = 0;
     if (dry_run) std::printf("%-26s  %-24s  %-10s  %s\n", "ID", "WORKFLOW", "STATUS", "CREATED");
     for (const char* status : {"succeeded", "failed", "cancelled"}) {
         f.status = status;
-        auto rows = app.store->list_executions(f);
-        if (!rows) {
-            std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
-            return 1;
-        }
-        for (const std::string& r : rows.value()) {
-            Value v = tmpl::value_from_json(r);
-            if (const Value* parent = engine::dict_get(v, "parent")) {
-                std::string parent_status =
-                    engine::stored_status(*app.store, field(*parent, "execution"));
-                if (!parent_status.empty() && !engine::execution_ended(parent_status)) {
-                    ++kept_children;
-                    continue;
-                }
+        f.cursor.clear();
+        for (;;) {
+            auto rows = app.store->list_executions(f);
+            if (!rows) {
+                std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
+                return 1;
             }
-            doomed.push_back(field(v, "id"));
-            if (dry_run)
-                std::printf("%-26s  %-24s  %-10s  %s\n", doomed.back().c_str(),
-                            field(v, "workflow").c_str(), status, field(v, "created_at").c_str());
+            size_t in_page = 0;  // what this page prunes (or would)
+            for (const std::string& r : rows.value()) {
+                Value v = tmpl::value_from_json(r);
+                const std::string id = field(v, "id");
+                f.cursor = id;
+                if (const Value* parent = engine::dict_get(v, "parent")) {
+                    std::string parent_status =
+                        engine::stored_status(*app.store, field(*parent, "execution"));
+                    if (!parent_status.empty() && !engine::execution_ended(parent_status)) {
+                        ++kept_children;
+                        continue;
+                    }
+                }
+                ++in_page;
+                if (dry_run)
+                    std::printf("%-26s  %-24s  %-10s  %s\n", id.c_str(),
+                                field(v, "workflow").c_str(), status,
+                                field(v, "created_at").c_str());
+                else
+                    app.store->erase_execution(id);
+            }
+            if (!dry_run && in_page) {
+                if (Status st = app.store->commit(); !st) {
+                    std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n",
+                                 pruned, st.error().describe().c_str());
+                    return 1;
+                }
+                if (rows.value().size() == kPage)  // more to come
+                    std::fprintf(stderr, "ferry executions: pruned %zu so far\n", pruned + in_page);
+            }
+            pruned += in_page;
+            if (rows.value().size() < kPage) break;
         }
     }
     const std::string cutoff = rfc3339(int64_t(f.until_ms));
-    auto kept_note = [&] {
-        if (kept_children == 0) return std::string();
-        return " (kept " + std::to_string(kept_children) +
-               " sub-workflow execution(s) whose parent has not ended)";
-    };
+    const std::string kept = kept_children == 0
+                                 ? std::string()
+                                 : " (kept " + std::to_string(kept_children) +
+                                       " sub-workflow execution(s) whose parent has not ended)";
     if (dry_run) {
-        std::printf("would prune %zu execution(s) created before %s%s\n", doomed.size(),
-                    cutoff.c_str(), kept_note().c_str());
+        std::printf("would prune %zu execution(s) created before %s%s\n", pruned, cutoff.c_str(),
+                    kept.c_str());
         return 0;
     }
-
-    // Committed in slices, so a large prune neither builds one huge transaction nor holds
-    // the store's write lock long against a running `ferry serve`.
-    constexpr size_t kPerCommit = 500;
-    auto commit = [&](size_t done) {
-        if (Status st = app.store->commit(); !st) {
-            std::fprintf(stderr, "ferry executions: pruned %zu of %zu execution(s), then: %s\n",
-                         done, doomed.size(), st.error().describe().c_str());
-            return false;
-        }
-        return true;
-    };
-    for (size_t i = 0; i < doomed.size(); ++i) {
-        app.store->erase_execution(doomed[i]);
-        if ((i + 1) % kPerCommit != 0 && i + 1 != doomed.size()) continue;
-        if (!commit(i / kPerCommit * kPerCommit)) return 1;
-        if (doomed.size() > kPerCommit)
-            std::fprintf(stderr, "ferry executions: pruned %zu of %zu\n", i + 1, doomed.size());
-    }
-    // An Idempotency-Key whose execution is gone starts a new one when it comes again.
-    const std::unordered_set<std::string_view> gone(doomed.begin(), doomed.end());
+    // An Idempotency-Key whose execution is gone starts a new one when it comes again. A claim
+    // is written no earlier than its execution's record, so "no record" means pruned.
     auto claims = app.store->scan_kv(std::string(engine::server::kIdempotencyClaims));
     if (!claims) {
         std::fprintf(stderr, "ferry executions: %s\n", claims.error().describe().c_str());
@@ -425,13 +428,20 @@ int prune(engine::App& app, int argc, char** argv) {
     }
     size_t released = 0;
     for (const store::KeyedJson& c : claims.value()) {
-        if (!gone.count(engine::server::claimed_execution(c.json))) continue;
+        std::string id(engine::server::claimed_execution(c.json));
+        if (!engine::stored_status(*app.store, id).empty()) continue;
         app.store->erase_kv(c.key);
         ++released;
     }
-    if (released && !commit(doomed.size())) return 1;
-    std::printf("pruned %zu execution(s) created before %s%s\n", doomed.size(), cutoff.c_str(),
-                kept_note().c_str());
+    if (released) {
+        if (Status st = app.store->commit(); !st) {
+            std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", pruned,
+                         st.error().describe().c_str());
+            return 1;
+        }
+    }
+    std::printf("pruned %zu execution(s) created before %s%s\n", pruned, cutoff.c_str(),
+                kept.c_str());
     return 0;
 }
 

@@ -344,6 +344,18 @@ tmpl::Value not_run_view(const StepState& st) {
 
 // An on_step step reports on a step that failed: the failure is what it has to say, so it
 // runs even while the execution is failing (a cancelled execution runs nothing more).
+// What makes schedule() look at a pending step again (StepState::woken): a dependency that
+// settled, or a change of the whole run (a failure, which may trigger handlers and failure
+// notes, or a cancel).
+void wake_dependents(Engine::Run& run, size_t i) {
+    for (size_t d : run.wf->steps[i].dependents)
+        run.steps[d].woken = true;
+}
+void wake_all(Engine::Run& run) {
+    for (StepState& st : run.steps)
+        st.woken = true;
+}
+
 bool reports_failure(const Engine::Run& run, const workflow::Step& def) {
     if (def.event_step.empty() || run.cancelled) return false;
     const workflow::Step* followed = run.wf->find_step(def.event_step);
@@ -361,7 +373,8 @@ void Engine::schedule(Run& run) {
         progress = false;
         for (size_t i = 0; i < defs.size(); ++i) {
             StepState& st = run.steps[i];
-            if (st.status != StepStatus::Pending) continue;
+            if (st.status != StepStatus::Pending || !st.woken) continue;
+            st.woken = false;
             const bool failure_note = reports_failure(run, defs[i]);
             if (run.failing && !failure_note) continue;
             if (st.handler && !st.triggered) continue;
@@ -394,6 +407,7 @@ void Engine::schedule(Run& run) {
                 st.failure_skip = failure;
                 st.output = tmpl::Value::none();
                 run.steps_view.dict_obj().set(str(def.id), not_run_view(st));
+                wake_dependents(run, i);
                 auto unit = std::make_unique<Unit>();
                 unit->step_index = i;
                 unit->key = def.id;
@@ -529,6 +543,9 @@ void Engine::step_settled(Run& run, size_t i) {
             for (size_t h = 0; h < run.wf->steps.size(); ++h)
                 if (run.wf->steps[h].id == def.on_error) run.steps[h].triggered = true;
         }
+        wake_all(run);
+    } else {
+        wake_dependents(run, i);
     }
 }
 
@@ -628,6 +645,7 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
         return make_error(ErrorKind::Cancelled, "execution '" + id + "' is already ending");
     run->cancelled = true;
     run->failing = true;  // nothing new starts; pending steps end "cancelled"
+    wake_all(*run);
     run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
     std::vector<std::string> children;
     std::vector<Unit*> woken;  // built-in sleeps, ended after the loop (settling adds units)

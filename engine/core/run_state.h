@@ -72,11 +72,15 @@ inline bool step_finished(StepStatus status) {
 
 struct StepState {
     StepStatus status = StepStatus::Pending;
-    std::string reason;              // why skipped or cancelled
-    bool failure_skip = false;       // skipped because a dependency failed: propagates
-    bool handler = false;            // named by some step's on_error: runs only when triggered
+    std::string reason;         // why skipped or cancelled
+    bool failure_skip = false;  // skipped because a dependency failed: propagates
+    bool handler = false;       // named by some step's on_error: runs only when triggered
     bool triggered = false;
     bool fan_out = false;
+    // The scheduler looks at a pending step only when something it waits on changed: one of
+    // its dependencies settled, or the run started, failed or was cancelled. Without this
+    // it examined every step each time any step settled, O(steps^2) per execution.
+    bool woken = true;
     std::vector<size_t> units;  // indices into Run::units
     size_t next_unit = 0;       // for_each: next item to start
     size_t running = 0;         // units started and not settled

@@ -69,6 +69,8 @@ struct Step {
     std::vector<std::string> depends_on;
     // The same, as indices into Workflow::steps (ids that name no step are left out).
     std::vector<size_t> depends_on_steps;
+    // The other way round: the steps whose depends_on_steps hold this one, in step order.
+    std::vector<size_t> dependents;
     Mark mark;
     std::map<std::string, Mark> field_marks;  // "task", "with", "when"... for error messages
 };
@@ -94,10 +96,18 @@ struct Workflow {
     std::string source;  // the file's text, as stored by hash in history
     std::string hash;    // hex SHA-256 of source
 
+    // Each step's position by id (the first of repeated ids), filled when the workflow is
+    // validated: the engine looks steps up by id for every event it reports.
+    std::map<std::string, size_t, std::less<>> step_positions;
+
     const Step* find_step(std::string_view id) const {
-        for (const Step& s : steps)
-            if (s.id == id) return &s;
-        return nullptr;
+        if (step_positions.empty()) {  // not validated (a workflow built by hand)
+            for (const Step& s : steps)
+                if (s.id == id) return &s;
+            return nullptr;
+        }
+        auto it = step_positions.find(id);
+        return it == step_positions.end() ? nullptr : &steps[it->second];
     }
 };
 

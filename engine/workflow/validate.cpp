@@ -6,7 +6,7 @@
 #include <functional>
 #include <map>
 #include <queue>
-#include <unordered_map>
+#include <unordered_set>
 
 namespace ferry::workflow::detail {
 namespace {
@@ -32,6 +32,7 @@ std::string unknown_step_hint(const std::string& name, const std::vector<std::st
 
 struct Names {
     std::vector<std::string> steps, inputs, vars;
+    std::unordered_set<std::string_view> step_set;  // the same steps, to look up (views of ids)
     bool event = false;  // the step being checked reports on another (on_step): it sees `event`
 };
 
@@ -82,7 +83,7 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
             ctx.error(ref.mark, who + " refers to itself");
             return false;
         }
-        if (!contains(names.steps, ref.name)) {
+        if (!names.step_set.count(ref.name)) {
             ctx.error(ref.mark, who + " refers to unknown step '" + ref.name + "'" +
                                     unknown_step_hint(ref.name, names.steps));
             return false;
@@ -263,17 +264,26 @@ class Components {
     int counter_ = 0;
 };
 
-// The engine checks a step's dependencies every time another step settles: by index, not by
-// searching the steps for each id (that search made long workflows quadratic per step).
+// The engine checks a step's dependencies by index, not by searching the steps for each id
+// (that search made long workflows quadratic per step), and when a step settles it looks
+// again only at the steps that depend on it.
 void link_dependencies(Workflow& wf) {
-    std::unordered_map<std::string_view, size_t> by_id;  // first definition wins
+    std::map<std::string, size_t, std::less<>>& by_id = wf.step_positions;
+    by_id.clear();
     for (size_t i = 0; i < wf.steps.size(); ++i)
-        by_id.emplace(wf.steps[i].id, i);
+        by_id.emplace(wf.steps[i].id, i);  // the first definition wins
     for (Step& step : wf.steps) {
         step.depends_on_steps.clear();
-        for (const std::string& dep : step.depends_on)
-            if (auto it = by_id.find(dep); it != by_id.end())
-                step.depends_on_steps.push_back(it->second);
+        step.dependents.clear();
+    }
+    for (size_t i = 0; i < wf.steps.size(); ++i) {
+        for (const std::string& dep : wf.steps[i].depends_on) {
+            auto it = by_id.find(dep);
+            if (it == by_id.end()) continue;
+            wf.steps[i].depends_on_steps.push_back(it->second);
+            std::vector<size_t>& back = wf.steps[it->second].dependents;
+            if (back.empty() || back.back() != i) back.push_back(i);
+        }
     }
 }
 
@@ -338,7 +348,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
     Workflow& wf = p.wf;
     Names names;
     for (size_t i = 0; i < wf.steps.size(); ++i)
-        if (p.steps[i].has_id && !contains(names.steps, wf.steps[i].id))
+        if (p.steps[i].has_id && names.step_set.insert(wf.steps[i].id).second)
             names.steps.push_back(wf.steps[i].id);
     for (const InputSpec& in : wf.inputs)
         names.inputs.push_back(in.name);

@@ -384,6 +384,21 @@ outputs:
         self.assertEqual(s["cleanup"]["output"], "handled: the work broke")
         self.assertEqual(s["independent"]["output"], "ran")
 
+    def test_a_handler_that_reads_nothing_of_the_failure_still_runs(self):
+        # Declared first and depending on nothing: the scheduler has looked at it (not
+        # triggered yet) before the failure, and must look again when the failure triggers it.
+        self.p.workflow("handler", """\
+steps:
+  - {id: cleanup, task: log, with: {message: cleaning up}}
+  - {id: work, task: fail, with: {message: the work broke}, on_error: cleanup}
+  - {id: later, task: log, needs: [work], with: {message: never}}
+""")
+        doc = self.assertRun("handler")
+        s = doc["steps"]
+        self.assertEqual(s["work"]["status"], "failed")
+        self.assertEqual(s["cleanup"]["status"], "succeeded", s["cleanup"])
+        self.assertEqual(s["later"]["status"], "skipped")
+
     def test_on_error_handler_skipped_without_failure(self):
         self.p.workflow("handler", self.HANDLER)
         doc = self.assertRun("handler", "--input", "broken=false")

@@ -191,6 +191,16 @@ TEST_CASE("depends_on: needs, then the steps expressions refer to", "[workflow][
     CHECK(r.workflow->steps[3].depends_on_steps == std::vector<size_t>{2, 0, 1});
     CHECK(r.workflow->steps[4].depends_on_steps == std::vector<size_t>{3});
     CHECK(r.workflow->steps[0].depends_on_steps.empty());
+    // And the other way, so that a settled step wakes only the steps that wait on it.
+    CHECK(r.workflow->steps[0].dependents == std::vector<size_t>{3});
+    CHECK(r.workflow->steps[1].dependents == std::vector<size_t>{3});
+    CHECK(r.workflow->steps[2].dependents == std::vector<size_t>{3});
+    CHECK(r.workflow->steps[3].dependents == std::vector<size_t>{4});
+    CHECK(r.workflow->steps[4].dependents.empty());
+    // Steps are found by id through the positions the validation filled.
+    CHECK(r.workflow->step_positions.size() == 5);
+    CHECK(r.workflow->find_step("d") == &r.workflow->steps[3]);
+    CHECK(r.workflow->find_step("zz") == nullptr);
     CHECK(find_cycle(*r.workflow).empty());
 }
 

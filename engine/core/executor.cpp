@@ -272,11 +272,11 @@ Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const work
     tmpl::freeze(run->context);
     run->context.dict_obj().set(str("vars"), run->vars);
     run->steps.resize(run->wf->steps.size());
+    run->woken.fill(run->steps.size());
     for (const auto& step : run->wf->steps) {
-        if (step.on_error != "fail" && step.on_error != "continue") {
-            for (size_t i = 0; i < run->wf->steps.size(); ++i)
-                if (run->wf->steps[i].id == step.on_error) run->steps[i].handler = true;
-        }
+        if (step.on_error == "fail" || step.on_error == "continue") continue;
+        if (const workflow::Step* handler = run->wf->find_step(step.on_error))
+            run->steps[size_t(handler - run->wf->steps.data())].handler = true;
     }
     return run;
 }
@@ -344,16 +344,15 @@ tmpl::Value not_run_view(const StepState& st) {
 
 // An on_step step reports on a step that failed: the failure is what it has to say, so it
 // runs even while the execution is failing (a cancelled execution runs nothing more).
-// What makes schedule() look at a pending step again (StepState::woken): a dependency that
+// What makes schedule() look at a pending step again (Run::woken): a dependency that
 // settled, or a change of the whole run (a failure, which may trigger handlers and failure
 // notes, or a cancel).
 void wake_dependents(Engine::Run& run, size_t i) {
     for (size_t d : run.wf->steps[i].dependents)
-        run.steps[d].woken = true;
+        run.woken.add(d);
 }
 void wake_all(Engine::Run& run) {
-    for (StepState& st : run.steps)
-        st.woken = true;
+    run.woken.add_all();
 }
 
 bool reports_failure(const Engine::Run& run, const workflow::Step& def) {
@@ -371,10 +370,12 @@ void Engine::schedule(Run& run) {
     bool progress = true;
     while (progress) {
         progress = false;
-        for (size_t i = 0; i < defs.size(); ++i) {
+        // In step order, as a pass over every step would go: a step woken by one that
+        // settles during the pass is looked at in this pass if it comes later, else next.
+        for (size_t i = run.woken.next(0); i < defs.size(); i = run.woken.next(i + 1)) {
+            run.woken.remove(i);
             StepState& st = run.steps[i];
-            if (st.status != StepStatus::Pending || !st.woken) continue;
-            st.woken = false;
+            if (st.status != StepStatus::Pending) continue;
             const bool failure_note = reports_failure(run, defs[i]);
             if (run.failing && !failure_note) continue;
             if (st.handler && !st.triggered) continue;
@@ -540,8 +541,8 @@ void Engine::step_settled(Run& run, size_t i) {
                      {"step", str(def.id)}});
             }
         } else if (def.on_error != "continue") {
-            for (size_t h = 0; h < run.wf->steps.size(); ++h)
-                if (run.wf->steps[h].id == def.on_error) run.steps[h].triggered = true;
+            if (const workflow::Step* handler = run.wf->find_step(def.on_error))
+                run.steps[size_t(handler - run.wf->steps.data())].triggered = true;
         }
         wake_all(run);
     } else {

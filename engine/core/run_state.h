@@ -5,6 +5,9 @@
 #include "core/values.h"
 #include "runtime/timestamp.h"
 
+#include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,6 +73,33 @@ inline bool step_finished(StepStatus status) {
     return status >= StepStatus::Succeeded;
 }
 
+// A set of step indices, a bit each: which steps the scheduler should look at again
+// (Engine::Run::woken). next() finds them in step order without visiting the others.
+class StepBits {
+  public:
+    static constexpr size_t npos = size_t(-1);
+    // Room for n steps, all of them in the set. The bits past n are set too: callers stop
+    // at n.
+    void fill(size_t n) { words_.assign((n + 63) / 64, ~uint64_t(0)); }
+    void add_all() { std::fill(words_.begin(), words_.end(), ~uint64_t(0)); }
+    void add(size_t i) { words_[i / 64] |= uint64_t(1) << (i % 64); }
+    void remove(size_t i) { words_[i / 64] &= ~(uint64_t(1) << (i % 64)); }
+    // The smallest index in the set at or after i, or npos.
+    size_t next(size_t i) const {
+        size_t w = i / 64;
+        if (w >= words_.size()) return npos;
+        uint64_t bits = words_[w] & (~uint64_t(0) << (i % 64));
+        while (!bits) {
+            if (++w == words_.size()) return npos;
+            bits = words_[w];
+        }
+        return w * 64 + size_t(std::countr_zero(bits));
+    }
+
+  private:
+    std::vector<uint64_t> words_;
+};
+
 struct StepState {
     StepStatus status = StepStatus::Pending;
     std::string reason;         // why skipped or cancelled
@@ -77,10 +107,6 @@ struct StepState {
     bool handler = false;       // named by some step's on_error: runs only when triggered
     bool triggered = false;
     bool fan_out = false;
-    // The scheduler looks at a pending step only when something it waits on changed: one of
-    // its dependencies settled, or the run started, failed or was cancelled. Without this
-    // it examined every step each time any step settled, O(steps^2) per execution.
-    bool woken = true;
     std::vector<size_t> units;  // indices into Run::units
     size_t next_unit = 0;       // for_each: next item to start
     size_t running = 0;         // units started and not settled
@@ -103,6 +129,11 @@ struct Engine::Run {
     tmpl::Value context;     // {inputs, vars, steps: {...}, execution: {...}}
     tmpl::Value steps_view;  // context["steps"]
     std::vector<StepState> steps;
+    // The pending steps schedule() should look at again: those whose dependencies settled
+    // since it last did, or all of them when the run starts, fails or is cancelled (handlers
+    // and failure notes). It used to examine every step each time one settled:
+    // O(steps^2) per execution.
+    StepBits woken;
     std::vector<std::unique_ptr<Unit>> units;
     size_t in_flight = 0;  // units between start and settle (commits, timers, tasks)
     bool failing = false;

@@ -74,30 +74,43 @@ inline bool step_finished(StepStatus status) {
 }
 
 // A set of step indices, a bit each: which steps the scheduler should look at again
-// (Engine::Run::woken). next() finds them in step order without visiting the others.
+// (Engine::Run::woken). next() finds them in step order without visiting the others. The
+// first 64 steps' bits are inline: most workflows need no allocation (a parked execution
+// keeps its Run).
 class StepBits {
   public:
     static constexpr size_t npos = size_t(-1);
     // Room for n steps, all of them in the set. The bits past n are set too: callers stop
     // at n.
-    void fill(size_t n) { words_.assign((n + 63) / 64, ~uint64_t(0)); }
-    void add_all() { std::fill(words_.begin(), words_.end(), ~uint64_t(0)); }
-    void add(size_t i) { words_[i / 64] |= uint64_t(1) << (i % 64); }
-    void remove(size_t i) { words_[i / 64] &= ~(uint64_t(1) << (i % 64)); }
+    void fill(size_t n) {
+        first_ = ~uint64_t(0);
+        rest_.assign(n > 64 ? (n - 1) / 64 : 0, ~uint64_t(0));
+    }
+    void add_all() {
+        first_ = ~uint64_t(0);
+        std::fill(rest_.begin(), rest_.end(), ~uint64_t(0));
+    }
+    void add(size_t i) { word(i / 64) |= uint64_t(1) << (i % 64); }
+    void remove(size_t i) { word(i / 64) &= ~(uint64_t(1) << (i % 64)); }
     // The smallest index in the set at or after i, or npos.
     size_t next(size_t i) const {
+        const size_t words = 1 + rest_.size();
         size_t w = i / 64;
-        if (w >= words_.size()) return npos;
-        uint64_t bits = words_[w] & (~uint64_t(0) << (i % 64));
+        if (w >= words) return npos;
+        uint64_t bits = word(w) & (~uint64_t(0) << (i % 64));
         while (!bits) {
-            if (++w == words_.size()) return npos;
-            bits = words_[w];
+            if (++w == words) return npos;
+            bits = word(w);
         }
         return w * 64 + size_t(std::countr_zero(bits));
     }
 
   private:
-    std::vector<uint64_t> words_;
+    uint64_t& word(size_t w) { return w == 0 ? first_ : rest_[w - 1]; }
+    uint64_t word(size_t w) const { return w == 0 ? first_ : rest_[w - 1]; }
+
+    uint64_t first_ = 0;
+    std::vector<uint64_t> rest_;
 };
 
 struct StepState {

@@ -342,8 +342,6 @@ tmpl::Value not_run_view(const StepState& st) {
     return view;
 }
 
-// An on_step step reports on a step that failed: the failure is what it has to say, so it
-// runs even while the execution is failing (a cancelled execution runs nothing more).
 // What makes schedule() look at a pending step again (Run::woken): a dependency that
 // settled, or a change of the whole run (a failure, which may trigger handlers and failure
 // notes, or a cancel).
@@ -355,6 +353,8 @@ void wake_all(Engine::Run& run) {
     run.woken.add_all();
 }
 
+// An on_step step reports on a step that failed: the failure is what it has to say, so it
+// runs even while the execution is failing (a cancelled execution runs nothing more).
 bool reports_failure(const Engine::Run& run, const workflow::Step& def) {
     if (def.event_step.empty() || run.cancelled) return false;
     const workflow::Step* followed = run.wf->find_step(def.event_step);

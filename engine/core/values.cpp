@@ -80,8 +80,9 @@ Value from_rapidjson(const rapidjson::Value& j) {
         Value d = Value::dict();
         d.dict_obj().reserve(j.MemberCount());
         for (const auto& m : j.GetObject()) {
-            // set: a repeated name keeps its first place and takes the last value.
-            d.dict_obj().set(
+            // Appended: the names are distinct (Lua tables have no repeats; request bodies
+            // with a repeated name are refused, server/starter.cpp parse_json_body).
+            d.dict_obj().append_new(
                 Value::string(std::string(m.name.GetString(), m.name.GetStringLength())),
                 from_rapidjson(m.value));
         }
@@ -264,7 +265,7 @@ Value dict_of(std::initializer_list<std::pair<const char*, Value>> items) {
     Value d = Value::dict();
     d.dict_obj().reserve(items.size());
     for (const auto& [k, v] : items)
-        d.dict_obj().set(interned_key(k), v);
+        d.dict_obj().append_new(interned_key(k), v);  // the caller's literal names
     return d;
 }
 

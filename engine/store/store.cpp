@@ -346,14 +346,11 @@ std::optional<IndexedAs> indexed_as(const lmdb::Txn& txn, const lmdb::Db& exec_i
 
 // Deletes every record of db whose key starts with prefix.
 void erase_prefixed(const lmdb::Txn& txn, const lmdb::Db& db, const std::string& prefix) {
-    std::vector<std::string> doomed;
-    {
-        lmdb::Cursor cursor = lmdb::Cursor::open(txn, db.dbi, db.name);
-        std::string_view k = prefix, v;
-        for (bool more = cursor.get(MDB_SET_RANGE, k, v); more && keys::starts_with(k, prefix);
-             more = cursor.get(MDB_NEXT, k, v))
-            doomed.emplace_back(k);
-    }
+    std::vector<std::string> doomed;  // collected first: deleting moves the cursor
+    scan_forward(txn, db, prefix, [&](std::string_view k, std::string_view) {
+        doomed.emplace_back(k);
+        return true;
+    });
     for (const std::string& k : doomed)
         lmdb::del(txn, db, k);
 }

@@ -1,6 +1,7 @@
 // Store::Impl, shared by store.cpp (opening, staging, commit) and store_read.cpp (reads).
 #pragma once
 
+#include "store/keys.h"
 #include "store/lmdb.h"
 #include "store/store.h"
 
@@ -13,6 +14,24 @@
 #include <vector>
 
 namespace ferry::store {
+
+inline size_t max_key_size(const lmdb::Txn& txn) {
+    return static_cast<size_t>(mdb_env_get_maxkeysize(mdb_txn_env(txn.get())));
+}
+
+// Calls fn(key, value) for each key starting with prefix, in key order, until fn returns false.
+template <class Fn>
+void scan_forward(const lmdb::Txn& txn, const lmdb::Db& db, const std::string& prefix, Fn&& fn) {
+    if (prefix.size() > max_key_size(txn)) return;  // no stored key can be that long
+    lmdb::Cursor cursor = lmdb::Cursor::open(txn, db.dbi, db.name);
+    std::string_view k = prefix, v;
+    // LMDB refuses a zero-length key, even to seek: an empty prefix starts at the first record.
+    bool ok = prefix.empty() ? cursor.get(MDB_FIRST, k, v) : cursor.get(MDB_SET_RANGE, k, v);
+    while (ok && keys::starts_with(k, prefix)) {
+        if (!fn(k, v)) return;
+        ok = cursor.get(MDB_NEXT, k, v);
+    }
+}
 
 // One staged write, applied in staging order by commit().
 struct StagedOp {

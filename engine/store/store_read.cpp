@@ -24,10 +24,6 @@ Result<T> read_txn(const ImplT& s, const std::string& doing, Body&& body) {
     }
 }
 
-size_t max_key_size(const lmdb::Txn& txn) {
-    return static_cast<size_t>(mdb_env_get_maxkeysize(mdb_txn_env(txn.get())));
-}
-
 // Positions the cursor on the last key below bound (exclusive); false when there is none.
 bool seek_below(lmdb::Cursor& cursor, const std::string& bound, size_t max_key, std::string_view& k,
                 std::string_view& v) {
@@ -43,20 +39,6 @@ bool seek_below(lmdb::Cursor& cursor, const std::string& bound, size_t max_key, 
     if (!cursor.get(MDB_SET_RANGE, k, v)) return cursor.get(MDB_LAST, k, v);
     if (k == t) return true;
     return cursor.get(MDB_PREV, k, v);
-}
-
-// Calls fn(key, value) for each key starting with prefix, in key order, until fn returns false.
-template <class Fn>
-void scan_forward(const lmdb::Txn& txn, const lmdb::Db& db, const std::string& prefix, Fn&& fn) {
-    if (prefix.size() > max_key_size(txn)) return;  // no stored key can be that long
-    lmdb::Cursor cursor = lmdb::Cursor::open(txn, db.dbi, db.name);
-    std::string_view k = prefix, v;
-    // LMDB refuses a zero-length key, even to seek: an empty prefix starts at the first record.
-    bool ok = prefix.empty() ? cursor.get(MDB_FIRST, k, v) : cursor.get(MDB_SET_RANGE, k, v);
-    while (ok && keys::starts_with(k, prefix)) {
-        if (!fn(k, v)) return;
-        ok = cursor.get(MDB_NEXT, k, v);
-    }
 }
 
 // The smallest ULID of millisecond ms: every id made at or after ms sorts at or after it.

@@ -124,7 +124,7 @@ Status Store::collect() {
         s.written = false;
     }
     if (!batch.status) return batch.status;  // dropped with its callbacks, as commit() does
-    ++s.commits;  // submit() hands the writer only batches with writes
+    ++s.commits;                             // submit() hands the writer only batches with writes
     for (auto& cb : batch.callbacks)
         cb();
     s.recycle(std::move(batch));

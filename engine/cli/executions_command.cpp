@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <utility>
 
 namespace ferry::cli {
@@ -365,8 +366,26 @@ int prune(engine::App& app, int argc, char** argv) {
     constexpr size_t kPage = 500;
     f.limit = kPage;
     size_t pruned = 0, kept_children = 0;
+    auto commit = [&] {
+        Status st = app.store->commit();
+        if (!st)
+            std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", pruned,
+                         st.error().describe().c_str());
+        return bool(st);
+    };
+    // Whether each parent seen has ended, read once however many children it has.
+    std::map<std::string, bool> parent_ended;
+    auto keeps_child = [&](const Value& parent) {
+        std::string id = field(parent, "execution");
+        auto [it, fresh] = parent_ended.try_emplace(id, true);
+        if (fresh) {
+            std::string status = engine::stored_status(*app.store, id);
+            it->second = status.empty() || engine::execution_ended(status);
+        }
+        return !it->second;
+    };
     if (dry_run) std::printf("%-26s  %-24s  %-10s  %s\n", "ID", "WORKFLOW", "STATUS", "CREATED");
-    for (const char* status : {"succeeded", "failed", "cancelled"}) {
+    for (std::string_view status : engine::kEndedStatuses) {
         f.status = status;
         f.cursor.clear();
         for (;;) {
@@ -380,28 +399,21 @@ int prune(engine::App& app, int argc, char** argv) {
                 Value v = tmpl::value_from_json(r);
                 const std::string id = field(v, "id");
                 f.cursor = id;
-                if (const Value* parent = engine::dict_get(v, "parent")) {
-                    std::string parent_status =
-                        engine::stored_status(*app.store, field(*parent, "execution"));
-                    if (!parent_status.empty() && !engine::execution_ended(parent_status)) {
-                        ++kept_children;
-                        continue;
-                    }
+                if (const Value* parent = engine::dict_get(v, "parent");
+                    parent && keeps_child(*parent)) {
+                    ++kept_children;
+                    continue;
                 }
                 ++in_page;
                 if (dry_run)
                     std::printf("%-26s  %-24s  %-10s  %s\n", id.c_str(),
-                                field(v, "workflow").c_str(), status,
+                                field(v, "workflow").c_str(), f.status.c_str(),
                                 field(v, "created_at").c_str());
                 else
                     app.store->erase_execution(id);
             }
             if (!dry_run && in_page) {
-                if (Status st = app.store->commit(); !st) {
-                    std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n",
-                                 pruned, st.error().describe().c_str());
-                    return 1;
-                }
+                if (!commit()) return 1;
                 if (rows.value().size() == kPage)  // more to come
                     std::fprintf(stderr, "ferry executions: pruned %zu so far\n", pruned + in_page);
             }
@@ -428,18 +440,13 @@ int prune(engine::App& app, int argc, char** argv) {
     }
     size_t released = 0;
     for (const store::KeyedJson& c : claims.value()) {
-        std::string id(engine::server::claimed_execution(c.json));
-        if (!engine::stored_status(*app.store, id).empty()) continue;
+        auto record =
+            app.store->get_execution(std::string(engine::server::claimed_execution(c.json)));
+        if (!record || record.value()) continue;  // kept (or unreadable: left alone)
         app.store->erase_kv(c.key);
         ++released;
     }
-    if (released) {
-        if (Status st = app.store->commit(); !st) {
-            std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", pruned,
-                         st.error().describe().c_str());
-            return 1;
-        }
-    }
+    if (released && !commit()) return 1;
     std::printf("pruned %zu execution(s) created before %s%s\n", pruned, cutoff.c_str(),
                 kept.c_str());
     return 0;

@@ -37,7 +37,8 @@ Status check_execution_status(std::string_view status) {
 }
 
 bool execution_ended(std::string_view status) {
-    return status == "succeeded" || status == "failed" || status == "cancelled";
+    return std::find(std::begin(kEndedStatuses), std::end(kEndedStatuses), status) !=
+           std::end(kEndedStatuses);
 }
 
 std::string_view step_status_name(StepStatus status) {

@@ -52,8 +52,8 @@ struct EngineOptions {
 // succeeded, failed, cancelled): what a filter by status (`executions list --status`,
 // GET /api/v1/executions?status=) may ask for. The Validation error lists them.
 Status check_execution_status(std::string_view status);
-// Whether an execution with this status has ended (succeeded, failed, cancelled): its record
-// changes no more.
+// The statuses of an execution that has ended: its record changes no more.
+inline constexpr std::string_view kEndedStatuses[] = {"succeeded", "failed", "cancelled"};
 bool execution_ended(std::string_view status);
 
 // What the engine tells the outside world as it runs (progress lines, later SSE).

@@ -129,9 +129,11 @@ Result<uint64_t> parse_size_bytes(std::string_view text) {
         return make_error(ErrorKind::Validation, std::move(msg));
     };
     static constexpr std::pair<std::string_view, uint64_t> kSizeUnits[] = {
+        {"TiB", uint64_t(1) << 40},
         {"GiB", uint64_t(1) << 30},
         {"MiB", uint64_t(1) << 20},
         {"KiB", uint64_t(1) << 10},
+        {"TB", 1'000'000'000'000},
         {"GB", 1'000'000'000},
         {"MB", 1'000'000},
         {"KB", 1'000},

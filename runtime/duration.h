@@ -16,8 +16,8 @@ Result<uint64_t> parse_duration_ms(std::string_view text);
 // Shortest exact form: 1500 -> "1.5s", 90000 -> "1m30s", 250 -> "250ms", 0 -> "0s".
 std::string format_duration_ms(uint64_t ms);
 
-// Bytes from a whole number and a unit (B, KB, MB, GB: powers of 1000; KiB, MiB, GiB: of
-// 1024), or a Validation error that quotes the text. A bare number is rejected here too
+// Bytes from a whole number and a unit (B, KB, MB, GB, TB: powers of 1000; KiB, MiB, GiB,
+// TiB: of 1024), or a Validation error that quotes the text. A bare number is rejected here too
 // (YAML integers are taken as bytes by the callers that accept them).
 Result<uint64_t> parse_size_bytes(std::string_view text);
 

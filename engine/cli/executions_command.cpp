@@ -335,6 +335,8 @@ int export_records(engine::App& app, int argc, char** argv) {
 // changes) and the idempotency claims that name them. Executions still running or waiting
 // stay, and so do sub-workflow executions whose parent has not ended: a parent resumed
 // after a crash reads its children's results from their records.
+constexpr std::string_view kLastPruneKey = "history:last_prune";
+
 int prune(engine::App& app, int argc, char** argv) {
     store::ExecutionFilter f;
     bool dry_run = false;
@@ -447,6 +449,19 @@ int prune(engine::App& app, int argc, char** argv) {
         ++released;
     }
     if (released && !commit()) return 1;
+    // LMDB reuses the pages a transaction frees only from the second transaction after it
+    // (a reader may be opening the snapshot before it), so on a full map the next writer
+    // could not use what the last page freed. One more small commit, the prune's own record,
+    // hands them over at once.
+    if (pruned) {
+        app.store->put_kv(std::string(kLastPruneKey),
+                          engine::to_json_text(engine::dict_of(
+                              {{"before", engine::str(cutoff)},
+                               {"workflow", engine::str(f.workflow)},
+                               {"pruned", Value::integer(int64_t(pruned))},
+                               {"at", engine::str(rfc3339(int64_t(now_unix_ms())))}})));
+        if (!commit()) return 1;
+    }
     std::printf("pruned %zu execution(s) created before %s%s\n", pruned, cutoff.c_str(),
                 kept.c_str());
     return 0;

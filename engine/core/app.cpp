@@ -103,6 +103,7 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
         store::StoreOptions so;
         so.durable = options.durable;
         so.create = options.create_store;
+        if (app->config.store.map_size) so.map_size = *app->config.store.map_size;
         auto store = store::Store::open(app->project.data_dir(), so);
         if (!store) return store.error();
         app->store = std::move(store.value());

@@ -113,6 +113,13 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
     header("ferry_dlq_size", "gauge", "Deliveries waiting in the dead-letter queue.");
     auto dlq = app_.store->list_dlq();
     out += "ferry_dlq_size " + std::to_string(dlq ? dlq->size() : 0) + "\n";
+    store::Store::Usage usage = app_.store->usage();
+    header("ferry_store_file_bytes", "gauge",
+           "High-water mark of the history file; pages freed by pruning are reused.");
+    out += "ferry_store_file_bytes " + std::to_string(usage.file_bytes) + "\n";
+    header("ferry_store_map_bytes", "gauge",
+           "The most the history file may grow to (store.map_size); writes fail past it.");
+    out += "ferry_store_map_bytes " + std::to_string(usage.map_bytes) + "\n";
     header("ferry_integration_up", "gauge", "1 when the integration's circuit breaker is closed.");
     for (const std::string& name : app_.integrations.names()) {
         auto h = app_.integrations.find(name)->health();

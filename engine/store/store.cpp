@@ -177,6 +177,15 @@ Store::~Store() {
     if (impl_->statm_fd >= 0) close(impl_->statm_fd);
 }
 
+Store::Usage Store::usage() const {
+    MDB_envinfo info{};
+    MDB_stat stat{};
+    if (mdb_env_info(impl_->env.get(), &info) != MDB_SUCCESS ||
+        mdb_env_stat(impl_->env.get(), &stat) != MDB_SUCCESS)
+        return {0, impl_->map_size};
+    return {uint64_t(info.me_last_pgno + 1) * stat.ms_psize, impl_->map_size};
+}
+
 const std::string& Store::path() const {
     return impl_->path;
 }
@@ -207,6 +216,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
         lmdb::check(mdb_env_open(s.env.get(), dir.c_str(), flags, 0644), "mdb_env_open");
         s.max_key_size = static_cast<size_t>(mdb_env_get_maxkeysize(s.env.get()));
         check_not_truncated(s.env.get());
+        MDB_envinfo info{};
+        lmdb::check(mdb_env_info(s.env.get(), &info), "mdb_env_info");
+        s.map_size = info.me_mapsize;
 
         lmdb::Txn txn = lmdb::Txn::write(s.env.get());
         s.open_dbs(txn);
@@ -466,7 +478,15 @@ Status Store::Impl::write(std::vector<StagedOp>& ops) {
     } catch (const lmdb::Failure& f) {
         std::string reason = f.what();
         if (f.code() == MDB_MAP_FULL)
-            reason += " (map_size is " + std::to_string(options.map_size) + " bytes)";
+            reason += " (the map is " + std::to_string(map_size) +
+                      " bytes: prune history with `ferry executions prune`, or raise "
+                      "store.map_size in ferry.yaml and restart)";
+        else if (f.code() == MDB_MAP_RESIZED)
+            // Only when no transaction is open may a process adopt a larger map, and the loop
+            // reads while the writer writes: the map is fixed for the life of the process.
+            reason += " (another process opened this store with a larger store.map_size and "
+                      "wrote past this one's " +
+                      std::to_string(map_size) + " bytes: restart this process)";
         return storage_error("commit of " + writes(ops.size()) + " failed, nothing written",
                              reason);
     }
@@ -490,7 +510,7 @@ void Store::Impl::locate_map() {
                         &dev_minor, &inode) != 7)
             continue;
         if (inode == st.st_ino && offset == 0 && dev_major == major(st.st_dev) &&
-            dev_minor == minor(st.st_dev) && to - from == options.map_size) {
+            dev_minor == minor(st.st_dev) && to - from == map_size) {
             map_base = reinterpret_cast<void*>(from);
             break;
         }
@@ -528,7 +548,7 @@ void Store::Impl::release_mapped_pages() {
         mdb_env_stat(env.get(), &stat) != MDB_SUCCESS)
         return;
     size_t used = size_t(info.me_last_pgno + 1) * stat.ms_psize;
-    madvise(map_base, std::min(used, size_t(options.map_size)), MADV_DONTNEED);
+    madvise(map_base, std::min(used, size_t(map_size)), MADV_DONTNEED);
     mapped_after_release = file_pages_mapped();
 }
 

@@ -38,8 +38,10 @@
 namespace ferry::store {
 
 struct StoreOptions {
-    bool durable = true;             // fsync on every commit (MDB_NOSYNC when false)
-    uint64_t map_size = 1ull << 34;  // 16 GiB of address space; grows the file lazily
+    bool durable = true;  // fsync on every commit (MDB_NOSYNC when false)
+    // The most the data file may grow to (address space, not disk: the file grows as history
+    // does). A store already larger than this opens at its own size.
+    uint64_t map_size = 1ull << 34;  // 16 GiB
     // History file pages the process keeps mapped before it drops them (store.cpp,
     // release_mapped_pages); 0: never drop them.
     size_t mapped_budget = size_t(16) << 20;
@@ -141,6 +143,15 @@ class Store {
     Result<std::optional<std::string>> get_kv(const std::string& key) const;
     // Keys with this prefix, in key order.
     Result<std::vector<KeyedJson>> scan_kv(const std::string& prefix) const;
+
+    // How full the map is, for monitoring: `file_bytes` is LMDB's high-water mark (pages
+    // freed by pruning are reused but do not lower it), `map_bytes` the map in use, which may
+    // exceed StoreOptions::map_size when the file was opened larger.
+    struct Usage {
+        uint64_t file_bytes = 0;
+        uint64_t map_bytes = 0;
+    };
+    Usage usage() const;
 
     const std::string& path() const;
 

@@ -57,6 +57,7 @@ struct Store::Impl {
     std::string path;
     StoreOptions options;
     lmdb::Env env;
+    uint64_t map_size = 0;  // as opened: options.map_size, or the file's own if larger
     size_t max_key_size = 0;
 
     lmdb::Db executions, by_workflow, by_status, exec_index, steps, attempts, changes, workflows,

@@ -75,6 +75,30 @@ class ConfigReader {
         return duration(n, field).value_or(fallback);
     }
 
+    // Bytes, written as a size ("1MiB", "64GiB") or a bare integer; nullopt once a problem
+    // (not a size, zero) is reported.
+    std::optional<uint64_t> size(const YAML::Node& n, const std::string& field) {
+        tmpl::Value value = scalar_value(ctx_, n);
+        uint64_t bytes = 0;
+        if (n.IsScalar() && value.is_int()) {
+            bytes = value.as_int() > 0 ? uint64_t(value.as_int()) : 0;
+        } else {
+            std::string text = string(n, field);
+            if (text.empty()) return std::nullopt;
+            Result<uint64_t> parsed = parse_size_bytes(text);
+            if (!parsed) {
+                ctx_.error(n, field + ": " + parsed.error().message);
+                return std::nullopt;
+            }
+            bytes = parsed.value();
+        }
+        if (bytes == 0) {
+            ctx_.error(n, field + " must be more than 0");
+            return std::nullopt;
+        }
+        return bytes;
+    }
+
     double number(const YAML::Node& n, const std::string& field, double fallback, double min) {
         tmpl::Value v = scalar_value(ctx_, n);
         if (!n.IsScalar() || !(v.is_int() || v.is_float())) {

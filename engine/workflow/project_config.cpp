@@ -20,8 +20,8 @@ using detail::Context;
 using detail::for_each_entry;
 using detail::join;
 
-const std::vector<std::string> kTopKeys = {"server",    "auth",  "integrations", "forms",
-                                           "schedules", "hooks", "events"};
+const std::vector<std::string> kTopKeys = {"server", "store",     "auth",  "integrations",
+                                           "forms",  "schedules", "hooks", "events"};
 const std::vector<std::string> kTypes = {"servicenow", "jira", "splunk_hec", "webhook", "http"};
 const std::vector<std::string> kAuthTypes = {"none",    "basic",  "bearer",
                                              "api_key", "splunk", "oauth2"};
@@ -408,20 +408,7 @@ void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
                      else
                          out.listen = text;
                  } else if (key == "max_body") {
-                     tmpl::Value value = detail::scalar_value(r.ctx(), n);
-                     uint64_t bytes = 0;
-                     if (n.IsScalar() && value.is_int()) {
-                         bytes = value.as_int() > 0 ? uint64_t(value.as_int()) : 0;
-                     } else {
-                         std::string text = r.string(n, field);
-                         if (text.empty()) return;
-                         Result<uint64_t> parsed = parse_size_bytes(text);
-                         if (!parsed)
-                             return r.ctx().error(n, field + ": " + parsed.error().message);
-                         bytes = parsed.value();
-                     }
-                     if (bytes == 0) return r.ctx().error(n, field + " must be more than 0");
-                     out.max_body = bytes;
+                     out.max_body = r.size(n, field);
                  } else if (key == "max_connections") {
                      out.max_connections = uint64_t(r.integer(n, field, 1024, 1, 1000000));
                  } else {
@@ -433,6 +420,24 @@ void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
                                                  : out.idle_timeout_ms) = ms;
                  }
              });
+}
+
+// The smallest map worth opening: an empty store takes a few pages, one execution ~10 KB.
+constexpr uint64_t kMinMapSize = uint64_t(1) << 20;
+// LMDB maps the whole size up front: past what the address space can hold it cannot open.
+constexpr uint64_t kMaxMapSize = uint64_t(1) << 46;
+
+void read_store(ConfigReader& r, const YAML::Node& v, StoreConfig& out) {
+    if (!r.mapping(v, "store")) return;
+    r.fields(v, "store", {"map_size"}, [&](const std::string& key, const YAML::Node& n) {
+        const std::string field = "store." + key;
+        std::optional<uint64_t> bytes = r.size(n, field);
+        if (!bytes) return;
+        if (*bytes < kMinMapSize || *bytes > kMaxMapSize)
+            return r.ctx().error(n, field + " must be between 1MiB and 64TiB, got " +
+                                        std::to_string(*bytes) + " bytes");
+        out.map_size = bytes;
+    });
 }
 
 }  // namespace
@@ -511,6 +516,8 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
             read_events(r, v, c);
         } else if (key == "server") {
             read_server(r, v, c.server);
+        } else if (key == "store") {
+            read_store(r, v, c.store);
         } else if (key == "auth") {
             check_section(r, v, key, c.auth);
         } else if (key == "forms") {

@@ -70,6 +70,11 @@ struct ServerConfig {
     std::optional<uint64_t> idle_timeout_ms;     // an idle keep-alive connection is closed
 };
 
+struct StoreConfig {
+    // The LMDB map: the most history the data folder can hold (store.h has the default).
+    std::optional<uint64_t> map_size;
+};
+
 struct FormSpec {
     std::string name;
     std::string title;  // defaults to the name
@@ -115,6 +120,7 @@ struct ProjectConfig {
     std::vector<FormSpec> form_specs;
     std::vector<HookSpec> hook_specs;
     ServerConfig server;
+    StoreConfig store;
     // Sections the server reads (issue 5), kept as values after their shape is checked.
     tmpl::Value auth, forms, schedules, hooks;
 

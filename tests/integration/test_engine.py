@@ -2173,6 +2173,44 @@ steps:
             self.assertEqual(bad.returncode, 2, args)
             self.assertIn(message, bad.stderr)
 
+    def test_a_full_store_refuses_a_run_whole_and_pruning_or_a_larger_map_makes_room(self):
+        self.p.write("ferry.yaml", "store: {map_size: 2MiB}\n")
+        self.p.workflow("big", """\
+steps:
+  - {id: s, task: log, with: {message: "{{ 'x' * 200000 }}"}}
+""")
+        listed = lambda: {e["id"] for e in
+                          json.loads(self.p.ferry("executions", "list", "--json").stdout)}
+        stored = []
+        for _ in range(20):  # ~450 KB of history each: a 2 MiB map is full within 5
+            run = self.p.ferry("run", "big")
+            if run.returncode != 0:
+                break
+            stored.append(json.loads(run.stdout)["id"])
+        else:
+            self.fail("20 runs of ~450 KB fit in a 2 MiB map")
+        self.assertEqual(run.returncode, 3, run.stderr)
+        self.assertIn("MDB_MAP_FULL", run.stderr)
+        self.assertIn("the map is 2097152 bytes: prune history with `ferry executions prune`, "
+                      "or raise store.map_size in ferry.yaml", run.stderr)
+        self.assertGreaterEqual(len(stored), 2)
+        # The refused run left nothing behind; what was stored is whole.
+        self.assertEqual(listed(), set(stored))
+        self.assertEqual(self.p.show(stored[-1])["status"], "succeeded")
+
+        # Pruning makes room for the very next run (no other write needed in between).
+        p = self.p.ferry("executions", "prune", "--before", "0s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        run = self.p.ferry("run", "big")
+        self.assertEqual(run.returncode, 0, run.stderr)
+
+        # A larger map holds what the small one could not.
+        self.p.write("ferry.yaml", "store: {map_size: 8MiB}\n")
+        for _ in range(len(stored) + 2):
+            run = self.p.ferry("run", "big")
+            self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(len(listed()), len(stored) + 3)
+
     def test_list_and_show(self):
         first = self.run_id("chg")
         second = self.run_id("chg", "--input", "priority=1")

@@ -48,7 +48,9 @@ steps:
 class ServeTest(unittest.TestCase):
     def setUp(self):
         self.p = te.Project()
-        self.p.write("ferry.yaml", "server: {max_body: 4KiB}\n" + tokens_yaml())
+        # A store smaller than the default 16 GiB: store.map_size reaches `ferry serve`.
+        self.p.write("ferry.yaml", "server: {max_body: 4KiB}\nstore: {map_size: 64MiB}\n" +
+                     tokens_yaml())
         self.p.workflow("hello", HELLO)
         self.p.workflow("slow", SLOW)
         self.s = Server(te.FERRY, self.p.dir, self.p.data)
@@ -760,6 +762,10 @@ class OpenApiAndMetrics(ServeTest):
         self.assertIn('ferry_executions_total{workflow="hello",status="succeeded"} 1', text)
         self.assertIn("itsm_ticket_creation_total", text)
         self.assertIn("ferry_dlq_size 0", text)
+        # How full the store is: what an alert compares before writes start failing.
+        self.assertIn("\nferry_store_map_bytes 67108864\n", text)
+        used = int(re.search(r"\nferry_store_file_bytes (\d+)\n", text).group(1))
+        self.assertTrue(4096 < used < 64 << 20, used)
         # This scrape's own connection is open; nothing was refused.
         self.assertRegex(text, r"\nferry_http_connections_open [1-9]\d*\n")
         self.assertIn("\nferry_http_connections_refused_total 0\n", text)

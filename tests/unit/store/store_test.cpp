@@ -472,6 +472,32 @@ TEST_CASE("store: a commit with a bad key writes nothing", "[store][atomic]") {
     CHECK(*s->get_kv("after").value() == "3");
 }
 
+TEST_CASE("store: usage reports the high-water mark and the map", "[store][usage]") {
+    TempDir tmp;
+    StoreOptions options;
+    options.map_size = 4 << 20;
+    Store::Usage empty, grown;
+    {
+        auto s = open_ok(tmp.sub("data"), options);
+        empty = s->usage();
+        CHECK(empty.map_bytes == uint64_t(4 << 20));
+        CHECK(empty.file_bytes > 0);
+        for (int i = 0; i < 8; ++i)
+            s->put_kv("big" + std::to_string(i), std::string(64 * 1024, 'v'));
+        commit_ok(*s);
+        grown = s->usage();
+        CHECK(grown.file_bytes >= empty.file_bytes + 8 * 64 * 1024);
+        CHECK(grown.map_bytes == empty.map_bytes);
+    }
+    // Asked for less than it already holds, a store opens at its own size: it can be read,
+    // but not grown.
+    StoreOptions smaller;
+    smaller.map_size = 64 * 1024;
+    auto s = open_ok(tmp.sub("data"), smaller);
+    CHECK(s->usage().map_bytes == grown.file_bytes);
+    CHECK(s->get_kv("big7").value()->size() == 64 * 1024);
+}
+
 TEST_CASE("store: a commit that fills the map writes nothing", "[store][atomic]") {
     TempDir tmp;
     StoreOptions small;
@@ -490,7 +516,8 @@ TEST_CASE("store: a commit that fills the map writes nothing", "[store][atomic]"
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().kind == ErrorKind::Storage);
     CHECK_THAT(st.error().message,
-               Catch::Contains("MDB_MAP_FULL") && Catch::Contains(tmp.sub("data")));
+               Catch::Contains("MDB_MAP_FULL") && Catch::Contains(tmp.sub("data")) &&
+                   Catch::Contains("the map is 262144 bytes") && Catch::Contains("store.map_size"));
     CHECK_FALSE(ran);
     CHECK_FALSE(s->get_execution(id).value().has_value());
     CHECK(s->scan_kv("big").value().empty());

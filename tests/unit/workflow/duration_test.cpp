@@ -94,6 +94,8 @@ TEST_CASE("sizes parse with units", "[duration][size]") {
     CHECK(bytes("4KB") == 4000);
     CHECK(bytes("2GiB") == (uint64_t(2) << 30));
     CHECK(bytes("100B") == 100);
+    CHECK(bytes("64TiB") == (uint64_t(64) << 40));
+    CHECK(bytes("2TB") == 2'000'000'000'000);
     auto error_of = [](const char* text) {
         auto r = ferry::parse_size_bytes(text);
         REQUIRE_FALSE(r.ok());
@@ -107,4 +109,5 @@ TEST_CASE("sizes parse with units", "[duration][size]") {
     CHECK(error_of("1.5MiB").find("got '1.5MiB'") != std::string::npos);
     CHECK(error_of("99999999999999999999GiB").find("(too large)") != std::string::npos);
     CHECK(error_of("20000000000GiB").find("(too large)") != std::string::npos);
+    CHECK(error_of("20000000TiB").find("(too large)") != std::string::npos);
 }

@@ -189,6 +189,35 @@ TEST_CASE("server: settings are checked with their positions", "[config][server]
           std::string::npos);
 }
 
+TEST_CASE("store: map_size is a size within what LMDB can map", "[config][store]") {
+    auto good = load_project_config_text("store: {map_size: 64GiB}\n", "ferry.yaml");
+    REQUIRE(good.ok());
+    CHECK(good.config.store.map_size == (uint64_t(64) << 30));
+    auto bytes = load_project_config_text("store: {map_size: 4194304}\n", "ferry.yaml");
+    REQUIRE(bytes.ok());
+    CHECK(bytes.config.store.map_size == 4194304u);
+    CHECK_FALSE(load_project_config_text("", "ferry.yaml").config.store.map_size.has_value());
+
+    auto r = load_project_config_text(R"(store:
+  map_size: lots
+  compact: true
+)",
+                                      "ferry.yaml");
+    std::string p = problems_of(r);
+    INFO(p);
+    CHECK(p.find("ferry.yaml:2:13: store.map_size: expected a size like 1MiB, 512KiB or 4KB, "
+                 "got 'lots'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:3:3: unknown key 'compact' in store") != std::string::npos);
+    CHECK(problems_of(load_project_config_text("store: {map_size: 64KiB}\n", "ferry.yaml")) ==
+          "ferry.yaml:1:19: store.map_size must be between 1MiB and 64TiB, got 65536 bytes\n");
+    CHECK(problems_of(load_project_config_text("store: {map_size: 65TiB}\n", "ferry.yaml"))
+              .find("store.map_size must be between 1MiB and 64TiB") != std::string::npos);
+    CHECK(problems_of(load_project_config_text("store: {map_size: 0}\n", "ferry.yaml")) ==
+          "ferry.yaml:1:19: store.map_size must be more than 0\n");
+    CHECK(problems_of(load_project_config_text("store: 16GiB\n", "ferry.yaml"))
+              .find("store must be a mapping") != std::string::npos);
+}
+
 TEST_CASE("an empty ferry.yaml configures nothing", "[config]") {
     auto r = load_project_config_text("", "ferry.yaml");
     CHECK(r.ok());

@@ -61,7 +61,8 @@ class [[nodiscard]] Result {
     explicit operator bool() const { return ok(); }
     T& value() & { return std::get<0>(v_); }
     const T& value() const& { return std::get<0>(v_); }
-    T&& value() && { return std::get<0>(std::move(v_)); }
+    // By value: `for (auto& x : read().value())` would otherwise iterate a dead temporary.
+    T value() && { return std::get<0>(std::move(v_)); }
     const Error& error() const { return std::get<1>(v_); }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }

@@ -15,10 +15,6 @@ using namespace filter_impl;
 
 namespace {
 
-// Materialising range(10**9) for a loop would exhaust memory; Python iterates lazily, but a
-// template doing that would never finish anyway.
-constexpr int64_t kMaxRangeItems = 10'000'000;
-
 [[noreturn]] void no_keywords(std::string_view function) {
     raise(ErrorKind::Type, std::string(function) + "() takes no keyword arguments");
 }

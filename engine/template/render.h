@@ -268,6 +268,9 @@ class Renderer final : public Runtime {
     void exec(const Stmt& s);
     void exec_if(const Stmt& s);
     void exec_for(const Stmt& s);
+    // A for loop's items. A range's are made one by one against the time limit: a runaway
+    // `range(9000000)` stops at the deadline instead of after building every item.
+    std::vector<Value> loop_items_of(const Value& iterable);
     void exec_set(const Stmt& s);
     void exec_set_block(const Stmt& s);
     void exec_macro(const Stmt& s);

@@ -1170,6 +1170,14 @@ TEST_CASE("render limits: max_render_ms stops work that no size limit sees", "[r
     // Ordinary work is untouched.
     CHECK(output_of(run(Files{{"main", "{% for i in range(1000) %}{% endfor %}ok"}}, "{}", o)) ==
           "ok");
+    // A range past the clock's sampling is made item by item under the limit: the same items.
+    CHECK(output_of(run(Files{{"main", "{% for i in range(3, 9000, 7) if i % 1000 < 7 %}{{ i }},"
+                                       "{% endfor %}{{ range(3, 9000, 7)|sum }}"}},
+                        "{}", o)) == "3,1004,2005,3006,4000,5001,6002,7003,8004,5787643");
+    // A range too large to make at all is still refused before any of it is made.
+    auto huge = limit_error(Files{{"main", "{% for i in range(20000000) %}{% endfor %}"}}, o);
+    CHECK(huge.kind() == ErrorKind::Overflow);
+    CHECK(huge.message() == "range() has too many items to iterate (limit 10000000)");
 }
 
 TEST_CASE("render limits: extends loops are detected", "[render][limits]") {

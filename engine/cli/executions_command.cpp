@@ -8,13 +8,12 @@
 #include "runtime/duration.h"
 #include "runtime/ids.h"
 #include "runtime/timestamp.h"
-#include "server/claims.h"
+#include "server/pruning.h"
 #include "store/diff.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <utility>
 
 namespace ferry::cli {
@@ -335,11 +334,8 @@ int export_records(engine::App& app, int argc, char** argv) {
 // changes) and the idempotency claims that name them. Executions still running or waiting
 // stay, and so do sub-workflow executions whose parent has not ended: a parent resumed
 // after a crash reads its children's results from their records.
-constexpr std::string_view kLastPruneKey = "history:last_prune";
-
 int prune(engine::App& app, int argc, char** argv) {
-    store::ExecutionFilter f;
-    bool dry_run = false;
+    engine::server::HistoryPruner::Options options;
     std::string before_text;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -348,12 +344,11 @@ int prune(engine::App& app, int argc, char** argv) {
             before_text = next();
             Result<uint64_t> t = parse_time_arg(before_text);
             if (!t) return usage_error("executions", "--before: " + t.error().message);
-            // 0 would mean "no bound" to the store: the epoch itself keeps everything.
-            f.until_ms = std::max<uint64_t>(t.value(), 1);
+            options.before_ms = t.value();
         } else if (arg == "--workflow") {
-            f.workflow = next();
+            options.workflow = next();
         } else if (arg == "--dry-run") {
-            dry_run = true;
+            options.dry_run = true;
         } else {
             return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
         }
@@ -363,106 +358,42 @@ int prune(engine::App& app, int argc, char** argv) {
                                          "(2026-12-01) or an age (30d)");
     // A page at a time, each committed before the next is read: a large prune neither holds
     // every record in memory nor builds one huge transaction, nor holds the store's write
-    // lock long against a running `ferry serve`. The cursor is a key bound, so a page whose
-    // executions are gone still leads to the next.
-    constexpr size_t kPage = 500;
-    f.limit = kPage;
-    size_t pruned = 0, kept_children = 0;
-    auto commit = [&] {
-        Status st = app.store->commit();
-        if (!st)
-            std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", pruned,
+    // lock long against a running `ferry serve`.
+    if (options.dry_run)
+        std::printf("%-26s  %-24s  %-10s  %s\n", "ID", "WORKFLOW", "STATUS", "CREATED");
+    engine::server::HistoryPruner pruner(*app.store, options, [&](const Value& record) {
+        if (options.dry_run)
+            std::printf("%-26s  %-24s  %-10s  %s\n", field(record, "id").c_str(),
+                        field(record, "workflow").c_str(), field(record, "status").c_str(),
+                        field(record, "created_at").c_str());
+    });
+    size_t committed = 0, reported = 0;
+    for (;;) {
+        Result<bool> more = pruner.step();
+        if (!more) {
+            std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", committed,
+                         more.error().describe().c_str());
+            return 1;
+        }
+        if (Status st = app.store->commit(); !st) {
+            std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", committed,
                          st.error().describe().c_str());
-        return bool(st);
-    };
-    // Whether each parent seen has ended, read once however many children it has.
-    std::map<std::string, bool> parent_ended;
-    auto keeps_child = [&](const Value& parent) {
-        std::string id = field(parent, "execution");
-        auto [it, fresh] = parent_ended.try_emplace(id, true);
-        if (fresh) {
-            std::string status = engine::stored_status(*app.store, id);
-            it->second = status.empty() || engine::execution_ended(status);
+            return 1;
         }
-        return !it->second;
-    };
-    if (dry_run) std::printf("%-26s  %-24s  %-10s  %s\n", "ID", "WORKFLOW", "STATUS", "CREATED");
-    for (std::string_view status : engine::kEndedStatuses) {
-        f.status = status;
-        f.cursor.clear();
-        for (;;) {
-            auto rows = app.store->list_executions(f);
-            if (!rows) {
-                std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
-                return 1;
-            }
-            size_t in_page = 0;  // what this page prunes (or would)
-            for (const std::string& r : rows.value()) {
-                Value v = tmpl::value_from_json(r);
-                const std::string id = field(v, "id");
-                f.cursor = id;
-                if (const Value* parent = engine::dict_get(v, "parent");
-                    parent && keeps_child(*parent)) {
-                    ++kept_children;
-                    continue;
-                }
-                ++in_page;
-                if (dry_run)
-                    std::printf("%-26s  %-24s  %-10s  %s\n", id.c_str(),
-                                field(v, "workflow").c_str(), f.status.c_str(),
-                                field(v, "created_at").c_str());
-                else
-                    app.store->erase_execution(id);
-            }
-            if (!dry_run && in_page) {
-                if (!commit()) return 1;
-                if (rows.value().size() == kPage)  // more to come
-                    std::fprintf(stderr, "ferry executions: pruned %zu so far\n", pruned + in_page);
-            }
-            pruned += in_page;
-            if (rows.value().size() < kPage) break;
+        if (!more.value()) break;
+        committed = pruner.pruned();
+        if (!options.dry_run && committed >= reported + options.page) {
+            reported = committed;
+            std::fprintf(stderr, "ferry executions: pruned %zu so far\n", reported);
         }
     }
-    const std::string cutoff = rfc3339(int64_t(f.until_ms));
-    const std::string kept = kept_children == 0
+    const std::string cutoff = rfc3339(int64_t(pruner.options().before_ms));
+    const std::string kept = pruner.kept_children() == 0
                                  ? std::string()
-                                 : " (kept " + std::to_string(kept_children) +
+                                 : " (kept " + std::to_string(pruner.kept_children()) +
                                        " sub-workflow execution(s) whose parent has not ended)";
-    if (dry_run) {
-        std::printf("would prune %zu execution(s) created before %s%s\n", pruned, cutoff.c_str(),
-                    kept.c_str());
-        return 0;
-    }
-    // An Idempotency-Key whose execution is gone starts a new one when it comes again. A claim
-    // is written no earlier than its execution's record, so "no record" means pruned.
-    auto claims = app.store->scan_kv(std::string(engine::server::kIdempotencyClaims));
-    if (!claims) {
-        std::fprintf(stderr, "ferry executions: %s\n", claims.error().describe().c_str());
-        return 1;
-    }
-    size_t released = 0;
-    for (const store::KeyedJson& c : claims.value()) {
-        auto record =
-            app.store->get_execution(std::string(engine::server::claimed_execution(c.json)));
-        if (!record || record.value()) continue;  // kept (or unreadable: left alone)
-        app.store->erase_kv(c.key);
-        ++released;
-    }
-    if (released && !commit()) return 1;
-    // LMDB reuses the pages a transaction frees only from the second transaction after it
-    // (a reader may be opening the snapshot before it), so on a full map the next writer
-    // could not use what the last page freed. One more small commit, the prune's own record,
-    // hands them over at once.
-    if (pruned) {
-        app.store->put_kv(std::string(kLastPruneKey),
-                          engine::to_json_text(engine::dict_of(
-                              {{"before", engine::str(cutoff)},
-                               {"workflow", engine::str(f.workflow)},
-                               {"pruned", Value::integer(int64_t(pruned))},
-                               {"at", engine::str(rfc3339(int64_t(now_unix_ms())))}})));
-        if (!commit()) return 1;
-    }
-    std::printf("pruned %zu execution(s) created before %s%s\n", pruned, cutoff.c_str(),
+    std::printf("%s %zu execution(s) created before %s%s\n",
+                options.dry_run ? "would prune" : "pruned", pruner.pruned(), cutoff.c_str(),
                 kept.c_str());
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "server/api.h"
 #include "server/events.h"
 #include "server/metrics.h"
+#include "server/pruning.h"
 #include "server/schedules.h"
 #include "server/server_log.h"
 
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <unistd.h>
 
 namespace ferry::cli {
@@ -290,6 +292,11 @@ int serve_command(int argc, char** argv) {
 
     // After the resumes: a catch-up run is a new execution, not one of those.
     schedules.start();
+    std::optional<engine::server::HistoryRetention> retention;
+    if (app->config.store.keep_ms) {
+        retention.emplace(*app, *app->config.store.keep_ms, log, metrics);
+        retention->start();
+    }
 
     Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
@@ -298,6 +305,7 @@ int serve_command(int argc, char** argv) {
         log.info("shutting down (" + std::to_string(running) + " executions running)",
                  {{"executions_running", running}});
         schedules.stop();
+        if (retention) retention->stop();
         events.close_all();
         api.answer_pending();  // ?wait= callers get 202 and the status now
         const uint64_t deadline = app->loop.now_ms() + settings->shutdown_grace_ms;

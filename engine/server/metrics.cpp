@@ -120,6 +120,9 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
     header("ferry_store_map_bytes", "gauge",
            "The most the history file may grow to (store.map_size); writes fail past it.");
     out += "ferry_store_map_bytes " + std::to_string(usage.map_bytes) + "\n";
+    header("ferry_executions_pruned_total", "counter",
+           "Ended executions removed from history under store.keep since start.");
+    out += "ferry_executions_pruned_total " + std::to_string(pruned_) + "\n";
     header("ferry_integration_up", "gauge", "1 when the integration's circuit breaker is closed.");
     for (const std::string& name : app_.integrations.names()) {
         auto h = app_.integrations.find(name)->health();

@@ -14,6 +14,8 @@ class Metrics {
   public:
     explicit Metrics(App& app);
     void on_event(const EngineEvent& e);
+    // Executions `ferry serve` pruned under store.keep.
+    void count_pruned(uint64_t executions) { pruned_ += executions; }
     // The HTTP server's connections at the time of a scrape.
     struct Connections {
         size_t open = 0;
@@ -37,6 +39,7 @@ class Metrics {
     Histogram ticket_seconds_;
     uint64_t dry_runs_ = 0;
     std::map<std::string, uint64_t> webhooks_;  // by status
+    uint64_t pruned_ = 0;
 };
 
 }  // namespace ferry::engine::server

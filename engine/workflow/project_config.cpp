@@ -429,8 +429,14 @@ constexpr uint64_t kMaxMapSize = uint64_t(1) << 46;
 
 void read_store(ConfigReader& r, const YAML::Node& v, StoreConfig& out) {
     if (!r.mapping(v, "store")) return;
-    r.fields(v, "store", {"map_size"}, [&](const std::string& key, const YAML::Node& n) {
+    r.fields(v, "store", {"map_size", "keep"}, [&](const std::string& key, const YAML::Node& n) {
         const std::string field = "store." + key;
+        if (key == "keep") {
+            std::optional<uint64_t> ms = r.duration(n, field);
+            if (ms && *ms == 0) return r.ctx().error(n, field + " must be more than 0");
+            out.keep_ms = ms;
+            return;
+        }
         std::optional<uint64_t> bytes = r.size(n, field);
         if (!bytes) return;
         if (*bytes < kMinMapSize || *bytes > kMaxMapSize)

@@ -73,6 +73,8 @@ struct ServerConfig {
 struct StoreConfig {
     // The LMDB map: the most history the data folder can hold (store.h has the default).
     std::optional<uint64_t> map_size;
+    // `ferry serve` prunes executions that ended and were created longer ago than this.
+    std::optional<uint64_t> keep_ms;
 };
 
 struct FormSpec {

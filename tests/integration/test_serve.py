@@ -46,11 +46,12 @@ steps:
 
 
 class ServeTest(unittest.TestCase):
+    # A store smaller than the default 16 GiB: store.map_size reaches `ferry serve`.
+    CONFIG = "server: {max_body: 4KiB}\nstore: {map_size: 64MiB}\n"
+
     def setUp(self):
         self.p = te.Project()
-        # A store smaller than the default 16 GiB: store.map_size reaches `ferry serve`.
-        self.p.write("ferry.yaml", "server: {max_body: 4KiB}\nstore: {map_size: 64MiB}\n" +
-                     tokens_yaml())
+        self.p.write("ferry.yaml", self.CONFIG + tokens_yaml())
         self.p.workflow("hello", HELLO)
         self.p.workflow("slow", SLOW)
         self.s = Server(te.FERRY, self.p.dir, self.p.data)
@@ -234,6 +235,66 @@ class Executions(ServeTest):
         status, doc = self.s.json("GET", "/api/v1/executions?cursor=page2", role="viewer")
         self.assertEqual(status, 400, doc)
         self.assertIn("cursor must be an execution id", doc["error"]["message"])
+
+
+class Retention(ServeTest):
+    """store.keep: `ferry serve` prunes what ended longer ago, a page per commit, while it
+    serves; what is still running or waiting stays, and so does what is younger."""
+    # A short grace: the running execution must not hold the stop for the default 10s.
+    CONFIG = "store: {keep: 2s}\nserver: {shutdown_grace: 300ms}\n"
+
+    def start(self, wf="hello", inputs=None, headers=None, query="?wait=10s"):
+        return super().start(wf, inputs, query=query, headers=headers)
+
+    def listed(self):
+        status, body = self.s.json("GET", "/api/v1/executions?limit=500", role="viewer")
+        self.assertEqual(status, 200, body)
+        return {e["id"] for e in body["executions"]}
+
+    def test_ended_executions_older_than_keep_are_pruned_while_serving(self):
+        key = {"Idempotency-Key": "nightly-7"}
+        status, keyed = self.start(headers=key)
+        self.assertEqual((status, keyed["status"]), (200, "succeeded"), keyed)
+        old = {keyed["id"]}
+        for name in ("grace", "alan", "edsger"):
+            status, body = self.start(inputs={"name": name})
+            self.assertEqual((status, body["status"]), (200, "succeeded"), body)
+            old.add(body["id"])
+        status, running = self.start("slow", {"pause": "60s"}, query="")
+        self.assertEqual(status, 202, running)
+
+        # keep is 2s, a pass every second: within a few seconds the ended ones are gone.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.listed() & old:
+            time.sleep(0.2)
+        listed = self.listed()
+        self.assertFalse(listed & old, "still listed after 15s")
+        self.assertIn(running["id"], listed)  # running: kept however old
+        status, _ = self.s.json("GET", "/api/v1/executions/" + keyed["id"], role="viewer")
+        self.assertEqual(status, 404)
+
+        # A new execution is younger than keep: it stays through the next pass.
+        status, young = self.start(inputs={"name": "barbara"})
+        self.assertEqual(status, 200, young)
+        time.sleep(1.2)
+        self.assertIn(young["id"], self.listed())
+
+        # The key's execution is gone, and so is the claim: the key starts a new execution.
+        status, again = self.start(headers=key, query="")
+        self.assertEqual(status, 202, again)
+        self.assertNotEqual(again["id"], keyed["id"])
+
+        status, _, data = self.s.request("GET", "/metrics", role="viewer")
+        pruned = int(re.search(r"\nferry_executions_pruned_total (\d+)\n", data.decode()).group(1))
+        self.assertGreaterEqual(pruned, 4)
+        self.s.stop()
+        lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()]
+        passes = [l for l in lines if l.get("message", "").startswith("pruned ")]
+        self.assertTrue(passes, lines[-5:])
+        self.assertEqual(sum(l["pruned"] for l in passes), pruned)
+        self.assertIn("(store.keep 2s)", passes[0]["message"])
+        # What the server pruned, the store no longer holds; the running one resumes later.
+        self.assertNotIn(keyed["id"], self.p.ferry("executions", "list", "--json").stdout)
 
 
 class HostileBodies(unittest.TestCase):

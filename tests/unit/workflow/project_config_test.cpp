@@ -218,6 +218,18 @@ TEST_CASE("store: map_size is a size within what LMDB can map", "[config][store]
               .find("store must be a mapping") != std::string::npos);
 }
 
+TEST_CASE("store: keep is a duration more than 0", "[config][store]") {
+    auto good = load_project_config_text("store: {keep: 90d, map_size: 1GiB}\n", "ferry.yaml");
+    REQUIRE(good.ok());
+    CHECK(good.config.store.keep_ms == uint64_t(90) * 86'400'000);
+    CHECK_FALSE(load_project_config_text("store: {map_size: 1GiB}\n", "ferry.yaml")
+                    .config.store.keep_ms.has_value());
+    CHECK(problems_of(load_project_config_text("store: {keep: 0s}\n", "ferry.yaml")) ==
+          "ferry.yaml:1:15: store.keep must be more than 0\n");
+    CHECK(problems_of(load_project_config_text("store: {keep: forever}\n", "ferry.yaml"))
+              .find("ferry.yaml:1:15: store.keep: expected a duration") != std::string::npos);
+}
+
 TEST_CASE("an empty ferry.yaml configures nothing", "[config]") {
     auto r = load_project_config_text("", "ferry.yaml");
     CHECK(r.ok());

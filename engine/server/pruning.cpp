@@ -28,6 +28,7 @@ HistoryPruner::HistoryPruner(store::Store& store, Options options, Listed listed
     // 0 would mean "no bound" to the store: the epoch itself keeps everything.
     options_.before_ms = std::max<uint64_t>(options_.before_ms, 1);
     options_.page = std::max<size_t>(options_.page, 1);
+    options_.claims_page = std::max<size_t>(options_.claims_page, 1);
 }
 
 bool HistoryPruner::keeps_child(const Value& parent) {
@@ -67,22 +68,25 @@ Result<bool> HistoryPruner::next_page() {
     if (rows.value().size() < options_.page) {  // this status is done
         cursor_.clear();
         if (++status_index_ == std::size(kEndedStatuses))
-            phase_ = options_.dry_run ? Phase::Done : Phase::Claims;
+            phase_ = options_.dry_run || pruned_ == 0 ? Phase::Done : Phase::Claims;
     }
     return true;
 }
 
 // An Idempotency-Key whose execution is gone starts a new one when it comes again. A claim
-// is written no earlier than its execution's record, so "no record" means pruned.
-Status HistoryPruner::release_claims() {
-    auto claims = store_.scan_kv(std::string(kIdempotencyClaims));
+// is written no earlier than its execution's record, so "no record" means pruned. Claims are
+// keyed by the key's hash, not by execution: they are walked a page at a time.
+Status HistoryPruner::next_claims() {
+    auto claims = store_.scan_kv(std::string(kIdempotencyClaims), cursor_, options_.claims_page);
     if (!claims) return claims.error();
     for (const store::KeyedJson& c : claims.value()) {
+        cursor_ = c.key;
         auto record = store_.get_execution(std::string(claimed_execution(c.json)));
         if (!record || record.value()) continue;  // kept (or unreadable: left alone)
         store_.erase_kv(c.key);
         ++released_;
     }
+    if (claims.value().size() < options_.claims_page) phase_ = Phase::Record;
     return ok_status();
 }
 
@@ -90,9 +94,8 @@ Result<bool> HistoryPruner::step() {
     switch (phase_) {
     case Phase::Executions: return next_page();
     case Phase::Claims:
-        if (Status s = release_claims(); !s) return s.error();
-        phase_ = pruned_ ? Phase::Record : Phase::Done;
-        return phase_ != Phase::Done;
+        if (Status s = next_claims(); !s) return s.error();
+        return true;
     case Phase::Record:
         store_.put_kv(std::string(kLastPruneKey),
                       to_json_text(dict_of({{"before", str(rfc3339(int64_t(options_.before_ms)))},

@@ -27,10 +27,11 @@ inline constexpr std::string_view kLastPruneKey = "history:last_prune";
 class HistoryPruner {
   public:
     struct Options {
-        uint64_t before_ms = 0;  // creation time bound (exclusive); must be set
-        std::string workflow;    // empty: any
-        bool dry_run = false;    // list what would go, stage nothing
-        size_t page = 500;       // executions read (and erased) per step
+        uint64_t before_ms = 0;     // creation time bound (exclusive); must be set
+        std::string workflow;       // empty: any
+        bool dry_run = false;       // list what would go, stage nothing
+        size_t page = 500;          // executions read (and erased) per step
+        size_t claims_page = 1000;  // Idempotency-Key claims checked per step
     };
     // Called for each execution a step prunes (or, in a dry run, would): its record.
     using Listed = std::function<void(const tmpl::Value& record)>;
@@ -38,7 +39,7 @@ class HistoryPruner {
     HistoryPruner(store::Store& store, Options options, Listed listed = {});
 
     // Stages the next step's writes and says whether there is more to do: a page of
-    // executions erased, then the release of claims whose execution is gone, then the
+    // executions erased, then (if any were) a page of claims whose execution is gone, then the
     // prune's record (the commit that writes it also hands the pages the last page freed to
     // the next writer: LMDB reuses them only from the second transaction after). Commit what
     // a step staged before the next step: each reads what the one before wrote. A read that
@@ -53,14 +54,14 @@ class HistoryPruner {
   private:
     bool keeps_child(const tmpl::Value& parent);
     Result<bool> next_page();
-    Status release_claims();
+    Status next_claims();
 
     store::Store& store_;
     Options options_;
     Listed listed_;
     enum class Phase { Executions, Claims, Record, Done } phase_ = Phase::Executions;
     size_t status_index_ = 0;  // into kEndedStatuses
-    std::string cursor_;       // the last id read in this status
+    std::string cursor_;       // the last id read in this status, or the last claim key
     size_t pruned_ = 0, kept_children_ = 0, released_ = 0;
     // Whether each parent seen has ended, read once however many children it has.
     std::map<std::string, bool> parent_ended_;

@@ -141,8 +141,10 @@ class Store {
     Result<std::optional<std::string>> get_dlq(const std::string& id) const;
     Result<std::vector<KeyedJson>> list_dlq() const;
     Result<std::optional<std::string>> get_kv(const std::string& key) const;
-    // Keys with this prefix, in key order.
-    Result<std::vector<KeyedJson>> scan_kv(const std::string& prefix) const;
+    // Keys with this prefix, in key order; a page of them: those after `after` (a key with
+    // the prefix; empty: from the first), at most limit (0: all).
+    Result<std::vector<KeyedJson>> scan_kv(const std::string& prefix, const std::string& after = {},
+                                           size_t limit = 0) const;
 
     // How full the map is, for monitoring: `file_bytes` is LMDB's high-water mark (pages
     // freed by pruning are reused but do not lower it), `map_bytes` the map in use, which may

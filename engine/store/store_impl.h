@@ -19,14 +19,17 @@ inline size_t max_key_size(const lmdb::Txn& txn) {
     return static_cast<size_t>(mdb_env_get_maxkeysize(mdb_txn_env(txn.get())));
 }
 
-// Calls fn(key, value) for each key starting with prefix, in key order, until fn returns false.
+// Calls fn(key, value) for each key starting with prefix, in key order, until fn returns false;
+// from the first key at or after `from` when that is given (a key with the prefix).
 template <class Fn>
-void scan_forward(const lmdb::Txn& txn, const lmdb::Db& db, const std::string& prefix, Fn&& fn) {
+void scan_forward(const lmdb::Txn& txn, const lmdb::Db& db, const std::string& prefix, Fn&& fn,
+                  std::string_view from = {}) {
     if (prefix.size() > max_key_size(txn)) return;  // no stored key can be that long
+    if (from.size() > max_key_size(txn)) return;
     lmdb::Cursor cursor = lmdb::Cursor::open(txn, db.dbi, db.name);
-    std::string_view k = prefix, v;
+    std::string_view k = from.empty() ? std::string_view(prefix) : from, v;
     // LMDB refuses a zero-length key, even to seek: an empty prefix starts at the first record.
-    bool ok = prefix.empty() ? cursor.get(MDB_FIRST, k, v) : cursor.get(MDB_SET_RANGE, k, v);
+    bool ok = k.empty() ? cursor.get(MDB_FIRST, k, v) : cursor.get(MDB_SET_RANGE, k, v);
     while (ok && keys::starts_with(k, prefix)) {
         if (!fn(k, v)) return;
         ok = cursor.get(MDB_NEXT, k, v);

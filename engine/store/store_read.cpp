@@ -232,14 +232,19 @@ Result<std::vector<KeyedJson>> Store::list_dlq() const {
     });
 }
 
-Result<std::vector<KeyedJson>> Store::scan_kv(const std::string& prefix) const {
+Result<std::vector<KeyedJson>> Store::scan_kv(const std::string& prefix, const std::string& after,
+                                              size_t limit) const {
     const Impl& s = *impl_;
     return read_txn<std::vector<KeyedJson>>(s, "scan_kv", [&](const lmdb::Txn& txn) {
         std::vector<KeyedJson> out;
-        scan_forward(txn, s.kv, prefix, [&](std::string_view k, std::string_view v) {
-            out.push_back({std::string(k), std::string(v)});
-            return true;
-        });
+        scan_forward(
+            txn, s.kv, prefix,
+            [&](std::string_view k, std::string_view v) {
+                if (k == after) return true;
+                out.push_back({std::string(k), std::string(v)});
+                return limit == 0 || out.size() < limit;
+            },
+            keys::starts_with(after, prefix) ? std::string_view(after) : std::string_view());
         return out;
     });
 }

@@ -151,19 +151,30 @@ TEST_CASE("a dry run lists what would go and writes nothing", "[pruning]") {
 TEST_CASE("pruning one workflow releases only the claims of what it removed", "[pruning]") {
     History h;
     std::string gone = h.add("wf", "succeeded"), stays = h.add("other", "succeeded");
-    h.store->put_kv(std::string(kIdempotencyClaims) + "k1", gone + " fingerprint");
-    h.store->put_kv(std::string(kIdempotencyClaims) + "k2", stays);  // a bare id: older claims
+    std::string gone_too = h.add("wf", "failed");
+    const std::string claim = std::string(kIdempotencyClaims);
+    h.store->put_kv(claim + "k1", gone + " fingerprint");
+    h.store->put_kv(claim + "k2", stays);  // a bare id: claims made before fingerprints
+    h.store->put_kv(claim + "k3", gone_too + " fingerprint");
+    h.store->put_kv(claim + "k4", stays + " fingerprint");
+    h.store->put_kv("schedule:k5", gone);  // not a claim
     h.commit();
     HistoryPruner::Options options;
     options.before_ms = h.next_ms;
     options.workflow = "wf";
+    options.claims_page = 1;  // each claim its own step, the one before committed
     HistoryPruner pruner(*h.store, options);
     h.run(pruner);
-    CHECK(pruner.pruned() == 1);
-    CHECK(pruner.released_claims() == 1);
+    CHECK(pruner.pruned() == 2);
+    CHECK(pruner.released_claims() == 2);
     CHECK(h.ids() == std::set<std::string>{stays});
-    CHECK_FALSE(h.store->get_kv(std::string(kIdempotencyClaims) + "k1").value().has_value());
-    CHECK(h.store->get_kv(std::string(kIdempotencyClaims) + "k2").value().has_value());
+    auto left = h.store->scan_kv("");
+    REQUIRE(left.ok());
+    std::set<std::string> keys;
+    for (const store::KeyedJson& kv : left.value())
+        keys.insert(kv.key);
+    CHECK(keys == std::set<std::string>{claim + "k2", claim + "k4", "schedule:k5",
+                                        std::string(kLastPruneKey)});
 }
 
 TEST_CASE("nothing to prune takes no record", "[pruning]") {

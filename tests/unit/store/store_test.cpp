@@ -472,6 +472,33 @@ TEST_CASE("store: a commit with a bad key writes nothing", "[store][atomic]") {
     CHECK(*s->get_kv("after").value() == "3");
 }
 
+TEST_CASE("store: scan_kv pages through a prefix after a key", "[store][kv]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    for (const char* k : {"a:1", "b:1", "b:2", "b:3", "b:4", "c:1"})
+        s->put_kv(k, k);
+    commit_ok(*s);
+    auto keys = [&](const std::string& prefix, const std::string& after, size_t limit) {
+        auto page = s->scan_kv(prefix, after, limit);
+        REQUIRE(page.ok());
+        std::vector<std::string> out;
+        for (const KeyedJson& kv : page.value())
+            out.push_back(kv.key);
+        return out;
+    };
+    using V = std::vector<std::string>;
+    CHECK(keys("b:", "", 0) == V{"b:1", "b:2", "b:3", "b:4"});
+    CHECK(keys("b:", "", 2) == V{"b:1", "b:2"});
+    CHECK(keys("b:", "b:2", 2) == V{"b:3", "b:4"});
+    CHECK(keys("b:", "b:4", 2).empty());
+    // A page's last key gone before the next page is read: the next page still follows it.
+    s->erase_kv("b:2");
+    commit_ok(*s);
+    CHECK(keys("b:", "b:2", 0) == V{"b:3", "b:4"});
+    CHECK(keys("", "b:3", 0) == V{"b:4", "c:1"});
+    CHECK(keys("a:", "b:3", 0) == V{"a:1"});  // an `after` outside the prefix: from its start
+}
+
 TEST_CASE("store: usage reports the high-water mark and the map", "[store][usage]") {
     TempDir tmp;
     StoreOptions options;

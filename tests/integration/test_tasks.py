@@ -439,6 +439,30 @@ steps:
         self.assertEqual(self.ferry("dlq", "drop", "nope").returncode, 2)
 
 
+    def test_a_dead_letter_outlives_its_pruned_execution_and_still_replays(self):
+        # A dead letter holds its own request: pruning the execution that sent it (history)
+        # must not lose the delivery (a debt to the receiver).
+        self.p.workflow("w", self.WF)
+        self.m.config(webhook_status=500)
+        rc, doc, err = self.run_wf("w")
+        self.assertEqual(rc, 0, err)
+        out = doc["steps"]["emit"]["output"]
+        self.assertEqual(out["status"], "dead_lettered")
+        p = self.ferry("executions", "prune", "--before", "0s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("pruned 1 execution(s)", p.stdout)
+        self.assertNotEqual(self.ferry("executions", "show", doc["id"]).returncode, 0)
+        entries = json.loads(self.ferry("dlq", "list", "--json").stdout)
+        self.assertEqual([e["execution_id"] for e in entries], [doc["id"]])
+        self.m.config(webhook_status=204)
+        r = self.ferry("dlq", "replay", entries[0]["id"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        last = self.state()["webhooks"][-1]
+        self.assertTrue(last["valid"], last)
+        self.assertEqual(last["headers"]["webhook-id"], out["webhook_id"])
+        self.assertEqual(json.loads(last["body"])["data"], {"ticket": "INC0010001"})
+        self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
+
     def test_replay_goes_to_the_integrations_current_url(self):
         # The receiver was unreachable; ferry.yaml now points the integration at where it
         # moved. The replay goes there, signed afresh, never to the stale URL.

@@ -30,6 +30,7 @@ constexpr const char* kExecutionsUsage =
     "       ferry executions export [--since T] [--until T]   audit records as JSON Lines\n"
     "       ferry executions prune --before T [--workflow W] [--dry-run]\n"
     "                 delete ended executions created before T, with all their records\n"
+    "                 (`ferry serve` does it itself with `store: {keep: 90d}` in ferry.yaml)\n"
     "\n"
     "Common options: --project DIR, --data DIR. T is a date or time (2026-12-01,\n"
     "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d).\n";

@@ -26,4 +26,11 @@ Result<std::optional<std::string>> claimed(const store::Store& store, const std:
     return store.get_kv(key);
 }
 
+bool claim_outlived_execution(const store::Store& store, const std::string& key,
+                              std::string_view value) {
+    if (staged_claims().count(key)) return false;
+    auto record = store.get_execution(std::string(claimed_execution(value)));
+    return record && !record.value();
+}
+
 }  // namespace ferry::engine::server

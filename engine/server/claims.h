@@ -25,5 +25,10 @@ inline constexpr std::string_view kIdempotencyClaims = "idem:";
 inline std::string_view claimed_execution(std::string_view value) {
     return value.substr(0, value.find(' '));
 }
+// Whether an idempotency claim is durable but the execution it names is gone: pruned, its
+// claim not yet released (prune releases claims after the executions). Such a key starts a
+// new execution. A claim still staged is never stale: its execution is staged with it.
+bool claim_outlived_execution(const store::Store& store, const std::string& key,
+                              std::string_view value);
 
 }  // namespace ferry::engine::server

@@ -187,7 +187,8 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         // the first one's execution instead of starting another.
         auto seen = claimed(*app.store, idem_key);
         std::optional<std::string> known;
-        if (seen && seen.value()) known = *seen.value();
+        if (seen && seen.value() && !claim_outlived_execution(*app.store, idem_key, *seen.value()))
+            known = *seen.value();
         fingerprint = request_fingerprint(request);
         if (known) {
             // "ID FINGERPRINT"; a bare ID was claimed before requests were fingerprinted.

@@ -1,0 +1,64 @@
+// Idempotency claims: answered from memory until their commit, and stale once durable with
+// their execution gone.
+#include "server/claims.h"
+
+#include "runtime/ids.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+using namespace ferry;
+using namespace ferry::engine::server;
+
+namespace {
+
+struct OpenStore {
+    std::string dir;
+    std::unique_ptr<store::Store> store;
+    OpenStore() {
+        char templ[] = "/tmp/ferry-claims-test-XXXXXX";
+        REQUIRE(::mkdtemp(templ) != nullptr);
+        dir = templ;
+        auto opened = store::Store::open(dir);
+        REQUIRE(opened.ok());
+        store = std::move(opened).value();
+    }
+    ~OpenStore() {
+        store.reset();
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a claim is answered before its commit and stale once its execution is gone",
+          "[claims]") {
+    OpenStore s;
+    const std::string key = std::string(kIdempotencyClaims) + "k", id = new_ulid();
+    const std::string value = id + " fingerprint";
+
+    // Staged with its execution, neither durable yet: answered, and not stale.
+    claim(*s.store, key, value);
+    s.store->put_execution(id, "wf", "running", R"({"id":")" + id + R"("})");
+    CHECK(*claimed(*s.store, key).value() == value);
+    CHECK_FALSE(s.store->get_execution(id).value().has_value());
+    CHECK_FALSE(claim_outlived_execution(*s.store, key, value));
+
+    REQUIRE(s.store->commit().ok());
+    CHECK(*claimed(*s.store, key).value() == value);
+    CHECK_FALSE(claim_outlived_execution(*s.store, key, value));
+
+    // The execution pruned, its claim not yet released: stale.
+    s.store->erase_execution(id);
+    REQUIRE(s.store->commit().ok());
+    CHECK(claim_outlived_execution(*s.store, key, value));
+    CHECK(claim_outlived_execution(*s.store, key, id));  // a bare id, as older claims hold
+
+    // A new claim under the key, staged: not stale while its execution is staged too.
+    const std::string next = new_ulid();
+    claim(*s.store, key, next + " fingerprint");
+    CHECK_FALSE(claim_outlived_execution(*s.store, key, next + " fingerprint"));
+    REQUIRE(s.store->commit().ok());  // the staged claims are the process's: leave none
+}

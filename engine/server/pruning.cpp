@@ -131,6 +131,10 @@ HistoryRetention::~HistoryRetention() {
 }
 
 void HistoryRetention::start() {
+    log_.info("pruning executions that ended and were created more than " +
+                  format_duration_ms(keep_ms_) + " ago, every " +
+                  format_duration_ms(pass_interval_ms(keep_ms_)) + " (store.keep)",
+              {{"keep_ms", int64_t(keep_ms_)}});
     begin_pass();
 }
 

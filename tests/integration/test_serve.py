@@ -294,6 +294,8 @@ class Retention(ServeTest):
         self.assertTrue(passes, lines[-5:])
         self.assertEqual(sum(l["pruned"] for l in passes), pruned)
         self.assertIn("(store.keep 3s)", passes[0]["message"])
+        self.assertIn("pruning executions that ended and were created more than 3s ago, every "
+                      "1s (store.keep)", [l.get("message") for l in lines])
         # What the server pruned, the store no longer holds; the running one resumes later.
         self.assertNotIn(keyed["id"], self.p.ferry("executions", "list", "--json").stdout)
 

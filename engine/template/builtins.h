@@ -19,10 +19,6 @@ using TestFn = bool (*)(Runtime& rt, const Value& subject, const Args& args);
 FilterFn find_filter(std::string_view name);
 TestFn find_test(std::string_view name);
 
-// Materialising range(10**9) for a loop would exhaust memory; Python iterates lazily, but a
-// template doing that would never finish anyway.
-inline constexpr int64_t kMaxRangeItems = 10'000'000;
-
 // Global functions of Jinja2's default environment: range, dict, lipsum, cycler, joiner,
 // namespace. Returns an undefined Value when name is not one of them.
 Value find_global(std::string_view name);

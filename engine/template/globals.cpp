@@ -15,6 +15,10 @@ using namespace filter_impl;
 
 namespace {
 
+// Materialising range(10**9) for a loop would exhaust memory; Python iterates lazily, but a
+// template doing that would never finish anyway.
+constexpr int64_t kMaxRangeItems = 10'000'000;
+
 [[noreturn]] void no_keywords(std::string_view function) {
     raise(ErrorKind::Type, std::string(function) + "() takes no keyword arguments");
 }
@@ -49,16 +53,21 @@ struct RangeObj final : Object {
         return Value::integer(at(i));
     }
     bool is_iterable() const override { return true; }
-    std::vector<Value> iterate() const override {
+    std::vector<Value> iterate() const override { return make_items(nullptr); }
+    std::vector<Value> iterate_counting(Runtime& rt) const override { return make_items(&rt); }
+    std::vector<Value> make_items(Runtime* counting) const {
         int64_t n = size();
         if (n > kMaxRangeItems) {
             raise(ErrorKind::Overflow, "range() has too many items to iterate (limit " +
                                            std::to_string(kMaxRangeItems) + ")");
         }
         std::vector<Value> out;
-        out.reserve(size_t(n));
-        for (int64_t i = 0; i < n; ++i)
+        // Made against a render's time limit, a runaway's items are not all reserved up front.
+        out.reserve(counting ? std::min<size_t>(size_t(n), size_t(1) << 16) : size_t(n));
+        for (int64_t i = 0; i < n; ++i) {
+            if (counting) counting->count_work();
             out.push_back(Value::integer(at(i)));
+        }
         return out;
     }
     std::optional<size_t> length() const override { return size_t(size()); }

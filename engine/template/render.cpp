@@ -201,25 +201,11 @@ void Renderer::exec_if(const Stmt& s) {
     exec_body(condition ? s.body : s.else_body);
 }
 
-std::vector<Value> Renderer::loop_items_of(const Value& iterable) {
-    if (!options_.max_render_ms || !iterable.is_object() ||
-        iterable.object_obj().type_name() != "range")
-        return iterate(iterable);
-    const Object& range = iterable.object_obj();
-    const size_t n = range.length().value_or(0);
-    if (n <= kTicksPerClockRead || n > size_t(kMaxRangeItems)) return iterate(iterable);
-    std::vector<Value> items;
-    items.reserve(std::min<size_t>(n, size_t(1) << 16));
-    for (size_t i = 0; i < n; ++i) {
-        tick();
-        items.push_back(*range.getitem(Value::integer(int64_t(i))));
-    }
-    return items;
-}
-
 void Renderer::exec_for(const Stmt& s) {
     Value iterable = eval(*s.expr);
-    std::vector<Value> items = loop_items_of(iterable);
+    // An object that makes its items (range) counts each against the time limit.
+    std::vector<Value> items =
+        iterable.is_object() ? iterable.object_obj().iterate_counting(*this) : iterate(iterable);
     if (s.condition) {
         // The loop filter sees the loop target but not `loop`.
         std::vector<Value> kept;

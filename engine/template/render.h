@@ -268,9 +268,6 @@ class Renderer final : public Runtime {
     void exec(const Stmt& s);
     void exec_if(const Stmt& s);
     void exec_for(const Stmt& s);
-    // A for loop's items. A range's are made one by one against the time limit: a runaway
-    // `range(9000000)` stops at the deadline instead of after building every item.
-    std::vector<Value> loop_items_of(const Value& iterable);
     void exec_set(const Stmt& s);
     void exec_set_block(const Stmt& s);
     void exec_macro(const Stmt& s);
@@ -355,6 +352,7 @@ class Renderer final : public Runtime {
     void tick() {
         if (options_.max_render_ms && --ticks_left_ == 0) check_deadline();
     }
+    void count_work() override { tick(); }
 
   private:
     void check_deadline();

@@ -372,6 +372,12 @@ struct Object : HeapObject {
     virtual Value call(Runtime& rt, const Args& args);
     virtual bool is_iterable() const { return false; }
     virtual std::vector<Value> iterate() const;
+    // iterate() in a render: an object that makes its items (range) counts each against the
+    // render's limits as it makes it, so a runaway stops before all are made.
+    virtual std::vector<Value> iterate_counting(Runtime& rt) const {
+        (void)rt;
+        return iterate();
+    }
     virtual std::optional<size_t> length() const { return std::nullopt; }
     // obj[lo:hi:step] with the indices already normalised against length() (Python's
     // slice.indices); nullopt when the object cannot be sliced (range can).
@@ -412,6 +418,8 @@ class Runtime {
     // a reference cycle that counting cannot free: the render looks for unreachable cycles
     // among such containers when it ends (cycles.h).
     virtual void note_cycle_suspect(const Value& container) { (void)container; }
+    // One unit of work against the render's time limit (an item an object makes).
+    virtual void count_work() {}
 };
 
 // Whether v can hold other values (and so close a cycle when a container takes it).

@@ -27,7 +27,8 @@ inline std::string_view claimed_execution(std::string_view value) {
 }
 // Whether an idempotency claim is durable but the execution it names is gone: pruned, its
 // claim not yet released (prune releases claims after the executions). Such a key starts a
-// new execution. A claim still staged is never stale: its execution is staged with it.
+// new execution, and prune releases it. A claim still staged is never stale: its execution
+// is staged with it. A read that fails says no (the claim is left alone).
 bool claim_outlived_execution(const store::Store& store, const std::string& key,
                               std::string_view value);
 

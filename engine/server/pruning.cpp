@@ -73,16 +73,16 @@ Result<bool> HistoryPruner::next_page() {
     return true;
 }
 
-// An Idempotency-Key whose execution is gone starts a new one when it comes again. A claim
-// is written no earlier than its execution's record, so "no record" means pruned. Claims are
-// keyed by the key's hash, not by execution: they are walked a page at a time.
+// An Idempotency-Key whose execution is gone starts a new one when it comes again. Claims
+// are keyed by the key's hash, not by execution: they are walked a page at a time. A key
+// claimed anew in this process and not yet committed is left alone: erasing what this read
+// found would erase that new claim with it.
 Status HistoryPruner::next_claims() {
     auto claims = store_.scan_kv(std::string(kIdempotencyClaims), cursor_, options_.claims_page);
     if (!claims) return claims.error();
     for (const store::KeyedJson& c : claims.value()) {
         cursor_ = c.key;
-        auto record = store_.get_execution(std::string(claimed_execution(c.json)));
-        if (!record || record.value()) continue;  // kept (or unreadable: left alone)
+        if (!claim_outlived_execution(store_, c.key, c.json)) continue;
         store_.erase_kv(c.key);
         ++released_;
     }

@@ -61,18 +61,24 @@ std::string explain(const lmdb::Failure& f) {
     return what + " (" + f.what() + ")";
 }
 
-// A data.mdb cut short (a partial copy, a full disk) still opens: LMDB maps it, and the
-// first read of a page past its end is a SIGBUS that kills the process. Its meta page says
-// how many pages there must be; checked right after each mdb_env_open.
-void check_not_truncated(MDB_env* env) {
+// The bytes the last committed transaction's pages reach (its meta page says how many);
+// 0 when LMDB cannot say.
+uint64_t pages_reach(MDB_env* env) {
     MDB_envinfo info{};
     MDB_stat stat{};
+    if (mdb_env_info(env, &info) != MDB_SUCCESS || mdb_env_stat(env, &stat) != MDB_SUCCESS)
+        return 0;
+    return (uint64_t(info.me_last_pgno) + 1) * stat.ms_psize;
+}
+
+// A data.mdb cut short (a partial copy, a full disk) still opens: LMDB maps it, and the
+// first read of a page past its end is a SIGBUS that kills the process. Checked right after
+// each mdb_env_open.
+void check_not_truncated(MDB_env* env) {
     mdb_filehandle_t fd = -1;
     struct stat file {};
-    if (mdb_env_info(env, &info) != MDB_SUCCESS || mdb_env_stat(env, &stat) != MDB_SUCCESS ||
-        mdb_env_get_fd(env, &fd) != MDB_SUCCESS || fstat(fd, &file) != 0)
-        return;
-    uint64_t needed = (uint64_t(info.me_last_pgno) + 1) * stat.ms_psize;
+    if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS || fstat(fd, &file) != 0) return;
+    uint64_t needed = pages_reach(env);
     if (uint64_t(file.st_size) < needed) {
         throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
                           " bytes, but its pages reach " + std::to_string(needed) +
@@ -178,12 +184,7 @@ Store::~Store() {
 }
 
 Store::Usage Store::usage() const {
-    MDB_envinfo info{};
-    MDB_stat stat{};
-    if (mdb_env_info(impl_->env.get(), &info) != MDB_SUCCESS ||
-        mdb_env_stat(impl_->env.get(), &stat) != MDB_SUCCESS)
-        return {0, impl_->map_size};
-    return {uint64_t(info.me_last_pgno + 1) * stat.ms_psize, impl_->map_size};
+    return {pages_reach(impl_->env.get()), impl_->map_size};
 }
 
 const std::string& Store::path() const {
@@ -542,12 +543,8 @@ void Store::Impl::release_mapped_pages() {
     if (!map_base || !options.mapped_budget) return;
     size_t mapped = file_pages_mapped();
     if (mapped < mapped_after_release + options.mapped_budget / size_t(getpagesize())) return;
-    MDB_envinfo info{};
-    MDB_stat stat{};
-    if (mdb_env_info(env.get(), &info) != MDB_SUCCESS ||
-        mdb_env_stat(env.get(), &stat) != MDB_SUCCESS)
-        return;
-    size_t used = size_t(info.me_last_pgno + 1) * stat.ms_psize;
+    size_t used = size_t(pages_reach(env.get()));
+    if (used == 0) return;
     madvise(map_base, std::min(used, size_t(map_size)), MADV_DONTNEED);
     mapped_after_release = file_pages_mapped();
 }

@@ -371,14 +371,10 @@ int prune(engine::App& app, int argc, char** argv) {
     size_t committed = 0, reported = 0;
     for (;;) {
         Result<bool> more = pruner.step();
-        if (!more) {
+        Status done = more ? app.store->commit() : Status(more.error());
+        if (!done) {
             std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", committed,
-                         more.error().describe().c_str());
-            return 1;
-        }
-        if (Status st = app.store->commit(); !st) {
-            std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", committed,
-                         st.error().describe().c_str());
+                         done.error().describe().c_str());
             return 1;
         }
         if (!more.value()) break;

@@ -402,13 +402,19 @@ steps:
         self.assertEqual(payload["data"], {"ticket": "INC0010001"})
         self.assertEqual(doc["steps"]["emit"]["output"]["webhook_id"], d["headers"]["webhook-id"])
 
-    def test_failed_delivery_goes_to_the_dlq_and_replays(self):
+    def dead_letter(self):
+        """Runs the workflow against a receiver answering 500: (the execution, the step's
+        output, dead-lettered after its attempts)."""
         self.p.workflow("w", self.WF)
         self.m.config(webhook_status=500)
         rc, doc, err = self.run_wf("w")
         self.assertEqual(rc, 0, err)
         out = doc["steps"]["emit"]["output"]
         self.assertEqual(out["status"], "dead_lettered")
+        return doc, out
+
+    def test_failed_delivery_goes_to_the_dlq_and_replays(self):
+        doc, out = self.dead_letter()
         self.assertEqual(out["attempts"], 3)
         attempts = self.state()["webhooks"]
         self.assertEqual(len({a["headers"]["webhook-id"] for a in attempts}), 1, "same id")
@@ -442,12 +448,7 @@ steps:
     def test_a_dead_letter_outlives_its_pruned_execution_and_still_replays(self):
         # A dead letter holds its own request: pruning the execution that sent it (history)
         # must not lose the delivery (a debt to the receiver).
-        self.p.workflow("w", self.WF)
-        self.m.config(webhook_status=500)
-        rc, doc, err = self.run_wf("w")
-        self.assertEqual(rc, 0, err)
-        out = doc["steps"]["emit"]["output"]
-        self.assertEqual(out["status"], "dead_lettered")
+        doc, out = self.dead_letter()
         p = self.ferry("executions", "prune", "--before", "0s")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("pruned 1 execution(s)", p.stdout)

@@ -3,10 +3,9 @@
 #include "server/claims.h"
 
 #include "runtime/ids.h"
+#include "temp_dir.h"
 
 #include <catch2/catch.hpp>
-
-#include <filesystem>
 
 using namespace ferry;
 using namespace ferry::engine::server;
@@ -14,20 +13,12 @@ using namespace ferry::engine::server;
 namespace {
 
 struct OpenStore {
-    std::string dir;
+    testing::TempDir dir;
     std::unique_ptr<store::Store> store;
     OpenStore() {
-        char templ[] = "/tmp/ferry-claims-test-XXXXXX";
-        REQUIRE(::mkdtemp(templ) != nullptr);
-        dir = templ;
-        auto opened = store::Store::open(dir);
+        auto opened = store::Store::open(dir.path());
         REQUIRE(opened.ok());
         store = std::move(opened).value();
-    }
-    ~OpenStore() {
-        store.reset();
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
     }
 };
 

@@ -5,37 +5,19 @@
 #include "core/values.h"
 #include "runtime/ids.h"
 #include "server/claims.h"
+#include "temp_dir.h"
 
 #include <catch2/catch.hpp>
 
-#include <filesystem>
 #include <set>
 #include <vector>
 
 using namespace ferry;
 using namespace ferry::engine::server;
-namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
-  public:
-    TempDir() {
-        char templ[] = "/tmp/ferry-pruning-test-XXXXXX";
-        REQUIRE(::mkdtemp(templ) != nullptr);
-        path_ = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
+using ferry::testing::TempDir;
 
 constexpr uint64_t kT0 = 1700000000000;  // ids' creation times count from here
 

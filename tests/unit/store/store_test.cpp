@@ -2,6 +2,7 @@
 
 #include "runtime/ids.h"
 #include "runtime/integration/secrets.h"
+#include "temp_dir.h"
 
 #include <catch2/catch.hpp>
 #include <lmdb.h>
@@ -23,29 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A folder under /tmp, removed (permissions restored first) when the test ends.
-class TempDir {
-  public:
-    TempDir() {
-        char templ[] = "/tmp/ferry-store-test-XXXXXX";
-        REQUIRE(::mkdtemp(templ) != nullptr);
-        path_ = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        for (auto& e : fs::recursive_directory_iterator(path_, ec))
-            fs::permissions(e.path(), fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string sub(const std::string& name) const { return path_ + "/" + name; }
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
+using ferry::testing::TempDir;
 
 std::unique_ptr<Store> open_ok(const std::string& dir, StoreOptions options = {}) {
     auto opened = Store::open(dir, options);

@@ -219,7 +219,7 @@ int serve_command(int argc, char** argv) {
     engine::server::EventHub events(*app);
     app->engine->on_event([&events](const engine::EngineEvent& e) { events.on_event(e); });
     events.add_routes(api);
-    engine::server::Schedules schedules(*app, dry_run, log);
+    engine::server::Schedules schedules(*app, dry_run, log, api.store_room());
     schedules.add_routes(api);
     const HttpServer* http_server = nullptr;  // set once it exists, below
     api.add("GET", "/metrics", engine::server::Role::Viewer, [&](engine::server::Call& c) {

@@ -121,7 +121,7 @@ void Call::error(int status, std::string_view code, std::string_view message, Ht
 }
 
 Api::Api(App& app, ServerSettings settings, ServerLog& log)
-    : app_(app), settings_(std::move(settings)), log_(log) {}
+    : app_(app), settings_(std::move(settings)), log_(log), store_room_(*app.store) {}
 
 void Api::add(std::string method, std::string pattern, Role role, Handler handler, RouteDoc doc) {
     Route r{std::move(method),   pattern,        role, std::move(handler),

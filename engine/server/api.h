@@ -7,6 +7,7 @@
 #include "core/app.h"
 #include "runtime/http_server.h"
 #include "server/server_log.h"
+#include "server/store_room.h"
 
 #include <functional>
 #include <map>
@@ -95,6 +96,8 @@ class Api {
     App& app() { return app_; }
     ServerLog& log() { return log_; }
     const ServerSettings& settings() const { return settings_; }
+    // Asked before anything starts a new execution (the API, forms, hooks, schedules).
+    StoreRoom& store_room() { return store_room_; }
     // The routes, for the OpenAPI document and 405 answers.
     struct Route {
         std::string method;
@@ -129,6 +132,7 @@ class Api {
     App& app_;
     ServerSettings settings_;
     ServerLog& log_;
+    StoreRoom store_room_;
     std::vector<Route> routes_;
     std::vector<std::weak_ptr<PendingAnswer>> pending_;
 };

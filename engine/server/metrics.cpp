@@ -117,6 +117,9 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
     header("ferry_store_file_bytes", "gauge",
            "High-water mark of the history file; pages freed by pruning are reused.");
     out += "ferry_store_file_bytes " + std::to_string(usage.file_bytes) + "\n";
+    header("ferry_store_used_bytes", "gauge",
+           "Bytes of the history file in use: the high-water mark less the freed pages.");
+    out += "ferry_store_used_bytes " + std::to_string(usage.used_bytes()) + "\n";
     header("ferry_store_map_bytes", "gauge",
            "The most the history file may grow to (store.map_size); writes fail past it.");
     out += "ferry_store_map_bytes " + std::to_string(usage.map_bytes) + "\n";

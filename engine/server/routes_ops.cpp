@@ -122,6 +122,7 @@ Value openapi(const Api& api) {
                 str("202"),
                 dict_of({{"description", str("Accepted: the execution is recorded durably")}}));
             responses.dict_obj().set(str("422"), error_ref);
+            responses.dict_obj().set(str("507"), error_ref);  // StoreRoom: the store is full
         }
         responses.dict_obj().set(str("default"), error_ref);
         Value op = dict_of({{"operationId", str(r.method + " " + r.pattern)},

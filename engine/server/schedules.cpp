@@ -34,8 +34,8 @@ struct Schedules::State {
     std::unique_ptr<Loop::Timer> timer;
 };
 
-Schedules::Schedules(App& app, bool dry_run, ServerLog& log)
-    : app_(app), dry_run_(dry_run), log_(log) {
+Schedules::Schedules(App& app, bool dry_run, ServerLog& log, StoreRoom& room)
+    : app_(app), dry_run_(dry_run), log_(log), room_(room) {
     for (const workflow::ScheduleEntry& e : app_.config.schedule_entries) {
         auto s = std::make_unique<State>();
         s->def = &e;
@@ -101,8 +101,11 @@ void Schedules::fire(State& s, uint64_t due) {
         if (st == "running" || st == "waiting" || st == "pending") previous = st;
     }
     auto wf = app_.load_workflow(def.workflow);
+    std::string full = previous.empty() ? room_.refusal(app_.loop.now_ms()) : std::string();
     if (!previous.empty()) {
         s.last_error = "skipped: the previous run " + s.last_execution_id + " is still " + previous;
+    } else if (!full.empty()) {
+        s.last_error = "skipped: " + full;
     } else if (!wf) {
         s.last_error = wf.error().message;
     } else if (Result<Value> inputs = workflow::resolve_inputs(*wf.value(), def.inputs); !inputs) {

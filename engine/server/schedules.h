@@ -17,8 +17,9 @@ namespace ferry::engine::server {
 
 class Schedules {
   public:
-    // dry_run: every scheduled execution is a dry run (`ferry serve --dry-run`).
-    Schedules(App& app, bool dry_run, ServerLog& log);
+    // dry_run: every scheduled execution is a dry run (`ferry serve --dry-run`). A run due
+    // while the store has no room (StoreRoom) is skipped, with an error in the log.
+    Schedules(App& app, bool dry_run, ServerLog& log, StoreRoom& room);
     ~Schedules();
     // Reads the last runs, runs what downtime missed, arms the timers.
     void start();
@@ -36,6 +37,7 @@ class Schedules {
     App& app_;
     bool dry_run_;
     ServerLog& log_;
+    StoreRoom& room_;
     std::vector<std::unique_ptr<State>> states_;
 };
 

@@ -217,6 +217,11 @@ void start_execution(Api& api, StartRequest request, Responder res) {
             return;
         }
     }
+    // After the replay above: a repeat of a request that started still finds its execution.
+    if (std::string full = api.store_room().refusal(app.loop.now_ms()); !full.empty()) {
+        reply_error(res, request.present, 507, "store_full", full);
+        return;
+    }
     auto wf = app.load_workflow(request.workflow);
     if (!wf) {
         if (wf.error().kind == ErrorKind::NotFound)

@@ -71,6 +71,25 @@ uint64_t pages_reach(MDB_env* env) {
     return (uint64_t(info.me_last_pgno) + 1) * stat.ms_psize;
 }
 
+// The bytes of the pages on LMDB's freelist, counted as mdb_stat -f counts them: database 0
+// holds, per transaction that freed pages, a list of page numbers whose first word is their
+// count. Pages freed while an older reader still looks at them are counted too: they are
+// reusable once it ends.
+uint64_t freelist_bytes(MDB_env* env) {
+    MDB_stat stat{};
+    lmdb::check(mdb_env_stat(env, &stat), "mdb_env_stat");
+    lmdb::Txn txn = lmdb::Txn::read(env);
+    lmdb::Cursor cursor = lmdb::Cursor::open(txn, 0, "the freelist");
+    uint64_t pages = 0;
+    std::string_view key, value;
+    while (cursor.get(MDB_NEXT, key, value)) {
+        size_t count = 0;
+        if (value.size() >= sizeof count) std::memcpy(&count, value.data(), sizeof count);
+        pages += count;
+    }
+    return pages * stat.ms_psize;
+}
+
 // A data.mdb cut short (a partial copy, a full disk) still opens: LMDB maps it, and the
 // first read of a page past its end is a SIGBUS that kills the process. Checked right after
 // each mdb_env_open.
@@ -184,7 +203,23 @@ Store::~Store() {
 }
 
 Store::Usage Store::usage() const {
-    return {pages_reach(impl_->env.get()), impl_->map_size};
+    Usage usage;
+    usage.file_bytes = high_water_bytes();
+    usage.map_bytes = map_bytes();
+    try {
+        usage.free_bytes = freelist_bytes(impl_->env.get());
+    } catch (const lmdb::Failure&) {
+        // Unknown: counted as used, which only ever overstates how full the store is.
+    }
+    return usage;
+}
+
+uint64_t Store::high_water_bytes() const {
+    return pages_reach(impl_->env.get());
+}
+
+uint64_t Store::map_bytes() const {
+    return impl_->map_size;
 }
 
 const std::string& Store::path() const {

@@ -27,6 +27,7 @@
 
 #include "runtime/error.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -146,14 +147,22 @@ class Store {
     Result<std::vector<KeyedJson>> scan_kv(const std::string& prefix, const std::string& after = {},
                                            size_t limit = 0) const;
 
-    // How full the map is, for monitoring: `file_bytes` is LMDB's high-water mark (pages
-    // freed by pruning are reused but do not lower it), `map_bytes` the map in use, which may
-    // exceed StoreOptions::map_size when the file was opened larger.
+    // How full the map is: `file_bytes` is LMDB's high-water mark (pages freed by pruning
+    // are reused but do not lower it), `free_bytes` the part of it on LMDB's freelist (what
+    // later writes reuse before the file grows), `map_bytes` the map in use, which may exceed
+    // StoreOptions::map_size when the file was opened larger. Writes fail (MDB_MAP_FULL) once
+    // used_bytes() would pass map_bytes. usage() walks the freelist (as `mdb_stat -f` does):
+    // microseconds after a few prunes, more after many; the two parts that follow read no
+    // more than a meta page.
     struct Usage {
         uint64_t file_bytes = 0;
+        uint64_t free_bytes = 0;
         uint64_t map_bytes = 0;
+        uint64_t used_bytes() const { return file_bytes - std::min(free_bytes, file_bytes); }
     };
     Usage usage() const;
+    uint64_t high_water_bytes() const;
+    uint64_t map_bytes() const;
 
     const std::string& path() const;
 

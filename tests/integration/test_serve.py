@@ -300,6 +300,65 @@ class Retention(ServeTest):
         self.assertNotIn(keyed["id"], self.p.ferry("executions", "list", "--json").stdout)
 
 
+class FullStore(ServeTest):
+    """A store near its map's end: new executions are refused with 507 (the API and
+    schedules alike) while reads go on and nothing stops the server; a prune from another
+    process gives room back without a restart."""
+    CONFIG = ("server: {max_body: 256KiB}\nstore: {map_size: 2MiB}\n"
+              "schedules:\n  - {name: tick, workflow: hello, every: 1s, inputs: {name: tick}}\n")
+    BIG = """\
+inputs: {blob: {type: string, required: true}}
+steps: [{id: l, task: log, with: {message: "{{ inputs.blob | length }}"}}]
+"""
+
+    def test_new_executions_are_refused_at_90_percent_and_pruning_gives_room_back(self):
+        self.p.workflow("big", self.BIG)
+        accepted = []
+        refusal = None
+        for i in range(200):  # 2 MiB in 32 KiB inputs: refused long before the bound
+            status, body = self.start("big", {"blob": "%d-" % i + "x" * 32 * 1024},
+                                      query="?wait=10s")
+            if status == 507:
+                refusal = body
+                break
+            self.assertEqual((status, body["status"]), (200, "succeeded"), body)
+            accepted.append(body["id"])
+        self.assertIsNotNone(refusal, "never refused")
+        self.assertGreater(len(accepted), 10)
+        self.assertEqual(refusal["error"]["code"], "store_full")
+        self.assertRegex(refusal["error"]["message"],
+                         r"fills \d+\.\d MiB of its 2\.0 MiB map .*store\.keep.*store\.map_size")
+
+        # Full, the server still answers reads, refuses every start the same way, and skips
+        # the schedule's runs instead of stopping.
+        status, body = self.s.json("GET", "/api/v1/executions/" + accepted[0], role="viewer")
+        self.assertEqual((status, body["status"]), (200, "succeeded"))
+        status, body = self.start()
+        self.assertEqual((status, body["error"]["code"]), (507, "store_full"), body)
+        time.sleep(1.5)
+        self.assertIsNone(self.s.proc.poll())
+        status, _, metrics = self.s.request("GET", "/metrics", role="viewer")
+        used = int(re.search(r"\nferry_store_used_bytes (\d+)\n", metrics.decode()).group(1))
+        self.assertGreaterEqual(used, 2 * 1024 * 1024 * 90 // 100)
+        self.assertIn('ferry_http_requests_total{method="POST",status="507"}', metrics.decode())
+
+        # Pruned by another process: the freed pages count as room at the next look.
+        pruned = self.p.ferry("executions", "prune", "--before", "0s")
+        self.assertEqual(pruned.returncode, 0, pruned.stderr)
+        deadline = time.monotonic() + 5
+        while True:
+            status, body = self.start(query="?wait=10s")
+            if status != 507 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual((status, body["status"]), (200, "succeeded"), body)
+        status, _ = self.s.json("GET", "/api/v1/executions/" + accepted[0], role="viewer")
+        self.assertEqual(status, 404)
+        self.assertEqual(self.s.stop(), 0)
+        log = (self.p.dir / "serve.log").read_text()
+        self.assertRegex(log, r"schedule tick: due [^ ]+: skipped: the execution history fills")
+
+
 class HostileBodies(unittest.TestCase):
     """Bodies that are valid HTTP but poison for a naive JSON path: nesting deep enough to
     exhaust a recursive parser's stack, nesting that could be stored but not read back, and

@@ -494,6 +494,34 @@ TEST_CASE("store: usage reports the high-water mark and the map", "[store][usage
         grown = s->usage();
         CHECK(grown.file_bytes >= empty.file_bytes + 8 * 64 * 1024);
         CHECK(grown.map_bytes == empty.map_bytes);
+        CHECK(grown.used_bytes() <= grown.file_bytes);
+        CHECK(s->high_water_bytes() == grown.file_bytes);
+        CHECK(s->map_bytes() == grown.map_bytes);
+
+        // Erased, the values' pages go to the freelist: the high-water mark stays (but for a
+        // few pages of the tree and the freelist, copied on write), the bytes in use fall by
+        // them, and later writes reuse them before the file grows.
+        for (int i = 0; i < 8; ++i)
+            s->erase_kv("big" + std::to_string(i));
+        commit_ok(*s);
+        Store::Usage pruned = s->usage();
+        CHECK(pruned.file_bytes < grown.file_bytes + 64 * 1024);
+        CHECK(pruned.free_bytes >= 8 * 64 * 1024);
+        CHECK(pruned.used_bytes() + 8 * 64 * 1024 <= grown.used_bytes());
+        s->put_kv("marker", "x");  // LMDB reuses a commit's freed pages two commits later
+        commit_ok(*s);
+        for (int i = 0; i < 4; ++i)
+            s->put_kv("again" + std::to_string(i), std::string(64 * 1024, 'v'));
+        commit_ok(*s);
+        Store::Usage reused = s->usage();
+        CHECK(reused.file_bytes < pruned.file_bytes + 64 * 1024);  // not 256 KiB more
+        CHECK(reused.used_bytes() >= pruned.used_bytes() + 4 * 64 * 1024);
+        for (int i = 0; i < 4; ++i)
+            s->erase_kv("again" + std::to_string(i));
+        for (int i = 0; i < 8; ++i)
+            s->put_kv("big" + std::to_string(i), std::string(64 * 1024, 'v'));
+        commit_ok(*s);
+        grown = s->usage();
     }
     // Asked for less than it already holds, a store opens at its own size: it can be read,
     // but not grown.

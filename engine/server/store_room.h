@@ -1,0 +1,42 @@
+// Whether the history has room for another execution. `ferry serve` refuses new executions
+// (507 to the API, forms and hooks; a skipped run to schedules) once its store is 90 % full,
+// so that the executions already running can finish, reads and pruning go on, and a full map
+// is reported to whoever asks for more instead of failing a commit: a failed commit stops the
+// server (exit status 3), and under a supervisor that restarts it, it would stop again.
+// Room comes back by itself once pruning (store.keep, or `ferry executions prune` from
+// another process) frees pages.
+#pragma once
+
+#include "store/store.h"
+
+#include <cstdint>
+#include <string>
+
+namespace ferry::engine::server {
+
+class StoreRoom {
+  public:
+    // The share of the map new executions may fill, in percent.
+    static constexpr uint64_t kAdmitBelowPercent = 90;
+
+    explicit StoreRoom(const store::Store& store) : store_(store) {}
+
+    // Empty when a new execution may start; otherwise why not, for the answer and the log.
+    // Cheap while the file's high-water mark is below the limit (one meta page read); past
+    // it, the freelist is walked again once this process has committed since the last look
+    // (its writes may have used freed pages) or kRecheckMs have passed (another process may
+    // have pruned), and the answer is kept meanwhile.
+    std::string refusal(uint64_t now_ms);
+    uint64_t refused() const { return refused_; }
+
+  private:
+    static constexpr uint64_t kRecheckMs = 200;
+    const store::Store& store_;
+    uint64_t checked_at_ms_ = 0;
+    uint64_t checked_at_commit_ = 0;  // store_.commits() then
+    bool checked_ = false;
+    std::string refusal_;
+    uint64_t refused_ = 0;
+};
+
+}  // namespace ferry::engine::server

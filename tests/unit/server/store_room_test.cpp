@@ -1,0 +1,72 @@
+// StoreRoom against a real store with a small map: refusals start at 90 % of the map in use,
+// and end once pruning frees pages, though the file's high-water mark stays where it was.
+#include "server/store_room.h"
+
+#include "temp_dir.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ferry;
+using namespace ferry::engine::server;
+
+namespace {
+
+using ferry::testing::TempDir;
+
+constexpr size_t kValue = 64 * 1024;
+
+std::unique_ptr<store::Store> open_small(const std::string& dir) {
+    store::StoreOptions options;
+    options.map_size = 2 << 20;
+    auto opened = store::Store::open(dir, options);
+    REQUIRE(opened.ok());
+    return std::move(opened).value();
+}
+
+// Writes values (a commit each) until the store is past `percent` of its map; returns how
+// many. Large values take runs of contiguous pages, which a freelist may not have.
+int fill_to(store::Store& s, uint64_t percent, const std::string& prefix = "v",
+            size_t value_bytes = kValue) {
+    int n = 0;
+    while (s.usage().used_bytes() < s.map_bytes() / 100 * percent) {
+        s.put_kv(prefix + std::to_string(n++), std::string(value_bytes, 'v'));
+        REQUIRE(s.commit().ok());
+        REQUIRE(n < 4096);
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("store room: new executions are refused at 90 % of the map", "[server][store_room]") {
+    TempDir dir;
+    auto s = open_small(dir.path());
+    StoreRoom room(*s);
+    uint64_t now = 1000;
+    CHECK(room.refusal(now).empty());
+
+    int written = fill_to(*s, 80);
+    CHECK(room.refusal(now).empty());  // 80 %: still room
+    written += fill_to(*s, StoreRoom::kAdmitBelowPercent);
+    std::string why = room.refusal(now);
+    CHECK_THAT(why, Catch::Contains("fills") && Catch::Contains("of its 2.0 MiB map") &&
+                        Catch::Contains("store.keep") && Catch::Contains("store.map_size"));
+    CHECK(room.refusal(now + 1) == why);
+    CHECK(room.refused() == 2);
+
+    // Pruned: the pages go to the freelist and the high-water mark stays past the limit,
+    // but the look after this process's commit finds room at once.
+    for (int i = 0; i < written; ++i)
+        s->erase_kv("v" + std::to_string(i));
+    REQUIRE(s->commit().ok());
+    CHECK(s->high_water_bytes() >= s->map_bytes() / 100 * StoreRoom::kAdmitBelowPercent);
+    CHECK(room.refusal(now + 2).empty());
+    CHECK(room.refusal(now + 3).empty());  // kept: nothing committed since
+    CHECK(room.refused() == 2);
+
+    // Filled again at the same moment: this process's commits used the freed pages, so the
+    // answer kept a moment ago is stale at once (a burst of starts must not outrun it).
+    fill_to(*s, StoreRoom::kAdmitBelowPercent, "w", 1000);
+    CHECK_FALSE(room.refusal(now + 3).empty());
+    CHECK(room.refused() == 3);
+}

@@ -24,7 +24,8 @@ std::string StoreRoom::refusal(uint64_t now_ms) {
         checked_at_ms_ = now_ms;
         checked_at_commit_ = store_.commits();
         refusal_.clear();
-        if (usage.used_bytes() >= limit) {
+        // The map's size as the walk found it: a map another process grew was adopted.
+        if (usage.used_bytes() >= usage.map_bytes / 100 * kAdmitBelowPercent) {
             refusal_ = "the execution history fills " + mib(usage.used_bytes()) + " of its " +
                        mib(usage.map_bytes) + " map (new executions start below " +
                        std::to_string(kAdmitBelowPercent) +

@@ -1,14 +1,13 @@
-// Opening the store, staging writes and the group commit. Reads are in store_read.cpp.
+// Opening the store, staging writes and the group commit. Reads are in store_read.cpp, the
+// map (usage, adopting a grown one, mapped pages) in store_map.cpp, the writer thread in
+// store_writer.cpp.
 #include "store/store.h"
 
 #include "runtime/integration/secrets.h"
 #include "store/keys.h"
 #include "store/store_impl.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,35 +58,6 @@ std::string explain(const lmdb::Failure& f) {
     default: what = "LMDB failed"; break;
     }
     return what + " (" + f.what() + ")";
-}
-
-// The bytes the last committed transaction's pages reach (its meta page says how many);
-// 0 when LMDB cannot say.
-uint64_t pages_reach(MDB_env* env) {
-    MDB_envinfo info{};
-    MDB_stat stat{};
-    if (mdb_env_info(env, &info) != MDB_SUCCESS || mdb_env_stat(env, &stat) != MDB_SUCCESS)
-        return 0;
-    return (uint64_t(info.me_last_pgno) + 1) * stat.ms_psize;
-}
-
-// The bytes of the pages on LMDB's freelist, counted as mdb_stat -f counts them: database 0
-// holds, per transaction that freed pages, a list of page numbers whose first word is their
-// count. Pages freed while an older reader still looks at them are counted too: they are
-// reusable once it ends.
-uint64_t freelist_bytes(MDB_env* env) {
-    MDB_stat stat{};
-    lmdb::check(mdb_env_stat(env, &stat), "mdb_env_stat");
-    lmdb::Txn txn = lmdb::Txn::read(env);
-    lmdb::Cursor cursor = lmdb::Cursor::open(txn, 0, "the freelist");
-    uint64_t pages = 0;
-    std::string_view key, value;
-    while (cursor.get(MDB_NEXT, key, value)) {
-        size_t count = 0;
-        if (value.size() >= sizeof count) std::memcpy(&count, value.data(), sizeof count);
-        pages += count;
-    }
-    return pages * stat.ms_psize;
 }
 
 // A data.mdb cut short (a partial copy, a full disk) still opens: LMDB maps it, and the
@@ -202,26 +172,6 @@ Store::~Store() {
     if (impl_->statm_fd >= 0) close(impl_->statm_fd);
 }
 
-Store::Usage Store::usage() const {
-    Usage usage;
-    usage.file_bytes = high_water_bytes();
-    usage.map_bytes = map_bytes();
-    try {
-        usage.free_bytes = freelist_bytes(impl_->env.get());
-    } catch (const lmdb::Failure&) {
-        // Unknown: counted as used, which only ever overstates how full the store is.
-    }
-    return usage;
-}
-
-uint64_t Store::high_water_bytes() const {
-    return pages_reach(impl_->env.get());
-}
-
-uint64_t Store::map_bytes() const {
-    return impl_->map_size;
-}
-
 const std::string& Store::path() const {
     return impl_->path;
 }
@@ -270,6 +220,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
             lmdb::put(txn, s.meta, kSchemaKey, kSchemaVersion);
         }
         txn.commit();
+        s.staging_thread = std::this_thread::get_id();
         s.locate_map();
     } catch (const OpenFailure& f) {
         return fail(f.reason);
@@ -499,8 +450,9 @@ void Store::Impl::apply(const lmdb::Txn& txn, StagedOp& op) {
 // why. Keeping a failed batch would make every later commit fail again on the same bad write
 // (a key too long never gets shorter); the engine treats a failed commit as the loss of the
 // effects that waited for it.
-Status Store::Impl::write(std::vector<StagedOp>& ops) {
+Status Store::Impl::write(std::vector<StagedOp>& ops, bool* map_resized) {
     if (ops.empty()) return ok_status();
+    if (map_resized) *map_resized = false;
     try {
         lmdb::Txn txn = lmdb::Txn::write(env.get());
         for (StagedOp& op : ops)
@@ -517,71 +469,25 @@ Status Store::Impl::write(std::vector<StagedOp>& ops) {
             reason += " (the map is " + std::to_string(map_size) +
                       " bytes: prune history with `ferry executions prune`, or raise "
                       "store.map_size in ferry.yaml and restart)";
+        else if (f.code() == MDB_MAP_RESIZED && map_resized)
+            *map_resized = true;  // the staging thread adopts the larger map and writes again
         else if (f.code() == MDB_MAP_RESIZED)
-            // Only when no transaction is open may a process adopt a larger map, and the loop
-            // reads while the writer writes: the map is fixed for the life of the process.
             reason += " (another process opened this store with a larger store.map_size and "
                       "wrote past this one's " +
-                      std::to_string(map_size) + " bytes: restart this process)";
+                      std::to_string(map_size) +
+                      " bytes, and it could not be adopted: restart "
+                      "this process)";
         return storage_error("commit of " + writes(ops.size()) + " failed, nothing written",
                              reason);
     }
     return ok_status();
 }
 
-void Store::Impl::locate_map() {
-    // LMDB does not tell where it mapped the file (mdb_env_info's me_mapaddr is set only
-    // with MDB_FIXEDMAP): find the mapping of this data file in /proc/self/maps.
-    mdb_filehandle_t fd = -1;
-    struct stat st {};
-    if (mdb_env_get_fd(env.get(), &fd) != MDB_SUCCESS || fstat(fd, &st) != 0) return;
-    std::FILE* maps = std::fopen("/proc/self/maps", "r");
-    if (!maps) return;
-    char line[4096];
-    while (std::fgets(line, sizeof line, maps)) {
-        unsigned long from = 0, to = 0, offset = 0, inode = 0;
-        char perms[8] = {};
-        unsigned dev_major = 0, dev_minor = 0;
-        if (std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &from, &to, perms, &offset, &dev_major,
-                        &dev_minor, &inode) != 7)
-            continue;
-        if (inode == st.st_ino && offset == 0 && dev_major == major(st.st_dev) &&
-            dev_minor == minor(st.st_dev) && to - from == map_size) {
-            map_base = reinterpret_cast<void*>(from);
-            break;
-        }
-    }
-    std::fclose(maps);
-    statm_fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    mapped_after_release = file_pages_mapped();
-}
-
-size_t Store::Impl::file_pages_mapped() const {
-    // /proc/self/statm's third field: resident pages backed by files (the binary, its
-    // libraries and the history file). One pread on a file kept open: ~1 µs.
-    char buf[128];
-    ssize_t n = statm_fd >= 0 ? pread(statm_fd, buf, sizeof buf - 1, 0) : -1;
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    unsigned long size = 0, resident = 0, shared = 0;
-    return std::sscanf(buf, "%lu %lu %lu", &size, &resident, &shared) == 3 ? size_t(shared) : 0;
-}
-
-void Store::Impl::release_mapped_pages() {
-    // Reading the tree through LMDB's map maps each page read into the process, and the
-    // kernel maps the neighbours it holds in the page cache with it (fault-around, large
-    // folios): a process that has written N MB of history soon shows most of the file in its
-    // RSS (RssFile), though none of it is ferry's memory. Past a budget the mappings are
-    // dropped: the page cache stays as it is (the map is read-only and shared, so nothing is
-    // lost or written) and the pages the next transactions read come back with a minor
-    // fault each. Checked after every commit; dropped rarely (each drop costs refaults).
-    if (!map_base || !options.mapped_budget) return;
-    size_t mapped = file_pages_mapped();
-    if (mapped < mapped_after_release + options.mapped_budget / size_t(getpagesize())) return;
-    size_t used = size_t(pages_reach(env.get()));
-    if (used == 0) return;
-    madvise(map_base, std::min(used, size_t(map_size)), MADV_DONTNEED);
-    mapped_after_release = file_pages_mapped();
+Status Store::Impl::write_on_staging_thread(std::vector<StagedOp>& ops) {
+    bool map_resized = false;
+    Status status = write(ops, &map_resized);
+    if (!status && map_resized && adopt_grown_map()) status = write(ops);
+    return status;
 }
 
 Status Store::commit(size_t max_writes) {
@@ -593,7 +499,7 @@ Status Store::commit(size_t max_writes) {
         if (Status c = collect(); !c) return c;
     }
     Impl::Batch batch = s.take(max_writes);
-    if (Status w = s.write(batch.ops); !w) return w;
+    if (Status w = s.write_on_staging_thread(batch.ops); !w) return w;
     if (!batch.ops.empty()) ++s.commits;
     // A callback may stage writes or callbacks of its own; they belong to the next commit.
     for (auto& cb : batch.callbacks)

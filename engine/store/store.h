@@ -22,7 +22,8 @@
 //
 // Threads: staging, commit(), submit() and collect() belong to one thread (the loop); a
 // writer thread (start_writer) may write the submitted batches. Reads open their own read
-// transaction (MDB_NOTLS) and may run on any thread.
+// transaction (MDB_NOTLS) and may run on any thread; only on the staging thread (the one
+// that opened the store) do they adopt a map another process grew past this one's.
 #pragma once
 
 #include "runtime/error.h"

@@ -19,6 +19,16 @@ inline size_t max_key_size(const lmdb::Txn& txn) {
     return static_cast<size_t>(mdb_env_get_maxkeysize(mdb_txn_env(txn.get())));
 }
 
+// The bytes the last committed transaction's pages reach (its meta page says how many);
+// 0 when LMDB cannot say.
+inline uint64_t pages_reach(MDB_env* env) {
+    MDB_envinfo info{};
+    MDB_stat stat{};
+    if (mdb_env_info(env, &info) != MDB_SUCCESS || mdb_env_stat(env, &stat) != MDB_SUCCESS)
+        return 0;
+    return (uint64_t(info.me_last_pgno) + 1) * stat.ms_psize;
+}
+
 // Calls fn(key, value) for each key starting with prefix, in key order, until fn returns false;
 // from the first key at or after `from` when that is given (a key with the prefix).
 template <class Fn>
@@ -60,8 +70,25 @@ struct Store::Impl {
     std::string path;
     StoreOptions options;
     lmdb::Env env;
-    uint64_t map_size = 0;  // as opened: options.map_size, or the file's own if larger
+    // As opened: options.map_size, or the file's own if larger; larger once the process
+    // adopts a map another process grew (mutable: a read may do that, adopt_grown_map).
+    mutable uint64_t map_size = 0;
     size_t max_key_size = 0;
+
+    // Another process with a larger store.map_size may write past this process's map; LMDB
+    // then fails every new transaction here, reads included, with MDB_MAP_RESIZED until the
+    // process adopts the larger map, which it may do only while no transaction is open in
+    // it. The staging thread (the one that opened the store: the loop) is the only one that
+    // reads or stages, so it adopts: after waiting for the writer's batch in flight, none is
+    // open. false when called on another thread or when LMDB refuses (the caller then
+    // reports the failure as before).
+    std::thread::id staging_thread;
+    bool adopt_grown_map() const;
+    // A read transaction; one that finds the map grown by another process is begun again
+    // after adopting it.
+    lmdb::Txn begin_read() const;
+    // The bytes of the pages on LMDB's freelist (store.cpp).
+    uint64_t freelist_bytes() const;
 
     lmdb::Db executions, by_workflow, by_status, exec_index, steps, attempts, changes, workflows,
         dlq, kv, meta;
@@ -89,10 +116,10 @@ struct Store::Impl {
 
     // Drops the process's mappings of the history file once they pass
     // options.mapped_budget (store.cpp: why).
-    void* map_base = nullptr;  // where LMDB mapped the data file (null: not found, no release)
-    int statm_fd = -1;         // /proc/self/statm, open for the store's life
-    size_t mapped_after_release = 0;
-    void locate_map();
+    mutable void* map_base = nullptr;  // where LMDB mapped the file (null: not found, no release)
+    mutable int statm_fd = -1;         // /proc/self/statm, open for the store's life
+    mutable size_t mapped_after_release = 0;
+    void locate_map() const;
     size_t file_pages_mapped() const;
     void release_mapped_pages();
 
@@ -106,7 +133,11 @@ struct Store::Impl {
     std::vector<size_t> callback_marks;  // per callback: how many writes were staged before it
 
     // Writes ops in one transaction (synced when durable): commit()'s and the writer's.
-    Status write(std::vector<StagedOp>& ops);
+    // map_resized (when given) is set when the transaction could not begin because another
+    // process grew the map: the staging thread adopts it and writes again
+    // (write_on_staging_thread); the writer thread leaves that to collect().
+    Status write(std::vector<StagedOp>& ops, bool* map_resized = nullptr);
+    Status write_on_staging_thread(std::vector<StagedOp>& ops);
 
     // The writer thread (store_writer.cpp). The batch in flight belongs to the writer from
     // submit() until it sets written; then to the staging thread, which collects it.
@@ -114,11 +145,12 @@ struct Store::Impl {
         std::vector<StagedOp> ops;
         std::vector<std::function<void()>> callbacks;
         Status status = ok_status();
+        bool map_resized = false;  // failed for a map another process grew (write())
     };
     std::thread writer;
     std::function<void()> notify;
     mutable std::mutex writer_mutex;
-    std::condition_variable writer_cv;
+    mutable std::condition_variable writer_cv;
     Batch in_flight;
     bool submitted =
         false;              // a batch is in flight (staging thread's view; set before handing over)
@@ -133,7 +165,7 @@ struct Store::Impl {
     void writer_main();
     // Takes what is staged, at most about max_writes writes, cut after a callback.
     Batch take(size_t max_writes);
-    void wait_written();  // blocks until the batch in flight is written
+    void wait_written() const;  // blocks until the batch in flight is written
 
     // A Storage error that says which store and what it was doing.
     Error storage_error(const std::string& doing, const std::string& reason) const {

@@ -17,7 +17,7 @@ namespace {
 template <class T, class ImplT, class Body>
 Result<T> read_txn(const ImplT& s, const std::string& doing, Body&& body) {
     try {
-        lmdb::Txn txn = lmdb::Txn::read(s.env.get());
+        lmdb::Txn txn = s.begin_read();
         return body(txn);
     } catch (const lmdb::Failure& f) {
         return s.failure(doing, f);

@@ -21,7 +21,7 @@ void Store::Impl::writer_main() {
         if (submitted && !written) {
             lock.unlock();
             // Only this thread touches in_flight until written is set.
-            Status status = write(in_flight.ops);
+            Status status = write(in_flight.ops, &in_flight.map_resized);
             lock.lock();
             in_flight.status = std::move(status);
             written = true;
@@ -89,7 +89,7 @@ bool Store::submit(size_t max_writes) {
     return true;
 }
 
-void Store::Impl::wait_written() {
+void Store::Impl::wait_written() const {
     std::unique_lock<std::mutex> lock(writer_mutex);
     writer_cv.wait(lock, [this] { return written; });
 }
@@ -123,6 +123,10 @@ Status Store::collect() {
         s.submitted = false;
         s.written = false;
     }
+    // The writer cannot adopt a map another process grew (the loop may be reading): here,
+    // on the staging thread with the writer idle, it can, and the batch is written again.
+    if (!batch.status && batch.map_resized && s.adopt_grown_map())
+        batch.status = s.write(batch.ops);
     if (!batch.status) return batch.status;  // dropped with its callbacks, as commit() does
     ++s.commits;                             // submit() hands the writer only batches with writes
     for (auto& cb : batch.callbacks)

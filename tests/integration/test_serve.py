@@ -359,6 +359,64 @@ steps: [{id: l, task: log, with: {message: "{{ inputs.blob | length }}"}}]
         self.assertRegex(log, r"schedule tick: due [^ ]+: skipped: the execution history fills")
 
 
+class GrownMap(ServeTest):
+    """store.map_size raised in ferry.yaml while `ferry serve` runs, and a one-off command
+    that writes past the server's map: the server adopts the larger map (LMDB's
+    MDB_MAP_RESIZED) on its next write or read instead of failing it."""
+    CONFIG = "server: {max_body: 256KiB}\nstore: {map_size: 2MiB}\n"
+
+    def grow_past_the_servers_map(self):
+        self.p.workflow("big", FullStore.BIG)
+        self.p.write("ferry.yaml", "store: {map_size: 8MiB}\n" + tokens_yaml())
+        self.p.write("blob.json", json.dumps({"blob": "x" * 64 * 1024}))
+        for _ in range(48):  # 3 MiB and more
+            code, doc, err = self.p.run("big", "--inputs-file", str(self.p.dir / "blob.json"))
+            self.assertEqual(code, 0, err)
+        self.assertGreater((self.p.data / "data.mdb").stat().st_size, 3 << 20)
+
+    def map_bytes(self):
+        status, _, metrics = self.s.request("GET", "/metrics", role="viewer")
+        self.assertEqual(status, 200)
+        return int(re.search(r"\nferry_store_map_bytes (\d+)\n", metrics.decode()).group(1))
+
+    def test_a_write_first_adopts_the_grown_map(self):
+        status, first = self.start(query="?wait=10s")
+        self.assertEqual(status, 200, first)
+        self.grow_past_the_servers_map()
+        status, body = self.start(query="?wait=10s")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "succeeded")
+        self.assertEqual(self.map_bytes(), 8 << 20)
+        status, body = self.s.json("GET", "/api/v1/executions?limit=100", role="viewer")
+        self.assertEqual((status, len(body["executions"])), (200, 50), body)
+        self.assertEqual(self.s.stop(), 0)
+
+    def test_a_running_execution_adopts_the_grown_map_on_its_next_commit(self):
+        # Nothing asks the server anything meanwhile: the first to meet the grown map is the
+        # commit of the sleep's result, on the store's writer thread.
+        status, slow = self.start("slow", {"pause": "4s"})
+        self.assertEqual(status, 202, slow)
+        started = time.monotonic()
+        self.grow_past_the_servers_map()
+        self.assertLess(time.monotonic() - started, 4, "grew too slowly to come first")
+        time.sleep(max(0, started + 5 - time.monotonic()))
+        self.assertIsNone(self.s.proc.poll(), "the server stopped")
+        status, body = self.s.json("GET", "/api/v1/executions/" + slow["id"], role="viewer")
+        self.assertEqual((status, body["status"]), (200, "succeeded"), body)
+        self.assertEqual(self.map_bytes(), 8 << 20)
+        self.assertEqual(self.s.stop(), 0)
+
+    def test_a_read_first_adopts_the_grown_map(self):
+        self.grow_past_the_servers_map()
+        status, body = self.s.json("GET", "/api/v1/executions?limit=100", role="viewer")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(body["executions"]), 48)
+        self.assertEqual(self.map_bytes(), 8 << 20)
+        status, body = self.start(query="?wait=10s")
+        self.assertEqual((status, body["status"]), (200, "succeeded"), body)
+        self.assertEqual(self.s.stop(), 0)
+
+
 class HostileBodies(unittest.TestCase):
     """Bodies that are valid HTTP but poison for a naive JSON path: nesting deep enough to
     exhaust a recursive parser's stack, nesting that could be stored but not read back, and

@@ -189,7 +189,7 @@ int serve_command(int argc, char** argv) {
     engine::server::add_ops_routes(api);
     engine::server::add_form_routes(api);
     engine::server::add_hook_routes(api);
-    engine::server::Metrics metrics(*app);
+    engine::server::Metrics metrics(*app, api.store_room());
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
     // --quiet leaves out the access and event lines (several per request), not the
     // server's own few, which say where it listens and what went wrong outside requests.

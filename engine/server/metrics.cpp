@@ -33,7 +33,7 @@ std::string num(double v) {
 
 }  // namespace
 
-Metrics::Metrics(App& app) : app_(app) {
+Metrics::Metrics(App& app, const StoreRoom& room) : app_(app), room_(room) {
     ticket_seconds_.buckets.assign(kBounds.size(), 0);
 }
 
@@ -120,6 +120,11 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
     header("ferry_store_used_bytes", "gauge",
            "Bytes of the history file in use: the high-water mark less the freed pages.");
     out += "ferry_store_used_bytes " + std::to_string(usage.used_bytes()) + "\n";
+    header("ferry_executions_refused_total", "counter",
+           "Executions not started because the store had no room (507 answers and skipped "
+           "schedule runs), by reason.");
+    out += "ferry_executions_refused_total{reason=\"store_full\"} " +
+           std::to_string(room_.refused()) + "\n";
     header("ferry_store_map_bytes", "gauge",
            "The most the history file may grow to (store.map_size); writes fail past it.");
     out += "ferry_store_map_bytes " + std::to_string(usage.map_bytes) + "\n";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/app.h"
+#include "server/store_room.h"
 
 #include <map>
 #include <string>
@@ -12,7 +13,8 @@ namespace ferry::engine::server {
 
 class Metrics {
   public:
-    explicit Metrics(App& app);
+    // room: the starts it refused for a full store are counted.
+    Metrics(App& app, const StoreRoom& room);
     void on_event(const EngineEvent& e);
     // Executions `ferry serve` pruned under store.keep.
     void count_pruned(uint64_t executions) { pruned_ += executions; }
@@ -33,6 +35,7 @@ class Metrics {
     void observe(Histogram& h, double seconds);
 
     App& app_;
+    const StoreRoom& room_;
     std::map<std::pair<std::string, std::string>, uint64_t> executions_;  // workflow, status
     std::map<std::string, Histogram> step_seconds_;                       // by task
     std::map<std::pair<std::string, std::string>, uint64_t> tickets_;     // platform, status

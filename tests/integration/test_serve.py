@@ -341,6 +341,9 @@ steps: [{id: l, task: log, with: {message: "{{ inputs.blob | length }}"}}]
         used = int(re.search(r"\nferry_store_used_bytes (\d+)\n", metrics.decode()).group(1))
         self.assertGreaterEqual(used, 2 * 1024 * 1024 * 90 // 100)
         self.assertIn('ferry_http_requests_total{method="POST",status="507"}', metrics.decode())
+        refused = int(re.search(r'\nferry_executions_refused_total\{reason="store_full"\} (\d+)\n',
+                                metrics.decode()).group(1))
+        self.assertGreaterEqual(refused, 3)  # two starts and at least one schedule run
 
         # Pruned by another process: the freed pages count as room at the next look.
         pruned = self.p.ferry("executions", "prune", "--before", "0s")

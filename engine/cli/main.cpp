@@ -19,7 +19,7 @@ constexpr const char* kUsage =
     "  run WORKFLOW [--input k=v]... [--dry-run]   run one execution to its end\n"
     "  validate [PATH...]  check workflows, tasks, templates and ferry.yaml\n"
     "  resume [ID]         continue interrupted executions\n"
-    "  executions list|show|diff|export            read the execution history\n"
+    "  executions list|show|diff|export|prune  read the execution history, or prune it\n"
     "  tasks list|show     the task catalogue with input schemas\n"
     "  dlq list|replay|drop  deliveries given up on (the dead-letter queue)\n"
     "  serve [--listen HOST:PORT]  the REST API, forms, hooks and /metrics\n"

@@ -283,6 +283,20 @@ TEST_CASE("patterns are searched, as JSON Schema does", "[workflow][inputs]") {
     CHECK_FALSE(resolve_inputs(alt, json(R"({"a": "xax"})")).ok());
     // Multi-line text: the pattern may match on any line, ^ and $ still the text's ends.
     CHECK(resolve_inputs(wf, json(R"({"code": "a\nb\n777"})")).ok());
+
+    // Compiled once and kept: the same pattern answers each value on its own merits.
+    for (int i = 0; i < 3; ++i) {
+        CHECK(resolve_inputs(wf, json(R"({"code": "x999"})")).ok());
+        CHECK_FALSE(resolve_inputs(wf, json(R"({"code": "x99"})")).ok());
+    }
+    // A pattern that compiles only inside the search wrapper ("a)|(b" becomes
+    // "...(?:a)|(b)...") is refused, every time (a spec made in code, not loaded: loading
+    // refuses it first).
+    Workflow odd = workflow_with_inputs("  o: {type: string, pattern: \"a\"}\n");
+    odd.inputs[0].pattern = "a)|(b";
+    for (int i = 0; i < 2; ++i)
+        CHECK(resolve_error(odd, R"({"o": "a"})") ==
+              "input 'o': cannot be checked: invalid pattern a)|(b");
 }
 
 TEST_CASE("pattern checks survive long strings in linear time", "[workflow][inputs]") {

@@ -1,5 +1,7 @@
 #include "server/store_room.h"
 
+#include <algorithm>
+
 namespace ferry::engine::server {
 
 namespace {
@@ -17,7 +19,8 @@ std::string StoreRoom::refusal(uint64_t now_ms) {
         checked_ = false;
         return {};
     }
-    if (!checked_ || store_.commits() != checked_at_commit_ ||
+    bool committed = store_.commits() != checked_at_commit_;
+    if (!checked_ || (committed && headroom_ < wide_headroom_) ||
         now_ms - checked_at_ms_ >= kRecheckMs || now_ms < checked_at_ms_) {
         store::Store::Usage usage = store_.usage();
         checked_ = true;
@@ -25,7 +28,9 @@ std::string StoreRoom::refusal(uint64_t now_ms) {
         checked_at_commit_ = store_.commits();
         refusal_.clear();
         // The map's size as the walk found it: a map another process grew was adopted.
-        if (usage.used_bytes() >= usage.map_bytes / 100 * kAdmitBelowPercent) {
+        uint64_t limit_now = usage.map_bytes / 100 * kAdmitBelowPercent;
+        headroom_ = limit_now - std::min(limit_now, usage.used_bytes());
+        if (usage.used_bytes() >= limit_now) {
             refusal_ = "the execution history fills " + mib(usage.used_bytes()) + " of its " +
                        mib(usage.map_bytes) + " map (new executions start below " +
                        std::to_string(kAdmitBelowPercent) +

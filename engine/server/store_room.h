@@ -19,19 +19,27 @@ class StoreRoom {
     // The share of the map new executions may fill, in percent.
     static constexpr uint64_t kAdmitBelowPercent = 90;
 
-    explicit StoreRoom(const store::Store& store) : store_(store) {}
+    // Far more than a burst writes in kRecheckMs (~50 MB at 5,000 tickets/s of 50 KB), so
+    // walking after every commit is needed only closer to the limit than this.
+    static constexpr uint64_t kWideHeadroom = uint64_t(256) << 20;
+
+    explicit StoreRoom(const store::Store& store, uint64_t wide_headroom = kWideHeadroom)
+        : store_(store), wide_headroom_(wide_headroom) {}
 
     // Empty when a new execution may start; otherwise why not, for the answer and the log.
-    // Cheap while the file's high-water mark is below the limit (one meta page read); past
-    // it, the freelist is walked again once this process has committed since the last look
-    // (its writes may have used freed pages) or kRecheckMs have passed (another process may
-    // have pruned), and the answer is kept meanwhile.
+    // Cheap while the file's high-water mark is below the limit (one meta page read). Past
+    // it, the freelist is walked (tens to hundreds of µs) and the answer kept until
+    // kRecheckMs have passed (another process may have pruned), or, while the last walk
+    // found less than wide_headroom below the limit, until this process commits again (its
+    // writes may have used freed pages: a burst of starts must not outrun a kept answer).
     std::string refusal(uint64_t now_ms);
     uint64_t refused() const { return refused_; }
 
   private:
     static constexpr uint64_t kRecheckMs = 200;
     const store::Store& store_;
+    uint64_t wide_headroom_;
+    uint64_t headroom_ = 0;  // bytes below the limit at the last walk
     uint64_t checked_at_ms_ = 0;
     uint64_t checked_at_commit_ = 0;  // store_.commits() then
     bool checked_ = false;

@@ -70,3 +70,22 @@ TEST_CASE("store room: new executions are refused at 90 % of the map", "[server]
     CHECK_FALSE(room.refusal(now + 3).empty());
     CHECK(room.refused() == 3);
 }
+
+TEST_CASE("store room: far from the limit, commits do not make it look again at once",
+          "[server][store_room]") {
+    TempDir dir;
+    auto s = open_small(dir.path());
+    StoreRoom room(*s, 512 * 1024);  // "far": 512 KiB below the limit (256 MiB in service)
+    uint64_t now = 1000;
+    int written = fill_to(*s, StoreRoom::kAdmitBelowPercent);
+    CHECK_FALSE(room.refusal(now).empty());
+    for (int i = 0; i < written; ++i)
+        s->erase_kv("v" + std::to_string(i));
+    REQUIRE(s->commit().ok());
+    CHECK(room.refusal(now).empty());  // the last look was near the limit: looked again
+
+    // Now ~1.8 MB below it: the answer is kept through commits until kRecheckMs pass.
+    fill_to(*s, StoreRoom::kAdmitBelowPercent, "w", 1000);
+    CHECK(room.refusal(now + 1).empty());
+    CHECK_FALSE(room.refusal(now + 1000).empty());
+}

@@ -6,6 +6,11 @@ namespace ferry::engine::server {
 
 namespace {
 
+// What new executions may fill of a map of map_bytes.
+uint64_t admit_limit(uint64_t map_bytes) {
+    return map_bytes / 100 * StoreRoom::kAdmitBelowPercent;
+}
+
 std::string mib(uint64_t bytes) {
     uint64_t tenths = (bytes * 10 + (1 << 19)) >> 20;
     return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MiB";
@@ -14,8 +19,8 @@ std::string mib(uint64_t bytes) {
 }  // namespace
 
 std::string StoreRoom::refusal(uint64_t now_ms) {
-    uint64_t limit = store_.map_bytes() / 100 * kAdmitBelowPercent;
-    if (store_.high_water_bytes() < limit) {  // used <= high-water mark: no need to look closer
+    // What is in use never passes the high-water mark: below the limit, no need to look closer.
+    if (store_.high_water_bytes() < admit_limit(store_.map_bytes())) {
         checked_ = false;
         return {};
     }
@@ -28,9 +33,9 @@ std::string StoreRoom::refusal(uint64_t now_ms) {
         checked_at_commit_ = store_.commits();
         refusal_.clear();
         // The map's size as the walk found it: a map another process grew was adopted.
-        uint64_t limit_now = usage.map_bytes / 100 * kAdmitBelowPercent;
-        headroom_ = limit_now - std::min(limit_now, usage.used_bytes());
-        if (usage.used_bytes() >= limit_now) {
+        uint64_t limit = admit_limit(usage.map_bytes);
+        headroom_ = limit - std::min(limit, usage.used_bytes());
+        if (usage.used_bytes() >= limit) {
             refusal_ = "the execution history fills " + mib(usage.used_bytes()) + " of its " +
                        mib(usage.map_bytes) + " map (new executions start below " +
                        std::to_string(kAdmitBelowPercent) +

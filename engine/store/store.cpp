@@ -475,8 +475,7 @@ Status Store::Impl::write(std::vector<StagedOp>& ops, bool* map_resized) {
             reason += " (another process opened this store with a larger store.map_size and "
                       "wrote past this one's " +
                       std::to_string(map_size) +
-                      " bytes, and it could not be adopted: restart "
-                      "this process)";
+                      " bytes, and it could not be adopted: restart this process)";
         return storage_error("commit of " + writes(ops.size()) + " failed, nothing written",
                              reason);
     }

@@ -125,8 +125,7 @@ Status Store::collect() {
     }
     // The writer cannot adopt a map another process grew (the loop may be reading): here,
     // on the staging thread with the writer idle, it can, and the batch is written again.
-    if (!batch.status && batch.map_resized && s.adopt_grown_map())
-        batch.status = s.write(batch.ops);
+    if (!batch.status && batch.map_resized) batch.status = s.write_on_staging_thread(batch.ops);
     if (!batch.status) return batch.status;  // dropped with its callbacks, as commit() does
     ++s.commits;                             // submit() hands the writer only batches with writes
     for (auto& cb : batch.callbacks)

@@ -80,6 +80,7 @@ HttpClient::Impl::Impl(Loop& l) : loop(l) {
     // executions in flight), every connection beyond them was closed after its request and
     // each later request paid a new one (1.24 connections per ticket, CPU per ticket +70 %).
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 512L);
+    spare_easy.reserve(kSpareEasy);
 
     timer = new uv_timer_t;
     uv_timer_init(loop.raw(), timer);
@@ -120,6 +121,9 @@ HttpClient::Impl::~Impl() {
     // happen after all transfers are done and is likely to happen during a call to
     // curl_multi_cleanup when cached connections are closed": on_socket and on_close_socket
     // run during this call and need *this, so the multi goes before the uv handles.
+    for (CURL* easy : spare_easy)
+        curl_easy_cleanup(easy);
+    spare_easy.clear();
     curl_multi_cleanup(multi);
     multi = nullptr;
     while (!sockets.empty())
@@ -211,7 +215,7 @@ Status HttpClient::Impl::configure(Transfer& t) {
     if (!has_expect) appended = appended && append("Expect:");
     if (!has_content_type) appended = appended && append("Content-Type:");
 
-    t.easy = curl_easy_init();
+    t.easy = take_easy();
     if (!t.easy || !appended) return make_error(ErrorKind::Internal, "out of memory");
     CURL* e = t.easy;
     CURLcode rc = CURLE_OK;
@@ -293,8 +297,31 @@ void HttpClient::Impl::stop_transfer(Transfer& t) {
     curl_easy_getinfo(t.easy, CURLINFO_REQUEST_SIZE, &request_size);
     t.info.request_sent = t.sent || request_size > 0;
     t.info.duration_ms = ms_since(t.started_ns);
-    if (multi) curl_multi_remove_handle(multi, t.easy);
+    if (multi && curl_multi_remove_handle(multi, t.easy) == CURLM_OK) {
+        give_back_easy(t.easy);
+        t.easy = nullptr;
+    }
     t.release();
+}
+
+CURL* HttpClient::Impl::take_easy() {
+    if (spare_easy.empty()) return curl_easy_init();
+    CURL* easy = spare_easy.back();
+    spare_easy.pop_back();
+    return easy;
+}
+
+// curl_easy_reset forgets every option of the last request (URL, headers, body, callbacks,
+// TLS files) but keeps what libcurl shares per handle on purpose: buffers, the TLS session
+// cache (keyed by host and the TLS options that must match) and the DNS cache. Connections
+// belong to the multi's cache either way.
+void HttpClient::Impl::give_back_easy(CURL* easy) {
+    if (spare_easy.size() >= kSpareEasy || closing) {
+        curl_easy_cleanup(easy);
+        return;
+    }
+    curl_easy_reset(easy);
+    spare_easy.push_back(easy);  // within the capacity reserved at construction: no throw
 }
 
 void HttpClient::Impl::cancel(uint64_t id) {

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace ferry {
 
@@ -120,6 +121,8 @@ struct HttpClient::Impl {
     void schedule_check();
     void deliver_ready();
     void deliver(std::unique_ptr<Transfer> t);
+    CURL* take_easy();
+    void give_back_easy(CURL* easy);
 
     static int on_socket(CURL* easy, curl_socket_t fd, int what, void* clientp, void* socketp);
     static int on_curl_timer(CURLM* multi, long timeout_ms, void* clientp);
@@ -141,6 +144,11 @@ struct HttpClient::Impl {
     std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers;  // not yet delivered
     std::deque<uint64_t> ready;                                         // finished, in order
     std::unordered_map<curl_socket_t, SocketWatch*> sockets;
+    // Easy handles of finished transfers, reset and kept for the next ones: a new handle
+    // costs its state struct and receive buffer (tens of KB, allocated and freed per request
+    // otherwise), and libcurl's docs recommend reusing them. At most kSpareEasy are kept.
+    static constexpr size_t kSpareEasy = 64;
+    std::vector<CURL*> spare_easy;
     uint64_t next_id = 1;
     uint64_t completed_count = 0;
     bool kick_pending = false;  // curl asked for a 0 ms timeout

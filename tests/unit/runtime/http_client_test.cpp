@@ -126,6 +126,45 @@ TEST_CASE("POST sends body and headers, no Expect, no default Content-Type", "[h
     env.finish();
 }
 
+TEST_CASE("a reused easy handle carries nothing of the request before it", "[http]") {
+    // Finished transfers' handles are reset and reused (HttpClient::Impl::give_back_easy):
+    // method, headers, body, NOBODY and timeouts must all come from the new request.
+    Env env;
+    HttpRequest patch = get(env.server->url("/echo"));
+    patch.method = "PATCH";
+    patch.headers = {{"X-Only-Once", "1"}, {"Content-Type", "text/plain"}};
+    patch.body = "first";
+    patch.never_resend = true;
+    REQUIRE(env.fetch(patch).ok());
+
+    Outcome g = env.fetch(get(env.server->url("/echo")));
+    REQUIRE(g.ok());
+    const std::string& echo = g.response().body;
+    CHECK(echo.starts_with("GET /echo\n"));
+    CHECK(echo.find("X-Only-Once") == std::string::npos);
+    CHECK(echo.find("Content-Type") == std::string::npos);
+    CHECK(echo.find("Content-Length") == std::string::npos);
+    CHECK(echo.ends_with("\n\n"));
+
+    HttpRequest head = get(env.server->url("/hello"));
+    head.method = "HEAD";
+    Outcome h = env.fetch(head);
+    REQUIRE(h.ok());
+    CHECK(h.response().body.empty());
+    Outcome after_head = env.fetch(get(env.server->url("/hello")));
+    REQUIRE(after_head.ok());
+    CHECK(after_head.response().body == "hello");
+
+    HttpRequest impatient = get(env.server->url("/delay/400"));
+    impatient.timeout_ms = 100;
+    Outcome late = env.fetch(impatient);
+    REQUIRE_FALSE(late.ok());
+    CHECK(late.kind() == ErrorKind::Timeout);
+    Outcome patient = env.fetch(get(env.server->url("/delay/400")));  // 5 s allowed
+    CHECK(patient.ok());
+    env.finish();
+}
+
 TEST_CASE("any status is a response, with its headers", "[http]") {
     Env env;
     for (int status : {201, 404, 503}) {

@@ -72,6 +72,9 @@ Result<Project> Project::open(const std::string& dir, const std::string& data_di
     Project p;
     p.dir_ = dir;
     p.data_dir_ = data_dir.empty() ? (fs::path(dir) / ".ferry").string() : data_dir;
+    fs::path workflows = fs::path(dir) / "workflows";
+    p.workflows_dir_ = workflows.string();
+    p.workflows_origin_ = workflows.lexically_normal().string();
     return p;
 }
 
@@ -135,12 +138,15 @@ Project::locate_workflow(const std::string& name_or_path) const {
         return WorkflowLocation{name_or_path, name_or_path, false, *stamp};
     }
     // As read(): for each extension the project's file, then the built-in one.
+    // Strings, not fs::path: this runs on every start, and a name has no '/' (else it is a
+    // path, above), so normalising the folder once (open()) normalises every file in it.
     for (const char* ext : {".yaml", ".yml", ".json"}) {
-        std::string rel = "workflows/" + name_or_path + ext;
-        fs::path local = fs::path(dir_) / rel;
-        if (std::optional<uint64_t> stamp = file_stamp(local.string()))
-            return WorkflowLocation{local.lexically_normal().string(), local.string(), false,
+        std::string file = name_or_path + ext;
+        std::string local = workflows_dir_ + '/' + file;
+        if (std::optional<uint64_t> stamp = file_stamp(local))
+            return WorkflowLocation{workflows_origin_ + '/' + file, std::move(local), false,
                                     *stamp};
+        std::string rel = "workflows/" + file;
         if (embedded_file(rel)) return WorkflowLocation{"(built-in) " + rel, rel, true, 0};
     }
     return std::nullopt;

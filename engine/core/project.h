@@ -54,6 +54,8 @@ class Project {
   private:
     std::string dir_;
     std::string data_dir_;
+    std::string workflows_dir_;     // dir_/workflows, as given
+    std::string workflows_origin_;  // the same, lexically normal: how messages name it
 };
 
 // Reads a whole file; nullopt when it cannot be read.

@@ -240,11 +240,15 @@ bool Responder::send(ServerResponse r) {
     std::string out = response_head(ex, r.status, r.headers, false);
     if (!no_body_status) out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
     out += "\r\n";
-    if (!no_body_status && !ex.head) {
-        out += r.body;
+    // One buffer for head and body: a large body (an execution's history) is not copied
+    // twice more on its way out.
+    bool with_body = !no_body_status && !ex.head;
+    ex.out.reserve(ex.out.size() + out.size() + (with_body ? r.body.size() : 0));
+    ex.out += out;
+    if (with_body) {
+        ex.out += r.body;
         ex.body_bytes = r.body.size();
     }
-    ex.out += out;
     Connection* c = ex.conn;
     c->log(ex);
     c->flush();

@@ -154,12 +154,28 @@ int check_exists(engine::App& app, const std::string& id) {
 
 int show(engine::App& app, const std::string& id, bool json) {
     if (int code = check_exists(app, id)) return code;
-    std::string text = execution_json(*app.store, id, true, true);
     if (json) {
-        std::printf("%s\n", text.c_str());
+        // Compact as stored, indented on its way out: no second copy of a large one.
+        std::string text = execution_json(*app.store, id, false, true);
+        if (!engine::print_pretty_json(text, stdout)) {
+            std::fprintf(stderr, "\nferry executions: the stored records of %s are not JSON\n",
+                         id.c_str());
+            return 1;
+        }
+        std::fputc('\n', stdout);
         return 0;
     }
-    Value v = tmpl::value_from_json(text);
+    // The execution's record, then its steps' one at a time: a for_each of 40,000 items
+    // must not become values all at once (it took ~500 MB).
+    auto rec = app.store->get_execution(id);
+    auto steps = app.store->steps(id);
+    if (!rec || !rec.value() || !steps) {
+        const Error& e = !rec ? rec.error() : steps.error();
+        std::fprintf(stderr, "ferry executions: %s\n",
+                     rec && !rec.value() ? ("no execution " + id).c_str() : e.describe().c_str());
+        return 1;
+    }
+    Value v = tmpl::value_from_json(*rec.value());
     std::printf("execution %s\n  workflow  %s\n  status    %s%s\n  trigger   %s\n  created   %s\n",
                 field(v, "id").c_str(), field(v, "workflow").c_str(), field(v, "status").c_str(),
                 field(v, "dry_run") == "True" ? " (dry run)" : "", field(v, "trigger").c_str(),
@@ -170,18 +186,21 @@ int show(engine::App& app, const std::string& id, bool json) {
     if (const Value* err = engine::dict_get(v, "error"); err && err->is_dict())
         std::printf("  error     %s: %s\n", field(*err, "kind").c_str(),
                     field(*err, "message").c_str());
-    std::printf("  inputs    %s\n", engine::to_json_text(*engine::dict_get(v, "inputs")).c_str());
+    if (const Value* in = engine::dict_get(v, "inputs"))
+        std::printf("  inputs    %s\n", engine::to_json_text(*in).c_str());
     if (const Value* out = engine::dict_get(v, "outputs"); out && !out->is_none())
         std::printf("  outputs   %s\n", engine::to_json_text(*out).c_str());
     std::printf("steps\n");
-    for (const auto& [key, step] : engine::dict_get(v, "steps")->dict_obj().items()) {
+    for (const store::KeyedJson& record : steps.value()) {
+        const std::string& key = record.key;
+        Value step = tmpl::value_from_json(record.json);
         std::string status = field(step, "status");
         std::string dur =
             field(step, "started_at").empty() || field(step, "finished_at").empty()
                 ? ""
                 : duration_between(field(step, "started_at"), field(step, "finished_at"));
-        std::printf("  %-24s %-10s %-8s attempts %s\n", tmpl::to_str(key).c_str(), status.c_str(),
-                    dur.c_str(), field(step, "attempt").c_str());
+        std::printf("  %-24s %-10s %-8s attempts %s\n", key.c_str(), status.c_str(), dur.c_str(),
+                    field(step, "attempt").c_str());
         if (const Value* err = engine::dict_get(step, "error"); err && err->is_dict())
             std::printf("      error: %s: %s\n", field(*err, "kind").c_str(),
                         field(*err, "message").c_str());

@@ -1,6 +1,9 @@
 #include "core/values.h"
 
+#include <rapidjson/filewritestream.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/prettywriter.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -235,6 +238,57 @@ std::string to_pretty_json(const Value& v) {
     w.SetIndent(' ', 2);
     write_value(v, w);
     return std::string(buf.GetString(), buf.GetSize());
+}
+
+namespace {
+
+// rapidjson 1.1.0's writers quote a RawNumber (fixed upstream later): a number read as
+// written goes out as the raw value it is.
+template <class Stream>
+struct RawNumberPrettyWriter : rapidjson::PrettyWriter<Stream> {
+    explicit RawNumberPrettyWriter(Stream& out) : rapidjson::PrettyWriter<Stream>(out) {
+        this->SetIndent(' ', 2);
+    }
+    bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
+        return this->RawValue(text, length, rapidjson::kNumberType);
+    }
+};
+
+template <class Stream>
+bool reformat_pretty(std::string_view json, Stream& out) {
+    RawNumberPrettyWriter<Stream> w(out);
+    rapidjson::MemoryStream bytes(json.data(), json.size());
+    rapidjson::Reader reader;
+    // Iterative: nesting depth costs no stack. Numbers as written: a reformat changes layout
+    // only.
+    constexpr unsigned kFlags =
+        rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
+    return !reader.Parse<kFlags>(bytes, w).IsError();
+}
+
+struct StringOut {
+    using Ch = char;
+    std::string& text;
+    void Put(char c) { text.push_back(c); }
+    void Flush() {}
+};
+
+}  // namespace
+
+std::string pretty_json_text(std::string_view json) {
+    std::string text;
+    text.reserve(json.size() + json.size() / 2);
+    StringOut out{text};
+    if (!reformat_pretty(json, out)) return {};
+    return text;
+}
+
+bool print_pretty_json(std::string_view json, std::FILE* file) {
+    char buffer[64 * 1024];
+    rapidjson::FileWriteStream out(file, buffer, sizeof buffer);
+    bool ok = reformat_pretty(json, out);
+    out.Flush();
+    return ok;
 }
 
 namespace {

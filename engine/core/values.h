@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdio>
 #include <string>
 
 namespace ferry::engine {
@@ -32,6 +33,12 @@ void write_json_key(const Value& key, JsonWriter& w);
 Value json_shaped(const Value& v, int max_depth);
 // Indented JSON text (2 spaces), for humans.
 std::string to_pretty_json(const Value& v);
+// The same indentation for JSON text, reformatted as it is read (no values are built, so
+// memory stays near the text's size; numbers keep their spelling); "" when it is not JSON.
+std::string pretty_json_text(std::string_view json);
+// The same, written to file as it is made; false when json is not JSON (what was written
+// by then stays written).
+bool print_pretty_json(std::string_view json, std::FILE* file);
 
 // Convenience builders for dict values.
 Value dict_of(std::initializer_list<std::pair<const char*, Value>> items);

@@ -112,8 +112,8 @@ void Call::refused(const Engine::DecideResult& r) {
     }
 }
 
-void Call::json(int status, const std::string& body) {
-    res.send(status, body, {{"Content-Type", "application/json"}});
+void Call::json(int status, std::string body) {
+    res.send(status, std::move(body), {{"Content-Type", "application/json"}});
 }
 
 void Call::error(int status, std::string_view code, std::string_view message, HttpHeaders extra) {

@@ -59,7 +59,7 @@ struct Call {
     Role role = Role::None;
     std::string caller;  // the token's name, or "anonymous"
 
-    void json(int status, const std::string& body);
+    void json(int status, std::string body);
     void error(int status, std::string_view code, std::string_view message, HttpHeaders extra = {});
     // A refused approval decision: 404 (no such execution or step here), 409 (not waiting),
     // 403 (the caller is not among the step's approvers).

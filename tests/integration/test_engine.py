@@ -304,6 +304,43 @@ outputs:
         self.assertGreater(total, 0.44)
 
 
+    def test_a_large_for_each_reads_back_whole(self):
+        # History is read back from the stored texts (engine/core/history.cpp), not as values
+        # for every record: each item's attempt still gets its step's input and output.
+        n = 3000
+        self.p.workflow("wide", """\
+inputs:
+  n: {type: integer}
+steps:
+  - id: each
+    task: transform
+    for_each: "{{ range(inputs.n) | list }}"
+    concurrency: 200
+    with:
+      data: {ci: "server-{{ item }}", n: "{{ item }}"}
+      mappings: [{source: ci, target: name}, {source: n, target: n}]
+""")
+        doc = self.assertRun("wide", "--input", "n=%d" % n)
+        shown = self.p.show(doc["id"])
+        items = {k: v for k, v in shown["steps"].items() if k.startswith("each[")}
+        self.assertEqual(len(items), n)
+        for i in (0, 1234, n - 1):
+            item = items["each[%d]" % i]
+            self.assertEqual(item["output"], {"name": "server-%d" % i, "n": i})
+            self.assertEqual(len(item["attempts"]), 1)
+            last = item["attempts"][0]
+            self.assertNotIn("same_as_step", last)
+            self.assertEqual(last["input"], item["input"])
+            self.assertEqual(last["output"], item["output"])
+        human = self.p.ferry("executions", "show", doc["id"])
+        self.assertEqual(human.returncode, 0, human.stderr)
+        self.assertEqual(human.stdout.count("\n  each["), n)
+        # The transform builds its object in Lua: its keys come in either order.
+        last = re.search(r"\n  each\[2999\] +succeeded .*\n      output: (\{.*\})\n", human.stdout)
+        self.assertTrue(last, "no line for each[2999] in `executions show`")
+        self.assertEqual(json.loads(last.group(1)), {"name": "server-2999", "n": 2999})
+
+
 # --------------------------------------------------------------------------- 3, 4: failures, when
 
 

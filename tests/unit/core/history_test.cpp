@@ -110,3 +110,142 @@ TEST_CASE("is_sub_workflow_execution: the record's own parent key, not one in it
     }
     std::filesystem::remove_all(dir);
 }
+
+namespace {
+
+// A throw-away store, removed afterwards.
+struct TempStore {
+    char dir[40] = "/tmp/ferry-history-test-XXXXXX";
+    std::unique_ptr<ferry::store::Store> store;
+    TempStore() {
+        REQUIRE(::mkdtemp(dir) != nullptr);
+        ferry::store::StoreOptions options;
+        options.durable = false;
+        auto opened = ferry::store::Store::open(dir, options);
+        REQUIRE(opened);
+        store = std::move(opened.value());
+    }
+    ~TempStore() {
+        store.reset();
+        std::filesystem::remove_all(dir);
+    }
+};
+
+// The answer with attempts as it was built before it was spliced: every record parsed into
+// values, the marked attempt filled from its step, all written again.
+std::string built_from_values(ferry::store::Store& store, const std::string& id) {
+    Value exec = ferry::tmpl::value_from_json(*store.get_execution(id).value());
+    Value out = Value::dict();
+    for (const char* k : {"id", "workflow", "status", "dry_run", "trigger", "trigger_info",
+                          "inputs", "outputs", "error", "created_at", "finished_at", "parent"})
+        if (const Value* v = dict_get(exec, k)) out.dict_obj().set(str(k), *v);
+    Value steps = Value::dict();
+    for (const auto& kj : store.steps(id).value()) {
+        Value step = ferry::tmpl::value_from_json(kj.json);
+        Value list = Value::list();
+        for (const auto& a : store.attempts(id, kj.key).value()) {
+            Value attempt = ferry::tmpl::value_from_json(a.json);
+            if (const Value* marker = dict_get(attempt, "same_as_step")) {
+                Value filled = Value::dict();
+                for (const auto& [key, value] : attempt.dict_obj().items()) {
+                    if (key.str() != "same_as_step") {
+                        filled.dict_obj().set(key, value);
+                        continue;
+                    }
+                    for (const Value& f : marker->list_obj().items) {
+                        const Value* v = dict_get(step, f.str());
+                        filled.dict_obj().set(f, v ? *v : Value::none());
+                    }
+                }
+                attempt = filled;
+            }
+            list.list_obj().items.push_back(attempt);
+        }
+        step.dict_obj().set(str("attempts"), list);
+        steps.dict_obj().set(str(kj.key), step);
+    }
+    out.dict_obj().set(str("steps"), steps);
+    return to_json_text(out);
+}
+
+}  // namespace
+
+TEST_CASE("execution_json from the store: attempts spliced in, the marked one filled from its "
+          "step",
+          "[history]") {
+    TempStore t;
+    ferry::store::Store& store = *t.store;
+    store.put_execution("01E", "wf", "succeeded",
+                        R"({"id":"01E","workflow":"wf","status":"succeeded","inputs":{"n":1.50},)"
+                        R"("outputs":{"big":123456789012345678901234567890},"depth":0})");
+    // Settled after a retry: the first attempt keeps its own input and output, the last
+    // names the step's (as Engine::persist_unit writes them).
+    store.put_step("01E", "create",
+                   R"({"key":"create","status":"succeeded","input":{"t":"a \"q\" é"},)"
+                   R"("output":{"number":"INC1","n":[1,2.0,-0.0]},"attempt":2})");
+    store.put_attempt("01E", "create", 1,
+                      R"({"attempt":1,"status":"failed","input":{"t":"x"},"output":null,)"
+                      R"("error":{"kind":"http_5xx","message":"502"}})");
+    store.put_attempt("01E", "create", 2,
+                      R"({"attempt":2,"status":"succeeded","started_at":"t0",)"
+                      R"("same_as_step":["input","output","missing"],"error":null,)"
+                      R"("http":[{"status":201}]})");
+    store.put_step("01E", "empty", "{}");
+    store.put_attempt("01E", "empty", 1, R"({"attempt":1,"same_as_step":["input"]})");
+    store.put_step("01E", "pure", R"({"key":"pure","status":"succeeded","output":1})");
+    REQUIRE(store.commit());
+
+    std::string got = execution_json(store, "01E", false, true);
+    // The same document the values gave, the stored numbers' spelling kept (1.50, a 30-digit
+    // integer: values would have turned them into 1.5 and a float).
+    Value got_value = ferry::tmpl::value_from_json(got);
+    CHECK(to_json_text(got_value) ==
+          to_json_text(ferry::tmpl::value_from_json(built_from_values(store, "01E"))));
+    CHECK(got.find(R"("n":1.50)") != std::string::npos);
+    CHECK(got.find("123456789012345678901234567890") != std::string::npos);
+    CHECK(got.find(
+              R"("attempts":[{"attempt":1,"status":"failed","input":{"t":"x"},"output":null,)"
+              R"("error":{"kind":"http_5xx","message":"502"}},{"attempt":2,"status":"succeeded",)"
+              R"("started_at":"t0","input":{"t":"a \"q\" é"},"output":{"number":"INC1",)"
+              R"("n":[1,2.0,-0.0]},"missing":null,"error":null,"http":[{"status":201}]}]})") !=
+          std::string::npos);
+    CHECK(got.find(R"("empty":{"attempts":[{"attempt":1,"input":null}]})") != std::string::npos);
+    CHECK(got.find(R"("pure":{"key":"pure","status":"succeeded","output":1,"attempts":[]})") !=
+          std::string::npos);
+
+    // Indented, the same document, numbers still as stored.
+    std::string pretty = execution_json(store, "01E", true, true);
+    CHECK(pretty.find("\n  \"steps\": {\n") != std::string::npos);
+    CHECK(pretty.find("\"n\": 1.50") != std::string::npos);
+    CHECK(to_json_text(ferry::tmpl::value_from_json(pretty)) == to_json_text(got_value));
+    CHECK(execution_json(store, "none", true, true) == "null");
+}
+
+TEST_CASE("execution_json from the store: a record the splicing cannot take apart is read as "
+          "values",
+          "[history]") {
+    TempStore t;
+    ferry::store::Store& store = *t.store;
+    store.put_execution("01F", "wf", "failed", R"({"id":"01F","workflow":"wf","status":"failed"})");
+    store.put_step("01F", "s", R"({"key":"s","output":{"a":1}})");
+    // A marker in an attempt that is not an object the reader can split.
+    store.put_attempt("01F", "s", 1, R"([{"same_as_step":["output"]}])");
+    store.put_step("01F", "t", R"("not an object")");
+    store.put_attempt("01F", "t", 1, R"({"attempt":1})");
+    REQUIRE(store.commit());
+    std::string got = execution_json(store, "01F", false, true);
+    Value v = ferry::tmpl::value_from_json(got);
+    REQUIRE(v.is_dict());
+    const Value* s = dict_get(*dict_get(v, "steps"), "s");
+    REQUIRE(s);
+    CHECK(to_json_text(*s) ==
+          R"({"key":"s","output":{"a":1},"attempts":[[{"same_as_step":["output"]}]]})");
+    CHECK(to_json_text(*dict_get(*dict_get(v, "steps"), "t")) == R"("not an object")");
+}
+
+TEST_CASE("pretty_json_text: layout only, and nothing for what is not JSON", "[history]") {
+    CHECK(pretty_json_text(R"({"a":[1,2.50,-0.0],"b":{},"c":"\u00e9\n"})") ==
+          "{\n  \"a\": [\n    1,\n    2.50,\n    -0.0\n  ],\n  \"b\": {},\n  \"c\": \"é\\n\"\n}");
+    CHECK(pretty_json_text("{\"a\":").empty());
+    CHECK(pretty_json_text("[1] x").empty());
+}

@@ -80,7 +80,7 @@ TEST_CASE("locate_workflow: a relative project folder, and a file that changes",
     CHECK(after->origin == before->origin);
 }
 
-TEST_CASE("locate_workflow: .yaml before .yml before .json; unknown names are none", "[project]") {
+TEST_CASE("locate_workflow: .yaml before .yml before .json, unknown names are none", "[project]") {
     TempDir t;
     Project p = open(t.dir.string());
     t.write("workflows/w.json", "{}");

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Memory and time of reading a large execution back: a for_each of N items (default
+40,000, the size of a CMDB sync), then `ferry executions show` (human and --json) and
+GET /api/v1/executions/{id} from `ferry serve`. Each binary given runs in turn on its own
+throw-away project, so two builds compare in the same minutes:
+
+    bench/history_read_bench.py --ferry build-bench/ferry --ferry /tmp/ferry-before
+
+Options:
+    --ferry BIN    a ferry binary (repeatable; default: build-rel, else build-bench)
+    --items N      items of the for_each (default 40000)
+    --dir BASE     where the throw-away projects go (default $TMPDIR or /tmp)
+
+Peak RSS of a command is its ru_maxrss (os.wait4); of the server, VmHWM before and after
+the GET, and RssAnon once the answer is sent (the heap given back or not). Everything
+listens on 127.0.0.1; the server is stopped by its PID.
+"""
+import argparse
+import hashlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOKEN = "history-read-bench-token"
+
+WORKFLOW = """\
+name: wide
+inputs:
+  n: {type: integer}
+steps:
+  - id: each
+    task: transform
+    for_each: "{{ range(inputs.n) | list }}"
+    concurrency: 200
+    with:
+      data: {ci: "server-{{ item }}", ok: true}
+      mappings: [{source: ci, target: name}, {source: ok, target: up}]
+outputs:
+  count: "{{ steps.each.output | length }}"
+"""
+
+
+def measured(cmd, out_path):
+    """Runs cmd with stdout to out_path; returns (exit code, seconds, peak RSS in MB)."""
+    start = time.monotonic()
+    with open(out_path, "wb") as out:
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err = p.stderr.read().decode(errors="replace")
+        p.stderr.close()
+    if p.returncode != 0:
+        sys.exit("history_read_bench: %s failed (%d): %s" % (" ".join(cmd), p.returncode, err[-500:]))
+    return time.monotonic() - start, usage.ru_maxrss / 1024.0
+
+
+def status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_get(ferry, project, exec_id, out_path):
+    port = free_port()
+    log = open(os.path.join(project, "serve.log"), "wb")
+    server = subprocess.Popen([ferry, "serve", "--project", project, "--listen",
+                               "127.0.0.1:%d" % port, "--quiet"], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    sys.exit("history_read_bench: ferry serve did not start")
+                time.sleep(0.05)
+        before = status_kb(server.pid, "VmHWM") / 1024.0
+        start = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn.request("GET", "/api/v1/executions/" + exec_id,
+                     headers={"Authorization": "Bearer " + TOKEN})
+        res = conn.getresponse()
+        body = res.read()
+        seconds = time.monotonic() - start
+        if res.status != 200:
+            sys.exit("history_read_bench: GET answered %d" % res.status)
+        with open(out_path, "wb") as f:
+            f.write(body)
+        time.sleep(0.3)  # the write's buffer is freed once the socket has taken it
+        peak = status_kb(server.pid, "VmHWM") / 1024.0
+        anon = status_kb(server.pid, "RssAnon") / 1024.0
+        return seconds, before, peak, anon, len(body)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def bench(ferry, items, base):
+    project = tempfile.mkdtemp(prefix="ferry-history-bench-", dir=base)
+    try:
+        os.makedirs(os.path.join(project, "workflows"))
+        with open(os.path.join(project, "workflows", "wide.yaml"), "w") as f:
+            f.write(WORKFLOW)
+        digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+        with open(os.path.join(project, "ferry.yaml"), "w") as f:
+            f.write("store:\n  map_size: 4GiB\nauth:\n  tokens:\n"
+                    "    - {name: bench, sha256: \"%s\", role: viewer}\n" % digest)
+        out = os.path.join(project, "out.json")
+        run_s, run_mb = measured([ferry, "run", "wide", "--project", project, "--quiet",
+                                  "--input", "n=%d" % items], out)
+        with open(out) as f:
+            exec_id = f.read().split('"id":"', 1)[1].split('"', 1)[0]
+        rows = [("run", run_s, run_mb, os.path.getsize(out))]
+        for label, extra in (("show", []), ("show --json", ["--json"])):
+            s, mb = measured([ferry, "executions", "show", exec_id, "--project", project] + extra, out)
+            rows.append((label, s, mb, os.path.getsize(out)))
+        s, before, peak, anon, size = serve_get(ferry, project, exec_id, out)
+        print("%s (%d items)" % (ferry, items))
+        print("  %-26s %8s %12s %12s" % ("", "seconds", "peak RSS MB", "output MB"))
+        for label, sec, mb, size_out in rows:
+            print("  %-26s %8.2f %12.1f %12.1f" % (label, sec, mb, size_out / 1e6))
+        print("  %-26s %8.2f %12.1f %12.1f   (VmHWM before %.1f MB; RssAnon after %.1f MB)" %
+              ("GET /api/v1/executions/ID", s, peak, size / 1e6, before, anon))
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ferry", action="append", default=[])
+    ap.add_argument("--items", type=int, default=40000)
+    ap.add_argument("--dir", default=os.environ.get("TMPDIR", "/tmp"))
+    args = ap.parse_args()
+    bins = args.ferry
+    if not bins:
+        for b in ("build-rel", "build-bench"):
+            if os.access(os.path.join(ROOT, b, "ferry"), os.X_OK):
+                bins = [os.path.join(ROOT, b, "ferry")]
+                break
+    if not bins:
+        sys.exit("history_read_bench: no ferry binary; give --ferry BIN")
+    print("machine: %d CPUs; load %s" % (os.cpu_count(), " ".join(open("/proc/loadavg").read().split()[:3])))
+    for ferry in bins:
+        bench(os.path.abspath(ferry), args.items, args.dir)
+
+
+if __name__ == "__main__":
+    main()

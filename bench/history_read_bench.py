@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Memory and time of reading a large execution back: a for_each of N items (default
-40,000, the size of a CMDB sync), then `ferry executions show` (human and --json) and
+40,000, the size of a CMDB sync), then `ferry executions show` (human and --json),
+`ferry executions diff` against a second run whose every item differs, and
 GET /api/v1/executions/{id} from `ferry serve`. Each binary given runs in turn on its own
 throw-away project, so two builds compare in the same minutes:
 
@@ -34,13 +35,14 @@ WORKFLOW = """\
 name: wide
 inputs:
   n: {type: integer}
+  tag: {type: string, default: ""}
 steps:
   - id: each
     task: transform
     for_each: "{{ range(inputs.n) | list }}"
     concurrency: 200
     with:
-      data: {ci: "server-{{ item }}", ok: true}
+      data: {ci: "server-{{ item }}{{ inputs.tag }}", ok: true}
       mappings: [{source: ci, target: name}, {source: ok, target: up}]
 outputs:
   count: "{{ steps.each.output | length }}"
@@ -135,6 +137,12 @@ def bench(ferry, items, base):
         for label, extra in (("show", []), ("show --json", ["--json"])):
             s, mb = measured([ferry, "executions", "show", exec_id, "--project", project] + extra, out)
             rows.append((label, s, mb, os.path.getsize(out)))
+        measured([ferry, "run", "wide", "--project", project, "--quiet", "--input",
+                  "n=%d" % items, "--input", "tag=-b"], out)
+        with open(out) as f:
+            other_id = f.read().split('"id":"', 1)[1].split('"', 1)[0]
+        s, mb = measured([ferry, "executions", "diff", exec_id, other_id, "--project", project], out)
+        rows.append(("diff (every item changed)", s, mb, os.path.getsize(out)))
         s, before, peak, anon, size = serve_get(ferry, project, exec_id, out)
         print("%s (%d items)" % (ferry, items))
         print("  %-26s %8s %12s %12s" % ("", "seconds", "peak RSS MB", "output MB"))

@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 namespace ferry::cli {
@@ -241,36 +243,42 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         }
         return 0;
     }
-    Value a_rec, b_rec;
-    for (size_t k = 0; k < 2; ++k)  // both exist: checked above
-        (k == 0 ? a_rec : b_rec) =
-            tmpl::value_from_json(execution_json(*app.store, ids[k], false, false));
-    const Value* sa = engine::dict_get(a_rec, "steps");
-    const Value* sb = engine::dict_get(b_rec, "steps");
+    // Step records one pair at a time, each parsed only for its output: two executions of
+    // a 40,000-item for_each would otherwise be values all at once (a GB).
+    auto records_a = app.store->steps(ids[0]);
+    auto records_b = app.store->steps(ids[1]);
+    if (!records_a || !records_b) {
+        std::fprintf(stderr, "ferry executions: %s\n",
+                     (!records_a ? records_a.error() : records_b.error()).describe().c_str());
+        return 1;
+    }
+    std::unordered_map<std::string_view, const std::string*> by_key_a, by_key_b;
+    for (const store::KeyedJson& r : records_a.value())
+        by_key_a.emplace(r.key, &r.json);
+    for (const store::KeyedJson& r : records_b.value())
+        by_key_b.emplace(r.key, &r.json);
+    auto output_text = [](const std::string& record) {
+        Value step = tmpl::value_from_json(record);
+        const Value* output = engine::dict_get(step, "output");
+        return engine::to_json_text(output ? *output : Value::none());
+    };
     Value steps = Value::dict();
-    // Each step key once, in order: a's, then those only b has.
-    const tmpl::DictObj &steps_a = sa->dict_obj(), &steps_b = sb->dict_obj();
-    std::vector<Value> keys;
-    for (const auto& [k, v] : steps_a.items())
-        keys.push_back(k);
-    for (const auto& [k, v] : steps_b.items())
-        if (!steps_a.find(k)) keys.push_back(k);
-    // A step on one side only (two workflows, or one changed) is not an output that became
-    // null: listed apart, so "absent" and "null" stay distinct.
+    // Each step key once, in order: a's, then those only b has. A step on one side only
+    // (two workflows, or one changed) is not an output that became null: listed apart, so
+    // "absent" and "null" stay distinct.
     Value only_a = Value::list(), only_b = Value::list();
-    for (const Value& k : keys) {
-        const Value* x = steps_a.find(k);
-        const Value* y = steps_b.find(k);
-        if (!x || !y) {
-            (x ? only_a : only_b).list_obj().items.push_back(k);
+    for (const store::KeyedJson& r : records_a.value()) {
+        auto other = by_key_b.find(r.key);
+        if (other == by_key_b.end()) {
+            only_a.list_obj().items.push_back(engine::str(r.key));
             continue;
         }
-        std::string before = engine::to_json_text(*engine::dict_get(*x, "output"));
-        std::string after = engine::to_json_text(*engine::dict_get(*y, "output"));
-        std::string patch = store::json_patch(before, after);
+        std::string patch = store::json_patch(output_text(r.json), output_text(*other->second));
         if (patch != "[]")  // the keys are distinct
-            steps.dict_obj().append_new(k, tmpl::value_from_json(patch));
+            steps.dict_obj().append_new(engine::str(r.key), tmpl::value_from_json(patch));
     }
+    for (const store::KeyedJson& r : records_b.value())
+        if (!by_key_a.count(r.key)) only_b.list_obj().items.push_back(engine::str(r.key));
     std::string definition_diff;
     std::string ha, hb;
     for (size_t k = 0; k < 2; ++k) {

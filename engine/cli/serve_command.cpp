@@ -9,6 +9,7 @@
 #include "runtime/line_log.h"
 #include "server/api.h"
 #include "server/events.h"
+#include "server/heap_trim.h"
 #include "server/metrics.h"
 #include "server/pruning.h"
 #include "server/schedules.h"
@@ -292,6 +293,8 @@ int serve_command(int argc, char** argv) {
 
     // After the resumes: a catch-up run is a new execution, not one of those.
     schedules.start();
+    engine::server::HeapTrimmer heap_trimmer;
+    heap_trimmer.start(app->loop);
     std::optional<engine::server::HistoryRetention> retention;
     if (app->config.store.keep_ms) {
         retention.emplace(*app, *app->config.store.keep_ms, log, metrics);

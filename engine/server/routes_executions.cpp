@@ -11,16 +11,12 @@
 #include "template/environment.h"
 #include "workflow/loader.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <optional>
 
 namespace ferry::engine::server {
 
 namespace {
-
-constexpr size_t kLargeAnswerBytes = 8 << 20;
 
 using tmpl::Value;
 
@@ -202,12 +198,7 @@ void list_executions(Api& api, Call& c) {
 void get_execution(Api& api, Call& c) {
     std::string json = execution_json(*api.app().store, c.params["id"], false, true);
     if (json == "null") return c.error(404, "not_found", "no execution '" + c.params["id"] + "'");
-    size_t size = json.size();
     c.json(200, std::move(json));
-    // The records read for a large history were freed in the heap's middle, where the
-    // engine's trim threshold (tune_malloc_for_engine) keeps them: give them back now, or
-    // one look at a big for_each leaves the server tens of MB larger for good.
-    if (size >= kLargeAnswerBytes) malloc_trim(0);
 }
 
 void get_diff(Api& api, Call& c) {

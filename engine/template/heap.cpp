@@ -21,6 +21,10 @@ void* heap_allocate(size_t size) {
 void heap_release(void* block, size_t) noexcept {
     ::operator delete(block);
 }
+size_t heap_pooled_bytes() noexcept {
+    return 0;
+}
+void heap_release_pooled() noexcept {}
 
 #else
 
@@ -47,15 +51,19 @@ struct FreeLists {
 
 constinit thread_local FreeLists t_lists{};
 
+void free_pooled_blocks() noexcept {
+    for (size_t c = 0; c < kClasses; ++c) {
+        while (FreeBlock* b = t_lists.head[c]) {
+            t_lists.head[c] = b->next;
+            ::operator delete(b);
+        }
+        t_lists.count[c] = 0;
+    }
+}
+
 struct Reaper {
     ~Reaper() {
-        for (size_t c = 0; c < kClasses; ++c) {
-            while (FreeBlock* b = t_lists.head[c]) {
-                t_lists.head[c] = b->next;
-                ::operator delete(b);
-            }
-            t_lists.count[c] = 0;
-        }
+        free_pooled_blocks();
         t_lists.dead = true;
     }
 };
@@ -80,6 +88,17 @@ void* heap_allocate(size_t size) {
         return ::operator new(c* kGranule);
     }
     return ::operator new(size);
+}
+
+size_t heap_pooled_bytes() noexcept {
+    size_t bytes = 0;
+    for (size_t c = 0; c < kClasses; ++c)
+        bytes += size_t(t_lists.count[c]) * (c + 1) * kGranule;
+    return bytes;
+}
+
+void heap_release_pooled() noexcept {
+    free_pooled_blocks();
 }
 
 void heap_release(void* block, size_t size) noexcept {

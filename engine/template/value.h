@@ -43,6 +43,11 @@ enum class Kind : uint8_t {
 // cache is full.
 void* heap_allocate(size_t size);
 void heap_release(void* block, size_t size) noexcept;
+// The bytes of the blocks this thread's lists hold, and freeing them (they refill as
+// objects are freed again). For a long-lived process after a large job (`ferry serve`'s
+// HeapTrimmer): the lists keep up to 65,536 blocks per size class.
+size_t heap_pooled_bytes() noexcept;
+void heap_release_pooled() noexcept;
 
 struct HeapObject {
     mutable uint32_t refs = 0;

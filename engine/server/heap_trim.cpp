@@ -1,0 +1,57 @@
+#include "server/heap_trim.h"
+
+#include "template/value.h"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace ferry::engine::server {
+
+void HeapTrimmer::start(Loop& loop, uint64_t period_ms) {
+    timer_ = loop.timer(
+        period_ms, [this] { check(); }, period_ms);
+    timer_->set_background();
+}
+
+namespace {
+
+// Anonymous memory resident in the process (RSS less file-backed pages), from
+// /proc/self/statm; 0 when it cannot be read.
+size_t resident_anon_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "re");
+    if (!f) return 0;
+    unsigned long size = 0, resident = 0, shared = 0;
+    int read = std::fscanf(f, "%lu %lu %lu", &size, &resident, &shared);
+    std::fclose(f);
+    if (read != 3 || shared > resident) return 0;
+    return size_t(resident - shared) * size_t(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+size_t HeapTrimmer::check() {
+#if defined(__SANITIZE_ADDRESS__)
+    return 0;  // the sanitizer's allocator: mallinfo2 knows nothing of it
+#else
+    // Free heap that is still resident: once trimmed, free blocks stay free in malloc's books
+    // (their pages given back), so the free total alone would call for a trim every period.
+    // mallinfo2 walks the free lists: ~100 µs for tens of thousands of free blocks. The
+    // template values' own free lists (this is the loop thread, whose lists they are) count
+    // as in use for malloc, and a large job fills them too.
+    struct mallinfo2 info = mallinfo2();
+    size_t pooled = tmpl::heap_pooled_bytes();
+    size_t in_use = info.uordblks + info.hblkhd;
+    in_use = in_use > pooled ? in_use - pooled : 0;
+    size_t anon = resident_anon_bytes();
+    size_t resident_free = anon > in_use ? anon - in_use : 0;
+    if (resident_free < slack_) return 0;
+    tmpl::heap_release_pooled();
+    malloc_trim(0);
+    ++trims_;
+    return resident_free;
+#endif
+}
+
+}  // namespace ferry::engine::server

@@ -28,32 +28,42 @@ std::string text(const Value& v, const char* key) {
     return f && !f->is_none() ? tmpl::to_str(*f) : std::string();
 }
 
+// Page by page: the queue may hold tens of thousands of deliveries, each with its body.
 int list(engine::App& app, bool json) {
-    auto entries = app.store->list_dlq();
-    if (!entries) {
-        std::fprintf(stderr, "ferry dlq: %s\n", entries.error().describe().c_str());
-        return 1;
+    constexpr size_t kPage = 1000;
+    std::string after;
+    size_t listed = 0;
+    for (;;) {
+        auto entries = app.store->list_dlq(after, kPage);
+        if (!entries) {
+            if (json && listed) std::printf("]\n");
+            std::fprintf(stderr, "ferry dlq: %s\n", entries.error().describe().c_str());
+            return 1;
+        }
+        for (const auto& e : entries.value()) {
+            if (json) {
+                std::printf("%s%s", listed ? "," : "[", e.json.c_str());
+            } else {
+                if (!listed)
+                    std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", "ID", "CREATED", "INTEGRATION",
+                                "ATTEMPTS", "ERROR");
+                Value v = tmpl::value_from_json(e.json);
+                std::string error = printable(text(v, "error"));
+                if (error.size() > 60) error = error.substr(0, 57) + "...";
+                std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", e.key.c_str(),
+                            text(v, "created_at").substr(0, 19).c_str(),
+                            text(v, "integration").c_str(), text(v, "attempts").c_str(),
+                            error.c_str());
+            }
+            ++listed;
+        }
+        if (entries->size() < kPage) break;
+        after = entries->back().key;
     }
     if (json) {
-        std::string out = "[";
-        for (size_t i = 0; i < entries->size(); ++i)
-            out += (i ? "," : "") + entries.value()[i].json;
-        std::printf("%s]\n", out.c_str());
-        return 0;
-    }
-    if (entries->empty()) {
+        std::printf(listed ? "]\n" : "[]\n");
+    } else if (!listed) {
         std::fprintf(stderr, "the dead-letter queue is empty\n");
-        return 0;
-    }
-    std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", "ID", "CREATED", "INTEGRATION", "ATTEMPTS",
-                "ERROR");
-    for (const auto& e : entries.value()) {
-        Value v = tmpl::value_from_json(e.json);
-        std::string error = printable(text(v, "error"));
-        if (error.size() > 60) error = error.substr(0, 57) + "...";
-        std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", e.key.c_str(),
-                    text(v, "created_at").substr(0, 19).c_str(), text(v, "integration").c_str(),
-                    text(v, "attempts").c_str(), error.c_str());
     }
     return 0;
 }

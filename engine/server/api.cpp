@@ -116,6 +116,18 @@ void Call::json(int status, std::string body) {
     res.send(status, std::move(body), {{"Content-Type", "application/json"}});
 }
 
+std::optional<size_t> Call::page_limit(size_t fallback) {
+    auto l = req.query_param("limit");
+    if (!l) return fallback;
+    char* end = nullptr;
+    long n = std::strtol(l->c_str(), &end, 10);
+    if (l->empty() || *end || n < 1 || size_t(n) > kMaxPage) {
+        error(400, "bad_request", "limit must be an integer from 1 to " + std::to_string(kMaxPage));
+        return std::nullopt;
+    }
+    return size_t(n);
+}
+
 void Call::error(int status, std::string_view code, std::string_view message, HttpHeaders extra) {
     res.send_error(status, code, message, std::move(extra));
 }

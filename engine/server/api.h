@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,10 @@ struct Call {
     // A refused approval decision: 404 (no such execution or step here), 409 (not waiting),
     // 403 (the caller is not among the step's approvers).
     void refused(const Engine::DecideResult& r);
+    // A page's size from `?limit=` (fallback when absent); nullopt, with the 400 answered,
+    // when it is not an integer from 1 to kMaxPage.
+    static constexpr size_t kMaxPage = 1000;
+    std::optional<size_t> page_limit(size_t fallback);
 };
 
 class Api {

@@ -111,8 +111,8 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
         out += "ferry_webhook_deliveries_total{status=\"" + label(k) + "\"} " + std::to_string(v) +
                "\n";
     header("ferry_dlq_size", "gauge", "Deliveries waiting in the dead-letter queue.");
-    auto dlq = app_.store->list_dlq();
-    out += "ferry_dlq_size " + std::to_string(dlq ? dlq->size() : 0) + "\n";
+    auto dlq = app_.store->dlq_size();  // a count, not the deliveries: scraped every few s
+    out += "ferry_dlq_size " + std::to_string(dlq ? dlq.value() : 0) + "\n";
     store::Store::Usage usage = app_.store->usage();
     header("ferry_store_file_bytes", "gauge",
            "High-water mark of the history file; pages freed by pruning are reused.");

@@ -173,13 +173,9 @@ void list_executions(Api& api, Call& c) {
     if (!f.cursor.empty() && !is_ulid(f.cursor))
         return c.error(400, "bad_request",
                        "cursor must be an execution id (the next_cursor of a previous page)");
-    if (auto l = c.req.query_param("limit")) {
-        char* end = nullptr;
-        long n = std::strtol(l->c_str(), &end, 10);
-        if (l->empty() || *end || n < 1 || n > 1000)
-            return c.error(400, "bad_request", "limit must be an integer from 1 to 1000");
-        f.limit = size_t(n);
-    }
+    std::optional<size_t> limit = c.page_limit(f.limit);
+    if (!limit) return;
+    f.limit = *limit;
     auto found = api.app().store->list_executions(f);
     if (!found) return c.error(500, "storage", found.error().message);
     std::string out = "{\"executions\":[";

@@ -2,12 +2,15 @@
 // OpenAPI document generated from the route table (so it cannot drift from the routes).
 #include "core/dead_letters.h"
 #include "core/values.h"
+#include "runtime/ids.h"
 #include "runtime/timestamp.h"
 #include "server/api.h"
 
 namespace ferry::engine::server {
 
 namespace {
+
+constexpr size_t kDlqPage = 100;
 
 using tmpl::Value;
 
@@ -56,13 +59,25 @@ void test_integration(Api& api, Call& c) {
     });
 }
 
+// A page at a time, oldest first: a receiver down for a weekend can leave tens of thousands
+// of deliveries (each with its body) in the queue.
 void dlq_list(Api& api, Call& c) {
-    auto entries = api.app().store->list_dlq();
+    std::string cursor = c.req.query_param("cursor").value_or("");
+    if (!cursor.empty() && !is_ulid(cursor))
+        return c.error(400, "bad_request",
+                       "cursor must be a dead letter's id (the next_cursor of a previous page)");
+    std::optional<size_t> limit = c.page_limit(kDlqPage);
+    if (!limit) return;
+    auto entries = api.app().store->list_dlq(cursor, *limit);
     if (!entries) return c.error(500, "storage", entries.error().message);
     std::string out = "{\"dead_letters\":[";
-    for (size_t i = 0; i < entries->size(); ++i)
-        out += (i ? "," : "") + entries.value()[i].json;
-    c.json(200, out + "]}");
+    for (size_t i = 0; i < entries->size(); ++i) {
+        if (i) out += ',';
+        out += entries.value()[i].json;
+    }
+    out += "],\"next_cursor\":";
+    out += entries->size() == *limit ? quote(entries->back().key) : "null";
+    c.json(200, out + "}");
 }
 
 void dlq_replay(Api& api, Call& c) {
@@ -190,7 +205,11 @@ void add_ops_routes(Api& api) {
     api.add("GET", "/api/v1/integrations", Role::Viewer, [a](Call& c) { integrations(*a, c); });
     api.add("POST", "/api/v1/integrations/{name}/test", Role::Operator,
             [a](Call& c) { test_integration(*a, c); });
-    api.add("GET", "/api/v1/dlq", Role::Viewer, [a](Call& c) { dlq_list(*a, c); });
+    api.add("GET", "/api/v1/dlq", Role::Viewer, [a](Call& c) { dlq_list(*a, c); },
+            {{{"limit", "query", "integer", "at most this many, 1 to 1000 (100)"},
+              {"cursor", "query", "string",
+               "the next_cursor of the previous page: the dead letters after it"}},
+             ""});
     api.add("POST", "/api/v1/dlq/{id}/replay", Role::Admin, [a](Call& c) { dlq_replay(*a, c); });
     api.add("GET", "/api/v1/openapi.json", Role::None,
             [a](Call& c) { c.json(200, to_json_text(openapi(*a))); });

@@ -99,6 +99,13 @@ bool del(const Txn& txn, const Db& db, std::string_view key) {
     return true;
 }
 
+uint64_t entries(const Txn& txn, const Db& db) {
+    MDB_stat stat{};
+    int rc = mdb_stat(txn.get(), db.dbi, &stat);
+    if (rc != MDB_SUCCESS) fail(std::string("mdb_stat(") + db.name + ")", rc);
+    return stat.ms_entries;
+}
+
 bool open_db(const Txn& txn, const char* name, unsigned flags, Db& db) {
     MDB_dbi dbi = 0;
     int rc = mdb_dbi_open(txn.get(), name, flags, &dbi);

@@ -132,6 +132,8 @@ bool get(const Txn& txn, const Db& db, std::string_view key, std::string_view& v
 void put(const Txn& txn, const Db& db, std::string_view key, std::string_view value);
 // false when the key was absent.
 bool del(const Txn& txn, const Db& db, std::string_view key);
+// How many records the database holds (mdb_stat: no walk).
+uint64_t entries(const Txn& txn, const Db& db);
 // Opens (flags may hold MDB_CREATE) a named database; false when it does not exist and
 // MDB_CREATE was not given.
 bool open_db(const Txn& txn, const char* name, unsigned flags, Db& db);

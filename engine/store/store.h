@@ -141,7 +141,10 @@ class Store {
     Result<std::vector<KeyedJson>> changes(const std::string& exec_id) const;
     Result<std::optional<std::string>> get_workflow(const std::string& hash) const;
     Result<std::optional<std::string>> get_dlq(const std::string& id) const;
-    Result<std::vector<KeyedJson>> list_dlq() const;
+    // Dead letters oldest first (ids are ULIDs); a page of them: those after `after` (an id;
+    // empty: from the first), at most limit (0: all).
+    Result<std::vector<KeyedJson>> list_dlq(const std::string& after = {}, size_t limit = 0) const;
+    Result<uint64_t> dlq_size() const;
     Result<std::optional<std::string>> get_kv(const std::string& key) const;
     // Keys with this prefix, in key order; a page of them: those after `after` (a key with
     // the prefix; empty: from the first), at most limit (0: all).

@@ -220,16 +220,26 @@ Result<std::vector<KeyedJson>> Store::changes(const std::string& exec_id) const 
     });
 }
 
-Result<std::vector<KeyedJson>> Store::list_dlq() const {
+Result<std::vector<KeyedJson>> Store::list_dlq(const std::string& after, size_t limit) const {
     const Impl& s = *impl_;
     return read_txn<std::vector<KeyedJson>>(s, "list_dlq", [&](const lmdb::Txn& txn) {
         std::vector<KeyedJson> out;
-        scan_forward(txn, s.dlq, {}, [&](std::string_view k, std::string_view v) {
-            out.push_back({std::string(k), std::string(v)});
-            return true;
-        });
+        scan_forward(
+            txn, s.dlq, {},
+            [&](std::string_view k, std::string_view v) {
+                if (k == after) return true;
+                out.push_back({std::string(k), std::string(v)});
+                return limit == 0 || out.size() < limit;
+            },
+            after);
         return out;
     });
+}
+
+Result<uint64_t> Store::dlq_size() const {
+    const Impl& s = *impl_;
+    return read_txn<uint64_t>(s, "dlq_size",
+                              [&](const lmdb::Txn& txn) { return lmdb::entries(txn, s.dlq); });
 }
 
 Result<std::vector<KeyedJson>> Store::scan_kv(const std::string& prefix, const std::string& after,

@@ -17,6 +17,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "mocks"))
 
 import test_engine as te  # noqa: E402
+import serve_util  # noqa: E402
 import test_integrations as ti  # noqa: E402
 from standard_webhooks import verify  # noqa: E402
 
@@ -444,6 +445,62 @@ steps:
         # drop of an unknown id is a usage error.
         self.assertEqual(self.ferry("dlq", "drop", "nope").returncode, 2)
 
+
+    def test_a_large_dead_letter_queue_is_listed_in_pages(self):
+        # A receiver down for a while leaves many deliveries, each with its body: the CLI
+        # reads the store 1,000 at a time, the API answers a page per call, and /metrics
+        # counts them without reading them.
+        n = 1005
+        head, tail = sn_yaml(self.m.url).rsplit("max_attempts: 3", 1)
+        self.p.write("ferry.yaml", head + "max_attempts: 1" + tail + serve_util.tokens_yaml())
+        self.p.workflow("many", """\
+steps:
+  - id: emit
+    task: webhook.emit
+    integration: hook
+    for_each: "{{ range(%d) | list }}"
+    concurrency: 100
+    with: {type: ticket.created, data: {n: "{{ item }}"}}
+""" % n)
+        self.m.config(webhook_status=500)
+        rc, doc, err = self.run_wf("many", timeout=120)
+        self.assertEqual(rc, 0, err[-2000:])
+        p = self.ferry("dlq", "list", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ids = [e["id"] for e in json.loads(p.stdout)]
+        self.assertEqual(len(ids), n)
+        self.assertEqual(ids, sorted(set(ids)), "oldest first, each once")
+        human = self.ferry("dlq", "list")
+        self.assertEqual(human.stdout.count("\n"), n + 1)  # and the header
+
+        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            status, page = server.json("GET", "/api/v1/dlq", role="viewer")
+            self.assertEqual(status, 200, page)
+            self.assertEqual([e["id"] for e in page["dead_letters"]], ids[:100])  # default 100
+            self.assertEqual(page["next_cursor"], ids[99])
+            seen, cursor = [], ""
+            for _ in range(10):  # 1,005 in pages of 400: three pages
+                status, page = server.json(
+                    "GET", "/api/v1/dlq?limit=400" + ("&cursor=" + cursor if cursor else ""),
+                    role="viewer")
+                self.assertEqual(status, 200, page)
+                seen += [e["id"] for e in page["dead_letters"]]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            self.assertEqual(seen, ids)
+            for query, message in (("limit=0", "limit must be an integer from 1 to 1000"),
+                                   ("limit=1001", "limit must be an integer from 1 to 1000"),
+                                   ("cursor=nope", "cursor must be a dead letter's id")):
+                status, body = server.json("GET", "/api/v1/dlq?" + query, role="viewer")
+                self.assertEqual(status, 400, query)
+                self.assertIn(message, body["error"]["message"])
+            status, _, text = server.request("GET", "/metrics", role="viewer")
+            self.assertEqual(status, 200)
+            self.assertIn("ferry_dlq_size %d\n" % n, text.decode())
+        finally:
+            server.stop()
 
     def test_a_dead_letter_outlives_its_pruned_execution_and_still_replays(self):
         # A dead letter holds its own request: pruning the execution that sent it (history)

@@ -201,7 +201,41 @@ TEST_CASE("store: kv and dlq", "[store]") {
     s->put_kv("idem/a", "1b");    // overwrite
     commit_ok(*s);
     REQUIRE(s->list_dlq().value().size() == 1);
+    CHECK(s->dlq_size().value() == 1);
     CHECK(*s->get_kv("idem/a").value() == "1b");
+}
+
+TEST_CASE("store: dead letters in pages, and counted without reading them", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    CHECK(s->dlq_size().value() == 0);
+    CHECK(s->list_dlq({}, 10).value().empty());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 25; ++i) {
+        ids.push_back(new_ulid(kT0 + i));
+        s->put_dlq(ids.back(), "{\"n\":" + std::to_string(i) + "}");
+    }
+    commit_ok(*s);
+    CHECK(s->dlq_size().value() == 25);
+    std::vector<std::string> seen;
+    std::string after;
+    for (int page = 0; page < 5; ++page) {
+        auto got = s->list_dlq(after, 10).value();
+        for (const auto& e : got)
+            seen.push_back(e.key);
+        if (got.size() < 10) break;
+        after = got.back().key;
+    }
+    CHECK(seen == ids);  // oldest first, each once, across pages of 10, 10 and 5
+    // A cursor that names no record starts at the next one; past the last, nothing.
+    auto from_between = s->list_dlq(ids[3] + "!", 2).value();
+    REQUIRE(from_between.size() == 2);
+    CHECK(from_between[0].key == ids[4]);
+    CHECK(s->list_dlq(ids.back(), 10).value().empty());
+    CHECK(s->list_dlq().value().size() == 25);  // no limit: all
+    s->erase_dlq(ids[0]);
+    commit_ok(*s);
+    CHECK(s->dlq_size().value() == 24);
 }
 
 TEST_CASE("store: status and workflow indexes follow changes", "[store]") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace ferry {
 
@@ -139,6 +140,23 @@ void* LuaVM::resize_block(void* ptr, size_t old, size_t nsize) {
     std::memcpy(moved, ptr, std::min(old, nsize));
     free_block(ptr, old);
     return moved;
+}
+
+size_t LuaVM::release_idle_memory(size_t pool_growth) {
+    bool idle = allocated_total_ == allocated_at_idle_check_;
+    allocated_at_idle_check_ = allocated_total_;
+    // Busy: the pool is being used, and a full collection would stall the tasks running.
+    if (!idle || small_blocks_.slab_bytes() < slabs_after_release_ + pool_growth) return 0;
+    lua_gc(L_, LUA_GCCOLLECT);  // what the last job left is garbage not yet collected
+    allocated_at_idle_check_ = allocated_total_;
+    size_t released = 0;
+    try {
+        released = small_blocks_.release_free_slabs();
+    } catch (const std::bad_alloc&) {
+        // Its working lists did not fit: nothing was changed.
+    }
+    slabs_after_release_ = small_blocks_.slab_bytes();
+    return released;
 }
 
 void LuaVM::free_block(void* ptr, size_t size) {

@@ -44,6 +44,12 @@ class LuaVM {
     lua_State* state() { return L_; }
     size_t memory_used() const { return used_; }
     size_t memory_limit() const { return limits_.memory_bytes; }
+    // For a long-lived process after a large job (`ferry serve`'s HeapTrimmer, every few
+    // seconds): when no Lua code has allocated since the last call and the block pool has
+    // grown by pool_growth bytes since it was last released, a full collection, then the
+    // pool's slabs that no longer hold anything go back to malloc. Returns their bytes (0:
+    // busy, or nothing to do). Call from the loop, outside any Lua call.
+    size_t release_idle_memory(size_t pool_growth);
 
     // Adds a C module: ferry.NAME reads it, require("ferry.NAME") returns it. opener has the
     // luaopen contract. Call before the first chunk runs.
@@ -106,6 +112,8 @@ class LuaVM {
     LuaVmLimits limits_;
     size_t used_ = 0;
     size_t allocated_total_ = 0;  // monotonically growing: bytes ever allocated
+    size_t allocated_at_idle_check_ = 0;
+    size_t slabs_after_release_ = 0;
     size_t alloc_ceiling_ = SIZE_MAX;
     bool ceiling_hit_ = false;
     int env_ref_ = LUA_NOREF;

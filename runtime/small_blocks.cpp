@@ -1,5 +1,7 @@
 #include "runtime/small_blocks.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 
 namespace ferry {
@@ -46,6 +48,50 @@ void SmallBlocks::release(void* block, size_t size) {
     auto* free_block = static_cast<FreeBlock*>(block);
     free_block->next = free_[cls];
     free_[cls] = free_block;
+}
+
+size_t SmallBlocks::release_free_slabs() {
+    if (slabs_.empty()) return 0;
+    // The slab holding each free block, by address: slabs sorted by where they start.
+    std::vector<void*> sorted = slabs_;
+    std::sort(sorted.begin(), sorted.end(), std::less<void*>());
+    std::vector<size_t> free_bytes(sorted.size(), 0);
+    std::vector<bool> release(sorted.size(), false);
+    std::vector<void*> kept;
+    kept.reserve(sorted.size());  // every allocation before the first change
+    auto slab_of = [&](const void* block) -> size_t {
+        auto it = std::upper_bound(sorted.begin(), sorted.end(), block, std::less<const void*>());
+        return size_t(it - sorted.begin()) - 1;  // blocks lie in slabs: never before the first
+    };
+    for (size_t cls = 0; cls < free_.size(); ++cls)
+        for (FreeBlock* b = free_[cls]; b; b = b->next)
+            free_bytes[slab_of(b)] += (cls + 1) * kGrain;
+    // The slab being carved stays, whatever its carved part holds.
+    size_t released = 0;
+    for (size_t i = 0; i < sorted.size(); ++i) {
+        bool carving = bump_ && bump_ >= static_cast<char*>(sorted[i]) &&
+                       bump_ <= static_cast<char*>(sorted[i]) + kSlabSize;
+        release[i] = !carving && free_bytes[i] == kSlabSize;
+    }
+    for (size_t cls = 0; cls < free_.size(); ++cls) {
+        FreeBlock** link = &free_[cls];
+        while (*link) {
+            if (release[slab_of(*link)])
+                *link = (*link)->next;
+            else
+                link = &(*link)->next;
+        }
+    }
+    for (size_t i = 0; i < sorted.size(); ++i) {
+        if (release[i]) {
+            std::free(sorted[i]);
+            released += kSlabSize;
+        } else {
+            kept.push_back(sorted[i]);
+        }
+    }
+    slabs_.swap(kept);
+    return released;
 }
 
 }  // namespace ferry

@@ -40,13 +40,15 @@ size_t HeapTrimmer::check() {
     // mallinfo2 walks the free lists: ~100 µs for tens of thousands of free blocks. The
     // template values' own free lists (this is the loop thread, whose lists they are) count
     // as in use for malloc, and a large job fills them too.
+    // What another pool gives back is freed heap now: returned below whatever the slack.
+    size_t released = release_pools_ ? release_pools_() : 0;
     struct mallinfo2 info = mallinfo2();
     size_t pooled = tmpl::heap_pooled_bytes();
     size_t in_use = info.uordblks + info.hblkhd;
     in_use = in_use > pooled ? in_use - pooled : 0;
     size_t anon = resident_anon_bytes();
     size_t resident_free = anon > in_use ? anon - in_use : 0;
-    if (resident_free < slack_) return 0;
+    if (resident_free < slack_ && released == 0) return 0;
     tmpl::heap_release_pooled();
     malloc_trim(0);
     ++trims_;

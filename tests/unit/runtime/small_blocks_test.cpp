@@ -2,6 +2,8 @@
 #include "runtime/lua_vm.h"
 #include "runtime/small_blocks.h"
 
+#include <lua.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -74,4 +76,82 @@ TEST_CASE("the Lua VM runs on the pool and counts what it holds", "[runtime][sma
     lua_pop(L, 1);
     lua_gc(L, LUA_GCCOLLECT);
     CHECK(vm.memory_used() <= before + 4096);
+}
+
+TEST_CASE("small blocks: slabs whose blocks are all free go back, the rest stay usable",
+          "[runtime][small_blocks]") {
+    SmallBlocks pool;
+    constexpr size_t kSize = 64;
+    // Ten slabs' worth of blocks (64 KB slabs of 64-byte blocks), each marked.
+    std::vector<char*> blocks;
+    for (size_t i = 0; i < 10 * 1024; ++i) {
+        blocks.push_back(static_cast<char*>(pool.allocate(kSize)));
+        REQUIRE(blocks.back() != nullptr);
+        std::memset(blocks.back(), int(i & 0xff), kSize);
+    }
+    REQUIRE(pool.slab_bytes() == 10 * 64 * 1024);
+    CHECK(pool.release_free_slabs() == 0);  // nothing free yet
+
+    // Free the first eight slabs' blocks but one block in the fourth; keep the last two.
+    std::set<char*> kept_alive;
+    for (size_t i = 0; i < blocks.size(); ++i) {
+        if (i >= 8 * 1024 || i == 3 * 1024 + 7)
+            kept_alive.insert(blocks[i]);
+        else
+            pool.release(blocks[i], kSize);
+    }
+    // Seven slabs had every block free; the fourth (one live block) and the one being carved
+    // from stay.
+    CHECK(pool.release_free_slabs() == 7 * 64 * 1024);
+    CHECK(pool.slab_bytes() == 3 * 64 * 1024);
+    CHECK(pool.release_free_slabs() == 0);  // idempotent
+
+    // Live blocks kept their contents.
+    for (size_t i = 0; i < blocks.size(); ++i)
+        if (kept_alive.count(blocks[i]))
+            for (size_t b = 0; b < kSize; ++b)
+                REQUIRE(static_cast<unsigned char>(blocks[i][b]) == (i & 0xff));
+    // What the free lists still hand out lies in the kept slabs (the fourth's free blocks),
+    // never in a freed one; then new slabs.
+    std::set<char*> fourth;
+    for (size_t i = 3 * 1024; i < 4 * 1024; ++i)
+        if (!kept_alive.count(blocks[i])) fourth.insert(blocks[i]);
+    for (size_t n = 0; n < fourth.size(); ++n) {
+        auto* p = static_cast<char*>(pool.allocate(kSize));
+        REQUIRE(fourth.count(p) == 1);
+        std::memset(p, 0xee, kSize);
+    }
+    auto* fresh = static_cast<char*>(pool.allocate(kSize));
+    REQUIRE(fresh != nullptr);
+    CHECK_FALSE(fourth.count(fresh));
+    std::memset(fresh, 0xdd, kSize);
+    for (char* p : kept_alive)
+        pool.release(p, kSize);
+}
+
+TEST_CASE("LuaVM::release_idle_memory: once idle, collects and gives empty slabs back",
+          "[runtime][small_blocks]") {
+    ferry::LuaVM vm;
+    lua_State* L = vm.state();
+    constexpr size_t kGrowth = size_t(4) << 20;
+    // A burst of small garbage (tables and strings) that nothing refers to any more.
+    REQUIRE(luaL_dostring(L, "local t = {} for i = 1, 200000 do t[i] = {i, tostring(i)} end "
+                             "t = nil") == LUA_OK);
+    // Lua ran since the last call: busy, nothing done, not even a collection.
+    size_t used_before = vm.memory_used();
+    CHECK(vm.release_idle_memory(kGrowth) == 0);
+    CHECK(vm.memory_used() == used_before);
+    // Nothing ran since: a full collection, then the empty slabs go.
+    size_t released = vm.release_idle_memory(kGrowth);
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(released == 0);  // no pool under ASan (every block is malloc's): nothing to do
+#else
+    CHECK(vm.memory_used() < used_before / 2);
+    CHECK(released >= size_t(8) << 20);
+#endif
+    // The pool has not grown again: the next idle checks do nothing.
+    CHECK(vm.release_idle_memory(kGrowth) == 0);
+    CHECK(vm.release_idle_memory(kGrowth) == 0);
+    // The VM still works.
+    REQUIRE(luaL_dostring(L, "x = {} for i = 1, 1000 do x[i] = {i} end") == LUA_OK);
 }

@@ -35,13 +35,13 @@ size_t HeapTrimmer::check() {
 #if defined(__SANITIZE_ADDRESS__)
     return 0;  // the sanitizer's allocator: mallinfo2 knows nothing of it
 #else
+    // What another pool gives back is freed heap now: returned whatever the slack.
+    size_t released = release_pools_ ? release_pools_() : 0;
     // Free heap that is still resident: once trimmed, free blocks stay free in malloc's books
     // (their pages given back), so the free total alone would call for a trim every period.
     // mallinfo2 walks the free lists: ~100 µs for tens of thousands of free blocks. The
     // template values' own free lists (this is the loop thread, whose lists they are) count
     // as in use for malloc, and a large job fills them too.
-    // What another pool gives back is freed heap now: returned below whatever the slack.
-    size_t released = release_pools_ ? release_pools_() : 0;
     struct mallinfo2 info = mallinfo2();
     size_t pooled = tmpl::heap_pooled_bytes();
     size_t in_use = info.uordblks + info.hblkhd;

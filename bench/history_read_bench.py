@@ -13,7 +13,7 @@ Options:
     --dir BASE     where the throw-away projects go (default $TMPDIR or /tmp)
 
 Peak RSS of a command is its ru_maxrss (os.wait4); of the server, VmHWM before and after
-the GET, and RssAnon once the answer is sent (the heap given back or not). Everything
+the GET, and RssAnon 5.5 s after the answer (the heap given back or not). Everything
 listens on 127.0.0.1; the server is stopped by its PID.
 """
 import argparse
@@ -104,7 +104,9 @@ def serve_get(ferry, project, exec_id, out_path):
             sys.exit("history_read_bench: GET answered %d" % res.status)
         with open(out_path, "wb") as f:
             f.write(body)
-        time.sleep(0.3)  # the write's buffer is freed once the socket has taken it
+        # The write's buffer is freed once the socket has taken it; freed heap goes back to
+        # the system at the server's next heap check (every 5 s, HeapTrimmer).
+        time.sleep(5.5)
         peak = status_kb(server.pid, "VmHWM") / 1024.0
         anon = status_kb(server.pid, "RssAnon") / 1024.0
         return seconds, before, peak, anon, len(body)

@@ -3,9 +3,6 @@
 #include "template/value.h"
 
 #include <malloc.h>
-#include <unistd.h>
-
-#include <cstdio>
 
 namespace ferry::engine::server {
 
@@ -14,22 +11,6 @@ void HeapTrimmer::start(Loop& loop, uint64_t period_ms) {
         period_ms, [this] { check(); }, period_ms);
     timer_->set_background();
 }
-
-namespace {
-
-// Anonymous memory resident in the process (RSS less file-backed pages), from
-// /proc/self/statm; 0 when it cannot be read.
-size_t resident_anon_bytes() {
-    std::FILE* f = std::fopen("/proc/self/statm", "re");
-    if (!f) return 0;
-    unsigned long size = 0, resident = 0, shared = 0;
-    int read = std::fscanf(f, "%lu %lu %lu", &size, &resident, &shared);
-    std::fclose(f);
-    if (read != 3 || shared > resident) return 0;
-    return size_t(resident - shared) * size_t(sysconf(_SC_PAGESIZE));
-}
-
-}  // namespace
 
 size_t HeapTrimmer::check() {
 #if defined(__SANITIZE_ADDRESS__)
@@ -46,7 +27,8 @@ size_t HeapTrimmer::check() {
     size_t pooled = tmpl::heap_pooled_bytes();
     size_t in_use = info.uordblks + info.hblkhd;
     in_use = in_use > pooled ? in_use - pooled : 0;
-    size_t anon = resident_anon_bytes();
+    std::optional<ResidentMemory::Pages> pages = resident_.pages();
+    size_t anon = pages ? pages->anonymous() * ResidentMemory::page_bytes() : 0;
     size_t resident_free = anon > in_use ? anon - in_use : 0;
     if (resident_free < slack_ && released == 0) return 0;
     tmpl::heap_release_pooled();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "runtime/loop.h"
+#include "runtime/resident_memory.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +41,7 @@ class HeapTrimmer {
   private:
     size_t slack_;
     std::function<size_t()> release_pools_;
+    ResidentMemory resident_;
     uint64_t trims_ = 0;
     std::unique_ptr<Loop::Timer> timer_;
 };

@@ -169,7 +169,6 @@ Found inspect_folder(const std::string& dir, bool create) {
 Store::Store() : impl_(std::make_unique<Impl>()) {}
 Store::~Store() {
     stop_writer();
-    if (impl_->statm_fd >= 0) close(impl_->statm_fd);
 }
 
 const std::string& Store::path() const {

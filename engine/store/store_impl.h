@@ -1,6 +1,7 @@
 // Store::Impl, shared by store.cpp (opening, staging, commit) and store_read.cpp (reads).
 #pragma once
 
+#include "runtime/resident_memory.h"
 #include "store/keys.h"
 #include "store/lmdb.h"
 #include "store/store.h"
@@ -87,7 +88,7 @@ struct Store::Impl {
     // A read transaction; one that finds the map grown by another process is begun again
     // after adopting it.
     lmdb::Txn begin_read() const;
-    // The bytes of the pages on LMDB's freelist (store.cpp).
+    // The bytes of the pages on LMDB's freelist (store_map.cpp).
     uint64_t freelist_bytes() const;
 
     lmdb::Db executions, by_workflow, by_status, exec_index, steps, attempts, changes, workflows,
@@ -115,9 +116,9 @@ struct Store::Impl {
     }
 
     // Drops the process's mappings of the history file once they pass
-    // options.mapped_budget (store.cpp: why).
+    // options.mapped_budget (store_map.cpp: why).
     mutable void* map_base = nullptr;  // where LMDB mapped the file (null: not found, no release)
-    mutable int statm_fd = -1;         // /proc/self/statm, open for the store's life
+    ResidentMemory resident;
     mutable size_t mapped_after_release = 0;
     void locate_map() const;
     size_t file_pages_mapped() const;

@@ -2,11 +2,9 @@
 // pages the process keeps mapped.
 #include "store/store_impl.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -99,19 +97,13 @@ void Store::Impl::locate_map() const {
         }
     }
     std::fclose(maps);
-    if (statm_fd < 0) statm_fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     mapped_after_release = file_pages_mapped();
 }
 
 size_t Store::Impl::file_pages_mapped() const {
-    // /proc/self/statm's third field: resident pages backed by files (the binary, its
-    // libraries and the history file). One pread on a file kept open: ~1 µs.
-    char buf[128];
-    ssize_t n = statm_fd >= 0 ? pread(statm_fd, buf, sizeof buf - 1, 0) : -1;
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    unsigned long size = 0, resident = 0, shared = 0;
-    return std::sscanf(buf, "%lu %lu %lu", &size, &resident, &shared) == 3 ? size_t(shared) : 0;
+    // Resident pages backed by files: the binary, its libraries and the history file.
+    std::optional<ResidentMemory::Pages> pages = resident.pages();
+    return pages ? pages->file_backed : 0;
 }
 
 void Store::Impl::release_mapped_pages() {
@@ -124,7 +116,8 @@ void Store::Impl::release_mapped_pages() {
     // fault each. Checked after every commit; dropped rarely (each drop costs refaults).
     if (!map_base || !options.mapped_budget) return;
     size_t mapped = file_pages_mapped();
-    if (mapped < mapped_after_release + options.mapped_budget / size_t(getpagesize())) return;
+    if (mapped < mapped_after_release + options.mapped_budget / ResidentMemory::page_bytes())
+        return;
     size_t used = size_t(pages_reach(env.get()));
     if (used == 0) return;
     madvise(map_base, std::min(used, size_t(map_size)), MADV_DONTNEED);

@@ -105,18 +105,30 @@ class MemberSpans : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Membe
     size_t start_ = 0;
 };
 
+// The top-level members of a JSON object's text, each value as it lies there.
+using Members = std::vector<std::pair<std::string, std::string_view>>;
+
+// nullopt when the text is not a JSON object.
+std::optional<Members> member_spans(const std::string& json) {
+    size_t open = json.find_first_not_of(" \t\n\r");
+    if (open == std::string::npos || json[open] != '{') return std::nullopt;
+    TextStream in{json.c_str(), json.c_str()};
+    MemberSpans spans(json, in);
+    rapidjson::Reader reader;
+    if (!reader.Parse(in, spans)) return std::nullopt;
+    return std::move(spans.members);
+}
+
 // The execution record's shown fields as they lie in its text (the record is JSON the
 // engine wrote, compact, so each value goes out as it is): no parse into values and no
 // writing them again, which was most of a `?wait=` answer's cost. Empty when the text is not
 // a JSON object.
 std::string shown_fields_text(const std::string& record) {
-    TextStream in{record.c_str(), record.c_str()};
-    MemberSpans spans(record, in);
-    rapidjson::Reader reader;
-    if (!reader.Parse(in, spans) || spans.members.empty()) return {};
+    std::optional<Members> members = member_spans(record);
+    if (!members || members->empty()) return {};
     std::string text = "{";
     for (const char* k : kShownFields) {
-        for (const auto& [key, raw] : spans.members) {
+        for (const auto& [key, raw] : *members) {
             if (key != k) continue;
             if (text.size() > 1) text += ',';
             text += '"';
@@ -129,10 +141,6 @@ std::string shown_fields_text(const std::string& record) {
     text += '}';
     return text;
 }
-
-}  // namespace
-
-namespace {
 
 // The shown fields, then "steps" with each step's key and what append_step(text, record)
 // writes for it (the stored record, by default).
@@ -193,19 +201,6 @@ std::string step_with_attempts_by_value(const std::string& step_json,
     return to_json_text(step);
 }
 
-// The top-level members of a JSON object's text, each value as it lies there; nullopt when
-// the text is not an object.
-std::optional<std::vector<std::pair<std::string, std::string_view>>>
-member_spans(const std::string& json) {
-    size_t open = json.find_first_not_of(" \t\n\r");
-    if (open == std::string::npos || json[open] != '{') return std::nullopt;
-    TextStream in{json.c_str(), json.c_str()};
-    MemberSpans spans(json, in);
-    rapidjson::Reader reader;
-    if (!reader.Parse(in, spans)) return std::nullopt;
-    return std::move(spans.members);
-}
-
 void append_member(std::string& out, std::string_view key, std::string_view raw) {
     if (out.back() != '{') out += ',';
     out += to_json_text(str(std::string(key)));
@@ -217,7 +212,7 @@ void append_member(std::string& out, std::string_view key, std::string_view raw)
 // `same_as_step` marker gets the step record's fields it names, in the marker's place.
 // False when a text cannot be taken apart as the engine writes them.
 bool append_attempt(std::string& out, const std::string& attempt, const std::string& step_json,
-                    std::optional<std::vector<std::pair<std::string, std::string_view>>>& step) {
+                    std::optional<Members>& step) {
     if (attempt.find("\"same_as_step\"") == std::string::npos) {
         out += attempt;
         return true;
@@ -259,7 +254,7 @@ void append_step_with_attempts(std::string& out, const store::KeyedJson& step,
         out.append(json, 0, close);
         bool empty = json.find_first_not_of(" \t\n\r", open + 1) == close;
         out += empty ? "\"attempts\":[" : ",\"attempts\":[";
-        std::optional<std::vector<std::pair<std::string, std::string_view>>> step_members;
+        std::optional<Members> step_members;
         for (size_t i = 0; spliced && i < attempts.size(); ++i) {
             if (i) out += ',';
             spliced = append_attempt(out, attempts[i].json, json, step_members);

@@ -62,6 +62,23 @@ std::string decimal_suffix(std::string_view key, size_t prefix_size) {
     return std::to_string(keys::read_be(key.substr(prefix_size)));
 }
 
+// A page of db's records whose keys start with prefix: those after `after` (a key with the
+// prefix; otherwise from the first), at most limit (0: all).
+std::vector<KeyedJson> scan_page(const lmdb::Txn& txn, const lmdb::Db& db,
+                                 const std::string& prefix, const std::string& after,
+                                 size_t limit) {
+    std::vector<KeyedJson> out;
+    scan_forward(
+        txn, db, prefix,
+        [&](std::string_view k, std::string_view v) {
+            if (k == after) return true;
+            out.push_back({std::string(k), std::string(v)});
+            return limit == 0 || out.size() < limit;
+        },
+        keys::starts_with(after, prefix) ? std::string_view(after) : std::string_view());
+    return out;
+}
+
 }  // namespace
 
 Result<std::optional<std::string>> Store::get_execution(const std::string& id) const {
@@ -223,16 +240,7 @@ Result<std::vector<KeyedJson>> Store::changes(const std::string& exec_id) const 
 Result<std::vector<KeyedJson>> Store::list_dlq(const std::string& after, size_t limit) const {
     const Impl& s = *impl_;
     return read_txn<std::vector<KeyedJson>>(s, "list_dlq", [&](const lmdb::Txn& txn) {
-        std::vector<KeyedJson> out;
-        scan_forward(
-            txn, s.dlq, {},
-            [&](std::string_view k, std::string_view v) {
-                if (k == after) return true;
-                out.push_back({std::string(k), std::string(v)});
-                return limit == 0 || out.size() < limit;
-            },
-            after);
-        return out;
+        return scan_page(txn, s.dlq, {}, after, limit);
     });
 }
 
@@ -246,16 +254,7 @@ Result<std::vector<KeyedJson>> Store::scan_kv(const std::string& prefix, const s
                                               size_t limit) const {
     const Impl& s = *impl_;
     return read_txn<std::vector<KeyedJson>>(s, "scan_kv", [&](const lmdb::Txn& txn) {
-        std::vector<KeyedJson> out;
-        scan_forward(
-            txn, s.kv, prefix,
-            [&](std::string_view k, std::string_view v) {
-                if (k == after) return true;
-                out.push_back({std::string(k), std::string(v)});
-                return limit == 0 || out.size() < limit;
-            },
-            keys::starts_with(after, prefix) ? std::string_view(after) : std::string_view());
-        return out;
+        return scan_page(txn, s.kv, prefix, after, limit);
     });
 }
 

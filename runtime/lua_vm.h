@@ -49,7 +49,8 @@ class LuaVM {
     // grown by pool_growth bytes since it was last released, a full collection, then the
     // pool's slabs that no longer hold anything go back to malloc. Returns their bytes (0:
     // busy, or nothing to do). Call from the loop, outside any Lua call.
-    size_t release_idle_memory(size_t pool_growth);
+    static constexpr size_t kIdlePoolGrowth = size_t(16) << 20;
+    size_t release_idle_memory(size_t pool_growth = kIdlePoolGrowth);
 
     // Adds a C module: ferry.NAME reads it, require("ferry.NAME") returns it. opener has the
     // luaopen contract. Call before the first chunk runs.

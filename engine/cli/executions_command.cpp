@@ -139,9 +139,10 @@ int list(engine::App& app, int argc, char** argv) {
     return 0;
 }
 
-// 0 when the execution exists; else the exit code, with the reason on stderr: 2 for an
-// id that names none (invalid input), 1 when the store cannot say.
-int check_exists(engine::App& app, const std::string& id) {
+// 0 when the execution exists (its record in *record when asked); else the exit code, with
+// the reason on stderr: 2 for an id that names none (invalid input), 1 when the store cannot
+// say.
+int check_exists(engine::App& app, const std::string& id, std::string* record = nullptr) {
     auto rec = app.store->get_execution(id);
     if (!rec) {
         std::fprintf(stderr, "ferry executions: %s\n", rec.error().describe().c_str());
@@ -151,11 +152,13 @@ int check_exists(engine::App& app, const std::string& id) {
         std::fprintf(stderr, "ferry executions: no execution %s\n", id.c_str());
         return 2;
     }
+    if (record) *record = std::move(*rec.value());
     return 0;
 }
 
 int show(engine::App& app, const std::string& id, bool json) {
-    if (int code = check_exists(app, id)) return code;
+    std::string record;
+    if (int code = check_exists(app, id, &record)) return code;
     if (json) {
         // Compact as stored, indented on its way out: no second copy of a large one.
         std::string text = execution_json(*app.store, id, false, true);
@@ -169,15 +172,12 @@ int show(engine::App& app, const std::string& id, bool json) {
     }
     // The execution's record, then its steps' one at a time: a for_each of 40,000 items
     // must not become values all at once (it took ~500 MB).
-    auto rec = app.store->get_execution(id);
     auto steps = app.store->steps(id);
-    if (!rec || !rec.value() || !steps) {
-        const Error& e = !rec ? rec.error() : steps.error();
-        std::fprintf(stderr, "ferry executions: %s\n",
-                     rec && !rec.value() ? ("no execution " + id).c_str() : e.describe().c_str());
+    if (!steps) {
+        std::fprintf(stderr, "ferry executions: %s\n", steps.error().describe().c_str());
         return 1;
     }
-    Value v = tmpl::value_from_json(*rec.value());
+    Value v = tmpl::value_from_json(record);
     std::printf("execution %s\n  workflow  %s\n  status    %s%s\n  trigger   %s\n  created   %s\n",
                 field(v, "id").c_str(), field(v, "workflow").c_str(), field(v, "status").c_str(),
                 field(v, "dry_run") == "True" ? " (dry run)" : "", field(v, "trigger").c_str(),

@@ -293,9 +293,8 @@ int serve_command(int argc, char** argv) {
 
     // After the resumes: a catch-up run is a new execution, not one of those.
     schedules.start();
-    engine::server::HeapTrimmer heap_trimmer(engine::server::HeapTrimmer::kSlackBytes, [&app] {
-        return app->vm.release_idle_memory(16 << 20);
-    });
+    engine::server::HeapTrimmer heap_trimmer(engine::server::HeapTrimmer::kSlackBytes,
+                                             [&app] { return app->vm.release_idle_memory(); });
     heap_trimmer.start(app->loop);
     std::optional<engine::server::HistoryRetention> retention;
     if (app->config.store.keep_ms) {

@@ -1,29 +1,52 @@
 // engine/server HeapTrimmer: freed heap below a live block goes back to the system.
+#include "runtime/resident_memory.h"
 #include "server/heap_trim.h"
 #include "template/value.h"
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <memory>
-#include <string>
 #include <vector>
 
 using ferry::engine::server::HeapTrimmer;
 
+// Under ASan HeapTrimmer does nothing (its allocator is not glibc's): no heap to set up.
+#if !defined(__SANITIZE_ADDRESS__)
 namespace {
 
-// The process's anonymous resident memory (RssAnon), in bytes.
+// The process's anonymous resident memory, in bytes.
 size_t rss_anon() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("RssAnon:", 0) == 0) return std::stoull(line.substr(8)) * 1024;
-    }
-    return 0;
+    static ferry::ResidentMemory memory;
+    auto pages = memory.pages();
+    return pages ? pages->anonymous() * ferry::ResidentMemory::page_bytes() : 0;
 }
 
+// 51 MB in blocks below the mmap threshold (the heap, not mappings of their own), resident.
+// Freeing every other one leaves free blocks that cannot merge into the heap top and be
+// returned by free() itself: what glibc then keeps is what HeapTrimmer is for.
+struct FragmentedHeap {
+    static constexpr size_t kBlock = 64000;
+    std::vector<std::unique_ptr<char[]>> blocks;
+    FragmentedHeap() {
+        for (int i = 0; i < 800; ++i) {
+            blocks.emplace_back(new char[kBlock]);
+            std::fill_n(blocks.back().get(), kBlock, char(i));  // resident, not just reserved
+        }
+    }
+    // Frees every other block (once); the bytes freed.
+    size_t free_every_other() {
+        size_t freed = 0;
+        for (size_t i = 0; i < blocks.size(); i += 2) {
+            if (!blocks[i]) continue;
+            blocks[i].reset();
+            freed += kBlock;
+        }
+        return freed;
+    }
+};
+
 }  // namespace
+#endif
 
 TEST_CASE("HeapTrimmer returns freed heap past its slack, and nothing below it", "[heap]") {
 #if defined(__SANITIZE_ADDRESS__)
@@ -31,19 +54,10 @@ TEST_CASE("HeapTrimmer returns freed heap past its slack, and nothing below it",
     CHECK(sanitized.check() == 0);  // not glibc's allocator: nothing to ask, nothing done
 #else
     HeapTrimmer trimmer(size_t(16) << 20);
-    // 51 MB in blocks below the mmap threshold (the heap, not mappings of their own); every
-    // other one is freed, so the free ones cannot merge into the heap top and be returned
-    // by free() itself: what glibc then keeps is what HeapTrimmer is for.
-    constexpr size_t kBlock = 64000;
-    std::vector<std::unique_ptr<char[]>> blocks;
-    for (int i = 0; i < 800; ++i) {
-        blocks.emplace_back(new char[kBlock]);
-        std::fill_n(blocks.back().get(), kBlock, char(i));  // resident, not just reserved
-    }
+    FragmentedHeap heap;
     trimmer.check();  // whatever the test process had free before
     size_t before = rss_anon();
-    for (size_t i = 0; i < blocks.size(); i += 2)
-        blocks[i].reset();
+    heap.free_every_other();
     size_t freed = trimmer.check();
     CHECK(freed >= size_t(24) << 20);
     CHECK(trimmer.trims() >= 1);
@@ -88,24 +102,13 @@ TEST_CASE("HeapTrimmer empties the template values' free lists when it trims", "
 
 TEST_CASE("HeapTrimmer trims what another pool gives back, below its slack too", "[heap]") {
 #if !defined(__SANITIZE_ADDRESS__)
-    // The pool: 51 MB of heap blocks it frees every other one of when asked (as the Lua VM
-    // gives its empty slabs back), leaving fragments no free() returns by itself.
-    constexpr size_t kBlock = 64000;
-    std::vector<std::unique_ptr<char[]>> blocks;
-    for (int i = 0; i < 800; ++i) {
-        blocks.emplace_back(new char[kBlock]);
-        std::fill_n(blocks.back().get(), kBlock, char(i));
-    }
+    // The pool: heap blocks it frees every other one of when asked (as the Lua VM gives its
+    // empty slabs back), leaving fragments no free() returns by itself.
+    FragmentedHeap heap;
     bool asked = false;
     HeapTrimmer trimmer(size_t(1) << 30, [&] {  // a slack nothing here reaches
         asked = true;
-        size_t freed = 0;
-        for (size_t i = 0; i < blocks.size(); i += 2) {
-            if (!blocks[i]) continue;
-            blocks[i].reset();
-            freed += kBlock;
-        }
-        return freed;
+        return heap.free_every_other();
     });
     size_t before = rss_anon();
     trimmer.check();

@@ -306,11 +306,30 @@ void Responder::end() {
     if (!ex_ || ex_->state != Exchange::State::Streaming) return;
     Exchange& ex = *ex_;
     ex.state = Exchange::State::Done;
+    ex.drained_callback = nullptr;
     if (!ex.conn) return;
     if (ex.chunked) ex.out += "0\r\n\r\n";
     Connection* c = ex.conn;
     c->log(ex);
     c->flush();
+}
+
+void Responder::abort() {
+    if (!ex_ || ex_->state != Exchange::State::Streaming) return;
+    ex_->drained_callback = nullptr;
+    if (Connection* c = ex_->conn) c->hard_close();
+}
+
+void Responder::when_drained(std::function<void()> cb) {
+    if (!ex_ || ex_->state != Exchange::State::Streaming || !ex_->conn || !cb) return;
+    ex_->drained_callback = std::move(cb);
+    // Checked from the loop, not here: the caller may be the callback itself, and an answer
+    // that drains at once would otherwise recurse once per piece. Write completions check
+    // again; this post covers an answer with nothing in flight.
+    std::weak_ptr<Exchange> weak = ex_;
+    ex_->conn->loop.post([weak] {
+        if (auto ex = weak.lock(); ex && ex->conn) ex->conn->notify_drained();
+    });
 }
 
 void Responder::on_close(std::function<void()> cb) {

@@ -133,6 +133,15 @@ class Responder {
     bool start_stream(int status, HttpHeaders headers);
     bool write(std::string_view data);
     void end();
+    // Streaming: ends the answer unfinished, for a producer that failed part way: the
+    // connection closes without the end of the stream, so the client cannot take what it
+    // got for the whole answer (as if it had left: on_close callbacks run).
+    void abort();
+    // Streaming: calls cb (once, on the loop) when what this answer wrote so far has nearly
+    // all gone to the socket, so that a producer writes its next piece only as fast as the
+    // client reads. Never called if the client leaves first (on_close reports that); a
+    // second call before the first fired replaces its cb.
+    void when_drained(std::function<void()> cb);
 
     // Called once if the client goes away before the answer is complete (EOF, reset, a
     // server shutdown past its bound). Called at once if that already happened.

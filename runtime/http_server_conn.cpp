@@ -474,13 +474,26 @@ void Connection::write(std::string data) {
         auto* wr = static_cast<WriteReq*>(req->data);
         // Write callbacks (ECANCELED included) run before the stream's close callback, so
         // the Connection is still alive here.
-        if (status < 0 && !wr->conn->closed) wr->conn->hard_close();
+        Connection* conn = wr->conn;
         delete wr;
+        if (status < 0 && !conn->closed) conn->hard_close();
+        if (!conn->closed) conn->notify_drained();
     });
     if (rc != 0) {
         delete w;
         hard_close();
     }
+}
+
+void Connection::notify_drained() {
+    if (closed || queue.empty()) return;
+    Exchange& ex = *queue.front();
+    if (!ex.drained_callback || !ex.out.empty() ||
+        uv_stream_get_write_queue_size(stream_of(this)) > kDrainedBytes)
+        return;
+    std::function<void()> cb = std::move(ex.drained_callback);
+    ex.drained_callback = nullptr;
+    loop.guarded(cb);
 }
 
 void Connection::flush() {
@@ -582,8 +595,11 @@ void Connection::abandon_exchanges() {
     abandoned.swap(queue);
     bool notify = server && !server->destroying_;
     std::vector<std::function<void()>> callbacks;
+    std::vector<std::function<void()>> dropped;  // may hold Responders: destroyed last
     for (auto& ex : abandoned) {
         ex->conn = nullptr;
+        if (ex->drained_callback) dropped.push_back(std::move(ex->drained_callback));
+        ex->drained_callback = nullptr;
         if (ex->state == Exchange::State::Done || ex->state == Exchange::State::Receiving) continue;
         ex->abandoned = true;
         if (ex->state == Exchange::State::Handling) ex->status = 499;  // nginx's "client left"

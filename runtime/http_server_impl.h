@@ -52,6 +52,7 @@ struct Exchange {
     bool in_value = false;     // the parser is inside a header value
     bool folded = false;       // a header value went on over a line break (obs-fold)
     std::vector<std::function<void()>> close_callbacks;
+    std::function<void()> drained_callback;  // Responder::when_drained
 };
 
 struct Connection {
@@ -79,6 +80,10 @@ struct Connection {
     void hard_close();
     void abandon_exchanges();
     void write(std::string data);
+    // Calls the front exchange's drained_callback once its bytes are written and what is
+    // left in the socket's queue is under kDrainedBytes.
+    void notify_drained();
+    static constexpr size_t kDrainedBytes = 64 * 1024;
     void set_timer(TimerMode mode);
     void update_timer();
     void on_timer();

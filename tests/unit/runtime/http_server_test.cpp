@@ -1058,3 +1058,89 @@ TEST_CASE("server: random input never crashes it", "[server]") {
     CHECK(ok->status == 200);
     env.finish();
 }
+
+TEST_CASE("server: a stream paced by when_drained arrives whole past the backlog limit",
+          "[server]") {
+    // Unpaced, 32 pieces of 256 KiB to a client that is not reading would trip the 64 KiB
+    // backlog limit and be cut off; paced, each piece waits for the one before it.
+    ServerOptions options;
+    options.max_write_queue_bytes = 64 * 1024;
+    const std::string piece(256 * 1024, 'p');
+    const int pieces = 32;
+    int written = 0;
+    std::function<void(std::shared_ptr<Responder>)> write_next = [&](std::shared_ptr<Responder> r) {
+        if (written == pieces) return r->end();
+        ++written;
+        REQUIRE(r->write(piece));
+        r->when_drained([&write_next, r] { write_next(r); });
+    };
+    Env env(
+        [&](ServerRequest&, Responder r) {
+            r.start_stream(200, {{"Content-Type", "application/json"}});
+            write_next(std::make_shared<Responder>(std::move(r)));
+        },
+        options);
+    int fd = send_from_plain_socket(env.port, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_for(env.loop, 100);  // the client reads nothing for a while
+    CHECK(written < pieces);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    std::string received;
+    char buf[65536];
+    for (int turns = 0; turns < 5000; ++turns) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            received.append(buf, size_t(n));
+            if (contains(received, "\r\n0\r\n\r\n")) break;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) break;  // closed
+        run_for(env.loop, 1);
+    }
+    ::close(fd);
+    CHECK(written == pieces);
+    auto rs = parse_responses(received, false);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 200);
+    CHECK(rs[0].body.size() == piece.size() * pieces);
+    CHECK(rs[0].body.find_first_not_of('p') == std::string::npos);
+    env.finish();
+}
+
+TEST_CASE("server: abort cuts a stream, a gone client's when_drained is dropped", "[server]") {
+    std::optional<Responder> held;
+    bool closed = false;
+    std::weak_ptr<int> captured;
+    bool drained_called = false;
+    Env env([&](ServerRequest& req, Responder r) {
+        r.start_stream(200, {{"Content-Type", "application/json"}});
+        r.write("{\"part\":");
+        r.on_close([&] { closed = true; });
+        if (req.path == "/abort") return r.abort();
+        // Not drained while the client does not read a byte of a large piece.
+        r.write(std::string(16 << 20, 'x'));
+        auto token = std::make_shared<int>(1);
+        captured = token;
+        r.when_drained([token, &drained_called] { drained_called = true; });
+        held.emplace(std::move(r));
+    });
+    auto& c = env.raw();
+    c.send("GET /abort HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+    CHECK(closed);
+    CHECK(contains(c.received, "{\"part\":"));
+    CHECK_FALSE(contains(c.received, "\r\n0\r\n\r\n"));  // no end of the chunked body
+    CHECK(parse_responses(c.received, true).empty());    // so no complete answer
+
+    closed = false;
+    int fd = send_from_plain_socket(env.port, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return held.has_value(); }));
+    run_for(env.loop, 20);
+    CHECK_FALSE(drained_called);
+    CHECK_FALSE(captured.expired());
+    ::close(fd);
+    REQUIRE(run_until(env.loop, [&] { return closed; }));
+    CHECK_FALSE(drained_called);
+    CHECK(captured.expired());  // the callback and what it held are gone with the client
+    held.reset();
+    env.finish();
+}

@@ -135,7 +135,10 @@ class Store {
     Result<std::vector<std::string>> list_executions(const ExecutionFilter& filter) const;
     // Ids of executions in a status (e.g. "running" ones to resume), oldest first.
     Result<std::vector<std::string>> executions_with_status(const std::string& status) const;
-    Result<std::vector<KeyedJson>> steps(const std::string& exec_id) const;
+    // The execution's step records in key order, keyed by step key; a page of them: those
+    // after the step key `after` (empty: from the first), at most limit (0: all).
+    Result<std::vector<KeyedJson>> steps(const std::string& exec_id, const std::string& after = {},
+                                         size_t limit = 0) const;
     Result<std::vector<KeyedJson>> attempts(const std::string& exec_id,
                                             const std::string& step_key) const;
     Result<std::vector<KeyedJson>> changes(const std::string& exec_id) const;

@@ -194,15 +194,15 @@ Result<std::vector<std::string>> Store::executions_with_status(const std::string
         });
 }
 
-Result<std::vector<KeyedJson>> Store::steps(const std::string& exec_id) const {
+Result<std::vector<KeyedJson>> Store::steps(const std::string& exec_id, const std::string& after,
+                                            size_t limit) const {
     const Impl& s = *impl_;
     return read_txn<std::vector<KeyedJson>>(s, "steps", [&](const lmdb::Txn& txn) {
-        std::vector<KeyedJson> out;
         std::string prefix = keys::prefix(exec_id);
-        scan_forward(txn, s.steps, prefix, [&](std::string_view k, std::string_view v) {
-            out.push_back({std::string(k.substr(prefix.size())), std::string(v)});
-            return true;
-        });
+        std::vector<KeyedJson> out =
+            scan_page(txn, s.steps, prefix, after.empty() ? after : prefix + after, limit);
+        for (KeyedJson& kj : out)
+            kj.key.erase(0, prefix.size());
         return out;
     });
 }

@@ -113,6 +113,15 @@ TEST_CASE("store: every record kind round-trips", "[store]") {
     CHECK(steps[0].key == "body");  // key order
     CHECK(steps[1].key == "ticket");
     CHECK(steps[1].json == R"({"status":"running"})");
+    // A page of steps: after a step key, at most limit; the page after the last is empty.
+    auto first = s->steps(id, "", 1).value();
+    REQUIRE(first.size() == 1);
+    CHECK(first[0].key == "body");
+    auto next = s->steps(id, "body", 1).value();
+    REQUIRE(next.size() == 1);
+    CHECK(next[0].key == "ticket");
+    CHECK(s->steps(id, "ticket", 1).value().empty());
+    CHECK(s->steps(id, "bz", 0).value().at(0).key == "ticket");  // a key between two records
 
     auto attempts = s->attempts(id, "ticket").value();
     REQUIRE(attempts.size() == 3);  // numeric order (big-endian keys), not "10" < "2"

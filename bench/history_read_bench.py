@@ -13,7 +13,9 @@ Options:
     --dir BASE     where the throw-away projects go (default $TMPDIR or /tmp)
 
 Peak RSS of a command is its ru_maxrss (os.wait4); of the server, VmHWM before and after
-the GET, and RssAnon 5.5 s after the answer (the heap given back or not). Everything
+the GET, and RssAnon 5.5 s after the answer (the heap given back or not). Both count the
+history file's pages read through the map; "peak anon" (RssAnon sampled every 5 ms) is the
+process's own memory. Everything
 listens on 127.0.0.1; the server is stopped by its PID.
 """
 import argparse
@@ -26,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,17 +53,29 @@ outputs:
 
 
 def measured(cmd, out_path):
-    """Runs cmd with stdout to out_path; returns (exit code, seconds, peak RSS in MB)."""
+    """Runs cmd with stdout to out_path; returns (seconds, peak RSS in MB, peak RssAnon in MB).
+    Peak RSS (ru_maxrss) counts the history file's pages the command read through the map;
+    RssAnon, sampled every 5 ms, is the process's own memory."""
     start = time.monotonic()
-    with open(out_path, "wb") as out:
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(p.pid, 0)
+    anon_kb = 0
+    with open(out_path, "wb") as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err)
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            try:
+                anon_kb = max(anon_kb, status_kb(p.pid, "RssAnon"))
+            except OSError:
+                pass
+            time.sleep(0.005)
         p.returncode = os.waitstatus_to_exitcode(status)
-        err = p.stderr.read().decode(errors="replace")
-        p.stderr.close()
+        err.seek(0)
+        message = err.read().decode(errors="replace")
     if p.returncode != 0:
-        sys.exit("history_read_bench: %s failed (%d): %s" % (" ".join(cmd), p.returncode, err[-500:]))
-    return time.monotonic() - start, usage.ru_maxrss / 1024.0
+        sys.exit("history_read_bench: %s failed (%d): %s" % (" ".join(cmd), p.returncode,
+                                                              message[-500:]))
+    return time.monotonic() - start, usage.ru_maxrss / 1024.0, anon_kb / 1024.0
 
 
 def status_kb(pid, field):
@@ -93,13 +108,26 @@ def serve_get(ferry, project, exec_id, out_path):
                     sys.exit("history_read_bench: ferry serve did not start")
                 time.sleep(0.05)
         before = status_kb(server.pid, "VmHWM") / 1024.0
+        sampled = {"anon_kb": 0, "stop": False}
+
+        def sample():
+            while not sampled["stop"]:
+                sampled["anon_kb"] = max(sampled["anon_kb"], status_kb(server.pid, "RssAnon"))
+                time.sleep(0.005)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
         start = time.monotonic()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        conn.request("GET", "/api/v1/executions/" + exec_id,
-                     headers={"Authorization": "Bearer " + TOKEN})
-        res = conn.getresponse()
-        body = res.read()
-        seconds = time.monotonic() - start
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            conn.request("GET", "/api/v1/executions/" + exec_id,
+                         headers={"Authorization": "Bearer " + TOKEN})
+            res = conn.getresponse()
+            body = res.read()
+            seconds = time.monotonic() - start
+        finally:
+            sampled["stop"] = True
+            sampler.join()
         if res.status != 200:
             sys.exit("history_read_bench: GET answered %d" % res.status)
         with open(out_path, "wb") as f:
@@ -109,7 +137,7 @@ def serve_get(ferry, project, exec_id, out_path):
         time.sleep(5.5)
         peak = status_kb(server.pid, "VmHWM") / 1024.0
         anon = status_kb(server.pid, "RssAnon") / 1024.0
-        return seconds, before, peak, anon, len(body)
+        return seconds, before, peak, sampled["anon_kb"] / 1024.0, anon, len(body)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -131,27 +159,31 @@ def bench(ferry, items, base):
             f.write("store:\n  map_size: 4GiB\nauth:\n  tokens:\n"
                     "    - {name: bench, sha256: \"%s\", role: viewer}\n" % digest)
         out = os.path.join(project, "out.json")
-        run_s, run_mb = measured([ferry, "run", "wide", "--project", project, "--quiet",
-                                  "--input", "n=%d" % items], out)
+        run_s, run_mb, run_anon = measured([ferry, "run", "wide", "--project", project,
+                                            "--quiet", "--input", "n=%d" % items], out)
         with open(out) as f:
             exec_id = f.read().split('"id":"', 1)[1].split('"', 1)[0]
-        rows = [("run", run_s, run_mb, os.path.getsize(out))]
+        rows = [("run", run_s, run_mb, run_anon, os.path.getsize(out))]
         for label, extra in (("show", []), ("show --json", ["--json"])):
-            s, mb = measured([ferry, "executions", "show", exec_id, "--project", project] + extra, out)
-            rows.append((label, s, mb, os.path.getsize(out)))
+            s, mb, anon = measured([ferry, "executions", "show", exec_id, "--project", project] +
+                                   extra, out)
+            rows.append((label, s, mb, anon, os.path.getsize(out)))
         measured([ferry, "run", "wide", "--project", project, "--quiet", "--input",
                   "n=%d" % items, "--input", "tag=-b"], out)
         with open(out) as f:
             other_id = f.read().split('"id":"', 1)[1].split('"', 1)[0]
-        s, mb = measured([ferry, "executions", "diff", exec_id, other_id, "--project", project], out)
-        rows.append(("diff (every item changed)", s, mb, os.path.getsize(out)))
-        s, before, peak, anon, size = serve_get(ferry, project, exec_id, out)
+        s, mb, anon = measured([ferry, "executions", "diff", exec_id, other_id, "--project",
+                                project], out)
+        rows.append(("diff (every item changed)", s, mb, anon, os.path.getsize(out)))
+        s, before, peak, peak_anon, anon_after, size = serve_get(ferry, project, exec_id, out)
         print("%s (%d items)" % (ferry, items))
-        print("  %-26s %8s %12s %12s" % ("", "seconds", "peak RSS MB", "output MB"))
-        for label, sec, mb, size_out in rows:
-            print("  %-26s %8.2f %12.1f %12.1f" % (label, sec, mb, size_out / 1e6))
-        print("  %-26s %8.2f %12.1f %12.1f   (VmHWM before %.1f MB; RssAnon after %.1f MB)" %
-              ("GET /api/v1/executions/ID", s, peak, size / 1e6, before, anon))
+        print("  %-26s %8s %12s %14s %10s" % ("", "seconds", "peak RSS MB", "peak anon MB",
+                                              "output MB"))
+        for label, sec, mb, anon, size_out in rows:
+            print("  %-26s %8.2f %12.1f %14.1f %10.1f" % (label, sec, mb, anon, size_out / 1e6))
+        print("  %-26s %8.2f %12.1f %14.1f %10.1f   (VmHWM before %.1f MB; RssAnon 5.5 s after "
+              "%.1f MB)" % ("GET /api/v1/executions/ID", s, peak, peak_anon, size / 1e6, before,
+                             anon_after))
     finally:
         shutil.rmtree(project, ignore_errors=True)
 

@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
 namespace ferry::cli {
@@ -160,23 +159,16 @@ int show(engine::App& app, const std::string& id, bool json) {
     std::string record;
     if (int code = check_exists(app, id, &record)) return code;
     if (json) {
-        // Compact as stored, indented on its way out: no second copy of a large one.
-        std::string text = execution_json(*app.store, id, false, true);
-        if (!engine::print_pretty_json(text, stdout)) {
-            std::fprintf(stderr, "\nferry executions: the stored records of %s are not JSON\n",
-                         id.c_str());
+        Status printed = engine::print_execution_json(*app.store, id, true, true, stdout);
+        std::fputc('\n', stdout);
+        if (!printed) {
+            std::fprintf(stderr, "ferry executions: %s\n", printed.error().describe().c_str());
             return 1;
         }
-        std::fputc('\n', stdout);
         return 0;
     }
-    // The execution's record, then its steps' one at a time: a for_each of 40,000 items
-    // must not become values all at once (it took ~500 MB).
-    auto steps = app.store->steps(id);
-    if (!steps) {
-        std::fprintf(stderr, "ferry executions: %s\n", steps.error().describe().c_str());
-        return 1;
-    }
+    // The execution's record, then its steps' one at a time, read a page at a time: a
+    // for_each of 40,000 items must not become values all at once (it took ~500 MB).
     Value v = tmpl::value_from_json(record);
     std::printf("execution %s\n  workflow  %s\n  status    %s%s\n  trigger   %s\n  created   %s\n",
                 field(v, "id").c_str(), field(v, "workflow").c_str(), field(v, "status").c_str(),
@@ -193,9 +185,16 @@ int show(engine::App& app, const std::string& id, bool json) {
     if (const Value* out = engine::dict_get(v, "outputs"); out && !out->is_none())
         std::printf("  outputs   %s\n", engine::to_json_text(*out).c_str());
     std::printf("steps\n");
-    for (const store::KeyedJson& record : steps.value()) {
-        const std::string& key = record.key;
-        Value step = tmpl::value_from_json(record.json);
+    engine::StepRecords steps(*app.store, id, 1000);
+    while (true) {
+        Result<const store::KeyedJson*> record = steps.next();
+        if (!record) {
+            std::fprintf(stderr, "ferry executions: %s\n", record.error().describe().c_str());
+            return 1;
+        }
+        if (!record.value()) break;
+        const std::string& key = record.value()->key;
+        Value step = tmpl::value_from_json(record.value()->json);
         std::string status = field(step, "status");
         std::string dur =
             field(step, "started_at").empty() || field(step, "finished_at").empty()
@@ -243,42 +242,42 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         }
         return 0;
     }
-    // Step records one pair at a time, each parsed only for its output: two executions of
-    // a 40,000-item for_each would otherwise be values all at once (a GB).
-    auto records_a = app.store->steps(ids[0]);
-    auto records_b = app.store->steps(ids[1]);
-    if (!records_a || !records_b) {
-        std::fprintf(stderr, "ferry executions: %s\n",
-                     (!records_a ? records_a.error() : records_b.error()).describe().c_str());
-        return 1;
-    }
-    std::unordered_map<std::string_view, const std::string*> by_key_a, by_key_b;
-    for (const store::KeyedJson& r : records_a.value())
-        by_key_a.emplace(r.key, &r.json);
-    for (const store::KeyedJson& r : records_b.value())
-        by_key_b.emplace(r.key, &r.json);
+    // The two step lists merged by key a page at a time, each record parsed only for its
+    // output: two executions of a 40,000-item for_each would otherwise be values all at once
+    // (a GB), or their records all in memory (200 MB).
     auto output_text = [](const std::string& record) {
         Value step = tmpl::value_from_json(record);
         const Value* output = engine::dict_get(step, "output");
         return engine::to_json_text(output ? *output : Value::none());
     };
     Value steps = Value::dict();
-    // Each step key once, in order: a's, then those only b has. A step on one side only
-    // (two workflows, or one changed) is not an output that became null: listed apart, so
-    // "absent" and "null" stay distinct.
+    // A step on one side only (two workflows, or one changed) is not an output that became
+    // null: listed apart, so "absent" and "null" stay distinct.
     Value only_a = Value::list(), only_b = Value::list();
-    for (const store::KeyedJson& r : records_a.value()) {
-        auto other = by_key_b.find(r.key);
-        if (other == by_key_b.end()) {
-            only_a.list_obj().items.push_back(engine::str(r.key));
-            continue;
+    engine::StepRecords records_a(*app.store, ids[0], 1000), records_b(*app.store, ids[1], 1000);
+    Result<const store::KeyedJson*> a = records_a.next(), b = records_b.next();
+    while (a && b && (a.value() || b.value())) {
+        const store::KeyedJson* ra = a.value();
+        const store::KeyedJson* rb = b.value();
+        if (ra && (!rb || ra->key < rb->key)) {
+            only_a.list_obj().items.push_back(engine::str(ra->key));
+            a = records_a.next();
+        } else if (rb && (!ra || rb->key < ra->key)) {
+            only_b.list_obj().items.push_back(engine::str(rb->key));
+            b = records_b.next();
+        } else {
+            std::string patch = store::json_patch(output_text(ra->json), output_text(rb->json));
+            if (patch != "[]")  // the keys are distinct, in order
+                steps.dict_obj().append_new(engine::str(ra->key), tmpl::value_from_json(patch));
+            a = records_a.next();
+            b = records_b.next();
         }
-        std::string patch = store::json_patch(output_text(r.json), output_text(*other->second));
-        if (patch != "[]")  // the keys are distinct
-            steps.dict_obj().append_new(engine::str(r.key), tmpl::value_from_json(patch));
     }
-    for (const store::KeyedJson& r : records_b.value())
-        if (!by_key_a.count(r.key)) only_b.list_obj().items.push_back(engine::str(r.key));
+    if (!a || !b) {
+        std::fprintf(stderr, "ferry executions: %s\n",
+                     (!a ? a.error() : b.error()).describe().c_str());
+        return 1;
+    }
     std::string definition_diff;
     std::string ha, hb;
     for (size_t k = 0; k < 2; ++k) {
@@ -350,7 +349,13 @@ int export_records(engine::App& app, int argc, char** argv) {
         }
         for (const std::string& r : rows.value()) {
             Value v = tmpl::value_from_json(r);
-            std::printf("%s\n", execution_json(*app.store, field(v, "id"), false, true).c_str());
+            Status printed =
+                engine::print_execution_json(*app.store, field(v, "id"), false, true, stdout);
+            std::fputc('\n', stdout);
+            if (!printed) {
+                std::fprintf(stderr, "ferry executions: %s\n", printed.error().describe().c_str());
+                return 1;
+            }
             f.cursor = field(v, "id");
         }
         if (rows.value().size() < f.limit) break;

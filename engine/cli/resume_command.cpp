@@ -99,8 +99,13 @@ int resume_command(int argc, char** argv) {
     // The store's status index, not the printed JSON: a step's output may hold the text too.
     auto still_running = app->store->executions_with_status("running");
     for (const std::string& x : started) {
-        std::string json = execution_json(*app->store, x, false, false);
-        std::printf("%s\n", json.c_str());
+        Status printed = engine::print_execution_json(*app->store, x, false, false, stdout);
+        std::fputc('\n', stdout);
+        if (!printed) {
+            std::fprintf(stderr, "ferry resume: %s\n", printed.error().describe().c_str());
+            all_ok = false;
+            continue;
+        }
         // The loop ran out of work with this one unfinished: a sub-workflow of it is being
         // run by another process. Not a success; nothing is lost either.
         if (still_running && std::find(still_running.value().begin(), still_running.value().end(),

@@ -6,6 +6,7 @@
 
 #include <rapidjson/reader.h>
 
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -142,12 +143,9 @@ std::string shown_fields_text(const std::string& record) {
     return text;
 }
 
-// The shown fields, then "steps" with each step's key and what append_step(text, record)
-// writes for it (the stored record, by default).
-template <class AppendStep>
-std::string compose_execution_json(const std::string& execution_record,
-                                   const std::vector<store::KeyedJson>& step_records,
-                                   size_t shown_size, AppendStep&& append_step) {
+// `{` + the shown fields + `"steps":{`: what comes before the step entries. shown_size: see
+// execution_json.
+std::string execution_head(const std::string& execution_record, size_t shown_size) {
     std::string text;
     if (shown_size > 1 && shown_size <= execution_record.size()) {
         text.assign(execution_record, 0, shown_size);
@@ -156,21 +154,36 @@ std::string compose_execution_json(const std::string& execution_record,
         text = shown_fields_text(execution_record);
         if (text.empty()) text = to_json_text(execution_fields(execution_record));
     }
-    size_t total = text.size() + 16;
+    text.pop_back();  // the closing brace: "steps" goes last
+    text += text.size() > 1 ? R"(,"steps":{)" : R"("steps":{)";
+    return text;
+}
+
+constexpr std::string_view kExecutionTail = "}}";
+
+// `"key":` and what append_step(text, record) writes for the step (the stored record, by
+// default), after a comma unless it is the first entry.
+template <class AppendStep>
+void append_step_entry(std::string& text, bool first, const store::KeyedJson& kj,
+                       AppendStep&& append_step) {
+    if (!first) text += ',';
+    text += to_json_text(str(kj.key));
+    text += ':';
+    append_step(text, kj);
+}
+
+template <class AppendStep>
+std::string compose_execution_json(const std::string& execution_record,
+                                   const std::vector<store::KeyedJson>& step_records,
+                                   size_t shown_size, AppendStep&& append_step) {
+    std::string text = execution_head(execution_record, shown_size);
+    size_t total = text.size() + kExecutionTail.size();
     for (const auto& kj : step_records)
         total += kj.key.size() + kj.json.size() + 8;
     text.reserve(total);
-    text.pop_back();  // the closing brace: "steps" goes last
-    text += text.size() > 1 ? R"(,"steps":{)" : R"("steps":{)";
-    bool first = true;
-    for (const auto& kj : step_records) {
-        if (!first) text += ',';
-        first = false;
-        text += to_json_text(str(kj.key));
-        text += ':';
-        append_step(text, kj);
-    }
-    text += "}}";
+    for (size_t i = 0; i < step_records.size(); ++i)
+        append_step_entry(text, i == 0, step_records[i], append_step);
+    text += kExecutionTail;
     return text;
 }
 
@@ -267,24 +280,71 @@ void append_step_with_attempts(std::string& out, const store::KeyedJson& step,
     }
 }
 
-// The execution as users see it (execution_json), composed from the stored texts: memory
-// stays near the answer's size, where values for every record took ~15 times that (a
-// 40,000-item for_each: 34 MB of JSON, 500 MB of values).
-std::string stored_execution_text(store::Store& store, const std::string& id, bool with_attempts) {
+}  // namespace
+
+std::optional<ExecutionPieces> ExecutionPieces::open(store::Store& store, const std::string& id,
+                                                     bool with_attempts) {
     auto rec = store.get_execution(id);
-    if (!rec || !rec.value()) return "null";
-    auto records = store.steps(id);
-    static const std::vector<store::KeyedJson> kNone;
-    const std::vector<store::KeyedJson>& steps = records ? records.value() : kNone;
-    if (!with_attempts) return compose_execution_json(*rec.value(), steps, 0);
-    return compose_execution_json(
-        *rec.value(), steps, 0, [&](std::string& text, const store::KeyedJson& kj) {
-            auto attempts = store.attempts(id, kj.key);
-            append_step_with_attempts(text, kj, attempts ? attempts.value() : kNone);
-        });
+    if (!rec || !rec.value()) return std::nullopt;
+    return ExecutionPieces(store, id, with_attempts, execution_head(*rec.value(), 0));
 }
 
-}  // namespace
+ExecutionPieces::ExecutionPieces(store::Store& store, std::string id, bool with_attempts,
+                                 std::string head)
+    : store_(&store), id_(id), with_attempts_(with_attempts), head_(std::move(head)),
+      steps_(store, std::move(id)) {}
+
+Result<std::string> ExecutionPieces::next(size_t max_bytes) {
+    std::string piece;
+    if (stage_ == Stage::Head) {
+        piece = std::move(head_);
+        stage_ = Stage::Steps;
+    }
+    while (stage_ == Stage::Steps && piece.size() < max_bytes) {
+        Result<const store::KeyedJson*> step = steps_.next();
+        if (!step) return step.error();
+        if (!step.value()) {
+            stage_ = Stage::Tail;
+            break;
+        }
+        const store::KeyedJson& kj = *step.value();
+        if (!with_attempts_) {
+            append_step_entry(
+                piece, first_step_, kj,
+                [](std::string& text, const store::KeyedJson& record) { text += record.json; });
+        } else {
+            auto attempts = store_->attempts(id_, kj.key);
+            if (!attempts) return attempts.error();
+            append_step_entry(piece, first_step_, kj,
+                              [&](std::string& text, const store::KeyedJson& record) {
+                                  append_step_with_attempts(text, record, attempts.value());
+                              });
+        }
+        first_step_ = false;
+    }
+    if (stage_ == Stage::Tail && piece.size() < max_bytes) {
+        piece += kExecutionTail;
+        stage_ = Stage::Done;
+    }
+    return piece;
+}
+
+StepRecords::StepRecords(store::Store& store, std::string id, size_t page)
+    : store_(&store), id_(std::move(id)), page_size_(page) {}
+
+Result<const store::KeyedJson*> StepRecords::next() {
+    if (at_ == page_.size()) {
+        if (last_page_) return nullptr;
+        std::string after = page_.empty() ? std::string() : std::move(page_.back().key);
+        auto page = store_->steps(id_, after, page_size_);
+        if (!page) return page.error();
+        page_ = std::move(page).value();
+        at_ = 0;
+        last_page_ = page_.size() < page_size_;
+        if (page_.empty()) return nullptr;
+    }
+    return &page_[at_++];
+}
 
 std::string execution_json(const std::string& execution_record,
                            const std::vector<store::KeyedJson>& step_records, size_t shown_size) {
@@ -293,12 +353,47 @@ std::string execution_json(const std::string& execution_record,
     return text;
 }
 
-std::string execution_json(store::Store& store, const std::string& id, bool pretty,
-                           bool with_attempts) {
-    std::string text = stored_execution_text(store, id, with_attempts);
-    if (!pretty || text == "null") return text;
-    std::string indented = pretty_json_text(text);
-    return indented.empty() ? text : indented;
+// Composed from the stored texts a page of steps at a time: memory stays near the answer's
+// size, where values for every record took ~15 times that (a 40,000-item for_each: 34 MB of
+// JSON, 500 MB of values).
+Result<std::string> execution_json(store::Store& store, const std::string& id, bool with_attempts) {
+    std::optional<ExecutionPieces> pieces = ExecutionPieces::open(store, id, with_attempts);
+    if (!pieces) return std::string("null");
+    std::string text;
+    while (true) {
+        Result<std::string> piece = pieces->next(ExecutionPieces::kPieceBytes);
+        if (!piece) return piece.error();
+        if (piece.value().empty()) return text;
+        text += piece.value();
+    }
+}
+
+Status print_execution_json(store::Store& store, const std::string& id, bool pretty,
+                            bool with_attempts, std::FILE* file) {
+    std::optional<ExecutionPieces> pieces = ExecutionPieces::open(store, id, with_attempts);
+    if (!pieces) {
+        std::fputs("null", file);
+        return ok_status();
+    }
+    std::optional<Error> failed;
+    std::function<std::string()> next = [&]() -> std::string {
+        if (failed) return {};
+        Result<std::string> piece = pieces->next(ExecutionPieces::kPieceBytes);
+        if (!piece) failed = piece.error();
+        return piece ? std::move(piece).value() : std::string();
+    };
+    bool written = true;
+    if (pretty) {
+        written = print_pretty_json(next, file);
+    } else {
+        for (std::string piece = next(); !piece.empty(); piece = next())
+            std::fwrite(piece.data(), 1, piece.size(), file);
+    }
+    if (failed) return *failed;
+    if (!written)
+        return make_error(ErrorKind::Storage,
+                          "the stored records of execution " + id + " are not JSON");
+    return ok_status();
 }
 
 std::string stored_status(store::Store& store, const std::string& id) {

@@ -3,15 +3,23 @@
 
 #include "store/store.h"
 
+#include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::engine {
 
-// The execution as JSON ({"id","workflow","status","outputs","error","steps":{...}}), or
-// "null" when there is none; with_attempts adds every step's attempt records.
-std::string execution_json(store::Store& store, const std::string& id, bool pretty,
-                           bool with_attempts);
+// The execution as JSON ({"id","workflow","status","outputs","error","steps":{...}}),
+// compact, or "null" when there is none; with_attempts adds every step's attempt records.
+// An error when the store cannot be read.
+Result<std::string> execution_json(store::Store& store, const std::string& id, bool with_attempts);
+// The same written to file as it is read, indented when pretty: a page of steps in memory
+// at a time, whatever the execution's size. An error when the store cannot be read or its
+// records are not JSON (what was written by then stays written).
+Status print_execution_json(store::Store& store, const std::string& id, bool pretty,
+                            bool with_attempts, std::FILE* file);
 // The same, compact and without attempts, from the records themselves as the engine wrote
 // them (ExecutionSummary::records: before the store scrubbed them of secrets, so the answer
 // is scrubbed here, in one pass), steps in key order. shown_size: the length of the
@@ -20,6 +28,52 @@ std::string execution_json(store::Store& store, const std::string& id, bool pret
 std::string execution_json(const std::string& execution_record,
                            const std::vector<store::KeyedJson>& step_records,
                            size_t shown_size = 0);
+
+// An execution's step records in key order, read a page at a time (each page in a read
+// transaction of its own): a for_each of 40,000 items is never all in memory.
+class StepRecords {
+  public:
+    static constexpr size_t kPage = 64;
+    StepRecords(store::Store& store, std::string id, size_t page = kPage);
+    // The next record, valid until the next call; nullptr after the last. An error when the
+    // store cannot be read.
+    Result<const store::KeyedJson*> next();
+
+  private:
+    store::Store* store_;
+    std::string id_;
+    size_t page_size_;
+    std::vector<store::KeyedJson> page_;
+    size_t at_ = 0;
+    bool last_page_ = false;
+};
+
+// A stored execution's JSON (execution_json, compact) in pieces, for answers too large to
+// build whole. Each next() reads its steps in a read transaction of its own, so the steps of
+// a running execution may be read at different moments (each step record whole, as stored).
+class ExecutionPieces {
+  public:
+    static constexpr size_t kPieceBytes = 256 * 1024;
+
+    // nullopt when there is no such execution (or its record cannot be read).
+    static std::optional<ExecutionPieces> open(store::Store& store, const std::string& id,
+                                               bool with_attempts);
+    // The text's next piece: its start, then whole steps until the piece reaches max_bytes,
+    // then its end; empty once the whole text was given.
+    Result<std::string> next(size_t max_bytes);
+
+  private:
+    enum class Stage { Head, Steps, Tail, Done };
+    ExecutionPieces(store::Store& store, std::string id, bool with_attempts, std::string head);
+
+    store::Store* store_;
+    std::string id_;
+    bool with_attempts_;
+    std::string head_;  // `{` and the execution's fields up to `"steps":{`
+    StepRecords steps_;
+    Stage stage_ = Stage::Head;
+    bool first_step_ = true;
+};
 
 // The status of the execution's stored record ("running", "succeeded"...); "" when there is
 // no such record.

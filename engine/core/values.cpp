@@ -254,39 +254,55 @@ struct RawNumberPrettyWriter : rapidjson::PrettyWriter<Stream> {
     }
 };
 
-template <class Stream>
-bool reformat_pretty(std::string_view json, Stream& out) {
-    RawNumberPrettyWriter<Stream> w(out);
-    rapidjson::MemoryStream bytes(json.data(), json.size());
+// A rapidjson input stream over a text that arrives in pieces.
+class PieceStream {
+  public:
+    using Ch = char;
+    explicit PieceStream(const std::function<std::string()>& next) : next_(next) { fill(); }
+    Ch Peek() const { return pos_ < piece_.size() ? piece_[pos_] : '\0'; }
+    Ch Take() {
+        if (pos_ == piece_.size()) return '\0';
+        Ch c = piece_[pos_++];
+        ++taken_;
+        if (pos_ == piece_.size()) fill();
+        return c;
+    }
+    size_t Tell() const { return taken_; }
+    // Output (in situ parsing) is not supported; rapidjson asks only of streams it writes.
+    Ch* PutBegin() { return nullptr; }
+    void Put(Ch) {}
+    void Flush() {}
+    size_t PutEnd(Ch*) { return 0; }
+
+  private:
+    void fill() {
+        piece_ = next_();
+        pos_ = 0;
+    }
+    const std::function<std::string()>& next_;
+    std::string piece_;
+    size_t pos_ = 0;
+    size_t taken_ = 0;
+};
+
+template <class InputStream, class OutputStream>
+bool reformat_pretty(InputStream& in, OutputStream& out) {
+    RawNumberPrettyWriter<OutputStream> w(out);
     rapidjson::Reader reader;
     // Iterative: nesting depth costs no stack. Numbers as written: a reformat changes layout
     // only.
     constexpr unsigned kFlags =
         rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
-    return !reader.Parse<kFlags>(bytes, w).IsError();
+    return !reader.Parse<kFlags>(in, w).IsError();
 }
-
-struct StringOut {
-    using Ch = char;
-    std::string& text;
-    void Put(char c) { text.push_back(c); }
-    void Flush() {}
-};
 
 }  // namespace
 
-std::string pretty_json_text(std::string_view json) {
-    std::string text;
-    text.reserve(json.size() + json.size() / 2);
-    StringOut out{text};
-    if (!reformat_pretty(json, out)) return {};
-    return text;
-}
-
-bool print_pretty_json(std::string_view json, std::FILE* file) {
+bool print_pretty_json(const std::function<std::string()>& next, std::FILE* file) {
     char buffer[64 * 1024];
     rapidjson::FileWriteStream out(file, buffer, sizeof buffer);
-    bool ok = reformat_pretty(json, out);
+    PieceStream in(next);
+    bool ok = reformat_pretty(in, out);
     out.Flush();
     return ok;
 }

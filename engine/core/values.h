@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include <cstdio>
+#include <functional>
 #include <string>
 
 namespace ferry::engine {
@@ -33,12 +34,11 @@ void write_json_key(const Value& key, JsonWriter& w);
 Value json_shaped(const Value& v, int max_depth);
 // Indented JSON text (2 spaces), for humans.
 std::string to_pretty_json(const Value& v);
-// The same indentation for JSON text, reformatted as it is read (no values are built, so
-// memory stays near the text's size; numbers keep their spelling); "" when it is not JSON.
-std::string pretty_json_text(std::string_view json);
-// The same, written to file as it is made; false when json is not JSON (what was written
-// by then stays written).
-bool print_pretty_json(std::string_view json, std::FILE* file);
+// The same indentation for a JSON text that arrives in pieces (next() gives the next one,
+// empty at the end), reformatted as it is read and written to file as it is made: no values
+// are built and memory stays at a piece whatever the text's size; numbers keep their
+// spelling. False when the text is not JSON (what was written by then stays written).
+bool print_pretty_json(const std::function<std::string()>& next, std::FILE* file);
 
 // Convenience builders for dict values.
 Value dict_of(std::initializer_list<std::pair<const char*, Value>> items);

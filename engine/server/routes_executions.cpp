@@ -191,10 +191,42 @@ void list_executions(Api& api, Call& c) {
     c.json(200, out);
 }
 
+// The rest of a streamed execution answer, a piece at a time, each read from the store only
+// once the one before it has (nearly) left: see get_execution.
+struct ExecutionStream : std::enable_shared_from_this<ExecutionStream> {
+    ExecutionPieces pieces;
+    Responder res;
+
+    ExecutionStream(ExecutionPieces p, Responder r) : pieces(std::move(p)), res(std::move(r)) {}
+
+    void write_next() {
+        Result<std::string> piece = pieces.next(ExecutionPieces::kPieceBytes);
+        if (!piece) return res.abort();  // incomplete, so that no client takes it for whole
+        if (piece.value().empty()) return res.end();
+        if (!res.write(piece.value())) return;  // the client left
+        res.when_drained([self = shared_from_this()] { self->write_next(); });
+    }
+};
+
+// An execution whose answer fits one piece goes out whole; a larger one (a for_each over a
+// CMDB's items: tens of megabytes) is streamed, chunked, a piece at a time, so that the
+// server holds one piece of it, not the whole answer, and other requests are served between
+// pieces.
 void get_execution(Api& api, Call& c) {
-    std::string json = execution_json(*api.app().store, c.params["id"], false, true);
-    if (json == "null") return c.error(404, "not_found", "no execution '" + c.params["id"] + "'");
-    c.json(200, std::move(json));
+    std::optional<ExecutionPieces> pieces =
+        ExecutionPieces::open(*api.app().store, c.params["id"], true);
+    if (!pieces) return c.error(404, "not_found", "no execution '" + c.params["id"] + "'");
+    std::string first;
+    while (first.size() < ExecutionPieces::kPieceBytes) {
+        Result<std::string> piece = pieces->next(ExecutionPieces::kPieceBytes);
+        if (!piece) return c.error(500, "storage", piece.error().message);
+        if (piece.value().empty()) return c.json(200, std::move(first));
+        first += piece.value();
+    }
+    if (!c.res.start_stream(200, {{"Content-Type", "application/json"}})) return;
+    if (!c.res.write(first)) return;
+    auto stream = std::make_shared<ExecutionStream>(std::move(*pieces), std::move(c.res));
+    stream->res.when_drained([stream] { stream->write_next(); });
 }
 
 void get_diff(Api& api, Call& c) {

@@ -48,6 +48,14 @@ void reply_error(Responder& res, const Present& present, int status, std::string
               ",\"message\":" + to_json_text(str(std::string(message))) + "}}");
 }
 
+// The finished execution as stored (compact, without attempts), or a 500 when the store
+// cannot be read.
+void reply_stored(App& app, Responder& res, const Present& present, const std::string& id) {
+    Result<std::string> json = execution_json(*app.store, id, false);
+    if (!json) return reply_error(res, present, 500, "storage", json.error().message);
+    reply(res, present, 200, std::move(json).value());
+}
+
 // A waiting client: answered once, by the end of the execution, by the wait limit, or at
 // shutdown (202 with the status then: the execution is durable and resumes at the next start).
 struct Waiter : Api::PendingAnswer {
@@ -77,10 +85,11 @@ void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const Execution
     w->done = true;
     w->timer.reset();
     // The records as the engine wrote them (StartOptions::keep_records), not read back.
-    reply(w->res, w->present, 200,
-          s.records
-              ? execution_json(s.records->execution, s.records->steps, s.records->execution_shown)
-              : execution_json(*app.store, s.id, false, false));
+    if (s.records)
+        return reply(
+            w->res, w->present, 200,
+            execution_json(s.records->execution, s.records->steps, s.records->execution_shown));
+    reply_stored(app, w->res, w->present, s.id);
 }
 
 }  // namespace
@@ -209,7 +218,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
             // ?wait=: this process only hears the end of executions it started itself, and
             // starting another would break the key's promise.
             if (execution_ended(status) && request.wait_ms > 0)
-                reply(res, request.present, 200, execution_json(*app.store, id, false, false));
+                reply_stored(app, res, request.present, id);
             else
                 reply(res, request.present, 202, accepted_body(id, status, true),
                       {{"Content-Type", "application/json"},

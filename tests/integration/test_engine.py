@@ -2367,6 +2367,37 @@ steps:
         text = self.p.ferry("executions", "diff", a, o).stdout
         self.assertIn("step only only in B", text)
 
+    def test_diff_of_two_large_executions_merges_by_key(self):
+        # Both step lists are read a page (1,000 records) at a time and merged by key.
+        self.p.workflow("many", """\
+inputs: {n: {type: integer}, k: {type: integer}}
+steps:
+  - id: each
+    task: transform
+    for_each: "{{ range(inputs.n) | list }}"
+    concurrency: 100
+    with:
+      data: {v: "{{ item if item < inputs.k else -1 }}"}
+      mappings: [{source: v, target: v}]
+""")
+        a = self.run_id("many", "--input", "n=2500", "--input", "k=5000")
+        b = self.run_id("many", "--input", "n=2200", "--input", "k=2100")
+        d = json.loads(self.p.ferry("executions", "diff", a, b, "--json").stdout)
+        # The step itself (its output is the list of the items') and the items that differ.
+        changed = ["each"] + ["each[%d]" % i for i in range(2100, 2200)]
+        self.assertEqual(sorted(d["steps"]), sorted(changed))
+        self.assertEqual(list(d["steps"]), sorted(changed))  # in key order
+        self.assertEqual(d["steps"]["each[2150]"],
+                         [{"op": "replace", "path": "/v", "value": -1}])
+        only = ["each[%d]" % i for i in range(2200, 2500)]
+        self.assertEqual(d["only_in_a"], sorted(only))
+        self.assertEqual(d["only_in_b"], [])
+        back = json.loads(self.p.ferry("executions", "diff", b, a, "--json").stdout)
+        self.assertEqual(back["only_in_b"], sorted(only))
+        self.assertEqual(back["only_in_a"], [])
+        self.assertEqual(back["steps"]["each[2150]"],
+                         [{"op": "replace", "path": "/v", "value": 2150}])
+
     def test_export_since(self):
         old = self.run_id("chg")
         time.sleep(1.1)

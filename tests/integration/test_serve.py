@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import test_engine as te  # noqa: E402
-from serve_util import Server, tokens_yaml  # noqa: E402
+from serve_util import TOKENS, Server, tokens_yaml  # noqa: E402
 
 sys.path.insert(0, str(HERE / "mocks"))
 from mockctl import start_mock  # noqa: E402
@@ -122,6 +122,64 @@ class Executions(ServeTest):
         self.assertEqual(rec["status"], "succeeded")
         self.assertEqual(rec["outputs"], {"greeting": "ADA"})
         self.assertEqual(rec["trigger"], "api")
+
+    def test_a_large_execution_is_streamed_whole_while_others_are_served(self):
+        # Past one piece (256 KiB) the answer is chunked, each piece read from the store once
+        # the one before it has left (routes_executions.cpp get_execution).
+        n = 3000
+        self.p.workflow("wide", """\
+inputs: {n: {type: integer}}
+steps:
+  - id: each
+    task: transform
+    for_each: "{{ range(inputs.n) | list }}"
+    concurrency: 200
+    with:
+      data: {ci: "server-{{ item }}"}
+      mappings: [{source: ci, target: name}]
+""")
+        status, body = self.start("wide", {"n": n}, query="?wait=60s")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "succeeded")
+        path = "/api/v1/executions/" + body["id"]
+        status, headers, data = self.s.request("GET", path, role="viewer", timeout=60)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("transfer-encoding"), "chunked")
+        self.assertNotIn("content-length", headers)
+        self.assertGreater(len(data), 4 * 256 * 1024)
+        shown = json.loads(data)
+        self.assertEqual(shown["status"], "succeeded")
+        items = {k: v for k, v in shown["steps"].items() if k.startswith("each[")}
+        self.assertEqual(len(items), n)
+        for i in (0, 1500, n - 1):
+            item = items["each[%d]" % i]
+            self.assertEqual(item["output"], {"name": "server-%d" % i})
+            self.assertEqual(item["attempts"][0]["output"], item["output"])
+        # A small answer still goes out whole, with its length.
+        status, small = self.start(query="?wait=10s")
+        status, headers, _ = self.s.request("GET", "/api/v1/executions/" + small["id"],
+                                            role="viewer")
+        self.assertEqual(status, 200)
+        self.assertIn("content-length", headers)
+
+        # A client that reads the large answer slowly holds the server up for no one.
+        with socket.create_connection(("127.0.0.1", self.s.port), timeout=10) as slow:
+            slow.sendall(("GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n"
+                          % (path, TOKENS["viewer"])).encode())
+            first = slow.recv(1024)
+            self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:100])
+            started = time.monotonic()
+            for _ in range(5):
+                self.assertEqual(self.s.request("GET", "/healthz")[0], 200)
+            self.assertLess(time.monotonic() - started, 5)
+            received = bytearray(first)
+            deadline = time.monotonic() + 30
+            while not received.endswith(b"\r\n0\r\n\r\n") and time.monotonic() < deadline:
+                chunk = slow.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            self.assertTrue(received.endswith(b"\r\n0\r\n\r\n"), received[-100:])
 
     def test_wait_answers_with_the_finished_execution(self):
         status, body = self.start(query="?wait=10s")

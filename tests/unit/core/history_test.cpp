@@ -6,9 +6,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
+#include <optional>
 
 using namespace ferry::engine;
 using ferry::tmpl::Value;
@@ -168,6 +171,20 @@ std::string built_from_values(ferry::store::Store& store, const std::string& id)
     return to_json_text(out);
 }
 
+// What print_execution_json writes (with attempts).
+std::string printed(ferry::store::Store& store, const std::string& id, bool pretty) {
+    char* data = nullptr;
+    size_t size = 0;
+    std::FILE* f = ::open_memstream(&data, &size);
+    REQUIRE(f);
+    ferry::Status st = print_execution_json(store, id, pretty, true, f);
+    std::fclose(f);
+    std::string text(data, size);
+    std::free(data);
+    REQUIRE(st);
+    return text;
+}
+
 }  // namespace
 
 TEST_CASE("execution_json from the store: attempts spliced in, the marked one filled from its "
@@ -195,7 +212,7 @@ TEST_CASE("execution_json from the store: attempts spliced in, the marked one fi
     store.put_step("01E", "pure", R"({"key":"pure","status":"succeeded","output":1})");
     REQUIRE(store.commit());
 
-    std::string got = execution_json(store, "01E", false, true);
+    std::string got = execution_json(store, "01E", true).value();
     // The same document the values gave, the stored numbers' spelling kept (1.50, a 30-digit
     // integer: values would have turned them into 1.5 and a float).
     Value got_value = ferry::tmpl::value_from_json(got);
@@ -214,11 +231,13 @@ TEST_CASE("execution_json from the store: attempts spliced in, the marked one fi
           std::string::npos);
 
     // Indented, the same document, numbers still as stored.
-    std::string pretty = execution_json(store, "01E", true, true);
+    std::string pretty = printed(store, "01E", true);
     CHECK(pretty.find("\n  \"steps\": {\n") != std::string::npos);
     CHECK(pretty.find("\"n\": 1.50") != std::string::npos);
     CHECK(to_json_text(ferry::tmpl::value_from_json(pretty)) == to_json_text(got_value));
-    CHECK(execution_json(store, "none", true, true) == "null");
+    CHECK(printed(store, "none", true) == "null");
+    CHECK(execution_json(store, "none", true).value() == "null");
+    CHECK(printed(store, "01E", false) == got);
 }
 
 TEST_CASE("execution_json from the store: a record the splicing cannot take apart is read as "
@@ -233,7 +252,7 @@ TEST_CASE("execution_json from the store: a record the splicing cannot take apar
     store.put_step("01F", "t", R"("not an object")");
     store.put_attempt("01F", "t", 1, R"({"attempt":1})");
     REQUIRE(store.commit());
-    std::string got = execution_json(store, "01F", false, true);
+    std::string got = execution_json(store, "01F", true).value();
     Value v = ferry::tmpl::value_from_json(got);
     REQUIRE(v.is_dict());
     const Value* s = dict_get(*dict_get(v, "steps"), "s");
@@ -243,9 +262,159 @@ TEST_CASE("execution_json from the store: a record the splicing cannot take apar
     CHECK(to_json_text(*dict_get(*dict_get(v, "steps"), "t")) == R"("not an object")");
 }
 
-TEST_CASE("pretty_json_text: layout only, and nothing for what is not JSON", "[history]") {
-    CHECK(pretty_json_text(R"({"a":[1,2.50,-0.0],"b":{},"c":"\u00e9\n"})") ==
-          "{\n  \"a\": [\n    1,\n    2.50,\n    -0.0\n  ],\n  \"b\": {},\n  \"c\": \"é\\n\"\n}");
-    CHECK(pretty_json_text("{\"a\":").empty());
-    CHECK(pretty_json_text("[1] x").empty());
+TEST_CASE("print_pretty_json: layout only, across any pieces, and false for what is not JSON",
+          "[history]") {
+    // The text cut into pieces of `size` bytes, indented into memory; nullopt if refused.
+    auto pretty = [](const std::string& text, size_t size) -> std::optional<std::string> {
+        size_t at = 0;
+        std::function<std::string()> next = [&] {
+            std::string piece = text.substr(at, size);
+            at += piece.size();
+            return piece;
+        };
+        char* data = nullptr;
+        size_t length = 0;
+        std::FILE* f = ::open_memstream(&data, &length);
+        REQUIRE(f);
+        bool ok = print_pretty_json(next, f);
+        std::fclose(f);
+        std::string out(data, length);
+        std::free(data);
+        if (!ok) return std::nullopt;
+        return out;
+    };
+    const std::string text = R"({"a":[1,2.50,-0.0],"b":{},"c":"\u00e9\n"})";
+    const std::string indented =
+        "{\n  \"a\": [\n    1,\n    2.50,\n    -0.0\n  ],\n  \"b\": {},\n  \"c\": \"é\\n\"\n}";
+    for (size_t size : {size_t(1), size_t(2), size_t(7), text.size()}) {
+        INFO("pieces of " << size);
+        CHECK(pretty(text, size) == indented);
+        CHECK_FALSE(pretty("{\"a\":", size));
+        CHECK_FALSE(pretty("[1] x", size));
+    }
+    CHECK_FALSE(pretty("", 1));
+}
+
+namespace {
+
+// An execution of n steps "s0000".."s{n-1}", each with one attempt (the last one marked).
+void put_steps(ferry::store::Store& store, const std::string& id, int n) {
+    store.put_execution(id, "wf", "succeeded",
+                        R"({"id":")" + id + R"(","workflow":"wf","status":"succeeded"})");
+    for (int i = 0; i < n; ++i) {
+        char key[16];
+        std::snprintf(key, sizeof key, "s%04d", i);
+        store.put_step(id, key,
+                       R"({"key":")" + std::string(key) + R"(","output":{"i":)" +
+                           std::to_string(i) + "}}");
+        store.put_attempt(id, key, 1, R"({"attempt":1,"same_as_step":["output"]})");
+    }
+    REQUIRE(store.commit());
+}
+
+// Every piece of the execution's text.
+std::vector<std::string> all_pieces(ferry::store::Store& store, const std::string& id,
+                                    bool with_attempts, size_t max_bytes) {
+    std::optional<ExecutionPieces> pieces = ExecutionPieces::open(store, id, with_attempts);
+    REQUIRE(pieces);
+    std::vector<std::string> out;
+    for (int bound = 0; bound < 10000; ++bound) {
+        auto piece = pieces->next(max_bytes);
+        REQUIRE(piece);
+        if (piece.value().empty()) break;
+        out.push_back(piece.value());
+    }
+    CHECK(pieces->next(max_bytes).value().empty());  // and stays so
+    return out;
+}
+
+std::string joined(const std::vector<std::string>& pieces) {
+    std::string text;
+    for (const auto& p : pieces)
+        text += p;
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("ExecutionPieces: the execution a page of steps at a time, joined the whole answer",
+          "[history]") {
+    TempStore t;
+    ferry::store::Store& store = *t.store;
+    const int n = int(StepRecords::kPage) * 3 + 5;
+    put_steps(store, "01G", n);
+
+    // The smallest pieces: the head, a step each, the end; joined, the answer.
+    std::vector<std::string> small = all_pieces(store, "01G", true, 1);
+    REQUIRE(small.size() == size_t(n) + 2);
+    CHECK(small[0] == R"({"id":"01G","workflow":"wf","status":"succeeded","steps":{)");
+    CHECK(small.back() == "}}");
+    std::string whole = joined(small);
+    CHECK(whole == execution_json(store, "01G", true).value());
+    CHECK(whole == printed(store, "01G", false));
+    CHECK(to_json_text(ferry::tmpl::value_from_json(whole)) ==
+          to_json_text(ferry::tmpl::value_from_json(built_from_values(store, "01G"))));
+    CHECK(small[1].rfind(R"("s0000":{"key":"s0000")", 0) == 0);  // no comma before the first
+    CHECK(small[2].rfind(R"(,"s0001":{)", 0) == 0);
+    CHECK(small[n].rfind(R"(,"s0196":{)", 0) == 0);
+    // Pieces of some steps each, whole steps: the same text.
+    std::vector<std::string> some = all_pieces(store, "01G", true, 1000);
+    CHECK(some.size() > 3);
+    CHECK(some.size() < small.size() / 4);
+    CHECK(joined(some) == whole);
+    // Indented as it is read, across the pieces: the same document.
+    CHECK(to_json_text(ferry::tmpl::value_from_json(printed(store, "01G", true))) ==
+          to_json_text(ferry::tmpl::value_from_json(whole)));
+
+    // Large pieces: everything in one.
+    std::vector<std::string> large = all_pieces(store, "01G", true, size_t(1) << 30);
+    CHECK(large.size() == 1);
+    CHECK(joined(large) == whole);
+
+    // Without attempts, the stored step records as they are.
+    std::string plain = joined(all_pieces(store, "01G", false, 1));
+    Value v = ferry::tmpl::value_from_json(plain);
+    REQUIRE(v.is_dict());
+    CHECK(dict_get(*dict_get(v, "steps"), "s0100")->dict_obj().find("attempts") == nullptr);
+    CHECK(dict_get(*dict_get(v, "steps"), "s0100")->dict_obj().size() == 2);
+    CHECK(dict_get(*dict_get(v, "steps"), "s0000"));
+    CHECK(dict_get(*dict_get(v, "steps"), "s0196"));
+}
+
+TEST_CASE("StepRecords: a page at a time, in key order, to the end", "[history]") {
+    TempStore t;
+    ferry::store::Store& store = *t.store;
+    put_steps(store, "01H", 5);
+    put_steps(store, "01J", 4);
+    put_steps(store, "01I", 0);
+    auto keys = [&](const std::string& id, size_t page) {
+        StepRecords records(store, id, page);
+        std::vector<std::string> out;
+        for (int bound = 0; bound < 100; ++bound) {
+            ferry::Result<const ferry::store::KeyedJson*> r = records.next();
+            REQUIRE(r);
+            if (!r.value()) break;
+            out.push_back(r.value()->key);
+        }
+        CHECK(records.next().value() == nullptr);  // and stays so
+        return out;
+    };
+    using Keys = std::vector<std::string>;
+    CHECK(keys("01H", 2) == Keys{"s0000", "s0001", "s0002", "s0003", "s0004"});
+    CHECK(keys("01H", 64) == Keys{"s0000", "s0001", "s0002", "s0003", "s0004"});
+    CHECK(keys("01J", 2) == Keys{"s0000", "s0001", "s0002", "s0003"});  // full last page
+    CHECK(keys("01J", 1) == Keys{"s0000", "s0001", "s0002", "s0003"});
+    CHECK(keys("01I", 2).empty());
+    CHECK(keys("nope", 2).empty());
+}
+
+TEST_CASE("ExecutionPieces: no steps, no execution", "[history]") {
+    TempStore t;
+    ferry::store::Store& store = *t.store;
+    put_steps(store, "01I", 0);
+    CHECK(joined(all_pieces(store, "01I", true, 1)) ==
+          R"({"id":"01I","workflow":"wf","status":"succeeded","steps":{}})");
+    CHECK(joined(all_pieces(store, "01I", true, 1 << 20)) ==
+          R"({"id":"01I","workflow":"wf","status":"succeeded","steps":{}})");
+    CHECK_FALSE(ExecutionPieces::open(store, "nope", true));
 }

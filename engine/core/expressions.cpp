@@ -60,6 +60,11 @@ Result<Value> Expressions::evaluate(std::string_view text, const Value& context,
         return Value::string(env_.render_or_throw(*c.value()->text, context));
     } catch (const tmpl::TemplateError& e) {
         return template_error(e, where);
+    } catch (const std::exception& e) {
+        // Not the template's (they raise TemplateErrors, allocation failures included): a
+        // bug, which fails this evaluation rather than the process and every restart that
+        // resumes its execution.
+        return make_error(ErrorKind::Internal, where + ": " + e.what());
     }
 }
 

@@ -13,7 +13,9 @@
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <new>
 #include <sstream>
+#include <stdexcept>
 #include <string_view>
 #include <sys/stat.h>
 
@@ -115,15 +117,23 @@ std::shared_ptr<const ParsedTemplate> Environment::from_string(const std::string
 }
 
 std::string Environment::render_or_throw(const ParsedTemplate& tmpl, const Value& vars) {
-    Renderer r(*this, options_);
-    std::string out;
-    out.reserve(tmpl.output_size_hint.load(std::memory_order_relaxed));
-    Ref<Scope> context =
-        r.make_context(vars, tmpl.context_size_hint.load(std::memory_order_relaxed));
-    r.render_root(tmpl, context, out);
-    tmpl.output_size_hint.store(out.size(), std::memory_order_relaxed);
-    tmpl.context_size_hint.store(context->vars.size(), std::memory_order_relaxed);
-    return out;
+    try {
+        Renderer r(*this, options_);
+        std::string out;
+        out.reserve(tmpl.output_size_hint.load(std::memory_order_relaxed));
+        Ref<Scope> context =
+            r.make_context(vars, tmpl.context_size_hint.load(std::memory_order_relaxed));
+        r.render_root(tmpl, context, out);
+        tmpl.output_size_hint.store(out.size(), std::memory_order_relaxed);
+        tmpl.context_size_hint.store(context->vars.size(), std::memory_order_relaxed);
+        return out;
+    } catch (const std::bad_alloc&) {
+        // Outside any expression (they raise LimitErrors of their own where they fail): the
+        // output itself.
+        throw TemplateError(ErrorKind::Limit, "out of memory rendering " + tmpl.name);
+    } catch (const std::length_error&) {
+        throw TemplateError(ErrorKind::Limit, "out of memory rendering " + tmpl.name);
+    }
 }
 
 Result<std::string> Environment::render(const ParsedTemplate& tmpl, const Value& vars) {

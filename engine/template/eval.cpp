@@ -3,6 +3,9 @@
 
 #include "template/builtins.h"
 
+#include <new>
+#include <stdexcept>
+
 namespace ferry::tmpl {
 
 Value Renderer::eval_name(const Expr& e) {
@@ -70,6 +73,10 @@ Value Renderer::eval_filter(const Expr& e) {
     } catch (TemplateError& err) {
         locate(err, e.line, e.column);
         throw;
+    } catch (const std::bad_alloc&) {
+        raise_out_of_memory(e.line, e.column);
+    } catch (const std::length_error&) {
+        raise_out_of_memory(e.line, e.column);
     }
 }
 
@@ -300,6 +307,10 @@ Value Renderer::eval_located(const Expr& e) {
     } catch (TemplateError& err) {
         locate(err, e.line, e.column);
         throw;
+    } catch (const std::bad_alloc&) {
+        raise_out_of_memory(e.line, e.column);
+    } catch (const std::length_error&) {
+        raise_out_of_memory(e.line, e.column);
     }
 }
 

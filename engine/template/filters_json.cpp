@@ -71,6 +71,9 @@ struct JsonWriter {
     std::string out;
 
     void newline(int level) {
+        // A wide indent times a deep or long value can outgrow memory long before the
+        // template's output limit is checked.
+        check_built_size(uint64_t(out.size()) + 1 + uint64_t(level) * indent->size(), "tojson");
         out += '\n';
         for (int i = 0; i < level; ++i)
             out += *indent;
@@ -367,7 +370,10 @@ struct PrettyPrinter {
 
 std::string to_json(const Value& v, std::optional<int> indent) {
     std::string spaces;
-    if (indent) spaces.assign(size_t(std::max(*indent, 0)), ' ');
+    if (indent) {
+        check_built_size(uint64_t(std::max(*indent, 0)), "a JSON indent");
+        spaces.assign(size_t(std::max(*indent, 0)), ' ');
+    }
     JsonWriter w{indent ? &spaces : nullptr, {}};
     w.value(v, 0);
     return std::move(w.out);
@@ -393,7 +399,9 @@ Value filter_impl::f_tojson(Runtime&, const Value& value, const Args& args) {
         if (indent.is_string()) {
             unit = std::string(indent.str());
         } else if (indent.is_integral()) {
-            unit.assign(size_t(std::max<int64_t>(indent.as_int(), 0)), ' ');
+            int64_t width = std::max<int64_t>(indent.as_int(), 0);
+            check_built_size(uint64_t(width), "tojson's indent");
+            unit.assign(size_t(width), ' ');
         } else {
             raise(ErrorKind::Type, "can't multiply sequence by non-int of type '" +
                                        std::string(type_name(indent)) + "'");

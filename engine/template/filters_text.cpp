@@ -99,6 +99,7 @@ Value f_center(Runtime&, const Value& value, const Args& args) {
     int64_t len = int64_t(utf8_length(s.str()));
     int64_t marg = width - len;
     if (marg <= 0) return s;
+    check_built_size(uint64_t(width), "center");
     // CPython's str.center: the odd space goes left only when width is odd.
     int64_t left = marg / 2 + (marg & width & 1);
     std::string out(size_t(left), ' ');
@@ -492,7 +493,9 @@ Value f_indent(Runtime&, const Value& value, const Args& args) {
     if (width.is_string()) {
         indention = std::string(width.str());
     } else if (width.is_integral()) {
-        indention.assign(size_t(std::max<int64_t>(width.as_int(), 0)), ' ');
+        int64_t spaces = std::max<int64_t>(width.as_int(), 0);
+        check_built_size(uint64_t(spaces), "indent");
+        indention.assign(size_t(spaces), ' ');
     } else {
         if (width.is_undefined()) raise_undefined(width);  // " " * Undefined fails
         raise(ErrorKind::Type,
@@ -507,6 +510,8 @@ Value f_indent(Runtime&, const Value& value, const Args& args) {
     std::u32string s = u32(value);
     s += U'\n';  // "this quirk is necessary for splitlines method"
     std::vector<std::u32string> lines = splitlines(s);
+    // At most one indention a line (both sizes are bounded, so the product fits).
+    check_built_size(uint64_t(indention.size()) * (lines.size() + 1) + s.size() * 4, "indent");
     std::string out;
     if (blank_lines) {
         for (size_t i = 0; i < lines.size(); ++i) {

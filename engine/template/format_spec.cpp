@@ -311,6 +311,7 @@ Spec parse_spec(std::string_view text, std::string_view type_name, char32_t defa
         ++pos;
     }
     f.width = read_integer(s, pos);
+    if (f.width > 0) check_built_size(uint64_t(f.width), "a format spec's width");
     if (pos < s.size() && s[pos] == ',') {
         f.thousands = ',';
         ++pos;
@@ -486,6 +487,8 @@ std::string format_string(std::string_view text, std::string_view spec,
 
 std::string format_float(double value, const Spec& f) {
     if (f.precision > INT_MAX) raise(ErrorKind::Value, "precision too big");
+    // Every digit after the point is written out.
+    if (f.precision > 0) check_built_size(uint64_t(f.precision), "a format spec's precision");
     char32_t type = f.type;
     int precision = int(f.precision);
     int default_precision = 6;

@@ -3,6 +3,9 @@
 
 #include "template/builtins.h"
 
+#include <new>
+#include <stdexcept>
+
 namespace ferry::tmpl {
 
 Renderer::DepthGuard::DepthGuard(Renderer& renderer) : r(renderer) {
@@ -48,6 +51,12 @@ void Renderer::locate(TemplateError& err, int line, int column) const {
     if (err.has_location()) return;
     std::string file = frame_ && frame_->tmpl ? frame_->tmpl->name : std::string();
     err.set_location(Location{file, line, column});
+}
+
+void Renderer::raise_out_of_memory(int line, int column) const {
+    TemplateError err(ErrorKind::Limit, "out of memory building a value");
+    locate(err, line, column);
+    throw err;
 }
 
 Ref<Scope> Renderer::make_context(const Value& vars, size_t size_hint) {
@@ -99,6 +108,10 @@ void Renderer::print_call(const Expr& call) {
     } catch (TemplateError& err) {
         locate(err, call.line, call.column);
         throw;
+    } catch (const std::bad_alloc&) {
+        raise_out_of_memory(call.line, call.column);
+    } catch (const std::length_error&) {
+        raise_out_of_memory(call.line, call.column);
     }
 }
 

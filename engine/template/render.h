@@ -263,6 +263,9 @@ class Renderer final : public Runtime {
 
     // Attaches the current template and the node's line to an error without a place.
     void locate(TemplateError& err, int line, int column) const;
+    // What an allocation that failed (a value too large for memory that no size check
+    // caught) becomes: a LimitError at the expression, not the end of the process.
+    [[noreturn]] void raise_out_of_memory(int line, int column) const;
 
   private:
     void exec(const Stmt& s);

@@ -376,6 +376,7 @@ std::string expandtabs(std::string_view s, const Args& args) {
         if (c == '\t') {
             if (tabsize > 0) {
                 int64_t spaces = tabsize - column % tabsize;
+                check_built_size(uint64_t(out.size()) + uint64_t(spaces), "str.expandtabs");
                 out.append(size_t(spaces), U' ');
                 column += spaces;
             }

@@ -345,6 +345,23 @@ steps:
 
 
 class FailurePaths(EngineTest):
+    def test_a_value_too_large_for_memory_fails_its_step_not_the_process(self):
+        # An input-sized width went straight to an allocation: the process aborted on
+        # bad_alloc, and `ferry serve` again on every restart that resumed the execution.
+        self.p.workflow("wide", """\
+inputs: {w: {type: integer}}
+steps:
+  - {id: say, task: log, with: {message: "{{ 'x' | indent(inputs.w) }}"}}
+  - {id: after, task: log, needs: [say], with: {message: done}}
+""")
+        doc = self.assertRun("wide", "--input", "w=99999999999", code=1)
+        self.assertEqual(doc["status"], "failed")
+        err = self.step_error(doc, "say")
+        self.assertEqual(err["kind"], "limit")
+        self.assertIn("indent would build a string of 99999999999 bytes", err["message"])
+        self.assertEqual(doc["steps"]["after"]["status"], "cancelled")
+        self.assertEqual(self.assertRun("wide", "--input", "w=2")["status"], "succeeded")
+
     def test_on_error_fail_cancels_the_rest(self):
         self.p.workflow("failing", """\
 steps:

@@ -181,6 +181,25 @@ steps:
                 received += chunk
             self.assertTrue(received.endswith(b"\r\n0\r\n\r\n"), received[-100:])
 
+    def test_a_value_too_large_for_memory_fails_the_execution_and_restarts_are_clean(self):
+        # One request with a huge width aborted the server on bad_alloc, left its execution
+        # running for good, and every restart aborted again resuming it.
+        self.p.workflow("wide", """\
+inputs: {w: {type: integer}}
+steps:
+  - {id: say, task: log, with: {message: "{{ 'x' | indent(inputs.w) }}"}}
+""")
+        status, body = self.start("wide", {"w": 99999999999}, query="?wait=10s")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "failed")
+        self.assertEqual(body["steps"]["say"]["error"]["kind"], "limit")
+        self.assertEqual(self.s.request("GET", "/healthz")[0], 200)
+        self.assertEqual(self.s.stop(), 0)
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        self.assertEqual(self.s.request("GET", "/healthz")[0], 200)
+        status, rec = self.s.json("GET", "/api/v1/executions/" + body["id"], role="viewer")
+        self.assertEqual(rec["status"], "failed")
+
     def test_wait_answers_with_the_finished_execution(self):
         status, body = self.start(query="?wait=10s")
         self.assertEqual(status, 200, body)

@@ -24,7 +24,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <unistd.h>
 
 using namespace ferry::tmpl;
@@ -1796,11 +1799,62 @@ TEST_CASE("render limits: one operation builds at most kMaxBuiltString bytes", "
           "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}"
           "{% endfor %}",
           "{{ 'x'.ljust(9223372036854775807) }}", "{{ 'x'.center(100000000, '*') }}",
-          "{{ '1'.zfill(100000000) }}", "{{ '%.1000000000f' % 1 }}", "{{ '%200000000s' % 1 }}"}) {
+          "{{ '1'.zfill(100000000) }}", "{{ '%.1000000000f' % 1 }}", "{{ '%200000000s' % 1 }}",
+          // Widths that went straight to an allocation (a crash on bad_alloc, or gigabytes).
+          "{{ 'x'|indent(99999999999) }}", "{{ ('x\n' * 1000)|indent(1000000) }}",
+          "{{ 'x'|center(2**62) }}", "{{ 'x'|center(9999999999) }}",
+          "{{ 'a\tb'.expandtabs(99999999999) }}", "{{ ('\t' * 10000000).expandtabs(100) }}",
+          "{{ '{:>99999999999}'.format(1) }}", "{{ '{0:{1}}'.format('x', 99999999999) }}",
+          "{{ '{:.999999999f}'.format(1.5) }}", "{{ [1, 2]|tojson(indent=99999999999) }}",
+          "{{ [[[[[[1]]]]]]|tojson(indent=10000000) }}"}) {
         INFO(tpl);
         CHECK(limit_error(Files{{"main", tpl}}, lenient()).kind() == ErrorKind::Limit);
     }
     // Ordinary sizes are untouched.
     CHECK(render("{{ 'ab'.center(9, '*') }}|{{ '%5.2f' % 3.14159 }}|{{ '-3'.zfill(5) }}") ==
           "****ab***| 3.14|-0003");
+    CHECK(render("{{ 'x'|center(5) }}|{{ 'a\tb'.expandtabs(4) }}|{{ '{:>4}'.format(1) }}|"
+                 "{{ '{:.3f}'.format(1.5) }}|{{ 'a\nb'|indent(2) }}|{{ [1]|tojson(indent=1) }}") ==
+          "  x  |a   b|   1|1.500|a\n  b|[\n 1\n]");
+}
+
+namespace {
+
+// A callable whose call fails to allocate, as a value too large for memory would.
+template <class Failure>
+struct FailsToAllocate final : Object {
+    std::string_view type_name() const override { return "fails_to_allocate"; }
+    bool is_callable() const override { return true; }
+    Value call(Runtime&, const Args&) override {
+        if constexpr (std::is_same_v<Failure, std::length_error>)
+            throw std::length_error("basic_string::_M_create");
+        else
+            throw std::bad_alloc();
+    }
+};
+
+template <class Failure>
+TemplateError allocation_failure(const std::string& tpl) {
+    Environment env(std::make_shared<MapLoader>(Files{{"main", tpl}}), lenient());
+    Value vars = Value::dict();
+    vars.dict_obj().set(Value::string("big"), Value::object(make_ref<FailsToAllocate<Failure>>()));
+    Result<std::string> r = env.render("main", vars);
+    REQUIRE_FALSE(r);
+    return r.error();
+}
+
+}  // namespace
+
+TEST_CASE("render limits: an allocation that fails is a LimitError where it happened",
+          "[render][limits]") {
+    // Printed, inside an expression, as a filter's subject: each a LimitError at its place.
+    for (const char* tpl : {"a\n{{ big() }}", "a\n{{ [1, big()] }}", "a\n{{ big()|upper }}",
+                            "a\n{% set x = big() %}"}) {
+        INFO(tpl);
+        TemplateError e = allocation_failure<std::bad_alloc>(tpl);
+        CHECK(e.kind() == ErrorKind::Limit);
+        CHECK(e.where().line == 2);
+        CHECK(e.message() == "out of memory building a value");
+        CHECK(allocation_failure<std::length_error>(tpl).kind() == ErrorKind::Limit);
+    }
 }

@@ -1,6 +1,7 @@
 // Typed workflow inputs: their specs in the file, validation of the values a run is given,
 // and conversion of `--input key=value` text.
 #include "runtime/json_repeats.h"
+#include "runtime/utf8.h"
 #include "template/environment.h"
 #include "template/json_value.h"
 #include "workflow/loader_internal.h"
@@ -550,6 +551,12 @@ CliJson cli_json(const std::string& text) {
 }  // namespace
 
 Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& text) {
+    // Checked first, and the text not quoted: it would go into history, answers and this
+    // very message as bytes no JSON reader takes (--inputs-file and the API refuse them too).
+    if (size_t bad = invalid_utf8_at(text); bad != std::string::npos)
+        return make_error(ErrorKind::Validation, "input '" + spec.name +
+                                                     "': a byte that is not UTF-8 at offset " +
+                                                     std::to_string(bad));
     auto fail = [&](const std::string& expected, const std::string& detail = {}) {
         return make_error(ErrorKind::Validation, "input '" + spec.name + "': expected " + expected +
                                                      ", got '" + text + "'" + detail);

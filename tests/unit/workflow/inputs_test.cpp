@@ -335,6 +335,16 @@ TEST_CASE("convert_cli_input converts text to the declared type", "[workflow][in
     CHECK(err(integer, "99999999999999999999") ==
           "input 'retries': expected an integer, got '99999999999999999999'");
 
+    // Bytes that are not UTF-8 are refused whatever the type, and not quoted back.
+    for (const char* type : {"string", "any", "integer"}) {
+        INFO(type);
+        CHECK(err(spec("s", type), "a\xff"
+                                   "b") == "input 's': a byte that is not UTF-8 at offset 1");
+    }
+    CHECK(err(spec("s", "string"), "\xc3\x28") ==
+          "input 's': a byte that is not UTF-8 at offset 0");
+    CHECK(ok(spec("s", "string"), "caf\xc3\xa9").str() == "caf\xc3\xa9");
+
     InputSpec number = spec("ratio", "number");
     CHECK(ok(number, "3").is_int());
     CHECK(ok(number, "2.5").as_float() == 2.5);

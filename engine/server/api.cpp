@@ -25,14 +25,6 @@ std::vector<std::string> split_path(std::string_view path) {
     return parts;
 }
 
-const tmpl::Value* field(const tmpl::Value& dict, const char* key) {
-    return dict.is_dict() ? dict.dict_obj().find(key) : nullptr;
-}
-
-std::string text(const tmpl::Value* v) {
-    return v && v->is_string() ? std::string(v->str()) : "";
-}
-
 }  // namespace
 
 std::string_view to_string(Role r) {
@@ -58,45 +50,35 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
     if (config.server.max_connections) s.max_connections = size_t(*config.server.max_connections);
     if (config.server.request_timeout_ms) s.request_timeout_ms = *config.server.request_timeout_ms;
     if (config.server.idle_timeout_ms) s.idle_timeout_ms = *config.server.idle_timeout_ms;
-    if (const tmpl::Value* tokens = field(config.auth, "tokens")) {
-        if (!tokens->is_list())
-            return make_error(ErrorKind::Validation, "auth.tokens must be a list");
-        for (const tmpl::Value& t : tokens->list_obj().items) {
-            Token tok;
-            tok.name = text(field(t, "name"));
-            tok.sha256 = text(field(t, "sha256"));
-            std::string role = text(field(t, "role"));
-            if (role == "viewer")
-                tok.role = Role::Viewer;
-            else if (role == "operator")
-                tok.role = Role::Operator;
-            else if (role == "admin")
-                tok.role = Role::Admin;
-            else
-                return make_error(ErrorKind::Validation, "auth.tokens: '" + tok.name +
-                                                             "': role must be viewer, operator "
-                                                             "or admin, got '" +
-                                                             role + "'");
-            if (is_secret_reference(tok.sha256)) {
-                // The digest may come from the environment or a file (a token created at
-                // install time); without it the token is left out, not the server.
-                Result<std::string> digest = resolve_secret(tok.sha256);
-                if (!digest) {
-                    s.warnings.push_back("auth.tokens: token '" + tok.name +
-                                         "' is disabled: " + digest.error().message);
-                    continue;
-                }
-                tok.sha256 = digest.value();
+    // auth.tokens: checked with ferry.yaml (workflow/project_config.cpp); here only what a
+    // secret reference holds is new.
+    for (const workflow::AuthToken& t : config.auth_tokens) {
+        Token tok;
+        tok.name = t.name;
+        tok.sha256 = t.sha256;
+        tok.role = t.role == "admin"      ? Role::Admin
+                   : t.role == "operator" ? Role::Operator
+                                          : Role::Viewer;
+        if (is_secret_reference(tok.sha256)) {
+            // The digest may come from the environment or a file (a token created at install
+            // time); without it the token is left out, not the server.
+            Result<std::string> digest = resolve_secret(tok.sha256);
+            if (!digest) {
+                s.warnings.push_back("auth.tokens: token '" + tok.name +
+                                     "' is disabled: " + digest.error().message);
+                continue;
             }
-            std::transform(tok.sha256.begin(), tok.sha256.end(), tok.sha256.begin(), ::tolower);
-            if (tok.name.empty() || tok.sha256.size() != 64 ||
+            tok.sha256 = digest.value();
+            if (tok.sha256.size() != 64 ||
                 !std::all_of(tok.sha256.begin(), tok.sha256.end(), ::isxdigit)) {
                 return make_error(ErrorKind::Validation,
-                                  "auth.tokens: each token needs a name and sha256 (64 hex "
-                                  "digits of the token, e.g. `printf %s TOKEN | sha256sum`)");
+                                  "auth.tokens: token '" + tok.name +
+                                      "': its sha256 reference must hold the 64 hex digits of "
+                                      "the token's SHA-256 (`printf %s TOKEN | sha256sum`)");
             }
-            s.tokens.push_back(std::move(tok));
         }
+        std::transform(tok.sha256.begin(), tok.sha256.end(), tok.sha256.begin(), ::tolower);
+        s.tokens.push_back(std::move(tok));
     }
     return s;
 }

@@ -337,11 +337,12 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                      } else if (key == "workflow") {
                          e.workflow = r.string(f, "workflow");
                      } else if (key == "every") {
-                         e.every_ms = r.duration(f, "every", 0);
+                         std::optional<uint64_t> ms = r.duration(f, "every");
                          if (f.IsScalar()) e.every = f.Scalar();
-                         // Below a second the timer and the store's commit would dominate.
-                         if (e.every_ms > 0 && e.every_ms < 1000)
-                             r.ctx().error(f, "every must be at least 1s");
+                         // Below a second the timer and the store's commit would dominate;
+                         // 0 would never fire.
+                         if (ms && *ms < 1000) r.ctx().error(f, "every must be at least 1s");
+                         e.every_ms = ms.value_or(0);
                      } else if (key == "cron") {
                          e.cron = r.string(f, "cron");
                          if (e.cron.empty()) return;
@@ -420,6 +421,51 @@ void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
                                                  : out.idle_timeout_ms) = ms;
                  }
              });
+}
+
+// auth: read here, as server: is, so that `ferry validate` finds what `ferry serve` would
+// refuse to start with; the server resolves the references and checks what they hold.
+void read_auth_tokens(ConfigReader& r, const YAML::Node& v, std::vector<AuthToken>& out) {
+    static const std::vector<std::string> kRoles = {"viewer", "operator", "admin"};
+    if (!r.mapping(v, "auth")) return;
+    r.fields(v, "auth", {"tokens"}, [&](const std::string&, const YAML::Node& tokens) {
+        if (!tokens.IsSequence())
+            return r.ctx().error(tokens, "auth.tokens must be a list, got " +
+                                             detail::describe_node(r.ctx(), tokens));
+        for (const YAML::Node& item : tokens) {
+            if (!r.mapping(item, "an auth.tokens entry")) continue;
+            AuthToken t;
+            t.mark = r.ctx().mark(item);
+            r.fields(item, "auth.tokens", {"name", "sha256", "role"},
+                     [&](const std::string& key, const YAML::Node& f) {
+                         if (key == "name") {
+                             t.name = r.string(f, "auth.tokens name");
+                         } else if (key == "role") {
+                             t.role = r.string(f, "auth.tokens role");
+                             if (!t.role.empty() && !contains(kRoles, t.role))
+                                 r.ctx().error(f, "role must be viewer, operator or admin, got '" +
+                                                      t.role + "'" +
+                                                      detail::did_you_mean(t.role, kRoles));
+                         } else {
+                             t.sha256 = r.text_or_secret(f, "auth.tokens sha256");
+                             bool hex = t.sha256.size() == 64 &&
+                                        std::all_of(t.sha256.begin(), t.sha256.end(), ::isxdigit);
+                             if (!t.sha256.empty() && !hex && !is_secret_reference(t.sha256))
+                                 r.ctx().error(f, "sha256 must be the 64 hex digits of the "
+                                                  "token's SHA-256 (`printf %s TOKEN | "
+                                                  "sha256sum`) or a secret reference");
+                         }
+                     });
+            for (const char* required : {"name", "sha256", "role"})
+                if (!item[required])
+                    r.ctx().error(item,
+                                  std::string("an auth.tokens entry needs '") + required + "'");
+            for (const AuthToken& other : out)
+                if (!t.name.empty() && other.name == t.name)
+                    r.ctx().error(item, "auth.tokens: '" + t.name + "' is defined twice");
+            out.push_back(std::move(t));
+        }
+    });
 }
 
 // The smallest map worth opening: an empty store takes a few pages, one execution ~10 KB.
@@ -525,7 +571,7 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
         } else if (key == "store") {
             read_store(r, v, c.store);
         } else if (key == "auth") {
-            check_section(r, v, key, c.auth);
+            read_auth_tokens(r, v, c.auth_tokens);
         } else if (key == "forms") {
             check_section(r, v, key, c.forms);
             if (v.IsMap()) detail::read_forms(r, v, c);

@@ -77,6 +77,14 @@ struct StoreConfig {
     std::optional<uint64_t> keep_ms;
 };
 
+// `auth.tokens:` in ferry.yaml: who may call the API, by the SHA-256 of a bearer token.
+struct AuthToken {
+    std::string name;
+    std::string sha256;  // 64 hex digits, or a secret reference resolved when serving
+    std::string role;    // viewer | operator | admin
+    Mark mark;
+};
+
 struct FormSpec {
     std::string name;
     std::string title;  // defaults to the name
@@ -121,10 +129,11 @@ struct ProjectConfig {
     std::vector<ScheduleEntry> schedule_entries;  // `schedules:`, validated
     std::vector<FormSpec> form_specs;
     std::vector<HookSpec> hook_specs;
+    std::vector<AuthToken> auth_tokens;
     ServerConfig server;
     StoreConfig store;
     // Sections the server reads (issue 5), kept as values after their shape is checked.
-    tmpl::Value auth, forms, schedules, hooks;
+    tmpl::Value forms, schedules, hooks;
 
     const IntegrationEntry* integration(const std::string& name) const;
     const FormSpec* form(const std::string& name) const;

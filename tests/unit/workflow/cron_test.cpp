@@ -144,6 +144,8 @@ TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][conf
   - {name: c, workflow: w, evry: 1m}
   - {name: a, workflow: w, every: soon}
   - {workflow: w, every: 1m}
+  - {name: z, workflow: w, every: 0s}
+  - {name: h, workflow: w, every: 500ms}
 )",
                                         "ferry.yaml");
     std::string all;
@@ -157,4 +159,8 @@ TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][conf
     CHECK(all.find("schedule 'a' is defined twice") != std::string::npos);
     CHECK(all.find("ferry.yaml:7:35: every:") != std::string::npos);
     CHECK(all.find("a schedules entry needs 'name'") != std::string::npos);
+    // 0 would never fire; under a second the timer and the commits would dominate.
+    CHECK(all.find("ferry.yaml:9:35: every must be at least 1s") != std::string::npos);
+    CHECK(all.find("ferry.yaml:10:35: every must be at least 1s") != std::string::npos);
+    CHECK(all.find("ferry.yaml:7:35: every must be at least") == std::string::npos);  // once
 }

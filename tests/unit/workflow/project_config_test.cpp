@@ -189,6 +189,48 @@ TEST_CASE("server: settings are checked with their positions", "[config][server]
           std::string::npos);
 }
 
+TEST_CASE("auth: tokens are checked with their positions, as serve would refuse them",
+          "[config][auth]") {
+    const std::string digest(64, 'a');
+    auto good = load_project_config_text("auth:\n  tokens:\n"
+                                         "    - {name: ci, sha256: \"" +
+                                             digest +
+                                             "\", role: operator}\n"
+                                             "    - {name: ops, sha256: \"${env:OPS_SHA}\", "
+                                             "role: admin}\n",
+                                         "ferry.yaml");
+    INFO(problems_of(good));
+    REQUIRE(good.ok());
+    REQUIRE(good.config.auth_tokens.size() == 2);
+    CHECK(good.config.auth_tokens[0].name == "ci");
+    CHECK(good.config.auth_tokens[0].role == "operator");
+    CHECK(good.config.auth_tokens[1].sha256 == "${env:OPS_SHA}");
+
+    auto bad = load_project_config_text(R"(auth:
+  tokens:
+    - {name: a, sha256: "zz", role: god}
+    - {name: a, sha256: ")" + digest + R"(", role: admn, extra: 1}
+    - {sha256: ")" + digest + R"("}
+    - 5
+  bogus: 5
+)",
+                                        "ferry.yaml");
+    std::string p = problems_of(bad);
+    INFO(p);
+    CHECK(p.find("ferry.yaml:3:25: sha256 must be the 64 hex digits") != std::string::npos);
+    CHECK(p.find("ferry.yaml:3:37: role must be viewer, operator or admin, got 'god'") !=
+          std::string::npos);
+    CHECK(p.find("got 'admn' (did you mean 'admin'?)") != std::string::npos);
+    CHECK(p.find("unknown key 'extra' in auth.tokens") != std::string::npos);
+    CHECK(p.find("ferry.yaml:4:7: auth.tokens: 'a' is defined twice") != std::string::npos);
+    CHECK(p.find("ferry.yaml:5:7: an auth.tokens entry needs 'name'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:5:7: an auth.tokens entry needs 'role'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:6:7: an auth.tokens entry must be a mapping") != std::string::npos);
+    CHECK(p.find("ferry.yaml:7:3: unknown key 'bogus' in auth") != std::string::npos);
+    CHECK(problems_of(load_project_config_text("auth: {tokens: 5}\n", "ferry.yaml"))
+              .find("ferry.yaml:1:16: auth.tokens must be a list") != std::string::npos);
+}
+
 TEST_CASE("store: map_size is a size within what LMDB can map", "[config][store]") {
     auto good = load_project_config_text("store: {map_size: 64GiB}\n", "ferry.yaml");
     REQUIRE(good.ok());

@@ -44,21 +44,6 @@ void close_and_delete(T* handle) {
 
 }  // namespace
 
-std::string url_encode(std::string_view s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += char(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 std::string HttpResponse::header(std::string_view name) const {
     for (const auto& [n, v] : headers)
         if (iequals(n, name)) return v;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "runtime/error.h"
+#include "runtime/http_text.h"
 #include "runtime/loop.h"
 
 #include <cstdint>
@@ -60,10 +61,6 @@ struct HttpTransferInfo {
 };
 
 using HttpCallback = std::function<void(Result<HttpResponse>, const HttpTransferInfo&)>;
-
-// Percent-encoding of everything but RFC 3986's unreserved characters, for query strings
-// and application/x-www-form-urlencoded bodies.
-std::string url_encode(std::string_view s);
 
 class HttpClient {
   public:

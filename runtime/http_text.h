@@ -1,6 +1,7 @@
 // Text rules of HTTP/1.1 that the client and the server share (RFC 9110).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace ferry {
@@ -23,6 +24,27 @@ inline bool is_http_token(std::string_view s) {
         if (!ok) return false;
     }
     return true;
+}
+
+// Percent-encoding of everything but RFC 3986's unreserved characters and those in keep,
+// for query strings and application/x-www-form-urlencoded bodies (keep empty) and for
+// recognising a value other encoders wrote (Python's quote keeps "/", encodeURI more).
+inline std::string url_encode(std::string_view s, std::string_view keep = {},
+                              bool lower_hex = false) {
+    const char* hex = lower_hex ? "0123456789abcdef" : "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        bool unreserved = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                          (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.' || c == '~';
+        if (unreserved || (c && keep.find(char(c)) != std::string_view::npos)) {
+            out += char(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
 }
 
 }  // namespace ferry

@@ -1,5 +1,6 @@
 #include "runtime/integration/secrets.h"
 
+#include "runtime/http_text.h"
 #include "runtime/json_writer.h"
 
 #include <cctype>
@@ -200,6 +201,19 @@ void Redactor::add(std::string value) {
     // echoing the secret back in an error body escapes it that way.
     for (size_t i = 0, n = secret.text_forms.size(); i < n; ++i)
         add_form(secret.text_forms, solidus_escaped(secret.text_forms[i]));
+    // Percent-encoded, as a vendor echoes it in a URL (a redirect's Location, a link in an
+    // error body) or a form body: every reserved character encoded, upper or lower hex; as
+    // Python's quote() and JavaScript's encodeURIComponent and encodeURI leave some; with
+    // spaces as '+'. Only the forms that differ from the value are added.
+    std::string encoded = url_encode(secret.value);
+    add_form(secret.text_forms, encoded);
+    add_form(secret.text_forms, url_encode(secret.value, {}, true));
+    add_form(secret.text_forms, url_encode(secret.value, "/"));
+    add_form(secret.text_forms, url_encode(secret.value, "!'()*"));
+    add_form(secret.text_forms, url_encode(secret.value, ";,/?:@&=+$!'()*#"));
+    for (size_t at = 0; (at = encoded.find("%20", at)) != std::string::npos;)
+        encoded.replace(at, 3, "+");
+    add_form(secret.text_forms, encoded);
     for (const std::string& form : secret.text_forms)
         add_form(secret.json_forms, json_escaped(form));
     auto longest_first = [](const std::string& a, const std::string& b) {

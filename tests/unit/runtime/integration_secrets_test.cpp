@@ -133,7 +133,9 @@ TEST_CASE("a secret quoted back in a vendor's JSON body is found in every spelli
           R"({"decoded":"svc:[REDACTED]"})");
 }
 
-TEST_CASE("a secret with a slash echoed PHP-style (a backslash before it) is redacted in text and records", "[secrets]") {
+TEST_CASE("a secret with a slash echoed PHP-style (a backslash before it) is redacted in text and "
+          "records",
+          "[secrets]") {
     Redactor r;
     r.add("Api/Key+Value=Secret77");
     const std::string echoed = R"(HTTP 401: {"error":"invalid api key Api\/Key+Value=Secret77"})";
@@ -141,6 +143,26 @@ TEST_CASE("a secret with a slash echoed PHP-style (a backslash before it) is red
     // The same message as a string in a record: escaped once more.
     CHECK(r.redact_json(R"({"message":"{\"error\":\"key Api\\/Key+Value=Secret77\"}"})") ==
           R"({"message":"{\"error\":\"key [REDACTED]\"}"})");
+}
+
+TEST_CASE("a secret echoed percent-encoded in a URL or a form body is redacted", "[secrets]") {
+    Redactor r;
+    r.add("Bearer S3CRET/\"\\x-ABC def");  // Bearer S3CRET/"\x-ABC def
+    // Every reserved character encoded (upper and lower hex), "/" kept (Python's quote), as
+    // encodeURI leaves it, and a form body's "+" for spaces.
+    for (const std::string& url : {std::string("Bearer%20S3CRET%2F%22%5Cx-ABC%20def"),
+                                   std::string("Bearer%20S3CRET%2f%22%5cx-ABC%20def"),
+                                   std::string("Bearer%20S3CRET/%22%5Cx-ABC%20def"),
+                                   std::string("Bearer+S3CRET%2F%22%5Cx-ABC+def")}) {
+        INFO(url);
+        CHECK(r.redact("Location: /body?t=" + url + "&n=1") == "Location: /body?t=[REDACTED]&n=1");
+        CHECK(r.redact_json(R"({"location":"/body?t=)" + url + R"("})") ==
+              R"({"location":"/body?t=[REDACTED]"})");
+    }
+    // A value with nothing to encode adds no forms: ordinary text stays as it is.
+    Redactor plain;
+    plain.add("abcdef123");
+    CHECK(plain.redact("x=abcdef123&y=abcdef12%33") == "x=[REDACTED]&y=abcdef12%33");
 }
 
 TEST_CASE("credential headers are known by name, in any case", "[secrets]") {

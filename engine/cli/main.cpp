@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "--version" || command == "version") {
+        if (argc > 2) {
+            std::fprintf(stderr, "ferry %s: takes no arguments, got '%s'\n", argv[1], argv[2]);
+            return 2;
+        }
         std::printf("ferry %s (%s)\n", FERRY_VERSION, ferry::allocator_name().c_str());
         return 0;
     }

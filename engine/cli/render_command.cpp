@@ -2,12 +2,15 @@
 // with Jinja2's default Environment over FileSystemLoader(dirname(TEMPLATE)).
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/project.h"
 
 #include "template/environment.h"
 
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -31,19 +34,12 @@ constexpr const char* kRenderUsage =
     "Errors print FILE:LINE:COL: Kind: message on stderr (a TEMPLATE that cannot be read:\n"
     "FILE: message) and exit 2; nothing goes to stdout.\n";
 
-bool read_file(const std::string& path, std::string& out) {
-    if (path == "-") {
-        std::ostringstream s;
-        s << std::cin.rdbuf();
-        out = s.str();
-        return true;
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
+// The vars file, or standard input for "-"; nullopt with errno set when it cannot be read.
+std::optional<std::string> read_vars(const std::string& path) {
+    if (path != "-") return engine::read_file(path);
     std::ostringstream s;
-    s << in.rdbuf();
-    out = s.str();
-    return !in.bad();
+    s << std::cin.rdbuf();
+    return s.str();
 }
 
 int usage_error(const std::string& message) {
@@ -80,12 +76,13 @@ int render_command(int argc, char** argv) {
 
     tmpl::Value vars = tmpl::Value::dict();
     if (!vars_path.empty()) {
-        std::string json;
-        if (!read_file(vars_path, json)) {
-            std::fprintf(stderr, "%s: cannot read the vars file\n", vars_path.c_str());
+        std::optional<std::string> json = read_vars(vars_path);
+        if (!json) {
+            std::fprintf(stderr, "%s: cannot read the vars file: %s\n", vars_path.c_str(),
+                         std::strerror(errno));
             return 2;
         }
-        std::optional<tmpl::Value> read = json_object_of_file(vars_path, json, "vars file");
+        std::optional<tmpl::Value> read = json_object_of_file(vars_path, *json, "vars file");
         if (!read) return 2;
         vars = std::move(*read);
     }

@@ -117,7 +117,14 @@ int run_command(int argc, char** argv) {
     }
     auto resolved = workflow::resolve_inputs(*wf.value(), given);
     if (!resolved) {
-        std::fprintf(stderr, "%s\n", resolved.error().message.c_str());
+        // One line a problem, each with the command's prefix as every other run error.
+        std::string_view problems = resolved.error().message;
+        for (size_t start = 0; start < problems.size();) {
+            size_t end = problems.find('\n', start);
+            if (end == std::string_view::npos) end = problems.size();
+            std::fprintf(stderr, "ferry run: %.*s\n", int(end - start), problems.data() + start);
+            start = end + 1;
+        }
         return 2;
     }
     if (!quiet) app->engine->on_event(print_progress);

@@ -260,8 +260,7 @@ int serve_command(int argc, char** argv) {
     http_server = &server;
     auto bound = server.listen(host, port);
     if (!bound) {
-        log.error("cannot listen on " + settings->listen + ": " + bound.error().message,
-                  {{"listen", settings->listen}});
+        log.error(bound.error().message, {{"listen", settings->listen}});  // names the address
         return 2;
     }
     bool ipv6 = host.find(':') != std::string::npos;

@@ -42,7 +42,9 @@ std::optional<std::string> read_file(const std::string& path) {
     if (fd < 0) return std::nullopt;
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int why = S_ISDIR(st.st_mode) ? EISDIR : S_ISREG(st.st_mode) ? errno : EINVAL;
         ::close(fd);
+        errno = why;  // for the caller's message: "Is a directory", not a stale ENOENT
         return std::nullopt;
     }
     std::string text;

@@ -58,7 +58,8 @@ class Project {
     std::string workflows_origin_;  // the same, lexically normal: how messages name it
 };
 
-// Reads a whole file; nullopt when it cannot be read.
+// Reads a whole regular file; nullopt when it cannot be read, errno saying why (EISDIR for
+// a folder).
 std::optional<std::string> read_file(const std::string& path);
 
 }  // namespace ferry::engine

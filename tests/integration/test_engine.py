@@ -1577,8 +1577,17 @@ steps:
         for (arg, name), r in zip(bad.items(), results):
             with self.subTest(arg=arg):
                 self.assertEqual(r.returncode, 2, r.stderr)
-                self.assertIn("input '%s'" % name, r.stderr)
+                self.assertTrue(r.stderr.startswith("ferry run: input '%s'" % name), r.stderr)
                 self.assertEqual(r.stdout, "")
+        # Problems found once converted (enum, max_length): one line each, prefixed alike.
+        self.p.workflow("bounded", "inputs:\n  s: {type: string, max_length: 2}\n"
+                                   "  e: {type: string, enum: [a, b]}\n"
+                                   "steps: [{id: a, task: log, with: {message: x}}]\n")
+        r = self.p.ferry("run", "bounded", "--input", "s=abcd", "--input", "e=z")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.splitlines(), [
+            "ferry run: input 's': is 4 characters long, longer than max_length 2",
+            "ferry run: input 'e': must be one of 'a', 'b'; got 'z'"])
         unknown = results[len(bad)]
         self.assertEqual(unknown.returncode, 2)
         self.assertIn("no input 'colour'", unknown.stderr)
@@ -2047,6 +2056,9 @@ outputs:
         p = self.p.ferry("run", "i", "--inputs-file", str(self.p.dir / "none.json"))
         self.assertEqual(p.returncode, 2)
         self.assertIn("cannot read the inputs file: No such file or directory", p.stderr)
+        p = self.p.ferry("run", "i", "--inputs-file", str(self.p.dir))  # a folder
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot read the inputs file: Is a directory", p.stderr)
         # Text that would become bytes that are not UTF-8 (a lone low surrogate escape that
         # RapidJSON decodes; a raw byte): refused where it is, before anything is stored.
         for name, text, where in (("lone.json", b'{"s": "\\udc00"}', "1:8"),

@@ -37,6 +37,8 @@ mkdir -p tpl/partials
 printf 'Hello {{ name }}!\n' > tpl/hello.j2
 printf '{"name": "Zürich"}' > vars.json
 run "renders to stdout" 0 render tpl/hello.j2 --vars vars.json && expect_out "renders to stdout" "Hello Zürich!"
+run "a folder for vars" 2 render tpl/hello.j2 --vars tpl &&
+  expect_err "a folder for vars says so" '^tpl: cannot read the vars file: Is a directory'
 
 # Jinja2 reports the line where the last token (the text "\nb") starts.
 printf 'a\n{%% if x %%}\nb\n' > tpl/unclosed.j2

@@ -92,19 +92,6 @@ void log_event(LineLog& log, const engine::EngineEvent& e) {
     log.add(line.finish());
 }
 
-bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
-    size_t colon = text.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = text.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-    char* end = nullptr;
-    long p = std::strtol(text.c_str() + colon + 1, &end, 10);
-    if (*end || p < 0 || p > 65535 || colon + 1 == text.size()) return false;
-    port = uint16_t(p);
-    return !host.empty();
-}
-
 struct Shutdown {
     uv_signal_t term{}, intr{};
     std::function<void()> begin;
@@ -148,7 +135,7 @@ int serve_command(int argc, char** argv) {
     }
     std::string host;
     uint16_t port = 0;
-    if (!listen.empty() && !split_listen(listen, host, port))
+    if (!listen.empty() && !workflow::split_listen(listen, host, port))
         return usage_error("serve", "--listen must be HOST:PORT, got '" + listen + "'");
     std::vector<workflow::Diagnostic> task_problems;
     // What task files print while they load is held until the JSON log exists.
@@ -178,7 +165,7 @@ int serve_command(int argc, char** argv) {
     // now rather than at the first 422 (`ferry validate` fails on these).
     for (const std::string& w : config_workflow_problems(*app, app->config))
         log.warn(w);
-    if (!split_listen(settings->listen, host, port)) {
+    if (!workflow::split_listen(settings->listen, host, port)) {
         log.error("ferry.yaml: server.listen must be HOST:PORT with a port up to 65535, got '" +
                   settings->listen + "'");
         return 2;

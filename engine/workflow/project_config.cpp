@@ -5,8 +5,11 @@
 #include "runtime/integration/secrets.h"
 #include "workflow/config_reader.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -401,11 +404,19 @@ void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
              [&](const std::string& key, const YAML::Node& n) {
                  const std::string field = "server." + key;
                  if (key == "listen") {
-                     std::string text = r.string(n, field);
-                     size_t colon = text.rfind(':');
+                     std::string text = r.string(n, field), host;
+                     uint16_t port = 0;
                      if (text.empty()) return;
-                     if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-                         r.ctx().error(n, field + " must be HOST:PORT, got '" + text + "'");
+                     bool dotted = !text.empty() &&
+                                   text.find_first_not_of("0123456789.:") == std::string::npos;
+                     in_addr v4{};
+                     if (!split_listen(text, host, port))
+                         r.ctx().error(n, field +
+                                              " must be HOST:PORT with a port up to 65535, "
+                                              "got '" +
+                                              text + "'");
+                     else if (dotted && ::inet_pton(AF_INET, host.c_str(), &v4) != 1)
+                         r.ctx().error(n, field + ": '" + host + "' is not an IPv4 address");
                      else
                          out.listen = text;
                  } else if (key == "max_body") {
@@ -493,6 +504,19 @@ void read_store(ConfigReader& r, const YAML::Node& v, StoreConfig& out) {
 }
 
 }  // namespace
+
+bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    char* end = nullptr;
+    long p = std::strtol(text.c_str() + colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || colon + 1 == text.size()) return false;
+    port = uint16_t(p);
+    return !host.empty();
+}
 
 const std::vector<std::string>& engine_event_types() {
     static const std::vector<std::string> types = {

@@ -148,6 +148,10 @@ struct ConfigLoadResult {
 
 ConfigLoadResult load_project_config_text(const std::string& text, const std::string& file);
 
+// "HOST:PORT" (an IPv6 host in brackets) split; false unless the port is a number up to
+// 65535 and the host is not empty. The host may be a name, resolved when the server starts.
+bool split_listen(const std::string& text, std::string& host, uint16_t& port);
+
 // ferry.yaml against the workflows it names (project_checks.cpp): a form's fields must be
 // inputs of its workflow, of a type they take, and cover every required input without a
 // default; a schedule's inputs must resolve. Problems at the field's or entry's place.

@@ -1453,8 +1453,8 @@ class Restart(unittest.TestCase):
             proc = subprocess.run([te.FERRY, "validate", "--project", p.dir, "--data", p.data],
                                   capture_output=True, text=True, timeout=30)
             self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
-            self.assertIn("ferry.yaml:2:11: server.listen must be HOST:PORT, got 'localhost'",
-                          proc.stdout)
+            self.assertIn("ferry.yaml:2:11: server.listen must be HOST:PORT with a port up to "
+                          "65535, got 'localhost'", proc.stdout)
             self.assertIn("ferry.yaml:3:13: server.max_body: expected a size like 1MiB",
                           proc.stdout)
             self.assertIn("ferry.yaml:4:19: server.shutdown_grace: expected a duration",

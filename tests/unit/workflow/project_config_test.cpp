@@ -160,8 +160,8 @@ TEST_CASE("server: settings are checked with their positions", "[config][server]
                                       "ferry.yaml");
     std::string p = problems_of(r);
     INFO(p);
-    CHECK(p.find("ferry.yaml:2:11: server.listen must be HOST:PORT, got 'localhost'") !=
-          std::string::npos);
+    CHECK(p.find("ferry.yaml:2:11: server.listen must be HOST:PORT with a port up to 65535, "
+                 "got 'localhost'") != std::string::npos);
     CHECK(p.find("ferry.yaml:3:13: server.max_body: expected a size like 1MiB, 512KiB or 4KB, "
                  "got '1 megabyte'") != std::string::npos);
     CHECK(p.find("ferry.yaml:4:19: server.shutdown_grace: expected a duration like 300ms, 2s, "
@@ -184,6 +184,20 @@ TEST_CASE("server: settings are checked with their positions", "[config][server]
           std::string::npos);
     CHECK(lp.find("ferry.yaml:1:69: server.idle_timeout: expected a duration") !=
           std::string::npos);
+    for (const char* listen : {"127.0.0.1:99999", "127.0.0.1:", ":80", "host:http"}) {
+        INFO(listen);
+        CHECK(problems_of(load_project_config_text(
+                              "server: {listen: \"" + std::string(listen) + "\"}\n", "ferry.yaml"))
+                  .find("server.listen must be HOST:PORT with a port up to 65535") !=
+              std::string::npos);
+    }
+    CHECK(problems_of(
+              load_project_config_text("server: {listen: \"999.1.1.1:80\"}\n", "ferry.yaml")) ==
+          "ferry.yaml:1:18: server.listen: '999.1.1.1' is not an IPv4 address\n");
+    for (const char* listen : {"0.0.0.0:0", "[::1]:8080", "localhost:8080", "ferry.internal:80"})
+        CHECK(load_project_config_text("server: {listen: \"" + std::string(listen) + "\"}\n",
+                                       "ferry.yaml")
+                  .ok());
     auto zero = load_project_config_text("server: {max_body: 0}\n", "ferry.yaml");
     CHECK(problems_of(zero).find("ferry.yaml:1:20: server.max_body must be more than 0") !=
           std::string::npos);

@@ -135,12 +135,28 @@ struct Checker {
 
     // named: given on the command line, where a file of no kind ferry checks is a mistake
     // (inside a folder it is simply not ours).
+    // Whether path() checks a file of this name (a workflow, task, template or ferry.yaml).
+    static bool checked_name(const std::string& p) {
+        for (const char* ext : {".yaml", ".yml", ".json", ".lua", ".j2", ".jinja", ".jinja2"})
+            if (ends_with(p, ext)) return true;
+        return false;
+    }
+
     void path(const std::string& p, const std::string& template_root = {}, bool named = false) {
         std::error_code ec;
         if (fs::is_directory(p, ec)) {
             for (auto it = fs::recursive_directory_iterator(p, ec);
                  !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-                if (it->is_regular_file(ec)) path(it->path().string(), template_root);
+                std::error_code type_ec;
+                if (it->is_regular_file(type_ec)) {
+                    path(it->path().string(), template_root);
+                } else if (!it->is_directory(type_ec) && checked_name(it->path().string())) {
+                    // Skipped by every loader: a file the project seems to have, but does not.
+                    bool dangling = it->is_symlink(type_ec) && !fs::exists(it->path(), type_ec);
+                    add(it->path().string() + ":1:1: " +
+                        (dangling ? "a symbolic link to nothing" : "not a regular file") +
+                        ", so it is not loaded");
+                }
             }
             return;
         }

@@ -1423,6 +1423,18 @@ class Validation(EngineTest):
         self.assertNotIn("delta", p.stdout)
         self.assertEqual(len(p.stdout.strip().splitlines()), 2, p.stdout)
 
+    def test_workflow_files_no_loader_can_read_are_reported(self):
+        self.p.workflow("fine", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        os.symlink(str(self.p.dir / "nowhere.yaml"), str(self.p.dir / "workflows/broken.yaml"))
+        os.mkfifo(str(self.p.dir / "workflows/pipe.yml"))
+        os.makedirs(str(self.p.dir / "workflows/folder.yaml"))  # a folder: looked into, not a file
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("workflows/broken.yaml:1:1: a symbolic link to nothing, so it is not loaded",
+                      p.stdout)
+        self.assertIn("workflows/pipe.yml:1:1: not a regular file, so it is not loaded", p.stdout)
+        self.assertEqual(len(p.stdout.strip().splitlines()), 2, p.stdout)
+
     def test_lua_syntax_error_names_the_column_of_a_token_unique_on_its_line(self):
         self.p.write("tasks/custom/stray.lua", """\
 return {

@@ -33,7 +33,9 @@ bool has_token(std::string_view list, std::string_view token) {
     return false;
 }
 
-std::string error_body(std::string_view code, std::string_view message) {
+}  // namespace http_server_detail
+
+std::string error_json(std::string_view code, std::string_view message) {
     auto quote = [](std::string_view s) {
         std::string out = "\"";
         for (unsigned char c : s) {
@@ -50,10 +52,8 @@ std::string error_body(std::string_view code, std::string_view message) {
         }
         return out + "\"";
     };
-    return "{\"error\": {\"code\": " + quote(code) + ", \"message\": " + quote(message) + "}}";
+    return "{\"error\":{\"code\":" + quote(code) + ",\"message\":" + quote(message) + "}}";
 }
-
-}  // namespace http_server_detail
 
 namespace {
 
@@ -264,7 +264,7 @@ bool Responder::send_error(int status, std::string_view code, std::string_view m
     HttpHeaders headers = {{"Content-Type", "application/json"}};
     for (auto& h : extra)
         headers.push_back(std::move(h));
-    return send(status, error_body(code, message), std::move(headers));
+    return send(status, error_json(code, message), std::move(headers));
 }
 
 bool Responder::start_stream(int status, HttpHeaders headers) {
@@ -475,7 +475,7 @@ constexpr size_t kMaxLingeringRefusals = 64;
 const std::string& over_limit_response() {
     static const std::string response = [] {
         std::string body =
-            error_body("too_many_connections", "the server has as many connections as it takes; "
+            error_json("too_many_connections", "the server has as many connections as it takes; "
                                                "retry in a moment");
         return Connection::status_line(503) +
                "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +

@@ -155,6 +155,9 @@ class Responder {
     std::shared_ptr<http_server_detail::Exchange> ex_;
 };
 
+// The contract's error body, compact: {"error":{"code":CODE,"message":MESSAGE}}.
+std::string error_json(std::string_view code, std::string_view message);
+
 using ServerHandler = std::function<void(ServerRequest&, Responder)>;
 
 class HttpServer {

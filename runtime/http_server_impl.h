@@ -142,7 +142,6 @@ struct Connection {
     const ServerOptions& server_options() const { return server->options_; }
 };
 
-std::string error_body(std::string_view code, std::string_view message);
 bool has_token(std::string_view list, std::string_view token);  // "keep-alive, Upgrade"
 
 }  // namespace http_server_detail

@@ -43,9 +43,7 @@ void reply(Responder& res, const Present& present, int status, std::string body,
 
 void reply_error(Responder& res, const Present& present, int status, std::string_view code,
                  std::string_view message) {
-    reply(res, present, status,
-          "{\"error\":{\"code\":" + to_json_text(str(std::string(code))) +
-              ",\"message\":" + to_json_text(str(std::string(message))) + "}}");
+    reply(res, present, status, error_json(code, message));
 }
 
 // The finished execution as stored (compact, without attempts), or a 500 when the store

@@ -621,7 +621,7 @@ class ConnectionSettings(unittest.TestCase):
             answer = self.read_all(c)  # a clean close after the answer, no reset
             c.close()
             self.assertTrue(answer.startswith(b"HTTP/1.1 503 "), answer)
-            self.assertIn(b'"code": "too_many_connections"', answer)
+            self.assertIn(b'"code":"too_many_connections"', answer)
         finally:
             for c in held:
                 c.close()

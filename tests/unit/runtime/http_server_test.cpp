@@ -472,7 +472,7 @@ TEST_CASE("server: 413 as soon as the body is known to be too large", "[server]"
     REQUIRE(rs.size() == 1);
     CHECK(rs[0].status == 413);
     CHECK(rs[0].header("content-type") == "application/json");
-    CHECK(contains(rs[0].body, "\"code\": \"payload_too_large\""));
+    CHECK(contains(rs[0].body, "\"code\":\"payload_too_large\""));
     CHECK(rs[0].header("connection") == "close");
     // The client keeps sending; the server drains, then closes.
     c.send(std::string(64 * 1024, 'z'));
@@ -600,7 +600,7 @@ TEST_CASE("server: 400 on garbage, others keep being served", "[server]") {
         auto rs = parse_responses(c.received, true);
         REQUIRE(rs.size() == 1);
         CHECK(rs[0].status == 400);
-        CHECK(contains(rs[0].body, "{\"error\": {\"code\": \"bad_request\", \"message\": "));
+        CHECK(contains(rs[0].body, "{\"error\":{\"code\":\"bad_request\",\"message\":"));
     }
     for (const char* in : {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
                            "2\r\n{}\r\n0\r\n\r\n",
@@ -932,7 +932,7 @@ TEST_CASE("server: max connections", "[server]") {
     CHECK(rs[0].header("connection") == "close");
     CHECK(rs[0].header("retry-after") == "1");
     CHECK(rs[0].header("content-type") == "application/json");
-    CHECK(contains(rs[0].body, R"({"error": {"code": "too_many_connections", "message": )"));
+    CHECK(contains(rs[0].body, R"({"error":{"code":"too_many_connections","message":)"));
     CHECK(env.server->open_connections() == 2);
     CHECK(env.server->requests() == 2);
     CHECK(env.server->connections_refused() == 1);

@@ -147,6 +147,10 @@ void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
     set_text_field(L, "idempotency_key", idempotency_key_of(run, unit));
     lua_pushboolean(L, unit.interrupted);
     lua_setfield(L, -2, "resumed");
+    if (unit.interrupted && unit.interrupted_attempt_started_ms) {
+        lua_pushinteger(L, lua_Integer(unit.interrupted_attempt_started_ms));
+        lua_setfield(L, -2, "interrupted_attempt_started_ms");
+    }
     if (unit.item_index >= 0) {
         push_value(L, unit.item);
         lua_setfield(L, -2, "item");

@@ -208,6 +208,9 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     if (unit.wait_deadline_ms) rec.integer("wait_deadline_ms", int64_t(unit.wait_deadline_ms));
     // A restart re-parks the wait from here: its duration counts from this, not the restart.
     if (unit.status == "waiting") rec.time("waiting_since", unit.attempt_started_ms);
+    // A resumed task learns when the attempt the process died in began (a create it sent
+    // may still be in the vendor's hands for the integration's timeout).
+    if (unit.status == "running") rec.time("attempt_started_at", unit.attempt_started_ms);
     if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
     if (has_items(unit.logs)) rec.value("logs", unit.logs);
     std::string json = rec.finish();

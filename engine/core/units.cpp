@@ -198,11 +198,18 @@ void Engine::start_unit(Run& run, Unit& unit) {
             // A step waiting to retry had its last attempt end (and recorded): only an
             // attempt that was running is interrupted.
             if (unit.attempt > 0 && status != "retrying") {
+                const tmpl::Value* started = dict_get(r, "attempt_started_at");
+                if (started && started->is_string()) {
+                    Result<int64_t> ms = parse_rfc3339_ms(started->str());
+                    if (ms && ms.value() > 0)
+                        unit.interrupted_attempt_started_ms = uint64_t(ms.value());
+                }
                 store_.put_attempt(
                     run.id, unit.key, uint32_t(unit.attempt),
                     to_json_text(dict_of(
                         {{"attempt", tmpl::Value::integer(unit.attempt)},
                          {"status", str("interrupted")},
+                         {"started_at", started ? *started : tmpl::Value::none()},
                          {"input", unit.input},
                          {"error", dict_of({{"kind", str("cancelled")},
                                             {"message",

@@ -273,6 +273,9 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
     retry.dict_obj().set(tmpl::Value::string("max_attempts"),
                          tmpl::Value::integer(c.retry.max_attempts));
     settings.set(tmpl::Value::string("retry"), retry);
+    // How long a request of this integration may take: what a task resumed after a crash
+    // waits out before it concludes that a create the stopped process sent never landed.
+    settings.set(tmpl::Value::string("timeout_ms"), tmpl::Value::integer(int64_t(c.timeout_ms)));
     return e;
 }
 

@@ -230,6 +230,17 @@ local function lookup_settled(spec)
   return M.settled(spec.lookup)
 end
 
+-- Until when a create sent by the attempt the process died in may still be in the vendor's
+-- hands: that attempt's start plus the integration's request timeout (nil when unknown, as
+-- for records written before Ferry kept the attempt's start). Until then a lookup that
+-- finds nothing proves nothing.
+local function in_flight_until(ctx)
+  local started = ctx.interrupted_attempt_started_ms
+  if not ctx.resumed or type(started) ~= "number" then return nil end
+  local timeout = ctx.integration and ctx.integration.timeout_ms
+  return started + (type(timeout) == "number" and timeout or 30000)
+end
+
 function M.create_once(spec)
   local ctx = spec.ctx
   -- In dry-run the first ctx.http call must be the create itself (it ends the task).
@@ -239,6 +250,16 @@ function M.create_once(spec)
     -- its search may lag, so the lookup is repeated as there (a restart within a second of
     -- a crash found nothing and created a second ticket).
     local found = lookup_settled(spec)
+    local busy_until = in_flight_until(ctx)
+    local wait_ms = busy_until and busy_until - ferry.time.now_ms() or 0
+    if not found and wait_ms > 0 then
+      -- A vendor slower than the settle rounds (but within the timeout) would otherwise
+      -- see a second create while it is still writing the first.
+      ctx.log.info("not found yet; waiting for the create the stopped process may have " ..
+                   "sent to reach its timeout before looking again", { wait_ms = wait_ms })
+      ferry.sleep(wait_ms)
+      found = lookup_settled(spec)
+    end
     if found then
       ctx.log.info(spec.what .. " already exists (created by an earlier attempt)",
                    { id = found.id, key = found.key, number = found.number })

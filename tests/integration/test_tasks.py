@@ -141,13 +141,13 @@ steps:
         records = self.state()["servicenow"]["incident"]
         self.assertEqual(sorted(r["short_description"] for r in records), ["one", "two"])
 
-    def kill_while_slow(self, workflow, method, path):
-        """Runs `workflow` while the mock holds `method path` for 1.5 s, kills the process
+    def kill_while_slow(self, workflow, method, path, delay_ms=1500):
+        """Runs `workflow` while the mock holds `method path` for delay_ms, kills the process
         once the request has arrived (its answer not yet back) and resumes at once: what a
         supervisor restarting a crashed `ferry serve` does."""
         import signal
         import subprocess
-        self.m.fault(method=method, path=path, delay_ms=1500)
+        self.m.fault(method=method, path=path, delay_ms=delay_ms)
         cmd = [te.FERRY, "run", workflow, "--quiet", "--project", str(self.p.dir),
                "--data", str(self.p.data)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -163,7 +163,7 @@ steps:
             proc.wait(timeout=10)
         r = self.ferry("resume", "--quiet", timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout[:2000])
-        time.sleep(1.6)  # the held request has surely landed by now: count everything
+        time.sleep(delay_ms / 1000 + 0.1)  # the held request has surely landed: count all
         return json.loads(r.stdout.splitlines()[0])
 
     def test_no_duplicate_when_resumed_right_after_a_crash_during_the_create(self):
@@ -177,6 +177,26 @@ steps:
         self.assertEqual(doc["status"], "succeeded")
         self.assertEqual(len(self.state()["servicenow"]["incident"]), 1)
         self.assertIs(doc["steps"]["create"]["output"]["created"], False)
+
+    def test_no_duplicate_when_the_vendor_is_slower_than_the_lookups_but_within_timeout(self):
+        # The vendor took 4.5 s, the integration's timeout being 5 s: the resumed step's
+        # lookups (right away, after 1 s and 3 s) all came before the record existed, and a
+        # second incident was created. It now waits out the interrupted attempt's timeout.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    retry: {max_attempts: 3, initial_delay: 100ms}\n    defaults:",
+            "    timeout: 5s\n    retry: {max_attempts: 3, initial_delay: 100ms}\n    defaults:"))
+        self.p.workflow("c", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "Slow"}}}
+""")
+        doc = self.kill_while_slow("c", "POST", "/api/now/table/incident", delay_ms=4500)
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(len(self.state()["servicenow"]["incident"]), 1)
+        self.assertIs(doc["steps"]["create"]["output"]["created"], False)
+        shown = json.loads(self.ferry("executions", "show", doc["id"], "--json").stdout)
+        first = shown["steps"]["create"]["attempts"][0]
+        self.assertEqual(first["status"], "interrupted")
+        self.assertTrue(first["started_at"], first)  # when the stopped attempt began
 
     def test_no_second_work_note_after_a_crash_while_posting_it(self):
         self.p.workflow("n", """\

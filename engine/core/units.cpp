@@ -521,21 +521,28 @@ void Engine::unit_settled(Run& run, Unit& u) {
         if (st.settled < st.units.size() && !((run.failing || st.stop_items) && st.running == 0))
             return;
         // All items done (or the execution is failing and nothing runs): items never
-        // started are cancelled; the output is the list of item outputs, in item order.
+        // started are cancelled, saying why; the output is the list of item outputs, in
+        // item order.
+        const char* why_not_run =
+            st.stop_items   ? "another item failed before this one could run"
+            : run.cancelled ? "the execution was cancelled before this item could run"
+                            : "the execution failed before this item could run";
         for (size_t ui : st.units) {
             Unit& item = *run.units[ui];
             if (item.status == "pending") {
                 item.status = "cancelled";
-                item.skip_reason = "another item failed before this one could run";
+                item.skip_reason = why_not_run;
                 persist_unit(run, item, false);
             }
         }
         std::vector<tmpl::Value> outputs;
         std::string failed_items;
         tmpl::Value first_error;
+        bool cancelled_items = false;
         for (size_t ui : st.units) {
             const Unit& item = *run.units[ui];
             outputs.push_back(item.status == "succeeded" ? item.output : tmpl::Value::none());
+            cancelled_items = cancelled_items || item.status == "cancelled";
             if (item.status == "failed") {
                 failed_items += failed_items.empty() ? std::to_string(item.item_index)
                                                      : ", " + std::to_string(item.item_index);
@@ -544,7 +551,15 @@ void Engine::unit_settled(Run& run, Unit& u) {
         }
         st.output = tmpl::Value::list(std::move(outputs));
         const bool several = failed_items.find(',') != std::string::npos;
-        if (failed_items.empty()) {
+        st.reason.clear();
+        if (failed_items.empty() && cancelled_items) {
+            // Not all of its work was done: the step did not succeed, whatever its items
+            // that ran returned (a fan-out that opened one ticket of four).
+            st.status = StepStatus::Cancelled;
+            st.error = tmpl::Value::none();
+            st.reason = run.cancelled ? "the execution was cancelled before all items ran"
+                                      : "the execution failed before all items ran";
+        } else if (failed_items.empty()) {
             st.status = StepStatus::Succeeded;
             st.error = tmpl::Value::none();
         } else {
@@ -562,6 +577,7 @@ void Engine::unit_settled(Run& run, Unit& u) {
         aggregate.status = step_status_name(st.status);
         aggregate.output = st.output;
         aggregate.error = st.error;
+        aggregate.skip_reason = st.reason;
         aggregate.started_ms = st.started_ms;
         aggregate.finished_ms = now_unix_ms();
         persist_unit(run, aggregate, false);

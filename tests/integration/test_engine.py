@@ -383,6 +383,40 @@ steps:
         self.assertEqual(s["after_slow"]["status"], "cancelled")
         self.assertTrue(s["after_slow"]["reason"])
 
+    def test_a_fan_out_stopped_by_another_step_failing_is_not_succeeded(self):
+        self.p.workflow("fanfail", """\
+steps:
+  - {id: a, task: lua, with: {script: "ferry.sleep(300) error('a broke')"}}
+  - id: b
+    task: sleep
+    for_each: [1, 2, 3, 4]
+    concurrency: 1
+    with: {duration: 500ms}
+""")
+        doc = self.assertRun("fanfail", code=1)
+        s = doc["steps"]
+        self.assertEqual(doc["error"]["step"], "a")
+        self.assertEqual(s["b[0]"]["status"], "succeeded")  # it was running: it finished
+        for i in (1, 2, 3):
+            self.assertEqual(s["b[%d]" % i]["status"], "cancelled")
+            self.assertEqual(s["b[%d]" % i]["reason"],
+                             "the execution failed before this item could run")
+        self.assertEqual(s["b"]["status"], "cancelled")
+        self.assertEqual(s["b"]["reason"], "the execution failed before all items ran")
+        self.assertEqual(s["b"]["output"], [{}, None, None, None])
+        # An item that fails stops the others, as before: the step failed, for that reason.
+        self.p.workflow("itemfail", """\
+steps:
+  - id: b
+    task: lua
+    for_each: [1, 2, 3]
+    concurrency: 1
+    with: {input: "{{ item }}", script: "if input == 1 then error('one') end return input"}
+""")
+        s = self.assertRun("itemfail", code=1)["steps"]
+        self.assertEqual(s["b"]["status"], "failed")
+        self.assertEqual(s["b[1]"]["reason"], "another item failed before this one could run")
+
     def test_on_error_continue_skips_dependents_only(self):
         self.p.workflow("cont", """\
 steps:

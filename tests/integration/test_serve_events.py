@@ -372,6 +372,13 @@ steps:
         self.assertEqual(steps["child"]["status"], "cancelled")
         self.assertEqual(steps["items[0]"]["status"], "cancelled")
         self.assertEqual({steps["items[1]"]["status"], steps["items[2]"]["status"]}, {"cancelled"})
+        # The fan-out did not succeed, and what stopped its items is said as it was: the
+        # step read "succeeded", its items "another item failed".
+        self.assertEqual(steps["items"]["status"], "cancelled")
+        self.assertEqual(steps["items"]["reason"], "the execution was cancelled before all "
+                                                   "items ran")
+        self.assertEqual(steps["items[2]"]["reason"], "the execution was cancelled before "
+                                                      "this item could run")
 
     def test_retry_starts_the_same_workflow_with_the_same_inputs(self):
         old = self.start("hello", {"name": "grace"}, "?wait=10s")

@@ -308,6 +308,9 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
     auto wf = std::make_shared<const workflow::Workflow>(std::move(*loaded.workflow));
     StartOptions opts;
     opts.trigger = text_of(dict_get(rec, "trigger"));
+    // Written back with every record of the run: what started it (a schedule and its due
+    // time, the request id logs are correlated by) must survive the restart.
+    if (const tmpl::Value* info = dict_get(rec, "trigger_info")) opts.trigger_info = *info;
     const tmpl::Value* dry = dict_get(rec, "dry_run");
     opts.dry_run = dry && tmpl::truthy(*dry);
     if (const tmpl::Value* parent = dict_get(rec, "parent")) {

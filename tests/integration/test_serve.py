@@ -1328,6 +1328,8 @@ class Restart(unittest.TestCase):
             status, body = s.json("POST", "/api/v1/workflows/slow/executions",
                                   {"inputs": {"pause": "1s"}}, role="operator")
             exec_id = body["id"]
+            before = s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")[1]
+            self.assertRegex(before["trigger_info"]["request_id"], r"^[0-9A-Z]{26}$")
             s.stop(sig=signal.SIGKILL)
             s = Server(te.FERRY, p.dir, p.data)
             try:
@@ -1340,6 +1342,10 @@ class Restart(unittest.TestCase):
                     time.sleep(0.1)
                 self.assertEqual(rec["status"], "succeeded")
                 self.assertEqual(rec["steps"]["done"]["status"], "succeeded")
+                # What started it survives the resume (the request id logs are correlated
+                # by): the resumed run rewrote its record without it.
+                self.assertEqual(rec["trigger"], "api")
+                self.assertEqual(rec["trigger_info"], before["trigger_info"])
             finally:
                 s.stop()
         finally:

@@ -342,6 +342,12 @@ def create(app, state, req):
         errs.setdefault("summary", "You must specify a summary of the issue.")
     if "issuetype" not in fields:
         errs.setdefault("issuetype", "Specify an issue type")
+    # Issue properties set with the create: [{"key": K, "value": JSON}], as Jira takes them.
+    props = body.get("properties", [])
+    if not isinstance(props, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("key"), str) and p["key"] and "value" in p
+            for p in props):
+        errs.setdefault("properties", "properties must be a list of {\"key\", \"value\"}")
     if errs:
         return _adf_failure(errs)
     project = values.pop("project")
@@ -355,6 +361,8 @@ def create(app, state, req):
              "updated": jira_time(now), "resolutiondate": None, "comments": [],
              "properties": {}, "fields": {"labels": [], "priority": "3", "description": None}}
     _store(issue, values)
+    for p in props:
+        issue["properties"][p["key"]] = p["value"]
     for c in comments:
         _new_comment(state, req, issue, c)
     state.issues[issue_id] = issue

@@ -202,6 +202,16 @@ class JiraTest(MockCase):
         self.errors_of(self.call("GET", f"{API}/issue/OPS-1/properties/none"), 404)
         keys = self.json_of(self.call("GET", f"{API}/issue/OPS-1/properties"), 200)["keys"]
         self.assertEqual([k["key"] for k in keys], ["ferry"])
+        # Set with the create, as Jira takes them; a malformed list is refused.
+        body = {"fields": {"project": {"key": "OPS"}, "issuetype": {"name": "Task"},
+                           "summary": "with a property"},
+                "properties": [{"key": "ferry.idempotency", "value": {"value": "k-9"}}]}
+        made = self.json_of(self.call("POST", f"{API}/issue", body), 201)
+        self.assertEqual(self.json_of(self.call(
+            "GET", f"{API}/issue/{made['key']}/properties/ferry.idempotency"), 200),
+            {"key": "ferry.idempotency", "value": {"value": "k-9"}})
+        body["properties"] = [{"value": 1}]
+        self.assertIn("properties", self.errors_of(self.call("POST", f"{API}/issue", body))["errors"])
 
     def search(self, jql, status=200, **params):
         q = urllib.parse.urlencode(dict(params, jql=jql))

@@ -1,5 +1,6 @@
 #include "server/events.h"
 
+#include "core/history.h"
 #include "core/values.h"
 #include "runtime/json_writer.h"
 #include "runtime/timestamp.h"
@@ -169,38 +170,51 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id) {
         out.push_back(std::move(e));
     };
     event("execution.started", "", "running", "", 0, 0, text_of(exec, "created_at"));
-    auto steps = app_.store->steps(id);
-    std::vector<Value> records;
-    if (steps)
-        for (const auto& s : steps.value())
-            records.push_back(tmpl::value_from_json(s.json));
-    // In the order they happened; steps that never started (cancelled, skipped for a
-    // failure) come last.
-    auto when = [](const Value& r) {
-        std::string t = text_of(r, "started_at");
-        if (t.empty()) t = text_of(r, "finished_at");
-        return t.empty() ? std::string("~") : t;
+    // One step record parsed at a time (a 40,000-item for_each as values at once took
+    // hundreds of MB); what each event needs is kept, then put in the order they happened:
+    // steps that never started (cancelled, skipped for a failure) come last.
+    struct StepEvent {
+        std::string when, type, key, status, message, at;
+        double ms = 0;
+        int attempt = 0;
     };
-    std::stable_sort(records.begin(), records.end(),
-                     [&](const Value& a, const Value& b) { return when(a) < when(b); });
-    for (const Value& r : records) {
-        std::string status = text_of(r, "status");
-        std::string type = status == "failed"    ? "step.failed"
-                           : status == "skipped" ? "step.skipped"
-                                                 : "step.finished";
+    std::vector<StepEvent> step_events;
+    StepRecords records(*app_.store, id, 1000);
+    for (Result<const store::KeyedJson*> kj = records.next(); kj && kj.value();
+         kj = records.next()) {
+        const Value r = tmpl::value_from_json(kj.value()->json);
+        StepEvent e;
+        e.when = text_of(r, "started_at");
+        if (e.when.empty()) e.when = text_of(r, "finished_at");
+        if (e.when.empty()) e.when = "~";
+        e.status = text_of(r, "status");
+        e.type = e.status == "failed"    ? "step.failed"
+                 : e.status == "skipped" ? "step.skipped"
+                                         : "step.finished";
         const Value* err = dict_get(r, "error");
-        std::string message =
-            err && err->is_dict() ? text_of(*err, "message") : text_of(r, "reason");
+        e.message = err && err->is_dict() ? text_of(*err, "message") : text_of(r, "reason");
         const Value* ms = dict_get(r, "duration_ms");
+        e.ms = ms && ms->is_number() ? ms->as_float() : 0;
         const Value* attempt = dict_get(r, "attempt");
-        std::string at = text_of(r, "finished_at");
-        event(type, text_of(r, "key"), status, message, ms && ms->is_number() ? ms->as_float() : 0,
-              attempt && attempt->is_int() ? int(attempt->as_int()) : 0,
-              at.empty() ? text_of(exec, "finished_at") : at);
+        e.attempt = attempt && attempt->is_int() ? int(attempt->as_int()) : 0;
+        e.key = text_of(r, "key");
+        e.at = text_of(r, "finished_at");
+        step_events.push_back(std::move(e));
     }
+    std::stable_sort(step_events.begin(), step_events.end(),
+                     [](const StepEvent& a, const StepEvent& b) { return a.when < b.when; });
+    for (StepEvent& e : step_events)
+        event(std::move(e.type), std::move(e.key), std::move(e.status), std::move(e.message), e.ms,
+              e.attempt, e.at.empty() ? text_of(exec, "finished_at") : std::move(e.at));
     const Value* err = dict_get(exec, "error");
+    // The execution's own duration, as the live event gives it: created to finished.
+    Result<int64_t> created = parse_rfc3339_ms(text_of(exec, "created_at"));
+    Result<int64_t> ended = parse_rfc3339_ms(text_of(exec, "finished_at"));
+    double took = created && ended && ended.value() >= created.value()
+                      ? double(ended.value() - created.value())
+                      : 0;
     event("execution.finished", "", text_of(exec, "status"),
-          err && err->is_dict() ? text_of(*err, "message") : "", 0, 0,
+          err && err->is_dict() ? text_of(*err, "message") : "", took, 0,
           text_of(exec, "finished_at"));
     // The same ids on every reading, ending at the finish time in microseconds: a client
     // that reconnects with the end's id is told it has everything (stream_execution). Live

@@ -160,6 +160,19 @@ class LiveEvents(ServeEventsTest):
         self.assertEqual(kinds[-1], "execution.finished")
         self.assertIn("step.finished", kinds)
         self.assertEqual(events[-1]["data"]["status"], "succeeded")
+        # From the stored history once the server no longer holds the events (a restart):
+        # the same kinds, and the durations the records kept (the end's was always 0).
+        slow = self.start("slow", {"pause": "300ms"}, "?wait=10s")
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        st = Stream(self.s, "/api/v1/executions/%s/events" % slow)
+        replayed = st.until(lambda e: False)
+        st.close()
+        self.assertEqual([e["event"] for e in replayed],
+                         ["execution.started", "step.finished", "step.finished",
+                          "execution.finished"])
+        self.assertGreaterEqual(replayed[-1]["data"]["duration_ms"], 300)
+        self.assertGreaterEqual(replayed[1]["data"]["duration_ms"], 250)  # the wait step
         # Unknown executions and missing tokens are refused before any stream starts.
         for path, role, want in (("/api/v1/executions/nope/events", "viewer", 404),
                                  ("/api/v1/events", None, 401)):

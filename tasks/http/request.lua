@@ -34,7 +34,13 @@ return {
           (res.attempts and res.attempts > 1 and (", after " .. res.attempts .. " attempts") or "") .. ")",
       }, 0)
     end
-    return { status = res.status, headers = res.headers, json = res.json, body = res.body,
-             attempts = res.attempts }
+    -- A body that is not UTF-8 (an image, a gzip a server sent unasked) cannot be stored as
+    -- text: it comes base64-encoded instead of failing a call that succeeded.
+    local body, body_base64 = res.body, nil
+    if type(body) == "string" and not utf8.len(body) then
+      body, body_base64 = nil, ferry.crypto.base64_encode(res.body)
+    end
+    return { status = res.status, headers = res.headers, json = res.json, body = body,
+             body_base64 = body_base64, attempts = res.attempts }
   end,
 }

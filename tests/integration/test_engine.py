@@ -10,6 +10,7 @@ server on 127.0.0.1 (an ephemeral port) that the tests start themselves. Python 
 library only; prints one line per test and a final `N passed, M failed` line.
 """
 
+import base64
 import datetime
 import http.server
 import json
@@ -82,10 +83,12 @@ class TestServer:
                     owner.seen.notify_all()
                 if delay:
                     time.sleep(delay)
-                data = json.dumps(answer).encode()
+                raw = isinstance(answer, bytes)  # sent as it is, not as JSON
+                data = answer if raw else json.dumps(answer).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type",
+                                     "application/octet-stream" if raw else "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
@@ -633,6 +636,21 @@ outputs:
         self.assertEqual(dump.returncode, 0, dump.stderr)
         self.assertEqual(dump.stdout.count("same_as_step"), 1, dump.stdout)
         self.assertEqual(dump.stdout.count("INC7"), 0, dump.stdout)
+
+    def test_a_body_that_is_not_text_comes_base64_encoded(self):
+        srv = self.start_server()
+        blob = b"\x1f\x8b\x08\x00 not text \xff\xfe"
+        srv.script("/blob", (200, blob))
+        self.p.workflow("blob", """\
+inputs: {url: {type: string}}
+steps:
+  - {id: get, task: http.request, with: {url: "{{ inputs.url }}"}}
+""")
+        doc = self.assertRun("blob", "--input", "url=%s/blob" % srv.url)
+        out = doc["steps"]["get"]["output"]
+        self.assertNotIn("body", out)
+        self.assertEqual(base64.b64decode(out["body_base64"]), blob)
+        self.assertEqual(self.p.show(doc["id"])["status"], "succeeded")
 
     def test_progress_shows_the_attempts_duration_then_the_delay(self):
         self.p.workflow("slowfail", """\

@@ -191,6 +191,9 @@ void Connection::process_input() {
         if (draining || parsing_stopped) break;  // a callback already answered (413, 431...)
         if (err == HPE_HEADER_OVERFLOW)
             fail(431, "headers_too_large", "the request headers are too large");
+        else if (err == HPE_INVALID_CONTENT_LENGTH && (parser.flags & F_CHUNKED))
+            // http_parser reports a chunk size past 64 bits with the Content-Length error.
+            fail(400, "bad_request", "malformed request: a chunk size too large");
         else
             fail(400, "bad_request",
                  std::string("malformed request: ") + http_errno_description(err));

@@ -305,6 +305,14 @@ TEST_CASE("server: chunked request bodies are decoded", "[server]") {
     auto rs = env.responses(c, 1);
     REQUIRE(rs.size() == 1);
     CHECK(rs[0].body == "POST /up\n\nhello, world");
+    // A chunk size past 64 bits is named as such (http_parser calls it a Content-Length).
+    auto& big = env.raw();
+    big.send("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "fffffffffffffffffff\r\n");
+    auto bad = env.responses(big, 1);
+    REQUIRE(bad.size() == 1);
+    CHECK(bad[0].status == 400);
+    CHECK(contains(bad[0].body, "a chunk size too large"));
     env.finish();
 }
 

@@ -4,7 +4,9 @@
 #include "runtime/http_client.h"
 #include "runtime/http_client_impl.h"
 
+#include <algorithm>
 #include <cctype>
+#include <climits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -226,8 +228,10 @@ Status HttpClient::Impl::configure(Transfer& t) {
     set(curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this));
     set(curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::on_close_socket));
     set(curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this));
-    set(curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(r.timeout_ms)));
-    set(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(r.connect_timeout_ms)));
+    // Clamped: a timeout past LONG_MAX ms (2^63, from a task) turned negative in the cast.
+    auto as_long = [](uint64_t ms) { return long(std::min<uint64_t>(ms, uint64_t(LONG_MAX))); };
+    set(curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, as_long(r.timeout_ms)));
+    set(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, as_long(r.connect_timeout_ms)));
     set(curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L));
     if (r.never_resend && r.body.empty()) set(curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L));
     set(curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/0.1"));

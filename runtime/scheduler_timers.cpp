@@ -1,6 +1,8 @@
 // The scheduler's timers: task deadlines and sleeping tasks, two heaps and one uv timer.
 #include "runtime/scheduler.h"
 
+#include <cstdint>
+
 namespace ferry {
 
 template <uint64_t Task::*Key, size_t Task::*Slot>
@@ -76,7 +78,11 @@ struct SleepOp final : PendingOp {
 }  // namespace
 
 void Scheduler::sleep(Task* t, uint64_t ms) {
-    t->wake_ns_ = Loop::hrtime_ns() + ms * 1'000'000ull;
+    // Saturating: a duration of years (ferry.sleep(2^44)) overflowed into the past and
+    // returned at once; now it waits until something else (the step's timeout) ends it.
+    uint64_t now = Loop::hrtime_ns();
+    uint64_t room_ms = (UINT64_MAX - now) / 1'000'000ull;
+    t->wake_ns_ = ms >= room_ms ? UINT64_MAX : now + ms * 1'000'000ull;
     sleepers_.push(t);
     t->park(std::make_unique<SleepOp>());
     if (!armed_ns_ || t->wake_ns_ < armed_ns_) arm_timer();

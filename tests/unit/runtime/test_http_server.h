@@ -43,6 +43,8 @@ struct TestReply {
     std::string body;
     uint64_t delay_ms = 0;
     bool drop = false;       // close the connection instead of answering
+    bool reset = false;      // the same with a TCP reset (SO_LINGER 0), as a peer that was
+                             // closing the connection when the request came
     bool close = false;      // answer with "Connection: close", then close
     bool no_length = false;  // no Content-Length: the body ends when the connection closes
 };
@@ -204,7 +206,12 @@ class TestHttpServer {
             ++requests_;
             TestReply reply = handler_(req);
             bool head = req.method == "HEAD";
-            if (reply.drop) {
+            if (reply.drop || reply.reset) {
+                uv_os_fd_t fd;
+                if (reply.reset && uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {
+                    linger hard{1, 0};
+                    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+                }
                 close_conn(c);
                 return;
             }

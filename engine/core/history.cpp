@@ -2,6 +2,7 @@
 
 #include "core/values.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/utf8.h"
 #include "template/environment.h"
 
 #include <rapidjson/reader.h>
@@ -350,6 +351,8 @@ std::string execution_json(const std::string& execution_record,
                            const std::vector<store::KeyedJson>& step_records, size_t shown_size) {
     std::string text = compose_execution_json(execution_record, step_records, shown_size);
     Redactor::instance().redact_json_in_place(text);
+    // As the store repairs what it keeps (store.cpp scrub_history): the answer is JSON.
+    if (invalid_utf8_at(text) != std::string::npos) text = to_valid_utf8(text);
     return text;
 }
 

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include "runtime/integration/secrets.h"
+#include "runtime/utf8.h"
 #include "store/keys.h"
 #include "store/store_impl.h"
 
@@ -297,11 +298,18 @@ struct Invalid {
 // history. Done here, on the writer thread, for every record of an execution whoever staged
 // it: on the loop this search was 4 % of a ticket's instructions. Workflows, dead letters
 // and kv entries are not history: a definition and a delivery are kept as they must run.
+//
+// And every JSON record is valid UTF-8 when it is stored, whatever slipped into it (a
+// template that printed a byte that is not UTF-8, a task's change record, a dead letter):
+// a bad byte, which can only sit inside a string, becomes U+FFFD, so each reader (show,
+// export, the API) can always parse what it reads.
 void scrub_history(StagedOp& op) {
     using Kind = StagedOp::Kind;
-    if (op.kind == Kind::PutExecution || op.kind == Kind::PutStep || op.kind == Kind::PutAttempt ||
-        op.kind == Kind::AddChange)
-        Redactor::instance().redact_json_in_place(op.value);
+    bool history = op.kind == Kind::PutExecution || op.kind == Kind::PutStep ||
+                   op.kind == Kind::PutAttempt || op.kind == Kind::AddChange;
+    if (history) Redactor::instance().redact_json_in_place(op.value);
+    if ((history || op.kind == Kind::PutDlq) && invalid_utf8_at(op.value) != std::string::npos)
+        op.value = to_valid_utf8(op.value);
 }
 
 const char* op_name(StagedOp::Kind kind) {

@@ -442,6 +442,12 @@ class Lexer {
                     v = v * 16 + uint32_t(is_digit(h) ? h - '0' : (h | 0x20) - 'a' + 10);
                 }
                 if (v > 0x10FFFF) fail("illegal Unicode character", line, col);
+                // Python keeps a lone surrogate in a str and fails when the output is
+                // encoded; UTF-8 cannot hold one at all, so it fails here, at the string.
+                if (v >= 0xD800 && v <= 0xDFFF)
+                    fail("surrogates not allowed: UTF-8 cannot encode a \\u escape in "
+                         "D800-DFFF",
+                         line, col);
                 utf8_append(char32_t(v), out);
                 i += n;
             };

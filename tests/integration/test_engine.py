@@ -386,6 +386,33 @@ steps:
         self.assertEqual(s["after_slow"]["status"], "cancelled")
         self.assertTrue(s["after_slow"]["reason"])
 
+    def test_history_stays_utf8_whatever_a_template_prints(self):
+        # A template file in Latin-1 printed its bytes into the step output, and from there
+        # into stdout, show --json and export as JSON no reader takes. Stored, each bad byte
+        # becomes U+FFFD; a lone surrogate escape fails where it is written.
+        (self.p.dir / "templates").mkdir(exist_ok=True)
+        (self.p.dir / "templates" / "latin1.j2").write_bytes(b"caf\xe9 {{ x }}")
+        self.p.workflow("latin", """\
+steps:
+  - {id: r, task: template.render, with: {template: latin1.j2, vars: {x: 1}}}
+""")
+        doc = self.assertRun("latin")  # assertRun parses stdout as JSON
+        self.assertEqual(doc["steps"]["r"]["output"]["text"], "caf\ufffd 1")
+        for args in (("executions", "show", doc["id"], "--json"), ("executions", "export")):
+            p = self.p.ferry(*args)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p.stdout.encode("utf-8")  # text mode decoded it: strict UTF-8 by default
+            for line in (p.stdout.splitlines() if args[1] == "export" else [p.stdout]):
+                json.loads(line)
+        self.p.workflow("surrogate", """\
+steps:
+  - {id: s, task: log, with: {message: "{{ '\\\\uD800' }}"}}
+""")
+        p = self.p.ferry("run", "surrogate")
+        self.assertEqual(p.returncode, 2, p.stderr)  # found when the workflow loads
+        self.assertRegex(p.stderr, r"surrogate\.yaml:2:\d+: invalid expression: surrogates "
+                                   r"not allowed")
+
     def test_a_fan_out_stopped_by_another_step_failing_is_not_succeeded(self):
         self.p.workflow("fanfail", """\
 steps:

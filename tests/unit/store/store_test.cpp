@@ -965,6 +965,26 @@ TEST_CASE("store: the history file does not stay mapped into the process", "[sto
     CHECK(dropped * page < 16 * kMiB);  // the budget, and at most one commit more
 }
 
+TEST_CASE("store: JSON records are stored as valid UTF-8, each bad byte replaced", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    std::string id = new_ulid();
+    const std::string bad = "{\"text\":\"caf\xe9 \xed\xa0\x80!\"}";  // Latin-1, a surrogate
+    const std::string repaired =
+        "{\"text\":\"caf\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!\"}";
+    s->put_execution(id, "wf", "running", bad);
+    s->put_step(id, "a", bad);
+    s->put_attempt(id, "a", 1, bad);
+    s->add_change(id, bad);
+    s->put_dlq("d1", bad);
+    commit_ok(*s);
+    CHECK(*s->get_execution(id).value() == repaired);
+    CHECK(s->steps(id).value().at(0).json == repaired);
+    CHECK(s->attempts(id, "a").value().at(0).json == repaired);
+    CHECK(*s->get_dlq("d1").value() == repaired);
+    CHECK(s->changes(id).value().at(0).json.find("\xe9") == std::string::npos);
+}
+
 TEST_CASE("store: history records are scrubbed of secret values as they are written",
           "[store][secrets]") {
     TempDir tmp;

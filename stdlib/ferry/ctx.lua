@@ -103,6 +103,9 @@ end
 -- have in common: workflow, step_id, task, provider, dry_run. Reads fall through to it, then
 -- to the methods; ctx.http is made on first use (it is bound to its ctx's integration). No
 -- closures per invocation: most tasks never call http, and a parked task keeps its ctx alive.
+-- ctx -> its ctx.http function; weak keys: an invocation's ctx goes with it.
+local http_functions = setmetatable({}, { __mode = "k" })
+
 function M.step_metatable(shared)
   return {
     -- Read raw by the JSON encoder (runtime/json_lua.h kSharedField): returning ctx, or
@@ -114,8 +117,13 @@ function M.step_metatable(shared)
       local m = methods[key]
       if m ~= nil then return m end
       if key == "http" then
-        local f = http_of(ctx)
-        ctx.http = f  -- no __newindex: a plain field from now on (rawset is sandboxed away)
+        -- Made once per ctx, and kept beside it rather than in it: as a field it would be
+        -- listed by pairs(ctx) and break ctx returned as output or logged as fields.
+        local f = http_functions[ctx]
+        if f == nil then
+          f = http_of(ctx)
+          http_functions[ctx] = f
+        end
         return f
       end
       return nil

@@ -2832,6 +2832,11 @@ steps:
 return {
   name = "custom.whole",
   run = function(ctx, input)
+    -- ctx.http once read stays one function and out of pairs(ctx) (it became a field:
+    -- returning or logging ctx then failed on "cannot encode a function").
+    local http = ctx.http
+    assert(http == ctx.http)
+    for _, v in pairs(ctx) do assert(type(v) ~= "function") end
     ctx.log.info("ctx", ctx)
     ctx.attempt_seen = ctx.attempt
     return { ctx = ctx, text = ferry.json.decode(ferry.json.encode(ctx)) }

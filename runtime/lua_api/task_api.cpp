@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -104,7 +105,11 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
              at = lone_low_surrogate_escape_at(text, at + 6))
             text.replace(at, 6, "\\uFFFD");  // same length: what follows stays where it was
         rapidjson::Document doc;
-        if (!json_numbers::parse_insitu<rapidjson::kParseIterativeFlag>(doc, text.data())
+        // The in-place parse stops at a NUL: a body with one is not JSON, even when what
+        // comes before it would be ({"a":1}\0garbage).
+        bool has_nul = text.find('\0') != std::string::npos;
+        if (!has_nul &&
+            !json_numbers::parse_insitu<rapidjson::kParseIterativeFlag>(doc, text.data())
                  .IsError()) {
             json_lua::push(L, doc);
             lua_setfield(L, -2, "json");
@@ -180,11 +185,23 @@ int http_url(lua_State* L) {
 
 bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_required) {
     idx = lua_absindex(L, idx);
+    // Read whole, NULs included, and refused with one: as C strings they were cut at the
+    // NUL (a request for "/echo\0/x" went to /echo).
+    auto whole = [L](const char* field) {
+        size_t n = 0;
+        const char* text = lua_tolstring(L, -1, &n);
+        if (std::memchr(text, '\0', n))
+            luaL_error(L, "ferry.http.request: '%s' contains a NUL byte", field);
+        return std::string(text, n);
+    };
     lua_getfield(L, idx, "method");
-    if (!lua_isnil(L, -1)) req.method = luaL_checkstring(L, -1);
+    if (!lua_isnil(L, -1)) {
+        luaL_checkstring(L, -1);
+        req.method = whole("method");
+    }
     lua_getfield(L, idx, "url");
     if (lua_isstring(L, -1)) {
-        req.url = lua_tostring(L, -1);
+        req.url = whole("url");
     } else if (url_required || !lua_isnil(L, -1)) {
         luaL_error(L, "ferry.http.request: bad argument 'url' (string expected, got %s)",
                    luaL_typename(L, -1));

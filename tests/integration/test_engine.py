@@ -1378,6 +1378,8 @@ steps:
   - {id: hn, task: lua, with: {script: "local r, e = ferry.http.request{url = 'http://127.0.0.1:9/', headers = {['X-A'] = 'a\0b'}} return e.message"}}
   - {id: bd, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', body = {}}"}}
   - {id: to, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', timeout = 0}"}}
+  - {id: un, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/x\\0/y'}"}}
+  - {id: mn, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', method = 'G\\0ET'}"}}
 """)
         doc = self.assertRun("h")
         out = lambda step: doc["steps"][step]["output"]
@@ -1387,6 +1389,9 @@ steps:
         self.assertIn("the value of header 'X-A' contains a line break or NUL", out("hn"))
         self.assertIn("body must be a string, got table", self.step_error(doc, "bd")["message"])
         self.assertIn("timeout must be more than 0", self.step_error(doc, "to")["message"])
+        # Cut at the NUL, these went to /x and as method G.
+        self.assertIn("'url' contains a NUL byte", self.step_error(doc, "un")["message"])
+        self.assertIn("'method' contains a NUL byte", self.step_error(doc, "mn")["message"])
 
 
 class Validation(EngineTest):

@@ -552,8 +552,8 @@ TEST_CASE("push_http_response: a JSON body is decoded into .json, escapes and al
     CHECK(lua.eval("return res.body") == res.body);
 
     // Not JSON, or JSON cut short by a NUL: the body only.
-    for (std::string body :
-         {std::string("{\"a\": "), std::string("{\"a\": \"x\0y\"}", 12), std::string("not json")}) {
+    for (std::string body : {std::string("{\"a\": "), std::string("{\"a\": \"x\0y\"}", 12),
+                             std::string("{\"a\": \"x\"}\0{{{", 15), std::string("not json")}) {
         res.body = body;
         ferry::lua_api::push_http_response(lua.L, res);
         lua_setglobal(lua.L, "res");

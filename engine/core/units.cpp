@@ -15,6 +15,22 @@ namespace ferry::engine {
 
 namespace {
 
+// A dead letter's request with its credential headers shown as [REDACTED] whatever their
+// value, as everywhere (the integration adds its own again on replay).
+tmpl::Value credential_headers_redacted(const tmpl::Value& request) {
+    const tmpl::Value* headers = request.is_dict() ? request.dict_obj().find("headers") : nullptr;
+    if (!headers || !headers->is_dict()) return request;
+    tmpl::Value scrubbed = tmpl::Value::dict();
+    for (const auto& [name, value] : headers->dict_obj().items())
+        scrubbed.dict_obj().set(name, name.is_string() && is_credential_header(name.str())
+                                          ? tmpl::Value::string("[REDACTED]")
+                                          : value);
+    tmpl::Value copy = tmpl::Value::dict();
+    copy.dict_obj().assign(request.dict_obj().items());
+    copy.dict_obj().set(tmpl::Value::string("headers"), scrubbed);
+    return copy;
+}
+
 tmpl::Value error_value(const Error& e, const std::string& traceback = {}) {
     tmpl::Value v =
         dict_of({{"kind", str(std::string(to_string(e.kind)))}, {"message", str(e.message)}});
@@ -398,6 +414,8 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             std::string id = new_ulid();
             if (entry.is_dict()) {
                 auto& d = entry.dict_obj();
+                if (const tmpl::Value* request = d.find("request"))
+                    d.set(str("request"), credential_headers_redacted(*request));
                 d.set(str("id"), str(id));
                 d.set(str("execution_id"), str(run.id));
                 d.set(str("workflow"), str(run.wf->name));
@@ -523,10 +541,10 @@ void Engine::unit_settled(Run& run, Unit& u) {
         // All items done (or the execution is failing and nothing runs): items never
         // started are cancelled, saying why; the output is the list of item outputs, in
         // item order.
-        const char* why_not_run =
-            st.stop_items   ? "another item failed before this one could run"
-            : run.cancelled ? "the execution was cancelled before this item could run"
-                            : "the execution failed before this item could run";
+        const char* why_not_run = st.stop_items ? "another item failed before this one could run"
+                                  : run.cancelled
+                                      ? "the execution was cancelled before this item could run"
+                                      : "the execution failed before this item could run";
         for (size_t ui : st.units) {
             Unit& item = *run.units[ui];
             if (item.status == "pending") {

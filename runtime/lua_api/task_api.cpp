@@ -401,6 +401,11 @@ int step_dead_letter(lua_State* L) {
     if (!text) {
         return luaL_error(L, "ferry.step.dead_letter: %s", text.error().message.c_str());
     }
+    // Ferry adds its id, execution and step to the entry's fields: a list has none, and
+    // would be kept with no id to replay or drop it by.
+    if (text.value().empty() || text.value()[0] != '{')
+        return luaL_error(L, "ferry.step.dead_letter: the entry must be a table of fields "
+                             "(integration, request...), not a list");
     t->record("dead_letter", Redactor::instance().redact_json(text.value()));
     return 0;
 }

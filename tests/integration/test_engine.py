@@ -2870,6 +2870,32 @@ steps:
         self.assertEqual(dry["steps"]["each[1]"]["output"]["step_id"], "each")
 
 
+class DeadLetters(EngineTest):
+    def test_entries_are_objects_and_credential_headers_are_redacted(self):
+        self.p.workflow("dl", """\
+steps:
+  - id: keep
+    task: lua
+    with:
+      script: |
+        ctx.dead_letter({integration = "hook", request = {method = "POST",
+          url = "http://127.0.0.1:9/", headers = {Authorization = "Bearer abc-secret",
+          ["X-Trace"] = "t1"}, body = "x"}})
+        return "kept"
+  - {id: list, task: lua, on_error: continue, with: {script: "ctx.dead_letter({1, 2})"}}
+""")
+        doc = self.assertRun("dl")
+        self.assertIn("must be a table of fields", self.step_error(doc, "list")["message"])
+        p = self.p.ferry("dlq", "list", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("abc-secret", p.stdout)
+        entries = json.loads(p.stdout)
+        self.assertEqual(len(entries), 1, p.stdout)
+        headers = entries[0]["request"]["headers"]
+        self.assertEqual(headers, {"Authorization": "[REDACTED]", "X-Trace": "t1"})
+        self.assertRegex(entries[0]["id"], r"^[0-9A-Z]{26}$")
+
+
 class StdlibText(EngineTest):
     def test_clip_quote_and_http_status(self):
         # ferry.text: how error messages quote what they got (stdlib/ferry/text.lua).

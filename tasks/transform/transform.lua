@@ -108,6 +108,9 @@ local function set(data, parts, path, value, borrowed)
   cur[key] = value
 end
 
+-- Times beyond this (Unix ms, ~285,000 years) are refused rather than computed with.
+local MAX_TIME_MS = 2^53
+
 local TRANSFORMS = {
   lowercase = function(v) return type(v) == "string" and string.lower(v) or v end,
   uppercase = function(v) return type(v) == "string" and string.upper(v) or v end,
@@ -117,12 +120,18 @@ local TRANSFORMS = {
     if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then
       return string.format("%d", v)
     end
+    -- A list or an object as its JSON text, not Lua's "table: 0x..." (a new address each run).
+    if type(v) == "table" then return json.encode(v) end
     return tostring(v)
   end,
   to_number = function(v)
     if type(v) == "number" then return v end
     local n = tonumber(type(v) == "string" and text.trim(v) or v)
     if n == nil then error({ kind = "validation", message = "to_number: not a number: " .. text.quoted(v) }) end
+    -- "1e999" reads as infinity, which no JSON record can hold.
+    if n ~= n or n == math.huge or n == -math.huge then
+      error({ kind = "validation", message = "to_number: not a finite number: " .. text.quoted(v) })
+    end
     return n
   end,
   -- A score in [0, 1] becomes a percentage (0.87 -> 87); larger numbers are taken as
@@ -137,6 +146,11 @@ local TRANSFORMS = {
   date_to_days_remaining = function(v)
     local ms = type(v) == "number" and v or time.parse(tostring(v))
     if not ms then error({ kind = "validation", message = "date_to_days_remaining: not a date: " .. text.quoted(v) }) end
+    -- Past about 285,000 years either way the difference below would wrap around (a date
+    -- long past came out as far in the future).
+    if not (math.abs(ms) < MAX_TIME_MS) then
+      error({ kind = "validation", message = "date_to_days_remaining: out of range: " .. text.quoted(v) })
+    end
     return math.floor((ms - time.now_ms()) / 86400000)
   end,
   -- Epoch seconds or milliseconds, or a date/time text -> RFC 3339 UTC.
@@ -148,7 +162,11 @@ local TRANSFORMS = {
       ms = time.parse(tostring(v))
     end
     if not ms then error({ kind = "validation", message = "iso8601: not a time: " .. text.quoted(v) }) end
-    return time.format(ms)
+    local ok, formatted = pcall(time.format, ms)
+    if not ok then
+      error({ kind = "validation", message = "iso8601: out of range: " .. text.quoted(v) })
+    end
+    return formatted
   end,
 }
 

@@ -2714,6 +2714,13 @@ steps:
             ("iso8601", json.dumps("soon"), "iso8601: not a time: 'soon'"),
             ("to_number", json.dumps("é" * 40), "to_number: not a number: '" + "é" * 32 + "...'"),
             ("to_string", json.dumps("x"), None),  # control: this one succeeds
+            # Values past what a time or a JSON number can be: validation, not a Lua error or
+            # a wrapped-around result.
+            ("date_to_days_remaining", "-9223372036854775807",
+             "date_to_days_remaining: out of range: '-9223372036854775807'"),
+            ("iso8601", "9223372036854775807", "iso8601: out of range: '9223372036854775807'"),
+            ("iso8601", "1e300", "iso8601: out of range: '1e300'"),
+            ("to_number", json.dumps("1e999"), "to_number: not a finite number: '1e999'"),
             ("rot13", json.dumps("x"), "transform: unknown transform 'rot13' (known: "
              "date_to_days_remaining, iso8601, lowercase, scale_to_100, to_number, to_string, "
              "trim, uppercase)"),
@@ -2730,6 +2737,20 @@ steps:
                 error = self.step_error(doc, "shape")
                 self.assertEqual(error["kind"], "validation")
                 self.assertEqual(error["message"], message)
+
+    def test_to_string_of_a_list_or_object_is_its_json(self):
+        self.p.workflow("ts", """\
+steps:
+  - id: shape
+    task: transform
+    with:
+      data: {o: {a: 1}, l: [1, "x"]}
+      mappings:
+        - {source: o, target: o, transform: to_string}
+        - {source: l, target: l, transform: to_string}
+""")
+        out = self.assertRun("ts")["steps"]["shape"]["output"]
+        self.assertEqual(out, {"o": '{"a":1}', "l": '[1,"x"]'})
 
     def test_a_negative_target_index_is_refused(self):
         self.p.workflow("neg", """\

@@ -69,18 +69,47 @@ void Task::park(std::unique_ptr<PendingOp> op) {
 }
 
 void Task::log(std::string level, std::string message, std::string fields_json) {
-    // Records are JSON: bytes that are not UTF-8 (print("\255"), a Latin-1 text) are kept as
-    // U+FFFD, whichever way the line came (ctx.log, print).
+    if (logs_dropped_) return;
+    if (message.size() > kMaxLogText) {
+        size_t cut = message.size() - kMaxLogText;
+        message.resize(kMaxLogText);
+        message += "... [" + std::to_string(cut) + " more bytes cut]";
+    }
+    // Fields are a JSON object: cut, they would not be one.
+    if (fields_json.size() > kMaxLogText) fields_json.clear();
+    // Records are JSON: bytes that are not UTF-8 (print("\255"), a Latin-1 text, a message
+    // cut inside a character) are kept as U+FFFD, whichever way the line came (ctx.log,
+    // print).
     if (invalid_utf8_at(message) != std::string::npos) message = to_valid_utf8(message);
+    size_t size = message.size() + fields_json.size() + 64;
+    if (recorded_bytes_ + size > kRecordBudget) {
+        logs_dropped_ = true;
+        logs_.push_back({"warn",
+                         "the task logged more than " + std::to_string(kRecordBudget >> 20) +
+                             " MiB with its changes: later log entries are dropped",
+                         {},
+                         now_unix_ms()});
+        return;
+    }
+    recorded_bytes_ += size;
     logs_.push_back({std::move(level), std::move(message), std::move(fields_json), now_unix_ms()});
 }
 
-void Task::record_change(TaskChange change) {
+bool Task::record_change(TaskChange change) {
+    size_t size = change.kind.size() + change.id.size() + change.before.GetAllocator().Size() +
+                  change.after.GetAllocator().Size() + 64;
+    if (recorded_bytes_ + size > kRecordBudget) return false;
+    recorded_bytes_ += size;
     changes_.push_back(std::move(change));
+    return true;
 }
 
-void Task::record(std::string kind, std::string json) {
+bool Task::record(std::string kind, std::string json) {
+    size_t size = kind.size() + json.size() + 64;
+    if (recorded_bytes_ + size > kRecordBudget) return false;
+    recorded_bytes_ += size;
     records_.push_back({std::move(kind), std::move(json)});
+    return true;
 }
 
 Scheduler::Scheduler(Loop& loop, LuaVM& vm)
@@ -443,7 +472,8 @@ void Scheduler::blame_the_task(lua_State* co, Error& err) {
         if (src.starts_with(kFerryLibrary)) continue;
         const std::string old_prefix =
             err.location->file + ":" + std::to_string(err.location->line) + ":";
-        const std::string new_prefix = std::string(src) + ":" + std::to_string(ar.currentline) + ":";
+        const std::string new_prefix =
+            std::string(src) + ":" + std::to_string(ar.currentline) + ":";
         if (err.message.starts_with(old_prefix))
             err.message.replace(0, old_prefix.size(), new_prefix);
         err.location = SourceLocation{std::string(src), ar.currentline, 0};

@@ -107,9 +107,17 @@ class Task {
     lua_State* thread() const { return co_; }
     // Parks the running task on op (step 3 of the protocol). The caller then yields.
     void park(std::unique_ptr<PendingOp> op);
+
+    // What an invocation leaves on record (logs, changes, dead letters) is bounded, as its
+    // memory is: it all goes into the history, which no step should fill.
+    static constexpr size_t kMaxLogText = 64 * 1024;   // a message, or its fields
+    static constexpr size_t kRecordBudget = 8u << 20;  // everything together
+    // A message or fields past kMaxLogText are cut; past the budget entries are dropped,
+    // said once by a last warn entry.
     void log(std::string level, std::string message, std::string fields_json = {});
-    void record_change(TaskChange change);
-    void record(std::string kind, std::string json);
+    // False (nothing kept) once the budget is spent: the caller raises a limit error.
+    bool record_change(TaskChange change);
+    bool record(std::string kind, std::string json);
 
   private:
     friend class Scheduler;
@@ -128,13 +136,15 @@ class Task {
     std::unique_ptr<PendingOp> pending_;
     std::function<int(lua_State*)> resume_pusher_;
     std::unique_ptr<Error> start_error_;  // its arguments could not be built: fails at once
-    size_t deadline_slot_ = SIZE_MAX;  // index in Scheduler::deadlines_, SIZE_MAX: none
-    uint64_t wake_ns_ = 0;             // sleeping (Scheduler::sleep): when to resume
-    size_t wake_slot_ = SIZE_MAX;      // index in Scheduler::sleepers_
+    size_t deadline_slot_ = SIZE_MAX;     // index in Scheduler::deadlines_, SIZE_MAX: none
+    uint64_t wake_ns_ = 0;                // sleeping (Scheduler::sleep): when to resume
+    size_t wake_slot_ = SIZE_MAX;         // index in Scheduler::sleepers_
     std::function<void(TaskOutcome)> done_;
     std::vector<TaskLogEntry> logs_;
     std::vector<TaskChange> changes_;
     std::vector<TaskRecord> records_;
+    size_t recorded_bytes_ = 0;  // logs, changes and records so far (kRecordBudget)
+    bool logs_dropped_ = false;
 };
 
 // A binary min-heap of tasks by one of their times; each task keeps its index (Slot,

@@ -367,6 +367,15 @@ int log_at(lua_State* L, const char* level) {
     return 0;
 }
 
+// A limit error: the invocation's logs, changes and dead letters reached Task::kRecordBudget.
+int raise_record_budget(lua_State* L, const char* what) {
+    push_error_table(L, make_error(ErrorKind::Limit, std::string(what) +
+                                                         ": the task has recorded more than " +
+                                                         std::to_string(Task::kRecordBudget >> 20) +
+                                                         " MiB of logs, changes and dead letters"));
+    return lua_error(L);
+}
+
 // change(kind, id, before, after): the step changed a resource; stored as a JSON Patch.
 int step_change(lua_State* L) {
     const char* kind = luaL_checkstring(L, 1);
@@ -388,7 +397,7 @@ int step_change(lua_State* L) {
                               converted.error().message.c_str());
         }
     }
-    t->record_change(std::move(change));
+    if (!t->record_change(std::move(change))) return raise_record_budget(L, "ferry.step.change");
     return 0;
 }
 
@@ -406,7 +415,8 @@ int step_dead_letter(lua_State* L) {
     if (text.value().empty() || text.value()[0] != '{')
         return luaL_error(L, "ferry.step.dead_letter: the entry must be a table of fields "
                              "(integration, request...), not a list");
-    t->record("dead_letter", Redactor::instance().redact_json(text.value()));
+    if (!t->record("dead_letter", Redactor::instance().redact_json(text.value())))
+        return raise_record_budget(L, "ferry.step.dead_letter");
     return 0;
 }
 

@@ -2917,6 +2917,43 @@ steps:
         self.assertRegex(entries[0]["id"], r"^[0-9A-Z]{26}$")
 
 
+class RecordBudget(EngineTest):
+    def test_logs_changes_and_dead_letters_are_bounded(self):
+        # 40 log lines of 8 MiB took the process to 2 GB and the history to 660 MB.
+        self.p.workflow("big", """\
+steps:
+  - id: logs
+    task: lua
+    with:
+      script: |
+        local s = string.rep("x", 1024 * 1024)
+        for i = 1, 200 do ctx.log.info(s) end
+        for i = 1, 200 do ctx.log.info("small " .. i) end
+        return "done"
+  - id: changes
+    task: lua
+    on_error: continue
+    with:
+      script: |
+        local big = { text = string.rep("y", 512 * 1024) }
+        for i = 1, 40 do ctx.change("thing", tostring(i), nil, big) end
+        return "never"
+""")
+        doc = self.assertRun("big")
+        logs = self.p.show(doc["id"])["steps"]["logs"]["logs"]
+        self.assertLess(len(logs), 200)  # each cut to 64 KiB, then 8 MiB in all
+        self.assertFalse(any(e["message"].startswith("small") for e in logs))
+        self.assertLessEqual(max(len(e["message"]) for e in logs), 64 * 1024 + 64)
+        self.assertIn("more bytes cut", logs[0]["message"])
+        self.assertIn("later log entries are dropped", logs[-1]["message"])
+        self.assertEqual(doc["steps"]["logs"]["output"], "done")
+        err = self.step_error(doc, "changes")
+        self.assertEqual(err["kind"], "limit")
+        self.assertIn("ferry.step.change: the task has recorded more than 8 MiB", err["message"])
+        store = sum(f.stat().st_size for f in self.p.data.rglob("*.mdb"))
+        self.assertLess(store, 64 * 1024 * 1024)
+
+
 class StdlibText(EngineTest):
     def test_clip_quote_and_http_status(self):
         # ferry.text: how error messages quote what they got (stdlib/ferry/text.lua).

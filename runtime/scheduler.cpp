@@ -68,13 +68,19 @@ void Task::park(std::unique_ptr<PendingOp> op) {
     state_ = TaskState::Parked;
 }
 
+void cut_for_the_record(std::string& message) {
+    if (message.size() <= Task::kMaxLogText) return;
+    size_t cut = Task::kMaxLogText;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
+        --cut;
+    const size_t dropped = message.size() - cut;
+    message.resize(cut);
+    message += "... (" + std::to_string(dropped) + " more bytes cut)";
+}
+
 void Task::log(std::string level, std::string message, std::string fields_json) {
     if (logs_dropped_) return;
-    if (message.size() > kMaxLogText) {
-        size_t cut = message.size() - kMaxLogText;
-        message.resize(kMaxLogText);
-        message += "... [" + std::to_string(cut) + " more bytes cut]";
-    }
+    cut_for_the_record(message);
     // Fields are a JSON object: cut, they would not be one.
     if (fields_json.size() > kMaxLogText) fields_json.clear();
     // Records are JSON: bytes that are not UTF-8 (print("\255"), a Latin-1 text, a message
@@ -415,17 +421,8 @@ void Scheduler::resume(Task* t) {
         const char* m = lua_tostring(co, -1);
         err.message = m ? m : "(error object is not a string)";
     }
-    // error(string.rep("x", 5e6)) was stored whole, in the step and attempt records: a
-    // message is for people, its end is cut past 64 KiB (at a character boundary).
-    constexpr size_t kMaxMessage = 64 * 1024;
-    if (err.message.size() > kMaxMessage) {
-        size_t cut = kMaxMessage;
-        while (cut > 0 && (static_cast<unsigned char>(err.message[cut]) & 0xC0) == 0x80)
-            --cut;
-        const size_t dropped = err.message.size() - cut;
-        err.message.resize(cut);
-        err.message += "... (" + std::to_string(dropped) + " more bytes cut)";
-    }
+    // error(string.rep("x", 5e6)) was stored whole, in the step and attempt records.
+    cut_for_the_record(err.message);
     // A message quoting a vendor's bytes goes into records and answers, which are JSON.
     if (invalid_utf8_at(err.message) != std::string::npos) err.message = to_valid_utf8(err.message);
     // "tasks/x.lua:12: message": keep the place as a location too.

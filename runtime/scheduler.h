@@ -110,7 +110,7 @@ class Task {
 
     // What an invocation leaves on record (logs, changes, dead letters) is bounded, as its
     // memory is: it all goes into the history, which no step should fill.
-    static constexpr size_t kMaxLogText = 64 * 1024;   // a message, or its fields
+    static constexpr size_t kMaxLogText = 64 * 1024;   // a message (cut_for_the_record), fields
     static constexpr size_t kRecordBudget = 8u << 20;  // everything together
     // A message or fields past kMaxLogText are cut; past the budget entries are dropped,
     // said once by a last warn entry.
@@ -256,5 +256,8 @@ class Scheduler {
 // [-0, +1] Pushes an error table {kind=, message=, retryable=, status=?} with a __tostring
 // giving "kind: message" (the second channel of nil, err returns).
 void push_error_table(lua_State* L, const Error& error, long http_status = 0);
+// A message is for people, and goes into the history: past Task::kMaxLogText its end is cut
+// (at a character boundary) and the cut said ("... (N more bytes cut)").
+void cut_for_the_record(std::string& message);
 
 }  // namespace ferry

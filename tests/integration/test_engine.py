@@ -2944,7 +2944,7 @@ steps:
         self.assertLess(len(logs), 200)  # each cut to 64 KiB, then 8 MiB in all
         self.assertFalse(any(e["message"].startswith("small") for e in logs))
         self.assertLessEqual(max(len(e["message"]) for e in logs), 64 * 1024 + 64)
-        self.assertIn("more bytes cut", logs[0]["message"])
+        self.assertIn("more bytes cut)", logs[0]["message"])
         self.assertIn("later log entries are dropped", logs[-1]["message"])
         self.assertEqual(doc["steps"]["logs"]["output"], "done")
         err = self.step_error(doc, "changes")

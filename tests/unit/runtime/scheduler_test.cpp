@@ -101,6 +101,20 @@ TEST_CASE("scheduler: ferry.sleep refuses durations that are no number of millis
     }
 }
 
+TEST_CASE("scheduler: a sleep of years waits, until the timeout ends it", "[scheduler]") {
+    // 2^44 ms times 10^6 ns overflowed 64 bits into the past: the sleep returned at once.
+    SchedulerFixture f;
+    TaskLimits limits;
+    limits.timeout_ms = 50;
+    for (const char* arg : {"18446744073710", "'18446744073710ms'", "2^63"}) {
+        INFO(arg);
+        TaskOutcome out = f.run(
+            std::string("return function() ferry.sleep(") + arg + ") return 'woke' end", limits);
+        REQUIRE_FALSE(out.ok);
+        CHECK(out.error.kind == ErrorKind::Timeout);
+    }
+}
+
 TEST_CASE("scheduler: a huge error message is cut, at a character boundary", "[scheduler]") {
     SchedulerFixture f;
     TaskOutcome out = f.run("return function() error('x' .. string.rep('\\u{e9}', 100000), 0) end",

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -117,6 +118,26 @@ int send_from_plain_socket(uint16_t port, const std::string& request) {
 
 bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
+}
+
+// What a plain socket receives, the loop running between reads, until done(received) says
+// so, the server closes, or `turns` reads were made.
+std::string read_until(Loop& loop, int fd, int turns,
+                       const std::function<bool(const std::string&)>& done) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    std::string received;
+    char buf[65536];
+    for (int turn = 0; turn < turns; ++turn) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            received.append(buf, size_t(n));
+            if (done(received)) break;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) break;  // closed
+        run_for(loop, 1);
+    }
+    return received;
 }
 
 }  // namespace
@@ -815,18 +836,9 @@ TEST_CASE("server: a closing connection's large answer outlasts the linger", "[s
             env.port, "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
         if (half_close) ::shutdown(fd, SHUT_WR);
         run_for(env.loop, 200);  // four lingers, the client reading nothing
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        std::string received;
-        char buf[65536];
-        for (int turns = 0; turns < 2000; ++turns) {
-            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-            if (n > 0) {
-                received.append(buf, size_t(n));
-                continue;
-            }
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) break;  // closed
-            run_for(env.loop, 1);
-        }
+        std::string received = read_until(env.loop, fd, 2000, [](const std::string&) {
+            return false;  // to the end
+        });
         ::close(fd);
         auto rs = parse_responses(received, true);
         REQUIRE(rs.size() == 1);
@@ -1091,19 +1103,9 @@ TEST_CASE("server: a stream paced by when_drained arrives whole past the backlog
     int fd = send_from_plain_socket(env.port, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     run_for(env.loop, 100);  // the client reads nothing for a while
     CHECK(written < pieces);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    std::string received;
-    char buf[65536];
-    for (int turns = 0; turns < 5000; ++turns) {
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            received.append(buf, size_t(n));
-            if (contains(received, "\r\n0\r\n\r\n")) break;
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) break;  // closed
-        run_for(env.loop, 1);
-    }
+    std::string received = read_until(env.loop, fd, 5000, [](const std::string& got) {
+        return contains(got, "\r\n0\r\n\r\n");  // the end of the chunked body
+    });
     ::close(fd);
     CHECK(written == pieces);
     auto rs = parse_responses(received, false);

@@ -235,8 +235,12 @@ bool Redactor::empty() const {
 std::string Redactor::redact(std::string_view text) const {
     std::string out(text);
     std::lock_guard lock(mu_);
+    // The percent-encoded forms cannot be in a text without a '%' (most texts): one scan
+    // for it instead of a search per form (they cost 4 % of a ticket's CPU).
+    const bool percent = text.find('%') != std::string_view::npos;
     for (const Secret& s : secrets_) {
         for (const std::string& form : s.text_forms) {
+            if (!percent && form.find('%') != std::string::npos) continue;
             size_t pos = 0;
             while ((pos = find_in(out, form, pos)) != std::string_view::npos) {
                 out.replace(pos, form.size(), kRedacted);
@@ -257,12 +261,16 @@ void Redactor::redact_json_in_place(std::string& json) const {
     std::lock_guard lock(mu_);
     // Almost every record holds no secret: one search per value decides that.
     bool any = false;
+    const bool percent = json.find('%') != std::string::npos;  // as in redact()
     for (const Secret& s : secrets_) {
         // The raw value matters only for a number token; it differs from the escaped form
         // only when the secret has a character JSON escapes.
         any = s.escaped != s.value && find_in(json, s.value, 0) != std::string_view::npos;
-        for (size_t f = 0; !any && f < s.json_forms.size(); ++f)
-            any = find_in(json, s.json_forms[f], 0) != std::string_view::npos;
+        for (size_t f = 0; !any && f < s.json_forms.size(); ++f) {
+            const std::string& form = s.json_forms[f];
+            if (!percent && form.find('%') != std::string::npos) continue;
+            any = find_in(json, form, 0) != std::string_view::npos;
+        }
         if (any) break;
     }
     if (!any) return;

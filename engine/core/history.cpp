@@ -162,30 +162,11 @@ std::string execution_head(const std::string& execution_record, size_t shown_siz
 
 constexpr std::string_view kExecutionTail = "}}";
 
-// `"key":` and what append_step(text, record) writes for the step (the stored record, by
-// default), after a comma unless it is the first entry.
-template <class AppendStep>
-void append_step_entry(std::string& text, bool first, const store::KeyedJson& kj,
-                       AppendStep&& append_step) {
+// `"key":`, after a comma unless it is the first entry: the step's text follows.
+void append_step_key(std::string& text, bool first, const std::string& key) {
     if (!first) text += ',';
-    text += to_json_text(str(kj.key));
+    text += to_json_text(str(key));
     text += ':';
-    append_step(text, kj);
-}
-
-template <class AppendStep>
-std::string compose_execution_json(const std::string& execution_record,
-                                   const std::vector<store::KeyedJson>& step_records,
-                                   size_t shown_size, AppendStep&& append_step) {
-    std::string text = execution_head(execution_record, shown_size);
-    size_t total = text.size() + kExecutionTail.size();
-    for (const auto& kj : step_records)
-        total += kj.key.size() + kj.json.size() + 8;
-    text.reserve(total);
-    for (size_t i = 0; i < step_records.size(); ++i)
-        append_step_entry(text, i == 0, step_records[i], append_step);
-    text += kExecutionTail;
-    return text;
 }
 
 // The step records go out as stored (they are compact JSON objects written by the engine):
@@ -194,9 +175,17 @@ std::string compose_execution_json(const std::string& execution_record,
 std::string compose_execution_json(const std::string& execution_record,
                                    const std::vector<store::KeyedJson>& step_records,
                                    size_t shown_size) {
-    return compose_execution_json(
-        execution_record, step_records, shown_size,
-        [](std::string& text, const store::KeyedJson& kj) { text += kj.json; });
+    std::string text = execution_head(execution_record, shown_size);
+    size_t total = text.size() + kExecutionTail.size();
+    for (const auto& kj : step_records)
+        total += kj.key.size() + kj.json.size() + 8;
+    text.reserve(total);
+    for (size_t i = 0; i < step_records.size(); ++i) {
+        append_step_key(text, i == 0, step_records[i].key);
+        text += step_records[i].json;
+    }
+    text += kExecutionTail;
+    return text;
 }
 
 // A stored step record, the shared fields put back into its last attempt (fill_from_step),
@@ -309,19 +298,15 @@ Result<std::string> ExecutionPieces::next(size_t max_bytes) {
             break;
         }
         const store::KeyedJson& kj = *step.value();
-        if (!with_attempts_) {
-            append_step_entry(
-                piece, first_step_, kj,
-                [](std::string& text, const store::KeyedJson& record) { text += record.json; });
-        } else {
-            auto attempts = store_->attempts(id_, kj.key);
-            if (!attempts) return attempts.error();
-            append_step_entry(piece, first_step_, kj,
-                              [&](std::string& text, const store::KeyedJson& record) {
-                                  append_step_with_attempts(text, record, attempts.value());
-                              });
-        }
+        append_step_key(piece, first_step_, kj.key);
         first_step_ = false;
+        if (!with_attempts_) {
+            piece += kj.json;
+            continue;
+        }
+        auto attempts = store_->attempts(id_, kj.key);
+        if (!attempts) return attempts.error();
+        append_step_with_attempts(piece, kj, attempts.value());
     }
     if (stage_ == Stage::Tail && piece.size() < max_bytes) {
         piece += kExecutionTail;

@@ -105,6 +105,15 @@ int usage_error(const char* command, const std::string& message) {
     return 2;
 }
 
+bool print_execution(engine::App& app, const std::string& id, bool pretty, bool with_attempts,
+                     const char* command) {
+    Status printed = engine::print_execution_json(*app.store, id, pretty, with_attempts, stdout);
+    std::fputc('\n', stdout);
+    if (!printed)
+        std::fprintf(stderr, "ferry %s: %s\n", command, printed.error().describe().c_str());
+    return bool(printed);
+}
+
 namespace {
 
 // "PATH:LINE:COL: message" on stderr, the place being a byte offset in text.

@@ -44,6 +44,11 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
 // "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
 int usage_error(const char* command, const std::string& message);
 
+// The stored execution's JSON on stdout as it is read (engine::print_execution_json), then a
+// newline; false once "ferry CMD: why" is on stderr (the store, records that are not JSON).
+bool print_execution(engine::App& app, const std::string& id, bool pretty, bool with_attempts,
+                     const char* command);
+
 // The JSON object in `text`, read from `path` (an inputs or vars file, called `what` in
 // messages), or nullopt once "PATH[:LINE:COL]: ..." is on stderr: text that is not UTF-8 or
 // has a lone low surrogate escape (RapidJSON would decode it to bytes that are not UTF-8),

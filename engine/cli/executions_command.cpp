@@ -158,15 +158,7 @@ int check_exists(engine::App& app, const std::string& id, std::string* record = 
 int show(engine::App& app, const std::string& id, bool json) {
     std::string record;
     if (int code = check_exists(app, id, &record)) return code;
-    if (json) {
-        Status printed = engine::print_execution_json(*app.store, id, true, true, stdout);
-        std::fputc('\n', stdout);
-        if (!printed) {
-            std::fprintf(stderr, "ferry executions: %s\n", printed.error().describe().c_str());
-            return 1;
-        }
-        return 0;
-    }
+    if (json) return print_execution(app, id, true, true, "executions") ? 0 : 1;
     // The execution's record, then its steps' one at a time, read a page at a time: a
     // for_each of 40,000 items must not become values all at once (it took ~500 MB).
     Value v = tmpl::value_from_json(record);
@@ -185,7 +177,7 @@ int show(engine::App& app, const std::string& id, bool json) {
     if (const Value* out = engine::dict_get(v, "outputs"); out && !out->is_none())
         std::printf("  outputs   %s\n", engine::to_json_text(*out).c_str());
     std::printf("steps\n");
-    engine::StepRecords steps(*app.store, id, 1000);
+    engine::StepRecords steps(*app.store, id, engine::StepRecords::kBulkPage);
     while (true) {
         Result<const store::KeyedJson*> record = steps.next();
         if (!record) {
@@ -217,8 +209,9 @@ int show(engine::App& app, const std::string& id, bool json) {
 }
 
 int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
-    for (const std::string& id : ids)
-        if (int code = check_exists(app, id)) return code;
+    std::vector<std::string> records(ids.size());  // the execution records, read once
+    for (size_t i = 0; i < ids.size(); ++i)
+        if (int code = check_exists(app, ids[i], &records[i])) return code;
     if (ids.size() == 1) {
         auto changes = app.store->changes(ids[0]);
         if (!changes) {
@@ -254,7 +247,8 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     // A step on one side only (two workflows, or one changed) is not an output that became
     // null: listed apart, so "absent" and "null" stay distinct.
     Value only_a = Value::list(), only_b = Value::list();
-    engine::StepRecords records_a(*app.store, ids[0], 1000), records_b(*app.store, ids[1], 1000);
+    engine::StepRecords records_a(*app.store, ids[0], engine::StepRecords::kBulkPage);
+    engine::StepRecords records_b(*app.store, ids[1], engine::StepRecords::kBulkPage);
     Result<const store::KeyedJson*> a = records_a.next(), b = records_b.next();
     while (a && b && (a.value() || b.value())) {
         const store::KeyedJson* ra = a.value();
@@ -280,11 +274,8 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     }
     std::string definition_diff;
     std::string ha, hb;
-    for (size_t k = 0; k < 2; ++k) {
-        auto rec = app.store->get_execution(ids[k]);
-        Value v = tmpl::value_from_json(*rec.value());
-        (k == 0 ? ha : hb) = field(v, "definition_hash");
-    }
+    for (size_t k = 0; k < 2; ++k)
+        (k == 0 ? ha : hb) = field(tmpl::value_from_json(records[k]), "definition_hash");
     if (ha != hb) {
         auto da = app.store->get_workflow(ha), db = app.store->get_workflow(hb);
         if (da && db && da.value() && db.value()) {
@@ -349,13 +340,7 @@ int export_records(engine::App& app, int argc, char** argv) {
         }
         for (const std::string& r : rows.value()) {
             Value v = tmpl::value_from_json(r);
-            Status printed =
-                engine::print_execution_json(*app.store, field(v, "id"), false, true, stdout);
-            std::fputc('\n', stdout);
-            if (!printed) {
-                std::fprintf(stderr, "ferry executions: %s\n", printed.error().describe().c_str());
-                return 1;
-            }
+            if (!print_execution(app, field(v, "id"), false, true, "executions")) return 1;
             f.cursor = field(v, "id");
         }
         if (rows.value().size() < f.limit) break;

@@ -99,10 +99,7 @@ int resume_command(int argc, char** argv) {
     // The store's status index, not the printed JSON: a step's output may hold the text too.
     auto still_running = app->store->executions_with_status("running");
     for (const std::string& x : started) {
-        Status printed = engine::print_execution_json(*app->store, x, false, false, stdout);
-        std::fputc('\n', stdout);
-        if (!printed) {
-            std::fprintf(stderr, "ferry resume: %s\n", printed.error().describe().c_str());
+        if (!print_execution(*app, x, false, false, "resume")) {
             all_ok = false;
             continue;
         }

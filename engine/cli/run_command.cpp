@@ -184,12 +184,7 @@ int run_command(int argc, char** argv) {
     app->loop.run();  // lets the closes complete before the handles go out of scope
     Status flushed = app->engine->flush();
     if (!flushed) std::fprintf(stderr, "ferry run: %s\n", flushed.error().describe().c_str());
-    Status printed = engine::print_execution_json(*app->store, id.value(), pretty, false, stdout);
-    std::fputc('\n', stdout);
-    if (!printed) {
-        std::fprintf(stderr, "ferry run: %s\n", printed.error().describe().c_str());
-        return 1;
-    }
+    if (!print_execution(*app, id.value(), pretty, false, "run")) return 1;
     if (status.empty() && engine::stored_status(*app->store, id.value()) == "waiting") {
         // Parked on an approval: the record waits for a decision, which only the server
         // takes; an approval timeout keeps its deadline and takes effect there.

@@ -33,7 +33,10 @@ std::string execution_json(const std::string& execution_record,
 // transaction of its own): a for_each of 40,000 items is never all in memory.
 class StepRecords {
   public:
+    // kPage bounds what one read holds up (an answer streamed while others are served);
+    // kBulkPage serves a reader that goes through every record anyway (the CLI, a replay).
     static constexpr size_t kPage = 64;
+    static constexpr size_t kBulkPage = 1000;
     StepRecords(store::Store& store, std::string id, size_t page = kPage);
     // The next record, valid until the next call; nullptr after the last. An error when the
     // store cannot be read.

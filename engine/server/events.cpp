@@ -179,7 +179,7 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id) {
         int attempt = 0;
     };
     std::vector<StepEvent> step_events;
-    StepRecords records(*app_.store, id, 1000);
+    StepRecords records(*app_.store, id, StepRecords::kBulkPage);
     for (Result<const store::KeyedJson*> kj = records.next(); kj && kj.value();
          kj = records.next()) {
         const Value r = tmpl::value_from_json(kj.value()->json);

@@ -69,13 +69,24 @@ void Task::park(std::unique_ptr<PendingOp> op) {
 }
 
 void cut_for_the_record(std::string& message) {
-    if (message.size() <= Task::kMaxLogText) return;
-    size_t cut = Task::kMaxLogText;
-    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
-        --cut;
-    const size_t dropped = message.size() - cut;
-    message.resize(cut);
-    message += "... (" + std::to_string(dropped) + " more bytes cut)";
+    if (message.size() > Task::kMaxLogText) {
+        size_t cut = Task::kMaxLogText;
+        while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
+            --cut;
+        const size_t dropped = message.size() - cut;
+        message.resize(cut);
+        message += "... (" + std::to_string(dropped) + " more bytes cut)";
+    }
+    // Records are JSON: bytes that are not UTF-8 (print("\255"), a Latin-1 text, a vendor's
+    // bytes quoted in an error) are kept as U+FFFD.
+    if (invalid_utf8_at(message) != std::string::npos) message = to_valid_utf8(message);
+}
+
+bool Task::charge_record(size_t bytes) {
+    bytes += 64;  // the entry's own fields
+    if (recorded_bytes_ + bytes > kRecordBudget) return false;
+    recorded_bytes_ += bytes;
+    return true;
 }
 
 void Task::log(std::string level, std::string message, std::string fields_json) {
@@ -83,12 +94,7 @@ void Task::log(std::string level, std::string message, std::string fields_json) 
     cut_for_the_record(message);
     // Fields are a JSON object: cut, they would not be one.
     if (fields_json.size() > kMaxLogText) fields_json.clear();
-    // Records are JSON: bytes that are not UTF-8 (print("\255"), a Latin-1 text, a message
-    // cut inside a character) are kept as U+FFFD, whichever way the line came (ctx.log,
-    // print).
-    if (invalid_utf8_at(message) != std::string::npos) message = to_valid_utf8(message);
-    size_t size = message.size() + fields_json.size() + 64;
-    if (recorded_bytes_ + size > kRecordBudget) {
+    if (!charge_record(message.size() + fields_json.size())) {
         logs_dropped_ = true;
         logs_.push_back({"warn",
                          "the task logged more than " + std::to_string(kRecordBudget >> 20) +
@@ -97,23 +103,19 @@ void Task::log(std::string level, std::string message, std::string fields_json) 
                          now_unix_ms()});
         return;
     }
-    recorded_bytes_ += size;
     logs_.push_back({std::move(level), std::move(message), std::move(fields_json), now_unix_ms()});
 }
 
 bool Task::record_change(TaskChange change) {
-    size_t size = change.kind.size() + change.id.size() + change.before.GetAllocator().Size() +
-                  change.after.GetAllocator().Size() + 64;
-    if (recorded_bytes_ + size > kRecordBudget) return false;
-    recorded_bytes_ += size;
+    if (!charge_record(change.kind.size() + change.id.size() + change.before.GetAllocator().Size() +
+                       change.after.GetAllocator().Size()))
+        return false;
     changes_.push_back(std::move(change));
     return true;
 }
 
 bool Task::record(std::string kind, std::string json) {
-    size_t size = kind.size() + json.size() + 64;
-    if (recorded_bytes_ + size > kRecordBudget) return false;
-    recorded_bytes_ += size;
+    if (!charge_record(kind.size() + json.size())) return false;
     records_.push_back({std::move(kind), std::move(json)});
     return true;
 }
@@ -421,10 +423,9 @@ void Scheduler::resume(Task* t) {
         const char* m = lua_tostring(co, -1);
         err.message = m ? m : "(error object is not a string)";
     }
-    // error(string.rep("x", 5e6)) was stored whole, in the step and attempt records.
+    // error(string.rep("x", 5e6)) was stored whole, in the step and attempt records; a
+    // message quoting a vendor's bytes goes into records and answers, which are JSON.
     cut_for_the_record(err.message);
-    // A message quoting a vendor's bytes goes into records and answers, which are JSON.
-    if (invalid_utf8_at(err.message) != std::string::npos) err.message = to_valid_utf8(err.message);
     // "tasks/x.lua:12: message": keep the place as a location too.
     if (err.kind == ErrorKind::LuaError && err.message.size() > 2) {
         size_t c1 = err.message.find(':');

@@ -143,6 +143,8 @@ class Task {
     std::vector<TaskLogEntry> logs_;
     std::vector<TaskChange> changes_;
     std::vector<TaskRecord> records_;
+    // Counts bytes against kRecordBudget; false (nothing counted) when they do not fit.
+    bool charge_record(size_t bytes);
     size_t recorded_bytes_ = 0;  // logs, changes and records so far (kRecordBudget)
     bool logs_dropped_ = false;
 };
@@ -257,7 +259,8 @@ class Scheduler {
 // giving "kind: message" (the second channel of nil, err returns).
 void push_error_table(lua_State* L, const Error& error, long http_status = 0);
 // A message is for people, and goes into the history: past Task::kMaxLogText its end is cut
-// (at a character boundary) and the cut said ("... (N more bytes cut)").
+// (at a character boundary) and the cut said ("... (N more bytes cut)"); bytes that are not
+// UTF-8 become U+FFFD.
 void cut_for_the_record(std::string& message);
 
 }  // namespace ferry

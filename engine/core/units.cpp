@@ -194,17 +194,18 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 unit.child_timed_out = t->as_bool();
             if (const tmpl::Value* d = dict_get(r, "wait_deadline_ms"); d && d->is_int())
                 unit.wait_deadline_ms = uint64_t(d->as_int());
+            // A time the record keeps, as unix ms (0: none).
+            auto time_ms = [&](const char* k) -> uint64_t {
+                const tmpl::Value* v = dict_get(r, k);
+                if (!v || !v->is_string()) return 0;
+                Result<int64_t> ms = parse_rfc3339_ms(v->str());
+                return ms && ms.value() > 0 ? uint64_t(ms.value()) : 0;
+            };
             if (status == "waiting" && def.task == "approval" && unit.attempt > 0 &&
                 unit.input_ready) {
                 // A durable wait, not an interrupted attempt: waiting again at once, from its
                 // record (same attempt, same deadline), so a decision sent right after the
                 // restart finds the step waiting, and the history gains no attempt.
-                auto time_ms = [&](const char* k) -> uint64_t {
-                    const tmpl::Value* v = dict_get(r, k);
-                    if (!v || !v->is_string()) return 0;
-                    Result<int64_t> ms = parse_rfc3339_ms(v->str());
-                    return ms && ms.value() > 0 ? uint64_t(ms.value()) : 0;
-                };
                 if (uint64_t started = time_ms("started_at")) unit.started_ms = started;
                 unit.attempt_started_ms = time_ms("waiting_since");
                 park_approval(run, unit, false);
@@ -214,12 +215,8 @@ void Engine::start_unit(Run& run, Unit& unit) {
             // A step waiting to retry had its last attempt end (and recorded): only an
             // attempt that was running is interrupted.
             if (unit.attempt > 0 && status != "retrying") {
+                unit.interrupted_attempt_started_ms = time_ms("attempt_started_at");
                 const tmpl::Value* started = dict_get(r, "attempt_started_at");
-                if (started && started->is_string()) {
-                    Result<int64_t> ms = parse_rfc3339_ms(started->str());
-                    if (ms && ms.value() > 0)
-                        unit.interrupted_attempt_started_ms = uint64_t(ms.value());
-                }
                 store_.put_attempt(
                     run.id, unit.key, uint32_t(unit.attempt),
                     to_json_text(dict_of(

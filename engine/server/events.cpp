@@ -148,38 +148,21 @@ bool EventHub::open_stream(Call& c, const std::shared_ptr<Client>& client) {
     return client->res.write("retry: 2000\n\n");
 }
 
-std::vector<EventHub::Event> EventHub::from_history(const std::string& id) {
-    std::vector<Event> out;
-    auto rec = app_.store->get_execution(id);
-    if (!rec || !rec.value()) return out;
-    Value exec = tmpl::value_from_json(*rec.value());
-    std::string wf = text_of(exec, "workflow");
-    auto event = [&](std::string type, std::string step, std::string status, std::string message,
-                     double ms, int attempt, std::string at) {
-        Event e;
-        e.id = ++next_id_;
-        e.type = std::move(type);
-        e.execution_id = id;
-        e.workflow = wf;
-        e.step = std::move(step);
-        e.status = std::move(status);
-        e.message = std::move(message);
-        e.duration_ms = ms;
-        e.attempt = attempt;
-        e.at = std::move(at);
-        out.push_back(std::move(e));
-    };
-    event("execution.started", "", "running", "", 0, 0, text_of(exec, "created_at"));
-    // One step record parsed at a time (a 40,000-item for_each as values at once took
-    // hundreds of MB); what each event needs is kept, then put in the order they happened:
-    // steps that never started (cancelled, skipped for a failure) come last.
-    struct StepEvent {
-        std::string when, type, key, status, message, at;
-        double ms = 0;
-        int attempt = 0;
-    };
+namespace {
+
+// A step record as the event it becomes, with when it began (its sort key).
+struct StepEvent {
+    std::string when, type, key, status, message, at;
+    double ms = 0;
+    int attempt = 0;
+};
+
+// The execution's step records as events, in the order they happened: steps that never
+// started (cancelled, skipped for a failure) come last. One record parsed at a time (a
+// 40,000-item for_each as values at once took hundreds of MB).
+std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id) {
     std::vector<StepEvent> step_events;
-    StepRecords records(*app_.store, id, StepRecords::kBulkPage);
+    StepRecords records(store, id, StepRecords::kBulkPage);
     for (Result<const store::KeyedJson*> kj = records.next(); kj && kj.value();
          kj = records.next()) {
         const Value r = tmpl::value_from_json(kj.value()->json);
@@ -203,6 +186,35 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id) {
     }
     std::stable_sort(step_events.begin(), step_events.end(),
                      [](const StepEvent& a, const StepEvent& b) { return a.when < b.when; });
+    return step_events;
+}
+
+}  // namespace
+
+std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const Value& exec,
+                                                    bool only_the_end) {
+    std::vector<Event> out;
+    std::string wf = text_of(exec, "workflow");
+    auto event = [&](std::string type, std::string step, std::string status, std::string message,
+                     double ms, int attempt, std::string at) {
+        Event e;
+        e.id = ++next_id_;
+        e.type = std::move(type);
+        e.execution_id = id;
+        e.workflow = wf;
+        e.step = std::move(step);
+        e.status = std::move(status);
+        e.message = std::move(message);
+        e.duration_ms = ms;
+        e.attempt = attempt;
+        e.at = std::move(at);
+        out.push_back(std::move(e));
+    };
+    std::vector<StepEvent> step_events;
+    if (!only_the_end) {
+        event("execution.started", "", "running", "", 0, 0, text_of(exec, "created_at"));
+        step_events = step_events_of(*app_.store, id);
+    }
     for (StepEvent& e : step_events)
         event(std::move(e.type), std::move(e.key), std::move(e.status), std::move(e.message), e.ms,
               e.attempt, e.at.empty() ? text_of(exec, "finished_at") : std::move(e.at));
@@ -219,9 +231,8 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id) {
     // The same ids on every reading, ending at the finish time in microseconds: a client
     // that reconnects with the end's id is told it has everything (stream_execution). Live
     // ids count up from the process's start and stay below the finish time of what it ran.
-    Result<int64_t> finished_ms = parse_rfc3339_ms(text_of(exec, "finished_at"));
-    if (finished_ms && uint64_t(finished_ms.value()) * 1000 > out.size()) {
-        uint64_t end_id = uint64_t(finished_ms.value()) * 1000;
+    if (ended && uint64_t(ended.value()) * 1000 > out.size()) {
+        uint64_t end_id = uint64_t(ended.value()) * 1000;
         for (size_t i = 0; i < out.size(); ++i)
             out[i].id = end_id - (out.size() - 1 - i);
     }
@@ -256,10 +267,9 @@ void EventHub::stream_execution(Call& c) {
         bool seen_end = after && finished_ms && after >= uint64_t(finished_ms.value()) * 1000;
         if (!after) {
             news.clear();
-            history = from_history(id);
+            history = from_history(id, exec, false);
         } else if (!seen_end) {
-            history = from_history(id);
-            history.erase(history.begin(), history.end() - 1);
+            history = from_history(id, exec, true);
         }
     }
     if (execution_ended(status) && news.empty() && history.empty()) {

@@ -49,8 +49,10 @@ class EventHub {
     bool open_stream(Call& c, const std::shared_ptr<Client>& client);
     bool send(Client& client, const Event& e);
     void drop_closed();
-    // A finished execution's recorded steps as events, then execution.finished.
-    std::vector<Event> from_history(const std::string& id);
+    // A finished execution's recorded steps as events, then execution.finished (only that
+    // with only_the_end); exec is its record.
+    std::vector<Event> from_history(const std::string& id, const tmpl::Value& exec,
+                                    bool only_the_end);
 
     App& app_;
     size_t capacity_;

@@ -23,9 +23,33 @@ int error_tostring(lua_State* L) {
     return 1;
 }
 
-std::string memory_limit_message(size_t budget) {
-    return "memory limit exceeded: the task allocated more than " + std::to_string(budget / 1024) +
-           " KiB";
+// How many calls deep the coroutine is: lua_getstack walks the call list, so the depth is
+// found by doubling and then halving the level it asks for.
+int call_depth(lua_State* co) {
+    lua_Debug ar;
+    int known = 0, beyond = 1;
+    while (lua_getstack(co, beyond, &ar)) {
+        known = beyond;
+        if (beyond > (1 << 28)) return beyond;
+        beyond *= 2;
+    }
+    while (beyond - known > 1) {
+        int mid = known + (beyond - known) / 2;
+        (lua_getstack(co, mid, &ar) ? known : beyond) = mid;
+    }
+    return known + 1;
+}
+
+// Runaway recursion exhausts the memory budget before Lua's own stack limit: said so, as
+// "memory limit" alone sends the author looking for a big table.
+std::string memory_limit_message(size_t budget, lua_State* co) {
+    std::string text = "memory limit exceeded: the task allocated more than " +
+                       std::to_string(budget / 1024) + " KiB";
+    constexpr int kDeep = 10000;
+    if (int depth = co ? call_depth(co) : 0; depth > kDeep)
+        text += " (its call stack was " + std::to_string(depth) +
+                " calls deep: unbounded recursion?)";
+    return text;
 }
 
 }  // namespace
@@ -297,7 +321,7 @@ void Scheduler::hook(lua_State* L, lua_Debug*) {
         LuaVM* vm = vm_of(L);
         size_t used = t->memory_charged_ + (vm->allocated_total() - t->alloc_mark_);
         if (used > lim.memory_bytes || vm->ceiling_hit()) {
-            t->limit_hit_ = memory_limit_message(lim.memory_bytes);
+            t->limit_hit_ = memory_limit_message(lim.memory_bytes, L);
         }
     }
     if (!t->limit_hit_.empty()) {
@@ -333,7 +357,7 @@ void Scheduler::resume(Task* t) {
             const bool over = vm_.ceiling_hit();
             vm_.set_alloc_ceiling(SIZE_MAX);
             t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
-            fail(t, over ? make_error(ErrorKind::Limit, memory_limit_message(budget))
+            fail(t, over ? make_error(ErrorKind::Limit, memory_limit_message(budget, nullptr))
                          : pushed.error());
             return;
         }
@@ -349,7 +373,7 @@ void Scheduler::resume(Task* t) {
     vm_.set_alloc_ceiling(SIZE_MAX);
     t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
     if (over_budget) {
-        if (t->limit_hit_.empty()) t->limit_hit_ = memory_limit_message(budget);
+        if (t->limit_hit_.empty()) t->limit_hit_ = memory_limit_message(budget, co);
         // Even if the task caught the memory error (pcall) and went on, it breached its limit.
         if (status == LUA_OK || status == LUA_YIELD) {
             lua_pop(co, nres);

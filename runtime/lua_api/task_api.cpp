@@ -194,9 +194,16 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
             luaL_error(L, "ferry.http.request: '%s' contains a NUL byte", field);
         return std::string(text, n);
     };
+    // A field of the wrong type raises: ignoring it would send a request the task did not
+    // ask for (no headers, no query, TLS checks it meant to turn off).
+    auto expect = [L](const char* field, int type) {
+        if (lua_isnil(L, -1) || lua_type(L, -1) == type) return;
+        luaL_error(L, "ferry.http.request: bad argument '%s' (%s expected, got %s)", field,
+                   lua_typename(L, type), luaL_typename(L, -1));
+    };
     lua_getfield(L, idx, "method");
+    expect("method", LUA_TSTRING);
     if (!lua_isnil(L, -1)) {
-        luaL_checkstring(L, -1);
         req.method = whole("method");
     }
     lua_getfield(L, idx, "url");
@@ -208,9 +215,11 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
     }
     lua_pop(L, 2);
     lua_getfield(L, idx, "query");
+    expect("query", LUA_TTABLE);
     if (lua_istable(L, -1)) append_query(L, lua_gettop(L), req.url);
     lua_pop(L, 1);
     lua_getfield(L, idx, "headers");
+    expect("headers", LUA_TTABLE);
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
@@ -222,6 +231,13 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
             if (!lua_isstring(L, -1)) {
                 luaL_error(L, "ferry.http.request: header '%s': string expected, got %s",
                            lua_tostring(L, -2), luaL_typename(L, -1));
+            }
+            if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1) &&
+                !std::isfinite(lua_tonumber(L, -1))) {
+                luaL_error(L, "ferry.http.request: header '%s': %s is not a header value",
+                           lua_tostring(L, -2), lua_tonumber(L, -1) != lua_tonumber(L, -1)
+                                                    ? "NaN"
+                                                    : "an infinite number");
             }
             size_t kn = 0, vn = 0;
             const char* k = lua_tolstring(L, -2, &kn);
@@ -269,13 +285,15 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
     }
     lua_pop(L, 1);
     lua_getfield(L, idx, "verify_tls");
+    expect("verify_tls", LUA_TBOOLEAN);
     if (lua_isboolean(L, -1)) req.verify_tls = lua_toboolean(L, -1);
     lua_pop(L, 1);
     for (auto [field, target] :
          {std::pair{"ca_file", &req.ca_file}, std::pair{"client_cert", &req.client_cert},
           std::pair{"client_key", &req.client_key}}) {
         lua_getfield(L, idx, field);
-        if (lua_isstring(L, -1)) *target = lua_tostring(L, -1);
+        expect(field, LUA_TSTRING);
+        if (lua_isstring(L, -1)) *target = whole(field);
         lua_pop(L, 1);
     }
 
@@ -351,8 +369,15 @@ int sleep_fn(lua_State* L) {
 }
 
 int log_at(lua_State* L, const char* level) {
-    size_t n = 0;
-    const char* msg = luaL_tolstring(L, 1, &n);
+    // A table without __tostring is logged as its JSON text, not as "table: 0x55..."
+    // (an address that tells the reader nothing).
+    std::string table_text;
+    if (lua_type(L, 1) == LUA_TTABLE && !luaL_getmetafield(L, 1, "__tostring")) {
+        Result<std::string> text = json_lua::to_json_text(L, 1);
+        if (text) table_text = std::move(text.value());
+    }
+    size_t n = table_text.size();
+    const char* msg = table_text.empty() ? luaL_tolstring(L, 1, &n) : table_text.data();
     std::string fields;
     if (lua_istable(L, 2)) {
         Result<std::string> text = json_lua::to_json_text(L, 2);

@@ -1166,6 +1166,13 @@ steps:
           for i = 1, 40 do s = s .. s end
         end)
         return "survived: " .. tostring(err)
+  - id: recursion
+    task: lua
+    on_error: continue
+    with:
+      script: |
+        local function deeper(n) return deeper(n + 1) + 1 end
+        return deeper(1)
   # Runs after the bombs (they start together and never wait) without depending on them.
   - {id: pause, task: sleep, with: {duration: 100ms}}
   - id: fine
@@ -1176,10 +1183,14 @@ steps:
         start = time.monotonic()
         doc = self.assertRun("bomb", timeout=60)
         elapsed = time.monotonic() - start
-        for step in ("table", "rep", "double"):
+        for step in ("table", "rep", "double", "recursion"):
             err = self.step_error(doc, step)
             self.assertEqual(err["kind"], "limit", err)
             self.assertIn("memory limit", err["message"])
+        # Runaway recursion is named as such; a big table is not.
+        self.assertRegex(self.step_error(doc, "recursion")["message"],
+                         r"call stack was \d+ calls deep: unbounded recursion\?")
+        self.assertNotIn("recursion", self.step_error(doc, "table")["message"])
         # The per-task cap stops a bomb long before it eats the whole VM: the error names the
         # task's own limit, not the VM's.
         for step in ("rep", "double"):
@@ -1380,6 +1391,11 @@ steps:
   - {id: to, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', timeout = 0}"}}
   - {id: un, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/x\\0/y'}"}}
   - {id: mn, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', method = 'G\\0ET'}"}}
+  - {id: hs, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', headers = 'X-A: b'}"}}
+  - {id: hnan, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', headers = {['X-A'] = 0/0}}"}}
+  - {id: qs, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', query = 'a=1'}"}}
+  - {id: tls, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', verify_tls = 'no'}"}}
+  - {id: ca, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', ca_file = {}}"}}
 """)
         doc = self.assertRun("h")
         out = lambda step: doc["steps"][step]["output"]
@@ -1392,6 +1408,13 @@ steps:
         # Cut at the NUL, these went to /x and as method G.
         self.assertIn("'url' contains a NUL byte", self.step_error(doc, "un")["message"])
         self.assertIn("'method' contains a NUL byte", self.step_error(doc, "mn")["message"])
+        # A field of the wrong type is refused, not ignored (the request would go without it).
+        for step, text in (("hs", "bad argument 'headers' (table expected, got string)"),
+                           ("hnan", "header 'X-A': NaN is not a header value"),
+                           ("qs", "bad argument 'query' (table expected, got string)"),
+                           ("tls", "bad argument 'verify_tls' (boolean expected, got string)"),
+                           ("ca", "bad argument 'ca_file' (string expected, got table)")):
+            self.assertIn(text, self.step_error(doc, step)["message"])
 
 
 class Validation(EngineTest):
@@ -2809,6 +2832,21 @@ steps:
         messages = [doc["steps"]["each[%d]" % i]["logs"][0]["message"] for i in range(5)]
         self.assertEqual(messages, ["3", "1.5", '{"a":[2]}', "plain text", "true"])
         self.assertEqual(doc["steps"]["each[0]"]["logs"][0]["level"], "warn")
+
+    def test_ctx_log_of_a_table_is_its_json_not_its_address(self):
+        self.p.workflow("tables", r"""
+steps:
+  - id: t
+    task: lua
+    with:
+      script: |
+        ctx.log.info({a = {1, 2}})
+        ctx.log.warn(setmetatable({}, {__tostring = function() return "shown" end}))
+        ctx.log.info("plain", {n = 1})
+""")
+        logs = self.assertRun("tables")["steps"]["t"]["logs"]
+        self.assertEqual([entry["message"] for entry in logs], ['{"a":[1,2]}', "shown", "plain"])
+        self.assertEqual(logs[2]["fields"], {"n": 1})
 
 
 class TaskContext(EngineTest):

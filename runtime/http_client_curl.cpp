@@ -180,7 +180,19 @@ Error HttpClient::Impl::map_error(const Transfer& t, CURLcode code) const {
         return make_error(ErrorKind::Network,
                           what + "the reused connection closed without an answer after the "
                                  "request was sent; not sent again (it may have been acted on)");
-    case CURLE_OUT_OF_MEMORY:
+    case CURLE_OUT_OF_MEMORY: {
+        // libcurl says "out of memory" when one header line passes its own 100 KiB cap
+        // (CURL_MAX_HTTP_HEADER), before our header callback sees it. Once a status line
+        // has come, that is what happened: the server's answer, not this process.
+        long status = 0;
+        curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status > 0)
+            return make_error(ErrorKind::Limit,
+                              what + "a response header line longer than libcurl's 100 KiB "
+                                     "limit (status " +
+                                  std::to_string(status) + ")");
+        return make_error(ErrorKind::Internal, what + detail);
+    }
     case CURLE_BAD_FUNCTION_ARGUMENT:
     case CURLE_NOT_BUILT_IN:
     case CURLE_UNKNOWN_OPTION: return make_error(ErrorKind::Internal, what + detail);

@@ -197,6 +197,32 @@ TEST_CASE("response headers are captured in order, repeats kept", "[http]") {
     env.finish();
 }
 
+TEST_CASE("oversized response headers fail with Limit, not as out of memory", "[http]") {
+    Env env;
+    size_t line = 0;
+    size_t count = 0;
+    env.server = std::make_unique<TestHttpServer>(env.loop, [&](const testing::TestRequest&) {
+        testing::TestReply r;
+        for (size_t i = 0; i < count; ++i)
+            r.headers.emplace_back("X-Big-" + std::to_string(i), std::string(line, 'h'));
+        r.body = "ok";
+        return r;
+    });
+    SECTION("one line past libcurl's own 100 KiB cap") {
+        line = 1 << 20;
+        count = 1;
+    }
+    SECTION("many lines past the client's 256 KiB total") {
+        line = 50'000;
+        count = 8;
+    }
+    Outcome o = env.fetch(get(env.server->url("/")));
+    REQUIRE_FALSE(o.ok());
+    CHECK(o.kind() == ErrorKind::Limit);
+    CHECK(o.result->error().message.find("header") != std::string::npos);
+    env.finish();
+}
+
 TEST_CASE("200 concurrent requests all complete", "[http]") {
     Env env;
     constexpr int kRequests = 200;

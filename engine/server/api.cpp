@@ -237,7 +237,12 @@ void Api::handle(ServerRequest& req, Responder res) {
     }
     bool basic = false;
     call.role = authenticate(req, &call.caller, &basic);
-    if (basic && req.method != "GET" && req.method != "HEAD") {
+    const bool reading = req.method == "GET" || req.method == "HEAD";
+    // A route open to all (an inbound hook: its signature is its authentication) ignores
+    // credentials: a sender configured with Basic auth (a ServiceNow REST message) must
+    // still be heard.
+    const bool reads_credentials = match->browser_post || match->role != Role::None;
+    if (basic && !reading && reads_credentials) {
         if (!match->browser_post) {
             call.error(401, "unauthorized",
                        "Basic authentication is accepted by the request forms and for reading; "
@@ -254,13 +259,17 @@ void Api::handle(ServerRequest& req, Responder res) {
         }
     }
     if (call.role < match->role) {
+        // Reading accepts Basic too, so a browser (which cannot answer a Bearer challenge)
+        // is offered one: the link a form's result page gives opens with a sign-in prompt.
+        std::vector<std::pair<std::string, std::string>> challenges{kBearerChallenge};
+        if (reading) challenges.push_back(kBasicChallenge);
         if (call.role == Role::None && !req.header("authorization").empty())
-            call.error(401, "unauthorized", "the bearer token is not valid", {kBearerChallenge});
+            call.error(401, "unauthorized", "the bearer token is not valid", challenges);
         else if (call.role == Role::None)
             call.error(401, "unauthorized",
                        "this endpoint needs a bearer token (role " +
                            std::string(to_string(match->role)) + " or above)",
-                       {kBearerChallenge});
+                       challenges);
         else
             call.error(403, "forbidden",
                        "role " + std::string(to_string(call.role)) + " may not do this; it needs " +

@@ -2,8 +2,10 @@
 
 #include "core/values.h"
 #include "runtime/http_server.h"
+#include "runtime/timestamp.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace ferry::engine::server {
@@ -21,11 +23,23 @@ bool given(const Value* v) {
     return true;
 }
 
+// The shortest text that reads back as d: 0.1, not 0.10000000000000001.
 std::string number_text(double d) {
     if (std::trunc(d) == d && std::abs(d) < 1e15) return std::to_string(int64_t(d));
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", d);
-    return buf;
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+    return ec == std::errc() ? std::string(buf, end) : std::string();
+}
+
+// What a datetime-local control can show: "YYYY-MM-DDTHH:MM:SS[.fff]" without an offset.
+// Ferry reads a datetime without one as UTC, so a value with an offset is shown in UTC.
+std::string datetime_local_text(const std::string& text) {
+    Result<int64_t> ms = parse_rfc3339_ms(text);
+    if (!ms) return text;
+    std::string utc = rfc3339(ms.value());  // ...T09:00:00.000Z
+    utc.pop_back();
+    if (utc.ends_with(".000")) utc.resize(utc.size() - 4);
+    return utc;
 }
 
 // A submitted or default value as the text an input shows.
@@ -70,7 +84,8 @@ std::string field_html(const FormField& f, const Value* value, const std::string
     if (!f.help.empty()) described += id + "-help";
     if (error) described += (described.empty() ? "" : " ") + id + "-error";
     std::string common = " id=\"" + html_escape(id) + "\" name=\"" + name + "\"";
-    if (f.required && f.type != "boolean") common += " required aria-required=\"true\"";
+    // A required checkbox must be checked, as HTML's own `required` on one means.
+    if (f.required) common += " required aria-required=\"true\"";
     if (!described.empty()) common += " aria-describedby=\"" + html_escape(described) + "\"";
     if (error) common += " aria-invalid=\"true\"";
     std::string label = "<label for=\"" + html_escape(id) + "\">" + html_escape(f.label) +
@@ -86,9 +101,12 @@ std::string field_html(const FormField& f, const Value* value, const std::string
             value && ((value->is_bool() && value->as_bool()) || text == "true" || text == "on");
         out += "<label for=\"" + html_escape(id) + "\"><input type=\"checkbox\"" + common +
                " value=\"true\"" + (on ? " checked" : "") + "> " + html_escape(f.label) +
-               "</label>\n";
+               (f.required ? " <span aria-hidden=\"true\">*</span>" : "") + "</label>\n";
     } else if (f.type == "choice" || f.type == "multi-choice") {
         bool multi = f.type == "multi-choice";
+        // A select with nothing chosen sends nothing; the empty marker before it says
+        // "none of them", so a default does not come back in place of the choice made.
+        if (multi) out += "<input type=\"hidden\" name=\"" + name + "\" value=\"\">\n";
         out += label + "<select" + common + (multi ? " multiple" : "") + ">\n";
         if (!multi) out += "<option value=\"\">(choose)</option>\n";
         for (const std::string& c : f.choices)
@@ -111,12 +129,13 @@ std::string field_html(const FormField& f, const Value* value, const std::string
             type = "date";
         else if (f.type == "datetime") {
             type = "datetime-local";
-            // datetime-local shows "YYYY-MM-DDTHH:MM[:SS]" only; a stored UTC value loses its Z.
-            if (text.size() >= 19 && text.back() == 'Z') text = text.substr(0, 19);
+            text = datetime_local_text(text);
         } else if (f.type == "email")
             type = "email";
-        if (f.min) attrs += " min=\"" + number_text(*f.min) + "\"";
-        if (f.max) attrs += " max=\"" + number_text(*f.max) + "\"";
+        // The browser steps an integer control from its min: 1.5 would allow only halves.
+        bool whole = f.type == "integer";
+        if (f.min) attrs += " min=\"" + number_text(whole ? std::ceil(*f.min) : *f.min) + "\"";
+        if (f.max) attrs += " max=\"" + number_text(whole ? std::floor(*f.max) : *f.max) + "\"";
         if (f.min_length) attrs += " minlength=\"" + std::to_string(*f.min_length) + "\"";
         if (f.max_length) attrs += " maxlength=\"" + std::to_string(*f.max_length) + "\"";
         out += label + "<input type=\"" + type + "\"" + common + attrs + " value=\"" +
@@ -163,6 +182,17 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
             continue;
         }
         const Value* v = submitted.dict_obj().find(f.name);
+        // An empty list for a multi-choice is an answer ("none of them"), not a missing
+        // value: the default does not replace it; a required one needs at least one choice.
+        bool none_chosen = f.type == "multi-choice" && v && v->is_sequence() &&
+                           v->list_obj().items.empty();
+        if (none_chosen) {
+            if (f.required)
+                out.errors.emplace_back(f.name, "is required: choose at least one");
+            else
+                inputs.set(str(f.name), Value::list());
+            continue;
+        }
         if (!given(v)) {
             if (f.default_value)
                 inputs.set(str(f.name), *f.default_value);
@@ -173,6 +203,8 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
         Result<Value> converted = workflow::convert_form_value(f, *v);
         if (!converted)
             out.errors.emplace_back(f.name, converted.error().message);
+        else if (f.type == "boolean" && f.required && !converted.value().as_bool())
+            out.errors.emplace_back(f.name, "must be checked");
         else
             inputs.set(str(f.name), converted.value());
     }
@@ -254,6 +286,9 @@ Value form_schema(const FormSpec& form) {
         bound("minimum", f.min);
         bound("maximum", f.max);
         if (f.default_value) d.set(str("default"), *f.default_value);
+        if (t == "boolean" && f.required) d.set(str("const"), Value::boolean(true));
+        if (t == "multi-choice" && f.required && !f.min_length)
+            d.set(str("minItems"), Value::integer(1));
         d.set(str("x-ferry-type"), str(t));  // text vs string, for renderers
         props.dict_obj().set(str(f.name), p);
         if (f.required) required.list_obj().items.push_back(str(f.name));
@@ -276,10 +311,15 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
         body += "<div class=\"summary\" role=\"alert\" tabindex=\"-1\">\n<h2>Please correct "
                 "the following</h2>\n<ul>\n";
         for (const auto& [name, message] : errors) {
-            std::string label = name;
+            const FormField* field = nullptr;
             for (const FormField& f : form.fields)
-                if (f.name == name) label = f.label;
-            body += "<li><a href=\"#f-" + html_escape(name) + "\">" + html_escape(label) +
+                if (f.name == name) field = &f;
+            if (!field) {  // about the submission as a whole, or no field of this form
+                body += "<li>" + html_escape(name.empty() ? message : name + ": " + message) +
+                        "</li>\n";
+                continue;
+            }
+            body += "<li><a href=\"#f-" + html_escape(name) + "\">" + html_escape(field->label) +
                     "</a>: " + html_escape(message) + "</li>\n";
         }
         body += "</ul>\n</div>\n";
@@ -313,7 +353,8 @@ std::string result_page(const FormSpec& form, int status, const Value& answer) {
             std::string(state && state->is_string() ? " (status: " + html_escape(state->str()) + ")"
                                                     : "") +
             ".</p>\n<p>Execution: <a href=\"" + html_escape(link) + "\">" + html_escape(id->str()) +
-            "</a></p>\n";
+            "</a> (its status is shown to Ferry users: the browser asks for a token, as the "
+            "password)</p>\n";
     } else {
         const Value* err = answer.is_dict() ? answer.dict_obj().find("error") : nullptr;
         const Value* msg = err && err->is_dict() ? err->dict_obj().find("message") : nullptr;

@@ -48,10 +48,13 @@ HookCheck verify_standard(const workflow::HookSpec& hook, const std::vector<std:
     auto [end, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), sent);
     if (ec != std::errc() || end != ts.data() + ts.size())
         return reject(401, "bad_timestamp", "webhook-timestamp must be Unix seconds");
-    int64_t tolerance_s = int64_t(hook.tolerance_ms / 1000);
-    if (std::llabs(now_s - sent) > tolerance_s)
+    uint64_t tolerance_s = hook.tolerance_ms / 1000;
+    // The distance in unsigned arithmetic: now_s - sent overflows for a timestamp near
+    // INT64_MIN, and llabs(INT64_MIN) is negative, which passed the check.
+    uint64_t away = sent > now_s ? uint64_t(sent) - uint64_t(now_s) : uint64_t(now_s) - uint64_t(sent);
+    if (away > tolerance_s)
         return reject(401, "stale_timestamp",
-                      "webhook-timestamp is " + std::to_string(std::llabs(now_s - sent)) +
+                      "webhook-timestamp is " + std::to_string(away) +
                           "s away from now, beyond the tolerance of " +
                           std::to_string(tolerance_s) + "s");
     std::vector<std::string_view> entries = split_spaces(sigs);

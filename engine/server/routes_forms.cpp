@@ -9,6 +9,7 @@
 #include "server/forms.h"
 #include "server/starter.h"
 
+#include <algorithm>
 #include <string_view>
 #include <strings.h>
 
@@ -49,11 +50,49 @@ bool media_type_is(const std::string& header, const char* type) {
            (header.size() == n || header[n] == ';' || header[n] == ' ');
 }
 
+// Every page: no script, no framing by another site (a framed form is one a hostile page
+// can trick a signed-in operator into submitting: same-origin, so the CSRF check passes).
+HttpHeaders page_headers() {
+    return {{"Content-Type", "text/html; charset=utf-8"},
+            {"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+                                        "form-action 'self'; frame-ancestors 'none'"},
+            {"X-Frame-Options", "DENY"}};
+}
+
 void html(Call& c, int status, const std::string& body) {
-    c.res.send(status, body,
-               {{"Content-Type", "text/html; charset=utf-8"},
-                {"Content-Security-Policy", "default-src 'none'; style-src "
-                                            "'unsafe-inline'; form-action 'self'"}});
+    c.res.send(status, body, page_headers());
+}
+
+// The workflow's own input rules (an enum, a length) are checked when the execution
+// starts, after the form's: their problems ("input 'NAME': ..." lines) go beside the
+// fields they name, so the person corrects them in the form as filled in.
+FieldErrors input_problems_by_field(const FormSpec& form, const std::string& message) {
+    FieldErrors errors;
+    size_t at = 0;
+    while (at < message.size()) {
+        size_t end = message.find('\n', at);
+        if (end == std::string::npos) end = message.size();
+        std::string_view line(message.data() + at, end - at);
+        at = end + 1;
+        std::string field;
+        std::string_view text = line;
+        constexpr std::string_view kPrefix = "input '";
+        if (line.starts_with(kPrefix)) {
+            size_t close = line.find("': ", kPrefix.size());
+            if (close != std::string_view::npos) {
+                std::string_view path = line.substr(kPrefix.size(), close - kPrefix.size());
+                field = std::string(path.substr(0, path.find_first_of(".[")));
+                text = line.substr(close + 3);
+            }
+        }
+        bool known = std::any_of(form.fields.begin(), form.fields.end(),
+                                 [&](const auto& f) { return f.name == field; });
+        if (known)
+            errors.emplace_back(field, std::string(text));
+        else
+            errors.emplace_back("", std::string(line));
+    }
+    return errors;
 }
 
 void list_forms(Api& api, Call& c) {
@@ -135,11 +174,19 @@ void submit(Api& api, Call& c) {
     }
     if (browser) {
         FormSpec copy = *form;  // the config outlives requests, but keep the answer self-contained
-        sr.present = [copy](ServerResponse r) {
+        sr.present = [copy, submitted](ServerResponse r) {
             Value answer = Value::dict();
             if (Result<Value> parsed = parse_json_body(r.body)) answer = parsed.value();
-            r.body = result_page(copy, r.status, answer);
-            r.headers = {{"Content-Type", "text/html; charset=utf-8"}};
+            const Value* err = answer.is_dict() ? answer.dict_obj().find("error") : nullptr;
+            const Value* code = err && err->is_dict() ? err->dict_obj().find("code") : nullptr;
+            const Value* msg = err && err->is_dict() ? err->dict_obj().find("message") : nullptr;
+            if (r.status == 422 && code && code->is_string() && code->str() == "invalid_inputs" &&
+                msg && msg->is_string())
+                r.body = form_page(copy, submitted,
+                                   input_problems_by_field(copy, std::string(msg->str())));
+            else
+                r.body = result_page(copy, r.status, answer);
+            r.headers = page_headers();
             return r;
         };
     }

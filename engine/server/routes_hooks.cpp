@@ -11,6 +11,7 @@
 #include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
+#include "runtime/utf8.h"
 #include "server/api.h"
 #include "server/claims.h"
 #include "server/hooks.h"
@@ -27,8 +28,11 @@ using workflow::HookSpec;
 
 constexpr uint64_t kSweepEveryMs = 60'000;
 
+// A Standard Webhooks id must outlive every replay the timestamp check still lets through:
+// that check compares whole seconds, so a delivery stamped at the far edge of the tolerance
+// passes up to a second past twice the tolerance from its first receipt.
 uint64_t replay_window_ms(const HookSpec& hook) {
-    return hook.verify == "hmac-sha256" ? hook.replay_window_ms : 2 * hook.tolerance_ms;
+    return hook.verify == "hmac-sha256" ? hook.replay_window_ms : 2 * hook.tolerance_ms + 1000;
 }
 
 void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
@@ -110,6 +114,9 @@ void receive(Api& api, Call& c) {
     if (!check.replay_id.empty()) {
         if (check.replay_id.size() > 255)
             return c.error(400, "bad_request", "webhook-id is longer than 255 characters");
+        // Repeated in the 409 answer and log lines, which are JSON.
+        if (invalid_utf8_at(check.replay_id) != std::string::npos)
+            return c.error(400, "bad_request", "webhook-id is not valid UTF-8");
         replay_key = "hookid:" + hook->name + ":" + check.replay_id;
         // Claimed ids count from the moment they are staged: a replay inside the same commit
         // window must see them too.

@@ -187,12 +187,27 @@ void start_execution(Api& api, StartRequest request, Responder res) {
                         "Idempotency-Key is longer than 255 characters");
             return;
         }
+        // Repeated in answers and log lines, which are JSON: UTF-8 only.
+        if (invalid_utf8_at(request.idempotency_key) != std::string::npos) {
+            reply_error(res, request.present, 400, "bad_request",
+                        "Idempotency-Key is not valid UTF-8");
+            return;
+        }
+        // One key, one execution of the workflow, whichever way it was started (the API,
+        // a form, a hook): a client that retries through another door gets the same one.
         idem_key = std::string(kIdempotencyClaims) +
-                   crypto::sha256_hex(request.trigger + "\n" + request.workflow + "\n" +
-                                      request.idempotency_key);
+                   crypto::sha256_hex(request.workflow + "\n" + request.idempotency_key);
         // A second request with the key, even inside the first one's commit window, finds
-        // the first one's execution instead of starting another.
+        // the first one's execution instead of starting another. Claims made before keys
+        // stopped naming the trigger are still honoured.
         auto seen = claimed(*app.store, idem_key);
+        if (seen && !seen.value()) {
+            std::string legacy = std::string(kIdempotencyClaims) +
+                                 crypto::sha256_hex(request.trigger + "\n" + request.workflow +
+                                                    "\n" + request.idempotency_key);
+            auto old = claimed(*app.store, legacy);
+            if (old && old.value()) seen = std::move(old);
+        }
         std::optional<std::string> known;
         if (seen && seen.value() && !claim_outlived_execution(*app.store, idem_key, *seen.value()))
             known = *seen.value();

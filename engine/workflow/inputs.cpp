@@ -33,11 +33,20 @@ const std::vector<std::string> kItemKeys = {
 // One problem: the input's path ("systems[2]") and what is wrong with its value.
 using Problems = std::vector<std::pair<std::string, std::string>>;
 
+// Patterns and values are matched as code points, as JSON Schema (and a browser's pattern
+// attribute) match them: over UTF-8 bytes ".{1,3}" refused "äbc" and "[^ä]" refused "ö"
+// (whose first byte ä shares). wchar_t holds a code point on every platform Ferry targets.
+static_assert(sizeof(wchar_t) == 4, "patterns are matched over UTF-32 wchar_t");
+std::wstring code_points(std::string_view utf8) {
+    std::u32string decoded = tmpl::utf8_decode(utf8);
+    return std::wstring(decoded.begin(), decoded.end());
+}
+
 // Whether pattern is refused only for what the polynomial mode lacks (back-references):
 // libstdc++ words that in its own terms ("in polynomial mode").
 bool refused_only_by_polynomial_mode(const std::string& pattern) {
     try {
-        [[maybe_unused]] std::regex backtracking(pattern, std::regex::ECMAScript);
+        [[maybe_unused]] std::wregex backtracking(code_points(pattern), std::regex::ECMAScript);
         return true;
     } catch (const std::regex_error&) {
         return false;
@@ -48,9 +57,10 @@ bool refused_only_by_polynomial_mode(const std::string& pattern) {
 // stack on long strings (tens of kilobytes; a few thousand under ASan). The polynomial mode
 // runs a breadth-first NFA instead: bounded stack, linear time, no catastrophic
 // backtracking. Its price is no back-references, which input patterns do not need.
-std::optional<std::regex> compile_pattern(const std::string& pattern, std::string* error) {
+std::optional<std::wregex> compile_pattern(const std::string& pattern, std::string* error) {
     try {
-        return std::regex(pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
+        return std::wregex(code_points(pattern),
+                           std::regex::ECMAScript | std::regex_constants::__polynomial);
     } catch (const std::regex_error& e) {
         if (error) *error = e.what();
     }
@@ -65,22 +75,22 @@ std::optional<std::regex> compile_pattern(const std::string& pattern, std::strin
 // Patterns come from workflow files and forms, so there are few; the cache is still bounded
 // (emptied when full) for a project that edits them under a running server. Null: the
 // pattern does not compile.
-std::shared_ptr<const std::regex> search_pattern(const std::string& pattern) {
+std::shared_ptr<const std::wregex> search_pattern(const std::string& pattern) {
     constexpr size_t kMaxCached = 256;
     static std::mutex mutex;
-    static std::unordered_map<std::string, std::shared_ptr<const std::regex>> cache;
+    static std::unordered_map<std::string, std::shared_ptr<const std::wregex>> cache;
     {
         std::lock_guard<std::mutex> lock(mutex);
         if (auto it = cache.find(pattern); it != cache.end()) return it->second;
     }
-    std::shared_ptr<const std::regex> compiled;
+    std::shared_ptr<const std::wregex> compiled;
     // Checked alone first, so that no pattern passes only inside the wrapper ("a)|(b").
     if (compile_pattern(pattern, nullptr)) {
         // std::regex_search restarts the NFA at every position, which is quadratic (a 20 KB
         // input takes seconds); a full match of [\s\S]*(?:P)[\s\S]* finds the same in one
         // linear pass.
         if (auto re = compile_pattern("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", nullptr))
-            compiled = std::make_shared<const std::regex>(std::move(*re));
+            compiled = std::make_shared<const std::wregex>(std::move(*re));
     }
     std::lock_guard<std::mutex> lock(mutex);
     if (cache.size() >= kMaxCached) cache.clear();
@@ -91,9 +101,10 @@ std::shared_ptr<const std::regex> search_pattern(const std::string& pattern) {
 // Whether pattern occurs in s: JSON Schema's "pattern" is a search (anchor with ^ and $).
 // nullopt when the pattern does not compile.
 std::optional<bool> pattern_found(const std::string& pattern, std::string_view s) {
-    std::shared_ptr<const std::regex> re = search_pattern(pattern);
+    std::shared_ptr<const std::wregex> re = search_pattern(pattern);
     if (!re) return std::nullopt;
-    return std::regex_match(s.begin(), s.end(), *re);
+    std::wstring text = code_points(s);
+    return std::regex_match(text.begin(), text.end(), *re);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ Python 3 standard library only.
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import shutil
@@ -60,6 +61,18 @@ forms:
     public: true
     fields:
       - {name: message, label: Message, type: text, required: true}
+  review:
+    title: Review
+    workflow: review
+    public: true
+    fields:
+      - {name: city, label: City, type: string, pattern: "^[^\u00e4]{1,6}$"}
+      - {name: accept, label: I accept, type: boolean, required: true}
+      - {name: teams, label: Teams, type: multi-choice, choices: [net, sec], default: [net, sec]}
+      - {name: size, label: Size, type: integer, min: 1.5, max: 9.5}
+      - {name: ratio, label: Ratio, type: number, min: 0.1, default: 0.1}
+      - {name: at, label: At, type: datetime, default: "2026-03-01T10:00:00+01:00"}
+      - {name: level, label: Level, type: string}
 hooks:
   sn:
     secret: "${env:FORMS_TEST_SW_SECRET}"
@@ -85,6 +98,11 @@ hooks:
   open:
     verify: none
     action: {start: deploy}
+  sn-short:
+    secret: "${env:FORMS_TEST_SW_SECRET}"
+    verify: standard-webhooks
+    tolerance: 1s
+    action: {start: incident, input: event}
   approvals:
     verify: none
     action: {resume: approval}
@@ -117,6 +135,21 @@ steps:
 outputs:
   device: "{{ inputs.device }}"
   window: "{{ inputs.window }}"
+""",
+    "review": """\
+name: review
+inputs:
+  city: {type: string}
+  accept: {type: boolean}
+  teams: {type: array}
+  size: {type: integer}
+  ratio: {type: number}
+  at: {type: string}
+  level: {type: string, enum: [aa, bb]}
+steps:
+  - {id: note, task: log, with: {message: "review"}}
+outputs:
+  got: "{{ inputs }}"
 """,
     "feedback": """\
 name: feedback
@@ -222,7 +255,8 @@ def wait_execution(exec_id, token=VIEWER):
 def sw_headers(body, msg_id, ts=None, secret=SW_SECRET):
     ts = str(int(time.time()) if ts is None else ts)
     key = base64.b64decode(secret[len("whsec_"):])
-    sig = base64.b64encode(hmac.new(key, ("%s.%s." % (msg_id, ts)).encode() + body,
+    # Header values go out as latin-1 (http.client): the id is signed as the bytes sent.
+    sig = base64.b64encode(hmac.new(key, ("%s.%s." % (msg_id, ts)).encode("latin-1") + body,
                                     hashlib.sha256).digest()).decode()
     return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": "v1," + sig,
             "Content-Type": "application/json"}
@@ -232,10 +266,10 @@ class Forms(unittest.TestCase):
     def test_list_shows_public_forms_to_everyone_and_all_to_viewers(self):
         status, _, body = request("GET", "/api/v1/forms")
         self.assertEqual(status, 200)
-        self.assertEqual([f["name"] for f in json.loads(body)["forms"]], ["feedback"])
+        self.assertEqual([f["name"] for f in json.loads(body)["forms"]], ["feedback", "review"])
         status, _, body = request("GET", "/api/v1/forms", token=VIEWER)
         forms = json.loads(body)["forms"]
-        self.assertEqual([f["name"] for f in forms], ["change-request", "feedback"])
+        self.assertEqual([f["name"] for f in forms], ["change-request", "feedback", "review"])
         self.assertEqual(forms[0]["title"], "Request a network change")
         self.assertFalse(forms[0]["public"])
 
@@ -435,10 +469,21 @@ class Forms(unittest.TestCase):
                                  headers={"Authorization": "Basic !!!"})[0], 401)
         self.assertEqual(request("GET", "/forms/change-request", headers={
             "Authorization": "Basic " + base64.b64encode(VIEWER.encode()).decode()})[0], 401)
-        # The API answers its own 401s with a Bearer challenge, and takes Basic too.
-        status, headers, _ = request("GET", "/api/v1/executions")
-        self.assertEqual(status, 401)
-        self.assertTrue(headers["www-authenticate"].startswith("Bearer"), headers)
+        # The API answers its own 401s with a Bearer challenge, and takes Basic too for
+        # reading: a GET offers both (a browser answers the Basic one, so the link on a
+        # form's result page opens with a sign-in prompt); a POST only the Bearer one.
+        def challenges(method, path):
+            req = urllib.request.Request(SERVER["base"] + path, method=method,
+                                         data=b"" if method == "POST" else None)
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    return r.status, r.headers.get_all("WWW-Authenticate")
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers.get_all("WWW-Authenticate")
+        self.assertEqual(challenges("GET", "/api/v1/executions"),
+                         (401, ['Bearer realm="ferry"', 'Basic realm="ferry", charset="UTF-8"']))
+        self.assertEqual(challenges("POST", "/api/v1/workflows/x/executions"),
+                         (401, ['Bearer realm="ferry"']))
         self.assertEqual(request("GET", "/api/v1/executions", headers=basic("me", VIEWER))[0], 200)
 
     def test_basic_credentials_cannot_be_used_by_other_sites(self):
@@ -479,6 +524,105 @@ class Forms(unittest.TestCase):
         self.assertEqual(status, 202, body)
 
 
+class FormFields(unittest.TestCase):
+    URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+    BROWSER = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
+
+    def submit(self, body, headers=None):
+        status, _, text = request("POST", "/api/v1/forms/review/submit?wait=10s", body,
+                                  headers=headers)
+        return status, text
+
+    def outputs(self, body, headers=None):
+        status, text = self.submit(body, headers)
+        self.assertEqual(status, 200, text)
+        return json.loads(text)["outputs"]["got"]
+
+    def field_errors(self, body, headers=None):
+        status, text = self.submit(body, headers)
+        self.assertEqual(status, 422, text)
+        return json.loads(text)["error"]["fields"]
+
+    def test_a_pattern_counts_characters_not_bytes(self):
+        # "^[^ä]{1,6}$": as bytes, "Zürich" is 7 long and its ü shares a first byte with ä.
+        self.assertEqual(self.outputs({"city": "Zürich", "accept": True})["city"], "Zürich")
+        self.assertIn("does not match", self.field_errors({"city": "Bäle", "accept": True})["city"])
+        self.assertIn("does not match",
+                      self.field_errors({"city": "Zürichs", "accept": True})["city"])
+
+    def test_a_required_checkbox_must_be_checked(self):
+        self.assertEqual(self.field_errors({})["accept"], "is required")
+        self.assertEqual(self.field_errors({"accept": False})["accept"], "must be checked")
+        self.assertEqual(self.field_errors("city=x", self.URLENCODED)["accept"], "must be checked")
+        self.assertTrue(self.outputs("accept=true", self.URLENCODED)["accept"])
+        status, _, page = request("GET", "/forms/review")
+        self.assertEqual(status, 200)
+        self.assertRegex(page, r'<input type="checkbox" id="f-accept" name="accept" required '
+                               r'aria-required="true" value="true"> I accept <span')
+        _, _, schema = request("GET", "/api/v1/forms/review")
+        self.assertIs(json.loads(schema)["properties"]["accept"]["const"], True)
+
+    def test_an_empty_multi_choice_is_an_answer_not_a_missing_value(self):
+        self.assertEqual(self.outputs({"accept": True, "teams": []})["teams"], [])
+        self.assertEqual(self.outputs({"accept": True})["teams"], ["net", "sec"])
+        # The page's empty marker: nothing selected in the browser is "none of them".
+        self.assertEqual(self.outputs("accept=true&teams=", self.URLENCODED)["teams"], [])
+        self.assertEqual(self.outputs("accept=true&teams=&teams=sec",
+                                      self.URLENCODED)["teams"], ["sec"])
+        self.assertEqual(self.outputs("accept=true", self.URLENCODED)["teams"], ["net", "sec"])
+        _, _, page = request("GET", "/forms/review")
+        self.assertIn('<input type="hidden" name="teams" value="">', page)
+
+    def test_controls_show_what_a_browser_can_use(self):
+        _, headers, page = request("GET", "/forms/review")
+        self.assertIn('step="1" min="2" max="9"', page)  # whole numbers only
+        self.assertIn('min="0.1" value="0.1"', page)  # not 0.10000000000000001
+        # datetime-local takes no offset; Ferry reads a datetime without one as UTC.
+        self.assertIn('type="datetime-local" id="f-at" name="at" value="2026-03-01T09:00:00"', page)
+        self.assertIn("frame-ancestors 'none'", headers["content-security-policy"])
+        self.assertEqual(headers["x-frame-options"], "DENY")
+
+    def test_the_workflows_own_rules_send_the_browser_back_to_the_form(self):
+        # level's enum is the workflow's, not the form's: its problem comes when the
+        # execution starts, and still lands beside the field, in the form as filled in.
+        status, headers, page = request("POST", "/api/v1/forms/review/submit",
+                                        "accept=true&city=Oslo&level=zz", headers=self.BROWSER)
+        self.assertEqual(status, 422, page)
+        self.assertIn('<form method="post"', page)
+        self.assertRegex(page, r'id="f-level-error">must be one of')
+        self.assertIn('<a href="#f-level">Level</a>', page)
+        self.assertIn('value="Oslo"', page)
+        self.assertEqual(headers["x-frame-options"], "DENY")
+        # An API client still gets the JSON answer.
+        status, text = self.submit({"accept": True, "level": "zz"})
+        self.assertEqual((status, json.loads(text)["error"]["code"]), (422, "invalid_inputs"))
+
+    def test_one_idempotency_key_one_execution_through_any_door(self):
+        h = {"Idempotency-Key": "door-key-1"}
+        s1, _, b1 = request("POST", "/api/v1/forms/feedback/submit", {"message": "hi"}, headers=h)
+        s2, _, b2 = request("POST", "/api/v1/workflows/feedback/executions",
+                            {"inputs": {"message": "hi"}}, headers=h, token=OPERATOR)
+        self.assertEqual((s1, s2), (202, 202), b1 + b2)
+        self.assertEqual(json.loads(b1)["id"], json.loads(b2)["id"])
+        self.assertTrue(json.loads(b2).get("idempotent_replay"))
+
+    def test_a_key_that_is_not_utf8_is_refused(self):
+        conn = http.client.HTTPConnection(SERVER["base"][len("http://"):], timeout=10)
+        try:
+            conn.putrequest("POST", "/api/v1/forms/feedback/submit")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Idempotency-Key", b"k-\xff\xfe")
+            body = b'{"message": "x"}'
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            r = conn.getresponse()
+            answer = r.read()
+        finally:
+            conn.close()
+        self.assertEqual(r.status, 400)
+        self.assertIn("Idempotency-Key is not valid UTF-8", json.loads(answer)["error"]["message"])
+
+
 class Hooks(unittest.TestCase):
     def test_standard_webhooks_valid(self):
         body = json.dumps({"type": "incident.created", "data": {"n": 1}}).encode()
@@ -508,6 +652,43 @@ class Hooks(unittest.TestCase):
         status, _, text = request("POST", "/hooks/sn", body)
         self.assertEqual(status, 401)
         self.assertEqual(json.loads(text)["error"]["code"], "missing_signature")
+
+    def test_a_replay_stays_refused_as_long_as_its_timestamp_passes(self):
+        # Stamped at the far edge of a 1 s tolerance just after a second began, the
+        # delivery's timestamp still passes 2.3 s later (whole seconds): its id must too.
+        while time.time() % 1 > 0.1:
+            time.sleep(0.02)
+        body = b'{"type": "edge"}'
+        h = sw_headers(body, "msg_edge_%d" % time.time_ns(), ts=int(time.time()) + 1)
+        self.assertEqual(request("POST", "/hooks/sn-short", body, headers=h)[0], 202)
+        time.sleep(2.3)
+        status, _, text = request("POST", "/hooks/sn-short", body, headers=h)
+        self.assertEqual(status, 409, text)
+
+    def test_an_absurd_timestamp_is_stale_not_an_overflow(self):
+        body = b'{"type": "x"}'
+        for ts in (-(2 ** 63) + int(time.time()), -(2 ** 63), 2 ** 63 - 1):
+            status, _, text = request("POST", "/hooks/sn", body,
+                                      headers=sw_headers(body, "msg_abs_%d" % ts, ts=ts))
+            self.assertEqual((status, json.loads(text)["error"]["code"]),
+                             (401, "stale_timestamp"), ts)
+
+    def test_basic_credentials_on_a_hook_are_ignored(self):
+        # A sender configured with Basic auth (a ServiceNow REST message): the signature
+        # (here: none) decides, not the Authorization header.
+        auth = {"Authorization": "Basic " + base64.b64encode(b"svc:pw").decode()}
+        status, _, text = request("POST", "/hooks/open", {"ref": "main"}, headers=auth)
+        self.assertEqual(status, 202, text)
+        body = b'{"type": "x"}'
+        h = dict(sw_headers(body, "msg_basic_%d" % time.time_ns()), **auth)
+        self.assertEqual(request("POST", "/hooks/sn", body, headers=h)[0], 202)
+
+    def test_a_webhook_id_that_is_not_utf8_is_refused(self):
+        body = b'{"type": "x"}'
+        h = sw_headers(body, "id-\xff")  # latin-1 on the wire: byte FF
+        status, _, text = request("POST", "/hooks/sn", body, headers=h)
+        self.assertEqual(status, 400, text)
+        self.assertIn("webhook-id is not valid UTF-8", json.loads(text)["error"]["message"])
 
     def test_a_secret_that_cannot_be_resolved_is_not_described_to_the_caller(self):
         status, _, text = request("POST", "/hooks/unset", {"x": 1},

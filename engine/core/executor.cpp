@@ -217,8 +217,21 @@ void Engine::add_run(const std::shared_ptr<Run>& run) {
     runs_by_ref_[run->ref] = run.get();
 }
 
+void Engine::emit_settled(const Run& run, const Unit& unit, bool for_each_summary) {
+    if (unit.status == "failed") {
+        const tmpl::Value* m = dict_get(unit.error, "message");
+        emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,
+             unit.attempt, 0, &unit, for_each_summary);
+    } else {
+        emit(run, unit.status == "skipped" ? "step.skipped" : "step.finished", unit.key,
+             unit.status, unit.skip_reason, unit.duration_ms, unit.attempt, 0, &unit,
+             for_each_summary);
+    }
+}
+
 void Engine::emit(const Run& run, std::string type, const std::string& step, std::string status,
-                  std::string message, double duration_ms, int attempt, uint64_t retry_in_ms) {
+                  std::string message, double duration_ms, int attempt, uint64_t retry_in_ms,
+                  const Unit* settled, bool for_each_summary) {
     if (event_cbs_.empty()) return;
     EngineEvent e;
     e.type = std::move(type);
@@ -232,6 +245,13 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
     e.attempt = attempt;
     e.retry_in_ms = retry_in_ms;
     e.dry_run = run.options.dry_run;
+    e.for_each_summary = for_each_summary;
+    if (settled && settled->output.is_dict()) {
+        const tmpl::Value* preview = dict_get(settled->output, "dry_run");
+        e.previewed = preview && preview->is_bool() && preview->as_bool();
+        const tmpl::Value* outcome = dict_get(settled->output, "status");
+        if (outcome && outcome->is_string()) e.outcome = std::string(outcome->str());
+    }
     if (!step.empty()) {
         if (const workflow::Step* def = run.wf->find_step(step_id_of(step))) {
             e.task = def->task;
@@ -677,6 +697,11 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
     for (Unit* unit : woken) {
         TaskOutcome outcome;
         outcome.error = make_error(ErrorKind::Cancelled, reason);
+        // How long it ran (slept, or waited for a decision) until the cancel: a 0 would
+        // drag the step-duration histogram down.
+        uint64_t began = unit->attempt_started_ms ? unit->attempt_started_ms : unit->started_ms;
+        uint64_t now = now_unix_ms();
+        if (began && now > began) outcome.duration_ms = double(now - began);
         unit_finished(*run, *unit, std::move(outcome));
     }
     // A sub-workflow's end settles its parent's unit.

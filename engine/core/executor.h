@@ -71,6 +71,13 @@ struct EngineEvent {
     std::string task;          // step events: the step's task, provider and integration
     std::string provider;
     std::string integration;
+    // step.finished|failed, from the step's output: whether it previewed its request instead
+    // of sending it ("dry_run": true: a dry run, a dry-run step or integration), and its
+    // "status" text (webhook.emit: "delivered" or "dead_lettered").
+    bool previewed = false;
+    std::string outcome;
+    // The step of a for_each, settled once all its items have (their own events came first).
+    bool for_each_summary = false;
 };
 
 struct StartOptions {
@@ -158,6 +165,8 @@ class Engine {
     Status cancel(const std::string& id, const std::string& reason);
 
     size_t active_executions() const { return runs_.size(); }
+    // Whether this process runs the execution now (its events will come from here).
+    bool runs(const std::string& id) const { return runs_.count(id) != 0; }
     // Steps waiting in the built-in sleep task (a timer each, no Lua task).
     size_t sleeping_steps() const { return sleeping_; }
     // Executions with work in progress: those parked on an approval do not count (a
@@ -240,7 +249,10 @@ class Engine {
     void persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled = false);
     void emit(const Run& run, std::string type, const std::string& step, std::string status,
               std::string message = {}, double duration_ms = 0, int attempt = 0,
-              uint64_t retry_in_ms = 0);
+              uint64_t retry_in_ms = 0, const Unit* settled = nullptr,
+              bool for_each_summary = false);
+    // step.finished, step.failed or step.skipped for a unit that settled.
+    void emit_settled(const Run& run, const Unit& unit, bool for_each_summary = false);
     Run* find_run(const std::string& id);
     Run* find_run(RunRef ref);
     void add_run(const std::shared_ptr<Run>& run);

@@ -487,14 +487,7 @@ void Engine::settle_unit(Run& run, Unit& unit, bool eager, bool already_durable)
         unit.finished_ms = now_unix_ms();
         persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped", /*settled=*/true);
     }
-    if (unit.status == "failed") {
-        const tmpl::Value* m = dict_get(unit.error, "message");
-        emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,
-             unit.attempt);
-    } else {
-        emit(run, unit.status == "skipped" ? "step.skipped" : "step.finished", unit.key,
-             unit.status, unit.skip_reason, unit.duration_ms, unit.attempt);
-    }
+    emit_settled(run, unit);
     if (eager) {
         // The result and whatever it lets start (the dependents' "running" records) go into
         // the same commit; their tasks start from after_commit callbacks, so still only once
@@ -595,7 +588,11 @@ void Engine::unit_settled(Run& run, Unit& u) {
         aggregate.skip_reason = st.reason;
         aggregate.started_ms = st.started_ms;
         aggregate.finished_ms = now_unix_ms();
+        aggregate.duration_ms =
+            aggregate.started_ms ? double(aggregate.finished_ms - aggregate.started_ms) : 0;
         persist_unit(run, aggregate, false);
+        // Live listeners hear of the step's end too, as its recorded history tells it.
+        emit_settled(run, aggregate, /*for_each_summary=*/true);
     }
     st.finished_ms = now_unix_ms();
     step_settled(run, u.step_index);

@@ -93,7 +93,12 @@ EventHub::EventHub(App& app, size_t capacity, uint64_t heartbeat_ms)
         heartbeat_ms);
 }
 
-EventHub::~EventHub() = default;
+// A stream still catching up has a drained callback that names this hub: ended here, so
+// that it never runs after the hub is gone.
+EventHub::~EventHub() {
+    for (auto& c : clients_)
+        if (!c->closed) c->res.end();
+}
 
 void EventHub::drop_closed() {
     clients_.remove_if([](const std::shared_ptr<Client>& c) { return c->closed; });
@@ -103,6 +108,63 @@ bool EventHub::send(Client& client, const Event& e) {
     if (client.closed) return false;
     if (!client.res.write(sse_message(e))) client.closed = true;
     return !client.closed;
+}
+
+bool EventHub::deliver(Client& client, const Event& e) {
+    if (!send(client, e)) return false;
+    if (!client.execution.empty() && e.type == "execution.finished") {
+        client.res.end();
+        client.closed = true;
+    }
+    return !client.closed;
+}
+
+const EventHub::Event* EventHub::next_missed(Client& client) {
+    if (client.history) {
+        if (client.history_at >= client.history->size()) return nullptr;
+        return &(*client.history)[client.history_at++];
+    }
+    // Ring ids only grow: the first one past the cursor is found by bisection.
+    auto it = std::upper_bound(ring_.begin(), ring_.end(), client.cursor,
+                               [](uint64_t id, const Event& e) { return id < e.id; });
+    for (; it != ring_.end(); ++it) {
+        client.cursor = it->id;
+        if (client.execution.empty() || it->execution_id == client.execution) return &*it;
+    }
+    return nullptr;
+}
+
+void EventHub::catch_up(const std::shared_ptr<Client>& client) {
+    constexpr size_t kPieceBytes = 256 * 1024;
+    size_t written = 0;
+    while (written < kPieceBytes) {
+        if (client->closed) return;
+        const Event* e = next_missed(*client);
+        if (!e) {
+            client->catching_up = false;
+            if (client->history) {  // a finished execution's record: its end came last
+                client->history.reset();
+                client->res.end();
+                client->closed = true;
+            }
+            return;
+        }
+        std::string message = sse_message(*e);
+        written += message.size();
+        if (!client->res.write(message)) {
+            client->closed = true;
+            return;
+        }
+        if (!client->execution.empty() && e->type == "execution.finished") {
+            client->res.end();
+            client->closed = true;
+            return;
+        }
+    }
+    std::weak_ptr<Client> weak = client;
+    client->res.when_drained([this, weak] {
+        if (auto c = weak.lock()) catch_up(c);
+    });
 }
 
 void EventHub::on_event(const EngineEvent& e) {
@@ -122,13 +184,11 @@ void EventHub::on_event(const EngineEvent& e) {
     const Event& added = ring_.back();
     bool dropped = false;
     for (auto& c : clients_) {
+        // A client still catching up reaches this event through the ring.
+        if (c->catching_up) continue;
         if (!c->execution.empty() && c->execution != added.execution_id) continue;
-        send(*c, added);
-        // A per-execution stream ends with its execution.
-        if (!c->execution.empty() && added.type == "execution.finished" && !c->closed) {
-            c->res.end();
-            c->closed = true;
-        }
+        c->cursor = added.id;
+        deliver(*c, added);  // a per-execution stream ends with its execution
         dropped = dropped || c->closed;
     }
     if (dropped) drop_closed();
@@ -191,8 +251,7 @@ std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id
 
 }  // namespace
 
-std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const Value& exec,
-                                                    bool only_the_end) {
+std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const Value& exec) {
     std::vector<Event> out;
     std::string wf = text_of(exec, "workflow");
     auto event = [&](std::string type, std::string step, std::string status, std::string message,
@@ -210,12 +269,8 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const
         e.at = std::move(at);
         out.push_back(std::move(e));
     };
-    std::vector<StepEvent> step_events;
-    if (!only_the_end) {
-        event("execution.started", "", "running", "", 0, 0, text_of(exec, "created_at"));
-        step_events = step_events_of(*app_.store, id);
-    }
-    for (StepEvent& e : step_events)
+    event("execution.started", "", "running", "", 0, 0, text_of(exec, "created_at"));
+    for (StepEvent& e : step_events_of(*app_.store, id))
         event(std::move(e.type), std::move(e.key), std::move(e.status), std::move(e.message), e.ms,
               e.attempt, e.at.empty() ? text_of(exec, "finished_at") : std::move(e.at));
     const Value* err = dict_get(exec, "error");
@@ -239,6 +294,24 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const
     return out;
 }
 
+namespace {
+
+// Of a finished execution's recorded events (from_history), those a client that last saw
+// `after` has not: all for a first connection; those past it for an id from these same
+// events (they are stable: the end's is the finish time in microseconds); for an id from a
+// live stream, which of them it saw is unknown, so only how the execution ended.
+std::vector<EventHub::Event> missed_of(std::vector<EventHub::Event> all, uint64_t after) {
+    if (!after || all.empty()) return all;
+    if (after >= all.back().id) return {};
+    if (after >= all.front().id) {
+        std::erase_if(all, [after](const EventHub::Event& e) { return e.id <= after; });
+        return all;
+    }
+    return {std::move(all.back())};
+}
+
+}  // namespace
+
 void EventHub::stream_execution(Call& c) {
     const std::string id = c.params["id"];
     auto rec = app_.store->get_execution(id);
@@ -250,45 +323,70 @@ void EventHub::stream_execution(Call& c) {
     if (!last) return refuse_event_id(c);
     uint64_t after = *last;
     // What the ring still holds of this execution, after the client's last id.
-    std::vector<const Event*> news;
-    bool ring_has_end = false, ring_has_any = false;
+    bool ring_has_end = false, ring_has_news = false;
     for (const Event& e : ring_) {
         if (e.execution_id != id) continue;
-        ring_has_any = true;
         if (e.type == "execution.finished") ring_has_end = true;
-        if (e.id > after) news.push_back(&e);
+        if (e.id > after) ring_has_news = true;
     }
-    std::vector<Event> history;
-    if (execution_ended(status) && !(ring_has_end && ring_has_any)) {
-        // Finished, and the ring no longer has it all: the recorded history. A first
-        // connection gets all of it (and not the ring's part twice); a reconnection only
-        // the end, unless it has the end already (from_history: its id is the finish time).
-        Result<int64_t> finished_ms = parse_rfc3339_ms(text_of(exec, "finished_at"));
-        bool seen_end = after && finished_ms && after >= uint64_t(finished_ms.value()) * 1000;
-        if (!after) {
-            news.clear();
-            history = from_history(id, exec, false);
-        } else if (!seen_end) {
-            history = from_history(id, exec, true);
-        }
+    const bool ended = execution_ended(status);
+    std::shared_ptr<std::vector<Event>> history;
+    if (ended && !ring_has_end) {
+        // Finished, and the ring no longer has it all: the recorded history instead.
+        history = std::make_shared<std::vector<Event>>(
+            missed_of(from_history(id, exec), after));
+        ring_has_news = false;
     }
-    if (execution_ended(status) && news.empty() && history.empty()) {
+    if (ended && !ring_has_news && (!history || history->empty())) {
         // The client has everything: 204 tells an EventSource not to reconnect again.
         c.res.send(204, "", {});
         return;
     }
     auto client = std::make_shared<Client>();
     client->execution = id;
+    client->after = after;
+    client->cursor = after;
     if (!open_stream(c, client)) return;
-    for (const Event* e : news)
-        if (!send(*client, *e)) return;
-    if (execution_ended(status)) {
-        for (const Event& e : history)
-            if (!send(*client, e)) return;
-        client->res.end();
-        return;
+    client->history = std::move(history);
+    // Running, but not here: another process (`ferry run` on this store) runs it, and its
+    // events never reach this hub. A waiting execution is resumed here, by a decision.
+    if (!ended && status == "running" && app_.engine && !app_.engine->runs(id)) {
+        client->remote = true;
+        watch_remote();
     }
+    client->catching_up = true;
     clients_.push_back(client);
+    catch_up(client);
+}
+
+void EventHub::watch_remote() {
+    if (remote_poll_) return;
+    constexpr uint64_t kPollMs = 1000;
+    remote_poll_ = app_.loop.timer(
+        kPollMs,
+        [this] {
+            std::vector<std::shared_ptr<Client>> watched;
+            for (auto& c : clients_)
+                if (c->remote && !c->closed) watched.push_back(c);
+            if (watched.empty()) return remote_poll_.reset();  // safe inside its callback
+            for (auto& c : watched) {
+                if (app_.engine && app_.engine->runs(c->execution)) {
+                    c->remote = false;  // resumed here: its events come live now
+                    continue;
+                }
+                auto rec = app_.store->get_execution(c->execution);
+                if (!rec || !rec.value()) continue;
+                Value exec = tmpl::value_from_json(*rec.value());
+                if (!execution_ended(text_of(exec, "status"))) continue;
+                c->remote = false;
+                c->history = std::make_shared<std::vector<Event>>(
+                    missed_of(from_history(c->execution, exec), c->after));
+                c->history_at = 0;
+                c->catching_up = true;
+                catch_up(c);
+            }
+        },
+        kPollMs);
 }
 
 void EventHub::stream_all(Call& c) {
@@ -297,10 +395,11 @@ void EventHub::stream_all(Call& c) {
     uint64_t after = *last;
     auto client = std::make_shared<Client>();
     if (!open_stream(c, client)) return;
-    if (after)
-        for (const Event& e : ring_)
-            if (e.id > after && !send(*client, e)) return;
+    // Without an id the stream starts now; with one, the ring's events past it first.
+    client->cursor = after ? after : (ring_.empty() ? 0 : ring_.back().id);
+    client->catching_up = true;
     clients_.push_back(client);
+    catch_up(client);
 }
 
 void EventHub::close_all() {

@@ -43,16 +43,33 @@ class EventHub {
         Responder res;
         std::string execution;  // empty: every execution
         bool closed = false;
+        // Catching up: what the client missed is written a piece at a time, as fast as it
+        // reads (a backlog written at once would pass the server's write-queue limit for a
+        // slow reader and cut the stream). Live events wait in the ring meanwhile.
+        bool catching_up = false;
+        uint64_t cursor = 0;  // the last ring event id written
+        // A finished execution's recorded events, written instead of the ring's; the
+        // stream ends after them.
+        std::shared_ptr<std::vector<Event>> history;
+        size_t history_at = 0;
+        // Run by another process (`ferry run` on the same store): no live events reach
+        // this one, so its record is looked at until it ends.
+        bool remote = false;
+        uint64_t after = 0;  // the client's Last-Event-ID
     };
     void stream_execution(Call& c);
     void stream_all(Call& c);
     bool open_stream(Call& c, const std::shared_ptr<Client>& client);
     bool send(Client& client, const Event& e);
+    // send(), and a per-execution stream ends with its execution.finished.
+    bool deliver(Client& client, const Event& e);
+    void catch_up(const std::shared_ptr<Client>& client);
+    const Event* next_missed(Client& client);
+    void watch_remote();
     void drop_closed();
-    // A finished execution's recorded steps as events, then execution.finished (only that
-    // with only_the_end); exec is its record.
-    std::vector<Event> from_history(const std::string& id, const tmpl::Value& exec,
-                                    bool only_the_end);
+    // A finished execution's recorded steps as events, then execution.finished; exec is
+    // its record.
+    std::vector<Event> from_history(const std::string& id, const tmpl::Value& exec);
 
     App& app_;
     size_t capacity_;
@@ -60,6 +77,7 @@ class EventHub {
     std::deque<Event> ring_;
     std::list<std::shared_ptr<Client>> clients_;
     std::unique_ptr<Loop::Timer> heartbeat_;
+    std::unique_ptr<Loop::Timer> remote_poll_;  // while a remote client waits
 };
 
 // The text of one SSE message.

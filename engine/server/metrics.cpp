@@ -51,20 +51,24 @@ void Metrics::on_event(const EngineEvent& e) {
         return;
     }
     bool step_end = e.type == "step.finished" || e.type == "step.failed";
-    if (!step_end || e.status == "skipped") return;
+    // A for_each step's end sums up its items, which were counted one by one.
+    if (!step_end || e.status == "skipped" || e.for_each_summary) return;
     observe(step_seconds_[e.task], e.duration_ms / 1000.0);
+    // A step that showed its request instead of sending it (a dry run; a dry-run step or
+    // integration): a preview, whatever its task, and nothing was created or delivered.
+    if (e.previewed) {
+        ++dry_runs_;
+        return;
+    }
     if (e.task == "ticket.create") {
-        if (e.dry_run) {
-            ++dry_runs_;
-            return;
-        }
         std::string platform = e.provider.empty() ? "servicenow" : e.provider;
         ++tickets_[{platform, e.status == "succeeded" ? "success" : "failure"}];
         observe(ticket_seconds_, e.duration_ms / 1000.0);
-    } else if (e.task == "webhook.emit" && !e.dry_run) {
-        ++webhooks_[e.status == "succeeded" ? "delivered" : "failed"];
-    } else if (e.dry_run) {
-        ++dry_runs_;
+    } else if (e.task == "webhook.emit") {
+        // A delivery given up on succeeds as a step (it is in the dead-letter queue, as
+        // asked), but it was not delivered.
+        bool delivered = e.status == "succeeded" && e.outcome != "dead_lettered";
+        ++webhooks_[delivered ? "delivered" : "failed"];
     }
 }
 

@@ -9,6 +9,7 @@ stopped by its PID (SIGTERM, bounded wait, then SIGKILL).
 """
 import http.client
 import json
+import subprocess
 import sys
 import time
 import unittest
@@ -260,11 +261,76 @@ class LiveEvents(ServeEventsTest):
         st = Stream(self.s, path, last_id=again[-1]["id"])
         self.assertEqual((st.status, st.until(lambda e: False)), (204, []))
         st.close()
-        # A client whose last event came before the end gets only the end.
+        # A client whose last event came from a live stream before the end: which of the
+        # recorded events it saw is unknown, so it gets how the execution ended.
         st = Stream(self.s, path, last_id=events[1]["id"])
         tail = st.until(lambda e: False)
         st.close()
         self.assertEqual([e["event"] for e in tail], ["execution.finished"])
+        # A client that resumes from the recorded events' own ids gets exactly the rest.
+        st = Stream(self.s, path, last_id=history[0]["id"])
+        rest = st.until(lambda e: False)
+        st.close()
+        self.assertEqual([(e["event"], e["id"]) for e in rest],
+                         [(e["event"], e["id"]) for e in history[1:]])
+        self.assertEqual(len(rest), 2)
+
+    def test_a_backlog_is_written_as_fast_as_the_client_reads(self):
+        # 12 MB of events (200 failures of ~60 KB each): written at once they passed the
+        # server's 8 MiB write-queue limit for any client slower than the server, and the
+        # stream was cut. A client that waits a second before reading gets all of them,
+        # from the ring (/api/v1/events with an old id) and from the record (a restart).
+        self.p.workflow("loud", """\
+steps:
+  - id: each
+    for_each: "{{ range(200) | list }}"
+    task: lua
+    on_error: continue
+    with: {script: "error(string.rep('x', 60000) .. input)", input: "{{ item }}"}
+""")
+        exec_id = self.start("loud", {}, "?wait=30s")
+
+        def read_all(path, last_id=None):
+            st = Stream(self.s, path, last_id=last_id, timeout=30)
+            time.sleep(1)
+            got = st.until(lambda e: e["event"] == "execution.finished" and
+                           e["data"]["execution_id"] == exec_id, limit=1000)
+            st.close()
+            return [e for e in got if e["data"]["execution_id"] == exec_id]
+
+        from_ring = read_all("/api/v1/events", last_id=1)
+        # 200 items, then the for_each step itself, live as in the record.
+        self.assertEqual(sum(e["event"] == "step.failed" for e in from_ring), 201)
+        self.assertEqual([(e["event"], e["data"]["step"]) for e in from_ring[-2:]],
+                         [("step.failed", "each"), ("execution.finished", None)])
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        from_record = read_all("/api/v1/executions/%s/events" % exec_id)
+        self.assertEqual(sum(e["event"] == "step.failed" for e in from_record), 201)
+        self.assertEqual(from_record[-1]["event"], "execution.finished")
+        self.assertGreater(len(from_record[1]["data"]["message"]), 60000)
+
+    def test_an_execution_another_process_runs_ends_its_stream_when_it_ends(self):
+        # `ferry run` on the same store: its events never reach the server, whose stream
+        # looks at the record instead and ends with the execution.
+        run = subprocess.Popen([te.FERRY, "run", "slow", "--input", "pause=1500ms", "--quiet",
+                                "--project", str(self.p.dir), "--data", str(self.p.data)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            listed = wait_for(lambda: self.s.json("GET", "/api/v1/executions?workflow=slow",
+                                                  role="viewer")[1]["executions"])
+            self.assertTrue(listed)
+            st = Stream(self.s, "/api/v1/executions/%s/events" % listed[0]["id"], timeout=15)
+            self.assertEqual(st.status, 200)
+            events = st.until(lambda e: False)
+            st.close()
+            self.assertEqual(run.wait(timeout=15), 0)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait(timeout=5)
+        self.assertEqual([e["event"] for e in events][-1], "execution.finished")
+        self.assertEqual(events[-1]["data"]["status"], "succeeded")
 
     def test_idle_streams_get_a_keep_alive_comment_every_15s(self):
         st = Stream(self.s, "/api/v1/events", timeout=20)
@@ -292,6 +358,7 @@ class CancelAndRetry(ServeEventsTest):
         exec_id = self.start("slow", {"pause": "30s"})
         st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
         st.until(lambda e: e["event"] == "step.started")
+        time.sleep(0.3)  # the time the step runs before the cancel is its duration
         self.assertEqual(self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id, {},
                                      role="viewer")[0], 403)
         t0 = time.monotonic()
@@ -307,6 +374,7 @@ class CancelAndRetry(ServeEventsTest):
         self.assertEqual(doc["status"], "cancelled")
         self.assertIn("wrong window", doc["error"]["message"])
         self.assertEqual(doc["steps"]["wait"]["status"], "cancelled")
+        self.assertGreaterEqual(doc["steps"]["wait"]["duration_ms"], 250)
         self.assertEqual(doc["steps"]["done"]["status"], "cancelled")
         status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id, {},
                                    role="operator")

@@ -1,0 +1,91 @@
+// engine/server: what /metrics counts from engine events: previews, dead letters, for_each.
+#include "server/metrics.h"
+
+#include "temp_dir.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+using namespace ferry;
+using namespace ferry::engine::server;
+
+namespace {
+
+struct Scrape {
+    ferry::testing::TempDir dir;
+    std::unique_ptr<engine::App> app;
+    std::unique_ptr<StoreRoom> room;
+    std::unique_ptr<Metrics> metrics;
+
+    Scrape() {
+        std::filesystem::path root = dir.path();
+        std::filesystem::create_directories(root / "workflows");
+        std::ofstream(root / "ferry.yaml") << "{}\n";
+        engine::AppOptions options;
+        options.project_dir = root.string();
+        std::vector<workflow::Diagnostic> problems;
+        auto opened = engine::App::open(options, problems);
+        REQUIRE(opened);
+        app = std::move(opened.value());
+        room = std::make_unique<StoreRoom>(*app->store);
+        metrics = std::make_unique<Metrics>(*app, *room);
+    }
+    std::string text() const { return metrics->render({}, {}); }
+};
+
+engine::EngineEvent step_end(const std::string& task, const std::string& status) {
+    engine::EngineEvent e;
+    e.type = status == "failed" ? "step.failed" : "step.finished";
+    e.execution_id = "01X";
+    e.workflow = "wf";
+    e.step = "s";
+    e.status = status;
+    e.task = task;
+    e.duration_ms = 250;
+    return e;
+}
+
+bool has(const std::string& text, const std::string& line) {
+    return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("a dead-lettered delivery counts as failed, a delivered one as delivered",
+          "[metrics]") {
+    Scrape s;
+    engine::EngineEvent delivered = step_end("webhook.emit", "succeeded");
+    delivered.outcome = "200";
+    engine::EngineEvent given_up = step_end("webhook.emit", "succeeded");
+    given_up.outcome = "dead_lettered";
+    s.metrics->on_event(delivered);
+    s.metrics->on_event(given_up);
+    s.metrics->on_event(step_end("webhook.emit", "failed"));
+    std::string text = s.text();
+    CHECK(has(text, "ferry_webhook_deliveries_total{status=\"delivered\"} 1"));
+    CHECK(has(text, "ferry_webhook_deliveries_total{status=\"failed\"} 2"));
+}
+
+TEST_CASE("a previewed request counts as a dry run, not as a ticket", "[metrics]") {
+    Scrape s;
+    engine::EngineEvent preview = step_end("ticket.create", "succeeded");
+    preview.previewed = true;  // an integration with dry_run: true, in a real execution
+    s.metrics->on_event(preview);
+    engine::EngineEvent in_a_dry_run = step_end("log", "succeeded");
+    in_a_dry_run.dry_run = true;  // a log step previews nothing
+    s.metrics->on_event(in_a_dry_run);
+    s.metrics->on_event(step_end("ticket.create", "succeeded"));
+    std::string text = s.text();
+    CHECK(has(text, "itsm_dry_run_total 1"));
+    CHECK(has(text, "itsm_ticket_creation_total{platform=\"servicenow\",status=\"success\"} 1"));
+}
+
+TEST_CASE("a for_each step's summary is not a step duration of its own", "[metrics]") {
+    Scrape s;
+    s.metrics->on_event(step_end("log", "succeeded"));
+    engine::EngineEvent summary = step_end("log", "succeeded");
+    summary.for_each_summary = true;
+    s.metrics->on_event(summary);
+    CHECK(has(s.text(), "ferry_step_duration_seconds_count{task=\"log\"} 1"));
+}

@@ -63,9 +63,38 @@ void Engine::invoke_approval(Run& run, Unit& unit) {
     park_approval(run, unit, true);
 }
 
+// The execution is "waiting" only when all that is left of it is decisions: an approval
+// parked beside a step that still runs leaves it "running" (a shutdown waits for that
+// step, and the API does not list it among the waiting).
+bool Engine::only_decisions_left(const Run& run) const {
+    bool waiting = false;
+    for (const auto& u : run.units) {
+        if (u->status == "waiting") {
+            waiting = true;
+        } else if (u->status == "pending" || u->status == "retrying") {
+            return false;
+        } else if (u->status == "running") {
+            // A sub-workflow whose own work is down to decisions waits with it.
+            auto child = u->child_execution.empty() ? runs_.end() : runs_.find(u->child_execution);
+            if (child == runs_.end() || !only_decisions_left(*child->second)) return false;
+            waiting = true;
+        }
+    }
+    return waiting;
+}
+
+void Engine::recheck_waiting(Run& run) {
+    if (!run.parked_approvals || run.finishing) return;
+    const char* status = only_decisions_left(run) ? "waiting" : "running";
+    if (run.status == status) return;
+    run.status = status;
+    persist_execution(run);
+}
+
 void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
     unit.status = "waiting";
-    run.status = "waiting";
+    run.parked_approvals = true;
+    run.status = only_decisions_left(run) ? "waiting" : "running";
     if (record_unit) persist_unit(run, unit, true);
     persist_execution(run);
     emit(run, "step.waiting", unit.key, "waiting", input_text(unit.input, "message"), 0,
@@ -107,7 +136,7 @@ void Engine::approval_timed_out(Run& run, Unit& unit) {
 size_t Engine::busy_executions() const {
     size_t n = 0;
     for (const auto& [id, run] : runs_)
-        if (run->status != "waiting") ++n;
+        if (!only_decisions_left(*run)) ++n;
     return n;
 }
 

@@ -243,6 +243,9 @@ class Engine {
     // Waits for a decision (and arms the timeout). record_unit: write the step's "waiting"
     // record; false when it is already there (a resumed wait).
     void park_approval(Run& run, Unit& unit, bool record_unit);
+    bool only_decisions_left(const Run& run) const;
+    // A run that has parked an approval: "waiting" or "running" again as its units settle.
+    void recheck_waiting(Run& run);
     void persist_execution(Run& run);
     // settled: the unit's record is final (settle_unit), so its attempt record can point at
     // the step record's input and output instead of repeating them (records.cpp).

@@ -328,6 +328,10 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
 
 void Engine::invoke_unit(Run& run, Unit& unit) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
+    if (run.status == "waiting" && !run.finishing) {  // a step starts beside a parked approval
+        run.status = "running";
+        persist_execution(run);
+    }
     if (run.cancelled) {  // cancelled while its "running" record was being committed
         TaskOutcome outcome;
         outcome.error = make_error(ErrorKind::Cancelled, "the execution was cancelled");

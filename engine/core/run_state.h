@@ -153,6 +153,7 @@ struct Engine::Run {
     size_t in_flight = 0;  // units between start and settle (commits, timers, tasks)
     bool failing = false;
     bool finishing = false;
+    bool parked_approvals = false;  // an approval parked: its status follows its units
     bool cancelled = false;  // Engine::cancel: ends "cancelled", not "failed"
     tmpl::Value error;       // the execution's error, if failed
     tmpl::Value outputs;

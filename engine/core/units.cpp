@@ -488,6 +488,7 @@ void Engine::settle_unit(Run& run, Unit& unit, bool eager, bool already_durable)
         persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped", /*settled=*/true);
     }
     emit_settled(run, unit);
+    recheck_waiting(run);
     if (eager) {
         // The result and whatever it lets start (the dependents' "running" records) go into
         // the same commit; their tasks start from after_commit callbacks, so still only once

@@ -1114,6 +1114,34 @@ class Approvals(unittest.TestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(self.wait_status(exec_id, ("succeeded", "failed"))["status"], "succeeded")
 
+    def test_a_step_beside_a_waiting_approval_keeps_the_execution_running(self):
+        # Waiting means nothing is left but decisions: while a step still runs beside the
+        # approval, the execution is running, a shutdown waits for that step (it was cut
+        # and run again after the restart: a second POST), and then it waits.
+        self.p.workflow("beside", """\
+steps:
+  - {id: approve, task: approval, with: {message: "Go?"}}
+  - {id: work, task: lua, with: {script: "ferry.sleep('1200ms') return 'done'"}}
+""")
+        exec_id = self.start("beside")
+        deadline = time.monotonic() + 10
+        while (self.execution(exec_id)["steps"].get("approve", {}).get("status") != "waiting"
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        rec = self.execution(exec_id)
+        self.assertEqual((rec["status"], rec["steps"]["work"]["status"]), ("running", "running"))
+        listed = self.s.json("GET", "/api/v1/executions?status=waiting", role="viewer")[1]
+        self.assertNotIn(exec_id, [e["id"] for e in listed["executions"]])
+        t0 = time.monotonic()
+        self.s.stop()
+        self.assertGreater(time.monotonic() - t0, 0.5, "the shutdown did not wait for 'work'")
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        rec = self.wait_status(exec_id, ("waiting",))
+        self.assertEqual(rec["status"], "waiting")
+        self.assertEqual([a["status"] for a in rec["steps"]["work"]["attempts"]], ["succeeded"])
+        listed = self.s.json("GET", "/api/v1/executions?status=waiting", role="viewer")[1]
+        self.assertIn(exec_id, [e["id"] for e in listed["executions"]])
+
     def test_approval_parks_durably_and_survives_a_restart(self):
         exec_id = self.start()
         rec = self.wait_status(exec_id, ("waiting",))

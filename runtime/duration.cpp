@@ -117,6 +117,10 @@ Result<uint64_t> parse_duration_ms(std::string_view text) {
             return bad_duration(text, "too long");
         total += part;
     }
+    // Beyond any schedule, timeout or retention anyone means, and past it "now + d" in
+    // milliseconds leaves the years RFC 3339 can write (and soon int64).
+    constexpr uint64_t kCenturyMs = 100ull * 36525 * 86'400'000 / 100;
+    if (total > kCenturyMs) return bad_duration(text, "longer than 100 years");
     return total;
 }
 

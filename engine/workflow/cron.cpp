@@ -57,7 +57,9 @@ Result<int> value(const FieldSpec& f, const std::string& text) {
     return v;
 }
 
-// One comma-separated field into bits[min..max]; returns whether it was a bare '*'.
+// One comma-separated field into bits[min..max]; returns whether it starts with '*', which
+// is what makes a day field "unrestricted" in Vixie cron and cronie (entry.c: DOM_STAR):
+// "0 0 */2 * MON" runs on odd days that are Mondays, not on either.
 Result<bool> parse_field(const FieldSpec& f, const std::string& text, std::vector<bool>& bits) {
     bits.assign(size_t(f.max + 1), false);
     if (text.empty()) return make_error(ErrorKind::Validation, std::string(f.name) + " is empty");
@@ -93,7 +95,7 @@ Result<bool> parse_field(const FieldSpec& f, const std::string& text, std::vecto
         for (int v = lo; v <= hi; v += step)
             bits[size_t(v)] = true;
     }
-    return text == "*" || text == "*/1";
+    return text.front() == '*';
 }
 
 }  // namespace
@@ -199,13 +201,22 @@ SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_u
         plan.next = cron_next(cron, now).value_or(0);
         return plan;
     }
-    // The latest due time in (last_due, now], bounded: a minutely cron down for a year is
-    // half a million steps; past the bound any missed time will do for the one catch-up.
+    // The latest due time in (last_due, now]. Walked forward from a start close enough to
+    // now that the walk is short (a minutely cron down for a year is half a million steps):
+    // the latest of the first window back from now that holds a due time. It must be the
+    // latest, not any: the run after a catch-up is planned from it, and an older one made
+    // another catch-up each time, several runs at once.
+    constexpr uint64_t kHour = 3'600'000, kDay = 24 * kHour;
     std::optional<uint64_t> latest;
-    std::optional<uint64_t> t = cron_next(cron, last_due);
-    for (int i = 0; t && *t <= now && i < 10000; ++i) {
-        latest = t;
-        t = cron_next(cron, *t);
+    for (uint64_t back : {kHour, kDay, 32 * kDay, 367 * kDay, 5 * 366 * kDay, 30 * 366 * kDay,
+                          uint64_t(-1)}) {
+        uint64_t from = now - last_due > back ? now - back : last_due;
+        std::optional<uint64_t> t = cron_next(cron, from);
+        for (int i = 0; t && *t <= now && i < 100'000; ++i) {
+            latest = t;
+            t = cron_next(cron, *t);
+        }
+        if (latest || from == last_due) break;
     }
     if (latest && catch_up) plan.catch_up = latest;
     plan.next = cron_next(cron, now).value_or(0);

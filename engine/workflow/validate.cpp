@@ -373,8 +373,13 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         // runs that step, through the on_error machinery.
         if (step.task == "approval" && step.with.is_dict()) {
             const tmpl::Value* on_timeout = step.with.dict_obj().find("on_timeout");
-            if (on_timeout && on_timeout->is_string() && on_timeout->str() != "reject" &&
-                !is_template(on_timeout->str())) {
+            // The escalation step is wired here, as the step's on_error handler (else it is
+            // an ordinary step and runs at once): an expression cannot name it.
+            if (on_timeout && on_timeout->is_string() && is_template(on_timeout->str()))
+                ctx.error(step.mark, who + ": on_timeout must be written as 'reject' or a step "
+                                           "id, not an expression: the escalation step is "
+                                           "wired when the workflow is checked");
+            else if (on_timeout && on_timeout->is_string() && on_timeout->str() != "reject") {
                 if (step.on_error == "fail")
                     step.on_error = std::string(on_timeout->str());
                 else if (step.on_error != on_timeout->str())

@@ -1430,6 +1430,12 @@ class Validation(EngineTest):
                          ["unknown task 'no.such.task'"]),
         "task_typo": ("steps:\n  - id: a\n    task: tranform\n", (3, 11),
                       ["unknown task 'tranform'", "did you mean 'transform'"]),
+        "on_timeout_expression": (
+            "inputs: {then: {type: string, default: page}}\nsteps:\n"
+            "  - id: a\n    task: approval\n"
+            "    with: {message: go, timeout: 1s, on_timeout: \"{{ inputs.then }}\"}\n"
+            "  - {id: page, task: log, with: {message: paged}}\n",
+            (3, 5), ["on_timeout must be written as 'reject' or a step id, not an expression"]),
         "no_default_provider": ("steps:\n  - id: a\n    task: custom.multi\n", (3, 11),
                                 ["several providers and no default", "custom-a, custom-b"]),
         "unknown_provider": ("steps:\n  - id: a\n    task: log\n    provider: servicenow\n"

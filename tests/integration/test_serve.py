@@ -1051,12 +1051,12 @@ class OpenApiAndMetrics(ServeTest):
 
 
 APPROVAL = """\
-inputs: {timeout: {type: string, default: ""}, on_timeout: {type: string, default: reject}}
+inputs: {timeout: {type: string, default: ""}}
 steps:
   - id: approve
     task: approval
     with: {message: "Deploy the firewall change?", timeout: "{{ inputs.timeout }}",
-           on_timeout: "{{ inputs.on_timeout }}", approvers: [operator, admin]}
+           on_timeout: reject, approvers: [operator, admin]}
   - id: apply
     task: log
     when: "{{ steps.approve.output.decision == 'approved' }}"

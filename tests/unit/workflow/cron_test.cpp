@@ -117,6 +117,31 @@ TEST_CASE("schedules: cron catch-up runs the latest missed time once", "[cron]")
     CHECK(after.next == at(2026, 12, 2, 6));
     CHECK_FALSE(plan_schedule(0, daily, true, at(2026, 12, 1, 6), at(2026, 12, 1, 7)).catch_up);
     CHECK_FALSE(plan_schedule(0, daily, false, at(2026, 11, 28, 6), at(2026, 12, 1, 7)).catch_up);
+
+    // Long downtime (a restored backup): still the latest missed time, so the plan made
+    // from it has nothing more to catch up (an older one caught up again, and again).
+    CronSpec minutely = parse_cron("* * * * *").value();
+    uint64_t now = at(2026, 12, 4, 21, 24, 30);
+    SchedulePlan month = plan_schedule(0, minutely, true, at(2026, 11, 4, 21, 24), now);
+    REQUIRE(month.catch_up);
+    CHECK(*month.catch_up == at(2026, 12, 4, 21, 24));
+    CHECK_FALSE(plan_schedule(0, minutely, true, *month.catch_up, now).catch_up);
+    CronSpec leap = parse_cron("0 12 29 2 *").value();
+    SchedulePlan years = plan_schedule(0, leap, true, at(2001, 1, 1), now);
+    REQUIRE(years.catch_up);
+    CHECK(*years.catch_up == at(2024, 2, 29, 12));
+    CHECK_FALSE(plan_schedule(0, leap, true, at(2024, 2, 29, 12), now).catch_up);
+}
+
+TEST_CASE("cron: a day field starting with * leaves the other day field alone (Vixie)",
+          "[cron]") {
+    // 2026-12-04 is a Friday. Odd days that are Mondays: Monday 2026-12-07.
+    CHECK(next("0 0 */2 * MON", at(2026, 12, 4, 12)) == at(2026, 12, 7));
+    // A 13th that falls on every third weekday from Sunday (Sun, Wed, Sat): Sunday the
+    // 13th of December (restricted both ways it would be Saturday the 5th, a Saturday).
+    CHECK(next("0 0 13 * */3", at(2026, 12, 4, 12)) == at(2026, 12, 13));
+    // Both restricted, without '*': either matches.
+    CHECK(next("0 0 13 * MON", at(2026, 12, 4, 12)) == at(2026, 12, 7));
 }
 
 TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][config]") {

@@ -59,6 +59,10 @@ TEST_CASE("bad durations are rejected with a message quoting the text", "[durati
     CHECK(error_of("1..5s").find("got '1..5s'") != std::string::npos);
     CHECK(error_of("99999999999999999999d").find("too long") != std::string::npos);
     CHECK(error_of("213503982335d").find("too long") != std::string::npos);
+    // A century at most: past it "now + d" leaves the years RFC 3339 can write.
+    CHECK(ms("36525d") == 36525ull * 86'400'000);
+    CHECK(error_of("36525d1ms").find("longer than 100 years") != std::string::npos);
+    CHECK(error_of("2562047788015h").find("longer than 100 years") != std::string::npos);
 }
 
 TEST_CASE("durations format in their shortest exact form", "[duration]") {

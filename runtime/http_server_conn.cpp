@@ -316,7 +316,18 @@ bool framing_is_strict(Connection* c, const Exchange& ex, const http_parser* p) 
         return false;
     }
     size_t hosts = 0, encodings = 0;
+    // Fields read as one value: two of them are answered 400 rather than the first taken,
+    // since a proxy in front may check the other (who the caller is, which request this is).
+    constexpr std::string_view kSingletons[] = {"Authorization", "Idempotency-Key",
+                                                "Last-Event-ID"};
+    size_t singleton_seen[std::size(kSingletons)] = {};
     for (const auto& [name, value] : req.headers) {
+        for (size_t i = 0; i < std::size(kSingletons); ++i) {
+            if (!iequals(name, kSingletons[i]) || ++singleton_seen[i] == 1) continue;
+            c->fail(400, "bad_request",
+                    "the request has more than one " + std::string(kSingletons[i]) + " header");
+            return false;
+        }
         if (!is_http_token(name)) {  // "Transfer-Encoding : chunked" reaches us as a name
             c->fail(400, "bad_request",
                     "a header name must be a token (no spaces or separators before the colon)");
@@ -365,6 +376,12 @@ int Connection::on_headers_complete(http_parser* p) {
     if (p->http_major != 1) {  // the parser takes any digit; this server speaks 1.x only
         c->fail(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported");
         return -1;
+    }
+    // RFC 9110 5.5: a field value has no leading or trailing whitespace. http_parser drops
+    // the leading only: "Bearer TOKEN " failed and "Idempotency-Key: k " was another key.
+    for (auto& [name, value] : ex.req.headers) {
+        size_t end = value.find_last_not_of(" \t");
+        value.resize(end == std::string::npos ? 0 : end + 1);
     }
     if (!framing_is_strict(c, ex, p)) return -1;
 

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 namespace ferry::engine {
@@ -70,6 +71,9 @@ class App {
     Expressions expressions;         // workflow expressions (strict)
     workflow::ProjectConfig config;  // ferry.yaml (empty when the project has none)
     IntegrationRegistry integrations;
+    // Dead letters being sent again (replay_dead_letter): a second replay of one while the
+    // first is in flight is refused, not sent twice.
+    std::set<std::string> replaying_dead_letters;
     std::unique_ptr<store::Store> store;
     std::unique_ptr<Engine> engine;
     std::unique_ptr<EventNotifier> notifier;  // ferry.yaml `events:`

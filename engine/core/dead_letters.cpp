@@ -26,6 +26,11 @@ void replay_dead_letter(App& app, const std::string& id,
         done(make_error(ErrorKind::NotFound, "no dead letter '" + id + "'"));
         return;
     }
+    if (app.replaying_dead_letters.count(id)) {
+        done(make_error(ErrorKind::Validation,
+                        "dead letter " + id + " is being replayed now; its answer decides"));
+        return;
+    }
     Value entry = tmpl::value_from_json(*found.value());
     std::string name = text(entry, "integration");
     IntegrationClient* client = app.integrations.find(name);
@@ -85,7 +90,9 @@ void replay_dead_letter(App& app, const std::string& id,
     }
     req.idempotent = true;  // a delivery carries its id: the receiver deduplicates
     App* a = &app;
+    app.replaying_dead_letters.insert(id);
     client->send(std::move(req), [a, id, entry, done](IntegrationOutcome o) mutable {
+        a->replaying_dead_letters.erase(id);
         ReplayResult r;
         r.attempts = o.attempts;
         r.status = o.response ? o.response->status : 0;

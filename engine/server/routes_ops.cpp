@@ -81,8 +81,11 @@ void dlq_list(Api& api, Call& c) {
 }
 
 void dlq_replay(Api& api, Call& c) {
-    auto res = std::make_shared<Responder>(std::move(c.res));
     std::string id = c.params["id"];
+    if (api.app().replaying_dead_letters.count(id))
+        return c.error(409, "conflict",
+                       "dead letter " + id + " is being replayed now; its answer decides");
+    auto res = std::make_shared<Responder>(std::move(c.res));
     replay_dead_letter(api.app(), id, [res, id, &api](Result<ReplayResult> r) {
         if (!r) {
             int status = r.error().kind == ErrorKind::NotFound ? 404 : 422;
@@ -94,7 +97,10 @@ void dlq_replay(Api& api, Call& c) {
                              {"replayed", Value::boolean(r->delivered)},
                              {"status", r->status ? Value::integer(r->status) : Value::none()},
                              {"attempts", Value::integer(r->attempts)}});
-        if (!r->delivered) out.dict_obj().set(str("error"), str(r->error));
+        // The contract's error shape, beside what the replay did.
+        if (!r->delivered)
+            out.dict_obj().set(str("error"), dict_of({{"code", str("replay_failed")},
+                                                      {"message", str(r->error)}}));
         std::string body = to_json_text(out);
         int status = r->delivered ? 200 : 502;
         api.app().store->after_commit([res, status, body] {

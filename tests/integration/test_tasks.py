@@ -6,6 +6,7 @@ servers in mocks/ (127.0.0.1 only, stopped by PID).
     python3 tests/integration/test_tasks.py path/to/ferry [TestName ...]
 """
 import json
+import threading
 import os
 import sys
 import time
@@ -519,6 +520,37 @@ steps:
             status, _, text = server.request("GET", "/metrics", role="viewer")
             self.assertEqual(status, 200)
             self.assertIn("ferry_dlq_size %d\n" % n, text.decode())
+        finally:
+            server.stop()
+
+    def test_the_api_replays_a_dead_letter_once_at_a_time(self):
+        self.dead_letter()
+        self.p.write("ferry.yaml", sn_yaml(self.m.url) + serve_util.tokens_yaml())
+        entry = json.loads(self.ferry("dlq", "list", "--json").stdout)[0]
+        path = "/api/v1/dlq/%s/replay" % entry["id"]
+        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            # Still failing: 502 with the contract's error shape, beside what it did.
+            status, body = server.json("POST", path, {}, role="admin")
+            self.assertEqual(status, 502, body)
+            self.assertEqual(body["error"]["code"], "replay_failed")
+            self.assertIn("HTTP 500", body["error"]["message"])
+            self.assertEqual((body["replayed"], body["status"]), (False, 500))
+            # A slow receiver, three replays at once: it is sent once, the others are told
+            # that one is in flight (they were each sent: a ticket POST three times).
+            self.m.config(webhook_status=204)
+            self.m.fault(path="/webhook", times=1, delay_ms=800)
+            before = len(self.state()["webhooks"])
+            answers = []
+            threads = [threading.Thread(target=lambda: answers.append(
+                server.json("POST", path, {}, role="admin"))) for _ in range(3)]
+            for t in threads:
+                t.start()
+                time.sleep(0.1)
+            for t in threads:
+                t.join(timeout=15)
+            self.assertEqual(sorted(a[0] for a in answers), [200, 409, 409], answers)
+            self.assertEqual(len(self.state()["webhooks"]) - before, 1)
         finally:
             server.stop()
 

@@ -25,7 +25,8 @@ double waited_ms(const Engine::Unit& unit) {
 }
 
 TaskOutcome decision_outcome(const Engine::Unit& unit, const std::string& decision,
-                             const std::string& by, const std::string& comment) {
+                             const std::string& by, const std::string& comment,
+                             const std::string& via = {}) {
     TaskOutcome out;
     out.ok = true;
     out.duration_ms = waited_ms(unit);
@@ -33,6 +34,7 @@ TaskOutcome decision_outcome(const Engine::Unit& unit, const std::string& decisi
                              {"by", str(by)},
                              {"comment", str(comment)},
                              {"at", str(rfc3339(now_unix_ms()))}});
+    if (!via.empty()) v.dict_obj().set(str("via"), str(via));
     rapidjson::Document doc;
     to_rapidjson(v, doc, doc.GetAllocator());
     out.value.Swap(doc);
@@ -142,17 +144,26 @@ size_t Engine::busy_executions() const {
 
 Engine::DecideResult Engine::decide(const std::string& execution_id, const std::string& step_key,
                                     const std::string& decision, const std::string& by,
-                                    const std::string& comment) {
+                                    const std::string& comment, const std::string& via) {
     using Refusal = DecideResult::Refusal;
     Run* run = find_run(execution_id);
     if (!run) {
         // Not in memory: one that already ended is a conflict, not an unknown execution.
         auto stored = store_.get_execution(execution_id);
-        if (stored && stored.value())
+        if (stored && stored.value()) {
+            // Parked by another process (`ferry run` beside the server): waiting, but not
+            // here until this server's next start resumes it.
+            const tmpl::Value record = tmpl::value_from_json(*stored.value());
+            const tmpl::Value* status = dict_get(record, "status");
+            if (status && status->is_string() && status->str() == "waiting")
+                return {Refusal::NotWaiting,
+                        "execution " + execution_id +
+                            " waits, but another process (ferry run) parked it: ferry serve "
+                            "takes its decision after its next start resumes it"};
             return {Refusal::NotWaiting,
                     "execution " + execution_id + " is not waiting for a decision"};
-        return {Refusal::NotRunningHere,
-                "execution " + execution_id + " is not waiting in this process"};
+        }
+        return {Refusal::NotRunningHere, "no execution '" + execution_id + "'"};
     }
     Unit* unit = nullptr;
     for (auto& u : run->units)
@@ -183,7 +194,7 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
     unit->retry_timer.reset();
     run->status = "running";
     persist_execution(*run);
-    unit_finished(*run, *unit, decision_outcome(*unit, decision, by, comment));
+    unit_finished(*run, *unit, decision_outcome(*unit, decision, by, comment, via));
     return {};
 }
 

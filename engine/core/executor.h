@@ -181,9 +181,11 @@ class Engine {
         std::string message;
         bool ok() const { return refusal == Refusal::None; }
     };
+    // via: how the decision came when not from `by` itself ("hook:NAME": a callback that
+    // names the approver), recorded beside it for the audit.
     DecideResult decide(const std::string& execution_id, const std::string& step_key,
                         const std::string& decision, const std::string& by,
-                        const std::string& comment);
+                        const std::string& comment, const std::string& via = {});
     // Commits staged writes now (the loop does it once per iteration anyway).
     Status flush();
 

@@ -70,7 +70,8 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
                        "(approved or rejected)");
     }
     std::string by = text("by").empty() ? "hook:" + hook.name : text("by");
-    Engine::DecideResult s = app.engine->decide(id, step, decision, by, text("comment"));
+    Engine::DecideResult s =
+        app.engine->decide(id, step, decision, by, text("comment"), "hook:" + hook.name);
     if (!s.ok()) return c.refused(s);
     if (!replay_key.empty()) {
         claim(*app.store, replay_key, std::to_string(now_ms));

@@ -1162,6 +1162,7 @@ steps:
         out = rec["steps"]["approve"]["output"]
         self.assertEqual((out["decision"], out["by"], out["comment"]),
                          ("approved", "operator", "window agreed with the NOC"))
+        self.assertNotIn("via", out)  # the token's own decision
         self.assertTrue(out["at"])
         self.assertEqual(rec["steps"]["apply"]["status"], "succeeded")
         # The restart resumed the wait itself, not a new attempt of it.
@@ -1208,6 +1209,21 @@ steps:
         self.assertEqual(rec["steps"]["approve"]["error"]["kind"], "timeout")
         self.assertGreaterEqual(rec["steps"]["approve"]["duration_ms"], 500)
         self.assertEqual(rec["steps"]["escalate"]["status"], "succeeded")
+
+    def test_a_decision_for_an_approval_another_process_parked_says_so(self):
+        run = self.p.ferry("run", "change", "--input", "timeout=1h")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        exec_id = json.loads(run.stdout)["id"]
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                   {}, role="operator")
+        self.assertEqual(status, 409, body)
+        self.assertIn("another process (ferry run) parked it", body["error"]["message"])
+        # The next start resumes it here, and the decision is taken.
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                   {}, role="operator")
+        self.assertEqual(status, 200, body)
 
     def test_cancel_ends_a_waiting_approval_for_good(self):
         exec_id = self.start(inputs={"timeout": "1h"})

@@ -774,10 +774,12 @@ class Hooks(unittest.TestCase):
         status, _, _ = request("POST", "/hooks/approvals",
                                {"execution_id": exec_id, "step": "approve", "decision": "rejected"})
         self.assertEqual(status, 409)  # decided already, as the approve endpoint answers
-        status, _, _ = request("POST", "/hooks/approvals",
-                               {"execution_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ", "step": "approve",
-                                "decision": "rejected"})
+        status, _, text = request("POST", "/hooks/approvals",
+                                  {"execution_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ", "step": "approve",
+                                   "decision": "rejected"})
         self.assertEqual(status, 404)
+        self.assertEqual(json.loads(text)["error"]["message"],
+                         "no execution '01ZZZZZZZZZZZZZZZZZZZZZZZZ'")
 
     def test_a_callback_by_someone_not_among_the_approvers_is_forbidden(self):
         status, _, text = request("POST", "/api/v1/workflows/cab-gated/executions",
@@ -798,7 +800,10 @@ class Hooks(unittest.TestCase):
         self.assertEqual(status, 404, text)
         status, _, text = request("POST", "/hooks/approvals", dict(decision, by="cab"))
         self.assertEqual(status, 200, text)
-        self.assertEqual(wait_execution(exec_id)["steps"]["approve"]["output"]["by"], "cab")
+        # The approver it names, and the hook it came through: the audit tells the two
+        # apart from cab's own decision on the API (which has no "via").
+        out = wait_execution(exec_id)["steps"]["approve"]["output"]
+        self.assertEqual((out["by"], out["via"]), ("cab", "hook:approvals"))
 
     def test_errors(self):
         self.assertEqual(request("POST", "/hooks/nope", {})[0], 404)

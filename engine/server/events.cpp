@@ -179,8 +179,17 @@ void EventHub::on_event(const EngineEvent& e) {
     ev.duration_ms = e.duration_ms;
     ev.attempt = e.attempt;
     ev.at_ms = now_unix_ms();
+    auto weight = [](const Event& e) {
+        return sizeof(Event) + e.execution_id.size() + e.workflow.size() + e.step.size() +
+               e.status.size() + e.message.size() + e.at.size();
+    };
+    ring_bytes_ += weight(ev);
     ring_.push_back(std::move(ev));
-    if (ring_.size() > capacity_) ring_.pop_front();  // leaves references to the back valid
+    // Popping the front leaves references to the back valid.
+    while (ring_.size() > 1 && (ring_.size() > capacity_ || ring_bytes_ > kRingBytes)) {
+        ring_bytes_ -= weight(ring_.front());
+        ring_.pop_front();
+    }
     const Event& added = ring_.back();
     bool dropped = false;
     for (auto& c : clients_) {

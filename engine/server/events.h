@@ -75,6 +75,10 @@ class EventHub {
     size_t capacity_;
     uint64_t next_id_;
     std::deque<Event> ring_;
+    // The ring is bounded by its events' text too: 10,000 failures of 64 KiB messages
+    // would pin 650 MB for reconnects that may never come.
+    size_t ring_bytes_ = 0;
+    static constexpr size_t kRingBytes = 16 << 20;
     std::list<std::shared_ptr<Client>> clients_;
     std::unique_ptr<Loop::Timer> heartbeat_;
     std::unique_ptr<Loop::Timer> remote_poll_;  // while a remote client waits

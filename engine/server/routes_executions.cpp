@@ -3,6 +3,7 @@
 #include "core/history.h"
 #include "core/project.h"
 #include "core/values.h"
+#include "runtime/utf8.h"
 #include "runtime/crypto.h"
 #include "runtime/duration.h"
 #include "runtime/ids.h"
@@ -82,9 +83,11 @@ void list_workflows(Api& api, Call& c) {
         stem = stem.substr(0, stem.rfind('.'));
         auto wf = api.app().load_workflow(stem);
         if (!wf) {
-            items.list_obj().items.push_back(dict_of({{"name", str(stem)},
-                                                      {"valid", Value::boolean(false)},
-                                                      {"problems", str(wf.error().message)}}));
+            // Answers are JSON: a file name that is not UTF-8 is shown with U+FFFD.
+            items.list_obj().items.push_back(
+                dict_of({{"name", str(to_valid_utf8(stem))},
+                         {"valid", Value::boolean(false)},
+                         {"problems", str(to_valid_utf8(wf.error().message))}}));
             continue;
         }
         items.list_obj().items.push_back(workflow_view(*wf.value(), false));

@@ -452,7 +452,14 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
         p.wf.outputs = tmpl::Value::dict();
         p.wf.hooks.mark = Mark{file, 0, 0};
         p.tasks = tasks;
+        const std::string stem = p.wf.name;
         detail::parse_workflow(ctx, docs[0], p);
+        // The file's name is the workflow's in the API (/api/v1/workflows/NAME), the CLI
+        // and the history: it must be a name too (a stem with a quote, a line break or
+        // bytes that are not UTF-8 went into JSON answers and log lines as it was).
+        if (!detail::is_identifier(stem))
+            ctx.error(docs[0], detail::identifier_problem("workflow file name", stem) +
+                                   ": rename the file");
         detail::validate(ctx, p, tasks);
         result.workflow = std::move(p.wf);
     }

@@ -1536,6 +1536,30 @@ class Validation(EngineTest):
         self.assertNotIn("delta", p.stdout)
         self.assertEqual(len(p.stdout.strip().splitlines()), 2, p.stdout)
 
+    def test_a_workflow_file_name_must_be_a_name(self):
+        # The stem names the workflow in the API, the CLI and the history.
+        wf = "steps:\n  - {id: a, task: log, with: {message: hi}}\n"
+        (self.p.dir / "workflows" / b"bad\xffname.yaml".decode("utf-8", "surrogateescape")
+         ).write_text(wf)
+        self.p.workflow('we"ird', wf)
+        p = subprocess.run([FERRY, "validate", "--project", str(self.p.dir)],
+                           capture_output=True, timeout=TIMEOUT, cwd=str(self.p.dir))
+        out = p.stdout.decode("utf-8", "replace")  # a path is printed as its bytes
+        self.assertEqual(p.returncode, 2, out)
+        self.assertIn("invalid workflow file name 'we\"ird'", out)
+        self.assertEqual(out.count("invalid workflow file name"), 2, out)
+        import serve_util  # it runs `ferry serve`; most of this file does not
+        self.p.write("ferry.yaml", serve_util.tokens_yaml())
+        server = serve_util.Server(FERRY, self.p.dir, self.p.data)
+        try:
+            status, _, body = server.request("GET", "/api/v1/workflows", role="viewer")
+        finally:
+            server.stop()
+        self.assertEqual(status, 200)
+        listed = json.loads(body.decode("utf-8"))["workflows"]  # strict UTF-8
+        self.assertIn("bad\ufffdname", [w["name"] for w in listed])
+        self.assertFalse([w for w in listed if w["name"] == "bad\ufffdname"][0]["valid"])
+
     def test_workflow_files_no_loader_can_read_are_reported(self):
         self.p.workflow("fine", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
         os.symlink(str(self.p.dir / "nowhere.yaml"), str(self.p.dir / "workflows/broken.yaml"))

@@ -216,7 +216,7 @@ int serve_command(int argc, char** argv) {
             connections = {http_server->open_connections(), http_server->connections_refused()};
         c.res.send(200, metrics.render(api.http_requests, connections),
                    {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
-    });
+    }, {{}, "", {}, {{200, "Prometheus text format", "text/plain; version=0.0.4", ""}}});
 
     ServerOptions so;
     so.max_body_bytes = settings->max_body;

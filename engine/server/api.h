@@ -71,23 +71,39 @@ struct Call {
     std::optional<size_t> page_limit(size_t fallback);
 };
 
+// What an operation reads besides its path, for /api/v1/openapi.json: written where the
+// route is added, next to the handler that reads it.
+struct ParamDoc {
+    std::string name;
+    std::string in;    // query | header
+    std::string type;  // string | integer
+    std::string description;
+};
+// One documented answer. An error status (400 and up) with no content_type of its own
+// is the contract's error shape.
+struct ResponseDoc {
+    int status = 200;
+    std::string description;
+    std::string content_type;  // empty: application/json
+    std::string schema;        // JSON Schema text of the body; empty: not described
+};
+struct RouteDoc {
+    std::vector<ParamDoc> params;
+    std::string body_schema;  // JSON Schema text of the JSON body; empty: no body
+    // Besides JSON, the body media types the route takes with the same schema.
+    std::vector<std::string> other_body_types = {};
+    // Empty: 200, plus for a route that starts an execution what a start answers.
+    std::vector<ResponseDoc> responses = {};
+};
+
 class Api {
   public:
     using Handler = std::function<void(Call&)>;
     Api(App& app, ServerSettings settings, ServerLog& log);
 
-    // What an operation reads besides its path, for /api/v1/openapi.json: written where the
-    // route is added, next to the handler that reads it.
-    struct ParamDoc {
-        std::string name;
-        std::string in;    // query | header
-        std::string type;  // string | integer
-        std::string description;
-    };
-    struct RouteDoc {
-        std::vector<ParamDoc> params;
-        std::string body_schema;  // JSON Schema text of the JSON body; empty: no body
-    };
+    using ParamDoc = server::ParamDoc;
+    using ResponseDoc = server::ResponseDoc;
+    using RouteDoc = server::RouteDoc;
 
     // pattern: "/api/v1/executions/{id}"; a request below `role` gets 401/403.
     void add(std::string method, std::string pattern, Role role, Handler handler,

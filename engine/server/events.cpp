@@ -424,11 +424,19 @@ void EventHub::add_routes(Api& api) {
           "resume the stream after this event (a browser's EventSource sends it by itself)"},
          {"last_event_id", "query", "string", "the same, for clients that cannot set headers"}},
         ""};
+    Api::RouteDoc one = resume, all = resume;
+    one.responses = {{200, "the execution's events; the stream ends with it", "text/event-stream",
+                      ""},
+                     {204, "the client has every event of this ended execution", "", ""},
+                     {400, "", "", ""},
+                     {404, "", "", ""}};
+    all.responses = {{200, "every execution's events", "text/event-stream", ""},
+                     {400, "", "", ""}};
     api.add(
         "GET", "/api/v1/executions/{id}/events", Role::Viewer,
-        [this](Call& c) { stream_execution(c); }, resume);
+        [this](Call& c) { stream_execution(c); }, one);
     api.add(
-        "GET", "/api/v1/events", Role::Viewer, [this](Call& c) { stream_all(c); }, resume);
+        "GET", "/api/v1/events", Role::Viewer, [this](Call& c) { stream_all(c); }, all);
 }
 
 }  // namespace ferry::engine::server

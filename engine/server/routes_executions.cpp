@@ -338,7 +338,17 @@ void add_execution_routes(Api& api) {
     api.add("GET", "/api/v1/executions/{id}", Role::Viewer, [a](Call& c) { get_execution(*a, c); });
     api.add("GET", "/api/v1/executions/{id}/diff", Role::Viewer, [a](Call& c) { get_diff(*a, c); });
     const Api::RouteDoc decision{
-        {}, R"({"type": "object", "properties": {"comment": {"type": "string"}}})"};
+        {},
+        R"({"type": "object", "properties": {"comment": {"type": "string"}}})",
+        {},
+        {{200, "decided (once durable)", "",
+          R"({"type": "object", "properties": {"execution_id": {"type": "string"}, )"
+          R"("step": {"type": "string"}, "decision": {"type": "string"}, )"
+          R"("by": {"type": "string"}, "comment": {"type": "string"}}})"},
+         {403, "", "", ""},
+         {404, "", "", ""},
+         {409, "", "", ""},
+         {422, "", "", ""}}};
     api.add(
         "POST", "/api/v1/executions/{id}/steps/{step}/approve", Role::Operator,
         [a](Call& c) { decide(*a, c, "approved"); }, decision);
@@ -347,7 +357,15 @@ void add_execution_routes(Api& api) {
         [a](Call& c) { decide(*a, c, "rejected"); }, decision);
     api.add("POST", "/api/v1/executions/{id}/cancel", Role::Operator,
             [a](Call& c) { cancel(*a, c); },
-            {{}, R"({"type": "object", "properties": {"reason": {"type": "string"}}})"});
+            {{},
+             R"({"type": "object", "properties": {"reason": {"type": "string"}}})",
+             {},
+             {{202, "cancelling: it ends cancelled", "",
+               R"({"type": "object", "properties": {"id": {"type": "string"}, )"
+               R"("status": {"type": "string", "enum": ["cancelling"]}}})"},
+              {404, "", "", ""},
+              {409, "", "", ""},
+              {422, "", "", ""}}});
     api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator, [a](Call& c) { retry(*a, c); },
             {{idempotency_param()}, ""});
 }

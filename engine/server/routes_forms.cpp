@@ -193,22 +193,45 @@ void submit(Api& api, Call& c) {
     start_execution(api, std::move(sr), std::move(c.res));
 }
 
+// A start's answers, and what a form adds: 422 invalid_form, 415 for multipart, HTML
+// pages for a browser, 401/403 for a protected form.
+std::vector<Api::ResponseDoc> submit_responses() {
+    std::vector<Api::ResponseDoc> out = start_responses();
+    out.push_back({401, "", "", ""});
+    out.push_back({403, "", "", ""});
+    out.push_back({404, "", "", ""});
+    out.push_back({415, "", "", ""});
+    return out;
+}
+
 }  // namespace
 
 void add_form_routes(Api& api) {
     Api* a = &api;
     // A form is public (no token) or not (viewer to read it, operator to submit).
     const std::string read_note = "none for a public form, else viewer";
-    api.add("GET", "/api/v1/forms", Role::None, [a](Call& c) { list_forms(*a, c); });
+    // Open, but a viewer token shows more: the public forms without one, all with one.
+    api.add_resource_guarded("GET", "/api/v1/forms",
+                             "none; without a viewer token only public forms are listed",
+                             [a](Call& c) { list_forms(*a, c); });
     api.add_resource_guarded("GET", "/api/v1/forms/{name}", read_note,
-                             [a](Call& c) { get_schema(*a, c); });
-    api.add_resource_guarded("GET", "/forms/{name}", read_note, [a](Call& c) { get_page(*a, c); });
+                             [a](Call& c) { get_schema(*a, c); },
+                             {{}, "", {}, {{200, "the form as JSON Schema",
+                                            "application/schema+json", ""},
+                                           {401, "", "", ""}, {403, "", "", ""},
+                                           {404, "", "", ""}}});
+    api.add_resource_guarded("GET", "/forms/{name}", read_note, [a](Call& c) { get_page(*a, c); },
+                             {{}, "", {}, {{200, "the form's page", "text/html", ""},
+                                           {401, "", "", ""}, {403, "", "", ""},
+                                           {404, "", "", ""}}});
     api.add_resource_guarded(
         "POST", "/api/v1/forms/{name}/submit", "none for a public form, else operator",
         [a](Call& c) { submit(*a, c); },
         {{wait_param(), idempotency_param()},
-         R"({"type": "object", "description": "field name -> value (also accepted as )"
-         R"(application/x-www-form-urlencoded); GET /api/v1/forms/{name} is its schema"})"});
+         R"({"type": "object", "description": "field name -> value; )"
+         R"(GET /api/v1/forms/{name} is its schema"})",
+         {"application/x-www-form-urlencoded"},
+         submit_responses()});
 }
 
 }  // namespace ferry::engine::server

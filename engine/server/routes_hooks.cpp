@@ -173,6 +173,16 @@ void receive(Api& api, Call& c) {
     start_execution(api, std::move(sr), std::move(c.res));
 }
 
+// A start's answers, and a hook's own: 401 for a signature, 409 for a replay; a resume
+// hook answers 200 with the decision, or 403/404/409 as the approve endpoint does.
+std::vector<Api::ResponseDoc> hook_responses() {
+    std::vector<Api::ResponseDoc> out = start_responses();
+    out[0].description = "?wait=: the execution, ended in time; a resume hook: the decision";
+    for (int status : {401, 403, 404, 409})
+        out.push_back({status, "", "", ""});
+    return out;
+}
+
 }  // namespace
 
 void add_hook_routes(Api& api) {
@@ -183,10 +193,15 @@ void add_hook_routes(Api& api) {
               {"webhook-id", "header", "string", "Standard Webhooks: the message id"},
               {"webhook-timestamp", "header", "string", "Standard Webhooks: Unix seconds"},
               {"webhook-signature", "header", "string",
-               "Standard Webhooks: v1,BASE64 HMAC-SHA256 signatures (verify: hmac-sha256 "
-               "reads the hook's configured header instead)"}},
+               "Standard Webhooks: v1,BASE64 HMAC-SHA256 signatures"},
+              {"X-Signature", "header", "string",
+               "verify: hmac-sha256: the hex HMAC-SHA256 of the body, bare or sha256=HEX (in "
+               "the hook's configured `header`, X-Signature by default)"}},
              R"({"description": "the sender's JSON payload: the workflow's inputs, or )"
-             R"(the one input named by the hook's `input`"})"});
+             R"(the one input named by the hook's `input`; for a resume hook )"
+             R"({execution_id, step, decision, by, comment}"})",
+             {},
+             hook_responses()});
 }
 
 }  // namespace ferry::engine::server

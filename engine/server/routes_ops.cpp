@@ -5,6 +5,7 @@
 #include "runtime/ids.h"
 #include "runtime/timestamp.h"
 #include "server/api.h"
+#include "server/starter.h"
 
 namespace ferry::engine::server {
 
@@ -109,6 +110,14 @@ void dlq_replay(Api& api, Call& c) {
     });
 }
 
+std::vector<Api::ResponseDoc> documented_responses(const Api::Route& r) {
+    if (!r.doc.responses.empty()) return r.doc.responses;
+    bool starts = r.method == "POST" && (r.pattern.ends_with("/executions") ||
+                                         r.pattern.ends_with("/retry"));
+    if (starts) return start_responses();
+    return {{200, "OK", "", ""}};
+}
+
 Value openapi(const Api& api) {
     Value paths = Value::dict();
     for (const Api::Route& r : api.routes()) {
@@ -133,17 +142,25 @@ Value openapi(const Api& api) {
                          {"schema", dict_of({{"type", str(d.type)}})}}));
         }
         Value error_ref = dict_of({{"$ref", str("#/components/responses/Error")}});
-        Value responses = dict_of({{"200", dict_of({{"description", str("OK")}})}});
-        // Every route that starts an execution answers like POST .../executions.
-        bool starts = r.pattern.find("/executions") != std::string::npos ||
-                      r.pattern.find("/submit") != std::string::npos ||
-                      r.pattern.rfind("/hooks/", 0) == 0;
-        if (r.method == "POST" && starts) {
-            responses.dict_obj().set(
-                str("202"),
-                dict_of({{"description", str("Accepted: the execution is recorded durably")}}));
-            responses.dict_obj().set(str("422"), error_ref);
-            responses.dict_obj().set(str("507"), error_ref);  // StoreRoom: the store is full
+        Value responses = Value::dict();
+        for (const Api::ResponseDoc& d : documented_responses(r)) {
+            std::string status = std::to_string(d.status);
+            if (d.status >= 400 && d.content_type.empty()) {
+                responses.dict_obj().set(str(status), error_ref);
+                continue;
+            }
+            Value answer = dict_of({{"description", str(d.description)}});
+            if (d.status != 204) {
+                Value media = Value::dict();
+                if (!d.schema.empty())
+                    media.dict_obj().set(str("schema"), tmpl::value_from_json(d.schema));
+                Value content = Value::dict();
+                content.dict_obj().set(
+                    str(d.content_type.empty() ? std::string("application/json") : d.content_type),
+                    media);
+                answer.dict_obj().set(str("content"), content);
+            }
+            responses.dict_obj().set(str(status), answer);
         }
         responses.dict_obj().set(str("default"), error_ref);
         Value op = dict_of({{"operationId", str(r.method + " " + r.pattern)},
@@ -159,11 +176,12 @@ Value openapi(const Api& api) {
             op.dict_obj().set(str("security"), Value::list());
         }
         if (!r.doc.body_schema.empty()) {
-            op.dict_obj().set(
-                str("requestBody"),
-                dict_of({{"content", dict_of({{"application/json",
-                                               dict_of({{"schema", tmpl::value_from_json(
-                                                                       r.doc.body_schema)}})}})}}));
+            Value content = Value::dict();
+            Value schema = dict_of({{"schema", tmpl::value_from_json(r.doc.body_schema)}});
+            content.dict_obj().set(str("application/json"), schema);
+            for (const std::string& type : r.doc.other_body_types)
+                content.dict_obj().set(str(type), schema);
+            op.dict_obj().set(str("requestBody"), dict_of({{"content", content}}));
         }
         std::string method;
         for (char ch : r.method)
@@ -216,7 +234,15 @@ void add_ops_routes(Api& api) {
               {"cursor", "query", "string",
                "the next_cursor of the previous page: the dead letters after it"}},
              ""});
-    api.add("POST", "/api/v1/dlq/{id}/replay", Role::Admin, [a](Call& c) { dlq_replay(*a, c); });
+    api.add("POST", "/api/v1/dlq/{id}/replay", Role::Admin, [a](Call& c) { dlq_replay(*a, c); },
+            {{},
+             "",
+             {},
+             {{200, "delivered: the entry is removed", "", ""},
+              {404, "", "", ""},
+              {409, "", "", ""},
+              {422, "", "", ""},
+              {502, "the receiver failed again: the entry stays (error: replay_failed)", "", ""}}});
     api.add("GET", "/api/v1/openapi.json", Role::None,
             [a](Call& c) { c.json(200, to_json_text(openapi(*a))); });
 }

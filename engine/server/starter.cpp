@@ -308,6 +308,19 @@ Api::ParamDoc wait_param() {
             "outputs, or 202 if it is still running then"};
 }
 
+// What a start answers (POST .../executions, a form's submit, a hook, a retry): 202 once
+// the execution is durable, 200 with it when ?wait= saw it end.
+std::vector<Api::ResponseDoc> start_responses() {
+    const char* accepted = R"({"type": "object", "required": ["id", "status"], "properties": {)"
+                           R"("id": {"type": "string"}, "status": {"type": "string"},)"
+                           R"("idempotent_replay": {"type": "boolean"}}})";
+    return {{200, "?wait=: the execution, ended in time, with its outputs", "", ""},
+            {202, "Accepted: the execution is recorded durably", "", accepted},
+            {400, "", "", ""},
+            {422, "", "", ""},
+            {507, "the store is full: no new execution", "", ""}};
+}
+
 Api::ParamDoc idempotency_param() {
     return {"Idempotency-Key", "header", "string",
             "the same key always gives the same execution (a repeat starts nothing)"};

@@ -42,5 +42,7 @@ void start_execution(Api& api, StartRequest request, Responder res);
 // For the OpenAPI document: the parameters of the routes that start an execution.
 Api::ParamDoc wait_param();         // ?wait=
 Api::ParamDoc idempotency_param();  // Idempotency-Key
+// What a start answers: 202 once durable, 200 when ?wait= saw it end, 400, 422, 507.
+std::vector<Api::ResponseDoc> start_responses();
 
 }  // namespace ferry::engine::server

@@ -974,6 +974,32 @@ class OpenApiAndMetrics(ServeTest):
             op = paths[path.replace("hello", "{name}")][method.lower()]
             # The role the test matrix enforces is the one documented.
             self.assertEqual(op["x-ferry-role"], need or "none", (method, path))
+        # What each answers, as the endpoints really do (statuses, media types).
+        def answers(path, method="get"):
+            return paths[path][method]["responses"]
+        approve = answers("/api/v1/executions/{id}/steps/{step}/approve", "post")
+        self.assertEqual(sorted(k for k in approve if k != "default"),
+                         ["200", "403", "404", "409", "422"])
+        self.assertIn("decision", approve["200"]["content"]["application/json"]["schema"]
+                      ["properties"])
+        cancel = answers("/api/v1/executions/{id}/cancel", "post")
+        self.assertEqual(sorted(k for k in cancel if k != "default"), ["202", "404", "409", "422"])
+        start = answers("/api/v1/workflows/{name}/executions", "post")
+        self.assertEqual(sorted(k for k in start if k != "default"),
+                         ["200", "202", "400", "422", "507"])
+        self.assertEqual(start["202"]["content"]["application/json"]["schema"]["required"],
+                         ["id", "status"])
+        events = answers("/api/v1/executions/{id}/events")
+        self.assertIn("text/event-stream", events["200"]["content"])
+        self.assertIn("204", events)
+        self.assertIn("text/plain; version=0.0.4", answers("/metrics")["200"]["content"])
+        self.assertIn("502", answers("/api/v1/dlq/{id}/replay", "post"))
+        self.assertIn("application/x-www-form-urlencoded",
+                      paths["/api/v1/forms/{name}/submit"]["post"]["requestBody"]["content"])
+        self.assertIn("415", answers("/api/v1/forms/{name}/submit", "post"))
+        self.assertIn("X-Signature",
+                      [p["name"] for p in paths["/hooks/{name}"]["post"]["parameters"]])
+        self.assertIn("409", answers("/hooks/{name}", "post"))
         # A form's role depends on the form: open route, and a note saying how.
         submit = paths["/api/v1/forms/{name}/submit"]["post"]
         self.assertEqual(submit["x-ferry-role-note"], "none for a public form, else operator")

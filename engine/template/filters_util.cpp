@@ -1,6 +1,8 @@
 // Python and Jinja2 building blocks the builtin filters share (see filters_util.h).
 #include "template/filters_util.h"
 
+#include <functional>
+
 #include "template/unicode_data.h"
 
 #include <algorithm>
@@ -99,6 +101,60 @@ std::u32string strip(std::u32string_view s, const std::u32string* chars, bool le
         while (e > b && strippable(s[e - 1]))
             --e;
     return std::u32string(s.substr(b, e - b));
+}
+
+namespace {
+
+constexpr size_t kShortNeedle = 16;  // below this the plain search is linear enough
+
+// fail[i]: the length of the longest proper prefix of needle[0..i] that is also its suffix.
+std::vector<size_t> kmp_table(std::u32string_view needle) {
+    std::vector<size_t> fail(needle.size(), 0);
+    for (size_t i = 1, k = 0; i < needle.size(); ++i) {
+        while (k > 0 && needle[i] != needle[k])
+            k = fail[k - 1];
+        if (needle[i] == needle[k]) ++k;
+        fail[i] = k;
+    }
+    return fail;
+}
+
+// The offset from first of the needle's first occurrence in [first, last); npos if none.
+template <class It>
+size_t kmp_search(It first, It last, std::u32string_view needle, const std::vector<size_t>& fail) {
+    size_t k = 0, offset = 0;
+    for (It it = first; it != last; ++it, ++offset) {
+        while (k > 0 && *it != needle[k])
+            k = fail[k - 1];
+        if (*it == needle[k]) ++k;
+        if (k == needle.size()) return offset + 1 - needle.size();
+    }
+    return std::u32string_view::npos;
+}
+
+}  // namespace
+
+TextSearch::TextSearch(std::u32string_view needle)
+    : needle_(needle), reversed_(needle.rbegin(), needle.rend()) {
+    if (needle_.size() >= kShortNeedle) {
+        fail_ = kmp_table(needle_);
+        reversed_fail_ = kmp_table(reversed_);
+    }
+}
+
+size_t TextSearch::find(std::u32string_view hay, size_t from) const {
+    if (from > hay.size()) return std::u32string_view::npos;
+    if (needle_.size() < kShortNeedle) return hay.find(needle_, from);
+    size_t at = kmp_search(hay.begin() + long(from), hay.end(), needle_, fail_);
+    return at == std::u32string_view::npos ? at : from + at;
+}
+
+size_t TextSearch::rfind(std::u32string_view hay, size_t end) const {
+    hay = hay.substr(0, std::min(end, hay.size()));
+    if (needle_.size() < kShortNeedle) return hay.rfind(needle_);
+    // The first match of the reversed needle in the reversed text is the last match.
+    size_t at = kmp_search(hay.rbegin(), hay.rend(), reversed_, reversed_fail_);
+    return at == std::u32string_view::npos ? at : hay.size() - at - needle_.size();
 }
 
 std::vector<std::u32string> split_whitespace(std::u32string_view s) {
@@ -353,15 +409,10 @@ AttrGetter make_attrgetter(const Value& attribute, bool lower, Value default_val
     return g;
 }
 
+// Always a list, as Jinja2's make_multi_attrgetter returns: lists compare item by item
+// with == before <, so equal keys are never ordered with < (items whose `due` is null on
+// every one sort as they came; bare keys raised "'<' not supported between NoneType").
 Value MultiAttrGetter::operator()(Runtime& rt, const Value& item) const {
-    if (paths.size() == 1) {
-        // [key] and key sort alike (Python compares lists item by item with == then <), so
-        // the usual single key is not wrapped in a list of its own.
-        Value v = item;
-        for (const Value& part : paths[0])
-            v = get_item(rt, v, part);
-        return lower_strings ? ignore_case(v) : v;
-    }
     std::vector<Value> keys;
     keys.reserve(paths.size());
     for (const auto& parts : paths) {

@@ -97,9 +97,11 @@ Value power(const Value& a, const Value& b) {
 }  // namespace
 
 Value binary_op(std::string_view op, const Value& a, const Value& b, size_t max_size) {
-    // Undefined's arithmetic operators raise UndefinedError (strict or not).
+    // Undefined's arithmetic operators raise UndefinedError (strict or not), except where
+    // Python never reaches them: str % x is str's own operator, which formats any x (an
+    // Undefined prints as '' unless strict, as {{ x }} does).
     if (a.is_undefined()) raise_undefined(a);
-    if (b.is_undefined()) raise_undefined(b);
+    if (b.is_undefined() && !(op[0] == '%' && a.is_string())) raise_undefined(b);
     switch (op[0]) {
     case '+': return add(a, b);
     case '-':
@@ -140,7 +142,9 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, size_t max_
         if (a.is_integral() && b.is_integral()) {
             // Python divides ints exactly before rounding to float.
             int64_t x = a.as_int(), y = b.as_int();
-            if (x % y == 0 && std::llabs(x / y) < (int64_t(1) << 53))
+            // 0 / -1 is -0.0 in Python, as 0.0 / -1.0 is; INT64_MIN % -1 traps.
+            if (x == 0) return Value::floating(0.0 / double(y));
+            if (y != -1 && x % y == 0 && std::llabs(x / y) < (int64_t(1) << 53))
                 return Value::floating(double(x / y));
             return Value::floating(
                 static_cast<double>(static_cast<long double>(x) / static_cast<long double>(y)));

@@ -173,11 +173,24 @@ StmtPtr Parser::parse_if() {
     SoftScope soft(this);
     auto result = make_stmt(StmtKind::If, next());
     Stmt* node = result.get();
+    // An elif is an If nested in the else of the one before: rendered, checked and freed
+    // by recursion, so a chain counts against the nesting bound (50,000 elifs overflowed
+    // the stack).
+    struct ChainDepth {
+        Parser* p;
+        int levels = 0;
+        ~ChainDepth() { p->nesting_ -= levels; }
+    } chain{this};
     while (true) {
         node->expr = parse_tuple(false, false, {}, false);
         node->body = parse_statements({"elif", "else", "endif"}, false);
         const Token& tok = next();
         if (tok.is_name("elif")) {
+            ++chain.levels;
+            if (++nesting_ > kMaxNesting)
+                fail("an if with more than " + std::to_string(kMaxNesting) +
+                         " elif branches (each nests in the one before): split it",
+                     tok);
             auto elif = make_stmt(StmtKind::If, current());
             Stmt* raw = elif.get();
             node->else_body.push_back(std::move(elif));

@@ -107,7 +107,12 @@ ExprPtr Parser::parse_condexpr() {
         next();
         ExprPtr expr2 = parse_or();
         ExprPtr expr3;
-        if (skip_name("else")) expr3 = parse_condexpr();
+        if (skip_name("else")) {
+            // Recursion: bounded before it goes deeper, not after (bounded() checks once
+            // the chain is built, by then 50,000 levels had overflowed the stack).
+            NestingGuard guard(this, current());
+            expr3 = parse_condexpr();
+        }
         auto node = make(ExprKind::CondExpr, start);
         node->a = std::move(expr2);  // test
         node->b = std::move(expr1);  // value when true

@@ -5,6 +5,7 @@
 // Markup pieces, and the rest (casefold, removeprefix...) return str.
 #include "template/builtins.h"
 #include "template/format_internal.h"
+#include "template/filters_util.h"
 #include "template/methods_internal.h"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 namespace ferry::tmpl {
 
 using namespace methods;
+using filter_impl::TextSearch;
 
 namespace {
 
@@ -142,7 +144,8 @@ Window window(std::string_view s, const Args& args) {
 int64_t find_in(const Window& w, U32View sub, bool reverse) {
     if (w.end - w.start < int64_t(sub.size())) return -1;
     U32View part = U32View(w.hay).substr(size_t(w.start), size_t(w.end - w.start));
-    size_t at = reverse ? part.rfind(sub) : part.find(sub);
+    TextSearch search(sub);
+    size_t at = reverse ? search.rfind(part) : search.find(part);
     return at == U32View::npos ? -1 : w.start + int64_t(at);
 }
 
@@ -151,7 +154,9 @@ int64_t count_in(const Window& w, U32View sub) {
     if (sub.empty()) return w.end - w.start + 1;
     U32View part = U32View(w.hay).substr(size_t(w.start), size_t(w.end - w.start));
     int64_t n = 0;
-    for (size_t at = part.find(sub); at != U32View::npos; at = part.find(sub, at + sub.size()))
+    TextSearch search(sub);
+    for (size_t at = search.find(part); at != U32View::npos;
+         at = search.find(part, at + sub.size()))
         ++n;
     return n;
 }
@@ -253,10 +258,11 @@ std::vector<U32> split_impl(U32View s, const Value* sep_arg, int64_t maxsplit, b
     if (!sep_arg->is_string()) type_error("must be str or None, not " + tname(*sep_arg));
     U32 sep = U(sep_arg->str());
     if (sep.empty()) raise(ErrorKind::Value, "empty separator");
+    TextSearch search(sep);
     if (!reverse) {
         size_t i = 0;
         while (maxcount-- > 0) {
-            size_t at = s.find(sep, i);
+            size_t at = search.find(s, i);
             if (at == U32View::npos) break;
             out.emplace_back(s.substr(i, at - i));
             i = at + sep.size();
@@ -265,7 +271,7 @@ std::vector<U32> split_impl(U32View s, const Value* sep_arg, int64_t maxsplit, b
     } else {
         size_t end = s.size();
         while (maxcount-- > 0 && end >= sep.size()) {
-            size_t at = s.substr(0, end).rfind(sep);
+            size_t at = search.rfind(s, end);
             if (at == U32View::npos) break;
             out.emplace_back(s.substr(at + sep.size(), end - at - sep.size()));
             end = at;

@@ -43,9 +43,17 @@ int64_t floor_mod(int64_t a, int64_t b) {
     if (m != 0 && ((m < 0) != (b < 0))) m += b;
     return m;
 }
+// CPython's float_floor_div (Objects/floatobject.c): from fmod, not floor(a / b), whose
+// rounded quotient is a whole number too many (1 // 0.1 is 9.0, while 1 / 0.1 is 10.0).
 double float_floor_div(double a, double b) {
     if (b == 0.0) raise(ErrorKind::ZeroDivision, "float floor division by zero");
-    return std::floor(a / b);
+    double mod = std::fmod(a, b);
+    double div = (a - mod) / b;
+    if (mod != 0.0 && ((b < 0) != (mod < 0))) div -= 1.0;
+    if (div == 0.0) return std::copysign(0.0, a / b);
+    double floored = std::floor(div);
+    if (div - floored > 0.5) floored += 1.0;
+    return floored;
 }
 double float_mod(double a, double b) {
     if (b == 0.0) raise(ErrorKind::ZeroDivision, "float modulo");

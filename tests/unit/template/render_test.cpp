@@ -1494,6 +1494,23 @@ TEST_CASE("render limits: long operator chains do not overflow the stack", "[ren
         attrs += ".a";
     attrs += " }}";
     CHECK(attempt(attrs) == "TemplateSyntaxError: expression nested deeper than 256 levels");
+    // `x if c else y if c else ...` recursed past the bound before checking it, and an elif
+    // chain is If nested in If: 50,000 of either overflowed the stack.
+    std::string conds = "{{ 1";
+    for (int i = 0; i < 50000; ++i)
+        conds += " if 1 else 1";
+    conds += " }}";
+    CHECK(attempt(conds) ==
+          "TemplateSyntaxError: expression or statement nested deeper than 256 levels");
+    std::string elifs = "{% if 0 %}";
+    for (int i = 0; i < 50000; ++i)
+        elifs += "{% elif 0 %}";
+    elifs += "{% else %}e{% endif %}";
+    CHECK(attempt(elifs).find("TemplateSyntaxError: ") == 0);
+    std::string some = "{% if 0 %}";
+    for (int i = 0; i < 200; ++i)
+        some += "{% elif 0 %}";
+    CHECK(attempt(some + "{% else %}e{% endif %}") == "rendered");
 }
 
 namespace {
@@ -1857,4 +1874,34 @@ TEST_CASE("render limits: an allocation that fails is a LimitError where it happ
         CHECK(e.message() == "out of memory building a value");
         CHECK(allocation_failure<std::length_error>(tpl).kind() == ErrorKind::Limit);
     }
+}
+
+// Found by the differential review against Jinja2 3.1.2 (each line is what it renders).
+TEST_CASE("render: Python's numbers and formatting where Ferry differed", "[render][python]") {
+    // Floor division from fmod, as CPython does: floor(1 / 0.1) is 10.
+    CHECK(render("{{ 1 // 0.1 }} {{ 100 // 0.1 }} {{ -7.5 // 2 }} {{ 7.5 // -2 }}") ==
+          "9.0 999.0 -4.0 -4.0");
+    CHECK(render("{{ -1 // (1e999) }} {{ (1e999) // 0.1 }} {{ 0.0 // -3 }}") == "-1.0 nan -0.0");
+    // int / int keeps the sign of a zero result, as 0.0 / -1.0 does.
+    CHECK(render("{{ 0 / -1 }} {{ false / -1 }} {{ (-9223372036854775807 - 1) / -1 }}") ==
+          "-0.0 -0.0 9.223372036854776e+18");
+    // str % x is str's own operator: an Undefined prints as '' (unless strict).
+    CHECK(render("{{ 'Ticket %s' % ticket_id }}|{{ 'T %r' % x }}") == "Ticket |T Undefined");
+    CHECK(render_strict("{{ 'Ticket %s' % ticket_id }}").find("UndefinedError") !=
+          std::string::npos);
+    CHECK(render("{{ 1 + x }}").find("UndefinedError") != std::string::npos);
+}
+
+TEST_CASE("render: sort compares keys as lists, so equal keys are never ordered", "[render]") {
+    const char* vars = R"({"t": [{"id": 1, "due": null}, {"id": 2, "due": null}],
+                           "u": [{"id": 1, "due": 3}, {"id": 2, "due": 1}, {"id": 3, "due": 2}]})";
+    CHECK(render("{{ t|sort(attribute='due')|map(attribute='id')|join(',') }}", vars) == "1,2");
+    CHECK(render("{{ t|sort(attribute='nope')|map(attribute='id')|join(',') }}", vars) == "1,2");
+    CHECK(render("{{ [{'a': 1}, {'a': 1}]|sort }}|{{ [none, none]|sort }}") ==
+          "[{'a': 1}, {'a': 1}]|[None, None]");
+    CHECK(render("{{ u|sort(attribute='due')|map(attribute='id')|join(',') }}|"
+                 "{{ u|sort(attribute='due', reverse=true)|map(attribute='id')|join(',') }}",
+                 vars) == "2,3,1|1,3,2");
+    CHECK(render_strict("{{ t|sort(attribute='nope')|list }}", vars).find("UndefinedError") !=
+          std::string::npos);
 }

@@ -27,10 +27,14 @@ struct Schedules::State {
     // When this server first saw the schedule: until a first run, due times count from it,
     // so a server restarted more often than the period still runs it.
     uint64_t first_seen = 0;
-    uint64_t last_due = 0;
+    uint64_t last_due = 0;  // the last due time handled: started, skipped or failed
+    uint64_t last_run = 0;  // the last due time that started an execution
     std::string last_execution_id;
     std::string last_error;  // why the last due time started nothing
     uint64_t next_due = 0;
+    // Seen switched off (enabled: false) by a server: switched on again, the due times it
+    // was off for are not caught up (an operator's pause is not downtime).
+    bool off = false;
     std::unique_ptr<Loop::Timer> timer;
 };
 
@@ -54,19 +58,39 @@ void Schedules::start() {
             Value v = tmpl::value_from_json(*stored.value());
             if (const Value* d = dict_get(v, "last_due"); d && d->is_int())
                 s.last_due = uint64_t(d->as_int());
+            if (const Value* r = dict_get(v, "last_run"); r && r->is_int())
+                s.last_run = uint64_t(r->as_int());
+            else if (!s.last_execution_id.empty())  // recorded before last_run was kept
+                s.last_run = s.last_due;
+            if (const Value* e = dict_get(v, "last_error"); e && e->is_string())
+                s.last_error = std::string(e->str());
+            if (const Value* o = dict_get(v, "off"); o && o->is_bool()) s.off = o->as_bool();
             if (const Value* id = dict_get(v, "execution_id"); id && id->is_string())
                 s.last_execution_id = std::string(id->str());
             if (const Value* f = dict_get(v, "first_seen"); f && f->is_int() && f->as_int() > 0)
                 s.first_seen = uint64_t(f->as_int());
         }
-        if (!s.def->enabled) continue;
-        if (!s.first_seen) {
-            s.first_seen = now;
+        if (!s.def->enabled) {
+            if (!s.off) {
+                s.off = true;
+                remember(s);
+            }
+            continue;
+        }
+        bool back_on = s.off;
+        if (back_on) {
+            log_.info("schedule " + s.def->name +
+                          ": enabled again; the times it was off for are not caught up",
+                      {{"schedule", s.def->name}});
+            s.off = false;
+        }
+        if (!s.first_seen || back_on) {
+            if (!s.first_seen) s.first_seen = now;
             remember(s);
         }
-        workflow::SchedulePlan plan =
-            workflow::plan_schedule(s.def->every_ms, s.def->cron_spec, s.def->catch_up,
-                                    s.last_due ? s.last_due : s.first_seen, now);
+        workflow::SchedulePlan plan = workflow::plan_schedule(
+            s.def->every_ms, s.def->cron_spec, s.def->catch_up && !back_on,
+            s.last_due ? s.last_due : s.first_seen, now);
         if (plan.catch_up) {
             std::string due = rfc3339(*plan.catch_up);
             log_.info("schedule " + s.def->name + ": catching up the run due " + due,
@@ -134,7 +158,10 @@ void Schedules::fire(State& s, uint64_t due) {
     // due time counts as done exactly when the execution exists. A due time that could not
     // start (a broken workflow) counts as done too, rather than retrying in a tight loop.
     s.last_due = due;
-    if (!id.empty()) s.last_execution_id = id;
+    if (!id.empty()) {
+        s.last_run = due;
+        s.last_execution_id = id;
+    }
     remember(s);
     workflow::SchedulePlan plan =
         workflow::plan_schedule(def.every_ms, def.cron_spec, def.catch_up, due, now_unix_ms());
@@ -145,7 +172,10 @@ void Schedules::remember(const State& s) {
     app_.store->put_kv(
         kv_key(s.def->name),
         to_json_text(dict_of({{"last_due", Value::integer(int64_t(s.last_due))},
+                              {"last_run", Value::integer(int64_t(s.last_run))},
                               {"execution_id", str(s.last_execution_id)},
+                              {"last_error", str(s.last_error)},
+                              {"off", Value::boolean(s.off)},
                               {"first_seen", Value::integer(int64_t(s.first_seen))}})));
     app_.loop.wake();
 }
@@ -166,7 +196,7 @@ std::string Schedules::list_json() const {
                      {"catch_up", Value::boolean(d.catch_up)},
                      {"overlap", str(d.skip_overlap ? "skip" : "allow")},
                      {"next_run", d.enabled ? time_or_null(s.next_due) : Value::none()},
-                     {"last_run", time_or_null(s.last_due)},
+                     {"last_run", time_or_null(s.last_run)},
                      {"last_execution_id",
                       s.last_execution_id.empty() ? Value::none() : str(s.last_execution_id)},
                      {"last_status", last_status.empty() ? Value::none() : str(last_status)},

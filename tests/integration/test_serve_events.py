@@ -551,6 +551,52 @@ schedules:
 
 
 
+class SchedulesSwitchedOff(ServeEventsTest):
+    CONFIG = """\
+schedules:
+  - {name: paused, workflow: hello, every: 1s, inputs: {name: p}}
+  - {name: broken, workflow: hello, every: 1s, inputs: {nobody: x}}
+"""
+
+    def test_switched_back_on_it_does_not_catch_up_the_pause(self):
+        # Runs, then is off for a while with the server up, then on again: the operator
+        # paused it; the due times it was off for are not downtime to catch up.
+        time.sleep(1.5)
+        self.assertTrue(scheduled(self.s, "paused"))
+        self.s.stop()
+        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG.replace(
+            "inputs: {name: p}", "inputs: {name: p}, enabled: false"))
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(2.2)
+        ran = {e["id"] for e in scheduled(self.s, "paused")}
+        self.s.stop()
+        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG)
+        restarted = time.time()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(1.5)
+        new = [e for e in scheduled(self.s, "paused") if e["id"] not in ran]
+        self.assertTrue(new)  # it runs again, in phase
+        # A catch-up would run a due time from before the restart.
+        self.assertEqual([e["trigger_info"]["due"] for e in new if e["due_s"] < restarted], [])
+        log = (self.p.dir / "serve.log").read_text()
+        self.assertIn("schedule paused: enabled again; the times it was off for are not "
+                      "caught up", log)
+        self.assertNotIn("schedule paused: catching up", log)
+
+    def test_last_run_is_a_due_time_that_ran(self):
+        # 'broken' never starts (its inputs are wrong): no last_run, its error kept, also
+        # across a restart.
+        time.sleep(1.5)
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        status, body = self.s.json("GET", "/api/v1/schedules", role="viewer")
+        self.assertEqual(status, 200, body)
+        broken = {s["name"]: s for s in body["schedules"]}["broken"]
+        self.assertIsNone(broken["last_run"])
+        self.assertIsNone(broken["last_execution_id"])
+        self.assertIn("no such input", broken["last_error"])
+
+
 class SchedulesAcrossRestarts(ServeEventsTest):
     CONFIG = """\
 schedules:

@@ -106,13 +106,17 @@ TEST_CASE("scheduler: a sleep of years waits, until the timeout ends it", "[sche
     SchedulerFixture f;
     TaskLimits limits;
     limits.timeout_ms = 50;
-    for (const char* arg : {"18446744073710", "'18446744073710ms'", "2^63"}) {
+    for (const char* arg : {"18446744073710", "'36525d'", "2^63"}) {
         INFO(arg);
         TaskOutcome out = f.run(
             std::string("return function() ferry.sleep(") + arg + ") return 'woke' end", limits);
         REQUIRE_FALSE(out.ok);
         CHECK(out.error.kind == ErrorKind::Timeout);
     }
+    // A duration text past a century is refused, as everywhere durations are read.
+    TaskOutcome out = f.run("return function() ferry.sleep('18446744073710ms') end", limits);
+    REQUIRE_FALSE(out.ok);
+    CHECK(out.error.message.find("longer than 100 years") != std::string::npos);
 }
 
 TEST_CASE("scheduler: a huge error message is cut, at a character boundary", "[scheduler]") {

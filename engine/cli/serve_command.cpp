@@ -253,23 +253,39 @@ int serve_command(int argc, char** argv) {
     bool ipv6 = host.find(':') != std::string::npos;
     std::string url =
         "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(bound.value());
-    log.info("listening on " + url + " (project " + common.project + ")",
-             {{"url", url}, {"project", common.project}});
+    // Which binary, project and store: a host may run several servers on several stores.
+    const std::string data_dir = app->project.data_dir();
+    log.info("listening on " + url + " (ferry " + FERRY_VERSION + ", project " + common.project +
+                 ", data " + data_dir + ")",
+             {{"url", url},
+              {"version", FERRY_VERSION},
+              {"project", common.project},
+              {"data", data_dir}});
     log.flush();  // whoever started the server waits for this line
 
-    // Executions a previous process left running continue here.
+    // Executions a previous process left running continue here; those that were waiting
+    // for a decision wait again (said so: they were not cut short).
+    int64_t resumed = 0, rewaiting = 0;
     for (const char* status : {"running", "pending", "waiting"}) {
         auto found = app->store->executions_with_status(status);
         if (!found) continue;
+        const bool waiting = std::string_view(status) == "waiting";
         for (const std::string& id : found.value()) {
             if (engine::is_sub_workflow_execution(*app->store, id)) continue;
             Status s = app->engine->resume(id, [](const engine::ExecutionSummary&) {});
-            if (!s)
+            if (!s) {
                 log.error("resume " + id + ": " + s.error().message, {{"execution_id", id}});
-            else
-                log.info("resumed " + id, {{"execution_id", id}});
+                continue;
+            }
+            log.info((waiting ? "waiting again for a decision: " : "resumed ") + id,
+                     {{"execution_id", id}});
+            ++(waiting ? rewaiting : resumed);
         }
     }
+    if (resumed || rewaiting)
+        log.info("resumed " + std::to_string(resumed) + " interrupted execution(s); " +
+                     std::to_string(rewaiting) + " wait for a decision",
+                 {{"executions_resumed", resumed}, {"executions_waiting", rewaiting}});
 
     // A resumed execution is scheduled once its "running" record commits. Committing now,
     // before the loop serves anything, puts a step that waited for an approval back into
@@ -291,9 +307,12 @@ int serve_command(int argc, char** argv) {
     Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
     shutdown.begin = [&] {
-        const auto running = int64_t(app->engine->active_executions());
-        log.info("shutting down (" + std::to_string(running) + " executions running)",
-                 {{"executions_running", running}});
+        // Waiting for a decision is not running: the shutdown does not wait for those.
+        const auto busy = int64_t(app->engine->busy_executions());
+        const auto waiting = int64_t(app->engine->active_executions()) - busy;
+        log.info("shutting down (" + std::to_string(busy) + " execution(s) running, " +
+                     std::to_string(waiting) + " waiting for a decision)",
+                 {{"executions_running", busy}, {"executions_waiting", waiting}});
         schedules.stop();
         if (retention) retention->stop();
         events.close_all();
@@ -323,9 +342,12 @@ int serve_command(int argc, char** argv) {
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.intr), nullptr);
     poll_timer.reset();
+    const auto cut = int64_t(app->engine->busy_executions());
     const auto left = int64_t(app->engine->active_executions());
-    log.info("stopped (" + std::to_string(left) + " executions left to resume at next start)",
-             {{"executions_left", left}});
+    log.info("stopped (" + std::to_string(left) + " execution(s) left to resume at next start: " +
+                 std::to_string(cut) + " cut short by the grace, " + std::to_string(left - cut) +
+                 " waiting for a decision)",
+             {{"executions_left", left}, {"executions_cut_short", cut}});
     log.flush();  // _Exit below runs no destructor
     // Running executions stay durable as they are; exiting without unwinding the engine is
     // what a crash would do, and resume is built for it.

@@ -841,9 +841,14 @@ class StderrIsJsonLines(unittest.TestCase):
                              ("error", broken["id"]))
             self.assertIn("hook boom", notice[0]["message"])
             self.assertEqual([l["message"] for l in server[-2:]],
-                             ["shutting down (0 executions running)",
-                              "stopped (0 executions left to resume at next start)"])
+                             ["shutting down (0 execution(s) running, 0 waiting for a decision)",
+                              "stopped (0 execution(s) left to resume at next start: 0 cut "
+                              "short by the grace, 0 waiting for a decision)"])
             self.assertEqual(server[-1]["executions_left"], 0)
+            # Which binary, project and store this server is.
+            self.assertRegex(listening[0]["message"],
+                             r"\(ferry \d+\.\d+\.\d+, project .+, data .+\)$")
+            self.assertTrue(listening[0]["data"])
             kinds = {l["log"] for l in lines}
             self.assertEqual(kinds, {"server", "access", "event"})
         finally:

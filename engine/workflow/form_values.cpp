@@ -102,7 +102,11 @@ std::string normalize_datetime(std::string_view s) {
     return buf + frac + zone;
 }
 
-std::optional<Value> parse_number(const std::string& text, bool integer) {
+std::optional<Value> parse_number(const std::string& text_given, bool integer) {
+    // "+5" is 5 as "5" is (from_chars takes no '+'; strtod would make it 5.0).
+    std::string_view text = text_given;
+    if (text.size() > 1 && text[0] == '+' && text[1] != '-' && text[1] != '+')
+        text.remove_prefix(1);
     if (text.empty()) return std::nullopt;
     int64_t i = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
@@ -110,9 +114,12 @@ std::optional<Value> parse_number(const std::string& text, bool integer) {
     if (integer && ec == std::errc::result_out_of_range) return std::nullopt;
     errno = 0;
     char* stop = nullptr;
-    double d = std::strtod(text.c_str(), &stop);
-    if (*stop || errno == ERANGE || !std::isfinite(d) ||
-        text.find_first_of("xXpP") != std::string::npos)
+    const std::string whole(text);
+    double d = std::strtod(whole.c_str(), &stop);
+    // An underflow (1e-400) is 0, as the same number in a JSON body reads; an overflow
+    // is refused.
+    if (*stop || (errno == ERANGE && std::abs(d) > 1) || !std::isfinite(d) ||
+        whole.find_first_of("xXpP") != std::string::npos)
         return std::nullopt;
     return Value::floating(d);
 }

@@ -206,6 +206,13 @@ TEST_CASE("form values: conversion from text and JSON", "[forms]") {
     CHECK(convert_form_value(field("integer"), Value::floating(7.0)).value().is_int());
     CHECK(error_of(field("integer"), Value::string("4.5")) == "must be a whole number");
     CHECK(convert_form_value(field("number"), Value::string("4.5")).value().as_float() == 4.5);
+    // "+5" is the integer 5, as "5" is; an underflow is 0, as in a JSON body.
+    CHECK(convert_form_value(field("number"), Value::string("+5")).value().is_int());
+    CHECK(convert_form_value(field("integer"), Value::string("+5")).value().as_int() == 5);
+    CHECK(convert_form_value(field("number"), Value::string("1e-400")).value().as_float() == 0);
+    CHECK(error_of(field("number"), Value::string("1e400")) == "must be a number");
+    CHECK(error_of(field("number"), Value::string("+-5")) == "must be a number");
+    CHECK(error_of(field("number"), Value::string("++5")) == "must be a number");
     CHECK(error_of(field("number"), Value::string("nan")) == "must be a number");
     CHECK(error_of(field("number"), Value::boolean(true)) == "must be a number");
     CHECK(convert_form_value(field("boolean"), Value::string("on")).value().as_bool());

@@ -326,6 +326,10 @@ void Parser::parse_signature(Stmt& s) {
         if (!s.params.empty()) expect_op(",");
         const Token& arg = expect_name();
         MacroParam p{arg.value, nullptr};
+        // Jinja2 refuses both (its compiler, and Python's for the generated function):
+        // taken silently, the second `a` won and `caller` could never be passed.
+        for (const MacroParam& seen : s.params)
+            if (seen.name == p.name) fail("duplicate argument '" + p.name + "'", arg);
         if (skip_op("=")) {
             p.default_value = parse_expression(true);
             have_default = true;
@@ -345,7 +349,19 @@ StmtPtr Parser::parse_macro() {
     parse_signature(*s);
     s->body = parse_statements({"endmacro"}, true);
     scan_magic_names(s->body, *s);
+    check_explicit_caller(*s);
     return s;
+}
+
+// Jinja2's compiler: a body that uses `caller` with a `caller` parameter without a default
+// (the caller could never be passed) is refused.
+void Parser::check_explicit_caller(const Stmt& s) {
+    if (!s.uses_caller) return;
+    for (const MacroParam& p : s.params)
+        if (p.name == "caller" && !p.default_value)
+            fail("When defining macros or call blocks the special \"caller\" argument must be "
+                 "omitted or be given a default.",
+                 s.line, s.column);
 }
 
 StmtPtr Parser::parse_call_block() {
@@ -362,6 +378,7 @@ StmtPtr Parser::parse_call_block() {
     s->body = parse_statements({"endcall"}, true);
     put_back_compile_errors(std::move(call_errors));
     scan_magic_names(s->body, *s);
+    check_explicit_caller(*s);
     return s;
 }
 

@@ -232,6 +232,7 @@ class Parser {
     StmtPtr parse_from();
     void parse_signature(Stmt& s);
     StmtPtr parse_macro();
+    void check_explicit_caller(const Stmt& s);
     StmtPtr parse_call_block();
     StmtPtr parse_filter_block();
     StmtPtr parse_set();

@@ -676,6 +676,13 @@ TEST_CASE("parser: statement syntax errors", "[parser][errors]") {
           SyntaxErr{"expected token 'name', got 'integer'", 1});
     CHECK(parse_error("{% macro m(a=1, b) %}{% endmacro %}") ==
           SyntaxErr{"non-default argument follows default argument", 1});
+    // Refused by Jinja2 too: a second `a` won silently; a caller could never be passed.
+    CHECK(parse_error("{% macro m(a, a) %}{% endmacro %}") ==
+          SyntaxErr{"duplicate argument 'a'", 1});
+    CHECK(parse_error("{% macro m(caller) %}{{ caller() }}{% endmacro %}") ==
+          SyntaxErr{"When defining macros or call blocks the special \"caller\" argument "
+                    "must be omitted or be given a default.",
+                    1});
     CHECK(parse_error("{% call foo %}{% endcall %}") == SyntaxErr{"expected call", 1});
     CHECK(parse_error("{% block %}{% endblock %}") ==
           SyntaxErr{"expected token 'name', got 'end of statement block'", 1});

@@ -26,14 +26,14 @@ double waited_ms(const Engine::Unit& unit) {
 
 TaskOutcome decision_outcome(const Engine::Unit& unit, const std::string& decision,
                              const std::string& by, const std::string& comment,
-                             const std::string& via = {}) {
+                             const std::string& via = {}, uint64_t at_ms = 0) {
     TaskOutcome out;
     out.ok = true;
     out.duration_ms = waited_ms(unit);
     tmpl::Value v = dict_of({{"decision", str(decision)},
                              {"by", str(by)},
                              {"comment", str(comment)},
-                             {"at", str(rfc3339(now_unix_ms()))}});
+                             {"at", str(rfc3339(at_ms ? at_ms : now_unix_ms()))}});
     if (!via.empty()) v.dict_obj().set(str("via"), str(via));
     rapidjson::Document doc;
     to_rapidjson(v, doc, doc.GetAllocator());
@@ -122,8 +122,10 @@ void Engine::approval_timed_out(Run& run, Unit& unit) {
     persist_execution(run);
     std::string on_timeout = input_text(unit.input, "on_timeout");
     if (on_timeout.empty() || on_timeout == "reject") {
+        // Decided when the deadline passed, even if no process ran then (applied at start).
         unit_finished(run, unit,
-                      decision_outcome(unit, "rejected", "timeout", "no decision in time"));
+                      decision_outcome(unit, "rejected", "timeout", "no decision in time", {},
+                                       unit.wait_deadline_ms));
         return;
     }
     // Escalation: the step fails with kind timeout and its on_error step (set to

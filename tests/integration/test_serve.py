@@ -1234,8 +1234,16 @@ steps:
         self.assertEqual(run.returncode, 0, run.stderr)
         exec_id = json.loads(run.stdout)["id"]
         self.assertEqual(json.loads(run.stdout)["status"], "waiting")
+        rejected = self.p.ferry("run", "change", "--input", "timeout=300ms")
+        self.assertEqual(rejected.returncode, 0, rejected.stderr)
         time.sleep(0.7)  # past the 500ms deadline
+        restart = time.time()
         self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        # The rejection is dated at its deadline, not at the restart that applied it.
+        out = self.wait_status(json.loads(rejected.stdout)["id"],
+                               ("succeeded", "failed"))["steps"]["approve"]["output"]
+        self.assertEqual((out["decision"], out["by"]), ("rejected", "timeout"))
+        self.assertLess(te.parse_time(out["at"]), restart)
         rec = self.wait_status(exec_id, ("succeeded", "failed"))
         self.assertEqual(rec["steps"]["approve"]["error"]["kind"], "timeout")
         self.assertGreaterEqual(rec["steps"]["approve"]["duration_ms"], 500)

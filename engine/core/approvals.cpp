@@ -162,6 +162,14 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                         "execution " + execution_id +
                             " waits, but another process (ferry run) parked it: ferry serve "
                             "takes its decision after its next start resumes it"};
+            // Ended: a step it never had is unknown (404), as on a waiting execution.
+            bool has_step = false;
+            if (auto steps = store_.steps(execution_id); steps)
+                for (const store::KeyedJson& kj : steps.value())
+                    if (kj.key == step_key) has_step = true;
+            if (!has_step)
+                return {Refusal::NoSuchStep,
+                        "execution " + execution_id + " has no step '" + step_key + "'"};
             return {Refusal::NotWaiting,
                     "execution " + execution_id + " is not waiting for a decision"};
         }

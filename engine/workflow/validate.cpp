@@ -372,6 +372,14 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         // An approval that times out into an escalation step fails with kind timeout and
         // runs that step, through the on_error machinery.
         if (step.task == "approval" && step.with.is_dict()) {
+            // Approvers are token names: another value could never match a caller, and the
+            // step would wait for a decision no one may send.
+            const tmpl::Value* approvers = step.with.dict_obj().find("approvers");
+            if (approvers && approvers->is_list())
+                for (const tmpl::Value& a : approvers->list_obj().items)
+                    if (!a.is_string())
+                        ctx.error(step.mark, who + ": approvers are token names (text), got " +
+                                                 detail::describe_value(a));
             const tmpl::Value* on_timeout = step.with.dict_obj().find("on_timeout");
             // The escalation step is wired here, as the step's on_error handler (else it is
             // an ordinary step and runs at once): an expression cannot name it.

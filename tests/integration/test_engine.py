@@ -1430,6 +1430,9 @@ class Validation(EngineTest):
                          ["unknown task 'no.such.task'"]),
         "task_typo": ("steps:\n  - id: a\n    task: tranform\n", (3, 11),
                       ["unknown task 'tranform'", "did you mean 'transform'"]),
+        "approvers_not_text": (
+            "steps:\n  - id: a\n    task: approval\n    with: {message: go, approvers: [cab, 5]}\n",
+            (2, 5), ["approvers are token names (text), got 5"]),
         "on_timeout_expression": (
             "inputs: {then: {type: string, default: page}}\nsteps:\n"
             "  - id: a\n    task: approval\n"

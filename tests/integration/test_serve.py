@@ -1214,6 +1214,11 @@ steps:
         rec = self.wait_status(exec_id, ("succeeded", "failed"))
         self.assertEqual(rec["steps"]["approve"]["output"]["decision"], "rejected")
         self.assertEqual(rec["steps"]["apply"]["status"], "skipped")
+        # Ended: its own step is not waiting (409); a step it never had is unknown (404).
+        for step, want in (("approve", 409), ("nope", 404)):
+            status, _ = self.s.json("POST", "/api/v1/executions/%s/steps/%s/approve"
+                                    % (exec_id, step), {}, role="operator")
+            self.assertEqual(status, want, step)
         # No decision in time: rejected by the timeout.
         exec_id = self.start(inputs={"timeout": "400ms"})
         rec = self.wait_status(exec_id, ("succeeded", "failed"))

@@ -91,8 +91,11 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
     for (const auto& f : config.form_specs)
         if (auto wf = named_workflow(f.workflow, f.workflow_mark, "form '" + f.name + "'"))
             add(workflow::check_form_inputs(f, *wf));
-    for (const auto& h : config.hook_specs)
+    for (const auto& h : config.hook_specs) {
         named_workflow(h.start, h.workflow_mark, "hook '" + h.name + "'");
+        for (const std::string& w : h.resume_workflows)
+            named_workflow(w, h.mark, "hook '" + h.name + "' action.workflows");
+    }
     for (const auto& s : config.schedule_entries)
         if (auto wf = named_workflow(s.workflow, s.mark, "schedule '" + s.name + "'"))
             add(workflow::check_schedule_inputs(s, *wf));

@@ -17,6 +17,7 @@
 #include "server/hooks.h"
 #include "server/starter.h"
 
+#include <algorithm>
 #include <map>
 
 namespace ferry::engine::server {
@@ -68,6 +69,21 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
         return c.error(422, "invalid_payload",
                        "an approval callback needs execution_id, step and decision "
                        "(approved or rejected)");
+    }
+    // A hook scoped to some workflows decides only their approvals: a sender's secret
+    // (or a `verify: none` hook) is not a key to every approval of the server.
+    if (!hook.resume_workflows.empty()) {
+        auto stored = app.store->get_execution(id);
+        if (!stored) return c.error(500, "storage", stored.error().message);
+        if (!stored.value()) return c.error(404, "not_found", "no execution '" + id + "'");
+        const Value record = tmpl::value_from_json(*stored.value());
+        const Value* wf = dict_get(record, "workflow");
+        std::string workflow = wf && wf->is_string() ? std::string(wf->str()) : "";
+        if (std::find(hook.resume_workflows.begin(), hook.resume_workflows.end(), workflow) ==
+            hook.resume_workflows.end())
+            return c.error(403, "forbidden",
+                           "hook '" + hook.name + "' may not decide approvals of workflow '" +
+                               workflow + "'");
     }
     std::string by = text("by").empty() ? "hook:" + hook.name : text("by");
     Engine::DecideResult s =

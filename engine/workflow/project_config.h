@@ -107,7 +107,9 @@ struct HookSpec {
     uint64_t replay_window_ms = 0;
     std::string start;   // the workflow to start; empty for resume
     std::string input;   // non-empty: the whole payload becomes this one input
-    std::string resume;  // "approval" (not available yet)
+    std::string resume;  // "approval": the payload decides a waiting approval step
+    // resume: the workflows whose approvals this hook may decide; empty: any.
+    std::vector<std::string> resume_workflows;
     Mark mark, workflow_mark;
 };
 

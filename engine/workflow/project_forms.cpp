@@ -173,7 +173,7 @@ FormSpec read_form(ConfigReader& r, const std::string& name, const YAML::Node& n
 
 void read_action(ConfigReader& r, const YAML::Node& v, HookSpec& h, const std::string& where) {
     if (!r.mapping(v, where + ".action")) return;
-    r.fields(v, where + ".action", {"start", "input", "resume"},
+    r.fields(v, where + ".action", {"start", "input", "resume", "workflows"},
              [&](const std::string& key, const YAML::Node& a) {
                  if (key == "start") {
                      h.start = workflow_name(r, a, "action.start");
@@ -182,6 +182,12 @@ void read_action(ConfigReader& r, const YAML::Node& v, HookSpec& h, const std::s
                      h.input = r.string(a, "action.input");
                      if (!h.input.empty() && !is_identifier(h.input))
                          r.ctx().error(a, identifier_problem("input name", h.input));
+                 } else if (key == "workflows") {
+                     if (!a.IsSequence() || a.size() == 0)
+                         return r.ctx().error(a, "action.workflows must be a list of workflow "
+                                                 "names");
+                     for (const YAML::Node& w : a)
+                         h.resume_workflows.push_back(workflow_name(r, w, "action.workflows[]"));
                  } else {
                      h.resume = r.string(a, "action.resume");
                      if (!h.resume.empty() && h.resume != "approval")
@@ -193,6 +199,8 @@ void read_action(ConfigReader& r, const YAML::Node& v, HookSpec& h, const std::s
         r.ctx().error(v, where + ".action needs exactly one of 'start: WORKFLOW' or "
                                  "'resume: approval'");
     if (resume && v["input"]) r.ctx().error(v["input"], "action.input goes with 'start'");
+    if (start && v["workflows"])
+        r.ctx().error(v["workflows"], "action.workflows goes with 'resume: approval'");
 }
 
 HookSpec read_hook(ConfigReader& r, const std::string& name, const YAML::Node& node) {

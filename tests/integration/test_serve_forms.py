@@ -106,6 +106,9 @@ hooks:
   approvals:
     verify: none
     action: {resume: approval}
+  cab-approvals:
+    verify: none
+    action: {resume: approval, workflows: [cab-gated]}
 """ % (hashlib.sha256(OPERATOR.encode()).hexdigest(), hashlib.sha256(VIEWER.encode()).hexdigest())
 
 WORKFLOWS = {
@@ -798,12 +801,26 @@ class Hooks(unittest.TestCase):
         self.assertEqual(json.loads(text)["error"]["code"], "forbidden")
         status, _, text = request("POST", "/hooks/approvals", dict(decision, step="nope"))
         self.assertEqual(status, 404, text)
-        status, _, text = request("POST", "/hooks/approvals", dict(decision, by="cab"))
+        # A hook scoped to other workflows may not decide this one's, and one scoped to it may.
+        gated = json.loads(request("POST", "/api/v1/workflows/gated/executions", {"inputs": {}},
+                                   token=OPERATOR)[2])["id"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            doc = json.loads(request("GET", "/api/v1/executions/" + gated, token=VIEWER)[2])
+            if doc["status"] == "waiting":
+                break
+            time.sleep(0.05)
+        status, _, text = request("POST", "/hooks/cab-approvals",
+                                  {"execution_id": gated, "step": "approve",
+                                   "decision": "approved"})
+        self.assertEqual(status, 403, text)
+        self.assertIn("may not decide approvals of workflow 'gated'", text)
+        status, _, text = request("POST", "/hooks/cab-approvals", dict(decision, by="cab"))
         self.assertEqual(status, 200, text)
         # The approver it names, and the hook it came through: the audit tells the two
         # apart from cab's own decision on the API (which has no "via").
         out = wait_execution(exec_id)["steps"]["approve"]["output"]
-        self.assertEqual((out["by"], out["via"]), ("cab", "hook:approvals"))
+        self.assertEqual((out["by"], out["via"]), ("cab", "hook:cab-approvals"))
 
     def test_errors(self):
         self.assertEqual(request("POST", "/hooks/nope", {})[0], 404)
@@ -845,8 +862,12 @@ class Validate(unittest.TestCase):
             "    action: {start: also-missing}\n"
             "  ok:\n"
             "    verify: none\n"
-            "    action: {start: deploy}\n")
+            "    action: {start: deploy}\n"
+            "  decider:\n"
+            "    verify: none\n"
+            "    action: {resume: approval, workflows: [deploy, gone-wf]}\n")
         self.assertIn("ferry.yaml:3:15: form 'f': no workflow 'missing-wf'", out)
+        self.assertIn("hook 'decider' action.workflows: no workflow 'gone-wf'", out)
         self.assertIn("ferry.yaml:5:25: unknown field type 'strng'", out)
         self.assertIn("ferry.yaml:9:21: hook 'h': no workflow 'also-missing'", out)
         self.assertNotIn("'deploy'", out)

@@ -129,6 +129,9 @@ TEST_CASE("hooks: verify modes, secrets by reference, actions", "[config][hooks]
   open:
     verify: none
     action: {resume: approval}
+  cab:
+    verify: none
+    action: {resume: approval, workflows: [change-request, firewall]}
 )",
                                       "ferry.yaml");
     INFO(problems_of(r));
@@ -141,6 +144,9 @@ TEST_CASE("hooks: verify modes, secrets by reference, actions", "[config][hooks]
     CHECK(r.config.hook("gh")->secrets.size() == 2);
     CHECK(r.config.hook("gh")->header == "X-Hub-Signature-256");
     CHECK(r.config.hook("open")->resume == "approval");
+    CHECK(r.config.hook("open")->resume_workflows.empty());
+    CHECK(r.config.hook("cab")->resume_workflows ==
+          std::vector<std::string>{"change-request", "firewall"});
 
     auto bad = load_project_config_text(R"(hooks:
   a:
@@ -153,6 +159,12 @@ TEST_CASE("hooks: verify modes, secrets by reference, actions", "[config][hooks]
     verify: none
     secret: "${env:X}"
     actoin: {start: z}
+  d:
+    verify: none
+    action: {start: w, workflows: [w]}
+  e:
+    verify: none
+    action: {resume: approval, workflows: []}
 )",
                                         "ferry.yaml");
     std::string p = problems_of(bad);
@@ -162,6 +174,8 @@ TEST_CASE("hooks: verify modes, secrets by reference, actions", "[config][hooks]
     CHECK(p.find("hook 'b': verify standard-webhooks needs 'secret'") != std::string::npos);
     CHECK(p.find("a secret with verify: none would be ignored") != std::string::npos);
     CHECK(p.find("unknown key 'actoin' in hook 'c' (did you mean 'action'?)") != std::string::npos);
+    CHECK(p.find("action.workflows goes with 'resume: approval'") != std::string::npos);
+    CHECK(p.find("action.workflows must be a list of workflow names") != std::string::npos);
 }
 
 TEST_CASE("hooks: replay_window is for hmac-sha256 and more than 0s", "[config][hooks]") {

@@ -249,10 +249,12 @@ void Renderer::exec_for(const Stmt& s) {
         exec_body(s.else_body);
         return;
     }
-    exec_for_items(s, std::move(items), 0);
+    exec_for_items(s, std::move(items), 0, iterable.is_dict() ? &iterable : nullptr);
 }
 
-void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth) {
+void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth,
+                              const Value* source) {
+    const size_t source_size = source ? source->dict_obj().size() : 0;
     Saved saved = save();
     Value loop = make_loop(*this, s, std::move(items), depth);
     const std::vector<Value>& list = loop_items(loop);
@@ -274,6 +276,8 @@ void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth
             assign(*s.target, list[i]);
             exec_body(s.body);
             scope_ = saved.scope;
+            if (source && source->dict_obj().size() != source_size)
+                raise(ErrorKind::Runtime, "dictionary changed size during iteration");
         }
     } catch (...) {
         restore(saved);

@@ -246,7 +246,10 @@ class Renderer final : public Runtime {
         frame_ = frame;
     }
     void exec_body(const Body& body);
-    void exec_for_items(const Stmt& loop_stmt, std::vector<Value> items, int depth);
+    // source: the dict iterated, if one: changing its size in the body raises, as Python's
+    // dict iterator does.
+    void exec_for_items(const Stmt& loop_stmt, std::vector<Value> items, int depth,
+                        const Value* source = nullptr);
     void render_block(const std::string& name, size_t level, TemplateFrame* frame);
     const Ref<Scope>& scope() const { return scope_; }
     TemplateFrame* frame() const { return frame_; }

@@ -1905,3 +1905,15 @@ TEST_CASE("render: sort compares keys as lists, so equal keys are never ordered"
     CHECK(render_strict("{{ t|sort(attribute='nope')|list }}", vars).find("UndefinedError") !=
           std::string::npos);
 }
+
+TEST_CASE("render: changing a dict's size while a for loop iterates it raises", "[render]") {
+    // As Python's dict iterator does (Jinja2: RuntimeError), rather than looping over a
+    // snapshot while the dict changes under it.
+    CHECK(render("{% set d = {'a': 1} %}{% for k in d %}{{ d.update({'b': 2}) }}{% endfor %}")
+              .find("dictionary changed size during iteration") != std::string::npos);
+    // Changing a value keeps the size: fine, as in Python.
+    CHECK(render("{% set d = {'a': 1} %}{% for k in d %}{{ d.update({'a': 2}) }}{% endfor %}"
+                 "{{ d.a }}") == "None2");
+    // Iterating its items is a copy here (a list): no error.
+    CHECK(render("{% set d = {'a': 1} %}{% for k, v in d.items() %}{% endfor %}ok") == "ok");
+}

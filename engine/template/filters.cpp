@@ -292,9 +292,11 @@ Value f_round(Runtime&, const Value& value, const Args& args) {
     double scale = precision.is_integral() ? std::pow(10.0, double(precision.as_int()))
                                            : std::pow(10.0, py_float(precision));
     double scaled;
-    if (value.is_integral() && precision.is_integral() && precision.as_int() >= 0 &&
-        precision.as_int() <= 18) {
-        scaled = double(checked_mul(value.as_int(), int64_t(scale)));
+    if (value.is_integral() && precision.is_integral() && precision.as_int() >= 0) {
+        // floor(i * 10**p) / 10**p is i exactly (Python's ints are exact, whatever p): the
+        // quotient is i correctly rounded to a float. (Through a double product it was off
+        // by 2 ulp past 2**53, and overflowed int64 where Python does not.)
+        return Value::floating(double(value.as_int()));
     } else {
         scaled = value.as_float() * scale;
     }

@@ -105,6 +105,12 @@ TEST_CASE("round: Python's round and the ceil/floor methods", "[filters]") {
     CHECK(run("round", I(42), A({}, {{"method", S("ceil")}})) == "42.0");
     CHECK(run("round", F(-2.1), A({I(0), S("floor")})) == "-3.0");
     CHECK(run("round", F(2.987), A({I(1), S("floor")})) == "2.9");
+    // An int floors and ceils to itself, correctly rounded to a float (not through i * 100
+    // as a double, nor overflowing where Python's ints do not): as Jinja2 3.1.2 renders.
+    CHECK(run("round", I(9007199254740993), A({I(2), S("floor")})) == "9007199254740992.0");
+    CHECK(run("round", I(INT64_MAX), A({I(2), S("ceil")})) == "9.223372036854776e+18");
+    CHECK(run("round", I(-7), A({I(3), S("ceil")})) == "-7.0");
+    CHECK(run("round", I(15), A({I(-1), S("floor")})) == "10.0");
     CHECK(fails("round", F(2.5), A({}, {{"method", S("x")}})) ==
           "TemplateRuntimeError: method must be common, ceil or floor");
     CHECK(fails("round", S("x")) == "TypeError: type str doesn't define __round__ method");

@@ -296,6 +296,14 @@ struct BlockCall final : Object {
     BlockCall(std::string n, size_t l, const TemplateFrame& f, Ref<Scope> s)
         : name(std::move(n)), level(l), frame(f), scope(std::move(s)) {}
     std::string_view type_name() const override { return "BlockReference"; }
+    // super.super(): the block one level further up, when there is one.
+    std::optional<Value> getattr(std::string_view attr) const override {
+        if (attr != "super") return std::nullopt;
+        auto it = frame.blocks->byname.find(name);
+        if (it == frame.blocks->byname.end() || level + 1 >= it->second.size())
+            return std::nullopt;
+        return Value::object(make_ref<BlockCall>(name, level + 1, frame, scope));
+    }
     bool is_callable() const override { return true; }
     Value call(Runtime& rt, const Args&) override {
         Renderer& r = renderer_of(rt);

@@ -795,6 +795,15 @@ TEST_CASE("render: template inheritance", "[render]") {
     CHECK(render(Files{{"main", "{% extends 'mid' %}{% block a %}C({{ super() }}){% endblock %}"},
                        {"mid", "{% extends 'base' %}{% block a %}M({{ super() }}){% endblock %}"},
                        {"base", "<{% block a %}B{% endblock %}>"}}) == "<C(M(B))>");
+    // super.super(): the grandparent's block, skipping the parent's.
+    CHECK(render(Files{{"main", "{% extends 'mid' %}{% block a %}C({{ super.super() }})"
+                                "{% endblock %}"},
+                       {"mid", "{% extends 'base' %}{% block a %}M{% endblock %}"},
+                       {"base", "<{% block a %}B{% endblock %}>"}}) == "<C(B)>");
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% block a %}{{ super.super() }}"
+                                "{% endblock %}"},
+                       {"base", "<{% block a %}B{% endblock %}>"}})
+              .find("UndefinedError") != std::string::npos);
     CHECK(render(Files{{"main", "{% extends 'mid' %}{% block b %}c{% endblock %}"},
                        {"mid", "{% extends 'base' %}{% block a %}m{% endblock %}"},
                        {"base", "{% block a %}A{% endblock %}{% block b %}B{% endblock %}"}}) ==

@@ -85,20 +85,32 @@ bool Engine::only_decisions_left(const Run& run) const {
     return waiting;
 }
 
+// The run, then each parent up the sub-workflow chain: a parent whose child is down to
+// decisions waits with it (listed as waiting, not waited for at shutdown, `ferry run`
+// reports it waiting), and runs again when the child does.
 void Engine::recheck_waiting(Run& run) {
-    if (!run.parked_approvals || run.finishing) return;
-    const char* status = only_decisions_left(run) ? "waiting" : "running";
-    if (run.status == status) return;
-    run.status = status;
-    persist_execution(run);
+    for (Run* r = &run; r; r = find_run(r->options.parent_execution)) {
+        if (!r->parked_approvals || r->finishing) return;
+        const char* status = only_decisions_left(*r) ? "waiting" : "running";
+        if (r->status != status) {
+            r->status = status;
+            persist_execution(*r);
+        }
+        if (r->options.parent_execution.empty()) return;
+    }
 }
 
 void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
     unit.status = "waiting";
-    run.parked_approvals = true;
+    for (Run* r = &run; r; r = find_run(r->options.parent_execution)) {
+        r->parked_approvals = true;
+        if (r->options.parent_execution.empty()) break;
+    }
     run.status = only_decisions_left(run) ? "waiting" : "running";
     if (record_unit) persist_unit(run, unit, true);
     persist_execution(run);
+    if (!run.options.parent_execution.empty())
+        if (Run* parent = find_run(run.options.parent_execution)) recheck_waiting(*parent);
     emit(run, "step.waiting", unit.key, "waiting", input_text(unit.input, "message"), 0,
          unit.attempt);
     if (unit.wait_deadline_ms) {

@@ -331,6 +331,8 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
     if (run.status == "waiting" && !run.finishing) {  // a step starts beside a parked approval
         run.status = "running";
         persist_execution(run);
+        if (!run.options.parent_execution.empty())  // and its parents run again with it
+            if (Run* parent = find_run(run.options.parent_execution)) recheck_waiting(*parent);
     }
     if (run.cancelled) {  // cancelled while its "running" record was being committed
         TaskOutcome outcome;

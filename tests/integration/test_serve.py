@@ -1254,6 +1254,32 @@ steps:
         self.assertGreaterEqual(rec["steps"]["approve"]["duration_ms"], 500)
         self.assertEqual(rec["steps"]["escalate"]["status"], "succeeded")
 
+    def test_a_parent_waits_with_its_sub_workflow(self):
+        # Down to a child's decision, the parent waits too: listed as waiting, `ferry run`
+        # reports it waiting (exit 0), and it runs on once the child is decided.
+        self.p.workflow("gate", "steps:\n  - {id: approve, task: approval, with: {message: go}}\n")
+        self.p.workflow("outer", "steps:\n  - {id: sub, task: workflow, with: {name: gate}}\n"
+                                 "  - {id: after, task: log, needs: [sub], with: {message: done}}\n")
+        exec_id = self.start("outer")
+        rec = self.wait_status(exec_id, ("waiting",))
+        self.assertEqual(rec["status"], "waiting")
+        listed = self.s.json("GET", "/api/v1/executions?status=waiting&workflow=outer",
+                             role="viewer")[1]["executions"]
+        self.assertEqual([e["id"] for e in listed], [exec_id])
+        child = self.s.json("GET", "/api/v1/executions?workflow=gate", role="viewer")[1][
+            "executions"][0]["id"]
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % child,
+                                   {}, role="operator")
+        self.assertEqual(status, 200, body)
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        self.assertEqual((rec["status"], rec["steps"]["after"]["status"]), ("succeeded", "succeeded"))
+        self.s.stop()
+        run = self.p.ferry("run", "outer")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(json.loads(run.stdout)["status"], "waiting")
+        self.assertIn("is waiting for an approval", run.stderr)
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+
     def test_a_decision_for_an_approval_another_process_parked_says_so(self):
         run = self.p.ferry("run", "change", "--input", "timeout=1h")
         self.assertEqual(run.returncode, 0, run.stderr)

@@ -320,6 +320,13 @@ void Responder::abort() {
     if (Connection* c = ex_->conn) c->hard_close();
 }
 
+bool Responder::drained() const {
+    if (!ex_ || !ex_->conn) return true;
+    return ex_->out.empty() &&
+           uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&ex_->conn->tcp)) <=
+               Connection::kDrainedBytes;
+}
+
 void Responder::when_drained(std::function<void()> cb) {
     if (!ex_ || ex_->state != Exchange::State::Streaming || !ex_->conn || !cb) return;
     ex_->drained_callback = std::move(cb);

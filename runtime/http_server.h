@@ -142,6 +142,9 @@ class Responder {
     // client reads. Never called if the client leaves first (on_close reports that); a
     // second call before the first fired replaces its cb.
     void when_drained(std::function<void()> cb);
+    // Whether what this answer wrote has nearly all gone to the socket (as when_drained
+    // would call back now); true once the client is gone.
+    bool drained() const;
 
     // Called once if the client goes away before the answer is complete (EOF, reset, a
     // server shutdown past its bound). Called at once if that already happened.

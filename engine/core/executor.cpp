@@ -247,8 +247,11 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
     e.dry_run = run.options.dry_run;
     e.for_each_summary = for_each_summary;
     if (settled && settled->output.is_dict()) {
+        // A preview: a step in dry-run mode (the execution's, its own, or its
+        // integration's) whose output says so; a real step may return "dry_run": true.
         const tmpl::Value* preview = dict_get(settled->output, "dry_run");
-        e.previewed = preview && preview->is_bool() && preview->as_bool();
+        e.previewed = preview && preview->is_bool() && preview->as_bool() &&
+                      is_dry_run(run, run.wf->steps[settled->step_index]);
         const tmpl::Value* outcome = dict_get(settled->output, "status");
         if (outcome && outcome->is_string()) e.outcome = std::string(outcome->str());
     }
@@ -517,6 +520,7 @@ void Engine::schedule(Run& run) {
                     record.started_ms = st.started_ms;
                     record.finished_ms = st.finished_ms;
                     persist_unit(run, record, false);
+                    emit_settled(run, record, /*for_each_summary=*/true);
                     step_settled(run, i);
                     continue;
                 }

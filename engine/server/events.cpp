@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cmath>
 #include <optional>
+#include <set>
+#include <tuple>
 
 namespace ferry::engine::server {
 
@@ -221,14 +223,15 @@ namespace {
 
 // A step record as the event it becomes, with when it began (its sort key).
 struct StepEvent {
-    std::string when, type, key, status, message, at;
+    std::string when, started, type, key, status, message, at;
     double ms = 0;
     int attempt = 0;
 };
 
-// The execution's step records as events, in the order they happened: steps that never
-// started (cancelled, skipped for a failure) come last. One record parsed at a time (a
-// 40,000-item for_each as values at once took hundreds of MB).
+// The execution's step records as events, in the order they were sent live: by when each
+// step ended (a step's event is sent as it ends); steps that never ran come last; a
+// for_each step after its items, which end first (in the same millisecond, too). One
+// record parsed at a time (a 40,000-item for_each as values at once took hundreds of MB).
 std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id) {
     std::vector<StepEvent> step_events;
     StepRecords records(store, id, StepRecords::kBulkPage);
@@ -236,8 +239,9 @@ std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id
          kj = records.next()) {
         const Value r = tmpl::value_from_json(kj.value()->json);
         StepEvent e;
-        e.when = text_of(r, "started_at");
-        if (e.when.empty()) e.when = text_of(r, "finished_at");
+        e.started = text_of(r, "started_at");
+        e.when = text_of(r, "finished_at");
+        if (e.when.empty()) e.when = e.started;
         if (e.when.empty()) e.when = "~";
         e.status = text_of(r, "status");
         e.type = e.status == "failed"    ? "step.failed"
@@ -253,8 +257,18 @@ std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id
         e.at = text_of(r, "finished_at");
         step_events.push_back(std::move(e));
     }
+    // Ties at millisecond resolution are common (a pure step settles in the commit of the
+    // one before it): the for_each summaries last, then by start.
+    std::set<std::string, std::less<>> for_each_steps;  // owned: the sort moves the events
+    for (const StepEvent& e : step_events)
+        if (size_t bracket = e.key.find('['); bracket != std::string::npos)
+            for_each_steps.insert(e.key.substr(0, bracket));
+    auto order = [&](const StepEvent& e) {
+        return std::tuple(std::string_view(e.when), for_each_steps.count(e.key) > 0,
+                          std::string_view(e.started));
+    };
     std::stable_sort(step_events.begin(), step_events.end(),
-                     [](const StepEvent& a, const StepEvent& b) { return a.when < b.when; });
+                     [&](const StepEvent& a, const StepEvent& b) { return order(a) < order(b); });
     return step_events;
 }
 
@@ -412,8 +426,17 @@ void EventHub::stream_all(Call& c) {
 }
 
 void EventHub::close_all() {
-    for (auto& c : clients_)
-        if (!c->closed) c->res.end();
+    // A stream whose client has read what it was sent ends cleanly; one that holds a queue
+    // (a client that stopped reading, a backlog still going out) is cut: ended, it would
+    // hold the shutdown for the whole grace waiting for a reader that may never come. Its
+    // client resumes by Last-Event-ID like any other.
+    for (auto& c : clients_) {
+        if (c->closed) continue;
+        if (c->res.drained())
+            c->res.end();
+        else
+            c->res.abort();
+    }
     clients_.clear();
     heartbeat_.reset();
 }

@@ -1047,6 +1047,11 @@ class OpenApiAndMetrics(ServeTest):
 
     def test_metrics_in_prometheus_text_format(self):
         self.start(query="?wait=5s")
+        # A real step whose output happens to say "dry_run": true previewed nothing.
+        self.p.workflow("looks-like-a-preview",
+                        "steps:\n  - {id: l, task: lua, with: {script: \"return {dry_run = true}\"}}\n")
+        status, body = self.start("looks-like-a-preview", {}, "?wait=5s")
+        self.assertEqual((status, body["status"]), (200, "succeeded"), body)
         status, headers, data = self.s.request("GET", "/metrics", role="viewer")
         self.assertEqual(status, 200)
         self.assertTrue(headers["content-type"].startswith("text/plain"))
@@ -1054,6 +1059,7 @@ class OpenApiAndMetrics(ServeTest):
         self.assertIn('ferry_executions_total{workflow="hello",status="succeeded"} 1', text)
         self.assertIn("itsm_ticket_creation_total", text)
         self.assertIn("ferry_dlq_size 0", text)
+        self.assertIn("\nitsm_dry_run_total 0\n", text)
         # How full the store is: what an alert compares before writes start failing.
         self.assertIn("\nferry_store_map_bytes 67108864\n", text)
         used = int(re.search(r"\nferry_store_file_bytes (\d+)\n", text).group(1))

@@ -9,6 +9,7 @@ stopped by its PID (SIGTERM, bounded wait, then SIGKILL).
 """
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -307,8 +308,46 @@ steps:
         self.s = Server(te.FERRY, self.p.dir, self.p.data)
         from_record = read_all("/api/v1/executions/%s/events" % exec_id)
         self.assertEqual(sum(e["event"] == "step.failed" for e in from_record), 201)
+        # As live: the for_each step's own event after its items'.
+        self.assertEqual([(e["event"], e["data"]["step"]) for e in from_record[-2:]],
+                         [("step.failed", "each"), ("execution.finished", None)])
         self.assertEqual(from_record[-1]["event"], "execution.finished")
         self.assertGreater(len(from_record[1]["data"]["message"]), 60000)
+
+    def test_an_empty_for_each_has_its_step_event_live(self):
+        self.p.workflow("none", "steps:\n  - {id: each, for_each: [], task: log, "
+                                "with: {message: x}}\n")
+        st = Stream(self.s, "/api/v1/events")
+        exec_id = self.start("none", {}, "?wait=10s")
+        events = st.until(lambda e: e["event"] == "execution.finished" and
+                          e["data"]["execution_id"] == exec_id)
+        st.close()
+        self.assertIn(("step.finished", "each"),
+                      [(e["event"], e["data"]["step"]) for e in events])
+
+    def test_a_client_that_stopped_reading_does_not_hold_the_shutdown(self):
+        # Its stream holds megabytes it will never read: cut at shutdown, not waited for
+        # for the whole grace (10 s).
+        self.p.workflow("loud", """\
+steps:
+  - id: each
+    for_each: "{{ range(100) | list }}"
+    task: lua
+    on_error: continue
+    with: {script: "error(string.rep('x', 30000))"}
+""")
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", self.s.port))
+        stuck.sendall(("GET /api/v1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                       "\r\n" % TOKENS["viewer"]).encode())
+        try:
+            self.start("loud", {}, "?wait=30s")
+            t0 = time.monotonic()
+            self.s.stop()
+            self.assertLess(time.monotonic() - t0, 5)
+        finally:
+            stuck.close()
 
     def test_an_execution_another_process_runs_ends_its_stream_when_it_ends(self):
         # `ferry run` on the same store: its events never reach the server, whose stream

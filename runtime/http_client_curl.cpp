@@ -188,8 +188,9 @@ Error HttpClient::Impl::map_error(const Transfer& t, CURLcode code) const {
         curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
         if (status > 0)
             return make_error(ErrorKind::Limit,
-                              what + "a response header line longer than libcurl's 100 KiB "
-                                     "limit (status " +
+                              what +
+                                  "a response header line longer than libcurl's 100 KiB "
+                                  "limit (status " +
                                   std::to_string(status) + ")");
         return make_error(ErrorKind::Internal, what + detail);
     }

@@ -47,8 +47,8 @@ std::string memory_limit_message(size_t budget, lua_State* co) {
                        std::to_string(budget / 1024) + " KiB";
     constexpr int kDeep = 10000;
     if (int depth = co ? call_depth(co) : 0; depth > kDeep)
-        text += " (its call stack was " + std::to_string(depth) +
-                " calls deep: unbounded recursion?)";
+        text +=
+            " (its call stack was " + std::to_string(depth) + " calls deep: unbounded recursion?)";
     return text;
 }
 

@@ -210,13 +210,16 @@ int serve_command(int argc, char** argv) {
     engine::server::Schedules schedules(*app, dry_run, log, api.store_room());
     schedules.add_routes(api);
     const HttpServer* http_server = nullptr;  // set once it exists, below
-    api.add("GET", "/metrics", engine::server::Role::Viewer, [&](engine::server::Call& c) {
-        engine::server::Metrics::Connections connections;
-        if (http_server)
-            connections = {http_server->open_connections(), http_server->connections_refused()};
-        c.res.send(200, metrics.render(api.http_requests, connections),
-                   {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
-    }, {{}, "", {}, {{200, "Prometheus text format", "text/plain; version=0.0.4", ""}}});
+    api.add(
+        "GET", "/metrics", engine::server::Role::Viewer,
+        [&](engine::server::Call& c) {
+            engine::server::Metrics::Connections connections;
+            if (http_server)
+                connections = {http_server->open_connections(), http_server->connections_refused()};
+            c.res.send(200, metrics.render(api.http_requests, connections),
+                       {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
+        },
+        {{}, "", {}, {{200, "Prometheus text format", "text/plain; version=0.0.4", ""}}});
 
     ServerOptions so;
     so.max_body_bytes = settings->max_body;

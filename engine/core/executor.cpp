@@ -4,7 +4,6 @@
 #include "core/run_state.h"
 #include "runtime/crypto.h"
 #include "runtime/ids.h"
-#include "runtime/integration/secrets.h"
 #include "workflow/loader.h"
 
 #include <algorithm>
@@ -215,55 +214,6 @@ void Engine::add_run(const std::shared_ptr<Run>& run) {
     run->ref = RunRef(++last_run_ref_);
     runs_[run->id] = run;
     runs_by_ref_[run->ref] = run.get();
-}
-
-void Engine::emit_settled(const Run& run, const Unit& unit, bool for_each_summary) {
-    if (unit.status == "failed") {
-        const tmpl::Value* m = dict_get(unit.error, "message");
-        emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,
-             unit.attempt, 0, &unit, for_each_summary);
-    } else {
-        emit(run, unit.status == "skipped" ? "step.skipped" : "step.finished", unit.key,
-             unit.status, unit.skip_reason, unit.duration_ms, unit.attempt, 0, &unit,
-             for_each_summary);
-    }
-}
-
-void Engine::emit(const Run& run, std::string type, const std::string& step, std::string status,
-                  std::string message, double duration_ms, int attempt, uint64_t retry_in_ms,
-                  const Unit* settled, bool for_each_summary) {
-    if (event_cbs_.empty()) return;
-    EngineEvent e;
-    e.type = std::move(type);
-    e.execution_id = run.id;
-    e.workflow = run.wf->name;
-    e.step = step;
-    e.status = std::move(status);
-    // Every listener (logs, SSE, event webhooks) gets the message as records do: redacted.
-    e.message = message.empty() ? std::move(message) : redact(message);
-    e.duration_ms = duration_ms;
-    e.attempt = attempt;
-    e.retry_in_ms = retry_in_ms;
-    e.dry_run = run.options.dry_run;
-    e.for_each_summary = for_each_summary;
-    if (settled && settled->output.is_dict()) {
-        // A preview: a step in dry-run mode (the execution's, its own, or its
-        // integration's) whose output says so; a real step may return "dry_run": true.
-        const tmpl::Value* preview = dict_get(settled->output, "dry_run");
-        e.previewed = preview && preview->is_bool() && preview->as_bool() &&
-                      is_dry_run(run, run.wf->steps[settled->step_index]);
-        const tmpl::Value* outcome = dict_get(settled->output, "status");
-        if (outcome && outcome->is_string()) e.outcome = std::string(outcome->str());
-    }
-    if (!step.empty()) {
-        if (const workflow::Step* def = run.wf->find_step(step_id_of(step))) {
-            e.task = def->task;
-            e.provider = def->provider;
-            e.integration = def->integration;
-        }
-    }
-    for (const auto& cb : event_cbs_)
-        cb(e);
 }
 
 Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const workflow::Workflow> wf,
@@ -662,58 +612,6 @@ void Engine::finalize_run(Run& run) {
         if (r->done) r->done(summary);
     });
     loop_.wake();
-}
-
-Status Engine::cancel(const std::string& id, const std::string& reason) {
-    Run* run = find_run(id);
-    if (!run) return make_error(ErrorKind::NotFound, "execution '" + id + "' is not running here");
-    if (run->finishing || run->cancelled)
-        return make_error(ErrorKind::Cancelled, "execution '" + id + "' is already ending");
-    run->cancelled = true;
-    run->failing = true;  // nothing new starts; pending steps end "cancelled"
-    wake_all(*run);
-    run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
-    std::vector<std::string> children;
-    std::vector<Unit*> woken;  // built-in sleeps, ended after the loop (settling adds units)
-    for (auto& unit : run->units) {
-        if (unit->task && scheduler_.is_live(unit->task)) {
-            // The task's done callback settles the unit (as "cancelled") on the loop.
-            scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, reason));
-        } else if (stop_sleep(*unit)) {
-            woken.push_back(unit.get());
-        } else if (unit->status == "waiting") {
-            // An approval: no coroutine to stop, only its deadline. It ends now, so a
-            // decision sent after the cancel is refused as for any decided step.
-            unit->retry_timer.reset();
-            woken.push_back(unit.get());
-        } else if (unit->status == "retrying" && unit->retry_timer) {
-            unit->retry_timer.reset();
-            unit->status = "cancelled";
-            settle_unit(*run, *unit);
-        } else if (!unit->child_execution.empty() && find_run(unit->child_execution)) {
-            children.push_back(unit->child_execution);
-        }
-    }
-    if (run->status == "waiting") {
-        run->status = "running";
-        persist_execution(*run);
-    }
-    for (Unit* unit : woken) {
-        TaskOutcome outcome;
-        outcome.error = make_error(ErrorKind::Cancelled, reason);
-        // How long it ran (slept, or waited for a decision) until the cancel: a 0 would
-        // drag the step-duration histogram down.
-        uint64_t began = unit->attempt_started_ms ? unit->attempt_started_ms : unit->started_ms;
-        uint64_t now = now_unix_ms();
-        if (began && now > began) outcome.duration_ms = double(now - began);
-        unit_finished(*run, *unit, std::move(outcome));
-    }
-    // A sub-workflow's end settles its parent's unit.
-    for (const std::string& child : children)
-        (void)cancel(child, reason);
-    if (run->in_flight == 0) finish_run(*run);
-    loop_.wake();
-    return ok_status();
 }
 
 }  // namespace ferry::engine

@@ -154,8 +154,8 @@ struct Engine::Run {
     bool failing = false;
     bool finishing = false;
     bool parked_approvals = false;  // an approval parked: its status follows its units
-    bool cancelled = false;  // Engine::cancel: ends "cancelled", not "failed"
-    tmpl::Value error;       // the execution's error, if failed
+    bool cancelled = false;         // Engine::cancel: ends "cancelled", not "failed"
+    tmpl::Value error;              // the execution's error, if failed
     tmpl::Value outputs;
     uint64_t created_ms = 0;
     uint64_t finished_ms = 0;

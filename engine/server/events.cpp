@@ -356,8 +356,7 @@ void EventHub::stream_execution(Call& c) {
     std::shared_ptr<std::vector<Event>> history;
     if (ended && !ring_has_end) {
         // Finished, and the ring no longer has it all: the recorded history instead.
-        history = std::make_shared<std::vector<Event>>(
-            missed_of(from_history(id, exec), after));
+        history = std::make_shared<std::vector<Event>>(missed_of(from_history(id, exec), after));
         ring_has_news = false;
     }
     if (ended && !ring_has_news && (!history || history->empty())) {
@@ -448,13 +447,12 @@ void EventHub::add_routes(Api& api) {
          {"last_event_id", "query", "string", "the same, for clients that cannot set headers"}},
         ""};
     Api::RouteDoc one = resume, all = resume;
-    one.responses = {{200, "the execution's events; the stream ends with it", "text/event-stream",
-                      ""},
-                     {204, "the client has every event of this ended execution", "", ""},
-                     {400, "", "", ""},
-                     {404, "", "", ""}};
-    all.responses = {{200, "every execution's events", "text/event-stream", ""},
-                     {400, "", "", ""}};
+    one.responses = {
+        {200, "the execution's events; the stream ends with it", "text/event-stream", ""},
+        {204, "the client has every event of this ended execution", "", ""},
+        {400, "", "", ""},
+        {404, "", "", ""}};
+    all.responses = {{200, "every execution's events", "text/event-stream", ""}, {400, "", "", ""}};
     api.add(
         "GET", "/api/v1/executions/{id}/events", Role::Viewer,
         [this](Call& c) { stream_execution(c); }, one);

@@ -184,8 +184,8 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
         const Value* v = submitted.dict_obj().find(f.name);
         // An empty list for a multi-choice is an answer ("none of them"), not a missing
         // value: the default does not replace it; a required one needs at least one choice.
-        bool none_chosen = f.type == "multi-choice" && v && v->is_sequence() &&
-                           v->list_obj().items.empty();
+        bool none_chosen =
+            f.type == "multi-choice" && v && v->is_sequence() && v->list_obj().items.empty();
         if (none_chosen) {
             if (f.required)
                 out.errors.emplace_back(f.name, "is required: choose at least one");

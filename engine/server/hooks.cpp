@@ -51,7 +51,8 @@ HookCheck verify_standard(const workflow::HookSpec& hook, const std::vector<std:
     uint64_t tolerance_s = hook.tolerance_ms / 1000;
     // The distance in unsigned arithmetic: now_s - sent overflows for a timestamp near
     // INT64_MIN, and llabs(INT64_MIN) is negative, which passed the check.
-    uint64_t away = sent > now_s ? uint64_t(sent) - uint64_t(now_s) : uint64_t(now_s) - uint64_t(sent);
+    uint64_t away =
+        sent > now_s ? uint64_t(sent) - uint64_t(now_s) : uint64_t(now_s) - uint64_t(sent);
     if (away > tolerance_s)
         return reject(401, "stale_timestamp",
                       "webhook-timestamp is " + std::to_string(away) +

@@ -216,22 +216,29 @@ void add_form_routes(Api& api) {
                              [a](Call& c) { list_forms(*a, c); });
     api.add_resource_guarded("GET", "/api/v1/forms/{name}", read_note,
                              [a](Call& c) { get_schema(*a, c); },
-                             {{}, "", {}, {{200, "the form as JSON Schema",
-                                            "application/schema+json", ""},
-                                           {401, "", "", ""}, {403, "", "", ""},
-                                           {404, "", "", ""}}});
+                             {{},
+                              "",
+                              {},
+                              {{200, "the form as JSON Schema", "application/schema+json", ""},
+                               {401, "", "", ""},
+                               {403, "", "", ""},
+                               {404, "", "", ""}}});
     api.add_resource_guarded("GET", "/forms/{name}", read_note, [a](Call& c) { get_page(*a, c); },
-                             {{}, "", {}, {{200, "the form's page", "text/html", ""},
-                                           {401, "", "", ""}, {403, "", "", ""},
-                                           {404, "", "", ""}}});
-    api.add_resource_guarded(
-        "POST", "/api/v1/forms/{name}/submit", "none for a public form, else operator",
-        [a](Call& c) { submit(*a, c); },
-        {{wait_param(), idempotency_param()},
-         R"({"type": "object", "description": "field name -> value; )"
-         R"(GET /api/v1/forms/{name} is its schema"})",
-         {"application/x-www-form-urlencoded"},
-         submit_responses()});
+                             {{},
+                              "",
+                              {},
+                              {{200, "the form's page", "text/html", ""},
+                               {401, "", "", ""},
+                               {403, "", "", ""},
+                               {404, "", "", ""}}});
+    api.add_resource_guarded("POST", "/api/v1/forms/{name}/submit",
+                             "none for a public form, else operator",
+                             [a](Call& c) { submit(*a, c); },
+                             {{wait_param(), idempotency_param()},
+                              R"({"type": "object", "description": "field name -> value; )"
+                              R"(GET /api/v1/forms/{name} is its schema"})",
+                              {"application/x-www-form-urlencoded"},
+                              submit_responses()});
 }
 
 }  // namespace ferry::engine::server

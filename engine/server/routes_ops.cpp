@@ -112,8 +112,8 @@ void dlq_replay(Api& api, Call& c) {
 
 std::vector<Api::ResponseDoc> documented_responses(const Api::Route& r) {
     if (!r.doc.responses.empty()) return r.doc.responses;
-    bool starts = r.method == "POST" && (r.pattern.ends_with("/executions") ||
-                                         r.pattern.ends_with("/retry"));
+    bool starts =
+        r.method == "POST" && (r.pattern.ends_with("/executions") || r.pattern.ends_with("/retry"));
     if (starts) return start_responses();
     return {{200, "OK", "", ""}};
 }

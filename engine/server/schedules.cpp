@@ -88,9 +88,9 @@ void Schedules::start() {
             if (!s.first_seen) s.first_seen = now;
             remember(s);
         }
-        workflow::SchedulePlan plan = workflow::plan_schedule(
-            s.def->every_ms, s.def->cron_spec, s.def->catch_up && !back_on,
-            s.last_due ? s.last_due : s.first_seen, now);
+        workflow::SchedulePlan plan =
+            workflow::plan_schedule(s.def->every_ms, s.def->cron_spec, s.def->catch_up && !back_on,
+                                    s.last_due ? s.last_due : s.first_seen, now);
         if (plan.catch_up) {
             std::string due = rfc3339(*plan.catch_up);
             log_.info("schedule " + s.def->name + ": catching up the run due " + due,

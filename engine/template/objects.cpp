@@ -300,8 +300,7 @@ struct BlockCall final : Object {
     std::optional<Value> getattr(std::string_view attr) const override {
         if (attr != "super") return std::nullopt;
         auto it = frame.blocks->byname.find(name);
-        if (it == frame.blocks->byname.end() || level + 1 >= it->second.size())
-            return std::nullopt;
+        if (it == frame.blocks->byname.end() || level + 1 >= it->second.size()) return std::nullopt;
         return Value::object(make_ref<BlockCall>(name, level + 1, frame, scope));
     }
     bool is_callable() const override { return true; }

@@ -4,8 +4,8 @@
 // replace, strip...), join and format escape what they insert, split and partition return
 // Markup pieces, and the rest (casefold, removeprefix...) return str.
 #include "template/builtins.h"
-#include "template/format_internal.h"
 #include "template/filters_util.h"
+#include "template/format_internal.h"
 #include "template/methods_internal.h"
 
 #include <algorithm>

@@ -208,8 +208,8 @@ SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_u
     // another catch-up each time, several runs at once.
     constexpr uint64_t kHour = 3'600'000, kDay = 24 * kHour;
     std::optional<uint64_t> latest;
-    for (uint64_t back : {kHour, kDay, 32 * kDay, 367 * kDay, 5 * 366 * kDay, 30 * 366 * kDay,
-                          uint64_t(-1)}) {
+    for (uint64_t back :
+         {kHour, kDay, 32 * kDay, 367 * kDay, 5 * 366 * kDay, 30 * 366 * kDay, uint64_t(-1)}) {
         uint64_t from = now - last_due > back ? now - back : last_due;
         std::optional<uint64_t> t = cron_next(cron, from);
         for (int i = 0; t && *t <= now && i < 100'000; ++i) {

@@ -458,8 +458,8 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
         // and the history: it must be a name too (a stem with a quote, a line break or
         // bytes that are not UTF-8 went into JSON answers and log lines as it was).
         if (!detail::is_identifier(stem))
-            ctx.error(docs[0], detail::identifier_problem("workflow file name", stem) +
-                                   ": rename the file");
+            ctx.error(docs[0],
+                      detail::identifier_problem("workflow file name", stem) + ": rename the file");
         detail::validate(ctx, p, tasks);
         result.workflow = std::move(p.wf);
     }

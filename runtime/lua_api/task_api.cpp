@@ -235,9 +235,9 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
             if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1) &&
                 !std::isfinite(lua_tonumber(L, -1))) {
                 luaL_error(L, "ferry.http.request: header '%s': %s is not a header value",
-                           lua_tostring(L, -2), lua_tonumber(L, -1) != lua_tonumber(L, -1)
-                                                    ? "NaN"
-                                                    : "an infinite number");
+                           lua_tostring(L, -2),
+                           lua_tonumber(L, -1) != lua_tonumber(L, -1) ? "NaN"
+                                                                      : "an infinite number");
             }
             size_t kn = 0, vn = 0;
             const char* k = lua_tolstring(L, -2, &kn);

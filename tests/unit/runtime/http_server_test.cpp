@@ -151,8 +151,8 @@ TEST_CASE("server: request fields reach the handler, response framing", "[server
     HttpRequest req;
     req.method = "POST";
     req.url = env.url("/a%20b/c?x=1&y=hello+world&x=2&e=%26&flag");
-    req.headers = {{"X-Custom", "Value"}, {"Content-Type", "application/json"},
-                   {"X-Padded", "a b \t "}};
+    req.headers = {
+        {"X-Custom", "Value"}, {"Content-Type", "application/json"}, {"X-Padded", "a b \t "}};
     req.body = "{\"k\":1}";
     auto r = env.fetch(req);
     REQUIRE(r.ok());

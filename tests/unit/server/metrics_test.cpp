@@ -52,8 +52,7 @@ bool has(const std::string& text, const std::string& line) {
 
 }  // namespace
 
-TEST_CASE("a dead-lettered delivery counts as failed, a delivered one as delivered",
-          "[metrics]") {
+TEST_CASE("a dead-lettered delivery counts as failed, a delivered one as delivered", "[metrics]") {
     Scrape s;
     engine::EngineEvent delivered = step_end("webhook.emit", "succeeded");
     delivered.outcome = "200";

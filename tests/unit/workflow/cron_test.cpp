@@ -133,8 +133,7 @@ TEST_CASE("schedules: cron catch-up runs the latest missed time once", "[cron]")
     CHECK_FALSE(plan_schedule(0, leap, true, at(2024, 2, 29, 12), now).catch_up);
 }
 
-TEST_CASE("cron: a day field starting with * leaves the other day field alone (Vixie)",
-          "[cron]") {
+TEST_CASE("cron: a day field starting with * leaves the other day field alone (Vixie)", "[cron]") {
     // 2026-12-04 is a Friday. Odd days that are Mondays: Monday 2026-12-07.
     CHECK(next("0 0 */2 * MON", at(2026, 12, 4, 12)) == at(2026, 12, 7));
     // A 13th that falls on every third weekday from Sunday (Sun, Wed, Sat): Sunday the

@@ -1,0 +1,61 @@
+// Engine::cancel: an execution stopped from outside (the API, a parent's timeout) ends
+// "cancelled": what runs is stopped through the scheduler, what waits ends at once.
+#include "core/executor.h"
+#include "core/run_state.h"
+#include "core/values.h"
+
+namespace ferry::engine {
+
+Status Engine::cancel(const std::string& id, const std::string& reason) {
+    Run* run = find_run(id);
+    if (!run) return make_error(ErrorKind::NotFound, "execution '" + id + "' is not running here");
+    if (run->finishing || run->cancelled)
+        return make_error(ErrorKind::Cancelled, "execution '" + id + "' is already ending");
+    run->cancelled = true;
+    run->failing = true;   // nothing new starts; pending steps end "cancelled"
+    run->woken.add_all();  // schedule() looks at every pending step again
+    run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
+    std::vector<std::string> children;
+    std::vector<Unit*> woken;  // built-in sleeps, ended after the loop (settling adds units)
+    for (auto& unit : run->units) {
+        if (unit->task && scheduler_.is_live(unit->task)) {
+            // The task's done callback settles the unit (as "cancelled") on the loop.
+            scheduler_.cancel(unit->task, make_error(ErrorKind::Cancelled, reason));
+        } else if (stop_sleep(*unit)) {
+            woken.push_back(unit.get());
+        } else if (unit->status == "waiting") {
+            // An approval: no coroutine to stop, only its deadline. It ends now, so a
+            // decision sent after the cancel is refused as for any decided step.
+            unit->retry_timer.reset();
+            woken.push_back(unit.get());
+        } else if (unit->status == "retrying" && unit->retry_timer) {
+            unit->retry_timer.reset();
+            unit->status = "cancelled";
+            settle_unit(*run, *unit);
+        } else if (!unit->child_execution.empty() && find_run(unit->child_execution)) {
+            children.push_back(unit->child_execution);
+        }
+    }
+    if (run->status == "waiting") {
+        run->status = "running";
+        persist_execution(*run);
+    }
+    for (Unit* unit : woken) {
+        TaskOutcome outcome;
+        outcome.error = make_error(ErrorKind::Cancelled, reason);
+        // How long it ran (slept, or waited for a decision) until the cancel: a 0 would
+        // drag the step-duration histogram down.
+        uint64_t began = unit->attempt_started_ms ? unit->attempt_started_ms : unit->started_ms;
+        uint64_t now = now_unix_ms();
+        if (began && now > began) outcome.duration_ms = double(now - began);
+        unit_finished(*run, *unit, std::move(outcome));
+    }
+    // A sub-workflow's end settles its parent's unit.
+    for (const std::string& child : children)
+        (void)cancel(child, reason);
+    if (run->in_flight == 0) finish_run(*run);
+    loop_.wake();
+    return ok_status();
+}
+
+}  // namespace ferry::engine

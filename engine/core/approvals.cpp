@@ -3,6 +3,7 @@
 // re-armed from its record (same deadline). A decision or the timeout ends the step like a
 // task outcome, so on_error, retries and dependents behave as for any step.
 #include "core/executor.h"
+#include "core/history.h"
 
 #include "core/run_state.h"
 #include "core/values.h"
@@ -96,21 +97,15 @@ void Engine::recheck_waiting(Run& run) {
             r->status = status;
             persist_execution(*r);
         }
-        if (r->options.parent_execution.empty()) return;
     }
 }
 
 void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
     unit.status = "waiting";
-    for (Run* r = &run; r; r = find_run(r->options.parent_execution)) {
+    for (Run* r = &run; r; r = find_run(r->options.parent_execution))
         r->parked_approvals = true;
-        if (r->options.parent_execution.empty()) break;
-    }
-    run.status = only_decisions_left(run) ? "waiting" : "running";
     if (record_unit) persist_unit(run, unit, true);
-    persist_execution(run);
-    if (!run.options.parent_execution.empty())
-        if (Run* parent = find_run(run.options.parent_execution)) recheck_waiting(*parent);
+    recheck_waiting(run);
     emit(run, "step.waiting", unit.key, "waiting", input_text(unit.input, "message"), 0,
          unit.attempt);
     if (unit.wait_deadline_ms) {
@@ -163,13 +158,11 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
     Run* run = find_run(execution_id);
     if (!run) {
         // Not in memory: one that already ended is a conflict, not an unknown execution.
-        auto stored = store_.get_execution(execution_id);
-        if (stored && stored.value()) {
+        const std::string status = stored_status(store_, execution_id);
+        if (!status.empty()) {
             // Parked by another process (`ferry run` beside the server): waiting, but not
             // here until this server's next start resumes it.
-            const tmpl::Value record = tmpl::value_from_json(*stored.value());
-            const tmpl::Value* status = dict_get(record, "status");
-            if (status && status->is_string() && status->str() == "waiting")
+            if (status == "waiting")
                 return {Refusal::NotWaiting,
                         "execution " + execution_id +
                             " waits, but another process (ferry run) parked it: ferry serve "

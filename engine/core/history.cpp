@@ -384,12 +384,12 @@ Status print_execution_json(store::Store& store, const std::string& id, bool pre
     return ok_status();
 }
 
-std::string stored_status(store::Store& store, const std::string& id) {
+std::string stored_text(store::Store& store, const std::string& id, const char* field) {
     auto rec = store.get_execution(id);
     if (!rec || !rec.value()) return "";
     const tmpl::Value v = tmpl::value_from_json(*rec.value());
-    const tmpl::Value* st = dict_get(v, "status");
-    return st && st->is_string() ? std::string(st->str()) : "";
+    const tmpl::Value* text = dict_get(v, field);
+    return text && text->is_string() ? std::string(text->str()) : "";
 }
 
 bool is_sub_workflow_record(const std::string& execution_record) {

@@ -78,9 +78,12 @@ class ExecutionPieces {
     bool first_step_ = true;
 };
 
-// The status of the execution's stored record ("running", "succeeded"...); "" when there is
-// no such record.
-std::string stored_status(store::Store& store, const std::string& id);
+// A text field of the execution's stored record ("status": "running", "workflow"...); ""
+// when there is no such record or field.
+std::string stored_text(store::Store& store, const std::string& id, const char* field);
+inline std::string stored_status(store::Store& store, const std::string& id) {
+    return stored_text(store, id, "status");
+}
 
 // Whether an execution record is a sub-workflow's (it names a parent): resume and serve
 // leave those to their parents.

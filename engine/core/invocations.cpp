@@ -328,12 +328,8 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
 
 void Engine::invoke_unit(Run& run, Unit& unit) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
-    if (run.status == "waiting" && !run.finishing) {  // a step starts beside a parked approval
-        run.status = "running";
-        persist_execution(run);
-        if (!run.options.parent_execution.empty())  // and its parents run again with it
-            if (Run* parent = find_run(run.options.parent_execution)) recheck_waiting(*parent);
-    }
+    // A step starts beside a parked approval: the run (and its parents) run again.
+    if (run.status == "waiting") recheck_waiting(run);
     if (run.cancelled) {  // cancelled while its "running" record was being committed
         TaskOutcome outcome;
         outcome.error = make_error(ErrorKind::Cancelled, "the execution was cancelled");

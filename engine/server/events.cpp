@@ -106,14 +106,14 @@ void EventHub::drop_closed() {
     clients_.remove_if([](const std::shared_ptr<Client>& c) { return c->closed; });
 }
 
-bool EventHub::send(Client& client, const Event& e) {
+bool EventHub::deliver(Client& client, const Event& e, size_t* bytes) {
     if (client.closed) return false;
-    if (!client.res.write(sse_message(e))) client.closed = true;
-    return !client.closed;
-}
-
-bool EventHub::deliver(Client& client, const Event& e) {
-    if (!send(client, e)) return false;
+    std::string message = sse_message(e);
+    if (bytes) *bytes += message.size();
+    if (!client.res.write(message)) {
+        client.closed = true;
+        return false;
+    }
     if (!client.execution.empty() && e.type == "execution.finished") {
         client.res.end();
         client.closed = true;
@@ -140,7 +140,6 @@ void EventHub::catch_up(const std::shared_ptr<Client>& client) {
     constexpr size_t kPieceBytes = 256 * 1024;
     size_t written = 0;
     while (written < kPieceBytes) {
-        if (client->closed) return;
         const Event* e = next_missed(*client);
         if (!e) {
             client->catching_up = false;
@@ -151,17 +150,7 @@ void EventHub::catch_up(const std::shared_ptr<Client>& client) {
             }
             return;
         }
-        std::string message = sse_message(*e);
-        written += message.size();
-        if (!client->res.write(message)) {
-            client->closed = true;
-            return;
-        }
-        if (!client->execution.empty() && e->type == "execution.finished") {
-            client->res.end();
-            client->closed = true;
-            return;
-        }
+        if (!deliver(*client, *e, &written)) return;
     }
     std::weak_ptr<Client> weak = client;
     client->res.when_drained([this, weak] {

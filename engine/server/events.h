@@ -60,9 +60,9 @@ class EventHub {
     void stream_execution(Call& c);
     void stream_all(Call& c);
     bool open_stream(Call& c, const std::shared_ptr<Client>& client);
-    bool send(Client& client, const Event& e);
-    // send(), and a per-execution stream ends with its execution.finished.
-    bool deliver(Client& client, const Event& e);
+    // Writes the event (adding its size to *bytes); a per-execution stream ends with its
+    // execution.finished. False once the stream is over.
+    bool deliver(Client& client, const Event& e, size_t* bytes = nullptr);
     void catch_up(const std::shared_ptr<Client>& client);
     const Event* next_missed(Client& client);
     void watch_remote();

@@ -7,6 +7,7 @@
 // time, committed with the execution it started), and a second delivery with the same id is
 // answered 409. Only ids inside the hook's replay window matter (for Standard Webhooks twice
 // the tolerance: an older capture fails the timestamp check anyway); older ones are swept.
+#include "core/history.h"
 #include "core/values.h"
 #include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
@@ -73,12 +74,8 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
     // A hook scoped to some workflows decides only their approvals: a sender's secret
     // (or a `verify: none` hook) is not a key to every approval of the server.
     if (!hook.resume_workflows.empty()) {
-        auto stored = app.store->get_execution(id);
-        if (!stored) return c.error(500, "storage", stored.error().message);
-        if (!stored.value()) return c.error(404, "not_found", "no execution '" + id + "'");
-        const Value record = tmpl::value_from_json(*stored.value());
-        const Value* wf = dict_get(record, "workflow");
-        std::string workflow = wf && wf->is_string() ? std::string(wf->str()) : "";
+        std::string workflow = stored_text(*app.store, id, "workflow");
+        if (workflow.empty()) return c.error(404, "not_found", "no execution '" + id + "'");
         if (std::find(hook.resume_workflows.begin(), hook.resume_workflows.end(), workflow) ==
             hook.resume_workflows.end())
             return c.error(403, "forbidden",

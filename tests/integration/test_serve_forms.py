@@ -244,6 +244,16 @@ def request(method, path, body=None, headers=None, token=None):
         return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read().decode()
 
 
+def wait_waiting(exec_id):
+    """The execution's record once it waits for a decision (or after 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        doc = json.loads(request("GET", "/api/v1/executions/" + exec_id, token=VIEWER)[2])
+        if doc["status"] == "waiting" or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.05)
+
+
 def wait_execution(exec_id, token=VIEWER):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -754,12 +764,7 @@ class Hooks(unittest.TestCase):
                                   token=OPERATOR)
         self.assertEqual(status, 202, text)
         exec_id = json.loads(text)["id"]
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            doc = json.loads(request("GET", "/api/v1/executions/" + exec_id, token=VIEWER)[2])
-            if doc["status"] == "waiting":
-                break
-            time.sleep(0.05)
+        doc = wait_waiting(exec_id)
         self.assertEqual(doc["status"], "waiting")
         status, _, text = request("POST", "/hooks/approvals",
                                   {"execution_id": exec_id, "step": "approve",
@@ -789,12 +794,7 @@ class Hooks(unittest.TestCase):
                                   {"inputs": {}}, token=OPERATOR)
         self.assertEqual(status, 202, text)
         exec_id = json.loads(text)["id"]
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            doc = json.loads(request("GET", "/api/v1/executions/" + exec_id, token=VIEWER)[2])
-            if doc["status"] == "waiting":
-                break
-            time.sleep(0.05)
+        doc = wait_waiting(exec_id)
         decision = {"execution_id": exec_id, "step": "approve", "decision": "approved"}
         status, _, text = request("POST", "/hooks/approvals", dict(decision, by="intern"))
         self.assertEqual(status, 403, text)
@@ -804,12 +804,7 @@ class Hooks(unittest.TestCase):
         # A hook scoped to other workflows may not decide this one's, and one scoped to it may.
         gated = json.loads(request("POST", "/api/v1/workflows/gated/executions", {"inputs": {}},
                                    token=OPERATOR)[2])["id"]
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            doc = json.loads(request("GET", "/api/v1/executions/" + gated, token=VIEWER)[2])
-            if doc["status"] == "waiting":
-                break
-            time.sleep(0.05)
+        doc = wait_waiting(gated)
         status, _, text = request("POST", "/hooks/cab-approvals",
                                   {"execution_id": gated, "step": "approve",
                                    "decision": "approved"})

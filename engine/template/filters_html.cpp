@@ -433,7 +433,7 @@ bool valid_scheme(std::u32string_view s) {
 
 }  // namespace
 
-Value f_urlize(Runtime&, const Value& value, const Args& args) {
+Value f_urlize(Runtime& rt, const Value& value, const Args& args) {
     ArgReader r("do_urlize", args,
                 {"trim_url_limit", "nofollow", "target", "rel", "extra_schemes"});
     UrlizeOptions o;
@@ -475,7 +475,8 @@ Value f_urlize(Runtime&, const Value& value, const Args& args) {
         out += space ? word : urlize_word(std::move(word), o);
         i = end;
     }
-    return Value::string(u8(out));
+    // Markup under autoescape (do_urlize), so printing does not escape the links again.
+    return Value::string(u8(out), rt.eval_autoescape());
 }
 
 // ---- urlencode -----------------------------------------------------------------------
@@ -544,7 +545,7 @@ Value f_urlencode(Runtime&, const Value& value, const Args& args) {
 
 // ---- xmlattr -------------------------------------------------------------------------
 
-Value f_xmlattr(Runtime&, const Value& value, const Args& args) {
+Value f_xmlattr(Runtime& rt, const Value& value, const Args& args) {
     ArgReader r("do_xmlattr", args, {"autospace"});
     bool autospace = !r.get(0) || truthy(*r.get(0));
     if (!value.is_dict()) raise_no_attribute(value, "items");
@@ -569,7 +570,7 @@ Value f_xmlattr(Runtime&, const Value& value, const Args& args) {
         out += '"';
     }
     if (autospace && !out.empty()) out.insert(out.begin(), ' ');
-    return Value::string(std::move(out));
+    return Value::string(std::move(out), rt.eval_autoescape());
 }
 
 }  // namespace ferry::tmpl::filter_impl

@@ -37,14 +37,41 @@ void check_result_size(int64_t n) {
 
 Value f_join(Runtime& rt, const Value& value, const Args& args) {
     ArgReader r("do_join", args, {"d", "attribute"});
-    std::string sep = to_str(r.get_or(0, Value::string("")));
+    Value separator = r.get_or(0, Value::string(""));
     Value attribute = r.get_or(1, Value::none());
     ItemsView items(value);
-    std::string out;
     AttrGetter getter = make_attrgetter(attribute);
+    auto item = [&](size_t i) { return attribute.is_none() ? items[i] : getter(rt, items[i]); };
+    std::string out;
+    if (rt.eval_autoescape()) {
+        // Jinja2's do_join under autoescape: once the separator or an item is Markup, the
+        // join is Markup and escapes every plain part (Markup.join).
+        std::vector<Value> parts;
+        parts.reserve(items.size());
+        bool markup = separator.is_safe();
+        for (size_t i = 0; i < items.size(); ++i) {
+            parts.push_back(item(i));
+            markup = markup || parts.back().is_safe();
+        }
+        if (markup) {
+            std::string sep_text = escaped_text(separator);
+            for (size_t i = 0; i < parts.size(); ++i) {
+                if (i) out += sep_text;
+                out += escaped_text(parts[i]);
+            }
+            return Value::string(std::move(out), true);
+        }
+        std::string sep = to_str(separator);
+        for (size_t i = 0; i < parts.size(); ++i) {
+            if (i) out += sep;
+            append_str(parts[i], out);
+        }
+        return Value::string(std::move(out));
+    }
+    std::string sep = to_str(separator);
     for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += sep;
-        append_str(attribute.is_none() ? items[i] : getter(rt, items[i]), out);
+        append_str(item(i), out);
     }
     return Value::string(std::move(out));
 }

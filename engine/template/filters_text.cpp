@@ -182,10 +182,11 @@ Value f_trim(Runtime&, const Value& value, const Args& args) {
     return str_result(u8(strip(u32(s), whitespace ? nullptr : &set)), s.is_safe());
 }
 
-Value f_replace(Runtime&, const Value& value, const Args& args) {
+Value f_replace(Runtime& rt, const Value& value, const Args& args) {
+    bool autoescape = rt.eval_autoescape();
     // The usual replace('a', 'b') on plain text with nothing to replace: the same string,
     // before binding arguments by name (~100 replace calls a render of a ticket template).
-    if (args.named.empty() && args.positional.size() == 2 && value.is_string() &&
+    if (!autoescape && args.named.empty() && args.positional.size() == 2 && value.is_string() &&
         !value.is_safe() && args.positional[0].is_string() && args.positional[1].is_string()) {
         std::string_view old = args.positional[0].str();
         if (!old.empty() && value.str().find(old) == std::string_view::npos) return value;
@@ -195,6 +196,16 @@ Value f_replace(Runtime&, const Value& value, const Args& args) {
     const Value& repl = r.required(1);
     const Value* count = r.get(2);
     int64_t n = (!count || count->is_none()) ? -1 : index_arg(*count);
+    if (autoescape) {
+        // Jinja2's do_replace under autoescape: a Markup `old` (or a Markup `new` into plain
+        // text) escapes the subject first; Markup.replace then escapes plain arguments, and
+        // the result stays Markup. Plain text with plain arguments is replaced as text.
+        bool markup = old.is_safe() || (repl.is_safe() && !value.is_safe()) || value.is_safe();
+        if (markup) {
+            return Value::string(
+                replace_all(escaped_text(value), escaped_text(old), escaped_text(repl), n), true);
+        }
+    }
     // Without autoescape Jinja2 works on str(s): the result is plain text.
     if (value.is_string() && old.is_string() && repl.is_string()) {
         // Nothing to replace: the same (plain) string, without copying it.

@@ -254,7 +254,7 @@ class Renderer final : public Runtime {
     const Ref<Scope>& scope() const { return scope_; }
     TemplateFrame* frame() const { return frame_; }
     bool autoescape() const { return autoescape_; }
-    bool eval_autoescape() const { return eval_autoescape_; }
+    bool eval_autoescape() const override { return eval_autoescape_; }
     void set_autoescape(bool on) { autoescape_ = on; }
 
     // Depth guard for nested macro calls, includes and imports.

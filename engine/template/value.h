@@ -419,6 +419,9 @@ class Runtime {
     // An undefined value of the render's kind (strict or lenient), with a hint for errors.
     virtual Value make_undefined(std::string hint) = 0;
     virtual bool strict() const = 0;
+    // Jinja2's eval_ctx.autoescape, which join, replace, urlize and xmlattr read: whether
+    // the render is inside an autoescape block where the filter is called.
+    virtual bool eval_autoescape() const { return false; }
     // `container` (a list, dict or namespace) took a value that may refer back to it, making
     // a reference cycle that counting cannot free: the render looks for unreachable cycles
     // among such containers when it ends (cycles.h).

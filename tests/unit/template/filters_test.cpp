@@ -401,6 +401,54 @@ TEST_CASE("first, last, length, list, reverse", "[filters]") {
     CHECK(fails("reverse", I(5)) == "TemplateRuntimeError: argument must be iterable");
 }
 
+// The filters Jinja2 passes its eval context (join, replace, urlize, xmlattr) inside
+// {% autoescape true %}: expected text and Markup-ness from Jinja2 3.1.2 (Debian's, with
+// markupsafe 2.1.2) with the same values bound as variables (constants would be folded at
+// compile time there).
+TEST_CASE("join, replace, urlize and xmlattr read the autoescape setting", "[filters]") {
+    TestRuntime rt;
+    rt.set_eval_autoescape(true);
+    auto call = [&](const std::string& name, const Value& v, const Args& args) {
+        return rt.call_filter(name, v, args);
+    };
+    Value joined = call("join", L({S("<a>"), Safe("<b>")}), A({S("&")}));
+    CHECK(joined.str() == "&lt;a&gt;&amp;<b>");
+    CHECK(joined.is_safe());
+    Value plain = call("join", L({S("<a>"), S("b")}), A({S("&")}));
+    CHECK(plain.str() == "<a>&b");  // no Markup in sight: plain text, escaped when printed
+    CHECK_FALSE(plain.is_safe());
+    CHECK(call("join", L({S("<a>"), S("b")}), A({Safe("<br>")})).str() == "&lt;a&gt;<br>b");
+    CHECK(call("join", L({I(1), Safe("<")}), A({S(", ")})).str() == "1, <");
+    Value people = L({D({{"n", S("<a>")}}), D({{"n", Safe("<b>")}})});
+    CHECK(call("join", people, A({S("&")}, {{"attribute", S("n")}})).str() == "&lt;a&gt;&amp;<b>");
+
+    // markupsafe 2.1 (Debian's) escapes both arguments of Markup.replace; 3.0 only `new`.
+    CHECK(call("replace", S("<a>&"), A({S("&"), Safe("<b>")})).str() == "&lt;a&gt;<b>");
+    CHECK(call("replace", S("<a>&"), A({Safe("&"), S("x")})).str() == "xlt;axgt;xamp;");
+    Value replaced = call("replace", Safe("<a>&"), A({S("&"), S("<")}));
+    CHECK(replaced.str() == "<a>&");
+    CHECK(replaced.is_safe());
+    CHECK(call("replace", Safe("<a>&"), A({S("z"), S("y")})).is_safe());
+    Value text = call("replace", S("<a>&"), A({S("&"), S("<")}));
+    CHECK(text.str() == "<a><");
+    CHECK_FALSE(text.is_safe());
+    CHECK(call("replace", Safe("a<a"), A({S("a"), S("&"), I(1)})).str() == "&amp;<a");
+
+    Value linked = call("urlize", S("and <b> www.c.org"), A({}));
+    CHECK(linked.str() ==
+          "and &lt;b&gt; <a href=\"https://www.c.org\" rel=\"noopener\">www.c.org</a>");
+    CHECK(linked.is_safe());
+    Value attrs = call("xmlattr", D({{"a", S("<x>")}, {"b", S("q\"")}}), A({}));
+    CHECK(attrs.str() == " a=\"&lt;x&gt;\" b=\"q&#34;\"");
+    CHECK(attrs.is_safe());
+
+    // Outside autoescape they are plain text, as before.
+    CHECK_FALSE(apply("urlize", S("www.c.org")).is_safe());
+    CHECK_FALSE(apply("xmlattr", D({{"a", S("x")}})).is_safe());
+    CHECK_FALSE(apply("join", L({Safe("<b>")})).is_safe());
+    CHECK_FALSE(apply("replace", Safe("<a>"), A({S("a"), S("b")})).is_safe());
+}
+
 TEST_CASE("join, sum, batch, slice", "[filters]") {
     CHECK(run("join", L({I(1), N(), S("x"), B(true)}), A({S(",")})) == "1,None,x,True");
     CHECK(run("join", L({S("a"), S("b")})) == "ab");

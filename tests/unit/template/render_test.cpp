@@ -641,6 +641,12 @@ TEST_CASE("render: autoescape blocks, macros and Markup", "[render][needs-filter
         "<b>");
     CHECK(render("{% autoescape false %}{% macro m() %}<b>{% endmacro %}{% autoescape true %}{{ "
                  "m() }}|{{ m() ~ '<' }}{% endautoescape %}{% endautoescape %}") == "<b>|<b>&lt;");
+    // Filters that read the eval context: links and attributes are not escaped twice.
+    CHECK(render("{% macro m() %}{{ u|urlize }}{% endmacro %}{% autoescape true %}{{ m() }}|{{ "
+                 "u|urlize ~ '<' }}|{{ d|xmlattr }}{% endautoescape %}",
+                 R"({"u": "<b> www.c.org", "d": {"a": "<x>"}})") ==
+          "&lt;b&gt; <a href=\"https://www.c.org\" rel=\"noopener\">www.c.org</a>|&lt;b&gt; <a "
+          "href=\"https://www.c.org\" rel=\"noopener\">www.c.org</a>&lt;| a=\"&lt;x&gt;\"");
     CHECK(render("{{ '<' ~ ('>'|safe) }}") == "<>");
     CHECK(render("{% autoescape true %}{% set x %}<a>{{ '<' }}{% endset %}{{ x }}|{{ x ~ '<' }}{% "
                  "endautoescape %}") == "<a>&lt;|<a>&lt;&lt;");

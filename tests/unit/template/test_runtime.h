@@ -32,9 +32,13 @@ class TestRuntime final : public Runtime {
         return Value::undefined(std::move(hint), strict_);
     }
     bool strict() const override { return strict_; }
+    bool eval_autoescape() const override { return eval_autoescape_; }
+    // As inside {% autoescape true %}, for the filters that read Jinja2's eval context.
+    void set_eval_autoescape(bool on) { eval_autoescape_ = on; }
 
   private:
     bool strict_;
+    bool eval_autoescape_ = false;
 };
 
 inline Value S(std::string s) {

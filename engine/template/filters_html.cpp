@@ -16,8 +16,6 @@ std::string u8(std::u32string_view s) {
 
 // ---- striptags: markupsafe.Markup.striptags ----------------------------------------------
 
-namespace {
-
 // html.unescape: numeric references, and HTML5 named references with or without the
 // semicolon (the longest known prefix wins, as the standard says).
 std::u32string html_unescape(const std::u32string& s) {
@@ -110,6 +108,8 @@ std::u32string html_unescape(const std::u32string& s) {
     }
     return out;
 }
+
+namespace {
 
 // re.sub("<!--.*?-->", "", s) then re.sub("<.*?>", "", s), both DOTALL.
 std::u32string strip_tags(const std::u32string& s) {

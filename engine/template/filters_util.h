@@ -56,6 +56,9 @@ inline Value str_result(std::string s, bool safe) {
     return Value::string(std::move(s), safe);
 }
 
+// html.unescape (Python's): what striptags and Markup.unescape() apply.
+std::u32string html_unescape(const std::u32string& s);
+
 // str.splitlines(keepends): \n \r \r\n \v \f \x1c \x1d \x1e \x85 \u2028 \u2029 end lines.
 std::vector<std::u32string> splitlines(std::u32string_view s, bool keepends = false);
 bool is_line_break(char32_t c);

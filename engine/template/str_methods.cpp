@@ -61,6 +61,7 @@ constexpr MethodInfo kMethods[] = {
     {"title", MarkupRule::Wrapped},      {"translate", MarkupRule::Wrapped},
     {"upper", MarkupRule::Wrapped},      {"zfill", MarkupRule::Wrapped},
     {"escape", MarkupRule::Own, true},   {"striptags", MarkupRule::Own, true},
+    {"unescape", MarkupRule::Own, true},
 };
 
 const MethodInfo* find_method(std::string_view name) {
@@ -636,6 +637,11 @@ Value call(Runtime& rt, const Value& self, std::string_view name, const Args& ar
     if (name == "translate") return str(translate(rt, s, one_arg(args, qual)));
     if (name == "maketrans") return maketrans(args);
     if (name == "escape") return markup_escape(one_arg(args, "Markup.escape"));
+    if (name == "unescape") {
+        // Markup.unescape(): html.unescape of the text, a plain str again.
+        no_args(args, "Markup.unescape");
+        return str(utf8_encode(filter_impl::html_unescape(utf8_decode(s))));
+    }
     // striptags: Markup.striptags() is what the striptags filter applies to a Markup.
     no_args(args, "Markup.striptags");
     return rt.call_filter("striptags", self, Args{});

@@ -139,6 +139,20 @@ std::optional<Value> lookup_item(const Value& obj, const Value& key) {
     }
 }
 
+// The data attributes of Python's numbers (int, bool, float): `x.real`, `x.imag`, and an
+// integer's `numerator`/`denominator`.
+std::optional<Value> number_attribute(const Value& obj, std::string_view name) {
+    if (obj.is_integral()) {
+        if (name == "real" || name == "numerator") return Value::integer(obj.as_int());
+        if (name == "imag") return Value::integer(0);
+        if (name == "denominator") return Value::integer(1);
+    } else if (obj.is_float()) {
+        if (name == "real") return obj;
+        if (name == "imag") return Value::floating(0.0);
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 Value get_attribute(Runtime& rt, const Value& obj, std::string_view name) {
@@ -151,6 +165,8 @@ Value get_attribute(Runtime& rt, const Value& obj, std::string_view name) {
     if (has_method(obj, name)) return Value::object(make_ref<BoundMethod>(obj, name));
     if (obj.is_dict()) {
         if (const Value* v = obj.dict_obj().find(name)) return *v;
+    } else if (auto v = number_attribute(obj, name)) {
+        return *v;
     }
     return undefined_attribute(rt, obj, name);
 }
@@ -163,6 +179,8 @@ Value get_item(Runtime& rt, const Value& obj, const Value& key) {
             if (auto v = obj.object_obj().getattr(key.str())) return *v;
         } else if (has_method(obj, key.str())) {
             return Value::object(make_ref<BoundMethod>(obj, key.str()));
+        } else if (auto v = number_attribute(obj, key.str())) {
+            return *v;
         }
         return undefined_attribute(rt, obj, key.str());
     }

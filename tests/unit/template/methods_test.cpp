@@ -947,6 +947,30 @@ TEST_CASE("Markup receivers keep or drop the safe flag as markupsafe does", "[me
     Value joined = call_method(rt, M("<br>"), "join", A({L({S("<a>"), M("<b>"), I(1)})}));
     CHECK(joined.is_safe());
     CHECK(joined.str() == "&lt;a&gt;<br><b><br>1");
+    // Markup.unescape(): html.unescape, a plain str again.
+    Value plain = call_method(rt, M("&lt;b&gt; &amp;amp; &#39;x&quot"), "unescape", Args{});
+    CHECK(plain.str() == "<b> &amp; 'x\"");
+    CHECK_FALSE(plain.is_safe());
+    CHECK_FALSE(has_method(S("&lt;"), "unescape"));
+    CHECK_THROWS_WITH(call_method(rt, M("x"), "unescape", A({I(1)})),
+                      "Markup.unescape() takes no arguments (1 given)");
+}
+
+TEST_CASE("numbers have Python's data attributes", "[methods]") {
+    // {{ 5.real }}|{{ 5.imag }}|... in Jinja2 3.1.2: 5|0|5|1, True.real is 1, (2.5).imag 0.0.
+    TestRuntime rt;
+    auto attr = [&](const Value& v, std::string_view name) {
+        return to_str(get_attribute(rt, v, name));
+    };
+    CHECK(attr(I(5), "real") == "5");
+    CHECK(attr(I(5), "imag") == "0");
+    CHECK(attr(I(-3), "numerator") == "-3");
+    CHECK(attr(I(5), "denominator") == "1");
+    CHECK(attr(Value::boolean(true), "real") == "1");
+    CHECK(attr(F(2.5), "real") == "2.5");
+    CHECK(attr(F(2.5), "imag") == "0.0");
+    CHECK(get_attribute(rt, F(2.5), "numerator").is_undefined());
+    CHECK(to_str(get_item(rt, I(7), S("imag"))) == "0");
 }
 
 TEST_CASE("calling a method the type lacks is an error", "[methods]") {

@@ -20,6 +20,7 @@ struct DictView final : Object {
     Which which;
     DictView(Value d, Which w) : dict(std::move(d)), which(w) {}
     void report_held(HeldVisitor& visitor) const override { visitor.held(dict); }
+    const Value* viewed_dict() const override { return &dict; }
 
     const DictObj& d() const { return dict.dict_obj(); }
     std::string_view type_name() const override {

@@ -249,7 +249,10 @@ void Renderer::exec_for(const Stmt& s) {
         exec_body(s.else_body);
         return;
     }
-    exec_for_items(s, std::move(items), 0, iterable.is_dict() ? &iterable : nullptr);
+    const Value* source = iterable.is_dict()     ? &iterable
+                          : iterable.is_object() ? iterable.object_obj().viewed_dict()
+                                                 : nullptr;
+    exec_for_items(s, std::move(items), 0, source);
 }
 
 void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth,

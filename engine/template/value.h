@@ -389,6 +389,9 @@ struct Object : HeapObject {
     virtual std::optional<Value> slice(int64_t lo, int64_t hi, int64_t step) const;
     virtual bool contains(const Value& item) const;
     virtual bool is_mapping() const { return false; }
+    // The dict a view walks (dict.keys()/values()/items()): a `for` over the view raises
+    // when the dict changes size, as a `for` over the dict does.
+    virtual const Value* viewed_dict() const { return nullptr; }
     virtual bool equals(const Object& other) const { return this == &other; }
     // Passes each heap object this one holds to the render's cycle collector (cycles.h).
     // An object that reports none is never freed by the collector, only by its count.

@@ -1929,6 +1929,18 @@ TEST_CASE("render: changing a dict's size while a for loop iterates it raises", 
     // Changing a value keeps the size: fine, as in Python.
     CHECK(render("{% set d = {'a': 1} %}{% for k in d %}{{ d.update({'a': 2}) }}{% endfor %}"
                  "{{ d.a }}") == "None2");
-    // Iterating its items is a copy here (a list): no error.
     CHECK(render("{% set d = {'a': 1} %}{% for k, v in d.items() %}{% endfor %}ok") == "ok");
+    // So does a loop over one of its views (Jinja2 3.1.2: RuntimeError for all three).
+    for (const char* tpl :
+         {"{% set d = {'a': 1, 'b': 2} %}{% for k, v in d.items() %}{% set _ = d.pop(k) %}{% "
+          "endfor %}",
+          "{% set d = {'a': 1} %}{% for v in d.values() %}{% set _ = d.update({'z': 2}) %}{% "
+          "endfor %}",
+          "{% set d = {'a': 1} %}{% for k in d.keys() if k %}{% set _ = d.update({'z': 5}) %}{% "
+          "endfor %}"}) {
+        CAPTURE(tpl);
+        CHECK(render(tpl).find("dictionary changed size during iteration") != std::string::npos);
+    }
+    CHECK(render("{% set d = {'a': 1} %}{% for k in d.keys() %}{{ k }}{% set _ = d.update({'a': "
+                 "5}) %}{% endfor %}{{ d.a }}") == "a5");
 }

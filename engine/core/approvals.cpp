@@ -184,6 +184,22 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
     for (auto& u : run->units)
         if (u->key == step_key) unit = u.get();
     if (!unit) {
+        // A for_each step is decided item by item: name the items that wait.
+        std::string waiting_items;
+        size_t waiting_count = 0;
+        for (const auto& u : run->units) {
+            if (u->item_index < 0 || u->status != "waiting" ||
+                run->wf->steps[u->step_index].id != step_key)
+                continue;
+            if (++waiting_count <= 10) waiting_items += (waiting_count > 1 ? ", " : "") + u->key;
+        }
+        if (waiting_count > 10)
+            waiting_items += " and " + std::to_string(waiting_count - 10) + " more";
+        if (waiting_count > 0)
+            return {Refusal::NotWaiting, "step '" + step_key +
+                                             "' runs for each item: decide its items one by "
+                                             "one (waiting: " +
+                                             waiting_items + ")"};
         // A step that has not started yet has no unit; it exists all the same.
         if (run->wf->find_step(step_id_of(step_key)))
             return {Refusal::NotWaiting,

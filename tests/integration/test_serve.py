@@ -1301,6 +1301,32 @@ steps:
                                    {}, role="operator")
         self.assertEqual(status, 200, body)
 
+    def test_a_for_each_approval_is_decided_item_by_item(self):
+        self.p.workflow("each", """\
+steps:
+  - id: approve
+    for_each: ["fw-1", "fw-2"]
+    task: approval
+    with: {message: "Change {{ item }}?"}
+""")
+        exec_id = self.start("each")
+        self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
+        # The step's own id names the items that wait, rather than "not started".
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                   {}, role="operator")
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["error"]["message"],
+                         "step 'approve' runs for each item: decide its items one by one "
+                         "(waiting: approve[0], approve[1])")
+        for key, decision in (("approve%5B0%5D", "approve"), ("approve[1]", "reject")):
+            status, body = self.s.json(
+                "POST", "/api/v1/executions/%s/steps/%s/%s" % (exec_id, key, decision), {},
+                role="operator")
+            self.assertEqual(status, 200, body)
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        self.assertEqual(rec["steps"]["approve[0]"]["output"]["decision"], "approved")
+        self.assertEqual(rec["steps"]["approve[1]"]["output"]["decision"], "rejected")
+
     def test_cancel_ends_a_waiting_approval_for_good(self):
         exec_id = self.start(inputs={"timeout": "1h"})
         self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")

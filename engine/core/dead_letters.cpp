@@ -89,6 +89,8 @@ void replay_dead_letter(App& app, const std::string& id,
         }
     }
     req.idempotent = true;  // a delivery carries its id: the receiver deduplicates
+    // An operator replaying is the sign that an endpoint retired by 410 Gone is back.
+    client->enable();
     App* a = &app;
     app.replaying_dead_letters.insert(id);
     client->send(std::move(req), [a, id, entry, done](IntegrationOutcome o) mutable {

@@ -27,6 +27,7 @@ void integrations(Api& api, Call& c) {
                      {"type", str(client->config().type)},
                      {"dry_run", Value::boolean(client->config().dry_run)},
                      {"breaker", str(h.breaker)},
+                     {"disabled", h.disabled.empty() ? Value::none() : str(h.disabled)},
                      {"requests", Value::integer(int64_t(h.requests))},
                      {"failures", Value::integer(int64_t(h.failures))},
                      {"error_rate", Value::floating(error_rate)},

@@ -100,6 +100,7 @@ struct IntegrationClient::Op {
     IntegrationOutcome out;
     bool idempotent = true;
     int tries = 0;                 // attempts counted by the retry policy
+    int token_tries = 0;           // OAuth2 token requests that failed transiently
     bool token_refreshed = false;  // a 401 refreshes the OAuth token once per request
     uint64_t transfer = 0;
     HttpRequest sent;           // the last attempt, for its record (body: a prefix)
@@ -160,6 +161,12 @@ void IntegrationClient::cancel(uint64_t id) {
 
 void IntegrationClient::step(const std::shared_ptr<Op>& op) {
     if (op->over) return;
+    if (!gone_.empty()) {
+        op->out.error = make_error(ErrorKind::Http4xx, "integration '" + config_.name +
+                                                           "': " + gone_ + "; nothing sent");
+        finish(op);
+        return;
+    }
     uint64_t now = loop_.now_ms();
     if (uint64_t wait = bucket_.take(now)) {
         op->timer = loop_.timer(wait, [this, op] { step(op); });
@@ -186,10 +193,11 @@ void IntegrationClient::step(const std::shared_ptr<Op>& op) {
     bool needs_token =
         config_.auth.type == "oauth2" && (access_token_.empty() || now >= token_expires_ms_);
     if (needs_token) {
-        fetch_token([this, op](Status s) {
+        fetch_token([this, op](Status s, const TokenFailure& failure) {
             if (op->over) return;
             if (!s) {
                 breaker_.on_failure(loop_.now_ms());
+                if (retry_after_token_failure(op, failure)) return;
                 op->out.error = s.error();
                 finish(op);
                 return;
@@ -262,19 +270,19 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
     facts.error = res ? ErrorKind::Internal : res.error().kind;
     facts.request_sent = info.request_sent;
     facts.idempotent = op->idempotent;
+    facts.webhook_delivery = config_.type == "webhook";
     AttemptVerdict verdict = judge_attempt(facts);
+    // Any answer may say when to come back (429, 502, 503, 504 do).
+    std::optional<uint64_t> retry_after;
+    if (res) retry_after = parse_retry_after_ms(res.value().header("retry-after"), now_unix);
 
     if (verdict == AttemptVerdict::Retry && op->req.retry &&
         op->tries < config_.retry.max_attempts) {
-        std::optional<uint64_t> wait;
-        if (res && (status == 429 || status == 503))
-            wait = parse_retry_after_ms(res.value().header("retry-after"), now_unix);
-        if (wait && *wait > config_.retry.max_retry_after_ms) {
+        std::optional<uint64_t> wait = retry_delay_ms(op->tries + 1, retry_after);
+        if (!wait) {
             verdict = AttemptVerdict::Done;  // longer than we may wait: the caller decides
         } else {
-            std::uniform_real_distribution<double> unit(0.0, 1.0);
-            uint64_t delay =
-                wait ? *wait : backoff_delay_ms(config_.retry, op->tries + 1, unit(rng_));
+            uint64_t delay = *wait;
             op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, delay));
             if (res)
                 op->retried_answer = std::move(res.value());
@@ -286,6 +294,16 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
     }
     op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, 0));
     if (verdict == AttemptVerdict::Ambiguous) op->out.ambiguous = true;
+    if (retry_after) {
+        op->out.retry_after_ms = *retry_after;
+        op->out.retry_after_over_limit = *retry_after > config_.retry.max_retry_after_ms;
+    }
+    if (status == 410 && config_.type == "webhook") {
+        // Standard Webhooks: 410 Gone retires the endpoint. Later deliveries are refused
+        // here (and dead-lettered by webhook.emit) instead of going to it again.
+        gone_ = "the endpoint answered 410 Gone at " + rfc3339(int64_t(now_unix)) +
+                ": deliveries are disabled until a dead letter is replayed or ferry restarts";
+    }
     if (res) {
         op->out.response = std::move(res.value());
     } else {
@@ -294,6 +312,27 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
         op->out.error = std::move(e);
     }
     finish(op);
+}
+
+std::optional<uint64_t> IntegrationClient::retry_delay_ms(int next_attempt,
+                                                          std::optional<uint64_t> retry_after) {
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    if (!retry_after) return backoff_delay_ms(config_.retry, next_attempt, unit(rng_));
+    if (*retry_after > config_.retry.max_retry_after_ms) return std::nullopt;
+    // Never earlier than asked, and spread upward (at most 5 s) so that clients throttled
+    // together do not all come back in the same second.
+    double spread = std::min(double(*retry_after) * config_.retry.jitter, 5000.0);
+    return *retry_after + uint64_t(spread * unit(rng_));
+}
+
+bool IntegrationClient::retry_after_token_failure(const std::shared_ptr<Op>& op,
+                                                  const TokenFailure& f) {
+    if (!f.transient || !op->req.retry) return false;
+    if (++op->token_tries >= config_.retry.max_attempts) return false;
+    std::optional<uint64_t> delay = retry_delay_ms(op->token_tries + 1, f.retry_after_ms);
+    if (!delay) return false;
+    op->timer = loop_.timer(*delay, [this, op] { step(op); });
+    return true;
 }
 
 void IntegrationClient::finish(const std::shared_ptr<Op>& op) {
@@ -452,22 +491,26 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
         if (!signatures.empty()) signatures += ' ';
         signatures += *signature;
     }
+    // A preview is kept in history: a valid signature there could be replayed to the
+    // receiver (within its tolerance) as an event that was never sent. The secrets were
+    // still checked above, so a preview reports a missing or malformed one.
+    if (for_preview) signatures = "v1,[computed when sent]";
     set_header(out.headers, "webhook-timestamp", ts);
     set_header(out.headers, "webhook-signature", signatures);
     return ok_status();
 }
 
-void IntegrationClient::fetch_token(std::function<void(Status)> then) {
+void IntegrationClient::fetch_token(TokenWaiter then) {
     token_waiters_.push_back(std::move(then));
     if (token_fetching_) return;
     token_fetching_ = true;
     const IntegrationAuth& a = config_.auth;
-    auto fail_all = [this](Error e) {
+    auto fail_all = [this](Error e, TokenFailure failure = {}) {
         token_fetching_ = false;
         auto waiters = std::move(token_waiters_);
         token_waiters_.clear();
         for (auto& w : waiters)
-            w(e);
+            w(e, failure);
     };
     Result<std::string> client_secret = resolve_secret(a.client_secret);
     if (!client_secret) {
@@ -498,54 +541,62 @@ void IntegrationClient::fetch_token(std::function<void(Status)> then) {
     req.client_cert = config_.tls.client_cert;
     req.client_key = config_.tls.client_key;
     std::string where = req.url;
-    token_transfer_ =
-        http_.send(std::move(req), [this, alive = alive_, fail_all,
-                                    where](Result<HttpResponse> res, const HttpTransferInfo&) {
-            if (!*alive) return;
-            token_transfer_ = 0;
-            if (!res) {
-                if (res.error().kind == ErrorKind::Cancelled) return;
-                fail_all(make_error(res.error().kind,
-                                    "integration '" + config_.name + "': OAuth2 token request to " +
-                                        where + " failed: " + redact(res.error().message)));
-                return;
-            }
-            const HttpResponse& r = res.value();
-            rapidjson::Document doc;
-            doc.Parse(r.body.data(), r.body.size());
-            bool json_ok = !doc.HasParseError() && doc.IsObject();
-            if (r.status != 200 || !json_ok || !doc.HasMember("access_token") ||
-                !doc["access_token"].IsString()) {
-                std::string why = "HTTP " + std::to_string(r.status);
-                if (r.status == 200 && !json_ok)
-                    why += ": the answer is not a JSON object (a login page or a proxy?)";
-                else if (r.status == 200)
-                    why += ": the answer has no access_token";
-                if (json_ok) {
-                    for (const char* field : {"error", "error_description"}) {
-                        if (doc.HasMember(field) && doc[field].IsString())
-                            why += std::string(" ") + field + "=" + doc[field].GetString();
-                    }
+    token_transfer_ = http_.send(std::move(req), [this, alive = alive_, fail_all,
+                                                  where](Result<HttpResponse> res,
+                                                         const HttpTransferInfo&) {
+        if (!*alive) return;
+        token_transfer_ = 0;
+        if (!res) {
+            if (res.error().kind == ErrorKind::Cancelled) return;
+            TokenFailure failure;
+            failure.transient =
+                res.error().kind == ErrorKind::Network || res.error().kind == ErrorKind::Timeout;
+            fail_all(make_error(res.error().kind, "integration '" + config_.name +
+                                                      "': OAuth2 token request to " + where +
+                                                      " failed: " + redact(res.error().message)),
+                     failure);
+            return;
+        }
+        const HttpResponse& r = res.value();
+        rapidjson::Document doc;
+        doc.Parse(r.body.data(), r.body.size());
+        bool json_ok = !doc.HasParseError() && doc.IsObject();
+        if (r.status != 200 || !json_ok || !doc.HasMember("access_token") ||
+            !doc["access_token"].IsString()) {
+            std::string why = "HTTP " + std::to_string(r.status);
+            if (r.status == 200 && !json_ok)
+                why += ": the answer is not a JSON object (a login page or a proxy?)";
+            else if (r.status == 200)
+                why += ": the answer has no access_token";
+            if (json_ok) {
+                for (const char* field : {"error", "error_description"}) {
+                    if (doc.HasMember(field) && doc[field].IsString())
+                        why += std::string(" ") + field + "=" + doc[field].GetString();
                 }
-                fail_all(make_error(r.status >= 500 ? ErrorKind::Http5xx : ErrorKind::Http4xx,
-                                    "integration '" + config_.name + "': OAuth2 token request to " +
-                                        where + " failed: " + redact(why)));
-                return;
             }
-            access_token_ = doc["access_token"].GetString();
-            Redactor::instance().add(access_token_);
-            uint64_t lifetime_ms = 3600'000;
-            if (doc.HasMember("expires_in") && doc["expires_in"].IsNumber())
-                lifetime_ms = uint64_t(std::max(0.0, doc["expires_in"].GetDouble()) * 1000);
-            // Refresh shortly before expiry: a minute early, or a tenth of a short lifetime.
-            uint64_t margin = std::min<uint64_t>(60'000, lifetime_ms / 10);
-            token_expires_ms_ = loop_.now_ms() + lifetime_ms - margin;
-            token_fetching_ = false;
-            auto waiters = std::move(token_waiters_);
-            token_waiters_.clear();
-            for (auto& w : waiters)
-                w(ok_status());
-        });
+            TokenFailure failure;
+            failure.transient = r.status >= 500 || r.status == 429;
+            failure.retry_after_ms = parse_retry_after_ms(r.header("retry-after"), now_unix_ms());
+            fail_all(make_error(r.status >= 500 ? ErrorKind::Http5xx : ErrorKind::Http4xx,
+                                "integration '" + config_.name + "': OAuth2 token request to " +
+                                    where + " failed: " + redact(why)),
+                     failure);
+            return;
+        }
+        access_token_ = doc["access_token"].GetString();
+        Redactor::instance().add(access_token_);
+        uint64_t lifetime_ms = 3600'000;
+        if (doc.HasMember("expires_in") && doc["expires_in"].IsNumber())
+            lifetime_ms = uint64_t(std::max(0.0, doc["expires_in"].GetDouble()) * 1000);
+        // Refresh shortly before expiry: a minute early, or a tenth of a short lifetime.
+        uint64_t margin = std::min<uint64_t>(60'000, lifetime_ms / 10);
+        token_expires_ms_ = loop_.now_ms() + lifetime_ms - margin;
+        token_fetching_ = false;
+        auto waiters = std::move(token_waiters_);
+        token_waiters_.clear();
+        for (auto& w : waiters)
+            w(ok_status(), TokenFailure{});
+    });
 }
 
 std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& sent,
@@ -633,6 +684,7 @@ bool IntegrationClient::carries_credentials(std::string_view header) const {
 IntegrationClient::Health IntegrationClient::health() const {
     Health h = health_;
     h.breaker = std::string(to_string(breaker_.state(loop_.now_ms())));
+    h.disabled = gone_;
     return h;
 }
 

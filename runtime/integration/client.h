@@ -38,6 +38,10 @@ struct IntegrationOutcome {
     bool ambiguous = false;                // the peer may have acted on a non-idempotent request
     bool circuit_open = false;             // refused without sending: the breaker is open
     int attempts = 0;
+    // The final answer's Retry-After, in ms from when it came (a task that repeats an
+    // ambiguous create waits that long); over_limit when longer than retry.max_retry_after.
+    std::optional<uint64_t> retry_after_ms;
+    bool retry_after_over_limit = false;
     std::vector<std::string> attempt_records;  // JSON objects, redacted, bodies capped
 };
 
@@ -72,9 +76,13 @@ class IntegrationClient {
         uint64_t requests = 0, failures = 0;
         uint64_t last_success_unix_ms = 0, last_failure_unix_ms = 0;
         double last_latency_ms = 0;
-        std::string breaker;  // closed | open | half_open
+        std::string breaker;   // closed | open | half_open
+        std::string disabled;  // why deliveries are refused (a webhook's 410 Gone), or ""
     };
     Health health() const;
+    // A webhook endpoint that answered 410 Gone is disabled in this process: requests are
+    // refused without sending until this (an operator's replay) or a restart enables it.
+    void enable() { gone_.clear(); }
 
   private:
     struct Op;
@@ -83,7 +91,20 @@ class IntegrationClient {
     void on_attempt(const std::shared_ptr<Op>& op, Result<HttpResponse> res,
                     const HttpTransferInfo& info);
     void finish(const std::shared_ptr<Op>& op);
-    void fetch_token(std::function<void(Status)> then);
+    // Why a token request failed, beyond its error: whether it may pass (a 5xx, a 429, a
+    // network error or a timeout) and the answer's Retry-After.
+    struct TokenFailure {
+        bool transient = false;
+        std::optional<uint64_t> retry_after_ms;
+    };
+    using TokenWaiter = std::function<void(Status, const TokenFailure&)>;
+    void fetch_token(TokenWaiter then);
+    // After a transient token failure: waits as the retry policy says and goes again, while
+    // the request's budget (retry.max_attempts token requests) lasts. False: give up.
+    bool retry_after_token_failure(const std::shared_ptr<Op>& op, const TokenFailure& f);
+    // The wait before a retry: Retry-After when the answer has one (plus upward jitter),
+    // else the backoff. nullopt when Retry-After is longer than max_retry_after.
+    std::optional<uint64_t> retry_delay_ms(int next_attempt, std::optional<uint64_t> retry_after);
     Result<HttpRequest> build(const IntegrationRequest& req, bool for_preview);
     Status apply_auth(HttpRequest& out, bool for_preview);
     void learn_secrets_for_redaction();
@@ -104,7 +125,8 @@ class IntegrationClient {
     uint64_t token_expires_ms_ = 0;  // loop clock
     bool token_fetching_ = false;
     uint64_t token_transfer_ = 0;
-    std::vector<std::function<void(Status)>> token_waiters_;
+    std::vector<TokenWaiter> token_waiters_;
+    std::string gone_;  // set when a webhook endpoint answered 410 Gone (Health::disabled)
     Health health_;
     // Callbacks that may outlive the client (HttpClient reports cancellations late) check it.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

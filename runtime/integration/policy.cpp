@@ -72,6 +72,7 @@ std::optional<uint64_t> parse_retry_after_ms(std::string_view value, uint64_t no
 AttemptVerdict judge_attempt(const AttemptFacts& f) {
     if (f.status == 429) return AttemptVerdict::Retry;  // refused: nothing was done
     if (f.status >= 500) return f.idempotent ? AttemptVerdict::Retry : AttemptVerdict::Ambiguous;
+    if (f.webhook_delivery && f.status >= 300 && f.status != 410) return AttemptVerdict::Retry;
     if (f.status > 0) return AttemptVerdict::Done;
     switch (f.error) {
     case ErrorKind::Network:

@@ -41,6 +41,9 @@ struct AttemptFacts {
     ErrorKind error = ErrorKind::Internal;  // when status == 0
     bool request_sent = false;              // transfer failures: whether bytes reached the peer
     bool idempotent = true;
+    // A Standard Webhooks delivery: every answer but a 2xx is a failed delivery to retry
+    // (3xx and 4xx too), except 410 Gone, which is final (the endpoint is retired).
+    bool webhook_delivery = false;
 };
 
 AttemptVerdict judge_attempt(const AttemptFacts& f);

@@ -11,7 +11,9 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <string>
 
 namespace ferry::lua_api {
@@ -129,6 +131,13 @@ int integration_request(lua_State* L, const char* name) {
                 lua_setfield(co, -2, "attempts");
                 lua_pushboolean(co, o.ambiguous);
                 lua_setfield(co, -2, "ambiguous");
+                if (o.retry_after_ms) {
+                    lua_pushinteger(co, lua_Integer(std::min<uint64_t>(*o.retry_after_ms,
+                                                                       uint64_t(INT64_MAX))));
+                    lua_setfield(co, -2, "retry_after_ms");
+                    lua_pushboolean(co, o.retry_after_over_limit);
+                    lua_setfield(co, -2, "retry_after_over_limit");
+                }
                 return 1;
             }
             lua_pushnil(co);

@@ -69,7 +69,7 @@ local function error_text(res)
   local text = "HTTP " .. tostring(res.status)
   if #parts > 0 then text = text .. ": " .. table.concat(parts, "; ") end
   if res.status == 429 and res.headers and res.headers["retry-after"] then
-    text = text .. " (rate limited; Retry-After " .. res.headers["retry-after"] .. " s)"
+    text = text .. " (rate limited; Retry-After " .. tickets.retry_after_text(res) .. ")"
   end
   return text
 end
@@ -356,12 +356,14 @@ function M.add_comment(ctx, ref, body)
       return
     end
     local res, err = ctx.http({ method = "POST", path = M.issue_path(ref, "/comment"), json = { body = body } })
+    local answered_at = ferry.time.now_ms()
     local ambiguous = (res and res.ambiguous) or (res == nil and type(err) == "table" and err.ambiguous)
     if not ambiguous or try == 2 then
       if not res then tickets.raise_transport(err, "Jira: adding a comment to " .. ref) end
       M.check(res, "adding a comment to " .. ref)
       return
     end
+    tickets.wait_retry_after(ctx, res, answered_at, "Jira: adding a comment to " .. ref)
     maybe_posted = true
   end
 end

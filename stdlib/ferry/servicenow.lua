@@ -107,7 +107,7 @@ local function error_text(res)
     text = text .. ": " .. clip(res.body, 300)
   end
   if res.status == 429 and res.headers and res.headers["retry-after"] then
-    text = text .. " (rate limited; Retry-After " .. res.headers["retry-after"] .. " s)"
+    text = text .. " (rate limited; Retry-After " .. tickets.retry_after_text(res) .. ")"
   end
   return text
 end

@@ -188,6 +188,35 @@ function M.base_url(ctx)
 end
 
 -- ---------------------------------------------------------------------------------------
+-- Retry-After
+
+-- How long an answer asks to wait, for messages: "30 s" (Retry-After as seconds or an HTTP
+-- date, read by ctx.http into res.retry_after_ms), else the header as it came.
+function M.retry_after_text(res)
+  if math.type(res.retry_after_ms) == "integer" then
+    return tostring((res.retry_after_ms + 999) // 1000) .. " s"
+  end
+  return tostring(res.headers and res.headers["retry-after"])
+end
+
+-- Before sending again a request whose outcome was unknown (a 5xx to a create), wait what
+-- is left of the answer's Retry-After (a vendor that is overloaded says when to come back).
+-- Longer than the integration's retry.max_retry_after: the step fails instead of blocking.
+function M.wait_retry_after(ctx, res, answered_at_ms, doing)
+  if not res or math.type(res.retry_after_ms) ~= "integer" then return end
+  if res.retry_after_over_limit then
+    M.fail(M.kind_for_status(res.status), doing .. ": HTTP " .. res.status .. " asks to wait " ..
+           M.retry_after_text(res) .. " (Retry-After), longer than the integration's " ..
+           "retry.max_retry_after; not sent again")
+  end
+  local left = res.retry_after_ms - (ferry.time.now_ms() - answered_at_ms)
+  if left > 0 then
+    ctx.log.info("waiting as the vendor asked (Retry-After) before sending again", { wait_ms = left })
+    ferry.sleep(left)
+  end
+end
+
+-- ---------------------------------------------------------------------------------------
 -- Creating without duplicates
 --
 -- A create (POST) is not idempotent: when its outcome is unknown — a timeout or a dropped
@@ -271,6 +300,7 @@ function M.create_once(spec)
   local limit = M.max_attempts(ctx)
   for n = 1, limit do
     local res, err = spec.send()
+    local answered_at = ferry.time.now_ms()
     local ambiguous = (res and res.ambiguous) or (res == nil and type(err) == "table" and err.ambiguous)
     if not ambiguous then
       if res == nil then M.raise_transport(err, "creating the " .. spec.what) end
@@ -299,6 +329,8 @@ function M.create_once(spec)
                         " times with an unknown outcome; no ticket carrying this step's " ..
                         "idempotency key exists; last error")
     end
+    M.wait_retry_after(ctx, res, answered_at, "creating the " .. spec.what ..
+                       " (no ticket carrying this step's idempotency key exists)")
     ctx.log.warn("no " .. spec.what .. " carries this step's idempotency key: creating it again",
                  { create = n + 1, of = limit })
   end

@@ -205,6 +205,30 @@ auth: {type: oauth2, token_url: /oauth_token.do, client_id: ferry, client_secret
         self.assertIn("401", msg)
         self.assertNotIn("nope-nope-nope", json.dumps(doc))
 
+    def test_a_token_endpoint_that_is_busy_for_a_moment_is_asked_again(self):
+        # One 503 from the token endpoint failed the step at once: a token request is safe
+        # to repeat and nothing had reached the API yet, so the retry policy applies.
+        m = self.mock({"auth": {"type": "oauth2", "client_id": "ferry",
+                                "client_secret": "client-secret-xyz-987"}})
+        self.configure(m.url, """\
+auth: {type: oauth2, token_url: /oauth_token.do, client_id: ferry, client_secret: "${env:CLIENT_SECRET}"}
+retry: {max_attempts: 3, initial_delay: 100ms}
+""")
+        self.p.workflow("get", GET_WF)
+        m.fault(method="POST", path="/oauth_token.do", status=503, headers={"Retry-After": "1"})
+        t0 = time.monotonic()
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.95)  # its Retry-After
+        self.assertEqual(len(m.requests(path="/oauth_token.do")), 2)
+        # A token endpoint down for good still fails, after the policy's attempts.
+        m.revoke_tokens()
+        m.fault(method="POST", path="/oauth_token.do", status=500, times=5)
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        self.assertIn("OAuth2 token request", doc["steps"]["call"]["error"]["message"])
+        self.assertEqual(len(m.requests(path="/oauth_token.do")), 2 + 3)
+
     def test_mutual_tls(self):
         certs = make_certs(str(self.p.dir / "pki"))
         m = self.mock(tls=dict(certs, mtls=True))
@@ -280,6 +304,44 @@ class Retries(IntegrationTest):
         records = self.http_records(doc["id"], "call")
         self.assertEqual(records[0]["status"], 429)
         self.assertGreater(records[0]["retry_in_ms"], 500)
+
+    def test_retry_after_on_502_and_504_is_honoured(self):
+        # Gateways that shed load say when to come back too (Standard Webhooks and RFC 9110
+        # allow Retry-After on any status): before, only 429 and 503 were read.
+        self.p.workflow("get", GET_WF)
+        self.m.fault(method="GET", path="/api/now/table/incident", status=502,
+                     headers={"Retry-After": "1"})
+        self.m.fault(method="GET", path="/api/now/table/incident", status=504,
+                     headers={"Retry-After": "1"})
+        t0 = time.monotonic()
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        self.assertGreaterEqual(time.monotonic() - t0, 1.95)  # the backoff alone: 0.2 + 0.4
+        records = self.http_records(doc["id"], "call")
+        self.assertEqual([r["status"] for r in records], [502, 504, 200])
+        # Never earlier than asked, spread upward by at most 20 %.
+        for r in records[:2]:
+            self.assertGreaterEqual(r["retry_in_ms"], 1000)
+            self.assertLessEqual(r["retry_in_ms"], 1200)
+
+    def test_a_retry_after_as_a_date_reads_in_seconds_in_errors(self):
+        # A 429 whose wait is longer than max_retry_after ends the retries; the message says
+        # how long, not "Retry-After Sat, 05 Dec 2026 00:13:19 GMT s".
+        self.p.workflow("t", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: target
+    with: {fields: {short_description: "x"}}
+""")
+        date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 600))
+        self.m.fault(method="POST", path="/api/now/table/incident", status=429,
+                     headers={"Retry-After": date})
+        rc, doc, err = self.run_wf("t")
+        self.assertEqual(rc, 1)
+        msg = doc["steps"]["create"]["error"]["message"]
+        self.assertRegex(msg, r"\(rate limited; Retry-After (59[0-9]|600) s\)")
+        self.assertNotIn("GMT", msg)
 
     def test_no_retry_on_400(self):
         self.p.workflow("get", GET_WF)

@@ -210,6 +210,25 @@ steps:
         notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
         self.assertEqual(notes, ["analysis attached"])
 
+    def test_a_create_answered_503_with_retry_after_is_not_sent_again_early(self):
+        # The create's outcome is unknown (a 5xx to a POST): the lookup runs at once, but
+        # the new create waits for the vendor's Retry-After (it came ~3 s later before).
+        self.p.workflow("sn", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Busy vendor"}}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", status=503,
+                     headers={"Retry-After": "5"})
+        rc, doc, err = self.run_wf("sn")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        posts = self.m.requests(path="/api/now/table/incident", method="POST")
+        self.assertEqual(len(posts), 2)
+        self.assertGreaterEqual(posts[1]["t"] - posts[0]["t"], 4.9)
+        self.assertEqual(len(self.state()["servicenow"]["incident"]), 1)
+
     def test_dry_run_preview_of_a_create(self):
         self.p.workflow("sn", """\
 steps:
@@ -466,6 +485,89 @@ steps:
         # drop of an unknown id is a usage error.
         self.assertEqual(self.ferry("dlq", "drop", "nope").returncode, 2)
 
+
+    def test_a_receiver_answering_4xx_for_a_moment_gets_the_event(self):
+        # Standard Webhooks: anything but a 2xx is a failed delivery to retry (a receiver
+        # mid-deploy answering 404 lost the event after one attempt).
+        self.p.workflow("w", self.WF)
+        self.m.fault(method="POST", path="/webhook/siem", status=404)
+        self.m.fault(method="POST", path="/webhook/siem", status=302,
+                     headers={"Location": "http://127.0.0.1:1/elsewhere"})
+        rc, doc, err = self.run_wf("w")
+        self.assertEqual(rc, 0, err)
+        out = doc["steps"]["emit"]["output"]
+        self.assertEqual((out["status"], out["attempts"]), (204, 3), out)
+        self.assertEqual(len(self.state()["webhooks"]), 1)
+
+    def test_410_gone_retires_the_endpoint_until_a_replay(self):
+        self.p.workflow("w", """\
+steps:
+  - id: first
+    task: webhook.emit
+    integration: hook
+    with: {type: ticket.created, data: {n: 1}}
+  - id: second
+    task: webhook.emit
+    integration: hook
+    needs: first
+    with: {type: ticket.created, data: {n: 2}}
+""")
+        self.m.fault(method="POST", path="/webhook/siem", status=410, times=5)
+        rc, doc, err = self.run_wf("w")
+        self.assertEqual(rc, 0, err)
+        first, second = (doc["steps"][k]["output"] for k in ("first", "second"))
+        # Gone is final (one attempt), and the second event is not sent at all.
+        self.assertEqual((first["status"], first["attempts"]), ("dead_lettered", 1), first)
+        self.assertEqual(second["status"], "dead_lettered", second)
+        self.assertIn("410 Gone", second["error"])
+        self.assertIn("nothing sent", second["error"])
+        self.assertEqual(len(self.m.requests(path="/webhook/siem")), 1)
+        # An operator's replay enables the endpoint again.
+        self.m.clear_faults()
+        entries = json.loads(self.ferry("dlq", "list", "--json").stdout)
+        self.assertEqual(len(entries), 2)
+        for entry in entries:
+            r = self.ferry("dlq", "replay", entry["id"])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(len(self.state()["webhooks"]), 2)
+
+    def test_the_api_shows_a_retired_endpoint_and_a_replay_enables_it(self):
+        self.p.workflow("w", self.WF)
+        self.p.write("ferry.yaml", sn_yaml(self.m.url) + serve_util.tokens_yaml())
+        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            def hook():
+                status, body = server.json("GET", "/api/v1/integrations", role="viewer")
+                self.assertEqual(status, 200, body)
+                return next(i for i in body["integrations"] if i["name"] == "hook")
+            self.assertIsNone(hook()["disabled"])
+            self.m.fault(method="POST", path="/webhook/siem", status=410)
+            status, body = server.json("POST", "/api/v1/workflows/w/executions?wait=10s",
+                                       {"inputs": {}}, role="operator")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["steps"]["emit"]["output"]["status"], "dead_lettered")
+            self.assertIn("answered 410 Gone", hook()["disabled"])
+            entry = server.json("GET", "/api/v1/dlq", role="viewer")[1]["dead_letters"][0]
+            status, body = server.json("POST", "/api/v1/dlq/%s/replay" % entry["id"], {},
+                                       role="admin")
+            self.assertEqual(status, 200, body)
+            self.assertIsNone(hook()["disabled"])
+        finally:
+            server.stop()
+
+    def test_a_dry_run_preview_holds_no_usable_signature(self):
+        # The preview is kept in history, readable by viewers: a real signature there could
+        # be replayed to the receiver as an event that was never sent.
+        self.p.workflow("w", self.WF)
+        rc, doc, err = self.run_wf("w", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        headers = doc["steps"]["emit"]["output"]["request"]["headers"]
+        self.assertEqual(headers["webhook-signature"], "v1,[computed when sent]")
+        self.assertEqual(self.m.requests(), [])
+        # A malformed secret is still reported by the preview.
+        rc, doc, err = self.run_wf("w", "--dry-run", env=dict(self.env, NEW_SECRET="whsec_%%%"))
+        self.assertEqual(rc, 1, json.dumps(doc)[:2000])
+        self.assertIn("whsec_ followed by base64", doc["steps"]["emit"]["error"]["message"])
 
     def test_a_large_dead_letter_queue_is_listed_in_pages(self):
         # A receiver down for a while leaves many deliveries, each with its body: the CLI

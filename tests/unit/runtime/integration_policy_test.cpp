@@ -48,6 +48,16 @@ TEST_CASE("judge_attempt: what is retried, what is final, what is ambiguous", "[
     CHECK(judge(0, ErrorKind::Network, true, false) == V::Ambiguous);
     CHECK(judge(0, ErrorKind::Timeout, true, true) == V::Retry);
     CHECK(judge(0, ErrorKind::Validation, false, true) == V::Done);
+    // Standard Webhooks: anything but a 2xx is a failed delivery to retry, but 410 Gone.
+    auto delivery = [](long status) {
+        AttemptFacts f{status, ErrorKind::Internal, true, true};
+        f.webhook_delivery = true;
+        return judge_attempt(f);
+    };
+    CHECK(delivery(204) == V::Done);
+    for (long status : {302L, 400L, 404L, 408L, 409L, 413L, 502L, 504L})
+        CHECK(delivery(status) == V::Retry);
+    CHECK(delivery(410) == V::Done);
 }
 
 TEST_CASE("token bucket: burst at once, then per_second", "[integration]") {

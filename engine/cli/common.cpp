@@ -43,6 +43,21 @@ bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::
     return false;
 }
 
+std::optional<std::string> take_option_value(int argc, char** argv, int& i, std::string& error) {
+    std::string name = argv[i];
+    if (i + 1 >= argc) {
+        error = name + " needs a value";
+        return std::nullopt;
+    }
+    std::string value = argv[i + 1];
+    if (value.empty() || value.rfind("--", 0) == 0) {
+        error = name + " needs a value" + (value.empty() ? ", got ''" : ", got '" + value + "'");
+        return std::nullopt;
+    }
+    ++i;
+    return value;
+}
+
 std::unique_ptr<engine::App>
 open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Diagnostic>* problems,
          std::function<void(std::string_view level, std::string_view text)> untasked_output) {

@@ -27,6 +27,11 @@ struct CommonOptions {
 // Sets error when the option lacks its value.
 bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::string& error);
 
+// The value of the option at argv[i] (`--workflow NAME`), advancing i; nullopt, with error
+// set, when it is missing, empty or another option: an empty filter would read as "no
+// filter" (`prune --workflow "$UNSET"` pruned every workflow).
+std::optional<std::string> take_option_value(int argc, char** argv, int& i, std::string& error);
+
 // Opens the project (and its store unless with_store is false). Task problems are printed
 // as warnings; a failure to open is printed and nullptr returned (exit 2). What task files
 // print while they load goes to untasked_output when it is set.

@@ -91,13 +91,16 @@ int list(engine::App& app, int argc, char** argv) {
     bool json = false;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
-        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (arg == "--workflow")
-            f.workflow = next();
-        else if (arg == "--status")
-            f.status = next();
-        else if (arg == "--limit") {
-            std::string text = next();
+        std::string error;
+        auto next = [&]() -> std::optional<std::string> {
+            return take_option_value(argc, argv, i, error);
+        };
+        if (arg == "--workflow" || arg == "--status") {
+            std::optional<std::string> value = next();
+            if (!value) return usage_error("executions", error);
+            (arg == "--workflow" ? f.workflow : f.status) = *value;
+        } else if (arg == "--limit") {
+            std::string text = i + 1 < argc ? argv[++i] : "";
             char* end = nullptr;
             errno = 0;
             long long n = std::strtoll(text.c_str(), &end, 10);
@@ -357,14 +360,16 @@ int prune(engine::App& app, int argc, char** argv) {
     std::string before_text;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
-        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
         if (arg == "--before") {
-            before_text = next();
+            before_text = i + 1 < argc ? argv[++i] : "";
             Result<uint64_t> t = parse_time_arg(before_text);
             if (!t) return usage_error("executions", "--before: " + t.error().message);
             options.before_ms = t.value();
         } else if (arg == "--workflow") {
-            options.workflow = next();
+            std::string error;
+            std::optional<std::string> value = take_option_value(argc, argv, i, error);
+            if (!value) return usage_error("executions", error);
+            options.workflow = *value;
         } else if (arg == "--dry-run") {
             options.dry_run = true;
         } else {

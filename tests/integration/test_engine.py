@@ -2370,6 +2370,19 @@ steps:
         self.assertIn("(kept 1 sub-workflow execution(s) whose parent has not ended)", p.stdout)
         self.assertEqual(len(lst()), 4)
 
+        # A filter without its value is a usage error, not "every workflow" (a job with an
+        # unset variable, --workflow "$WF", pruned the whole history).
+        for args in (["--before", "0s", "--workflow", ""], ["--before", "0s", "--workflow"],
+                     ["--before", "0s", "--workflow", "--dry-run"]):
+            bad = prune(*args)
+            self.assertEqual(bad.returncode, 2, args)
+            self.assertIn("--workflow needs a value", bad.stderr)
+        self.assertEqual(len(lst()), 4)
+        for args in (["--workflow", ""], ["--status"], ["--workflow", "--json"]):
+            bad = self.p.ferry("executions", "list", *args)
+            self.assertEqual(bad.returncode, 2, args)
+            self.assertIn("needs a value", bad.stderr)
+
         # One workflow's, then the rest.
         p = prune("--before", "0s", "--workflow", "broken")
         self.assertEqual(p.returncode, 0, p.stderr)

@@ -124,8 +124,9 @@ int usage_error(const char* command, const std::string& message) {
 }
 
 bool print_execution(engine::App& app, const std::string& id, bool pretty, bool with_attempts,
-                     const char* command) {
-    Status printed = engine::print_execution_json(*app.store, id, pretty, with_attempts, stdout);
+                     const char* command, bool with_changes) {
+    Status printed =
+        engine::print_execution_json(*app.store, id, pretty, with_attempts, stdout, with_changes);
     std::fputc('\n', stdout);
     if (!printed)
         std::fprintf(stderr, "ferry %s: %s\n", command, printed.error().describe().c_str());

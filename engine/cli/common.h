@@ -52,7 +52,7 @@ int usage_error(const char* command, const std::string& message);
 // The stored execution's JSON on stdout as it is read (engine::print_execution_json), then a
 // newline; false once "ferry CMD: why" is on stderr (the store, records that are not JSON).
 bool print_execution(engine::App& app, const std::string& id, bool pretty, bool with_attempts,
-                     const char* command);
+                     const char* command, bool with_changes = false);
 
 // The JSON object in `text`, read from `path` (an inputs or vars file, called `what` in
 // messages), or nullopt once "PATH[:LINE:COL]: ..." is on stderr: text that is not UTF-8 or

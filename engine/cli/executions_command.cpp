@@ -334,7 +334,8 @@ int export_records(engine::App& app, int argc, char** argv) {
     if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
         return usage_error("executions", "--since must be before --until (an age counts back "
                                          "from now: --since 2h --until 1h)");
-    // Page through everything, newest first, one JSON line per execution with its steps.
+    // Page through everything, newest first, one JSON line per execution with its steps,
+    // their attempts and the changes it recorded: what an archive must keep before a prune.
     while (true) {
         auto rows = app.store->list_executions(f);
         if (!rows) {
@@ -343,7 +344,7 @@ int export_records(engine::App& app, int argc, char** argv) {
         }
         for (const std::string& r : rows.value()) {
             Value v = tmpl::value_from_json(r);
-            if (!print_execution(app, field(v, "id"), false, true, "executions")) return 1;
+            if (!print_execution(app, field(v, "id"), false, true, "executions", true)) return 1;
             f.cursor = field(v, "id");
         }
         if (rows.value().size() < f.limit) break;

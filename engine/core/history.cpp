@@ -273,16 +273,16 @@ void append_step_with_attempts(std::string& out, const store::KeyedJson& step,
 }  // namespace
 
 std::optional<ExecutionPieces> ExecutionPieces::open(store::Store& store, const std::string& id,
-                                                     bool with_attempts) {
+                                                     bool with_attempts, bool with_changes) {
     auto rec = store.get_execution(id);
     if (!rec || !rec.value()) return std::nullopt;
-    return ExecutionPieces(store, id, with_attempts, execution_head(*rec.value(), 0));
+    return ExecutionPieces(store, id, with_attempts, with_changes, execution_head(*rec.value(), 0));
 }
 
 ExecutionPieces::ExecutionPieces(store::Store& store, std::string id, bool with_attempts,
-                                 std::string head)
-    : store_(&store), id_(id), with_attempts_(with_attempts), head_(std::move(head)),
-      steps_(store, std::move(id)) {}
+                                 bool with_changes, std::string head)
+    : store_(&store), id_(id), with_attempts_(with_attempts), with_changes_(with_changes),
+      head_(std::move(head)), steps_(store, std::move(id)) {}
 
 Result<std::string> ExecutionPieces::next(size_t max_bytes) {
     std::string piece;
@@ -309,7 +309,20 @@ Result<std::string> ExecutionPieces::next(size_t max_bytes) {
         append_step_with_attempts(piece, kj, attempts.value());
     }
     if (stage_ == Stage::Tail && piece.size() < max_bytes) {
-        piece += kExecutionTail;
+        if (with_changes_) {
+            auto changes = store_->changes(id_);
+            if (!changes) return changes.error();
+            piece += "},\"changes\":[";
+            bool first = true;
+            for (const store::KeyedJson& change : changes.value()) {
+                if (!first) piece += ',';
+                first = false;
+                piece += change.json;
+            }
+            piece += "]}";
+        } else {
+            piece += kExecutionTail;
+        }
         stage_ = Stage::Done;
     }
     return piece;
@@ -357,8 +370,9 @@ Result<std::string> execution_json(store::Store& store, const std::string& id, b
 }
 
 Status print_execution_json(store::Store& store, const std::string& id, bool pretty,
-                            bool with_attempts, std::FILE* file) {
-    std::optional<ExecutionPieces> pieces = ExecutionPieces::open(store, id, with_attempts);
+                            bool with_attempts, std::FILE* file, bool with_changes) {
+    std::optional<ExecutionPieces> pieces =
+        ExecutionPieces::open(store, id, with_attempts, with_changes);
     if (!pieces) {
         std::fputs("null", file);
         return ok_status();

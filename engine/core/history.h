@@ -18,8 +18,10 @@ Result<std::string> execution_json(store::Store& store, const std::string& id, b
 // The same written to file as it is read, indented when pretty: a page of steps in memory
 // at a time, whatever the execution's size. An error when the store cannot be read or its
 // records are not JSON (what was written by then stays written).
+// with_changes adds the resource changes the execution recorded, as "changes": [...] (the
+// audit export: an archive that outlives a prune keeps what Ferry changed elsewhere).
 Status print_execution_json(store::Store& store, const std::string& id, bool pretty,
-                            bool with_attempts, std::FILE* file);
+                            bool with_attempts, std::FILE* file, bool with_changes = false);
 // The same, compact and without attempts, from the records themselves as the engine wrote
 // them (ExecutionSummary::records: before the store scrubbed them of secrets, so the answer
 // is scrubbed here, in one pass), steps in key order. shown_size: the length of the
@@ -60,18 +62,20 @@ class ExecutionPieces {
 
     // nullopt when there is no such execution (or its record cannot be read).
     static std::optional<ExecutionPieces> open(store::Store& store, const std::string& id,
-                                               bool with_attempts);
+                                               bool with_attempts, bool with_changes = false);
     // The text's next piece: its start, then whole steps until the piece reaches max_bytes,
     // then its end; empty once the whole text was given.
     Result<std::string> next(size_t max_bytes);
 
   private:
     enum class Stage { Head, Steps, Tail, Done };
-    ExecutionPieces(store::Store& store, std::string id, bool with_attempts, std::string head);
+    ExecutionPieces(store::Store& store, std::string id, bool with_attempts, bool with_changes,
+                    std::string head);
 
     store::Store* store_;
     std::string id_;
     bool with_attempts_;
+    bool with_changes_;
     std::string head_;  // `{` and the execution's fields up to `"steps":{`
     StepRecords steps_;
     Stage stage_ = Stage::Head;

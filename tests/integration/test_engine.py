@@ -2610,6 +2610,14 @@ steps:
         self.assertEqual(lines[0]["status"], "failed")
         self.assertIn("attempts", lines[0]["steps"]["x"])
         self.assertEqual({json.loads(l)["id"] for l in everything.stdout.splitlines()}, {old, new})
+        # The archive keeps what the execution changed elsewhere (as `diff` shows it): after
+        # a prune it is the only record of it.
+        archived = {l["id"]: l for l in map(json.loads, everything.stdout.splitlines())}
+        self.assertEqual(archived[new]["changes"], [])
+        [change] = archived[old]["changes"]
+        self.assertEqual((change["kind"], change["id"], change["step"]), ("ticket", "INC1", "update"))
+        diff = json.loads(self.p.ferry("executions", "diff", old, "--json").stdout)
+        self.assertEqual(diff, [change])
         self.assertEqual(future.stdout, "")
         bad, bad_age, bad_day = in_parallel(
             lambda: self.p.ferry("executions", "export", "--since", "yesterday-ish"),

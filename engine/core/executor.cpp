@@ -336,6 +336,19 @@ bool reports_failure(const Engine::Run& run, const workflow::Step& def) {
            run.steps[size_t(followed - run.wf->steps.data())].status == StepStatus::Failed;
 }
 
+// While the execution is failing, an on_step step still posts its note when the step it
+// follows has finished (succeeded, failed, or skipped by its `when`): that step ran, and
+// its note does not depend on which step failed first. Only the steps the failure cancels
+// or skips get no note.
+bool note_still_due(const Engine::Run& run, const workflow::Step& def) {
+    if (def.event_step.empty() || run.cancelled) return false;
+    const workflow::Step* followed = run.wf->find_step(def.event_step);
+    if (!followed) return false;
+    const auto& state = run.steps[size_t(followed - run.wf->steps.data())];
+    return state.status == StepStatus::Failed || state.status == StepStatus::Succeeded ||
+           (state.status == StepStatus::Skipped && !state.failure_skip);
+}
+
 }  // namespace
 
 void Engine::schedule(Run& run) {
@@ -351,7 +364,7 @@ void Engine::schedule(Run& run) {
             StepState& st = run.steps[i];
             if (st.status != StepStatus::Pending) continue;
             const bool failure_note = reports_failure(run, defs[i]);
-            if (run.failing && !failure_note) continue;
+            if (run.failing && !note_still_due(run, defs[i])) continue;
             if (st.handler && !st.triggered) continue;
             const workflow::Step& def = defs[i];
             bool ready = true;

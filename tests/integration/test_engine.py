@@ -621,6 +621,31 @@ steps:
 # --------------------------------------------------------------------------- 5: retries
 
 
+    def test_notes_of_finished_steps_are_posted_whichever_step_fails_first(self):
+        # A pure step (transform, fail...) failing first cancelled the pending note of a step
+        # that had succeeded, while a Lua step failing the same way let it run: the note
+        # depends only on the step it follows having finished.
+        for failing in ("{id: check, task: fail, needs: analyze, with: {message: policy}}",
+                        "{id: check, task: lua, needs: analyze, with: {script: \"error('policy')\"}}"):
+            with self.subTest(failing=failing):
+                self.p.workflow("notes", """\
+steps:
+  - {id: ticket, task: lua, with: {script: "return {id = 'T1'}"}}
+  - {id: analyze, task: transform, with: {data: {a: 1}, mappings: [{source: a, target: b}]}}
+  - %s
+  - {id: later, task: log, needs: check, with: {message: never}}
+on_step:
+  - steps: [analyze, later]
+    task: log
+    with: {message: "ticket {{ steps.ticket.output.id }}: {{ event.step }} {{ event.status }}"}
+""" % failing)
+                doc = self.assertRun("notes", code=1)
+                steps = doc["steps"]
+                self.assertEqual(steps["analyze.on_step"]["status"], "succeeded", steps)
+                self.assertEqual(steps["later"]["status"], "cancelled")
+                self.assertEqual(steps["later.on_step"]["status"], "cancelled")
+
+
 class Retries(EngineTest):
     def test_5xx_retried_until_success(self):
         srv = self.start_server()

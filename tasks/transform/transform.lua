@@ -213,7 +213,7 @@ return {
   keeps_input = true,  -- never modifies its input: constant mappings are built once
   description = "Build an object from data with field mappings, value maps and named transforms",
   input = {
-    data = { type = "object", required = true, description = "the source object" },
+    data = { type = "object", description = "the source object (null or absent: {})" },
     mappings = {
       type = "array", required = true,
       description = "[{source, target, map, transform, default, template}]",

@@ -2872,6 +2872,29 @@ steps:
                          "transform: target 'out[-1]': a negative index can be read, not written")
 
 
+    def test_null_or_absent_data_counts_as_an_empty_object(self):
+        # The usual null: the output of a lookup skipped by its `when` (tasks.md: "null counts
+        # as {}"); the schema had made data required, so the task never saw it.
+        self.p.workflow("nulls", """\
+inputs: {found: {type: boolean, default: false}}
+steps:
+  - {id: lookup, task: lua, when: "{{ inputs.found }}", with: {script: "return {a = 1}"}}
+  - id: shape
+    task: transform
+    with:
+      data: "{{ steps.lookup.output }}"
+      mappings: [{source: a, target: b, default: none}]
+  - id: bare
+    task: transform
+    with: {mappings: [{source: a, target: b, default: none}]}
+""")
+        doc = self.assertRun("nulls")
+        self.assertEqual(doc["steps"]["shape"]["output"], {"b": "none"})
+        self.assertEqual(doc["steps"]["bare"]["output"], {"b": "none"})
+        doc = self.assertRun("nulls", "--input", "found=true")
+        self.assertEqual(doc["steps"]["shape"]["output"], {"b": 1})
+
+
 class ApprovalUnderRun(EngineTest):
     def test_run_returns_with_the_execution_waiting_even_with_a_timeout(self):
         # Nobody can decide inside `ferry run`: it must not sit out an hour-long timeout.

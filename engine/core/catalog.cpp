@@ -442,6 +442,30 @@ std::string TaskCatalog::input_type(const std::string& task, const std::string& 
     return std::string(type->str());
 }
 
+std::vector<tmpl::Value> TaskCatalog::input_choices(const std::string& task,
+                                                    const std::string& provider,
+                                                    const std::string& input) const {
+    const TaskDef* t = find(task, provider);
+    const tmpl::Value* spec = t && t->input.is_dict() ? t->input.dict_obj().find(input) : nullptr;
+    const tmpl::Value* choices = spec && spec->is_dict() ? spec->dict_obj().find("enum") : nullptr;
+    if (!choices || !choices->is_sequence()) return {};
+    return choices->list_obj().items;
+}
+
+std::vector<std::string> TaskCatalog::required_inputs(const std::string& task,
+                                                      const std::string& provider) const {
+    std::vector<std::string> out;
+    const TaskDef* t = find(task, provider);
+    if (!t || !t->input.is_dict()) return out;
+    for (const auto& [k, spec] : t->input.dict_obj().items()) {
+        if (!k.is_string() || !spec.is_dict()) continue;
+        const tmpl::Value* required = spec.dict_obj().find("required");
+        if (required && tmpl::truthy(*required) && !spec.dict_obj().find("default"))
+            out.emplace_back(k.str());
+    }
+    return out;
+}
+
 std::vector<std::string> TaskCatalog::input_names(const std::string& task,
                                                   const std::string& provider) const {
     std::vector<std::string> out;

@@ -55,6 +55,10 @@ class TaskCatalog final : public workflow::TaskLookup {
                            const std::string& input) const override;
     std::vector<std::string> input_names(const std::string& task,
                                          const std::string& provider) const override;
+    std::vector<tmpl::Value> input_choices(const std::string& task, const std::string& provider,
+                                           const std::string& input) const override;
+    std::vector<std::string> required_inputs(const std::string& task,
+                                             const std::string& provider) const override;
     std::vector<std::string> task_names() const override;
     std::vector<std::vector<std::string>> raw_paths(const std::string& task,
                                                     const std::string& provider) const override {

@@ -48,6 +48,17 @@ class TaskLookup {
                                    const std::string& /*input*/) const {
         return {};
     }
+    // The values one input allows (its declared `enum`); empty when it declares none.
+    virtual std::vector<tmpl::Value> input_choices(const std::string& /*task*/,
+                                                   const std::string& /*provider*/,
+                                                   const std::string& /*input*/) const {
+        return {};
+    }
+    // The inputs a step must give: declared required, without a default.
+    virtual std::vector<std::string> required_inputs(const std::string& /*task*/,
+                                                     const std::string& /*provider*/) const {
+        return {};
+    }
     // Paths of `with:` the task takes as written (e.g. {"script"}, {"mappings", "*",
     // "template"}; '*' matches any key or index): their `{{ }}` are not workflow expressions,
     // so the loader neither checks them nor takes dependencies from them.

@@ -99,17 +99,26 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
     return false;
 }
 
-// A value written in `with:` (not an expression, whose type is known only when it runs)
-// against the type the task declares for that input: caught by validate, not by the run.
-void check_written_type(Context& ctx, const Step& step, const TaskLookup& tasks,
-                        const std::string& key, const Mark& mark) {
-    std::string type = tasks.input_type(step.task, step.provider, key);
+// A value written in `with:` (not an expression, whose value is known only when it runs)
+// against the type and the choices the task declares for that input: caught by validate,
+// not by every run.
+void check_written_value(Context& ctx, const Step& step, const TaskLookup& tasks,
+                         const std::string& key, const Mark& mark) {
     const tmpl::Value* v = step.with.is_dict() ? step.with.dict_obj().find(key) : nullptr;
-    if (type.empty() || !v || v->is_none()) return;
+    if (!v || v->is_none()) return;
     if (v->is_string() && is_template(v->str())) return;
-    if (type_matches(type, *v)) return;
-    ctx.error(mark, "task '" + step.task + "' input '" + key + "' must be " +
-                        detail::article_type(type) + ", got " + detail::describe_value(*v));
+    std::string type = tasks.input_type(step.task, step.provider, key);
+    if (!type.empty() && !type_matches(type, *v)) {
+        ctx.error(mark, "task '" + step.task + "' input '" + key + "' must be " +
+                            detail::article_type(type) + ", got " + detail::describe_value(*v));
+        return;
+    }
+    std::vector<tmpl::Value> choices = tasks.input_choices(step.task, step.provider, key);
+    if (choices.empty()) return;
+    for (const tmpl::Value& c : choices)
+        if (tmpl::equals(c, *v)) return;
+    ctx.error(mark, "task '" + step.task + "' input '" + key + "' must be one of " +
+                        detail::describe_values(choices) + "; got " + detail::describe_value(*v));
 }
 
 // A step's `integration:` must name one of ferry.yaml. Without `provider:`, the provider
@@ -209,16 +218,31 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
     check_integration_type(ctx, step, tasks, mark_of);
     std::vector<std::string> inputs = tasks.input_names(step.task, step.provider);
     if (inputs.empty()) return;
+    bool unknown_keys = false;
     for (const auto& [key, mark] : ex.with_keys) {
         if (contains(inputs, key)) {
-            check_written_type(ctx, step, tasks, key, mark);
+            check_written_value(ctx, step, tasks, key, mark);
             continue;
         }
+        unknown_keys = true;
         std::string hint = did_you_mean(key, inputs);
         ctx.error(mark, "task '" + step.task + "'" +
                             (step.provider.empty() ? "" : " (" + step.provider + ")") +
                             " has no input '" + key + "'" +
                             (hint.empty() ? "; inputs: " + join(inputs) : hint));
+    }
+    // Required inputs a `with:` does not give (or writes as null) fail every run. Not when
+    // `with:` is absent, empty or not a mapping, or has an unknown key: a misspelt key was
+    // most likely the input (`wiht:`, `mesage:`), and that is reported already.
+    if (unknown_keys || ex.with_keys.empty() || !step.with.is_dict()) return;
+    for (const std::string& name : tasks.required_inputs(step.task, step.provider)) {
+        const tmpl::Value* v = step.with.dict_obj().find(name);
+        if (v && !v->is_none()) continue;
+        Mark at = mark_of("with");
+        for (const auto& [key, mark] : ex.with_keys)
+            if (key == name) at = mark;
+        ctx.error(at, "task '" + step.task + "' input '" + name + "' is required" +
+                          (v ? ", and it is null" : ""));
     }
 }
 

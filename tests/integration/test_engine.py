@@ -1776,18 +1776,33 @@ steps:
 
 
     def test_task_input_schema_is_enforced(self):
+        # Values written as they are: validate (and run, before it starts) refuses them.
+        self.p.workflow("literal", """\
+steps:
+  - {id: l, task: log, with: {level: loud}}
+  - {id: n, task: log, with: {message: null}}
+""")
+        p = self.p.ferry("validate", "workflows/literal.yaml")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        lines = p.stdout + p.stderr
+        self.assertIn("literal.yaml:2:", lines)
+        self.assertIn("task 'log' input 'message' is required\n", lines)
+        self.assertIn("task 'log' input 'level' must be one of 'debug', 'info', 'warn', 'error'; "
+                      "got 'loud'", lines)
+        self.assertIn("literal.yaml:3:", lines)
+        self.assertIn("task 'log' input 'message' is required, and it is null", lines)
+        # Values of expressions are checked when they run.
         self.p.workflow("schema", """\
 steps:
-  - {id: l, task: log, on_error: continue, with: {level: loud}}
+  - {id: l, task: log, on_error: continue, with: {message: "{{ 'x' }}", level: "{{ 'loud' }}"}}
   - {id: s, task: sleep, on_error: continue, with: {duration: "{{ 5 }}"}}
   - {id: d, task: log, with: {message: hi}}
-  - {id: n, task: log, on_error: continue, with: {message: null}}
+  - {id: n, task: log, on_error: continue, with: {message: "{{ none }}"}}
 """)
         doc = self.assertRun("schema")
         self.assertIn("input 'message' is required, and it is null",
                       doc["steps"]["n"]["error"]["message"])
         msg = doc["steps"]["l"]["error"]["message"]
-        self.assertIn("input 'message' is required", msg)
         # In JSON's words, as workflow inputs say it (not Python's 'int' or "['a', 'b']").
         self.assertIn("input 'level' must be one of 'debug', 'info', 'warn', 'error'; got 'loud'",
                       msg)
@@ -2667,7 +2682,8 @@ steps:
                   "workflow", "custom.change"):
             self.assertIn(t, names)
         self.assertEqual(show.returncode, 0)
-        self.assertRegex(show.stdout, r"\bdata\s+object\s+required")
+        self.assertRegex(show.stdout, r"\bmappings\s+array\s+required")
+        self.assertRegex(show.stdout, r"\bdata\s+object\s+the source object")
         self.assertRegex(show.stdout, r"\bmappings\s+array\s+required")
         spec = json.loads(show_json.stdout)
         self.assertEqual(spec["name"], "http.request")

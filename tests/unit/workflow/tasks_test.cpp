@@ -56,7 +56,23 @@ TEST_CASE("values written in with: have the type the task declares", "[workflow]
     // An expression's type is known only when it runs; null is "not given".
     CHECK(load(step("    task: log\n    with: {message: x, level: \"{{ 5 }}\"}\n")).ok());
     CHECK(load(step("    task: log\n    with: {message: x, level: null}\n")).ok());
-    CHECK(load(step("    task: log\n    with: {message: x, level: '500'}\n")).ok());
+    CHECK(only_problem(step("    task: log\n    with: {message: x, level: '500'}\n")) ==
+          "wf.yaml:4:24: task 'log' input 'level' must be one of 'debug', 'info', 'warn', "
+          "'error'; got '500'");
+}
+
+TEST_CASE("with: must give the inputs the task requires", "[workflow][tasks]") {
+    CHECK(only_problem(step("    task: log\n    with: {level: info}\n")) ==
+          "wf.yaml:4:11: task 'log' input 'message' is required");
+    CHECK(only_problem(step("    task: log\n    with: {message: null}\n")) ==
+          "wf.yaml:4:12: task 'log' input 'message' is required, and it is null");
+    CHECK(load(step("    task: log\n    with: {message: \"{{ inputs.x }}\"}\n")).ok() == false);
+    CHECK(load(step("    task: log\n    with: {message: \"{{ 'x' }}\"}\n")).ok());
+    // A misspelt key is the likely culprit: it is the one problem reported. Without `with:`
+    // the run reports it (the key may be misspelt too: `wiht:`).
+    CHECK(only_problem(step("    task: log\n    with: {mesage: hi}\n")) ==
+          "wf.yaml:4:12: task 'log' has no input 'mesage' (did you mean 'message'?)");
+    CHECK(load(step("    task: fail\n")).ok());
 }
 
 TEST_CASE("with keys must be inputs the task declares", "[workflow][tasks]") {

@@ -61,6 +61,17 @@ class FakeTasks final : public TaskLookup {
         if (task == "log" && input == "level") return "string";
         return {};
     }
+    std::vector<tmpl::Value> input_choices(const std::string& task, const std::string&,
+                                           const std::string& input) const override {
+        if (task != "log" || input != "level") return {};
+        return {tmpl::Value::string("debug"), tmpl::Value::string("info"),
+                tmpl::Value::string("warn"), tmpl::Value::string("error")};
+    }
+    std::vector<std::string> required_inputs(const std::string& task,
+                                             const std::string&) const override {
+        if (task == "log" || task == "fail") return {"message"};
+        return {};
+    }
     std::vector<std::string> task_names() const override {
         std::vector<std::string> out;
         for (const auto& [name, providers] : tasks_)

@@ -10,15 +10,17 @@ namespace ferry::cli {
 namespace {
 
 constexpr const char* kResumeUsage =
-    "usage: ferry resume [ID] [--project DIR] [--data DIR] [--quiet]\n"
+    "usage: ferry resume [ID] [--project DIR] [--data DIR] [--no-sync] [--quiet]\n"
     "\n"
     "Continue every interrupted execution (or only ID) to its end. Steps that finished before\n"
     "the interruption are not run again; a step that was running runs again with the same\n"
     "idempotency key, so tasks that create things find what they created instead of creating\n"
-    "it twice. Prints one JSON line per execution on stdout.\n"
+    "it twice. Prints one JSON line per execution on stdout. --no-sync: do not fsync history\n"
+    "commits (faster, not crash-safe).\n"
     "\n"
     "Exit status: 0 when every resumed execution succeeded (or waits for an approval), 1 if\n"
-    "one did not or is still running, 2 on bad usage.\n";
+    "one did not or is still running, 2 on bad usage, 3 the history could not be written\n"
+    "(disk full?: fix it, then resume again).\n";
 
 }  // namespace
 

@@ -38,7 +38,8 @@ constexpr const char* kRunUsage =
     "  --pretty            indent the JSON\n"
     "\n"
     "Exit status: 0 succeeded (or waiting for an approval), 1 failed, 2 bad usage or invalid\n"
-    "workflow/inputs, 130/143 interrupted by SIGINT/SIGTERM (`ferry resume` continues it).\n";
+    "workflow/inputs, 3 the history could not be written (disk full?: fix it, then `ferry\n"
+    "resume`), 130/143 interrupted by SIGINT/SIGTERM (`ferry resume` continues it).\n";
 
 }  // namespace
 

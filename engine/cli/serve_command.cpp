@@ -31,6 +31,7 @@ namespace {
 
 constexpr const char* kServeUsage =
     "usage: ferry serve [--listen HOST:PORT] [--project DIR] [--data DIR] [--dry-run] [--quiet]\n"
+    "                   [--no-sync]\n"
     "\n"
     "Serves the REST API (docs/api.md), request forms, inbound hooks, schedules and /metrics.\n"
     "Default listen address: server.listen in ferry.yaml, else 127.0.0.1:8080.\n"
@@ -38,7 +39,8 @@ constexpr const char* kServeUsage =
     "run: steps preview their requests instead of sending them.\n"
     "Logs go to stderr as JSON lines: one per request (\"log\":\"access\"), per execution\n"
     "and step event (\"event\") and about the server itself (\"server\": listening,\n"
-    "resumes, hook and schedule problems, shutdown). --quiet: the server lines only.\n";
+    "resumes, hook and schedule problems, shutdown). --quiet: the server lines only.\n"
+    "--no-sync: do not fsync history commits (faster, not crash-safe).\n";
 
 // Descriptors the process needs beyond its connections: LMDB, outgoing HTTP, logs.
 constexpr rlim_t kSpareDescriptors = 256;

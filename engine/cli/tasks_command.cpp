@@ -3,6 +3,7 @@
 #include "cli/common.h"
 
 #include "core/values.h"
+#include "workflow/loader.h"
 
 #include <cstdio>
 
@@ -117,9 +118,15 @@ int tasks_command(int argc, char** argv) {
             for (const auto& [name, spec] : t->input.dict_obj().items()) {
                 std::string req = field(spec, "required") == "true" ? "required" : "";
                 std::string dflt = field(spec, "default");
-                std::printf("  %-16s %-8s %-9s %s%s\n", tmpl::to_str(name).c_str(),
+                // The allowed values, where the task declares them: why `level: loud` fails.
+                std::string choices;
+                if (const tmpl::Value* e = spec.is_dict() ? spec.dict_obj().find("enum") : nullptr;
+                    e && e->is_sequence())
+                    choices =
+                        " (one of " + workflow::detail::describe_values(e->list_obj().items) + ")";
+                std::printf("  %-16s %-8s %-9s %s%s%s\n", tmpl::to_str(name).c_str(),
                             field(spec, "type").c_str(), req.c_str(),
-                            field(spec, "description").c_str(),
+                            field(spec, "description").c_str(), choices.c_str(),
                             dflt.empty() ? "" : (" (default " + dflt + ")").c_str());
             }
         }

@@ -32,7 +32,17 @@ void replay_dead_letter(App& app, const std::string& id,
         return;
     }
     Value entry = tmpl::value_from_json(*found.value());
+    const Value* request = dict_get(entry, "request");
+    if (!request || !request->is_dict()) {
+        done(make_error(ErrorKind::Validation, "dead letter " + id + " has no request to replay"));
+        return;
+    }
     std::string name = text(entry, "integration");
+    if (name.empty()) {
+        done(make_error(ErrorKind::Validation,
+                        "dead letter " + id + " names no integration to send it through"));
+        return;
+    }
     IntegrationClient* client = app.integrations.find(name);
     if (!client) {
         done(make_error(ErrorKind::Validation, "dead letter " + id + " names integration '" + name +
@@ -42,11 +52,6 @@ void replay_dead_letter(App& app, const std::string& id,
     if (client->config().dry_run) {
         done(make_error(ErrorKind::Validation,
                         "integration '" + name + "' is in dry_run: a replay would send nothing"));
-        return;
-    }
-    const Value* request = dict_get(entry, "request");
-    if (!request || !request->is_dict()) {
-        done(make_error(ErrorKind::Validation, "dead letter " + id + " has no request to replay"));
         return;
     }
     IntegrationRequest req;
@@ -66,7 +71,9 @@ void replay_dead_letter(App& app, const std::string& id,
         done(make_error(ErrorKind::Validation,
                         "dead letter " + id + " was sent to " + redact(stored_url) +
                             ", which is not on integration '" + name +
-                            "' as ferry.yaml defines it now (base_url " + redact(config.base_url) +
+                            "' as ferry.yaml defines it now (" +
+                            (config.base_url.empty() ? "url " + redact(config.url)
+                                                     : "base_url " + redact(config.base_url)) +
                             "): drop it, or point the integration back"));
         return;
     }

@@ -2684,6 +2684,9 @@ steps:
         self.assertEqual(show.returncode, 0)
         self.assertRegex(show.stdout, r"\bmappings\s+array\s+required")
         self.assertRegex(show.stdout, r"\bdata\s+object\s+the source object")
+        log = self.p.ferry("tasks", "show", "log", data=False)
+        self.assertRegex(log.stdout, r"\blevel\s+string\s+\(one of 'debug', 'info', 'warn', "
+                                     r"'error'\) \(default info\)")
         self.assertRegex(show.stdout, r"\bmappings\s+array\s+required")
         spec = json.loads(show_json.stdout)
         self.assertEqual(spec["name"], "http.request")
@@ -3071,6 +3074,35 @@ steps:
         headers = entries[0]["request"]["headers"]
         self.assertEqual(headers, {"Authorization": "[REDACTED]", "X-Trace": "t1"})
         self.assertRegex(entries[0]["id"], r"^[0-9A-Z]{26}$")
+
+    def test_a_replay_that_cannot_go_says_why(self):
+        self.p.write("ferry.yaml", "integrations:\n  hook: {type: webhook, url: "
+                     "\"http://127.0.0.1:9/in\"}\n")
+        self.p.workflow("dl", """\
+steps:
+  - id: keep
+    task: lua
+    with:
+      script: |
+        ctx.dead_letter({integration = "hook", request = {method = "POST",
+          url = "http://10.0.0.9/elsewhere", body = "x"}})
+        ctx.dead_letter({note = "no request"})
+        ctx.dead_letter({request = {method = "POST", url = "http://127.0.0.1:9/in"}})
+""")
+        self.assertRun("dl")
+        entries = json.loads(self.p.ferry("dlq", "list", "--json").stdout)
+        self.assertEqual(len(entries), 3)
+        messages = []
+        for entry in entries:
+            r = self.p.ferry("dlq", "replay", entry["id"])
+            self.assertNotEqual(r.returncode, 0)
+            messages.append(r.stderr)
+        text = "\n".join(messages)
+        # A webhook integration has a url, not a base_url: that is what is named.
+        self.assertIn("which is not on integration 'hook' as ferry.yaml defines it now "
+                      "(url http://127.0.0.1:9/in)", text)
+        self.assertIn("has no request to replay", text)
+        self.assertIn("names no integration to send it through", text)
 
 
 class RecordBudget(EngineTest):

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <map>
+#include <regex>
 #include <set>
 
 namespace ferry::workflow {
@@ -36,7 +37,7 @@ const std::vector<std::string> kCommonKeys = {
 const std::map<std::string, std::vector<std::string>> kTypeKeys = {
     {"servicenow", {"table", "api_version"}},
     {"jira", {"project_key", "issue_type"}},
-    {"splunk_hec", {"index", "source", "sourcetype", "host"}},
+    {"splunk_hec", {"index", "source", "sourcetype", "host", "channel"}},
     {"webhook", {}},
     {"http", {}},
 };
@@ -255,6 +256,17 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
         } else if (key == "defaults" || key == "mappings" || key == "settings") {
             if (!r.mapping(v, key)) return;
             public_value();
+        } else if (key == "channel") {
+            // HEC's indexer acknowledgment: the data channel, a GUID, sent with every batch.
+            static const std::regex kGuid(
+                "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+            std::string channel = r.string(v, key);
+            if (!std::regex_match(channel, kGuid))
+                r.ctx().error(v, "channel must be a GUID (HEC's data channel for indexer "
+                                 "acknowledgment, 8-4-4-4-12 hex digits), got '" +
+                                     channel + "'");
+            else
+                public_value();
         } else {
             public_value();  // a type-specific setting (project_key, index...)
         }

@@ -796,6 +796,33 @@ steps:
         self.assertIn("incorrect index", msg.lower())
         self.assertEqual(doc["steps"]["send"]["error"]["kind"], "http_4xx")
 
+    def test_indexer_acknowledgment_with_the_integrations_channel(self):
+        # A token with indexer acknowledgment refuses events sent without a data channel
+        # (code 10); the integration's `channel` goes with every batch, and the ackIds
+        # come back as ack_ids.
+        self.m.config(splunk_ack=True)
+        self.p.workflow("s", """\
+steps:
+  - {id: send, task: siem.send, integration: hec, with: {events: [{a: 1}, {b: 2}]}}
+""")
+        rc, doc, err = self.run_wf("s")
+        self.assertEqual(rc, 1)
+        self.assertIn("data channel is missing", doc["steps"]["send"]["error"]["message"])
+        channel = "0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    index: security\n", "    index: security\n    channel: %s\n" % channel))
+        rc, doc, err = self.run_wf("s")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["send"]["output"], {"sent": 2, "status": 200, "ack_ids": [0]})
+        post = self.m.requests(path="/services/collector/event")[-1]
+        self.assertEqual(post["headers"]["x-splunk-request-channel"], channel)
+        # A channel that is not a GUID is a configuration error.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    index: security\n", "    index: security\n    channel: ops-1\n"))
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("channel must be a GUID", p.stdout + p.stderr)
+
 
 class StatusSync(TaskTest):
     """on_step: the ticket a workflow created gets a work note (ServiceNow) or a comment

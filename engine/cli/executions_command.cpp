@@ -392,7 +392,10 @@ int prune(engine::App& app, int argc, char** argv) {
                         field(record, "created_at").c_str());
     });
     size_t committed = 0, reported = 0;
+    const size_t page = options.page;
     for (;;) {
+        // A store filled to its map needs room for its first deletions (MDB_MAP_FULL).
+        pruner.fit_page_to_room(page);
         Result<bool> more = pruner.step();
         Status done = more ? app.store->commit() : Status(more.error());
         if (!done) {

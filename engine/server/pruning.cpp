@@ -156,6 +156,8 @@ void HistoryRetention::begin_pass() {
 
 void HistoryRetention::continue_pass() {
     if (!*alive_ || !pass_) return;
+    // A full store would fail the commit of these deletions (and ferry serve with it).
+    pass_->fit_page_to_room(kServePage);
     Result<bool> more = pass_->step();
     if (!more) return end_pass(more.error());
     if (!more.value()) return end_pass(ok_status());

@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "template/value.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -45,6 +46,16 @@ class HistoryPruner {
     // a step staged before the next step: each reads what the one before wrote. A read that
     // fails ends the walk with its error.
     Result<bool> step();
+
+    // The executions the next step reads (and erases); a store short of room deletes in
+    // small batches (Store::make_room_for_deletes).
+    void set_page(size_t page) { options_.page = std::max<size_t>(page, 1); }
+    // Before each step: the room a step needs, made if the store is short of it, and the
+    // batch sized to what is left.
+    void fit_page_to_room(size_t normal_page) {
+        if (!options_.dry_run) set_page(store_.make_room_for_deletes() ? kTightPage : normal_page);
+    }
+    static constexpr size_t kTightPage = 8;
 
     size_t pruned() const { return pruned_; }
     size_t kept_children() const { return kept_children_; }

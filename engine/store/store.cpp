@@ -8,6 +8,7 @@
 #include "store/keys.h"
 #include "store/store_impl.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,19 +62,45 @@ std::string explain(const lmdb::Failure& f) {
     return what + " (" + f.what() + ")";
 }
 
+// LMDB may commit a meta page that counts pages past the file's end: a page a transaction
+// allocated at the end and freed again before committing (a delete that merged pages) is
+// never written. Filled with zeros here (LMDB writes such a page before it reads it), the
+// file again holds every page the meta counts, and a short file stays a sign of a partial
+// copy. fd must be open for writing.
+void fill_unwritten_tail(MDB_env* env, int fd) {
+    struct stat file {};
+    if (fstat(fd, &file) != 0) return;
+    uint64_t needed = pages_reach(env);
+    if (uint64_t(file.st_size) < needed && ftruncate(fd, off_t(needed)) != 0) {
+        // Left short: the next open fills it, or refuses a gap too large to be such a tail.
+    }
+}
+
 // A data.mdb cut short (a partial copy, a full disk) still opens: LMDB maps it, and the
 // first read of a page past its end is a SIGBUS that kills the process. Checked right after
-// each mdb_env_open.
+// each mdb_env_open. A gap of a few pages is the tail fill_unwritten_tail fills after each
+// commit, left by a process that stopped in between: filled here too (when the file can be
+// written). More is a truncated file.
 void check_not_truncated(MDB_env* env) {
     mdb_filehandle_t fd = -1;
     struct stat file {};
     if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS || fstat(fd, &file) != 0) return;
     uint64_t needed = pages_reach(env);
-    if (uint64_t(file.st_size) < needed) {
-        throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
-                          " bytes, but its pages reach " + std::to_string(needed) +
-                          " (a partial copy or a full disk?); restore it from a backup"};
+    if (uint64_t(file.st_size) >= needed) return;
+    MDB_stat stat{};
+    const uint64_t page = mdb_env_stat(env, &stat) == MDB_SUCCESS ? stat.ms_psize : 4096;
+    const char* dir = nullptr;
+    if (needed - uint64_t(file.st_size) <= 16 * page && mdb_env_get_path(env, &dir) == 0 && dir) {
+        int writable = ::open((std::string(dir) + "/data.mdb").c_str(), O_WRONLY | O_CLOEXEC);
+        if (writable >= 0) {
+            fill_unwritten_tail(env, writable);
+            ::close(writable);
+            if (fstat(fd, &file) == 0 && uint64_t(file.st_size) >= needed) return;
+        }
     }
+    throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
+                      " bytes, but its pages reach " + std::to_string(needed) +
+                      " (a partial copy or a full disk?); restore it from a backup"};
 }
 
 // Looks at an existing data.mdb without changing anything on disk: read-only, and without
@@ -205,6 +232,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
         MDB_envinfo info{};
         lmdb::check(mdb_env_info(s.env.get(), &info), "mdb_env_info");
         s.map_size = info.me_mapsize;
+        s.opened_map_size = s.map_size;
 
         lmdb::Txn txn = lmdb::Txn::write(s.env.get());
         s.open_dbs(txn);
@@ -465,6 +493,8 @@ Status Store::Impl::write(std::vector<StagedOp>& ops, bool* map_resized) {
         for (StagedOp& op : ops)
             apply(txn, op);
         txn.commit();  // synced unless MDB_NOSYNC
+        if (mdb_filehandle_t fd = -1; mdb_env_get_fd(env.get(), &fd) == MDB_SUCCESS)
+            fill_unwritten_tail(env.get(), fd);
         release_mapped_pages();
     } catch (const Invalid& e) {
         return make_error(ErrorKind::Validation, "store " + path + ": commit of " +

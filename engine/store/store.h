@@ -170,6 +170,14 @@ class Store {
     Usage usage() const;
     uint64_t high_water_bytes() const;
     uint64_t map_bytes() const;
+    // Deleting needs room too: LMDB copies every page a transaction changes, so a store
+    // filled to its map (MDB_MAP_FULL) could not even be pruned. Called before staging
+    // deletions: when less than a prune's working room is left, the map grows by that room
+    // in this process (the file grows only as pages are written; later opens take the
+    // file's size), up to an eighth over the size the store was opened with. True when the
+    // store is short of room (grown or not): delete in small batches then. On the staging
+    // thread only (the map can change only while no transaction is open).
+    bool make_room_for_deletes();
 
     const std::string& path() const;
 

@@ -74,6 +74,7 @@ struct Store::Impl {
     // As opened: options.map_size, or the file's own if larger; larger once the process
     // adopts a map another process grew (mutable: a read may do that, adopt_grown_map).
     mutable uint64_t map_size = 0;
+    uint64_t opened_map_size = 0;  // map_size at open: make_room_for_deletes grows from it
     size_t max_key_size = 0;
 
     // Another process with a larger store.map_size may write past this process's map; LMDB

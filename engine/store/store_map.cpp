@@ -65,6 +65,23 @@ bool Store::Impl::adopt_grown_map() const {
     return true;
 }
 
+bool Store::make_room_for_deletes() {
+    Impl& s = *impl_;
+    if (std::this_thread::get_id() != s.staging_thread) return false;
+    Usage u = usage();
+    const uint64_t room = std::max<uint64_t>(uint64_t(1) << 20, s.opened_map_size / 32);
+    if (u.used_bytes() + room <= u.map_bytes) return false;
+    const uint64_t limit = s.opened_map_size + s.opened_map_size / 8;
+    const uint64_t grown = std::min(u.map_bytes + room, std::max(limit, u.map_bytes));
+    if (grown <= u.map_bytes) return true;  // grown as far as it may: small batches only
+    if (s.submitted) s.wait_written();      // the writer's transaction, if any, has ended
+    if (mdb_env_set_mapsize(s.env.get(), grown) != MDB_SUCCESS) return true;
+    MDB_envinfo info{};
+    if (mdb_env_info(s.env.get(), &info) == MDB_SUCCESS) s.map_size = info.me_mapsize;
+    s.locate_map();  // the map moved
+    return true;
+}
+
 uint64_t Store::high_water_bytes() const {
     return pages_reach(impl_->env.get());
 }

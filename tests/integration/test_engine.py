@@ -2351,6 +2351,32 @@ return {
 """
 
 
+def fill_store(project, limit=400):
+    """Runs small executions (40 step records each), then one-step ones, in a 1 MiB map
+    until MDB_MAP_FULL: a store full of B-tree pages, with nothing left free. Returns the ids
+    stored."""
+    project.write("ferry.yaml", "store: {map_size: 1MiB}\n")
+    project.workflow("many", """\
+steps:
+  - id: s
+    task: log
+    for_each: "{{ range(40) | list }}"
+    with: {message: "item {{ item }} of a batch that fills the store"}
+""")
+    project.workflow("one", "steps:\n  - {id: s, task: log, with: {message: one}}\n")
+    stored = []
+    for wf in ("many", "one"):
+        for _ in range(limit):
+            run = project.ferry("run", wf, "--quiet")
+            if run.returncode != 0:
+                assert run.returncode == 3 and "MDB_MAP_FULL" in run.stderr, run.stderr
+                break
+            stored.append(json.loads(run.stdout)["id"])
+        else:
+            raise AssertionError("%d runs of %s fit in a 1 MiB map" % (limit, wf))
+    return stored
+
+
 class History(EngineTest):
     def test_reading_commands_never_create_a_store(self):
         # A mistyped --data must not read as an empty history.
@@ -2481,6 +2507,22 @@ steps:
             run = self.p.ferry("run", "big")
             self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(len(listed()), len(stored) + 3)
+
+    def test_a_store_filled_to_its_map_by_small_executions_can_still_be_pruned(self):
+        # Deleting copies pages too: a map full of many small records failed the prune the
+        # MDB_MAP_FULL message recommends ("pruned 0 ... MDB_MAP_FULL"). The prune makes
+        # itself a little room and deletes in small batches while the store is tight.
+        fill_store(self.p)
+        p = self.p.ferry("executions", "prune", "--before", "0s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"^pruned \d+ execution\(s\)")
+        listed = self.p.ferry("executions", "list", "--json")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertEqual(json.loads(listed.stdout), [])
+        run = self.p.ferry("run", "many")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        # What the prune borrowed is small: the file stays near the configured map.
+        self.assertLess((self.p.data / "data.mdb").stat().st_size, (1 << 20) * 9 // 8 + 4096)
 
     def test_list_and_show(self):
         first = self.run_id("chg")

@@ -328,6 +328,24 @@ class Retention(ServeTest):
         self.assertEqual(status, 200, body)
         return {e["id"] for e in body["executions"]}
 
+    def test_a_store_filled_to_its_map_is_pruned_at_start_instead_of_stopping_the_server(self):
+        # The first prune pass's commit failed with MDB_MAP_FULL and ended the server (exit
+        # 3) at every start: pruning, the remedy, took the server down.
+        self.s.stop()
+        stored = te.fill_store(self.p)
+        self.assertGreater(len(stored), 3)
+        self.p.write("ferry.yaml", "store: {map_size: 1MiB, keep: 1s}\n"
+                     "server: {shutdown_grace: 300ms}\n" + tokens_yaml())
+        time.sleep(1.1)  # all of them older than keep
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.listed():
+            time.sleep(0.2)
+        self.assertEqual(self.listed(), set())
+        # The room is back: the server starts executions again.
+        status, body = self.start(inputs={"name": "ada"})
+        self.assertEqual((status, body["status"]), (200, "succeeded"), body)
+
     def test_ended_executions_older_than_keep_are_pruned_while_serving(self):
         key = {"Idempotency-Key": "nightly-7"}
         status, keyed = self.start(headers=key)

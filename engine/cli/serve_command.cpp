@@ -246,6 +246,11 @@ int serve_command(int argc, char** argv) {
             line.field(key, value);
         lines.add(line.finish());
     };
+    // Without its lock the server could run nothing (every start and resume needs it).
+    if (Status locked = app->engine->claim_data_folder(); !locked) {
+        log.error(locked.error().message, {{"data", app->project.data_dir()}});
+        return 2;
+    }
     HttpServer server(app->loop, so, [&api](ServerRequest& req, Responder res) {
         api.handle(req, std::move(res));
     });

@@ -272,6 +272,14 @@ class Engine {
     Result<bool> acquire_ownership(const std::string& id);
     void release_ownership(const std::string& id);
     Status take_owner_lock();  // creates and locks the process file once; owner_token_ names it
+
+  public:
+    // Takes this process's lock in DATA/locks now rather than at the first start or resume:
+    // a server that cannot make it would otherwise run (and answer every start with the
+    // lock's error) instead of refusing to start as `ferry run` does.
+    Status claim_data_folder() { return take_owner_lock(); }
+
+  private:
     bool owner_alive(const std::string& token);
     void drop_owner_lock();
     void open_data_dir();

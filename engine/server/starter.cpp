@@ -277,7 +277,12 @@ void start_execution(Api& api, StartRequest request, Responder res) {
                                          if (wait) answer_finished(*a, waiter, s);
                                      });
     if (!started) {
-        reply_error(waiter->res, waiter->present, 422, "invalid_request", started.error().message);
+        // Bad inputs are the client's to fix; the store or a lock failing is the server's.
+        if (started.error().kind == ErrorKind::Storage)
+            reply_error(waiter->res, waiter->present, 503, "storage", started.error().message);
+        else
+            reply_error(waiter->res, waiter->present, 422, "invalid_request",
+                        started.error().message);
         return;
     }
     *exec_id = started.value();
@@ -318,6 +323,7 @@ std::vector<Api::ResponseDoc> start_responses() {
             {202, "Accepted: the execution is recorded durably", "", accepted},
             {400, "", "", ""},
             {422, "", "", ""},
+            {503, "the server cannot record executions (its data folder or locks)", "", ""},
             {507, "the store is full: no new execution", "", ""}};
 }
 

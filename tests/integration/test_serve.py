@@ -66,6 +66,26 @@ class ServeTest(unittest.TestCase):
                            role=role, headers=headers)
 
 
+class DataFolder(ServeTest):
+    def test_a_server_that_cannot_make_its_lock_refuses_to_start(self):
+        # It started and answered every start with the lock's error as a 422, as if the
+        # client had sent something wrong; `ferry run` in the same folder exits 2.
+        self.s.stop()
+        locks = self.p.data / "locks"
+        for f in locks.iterdir():
+            f.unlink()
+        locks.rmdir()
+        locks.write_text("not a folder")
+        serve = subprocess.run(
+            [te.FERRY, "serve", "--project", str(self.p.dir), "--data", str(self.p.data),
+             "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(serve.returncode, 2, serve.stderr)
+        self.assertIn("cannot make the lock folder %s" % locks, serve.stderr)
+        self.assertNotIn("listening on", serve.stderr)
+        run = self.p.ferry("run", "hello", "--input", "name=ada")
+        self.assertEqual(run.returncode, 2, run.stderr)
+
+
 class RoleMatrix(ServeTest):
     # (method, path, minimum role); None = open.
     ENDPOINTS = [

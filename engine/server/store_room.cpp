@@ -8,7 +8,9 @@ namespace {
 
 // What new executions may fill of a map of map_bytes.
 uint64_t admit_limit(uint64_t map_bytes) {
-    return map_bytes / 100 * StoreRoom::kAdmitBelowPercent;
+    uint64_t share = map_bytes / 100 * StoreRoom::kAdmitBelowPercent;
+    uint64_t floor = map_bytes - std::min(map_bytes, StoreRoom::kMinFreeBytes);
+    return std::min(share, floor);
 }
 
 std::string mib(uint64_t bytes) {
@@ -38,7 +40,7 @@ std::string StoreRoom::refusal(uint64_t now_ms) {
         if (usage.used_bytes() >= limit) {
             refusal_ = "the execution history fills " + mib(usage.used_bytes()) + " of its " +
                        mib(usage.map_bytes) + " map (new executions start below " +
-                       std::to_string(kAdmitBelowPercent) +
+                       std::to_string(usage.map_bytes ? limit * 100 / usage.map_bytes : 0) +
                        " %): prune history (store.keep in ferry.yaml, or `ferry executions "
                        "prune`), or raise store.map_size and restart";
         }

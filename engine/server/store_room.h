@@ -16,8 +16,11 @@ namespace ferry::engine::server {
 
 class StoreRoom {
   public:
-    // The share of the map new executions may fill, in percent.
+    // The share of the map new executions may fill, in percent; and, on a small map, at least
+    // this much left free: the pages the last commits freed are not reusable yet, and the
+    // running executions still write (a 1 MiB map's 10 % admitted a start it could not hold).
     static constexpr uint64_t kAdmitBelowPercent = 90;
+    static constexpr uint64_t kMinFreeBytes = uint64_t(256) << 10;
 
     // Far more than a burst writes in kRecheckMs (~50 MB at 5,000 tickets/s of 50 KB), so
     // walking after every commit is needed only closer to the limit than this.

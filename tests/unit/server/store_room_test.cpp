@@ -89,3 +89,20 @@ TEST_CASE("store room: far from the limit, commits do not make it look again at 
     CHECK(room.refusal(now + 1).empty());
     CHECK_FALSE(room.refusal(now + 1000).empty());
 }
+
+TEST_CASE("store room: a small map keeps at least 256 KiB free", "[server][store_room]") {
+    // 10 % of 1 MiB is less than a commit may need once the pages the last commits freed
+    // (not reusable yet) are counted as free: a start admitted at 87 % filled the map.
+    TempDir dir;
+    store::StoreOptions options;
+    options.map_size = 1 << 20;
+    auto opened = store::Store::open(dir.path(), options);
+    REQUIRE(opened.ok());
+    auto s = std::move(opened).value();
+    StoreRoom room(*s);
+    fill_to(*s, 70, "v", 16 * 1024);
+    CHECK(room.refusal(1000).empty());
+    fill_to(*s, 76, "w", 16 * 1024);
+    CHECK_THAT(room.refusal(1000), Catch::Contains("of its 1.0 MiB map (new executions start "
+                                                   "below 75 %)"));
+}

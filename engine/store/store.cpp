@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,6 +102,27 @@ void check_not_truncated(MDB_env* env) {
     throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
                       " bytes, but its pages reach " + std::to_string(needed) +
                       " (a partial copy or a full disk?); restore it from a backup"};
+}
+
+// LMDB makes lock.mdb with ftruncate (a sparse file) and writes it through a mapping: on a
+// full disk that write is a SIGBUS, not an error, and so is a new data.mdb's first page.
+// Where either has to be made (a new folder, or a restore that removed lock.mdb), the disk
+// must have room for them; an existing store opens on a full disk (it can be read and
+// pruned).
+void check_room_to_create(const std::string& dir) {
+    constexpr uint64_t kNeeded = 64 * 1024;
+    std::error_code ec;
+    if (fs::exists(dir + "/lock.mdb", ec) && fs::exists(dir + "/data.mdb", ec)) return;
+    struct statvfs disk {};
+    if (statvfs(dir.c_str(), &disk) != 0) return;  // the open reports what is wrong
+    // root may use the blocks the file system reserves for it.
+    uint64_t blocks = geteuid() == 0 ? disk.f_bfree : disk.f_bavail;
+    uint64_t free_bytes = blocks * disk.f_frsize;
+    if (free_bytes < kNeeded) {
+        throw OpenFailure{"the disk is full (" + std::to_string(free_bytes) +
+                          " bytes free): LMDB needs room to create lock.mdb and data.mdb; free "
+                          "some space and try again"};
+    }
 }
 
 // Looks at an existing data.mdb without changing anything on disk: read-only, and without
@@ -220,6 +242,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
                               "no Ferry data in " + dir +
                                   " (nothing has run with this --data or --project yet)");
 
+        check_room_to_create(dir);
         s.env = lmdb::Env::create();
         lmdb::check(mdb_env_set_maxdbs(s.env.get(), kMaxDbs), "mdb_env_set_maxdbs");
         lmdb::check(mdb_env_set_mapsize(s.env.get(), options.map_size), "mdb_env_set_mapsize");

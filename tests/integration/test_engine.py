@@ -2470,6 +2470,29 @@ steps:
             self.assertEqual(bad.returncode, 2, args)
             self.assertIn(message, bad.stderr)
 
+    def test_a_new_store_on_a_full_disk_is_an_error_not_a_crash(self):
+        # LMDB writes a new lock.mdb through a mapping: on a full disk that was a SIGBUS
+        # (exit 135). Needs a small tmpfs, so root and a mount namespace that allows it.
+        disk = self.p.dir / "full"
+        disk.mkdir()
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+                                 capture_output=True)
+        if mounted.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: %s" % mounted.stderr.decode().strip())
+        try:
+            try:
+                with open(disk / "filler", "wb") as f:
+                    for _ in range(1024):
+                        f.write(b"\0" * 4096)
+                        f.flush()
+            except OSError:
+                pass  # full, as wanted
+            p = self.p.ferry("run", "chg", "--data", str(disk / "data"), data=False)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("the disk is full", p.stderr)
+        finally:
+            subprocess.run(["umount", str(disk)], capture_output=True)
+
     def test_a_full_store_refuses_a_run_whole_and_pruning_or_a_larger_map_makes_room(self):
         self.p.write("ferry.yaml", "store: {map_size: 2MiB}\n")
         self.p.workflow("big", """\

@@ -86,7 +86,9 @@ std::string duration_between(const std::string& a, const std::string& b) {
     return buf;
 }
 
-int list(engine::App& app, int argc, char** argv) {
+using AppOpener = std::function<std::unique_ptr<engine::App>()>;
+
+int list(const AppOpener& open_store, int argc, char** argv) {
     store::ExecutionFilter f;
     bool json = false;
     for (int i = 0; i < argc; ++i) {
@@ -117,6 +119,9 @@ int list(engine::App& app, int argc, char** argv) {
         if (Status s = engine::check_execution_status(f.status); !s)
             return usage_error("executions", "--status: " + s.error().message);
     }
+    std::unique_ptr<engine::App> opened = open_store();
+    if (!opened) return 2;
+    engine::App& app = *opened;
     auto rows = app.store->list_executions(f);
     if (!rows) {
         std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
@@ -314,7 +319,7 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     return 0;
 }
 
-int export_records(engine::App& app, int argc, char** argv) {
+int export_records(const AppOpener& open_store, int argc, char** argv) {
     store::ExecutionFilter f;
     f.limit = 1000;
     for (int i = 0; i < argc; ++i) {
@@ -334,6 +339,9 @@ int export_records(engine::App& app, int argc, char** argv) {
     if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
         return usage_error("executions", "--since must be before --until (an age counts back "
                                          "from now: --since 2h --until 1h)");
+    std::unique_ptr<engine::App> opened = open_store();
+    if (!opened) return 2;
+    engine::App& app = *opened;
     // Page through everything, newest first, one JSON line per execution with its steps,
     // their attempts and the changes it recorded: what an archive must keep before a prune.
     while (true) {
@@ -356,7 +364,7 @@ int export_records(engine::App& app, int argc, char** argv) {
 // changes) and the idempotency claims that name them. Executions still running or waiting
 // stay, and so do sub-workflow executions whose parent has not ended: a parent resumed
 // after a crash reads its children's results from their records.
-int prune(engine::App& app, int argc, char** argv) {
+int prune(const AppOpener& open_store, int argc, char** argv) {
     engine::server::HistoryPruner::Options options;
     std::string before_text;
     for (int i = 0; i < argc; ++i) {
@@ -380,6 +388,9 @@ int prune(engine::App& app, int argc, char** argv) {
     if (before_text.empty())
         return usage_error("executions", "prune needs --before T: a date or time "
                                          "(2026-12-01) or an age (30d)");
+    std::unique_ptr<engine::App> opened = open_store();
+    if (!opened) return 2;
+    engine::App& app = *opened;
     // A page at a time, each committed before the next is read: a large prune neither holds
     // every record in memory nor builds one huge transaction, nor holds the store's write
     // lock long against a running `ferry serve`.
@@ -446,24 +457,29 @@ int executions_command(int argc, char** argv) {
         return usage_error("executions", "missing a subcommand (list, show, diff, export, prune)");
     std::string sub = rest[0];
     common.store_must_exist = true;
+    // The store opens once the subcommand's arguments are read: a mistyped option is a usage
+    // error, not "no Ferry data in ./.ferry".
+    AppOpener open_store = [&common] { return open_app(common); };
+    if (sub == "list") return list(open_store, int(rest.size() - 1), rest.data() + 1);
+    if (sub == "export") return export_records(open_store, int(rest.size() - 1), rest.data() + 1);
+    if (sub == "prune") return prune(open_store, int(rest.size() - 1), rest.data() + 1);
+    if (sub != "show" && sub != "diff")
+        return usage_error("executions", "unknown subcommand '" + sub + "'");
+    std::vector<std::string> ids;
+    for (size_t i = 1; i < rest.size(); ++i) {
+        std::string_view arg = rest[i];
+        if (arg == "--json") continue;
+        if (arg.size() > 1 && arg[0] == '-')
+            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+        ids.emplace_back(arg);
+    }
+    if (sub == "show" && ids.size() != 1)
+        return usage_error("executions", "show needs one execution ID");
+    if (sub == "diff" && (ids.empty() || ids.size() > 2))
+        return usage_error("executions", "diff needs one or two execution IDs");
     auto app = open_app(common);
     if (!app) return 2;
-    if (sub == "list") return list(*app, int(rest.size() - 1), rest.data() + 1);
-    std::vector<std::string> ids;
-    for (size_t i = 1; i < rest.size(); ++i)
-        if (std::string_view(rest[i]) != "--json") ids.emplace_back(rest[i]);
-    if (sub == "show") {
-        if (ids.size() != 1) return usage_error("executions", "show needs one execution ID");
-        return show(*app, ids[0], json);
-    }
-    if (sub == "diff") {
-        if (ids.empty() || ids.size() > 2)
-            return usage_error("executions", "diff needs one or two execution IDs");
-        return diff(*app, ids, json);
-    }
-    if (sub == "export") return export_records(*app, int(rest.size() - 1), rest.data() + 1);
-    if (sub == "prune") return prune(*app, int(rest.size() - 1), rest.data() + 1);
-    return usage_error("executions", "unknown subcommand '" + sub + "'");
+    return sub == "show" ? show(*app, ids[0], json) : diff(*app, ids, json);
 }
 
 }  // namespace ferry::cli

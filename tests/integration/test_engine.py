@@ -2386,6 +2386,15 @@ class History(EngineTest):
             p = self.p.ferry(*args, "--data", str(missing), data=False)
             self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
             self.assertIn("no Ferry data in %s" % missing, p.stderr)
+        # A mistyped option is named as such, before the store is looked for.
+        for args, message in ((["list", "--bogus"], "unknown argument '--bogus'"),
+                              (["show", "--bogus", "X"], "unknown argument '--bogus'"),
+                              (["export", "--x"], "unknown argument '--x'"),
+                              (["prune", "--before", "1d", "--nope"], "unknown argument '--nope'"),
+                              (["diff"], "diff needs one or two execution IDs")):
+            p = self.p.ferry("executions", *args, "--data", str(missing), data=False)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(message, p.stderr)
         self.assertFalse((self.p.dir / "typo").exists())
 
     def setUp(self):

@@ -151,22 +151,47 @@ size_t Engine::busy_executions() const {
     return n;
 }
 
+Engine::Run* Engine::adopt_parked(const std::string& id) {
+    auto text = [](const tmpl::Value* v) {
+        return v && v->is_string() ? std::string(v->str()) : "";
+    };
+    std::string top = id;
+    for (int depth = 0; depth < 64; ++depth) {
+        auto rec = store_.get_execution(top);
+        if (!rec || !rec.value()) return nullptr;
+        tmpl::Value v = tmpl::value_from_json(*rec.value());
+        if (depth == 0 && text(dict_get(v, "status")) != "waiting") return nullptr;
+        const tmpl::Value* parent = dict_get(v, "parent");
+        std::string up = parent ? text(dict_get(*parent, "execution")) : std::string();
+        if (up.empty()) break;
+        top = std::move(up);
+    }
+    if (!find_run(top)) {
+        if (!resume(top, [](const ExecutionSummary&) {})) return nullptr;
+        // A resumed execution is scheduled once its "running" record commits: committing now
+        // puts its approvals back into "waiting" (and re-attaches its sub-workflows) before
+        // the decision looks for them, as ferry serve does for the ones it resumes at start.
+        if (!flush()) return nullptr;
+    }
+    return find_run(id);
+}
+
 Engine::DecideResult Engine::decide(const std::string& execution_id, const std::string& step_key,
                                     const std::string& decision, const std::string& by,
                                     const std::string& comment, const std::string& via) {
     using Refusal = DecideResult::Refusal;
     Run* run = find_run(execution_id);
+    if (!run) run = adopt_parked(execution_id);
     if (!run) {
         // Not in memory: one that already ended is a conflict, not an unknown execution.
         const std::string status = stored_status(store_, execution_id);
         if (!status.empty()) {
-            // Parked by another process (`ferry run` beside the server): waiting, but not
-            // here until this server's next start resumes it.
+            // Waiting, and run by another live process (adopt_parked could not take it).
             if (status == "waiting")
                 return {Refusal::NotWaiting,
                         "execution " + execution_id +
-                            " waits, but another process (ferry run) parked it: ferry serve "
-                            "takes its decision after its next start resumes it"};
+                            " waits in another ferry process that is still running: that "
+                            "process, or this server once it has ended, takes the decision"};
             // Ended: a step it never had is unknown (404), as on a waiting execution.
             bool has_step = false;
             if (auto steps = store_.steps(execution_id); steps)

@@ -8,6 +8,7 @@ namespace ferry::engine {
 
 Status Engine::cancel(const std::string& id, const std::string& reason) {
     Run* run = find_run(id);
+    if (!run) run = adopt_parked(id);  // waiting, left by a `ferry run` that has ended
     if (!run) return make_error(ErrorKind::NotFound, "execution '" + id + "' is not running here");
     if (run->finishing || run->cancelled)
         return make_error(ErrorKind::Cancelled, "execution '" + id + "' is already ending");

@@ -194,6 +194,12 @@ class Engine {
 
   private:
     friend struct RunAccess;
+    // An execution a `ferry run` left waiting for a decision belongs to no live process once
+    // that process has ended (it exits when only decisions are left): this one adopts it,
+    // as its next start would, so that a decision or a cancel sent now is taken now. A
+    // sub-workflow comes with its top-level execution (they resume together). nullptr when
+    // it is not waiting, or another live process runs it.
+    Run* adopt_parked(const std::string& id);
     void schedule(Run& run);
     void start_unit(Run& run, Unit& unit);
     void invoke_unit(Run& run, Unit& unit);

@@ -1325,20 +1325,41 @@ steps:
         self.assertIn("is waiting for an approval", run.stderr)
         self.s = Server(te.FERRY, self.p.dir, self.p.data)
 
-    def test_a_decision_for_an_approval_another_process_parked_says_so(self):
+    def test_an_approval_a_finished_ferry_run_parked_is_decided_at_once(self):
+        # `ferry run` exits once only decisions are left; the decision was refused (409)
+        # until the server's next start resumed the execution. It is adopted now.
         run = self.p.ferry("run", "change", "--input", "timeout=1h")
         self.assertEqual(run.returncode, 0, run.stderr)
         exec_id = json.loads(run.stdout)["id"]
         status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
-                                   {}, role="operator")
-        self.assertEqual(status, 409, body)
-        self.assertIn("another process (ferry run) parked it", body["error"]["message"])
-        # The next start resumes it here, and the decision is taken.
-        self.s.stop()
-        self.s = Server(te.FERRY, self.p.dir, self.p.data)
-        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                   {"comment": "ok"}, role="operator")
+        self.assertEqual(status, 200, body)
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        self.assertEqual(rec["status"], "succeeded", rec)
+        self.assertEqual(rec["steps"]["apply"]["status"], "succeeded")
+        # A cancel is taken at once too.
+        run = self.p.ferry("run", "change", "--input", "timeout=1h")
+        other = json.loads(run.stdout)["id"]
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % other,
+                                   {"reason": "not today"}, role="operator")
+        self.assertEqual(status, 202, body)
+        self.assertEqual(self.wait_status(other, ("cancelled",))["status"], "cancelled")
+
+    def test_a_sub_workflow_approval_a_finished_ferry_run_parked_is_decided_at_once(self):
+        self.p.workflow("outer", """\
+steps:
+  - {id: sub, task: workflow, with: {name: change, inputs: {timeout: 1h}}}
+  - {id: after, task: log, needs: sub, with: {message: "{{ steps.sub.output }}"}}
+""")
+        run = self.p.ferry("run", "outer")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        parent = json.loads(run.stdout)["id"]
+        status, listed = self.s.json("GET", "/api/v1/executions?workflow=change", role="viewer")
+        [child] = [e["id"] for e in listed["executions"]]
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % child,
                                    {}, role="operator")
         self.assertEqual(status, 200, body)
+        self.assertEqual(self.wait_status(parent, ("succeeded", "failed"))["status"], "succeeded")
 
     def test_a_for_each_approval_is_decided_item_by_item(self):
         self.p.workflow("each", """\

@@ -65,43 +65,34 @@ std::string explain(const lmdb::Failure& f) {
 
 // LMDB may commit a meta page that counts pages past the file's end: a page a transaction
 // allocated at the end and freed again before committing (a delete that merged pages) is
-// never written. Filled with zeros here (LMDB writes such a page before it reads it), the
-// file again holds every page the meta counts, and a short file stays a sign of a partial
-// copy. fd must be open for writing.
+// never written, and the next open would take the file for a truncated copy. The tail is
+// allocated (zeros, which LMDB writes before it reads) right after the commit. fallocate
+// only ever extends: another process sharing the store may be writing past it meanwhile,
+// and a file system without fallocate leaves the tail as it is. fd must be open for writing.
 void fill_unwritten_tail(MDB_env* env, int fd) {
     struct stat file {};
     if (fstat(fd, &file) != 0) return;
     uint64_t needed = pages_reach(env);
-    if (uint64_t(file.st_size) < needed && ftruncate(fd, off_t(needed)) != 0) {
-        // Left short: the next open fills it, or refuses a gap too large to be such a tail.
+    if (uint64_t(file.st_size) < needed &&
+        fallocate(fd, 0, off_t(file.st_size), off_t(needed - uint64_t(file.st_size))) != 0) {
+        // Left short: see above.
     }
 }
 
 // A data.mdb cut short (a partial copy, a full disk) still opens: LMDB maps it, and the
 // first read of a page past its end is a SIGBUS that kills the process. Checked right after
-// each mdb_env_open. A gap of a few pages is the tail fill_unwritten_tail fills after each
-// commit, left by a process that stopped in between: filled here too (when the file can be
-// written). More is a truncated file.
+// each mdb_env_open. (A short tail LMDB leaves is filled after each commit, above, so a
+// live store does not look truncated.)
 void check_not_truncated(MDB_env* env) {
     mdb_filehandle_t fd = -1;
     struct stat file {};
     if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS || fstat(fd, &file) != 0) return;
     uint64_t needed = pages_reach(env);
-    if (uint64_t(file.st_size) >= needed) return;
-    MDB_stat stat{};
-    const uint64_t page = mdb_env_stat(env, &stat) == MDB_SUCCESS ? stat.ms_psize : 4096;
-    const char* dir = nullptr;
-    if (needed - uint64_t(file.st_size) <= 16 * page && mdb_env_get_path(env, &dir) == 0 && dir) {
-        int writable = ::open((std::string(dir) + "/data.mdb").c_str(), O_WRONLY | O_CLOEXEC);
-        if (writable >= 0) {
-            fill_unwritten_tail(env, writable);
-            ::close(writable);
-            if (fstat(fd, &file) == 0 && uint64_t(file.st_size) >= needed) return;
-        }
+    if (uint64_t(file.st_size) < needed) {
+        throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
+                          " bytes, but its pages reach " + std::to_string(needed) +
+                          " (a partial copy or a full disk?); restore it from a backup"};
     }
-    throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
-                      " bytes, but its pages reach " + std::to_string(needed) +
-                      " (a partial copy or a full disk?); restore it from a backup"};
 }
 
 // LMDB makes lock.mdb with ftruncate (a sparse file) and writes it through a mapping: on a

@@ -196,7 +196,6 @@ void IntegrationClient::step(const std::shared_ptr<Op>& op) {
         fetch_token([this, op](Status s, const TokenFailure& failure) {
             if (op->over) return;
             if (!s) {
-                breaker_.on_failure(loop_.now_ms());
                 if (retry_after_token_failure(op, failure)) return;
                 op->out.error = s.error();
                 finish(op);
@@ -270,7 +269,11 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
     facts.error = res ? ErrorKind::Internal : res.error().kind;
     facts.request_sent = info.request_sent;
     facts.idempotent = op->idempotent;
-    facts.webhook_delivery = config_.type == "webhook";
+    // A Standard Webhooks delivery (it carries its webhook-id), not any request through a
+    // webhook integration (an http.request GET /status answered 410 retired the endpoint).
+    const bool delivery =
+        config_.type == "webhook" && !find_header(op->req.http.headers, "webhook-id").empty();
+    facts.webhook_delivery = delivery;
     AttemptVerdict verdict = judge_attempt(facts);
     // Any answer may say when to come back (429, 502, 503, 504 do).
     std::optional<uint64_t> retry_after;
@@ -298,11 +301,12 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
         op->out.retry_after_ms = *retry_after;
         op->out.retry_after_over_limit = *retry_after > config_.retry.max_retry_after_ms;
     }
-    if (status == 410 && config_.type == "webhook") {
+    if (status == 410 && delivery) {
         // Standard Webhooks: 410 Gone retires the endpoint. Later deliveries are refused
         // here (and dead-lettered by webhook.emit) instead of going to it again.
         gone_ = "the endpoint answered 410 Gone at " + rfc3339(int64_t(now_unix)) +
-                ": deliveries are disabled until a dead letter is replayed or ferry restarts";
+                ": deliveries from this process are disabled until a dead letter is replayed "
+                "through it (POST /api/v1/dlq/ID/replay) or it restarts";
     }
     if (res) {
         op->out.response = std::move(res.value());
@@ -548,6 +552,9 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
         token_transfer_ = 0;
         if (!res) {
             if (res.error().kind == ErrorKind::Cancelled) return;
+            // One failed fetch is one failure of the service, however many requests waited
+            // for it (each counting it opened the breaker on a single 503).
+            breaker_.on_failure(loop_.now_ms());
             TokenFailure failure;
             failure.transient =
                 res.error().kind == ErrorKind::Network || res.error().kind == ErrorKind::Timeout;
@@ -574,6 +581,7 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
                         why += std::string(" ") + field + "=" + doc[field].GetString();
                 }
             }
+            breaker_.on_failure(loop_.now_ms());
             TokenFailure failure;
             failure.transient = r.status >= 500 || r.status == 429;
             failure.retry_after_ms = parse_retry_after_ms(r.header("retry-after"), now_unix_ms());

@@ -2479,6 +2479,22 @@ steps:
             self.assertEqual(bad.returncode, 2, args)
             self.assertIn(message, bad.stderr)
 
+    def test_a_copy_missing_a_few_pages_is_refused_and_left_alone(self):
+        # A short tail of free pages LMDB leaves is filled after each commit, never at open:
+        # a copy cut short by even one page is a truncated copy (zero-filled, it opened and
+        # the lost pages then aborted readers), and a read must not write to it.
+        for _ in range(30):
+            self.run_id("chg")
+        copy = self.p.dir / "copy"
+        copy.mkdir()
+        data = (self.p.data / "data.mdb").read_bytes()
+        for cut in (4096, 4 * 4096):
+            (copy / "data.mdb").write_bytes(data[:-cut])
+            p = self.p.ferry("executions", "list", "--data", str(copy), data=False)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertIn("data.mdb is truncated", p.stderr)
+            self.assertEqual((copy / "data.mdb").stat().st_size, len(data) - cut)
+
     def test_a_new_store_on_a_full_disk_is_an_error_not_a_crash(self):
         # LMDB writes a new lock.mdb through a mapping: on a full disk that was a SIGBUS
         # (exit 135). Needs a small tmpfs, so root and a mount namespace that allows it.

@@ -229,6 +229,29 @@ retry: {max_attempts: 3, initial_delay: 100ms}
         self.assertIn("OAuth2 token request", doc["steps"]["call"]["error"]["message"])
         self.assertEqual(len(m.requests(path="/oauth_token.do")), 2 + 3)
 
+    def test_one_failed_token_fetch_is_one_breaker_failure_however_many_wait(self):
+        # Five requests waiting for one token fetch counted its 503 five times, opening the
+        # breaker (5 failures) before the token retry could run.
+        m = self.mock({"auth": {"type": "oauth2", "client_id": "ferry",
+                                "client_secret": "client-secret-xyz-987"}})
+        self.configure(m.url, """\
+auth: {type: oauth2, token_url: /oauth_token.do, client_id: ferry, client_secret: "${env:CLIENT_SECRET}"}
+retry: {max_attempts: 3, initial_delay: 100ms}
+""")
+        self.p.workflow("fan", """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    for_each: [1, 2, 3, 4, 5]
+    with: {method: GET, path: /api/now/table/incident}
+""")
+        m.fault(method="POST", path="/oauth_token.do", status=503, headers={"Retry-After": "1"})
+        rc, doc, err = self.run_wf("fan")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(len(m.requests(path="/oauth_token.do")), 2)
+        self.assertEqual(len(m.requests(path="/api/now/table/incident")), 5)
+
     def test_mutual_tls(self):
         certs = make_certs(str(self.p.dir / "pki"))
         m = self.mock(tls=dict(certs, mtls=True))

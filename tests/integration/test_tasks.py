@@ -531,6 +531,27 @@ steps:
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(len(self.state()["webhooks"]), 2)
 
+    def test_a_410_to_a_request_that_is_not_a_delivery_retires_nothing(self):
+        self.p.workflow("w", """\
+steps:
+  - id: probe
+    task: lua
+    integration: hook
+    with:
+      script: |
+        local res = ctx.http({method = "POST", path = "/status", json = {ping = true}})
+        return {status = res.status, attempts = res.attempts}
+  - {id: emit, task: webhook.emit, integration: hook, needs: probe,
+     with: {type: ticket.created, data: {n: 1}}}
+""")
+        self.m.fault(method="POST", path="/webhook/siem/status", status=410, times=3)
+        rc, doc, err = self.run_wf("w")
+        self.assertEqual(rc, 0, err)
+        # Final at once, as any integration's 4xx (a delivery's would be retried).
+        self.assertEqual(doc["steps"]["probe"]["output"], {"status": 410, "attempts": 1})
+        self.assertEqual(len(self.m.requests(path="/webhook/siem/status")), 1)
+        self.assertEqual(doc["steps"]["emit"]["output"]["status"], 204, doc["steps"]["emit"])
+
     def test_the_api_shows_a_retired_endpoint_and_a_replay_enables_it(self):
         self.p.workflow("w", self.WF)
         self.p.write("ferry.yaml", sn_yaml(self.m.url) + serve_util.tokens_yaml())

@@ -498,6 +498,12 @@ void Connection::write(std::string data) {
         delete wr;
         if (status < 0 && !conn->closed) conn->hard_close();
         if (!conn->closed) conn->notify_drained();
+        if (!conn->closed && conn->waiting_for_drain && conn->server &&
+            uv_stream_get_write_queue_size(stream_of(conn)) <=
+                conn->server->options_.max_write_queue_bytes) {
+            conn->waiting_for_drain = false;
+            conn->flush();
+        }
     });
     if (rc != 0) {
         delete w;
@@ -521,6 +527,15 @@ void Connection::flush() {
     while (!queue.empty()) {
         Exchange& ex = *queue.front();
         if (!ex.out.empty()) {
+            // The next pipelined answer starts once the one before has mostly left: written
+            // behind it, it found the queue past the stall limit and reset the connection.
+            if (!ex.writing && server &&
+                uv_stream_get_write_queue_size(stream_of(this)) >
+                    server->options_.max_write_queue_bytes) {
+                waiting_for_drain = true;
+                break;
+            }
+            ex.writing = true;
             std::string out = std::move(ex.out);
             ex.out.clear();
             write(std::move(out));

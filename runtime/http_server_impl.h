@@ -42,6 +42,7 @@ struct Exchange {
     bool close_after = false;  // the connection closes after this response
     bool chunked = false;      // streaming with chunked framing
     bool logged = false;
+    bool writing = false;  // some of its bytes went to the socket (flush keeps its turn)
     std::vector<std::pair<std::string, std::string>> log_fields;  // Responder::annotate
     bool abandoned = false;  // the client left before the answer was complete
     int status = 0;
@@ -123,6 +124,9 @@ struct Connection {
     bool eof_seen = false;         // the client sent EOF (libuv stopped reading)
     bool refused = false;          // answered 503 over max_connections, lingering to close
     size_t flush_backlog = 0;      // bytes still to write at the last Flush check
+    // A pipelined answer waits for the one before it to drain below max_write_queue_bytes
+    // (the backlog limit is for a reader that stalled, not for answers taking their turn).
+    bool waiting_for_drain = false;
     // Bytes of the CRLF after a chunk's data not seen yet (2, 1 or 0). Debian's http_parser
     // (not built strict) takes any two bytes there as the CRLF; they are checked here.
     int chunk_crlf_pending = 0;

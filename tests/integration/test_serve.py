@@ -984,6 +984,49 @@ class Malformed(ServeTest):
         # The server keeps serving others.
         self.assertEqual(self.s.json("GET", "/healthz")[0], 200)
 
+    def test_pipelined_large_answers_all_arrive_whole(self):
+        # The second large answer was written behind the first while it still filled the
+        # socket's queue, past the 8 MiB meant for stalled event streams: the connection was
+        # reset 3-5 MB into the first answer, though the client read at full speed.
+        self.p.workflow("wide", """\
+inputs: {n: {type: integer}}
+steps: [{id: s, task: log, with: {message: "{{ inputs.n }}"}}]
+outputs: {blob: "{{ 'x' * 1000000 }}"}
+""")
+        for n in range(10):
+            status, body = self.start("wide", {"n": n}, query="?wait=10s")
+            self.assertEqual(status, 200, body)
+        path = "/api/v1/executions?workflow=wide&limit=10"
+        request = ("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                   % (path, TOKENS["viewer"])).encode()
+        c = socket.create_connection(("127.0.0.1", self.s.port), timeout=30)
+        try:
+            c.sendall(request * 3)
+            data = bytearray()
+            deadline = time.monotonic() + 60
+            answers = 0
+            while answers < 3 and time.monotonic() < deadline:
+                chunk = c.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+                # Count whole answers: head, then Content-Length bytes of body.
+                answers, at = 0, 0
+                while True:
+                    head_end = data.find(b"\r\n\r\n", at)
+                    if head_end < 0:
+                        break
+                    length = int(re.search(rb"content-length: (\d+)",
+                                           bytes(data[at:head_end]).lower()).group(1))
+                    if len(data) < head_end + 4 + length:
+                        break
+                    answers += 1
+                    at = head_end + 4 + length
+            self.assertEqual(answers, 3, "%d bytes received" % len(data))
+            self.assertGreater(len(data), 3 * 10 * 1000000)
+        finally:
+            c.close()
+
     def test_a_slow_client_does_not_block_others(self):
         c = socket.create_connection(("127.0.0.1", self.s.port), timeout=15)
         try:

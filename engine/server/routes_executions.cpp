@@ -178,18 +178,34 @@ void list_executions(Api& api, Call& c) {
                        "cursor must be an execution id (the next_cursor of a previous page)");
     std::optional<size_t> limit = c.page_limit(f.limit);
     if (!limit) return;
-    f.limit = *limit;
-    auto found = api.app().store->list_executions(f);
-    if (!found) return c.error(500, "storage", found.error().message);
+    // Read a few at a time and stop past kListPageBytes: each entry carries its inputs and
+    // outputs, and a thousand large ones held at once by clients that never read made
+    // hundreds of megabytes. A page cut short says where the next begins, as a full one.
+    constexpr size_t kReadAtOnce = 50;
+    constexpr size_t kListPageBytes = 4 << 20;
     std::string out = "{\"executions\":[";
     std::string last_id;
-    for (size_t i = 0; i < found->size(); ++i) {
-        out += (i ? "," : "") + found.value()[i];
-        Value v = tmpl::value_from_json(found.value()[i]);
-        if (const Value* id = v.dict_obj().find("id")) last_id = std::string(id->str());
+    size_t listed = 0;
+    bool cut_short = false;
+    while (listed < *limit && !cut_short) {
+        f.limit = std::min(kReadAtOnce, *limit - listed);
+        auto found = api.app().store->list_executions(f);
+        if (!found) return c.error(500, "storage", found.error().message);
+        for (const std::string& row : found.value()) {
+            out += (listed ? "," : "") + row;
+            ++listed;
+            Value v = tmpl::value_from_json(row);
+            if (const Value* id = v.dict_obj().find("id")) last_id = std::string(id->str());
+            if (out.size() >= kListPageBytes && listed < *limit) {
+                cut_short = true;
+                break;
+            }
+        }
+        if (found->size() < f.limit) break;  // nothing more
+        f.cursor = last_id;
     }
     out += "],\"next_cursor\":";
-    out += found->size() == f.limit && !last_id.empty() ? quote(last_id) : "null";
+    out += (cut_short || listed == *limit) && !last_id.empty() ? quote(last_id) : "null";
     out += "}";
     c.json(200, out);
 }

@@ -127,6 +127,9 @@ struct StepState {
     size_t running = 0;         // units started and not settled
     size_t settled = 0;
     bool stop_items = false;  // for_each: an item failed under on_error: fail
+    // for_each: an item's `with` took as long as the render limit allows, blocking the loop
+    // that long; the other items' would too, so they are not evaluated.
+    bool expressions_ran_away = false;
     tmpl::Value output;
     tmpl::Value error;
     uint64_t started_ms = 0;

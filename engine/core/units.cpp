@@ -9,6 +9,7 @@
 #include "workflow/loader.h"
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 namespace ferry::engine {
@@ -241,9 +242,27 @@ void Engine::start_unit(Run& run, Unit& unit) {
             ctx = scoped;
         }
         const TaskDef* task = catalog_.find(def.task, def.provider);
+        StepState& step_state = run.steps[unit.step_index];
+        if (step_state.expressions_ran_away) {
+            unit.status = "failed";
+            unit.error = error_value(make_error(
+                ErrorKind::Limit,
+                "step '" + def.id + "' with: not evaluated: an earlier item's took the whole " +
+                    std::to_string(kMaxRenderMs / 1000) +
+                    " s render limit (a runaway template?), and each item would block the "
+                    "server as long"));
+            settle_unit(run, unit);
+            return;
+        }
+        const auto began = std::chrono::steady_clock::now();
         Result<tmpl::Value> input = expressions_.evaluate_tree(
             def.with.is_dict() ? def.with : tmpl::Value::dict(), ctx, "step '" + def.id + "' with",
             task ? &task->raw_paths : nullptr);
+        // Templates run on the loop: a for_each of N runaway items blocked every request
+        // for N times the render limit.
+        if (unit.item_index >= 0 &&
+            std::chrono::steady_clock::now() - began >= std::chrono::milliseconds(kMaxRenderMs))
+            step_state.expressions_ran_away = true;
         if (!input) {
             Error e = input.error();
             e.message += unfinished_step_hint(run, def, e.message);

@@ -621,6 +621,27 @@ steps:
 # --------------------------------------------------------------------------- 5: retries
 
 
+    def test_a_runaway_template_in_a_for_each_blocks_once_not_per_item(self):
+        # Templates render on the loop, each bounded at 10 s: three runaway items blocked
+        # every request of a server for 30 s. Once an item's `with` takes the whole limit,
+        # the step's other items are not evaluated.
+        self.p.workflow("runaway", """\
+steps:
+  - id: each
+    task: log
+    for_each: [1, 2, 3]
+    with: {message: "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"}
+""")
+        t0 = time.monotonic()
+        doc = self.assertRun("runaway", code=1)
+        self.assertLess(time.monotonic() - t0, 18)
+        errors = [doc["steps"]["each[%d]" % i]["error"] for i in range(3)]
+        self.assertTrue(all(e["kind"] == "limit" for e in errors), errors)
+        self.assertIn("ran longer than 10000 ms", errors[0]["message"])
+        for e in errors[1:]:
+            self.assertIn("not evaluated: an earlier item's took the whole 10 s render limit",
+                          e["message"])
+
     def test_notes_of_finished_steps_are_posted_whichever_step_fails_first(self):
         # A pure step (transform, fail...) failing first cancelled the pending note of a step
         # that had succeeded, while a Lua step failing the same way let it run: the note

@@ -447,6 +447,13 @@ void Engine::schedule(Run& run) {
                 else if (!items.value().is_sequence())
                     problem = "step '" + def.id + "' for_each must give a list, got " +
                               std::string(tmpl::type_name(items.value()));
+                else if (items.value().list_obj().items.size() > kMaxForEachItems)
+                    // Each item is a unit with its records in memory and in the store: an
+                    // input of 140,000 items took a server past 700 MB.
+                    problem = "step '" + def.id + "' for_each gives " +
+                              std::to_string(items.value().list_obj().items.size()) +
+                              " items, more than the " + std::to_string(kMaxForEachItems) +
+                              " one step may run: split the list (a sub-workflow per batch)";
                 if (!problem.empty()) {
                     auto unit = std::make_unique<Unit>();
                     unit->step_index = i;

@@ -54,6 +54,9 @@ struct EngineOptions {
 Status check_execution_status(std::string_view status);
 // The statuses of an execution that has ended: its record changes no more.
 inline constexpr std::string_view kEndedStatuses[] = {"succeeded", "failed", "cancelled"};
+// The items one for_each step may run (each is a unit, with its records in memory and in the
+// store); a longer list fails the step, which says to split it.
+inline constexpr size_t kMaxForEachItems = 50'000;
 bool execution_ended(std::string_view status);
 
 // What the engine tells the outside world as it runs (progress lines, later SSE).

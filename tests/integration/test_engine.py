@@ -621,6 +621,16 @@ steps:
 # --------------------------------------------------------------------------- 5: retries
 
 
+    def test_a_for_each_over_too_many_items_fails_its_step_and_says_to_split(self):
+        self.p.workflow("many", """\
+steps:
+  - {id: each, task: log, for_each: "{{ range(50001) | list }}", with: {message: "{{ item }}"}}
+""")
+        doc = self.assertRun("many", code=1)
+        self.assertEqual(doc["steps"]["each"]["error"]["message"],
+                         "step 'each' for_each gives 50001 items, more than the 50000 one "
+                         "step may run: split the list (a sub-workflow per batch)")
+
     def test_a_runaway_template_in_a_for_each_blocks_once_not_per_item(self):
         # Templates render on the loop, each bounded at 10 s: three runaway items blocked
         # every request of a server for 30 s. Once an item's `with` takes the whole limit,

@@ -205,15 +205,20 @@ auth: {type: oauth2, token_url: /oauth_token.do, client_id: ferry, client_secret
         self.assertIn("401", msg)
         self.assertNotIn("nope-nope-nope", json.dumps(doc))
 
-    def test_a_token_endpoint_that_is_busy_for_a_moment_is_asked_again(self):
-        # One 503 from the token endpoint failed the step at once: a token request is safe
-        # to repeat and nothing had reached the API yet, so the retry policy applies.
+    def oauth_mock_with_retries(self):
+        """A mock that hands out OAuth2 tokens, and the integration on it with 3 attempts."""
         m = self.mock({"auth": {"type": "oauth2", "client_id": "ferry",
                                 "client_secret": "client-secret-xyz-987"}})
         self.configure(m.url, """\
 auth: {type: oauth2, token_url: /oauth_token.do, client_id: ferry, client_secret: "${env:CLIENT_SECRET}"}
 retry: {max_attempts: 3, initial_delay: 100ms}
 """)
+        return m
+
+    def test_a_token_endpoint_that_is_busy_for_a_moment_is_asked_again(self):
+        # One 503 from the token endpoint failed the step at once: a token request is safe
+        # to repeat and nothing had reached the API yet, so the retry policy applies.
+        m = self.oauth_mock_with_retries()
         self.p.workflow("get", GET_WF)
         m.fault(method="POST", path="/oauth_token.do", status=503, headers={"Retry-After": "1"})
         t0 = time.monotonic()
@@ -232,12 +237,7 @@ retry: {max_attempts: 3, initial_delay: 100ms}
     def test_one_failed_token_fetch_is_one_breaker_failure_however_many_wait(self):
         # Five requests waiting for one token fetch counted its 503 five times, opening the
         # breaker (5 failures) before the token retry could run.
-        m = self.mock({"auth": {"type": "oauth2", "client_id": "ferry",
-                                "client_secret": "client-secret-xyz-987"}})
-        self.configure(m.url, """\
-auth: {type: oauth2, token_url: /oauth_token.do, client_id: ferry, client_secret: "${env:CLIENT_SECRET}"}
-retry: {max_attempts: 3, initial_delay: 100ms}
-""")
+        m = self.oauth_mock_with_retries()
         self.p.workflow("fan", """\
 steps:
   - id: call

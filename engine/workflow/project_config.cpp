@@ -284,6 +284,9 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
     tmpl::Value retry = tmpl::Value::dict();
     retry.dict_obj().set(tmpl::Value::string("max_attempts"),
                          tmpl::Value::integer(c.retry.max_attempts));
+    // ... and how long a vendor's Retry-After may hold them back.
+    retry.dict_obj().set(tmpl::Value::string("max_retry_after_ms"),
+                         tmpl::Value::integer(int64_t(c.retry.max_retry_after_ms)));
     settings.set(tmpl::Value::string("retry"), retry);
     // How long a request of this integration may take: what a task resumed after a crash
     // waits out before it concludes that a create the stopped process sent never landed.

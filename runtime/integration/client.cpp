@@ -275,9 +275,11 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
         config_.type == "webhook" && !find_header(op->req.http.headers, "webhook-id").empty();
     facts.webhook_delivery = delivery;
     AttemptVerdict verdict = judge_attempt(facts);
-    // Any answer may say when to come back (429, 502, 503, 504 do).
+    // Any answer that is not a success may say when to come back (429, 502, 503, 504 do);
+    // a 2xx, the usual case, is not searched for it.
     std::optional<uint64_t> retry_after;
-    if (res) retry_after = parse_retry_after_ms(res.value().header("retry-after"), now_unix);
+    if (res && status >= 300)
+        retry_after = parse_retry_after_ms(res.value().header("retry-after"), now_unix);
 
     if (verdict == AttemptVerdict::Retry && op->req.retry &&
         op->tries < config_.retry.max_attempts) {
@@ -297,10 +299,7 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
     }
     op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, 0));
     if (verdict == AttemptVerdict::Ambiguous) op->out.ambiguous = true;
-    if (retry_after) {
-        op->out.retry_after_ms = *retry_after;
-        op->out.retry_after_over_limit = *retry_after > config_.retry.max_retry_after_ms;
-    }
+    op->out.retry_after_ms = retry_after;
     if (status == 410 && delivery) {
         // Standard Webhooks: 410 Gone retires the endpoint. Later deliveries are refused
         // here (and dead-lettered by webhook.emit) instead of going to it again.
@@ -516,6 +515,12 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
         for (auto& w : waiters)
             w(e, failure);
     };
+    // The token endpoint itself failed: one failure of the service, however many requests
+    // waited for the fetch (each counting it opened the breaker on a single 503).
+    auto endpoint_failed = [this, fail_all](Error e, TokenFailure failure) {
+        breaker_.on_failure(loop_.now_ms());
+        fail_all(std::move(e), failure);
+    };
     Result<std::string> client_secret = resolve_secret(a.client_secret);
     if (!client_secret) {
         fail_all(make_error(client_secret.error().kind,
@@ -545,23 +550,21 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
     req.client_cert = config_.tls.client_cert;
     req.client_key = config_.tls.client_key;
     std::string where = req.url;
-    token_transfer_ = http_.send(std::move(req), [this, alive = alive_, fail_all,
+    token_transfer_ = http_.send(std::move(req), [this, alive = alive_, endpoint_failed,
                                                   where](Result<HttpResponse> res,
                                                          const HttpTransferInfo&) {
         if (!*alive) return;
         token_transfer_ = 0;
         if (!res) {
             if (res.error().kind == ErrorKind::Cancelled) return;
-            // One failed fetch is one failure of the service, however many requests waited
-            // for it (each counting it opened the breaker on a single 503).
-            breaker_.on_failure(loop_.now_ms());
             TokenFailure failure;
             failure.transient =
                 res.error().kind == ErrorKind::Network || res.error().kind == ErrorKind::Timeout;
-            fail_all(make_error(res.error().kind, "integration '" + config_.name +
-                                                      "': OAuth2 token request to " + where +
-                                                      " failed: " + redact(res.error().message)),
-                     failure);
+            endpoint_failed(
+                make_error(res.error().kind, "integration '" + config_.name +
+                                                 "': OAuth2 token request to " + where +
+                                                 " failed: " + redact(res.error().message)),
+                failure);
             return;
         }
         const HttpResponse& r = res.value();
@@ -581,14 +584,14 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
                         why += std::string(" ") + field + "=" + doc[field].GetString();
                 }
             }
-            breaker_.on_failure(loop_.now_ms());
             TokenFailure failure;
             failure.transient = r.status >= 500 || r.status == 429;
             failure.retry_after_ms = parse_retry_after_ms(r.header("retry-after"), now_unix_ms());
-            fail_all(make_error(r.status >= 500 ? ErrorKind::Http5xx : ErrorKind::Http4xx,
-                                "integration '" + config_.name + "': OAuth2 token request to " +
-                                    where + " failed: " + redact(why)),
-                     failure);
+            endpoint_failed(make_error(r.status >= 500 ? ErrorKind::Http5xx : ErrorKind::Http4xx,
+                                       "integration '" + config_.name +
+                                           "': OAuth2 token request to " + where +
+                                           " failed: " + redact(why)),
+                            failure);
             return;
         }
         access_token_ = doc["access_token"].GetString();

@@ -39,9 +39,8 @@ struct IntegrationOutcome {
     bool circuit_open = false;             // refused without sending: the breaker is open
     int attempts = 0;
     // The final answer's Retry-After, in ms from when it came (a task that repeats an
-    // ambiguous create waits that long); over_limit when longer than retry.max_retry_after.
+    // ambiguous create waits that long, within ctx.integration.retry.max_retry_after_ms).
     std::optional<uint64_t> retry_after_ms;
-    bool retry_after_over_limit = false;
     std::vector<std::string> attempt_records;  // JSON objects, redacted, bodies capped
 };
 

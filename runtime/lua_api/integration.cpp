@@ -135,8 +135,6 @@ int integration_request(lua_State* L, const char* name) {
                     lua_pushinteger(co, lua_Integer(std::min<uint64_t>(*o.retry_after_ms,
                                                                        uint64_t(INT64_MAX))));
                     lua_setfield(co, -2, "retry_after_ms");
-                    lua_pushboolean(co, o.retry_after_over_limit);
-                    lua_setfield(co, -2, "retry_after_over_limit");
                 }
                 return 1;
             }

@@ -68,10 +68,7 @@ local function error_text(res)
   if #parts == 0 and tickets.has_text(res.body) then parts[1] = clip(res.body, 300) end
   local text = "HTTP " .. tostring(res.status)
   if #parts > 0 then text = text .. ": " .. table.concat(parts, "; ") end
-  if res.status == 429 and res.headers and res.headers["retry-after"] then
-    text = text .. " (rate limited; Retry-After " .. tickets.retry_after_text(res) .. ")"
-  end
-  return text
+  return text .. tickets.rate_limit_note(res)
 end
 
 -- A step error for a non-2xx answer; the answer otherwise.

@@ -106,10 +106,7 @@ local function error_text(res)
   elseif tickets.has_text(res.body) then
     text = text .. ": " .. clip(res.body, 300)
   end
-  if res.status == 429 and res.headers and res.headers["retry-after"] then
-    text = text .. " (rate limited; Retry-After " .. tickets.retry_after_text(res) .. ")"
-  end
-  return text
+  return text .. tickets.rate_limit_note(res)
 end
 
 -- The unwrapped `result` of a successful answer; a step error for anything else.

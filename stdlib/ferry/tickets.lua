@@ -199,12 +199,21 @@ function M.retry_after_text(res)
   return tostring(res.headers and res.headers["retry-after"])
 end
 
+-- What a vendor's error message adds for a 429 that says when to come back, or "".
+function M.rate_limit_note(res)
+  if res.status == 429 and res.headers and res.headers["retry-after"] then
+    return " (rate limited; Retry-After " .. M.retry_after_text(res) .. ")"
+  end
+  return ""
+end
+
 -- Before sending again a request whose outcome was unknown (a 5xx to a create), wait what
 -- is left of the answer's Retry-After (a vendor that is overloaded says when to come back).
 -- Longer than the integration's retry.max_retry_after: the step fails instead of blocking.
 function M.wait_retry_after(ctx, res, answered_at_ms, doing)
   if not res or math.type(res.retry_after_ms) ~= "integer" then return end
-  if res.retry_after_over_limit then
+  local limit = M.setting(ctx, "retry", "max_retry_after_ms")
+  if math.type(limit) == "integer" and res.retry_after_ms > limit then
     M.fail(M.kind_for_status(res.status), doing .. ": HTTP " .. res.status .. " asks to wait " ..
            M.retry_after_text(res) .. " (Retry-After), longer than the integration's " ..
            "retry.max_retry_after; not sent again by this attempt (a step retry looks the ticket " ..

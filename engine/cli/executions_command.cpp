@@ -94,11 +94,8 @@ int list(const AppOpener& open_store, int argc, char** argv) {
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
         std::string error;
-        auto next = [&]() -> std::optional<std::string> {
-            return take_option_value(argc, argv, i, error);
-        };
         if (arg == "--workflow" || arg == "--status") {
-            std::optional<std::string> value = next();
+            std::optional<std::string> value = take_option_value(argc, argv, i, error);
             if (!value) return usage_error("executions", error);
             (arg == "--workflow" ? f.workflow : f.status) = *value;
         } else if (arg == "--limit") {
@@ -403,10 +400,9 @@ int prune(const AppOpener& open_store, int argc, char** argv) {
                         field(record, "created_at").c_str());
     });
     size_t committed = 0, reported = 0;
-    const size_t page = options.page;
     for (;;) {
         // A store filled to its map needs room for its first deletions (MDB_MAP_FULL).
-        pruner.fit_page_to_room(page);
+        pruner.fit_page_to_room();
         Result<bool> more = pruner.step();
         Status done = more ? app.store->commit() : Status(more.error());
         if (!done) {

@@ -152,17 +152,10 @@ size_t Engine::busy_executions() const {
 }
 
 Engine::Run* Engine::adopt_parked(const std::string& id) {
-    auto text = [](const tmpl::Value* v) {
-        return v && v->is_string() ? std::string(v->str()) : "";
-    };
+    if (stored_status(store_, id) != "waiting") return nullptr;
     std::string top = id;
-    for (int depth = 0; depth < 64; ++depth) {
-        auto rec = store_.get_execution(top);
-        if (!rec || !rec.value()) return nullptr;
-        tmpl::Value v = tmpl::value_from_json(*rec.value());
-        if (depth == 0 && text(dict_get(v, "status")) != "waiting") return nullptr;
-        const tmpl::Value* parent = dict_get(v, "parent");
-        std::string up = parent ? text(dict_get(*parent, "execution")) : std::string();
+    for (int depth = 0; depth < 64; ++depth) {  // bounded: a record naming itself is no loop
+        std::string up = stored_parent(store_, top);
         if (up.empty()) break;
         top = std::move(up);
     }

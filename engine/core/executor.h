@@ -167,6 +167,11 @@ class Engine {
     // Conflict: already finishing.
     Status cancel(const std::string& id, const std::string& reason);
 
+    // Takes this process's lock in DATA/locks now rather than at the first start or resume:
+    // a server that cannot make it would otherwise run (and answer every start with the
+    // lock's error) instead of refusing to start as `ferry run` does.
+    Status claim_data_folder() { return take_owner_lock(); }
+
     size_t active_executions() const { return runs_.size(); }
     // Whether this process runs the execution now (its events will come from here).
     bool runs(const std::string& id) const { return runs_.count(id) != 0; }
@@ -281,14 +286,6 @@ class Engine {
     Result<bool> acquire_ownership(const std::string& id);
     void release_ownership(const std::string& id);
     Status take_owner_lock();  // creates and locks the process file once; owner_token_ names it
-
-  public:
-    // Takes this process's lock in DATA/locks now rather than at the first start or resume:
-    // a server that cannot make it would otherwise run (and answer every start with the
-    // lock's error) instead of refusing to start as `ferry run` does.
-    Status claim_data_folder() { return take_owner_lock(); }
-
-  private:
     bool owner_alive(const std::string& token);
     void drop_owner_lock();
     void open_data_dir();

@@ -417,4 +417,13 @@ bool is_sub_workflow_execution(store::Store& store, const std::string& id) {
     return rec && rec.value() && is_sub_workflow_record(*rec.value());
 }
 
+std::string stored_parent(store::Store& store, const std::string& id) {
+    auto rec = store.get_execution(id);
+    if (!rec || !rec.value()) return "";
+    const tmpl::Value v = tmpl::value_from_json(*rec.value());
+    const tmpl::Value* parent = dict_get(v, "parent");
+    const tmpl::Value* execution = parent ? dict_get(*parent, "execution") : nullptr;
+    return execution && execution->is_string() ? std::string(execution->str()) : "";
+}
+
 }  // namespace ferry::engine

@@ -94,5 +94,7 @@ inline std::string stored_status(store::Store& store, const std::string& id) {
 bool is_sub_workflow_record(const std::string& execution_record);
 // The same for a stored execution; false when there is no such record.
 bool is_sub_workflow_execution(store::Store& store, const std::string& id);
+// The execution a stored sub-workflow execution belongs to; "" for a top-level one (or none).
+std::string stored_parent(store::Store& store, const std::string& id);
 
 }  // namespace ferry::engine

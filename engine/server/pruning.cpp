@@ -28,6 +28,7 @@ HistoryPruner::HistoryPruner(store::Store& store, Options options, Listed listed
     // 0 would mean "no bound" to the store: the epoch itself keeps everything.
     options_.before_ms = std::max<uint64_t>(options_.before_ms, 1);
     options_.page = std::max<size_t>(options_.page, 1);
+    normal_page_ = options_.page;
     options_.claims_page = std::max<size_t>(options_.claims_page, 1);
 }
 
@@ -157,7 +158,7 @@ void HistoryRetention::begin_pass() {
 void HistoryRetention::continue_pass() {
     if (!*alive_ || !pass_) return;
     // A full store would fail the commit of these deletions (and ferry serve with it).
-    pass_->fit_page_to_room(kServePage);
+    pass_->fit_page_to_room();
     Result<bool> more = pass_->step();
     if (!more) return end_pass(more.error());
     if (!more.value()) return end_pass(ok_status());

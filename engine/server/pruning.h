@@ -12,7 +12,6 @@
 #include "store/store.h"
 #include "template/value.h"
 
-#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -47,13 +46,12 @@ class HistoryPruner {
     // fails ends the walk with its error.
     Result<bool> step();
 
-    // The executions the next step reads (and erases); a store short of room deletes in
-    // small batches (Store::make_room_for_deletes).
-    void set_page(size_t page) { options_.page = std::max<size_t>(page, 1); }
-    // Before each step: the room a step needs, made if the store is short of it, and the
-    // batch sized to what is left.
-    void fit_page_to_room(size_t normal_page) {
-        if (!options_.dry_run) set_page(store_.make_room_for_deletes() ? kTightPage : normal_page);
+    // Before each step: the room its deletions need, made if the store is short of it
+    // (Store::make_room_for_deletes), and then a batch of kTightPage executions rather than
+    // the options' page.
+    void fit_page_to_room() {
+        if (!options_.dry_run)
+            options_.page = store_.make_room_for_deletes() ? kTightPage : normal_page_;
     }
     static constexpr size_t kTightPage = 8;
 
@@ -69,6 +67,7 @@ class HistoryPruner {
 
     store::Store& store_;
     Options options_;
+    size_t normal_page_;  // options_.page as given: fit_page_to_room goes back to it
     Listed listed_;
     enum class Phase { Executions, Claims, Record, Done } phase_ = Phase::Executions;
     size_t status_index_ = 0;  // into kEndedStatuses

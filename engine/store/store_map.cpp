@@ -68,8 +68,11 @@ bool Store::Impl::adopt_grown_map() const {
 bool Store::make_room_for_deletes() {
     Impl& s = *impl_;
     if (std::this_thread::get_id() != s.staging_thread) return false;
-    Usage u = usage();
     const uint64_t room = std::max<uint64_t>(uint64_t(1) << 20, s.opened_map_size / 32);
+    // What is in use never passes the high-water mark: far from the map, no need to walk
+    // the freelist (every prune step asks).
+    if (high_water_bytes() + room <= map_bytes()) return false;
+    Usage u = usage();
     if (u.used_bytes() + room <= u.map_bytes) return false;
     const uint64_t limit = s.opened_map_size + s.opened_map_size / 8;
     const uint64_t grown = std::min(u.map_bytes + room, std::max(limit, u.map_bytes));

@@ -43,37 +43,31 @@ Value f_join(Runtime& rt, const Value& value, const Args& args) {
     AttrGetter getter = make_attrgetter(attribute);
     auto item = [&](size_t i) { return attribute.is_none() ? items[i] : getter(rt, items[i]); };
     std::string out;
-    if (rt.eval_autoescape()) {
-        // Jinja2's do_join under autoescape: once the separator or an item is Markup, the
-        // join is Markup and escapes every plain part (Markup.join).
-        std::vector<Value> parts;
-        parts.reserve(items.size());
-        bool markup = separator.is_safe();
-        for (size_t i = 0; i < items.size(); ++i) {
-            parts.push_back(item(i));
-            markup = markup || parts.back().is_safe();
-        }
-        if (markup) {
-            std::string sep_text = escaped_text(separator);
-            for (size_t i = 0; i < parts.size(); ++i) {
-                if (i) out += sep_text;
-                out += escaped_text(parts[i]);
-            }
-            return Value::string(std::move(out), true);
-        }
+    auto join_text = [&](size_t n, const auto& part) {
         std::string sep = to_str(separator);
-        for (size_t i = 0; i < parts.size(); ++i) {
+        for (size_t i = 0; i < n; ++i) {
             if (i) out += sep;
-            append_str(parts[i], out);
+            append_str(part(i), out);
         }
         return Value::string(std::move(out));
-    }
-    std::string sep = to_str(separator);
+    };
+    if (!rt.eval_autoescape()) return join_text(items.size(), item);
+    // Jinja2's do_join under autoescape: once the separator or an item is Markup, the join
+    // is Markup and escapes every plain part (Markup.join); else it is plain text.
+    std::vector<Value> parts;
+    parts.reserve(items.size());
+    bool markup = separator.is_safe();
     for (size_t i = 0; i < items.size(); ++i) {
-        if (i) out += sep;
-        append_str(item(i), out);
+        parts.push_back(item(i));
+        markup = markup || parts.back().is_safe();
     }
-    return Value::string(std::move(out));
+    if (!markup) return join_text(parts.size(), [&](size_t i) { return parts[i]; });
+    std::string sep_text = escaped_text(separator);
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (i) out += sep_text;
+        out += escaped_text(parts[i]);
+    }
+    return Value::string(std::move(out), true);
 }
 
 Value f_sort(Runtime& rt, const Value& value, const Args& args) {

@@ -1,10 +1,10 @@
 #include "runtime/scheduler.h"
 
 #include "runtime/json_lua.h"
-#include "runtime/timestamp.h"
-#include "runtime/utf8.h"
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace ferry {
 
@@ -92,58 +92,6 @@ void Task::park(std::unique_ptr<PendingOp> op) {
     state_ = TaskState::Parked;
 }
 
-void cut_for_the_record(std::string& message) {
-    if (message.size() > Task::kMaxLogText) {
-        size_t cut = Task::kMaxLogText;
-        while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
-            --cut;
-        const size_t dropped = message.size() - cut;
-        message.resize(cut);
-        message += "... (" + std::to_string(dropped) + " more bytes cut)";
-    }
-    // Records are JSON: bytes that are not UTF-8 (print("\255"), a Latin-1 text, a vendor's
-    // bytes quoted in an error) are kept as U+FFFD.
-    if (invalid_utf8_at(message) != std::string::npos) message = to_valid_utf8(message);
-}
-
-bool Task::charge_record(size_t bytes) {
-    bytes += 64;  // the entry's own fields
-    if (recorded_bytes_ + bytes > kRecordBudget) return false;
-    recorded_bytes_ += bytes;
-    return true;
-}
-
-void Task::log(std::string level, std::string message, std::string fields_json) {
-    if (logs_dropped_) return;
-    cut_for_the_record(message);
-    // Fields are a JSON object: cut, they would not be one.
-    if (fields_json.size() > kMaxLogText) fields_json.clear();
-    if (!charge_record(message.size() + fields_json.size())) {
-        logs_dropped_ = true;
-        logs_.push_back({"warn",
-                         "the task logged more than " + std::to_string(kRecordBudget >> 20) +
-                             " MiB with its changes: later log entries are dropped",
-                         {},
-                         now_unix_ms()});
-        return;
-    }
-    logs_.push_back({std::move(level), std::move(message), std::move(fields_json), now_unix_ms()});
-}
-
-bool Task::record_change(TaskChange change) {
-    if (!charge_record(change.kind.size() + change.id.size() + change.before.GetAllocator().Size() +
-                       change.after.GetAllocator().Size()))
-        return false;
-    changes_.push_back(std::move(change));
-    return true;
-}
-
-bool Task::record(std::string kind, std::string json) {
-    if (!charge_record(kind.size() + json.size())) return false;
-    records_.push_back({std::move(kind), std::move(json)});
-    return true;
-}
-
 Scheduler::Scheduler(Loop& loop, LuaVM& vm)
     : loop_(loop), vm_(vm), watchdog_(&Scheduler::hook, kHookInterval) {
     lua_State* L = vm_.state();
@@ -161,7 +109,7 @@ Scheduler::Scheduler(Loop& loop, LuaVM& vm)
         Task* t = task_slot(S);
         return t && !t->limit_hit_.empty();
     };
-    iteration_id_ = loop_.on_iteration([this] { drain(); });
+    iteration_id_ = loop_.on_iteration([this] { on_iteration(); });
 }
 
 Scheduler::~Scheduler() {
@@ -273,9 +221,21 @@ void Scheduler::complete(Task* task, std::function<int(lua_State*)> pusher) {
     loop_.wake();
 }
 
+void Scheduler::on_iteration() {
+    // Those passed over wait longest: they go first.
+    for (uint64_t id : waiting_turn_)
+        ready_.push_back(id);
+    for (uint64_t id : had_turn_)
+        ready_.push_back(id);
+    waiting_turn_.clear();
+    had_turn_.clear();
+    drain();
+}
+
 void Scheduler::drain() {
     if (draining_) return;
     draining_ = true;
+    if (!ready_.empty()) drain_started_ns_ = Loop::hrtime_ns();
     // At most resumes_per_iteration_ resumes, then the rest waits for the next iteration
     // (woken at once): with a commit thread, what these tasks staged can be committed while
     // the loop runs the others, instead of every task of a group commit waiting for the same
@@ -287,7 +247,12 @@ void Scheduler::drain() {
             ready_.pop_front();
             auto it = tasks_.find(id);
             if (it == tasks_.end() || it->second->state_ != TaskState::Ready) continue;
-            resume(it->second.get());
+            Task* t = it->second.get();
+            if (t->cpu_bound_ && Loop::hrtime_ns() - drain_started_ns_ >= kSliceNs) {
+                waiting_turn_.push_back(id);  // this iteration's slice is spent
+                continue;
+            }
+            resume(t);
             ++resumed;
         }
         // Swapped with a vector kept between drains: a new one per drain grew to the burst's
@@ -298,7 +263,7 @@ void Scheduler::drain() {
             if (done) done(std::move(outcome));
         finishing_.clear();
     }
-    if (!ready_.empty()) loop_.wake();
+    if (!ready_.empty() || !had_turn_.empty() || !waiting_turn_.empty()) loop_.wake();
     draining_ = false;
 }
 
@@ -311,10 +276,11 @@ void Scheduler::hook(lua_State* L, lua_Debug*) {
     }
     t->instructions_ += kHookInterval;
     const TaskLimits& lim = t->limits_;
+    const uint64_t now = Loop::hrtime_ns();
     if (lim.instruction_budget && t->instructions_ > lim.instruction_budget) {
         t->limit_hit_ = "instruction budget exceeded: the task ran more than " +
                         std::to_string(lim.instruction_budget) + " Lua instructions";
-    } else if (t->deadline_ns_ && Loop::hrtime_ns() > t->deadline_ns_) {
+    } else if (t->deadline_ns_ && now > t->deadline_ns_) {
         t->limit_hit_ =
             "timeout exceeded: the task ran longer than " + std::to_string(lim.timeout_ms) + " ms";
     } else if (lim.memory_bytes) {
@@ -328,6 +294,19 @@ void Scheduler::hook(lua_State* L, lua_Debug*) {
         // Fire on every instruction from now on, so a pcall cannot swallow the breach.
         lua_sethook(L, &Scheduler::hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "%s", t->limit_hit_.c_str());
+        return;
+    }
+    // Only the resume the scheduler runs yields (not the task's to-be-closed variables run
+    // by a cancel), and only where Lua can. The slice is decided at the first call: the
+    // hook is armed once a resume has run a watchdog tick, or from the start on a thread
+    // that ran long before. A task that starts when the iteration's slice is spent yields
+    // at the next call.
+    if (!t->in_resume_ || !lua_isyieldable(L)) return;
+    if (!t->slice_end_ns_) {
+        t->slice_end_ns_ = std::max(now, t->slice_base_ns_ + kSliceNs);
+    } else if (now >= t->slice_end_ns_) {
+        t->yielded_slice_ = true;
+        lua_yield(L, 0);  // from a count hook Lua resumes at the same instruction
     }
 }
 
@@ -365,10 +344,16 @@ void Scheduler::resume(Task* t) {
     }
     int nres = 0;
     int status;
+    t->slice_base_ns_ = drain_started_ns_;
+    t->slice_end_ns_ = 0;
+    t->in_resume_ = true;
     {
         LuaWatchdog::Watch watch(watchdog_, co);
         status = lua_resume(co, vm_.state(), nargs, &nres);
     }
+    t->in_resume_ = false;
+    const bool slice_spent = std::exchange(t->yielded_slice_, false);
+    t->cpu_bound_ = slice_spent && status == LUA_YIELD;
     const bool over_budget = vm_.ceiling_hit();
     vm_.set_alloc_ceiling(SIZE_MAX);
     t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
@@ -385,6 +370,11 @@ void Scheduler::resume(Task* t) {
         if (t->pending_) {
             lua_pop(co, nres);
             return;  // parked; complete() will queue it again
+        }
+        if (t->cpu_bound_) {
+            t->state_ = TaskState::Ready;
+            had_turn_.push_back(t->id_);
+            return;  // drain() wakes the loop: the next iteration resumes it
         }
         // A bare coroutine.yield cannot happen (no coroutine library); treat as a bug.
         lua_pop(co, nres);

@@ -19,6 +19,13 @@
 // by the hook); the VM-wide hard cap of LuaVM. Each breach ends the task with
 // ErrorKind::Limit and says which limit. A deadline timer also cancels a parked task's
 // operation (ErrorKind::Timeout).
+//
+// Time slicing: the same hook makes a task that keeps the CPU (a loop that waits for
+// nothing) yield once its slice is spent (kSliceNs a loop iteration, shared by all such
+// tasks), so the loop's I/O, timers and other tasks go on meanwhile: a for_each of looping
+// tasks no longer holds the HTTP server for the sum of their budgets. It resumes at a later
+// iteration, round robin with the others; its budgets count across slices. Where Lua cannot
+// yield (a sort comparator, a metamethod called from C) it runs on until it returns there.
 #pragma once
 
 #include "runtime/error.h"
@@ -128,6 +135,13 @@ class Task {
     int nargs_ = 0;
     TaskLimits limits_;
     uint64_t instructions_ = 0;
+    // Time slicing (Scheduler::hook): while the scheduler resumes the task, when the drain
+    // it runs in began (slice_base_ns_) and when its slice ends (0: not decided yet).
+    bool in_resume_ = false;
+    bool yielded_slice_ = false;  // the hook yielded: the loop's turn, not an operation's
+    bool cpu_bound_ = false;      // its last resume ended by a slice running out
+    uint64_t slice_base_ns_ = 0;
+    uint64_t slice_end_ns_ = 0;
     uint64_t started_ns_ = 0;
     uint64_t deadline_ns_ = 0;
     size_t memory_charged_ = 0;
@@ -202,7 +216,11 @@ class Scheduler {
 
     size_t live_tasks() const { return tasks_.size(); }
     // Tasks queued to run (not parked): work the loop will do in its next iterations.
-    size_t ready_tasks() const { return ready_.size(); }
+    size_t ready_tasks() const { return ready_.size() + waiting_turn_.size() + had_turn_.size(); }
+    // How long the tasks that keep the CPU (a loop with no I/O in it) may run in one loop
+    // iteration, together, before the loop's I/O gets a turn: a task past it yields from
+    // the count hook and resumes at a later iteration, round robin with the others.
+    static constexpr uint64_t kSliceNs = 5'000'000;
     // At most n resumes per loop iteration, the rest in the next ones (woken at once): lets an
     // owner act between groups of tasks (the engine hands a commit thread what they staged).
     void set_resumes_per_iteration(size_t n) { resumes_per_iteration_ = n ? n : SIZE_MAX; }
@@ -216,6 +234,9 @@ class Scheduler {
 
   private:
     void drain();
+    // The loop's per-iteration callback: tasks whose slice ran out go back to the ready
+    // queue (those still waiting for a turn first), then drain().
+    void on_iteration();
     size_t resumes_per_iteration_ = SIZE_MAX;
     void resume(Task* t);
     void finish(Task* t, TaskOutcome outcome);
@@ -240,6 +261,11 @@ class Scheduler {
     uint64_t next_id_ = 1;
     std::unordered_map<uint64_t, std::unique_ptr<Task>> tasks_;
     std::deque<uint64_t> ready_;
+    // Tasks that keep the CPU: those that yielded a slice in this iteration, and those
+    // passed over because this iteration's slice was spent. Ready again at the next one.
+    std::deque<uint64_t> had_turn_;
+    std::deque<uint64_t> waiting_turn_;
+    uint64_t drain_started_ns_ = 0;
     bool draining_ = false;
     uint64_t iteration_id_ = 0;
     // Done callbacks run after the task is gone, from the drain loop.

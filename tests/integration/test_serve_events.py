@@ -436,6 +436,41 @@ class CancelAndRetry(ServeEventsTest):
                           ("step.finished", "done", "cancelled"),
                           ("execution.finished", None, "cancelled")])
 
+    def test_tasks_that_keep_the_cpu_leave_the_server_answering_and_can_be_cancelled(self):
+        # Lua that waits for nothing held the loop until its instruction budget, item after
+        # item of a for_each (40 items: /healthz unanswered for 11 s, a cancel unread). The
+        # scheduler now slices such tasks: the server answers between slices.
+        self.p.workflow("spin", """\
+steps:
+  - id: each
+    task: lua
+    timeout: 60s
+    for_each: [1, 2, 3, 4, 5, 6, 7, 8]
+    with: {script: "local n = 0 while true do n = n + 1 end"}
+""")
+        exec_id = self.start("spin", {})
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+        st.until(lambda e: e["event"] == "step.started")
+        slowest = 0
+        for _ in range(5):
+            time.sleep(0.05)
+            t0 = time.monotonic()
+            self.assertEqual(self.s.json("GET", "/healthz", timeout=5)[0], 200)
+            slowest = max(slowest, time.monotonic() - t0)
+        self.assertLess(slowest, 0.5, "the server did not answer while tasks spun")
+        t0 = time.monotonic()
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id,
+                                   {"reason": "runaway"}, role="operator")
+        self.assertEqual(status, 202, body)
+        doc = self.finished(exec_id, timeout=5)
+        st.close()
+        self.assertLess(time.monotonic() - t0, 2)
+        self.assertEqual(doc["status"], "cancelled")
+        # Each had its share of the CPU, none its whole budget (serially, the first items
+        # ended on theirs before the cancel could be read).
+        items = [doc["steps"]["each[%d]" % i] for i in range(8)]
+        self.assertEqual([i["status"] for i in items], ["cancelled"] * 8, items)
+
     def test_cancel_while_a_retry_waits_for_its_delay(self):
         srv = te.TestServer()
         self.addCleanup(srv.stop)

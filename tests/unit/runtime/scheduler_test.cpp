@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -245,4 +246,123 @@ TEST_CASE("scheduler: arguments that cannot be built fail the task, not the proc
     REQUIRE(fine);
     REQUIRE(fine->ok);
     CHECK(std::string(fine->value.GetString()) == "argument");
+}
+
+namespace {
+
+// The argument of spinning tasks: `released()` is true once the flag is set (by a loop
+// timer: only a task that yields to the loop lets it fire).
+std::function<int(lua_State*)> released_arg(const bool* flag) {
+    return [flag](lua_State* L) {
+        lua_pushlightuserdata(L, const_cast<bool*>(flag));
+        lua_pushcclosure(
+            L,
+            [](lua_State* S) {
+                lua_pushboolean(S,
+                                *static_cast<const bool*>(lua_touserdata(S, lua_upvalueindex(1))));
+                return 1;
+            },
+            1);
+        return 1;
+    };
+}
+
+int load_task(LuaVM& vm, const std::string& code) {
+    Result<int> chunk = vm.load_chunk("=task", code);
+    REQUIRE(chunk);
+    Result<int> fn = vm.run_chunk(chunk.value());
+    REQUIRE(fn);
+    return fn.value();
+}
+
+const char* const kSpinner =
+    "return function(released) local n = 0 while not released() do n = n + 1 end return n end";
+
+}  // namespace
+
+TEST_CASE("scheduler: a task that keeps the CPU yields to the loop between slices",
+          "[scheduler][slices]") {
+    SchedulerFixture f;
+    bool released = false;
+    TaskLimits limits;
+
+    SECTION("a timer fires while it spins, and the task sees what the timer did") {
+        // Before time slicing the loop never got a turn: the task spun until its budget.
+        auto timer = f.loop.timer(20, [&] { released = true; });
+        std::optional<TaskOutcome> out;
+        f.scheduler->spawn(load_task(f.vm, kSpinner), released_arg(&released), limits,
+                           [&](TaskOutcome o) { out = std::move(o); });
+        f.loop.run();
+        REQUIRE(out);
+        INFO(out->error.message);
+        REQUIRE(out->ok);
+        CHECK(out->value.GetInt64() > 0);
+    }
+    SECTION("several spinning tasks take turns, and the loop runs between them") {
+        int ticks = 0;
+        auto ticker = f.loop.timer(
+            1,
+            [&] {
+                if (++ticks == 10) released = true;
+            },
+            1);
+        const int fn = load_task(f.vm, kSpinner);
+        std::vector<std::optional<TaskOutcome>> outcomes(3);
+        for (auto& slot : outcomes)
+            f.scheduler->spawn(fn, released_arg(&released), limits, [&, s = &slot](TaskOutcome o) {
+                *s = std::move(o);
+                bool all = true;
+                for (auto& other : outcomes)
+                    all = all && other.has_value();
+                if (all) ticker.reset();
+            });
+        f.loop.run();
+        for (auto& out : outcomes) {
+            REQUIRE(out);
+            REQUIRE(out->ok);
+            CHECK(out->value.GetInt64() > 0);  // each had a slice before the release
+        }
+        CHECK(ticks >= 10);
+    }
+    SECTION("its budgets count across slices") {
+        limits.instruction_budget = 20'000'000;
+        int ticks = 0;
+        auto ticker = f.loop.timer(
+            1, [&] { ++ticks; }, 1);
+        const int fn = load_task(f.vm, "return function() while true do end end");
+        std::optional<TaskOutcome> out;
+        f.scheduler->spawn(
+            fn, [](lua_State*) { return 0; }, limits,
+            [&](TaskOutcome o) {
+                out = std::move(o);
+                ticker.reset();
+            });
+        f.loop.run();
+        REQUIRE(out);
+        REQUIRE_FALSE(out->ok);
+        CHECK(out->error.message.find("instruction budget exceeded") != std::string::npos);
+        CHECK(out->instructions > 20'000'000);
+        CHECK(ticks >= 2);
+    }
+    SECTION("a spinning task can be cancelled from the loop") {
+        const int fn = load_task(f.vm, "return function() while true do end end");
+        std::optional<TaskOutcome> out;
+        Task* task = f.scheduler->spawn(
+            fn, [](lua_State*) { return 0; }, limits, [&](TaskOutcome o) { out = std::move(o); });
+        auto timer = f.loop.timer(20, [&] { f.scheduler->cancel(task); });
+        f.loop.run();
+        REQUIRE(out);
+        REQUIRE_FALSE(out->ok);
+        CHECK(out->error.kind == ErrorKind::Cancelled);
+        CHECK(out->instructions < limits.instruction_budget);
+    }
+    SECTION("where Lua cannot yield (a sort comparator) the task runs on, unharmed") {
+        TaskOutcome out = f.run("return function() local t = {3, 1, 2} "
+                                "table.sort(t, function(a, b) local n = 0 "
+                                "for i = 1, 3000000 do n = n + 1 end return a < b end) "
+                                "return t[1] * 100 + t[2] * 10 + t[3] end",
+                                limits);
+        REQUIRE(out.ok);
+        CHECK(out.value.GetInt() == 123);
+    }
 }

@@ -93,6 +93,10 @@ struct ServerOptions {
     // A client that does not read (a stalled SSE consumer) is cut off when a write finds more
     // than this still queued from earlier ones (a single answer may be larger).
     size_t max_write_queue_bytes = 8u << 20;
+    // And all clients together: past this, a client with more than a little unread output
+    // (64 KiB) is cut off when the server writes to it again (forty stalled event streams
+    // held 8 MiB each). Answers paced by when_drained() never hold more than that little.
+    size_t max_total_write_queue_bytes = 64u << 20;
     std::function<void(const AccessLogEntry&)> access_log;
 };
 
@@ -208,6 +212,7 @@ class HttpServer {
     // Refused connections still in conns_, draining before their close (not counted open).
     size_t refusals_lingering_ = 0;
     uint64_t requests_ = 0;
+    size_t write_bytes_in_flight_ = 0;  // handed to uv_write, their callbacks not run yet
     bool closing_ = false;
     bool destroying_ = false;
     std::function<void()> done_;

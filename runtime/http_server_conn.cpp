@@ -475,13 +475,20 @@ int Connection::on_message_complete(http_parser* p) {
 
 // ---- output --------------------------------------------------------------------------
 
+bool Connection::over_backlog_limit() {
+    if (!server) return false;
+    const ServerOptions& o = server->options_;
+    const size_t own = uv_stream_get_write_queue_size(stream_of(this));
+    return own > o.max_write_queue_bytes ||
+           (own > kDrainedBytes && server->write_bytes_in_flight_ > o.max_total_write_queue_bytes);
+}
+
 void Connection::write(std::string data) {
     if (closed || data.empty()) return;
     // A client that stopped reading (a stalled SSE consumer) cannot keep our memory: what
     // earlier writes left queued is its backlog. This write itself may be larger than the
     // limit (an execution's answer with a large output): one big answer is not a stall.
-    if (server &&
-        uv_stream_get_write_queue_size(stream_of(this)) > server->options_.max_write_queue_bytes) {
+    if (over_backlog_limit()) {
         hard_close();
         return;
     }
@@ -495,12 +502,11 @@ void Connection::write(std::string data) {
         // Write callbacks (ECANCELED included) run before the stream's close callback, so
         // the Connection is still alive here.
         Connection* conn = wr->conn;
+        if (conn->server) conn->server->write_bytes_in_flight_ -= wr->data.size();
         delete wr;
         if (status < 0 && !conn->closed) conn->hard_close();
         if (!conn->closed) conn->notify_drained();
-        if (!conn->closed && conn->waiting_for_drain && conn->server &&
-            uv_stream_get_write_queue_size(stream_of(conn)) <=
-                conn->server->options_.max_write_queue_bytes) {
+        if (!conn->closed && conn->waiting_for_drain && !conn->over_backlog_limit()) {
             conn->waiting_for_drain = false;
             conn->flush();
         }
@@ -508,7 +514,9 @@ void Connection::write(std::string data) {
     if (rc != 0) {
         delete w;
         hard_close();
+        return;
     }
+    if (server) server->write_bytes_in_flight_ += w->data.size();
 }
 
 void Connection::notify_drained() {
@@ -529,9 +537,7 @@ void Connection::flush() {
         if (!ex.out.empty()) {
             // The next pipelined answer starts once the one before has mostly left: written
             // behind it, it found the queue past the stall limit and reset the connection.
-            if (!ex.writing && server &&
-                uv_stream_get_write_queue_size(stream_of(this)) >
-                    server->options_.max_write_queue_bytes) {
+            if (!ex.writing && over_backlog_limit()) {
                 waiting_for_drain = true;
                 break;
             }

@@ -81,6 +81,11 @@ struct Connection {
     void hard_close();
     void abandon_exchanges();
     void write(std::string data);
+    // Whether this client holds more unread output than it may: its own backlog past
+    // max_write_queue_bytes, or past kDrainedBytes while all clients together hold more
+    // than max_total_write_queue_bytes. write() cuts such a client; flush() waits before
+    // it starts a pipelined answer.
+    bool over_backlog_limit();
     // Calls the front exchange's drained_callback once its bytes are written and what is
     // left in the socket's queue is under kDrainedBytes.
     void notify_drained();

@@ -887,6 +887,50 @@ TEST_CASE("server: a stream whose client stopped reading is cut off", "[server]"
     env.finish();
 }
 
+TEST_CASE("server: stalled streams together are bounded, a reading client is not cut", "[server]") {
+    // Each stalled client kept up to max_write_queue_bytes, and nothing bounded them
+    // together (forty stalled event streams: 373 MB). Past the total, a client with a
+    // backlog of its own is cut when written to; one that reads keeps getting its answers.
+    ServerOptions options;
+    options.max_write_queue_bytes = 64u << 20;  // no single stream reaches it here
+    options.max_total_write_queue_bytes = 1u << 20;
+    std::vector<Responder> streams;
+    int closed = 0;
+    const std::string big(4 << 20, 'b');
+    Env env(
+        [&](ServerRequest& req, Responder r) {
+            if (req.path == "/big") {
+                r.send(200, big);
+                return;
+            }
+            r.start_stream(200, {{"Content-Type", "text/event-stream"}});
+            r.on_close([&] { ++closed; });
+            streams.push_back(std::move(r));
+        },
+        options);
+    int fds[2];
+    for (int& fd : fds)
+        fd = send_from_plain_socket(env.port, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return streams.size() == 2; }));
+    const std::string event = "data: " + std::string(1 << 20, 'y') + "\n\n";
+    for (int i = 0; i < 32 && closed < 2; ++i) {
+        for (Responder& r : streams)
+            r.write(event);
+        run_for(env.loop, 5);
+    }
+    CHECK(closed == 2);
+    // A client that reads gets a large answer whole, the stalled ones gone or not.
+    auto& c = env.raw();
+    c.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto rs = env.responses(c, 1);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].body.size() == big.size());
+    for (int fd : fds)
+        ::close(fd);
+    streams.clear();
+    env.finish();
+}
+
 TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
     std::optional<Responder> held;
     Env env([&](ServerRequest& req, Responder r) {

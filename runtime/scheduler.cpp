@@ -537,6 +537,7 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     outcome.changes = std::move(t->changes_);
     outcome.records = std::move(t->records_);
     outcome.instructions = t->instructions_;
+    outcome.retry_not_before_ms = t->retry_not_before_ms_;
     outcome.duration_ms = double(Loop::hrtime_ns() - t->started_ns_) / 1e6;
     t->state_ = TaskState::Finished;
     bool timed = deadlines_.remove(t);

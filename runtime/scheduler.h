@@ -98,6 +98,9 @@ struct TaskOutcome {
     // The failure stands whatever its kind: the work behind it already had its retries and
     // running it again would repeat its side effects (a failed sub-workflow).
     bool final_failure = false;
+    // Unix ms before which a peer asked not to be tried again (the Retry-After of the last
+    // answer the task got; 0: none): a retry of the invocation waits for it.
+    uint64_t retry_not_before_ms = 0;
     std::vector<TaskLogEntry> logs;
     std::vector<TaskChange> changes;
     std::vector<TaskRecord> records;
@@ -114,6 +117,9 @@ class Task {
     lua_State* thread() const { return co_; }
     // Parks the running task on op (step 3 of the protocol). The caller then yields.
     void park(std::unique_ptr<PendingOp> op);
+    // What the last answer a peer gave this task said of trying again (TaskOutcome's
+    // retry_not_before_ms): each answer replaces the one before.
+    void set_retry_not_before(uint64_t unix_ms) { retry_not_before_ms_ = unix_ms; }
 
     // What an invocation leaves on record (logs, changes, dead letters) is bounded, as its
     // memory is: it all goes into the history, which no step should fill.
@@ -161,6 +167,7 @@ class Task {
     bool charge_record(size_t bytes);
     size_t recorded_bytes_ = 0;  // logs, changes and records so far (kRecordBudget)
     bool logs_dropped_ = false;
+    uint64_t retry_not_before_ms_ = 0;
 };
 
 // A binary min-heap of tasks by one of their times; each task keeps its index (Slot,

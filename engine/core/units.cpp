@@ -56,6 +56,18 @@ uint64_t backoff_ms(const workflow::RetryPolicy& p, int attempt) {
     return half + (half ? rng() % (half + 1) : 0);
 }
 
+// The wait before a failed attempt's retry: the policy's backoff, or longer when the last
+// answer the task got said when to come back (Retry-After: a 503 to a create, say), at
+// most an hour of it (a vendor's "come back next week" is not a wait for a step retry).
+uint64_t retry_delay_ms(const workflow::RetryPolicy& p, int attempt, const TaskOutcome& failed) {
+    constexpr uint64_t kMaxPeerWaitMs = 3'600'000;
+    uint64_t delay = backoff_ms(p, attempt);
+    const uint64_t now = now_unix_ms();
+    if (failed.retry_not_before_ms > now)
+        delay = std::max(delay, std::min(failed.retry_not_before_ms - now, kMaxPeerWaitMs));
+    return delay;
+}
+
 // A task's declared input schema applied to a step's resolved input: defaults filled in,
 // required inputs present, types and enums as declared ("any" or no type accepts anything).
 Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& input) {
@@ -461,7 +473,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             // unfinished and retry it (recorded as "failed", resume ended the execution).
             unit.status = "retrying";
             persist_unit(run, unit, false);
-            uint64_t delay = backoff_ms(*def.retry, unit.attempt);
+            uint64_t delay = retry_delay_ms(*def.retry, unit.attempt, outcome);
             emit(run, "step.retrying", unit.key, "retrying", outcome.error.message,
                  outcome.duration_ms, unit.attempt, delay);
             Unit* up = &unit;

@@ -8,6 +8,7 @@
 #include "runtime/json_lua.h"
 #include "runtime/lua_api/task_api.h"
 #include "runtime/scheduler.h"
+#include "runtime/timestamp.h"
 
 #include <rapidjson/document.h>
 
@@ -122,6 +123,10 @@ int integration_request(lua_State* L, const char* name) {
     raw->request = client->send(std::move(req), [sched, task](IntegrationOutcome out) {
         for (std::string& record : out.attempt_records)
             task->record("http", std::move(record));
+        // Clamped: "9999999999" reads as the largest wait there is.
+        constexpr uint64_t kFarAhead = uint64_t(1) << 40;  // ms: 35 years
+        task->set_retry_not_before(
+            out.retry_after_ms ? now_unix_ms() + std::min(*out.retry_after_ms, kFarAhead) : 0);
         auto shared = std::make_shared<IntegrationOutcome>(std::move(out));
         sched->complete(task, [shared](lua_State* co) {
             const IntegrationOutcome& o = *shared;

@@ -216,8 +216,8 @@ function M.wait_retry_after(ctx, res, answered_at_ms, doing)
   if math.type(limit) == "integer" and res.retry_after_ms > limit then
     M.fail(M.kind_for_status(res.status), doing .. ": HTTP " .. res.status .. " asks to wait " ..
            M.retry_after_text(res) .. " (Retry-After), longer than the integration's " ..
-           "retry.max_retry_after; not sent again by this attempt (a step retry looks the ticket " ..
-           "up first, but does not wait that long)")
+           "retry.max_retry_after; not sent again by this attempt (a step retry waits for it, " ..
+           "at most 1 h, and looks the ticket up first)")
   end
   local left = res.retry_after_ms - (ferry.time.now_ms() - answered_at_ms)
   if left > 0 then

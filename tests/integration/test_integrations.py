@@ -347,6 +347,29 @@ class Retries(IntegrationTest):
             self.assertGreaterEqual(r["retry_in_ms"], 1000)
             self.assertLessEqual(r["retry_in_ms"], 1200)
 
+    def test_a_step_retry_waits_for_the_last_answers_retry_after(self):
+        # The integration waits at most retry.max_retry_after inside the task; a longer wait
+        # fails the attempt, and the step's retry ran it again after its own 50 ms.
+        self.configure(self.m.url, "retry: {max_attempts: 1, max_retry_after: 1s}")
+        self.p.workflow("get", """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    retry: {max_attempts: 2, initial_delay: 50ms, max_delay: 50ms}
+    with: {method: GET, path: /api/now/table/incident}
+""")
+        self.m.fault(method="GET", path="/api/now/table/incident", status=503, times=1,
+                     headers={"Retry-After": "2"})
+        t0 = time.monotonic()
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        self.assertGreaterEqual(time.monotonic() - t0, 1.9)
+        times = [r["t"] for r in self.m.requests(path="/api/now/table/incident")]
+        self.assertEqual(len(times), 2)
+        self.assertGreaterEqual(times[1] - times[0], 1.9)
+        self.assertEqual(doc["steps"]["call"]["attempt"], 2)
+
     def test_a_retry_after_as_a_date_reads_in_seconds_in_errors(self):
         # A 429 whose wait is longer than max_retry_after ends the retries; the message says
         # how long, not "Retry-After Sat, 05 Dec 2026 00:13:19 GMT s".

@@ -189,7 +189,11 @@ void Connection::process_input() {
             continue;
         }
         if (draining || parsing_stopped) break;  // a callback already answered (413, 431...)
-        if (err == HPE_HEADER_OVERFLOW)
+        if (err == HPE_HEADER_OVERFLOW && in_body())
+            // http_parser counts a chunk-size line against the same limit as the head.
+            fail(400, "bad_request",
+                 "malformed request: a chunk-size line (with its extensions) is too long");
+        else if (err == HPE_HEADER_OVERFLOW)
             fail(431, "headers_too_large", "the request headers are too large");
         else if (err == HPE_INVALID_CONTENT_LENGTH && (parser.flags & F_CHUNKED))
             // http_parser reports a chunk size past 64 bits with the Content-Length error.
@@ -363,6 +367,7 @@ int Connection::on_headers_complete(http_parser* p) {
     std::shared_ptr<Exchange> keep = c->queue.empty() ? nullptr : c->queue.back();
     if (!keep || keep->state != Exchange::State::Receiving || !c->server) return -1;
     Exchange& ex = *keep;
+    ex.head_complete = true;
     ex.req.method = http_method_str(static_cast<http_method>(p->method));
     ex.req.http_major = p->http_major;
     ex.req.http_minor = p->http_minor;
@@ -474,6 +479,11 @@ int Connection::on_message_complete(http_parser* p) {
 }
 
 // ---- output --------------------------------------------------------------------------
+
+bool Connection::in_body() const {
+    return !queue.empty() && queue.back()->state == Exchange::State::Receiving &&
+           queue.back()->head_complete;
+}
 
 bool Connection::over_backlog_limit() {
     if (!server) return false;

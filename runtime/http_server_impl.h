@@ -48,10 +48,11 @@ struct Exchange {
     int status = 0;
     uint64_t body_bytes = 0;
     uint64_t started_ns = 0;
-    size_t header_bytes = 0;   // counted while the head arrives (max_header_bytes)
-    std::string header_field;  // the header name being received
-    bool in_value = false;     // the parser is inside a header value
-    bool folded = false;       // a header value went on over a line break (obs-fold)
+    size_t header_bytes = 0;     // counted while the head arrives (max_header_bytes)
+    bool head_complete = false;  // its body (if any) is what arrives now
+    std::string header_field;    // the header name being received
+    bool in_value = false;       // the parser is inside a header value
+    bool folded = false;         // a header value went on over a line break (obs-fold)
     std::vector<std::function<void()>> close_callbacks;
     std::function<void()> drained_callback;  // Responder::when_drained
 };
@@ -86,6 +87,7 @@ struct Connection {
     // than max_total_write_queue_bytes. write() cuts such a client; flush() waits before
     // it starts a pipelined answer.
     bool over_backlog_limit();
+    bool in_body() const;  // the request being received has its head complete
     // Calls the front exchange's drained_callback once its bytes are written and what is
     // left in the socket's queue is under kDrainedBytes.
     void notify_drained();

@@ -235,7 +235,7 @@ void Scheduler::on_iteration() {
 void Scheduler::drain() {
     if (draining_) return;
     draining_ = true;
-    if (!ready_.empty()) drain_started_ns_ = Loop::hrtime_ns();
+    bool clock_read = false;  // drain_started_ns_, read at the first resume
     // At most resumes_per_iteration_ resumes, then the rest waits for the next iteration
     // (woken at once): with a commit thread, what these tasks staged can be committed while
     // the loop runs the others, instead of every task of a group commit waiting for the same
@@ -248,6 +248,7 @@ void Scheduler::drain() {
             auto it = tasks_.find(id);
             if (it == tasks_.end() || it->second->state_ != TaskState::Ready) continue;
             Task* t = it->second.get();
+            if (!std::exchange(clock_read, true)) drain_started_ns_ = Loop::hrtime_ns();
             if (t->cpu_bound_ && Loop::hrtime_ns() - drain_started_ns_ >= kSliceNs) {
                 waiting_turn_.push_back(id);  // this iteration's slice is spent
                 continue;

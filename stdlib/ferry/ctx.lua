@@ -108,6 +108,10 @@ local http_functions = setmetatable({}, { __mode = "k" })
 
 function M.step_metatable(shared)
   return {
+    -- Shared by every invocation of the step, in every execution: a task that could reach
+    -- it could change what later executions see (dry_run among them). getmetatable(ctx)
+    -- answers the name, setmetatable(ctx, ...) raises; the engine reads it through the C API.
+    __metatable = "ferry.ctx",
     -- Read raw by the JSON encoder (runtime/json_lua.h kSharedField): returning ctx, or
     -- logging it as fields, shows these fields as pairs(ctx) does.
     __shared = shared,

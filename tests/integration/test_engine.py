@@ -1062,10 +1062,17 @@ return {
       getmetatable(e).__index = function(_, k) error("poisoned " .. k) end
       return "done"
     end
+    if w == "poison_ctx" then
+      -- The step's shared fields (dry_run among them) are every execution's.
+      getmetatable(ctx).__shared.workflow = "HACKED"
+      return "done"
+    end
+    if w == "replace_ctx_meta" then setmetatable(ctx, nil) return "done" end
     if w == "check" then
       local _, e = ferry.json.decode("x")
       return { upper = string.upper("abc") .. ("abc"):upper(), leaked = tostring(leaked),
-               json = ferry.json.encode({ 1 }), error_kind = e.kind }
+               json = ferry.json.encode({ 1 }), error_kind = e.kind, workflow = ctx.workflow,
+               ctx_meta = getmetatable(ctx) }
     end
     error("unknown case " .. w)
   end,
@@ -1287,7 +1294,8 @@ steps:
         self.p.write("tasks/custom/escape.lua", ESCAPE_TASK % {"marker": marker})
         cases = ["io", "os_execute", "debug", "require_os", "require_io", "dump", "binary",
                  "global", "G", "env_meta", "string", "string_meta", "rawset", "load_env",
-                 "load_global", "string_dump_method", "gc", "poison_error"]
+                 "load_global", "string_dump_method", "gc", "poison_error", "poison_ctx",
+                 "replace_ctx_meta"]
         steps = "".join("  - {id: %s, task: custom.escape, on_error: continue, with: {what: %s}}\n"
                         % (c, c) for c in cases)
         # `check` runs after every attempt (they start together and do not wait for
@@ -1317,9 +1325,12 @@ steps:
         self.assertIn("rawset", msg("rawset"))
         self.assertIn("__gc is not allowed", msg("gc"))
         self.assertIn("attempt to index a string value", msg("poison_error"))
+        self.assertIn("attempt to index a nil value", msg("poison_ctx"))
+        self.assertIn("protected metatable", msg("replace_ctx_meta"))
         # Nothing one step did is seen by the next one.
         self.assertEqual(doc["steps"]["check"]["output"],
-                         {"upper": "ABCABC", "leaked": "nil", "json": "[1]", "error_kind": "validation"})
+                         {"upper": "ABCABC", "leaked": "nil", "json": "[1]", "error_kind": "validation",
+                          "workflow": "escape", "ctx_meta": "ferry.ctx"})
         self.assertFalse(marker.exists(), "a task ran a shell command")
 
     def test_limits_hold_in_message_handlers_and_odd_error_objects(self):

@@ -78,6 +78,13 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
             }
         }
         std::transform(tok.sha256.begin(), tok.sha256.end(), tok.sha256.begin(), ::tolower);
+        // One token, one role: the first entry would win, silently (a viewer entry added to
+        // demote a token left it admin).
+        for (const Token& other : s.tokens)
+            if (other.sha256 == tok.sha256)
+                return make_error(ErrorKind::Validation,
+                                  "auth.tokens: '" + tok.name + "' has the same sha256 as '" +
+                                      other.name + "' (one token, one role)");
         s.tokens.push_back(std::move(tok));
     }
     return s;

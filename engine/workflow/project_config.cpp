@@ -13,6 +13,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <strings.h>
 
 namespace ferry::workflow {
 
@@ -489,9 +490,15 @@ void read_auth_tokens(ConfigReader& r, const YAML::Node& v, std::vector<AuthToke
                 if (!item[required])
                     r.ctx().error(item,
                                   std::string("an auth.tokens entry needs '") + required + "'");
-            for (const AuthToken& other : out)
+            for (const AuthToken& other : out) {
                 if (!t.name.empty() && other.name == t.name)
                     r.ctx().error(item, "auth.tokens: '" + t.name + "' is defined twice");
+                // One token, one role (references are compared by the server, resolved).
+                else if (!t.sha256.empty() && !is_secret_reference(t.sha256) &&
+                         strcasecmp(other.sha256.c_str(), t.sha256.c_str()) == 0)
+                    r.ctx().error(item, "auth.tokens: '" + t.name + "' has the same sha256 as '" +
+                                            other.name + "' (one token, one role)");
+            }
             out.push_back(std::move(t));
         }
     });

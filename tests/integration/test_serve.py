@@ -5,6 +5,7 @@ history, metrics, the OpenAPI document, malformed requests, and restarts.
 
     python3 tests/integration/test_serve.py path/to/ferry [TestName ...]
 """
+import hashlib
 import json
 import os
 import re
@@ -1715,6 +1716,23 @@ class Restart(unittest.TestCase):
             self.assertNotEqual(proc.returncode, 0)
             self.assertIn("server.shutdown_grace", proc.stderr)
             self.assertIn("soon", proc.stderr)
+        finally:
+            p.remove()
+
+    def test_a_token_digest_given_twice_stops_the_server(self):
+        # Through a reference the digest is known only once resolved: the server took the
+        # first entry's role for it, silently (an entry added to demote a token did not).
+        p = te.Project()
+        try:
+            viewer_digest = hashlib.sha256(TOKENS["viewer"].encode()).hexdigest()
+            p.write("ferry.yaml", tokens_yaml() +
+                    "    - {name: again, sha256: \"${env:FERRY_TEST_DIGEST}\", role: admin}\n")
+            proc = subprocess.run([te.FERRY, "serve", "--project", p.dir, "--data", p.data,
+                                   "--listen", "127.0.0.1:0"],
+                                  capture_output=True, text=True, timeout=30,
+                                  env=dict(os.environ, FERRY_TEST_DIGEST=viewer_digest.upper()))
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn("auth.tokens: 'again' has the same sha256 as 'viewer'", proc.stderr)
         finally:
             p.remove()
 

@@ -243,6 +243,18 @@ TEST_CASE("auth: tokens are checked with their positions, as serve would refuse 
     CHECK(p.find("ferry.yaml:7:3: unknown key 'bogus' in auth") != std::string::npos);
     CHECK(problems_of(load_project_config_text("auth: {tokens: 5}\n", "ferry.yaml"))
               .find("ferry.yaml:1:16: auth.tokens must be a list") != std::string::npos);
+    // One token, one role: the server took the first entry's, silently.
+    std::string upper(64, 'A');
+    auto twice = load_project_config_text("auth:\n  tokens:\n"
+                                          "    - {name: low, sha256: \"" +
+                                              digest +
+                                              "\", role: viewer}\n"
+                                              "    - {name: high, sha256: \"" +
+                                              upper + "\", role: admin}\n",
+                                          "ferry.yaml");
+    CHECK(problems_of(twice).find(
+              "ferry.yaml:4:7: auth.tokens: 'high' has the same sha256 as 'low'") !=
+          std::string::npos);
 }
 
 TEST_CASE("store: map_size is a size within what LMDB can map", "[config][store]") {

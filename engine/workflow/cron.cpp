@@ -162,10 +162,10 @@ std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms) {
         unsigned dom = unsigned(ymd.day());
         unsigned dow = unsigned(weekday{sys_days{days{day}}}.c_encoding());
         bool dom_ok = spec.days.test(dom), dow_ok = spec.weekdays.test(dow);
-        bool day_ok = spec.any_day && spec.any_weekday ? true
-                      : spec.any_day                   ? dow_ok
-                      : spec.any_weekday               ? dom_ok
-                                                       : (dom_ok || dow_ok);
+        // Vixie's rule (cron.c): with either field starred both must match (a plain '*' sets
+        // every bit); with neither, either may. Ignoring a starred field's bits ran
+        // "0 0 */2 * *" every day.
+        bool day_ok = spec.any_day || spec.any_weekday ? (dom_ok && dow_ok) : (dom_ok || dow_ok);
         if (!day_ok) {
             minute = (day + 1) * 1440;
             continue;

@@ -141,6 +141,15 @@ TEST_CASE("cron: a day field starting with * leaves the other day field alone (V
     CHECK(next("0 0 13 * */3", at(2026, 12, 4, 12)) == at(2026, 12, 13));
     // Both restricted, without '*': either matches.
     CHECK(next("0 0 13 * MON", at(2026, 12, 4, 12)) == at(2026, 12, 7));
+    // A starred field with a step keeps its step (these ran every day): odd days, every
+    // tenth day from the 1st, odd Tuesdays, the 1st and 16th.
+    const auto now = at(2026, 12, 5, 2, 35);
+    CHECK(next("0 0 */2 * *", now) == at(2026, 12, 7));
+    CHECK(next("0 0 1-31/2 * *", now) == at(2026, 12, 7));
+    CHECK(next("0 0 */10 * *", now) == at(2026, 12, 11));
+    CHECK(next("0 0 */2 * TUE", now) == at(2026, 12, 15));
+    CHECK(next("0 0 */15 * *", now) == at(2026, 12, 16));
+    CHECK(next("0 8 * * */2", now) == at(2026, 12, 5, 8));  // Sun, Tue, Thu, Sat
 }
 
 TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][config]") {

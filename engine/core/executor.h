@@ -231,6 +231,7 @@ class Engine {
     void unit_settled(Run& run, Unit& unit);
     bool settles_eagerly(const Run& run) const;
     void step_settled(Run& run, size_t step_index);
+    void stop_pending_retries(Run& run);  // the run started failing
     // The expression context of a step: the run's, plus `event` for on_step steps.
     // A hint for "'dict object' has no attribute 'X'" where X is a step that has not
     // finished (read through a variable key, so no dependency was seen); "" otherwise.

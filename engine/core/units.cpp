@@ -478,7 +478,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                  outcome.duration_ms, unit.attempt, delay);
             Unit* up = &unit;
             unit.retry_timer = loop_.timer(delay, [this, ref = run.ref, up] {
-                if (Run* r = find_run(ref)) start_unit(*r, *up);
+                if (Run* r = find_run(ref)) start_unit(*r, *up);  // stopped if r fails first
             });
             return;
         }

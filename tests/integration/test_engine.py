@@ -678,6 +678,30 @@ on_step:
 
 
 class Retries(EngineTest):
+    def test_a_retry_waiting_for_its_delay_stops_when_another_step_fails(self):
+        # The retry timer fired after the execution had failed: a second POST, and with a
+        # long Retry-After the failed execution was held for it.
+        srv = self.start_server()
+        srv.script("/r", (503, {"e": 1}))
+        self.p.workflow("stop", """\
+inputs:
+  url: {type: string, required: true}
+steps:
+  - id: r
+    task: http.request
+    retry: {max_attempts: 3, backoff: fixed, initial_delay: 2s, max_delay: 2s}
+    with: {method: POST, url: "{{ inputs.url }}/r", json: {}}
+  - {id: f, task: lua, with: {script: "ferry.sleep(200) error('other step failed')"}}
+""")
+        t0 = time.monotonic()
+        doc = self.assertRun("stop", "--input", "url=" + srv.url, code=1)
+        self.assertLess(time.monotonic() - t0, 1.8)
+        self.assertEqual(srv.count("/r"), 1)
+        self.assertEqual(doc["error"]["step"], "f")
+        r = doc["steps"]["r"]
+        self.assertEqual((r["status"], r["attempt"]), ("failed", 1), r)
+        self.assertEqual(r["error"]["kind"], "http_5xx")
+
     def test_5xx_retried_until_success(self):
         srv = self.start_server()
         srv.script("/flaky", (503, {"e": 1}), (503, {"e": 2}), (200, {"number": "INC7"}))

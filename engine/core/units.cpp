@@ -71,7 +71,15 @@ uint64_t retry_delay_ms(const workflow::RetryPolicy& p, int attempt, const TaskO
 // A task's declared input schema applied to a step's resolved input: defaults filled in,
 // required inputs present, types and enums as declared ("any" or no type accepts anything).
 Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& input) {
-    if (!task.input.is_dict() || !input.is_dict()) return ok_status();
+    if (!task.input.is_dict()) return ok_status();
+    if (!input.is_dict()) {
+        // A `with:` is always a mapping; a before_step hook may hand over anything.
+        if (task.input.dict_obj().items().empty()) return ok_status();
+        return make_error(ErrorKind::Validation, "step '" + step +
+                                                     "': the task's input must be a mapping, "
+                                                     "got " +
+                                                     workflow::detail::describe_value(input));
+    }
     std::string problems;
     for (const auto& [key, spec] : task.input.dict_obj().items()) {
         if (!key.is_string() || !spec.is_dict()) continue;
@@ -344,7 +352,20 @@ void Engine::start_unit(Run& run, Unit& unit) {
                         settle_unit(*r, u);
                         return;
                     }
-                    if (const tmpl::Value* in = dict_get(ev, "input")) u.input = *in;
+                    if (const tmpl::Value* in = dict_get(ev, "input")) {
+                        // What the hook hands the task is held to the task's schema too.
+                        u.input = *in;
+                        const workflow::Step& sdef = r->wf->steps[u.step_index];
+                        const TaskDef* task = catalog_.find(sdef.task, sdef.provider);
+                        if (Status valid =
+                                task ? apply_schema(*task, sdef.id, u.input) : ok_status();
+                            !valid) {
+                            u.status = "failed";
+                            u.error = error_value(valid.error());
+                            settle_unit(*r, u);
+                            return;
+                        }
+                    }
                     if (const tmpl::Value* ann = dict_get(ev, "annotations")) u.annotations = *ann;
                     start_unit(*r, u);
                 },

@@ -652,6 +652,21 @@ steps:
             self.assertIn("not evaluated: an earlier item's took the whole 10 s render limit",
                           e["message"])
 
+    def test_a_failed_steps_output_is_null_as_on_record(self):
+        # It was undefined in expressions (`'undefined' is undefined` in outputs), and null
+        # after a resume: the same workflow failed or succeeded depending on a crash.
+        self.p.workflow("nullout", """\
+steps:
+  - {id: c, task: fail, on_error: h, with: {message: boom}}
+  - {id: h, task: lua, with: {input: "{{ steps.c.output is none }}", script: "return input"}}
+outputs:
+  cout: "{{ steps.c.output }}"
+  cerr: "{{ steps.c.error.message }}"
+""")
+        doc = self.assertRun("nullout")
+        self.assertEqual(doc["outputs"], {"cout": None, "cerr": "boom"})
+        self.assertIs(doc["steps"]["h"]["output"], True)
+
     def test_notes_of_finished_steps_are_posted_whichever_step_fails_first(self):
         # A pure step (transform, fail...) failing first cancelled the pending note of a step
         # that had succeeded, while a Lua step failing the same way let it run: the note
@@ -938,6 +953,8 @@ return function(ctx, event)
   if event.step == "changed" then
     event.input.input = "from the hook (" .. ctx.hook .. ")"
   end
+  if event.step == "broken" then event.input.message = nil end
+  if event.step == "replaced" then event.input = "not a table" end
   return event
 end
 """)
@@ -958,6 +975,9 @@ steps:
   - {id: changed, task: lua, with: {input: original, script: "return input"}}
   - {id: vetoed, task: lua, with: {script: "return 'ran'"}}
   - {id: plain, task: lua, with: {input: "{{ steps.changed.output.wrapped }}", script: "return input"}}
+  - {id: why, task: lua, with: {input: "{{ steps.vetoed.reason }}", script: "return input"}}
+  - {id: broken, task: log, on_error: continue, with: {message: hi}}
+  - {id: replaced, task: log, on_error: continue, with: {message: hi}}
 """)
         doc = self.assertRun("hooked")
         s = doc["steps"]
@@ -967,8 +987,15 @@ steps:
         self.assertEqual(s["vetoed"]["status"], "skipped")
         self.assertIn("not today", s["vetoed"]["reason"])
         self.assertIsNone(s["vetoed"]["output"])
-        # Steps after see the hooked output.
+        # Steps after see the hooked output, and the veto's reason as a `when` skip's.
         self.assertEqual(s["plain"]["output"], "from the hook (before_step)")
+        self.assertEqual(s["why"]["output"], "vetoed by the before_step hook: not today")
+        # What a hook hands the task is held to the task's schema (it ran without it).
+        self.assertEqual(s["broken"]["status"], "failed")
+        self.assertIn("message", s["broken"]["error"]["message"])
+        self.assertEqual(s["replaced"]["status"], "failed")
+        self.assertIn("the task's input must be a mapping, got 'not a table'",
+                      s["replaced"]["error"]["message"])
 
     def test_what_hooks_log_is_kept(self):
         self.p.write("tasks/hooks/noisy.lua", """\

@@ -88,6 +88,7 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
     if (!s.ok()) return c.refused(s);
     if (!replay_key.empty()) {
         claim(*app.store, replay_key, std::to_string(now_ms));
+        sweep(app, hook, now_ms);  // as starts do: the ids of callbacks piled up for good
     }
     std::string body = to_json_text(dict_of({{"execution_id", str(id)},
                                              {"step", str(step)},
@@ -155,7 +156,13 @@ void receive(Api& api, Call& c) {
         if (!parsed) return c.error(400, "bad_json", parsed.error().message);
         payload = parsed.value();
     }
-    if (!hook->resume.empty()) return resume_approval(app, c, *hook, payload, replay_key, now_ms);
+    if (!hook->resume.empty()) {
+        // A resume hook answers when the decision is durable; ?wait= means nothing to it,
+        // but a bad one is refused as on a start hook.
+        if (auto w = c.req.query_param("wait"); w && !parse_duration_ms(*w))
+            return c.error(400, "bad_request", "wait: " + parse_duration_ms(*w).error().message);
+        return resume_approval(app, c, *hook, payload, replay_key, now_ms);
+    }
     StartRequest sr;
     sr.workflow = hook->start;
     sr.trigger = "hook";

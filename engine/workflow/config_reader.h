@@ -62,8 +62,13 @@ class ConfigReader {
 
     // Milliseconds, or nullopt once the problem is reported.
     std::optional<uint64_t> duration(const YAML::Node& n, const std::string& field) {
-        std::string text = string(n, field);
-        if (text.empty()) return std::nullopt;
+        // An empty value is an error like any other (a templated config left it blank): read
+        // as "not given" it turned replay protection off without a word.
+        if (!n.IsScalar()) {
+            string(n, field);  // reports what it is
+            return std::nullopt;
+        }
+        std::string text = n.Scalar();
         Result<uint64_t> ms = parse_duration_ms(text);
         if (!ms) {
             ctx_.error(n, field + ": " + ms.error().message);
@@ -83,8 +88,11 @@ class ConfigReader {
         if (n.IsScalar() && value.is_int()) {
             bytes = value.as_int() > 0 ? uint64_t(value.as_int()) : 0;
         } else {
-            std::string text = string(n, field);
-            if (text.empty()) return std::nullopt;
+            if (!n.IsScalar()) {
+                string(n, field);  // reports what it is
+                return std::nullopt;
+            }
+            std::string text = n.Scalar();
             Result<uint64_t> parsed = parse_size_bytes(text);
             if (!parsed) {
                 ctx_.error(n, field + ": " + parsed.error().message);

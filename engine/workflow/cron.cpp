@@ -108,6 +108,13 @@ Result<CronSpec> parse_cron(std::string_view input) {
     std::string text(input);
     for (auto [macro, expansion] : kMacros)
         if (text == macro) text = expansion;
+    if (text.starts_with('@')) {  // still a shorthand: one not known (@reboot), or in capitals
+        std::string known;
+        for (auto [macro, expansion] : kMacros)
+            known += (known.empty() ? "" : ", ") + std::string(macro);
+        return make_error(ErrorKind::Validation,
+                          "unknown shorthand '" + text + "' (one of " + known + ")");
+    }
     std::vector<std::string> fields;
     std::string cur;
     for (char c : text) {

@@ -367,7 +367,7 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          e.every_ms = ms.value_or(0);
                      } else if (key == "cron") {
                          e.cron = r.string(f, "cron");
-                         if (e.cron.empty()) return;
+                         if (!f.IsScalar()) return;  // reported; "" is refused by parse_cron
                          Result<CronSpec> spec = parse_cron(e.cron);
                          if (!spec)
                              r.ctx().error(f, "cron: " + spec.error().message);

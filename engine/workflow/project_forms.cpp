@@ -229,7 +229,8 @@ HookSpec read_hook(ConfigReader& r, const std::string& name, const YAML::Node& n
                 r.ctx().error(v, "header must be an HTTP header name like X-Signature");
         } else if (key == "tolerance") {
             h.tolerance_ms = r.duration(v, key, h.tolerance_ms);
-            if (h.tolerance_ms == 0) r.ctx().error(v, "tolerance must be more than 0s");
+            // Timestamps are whole seconds (Standard Webhooks): 500ms acted as 0s.
+            if (h.tolerance_ms < 1000) r.ctx().error(v, "tolerance must be at least 1s");
         } else if (key == "replay_window") {
             std::optional<uint64_t> ms = r.duration(v, key);
             if (ms == 0u)

@@ -771,6 +771,12 @@ class Hooks(unittest.TestCase):
                                    "decision": "approved", "by": 5})
         self.assertEqual(status, 422, text)
         self.assertEqual(json.loads(text)["error"]["message"], "'by' must be a string")
+        # A bad ?wait= is refused as on a start hook (it decided the step regardless).
+        status, _, text = request("POST", "/hooks/approvals?wait=abc",
+                                  {"execution_id": exec_id, "step": "approve",
+                                   "decision": "approved"})
+        self.assertEqual(status, 400, text)
+        self.assertIn("wait: expected a duration", text)
         status, _, text = request("POST", "/hooks/approvals",
                                   {"execution_id": exec_id, "step": "approve",
                                    "decision": "approved", "comment": "CHG0000024 approved"})

@@ -152,6 +152,15 @@ TEST_CASE("cron: a day field starting with * leaves the other day field alone (V
     CHECK(next("0 8 * * */2", now) == at(2026, 12, 5, 8));  // Sun, Tue, Thu, Sat
 }
 
+TEST_CASE("cron: an unknown shorthand is named as one", "[cron]") {
+    for (const char* text : {"@reboot", "@DAILY"}) {
+        Result<CronSpec> spec = parse_cron(text);
+        REQUIRE_FALSE(spec);
+        CHECK(spec.error().message.find(std::string("unknown shorthand '") + text +
+                                        "' (one of @yearly") != std::string::npos);
+    }
+}
+
 TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][config]") {
     auto ok = load_project_config_text(R"(schedules:
   - {name: cmdb-sync, workflow: cmdb-sync, every: 30m}
@@ -179,6 +188,8 @@ TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][conf
   - {workflow: w, every: 1m}
   - {name: z, workflow: w, every: 0s}
   - {name: h, workflow: w, every: 500ms}
+  - {name: e1, workflow: w, every: ""}
+  - {name: e2, workflow: w, cron: ""}
 )",
                                         "ferry.yaml");
     std::string all;
@@ -196,4 +207,7 @@ TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][conf
     CHECK(all.find("ferry.yaml:9:35: every must be at least 1s") != std::string::npos);
     CHECK(all.find("ferry.yaml:10:35: every must be at least 1s") != std::string::npos);
     CHECK(all.find("ferry.yaml:7:35: every must be at least") == std::string::npos);  // once
+    // Blank, they passed and never ran.
+    CHECK(all.find("ferry.yaml:11:36: every: expected a duration") != std::string::npos);
+    CHECK(all.find("ferry.yaml:12:35: cron: a cron expression has 5 fields") != std::string::npos);
 }

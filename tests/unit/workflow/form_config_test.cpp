@@ -205,6 +205,15 @@ TEST_CASE("hooks: replay_window is for hmac-sha256 and more than 0s", "[config][
     verify: hmac-sha256
     replay_window: often
     action: {start: deploy}
+  gh3:
+    secret: "${env:GH}"
+    verify: hmac-sha256
+    replay_window: ""
+    action: {start: deploy}
+  sw2:
+    secret: "${env:SW}"
+    tolerance: 500ms
+    action: {start: deploy}
 )",
                                         "ferry.yaml");
     std::string p = problems_of(bad);
@@ -213,6 +222,9 @@ TEST_CASE("hooks: replay_window is for hmac-sha256 and more than 0s", "[config][
           std::string::npos);
     CHECK(p.find("ferry.yaml:9:20: replay_window must be more than 0s") != std::string::npos);
     CHECK(p.find("ferry.yaml:14:20: replay_window: expected a duration") != std::string::npos);
+    // Blank, it turned replay refusal off without a word; under a second it acted as 0s.
+    CHECK(p.find("ferry.yaml:19:20: replay_window: expected a duration") != std::string::npos);
+    CHECK(p.find("ferry.yaml:23:16: tolerance must be at least 1s") != std::string::npos);
 }
 
 TEST_CASE("form values: conversion from text and JSON", "[forms]") {

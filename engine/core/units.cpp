@@ -441,6 +441,19 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
         outcome.error.message = "the task stopped as a dry run, but the step is not one (" +
                                 outcome.error.message + ")";
     }
+    // A dry run keeps no dead letters (integrations.md): `ferry dlq replay` would send what
+    // the dry run held back, with the integration's real credentials.
+    if (is_dry_run(run, def)) {
+        auto kept = std::remove_if(outcome.records.begin(), outcome.records.end(),
+                                   [](const TaskRecord& r) { return r.kind == "dead_letter"; });
+        if (kept != outcome.records.end())
+            outcome.logs.push_back({"info",
+                                    "dry run: " + std::to_string(outcome.records.end() - kept) +
+                                        " dead letter(s) not kept",
+                                    {},
+                                    now_unix_ms()});
+        outcome.records.erase(kept, outcome.records.end());
+    }
     append_logs(unit.logs, outcome.logs, "");
     for (const TaskChange& c : outcome.changes) {
         // Without its patch: the store derives it from before and after when the change is

@@ -3257,6 +3257,12 @@ steps:
         headers = entries[0]["request"]["headers"]
         self.assertEqual(headers, {"Authorization": "[REDACTED]", "X-Trace": "t1"})
         self.assertRegex(entries[0]["id"], r"^[0-9A-Z]{26}$")
+        # A dry run keeps none: a replay would send what the dry run held back, for real.
+        rc, dry, err = self.p.run("dl", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(json.loads(self.p.ferry("dlq", "list", "--json").stdout)), 1)
+        self.assertIn("dry run: 1 dead letter(s) not kept",
+                      [e["message"] for e in dry["steps"]["keep"]["logs"]])
 
     def test_a_replay_that_cannot_go_says_why(self):
         self.p.write("ferry.yaml", "integrations:\n  hook: {type: webhook, url: "

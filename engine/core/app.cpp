@@ -3,6 +3,7 @@
 #include "core/embedded.h"
 #include "core/lua_template.h"
 #include "core/values.h"
+#include "runtime/integration/secrets.h"
 #include "runtime/lua_api/modules.h"
 #include "runtime/lua_api/task_api.h"
 
@@ -162,7 +163,13 @@ Status App::load_config(bool tolerate_problems) {
         c.public_json = to_json_text(e.settings);
         types[c.name] = c.type;
         integrations.add(std::move(c));
+        // Learnt now, not at the first request: until then a value carrying the secret
+        // (an input, an answer of another system) was recorded in clear.
+        integrations.find(e.config.name)->learn_secrets_for_redaction();
     }
+    for (const workflow::HookSpec& hook : config.hook_specs)
+        for (const std::string& ref : hook.secrets)
+            if (is_secret_reference(ref)) (void)resolve_secret(ref);  // taught to the Redactor
     catalog.set_integrations(std::move(types));
     lua_api::set_integrations(vm.state(), &integrations);
     return ok_status();

@@ -415,6 +415,8 @@ void IntegrationClient::learn_secrets_for_redaction() {
         Redactor::instance().add(
             crypto::base64_encode(user.value_or(a.username) + ":" + *password));
     if (a.type == "oauth2" && client_secret) Redactor::instance().add(url_encode(*client_secret));
+    for (const std::string& ref : config_.webhook_secrets)
+        if (is_secret_reference(ref)) (void)resolve_secret(ref);
 }
 
 Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {

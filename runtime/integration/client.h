@@ -63,6 +63,11 @@ class IntegrationClient {
     // are shown as "[REDACTED]". Missing secrets are not an error here.
     Result<HttpRequest> preview(const IntegrationRequest& request);
 
+    // Resolves the integration's secret references (those that resolve) and teaches them,
+    // with the forms a request derives from them, to the Redactor: done when the
+    // configuration loads, so that a value recorded before the first request (a step's
+    // input, another system's answer) is redacted too, in every process.
+    void learn_secrets_for_redaction();
     // Whether a header carries credentials (shown as "[REDACTED]" in records and previews):
     // the usual ones and the header of this integration's api_key auth.
     bool carries_credentials(std::string_view header) const;
@@ -106,7 +111,6 @@ class IntegrationClient {
     std::optional<uint64_t> retry_delay_ms(int next_attempt, std::optional<uint64_t> retry_after);
     Result<HttpRequest> build(const IntegrationRequest& req, bool for_preview);
     Status apply_auth(HttpRequest& out, bool for_preview);
-    void learn_secrets_for_redaction();
     Status sign_webhook(HttpRequest& out, bool for_preview);
     std::string record_attempt(const Op& op, const HttpRequest& sent,
                                const Result<HttpResponse>& res, uint64_t retry_in_ms) const;

@@ -2,6 +2,7 @@
 
 #include "runtime/http_text.h"
 #include "runtime/json_writer.h"
+#include "runtime/utf8.h"
 
 #include <cctype>
 
@@ -188,6 +189,9 @@ void add_form(std::vector<std::string>& forms, std::string form) {
 
 void Redactor::add(std::string value) {
     if (value.size() < 4) return;
+    // Records are UTF-8: a secret that is not (a Latin-1 password) reaches them with its
+    // stray bytes as U+FFFD, which is the form to find there.
+    if (invalid_utf8_at(value) != std::string::npos) add(to_valid_utf8(value));
     std::lock_guard lock(mu_);
     for (const Secret& known : secrets_)
         if (known.value == value) return;

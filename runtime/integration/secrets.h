@@ -56,7 +56,7 @@ class Redactor {
         // string (a vendor's JSON body kept as a string in a record); longest first.
         std::vector<std::string> json_forms;
     };
-    mutable std::mutex mu_;  // resolution happens on the loop; replay and tests may differ
+    mutable std::mutex mu_;        // resolution happens on the loop; replay and tests may differ
     std::vector<Secret> secrets_;  // longest value first
 };
 

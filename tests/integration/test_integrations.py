@@ -623,6 +623,24 @@ steps:
         self.assertNotIn(b64, everything)
         self.assertEqual(m.requests(), [])
 
+    def test_a_secret_is_redacted_before_its_integration_is_first_used(self):
+        # Secrets were learnt at an integration's first request: a value recorded before it
+        # (here by an execution that never uses the integration) was stored in clear.
+        m = self.mock()
+        self.configure(m.url, "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}"
+                       % SN_USER)
+        self.p.workflow("early", """\
+inputs: {note: {type: string, required: true}}
+steps:
+  - {id: first, task: log, with: {message: "note is {{ inputs.note }}"}}
+""")
+        rc, doc, err = self.run_wf("early", "--input", "note=" + SN_PASSWORD)
+        self.assertEqual(rc, 0, err)
+        everything = (self.ferry("executions", "export").stdout + err +
+                      self.ferry("executions", "show", doc["id"], "--json").stdout)
+        self.assertIn("note is [REDACTED]", everything)
+        self.assertNotIn(SN_PASSWORD, everything)
+
     def test_secrets_that_need_escaping_or_look_like_json_keep_history_readable(self):
         # A secret with a quote and a backslash appears escaped in JSON text; one spelled
         # "null" or "false" is also a JSON literal. Redaction must find the first and must

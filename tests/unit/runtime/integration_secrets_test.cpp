@@ -145,6 +145,16 @@ TEST_CASE("a secret with a slash echoed PHP-style (a backslash before it) is red
           R"({"message":"{\"error\":\"key [REDACTED]\"}"})");
 }
 
+TEST_CASE("a secret that is not UTF-8 is found as records hold it (U+FFFD)", "[secrets]") {
+    // A Latin-1 password reached records with its stray bytes repaired, and was found in
+    // neither form: stored all but two characters.
+    Redactor r;
+    r.add("p\xe4ssw\xf6rd-Latin1-Secret");
+    CHECK(r.redact_json("{\"message\":\"bad password: p\xef\xbf\xbdssw\xef\xbf\xbdrd-Latin1-Secret "
+                        "end\"}") == "{\"message\":\"bad password: [REDACTED] end\"}");
+    CHECK(r.redact("p\xe4ssw\xf6rd-Latin1-Secret") == "[REDACTED]");
+}
+
 TEST_CASE("a secret echoed percent-encoded in a URL or a form body is redacted", "[secrets]") {
     Redactor r;
     r.add("Bearer S3CRET/\"\\x-ABC def");  // Bearer S3CRET/"\x-ABC def

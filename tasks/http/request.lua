@@ -3,6 +3,7 @@
 -- (ctx.http). A POST or PATCH is retried only when the server surely did not act on it,
 -- unless `idempotent: true` says repeating it is harmless.
 local text = require("ferry.text")
+local ctx_module = require("ferry.ctx")
 
 return {
   name = "http.request",
@@ -40,7 +41,9 @@ return {
     if type(body) == "string" and not utf8.len(body) then
       body, body_base64 = nil, ferry.crypto.base64_encode(res.body)
     end
-    return { status = res.status, headers = res.headers, json = res.json, body = body,
+    -- A session cookie (Set-Cookie) is a credential: the output is history, shown as the
+    -- attempt records show it.
+    return { status = res.status, headers = ctx_module.redact_headers(res.headers), json = res.json, body = body,
              body_base64 = body_base64, attempts = res.attempts }
   end,
 }

@@ -641,6 +641,20 @@ steps:
         self.assertIn("note is [REDACTED]", everything)
         self.assertNotIn(SN_PASSWORD, everything)
 
+    def test_a_session_cookie_in_an_answer_is_not_kept_in_the_output(self):
+        # The attempt record redacted Set-Cookie; the step's output kept it in clear.
+        m = self.mock()
+        self.configure(m.url, "retry: {max_attempts: 1}")
+        self.p.workflow("get", GET_WF)
+        m.fault(method="GET", path="/api/now/table/incident", status=200,
+                headers={"Set-Cookie": "JSESSIONID=sessionsecret99"}, body={"result": []})
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 0, err)
+        headers = {k.lower(): v for k, v in doc["steps"]["call"]["output"]["headers"].items()}
+        self.assertEqual(headers["set-cookie"], "[REDACTED]")
+        self.assertNotIn("sessionsecret99",
+                         self.ferry("executions", "show", doc["id"], "--json").stdout)
+
     def test_secrets_that_need_escaping_or_look_like_json_keep_history_readable(self):
         # A secret with a quote and a backslash appears escaped in JSON text; one spelled
         # "null" or "false" is also a JSON literal. Redaction must find the first and must

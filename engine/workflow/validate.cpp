@@ -311,6 +311,35 @@ void link_dependencies(Workflow& wf) {
     }
 }
 
+void check_handlers_are_not_dependencies(Context& ctx, const Workflow& wf) {
+    // A handler runs only after its step failed: a step that waits for its own handler
+    // (directly or through others) can never run, and was skipped as "not needed" in an
+    // execution that then succeeded.
+    for (const Step& step : wf.steps) {
+        if (step.on_error == "fail" || step.on_error == "continue" || step.on_error == step.id)
+            continue;
+        std::set<std::string> seen;
+        std::vector<std::string> todo(step.depends_on.begin(), step.depends_on.end());
+        while (!todo.empty()) {
+            std::string id = std::move(todo.back());
+            todo.pop_back();
+            if (!seen.insert(id).second) continue;
+            if (id == step.on_error) {
+                Mark at = step.field_marks.count("on_error") ? step.field_marks.at("on_error")
+                                                             : step.mark;
+                ctx.error(at,
+                          "step '" + step.id + "' depends on its own on_error step '" +
+                              step.on_error + "' (" +
+                              (contains(step.depends_on, id) ? "directly" : "through other steps") +
+                              "), which runs only after it fails: it could never run");
+                break;
+            }
+            if (const Step* dep = wf.find_step(id))
+                todo.insert(todo.end(), dep->depends_on.begin(), dep->depends_on.end());
+        }
+    }
+}
+
 }  // namespace
 
 std::vector<std::vector<std::string>> find_cycles(const Workflow& wf) {
@@ -452,6 +481,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         const Step* first = wf.find_step(cycle.front());
         ctx.error(first ? first->mark : Mark{ctx.file(), 1, 1}, "dependency cycle: " + text);
     }
+    check_handlers_are_not_dependencies(ctx, wf);
 }
 
 }  // namespace ferry::workflow::detail

@@ -278,6 +278,24 @@ TEST_CASE("outputs and vars references", "[workflow][expressions]") {
     CHECK(r.ok());
 }
 
+TEST_CASE("a step that waits for its own on_error step is refused", "[workflow][expressions]") {
+    // The handler runs only after the step fails: the step never ran, and the execution
+    // "succeeded" with both skipped.
+    LoadResult r = load(R"(steps:
+  - {id: create, task: log, needs: cleanup, on_error: cleanup, with: {message: x}}
+  - {id: cleanup, task: log, with: {message: y}}
+  - {id: late, task: log, needs: prep, on_error: handler, with: {message: x}}
+  - {id: prep, task: log, with: {message: "{{ steps.handler.status }}"}}
+  - {id: handler, task: log, with: {message: y}}
+)");
+    CHECK(problems(r) ==
+          std::vector<std::string>{
+              "wf.yaml:2:55: step 'create' depends on its own on_error step 'cleanup' "
+              "(directly), which runs only after it fails: it could never run",
+              "wf.yaml:4:50: step 'late' depends on its own on_error step 'handler' "
+              "(through other steps), which runs only after it fails: it could never run"});
+}
+
 TEST_CASE("dependency cycles", "[workflow][expressions]") {
     LoadResult r = load(R"(steps:
   - id: a

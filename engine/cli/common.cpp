@@ -185,7 +185,7 @@ std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::str
     return value;
 }
 
-std::string printable(std::string_view text) {
+std::string printable(std::string_view text, bool one_line) {
     std::string out;
     out.reserve(text.size());
     for (size_t i = 0; i < text.size(); ++i) {
@@ -197,7 +197,9 @@ std::string printable(std::string_view text) {
             code = static_cast<unsigned char>(text[++i]);
         bool control = (code < 0x20 && code != '\n' && code != '\t') || code == 0x7F ||
                        (code >= 0x80 && code <= 0x9F && code != c);
-        if (control) {
+        if (one_line && code == '\n') {
+            out += "\\n";
+        } else if (control) {
             char esc[8];
             std::snprintf(esc, sizeof esc, "\\x%02X", code);
             out += esc;
@@ -245,7 +247,7 @@ void print_progress(const engine::EngineEvent& e) {
         e.type == "step.retrying")
         dur = " in " + seconds(e.duration_ms);
     if (e.type == "step.retrying") dur += ", retrying in " + seconds(double(e.retry_in_ms));
-    std::string detail = e.message.empty() ? "" : ": " + printable(e.message);
+    std::string detail = e.message.empty() ? "" : ": " + printable(e.message, /*one_line=*/true);
     if (tty) {
         const char* mark = e.status == "failed"      ? "\033[31m✗\033[0m"
                            : e.status == "succeeded" ? "\033[32m✓\033[0m"

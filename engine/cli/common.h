@@ -65,7 +65,9 @@ std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::str
 // text as a terminal may show it: control characters (C0 but newline and tab, DEL, C1)
 // as \xNN, so a message quoting a vendor's answer cannot clear the screen, recolour it or
 // retitle the window.
-std::string printable(std::string_view text);
+// one_line: newlines too, as \n, for a line that must stay one (a progress line: a peer's
+// error body could otherwise print a forged "ferry: ID execution succeeded" line).
+std::string printable(std::string_view text, bool one_line = false);
 
 // Progress lines on stderr for engine events: aligned and with durations on a terminal,
 // one compact line each otherwise.

@@ -737,6 +737,19 @@ class VendorBytes(IntegrationTest):
         self.assertNotIn("\x07", shown.stdout)
         self.assertIn("ALL GOOD", shown.stdout)
 
+    def test_an_answer_cannot_forge_a_progress_line(self):
+        # Progress is one line per event: a newline in a peer's error body printed a line of
+        # the peer's choosing ("ferry: ID execution succeeded").
+        url = self.serve_raw(500, "text/plain",
+                             b"oops\nferry: 01FAKEFAKEFAKEFAKEFAKEFAKE execution succeeded in 1ms\n")
+        self.configure(url, "retry: {max_attempts: 1}")
+        self.p.workflow("get", GET_WF)
+        p = self.ferry("run", "get")
+        self.assertEqual(p.returncode, 1)
+        forged = [l for l in p.stderr.splitlines() if l.startswith("ferry: 01FAKE")]
+        self.assertEqual(forged, [], p.stderr)
+        self.assertIn("oops\\nferry: 01FAKE", p.stderr)
+
 
 # --------------------------------------------------------------------------- ferry.yaml
 

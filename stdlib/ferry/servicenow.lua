@@ -225,11 +225,11 @@ function M.fields(ctx, input, tbl, task, with_defaults)
   local base = with_defaults and ctx.integration and ctx.integration.defaults or nil
   local fields = tickets.merge(base, input.fields)
   local severity = tickets.severity(input.severity, task)
-  if severity then
+  -- A priority the fields give wins over the severity, whole: the severity's impact and
+  -- urgency sent beside it made ServiceNow compute the severity's priority instead.
+  if severity and not tickets.is_set(fields.priority) then
     local mappings = ctx.integration and ctx.integration.mappings or {}
-    if not tickets.is_set(fields.priority) then
-      fields.priority = tickets.map_severity(severity, PRIORITY, mappings.priority)
-    end
+    fields.priority = tickets.map_severity(severity, PRIORITY, mappings.priority)
     if tbl == "incident" then
       if not tickets.is_set(fields.impact) then
         fields.impact = tickets.map_severity(severity, IMPACT, mappings.impact)

@@ -246,6 +246,23 @@ steps:
         self.assertEqual(req["body"]["priority"], "1")
         self.assertEqual(self.m.requests(), [])
 
+    def test_a_priority_in_the_fields_wins_over_the_severity_whole(self):
+        # The severity's impact and urgency were sent beside it, and ServiceNow computed
+        # priority 1 from them for a ticket asked to be priority 5.
+        self.p.workflow("sn", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Quiet", priority: "5"}, severity: critical}
+""")
+        rc, doc, err = self.run_wf("sn", "--dry-run", env={})
+        self.assertEqual(rc, 0, err)
+        body = doc["steps"]["create"]["output"]["request"]["body"]
+        self.assertEqual(body["priority"], "5")
+        self.assertNotIn("impact", body)
+        self.assertNotIn("urgency", body)
+
 
 class Jira(TaskTest):
     def test_create_with_adf_comment_and_transition(self):

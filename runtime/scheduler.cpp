@@ -240,9 +240,14 @@ void Scheduler::drain() {
     // (woken at once): with a commit thread, what these tasks staged can be committed while
     // the loop runs the others, instead of every task of a group commit waiting for the same
     // fsync; I/O callbacks get a turn too.
+    // And at most a slice of time: each task that starts computing runs a watchdog tick
+    // before its hook can slice it, and a fan-out of 500 such items held the loop for 500
+    // ticks in one drain.
     size_t resumed = 0;
-    while ((!ready_.empty() && resumed < resumes_per_iteration_) || !finished_.empty()) {
-        while (!ready_.empty() && resumed < resumes_per_iteration_) {
+    bool time_left = true;
+    while ((!ready_.empty() && resumed < resumes_per_iteration_ && time_left) ||
+           !finished_.empty()) {
+        while (!ready_.empty() && resumed < resumes_per_iteration_ && time_left) {
             uint64_t id = ready_.front();
             ready_.pop_front();
             auto it = tasks_.find(id);
@@ -255,6 +260,7 @@ void Scheduler::drain() {
             }
             resume(t);
             ++resumed;
+            time_left = Loop::hrtime_ns() - drain_started_ns_ < kSliceNs;
         }
         // Swapped with a vector kept between drains: a new one per drain grew to the burst's
         // size every time (1,000 tasks: 400 KB, mapped and unmapped), and its page faults were
@@ -555,15 +561,26 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     // and is left to the collector.
     const bool hooks_dead = !t->limit_hit_.empty();
     // Otherwise run to-be-closed variables (watched: they are the task's code, under its
-    // limits) and release the thread.
+    // limits) and release the thread. They cannot yield from here, so they get what is left
+    // of the task's limits, at most kCloseInstructions and kCloseMs: a cleanup that loops
+    // held the loop (and the cancel that ended the task) for the rest of the task's budget.
     if (!hooks_dead) {
+        const uint64_t budget_end = t->instructions_ + kCloseInstructions;
+        if (!t->limits_.instruction_budget || t->limits_.instruction_budget > budget_end)
+            t->limits_.instruction_budget = budget_end;
+        const uint64_t close_deadline = Loop::hrtime_ns() + kCloseMs * 1'000'000;
+        if (!t->deadline_ns_ || t->deadline_ns_ > close_deadline) {
+            t->deadline_ns_ = close_deadline;
+            t->limits_.timeout_ms = kCloseMs;  // what the hook's message names
+        }
         LuaWatchdog::Watch watch(watchdog_, t->co_);
         lua_resetthread(t->co_);  // Lua 5.4.4 (Debian 12) has no lua_closethread
     }
     task_slot(t->co_) = nullptr;
     // Kept for the next spawn (a few): a new thread, its stack and collecting them were
-    // ~5% of a short task's cost. Reset, it holds nothing of this task.
-    if (!hooks_dead && idle_threads_.size() < kIdleThreads) {
+    // ~5% of a short task's cost. Reset, it holds nothing of this task. Not one whose
+    // to-be-closed variables just breached a limit: its hooks are off too.
+    if (t->limit_hit_.empty() && idle_threads_.size() < kIdleThreads) {
         lua_settop(t->co_, 0);  // an error object resetthread may have left
         idle_threads_.emplace_back(t->co_, t->co_ref_);
     } else {

@@ -228,6 +228,9 @@ class Scheduler {
     // iteration, together, before the loop's I/O gets a turn: a task past it yields from
     // the count hook and resumes at a later iteration, round robin with the others.
     static constexpr uint64_t kSliceNs = 5'000'000;
+    // What a task's to-be-closed variables may still run when it ends (they cannot yield).
+    static constexpr uint64_t kCloseInstructions = 1'000'000;
+    static constexpr uint64_t kCloseMs = 100;
     // At most n resumes per loop iteration, the rest in the next ones (woken at once): lets an
     // owner act between groups of tasks (the engine hands a commit thread what they staged).
     void set_resumes_per_iteration(size_t n) { resumes_per_iteration_ = n ? n : SIZE_MAX; }

@@ -356,6 +356,76 @@ TEST_CASE("scheduler: a task that keeps the CPU yields to the loop between slice
         CHECK(out->error.kind == ErrorKind::Cancelled);
         CHECK(out->instructions < limits.instruction_budget);
     }
+    SECTION("a fan-out of spinning tasks does not start them all before the loop's turn") {
+        // Each runs a watchdog tick before its hook can slice it: one drain started all 40
+        // (40 ticks of a held loop) before a timer could fire.
+        int started = 0, started_at_first_tick = -1, ticks = 0;
+        auto counter = [](lua_State* L) {
+            ++*static_cast<int*>(lua_touserdata(L, lua_upvalueindex(1)));
+            return 0;
+        };
+        auto ticker = f.loop.timer(
+            1,
+            [&] {
+                if (started_at_first_tick < 0) started_at_first_tick = started;
+                if (++ticks == 5) released = true;
+            },
+            1);
+        const int fn = load_task(f.vm, "return function(released, started) started() "
+                                       "while not released() do end return true end");
+        int finished = 0;
+        for (int i = 0; i < 40; ++i)
+            f.scheduler->spawn(
+                fn,
+                [&](lua_State* L) {
+                    released_arg (&released)(L);
+                    lua_pushlightuserdata(L, &started);
+                    lua_pushcclosure(L, counter, 1);
+                    return 2;
+                },
+                limits,
+                [&](TaskOutcome o) {
+                    CHECK(o.ok);
+                    if (++finished == 40) ticker.reset();
+                });
+        f.loop.run();
+        CHECK(finished == 40);
+        CHECK(started == 40);
+        CHECK(started_at_first_tick >= 1);
+        CHECK(started_at_first_tick <= 8);
+    }
+    SECTION("to-be-closed variables that loop get a short budget when the task fails") {
+        // They cannot yield, and ran for the rest of the task's budget (100M instructions:
+        // seconds of a held loop, and of a cancel waiting for them).
+        int closes = 0;
+        const int fn = load_task(f.vm, "return function(tick) local guard <close> = "
+                                       "setmetatable({}, {__close = function() while true do "
+                                       "tick() end end}) error('boom') end");
+        std::optional<TaskOutcome> out;
+        f.scheduler->spawn(
+            fn,
+            [&](lua_State* L) {
+                lua_pushlightuserdata(L, &closes);
+                lua_pushcclosure(
+                    L,
+                    [](lua_State* S) {
+                        ++*static_cast<int*>(lua_touserdata(S, lua_upvalueindex(1)));
+                        return 0;
+                    },
+                    1);
+                return 1;
+            },
+            limits, [&](TaskOutcome o) { out = std::move(o); });
+        f.loop.run();
+        REQUIRE(out);
+        CHECK(out->error.message.find("boom") != std::string::npos);
+        CHECK(closes > 0);
+        CHECK(closes < 2'000'000);  // a few instructions a call: ~1M instructions, not 100M
+        // Its thread breached a limit (hooks off): the next task is still held to its own.
+        limits.instruction_budget = 2'000'000;
+        TaskOutcome next = f.run("return function() while true do end end", limits);
+        CHECK(next.error.message.find("instruction budget exceeded") != std::string::npos);
+    }
     SECTION("where Lua cannot yield (a sort comparator) the task runs on, unharmed") {
         TaskOutcome out = f.run("return function() local t = {3, 1, 2} "
                                 "table.sort(t, function(a, b) local n = 0 "

@@ -234,7 +234,17 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
             att.json("output", output);
         }
         att.value("error", unit.error);
-        if (has_items(unit.logs)) att.value("logs", unit.logs);
+        // This attempt's own entries (the step record keeps them all): each attempt repeated
+        // the ones before, and ten attempts near the record budget stored 440 MiB.
+        if (has_items(unit.logs)) {
+            const auto& all = unit.logs.list_obj().items;
+            if (unit.attempt_logs_from == 0) {
+                att.value("logs", unit.logs);
+            } else if (unit.attempt_logs_from < all.size()) {
+                att.value("logs", tmpl::Value::list(std::vector<tmpl::Value>(
+                                      all.begin() + ptrdiff_t(unit.attempt_logs_from), all.end())));
+            }
+        }
         if (unit.http) att.json("http", "[" + *unit.http + "]");
         store_.put_attempt(run.id, unit.key, uint32_t(unit.attempt), att.finish());
     }

@@ -46,7 +46,8 @@ struct Engine::Unit {
     // new one instead of resuming it.
     bool child_timed_out = false;
     int attempt = 0;
-    bool interrupted = false;  // re-run after a crash stopped it (ctx.resumed)
+    size_t attempt_logs_from = 0;  // where this attempt's entries start in logs
+    bool interrupted = false;      // re-run after a crash stopped it (ctx.resumed)
     // When the attempt the crash stopped had started (unix ms; 0: unknown).
     uint64_t interrupted_attempt_started_ms = 0;
     uint64_t wait_deadline_ms = 0;  // approval: when it times out (unix ms; 0: never)

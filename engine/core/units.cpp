@@ -374,6 +374,9 @@ void Engine::start_unit(Run& run, Unit& unit) {
         }
     }
     ++unit.attempt;
+    // (The first attempt's record keeps what came before it too: a before_step hook's.)
+    unit.attempt_logs_from =
+        unit.attempt > 1 && unit.logs.is_sequence() ? unit.logs.list_obj().items.size() : 0;
     unit.status = "running";
     unit.attempt_started_ms = now_unix_ms();
     // The step record says which attempt runs, with its input and idempotency key; the

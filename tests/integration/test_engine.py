@@ -717,6 +717,25 @@ steps:
         self.assertEqual((r["status"], r["attempt"]), ("failed", 1), r)
         self.assertEqual(r["error"]["kind"], "http_5xx")
 
+    def test_each_attempt_keeps_its_own_logs(self):
+        # Each attempt's record repeated the logs of every attempt before it.
+        self.p.workflow("logretry", """\
+steps:
+  - id: flaky
+    task: lua
+    retry: {max_attempts: 3, initial_delay: 10ms, max_delay: 10ms}
+    with:
+      script: |
+        ctx.log.info("a" .. ctx.attempt)
+        if ctx.attempt < 3 then error({kind = "network", message = "down"}) end
+        return "ok"
+""")
+        doc = self.assertRun("logretry")
+        shown = self.p.show(doc["id"])["steps"]["flaky"]
+        per_attempt = [[e["message"] for e in a.get("logs", [])] for a in shown["attempts"]]
+        self.assertEqual(per_attempt, [["a1"], ["a2"], ["a3"]])
+        self.assertEqual([e["message"] for e in shown["logs"]], ["a1", "a2", "a3"])
+
     def test_5xx_retried_until_success(self):
         srv = self.start_server()
         srv.script("/flaky", (503, {"e": 1}), (503, {"e": 2}), (200, {"number": "INC7"}))

@@ -170,7 +170,9 @@ class Engine {
     // Takes this process's lock in DATA/locks now rather than at the first start or resume:
     // a server that cannot make it would otherwise run (and answer every start with the
     // lock's error) instead of refusing to start as `ferry run` does.
-    Status claim_data_folder() { return take_owner_lock(); }
+    // The process lock, and the folder's server lock (DATA/locks/server, held for the
+    // process's life): two servers on one folder both ran every schedule's due times.
+    Status claim_data_folder();
 
     size_t active_executions() const { return runs_.size(); }
     // Whether this process runs the execution now (its events will come from here).
@@ -371,6 +373,7 @@ class Engine {
     std::map<std::string, int> owned_;  // resumed execution id -> locked file descriptor
     std::string owner_token_;           // empty until take_owner_lock()
     int owner_fd_ = -1;                 // the locked DATA/locks/process-TOKEN
+    int server_fd_ = -1;                // the locked DATA/locks/server (claim_data_folder)
     int data_dir_fd_ = -1;              // the data folder, wherever it is moved
     int data_dir_errno_ = 0;            // why it could not be opened
     int locks_fd_ = -1;                 // DATA/locks

@@ -59,7 +59,38 @@ void Engine::open_data_dir() {
     data_dir_errno_ = data_dir_fd_ < 0 ? errno : 0;
 }
 
+Status Engine::claim_data_folder() {
+    if (Status owner = take_owner_lock(); !owner) return owner;
+    if (server_fd_ >= 0) return ok_status();
+    Result<int> dir = locks_fd();
+    if (!dir) return dir.error();
+    int fd = ::openat(dir.value(), "server", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return lock_error("server", errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        char pid[32] = {};
+        ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+        ::close(fd);
+        if (err != EWOULDBLOCK) return lock_error("server", err);
+        std::string who = n > 0 ? " (pid " + std::string(pid, size_t(n)) + ")" : "";
+        return make_error(ErrorKind::Storage,
+                          "another ferry serve" + who + " is serving the data folder " +
+                              store_.path() +
+                              ": run one server per data folder (two would each run every "
+                              "schedule's due times)");
+    }
+    // Who holds it, for the message above; the lock is what counts.
+    std::string me = std::to_string(::getpid());
+    if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, me.data(), me.size(), 0) < 0) {
+        // Only the message loses the pid.
+    }
+    server_fd_ = fd;
+    return ok_status();
+}
+
 void Engine::close_data_dir() {
+    if (server_fd_ >= 0) ::close(server_fd_);
+    server_fd_ = -1;
     if (locks_fd_ >= 0) ::close(locks_fd_);
     if (data_dir_fd_ >= 0) ::close(data_dir_fd_);
     locks_fd_ = data_dir_fd_ = -1;

@@ -86,6 +86,20 @@ class DataFolder(ServeTest):
         run = self.p.ferry("run", "hello", "--input", "name=ada")
         self.assertEqual(run.returncode, 2, run.stderr)
 
+    def test_a_second_server_on_the_folder_is_refused(self):
+        # Both served, and each ran every schedule's due times (each run twice). `ferry run`
+        # beside a server stays allowed.
+        second = subprocess.run(
+            [te.FERRY, "serve", "--project", str(self.p.dir), "--data", str(self.p.data),
+             "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(second.returncode, 2, second.stderr)
+        self.assertIn("another ferry serve (pid %d) is serving the data folder" % self.s.proc.pid,
+                      second.stderr)
+        self.assertNotIn("listening on", second.stderr)
+        run = self.p.ferry("run", "hello", "--input", "name=ada")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(self.s.json("GET", "/healthz")[0], 200)
+
 
 class RoleMatrix(ServeTest):
     # (method, path, minimum role); None = open.

@@ -139,6 +139,18 @@ void receive(Api& api, Call& c) {
         bool fresh_entry =
             seen && seen.value() &&
             now_ms - std::strtoull(seen.value()->c_str(), nullptr, 10) <= replay_window_ms(*hook);
+        // A Standard Webhooks sender sends a message again under the same webhook-id when
+        // it saw no answer (a ?wait= that outlasted its timeout, a lost 202): a 409 read as
+        // a failed delivery, retried until the sender gave up or disabled the endpoint. The
+        // repeat gets the execution the first delivery started, as an Idempotency-Key
+        // repeat does; nothing starts twice.
+        if (fresh_entry && hook->verify != "hmac-sha256" && hook->resume.empty()) {
+            const std::string& entry = *seen.value();
+            // Never the execution's record, even under ?wait=: a replay of a captured
+            // delivery passes the signature checks, and must learn nothing but the id.
+            if (size_t space = entry.find(' '); space != std::string::npos)
+                return answer_repeat(api, entry.substr(space + 1), std::move(c.res));
+        }
         if (fresh_entry) {
             // The signature is not repeated in the answer: it names the payload, nothing more.
             return c.error(409, "replayed",
@@ -185,8 +197,8 @@ void receive(Api& api, Call& c) {
         App* a = &app;
         // Staged with the execution: the id counts as delivered exactly when the execution is
         // durable, so a delivery that failed before that can be retried by the sender.
-        sr.on_started = [a, replay_key, now_ms](const std::string&) {
-            claim(*a->store, replay_key, std::to_string(now_ms));
+        sr.on_started = [a, replay_key, now_ms](const std::string& id) {
+            claim(*a->store, replay_key, std::to_string(now_ms) + " " + id);  // "TIME ID"
         };
         sweep(app, *hook, now_ms);
     }

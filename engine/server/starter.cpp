@@ -54,6 +54,20 @@ void reply_stored(App& app, Responder& res, const Present& present, const std::s
     reply(res, present, 200, std::move(json).value());
 }
 
+// A repeat of a request that started execution id. One that finds it still running answers
+// 202 at once even with ?wait=: this process only hears the end of executions it started
+// itself, and starting another would break the promise of the key that found it.
+void reply_repeat(App& app, Responder& res, const Present& present, const std::string& id,
+                  bool wait) {
+    res.annotate("execution_id", id);
+    std::string status = stored_status(app, id);
+    if (execution_ended(status) && wait)
+        reply_stored(app, res, present, id);
+    else
+        reply(res, present, 202, accepted_body(id, status, true),
+              {{"Content-Type", "application/json"}, {"Location", "/api/v1/executions/" + id}});
+}
+
 // A waiting client: answered once, by the end of the execution, by the wait limit, or at
 // shutdown (202 with the status then: the execution is durable and resumes at the next start).
 struct Waiter : Api::PendingAnswer {
@@ -178,6 +192,10 @@ std::string request_fingerprint(const StartRequest& r) {
 
 }  // namespace
 
+void answer_repeat(Api& api, const std::string& execution_id, Responder res) {
+    reply_repeat(api.app(), res, nullptr, execution_id, false);
+}
+
 void start_execution(Api& api, StartRequest request, Responder res) {
     App& app = api.app();
     std::string idem_key, fingerprint;
@@ -225,17 +243,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
                                 " with a different request; use a new key for new inputs");
                 return;
             }
-            res.annotate("execution_id", id);
-            std::string status = stored_status(app, id);
-            // A repeat that finds its execution still running answers 202 at once even with
-            // ?wait=: this process only hears the end of executions it started itself, and
-            // starting another would break the key's promise.
-            if (execution_ended(status) && request.wait_ms > 0)
-                reply_stored(app, res, request.present, id);
-            else
-                reply(res, request.present, 202, accepted_body(id, status, true),
-                      {{"Content-Type", "application/json"},
-                       {"Location", "/api/v1/executions/" + id}});
+            reply_repeat(app, res, request.present, id, request.wait_ms > 0);
             return;
         }
     }

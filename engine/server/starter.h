@@ -38,6 +38,9 @@ Result<tmpl::Value> parse_json_body(const std::string& body);
 
 // A server started with --dry-run (ServerSettings::dry_run) starts every execution as a dry run.
 void start_execution(Api& api, StartRequest request, Responder res);
+// The answer to a hook's delivery sent again, which started execution_id: 202 with the id,
+// its status and "idempotent_replay": true.
+void answer_repeat(Api& api, const std::string& execution_id, Responder res);
 
 // For the OpenAPI document: the parameters of the routes that start an execution.
 Api::ParamDoc wait_param();         // ?wait=

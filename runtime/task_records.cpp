@@ -2,12 +2,16 @@
 // goes into the history, which no step should fill.
 #include "runtime/scheduler.h"
 
+#include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
 #include "runtime/utf8.h"
 
 namespace ferry {
 
 void cut_for_the_record(std::string& message) {
+    // Redacted before the cut, where it would split a secret the record's redaction then
+    // misses (it finds secrets whole).
+    if (message.size() > Task::kMaxLogText) message = Redactor::instance().redact(message);
     if (message.size() > Task::kMaxLogText) {
         size_t cut = Task::kMaxLogText;
         while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)

@@ -453,6 +453,17 @@ int http_is_credential_header(lua_State* L) {
     return 1;
 }
 
+// ferry.http.redact(text) -> text with every secret the process knows replaced by
+// "[REDACTED]", as records will hold it: for code that cuts a text (a quote of a vendor's
+// body) before it is recorded, where a secret cut in two would escape redaction.
+int http_redact(lua_State* L) {
+    size_t len = 0;
+    const char* text = luaL_checklstring(L, 1, &len);
+    std::string out = Redactor::instance().redact(std::string_view(text, len));
+    lua_pushlstring(L, out.data(), out.size());
+    return 1;
+}
+
 }  // namespace
 
 void set_http_client(lua_State* L, HttpClient* client) {
@@ -464,6 +475,7 @@ int open_http(lua_State* L) {
     luaL_Reg fns[] = {{"request", http_request},
                       {"url", http_url},
                       {"is_credential_header", http_is_credential_header},
+                      {"redact", http_redact},
                       {nullptr, nullptr}};
     luaL_newlib(L, fns);
     return 1;

@@ -3,11 +3,16 @@
 -- hundred bytes, never inside a UTF-8 character (the message is stored and shown as JSON).
 -- Input text is trimmed here, because Lua's own idioms for it backtrack (below).
 local json = require("ferry.json")
+local http = require("ferry.http")
 
 local M = {}
 
 -- text itself, or its first `limit` bytes (cut back to a character boundary) and "...".
 function M.clip(text, limit)
+  if #text <= limit then return text end
+  -- Secrets are redacted where the text is recorded, whole: one cut in two here would
+  -- keep its first part. Redacted first, the cut can only split "[REDACTED]".
+  text = http.redact(text)
   if #text <= limit then return text end
   local cut = limit
   while cut > 0 and (text:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end

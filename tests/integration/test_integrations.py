@@ -737,6 +737,47 @@ class VendorBytes(IntegrationTest):
         self.assertNotIn("\x07", shown.stdout)
         self.assertIn("ALL GOOD", shown.stdout)
 
+    def test_a_secret_cut_by_a_size_cap_is_not_kept_in_part(self):
+        # Texts were cut before they were redacted, and redaction finds secrets whole: a
+        # vendor page echoing the password across the 200-character quote of an error kept
+        # its first part, and so did the attempt record's 4 KiB cap.
+        pw = SN_PASSWORD.encode()
+        body = b"x" * 185 + pw + b"y" * (4090 - 185 - len(pw)) + pw + b"z" * 100
+        url = self.serve_raw(400, "text/plain", body)
+        self.configure(url, "retry: {max_attempts: 1}\n"
+                            "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}"
+                       % SN_USER)
+        self.p.workflow("get", GET_WF)
+        p = self.ferry("run", "get")
+        self.assertEqual(p.returncode, 1)
+        doc = json.loads(p.stdout)
+        shown = self.ferry("executions", "show", doc["id"], "--json").stdout
+        part = SN_PASSWORD[:8]
+        for text in (p.stderr, p.stdout, shown, self.ferry("executions", "export").stdout):
+            self.assertNotIn(part, text)
+        self.assertIn("[REDACTED]", doc["steps"]["call"]["error"]["message"])
+
+    def test_a_secret_at_the_64_kib_cut_of_a_log_line_is_not_kept_in_part(self):
+        m = self.mock()
+        self.configure(m.url, "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}"
+                       % SN_USER)
+        self.p.workflow("cut", """\
+inputs: {note: {type: string, required: true}}
+steps:
+  - id: say
+    task: lua
+    with:
+      input: "{{ inputs.note }}"
+      script: |
+        ctx.log.info(string.rep("e", 65536 - 10) .. input)
+        error(string.rep("e", 65536 - 10) .. input)
+""")
+        rc, doc, err = self.run_wf("cut", "--input", "note=" + SN_PASSWORD)
+        self.assertEqual(rc, 1)
+        shown = self.ferry("executions", "show", doc["id"], "--json").stdout
+        for text in (err, shown, self.ferry("executions", "export").stdout):
+            self.assertNotIn(SN_PASSWORD[:8], text)
+
     def test_an_answer_cannot_forge_a_progress_line(self):
         # Progress is one line per event: a newline in a peer's error body printed a line of
         # the peer's choosing ("ferry: ID execution succeeded").

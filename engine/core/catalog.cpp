@@ -3,6 +3,7 @@
 #include "core/values.h"
 #include "runtime/json_lua.h"
 #include "runtime/json_repeats.h"
+#include "workflow/loader_internal.h"
 
 #include <algorithm>
 #include <regex>
@@ -193,6 +194,39 @@ bool field_flag(lua_State* L, int idx, const char* key, const TaskDef& t, const 
 // The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
 // fail every invocation ("must be a strnig"), so it fails the task's loading instead. The
 // types are a workflow's input types (workflow::input_types).
+// A task file's text as Lua's own file loader (luaL_loadfile) reads it: a UTF-8 byte order
+// mark and a first line starting with '#' (a shebang) are skipped, the line kept empty so
+// that positions keep their line numbers. Either failed as "unexpected symbol near '<\239>'".
+std::string as_lua_reads_a_file(std::string text) {
+    if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
+    if (text.starts_with('#')) text.erase(0, std::min(text.find('\n'), text.size()));
+    return text;
+}
+
+// Keys of a task's table: a misspelt one (`inputs`, `requird`) was taken in silence, and the
+// task then ran without what it meant to declare. Functions and keys far from every known
+// one are the module's own (helpers, data).
+void check_module_keys(lua_State* L, int idx, const std::string& name, const std::string& rel,
+                       const SourcePlaces& places, std::vector<workflow::Diagnostic>& problems) {
+    static const std::vector<std::string> kKnown = {
+        "name", "description", "input",    "output",  "raw",         "run",
+        "pure", "keeps_input", "provider", "default", "integrations"};
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING && !lua_isfunction(L, -1)) {
+            std::string key = lua_tostring(L, -2);
+            if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
+                std::string hint = workflow::detail::did_you_mean(key, kKnown);
+                if (!hint.empty())
+                    problems.push_back(
+                        diag_at(rel, places.key(key),
+                                "task '" + name + "': unknown key '" + key + "'" + hint));
+            }
+        }
+        lua_pop(L, 1);
+    }
+}
+
 void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePlaces& places,
                         std::vector<workflow::Diagnostic>& problems) {
     if (t.input.is_undefined() || t.input.is_none()) return;
@@ -212,10 +246,21 @@ void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePl
                                            "' must be a table like {type = \"string\"}"));
             continue;
         }
-        auto problem = [&](const char* key, const std::string& what) {
+        auto problem = [&](const std::string& key, const std::string& what) {
             problems.push_back(diag_at(rel, places.key_in(name, key),
                                        "task '" + t.name + "': input '" + name + "' " + what));
         };
+        // A misspelt `required` turned off exactly the check the schema is for.
+        static const std::vector<std::string> kSpecKeys = {"type", "required", "default", "enum",
+                                                           "description"};
+        for (const auto& [k, v] : spec.dict_obj().items()) {
+            std::string word = k.is_string() ? std::string(k.str()) : tmpl::to_repr(k);
+            if (std::find(kSpecKeys.begin(), kSpecKeys.end(), word) != kSpecKeys.end()) continue;
+            std::string hint = workflow::detail::did_you_mean(word, kSpecKeys);
+            problem(word, "has an unknown key '" + word + "'" +
+                              (hint.empty() ? " (keys: type, required, default, enum, description)"
+                                            : hint));
+        }
         if (const tmpl::Value* required = spec.dict_obj().find("required");
             required && !required->is_bool())
             problem("required",
@@ -278,10 +323,28 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
     tasks_["workflow"].push_back(native_workflow_task());
     tasks_["approval"].push_back(native_approval_task());
     lua_State* L = vm.state();
+    // Built-in files first, then the project's own: a project task that redefines a built-in
+    // is the duplicate (reported at its file), whatever its path. In path order a file such
+    // as tasks/a/mylog.lua took over `log`, reported at the built-in's file.
+    struct Source {
+        std::string rel;
+        std::string text;
+        std::string origin;
+    };
+    std::vector<Source> builtin, own;
     for (const std::string& rel : project.list("tasks", {".lua"})) {
         std::string origin;
         std::optional<std::string> text = project.read(rel, &origin);
         if (!text) continue;
+        (origin.rfind("(built-in)", 0) == 0 ? builtin : own)
+            .push_back({rel, as_lua_reads_a_file(std::move(*text)), origin});
+    }
+    builtin.insert(builtin.end(), std::make_move_iterator(own.begin()),
+                   std::make_move_iterator(own.end()));
+    for (const Source& source : builtin) {
+        const std::string& rel = source.rel;
+        const std::string* text = &source.text;
+        const std::string& origin = source.origin;
         Result<int> chunk = vm.load_chunk("@" + rel, *text);
         if (!chunk) {
             const Error& e = chunk.error();
@@ -335,6 +398,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         t.origin = origin;
         for (const char* key : {"input", "output", "raw", "integrations"})
             check_table_field(L, idx, key, t.name, rel, places, problems);
+        check_module_keys(L, idx, t.name, rel, places, problems);
         t.input = sorted_by_name(field_json(L, idx, "input"));
         check_input_schema(t, rel, places, problems);
         t.output = field_json(L, idx, "output");

@@ -1789,6 +1789,39 @@ return {
             self.assertIn(line, p.stdout)
         self.assertNotIn("t/g.lua", p.stdout)  # a table that is no task: its __index never ran
 
+    def test_typos_file_forms_and_built_in_names_in_task_files(self):
+        # Typos in a declaration were taken in silence (`inputs`: every key accepted;
+        # `requird`: nothing required); a BOM or a #! line failed to load; and a project
+        # file whose path sorts before a built-in's took its name over.
+        run = "run = function() return {hijacked = true} end"
+        self.p.write("tasks/a/p.lua", 'return {name = "t.p", inputs = {a = {type = "string"}}, '
+                     'run = function() return {} end}\n')
+        self.p.write("tasks/a/q.lua", 'return {name = "t.q", input = {a = {type = "string", '
+                     'requird = true}}, run = function() return {} end}\n')
+        self.p.write("tasks/a/r.lua", 'return {name = "log", %s}\n' % run)
+        self.p.write("tasks/b/bom.lua", '\ufeffreturn {name = "t.bom", run = function() return 1 end}\n')
+        self.p.write("tasks/b/bang.lua", '#!/usr/bin/env lua\n'
+                     'return {name = "t.bang", run = function() return 2 end}\n')
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        for line in ("tasks/a/p.lua:1:23: task 't.p': unknown key 'inputs' (did you mean 'input'?)",
+                     "tasks/a/q.lua:1:54: task 't.q': input 'a' has an unknown key 'requird' "
+                     "(did you mean 'required'?)",
+                     "tasks/a/r.lua:1:9: task 'log' is also defined in tasks/core/log.lua"):
+            self.assertIn(line, p.stdout)
+        self.assertNotIn("bom.lua", p.stdout)
+        self.assertNotIn("bang.lua", p.stdout)
+        self.p.workflow("uses", """\
+steps:
+  - {id: l, task: log, with: {message: hi}}
+  - {id: b, task: t.bom}
+  - {id: s, task: t.bang}
+""")
+        rc, doc, err = self.p.run("uses")
+        self.assertEqual(rc, 0, err)
+        self.assertNotEqual(doc["steps"]["l"]["output"], {"hijacked": True})
+        self.assertEqual((doc["steps"]["b"]["output"], doc["steps"]["s"]["output"]), (1, 2))
+
     def test_task_definition_mistakes_name_the_line_they_are_on(self):
         # A table has no positions: the source is searched for the key, and a key written
         # once is placed (in its input's entry, for a schema mistake); one written twice

@@ -49,11 +49,23 @@ Schedules::Schedules(App& app, bool dry_run, ServerLog& log, StoreRoom& room)
 
 Schedules::~Schedules() = default;
 
+namespace {
+
+// What a schedule's due times follow, kept with its state: due times recorded under another
+// definition are not this one's to catch up.
+std::string definition_of(const workflow::ScheduleEntry& e) {
+    return e.cron.empty() ? "every " + std::to_string(e.every_ms) + "ms" : "cron " + e.cron;
+}
+
+}  // namespace
+
 void Schedules::start() {
     uint64_t now = now_unix_ms();
+    forget_removed_schedules();
     for (auto& sp : states_) {
         State& s = *sp;
         auto stored = app_.store->get_kv(kv_key(s.def->name));
+        std::string stored_definition;
         if (stored && stored.value()) {
             Value v = tmpl::value_from_json(*stored.value());
             if (const Value* d = dict_get(v, "last_due"); d && d->is_int())
@@ -69,7 +81,13 @@ void Schedules::start() {
                 s.last_execution_id = std::string(id->str());
             if (const Value* f = dict_get(v, "first_seen"); f && f->is_int() && f->as_int() > 0)
                 s.first_seen = uint64_t(f->as_int());
+            if (const Value* d = dict_get(v, "definition"); d && d->is_string())
+                stored_definition = std::string(d->str());
         }
+        // A changed expression starts from its next due time: "0 6" moved to "30 6" and
+        // deployed at 07:00 ran at once, for the 06:30 the old expression never had.
+        const bool redefined =
+            !stored_definition.empty() && stored_definition != definition_of(*s.def);
         if (!s.def->enabled) {
             if (!s.off) {
                 s.off = true;
@@ -77,12 +95,17 @@ void Schedules::start() {
             }
             continue;
         }
-        bool back_on = s.off;
-        if (back_on) {
+        bool back_on = s.off || redefined;
+        if (s.off) {
             log_.info("schedule " + s.def->name +
                           ": enabled again; the times it was off for are not caught up",
                       {{"schedule", s.def->name}});
             s.off = false;
+        } else if (redefined) {
+            log_.info("schedule " + s.def->name + ": its definition changed (" + stored_definition +
+                          " -> " + definition_of(*s.def) +
+                          "); due times before now are not caught up",
+                      {{"schedule", s.def->name}});
         }
         if (!s.first_seen || back_on) {
             if (!s.first_seen) s.first_seen = now;
@@ -169,15 +192,35 @@ void Schedules::fire(State& s, uint64_t due) {
 }
 
 void Schedules::remember(const State& s) {
-    app_.store->put_kv(
-        kv_key(s.def->name),
-        to_json_text(dict_of({{"last_due", Value::integer(int64_t(s.last_due))},
-                              {"last_run", Value::integer(int64_t(s.last_run))},
-                              {"execution_id", str(s.last_execution_id)},
-                              {"last_error", str(s.last_error)},
-                              {"off", Value::boolean(s.off)},
-                              {"first_seen", Value::integer(int64_t(s.first_seen))}})));
+    app_.store->put_kv(kv_key(s.def->name),
+                       to_json_text(dict_of({{"last_due", Value::integer(int64_t(s.last_due))},
+                                             {"last_run", Value::integer(int64_t(s.last_run))},
+                                             {"execution_id", str(s.last_execution_id)},
+                                             {"last_error", str(s.last_error)},
+                                             {"off", Value::boolean(s.off)},
+                                             {"first_seen", Value::integer(int64_t(s.first_seen))},
+                                             {"definition", str(definition_of(*s.def))}})));
     app_.loop.wake();
+}
+
+void Schedules::forget_removed_schedules() {
+    // Taken out of ferry.yaml is paused, as enabled: false is: put back, the due times it
+    // was out for are not caught up.
+    auto entries = app_.store->scan_kv("schedule:");
+    if (!entries) return;
+    for (const auto& e : entries.value()) {
+        std::string name = e.key.substr(std::string("schedule:").size());
+        bool configured = false;
+        for (const auto& sp : states_)
+            configured = configured || sp->def->name == name;
+        if (configured) continue;
+        Value v = tmpl::value_from_json(e.json);
+        if (!v.is_dict()) continue;
+        if (const Value* off = dict_get(v, "off"); off && off->is_bool() && off->as_bool())
+            continue;
+        v.dict_obj().set(str("off"), Value::boolean(true));
+        app_.store->put_kv(e.key, to_json_text(v));
+    }
 }
 
 std::string Schedules::list_json() const {

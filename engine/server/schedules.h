@@ -32,6 +32,8 @@ class Schedules {
     void arm(State& s, uint64_t due);
     void fire(State& s, uint64_t due);
     void remember(const State& s);  // stages the schedule's record in the store
+    // Marks the stored state of schedules no longer in ferry.yaml as off (paused).
+    void forget_removed_schedules();
     std::string list_json() const;
 
     App& app_;

@@ -657,6 +657,40 @@ schedules:
                       "caught up", log)
         self.assertNotIn("schedule paused: catching up", log)
 
+    def test_taken_out_or_redefined_it_does_not_catch_up(self):
+        # Taken out of ferry.yaml and put back, it caught up a due time from while it was
+        # out; redefined, it caught up one the new definition "missed" under the old one.
+        time.sleep(1.5)
+        self.assertTrue(scheduled(self.s, "paused"))
+        self.s.stop()
+        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG.replace(
+            "  - {name: paused, workflow: hello, every: 1s, inputs: {name: p}}\n", ""))
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(2.2)
+        self.s.stop()
+        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG.replace("every: 1s, inputs: {name: p}",
+                                                                       "every: 2s, inputs: {name: p}"))
+        restarted = time.time()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(1.0)
+        late = [e for e in scheduled(self.s, "paused") if e["due_s"] < restarted - 0.5]
+        log = (self.p.dir / "serve.log").read_text()
+        self.assertNotIn("schedule paused: catching up", log)
+        self.assertIn("schedule paused: enabled again", log)
+        # (Taken out counts as off; the redefinition is said when the state was on.)
+        runs_before = len(late)
+        self.s.stop()
+        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG.replace("every: 1s, inputs: {name: p}",
+                                                                       "every: 3s, inputs: {name: p}"))
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(0.5)
+        log = (self.p.dir / "serve.log").read_text()
+        self.assertIn("schedule paused: its definition changed (every 2000ms -> every 3000ms); "
+                      "due times before now are not caught up", log)
+        self.assertNotIn("schedule paused: catching up", log)
+        self.assertEqual(len([e for e in scheduled(self.s, "paused")
+                              if e["due_s"] < restarted - 0.5]), runs_before)
+
     def test_last_run_is_a_due_time_that_ran(self):
         # 'broken' never starts (its inputs are wrong): no last_run, its error kept, also
         # across a restart.

@@ -336,6 +336,18 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         unit_finished(run, unit, std::move(outcome));
         return;
     }
+    if (run.from_history && holds_text(unit.input, kRedactedInHistory)) {
+        // History keeps secrets as [REDACTED]; a resumed step whose input was read back
+        // with one would send that text to the vendor instead of the value.
+        TaskOutcome outcome;
+        outcome.error = make_error(
+            ErrorKind::Validation,
+            "step '" + def.id + "': its input holds a value the history keeps only as " +
+                std::string(kRedactedInHistory) +
+                " (a secret), so the resumed execution cannot send it; start a new execution");
+        unit_finished(run, unit, std::move(outcome));
+        return;
+    }
     if (def.task == "workflow") {
         invoke_subworkflow(run, unit);
         return;

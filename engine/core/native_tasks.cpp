@@ -87,26 +87,26 @@ void Engine::invoke_sleep(Run& run, Unit& unit) {
     const uint64_t started_ns = Loop::hrtime_ns();
     Unit* up = &unit;
     ++sleeping_;
-    unit.retry_timer = loop_.timer(times_out ? limit : wait.value(), [this, ref = run.ref, up,
-                                                                      limit, times_out,
-                                                                      started_ns] {
-        // Copied first: resetting the timer below destroys this callback.
-        Engine* self = this;
-        const RunRef id = ref;
-        Unit* u = up;
-        TaskOutcome out;
-        out.duration_ms = double(Loop::hrtime_ns() - started_ns) / 1e6;
-        if (times_out) {
-            out.error = make_error(ErrorKind::Timeout, "timed out after " + std::to_string(limit) +
-                                                           " ms (the step's timeout)");
-        } else {
-            out.ok = true;
-            out.value.SetObject();
-        }
-        --self->sleeping_;
-        u->retry_timer.reset();
-        if (Run* r = self->find_run(id)) self->unit_finished(*r, *u, std::move(out));
-    });
+    unit.retry_timer = loop_.timer(
+        times_out ? limit : wait.value(), [this, ref = run.ref, up, limit, times_out, started_ns] {
+            // Copied first: resetting the timer below destroys this callback.
+            Engine* self = this;
+            const RunRef id = ref;
+            Unit* u = up;
+            TaskOutcome out;
+            out.duration_ms = double(Loop::hrtime_ns() - started_ns) / 1e6;
+            if (times_out) {
+                out.error =
+                    make_error(ErrorKind::Timeout, "timed out after " + std::to_string(limit) +
+                                                       " ms (the step's timeout)");
+            } else {
+                out.ok = true;
+                out.value.SetObject();
+            }
+            --self->sleeping_;
+            u->retry_timer.reset();
+            if (Run* r = self->find_run(id)) self->unit_finished(*r, *u, std::move(out));
+        });
 }
 
 bool Engine::stop_sleep(Unit& unit) {

@@ -334,6 +334,7 @@ Status Engine::resume(const std::string& id, std::function<void(const ExecutionS
         make_run(wf, inputs ? *inputs : tmpl::Value::dict(), opts, id);
     if (!made) return made.error();
     std::shared_ptr<Run> run = made.value();
+    run->from_history = true;
     run->done = std::move(done);
     Result<int64_t> created = parse_rfc3339_ms(text_of(dict_get(rec, "created_at")));
     run->created_ms = created && created.value() > 0 ? uint64_t(created.value()) : now_unix_ms();

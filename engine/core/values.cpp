@@ -348,4 +348,16 @@ Value str(std::string s) {
     return Value::string(std::move(s));
 }
 
+bool holds_text(const Value& v, std::string_view needle) {
+    if (v.is_string()) return v.str().find(needle) != std::string_view::npos;
+    if (v.is_sequence()) {
+        for (const Value& item : v.list_obj().items)
+            if (holds_text(item, needle)) return true;
+    } else if (v.is_dict()) {
+        for (const auto& [key, item] : v.dict_obj().items())
+            if (holds_text(key, needle) || holds_text(item, needle)) return true;
+    }
+    return false;
+}
+
 }  // namespace ferry::engine

@@ -44,5 +44,9 @@ bool print_pretty_json(const std::function<std::string()>& next, std::FILE* file
 Value dict_of(std::initializer_list<std::pair<const char*, Value>> items);
 const Value* dict_get(const Value& dict, std::string_view key);
 Value str(std::string s);
+// Whether a string anywhere in v (keys included) contains needle.
+bool holds_text(const Value& v, std::string_view needle);
+// What a secret becomes in records: a value read back from history that holds it lost one.
+constexpr std::string_view kRedactedInHistory = "[REDACTED]";
 
 }  // namespace ferry::engine

@@ -323,6 +323,12 @@ void retry(Api& api, Call& c) {
     StartRequest sr;
     sr.workflow = dict_get(exec, "workflow") ? tmpl::to_str(*dict_get(exec, "workflow")) : "";
     if (const Value* in = dict_get(exec, "inputs"); in && in->is_dict()) sr.inputs = *in;
+    // The record keeps a secret as [REDACTED]: a retry would run with that text instead.
+    if (holds_text(sr.inputs, kRedactedInHistory))
+        return c.error(409, "conflict",
+                       "execution '" + id +
+                           "' had an input holding a secret, which its record "
+                           "keeps only as [REDACTED]; start a new execution with its inputs");
     if (const Value* dr = dict_get(exec, "dry_run"); dr && dr->is_bool())
         sr.dry_run = dr->as_bool();
     sr.trigger = "retry";

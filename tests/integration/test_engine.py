@@ -2348,6 +2348,36 @@ steps:
                 self.assertIn("data.mdb is truncated: 12288 bytes", r.stderr)
         self.assertEqual(db.read_bytes(), before, "the truncated file was modified")
 
+    def test_a_resumed_step_does_not_send_a_secret_history_kept_as_redacted(self):
+        # History keeps secrets as [REDACTED]; read back by a resume, that text went to the
+        # vendor in place of the value.
+        os.environ["FERRY_TEST_RESUME_TOKEN"] = "resume-token-0123456789"
+        self.addCleanup(os.environ.pop, "FERRY_TEST_RESUME_TOKEN", None)
+        self.p.write("ferry.yaml", "integrations:\n  api: {type: http, base_url: "
+                     "\"http://127.0.0.1:9\", auth: {type: bearer, token: "
+                     "\"${env:FERRY_TEST_RESUME_TOKEN}\"}}\n")
+        srv = self.start_server()
+        self.p.workflow("carry", """\
+inputs:
+  url: {type: string, required: true}
+  note: {type: string, required: true}
+steps:
+  - {id: first, task: http.request, with: {url: "{{ inputs.url }}/first"}}
+  - {id: pause, task: sleep, needs: [first], with: {duration: 3s}}
+  - id: send
+    task: http.request
+    needs: [pause]
+    with: {method: POST, url: "{{ inputs.url }}/send", json: {note: "{{ inputs.note }}"}}
+""")
+        self.run_and_kill("carry", "--input", "url=" + srv.url, "--input",
+                          "note=resume-token-0123456789", path="/first", settle=0.5)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        resumed = json.loads(r.stdout.splitlines()[0])
+        self.assertIn("its input holds a value the history keeps only as [REDACTED] (a secret)",
+                      resumed["steps"]["send"]["error"]["message"])
+        self.assertEqual(srv.count("/send"), 0)
+
     def test_kill_9_during_a_retry_wait_keeps_the_retries(self):
         # The step's first attempt failed and it waits 3 s to retry; a crash then used to
         # leave it recorded as failed, and resume ended the execution without the retries.

@@ -9,6 +9,7 @@ stopped by its PID (SIGTERM, bounded wait, then SIGKILL).
 """
 import http.client
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -553,6 +554,21 @@ steps:
                                      role="operator")[0], 404)
         self.assertEqual(self.s.json("POST", "/api/v1/executions/%s/retry" % old, {},
                                      role="viewer")[0], 403)
+
+    def test_a_retry_of_inputs_that_held_a_secret_is_refused(self):
+        # The record keeps a secret as [REDACTED], and the retry ran with that text.
+        self.s.stop()
+        self.p.write("ferry.yaml", tokens_yaml() + "integrations:\n  api: {type: http, base_url: "
+                     "\"http://127.0.0.1:9\", auth: {type: bearer, token: "
+                     "\"${env:FERRY_TEST_RETRY_TOKEN}\"}}\n")
+        self.s = Server(te.FERRY, self.p.dir, self.p.data,
+                        env=dict(os.environ, FERRY_TEST_RETRY_TOKEN="retry-token-0123456789"))
+        old = self.start("hello", {"name": "retry-token-0123456789"}, "?wait=10s")
+        self.assertEqual(self.execution(old)["inputs"], {"name": "[REDACTED]"})
+        status, body = self.s.json("POST", "/api/v1/executions/%s/retry" % old, {},
+                                   role="operator")
+        self.assertEqual(status, 409, body)
+        self.assertIn("keeps only as [REDACTED]", body["error"]["message"])
 
 
 def scheduled(server, name):

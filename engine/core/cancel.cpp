@@ -16,6 +16,11 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
     run->failing = true;   // nothing new starts; pending steps end "cancelled"
     run->woken.add_all();  // schedule() looks at every pending step again
     run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
+    // Workflow hooks running for it (a before_step that computes or waits) end too: the
+    // cancel waited for them.
+    for (Task* hook : std::vector<Task*>(run->hook_tasks))
+        if (scheduler_.is_live(hook))
+            scheduler_.cancel(hook, make_error(ErrorKind::Cancelled, reason));
     std::vector<std::string> children;
     std::vector<Unit*> woken;  // built-in sleeps, ended after the loop (settling adds units)
     for (auto& unit : run->units) {

@@ -300,7 +300,8 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
     // A hook task can outlive the engine (an App destroyed while it runs: the scheduler's
     // destructor ends it and runs this callback), so the callback asks alive_ first.
     std::weak_ptr<Engine*> alive = alive_;
-    scheduler_.spawn(
+    auto self_task = std::make_shared<Task*>(nullptr);  // the spawned task, for its callback
+    Task* task = scheduler_.spawn(
         hook_runner_ref_,
         [hook_fn, ctx, event](lua_State* co) {
             lua_rawgeti(co, LUA_REGISTRYINDEX, hook_fn);
@@ -309,9 +310,11 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             return 3;
         },
         limits,
-        [alive, then = std::move(then), file, kind, rid = run.id, unit](TaskOutcome outcome) {
+        [alive, then = std::move(then), file, kind, rid = run.id, unit,
+         self_task](TaskOutcome outcome) {
             auto self = alive.lock();
             if (!self) return;
+            if (Run* r = (*self)->find_run(rid)) std::erase(r->hook_tasks, *self_task);
             (*self)->keep_hook_logs(rid, kind, unit, outcome.logs);
             if (!outcome.ok) {
                 Error e = outcome.error;
@@ -324,6 +327,8 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
             }
             then(from_rapidjson(outcome.value));
         });
+    *self_task = task;
+    run.hook_tasks.push_back(task);
 }
 
 void Engine::invoke_unit(Run& run, Unit& unit) {

@@ -160,6 +160,7 @@ struct Engine::Run {
     bool parked_approvals = false;  // an approval parked: its status follows its units
     bool cancelled = false;         // Engine::cancel: ends "cancelled", not "failed"
     bool from_history = false;      // resumed: its values were read back from records
+    std::vector<Task*> hook_tasks;  // workflow hooks running for it (a cancel stops them)
     tmpl::Value error;              // the execution's error, if failed
     tmpl::Value outputs;
     uint64_t created_ms = 0;

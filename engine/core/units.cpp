@@ -335,7 +335,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
                     if (!r) return;
                     Unit& u = *r->units[uidx];
                     if (!res) {
-                        u.status = "failed";
+                        u.status = r->cancelled ? "cancelled" : "failed";
                         u.error = error_value(res.error());
                         settle_unit(*r, u);
                         return;
@@ -436,6 +436,11 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     const workflow::Step& def = run.wf->steps[unit.step_index];
     unit.task = nullptr;
     unit.duration_ms = outcome.duration_ms;
+    // What runs outside the scheduler (a sub-workflow) has no task to time: the attempt's
+    // own start is the measure (it said 0 ms for a child that took a second).
+    const uint64_t now = now_unix_ms();
+    if (unit.duration_ms <= 0 && unit.attempt_started_ms && now > unit.attempt_started_ms)
+        unit.duration_ms = double(now - unit.attempt_started_ms);
     if (outcome.dry_run_stop && !is_dry_run(run, def)) {
         // error({kind = "dry_run"}) is how ctx.http stops a dry run; raised by a task in a
         // real run it would record a success that sent nothing.
@@ -535,7 +540,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                 Run* r = find_run(ref);
                 if (!r) return;
                 if (!res) {
-                    up->status = "failed";
+                    up->status = r->cancelled ? "cancelled" : "failed";
                     up->error = error_value(res.error());
                 } else {
                     if (const tmpl::Value* out = dict_get(res.value(), "output")) up->output = *out;
@@ -554,8 +559,10 @@ void Engine::settle_unit(Run& run, Unit& unit, bool eager, bool already_durable)
     if (!already_durable) {
         unit.finished_ms = now_unix_ms();
         persist_unit(run, unit, unit.attempt > 0 && unit.status != "skipped", /*settled=*/true);
+        // A result read back from its record (a for_each item that finished before a crash)
+        // was announced when it happened: `ferry resume` printed such items as if they ran.
+        emit_settled(run, unit);
     }
-    emit_settled(run, unit);
     recheck_waiting(run);
     if (eager) {
         // The result and whatever it lets start (the dependents' "running" records) go into

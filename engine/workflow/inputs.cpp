@@ -350,8 +350,9 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
             std::make_shared<InputSpec>(parse_spec(ctx, name, *get("items"), *get("items"), true));
     if (const YAML::Node* e = get("enum")) {
         if (!e->IsSequence() || e->size() == 0) {
-            ctx.error(*e,
-                      "'enum' must be a non-empty list of values, got " + describe_node(ctx, *e));
+            ctx.error(
+                *e, "'enum' must be a non-empty list of values, got " +
+                        (e->IsSequence() ? std::string("an empty list") : describe_node(ctx, *e)));
         } else {
             for (const YAML::Node& item : *e) {
                 tmpl::Value v = to_value(ctx, item);

@@ -899,6 +899,8 @@ steps:
         self.assertEqual(err["kind"], "timeout")
         self.assertIn("timed out after 300ms (the step's timeout)", err["message"])
         self.assertEqual(doc["steps"]["sub"]["attempt"], 2)
+        # Timed as the attempt ran (it said 0ms: no task of its own to time).
+        self.assertGreaterEqual(doc["steps"]["sub"]["duration_ms"], 250)
         # Each attempt had its own child, and each was cancelled.
         rows = json.loads(self.p.ferry("executions", "list", "--workflow", "slowchild",
                                        "--json").stdout)
@@ -2305,8 +2307,11 @@ steps:
         before = self.p.show(exec_id)["steps"]["each[0]"]
         self.assertEqual(before["status"], "succeeded")
 
-        r = self.p.ferry("resume", "--quiet", timeout=30)
+        r = self.p.ferry("resume", timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
+        # Its progress shows what ran now, not the finished item as if it had run again.
+        self.assertNotIn("step each[0]", r.stderr)
+        self.assertIn("step each[1] succeeded", r.stderr)
         after = self.p.show(exec_id)
         self.assertEqual(after["status"], "succeeded")
         self.assertEqual(srv.count("/quick"), 1)

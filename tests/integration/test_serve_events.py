@@ -555,6 +555,27 @@ steps:
         self.assertEqual(self.s.json("POST", "/api/v1/executions/%s/retry" % old, {},
                                      role="viewer")[0], 403)
 
+    def test_a_cancel_stops_a_running_workflow_hook(self):
+        # It waited for the hook: an execution cancelled during an 8 s before_step hook
+        # ended 8 s later, its step failed rather than cancelled.
+        self.p.write("tasks/hooks/nap.lua",
+                     "return function(ctx, event) ferry.sleep(8000) return event end\n")
+        self.p.workflow("napping", """\
+hooks: {before_step: hooks/nap.lua}
+steps:
+  - {id: a, task: log, with: {message: x}}
+""")
+        exec_id = self.start("napping", {})
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id,
+                                   {"reason": "not now"}, role="operator")
+        self.assertEqual(status, 202, body)
+        doc = self.finished(exec_id, timeout=6)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertEqual(doc["status"], "cancelled")
+        self.assertEqual(doc["steps"]["a"]["status"], "cancelled")
+
     def test_a_retry_of_inputs_that_held_a_secret_is_refused(self):
         # The record keeps a secret as [REDACTED], and the retry ran with that text.
         self.s.stop()

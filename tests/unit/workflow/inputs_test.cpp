@@ -146,7 +146,7 @@ TEST_CASE("enum values must match the type", "[workflow][inputs]") {
     CHECK(inputs_problem("  n: {type: integer, enum: [1, 2.5]}\n") ==
           "wf.yaml:2:32: enum value of input 'n': expected an integer, got 2.5");
     CHECK(inputs_problem("  n: {type: integer, enum: []}\n") ==
-          "wf.yaml:2:28: 'enum' must be a non-empty list of values, got a list");
+          "wf.yaml:2:28: 'enum' must be a non-empty list of values, got an empty list");
     CHECK(inputs_problem("  n: {type: integer, enum: 3}\n") ==
           "wf.yaml:2:28: 'enum' must be a non-empty list of values, got an integer (3)");
 }

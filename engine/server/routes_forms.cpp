@@ -166,6 +166,7 @@ void submit(Api& api, Call& c) {
     sr.workflow = form->workflow;
     sr.inputs = outcome.inputs;
     sr.trigger = "form";
+    sr.trigger_info = dict_of({{"form", str(form->name)}});  // which form, once logs rotate
     sr.idempotency_key = c.req.header("idempotency-key");
     if (auto w = c.req.query_param("wait")) {
         Result<uint64_t> ms = parse_duration_ms(*w);

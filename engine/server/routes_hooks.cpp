@@ -178,6 +178,10 @@ void receive(Api& api, Call& c) {
     StartRequest sr;
     sr.workflow = hook->start;
     sr.trigger = "hook";
+    // Which hook (several may start one workflow) and which message, once logs rotate.
+    sr.trigger_info = dict_of({{"hook", str(hook->name)}});
+    if (!check.replay_id.empty() && hook->verify != "hmac-sha256")
+        sr.trigger_info.dict_obj().set(str("webhook_id"), str(check.replay_id));
     if (!hook->input.empty()) {
         sr.inputs = dict_of({{hook->input.c_str(), payload}});
     } else if (payload.is_dict()) {

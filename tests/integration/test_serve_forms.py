@@ -329,6 +329,7 @@ class Forms(unittest.TestCase):
         self.assertEqual(doc["inputs"]["risk"], "low")
         self.assertEqual(doc["inputs"]["window"], "2026-03-01T22:00:00Z")
         self.assertEqual(doc.get("trigger"), "form")
+        self.assertEqual(doc["trigger_info"]["form"], "change-request")
 
     def test_submit_urlencoded_and_html_answer(self):
         form = urllib.parse.urlencode([("device", "sw-2"), ("window", "2026-03-01T22:00"),
@@ -646,6 +647,9 @@ class Hooks(unittest.TestCase):
         self.assertEqual(doc["status"], "succeeded", doc)
         self.assertEqual(doc["inputs"]["event"]["type"], "incident.created")
         self.assertEqual(doc.get("trigger"), "hook")
+        # Which hook and which message started it, for when the logs have rotated.
+        self.assertEqual((doc["trigger_info"]["hook"], doc["trigger_info"]["webhook_id"]),
+                         ("sn", "msg_valid_1"))
 
     def test_standard_webhooks_wrong_stale_replayed(self):
         body = b'{"type": "x"}'

@@ -430,7 +430,9 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
     Result<tmpl::Value> inputs =
         workflow::resolve_inputs(*child.value(), given ? *given : tmpl::Value::dict());
     if (!inputs) {
-        fail(inputs.error());
+        Error e = inputs.error();  // named: the name may have come from an expression
+        e.message = "inputs for sub-workflow '" + std::string(name->str()) + "': " + e.message;
+        fail(std::move(e));
         return;
     }
     const RunRef ref = run.ref;

@@ -910,6 +910,17 @@ steps:
         self.assertEqual(doc["steps"]["sub"]["child_execution"], rows[0]["id"])
         self.assertIs(doc["steps"]["sub"]["child_timed_out"], True)
 
+    def test_a_computed_child_name_is_named_in_its_input_errors(self):
+        # The message said only "input 'n': required, but not given": which workflow's?
+        self.p.workflow("picker", """\
+inputs: {which: {type: string, required: true}}
+steps:
+  - {id: sub, task: workflow, with: {name: "{{ inputs.which }}", inputs: {}}}
+""")
+        doc = self.assertRun("picker", "--input", "which=child", code=1)
+        self.assertIn("inputs for sub-workflow 'child': input 'n': required, but not given",
+                      self.step_error(doc, "sub")["message"])
+
     def test_failing_child_fails_the_step(self):
         doc = self.assertRun("parent", "--input", "explode=true", code=1)
         err = self.step_error(doc, "sub")

@@ -73,9 +73,16 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
     }
     if (ref.method) {
         std::string kind = ref.root == "steps" ? "step" : ref.root == "inputs" ? "input" : "var";
+        const std::vector<std::string>& known = ref.root == "steps"    ? names.steps
+                                                : ref.root == "inputs" ? names.inputs
+                                                                       : names.vars;
+        // The advice only where it helps: with no such name, ['items'] is an unknown one.
         ctx.error(ref.mark, who + ": " + ref.root + "." + ref.name + " is the dict method " +
-                                ref.name + "(), not the " + kind + " '" + ref.name + "'; write " +
-                                ref.root + "['" + ref.name + "']");
+                                ref.name + "()" +
+                                (contains(known, ref.name)
+                                     ? ", not the " + kind + " '" + ref.name + "'; write " +
+                                           ref.root + "['" + ref.name + "']"
+                                     : "; there is no " + kind + " '" + ref.name + "'"));
         return false;
     }
     if (ref.root == "steps") {

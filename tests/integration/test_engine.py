@@ -1606,6 +1606,11 @@ class Validation(EngineTest):
                         "    with: {message: \"{{ inputs.items }}\"}\n", (6, None),
                         ["inputs.items is the dict method items(), not the input 'items'",
                          "write inputs['items']"]),
+        # With no such input the advice would lead to "unknown input 'items'".
+        "dict_method_no_input": ("steps:\n  - id: a\n    task: log\n"
+                                 "    with: {message: \"{{ inputs.items }}\"}\n", (4, None),
+                                 ["inputs.items is the dict method items(); there is no input "
+                                  "'items'"]),
         "bad_expression": ("steps:\n  - id: a\n    task: log\n"
                            "    with: {message: \"{{ inputs.x + }}\"}\n", (4, None),
                            ["expression"]),

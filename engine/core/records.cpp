@@ -211,6 +211,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     // A resumed task learns when the attempt the process died in began (a create it sent
     // may still be in the vendor's hands for the integration's timeout).
     if (unit.status == "running") rec.time("attempt_started_at", unit.attempt_started_ms);
+    if (unit.status == "retrying") rec.time("retry_at", unit.retry_at_ms);
     if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
     if (has_items(unit.logs)) rec.value("logs", unit.logs);
     std::string json = rec.finish();

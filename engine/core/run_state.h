@@ -47,6 +47,7 @@ struct Engine::Unit {
     bool child_timed_out = false;
     int attempt = 0;
     size_t attempt_logs_from = 0;  // where this attempt's entries start in logs
+    uint64_t retry_at_ms = 0;      // retrying: when the next attempt starts (unix ms)
     bool interrupted = false;      // re-run after a crash stopped it (ctx.resumed)
     // When the attempt the crash stopped had started (unix ms; 0: unknown).
     uint64_t interrupted_attempt_started_ms = 0;

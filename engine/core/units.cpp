@@ -233,6 +233,19 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 return;
             }
             unit.interrupted = unit.attempt > 0;
+            if (const uint64_t retry_at = time_ms("retry_at");
+                status == "retrying" && unit.attempt > 0 && unit.input_ready &&
+                retry_at > now_unix_ms()) {
+                // Waiting to retry when the process stopped: the wait goes on (a vendor's
+                // Retry-After among the reasons for it), it does not restart at once.
+                unit.status = "retrying";
+                unit.retry_at_ms = retry_at;
+                Unit* up = &unit;
+                unit.retry_timer = loop_.timer(retry_at - now_unix_ms(), [this, ref = run.ref, up] {
+                    if (Run* r = find_run(ref)) start_unit(*r, *up);
+                });
+                return;
+            }
             // A step waiting to retry had its last attempt end (and recorded): only an
             // attempt that was running is interrupted.
             if (unit.attempt > 0 && status != "retrying") {
@@ -513,9 +526,10 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             persist_unit(run, unit, true);  // the failed attempt, on record
             // The step is not over: a process that dies during the backoff must find it
             // unfinished and retry it (recorded as "failed", resume ended the execution).
-            unit.status = "retrying";
-            persist_unit(run, unit, false);
             uint64_t delay = retry_delay_ms(*def.retry, unit.attempt, outcome);
+            unit.status = "retrying";
+            unit.retry_at_ms = now_unix_ms() + delay;  // on record: a restart keeps the wait
+            persist_unit(run, unit, false);
             emit(run, "step.retrying", unit.key, "retrying", outcome.error.message,
                  outcome.duration_ms, unit.attempt, delay);
             Unit* up = &unit;

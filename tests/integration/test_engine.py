@@ -74,6 +74,7 @@ class TestServer:
                         "query": self.path.partition("?")[2],
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                         "body": body.decode("utf-8", "replace"),
+                        "at": time.monotonic(),
                     })
                     script = owner.scripts.get(path)
                     if script:
@@ -2424,6 +2425,10 @@ outputs:
         self.assertEqual(resumed["status"], "succeeded", resumed)
         self.assertEqual(resumed["outputs"], {"number": "INC8"})
         self.assertEqual(srv.count("/flaky"), 2)
+        # The wait went on across the restart (1.5-3 s with its jitter), not from zero, nor
+        # skipped: the resumed process retried at once before.
+        hits = srv.hits("/flaky")
+        self.assertGreaterEqual(hits[1]["at"] - hits[0]["at"], 1.4)
         attempts = self.p.show(resumed["id"])["steps"]["call"]["attempts"]
         self.assertEqual([a["status"] for a in attempts], ["failed", "succeeded"], attempts)
 

@@ -59,6 +59,8 @@ class App {
     // What only the project can tell (core/project_problems.cpp): sub-workflows that do not
     // exist or are given inputs they do not take, hook files that do not exist.
     std::vector<workflow::Diagnostic> project_problems(const workflow::Workflow& wf);
+    // A hook file as the hook runner would take it for `hook`; empty when fine.
+    std::string hook_file_problem(const std::string& rel, const char* hook);
 
     Loop loop;
     LuaVM vm;

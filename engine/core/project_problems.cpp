@@ -2,6 +2,7 @@
 // `ferry run` or the server starts it: the sub-workflows its steps run exist and take the
 // inputs written for them, and its hook files exist.
 #include "core/app.h"
+#include "core/catalog.h"
 
 namespace ferry::engine {
 
@@ -63,15 +64,49 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
                 {m, "step '" + step.id + "' runs workflow '" + child_name + "': " + problem});
     }
     const workflow::Hooks& h = wf.hooks;
-    for (const auto& [file, mark] : {std::pair{&h.before_step, &h.before_step_mark},
-                                     std::pair{&h.after_step, &h.after_step_mark},
-                                     std::pair{&h.on_failure, &h.on_failure_mark}}) {
-        if (file->empty()) continue;
-        std::string rel = file->rfind("tasks/", 0) == 0 ? *file : "tasks/" + *file;
-        if (!project.read(rel))
-            out.push_back({*mark, "hook file '" + *file + "' not found (hooks live under tasks/)"});
+    struct HookRef {
+        const std::string* file;
+        const workflow::Mark* mark;
+        const char* name;
+    };
+    for (const HookRef& hook : {HookRef{&h.before_step, &h.before_step_mark, "before_step"},
+                                HookRef{&h.after_step, &h.after_step_mark, "after_step"},
+                                HookRef{&h.on_failure, &h.on_failure_mark, "on_failure"}}) {
+        if (hook.file->empty()) continue;
+        std::string rel = hook.file->rfind("tasks/", 0) == 0 ? *hook.file : "tasks/" + *hook.file;
+        if (!project.read(rel)) {
+            out.push_back(
+                {*hook.mark, "hook file '" + *hook.file + "' not found (hooks live under tasks/)"});
+            continue;
+        }
+        if (std::string why = hook_file_problem(rel, hook.name); !why.empty())
+            out.push_back({*hook.mark, "hook file '" + *hook.file + "' " + why});
     }
     return out;
+}
+
+std::string App::hook_file_problem(const std::string& rel, const char* hook) {
+    // What the hook runner would find at run time: one returning 42 failed every step, and a
+    // table without the named hook was silently no hook at all.
+    Result<int> ref = load_lua_file(vm, project, rel);
+    if (!ref) return "does not load: " + ref.error().message;
+    lua_State* L = vm.state();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref.value());
+    std::string why;
+    if (lua_istable(L, -1)) {
+        lua_pushstring(L, hook);
+        lua_rawget(L, -2);
+        if (!lua_isfunction(L, -1))
+            why = std::string("returns a table without a ") + hook + " function (got " +
+                  luaL_typename(L, -1) + ")";
+        lua_pop(L, 1);
+    } else if (!lua_isfunction(L, -1)) {
+        why = std::string("must return a function(ctx, event) or a table of them, got ") +
+              luaL_typename(L, -1);
+    }
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref.value());
+    return why;
 }
 
 }  // namespace ferry::engine

@@ -1990,6 +1990,23 @@ steps:
         self.assertNotIn("here.lua", res.stdout)
         self.assertRegex(res.stdout, r"w\.yaml:7:\d+: step 'b': a sub-workflow is named by a "
                                      r"workflow name from workflows/, not a path \('../w.yaml'\)")
+        # A hook file that returns what the runner cannot use failed every step (42), or was
+        # silently no hook (a table without the named one).
+        self.p.write("tasks/hooks/num.lua", "return 42\n")
+        self.p.write("tasks/hooks/other.lua", "return {after_step = function() end}\n")
+        self.p.write("tasks/hooks/both.lua", "return {before_step = function() end}\n")
+        self.p.workflow("w", "hooks:\n  before_step: hooks/other.lua\n"
+                             "  after_step: hooks/num.lua\n  on_failure: hooks/here.lua\n"
+                             "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        self.p.workflow("w2", "hooks: {before_step: hooks/both.lua}\n"
+                              "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        res = self.p.ferry("validate")
+        self.assertEqual(res.returncode, 2, res.stdout)
+        self.assertIn("w.yaml:2:16: hook file 'hooks/other.lua' returns a table without a "
+                      "before_step function (got nil)", res.stdout)
+        self.assertIn("w.yaml:3:15: hook file 'hooks/num.lua' must return a function(ctx, event) "
+                      "or a table of them, got number", res.stdout)
+        self.assertNotIn("w2.yaml", res.stdout)
 
     def test_validate_checks_the_inputs_a_step_gives_a_sub_workflow(self):
         self.p.workflow("child", "inputs:\n  n: {type: integer, required: true}\n"

@@ -57,7 +57,16 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
         // own problems are its file's.
         const auto& [path, text] = found.value();
         workflow::LoadResult child = workflow::load_workflow_text(text, path, &catalog);
-        if (!child.ok() || !child.workflow) continue;
+        if (!child.ok() || !child.workflow) {
+            // Its own problems are its file's; here, that this step cannot run (ferry run
+            // started the parent and failed the step, exit 1, instead of refusing it).
+            out.push_back({m, "step '" + step.id + "' runs workflow '" + child_name +
+                                  "', whose file has problems (" +
+                                  (child.problems.empty() ? std::string("it does not load")
+                                                          : child.problems.front().describe()) +
+                                  ")"});
+            continue;
+        }
         const tmpl::Value* given = step.with.dict_obj().find("inputs");
         for (const std::string& problem : literal_input_problems(*child.workflow, given))
             out.push_back(

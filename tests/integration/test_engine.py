@@ -2043,6 +2043,16 @@ steps:
         self.assertRegex(err, r"parent\.yaml:4:\d+: step 'typo' runs workflow 'child': "
                               r"input 'tga': no such input")
         self.assertEqual(self.p.ferry("executions", "list", "--json").stdout.strip(), "[]")
+        # A child whose file is broken: the parent's step cannot run (ferry run started the
+        # parent and failed the step, exit 1).
+        self.p.workflow("child", "steps:\n  - {id: a, task: nosuch}\n")
+        self.p.workflow("parent", "steps:\n  - {id: sub, task: workflow, with: {name: child}}\n")
+        res = self.p.ferry("validate", str(self.p.dir / "workflows" / "parent.yaml"))
+        self.assertEqual(res.returncode, 2, res.stdout)
+        self.assertRegex(res.stdout, r"parent\.yaml:2:\d+: step 'sub' runs workflow 'child', "
+                                     r"whose file has problems \(.*child\.yaml:2:\d+: .*nosuch")
+        rc, doc, err = self.p.run("parent")
+        self.assertEqual(rc, 2, err)
 
     def test_validate_of_a_file_it_does_not_check_is_a_problem(self):
         other = self.p.dir / "notes.txt"

@@ -71,19 +71,16 @@ std::string origin_of(std::string_view url) {
     return o;
 }
 
-// The first `cap` bytes of text, redacted before the cut: the record's own redaction finds
-// secrets whole, and one cut in two would keep its first part. A secret that starts before
-// the cut is seen whole if it ends within the next 4 KiB.
-std::string redacted_prefix(std::string_view text, size_t cap) {
-    std::string out = Redactor::instance().redact(text.substr(0, cap + 4096));
-    if (out.size() > cap) out.resize(cap);
-    return out;
+// At most the first `cap` bytes of text, ending outside any secret: the record's own
+// redaction finds secrets whole, and one cut in two would keep its first part.
+std::string secret_safe_prefix(std::string_view text, size_t cap) {
+    return std::string(text.substr(0, Redactor::instance().safe_cut(text, cap)));
 }
 
 // The first `cap` bytes of a body of `full_size` bytes (body may already be a prefix).
 std::string capped(std::string_view body, size_t full_size, size_t cap) {
     if (full_size <= cap && body.size() == full_size) return std::string(body);
-    std::string kept = redacted_prefix(body, cap);
+    std::string kept = secret_safe_prefix(body, cap);
     return kept + "...[" + std::to_string(full_size > kept.size() ? full_size - kept.size() : 0) +
            " more bytes]";
 }
@@ -234,7 +231,7 @@ void IntegrationClient::send_attempt(const std::shared_ptr<Op>& op) {
     op->sent = built.value();
     op->sent.body = body.size() <= config_.max_logged_body
                         ? body
-                        : redacted_prefix(body, config_.max_logged_body);
+                        : secret_safe_prefix(body, config_.max_logged_body);
     built.value().body = std::move(body);
     op->transfer = http_.send(std::move(built.value()),
                               [this, op](Result<HttpResponse> res, const HttpTransferInfo& info) {

@@ -236,6 +236,33 @@ bool Redactor::empty() const {
     return secrets_.empty();
 }
 
+size_t Redactor::safe_cut(std::string_view text, size_t cut) const {
+    if (cut >= text.size()) return text.size();
+    std::lock_guard lock(mu_);
+    // Only a window around the cut can hold a secret it splits; moving the cut to such a
+    // secret's start may split another (overlapping forms), hence the rounds.
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (const Secret& s : secrets_) {
+            for (const std::string& form : s.text_forms) {
+                if (form.size() < 2 || cut == 0) continue;
+                const size_t from = cut >= form.size() - 1 ? cut - (form.size() - 1) : 0;
+                const size_t to = std::min(text.size(), cut + form.size() - 1);
+                std::string_view window = text.substr(from, to - from);
+                for (size_t at = window.find(form); at != std::string_view::npos;
+                     at = window.find(form, at + 1)) {
+                    if (from + at < cut && from + at + form.size() > cut) {
+                        cut = from + at;
+                        moved = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    return cut;
+}
+
 std::string Redactor::redact(std::string_view text) const {
     std::string out(text);
     std::lock_guard lock(mu_);

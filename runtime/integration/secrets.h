@@ -43,6 +43,11 @@ class Redactor {
     // ticket's records (60 KB) were copied whole to find, mostly, nothing.
     void redact_json_in_place(std::string& json) const;
     std::string redact_json(std::string_view json) const;
+    // Where to cut text at or before `cut` so that no secret (in any of its text forms) is
+    // cut in two: the start of one that straddles the cut, else `cut`. Redaction finds
+    // secrets whole, so a prefix kept for a record must end outside them. Searches only a
+    // window around the cut.
+    size_t safe_cut(std::string_view text, size_t cut) const;
     bool empty() const;
 
   private:

@@ -155,6 +155,22 @@ TEST_CASE("a secret that is not UTF-8 is found as records hold it (U+FFFD)", "[s
     CHECK(r.redact("p\xe4ssw\xf6rd-Latin1-Secret") == "[REDACTED]");
 }
 
+TEST_CASE("a cut is moved to the start of a secret it would split", "[secrets]") {
+    Redactor r;
+    r.add("hunter2-secret-value");
+    const std::string text = "0123456789hunter2-secret-value tail";
+    CHECK(r.safe_cut(text, 15) == 10);  // inside the secret: before it
+    CHECK(r.safe_cut(text, 10) == 10);  // at its start: nothing split
+    CHECK(r.safe_cut(text, 30) == 30);  // at its end
+    CHECK(r.safe_cut(text, 5) == 5);
+    CHECK(r.safe_cut(text, 99) == text.size());
+    // Its percent-encoded form too (a URL quoting it).
+    Redactor u;
+    u.add("p@ss word!x");
+    const std::string url = "https://x/?q=p%40ss%20word%21x&n=1";
+    CHECK(u.safe_cut(url, 20) == 13);
+}
+
 TEST_CASE("a secret echoed percent-encoded in a URL or a form body is redacted", "[secrets]") {
     Redactor r;
     r.add("Bearer S3CRET/\"\\x-ABC def");  // Bearer S3CRET/"\x-ABC def

@@ -114,7 +114,7 @@ int integration_request(lua_State* L, const char* name) {
         return 1;
     }
 
-    Task* task = Scheduler::current(L, "ferry.http.request");
+    Task* task = Scheduler::current(L, "HTTP (ctx.http, ferry.http.request)");
     Scheduler* sched = Scheduler::of(L);
     auto op = std::make_unique<IntegrationOp>(client);
     IntegrationOp* raw = op.get();

@@ -313,7 +313,7 @@ int start_http_request(lua_State* L) {
         return integration_request(L, name.c_str());
     }
     lua_pop(L, 1);
-    Task* task = Scheduler::current(L, "ferry.http.request");
+    Task* task = Scheduler::current(L, "HTTP (ctx.http, ferry.http.request)");
     HttpClient* client = http_client(L);
     if (!client) return luaL_error(L, "ferry.http.request: no HTTP client in this process");
     Scheduler* sched = Scheduler::of(L);

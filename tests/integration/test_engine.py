@@ -1266,7 +1266,10 @@ outputs:
 """)
         doc = self.assertRun("purity")
         self.assertEqual(doc["outputs"], {"x": 42})
-        for step, fn in (("sleeps", "ferry.sleep"), ("fetches", "ferry.http.request")):
+        # ctx.http reaches the same binding: the message names both ways (it named only
+        # ferry.http.request, which a task using ctx.http never called).
+        for step, fn in (("sleeps", "ferry.sleep"),
+                         ("fetches", "HTTP (ctx.http, ferry.http.request)")):
             err = self.step_error(doc, step)
             self.assertIn(fn + " is not allowed in a task declared pure", err["message"], err)
         shown = self.p.ferry("tasks", "show", "custom.pure", "--json", data=False)

@@ -1,6 +1,7 @@
 // YAML streams as documents, without yaml-cpp 0.7's endless LoadAll (loader_internal.h).
 #include "workflow/loader_internal.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 
 #include <optional>
@@ -45,24 +46,30 @@ class FirstNode final : public YAML::EventHandler {
 }  // namespace
 
 std::vector<YAML::Node> load_yaml_documents(const std::string& body) {
-    std::istringstream in(body);
-    YAML::Parser parser(in);
-    std::optional<size_t> previous;
-    for (;;) {
-        FirstNode first;
-        if (!parser.HandleNextDocument(first)) break;
-        if (first.only_null && first.pos && previous && *first.pos == *previous) {
-            YAML::Mark at;  // 0-based, as yaml-cpp's
-            at.pos = int(*first.pos);
-            for (size_t i = 0; i < *first.pos && i < body.size(); ++i) {
-                at.column = body[i] == '\n' ? 0 : at.column + 1;
-                at.line += body[i] == '\n';
+    try {
+        std::istringstream in(body);
+        YAML::Parser parser(in);
+        std::optional<size_t> previous;
+        for (;;) {
+            FirstNode first;
+            if (!parser.HandleNextDocument(first)) break;
+            if (first.only_null && first.pos && previous && *first.pos == *previous) {
+                YAML::Mark at;  // 0-based, as yaml-cpp's
+                at.pos = int(*first.pos);
+                for (size_t i = 0; i < *first.pos && i < body.size(); ++i) {
+                    at.column = body[i] == '\n' ? 0 : at.column + 1;
+                    at.line += body[i] == '\n';
+                }
+                throw YAML::ParserException(at, "no YAML node can start here");
             }
-            throw YAML::ParserException(at, "no YAML node can start here");
+            previous = first.pos;
         }
-        previous = first.pos;
+        return YAML::LoadAll(body);
+    } catch (const YAML::DeepRecursion& e) {
+        // yaml-cpp's depth guard says "bad file" (the message it passes it).
+        throw YAML::ParserException(e.mark, "data nested too deeply for the YAML parser (more "
+                                            "than about 500 levels)");
     }
-    return YAML::LoadAll(body);
 }
 
 }  // namespace ferry::workflow::detail

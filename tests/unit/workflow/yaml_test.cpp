@@ -203,6 +203,13 @@ TEST_CASE("runaway aliases and nesting are stopped", "[workflow][yaml]") {
     REQUIRE(r.problems.size() == 1);
     CHECK(r.problems[0].message.find("nested too deeply") != std::string::npos);
 
+    // Past yaml-cpp's own depth guard, which said "bad file".
+    r = load("vars:\n  deep: " + std::string(600, '[') + std::string(600, ']') + "\n" +
+             std::string(kOneStep));
+    REQUIRE(r.problems.size() == 1);
+    CHECK(r.problems[0].message ==
+          "data nested too deeply for the YAML parser (more than about 500 levels)");
+
     // "Billion laughs": each level doubles the expanded size.
     std::string text = "vars:\n  l0: &l0 [a, a]\n";
     for (int i = 1; i <= 24; ++i)

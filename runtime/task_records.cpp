@@ -9,13 +9,13 @@
 namespace ferry {
 
 void cut_for_the_record(std::string& message) {
-    // Redacted before the cut, where it would split a secret the record's redaction then
-    // misses (it finds secrets whole).
-    if (message.size() > Task::kMaxLogText) message = Redactor::instance().redact(message);
     if (message.size() > Task::kMaxLogText) {
         size_t cut = Task::kMaxLogText;
         while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
             --cut;
+        // Never inside a secret: the record's redaction finds secrets whole, and one cut in
+        // two would keep its first part.
+        cut = Redactor::instance().safe_cut(message, cut);
         const size_t dropped = message.size() - cut;
         message.resize(cut);
         message += "... (" + std::to_string(dropped) + " more bytes cut)";

@@ -90,7 +90,7 @@ void replay_dead_letter(App& app, const std::string& id,
                 lower += char(std::tolower(static_cast<unsigned char>(c)));
             // Signatures and credentials are made fresh for this attempt.
             if (lower == "webhook-timestamp" || lower == "webhook-signature" ||
-                lower == "authorization" || tmpl::to_str(v) == "[REDACTED]")
+                lower == "authorization" || tmpl::to_str(v) == kRedacted)
                 continue;
             req.http.headers.emplace_back(key, tmpl::to_str(v));
         }

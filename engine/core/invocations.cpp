@@ -6,6 +6,7 @@
 #include "core/values.h"
 #include "runtime/duration.h"
 #include "runtime/ids.h"
+#include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
 #include "workflow/loader.h"
 
@@ -341,14 +342,14 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         unit_finished(run, unit, std::move(outcome));
         return;
     }
-    if (run.from_history && holds_text(unit.input, kRedactedInHistory)) {
+    if (run.from_history && holds_text(unit.input, kRedacted)) {
         // History keeps secrets as [REDACTED]; a resumed step whose input was read back
         // with one would send that text to the vendor instead of the value.
         TaskOutcome outcome;
         outcome.error = make_error(
             ErrorKind::Validation,
             "step '" + def.id + "': its input holds a value the history keeps only as " +
-                std::string(kRedactedInHistory) +
+                std::string(kRedacted) +
                 " (a secret), so the resumed execution cannot send it; start a new execution");
         unit_finished(run, unit, std::move(outcome));
         return;

@@ -24,7 +24,7 @@ tmpl::Value credential_headers_redacted(const tmpl::Value& request) {
     tmpl::Value scrubbed = tmpl::Value::dict();
     for (const auto& [name, value] : headers->dict_obj().items())
         scrubbed.dict_obj().set(name, name.is_string() && is_credential_header(name.str())
-                                          ? tmpl::Value::string("[REDACTED]")
+                                          ? tmpl::Value::string(std::string(kRedacted))
                                           : value);
     tmpl::Value copy = tmpl::Value::dict();
     copy.dict_obj().assign(request.dict_obj().items());

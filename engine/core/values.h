@@ -46,7 +46,5 @@ const Value* dict_get(const Value& dict, std::string_view key);
 Value str(std::string s);
 // Whether a string anywhere in v (keys included) contains needle.
 bool holds_text(const Value& v, std::string_view needle);
-// What a secret becomes in records: a value read back from history that holds it lost one.
-constexpr std::string_view kRedactedInHistory = "[REDACTED]";
 
 }  // namespace ferry::engine

@@ -18,8 +18,6 @@ namespace ferry {
 
 namespace {
 
-constexpr const char* kRedacted = "[REDACTED]";
-
 std::string lower(std::string_view s) {
     std::string out(s);
     for (char& c : out)
@@ -449,7 +447,7 @@ Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {
     if (a.type == "none" || a.type.empty()) return ok_status();
     if (for_preview) {
         std::string header = a.type == "api_key" ? a.header : "Authorization";
-        set_header(out.headers, header, kRedacted);
+        set_header(out.headers, header, std::string(kRedacted));
         learn_secrets_for_redaction();
         return ok_status();
     }

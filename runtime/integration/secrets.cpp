@@ -18,8 +18,6 @@ namespace ferry {
 
 namespace {
 
-constexpr std::string_view kRedacted = "[REDACTED]";
-
 struct Reference {
     std::string_view scheme;
     std::string_view name;

@@ -28,6 +28,10 @@ Status check_secret_syntax(std::string_view text);
 // with the Redactor.
 Result<std::string> resolve_secret(std::string_view text);
 
+// What a secret or a credential header's value is replaced by, wherever Ferry writes it
+// (records, previews, dead letters): read back from history, a value holding it lost one.
+inline constexpr std::string_view kRedacted = "[REDACTED]";
+
 class Redactor {
   public:
     static Redactor& instance();

@@ -51,7 +51,8 @@ void push_preview(lua_State* L, const HttpRequest& req, const IntegrationClient&
     lua_setfield(L, -2, "url");
     lua_newtable(L);
     for (const auto& [name, value] : req.headers) {
-        std::string shown = client.carries_credentials(name) ? "[REDACTED]" : redact(value);
+        std::string shown =
+            client.carries_credentials(name) ? std::string(kRedacted) : redact(value);
         lua_pushlstring(L, shown.data(), shown.size());
         lua_setfield(L, -2, name.c_str());
     }

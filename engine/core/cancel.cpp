@@ -18,6 +18,7 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
     run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
     // Workflow hooks running for it (a before_step that computes or waits) end too: the
     // cancel waited for them.
+    stop_pending_retries(*run, "cancelled");
     for (Task* hook : std::vector<Task*>(run->hook_tasks))
         if (scheduler_.is_live(hook))
             scheduler_.cancel(hook, make_error(ErrorKind::Cancelled, reason));
@@ -34,10 +35,6 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
             // decision sent after the cancel is refused as for any decided step.
             unit->retry_timer.reset();
             woken.push_back(unit.get());
-        } else if (unit->status == "retrying" && unit->retry_timer) {
-            unit->retry_timer.reset();
-            unit->status = "cancelled";
-            settle_unit(*run, *unit);
         } else if (!unit->child_execution.empty() && find_run(unit->child_execution)) {
             children.push_back(unit->child_execution);
         }

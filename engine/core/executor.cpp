@@ -532,7 +532,7 @@ void Engine::step_settled(Run& run, size_t i) {
         if (def.on_error == "fail") {
             if (!run.failing) {
                 run.failing = true;
-                stop_pending_retries(run);
+                stop_pending_retries(run, "failed");
                 tmpl::Value err = st.error.is_dict() ? st.error : tmpl::Value::dict();
                 run.error = dict_of(
                     {{"kind", dict_get(err, "kind") ? *dict_get(err, "kind") : str("lua_error")},
@@ -550,16 +550,16 @@ void Engine::step_settled(Run& run, size_t i) {
     }
 }
 
-void Engine::stop_pending_retries(Run& run) {
+void Engine::stop_pending_retries(Run& run, const char* status) {
     // Retries stop once the execution is failing (workflows.md, section 7): a step waiting
     // for its next attempt ends with the attempt it had, instead of sending it again (and
     // holding the finished execution for the delay, an hour for a long Retry-After).
-    std::vector<Unit*> waiting;
+    std::vector<Unit*> waiting;  // settling may add units
     for (auto& unit : run.units)
         if (unit->status == "retrying" && unit->retry_timer) waiting.push_back(unit.get());
     for (Unit* unit : waiting) {
         unit->retry_timer.reset();
-        unit->status = "failed";
+        unit->status = status;
         settle_unit(run, *unit);
     }
 }

@@ -233,7 +233,11 @@ class Engine {
     void unit_settled(Run& run, Unit& unit);
     bool settles_eagerly(const Run& run) const;
     void step_settled(Run& run, size_t step_index);
-    void stop_pending_retries(Run& run);  // the run started failing
+    // Steps waiting for their next attempt end with the one they had, as `status` (the run
+    // started failing, or was cancelled).
+    void stop_pending_retries(Run& run, const char* status);
+    // The unit waits to retry until retry_at_ms (unix ms), then starts its next attempt.
+    void arm_retry(Run& run, Unit& unit, uint64_t retry_at_ms);
     // The expression context of a step: the run's, plus `event` for on_step steps.
     // A hint for "'dict object' has no attribute 'X'" where X is a step that has not
     // finished (read through a variable key, so no dependency was seen); "" otherwise.

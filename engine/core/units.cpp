@@ -238,12 +238,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 retry_at > now_unix_ms()) {
                 // Waiting to retry when the process stopped: the wait goes on (a vendor's
                 // Retry-After among the reasons for it), it does not restart at once.
-                unit.status = "retrying";
-                unit.retry_at_ms = retry_at;
-                Unit* up = &unit;
-                unit.retry_timer = loop_.timer(retry_at - now_unix_ms(), [this, ref = run.ref, up] {
-                    if (Run* r = find_run(ref)) start_unit(*r, *up);
-                });
+                arm_retry(run, unit, retry_at);
                 return;
             }
             // A step waiting to retry had its last attempt end (and recorded): only an
@@ -454,7 +449,8 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     const uint64_t now = now_unix_ms();
     if (unit.duration_ms <= 0 && unit.attempt_started_ms && now > unit.attempt_started_ms)
         unit.duration_ms = double(now - unit.attempt_started_ms);
-    if (outcome.dry_run_stop && !is_dry_run(run, def)) {
+    const bool dry_run = is_dry_run(run, def);
+    if (outcome.dry_run_stop && !dry_run) {
         // error({kind = "dry_run"}) is how ctx.http stops a dry run; raised by a task in a
         // real run it would record a success that sent nothing.
         outcome.dry_run_stop = false;
@@ -464,7 +460,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     }
     // A dry run keeps no dead letters (integrations.md): `ferry dlq replay` would send what
     // the dry run held back, with the integration's real credentials.
-    if (is_dry_run(run, def)) {
+    if (dry_run) {
         auto kept = std::remove_if(outcome.records.begin(), outcome.records.end(),
                                    [](const TaskRecord& r) { return r.kind == "dead_letter"; });
         if (kept != outcome.records.end())
@@ -472,7 +468,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                                     "dry run: " + std::to_string(outcome.records.end() - kept) +
                                         " dead letter(s) not kept",
                                     {},
-                                    now_unix_ms()});
+                                    now});
         outcome.records.erase(kept, outcome.records.end());
     }
     append_logs(unit.logs, outcome.logs, "");
@@ -527,15 +523,10 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             // The step is not over: a process that dies during the backoff must find it
             // unfinished and retry it (recorded as "failed", resume ended the execution).
             uint64_t delay = retry_delay_ms(*def.retry, unit.attempt, outcome);
-            unit.status = "retrying";
-            unit.retry_at_ms = now_unix_ms() + delay;  // on record: a restart keeps the wait
-            persist_unit(run, unit, false);
+            arm_retry(run, unit, now_unix_ms() + delay);
+            persist_unit(run, unit, false);  // with retry_at: a restart keeps the wait
             emit(run, "step.retrying", unit.key, "retrying", outcome.error.message,
                  outcome.duration_ms, unit.attempt, delay);
-            Unit* up = &unit;
-            unit.retry_timer = loop_.timer(delay, [this, ref = run.ref, up] {
-                if (Run* r = find_run(ref)) start_unit(*r, *up);  // stopped if r fails first
-            });
             return;
         }
     }
@@ -567,6 +558,18 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
         return;
     }
     settle_unit(run, unit, settles_eagerly(run));
+}
+
+void Engine::arm_retry(Run& run, Unit& unit, uint64_t retry_at_ms) {
+    unit.status = "retrying";
+    unit.retry_at_ms = retry_at_ms;
+    const uint64_t now = now_unix_ms();
+    Unit* up = &unit;
+    // Stopped (reset) if the run fails or is cancelled first: stop_pending_retries.
+    unit.retry_timer =
+        loop_.timer(retry_at_ms > now ? retry_at_ms - now : 0, [this, ref = run.ref, up] {
+            if (Run* r = find_run(ref)) start_unit(*r, *up);
+        });
 }
 
 void Engine::settle_unit(Run& run, Unit& unit, bool eager, bool already_durable) {

@@ -168,13 +168,15 @@ void receive(Api& api, Call& c) {
         if (!parsed) return c.error(400, "bad_json", parsed.error().message);
         payload = parsed.value();
     }
-    if (!hook->resume.empty()) {
-        // A resume hook answers when the decision is durable; ?wait= means nothing to it,
-        // but a bad one is refused as on a start hook.
-        if (auto w = c.req.query_param("wait"); w && !parse_duration_ms(*w))
-            return c.error(400, "bad_request", "wait: " + parse_duration_ms(*w).error().message);
-        return resume_approval(app, c, *hook, payload, replay_key, now_ms);
+    // ?wait= is a start's; a resume hook answers when the decision is durable, but a bad
+    // value is refused on both.
+    uint64_t wait_ms = 0;
+    if (auto w = c.req.query_param("wait")) {
+        Result<uint64_t> ms = parse_duration_ms(*w);
+        if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
+        wait_ms = std::min<uint64_t>(ms.value(), 300'000);
     }
+    if (!hook->resume.empty()) return resume_approval(app, c, *hook, payload, replay_key, now_ms);
     StartRequest sr;
     sr.workflow = hook->start;
     sr.trigger = "hook";
@@ -192,11 +194,7 @@ void receive(Api& api, Call& c) {
                        "set action.input to pass any payload as one input");
     }
     sr.idempotency_key = c.req.header("idempotency-key");
-    if (auto w = c.req.query_param("wait")) {
-        Result<uint64_t> ms = parse_duration_ms(*w);
-        if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
-        sr.wait_ms = std::min<uint64_t>(ms.value(), 300'000);
-    }
+    sr.wait_ms = wait_ms;
     if (!replay_key.empty()) {
         App* a = &app;
         // Staged with the execution: the id counts as delivered exactly when the execution is

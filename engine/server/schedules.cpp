@@ -206,10 +206,11 @@ void Schedules::remember(const State& s) {
 void Schedules::forget_removed_schedules() {
     // Taken out of ferry.yaml is paused, as enabled: false is: put back, the due times it
     // was out for are not caught up.
-    auto entries = app_.store->scan_kv("schedule:");
+    const std::string prefix = kv_key("");
+    auto entries = app_.store->scan_kv(prefix);
     if (!entries) return;
     for (const auto& e : entries.value()) {
-        std::string name = e.key.substr(std::string("schedule:").size());
+        std::string name = e.key.substr(prefix.size());
         bool configured = false;
         for (const auto& sp : states_)
             configured = configured || sp->def->name == name;

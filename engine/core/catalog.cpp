@@ -191,9 +191,6 @@ bool field_flag(lua_State* L, int idx, const char* key, const TaskDef& t, const 
     return flag;
 }
 
-// The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
-// fail every invocation ("must be a strnig"), so it fails the task's loading instead. The
-// types are a workflow's input types (workflow::input_types).
 // A task file's text as Lua's own file loader (luaL_loadfile) reads it: a UTF-8 byte order
 // mark and a first line starting with '#' (a shebang) are skipped, the line kept empty so
 // that positions keep their line numbers. Either failed as "unexpected symbol near '<\239>'".
@@ -227,6 +224,9 @@ void check_module_keys(lua_State* L, int idx, const std::string& name, const std
     }
 }
 
+// The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
+// fail every invocation ("must be a strnig"), so it fails the task's loading instead. The
+// types are a workflow's input types (workflow::input_types).
 void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePlaces& places,
                         std::vector<workflow::Diagnostic>& problems) {
     if (t.input.is_undefined() || t.input.is_none()) return;
@@ -343,9 +343,9 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
                    std::make_move_iterator(own.end()));
     for (const Source& source : builtin) {
         const std::string& rel = source.rel;
-        const std::string* text = &source.text;
+        const std::string& text = source.text;
         const std::string& origin = source.origin;
-        Result<int> chunk = vm.load_chunk("@" + rel, *text);
+        Result<int> chunk = vm.load_chunk("@" + rel, text);
         if (!chunk) {
             const Error& e = chunk.error();
             // The column is known when the token Lua stopped at is unique on its line.
@@ -360,7 +360,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, def.value());
         int idx = lua_gettop(L);
-        const SourcePlaces places(*text);
+        const SourcePlaces places(text);
         // Files that return something else (hooks, helper modules) are not tasks.
         bool is_task = lua_istable(L, idx);
         if (is_task) {

@@ -321,28 +321,30 @@ void link_dependencies(Workflow& wf) {
 void check_handlers_are_not_dependencies(Context& ctx, const Workflow& wf) {
     // A handler runs only after its step failed: a step that waits for its own handler
     // (directly or through others) can never run, and was skipped as "not needed" in an
-    // execution that then succeeded.
+    // execution that then succeeded. Walks the dependencies link_dependencies indexed.
     for (const Step& step : wf.steps) {
-        if (step.on_error == "fail" || step.on_error == "continue" || step.on_error == step.id)
-            continue;
-        std::set<std::string> seen;
-        std::vector<std::string> todo(step.depends_on.begin(), step.depends_on.end());
+        auto handler_at = wf.step_positions.find(step.on_error);
+        if (handler_at == wf.step_positions.end() || step.on_error == step.id) continue;
+        const size_t handler = handler_at->second;
+        std::vector<bool> seen(wf.steps.size(), false);
+        std::vector<size_t> todo = step.depends_on_steps;
         while (!todo.empty()) {
-            std::string id = std::move(todo.back());
+            const size_t i = todo.back();
             todo.pop_back();
-            if (!seen.insert(id).second) continue;
-            if (id == step.on_error) {
+            if (seen[i]) continue;
+            seen[i] = true;
+            if (i == handler) {
                 Mark at = step.field_marks.count("on_error") ? step.field_marks.at("on_error")
                                                              : step.mark;
-                ctx.error(at,
-                          "step '" + step.id + "' depends on its own on_error step '" +
-                              step.on_error + "' (" +
-                              (contains(step.depends_on, id) ? "directly" : "through other steps") +
-                              "), which runs only after it fails: it could never run");
+                const bool directly = contains(step.depends_on, step.on_error);
+                ctx.error(at, "step '" + step.id + "' depends on its own on_error step '" +
+                                  step.on_error + "' (" +
+                                  (directly ? "directly" : "through other steps") +
+                                  "), which runs only after it fails: it could never run");
                 break;
             }
-            if (const Step* dep = wf.find_step(id))
-                todo.insert(todo.end(), dep->depends_on.begin(), dep->depends_on.end());
+            todo.insert(todo.end(), wf.steps[i].depends_on_steps.begin(),
+                        wf.steps[i].depends_on_steps.end());
         }
     }
 }

@@ -251,16 +251,21 @@ void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePl
                                        "task '" + t.name + "': input '" + name + "' " + what));
         };
         // A misspelt `required` turned off exactly the check the schema is for.
-        static const std::vector<std::string> kSpecKeys = {"type", "required", "default", "enum",
-                                                           "description"};
+        static const std::vector<std::string> kSpecKeys = {"type", "required", "default",
+                                                           "enum", "format",   "description"};
         for (const auto& [k, v] : spec.dict_obj().items()) {
             std::string word = k.is_string() ? std::string(k.str()) : tmpl::to_repr(k);
             if (std::find(kSpecKeys.begin(), kSpecKeys.end(), word) != kSpecKeys.end()) continue;
             std::string hint = workflow::detail::did_you_mean(word, kSpecKeys);
             problem(word, "has an unknown key '" + word + "'" +
-                              (hint.empty() ? " (keys: type, required, default, enum, description)"
-                                            : hint));
+                              (hint.empty()
+                                   ? " (keys: type, required, default, enum, format, description)"
+                                   : hint));
         }
+        if (const tmpl::Value* format = spec.dict_obj().find("format");
+            format && !(format->is_string() && format->str() == "duration"))
+            problem("format", "has format = " + tmpl::to_repr(*format) +
+                                  "; the one format is \"duration\" (300ms, 2s, 1m30s)");
         if (const tmpl::Value* required = spec.dict_obj().find("required");
             required && !required->is_bool())
             problem("required",
@@ -504,6 +509,14 @@ std::string TaskCatalog::input_type(const std::string& task, const std::string& 
     const tmpl::Value* type = spec && spec->is_dict() ? spec->dict_obj().find("type") : nullptr;
     if (!type || !type->is_string() || type->str() == "any") return {};
     return std::string(type->str());
+}
+
+std::string TaskCatalog::input_format(const std::string& task, const std::string& provider,
+                                      const std::string& input) const {
+    const TaskDef* t = find(task, provider);
+    const tmpl::Value* spec = t && t->input.is_dict() ? t->input.dict_obj().find(input) : nullptr;
+    const tmpl::Value* format = spec && spec->is_dict() ? spec->dict_obj().find("format") : nullptr;
+    return format && format->is_string() ? std::string(format->str()) : std::string();
 }
 
 std::vector<tmpl::Value> TaskCatalog::input_choices(const std::string& task,

@@ -57,6 +57,8 @@ class TaskCatalog final : public workflow::TaskLookup {
                                          const std::string& provider) const override;
     std::vector<tmpl::Value> input_choices(const std::string& task, const std::string& provider,
                                            const std::string& input) const override;
+    std::string input_format(const std::string& task, const std::string& provider,
+                             const std::string& input) const override;
     std::vector<std::string> required_inputs(const std::string& task,
                                              const std::string& provider) const override;
     std::vector<std::string> task_names() const override;

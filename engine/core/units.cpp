@@ -3,6 +3,7 @@
 #include "core/executor.h"
 
 #include "core/run_state.h"
+#include "runtime/duration.h"
 #include "runtime/ids.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
@@ -103,6 +104,14 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
             note("must be " + workflow::detail::article_type(t) + ", got " +
                  workflow::detail::describe_value(*v));
             continue;
+        }
+        if (const tmpl::Value* format = dict_get(spec, "format");
+            format && format->is_string() && format->str() == "duration" && v->is_string()) {
+            if (Result<uint64_t> ms = parse_duration_ms(v->str()); !ms) {
+                problems += (problems.empty() ? "" : "; ") +
+                            ("input '" + name + "': " + ms.error().message);
+                continue;
+            }
         }
         if (const tmpl::Value* choices = dict_get(spec, "enum");
             choices && choices->is_sequence()) {

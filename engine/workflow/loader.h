@@ -54,6 +54,12 @@ class TaskLookup {
                                                    const std::string& /*input*/) const {
         return {};
     }
+    // The declared format of one string input ("duration", parsed as parse_duration_ms
+    // takes it); empty when it declares none.
+    virtual std::string input_format(const std::string& /*task*/, const std::string& /*provider*/,
+                                     const std::string& /*input*/) const {
+        return {};
+    }
     // The inputs a step must give: declared required, without a default.
     virtual std::vector<std::string> required_inputs(const std::string& /*task*/,
                                                      const std::string& /*provider*/) const {

@@ -2,6 +2,8 @@
 // graph and its cycles, and the tasks, providers and task inputs steps name.
 #include "workflow/loader_internal.h"
 
+#include "runtime/duration.h"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -119,6 +121,12 @@ void check_written_value(Context& ctx, const Step& step, const TaskLookup& tasks
         ctx.error(mark, "task '" + step.task + "' input '" + key + "' must be " +
                             detail::article_type(type) + ", got " + detail::describe_value(*v));
         return;
+    }
+    if (v->is_string() && tasks.input_format(step.task, step.provider, key) == "duration") {
+        if (Result<uint64_t> ms = parse_duration_ms(v->str()); !ms) {
+            ctx.error(mark, "task '" + step.task + "' input '" + key + "': " + ms.error().message);
+            return;
+        }
     }
     std::vector<tmpl::Value> choices = tasks.input_choices(step.task, step.provider, key);
     if (choices.empty()) return;

@@ -3,7 +3,8 @@ return {
   name = "sleep",
   description = "Wait for a duration (300ms, 2s, 1m) without blocking other steps",
   input = {
-    duration = { type = "string", required = true, description = "how long: 300ms, 2s, 1m, 1h" },
+    duration = { type = "string", format = "duration", required = true,
+                 description = "how long: 300ms, 2s, 1m, 1h" },
   },
   run = function(ctx, input)
     ferry.sleep(input.duration)

@@ -16,7 +16,7 @@ return {
     query = { type = "object" },
     json = { type = "any", description = "a JSON body" },
     body = { type = "string", description = "a raw body" },
-    timeout = { type = "string", description = "e.g. 10s (default 30s)" },
+    timeout = { type = "string", format = "duration", description = "e.g. 10s (default 30s)" },
     fail_on_status = { type = "boolean", default = true },
     idempotent = { type = "boolean", description = "safe to repeat (default: all but POST/PATCH)" },
     retry = { type = "boolean", default = true, description = "false: a single attempt" },

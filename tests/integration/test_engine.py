@@ -1820,6 +1820,8 @@ return {
                      'run = function() return {} end}\n')
         self.p.write("tasks/a/q.lua", 'return {name = "t.q", input = {a = {type = "string", '
                      'requird = true}}, run = function() return {} end}\n')
+        self.p.write("tasks/a/f.lua", 'return {name = "t.f", input = {a = {type = "string", '
+                     'format = "date"}}, run = function() return {} end}\n')
         self.p.write("tasks/a/r.lua", 'return {name = "log", %s}\n' % run)
         self.p.write("tasks/b/bom.lua", '\ufeffreturn {name = "t.bom", run = function() return 1 end}\n')
         self.p.write("tasks/b/bang.lua", '#!/usr/bin/env lua\n'
@@ -1829,6 +1831,8 @@ return {
         for line in ("tasks/a/p.lua:1:23: task 't.p': unknown key 'inputs' (did you mean 'input'?)",
                      "tasks/a/q.lua:1:54: task 't.q': input 'a' has an unknown key 'requird' "
                      "(did you mean 'required'?)",
+                     "tasks/a/f.lua:1:54: task 't.f': input 'a' has format = 'date'; the one "
+                     "format is \"duration\" (300ms, 2s, 1m30s)",
                      "tasks/a/r.lua:1:9: task 'log' is also defined in tasks/core/log.lua"):
             self.assertIn(line, p.stdout)
         self.assertNotIn("bom.lua", p.stdout)
@@ -1948,6 +1952,7 @@ steps:
 steps:
   - {id: l, task: log, with: {level: loud}}
   - {id: n, task: log, with: {message: null}}
+  - {id: s, task: sleep, with: {duration: -1s}}
 """)
         p = self.p.ferry("validate", "workflows/literal.yaml")
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
@@ -1958,11 +1963,14 @@ steps:
                       "got 'loud'", lines)
         self.assertIn("literal.yaml:3:", lines)
         self.assertIn("task 'log' input 'message' is required, and it is null", lines)
+        self.assertIn("literal.yaml:4:33: task 'sleep' input 'duration': expected a duration "
+                      "like 300ms, 2s, 1m30s or 1h, got '-1s'", lines)
         # Values of expressions are checked when they run.
         self.p.workflow("schema", """\
 steps:
   - {id: l, task: log, on_error: continue, with: {message: "{{ 'x' }}", level: "{{ 'loud' }}"}}
   - {id: s, task: sleep, on_error: continue, with: {duration: "{{ 5 }}"}}
+  - {id: m, task: sleep, on_error: continue, with: {duration: "{{ '-' ~ '1s' }}"}}
   - {id: d, task: log, with: {message: hi}}
   - {id: n, task: log, on_error: continue, with: {message: "{{ none }}"}}
 """)
@@ -1975,6 +1983,10 @@ steps:
                       msg)
         self.assertIn("input 'duration' must be a string, got 5",
                       doc["steps"]["s"]["error"]["message"])
+        # A declared format (sleep's duration) is checked before the task runs.
+        self.assertEqual(doc["steps"]["m"]["error"]["message"],
+                         "step 'm': task 'sleep' input 'duration': expected a duration like "
+                         "300ms, 2s, 1m30s or 1h, got '-1s'")
         self.assertEqual(doc["steps"]["d"]["input"]["level"], "info")  # the default applied
 
 

@@ -61,6 +61,17 @@ TEST_CASE("values written in with: have the type the task declares", "[workflow]
           "'error'; got '500'");
 }
 
+TEST_CASE("values written in with: have the format the task declares", "[workflow][tasks]") {
+    CHECK(load(step("    task: sleep\n    with: {duration: 1m30s}\n")).ok());
+    CHECK(only_problem(step("    task: sleep\n    with: {duration: -1s}\n")) ==
+          "wf.yaml:4:12: task 'sleep' input 'duration': expected a duration like 300ms, 2s, "
+          "1m30s or 1h, got '-1s'");
+    CHECK(only_problem(step("    task: sleep\n    with: {duration: 5 minutes}\n")) ==
+          "wf.yaml:4:12: task 'sleep' input 'duration': expected a duration like 300ms, 2s, "
+          "1m30s or 1h, got '5 minutes'");
+    CHECK(load(step("    task: sleep\n    with: {duration: \"{{ '-1s' }}\"}\n")).ok());
+}
+
 TEST_CASE("with: must give the inputs the task requires", "[workflow][tasks]") {
     CHECK(only_problem(step("    task: log\n    with: {level: info}\n")) ==
           "wf.yaml:4:11: task 'log' input 'message' is required");

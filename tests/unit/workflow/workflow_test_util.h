@@ -61,6 +61,11 @@ class FakeTasks final : public TaskLookup {
         if (task == "log" && input == "level") return "string";
         return {};
     }
+    std::string input_format(const std::string& task, const std::string&,
+                             const std::string& input) const override {
+        if (task == "sleep" && input == "duration") return "duration";
+        return {};
+    }
     std::vector<tmpl::Value> input_choices(const std::string& task, const std::string&,
                                            const std::string& input) const override {
         if (task != "log" || input != "level") return {};

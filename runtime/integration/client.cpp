@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 namespace ferry {
 
@@ -81,6 +82,27 @@ std::string capped(std::string_view body, size_t full_size, size_t cap) {
     std::string kept = secret_safe_prefix(body, cap);
     return kept + "...[" + std::to_string(full_size > kept.size() ? full_size - kept.size() : 0) +
            " more bytes]";
+}
+
+// A token's lifetime from its answer's expires_in (RFC 6749 5.1: seconds, a number; some
+// servers send it as a string). Absent or unreadable: an hour. Capped at a year: 1e17
+// seconds overflowed and made every request fetch a new token.
+uint64_t token_lifetime_ms(const rapidjson::Document& doc) {
+    constexpr double kYear = 365.0 * 24 * 3600;
+    double seconds = 3600;
+    if (doc.HasMember("expires_in")) {
+        const rapidjson::Value& v = doc["expires_in"];
+        if (v.IsNumber()) {
+            seconds = v.GetDouble();
+        } else if (v.IsString()) {
+            std::string text(v.GetString(), v.GetStringLength());
+            char* end = nullptr;
+            double parsed = std::strtod(text.c_str(), &end);
+            if (!text.empty() && end == text.c_str() + text.size()) seconds = parsed;
+        }
+    }
+    if (!(seconds > 0)) return 0;  // also NaN
+    return uint64_t(std::min(seconds, kYear) * 1000);
 }
 
 }  // namespace
@@ -250,8 +272,8 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
     if (status == 401 && config_.auth.type == "oauth2" && !op->token_refreshed) {
         op->token_refreshed = true;
         op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, 0));
-        access_token_.clear();
-        --op->tries;  // not a failure of the service: the retry budget is kept
+        token_expires_ms_ = 0;  // fetched again before the next request
+        --op->tries;            // not a failure of the service: the retry budget is kept
         breaker_.on_success();
         step(op);
         return;
@@ -579,13 +601,18 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
         rapidjson::Document doc;
         doc.Parse(r.body.data(), r.body.size());
         bool json_ok = !doc.HasParseError() && doc.IsObject();
-        if (r.status != 200 || !json_ok || !doc.HasMember("access_token") ||
-            !doc["access_token"].IsString()) {
+        // An empty token would go out as a bare "Bearer", a 401 and a fetch per request.
+        bool has_token = json_ok && doc.HasMember("access_token") &&
+                         doc["access_token"].IsString() &&
+                         doc["access_token"].GetStringLength() > 0;
+        if (r.status != 200 || !has_token) {
             std::string why = "HTTP " + std::to_string(r.status);
             if (r.status == 200 && !json_ok)
                 why += ": the answer is not a JSON object (a login page or a proxy?)";
             else if (r.status == 200)
-                why += ": the answer has no access_token";
+                why += doc.HasMember("access_token") && doc["access_token"].IsString()
+                           ? ": the answer's access_token is empty"
+                           : ": the answer has no access_token";
             if (json_ok) {
                 for (const char* field : {"error", "error_description"}) {
                     if (doc.HasMember(field) && doc[field].IsString())
@@ -602,11 +629,17 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
                             failure);
             return;
         }
-        access_token_ = doc["access_token"].GetString();
-        Redactor::instance().add(access_token_);
-        uint64_t lifetime_ms = 3600'000;
-        if (doc.HasMember("expires_in") && doc["expires_in"].IsNumber())
-            lifetime_ms = uint64_t(std::max(0.0, doc["expires_in"].GetDouble()) * 1000);
+        std::string fetched(doc["access_token"].GetString(), doc["access_token"].GetStringLength());
+        if (fetched != access_token_) {
+            // The token before last is retired from redaction (the last one may still be on
+            // its way into a record): a token rotating every few minutes would otherwise add
+            // a secret to search for to every text, for as long as the server runs.
+            Redactor::instance().add(fetched);
+            if (!retired_token_.empty()) Redactor::instance().remove(retired_token_);
+            retired_token_ = std::move(access_token_);
+            access_token_ = std::move(fetched);
+        }
+        uint64_t lifetime_ms = token_lifetime_ms(doc);
         // Refresh shortly before expiry: a minute early, or a tenth of a short lifetime.
         uint64_t margin = std::min<uint64_t>(60'000, lifetime_ms / 10);
         token_expires_ms_ = loop_.now_ms() + lifetime_ms - margin;

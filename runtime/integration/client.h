@@ -125,6 +125,7 @@ class IntegrationClient {
     std::vector<std::shared_ptr<Op>> ops_;  // in flight, for cancel()
     // OAuth2: the cached token and the requests waiting for a fetch in flight.
     std::string access_token_;
+    std::string retired_token_;      // the one before, still redacted
     uint64_t token_expires_ms_ = 0;  // loop clock
     bool token_fetching_ = false;
     uint64_t token_transfer_ = 0;

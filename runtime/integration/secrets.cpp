@@ -191,8 +191,12 @@ void Redactor::add(std::string value) {
     // stray bytes as U+FFFD, which is the form to find there.
     if (invalid_utf8_at(value) != std::string::npos) add(to_valid_utf8(value));
     std::lock_guard lock(mu_);
-    for (const Secret& known : secrets_)
-        if (known.value == value) return;
+    for (Secret& known : secrets_) {
+        if (known.value == value) {
+            ++known.adds;
+            return;
+        }
+    }
     Secret secret{std::move(value), {}, {}, {}};
     secret.escaped = json_escaped(secret.value);
     add_form(secret.text_forms, secret.value);
@@ -227,6 +231,15 @@ void Redactor::add(std::string value) {
     // Longest first, so a value containing another is replaced whole.
     std::sort(secrets_.begin(), secrets_.end(),
               [](const Secret& a, const Secret& b) { return a.value.size() > b.value.size(); });
+}
+
+void Redactor::remove(const std::string& value) {
+    if (value.size() < 4) return;
+    if (invalid_utf8_at(value) != std::string::npos) remove(to_valid_utf8(value));
+    std::lock_guard lock(mu_);
+    auto it = std::find_if(secrets_.begin(), secrets_.end(),
+                           [&](const Secret& s) { return s.value == value; });
+    if (it != secrets_.end() && --it->adds == 0) secrets_.erase(it);
 }
 
 bool Redactor::empty() const {

@@ -37,6 +37,10 @@ class Redactor {
     static Redactor& instance();
     // Values shorter than 4 bytes are not registered (they would redact ordinary text).
     void add(std::string value);
+    // Takes back one add of value (counted: two integrations may be handed the same token):
+    // for credentials that rotate (OAuth2 access tokens), so a server that runs for months
+    // does not search every text for every token it ever held.
+    void remove(const std::string& value);
     // Every registered value replaced by "[REDACTED]", in plain text (a message, a log line).
     std::string redact(std::string_view text) const;
     // The same in JSON text, which must stay valid JSON: a value is found in its escaped form
@@ -64,6 +68,7 @@ class Redactor {
         // The forms a JSON string holds: escaped, and each text form as written inside a
         // string (a vendor's JSON body kept as a string in a record); longest first.
         std::vector<std::string> json_forms;
+        size_t adds = 1;
     };
     mutable std::mutex mu_;        // resolution happens on the loop; replay and tests may differ
     std::vector<Secret> secrets_;  // longest value first

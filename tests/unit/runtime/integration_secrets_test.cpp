@@ -155,6 +155,21 @@ TEST_CASE("a secret that is not UTF-8 is found as records hold it (U+FFFD)", "[s
     CHECK(r.redact("p\xe4ssw\xf6rd-Latin1-Secret") == "[REDACTED]");
 }
 
+TEST_CASE("a rotated credential is taken back as often as it was added", "[secrets]") {
+    Redactor r;
+    r.add("token-one-1234");
+    r.add("token-one-1234");  // two integrations handed the same token
+    r.add("caf\xe9-token");
+    r.remove("token-one-1234");
+    CHECK(r.redact("a token-one-1234 b") == "a [REDACTED] b");
+    r.remove("token-one-1234");
+    CHECK(r.redact("a token-one-1234 b") == "a token-one-1234 b");
+    r.remove("caf\xe9-token");
+    CHECK(r.empty());
+    r.remove("never-added");  // nothing to take back
+    CHECK(r.empty());
+}
+
 TEST_CASE("a cut is moved to the start of a secret it would split", "[secrets]") {
     Redactor r;
     r.add("hunter2-secret-value");

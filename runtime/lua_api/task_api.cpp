@@ -70,10 +70,16 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     lua_pushinteger(L, res.status);
     lua_setfield(L, -2, "status");
     lua_newtable(L);
-    for (const auto& [name, value] : res.headers) {
+    for (const auto& [name, raw_value] : res.headers) {
         std::string key;
         for (char c : name)
             key += char(std::tolower(static_cast<unsigned char>(c)));
+        // Headers are text a task returns and records (a Latin-1 filename in a
+        // Content-Disposition failed a step whose request had been made): shown as U+FFFD,
+        // as records show them. The body stays bytes (http.request gives it as base64).
+        std::string value =
+            invalid_utf8_at(raw_value) == std::string::npos ? raw_value : to_valid_utf8(raw_value);
+        if (invalid_utf8_at(key) != std::string::npos) key = to_valid_utf8(key);
         lua_getfield(L, -1, key.c_str());
         if (lua_isstring(L, -1)) {
             std::string joined = std::string(lua_tostring(L, -1)) + ", " + value;
@@ -108,8 +114,11 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
         // The in-place parse stops at a NUL: a body with one is not JSON, even when what
         // comes before it would be ({"a":1}\0garbage).
         bool has_nul = text.find('\0') != std::string::npos;
+        // A byte order mark before the JSON, which RFC 8259 lets a parser ignore (some
+        // Windows-hosted services send one).
+        size_t start = std::string_view(text).starts_with("\xEF\xBB\xBF") ? 3 : 0;
         if (!has_nul &&
-            !json_numbers::parse_insitu<rapidjson::kParseIterativeFlag>(doc, text.data())
+            !json_numbers::parse_insitu<rapidjson::kParseIterativeFlag>(doc, text.data() + start)
                  .IsError()) {
             json_lua::push(L, doc);
             lua_setfield(L, -2, "json");
@@ -453,13 +462,15 @@ int http_is_credential_header(lua_State* L) {
     return 1;
 }
 
-// ferry.http.redact(text) -> text with every secret the process knows replaced by
-// "[REDACTED]", as records will hold it: for code that cuts a text (a quote of a vendor's
-// body) before it is recorded, where a secret cut in two would escape redaction.
+// ferry.http.redact(text) -> text as records will hold it: every secret the process knows
+// replaced by "[REDACTED]", bytes that are not UTF-8 by U+FFFD. For code that cuts a text (a
+// quote of a vendor's body) before it is recorded, where a secret cut in two would escape
+// redaction, or that hands it to a binding that takes only text (ctx.dead_letter).
 int http_redact(lua_State* L) {
     size_t len = 0;
     const char* text = luaL_checklstring(L, 1, &len);
     std::string out = Redactor::instance().redact(std::string_view(text, len));
+    if (invalid_utf8_at(out) != std::string::npos) out = to_valid_utf8(out);
     lua_pushlstring(L, out.data(), out.size());
     return 1;
 }

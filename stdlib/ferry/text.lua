@@ -7,11 +7,12 @@ local http = require("ferry.http")
 
 local M = {}
 
--- text itself, or its first `limit` bytes (cut back to a character boundary) and "...".
+-- text as records hold it (secrets redacted, bytes not UTF-8 as U+FFFD), whole or its first
+-- `limit` bytes (cut back to a character boundary) and "...".
 function M.clip(text, limit)
-  if #text <= limit then return text end
   -- Secrets are redacted where the text is recorded, whole: one cut in two here would
-  -- keep its first part. Redacted first, the cut can only split "[REDACTED]".
+  -- keep its first part. Redacted first, the cut can only split "[REDACTED]". A quote goes
+  -- into messages, outputs and dead letters, which take only UTF-8.
   text = http.redact(text)
   if #text <= limit then return text end
   local cut = limit

@@ -3,6 +3,7 @@
 -- a Ferry-specific provider.
 local tickets = require("ferry.tickets")
 local json = require("ferry.json")
+local text = require("ferry.text")
 
 local TASK = "siem.send"
 
@@ -31,10 +32,9 @@ return {
     local res, err = ctx.http({ method = "POST", path = input.path, json = events, idempotent = true })
     if not res then tickets.raise_transport(err, TASK .. ": sending " .. #events .. " event(s)") end
     if res.status < 200 or res.status >= 300 then
-      local detail = tickets.has_text(res.body) and (": " .. res.body:sub(1, 300)) or ""
       local kind = tickets.kind_for_status(res.status)
       if kind == "not_found" then kind = "http_4xx" end
-      tickets.fail(kind, TASK .. ": the collector answered HTTP " .. res.status .. detail)
+      tickets.fail(kind, TASK .. ": the collector answered " .. text.http_status(res, 300))
     end
     ctx.log.info("sent " .. #events .. " event(s)", { status = res.status })
     return { sent = #events, status = res.status }

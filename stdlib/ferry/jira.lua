@@ -66,7 +66,7 @@ local function error_text(res)
     end
   end
   if #parts == 0 and tickets.has_text(res.body) then parts[1] = clip(res.body, 300) end
-  local text = "HTTP " .. tostring(res.status)
+  local text = "HTTP " .. tostring(res.status) .. tickets.location_note(res)
   if #parts > 0 then text = text .. ": " .. table.concat(parts, "; ") end
   return text .. tickets.rate_limit_note(res)
 end
@@ -86,7 +86,7 @@ end
 function M.answer(res, doing, field, kind)
   local body = res.json
   if type(body) ~= "table" or body[field] == nil or (kind and type(body[field]) ~= kind) then
-    tickets.fail("http_5xx", "Jira: " .. doing .. ": the answer (HTTP " .. tostring(res.status) ..
+    tickets.fail("http_5xx", "Jira: " .. doing .. ": the answer (" .. tickets.answer_summary(res) ..
                  ") is not a JSON object with '" .. field .. "'" .. (kind == "table" and " (a list)" or ""))
   end
   return body

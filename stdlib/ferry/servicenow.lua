@@ -98,7 +98,7 @@ end
 
 -- "HTTP 400: Invalid table nope (detail)" from a ServiceNow error answer.
 local function error_text(res)
-  local text = "HTTP " .. tostring(res.status)
+  local text = "HTTP " .. tostring(res.status) .. tickets.location_note(res)
   local e = type(res.json) == "table" and res.json.error
   if type(e) == "table" then
     if tickets.has_text(e.message) then text = text .. ": " .. e.message end
@@ -110,16 +110,32 @@ local function error_text(res)
 end
 
 -- The unwrapped `result` of a successful answer; a step error for anything else.
-function M.result(res, doing)
+-- `shape` is "record" (an object with a sys_id: a create, a read, an update) or "list" (a
+-- query's records). Any other `result` is an error, never "nothing there": after a create
+-- whose outcome is unknown, an empty lookup means creating the record again, and a create
+-- answered without a sys_id is no ticket.
+function M.result(res, doing, shape)
   if res.status < 200 or res.status >= 300 then
     tickets.fail(tickets.kind_for_status(res.status), "ServiceNow: " .. doing .. " failed: " .. error_text(res))
   end
   local body = res.json
   if type(body) ~= "table" or body.result == nil then
-    tickets.fail("http_5xx", "ServiceNow: " .. doing .. ": the answer (HTTP " .. res.status ..
+    tickets.fail("http_5xx", "ServiceNow: " .. doing .. ": the answer (" .. tickets.answer_summary(res) ..
                  ") has no JSON 'result'")
   end
-  return body.result
+  local result = body.result
+  local fits
+  if shape == "list" then
+    fits = type(result) == "table" and result.sys_id == nil and (next(result) == nil or result[1] ~= nil)
+  else
+    fits = type(result) == "table" and result[1] == nil and tickets.has_text(M.value(result.sys_id))
+  end
+  if not fits then
+    tickets.fail("http_5xx", "ServiceNow: " .. doing .. ": the answer's 'result' is not " ..
+                 (shape == "list" and "a list of records" or "a record with a sys_id") .. ": " ..
+                 quoted(result, 120))
+  end
+  return result
 end
 
 -- Send a request; transport failures become step errors, any HTTP answer is returned.
@@ -159,7 +175,7 @@ function M.get_by_sys_id(ctx, tbl, sys_id, query)
                                headers = { Accept = "application/json" } },
                         "reading " .. tbl .. " " .. sys_id)
   if res.status == 404 then return nil end
-  return M.result(res, "reading " .. tbl .. " " .. sys_id)
+  return M.result(res, "reading " .. tbl .. " " .. sys_id, "record")
 end
 
 -- The first record where field = value, checked field by field: a query on an unknown
@@ -172,8 +188,7 @@ function M.find_one(ctx, tbl, field, value, query)
   local doing = "looking up " .. tbl .. " by " .. field
   local res = M.request(ctx, { method = "GET", path = record_path(ctx, tbl), query = q,
                                headers = { Accept = "application/json" } }, doing)
-  local rows = M.result(res, doing)
-  if type(rows) ~= "table" then return nil end
+  local rows = M.result(res, doing, "list")
   for _, row in ipairs(rows) do
     if M.value(row[field]) == value then return row end
   end
@@ -415,7 +430,7 @@ function M.patch(ctx, tbl, before, body, doing)
     tickets.raise_transport(err, "ServiceNow: " .. doing .. " (the record is unchanged)")
   end
   if not res then tickets.raise_transport(err, "ServiceNow: " .. doing) end
-  return M.result(res, doing)
+  return M.result(res, doing, "record")
 end
 
 return M

@@ -7,6 +7,7 @@
 --
 -- Vendor clients (ferry.servicenow, ferry.jira) build on this; tasks call the clients.
 local json = require("ferry.json")
+local clip = require("ferry.text").clip
 local quoted = require("ferry.text").quoted
 local trim = require("ferry.text").trim
 
@@ -185,6 +186,31 @@ function M.base_url(ctx)
   local base = ctx.integration and ctx.integration.base_url
   if type(base) ~= "string" or base == "" then return nil end
   return (base:gsub("/+$", ""))
+end
+
+-- ", Location https://..." for a redirect (never followed: a vendor's client decides), or "".
+function M.location_note(res)
+  local location = res.headers and res.headers["location"]
+  if res.status >= 300 and res.status < 400 and M.has_text(location) then
+    return ", Location " .. clip(location, 200)
+  end
+  return ""
+end
+
+-- An answer a task cannot read, for its message: "HTTP 200, text/html: '<html>...'". A
+-- hibernating instance's or a single sign-on proxy's page answers 200 too; what it says,
+-- and a redirect's Location (http:// on an https-only instance), tell them apart.
+function M.answer_summary(res)
+  local headers = res.headers or {}
+  local text = "HTTP " .. tostring(res.status)
+  if M.has_text(headers["content-type"]) then text = text .. ", " .. headers["content-type"] end
+  text = text .. M.location_note(res)
+  if type(res.body) == "string" and res.body:match("%S") then
+    text = text .. ": " .. quoted(trim(res.body), 120)
+  elseif res.body == nil or res.body == "" then
+    text = text .. ", no body"
+  end
+  return text
 end
 
 -- ---------------------------------------------------------------------------------------

@@ -120,8 +120,10 @@ local function hec_failure(res, sent, total)
   local code = math.tointeger(body.code)
   local known = code and HEC_CODES[code]
   local text = known and known[1] or (tickets.has_text(body.text) and body.text or "unexpected answer")
+  -- An answer HEC would not give (a proxy's page, a load balancer's redirect) is quoted.
+  local answer = (code or tickets.has_text(body.text)) and ("HTTP " .. res.status) or tickets.answer_summary(res)
   local message = TASK .. ": Splunk HEC refused the events: " .. text ..
-                  " (HTTP " .. res.status .. (code and (", code " .. code) or "") .. ")"
+                  " (" .. answer .. (code and (", code " .. code) or "") .. ")"
   if math.tointeger(body["invalid-event-number"]) then
     message = message .. "; first bad event: #" .. (sent + body["invalid-event-number"])
   end

@@ -52,8 +52,9 @@ return {
       accept = function(res)
         jira.check(res, "creating an issue in " .. quoted(fields.project))
         local issue = res.json
-        if type(issue) ~= "table" or not tickets.is_set(issue.key) then
-          tickets.fail("http_5xx", "Jira: the create answer (HTTP " .. res.status .. ") has no issue key")
+        if type(issue) ~= "table" or not tickets.has_text(issue.key) then
+          tickets.fail("http_5xx", "Jira: the create answer (" .. tickets.answer_summary(res) ..
+                       ") has no issue key")
         end
         record_created(ctx, issue.key, fields)
         ctx.log.info("created Jira issue " .. issue.key, { id = issue.id })

@@ -63,7 +63,7 @@ return {
                           headers = { Accept = "application/json" } })
       end,
       accept = function(res)
-        local record = sn.result(res, "creating a " .. tbl .. " record")
+        local record = sn.result(res, "creating a " .. tbl .. " record", "record")
         if sn.value(record.correlation_id) ~= key then
           ctx.log.warn("the created record does not keep correlation_id: a retry of this step " ..
                        "could not find it and might create a duplicate", { table = tbl })

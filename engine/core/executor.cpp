@@ -560,7 +560,12 @@ void Engine::stop_pending_retries(Run& run, const char* status) {
     for (Unit* unit : waiting) {
         unit->retry_timer.reset();
         unit->status = status;
-        settle_unit(run, *unit);
+        // The step ends with its last attempt as that attempt's record says: the record was
+        // written when it failed, and stays as it was (its end, its status).
+        unit->finished_ms = now_unix_ms();
+        persist_unit(run, *unit, /*with_attempt=*/false, /*settled=*/true);
+        emit_settled(run, *unit);
+        settle_unit(run, *unit, false, /*already_durable=*/true);
     }
 }
 

@@ -246,7 +246,14 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 status == "retrying" && unit.attempt > 0 && unit.input_ready &&
                 retry_at > now_unix_ms()) {
                 // Waiting to retry when the process stopped: the wait goes on (a vendor's
-                // Retry-After among the reasons for it), it does not restart at once.
+                // Retry-After among the reasons for it), it does not restart at once. The
+                // failed attempt's result stays the step's, should the wait end in a stop
+                // (another step failing, a cancel) rather than in a retry.
+                if (const tmpl::Value* e = dict_get(r, "error")) unit.error = *e;
+                if (const tmpl::Value* l = dict_get(r, "logs"); l && l->is_list()) unit.logs = *l;
+                if (const tmpl::Value* d = dict_get(r, "duration_ms"); d && d->is_number())
+                    unit.duration_ms = d->as_float();
+                if (uint64_t started = time_ms("started_at")) unit.started_ms = started;
                 arm_retry(run, unit, retry_at);
                 return;
             }

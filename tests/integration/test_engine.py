@@ -2474,6 +2474,35 @@ outputs:
         attempts = self.p.show(resumed["id"])["steps"]["call"]["attempts"]
         self.assertEqual([a["status"] for a in attempts], ["failed", "succeeded"], attempts)
 
+    def test_a_resumed_retry_wait_stopped_by_a_failure_keeps_the_failed_attempt(self):
+        # Resumed, the waiting step had lost its error, logs and start; another step's
+        # failure then settled it and rewrote its failed attempt's record with nulls.
+        srv = self.start_server()
+        srv.script("/flaky", (503, {"e": 1}))
+        self.p.workflow("stop", """\
+inputs:
+  url: {type: string, required: true}
+steps:
+  - id: call
+    task: http.request
+    retry: {max_attempts: 3, backoff: fixed, initial_delay: 20s}
+    with: {method: GET, url: "{{ inputs.url }}/flaky", retry: false}
+  - {id: wait, task: sleep, with: {duration: 1500ms}}
+  - {id: boom, task: fail, needs: wait, with: {message: another step fails}}
+""")
+        self.run_and_kill("stop", "--input", "url=" + srv.url, path="/flaky", settle=0.5)
+        listed = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        before = self.p.show(listed[0]["id"])["steps"]["call"]
+        self.assertEqual(before["status"], "retrying", before)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        after = self.p.show(json.loads(r.stdout.splitlines()[0])["id"])["steps"]["call"]
+        self.assertEqual(after["status"], "failed")
+        self.assertEqual(after["error"], before["error"])
+        self.assertEqual(after["started_at"], before["started_at"])
+        self.assertEqual(after["attempts"], before["attempts"])  # as it was, end time too
+        self.assertEqual(srv.count("/flaky"), 1)
+
     def test_inputs_file_errors_say_what_and_where(self):
         self.p.workflow("i", "inputs: {i: {type: integer}}\n"
                              "steps: [{id: a, task: log, with: {message: x}}]\n")

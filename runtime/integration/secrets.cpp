@@ -290,7 +290,38 @@ std::string Redactor::redact(std::string_view text) const {
             }
         }
     }
+    for (size_t pos = 0; (pos = out.find(kClipMark, pos)) != std::string::npos;
+         pos += kClipMark.size()) {
+        size_t start = clipped_secret_start(
+            out, pos, [](size_t) { return true; }, false);
+        if (start == pos) continue;
+        out.replace(start, pos - start, kRedacted);
+        pos = start + kRedacted.size();
+    }
     return out;
+}
+
+// Where the first part of a secret cut by a clip (ferry.text.clip: the text's start and
+// "...") begins in text before clip_at, or clip_at: the longest proper prefix, of at least
+// kMinClippedPrefix bytes, of one of the secret's text (or JSON) forms, starting where
+// at_boundary says a character begins. Callers hold mu_.
+template <typename Boundary>
+size_t Redactor::clipped_secret_start(std::string_view text, size_t clip_at,
+                                      const Boundary& at_boundary, bool json) const {
+    size_t best = clip_at;
+    for (const Secret& s : secrets_) {
+        for (const std::string& form : json ? s.json_forms : s.text_forms) {
+            for (size_t len = std::min(form.size() - 1, clip_at); len >= kMinClippedPrefix; --len) {
+                size_t start = clip_at - len;
+                if (start >= best) break;  // no longer than one found already
+                if (text.compare(start, len, form, 0, len) == 0 && at_boundary(start)) {
+                    best = start;
+                    break;
+                }
+            }
+        }
+    }
+    return best;
 }
 
 std::string Redactor::redact_json(std::string_view json) const {
@@ -315,7 +346,11 @@ void Redactor::redact_json_in_place(std::string& json) const {
         }
         if (any) break;
     }
-    if (!any) return;
+    // A quote ferry.text.clip cut may end in a secret's first part: looked for before
+    // every "..." in strings (rare in records).
+    const bool clipped = json.find(kClipMark) != std::string::npos;
+    if (!any && !clipped) return;
+    std::vector<size_t> starts;  // where each character of the current string begins in out
 
     // The length of the secret's form that starts at pos inside a string, or 0.
     auto secret_at = [&](size_t pos) -> size_t {
@@ -333,8 +368,24 @@ void Redactor::redact_json_in_place(std::string& json) const {
         if (c == '"') {
             out.push_back('"');
             ++i;
+            starts.clear();
             // Inside a string, i is always at the start of a character or escape sequence.
             while (i < n && json[i] != '"') {
+                if (clipped && json.compare(i, kClipMark.size(), kClipMark) == 0) {
+                    size_t start = clipped_secret_start(
+                        out, out.size(),
+                        [&](size_t at) {
+                            return std::binary_search(starts.begin(), starts.end(), at);
+                        },
+                        true);
+                    if (start != out.size()) {
+                        out.resize(start);
+                        out.append(kRedacted);
+                        starts.erase(std::lower_bound(starts.begin(), starts.end(), start),
+                                     starts.end());
+                    }
+                }
+                if (clipped) starts.push_back(out.size());
                 if (size_t len = secret_at(i)) {
                     out.append(kRedacted);
                     i += len;

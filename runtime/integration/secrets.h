@@ -31,6 +31,11 @@ Result<std::string> resolve_secret(std::string_view text);
 // What a secret or a credential header's value is replaced by, wherever Ferry writes it
 // (records, previews, dead letters): read back from history, a value holding it lost one.
 inline constexpr std::string_view kRedacted = "[REDACTED]";
+// What ferry.text.clip puts where it cut a text. Lua code never learns whether a text holds
+// a secret (that would let a task test guesses): a secret the cut split is found here,
+// where texts are recorded, by its first part (at least kMinClippedPrefix bytes) before it.
+inline constexpr std::string_view kClipMark = "...";
+inline constexpr size_t kMinClippedPrefix = 4;
 
 class Redactor {
   public:
@@ -59,6 +64,9 @@ class Redactor {
     bool empty() const;
 
   private:
+    template <typename Boundary>
+    size_t clipped_secret_start(std::string_view text, size_t clip_at, const Boundary& at_boundary,
+                                bool json) const;
     struct Secret {
         std::string value;
         std::string escaped;  // as JSON writes it inside a string

@@ -462,15 +462,19 @@ int http_is_credential_header(lua_State* L) {
     return 1;
 }
 
-// ferry.http.redact(text) -> text as records will hold it: every secret the process knows
-// replaced by "[REDACTED]", bytes that are not UTF-8 by U+FFFD. For code that cuts a text (a
-// quote of a vendor's body) before it is recorded, where a secret cut in two would escape
-// redaction, or that hands it to a binding that takes only text (ctx.dead_letter).
-int http_redact(lua_State* L) {
+// ferry.http.text(bytes) -> the bytes as text: every byte that is not part of a UTF-8
+// character as U+FFFD, as records keep it. For a vendor's text a task hands to what takes
+// only UTF-8 (a message, ctx.dead_letter, its output). Redaction is not offered to Lua: a
+// task that could see which texts get redacted could test guesses of every secret.
+int http_text(lua_State* L) {
     size_t len = 0;
-    const char* text = luaL_checklstring(L, 1, &len);
-    std::string out = Redactor::instance().redact(std::string_view(text, len));
-    if (invalid_utf8_at(out) != std::string::npos) out = to_valid_utf8(out);
+    const char* bytes = luaL_checklstring(L, 1, &len);
+    std::string_view in(bytes, len);
+    if (invalid_utf8_at(in) == std::string_view::npos) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    std::string out = to_valid_utf8(in);
     lua_pushlstring(L, out.data(), out.size());
     return 1;
 }
@@ -486,7 +490,7 @@ int open_http(lua_State* L) {
     luaL_Reg fns[] = {{"request", http_request},
                       {"url", http_url},
                       {"is_credential_header", http_is_credential_header},
-                      {"redact", http_redact},
+                      {"text", http_text},
                       {nullptr, nullptr}};
     luaL_newlib(L, fns);
     return 1;

@@ -30,7 +30,7 @@ constexpr int kParked = -1;
 // the number of results pushed (a preview).
 int integration_request(lua_State* L, const char* name);
 
-int open_http(lua_State* L);   // ferry.http: request{...}, get(url, opts), post(url, opts)
+int open_http(lua_State* L);   // ferry.http: request, url, is_credential_header, text
 int open_sleep(lua_State* L);  // ferry.sleep(ms | "2s"): a function, not a table
 int open_log(lua_State* L);    // ferry.log: debug/info/warn/error(message [, fields])
 int open_step(lua_State* L);   // ferry.step: change(kind, id, before, after) records a diff

@@ -7,13 +7,12 @@ local http = require("ferry.http")
 
 local M = {}
 
--- text as records hold it (secrets redacted, bytes not UTF-8 as U+FFFD), whole or its first
--- `limit` bytes (cut back to a character boundary) and "...".
+-- text as text (bytes not UTF-8 as U+FFFD: a quote goes into messages, outputs and dead
+-- letters, which take only UTF-8), whole or its first `limit` bytes (cut back to a character
+-- boundary) and "...". A secret the cut splits is still redacted where the text is
+-- recorded: records look for a secret's first part before "..." (secrets.h, kClipMark).
 function M.clip(text, limit)
-  -- Secrets are redacted where the text is recorded, whole: one cut in two here would
-  -- keep its first part. Redacted first, the cut can only split "[REDACTED]". A quote goes
-  -- into messages, outputs and dead letters, which take only UTF-8.
-  text = http.redact(text)
+  text = http.text(text)
   if #text <= limit then return text end
   local cut = limit
   while cut > 0 and (text:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end

@@ -51,12 +51,13 @@ class LuaFixture {
 
     lua_State* const L;
 
-  private:
+    // A module as a global of that name (what the sandbox exposes as ferry.NAME).
     void install(const char* name, lua_CFunction opener) {
         luaL_requiref(L, name, opener, 1);
         lua_pop(L, 1);
     }
 
+  private:
     std::string describe(int idx) {
         size_t len = 0;
         const char* s = luaL_tolstring(L, idx, &len);

@@ -234,6 +234,16 @@ TEST_CASE("ferry.json: null, array, empty_array", "[lua_api][json]") {
 
 // ---- ferry.crypto ------------------------------------------------------------------------------
 
+TEST_CASE("ferry.http: text repairs bytes and never tells which texts hold secrets",
+          "[lua_api][http]") {
+    LuaFixture lua;
+    lua.install("http", ferry::lua_api::open_http);
+    CHECK(lua.eval("return http.text('caf\\xe9 ok')") == "caf\xef\xbf\xbd ok");
+    CHECK(lua.eval("return http.text('plain')") == "plain");
+    // A redaction Lua could call was an oracle for guesses of every secret (session 28).
+    CHECK(lua.eval("return tostring(http.redact)") == "nil");
+}
+
 TEST_CASE("ferry.crypto: hashes and MACs", "[lua_api][crypto]") {
     LuaFixture lua;
     CHECK(lua.eval("return crypto.sha256('abc')") ==

@@ -6,7 +6,8 @@
 #include "workflow/loader_internal.h"
 
 #include <algorithm>
-#include <regex>
+#include <cctype>
+#include <cstring>
 
 namespace ferry::engine {
 
@@ -53,27 +54,64 @@ class SourcePlaces {
   private:
     static constexpr size_t npos = std::string_view::npos;
 
-    // The offset of the one `key =` that starts in [from, to), or npos. `a.key =` and
-    // `key ==` are not keys of a table constructor.
+    // The offset of the one `key =` (or `["key"] =`) that starts in [from, to), or npos.
+    // `a.key =` and `key ==` are not keys of a table constructor. A plain scan: a regex over
+    // the file recursed once per blank it skipped (50,000 blanks before `=` overflowed the
+    // stack) and compiled a long key past libstdc++'s state limit.
     size_t unique(std::string_view key, size_t from, size_t to, bool table = false) const {
-        static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
-        std::string k = std::regex_replace(std::string(key), special, "\\$&");
-        std::regex re(R"((^|[^.:\w])()" + k + R"(\b|\[\s*["'])" + k + R"(["']\s*\])\s*=\s*)" +
-                      (table ? R"(\{)" : "(?!=)"));
-        std::match_results<std::string_view::const_iterator> m;
+        if (key.empty()) return npos;
         size_t found = npos;
-        for (auto it = text_.begin();
-             std::regex_search(it, text_.end(), m, re,
-                               it == text_.begin() ? std::regex_constants::match_default
-                                                   : std::regex_constants::match_prev_avail);
-             it = m[2].second) {
-            size_t at = size_t(m[2].first - text_.begin());
-            if (at >= to) break;
-            if (at < from) continue;
+        for (size_t at = text_.find(key); at != npos && at < to; at = text_.find(key, at + 1)) {
+            size_t start = npos, after = npos;
+            if (size_t b = bracket_before(at); b != npos) {
+                after = bracket_after(at + key.size());
+                if (after != npos) start = b;
+            }
+            if (start == npos && (at == 0 || !key_char(text_[at - 1]))) {
+                size_t end = at + key.size();
+                bool boundary = !is_word(key.back()) || end >= text_.size() || !is_word(text_[end]);
+                if (boundary) start = at, after = end;
+            }
+            if (start == npos || !assigned(after, table)) continue;
+            if (start < from) continue;
             if (found != npos) return npos;
-            found = at;
+            found = start;
         }
         return found;
+    }
+    static bool is_word(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+    // What may not come right before a key: `a.key`, `a:key`, `xkey`.
+    static bool key_char(char c) { return is_word(c) || c == '.' || c == ':'; }
+    static bool blank(char c) { return std::strchr(" \t\n\r\f\v", c) && c != '\0'; }
+    size_t skip_blanks(size_t i) const {
+        while (i < text_.size() && blank(text_[i]))
+            ++i;
+        return i;
+    }
+    // `[` blanks and a quote before the key at `at`: the bracket's offset, or npos.
+    size_t bracket_before(size_t at) const {
+        if (at == 0 || (text_[at - 1] != '"' && text_[at - 1] != '\'')) return npos;
+        size_t i = at - 1;
+        while (i > 0 && blank(text_[i - 1]))
+            --i;
+        if (i == 0 || text_[i - 1] != '[') return npos;
+        size_t bracket = i - 1;
+        if (bracket > 0 && key_char(text_[bracket - 1])) return npos;
+        return bracket;
+    }
+    // A quote, blanks and `]` after the key ending at `end`: the offset past `]`, or npos.
+    size_t bracket_after(size_t end) const {
+        if (end >= text_.size() || (text_[end] != '"' && text_[end] != '\'')) return npos;
+        size_t i = skip_blanks(end + 1);
+        return i < text_.size() && text_[i] == ']' ? i + 1 : npos;
+    }
+    // Blanks, `=` (not `==`) and, for a table, blanks and `{` from `i`.
+    bool assigned(size_t i, bool table) const {
+        i = skip_blanks(i);
+        if (i >= text_.size() || text_[i] != '=') return false;
+        if (!table) return i + 1 >= text_.size() || text_[i + 1] != '=';
+        i = skip_blanks(i + 1);
+        return i < text_.size() && text_[i] == '{';
     }
     // The brace that closes the one at `open` (strings and comments are not skipped: a
     // brace in them can only shorten the search, which then finds nothing).

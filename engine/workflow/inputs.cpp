@@ -57,12 +57,29 @@ bool refused_only_by_polynomial_mode(const std::string& pattern) {
 // stack on long strings (tens of kilobytes; a few thousand under ASan). The polynomial mode
 // runs a breadth-first NFA instead: bounded stack, linear time, no catastrophic
 // backtracking. Its price is no back-references, which input patterns do not need.
-std::optional<std::wregex> compile_pattern(const std::string& pattern, std::string* error) {
+// libstdc++ also compiles a pattern recursively, a frame per term: 40,000 characters
+// overflowed the stack (a SIGSEGV in validate, run and serve). Patterns that check an input
+// are short; a long one is refused before it is compiled.
+constexpr size_t kMaxPatternChars = 1000;
+
+std::optional<std::wregex> compile_pattern(const std::string& pattern, std::string* error,
+                                           size_t max_chars = kMaxPatternChars) {
+    if (pattern.size() > max_chars) {
+        if (error)
+            *error = "longer than " + std::to_string(kMaxPatternChars) +
+                     " characters (patterns that long are compiled too deep to be safe)";
+        return std::nullopt;
+    }
     try {
         return std::wregex(code_points(pattern),
                            std::regex::ECMAScript | std::regex_constants::__polynomial);
     } catch (const std::regex_error& e) {
-        if (error) *error = e.what();
+        if (error) {
+            // libstdc++'s own words for this ask to rebuild it with a larger limit.
+            *error = e.code() == std::regex_constants::error_space
+                         ? "too complex (its repetitions expand past what can be compiled)"
+                         : e.what();
+        }
     }
     if (error && refused_only_by_polynomial_mode(pattern))
         *error = "back-references (\\1) are not supported: values are matched without "
@@ -89,7 +106,8 @@ std::shared_ptr<const std::wregex> search_pattern(const std::string& pattern) {
         // std::regex_search restarts the NFA at every position, which is quadratic (a 20 KB
         // input takes seconds); a full match of [\s\S]*(?:P)[\s\S]* finds the same in one
         // linear pass.
-        if (auto re = compile_pattern("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", nullptr))
+        if (auto re = compile_pattern("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", nullptr,
+                                      kMaxPatternChars + 32))
             compiled = std::make_shared<const std::wregex>(std::move(*re));
     }
     std::lock_guard<std::mutex> lock(mutex);

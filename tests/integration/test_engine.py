@@ -1822,6 +1822,9 @@ return {
                      'requird = true}}, run = function() return {} end}\n')
         self.p.write("tasks/a/f.lua", 'return {name = "t.f", input = {a = {type = "string", '
                      'format = "date"}}, run = function() return {} end}\n')
+        # Placed by a scan of the file: a regex recursed once per blank (a crash at 50,000).
+        self.p.write("tasks/a/g.lua", 'return {name = "t.g", run = function() end, pure' +
+                     ' ' * 50000 + '= "yes"}\n')
         self.p.write("tasks/a/r.lua", 'return {name = "log", %s}\n' % run)
         self.p.write("tasks/b/bom.lua", '\ufeffreturn {name = "t.bom", run = function() return 1 end}\n')
         self.p.write("tasks/b/bang.lua", '#!/usr/bin/env lua\n'
@@ -1833,6 +1836,7 @@ return {
                      "(did you mean 'required'?)",
                      "tasks/a/f.lua:1:54: task 't.f': input 'a' has format = 'date'; the one "
                      "format is \"duration\" (300ms, 2s, 1m30s)",
+                     "tasks/a/g.lua:1:45: task 't.g': 'pure' must be true or false",
                      "tasks/a/r.lua:1:9: task 'log' is also defined in tasks/core/log.lua"):
             self.assertIn(line, p.stdout)
         self.assertNotIn("bom.lua", p.stdout)

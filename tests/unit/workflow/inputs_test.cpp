@@ -138,6 +138,15 @@ TEST_CASE("patterns must compile", "[workflow][inputs]") {
                "supported: values are matched without backtracking");
     CHECK(inputs_problem("  d: {type: string, pattern: [a]}\n") ==
           "wf.yaml:2:30: 'pattern' must be a regular expression string, got a list");
+    // libstdc++ compiles a frame per term: 40,000 characters overflowed the stack.
+    CHECK(inputs_problem("  d: {type: string, pattern: \"" + std::string(40000, 'a') + "\"}\n") ==
+          "wf.yaml:2:30: invalid pattern for input 'd': longer than 1000 characters (patterns "
+          "that long are compiled too deep to be safe)");
+    workflow_with_inputs("  d: {type: string, pattern: \"" + std::string(499, '(') + "a" +
+                         std::string(499, ')') + "\"}\n");
+    CHECK(inputs_problem("  d: {type: string, pattern: \"a{200000}\"}\n") ==
+          "wf.yaml:2:30: invalid pattern for input 'd': too complex (its repetitions expand past "
+          "what can be compiled)");
 }
 
 TEST_CASE("enum values must match the type", "[workflow][inputs]") {

@@ -2,6 +2,7 @@
 // dispatches and prints the top-level help.
 #include "cli/commands.h"
 #include "runtime/allocator.h"
+#include "template/error.h"
 
 #include <csignal>
 #include <cstdio>
@@ -33,9 +34,30 @@ constexpr const char* kUsage =
     "Exit status: 0 success, 1 failure, 2 bad usage or invalid input,\n"
     "             3 the history could not be written (disk full?): fix it, then 'ferry resume'.\n";
 
+int dispatch(int argc, char** argv);
+
 }  // namespace
 
+// A command that stops on an exception says so in one line and exits 2: the one expected
+// is a stored record that does not parse (a damaged data folder), read by a command
+// that has no better place to report it.
 int main(int argc, char** argv) {
+    try {
+        return dispatch(argc, argv);
+    } catch (const ferry::tmpl::TemplateError& e) {
+        std::fprintf(stderr,
+                     "ferry %s: a value could not be read: %s (a damaged record in the data "
+                     "folder? see 'A data directory Ferry cannot read' in docs/operations.md)\n",
+                     argc > 1 ? argv[1] : "", e.what());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ferry %s: internal error: %s\n", argc > 1 ? argv[1] : "", e.what());
+    }
+    return 2;
+}
+
+namespace {
+
+int dispatch(int argc, char** argv) {
     // A peer closing a socket must be an error value, not a signal that kills the process.
     std::signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
@@ -66,3 +88,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ferry: unknown command '%s'\n\n%s", argv[1], kUsage);
     return 2;
 }
+
+}  // namespace

@@ -291,6 +291,8 @@ class Engine {
     // an execution whose recorded owner still holds its lock.
     // false: another process holds it; an error: no lock could be made.
     Result<bool> acquire_ownership(const std::string& id);
+    Status resume_stored(const std::string& id, std::function<void(const ExecutionSummary&)> done,
+                         bool* busy);
     void release_ownership(const std::string& id);
     Status take_owner_lock();  // creates and locks the process file once; owner_token_ names it
     bool owner_alive(const std::string& token);

@@ -407,9 +407,14 @@ std::string stored_text(store::Store& store, const std::string& id, const char* 
 }
 
 bool is_sub_workflow_record(const std::string& execution_record) {
-    // The record's own key, not the text: an input may hold a key "parent" too.
-    const tmpl::Value v = tmpl::value_from_json(execution_record);
-    return dict_get(v, "parent") != nullptr;
+    // The record's own key, not the text: an input may hold a key "parent" too. A record
+    // that does not parse is said to be damaged by whoever reads it for what it holds.
+    try {
+        const tmpl::Value v = tmpl::value_from_json(execution_record);
+        return dict_get(v, "parent") != nullptr;
+    } catch (const tmpl::TemplateError&) {
+        return false;
+    }
 }
 
 bool is_sub_workflow_execution(store::Store& store, const std::string& id) {

@@ -253,6 +253,19 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
 
 Status Engine::resume(const std::string& id, std::function<void(const ExecutionSummary&)> done,
                       bool* busy) {
+    // A record that does not parse is damage (a flipped byte on disk): this execution
+    // cannot resume, and says so; the others (and the server that resumes them) go on.
+    try {
+        return resume_stored(id, std::move(done), busy);
+    } catch (const tmpl::TemplateError& e) {  // ownership was released on the way out
+        return make_error(ErrorKind::Storage, "execution " + id +
+                                                  ": a stored record cannot be read (" + e.what() +
+                                                  "): the data folder may be damaged");
+    }
+}
+
+Status Engine::resume_stored(const std::string& id,
+                             std::function<void(const ExecutionSummary&)> done, bool* busy) {
     auto run_elsewhere = [&] {
         if (busy) *busy = true;
         return make_error(ErrorKind::Validation,

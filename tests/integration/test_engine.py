@@ -2507,6 +2507,30 @@ steps:
         self.assertEqual(after["attempts"], before["attempts"])  # as it was, end time too
         self.assertEqual(srv.count("/flaky"), 1)
 
+    def test_a_damaged_record_is_reported_not_an_abort(self):
+        # One byte of a stored record changed on disk: every command reading it aborted
+        # (an uncaught exception), and `ferry serve` could not start to serve the others.
+        srv = self.start_server()
+        srv.script("/slow", (200, {"ok": 1}))
+        self.p.workflow("slow", "inputs: {url: {type: string}}\nsteps:\n"
+                        "  - {id: a, task: http.request, with: {url: \"{{ inputs.url }}/slow\"}}\n"
+                        "  - {id: b, task: sleep, needs: a, with: {duration: 30s}}\n")
+        self.run_and_kill("slow", "--input", "url=" + srv.url, path="/slow", settle=0.5)
+        mdb = self.p.data / "data.mdb"
+        data = bytearray(mdb.read_bytes())
+        at = data.find(b'"status":"running"')
+        self.assertGreater(at, 0)
+        data[at] = ord(" ")
+        mdb.write_bytes(bytes(data))
+        p = self.p.ferry("executions", "list")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("ferry executions: a value could not be read: ", p.stderr)
+        self.assertIn("a damaged record in the data folder?", p.stderr)
+        p = self.p.ferry("resume")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertRegex(p.stderr, r"execution \w+: a stored record cannot be read \(.*\): the "
+                                   r"data folder may be damaged")
+
     def test_inputs_file_errors_say_what_and_where(self):
         self.p.workflow("i", "inputs: {i: {type: integer}}\n"
                              "steps: [{id: a, task: log, with: {message: x}}]\n")

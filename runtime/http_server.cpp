@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 namespace ferry {
 
@@ -94,6 +95,23 @@ std::string format_remote(const sockaddr_storage& addr) {
 
 // The response head: status line, the handler's headers (minus the framing ones, which are
 // the server's), framing, Connection. Decides ex.close_after.
+// The Date header's value now (RFC 9110 6.6.1: an origin server with a clock sends it),
+// formatted once a second.
+const std::string& http_date_now() {
+    thread_local std::time_t shown = -1;
+    thread_local std::string text;
+    std::time_t now = std::time(nullptr);
+    if (now != shown) {
+        std::tm utc{};
+        gmtime_r(&now, &utc);
+        char buf[40];
+        size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+        text.assign(buf, n);
+        shown = now;
+    }
+    return text;
+}
+
 std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, bool stream) {
     bool close = ex.close_after || !ex.keep_alive || ex.conn->server_closing();
     bool has_id = false;
@@ -116,6 +134,7 @@ std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, 
         out += name + ": " + value + "\r\n";
     }
     if (!has_id) out += "X-Request-Id: " + ex.req.id + "\r\n";
+    out += "Date: " + http_date_now() + "\r\n";
     if (chunked) out += "Transfer-Encoding: chunked\r\n";
     if (close)
         out += "Connection: close\r\n";

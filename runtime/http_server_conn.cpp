@@ -5,7 +5,10 @@
 #include "runtime/ids.h"
 #include "runtime/utf8.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 namespace ferry {
@@ -79,6 +82,50 @@ void split_target(ServerRequest& req) {
     if (q != std::string_view::npos) req.query = parse_query(t.substr(q + 1));
 }
 
+// Whether text starts with a method token and a space ("PURGE /x"): a request line whose
+// method http_parser does not know, rather than bytes that are no request at all.
+bool starts_with_method_token(std::string_view text) {
+    size_t sp = text.find(' ');
+    return sp != std::string_view::npos && sp > 0 && sp <= 32 && is_http_token(text.substr(0, sp));
+}
+
+// Whether the raw target's path (before any query) holds %2F: RFC 3986 keeps an encoded
+// slash apart from a slash, and routing on the decoded path would do otherwise.
+bool encoded_slash_in_path(std::string_view target) {
+    std::string_view path = target.substr(0, target.find_first_of("?#"));
+    for (size_t i = path.find('%'); i != std::string_view::npos; i = path.find('%', i + 1))
+        if (i + 2 < path.size() && path[i + 1] == '2' && (path[i + 2] == 'F' || path[i + 2] == 'f'))
+            return true;
+    return false;
+}
+
+// A Host value as RFC 9112 3.2 allows it: uri-host [":" port], the host a registered name
+// (letters, digits, "-._~", sub-delims, %XX) or a bracketed IP literal. Empty is allowed
+// (a target without an authority).
+bool valid_host(std::string_view v) {
+    size_t host_end = 0;
+    if (!v.empty() && v.front() == '[') {
+        size_t close = v.find(']');
+        if (close == std::string_view::npos || close < 2) return false;
+        for (char ch : v.substr(1, close - 1))
+            if (!std::isxdigit(static_cast<unsigned char>(ch)) && ch != ':' && ch != '.')
+                return false;
+        host_end = close + 1;
+    } else {
+        host_end = std::min(v.find(':'), v.size());
+        for (char ch : v.substr(0, host_end))
+            if (!std::isalnum(static_cast<unsigned char>(ch)) &&
+                std::string_view("-._~!$&'()*+,;=%").find(ch) == std::string_view::npos)
+                return false;
+    }
+    if (host_end == v.size()) return true;
+    std::string_view port = v.substr(host_end);
+    if (port.front() != ':' || port.size() > 6) return false;
+    for (char ch : port.substr(1))
+        if (!std::isdigit(static_cast<unsigned char>(ch))) return false;
+    return true;
+}
+
 // Whether the decoded target is text. If not, the path is encoded again (every byte above
 // 0x7F as %XX) and the query dropped, so the access log line can still name the request.
 bool target_is_utf8(ServerRequest& req) {
@@ -146,7 +193,10 @@ void Connection::on_eof() {
         fail(400, "bad_request", "the request ended before it was complete");
         return;
     }
-    begin_close();  // the client is gone: abandon what it asked for
+    // The client is gone: abandon what it asked for. A half-close (nc -N) reads the same
+    // as a close, and a ?wait= or an event stream held for a client that closed would keep
+    // its resources until its next write failed; as nginx does (499), EOF ends the exchange.
+    begin_close();
 }
 
 void Connection::process_input() {
@@ -157,8 +207,9 @@ void Connection::process_input() {
             if (server && queue.size() >= server->options_.max_pipelined) break;
             http_parser_pause(&parser, 0);
         }
-        if (!chunk_crlf_fits(inbuf.data(), inbuf.data() + inbuf.size())) {
-            fail(400, "bad_request", "a chunk's data must end with CRLF");
+        if (const char* problem =
+                chunk_framing_problem(inbuf.data(), inbuf.data() + inbuf.size())) {
+            fail(400, "bad_request", problem);
             break;
         }
         size_t n = http_parser_execute(&parser, &kSettings, inbuf.data(), inbuf.size());
@@ -175,7 +226,9 @@ void Connection::process_input() {
             }
         }
         if (n > 0) last_parsed = inbuf[n - 1];
+        note_parsed_blank_tail(n);
         inbuf.erase(0, n);
+        consumed_total += n;
         if (check.problem) {
             http_parser_pause(&parser, 0);
             continue;
@@ -189,7 +242,10 @@ void Connection::process_input() {
             continue;
         }
         if (draining || parsing_stopped) break;  // a callback already answered (413, 431...)
-        if (err == HPE_HEADER_OVERFLOW && in_body())
+        if (err == HPE_INVALID_METHOD && starts_with_method_token(inbuf))
+            // A well-formed request whose method this server does not know (RFC 9110 9.1).
+            fail(501, "not_implemented", "the request method is not implemented");
+        else if (err == HPE_HEADER_OVERFLOW && in_body())
             // http_parser counts a chunk-size line against the same limit as the head.
             fail(400, "bad_request",
                  "malformed request: a chunk-size line (with its extensions) is too long");
@@ -234,7 +290,12 @@ int Connection::on_message_begin(http_parser* p) {
     ex->req.remote = c->remote;
     ex->req.id = new_ulid();
     c->queue.push_back(std::move(ex));
+    // Its own request timeout, from now: one that began in the read that ended the last
+    // request inherited that request's (a 408 before its time).
+    c->timer_mode = TimerMode::None;
     c->set_timer(TimerMode::Request);
+    c->chunk_line = ChunkLine::None;
+    c->chunk_crlf_pending = 0;
     return 0;
 }
 
@@ -279,6 +340,9 @@ int Connection::on_header_field(http_parser* p, const char* at, size_t len) {
         c->fail(431, "headers_too_large", "the request headers are too large");
         return -1;
     }
+    // Trailer fields after a chunked body are not merged into the head (RFC 9110 6.5.1): a
+    // credential or key sent only there, which a proxy in front never checks, counted.
+    if (ex.head_complete) return 0;
     if (ex.in_value) {
         ex.in_value = false;
         ex.header_field.clear();
@@ -294,9 +358,13 @@ int Connection::on_header_value(http_parser* p, const char* at, size_t len) {
         c->fail(431, "headers_too_large", "the request headers are too large");
         return -1;
     }
+    if (ex.head_complete) return 0;  // a trailer: see on_header_field
     if (!ex.in_value) {
         ex.in_value = true;
         ex.req.headers.emplace_back(ex.header_field, std::string());
+        // A value that starts on the line after its name ("Name:" CRLF SP "value") is
+        // folded too: http_parser skips the line break as leading whitespace.
+        if (len > 0 && c->blank_before_holds_lf(at)) ex.folded = true;
     } else {
         // http_parser hands the next line of a folded value (CRLF, then a space or a tab) on
         // as one more piece of the same value, without the line break: a piece that starts
@@ -341,11 +409,28 @@ bool framing_is_strict(Connection* c, const Exchange& ex, const http_parser* p) 
             c->fail(400, "bad_request", "header line folding (obs-fold) is not accepted");
             return false;
         }
+        // RFC 9110 5.5: no control characters (http_parser checks all but the first byte).
+        if (std::any_of(value.begin(), value.end(), [](char ch) {
+                auto b = static_cast<unsigned char>(ch);
+                return (b < 0x20 && b != '\t') || b == 0x7F;
+            })) {
+            c->fail(400, "bad_request", "a header value must not hold control characters");
+            return false;
+        }
+        if (iequals(name, "Host") && !valid_host(value)) {
+            c->fail(400, "bad_request", "the Host header is not a host name with an optional port");
+            return false;
+        }
         if (iequals(name, "Host")) ++hosts;
         if (iequals(name, "Transfer-Encoding")) ++encodings;
     }
     if (p->http_minor >= 1 && hosts != 1) {
         c->fail(400, "bad_request", "an HTTP/1.1 request needs exactly one Host header");
+        return false;
+    }
+    if (encodings > 0 && p->http_minor == 0) {
+        // RFC 9112 6.1: such framing is faulty; an HTTP/1.0 proxy in front knows no chunks.
+        c->fail(400, "bad_request", "an HTTP/1.0 request cannot have a Transfer-Encoding");
         return false;
     }
     if (encodings > 0) {
@@ -373,6 +458,11 @@ int Connection::on_headers_complete(http_parser* p) {
     ex.req.http_minor = p->http_minor;
     ex.keep_alive = http_should_keep_alive(p) != 0 && !p->upgrade;
     ex.head = p->method == HTTP_HEAD;
+    if (encoded_slash_in_path(ex.req.target)) {
+        // Decoded, it would route where a proxy in front, matching the raw path, did not look.
+        c->fail(400, "bad_request", "the request path holds an encoded slash (%2F)");
+        return -1;
+    }
     split_target(ex.req);
     if (!target_is_utf8(ex.req)) {  // it is echoed in answers and JSON log lines
         c->fail(400, "bad_request", "the request target is not UTF-8 once percent-decoded");
@@ -410,6 +500,7 @@ int Connection::on_headers_complete(http_parser* p) {
             if (c->closed || c->draining) return -1;
         }
     }
+    if (p->flags & F_CHUNKED) c->chunk_line = ChunkLine::AfterHead;
     c->line_end_check = {"the empty line that ends the head must end with CRLF", false};
     http_parser_pause(p, 1);
     return 0;
@@ -430,8 +521,9 @@ int Connection::on_body(http_parser* p, const char* at, size_t len) {
     // next; process_input checks the start of the next).
     if ((p->flags & F_CHUNKED) && p->content_length == 0) {
         c->chunk_crlf_pending = 2;
-        if (!c->chunk_crlf_fits(at + len, c->inbuf.data() + c->inbuf.size())) {
-            c->fail(400, "bad_request", "a chunk's data must end with CRLF");
+        if (const char* problem =
+                c->chunk_framing_problem(at + len, c->inbuf.data() + c->inbuf.size())) {
+            c->fail(400, "bad_request", problem);
             return -1;
         }
     }
@@ -455,10 +547,78 @@ int Connection::on_chunk_complete(http_parser* p) {
     return 0;
 }
 
-bool Connection::chunk_crlf_fits(const char* p, const char* end) {
-    for (; chunk_crlf_pending > 0 && p < end; ++p, --chunk_crlf_pending)
-        if (*p != (chunk_crlf_pending == 2 ? '\r' : '\n')) return false;
-    return true;
+const char* Connection::chunk_framing_problem(const char* p, const char* end) {
+    const uint64_t at = consumed_total + uint64_t(p - inbuf.data());
+    if (at < chunk_scan_at) p += std::min<uint64_t>(chunk_scan_at - at, uint64_t(end - p));
+    const char* problem = nullptr;
+    for (; p < end && !problem; ++p) {
+        const char ch = *p;
+        if (chunk_crlf_pending > 0) {
+            if (ch != (chunk_crlf_pending == 2 ? '\r' : '\n'))
+                problem = "a chunk's data must end with CRLF";
+            else if (--chunk_crlf_pending == 0)
+                chunk_line = ChunkLine::Size;
+            continue;
+        }
+        switch (chunk_line) {
+        case ChunkLine::None:
+            chunk_scan_at = consumed_total + uint64_t(p - inbuf.data());
+            return nullptr;
+        case ChunkLine::AfterHead:  // the head's last LF (checked as such), then the line
+            chunk_line = ChunkLine::Size;
+            if (ch == '\n') continue;
+            [[fallthrough]];
+        case ChunkLine::Size:
+            if (std::isxdigit(static_cast<unsigned char>(ch))) break;
+            if (ch == ';')
+                chunk_line = ChunkLine::Extension;
+            else if (ch == ' ' || ch == '\t')
+                chunk_line = ChunkLine::Blank;
+            else if (ch == '\n')
+                problem = "a chunk-size line must end with CRLF";
+            else
+                chunk_line = ChunkLine::None;  // CR ends it; anything else is the parser's
+            break;
+        case ChunkLine::Blank:  // only before an extension (RFC 9112 7.1.1: BWS ";")
+            if (ch == ';')
+                chunk_line = ChunkLine::Extension;
+            else if (ch != ' ' && ch != '\t')
+                problem = "malformed request: blanks after a chunk size must lead to ';' and "
+                          "an extension";
+            break;
+        case ChunkLine::Extension: {
+            auto b = static_cast<unsigned char>(ch);
+            if (ch == '\r')
+                chunk_line = ChunkLine::None;
+            else if ((b < 0x20 && ch != '\t') || b == 0x7F)
+                problem = ch == '\n' ? "a chunk-size line must end with CRLF"
+                                     : "malformed request: a control character in a chunk "
+                                       "extension";
+            break;
+        }
+        }
+    }
+    chunk_scan_at = consumed_total + uint64_t(p - inbuf.data());
+    return problem;
+}
+
+void Connection::note_parsed_blank_tail(size_t n) {
+    size_t k = n;
+    bool lf = false;
+    while (k > 0 && std::strchr(" \t\r\n", inbuf[k - 1]) && inbuf[k - 1] != '\0') {
+        lf = lf || inbuf[k - 1] == '\n';
+        --k;
+    }
+    parsed_blank_tail_has_lf = k == 0 ? parsed_blank_tail_has_lf || lf : lf;
+}
+
+bool Connection::blank_before_holds_lf(const char* at) const {
+    for (const char* q = at; q > inbuf.data();) {
+        --q;
+        if (*q == '\n') return true;
+        if (*q != ' ' && *q != '\t' && *q != '\r') return false;
+    }
+    return parsed_blank_tail_has_lf;
 }
 
 int Connection::on_message_complete(http_parser* p) {
@@ -592,6 +752,9 @@ void Connection::fail(int status, std::string_view code, std::string_view messag
     ex->close_after = true;
     ex->state = Exchange::State::Handling;
     if (ex->req.path.empty()) ex->req.path = ex->req.target.substr(0, ex->req.target.find('?'));
+    // A request refused before its head was complete: the method was read with its line.
+    if (ex->req.method.empty() && !ex->req.target.empty())
+        ex->req.method = http_method_str(static_cast<http_method>(parser.method));
     Responder(ex).send_error(status, code, message);  // serialises, logs, flushes
 }
 

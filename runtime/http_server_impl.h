@@ -145,8 +145,22 @@ struct Connection {
         const char* problem = nullptr;  // the 400's message if it is not LF; null: no check
         bool consumed = false;
     } line_end_check;
-    // Checks the pending CRLF bytes against [p, end); false on a wrong byte.
-    bool chunk_crlf_fits(const char* p, const char* end);
+    // Where a chunk-size line stands (RFC 9112 7.1: hex digits, then extensions only after
+    // a ';', no control characters): http_parser takes every byte up to a CR there, a bare
+    // LF included, which a proxy in front may take for the line's end (request smuggling).
+    enum class ChunkLine : uint8_t { None, AfterHead, Size, Blank, Extension };
+    ChunkLine chunk_line = ChunkLine::None;
+    uint64_t consumed_total = 0;  // stream offset of inbuf's first byte
+    uint64_t chunk_scan_at = 0;   // stream offset of the next byte the chunk checks read
+    // Checks [p, end) (p inside inbuf) against the pending CRLF after a chunk's data and
+    // the chunk-size line that follows; each byte once, however often it is offered. The
+    // 400's message for a wrong byte, or null.
+    const char* chunk_framing_problem(const char* p, const char* end);
+    // Whether the whitespace that ends what was parsed so far holds a line feed: a header
+    // value whose first piece starts after one went on over a line break (obs-fold).
+    bool parsed_blank_tail_has_lf = false;
+    void note_parsed_blank_tail(size_t n);             // the first n bytes of inbuf were parsed
+    bool blank_before_holds_lf(const char* at) const;  // at: inside inbuf
     uint64_t requests_seen = 0;  // complete requests: idle after one is keep-alive
 
     bool served() const;

@@ -326,7 +326,6 @@ int serve_command(int argc, char** argv) {
         schedules.stop();
         if (retention) retention->stop();
         events.close_all();
-        api.answer_pending();  // ?wait= callers get 202 and the status now
         const uint64_t deadline = app->loop.now_ms() + settings->shutdown_grace_ms;
         server.close([&, deadline] {
             poll_timer = app->loop.timer(
@@ -340,6 +339,8 @@ int serve_command(int argc, char** argv) {
                 },
                 50);
         });
+        // After close: their answers say Connection: close (RFC 9112 9.6).
+        api.answer_pending();  // ?wait= callers get 202 and the status now
         uv_signal_stop(&shutdown.term);
         uv_signal_stop(&shutdown.intr);
     };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <unordered_set>
 
 namespace ferry::engine::server {
 
@@ -210,7 +211,11 @@ void Api::handle(ServerRequest& req, Responder res) {
     const Route* match = nullptr;
     std::map<std::string, std::string> params;
     std::vector<std::string> allowed;  // the path's methods, for a 405's Allow header
+    // An empty segment ("//api///v1") is no endpoint: a proxy in front that allows or
+    // denies by path prefix matches the path as written.
+    const bool empty_segment = req.path.find("//") != std::string::npos;
     for (const Route& r : routes_) {
+        if (empty_segment) break;
         if (r.parts.size() != parts.size()) continue;
         std::map<std::string, std::string> p;
         bool ok = true;
@@ -241,6 +246,17 @@ void Api::handle(ServerRequest& req, Responder res) {
         } else
             call.error(404, "not_found", "no such endpoint: " + req.path);
         return;
+    }
+    // Every parameter is read as one value: given twice, readers (a proxy, a cache, this
+    // server) may disagree on which counts, as for a repeated Last-Event-ID.
+    if (req.query.size() > 1) {
+        std::unordered_set<std::string_view> seen;
+        for (const auto& [name, value] : req.query) {
+            if (seen.insert(name).second) continue;
+            call.error(400, "bad_request",
+                       "query parameter '" + name + "' is given more than once");
+            return;
+        }
     }
     bool basic = false;
     call.role = authenticate(req, &call.caller, &basic);

@@ -347,6 +347,14 @@ steps:
         status, doc = self.s.json("GET", "/api/v1/executions?cursor=page2", role="viewer")
         self.assertEqual(status, 400, doc)
         self.assertIn("cursor must be an execution id", doc["error"]["message"])
+        # Read as one value, a parameter given twice is refused: readers disagree on which
+        # counts (the first won, even after an invalid second one).
+        status, doc = self.s.json("GET", "/api/v1/executions?limit=1&limit=abc", role="viewer")
+        self.assertEqual(status, 400, doc)
+        self.assertEqual(doc["error"]["message"], "query parameter 'limit' is given more than once")
+        # An empty segment is no endpoint: a proxy allowing by prefix matches the raw path.
+        status, doc = self.s.json("GET", "//api/v1//executions", role="viewer")
+        self.assertEqual(status, 404, doc)
 
 
 class Retention(ServeTest):

@@ -639,6 +639,21 @@ TEST_CASE("server: 400 on garbage, others keep being served", "[server]") {
         "GET / HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer a\r\nauthorization: Bearer b\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: t\r\nIdempotency-Key: k\r\nIdempotency-Key: k\r\n"
         "Content-Length: 0\r\n\r\n",
+        // A bare LF inside a chunk extension: a proxy ending lines at LF reads other requests
+        // out of it than the server does (session 28's smuggling finding).
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nc;\nxxxxxxxxxx\r\n"
+        "hello\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n2;a=\x01\r\n{}\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2 \r\n{}\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0;\x1b\r\n\r\n",
+        // A fold whose first line is empty, which http_parser skips as leading whitespace.
+        "GET / HTTP/1.1\r\nHost: t\r\nX-A:\r\n two\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nX-A: \x01a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a b@c/d\r\n\r\n",
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        "GET /api%2Fv1 HTTP/1.1\r\nHost: t\r\n\r\n",
     };
     for (const char* in : inputs) {
         INFO(in);
@@ -731,6 +746,55 @@ TEST_CASE("server: a dropped Responder answers 500", "[server]") {
     auto r = env.get("/forgotten");
     REQUIRE(r.ok());
     CHECK(r->status == 500);
+    env.finish();
+}
+
+TEST_CASE("server: trailers are dropped, not merged into the head", "[server]") {
+    Env env([](ServerRequest& req, Responder r) {
+        r.send(200,
+               "auth=" + req.header("Authorization") + " key=" + req.header("Idempotency-Key"));
+    });
+    auto& c = env.raw();
+    c.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+           "Authorization: Bearer admin\r\nIdempotency-Key: k\r\n\r\n");
+    auto rs = env.responses(c, 1);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 200);
+    CHECK(rs[0].body == "auth= key=");
+    env.finish();
+}
+
+TEST_CASE("server: an unknown method is 501, and every answer has a Date", "[server]") {
+    Env env;
+    auto& c = env.raw();
+    c.send("FROB /x HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto rs = env.responses(c, 1);
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 501);
+    CHECK(contains(rs[0].body, "not_implemented"));
+    CHECK(rs[0].header("date").size() == 29);  // "Sat, 05 Dec 2026 07:01:53 GMT"
+    auto ok = env.get("/fine");
+    REQUIRE(ok.ok());
+    CHECK(ok->header("date").ends_with(" GMT"));
+    env.finish();
+}
+
+TEST_CASE("server: each request's timeout counts from its own start", "[server]") {
+    // A request that began in the read that ended the one before inherited that one's
+    // timeout: a 408 before its time.
+    ServerOptions o;
+    o.request_timeout_ms = 400;
+    Env env(echo, o);
+    auto& c = env.raw();
+    c.send("POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{");
+    run_for(env.loop, 300);
+    c.send("}POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n");
+    run_for(env.loop, 250);  // 550 ms after /a began, 250 after /b
+    c.send("{}");
+    auto rs = env.responses(c, 2);
+    REQUIRE(rs.size() == 2);
+    CHECK(rs[0].status == 200);
+    CHECK(rs[1].status == 200);
     env.finish();
 }
 

@@ -41,7 +41,14 @@ class ConfigReader {
 
     std::string secret(const YAML::Node& n, const std::string& field) {
         std::string text = string(n, field);
-        if (text.empty()) return text;
+        if (text.empty()) {
+            // An empty secret is no secret: a hook verified with it accepted what anyone
+            // can sign.
+            if (n.IsScalar())
+                ctx_.error(n, field + " must be a secret reference (${env:NAME} or "
+                                      "${file:PATH}), not empty");
+            return text;
+        }
         if (Status s = check_secret_syntax(text); !s) {
             ctx_.error(n, field + ": " + s.error().message);
         } else if (!is_secret_reference(text)) {

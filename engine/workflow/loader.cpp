@@ -328,6 +328,17 @@ tmpl::Value named_data(Context& ctx, const YAML::Node& node, const std::string& 
     return dict;
 }
 
+// Whether a relative file name reaches outside its folder: absolute, or a ".." segment.
+bool leaves_folder(std::string_view name) {
+    if (name.empty() || name.front() == '/') return !name.empty();
+    for (size_t start = 0; start <= name.size();) {
+        size_t end = std::min(name.find('/', start), name.size());
+        if (name.substr(start, end - start) == "..") return true;
+        start = end + 1;
+    }
+    return false;
+}
+
 void parse_hooks(Context& ctx, const YAML::Node& node, Hooks& hooks) {
     hooks.mark = ctx.mark(node);
     if (node.IsNull()) return;
@@ -339,6 +350,12 @@ void parse_hooks(Context& ctx, const YAML::Node& node, Hooks& hooks) {
     for (const auto& [key, value] : entries(ctx, node, kHookKeys, "hooks")) {
         std::optional<std::string> file = text_field(ctx, value, "hooks." + key);
         if (!file) continue;
+        if (leaves_folder(*file)) {
+            // As a template name cannot: a workflow would otherwise load (and, failing, quote)
+            // any file the process can read.
+            ctx.error(value, "hook file '" + *file + "' leaves tasks/ (hooks live under tasks/)");
+            continue;
+        }
         if (key == "before_step") {
             hooks.before_step = *file;
             hooks.before_step_mark = ctx.mark(value);

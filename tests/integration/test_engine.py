@@ -2026,6 +2026,17 @@ steps:
         self.assertIn("w.yaml:3:15: hook file 'hooks/num.lua' must return a function(ctx, event) "
                       "or a table of them, got number", res.stdout)
         self.assertNotIn("w2.yaml", res.stdout)
+        # Hook files stay under tasks/, as template names stay under templates/: a workflow
+        # loaded (and, failing, quoted) any file the process could read.
+        (self.p.dir / "outside.txt").write_text("db_password hunter2XYZ\n")
+        self.p.workflow("w3", "hooks: {before_step: ../outside.txt, after_step: a/../../b.lua}\n"
+                              "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        res = self.p.ferry("validate")
+        self.assertEqual(res.returncode, 2, res.stdout)
+        self.assertIn("w3.yaml:1:22: hook file '../outside.txt' leaves tasks/ (hooks live under "
+                      "tasks/)", res.stdout)
+        self.assertIn("hook file 'a/../../b.lua' leaves tasks/", res.stdout)
+        self.assertNotIn("hunter2XYZ", res.stdout + res.stderr)
 
     def test_validate_checks_the_inputs_a_step_gives_a_sub_workflow(self):
         self.p.workflow("child", "inputs:\n  n: {type: integer, required: true}\n"

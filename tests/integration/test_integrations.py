@@ -850,6 +850,10 @@ integrations:
     type: http
     base_url: http://127.0.0.1:9
     auth: {type: api_key, header: Host, value: "${env:API_KEY}"}
+  blank:
+    type: http
+    base_url: http://127.0.0.1:9
+    auth: {type: bearer, token: ""}
 """)
         p = self.ferry("validate")
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
@@ -862,6 +866,9 @@ integrations:
         self.assertRegex(out, r"ferry\.yaml:11:\d+: retry\.max_attempts must be a whole number")
         self.assertRegex(out, r"ferry\.yaml:12:\d+: auth\.header must be an HTTP header name")
         self.assertRegex(out, r"ferry\.yaml:16:\d+: auth\.header: 'Host' is not a header")
+        # An empty secret is no secret (a hook verified with one took any signature).
+        self.assertRegex(out, r"ferry\.yaml:20:\d+: auth\.token must be a secret reference "
+                              r"\(\$\{env:NAME\} or \$\{file:PATH\}\), not empty")
 
     def test_an_unreadable_ferry_yaml_stops_every_command(self):
         (self.p.dir / "ferry.yaml").mkdir()

@@ -342,9 +342,11 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         unit_finished(run, unit, std::move(outcome));
         return;
     }
-    if (run.from_history && holds_text(unit.input, kRedacted)) {
+    if (run.from_history && run.history_redacted && holds_text(unit.input, kRedacted)) {
         // History keeps secrets as [REDACTED]; a resumed step whose input was read back
-        // with one would send that text to the vendor instead of the value.
+        // with one would send that text to the vendor instead of the value. Only a run whose
+        // records had a secret redacted: otherwise the text is what it says (a vendor's
+        // answer may say "[REDACTED]").
         TaskOutcome outcome;
         outcome.error = make_error(
             ErrorKind::Validation,

@@ -2,6 +2,7 @@
 #include "core/executor.h"
 
 #include "core/run_state.h"
+#include "runtime/integration/secrets.h"
 #include "runtime/json_writer.h"
 #include "workflow/loader.h"
 
@@ -150,6 +151,9 @@ void Engine::persist_execution(Run& run) {
     if (!run.options.trigger_info.is_undefined() && !run.options.trigger_info.is_none())
         rec.value("trigger_info", run.options.trigger_info);
     rec.value("inputs", run.inputs);
+    if (!run.inputs_held_secret)
+        run.inputs_held_secret = Redactor::instance().holds_secret_json(to_json_text(run.inputs));
+    if (*run.inputs_held_secret) rec.boolean("inputs_redacted", true);
     rec.value("outputs", run.outputs);
     rec.value("error", run.error);
     rec.time("created_at", run.created_ms);
@@ -349,6 +353,9 @@ Status Engine::resume_stored(const std::string& id,
     if (!made) return made.error();
     std::shared_ptr<Run> run = made.value();
     run->from_history = true;
+    const tmpl::Value* inputs_flag = dict_get(rec, "inputs_redacted");
+    run->inputs_held_secret = inputs_flag && tmpl::truthy(*inputs_flag);
+    run->history_redacted = *run->inputs_held_secret;
     run->done = std::move(done);
     Result<int64_t> created = parse_rfc3339_ms(text_of(dict_get(rec, "created_at")));
     run->created_ms = created && created.value() > 0 ? uint64_t(created.value()) : now_unix_ms();
@@ -358,8 +365,11 @@ Status Engine::resume_stored(const std::string& id,
     // Finished steps keep their results; everything else runs again. Items of a for_each
     // step are re-expanded from the same inputs and keep their own finished results.
     std::map<std::string, tmpl::Value> records;
-    for (const store::KeyedJson& kj : steps.value())
-        records[kj.key] = tmpl::value_from_json(kj.json);
+    for (const store::KeyedJson& kj : steps.value()) {
+        tmpl::Value& record = records[kj.key] = tmpl::value_from_json(kj.json);
+        if (const tmpl::Value* flag = dict_get(record, "redacted"); flag && tmpl::truthy(*flag))
+            run->history_redacted = true;
+    }
     for (size_t i = 0; i < wf->steps.size(); ++i) {
         const workflow::Step& sdef = wf->steps[i];
         auto it = records.find(sdef.id);

@@ -143,6 +143,13 @@ struct Engine::Run {
     RunRef ref{};  // set by Engine::add_run
     std::shared_ptr<const workflow::Workflow> wf;
     tmpl::Value inputs;
+    // Whether the inputs held a secret when recorded (the record's "inputs_redacted"):
+    // unknown until the first record is written.
+    std::optional<bool> inputs_held_secret;
+    // Resumed: whether a record it was read back from had a secret redacted in it (its
+    // inputs, a step's input or output). Only then may "[REDACTED]" in a value stand for a
+    // secret rather than be text written so (a vendor's answer may say it).
+    bool history_redacted = false;
     tmpl::Value vars;
     StartOptions options;
     std::string status = "running";

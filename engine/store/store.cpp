@@ -349,7 +349,15 @@ void scrub_history(StagedOp& op) {
     using Kind = StagedOp::Kind;
     bool history = op.kind == Kind::PutExecution || op.kind == Kind::PutStep ||
                    op.kind == Kind::PutAttempt || op.kind == Kind::AddChange;
-    if (history) Redactor::instance().redact_json_in_place(op.value);
+    if (history && Redactor::instance().redact_json_in_place(op.value) &&
+        op.kind == Kind::PutStep && !op.value.empty() && op.value.back() == '}') {
+        // Said in the record: read back (a resume), "[REDACTED]" in its input or output
+        // then stands for a secret, which the run cannot send again. Without the mark the
+        // text may be a vendor's own words.
+        const bool empty =
+            op.value.find_last_not_of(" \t\r\n", op.value.size() - 2) == op.value.find('{');
+        op.value.insert(op.value.size() - 1, empty ? "\"redacted\":true" : ",\"redacted\":true");
+    }
     if ((history || op.kind == Kind::PutDlq) && invalid_utf8_at(op.value) != std::string::npos)
         op.value = to_valid_utf8(op.value);
 }

@@ -330,9 +330,12 @@ std::string Redactor::redact_json(std::string_view json) const {
     return out;
 }
 
-void Redactor::redact_json_in_place(std::string& json) const {
+bool Redactor::holds_secret_json(std::string_view json) const {
     std::lock_guard lock(mu_);
-    // Almost every record holds no secret: one search per value decides that.
+    return holds_secret_locked(json);
+}
+
+bool Redactor::holds_secret_locked(std::string_view json) const {
     bool any = false;
     const bool percent = json.find('%') != std::string::npos;  // as in redact()
     for (const Secret& s : secrets_) {
@@ -346,10 +349,17 @@ void Redactor::redact_json_in_place(std::string& json) const {
         }
         if (any) break;
     }
+    return any;
+}
+
+bool Redactor::redact_json_in_place(std::string& json) const {
+    std::lock_guard lock(mu_);
+    // Almost every record holds no secret: one search per value decides that.
+    const bool any = holds_secret_locked(json);
     // A quote ferry.text.clip cut may end in a secret's first part: looked for before
     // every "..." in strings (rare in records).
     const bool clipped = json.find(kClipMark) != std::string::npos;
-    if (!any && !clipped) return;
+    if (!any && !clipped) return false;
     std::vector<size_t> starts;  // where each character of the current string begins in out
 
     // The length of the secret's form that starts at pos inside a string, or 0.
@@ -417,6 +427,7 @@ void Redactor::redact_json_in_place(std::string& json) const {
         }
     }
     json.swap(out);
+    return any;
 }
 
 bool is_credential_header(std::string_view name) {

@@ -54,8 +54,12 @@ class Redactor {
     // something no reader parses; a number token that is a whole secret becomes the string
     // "[REDACTED]". In place: history records are redacted as they are written, and a
     // ticket's records (60 KB) were copied whole to find, mostly, nothing.
-    void redact_json_in_place(std::string& json) const;
+    // Whether a whole secret was replaced (a clip's cut part aside).
+    bool redact_json_in_place(std::string& json) const;
     std::string redact_json(std::string_view json) const;
+    // Whether redact_json would replace a whole secret in json (a clip's cut part aside):
+    // records say so, since "[REDACTED]" in a record may also be text that was written so.
+    bool holds_secret_json(std::string_view json) const;
     // Where to cut text at or before `cut` so that no secret (in any of its text forms) is
     // cut in two: the start of one that straddles the cut, else `cut`. Redaction finds
     // secrets whole, so a prefix kept for a record must end outside them. Searches only a
@@ -64,6 +68,7 @@ class Redactor {
     bool empty() const;
 
   private:
+    bool holds_secret_locked(std::string_view json) const;
     template <typename Boundary>
     size_t clipped_secret_start(std::string_view text, size_t clip_at, const Boundary& at_boundary,
                                 bool json) const;

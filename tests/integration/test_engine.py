@@ -2457,6 +2457,26 @@ steps:
                       resumed["steps"]["send"]["error"]["message"])
         self.assertEqual(srv.count("/send"), 0)
 
+    def test_a_resumed_step_may_carry_the_text_redacted_when_no_secret_was(self):
+        # "[REDACTED]" in a value is a secret only in a run whose records had one redacted:
+        # a vendor's own words ("password [REDACTED] was rotated") failed every resumed step
+        # that carried them, even a log step.
+        srv = self.start_server()
+        srv.script("/first", (200, {"text": "vendor says: password [REDACTED] was rotated"}))
+        self.p.workflow("words", """\
+inputs:
+  url: {type: string, required: true}
+steps:
+  - {id: first, task: http.request, with: {url: "{{ inputs.url }}/first"}}
+  - {id: pause, task: sleep, needs: [first], with: {duration: 3s}}
+  - {id: say, task: log, needs: [pause], with: {message: "{{ steps.first.output.json.text }}"}}
+""")
+        self.run_and_kill("words", "--input", "url=" + srv.url, path="/first", settle=0.5)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        resumed = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual(resumed["steps"]["say"]["status"], "succeeded", resumed)
+
     def test_kill_9_during_a_retry_wait_keeps_the_retries(self):
         # The step's first attempt failed and it waits 3 s to retry; a crash then used to
         # leave it recorded as failed, and resume ended the execution without the retries.

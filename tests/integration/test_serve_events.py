@@ -590,6 +590,11 @@ steps:
                                    role="operator")
         self.assertEqual(status, 409, body)
         self.assertIn("keeps only as [REDACTED]", body["error"]["message"])
+        # The text itself is no secret: inputs that say it are retried.
+        plain = self.start("hello", {"name": "user [REDACTED] by DLP"}, "?wait=10s")
+        status, body = self.s.json("POST", "/api/v1/executions/%s/retry" % plain, {},
+                                   role="operator")
+        self.assertEqual(status, 202, body)
 
 
 def scheduled(server, name):

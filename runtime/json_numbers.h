@@ -65,14 +65,25 @@ class ExactNumbers : public json_sax::Forward<Next> {
     }
 };
 
+// RapidJSON's streams say '\0' at their end, so a NUL byte after the value reads as the
+// end of the text ({"a": 1}\0garbage passed): a parse of `size` bytes that stopped short of
+// them is the error the rest would have been.
+template <class Stream>
+void refuse_text_after_nul(rapidjson::ParseResult& result, Stream& in, size_t size) {
+    if (!result.IsError() && in.Tell() < size)
+        result = rapidjson::ParseResult(rapidjson::kParseErrorDocumentRootNotSingular, in.Tell());
+}
+
 // Runs the reader over `in` into doc, numbers read exactly; doc is left null on an error.
+// `size`: the text's length, for a stream that ends there (not a NUL-terminated one).
 template <unsigned Flags, class Document, class Stream>
-rapidjson::ParseResult parse_stream(Document& doc, Stream& in) {
+rapidjson::ParseResult parse_stream(Document& doc, Stream& in, size_t size = 0) {
     rapidjson::ParseResult result;
     auto generate = [&](Document& d) {
         ExactNumbers<Document> handler(d);
         rapidjson::Reader reader;
         result = reader.Parse<exact(Flags)>(in, handler);
+        if (size) refuse_text_after_nul(result, in, size);
         return !result.IsError();
     };
     doc.Populate(generate);
@@ -84,7 +95,7 @@ template <unsigned Flags, class Document>
 rapidjson::ParseResult parse(Document& doc, const char* text, size_t length) {
     rapidjson::MemoryStream bytes(text, length);
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
-    return parse_stream<Flags>(doc, in);
+    return parse_stream<Flags>(doc, in, length);
 }
 
 // doc.ParseInsitu<Flags>(text), numbers read exactly: strings stay in text (NUL-terminated,

@@ -115,6 +115,7 @@ JsonParse parse_json_noting_repeats(rapidjson::Document& doc, std::string_view j
     auto generate = [&](rapidjson::Document&) {
         rapidjson::Reader reader;
         out.syntax = reader.Parse<json_numbers::exact(Flags)>(in, exact);
+        json_numbers::refuse_text_after_nul(out.syntax, in, json.size());
         return !out.syntax.IsError();
     };
     doc.Populate(generate);

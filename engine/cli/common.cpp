@@ -78,7 +78,7 @@ open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Di
     }
     if (!problems) {
         for (const auto& d : local)
-            std::fprintf(stderr, "warning: %s\n", d.describe().c_str());
+            std::fprintf(stderr, "warning: %s\n", printable(d.describe(), true).c_str());
     }
     return std::move(app.value());
 }
@@ -145,7 +145,7 @@ void print_at(const std::string& path, std::string_view text, size_t offset,
 }  // namespace
 
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
-                                               const char* what) {
+                                               const char* what, bool nan_allowed) {
     size_t bad = invalid_utf8_at(text);
     const char* problem = "a byte that is not UTF-8";
     if (bad == std::string_view::npos) {
@@ -157,7 +157,11 @@ std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::str
         return std::nullopt;
     }
     rapidjson::Document doc;
-    JsonParse parsed = parse_json_noting_repeats<tmpl::kJsonReadFlags>(doc, text);
+    // NaN and Infinity are Python's json, which `ferry render` follows; workflow inputs are
+    // JSON proper (a required number given NaN was recorded as null).
+    constexpr unsigned kStrict = tmpl::kJsonReadFlags & ~unsigned(rapidjson::kParseNanAndInfFlag);
+    JsonParse parsed = nan_allowed ? parse_json_noting_repeats<tmpl::kJsonReadFlags>(doc, text)
+                                   : parse_json_noting_repeats<kStrict>(doc, text);
     if (parsed.syntax.IsError()) {
         print_at(path, text, parsed.syntax.Offset(),
                  std::string("invalid JSON: ") + rapidjson::GetParseError_En(parsed.syntax.Code()));

@@ -58,9 +58,10 @@ bool print_execution(engine::App& app, const std::string& id, bool pretty, bool 
 // messages), or nullopt once "PATH[:LINE:COL]: ..." is on stderr: text that is not UTF-8 or
 // has a lone low surrogate escape (RapidJSON would decode it to bytes that are not UTF-8),
 // invalid JSON, a key twice in one object (at the repeat, naming the first), a value that
-// does not fit (no position), anything but an object.
+// does not fit (no position), anything but an object. NaN and Infinity only when
+// nan_allowed (render's vars, read as Python's json reads them).
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
-                                               const char* what);
+                                               const char* what, bool nan_allowed = false);
 
 // text as a terminal may show it: control characters (C0 but newline and tab, DEL, C1)
 // as \xNN, so a message quoting a vendor's answer cannot clear the screen, recolour it or

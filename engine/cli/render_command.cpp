@@ -82,7 +82,7 @@ int render_command(int argc, char** argv) {
                          std::strerror(errno));
             return 2;
         }
-        std::optional<tmpl::Value> read = json_object_of_file(vars_path, *json, "vars file");
+        std::optional<tmpl::Value> read = json_object_of_file(vars_path, *json, "vars file", true);
         if (!read) return 2;
         vars = std::move(*read);
     }

@@ -63,3 +63,15 @@ TEST_CASE("json repeats: a syntax error is reported, not a repeat before it", "[
     CHECK(position_at("{\"a\": 1, \"a\": 2,\n \"b\": }", 23).line == 2);
     CHECK(position_at("{\"a\": 1, \"a\": 2,\n \"b\": }", 23).column == 7);
 }
+
+TEST_CASE("json repeats: text after a NUL byte is no longer the end of the text", "[json]") {
+    // RapidJSON's streams say '\0' at their end, so {"a":1}\0garbage passed as {"a":1}.
+    rapidjson::Document doc;
+    const std::string text("{\"a\": 1}\0garbage", 16);
+    JsonParse p = parse(text, doc);
+    CHECK(p.syntax.IsError());
+    CHECK(p.syntax.Code() == rapidjson::kParseErrorDocumentRootNotSingular);
+    CHECK(p.syntax.Offset() == 8);
+    CHECK(doc.IsNull());
+    CHECK_FALSE(parse(std::string("{\"a\": 1}\n", 9), doc).syntax.IsError());
+}

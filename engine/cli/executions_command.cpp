@@ -11,6 +11,7 @@
 #include "server/pruning.h"
 #include "store/diff.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -327,7 +328,9 @@ int export_records(const AppOpener& open_store, int argc, char** argv) {
             if (!t) {
                 return usage_error("executions", std::string(arg) + ": " + t.error().message);
             }
-            (arg == "--since" ? f.since_ms : f.until_ms) = t.value();
+            // 0 is "no bound" to the store: a time at or before 1970 is its first millisecond
+            // (an --until there exported everything).
+            (arg == "--since" ? f.since_ms : f.until_ms) = std::max<uint64_t>(t.value(), 1);
             ++i;
         } else {
             return usage_error("executions", "unknown argument '" + std::string(arg) + "'");

@@ -31,6 +31,8 @@ int resume_command(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
         std::string err;
+        if (arg.empty())  // `ferry resume "$ID"` with ID unset: not "every execution"
+            return usage_error("resume", "the execution id is empty");
         if (take_common_option(argc, argv, i, common, err)) {
             if (!err.empty()) return usage_error("resume", err);
         } else if (arg == "-h" || arg == "--help") {

@@ -86,7 +86,7 @@ int run_command(int argc, char** argv) {
     if (!app) return 2;
     auto wf = app->load_workflow(workflow_name);
     if (!wf) {
-        std::fprintf(stderr, "%s\n", wf.error().message.c_str());
+        std::fprintf(stderr, "%s\n", printable(wf.error().message).c_str());
         return 2;
     }
     tmpl::Value given = tmpl::Value::dict();

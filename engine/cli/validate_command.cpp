@@ -219,8 +219,10 @@ int validate_command(int argc, char** argv) {
             c.path(p, {}, true);
     }
     c.workflow_names();
+    // What a file holds is shown, not obeyed: a name with an escape sequence or a CR in it
+    // rewrote the terminal's line.
     for (const std::string& line : c.problems)
-        std::printf("%s\n", line.c_str());
+        std::printf("%s\n", printable(line, true).c_str());
     if (c.problems.empty()) {
         std::fprintf(stderr, "ferry validate: %zu file%s checked, no problems\n", c.files,
                      c.files == 1 ? "" : "s");

@@ -167,12 +167,22 @@ std::string field_string(lua_State* L, int idx, const char* key) {
     return out;
 }
 
-tmpl::Value field_json(lua_State* L, int idx, const char* key) {
+// A table field as JSON. One that has none (a default of 0/0, a function) is a problem of
+// the file: taken as empty, it turned the whole input schema off in silence.
+tmpl::Value field_json(lua_State* L, int idx, const char* key, const TaskDef& t,
+                       const std::string& rel, const SourcePlaces& places,
+                       std::vector<workflow::Diagnostic>& problems) {
     raw_field(L, idx, key);
     tmpl::Value out = tmpl::Value::dict();
     if (lua_istable(L, -1)) {
         rapidjson::Document doc;
-        if (json_lua::to_json(L, lua_gettop(L), doc, doc.GetAllocator())) out = from_rapidjson(doc);
+        if (Status converted = json_lua::to_json(L, lua_gettop(L), doc, doc.GetAllocator()))
+            out = from_rapidjson(doc);
+        else
+            problems.push_back(
+                diag_at(rel, places.key(key),
+                        "task '" + t.name + "': '" + key +
+                            "' has a value JSON cannot hold: " + converted.error().message));
     }
     lua_pop(L, 1);
     return out;
@@ -442,9 +452,9 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         for (const char* key : {"input", "output", "raw", "integrations"})
             check_table_field(L, idx, key, t.name, rel, places, problems);
         check_module_keys(L, idx, t.name, rel, places, problems);
-        t.input = sorted_by_name(field_json(L, idx, "input"));
+        t.input = sorted_by_name(field_json(L, idx, "input", t, rel, places, problems));
         check_input_schema(t, rel, places, problems);
-        t.output = field_json(L, idx, "output");
+        t.output = field_json(L, idx, "output", t, rel, places, problems);
         raw_field(L, idx, "default");
         t.is_default = lua_toboolean(L, -1);
         lua_pop(L, 1);

@@ -39,6 +39,14 @@ class ConfigReader {
         return n.Scalar();
     }
 
+    // A string that must say something: "" passed every check that looks at a value's
+    // form (a base_url, a role, a workflow name) and failed only when used.
+    std::string nonempty(const YAML::Node& n, const std::string& field) {
+        std::string text = string(n, field);
+        if (text.empty() && n.IsScalar()) ctx_.error(n, field + " must not be empty");
+        return text;
+    }
+
     std::string secret(const YAML::Node& n, const std::string& field) {
         std::string text = string(n, field);
         if (text.empty()) {

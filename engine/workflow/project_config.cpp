@@ -175,7 +175,7 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
         if (key == "type" || key == "description") {
             public_value();
         } else if (key == "base_url" || key == "url") {
-            std::string url = r.string(v, key);
+            std::string url = r.nonempty(v, key);
             if (!url.empty() && !is_http_url(url)) {
                 r.ctx().error(v, key + " must start with http:// or https://, got '" + url + "'");
             } else if (url_has_userinfo(url)) {
@@ -357,7 +357,7 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          if (!e.name.empty() && !detail::is_identifier(e.name))
                              r.ctx().error(f, detail::identifier_problem("schedule name", e.name));
                      } else if (key == "workflow") {
-                         e.workflow = r.string(f, "workflow");
+                         e.workflow = r.nonempty(f, "workflow");
                      } else if (key == "every") {
                          std::optional<uint64_t> ms = r.duration(f, "every");
                          if (f.IsScalar()) e.every = f.Scalar();
@@ -383,7 +383,7 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          std::string o = r.string(f, "overlap");
                          if (o == "skip" || o == "allow")
                              e.skip_overlap = o == "skip";
-                         else if (!o.empty())
+                         else if (f.IsScalar())
                              r.ctx().error(f, "overlap must be allow or skip, got '" + o + "'");
                      } else {
                          e.enabled = r.boolean(f, "enabled");
@@ -423,7 +423,7 @@ void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
              [&](const std::string& key, const YAML::Node& n) {
                  const std::string field = "server." + key;
                  if (key == "listen") {
-                     std::string text = r.string(n, field), host;
+                     std::string text = r.nonempty(n, field), host;
                      uint16_t port = 0;
                      if (text.empty()) return;
                      bool dotted = !text.empty() &&
@@ -469,10 +469,10 @@ void read_auth_tokens(ConfigReader& r, const YAML::Node& v, std::vector<AuthToke
             r.fields(item, "auth.tokens", {"name", "sha256", "role"},
                      [&](const std::string& key, const YAML::Node& f) {
                          if (key == "name") {
-                             t.name = r.string(f, "auth.tokens name");
+                             t.name = r.nonempty(f, "auth.tokens name");
                          } else if (key == "role") {
                              t.role = r.string(f, "auth.tokens role");
-                             if (!t.role.empty() && !contains(kRoles, t.role))
+                             if (f.IsScalar() && !contains(kRoles, t.role))
                                  r.ctx().error(f, "role must be viewer, operator or admin, got '" +
                                                       t.role + "'" +
                                                       detail::did_you_mean(t.role, kRoles));
@@ -480,7 +480,7 @@ void read_auth_tokens(ConfigReader& r, const YAML::Node& v, std::vector<AuthToke
                              t.sha256 = r.text_or_secret(f, "auth.tokens sha256");
                              bool hex = t.sha256.size() == 64 &&
                                         std::all_of(t.sha256.begin(), t.sha256.end(), ::isxdigit);
-                             if (!t.sha256.empty() && !hex && !is_secret_reference(t.sha256))
+                             if (f.IsScalar() && !hex && !is_secret_reference(t.sha256))
                                  r.ctx().error(f, "sha256 must be the 64 hex digits of the "
                                                   "token's SHA-256 (`printf %s TOKEN | "
                                                   "sha256sum`) or a secret reference");

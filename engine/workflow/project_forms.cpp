@@ -28,7 +28,7 @@ bool has_choices(const std::string& t) {
 }
 
 std::string workflow_name(ConfigReader& r, const YAML::Node& v, const std::string& field) {
-    std::string name = r.string(v, field);
+    std::string name = r.nonempty(v, field);
     if (!name.empty() && !is_identifier(name)) {
         r.ctx().error(v, identifier_problem("workflow name", name));
         return {};

@@ -1825,6 +1825,9 @@ return {
         # Placed by a scan of the file: a regex recursed once per blank (a crash at 50,000).
         self.p.write("tasks/a/g.lua", 'return {name = "t.g", run = function() end, pure' +
                      ' ' * 50000 + '= "yes"}\n')
+        # A default JSON has no form for turned the whole schema off, in silence.
+        self.p.write("tasks/a/n.lua", 'return {name = "t.n", input = {a = {type = "number", '
+                     'default = 0/0}}, run = function() return {} end}\n')
         self.p.write("tasks/a/r.lua", 'return {name = "log", %s}\n' % run)
         self.p.write("tasks/b/bom.lua", '\ufeffreturn {name = "t.bom", run = function() return 1 end}\n')
         self.p.write("tasks/b/bang.lua", '#!/usr/bin/env lua\n'
@@ -1837,6 +1840,8 @@ return {
                      "tasks/a/f.lua:1:54: task 't.f': input 'a' has format = 'date'; the one "
                      "format is \"duration\" (300ms, 2s, 1m30s)",
                      "tasks/a/g.lua:1:45: task 't.g': 'pure' must be true or false",
+                     "tasks/a/n.lua:1:23: task 't.n': 'input' has a value JSON cannot hold: "
+                     "a.default: NaN cannot be encoded as JSON",
                      "tasks/a/r.lua:1:9: task 'log' is also defined in tasks/core/log.lua"):
             self.assertIn(line, p.stdout)
         self.assertNotIn("bom.lua", p.stdout)
@@ -1993,6 +1998,17 @@ steps:
                          "300ms, 2s, 1m30s or 1h, got '-1s'")
         self.assertEqual(doc["steps"]["d"]["input"]["level"], "info")  # the default applied
 
+
+    def test_control_characters_in_names_are_shown_not_obeyed(self):
+        # A name with an escape sequence or a CR rewrote the terminal's line.
+        self.p.workflow("c", 'steps: [{id: a, task: "log\\e[2K\\rfake-ok", with: {message: x}}]\n')
+        p = self.p.ferry("validate")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unknown task 'log\\x1B[2K\\x0Dfake-ok'", p.stdout)
+        self.assertNotIn("\x1b", p.stdout + p.stderr)
+        p = self.p.ferry("run", "c")
+        self.assertEqual(p.returncode, 2)
+        self.assertNotIn("\x1b", p.stdout + p.stderr)
 
     def test_validate_checks_subworkflows_and_hook_files(self):
         self.p.write("tasks/hooks/here.lua", "return function(ctx, event) end\n")
@@ -2576,6 +2592,17 @@ steps:
         p = self.p.ferry("run", "i", "--inputs-file", str(bad))
         self.assertEqual(p.returncode, 2)
         self.assertTrue(p.stderr.startswith("%s:2:7: invalid JSON: " % bad), p.stderr)
+        # A NUL after the object ended the text for the parser (the rest was ignored), and
+        # NaN is no JSON (a required number given NaN was recorded as null).
+        for name, text, where, why in (
+                ("nul.json", b'{"i": 1}\0garbage', "1:9", "The document root must not be "
+                 "followed by other values."),
+                ("nan.json", b'{"i": NaN}', "1:7", "Invalid value.")):
+            f = self.p.dir / name
+            f.write_bytes(text)
+            p = self.p.ferry("run", "i", "--inputs-file", str(f))
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertEqual(p.stderr.strip(), "%s:%s: invalid JSON: %s" % (f, where, why))
         p = self.p.ferry("run", "i", "--inputs-file", str(self.p.dir / "none.json"))
         self.assertEqual(p.returncode, 2)
         self.assertIn("cannot read the inputs file: No such file or directory", p.stderr)
@@ -2623,6 +2650,10 @@ steps:
         p = self.p.ferry("resume", "01ZZZZZZZZZZZZZZZZZZZZZZZZ")
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("no execution 01ZZZZZZZZZZZZZZZZZZZZZZZZ", p.stderr)
+        # `ferry resume "$ID"` with ID unset resumed every interrupted execution.
+        p = self.p.ferry("resume", "")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("ferry resume: the execution id is empty", p.stderr)
 
     def test_no_lock_no_start(self):
         # Without its process lock an execution could be taken over by any resumer while it
@@ -3068,6 +3099,11 @@ steps:
             self.assertEqual(r.returncode, 0, r.stderr)
         lines = [json.loads(l) for l in recent.stdout.splitlines()]
         self.assertEqual([l["id"] for l in lines], [new])
+        # A bound at or before 1970 is the first millisecond, not "no bound" (0): an archive
+        # script with a wrong date exported everything.
+        for until in ("1969-01-01", "1970-01-01T00:00:00Z"):
+            r = self.p.ferry("executions", "export", "--until", until)
+            self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
         self.assertEqual(lines[0]["status"], "failed")
         self.assertIn("attempts", lines[0]["steps"]["x"])
         self.assertEqual({json.loads(l)["id"] for l in everything.stdout.splitlines()}, {old, new})

@@ -854,6 +854,9 @@ integrations:
     type: http
     base_url: http://127.0.0.1:9
     auth: {type: bearer, token: ""}
+  nowhere:
+    type: http
+    base_url: ""
 """)
         p = self.ferry("validate")
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
@@ -869,6 +872,8 @@ integrations:
         # An empty secret is no secret (a hook verified with one took any signature).
         self.assertRegex(out, r"ferry\.yaml:20:\d+: auth\.token must be a secret reference "
                               r"\(\$\{env:NAME\} or \$\{file:PATH\}\), not empty")
+        # "" passed every check of a value's form, and failed each run.
+        self.assertRegex(out, r"ferry\.yaml:23:\d+: base_url must not be empty")
 
     def test_an_unreadable_ferry_yaml_stops_every_command(self):
         (self.p.dir / "ferry.yaml").mkdir()

@@ -898,12 +898,17 @@ class Validate(unittest.TestCase):
             "    fields:\n"
             "      - {name: reff, type: string}\n"
             "schedules:\n"
-            "  - {name: nightly, workflow: deploy, every: 1h, inputs: {ref: 7}}\n")
+            "  - {name: nightly, workflow: deploy, every: 1h, inputs: {ref: 7, reff: x}}\n")
         self.assertIn("ferry.yaml:5:9: form 'f' field 'reff': workflow 'deploy' has no "
                       "input 'reff' (its inputs: ref)", out)
         self.assertIn("form 'f': workflow 'deploy' requires input 'ref', and no field of "
                       "the form gives it", out)
-        self.assertIn("ferry.yaml:7:5: schedule 'nightly': inputs for workflow 'deploy': ", out)
+        # One problem a line, each with its place (the second came without one).
+        said = [l for l in out.splitlines() if "schedule 'nightly'" in l]
+        self.assertEqual(len(said), 2, out)
+        for line in said:
+            self.assertRegex(line, r"ferry\.yaml:7:5: schedule 'nightly': inputs for workflow "
+                                   r"'deploy': input 'reff?'")
         serve = subprocess.Popen(
             [FERRY, "serve", "--listen", "127.0.0.1:%d" % free_port(), "--project",
              str(self.dir), "--data", str(self.dir / ".ferry"), "--quiet"],

@@ -222,6 +222,7 @@ void Scheduler::complete(Task* task, std::function<int(lua_State*)> pusher) {
 }
 
 void Scheduler::on_iteration() {
+    ++iterations_;
     // Those passed over wait longest: they go first.
     for (uint64_t id : waiting_turn_)
         ready_.push_back(id);
@@ -565,10 +566,17 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     // of the task's limits, at most kCloseInstructions and kCloseMs: a cleanup that loops
     // held the loop (and the cancel that ended the task) for the rest of the task's budget.
     if (!hooks_dead) {
-        const uint64_t budget_end = t->instructions_ + kCloseInstructions;
+        const uint64_t now = Loop::hrtime_ns();
+        if (close_share_iteration_ != iterations_) {
+            close_share_iteration_ = iterations_;
+            close_share_end_ns_ = now + kCloseMs * 1'000'000;
+        }
+        const bool share_left = close_share_end_ns_ > now + kCloseFloorNs;
+        const uint64_t budget_end =
+            t->instructions_ + (share_left ? kCloseInstructions : kCloseFloorInstructions);
         if (!t->limits_.instruction_budget || t->limits_.instruction_budget > budget_end)
             t->limits_.instruction_budget = budget_end;
-        const uint64_t close_deadline = Loop::hrtime_ns() + kCloseMs * 1'000'000;
+        const uint64_t close_deadline = share_left ? close_share_end_ns_ : now + kCloseFloorNs;
         if (!t->deadline_ns_ || t->deadline_ns_ > close_deadline) {
             t->deadline_ns_ = close_deadline;
             t->limits_.timeout_ms = kCloseMs;  // what the hook's message names

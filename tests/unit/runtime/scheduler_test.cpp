@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -427,6 +429,51 @@ TEST_CASE("scheduler: a task that keeps the CPU yields to the loop between slice
         limits.instruction_budget = 2'000'000;
         TaskOutcome next = f.run("return function() while true do end end", limits);
         CHECK(next.error.message.find("instruction budget exceeded") != std::string::npos);
+    }
+    SECTION("tasks cancelled together share the to-be-closed time") {
+        // A cancelled fan-out ends all its items at once: 50 looping cleanups held the loop
+        // 100 ms each. Here each cleanup turn takes 20 us (limits are checked every 1,000
+        // instructions): 30 tasks at 100 ms each held the loop 3 s; sharing 100 ms, they
+        // take that plus a floor of about a millisecond each (the bound leaves room).
+        int ticks = 0;
+        const int fn = load_task(f.vm, "return function(tick) local guard <close> = "
+                                       "setmetatable({}, {__close = function() while true do "
+                                       "tick() end end}) ferry.sleep(60000) end");
+        int cancelled = 0;
+        std::vector<Task*> tasks;
+        for (int i = 0; i < 30; ++i) {
+            tasks.push_back(f.scheduler->spawn(
+                fn,
+                [&](lua_State* L) {
+                    lua_pushlightuserdata(L, &ticks);
+                    lua_pushcclosure(
+                        L,
+                        [](lua_State* S) {
+                            ++*static_cast<int*>(lua_touserdata(S, lua_upvalueindex(1)));
+                            // Busy, not asleep: a sleep's slack on a loaded host is a
+                            // millisecond, and limits are checked between instructions.
+                            const auto until =
+                                std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+                            while (std::chrono::steady_clock::now() < until) {
+                            }
+                            return 0;
+                        },
+                        1);
+                    return 1;
+                },
+                limits, [&](TaskOutcome o) { cancelled += o.error.kind == ErrorKind::Cancelled; }));
+        }
+        std::chrono::steady_clock::duration took{};
+        auto timer = f.loop.timer(20, [&] {
+            const auto began = std::chrono::steady_clock::now();
+            for (Task* t : tasks)
+                f.scheduler->cancel(t);
+            took = std::chrono::steady_clock::now() - began;
+        });
+        f.loop.run();
+        CHECK(cancelled == 30);
+        CHECK(ticks > 0);
+        CHECK(took < std::chrono::milliseconds(1500));
     }
     SECTION("where Lua cannot yield (a sort comparator) the task runs on, unharmed") {
         TaskOutcome out = f.run("return function() local t = {3, 1, 2} "

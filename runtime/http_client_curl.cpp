@@ -161,6 +161,12 @@ Error HttpClient::Impl::map_error(const Transfer& t, CURLcode code) const {
     case CURLE_UNSUPPORTED_PROTOCOL:
     // A CA bundle or client certificate that cannot be used: retrying will not help.
     case CURLE_SSL_CERTPROBLEM:
+        // OpenSSL refuses a key that is not the certificate's with libcurl's "unable to set
+        // private key file", which names neither.
+        if (detail.find("private key") != std::string::npos && !t.req.client_cert.empty())
+            detail += " (is it the key of the client certificate " + t.req.client_cert +
+                      ", unencrypted PEM?)";
+        return make_error(ErrorKind::Validation, what + detail);
     case CURLE_SSL_CACERT_BADFILE: return make_error(ErrorKind::Validation, what + detail);
     case CURLE_FILESIZE_EXCEEDED:
         return make_error(ErrorKind::Limit, what + "response body larger than " +

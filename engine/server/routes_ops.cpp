@@ -3,6 +3,7 @@
 #include "core/dead_letters.h"
 #include "core/values.h"
 #include "runtime/ids.h"
+#include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
 #include "server/api.h"
 #include "server/starter.h"
@@ -52,8 +53,16 @@ void test_integration(Api& api, Call& c) {
         if (o.response) {
             out.dict_obj().set(str("status"), Value::integer(o.response->status));
             out.dict_obj().set(str("latency_ms"), Value::floating(o.response->duration_ms));
-            out.dict_obj().set(str("authenticated"), Value::boolean(o.response->status != 401 &&
-                                                                    o.response->status != 403));
+            const long status = o.response->status;
+            if (status >= 300 && status < 400) {
+                // A redirect says nothing of the credentials (a single sign-on page, http://
+                // on an https-only instance): unknown, and where it points.
+                out.dict_obj().set(str("authenticated"), Value::none());
+                out.dict_obj().set(str("location"), str(redact(o.response->header("location"))));
+            } else {
+                out.dict_obj().set(str("authenticated"),
+                                   Value::boolean(status != 401 && status != 403));
+            }
         } else {
             out.dict_obj().set(str("error"), str(o.error.message));
         }

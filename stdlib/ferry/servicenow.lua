@@ -364,13 +364,17 @@ end
 
 -- Whether the record's journal (work_notes or comments) already holds `text` among its
 -- latest 50 entries; nil when the journal cannot be read.
+-- Whether the journal holds text for element: true, false, or nil and why it cannot be
+-- read (an account without read access to sys_journal_field, a failure).
 local function journal_has(ctx, sys_id, element, text)
-  local res = ctx.http({ method = "GET", path = record_path(ctx, "sys_journal_field"),
-                         query = { sysparm_query = "element_id=" .. sys_id .. "^element=" ..
-                                                   element .. "^ORDERBYDESCsys_created_on",
-                                   sysparm_fields = "value", sysparm_limit = "50" } })
-  if not res or res.status ~= 200 or type(res.json) ~= "table" or type(res.json.result) ~= "table" then
-    return nil
+  local res, err = ctx.http({ method = "GET", path = record_path(ctx, "sys_journal_field"),
+                              query = { sysparm_query = "element_id=" .. sys_id .. "^element=" ..
+                                                        element .. "^ORDERBYDESCsys_created_on",
+                                        sysparm_fields = "value", sysparm_limit = "50" } })
+  if not res then return nil, { kind = err and err.kind or "network", text = tostring(err and err.message) } end
+  if res.status ~= 200 or type(res.json) ~= "table" or type(res.json.result) ~= "table" then
+    return nil, { kind = res.status == 200 and "http_5xx" or tickets.kind_for_status(res.status),
+                  text = tickets.answer_summary(res) }
   end
   for _, entry in ipairs(res.json.result) do
     if type(entry) == "table" and M.value(entry.value) == text then return true end
@@ -387,7 +391,20 @@ local function already_posted(ctx, sys_id, body)
   for _, element in ipairs({ "work_notes", "comments" }) do
     local text = body[element]
     if type(text) == "string" and text ~= "" then
-      posted[element] = tickets.settled(function() return journal_has(ctx, sys_id, element, text) end)
+      local unreadable
+      posted[element] = tickets.settled(function()
+        local has, why = journal_has(ctx, sys_id, element, text)
+        unreadable = why
+        return has
+      end)
+      -- Not known to be absent: sending it again could add the note twice.
+      if not posted[element] and unreadable then
+        local kind = unreadable.kind == "not_found" and "http_4xx" or unreadable.kind
+        tickets.fail(kind, "ServiceNow: cannot tell whether the " .. element .. " of an earlier " ..
+                     "attempt were added (reading sys_journal_field: " .. unreadable.text ..
+                     "), so they are not sent again; give the integration's account read " ..
+                     "access to sys_journal_field")
+      end
     end
   end
   return posted

@@ -267,6 +267,15 @@ steps:
         rc, doc, err = self.run_wf("get")
         self.assertEqual(rc, 1)
         self.assertEqual(doc["steps"]["call"]["error"]["kind"], "network")
+        # A key that is not the certificate's: libcurl's words named neither.
+        self.configure(m.url, "tls: {ca_file: %s, client_cert: %s, client_key: %s}\n"
+                              "retry: {max_attempts: 1}" % (
+            certs["ca"], certs["client_cert"], certs["other_client_key"]))
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        self.assertEqual(doc["steps"]["call"]["error"]["kind"], "validation")
+        self.assertIn("(is it the key of the client certificate %s, unencrypted PEM?)"
+                      % certs["client_cert"], doc["steps"]["call"]["error"]["message"])
         # Without the custom CA the server is not trusted (verification is on by default).
         self.configure(m.url, "retry: {max_attempts: 1}")
         rc, doc, err = self.run_wf("get")

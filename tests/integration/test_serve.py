@@ -142,6 +142,37 @@ class RoleMatrix(ServeTest):
         self.assertIn("not valid", json.loads(data)["error"]["message"])
 
 
+class IntegrationCheck(ServeTest):
+    def test_a_redirect_is_not_taken_for_authenticated(self):
+        # A base URL answering 302 to a single sign-on page said "authenticated": true.
+        import http.server
+        import threading
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                self.send_response(302)
+                self.send_header("Location", "https://sso.example/login")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(lambda: (srv.shutdown(), srv.server_close()))
+        self.s.stop()
+        self.p.write("ferry.yaml", self.CONFIG + tokens_yaml() + "integrations:\n  sso:\n"
+                     "    type: http\n    base_url: http://127.0.0.1:%d\n"
+                     % srv.server_address[1])
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        status, body = self.s.json("POST", "/api/v1/integrations/sso/test", {}, role="admin")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], 302)
+        self.assertIsNone(body["authenticated"])
+        self.assertEqual(body["location"], "https://sso.example/login")
+
+
 class Executions(ServeTest):
     def test_start_is_acknowledged_durably_then_runs(self):
         status, body = self.start()

@@ -210,6 +210,39 @@ steps:
         notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
         self.assertEqual(notes, ["analysis attached"])
 
+    def test_a_note_is_not_sent_again_when_the_journal_cannot_be_read(self):
+        # An account without read access to sys_journal_field: the lookup's 403 was taken
+        # for "not posted" and the note went out a second time.
+        self.p.workflow("n", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "Note"}}}
+  - {id: note, task: ticket.update, integration: sn, with: {id: "{{ steps.create.output.id }}", work_note: "analysis attached"}}
+""")
+        self.m.fault(method="GET", path="/api/now/table/sys_journal_field", status=403, times=10)
+        import signal
+        import subprocess
+        self.m.fault(method="PATCH", path="/api/now/table/incident", delay_ms=1500)
+        proc = subprocess.Popen([te.FERRY, "run", "n", "--quiet", "--project", str(self.p.dir),
+                                 "--data", str(self.p.data)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, cwd=str(self.p.dir), env=self.env)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and not self.m.requests(
+                    path="/api/now/table/incident", method="PATCH"):
+                time.sleep(0.05)
+            time.sleep(0.2)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        r = self.ferry("resume", "--quiet", timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr + r.stdout[:2000])
+        doc = json.loads(r.stdout.splitlines()[0])
+        self.assertIn("cannot tell whether the work_notes of an earlier attempt were added "
+                      "(reading sys_journal_field: HTTP 403", doc["steps"]["note"]["error"]["message"])
+        time.sleep(1.6)  # the held PATCH has landed
+        notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
+        self.assertEqual(notes, ["analysis attached"])
+
     def test_a_create_answered_503_with_retry_after_is_not_sent_again_early(self):
         # The create's outcome is unknown (a 5xx to a POST): the lookup runs at once, but
         # the new create waits for the vendor's Retry-After (it came ~3 s later before).

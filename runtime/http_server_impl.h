@@ -169,5 +169,14 @@ struct Connection {
 
 bool has_token(std::string_view list, std::string_view token);  // "keep-alive, Upgrade"
 
+// http_server_framing.cpp: what the server refuses that http_parser lets through.
+// Whether the head of ex, just complete, is framed as RFC 9112 says; false once c->fail ran.
+bool framing_is_strict(Connection* c, const Exchange& ex, const http_parser* p);
+// Whether text starts with a method token and a space ("FROB /x"): a request line whose
+// method http_parser does not know, rather than bytes that are no request at all.
+bool starts_with_method_token(std::string_view text);
+// Whether the raw target's path holds %2F (an encoded slash).
+bool encoded_slash_in_path(std::string_view target);
+
 }  // namespace http_server_detail
 }  // namespace ferry

@@ -11,6 +11,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace ferry::cli {
@@ -143,6 +147,21 @@ void print_at(const std::string& path, std::string_view text, size_t offset,
 }
 
 }  // namespace
+
+std::optional<std::string> read_argument_file(const std::string& path) {
+    struct stat st {};
+    const bool stream = path == "-" || (::stat(path.c_str(), &st) == 0 &&
+                                        (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)));
+    if (!stream) return engine::read_file(path);
+    std::ifstream file;
+    if (path != "-") {
+        file.open(path, std::ios::binary);
+        if (!file) return std::nullopt;  // errno from the open
+    }
+    std::ostringstream text;
+    text << (path == "-" ? std::cin.rdbuf() : file.rdbuf());
+    return text.str();
+}
 
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
                                                const char* what, bool nan_allowed) {

@@ -60,6 +60,11 @@ bool print_execution(engine::App& app, const std::string& id, bool pretty, bool 
 // invalid JSON, a key twice in one object (at the repeat, naming the first), a value that
 // does not fit (no position), anything but an object. NaN and Infinity only when
 // nan_allowed (render's vars, read as Python's json reads them).
+// A file named on the command line: "-" is standard input, and a pipe (/dev/stdin, a
+// shell's <(...)) is read to its end like one; otherwise a regular file
+// (engine::read_file). nullopt with errno set when it cannot be read.
+std::optional<std::string> read_argument_file(const std::string& path);
+
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
                                                const char* what, bool nan_allowed = false);
 

@@ -34,14 +34,6 @@ constexpr const char* kRenderUsage =
     "Errors print FILE:LINE:COL: Kind: message on stderr (a TEMPLATE that cannot be read:\n"
     "FILE: message) and exit 2; nothing goes to stdout.\n";
 
-// The vars file, or standard input for "-"; nullopt with errno set when it cannot be read.
-std::optional<std::string> read_vars(const std::string& path) {
-    if (path != "-") return engine::read_file(path);
-    std::ostringstream s;
-    s << std::cin.rdbuf();
-    return s.str();
-}
-
 int usage_error(const std::string& message) {
     std::fprintf(stderr, "ferry render: %s\n\n%s", message.c_str(), kRenderUsage);
     return 2;
@@ -76,7 +68,7 @@ int render_command(int argc, char** argv) {
 
     tmpl::Value vars = tmpl::Value::dict();
     if (!vars_path.empty()) {
-        std::optional<std::string> json = read_vars(vars_path);
+        std::optional<std::string> json = read_argument_file(vars_path);
         if (!json) {
             std::fprintf(stderr, "%s: cannot read the vars file: %s\n", vars_path.c_str(),
                          std::strerror(errno));

@@ -29,7 +29,7 @@ constexpr const char* kRunUsage =
     "\n"
     "Options:\n"
     "  --input KEY=VALUE   an input, converted to its declared type (repeatable)\n"
-    "  --inputs-file FILE  a JSON object of inputs (--input values override it)\n"
+    "  --inputs-file FILE  a JSON object of inputs (--input values override it; - reads stdin)\n"
     "  --dry-run           steps that would send something output the request instead\n"
     "  --project DIR       the project folder (default: the current folder)\n"
     "  --data DIR          the state folder (default: PROJECT/.ferry)\n"
@@ -91,7 +91,7 @@ int run_command(int argc, char** argv) {
     }
     tmpl::Value given = tmpl::Value::dict();
     if (!inputs_file.empty()) {
-        auto text = engine::read_file(inputs_file);
+        auto text = read_argument_file(inputs_file);
         if (!text) {
             std::fprintf(stderr, "%s: cannot read the inputs file: %s\n", inputs_file.c_str(),
                          std::strerror(errno));

@@ -2620,6 +2620,14 @@ steps:
             self.assertTrue(p.stderr.startswith("%s:%s: invalid JSON: " % (f, where)), p.stderr)
         p = self.p.ferry("executions", "list", "--json")
         self.assertEqual(json.loads(p.stdout), [])
+        # Standard input and pipes (a shell's <(...), /dev/stdin) are read like a file:
+        # "cannot read the inputs file: Invalid argument" before.
+        for name in ("-", "/dev/stdin"):
+            p = subprocess.run([FERRY, "run", "i", "--quiet", "--inputs-file", name, "--project",
+                                str(self.p.dir), "--data", str(self.p.data)], input='{"i": 7}',
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(json.loads(p.stdout)["inputs"], {"i": 7})
 
     def test_inputs_file_with_a_key_twice_names_both_places(self):
         # JSON leaves a repeated key's meaning open and readers disagree on which value wins:

@@ -330,6 +330,18 @@ std::string Redactor::redact_json(std::string_view json) const {
     return out;
 }
 
+bool Redactor::clip_may_cut_secret(std::string_view json) const {
+    for (size_t at = json.find(kClipMark); at != std::string_view::npos;
+         at = json.find(kClipMark, at + 1)) {
+        if (at < kMinClippedPrefix) continue;
+        std::string_view tail = json.substr(at - kMinClippedPrefix, kMinClippedPrefix);
+        for (const Secret& s : secrets_)
+            for (const std::string& form : s.json_forms)
+                if (form.find(tail) != std::string::npos) return true;
+    }
+    return false;
+}
+
 bool Redactor::holds_secret_json(std::string_view json) const {
     std::lock_guard lock(mu_);
     return holds_secret_locked(json);
@@ -356,9 +368,10 @@ bool Redactor::redact_json_in_place(std::string& json) const {
     std::lock_guard lock(mu_);
     // Almost every record holds no secret: one search per value decides that.
     const bool any = holds_secret_locked(json);
-    // A quote ferry.text.clip cut may end in a secret's first part: looked for before
-    // every "..." in strings (rare in records).
-    const bool clipped = json.find(kClipMark) != std::string::npos;
+    // A quote ferry.text.clip cut may end in a secret's first part: looked for before a
+    // "..." whose last kMinClippedPrefix bytes occur in some secret's form. Attempt records
+    // cut bodies with "...[N more bytes]": most records with a "..." need no second pass.
+    const bool clipped = clip_may_cut_secret(json);
     if (!any && !clipped) return false;
     std::vector<size_t> starts;  // where each character of the current string begins in out
 

@@ -69,6 +69,7 @@ class Redactor {
 
   private:
     bool holds_secret_locked(std::string_view json) const;
+    bool clip_may_cut_secret(std::string_view json) const;  // callers hold mu_
     template <typename Boundary>
     size_t clipped_secret_start(std::string_view text, size_t clip_at, const Boundary& at_boundary,
                                 bool json) const;

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
 namespace ferry {
@@ -95,13 +96,15 @@ uint64_t token_lifetime_ms(const rapidjson::Document& doc) {
         if (v.IsNumber()) {
             seconds = v.GetDouble();
         } else if (v.IsString()) {
+            // Digits only: strtod alone also reads "nan", "inf", hex and leading blanks.
             std::string text(v.GetString(), v.GetStringLength());
-            char* end = nullptr;
-            double parsed = std::strtod(text.c_str(), &end);
-            if (!text.empty() && end == text.c_str() + text.size()) seconds = parsed;
+            const bool digits = !text.empty() && text.size() <= 12 &&
+                                std::all_of(text.begin(), text.end(), ::isdigit);
+            if (digits) seconds = std::strtod(text.c_str(), nullptr);
         }
     }
-    if (!(seconds > 0)) return 0;  // also NaN
+    if (std::isnan(seconds)) return 3600'000;
+    if (!(seconds > 0)) return 0;  // expired already, as the server says
     return uint64_t(std::min(seconds, kYear) * 1000);
 }
 
@@ -631,12 +634,16 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
         }
         std::string fetched(doc["access_token"].GetString(), doc["access_token"].GetStringLength());
         if (fetched != access_token_) {
-            // The token before last is retired from redaction (the last one may still be on
-            // its way into a record): a token rotating every few minutes would otherwise add
-            // a secret to search for to every text, for as long as the server runs.
+            // Tokens stay redacted while an execution may still hold one in a value (an
+            // answer echoing it, recorded later): the last kKeptTokens of them. Older ones are
+            // retired, or a token rotating every few minutes would add a secret to search for
+            // to every text, for as long as the server runs.
             Redactor::instance().add(fetched);
-            if (!retired_token_.empty()) Redactor::instance().remove(retired_token_);
-            retired_token_ = std::move(access_token_);
+            held_tokens_.push_back(fetched);
+            if (held_tokens_.size() > kKeptTokens) {
+                Redactor::instance().remove(held_tokens_.front());
+                held_tokens_.pop_front();
+            }
             access_token_ = std::move(fetched);
         }
         uint64_t lifetime_ms = token_lifetime_ms(doc);

@@ -10,6 +10,7 @@
 #include "runtime/http_client.h"
 #include "runtime/integration/config.h"
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -125,7 +126,9 @@ class IntegrationClient {
     std::vector<std::shared_ptr<Op>> ops_;  // in flight, for cancel()
     // OAuth2: the cached token and the requests waiting for a fetch in flight.
     std::string access_token_;
-    std::string retired_token_;      // the one before, still redacted
+    // The tokens still redacted, oldest first (Redactor::remove takes back the oldest).
+    static constexpr size_t kKeptTokens = 64;
+    std::deque<std::string> held_tokens_;
     uint64_t token_expires_ms_ = 0;  // loop clock
     bool token_fetching_ = false;
     uint64_t token_transfer_ = 0;

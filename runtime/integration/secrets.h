@@ -10,9 +10,12 @@
 
 #include "runtime/error.h"
 
+#include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace ferry {
@@ -82,8 +85,17 @@ class Redactor {
         // The forms a JSON string holds: escaped, and each text form as written inside a
         // string (a vendor's JSON body kept as a string in a record); longest first.
         std::vector<std::string> json_forms;
+        // Every 4 bytes (kMinClippedPrefix) that occur in a form: what must end the text
+        // before a clip's "..." for a cut part of the secret to be there.
+        std::unordered_set<uint32_t> quads;
         size_t adds = 1;
     };
+    static_assert(kMinClippedPrefix == sizeof(uint32_t), "quads are kMinClippedPrefix bytes");
+    static uint32_t quad_at(std::string_view text, size_t at) {
+        uint32_t q = 0;
+        std::memcpy(&q, text.data() + at, sizeof q);
+        return q;
+    }
     mutable std::mutex mu_;        // resolution happens on the loop; replay and tests may differ
     std::vector<Secret> secrets_;  // longest value first
 };

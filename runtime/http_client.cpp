@@ -235,10 +235,10 @@ Status HttpClient::Impl::configure(Transfer& t) {
     set(curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L));
     if (r.never_resend && r.body.empty()) set(curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L));
     set(curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/0.1"));
-    // Every coding libcurl decodes is offered, and answers are decoded: without an
-    // Accept-Encoding any coding is acceptable (RFC 9110 12.5.3), and a vendor's gzip left
-    // a created ticket's answer unreadable. The body limit counts decoded bytes (on_body).
-    set(curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""));
+    // No Accept-Encoding, and answers are not decoded: libcurl refuses a coding it does not
+    // know (a server's "Content-Encoding: UTF-8"), which turned a 201 the vendor had acted on
+    // into a network error. An answer compressed unasked reaches the task as it came, and
+    // the ticket tasks name its coding (tickets.answer_summary).
     set(curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list));
     // Fails early when Content-Length announces too much; on_body enforces it otherwise.
     set(curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(r.max_response_bytes)));

@@ -151,9 +151,6 @@ void Engine::persist_execution(Run& run) {
     if (!run.options.trigger_info.is_undefined() && !run.options.trigger_info.is_none())
         rec.value("trigger_info", run.options.trigger_info);
     rec.value("inputs", run.inputs);
-    if (!run.inputs_held_secret)
-        run.inputs_held_secret = Redactor::instance().holds_secret_json(to_json_text(run.inputs));
-    if (*run.inputs_held_secret) rec.boolean("inputs_redacted", true);
     rec.value("outputs", run.outputs);
     rec.value("error", run.error);
     rec.time("created_at", run.created_ms);
@@ -163,6 +160,11 @@ void Engine::persist_execution(Run& run) {
                                      {"step", str(run.options.parent_step)}}));
     }
     const size_t shown = rec.size();
+    // Whether the inputs held a secret (kept as [REDACTED]); always written, so that a
+    // record without it is known to come from before the mark (records.cpp, resume).
+    if (!run.inputs_held_secret)
+        run.inputs_held_secret = Redactor::instance().holds_secret_json(to_json_text(run.inputs));
+    rec.boolean("inputs_redacted", *run.inputs_held_secret);
     rec.string("definition_hash", run.wf->hash);
     rec.string("file", run.wf->file);
     rec.integer("depth", run.options.depth);
@@ -353,9 +355,12 @@ Status Engine::resume_stored(const std::string& id,
     if (!made) return made.error();
     std::shared_ptr<Run> run = made.value();
     run->from_history = true;
+    // A record from before the marks: any "[REDACTED]" may be a secret, as Ferry then took it.
     const tmpl::Value* inputs_flag = dict_get(rec, "inputs_redacted");
-    run->inputs_held_secret = inputs_flag && tmpl::truthy(*inputs_flag);
-    run->history_redacted = *run->inputs_held_secret;
+    const tmpl::Value* inputs_value = dict_get(rec, "inputs");
+    run->inputs_held_secret = inputs_flag ? tmpl::truthy(*inputs_flag)
+                                          : inputs_value && holds_text(*inputs_value, kRedacted);
+    run->history_redacted = !inputs_flag || *run->inputs_held_secret;
     run->done = std::move(done);
     Result<int64_t> created = parse_rfc3339_ms(text_of(dict_get(rec, "created_at")));
     run->created_ms = created && created.value() > 0 ? uint64_t(created.value()) : now_unix_ms();

@@ -325,7 +325,9 @@ void retry(Api& api, Call& c) {
     sr.workflow = dict_get(exec, "workflow") ? tmpl::to_str(*dict_get(exec, "workflow")) : "";
     if (const Value* in = dict_get(exec, "inputs"); in && in->is_dict()) sr.inputs = *in;
     // The record keeps a secret as [REDACTED]: a retry would run with that text instead.
-    if (const Value* held = dict_get(exec, "inputs_redacted"); held && tmpl::truthy(*held))
+    // A record from before the mark (none written) is judged by its text, as then.
+    const Value* held = dict_get(exec, "inputs_redacted");
+    if (held ? tmpl::truthy(*held) : holds_text(sr.inputs, kRedacted))
         return c.error(409, "conflict",
                        "execution '" + id +
                            "' had an input holding a secret, which its record "

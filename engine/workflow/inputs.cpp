@@ -64,7 +64,7 @@ constexpr size_t kMaxPatternChars = 1000;
 
 std::optional<std::wregex> compile_pattern(const std::string& pattern, std::string* error,
                                            size_t max_chars = kMaxPatternChars) {
-    if (pattern.size() > max_chars) {
+    if (pattern.size() > max_chars && code_points(pattern).size() > max_chars) {
         if (error)
             *error = "longer than " + std::to_string(kMaxPatternChars) +
                      " characters (patterns that long are compiled too deep to be safe)";

@@ -466,6 +466,14 @@ int http_is_credential_header(lua_State* L) {
 // character as U+FFFD, as records keep it. For a vendor's text a task hands to what takes
 // only UTF-8 (a message, ctx.dead_letter, its output). Redaction is not offered to Lua: a
 // task that could see which texts get redacted could test guesses of every secret.
+// ferry.http.redact was public until it was found to disclose secrets: a task that still
+// calls it is told why and what to use, not "attempt to call a nil value".
+int http_redact_removed(lua_State* L) {
+    return luaL_error(L, "ferry.http.redact was removed (it told a task which texts hold a "
+                         "secret); records are redacted as they are written: cut texts with "
+                         "ferry.text.clip, repair bytes with ferry.http.text");
+}
+
 int http_text(lua_State* L) {
     size_t len = 0;
     const char* bytes = luaL_checklstring(L, 1, &len);
@@ -491,6 +499,7 @@ int open_http(lua_State* L) {
                       {"url", http_url},
                       {"is_credential_header", http_is_credential_header},
                       {"text", http_text},
+                      {"redact", http_redact_removed},
                       {nullptr, nullptr}};
     luaL_newlib(L, fns);
     return 1;

@@ -126,7 +126,8 @@ function M.result(res, doing, shape)
   local result = body.result
   local fits
   if shape == "list" then
-    fits = type(result) == "table" and result.sys_id == nil and (next(result) == nil or result[1] ~= nil)
+    -- A JSON array, not an object: {} decodes to an empty table too ("nothing there").
+    fits = type(result) == "table" and getmetatable(result) == "ferry.json.array"
   else
     fits = type(result) == "table" and result[1] == nil and tickets.has_text(M.value(result.sys_id))
   end

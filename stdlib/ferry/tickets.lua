@@ -205,6 +205,12 @@ function M.answer_summary(res)
   local text = "HTTP " .. tostring(res.status)
   if M.has_text(headers["content-type"]) then text = text .. ", " .. headers["content-type"] end
   text = text .. M.location_note(res)
+  local coding = headers["content-encoding"]
+  if M.has_text(coding) and coding:lower() ~= "identity" then
+    -- Ferry asks for no coding and decodes none (a coding libcurl did not know failed a
+    -- call the vendor had acted on): its bytes say nothing readable.
+    return text .. ", Content-Encoding " .. clip(coding, 40) .. " (sent unasked: Ferry decodes none)"
+  end
   if type(res.body) == "string" and res.body:match("%S") then
     text = text .. ": " .. quoted(trim(res.body), 120)
   elseif res.body == nil or res.body == "" then

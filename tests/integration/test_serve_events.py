@@ -590,6 +590,18 @@ steps:
                                    role="operator")
         self.assertEqual(status, 409, body)
         self.assertIn("keeps only as [REDACTED]", body["error"]["message"])
+        # A record from before the mark existed is judged by its text, as it was then (a
+        # record without the key retried with the literal [REDACTED]).
+        self.s.stop()
+        mdb = self.p.data / "data.mdb"
+        data = mdb.read_bytes()
+        self.assertIn(b'"inputs_redacted":true', data)
+        mdb.write_bytes(data.replace(b'"inputs_redacted":true', b'"xnputs_redacted":true'))
+        self.s = Server(te.FERRY, self.p.dir, self.p.data,
+                        env=dict(os.environ, FERRY_TEST_RETRY_TOKEN="retry-token-0123456789"))
+        status, body = self.s.json("POST", "/api/v1/executions/%s/retry" % old, {},
+                                   role="operator")
+        self.assertEqual(status, 409, body)
         # The text itself is no secret: inputs that say it are retried.
         plain = self.start("hello", {"name": "user [REDACTED] by DLP"}, "?wait=10s")
         status, body = self.s.json("POST", "/api/v1/executions/%s/retry" % plain, {},

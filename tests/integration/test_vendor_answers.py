@@ -110,17 +110,26 @@ class VendorAnswers(IntegrationTest):
     def error_of(self, doc, step="c"):
         return doc["steps"][step]["error"]
 
-    def test_a_gzip_answer_is_decoded(self):
-        # No Accept-Encoding was sent, which allows any coding (RFC 9110 12.5.3): a vendor's
-        # gzip left a created ticket's answer unreadable, and the step failed.
+    def test_an_answer_compressed_unasked_is_named_not_decoded(self):
+        # Decoding (libcurl's) refused a coding it did not know: a 201 the vendor had acted
+        # on became a network error. Nothing is asked for or decoded; the error says why.
         body = gzip.compress(json.dumps({"result": SN_RECORD}).encode())
         v = self.vendor((201, {"Content-Type": "application/json", "Content-Encoding": "gzip"},
                          body))
         self.sn(v.url)
         rc, doc, err = self.run_wf("c")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("the answer (HTTP 201, application/json, Content-Encoding gzip (sent "
+                      "unasked: Ferry decodes none)) has no JSON 'result'",
+                      self.error_of(doc)["message"])
+        self.assertNotIn("accept-encoding", v.requests[0][2])
+        # A server's mislabelled coding on a plain body is read as it is.
+        v = self.vendor((201, {"Content-Type": "application/json", "Content-Encoding": "UTF-8"},
+                         json.dumps({"result": SN_RECORD}).encode()))
+        self.sn(v.url)
+        rc, doc, err = self.run_wf("c")
         self.assertEqual(rc, 0, err)
         self.assertEqual(doc["steps"]["c"]["output"]["number"], "INC0010001")
-        self.assertIn("gzip", v.requests[0][2].get("accept-encoding", ""))
 
     def test_a_latin1_error_page_from_a_webhook_receiver_is_dead_lettered(self):
         # The quoted body went into ctx.dead_letter as it was, which takes only UTF-8: the
@@ -225,13 +234,16 @@ class VendorAnswers(IntegrationTest):
     def test_a_lookup_answer_that_is_no_list_does_not_create_again(self):
         # After a create whose outcome is unknown (503), the lookup by correlation id was
         # answered {"result": null}: taken for "not created", the create went out again.
-        v = self.vendor(json_answer(503, {"error": {"message": "busy"}}),
-                        json_answer(200, {"result": None}))
-        self.sn(v.url)
-        rc, doc, err = self.run_wf("c")
-        self.assertEqual(rc, 1, err)
-        self.assertEqual([m for m, _, _ in v.requests].count("POST"), 1, v.requests)
-        self.assertIn("the answer's 'result' is not a list of records", self.error_of(doc)["message"])
+        # An empty object ({}) reads as an empty table in Lua: it is no list either.
+        for result in (None, {}):
+            v = self.vendor(json_answer(503, {"error": {"message": "busy"}}),
+                            json_answer(200, {"result": result}))
+            self.sn(v.url)
+            rc, doc, err = self.run_wf("c")
+            self.assertEqual(rc, 1, err)
+            self.assertEqual([m for m, _, _ in v.requests].count("POST"), 1, v.requests)
+            self.assertIn("the answer's 'result' is not a list of records",
+                          self.error_of(doc)["message"])
 
 
 class TokenAnswers(IntegrationTest):
@@ -256,7 +268,7 @@ class TokenAnswers(IntegrationTest):
 
     def test_a_huge_or_textual_expires_in_keeps_the_token(self):
         # 1e17 seconds overflowed into "expired": a token fetch before every request.
-        for expires_in in (1e17, 1e300, "3599"):
+        for expires_in in (1e17, 1e300, "3599", "nan", "0x10"):
             v = self.token_vendor(json_answer(200, {"access_token": "abc-token-123",
                                                     "token_type": "Bearer",
                                                     "expires_in": expires_in}))
@@ -271,6 +283,39 @@ class TokenAnswers(IntegrationTest):
         self.assertIn("OAuth2 token request to", self.error_of_a(doc))
         self.assertIn("HTTP 200: the answer's access_token is empty", self.error_of_a(doc))
         self.assertFalse(any(p == "/x" for _, p, _ in v.requests))
+
+    def test_tokens_a_run_saw_stay_redacted_after_rotations(self):
+        # The token before last was retired from redaction: two 401s (two fetches) later,
+        # a step's log quoting the first call's echo showed it in clear.
+        fetched = []
+
+        def answer(method, path):
+            if path.startswith("/oauth"):
+                fetched.append("rotating-token-%d-a8f3kq" % len(fetched))
+                return json_answer(200, {"access_token": fetched[-1], "expires_in": 3600})
+            if path.startswith("/echo"):
+                return json_answer(200, {"seen": v.requests[-1][2].get("authorization")})
+            return json_answer(401, {"error": "expired"})
+        v = RawVendor(answer)
+        self.addCleanup(v.stop)
+        self.p.write("ferry.yaml", integration_yaml(
+            v.url, "retry: {max_attempts: 1}\nauth:\n  type: oauth2\n  client_id: ferry\n"
+                   "  client_secret: \"${env:CLIENT_SECRET}\"\n  token_url: %s/oauth_token.do"
+                   % v.url, name="target"))
+        self.p.workflow("rot", "steps:\n"
+                        "  - {id: a, task: http.request, integration: target, with: {path: /echo}}\n"
+                        "  - {id: b, task: http.request, integration: target, needs: a, "
+                        "with: {path: /x, fail_on_status: false}}\n"
+                        "  - {id: c, task: http.request, integration: target, needs: b, "
+                        "with: {path: /y, fail_on_status: false}}\n"
+                        "  - {id: d, task: log, needs: c, with: {message: "
+                        "\"saw {{ steps.a.output.json.seen }}\"}}\n"
+                        "outputs: {seen: \"{{ steps.a.output.json.seen }}\"}\n")
+        p = self.ferry("run", "rot")
+        self.assertGreaterEqual(len(fetched), 3, p.stderr)
+        shown = self.ferry("executions", "show", json.loads(p.stdout)["id"], "--json").stdout
+        for text in (p.stdout, p.stderr, shown):
+            self.assertNotIn("rotating-token-0", text)
 
     def error_of_a(self, doc):
         return doc["steps"]["a"]["error"]["message"]

@@ -249,14 +249,18 @@ class VendorAnswers(IntegrationTest):
 class TokenAnswers(IntegrationTest):
     """OAuth2 token endpoints answering out of the ordinary."""
 
+    def oauth_integration(self, url):
+        """Integration `target` on url, its token from url/oauth_token.do."""
+        self.p.write("ferry.yaml", integration_yaml(
+            url, "retry: {max_attempts: 1}\nauth:\n  type: oauth2\n  client_id: ferry\n"
+                 "  client_secret: \"${env:CLIENT_SECRET}\"\n  token_url: %s/oauth_token.do"
+                 % url, name="target"))
+
     def token_vendor(self, token_answer):
         api = json_answer(200, {"result": []})
         v = RawVendor(lambda method, path: token_answer if path.startswith("/oauth") else api)
         self.addCleanup(v.stop)
-        self.p.write("ferry.yaml", integration_yaml(
-            v.url, "retry: {max_attempts: 1}\nauth:\n  type: oauth2\n  client_id: ferry\n"
-                   "  client_secret: \"${env:CLIENT_SECRET}\"\n  token_url: %s/oauth_token.do"
-                   % v.url, name="target"))
+        self.oauth_integration(v.url)
         self.p.workflow("two", "steps:\n"
                         "  - {id: a, task: http.request, integration: target, with: {path: /x}}\n"
                         "  - {id: b, task: http.request, integration: target, with: {path: /y},"
@@ -298,10 +302,7 @@ class TokenAnswers(IntegrationTest):
             return json_answer(401, {"error": "expired"})
         v = RawVendor(answer)
         self.addCleanup(v.stop)
-        self.p.write("ferry.yaml", integration_yaml(
-            v.url, "retry: {max_attempts: 1}\nauth:\n  type: oauth2\n  client_id: ferry\n"
-                   "  client_secret: \"${env:CLIENT_SECRET}\"\n  token_url: %s/oauth_token.do"
-                   % v.url, name="target"))
+        self.oauth_integration(v.url)
         self.p.workflow("rot", "steps:\n"
                         "  - {id: a, task: http.request, integration: target, with: {path: /echo}}\n"
                         "  - {id: b, task: http.request, integration: target, needs: a, "

@@ -93,8 +93,6 @@ std::string format_remote(const sockaddr_storage& addr) {
     return "unknown";
 }
 
-// The response head: status line, the handler's headers (minus the framing ones, which are
-// the server's), framing, Connection. Decides ex.close_after.
 // The Date header's value now (RFC 9110 6.6.1: an origin server with a clock sends it),
 // formatted once a second.
 const std::string& http_date_now() {
@@ -112,6 +110,8 @@ const std::string& http_date_now() {
     return text;
 }
 
+// The response head: status line, the handler's headers (minus the framing ones, which are
+// the server's), framing, Connection. Decides ex.close_after.
 std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, bool stream) {
     bool close = ex.close_after || !ex.keep_alive || ex.conn->server_closing();
     bool has_id = false;

@@ -93,6 +93,11 @@ class RecordWriter {
         append(text);
     }
     size_t size() const { return out_.GetSize(); }
+    // The value written last, which began at `from` (its size() before the call).
+    std::string_view value_since(size_t from) const {
+        std::string_view written(out_.GetString() + from, out_.GetSize() - from);
+        return written.substr(written.find(':') + 1);  // past ,"key":
+    }
     std::string finish() {
         out_.Put('}');
         // An exact-size copy: the records of a burst of starts wait in the staged batch
@@ -150,7 +155,12 @@ void Engine::persist_execution(Run& run) {
     rec.string("trigger", run.options.trigger);
     if (!run.options.trigger_info.is_undefined() && !run.options.trigger_info.is_none())
         rec.value("trigger_info", run.options.trigger_info);
+    const size_t inputs_at = rec.size();
     rec.value("inputs", run.inputs);
+    // Whether the inputs held a secret (they are kept as [REDACTED]): searched once, in
+    // the text just written.
+    if (!run.inputs_held_secret)
+        run.inputs_held_secret = Redactor::instance().holds_secret_json(rec.value_since(inputs_at));
     rec.value("outputs", run.outputs);
     rec.value("error", run.error);
     rec.time("created_at", run.created_ms);
@@ -160,10 +170,8 @@ void Engine::persist_execution(Run& run) {
                                      {"step", str(run.options.parent_step)}}));
     }
     const size_t shown = rec.size();
-    // Whether the inputs held a secret (kept as [REDACTED]); always written, so that a
-    // record without it is known to come from before the mark (records.cpp, resume).
-    if (!run.inputs_held_secret)
-        run.inputs_held_secret = Redactor::instance().holds_secret_json(to_json_text(run.inputs));
+    // Always written, so that a record without it is known to come from before the mark
+    // (resume_stored, the retry endpoint).
     rec.boolean("inputs_redacted", *run.inputs_held_secret);
     rec.string("definition_hash", run.wf->hash);
     rec.string("file", run.wf->file);

@@ -68,20 +68,11 @@ std::vector<Diagnostic> check_form_inputs(const FormSpec& form, const Workflow& 
 }
 
 std::vector<Diagnostic> check_schedule_inputs(const ScheduleEntry& schedule, const Workflow& wf) {
-    Result<tmpl::Value> resolved = resolve_inputs(wf, schedule.inputs);
-    if (resolved) return {};
-    // One problem a line (resolve_inputs joins them with line breaks): each a diagnostic of
-    // its own, which an editor or CI reads by its FILE:LINE:COL.
+    // One diagnostic a problem, each read by its FILE:LINE:COL.
     std::vector<Diagnostic> out;
-    std::string_view all = resolved.error().message;
-    for (size_t start = 0; start < all.size();) {
-        size_t end = std::min(all.find('\n', start), all.size());
-        if (end > start)
-            out.push_back({schedule.mark, "schedule '" + schedule.name +
-                                              "': inputs for workflow '" + wf.name +
-                                              "': " + std::string(all.substr(start, end - start))});
-        start = end + 1;
-    }
+    for (const std::string& problem : input_problems(wf, schedule.inputs))
+        out.push_back({schedule.mark, "schedule '" + schedule.name + "': inputs for workflow '" +
+                                          wf.name + "': " + problem});
     return out;
 }
 

@@ -57,10 +57,10 @@ class Redactor {
     // something no reader parses; a number token that is a whole secret becomes the string
     // "[REDACTED]". In place: history records are redacted as they are written, and a
     // ticket's records (60 KB) were copied whole to find, mostly, nothing.
-    // Whether a whole secret was replaced (a clip's cut part aside).
+    // Whether a secret was replaced, whole or the part a clip's cut left of one.
     bool redact_json_in_place(std::string& json) const;
     std::string redact_json(std::string_view json) const;
-    // Whether redact_json would replace a whole secret in json (a clip's cut part aside):
+    // Whether json holds a whole secret (what redact_json replaces, a clip's cut part aside):
     // records say so, since "[REDACTED]" in a record may also be text that was written so.
     bool holds_secret_json(std::string_view json) const;
     // Where to cut text at or before `cut` so that no secret (in any of its text forms) is

@@ -77,8 +77,7 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
         // Headers are text a task returns and records (a Latin-1 filename in a
         // Content-Disposition failed a step whose request had been made): shown as U+FFFD,
         // as records show them. The body stays bytes (http.request gives it as base64).
-        std::string value =
-            invalid_utf8_at(raw_value) == std::string::npos ? raw_value : to_valid_utf8(raw_value);
+        std::string value = to_valid_utf8(raw_value);
         if (invalid_utf8_at(key) != std::string::npos) key = to_valid_utf8(key);
         lua_getfield(L, -1, key.c_str());
         if (lua_isstring(L, -1)) {
@@ -462,10 +461,6 @@ int http_is_credential_header(lua_State* L) {
     return 1;
 }
 
-// ferry.http.text(bytes) -> the bytes as text: every byte that is not part of a UTF-8
-// character as U+FFFD, as records keep it. For a vendor's text a task hands to what takes
-// only UTF-8 (a message, ctx.dead_letter, its output). Redaction is not offered to Lua: a
-// task that could see which texts get redacted could test guesses of every secret.
 // ferry.http.redact was public until it was found to disclose secrets: a task that still
 // calls it is told why and what to use, not "attempt to call a nil value".
 int http_redact_removed(lua_State* L) {
@@ -474,6 +469,10 @@ int http_redact_removed(lua_State* L) {
                          "ferry.text.clip, repair bytes with ferry.http.text");
 }
 
+// ferry.http.text(bytes) -> the bytes as text: every byte that is not part of a UTF-8
+// character as U+FFFD, as records keep it. For a vendor's text a task hands to what takes
+// only UTF-8 (a message, ctx.dead_letter, its output). Redaction is not offered to Lua: a
+// task that could see which texts get redacted could test guesses of every secret.
 int http_text(lua_State* L) {
     size_t len = 0;
     const char* bytes = luaL_checklstring(L, 1, &len);

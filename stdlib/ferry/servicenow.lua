@@ -363,10 +363,9 @@ local function applied(before, now, body)
   return false
 end
 
--- Whether the record's journal (work_notes or comments) already holds `text` among its
--- latest 50 entries; nil when the journal cannot be read.
--- Whether the journal holds text for element: true, false, or nil and why it cannot be
--- read (an account without read access to sys_journal_field, a failure).
+-- Whether the record's journal (work_notes or comments) holds `text` for element among its
+-- latest 50 entries: true, false, or nil and why it cannot be read (an account without read
+-- access to sys_journal_field, a failure).
 local function journal_has(ctx, sys_id, element, text)
   local res, err = ctx.http({ method = "GET", path = record_path(ctx, "sys_journal_field"),
                               query = { sysparm_query = "element_id=" .. sys_id .. "^element=" ..

@@ -46,10 +46,24 @@ void close_and_delete(T* handle) {
 
 }  // namespace
 
-std::string HttpResponse::header(std::string_view name) const {
+std::string header_value(const HttpHeaders& headers, std::string_view name) {
     for (const auto& [n, v] : headers)
         if (iequals(n, name)) return v;
     return {};
+}
+
+void set_header(HttpHeaders& headers, std::string_view name, std::string value) {
+    for (auto& [n, v] : headers) {
+        if (iequals(n, name)) {
+            v = std::move(value);
+            return;
+        }
+    }
+    headers.emplace_back(std::string(name), std::move(value));
+}
+
+std::string HttpResponse::header(std::string_view name) const {
+    return header_value(headers, name);
 }
 
 HttpClient::Impl::Impl(Loop& l) : loop(l) {

@@ -22,6 +22,11 @@ namespace ferry {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// The value of the first header with this name (case-insensitive), or empty.
+std::string header_value(const HttpHeaders& headers, std::string_view name);
+// Replaces the value of the first header with this name (case-insensitive), or adds one.
+void set_header(HttpHeaders& headers, std::string_view name, std::string value);
+
 struct HttpRequest {
     std::string method = "GET";
     std::string url;

@@ -1,6 +1,7 @@
 // HttpServer: listening, accepting, graceful close; Responder: serialising answers. The
-// per-connection machinery (parser, queue, timers, writes) is in http_server_conn.cpp and
-// the shared structures are described at the top of http_server_impl.h.
+// per-connection machinery (queue, timers, writes) is in http_server_conn.cpp, the parser's
+// callbacks in http_server_parse.cpp, and the shared structures are described at the top of
+// http_server_impl.h.
 #include "runtime/http_server.h"
 #include "runtime/http_server_impl.h"
 #include "runtime/ids.h"

@@ -2,7 +2,8 @@
 // (Debian builds it lenient): a proxy in front may read a lenient request differently from
 // us (request smuggling), so whatever RFC 9112 refuses is refused here. The chunk-size line
 // scanner and the fold detection run ahead of the parser over the raw bytes
-// (http_server_conn.cpp feeds them); the head checks run once the head is complete.
+// (http_server_conn.cpp feeds them); the head checks run once the head is complete
+// (http_server_parse.cpp).
 #include "runtime/http_server_impl.h"
 
 #include <algorithm>

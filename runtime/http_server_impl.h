@@ -1,5 +1,6 @@
-// Private to the HTTP server: what http_server.cpp (listener, Responder) and
-// http_server_conn.cpp (parsing, writing, timers of one connection) share.
+// Private to the HTTP server: what http_server.cpp (listener, Responder),
+// http_server_conn.cpp (reading, writing, timers of one connection), http_server_parse.cpp
+// (the parser's callbacks) and http_server_framing.cpp (framing checks) share.
 //
 // Ownership: the server owns Connections (freed in their uv_close callback). A Connection
 // keeps its requests in order in `queue` as shared Exchanges; a Responder holds another

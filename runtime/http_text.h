@@ -15,6 +15,32 @@ inline bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+// ASCII lower case (header names, schemes, hosts); other bytes unchanged.
+inline std::string ascii_lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return out;
+}
+
+// Whether a URL is absolute with an http or https scheme (case as written).
+inline bool is_http_url(std::string_view url) {
+    return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+}
+
+// base and path joined by exactly one '/' (path may start with slashes; empty: base).
+inline std::string join_url(std::string_view base, std::string_view path) {
+    if (path.empty()) return std::string(base);
+    while (!base.empty() && base.back() == '/')
+        base.remove_suffix(1);
+    while (!path.empty() && path.front() == '/')
+        path.remove_prefix(1);
+    std::string out(base);
+    out += '/';
+    out += path;
+    return out;
+}
+
 // Whether s is an RFC 9110 token, as a method or a header name must be.
 inline bool is_http_token(std::string_view s) {
     if (s.empty()) return false;

@@ -1,10 +1,9 @@
 #include "core/dead_letters.h"
 
 #include "core/values.h"
+#include "runtime/http_text.h"
 #include "runtime/integration/secrets.h"
 #include "template/environment.h"
-
-#include <cctype>
 
 namespace ferry::engine {
 
@@ -85,9 +84,7 @@ void replay_dead_letter(App& app, const std::string& id,
     if (const Value* headers = dict_get(*request, "headers"); headers && headers->is_dict()) {
         for (const auto& [k, v] : headers->dict_obj().items()) {
             std::string key = tmpl::to_str(k);
-            std::string lower;
-            for (char c : key)
-                lower += char(std::tolower(static_cast<unsigned char>(c)));
+            std::string lower = ascii_lower(key);
             // Signatures and credentials are made fresh for this attempt.
             if (lower == "webhook-timestamp" || lower == "webhook-signature" ||
                 lower == "authorization" || tmpl::to_str(v) == kRedacted)

@@ -339,6 +339,16 @@ Value dict_of(std::initializer_list<std::pair<const char*, Value>> items) {
     return d;
 }
 
+Value error_value(const Error& e, const std::string& traceback) {
+    Value v = dict_of({{"kind", str(std::string(to_string(e.kind)))}, {"message", str(e.message)}});
+    if (e.location && !e.location->file.empty()) {
+        v.dict_obj().set(str("file"), str(e.location->file));
+        v.dict_obj().set(str("line"), Value::integer(e.location->line));
+    }
+    if (!traceback.empty()) v.dict_obj().set(str("traceback"), str(traceback));
+    return v;
+}
+
 const Value* dict_get(const Value& dict, std::string_view key) {
     if (!dict.is_dict()) return nullptr;
     return dict.dict_obj().find(key);

@@ -2,6 +2,7 @@
 // used at the edges: Lua task results, stored records, HTTP bodies, CLI output.
 #pragma once
 
+#include "runtime/error.h"
 #include "runtime/json_writer.h"
 #include "template/value.h"
 
@@ -44,6 +45,9 @@ bool print_pretty_json(const std::function<std::string()>& next, std::FILE* file
 Value dict_of(std::initializer_list<std::pair<const char*, Value>> items);
 const Value* dict_get(const Value& dict, std::string_view key);
 Value str(std::string s);
+// An error as step and execution records hold it: kind, message, the file and line it
+// names, and a Lua traceback when there is one.
+Value error_value(const Error& e, const std::string& traceback = {});
 // Whether a string anywhere in v (keys included) contains needle.
 bool holds_text(const Value& v, std::string_view needle);
 

@@ -2,6 +2,7 @@
 // OpenAPI document generated from the route table (so it cannot drift from the routes).
 #include "core/dead_letters.h"
 #include "core/values.h"
+#include "runtime/http_text.h"
 #include "runtime/ids.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
@@ -193,10 +194,7 @@ Value openapi(const Api& api) {
                 content.dict_obj().set(str(type), schema);
             op.dict_obj().set(str("requestBody"), dict_of({{"content", content}}));
         }
-        std::string method;
-        for (char ch : r.method)
-            method += char(std::tolower(static_cast<unsigned char>(ch)));
-        item.dict_obj().set(str(method), op);
+        item.dict_obj().set(str(ascii_lower(r.method)), op);
         paths.dict_obj().set(str(r.pattern), item);
     }
     Value error_schema = dict_of(

@@ -60,9 +60,7 @@ std::string api_key_header(ConfigReader& r, const YAML::Node& v, const std::stri
     static const std::set<std::string> kReserved = {
         "host", "content-length", "content-type", "transfer-encoding", "connection", "expect",
         "te",   "upgrade",        "trailer"};
-    std::string lower;
-    for (char c : name)
-        lower += char(std::tolower(static_cast<unsigned char>(c)));
+    std::string lower = ascii_lower(name);
     if (!is_http_token(name))
         r.ctx().error(v, field +
                              " must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), "
@@ -71,10 +69,6 @@ std::string api_key_header(ConfigReader& r, const YAML::Node& v, const std::stri
     else if (kReserved.count(lower))
         r.ctx().error(v, field + ": '" + name + "' is not a header an API key can go in");
     return name;
-}
-
-bool is_http_url(const std::string& s) {
-    return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
 }
 
 // Where the client secret is posted: an http(s) URL, or a path on the base URL. Anything

@@ -3,6 +3,7 @@
 // until the whole exchange (every retry included) is over; each attempt is recorded on the
 // task for its step's history. With preview = true nothing is sent: the request as it would
 // go out (credentials redacted) comes back at once, for dry runs.
+#include "runtime/http_text.h"
 #include "runtime/integration/registry.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
@@ -13,7 +14,6 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <string>
 
@@ -61,10 +61,8 @@ void push_preview(lua_State* L, const HttpRequest& req, const IntegrationClient&
     rapidjson::Document doc;
     bool is_json = false;
     for (const auto& [name, value] : req.headers) {
-        std::string n;
-        for (char c : name)
-            n += char(std::tolower(static_cast<unsigned char>(c)));
-        if (n == "content-type" && value.find("json") != std::string::npos) is_json = true;
+        if (iequals(name, "content-type") && value.find("json") != std::string::npos)
+            is_json = true;
     }
     if (is_json && !body.empty()) {
         doc.Parse(body.data(), body.size());

@@ -1,6 +1,7 @@
 #include "runtime/lua_api/task_api.h"
 
 #include "runtime/duration.h"
+#include "runtime/http_text.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
 #include "runtime/json_numbers.h"
@@ -71,9 +72,7 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     lua_setfield(L, -2, "status");
     lua_newtable(L);
     for (const auto& [name, raw_value] : res.headers) {
-        std::string key;
-        for (char c : name)
-            key += char(std::tolower(static_cast<unsigned char>(c)));
+        std::string key = ascii_lower(name);
         // Headers are text a task returns and records (a Latin-1 filename in a
         // Content-Disposition failed a step whose request had been made): shown as U+FFFD,
         // as records show them. The body stays bytes (http.request gives it as base64).
@@ -262,10 +261,7 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
         req.body = std::move(text.value());
         bool has_type = false;
         for (auto& [k, v] : req.headers) {
-            std::string lower;
-            for (char c : k)
-                lower += char(std::tolower(static_cast<unsigned char>(c)));
-            if (lower == "content-type") has_type = true;
+            if (iequals(k, "content-type")) has_type = true;
         }
         if (!has_type) req.headers.emplace_back("Content-Type", "application/json");
     } else {

@@ -7,6 +7,7 @@
 #include "runtime/lua_api/modules.h"
 #include "runtime/lua_api/task_api.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -180,7 +181,10 @@ App::load_workflow(const std::string& name_or_path) {
     std::optional<Project::WorkflowLocation> at = project.locate_workflow(name_or_path);
     if (at) {
         auto known = located_.find(name_or_path);
-        if (known != located_.end() && known->second.at == *at) return known->second.wf;
+        if (known != located_.end() && known->second.at == *at &&
+            std::all_of(known->second.read.begin(), known->second.read.end(),
+                        [this](const Dependency& d) { return stamp_of(d) == d.stamp; }))
+            return known->second.wf;
     }
     auto found = project.find_workflow(name_or_path);
     if (!found) return found.error();
@@ -194,7 +198,8 @@ App::load_workflow(const std::string& name_or_path) {
         return make_error(ErrorKind::Validation, msg);
     }
     auto problems = inline_script_problems(*loaded.workflow);
-    for (auto& d : project_problems(*loaded.workflow))
+    std::vector<Dependency> read;
+    for (auto& d : project_problems(*loaded.workflow, &read))
         problems.push_back(std::move(d));
     if (!problems.empty()) {
         std::string msg;
@@ -203,7 +208,7 @@ App::load_workflow(const std::string& name_or_path) {
         return make_error(ErrorKind::Validation, msg);
     }
     auto wf = std::make_shared<const workflow::Workflow>(std::move(*loaded.workflow));
-    if (at) located_[name_or_path] = LocatedWorkflow{*at, wf};
+    if (at) located_[name_or_path] = LocatedWorkflow{*at, wf, std::move(read)};
     return wf;
 }
 

@@ -56,9 +56,20 @@ class App {
     // Syntax errors in the Lua of `lua` steps (their script is compiled only when the step
     // runs, after the steps before it have done their work).
     std::vector<workflow::Diagnostic> inline_script_problems(const workflow::Workflow& wf);
+    // A file a workflow's check read besides its own: a sub-workflow it names, or a hook
+    // file (project-relative), with its stamp then (nullopt: it was not there).
+    struct Dependency {
+        std::string workflow;
+        std::string file;
+        std::optional<uint64_t> stamp;
+    };
     // What only the project can tell (core/project_problems.cpp): sub-workflows that do not
-    // exist or are given inputs they do not take, hook files that do not exist.
-    std::vector<workflow::Diagnostic> project_problems(const workflow::Workflow& wf);
+    // exist or are given inputs they do not take, hook files that do not exist. The files
+    // it looked at are appended to read (when given).
+    std::vector<workflow::Diagnostic> project_problems(const workflow::Workflow& wf,
+                                                       std::vector<Dependency>* read = nullptr);
+    // A dependency's stamp now.
+    std::optional<uint64_t> stamp_of(const Dependency& d) const;
     // A hook file as the hook runner would take it for `hook`; empty when fine.
     std::string hook_file_problem(const std::string& rel, const char* hook);
 
@@ -85,9 +96,12 @@ class App {
     Status load_config(bool tolerate_problems);
     // By the name asked for: where it was found and what it was then. A start checks the
     // file's stamp instead of reading and parsing it again (4 % of a webhook's CPU).
+    // The check also depends on the sub-workflows and hook files it read: a change to one
+    // (a child's inputs, a hook deleted) checks the workflow again.
     struct LocatedWorkflow {
         Project::WorkflowLocation at;
         std::shared_ptr<const workflow::Workflow> wf;
+        std::vector<Dependency> read;
     };
     std::map<std::string, LocatedWorkflow, std::less<>> located_;
 };

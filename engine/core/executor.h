@@ -342,7 +342,13 @@ class Engine {
     std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
     std::unordered_map<RunRef, Run*> runs_by_ref_;  // the same runs
     uint64_t last_run_ref_ = 0;
-    std::map<std::string, int> hook_cache_;
+    // Hook files loaded, with their stamps: an edited file is loaded again, a deleted one
+    // is not found (as a fresh start would say).
+    struct LoadedHook {
+        std::optional<uint64_t> stamp;
+        int ref = LUA_NOREF;
+    };
+    std::map<std::string, LoadedHook> hook_cache_;
     int step_metatable_ref_ = LUA_NOREF;  // stdlib/ferry/ctx.lua's step_metatable(shared)
     // The metatable of a step's ctx tables (push_task_context), per step definition and
     // dry-run mode: the fields every invocation of the step shares are set once in it. The

@@ -116,12 +116,18 @@ Status Engine::load_step_metatable() {
 }
 
 Result<int> Engine::hook_ref(const std::string& file) {
-    auto it = hook_cache_.find(file);
-    if (it != hook_cache_.end()) return it->second;
     std::string rel = file.rfind("tasks/", 0) == 0 ? file : "tasks/" + file;
+    std::optional<uint64_t> stamp = project_.stamp(rel);  // before reading: see App
+    auto it = hook_cache_.find(file);
+    if (it != hook_cache_.end()) {
+        if (stamp && it->second.stamp == stamp) return it->second.ref;
+        // What runs the old version holds it on its own stack.
+        luaL_unref(vm_.state(), LUA_REGISTRYINDEX, it->second.ref);
+        hook_cache_.erase(it);
+    }
     Result<int> ref = load_lua_file(vm_, project_, rel);
     if (!ref) return ref.error();
-    hook_cache_[file] = ref.value();
+    hook_cache_[file] = LoadedHook{stamp, ref.value()};
     return ref.value();
 }
 

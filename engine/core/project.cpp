@@ -1,6 +1,7 @@
 #include "core/project.h"
 
 #include "core/embedded.h"
+#include "runtime/file_stamp.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -19,21 +20,6 @@ std::optional<std::string_view> embedded_file(std::string_view path) {
         if (f.path == path) return f.data;
     return std::nullopt;
 }
-
-namespace {
-
-// stat() of a regular file, mixed into one number that changes when the file is written,
-// replaced or resized; nullopt when there is no regular file.
-std::optional<uint64_t> file_stamp(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    uint64_t h = uint64_t(st.st_mtim.tv_sec) * 1000000000u + uint64_t(st.st_mtim.tv_nsec);
-    h ^= (uint64_t(st.st_size) + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2));
-    h ^= (uint64_t(st.st_ino) + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2));
-    return h | 1;  // never 0, the stamp of built-in files
-}
-
-}  // namespace
 
 std::optional<std::string> read_file(const std::string& path) {
     // POSIX calls: an ifstream and a stringstream cost more than the read (a workflow is
@@ -90,6 +76,12 @@ std::optional<std::string> Project::read(const std::string& rel, std::string* or
         if (origin) *origin = "(built-in) " + rel;
         return std::string(*data);
     }
+    return std::nullopt;
+}
+
+std::optional<uint64_t> Project::stamp(const std::string& rel) const {
+    if (std::optional<uint64_t> local = file_stamp(dir_ + '/' + rel)) return local;
+    if (embedded_file(rel)) return 0;
     return std::nullopt;
 }
 

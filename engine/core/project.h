@@ -23,6 +23,9 @@ class Project {
     // The text of a project-relative file ("tasks/x.lua"), project copy first, then the
     // embedded one. origin (when given) says which: the real path or "(built-in) PATH".
     std::optional<std::string> read(const std::string& rel, std::string* origin = nullptr) const;
+    // What read(rel) would read, by stat() alone: the project file's stamp (it changes when
+    // the file is written, replaced or resized), 0 for a built-in file, nullopt for none.
+    std::optional<uint64_t> stamp(const std::string& rel) const;
     // Project-relative paths under folder ending with one of exts, project and built-in
     // merged (a project file shadows the built-in one of the same path), sorted.
     std::vector<std::string> list(const std::string& folder,

@@ -31,8 +31,21 @@ std::vector<std::string> literal_input_problems(const workflow::Workflow& child,
 
 }  // namespace
 
-std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow& wf) {
+std::optional<uint64_t> App::stamp_of(const Dependency& d) const {
+    if (d.workflow.empty()) return project.stamp(d.file);
+    std::optional<Project::WorkflowLocation> at = project.locate_workflow(d.workflow);
+    return at ? std::optional<uint64_t>(at->stamp) : std::nullopt;
+}
+
+std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow& wf,
+                                                        std::vector<Dependency>* read) {
     std::vector<workflow::Diagnostic> out;
+    // Stamped before reading: a file that changes in between is checked again next time.
+    auto reading = [&](Dependency d) {
+        if (!read) return;
+        d.stamp = stamp_of(d);
+        read->push_back(std::move(d));
+    };
     for (const workflow::Step& step : wf.steps) {
         if (step.task != "workflow" || !step.with.is_dict()) continue;
         const tmpl::Value* name = step.with.dict_obj().find("name");
@@ -45,6 +58,7 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
                 {m, "step '" + step.id + "': " + Project::sub_workflow_path_message(child_name)});
             continue;
         }
+        reading({child_name, {}, {}});
         auto found = project.find_workflow(child_name);
         if (!found) {
             out.push_back({m, "step '" + step.id + "' runs workflow '" + child_name +
@@ -83,6 +97,7 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
                                 HookRef{&h.on_failure, &h.on_failure_mark, "on_failure"}}) {
         if (hook.file->empty()) continue;
         std::string rel = hook.file->rfind("tasks/", 0) == 0 ? *hook.file : "tasks/" + *hook.file;
+        reading({{}, rel, {}});
         if (!project.read(rel)) {
             out.push_back(
                 {*hook.mark, "hook file '" + *hook.file + "' not found (hooks live under tasks/)"});

@@ -2,6 +2,7 @@
 
 #include "template/json_value.h"
 
+#include "runtime/file_stamp.h"
 #include "runtime/json_numbers.h"
 
 #include "template/parser.h"
@@ -81,6 +82,19 @@ std::optional<std::string> FileSystemLoader::load(const std::string& name) const
     return std::nullopt;
 }
 
+std::optional<uint64_t> FileSystemLoader::version(const std::string& name) const {
+    if (name.empty() || name[0] == '/') return std::nullopt;  // load() says why
+    std::vector<std::string> pieces = split_template_path(name);
+    if (pieces.empty()) return std::nullopt;
+    for (const std::string& dir : search_path_) {
+        std::string path = dir;
+        for (const std::string& p : pieces)
+            path += "/" + p;
+        if (std::optional<uint64_t> stamp = file_stamp(path)) return stamp;
+    }
+    return std::nullopt;
+}
+
 std::string FileSystemLoader::display_name(const std::string& name) const {
     return display_prefix_ + name;
 }
@@ -99,15 +113,27 @@ Environment::Environment(std::shared_ptr<const Loader> loader, RenderOptions opt
 Environment::~Environment() {
     for (auto& [tmpl, module] : module_cache_)
         clear_module(module);
+    for (const Value& module : retired_modules_)
+        clear_module(module);
 }
 
 std::shared_ptr<const ParsedTemplate> Environment::get_template(const std::string& name) {
+    std::optional<uint64_t> version = loader_->version(name);  // before reading: see load
     auto it = cache_.find(name);
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end()) {
+        if (it->second.version == version) return it->second.parsed;
+        // Its module is keyed by the parsed template's address, which a new one may reuse.
+        auto module = module_cache_.find(it->second.parsed.get());
+        if (module != module_cache_.end()) {
+            retired_modules_.push_back(std::move(module->second));
+            module_cache_.erase(module);
+        }
+        cache_.erase(it);
+    }
     std::optional<std::string> source = loader_->load(name);
     if (!source) throw TemplateError(ErrorKind::NotFound, name);
     auto parsed = from_string(*source, name);
-    cache_[name] = parsed;
+    cache_[name] = CachedTemplate{parsed, version};
     return parsed;
 }
 

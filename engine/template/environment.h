@@ -5,7 +5,8 @@
 //     auto result = env.render("incident.md.j2", vars);   // vars: a Value dict
 //     if (!result) std::cerr << result.error().describe();
 //
-// Parsed templates are cached by name; an Environment is not thread-safe (one per loop).
+// Parsed templates are cached by name and parsed again when their source changes (as
+// Jinja2's auto_reload); an Environment is not thread-safe (one per loop).
 #pragma once
 
 #include "template/ast.h"
@@ -28,6 +29,13 @@ class Loader {
     virtual std::optional<std::string> load(const std::string& name) const = 0;
     // How to show the template in error messages (a path the user can open).
     virtual std::string display_name(const std::string& name) const { return name; }
+    // A number that changes when what load(name) gives changes (Jinja2's `uptodate`, as
+    // with auto_reload): a cached template is parsed again when it differs. nullopt: this
+    // loader has no such template; sources that never change answer 0.
+    virtual std::optional<uint64_t> version(const std::string& name) const {
+        (void)name;
+        return 0;
+    }
 };
 
 // Jinja2's FileSystemLoader: names are '/'-separated paths below one or more folders,
@@ -39,6 +47,8 @@ class FileSystemLoader final : public Loader {
                               std::string display_prefix = {});
     std::optional<std::string> load(const std::string& name) const override;
     std::string display_name(const std::string& name) const override;
+    // The file's modification time, size and inode, mixed (by stat alone).
+    std::optional<uint64_t> version(const std::string& name) const override;
 
   private:
     std::vector<std::string> search_path_;
@@ -65,6 +75,11 @@ class ChoiceLoader final : public Loader {
     std::optional<std::string> load(const std::string& name) const override {
         for (const auto& l : loaders_)
             if (auto s = l->load(name)) return s;
+        return std::nullopt;
+    }
+    std::optional<uint64_t> version(const std::string& name) const override {
+        for (const auto& l : loaders_)
+            if (auto v = l->version(name)) return v;
         return std::nullopt;
     }
 
@@ -102,7 +117,8 @@ class Environment {
     Environment(const Environment&) = delete;
     Environment& operator=(const Environment&) = delete;
 
-    // Parses (once) and returns a template; raises TemplateError.
+    // Parses (once, and again when the loader's version of it changes) and returns a
+    // template; raises TemplateError.
     std::shared_ptr<const ParsedTemplate> get_template(const std::string& name);
     // Parses source that does not come from the loader (its includes still do).
     std::shared_ptr<const ParsedTemplate> from_string(const std::string& source,
@@ -124,7 +140,14 @@ class Environment {
   private:
     std::shared_ptr<const Loader> loader_;
     RenderOptions options_;
-    std::map<std::string, std::shared_ptr<const ParsedTemplate>> cache_;
+    struct CachedTemplate {
+        std::shared_ptr<const ParsedTemplate> parsed;
+        std::optional<uint64_t> version;
+    };
+    std::map<std::string, CachedTemplate> cache_;
+    // Modules of templates parsed again since: a render may still hold them, so they are
+    // freed with the Environment (one per edit of an imported file).
+    std::vector<Value> retired_modules_;
 
   public:
     // Modules imported without context depend only on the template, so they are made once

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Integration tests of the project's files as `ferry serve` reads them: what a running
+server sees when workflows, sub-workflows and hook files change under it, and what it tells
+callers about a workflow that does not load.
+
+    python3 tests/integration/test_serve_project.py path/to/ferry [TestName ...]
+"""
+import os
+import sys
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import test_engine as te  # noqa: E402
+from serve_util import Server, tokens_yaml  # noqa: E402
+
+PARENT = """\
+steps:
+  - id: c
+    task: workflow
+    with: {name: child, inputs: {n: 1}}
+"""
+CHILD_N = """\
+inputs: {n: {type: integer, required: true}}
+steps:
+  - {id: s, task: log, with: {message: "{{ inputs.n }}"}}
+"""
+CHILD_M = CHILD_N.replace("n:", "m:").replace("inputs.n", "inputs.m")
+RENDER = """\
+steps:
+  - {id: r, task: template.render, with: {template: note.j2, vars: {who: ada}}}
+outputs: {text: "{{ steps.r.output.text }}"}
+"""
+HOOKED = """\
+hooks: {before_step: hooks/h.lua}
+steps:
+  - {id: s, task: log, with: {message: x}}
+"""
+
+
+class ServeProjectTest(unittest.TestCase):
+    def setUp(self):
+        self.p = te.Project()
+        self.p.write("ferry.yaml", tokens_yaml())
+
+    def tearDown(self):
+        if getattr(self, "s", None):
+            self.s.stop()
+        self.p.remove()
+
+    def serve(self):
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+
+    def start(self, wf, inputs=None, role="operator"):
+        return self.s.json("POST", "/api/v1/workflows/%s/executions?wait=10s" % wf,
+                           {"inputs": inputs or {}}, role=role)
+
+    def replace(self, rel, text):
+        """Writes rel through a new file renamed over it, as editors and deploys do."""
+        tmp = self.p.dir / (rel + ".new")
+        tmp.write_text(text)
+        os.replace(tmp, self.p.dir / rel)
+
+
+class FilesChangedUnderTheServer(ServeProjectTest):
+    def test_a_changed_sub_workflow_checks_its_parent_again(self):
+        self.p.workflow("parent", PARENT)
+        self.p.workflow("child", CHILD_N)
+        self.serve()
+        status, doc = self.start("parent")
+        self.assertEqual((status, doc["status"]), (200, "succeeded"), doc)
+        # The child now takes `m`: the parent's literal `n` is refused before anything
+        # starts, as `ferry run` and a fresh server refuse it (it was started and failed).
+        self.replace("workflows/child.yaml", CHILD_M)
+        status, doc = self.start("parent")
+        self.assertEqual(status, 422, doc)
+        self.assertEqual(doc["error"]["code"], "invalid_workflow")
+        self.assertIn("input 'n'", doc["error"]["message"])
+        # Mended: started again.
+        self.replace("workflows/parent.yaml", PARENT.replace("n: 1", "m: 1"))
+        status, doc = self.start("parent")
+        self.assertEqual((status, doc["status"]), (200, "succeeded"), doc)
+
+    def test_an_edited_hook_runs_its_new_code_and_a_deleted_one_is_refused(self):
+        self.p.workflow("hooked", HOOKED)
+        self.p.write("tasks/hooks/h.lua", "return function(ctx, event) error('v1 refuses') end\n")
+        self.serve()
+        status, doc = self.start("hooked")
+        self.assertEqual((status, doc["status"]), (200, "failed"), doc)
+        self.assertIn("v1 refuses", str(doc))
+        self.replace("tasks/hooks/h.lua", "return function(ctx, event) end\n")
+        status, doc = self.start("hooked")
+        self.assertEqual((status, doc["status"]), (200, "succeeded"), doc)
+        os.remove(self.p.dir / "tasks/hooks/h.lua")
+        status, doc = self.start("hooked")
+        self.assertEqual(status, 422, doc)
+        self.assertIn("hook file 'hooks/h.lua' not found", doc["error"]["message"])
+
+    def test_an_edited_template_renders_its_new_text(self):
+        self.p.workflow("render", RENDER)
+        self.p.write("templates/note.j2", "v1 {{ who }}")
+        self.serve()
+        status, doc = self.start("render")
+        self.assertEqual((status, doc["outputs"]), (200, {"text": "v1 ada"}), doc)
+        self.replace("templates/note.j2", "version two for {{ who }}")
+        status, doc = self.start("render")
+        self.assertEqual((status, doc["outputs"]), (200, {"text": "version two for ada"}), doc)
+
+
+if __name__ == "__main__":
+    sys.exit(te.run_tests(sys.modules[__name__], sys.argv))

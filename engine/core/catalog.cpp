@@ -225,7 +225,9 @@ TaskDef native_approval_task() {
     return d;
 }
 
-// A declaration such as `pure = true`: absent is false, anything but a boolean a problem.
+// A declaration such as `pure = true`: absent is false, anything but a boolean a problem,
+// and false meanwhile (`ferry run` warns and goes on: "false" read as Lua's truth made a
+// task pure, and so ran it before its "running" record was durable).
 bool field_flag(lua_State* L, int idx, const char* key, const TaskDef& t, const std::string& rel,
                 const SourcePlaces& places, std::vector<workflow::Diagnostic>& problems) {
     raw_field(L, idx, key);
@@ -234,7 +236,7 @@ bool field_flag(lua_State* L, int idx, const char* key, const TaskDef& t, const 
                                    "task '" + t.name + "': '" + key +
                                        "' must be true or false, not " + luaL_typename(L, -1)));
     }
-    bool flag = lua_toboolean(L, -1);
+    bool flag = lua_isboolean(L, -1) && lua_toboolean(L, -1);
     lua_pop(L, 1);
     return flag;
 }
@@ -318,11 +320,21 @@ void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePl
             required && !required->is_bool())
             problem("required",
                     "has required = " + tmpl::to_repr(*required) + "; it must be true or false");
-        if (const tmpl::Value* choices = spec.dict_obj().find("enum");
-            choices && !choices->is_list() &&
+        const tmpl::Value* choices = spec.dict_obj().find("enum");
+        if (choices && !choices->is_list() &&
             !(choices->is_dict() && choices->dict_obj().items().empty()))  // {} is Lua's []
             problem("enum",
                     "has enum = " + tmpl::to_repr(*choices) + "; it must be a list of values");
+        // The enum holds for given values; a default outside it would reach the task unasked.
+        if (const tmpl::Value* fallback = spec.dict_obj().find("default");
+            fallback && !fallback->is_none() && choices && choices->is_list() &&
+            std::none_of(choices->list_obj().items.begin(), choices->list_obj().items.end(),
+                         [&](const tmpl::Value& c) { return tmpl::equals(c, *fallback); })) {
+            problem("default", "has default " + tmpl::to_repr(*fallback) +
+                                   ", which is not one of its enum " +
+                                   workflow::detail::describe_values(choices->list_obj().items));
+            continue;
+        }
         const tmpl::Value* type = spec.dict_obj().find("type");
         if (!type) continue;  // any
         std::string text = type->is_string() ? std::string(type->str()) : tmpl::to_repr(*type);
@@ -455,9 +467,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         t.input = sorted_by_name(field_json(L, idx, "input", t, rel, places, problems));
         check_input_schema(t, rel, places, problems);
         t.output = field_json(L, idx, "output", t, rel, places, problems);
-        raw_field(L, idx, "default");
-        t.is_default = lua_toboolean(L, -1);
-        lua_pop(L, 1);
+        t.is_default = field_flag(L, idx, "default", t, rel, places, problems);
         t.pure = field_flag(L, idx, "pure", t, rel, places, problems);
         t.keeps_input = field_flag(L, idx, "keeps_input", t, rel, places, problems);
         raw_field(L, idx, "integrations");
@@ -585,7 +595,8 @@ std::vector<std::string> TaskCatalog::required_inputs(const std::string& task,
     for (const auto& [k, spec] : t->input.dict_obj().items()) {
         if (!k.is_string() || !spec.is_dict()) continue;
         const tmpl::Value* required = spec.dict_obj().find("required");
-        if (required && tmpl::truthy(*required) && !spec.dict_obj().find("default"))
+        if (required && required->is_bool() && required->as_bool() &&
+            !spec.dict_obj().find("default"))
             out.emplace_back(k.str());
     }
     return out;

@@ -37,7 +37,8 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
         if (!v || v->is_none()) {
             if (const tmpl::Value* d = dict_get(spec, "default")) {
                 input.dict_obj().set(str(name), *d);
-            } else if (const tmpl::Value* r = dict_get(spec, "required"); r && tmpl::truthy(*r)) {
+            } else if (const tmpl::Value* r = dict_get(spec, "required");
+                       r && r->is_bool() && r->as_bool()) {  // "no" is a problem, not true
                 // A null (a skipped step's output, say) counts as not given: say which it was.
                 note(v ? "is required, and it is null" : "is required");
             }

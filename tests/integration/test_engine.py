@@ -1811,6 +1811,36 @@ return {
             self.assertIn(line, p.stdout)
         self.assertNotIn("t/g.lua", p.stdout)  # a table that is no task: its __index never ran
 
+    def test_a_declaration_validate_refuses_is_not_read_as_its_opposite(self):
+        # `ferry run` warns about a task's problems and goes on: `pure = "false"` was read
+        # with Lua's truth and made the task pure (HTTP refused, run before its "running"
+        # record was durable), `required = "no"` made the input required. Both read as
+        # false now; a default outside the input's enum is reported.
+        self.p.write("tasks/my/p.lua", """\
+return {
+  name = "my.p",
+  pure = "false",
+  input = {n = {type = "integer", required = "no"},
+           level = {type = "string", enum = {"low", "high"}, default = "medium"}},
+  run = function(ctx, input)
+    local res, err = ctx.http{method = "GET", url = "http://127.0.0.1:9/"}
+    return {n = input.n, http = err and err.kind or "answered"}
+  end,
+}
+""")
+        self.p.workflow("w", "steps:\n  - {id: a, task: my.p, with: {}}\n")
+        v = self.p.ferry("validate", data=False)
+        self.assertEqual(v.returncode, 2, v.stdout)
+        self.assertIn("tasks/my/p.lua:5:62: task 'my.p': input 'level' has default 'medium', "
+                      "which is not one of its enum 'low', 'high'", v.stdout)
+        shown = json.loads(self.p.ferry("tasks", "show", "my.p", "--json", data=False).stdout)
+        self.assertEqual(shown["pure"], False)
+        code, doc, err = self.p.run("w")
+        self.assertEqual(code, 0, err)
+        self.assertIn("warning:", err)
+        # Not required, and not pure: the request was made (and refused by the port).
+        self.assertEqual(doc["steps"]["a"]["output"], {"http": "network"}, doc)
+
     def test_typos_file_forms_and_built_in_names_in_task_files(self):
         # Typos in a declaration were taken in silence (`inputs`: every key accepted;
         # `requird`: nothing required); a BOM or a #! line failed to load; and a project

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 
 namespace fs = std::filesystem;
 
@@ -39,6 +40,9 @@ struct Checker {
     std::vector<std::string> problems;
     size_t files = 0;
     std::vector<std::pair<std::string, std::string>> named;  // workflow name, file
+    // Files checked, by real path: a file named twice (a folder and a file in it, `x.yaml`
+    // and `./x.yaml`) is one file, not a workflow that clashes with itself.
+    std::set<std::string> checked;
 
     // Executions are recorded, listed and filtered by workflow name, and `ferry run NAME`
     // finds a file by its stem: a name that two files share, or that is another file's
@@ -164,6 +168,7 @@ struct Checker {
             add(p + ":1:1: no such file or folder");
             return;
         }
+        if (!checked.insert(fs::weakly_canonical(p, ec).string()).second) return;
         if (ends_with(p, "ferry.yaml"))
             config_file(p);
         else if (ends_with(p, ".yaml") || ends_with(p, ".yml") || ends_with(p, ".json")) {
@@ -201,7 +206,7 @@ int validate_command(int argc, char** argv) {
     common.tolerate_config_problems = true;
     auto app = open_app(common, false, &task_problems);
     if (!app) return 2;
-    Checker c{*app, {}, 0, {}};
+    Checker c{*app, {}, 0, {}, {}};
     if (paths.empty()) {
         for (const auto& d : task_problems)
             c.add(d.describe());

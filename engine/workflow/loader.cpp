@@ -380,9 +380,20 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
     Workflow& wf = p.wf;
     if (const YAML::Node* n = get("name")) {
         if (auto name = text_field(ctx, *n, "name")) {
+            const std::string stem = wf.name;  // the file's, set by the caller
             wf.name = *name;
-            if (!is_identifier(wf.name))
+            if (!is_identifier(wf.name)) {
                 ctx.error(*n, identifier_problem("workflow name", wf.name));
+            } else if (wf.name != stem &&
+                       std::filesystem::path(wf.file).parent_path().filename() == "workflows") {
+                // The API listed the name and answered 404 for it: starts, sub-workflows,
+                // retries and `ferry run` find a project's workflow by its file's name.
+                ctx.error(*n, "workflow name '" + wf.name + "' is not its file's name '" + stem +
+                                  "': workflows are found by file name (ferry run, the API, "
+                                  "sub-workflows); rename the file to " + wf.name +
+                                  std::filesystem::path(wf.file).extension().string() +
+                                  " or drop 'name:'");
+            }
         }
     }
     if (const YAML::Node* n = get("description")) {

@@ -1811,6 +1811,16 @@ return {
             self.assertIn(line, p.stdout)
         self.assertNotIn("t/g.lua", p.stdout)  # a table that is no task: its __index never ran
 
+    def test_a_file_named_twice_is_checked_once(self):
+        # `x.yaml ./x.yaml`, or a folder and a file in it (an editor's hook passes both): the
+        # file was reported as a workflow whose name clashes with its own.
+        self.p.workflow("one", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        for args in (("workflows/one.yaml", "./workflows/one.yaml"),
+                     ("workflows", "workflows/one.yaml")):
+            v = self.p.ferry("validate", *args, data=False)
+            self.assertEqual(v.returncode, 0, v.stdout)
+            self.assertIn("1 file checked, no problems", v.stderr)
+
     def test_a_declaration_validate_refuses_is_not_read_as_its_opposite(self):
         # `ferry run` warns about a task's problems and goes on: `pure = "false"` was read
         # with Lua's truth and made the task pure (HTTP refused, run before its "running"

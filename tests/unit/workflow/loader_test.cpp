@@ -79,6 +79,19 @@ TEST_CASE("the workflow name defaults to the file's stem and must be an identifi
           "wf.yaml:1:6: 'name' must be non-empty text");
 }
 
+TEST_CASE("in a workflows/ folder, a name: must be the file's name", "[workflow][loader]") {
+    // The API listed `name:` and answered 404 for it: a project's workflows are found by
+    // their file's name. A file run by its path from elsewhere may name itself.
+    const std::string text = "name: nightly-report\n" + std::string(kOneStep);
+    CHECK(problems(load(text, "proj/workflows/nightly.yaml")) ==
+          std::vector<std::string>{
+              "proj/workflows/nightly.yaml:1:7: workflow name 'nightly-report' is not its "
+              "file's name 'nightly': workflows are found by file name (ferry run, the API, "
+              "sub-workflows); rename the file to nightly-report.yaml or drop 'name:'"});
+    CHECK(load(text, "proj/workflows/nightly-report.yaml").ok());
+    CHECK(load(text, "elsewhere/nightly.yaml").ok());
+}
+
 TEST_CASE("steps need an id and a task", "[workflow][loader]") {
     CHECK(only_problem("steps:\n  - task: log\n") == "wf.yaml:2:5: step #1 is missing 'id'");
     CHECK(only_problem("steps:\n  - id: a\n    task: log\n  - id: b\n") ==

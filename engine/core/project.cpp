@@ -79,6 +79,19 @@ std::optional<std::string> Project::read(const std::string& rel, std::string* or
     return std::nullopt;
 }
 
+std::string Project::without_folder(std::string text) const {
+    // Messages name files by the workflows folder's normal form, "DIR/workflows" (or
+    // "workflows" for a project in the working directory: nothing to take out).
+    const std::string_view origin = workflows_origin_;
+    if (!origin.ends_with("workflows")) return text;
+    const std::string prefix(
+        origin.substr(0, origin.size() - std::string_view("workflows").size()));
+    if (prefix.empty()) return text;
+    for (size_t at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at))
+        text.erase(at, prefix.size());
+    return text;
+}
+
 std::optional<uint64_t> Project::stamp(const std::string& rel) const {
     if (std::optional<uint64_t> local = file_stamp(dir_ + '/' + rel)) return local;
     if (embedded_file(rel)) return 0;

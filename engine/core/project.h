@@ -47,6 +47,10 @@ class Project {
         bool operator==(const WorkflowLocation&) const = default;
     };
     std::optional<WorkflowLocation> locate_workflow(const std::string& name_or_path) const;
+    // text with the project folder taken out of the paths it names ("/srv/proj/workflows/
+    // x.yaml:3:1: ..." -> "workflows/x.yaml:3:1: ..."): API callers (an anonymous form's
+    // among them) are told which file, not where the server keeps it.
+    std::string without_folder(std::string text) const;
     // A workflow reference is a file path when it has a '/' or a workflow file's extension,
     // else a name looked up in workflows/ only: a stray file named like a workflow in the
     // current directory never shadows it.

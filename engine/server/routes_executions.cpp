@@ -85,10 +85,11 @@ void list_workflows(Api& api, Call& c) {
         auto wf = api.app().load_workflow(stem);
         if (!wf) {
             // Answers are JSON: a file name that is not UTF-8 is shown with U+FFFD.
-            items.list_obj().items.push_back(
-                dict_of({{"name", str(to_valid_utf8(stem))},
-                         {"valid", Value::boolean(false)},
-                         {"problems", str(to_valid_utf8(wf.error().message))}}));
+            items.list_obj().items.push_back(dict_of(
+                {{"name", str(to_valid_utf8(stem))},
+                 {"valid", Value::boolean(false)},
+                 {"problems",
+                  str(to_valid_utf8(api.app().project.without_folder(wf.error().message)))}}));
             continue;
         }
         items.list_obj().items.push_back(workflow_view(*wf.value(), false));
@@ -103,7 +104,8 @@ void get_workflow(Api& api, Call& c) {
     if (!wf) {
         return wf.error().kind == ErrorKind::NotFound
                    ? c.error(404, "not_found", wf.error().message)
-                   : c.error(422, "invalid_workflow", wf.error().message);
+                   : c.error(422, "invalid_workflow",
+                             api.app().project.without_folder(wf.error().message));
     }
     c.json(200, to_json_text(workflow_view(*wf.value(), true)));
 }

@@ -257,7 +257,8 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         if (wf.error().kind == ErrorKind::NotFound)
             reply_error(res, request.present, 404, "not_found", wf.error().message);
         else
-            reply_error(res, request.present, 422, "invalid_workflow", wf.error().message);
+            reply_error(res, request.present, 422, "invalid_workflow",
+                        app.project.without_folder(wf.error().message));
         return;
     }
     Result<Value> inputs = workflow::resolve_inputs(*wf.value(), request.inputs);

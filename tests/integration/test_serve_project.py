@@ -109,5 +109,23 @@ class FilesChangedUnderTheServer(ServeProjectTest):
         self.assertEqual((status, doc["outputs"]), (200, {"text": "version two for ada"}), doc)
 
 
+class BrokenWorkflows(ServeProjectTest):
+    def test_problems_name_the_file_not_the_servers_folder(self):
+        # The project folder (absolute here) went to every caller, an anonymous form's too.
+        self.p.workflow("bad", "inputs: {who: {type: strin}}\nsteps:\n"
+                        "  - {id: a, task: log, with: {message: hi}}\n")
+        self.serve()
+        folder = str(self.p.dir)
+        status, doc = self.start("bad")
+        self.assertEqual(status, 422, doc)
+        self.assertEqual(doc["error"]["code"], "invalid_workflow")
+        self.assertTrue(doc["error"]["message"].startswith("workflows/bad.yaml:1:"), doc)
+        self.assertNotIn(folder, doc["error"]["message"])
+        for path in ("/api/v1/workflows", "/api/v1/workflows/bad"):
+            status, headers, body = self.s.request("GET", path, role="viewer")
+            self.assertIn(b"workflows/bad.yaml:1:", body, path)
+            self.assertNotIn(folder.encode(), body, path)
+
+
 if __name__ == "__main__":
     sys.exit(te.run_tests(sys.modules[__name__], sys.argv))

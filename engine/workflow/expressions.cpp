@@ -77,14 +77,25 @@ class RefCollector {
     void expr(const Expr* e) {
         if (!e) return;
         if (e->kind == ExprKind::Name && (e->name == "item" || e->name == "index")) {
-            loop_names.push_back(TemplateRef{e->name, "", e->line, e->column});
+            loop_names.push_back(TemplateRef{e->name, "", e->line, e->column, false, {}});
             return;
         }
         if (e->kind == ExprKind::Name) {
             if (!is_root_name(e))
-                free_names.push_back(TemplateRef{e->name, "", e->line, e->column});
+                free_names.push_back(TemplateRef{e->name, "", e->line, e->column, false, {}});
             return;
         }
+        // `execution.FIELD`: a bare root whose shape is fixed, so its field is kept.
+        if (e->kind == ExprKind::Getattr && e->a && e->a->kind == ExprKind::Name &&
+            e->a->name == "execution" && !tmpl::has_method(tmpl::Value::dict(), e->name)) {
+            free_names.push_back(
+                TemplateRef{"execution", e->name, e->a->line, e->a->column, false, {}});
+            return;
+        }
+        // `steps.ID.FIELD` (the ID written either way): the step, and the field of its record.
+        if (e->kind == ExprKind::Getattr && !tmpl::has_method(tmpl::Value::dict(), e->name) &&
+            field_of_step(e->a.get(), e->name))
+            return;
         if (e->kind == ExprKind::Getattr && is_root_name(e->a.get())) {
             add(*e->a, e->name, tmpl::has_method(tmpl::Value::dict(), e->name));
             return;
@@ -125,6 +136,23 @@ class RefCollector {
     }
 
   private:
+    // Adds `steps.ID` with field when step is that (steps.ID or steps['ID']).
+    bool field_of_step(const Expr* step, const std::string& field) {
+        if (!step || !step->a || step->a->kind != ExprKind::Name || step->a->name != "steps")
+            return false;
+        if (step->kind == ExprKind::Getattr && !is_dict_method(step->name)) {
+            add(*step->a, step->name, false, field);
+            return true;
+        }
+        if (step->kind == ExprKind::Getitem && !step->is_slice) {
+            if (const std::string* key = const_string(step->b.get())) {
+                add(*step->a, *key, false, field);
+                return true;
+            }
+        }
+        return false;
+    }
+
     void args(const tmpl::CallArgs& a) {
         for (const tmpl::ExprPtr& p : a.positional)
             expr(p.get());
@@ -134,8 +162,10 @@ class RefCollector {
         expr(a.dyn_kwargs.get());
     }
 
-    void add(const Expr& root, const std::string& name, bool method = false) {
-        refs.push_back(TemplateRef{root.name, name, root.line, root.column, method});
+    void add(const Expr& root, const std::string& name, bool method = false,
+             std::string field = {}) {
+        refs.push_back(
+            TemplateRef{root.name, name, root.line, root.column, method, std::move(field)});
     }
 };
 
@@ -204,7 +234,7 @@ void check_template(Context& ctx, const YAML::Node& node, const std::string& tex
         for (TemplateRef& r : template_references(text, ctx.file())) {
             size_t at = strip_prefix(offset_of(text, r.line, r.column), prefix);
             refs.push_back(Ref{std::move(r.root), std::move(r.name),
-                               locate_in_scalar(ctx, node, at), r.method});
+                               locate_in_scalar(ctx, node, at), r.method, std::move(r.field)});
         }
     } catch (const tmpl::TemplateError& e) {
         size_t at = strip_prefix(offset_of(text, e.where().line, e.where().column), prefix);

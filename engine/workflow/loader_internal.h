@@ -116,6 +116,9 @@ struct TemplateRef {
     // Written ROOT.NAME where NAME is a dict method (items, keys, get...): as in Jinja2 the
     // attribute wins, so this is the method, never the entry NAME.
     bool method = false;
+    // The attribute read from what ROOT.NAME gives, when written `steps.ID.FIELD`: a step's
+    // record has a fixed shape, so a misspelt field fails at every run.
+    std::string field;
 };
 
 // Parses a template, raising tmpl::TemplateError, and returns the references it makes.
@@ -127,6 +130,7 @@ struct Ref {
     std::string name;
     Mark mark;
     bool method = false;  // TemplateRef::method
+    std::string field;    // TemplateRef::field
 };
 
 // Checks one template string of the file (a scalar node; `prefix` bytes were added in front

@@ -38,9 +38,24 @@ struct Names {
     bool event = false;  // the step being checked reports on another (on_step): it sees `event`
 };
 
+// A field of a value whose shape is fixed (a step's record, `execution`): any other name
+// fails at every run. Returns whether the field is one of them.
+bool check_field(Context& ctx, const Mark& mark, const std::string& who, const std::string& what,
+                 const std::string& field, const std::vector<std::string>& fields) {
+    if (field.empty() || contains(fields, field)) return true;
+    ctx.error(mark, who + ": " + what + " has no field '" + field + "'" +
+                        did_you_mean(field, fields) + "; it has " + join(fields));
+    return false;
+}
+
 // A bare name an expression reads that is none of the workflow's roots.
 void check_root(Context& ctx, const Ref& ref, const std::string& who, const Names& names) {
-    if (ref.root == "execution" || (ref.root == "event" && names.event)) return;
+    if (ref.root == "execution") {
+        static const std::vector<std::string> kFields = {"id", "workflow", "dry_run", "trigger"};
+        check_field(ctx, ref.mark, who, "execution", ref.name, kFields);
+        return;
+    }
+    if (ref.root == "event" && names.event) return;
     // `steps.my-step` reads as steps.my minus `step`: the unknown step 'my' is the problem
     // to report (with its hint about brackets), not the name after the '-'.
     for (const std::string& id : names.steps) {
@@ -97,6 +112,8 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
                                     unknown_step_hint(ref.name, names.steps));
             return false;
         }
+        static const std::vector<std::string> kFields = {"output", "status", "error", "reason"};
+        check_field(ctx, ref.mark, who, "steps." + ref.name, ref.field, kFields);
         return true;
     }
     const std::vector<std::string>& known = ref.root == "inputs" ? names.inputs : names.vars;
@@ -434,7 +451,8 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         };
         names.event = !step.event_step.empty();
         for (const auto& [need, mark] : ex.needs)
-            if (check_ref(ctx, Ref{"steps", need, mark}, who, step.id, names)) depend(need);
+            if (check_ref(ctx, Ref{"steps", need, mark, false, {}}, who, step.id, names))
+                depend(need);
         for (const Ref& ref : ex.refs)
             if (check_ref(ctx, ref, who, step.id, names)) depend(ref.name);
         step.depends_on = std::move(deps);

@@ -1689,14 +1689,22 @@ class Validation(EngineTest):
         self.p.workflow("delta", wf)  # its name is its stem: fine
         p = self.p.ferry("validate", data=False)
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        self.assertRegex(p.stdout, r"workflows/(alpha|beta)\.yaml:1:1: workflow name 'shared' is "
-                                   r"also the name of \S*workflows/(alpha|beta)\.yaml; their "
-                                   r"executions would be listed as one workflow's")
-        self.assertRegex(p.stdout, r"workflows/gamma\.yaml:1:1: workflow name 'alpha' is the file "
-                                   r"name of \S*workflows/alpha\.yaml: `ferry run alpha` runs that "
-                                   r"file, not this one")
+        # In workflows/, a name must be its file's: that alone keeps names apart.
+        for stem, name in (("alpha", "shared"), ("beta", "shared"), ("gamma", "alpha")):
+            self.assertIn("workflows/%s.yaml:1:7: workflow name '%s' is not its file's name "
+                          "'%s'" % (stem, name, stem), p.stdout)
         self.assertNotIn("delta", p.stdout)
-        self.assertEqual(len(p.stdout.strip().splitlines()), 2, p.stdout)
+        self.assertEqual(len(p.stdout.strip().splitlines()), 3, p.stdout)
+        # Files elsewhere may name themselves, and must not clash.
+        other = self.p.dir / "other"
+        other.mkdir()
+        (other / "one.yaml").write_text("name: shared\n" + wf)
+        (other / "two.yaml").write_text("name: shared\n" + wf)
+        p = self.p.ferry("validate", "other", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"other/(one|two)\.yaml:1:1: workflow name 'shared' is "
+                                   r"also the name of \S*other/(one|two)\.yaml; their "
+                                   r"executions would be listed as one workflow's")
 
     def test_a_workflow_file_name_must_be_a_name(self):
         # The stem names the workflow in the API, the CLI and the history.

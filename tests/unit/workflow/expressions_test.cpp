@@ -220,6 +220,31 @@ TEST_CASE("references to unknown or own steps", "[workflow][expressions]") {
           "steps['my-step'])");
 }
 
+TEST_CASE("a field of a step's record or of execution that neither has",
+          "[workflow][expressions]") {
+    // Their shapes are fixed: a misspelt field failed every run ("'dict object' has no
+    // attribute 'outptu'") and passed validate.
+    CHECK(only_problem(two_steps("    with: {message: \"{{ steps.a.outptu.x }}\"}\n")) ==
+          "wf.yaml:6:25: step 'b': steps.a has no field 'outptu' (did you mean 'output'?); it "
+          "has output, status, error, reason");
+    CHECK(only_problem(two_steps("    when: \"steps['a'].stauts == 'failed'\"\n")) ==
+          "wf.yaml:6:12: step 'b': steps.a has no field 'stauts' (did you mean 'status'?); it "
+          "has output, status, error, reason");
+    CHECK(only_problem(two_steps("    with: {message: \"{{ execution.workflw }}\"}\n")) ==
+          "wf.yaml:6:25: step 'b': execution has no field 'workflw' (did you mean "
+          "'workflow'?); it has id, workflow, dry_run, trigger");
+    // The fields, the record's dict methods, and items and keys read further down are fine.
+    for (const char* fine :
+         {"{{ steps.a.output.x }} {{ steps.a.status }} {{ steps.a.error }} {{ steps.a.reason }}",
+          "{{ steps['a'].output }} {{ steps.a.get('output') }} {{ steps.a.items() | list }}",
+          "{{ execution.id }} {{ execution.workflow }} {{ execution.dry_run }} "
+          "{{ execution.trigger }} {{ execution.get('id') }}",
+          "{% set execution = {'x': 1} %}{{ execution.x }}"}) {
+        INFO(fine);
+        CHECK(load(two_steps("    with: {message: \"" + std::string(fine) + "\"}\n")).ok());
+    }
+}
+
 TEST_CASE("names an expression reads that the workflow does not have", "[workflow][expressions]") {
     auto step_with = [](const std::string& message) {
         return "steps:\n  - id: a\n    task: log\n    with: {message: \"" + message + "\"}\n";

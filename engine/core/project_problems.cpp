@@ -86,6 +86,23 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
             out.push_back(
                 {m, "step '" + step.id + "' runs workflow '" + child_name + "': " + problem});
     }
+    // A template.render step's literal template: a missing or escaping name failed every run.
+    for (const workflow::Step& step : wf.steps) {
+        if (step.task != "template.render" || !step.with.is_dict()) continue;
+        const tmpl::Value* name = step.with.dict_obj().find("template");
+        if (!name || !name->is_string() || workflow::detail::is_template(name->str())) continue;
+        const std::string file(name->str());
+        auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        if (!file.empty() && file[0] != '/' && file.find("..") == std::string::npos)
+            reading({{}, "templates/" + file, {}});
+        try {
+            if (!templates->load(file))
+                out.push_back({m, "step '" + step.id + "': template '" + file +
+                                      "' is not in templates/ (nor among the bundled ones)"});
+        } catch (const tmpl::TemplateError& e) {  // a name that leaves templates/
+            out.push_back({m, "step '" + step.id + "': " + e.message()});
+        }
+    }
     const workflow::Hooks& h = wf.hooks;
     struct HookRef {
         const std::string* file;

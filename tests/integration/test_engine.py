@@ -1819,6 +1819,33 @@ return {
             self.assertIn(line, p.stdout)
         self.assertNotIn("t/g.lua", p.stdout)  # a table that is no task: its __index never ran
 
+    def test_mistakes_that_would_fail_every_run_are_reported(self):
+        # Each passed validate and failed at every run.
+        self.p.write("templates/ok.j2", "ok {{ x }}\n")
+        w = self.p.workflow
+        w("stepfield", "steps:\n  - {id: a, task: lua, with: {script: \"return {x = 1}\"}}\n"
+          "  - {id: b, task: log, with: {message: \"{{ steps.a.outptu.x }}\"}}\n")
+        w("execfield", "steps:\n  - {id: a, task: log, with: {message: \"{{ execution.workflw }}\"}}\n")
+        w("tplmissing", "steps:\n  - {id: a, task: template.render, with: {template: incident.j2}}\n")
+        w("tplescape", "steps:\n  - {id: a, task: template.render, with: {template: ../ferry.yaml}}\n")
+        w("tplok", "steps:\n  - {id: a, task: template.render, with: {template: ok.j2}}\n"
+          "  - {id: b, task: template.render, with: {template: incident.md.j2}}\n")
+        v = self.p.ferry("validate", data=False)
+        self.assertEqual(v.returncode, 2, v.stdout)
+        for line in (
+                "stepfield.yaml:3:44: step 'b': steps.a has no field 'outptu' (did you mean "
+                "'output'?); it has output, status, error, reason",
+                "execfield.yaml:2:44: step 'a': execution has no field 'workflw' (did you mean "
+                "'workflow'?)",
+                "tplmissing.yaml:2:42: step 'a': template 'incident.j2' is not in templates/ "
+                "(nor among the bundled ones)",
+                "tplescape.yaml:2:42: step 'a': template name '../ferry.yaml' leaves the "
+                "template folder"):
+            self.assertIn(line, v.stdout)
+        self.assertNotIn("tplok", v.stdout)
+        code, _, err = self.p.run("tplmissing")
+        self.assertEqual(code, 2, err)
+
     def test_a_file_named_twice_is_checked_once(self):
         # `x.yaml ./x.yaml`, or a folder and a file in it (an editor's hook passes both): the
         # file was reported as a workflow whose name clashes with its own.

@@ -98,6 +98,18 @@ class FilesChangedUnderTheServer(ServeProjectTest):
         self.assertEqual(status, 422, doc)
         self.assertIn("hook file 'hooks/h.lua' not found", doc["error"]["message"])
 
+    def test_a_missing_template_is_refused_until_it_is_there(self):
+        # validate reports a literal template that is not there; the server's cached check
+        # of the workflow must not outlive the template's arrival.
+        self.p.workflow("render", RENDER)
+        self.serve()
+        status, doc = self.start("render")
+        self.assertEqual(status, 422, doc)
+        self.assertIn("template 'note.j2' is not in templates/", doc["error"]["message"])
+        self.p.write("templates/note.j2", "hello {{ who }}")
+        status, doc = self.start("render")
+        self.assertEqual((status, doc["outputs"]), (200, {"text": "hello ada"}), doc)
+
     def test_an_edited_template_renders_its_new_text(self):
         self.p.workflow("render", RENDER)
         self.p.write("templates/note.j2", "v1 {{ who }}")

@@ -42,6 +42,7 @@ Value soft_str(const Value& v) {
 
 std::string escaped_text(const Value& v) {
     if (v.is_safe()) return std::string(v.str());
+    if (v.is_object() && v.object_obj().html_safe()) return to_str(v);  // its __html__
     std::string out;
     if (v.is_string()) {
         append_html_escaped(v.str(), out);

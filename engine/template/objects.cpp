@@ -278,6 +278,7 @@ struct ModuleObj final : Object {
         out += "<TemplateModule '" + template_name + "'>";
     }
     void str(std::string& out) const override { out += body; }
+    bool html_safe() const override { return true; }  // TemplateModule.__html__
     std::optional<Value> getattr(std::string_view name) const override {
         if (!name.empty() && name[0] == '_') return std::nullopt;
         for (const ScopeVar& v : exports->vars)
@@ -317,7 +318,8 @@ struct BlockCall final : Object {
             throw;
         }
         r.restore(saved);
-        return Value::string(std::move(buffer), r.autoescape());
+        // Markup when the caller's EvalContext escapes (BlockReference.__call__).
+        return Value::string(std::move(buffer), r.eval_autoescape());
     }
 };
 

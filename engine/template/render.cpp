@@ -87,7 +87,7 @@ void Renderer::write_value(const Value& v) {
             append_html_escaped(v.str(), *out_);
         else
             out_->append(v.str());
-    } else if (autoescape_ && !(v.is_object())) {
+    } else if (autoescape_ && !(v.is_object() && v.object_obj().html_safe())) {
         std::string text;
         append_str(v, text);
         append_html_escaped(text, *out_);
@@ -471,6 +471,10 @@ void Renderer::render_block(const std::string& name, size_t level, TemplateFrame
     Saved saved = save();
     try {
         enter(block_scope, out_, &block_frame);
+        // Jinja2 compiles each block as a function of its own, starting from the
+        // environment's autoescape (off), whatever `{% autoescape %}` surrounds the block
+        // or the super() / self.NAME() that renders it.
+        autoescape_ = eval_autoescape_ = false;
         exec_body(entry.block->body);
     } catch (...) {
         restore(saved);

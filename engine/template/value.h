@@ -393,6 +393,10 @@ struct Object : HeapObject {
     // when the dict changes size, as a `for` over the dict does.
     virtual const Value* viewed_dict() const { return nullptr; }
     virtual bool equals(const Object& other) const { return this == &other; }
+    // Whether str() is markup already (Python's __html__): autoescape prints it as it is.
+    // Only an imported template module is (its rendered body); every other object's text
+    // is escaped, as Jinja2 escapes whatever has no __html__.
+    virtual bool html_safe() const { return false; }
     // Passes each heap object this one holds to the render's cycle collector (cycles.h).
     // An object that reports none is never freed by the collector, only by its count.
     virtual void report_held(HeldVisitor& visitor) const { (void)visitor; }

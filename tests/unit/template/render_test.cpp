@@ -593,6 +593,42 @@ TEST_CASE("render: call blocks", "[render]") {
           "([x])");
 }
 
+TEST_CASE("render: autoescape escapes the text of every object but a module",
+          "[render][needs-filters]") {
+    // Jinja2 escapes whatever has no __html__: dict views, namespaces, loops, cyclers and
+    // macros printed themselves went out raw (a payload's keys as <script>).
+    const char* vars = R"({"p": {"<s>": "<i>"}})";
+    CHECK(render("{% autoescape true %}{{ p.items() }}|{{ p.keys() }}|{{ p.values() }}{% "
+                 "endautoescape %}",
+                 vars) == "dict_items([(&#39;&lt;s&gt;&#39;, &#39;&lt;i&gt;&#39;)])|"
+                          "dict_keys([&#39;&lt;s&gt;&#39;])|dict_values([&#39;&lt;i&gt;&#39;])");
+    CHECK(render("{% autoescape true %}{{ namespace(n='<') }}|{% for x in [1] %}{{ loop }}{% "
+                 "endfor %}|{% macro m() %}{% endmacro %}{{ m }}|{{ p.items()|truncate(99) }}{% "
+                 "endautoescape %}",
+                 vars) == "&lt;Namespace {&#39;n&#39;: &#39;&lt;&#39;}&gt;|&lt;LoopContext "
+                          "1/1&gt;|&lt;Macro &#39;m&#39;&gt;|dict_items([(&#39;&lt;s&gt;&#39;, "
+                          "&#39;&lt;i&gt;&#39;)])");
+    // A module's text is its rendered body, markup already (TemplateModule.__html__).
+    CHECK(render(Files{{"main", "{% import 'lib' as lib %}{% autoescape true %}{{ lib }}|{{ lib|e "
+                                "}}{% endautoescape %}"},
+                       {"lib", "<b>body</b>"}}) == "<b>body</b>|<b>body</b>");
+}
+
+TEST_CASE("render: a block renders with autoescape off, as Jinja2's block functions do",
+          "[render][needs-filters]") {
+    // super() and self.NAME() inside an autoescape block escaped the block's text twice.
+    CHECK(render(Files{{"main", "{% extends 'base' %}{% block t %}{% autoescape true %}{{ super() "
+                                "}} &ndash; {{ n }}{% endautoescape %}{% endblock %}"},
+                       {"base", "<h1>{% block t %}{{ h }}{% endblock %}</h1>"}},
+                 R"({"n": "R&D", "h": "<b>R</b>"})") == "<h1><b>R</b> &ndash; R&amp;D</h1>");
+    CHECK(render("{% block t %}{{ h }}{% endblock %}|{% autoescape true %}{{ self.t() }}{% "
+                 "endautoescape %}",
+                 R"({"h": "<b>"})") == "<b>|<b>");
+    // Around the block's definition too: the block is a function of its own.
+    CHECK(render("{% autoescape true %}{% block b %}{{ h }}{% endblock %}{% endautoescape %}",
+                 R"({"h": "<i>"})") == "<i>");
+}
+
 TEST_CASE("render: autoescape blocks, macros and Markup", "[render][needs-filters]") {
     // Jinja2 keeps two states: where code was written decides how its {{ }} escapes (a
     // macro body escapes as where it was defined), the EvalContext where a macro is called

@@ -365,25 +365,48 @@ std::vector<std::u32string> tw_split_simple(const std::u32string& s) {
     return chunks;
 }
 
-bool blank(const std::u32string& chunk) {
+bool blank(std::u32string_view chunk) {
     return std::all_of(chunk.begin(), chunk.end(), char_is_space);  // chunk.strip() == ''
 }
 
+// Python's TextWrapper._wrap_chunks, over chunks kept in reverse (the next one last). A
+// long word is cut a line at a time; what was cut off it is skipped by an offset, where
+// textwrap copies the rest of the word at every cut (quadratic: a 2 MB word took tens of
+// seconds, and a render's deadline is not checked inside a filter).
 struct Wrapper {
     int64_t width;
     bool break_long_words;
     bool break_on_hyphens;  // truthiness, for long words
 
-    void handle_long_word(std::vector<std::u32string>& chunks, std::vector<std::u32string>& line,
+    struct Chunks {
+        std::vector<std::u32string> reversed;
+        size_t skip = 0;  // of reversed.back(): what was cut off it already
+        bool empty() const { return reversed.empty(); }
+        std::u32string_view next() const {
+            return std::u32string_view(reversed.back()).substr(skip);
+        }
+        std::u32string take() {
+            std::u32string out = skip ? std::u32string(next()) : std::move(reversed.back());
+            reversed.pop_back();
+            skip = 0;
+            return out;
+        }
+        void drop() {
+            reversed.pop_back();
+            skip = 0;
+        }
+    };
+
+    void handle_long_word(Chunks& chunks, std::vector<std::u32string>& line,
                           int64_t cur_len) const {
         int64_t space_left = width < 1 ? 1 : width - cur_len;
         if (break_long_words) {
             int64_t end = space_left;
-            std::u32string chunk = chunks.back();
+            std::u32string_view chunk = chunks.next();
             if (break_on_hyphens && int64_t(chunk.size()) > space_left) {
                 // Break after the last hyphen that has something other than hyphens before it.
                 size_t limit = size_t(std::max<int64_t>(space_left, 0));
-                std::u32string_view head = std::u32string_view(chunk).substr(0, limit);
+                std::u32string_view head = chunk.substr(0, limit);
                 size_t hyphen = head.rfind(U'-');
                 if (hyphen != std::u32string_view::npos && hyphen > 0 &&
                     head.substr(0, hyphen).find_first_not_of(U'-') != std::u32string_view::npos) {
@@ -391,29 +414,28 @@ struct Wrapper {
                 }
             }
             size_t cut = size_t(std::clamp<int64_t>(end, 0, int64_t(chunk.size())));
-            line.push_back(chunk.substr(0, cut));
-            chunks.back() = chunk.substr(cut);
+            line.emplace_back(chunk.substr(0, cut));
+            chunks.skip += cut;  // an empty rest stays, as textwrap leaves chunks[-1] = ''
         } else if (line.empty()) {
-            line.push_back(std::move(chunks.back()));
-            chunks.pop_back();
+            line.push_back(chunks.take());
         }
     }
 
-    std::vector<std::u32string> wrap_chunks(std::vector<std::u32string> chunks) const {
+    std::vector<std::u32string> wrap_chunks(std::vector<std::u32string> pieces) const {
         std::vector<std::u32string> lines;
-        std::reverse(chunks.begin(), chunks.end());
+        std::reverse(pieces.begin(), pieces.end());
+        Chunks chunks{std::move(pieces)};
         while (!chunks.empty()) {
             std::vector<std::u32string> line;
             int64_t cur_len = 0;
-            if (blank(chunks.back()) && !lines.empty()) chunks.pop_back();
+            if (blank(chunks.next()) && !lines.empty()) chunks.drop();
             while (!chunks.empty()) {
-                int64_t l = int64_t(chunks.back().size());
+                int64_t l = int64_t(chunks.next().size());
                 if (cur_len + l > width) break;
-                line.push_back(std::move(chunks.back()));
-                chunks.pop_back();
+                line.push_back(chunks.take());
                 cur_len += l;
             }
-            if (!chunks.empty() && int64_t(chunks.back().size()) > width) {
+            if (!chunks.empty() && int64_t(chunks.next().size()) > width) {
                 handle_long_word(chunks, line, cur_len);
                 cur_len = 0;
                 for (const auto& c : line)

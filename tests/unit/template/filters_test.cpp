@@ -273,6 +273,12 @@ TEST_CASE("wordwrap follows textwrap", "[filters]") {
               A({I(8)})) == "non\xc2\xa0"
                             "brea\nking\nspace");
     CHECK(fails("wordwrap", S("abc"), A({I(0)})) == "ValueError: invalid width 0 (must be > 0)");
+    // A long word is cut without copying its rest at every cut (that was quadratic: this
+    // 300,000-character word ran for minutes, the render's deadline unchecked meanwhile).
+    std::string word(300000, 'x');
+    std::string wrapped = run("wordwrap", S(word), A({I(1)}));
+    CHECK(wrapped.size() == 2 * word.size() - 1);
+    CHECK(wrapped.substr(0, 6) == "x\nx\nx\n");
     CHECK(fails("wordwrap", Undef()) == "UndefinedError: 'missing' is undefined");
 }
 

@@ -549,12 +549,31 @@ void Renderer::exec_include(const Stmt& s) {
     render_root(*tmpl, context, *out_);
 }
 
+namespace {
+
+// Jinja2's context.get_all() for an import `with context`: the names visible at the import,
+// copied, so the module's macros do not see what the importer sets after it.
+Ref<Scope> snapshot_of(const Ref<Scope>& from) {
+    auto copy = make_ref<Scope>();
+    for (const Scope* s = from.get(); s; s = s->parent.get()) {
+        for (const ScopeVar& v : s->vars)
+            if (!copy->find_local(v.name, v.tag)) copy->set(v.name, v.tag, v.value);
+        if (s->fallback && !copy->fallback) {
+            copy->fallback = s->fallback;
+            copy->fallback_owner = s->fallback_owner;
+        }
+    }
+    return copy;
+}
+
+}  // namespace
+
 Value Renderer::make_module(const ParsedTemplate& tmpl, bool with_context) {
     if (!with_context) {
         auto cached = env_.module_cache_.find(&tmpl);
         if (cached != env_.module_cache_.end()) return cached->second;
     }
-    auto context = with_context ? make_ref<Scope>(scope_) : make_ref<Scope>();
+    auto context = with_context ? snapshot_of(scope_) : make_ref<Scope>();
     context->persistent = !with_context;
     std::string body;
     try {

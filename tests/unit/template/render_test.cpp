@@ -762,6 +762,17 @@ TEST_CASE("render: import", "[render]") {
     CHECK(render(Files{
               {"main", "{% set g = 'G' %}{% from 'lib' import show with context %}{{ show() }}"},
               {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}}) == "[G]");
+    // The module gets a copy of the context at the import (context.get_all()): a name set
+    // after it is not seen, nor a new value of one set before.
+    CHECK(render(Files{
+              {"main", "{% set g = 'old' %}{% from 'lib' import show with context %}{% "
+                       "set g = 'new' %}{% set h = 'late' %}{{ show() }}"},
+              {"lib", "{% macro show() %}[{{ g }}|{{ h|default('none') }}]{% endmacro %}"}}) ==
+          "[old|none]");
+    CHECK(render(Files{{"main", "{% import 'lib' as lib with context %}{% set user = 'late' %}{{ "
+                                "lib.who() }}"},
+                       {"lib", "{% macro who() %}[{{ user|default('nobody') }}]{% endmacro %}"}},
+                 R"({"x": 1})") == "[nobody]");
     CHECK(render(Files{{"main", "{% from 'lib' import show %}{{ show() }}"},
                        {"lib", "{% macro show() %}[{{ g }}]{% endmacro %}"}},
                  R"({"g": "V"})") == "[]");

@@ -237,18 +237,27 @@ Value Renderer::eval_binary(const Expr& e) {
             else
                 integral = false;
         }
-        // Jinja2's getitem turns the TypeError of a bad slice (bounds that are not
-        // integers, an object that cannot be sliced) into an undefined value.
+        // A slice compiles to Python's own subscript, whose TypeError (bounds that are not
+        // integers, an object that cannot be sliced) propagates; only where every part is
+        // a constant does Jinja2 fold it at compile time through its getitem, which turns
+        // the error into an undefined value.
+        bool folded = e.a->kind == ExprKind::Const;
+        for (const ExprPtr* x : exprs)
+            folded = folded && (!*x || (*x)->kind == ExprKind::Const);
         auto not_sliced = [&] {
             return make_undefined("'" + std::string(type_name(obj)) +
                                   " object' has no element slice(" + to_repr(bounds[0]) + ", " +
                                   to_repr(bounds[1]) + ", " + to_repr(bounds[2]) + ")");
         };
-        if (!integral && !obj.is_undefined()) return not_sliced();
+        if (!integral && !obj.is_undefined()) {
+            if (folded) return not_sliced();
+            raise(ErrorKind::Type,
+                  "slice indices must be integers or None or have an __index__ method");
+        }
         try {
             return slice(obj, ints[0], ints[1], ints[2]);
         } catch (const TemplateError& err) {
-            if (err.kind() != ErrorKind::Type || obj.is_undefined()) throw;
+            if (err.kind() != ErrorKind::Type || obj.is_undefined() || !folded) throw;
             return not_sliced();
         }
     }

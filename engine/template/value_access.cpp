@@ -249,6 +249,7 @@ Value slice(const Value& obj, const std::optional<int64_t>& start,
             if (std::optional<Value> part = obj.object_obj().slice(lo, hi, step)) return *part;
         }
     }
+    if (obj.is_dict()) raise(ErrorKind::Type, "unhashable type: 'slice'");  // d[slice(...)]
     raise(ErrorKind::Type, "'" + std::string(type_name(obj)) + "' object is not subscriptable");
 }
 

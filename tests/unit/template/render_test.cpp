@@ -1681,13 +1681,26 @@ TEST_CASE("render: JSON numbers are read as Python's json module reads them", "[
           "[0.1, 1.0, 9007199254740993, 9007199254740992.0, 0, -9223372036854775808]");
 }
 
-TEST_CASE("render: a slice that cannot be taken gives an undefined value", "[render]") {
-    // Jinja2's getitem turns the slice's TypeError into an undefined value.
+TEST_CASE("render: a slice that cannot be taken raises, or is undefined when folded", "[render]") {
+    // Of constants, Jinja2 folds the slice at compile time through its getitem, which turns
+    // the TypeError into an undefined value.
     CHECK(render("{{ 'abc'['a':] }}") == "");
     CHECK(render("{{ 5[1:] }}|{{ 'abc'[1:'x'] }}|{{ none[1:] }}") == "||");
     CHECK(
-        fail_strict("{{ x['a':] }}", R"({"x": "abc"})") ==
+        fail_strict("{{ 'abc'['a':] }}") ==
         Err{ErrorKind::Undefined, "main", 1, "'str object' has no element slice('a', None, None)"});
+    // Anything else is Python's own subscript: its TypeError is the template's (a field of
+    // the wrong type printed empty text).
+    CHECK(fail("{{ x[1:] }}", R"({"x": 5})") ==
+          Err{ErrorKind::Type, "main", 1, "'int' object is not subscriptable"});
+    CHECK(fail("{{ y[1:] }}", R"({"y": null})") ==
+          Err{ErrorKind::Type, "main", 1, "'NoneType' object is not subscriptable"});
+    CHECK(fail("{{ z[:2] }}", R"({"z": {"a": 1}})") ==
+          Err{ErrorKind::Type, "main", 1, "unhashable type: 'slice'"});
+    CHECK(fail("{{ s[1:k] }}", R"({"s": "abc", "k": "2"})") ==
+          Err{ErrorKind::Type, "main", 1,
+              "slice indices must be integers or None or have an __index__ method"});
+    CHECK(fail_strict("{{ x['a':] }}", R"({"x": "abc"})").kind == ErrorKind::Type);
     // Not a TypeError, so not turned into an undefined value; and an undefined object raises.
     CHECK(fail("{{ 'abc'[::0] }}") ==
           Err{ErrorKind::Value, "main", 1, "slice step cannot be zero"});

@@ -114,7 +114,11 @@ const std::string& http_date_now() {
 // The response head: status line, the handler's headers (minus the framing ones, which are
 // the server's), framing, Connection. Decides ex.close_after.
 std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, bool stream) {
-    bool close = ex.close_after || !ex.keep_alive || ex.conn->server_closing();
+    // A closing server still answers every request it has read (RFC 9112 9.6: `close` goes
+    // on the last; one on the first dropped the answers of pipelined requests it had
+    // already run, and a client retrying them ran them twice).
+    bool last = ex.conn->queue.empty() || ex.conn->queue.back().get() == &ex;
+    bool close = ex.close_after || !ex.keep_alive || (ex.conn->server_closing() && last);
     bool has_id = false;
     for (const auto& [name, value] : headers) {
         if (iequals(name, "Connection") && has_token(value, "close")) close = true;

@@ -96,15 +96,23 @@ void log_event(LineLog& log, const engine::EngineEvent& e) {
 
 struct Shutdown {
     uv_signal_t term{}, intr{};
-    std::function<void()> begin;
+    std::function<void()> begin;  // the first SIGTERM or SIGINT: drain, up to the grace
+    std::function<void()> now;    // a second one: stop draining, exit as the grace would
     bool started = false;
+    bool hurried = false;
 };
 
 void on_signal(uv_signal_t* h, int) {
     auto* s = static_cast<Shutdown*>(h->data);
-    if (s->started) return;
-    s->started = true;
-    s->begin();
+    if (!s->started) {
+        s->started = true;
+        s->begin();
+    } else if (!s->hurried) {
+        // Ctrl-C twice, or `kill` run twice: the default action killed the process here,
+        // losing the loop's last log lines and the `stopped` line.
+        s->hurried = true;
+        s->now();
+    }
 }
 
 }  // namespace
@@ -341,8 +349,12 @@ int serve_command(int argc, char** argv) {
         });
         // After close: their answers say Connection: close (RFC 9112 9.6).
         api.answer_pending();  // ?wait= callers get 202 and the status now
-        uv_signal_stop(&shutdown.term);
-        uv_signal_stop(&shutdown.intr);
+    };
+    shutdown.now = [&] {
+        log.info("second signal: stopping now, without waiting for the grace");
+        if (poll_timer) poll_timer->stop();
+        (void)app->engine->flush();
+        app->loop.stop();
     };
     for (auto [h, sig] : {std::pair{&shutdown.term, SIGTERM}, std::pair{&shutdown.intr, SIGINT}}) {
         uv_signal_init(app->loop.raw(), h);
@@ -355,9 +367,10 @@ int serve_command(int argc, char** argv) {
     poll_timer.reset();
     const auto cut = int64_t(app->engine->busy_executions());
     const auto left = int64_t(app->engine->active_executions());
-    log.info("stopped (" + std::to_string(left) + " execution(s) left to resume at next start: " +
-                 std::to_string(cut) + " cut short by the grace, " + std::to_string(left - cut) +
-                 " waiting for a decision)",
+    log.info("stopped (" + std::to_string(left) +
+                 " execution(s) left to resume at next start: " + std::to_string(cut) +
+                 " cut short by " + (shutdown.hurried ? "a second signal, " : "the grace, ") +
+                 std::to_string(left - cut) + " waiting for a decision)",
              {{"executions_left", left}, {"executions_cut_short", cut}});
     log.flush();  // _Exit below runs no destructor
     // Running executions stay durable as they are; exiting without unwinding the engine is

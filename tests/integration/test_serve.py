@@ -1700,6 +1700,31 @@ class Restart(unittest.TestCase):
         finally:
             p.remove()
 
+    def test_a_second_signal_stops_at_once_and_exits_cleanly(self):
+        # Ctrl-C twice (or `kill` twice) killed the process by the default action (exit
+        # 143/130): no `stopped` line, the last log lines lost. It cuts the drain short now.
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", "server: {shutdown_grace: 30s}\n" + tokens_yaml())
+            p.workflow("slow", SLOW)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                s = Server(te.FERRY, p.dir, p.data)
+                status, body = s.json("POST", "/api/v1/workflows/slow/executions",
+                                      {"inputs": {"pause": "20s"}}, role="operator")
+                self.assertEqual(status, 202)
+                started = time.monotonic()
+                os.kill(s.proc.pid, sig)
+                time.sleep(0.3)
+                self.assertIsNone(s.proc.poll())  # draining: the grace is 30s
+                self.assertEqual(s.stop(sig=sig), 0)
+                self.assertLess(time.monotonic() - started, 8)
+                log = Path(p.dir, "serve.log").read_text(errors="replace").splitlines()
+                self.assertIn("second signal: stopping now", log[-2])
+                self.assertRegex(log[-1], r"stopped \(\d+ execution\(s\) left to resume at next start: \d+ cut short by a second signal")
+                self.assert_resumable(p, body["id"])
+        finally:
+            p.remove()
+
     def test_sigterm_answers_waiting_callers_and_keeps_to_the_grace(self):
         # A ?wait= caller gets 202 with the status at once (the execution is durable and
         # resumes at the next start), and the process exits within server.shutdown_grace,

@@ -1034,6 +1034,35 @@ TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
     env.finish();
 }
 
+TEST_CASE("server: graceful close answers every pipelined request it has read", "[server]") {
+    // `close` went on the first answer written after close(): the connection was closed
+    // behind it and the other requests, already handled (executions started), got nothing;
+    // a client retrying them would run them twice (RFC 9112 9.6: close goes on the last).
+    std::vector<Responder> held;
+    Env env([&](ServerRequest&, Responder r) { held.push_back(std::move(r)); });
+    auto& c = env.raw();
+    c.send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na"
+           "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nb"
+           "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nc");
+    REQUIRE(run_until(env.loop, [&] { return held.size() == 3; }));
+    bool done = false;
+    env.server->close([&] { done = true; });
+    for (const char* body : {"first", "second", "third"}) {
+        CHECK(held.front().send(202, body));
+        held.erase(held.begin());
+        run_for(env.loop, 20);
+    }
+    REQUIRE(run_until(env.loop, [&] { return c.eof && done; }));
+    auto rs = parse_responses(c.received, true);
+    REQUIRE(rs.size() == 3);
+    CHECK(rs[0].body == "first");
+    CHECK(rs[0].header("connection") != "close");
+    CHECK(rs[1].header("connection") != "close");
+    CHECK(rs[2].body == "third");
+    CHECK(rs[2].header("connection") == "close");
+    env.finish();
+}
+
 TEST_CASE("server: graceful close is bounded", "[server]") {
     ServerOptions o;
     o.shutdown_timeout_ms = 200;

@@ -215,7 +215,10 @@ int serve_command(int argc, char** argv) {
         }
     } forget_sinks{*app};
     engine::server::EventHub events(*app);
-    app->engine->on_event([&events](const engine::EngineEvent& e) { events.on_event(e); });
+    app->engine->on_event([&events, &api](const engine::EngineEvent& e) {
+        events.on_event(e);
+        if (e.type == "execution.finished") api.execution_ended(e.execution_id);
+    });
     events.add_routes(api);
     engine::server::Schedules schedules(*app, dry_run, log, api.store_room());
     schedules.add_routes(api);

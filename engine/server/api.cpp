@@ -171,6 +171,19 @@ void Api::add_pending(std::weak_ptr<PendingAnswer> pending) {
     pending_.push_back(std::move(pending));
 }
 
+void Api::on_execution_end(const std::string& execution_id, std::function<void()> answer) {
+    end_answers_[execution_id].push_back(std::move(answer));
+}
+
+void Api::execution_ended(const std::string& execution_id) {
+    auto it = end_answers_.find(execution_id);
+    if (it == end_answers_.end()) return;
+    std::vector<std::function<void()>> answers = std::move(it->second);
+    end_answers_.erase(it);
+    for (auto& answer : answers)
+        answer();
+}
+
 void Api::answer_pending() {
     auto pending = std::move(pending_);
     for (const auto& weak : pending)

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ferry::engine::server {
@@ -146,6 +147,10 @@ class Api {
     };
     void add_pending(std::weak_ptr<PendingAnswer> pending);
     void answer_pending();
+    // Runs answer once the execution ends in this process (its final record durable), for
+    // callers that did not start it (a repeated Idempotency-Key under ?wait=).
+    void on_execution_end(const std::string& execution_id, std::function<void()> answer);
+    void execution_ended(const std::string& execution_id);
 
   private:
     Role authenticate(const ServerRequest& req, std::string* caller, bool* basic) const;
@@ -156,6 +161,7 @@ class Api {
     StoreRoom store_room_;
     std::vector<Route> routes_;
     std::vector<std::weak_ptr<PendingAnswer>> pending_;
+    std::unordered_map<std::string, std::vector<std::function<void()>>> end_answers_;
 };
 
 // Route families.

@@ -57,17 +57,6 @@ void reply_stored(App& app, Responder& res, const Present& present, const std::s
 // A repeat of a request that started execution id. One that finds it still running answers
 // 202 at once even with ?wait=: this process only hears the end of executions it started
 // itself, and starting another would break the promise of the key that found it.
-void reply_repeat(App& app, Responder& res, const Present& present, const std::string& id,
-                  bool wait) {
-    res.annotate("execution_id", id);
-    std::string status = stored_status(app, id);
-    if (execution_ended(status) && wait)
-        reply_stored(app, res, present, id);
-    else
-        reply(res, present, 202, accepted_body(id, status, true),
-              {{"Content-Type", "application/json"}, {"Location", "/api/v1/executions/" + id}});
-}
-
 // A waiting client: answered once, by the end of the execution, by the wait limit, or at
 // shutdown (202 with the status then: the execution is durable and resumes at the next start).
 struct Waiter : Api::PendingAnswer {
@@ -91,6 +80,35 @@ struct Waiter : Api::PendingAnswer {
         if (!execution_id.empty()) answer_accepted();
     }
 };
+
+// A repeat of a request (its Idempotency-Key): the same execution. Under ?wait= it waits as
+// the first call did while the execution runs in this process (a client whose first call
+// timed out at a proxy sends exactly this); one that runs elsewhere or waits for a decision
+// parked by `ferry run` is answered 202 with its status at once.
+void reply_repeat(Api* api, App& app, Responder res, const Present& present, const std::string& id,
+                  uint64_t wait_ms) {
+    res.annotate("execution_id", id);
+    std::string status = stored_status(app, id);
+    if (execution_ended(status) && wait_ms) return reply_stored(app, res, present, id);
+    if (api && wait_ms && app.engine->runs(id)) {
+        auto waiter = std::make_shared<Waiter>();
+        waiter->app = &app;
+        waiter->res = std::move(res);
+        waiter->present = present;
+        waiter->execution_id = id;
+        waiter->timer = app.loop.timer(wait_ms, [waiter] { waiter->answer_accepted(); });
+        api->add_pending(waiter);
+        api->on_execution_end(id, [waiter, a = &app] {
+            if (waiter->done) return;
+            waiter->done = true;
+            waiter->timer.reset();
+            reply_stored(*a, waiter->res, waiter->present, waiter->execution_id);
+        });
+        return;
+    }
+    reply(res, present, 202, accepted_body(id, status, true),
+          {{"Content-Type", "application/json"}, {"Location", "/api/v1/executions/" + id}});
+}
 
 void answer_finished(App& app, const std::shared_ptr<Waiter>& w, const ExecutionSummary& s) {
     if (w->done) return;
@@ -193,7 +211,7 @@ std::string request_fingerprint(const StartRequest& r) {
 }  // namespace
 
 void answer_repeat(Api& api, const std::string& execution_id, Responder res) {
-    reply_repeat(api.app(), res, nullptr, execution_id, false);
+    reply_repeat(nullptr, api.app(), std::move(res), nullptr, execution_id, 0);
 }
 
 void start_execution(Api& api, StartRequest request, Responder res) {
@@ -243,7 +261,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
                                 " with a different request; use a new key for new inputs");
                 return;
             }
-            reply_repeat(app, res, request.present, id, request.wait_ms > 0);
+            reply_repeat(&api, app, std::move(res), request.present, id, request.wait_ms);
             return;
         }
     }

@@ -334,6 +334,23 @@ steps:
         status, listing = self.s.json("GET", "/api/v1/executions?workflow=hello", role="viewer")
         self.assertEqual(len(listing["executions"]), 2)
 
+    def test_a_repeated_key_under_wait_waits_for_the_execution(self):
+        # What a client whose first synchronous call timed out sends: it got 202 "running"
+        # at once, as if ?wait= had not been asked.
+        h = {"Idempotency-Key": "sync-1"}
+        status, first = self.start("slow", {"pause": "1500ms"}, headers=h)
+        self.assertEqual(status, 202)
+        began = time.monotonic()
+        status, again = self.start("slow", {"pause": "1500ms"}, query="?wait=10s", headers=h)
+        self.assertEqual(status, 200, again)
+        self.assertEqual((again["id"], again["status"]), (first["id"], "succeeded"))
+        self.assertGreater(time.monotonic() - began, 0.5)
+        # Past its wait limit, 202 with the status then, as for a first call.
+        h = {"Idempotency-Key": "sync-2"}
+        status, first = self.start("slow", {"pause": "3s"}, headers=h)
+        status, again = self.start("slow", {"pause": "3s"}, query="?wait=300ms", headers=h)
+        self.assertEqual((status, again["id"], again["status"]), (202, first["id"], "running"))
+
     def test_invalid_inputs_and_unknown_workflows(self):
         status, body = self.start(inputs={})
         self.assertEqual(status, 422)

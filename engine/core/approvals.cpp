@@ -153,12 +153,7 @@ size_t Engine::busy_executions() const {
 
 Engine::Run* Engine::adopt_parked(const std::string& id) {
     if (stored_status(store_, id) != "waiting") return nullptr;
-    std::string top = id;
-    for (int depth = 0; depth < 64; ++depth) {  // bounded: a record naming itself is no loop
-        std::string up = stored_parent(store_, top);
-        if (up.empty()) break;
-        top = std::move(up);
-    }
+    std::string top = stored_top(store_, id);
     if (!find_run(top)) {
         if (!resume(top, [](const ExecutionSummary&) {})) return nullptr;
         // A resumed execution is scheduled once its "running" record commits: committing now

@@ -1,14 +1,25 @@
 // Engine::cancel: an execution stopped from outside (the API, a parent's timeout) ends
 // "cancelled": what runs is stopped through the scheduler, what waits ends at once.
 #include "core/executor.h"
+#include "core/history.h"
 #include "core/run_state.h"
 #include "core/values.h"
 
 namespace ferry::engine {
 
+Engine::Run* Engine::adopt_orphan(const std::string& id) {
+    if (stored_status(store_, id) != "running") return nullptr;
+    std::string top = stored_top(store_, id);
+    // Its steps are scheduled once the resumed record commits; the cancel lands before
+    // that (no flush here), so none starts: they end "cancelled".
+    if (!find_run(top) && !resume(top, [](const ExecutionSummary&) {})) return nullptr;
+    return find_run(id);
+}
+
 Status Engine::cancel(const std::string& id, const std::string& reason) {
     Run* run = find_run(id);
     if (!run) run = adopt_parked(id);  // waiting, left by a `ferry run` that has ended
+    if (!run) run = adopt_orphan(id);  // running, left by a process that died
     if (!run) return make_error(ErrorKind::NotFound, "execution '" + id + "' is not running here");
     if (run->finishing || run->cancelled)
         return make_error(ErrorKind::Cancelled, "execution '" + id + "' is already ending");

@@ -431,4 +431,14 @@ std::string stored_parent(store::Store& store, const std::string& id) {
     return execution && execution->is_string() ? std::string(execution->str()) : "";
 }
 
+std::string stored_top(store::Store& store, const std::string& id) {
+    std::string top = id;
+    for (int depth = 0; depth < 64; ++depth) {
+        std::string up = stored_parent(store, top);
+        if (up.empty()) break;
+        top = std::move(up);
+    }
+    return top;
+}
+
 }  // namespace ferry::engine

@@ -1717,6 +1717,50 @@ class Restart(unittest.TestCase):
         finally:
             p.remove()
 
+    def test_an_execution_whose_ferry_run_was_killed_can_be_cancelled(self):
+        # Answered 409 "is not running here" though nothing ran it: the only ways out were
+        # `ferry resume` or a restart, both running the steps the operator wants stopped.
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", tokens_yaml())
+            p.workflow("slow", SLOW)
+            s = Server(te.FERRY, p.dir, p.data)
+            try:
+                run = subprocess.Popen(
+                    [te.FERRY, "run", "slow", "--input", "pause=60s", "--project", str(p.dir),
+                     "--data", str(p.data)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                exec_id = None
+                deadline = time.monotonic() + 10
+                while exec_id is None and time.monotonic() < deadline:
+                    listing = s.json("GET", "/api/v1/executions?workflow=slow", role="viewer")[1]
+                    running = [e for e in listing["executions"] if e["status"] == "running"]
+                    exec_id = running[0]["id"] if running else None
+                    time.sleep(0.05)
+                self.assertIsNotNone(exec_id)
+                time.sleep(0.3)
+                run.kill()
+                run.wait(5)
+                run.stderr.close()
+                status, body = s.json("POST", "/api/v1/executions/%s/cancel" % exec_id,
+                                      {"reason": "stop it"}, role="operator")
+                self.assertEqual(status, 202, body)
+                rec = {}
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    rec = s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")[1]
+                    if rec["status"] != "running":
+                        break
+                    time.sleep(0.05)
+                self.assertEqual(rec["status"], "cancelled", rec)
+                self.assertEqual(rec["error"]["message"], "stop it (cancelled by operator)")
+                # Nothing left ran: the sleep ended cancelled, its dependent never started.
+                self.assertEqual(rec["steps"]["wait"]["status"], "cancelled", rec["steps"])
+                self.assertNotEqual(rec["steps"].get("done", {}).get("status"), "succeeded")
+            finally:
+                s.stop()
+        finally:
+            p.remove()
+
     def test_a_second_signal_stops_at_once_and_exits_cleanly(self):
         # Ctrl-C twice (or `kill` twice) killed the process by the default action (exit
         # 143/130): no `stopped` line, the last log lines lost. It cuts the drain short now.

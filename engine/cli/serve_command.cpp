@@ -88,7 +88,10 @@ void log_event(LineLog& log, const engine::EngineEvent& e) {
         if (e.attempt > 0) line.field("attempt", int64_t(e.attempt));
     }
     if (!e.status.empty()) line.field("status", e.status);
-    if (e.duration_ms > 0) line.field("duration_ms", e.duration_ms);
+    // Every event that ends something has one, 0 included (a jq sum skipped the lines).
+    if (!e.type.ends_with(".started") && e.type != "execution.resumed")
+        line.field("duration_ms", e.duration_ms);
+    if (e.type == "step.retrying") line.field("retry_in_ms", int64_t(e.retry_in_ms));
     if (!e.message.empty()) line.field("message", e.message);
     if (e.dry_run) line.field("dry_run", true);
     log.add(line.finish());

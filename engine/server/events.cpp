@@ -69,6 +69,10 @@ std::string event_data(const EventHub::Event& e) {
         w.Null();
     w.Key("attempt");
     w.Int64(e.attempt);
+    if (e.type == "step.retrying") {  // workflows.md: the event shows the delay
+        w.Key("retry_in_ms");
+        w.Uint64(e.retry_in_ms);
+    }
     w.Key("at");
     text(e.at_ms ? rfc3339(e.at_ms) : e.at);
     w.EndObject();
@@ -169,6 +173,7 @@ void EventHub::on_event(const EngineEvent& e) {
     ev.message = e.message;
     ev.duration_ms = e.duration_ms;
     ev.attempt = e.attempt;
+    ev.retry_in_ms = e.retry_in_ms;
     ev.at_ms = now_unix_ms();
     auto weight = [](const Event& e) {
         return sizeof(Event) + e.execution_id.size() + e.workflow.size() + e.step.size() +

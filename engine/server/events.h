@@ -34,6 +34,7 @@ class EventHub {
         std::string workflow, step, status, message;
         double duration_ms = 0;
         int attempt = 0;
+        uint64_t retry_in_ms = 0;  // step.retrying: the wait before the next attempt
         uint64_t at_ms = 0;  // when it happened (Unix milliseconds), or 0: then `at`
         std::string at;      // RFC 3339, for events rebuilt from history
     };

@@ -488,6 +488,8 @@ steps:
         st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
         seen = st.until(lambda e: e["event"] == "step.retrying")
         self.assertEqual(seen[-1]["event"], "step.retrying", seen)
+        # The event shows the delay (workflows.md): 20s fixed, jitter on its upper half.
+        self.assertTrue(10000 <= seen[-1]["data"]["retry_in_ms"] <= 20000, seen[-1])
         status, body = self.s.json("POST", "/api/v1/executions/%s/cancel" % exec_id, {},
                                    role="operator")
         self.assertEqual(status, 202, body)
@@ -498,6 +500,14 @@ steps:
         self.assertEqual(doc["status"], "cancelled")
         self.assertEqual(doc["steps"]["call"]["status"], "cancelled")
         self.assertEqual(srv.count("/down"), 1)
+        # The log line too; and every event that ends something has its duration.
+        lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()
+                 if l.startswith("{")]
+        events = [l for l in lines if l.get("log") == "event" and l["execution_id"] == exec_id]
+        retrying = [l for l in events if l["event"] == "step.retrying"]
+        self.assertTrue(10000 <= retrying[0]["retry_in_ms"] <= 20000, retrying)
+        for l in events:
+            self.assertEqual("duration_ms" in l, not l["event"].endswith(".started"), l)
 
     def test_cancel_reaches_sub_workflows_and_for_each_items(self):
         self.p.workflow("parent", """\

@@ -378,6 +378,7 @@ int serve_command(int argc, char** argv) {
                  " cut short by " + (shutdown.hurried ? "a second signal, " : "the grace, ") +
                  std::to_string(left - cut) + " waiting for a decision)",
              {{"executions_left", left}, {"executions_cut_short", cut}});
+    app->engine->drop_owner_lock();
     log.flush();  // _Exit below runs no destructor
     // Running executions stay durable as they are; exiting without unwinding the engine is
     // what a crash would do, and resume is built for it.

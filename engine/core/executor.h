@@ -174,6 +174,10 @@ class Engine {
     // process's life): two servers on one folder both ran every schedule's due times.
     Status claim_data_folder();
 
+    // Removes this process's DATA/locks/process-TOKEN and its lock, as the destructor does:
+    // for a process that exits without destroying the engine (`ferry serve` after its
+    // drain), which left one file behind per start.
+    void drop_owner_lock();
     size_t active_executions() const { return runs_.size(); }
     // Whether this process runs the execution now (its events will come from here).
     bool runs(const std::string& id) const { return runs_.count(id) != 0; }
@@ -300,7 +304,6 @@ class Engine {
     void release_ownership(const std::string& id);
     Status take_owner_lock();  // creates and locks the process file once; owner_token_ names it
     bool owner_alive(const std::string& token);
-    void drop_owner_lock();
     void open_data_dir();
     void close_data_dir();
     Result<int> locks_fd();  // DATA/locks, made on first use

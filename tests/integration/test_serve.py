@@ -1761,6 +1761,22 @@ class Restart(unittest.TestCase):
         finally:
             p.remove()
 
+    def test_a_clean_stop_leaves_no_process_lock_behind(self):
+        # Each start left its locks/process-TOKEN file: one more per restart, for ever.
+        p = te.Project()
+        try:
+            p.write("ferry.yaml", tokens_yaml())
+            p.workflow("slow", SLOW)
+            for _ in range(3):
+                s = Server(te.FERRY, p.dir, p.data)
+                self.assertEqual(s.json("POST", "/api/v1/workflows/slow/executions",
+                                        {"inputs": {"pause": "10ms"}}, role="operator")[0], 202)
+                self.assertEqual(s.stop(), 0)
+            left = [f for f in os.listdir(p.data / "locks") if f.startswith("process-")]
+            self.assertEqual(left, [])
+        finally:
+            p.remove()
+
     def test_a_second_signal_stops_at_once_and_exits_cleanly(self):
         # Ctrl-C twice (or `kill` twice) killed the process by the default action (exit
         # 143/130): no `stopped` line, the last log lines lost. It cuts the drain short now.

@@ -144,6 +144,15 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
                 d.set(str("created_at"), str(rfc3339(now_unix_ms())));
             }
             store_.put_dlq(id, to_json_text(entry));
+            // integrations.md: "a warning is logged" where operators look (the server's
+            // journal; ferry run's stderr), not only in the step's own logs.
+            std::string what = "execution " + run.id + " step " + unit.key +
+                               ": a delivery was kept in the dead-letter queue as " + id;
+            if (const tmpl::Value* error =
+                    entry.is_dict() ? entry.dict_obj().find("error") : nullptr;
+                error && error->is_string())
+                what += " (" + std::string(error->str()) + ")";
+            notice("warn", redact(what + "; see ferry dlq list"), run.id);
         }
     }
     if (outcome.ok || outcome.dry_run_stop) {

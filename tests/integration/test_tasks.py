@@ -502,6 +502,9 @@ steps:
         self.assertEqual(rc, 0, err)
         out = doc["steps"]["emit"]["output"]
         self.assertEqual(out["status"], "dead_lettered")
+        # A warning where operators look, not only in the step's own logs.
+        self.assertRegex(err, r"ferry: execution %s step emit: a delivery was kept in the "
+                              r"dead-letter queue as [0-9A-Z]{26} \(HTTP 500: " % doc["id"])
         return doc, out
 
     def test_failed_delivery_goes_to_the_dlq_and_replays(self):
@@ -618,6 +621,9 @@ steps:
             self.assertEqual(status, 200, body)
             self.assertEqual(body["steps"]["emit"]["output"]["status"], "dead_lettered")
             self.assertIn("answered 410 Gone", hook()["disabled"])
+            warned = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()
+                      if "dead-letter queue as" in l]
+            self.assertEqual([w["level"] for w in warned], ["warn"], warned)
             entry = server.json("GET", "/api/v1/dlq", role="viewer")[1]["dead_letters"][0]
             status, body = server.json("POST", "/api/v1/dlq/%s/replay" % entry["id"], {},
                                        role="admin")

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <string_view>
 #include <utility>
 
@@ -436,6 +437,8 @@ int prune(const AppOpener& open_store, int argc, char** argv) {
 int executions_command(int argc, char** argv) {
     CommonOptions common;
     std::vector<char*> rest;
+    // `--limit=5` as `--limit 5`, as --project=DIR is taken (it was an "unknown argument").
+    std::deque<std::string> split;
     bool json = false;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -448,6 +451,9 @@ int executions_command(int argc, char** argv) {
         } else if (arg == "--json") {
             json = true;
             rest.push_back(argv[i]);
+        } else if (size_t eq = arg.find('='); arg.starts_with("--") && eq != arg.npos) {
+            for (std::string_view part : {arg.substr(0, eq), arg.substr(eq + 1)})
+                rest.push_back(split.emplace_back(part).data());
         } else {
             rest.push_back(argv[i]);
         }

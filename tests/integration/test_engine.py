@@ -2902,6 +2902,16 @@ steps:
             bad = self.p.ferry("executions", "list", *args)
             self.assertEqual(bad.returncode, 2, args)
             self.assertIn("needs a value", bad.stderr)
+        # --name=value as --project=DIR is: it was an "unknown argument".
+        p = prune("--before=0s", "--workflow=broken", "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("would prune 1 execution(s)", p.stdout)
+        listed = self.p.ferry("executions", "list", "--status=failed", "--limit=1", "--json")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertEqual(len(json.loads(listed.stdout)), 1)
+        bad = self.p.ferry("executions", "list", "--workflow=")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--workflow needs a value", bad.stderr)
 
         # One workflow's, then the rest.
         p = prune("--before", "0s", "--workflow", "broken")

@@ -199,8 +199,11 @@ int show(engine::App& app, const std::string& id, bool json) {
             field(step, "started_at").empty() || field(step, "finished_at").empty()
                 ? ""
                 : duration_between(field(step, "started_at"), field(step, "finished_at"));
-        std::printf("  %-24s %-10s %-8s attempts %s\n", key.c_str(), status.c_str(), dur.c_str(),
-                    field(step, "attempt").c_str());
+        // Listed by key (a page at a time, as stored); the start time tells the order they ran.
+        std::string started = field(step, "started_at");
+        std::printf("  %-24s %-10s %-8s attempts %-3s started %s\n", key.c_str(), status.c_str(),
+                    dur.c_str(), field(step, "attempt").c_str(),
+                    started.empty() ? "-" : started.c_str());
         if (const Value* err = engine::dict_get(step, "error"); err && err->is_dict())
             std::printf("      error: %s: %s\n", field(*err, "kind").c_str(),
                         field(*err, "message").c_str());

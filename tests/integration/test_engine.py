@@ -343,6 +343,11 @@ steps:
         last = re.search(r"\n  each\[2999\] +succeeded .*\n      output: (\{.*\})\n", human.stdout)
         self.assertTrue(last, "no line for each[2999] in `executions show`")
         self.assertEqual(json.loads(last.group(1)), {"name": "server-2999", "n": 2999})
+        # Each line tells when its step started: the order they ran, listed by key.
+        started = re.search(r"\n  each\[2999\] +succeeded +\S+ +attempts 1 +started (\S+)\n",
+                            human.stdout)
+        self.assertTrue(started, human.stdout[-300:])
+        self.assertEqual(started.group(1), doc["steps"]["each[2999]"]["started_at"])
 
 
 # --------------------------------------------------------------------------- 3, 4: failures, when

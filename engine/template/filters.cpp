@@ -166,6 +166,8 @@ Value f_last(Runtime& rt, const Value& value, const Args& args) {
         raise(ErrorKind::Type, "'" + std::string(type_name(value)) + "' object is not reversible");
     }
     if (items.empty()) return rt.make_undefined("No last item, sequence was empty.");
+    // reversed(Markup) yields Markup: the character is not escaped again when printed.
+    if (value.is_safe()) return Value::string(std::string(items.back().str()), true);
     return items.back();
 }
 

@@ -122,7 +122,9 @@ bool t_sequence(Runtime&, const Value& v, const Args& args) {
     case Kind::Tuple:
     case Kind::Dict: return true;
     case Kind::Undefined: return !v.is_strict_undefined();
-    case Kind::Object: return v.object_obj().length().has_value();
+    // len() and __getitem__: a dict view has the one, not the other.
+    case Kind::Object:
+        return v.object_obj().length().has_value() && !v.object_obj().viewed_dict();
     default: return false;
     }
 }

@@ -94,7 +94,7 @@ struct MacroObj final : Object {
                 if (p.name == "caller") explicit_caller = true;
             if (!explicit_caller) {
                 const Value* c = take_kwarg("caller");
-                scope->add("caller", c ? *c : Value::undefined("No caller defined"));
+                scope->add("caller", c ? *c : r.make_undefined("No caller defined"));  // strict too
             }
         }
         const std::pair<std::string, Value>* leftover = nullptr;

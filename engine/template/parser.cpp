@@ -156,9 +156,25 @@ void Parser::parse_statement(Body& out) {
     tag_stack_.pop_back();
 }
 
+void Parser::check_loop_store(const Expr& target) {
+    if (for_units_.empty()) return;
+    if (target.kind == ExprKind::Name && target.name == "loop")
+        compile_error("Can't assign to special loop variable in for-loop target", target.line,
+                      target.column, for_units_.front());
+    if (target.kind == ExprKind::Tuple)
+        for (const auto& item : target.items)
+            check_loop_store(*item);
+}
+
 StmtPtr Parser::parse_for() {
     auto s = make_stmt(StmtKind::For, next());
+    for_units_.push_back(unit_);
+    struct Leave {
+        std::vector<int>& units;
+        ~Leave() { units.pop_back(); }
+    } leave{for_units_};
     s->target = parse_assign_target(true, false, {"in"}, false);
+    check_loop_store(*s->target);
     expect_name("in");
     s->expr = parse_tuple(false, false, {"recursive"}, false);
     InnerFrame inner(this);
@@ -396,6 +412,7 @@ StmtPtr Parser::parse_filter_block() {
 StmtPtr Parser::parse_set() {
     const Token& tok = next();
     ExprPtr target = parse_assign_target(true, false, {}, true);
+    check_loop_store(*target);
     if (skip_op("=")) {
         auto s = make_stmt(StmtKind::Set, tok);
         s->target = std::move(target);

@@ -291,6 +291,10 @@ class Parser {
     bool soft_ = false;
     bool toplevel_ = true;
     int nesting_ = 0;
+    // The code units of the for loops being parsed, outermost first: a loop may not store
+    // `loop` anywhere in it (its target, a set in its body), as Jinja2's visit_For checks.
+    std::vector<int> for_units_;
+    void check_loop_store(const Expr& target);
 };
 
 }  // namespace ferry::tmpl::parser_impl

@@ -20,7 +20,11 @@ bool contains(const Value& container, const Value& item) {
         for (const Value& v : container.list_obj().items)
             if (equals(v, item)) return true;
         return false;
-    case Kind::Dict: return container.dict_obj().find(item) != nullptr;
+    case Kind::Dict:
+        // A list or dict is no key: Python's `in` raises "unhashable type" (a tuple holding
+        // one too), where a lookup would just miss.
+        if (item.is_list() || item.is_dict() || item.is_tuple()) hash_value(item);
+        return container.dict_obj().find(item) != nullptr;
     case Kind::Undefined:
         if (container.is_strict_undefined()) raise_undefined(container);
         return false;

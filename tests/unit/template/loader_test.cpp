@@ -116,7 +116,7 @@ TEST_CASE("render: template names may not leave the search path", "[render][load
 
 // ---- Templates whose files change ------------------------------------------------------------
 
-TEST_CASE("render: a template whose file changed is parsed again, as Jinja2's auto_reload",
+TEST_CASE("render: a template whose file changed is parsed again (Jinja2's auto_reload)",
           "[render][loader]") {
     TempDir dir;
     dir.write("t.j2", "v1 {{ x }}");

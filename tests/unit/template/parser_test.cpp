@@ -730,6 +730,29 @@ TEST_CASE("parser: blocks defined twice", "[parser][errors]") {
           SyntaxErr{"block 'a' defined twice", 1});
 }
 
+TEST_CASE("parser: a for loop may not store `loop` anywhere in it", "[parser][errors]") {
+    const char* kMsg = "Can't assign to special loop variable in for-loop target";
+    for (const char* bad :
+         {"{% for loop in [1] %}{% endfor %}", "{% for a, loop in [(1, 2)] %}{% endfor %}",
+          "{% for x in [1] %}{% set loop = 5 %}{% endfor %}",
+          "{% for x in [1] %}{% set loop %}a{% endset %}{% endfor %}",
+          "{% for x in [1] %}{% macro m() %}{% set loop = 1 %}{% endmacro %}{% endfor %}",
+          "{% for x in [] %}{% else %}{% set (a, loop) = (1, 2) %}{% endfor %}"}) {
+        INFO(bad);
+        CHECK(parse_error(bad) == SyntaxErr{kMsg, 1});
+    }
+    CHECK(parse_error("{% for x in [1] %}\n{% for y in [2] %}\n{% set loop = 1 %}{% endfor "
+                      "%}{% endfor %}") == SyntaxErr{kMsg, 3});
+    // Outside a loop, and as a parameter (with, macro), it is a name like any other.
+    for (const char* fine :
+         {"{% set loop = 5 %}", "{% for x in [1] %}{% endfor %}{% set loop = 1 %}",
+          "{% for x in [1] %}{% with loop = 3 %}{% endwith %}{% endfor %}",
+          "{% for x in [1] %}{% macro m(loop) %}{% endmacro %}{% endfor %}"}) {
+        INFO(fine);
+        CHECK_NOTHROW(parse_template(fine, "t"));
+    }
+}
+
 TEST_CASE("parser: unknown filters and tests fail at compile time outside `if`",
           "[parser][errors]") {
     CHECK(parse_error("\n{{ x|nope }}") == SyntaxErr{"No filter named 'nope'.", 2});

@@ -614,7 +614,26 @@ TEST_CASE("render: autoescape escapes the text of every object but a module",
                        {"lib", "<b>body</b>"}}) == "<b>body</b>|<b>body</b>");
 }
 
-TEST_CASE("render: a block renders with autoescape off, as Jinja2's block functions do",
+TEST_CASE("render: dict views are no sequences and other small Jinja2 differences",
+          "[render][needs-filters]") {
+    // Each printed or tested otherwise than Jinja2 (found by a differential fuzzer).
+    CHECK(render("{{ d.keys() is sequence }} {{ d.items() is sequence }} {{ [1] is sequence }}",
+                 R"({"d": {"a": 1}})") == "False False True");
+    CHECK(render("{% autoescape true %}{{ t|safe|last }}{% endautoescape %}|{{ t|safe|last|pprint "
+                 "}}",
+                 R"({"t": "<br>"})") == ">|Markup('>')");
+    CHECK(fail("{{ tags in counts }}", R"({"tags": ["a"], "counts": {"a": 1}})") ==
+          Err{ErrorKind::Type, "main", 1, "unhashable type: 'list'"});
+    CHECK(fail("{{ {} in counts }}", R"({"counts": {"a": 1}})") ==
+          Err{ErrorKind::Type, "main", 1, "unhashable type: 'dict'"});
+    CHECK(render("{{ 'a' in counts }} {{ ('a',) in counts }}", R"({"counts": {"a": 1}})") ==
+          "True False");
+    CHECK(fail_strict("{% macro m() %}{{ 'y' if caller else 'n' }}{% endmacro %}{{ m() }}") ==
+          Err{ErrorKind::Undefined, "main", 1, "No caller defined"});
+    CHECK(render("{% macro m() %}{{ 'y' if caller else 'n' }}{% endmacro %}{{ m() }}") == "n");
+}
+
+TEST_CASE("render: a block renders with autoescape off (Jinja2 compiles it as a function)",
           "[render][needs-filters]") {
     // super() and self.NAME() inside an autoescape block escaped the block's text twice.
     CHECK(render(Files{{"main", "{% extends 'base' %}{% block t %}{% autoescape true %}{{ super() "
@@ -1681,7 +1700,8 @@ TEST_CASE("render: JSON numbers are read as Python's json module reads them", "[
           "[0.1, 1.0, 9007199254740993, 9007199254740992.0, 0, -9223372036854775808]");
 }
 
-TEST_CASE("render: a slice that cannot be taken raises, or is undefined when folded", "[render]") {
+TEST_CASE("render: a slice that cannot be taken raises unless it is folded to undefined",
+          "[render]") {
     // Of constants, Jinja2 folds the slice at compile time through its getitem, which turns
     // the TypeError into an undefined value.
     CHECK(render("{{ 'abc'['a':] }}") == "");

@@ -79,7 +79,7 @@ TEST_CASE("the workflow name defaults to the file's stem and must be an identifi
           "wf.yaml:1:6: 'name' must be non-empty text");
 }
 
-TEST_CASE("in a workflows/ folder, a name: must be the file's name", "[workflow][loader]") {
+TEST_CASE("in a workflows/ folder the name: must be the file's name", "[workflow][loader]") {
     // The API listed `name:` and answered 404 for it: a project's workflows are found by
     // their file's name. A file run by its path from elsewhere may name itself.
     const std::string text = "name: nightly-report\n" + std::string(kOneStep);

@@ -39,6 +39,12 @@ struct TaskDef {
     int run_ref = LUA_NOREF;  // registry reference to run(ctx, input)
 };
 
+// The built-in template.render (not a project file replacing it): the engine renders it
+// itself (native_tasks.cpp), and validate checks the template a step names.
+inline bool is_builtin_template_render(const TaskDef& t) {
+    return t.origin == "(built-in) tasks/template/render.lua";
+}
+
 class TaskCatalog final : public workflow::TaskLookup {
   public:
     // Loads every task file. Problems (syntax errors, a file that returns no task, duplicate

@@ -89,6 +89,8 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
     // A template.render step's literal template: a missing or escaping name failed every run.
     for (const workflow::Step& step : wf.steps) {
         if (step.task != "template.render" || !step.with.is_dict()) continue;
+        const TaskDef* task = catalog.find(step.task, step.provider);
+        if (!task || !is_builtin_template_render(*task)) continue;  // a project's own
         const tmpl::Value* name = step.with.dict_obj().find("template");
         if (!name || !name->is_string() || workflow::detail::is_template(name->str())) continue;
         const std::string file(name->str());

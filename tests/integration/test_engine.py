@@ -3807,9 +3807,15 @@ steps:
         self.assertEqual(err["kind"], "validation")
         self.assertIn("bad.j2:2", err["message"])
         self.assertIn("no_such_filter", err["message"])
-        doc = self.assertRun("bad", code=1)  # a missing template too
+        # A missing template named as it is: refused before anything runs.
         self.p.workflow("missing", "steps:\n  - {id: r, task: template.render, with: {template: nope.j2}}\n")
-        doc = self.assertRun("missing", code=1)
+        rc, _, err = self.p.run("missing")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("step 'r': template 'nope.j2' is not in templates/", err)
+        # Named by an expression, it fails its step when it runs.
+        self.p.workflow("computed", "inputs: {t: {type: string, default: nope.j2}}\nsteps:\n"
+                        "  - {id: r, task: template.render, with: {template: \"{{ inputs.t }}\"}}\n")
+        doc = self.assertRun("computed", code=1)
         self.assertIn("nope.j2", self.step_error(doc, "r")["message"])
 
     def test_a_project_file_replacing_template_render_runs_as_lua(self):

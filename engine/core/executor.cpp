@@ -446,7 +446,7 @@ void Engine::schedule(Run& run) {
                     problem = items.error().message;
                 else if (!items.value().is_sequence())
                     problem = "step '" + def.id + "' for_each must give a list, got " +
-                              std::string(tmpl::type_name(items.value()));
+                              workflow::detail::describe_value(items.value());
                 else if (items.value().list_obj().items.size() > kMaxForEachItems)
                     // Each item is a unit with its records in memory and in the store: an
                     // input of 140,000 items took a server past 700 MB.

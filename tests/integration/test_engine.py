@@ -1850,6 +1850,12 @@ return {
         self.assertNotIn("tplok", v.stdout)
         code, _, err = self.p.run("tplmissing")
         self.assertEqual(code, 2, err)
+        # One validate cannot tell fails its step in the words the docs use ("a list").
+        w("each", "inputs: {n: {type: integer, default: 3}}\nsteps:\n"
+          "  - {id: a, task: log, for_each: \"{{ inputs.n + 1 }}\", with: {message: x}}\n")
+        code, doc, err = self.p.run("each")
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["error"]["message"], "step 'a' for_each must give a list, got 4")
 
     def test_a_file_named_twice_is_checked_once(self):
         # `x.yaml ./x.yaml`, or a folder and a file in it (an editor's hook passes both): the

@@ -220,6 +220,17 @@ TEST_CASE("references to unknown or own steps", "[workflow][expressions]") {
           "steps['my-step'])");
 }
 
+TEST_CASE("for_each over an input typed as no list", "[workflow][expressions]") {
+    const std::string head = "inputs:\n  n: {type: integer, default: 3}\n  l: {type: array}\n"
+                             "  a: {type: any}\nsteps:\n  - id: s\n    task: log\n";
+    CHECK(only_problem(head + "    for_each: \"{{ inputs.n }}\"\n") ==
+          "wf.yaml:8:15: step 's': for_each must give a list, and input 'n' is an integer");
+    for (const char* fine : {"{{ inputs.l }}", "{{ inputs.a }}", "{{ inputs.n * [1] }}"}) {
+        INFO(fine);
+        CHECK(load(head + "    for_each: \"" + fine + "\"\n").ok());
+    }
+}
+
 TEST_CASE("a field of a step's record or of execution that neither has",
           "[workflow][expressions]") {
     // Their shapes are fixed: a misspelt field failed every run ("'dict object' has no

@@ -323,6 +323,14 @@ void retry(Api& api, Call& c) {
     if (dict_get(exec, "parent"))
         return c.error(409, "conflict",
                        "execution '" + id + "' is a sub-workflow; retry its parent");
+    // A retry of one still running or waiting ran the workflow twice at once: a second
+    // ticket, with a new idempotency key.
+    if (std::string status =
+            dict_get(exec, "status") ? tmpl::to_str(*dict_get(exec, "status")) : "";
+        !engine::execution_ended(status))
+        return c.error(409, "conflict",
+                       "execution '" + id + "' has not ended (" + status +
+                           "): wait for it, or cancel it, before retrying it");
     StartRequest sr;
     sr.workflow = dict_get(exec, "workflow") ? tmpl::to_str(*dict_get(exec, "workflow")) : "";
     if (const Value* in = dict_get(exec, "inputs"); in && in->is_dict()) sr.inputs = *in;

@@ -564,6 +564,13 @@ steps:
                                      role="operator")[0], 404)
         self.assertEqual(self.s.json("POST", "/api/v1/executions/%s/retry" % old, {},
                                      role="viewer")[0], 403)
+        # One that has not ended is not run a second time beside itself (a second ticket).
+        self.p.workflow("nap", "steps:\n  - {id: s, task: sleep, with: {duration: 3s}}\n")
+        running = self.start("nap", {})
+        status, body = self.s.json("POST", "/api/v1/executions/%s/retry" % running, {},
+                                   role="operator")
+        self.assertEqual(status, 409, body)
+        self.assertIn("has not ended (running)", body["error"]["message"])
 
     def test_a_cancel_stops_a_running_workflow_hook(self):
         # It waited for the hook: an execution cancelled during an 8 s before_step hook

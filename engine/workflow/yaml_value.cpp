@@ -377,6 +377,24 @@ tmpl::Value scalar_value(Context& ctx, const YAML::Node& node) {
 
 std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,
                                 const std::string& message) {
+    // yaml-cpp's words name neither the alias nor what "unknown token" is about.
+    if (message == YAML::ErrorMsg::UNKNOWN_ANCHOR && mark.pos >= 0 &&
+        size_t(mark.pos) < text.size() && text[size_t(mark.pos)] == '*') {
+        size_t end = text.find_first_of(" \t\r\n,]}", size_t(mark.pos));
+        return message + ": " +
+               std::string(text.substr(size_t(mark.pos), end == std::string_view::npos
+                                                             ? std::string_view::npos
+                                                             : end - size_t(mark.pos)));
+    }
+    if (message == YAML::ErrorMsg::UNKNOWN_TOKEN && mark.pos >= 0 &&
+        size_t(mark.pos) < text.size()) {
+        char at = text[size_t(mark.pos)];
+        if (at == '`' || at == '@')
+            return message + " (" + at + " starts no YAML value: quote the text)";
+        if (at == '?' || at == ':' || at == '#' || at == ',')
+            return message + " (inside { } or [ ], text holding ?, :, # or , needs quotes: "
+                             "\"ready?\")";
+    }
     // The error's line and the one before it: yaml-cpp often reports at the next token.
     int line = 0;
     size_t start = 0;

@@ -51,6 +51,16 @@ TEST_CASE("a document that starts with a token no node can start with is a synta
           "wf.yaml:3:1: a workflow file holds one YAML document; this is a second");
 }
 
+TEST_CASE("YAML errors name the alias and say what an unknown token needs", "[workflow][loader]") {
+    CHECK(only_problem("vars: {a: *defaults}\n" + std::string(kOneStep)) ==
+          "wf.yaml:1:11: the referenced anchor is not defined: *defaults");
+    CHECK(only_problem("vars: {message: ready?}\n" + std::string(kOneStep)) ==
+          "wf.yaml:1:22: unknown token (inside { } or [ ], text holding ?, :, # or , needs "
+          "quotes: \"ready?\")");
+    CHECK(only_problem("vars:\n  a: `b`\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:6: unknown token (` starts no YAML value: quote the text)");
+}
+
 TEST_CASE("a workflow file that is not UTF-8 is refused at the bad byte", "[workflow][loader]") {
     // Its values would reach records, answers and stdout, which must be JSON (UTF-8).
     CHECK(only_problem("steps:\n  - {id: a, task: log, with: {message: \"\xc3\x28\"}}\n") ==

@@ -7,20 +7,45 @@
 
 namespace ferry::engine {
 
-Engine::Run* Engine::adopt_orphan(const std::string& id) {
+Engine::Run* Engine::adopt_orphan(const std::string& id, std::string& why) {
     if (stored_status(store_, id) != "running") return nullptr;
-    std::string top = stored_top(store_, id);
+    // A sub-workflow's run exists only once its parent's step runs again: adopting one
+    // would resume the parent and run its steps. And a parent cancelled here while its
+    // child is still recorded running would leave that child so for good. Only a
+    // top-level execution without one is taken over.
+    if (std::string top = stored_top(store_, id); top != id) {
+        why = "it is a sub-workflow of execution " + top +
+              ", whose process is gone: cancel that one once its sub-workflows have ended "
+              "(ferry resume, or a restart of the server, runs them)";
+        return nullptr;
+    }
+    StepRecords steps(store_, id, StepRecords::kBulkPage);
+    for (Result<const store::KeyedJson*> r = steps.next(); r && r.value(); r = steps.next()) {
+        if (r.value()->json.find("\"child_execution\"") == std::string::npos) continue;
+        const tmpl::Value step = tmpl::value_from_json(r.value()->json);
+        const tmpl::Value* child = dict_get(step, "child_execution");
+        if (child && child->is_string() &&
+            stored_status(store_, std::string(child->str())) == "running") {
+            why = "its sub-workflow execution " + std::string(child->str()) +
+                  " is still recorded running, and its process is gone: ferry resume, or a "
+                  "restart of the server, runs them; cancel it then";
+            return nullptr;
+        }
+    }
     // Its steps are scheduled once the resumed record commits; the cancel lands before
     // that (no flush here), so none starts: they end "cancelled".
-    if (!find_run(top) && !resume(top, [](const ExecutionSummary&) {})) return nullptr;
+    if (!find_run(id) && !resume(id, [](const ExecutionSummary&) {})) return nullptr;
     return find_run(id);
 }
 
 Status Engine::cancel(const std::string& id, const std::string& reason) {
     Run* run = find_run(id);
     if (!run) run = adopt_parked(id);  // waiting, left by a `ferry run` that has ended
-    if (!run) run = adopt_orphan(id);  // running, left by a process that died
-    if (!run) return make_error(ErrorKind::NotFound, "execution '" + id + "' is not running here");
+    std::string why;
+    if (!run) run = adopt_orphan(id, why);  // running, left by a process that died
+    if (!run)
+        return make_error(ErrorKind::NotFound, "execution '" + id + "' is not running here" +
+                                                   (why.empty() ? "" : ": " + why));
     if (run->finishing || run->cancelled)
         return make_error(ErrorKind::Cancelled, "execution '" + id + "' is already ending");
     run->cancelled = true;

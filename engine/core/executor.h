@@ -214,10 +214,11 @@ class Engine {
     // sub-workflow comes with its top-level execution (they resume together). nullptr when
     // it is not waiting, or another live process runs it.
     Run* adopt_parked(const std::string& id);
-    // For a cancel: an execution recorded running whose process is gone (killed, crashed),
-    // resumed here with nothing started yet, so that the cancel ends it without running
-    // what was left. nullptr when it is not running, or a live process runs it.
-    Run* adopt_orphan(const std::string& id);
+    // For a cancel: a top-level execution recorded running whose process is gone (killed,
+    // crashed), resumed here with nothing started yet, so that the cancel ends it without
+    // running what was left. nullptr when it is not running, a live process runs it, or it
+    // is or has a running sub-workflow (why says so).
+    Run* adopt_orphan(const std::string& id, std::string& why);
     void schedule(Run& run);
     void start_unit(Run& run, Unit& unit);
     void invoke_unit(Run& run, Unit& unit);

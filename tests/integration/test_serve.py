@@ -1756,6 +1756,40 @@ class Restart(unittest.TestCase):
                 # Nothing left ran: the sleep ended cancelled, its dependent never started.
                 self.assertEqual(rec["steps"]["wait"]["status"], "cancelled", rec["steps"])
                 self.assertNotEqual(rec["steps"].get("done", {}).get("status"), "succeeded")
+
+                # With a sub-workflow recorded running, neither is taken over: adopting the
+                # child resumed (and ran) the parent, and a parent cancelled alone left its
+                # child running for good. Refused, saying why, and nothing runs.
+                p.workflow("nap", "steps:\n  - {id: z, task: sleep, with: {duration: 60s}}\n")
+                p.workflow("outer", "steps:\n  - {id: kid, task: workflow, with: {name: nap}}\n")
+                run = subprocess.Popen(
+                    [te.FERRY, "run", "outer", "--project", str(p.dir), "--data", str(p.data)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                ids = {}
+                deadline = time.monotonic() + 10
+                while len(ids) < 2 and time.monotonic() < deadline:
+                    listing = s.json("GET", "/api/v1/executions?status=running", role="viewer")[1]
+                    ids = {e["workflow"]: e["id"] for e in listing["executions"]}
+                    time.sleep(0.05)
+                self.assertEqual(sorted(ids), ["nap", "outer"])
+                time.sleep(0.3)
+                run.kill()
+                run.wait(5)
+                for wf, why in (("nap", "it is a sub-workflow of execution " + ids["outer"]),
+                                ("outer", "its sub-workflow execution %s is still recorded "
+                                          "running" % ids["nap"])):
+                    status, body = s.json("POST", "/api/v1/executions/%s/cancel" % ids[wf],
+                                          {"reason": "stop"}, role="operator")
+                    self.assertEqual(status, 409, body)
+                    self.assertIn(why, body["error"]["message"])
+                time.sleep(0.3)
+                events = [json.loads(l) for l in
+                          Path(p.dir, "serve.log").read_text(errors="replace").splitlines()
+                          if l.startswith("{") and '"log":"event"' in l]
+                self.assertEqual([e for e in events if e["execution_id"] in ids.values()], [])
+                for wf in ("nap", "outer"):
+                    rec = s.json("GET", "/api/v1/executions/" + ids[wf], role="viewer")[1]
+                    self.assertEqual(rec["status"], "running")
             finally:
                 s.stop()
         finally:

@@ -171,17 +171,20 @@ void Api::add_pending(std::weak_ptr<PendingAnswer> pending) {
     pending_.push_back(std::move(pending));
 }
 
-void Api::on_execution_end(const std::string& execution_id, std::function<void()> answer) {
-    end_answers_[execution_id].push_back(std::move(answer));
+void Api::on_execution_end(const std::string& execution_id,
+                           std::weak_ptr<PendingAnswer> pending) {
+    auto& waiting = end_answers_[execution_id];
+    std::erase_if(waiting, [](const std::weak_ptr<PendingAnswer>& p) { return p.expired(); });
+    waiting.push_back(std::move(pending));
 }
 
 void Api::execution_ended(const std::string& execution_id) {
     auto it = end_answers_.find(execution_id);
     if (it == end_answers_.end()) return;
-    std::vector<std::function<void()>> answers = std::move(it->second);
+    std::vector<std::weak_ptr<PendingAnswer>> waiting = std::move(it->second);
     end_answers_.erase(it);
-    for (auto& answer : answers)
-        answer();
+    for (const auto& weak : waiting)
+        if (auto pending = weak.lock()) pending->execution_ended();
 }
 
 void Api::answer_pending() {

@@ -144,12 +144,15 @@ class Api {
       public:
         virtual ~PendingAnswer() = default;
         virtual void answer_now() = 0;
+        // The execution it waits for has ended (see on_execution_end).
+        virtual void execution_ended() {}
     };
     void add_pending(std::weak_ptr<PendingAnswer> pending);
     void answer_pending();
-    // Runs answer once the execution ends in this process (its final record durable), for
-    // callers that did not start it (a repeated Idempotency-Key under ?wait=).
-    void on_execution_end(const std::string& execution_id, std::function<void()> answer);
+    // Tells pending when the execution ends in this process (its final record durable), for
+    // callers that did not start it (a repeated Idempotency-Key under ?wait=). Held weakly:
+    // one answered by its wait limit is gone with its request, not kept until the end.
+    void on_execution_end(const std::string& execution_id, std::weak_ptr<PendingAnswer> pending);
     void execution_ended(const std::string& execution_id);
 
   private:
@@ -161,7 +164,7 @@ class Api {
     StoreRoom store_room_;
     std::vector<Route> routes_;
     std::vector<std::weak_ptr<PendingAnswer>> pending_;
-    std::unordered_map<std::string, std::vector<std::function<void()>>> end_answers_;
+    std::unordered_map<std::string, std::vector<std::weak_ptr<PendingAnswer>>> end_answers_;
 };
 
 // Route families.

@@ -79,6 +79,13 @@ struct Waiter : Api::PendingAnswer {
     void answer_now() override {
         if (!execution_id.empty()) answer_accepted();
     }
+    // A repeat's wait (reply_repeat): the execution it names has ended.
+    void execution_ended() override {
+        if (done) return;
+        done = true;
+        timer.reset();
+        reply_stored(*app, res, present, execution_id);
+    }
 };
 
 // A repeat of a request (its Idempotency-Key): the same execution. Under ?wait= it waits as
@@ -96,14 +103,10 @@ void reply_repeat(Api* api, App& app, Responder res, const Present& present, con
         waiter->res = std::move(res);
         waiter->present = present;
         waiter->execution_id = id;
+        // The timer holds the waiter until it is answered (the lists below hold it weakly).
         waiter->timer = app.loop.timer(wait_ms, [waiter] { waiter->answer_accepted(); });
         api->add_pending(waiter);
-        api->on_execution_end(id, [waiter, a = &app] {
-            if (waiter->done) return;
-            waiter->done = true;
-            waiter->timer.reset();
-            reply_stored(*a, waiter->res, waiter->present, waiter->execution_id);
-        });
+        api->on_execution_end(id, waiter);
         return;
     }
     reply(res, present, 202, accepted_body(id, status, true),

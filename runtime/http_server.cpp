@@ -111,6 +111,20 @@ const std::string& http_date_now() {
     return text;
 }
 
+// Makes an answer composed with keep-alive, and not yet written, the last of its
+// connection: `Connection: close` in its head, the connection closed after it.
+void say_close(Exchange& ex) {
+    size_t head_end = ex.out.find("\r\n\r\n");
+    if (head_end == std::string::npos) return;
+    const std::string keep = "Connection: keep-alive\r\n";
+    size_t at = ex.out.find(keep);
+    if (at != std::string::npos && at < head_end)
+        ex.out.replace(at, keep.size(), "Connection: close\r\n");
+    else
+        ex.out.insert(head_end + 2, "Connection: close\r\n");
+    ex.close_after = true;
+}
+
 // The response head: status line, the handler's headers (minus the framing ones, which are
 // the server's), framing, Connection. Decides ex.close_after.
 std::string response_head(Exchange& ex, int status, const HttpHeaders& headers, bool stream) {
@@ -468,6 +482,11 @@ void HttpServer::close(std::function<void()> done) {
             c->begin_close();
         } else if (c->queue.back()->state != Exchange::State::Receiving) {
             c->parsing_stopped = true;
+            // Its answer may be composed already, behind one not yet given (keep-alive
+            // then): it is the last, so it says `close` (RFC 9112 9.6).
+            Exchange& last = *c->queue.back();
+            if (last.state == Exchange::State::Done && !last.writing && !last.close_after)
+                say_close(last);
             c->flush();
         }
     }

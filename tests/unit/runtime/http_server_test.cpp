@@ -1063,6 +1063,33 @@ TEST_CASE("server: graceful close answers every pipelined request it has read", 
     env.finish();
 }
 
+TEST_CASE("server: graceful close marks the last answer composed before it", "[server]") {
+    // The later answers were composed (keep-alive) behind one not given yet; close() came
+    // next: none said `close`, and the connection closed after them all the same.
+    std::vector<Responder> held;
+    Env env([&](ServerRequest& req, Responder r) {
+        if (req.path == "/slow")
+            held.push_back(std::move(r));
+        else
+            r.send(200, req.path);
+    });
+    auto& c = env.raw();
+    c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+           "GET /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return env.server->requests() == 3 && held.size() == 1; }));
+    bool done = false;
+    env.server->close([&] { done = true; });
+    CHECK(held[0].send(200, "/slow"));
+    REQUIRE(run_until(env.loop, [&] { return c.eof && done; }));
+    auto rs = parse_responses(c.received, true);
+    REQUIRE(rs.size() == 3);
+    CHECK(rs[0].header("connection") != "close");
+    CHECK(rs[1].header("connection") != "close");
+    CHECK(rs[2].body == "/c");
+    CHECK(rs[2].header("connection") == "close");  // was keep-alive (HTTP/1.0)
+    env.finish();
+}
+
 TEST_CASE("server: graceful close is bounded", "[server]") {
     ServerOptions o;
     o.shutdown_timeout_ms = 200;

@@ -40,8 +40,8 @@ struct Checker {
     std::vector<std::string> problems;
     size_t files = 0;
     std::vector<std::pair<std::string, std::string>> named;  // workflow name, file
-    // Files checked, by real path: a file named twice (a folder and a file in it, `x.yaml`
-    // and `./x.yaml`) is one file, not a workflow that clashes with itself.
+    // Files checked, by absolute path: a file named twice (a folder and a file in it,
+    // `x.yaml` and `./x.yaml`) is one file, not a workflow that clashes with itself.
     std::set<std::string> checked;
 
     // Executions are recorded, listed and filtered by workflow name, and `ferry run NAME`
@@ -172,7 +172,9 @@ struct Checker {
             add(p + ":1:1: no such file or folder");
             return;
         }
-        if (!checked.insert(fs::weakly_canonical(p, ec).string()).second) return;
+        // The path as written, made absolute: a symbolic link is a file of its own (run and
+        // serve find a workflow by its own file name).
+        if (!checked.insert(fs::absolute(p, ec).lexically_normal().string()).second) return;
         if (ends_with(p, "ferry.yaml"))
             config_file(p);
         else if (ends_with(p, ".yaml") || ends_with(p, ".yml") || ends_with(p, ".json")) {

@@ -369,6 +369,14 @@ void parse_hooks(Context& ctx, const YAML::Node& node, Hooks& hooks) {
     }
 }
 
+// Whether file lies directly in a folder named workflows/ (as given, or from the working
+// directory: `cd workflows && ferry validate x.yaml`).
+bool in_workflows_folder(const std::string& file) {
+    std::error_code ec;
+    std::filesystem::path path = std::filesystem::absolute(file, ec);
+    return !ec && path.lexically_normal().parent_path().filename() == "workflows";
+}
+
 void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
     std::map<std::string, YAML::Node> top;
     for (auto& [key, value] : entries(ctx, root, kTopKeys, "workflow"))
@@ -384,8 +392,7 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
             wf.name = *name;
             if (!is_identifier(wf.name)) {
                 ctx.error(*n, identifier_problem("workflow name", wf.name));
-            } else if (wf.name != stem &&
-                       std::filesystem::path(wf.file).parent_path().filename() == "workflows") {
+            } else if (wf.name != stem && in_workflows_folder(wf.file)) {
                 // The API listed the name and answered 404 for it: starts, sub-workflows,
                 // retries and `ferry run` find a project's workflow by its file's name.
                 ctx.error(*n, "workflow name '" + wf.name + "' is not its file's name '" + stem +

@@ -1866,6 +1866,18 @@ return {
             v = self.p.ferry("validate", *args, data=False)
             self.assertEqual(v.returncode, 0, v.stdout)
             self.assertIn("1 file checked, no problems", v.stderr)
+        # A symbolic link is a workflow of its own for run and serve (found by its own file
+        # name), so it is checked as one; and a file named from inside workflows/ is in it.
+        os.symlink("one.yaml", self.p.dir / "workflows" / "alias.yaml")
+        self.p.workflow("two", "name: three\nsteps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        v = self.p.ferry("validate", data=False)
+        self.assertEqual(v.returncode, 2, v.stdout)
+        self.assertIn("workflows/two.yaml:1:7: workflow name 'three' is not its file's name", v.stdout)
+        v = subprocess.run([FERRY, "validate", "two.yaml", "alias.yaml"], capture_output=True,
+                           text=True, cwd=str(self.p.dir / "workflows"), timeout=TIMEOUT)
+        self.assertEqual(v.returncode, 2, v.stdout)
+        self.assertIn("two.yaml:1:7: workflow name 'three' is not its file's name", v.stdout)
+        self.assertNotIn("alias", v.stdout)  # its stem is its name: fine
 
     def test_a_declaration_validate_refuses_is_not_read_as_its_opposite(self):
         # `ferry run` warns about a task's problems and goes on: `pure = "false"` was read

@@ -1706,6 +1706,9 @@ TEST_CASE("render: a slice that cannot be taken raises unless it is folded to un
     // the TypeError into an undefined value.
     CHECK(render("{{ 'abc'['a':] }}") == "");
     CHECK(render("{{ 5[1:] }}|{{ 'abc'[1:'x'] }}|{{ none[1:] }}") == "||");
+    // Literals, operators and subscripts of constants fold too (Node.as_const).
+    CHECK(render("{{ [1,2,3]['a':] }}|{{ (1,2)['a':] }}|{{ {'a':1}[1:] }}|{{ (1+2)[1:] }}") ==
+          "|||");
     CHECK(
         fail_strict("{{ 'abc'['a':] }}") ==
         Err{ErrorKind::Undefined, "main", 1, "'str object' has no element slice('a', None, None)"});

@@ -117,6 +117,15 @@ Environment::~Environment() {
         clear_module(module);
 }
 
+void Environment::render_ends() {
+    if (--renders_ > 0 || retired_modules_.empty()) return;
+    std::erase_if(retired_modules_, [](const Value& module) {
+        if (module.identity()->refs > 1) return false;  // a cached module imported it
+        clear_module(module);                           // its macros and scope hold each other
+        return true;
+    });
+}
+
 std::shared_ptr<const ParsedTemplate> Environment::get_template(const std::string& name) {
     std::optional<uint64_t> version = loader_->version(name);  // before reading: see load
     auto it = cache_.find(name);

@@ -145,9 +145,16 @@ class Environment {
         std::optional<uint64_t> version;
     };
     std::map<std::string, CachedTemplate> cache_;
-    // Modules of templates parsed again since: a render may still hold them, so they are
-    // freed with the Environment (one per edit of an imported file).
+    // Modules of templates parsed again since: a render may still hold them, and a cached
+    // module that imported one does (as Jinja2's cached module keeps the old import). Freed
+    // once no render runs and nothing else holds them (release_retired_modules).
     std::vector<Value> retired_modules_;
+    int renders_ = 0;  // Renderers alive on this Environment
+
+  public:
+    // Renderer's bookkeeping: the first begins, the last ends and frees what it can.
+    void render_begins() { ++renders_; }
+    void render_ends();
 
   public:
     // Modules imported without context depend only on the template, so they are made once

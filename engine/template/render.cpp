@@ -27,6 +27,7 @@ thread_local std::unique_ptr<RenderPools> t_idle_pools;
 Renderer::Renderer(Environment& env, const RenderOptions& options)
     : env_(env), options_(options), pools_(std::move(t_idle_pools)) {
     if (!pools_) pools_ = std::make_unique<RenderPools>();
+    env_.render_begins();
     if (options_.max_render_ms)
         deadline_ =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.max_render_ms);
@@ -45,6 +46,7 @@ Renderer::~Renderer() {
     for (const Ref<Scope>& s : cyclic_)
         if (!s->persistent) s->clear();
     if (!t_idle_pools) t_idle_pools = std::move(pools_);
+    env_.render_ends();
 }
 
 void Renderer::locate(TemplateError& err, int line, int column) const {

@@ -148,6 +148,35 @@ TEST_CASE("render: a template whose file changed is parsed again (Jinja2's auto_
     CHECK(gone.error().kind() == ErrorKind::NotFound);
 }
 
+TEST_CASE("render: a module a cached module imported stays while it is held", "[render][loader]") {
+    // As in Jinja2: main's import of a is cached, and a's module holds the b it imported,
+    // so an edit of b alone shows once a is parsed again. The old b's module is retired
+    // but not cleared while a's holds it (clearing it broke a's macros).
+    TempDir dir;
+    dir.write("main.j2", "{% import 'a.j2' as a %}{{ a.f() }}");
+    dir.write("a.j2", "{% import 'b.j2' as b %}{% macro f() %}[{{ b.g() }}]{% endmacro %}");
+    dir.write("b.j2", "{% macro g() %}b1{% endmacro %}");
+    Environment env(
+        std::make_shared<FileSystemLoader>(std::vector<std::string>{dir.path.string()}));
+    auto replace = [&](const std::string& name, const std::string& text) {
+        dir.write(name + ".new", text);
+        std::filesystem::rename(dir.path / (name + ".new"), dir.path / name);
+    };
+    REQUIRE(env.render("main.j2", Value::dict()).value() == "[b1]");
+    replace("b.j2", "{% macro g() %}b2{% endmacro %}");
+    CHECK(env.render("main.j2", Value::dict()).value() == "[b1]");
+    CHECK(env.render("main.j2", Value::dict()).value() == "[b1]");
+    replace("a.j2", "{% import 'b.j2' as b %}{% macro f() %}({{ b.g() }}){% endmacro %}");
+    CHECK(env.render("main.j2", Value::dict()).value() == "(b2)");
+    for (int i = 0; i < 3; ++i) {  // retired modules freed between renders, none in use
+        replace("b.j2", "{% macro g() %}b" + std::to_string(3 + i) + "{% endmacro %}");
+        replace("a.j2", "{% import 'b.j2' as b %}{% macro f() %}<" + std::to_string(i) +
+                            "{{ b.g() }}>{% endmacro %}");
+        CHECK(env.render("main.j2", Value::dict()).value() ==
+              "<" + std::to_string(i) + "b" + std::to_string(3 + i) + ">");
+    }
+}
+
 TEST_CASE("render: a project template added later shadows the fallback it was read from",
           "[render][loader]") {
     TempDir project;

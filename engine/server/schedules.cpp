@@ -154,7 +154,7 @@ void Schedules::fire(State& s, uint64_t due) {
     } else if (!full.empty()) {
         s.last_error = "skipped: " + full;
     } else if (!wf) {
-        s.last_error = wf.error().message;
+        s.last_error = app_.project.without_folder(wf.error().message);  // shown to viewers
     } else if (Result<Value> inputs = workflow::resolve_inputs(*wf.value(), def.inputs); !inputs) {
         s.last_error = inputs.error().message;
     } else {

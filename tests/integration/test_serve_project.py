@@ -7,6 +7,7 @@ callers about a workflow that does not load.
 """
 import os
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -137,6 +138,23 @@ class BrokenWorkflows(ServeProjectTest):
             status, headers, body = self.s.request("GET", path, role="viewer")
             self.assertIn(b"workflows/bad.yaml:1:", body, path)
             self.assertNotIn(folder.encode(), body, path)
+
+    def test_a_schedules_last_error_names_the_file_not_the_folder(self):
+        self.p.write("ferry.yaml", tokens_yaml() +
+                     "schedules:\n  - {name: tick, workflow: bad, every: 1s}\n")
+        self.p.workflow("bad", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        self.serve()
+        self.p.workflow("bad", "steps: [\n")  # broken once the server has checked ferry.yaml
+        folder = str(self.p.dir)
+        deadline = time.monotonic() + 10
+        tick = {}
+        while time.monotonic() < deadline:
+            tick = self.s.json("GET", "/api/v1/schedules", role="viewer")[1]["schedules"][0]
+            if tick.get("last_error"):
+                break
+            time.sleep(0.1)
+        self.assertTrue(tick["last_error"].startswith("workflows/bad.yaml:"), tick)
+        self.assertNotIn(folder, tick["last_error"])
 
 
 if __name__ == "__main__":

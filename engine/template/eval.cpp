@@ -63,42 +63,6 @@ Value Renderer::call(const Value& callable, const Args& args) {
 
 namespace {
 
-// Whether Jinja2's optimizer folds e at compile time (Node.as_const): constants, and
-// literals, operators, conditionals and subscripts of constants. A slice of such an
-// expression goes through Jinja2's getitem, which turns a TypeError into undefined.
-bool folded_constant(const Expr* e) {
-    if (!e) return true;
-    switch (e->kind) {
-    case ExprKind::Const: return true;
-    case ExprKind::Not:
-    case ExprKind::Neg:
-    case ExprKind::Pos:
-    case ExprKind::Binary:
-    case ExprKind::And:
-    case ExprKind::Or:
-    case ExprKind::CondExpr:
-    case ExprKind::Getattr:
-    case ExprKind::Getitem:
-        return folded_constant(e->a.get()) && folded_constant(e->b.get()) &&
-               folded_constant(e->c.get()) && folded_constant(e->slice_start.get()) &&
-               folded_constant(e->slice_stop.get()) && folded_constant(e->slice_step.get());
-    case ExprKind::Compare:
-        if (!folded_constant(e->a.get())) return false;
-        for (const auto& [op, rhs] : e->ops)
-            if (!folded_constant(rhs.get())) return false;
-        return true;
-    case ExprKind::List:
-    case ExprKind::Tuple:
-    case ExprKind::Dict:
-        for (const ExprPtr& item : e->items)
-            if (!folded_constant(item.get())) return false;
-        for (const ExprPtr& value : e->values)
-            if (!folded_constant(value.get())) return false;
-        return true;
-    default: return false;
-    }
-}
-
 const Args kNoArgs;
 
 }  // namespace
@@ -274,10 +238,10 @@ Value Renderer::eval_binary(const Expr& e) {
                 integral = false;
         }
         // A slice compiles to Python's own subscript, whose TypeError (bounds that are not
-        // integers, an object that cannot be sliced) propagates; only where every part is
-        // a constant does Jinja2 fold it at compile time through its getitem, which turns
-        // the error into an undefined value.
-        bool folded = folded_constant(&e);
+        // integers, an object that cannot be sliced) propagates; only in a `{{ }}` made of
+        // constants does Jinja2 fold it at compile time through its getitem, which turns
+        // the error into an undefined value (elsewhere an undefined result is not folded).
+        bool folded = folding_output_;
         auto not_sliced = [&] {
             return make_undefined("'" + std::string(type_name(obj)) +
                                   " object' has no element slice(" + to_repr(bounds[0]) + ", " +

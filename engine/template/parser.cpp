@@ -14,6 +14,49 @@ namespace parser_impl {
 
 namespace {
 
+// Whether Jinja2 computes e at compile time (Node.as_const): constants, and literals,
+// operators, conditionals, subscripts, filters and tests of constants. A `{{ }}` of such
+// an expression prints what its getitem gave, undefined for a slice that cannot be taken.
+bool folded_constant(const Expr* e) {
+    if (!e) return true;
+    switch (e->kind) {
+    case ExprKind::Const: return true;
+    case ExprKind::Not:
+    case ExprKind::Neg:
+    case ExprKind::Pos:
+    case ExprKind::Binary:
+    case ExprKind::And:
+    case ExprKind::Or:
+    case ExprKind::CondExpr:
+    case ExprKind::Getattr:
+    case ExprKind::Getitem:
+    case ExprKind::Filter:
+    case ExprKind::Test:
+        for (const ExprPtr& arg : e->args.positional)
+            if (!folded_constant(arg.get())) return false;
+        for (const auto& [name, arg] : e->args.named)
+            if (!folded_constant(arg.get())) return false;
+        return !e->args.dyn_args && !e->args.dyn_kwargs && folded_constant(e->a.get()) &&
+               folded_constant(e->b.get()) && folded_constant(e->c.get()) &&
+               folded_constant(e->slice_start.get()) && folded_constant(e->slice_stop.get()) &&
+               folded_constant(e->slice_step.get());
+    case ExprKind::Compare:
+        if (!folded_constant(e->a.get())) return false;
+        for (const auto& [op, rhs] : e->ops)
+            if (!folded_constant(rhs.get())) return false;
+        return true;
+    case ExprKind::List:
+    case ExprKind::Tuple:
+    case ExprKind::Dict:
+        for (const ExprPtr& item : e->items)
+            if (!folded_constant(item.get())) return false;
+        for (const ExprPtr& value : e->values)
+            if (!folded_constant(value.get())) return false;
+        return true;
+    default: return false;
+    }
+}
+
 constexpr std::string_view kStatementKeywords[] = {
     "for",  "if",     "block", "extends", "print",      "macro", "include",
     "from", "import", "set",   "with",    "autoescape", "call",  "filter"};
@@ -59,6 +102,7 @@ Body Parser::subparse(const EndTokens* end) {
             next();
             auto s = make_stmt(StmtKind::Print, current());
             s->expr = parse_tuple(false, true, {}, false);
+            s->constant_output = folded_constant(s->expr.get());
             expect(TokenType::VariableEnd);
             body.push_back(std::move(s));
         } else if (tok.type == TokenType::BlockBegin) {
@@ -270,6 +314,7 @@ void Parser::parse_print(Body& out) {
         first = false;
         auto s = make_stmt(StmtKind::Print, tok);
         s->expr = parse_expression(true);
+        s->constant_output = folded_constant(s->expr.get());
         out.push_back(std::move(s));
     }
 }

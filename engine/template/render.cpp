@@ -179,7 +179,9 @@ void Renderer::exec(const Stmt& s) {
                 break;
             }
             Value holder;
+            folding_output_ = s.constant_output;  // see the slice in eval_inner
             const Value& v = operand(*s.expr, holder);
+            folding_output_ = false;
             if (!dropped) write_value(v);
             break;
         }

@@ -346,6 +346,7 @@ class Renderer final : public Runtime {
     // called.
     bool autoescape_ = false;
     bool eval_autoescape_ = false;
+    bool folding_output_ = false;  // evaluating a `{{ }}` of constants (Stmt::constant_output)
     int depth_ = 0;
     // RenderOptions::max_render_ms: the clock is read every kTicksPerClockRead loop
     // iterations, calls and filters, each of which is bounded by the size limits.

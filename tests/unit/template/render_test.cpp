@@ -1706,9 +1706,14 @@ TEST_CASE("render: a slice that cannot be taken raises unless it is folded to un
     // the TypeError into an undefined value.
     CHECK(render("{{ 'abc'['a':] }}") == "");
     CHECK(render("{{ 5[1:] }}|{{ 'abc'[1:'x'] }}|{{ none[1:] }}") == "||");
-    // Literals, operators and subscripts of constants fold too (Node.as_const).
-    CHECK(render("{{ [1,2,3]['a':] }}|{{ (1,2)['a':] }}|{{ {'a':1}[1:] }}|{{ (1+2)[1:] }}") ==
-          "|||");
+    // Literals, operators and subscripts of constants fold too (Node.as_const)...
+    CHECK(render("{{ [1,2,3]['a':] }}|{{ (1,2)['a':] }}|{{ {'a':1}[1:] }}|{{ (1+2)[1:] }}|{{ "
+                 "[1]['a':]|default('d') }}") == "||||d");
+    // ...but only where the result is printed: an undefined value is no constant Jinja2
+    // puts in the code, so in a set, an if or an argument the subscript runs, and raises.
+    CHECK(fail("{% set x = (1+2)[1:] %}{{ x }}") ==
+          Err{ErrorKind::Type, "main", 1, "'int' object is not subscriptable"});
+    CHECK(fail("{% if [1]['a':] %}y{% endif %}").kind == ErrorKind::Type);
     CHECK(
         fail_strict("{{ 'abc'['a':] }}") ==
         Err{ErrorKind::Undefined, "main", 1, "'str object' has no element slice('a', None, None)"});

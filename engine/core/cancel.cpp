@@ -9,6 +9,10 @@ namespace ferry::engine {
 
 Engine::Run* Engine::adopt_orphan(const std::string& id, std::string& why) {
     if (stored_status(store_, id) != "running") return nullptr;
+    if (owner_alive(stored_owner(store_, id))) {
+        why = "another ferry process that is still running runs it";
+        return nullptr;
+    }
     // A sub-workflow's run exists only once its parent's step runs again: adopting one
     // would resume the parent and run its steps. And a parent cancelled here while its
     // child is still recorded running would leave that child so for good. Only a

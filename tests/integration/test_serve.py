@@ -1738,6 +1738,12 @@ class Restart(unittest.TestCase):
                     time.sleep(0.05)
                 self.assertIsNotNone(exec_id)
                 time.sleep(0.3)
+                # While its ferry run lives, it is that process's.
+                status, body = s.json("POST", "/api/v1/executions/%s/cancel" % exec_id,
+                                      {"reason": "stop it"}, role="operator")
+                self.assertEqual(status, 409, body)
+                self.assertIn("another ferry process that is still running runs it",
+                              body["error"]["message"])
                 run.kill()
                 run.wait(5)
                 run.stderr.close()

@@ -172,9 +172,12 @@ struct Checker {
             add(p + ":1:1: no such file or folder");
             return;
         }
-        // The path as written, made absolute: a symbolic link is a file of its own (run and
-        // serve find a workflow by its own file name).
-        if (!checked.insert(fs::absolute(p, ec).lexically_normal().string()).second) return;
+        // The folder resolved, the file's own name kept: the same file reached through a
+        // linked folder is one file, while a symbolic link to a file is a workflow of its
+        // own (run and serve find it by its own name).
+        fs::path written = fs::absolute(p, ec);
+        fs::path key = fs::weakly_canonical(written.parent_path(), ec) / written.filename();
+        if (!checked.insert(key.string()).second) return;
         if (ends_with(p, "ferry.yaml"))
             config_file(p);
         else if (ends_with(p, ".yaml") || ends_with(p, ".yml") || ends_with(p, ".json")) {

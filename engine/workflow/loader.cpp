@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -369,12 +370,22 @@ void parse_hooks(Context& ctx, const YAML::Node& node, Hooks& hooks) {
     }
 }
 
-// Whether file lies directly in a folder named workflows/ (as given, or from the working
-// directory: `cd workflows && ferry validate x.yaml`).
+// Whether file lies directly in a folder named workflows/: as its path names it, or for a
+// bare name, the working directory as the shell names it ($PWD: `cd workflows && ferry
+// validate x.yaml`, workflows/ a symbolic link or not).
 bool in_workflows_folder(const std::string& file) {
+    namespace fs = std::filesystem;
+    fs::path path = fs::path(file).lexically_normal();
+    if (path.has_parent_path()) return path.parent_path().filename() == "workflows";
     std::error_code ec;
-    std::filesystem::path path = std::filesystem::absolute(file, ec);
-    return !ec && path.lexically_normal().parent_path().filename() == "workflows";
+    const char* pwd = std::getenv("PWD");
+    if (pwd && *pwd == '/' && fs::equivalent(pwd, ".", ec)) {
+        std::string dir = pwd;
+        while (dir.size() > 1 && dir.back() == '/')
+            dir.pop_back();
+        return fs::path(dir).filename() == "workflows";
+    }
+    return fs::current_path(ec).filename() == "workflows";
 }
 
 void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
@@ -397,8 +408,8 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
                 // retries and `ferry run` find a project's workflow by its file's name.
                 ctx.error(*n, "workflow name '" + wf.name + "' is not its file's name '" + stem +
                                   "': workflows are found by file name (ferry run, the API, "
-                                  "sub-workflows); rename the file to " + wf.name +
-                                  std::filesystem::path(wf.file).extension().string() +
+                                  "sub-workflows); rename the file to " +
+                                  wf.name + std::filesystem::path(wf.file).extension().string() +
                                   " or drop 'name:'");
             }
         }

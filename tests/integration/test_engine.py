@@ -1878,6 +1878,27 @@ return {
         self.assertEqual(v.returncode, 2, v.stdout)
         self.assertIn("two.yaml:1:7: workflow name 'three' is not its file's name", v.stdout)
         self.assertNotIn("alias", v.stdout)  # its stem is its name: fine
+        # The same file reached through a linked folder is one file; and from inside a
+        # workflows/ that is itself a link (the shell's $PWD names it), it is in workflows/.
+        linked = Path(tempfile.mkdtemp(prefix="ferry-link-")) / "proj"
+        os.symlink(self.p.dir, linked)
+        self.addCleanup(shutil.rmtree, linked.parent, True)
+        v = subprocess.run([FERRY, "validate", "workflows/one.yaml", str(linked / "workflows/one.yaml")],
+                           capture_output=True, text=True, cwd=str(linked), timeout=TIMEOUT,
+                           env=dict(os.environ, PWD=str(linked)))
+        self.assertEqual(v.returncode, 0, v.stdout)
+        self.assertIn("1 file checked, no problems", v.stderr)
+        real = Path(tempfile.mkdtemp(prefix="ferry-wfs-"))
+        self.addCleanup(shutil.rmtree, real, True)
+        (real / "x.yaml").write_text("name: bee\nsteps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        other = Path(tempfile.mkdtemp(prefix="ferry-proj-"))
+        self.addCleanup(shutil.rmtree, other, True)
+        os.symlink(real, other / "workflows")
+        v = subprocess.run([FERRY, "validate", "--project", "..", "x.yaml"], capture_output=True,
+                           text=True, cwd=str(other / "workflows"), timeout=TIMEOUT,
+                           env=dict(os.environ, PWD=str(other / "workflows")))
+        self.assertEqual(v.returncode, 2, v.stdout)
+        self.assertIn("x.yaml:1:7: workflow name 'bee' is not its file's name 'x'", v.stdout)
 
     def test_a_declaration_validate_refuses_is_not_read_as_its_opposite(self):
         # `ferry run` warns about a task's problems and goes on: `pure = "false"` was read

@@ -48,15 +48,16 @@ void reply_error(Responder& res, const Present& present, int status, std::string
 
 // The finished execution as stored (compact, without attempts), or a 500 when the store
 // cannot be read.
-void reply_stored(App& app, Responder& res, const Present& present, const std::string& id) {
+// A repeat's (replay) says so, as its 202 would: `"idempotent_replay": true` first.
+void reply_stored(App& app, Responder& res, const Present& present, const std::string& id,
+                  bool replay = false) {
     Result<std::string> json = execution_json(*app.store, id, false);
     if (!json) return reply_error(res, present, 500, "storage", json.error().message);
-    reply(res, present, 200, std::move(json).value());
+    std::string body = std::move(json).value();
+    if (replay && body.starts_with("{")) body.insert(1, "\"idempotent_replay\":true,");
+    reply(res, present, 200, std::move(body));
 }
 
-// A repeat of a request that started execution id. One that finds it still running answers
-// 202 at once even with ?wait=: this process only hears the end of executions it started
-// itself, and starting another would break the promise of the key that found it.
 // A waiting client: answered once, by the end of the execution, by the wait limit, or at
 // shutdown (202 with the status then: the execution is durable and resumes at the next start).
 struct Waiter : Api::PendingAnswer {
@@ -66,13 +67,14 @@ struct Waiter : Api::PendingAnswer {
     std::string execution_id;  // once started
     std::unique_ptr<Loop::Timer> timer;
     bool done = false;
+    bool replay = false;  // a repeat of the request that started it (its Idempotency-Key)
 
     void answer_accepted() {
         if (done) return;
         done = true;
         timer.reset();
         reply(res, present, 202,
-              accepted_body(execution_id, stored_status(*app, execution_id), false),
+              accepted_body(execution_id, stored_status(*app, execution_id), replay),
               {{"Content-Type", "application/json"},
                {"Location", "/api/v1/executions/" + execution_id}});
     }
@@ -84,7 +86,7 @@ struct Waiter : Api::PendingAnswer {
         if (done) return;
         done = true;
         timer.reset();
-        reply_stored(*app, res, present, execution_id);
+        reply_stored(*app, res, present, execution_id, replay);
     }
 };
 
@@ -96,13 +98,14 @@ void reply_repeat(Api* api, App& app, Responder res, const Present& present, con
                   uint64_t wait_ms) {
     res.annotate("execution_id", id);
     std::string status = stored_status(app, id);
-    if (execution_ended(status) && wait_ms) return reply_stored(app, res, present, id);
+    if (execution_ended(status) && wait_ms) return reply_stored(app, res, present, id, true);
     if (api && wait_ms && app.engine->runs(id)) {
         auto waiter = std::make_shared<Waiter>();
         waiter->app = &app;
         waiter->res = std::move(res);
         waiter->present = present;
         waiter->execution_id = id;
+        waiter->replay = true;
         // The timer holds the waiter until it is answered (the lists below hold it weakly).
         waiter->timer = app.loop.timer(wait_ms, [waiter] { waiter->answer_accepted(); });
         api->add_pending(waiter);

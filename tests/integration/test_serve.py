@@ -345,11 +345,16 @@ steps:
         self.assertEqual(status, 200, again)
         self.assertEqual((again["id"], again["status"]), (first["id"], "succeeded"))
         self.assertGreater(time.monotonic() - began, 0.5)
+        self.assertIs(again.get("idempotent_replay"), True)  # as its 202 says it
+        status, ended = self.start("slow", {"pause": "1500ms"}, query="?wait=10s", headers=h)
+        self.assertEqual((status, ended["id"], ended.get("idempotent_replay")),
+                         (200, first["id"], True))
         # Past its wait limit, 202 with the status then, as for a first call.
         h = {"Idempotency-Key": "sync-2"}
         status, first = self.start("slow", {"pause": "3s"}, headers=h)
         status, again = self.start("slow", {"pause": "3s"}, query="?wait=300ms", headers=h)
         self.assertEqual((status, again["id"], again["status"]), (202, first["id"], "running"))
+        self.assertIs(again.get("idempotent_replay"), True)
 
     def test_invalid_inputs_and_unknown_workflows(self):
         status, body = self.start(inputs={})

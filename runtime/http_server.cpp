@@ -365,6 +365,11 @@ bool Responder::drained() const {
                Connection::kDrainedBytes;
 }
 
+bool Responder::queued_behind() const {
+    if (!ex_ || !ex_->conn || ex_->conn->queue.empty()) return false;
+    return ex_->conn->queue.front().get() != ex_.get();
+}
+
 void Responder::when_drained(std::function<void()> cb) {
     if (!ex_ || ex_->state != Exchange::State::Streaming || !ex_->conn || !cb) return;
     ex_->drained_callback = std::move(cb);

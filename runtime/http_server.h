@@ -149,6 +149,9 @@ class Responder {
     // Whether what this answer wrote has nearly all gone to the socket (as when_drained
     // would call back now); true once the client is gone.
     bool drained() const;
+    // Whether its answer waits for an earlier pipelined one on its connection (nothing of
+    // it has gone out yet).
+    bool queued_behind() const;
 
     // Called once if the client goes away before the answer is complete (EOF, reset, a
     // server shutdown past its bound). Called at once if that already happened.

@@ -423,9 +423,12 @@ void EventHub::close_all() {
     // (a client that stopped reading, a backlog still going out) is cut: ended, it would
     // hold the shutdown for the whole grace waiting for a reader that may never come. Its
     // client resumes by Last-Event-ID like any other.
+    // One queued behind another answer on its connection (pipelined behind a ?wait=) has
+    // sent nothing yet: ended, it goes out after that answer; cut, it took the whole
+    // connection down with the answer before it.
     for (auto& c : clients_) {
         if (c->closed) continue;
-        if (c->res.drained())
+        if (c->res.drained() || c->res.queued_behind())
             c->res.end();
         else
             c->res.abort();

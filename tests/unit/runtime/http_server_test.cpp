@@ -1090,6 +1090,34 @@ TEST_CASE("server: graceful close marks the last answer composed before it", "[s
     env.finish();
 }
 
+TEST_CASE("server: a stream queued behind another answer knows it", "[server]") {
+    // At shutdown the event streams are cut unless their client has read them; one pipelined
+    // behind a held answer had sent nothing, and cutting it dropped that answer too.
+    std::optional<Responder> held, stream;
+    Env env([&](ServerRequest& req, Responder r) {
+        if (req.path == "/hold") {
+            held.emplace(std::move(r));
+        } else {
+            r.start_stream(200, {{"Content-Type", "text/event-stream"}});
+            r.write("data: 1\n\n");
+            stream.emplace(std::move(r));
+        }
+    });
+    auto& c = env.raw();
+    c.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return held && stream; }));
+    CHECK_FALSE(held->queued_behind());
+    CHECK(stream->queued_behind());
+    CHECK_FALSE(stream->drained());
+    CHECK(held->send(202, "held"));
+    stream->end();
+    REQUIRE(run_until(env.loop, [&] { return parse_responses(c.received).size() == 2; }));
+    auto rs = parse_responses(c.received);
+    CHECK(rs[0].body == "held");
+    CHECK(rs[1].body == "data: 1\n\n");
+    env.finish();
+}
+
 TEST_CASE("server: graceful close is bounded", "[server]") {
     ServerOptions o;
     o.shutdown_timeout_ms = 200;

@@ -41,6 +41,14 @@ std::vector<std::string> split_template_path(const std::string& name) {
     return pieces;
 }
 
+// dir/piece/piece...: a template's file in one folder of the search path.
+std::string path_below(const std::string& dir, const std::vector<std::string>& pieces) {
+    std::string path = dir;
+    for (const std::string& p : pieces)
+        path += "/" + p;
+    return path;
+}
+
 std::string real_path(const std::string& path) {
     char buf[PATH_MAX];
     if (!::realpath(path.c_str(), buf)) return {};
@@ -61,9 +69,7 @@ std::optional<std::string> FileSystemLoader::load(const std::string& name) const
     std::vector<std::string> pieces = split_template_path(name);
     if (pieces.empty()) return std::nullopt;
     for (const std::string& dir : search_path_) {
-        std::string path = dir;
-        for (const std::string& p : pieces)
-            path += "/" + p;
+        std::string path = path_below(dir, pieces);
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         // A symlink may point anywhere: only files really inside the folder are templates.
@@ -86,12 +92,8 @@ std::optional<uint64_t> FileSystemLoader::version(const std::string& name) const
     if (name.empty() || name[0] == '/') return std::nullopt;  // load() says why
     std::vector<std::string> pieces = split_template_path(name);
     if (pieces.empty()) return std::nullopt;
-    for (const std::string& dir : search_path_) {
-        std::string path = dir;
-        for (const std::string& p : pieces)
-            path += "/" + p;
-        if (std::optional<uint64_t> stamp = file_stamp(path)) return stamp;
-    }
+    for (const std::string& dir : search_path_)
+        if (std::optional<uint64_t> stamp = file_stamp(path_below(dir, pieces))) return stamp;
     return std::nullopt;
 }
 

@@ -36,7 +36,12 @@ constexpr const char* kExecutionsUsage =
     "                 (`ferry serve` does it itself with `store: {keep: 90d}` in ferry.yaml)\n"
     "\n"
     "Common options: --project DIR, --data DIR. T is a date or time (2026-12-01,\n"
-    "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d).\n";
+    "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d). list shows the newest first, 50 unless\n"
+    "--limit says otherwise. Options take their value as the next argument or after '='\n"
+    "(--limit=5).\n"
+    "\n"
+    "Exit status: 0 done; 1 the history could not be read; 2 bad usage, an unknown\n"
+    "execution, or no Ferry data in the data folder.\n";
 
 // A field as text for a terminal (printable: history holds vendors' words).
 std::string field(const Value& v, const char* key) {

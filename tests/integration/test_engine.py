@@ -2956,6 +2956,11 @@ steps:
         bad = self.p.ferry("executions", "list", "--workflow=")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--workflow needs a value", bad.stderr)
+        helped = self.p.ferry("executions", "--help", project=False, data=False)
+        self.assertEqual(helped.returncode, 0)
+        self.assertIn("50 unless\n--limit says otherwise", helped.stdout)
+        self.assertIn("Exit status: 0 done; 1 the history could not be read; 2 bad usage",
+                      helped.stdout)
 
         # One workflow's, then the rest.
         p = prune("--before", "0s", "--workflow", "broken")

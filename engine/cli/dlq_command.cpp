@@ -45,15 +45,16 @@ int list(engine::App& app, bool json) {
                 std::printf("%s%s", listed ? "," : "[", e.json.c_str());
             } else {
                 if (!listed)
-                    std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", "ID", "CREATED", "INTEGRATION",
-                                "ATTEMPTS", "ERROR");
+                    std::printf("%-26s  %-24s  %-16s  %-8s  %s\n", "ID", "CREATED", "INTEGRATION",
+                                "ATTEMPTS", "ERROR (the last replay's, when one failed)");
                 Value v = tmpl::value_from_json(e.json);
-                std::string error = printable(text(v, "error"));
+                // What an operator acts on: why the last replay failed, else the delivery.
+                std::string error = text(v, "last_replay_error");
+                error = printable(error.empty() ? text(v, "error") : "replay: " + error);
                 if (error.size() > 60) error = error.substr(0, 57) + "...";
-                std::printf("%-26s  %-20s  %-16s  %-8s  %s\n", e.key.c_str(),
-                            text(v, "created_at").substr(0, 19).c_str(),
-                            text(v, "integration").c_str(), text(v, "attempts").c_str(),
-                            error.c_str());
+                std::printf("%-26s  %-24s  %-16s  %-8s  %s\n", e.key.c_str(),
+                            text(v, "created_at").c_str(), text(v, "integration").c_str(),
+                            text(v, "attempts").c_str(), error.c_str());
             }
             ++listed;
         }

@@ -524,6 +524,11 @@ steps:
         r = self.ferry("dlq", "replay", entry["id"])
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertEqual(len(json.loads(self.ferry("dlq", "list", "--json").stdout)), 1)
+        # The table shows why the replay failed, and when the letter came, with its zone.
+        table = self.ferry("dlq", "list").stdout.splitlines()
+        self.assertIn("ERROR (the last replay's, when one failed)", table[0])
+        self.assertRegex(table[1], r"^%s  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z  hook "
+                                   r"+3 +replay: HTTP 500" % entry["id"])
         # The receiver is back: the replay delivers, re-signed, same webhook-id.
         self.m.config(webhook_status=204)
         time.sleep(1.1)  # a fresh timestamp for the new signature

@@ -458,31 +458,22 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         step.depends_on = std::move(deps);
 
         // `for_each: "{{ inputs.X }}"` over an input typed as something other than a list
-        // fails at every run ("for_each must give a list, got 3").
-        if (!step.for_each.empty()) {
-            std::string_view text = step.for_each;
-            auto trim = [](std::string_view t) {
-                while (!t.empty() && (t.front() == ' ' || t.front() == '\n'))
-                    t.remove_prefix(1);
-                while (!t.empty() && (t.back() == ' ' || t.back() == '\n'))
-                    t.remove_suffix(1);
-                return t;
-            };
-            text = trim(text);
-            if (text.starts_with("{{") && text.ends_with("}}")) {
-                std::string_view inner = trim(text.substr(2, text.size() - 4));
-                if (inner.starts_with("inputs.")) {
-                    std::string_view name = inner.substr(7);
-                    for (const InputSpec& in : wf.inputs)
-                        if (in.name == name && in.type != "array" && in.type != "any") {
-                            auto m = step.field_marks.count("for_each")
-                                         ? step.field_marks.at("for_each")
-                                         : step.mark;
-                            ctx.error(m, who + ": for_each must give a list, and input '" +
-                                             in.name + "' is " + article_type(in.type));
-                        }
+        // fails at every run ("for_each must give a list, got 3"). The loader keeps for_each
+        // as one `{{ ... }}`, trimmed.
+        std::string inner;
+        if (is_single_expression(step.for_each, &inner)) {
+            const size_t first = inner.find_first_not_of(" \t\r\n");
+            const size_t last = inner.find_last_not_of(" \t\r\n");
+            std::string_view path = first == std::string::npos
+                                        ? std::string_view()
+                                        : std::string_view(inner).substr(first, last - first + 1);
+            for (const InputSpec& in : wf.inputs)
+                if (path == "inputs." + in.name && in.type != "array" && in.type != "any") {
+                    auto m = step.field_marks.count("for_each") ? step.field_marks.at("for_each")
+                                                                : step.mark;
+                    ctx.error(m, who + ": for_each must give a list, and input '" + in.name +
+                                     "' is " + article_type(in.type));
                 }
-            }
         }
 
         // An approval that times out into an escalation step fails with kind timeout and

@@ -82,7 +82,9 @@ int run_command(int argc, char** argv) {
     }
     if (workflow_name.empty()) return usage_error("run", "missing WORKFLOW");
 
-    auto app = open_app(common);
+    // The store opens once the workflow and its inputs are known good: a refused run
+    // leaves no data folder behind.
+    auto app = open_app(common, false);
     if (!app) return 2;
     auto wf = app->load_workflow(workflow_name);
     if (!wf) {
@@ -126,6 +128,10 @@ int run_command(int argc, char** argv) {
             std::fprintf(stderr, "ferry run: %.*s\n", int(end - start), problems.data() + start);
             start = end + 1;
         }
+        return 2;
+    }
+    if (Status opened = app->open_store(); !opened) {
+        std::fprintf(stderr, "ferry: %s\n", opened.error().describe().c_str());
         return 2;
     }
     if (!quiet) app->engine->on_event(print_progress);

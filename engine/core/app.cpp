@@ -100,34 +100,38 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
     vm.untasked_output = options.untasked_output;
     app->catalog.load(vm, app->project, problems);
     if (Status s = app->load_config(options.tolerate_config_problems); !s) return s.error();
-    if (options.open_store) {
-        tune_malloc_for_engine();
-        store::StoreOptions so;
-        so.durable = options.durable;
-        so.create = options.create_store;
-        if (app->config.store.map_size) so.map_size = *app->config.store.map_size;
-        auto store = store::Store::open(app->project.data_dir(), so);
-        if (!store) return store.error();
-        app->store = std::move(store.value());
-        app->engine =
-            std::make_unique<Engine>(app->loop, vm, app->scheduler, *app->store, app->catalog,
-                                     app->project, app->expressions, options.engine);
-        app->engine->set_project_config(&app->config);
-        app->engine->set_template_environment(&app->template_env);
-        app->notifier =
-            std::make_unique<EventNotifier>(app->config, app->integrations, *app->store);
-        app->notifier->attach(*app->engine);
-        App* raw = app.get();
-        app->engine->set_workflow_resolver(
-            [raw](const std::string& name) -> Result<std::shared_ptr<const workflow::Workflow>> {
-                // The name may come from inputs: it must not read files outside workflows/.
-                if (Project::is_workflow_path(name))
-                    return make_error(ErrorKind::NotFound,
-                                      Project::sub_workflow_path_message(name));
-                return raw->load_workflow(name);
-            });
-    }
+    app->store_options_ = options;
+    if (options.open_store)
+        if (Status s = app->open_store(); !s) return s.error();
     return app;
+}
+
+Status App::open_store() {
+    if (store) return ok_status();
+    const AppOptions& options = store_options_;
+    tune_malloc_for_engine();
+    store::StoreOptions so;
+    so.durable = options.durable;
+    so.create = options.create_store;
+    if (config.store.map_size) so.map_size = *config.store.map_size;
+    auto opened = store::Store::open(project.data_dir(), so);
+    if (!opened) return opened.error();
+    store = std::move(opened.value());
+    engine = std::make_unique<Engine>(loop, vm, scheduler, *store, catalog, project, expressions,
+                                      options.engine);
+    engine->set_project_config(&config);
+    engine->set_template_environment(&template_env);
+    notifier = std::make_unique<EventNotifier>(config, integrations, *store);
+    notifier->attach(*engine);
+    App* raw = this;
+    engine->set_workflow_resolver(
+        [raw](const std::string& name) -> Result<std::shared_ptr<const workflow::Workflow>> {
+            // The name may come from inputs: it must not read files outside workflows/.
+            if (Project::is_workflow_path(name))
+                return make_error(ErrorKind::NotFound, Project::sub_workflow_path_message(name));
+            return raw->load_workflow(name);
+        });
+    return ok_status();
 }
 
 Status App::load_config(bool tolerate_problems) {

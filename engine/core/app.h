@@ -68,6 +68,9 @@ class App {
     // it looked at are appended to read (when given).
     std::vector<workflow::Diagnostic> project_problems(const workflow::Workflow& wf,
                                                        std::vector<Dependency>* read = nullptr);
+    // The store and the engine, when open() was asked not to open them: a command opens
+    // them once its arguments are known good, so a refused command leaves no data folder.
+    Status open_store();
     // A dependency's stamp now.
     std::optional<uint64_t> stamp_of(const Dependency& d) const;
     // A hook file as the hook runner would take it for `hook`; empty when fine.
@@ -93,6 +96,7 @@ class App {
 
   private:
     App(const AppOptions& options, Project project);
+    AppOptions store_options_;  // what open_store() opens with
     Status load_config(bool tolerate_problems);
     // By the name asked for: where it was found and what it was then. A start checks the
     // file's stamp instead of reading and parsing it again (4 % of a webhook's CPU).

@@ -2026,6 +2026,19 @@ return {
                      "'strnig'"):
             self.assertIn(line, p.stdout)
 
+    def test_a_refused_run_leaves_no_data_folder(self):
+        self.p.workflow("typed", "inputs:\n  count: {type: integer, required: true}\n"
+                                 "steps: [{id: a, task: log, with: {message: x}}]\n")
+        for args in (["nope"], ["typed"], ["typed", "--input", "count=abc"],
+                     ["typed", "--input", "colour=red"], ["typed", "--inputs-file", "none.json"]):
+            with self.subTest(args=args):
+                r = self.p.ferry("run", *args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertFalse(self.p.data.exists(), "a refused run created %s" % self.p.data)
+        rc, doc, err = self.p.run("typed", "--input", "count=3")
+        self.assertEqual((rc, doc["status"]), (0, "succeeded"), err)
+        self.assertTrue(self.p.data.is_dir())
+
     def test_input_conversion_errors(self):
         self.p.workflow("typed", """\
 inputs:

@@ -6,10 +6,15 @@
 #include "workflow/config_reader.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <regex>
 #include <set>
@@ -44,13 +49,24 @@ const std::map<std::string, std::vector<std::string>> kTypeKeys = {
 };
 
 // Whether the URL's authority has "user[:password]@".
-bool url_has_userinfo(std::string_view url) {
+// What sits between "://" and the path, query or fragment (user:password@host:port).
+std::string_view url_authority(std::string_view url) {
     size_t start = url.find("://");
-    if (start == std::string_view::npos) return false;
+    if (start == std::string_view::npos) return {};
     start += 3;
     size_t end = url.find_first_of("/?#", start);
-    return url.substr(start, end == std::string_view::npos ? url.npos : end - start).find('@') !=
-           std::string_view::npos;
+    return url.substr(start, end == std::string_view::npos ? url.npos : end - start);
+}
+
+bool url_has_userinfo(std::string_view url) {
+    return url_authority(url).find('@') != std::string_view::npos;
+}
+
+// Without a host the first request fails with libcurl's words, long after validate said
+// the project was fine.
+bool url_has_host(std::string_view url) {
+    std::string_view authority = url_authority(url);
+    return !authority.empty() && authority.front() != ':';
 }
 
 // The api_key header: a valid name, and not one the HTTP layer itself owns (a key in Host
@@ -71,6 +87,28 @@ std::string api_key_header(ConfigReader& r, const YAML::Node& v, const std::stri
     return name;
 }
 
+// A PEM file libcurl reads at each TLS request: missing, unreadable or not PEM, it failed
+// every request as a `network` error, after validate had said the project was fine. Only
+// the first 64 KB are looked at (a key file is a secret: nothing of it is quoted).
+std::string pem_file_problem(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return "cannot read '" + path + "': " + std::strerror(errno);
+    struct stat st {};
+    std::string problem;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        problem = "'" + path + "' is not a regular file";
+    } else {
+        std::string head(64 * 1024, '\0');
+        ssize_t n = ::read(fd, head.data(), head.size());
+        if (n < 0)
+            problem = "cannot read '" + path + "': " + std::strerror(errno);
+        else if (head.substr(0, size_t(n)).find("-----BEGIN ") == std::string::npos)
+            problem = "'" + path + "' is not a PEM file (no -----BEGIN line)";
+    }
+    ::close(fd);
+    return problem;
+}
+
 // Where the client secret is posted: an http(s) URL, or a path on the base URL. Anything
 // else ("ftp://...", "token") was joined to the base URL as a path, and the secret went
 // there.
@@ -81,6 +119,8 @@ std::string token_url(ConfigReader& r, const YAML::Node& v, const std::string& f
                              " must be an http:// or https:// URL or a path starting with /, "
                              "got '" +
                              url + "'");
+    else if (is_http_url(url) && !url_has_host(url))
+        r.ctx().error(v, field + " has no host, got '" + url + "'");
     return url;
 }
 
@@ -177,6 +217,9 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
                 r.ctx().error(v, key + " must not carry credentials (user:password@host): "
                                        "use auth: with a ${env:NAME} or ${file:PATH} reference");
                 url.clear();
+            } else if (!url_has_host(url)) {
+                r.ctx().error(v, key + " has no host, got '" + url + "'");
+                url.clear();
             }
             (key == "url" ? c.url : c.base_url) = url;
             public_value();
@@ -188,12 +231,15 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
                      [&](const std::string& k, const YAML::Node& t) {
                          if (k == "verify")
                              c.tls.verify = r.boolean(t, "tls.verify");
-                         else if (k == "ca_file")
-                             c.tls.ca_file = r.string(t, "tls.ca_file");
-                         else if (k == "client_cert")
-                             c.tls.client_cert = r.string(t, "tls.client_cert");
-                         else
-                             c.tls.client_key = r.string(t, "tls.client_key");
+                         else {
+                             std::string& path = k == "ca_file"       ? c.tls.ca_file
+                                                 : k == "client_cert" ? c.tls.client_cert
+                                                                      : c.tls.client_key;
+                             path = r.nonempty(t, "tls." + k);
+                             if (path.empty()) return;
+                             if (std::string problem = pem_file_problem(path); !problem.empty())
+                                 r.ctx().error(t, "tls." + k + ": " + problem);
+                         }
                      });
             if (c.tls.client_cert.empty() != c.tls.client_key.empty())
                 r.ctx().error(v, "tls: client_cert and client_key go together (mutual TLS)");

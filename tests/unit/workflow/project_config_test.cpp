@@ -1,7 +1,11 @@
 // ferry.yaml: integrations parsed into runtime settings; every problem with its place.
 #include "workflow/project_config.h"
 
+#include "temp_dir.h"
+
 #include <catch2/catch.hpp>
+
+#include <fstream>
 
 using namespace ferry;
 using namespace ferry::workflow;
@@ -137,6 +141,67 @@ TEST_CASE("a base_url with credentials is one problem, not also a missing one", 
     CHECK(problems_of(r) ==
           "ferry.yaml:4:15: base_url must not carry credentials (user:password@host): use auth: "
           "with a ${env:NAME} or ${file:PATH} reference\n");
+}
+
+TEST_CASE("a base_url or token_url without a host is a problem at its place", "[config]") {
+    auto r = load_project_config_text(R"(integrations:
+  sn:
+    type: servicenow
+    base_url: https://
+    auth: {type: bearer, token: "${env:T}"}
+  jira:
+    type: jira
+    base_url: "http://:8080/rest"
+    auth: {type: oauth2, token_url: "https:///token", client_id: c, client_secret: "${env:S}"}
+  hook: {type: webhook, url: "https://?x=1"}
+  fine: {type: webhook, url: "https://siem.example:8443/in"}
+)",
+                                      "ferry.yaml");
+    std::string p = problems_of(r);
+    CHECK(p.find("ferry.yaml:4:15: base_url has no host, got 'https://'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:8:15: base_url has no host, got 'http://:8080/rest'") !=
+          std::string::npos);
+    CHECK(p.find("auth.token_url has no host, got 'https:///token'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:10:30: url has no host, got 'https://?x=1'") != std::string::npos);
+    CHECK(p.find("'fine'") == std::string::npos);
+    CHECK(p.find("fine") == std::string::npos);
+}
+
+TEST_CASE("tls files that cannot be read or are not PEM are problems at their place",
+          "[config][tls]") {
+    ferry::testing::TempDir dir;
+    std::ofstream(dir.sub("ca.pem"))
+        << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    std::ofstream(dir.sub("key.der")) << "\x30\x82\x01\x0a secret bytes";
+    std::string yaml = "integrations:\n"
+                       "  sn:\n"
+                       "    type: servicenow\n"
+                       "    base_url: https://x.example\n"
+                       "    tls:\n"
+                       "      ca_file: " +
+                       dir.sub("ca.pem") +
+                       "\n"
+                       "      client_cert: " +
+                       dir.sub("missing.pem") +
+                       "\n"
+                       "      client_key: " +
+                       dir.sub("key.der") +
+                       "\n"
+                       "  other:\n"
+                       "    type: http\n"
+                       "    base_url: https://y.example\n"
+                       "    tls: {ca_file: " +
+                       dir.path() + "}\n";
+    auto r = load_project_config_text(yaml, "ferry.yaml");
+    std::string p = problems_of(r);
+    INFO(p);
+    CHECK(p.find("ca.pem") == std::string::npos);  // a PEM file is fine
+    CHECK(p.find("ferry.yaml:7:20: tls.client_cert: cannot read '" + dir.sub("missing.pem") +
+                 "': No such file or directory") != std::string::npos);
+    CHECK(p.find("ferry.yaml:8:19: tls.client_key: '" + dir.sub("key.der") +
+                 "' is not a PEM file (no -----BEGIN line)") != std::string::npos);
+    CHECK(p.find("secret bytes") == std::string::npos);
+    CHECK(p.find("tls.ca_file: '" + dir.path() + "' is not a regular file") != std::string::npos);
 }
 
 TEST_CASE("ferry.yaml that is not UTF-8 is one problem, at the bad byte", "[config]") {

@@ -64,6 +64,9 @@ void print_patch(const Value& patch) {
 
 // An RFC 3339 date or time, or an age like 24h (now minus it), as unix ms.
 Result<uint64_t> parse_time_arg(const std::string& text) {
+    if (text.size() > 1 && text[0] == '-')
+        return make_error(ErrorKind::Validation, "an age has no sign: it counts back from now (" +
+                                                     text.substr(1) + ", not " + text + ")");
     if (!text.empty() && text.find('-') == std::string::npos) {
         Result<uint64_t> age = parse_duration_ms(text);
         if (!age) {

@@ -34,11 +34,6 @@ constexpr const char* kRenderUsage =
     "Errors print FILE:LINE:COL: Kind: message on stderr (a TEMPLATE that cannot be read:\n"
     "FILE: message) and exit 2; nothing goes to stdout.\n";
 
-int usage_error(const std::string& message) {
-    std::fprintf(stderr, "ferry render: %s\n\n%s", message.c_str(), kRenderUsage);
-    return 2;
-}
-
 }  // namespace
 
 int render_command(int argc, char** argv) {
@@ -52,19 +47,19 @@ int render_command(int argc, char** argv) {
         } else if (arg == "--strict") {
             strict = true;
         } else if (arg == "--vars") {
-            if (i + 1 >= argc) return usage_error("--vars needs a file");
+            if (i + 1 >= argc) return usage_error("render", "--vars needs a file");
             vars_path = argv[++i];
         } else if (arg.substr(0, 7) == "--vars=") {
             vars_path = std::string(arg.substr(7));
         } else if (!arg.empty() && arg[0] == '-' && arg != "-") {
-            return usage_error("unknown option '" + std::string(arg) + "'");
+            return usage_error("render", "unknown option '" + std::string(arg) + "'");
         } else if (template_path.empty()) {
             template_path = std::string(arg);
         } else {
-            return usage_error("unexpected argument '" + std::string(arg) + "'");
+            return usage_error("render", "unexpected argument '" + std::string(arg) + "'");
         }
     }
-    if (template_path.empty()) return usage_error("missing TEMPLATE");
+    if (template_path.empty()) return usage_error("render", "missing TEMPLATE");
 
     tmpl::Value vars = tmpl::Value::dict();
     if (!vars_path.empty()) {

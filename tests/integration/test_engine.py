@@ -3117,6 +3117,10 @@ steps:
         bad = self.p.ferry("executions", "export", "--since", "1h", "--until", "2h")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--since must be before --until", bad.stderr)
+        bad = self.p.ferry("executions", "export", "--since", "-1h")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--since: an age has no sign: it counts back from now (1h, not -1h)",
+                      bad.stderr)
         bad = lst("--status", "done")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--status: status must be one of pending, running, waiting, succeeded, "

@@ -100,6 +100,10 @@ run "missing vars file" 2 render tpl/hello.j2 --vars nope.json &&
   expect_err "missing vars file message" 'nope\.json: cannot read'
 
 run "usage error" 2 render && expect_err "usage error message" 'missing TEMPLATE'
+# Usage errors read as every other command's: the problem, then where help is.
+run "unknown option" 2 render --bogus &&
+  { [[ "$(cat err)" == "ferry render: unknown option '--bogus'
+(see 'ferry render --help')" ]] && ok "unknown option message" || bad "unknown option message" "$(cat err)"; }
 run "render --help" 0 render --help && { grep -q "usage: ferry render" out && ok "render --help text" || bad "render --help text" "no usage"; }
 run "ferry --help" 0 --help && { grep -q "render" out && ok "ferry --help lists render" || bad "ferry --help lists render" "no render"; }
 run "ferry --version" 0 --version && { grep -Eq '^ferry [0-9]+\.[0-9]+\.[0-9]+' out && ok "version text" || bad "version text" "$(cat out)"; }

@@ -156,12 +156,12 @@ void check_written_value(Context& ctx, const Step& step, const TaskLookup& tasks
 // A step's `integration:` must name one of ferry.yaml. Without `provider:`, the provider
 // that works with the integration's type is chosen: `task: ticket.create` with a Jira
 // integration is the jira provider (one named like the type first, else the only one that
-// declares the type).
-void check_integration(Context& ctx, Step& step, const TaskLookup& tasks,
+// declares the type). False when it reported a problem that leaves the provider unknown.
+bool check_integration(Context& ctx, Step& step, const TaskLookup& tasks,
                        const std::function<Mark(const char*)>& mark_of) {
-    if (step.integration.empty()) return;
+    if (step.integration.empty()) return true;
     auto known = tasks.integrations();
-    if (!known) return;
+    if (!known) return true;
     auto it = known->find(step.integration);
     if (it == known->end()) {
         std::vector<std::string> names;
@@ -172,18 +172,38 @@ void check_integration(Context& ctx, Step& step, const TaskLookup& tasks,
                       did_you_mean(step.integration, names) +
                       (names.empty() ? "; ferry.yaml defines none"
                                      : "; ferry.yaml defines: " + join(names)));
-        return;
+        return false;
     }
-    if (!step.provider.empty() || !tasks.has_task(step.task)) return;
+    if (!step.provider.empty() || !tasks.has_task(step.task)) return true;
+    const std::string& type = it->second;
     std::vector<std::string> providers = tasks.providers(step.task);
-    if (contains(providers, it->second)) {
-        step.provider = it->second;
-        return;
+    if (contains(providers, type)) {
+        step.provider = type;
+        return true;
     }
     std::vector<std::string> fitting;
-    for (const std::string& p : providers)
-        if (contains(tasks.integration_types(step.task, p), it->second)) fitting.push_back(p);
+    bool declared = false;  // some provider says which types it takes
+    for (const std::string& p : providers) {
+        std::vector<std::string> types = tasks.integration_types(step.task, p);
+        declared = declared || !types.empty();
+        if (contains(types, type)) fitting.push_back(p);
+    }
     if (fitting.size() == 1) step.provider = fitting[0];
+    if (!fitting.empty() || declared) return true;  // check_integration_type has the rest
+    // Providers named after vendors, none after this vendor (its file missing, or failing
+    // to load): the default would send its vendor's requests to this system, with this
+    // system's credentials, and could even succeed. A generic (http, webhook) integration
+    // runs the default, as before.
+    static const std::vector<std::string> kVendorTypes = {"servicenow", "jira", "splunk_hec"};
+    bool vendor_named = false;
+    for (const std::string& p : providers)
+        vendor_named = vendor_named || contains(kVendorTypes, p);
+    if (!vendor_named || !contains(kVendorTypes, type)) return true;
+    ctx.error(mark_of("integration"), "task '" + step.task + "' has no provider for " + type +
+                                          " integrations ('" + step.integration +
+                                          "'); providers: " + join(providers) + " (add the " +
+                                          type + " provider, or name one with `provider:`)");
+    return false;
 }
 
 // A task that talks to a vendor declares the integration types it works with; its step
@@ -217,7 +237,7 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
         auto it = step.field_marks.find(field);
         return it != step.field_marks.end() ? it->second : step.mark;
     };
-    check_integration(ctx, step, tasks, mark_of);
+    bool provider_known = check_integration(ctx, step, tasks, mark_of);
     if (!tasks.has_task(step.task)) {
         ctx.error(mark_of("task"),
                   "unknown task '" + step.task + "'" + did_you_mean(step.task, tasks.task_names()));
@@ -247,6 +267,9 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
                                        join(providers) + ")");
         return;
     }
+    // Checked against the default provider, another provider's inputs were reported as
+    // unknown (a misspelt Jira integration: 'has no input summary').
+    if (!provider_known && step.provider.empty() && !providers.empty()) return;
     check_integration_type(ctx, step, tasks, mark_of);
     std::vector<std::string> inputs = tasks.input_names(step.task, step.provider);
     if (inputs.empty()) return;

@@ -20,7 +20,67 @@ class BareTasks final : public TaskLookup {
     }
 };
 
+// Vendor tasks with ferry.yaml's integrations: the built-in ticket.create, whose providers
+// declare their types, and a project task whose jira provider did not load.
+class VendorTasks final : public TaskLookup {
+  public:
+    bool has_task(const std::string& task) const override {
+        return task == "ticket.create" || task == "acme.note";
+    }
+    std::vector<std::string> providers(const std::string& task) const override {
+        if (task == "acme.note") return {"servicenow"};
+        return {"jira", "servicenow"};
+    }
+    std::vector<std::string> input_names(const std::string& task,
+                                         const std::string& provider) const override {
+        if (task == "ticket.create" && provider == "jira") return {"summary", "labels"};
+        return {"table", "fields"};  // the default provider's (servicenow)
+    }
+    std::optional<std::map<std::string, std::string>> integrations() const override {
+        return std::map<std::string, std::string>{
+            {"jira", "jira"}, {"sn", "servicenow"}, {"api", "http"}};
+    }
+    std::vector<std::string> integration_types(const std::string& task,
+                                               const std::string& provider) const override {
+        if (task == "ticket.create") return {provider.empty() ? "servicenow" : provider};
+        return {};
+    }
+};
+
 }  // namespace
+
+TEST_CASE("a task whose providers are vendors' has none for another vendor's integration",
+          "[workflow][tasks]") {
+    VendorTasks tasks;
+    auto check = [&](const std::string& lines) {
+        return problems(load_workflow_text(step(lines), "wf.yaml", &tasks));
+    };
+    // Without a jira provider the servicenow one ran, against Jira, with Jira's credentials.
+    CHECK(check("    task: acme.note\n    integration: jira\n") ==
+          std::vector<std::string>{
+              "wf.yaml:4:18: task 'acme.note' has no provider for jira integrations ('jira'); "
+              "providers: servicenow (add the jira provider, or name one with `provider:`)"});
+    CHECK(check("    task: acme.note\n    integration: sn\n").empty());
+    // Named on purpose, or a generic integration: as asked.
+    CHECK(check("    task: acme.note\n    integration: jira\n    provider: servicenow\n").empty());
+    CHECK(check("    task: acme.note\n    integration: api\n").empty());
+    // Built-in tasks declare their types: their own message, as before.
+    CHECK(check("    task: ticket.create\n    integration: api\n") ==
+          std::vector<std::string>{
+              "wf.yaml:4:18: task 'ticket.create' works with servicenow integrations; 'api' is of "
+              "type http (add `provider:` to pick another implementation)"});
+}
+
+TEST_CASE("a misspelt integration does not make the intended provider's inputs unknown",
+          "[workflow][tasks]") {
+    VendorTasks tasks;
+    LoadResult r = load_workflow_text(step("    task: ticket.create\n    integration: jria\n"
+                                           "    with: {summary: s, labels: [a]}\n"),
+                                      "wf.yaml", &tasks);
+    CHECK(problems(r) ==
+          std::vector<std::string>{"wf.yaml:4:18: unknown integration 'jria' (did you mean "
+                                   "'jira'?); ferry.yaml defines: api, jira, sn"});
+}
 
 TEST_CASE("unknown tasks", "[workflow][tasks]") {
     CHECK(only_problem(step("    task: ticket.crate\n")) ==

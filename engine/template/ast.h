@@ -148,7 +148,10 @@ struct Stmt {
 };
 
 // A parsed template: its top-level body plus the blocks it defines (by name, in order).
-struct ParsedTemplate {
+// Values that point into it (macros, loops, modules, block references) hold it by
+// owner_of(): one kept in a cached module outlives the render, the template's cache entry
+// (an edited file parsed again) and a one-off template's caller.
+struct ParsedTemplate : std::enable_shared_from_this<ParsedTemplate> {
     std::string name;  // as loaded, relative to the search path
     Body body;
     std::vector<const Stmt*> blocks;  // every {% block %} in the file, nested ones included
@@ -165,5 +168,12 @@ struct ParsedTemplate {
         return nullptr;
     }
 };
+
+// The shared owner of t, when it is owned by a shared_ptr (templates from the Environment
+// and workflow expressions are; a parse the caller keeps by value is not, and then it must
+// outlive what it rendered, as before).
+inline std::shared_ptr<const ParsedTemplate> owner_of(const ParsedTemplate* t) {
+    return t ? t->weak_from_this().lock() : nullptr;
+}
 
 }  // namespace ferry::tmpl

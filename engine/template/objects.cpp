@@ -21,12 +21,14 @@ Renderer& renderer_of(Runtime& rt) {
 struct MacroObj final : Object {
     const Stmt* def;
     const ParsedTemplate* tmpl;
+    std::shared_ptr<const ParsedTemplate> keep;  // what def points into
     Ref<Scope> closure;
     bool autoescape;  // where the macro was defined: how its body escapes
     std::string name;
 
     MacroObj(const Stmt& d, const ParsedTemplate* t, Ref<Scope> c, bool ae, std::string n)
-        : def(&d), tmpl(t), closure(std::move(c)), autoescape(ae), name(std::move(n)) {}
+        : def(&d), tmpl(t), keep(owner_of(t)), closure(std::move(c)), autoescape(ae),
+          name(std::move(n)) {}
 
     std::string_view type_name() const override { return "Macro"; }
     void repr(std::string& out) const override { out += "<Macro '" + name + "'>"; }
@@ -158,9 +160,12 @@ struct MacroObj final : Object {
 };
 
 // jinja2.runtime.LoopContext.
+// It may outlive its render (stored in a cached module's namespace): it calls back into
+// the render calling it, never the one that made it.
 struct LoopObj final : Object {
-    Renderer* renderer;
+    bool strict = false;  // of the render that made it: the undefined values it gives
     const Stmt* loop_stmt;
+    std::shared_ptr<const ParsedTemplate> keep;  // what loop_stmt points into
     std::vector<Value> items;
     size_t index0 = 0;
     int depth0 = 0;
@@ -181,7 +186,7 @@ struct LoopObj final : Object {
     bool is_callable() const override { return true; }
 
     // `loop(children)` in a recursive loop renders the loop body for those items.
-    Value call(Runtime&, const Args& args) override {
+    Value call(Runtime& rt, const Args& args) override {
         if (!loop_stmt->recursive) {
             raise(ErrorKind::Type, "The loop must have the 'recursive' marker to be called "
                                    "recursively.");
@@ -190,23 +195,24 @@ struct LoopObj final : Object {
             raise(ErrorKind::Type, "loop() takes exactly one argument");
         }
         std::vector<Value> children = tmpl::iterate(args.positional[0]);
+        Renderer& renderer = renderer_of(rt);
         std::string buffer;
-        auto saved = renderer->save();
+        auto saved = renderer.save();
         try {
             // The recursion renders in the scope the loop started from.
-            Ref<Scope> outer = renderer->scope()->parent;
-            renderer->enter(outer, &buffer, renderer->frame());
-            Renderer::DepthGuard guard(*renderer);
+            Ref<Scope> outer = renderer.scope()->parent;
+            renderer.enter(outer, &buffer, renderer.frame());
+            Renderer::DepthGuard guard(renderer);
             if (!children.empty())
-                renderer->exec_for_items(*loop_stmt, std::move(children), depth0 + 1);
+                renderer.exec_for_items(*loop_stmt, std::move(children), depth0 + 1);
             else
-                renderer->exec_body(loop_stmt->else_body);
+                renderer.exec_body(loop_stmt->else_body);
         } catch (...) {
-            renderer->restore(saved);
+            renderer.restore(saved);
             throw;
         }
-        renderer->restore(saved);
-        return Value::string(std::move(buffer), renderer->autoescape());
+        renderer.restore(saved);
+        return Value::string(std::move(buffer), renderer.autoescape());
     }
 
     std::optional<Value> getattr(std::string_view attr) const override;
@@ -252,11 +258,11 @@ std::optional<Value> LoopObj::getattr(std::string_view attr) const {
     if (attr == "depth") return Value::integer(depth0 + 1);
     if (attr == "depth0") return Value::integer(depth0);
     if (attr == "previtem") {
-        if (index0 == 0) return renderer->make_undefined("there is no previous item");
+        if (index0 == 0) return Value::undefined("there is no previous item", strict);
         return items[index0 - 1];
     }
     if (attr == "nextitem") {
-        if (index0 + 1 >= n) return renderer->make_undefined("there is no next item");
+        if (index0 + 1 >= n) return Value::undefined("there is no next item", strict);
         return items[index0 + 1];
     }
     auto* self = const_cast<LoopObj*>(this);
@@ -268,11 +274,13 @@ std::optional<Value> LoopObj::getattr(std::string_view attr) const {
 // An imported template: its exported top-level names, and as a string what it rendered
 // (Jinja2's TemplateModule.__str__).
 struct ModuleObj final : Object {
+    std::shared_ptr<const ParsedTemplate> keep;  // its names are views into it
     std::string template_name;
     Ref<Scope> exports;
     std::string body;
-    ModuleObj(std::string n, Ref<Scope> e, std::string b)
-        : template_name(std::move(n)), exports(std::move(e)), body(std::move(b)) {}
+    ModuleObj(std::shared_ptr<const ParsedTemplate> k, std::string n, Ref<Scope> e, std::string b)
+        : keep(std::move(k)), template_name(std::move(n)), exports(std::move(e)),
+          body(std::move(b)) {}
     std::string_view type_name() const override { return "TemplateModule"; }
     void repr(std::string& out) const override {
         out += "<TemplateModule '" + template_name + "'>";
@@ -357,8 +365,9 @@ Value make_macro(const Stmt& def, const ParsedTemplate* tmpl, Ref<Scope> closure
 
 Value make_loop(Renderer& r, const Stmt& loop_stmt, std::vector<Value> items, int depth) {
     auto loop = make_ref<LoopObj>();
-    loop->renderer = &r;
+    loop->strict = r.strict();
     loop->loop_stmt = &loop_stmt;
+    loop->keep = owner_of(r.frame() ? r.frame()->tmpl : nullptr);
     loop->items = std::move(items);
     loop->depth0 = depth;
     return Value::object(loop);
@@ -372,9 +381,10 @@ void loop_advance(const Value& loop, size_t index0) {
     static_cast<LoopObj&>(loop.object_obj()).index0 = index0;
 }
 
-Value make_module_object(std::string template_name, Ref<Scope> exports, std::string body) {
-    return Value::object(
-        make_ref<ModuleObj>(std::move(template_name), std::move(exports), std::move(body)));
+Value make_module_object(std::shared_ptr<const ParsedTemplate> keep, std::string template_name,
+                         Ref<Scope> exports, std::string body) {
+    return Value::object(make_ref<ModuleObj>(std::move(keep), std::move(template_name),
+                                             std::move(exports), std::move(body)));
 }
 
 void clear_module(const Value& module) {

@@ -139,7 +139,7 @@ void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::
             }
             seen.push_back(current);
             for (const Stmt* b : current->blocks)
-                frame.blocks->byname[b->text].push_back({b, current});
+                frame.blocks->byname[b->text].push_back({b, current, owner_of(current)});
             frame.tmpl = current;
             frame.extended = false;
             frame.parent.reset();
@@ -588,7 +588,7 @@ Value Renderer::make_module(const ParsedTemplate& tmpl, bool with_context) {
         context->clear();
         throw;
     }
-    Value module = make_module_object(tmpl.name, context, std::move(body));
+    Value module = make_module_object(owner_of(&tmpl), tmpl.name, context, std::move(body));
     if (!with_context) env_.module_cache_.emplace(&tmpl, module);
     return module;
 }

@@ -136,6 +136,7 @@ class Renderer;
 struct BlockEntry {
     const Stmt* block;
     const ParsedTemplate* tmpl;
+    std::shared_ptr<const ParsedTemplate> keep;  // a block reference may outlive the render
 };
 using BlockTable = std::map<std::string, std::vector<BlockEntry>, std::less<>>;
 // Reference counted like values (not a shared_ptr): every macro call's frame shares the
@@ -442,7 +443,9 @@ bool call_macro_into(Renderer& r, const Value& callee, const Args& args, std::st
 Value make_loop(Renderer& r, const Stmt& loop_stmt, std::vector<Value> items, int depth);
 const std::vector<Value>& loop_items(const Value& loop);
 void loop_advance(const Value& loop, size_t index0);
-Value make_module_object(std::string template_name, Ref<Scope> exports, std::string body);
+// keep: the template the module's names and macros point into.
+Value make_module_object(std::shared_ptr<const ParsedTemplate> keep, std::string template_name,
+                         Ref<Scope> exports, std::string body);
 // Empties a module's exported scope, breaking the macro <-> scope cycles inside it.
 void clear_module(const Value& module);
 Value make_self_reference(TemplateFrame* frame);

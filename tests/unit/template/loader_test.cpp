@@ -177,6 +177,26 @@ TEST_CASE("render: a module a cached module imported stays while it is held", "[
     }
 }
 
+TEST_CASE("render: a cached module keeps the template its import was parsed from",
+          "[render][loader]") {
+    // main imports mod itself (parsed again once edited) and lib, whose cached module
+    // holds the mod it imported: lib's macros must go on reading that one, as in Jinja2.
+    TempDir dir;
+    dir.write("mod.j2", "{% macro greet(who) %}hello {{ who }}{% endmacro %}");
+    dir.write("lib.j2",
+              "{% import 'mod.j2' as m %}{% macro hello(who) %}[{{ m.greet(who) }}]{% endmacro %}");
+    dir.write("main.j2", "{% import 'mod.j2' as fresh %}{% import 'lib.j2' as l %}"
+                         "{{ l.hello('ops') }}{{ fresh.greet('x') }}");
+    Environment env(
+        std::make_shared<FileSystemLoader>(std::vector<std::string>{dir.path.string()}));
+    REQUIRE(env.render("main.j2", Value::dict()).value() == "[hello ops]hello x");
+    dir.write("mod.j2.new", "{% set pad = '" + std::string(3000, 'x') +
+                                "' %}{% macro greet(who) %}hi {{ who }}{% endmacro %}");
+    std::filesystem::rename(dir.path / "mod.j2.new", dir.path / "mod.j2");
+    CHECK(env.render("main.j2", Value::dict()).value() == "[hello ops]hi x");
+    CHECK(env.render("main.j2", Value::dict()).value() == "[hello ops]hi x");
+}
+
 TEST_CASE("render: a project template added later shadows the fallback it was read from",
           "[render][loader]") {
     TempDir project;

@@ -1297,6 +1297,28 @@ TEST_CASE("render: integers beyond 64 bits raise OverflowError", "[render]") {
 
 // ---- The Environment API -------------------------------------------------------------------
 
+TEST_CASE("render: a macro or loop kept in a cached module outlives the render that made it",
+          "[render][api]") {
+    Environment env(std::make_shared<MapLoader>(
+        Files{{"state.j2", "{% set ns = namespace(keep=none, loop=none) %}"}}));
+    // One-off templates (ferry.template.render_string) are freed once rendered; what they
+    // stored in an imported module's namespace is called by later renders.
+    {
+        auto one = env.from_string(
+            "{% import 'state.j2' as s %}{% macro hi(who, punct='!') %}hello {{ who }}{{ punct "
+            "}}{% endmacro %}{% set st = s.ns %}{% set st.keep = hi %}"
+            "{% for x in [1, 2] recursive %}{% if loop.depth0 == 0 %}{% if loop.first %}"
+            "{% set st.loop = loop %}{% endif %}{% else %}<{{ x }}>{% endif %}{% endfor %}stored");
+        REQUIRE(env.render_or_throw(*one, Value::dict()) == "stored");
+    }
+    auto two = env.from_string(
+        "{% import 'state.j2' as s %}[{{ s.ns.keep('ops') }}]"
+        "[{{ s.ns.loop([7, 8]) }}]{{ s.ns.loop.previtem }}|{{ s.ns.loop.nextitem }}");
+    // As Jinja2 renders it (python3-jinja2 3.1).
+    CHECK(env.render_or_throw(*two, Value::dict()) == "[hello ops!][<7><8>]1|");
+    CHECK(env.render_or_throw(*two, Value::dict()) == "[hello ops!][<7><8>]1|");
+}
+
 TEST_CASE("render: Environment API", "[render][api]") {
     auto loader = std::make_shared<MapLoader>(Files{{"inc", "I{{ x }}"}, {"main", "M"}});
     Environment env(loader);

@@ -141,6 +141,24 @@ function M.summary(value, task)
   return s
 end
 
+-- White space beyond ASCII's %s that Jira refuses in a label as it refuses " ": the
+-- Unicode spaces (no-break, ideographic, em...) and separators.
+local function unicode_space(code)
+  return (code >= 0x1C and code <= 0x1F) or code == 0x85 or code == 0xA0 or code == 0x1680 or
+         (code >= 0x2000 and code <= 0x200A) or code == 0x2028 or code == 0x2029 or
+         code == 0x202F or code == 0x205F or code == 0x3000
+end
+
+-- A label's length as Jira counts it (UTF-16 units); bytes when it is not UTF-8.
+local function label_length(label)
+  local units = 0
+  for _, code in utf8.codes(label) do
+    if unicode_space(code) then return nil, true end
+    units = units + (code >= 0x10000 and 2 or 1)
+  end
+  return units, false
+end
+
 -- Labels: a list of strings without spaces (Jira refuses "a b"); duplicates dropped.
 function M.labels(value, task, extra)
   local out, seen = json.array(), {}
@@ -149,11 +167,13 @@ function M.labels(value, task, extra)
     if type(label) ~= "string" or label == "" then
       tickets.invalid(task .. ": " .. where .. " must be a non-empty string, got " .. quoted(label))
     end
-    if label:find("%s") then
+    local ok, length, spaced = pcall(label_length, label)
+    if not ok then length, spaced = #label, false end  -- not UTF-8: Jira will say what it thinks
+    if spaced or label:find("%s") then
       tickets.invalid(task .. ": " .. where .. " " .. quoted(label) .. " contains spaces, which " ..
                       "Jira labels cannot have (use '-' or '_')")
     end
-    if #label > 255 then tickets.invalid(task .. ": " .. where .. " is longer than 255 characters") end
+    if length > 255 then tickets.invalid(task .. ": " .. where .. " is longer than 255 characters") end
     if not seen[label] then
       seen[label] = true
       out[#out + 1] = label

@@ -335,6 +335,35 @@ steps:
         self.assertEqual(issues[0]["status"], "In Progress")
         self.assertEqual(len(issues[0].get("comments", [])), 1)
 
+    def test_labels_are_checked_in_characters_and_for_every_kind_of_space(self):
+        # Jira counts a label's 255 in characters (UTF-16 units), and refuses any white
+        # space, an ideographic or no-break one too.
+        self.p.workflow("j", """\
+inputs:
+  label: {type: string}
+steps:
+  - {id: create, task: ticket.create, integration: jira, on_error: continue,
+     with: {summary: "x", labels: ["{{ inputs.label }}"]}}
+""")
+        for label, fails in (("\u65e5" * 100, None), ("\u00e9" * 255, None),
+                             ("\U0001F600" * 128, "longer than 255 characters"),
+                             ("a\u3000b", "contains spaces"), ("a\u00a0b", "contains spaces"),
+                             ("a b", "contains spaces")):
+            with self.subTest(label=label[:3], length=len(label)):
+                before = len(self.m.requests(path="/rest/api/3/issue", method="POST"))
+                rc, doc, err = self.run_wf("j", "--input", "label=" + label)
+                self.assertEqual(rc, 0, err)
+                step = doc["steps"]["create"]
+                after = len(self.m.requests(path="/rest/api/3/issue", method="POST"))
+                if fails is None:
+                    self.assertEqual(step["status"], "succeeded", step["error"])
+                    self.assertEqual(after, before + 1)
+                else:
+                    self.assertEqual(step["status"], "failed")
+                    self.assertIn(fails, step["error"]["message"])
+                    self.assertEqual(step["error"]["kind"], "validation")
+                    self.assertEqual(after, before)  # refused before sending
+
     def test_a_transition_to_the_current_status_is_not_sent_again(self):
         # A retried step whose transition already happened: a global transition is offered
         # in its own target status too, and running it again would repeat its effects.

@@ -10,9 +10,7 @@ namespace ferry {
 
 void cut_for_the_record(std::string& message) {
     if (message.size() > Task::kMaxLogText) {
-        size_t cut = Task::kMaxLogText;
-        while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
-            --cut;
+        size_t cut = utf8_cut(message, Task::kMaxLogText);
         // Never inside a secret: the record's redaction finds secrets whole, and one cut in
         // two would keep its first part.
         cut = Redactor::instance().safe_cut(message, cut);

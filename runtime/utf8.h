@@ -24,4 +24,13 @@ size_t lone_low_surrogate_escape_at(std::string_view json, size_t from = 0);
 // must become JSON and is worth more shown a little damaged than dropped.
 std::string to_valid_utf8(std::string_view s);
 
+// The largest cut at or before `at` that does not fall inside a multi-byte sequence: a
+// prefix of valid UTF-8 cut there stays valid (a record's capped body, a long message).
+inline size_t utf8_cut(std::string_view s, size_t at) {
+    if (at >= s.size()) return s.size();
+    while (at > 0 && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80)
+        --at;
+    return at;
+}
+
 }  // namespace ferry

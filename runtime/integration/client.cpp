@@ -29,10 +29,11 @@ std::string origin_of(std::string_view url) {
     return o;
 }
 
-// At most the first `cap` bytes of text, ending outside any secret: the record's own
-// redaction finds secrets whole, and one cut in two would keep its first part.
+// At most the first `cap` bytes of text, ending outside any secret (the record's own
+// redaction finds secrets whole, and one cut in two would keep its first part) and between
+// characters (a body Ferry wrote as UTF-8 is not recorded with U+FFFD at the cut).
 std::string secret_safe_prefix(std::string_view text, size_t cap) {
-    return std::string(text.substr(0, Redactor::instance().safe_cut(text, cap)));
+    return std::string(text.substr(0, Redactor::instance().safe_cut(text, utf8_cut(text, cap))));
 }
 
 // The first `cap` bytes of a body of `full_size` bytes (body may already be a prefix).

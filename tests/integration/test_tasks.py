@@ -101,6 +101,26 @@ steps:
         self.assertEqual(rec["state"], "6")
         self.assertEqual(doc["steps"]["get"]["output"]["status"], "6")
 
+    def test_a_capped_request_body_is_cut_between_characters(self):
+        # The recorded request body is capped (4 KiB): a body Ferry wrote as UTF-8 must not
+        # be recorded with U+FFFD where the cap fell inside a character.
+        self.p.workflow("sn", """\
+inputs:
+  text: {type: string}
+steps:
+  - {id: create, task: ticket.create, integration: sn,
+     with: {fields: {short_description: "x", description: "{{ inputs.text }}"}}}
+""")
+        for prefix in ("", "x", "xx", "xxx"):
+            with self.subTest(prefix=len(prefix)):
+                rc, doc, err = self.run_wf("sn", "--input", "text=" + prefix + "\U0001F600" * 1500)
+                self.assertEqual(rc, 0, err)
+                bodies = [h["request"]["body"] for a in self.attempts(doc["id"], "create")
+                          for h in a.get("http") or [] if h["method"] == "POST"]
+                self.assertEqual(len(bodies), 1, bodies)
+                self.assertIn("more bytes]", bodies[0])
+                self.assertNotIn("\ufffd", bodies[0])
+
     def test_no_duplicate_after_the_connection_drops_after_create(self):
         self.p.workflow("sn", """\
 steps:

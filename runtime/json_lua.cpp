@@ -131,7 +131,8 @@ std::string describe_number(lua_State* L, int idx) {
 
 class Encoder {
   public:
-    Encoder(lua_State* L, rapidjson::Document::AllocatorType& alloc) : L_(L), alloc_(alloc) {}
+    Encoder(lua_State* L, rapidjson::Document::AllocatorType& alloc, InvalidUtf8 invalid)
+        : L_(L), alloc_(alloc), invalid_(invalid) {}
 
     Status run(int idx, rapidjson::Value& out) {
         int top = lua_gettop(L_);
@@ -165,7 +166,12 @@ class Encoder {
             size_t len = 0;
             const char* s = lua_tolstring(L_, idx, &len);
             if (len > kMaxStringBytes) return fail("string longer than 4 GiB");
-            if (!check_utf8({s, len}, "string")) return false;
+            if (invalid_utf8_at({s, len}) != std::string_view::npos) {
+                if (invalid_ == InvalidUtf8::Refuse) return check_utf8({s, len}, "string");
+                std::string valid = to_valid_utf8({s, len});
+                out.SetString(valid.data(), rapidjson::SizeType(valid.size()), alloc_);
+                return true;
+            }
             out.SetString(s, rapidjson::SizeType(len), alloc_);
             return true;
         }
@@ -337,8 +343,17 @@ class Encoder {
     bool member(rapidjson::Value& out, int depth) {
         size_t len = 0;
         const char* k = lua_tolstring(L_, -2, &len);  // a string: checked
+        std::string valid;                            // the key repaired (InvalidUtf8::Repair)
+        if (invalid_utf8_at({k, len}) != std::string_view::npos) {
+            if (invalid_ == InvalidUtf8::Refuse) {
+                path_.push_back({{k, len}, 0});
+                return check_utf8({k, len}, "key");
+            }
+            valid = to_valid_utf8({k, len});
+            k = valid.data();
+            len = valid.size();
+        }
         path_.push_back({{k, len}, 0});
-        if (!check_utf8({k, len}, "key")) return false;
         rapidjson::Value element;
         if (!value(lua_gettop(L_), element, depth)) return false;
         path_.pop_back();
@@ -388,6 +403,7 @@ class Encoder {
 
     lua_State* L_;
     rapidjson::Document::AllocatorType& alloc_;
+    InvalidUtf8 invalid_;
     std::vector<PathSegment> path_;
     std::vector<const void*> open_;  // tables on the current path, for cycle detection
     Error error_;
@@ -535,13 +551,13 @@ void push(lua_State* L, const rapidjson::Value& v) {
 }
 
 Status to_json(lua_State* L, int idx, rapidjson::Value& out,
-               rapidjson::Document::AllocatorType& alloc) {
-    return Encoder(L, alloc).run(idx, out);
+               rapidjson::Document::AllocatorType& alloc, InvalidUtf8 invalid) {
+    return Encoder(L, alloc, invalid).run(idx, out);
 }
 
-Result<std::string> to_json_text(lua_State* L, int idx) {
+Result<std::string> to_json_text(lua_State* L, int idx, InvalidUtf8 invalid) {
     rapidjson::Document doc;
-    Status converted = to_json(L, idx, doc, doc.GetAllocator());
+    Status converted = to_json(L, idx, doc, doc.GetAllocator(), invalid);
     if (!converted) return converted.error();
     return json_text(doc);
 }

@@ -47,9 +47,14 @@ void push_empty_array(lua_State* L);
 // non-string/non-integer keys, mixed tables, NaN/inf, strings that are not UTF-8, depth >
 // kMaxDepth; the message names the path, e.g. "fields.tags[3]: cannot encode a function as
 // JSON". C++ exceptions (std::bad_alloc) propagate.
+// What to do with a string or key that is not UTF-8: refuse it (a task's output, a request
+// body: data that must arrive as it was), or keep it with U+FFFD for each bad byte (a log
+// line's fields: worth more a little damaged than lost).
+enum class InvalidUtf8 { Refuse, Repair };
 Status to_json(lua_State* L, int idx, rapidjson::Value& out,
-               rapidjson::Document::AllocatorType& alloc);
+               rapidjson::Document::AllocatorType& alloc,
+               InvalidUtf8 invalid = InvalidUtf8::Refuse);
 // Convenience: to JSON text (compact).
-Result<std::string> to_json_text(lua_State* L, int idx);
+Result<std::string> to_json_text(lua_State* L, int idx, InvalidUtf8 invalid = InvalidUtf8::Refuse);
 
 }  // namespace ferry::json_lua

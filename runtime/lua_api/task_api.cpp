@@ -377,14 +377,15 @@ int log_at(lua_State* L, const char* level) {
     // (an address that tells the reader nothing).
     std::string table_text;
     if (lua_type(L, 1) == LUA_TTABLE && !luaL_getmetafield(L, 1, "__tostring")) {
-        Result<std::string> text = json_lua::to_json_text(L, 1);
+        Result<std::string> text = json_lua::to_json_text(L, 1, json_lua::InvalidUtf8::Repair);
         if (text) table_text = std::move(text.value());
     }
     size_t n = table_text.size();
     const char* msg = table_text.empty() ? luaL_tolstring(L, 1, &n) : table_text.data();
     std::string fields;
     if (lua_istable(L, 2)) {
-        Result<std::string> text = json_lua::to_json_text(L, 2);
+        // Bytes that are not UTF-8 (a vendor's Latin-1 name) dropped every field.
+        Result<std::string> text = json_lua::to_json_text(L, 2, json_lua::InvalidUtf8::Repair);
         if (text) fields = std::move(text.value());
     }
     Task* t = *static_cast<Task**>(lua_getextraspace(L));

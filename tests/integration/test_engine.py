@@ -3580,10 +3580,16 @@ steps:
         ctx.log.info({a = {1, 2}})
         ctx.log.warn(setmetatable({}, {__tostring = function() return "shown" end}))
         ctx.log.info("plain", {n = 1})
+        ctx.log.info("latin-1", {a = "ok", name = "Jos\233"})
+        ctx.log.info({name = "Jos\233", id = 7})
 """)
         logs = self.assertRun("tables")["steps"]["t"]["logs"]
-        self.assertEqual([entry["message"] for entry in logs], ['{"a":[1,2]}', "shown", "plain"])
+        self.assertEqual([entry["message"] for entry in logs[:4]],
+                         ['{"a":[1,2]}', "shown", "plain", "latin-1"])
+        self.assertEqual(json.loads(logs[4]["message"]), {"id": 7, "name": "Jos\ufffd"})
         self.assertEqual(logs[2]["fields"], {"n": 1})
+        # Bytes that are not UTF-8 are kept as U+FFFD; they no longer drop every field.
+        self.assertEqual(logs[3]["fields"], {"a": "ok", "name": "Jos\ufffd"})
 
 
 class TaskContext(EngineTest):

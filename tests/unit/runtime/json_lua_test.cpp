@@ -37,12 +37,13 @@ std::string round_trip(lua_State* L, std::string_view text) {
 }
 
 // Evaluates a Lua expression and converts its value; returns the JSON text or the error.
-std::string encode(LuaFixture& lua, const std::string& expression) {
+std::string encode(LuaFixture& lua, const std::string& expression,
+                   json_lua::InvalidUtf8 invalid = json_lua::InvalidUtf8::Refuse) {
     std::string code = "return " + expression;
     REQUIRE(luaL_loadstring(lua.L, code.c_str()) == LUA_OK);
     REQUIRE(lua_pcall(lua.L, 0, 1, 0) == LUA_OK);
     int top = lua_gettop(lua.L);
-    auto text = json_lua::to_json_text(lua.L, -1);
+    auto text = json_lua::to_json_text(lua.L, -1, invalid);
     CHECK(lua_gettop(lua.L) == top);  // balanced on success and on failure
     lua_pop(lua.L, 1);
     return text.ok() ? text.value() : "error: " + text.error().message;
@@ -132,6 +133,12 @@ TEST_CASE("json_lua: strings are bytes, JSON output must be UTF-8", "[json_lua]"
     CHECK(encode(lua, "{['k\\xff'] = 1}") ==
           "error: [\"k\\xFF\"]: key is not valid UTF-8 (byte 0xFF at offset 1); encode binary "
           "data with ferry.crypto.base64_encode");
+    // Repaired (log fields): each bad byte is U+FFFD, in values and keys, the rest kept.
+    auto repair = json_lua::InvalidUtf8::Repair;
+    CHECK(encode(lua, "{name = 'Jos\\233'}", repair) == "{\"name\":\"Jos\xef\xbf\xbd\"}");
+    CHECK(encode(lua, "{['k\\xff'] = {'x\\xc3'}}", repair) ==
+          "{\"k\xef\xbf\xbd\":[\"x\xef\xbf\xbd\"]}");
+    CHECK(encode(lua, "{f = print}", repair) == "error: f: cannot encode a function as JSON");
 }
 
 TEST_CASE("json_lua: arrays and objects from Lua tables", "[json_lua]") {

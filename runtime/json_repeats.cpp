@@ -6,7 +6,9 @@ namespace ferry {
 
 TextPosition position_at(std::string_view text, size_t offset) {
     TextPosition at;
-    for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    // Columns count from after a byte order mark, as in workflow and Lua files.
+    size_t start = text.starts_with("\xEF\xBB\xBF") && offset >= 3 ? 3 : 0;
+    for (size_t i = start; i < offset && i < text.size(); ++i) {
         if (text[i] == '\n') {
             ++at.line;
             at.column = 1;

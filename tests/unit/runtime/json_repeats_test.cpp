@@ -62,6 +62,10 @@ TEST_CASE("json repeats: a syntax error is reported, not a repeat before it", "[
     CHECK_FALSE(p.repeated);
     CHECK(position_at("{\"a\": 1, \"a\": 2,\n \"b\": }", 23).line == 2);
     CHECK(position_at("{\"a\": 1, \"a\": 2,\n \"b\": }", 23).column == 7);
+    // Bytes, and from after a byte order mark (as YAML and Lua files count).
+    CHECK(position_at("{\"a\": ", 6).column == 7);
+    CHECK(position_at("\xEF\xBB\xBF{\"a\": ", 9).column == 7);
+    CHECK(position_at("{\"\xC3\xA9\": x", 7).column == 8);
 }
 
 TEST_CASE("json repeats: text after a NUL byte is no longer the end of the text", "[json]") {

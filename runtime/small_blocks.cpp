@@ -69,8 +69,10 @@ size_t SmallBlocks::release_free_slabs() {
     // The slab being carved stays, whatever its carved part holds.
     size_t released = 0;
     for (size_t i = 0; i < sorted.size(); ++i) {
-        bool carving = bump_ && bump_ >= static_cast<char*>(sorted[i]) &&
-                       bump_ <= static_cast<char*>(sorted[i]) + kSlabSize;
+        // bump_ at a full slab's end is where the next slab may start (an allocator that
+        // places 64 KB blocks side by side): a slab with nothing left to carve is not carved.
+        bool carving = bump_left_ > 0 && bump_ >= static_cast<char*>(sorted[i]) &&
+                       bump_ < static_cast<char*>(sorted[i]) + kSlabSize;
         release[i] = !carving && free_bytes[i] == kSlabSize;
     }
     for (size_t cls = 0; cls < free_.size(); ++cls) {

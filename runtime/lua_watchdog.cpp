@@ -17,6 +17,22 @@ constexpr int kSignal = SIGURG;
 // Ticks with no resume in progress before the watchdog sleeps until the next resume.
 constexpr int kIdleTicksBeforePark = 50;
 
+// ThreadSanitizer delivers an asynchronous signal only when the thread next enters one of
+// its interceptors (a libc call): a resume spinning in Lua makes none, so the signal would
+// never arm the hook and a runaway task would hold the loop for good. Under it the watchdog
+// is not used: every resume is hooked at its start (the fallback below), so the limits hold.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kSignalsDeferred = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kSignalsDeferred = true;
+#else
+constexpr bool kSignalsDeferred = false;
+#endif
+#else
+constexpr bool kSignalsDeferred = false;
+#endif
+
 // What the signal handler arms, set by enter() on the loop thread. Lock-free atomics are
 // safe to read in a handler; the handler runs on the thread that writes them.
 thread_local std::atomic<lua_State*> t_running{nullptr};
@@ -46,7 +62,11 @@ bool install_handler() {
 }  // namespace
 
 LuaWatchdog::LuaWatchdog(lua_Hook hook, int count, uint64_t tick_us)
-    : hook_(hook), count_(count), tick_us_(tick_us), eager_(tick_us == 0) {}
+    : hook_(hook), count_(count), tick_us_(tick_us), eager_(tick_us == 0 || kSignalsDeferred) {}
+
+bool LuaWatchdog::signals_deferred() {
+    return kSignalsDeferred;
+}
 
 LuaWatchdog::~LuaWatchdog() {
     if (!thread_.joinable()) return;

@@ -57,6 +57,9 @@ class LuaWatchdog {
     };
     // Removes the hook from a thread about to run another task.
     static void disarm(lua_State* co);
+    // Whether this build cannot interrupt a running resume with a signal (ThreadSanitizer
+    // defers signals to the next libc call): every resume is then hooked at its start.
+    static bool signals_deferred();
     // Whether co's hook is armed (for tests and diagnostics).
     static bool armed(lua_State* co) { return lua_gethookmask(co) != 0; }
 

@@ -13,8 +13,8 @@ void HeapTrimmer::start(Loop& loop, uint64_t period_ms) {
 }
 
 size_t HeapTrimmer::check() {
-#if defined(__SANITIZE_ADDRESS__)
-    return 0;  // the sanitizer's allocator: mallinfo2 knows nothing of it
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 0;  // a sanitizer's allocator: mallinfo2 knows nothing of it
 #else
     // What another pool gives back is freed heap now: returned whatever the slack.
     size_t released = release_pools_ ? release_pools_() : 0;

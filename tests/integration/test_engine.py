@@ -3083,7 +3083,13 @@ steps:
         self.assertRegex(p.stdout, r"^pruned \d+ execution\(s\)")
         listed = self.p.ferry("executions", "list", "--json")
         self.assertEqual(listed.returncode, 0, listed.stderr)
-        self.assertEqual(json.loads(listed.stdout), [])
+        # Every ended execution went. A run that hit MDB_MAP_FULL stops as a crash would:
+        # on a slow machine its first batch (the `running` record) was committed on its own,
+        # and prune leaves a running execution for `ferry resume`; on a fast one nothing of it
+        # was. Either way no more than those (one of each workflow fill_store ran) is left.
+        left = json.loads(listed.stdout)
+        self.assertLessEqual(len(left), 2, left)
+        self.assertTrue(all(row["status"] == "running" for row in left), left)
         run = self.p.ferry("run", "many")
         self.assertEqual(run.returncode, 0, run.stderr)
         # What the prune borrowed is small: the file stays near the configured map.

@@ -38,6 +38,7 @@ struct State {
 }  // namespace
 
 TEST_CASE("lua_watchdog: a short resume is never hooked", "[lua_watchdog]") {
+    if (LuaWatchdog::signals_deferred()) return;  // every resume is hooked (ThreadSanitizer)
     LuaWatchdog dog(&stop_hook, 1000, 1000);
     State s("local n = 0 for i = 1, 1000 do n = n + i end return n");
     g_hook_calls = 0;
@@ -71,7 +72,7 @@ TEST_CASE("lua_watchdog: an inner watch hands the outer one back", "[lua_watchdo
         status = lua_resume(outer.co, outer.L.get(), 0, &nres);
     }
     CHECK(status == LUA_ERRRUN);
-    CHECK_FALSE(LuaWatchdog::armed(inner.co));
+    if (!LuaWatchdog::signals_deferred()) CHECK_FALSE(LuaWatchdog::armed(inner.co));
 }
 
 TEST_CASE("lua_watchdog: without a watchdog every resume is hooked at its start",

@@ -11,7 +11,7 @@
 using ferry::engine::server::HeapTrimmer;
 
 // Under ASan HeapTrimmer does nothing (its allocator is not glibc's): no heap to set up.
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 namespace {
 
 // The process's anonymous resident memory, in bytes.
@@ -49,7 +49,7 @@ struct FragmentedHeap {
 #endif
 
 TEST_CASE("HeapTrimmer returns freed heap past its slack, and nothing below it", "[heap]") {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     HeapTrimmer sanitized(1);
     CHECK(sanitized.check() == 0);  // not glibc's allocator: nothing to ask, nothing done
 #else
@@ -72,7 +72,7 @@ TEST_CASE("HeapTrimmer returns freed heap past its slack, and nothing below it",
 }
 
 TEST_CASE("HeapTrimmer empties the template values' free lists when it trims", "[heap]") {
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     using namespace ferry::tmpl;
     heap_release_pooled();
     // A large job's values, freed: their blocks wait in this thread's lists (65,536 at most
@@ -101,7 +101,7 @@ TEST_CASE("HeapTrimmer empties the template values' free lists when it trims", "
 }
 
 TEST_CASE("HeapTrimmer trims what another pool gives back, below its slack too", "[heap]") {
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     // The pool: heap blocks it frees every other one of when asked (as the Lua VM gives its
     // empty slabs back), leaving fragments no free() returns by itself.
     FragmentedHeap heap;

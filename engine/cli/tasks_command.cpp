@@ -106,11 +106,31 @@ int tasks_command(int argc, char** argv) {
             std::printf("  pure: no I/O; a first step runs before its record is durable\n");
         if (t->keeps_input)
             std::printf("  keeps_input: never modifies its input; constant parts are shared\n");
+        // Each provider with what picks it: the default, and the integration types it
+        // declares (a step's integration of that type runs it).
         auto providers = app->catalog.providers(t->name);
         if (!providers.empty()) {
             std::printf("  providers:");
-            for (const auto& p : providers)
-                std::printf(" %s", p.c_str());
+            const char* sep = " ";
+            for (const auto& p : providers) {
+                const engine::TaskDef* def = app->catalog.find(t->name, p);
+                std::string notes;
+                if (def && def->is_default) notes = "default";
+                if (def && !def->integration_types.empty()) {
+                    notes += notes.empty() ? "" : ", ";
+                    for (size_t i = 0; i < def->integration_types.size(); ++i)
+                        notes += (i ? "/" : "") + def->integration_types[i];
+                    notes += " integrations";
+                }
+                std::printf("%s%s%s", sep, p.c_str(),
+                            notes.empty() ? "" : (" (" + notes + ")").c_str());
+                sep = ", ";
+            }
+            std::printf("\n");
+        } else if (!t->integration_types.empty()) {
+            std::printf("  integrations:");
+            for (const auto& type : t->integration_types)
+                std::printf(" %s", type.c_str());
             std::printf("\n");
         }
         std::printf("inputs\n");

@@ -3316,6 +3316,12 @@ steps:
         self.assertIn("url", spec["input"])
         self.assertEqual(missing.returncode, 2)
         self.assertIn("no.such", missing.stderr)
+        # Which provider runs: the default, and the integration types each works with.
+        ticket = self.p.ferry("tasks", "show", "ticket.create", data=False)
+        self.assertIn("  providers: jira (jira integrations), servicenow (default, servicenow "
+                      "integrations)\n", ticket.stdout)
+        hook = self.p.ferry("tasks", "show", "webhook.emit", data=False)
+        self.assertIn("  integrations: webhook\n", hook.stdout)
 
 
 class Transform(EngineTest):

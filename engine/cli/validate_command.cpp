@@ -135,6 +135,8 @@ struct Checker {
         workflow::ConfigLoadResult r = workflow::load_project_config_text(*text, path);
         for (const auto& d : r.problems)
             add(d.describe());
+        for (const auto& d : r.file_problems())  // run and serve only warn
+            add(d.describe());
         // Forms, hooks and schedules name workflows; only here are the project's workflows
         // known.
         for (const std::string& problem : config_workflow_problems(app, r.config))

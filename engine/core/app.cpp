@@ -99,7 +99,8 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
     });
     vm.untasked_output = options.untasked_output;
     app->catalog.load(vm, app->project, problems);
-    if (Status s = app->load_config(options.tolerate_config_problems); !s) return s.error();
+    if (Status s = app->load_config(options.tolerate_config_problems, problems); !s)
+        return s.error();
     app->store_options_ = options;
     if (options.open_store)
         if (Status s = app->open_store(); !s) return s.error();
@@ -134,7 +135,7 @@ Status App::open_store() {
     return ok_status();
 }
 
-Status App::load_config(bool tolerate_problems) {
+Status App::load_config(bool tolerate_problems, std::vector<workflow::Diagnostic>& problems) {
     std::string origin;
     auto text = project.read("ferry.yaml", &origin);
     if (!text || origin.rfind("(built-in)", 0) == 0) {
@@ -161,6 +162,11 @@ Status App::load_config(bool tolerate_problems) {
             msg += (msg.empty() ? "" : "\n") + d.describe();
         return make_error(ErrorKind::Validation, msg);
     }
+    // Warned about, not refused: validate (which tolerates problems and reports every one
+    // itself) fails on them.
+    if (!tolerate_problems)
+        for (workflow::Diagnostic& d : loaded.file_problems())
+            problems.push_back(std::move(d));
     config = std::move(loaded.config);
     std::map<std::string, std::string> types;
     for (const workflow::IntegrationEntry& e : config.integrations) {

@@ -43,7 +43,8 @@ struct AppOptions {
 
 class App {
   public:
-    // Problems loading tasks are appended to problems (they do not stop the app).
+    // Problems loading tasks, and files ferry.yaml names that cannot be used now (TLS
+    // files), are appended to problems (they do not stop the app).
     static Result<std::unique_ptr<App>> open(const AppOptions& options,
                                              std::vector<workflow::Diagnostic>& problems);
     ~App();
@@ -97,7 +98,7 @@ class App {
   private:
     App(const AppOptions& options, Project project);
     AppOptions store_options_;  // what open_store() opens with
-    Status load_config(bool tolerate_problems);
+    Status load_config(bool tolerate_problems, std::vector<workflow::Diagnostic>& problems);
     // By the name asked for: where it was found and what it was then. A start checks the
     // file's stamp instead of reading and parsing it again (4 % of a webhook's CPU).
     // The check also depends on the sub-workflows and hook files it read: a change to one

@@ -235,10 +235,11 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
                              std::string& path = k == "ca_file"       ? c.tls.ca_file
                                                  : k == "client_cert" ? c.tls.client_cert
                                                                       : c.tls.client_key;
-                             path = r.nonempty(t, "tls." + k);
+                             path = r.string(t, "tls." + k);
                              if (path.empty()) return;
                              if (std::string problem = pem_file_problem(path); !problem.empty())
-                                 r.ctx().error(t, "tls." + k + ": " + problem);
+                                 e.file_problems.push_back(
+                                     Diagnostic{r.ctx().mark(t), "tls." + k + ": " + problem});
                          }
                      });
             if (c.tls.client_cert.empty() != c.tls.client_key.empty())
@@ -606,6 +607,13 @@ const IntegrationEntry* ProjectConfig::integration(const std::string& name) cons
     for (const IntegrationEntry& e : integrations)
         if (e.config.name == name) return &e;
     return nullptr;
+}
+
+std::vector<Diagnostic> ConfigLoadResult::file_problems() const {
+    std::vector<Diagnostic> out;
+    for (const IntegrationEntry& e : config.integrations)
+        out.insert(out.end(), e.file_problems.begin(), e.file_problems.end());
+    return out;
 }
 
 ConfigLoadResult load_project_config_text(const std::string& text, const std::string& file) {

@@ -18,6 +18,8 @@ struct IntegrationEntry {
     IntegrationConfig config;  // public_json left empty: see settings
     tmpl::Value settings;      // what tasks may see as ctx.integration (no secrets)
     Mark mark;
+    // Files it names that cannot be used as they are now (TLS files: missing, not PEM).
+    std::vector<Diagnostic> file_problems;
 };
 
 // `events:` in ferry.yaml: execution and step events sent as signed webhooks (to a SIEM).
@@ -146,6 +148,10 @@ struct ConfigLoadResult {
     ProjectConfig config;
     std::vector<Diagnostic> problems;
     bool ok() const { return problems.empty(); }
+    // The integrations' file_problems, in order: `ferry validate` fails on them; everything
+    // else only warns (a dry run sends nothing, a step may use another integration, and the
+    // file may be in place by the first request, which then reads it).
+    std::vector<Diagnostic> file_problems() const;
 };
 
 ConfigLoadResult load_project_config_text(const std::string& text, const std::string& file);

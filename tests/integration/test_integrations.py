@@ -282,6 +282,28 @@ steps:
         self.assertEqual(rc, 1)
         self.assertEqual(doc["steps"]["call"]["error"]["kind"], "network")
 
+    def test_unusable_tls_files_fail_validate_and_warn_elsewhere(self):
+        # A missing or non-PEM TLS file failed every request as a network error after
+        # validate said the project was fine. validate now fails on it at its place; run
+        # (a dry run needs no TLS file) and the read-only commands only warn.
+        certs = make_certs(str(self.p.dir / "pki"))
+        m = self.mock(tls=dict(certs, mtls=True))
+        self.p.workflow("get", GET_WF)
+        missing = str(self.p.dir / "pki" / "gone.pem")
+        self.configure(m.url, "tls: {ca_file: %s, client_cert: %s, client_key: %s}" % (
+            certs["ca"], missing, certs["ca"].replace("ca", "nope")))
+        v = self.ferry("validate")
+        self.assertEqual(v.returncode, 2, v.stdout + v.stderr)
+        self.assertRegex(v.stdout, r"ferry\.yaml:\d+:\d+: tls\.client_cert: cannot read '%s': "
+                                   r"No such file or directory" % re.escape(missing))
+        self.assertIn("tls.client_key: cannot read", v.stdout)
+        rc, doc, err = self.run_wf("get", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(doc["steps"]["call"]["output"]["dry_run"])
+        self.assertRegex(err, r"warning: .*ferry\.yaml:\d+:\d+: tls\.client_cert: cannot read")
+        listed = self.ferry("executions", "list")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+
 
 # --------------------------------------------------------------------------- retries
 

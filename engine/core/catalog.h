@@ -76,6 +76,10 @@ class TaskCatalog final : public workflow::TaskLookup {
     bool has_default_provider(const std::string& task) const override {
         return find(task, "") != nullptr;
     }
+    std::string default_provider(const std::string& task) const override {
+        const TaskDef* t = find(task, "");
+        return t ? t->provider : std::string();
+    }
     // ferry.yaml's integrations (name -> type), so workflows naming them are checked.
     void set_integrations(std::map<std::string, std::string> integrations) {
         integrations_ = std::move(integrations);

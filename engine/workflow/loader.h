@@ -77,6 +77,8 @@ class TaskLookup {
     virtual std::vector<std::string> task_names() const { return {}; }
     // Whether a step may leave out `provider:` (the task has a default implementation).
     virtual bool has_default_provider(const std::string& /*task*/) const { return true; }
+    // The provider a step without `provider:` runs (empty: none, or a single implementation).
+    virtual std::string default_provider(const std::string& /*task*/) const { return {}; }
     // The integrations of ferry.yaml a step's `integration:` may name, by name -> type;
     // nullopt: integrations are not checked (no project at hand).
     virtual std::optional<std::map<std::string, std::string>> integrations() const {

@@ -190,15 +190,13 @@ bool check_integration(Context& ctx, Step& step, const TaskLookup& tasks,
     }
     if (fitting.size() == 1) step.provider = fitting[0];
     if (!fitting.empty() || declared) return true;  // check_integration_type has the rest
-    // Providers named after vendors, none after this vendor (its file missing, or failing
-    // to load): the default would send its vendor's requests to this system, with this
-    // system's credentials, and could even succeed. A generic (http, webhook) integration
-    // runs the default, as before.
+    // The default provider is another vendor's, and none is this vendor's (its file
+    // missing, or failing to load): the default would send its vendor's requests to this
+    // system, with this system's credentials, and could even succeed. A generic default,
+    // or a generic (http, webhook) integration, runs the default, as before.
     static const std::vector<std::string> kVendorTypes = {"servicenow", "jira", "splunk_hec"};
-    bool vendor_named = false;
-    for (const std::string& p : providers)
-        vendor_named = vendor_named || contains(kVendorTypes, p);
-    if (!vendor_named || !contains(kVendorTypes, type)) return true;
+    std::string fallback = tasks.default_provider(step.task);
+    if (!contains(kVendorTypes, fallback) || !contains(kVendorTypes, type)) return true;
     ctx.error(mark_of("integration"), "task '" + step.task + "' has no provider for " + type +
                                           " integrations ('" + step.integration +
                                           "'); providers: " + join(providers) + " (add the " +

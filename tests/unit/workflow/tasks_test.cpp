@@ -25,16 +25,20 @@ class BareTasks final : public TaskLookup {
 class VendorTasks final : public TaskLookup {
   public:
     bool has_task(const std::string& task) const override {
-        return task == "ticket.create" || task == "acme.note";
+        return task == "ticket.create" || task == "acme.note" || task == "acme.generic";
     }
     std::vector<std::string> providers(const std::string& task) const override {
         if (task == "acme.note") return {"servicenow"};
+        if (task == "acme.generic") return {"rest", "servicenow"};  // rest: the default
         return {"jira", "servicenow"};
     }
     std::vector<std::string> input_names(const std::string& task,
                                          const std::string& provider) const override {
         if (task == "ticket.create" && provider == "jira") return {"summary", "labels"};
         return {"table", "fields"};  // the default provider's (servicenow)
+    }
+    std::string default_provider(const std::string& task) const override {
+        return task == "acme.generic" ? "rest" : "servicenow";
     }
     std::optional<std::map<std::string, std::string>> integrations() const override {
         return std::map<std::string, std::string>{
@@ -64,6 +68,8 @@ TEST_CASE("a task whose providers are vendors' has none for another vendor's int
     // Named on purpose, or a generic integration: as asked.
     CHECK(check("    task: acme.note\n    integration: jira\n    provider: servicenow\n").empty());
     CHECK(check("    task: acme.note\n    integration: api\n").empty());
+    // A generic default runs for any other integration, a vendor's too.
+    CHECK(check("    task: acme.generic\n    integration: jira\n").empty());
     // Built-in tasks declare their types: their own message, as before.
     CHECK(check("    task: ticket.create\n    integration: api\n") ==
           std::vector<std::string>{

@@ -8,6 +8,7 @@
 #include "runtime/duration.h"
 #include "runtime/ids.h"
 #include "runtime/timestamp.h"
+#include "runtime/utf8.h"
 #include "server/pruning.h"
 #include "store/diff.h"
 
@@ -64,7 +65,7 @@ void print_patch(const Value& patch) {
 
 // An RFC 3339 date or time, or an age like 24h (now minus it), as unix ms.
 Result<uint64_t> parse_time_arg(const std::string& text) {
-    if (text.size() > 1 && text[0] == '-')
+    if (text.size() > 1 && text[0] == '-' && parse_duration_ms(text.substr(1)))
         return make_error(ErrorKind::Validation, "an age has no sign: it counts back from now (" +
                                                      text.substr(1) + ", not " + text + ")");
     if (!text.empty() && text.find('-') == std::string::npos) {
@@ -219,7 +220,7 @@ int show(engine::App& app, const std::string& id, bool json) {
             std::printf("      reason: %s\n", field(step, "reason").c_str());
         if (const Value* out = engine::dict_get(step, "output"); out && !out->is_none()) {
             std::string o = engine::to_json_text(*out);
-            if (o.size() > 200) o = o.substr(0, 197) + "...";
+            if (o.size() > 200) o = o.substr(0, utf8_cut(o, 197)) + "...";
             std::printf("      output: %s\n", o.c_str());
         }
     }

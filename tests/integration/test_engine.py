@@ -3095,6 +3095,18 @@ steps:
         # What the prune borrowed is small: the file stays near the configured map.
         self.assertLess((self.p.data / "data.mdb").stat().st_size, (1 << 20) * 9 // 8 + 4096)
 
+    def test_show_cuts_a_long_output_between_characters(self):
+        # The table shows 197 bytes of an output: a cut inside a character printed bytes
+        # that are not UTF-8 (the decode below raised).
+        for prefix in ("", "x"):
+            self.p.workflow("wide", "steps:\n  - id: w\n    task: lua\n    with:\n"
+                                    "      script: |\n"
+                                    "        return '%s' .. string.rep('\\u{e9}', 150)\n" % prefix)
+            exec_id = self.run_id("wide")
+            shown = self.p.ferry("executions", "show", exec_id)
+            self.assertEqual(shown.returncode, 0, shown.stderr)
+            self.assertIn("\u00e9...", shown.stdout)
+
     def test_list_and_show(self):
         first = self.run_id("chg")
         second = self.run_id("chg", "--input", "priority=1")

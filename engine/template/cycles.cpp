@@ -54,10 +54,41 @@ struct Node {
     bool reachable = false;
 };
 
+// Whether some suspect is held by more than the suspects list. A member of a cycle is held
+// by another member, and every cycle holds a suspect (only a container taking a value closes
+// one, and that container was noted): when no suspect is held elsewhere there is no cycle,
+// and the walk over all they reach (the render's input data, often) is not needed.
+bool held_beyond(const std::vector<Value>& suspects) {
+    auto listed = [&](const HeapObject* h) {
+        size_t n = 0;
+        for (const Value& s : suspects)
+            n += s.identity() == h;
+        return n;
+    };
+    if (suspects.size() <= 16) {  // the usual few: no allocation, every render pays this
+        for (const Value& s : suspects)
+            if (size_t(s.identity()->refs) > listed(s.identity())) return true;
+        return false;
+    }
+    std::vector<const HeapObject*> ids;
+    ids.reserve(suspects.size());
+    for (const Value& s : suspects)
+        ids.push_back(s.identity());
+    std::sort(ids.begin(), ids.end());
+    for (size_t i = 0; i < ids.size();) {
+        size_t same = 1;
+        while (i + same < ids.size() && ids[i + same] == ids[i])
+            ++same;
+        if (size_t(ids[i]->refs) > same) return true;
+        i += same;
+    }
+    return false;
+}
+
 }  // namespace
 
 void free_unreachable_cycles(std::vector<Value> suspects) {
-    if (suspects.empty()) return;
+    if (suspects.empty() || !held_beyond(suspects)) return;
     std::unordered_map<const HeapObject*, Node> nodes;
     std::vector<const HeapObject*> order, stack;
     auto add = [&](const HeapObject* h) {

@@ -82,7 +82,7 @@ Value f_sort(Runtime& rt, const Value& value, const Args& args) {
         keys.push_back(key(rt, item));
     std::vector<Value> out;
     out.reserve(items.size());
-    for (size_t i : sorted_order(keys, reverse))
+    for (size_t i : sorted_order(keys, reverse, key.single()))
         out.push_back(items[i]);
     return Value::list(std::move(out));
 }

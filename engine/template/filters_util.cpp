@@ -414,6 +414,12 @@ AttrGetter make_attrgetter(const Value& attribute, bool lower, Value default_val
 // with == before <, so equal keys are never ordered with < (items whose `due` is null on
 // every one sort as they came; bare keys raised "'<' not supported between NoneType").
 Value MultiAttrGetter::operator()(Runtime& rt, const Value& item) const {
+    if (single()) {  // a list per item was most of a sort's allocations
+        Value v = item;
+        for (const Value& part : paths[0])
+            v = get_item(rt, v, part);
+        return lower_strings ? ignore_case(v) : v;
+    }
     std::vector<Value> keys;
     keys.reserve(paths.size());
     for (const auto& parts : paths) {
@@ -445,13 +451,16 @@ MultiAttrGetter make_multi_attrgetter(const Value& attribute, bool lower) {
     return g;
 }
 
-std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse) {
+std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse, bool equal_first) {
     std::vector<size_t> order(keys.size());
     std::iota(order.begin(), order.end(), size_t(0));
+    auto less = [equal_first](const Value& a, const Value& b) {
+        return !(equal_first && equals(a, b)) && py_less(a, b);
+    };
     // Python's sorted(reverse=True) keeps equal items in their original order too, which a
     // stable sort on the mirrored comparison gives.
     auto before = [&](size_t x, size_t y) {
-        return reverse ? py_less(keys[y], keys[x]) : py_less(keys[x], keys[y]);
+        return reverse ? less(keys[y], keys[x]) : less(keys[x], keys[y]);
     };
     if (order.size() <= 16) {
         // Insertion sort, stable too: std::stable_sort allocates a buffer even for the few
@@ -464,13 +473,7 @@ std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse) {
         }
         return order;
     }
-    if (reverse) {
-        std::stable_sort(order.begin(), order.end(),
-                         [&](size_t x, size_t y) { return py_less(keys[y], keys[x]); });
-    } else {
-        std::stable_sort(order.begin(), order.end(),
-                         [&](size_t x, size_t y) { return py_less(keys[x], keys[y]); });
-    }
+    std::stable_sort(order.begin(), order.end(), before);
     return order;
 }
 

@@ -153,16 +153,21 @@ AttrGetter make_attrgetter(const Value& attribute, bool ignore_case = false,
 struct MultiAttrGetter {
     std::vector<std::vector<Value>> paths;
     bool lower_strings = false;
-    // The list of the keys (one for a single attribute), compared as Python compares lists.
+    // The list of the keys, compared as Python compares lists; a single attribute's key
+    // bare (no list per item), to be compared with == before < (sorted_order's
+    // equal_first), which is how Python compares one-item lists.
     Value operator()(Runtime& rt, const Value& item) const;
+    bool single() const { return paths.size() == 1; }
 };
 MultiAttrGetter make_multi_attrgetter(const Value& attribute, bool ignore_case);
 
 // ignore_case: str.lower() for strings, anything else unchanged.
 Value ignore_case(const Value& v);
 
-// sorted(items, key=keys[i], reverse): a stable sort comparing keys with Python's `<`.
-std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse);
+// sorted(items, key=keys[i], reverse): a stable sort comparing keys with Python's `<`
+// (equal_first: keys that are == are not compared with <, as the items of a list).
+std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse,
+                                 bool equal_first = false);
 
 // The two-item named tuple groupby returns: prints and unpacks as a tuple, and has
 // .grouper and .list attributes.

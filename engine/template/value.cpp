@@ -170,7 +170,7 @@ size_t DictObj::position(const Value& key) const {
     return npos;
 }
 
-const Value* DictObj::find(std::string_view key) const {
+const Value* DictObj::find_indexed(std::string_view key) const {
     size_t i = position(key);
     return i == npos ? nullptr : &items_[i].second;
 }

@@ -256,7 +256,14 @@ struct DictObj : HeapObject {
     size_t size() const { return items_.size(); }
     bool empty() const { return items_.empty(); }
 
-    const Value* find(std::string_view key) const;
+    // Inline for the small dicts nearly every lookup reads (a name, an attribute): the
+    // call and the index check out of line cost as much as the scan itself.
+    const Value* find(std::string_view key) const {
+        if (items_.size() > kScanLimit) return find_indexed(key);
+        for (const auto& [k, v] : items_)
+            if (k.is_string() && same_name(k.str(), key)) return &v;
+        return nullptr;
+    }
     const Value* find(const Value& key) const;  // Python ==, so 1 and 1.0 and True match
     // dict[key] = value: a new key goes last, an existing one keeps its place.
     void set(Value key, Value value);
@@ -279,6 +286,7 @@ struct DictObj : HeapObject {
     // The position of key's entry, or npos.
     size_t position(std::string_view key) const;
     size_t position(const Value& key) const;
+    const Value* find_indexed(std::string_view key) const;
     // The index or nullptr while the dict is small; built on demand, hence mutable.
     const Index* index() const;
     void forget_index();

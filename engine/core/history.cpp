@@ -431,14 +431,6 @@ std::string stored_parent(store::Store& store, const std::string& id) {
     return execution && execution->is_string() ? std::string(execution->str()) : "";
 }
 
-std::string stored_owner(store::Store& store, const std::string& id) {
-    auto rec = store.get_execution(id);
-    if (!rec || !rec.value()) return "";
-    const tmpl::Value v = tmpl::value_from_json(*rec.value());
-    const tmpl::Value* owner = dict_get(v, "owner");
-    return owner && owner->is_string() ? std::string(owner->str()) : "";
-}
-
 std::string stored_top(store::Store& store, const std::string& id) {
     std::string top = id;
     for (int depth = 0; depth < 64; ++depth) {

@@ -97,7 +97,9 @@ bool is_sub_workflow_execution(store::Store& store, const std::string& id);
 // The execution a stored sub-workflow execution belongs to; "" for a top-level one (or none).
 std::string stored_parent(store::Store& store, const std::string& id);
 // The owner token its last record names (the process that ran it); "" when none.
-std::string stored_owner(store::Store& store, const std::string& id);
+inline std::string stored_owner(store::Store& store, const std::string& id) {
+    return stored_text(store, id, "owner");
+}
 // The top-level execution of a stored sub-workflow's chain (id itself for a top-level one):
 // they resume together. Bounded: a record naming itself as parent is no endless loop.
 std::string stored_top(store::Store& store, const std::string& id);

@@ -166,13 +166,11 @@ class Encoder {
             size_t len = 0;
             const char* s = lua_tolstring(L_, idx, &len);
             if (len > kMaxStringBytes) return fail("string longer than 4 GiB");
-            if (invalid_utf8_at({s, len}) != std::string_view::npos) {
-                if (invalid_ == InvalidUtf8::Refuse) return check_utf8({s, len}, "string");
-                std::string valid = to_valid_utf8({s, len});
-                out.SetString(valid.data(), rapidjson::SizeType(valid.size()), alloc_);
-                return true;
-            }
-            out.SetString(s, rapidjson::SizeType(len), alloc_);
+            std::string_view text(s, len);
+            std::string repaired;  // holds text when it was repaired
+            repair(text, repaired);
+            if (!check_utf8(text, "string")) return false;
+            out.SetString(text.data(), rapidjson::SizeType(text.size()), alloc_);
             return true;
         }
         case LUA_TLIGHTUSERDATA:
@@ -343,22 +341,16 @@ class Encoder {
     bool member(rapidjson::Value& out, int depth) {
         size_t len = 0;
         const char* k = lua_tolstring(L_, -2, &len);  // a string: checked
-        std::string valid;                            // the key repaired (InvalidUtf8::Repair)
-        if (invalid_utf8_at({k, len}) != std::string_view::npos) {
-            if (invalid_ == InvalidUtf8::Refuse) {
-                path_.push_back({{k, len}, 0});
-                return check_utf8({k, len}, "key");
-            }
-            valid = to_valid_utf8({k, len});
-            k = valid.data();
-            len = valid.size();
-        }
-        path_.push_back({{k, len}, 0});
+        std::string_view key(k, len);
+        std::string repaired;  // holds key when it was repaired
+        repair(key, repaired);
+        path_.push_back({key, 0});
+        if (!check_utf8(key, "key")) return false;
         rapidjson::Value element;
         if (!value(lua_gettop(L_), element, depth)) return false;
         path_.pop_back();
         lua_pop(L_, 1);
-        rapidjson::Value name(k, rapidjson::SizeType(len), alloc_);
+        rapidjson::Value name(key.data(), rapidjson::SizeType(key.size()), alloc_);
         out.AddMember(name, element, alloc_);
         return true;
     }
@@ -384,6 +376,15 @@ class Encoder {
         }
         lua_pop(L_, 1);
         return false;
+    }
+
+    // Under InvalidUtf8::Repair, text that is not UTF-8 becomes its repair (held by
+    // repaired), which check_utf8 then passes; under Refuse check_utf8 refuses it.
+    void repair(std::string_view& text, std::string& repaired) const {
+        if (invalid_ != InvalidUtf8::Repair || invalid_utf8_at(text) == std::string_view::npos)
+            return;
+        repaired = to_valid_utf8(text);
+        text = repaired;
     }
 
     bool check_utf8(std::string_view s, const char* what) {

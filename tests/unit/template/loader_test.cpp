@@ -36,6 +36,15 @@ struct TempDir {
         std::filesystem::create_directories(p.parent_path());
         std::ofstream(p, std::ios::binary) << text;
     }
+    // Replaced (a new inode), as editors and deploys write files.
+    void replace(const std::string& name, const std::string& text) const {
+        write(name + ".new", text);
+        std::filesystem::rename(path / (name + ".new"), path / name);
+    }
+    // A loader of this folder alone.
+    std::shared_ptr<FileSystemLoader> loader() const {
+        return std::make_shared<FileSystemLoader>(std::vector<std::string>{path.string()});
+    }
 };
 
 }  // namespace
@@ -46,8 +55,7 @@ TEST_CASE("render: FileSystemLoader loads files below its folder", "[render][loa
     TempDir dir;
     dir.write("main.j2", "A{% include 'sub/part.j2' %}{% include './sub/part.j2' %}\r\n");
     dir.write("sub/part.j2", "[{{ x }}]\n");
-    Environment env(
-        std::make_shared<FileSystemLoader>(std::vector<std::string>{dir.path.string()}));
+    Environment env(dir.loader());
     auto r = env.render("main.j2", value_from_json(R"({"x": 1})"));
     REQUIRE(r);
     CHECK(r.value() == "A[1][1]");
@@ -122,21 +130,16 @@ TEST_CASE("render: a template whose file changed is parsed again (Jinja2's auto_
     dir.write("t.j2", "v1 {{ x }}");
     dir.write("macros.j2", "{% macro m() %}m1{% endmacro %}");
     dir.write("uses.j2", "{% import 'macros.j2' as k %}{{ k.m() }}");
-    Environment env(
-        std::make_shared<FileSystemLoader>(std::vector<std::string>{dir.path.string()}));
+    Environment env(dir.loader());
     auto vars = value_from_json(R"({"x": 1})");
     REQUIRE(env.render("t.j2", vars).value() == "v1 1");
     REQUIRE(env.render("uses.j2", Value::dict()).value() == "m1");
     auto first = env.get_template("t.j2");
     CHECK(env.get_template("t.j2") == first);  // unchanged: the parsed one is kept
 
-    // Replaced (a new inode) with a longer text, as editors and deploys write files.
-    auto replace = [&](const std::string& name, const std::string& text) {
-        dir.write(name + ".new", text);
-        std::filesystem::rename(dir.path / (name + ".new"), dir.path / name);
-    };
-    replace("t.j2", "version 2 {{ x }}");
-    replace("macros.j2", "{% macro m() %}macro 2{% endmacro %}");
+    // Replaced with a longer text.
+    dir.replace("t.j2", "version 2 {{ x }}");
+    dir.replace("macros.j2", "{% macro m() %}macro 2{% endmacro %}");
     CHECK(env.render("t.j2", vars).value() == "version 2 1");
     // An imported module is made again from the new file (its cache entry went with it).
     CHECK(env.render("uses.j2", Value::dict()).value() == "macro 2");
@@ -156,22 +159,17 @@ TEST_CASE("render: a module a cached module imported stays while it is held", "[
     dir.write("main.j2", "{% import 'a.j2' as a %}{{ a.f() }}");
     dir.write("a.j2", "{% import 'b.j2' as b %}{% macro f() %}[{{ b.g() }}]{% endmacro %}");
     dir.write("b.j2", "{% macro g() %}b1{% endmacro %}");
-    Environment env(
-        std::make_shared<FileSystemLoader>(std::vector<std::string>{dir.path.string()}));
-    auto replace = [&](const std::string& name, const std::string& text) {
-        dir.write(name + ".new", text);
-        std::filesystem::rename(dir.path / (name + ".new"), dir.path / name);
-    };
+    Environment env(dir.loader());
     REQUIRE(env.render("main.j2", Value::dict()).value() == "[b1]");
-    replace("b.j2", "{% macro g() %}b2{% endmacro %}");
+    dir.replace("b.j2", "{% macro g() %}b2{% endmacro %}");
     CHECK(env.render("main.j2", Value::dict()).value() == "[b1]");
     CHECK(env.render("main.j2", Value::dict()).value() == "[b1]");
-    replace("a.j2", "{% import 'b.j2' as b %}{% macro f() %}({{ b.g() }}){% endmacro %}");
+    dir.replace("a.j2", "{% import 'b.j2' as b %}{% macro f() %}({{ b.g() }}){% endmacro %}");
     CHECK(env.render("main.j2", Value::dict()).value() == "(b2)");
     for (int i = 0; i < 3; ++i) {  // retired modules freed between renders, none in use
-        replace("b.j2", "{% macro g() %}b" + std::to_string(3 + i) + "{% endmacro %}");
-        replace("a.j2", "{% import 'b.j2' as b %}{% macro f() %}<" + std::to_string(i) +
-                            "{{ b.g() }}>{% endmacro %}");
+        dir.replace("b.j2", "{% macro g() %}b" + std::to_string(3 + i) + "{% endmacro %}");
+        dir.replace("a.j2", "{% import 'b.j2' as b %}{% macro f() %}<" + std::to_string(i) +
+                                "{{ b.g() }}>{% endmacro %}");
         CHECK(env.render("main.j2", Value::dict()).value() ==
               "<" + std::to_string(i) + "b" + std::to_string(3 + i) + ">");
     }
@@ -187,12 +185,10 @@ TEST_CASE("render: a cached module keeps the template its import was parsed from
               "{% import 'mod.j2' as m %}{% macro hello(who) %}[{{ m.greet(who) }}]{% endmacro %}");
     dir.write("main.j2", "{% import 'mod.j2' as fresh %}{% import 'lib.j2' as l %}"
                          "{{ l.hello('ops') }}{{ fresh.greet('x') }}");
-    Environment env(
-        std::make_shared<FileSystemLoader>(std::vector<std::string>{dir.path.string()}));
+    Environment env(dir.loader());
     REQUIRE(env.render("main.j2", Value::dict()).value() == "[hello ops]hello x");
-    dir.write("mod.j2.new", "{% set pad = '" + std::string(3000, 'x') +
-                                "' %}{% macro greet(who) %}hi {{ who }}{% endmacro %}");
-    std::filesystem::rename(dir.path / "mod.j2.new", dir.path / "mod.j2");
+    dir.replace("mod.j2", "{% set pad = '" + std::string(3000, 'x') +
+                              "' %}{% macro greet(who) %}hi {{ who }}{% endmacro %}");
     CHECK(env.render("main.j2", Value::dict()).value() == "[hello ops]hi x");
     CHECK(env.render("main.j2", Value::dict()).value() == "[hello ops]hi x");
 }

@@ -323,9 +323,7 @@ std::string expression_field(Context& ctx, const YAML::Node& node, std::string_v
         // A block scalar (`when: >`) or a stray space leaves whitespace around the braces;
         // any other text makes the result a string, which a condition reads as true
         // whatever it says ("False\n") and which is never a list.
-        const size_t first = text.find_first_not_of(" \t\r\n");
-        const size_t last = text.find_last_not_of(" \t\r\n");
-        std::string trimmed = text.substr(first, last - first + 1);
+        std::string trimmed(trim_blanks(text));
         if (is_single_expression(trimmed)) return trimmed;
         if (ctx.problems().size() == problems) {
             ctx.error(node, "'" + f + "' must be one expression, such as \"{{ " +

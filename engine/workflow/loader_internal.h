@@ -99,6 +99,13 @@ void for_each_entry(
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 // ^[A-Za-z_][A-Za-z0-9_-]*$
 bool is_identifier(std::string_view s);
+// s without the blanks (spaces, tabs, line breaks) around it: a block scalar or a stray
+// space leaves them around an expression's braces.
+inline std::string_view trim_blanks(std::string_view s) {
+    const size_t first = s.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return {};
+    return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
 // The message for a name that is not an identifier.
 std::string identifier_problem(std::string_view what, std::string_view name);
 

@@ -483,11 +483,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         // as one `{{ ... }}`, trimmed.
         std::string inner;
         if (is_single_expression(step.for_each, &inner)) {
-            const size_t first = inner.find_first_not_of(" \t\r\n");
-            const size_t last = inner.find_last_not_of(" \t\r\n");
-            std::string_view path = first == std::string::npos
-                                        ? std::string_view()
-                                        : std::string_view(inner).substr(first, last - first + 1);
+            std::string_view path = detail::trim_blanks(inner);
             for (const InputSpec& in : wf.inputs)
                 if (path == "inputs." + in.name && in.type != "array" && in.type != "any") {
                     auto m = step.field_marks.count("for_each") ? step.field_marks.at("for_each")

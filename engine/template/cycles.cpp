@@ -59,30 +59,15 @@ struct Node {
 // one, and that container was noted): when no suspect is held elsewhere there is no cycle,
 // and the walk over all they reach (the render's input data, often) is not needed.
 bool held_beyond(const std::vector<Value>& suspects) {
-    auto listed = [&](const HeapObject* h) {
-        size_t n = 0;
-        for (const Value& s : suspects)
-            n += s.identity() == h;
-        return n;
-    };
-    if (suspects.size() <= 16) {  // the usual few: no allocation, every render pays this
-        for (const Value& s : suspects)
-            if (size_t(s.identity()->refs) > listed(s.identity())) return true;
-        return false;
-    }
-    std::vector<const HeapObject*> ids;
-    ids.reserve(suspects.size());
+    // The list's own references taken away for the look, then given back: what is left of
+    // a count is held from elsewhere. Nothing is freed in between.
     for (const Value& s : suspects)
-        ids.push_back(s.identity());
-    std::sort(ids.begin(), ids.end());
-    for (size_t i = 0; i < ids.size();) {
-        size_t same = 1;
-        while (i + same < ids.size() && ids[i + same] == ids[i])
-            ++same;
-        if (size_t(ids[i]->refs) > same) return true;
-        i += same;
-    }
-    return false;
+        --s.identity()->refs;
+    bool held = std::any_of(suspects.begin(), suspects.end(),
+                            [](const Value& s) { return s.identity()->refs > 0; });
+    for (const Value& s : suspects)
+        ++s.identity()->refs;
+    return held;
 }
 
 }  // namespace

@@ -147,7 +147,7 @@ class Environment {
     std::map<std::string, CachedTemplate> cache_;
     // Modules of templates parsed again since: a render may still hold them, and a cached
     // module that imported one does (as Jinja2's cached module keeps the old import). Freed
-    // once no render runs and nothing else holds them (release_retired_modules).
+    // once no render runs and nothing else holds them (render_ends).
     std::vector<Value> retired_modules_;
     int renders_ = 0;  // Renderers alive on this Environment
 

@@ -81,17 +81,26 @@ void fill_unwritten_tail(MDB_env* env, int fd) {
 
 // A data.mdb cut short (a partial copy, a full disk) still opens: LMDB maps it, and the
 // first read of a page past its end is a SIGBUS that kills the process. Checked right after
-// each mdb_env_open. (A short tail LMDB leaves is filled after each commit, above, so a
-// live store does not look truncated.)
+// each mdb_env_open. A short tail LMDB leaves is filled after each commit, above, but
+// another process sharing the store may be between its commit and that fill: a short file
+// is looked at again for a moment (the fill follows the commit at once) before it is
+// called truncated. (A `ferry run` beside others that commit met it: "restore it from a
+// backup" for a store that was fine.)
 void check_not_truncated(MDB_env* env) {
     mdb_filehandle_t fd = -1;
-    struct stat file {};
-    if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS || fstat(fd, &file) != 0) return;
-    uint64_t needed = pages_reach(env);
-    if (uint64_t(file.st_size) < needed) {
-        throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
-                          " bytes, but its pages reach " + std::to_string(needed) +
-                          " (a partial copy or a full disk?); restore it from a backup"};
+    if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS) return;
+    constexpr int kLooks = 50;  // 2 ms apart: 100 ms at most, only for a short file
+    for (int look = 1;; ++look) {
+        struct stat file {};
+        if (fstat(fd, &file) != 0) return;
+        uint64_t needed = pages_reach(env);
+        if (uint64_t(file.st_size) >= needed) return;
+        if (look == kLooks) {
+            throw OpenFailure{"data.mdb is truncated: " + std::to_string(file.st_size) +
+                              " bytes, but its pages reach " + std::to_string(needed) +
+                              " (a partial copy or a full disk?); restore it from a backup"};
+        }
+        ::usleep(2000);
     }
 }
 

@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 using namespace ferry;
 using namespace ferry::store;
@@ -1012,4 +1014,34 @@ TEST_CASE("store: history records are scrubbed of secret values as they are writ
     CHECK(s->changes(id).value().at(0).json == scrubbed);
     // A workflow definition is not history: it is kept as it must run.
     CHECK(*s->get_workflow("h").value() == leaky);
+}
+
+TEST_CASE("store: a file short only until its writer fills the tail opens", "[store]") {
+    // Another process sharing the store may be between its commit (a meta page counting
+    // pages at the end) and filling that tail: a `ferry run` opening then was told the
+    // store was a truncated copy to restore from a backup.
+    TempDir tmp;
+    std::string dir = tmp.sub("data");
+    {
+        auto s = open_ok(dir);
+        for (int i = 0; i < 50; ++i) {
+            std::string id = new_ulid();
+            s->put_execution(id, "w", "succeeded", exec_json(id, "w", "succeeded"));
+        }
+        commit_ok(*s);
+    }
+    const std::string path = dir + "/data.mdb";
+    const std::string whole = read_file(path);
+    REQUIRE(whole.size() > 4 * 4096);
+    const size_t cut = whole.size() - 2 * 4096;
+    REQUIRE(::truncate(path.c_str(), off_t(cut)) == 0);
+    std::thread filler([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::ofstream(path, std::ios::binary | std::ios::app) << whole.substr(cut);
+    });
+    auto opened = Store::open(dir);
+    filler.join();
+    INFO((opened ? std::string() : opened.error().describe()));
+    CHECK(opened);
+    CHECK(read_file(path) == whole);
 }

@@ -29,14 +29,16 @@ namespace {
 // jinja2.loaders.split_template_path: '..' leaves the search path, so it is refused.
 std::vector<std::string> split_template_path(const std::string& name) {
     std::vector<std::string> pieces;
-    std::string piece;
-    std::istringstream in(name);
-    while (std::getline(in, piece, '/')) {
+    std::string_view rest = name;
+    while (!rest.empty()) {
+        size_t slash = rest.find('/');
+        std::string_view piece = rest.substr(0, slash);
+        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
         if (piece == "..") {
             throw TemplateError(ErrorKind::Security,
                                 "template name '" + name + "' leaves the template folder");
         }
-        if (!piece.empty() && piece != ".") pieces.push_back(piece);
+        if (!piece.empty() && piece != ".") pieces.emplace_back(piece);
     }
     return pieces;
 }

@@ -197,18 +197,21 @@ double round_float(double x, int64_t ndigits) {
     if (!std::isfinite(x)) return x;
     if (ndigits > 323) return x;
     if (ndigits < -308) return 0.0 * x;
-    std::vector<char> buf(1500);
-    if (ndigits >= 0) {
+    // To a whole number (round's default): half-even on the exact binary value, as below,
+    // without printing it (printf was most of a render's cold code).
+    if (ndigits == 0) return std::nearbyint(x);
+    char buf[1500];  // %.1080f of the largest double: 309 digits, the point, 1080 more
+    if (ndigits > 0) {
         // glibc's printf rounds the exact binary value half-even, as Python's dtoa does.
-        int n = std::snprintf(buf.data(), buf.size(), "%.*f", int(ndigits), std::fabs(x));
+        int n = std::snprintf(buf, sizeof buf, "%.*f", int(ndigits), std::fabs(x));
         double r = 0;
-        std::from_chars(buf.data(), buf.data() + n, r);
+        std::from_chars(buf, buf + n, r);
         return std::signbit(x) ? -r : r;
     }
     // Rounding left of the point: take the exact decimal expansion (a double has at most
     // 1074 fractional digits) and round it by hand.
-    int n = std::snprintf(buf.data(), buf.size(), "%.1080f", std::fabs(x));
-    std::string_view text(buf.data(), size_t(n));
+    int n = std::snprintf(buf, sizeof buf, "%.1080f", std::fabs(x));
+    std::string_view text(buf, size_t(n));
     size_t point = text.find('.');
     std::string digits(text.substr(0, point));
     digits.append(text.substr(point + 1));

@@ -94,6 +94,13 @@ TEST_CASE("round: Python's round and the ceil/floor methods", "[filters]") {
     CHECK(run("round", F(2.675), A({I(2)})) == "2.67");  // 2.675 is 2.67499999...
     CHECK(run("round", F(0.125), A({I(2)})) == "0.12");
     CHECK(run("round", F(-0.4)) == "-0.0");
+    // To a whole number without printf: still half-even on the exact binary value.
+    CHECK(run("round", F(0.5)) == "0.0");
+    CHECK(run("round", F(-1.5)) == "-2.0");
+    CHECK(run("round", F(0.49999999999999994)) == "0.0");  // not 0.5 + 0.5 rounded up
+    CHECK(run("round", F(4503599627370495.5)) == "4503599627370496.0");
+    CHECK(run("round", F(1e300)) == "1e+300");
+    CHECK(run("round", F(-0.0)) == "-0.0");
     CHECK(run("round", I(42)) == "42");  // ints stay ints
     CHECK(run("round", I(45), A({I(-1)})) == "40");
     CHECK(run("round", I(55), A({I(-1)})) == "60");

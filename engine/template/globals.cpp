@@ -218,7 +218,7 @@ struct Namespace final : Object {
         return std::nullopt;
     }
     bool setattr(std::string_view name, Value value) override {
-        attrs->set(Value::string(std::string(name)), std::move(value));
+        attrs->set(name, std::move(value));
         return true;
     }
     void report_held(HeldVisitor& visitor) const override { visitor.held(attrs.get()); }

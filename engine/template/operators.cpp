@@ -56,7 +56,9 @@ Value add(const Value& a, const Value& b) {
                                         " items, over the limit of " +
                                         std::to_string(kMaxBuiltString / 16));
         }
-        std::vector<Value> out = a.list_obj().items;
+        std::vector<Value> out;
+        out.reserve(n);  // a copy of a, then b's items, would grow the copy again
+        out.insert(out.end(), a.list_obj().items.begin(), a.list_obj().items.end());
         out.insert(out.end(), b.list_obj().items.begin(), b.list_obj().items.end());
         return a.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));
     }

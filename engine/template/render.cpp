@@ -314,7 +314,7 @@ void Renderer::assign(const Expr& target, const Value& value) {
         return;
     }
     case ExprKind::NSRef: {
-        const Value* ns = scope_->lookup(target.name);
+        const Value* ns = scope_->lookup(target.name, name_tag_of(target));
         if (!ns || !ns->is_object() || !ns->object_obj().setattr(target.a->value.str(), value)) {
             raise(ErrorKind::Runtime, "cannot assign attribute on non-namespace object");
         }

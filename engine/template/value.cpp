@@ -188,6 +188,14 @@ void DictObj::set(Value key, Value value) {
         items_[i].second = std::move(value);
 }
 
+void DictObj::set(std::string_view key, Value value) {
+    size_t i = position(key);
+    if (i == npos)
+        items_.emplace_back(Value::string(std::string(key)), std::move(value));
+    else
+        items_[i].second = std::move(value);
+}
+
 void DictObj::append_new(Value key, Value value) {
     items_.emplace_back(std::move(key), std::move(value));
 }

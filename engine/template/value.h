@@ -267,6 +267,9 @@ struct DictObj : HeapObject {
     const Value* find(const Value& key) const;  // Python ==, so 1 and 1.0 and True match
     // dict[key] = value: a new key goes last, an existing one keeps its place.
     void set(Value key, Value value);
+    // The same for a string key, made into a value only when it is new (a namespace's
+    // `{% set ns.items = ... %}` in a loop replaces the same key each time).
+    void set(std::string_view key, Value value);
     // Adds an entry whose key the caller knows is not in the dict yet (a fresh dict filled
     // from distinct names), without looking for it.
     void append_new(Value key, Value value);

@@ -250,6 +250,14 @@ TEST_CASE("truncate", "[filters]") {
     CHECK(run("truncate", text, A({I(15)}, {{"end", S(" [more]")}})) == "Hello [more]");
     CHECK(run("truncate", text, A({I(16)}, {{"leeway", I(0)}})) == "Hello world,...");
     CHECK(run("truncate", S("short"), A({I(3), B(true), S(""), I(0)})) == "sho");
+    // At the leeway's bound, counted in characters (the short-string path counts bytes).
+    CHECK(run("truncate", S("abcdefgh"), A({I(3)})) == "abcdefgh");
+    CHECK(run("truncate", S("abcdefghi"), A({I(3)})) == "...");
+    CHECK(run("truncate", S("\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4"),
+              A({I(3)})) == "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4");
+    CHECK(run("truncate",
+              S("\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4"),
+              A({I(3)})) == "...");
     CHECK(run("truncate", S("helloworldfoobarbaz"), A({I(8)}, {{"leeway", I(0)}})) == "hello...");
     CHECK(run("truncate", Undef()) == "");
     CHECK(fails("truncate", S("x"), A({I(2)})) ==

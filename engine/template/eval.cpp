@@ -13,12 +13,6 @@ Value Renderer::eval_name(const Expr& e) {
     return eval_unscoped_name(e);
 }
 
-const Value& Renderer::evaluated_operand(const Expr& e, Value& holder) {
-    // A name no scope holds is not looked up again.
-    holder = e.kind == ExprKind::Name ? eval_unscoped_name(e) : eval(e);
-    return holder;
-}
-
 Value Renderer::eval_unscoped_name(const Expr& e) {
     Value global = find_global(e.name);
     if (!global.is_undefined()) return global;

@@ -194,14 +194,15 @@ class Renderer final : public Runtime {
     // scope), else evaluated into holder. A copy is a reference count, a write to the value's
     // heap object; a render reads variables far more than it stores them. Only for a use that
     // runs no template code before it is done with the value (a filter, a test, a print).
-    // Inlined where used (~800 a render): the call, with the frame that evaluating a node
-    // needs, cost more than answering a constant or a variable in scope.
-    [[gnu::always_inline]] const Value& operand(const Expr& e, Value& holder) {
+    const Value& operand(const Expr& e, Value& holder) {
         if (e.kind == ExprKind::Const) return e.value;
         if (e.kind == ExprKind::Name) {
             if (const Value* v = scope_->lookup(e.name, name_tag_of(e))) return *v;
+            holder = eval_unscoped_name(e);  // not looked up again
+            return holder;
         }
-        return evaluated_operand(e, holder);
+        holder = eval(e);
+        return holder;
     }
 
     // Runtime
@@ -308,8 +309,6 @@ class Renderer final : public Runtime {
     Value eval_name(const Expr& e);
     // A name no scope holds: a global, `self`, or undefined.
     Value eval_unscoped_name(const Expr& e);
-    // operand() for a node that is neither a constant nor a variable in scope.
-    [[gnu::noinline]] const Value& evaluated_operand(const Expr& e, Value& holder);
     Value eval_binary(const Expr& e);
     Value eval_compare(const Expr& e);
     Value eval_call(const Expr& e);

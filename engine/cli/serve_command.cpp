@@ -153,7 +153,9 @@ int serve_command(int argc, char** argv) {
     std::vector<workflow::Diagnostic> task_problems;
     // What task files print while they load is held until the JSON log exists.
     std::vector<std::pair<std::string, std::string>> load_output;
-    auto app = open_app(common, true, &task_problems,
+    // The store is opened once the address is bound (below): a server refused its port, or
+    // its configuration, leaves no data folder behind.
+    auto app = open_app(common, false, &task_problems,
                         [&load_output](std::string_view level, std::string_view text) {
                             load_output.emplace_back(level, text);
                         });
@@ -185,7 +187,46 @@ int serve_command(int argc, char** argv) {
     }
 
     raise_descriptor_limit(settings->max_connections, log);
+    // The address first. Nothing is accepted before the loop runs, by when the API exists.
+    engine::server::Api* api_ref = nullptr;
+    ServerOptions so;
+    so.max_body_bytes = settings->max_body;
+    so.max_connections = settings->max_connections;
+    so.request_timeout_ms = settings->request_timeout_ms;
+    so.keep_alive_timeout_ms = settings->idle_timeout_ms;
+    // One grace for everything at shutdown: requests still in flight and running executions
+    // share it (they ran one after the other before, up to 10 s + the grace).
+    so.shutdown_timeout_ms = settings->shutdown_grace_ms;
+    so.access_log = [&api_ref, &lines, quiet](const AccessLogEntry& e) {
+        ++api_ref
+              ->http_requests[(e.method.empty() ? "-" : e.method) + " " + std::to_string(e.status)];
+        if (quiet) return;
+        JsonLogLine line("access");
+        line.field("request_id", e.request_id);
+        line.field("method", e.method);
+        line.field("path", e.path);
+        line.field("status", int64_t(e.status));
+        line.field("bytes", int64_t(e.bytes));
+        line.field("duration_ms", e.duration_ms);
+        line.field("remote", e.remote);
+        for (const auto& [key, value] : e.fields)
+            line.field(key, value);
+        lines.add(line.finish());
+    };
+    HttpServer server(app->loop, so, [&api_ref](ServerRequest& req, Responder res) {
+        api_ref->handle(req, std::move(res));
+    });
+    auto bound = server.listen(host, port);
+    if (!bound) {
+        log.error(bound.error().message, {{"listen", settings->listen}});  // names the address
+        return 2;
+    }
+    if (Status opened = app->open_store(); !opened) {
+        log.error(opened.error().message, {{"data", app->project.data_dir()}});
+        return 2;
+    }
     engine::server::Api api(*app, settings.value(), log);
+    api_ref = &api;
     engine::server::add_execution_routes(api);
     engine::server::add_ops_routes(api);
     engine::server::add_form_routes(api);
@@ -225,7 +266,7 @@ int serve_command(int argc, char** argv) {
     events.add_routes(api);
     engine::server::Schedules schedules(*app, dry_run, log, api.store_room());
     schedules.add_routes(api);
-    const HttpServer* http_server = nullptr;  // set once it exists, below
+    const HttpServer* http_server = &server;
     api.add(
         "GET", "/metrics", engine::server::Role::Viewer,
         [&](engine::server::Call& c) {
@@ -237,41 +278,9 @@ int serve_command(int argc, char** argv) {
         },
         {{}, "", {}, {{200, "Prometheus text format", "text/plain; version=0.0.4", ""}}});
 
-    ServerOptions so;
-    so.max_body_bytes = settings->max_body;
-    so.max_connections = settings->max_connections;
-    so.request_timeout_ms = settings->request_timeout_ms;
-    so.keep_alive_timeout_ms = settings->idle_timeout_ms;
-    // One grace for everything at shutdown: requests still in flight and running executions
-    // share it (they ran one after the other before, up to 10 s + the grace).
-    so.shutdown_timeout_ms = settings->shutdown_grace_ms;
-    so.access_log = [&api, &lines, quiet](const AccessLogEntry& e) {
-        ++api.http_requests[(e.method.empty() ? "-" : e.method) + " " + std::to_string(e.status)];
-        if (quiet) return;
-        JsonLogLine line("access");
-        line.field("request_id", e.request_id);
-        line.field("method", e.method);
-        line.field("path", e.path);
-        line.field("status", int64_t(e.status));
-        line.field("bytes", int64_t(e.bytes));
-        line.field("duration_ms", e.duration_ms);
-        line.field("remote", e.remote);
-        for (const auto& [key, value] : e.fields)
-            line.field(key, value);
-        lines.add(line.finish());
-    };
     // Without its lock the server could run nothing (every start and resume needs it).
     if (Status locked = app->engine->claim_data_folder(); !locked) {
         log.error(locked.error().message, {{"data", app->project.data_dir()}});
-        return 2;
-    }
-    HttpServer server(app->loop, so, [&api](ServerRequest& req, Responder res) {
-        api.handle(req, std::move(res));
-    });
-    http_server = &server;
-    auto bound = server.listen(host, port);
-    if (!bound) {
-        log.error(bound.error().message, {{"listen", settings->listen}});  // names the address
         return 2;
     }
     bool ipv6 = host.find(':') != std::string::npos;

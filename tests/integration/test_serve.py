@@ -994,6 +994,29 @@ class StderrIsJsonLines(unittest.TestCase):
         finally:
             p.remove()
 
+    def test_a_port_in_use_is_refused_without_making_the_data_folder(self):
+        p = te.Project()
+        taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            p.workflow("hello", HELLO)
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            address = "127.0.0.1:%d" % taken.getsockname()[1]
+            data = Path(p.data) / "never"
+            proc = subprocess.run([te.FERRY, "serve", "--listen", address, "--project", p.dir,
+                                   "--data", str(data)], capture_output=True, text=True,
+                                  timeout=30)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            error = [json.loads(l) for l in proc.stderr.splitlines() if '"error"' in l]
+            self.assertEqual(len(error), 1, proc.stderr)
+            self.assertIn("address", error[0]["message"])
+            self.assertEqual(error[0]["listen"], address)
+            self.assertFalse(data.exists(), "a refused server made its data folder")
+            self.assertNotIn("listening on", proc.stderr)
+        finally:
+            taken.close()
+            p.remove()
+
     def test_quiet_keeps_the_server_lines_only(self):
         p = te.Project()
         try:

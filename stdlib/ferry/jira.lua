@@ -14,6 +14,7 @@
 -- of the key. Lookups search the label (labels are always searchable; JQL on an issue
 -- property only works where an app indexes it) and confirm the property when Jira returns it.
 local json = require("ferry.json")
+local crypto = require("ferry.crypto")
 local quoted = require("ferry.text").quoted
 local clip = require("ferry.text").clip
 local trim = require("ferry.text").trim
@@ -277,8 +278,10 @@ end
 -- ---------------------------------------------------------------------------------------
 -- Idempotency
 
-function M.idempotency_label(key)
-  return "ferry-" .. key:sub(1, 24)
+-- own: the key is a workflow's `idempotency_key` (any text): the label takes 24 hex digits
+-- of its SHA-256, as a step's key gives its own first 24.
+function M.idempotency_label(key, own)
+  return "ferry-" .. (own and crypto.sha256(key) or key):sub(1, 24)
 end
 
 -- The create request's `properties`: the key, readable with GET .../properties/ferry.idempotency.
@@ -300,12 +303,13 @@ local function carries(issue, key, label)
   return true
 end
 
--- The issue created with `key`, or nil. The JQL names the label only: the label is unique
--- to the step, and a `project = X` clause would fail with 400 when the project has no
--- issue yet or its key is mistyped. (Search is eventually consistent: ferry.tickets
--- repeats the lookup right after a create with an unknown outcome.)
-function M.find_by_idempotency(ctx, key)
-  local label = M.idempotency_label(key)
+-- The issue created with `key` (label: idempotency_label's), or nil. The JQL names the
+-- label only: the label is unique to the step (or to the workflow's own key), and a
+-- `project = X` clause would fail with 400 when the project has no issue yet or its key
+-- is mistyped. (Search is eventually consistent: ferry.tickets repeats the lookup right
+-- after a create with an unknown outcome.)
+function M.find_by_idempotency(ctx, key, label)
+  label = label or M.idempotency_label(key)
   local body = {
     jql = 'labels = "' .. label .. '"',
     fields = json.array({ "summary", "status", "labels", "issuetype", "priority" }),

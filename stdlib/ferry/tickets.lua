@@ -29,6 +29,21 @@ function M.has_text(v)
   return type(v) == "string" and v:match("%S") ~= nil
 end
 
+-- ticket.create's `idempotency_key`: a key of the workflow's own in place of the step's,
+-- so that executions giving the same key share one ticket. Text of 1 to 100 characters
+-- (ServiceNow's correlation_id keeps 100); nil when not given.
+M.OWN_KEY_MAX = 100
+function M.own_idempotency_key(input, task)
+  local key = input.idempotency_key
+  if not M.is_set(key) then return nil end
+  local length = type(key) == "string" and utf8.len(key) or nil
+  if not M.has_text(key) or not length or length > M.OWN_KEY_MAX then
+    M.invalid(task .. ": 'idempotency_key' must be text of 1 to " .. M.OWN_KEY_MAX ..
+              " characters, got " .. quoted(key))
+  end
+  return key
+end
+
 -- A shallow copy of t, or a new table when t is nil / null / not a table.
 function M.copy(t)
   local out = {}
@@ -281,6 +296,8 @@ end
 --   send   = function() return ctx.http{...} end,  -- the create request
 --   accept = function(res) return ticket end,        -- a definite response: ticket or raise
 --   lookup = function() return ticket or nil end,    -- the ticket carrying the key, if any
+--   look_first = true,  -- the key is the workflow's own (an `idempotency_key` input): another
+--                       -- execution may have created the ticket, so every attempt looks first
 -- }
 -- The ticket returned gets `created` = true when this call's create made it, false when it
 -- was found by the lookup.
@@ -333,6 +350,16 @@ function M.create_once(spec)
     end
     if found then
       ctx.log.info(spec.what .. " already exists (created by an earlier attempt)",
+                   { id = found.id, key = found.key, number = found.number })
+      found.created = false
+      return found
+    end
+  elseif not ctx.dry_run and spec.look_first then
+    -- One lookup: what another execution created with the same key was committed by the
+    -- vendor long ago, or is racing this one (which no lookup settles).
+    local found = spec.lookup()
+    if found then
+      ctx.log.info(spec.what .. " already exists with this idempotency_key: not created again",
                    { id = found.id, key = found.key, number = found.number })
       found.created = false
       return found

@@ -1,7 +1,8 @@
 -- ticket.create, provider jira: create a Jira Cloud issue (POST /rest/api/3/issue).
 --
--- Retries never create a second issue: the issue carries the step's idempotency key (issue
--- property ferry.idempotency and label ferry-<24 hex>), and whenever an earlier attempt may
+-- Retries never create a second issue: the issue carries the step's idempotency key, or the
+-- workflow's own `idempotency_key` (looked up before every create), in the issue property
+-- ferry.idempotency and the label ferry-<24 hex>, and whenever an earlier attempt may
 -- have created it (a retried or resumed step, a create whose answer was lost) the issue is
 -- looked up by that key first (ferry.tickets.create_once).
 local quoted = require("ferry.text").quoted
@@ -34,13 +35,17 @@ return {
     labels = { type = "array", description = "labels, no spaces (ferry adds ferry-<key>)" },
     components = { type = "array", description = "component names or {id} objects" },
     fields = { type = "object", description = "other fields, e.g. customfield_10010, duedate (over the integration's defaults)" },
+    idempotency_key = { type = "string",
+                        description = "a key of your own (1-100 characters) instead of the step's: looked up before every create, so executions giving the same key share one issue" },
   },
   output = { description = "{id, key, number (= key), url, status (null: the create answer has none), provider, raw, created}" },
 
   run = function(ctx, input)
     tickets.integration(ctx, { "jira" }, TASK)
-    local key = ctx.idempotency_key
-    local fields = jira.issue_fields(ctx, input, TASK, { create = true, label = jira.idempotency_label(key) })
+    local own = tickets.own_idempotency_key(input, TASK)
+    local key = own or ctx.idempotency_key
+    local label = jira.idempotency_label(key, own ~= nil)
+    local fields = jira.issue_fields(ctx, input, TASK, { create = true, label = label })
     local body = { fields = fields, properties = jira.idempotency_properties(key) }
 
     return tickets.create_once({
@@ -61,9 +66,10 @@ return {
         return jira.ticket(ctx, issue)
       end,
       lookup = function()
-        local issue = jira.find_by_idempotency(ctx, key)
+        local issue = jira.find_by_idempotency(ctx, key, label)
         return issue and jira.ticket(ctx, issue) or nil
       end,
+      look_first = own ~= nil,
     })
   end,
 }

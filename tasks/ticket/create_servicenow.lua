@@ -1,8 +1,8 @@
 -- ticket.create, provider servicenow (the default): create a record in any ServiceNow
 -- table through the Table API (POST /api/now/table/{table}).
 --
--- Retries never create a second record: the record carries the step's idempotency key in
--- correlation_id, and whenever an earlier attempt may have created it (a retried or
+-- Retries never create a second record: the record carries the step's idempotency key (or
+-- the workflow's own `idempotency_key`, looked up before every create) in correlation_id, and whenever an earlier attempt may have created it (a retried or
 -- resumed step, a create whose answer was lost) the record is looked up by that key first
 -- (ferry.tickets.create_once).
 local quoted = require("ferry.text").quoted
@@ -11,19 +11,30 @@ local sn = require("ferry.servicenow")
 
 local TASK = "ticket.create"
 
--- The key stored on the record and looked up on retries: the step's idempotency key,
--- unless the workflow sets correlation_id itself (then that value identifies the record).
-local function correlation(ctx, fields)
+-- The key stored on the record and looked up: the step's idempotency key, unless the
+-- workflow gives its own (`idempotency_key`: looked up before every create, so executions
+-- giving the same key share the record) or sets correlation_id itself (then that value
+-- identifies the record on retries). Returns the key and whether to look first.
+local function correlation(ctx, input, fields)
+  local own = tickets.own_idempotency_key(input, TASK)
   local given = fields.correlation_id
+  if own and own:find("^", 1, true) then
+    tickets.invalid(TASK .. ": 'idempotency_key' must not contain '^' (it goes into " ..
+                    "correlation_id, which a ServiceNow query matches), got " .. quoted(own))
+  end
   if tickets.is_set(given) then
     if type(given) ~= "string" or given:find("^", 1, true) or not given:match("%S") then
       tickets.invalid(TASK .. ": fields.correlation_id must be a non-empty string without '^' " ..
                       "(it is used in a ServiceNow query), got " .. quoted(given))
     end
-    return given
+    if own and own ~= given then
+      tickets.invalid(TASK .. ": 'idempotency_key' and fields.correlation_id differ (" ..
+                      quoted(own) .. ", " .. quoted(given) .. "): give one of them")
+    end
+    return given, own ~= nil
   end
-  fields.correlation_id = ctx.idempotency_key
-  return ctx.idempotency_key
+  fields.correlation_id = own or ctx.idempotency_key
+  return fields.correlation_id, own ~= nil
 end
 
 -- The change recorded for `ferry executions diff`: the fields sent, as the record now has them.
@@ -45,6 +56,8 @@ return {
                description = "the record's fields (short_description, description, ...), over the integration's defaults" },
     severity = { type = "string",
                  description = "critical | high | medium | low: sets priority (and impact, urgency on incidents) unless fields has them" },
+    idempotency_key = { type = "string",
+                        description = "a key of your own (1-100 characters, no '^') instead of the step's: stored in correlation_id and looked up before every create, so executions giving the same key share one record" },
   },
   output = { description = "{id (sys_id), key, number, url, status (state), provider, raw (the record), created}" },
 
@@ -52,7 +65,7 @@ return {
     tickets.integration(ctx, { "servicenow" }, TASK)
     local tbl = sn.table_name(ctx, input, TASK)
     local fields = sn.fields(ctx, input, tbl, TASK, true)
-    local key = correlation(ctx, fields)
+    local key, look_first = correlation(ctx, input, fields)
     local what = "ServiceNow " .. tbl .. " record"
 
     return tickets.create_once({
@@ -77,6 +90,7 @@ return {
         local record = sn.find_one(ctx, tbl, "correlation_id", key)
         return record and sn.ticket(ctx, tbl, record) or nil
       end,
+      look_first = look_first,
     })
   end,
 }

@@ -5,6 +5,7 @@ servers in mocks/ (127.0.0.1 only, stopped by PID).
 
     python3 tests/integration/test_tasks.py path/to/ferry [TestName ...]
 """
+import hashlib
 import json
 import threading
 import os
@@ -282,6 +283,73 @@ steps:
         self.assertGreaterEqual(posts[1]["t"] - posts[0]["t"], 4.9)
         self.assertEqual(len(self.state()["servicenow"]["incident"]), 1)
 
+    def test_an_own_idempotency_key_gives_executions_one_record(self):
+        # The key of the alert, not of the step: a second execution for the same alert
+        # finds the record the first created; another alert gets its own.
+        self.p.workflow("sn", """\
+inputs:
+  alert: {type: string}
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Alert {{ inputs.alert }}"},
+           idempotency_key: "alert-{{ inputs.alert }}"}
+""")
+        outputs = []
+        for alert in ("A-1", "A-1", "B-2"):
+            rc, doc, err = self.run_wf("sn", "--input", "alert=" + alert)
+            self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+            outputs.append(doc["steps"]["create"]["output"])
+        records = self.state()["servicenow"]["incident"]
+        self.assertEqual(sorted(r["correlation_id"] for r in records), ["alert-A-1", "alert-B-2"])
+        self.assertEqual([o["created"] for o in outputs], [True, False, True])
+        self.assertEqual(outputs[0]["number"], outputs[1]["number"])
+        self.assertNotEqual(outputs[0]["number"], outputs[2]["number"])
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident", method="POST")), 2)
+        # Each execution looked before creating (the step's own key is looked up only on
+        # retries and resumes).
+        lookups = self.m.requests(path="/api/now/table/incident", method="GET")
+        self.assertEqual(len(lookups), 3, lookups)
+        # A dry run previews the create and sends nothing, the lookup neither.
+        sent = len(self.m.requests())
+        rc, doc, err = self.run_wf("sn", "--input", "alert=A-1", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["steps"]["create"]["output"]["request"]["body"]["correlation_id"],
+                         "alert-A-1")
+        self.assertEqual(len(self.m.requests()), sent)
+
+    def test_an_own_idempotency_key_is_checked_before_anything_is_sent(self):
+        self.p.workflow("sn", """\
+inputs:
+  key: {type: string}
+  correlation: {type: string, default: ""}
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    with:
+      fields: {short_description: "x", correlation_id: "{{ inputs.correlation or none }}"}
+      idempotency_key: "{{ inputs.key }}"
+""")
+        cases = [("   ", "", "must be text of 1 to 100 characters"),
+                 ("k" * 101, "", "must be text of 1 to 100 characters"),
+                 ("a^b", "", "must not contain '^'"),
+                 ("alert-1", "alert-2", "'idempotency_key' and fields.correlation_id differ")]
+        for key, correlation, message in cases:
+            with self.subTest(key=key[:12], correlation=correlation):
+                rc, doc, err = self.run_wf("sn", "--input", "key=" + key,
+                                           "--input", "correlation=" + correlation)
+                self.assertEqual(rc, 1, err)
+                error = doc["steps"]["create"]["error"]
+                self.assertEqual(error["kind"], "validation", error)
+                self.assertIn(message, error["message"])
+        self.assertEqual(self.m.requests(), [])
+        # The same key in both places is one key.
+        rc, doc, err = self.run_wf("sn", "--input", "key=alert-1", "--input", "correlation=alert-1")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(self.state()["servicenow"]["incident"][0]["correlation_id"], "alert-1")
+
     def test_dry_run_preview_of_a_create(self):
         self.p.workflow("sn", """\
 steps:
@@ -491,6 +559,47 @@ steps:
         issues = self.state()["jira"]["issues"]
         self.assertEqual(len(issues), 1)
         self.assertEqual(doc["steps"]["create"]["output"]["key"], issues[0]["key"])
+
+    def test_an_own_idempotency_key_gives_executions_one_issue(self):
+        self.p.workflow("j", """\
+inputs:
+  host: {type: string}
+steps:
+  - id: remind
+    task: ticket.create
+    integration: jira
+    with: {summary: "Certificate of {{ inputs.host }} expires", idempotency_key: "cert {{ inputs.host }}"}
+""")
+        outputs = []
+        for host in ("portal.example.com", "portal.example.com", "api.example.com"):
+            rc, doc, err = self.run_wf("j", "--input", "host=" + host)
+            self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+            outputs.append(doc["steps"]["remind"]["output"])
+        issues = self.state()["jira"]["issues"]
+        self.assertEqual(len(issues), 2)
+        self.assertEqual([o["created"] for o in outputs], [True, False, True])
+        self.assertEqual(outputs[0]["key"], outputs[1]["key"])
+        first = next(i for i in issues if i["key"] == outputs[0]["key"])
+        label = "ferry-" + hashlib.sha256(b"cert portal.example.com").hexdigest()[:24]
+        self.assertIn(label, first["fields"]["labels"])
+        self.assertEqual(first["properties"]["ferry.idempotency"], {"value": "cert portal.example.com"})
+
+    def test_the_bundled_certificate_reminder_opens_one_issue_per_certificate(self):
+        # Scheduled daily: the second day's run must find the reminders the first opened.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace("  jira:\n", "  jira-cloud:\n"))
+        self.p.write("workflows/cert-expiry-reminder.yaml",
+                     (REPO / "workflows/cert-expiry-reminder.yaml").read_text())
+        sample = str(REPO / "workflows/samples/certificates.json")
+        runs = []
+        for _ in range(2):
+            rc, doc, err = self.run_wf("cert-expiry-reminder", "--inputs-file", sample)
+            self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+            runs.append(doc)
+        due = len(runs[0]["outputs"]["expiring"])
+        self.assertGreater(due, 0)
+        self.assertEqual(len(self.state()["jira"]["issues"]), due)
+        self.assertEqual(runs[0]["outputs"]["reminders"], runs[1]["outputs"]["reminders"])
+        self.assertEqual({r["created"] for r in runs[1]["steps"]["reminder"]["output"]}, {False})
 
     def test_a_garbled_lookup_after_a_dropped_create_fails_instead_of_creating_again(self):
         # The search that decides "created or not?" answers 200 with a maintenance page:

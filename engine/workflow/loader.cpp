@@ -20,6 +20,9 @@ namespace ferry::workflow {
 
 std::string Diagnostic::describe() const {
     if (mark.line <= 0) return mark.file + ": " + message;
+    // A column that cannot be told is left out rather than given as 1, which an editor
+    // would jump to as if it were known.
+    if (mark.column <= 0) return mark.file + ":" + std::to_string(mark.line) + ": " + message;
     return mark.file + ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column) + ": " +
            message;
 }

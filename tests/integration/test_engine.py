@@ -1771,10 +1771,11 @@ return {
         self.p.workflow("uses", "steps:\n  - {id: a, task: custom.broken}\n")
         p = self.p.ferry("validate", data=False)
         self.assertEqual(p.returncode, 2)
-        self.assertRegex(p.stdout, r"tasks/custom/broken\.lua:4:\d+: .*near '='")
+        # '=' appears twice on line 4: no column rather than a wrong one (it was 1).
+        self.assertRegex(p.stdout, r"tasks/custom/broken\.lua:4: [^\n]*near '='")
         r = self.p.ferry("run", "uses")
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertRegex(r.stderr, r"tasks/custom/broken\.lua:4:\d+:")
+        self.assertRegex(r.stderr, r"tasks/custom/broken\.lua:4: ")
         self.assertRegex(r.stderr, r"workflows/uses\.yaml:2:\d+: unknown task 'custom.broken'")
 
     def test_task_files_that_load_badly_are_reported_not_waited_for(self):

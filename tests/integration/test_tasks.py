@@ -5,6 +5,7 @@ servers in mocks/ (127.0.0.1 only, stopped by PID).
 
     python3 tests/integration/test_tasks.py path/to/ferry [TestName ...]
 """
+import base64
 import hashlib
 import json
 import threading
@@ -349,6 +350,30 @@ steps:
         rc, doc, err = self.run_wf("sn", "--input", "key=alert-1", "--input", "correlation=alert-1")
         self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
         self.assertEqual(self.state()["servicenow"]["incident"][0]["correlation_id"], "alert-1")
+
+    def test_the_paging_example_of_workflows_md_reads_every_page(self):
+        # The example itself, taken from the guide, against the mock's Table API.
+        guide = (REPO / "docs/workflows.md").read_text()
+        start = guide.index("# workflows/servers.yaml\n")
+        example = guide[start:guide.index("```", start)]
+        self.p.workflow("servers", example.replace("servicenow-prod", "sn"))
+        auth = "Basic " + base64.b64encode(("svc:" + ti.SN_PASSWORD).encode()).decode()
+        for i in (4, 1, 7, 3, 6, 2, 5):
+            reply = self.m.call("POST", "/api/now/table/cmdb_ci_server",
+                                headers={"Authorization": auth},
+                                json_body={"name": "WEB%d" % i, "ip_address": "10.0.0.%d" % i})
+            self.assertEqual(reply.status, 201, reply.text)
+        rc, doc, err = self.run_wf("servers", "--input", "page_size=3")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["outputs"]["pages"], 3)
+        self.assertEqual(doc["outputs"]["hosts"], ["web%d" % i for i in range(1, 8)])
+        offsets = [r["query"].get("sysparm_offset") for r in
+                   self.m.requests(path="/api/now/table/cmdb_ci_server", method="GET")]
+        self.assertEqual(offsets, ["0", "3", "6"])
+        # A dry run still reads (the step says dry_run: false).
+        rc, doc, err = self.run_wf("servers", "--input", "page_size=3", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(doc["outputs"]["hosts"]), 7)
 
     def test_dry_run_preview_of_a_create(self):
         self.p.workflow("sn", """\

@@ -23,7 +23,7 @@ TASK_TABLES = {  # table -> (number prefix, initial state)
     "problem": ("PRB", "1"),
     "sc_task": ("SCTASK", "1"),
 }
-BUILTIN_TABLES = set(TASK_TABLES) | {"cmdb_ci", "sys_journal_field"}
+BUILTIN_TABLES = set(TASK_TABLES) | {"cmdb_ci", "cmdb_ci_server", "sys_journal_field"}
 JOURNAL_FIELDS = {"work_notes": "Work notes", "comments": "Additional comments"}
 ADMIN = "6816f79cc0a8016401c5a33be04be441"   # sys_id of the API user in opened_by
 

@@ -111,6 +111,23 @@ end
 -- Times beyond this (Unix ms, ~285,000 years) are refused rather than computed with.
 local MAX_TIME_MS = 2^53
 
+-- Epoch seconds (numbers below 10^11) or milliseconds, or a date/time text, as RFC 3339
+-- UTC text with milliseconds; a validation error naming the transform otherwise.
+local function utc_text(name, v)
+  local ms
+  if type(v) == "number" then
+    ms = v < 1e11 and math.floor(v * 1000) or math.floor(v)
+  else
+    ms = time.parse(tostring(v))
+  end
+  if not ms then error({ kind = "validation", message = name .. ": not a time: " .. text.quoted(v) }) end
+  local ok, formatted = pcall(time.format, ms)
+  if not ok then
+    error({ kind = "validation", message = name .. ": out of range: " .. text.quoted(v) })
+  end
+  return formatted
+end
+
 local TRANSFORMS = {
   lowercase = function(v) return type(v) == "string" and string.lower(v) or v end,
   uppercase = function(v) return type(v) == "string" and string.upper(v) or v end,
@@ -153,21 +170,25 @@ local TRANSFORMS = {
     end
     return math.floor((ms - time.now_ms()) / 86400000)
   end,
-  -- Epoch seconds or milliseconds, or a date/time text -> RFC 3339 UTC.
-  iso8601 = function(v)
-    local ms
-    if type(v) == "number" then
-      ms = v < 1e11 and math.floor(v * 1000) or math.floor(v)
-    else
-      ms = time.parse(tostring(v))
+  -- The same instant as ServiceNow's date-time fields take it: "YYYY-MM-DD HH:MM:SS", UTC,
+  -- whole seconds (an offset is applied, a fraction dropped; "T" for " " alone is not
+  -- enough for a time given with an offset).
+  servicenow_datetime = function(v)
+    if type(v) == "string" then
+      -- Read as a request form's datetime field reads it: seconds optional, and a time
+      -- without an offset is UTC (ServiceNow's own reading of an API value).
+      local date, hm, rest = v:match("^%s*(%d%d%d%d%-%d%d%-%d%d)[Tt ](%d%d:%d%d)(.-)%s*$")
+      if date then
+        if not rest:match("^:") then rest = ":00" .. rest end
+        if not rest:match("[Zz]$") and not rest:match("[+-]%d%d:?%d%d$") then rest = rest .. "Z" end
+        v = date .. "T" .. hm .. rest
+      end
     end
-    if not ms then error({ kind = "validation", message = "iso8601: not a time: " .. text.quoted(v) }) end
-    local ok, formatted = pcall(time.format, ms)
-    if not ok then
-      error({ kind = "validation", message = "iso8601: out of range: " .. text.quoted(v) })
-    end
-    return formatted
+    local utc = utc_text("servicenow_datetime", v)
+    return utc:sub(1, 10) .. " " .. utc:sub(12, 19)
   end,
+  -- Epoch seconds or milliseconds, or a date/time text -> RFC 3339 UTC.
+  iso8601 = function(v) return utc_text("iso8601", v) end,
 }
 
 local function transform_named(name)

@@ -3451,6 +3451,32 @@ outputs:
                              {"target": "extra", "default": {"nested": {"n": 1}}})
             self.assertEqual(len(recorded["mappings"]), 5)
 
+    def test_servicenow_datetime_is_the_same_instant_in_servicenows_form(self):
+        self.p.workflow("sn", """\
+name: sn
+inputs:
+  times: {type: array}
+steps:
+  - id: shape
+    task: transform
+    for_each: "{{ inputs.times }}"
+    with:
+      data: {v: "{{ item }}"}
+      mappings:
+        - {source: v, target: v, transform: servicenow_datetime}
+outputs:
+  got: "{{ steps.shape.output | map(attribute='v') | list }}"
+""")
+        cases = {"2024-06-02T00:00:00+02:00": "2024-06-01 22:00:00",  # the offset applied
+                 "2024-06-01T22:00:30.987Z": "2024-06-01 22:00:30",   # the fraction dropped
+                 "2024-06-01 22:00": "2024-06-01 22:00:00",           # as a form reads it: UTC
+                 "2024-06-02t01:30-01:30": "2024-06-02 03:00:00",
+                 "2024-06-01": "2024-06-01 00:00:00",
+                 1717279200: "2024-06-01 22:00:00",                    # Unix seconds
+                 1717279200500: "2024-06-01 22:00:00"}                 # Unix milliseconds
+        doc = self.assertRun("sn", "--input", "times=" + json.dumps(list(cases)))
+        self.assertEqual(doc["outputs"]["got"], list(cases.values()))
+
     def test_errors_name_the_transform_and_quote_the_value_briefly(self):
         self.p.workflow("bad", """\
 name: bad
@@ -3481,9 +3507,11 @@ steps:
             ("iso8601", "9223372036854775807", "iso8601: out of range: '9223372036854775807'"),
             ("iso8601", "1e300", "iso8601: out of range: '1e300'"),
             ("to_number", json.dumps("1e999"), "to_number: not a finite number: '1e999'"),
+            ("servicenow_datetime", json.dumps("later"), "servicenow_datetime: not a time: 'later'"),
+            ("servicenow_datetime", "1e300", "servicenow_datetime: out of range: '1e300'"),
             ("rot13", json.dumps("x"), "transform: unknown transform 'rot13' (known: "
-             "date_to_days_remaining, iso8601, lowercase, scale_to_100, to_number, to_string, "
-             "trim, uppercase)"),
+             "date_to_days_remaining, iso8601, lowercase, scale_to_100, servicenow_datetime, "
+             "to_number, to_string, trim, uppercase)"),
         ]
         results = in_parallel(*[
             (lambda t=t, v=v: self.p.run("bad", "--input", "transform=" + t, "--input",

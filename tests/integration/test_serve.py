@@ -1631,13 +1631,20 @@ class BundledProject(unittest.TestCase):
         self.assertTrue(req["url"].endswith("/api/now/table/change_request"))
         self.assertEqual(req["body"]["risk"], "3")
         self.assertEqual(req["body"]["start_date"], "2024-06-01 22:00:00")  # the form normalised it
+        # A window given with an offset is the same instant in ServiceNow's UTC form (it was
+        # sent as "2024-06-02 00:00:00+02:00").
+        status, doc = s.json("POST", "/api/v1/forms/change-request/submit?wait=10s",
+                             dict(fields, window_start="2024-06-02T00:00:00+02:00"))
+        self.assertEqual(status, 200, doc)
+        body = doc["steps"]["change"]["output"]["request"]["body"]
+        self.assertEqual(body["start_date"], "2024-06-01 22:00:00")
         self.assertIn("## Backout plan", req["body"]["description"])
         self.assertEqual(req["headers"]["Authorization"], "[REDACTED]")
         # The token whose digest came from the environment works; a wrong one does not.
         h = {"Authorization": "Bearer " + self.TOKEN}
         status, listed = s.json("GET", "/api/v1/executions", headers=h)
         self.assertEqual(status, 200)
-        self.assertEqual([e["workflow"] for e in listed["executions"]], ["change-request"])
+        self.assertEqual([e["workflow"] for e in listed["executions"]], ["change-request"] * 2)
         status, _ = s.json("GET", "/api/v1/executions", headers={"Authorization": "Bearer nope"})
         self.assertEqual(status, 401)
         # An API start is a dry run too, whatever the request says.

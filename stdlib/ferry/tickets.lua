@@ -329,6 +329,15 @@ local function in_flight_until(ctx)
   return started + (type(timeout) == "number" and timeout or 30000)
 end
 
+-- A ticket the lookup found instead of a create: said so in the step's log, returned as
+-- not created by this call.
+local function existing(spec, found, what_happened)
+  spec.ctx.log.info(spec.what .. " " .. what_happened,
+                    { id = found.id, key = found.key, number = found.number })
+  found.created = false
+  return found
+end
+
 function M.create_once(spec)
   local ctx = spec.ctx
   -- In dry-run the first ctx.http call must be the create itself (it ends the task).
@@ -348,21 +357,13 @@ function M.create_once(spec)
       ferry.sleep(wait_ms)
       found = lookup_settled(spec)
     end
-    if found then
-      ctx.log.info(spec.what .. " already exists (created by an earlier attempt)",
-                   { id = found.id, key = found.key, number = found.number })
-      found.created = false
-      return found
-    end
+    if found then return existing(spec, found, "already exists (created by an earlier attempt)") end
   elseif not ctx.dry_run and spec.look_first then
     -- One lookup: what another execution created with the same key was committed by the
     -- vendor long ago, or is racing this one (which no lookup settles).
     local found = spec.lookup()
     if found then
-      ctx.log.info(spec.what .. " already exists with this idempotency_key: not created again",
-                   { id = found.id, key = found.key, number = found.number })
-      found.created = false
-      return found
+      return existing(spec, found, "already exists with this idempotency_key: not created again")
     end
   end
 
@@ -382,12 +383,7 @@ function M.create_once(spec)
     ctx.log.warn("the create may or may not have happened (" .. why .. "); looking the " ..
                  spec.what .. " up before sending it again", { create = n, of = limit })
     local found = lookup_settled(spec)
-    if found then
-      ctx.log.info(spec.what .. " found: the create had succeeded",
-                   { id = found.id, key = found.key, number = found.number })
-      found.created = false
-      return found
-    end
+    if found then return existing(spec, found, "found: the create had succeeded") end
     if n == limit then
       if res then
         M.fail(M.kind_for_status(res.status), "creating the " .. spec.what .. " failed " ..

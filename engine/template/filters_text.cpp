@@ -225,7 +225,7 @@ Value f_truncate(Runtime&, const Value& value, const Args& args) {
     // instructions each otherwise).
     if (args.named.empty() && args.positional.size() == 1 && args.positional[0].is_int() &&
         value.is_string() && args.positional[0].as_int() >= 3 &&
-        int64_t(value.str().size()) <= args.positional[0].as_int() + 5)
+        int64_t(value.str().size()) - 5 <= args.positional[0].as_int())
         return value;
     ArgReader r("do_truncate", args, {"length", "killwords", "end", "leeway"});
     Value length = r.get_or(0, Value::integer(255));

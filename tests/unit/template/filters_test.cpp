@@ -253,6 +253,7 @@ TEST_CASE("truncate", "[filters]") {
     // At the leeway's bound, counted in characters (the short-string path counts bytes).
     CHECK(run("truncate", S("abcdefgh"), A({I(3)})) == "abcdefgh");
     CHECK(run("truncate", S("abcdefghi"), A({I(3)})) == "...");
+    CHECK(run("truncate", S("abc"), A({I(INT64_MAX)})) == "abc");  // no overflow adding the leeway
     CHECK(run("truncate", S("\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4"),
               A({I(3)})) == "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4");
     CHECK(run("truncate",

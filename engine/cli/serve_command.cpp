@@ -233,6 +233,8 @@ int serve_command(int argc, char** argv) {
     engine::server::add_hook_routes(api);
     engine::server::Metrics metrics(*app, api.store_room());
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
+    app->notifier->on_delivery(
+        [&metrics](bool delivered) { metrics.count_event_delivery(delivered); });
     // --quiet leaves out the access and event lines (several per request), not the
     // server's own few, which say where it listens and what went wrong outside requests.
     if (!quiet)

@@ -55,6 +55,7 @@ void EventNotifier::deliver(const workflow::EventSubscription& sub, const Engine
                                   execution](IntegrationOutcome out) {
         --pending_;
         bool ok = out.response && out.response->status >= 200 && out.response->status < 300;
+        if (on_delivery_) on_delivery_(ok);
         if (ok) return;
         std::string why =
             out.response ? "HTTP " + std::to_string(out.response->status) : out.error.message;

@@ -4,6 +4,8 @@
 // webhook.emit would. Dry-run executions send nothing.
 #pragma once
 
+#include <functional>
+
 #include "core/executor.h"
 #include "runtime/integration/registry.h"
 #include "store/store.h"
@@ -19,6 +21,11 @@ class EventNotifier {
     // Subscribes to the engine (a no-op when ferry.yaml has no `events:`).
     void attach(Engine& engine);
     size_t pending() const { return pending_; }
+    // Told the outcome of every delivery once it is known: delivered (a 2xx), or given up
+    // on and put in the dead-letter queue (ferry serve counts them in /metrics).
+    void on_delivery(std::function<void(bool delivered)> observer) {
+        on_delivery_ = std::move(observer);
+    }
 
   private:
     void deliver(const workflow::EventSubscription& sub, const EngineEvent& e);
@@ -27,6 +34,7 @@ class EventNotifier {
     IntegrationRegistry& integrations_;
     store::Store& store_;
     size_t pending_ = 0;
+    std::function<void(bool)> on_delivery_;
 };
 
 }  // namespace ferry::engine

@@ -68,7 +68,7 @@ void Metrics::on_event(const EngineEvent& e) {
         // A delivery given up on succeeds as a step (it is in the dead-letter queue, as
         // asked), but it was not delivered.
         bool delivered = e.status == "succeeded" && e.outcome != "dead_lettered";
-        ++webhooks_[delivered ? "delivered" : "failed"];
+        ++webhooks_[{"step", delivered ? "delivered" : "failed"}];
     }
 }
 
@@ -110,10 +110,12 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
     header("itsm_dry_run_total", "counter",
            "Steps that previewed a request instead of sending it.");
     out += "itsm_dry_run_total " + std::to_string(dry_runs_) + "\n";
-    header("ferry_webhook_deliveries_total", "counter", "webhook.emit steps by outcome.");
+    header("ferry_webhook_deliveries_total", "counter",
+           "Signed webhook deliveries by source (step: webhook.emit, events: ferry.yaml's "
+           "events) and outcome (failed: given up on, in the dead-letter queue).");
     for (const auto& [k, v] : webhooks_)
-        out += "ferry_webhook_deliveries_total{status=\"" + label(k) + "\"} " + std::to_string(v) +
-               "\n";
+        out += "ferry_webhook_deliveries_total{source=\"" + label(k.first) + "\",status=\"" +
+               label(k.second) + "\"} " + std::to_string(v) + "\n";
     header("ferry_dlq_size", "gauge", "Deliveries waiting in the dead-letter queue.");
     auto dlq = app_.store->dlq_size();  // a count, not the deliveries: scraped every few s
     out += "ferry_dlq_size " + std::to_string(dlq ? dlq.value() : 0) + "\n";

@@ -16,6 +16,10 @@ class Metrics {
     // room: the starts it refused for a full store are counted.
     Metrics(App& app, const StoreRoom& room);
     void on_event(const EngineEvent& e);
+    // A delivery of ferry.yaml's `events:` (EventNotifier), delivered or dead-lettered.
+    void count_event_delivery(bool delivered) {
+        ++webhooks_[{"events", delivered ? "delivered" : "failed"}];
+    }
     // Executions `ferry serve` pruned under store.keep.
     void count_pruned(uint64_t executions) { pruned_ += executions; }
     // The HTTP server's connections at the time of a scrape.
@@ -41,7 +45,7 @@ class Metrics {
     std::map<std::pair<std::string, std::string>, uint64_t> tickets_;     // platform, status
     Histogram ticket_seconds_;
     uint64_t dry_runs_ = 0;
-    std::map<std::string, uint64_t> webhooks_;  // by status
+    std::map<std::pair<std::string, std::string>, uint64_t> webhooks_;  // source, status
     uint64_t pruned_ = 0;
 };
 

@@ -1008,6 +1008,33 @@ class ExecutionEvents(TaskTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(self.state()["webhooks"][-1]["valid"])
 
+    def test_event_deliveries_are_counted_in_metrics(self):
+        # A dead-lettered event raised ferry_dlq_size but no failed delivery: an alert on
+        # the failed count stayed silent while the SIEM feed was down.
+        with open(self.p.dir / "ferry.yaml", "a") as f:
+            f.write(serve_util.tokens_yaml())
+        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            for webhook_status in (204, 503):
+                self.m.config(webhook_status=webhook_status)
+                status, doc = server.json("POST", "/api/v1/workflows/ok/executions?wait=10s",
+                                          {"inputs": {}}, role="operator")
+                self.assertEqual(status, 200, doc)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:  # the delivery follows the execution's end
+                    text = server.request("GET", "/metrics", role="viewer")[2].decode()
+                    wanted = "status=\"%s\"" % ("delivered" if webhook_status == 204 else "failed")
+                    if "source=\"events\"," + wanted in text:
+                        break
+                    time.sleep(0.05)
+            self.assertIn('ferry_webhook_deliveries_total{source="events",status="delivered"} 1\n',
+                          text)
+            self.assertIn('ferry_webhook_deliveries_total{source="events",status="failed"} 1\n',
+                          text)
+            self.assertIn("ferry_dlq_size 1\n", text)
+        finally:
+            server.stop()
+
     def test_bad_subscriptions_are_validation_errors(self):
         with open(self.p.dir / "ferry.yaml", "a") as f:
             f.write("  - integration: sn\n  - integration: hook\n    types: [step.finsihed]\n")

@@ -62,8 +62,20 @@ TEST_CASE("a dead-lettered delivery counts as failed, a delivered one as deliver
     s.metrics->on_event(given_up);
     s.metrics->on_event(step_end("webhook.emit", "failed"));
     std::string text = s.text();
-    CHECK(has(text, "ferry_webhook_deliveries_total{status=\"delivered\"} 1"));
-    CHECK(has(text, "ferry_webhook_deliveries_total{status=\"failed\"} 2"));
+    CHECK(has(text, "ferry_webhook_deliveries_total{source=\"step\",status=\"delivered\"} 1"));
+    CHECK(has(text, "ferry_webhook_deliveries_total{source=\"step\",status=\"failed\"} 2"));
+}
+
+TEST_CASE("deliveries of ferry.yaml's events count beside the steps' under their own source",
+          "[metrics]") {
+    Scrape s;
+    s.metrics->count_event_delivery(true);
+    s.metrics->count_event_delivery(false);
+    s.metrics->count_event_delivery(false);
+    std::string text = s.text();
+    CHECK(has(text, "ferry_webhook_deliveries_total{source=\"events\",status=\"delivered\"} 1"));
+    CHECK(has(text, "ferry_webhook_deliveries_total{source=\"events\",status=\"failed\"} 2"));
+    CHECK(text.find("source=\"step\"") == std::string::npos);
 }
 
 TEST_CASE("a previewed request counts as a dry run, not as a ticket", "[metrics]") {

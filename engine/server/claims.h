@@ -17,6 +17,9 @@ namespace ferry::engine::server {
 void claim(store::Store& store, const std::string& key, std::string value);
 // The value claimed under key: committed, or staged by claim() and not yet committed.
 Result<std::optional<std::string>> claimed(const store::Store& store, const std::string& key);
+// Whether key has a claim staged or in the batch being committed: a store read still shows
+// the value before it, so whatever that read decides about the key is out of date.
+bool claim_pending(const std::string& key);
 
 // Idempotency-Key claims (starter.cpp) are kept under this prefix, their value
 // "EXECUTION_ID FINGERPRINT" (a bare id in claims made before requests were fingerprinted).

@@ -45,6 +45,10 @@ void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
     auto entries = app.store->scan_kv("hookid:" + hook.name + ":");
     if (!entries) return;
     for (const auto& e : entries.value()) {
+        // Claimed again since it was committed (a delivery just now, maybe this request's
+        // own): the erase would be applied after that claim and forget the delivery, whose
+        // resend would then start a second execution.
+        if (claim_pending(e.key)) continue;
         uint64_t seen = std::strtoull(e.json.c_str(), nullptr, 10);
         if (now_ms - seen > replay_window_ms(hook)) app.store->erase_kv(e.key);
     }

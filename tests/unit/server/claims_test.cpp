@@ -53,3 +53,25 @@ TEST_CASE("a claim is answered before its commit and stale once its execution is
     CHECK_FALSE(claim_outlived_execution(*s.store, key, next + " fingerprint"));
     REQUIRE(s.store->commit().ok());  // the staged claims are the process's: leave none
 }
+
+TEST_CASE("a claim is pending until the commit of its own batch", "[claims]") {
+    // The hook-id sweep reads committed values: a key claimed again since then must not be
+    // erased by it, or the erase (staged after the claim) forgets that delivery.
+    OpenStore s;
+    const std::string key = "hookid:h1:msg_1";
+    CHECK_FALSE(claim_pending(key));
+    claim(*s.store, key, "1000 first");
+    CHECK(claim_pending(key));
+    REQUIRE(s.store->commit().ok());
+    CHECK_FALSE(claim_pending(key));
+    CHECK(*claimed(*s.store, key).value() == "1000 first");
+
+    // Claimed twice before one commit: the first claim's callback leaves the second alone,
+    // the second's forgets it; the store holds the second.
+    claim(*s.store, key, "2000 second");
+    claim(*s.store, key, "3000 third");
+    CHECK(*claimed(*s.store, key).value() == "3000 third");
+    REQUIRE(s.store->commit().ok());
+    CHECK_FALSE(claim_pending(key));
+    CHECK(*s.store->get_kv(key).value() == "3000 third");
+}

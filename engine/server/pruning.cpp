@@ -24,7 +24,8 @@ std::string text_field(const Value& record, std::string_view key) {
 }  // namespace
 
 HistoryPruner::HistoryPruner(store::Store& store, Options options, Listed listed)
-    : store_(store), options_(std::move(options)), listed_(std::move(listed)) {
+    : store_(store), options_(std::move(options)), listed_(std::move(listed)),
+      erased_before_(store.executions_erased()) {
     // 0 would mean "no bound" to the store: the epoch itself keeps everything.
     options_.before_ms = std::max<uint64_t>(options_.before_ms, 1);
     options_.page = std::max<size_t>(options_.page, 1);
@@ -62,14 +63,14 @@ Result<bool> HistoryPruner::next_page() {
             ++kept_children_;
             continue;
         }
-        ++pruned_;
+        ++taken_;
         if (listed_) listed_(record);
         if (!options_.dry_run) store_.erase_execution(id);
     }
     if (rows.value().size() < options_.page) {  // this status is done
         cursor_.clear();
         if (++status_index_ == std::size(kEndedStatuses))
-            phase_ = options_.dry_run || pruned_ == 0 ? Phase::Done : Phase::Claims;
+            phase_ = options_.dry_run || taken_ == 0 ? Phase::Done : Phase::Claims;
     }
     return true;
 }
@@ -101,7 +102,7 @@ Result<bool> HistoryPruner::step() {
         store_.put_kv(std::string(kLastPruneKey),
                       to_json_text(dict_of({{"before", str(rfc3339(int64_t(options_.before_ms)))},
                                             {"workflow", str(options_.workflow)},
-                                            {"pruned", Value::integer(int64_t(pruned_))},
+                                            {"pruned", Value::integer(int64_t(pruned()))},
                                             {"at", str(rfc3339(int64_t(now_unix_ms())))}})));
         phase_ = Phase::Done;
         return true;

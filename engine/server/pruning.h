@@ -55,7 +55,11 @@ class HistoryPruner {
     }
     static constexpr size_t kTightPage = 8;
 
-    size_t pruned() const { return pruned_; }
+    // Executions this walk erased, as its commits found them (another process's prune
+    // beside it may have erased some first); in a dry run, those it would erase.
+    size_t pruned() const {
+        return options_.dry_run ? taken_ : size_t(store_.executions_erased() - erased_before_);
+    }
     size_t kept_children() const { return kept_children_; }
     size_t released_claims() const { return released_; }
     const Options& options() const { return options_; }
@@ -72,7 +76,9 @@ class HistoryPruner {
     enum class Phase { Executions, Claims, Record, Done } phase_ = Phase::Executions;
     size_t status_index_ = 0;  // into kEndedStatuses
     std::string cursor_;       // the last id read in this status, or the last claim key
-    size_t pruned_ = 0, kept_children_ = 0, released_ = 0;
+    size_t taken_ = 0;         // executions read and staged for erasing
+    size_t kept_children_ = 0, released_ = 0;
+    uint64_t erased_before_;  // store_.executions_erased() when the walk began
     // Whether each parent seen has ended, read once however many children it has.
     std::map<std::string, bool> parent_ended_;
 };

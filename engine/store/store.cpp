@@ -323,6 +323,10 @@ void Store::erase_kv(const std::string& key) {
     impl_->staged.push_back({StagedOp::Kind::EraseKv, key, {}, {}, 0, {}});
 }
 
+uint64_t Store::executions_erased() const {
+    return impl_->executions_erased.load(std::memory_order_relaxed);
+}
+
 void Store::erase_execution(const std::string& id) {
     impl_->staged.push_back({StagedOp::Kind::EraseExecution, id, {}, {}, 0, {}});
 }
@@ -501,7 +505,7 @@ void Store::Impl::apply(const lmdb::Txn& txn, StagedOp& op) {
             lmdb::del(txn, by_status, keys::join(indexed->status, id));
             lmdb::del(txn, exec_index, id);
         }
-        lmdb::del(txn, executions, id);
+        if (lmdb::del(txn, executions, id)) ++erasing;
         const std::string prefix = keys::prefix(id);
         for (const lmdb::Db* db : {&steps, &attempts, &changes})
             erase_prefixed(txn, *db, prefix);
@@ -520,10 +524,12 @@ Status Store::Impl::write(std::vector<StagedOp>& ops, bool* map_resized) {
     if (ops.empty()) return ok_status();
     if (map_resized) *map_resized = false;
     try {
+        erasing = 0;
         lmdb::Txn txn = lmdb::Txn::write(env.get());
         for (StagedOp& op : ops)
             apply(txn, op);
         txn.commit();  // synced unless MDB_NOSYNC
+        executions_erased.fetch_add(erasing, std::memory_order_relaxed);
         if (mdb_filehandle_t fd = -1; mdb_env_get_fd(env.get(), &fd) == MDB_SUCCESS)
             fill_unwritten_tail(env.get(), fd);
         release_mapped_pages();

@@ -90,6 +90,9 @@ class Store {
     // Removes an execution and all that is recorded under it (its steps, attempts, changes
     // and index entries), for pruning old history; an absent id is not an error.
     void erase_execution(const std::string& id);
+    // Executions this process's commits have erased: one another process erased first (a
+    // prune beside a prune) counts nothing. Read on the staging thread after a commit.
+    uint64_t executions_erased() const;
     // Runs cb once the writes staged before this call are durable (after the next commit).
     void after_commit(std::function<void()> cb);
     bool has_pending() const;

@@ -1,6 +1,8 @@
 // Store::Impl, shared by store.cpp (opening, staging, commit) and store_read.cpp (reads).
 #pragma once
 
+#include <atomic>
+
 #include "runtime/resident_memory.h"
 #include "store/keys.h"
 #include "store/lmdb.h"
@@ -128,6 +130,10 @@ struct Store::Impl {
     // Applies one staged write inside the commit's transaction (store.cpp). A history record
     // is scrubbed of secret values first (op.value is redacted in place).
     void apply(const lmdb::Txn& txn, StagedOp& op);
+    // Executions the batch being written erased (apply), added to executions_erased once it
+    // is committed.
+    uint64_t erasing = 0;
+    std::atomic<uint64_t> executions_erased{0};
     const std::string& checked_key(const StagedOp& op, const std::string& key) const;
 
     std::vector<StagedOp> staged;

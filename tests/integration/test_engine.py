@@ -2914,6 +2914,28 @@ steps:
     def run_id(self, *args, code=0):
         return self.assertRun(*args, code=code)["id"]
 
+    def test_two_prunes_at_once_report_what_each_removed(self):
+        # Both read the same pages; an execution the other had erased was counted anyway
+        # (two prunes of 3,000 each said "pruned 3000").
+        self.p.workflow("one", "steps:\n  - {id: s, task: log, with: {message: hi}}\n")
+        self.p.workflow("many", """\
+steps:
+  - {id: each, task: workflow, for_each: "{{ range(600) | list }}", concurrency: 50,
+     with: {name: one}}
+""")
+        self.assertEqual(self.assertRun("many", timeout=120)["status"], "succeeded")
+        cmd = [FERRY, "executions", "prune", "--before", "0s", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        reported = 0
+        for proc in procs:
+            out, err = proc.communicate(timeout=TIMEOUT)
+            self.assertEqual(proc.returncode, 0, err)
+            reported += int(re.match(r"pruned (\d+) execution", out).group(1))
+        self.assertEqual(reported, 601)
+        self.assertEqual(json.loads(self.p.ferry("executions", "list", "--json").stdout), [])
+
     def test_prune_removes_ended_executions_and_keeps_what_may_still_run(self):
         first = self.run_id("chg")
         failed = self.run_id("broken", code=1)

@@ -169,3 +169,24 @@ TEST_CASE("nothing to prune takes no record", "[pruning]") {
     CHECK(pruner.pruned() == 0);
     CHECK_FALSE(h.store->get_kv(std::string(kLastPruneKey)).value().has_value());
 }
+
+TEST_CASE("an execution erased twice counts once: what the commit found, not what was staged",
+          "[pruning]") {
+    // Two prunes at once (two processes) both stage the same pages; only the commit that
+    // finds an execution erases it, and only that one may count it.
+    History h;
+    std::string a = h.add("wf", "succeeded"), b = h.add("wf", "failed");
+    uint64_t before = h.store->executions_erased();
+    h.store->erase_execution(a);
+    h.store->erase_execution(a);
+    h.store->erase_execution("01NOSUCHEXECUTIONXXXXXXXXX");
+    h.commit();
+    CHECK(h.store->executions_erased() - before == 1);
+
+    HistoryPruner::Options options;
+    options.before_ms = h.next_ms;
+    HistoryPruner pruner(*h.store, options);
+    h.run(pruner);
+    CHECK(pruner.pruned() == 1);  // b: a was gone before this walk
+    CHECK(h.ids().empty());
+}

@@ -35,15 +35,22 @@ class Server:
             [ferry, "serve", "--listen", self.url, "--project", str(project), "--data", str(data),
              *extra_args], stdout=subprocess.DEVNULL, stderr=self.log, env=env,
             preexec_fn=preexec_fn)
-        deadline = time.monotonic() + 10
+        # Ready once it answers: the address is bound before the data folder is opened (so a
+        # refused server leaves none behind), and a connection accepted then waits in the
+        # backlog until the loop runs, after the folder, its lock and the resumes.
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("ferry serve exited with %s" % self.proc.returncode)
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=0.5)
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                return
+            except (OSError, http.client.HTTPException):
                 time.sleep(0.05)
+            finally:
+                conn.close()
         self.stop()
         raise RuntimeError("ferry serve did not start listening")
 

@@ -268,17 +268,14 @@ int serve_command(int argc, char** argv) {
     events.add_routes(api);
     engine::server::Schedules schedules(*app, dry_run, log, api.store_room());
     schedules.add_routes(api);
-    const HttpServer* http_server = &server;
-    api.add(
-        "GET", "/metrics", engine::server::Role::Viewer,
-        [&](engine::server::Call& c) {
-            engine::server::Metrics::Connections connections;
-            if (http_server)
-                connections = {http_server->open_connections(), http_server->connections_refused()};
-            c.res.send(200, metrics.render(api.http_requests, connections),
-                       {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
-        },
-        {{}, "", {}, {{200, "Prometheus text format", "text/plain; version=0.0.4", ""}}});
+    api.add("GET", "/metrics", engine::server::Role::Viewer,
+            [&](engine::server::Call& c) {
+                engine::server::Metrics::Connections connections{server.open_connections(),
+                                                                 server.connections_refused()};
+                c.res.send(200, metrics.render(api.http_requests, connections),
+                           {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
+            },
+            {{}, "", {}, {{200, "Prometheus text format", "text/plain; version=0.0.4", ""}}});
 
     // Without its lock the server could run nothing (every start and resume needs it).
     if (Status locked = app->engine->claim_data_folder(); !locked) {

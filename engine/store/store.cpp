@@ -439,7 +439,7 @@ const std::string& Store::Impl::checked_key(const StagedOp& op, const std::strin
     return key;
 }
 
-void Store::Impl::apply(const lmdb::Txn& txn, StagedOp& op) {
+bool Store::Impl::apply(const lmdb::Txn& txn, StagedOp& op) {
     using Kind = StagedOp::Kind;
     scrub_history(op);
     switch (op.kind) {
@@ -505,13 +505,14 @@ void Store::Impl::apply(const lmdb::Txn& txn, StagedOp& op) {
             lmdb::del(txn, by_status, keys::join(indexed->status, id));
             lmdb::del(txn, exec_index, id);
         }
-        if (lmdb::del(txn, executions, id)) ++erasing;
+        const bool erased = lmdb::del(txn, executions, id);
         const std::string prefix = keys::prefix(id);
         for (const lmdb::Db* db : {&steps, &attempts, &changes})
             erase_prefixed(txn, *db, prefix);
-        break;
+        return erased;
     }
     }
+    return false;
 }
 
 // Staged writes are taken out of the store before the transaction starts, so whatever
@@ -524,12 +525,12 @@ Status Store::Impl::write(std::vector<StagedOp>& ops, bool* map_resized) {
     if (ops.empty()) return ok_status();
     if (map_resized) *map_resized = false;
     try {
-        erasing = 0;
+        uint64_t erased = 0;
         lmdb::Txn txn = lmdb::Txn::write(env.get());
         for (StagedOp& op : ops)
-            apply(txn, op);
+            erased += apply(txn, op);
         txn.commit();  // synced unless MDB_NOSYNC
-        executions_erased.fetch_add(erasing, std::memory_order_relaxed);
+        executions_erased.fetch_add(erased, std::memory_order_relaxed);
         if (mdb_filehandle_t fd = -1; mdb_env_get_fd(env.get(), &fd) == MDB_SUCCESS)
             fill_unwritten_tail(env.get(), fd);
         release_mapped_pages();

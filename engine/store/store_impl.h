@@ -128,12 +128,10 @@ struct Store::Impl {
     void release_mapped_pages();
 
     // Applies one staged write inside the commit's transaction (store.cpp). A history record
-    // is scrubbed of secret values first (op.value is redacted in place).
-    void apply(const lmdb::Txn& txn, StagedOp& op);
-    // Executions the batch being written erased (apply), added to executions_erased once it
-    // is committed.
-    uint64_t erasing = 0;
-    std::atomic<uint64_t> executions_erased{0};
+    // is scrubbed of secret values first (op.value is redacted in place). True when it
+    // erased an execution that was there (counted once the batch commits).
+    bool apply(const lmdb::Txn& txn, StagedOp& op);
+    std::atomic<uint64_t> executions_erased{0};  // by this process's commits
     const std::string& checked_key(const StagedOp& op, const std::string& key) const;
 
     std::vector<StagedOp> staged;

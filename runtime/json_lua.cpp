@@ -168,8 +168,7 @@ class Encoder {
             if (len > kMaxStringBytes) return fail("string longer than 4 GiB");
             std::string_view text(s, len);
             std::string repaired;  // holds text when it was repaired
-            repair(text, repaired);
-            if (!check_utf8(text, "string")) return false;
+            if (!usable(text, repaired)) return check_utf8(text, "string");
             out.SetString(text.data(), rapidjson::SizeType(text.size()), alloc_);
             return true;
         }
@@ -343,9 +342,9 @@ class Encoder {
         const char* k = lua_tolstring(L_, -2, &len);  // a string: checked
         std::string_view key(k, len);
         std::string repaired;  // holds key when it was repaired
-        repair(key, repaired);
+        const bool ok = usable(key, repaired);
         path_.push_back({key, 0});
-        if (!check_utf8(key, "key")) return false;
+        if (!ok) return check_utf8(key, "key");
         rapidjson::Value element;
         if (!value(lua_gettop(L_), element, depth)) return false;
         path_.pop_back();
@@ -378,13 +377,15 @@ class Encoder {
         return false;
     }
 
-    // Under InvalidUtf8::Repair, text that is not UTF-8 becomes its repair (held by
-    // repaired), which check_utf8 then passes; under Refuse check_utf8 refuses it.
-    void repair(std::string_view& text, std::string& repaired) const {
-        if (invalid_ != InvalidUtf8::Repair || invalid_utf8_at(text) == std::string_view::npos)
-            return;
+    // Whether text can go into the JSON: UTF-8 as it is (one scan, the usual case), or
+    // repaired under InvalidUtf8::Repair (text then views repaired). False under Refuse:
+    // check_utf8 says why.
+    bool usable(std::string_view& text, std::string& repaired) const {
+        if (invalid_utf8_at(text) == std::string_view::npos) return true;
+        if (invalid_ == InvalidUtf8::Refuse) return false;
         repaired = to_valid_utf8(text);
         text = repaired;
+        return true;
     }
 
     bool check_utf8(std::string_view s, const char* what) {

@@ -219,20 +219,22 @@ Value f_replace(Runtime& rt, const Value& value, const Args& args) {
 
 // ---- truncate ------------------------------------------------------------------------
 
+constexpr int64_t kTruncateLeeway = 5;  // Jinja2's policies["truncate.leeway"]
+
 Value f_truncate(Runtime&, const Value& value, const Args& args) {
     // The usual truncate(N) of a string already short enough: its bytes bound its characters,
     // so it is returned before the arguments are bound (a ticket's table cells are ~1k
     // instructions each otherwise).
     if (args.named.empty() && args.positional.size() == 1 && args.positional[0].is_int() &&
         value.is_string() && args.positional[0].as_int() >= 3 &&
-        int64_t(value.str().size()) - 5 <= args.positional[0].as_int())
+        int64_t(value.str().size()) - kTruncateLeeway <= args.positional[0].as_int())
         return value;
     ArgReader r("do_truncate", args, {"length", "killwords", "end", "leeway"});
     Value length = r.get_or(0, Value::integer(255));
     bool killwords = r.get(1) && truthy(*r.get(1));
     Value end = r.get_or(2, Value::string("..."));
     Value leeway = r.get_or(3, Value::none());
-    if (leeway.is_none()) leeway = Value::integer(5);  // policies["truncate.leeway"]
+    if (leeway.is_none()) leeway = Value::integer(kTruncateLeeway);
     if (!end.is_string()) {
         raise(ErrorKind::Type, "object of type '" + std::string(type_name(end)) + "' has no len()");
     }

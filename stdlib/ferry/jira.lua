@@ -303,13 +303,12 @@ local function carries(issue, key, label)
   return true
 end
 
--- The issue created with `key` (label: idempotency_label's), or nil. The JQL names the
+-- The issue created with `key` and `label` (idempotency_label's), or nil. The JQL names the
 -- label only: the label is unique to the step (or to the workflow's own key), and a
 -- `project = X` clause would fail with 400 when the project has no issue yet or its key
 -- is mistyped. (Search is eventually consistent: ferry.tickets repeats the lookup right
 -- after a create with an unknown outcome.)
 function M.find_by_idempotency(ctx, key, label)
-  label = label or M.idempotency_label(key)
   local body = {
     jql = 'labels = "' .. label .. '"',
     fields = json.array({ "summary", "status", "labels", "issuetype", "priority" }),

@@ -32,13 +32,13 @@ end
 -- ticket.create's `idempotency_key`: a key of the workflow's own in place of the step's,
 -- so that executions giving the same key share one ticket. Text of 1 to 100 characters
 -- (ServiceNow's correlation_id keeps 100); nil when not given.
-M.OWN_KEY_MAX = 100
+local OWN_KEY_MAX = 100
 function M.own_idempotency_key(input, task)
   local key = input.idempotency_key
   if not M.is_set(key) then return nil end
   local length = type(key) == "string" and utf8.len(key) or nil
-  if not M.has_text(key) or not length or length > M.OWN_KEY_MAX then
-    M.invalid(task .. ": 'idempotency_key' must be text of 1 to " .. M.OWN_KEY_MAX ..
+  if not M.has_text(key) or not length or length > OWN_KEY_MAX then
+    M.invalid(task .. ": 'idempotency_key' must be text of 1 to " .. OWN_KEY_MAX ..
               " characters, got " .. quoted(key))
   end
   return key

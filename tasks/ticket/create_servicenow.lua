@@ -2,8 +2,9 @@
 -- table through the Table API (POST /api/now/table/{table}).
 --
 -- Retries never create a second record: the record carries the step's idempotency key (or
--- the workflow's own `idempotency_key`, looked up before every create) in correlation_id, and whenever an earlier attempt may have created it (a retried or
--- resumed step, a create whose answer was lost) the record is looked up by that key first
+-- the workflow's own `idempotency_key`, looked up before every create) in correlation_id,
+-- and whenever an earlier attempt may have created it (a retried or resumed step, a create
+-- whose answer was lost) the record is looked up by that key first
 -- (ferry.tickets.create_once).
 local quoted = require("ferry.text").quoted
 local tickets = require("ferry.tickets")

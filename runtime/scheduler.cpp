@@ -584,6 +584,8 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
         LuaWatchdog::Watch watch(watchdog_, t->co_);
         lua_resetthread(t->co_);  // Lua 5.4.4 (Debian 12) has no lua_closethread
     }
+    // After the to-be-closed variables, which give a `local lock <close>` up themselves.
+    if (!held_.empty()) release_locks(t);
     task_slot(t->co_) = nullptr;
     // Kept for the next spawn (a few): a new thread, its stack and collecting them were
     // ~5% of a short task's cost. Reset, it holds nothing of this task. Not one whose

@@ -211,6 +211,20 @@ class Scheduler {
     // Queues a parked task to resume; pusher pushes its results on the task thread.
     void complete(Task* task, std::function<int(lua_State*)> pusher);
 
+    // Keys a task holds alone (ferry.lock; scheduler_locks.cpp): while one task holds a key,
+    // the others that ask for it park, and get it in the order they asked. One process
+    // only: the lock lives on this loop. A task that ends holding keys gives them up, however
+    // it ends (an error, a cancel, a limit).
+    // True when t holds key now. Otherwise t is parked until it does (the caller yields)
+    // and resumes with what `granted` pushes.
+    bool lock(Task* t, std::string key, std::function<int(lua_State*)> granted);
+    // Gives key up if the task with that id holds it (the next in line gets it); false when
+    // it does not hold it.
+    bool unlock(uint64_t task, const std::string& key);
+    // Whether the task holds a key (ferry.lock takes one at a time: two tasks each holding
+    // the key the other waits for would wait for good).
+    bool holds_a_lock(uint64_t task) const { return held_.count(task) != 0; }
+
     // Runs the done callbacks of tasks that already ended (normally the loop does it), so an
     // owner being destroyed can flush the callbacks that still point at it.
     void run_finished_callbacks();
@@ -271,6 +285,17 @@ class Scheduler {
     // count hook, which checks the same deadline).
     void arm_timer();
     void on_timer();
+    // ferry.lock's keys: who holds each and who waits for it, first in line first; and the
+    // key each holding task has (by task id: a task holds none, mostly).
+    struct KeyLine {
+        uint64_t holder = 0;
+        std::deque<std::pair<uint64_t, std::function<int(lua_State*)>>> waiting;
+    };
+    friend struct LockWaitOp;
+    void stop_waiting(uint64_t task, const std::string& key);  // a waiter cancelled
+    void release_locks(const Task* t);                         // t ends
+    std::unordered_map<std::string, KeyLine> locks_;
+    std::unordered_map<uint64_t, std::string> held_;
     Loop& loop_;
     LuaVM& vm_;
     uint64_t next_id_ = 1;

@@ -82,6 +82,7 @@ Result<std::unique_ptr<App>> App::open(const AppOptions& options,
     vm.add_module("ferry.time", lua_api::open_time);
     vm.add_module("ferry.http", lua_api::open_http);
     vm.add_module("ferry.sleep", lua_api::open_sleep);
+    vm.add_module("ferry.lock", lua_api::open_lock);
     vm.add_module("ferry.log", lua_api::open_log);
     vm.add_module("ferry.step", lua_api::open_step);
     vm.add_module("ferry.template", open_template);

@@ -5,6 +5,7 @@
 #include "runtime/integration/secrets.h"
 #include "runtime/json_lua.h"
 #include "runtime/json_numbers.h"
+#include "runtime/lua_api/args.h"
 #include "runtime/scheduler.h"
 #include "runtime/utf8.h"
 
@@ -372,6 +373,75 @@ int sleep_fn(lua_State* L) {
     return lua_yield(L, 0);
 }
 
+// ferry.lock's handle: the holding task's id and, as its user value, the key.
+constexpr const char* kLockHandle = "ferry.lock";
+constexpr size_t kMaxLockKey = 1024;
+
+struct LockHandle {
+    uint64_t task = 0;
+    bool released = false;
+};
+
+// handle:release(), and the handle's __close: gives the key up (once; later calls do nothing).
+// [-0, +0, -]
+int lock_release(lua_State* L) {
+    auto* handle = static_cast<LockHandle*>(luaL_checkudata(L, 1, kLockHandle));
+    if (handle->released) return 0;
+    handle->released = true;
+    lua_getiuservalue(L, 1, 1);
+    size_t len = 0;
+    const char* key = lua_tolstring(L, -1, &len);
+    if (key) Scheduler::of(L)->unlock(handle->task, std::string(key, len));
+    lua_pop(L, 1);
+    return 0;
+}
+
+// [-0, +2, m] The handle of task's lock on key, and whether the task waited for it.
+int push_lock_handle(lua_State* L, uint64_t task, std::string_view key, bool waited) {
+    auto* handle = static_cast<LockHandle*>(lua_newuserdatauv(L, sizeof(LockHandle), 1));
+    *handle = LockHandle{task, false};
+    lua_pushlstring(L, key.data(), key.size());
+    lua_setiuservalue(L, -2, 1);
+    if (luaL_newmetatable(L, kLockHandle)) {
+        lua_pushcfunction(L, lock_release);
+        lua_setfield(L, -2, "__close");
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, lock_release);
+        lua_setfield(L, -2, "release");
+        lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, "ferry.lock");  // shared by every handle: no task may change it
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);
+    lua_pushboolean(L, waited);
+    return 2;
+}
+
+// Takes the lock or parks the task in its line; what lock_fn returns (kParked: it yields).
+// Apart from lock_fn so that no C++ object is alive in the frame that yields.
+int start_lock(lua_State* L) {
+    std::string_view key = check_bytes(L, 1);
+    if (key.empty() || key.size() > kMaxLockKey)
+        luaL_argerror(L, 1, "a key of 1 to 1024 bytes expected");
+    Task* task = Scheduler::current(L, "ferry.lock");
+    Scheduler* scheduler = Scheduler::of(L);
+    const uint64_t id = task->id();
+    if (scheduler->holds_a_lock(id))
+        luaL_error(L, "ferry.lock: this task holds a lock already; release it first (one at a "
+                      "time, so that no two tasks can wait for each other)");
+    std::string owned(key);
+    auto granted = [id, owned](lua_State* co) { return push_lock_handle(co, id, owned, true); };
+    if (!scheduler->lock(task, owned, std::move(granted))) return kParked;
+    return push_lock_handle(L, id, key, false);
+}
+
+// ferry.lock(key) -> handle, waited. Waits while another task holds key; the task holds it
+// until handle:release(), the end of a `local h <close>` scope, or the task's end.
+int lock_fn(lua_State* L) {
+    int results = start_lock(L);
+    return results == kParked ? lua_yield(L, 0) : results;
+}
+
 int log_at(lua_State* L, const char* level) {
     // A table without __tostring is logged as its JSON text, not as "table: 0x55..."
     // (an address that tells the reader nothing).
@@ -503,6 +573,11 @@ int open_http(lua_State* L) {
 
 int open_sleep(lua_State* L) {
     lua_pushcfunction(L, sleep_fn);
+    return 1;
+}
+
+int open_lock(lua_State* L) {
+    lua_pushcfunction(L, lock_fn);
     return 1;
 }
 

@@ -1,5 +1,6 @@
 // ferry.* modules that only make sense inside a running task: ferry.http (yields on
-// libcurl), ferry.sleep (yields on a timer) and ferry.log (writes to the step's log).
+// libcurl), ferry.sleep (yields on a timer), ferry.lock (yields while another task holds
+// the key) and ferry.log (writes to the step's log).
 #pragma once
 
 #include "runtime/http_client.h"
@@ -32,6 +33,7 @@ int integration_request(lua_State* L, const char* name);
 
 int open_http(lua_State* L);   // ferry.http: request, url, is_credential_header, text
 int open_sleep(lua_State* L);  // ferry.sleep(ms | "2s"): a function, not a table
+int open_lock(lua_State* L);   // ferry.lock(key) -> handle, waited: a key one task holds
 int open_log(lua_State* L);    // ferry.log: debug/info/warn/error(message [, fields])
 int open_step(lua_State* L);   // ferry.step: change(kind, id, before, after) records a diff
 

@@ -298,6 +298,9 @@ end
 --   lookup = function() return ticket or nil end,    -- the ticket carrying the key, if any
 --   look_first = true,  -- the key is the workflow's own (an `idempotency_key` input): another
 --                       -- execution may have created the ticket, so every attempt looks first
+--   key = "...",        -- that key (with look_first): executions of this process giving the
+--                       -- same key take turns, so the second looks only after the first
+--                       -- created (ferry.lock), instead of both finding nothing and creating
 -- }
 -- The ticket returned gets `created` = true when this call's create made it, false when it
 -- was found by the lookup.
@@ -338,8 +341,19 @@ local function existing(spec, found, what_happened)
   return found
 end
 
+-- The turn of this create among the creates of this process giving the same key to the
+-- same integration (nil when the key is the step's own, which no other step gives):
+-- the lock's handle and whether another create held it first.
+local function take_turn(spec)
+  local ctx = spec.ctx
+  if ctx.dry_run or not spec.look_first then return nil, false end
+  local integration = ctx.integration and ctx.integration.name or ""
+  return ferry.lock("ticket.create " .. integration .. " " .. spec.key)
+end
+
 function M.create_once(spec)
   local ctx = spec.ctx
+  local turn <close>, waited = take_turn(spec)
   -- In dry-run the first ctx.http call must be the create itself (it ends the task).
   if not ctx.dry_run and ((ctx.attempt or 1) > 1 or ctx.resumed) then
     -- An earlier attempt, or a process that died mid-create, left the outcome unknown,
@@ -360,8 +374,11 @@ function M.create_once(spec)
     if found then return existing(spec, found, "already exists (created by an earlier attempt)") end
   elseif not ctx.dry_run and spec.look_first then
     -- One lookup: what another execution created with the same key was committed by the
-    -- vendor long ago, or is racing this one (which no lookup settles).
-    local found = spec.lookup()
+    -- vendor long ago, or (in another process) is racing this one, which no lookup settles.
+    -- After waiting for a create of this process with the same key, the vendor's search may
+    -- lag behind what it just created (Jira): looked up as after an unknown outcome.
+    local found
+    if waited then found = lookup_settled(spec) else found = spec.lookup() end
     if found then
       return existing(spec, found, "already exists with this idempotency_key: not created again")
     end

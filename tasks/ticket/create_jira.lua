@@ -70,6 +70,7 @@ return {
         return issue and jira.ticket(ctx, issue) or nil
       end,
       look_first = own ~= nil,
+      key = key,
     })
   end,
 }

@@ -92,6 +92,7 @@ return {
         return record and sn.ticket(ctx, tbl, record) or nil
       end,
       look_first = look_first,
+      key = key,
     })
   end,
 }

@@ -320,6 +320,27 @@ steps:
                          "alert-A-1")
         self.assertEqual(len(self.m.requests()), sent)
 
+    def test_creates_giving_the_same_key_at_once_make_one_record(self):
+        # Three items at once, two for the same alert. The vendor takes 400 ms to create:
+        # without taking turns both A-1 creates looked, found nothing and created.
+        self.p.workflow("sn", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: sn
+    for_each: ["A-1", "A-1", "B-2"]
+    with: {fields: {short_description: "Alert {{ item }}"}, idempotency_key: "alert-{{ item }}"}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", delay_ms=400, times=3)
+        rc, doc, err = self.run_wf("sn")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        records = self.state()["servicenow"]["incident"]
+        self.assertEqual(sorted(r["correlation_id"] for r in records), ["alert-A-1", "alert-B-2"])
+        outputs = doc["steps"]["create"]["output"]
+        self.assertEqual([o["created"] for o in outputs], [True, False, True])
+        self.assertEqual(outputs[0]["number"], outputs[1]["number"])
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident", method="POST")), 2)
+
     def test_an_own_idempotency_key_is_checked_before_anything_is_sent(self):
         self.p.workflow("sn", """\
 inputs:

@@ -261,7 +261,13 @@ std::string Engine::input_json_text(const Run& run, const Unit& unit) {
     w.StartObject();
     for (const auto& [k, v] : input.dict_obj().items()) {
         write_json_key(k, w);
-        if (SharedInput* shared = shared_input(run, unit, k, v)) {
+        // A credential written into the step's headers (not an integration's) is recorded
+        // as the requests are: hidden. A resume evaluates such an input again (units.cpp).
+        std::optional<tmpl::Value> hidden;
+        if (k.is_string() && k.str() == "headers") hidden = credential_headers_redacted(v);
+        if (hidden) {
+            write_json(*hidden, w);
+        } else if (SharedInput* shared = shared_input(run, unit, k, v)) {
             if (shared->json.empty()) shared->json = to_json_text(v);
             w.RawValue(shared->json.data(), shared->json.size(), rapidjson::kObjectType);
         } else {

@@ -17,17 +17,14 @@ namespace {
 
 // A dead letter's request with its credential headers shown as [REDACTED] whatever their
 // value, as everywhere (the integration adds its own again on replay).
-tmpl::Value credential_headers_redacted(const tmpl::Value& request) {
+tmpl::Value credential_headers_redacted_in(const tmpl::Value& request) {
     const tmpl::Value* headers = request.is_dict() ? request.dict_obj().find("headers") : nullptr;
-    if (!headers || !headers->is_dict()) return request;
-    tmpl::Value scrubbed = tmpl::Value::dict();
-    for (const auto& [name, value] : headers->dict_obj().items())
-        scrubbed.dict_obj().set(name, name.is_string() && is_credential_header(name.str())
-                                          ? tmpl::Value::string(std::string(kRedacted))
-                                          : value);
+    std::optional<tmpl::Value> scrubbed =
+        headers ? credential_headers_redacted(*headers) : std::nullopt;
+    if (!scrubbed) return request;
     tmpl::Value copy = tmpl::Value::dict();
     copy.dict_obj().assign(request.dict_obj().items());
-    copy.dict_obj().set(tmpl::Value::string("headers"), scrubbed);
+    copy.dict_obj().set(tmpl::Value::string("headers"), std::move(*scrubbed));
     return copy;
 }
 
@@ -136,7 +133,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             if (entry.is_dict()) {
                 auto& d = entry.dict_obj();
                 if (const tmpl::Value* request = d.find("request"))
-                    d.set(str("request"), credential_headers_redacted(*request));
+                    d.set(str("request"), credential_headers_redacted_in(*request));
                 d.set(str("id"), str(id));
                 d.set(str("execution_id"), str(run.id));
                 d.set(str("workflow"), str(run.wf->name));

@@ -134,11 +134,14 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 settle_unit(run, unit, /*eager=*/false, /*already_durable=*/true);
                 return;
             }
-            // Interrupted: run again with the same input and idempotency key.
+            // Interrupted: run again with the same input and idempotency key. An input whose
+            // record hides a credential header is evaluated again from the step's `with:`
+            // (the record's "[REDACTED]" is not the value to send).
             unit.attempt = int(field("attempt").is_int() ? field("attempt").as_int() : 0);
             if (const tmpl::Value* in = dict_get(r, "input"); in && !in->is_none()) {
                 unit.input = *in;
-                unit.input_ready = true;
+                const tmpl::Value* headers = dict_get(*in, "headers");
+                unit.input_ready = !(headers && credential_header_redacted(*headers));
             }
             if (const tmpl::Value* child = dict_get(r, "child_execution");
                 child && child->is_string())

@@ -1,5 +1,7 @@
 #include "core/values.h"
 
+#include "runtime/integration/secrets.h"
+
 #include <rapidjson/filewritestream.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/prettywriter.h>
@@ -7,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string_view>
@@ -367,6 +370,32 @@ bool holds_text(const Value& v, std::string_view needle) {
         for (const auto& [key, item] : v.dict_obj().items())
             if (holds_text(key, needle) || holds_text(item, needle)) return true;
     }
+    return false;
+}
+
+std::optional<Value> credential_headers_redacted(const Value& headers) {
+    if (!headers.is_dict()) return std::nullopt;
+    auto hidden = [](const Value& name, const Value& value) {
+        return name.is_string() && is_credential_header(name.str()) &&
+               !(value.is_string() && value.str() == kRedacted);
+    };
+    const auto& items = headers.dict_obj().items();
+    if (std::none_of(items.begin(), items.end(),
+                     [&](const auto& item) { return hidden(item.first, item.second); }))
+        return std::nullopt;
+    Value scrubbed = Value::dict();
+    for (const auto& [name, value] : items)
+        scrubbed.dict_obj().set(name, hidden(name, value) ? Value::string(std::string(kRedacted))
+                                                          : value);
+    return scrubbed;
+}
+
+bool credential_header_redacted(const Value& headers) {
+    if (!headers.is_dict()) return false;
+    for (const auto& [name, value] : headers.dict_obj().items())
+        if (name.is_string() && is_credential_header(name.str()) && value.is_string() &&
+            value.str() == kRedacted)
+            return true;
     return false;
 }
 

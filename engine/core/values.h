@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace ferry::engine {
@@ -50,5 +51,12 @@ Value str(std::string s);
 Value error_value(const Error& e, const std::string& traceback = {});
 // Whether a string anywhere in v (keys included) contains needle.
 bool holds_text(const Value& v, std::string_view needle);
+// A request's `headers` (a dict) with each credential header's value (Authorization,
+// Cookie, X-API-Key...: runtime is_credential_header) shown as "[REDACTED]", as every
+// record shows it whatever its value; nothing when it has none to hide.
+std::optional<Value> credential_headers_redacted(const Value& headers);
+// Whether `headers` holds a credential header shown so (a record's input: the value it
+// had is not there to send again).
+bool credential_header_redacted(const Value& headers);
 
 }  // namespace ferry::engine

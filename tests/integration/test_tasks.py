@@ -221,6 +221,31 @@ steps:
         self.assertEqual(first["status"], "interrupted")
         self.assertTrue(first["started_at"], first)  # when the stopped attempt began
 
+    def test_a_credential_header_written_in_a_step_is_hidden_in_history_and_sent_on_resume(self):
+        # The step's input record showed the literal X-API-Key its attempt records hide.
+        # Hidden there, a resume cannot take it from the record: it evaluates `with:` again.
+        key = "literal-key-7f3c9a2e51"
+        self.p.workflow("h", f"""\
+steps:
+  - id: call
+    task: http.request
+    integration: sn
+    with:
+      path: /api/now/table/incident
+      headers: {{X-API-Key: "{key}", Accept: application/json}}
+""")
+        doc = self.kill_while_slow("h", "GET", "/api/now/table/incident")
+        self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
+        gets = self.m.requests(path="/api/now/table/incident", method="GET")
+        sent = [{k.lower(): v for k, v in g["headers"].items()}.get("x-api-key") for g in gets]
+        self.assertEqual(sent, [key, key])
+        shown = self.ferry("executions", "show", doc["id"], "--json").stdout
+        self.assertNotIn(key, shown)
+        step = json.loads(shown)["steps"]["call"]
+        self.assertEqual(step["input"]["headers"],
+                         {"X-API-Key": "[REDACTED]", "Accept": "application/json"})
+        self.assertEqual([a["status"] for a in step["attempts"]], ["interrupted", "succeeded"])
+
     def test_no_second_work_note_after_a_crash_while_posting_it(self):
         self.p.workflow("n", """\
 steps:

@@ -41,3 +41,20 @@ TEST_CASE("json_shaped: what JSON cannot hold becomes what JSON would make of it
     CHECK(dict_get(v, "tuple")->kind() == Kind::Tuple);
     CHECK(dict_get(v, "safe")->is_safe());
 }
+
+TEST_CASE("credential_headers_redacted: credential headers hidden, whatever their case",
+          "[values]") {
+    Value headers = dict_of({{"authorization", str("Bearer abc123456")},
+                             {"X-Api-Key", str("k-9876543210")},
+                             {"Accept", str("application/json")}});
+    std::optional<Value> hidden = credential_headers_redacted(headers);
+    REQUIRE(hidden);
+    CHECK(to_json_text(*hidden) ==
+          R"({"authorization":"[REDACTED]","X-Api-Key":"[REDACTED]","Accept":"application/json"})");
+    CHECK(credential_header_redacted(*hidden));
+    CHECK_FALSE(credential_header_redacted(headers));
+    // Nothing to hide: no copy, and what is hidden already is not hidden again.
+    CHECK_FALSE(credential_headers_redacted(dict_of({{"Accept", str("text/plain")}})));
+    CHECK_FALSE(credential_headers_redacted(*hidden));
+    CHECK_FALSE(credential_headers_redacted(str("Authorization: x")));
+}

@@ -2,6 +2,8 @@
 // name) and returns the process exit status: 0 success, 1 failure, 2 bad usage or input.
 #pragma once
 
+#include <string>
+
 namespace ferry::cli {
 
 int render_command(int argc, char** argv);
@@ -12,5 +14,9 @@ int executions_command(int argc, char** argv);
 int tasks_command(int argc, char** argv);
 int dlq_command(int argc, char** argv);
 int serve_command(int argc, char** argv);
+
+struct CommonOptions;
+// `ferry executions approve|reject ID STEP` (verb: "approve" or "reject"), argv after the verb.
+int decide_subcommand(const CommonOptions& common, const std::string& verb, int argc, char** argv);
 
 }  // namespace ferry::cli

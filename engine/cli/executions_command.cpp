@@ -1,4 +1,5 @@
-// `ferry executions list|show|diff|export|prune`: reading history back, and pruning it.
+// `ferry executions list|show|diff|export|prune`: reading history back, and pruning it
+// (approve|reject: decide_command.cpp).
 #include "cli/commands.h"
 #include "cli/common.h"
 
@@ -35,14 +36,22 @@ constexpr const char* kExecutionsUsage =
     "       ferry executions prune --before T [--workflow W] [--dry-run]\n"
     "                 delete ended executions created before T, with all their records\n"
     "                 (`ferry serve` does it itself with `store: {keep: 90d}` in ferry.yaml)\n"
+    "       ferry executions approve|reject ID STEP [--comment TEXT] [--as NAME] [--quiet]\n"
+    "                 decide an approval step that waits (the item's key, approve[2], for a\n"
+    "                 for_each step) and run the execution on to its end or next decision;\n"
+    "                 NAME (default: your login name) must be among the step's approvers\n"
+    "                 when it lists any. Prints the execution as JSON. Exit 0 when it\n"
+    "                 succeeded or waits again, 1 when it failed, 2 when the decision is\n"
+    "                 refused (not waiting, unknown step, held by a running `ferry serve`:\n"
+    "                 decide through its API then)\n"
     "\n"
     "Common options: --project DIR, --data DIR. T is a date or time (2026-12-01,\n"
     "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d). list shows the newest first, 50 unless\n"
     "--limit says otherwise. Options take their value as the next argument or after '='\n"
     "(--limit=5).\n"
     "\n"
-    "Exit status: 0 done; 1 the history could not be read; 2 bad usage, an unknown\n"
-    "execution, or no Ferry data in the data folder.\n";
+    "Exit status (approve and reject aside): 0 done; 1 the history could not be read; 2 bad\n"
+    "usage, an unknown execution, or no Ferry data in the data folder.\n";
 
 // A field as text for a terminal (printable: history holds vendors' words).
 std::string field(const Value& v, const char* key) {
@@ -471,9 +480,13 @@ int executions_command(int argc, char** argv) {
         }
     }
     if (rest.empty())
-        return usage_error("executions", "missing a subcommand (list, show, diff, export, prune)");
+        return usage_error("executions",
+                           "missing a subcommand (list, show, diff, export, prune, approve, "
+                           "reject)");
     std::string sub = rest[0];
     common.store_must_exist = true;
+    if (sub == "approve" || sub == "reject")
+        return decide_subcommand(common, sub, int(rest.size() - 1), rest.data() + 1);
     // The store opens once the subcommand's arguments are read: a mistyped option is a usage
     // error, not "no Ferry data in ./.ferry".
     AppOpener open_store = [&common] { return open_app(common); };

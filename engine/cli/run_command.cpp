@@ -197,10 +197,11 @@ int run_command(int argc, char** argv) {
         // takes; an approval timeout keeps its deadline and takes effect there.
         std::fprintf(stderr,
                      "ferry run: execution %s is waiting for an approval; decide with "
+                     "`ferry executions approve|reject %s STEP`, or with "
                      "POST /api/v1/executions/%s/steps/STEP/approve|reject on "
                      "`ferry serve` (it resumes waiting executions at start, and applies "
                      "a timeout that passed meanwhile)\n",
-                     id.value().c_str(), id.value().c_str());
+                     id.value().c_str(), id.value().c_str(), id.value().c_str());
         return 0;
     }
     return status == "succeeded" ? 0 : 1;

@@ -178,8 +178,8 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
             if (status == "waiting")
                 return {Refusal::NotWaiting,
                         "execution " + execution_id +
-                            " waits in another ferry process that is still running: that "
-                            "process, or this server once it has ended, takes the decision"};
+                            " waits in another ferry process that is still running: decide "
+                            "through that process (its API), or here once it has ended"};
             // Ended: a step it never had is unknown (404), as on a waiting execution.
             bool has_step = false;
             if (auto steps = store_.steps(execution_id); steps)

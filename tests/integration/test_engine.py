@@ -3628,6 +3628,75 @@ steps:
         self.assertIn("is waiting for an approval", p.stderr)
 
 
+    def test_the_command_line_decides_what_run_left_waiting(self):
+        # Without a server nothing could decide: `ferry executions approve|reject` takes the
+        # execution over, records the decision (by, via cli, comment) and runs it on.
+        self.p.workflow("deploy", """\
+steps:
+  - id: cab
+    task: approval
+    with: {message: "Deploy?", approvers: [alice]}
+  - id: apply
+    task: log
+    when: "{{ steps.cab.output.decision == 'approved' }}"
+    with: {message: "applied, {{ steps.cab.output.comment }}"}
+  - id: gate
+    task: approval
+    needs: [apply]
+    for_each: [1, 2]
+    with: {message: "Item {{ item }}?"}
+""")
+        doc = self.assertRun("deploy")
+        run_id = doc["id"]
+        decide = lambda *a: self.p.ferry("executions", *a)
+        # Not an approver (the login name by default): refused, nothing decided.
+        p = decide("approve", run_id, "cab")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("is not among the approvers of step 'cab'", p.stderr)
+        p = decide("approve", run_id, "nostep", "--as", "alice")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("has no step 'nostep'", p.stderr)
+        p = decide("approve", run_id, "gate", "--as", "alice")  # not started yet
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("not waiting for approval (not started)", p.stderr)
+        # Approved: the execution runs on to the next decisions, the for_each items.
+        p = decide("approve", run_id, "cab", "--as", "alice", "--comment", "window ok")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("waits for another decision", p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["status"], "waiting")
+        out = doc["steps"]["cab"]["output"]
+        self.assertEqual((out["decision"], out["by"], out["via"], out["comment"]),
+                         ("approved", "alice", "cli", "window ok"))
+        self.assertEqual(doc["steps"]["apply"]["input"]["message"], "applied, window ok")
+        # The step's own id names the items that wait; each is decided by its key.
+        p = decide("reject", run_id, "gate")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("decide its items one by one (waiting: gate[0], gate[1])", p.stderr)
+        p = decide("approve", run_id, "gate[0]", "--quiet")
+        self.assertEqual((p.returncode, p.stderr), (0, "ferry executions approve: execution " +
+                                                       run_id + " waits for another decision\n"))
+        p = decide("reject", run_id, "gate[1]", "--as", "bob")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(doc["steps"]["gate[1]"]["output"]["decision"], "rejected")
+        self.assertEqual(doc["steps"]["gate[1]"]["output"]["by"], "bob")
+        # Decided: a second decision is refused.
+        p = decide("approve", run_id, "cab", "--as", "alice")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("is not waiting for a decision", p.stderr)
+        for args, message in ((["approve"], "needs an execution ID and a step"),
+                              (["approve", run_id], "needs an execution ID and a step"),
+                              (["approve", run_id, "cab", "--as"], "--as needs a value"),
+                              (["approve", run_id, "cab", "--as", ""], "--as needs a name"),
+                              (["reject", run_id, "cab", "--bogus"], "unknown argument '--bogus'"),
+                              (["approve", "NOPE", "cab"], "no execution 'NOPE'")):
+            p = decide(*args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn(message, p.stderr)
+
+
 class LogTask(EngineTest):
     def test_any_value_is_logged_text_as_it_is_the_rest_as_json(self):
         # "{{ item }}" keeps the item's type: the log task takes it as it comes.

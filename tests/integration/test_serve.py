@@ -1412,6 +1412,15 @@ steps:
                                 {}, role="operator")
         self.assertEqual(status, 409)
 
+    def test_the_command_line_leaves_what_the_server_holds_to_its_api(self):
+        exec_id = self.start()
+        self.wait_status(exec_id, ("waiting",))
+        p = self.p.ferry("executions", "approve", exec_id, "approve", "--as", "operator")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("waits in another ferry process that is still running: decide through "
+                      "that process (its API)", p.stderr)
+        self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
+
     def test_reject_and_timeouts(self):
         exec_id = self.start()
         self.wait_status(exec_id, ("waiting",))

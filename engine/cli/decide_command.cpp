@@ -1,0 +1,92 @@
+// `ferry executions approve|reject ID STEP`: an approval decided from the command line, for
+// a project run with `ferry run` and no server. The execution a `ferry run` left waiting is
+// taken over as the server takes it, and runs on to its end or to its next decision.
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#include "core/executor.h"
+#include "core/history.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace ferry::cli {
+
+namespace {
+
+// Who decides when --as does not say: the login name, as a person at a terminal is known.
+std::string login_name() {
+    if (const char* user = std::getenv("USER"); user && *user) return user;
+    if (const passwd* pw = getpwuid(geteuid()); pw && pw->pw_name && *pw->pw_name)
+        return pw->pw_name;
+    return "cli";
+}
+
+}  // namespace
+
+int decide_subcommand(const CommonOptions& common, const std::string& verb, int argc, char** argv) {
+    const std::string command = "executions " + verb;
+    std::string id, step, comment, by;
+    bool quiet = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--comment" || arg == "--as") {
+            if (i + 1 >= argc)
+                return usage_error("executions", std::string(arg) + " needs a value");
+            std::string value = argv[++i];
+            if (arg == "--as" && value.empty())
+                return usage_error("executions", "--as needs a name (a token name of ferry.yaml)");
+            (arg == "--comment" ? comment : by) = std::move(value);
+        } else if (arg == "--quiet" || arg == "-q") {
+            quiet = true;
+        } else if (arg.size() > 1 && arg[0] == '-') {
+            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+        } else if (arg.empty()) {
+            return usage_error("executions", verb + ": an empty execution ID or step");
+        } else if (id.empty()) {
+            id = std::string(arg);
+        } else if (step.empty()) {
+            step = std::string(arg);
+        } else {
+            return usage_error("executions", "unexpected argument '" + std::string(arg) + "'");
+        }
+    }
+    if (step.empty())
+        return usage_error("executions",
+                           verb + " needs an execution ID and a step (ferry executions " + verb +
+                               " ID STEP)");
+    if (by.empty()) by = login_name();
+    auto app = open_app(common);
+    if (!app) return 2;
+    if (!quiet) app->engine->on_event(print_progress);
+    const std::string decision = verb == "approve" ? "approved" : "rejected";
+    engine::Engine::DecideResult decided =
+        app->engine->decide(id, step, decision, by, comment, "cli");
+    if (!decided.ok()) {
+        const bool hint = decided.refusal == engine::Engine::DecideResult::Refusal::NotAnApprover;
+        std::fprintf(stderr, "ferry %s: %s%s\n", command.c_str(), decided.message.c_str(),
+                     hint ? " (--as NAME decides as one of them)" : "");
+        return 2;
+    }
+    app->loop.run();
+    Status flushed = app->engine->flush();
+    if (!flushed)
+        std::fprintf(stderr, "ferry %s: %s\n", command.c_str(), flushed.error().describe().c_str());
+    // A sub-workflow's approval runs its top-level execution on: that one tells the outcome.
+    const std::string top = engine::stored_top(*app->store, id);
+    if (!print_execution(*app, top, false, false, command.c_str())) return 1;
+    const std::string status = engine::stored_status(*app->store, top);
+    if (status == "waiting") {
+        std::fprintf(stderr, "ferry %s: execution %s waits for another decision\n", command.c_str(),
+                     top.c_str());
+        return 0;
+    }
+    return status == "succeeded" ? 0 : 1;
+}
+
+}  // namespace ferry::cli

@@ -50,8 +50,8 @@ constexpr const char* kExecutionsUsage =
     "--limit says otherwise. Options take their value as the next argument or after '='\n"
     "(--limit=5).\n"
     "\n"
-    "Exit status (approve and reject aside): 0 done; 1 the history could not be read; 2 bad\n"
-    "usage, an unknown execution, or no Ferry data in the data folder.\n";
+    "Exit status: 0 done; 1 the history could not be read; 2 bad usage, an unknown\n"
+    "execution, or no Ferry data in the data folder (approve and reject: above).\n";
 
 // A field as text for a terminal (printable: history holds vendors' words).
 std::string field(const Value& v, const char* key) {

@@ -44,6 +44,8 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
             (arg == "--comment" ? comment : by) = std::move(value);
         } else if (arg == "--quiet" || arg == "-q") {
             quiet = true;
+        } else if (arg == "--json") {
+            // The execution is printed as JSON anyway (as by `ferry run`).
         } else if (arg.size() > 1 && arg[0] == '-') {
             return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
         } else if (arg.empty()) {

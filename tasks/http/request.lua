@@ -4,6 +4,7 @@
 -- unless `idempotent: true` says repeating it is harmless.
 local text = require("ferry.text")
 local ctx_module = require("ferry.ctx")
+local pages = require("ferry.pages")
 
 return {
   name = "http.request",
@@ -20,21 +21,33 @@ return {
     fail_on_status = { type = "boolean", default = true },
     idempotent = { type = "boolean", description = "safe to repeat (default: all but POST/PATCH)" },
     retry = { type = "boolean", default = true, description = "false: a single attempt" },
+    paginate = { type = "object", description = "read every page into one list (output {status, records, pages, attempts}): {items, next: link | token | offset, token, param, page_size, max_pages}" },
   },
   run = function(ctx, input)
-    local res, err = ctx.http {
+    local request = {
       method = input.method, url = input.url, path = input.path, headers = input.headers,
       query = input.query, json = input.json, body = input.body, timeout = input.timeout,
       idempotent = input.idempotent, retry = input.retry,
     }
-    if not res then error(err, 0) end
-    if input.fail_on_status ~= false and res.status >= 400 then
-      error({
-        kind = res.status >= 500 and "http_5xx" or "http_4xx",
-        message = text.http_status(res) .. " (from " .. (input.url or input.path or "?") ..
-          (res.attempts and res.attempts > 1 and (", after " .. res.attempts .. " attempts") or "") .. ")",
-      }, 0)
+    local function check(res, page)
+      if res.status >= 400 then
+        error({
+          kind = res.status >= 500 and "http_5xx" or "http_4xx",
+          message = text.http_status(res) .. " (from " .. (input.url or input.path or "?") ..
+            (page and page > 1 and (", page " .. page) or "") ..
+            (res.attempts and res.attempts > 1 and (", after " .. res.attempts .. " attempts") or "") .. ")",
+        }, 0)
+      end
     end
+    if input.paginate ~= nil then
+      -- Checked before anything is sent. Every page must answer 2xx (fail_on_status
+      -- cannot apply: a failed page has no items).
+      local spec = pages.spec(input.paginate)
+      return pages.collect(ctx, request, spec, check)
+    end
+    local res, err = ctx.http(request)
+    if not res then error(err, 0) end
+    if input.fail_on_status ~= false then check(res) end
     -- A body that is not UTF-8 (an image, a gzip a server sent unasked) cannot be stored as
     -- text: it comes base64-encoded instead of failing a call that succeeded.
     local body, body_base64 = res.body, nil

@@ -397,10 +397,10 @@ steps:
         self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
         self.assertEqual(self.state()["servicenow"]["incident"][0]["correlation_id"], "alert-1")
 
-    def test_the_paging_example_of_workflows_md_reads_every_page(self):
+    def test_the_lua_paging_example_of_workflows_md_reads_every_page(self):
         # The example itself, taken from the guide, against the mock's Table API.
         guide = (REPO / "docs/workflows.md").read_text()
-        start = guide.index("# workflows/servers.yaml\n")
+        start = guide.index("# workflows/servers-lua.yaml\n")
         example = guide[start:guide.index("```", start)]
         self.p.workflow("servers", example.replace("servicenow-prod", "sn"))
         auth = "Basic " + base64.b64encode(("svc:" + ti.SN_PASSWORD).encode()).decode()
@@ -411,15 +411,16 @@ steps:
             self.assertEqual(reply.status, 201, reply.text)
         rc, doc, err = self.run_wf("servers", "--input", "page_size=3")
         self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
-        self.assertEqual(doc["outputs"]["pages"], 3)
-        self.assertEqual(doc["outputs"]["hosts"], ["web%d" % i for i in range(1, 8)])
+        self.assertEqual(doc["outputs"], {"pages": 3, "servers": 7})
+        self.assertEqual([s["name"] for s in doc["steps"]["fetch"]["output"]["servers"]],
+                         ["WEB%d" % i for i in range(1, 8)])
         offsets = [r["query"].get("sysparm_offset") for r in
                    self.m.requests(path="/api/now/table/cmdb_ci_server", method="GET")]
         self.assertEqual(offsets, ["0", "3", "6"])
         # A dry run still reads (the step says dry_run: false).
         rc, doc, err = self.run_wf("servers", "--input", "page_size=3", "--dry-run")
         self.assertEqual(rc, 0, err)
-        self.assertEqual(len(doc["outputs"]["hosts"]), 7)
+        self.assertEqual(doc["outputs"]["servers"], 7)
 
     def test_dry_run_preview_of_a_create(self):
         self.p.workflow("sn", """\

@@ -1,0 +1,215 @@
+-- ferry.pages: an API read that answers in pages, gathered into one list (http.request's
+-- `paginate`). Three ways to the next page, as vendors do it:
+--   link    the Link header's rel="next" URL (RFC 8288: ServiceNow's Table API, GitHub...)
+--   token   a field of the answer holds the next page's token (Jira's nextPageToken), sent
+--           back as a query parameter, or in the JSON body of a request that has one
+--   offset  a query parameter counts the items read so far (sysparm_offset, startAt)
+-- Every page goes through ctx.http, so the step's integration (credentials, retries, rate
+-- limit) and dry-run apply to each. Bounded: max_pages pages, MAX_ITEMS items.
+local M = {}
+
+M.MAX_ITEMS = 50000 -- what a for_each over the result may run
+M.DEFAULT_MAX_PAGES = 100
+M.MAX_PAGES = 10000
+
+local KEYS = { items = true, next = true, token = true, param = true, page_size = true,
+               max_pages = true }
+local STYLES = { link = true, token = true, offset = true }
+
+local function invalid(message)
+  error({ kind = "validation", message = "paginate: " .. message }, 0)
+end
+
+local function answer_error(page, message)
+  -- Not the API's answer (a login page, a proxy) or not the shape the spec says: a retry of
+  -- the step may find it back.
+  error({ kind = "http_5xx", message = "paginate: page " .. page .. ": " .. message }, 0)
+end
+
+local function text_field(p, key)
+  local v = p[key]
+  if v ~= nil and (type(v) ~= "string" or v == "") then
+    invalid("'" .. key .. "' must be non-empty text")
+  end
+  return v
+end
+
+-- The spec of `paginate:` checked, defaults filled in.
+function M.spec(p)
+  if type(p) ~= "table" then invalid("an object expected") end
+  local unknown = {}
+  for k in pairs(p) do
+    if not KEYS[k] then unknown[#unknown + 1] = tostring(k) end
+  end
+  if #unknown > 0 then
+    table.sort(unknown)
+    invalid("unknown key '" .. unknown[1] .. "' (known: items, next, token, param, " ..
+            "page_size, max_pages)")
+  end
+  local spec = { items = text_field(p, "items"), token = text_field(p, "token"),
+                 param = text_field(p, "param") }
+  spec.next = text_field(p, "next") or (spec.token and "token") or "link"
+  if not STYLES[spec.next] then
+    invalid("'next' must be link, token or offset, not '" .. spec.next .. "'")
+  end
+  if spec.next == "token" then
+    spec.token = spec.token or "nextPageToken"
+    spec.param = spec.param or spec.token:match("([^.]+)$")
+  elseif spec.next == "offset" and not spec.param then
+    invalid("next: offset needs 'param', the query parameter that counts the items " ..
+            "read so far (sysparm_offset, startAt...)")
+  elseif spec.next == "link" and (spec.token or spec.param) then
+    invalid("'token' and 'param' go with next: token or offset, not link")
+  end
+  local size = p.page_size
+  if size ~= nil and (math.type(size) ~= "integer" or size < 1) then
+    invalid("'page_size' must be a positive integer")
+  end
+  spec.page_size = size
+  local max = p.max_pages == nil and M.DEFAULT_MAX_PAGES or p.max_pages
+  if math.type(max) ~= "integer" or max < 1 or max > M.MAX_PAGES then
+    invalid("'max_pages' must be an integer from 1 to " .. M.MAX_PAGES)
+  end
+  spec.max_pages = max
+  return spec
+end
+
+-- A dotted path (data.items) into a JSON value; nil where it leads nowhere.
+local function at_path(value, path)
+  for key in path:gmatch("[^.]+") do
+    if type(value) ~= "table" then return nil end
+    value = value[key]
+  end
+  return value
+end
+
+local function is_list(v)
+  if type(v) ~= "table" then return false end
+  if ferry.json.is_null(v) then return false end
+  local n = #v
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
+  end
+  return true
+end
+
+local function items_of(res, spec, page)
+  local body = res.json
+  if body == nil then
+    answer_error(page, "the answer (HTTP " .. res.status .. ", " ..
+                 tostring(res.headers["content-type"] or "no content type") .. ") is not JSON")
+  end
+  local list = spec.items and at_path(body, spec.items) or body
+  if not is_list(list) then
+    answer_error(page, spec.items and ("the answer has no list at '" .. spec.items .. "'")
+                 or "the answer is not a list (say where its items are with 'items')")
+  end
+  return list
+end
+
+-- scheme://host[:port] of an absolute http(s) URL, lower case; nil for anything else.
+local function origin_of(url)
+  local origin = type(url) == "string" and url:match("^([hH][tT][tT][pP][sS]?://[^/?#]+)")
+  return origin and origin:lower()
+end
+
+-- The rel="next" target of a Link header (`<url>; rel="next", <url>; rel="last"`).
+function M.next_link(header)
+  if type(header) ~= "string" then return nil end
+  for target, params in header:gmatch("<([^>]*)>([^<]*)") do
+    local rel = params:match('[;%s]rel%s*=%s*"([^"]*)"') or params:match("[;%s]rel%s*=%s*([^;,%s]+)")
+    if rel then
+      for value in rel:gmatch("%S+") do
+        if value:lower() == "next" then return target end
+      end
+    end
+  end
+  return nil
+end
+
+local function copy(t)
+  local c = {}
+  if type(t) == "table" then
+    for k, v in pairs(t) do c[k] = v end
+  end
+  return c
+end
+
+-- The request for the page after `res`, or nil after the last one.
+local function next_request(req, res, list, spec, state, page)
+  if spec.next == "link" then
+    local target = M.next_link(res.headers.link)
+    if not target or target == "" then return nil end
+    if target:sub(1, 1) == "/" and target:sub(1, 2) ~= "//" then
+      if not state.origin then
+        answer_error(page, "a relative next link ('" .. target .. "') with no URL to start from")
+      end
+      target = state.origin .. target
+    elseif origin_of(target) ~= state.origin then
+      -- The integration's credentials go with every page: never to another system.
+      answer_error(page, "the next link leads to another origin (" ..
+                   tostring(origin_of(target) or target) .. ", not " .. tostring(state.origin) .. ")")
+    end
+    local r = copy(req)
+    r.url, r.path, r.query = target, nil, nil
+    return r
+  end
+  if spec.next == "token" then
+    local token = res.json and at_path(res.json, spec.token)
+    if token == nil or ferry.json.is_null(token) or token == "" then return nil end
+    if type(token) ~= "string" and type(token) ~= "number" then
+      answer_error(page, "'" .. spec.token .. "' is not a token (" .. type(token) .. ")")
+    end
+    local r = copy(req)
+    if type(req.json) == "table" and not is_list(req.json) then
+      r.json = copy(req.json)
+      r.json[spec.param] = token
+    else
+      r.query = copy(req.query)
+      r.query[spec.param] = token
+    end
+    return r
+  end
+  -- offset
+  if #list == 0 or (spec.page_size and #list < spec.page_size) then return nil end
+  state.offset = state.offset + #list
+  local r = copy(req)
+  r.query = copy(req.query)
+  r.query[spec.param] = state.offset
+  return r
+end
+
+-- Reads every page of `request` (a ctx.http request table): {status (the last page's),
+-- records, pages, attempts} (not `items`: a template reading output.items would get the
+-- dict's method, as in Jinja2). check(res, page) raises on an answer that is no page (a 4xx).
+function M.collect(ctx, request, spec, check)
+  local first_url = request.url
+  if not first_url and ctx.integration then first_url = ctx.integration.base_url end
+  local state = { origin = origin_of(first_url), offset = 0 }
+  if spec.next == "offset" then
+    local start = request.query and tonumber(request.query[spec.param])
+    state.offset = start and math.tointeger(start) or 0
+  end
+  local items, attempts, req = ferry.json.array(), 0, request
+  for page = 1, spec.max_pages do
+    local res, err = ctx.http(req)
+    if not res then error(err, 0) end
+    attempts = attempts + (res.attempts or 1)
+    check(res, page)
+    local list = items_of(res, spec, page)
+    if #items + #list > M.MAX_ITEMS then
+      error({ kind = "limit", message = "paginate: more than " .. M.MAX_ITEMS .. " items by page " ..
+              page .. "; narrow the query" }, 0)
+    end
+    for _, item in ipairs(list) do items[#items + 1] = item end
+    local following = next_request(req, res, list, spec, state, page)
+    if not following then
+      return { status = res.status, records = items, pages = page, attempts = attempts }
+    end
+    req = following
+  end
+  error({ kind = "limit", message = "paginate: more than max_pages (" .. spec.max_pages ..
+          ") pages; raise paginate.max_pages or narrow the query" }, 0)
+end
+
+return M

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Integration tests of http.request's `paginate` (stdlib/ferry/pages.lua): every page of a
+ServiceNow Table API read (Link header, offset) and of a Jira search (nextPageToken) into
+one list, against the mock vendors in mocks/ (127.0.0.1 only, stopped by PID).
+
+    python3 tests/integration/test_paging.py path/to/ferry [TestName ...]
+"""
+import base64
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "mocks"))
+
+import test_engine as te  # noqa: E402
+import test_integrations as ti  # noqa: E402
+from test_tasks import TaskTest  # noqa: E402
+
+REPO = HERE.parent.parent
+SERVERS = "/api/now/table/cmdb_ci_server"
+
+
+class Paging(TaskTest):
+    def add_servers(self, count):
+        auth = "Basic " + base64.b64encode(("svc:" + ti.SN_PASSWORD).encode()).decode()
+        for i in range(count, 0, -1):
+            reply = self.m.call("POST", SERVERS, headers={"Authorization": auth},
+                                json_body={"name": "WEB%d" % i, "ip_address": "10.0.0.%d" % i})
+            self.assertEqual(reply.status, 201, reply.text)
+
+    def read(self, paginate, query="sysparm_limit: 3, sysparm_query: ORDERBYname", code=0):
+        self.p.workflow("read", """\
+steps:
+  - id: fetch
+    task: http.request
+    integration: sn
+    with:
+      path: %s
+      query: {sysparm_fields: name, %s}
+      paginate: %s
+""" % (SERVERS, query, paginate))
+        rc, doc, err = self.run_wf("read")
+        self.assertEqual(rc, code, err + json.dumps(doc)[:2000])
+        return doc["steps"]["fetch"]
+
+    def offsets(self):
+        return [r["query"].get("sysparm_offset")
+                for r in self.m.requests(path=SERVERS, method="GET")]
+
+    def test_the_link_header_leads_to_every_page(self):
+        self.add_servers(7)
+        out = self.read("{items: result}")["output"]
+        self.assertEqual([s["name"] for s in out["records"]], ["WEB%d" % i for i in range(1, 8)])
+        self.assertEqual((out["status"], out["pages"], out["attempts"]), (200, 3, 3))
+        self.assertEqual(self.offsets(), [None, "3", "6"])
+        self.assertNotIn("json", out)
+
+    def test_an_offset_parameter_counts_what_was_read(self):
+        self.add_servers(7)
+        # With the page size known, the short third page is the last one.
+        out = self.read("{items: result, next: offset, param: sysparm_offset, page_size: 3}")
+        self.assertEqual(out["output"]["pages"], 3)
+        self.assertEqual(len(out["output"]["records"]), 7)
+        self.assertEqual(self.offsets(), [None, "3", "6"])
+        # Without it, reading goes on to the first empty page; a start offset is kept.
+        self.m.reset()
+        self.add_servers(7)
+        out = self.read("{items: result, next: offset, param: sysparm_offset}",
+                        query="sysparm_limit: 3, sysparm_offset: 2, sysparm_query: ORDERBYname")
+        self.assertEqual([s["name"] for s in out["output"]["records"]],
+                         ["WEB%d" % i for i in range(3, 8)])
+        self.assertEqual(self.offsets(), ["2", "5", "7"])
+
+    def test_a_token_in_the_answer_asks_for_the_next_page(self):
+        self.p.workflow("jira", """\
+steps:
+  - id: open
+    task: ticket.create
+    integration: jira
+    for_each: [1, 2, 3, 4, 5]
+    with: {summary: "Issue {{ item }}"}
+  - id: search
+    task: http.request
+    integration: jira
+    needs: [open]
+    with:
+      path: /rest/api/3/search/jql
+      query: {jql: "project = OPS ORDER BY key", maxResults: 2, fields: summary}
+      paginate: {items: issues, next: token, token: nextPageToken}
+""")
+        rc, doc, err = self.run_wf("jira")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        out = doc["steps"]["search"]["output"]
+        self.assertEqual(out["pages"], 3)
+        self.assertEqual(sorted(i["fields"]["summary"] for i in out["records"]),
+                         ["Issue %d" % i for i in range(1, 6)])
+        searches = self.m.requests(path="/rest/api/3/search/jql", method="GET")
+        self.assertEqual([("nextPageToken" in s["query"]) for s in searches], [False, True, True])
+
+    def test_bounds_and_answers_that_are_no_page(self):
+        self.add_servers(7)
+        err = self.read("{items: result, max_pages: 2}", code=1)["error"]
+        self.assertEqual(err["kind"], "limit")
+        self.assertIn("more than max_pages (2) pages; raise paginate.max_pages", err["message"])
+        err = self.read("{items: records}", code=1)["error"]
+        self.assertEqual(err["kind"], "http_5xx")
+        self.assertIn("paginate: page 1: the answer has no list at 'records'", err["message"])
+        err = self.read("{}", code=1)["error"]
+        self.assertIn("the answer is not a list (say where its items are with 'items')",
+                      err["message"])
+        # A page that fails fails the step (fail_on_status cannot apply: it has no items).
+        self.m.fault(method="GET", path=SERVERS, status=403, times=1)
+        err = self.read("{items: result}", code=1)["error"]
+        self.assertEqual(err["kind"], "http_4xx")
+        self.assertIn("HTTP 403", err["message"])
+        self.assertIn("(from " + SERVERS + ")", err["message"])
+
+    def test_link_headers_as_servers_write_them(self):
+        self.p.workflow("links", '''\
+steps:
+  - id: parse
+    task: lua
+    with:
+      script: |
+        local next_link = require("ferry.pages").next_link
+        return {
+          next_link('<https://a/x?o=3>;rel="next",<https://a/x?o=9>;rel="last"'),
+          next_link('<https://a/x?o=0>; rel="first", <https://a/y>; rel=next'),
+          next_link('<https://a/z>; title="a, b"; rel="prev next"'),
+          next_link('<https://a/x?o=0>;rel="first"') or "none",
+          next_link(nil) or "none",
+        }
+''')
+        rc, doc, err = self.run_wf("links")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["parse"]["output"],
+                         ["https://a/x?o=3", "https://a/y", "https://a/z", "none", "none"])
+
+    def test_a_next_link_to_another_system_is_not_followed(self):
+        # The integration's credentials go with every page.
+        body = json.dumps({"result": [{"name": "WEB1"}]})
+        self.m.fault(method="GET", path=SERVERS, status=200, body=body, times=1,
+                     headers={"Content-Type": "application/json",
+                              "Link": '<http://127.0.0.2:9/steal?x=1>;rel="next"'})
+        err = self.read("{items: result}", code=1)["error"]
+        self.assertIn("the next link leads to another origin (http://127.0.0.2:9, not http://",
+                      err["message"])
+        self.assertEqual(len(self.m.requests(path=SERVERS, method="GET")), 1)
+
+    def test_a_bad_spec_is_refused_before_anything_is_sent(self):
+        cases = [("{next: pages}", "'next' must be link, token or offset, not 'pages'"),
+                 ("{next: offset}", "next: offset needs 'param'"),
+                 ("{item: result}", "unknown key 'item' (known: items, next, token"),
+                 ("{max_pages: 0}", "'max_pages' must be an integer from 1 to 10000"),
+                 ("{page_size: 2.5, next: offset, param: o}", "'page_size' must be a positive"),
+                 ("{next: link, param: x}", "'token' and 'param' go with next: token or offset")]
+        for spec, message in cases:
+            with self.subTest(spec=spec):
+                step = self.read(spec, code=1)
+                self.assertIn(message, step["error"]["message"])
+                self.assertIn(step["error"]["kind"], ("validation",))
+        self.assertEqual(self.m.requests(path=SERVERS), [])
+
+    def test_a_dry_run_previews_the_first_page(self):
+        self.p.workflow("read", """\
+steps:
+  - id: fetch
+    task: http.request
+    integration: sn
+    with: {path: %s, query: {sysparm_limit: 3}, paginate: {items: result}}
+""" % SERVERS)
+        rc, doc, err = self.run_wf("read", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        req = doc["steps"]["fetch"]["output"]["request"]
+        self.assertIn("sysparm_limit=3", req["url"])
+        self.assertEqual(self.m.requests(), [])
+
+    def test_the_guides_example_reads_every_server(self):
+        # docs/workflows.md "Paging through an API", taken from the guide itself.
+        guide = (REPO / "docs/workflows.md").read_text()
+        start = guide.index("# workflows/servers.yaml\n")
+        self.p.workflow("servers", guide[start:guide.index("```", start)]
+                        .replace("servicenow-prod", "sn"))
+        self.add_servers(7)
+        rc, doc, err = self.run_wf("servers", "--input", "page_size=3")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["outputs"]["pages"], 3)
+        self.assertEqual(doc["outputs"]["hosts"], ["web%d" % i for i in range(1, 8)])
+        self.assertEqual(self.offsets(), [None, "3", "6"])
+        # A dry run still reads (the step says dry_run: false).
+        rc, doc, err = self.run_wf("servers", "--input", "page_size=3", "--dry-run")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(doc["outputs"]["hosts"]), 7)
+
+
+if __name__ == "__main__":
+    sys.exit(te.run_tests(sys.modules[__name__], sys.argv))

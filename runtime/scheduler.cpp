@@ -122,8 +122,16 @@ Scheduler::~Scheduler() {
     auto finished = std::move(finished_);
     for (auto& [done, outcome] : finished)
         if (done) done(std::move(outcome));
+    for (auto& [key, line] : locks_)
+        if (line.handover.passed_ref != LUA_NOREF)
+            luaL_unref(vm_.state(), LUA_REGISTRYINDEX, line.handover.passed_ref);
     vm_.print_sink = nullptr;
     loop_.remove_iteration(iteration_id_);
+}
+
+Task* Scheduler::running(lua_State* L) {
+    Task* t = task_slot(L);
+    return t && t->co_ == L ? t : nullptr;
 }
 
 Scheduler* Scheduler::of(lua_State* L) {
@@ -551,6 +559,9 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     bool timed = deadlines_.remove(t);
     timed = sleepers_.remove(t) || timed;
     if (timed && deadlines_.empty() && sleepers_.empty()) arm_timer();  // stops the timer
+    // Keys it holds go on with "interrupted": what its request did is not known.
+    if (t->pending_ && std::string_view(t->pending_->what()) == "http")
+        ending_mid_request_ = t->id_;
     if (t->pending_) {
         t->pending_->cancel();
         t->pending_.reset();
@@ -586,6 +597,7 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     }
     // After the to-be-closed variables, which give a `local lock <close>` up themselves.
     if (!held_.empty()) release_locks(t);
+    ending_mid_request_ = 0;
     task_slot(t->co_) = nullptr;
     // Kept for the next spawn (a few): a new thread, its stack and collecting them were
     // ~5% of a short task's cost. Reset, it holds nothing of this task. Not one whose

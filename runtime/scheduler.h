@@ -215,15 +215,32 @@ class Scheduler {
     // the others that ask for it park, and get it in the order they asked. One process
     // only: the lock lives on this loop. A task that ends holding keys gives them up, however
     // it ends (an error, a cancel, a limit).
-    // True when t holds key now. Otherwise t is parked until it does (the caller yields)
-    // and resumes with what `granted` pushes.
-    bool lock(Task* t, std::string key, std::function<int(lua_State*)> granted);
+    // What the holders of a key leave to the next: a value passed on (a registry reference,
+    // LUA_NOREF: none), and when the last one ended in the middle of an HTTP request (unix
+    // ms, 0: it did not; what that request did is not known). Kept kIdleKeepMs after the
+    // last release when there is any, so a task that comes a little later learns it too.
+    struct LockHandover {
+        int passed_ref = LUA_NOREF;
+        uint64_t interrupted_at_ms = 0;
+    };
+    using LockGranted = std::function<int(lua_State*, const LockHandover&)>;
+    static constexpr uint64_t kIdleKeepMs = 600'000;
+    static constexpr size_t kIdleKeepMax = 10'000;
+    // True when t holds key now (handover(key) says what was left). Otherwise t is parked
+    // until it does (the caller yields) and resumes with what `granted` pushes.
+    bool lock(Task* t, std::string key, LockGranted granted);
     // Gives key up if the task with that id holds it (the next in line gets it); false when
     // it does not hold it.
     bool unlock(uint64_t task, const std::string& key);
+    LockHandover handover(const std::string& key) const;
+    // Leaves the value at registry reference ref (owned from here) to the next holders of
+    // key; false (ref released) when task does not hold it.
+    bool pass_on(uint64_t task, const std::string& key, int ref);
     // Whether the task holds a key (ferry.lock takes one at a time: two tasks each holding
     // the key the other waits for would wait for good).
     bool holds_a_lock(uint64_t task) const { return held_.count(task) != 0; }
+    // The task running on L, or nullptr (never raises, unlike current()).
+    static Task* running(lua_State* L);
 
     // Runs the done callbacks of tasks that already ended (normally the loop does it), so an
     // owner being destroyed can flush the callbacks that still point at it.
@@ -285,16 +302,24 @@ class Scheduler {
     // count hook, which checks the same deadline).
     void arm_timer();
     void on_timer();
-    // ferry.lock's keys: who holds each and who waits for it, first in line first; and the
-    // key each holding task has (by task id: a task holds none, mostly).
+    // ferry.lock's keys: who holds each, who waits for it (first in line first) and what
+    // its holders left; and the key each holding task has (by task id: a task holds none,
+    // mostly). A line with no holder and nobody waiting stays only for what it hands over,
+    // until kIdleKeepMs after its release (idle_, oldest first).
     struct KeyLine {
         uint64_t holder = 0;
-        std::deque<std::pair<uint64_t, std::function<int(lua_State*)>>> waiting;
+        std::deque<std::pair<uint64_t, LockGranted>> waiting;
+        LockHandover handover;
+        uint64_t idle_since_ns = 0;
     };
     friend struct LockWaitOp;
     void stop_waiting(uint64_t task, const std::string& key);  // a waiter cancelled
     void release_locks(const Task* t);                         // t ends
+    void forget_idle_lines(uint64_t now_ns);                   // past kIdleKeepMs, or too many
+    void drop_line(std::unordered_map<std::string, KeyLine>::iterator line);
     std::unordered_map<std::string, KeyLine> locks_;
+    std::deque<std::pair<uint64_t, std::string>> idle_;  // (idle since, key), in release order
+    uint64_t ending_mid_request_ = 0;  // a task finish() ends while its HTTP request is out
     std::unordered_map<uint64_t, std::string> held_;
     Loop& loop_;
     LuaVM& vm_;

@@ -1,6 +1,9 @@
 // The scheduler's keyed locks (ferry.lock): a key is held by one task at a time; the others
-// that ask for it wait parked, in the order they asked, and are resumed holding it.
+// that ask for it wait parked, in the order they asked, and are resumed holding it. What a
+// holder leaves (a value passed on, or that it ended mid-request) goes to the next holders.
 #include "runtime/scheduler.h"
+
+#include "runtime/timestamp.h"
 
 #include <algorithm>
 
@@ -17,10 +20,12 @@ struct LockWaitOp final : PendingOp {
     const char* what() const override { return "lock"; }
 };
 
-bool Scheduler::lock(Task* t, std::string key, std::function<int(lua_State*)> granted) {
+bool Scheduler::lock(Task* t, std::string key, LockGranted granted) {
+    forget_idle_lines(Loop::hrtime_ns());
     KeyLine& line = locks_[key];
     if (!line.holder) {
         line.holder = t->id_;
+        line.idle_since_ns = 0;
         held_.emplace(t->id_, std::move(key));
         return true;
     }
@@ -29,14 +34,35 @@ bool Scheduler::lock(Task* t, std::string key, std::function<int(lua_State*)> gr
     return false;
 }
 
+Scheduler::LockHandover Scheduler::handover(const std::string& key) const {
+    auto line = locks_.find(key);
+    return line == locks_.end() ? LockHandover{} : line->second.handover;
+}
+
+bool Scheduler::pass_on(uint64_t task, const std::string& key, int ref) {
+    auto line = locks_.find(key);
+    if (line == locks_.end() || line->second.holder != task) {
+        luaL_unref(vm_.state(), LUA_REGISTRYINDEX, ref);
+        return false;
+    }
+    int& passed = line->second.handover.passed_ref;
+    if (passed != LUA_NOREF) luaL_unref(vm_.state(), LUA_REGISTRYINDEX, passed);
+    passed = ref;
+    return true;
+}
+
 bool Scheduler::unlock(uint64_t task, const std::string& key) {
     auto line = locks_.find(key);
     if (line == locks_.end() || line->second.holder != task) return false;
     held_.erase(task);
+    KeyLine& next = line->second;
+    // A holder that finished its work clears an earlier one's "interrupted": it waited for
+    // that outcome (or had no request of its own out); one cut short mid-request sets it.
+    next.handover.interrupted_at_ms = task == ending_mid_request_ ? now_unix_ms() : 0;
+    next.holder = 0;
     // The first in line holds it from now on, even before it runs again: a task asking
     // meanwhile queues behind it. A waiter leaves its line when it ends (its LockWaitOp is
-    // cancelled), so the first in line is a parked task.
-    KeyLine& next = line->second;
+    // cancelled), so the first in line is a parked task; one that is not is passed over.
     while (!next.waiting.empty()) {
         auto [waiter, granted] = std::move(next.waiting.front());
         next.waiting.pop_front();
@@ -44,11 +70,39 @@ bool Scheduler::unlock(uint64_t task, const std::string& key) {
         if (task_it == tasks_.end() || task_it->second->state_ != TaskState::Parked) continue;
         next.holder = waiter;
         held_.emplace(waiter, key);
-        complete(task_it->second.get(), std::move(granted));
+        complete(task_it->second.get(), [granted = std::move(granted), handover = next.handover](
+                                            lua_State* co) { return granted(co, handover); });
         return true;
     }
-    locks_.erase(line);
+    if (next.handover.passed_ref == LUA_NOREF && !next.handover.interrupted_at_ms) {
+        locks_.erase(line);
+        return true;
+    }
+    const uint64_t now = Loop::hrtime_ns();
+    next.idle_since_ns = now;
+    idle_.emplace_back(now, key);
+    forget_idle_lines(now);
     return true;
+}
+
+void Scheduler::drop_line(std::unordered_map<std::string, KeyLine>::iterator line) {
+    if (line->second.handover.passed_ref != LUA_NOREF)
+        luaL_unref(vm_.state(), LUA_REGISTRYINDEX, line->second.handover.passed_ref);
+    locks_.erase(line);
+}
+
+void Scheduler::forget_idle_lines(uint64_t now_ns) {
+    constexpr uint64_t keep_ns = kIdleKeepMs * 1'000'000;
+    while (!idle_.empty() &&
+           (idle_.size() > kIdleKeepMax || idle_.front().first + keep_ns < now_ns)) {
+        auto [since, key] = std::move(idle_.front());
+        idle_.pop_front();
+        // Taken again since (held, or idle from a later release): not this entry's to drop.
+        auto line = locks_.find(key);
+        if (line != locks_.end() && !line->second.holder && line->second.waiting.empty() &&
+            line->second.idle_since_ns == since)
+            drop_line(line);
+    }
 }
 
 void Scheduler::stop_waiting(uint64_t task, const std::string& key) {

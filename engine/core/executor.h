@@ -253,6 +253,13 @@ class Engine {
     std::string unfinished_step_hint(const Run& run, const workflow::Step& def,
                                      const std::string& message) const;
     tmpl::Value step_scope(const Run& run, const workflow::Step& def) const;
+    // step_scope plus a for_each invocation's item and index.
+    tmpl::Value invocation_scope(const Run& run, const Unit& unit) const;
+    // A resumed unit's recorded input with the credential headers the record hides
+    // ([REDACTED]) given their values again from the step's `with:`; false when one is not
+    // there (a before_step hook added it) or `with:` no longer evaluates: the whole input
+    // must be evaluated again then.
+    bool restore_hidden_headers(const Run& run, Unit& unit);
     // What the hook logs goes to `unit`'s logs (marked with the hook's name), or to stderr
     // for on_failure, which runs for no step.
     void keep_hook_logs(const std::string& run_id, const std::string& kind, Unit* unit,

@@ -2,6 +2,7 @@
 // task's schema, hooks, early starts. What happens to its outcome (retries, logs, results,
 // settlement): unit_outcomes.cpp; the task, hooks and sub-workflows run in invocations.cpp.
 #include "core/executor.h"
+#include "runtime/integration/secrets.h"
 
 #include "core/run_state.h"
 #include "runtime/duration.h"
@@ -95,6 +96,47 @@ std::string Engine::unfinished_step_hint(const Run& run, const workflow::Step& d
            name + "])";
 }
 
+tmpl::Value Engine::invocation_scope(const Run& run, const Unit& unit) const {
+    tmpl::Value ctx = step_scope(run, run.wf->steps[unit.step_index]);
+    if (unit.item_index < 0) return ctx;
+    // item and index are visible to this invocation only.
+    tmpl::Value scoped = tmpl::Value::dict();
+    scoped.dict_obj().assign(ctx.dict_obj().items());
+    scoped.dict_obj().set(str("item"), unit.item);
+    scoped.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
+    return scoped;
+}
+
+bool Engine::restore_hidden_headers(const Run& run, Unit& unit) {
+    const tmpl::Value* recorded = dict_get(unit.input, "headers");
+    if (!recorded || !credential_header_redacted(*recorded)) return true;
+    const workflow::Step& def = run.wf->steps[unit.step_index];
+    if (!def.with.is_dict()) return false;
+    const TaskDef* task = catalog_.find(def.task, def.provider);
+    Result<tmpl::Value> fresh =
+        expressions_.evaluate_tree(def.with, invocation_scope(run, unit),
+                                   "step '" + def.id + "' with", task ? &task->raw_paths : nullptr);
+    const tmpl::Value* written = fresh ? dict_get(fresh.value(), "headers") : nullptr;
+    if (!written || !written->is_dict()) return false;
+    tmpl::Value headers = tmpl::Value::dict();
+    for (const auto& [name, value] : recorded->dict_obj().items()) {
+        if (!(name.is_string() && is_credential_header(name.str()) && value.is_string() &&
+              value.str() == kRedacted)) {
+            headers.dict_obj().set(name, value);
+            continue;
+        }
+        // The step's `with:` gives it (a hook that added it would have to run again).
+        const tmpl::Value* again = written->dict_obj().find(name.str());
+        if (!again) return false;
+        headers.dict_obj().set(name, *again);
+    }
+    tmpl::Value input = tmpl::Value::dict();
+    input.dict_obj().assign(unit.input.dict_obj().items());
+    input.dict_obj().set(str("headers"), std::move(headers));
+    unit.input = std::move(input);
+    return true;
+}
+
 tmpl::Value Engine::step_scope(const Run& run, const workflow::Step& def) const {
     if (def.event_step.empty()) return run.context;
     // An on_step step reports on the step it follows: `event` is that step's view.
@@ -134,14 +176,14 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 settle_unit(run, unit, /*eager=*/false, /*already_durable=*/true);
                 return;
             }
-            // Interrupted: run again with the same input and idempotency key. An input whose
-            // record hides a credential header is evaluated again from the step's `with:`
-            // (the record's "[REDACTED]" is not the value to send).
+            // Interrupted: run again with the same input and idempotency key. A credential
+            // header the record hides ("[REDACTED]" is not the value to send) is taken from
+            // the step's `with:` again; one only a before_step hook gave means evaluating the
+            // whole input again, hook included.
             unit.attempt = int(field("attempt").is_int() ? field("attempt").as_int() : 0);
             if (const tmpl::Value* in = dict_get(r, "input"); in && !in->is_none()) {
                 unit.input = *in;
-                const tmpl::Value* headers = dict_get(*in, "headers");
-                unit.input_ready = !(headers && credential_header_redacted(*headers));
+                unit.input_ready = restore_hidden_headers(run, unit);
             }
             if (const tmpl::Value* child = dict_get(r, "child_execution");
                 child && child->is_string())
@@ -194,7 +236,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
                         {{"attempt", tmpl::Value::integer(unit.attempt)},
                          {"status", str("interrupted")},
                          {"started_at", started ? *started : tmpl::Value::none()},
-                         {"input", unit.input},
+                         {"input", field("input")},  // as recorded: credentials hidden
                          {"error", dict_of({{"kind", str("cancelled")},
                                             {"message",
                                              str("the process stopped during this attempt")}})}})));
@@ -202,15 +244,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
         }
     }
     if (!unit.input_ready) {
-        tmpl::Value ctx = step_scope(run, def);
-        if (unit.item_index >= 0) {
-            // item and index are visible to this invocation only.
-            tmpl::Value scoped = tmpl::Value::dict();
-            scoped.dict_obj().assign(ctx.dict_obj().items());
-            scoped.dict_obj().set(str("item"), unit.item);
-            scoped.dict_obj().set(str("index"), tmpl::Value::integer(unit.item_index));
-            ctx = scoped;
-        }
+        tmpl::Value ctx = invocation_scope(run, unit);
         const TaskDef* task = catalog_.find(def.task, def.provider);
         StepState& step_state = run.steps[unit.step_index];
         if (step_state.expressions_ran_away) {

@@ -321,15 +321,35 @@ local function lookup_settled(spec)
   return M.settled(spec.lookup)
 end
 
--- Until when a create sent by the attempt the process died in may still be in the vendor's
--- hands: that attempt's start plus the integration's request timeout (nil when unknown, as
--- for records written before Ferry kept the attempt's start). Until then a lookup that
--- finds nothing proves nothing.
-local function in_flight_until(ctx)
-  local started = ctx.interrupted_attempt_started_ms
-  if not ctx.resumed or type(started) ~= "number" then return nil end
+-- Until when a create sent earlier may still be in the vendor's hands (nil: none known):
+-- the attempt the process died in, from its start; a create of this process with the same
+-- key that was cut short mid-request (cancelled, timed out: ferry.lock says when), from
+-- then; each plus the integration's request timeout. Until then a lookup that finds
+-- nothing proves nothing.
+local function unknown_until(ctx, turn)
   local timeout = ctx.integration and ctx.integration.timeout_ms
-  return started + (type(timeout) == "number" and timeout or 30000)
+  timeout = type(timeout) == "number" and timeout or 30000
+  local started = ctx.interrupted_attempt_started_ms
+  local until_ms = ctx.resumed and type(started) == "number" and started + timeout or nil
+  local cut = turn and turn:interrupted()
+  if cut and (not until_ms or cut + timeout > until_ms) then until_ms = cut + timeout end
+  return until_ms
+end
+
+-- The lookup after an unknown outcome: repeated as the vendor settles, and once more after
+-- busy_until when it found nothing (a vendor slower than the settle rounds, but within the
+-- timeout, would otherwise see a second create while it is still writing the first).
+local function look_after_unknown(spec, busy_until)
+  local found = lookup_settled(spec)
+  local wait_ms = busy_until and busy_until - ferry.time.now_ms() or 0
+  if not found and wait_ms > 0 then
+    spec.ctx.log.info("not found yet; waiting for a create sent earlier (by a stopped " ..
+                      "process or a create cut short) to reach its timeout before looking " ..
+                      "again", { wait_ms = wait_ms })
+    ferry.sleep(wait_ms)
+    found = lookup_settled(spec)
+  end
+  return found
 end
 
 -- A ticket the lookup found instead of a create: said so in the step's log, returned as
@@ -351,34 +371,34 @@ local function take_turn(spec)
   return ferry.lock("ticket.create " .. integration .. " " .. spec.key)
 end
 
-function M.create_once(spec)
+local function shallow_copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+local function create_or_find(spec, turn, waited)
   local ctx = spec.ctx
-  local turn <close>, waited = take_turn(spec)
   -- In dry-run the first ctx.http call must be the create itself (it ends the task).
   if not ctx.dry_run and ((ctx.attempt or 1) > 1 or ctx.resumed) then
     -- An earlier attempt, or a process that died mid-create, left the outcome unknown,
     -- exactly as an ambiguous answer does: the vendor may still be writing the record and
     -- its search may lag, so the lookup is repeated as there (a restart within a second of
     -- a crash found nothing and created a second ticket).
-    local found = lookup_settled(spec)
-    local busy_until = in_flight_until(ctx)
-    local wait_ms = busy_until and busy_until - ferry.time.now_ms() or 0
-    if not found and wait_ms > 0 then
-      -- A vendor slower than the settle rounds (but within the timeout) would otherwise
-      -- see a second create while it is still writing the first.
-      ctx.log.info("not found yet; waiting for the create the stopped process may have " ..
-                   "sent to reach its timeout before looking again", { wait_ms = wait_ms })
-      ferry.sleep(wait_ms)
-      found = lookup_settled(spec)
-    end
+    local found = look_after_unknown(spec, unknown_until(ctx, turn))
     if found then return existing(spec, found, "already exists (created by an earlier attempt)") end
   elseif not ctx.dry_run and spec.look_first then
     -- One lookup: what another execution created with the same key was committed by the
     -- vendor long ago, or (in another process) is racing this one, which no lookup settles.
-    -- After waiting for a create of this process with the same key, the vendor's search may
-    -- lag behind what it just created (Jira): looked up as after an unknown outcome.
+    -- After waiting for a create of this process with the same key, or after one that was
+    -- cut short, the vendor's search may lag behind it (Jira), or the vendor may still be
+    -- writing it: looked up as after an unknown outcome.
     local found
-    if waited then found = lookup_settled(spec) else found = spec.lookup() end
+    if waited or turn:interrupted() then
+      found = look_after_unknown(spec, unknown_until(ctx, turn))
+    else
+      found = spec.lookup()
+    end
     if found then
       return existing(spec, found, "already exists with this idempotency_key: not created again")
     end
@@ -416,6 +436,21 @@ function M.create_once(spec)
     ctx.log.warn("no " .. spec.what .. " carries this step's idempotency key: creating it again",
                  { create = n + 1, of = limit })
   end
+end
+
+function M.create_once(spec)
+  local turn <close>, waited = take_turn(spec)
+  local passed = turn and turn:passed()
+  if passed then
+    -- What a create of this process with this key made or found: no search needed, however
+    -- far the vendor's lags behind it.
+    return existing(spec, shallow_copy(passed),
+                    "already exists: created with this idempotency_key by another execution " ..
+                    "of this process, not created again")
+  end
+  local ticket = create_or_find(spec, turn, waited)
+  if turn then turn:pass(shallow_copy(ticket)) end
+  return ticket
 end
 
 return M

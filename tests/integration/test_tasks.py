@@ -224,7 +224,15 @@ steps:
     def test_a_credential_header_written_in_a_step_is_hidden_in_history_and_sent_on_resume(self):
         # The step's input record showed the literal X-API-Key its attempt records hide.
         # Hidden there, a resume cannot take it from the record: it evaluates `with:` again.
+        # The before_step hook (once per invocation) is not run again for it: its stamp on
+        # the request is the first run's.
         key = "literal-key-7f3c9a2e51"
+        self.p.write("tasks/hooks/stamp.lua", """\
+return function(ctx, event)
+  event.input.headers["X-Hook-Run"] = tostring(ferry.time.now_ms())
+  return event
+end
+""")
         self.p.workflow("h", f"""\
 steps:
   - id: call
@@ -233,18 +241,47 @@ steps:
     with:
       path: /api/now/table/incident
       headers: {{X-API-Key: "{key}", Accept: application/json}}
+hooks:
+  before_step: hooks/stamp.lua
 """)
         doc = self.kill_while_slow("h", "GET", "/api/now/table/incident")
         self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
         gets = self.m.requests(path="/api/now/table/incident", method="GET")
-        sent = [{k.lower(): v for k, v in g["headers"].items()}.get("x-api-key") for g in gets]
-        self.assertEqual(sent, [key, key])
+        headers = [{k.lower(): v for k, v in g["headers"].items()} for g in gets]
+        self.assertEqual([h.get("x-api-key") for h in headers], [key, key])
+        self.assertEqual(len({h.get("x-hook-run") for h in headers}), 1, headers)
         shown = self.ferry("executions", "show", doc["id"], "--json").stdout
         self.assertNotIn(key, shown)
         step = json.loads(shown)["steps"]["call"]
         self.assertEqual(step["input"]["headers"],
-                         {"X-API-Key": "[REDACTED]", "Accept": "application/json"})
+                         {"X-API-Key": "[REDACTED]", "Accept": "application/json",
+                          "X-Hook-Run": headers[0]["x-hook-run"]})
         self.assertEqual([a["status"] for a in step["attempts"]], ["interrupted", "succeeded"])
+
+    def test_a_credential_header_a_hook_adds_is_hidden_and_made_again_on_resume(self):
+        # Only the before_step hook gives it: a resume runs the hook again to send it.
+        self.p.write("tasks/hooks/token.lua", """\
+return function(ctx, event)
+  event.input.headers = { ["X-Auth-Token"] = "hook-token-5566778899" }
+  return event
+end
+""")
+        self.p.workflow("h", """\
+steps:
+  - id: call
+    task: http.request
+    integration: sn
+    with: {path: /api/now/table/incident}
+hooks:
+  before_step: hooks/token.lua
+""")
+        doc = self.kill_while_slow("h", "GET", "/api/now/table/incident")
+        self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
+        gets = self.m.requests(path="/api/now/table/incident", method="GET")
+        sent = [{k.lower(): v for k, v in g["headers"].items()}.get("x-auth-token") for g in gets]
+        self.assertEqual(sent, ["hook-token-5566778899"] * 2)
+        shown = self.ferry("executions", "show", doc["id"], "--json").stdout
+        self.assertNotIn("hook-token-5566778899", shown)
 
     def test_no_second_work_note_after_a_crash_while_posting_it(self):
         self.p.workflow("n", """\
@@ -365,6 +402,35 @@ steps:
         self.assertEqual([o["created"] for o in outputs], [True, False, True])
         self.assertEqual(outputs[0]["number"], outputs[1]["number"])
         self.assertEqual(len(self.m.requests(path="/api/now/table/incident", method="POST")), 2)
+
+    def test_a_create_cut_short_mid_request_is_waited_for_by_the_next_with_its_key(self):
+        # Step a's create reaches the vendor, which takes 5 s; a's timeout ends it after 1 s.
+        # Step b, with the same key, must not take "not found" for an answer until that
+        # request's own timeout (6 s) has passed: it created a second record at ~3 s.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: 6s\n"))
+        self.p.workflow("sn", """\
+steps:
+  - id: a
+    task: ticket.create
+    integration: sn
+    timeout: 1s
+    retry: {max_attempts: 1}
+    with: {fields: {short_description: "Cut"}, idempotency_key: "cut-1"}
+  - id: b
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Cut"}, idempotency_key: "cut-1"}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", delay_ms=5000, times=1)
+        rc, doc, err = self.run_wf("sn")
+        self.assertEqual(rc, 1, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["a"]["error"]["kind"], "timeout")
+        self.assertEqual(doc["steps"]["b"]["status"], "succeeded", doc["steps"]["b"])
+        self.assertIs(doc["steps"]["b"]["output"]["created"], False)
+        records = self.state()["servicenow"]["incident"]
+        self.assertEqual([r["correlation_id"] for r in records], ["cut-1"])
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident", method="POST")), 1)
 
     def test_an_own_idempotency_key_is_checked_before_anything_is_sent(self):
         self.p.workflow("sn", """\
@@ -655,6 +721,25 @@ steps:
         label = "ferry-" + hashlib.sha256(b"cert portal.example.com").hexdigest()[:24]
         self.assertIn(label, first["fields"]["labels"])
         self.assertEqual(first["properties"]["ferry.idempotency"], {"value": "cert portal.example.com"})
+
+    def test_creates_with_one_key_make_one_issue_however_far_search_lags(self):
+        # The search finds a new issue only 5 s later: the second create learns the first's
+        # issue from it (ferry.lock's pass), not from a search that cannot see it yet.
+        self.m.config(jira_search_lag_ms=5000)
+        self.p.workflow("j", """\
+steps:
+  - id: remind
+    task: ticket.create
+    integration: jira
+    for_each: [1, 2, 3]
+    with: {summary: "Certificate expires", idempotency_key: "cert portal"}
+""")
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        outputs = doc["steps"]["remind"]["output"]
+        self.assertEqual([o["created"] for o in outputs], [True, False, False])
+        self.assertEqual({o["key"] for o in outputs}, {outputs[0]["key"]})
+        self.assertEqual(len(self.state()["jira"]["issues"]), 1)
 
     def test_the_bundled_certificate_reminder_opens_one_issue_per_certificate(self):
         # Scheduled daily: the second day's run must find the reminders the first opened.

@@ -1,5 +1,6 @@
 // runtime/scheduler_locks: ferry.lock(key) lets one task at a time hold a key; the others
 // wait in line, and a task gives its key up however it ends.
+#include "runtime/json_writer.h"
 #include "runtime/loop.h"
 #include "runtime/lua_api/task_api.h"
 #include "runtime/lua_vm.h"
@@ -32,6 +33,11 @@ struct LockFixture {
     LockFixture() {
         vm.add_module("ferry.sleep", lua_api::open_sleep);
         vm.add_module("ferry.lock", lua_api::open_lock);
+        // A table every task reaches (as a project's shared module is).
+        vm.set_source_resolver([](const std::string& name) -> std::optional<LuaSource> {
+            if (name == "acme.box") return LuaSource{"=box", "return {state = {}}"};
+            return std::nullopt;
+        });
         scheduler.emplace(loop, vm);
     }
 
@@ -209,4 +215,54 @@ TEST_CASE("scheduler locks: outside a task, ferry.lock raises", "[scheduler][loc
     Result<int> ran = f.vm.run_chunk(chunk.value());
     REQUIRE_FALSE(ran);
     CHECK_THAT(ran.error().message, Catch::Contains("only allowed inside a task"));
+}
+
+TEST_CASE("scheduler locks: a holder passes a value on to the next holders", "[scheduler][lock]") {
+    LockFixture f;
+    const std::string reader =
+        "return function() local h, waited = ferry.lock('k') local v = h:passed() "
+        "return {waited, v and v.number or 'none', h:interrupted() or 'no'} end";
+    auto done = f.run({
+        {"return function() local h = ferry.lock('k') ferry.sleep(10) "
+         "h:pass({number = 'INC1'}) return 0 end",
+         {}},
+        {reader, {}},
+    });
+    CHECK(ferry::json_text(of(done, 1).outcome.value) == R"([true,"INC1","no"])");
+    // Nobody holds it now, and what was passed on is still there for a later task.
+    auto later = f.run({{reader, {}}});
+    CHECK(ferry::json_text(later[0].outcome.value) == R"([false,"INC1","no"])");
+    // A key nothing was passed on with keeps nothing once released.
+    auto other = f.run({{"return function() local h = ferry.lock('other') return "
+                         "h:passed() == nil end",
+                         {}},
+                        {"return function() local h = ferry.lock('other') return "
+                         "h:passed() == nil end",
+                         {}}});
+    CHECK(other[0].outcome.value.GetBool());
+    CHECK(other[1].outcome.value.GetBool());
+}
+
+TEST_CASE("scheduler locks: only the task that took the key may use its handle",
+          "[scheduler][lock]") {
+    LockFixture f;
+    auto done = f.run({
+        {"return function() local box = require('acme.box').state box.h = ferry.lock('k') "
+         "ferry.sleep(40) return 'held' end",
+         {}},
+        {"return function() ferry.sleep(5) require('acme.box').state.h:release() end", {}},
+        {"return function() ferry.sleep(10) local h, waited = ferry.lock('k') return waited "
+         "end",
+         {}},
+    });
+    INFO(of(done, 0).outcome.error.message);
+    REQUIRE(of(done, 0).outcome.ok);
+    REQUIRE_FALSE(of(done, 1).outcome.ok);
+    CHECK_THAT(of(done, 1).outcome.error.message,
+               Catch::Contains("release: this handle belongs to another task"));
+    // The third waited for the holder: the failed release took nothing from it.
+    REQUIRE(of(done, 2).outcome.ok);
+    CHECK(of(done, 2).outcome.value.GetBool());
+    CHECK(done[0].index == 1);
+    CHECK(done[1].index == 0);
 }

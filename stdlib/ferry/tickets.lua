@@ -362,13 +362,15 @@ local function existing(spec, found, what_happened)
 end
 
 -- The turn of this create among the creates of this process giving the same key to the
--- same integration (nil when the key is the step's own, which no other step gives):
--- the lock's handle and whether another create held it first.
+-- same integration for the same kind of ticket (spec.what names the ServiceNow table: a
+-- change and an incident with one key are two records), nil when the key is the step's
+-- own, which no other step gives: the lock's handle and whether another create held it
+-- first.
 local function take_turn(spec)
   local ctx = spec.ctx
   if ctx.dry_run or not spec.look_first then return nil, false end
   local integration = ctx.integration and ctx.integration.name or ""
-  return ferry.lock("ticket.create " .. integration .. " " .. spec.key)
+  return ferry.lock("ticket.create " .. integration .. " " .. spec.what .. " " .. spec.key)
 end
 
 local function shallow_copy(t)

@@ -402,6 +402,23 @@ steps:
         self.assertEqual([o["created"] for o in outputs], [True, False, True])
         self.assertEqual(outputs[0]["number"], outputs[1]["number"])
         self.assertEqual(len(self.m.requests(path="/api/now/table/incident", method="POST")), 2)
+        # The same key in another table is another record: not the incident passed on.
+        self.p.workflow("chg", """\
+steps:
+  - id: incident
+    task: ticket.create
+    integration: sn
+    with: {fields: {short_description: "Alert C-3"}, idempotency_key: "alert-C-3"}
+  - id: change
+    task: ticket.create
+    integration: sn
+    needs: [incident]
+    with: {table: change_request, fields: {short_description: "Alert C-3"}, idempotency_key: "alert-C-3"}
+""")
+        rc, doc, err = self.run_wf("chg")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertTrue(doc["steps"]["change"]["output"]["number"].startswith("CHG"))
+        self.assertIs(doc["steps"]["change"]["output"]["created"], True)
 
     def test_a_create_cut_short_mid_request_is_waited_for_by_the_next_with_its_key(self):
         # Step a's create reaches the vendor, which takes 5 s; a's timeout ends it after 1 s.

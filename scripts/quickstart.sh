@@ -46,6 +46,10 @@ step "ferry run compliance-finding --dry-run (Jira ticket + Splunk event)"
 $FERRY run compliance-finding --dry-run --inputs-file workflows/samples/compliance-finding.json --quiet \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], sorted(d["steps"]))'
 
+step "ferry run cmdb-sync --dry-run (every CMDB page read, then a create or update per server)"
+$FERRY run cmdb-sync --dry-run --inputs-file workflows/samples/inventory.json --quiet \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], d["outputs"])'
+
 step "ferry executions list --limit 5"
 $FERRY executions list --limit 5
 

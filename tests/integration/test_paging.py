@@ -195,5 +195,57 @@ steps:
         self.assertEqual(len(doc["outputs"]["hosts"]), 7)
 
 
+class CmdbSync(TaskTest):
+    """The bundled workflows/cmdb-sync.yaml against the ServiceNow mock."""
+
+    def setUp(self):
+        super().setUp()
+        # As the bundled ferry.yaml has it: the instance without the ticket defaults.
+        self.p.write("ferry.yaml", self.p.dir.joinpath("ferry.yaml").read_text().replace(
+            "  sn:\n", "  servicenow-cmdb:\n").replace(
+            "    defaults: {assignment_group: DevOps Team}\n", "", 1))
+        self.p.write("workflows/cmdb-sync.yaml", (REPO / "workflows/cmdb-sync.yaml").read_text())
+        self.servers = json.loads((REPO / "workflows/samples/inventory.json").read_text())["servers"]
+
+    def sync(self, servers):
+        self.p.write("inventory.json", json.dumps({"servers": servers, "page_size": 2}))
+        rc, doc, err = self.run_wf("cmdb-sync", "--inputs-file", str(self.p.dir / "inventory.json"))
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:3000])
+        return doc
+
+    def test_creates_what_is_missing_then_updates_only_what_moved(self):
+        doc = self.sync(self.servers)
+        self.assertEqual(doc["outputs"], {"created": ["web-01", "web-02", "db-01", "mail-01"],
+                                          "updated": [], "unchanged": 0})
+        records = {r["name"]: r for r in self.state()["servicenow"]["cmdb_ci_server"]}
+        self.assertEqual(set(records), {"web-01", "web-02", "db-01", "mail-01"})
+        self.assertEqual(records["db-01"]["ip_address"], "10.20.1.21")
+        self.assertEqual(records["db-01"]["correlation_id"], "cmdb-sync db-01")
+        self.assertNotIn("assignment_group", records["db-01"])  # no ticket defaults on a CI
+        # Half an hour later: db-01 moved, WEB-02 reported in upper case, a new one.
+        servers = [dict(s) for s in self.servers]
+        servers[2]["ip_address"] = "10.20.9.99"
+        servers[1]["name"] = "WEB-02"
+        servers.append({"name": "app-07", "ip_address": "10.20.3.7"})
+        doc = self.sync(servers)
+        self.assertEqual(doc["outputs"], {"created": ["app-07"], "updated": ["db-01"],
+                                          "unchanged": 3})
+        self.assertEqual(doc["steps"]["cmdb"]["output"]["pages"], 2)  # 4 records, 2 a page
+        records = {r["name"]: r for r in self.state()["servicenow"]["cmdb_ci_server"]}
+        self.assertEqual(len(records), 5)
+        self.assertEqual(records["db-01"]["ip_address"], "10.20.9.99")
+        # Only the moved field went out, and the change is on record as a JSON Patch.
+        patches = self.m.requests(path="/api/now/table/cmdb_ci_server/", method="PATCH")
+        self.assertEqual([json.loads(p["body"]) for p in patches], [{"ip_address": "10.20.9.99"}])
+        diff = self.ferry("executions", "diff", doc["id"], "--json")
+        self.assertEqual(diff.returncode, 0, diff.stderr)
+        self.assertIn("10.20.9.99", diff.stdout)
+        # Nothing moved: nothing sent but the read.
+        sent = len(self.m.requests())
+        doc = self.sync(servers)
+        self.assertEqual(doc["outputs"], {"created": [], "updated": [], "unchanged": 5})
+        self.assertEqual([r["method"] for r in self.m.requests()[sent:]], ["GET"] * 3)
+
+
 if __name__ == "__main__":
     sys.exit(te.run_tests(sys.modules[__name__], sys.argv))

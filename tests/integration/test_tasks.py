@@ -1438,6 +1438,7 @@ class BundledScenarios(unittest.TestCase):
         ("compliance-finding", "workflows/samples/compliance-finding.json"),
         ("cert-expiry-reminder", "workflows/samples/certificates.json"),
         ("change-request", "workflows/samples/change-request.json"),
+        ("cmdb-sync", "workflows/samples/inventory.json"),
     ]
 
     def test_dry_run_of_each_scenario(self):

@@ -114,6 +114,25 @@ class RefCollector {
             args(e->args);
             return;
         }
+        // `steps.ID.output.update` uncalled: as in Jinja2 the attribute wins, so this is the
+        // dict's method update, not its entry "update" (a step's output keyed so).
+        if (e->kind == ExprKind::Getattr && tmpl::has_method(tmpl::Value::dict(), e->name)) {
+            if (std::string receiver; dotted(e->a.get(), receiver, true)) {
+                const Expr* root = e->a.get();  // placed where the chain starts, as written
+                while (root->kind != ExprKind::Name)
+                    root = root->a.get();
+                refs.push_back(
+                    TemplateRef{"dict-method", receiver, root->line, root->column, true, e->name});
+                expr(e->a.get());
+                return;
+            }
+        }
+        if (e->kind == ExprKind::Call && e->a && e->a->kind == ExprKind::Getattr &&
+            tmpl::has_method(tmpl::Value::dict(), e->a->name)) {
+            expr(e->a->a.get());  // a method called: the receiver is what the template reads
+            args(e->args);
+            return;
+        }
         if (e->kind == ExprKind::CondExpr) {  // `b if a else c`
             expr(e->b.get());
             expr(e->a.get());
@@ -136,6 +155,30 @@ class RefCollector {
     }
 
   private:
+    // e as written (steps.plan.output, item['x']), when it is a chain of attributes and
+    // constant keys below steps, inputs, vars or item; for the first three at least one
+    // below the root (a method of the root itself is its own reference, above).
+    static bool dotted(const Expr* e, std::string& out, bool top) {
+        if (!e) return false;
+        if (e->kind == ExprKind::Name) {
+            out = e->name;
+            return (!top && is_root_name(e)) || e->name == "item";
+        }
+        std::string below;
+        if (e->kind == ExprKind::Getattr && dotted(e->a.get(), below, false)) {
+            out = below + "." + e->name;
+            return true;
+        }
+        if (e->kind == ExprKind::Getitem && !e->is_slice) {
+            const std::string* key = const_string(e->b.get());
+            if (key && dotted(e->a.get(), below, false)) {
+                out = below + "['" + *key + "']";
+                return true;
+            }
+        }
+        return false;
+    }
+
     // Adds `steps.ID` with field when step is that (steps.ID or steps['ID']).
     bool field_of_step(const Expr* step, const std::string& field) {
         if (!step || !step->a || step->a->kind != ExprKind::Name || step->a->name != "steps")

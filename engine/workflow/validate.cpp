@@ -78,6 +78,14 @@ void check_root(Context& ctx, const Ref& ref, const std::string& who, const Name
 // `who` is the subject of the message: "step 'x'", "output 'y'", "var 'z'".
 bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::string& self,
                const Names& names) {
+    if (ref.root == "dict-method") {
+        // name: the receiver as written; field: the method.
+        ctx.error(ref.mark, who + ": " + ref.name + "." + ref.field + " is the dict method " +
+                                ref.field +
+                                "(), as in Jinja2 (the attribute wins over the key); write " +
+                                ref.name + "['" + ref.field + "'] for an entry named so");
+        return false;
+    }
     if (ref.root == "item" || ref.root == "index") {
         ctx.error(ref.mark, who + ": '" + ref.root +
                                 "' is only defined in the with: of a for_each step (its when: "

@@ -1620,6 +1620,18 @@ class Validation(EngineTest):
                                  "    with: {message: \"{{ inputs.items }}\"}\n", (4, None),
                                  ["inputs.items is the dict method items(); there is no input "
                                   "'items'"]),
+        # Deeper too: a step's output, an item, keyed like a dict method (write ['update']).
+        "dict_method_deeper": ("steps:\n  - id: p\n    task: lua\n"
+                               "    with: {script: \"return {update = {1}}\"}\n"
+                               "  - id: a\n    task: log\n"
+                               "    for_each: \"{{ steps.p.output.update }}\"\n"
+                               "    with: {message: \"{{ steps.p.output.update() }}\"}\n",
+                               (7, 19),
+                               ["steps.p.output.update is the dict method update(), as in "
+                                "Jinja2", "write steps.p.output['update'] for an entry named so"]),
+        "dict_method_item": ("steps:\n  - id: a\n    task: log\n    for_each: [{keys: 1}]\n"
+                             "    with: {message: \"{{ item['keys'] }} {{ item.keys }}\"}\n",
+                             (5, None), ["item.keys is the dict method keys()"]),
         "bad_expression": ("steps:\n  - id: a\n    task: log\n"
                            "    with: {message: \"{{ inputs.x + }}\"}\n", (4, None),
                            ["expression"]),

@@ -176,7 +176,7 @@ TEST_CASE("depends_on: needs, then the steps expressions refer to", "[workflow][
     with:
       message: "{{ steps.b.output }} {{ steps.a.output }}"
     when: steps['c'].status == 'succeeded'
-    for_each: "{{ steps.b.output.items }}"
+    for_each: "{{ steps.b.output['items'] }}"
   - id: e
     task: log
     needs: d
@@ -423,4 +423,25 @@ TEST_CASE("inputs a task takes as written are neither checked nor dependencies",
     with: {message: "{{ not jinja"}
 )")
               .find("invalid expression") != std::string::npos);
+}
+
+TEST_CASE("a dict method read where an entry was meant", "[workflow][expressions]") {
+    // As in Jinja2 the attribute wins: output.update is the method, whatever the output holds.
+    CHECK(only_problem(two_steps("    with: {message: \"{{ steps.a.output.update }}\"}\n")) ==
+          "wf.yaml:6:25: step 'b': steps.a.output.update is the dict method update(), as in "
+          "Jinja2 (the attribute wins over the key); write steps.a.output['update'] for an "
+          "entry named so");
+    CHECK(only_problem(two_steps("    with: {message: \"{{ steps['a'].output['x'].items | list "
+                                 "}}\"}\n")) ==
+          "wf.yaml:6:25: step 'b': steps['a'].output['x'].items is the dict method items(), as "
+          "in Jinja2 (the attribute wins over the key); write steps['a'].output['x']['items'] "
+          "for an entry named so");
+    // Called, or read by key: what was meant.
+    for (const char* fine :
+         {"{{ steps.a.output.items() | list }}", "{{ steps.a.output['update'] }}",
+          "{{ steps.a.output.get('x') }}", "{{ steps.a.output.updated }}"}) {
+        INFO(fine);
+        CHECK(problems(load(two_steps(std::string("    with: {message: \"") + fine + "\"}\n")))
+                  .empty());
+    }
 }

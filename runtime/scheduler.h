@@ -217,15 +217,18 @@ class Scheduler {
     // it ends (an error, a cancel, a limit).
     // What the holders of a key leave to the next: a value passed on (a registry reference,
     // LUA_NOREF: none), and when the last one ended in the middle of an HTTP request (unix
-    // ms, 0: it did not; what that request did is not known). Kept kIdleKeepMs after the
-    // last release when there is any, so a task that comes a little later learns it too.
+    // ms, 0: it did not; what that request did is not known). Kept after the last release
+    // when there is any, so a task that comes a little later learns it too: kIdleKeepMs
+    // (long enough for a vendor's search to catch up), kInterruptedKeepMs when the last
+    // holder was cut short (longer than a request's timeout); at most kIdleKeepMax keys.
     struct LockHandover {
         int passed_ref = LUA_NOREF;
         uint64_t interrupted_at_ms = 0;
     };
     using LockGranted = std::function<int(lua_State*, const LockHandover&)>;
-    static constexpr uint64_t kIdleKeepMs = 600'000;
-    static constexpr size_t kIdleKeepMax = 10'000;
+    static constexpr uint64_t kIdleKeepMs = 60'000;
+    static constexpr uint64_t kInterruptedKeepMs = 600'000;
+    static constexpr size_t kIdleKeepMax = 1'000;
     // True when t holds key now (handover(key) says what was left). Otherwise t is parked
     // until it does (the caller yields) and resumes with what `granted` pushes.
     bool lock(Task* t, std::string key, LockGranted granted);
@@ -305,7 +308,7 @@ class Scheduler {
     // ferry.lock's keys: who holds each, who waits for it (first in line first) and what
     // its holders left; and the key each holding task has (by task id: a task holds none,
     // mostly). A line with no holder and nobody waiting stays only for what it hands over,
-    // until kIdleKeepMs after its release (idle_, oldest first).
+    // for a while after its release (idle_, oldest first).
     struct KeyLine {
         uint64_t holder = 0;
         std::deque<std::pair<uint64_t, LockGranted>> waiting;

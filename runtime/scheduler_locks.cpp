@@ -92,16 +92,17 @@ void Scheduler::drop_line(std::unordered_map<std::string, KeyLine>::iterator lin
 }
 
 void Scheduler::forget_idle_lines(uint64_t now_ns) {
-    constexpr uint64_t keep_ns = kIdleKeepMs * 1'000'000;
-    while (!idle_.empty() &&
-           (idle_.size() > kIdleKeepMax || idle_.front().first + keep_ns < now_ns)) {
-        auto [since, key] = std::move(idle_.front());
-        idle_.pop_front();
-        // Taken again since (held, or idle from a later release): not this entry's to drop.
+    while (!idle_.empty()) {
+        const auto& [since, key] = idle_.front();
         auto line = locks_.find(key);
-        if (line != locks_.end() && !line->second.holder && line->second.waiting.empty() &&
-            line->second.idle_since_ns == since)
-            drop_line(line);
+        // Taken again since (held, or idle from a later release): not this entry's to drop.
+        const bool current = line != locks_.end() && !line->second.holder &&
+                             line->second.waiting.empty() && line->second.idle_since_ns == since;
+        const uint64_t keep_ms =
+            current && line->second.handover.interrupted_at_ms ? kInterruptedKeepMs : kIdleKeepMs;
+        if (idle_.size() <= kIdleKeepMax && since + keep_ms * 1'000'000 >= now_ns) return;
+        if (current) drop_line(line);
+        idle_.pop_front();
     }
 }
 

@@ -266,3 +266,20 @@ TEST_CASE("scheduler locks: only the task that took the key may use its handle",
     CHECK(done[0].index == 1);
     CHECK(done[1].index == 0);
 }
+
+TEST_CASE("scheduler locks: what keys hand over is bounded", "[scheduler][lock]") {
+    LockFixture f;
+    // One task passes a value on for each of kIdleKeepMax + 1 keys: the oldest is forgotten.
+    const size_t keys = Scheduler::kIdleKeepMax + 1;
+    auto done = f.run({{"return function() for i = 1, " + std::to_string(keys) +
+                            " do local h <close> = ferry.lock('k' .. i) h:pass(i) end end",
+                        {}}});
+    REQUIRE(done[0].outcome.ok);
+    auto read = f.run({{"return function() local first = ferry.lock('k1') local a = "
+                        "first:passed() first:release() local last = ferry.lock('k" +
+                            std::to_string(keys) + "') return {a or 'none', last:passed()} end",
+                        {}}});
+    INFO(read[0].outcome.error.message);
+    REQUIRE(read[0].outcome.ok);
+    CHECK(ferry::json_text(read[0].outcome.value) == "[\"none\"," + std::to_string(keys) + "]");
+}

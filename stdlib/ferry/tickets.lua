@@ -373,12 +373,6 @@ local function take_turn(spec)
   return ferry.lock("ticket.create " .. integration .. " " .. spec.what .. " " .. spec.key)
 end
 
-local function shallow_copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
-
 local function create_or_find(spec, turn, waited)
   local ctx = spec.ctx
   -- In dry-run the first ctx.http call must be the create itself (it ends the task).
@@ -446,12 +440,12 @@ function M.create_once(spec)
   if passed then
     -- What a create of this process with this key made or found: no search needed, however
     -- far the vendor's lags behind it.
-    return existing(spec, shallow_copy(passed),
+    return existing(spec, M.copy(passed),
                     "already exists: created with this idempotency_key by another execution " ..
                     "of this process, not created again")
   end
   local ticket = create_or_find(spec, turn, waited)
-  if turn then turn:pass(shallow_copy(ticket)) end
+  if turn then turn:pass(M.copy(ticket)) end
   return ticket
 end
 

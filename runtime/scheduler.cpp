@@ -122,9 +122,6 @@ Scheduler::~Scheduler() {
     auto finished = std::move(finished_);
     for (auto& [done, outcome] : finished)
         if (done) done(std::move(outcome));
-    for (auto& [key, line] : locks_)
-        if (line.handover.passed_ref != LUA_NOREF)
-            luaL_unref(vm_.state(), LUA_REGISTRYINDEX, line.handover.passed_ref);
     vm_.print_sink = nullptr;
     loop_.remove_iteration(iteration_id_);
 }

@@ -215,20 +215,24 @@ class Scheduler {
     // the others that ask for it park, and get it in the order they asked. One process
     // only: the lock lives on this loop. A task that ends holding keys gives them up, however
     // it ends (an error, a cancel, a limit).
-    // What the holders of a key leave to the next: a value passed on (a registry reference,
-    // LUA_NOREF: none), and when the last one ended in the middle of an HTTP request (unix
-    // ms, 0: it did not; what that request did is not known). Kept after the last release
-    // when there is any, so a task that comes a little later learns it too: kIdleKeepMs
-    // (long enough for a vendor's search to catch up), kInterruptedKeepMs when the last
-    // holder was cut short (longer than a request's timeout); at most kIdleKeepMax keys.
+    // What the holders of a key leave to the next: a value passed on (as JSON text; empty:
+    // none), and when the last one ended in the middle of an HTTP request (unix ms, 0: it
+    // did not, or a holder since passed a value on, having settled what that request did).
+    // Kept after the last release when there is any, so a task that comes a little later
+    // learns it too: kIdleKeepMs (long enough for a vendor's search to catch up),
+    // kInterruptedKeepMs when the last holder was cut short (longer than a request's
+    // timeout); at most kIdleKeepMax keys and kPassedBudget bytes of passed values, the
+    // oldest forgotten first. A value passed on is at most kMaxPassed bytes.
     struct LockHandover {
-        int passed_ref = LUA_NOREF;
+        std::string passed_json;
         uint64_t interrupted_at_ms = 0;
     };
     using LockGranted = std::function<int(lua_State*, const LockHandover&)>;
     static constexpr uint64_t kIdleKeepMs = 60'000;
     static constexpr uint64_t kInterruptedKeepMs = 600'000;
     static constexpr size_t kIdleKeepMax = 1'000;
+    static constexpr size_t kMaxPassed = 1u << 20;
+    static constexpr size_t kPassedBudget = 16u << 20;
     // True when t holds key now (handover(key) says what was left). Otherwise t is parked
     // until it does (the caller yields) and resumes with what `granted` pushes.
     bool lock(Task* t, std::string key, LockGranted granted);
@@ -236,9 +240,9 @@ class Scheduler {
     // it does not hold it.
     bool unlock(uint64_t task, const std::string& key);
     LockHandover handover(const std::string& key) const;
-    // Leaves the value at registry reference ref (owned from here) to the next holders of
-    // key; false (ref released) when task does not hold it.
-    bool pass_on(uint64_t task, const std::string& key, int ref);
+    // Leaves a value (JSON text, at most kMaxPassed bytes) to the next holders of key;
+    // false when task does not hold it.
+    bool pass_on(uint64_t task, const std::string& key, std::string json);
     // Whether the task holds a key (ferry.lock takes one at a time: two tasks each holding
     // the key the other waits for would wait for good).
     bool holds_a_lock(uint64_t task) const { return held_.count(task) != 0; }
@@ -313,6 +317,7 @@ class Scheduler {
         uint64_t holder = 0;
         std::deque<std::pair<uint64_t, LockGranted>> waiting;
         LockHandover handover;
+        bool passed_by_holder = false;  // the present holder passed a value on
         uint64_t idle_since_ns = 0;
     };
     friend struct LockWaitOp;
@@ -322,6 +327,7 @@ class Scheduler {
     void drop_line(std::unordered_map<std::string, KeyLine>::iterator line);
     std::unordered_map<std::string, KeyLine> locks_;
     std::deque<std::pair<uint64_t, std::string>> idle_;  // (idle since, key), in release order
+    size_t passed_bytes_ = 0;                            // of every line's passed_json
     uint64_t ending_mid_request_ = 0;  // a task finish() ends while its HTTP request is out
     std::unordered_map<uint64_t, std::string> held_;
     Loop& loop_;

@@ -25,6 +25,7 @@ bool Scheduler::lock(Task* t, std::string key, LockGranted granted) {
     KeyLine& line = locks_[key];
     if (!line.holder) {
         line.holder = t->id_;
+        line.passed_by_holder = false;
         line.idle_since_ns = 0;
         held_.emplace(t->id_, std::move(key));
         return true;
@@ -39,15 +40,13 @@ Scheduler::LockHandover Scheduler::handover(const std::string& key) const {
     return line == locks_.end() ? LockHandover{} : line->second.handover;
 }
 
-bool Scheduler::pass_on(uint64_t task, const std::string& key, int ref) {
+bool Scheduler::pass_on(uint64_t task, const std::string& key, std::string json) {
     auto line = locks_.find(key);
-    if (line == locks_.end() || line->second.holder != task) {
-        luaL_unref(vm_.state(), LUA_REGISTRYINDEX, ref);
-        return false;
-    }
-    int& passed = line->second.handover.passed_ref;
-    if (passed != LUA_NOREF) luaL_unref(vm_.state(), LUA_REGISTRYINDEX, passed);
-    passed = ref;
+    if (line == locks_.end() || line->second.holder != task) return false;
+    std::string& passed = line->second.handover.passed_json;
+    passed_bytes_ = passed_bytes_ - passed.size() + json.size();
+    passed = std::move(json);
+    line->second.passed_by_holder = true;
     return true;
 }
 
@@ -56,9 +55,14 @@ bool Scheduler::unlock(uint64_t task, const std::string& key) {
     if (line == locks_.end() || line->second.holder != task) return false;
     held_.erase(task);
     KeyLine& next = line->second;
-    // A holder that finished its work clears an earlier one's "interrupted": it waited for
-    // that outcome (or had no request of its own out); one cut short mid-request sets it.
-    next.handover.interrupted_at_ms = task == ending_mid_request_ ? now_unix_ms() : 0;
+    // One cut short mid-request marks the key "interrupted"; one that passed a value on
+    // (what it found or created) had settled an earlier such request and clears the mark;
+    // any other (one cancelled while it waited that request out) leaves it as it was.
+    if (task == ending_mid_request_)
+        next.handover.interrupted_at_ms = now_unix_ms();
+    else if (next.passed_by_holder)
+        next.handover.interrupted_at_ms = 0;
+    next.passed_by_holder = false;
     next.holder = 0;
     // The first in line holds it from now on, even before it runs again: a task asking
     // meanwhile queues behind it. A waiter leaves its line when it ends (its LockWaitOp is
@@ -74,7 +78,7 @@ bool Scheduler::unlock(uint64_t task, const std::string& key) {
                                             lua_State* co) { return granted(co, handover); });
         return true;
     }
-    if (next.handover.passed_ref == LUA_NOREF && !next.handover.interrupted_at_ms) {
+    if (next.handover.passed_json.empty() && !next.handover.interrupted_at_ms) {
         locks_.erase(line);
         return true;
     }
@@ -86,8 +90,7 @@ bool Scheduler::unlock(uint64_t task, const std::string& key) {
 }
 
 void Scheduler::drop_line(std::unordered_map<std::string, KeyLine>::iterator line) {
-    if (line->second.handover.passed_ref != LUA_NOREF)
-        luaL_unref(vm_.state(), LUA_REGISTRYINDEX, line->second.handover.passed_ref);
+    passed_bytes_ -= line->second.handover.passed_json.size();
     locks_.erase(line);
 }
 
@@ -100,7 +103,9 @@ void Scheduler::forget_idle_lines(uint64_t now_ns) {
                              line->second.waiting.empty() && line->second.idle_since_ns == since;
         const uint64_t keep_ms =
             current && line->second.handover.interrupted_at_ms ? kInterruptedKeepMs : kIdleKeepMs;
-        if (idle_.size() <= kIdleKeepMax && since + keep_ms * 1'000'000 >= now_ns) return;
+        if (idle_.size() <= kIdleKeepMax && passed_bytes_ <= kPassedBudget &&
+            since + keep_ms * 1'000'000 >= now_ns)
+            return;
         if (current) drop_line(line);
         idle_.pop_front();
     }

@@ -438,16 +438,19 @@ int lock_interrupted(lua_State* L) {
     return 1;
 }
 
-// handle:pass(value): leaves value to the tasks that take the key next (the value itself:
-// a table is shared with them, so they copy it before changing it).
+// handle:pass(value): leaves value (a JSON value, at most 1 MiB as JSON) to the tasks that
+// take the key next; each gets its own copy.
 // [-0, +0, v]
 int lock_pass(lua_State* L) {
     LockHandle* handle = check_own_handle(L, "pass");
     if (handle->released) luaL_error(L, "ferry.lock: pass: the key was released already");
     luaL_checkany(L, 2);
-    lua_settop(L, 2);
-    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    Scheduler::of(L)->pass_on(handle->task, handle_key(L), ref);
+    Result<std::string> json = json_lua::to_json_text(L, 2);
+    if (!json) luaL_error(L, "ferry.lock: pass: %s", json.error().message.c_str());
+    if (json.value().size() > Scheduler::kMaxPassed)
+        luaL_error(L, "ferry.lock: pass: the value is %d bytes as JSON, more than the %d it may be",
+                   int(json.value().size()), int(Scheduler::kMaxPassed));
+    Scheduler::of(L)->pass_on(handle->task, handle_key(L), std::move(json.value()));
     return 0;
 }
 
@@ -458,8 +461,11 @@ int push_lock_handle(lua_State* L, uint64_t task, std::string_view key, bool wai
     *handle = LockHandle{task, false, handover.interrupted_at_ms};
     lua_pushlstring(L, key.data(), key.size());
     lua_setiuservalue(L, -2, 1);
-    if (handover.passed_ref != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, handover.passed_ref);
+    if (!handover.passed_json.empty()) {
+        rapidjson::Document passed;
+        json_numbers::parse<rapidjson::kParseIterativeFlag>(passed, handover.passed_json.data(),
+                                                            handover.passed_json.size());
+        json_lua::push(L, passed);  // it was written from a Lua value: it parses
         lua_setiuservalue(L, -2, 2);
     }
     if (luaL_newmetatable(L, kLockHandle)) {

@@ -440,12 +440,12 @@ function M.create_once(spec)
   if passed then
     -- What a create of this process with this key made or found: no search needed, however
     -- far the vendor's lags behind it.
-    return existing(spec, M.copy(passed),
+    return existing(spec, passed,
                     "already exists: created with this idempotency_key by another execution " ..
                     "of this process, not created again")
   end
   local ticket = create_or_find(spec, turn, waited)
-  if turn then turn:pass(M.copy(ticket)) end
+  if turn then turn:pass(ticket) end
   return ticket
 end
 

@@ -449,6 +449,30 @@ steps:
         self.assertEqual([r["correlation_id"] for r in records], ["cut-1"])
         self.assertEqual(len(self.m.requests(path="/api/now/table/incident", method="POST")), 1)
 
+    def test_a_create_cut_short_is_waited_for_even_after_a_waiter_was_cut_short_too(self):
+        # a's create is out (the vendor takes 7 s) when a's timeout ends it at 1 s; b waits
+        # for that request and is itself ended by its timeout at 2.5 s, with no request out;
+        # c must still wait for a's (until 1 s + the 8 s timeout): b's end cleared the mark,
+        # and c created at ~5.5 s after its settle rounds.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: 8s\n"))
+        self.p.workflow("sn", """\
+steps:
+  - {id: a, task: ticket.create, integration: sn, timeout: 1s, retry: {max_attempts: 1},
+     with: {fields: {short_description: "Cut"}, idempotency_key: "cut-2"}}
+  - {id: b, task: ticket.create, integration: sn, timeout: 2500ms, retry: {max_attempts: 1},
+     with: {fields: {short_description: "Cut"}, idempotency_key: "cut-2"}}
+  - {id: c, task: ticket.create, integration: sn,
+     with: {fields: {short_description: "Cut"}, idempotency_key: "cut-2"}}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", delay_ms=7000, times=1)
+        rc, doc, err = self.run_wf("sn")
+        self.assertEqual(rc, 1, err + json.dumps(doc)[:2000])
+        self.assertEqual([doc["steps"][s]["error"]["kind"] for s in "ab"], ["timeout"] * 2)
+        self.assertIs(doc["steps"]["c"]["output"]["created"], False, doc["steps"]["c"])
+        records = self.state()["servicenow"]["incident"]
+        self.assertEqual([r["correlation_id"] for r in records], ["cut-2"])
+
     def test_an_own_idempotency_key_is_checked_before_anything_is_sent(self):
         self.p.workflow("sn", """\
 inputs:

@@ -203,6 +203,14 @@ TEST_CASE("scheduler locks: misuse is a clear error", "[scheduler][lock]") {
         code = "return function() ferry.lock() end";
         expected = "bad argument #1";
     }
+    SECTION("passing on what JSON cannot hold, or too much of it") {
+        code = "return function() ferry.lock('a'):pass(print) end";
+        expected = "ferry.lock: pass:";
+        SECTION("too much") {
+            code = "return function() ferry.lock('a'):pass(string.rep('x', 1048577)) end";
+            expected = "more than the 1048576 it may be";
+        }
+    }
     auto done = f.run({{code, {}}});
     REQUIRE_FALSE(done[0].outcome.ok);
     CHECK_THAT(done[0].outcome.error.message, Catch::Contains(expected));

@@ -73,6 +73,10 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
         const bool hint = decided.refusal == engine::Engine::DecideResult::Refusal::NotAnApprover;
         std::fprintf(stderr, "ferry %s: %s%s\n", command.c_str(), decided.message.c_str(),
                      hint ? " (--as NAME decides as one of them)" : "");
+        // What the refusal left to do here (a timeout that passed: the rejection or the
+        // escalation step) runs before the process ends.
+        app->loop.run();
+        (void)app->engine->flush();
         return 2;
     }
     app->loop.run();

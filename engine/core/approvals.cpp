@@ -225,6 +225,15 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                                          "' is not waiting for approval (status " + unit->status +
                                          ")"};
     }
+    // Its deadline passed while no process ran it (the adoption above re-armed the timer, which
+    // fires only once the loop runs): the timeout decides, as a start would have applied it.
+    if (unit->wait_deadline_ms && now_unix_ms() >= unit->wait_deadline_ms) {
+        approval_timed_out(*run, *unit);
+        return {Refusal::NotWaiting, "step '" + step_key +
+                                         "' is not waiting for approval: its timeout passed at " +
+                                         rfc3339(unit->wait_deadline_ms) +
+                                         ", before this decision (it ended by its timeout)"};
+    }
     const tmpl::Value* approvers =
         unit->input.is_dict() ? unit->input.dict_obj().find("approvers") : nullptr;
     if (approvers && approvers->is_list() && !approvers->list_obj().items.empty()) {

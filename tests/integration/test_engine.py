@@ -3709,6 +3709,32 @@ steps:
             self.assertIn(message, p.stderr)
 
 
+    def test_a_decision_after_the_timeout_is_refused_and_the_timeout_applied(self):
+        # The deadline passed while no process ran the execution: the timeout decides (as a
+        # server start would apply it), not a late approval.
+        self.p.workflow("late", """\
+steps:
+  - {id: cab, task: approval, with: {message: "Go?", timeout: 1s}}
+  - {id: esc, task: approval, with: {message: "Escalated?", timeout: 1s, on_timeout: page}}
+  - {id: page, task: log, with: {message: paged}}
+""")
+        run_id = self.assertRun("late")["id"]
+        time.sleep(1.3)
+        p = self.p.ferry("executions", "approve", run_id, "cab", "--as", "alice")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("step 'cab' is not waiting for approval: its timeout passed at ", p.stderr)
+        # That process applied the other timeout too (its escalation step ran), and ended it.
+        p = self.p.ferry("executions", "approve", run_id, "esc", "--as", "alice")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("is not waiting for a decision", p.stderr)
+        doc = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
+        out = doc["steps"]["cab"]["output"]
+        self.assertEqual((out["decision"], out["by"]), ("rejected", "timeout"))
+        self.assertEqual(doc["steps"]["esc"]["error"]["kind"], "timeout")
+        self.assertEqual(doc["steps"]["page"]["status"], "succeeded")
+        self.assertEqual(doc["status"], "succeeded")  # the escalation handled it (on_error)
+
+
 class LogTask(EngineTest):
     def test_any_value_is_logged_text_as_it_is_the_rest_as_json(self):
         # "{{ item }}" keeps the item's type: the log task takes it as it comes.

@@ -1516,6 +1516,20 @@ steps:
         self.assertEqual(status, 202, body)
         self.assertEqual(self.wait_status(other, ("cancelled",))["status"], "cancelled")
 
+    def test_a_decision_after_the_timeout_of_what_ferry_run_parked_is_refused(self):
+        # Adopted at the decision, past its deadline: the timeout decides, as at a start.
+        run = self.p.ferry("run", "change", "--input", "timeout=1s")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        exec_id = json.loads(run.stdout)["id"]
+        time.sleep(1.3)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/approve/approve" % exec_id,
+                                   {"comment": "late"}, role="operator")
+        self.assertEqual(status, 409, body)
+        self.assertIn("its timeout passed at", body["error"]["message"])
+        rec = self.wait_status(exec_id, ("succeeded", "failed"))
+        out = rec["steps"]["approve"]["output"]
+        self.assertEqual((out["decision"], out["by"]), ("rejected", "timeout"))
+
     def test_a_sub_workflow_approval_a_finished_ferry_run_parked_is_decided_at_once(self):
         self.p.workflow("outer", """\
 steps:

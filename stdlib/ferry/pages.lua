@@ -113,14 +113,54 @@ local function origin_of(url)
   return origin and origin:lower()
 end
 
--- The rel="next" target of a Link header (`<url>; rel="next", <url>; rel="last"`).
+-- A page that cannot be followed as its answer says (another system, a loop): the vendor's
+-- answer says so every time, so no retry of the step reads it differently.
+local function refuse(page, message)
+  error({ kind = "validation", message = "paginate: page " .. page .. ": " .. message }, 0)
+end
+
+-- RFC 3986 5.2.4: "." and ".." segments of a path taken out.
+local function without_dot_segments(path)
+  local out = {}
+  for segment in (path .. "/"):gmatch("([^/]*)/") do
+    if segment == ".." then
+      if #out > 1 then out[#out] = nil end
+    elseif segment ~= "." then
+      out[#out + 1] = segment
+    end
+  end
+  local last = path:match("[^/]*$")
+  if last == "." or last == ".." then out[#out + 1] = "" end
+  return table.concat(out, "/")
+end
+
+-- A URI reference (RFC 3986: absolute, //authority, /path, ?query, relative path) resolved
+-- against the absolute URL base; nil when base is none.
+function M.resolve(ref, base)
+  if ref:match("^%a[%w+.-]*:") then return ref end
+  local origin = origin_of(base)
+  if not origin then return nil end
+  if ref:sub(1, 2) == "//" then return base:match("^(%a[%w+.-]*:)") .. ref end
+  local rest = base:sub(#origin + 1)
+  local path = rest:match("^([^?#]*)")
+  if path == "" then path = "/" end
+  if ref == "" or ref:sub(1, 1) == "#" then return origin .. rest:match("^([^#]*)") end
+  if ref:sub(1, 1) == "?" then return origin .. path .. ref end
+  local ref_path, suffix = ref:match("^([^?#]*)(.*)$")
+  if ref_path:sub(1, 1) ~= "/" then ref_path = path:match("^(.*/)") .. ref_path end
+  return origin .. without_dot_segments(ref_path) .. suffix
+end
+
+-- The rel="next" target of a Link header (`<url>; rel="next", <url>; rel="last"`); names of
+-- parameters in any case (RFC 8288: REL= is rel=).
 function M.next_link(header)
   if type(header) ~= "string" then return nil end
   for target, params in header:gmatch("<([^>]*)>([^<]*)") do
+    params = params:lower()
     local rel = params:match('[;%s]rel%s*=%s*"([^"]*)"') or params:match("[;%s]rel%s*=%s*([^;,%s]+)")
     if rel then
       for value in rel:gmatch("%S+") do
-        if value:lower() == "next" then return target end
+        if value == "next" then return target end
       end
     end
   end
@@ -135,23 +175,32 @@ local function copy(t)
   return c
 end
 
--- The request for the page after `res`, or nil after the last one.
+-- Whether a request body is a JSON object (an empty table is one unless it came as []).
+local function is_object_body(body)
+  if type(body) ~= "table" or ferry.json.is_null(body) then return false end
+  local text = ferry.json.encode(body)
+  return type(text) == "string" and text:sub(1, 1) == "{"
+end
+
+-- The request for the page after `res`, or nil after the last one. state.url: the absolute
+-- URL of the page just read; state.seen: the next links and tokens followed so far.
 local function next_request(req, res, list, spec, state, page)
   if spec.next == "link" then
     local target = M.next_link(res.headers.link)
     if not target or target == "" then return nil end
-    if target:sub(1, 1) == "/" and target:sub(1, 2) ~= "//" then
-      if not state.origin then
-        answer_error(page, "a relative next link ('" .. target .. "') with no URL to start from")
-      end
-      target = state.origin .. target
-    elseif origin_of(target) ~= state.origin then
-      -- The integration's credentials go with every page: never to another system.
-      answer_error(page, "the next link leads to another origin (" ..
-                   tostring(origin_of(target) or target) .. ", not " .. tostring(state.origin) .. ")")
+    local url = M.resolve(target, state.url)
+    if not url then
+      refuse(page, "a relative next link ('" .. target .. "') with no absolute URL to start from")
     end
+    -- The integration's credentials go with every page: never to another system.
+    if origin_of(url) ~= state.origin then
+      refuse(page, "the next link leads to another origin (" .. tostring(origin_of(url) or url) ..
+             ", not " .. tostring(state.origin) .. ")")
+    end
+    if state.seen[url] then refuse(page, "the next link leads back to a page already read (" .. url .. ")") end
+    state.seen[url], state.url = true, url
     local r = copy(req)
-    r.url, r.path, r.query = target, nil, nil
+    r.url, r.path, r.query = url, nil, nil
     return r
   end
   if spec.next == "token" then
@@ -160,8 +209,11 @@ local function next_request(req, res, list, spec, state, page)
     if type(token) ~= "string" and type(token) ~= "number" then
       answer_error(page, "'" .. spec.token .. "' is not a token (" .. type(token) .. ")")
     end
+    local seen = type(token) .. ":" .. tostring(token)
+    if state.seen[seen] then refuse(page, "the answer gives a token already used (" .. tostring(token) .. ")") end
+    state.seen[seen] = true
     local r = copy(req)
-    if type(req.json) == "table" and not is_list(req.json) then
+    if is_object_body(req.json) then
       r.json = copy(req.json)
       r.json[spec.param] = token
     else
@@ -179,13 +231,22 @@ local function next_request(req, res, list, spec, state, page)
   return r
 end
 
+-- The absolute URL of the first page: its url, or the integration's base_url joined with
+-- its path (or relative url); nil when neither is absolute.
+local function first_url(ctx, request)
+  if origin_of(request.url) then return request.url end
+  local base = ctx.integration and ctx.integration.base_url
+  if not origin_of(base) then return nil end
+  local relative = request.url or request.path or ""
+  return (base:gsub("/+$", "")) .. "/" .. (relative:gsub("^/+", ""))
+end
+
 -- Reads every page of `request` (a ctx.http request table): {status (the last page's),
 -- records, pages, attempts} (not `items`: a template reading output.items would get the
 -- dict's method, as in Jinja2). check(res, page) raises on an answer that is no page (a 4xx).
 function M.collect(ctx, request, spec, check)
-  local first_url = request.url
-  if not first_url and ctx.integration then first_url = ctx.integration.base_url end
-  local state = { origin = origin_of(first_url), offset = 0 }
+  local url = first_url(ctx, request)
+  local state = { url = url, origin = origin_of(url), offset = 0, seen = {} }
   if spec.next == "offset" then
     local start = request.query and tonumber(request.query[spec.param])
     state.offset = start and math.tointeger(start) or 0

@@ -117,6 +117,81 @@ steps:
         self.assertIn("HTTP 403", err["message"])
         self.assertIn("(from " + SERVERS + ")", err["message"])
 
+    def test_a_relative_url_with_an_integration_pages_as_a_path_does(self):
+        self.add_servers(5)
+        self.p.workflow("read", """\
+steps:
+  - id: fetch
+    task: http.request
+    integration: sn
+    with: {url: %s, query: {sysparm_limit: 2}, paginate: {items: result}}
+""" % SERVERS)
+        rc, doc, err = self.run_wf("read")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["fetch"]["output"]["pages"], 3)
+
+    def test_a_next_link_back_to_a_page_read_is_a_loop(self):
+        body = json.dumps({"result": [{"name": "WEB1"}]})
+        for _ in range(2):
+            self.m.fault(method="GET", path=SERVERS, status=200, body=body, times=1,
+                         headers={"Content-Type": "application/json",
+                                  "Link": '<?sysparm_offset=1>; REL="next"'})
+        step = self.read("{items: result}", code=1)
+        self.assertEqual(step["error"]["kind"], "validation")
+        self.assertIn("paginate: page 2: the next link leads back to a page already read (http://",
+                      step["error"]["message"])
+        self.assertEqual(len(self.m.requests(path=SERVERS, method="GET")), 2)
+
+    def test_link_references_resolve_as_rfc_3986_says(self):
+        self.p.workflow("refs", '''\
+steps:
+  - id: resolve
+    task: lua
+    with:
+      script: |
+        local resolve = require("ferry.pages").resolve
+        local base = "https://api.example.com/v1/items/list?page=1"
+        local out = {}
+        for _, ref in ipairs({"?page=2", "next?p=2", "../other/x", "./y", "/root?a=b",
+                              "//cdn.example.com/z", "https://x.example.org/q", "#f", ""}) do
+          out[#out + 1] = resolve(ref, base)
+        end
+        out[#out + 1] = resolve("?p=2", "relative/no-origin") or "none"
+        return out
+''')
+        rc, doc, err = self.run_wf("refs")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["resolve"]["output"], [
+            "https://api.example.com/v1/items/list?page=2",
+            "https://api.example.com/v1/items/next?p=2",
+            "https://api.example.com/v1/other/x",
+            "https://api.example.com/v1/items/y",
+            "https://api.example.com/root?a=b",
+            "https://cdn.example.com/z",
+            "https://x.example.org/q",
+            "https://api.example.com/v1/items/list?page=1",
+            "https://api.example.com/v1/items/list?page=1",
+            "none"])
+
+    def test_a_token_goes_into_a_json_object_body_even_an_empty_one(self):
+        path = "/api/now/table/u_search"
+        for body in ({"result": [1], "next": "t2"}, {"result": [2]}):
+            self.m.fault(method="POST", path=path, status=200, body=json.dumps(body), times=1,
+                         headers={"Content-Type": "application/json"})
+        self.p.workflow("search", """\
+steps:
+  - id: fetch
+    task: http.request
+    integration: sn
+    with: {method: POST, path: %s, json: {}, paginate: {items: result, token: next, param: cursor}}
+""" % path)
+        rc, doc, err = self.run_wf("search")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["fetch"]["output"]["records"], [1, 2])
+        posts = self.m.requests(path=path, method="POST")
+        self.assertEqual([json.loads(p["body"]) for p in posts], [{}, {"cursor": "t2"}])
+        self.assertEqual([p["query"] for p in posts], [{}, {}])
+
     def test_link_headers_as_servers_write_them(self):
         self.p.workflow("links", '''\
 steps:
@@ -129,6 +204,7 @@ steps:
           next_link('<https://a/x?o=3>;rel="next",<https://a/x?o=9>;rel="last"'),
           next_link('<https://a/x?o=0>; rel="first", <https://a/y>; rel=next'),
           next_link('<https://a/z>; title="a, b"; rel="prev next"'),
+          next_link('<https://a/w>; REL="Next"'),
           next_link('<https://a/x?o=0>;rel="first"') or "none",
           next_link(nil) or "none",
         }
@@ -136,7 +212,8 @@ steps:
         rc, doc, err = self.run_wf("links")
         self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
         self.assertEqual(doc["steps"]["parse"]["output"],
-                         ["https://a/x?o=3", "https://a/y", "https://a/z", "none", "none"])
+                         ["https://a/x?o=3", "https://a/y", "https://a/z", "https://a/w", "none",
+                          "none"])
 
     def test_a_next_link_to_another_system_is_not_followed(self):
         # The integration's credentials go with every page.

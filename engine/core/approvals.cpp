@@ -180,6 +180,13 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                         "execution " + execution_id +
                             " waits in another ferry process that is still running: decide "
                             "through that process (its API), or here once it has ended"};
+            // Still run by a live process (a `ferry run` with a step beside the approval).
+            if (status == "running" && owner_alive(stored_owner(store_, execution_id)))
+                return {Refusal::NotWaiting,
+                        "execution " + execution_id +
+                            " is still run by another ferry process: decide through that "
+                            "process (its API), or here once only decisions are left (a "
+                            "`ferry run` then ends)"};
             // Ended: a step it never had is unknown (404), as on a waiting execution.
             bool has_step = false;
             if (auto steps = store_.steps(execution_id); steps)
@@ -213,12 +220,31 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                                              "' runs for each item: decide its items one by "
                                              "one (waiting: " +
                                              waiting_items + ")"};
+        // A sub-workflow's step: named in its own execution, which the message names.
+        for (const auto& u : run->units) {
+            Run* child = u->child_execution.empty() ? nullptr : find_run(u->child_execution);
+            if (!child) continue;
+            for (const auto& cu : child->units)
+                if (cu->key == step_key && cu->status == "waiting")
+                    return {Refusal::NoSuchStep,
+                            "step '" + step_key + "' is in sub-workflow execution " + child->id +
+                                " (step '" + u->key + "' of this one): decide it there"};
+        }
         // A step that has not started yet has no unit; it exists all the same.
         if (run->wf->find_step(step_id_of(step_key)))
             return {Refusal::NotWaiting,
                     "step '" + step_key + "' is not waiting for approval (not started)"};
         return {Refusal::NoSuchStep,
                 "execution " + execution_id + " has no step '" + step_key + "'"};
+    }
+    if (Run* child = unit->child_execution.empty() ? nullptr : find_run(unit->child_execution)) {
+        std::string waiting;
+        for (const auto& cu : child->units)
+            if (cu->status == "waiting") waiting += (waiting.empty() ? "'" : ", '") + cu->key + "'";
+        if (!waiting.empty())
+            return {Refusal::NotWaiting, "step '" + step_key + "' runs sub-workflow execution " +
+                                             child->id + ", which waits for a decision on " +
+                                             waiting + ": decide it there"};
     }
     if (unit->status != "waiting" || run->wf->steps[unit->step_index].task != "approval") {
         return {Refusal::NotWaiting, "step '" + step_key +

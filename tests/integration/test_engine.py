@@ -3735,6 +3735,50 @@ steps:
         self.assertEqual(doc["status"], "succeeded")  # the escalation handled it (on_error)
 
 
+    def test_a_sub_workflow_approval_is_decided_in_its_execution_as_the_refusals_say(self):
+        self.p.workflow("inner", "steps:\n  - {id: gate, task: approval, with: {message: go}}\n")
+        self.p.workflow("outer", "steps:\n  - {id: sub, task: workflow, with: {name: inner}}\n"
+                                 "  - {id: after, task: log, needs: [sub], with: {message: done}}\n")
+        doc = self.assertRun("outer")
+        parent = doc["id"]
+        child = doc["steps"]["sub"]["child_execution"]
+        p = self.p.ferry("executions", "approve", parent, "gate")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("step 'gate' is in sub-workflow execution %s (step 'sub' of this one): "
+                      "decide it there" % child, p.stderr)
+        p = self.p.ferry("executions", "approve", parent, "sub")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("step 'sub' runs sub-workflow execution %s, which waits for a decision on "
+                      "'gate'" % child, p.stderr)
+        p = self.p.ferry("executions", "approve", child, "gate")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)  # the top-level execution, run on to its end
+        self.assertEqual((doc["id"], doc["status"]), (parent, "succeeded"))
+        self.assertEqual(doc["steps"]["after"]["status"], "succeeded")
+
+
+    def test_a_decision_while_ferry_run_still_runs_the_execution_is_refused_so(self):
+        self.p.workflow("par", "steps:\n  - {id: gate, task: approval, with: {message: go}}\n"
+                               "  - {id: slow, task: sleep, with: {duration: 3s}}\n")
+        cmd = [FERRY, "run", "par", "--quiet", "--project", str(self.p.dir), "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        deadline = time.monotonic() + 10
+        listed = []
+        while time.monotonic() < deadline and not listed:
+            time.sleep(0.1)
+            out = self.p.ferry("executions", "list", "--json").stdout
+            listed = json.loads(out) if out.strip() else []
+        self.assertTrue(listed, "the run never recorded its execution")
+        p = self.p.ferry("executions", "approve", listed[0]["id"], "gate")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("is still run by another ferry process: decide through that process",
+                      p.stderr)
+        proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0)
+
+
 class LogTask(EngineTest):
     def test_any_value_is_logged_text_as_it_is_the_rest_as_json(self):
         # "{{ item }}" keeps the item's type: the log task takes it as it comes.

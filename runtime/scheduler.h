@@ -222,7 +222,8 @@ class Scheduler {
     // learns it too: kIdleKeepMs (long enough for a vendor's search to catch up),
     // kInterruptedKeepMs when the last holder was cut short (longer than a request's
     // timeout); at most kIdleKeepMax keys and kPassedBudget bytes of passed values, the
-    // oldest forgotten first. A value passed on is at most kMaxPassed bytes.
+    // oldest forgotten first (a key that carries the mark goes only with age; over the
+    // budget it gives its value up). A value passed on is at most kMaxPassed bytes.
     struct LockHandover {
         std::string passed_json;
         uint64_t interrupted_at_ms = 0;
@@ -326,8 +327,12 @@ class Scheduler {
     void forget_idle_lines(uint64_t now_ns);                   // past kIdleKeepMs, or too many
     void drop_line(std::unordered_map<std::string, KeyLine>::iterator line);
     std::unordered_map<std::string, KeyLine> locks_;
-    std::deque<std::pair<uint64_t, std::string>> idle_;  // (idle since, key), in release order
-    size_t passed_bytes_ = 0;                            // of every line's passed_json
+    // (idle since, key) in release order: lines kept for a value passed on, and lines kept
+    // for an interrupted mark (forgotten only with age).
+    std::deque<std::pair<uint64_t, std::string>> idle_;
+    std::deque<std::pair<uint64_t, std::string>> marked_;
+    bool is_idle_since(const std::string& key, uint64_t since) const;
+    size_t passed_bytes_ = 0;          // of every line's passed_json
     uint64_t ending_mid_request_ = 0;  // a task finish() ends while its HTTP request is out
     std::unordered_map<uint64_t, std::string> held_;
     Loop& loop_;

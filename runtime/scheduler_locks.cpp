@@ -84,7 +84,7 @@ bool Scheduler::unlock(uint64_t task, const std::string& key) {
     }
     const uint64_t now = Loop::hrtime_ns();
     next.idle_since_ns = now;
-    idle_.emplace_back(now, key);
+    (next.handover.interrupted_at_ms ? marked_ : idle_).emplace_back(now, key);
     forget_idle_lines(now);
     return true;
 }
@@ -94,20 +94,41 @@ void Scheduler::drop_line(std::unordered_map<std::string, KeyLine>::iterator lin
     locks_.erase(line);
 }
 
+bool Scheduler::is_idle_since(const std::string& key, uint64_t since) const {
+    auto line = locks_.find(key);
+    return line != locks_.end() && !line->second.holder && line->second.waiting.empty() &&
+           line->second.idle_since_ns == since;
+}
+
 void Scheduler::forget_idle_lines(uint64_t now_ns) {
+    // Lines kept for a value passed on: by age, count and bytes, oldest first. An entry whose
+    // line was taken again since (held, or idle from a later release) is not its to drop.
     while (!idle_.empty()) {
         const auto& [since, key] = idle_.front();
-        auto line = locks_.find(key);
-        // Taken again since (held, or idle from a later release): not this entry's to drop.
-        const bool current = line != locks_.end() && !line->second.holder &&
-                             line->second.waiting.empty() && line->second.idle_since_ns == since;
-        const uint64_t keep_ms =
-            current && line->second.handover.interrupted_at_ms ? kInterruptedKeepMs : kIdleKeepMs;
-        if (idle_.size() <= kIdleKeepMax && passed_bytes_ <= kPassedBudget &&
-            since + keep_ms * 1'000'000 >= now_ns)
-            return;
-        if (current) drop_line(line);
+        if (is_idle_since(key, since)) {
+            if (idle_.size() <= kIdleKeepMax && passed_bytes_ <= kPassedBudget &&
+                since + kIdleKeepMs * 1'000'000 >= now_ns)
+                break;
+            drop_line(locks_.find(key));
+        }
         idle_.pop_front();
+    }
+    // Lines that say a request's outcome is unknown go only with age: forgetting one early
+    // would let the next create with that key take "not found" for an answer. Over the
+    // byte budget they give their passed values up, not the mark.
+    while (!marked_.empty()) {
+        const auto& [since, key] = marked_.front();
+        if (is_idle_since(key, since)) {
+            if (since + kInterruptedKeepMs * 1'000'000 >= now_ns) break;
+            drop_line(locks_.find(key));
+        }
+        marked_.pop_front();
+    }
+    for (auto it = marked_.begin(); passed_bytes_ > kPassedBudget && it != marked_.end(); ++it) {
+        if (!is_idle_since(it->second, it->first)) continue;
+        std::string& passed = locks_.find(it->second)->second.handover.passed_json;
+        passed_bytes_ -= passed.size();
+        std::string().swap(passed);
     }
 }
 

@@ -473,6 +473,34 @@ steps:
         records = self.state()["servicenow"]["incident"]
         self.assertEqual([r["correlation_id"] for r in records], ["cut-2"])
 
+    def test_a_create_cut_short_is_remembered_past_the_bound_of_kept_keys(self):
+        # Between a's cut-short create (the vendor takes 4 s) and c's, 1,001 other keys hand a
+        # value over: the bound of kept keys forgot a's mark, and c created a second record.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: 5s\n"))
+        self.p.workflow("sn", """\
+steps:
+  - {id: a, task: ticket.create, integration: sn, timeout: 1s, retry: {max_attempts: 1},
+     on_error: continue, with: {fields: {short_description: "Cut"}, idempotency_key: "cut-3"}}
+  - id: others
+    task: lua
+    with:
+      script: |
+        ferry.sleep(1500)  -- after a was cut short
+        for i = 1, 1001 do local h <close> = ferry.lock("other " .. i) h:pass(i) end
+  - {id: c, task: ticket.create, integration: sn, needs: [others],
+     with: {fields: {short_description: "Cut"}, idempotency_key: "cut-3"}}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", delay_ms=4000, times=1)
+        rc, doc, err = self.run_wf("sn")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["a"]["error"]["kind"], "timeout", err)
+        self.assertEqual({k: v["status"] for k, v in doc["steps"].items()},
+                         {"a": "failed", "others": "succeeded", "c": "succeeded"})
+        self.assertIs(doc["steps"]["c"]["output"]["created"], False, doc["steps"]["c"])
+        records = self.state()["servicenow"]["incident"]
+        self.assertEqual([r["correlation_id"] for r in records], ["cut-3"])
+
     def test_an_own_idempotency_key_is_checked_before_anything_is_sent(self):
         self.p.workflow("sn", """\
 inputs:

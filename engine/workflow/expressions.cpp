@@ -169,10 +169,13 @@ class RefCollector {
             out = below + "." + e->name;
             return true;
         }
-        if (e->kind == ExprKind::Getitem && !e->is_slice) {
-            const std::string* key = const_string(e->b.get());
-            if (key && dotted(e->a.get(), below, false)) {
+        if (e->kind == ExprKind::Getitem && !e->is_slice && dotted(e->a.get(), below, false)) {
+            if (const std::string* key = const_string(e->b.get())) {
                 out = below + "['" + *key + "']";
+                return true;
+            }
+            if (e->b && e->b->kind == ExprKind::Const && e->b->value.is_int()) {
+                out = below + "[" + std::to_string(e->b->value.as_int()) + "]";
                 return true;
             }
         }

@@ -296,6 +296,8 @@ end
 --   send   = function() return ctx.http{...} end,  -- the create request
 --   accept = function(res) return ticket end,        -- a definite response: ticket or raise
 --   lookup = function() return ticket or nil end,    -- the ticket carrying the key, if any
+--   created_by_us = function(ticket) end,  -- records the create of a ticket found after a
+--                                          -- lost answer (the step's own key only)
 --   look_first = true,  -- the key is the workflow's own (an `idempotency_key` input): another
 --                       -- execution may have created the ticket, so every attempt looks first
 --   key = "...",        -- that key (with look_first): executions of this process giving the
@@ -361,6 +363,14 @@ local function existing(spec, found, what_happened)
   return found
 end
 
+-- A ticket found after a create whose answer was lost is this step's own create when the
+-- key is the step's (no other step gives it): recorded as created (spec.created_by_us), so
+-- the execution's changes list it as a create that answered would be. With a workflow's own
+-- key another execution may have made it: not recorded.
+local function own_create_found(spec, found)
+  if not spec.look_first and spec.created_by_us then spec.created_by_us(found) end
+end
+
 -- The turn of this create among the creates of this process giving the same key to the
 -- same integration for the same kind of ticket (spec.what names the ServiceNow table: a
 -- change and an incident with one key are two records), nil when the key is the step's
@@ -382,7 +392,10 @@ local function create_or_find(spec, turn, waited)
     -- its search may lag, so the lookup is repeated as there (a restart within a second of
     -- a crash found nothing and created a second ticket).
     local found = look_after_unknown(spec, unknown_until(ctx, turn))
-    if found then return existing(spec, found, "already exists (created by an earlier attempt)") end
+    if found then
+      own_create_found(spec, found)
+      return existing(spec, found, "already exists (created by an earlier attempt)")
+    end
   elseif not ctx.dry_run and spec.look_first then
     -- One lookup: what another execution created with the same key was committed by the
     -- vendor long ago, or (in another process) is racing this one, which no lookup settles.
@@ -416,7 +429,10 @@ local function create_or_find(spec, turn, waited)
     ctx.log.warn("the create may or may not have happened (" .. why .. "); looking the " ..
                  spec.what .. " up before sending it again", { create = n, of = limit })
     local found = lookup_settled(spec)
-    if found then return existing(spec, found, "found: the create had succeeded") end
+    if found then
+      own_create_found(spec, found)
+      return existing(spec, found, "found: the create had succeeded")
+    end
     if n == limit then
       if res then
         M.fail(M.kind_for_status(res.status), "creating the " .. spec.what .. " failed " ..

@@ -69,6 +69,7 @@ return {
         local issue = jira.find_by_idempotency(ctx, key, label)
         return issue and jira.ticket(ctx, issue) or nil
       end,
+      created_by_us = function(ticket) record_created(ctx, ticket.key, fields) end,
       look_first = own ~= nil,
       key = key,
     })

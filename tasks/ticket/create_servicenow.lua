@@ -83,10 +83,13 @@ return {
                        "could not find it and might create a duplicate", { table = tbl })
         end
         record_created(ctx, tbl, record, fields)
-        ctx.log.info("created " .. tbl .. " " .. tostring(sn.value(record.number)),
+        -- Tables without numbers (cmdb_ci_server) by name, else sys_id.
+        ctx.log.info("created " .. tbl .. " " .. tostring(sn.value(record.number) or
+                     sn.value(record.name) or sn.value(record.sys_id)),
                      { sys_id = sn.value(record.sys_id) })
         return sn.ticket(ctx, tbl, record)
       end,
+      created_by_us = function(ticket) record_created(ctx, tbl, ticket.raw, fields) end,
       lookup = function()
         local record = sn.find_one(ctx, tbl, "correlation_id", key)
         return record and sn.ticket(ctx, tbl, record) or nil

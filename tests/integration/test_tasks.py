@@ -216,6 +216,9 @@ steps:
         self.assertEqual(doc["status"], "succeeded")
         self.assertEqual(len(self.state()["servicenow"]["incident"]), 1)
         self.assertIs(doc["steps"]["create"]["output"]["created"], False)
+        # Found after the crash, it is this step's own create: the changes list it.
+        diff = json.loads(self.ferry("executions", "diff", doc["id"], "--json").stdout)
+        self.assertIn(doc["steps"]["create"]["output"]["number"], json.dumps(diff))
         shown = json.loads(self.ferry("executions", "show", doc["id"], "--json").stdout)
         first = shown["steps"]["create"]["attempts"][0]
         self.assertEqual(first["status"], "interrupted")

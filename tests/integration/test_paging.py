@@ -293,7 +293,7 @@ class CmdbSync(TaskTest):
     def test_creates_what_is_missing_then_updates_only_what_moved(self):
         doc = self.sync(self.servers)
         self.assertEqual(doc["outputs"], {"created": ["web-01", "web-02", "db-01", "mail-01"],
-                                          "updated": [], "unchanged": 0})
+                                          "updated": [], "unchanged": 0, "skipped": []})
         records = {r["name"]: r for r in self.state()["servicenow"]["cmdb_ci_server"]}
         self.assertEqual(set(records), {"web-01", "web-02", "db-01", "mail-01"})
         self.assertEqual(records["db-01"]["ip_address"], "10.20.1.21")
@@ -306,7 +306,7 @@ class CmdbSync(TaskTest):
         servers.append({"name": "app-07", "ip_address": "10.20.3.7"})
         doc = self.sync(servers)
         self.assertEqual(doc["outputs"], {"created": ["app-07"], "updated": ["db-01"],
-                                          "unchanged": 3})
+                                          "unchanged": 3, "skipped": []})
         self.assertEqual(doc["steps"]["cmdb"]["output"]["pages"], 2)  # 4 records, 2 a page
         records = {r["name"]: r for r in self.state()["servicenow"]["cmdb_ci_server"]}
         self.assertEqual(len(records), 5)
@@ -320,8 +320,37 @@ class CmdbSync(TaskTest):
         # Nothing moved: nothing sent but the read.
         sent = len(self.m.requests())
         doc = self.sync(servers)
-        self.assertEqual(doc["outputs"], {"created": [], "updated": [], "unchanged": 5})
+        self.assertEqual(doc["outputs"], {"created": [], "updated": [], "unchanged": 5,
+                                          "skipped": []})
         self.assertEqual([r["method"] for r in self.m.requests()[sent:]], ["GET"] * 3)
+
+
+    def test_what_discovery_reports_oddly_is_synced_once_or_skipped(self):
+        self.sync([{"name": "web-01", "ip_address": "10.0.0.1", "serial_number": "1500"}])
+        servers = [
+            {"name": "WEB-01", "ip_address": "10.0.0.1", "serial_number": 1500.0},  # unmoved
+            {"name": "web-01 ", "ip_address": "10.0.0.1"},   # the same server, reported twice
+            {"name": "new-01", "ip_address": "10.1.0.1"},
+            {"name": "NEW-01", "ip_address": "10.1.0.2"},    # the last report of new-01 wins
+            {"ip_address": "10.9.9.9"},                      # no name: skipped
+            {"name": "obj-01", "ip_address": {"v4": "10.1.0.4"}},  # not a value: skipped
+            {"name": "nul-01", "ip_address": None},          # null: not reported
+        ]
+        doc = self.sync(servers)
+        out = doc["outputs"]
+        self.assertEqual(out["created"], ["NEW-01", "nul-01"])
+        self.assertEqual((out["updated"], out["unchanged"]), ([], 1))
+        self.assertEqual([(s.get("name"), s["reason"]) for s in out["skipped"]],
+                         [(None, "no name"),
+                          ("obj-01", "'ip_address' is not a text, number or boolean")])
+        records = {r["name"]: r for r in self.state()["servicenow"]["cmdb_ci_server"]}
+        self.assertEqual(set(records), {"web-01", "NEW-01", "nul-01"})
+        self.assertEqual(records["NEW-01"]["ip_address"], "10.1.0.2")
+        self.assertNotIn("ip_address", records["nul-01"])
+        # Run again: nothing moved, nothing flaps.
+        doc = self.sync(servers)
+        self.assertEqual((doc["outputs"]["created"], doc["outputs"]["updated"],
+                          doc["outputs"]["unchanged"]), ([], [], 3))
 
 
 if __name__ == "__main__":

@@ -184,9 +184,9 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
             if (status == "running" && owner_alive(stored_owner(store_, execution_id)))
                 return {Refusal::NotWaiting,
                         "execution " + execution_id +
-                            " is still run by another ferry process: decide through that "
-                            "process (its API), or here once only decisions are left (a "
-                            "`ferry run` then ends)"};
+                            " is still run by another ferry process: decide once only "
+                            "decisions are left (a `ferry run` then ends), or through the API "
+                            "if that process is `ferry serve`"};
             // Ended: a step it never had is unknown (404), as on a waiting execution.
             bool has_step = false;
             if (auto steps = store_.steps(execution_id); steps)
@@ -224,11 +224,16 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
         for (const auto& u : run->units) {
             Run* child = u->child_execution.empty() ? nullptr : find_run(u->child_execution);
             if (!child) continue;
-            for (const auto& cu : child->units)
-                if (cu->key == step_key && cu->status == "waiting")
-                    return {Refusal::NoSuchStep,
-                            "step '" + step_key + "' is in sub-workflow execution " + child->id +
-                                " (step '" + u->key + "' of this one): decide it there"};
+            for (const auto& cu : child->units) {
+                if (cu->key != step_key || cu->status != "waiting") continue;
+                // Past its deadline the timeout decides it: the child's own refusal says so
+                // (and applies it); no decision through the parent is taken.
+                if (cu->wait_deadline_ms && now_unix_ms() >= cu->wait_deadline_ms)
+                    return decide(child->id, step_key, decision, by, comment, via);
+                return {Refusal::NoSuchStep,
+                        "step '" + step_key + "' is in sub-workflow execution " + child->id +
+                            " (step '" + u->key + "' of this one): decide it there"};
+            }
         }
         // A step that has not started yet has no unit; it exists all the same.
         if (run->wf->find_step(step_id_of(step_key)))

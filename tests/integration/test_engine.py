@@ -3773,10 +3773,23 @@ steps:
         self.assertTrue(listed, "the run never recorded its execution")
         p = self.p.ferry("executions", "approve", listed[0]["id"], "gate")
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("is still run by another ferry process: decide through that process",
-                      p.stderr)
+        self.assertIn("is still run by another ferry process: decide once only decisions are "
+                      "left", p.stderr)
         proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 0)
+
+
+    def test_a_late_decision_through_the_parent_says_the_timeout_decided(self):
+        self.p.workflow("inner", "steps:\n  - {id: gate, task: approval, "
+                                 "with: {message: go, timeout: 1s}}\n")
+        self.p.workflow("outer", "steps:\n  - {id: sub, task: workflow, with: {name: inner}}\n")
+        parent = self.assertRun("outer")["id"]
+        time.sleep(1.3)
+        p = self.p.ferry("executions", "approve", parent, "gate")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("step 'gate' is not waiting for approval: its timeout passed at", p.stderr)
+        doc = json.loads(self.p.ferry("executions", "show", parent, "--json").stdout)
+        self.assertEqual(doc["status"], "succeeded")  # the rejection by timeout ends it
 
 
 class LogTask(EngineTest):

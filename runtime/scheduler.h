@@ -221,9 +221,10 @@ class Scheduler {
     // Kept after the last release when there is any, so a task that comes a little later
     // learns it too: kIdleKeepMs (long enough for a vendor's search to catch up),
     // kInterruptedKeepMs when the last holder was cut short (longer than a request's
-    // timeout); at most kIdleKeepMax keys and kPassedBudget bytes of passed values, the
-    // oldest forgotten first (a key that carries the mark goes only with age; over the
-    // budget it gives its value up). A value passed on is at most kMaxPassed bytes.
+    // timeout); at most kIdleKeepMax keys and kPassedBudget bytes of passed values kept
+    // after release: the oldest keys kept for a value go first, then the values of marked
+    // keys (a key that carries the mark goes only with age). A value passed on is at most
+    // kMaxPassed bytes.
     struct LockHandover {
         std::string passed_json;
         uint64_t interrupted_at_ms = 0;
@@ -332,7 +333,9 @@ class Scheduler {
     std::deque<std::pair<uint64_t, std::string>> idle_;
     std::deque<std::pair<uint64_t, std::string>> marked_;
     bool is_idle_since(const std::string& key, uint64_t since) const;
-    size_t passed_bytes_ = 0;          // of every line's passed_json
+    // Bytes passed on that idle lines keep (what held lines keep is in use): the budget.
+    size_t idle_passed_bytes_ = 0;
+    size_t marked_compact_at_ = 64;
     uint64_t ending_mid_request_ = 0;  // a task finish() ends while its HTTP request is out
     std::unordered_map<uint64_t, std::string> held_;
     Loop& loop_;

@@ -24,6 +24,7 @@ bool Scheduler::lock(Task* t, std::string key, LockGranted granted) {
     forget_idle_lines(Loop::hrtime_ns());
     KeyLine& line = locks_[key];
     if (!line.holder) {
+        if (line.idle_since_ns) idle_passed_bytes_ -= line.handover.passed_json.size();
         line.holder = t->id_;
         line.passed_by_holder = false;
         line.idle_since_ns = 0;
@@ -44,7 +45,6 @@ bool Scheduler::pass_on(uint64_t task, const std::string& key, std::string json)
     auto line = locks_.find(key);
     if (line == locks_.end() || line->second.holder != task) return false;
     std::string& passed = line->second.handover.passed_json;
-    passed_bytes_ = passed_bytes_ - passed.size() + json.size();
     passed = std::move(json);
     line->second.passed_by_holder = true;
     return true;
@@ -84,13 +84,25 @@ bool Scheduler::unlock(uint64_t task, const std::string& key) {
     }
     const uint64_t now = Loop::hrtime_ns();
     next.idle_since_ns = now;
-    (next.handover.interrupted_at_ms ? marked_ : idle_).emplace_back(now, key);
+    idle_passed_bytes_ += next.handover.passed_json.size();
+    if (next.handover.interrupted_at_ms) {
+        marked_.emplace_back(now, key);
+        // Entries of lines taken again since are stale: cleared out once they are half, so
+        // a key marked and retaken a million times holds one entry, not a million.
+        if (marked_.size() > marked_compact_at_) {
+            std::erase_if(marked_,
+                          [this](const auto& e) { return !is_idle_since(e.second, e.first); });
+            marked_compact_at_ = std::max<size_t>(64, 2 * marked_.size());
+        }
+    } else {
+        idle_.emplace_back(now, key);
+    }
     forget_idle_lines(now);
     return true;
 }
 
 void Scheduler::drop_line(std::unordered_map<std::string, KeyLine>::iterator line) {
-    passed_bytes_ -= line->second.handover.passed_json.size();
+    idle_passed_bytes_ -= line->second.handover.passed_json.size();  // an idle line's
     locks_.erase(line);
 }
 
@@ -106,7 +118,7 @@ void Scheduler::forget_idle_lines(uint64_t now_ns) {
     while (!idle_.empty()) {
         const auto& [since, key] = idle_.front();
         if (is_idle_since(key, since)) {
-            if (idle_.size() <= kIdleKeepMax && passed_bytes_ <= kPassedBudget &&
+            if (idle_.size() <= kIdleKeepMax && idle_passed_bytes_ <= kPassedBudget &&
                 since + kIdleKeepMs * 1'000'000 >= now_ns)
                 break;
             drop_line(locks_.find(key));
@@ -124,10 +136,11 @@ void Scheduler::forget_idle_lines(uint64_t now_ns) {
         }
         marked_.pop_front();
     }
-    for (auto it = marked_.begin(); passed_bytes_ > kPassedBudget && it != marked_.end(); ++it) {
+    for (auto it = marked_.begin(); idle_passed_bytes_ > kPassedBudget && it != marked_.end();
+         ++it) {
         if (!is_idle_since(it->second, it->first)) continue;
         std::string& passed = locks_.find(it->second)->second.handover.passed_json;
-        passed_bytes_ -= passed.size();
+        idle_passed_bytes_ -= passed.size();
         std::string().swap(passed);
     }
 }

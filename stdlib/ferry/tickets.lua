@@ -297,7 +297,8 @@ end
 --   accept = function(res) return ticket end,        -- a definite response: ticket or raise
 --   lookup = function() return ticket or nil end,    -- the ticket carrying the key, if any
 --   created_by_us = function(ticket) end,  -- records the create of a ticket found after a
---                                          -- lost answer (the step's own key only)
+--                                          -- lost answer; given only when the key is the
+--                                          -- step's own (no other step gives it)
 --   look_first = true,  -- the key is the workflow's own (an `idempotency_key` input): another
 --                       -- execution may have created the ticket, so every attempt looks first
 --   key = "...",        -- that key (with look_first): executions of this process giving the
@@ -368,7 +369,7 @@ end
 -- the execution's changes list it as a create that answered would be. With a workflow's own
 -- key another execution may have made it: not recorded.
 local function own_create_found(spec, found)
-  if not spec.look_first and spec.created_by_us then spec.created_by_us(found) end
+  if spec.created_by_us then spec.created_by_us(found) end
 end
 
 -- The turn of this create among the creates of this process giving the same key to the

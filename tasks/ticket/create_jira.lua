@@ -69,7 +69,8 @@ return {
         local issue = jira.find_by_idempotency(ctx, key, label)
         return issue and jira.ticket(ctx, issue) or nil
       end,
-      created_by_us = function(ticket) record_created(ctx, ticket.key, fields) end,
+      created_by_us = own == nil and function(ticket) record_created(ctx, ticket.key, fields) end
+                      or nil,
       look_first = own ~= nil,
       key = key,
     })

@@ -89,7 +89,10 @@ return {
                      { sys_id = sn.value(record.sys_id) })
         return sn.ticket(ctx, tbl, record)
       end,
-      created_by_us = function(ticket) record_created(ctx, tbl, ticket.raw, fields) end,
+      -- Only under the step's own key: a correlation_id the workflow gives may be another's.
+      created_by_us = key == ctx.idempotency_key and function(ticket)
+        record_created(ctx, tbl, ticket.raw, fields)
+      end or nil,
       lookup = function()
         local record = sn.find_one(ctx, tbl, "correlation_id", key)
         return record and sn.ticket(ctx, tbl, record) or nil

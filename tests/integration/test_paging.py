@@ -327,6 +327,10 @@ class CmdbSync(TaskTest):
 
     def test_what_discovery_reports_oddly_is_synced_once_or_skipped(self):
         self.sync([{"name": "web-01", "ip_address": "10.0.0.1", "serial_number": "1500"}])
+        auth = "Basic " + base64.b64encode(("svc:" + ti.SN_PASSWORD).encode()).decode()
+        reply = self.m.call("POST", "/api/now/table/cmdb_ci_server", headers={"Authorization": auth},
+                            json_body={"ip_address": "10.7.7.7"})  # a CI without a name
+        self.assertEqual(reply.status, 201, reply.text)
         servers = [
             {"name": "WEB-01", "ip_address": "10.0.0.1", "serial_number": 1500.0},  # unmoved
             {"name": "web-01 ", "ip_address": "10.0.0.1"},   # the same server, reported twice
@@ -335,22 +339,24 @@ class CmdbSync(TaskTest):
             {"ip_address": "10.9.9.9"},                      # no name: skipped
             {"name": "obj-01", "ip_address": {"v4": "10.1.0.4"}},  # not a value: skipped
             {"name": "nul-01", "ip_address": None},          # null: not reported
+            {"name": "nil", "ip_address": "10.2.0.1"},       # not the CI without a name
         ]
         doc = self.sync(servers)
         out = doc["outputs"]
-        self.assertEqual(out["created"], ["NEW-01", "nul-01"])
+        self.assertEqual(out["created"], ["NEW-01", "nul-01", "nil"])
         self.assertEqual((out["updated"], out["unchanged"]), ([], 1))
         self.assertEqual([(s.get("name"), s["reason"]) for s in out["skipped"]],
                          [(None, "no name"),
                           ("obj-01", "'ip_address' is not a text, number or boolean")])
-        records = {r["name"]: r for r in self.state()["servicenow"]["cmdb_ci_server"]}
-        self.assertEqual(set(records), {"web-01", "NEW-01", "nul-01"})
+        records = {r.get("name"): r for r in self.state()["servicenow"]["cmdb_ci_server"]}
+        self.assertEqual(set(records), {"web-01", "NEW-01", "nul-01", "nil", None})
+        self.assertEqual(records[None]["ip_address"], "10.7.7.7")
         self.assertEqual(records["NEW-01"]["ip_address"], "10.1.0.2")
         self.assertNotIn("ip_address", records["nul-01"])
         # Run again: nothing moved, nothing flaps.
         doc = self.sync(servers)
         self.assertEqual((doc["outputs"]["created"], doc["outputs"]["updated"],
-                          doc["outputs"]["unchanged"]), ([], [], 3))
+                          doc["outputs"]["unchanged"]), ([], [], 4))
 
 
 if __name__ == "__main__":

@@ -504,6 +504,34 @@ steps:
         records = self.state()["servicenow"]["incident"]
         self.assertEqual([r["correlation_id"] for r in records], ["cut-3"])
 
+    def test_a_record_found_after_a_lost_answer_is_recorded_only_as_its_own_create(self):
+        # The step's own key: the record found after the dropped answer is this step's.
+        self.p.workflow("own", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "x"}}}
+""")
+        self.m.fault(method="POST", path="/api/now/table/incident", action="drop_after_create")
+        rc, doc, err = self.run_wf("own")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        number = doc["steps"]["create"]["output"]["number"]
+        diff = self.ferry("executions", "diff", doc["id"], "--json").stdout
+        self.assertIn(number, diff)
+        # A correlation_id the workflow gives may be another execution's: B's 504 finds A's
+        # record, which B did not create and does not record.
+        self.p.workflow("alert", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn,
+     with: {fields: {short_description: "y", correlation_id: ALERT-1}}}
+""")
+        rc, first, err = self.run_wf("alert")
+        self.assertEqual(rc, 0, err)
+        self.m.fault(method="POST", path="/api/now/table/incident", status=504, times=1)
+        rc, second, err = self.run_wf("alert")
+        self.assertEqual(rc, 0, err + json.dumps(second)[:2000])
+        self.assertIs(second["steps"]["create"]["output"]["created"], False)
+        diff = self.ferry("executions", "diff", second["id"], "--json").stdout
+        self.assertNotIn(first["steps"]["create"]["output"]["number"], diff)
+
     def test_an_own_idempotency_key_is_checked_before_anything_is_sent(self):
         self.p.workflow("sn", """\
 inputs:

@@ -244,8 +244,13 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
     }
     if (Run* child = unit->child_execution.empty() ? nullptr : find_run(unit->child_execution)) {
         std::string waiting;
-        for (const auto& cu : child->units)
-            if (cu->status == "waiting") waiting += (waiting.empty() ? "'" : ", '") + cu->key + "'";
+        for (const auto& cu : child->units) {
+            if (cu->status != "waiting") continue;
+            // Past its deadline the timeout decides it: the child's refusal says so.
+            if (cu->wait_deadline_ms && now_unix_ms() >= cu->wait_deadline_ms)
+                return decide(child->id, cu->key, decision, by, comment, via);
+            waiting += (waiting.empty() ? "'" : ", '") + cu->key + "'";
+        }
         if (!waiting.empty())
             return {Refusal::NotWaiting, "step '" + step_key + "' runs sub-workflow execution " +
                                              child->id + ", which waits for a decision on " +

@@ -174,8 +174,13 @@ class RefCollector {
                 out = below + "['" + *key + "']";
                 return true;
             }
-            if (e->b && e->b->kind == ExprKind::Const && e->b->value.is_int()) {
-                out = below + "[" + std::to_string(e->b->value.as_int()) + "]";
+            // An index, negative ones included (`[-1]` parses as the negation of 1).
+            const Expr* index = e->b.get();
+            const bool negative = index && index->kind == ExprKind::Neg;
+            if (negative) index = index->a.get();
+            if (index && index->kind == ExprKind::Const && index->value.is_int()) {
+                out = below + "[" + (negative ? "-" : "") + std::to_string(index->value.as_int()) +
+                      "]";
                 return true;
             }
         }

@@ -3785,11 +3785,15 @@ steps:
         self.p.workflow("outer", "steps:\n  - {id: sub, task: workflow, with: {name: inner}}\n")
         parent = self.assertRun("outer")["id"]
         time.sleep(1.3)
-        p = self.p.ferry("executions", "approve", parent, "gate")
+        # Named by the parent's step too: the timeout decided it.
+        p = self.p.ferry("executions", "approve", parent, "sub")
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("step 'gate' is not waiting for approval: its timeout passed at", p.stderr)
         doc = json.loads(self.p.ferry("executions", "show", parent, "--json").stdout)
         self.assertEqual(doc["status"], "succeeded")  # the rejection by timeout ends it
+        p = self.p.ferry("executions", "approve", parent, "gate")  # ended: not the parent's
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("has no step 'gate'", p.stderr)
 
 
 class LogTask(EngineTest):

@@ -441,6 +441,11 @@ TEST_CASE("a dict method read where an entry was meant", "[workflow][expressions
           "wf.yaml:6:25: step 'b': steps.a.output.records[0].keys is the dict method keys(), as "
           "in Jinja2 (the attribute wins over the key); write steps.a.output.records[0]['keys'] "
           "for an entry named so");
+    CHECK(only_problem(
+              two_steps("    with: {message: \"{{ steps.a.output.records[-1].update }}\"}\n")) ==
+          "wf.yaml:6:25: step 'b': steps.a.output.records[-1].update is the dict method update(), "
+          "as in Jinja2 (the attribute wins over the key); write "
+          "steps.a.output.records[-1]['update'] for an entry named so");
     // Called, or read by key: what was meant.
     for (const char* fine :
          {"{{ steps.a.output.items() | list }}", "{{ steps.a.output['update'] }}",

@@ -2,7 +2,6 @@
 // task's schema, hooks, early starts. What happens to its outcome (retries, logs, results,
 // settlement): unit_outcomes.cpp; the task, hooks and sub-workflows run in invocations.cpp.
 #include "core/executor.h"
-#include "runtime/integration/secrets.h"
 
 #include "core/run_state.h"
 #include "runtime/duration.h"
@@ -120,8 +119,7 @@ bool Engine::restore_hidden_headers(const Run& run, Unit& unit) {
     if (!written || !written->is_dict()) return false;
     tmpl::Value headers = tmpl::Value::dict();
     for (const auto& [name, value] : recorded->dict_obj().items()) {
-        if (!(name.is_string() && is_credential_header(name.str()) && value.is_string() &&
-              value.str() == kRedacted)) {
+        if (!hidden_credential_header(name, value)) {
             headers.dict_obj().set(name, value);
             continue;
         }

@@ -373,30 +373,44 @@ bool holds_text(const Value& v, std::string_view needle) {
     return false;
 }
 
+namespace {
+
+bool is_credential_name(const Value& name) {
+    return name.is_string() && is_credential_header(name.str());
+}
+
+bool shown_redacted(const Value& value) {
+    return value.is_string() && value.str() == kRedacted;
+}
+
+}  // namespace
+
+bool hidden_credential_header(const Value& name, const Value& value) {
+    return is_credential_name(name) && shown_redacted(value);
+}
+
 std::optional<Value> credential_headers_redacted(const Value& headers) {
     if (!headers.is_dict()) return std::nullopt;
-    auto hidden = [](const Value& name, const Value& value) {
-        return name.is_string() && is_credential_header(name.str()) &&
-               !(value.is_string() && value.str() == kRedacted);
+    auto to_hide = [](const Value& name, const Value& value) {
+        return is_credential_name(name) && !shown_redacted(value);
     };
     const auto& items = headers.dict_obj().items();
     if (std::none_of(items.begin(), items.end(),
-                     [&](const auto& item) { return hidden(item.first, item.second); }))
+                     [&](const auto& item) { return to_hide(item.first, item.second); }))
         return std::nullopt;
     Value scrubbed = Value::dict();
     for (const auto& [name, value] : items)
-        scrubbed.dict_obj().set(name, hidden(name, value) ? Value::string(std::string(kRedacted))
-                                                          : value);
+        scrubbed.dict_obj().set(name, to_hide(name, value) ? Value::string(std::string(kRedacted))
+                                                           : value);
     return scrubbed;
 }
 
 bool credential_header_redacted(const Value& headers) {
     if (!headers.is_dict()) return false;
-    for (const auto& [name, value] : headers.dict_obj().items())
-        if (name.is_string() && is_credential_header(name.str()) && value.is_string() &&
-            value.str() == kRedacted)
-            return true;
-    return false;
+    const auto& items = headers.dict_obj().items();
+    return std::any_of(items.begin(), items.end(), [](const auto& item) {
+        return hidden_credential_header(item.first, item.second);
+    });
 }
 
 }  // namespace ferry::engine

@@ -55,6 +55,8 @@ bool holds_text(const Value& v, std::string_view needle);
 // Cookie, X-API-Key...: runtime is_credential_header) shown as "[REDACTED]", as every
 // record shows it whatever its value; nothing when it has none to hide.
 std::optional<Value> credential_headers_redacted(const Value& headers);
+// Whether a header entry is a credential header shown so (its value is not in the record).
+bool hidden_credential_header(const Value& name, const Value& value);
 // Whether `headers` holds a credential header shown so (a record's input: the value it
 // had is not there to send again).
 bool credential_header_redacted(const Value& headers);

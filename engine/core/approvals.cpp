@@ -20,6 +20,12 @@ std::string input_text(const tmpl::Value& input, const char* key) {
     return v && v->is_string() ? std::string(v->str()) : std::string();
 }
 
+// An approval whose timeout has passed (a process that did not run meanwhile has not applied
+// it yet): the timeout decides it, not a decision that comes now.
+bool deadline_passed(const Engine::Unit& unit) {
+    return unit.wait_deadline_ms && now_unix_ms() >= unit.wait_deadline_ms;
+}
+
 // An approval runs no task: its duration is the time it has waited for the decision.
 double waited_ms(const Engine::Unit& unit) {
     return unit.attempt_started_ms ? double(now_unix_ms() - unit.attempt_started_ms) : 0;
@@ -228,7 +234,7 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                 if (cu->key != step_key || cu->status != "waiting") continue;
                 // Past its deadline the timeout decides it: the child's own refusal says so
                 // (and applies it); no decision through the parent is taken.
-                if (cu->wait_deadline_ms && now_unix_ms() >= cu->wait_deadline_ms)
+                if (deadline_passed(*cu))
                     return decide(child->id, step_key, decision, by, comment, via);
                 return {Refusal::NoSuchStep,
                         "step '" + step_key + "' is in sub-workflow execution " + child->id +
@@ -247,8 +253,7 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
         for (const auto& cu : child->units) {
             if (cu->status != "waiting") continue;
             // Past its deadline the timeout decides it: the child's refusal says so.
-            if (cu->wait_deadline_ms && now_unix_ms() >= cu->wait_deadline_ms)
-                return decide(child->id, cu->key, decision, by, comment, via);
+            if (deadline_passed(*cu)) return decide(child->id, cu->key, decision, by, comment, via);
             waiting += (waiting.empty() ? "'" : ", '") + cu->key + "'";
         }
         if (!waiting.empty())
@@ -263,7 +268,7 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
     }
     // Its deadline passed while no process ran it (the adoption above re-armed the timer, which
     // fires only once the loop runs): the timeout decides, as a start would have applied it.
-    if (unit->wait_deadline_ms && now_unix_ms() >= unit->wait_deadline_ms) {
+    if (deadline_passed(*unit)) {
         approval_timed_out(*run, *unit);
         return {Refusal::NotWaiting, "step '" + step_key +
                                          "' is not waiting for approval: its timeout passed at " +

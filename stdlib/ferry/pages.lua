@@ -183,7 +183,8 @@ local function is_object_body(body)
 end
 
 -- The request for the page after `res`, or nil after the last one. state.url: the absolute
--- URL of the page just read; state.seen: the next links and tokens followed so far.
+-- URL of the page just read; state.seen: the next links and tokens followed so far;
+-- state.object_body: whether the request's body is a JSON object.
 local function next_request(req, res, list, spec, state, page)
   if spec.next == "link" then
     local target = M.next_link(res.headers.link)
@@ -213,7 +214,7 @@ local function next_request(req, res, list, spec, state, page)
     if state.seen[seen] then refuse(page, "the answer gives a token already used (" .. tostring(token) .. ")") end
     state.seen[seen] = true
     local r = copy(req)
-    if is_object_body(req.json) then
+    if state.object_body then
       r.json = copy(req.json)
       r.json[spec.param] = token
     else
@@ -246,7 +247,10 @@ end
 -- dict's method, as in Jinja2). check(res, page) raises on an answer that is no page (a 4xx).
 function M.collect(ctx, request, spec, check)
   local url = first_url(ctx, request)
-  local state = { url = url, origin = origin_of(url), offset = 0, seen = {} }
+  -- Whether a token goes into the body: the body's kind is the same on every page (it was
+  -- encoded once per page to tell).
+  local state = { url = url, origin = origin_of(url), offset = 0, seen = {},
+                  object_body = is_object_body(request.json) }
   if spec.next == "offset" then
     local start = request.query and tonumber(request.query[spec.param])
     state.offset = start and math.tointeger(start) or 0

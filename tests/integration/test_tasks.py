@@ -61,6 +61,11 @@ class TaskTest(ti.IntegrationTest):
     def state(self):
         return self.m.state()
 
+    def sn_timeout(self, timeout):
+        """ferry.yaml with the `sn` integration's request timeout set."""
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: %s\n" % timeout))
+
 
 class ServiceNow(TaskTest):
     def test_create_update_get_transition(self):
@@ -427,8 +432,7 @@ steps:
         # Step a's create reaches the vendor, which takes 5 s; a's timeout ends it after 1 s.
         # Step b, with the same key, must not take "not found" for an answer until that
         # request's own timeout (6 s) has passed: it created a second record at ~3 s.
-        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
-            "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: 6s\n"))
+        self.sn_timeout("6s")
         self.p.workflow("sn", """\
 steps:
   - id: a
@@ -457,8 +461,7 @@ steps:
         # for that request and is itself ended by its timeout at 2.5 s, with no request out;
         # c must still wait for a's (until 1 s + the 8 s timeout): b's end cleared the mark,
         # and c created at ~5.5 s after its settle rounds.
-        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
-            "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: 8s\n"))
+        self.sn_timeout("8s")
         self.p.workflow("sn", """\
 steps:
   - {id: a, task: ticket.create, integration: sn, timeout: 1s, retry: {max_attempts: 1},
@@ -479,8 +482,7 @@ steps:
     def test_a_create_cut_short_is_remembered_past_the_bound_of_kept_keys(self):
         # Between a's cut-short create (the vendor takes 4 s) and c's, 1,001 other keys hand a
         # value over: the bound of kept keys forgot a's mark, and c created a second record.
-        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
-            "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: 5s\n"))
+        self.sn_timeout("5s")
         self.p.workflow("sn", """\
 steps:
   - {id: a, task: ticket.create, integration: sn, timeout: 1s, retry: {max_attempts: 1},

@@ -247,8 +247,7 @@ end
 -- dict's method, as in Jinja2). check(res, page) raises on an answer that is no page (a 4xx).
 function M.collect(ctx, request, spec, check)
   local url = first_url(ctx, request)
-  -- Whether a token goes into the body: the body's kind is the same on every page (it was
-  -- encoded once per page to tell).
+  -- Whether a token goes into the body: the body's kind is the same on every page.
   local state = { url = url, origin = origin_of(url), offset = 0, seen = {},
                   object_body = is_object_body(request.json) }
   if spec.next == "offset" then

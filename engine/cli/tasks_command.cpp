@@ -5,7 +5,9 @@
 #include "core/values.h"
 #include "workflow/loader.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 
 namespace ferry::cli {
 
@@ -134,22 +136,37 @@ int tasks_command(int argc, char** argv) {
             std::printf("\n");
         }
         std::printf("inputs\n");
-        if (t->input.is_dict()) {
-            for (const auto& [name, spec] : t->input.dict_obj().items()) {
-                std::string req = field(spec, "required") == "true" ? "required" : "";
-                std::string dflt = field(spec, "default");
-                // The allowed values, where the task declares them: why `level: loud` fails.
-                std::string choices;
-                if (const tmpl::Value* e = spec.is_dict() ? spec.dict_obj().find("enum") : nullptr;
-                    e && e->is_sequence())
-                    choices =
-                        " (one of " + workflow::detail::describe_values(e->list_obj().items) + ")";
-                std::printf("  %-16s %-8s %-9s %s%s%s\n", tmpl::to_str(name).c_str(),
-                            field(spec, "type").c_str(), req.c_str(),
-                            field(spec, "description").c_str(), choices.c_str(),
-                            dflt.empty() ? "" : (" (default " + dflt + ")").c_str());
-            }
-        }
+        // An object input's declared keys follow it, indented, named after a dot.
+        std::function<void(const tmpl::Value&, const std::string&)> print_inputs =
+            [&](const tmpl::Value& inputs, const std::string& indent) {
+                if (!inputs.is_dict()) return;
+                // By name: a Lua table has no order of its own.
+                std::vector<std::pair<tmpl::Value, tmpl::Value>> entries(
+                    inputs.dict_obj().items().begin(), inputs.dict_obj().items().end());
+                std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+                    return tmpl::to_str(a.first) < tmpl::to_str(b.first);
+                });
+                for (const auto& [name, spec] : entries) {
+                    std::string req = field(spec, "required") == "true" ? "required" : "";
+                    std::string dflt = field(spec, "default");
+                    // The allowed values, where the task declares them: why `level: loud` fails.
+                    std::string choices;
+                    if (const tmpl::Value* e =
+                            spec.is_dict() ? spec.dict_obj().find("enum") : nullptr;
+                        e && e->is_sequence())
+                        choices = " (one of " +
+                                  workflow::detail::describe_values(e->list_obj().items) + ")";
+                    std::string label = indent + (indent.empty() ? "" : ".") + tmpl::to_str(name);
+                    std::printf("  %-16s %-8s %-9s %s%s%s\n", label.c_str(),
+                                field(spec, "type").c_str(), req.c_str(),
+                                field(spec, "description").c_str(), choices.c_str(),
+                                dflt.empty() ? "" : (" (default " + dflt + ")").c_str());
+                    if (const tmpl::Value* p =
+                            spec.is_dict() ? spec.dict_obj().find("properties") : nullptr)
+                        print_inputs(*p, indent + "  ");
+                }
+            };
+        print_inputs(t->input, "");
         return 0;
     }
     return usage_error("tasks", "unknown subcommand '" + rest[0] + "'");

@@ -4,6 +4,7 @@
 #include "runtime/json_lua.h"
 #include "runtime/json_repeats.h"
 #include "workflow/loader_internal.h"
+#include "workflow/task_input.h"
 
 #include <algorithm>
 #include <cctype>
@@ -274,6 +275,97 @@ void check_module_keys(lua_State* L, int idx, const std::string& name, const std
     }
 }
 
+// One input's entry (or, `nested`, an entry under an object input's `properties`, named
+// dotted), as check_task_input reads it.
+void check_input_entry(const TaskDef& t, const std::string& rel, const SourcePlaces& places,
+                       const std::string& name, const tmpl::Value& spec, bool nested,
+                       std::vector<workflow::Diagnostic>& problems) {
+    // Places are known for the top level only: a nested entry is reported at its input.
+    const std::string top = name.substr(0, name.find('.'));
+    if (!spec.is_dict()) {
+        problems.push_back(diag_at(rel, places.key(top),
+                                   "task '" + t.name + "': input '" + name +
+                                       "' must be a table like {type = \"string\"}"));
+        return;
+    }
+    auto problem = [&](const std::string& key, const std::string& what) {
+        problems.push_back(diag_at(rel, nested ? places.key(top) : places.key_in(name, key),
+                                   "task '" + t.name + "': input '" + name + "' " + what));
+    };
+    // A misspelt `required` turned off exactly the check the schema is for.
+    const std::vector<std::string>& spec_keys = workflow::task_input_spec_keys();
+    for (const auto& [k, v] : spec.dict_obj().items()) {
+        std::string word = k.is_string() ? std::string(k.str()) : tmpl::to_repr(k);
+        if (nested && word == "default") {
+            problem(word, "has a default; an entry under 'properties' cannot (give the "
+                          "object input a default instead)");
+            continue;
+        }
+        if (std::find(spec_keys.begin(), spec_keys.end(), word) != spec_keys.end()) continue;
+        std::string hint = workflow::detail::did_you_mean(word, spec_keys);
+        std::string list;
+        for (const std::string& key : spec_keys)
+            list += (list.empty() ? "" : ", ") + key;
+        problem(word, "has an unknown key '" + word + "'" +
+                          (hint.empty() ? " (keys: " + list + ")" : hint));
+    }
+    if (const tmpl::Value* format = spec.dict_obj().find("format");
+        format && !(format->is_string() && format->str() == "duration"))
+        problem("format", "has format = " + tmpl::to_repr(*format) +
+                              "; the one format is \"duration\" (300ms, 2s, 1m30s)");
+    if (const tmpl::Value* required = spec.dict_obj().find("required");
+        required && !required->is_bool())
+        problem("required",
+                "has required = " + tmpl::to_repr(*required) + "; it must be true or false");
+    const tmpl::Value* choices = spec.dict_obj().find("enum");
+    if (choices && !choices->is_list() &&
+        !(choices->is_dict() && choices->dict_obj().items().empty()))  // {} is Lua's []
+        problem("enum", "has enum = " + tmpl::to_repr(*choices) + "; it must be a list of values");
+    const tmpl::Value* type = spec.dict_obj().find("type");
+    const std::string text = !type               ? "any"
+                             : type->is_string() ? std::string(type->str())
+                                                 : tmpl::to_repr(*type);
+    if (const tmpl::Value* properties = spec.dict_obj().find("properties")) {
+        if (text != "object" && text != "any") {
+            problem("properties",
+                    "has properties but type " + text + "; they describe the keys of an object");
+        } else if (!properties->is_dict()) {
+            problem("properties", "has properties = " + tmpl::to_repr(*properties) +
+                                      "; it must be a table of key -> {type, required...}");
+        } else {
+            for (const auto& [key, sub] : properties->dict_obj().items())
+                check_input_entry(
+                    t, rel, places,
+                    name + "." + (key.is_string() ? std::string(key.str()) : tmpl::to_repr(key)),
+                    sub, true, problems);
+        }
+    }
+    // The enum holds for given values; a default outside it would reach the task unasked.
+    const tmpl::Value* fallback = spec.dict_obj().find("default");
+    if (fallback && !fallback->is_none() && choices && choices->is_list() &&
+        std::none_of(choices->list_obj().items.begin(), choices->list_obj().items.end(),
+                     [&](const tmpl::Value& c) { return tmpl::equals(c, *fallback); })) {
+        problem("default", "has default " + tmpl::to_repr(*fallback) +
+                               ", which is not one of its enum " +
+                               workflow::detail::describe_values(choices->list_obj().items));
+        return;
+    }
+    const std::vector<std::string>& types = workflow::input_types();
+    if (std::find(types.begin(), types.end(), text) == types.end()) {
+        problem("type", "has type '" + text +
+                            "'; types: string, integer, number, boolean, object, array, any");
+        return;
+    }
+    // A default of another type would reach the task as it is: the type says otherwise.
+    if (!fallback || fallback->is_none()) return;
+    bool fits =
+        text == "any" || (text == "string" && fallback->is_string()) ||
+        (text == "integer" && fallback->is_int()) || (text == "number" && fallback->is_number()) ||
+        (text == "boolean" && fallback->is_bool()) || (text == "object" && fallback->is_dict()) ||
+        (text == "array" && fallback->is_list());
+    if (!fits) problem("default", "has type " + text + " but default " + tmpl::to_repr(*fallback));
+}
+
 // The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
 // fail every invocation ("must be a strnig"), so it fails the task's loading instead. The
 // types are a workflow's input types (workflow::input_types).
@@ -287,74 +379,10 @@ void check_input_schema(const TaskDef& t, const std::string& rel, const SourcePl
                                        "input name -> {type, required...}"));
         return;
     }
-    const std::vector<std::string>& types = workflow::input_types();
-    for (const auto& [key, spec] : t.input.dict_obj().items()) {
-        std::string name = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
-        if (!spec.is_dict()) {
-            problems.push_back(diag_at(rel, places.key(name),
-                                       "task '" + t.name + "': input '" + name +
-                                           "' must be a table like {type = \"string\"}"));
-            continue;
-        }
-        auto problem = [&](const std::string& key, const std::string& what) {
-            problems.push_back(diag_at(rel, places.key_in(name, key),
-                                       "task '" + t.name + "': input '" + name + "' " + what));
-        };
-        // A misspelt `required` turned off exactly the check the schema is for.
-        static const std::vector<std::string> kSpecKeys = {"type", "required", "default",
-                                                           "enum", "format",   "description"};
-        for (const auto& [k, v] : spec.dict_obj().items()) {
-            std::string word = k.is_string() ? std::string(k.str()) : tmpl::to_repr(k);
-            if (std::find(kSpecKeys.begin(), kSpecKeys.end(), word) != kSpecKeys.end()) continue;
-            std::string hint = workflow::detail::did_you_mean(word, kSpecKeys);
-            problem(word, "has an unknown key '" + word + "'" +
-                              (hint.empty()
-                                   ? " (keys: type, required, default, enum, format, description)"
-                                   : hint));
-        }
-        if (const tmpl::Value* format = spec.dict_obj().find("format");
-            format && !(format->is_string() && format->str() == "duration"))
-            problem("format", "has format = " + tmpl::to_repr(*format) +
-                                  "; the one format is \"duration\" (300ms, 2s, 1m30s)");
-        if (const tmpl::Value* required = spec.dict_obj().find("required");
-            required && !required->is_bool())
-            problem("required",
-                    "has required = " + tmpl::to_repr(*required) + "; it must be true or false");
-        const tmpl::Value* choices = spec.dict_obj().find("enum");
-        if (choices && !choices->is_list() &&
-            !(choices->is_dict() && choices->dict_obj().items().empty()))  // {} is Lua's []
-            problem("enum",
-                    "has enum = " + tmpl::to_repr(*choices) + "; it must be a list of values");
-        // The enum holds for given values; a default outside it would reach the task unasked.
-        if (const tmpl::Value* fallback = spec.dict_obj().find("default");
-            fallback && !fallback->is_none() && choices && choices->is_list() &&
-            std::none_of(choices->list_obj().items.begin(), choices->list_obj().items.end(),
-                         [&](const tmpl::Value& c) { return tmpl::equals(c, *fallback); })) {
-            problem("default", "has default " + tmpl::to_repr(*fallback) +
-                                   ", which is not one of its enum " +
-                                   workflow::detail::describe_values(choices->list_obj().items));
-            continue;
-        }
-        const tmpl::Value* type = spec.dict_obj().find("type");
-        if (!type) continue;  // any
-        std::string text = type->is_string() ? std::string(type->str()) : tmpl::to_repr(*type);
-        if (std::find(types.begin(), types.end(), text) == types.end()) {
-            problem("type", "has type '" + text +
-                                "'; types: string, integer, number, boolean, object, array, any");
-            continue;
-        }
-        // A default of another type would reach the task as it is: the type says otherwise.
-        const tmpl::Value* fallback = spec.dict_obj().find("default");
-        if (!fallback || fallback->is_none()) continue;
-        bool fits = text == "any" || (text == "string" && fallback->is_string()) ||
-                    (text == "integer" && fallback->is_int()) ||
-                    (text == "number" && fallback->is_number()) ||
-                    (text == "boolean" && fallback->is_bool()) ||
-                    (text == "object" && fallback->is_dict()) ||
-                    (text == "array" && fallback->is_list());
-        if (!fits)
-            problem("default", "has type " + text + " but default " + tmpl::to_repr(*fallback));
-    }
+    for (const auto& [key, spec] : t.input.dict_obj().items())
+        check_input_entry(t, rel, places,
+                          key.is_string() ? std::string(key.str()) : tmpl::to_repr(key), spec,
+                          false, problems);
 }
 
 // A field that must be a table when present (input, output, raw, integrations).
@@ -564,31 +592,11 @@ std::vector<std::string> TaskCatalog::providers(const std::string& task) const {
     return out;
 }
 
-std::string TaskCatalog::input_type(const std::string& task, const std::string& provider,
+tmpl::Value TaskCatalog::input_spec(const std::string& task, const std::string& provider,
                                     const std::string& input) const {
     const TaskDef* t = find(task, provider);
     const tmpl::Value* spec = t && t->input.is_dict() ? t->input.dict_obj().find(input) : nullptr;
-    const tmpl::Value* type = spec && spec->is_dict() ? spec->dict_obj().find("type") : nullptr;
-    if (!type || !type->is_string() || type->str() == "any") return {};
-    return std::string(type->str());
-}
-
-std::string TaskCatalog::input_format(const std::string& task, const std::string& provider,
-                                      const std::string& input) const {
-    const TaskDef* t = find(task, provider);
-    const tmpl::Value* spec = t && t->input.is_dict() ? t->input.dict_obj().find(input) : nullptr;
-    const tmpl::Value* format = spec && spec->is_dict() ? spec->dict_obj().find("format") : nullptr;
-    return format && format->is_string() ? std::string(format->str()) : std::string();
-}
-
-std::vector<tmpl::Value> TaskCatalog::input_choices(const std::string& task,
-                                                    const std::string& provider,
-                                                    const std::string& input) const {
-    const TaskDef* t = find(task, provider);
-    const tmpl::Value* spec = t && t->input.is_dict() ? t->input.dict_obj().find(input) : nullptr;
-    const tmpl::Value* choices = spec && spec->is_dict() ? spec->dict_obj().find("enum") : nullptr;
-    if (!choices || !choices->is_sequence()) return {};
-    return choices->list_obj().items;
+    return spec ? *spec : tmpl::Value();
 }
 
 std::vector<std::string> TaskCatalog::required_inputs(const std::string& task,

@@ -57,14 +57,10 @@ class TaskCatalog final : public workflow::TaskLookup {
 
     bool has_task(const std::string& task) const override;
     std::vector<std::string> providers(const std::string& task) const override;
-    std::string input_type(const std::string& task, const std::string& provider,
-                           const std::string& input) const override;
     std::vector<std::string> input_names(const std::string& task,
                                          const std::string& provider) const override;
-    std::vector<tmpl::Value> input_choices(const std::string& task, const std::string& provider,
-                                           const std::string& input) const override;
-    std::string input_format(const std::string& task, const std::string& provider,
-                             const std::string& input) const override;
+    tmpl::Value input_spec(const std::string& task, const std::string& provider,
+                           const std::string& input) const override;
     std::vector<std::string> required_inputs(const std::string& task,
                                              const std::string& provider) const override;
     std::vector<std::string> task_names() const override;

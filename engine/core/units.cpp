@@ -4,9 +4,9 @@
 #include "core/executor.h"
 
 #include "core/run_state.h"
-#include "runtime/duration.h"
 #include "runtime/timestamp.h"
 #include "workflow/loader.h"
+#include "workflow/task_input.h"
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +15,8 @@ namespace ferry::engine {
 
 namespace {
 
-// required inputs present, types and enums as declared ("any" or no type accepts anything).
+// Required inputs present (defaults filled in), and each given one as its entry declares it
+// (workflow::check_task_input).
 Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& input) {
     if (!task.input.is_dict()) return ok_status();
     if (!input.is_dict()) {
@@ -26,54 +27,30 @@ Status apply_schema(const TaskDef& task, const std::string& step, tmpl::Value& i
                                                      "got " +
                                                      workflow::detail::describe_value(input));
     }
-    std::string problems;
+    std::vector<std::string> problems;
     for (const auto& [key, spec] : task.input.dict_obj().items()) {
         if (!key.is_string() || !spec.is_dict()) continue;
         std::string name(key.str());
         const tmpl::Value* v = input.dict_obj().find(name);
-        auto note = [&](const std::string& what) {
-            problems += (problems.empty() ? "" : "; ") + ("input '" + name + "' " + what);
-        };
         if (!v || v->is_none()) {
             if (const tmpl::Value* d = dict_get(spec, "default")) {
                 input.dict_obj().set(str(name), *d);
             } else if (const tmpl::Value* r = dict_get(spec, "required");
                        r && r->is_bool() && r->as_bool()) {  // "no" is a problem, not true
                 // A null (a skipped step's output, say) counts as not given: say which it was.
-                note(v ? "is required, and it is null" : "is required");
+                problems.push_back("input '" + name + "' is required" +
+                                   (v ? ", and it is null" : ""));
             }
             continue;
         }
-        const tmpl::Value* type = dict_get(spec, "type");
-        std::string t = type && type->is_string() ? std::string(type->str()) : "any";
-        if (!workflow::detail::type_matches(t, *v)) {
-            note("must be " + workflow::detail::article_type(t) + ", got " +
-                 workflow::detail::describe_value(*v));
-            continue;
-        }
-        if (const tmpl::Value* format = dict_get(spec, "format");
-            format && format->is_string() && format->str() == "duration" && v->is_string()) {
-            if (Result<uint64_t> ms = parse_duration_ms(v->str()); !ms) {
-                problems += (problems.empty() ? "" : "; ") +
-                            ("input '" + name + "': " + ms.error().message);
-                continue;
-            }
-        }
-        if (const tmpl::Value* choices = dict_get(spec, "enum");
-            choices && choices->is_sequence()) {
-            bool found = false;
-            for (const tmpl::Value& c : choices->list_obj().items)
-                found = found || tmpl::equals(c, *v);
-            if (!found) {
-                note("must be one of " +
-                     workflow::detail::describe_values(choices->list_obj().items) + "; got " +
-                     workflow::detail::describe_value(*v));
-            }
-        }
+        workflow::check_task_input(spec, *v, name, /*written_only=*/false, problems);
     }
     if (problems.empty()) return ok_status();
+    std::string all;
+    for (const std::string& p : problems)
+        all += (all.empty() ? "" : "; ") + p;
     return make_error(ErrorKind::Validation,
-                      "step '" + step + "': task '" + task.name + "' " + problems);
+                      "step '" + step + "': task '" + task.name + "' " + all);
 }
 
 // Appends what a task (or, with `hook` set, a hook around it) logged to a unit's logs, which

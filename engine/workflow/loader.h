@@ -42,23 +42,12 @@ class TaskLookup {
     // Input names the task declares (for unknown `with:` keys). Empty: accepts anything.
     virtual std::vector<std::string> input_names(const std::string& task,
                                                  const std::string& provider) const = 0;
-    // The declared type of one input (string, integer, number, boolean, object, array);
-    // empty when it declares none or "any": written values are checked against it.
-    virtual std::string input_type(const std::string& /*task*/, const std::string& /*provider*/,
+    // What the task declares for one input ({type, required, enum, format, properties...},
+    // as a task file writes it); undefined when it declares nothing: written values are
+    // checked against it (check_task_input).
+    virtual tmpl::Value input_spec(const std::string& /*task*/, const std::string& /*provider*/,
                                    const std::string& /*input*/) const {
-        return {};
-    }
-    // The values one input allows (its declared `enum`); empty when it declares none.
-    virtual std::vector<tmpl::Value> input_choices(const std::string& /*task*/,
-                                                   const std::string& /*provider*/,
-                                                   const std::string& /*input*/) const {
-        return {};
-    }
-    // The declared format of one string input ("duration", parsed as parse_duration_ms
-    // takes it); empty when it declares none.
-    virtual std::string input_format(const std::string& /*task*/, const std::string& /*provider*/,
-                                     const std::string& /*input*/) const {
-        return {};
+        return tmpl::Value();
     }
     // The inputs a step must give: declared required, without a default.
     virtual std::vector<std::string> required_inputs(const std::string& /*task*/,

@@ -1,8 +1,7 @@
 // Checks that need the whole workflow: what steps and expressions refer to, the dependency
 // graph and its cycles, and the tasks, providers and task inputs steps name.
 #include "workflow/loader_internal.h"
-
-#include "runtime/duration.h"
+#include "workflow/task_input.h"
 
 #include <algorithm>
 #include <functional>
@@ -134,31 +133,17 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
 }
 
 // A value written in `with:` (not an expression, whose value is known only when it runs)
-// against the type and the choices the task declares for that input: caught by validate,
-// not by every run.
+// against what the task declares for that input (type, choices, format, an object's keys):
+// caught by validate, not by every run.
 void check_written_value(Context& ctx, const Step& step, const TaskLookup& tasks,
                          const std::string& key, const Mark& mark) {
     const tmpl::Value* v = step.with.is_dict() ? step.with.dict_obj().find(key) : nullptr;
     if (!v || v->is_none()) return;
-    if (v->is_string() && is_template(v->str())) return;
-    std::string type = tasks.input_type(step.task, step.provider, key);
-    if (!type.empty() && !type_matches(type, *v)) {
-        ctx.error(mark, "task '" + step.task + "' input '" + key + "' must be " +
-                            detail::article_type(type) + ", got " + detail::describe_value(*v));
-        return;
-    }
-    if (v->is_string() && tasks.input_format(step.task, step.provider, key) == "duration") {
-        if (Result<uint64_t> ms = parse_duration_ms(v->str()); !ms) {
-            ctx.error(mark, "task '" + step.task + "' input '" + key + "': " + ms.error().message);
-            return;
-        }
-    }
-    std::vector<tmpl::Value> choices = tasks.input_choices(step.task, step.provider, key);
-    if (choices.empty()) return;
-    for (const tmpl::Value& c : choices)
-        if (tmpl::equals(c, *v)) return;
-    ctx.error(mark, "task '" + step.task + "' input '" + key + "' must be one of " +
-                        detail::describe_values(choices) + "; got " + detail::describe_value(*v));
+    std::vector<std::string> problems;
+    check_task_input(tasks.input_spec(step.task, step.provider, key), *v, key,
+                     /*written_only=*/true, problems);
+    for (const std::string& problem : problems)
+        ctx.error(mark, "task '" + step.task + "' " + problem);
 }
 
 // A step's `integration:` must name one of ferry.yaml. Without `provider:`, the provider

@@ -12,9 +12,6 @@ M.MAX_ITEMS = 50000 -- what a for_each over the result may run
 M.DEFAULT_MAX_PAGES = 100
 M.MAX_PAGES = 10000
 
-local KEYS = { items = true, next = true, token = true, param = true, page_size = true,
-               max_pages = true }
-local STYLES = { link = true, token = true, offset = true }
 
 local function invalid(message)
   error({ kind = "validation", message = "paginate: " .. message }, 0)
@@ -34,24 +31,14 @@ local function text_field(p, key)
   return v
 end
 
--- The spec of `paginate:` checked, defaults filled in.
+-- The spec of `paginate:` checked, defaults filled in. Its keys, their types and `next`'s
+-- styles are the input schema's (http.request declares them, so a step gets them checked
+-- before it starts and `ferry validate` finds a typo); here, how they go together.
 function M.spec(p)
   if type(p) ~= "table" then invalid("an object expected") end
-  local unknown = {}
-  for k in pairs(p) do
-    if not KEYS[k] then unknown[#unknown + 1] = tostring(k) end
-  end
-  if #unknown > 0 then
-    table.sort(unknown)
-    invalid("unknown key '" .. unknown[1] .. "' (known: items, next, token, param, " ..
-            "page_size, max_pages)")
-  end
   local spec = { items = text_field(p, "items"), token = text_field(p, "token"),
                  param = text_field(p, "param") }
   spec.next = text_field(p, "next") or (spec.token and "token") or "link"
-  if not STYLES[spec.next] then
-    invalid("'next' must be link, token or offset, not '" .. spec.next .. "'")
-  end
   if spec.next == "token" then
     spec.token = spec.token or "nextPageToken"
     spec.param = spec.param or spec.token:match("([^.]+)$")

@@ -21,7 +21,20 @@ return {
     fail_on_status = { type = "boolean", default = true },
     idempotent = { type = "boolean", description = "safe to repeat (default: all but POST/PATCH)" },
     retry = { type = "boolean", default = true, description = "false: a single attempt" },
-    paginate = { type = "object", description = "read every page into one list (output {status, records, pages, attempts}): {items, next: link | token | offset, token, param, page_size, max_pages}" },
+    paginate = {
+      type = "object",
+      description = "read every page into one list (output {status, records, pages, attempts})",
+      -- Declared so that `ferry validate` finds a misspelt key; pages.spec checks how they
+      -- go together when the step runs.
+      properties = {
+        items = { type = "string", description = "dotted path to the list in each answer (default: the answer itself)" },
+        next = { type = "string", enum = { "link", "token", "offset" }, description = "how the next page is found (default link, or token when 'token' is given)" },
+        token = { type = "string", description = "next: token: dotted path to the next page's token (default nextPageToken)" },
+        param = { type = "string", description = "the query parameter (or body field) that carries the token or the offset" },
+        page_size = { type = "integer", description = "items asked for per page" },
+        max_pages = { type = "integer", description = "pages read at most (default 100, at most 10000)" },
+      },
+    },
   },
   run = function(ctx, input)
     local request = {

@@ -29,12 +29,16 @@ class Tasks final : public TaskLookup {
         if (t == "http.request") return {};
         return {"fields", "table", "summary"};
     }
-    std::string input_type(const std::string&, const std::string&,
-                           const std::string& input) const override {
-        if (input == "level" || input == "message") return "string";
-        if (input == "fields") return "object";
-        if (input == "mappings") return "array";
-        return {};
+    ferry::tmpl::Value input_spec(const std::string&, const std::string&,
+                                  const std::string& input) const override {
+        const char* type = input == "level" || input == "message" ? "string"
+                           : input == "fields"                    ? "object"
+                           : input == "mappings"                  ? "array"
+                                                                  : nullptr;
+        if (!type) return {};
+        ferry::tmpl::Value spec = ferry::tmpl::Value::dict();
+        spec.dict_obj().set(ferry::tmpl::Value::string("type"), ferry::tmpl::Value::string(type));
+        return spec;
     }
     std::vector<std::vector<std::string>> raw_paths(const std::string& t,
                                                     const std::string&) const override {

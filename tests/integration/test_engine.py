@@ -1943,6 +1943,56 @@ return {
         # Not required, and not pure: the request was made (and refused by the port).
         self.assertEqual(doc["steps"]["a"]["output"], {"http": "network"}, doc)
 
+    def test_object_inputs_declare_their_keys(self):
+        # `properties` names an object input's keys: validate reports a misspelt one in a
+        # step's with:, and a run reports one an expression made. Its entries are checked
+        # as a task's inputs are, less `default`.
+        self.p.write("tasks/a/o.lua", """\
+return {name = "t.o", input = {opts = {type = "object", properties = {
+  size = {type = "integer", required = true},
+  mode = {type = "string", enum = {"fast", "safe"}}}}},
+  run = function(ctx, input) return {size = input.opts.size} end}
+""")
+        self.p.write("tasks/a/bad.lua", """\
+return {name = "t.bad", input = {
+  a = {type = "string", properties = {x = {type = "string"}}},
+  b = {type = "object", properties = {x = {type = "strnig", default = "y"}}}},
+  run = function() return {} end}
+""")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        for line in ("tasks/a/bad.lua:2:25: task 't.bad': input 'a' has properties but type "
+                     "string; they describe the keys of an object",
+                     "tasks/a/bad.lua:3:3: task 't.bad': input 'b.x' has a default; an entry "
+                     "under 'properties' cannot (give the object input a default instead)",
+                     "tasks/a/bad.lua:3:3: task 't.bad': input 'b.x' has type 'strnig'; types: "):
+            self.assertIn(line, p.stdout)
+        (self.p.dir / "tasks/a/bad.lua").unlink()
+        self.p.workflow("opts", """\
+inputs:
+  given: {type: object, default: {size: 3}}
+steps:
+  - {id: w, task: t.o, with: {opts: {size: 2, mod: safe}}}
+""")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("workflows/opts.yaml:4:31: task 't.o' input 'opts' has no key 'mod' "
+                      "(did you mean 'mode'?)", p.stdout)
+        self.p.workflow("opts", """\
+inputs:
+  given: {type: object, default: {size: 3}}
+steps:
+  - {id: w, task: t.o, with: {opts: "{{ inputs.given }}"}}
+""")
+        code, doc, err = self.p.run("opts")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(doc["steps"]["w"]["output"], {"size": 3})
+        code, doc, err = self.p.run("opts", "--input", 'given={"size": 3, "mode": "slow"}')
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["steps"]["w"]["error"]["message"],
+                         "step 'w': task 't.o' input 'opts.mode' must be one of 'fast', "
+                         "'safe'; got 'slow'")
+
     def test_typos_file_forms_and_built_in_names_in_task_files(self):
         # Typos in a declaration were taken in silence (`inputs`: every key accepted;
         # `requird`: nothing required); a BOM or a #! line failed to load; and a project

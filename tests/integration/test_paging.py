@@ -227,12 +227,31 @@ steps:
         self.assertEqual(len(self.m.requests(path=SERVERS, method="GET")), 1)
 
     def test_a_bad_spec_is_refused_before_anything_is_sent(self):
-        cases = [("{next: pages}", "'next' must be link, token or offset, not 'pages'"),
-                 ("{next: offset}", "next: offset needs 'param'"),
-                 ("{item: result}", "unknown key 'item' (known: items, next, token"),
+        # A misspelt key or style, or a value of the wrong type, is in the workflow as
+        # written: `ferry validate` finds it (the task declares paginate's keys), and `ferry
+        # run` refuses the workflow for it.
+        cases = [("{next: pages}", "input 'paginate.next' must be one of 'link', 'token', "
+                                   "'offset'; got 'pages'"),
+                 ("{item: result}", "input 'paginate' has no key 'item' (did you mean 'items'?)"),
+                 ("{page_size: 2.5, next: offset, param: o}",
+                  "input 'paginate.page_size' must be an integer, got 2.5")]
+        for spec, message in cases:
+            with self.subTest(spec=spec):
+                self.p.workflow("read", "steps:\n  - id: fetch\n    task: http.request\n"
+                                "    with: {path: /x, paginate: %s}\n" % spec)
+                p = self.ferry("validate")
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn("task 'http.request' " + message, p.stdout)
+                rc, doc, err = self.run_wf("read")
+                self.assertEqual((rc, doc), (2, None))
+                self.assertIn(message, err)
+        # How the keys go together, and a spec an expression makes, are checked when the
+        # step runs, before anything is sent.
+        cases = [("{next: offset}", "next: offset needs 'param'"),
                  ("{max_pages: 0}", "'max_pages' must be an integer from 1 to 10000"),
-                 ("{page_size: 2.5, next: offset, param: o}", "'page_size' must be a positive"),
-                 ("{next: link, param: x}", "'token' and 'param' go with next: token or offset")]
+                 ("{next: link, param: x}", "'token' and 'param' go with next: token or offset"),
+                 ('"{{ {\'item\': \'result\'} }}"',
+                  "input 'paginate' has no key 'item' (did you mean 'items'?)")]
         for spec, message in cases:
             with self.subTest(spec=spec):
                 step = self.read(spec, code=1)

@@ -138,6 +138,23 @@ TEST_CASE("values written in with: have the format the task declares", "[workflo
     CHECK(load(step("    task: sleep\n    with: {duration: \"{{ '-1s' }}\"}\n")).ok());
 }
 
+TEST_CASE("an object written in with: has the keys the task declares", "[workflow][tasks]") {
+    const std::string fetch = "    task: http.request\n    with:\n      url: http://h/x\n";
+    CHECK(load(step(fetch + "      paginate: {items: result, max_pages: 5}\n")).ok());
+    CHECK(only_problem(step(fetch + "      paginate: {items: result, max_page: 5}\n")) ==
+          "wf.yaml:6:7: task 'http.request' input 'paginate' has no key 'max_page' (did you "
+          "mean 'max_pages'?)");
+    CHECK(only_problem(step(fetch + "      paginate: {zzz: 1}\n")) ==
+          "wf.yaml:6:7: task 'http.request' input 'paginate' has no key 'zzz' (keys: items, "
+          "max_pages)");
+    // A declared key's value is held to its own entry; expressions wait for the run.
+    CHECK(only_problem(step(fetch + "      paginate: {max_pages: many}\n")) ==
+          "wf.yaml:6:7: task 'http.request' input 'paginate.max_pages' must be an integer, got "
+          "'many'");
+    CHECK(load(step(fetch + "      paginate: {max_pages: \"{{ 5 }}\"}\n")).ok());
+    CHECK(load(step(fetch + "      paginate: \"{{ {'zzz': 1} }}\"\n")).ok());
+}
+
 TEST_CASE("with: must give the inputs the task requires", "[workflow][tasks]") {
     CHECK(only_problem(step("    task: log\n    with: {level: info}\n")) ==
           "wf.yaml:4:11: task 'log' input 'message' is required");

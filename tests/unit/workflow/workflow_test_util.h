@@ -22,7 +22,7 @@ class FakeTasks final : public TaskLookup {
         add("transform", "", {});  // accepts anything
         add("template.render", "", {"template", "vars"});
         add("http.request", "",
-            {"method", "url", "path", "headers", "query", "json", "body", "timeout"});
+            {"method", "url", "path", "headers", "query", "json", "body", "timeout", "paginate"});
         add("workflow", "", {"name", "inputs"});
         add("lua", "", {"script", "input"});
         raw_["lua"] = {{"script"}};
@@ -56,21 +56,30 @@ class FakeTasks final : public TaskLookup {
                 if (std::find(all.begin(), all.end(), in) == all.end()) all.push_back(in);
         return all;
     }
-    std::string input_type(const std::string& task, const std::string&,
+    tmpl::Value input_spec(const std::string& task, const std::string&,
                            const std::string& input) const override {
-        if (task == "log" && input == "level") return "string";
+        auto spec = [](std::initializer_list<std::pair<const char*, tmpl::Value>> fields) {
+            tmpl::Value d = tmpl::Value::dict();
+            for (const auto& [k, v] : fields)
+                d.dict_obj().set(tmpl::Value::string(k), v);
+            return d;
+        };
+        if (task == "log" && input == "level") {
+            tmpl::Value levels = tmpl::Value::list();
+            for (const char* l : {"debug", "info", "warn", "error"})
+                levels.list_obj().items.push_back(tmpl::Value::string(l));
+            return spec({{"type", tmpl::Value::string("string")}, {"enum", levels}});
+        }
+        if (task == "sleep" && input == "duration")
+            return spec({{"type", tmpl::Value::string("string")},
+                         {"format", tmpl::Value::string("duration")}});
+        if (task == "http.request" && input == "paginate")  // an object with declared keys
+            return spec(
+                {{"type", tmpl::Value::string("object")},
+                 {"properties",
+                  spec({{"items", spec({{"type", tmpl::Value::string("string")}})},
+                        {"max_pages", spec({{"type", tmpl::Value::string("integer")}})}})}});
         return {};
-    }
-    std::string input_format(const std::string& task, const std::string&,
-                             const std::string& input) const override {
-        if (task == "sleep" && input == "duration") return "duration";
-        return {};
-    }
-    std::vector<tmpl::Value> input_choices(const std::string& task, const std::string&,
-                                           const std::string& input) const override {
-        if (task != "log" || input != "level") return {};
-        return {tmpl::Value::string("debug"), tmpl::Value::string("info"),
-                tmpl::Value::string("warn"), tmpl::Value::string("error")};
     }
     std::vector<std::string> required_inputs(const std::string& task,
                                              const std::string&) const override {

@@ -1,0 +1,85 @@
+#include "workflow/task_input.h"
+
+#include "runtime/duration.h"
+#include "workflow/loader_internal.h"
+
+#include <algorithm>
+
+namespace ferry::workflow {
+
+const std::vector<std::string>& task_input_spec_keys() {
+    static const std::vector<std::string> keys = {"type",   "required",    "default",   "enum",
+                                                  "format", "description", "properties"};
+    return keys;
+}
+
+namespace {
+
+const tmpl::Value* entry(const tmpl::Value& spec, const char* key) {
+    return spec.is_dict() ? spec.dict_obj().find(key) : nullptr;
+}
+
+}  // namespace
+
+void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const std::string& name,
+                      bool written_only, std::vector<std::string>& problems) {
+    if (!spec.is_dict()) return;
+    if (written_only && value.is_string() && detail::is_template(value.str())) return;
+    const std::string input = "input '" + name + "'";
+    const tmpl::Value* type = entry(spec, "type");
+    const std::string t = type && type->is_string() ? std::string(type->str()) : "any";
+    if (!detail::type_matches(t, value)) {
+        problems.push_back(input + " must be " + detail::article_type(t) + ", got " +
+                           detail::describe_value(value));
+        return;
+    }
+    if (const tmpl::Value* format = entry(spec, "format");
+        format && format->is_string() && format->str() == "duration" && value.is_string()) {
+        if (Result<uint64_t> ms = parse_duration_ms(value.str()); !ms) {
+            problems.push_back(input + ": " + ms.error().message);
+            return;
+        }
+    }
+    if (const tmpl::Value* choices = entry(spec, "enum"); choices && choices->is_sequence()) {
+        bool found = false;
+        for (const tmpl::Value& c : choices->list_obj().items)
+            found = found || tmpl::equals(c, value);
+        if (!found) {
+            problems.push_back(input + " must be one of " +
+                               detail::describe_values(choices->list_obj().items) + "; got " +
+                               detail::describe_value(value));
+            return;
+        }
+    }
+    const tmpl::Value* properties = entry(spec, "properties");
+    if (!properties || !properties->is_dict() || !value.is_dict()) return;
+    // The keys an object input takes are the ones declared: a misspelt one (page_sise)
+    // would otherwise be dropped without a word and its default used.
+    std::vector<std::string> known;
+    for (const auto& [key, sub] : properties->dict_obj().items())
+        if (key.is_string()) known.emplace_back(key.str());
+    for (const auto& [key, sub] : value.dict_obj().items()) {
+        const std::string k = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
+        if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+        std::string hint = detail::did_you_mean(k, known);
+        std::string list;
+        for (const std::string& n : known)
+            list += (list.empty() ? "" : ", ") + n;
+        problems.push_back(input + " has no key '" + k + "'" +
+                           (hint.empty() ? " (keys: " + list + ")" : hint));
+    }
+    for (const auto& [key, sub] : properties->dict_obj().items()) {
+        if (!key.is_string()) continue;
+        const std::string path = name + "." + std::string(key.str());
+        const tmpl::Value* v = value.dict_obj().find(key.str());
+        if (!v || v->is_none()) {
+            if (const tmpl::Value* r = entry(sub, "required"); r && r->is_bool() && r->as_bool())
+                problems.push_back("input '" + path + "' is required" +
+                                   (v ? ", and it is null" : ""));
+            continue;
+        }
+        check_task_input(sub, *v, path, written_only, problems);
+    }
+}
+
+}  // namespace ferry::workflow

@@ -368,6 +368,14 @@ void Engine::schedule(Run& run) {
             if (st.handler && !st.triggered) continue;
             const workflow::Step& def = defs[i];
             bool ready = true;
+            // A handler runs once, for every step that names it: it waits until they have
+            // all ended (but another handler that no failure called), else a second failure
+            // into it, after it ran, was handled by nobody (step_settled fails the run then).
+            if (st.handler)
+                for (size_t j = 0; j < defs.size() && ready; ++j)
+                    ready = defs[j].on_error != def.id || step_finished(run.steps[j].status) ||
+                            (run.steps[j].handler && !run.steps[j].triggered);
+            if (!ready) continue;
             std::string blocked_by;
             for (size_t d : def.depends_on_steps) {
                 const std::string& dep = defs[d].id;
@@ -408,6 +416,8 @@ void Engine::schedule(Run& run) {
             };
             if (!blocked_by.empty()) {
                 skip("dependency '" + blocked_by, true);
+                if (st.handler)
+                    fail_unhandled(run, failed_into(run, i), "dependency '" + blocked_by);
                 continue;
             }
             if (!def.when.empty()) {
@@ -541,8 +551,14 @@ void Engine::step_settled(Run& run, size_t i) {
                      {"step", str(def.id)}});
             }
         } else if (def.on_error != "continue") {
-            if (const workflow::Step* handler = run.wf->find_step(def.on_error))
-                run.steps[size_t(handler - run.wf->steps.data())].triggered = true;
+            if (const workflow::Step* handler = run.wf->find_step(def.on_error)) {
+                StepState& hs = run.steps[size_t(handler - run.wf->steps.data())];
+                hs.triggered = true;
+                // Started already, for another step's failure (a handler that waited for
+                // this one, itself a handler, until a failure called it).
+                if (hs.status != StepStatus::Pending)
+                    fail_unhandled(run, i, "it had started already, for another step");
+            }
         }
         wake_all(run);
     } else {
@@ -550,13 +566,40 @@ void Engine::step_settled(Run& run, size_t i) {
     }
 }
 
-void Engine::stop_pending_retries(Run& run, const char* status) {
+size_t Engine::failed_into(const Run& run, size_t handler_index) const {
+    const auto& defs = run.wf->steps;
+    for (size_t j = 0; j < defs.size(); ++j)
+        if (defs[j].on_error == defs[handler_index].id && run.steps[j].status == StepStatus::Failed)
+            return j;
+    return std::string::npos;
+}
+
+void Engine::fail_unhandled(Run& run, size_t failed_step, const std::string& why) {
+    if (run.failing || failed_step >= run.steps.size()) return;
+    const workflow::Step& def = run.wf->steps[failed_step];
+    run.failing = true;
+    stop_pending_retries(run, "failed");
+    const tmpl::Value& err = run.steps[failed_step].error;
+    const tmpl::Value* kind = dict_get(err, "kind");
+    const tmpl::Value* message = dict_get(err, "message");
+    run.error =
+        dict_of({{"kind", kind ? *kind : str("lua_error")},
+                 {"message", str((message ? tmpl::to_str(*message) : std::string("step failed")) +
+                                 " (its on_error step '" + def.on_error +
+                                 "' did not run for it: " + why + ")")},
+                 {"step", str(def.id)}});
+    wake_all(run);
+}
+
+void Engine::stop_pending_retries(Run& run, const char* status, size_t only_step) {
     // Retries stop once the execution is failing (workflows.md, section 7): a step waiting
     // for its next attempt ends with the attempt it had, instead of sending it again (and
     // holding the finished execution for the delay, an hour for a long Retry-After).
     std::vector<Unit*> waiting;  // settling may add units
     for (auto& unit : run.units)
-        if (unit->status == "retrying" && unit->retry_timer) waiting.push_back(unit.get());
+        if (unit->status == "retrying" && unit->retry_timer &&
+            (only_step == SIZE_MAX || unit->step_index == only_step))
+            waiting.push_back(unit.get());
     for (Unit* unit : waiting) {
         unit->retry_timer.reset();
         unit->status = status;
@@ -572,6 +615,10 @@ void Engine::stop_pending_retries(Run& run, const char* status) {
 void Engine::finish_run(Run& run) {
     if (run.finishing) return;
     run.finishing = true;
+    // A failure into a handler that never became ready is no failure handled.
+    for (size_t i = 0; i < run.steps.size(); ++i)
+        if (run.steps[i].status == StepStatus::Pending && run.steps[i].triggered)
+            fail_unhandled(run, failed_into(run, i), "it never became ready");
     for (size_t i = 0; i < run.steps.size(); ++i) {
         StepState& st = run.steps[i];
         if (st.status != StepStatus::Pending) continue;

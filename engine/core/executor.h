@@ -28,6 +28,7 @@
 #include "workflow/model.h"
 #include "workflow/project_config.h"
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -242,9 +243,15 @@ class Engine {
     void unit_settled(Run& run, Unit& unit);
     bool settles_eagerly(const Run& run) const;
     void step_settled(Run& run, size_t step_index);
+    // A failure into an on_error step that cannot run for it (`why`) is handled by nobody:
+    // the execution fails with the failed step's error, as with on_error: fail.
+    void fail_unhandled(Run& run, size_t failed_step, const std::string& why);
+    // The first failed step whose on_error names the handler; npos when none.
+    size_t failed_into(const Run& run, size_t handler_index) const;
     // Steps waiting for their next attempt end with the one they had, as `status` (the run
-    // started failing, or was cancelled).
-    void stop_pending_retries(Run& run, const char* status);
+    // started failing, or was cancelled); with `only_step`, that step's items only (one of
+    // them failed under on_error: fail).
+    void stop_pending_retries(Run& run, const char* status, size_t only_step = SIZE_MAX);
     // The unit waits to retry until retry_at_ms (unix ms), then starts its next attempt.
     void arm_retry(Run& run, Unit& unit, uint64_t retry_at_ms);
     // The expression context of a step: the run's, plus `event` for on_step steps.

@@ -165,8 +165,9 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
         unit.status = run.cancelled ? "cancelled" : "failed";
         unit.error = error_value(outcome.error, outcome.traceback);
         int max_attempts = def.retry ? def.retry->max_attempts : 1;
+        // Nor once another item of the step failed for good: the step fails anyway.
         if (outcome.error.retryable() && !outcome.final_failure && unit.attempt < max_attempts &&
-            !run.failing) {
+            !run.failing && !run.steps[unit.step_index].stop_items) {
             persist_unit(run, unit, true);  // the failed attempt, on record
             // The step is not over: a process that dies during the backoff must find it
             // unfinished and retry it (recorded as "failed", resume ended the execution).
@@ -258,7 +259,12 @@ void Engine::unit_settled(Run& run, Unit& u) {
         st.reason = u.skip_reason;
     } else {
         // With on_error: fail, one failed item is enough: no new items start.
-        if (u.status == "failed" && def.on_error == "fail") st.stop_items = true;
+        if (u.status == "failed" && def.on_error == "fail" && !st.stop_items) {
+            st.stop_items = true;
+            // Items waiting to retry end with the attempt they had (settled after the
+            // commit, as any unit): their next attempts would be requests sent for nothing.
+            stop_pending_retries(run, "failed", u.step_index);
+        }
         size_t limit = def.concurrency > 0 ? size_t(def.concurrency) : st.units.size();
         while (st.next_unit < st.units.size() && st.running < limit && !run.failing &&
                !st.stop_items) {

@@ -385,6 +385,38 @@ void check_handlers_are_not_dependencies(Context& ctx, const Workflow& wf) {
             todo.insert(todo.end(), wf.steps[i].depends_on_steps.begin(),
                         wf.steps[i].depends_on_steps.end());
         }
+        // Nor can a handler that waits for a step after the failing one: the failure skips
+        // that step, and the handler with it (the run then fails, handled by nobody).
+        const size_t self = size_t(&step - wf.steps.data());
+        std::vector<bool> after(wf.steps.size(), false);  // steps that wait for this one
+        todo = step.dependents;
+        while (!todo.empty()) {
+            const size_t i = todo.back();
+            todo.pop_back();
+            // Its on_step note posts even about a failure, and what waits for it runs.
+            if (after[i] || wf.steps[i].event_step == step.id) continue;
+            after[i] = true;
+            todo.insert(todo.end(), wf.steps[i].dependents.begin(), wf.steps[i].dependents.end());
+        }
+        std::fill(seen.begin(), seen.end(), false);
+        todo = wf.steps[handler].depends_on_steps;
+        while (!todo.empty()) {
+            const size_t i = todo.back();
+            todo.pop_back();
+            if (seen[i] || i == self) continue;
+            seen[i] = true;
+            if (after[i] && i != handler) {
+                Mark at = step.field_marks.count("on_error") ? step.field_marks.at("on_error")
+                                                             : step.mark;
+                ctx.error(at, "step '" + step.id + "' has on_error step '" + step.on_error +
+                                  "', which waits for step '" + wf.steps[i].id +
+                                  "'; that step waits for '" + step.id +
+                                  "', so its failure skips both: the handler could never run");
+                break;
+            }
+            todo.insert(todo.end(), wf.steps[i].depends_on_steps.begin(),
+                        wf.steps[i].depends_on_steps.end());
+        }
     }
 }
 

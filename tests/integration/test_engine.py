@@ -523,6 +523,41 @@ steps:
         self.assertEqual(s["cleanup"]["status"], "succeeded", s["cleanup"])
         self.assertEqual(s["later"]["status"], "skipped")
 
+    def test_a_failure_whose_handler_cannot_run_fails_the_execution(self):
+        # The handler also reads a step that failed with on_error: continue: it is skipped,
+        # and the execution succeeded with create's failure handled by nobody.
+        self.p.workflow("handler", """\
+steps:
+  - {id: lookup, task: fail, on_error: continue, with: {message: lookup down}}
+  - {id: create, task: fail, on_error: fallback, with: {message: primary down}}
+  - id: fallback
+    task: log
+    with: {message: "{{ steps.create.error.message }} {{ steps.lookup.output }}"}
+""")
+        code, doc, err = self.p.run("handler")
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["status"], "failed")
+        self.assertEqual(doc["steps"]["fallback"]["status"], "skipped")
+        self.assertEqual(doc["error"]["step"], "create")
+        self.assertEqual(doc["error"]["message"], "primary down (its on_error step 'fallback' "
+                         "did not run for it: dependency 'lookup' failed)")
+
+    def test_a_handler_named_by_two_steps_runs_once_after_both(self):
+        # It ran for a's failure before b had ended; b's failure later was handled by nobody
+        # and the execution succeeded.
+        self.p.workflow("handler", """\
+steps:
+  - {id: a, task: fail, on_error: h, with: {message: a down}}
+  - {id: b, task: lua, on_error: h, with: {script: "ferry.sleep(150); error('b down', 0)"}}
+  - {id: h, task: log, with: {message: "handled {{ steps.a.error.message }}"}}
+""")
+        doc = self.assertRun("handler")
+        s = doc["steps"]
+        self.assertEqual((s["a"]["status"], s["b"]["status"], s["h"]["status"]),
+                         ("failed", "failed", "succeeded"))
+        self.assertEqual(s["h"]["attempt"], 1)
+        self.assertGreaterEqual(s["h"]["started_at"], s["b"]["finished_at"])
+
     def test_on_error_handler_skipped_without_failure(self):
         self.p.workflow("handler", self.HANDLER)
         doc = self.assertRun("handler", "--input", "broken=false")
@@ -699,6 +734,28 @@ on_step:
 
 
 class Retries(EngineTest):
+    def test_a_doomed_for_each_sends_no_more_retries(self):
+        # Item 0 fails for good while items 1 and 2 wait to retry: the step fails anyway
+        # (on_error: fail), and their next attempts were requests sent for nothing.
+        self.p.workflow("doomed", """\
+steps:
+  - id: each
+    task: lua
+    for_each: [0, 1, 2]
+    retry: {max_attempts: 3, backoff: fixed, initial_delay: 2s}
+    with:
+      input: "{{ item }}"
+      script: |
+        if input == 0 then ferry.sleep(200); error("hard fail", 0) end
+        error({kind = "network", message = "flaky " .. input})
+""")
+        code, doc, err = self.p.run("doomed")
+        self.assertEqual(code, 1, err)
+        s = doc["steps"]
+        self.assertEqual(s["each"]["error"]["message"], "items 0, 1, 2 failed: hard fail")
+        self.assertEqual([s["each[%d]" % k]["attempt"] for k in range(3)], [1, 1, 1])
+        self.assertLess(s["each"]["duration_ms"], 1500)
+
     def test_a_retry_waiting_for_its_delay_stops_when_another_step_fails(self):
         # The retry timer fired after the execution had failed: a second POST, and with a
         # long Retry-After the failed execution was held for it.

@@ -332,6 +332,23 @@ TEST_CASE("a step that waits for its own on_error step is refused", "[workflow][
               "(through other steps), which runs only after it fails: it could never run"});
 }
 
+TEST_CASE("a handler that waits for a step after its failing step is refused",
+          "[workflow][expressions]") {
+    // b's failure skips b2, and h2 with it: the handler could never run for b.
+    LoadResult r = load(R"(steps:
+  - {id: b, task: fail, on_error: h2, with: {message: y}}
+  - {id: b2, task: log, needs: b, with: {message: b2}}
+  - {id: h2, task: log, with: {message: "{{ steps.b2.output }}"}}
+  - {id: c, task: fail, on_error: h3, with: {message: y}}
+  - {id: d, task: log, with: {message: d}}
+  - {id: h3, task: log, needs: d, with: {message: "{{ steps.c.error }}"}}
+)");
+    CHECK(problems(r) ==
+          std::vector<std::string>{"wf.yaml:2:35: step 'b' has on_error step 'h2', which waits for "
+                                   "step 'b2'; that step waits for 'b', so its failure skips both: "
+                                   "the handler could never run"});
+}
+
 TEST_CASE("dependency cycles", "[workflow][expressions]") {
     LoadResult r = load(R"(steps:
   - id: a

@@ -1,6 +1,7 @@
 #include "runtime/lua_vm.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -327,9 +328,35 @@ void LuaVM::build_sandbox() {
     lua_settop(L, 0);
 }
 
+namespace {
+
+bool is_module_name(std::string_view name) {
+    bool word = false;  // inside a word: a dot may follow
+    for (char c : name) {
+        if (c == '.') {
+            if (!word) return false;
+            word = false;
+        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') {
+            word = true;
+        } else {
+            return false;
+        }
+    }
+    return word;
+}
+
+}  // namespace
+
 int LuaVM::sandbox_require(lua_State* L) {
     auto* vm = static_cast<LuaVM*>(lua_touserdata(L, lua_upvalueindex(1)));
     std::string name = luaL_checkstring(L, 1);
+    // One spelling per module: modules are cached by name, and 'acme/state' or
+    // 'acme..state' reached the file of 'acme.state' as a second copy, with state of its own.
+    if (!is_module_name(name))
+        return luaL_error(L,
+                          "require: '%s' is not a module name: dotted words of letters, "
+                          "digits, '_' and '-' (as 'acme.state')",
+                          name.c_str());
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->loaded_ref_);
     int loaded = lua_gettop(L);
     lua_getfield(L, loaded, name.c_str());
@@ -380,6 +407,10 @@ int LuaVM::sandbox_load(lua_State* L) {
     } else {
         return luaL_argerror(L, 1, "load: only source text is accepted in tasks");
     }
+    // Whether an environment was given, before the chunk is pushed: with three arguments
+    // the chunk lands at index 4, and was taken as its own environment.
+    const bool has_env = !lua_isnoneornil(L, 4);
+    lua_settop(L, 4);
     const char* chunkname = luaL_optstring(L, 2, "=(load)");
     const char* mode = luaL_optstring(L, 3, "t");
     if (std::strcmp(mode, "t") != 0) {
@@ -393,7 +424,7 @@ int LuaVM::sandbox_load(lua_State* L) {
     // The chunk runs in the caller-supplied environment, or the sandbox's. The environment
     // goes on L (the calling task's thread), not on the main state: otherwise the chunk
     // keeps its default upvalue, the real global table (os.execute, io...).
-    if (!lua_isnoneornil(L, 4)) {
+    if (has_env) {
         lua_pushvalue(L, 4);
     } else {
         lua_rawgeti(L, LUA_REGISTRYINDEX, vm_of(L)->env_ref_);

@@ -86,13 +86,17 @@ int tasks_command(int argc, char** argv) {
         const engine::TaskDef* t = app->catalog.find(rest[1], provider);
         if (!t) {
             auto providers = app->catalog.providers(rest[1]);
-            std::string msg = app->catalog.has_task(rest[1])
-                                  ? "task '" + rest[1] + "' has no provider '" + provider + "'"
-                                  : "no task named '" + rest[1] + "' (see 'ferry tasks list')";
+            std::string msg =
+                !app->catalog.has_task(rest[1])
+                    ? "no task named '" + rest[1] + "' (see 'ferry tasks list')"
+                : provider.empty()
+                    ? "task '" + rest[1] + "' has several providers and no default: add --provider"
+                    : "task '" + rest[1] + "' has no provider '" + provider + "'";
             if (!providers.empty()) {
-                msg += "; providers:";
-                for (const auto& p : providers)
-                    msg += " " + p;
+                msg += provider.empty() ? " (one of " : "; providers: ";
+                for (size_t i = 0; i < providers.size(); ++i)
+                    msg += (i ? ", " : "") + providers[i];
+                msg += provider.empty() ? ")" : "";
             }
             std::fprintf(stderr, "ferry tasks: %s\n", msg.c_str());
             return 2;

@@ -550,6 +550,14 @@ int raise_record_budget(lua_State* L, const char* what) {
 // change(kind, id, before, after): the step changed a resource; stored as a JSON Patch.
 int step_change(lua_State* L) {
     const char* kind = luaL_checkstring(L, 1);
+    // Text or a number: anything else (a misspelt field's nil, a table) was stored as
+    // "nil" or "table: 0x...", an id no diff can be read by.
+    const int id_type = lua_type(L, 2);
+    if (id_type != LUA_TSTRING && id_type != LUA_TNUMBER)
+        return luaL_argerror(
+            L, 2,
+            (std::string("the resource's id must be text or a number, got ") + luaL_typename(L, 2))
+                .c_str());
     size_t n = 0;
     const char* id = luaL_tolstring(L, 2, &n);
     std::string id_text(id, n);

@@ -1438,6 +1438,38 @@ steps:
             self.assertGreaterEqual(d, 290)
             self.assertLess(d, 1000)
 
+    def test_load_require_and_change_take_what_the_guide_says(self):
+        # load(text, name, "t") took the chunk itself as its environment (every global it
+        # read failed); require under another spelling loaded a second copy of a module;
+        # ctx.change stored a nil or table id as "nil" / "table: 0x...".
+        self.p.write("tasks/custom/probe.lua", """\
+return {name = "custom.probe", input = {what = {type = "string"}},
+  run = function(ctx, input)
+    if input.what == "load3" then return load("return math.floor(2.5)", "=x", "t")() end
+    if input.what == "alias" then return require("ferry/ctx") end
+    if input.what == "dots" then return require("ferry..ctx") end
+    if input.what == "nil_id" then ctx.change("ticket", nil, {}, {a = 1}) end
+    if input.what == "table_id" then ctx.change("ticket", {}, {}, {a = 1}) end
+    if input.what == "number_id" then ctx.change("ticket", 42, {}, {a = 1}); return "ok" end
+  end}
+""")
+        cases = ["load3", "alias", "dots", "nil_id", "table_id", "number_id"]
+        self.p.workflow("probe", "steps:\n" + "".join(
+            "  - {id: %s, task: custom.probe, on_error: continue, with: {what: %s}}\n" % (c, c)
+            for c in cases))
+        doc = self.assertRun("probe")
+        s = doc["steps"]
+        self.assertEqual(s["load3"]["output"], 2)
+        for c in ("alias", "dots"):
+            self.assertIn("is not a module name: dotted words of letters, digits, '_' and '-' "
+                          "(as 'acme.state')", s[c]["error"]["message"])
+        self.assertIn("the resource's id must be text or a number, got nil",
+                      s["nil_id"]["error"]["message"])
+        self.assertIn("got table", s["table_id"]["error"]["message"])
+        self.assertEqual(s["number_id"]["output"], "ok")
+        diff = self.p.ferry("executions", "diff", doc["id"], "--json")
+        self.assertEqual([c["id"] for c in json.loads(diff.stdout)], ["42"])
+
     def test_escapes_fail_cleanly(self):
         marker = self.p.dir / "pwned"
         self.p.write("tasks/custom/escape.lua", ESCAPE_TASK % {"marker": marker})
@@ -3474,6 +3506,17 @@ steps:
                       "integrations)\n", ticket.stdout)
         hook = self.p.ferry("tasks", "show", "webhook.emit", data=False)
         self.assertIn("  integrations: webhook\n", hook.stdout)
+        # An object input's declared keys follow it.
+        self.assertRegex(self.p.ferry("tasks", "show", "http.request", data=False).stdout,
+                         r"\n  paginate +object .*\n    \.items +string ")
+        # Several providers and none the default: which to name, not "no provider ''".
+        for p in ("a", "b"):
+            self.p.write("tasks/multi/%s.lua" % p, 'return {name = "x.multi", provider = "%s", '
+                         'run = function() end}\n' % p)
+        multi = self.p.ferry("tasks", "show", "x.multi", data=False)
+        self.assertEqual(multi.returncode, 2)
+        self.assertEqual(multi.stderr, "ferry tasks: task 'x.multi' has several providers and "
+                         "no default: add --provider (one of a, b)\n")
 
 
 class Transform(EngineTest):

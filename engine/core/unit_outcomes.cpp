@@ -175,7 +175,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             arm_retry(run, unit, now_unix_ms() + delay);
             persist_unit(run, unit, false);  // with retry_at: a restart keeps the wait
             emit(run, "step.retrying", unit.key, "retrying", outcome.error.message,
-                 outcome.duration_ms, unit.attempt, delay);
+                 unit.duration_ms, unit.attempt, delay);
             return;
         }
     }

@@ -95,6 +95,23 @@ std::optional<uint64_t> duration_field(Context& ctx, const YAML::Node& node,
     return std::nullopt;
 }
 
+// " (did you mean 'x'?)" for the word another engine uses where Ferry has its own
+// (depends_on: needs; `if` is no misspelt `id`), where a key goes instead, or a near miss.
+std::string key_hint(const std::string& key, const std::vector<std::string>& allowed) {
+    static const std::vector<std::pair<std::string, std::string>> kOtherWords = {
+        {"depends_on", "needs"}, {"dependsOn", "needs"}, {"depends", "needs"},
+        {"requires", "needs"},   {"after", "needs"},     {"if", "when"},
+        {"condition", "when"},   {"loop", "for_each"},   {"with_items", "for_each"},
+        {"params", "with"},      {"parameters", "with"}, {"args", "with"}};
+    for (const auto& [other, ours] : kOtherWords)
+        if (key == other && std::find(allowed.begin(), allowed.end(), ours) != allowed.end())
+            return " (did you mean '" + ours + "'?)";
+    for (const char* hook : {"before_step", "after_step", "on_failure"})
+        if (key == hook && std::find(allowed.begin(), allowed.end(), "hooks") != allowed.end())
+            return " (it goes under 'hooks:')";
+    return did_you_mean(key, allowed);
+}
+
 // The entries of a mapping in file order, unknown keys reported against `allowed`.
 std::vector<std::pair<std::string, YAML::Node>> entries(Context& ctx, const YAML::Node& node,
                                                         const std::vector<std::string>& allowed,
@@ -103,7 +120,7 @@ std::vector<std::pair<std::string, YAML::Node>> entries(Context& ctx, const YAML
     for_each_entry(
         ctx, node, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
             if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-                ctx.error(k, "unknown key '" + key + "' in " + where + did_you_mean(key, allowed));
+                ctx.error(k, "unknown key '" + key + "' in " + where + key_hint(key, allowed));
             else
                 out.emplace_back(key, v);
         });
@@ -183,7 +200,7 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
         });
     std::string who = step.id.empty() ? who_default : "step '" + step.id + "'";
     for (const auto& [key, k] : unknown)
-        ctx.error(k, "unknown key '" + key + "' in " + who + did_you_mean(key, allowed));
+        ctx.error(k, "unknown key '" + key + "' in " + who + key_hint(key, allowed));
 
     const YAML::Node* for_each_node = nullptr;
     const YAML::Node* concurrency_node = nullptr;

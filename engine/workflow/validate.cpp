@@ -31,6 +31,12 @@ std::string unknown_step_hint(const std::string& name, const std::vector<std::st
     return did_you_mean(name, ids);
 }
 
+// A misspelt on_error is as likely a misspelt word (contine) as a misspelt step id.
+std::string on_error_hint(const std::string& name, const std::vector<std::string>& ids) {
+    if (std::string hint = unknown_step_hint(name, ids); !hint.empty()) return hint;
+    return did_you_mean(name, {"fail", "continue"});
+}
+
 struct Names {
     std::vector<std::string> steps, inputs, vars;
     std::unordered_set<std::string_view> step_set;  // the same steps, to look up (views of ids)
@@ -554,8 +560,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
             else if (!contains(names.steps, step.on_error))
                 ctx.error(at, "'on_error' must be fail, continue or a step id; there is no "
                               "step '" +
-                                  step.on_error + "'" +
-                                  unknown_step_hint(step.on_error, names.steps));
+                                  step.on_error + "'" + on_error_hint(step.on_error, names.steps));
         }
         if (tasks) check_task(ctx, step, ex, *tasks);
     }

@@ -932,6 +932,31 @@ outputs:
   r: "{{ steps.use.output }}"
 """)
 
+    def test_progress_lines_say_how_long_and_what_was_not_needed(self):
+        # A timed-out sub-workflow attempt was printed "failed in 0ms", and a handler no
+        # failure called (with the step waiting for it) was skipped without a line.
+        self.p.workflow("kid", "steps:\n  - {id: nap, task: sleep, with: {duration: 2s}}\n")
+        self.p.workflow("parent", """\
+steps:
+  - id: k
+    task: workflow
+    timeout: 300ms
+    retry: {max_attempts: 2, initial_delay: 100ms, backoff: fixed}
+    on_error: continue
+    with: {name: kid}
+  - {id: fine, task: log, with: {message: ok}, on_error: unused}
+  - {id: unused, task: log, with: {message: never}}
+  - {id: after_unused, task: log, needs: unused, with: {message: never}}
+""")
+        p = self.p.ferry("run", "parent")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ms = re.search(r"step k attempt 1 failed in (\d+)ms", p.stderr)
+        self.assertTrue(ms, p.stderr)
+        self.assertGreaterEqual(int(ms.group(1)), 290)
+        self.assertIn("step unused skipped: not needed: no step failed into this handler",
+                      p.stderr)
+        self.assertIn("step after_unused skipped", p.stderr)
+
     def test_child_outputs_become_step_output(self):
         doc = self.assertRun("parent")
         self.assertEqual(doc["steps"]["sub"]["output"], {"doubled": 42, "parent_given": 21})

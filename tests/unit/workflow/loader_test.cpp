@@ -124,6 +124,19 @@ TEST_CASE("steps need an id and a task", "[workflow][loader]") {
           "wf.yaml:4:14: 'provider' must be non-empty text");
 }
 
+TEST_CASE("another engine's words are pointed to Ferry's", "[workflow][loader]") {
+    CHECK(only_problem(step_with("    depends_on: [b]\n")) ==
+          "wf.yaml:4:5: unknown key 'depends_on' in step 'a' (did you mean 'needs'?)");
+    // Not 'id', one letter away: the condition is meant.
+    CHECK(only_problem(step_with("    if: x\n")) ==
+          "wf.yaml:4:5: unknown key 'if' in step 'a' (did you mean 'when'?)");
+    CHECK(only_problem("on_failure: {task: log}\nsteps:\n  - {id: a, task: log}\n") ==
+          "wf.yaml:1:1: unknown key 'on_failure' in workflow (it goes under 'hooks:')");
+    CHECK(only_problem("steps:\n  - {id: a, task: log, on_error: contine}\n") ==
+          "wf.yaml:2:34: 'on_error' must be fail, continue or a step id; there is no step "
+          "'contine' (did you mean 'continue'?)");
+}
+
 TEST_CASE("unknown step keys get a suggestion", "[workflow][loader]") {
     CHECK(only_problem(step_with("    neds: b\n")) ==
           "wf.yaml:4:5: unknown key 'neds' in step 'a' (did you mean 'needs'?)");

@@ -42,6 +42,11 @@ bool claim_pending(const std::string& key) {
     return staged_claims().count(key) != 0;
 }
 
+void when_claim_durable(store::Store& store, const std::string& key, std::function<void()> answer) {
+    if (!claim_pending(key)) return answer();
+    store.after_commit(std::move(answer));
+}
+
 bool claim_outlived_execution(const store::Store& store, const std::string& key,
                               std::string_view value) {
     if (claim_pending(key)) return false;

@@ -7,6 +7,7 @@
 #include "runtime/error.h"
 #include "store/store.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,13 @@ Result<std::optional<std::string>> claimed(const store::Store& store, const std:
 // Whether key has a claim staged or in the batch being committed: a store read still shows
 // the value before it, so whatever that read decides about the key is out of date.
 bool claim_pending(const std::string& key);
+
+// Runs `answer` now when key's claim is durable (or there is none), else once the commit
+// that writes it has run: an answer that rests on a claim (a repeat told the execution the
+// first request started, a replay refused) must not reach a client before a crash could
+// no longer take the claim back. Should that commit fail, `answer` is dropped with what it
+// holds (a Responder answers 500 then, as the first request's does).
+void when_claim_durable(store::Store& store, const std::string& key, std::function<void()> answer);
 
 // Idempotency-Key claims (starter.cpp) are kept under this prefix, their value
 // "EXECUTION_ID FINGERPRINT" (a bare id in claims made before requests were fingerprinted).

@@ -110,31 +110,6 @@ void get_workflow(Api& api, Call& c) {
     c.json(200, to_json_text(workflow_view(*wf.value(), true)));
 }
 
-// The JSON object body of a POST, with only the fields the endpoint reads (an empty body is
-// an empty object); on anything else the call is answered and nullopt returned. `takes`
-// ends the message that names an unknown field.
-std::optional<Value> object_body(Call& c, std::initializer_list<std::string_view> fields,
-                                 const std::string& takes) {
-    if (c.req.body.empty()) return Value::dict();
-    Result<Value> parsed = parse_json_body(c.req.body);
-    if (!parsed) {
-        c.error(400, "bad_json", parsed.error().message);
-        return std::nullopt;
-    }
-    if (!parsed->is_dict()) {
-        c.error(400, "bad_request", "the body must be a JSON object");
-        return std::nullopt;
-    }
-    for (const auto& [key, value] : parsed->dict_obj().items()) {
-        std::string k = tmpl::to_str(key);
-        if (std::find(fields.begin(), fields.end(), k) == fields.end()) {
-            c.error(422, "invalid_request", "unknown field '" + k + "' in the body: " + takes);
-            return std::nullopt;
-        }
-    }
-    return parsed.value();
-}
-
 void start(Api& api, Call& c) {
     const std::string& name = c.params["name"];
     if (!safe_name(name)) return c.error(404, "not_found", "no workflow '" + name + "'");
@@ -159,11 +134,9 @@ void start(Api& api, Call& c) {
     }
     sr.trigger = "api";
     sr.idempotency_key = c.req.header("idempotency-key");
-    if (auto w = c.req.query_param("wait")) {
-        Result<uint64_t> ms = parse_duration_ms(*w);
-        if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
-        sr.wait_ms = std::min<uint64_t>(ms.value(), 300'000);
-    }
+    std::optional<uint64_t> wait = wait_query(c);
+    if (!wait) return;
+    sr.wait_ms = *wait;
     start_execution(api, std::move(sr), std::move(c.res));
 }
 
@@ -315,6 +288,8 @@ void cancel(Api& api, Call& c) {
 void retry(Api& api, Call& c) {
     // A retry repeats the execution's own inputs: it reads no body, and says so.
     if (!object_body(c, {}, "a retry runs with the execution's own inputs and takes none")) return;
+    std::optional<uint64_t> wait = wait_query(c);  // answered like a start
+    if (!wait) return;
     const std::string& id = c.params["id"];
     auto rec = api.app().store->get_execution(id);
     if (!rec) return c.error(500, "storage", rec.error().message);
@@ -347,6 +322,7 @@ void retry(Api& api, Call& c) {
     sr.trigger = "retry";
     sr.trigger_info = dict_of({{"retry_of", str(id)}});
     sr.idempotency_key = c.req.header("idempotency-key");
+    sr.wait_ms = *wait;
     start_execution(api, std::move(sr), std::move(c.res));
 }
 
@@ -402,7 +378,7 @@ void add_execution_routes(Api& api) {
               {409, "", "", ""},
               {422, "", "", ""}}});
     api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator, [a](Call& c) { retry(*a, c); },
-            {{idempotency_param()}, ""});
+            {{wait_param(), idempotency_param()}, ""});
 }
 
 }  // namespace ferry::engine::server

@@ -168,11 +168,9 @@ void submit(Api& api, Call& c) {
     sr.trigger = "form";
     sr.trigger_info = dict_of({{"form", str(form->name)}});  // which form, once logs rotate
     sr.idempotency_key = c.req.header("idempotency-key");
-    if (auto w = c.req.query_param("wait")) {
-        Result<uint64_t> ms = parse_duration_ms(*w);
-        if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
-        sr.wait_ms = std::min<uint64_t>(ms.value(), 300'000);
-    }
+    std::optional<uint64_t> wait = wait_query(c);
+    if (!wait) return;
+    sr.wait_ms = *wait;
     if (browser) {
         FormSpec copy = *form;  // the config outlives requests, but keep the answer self-contained
         sr.present = [copy, submitted](ServerResponse r) {

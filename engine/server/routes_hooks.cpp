@@ -152,17 +152,26 @@ void receive(Api& api, Call& c) {
             const std::string& entry = *seen.value();
             // Never the execution's record, even under ?wait=: a replay of a captured
             // delivery passes the signature checks, and must learn nothing but the id.
-            if (size_t space = entry.find(' '); space != std::string::npos)
-                return answer_repeat(api, entry.substr(space + 1), std::move(c.res));
+            if (size_t space = entry.find(' '); space != std::string::npos) {
+                auto held = std::make_shared<Responder>(std::move(c.res));
+                return when_claim_durable(*app.store, replay_key,
+                                          [&api, held, id = entry.substr(space + 1)] {
+                                              answer_repeat(api, id, std::move(*held));
+                                          });
+            }
         }
         if (fresh_entry) {
             // The signature is not repeated in the answer: it names the payload, nothing more.
-            return c.error(409, "replayed",
-                           hook->verify == "hmac-sha256"
-                               ? "this payload with this signature was already delivered in the "
-                                 "last " +
-                                     format_duration_ms(hook->replay_window_ms)
-                               : "webhook-id '" + check.replay_id + "' was already delivered");
+            // A 409 is final to the sender: only once the first delivery is durable.
+            auto held = std::make_shared<Responder>(std::move(c.res));
+            std::string message =
+                hook->verify == "hmac-sha256"
+                    ? "this payload with this signature was already delivered in the last " +
+                          format_duration_ms(hook->replay_window_ms)
+                    : "webhook-id '" + check.replay_id + "' was already delivered";
+            return when_claim_durable(*app.store, replay_key, [held, message] {
+                held->send_error(409, "replayed", message);
+            });
         }
     }
 
@@ -174,12 +183,9 @@ void receive(Api& api, Call& c) {
     }
     // ?wait= is a start's; a resume hook answers when the decision is durable, but a bad
     // value is refused on both.
-    uint64_t wait_ms = 0;
-    if (auto w = c.req.query_param("wait")) {
-        Result<uint64_t> ms = parse_duration_ms(*w);
-        if (!ms) return c.error(400, "bad_request", "wait: " + ms.error().message);
-        wait_ms = std::min<uint64_t>(ms.value(), 300'000);
-    }
+    std::optional<uint64_t> wait = wait_query(c);
+    if (!wait) return;
+    const uint64_t wait_ms = *wait;
     if (!hook->resume.empty()) return resume_approval(app, c, *hook, payload, replay_key, now_ms);
     StartRequest sr;
     sr.workflow = hook->start;

@@ -42,6 +42,8 @@ void integrations(Api& api, Call& c) {
 
 // A harmless request to the integration's base URL (or URL): reachability, TLS and auth.
 void test_integration(Api& api, Call& c) {
+    // A request that cannot be what the client meant sends nothing.
+    if (!object_body(c, {}, "a test takes none")) return;
     IntegrationClient* client = api.app().integrations.find(c.params["name"]);
     if (!client) return c.error(404, "not_found", "no integration '" + c.params["name"] + "'");
     IntegrationRequest req;
@@ -65,7 +67,9 @@ void test_integration(Api& api, Call& c) {
                                    Value::boolean(status != 401 && status != 403));
             }
         } else {
-            out.dict_obj().set(str("error"), str(o.error.message));
+            // The contract's error shape, beside what the test found (as a replay's).
+            out.dict_obj().set(str("error"), dict_of({{"code", str("unreachable")},
+                                                      {"message", str(o.error.message)}}));
         }
         res->send(200, to_json_text(out), {{"Content-Type", "application/json"}});
     });
@@ -93,6 +97,8 @@ void dlq_list(Api& api, Call& c) {
 }
 
 void dlq_replay(Api& api, Call& c) {
+    // Read before anything is delivered: a malformed request replays nothing.
+    if (!object_body(c, {}, "a replay sends the dead letter as it was and takes none")) return;
     std::string id = c.params["id"];
     if (api.app().replaying_dead_letters.count(id))
         return c.error(409, "conflict",

@@ -6,6 +6,7 @@
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/crypto.h"
+#include "runtime/duration.h"
 #include "server/claims.h"
 #include "template/environment.h"
 #include "workflow/loader.h"
@@ -267,7 +268,12 @@ void start_execution(Api& api, StartRequest request, Responder res) {
                                 " with a different request; use a new key for new inputs");
                 return;
             }
-            reply_repeat(&api, app, std::move(res), request.present, id, request.wait_ms);
+            auto held = std::make_shared<Responder>(std::move(res));
+            when_claim_durable(*app.store, idem_key,
+                               [api = &api, a = &app, held, present = request.present, id,
+                                wait = request.wait_ms] {
+                                   reply_repeat(api, *a, std::move(*held), present, id, wait);
+                               });
             return;
         }
     }
@@ -338,6 +344,39 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         waiter->timer = a->loop.timer(limit, [waiter] { waiter->answer_accepted(); });
         api->add_pending(waiter);
     });
+}
+
+std::optional<Value> object_body(Call& c, std::initializer_list<std::string_view> fields,
+                                 const std::string& takes) {
+    if (c.req.body.empty()) return Value::dict();
+    Result<Value> parsed = parse_json_body(c.req.body);
+    if (!parsed) {
+        c.error(400, "bad_json", parsed.error().message);
+        return std::nullopt;
+    }
+    if (!parsed->is_dict()) {
+        c.error(400, "bad_request", "the body must be a JSON object");
+        return std::nullopt;
+    }
+    for (const auto& [key, value] : parsed->dict_obj().items()) {
+        std::string k = tmpl::to_str(key);
+        if (std::find(fields.begin(), fields.end(), k) == fields.end()) {
+            c.error(422, "invalid_request", "unknown field '" + k + "' in the body: " + takes);
+            return std::nullopt;
+        }
+    }
+    return parsed.value();
+}
+
+std::optional<uint64_t> wait_query(Call& c) {
+    auto w = c.req.query_param("wait");
+    if (!w) return uint64_t(0);
+    Result<uint64_t> ms = parse_duration_ms(*w);
+    if (!ms) {
+        c.error(400, "bad_request", "wait: " + ms.error().message);
+        return std::nullopt;
+    }
+    return std::min<uint64_t>(ms.value(), 300'000);
 }
 
 Api::ParamDoc wait_param() {

@@ -9,7 +9,10 @@
 #include "server/api.h"
 
 #include <functional>
+#include <initializer_list>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace ferry::engine::server {
 
@@ -41,6 +44,16 @@ void start_execution(Api& api, StartRequest request, Responder res);
 // The answer to a hook's delivery sent again, which started execution_id: 202 with the id,
 // its status and "idempotent_replay": true.
 void answer_repeat(Api& api, const std::string& execution_id, Responder res);
+
+// The JSON object body of a POST, with only the fields the endpoint reads (an empty body is
+// an empty object); on anything else the call is answered (400, 422) and nullopt returned.
+// `takes` ends the message that names an unknown field.
+std::optional<tmpl::Value> object_body(Call& c, std::initializer_list<std::string_view> fields,
+                                       const std::string& takes);
+
+// A start's ?wait=: 0 when absent, at most 5 minutes; nullopt once a bad value has been
+// answered 400.
+std::optional<uint64_t> wait_query(Call& c);
 
 // For the OpenAPI document: the parameters of the routes that start an execution.
 Api::ParamDoc wait_param();         // ?wait=

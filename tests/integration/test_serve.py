@@ -171,6 +171,14 @@ class IntegrationCheck(ServeTest):
         self.assertEqual(body["status"], 302)
         self.assertIsNone(body["authenticated"])
         self.assertEqual(body["location"], "https://sso.example/login")
+        # Unreachable: the error in the contract's shape, as a dead letter's replay gives it.
+        srv.shutdown()
+        srv.server_close()
+        status, body = self.s.json("POST", "/api/v1/integrations/sso/test", {}, role="admin")
+        self.assertEqual(status, 200, body)
+        self.assertFalse(body["reachable"])
+        self.assertEqual(body["error"]["code"], "unreachable")
+        self.assertIn("127.0.0.1", body["error"]["message"])
 
 
 class Executions(ServeTest):
@@ -333,6 +341,27 @@ steps:
         self.assertEqual(s6, 422, b6)
         status, listing = self.s.json("GET", "/api/v1/executions?workflow=hello", role="viewer")
         self.assertEqual(len(listing["executions"]), 2)
+
+    def test_a_repeat_is_answered_once_the_execution_is_durable(self):
+        # Repeats racing the first request were answered 202 {"status": "pending"} from its
+        # claim while still staged: a crash then left them an id that never existed, and the
+        # key free for another execution. Each answer now waits for that commit.
+        answers = []
+        lock = threading.Lock()
+
+        def go():
+            got = self.start(headers={"Idempotency-Key": "race-1"})
+            with lock:
+                answers.append(got)
+        threads = [threading.Thread(target=go) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(answers), 12)
+        self.assertEqual({status for status, _ in answers}, {202})
+        self.assertEqual(len({body["id"] for _, body in answers}), 1)
+        self.assertNotIn("pending", [body["status"] for _, body in answers])
 
     def test_a_repeated_key_under_wait_waits_for_the_execution(self):
         # What a client whose first synchronous call timed out sends: it got 202 "running"
@@ -1082,12 +1111,21 @@ class Malformed(ServeTest):
                 ("/api/v1/executions/%s/retry" % exec_id, '{"inputs": {"name": "z"}}', 422),
                 ("/api/v1/executions/%s/cancel" % exec_id, '{"why": "x"}', 422),
                 ("/api/v1/executions/%s/steps/greet/approve" % exec_id,
-                 '{"comment": "ok", "extra": 1}', 422)):
+                 '{"comment": "ok", "extra": 1}', 422),
+                # These read no body, and sent a delivery or a probe whatever it held.
+                ("/api/v1/dlq/01ARZ3NDEKTSV4RRFFQ69G5FAV/replay", "garbage", 400),
+                ("/api/v1/integrations/none/test", '{"x": 1}', 422)):
             with self.subTest(path=path, body=body):
                 status, _, data = self.s.request("POST", path, body, role="admin")
                 self.assertEqual(status, code, data)
                 if code == 422:
                     self.assertIn("unknown field", json.loads(data)["error"]["message"])
+        # A retry is answered like a start: ?wait= waits for its end.
+        status, again = self.s.json("POST", "/api/v1/executions/%s/retry?wait=5s" % exec_id,
+                                    None, role="operator")
+        self.assertEqual(status, 200, again)
+        self.assertEqual(again["status"], "succeeded")
+        self.assertEqual(again["trigger_info"]["retry_of"], exec_id)
         # The server keeps serving others.
         self.assertEqual(self.s.json("GET", "/healthz")[0], 200)
 

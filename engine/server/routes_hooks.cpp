@@ -132,7 +132,7 @@ void receive(Api& api, Call& c) {
     std::string replay_key;
     if (!check.replay_id.empty()) {
         if (check.replay_id.size() > 255)
-            return c.error(400, "bad_request", "webhook-id is longer than 255 characters");
+            return c.error(400, "bad_request", "webhook-id is longer than 255 bytes");
         // Repeated in the 409 answer and log lines, which are JSON.
         if (invalid_utf8_at(check.replay_id) != std::string::npos)
             return c.error(400, "bad_request", "webhook-id is not valid UTF-8");

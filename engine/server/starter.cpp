@@ -227,7 +227,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     if (!request.idempotency_key.empty()) {
         if (request.idempotency_key.size() > 255) {
             reply_error(res, request.present, 400, "bad_request",
-                        "Idempotency-Key is longer than 255 characters");
+                        "Idempotency-Key is longer than 255 bytes");
             return;
         }
         // Repeated in answers and log lines, which are JSON: UTF-8 only.

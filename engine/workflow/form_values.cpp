@@ -74,7 +74,9 @@ std::string normalize_datetime(std::string_view s) {
     size_t pos = 16;
     std::string frac;
     if (pos < s.size() && s[pos] == ':') {
-        if (!digits(s, pos + 1, 2, ss) || ss > 60) return "";
+        // Not :60: a leap second comes only at 23:59:60 UTC, and the systems a form's
+        // value goes on to (ServiceNow, Python, Go's RFC 3339) refuse it anyway.
+        if (!digits(s, pos + 1, 2, ss) || ss > 59) return "";
         pos += 3;
         if (pos < s.size() && s[pos] == '.') {
             size_t end = pos + 1;

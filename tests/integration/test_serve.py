@@ -341,6 +341,10 @@ steps:
         self.assertEqual(s6, 422, b6)
         status, listing = self.s.json("GET", "/api/v1/executions?workflow=hello", role="viewer")
         self.assertEqual(len(listing["executions"]), 2)
+        # Bounded in bytes, as the docs say (255), and the answer says bytes.
+        s7, b7 = self.start(headers={"Idempotency-Key": "x" * 256})
+        self.assertEqual((s7, b7["error"]["message"]),
+                         (400, "Idempotency-Key is longer than 255 bytes"))
 
     def test_a_repeat_is_answered_once_the_execution_is_durable(self):
         # Repeats racing the first request were answered 202 {"status": "pending"} from its

@@ -253,6 +253,9 @@ TEST_CASE("form values: conversion from text and JSON", "[forms]") {
               .value()
               .str() == "2026-01-31T14:30:05.5+01:00");
     CHECK(!error_of(field("datetime"), Value::string("2026-01-31T25:00")).empty());
+    // No second 60: a leap second only at 23:59:60 UTC, refused downstream anyway.
+    CHECK(!error_of(field("datetime"), Value::string("2026-03-01T22:00:60Z")).empty());
+    CHECK(error_of(field("datetime"), Value::string("2026-03-01T22:00:59Z")).empty());
     CHECK(convert_form_value(field("email"), Value::string("a@b.example")).value().str() ==
           "a@b.example");
     CHECK(!error_of(field("email"), Value::string("not-an-email")).empty());

@@ -79,6 +79,7 @@ struct ParamDoc {
     std::string in;    // query | header
     std::string type;  // string | integer
     std::string description;
+    std::string schema = {};  // JSON Schema text of the bounds it is held to ({"minimum": 1})
 };
 // One documented answer. An error status (400 and up) with no content_type of its own
 // is the contract's error shape.

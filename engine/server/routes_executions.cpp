@@ -9,6 +9,7 @@
 #include "runtime/integration/secrets.h"
 #include "runtime/utf8.h"
 #include "server/api.h"
+#include "server/openapi.h"
 #include "server/starter.h"
 #include "template/environment.h"
 #include "workflow/loader.h"
@@ -330,24 +331,45 @@ void retry(Api& api, Call& c) {
 
 void add_execution_routes(Api& api) {
     Api* a = &api;
-    api.add("GET", "/api/v1/workflows", Role::Viewer, [a](Call& c) { list_workflows(*a, c); });
-    api.add("GET", "/api/v1/workflows/{name}", Role::Viewer, [a](Call& c) { get_workflow(*a, c); });
+    api.add("GET", "/api/v1/workflows", Role::Viewer, [a](Call& c) { list_workflows(*a, c); },
+            {{}, "", {}, {{200, "every workflow file", "", schema_ref("WorkflowList")}}});
+    api.add("GET", "/api/v1/workflows/{name}", Role::Viewer, [a](Call& c) { get_workflow(*a, c); },
+            {{},
+             "",
+             {},
+             {{200, "the workflow, its inputs as a JSON Schema", "", schema_ref("Workflow")},
+              {404, "", "", ""},
+              {422, "the file does not load (invalid_workflow)", "", ""}}});
     api.add("POST", "/api/v1/workflows/{name}/executions", Role::Operator,
             [a](Call& c) { start(*a, c); },
             {{wait_param(), idempotency_param()}, R"({"type": "object", "properties": {
                 "inputs": {"type": "object", "description": "the workflow's inputs"},
                 "dry_run": {"type": "boolean", "description": "send nothing; preview requests"}}})"});
-    api.add("GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); },
-            {{{"workflow", "query", "string", "only this workflow's executions"},
-              {"status", "query", "string",
-               "only those with this status: pending, running, waiting, succeeded, failed or "
-               "cancelled"},
-              {"limit", "query", "integer", "at most this many, 1 to 1000 (50)"},
-              {"cursor", "query", "string",
-               "the next_cursor of the previous page: the executions older than it"}},
-             ""});
-    api.add("GET", "/api/v1/executions/{id}", Role::Viewer, [a](Call& c) { get_execution(*a, c); });
-    api.add("GET", "/api/v1/executions/{id}/diff", Role::Viewer, [a](Call& c) { get_diff(*a, c); });
+    api.add(
+        "GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); },
+        {{{"workflow", "query", "string", "only this workflow's executions"},
+          {"status", "query", "string", "only those with this status",
+           R"({"enum": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"]})"},
+          {"limit", "query", "integer", "at most this many (50)",
+           R"({"minimum": 1, "maximum": 1000})"},
+          {"cursor", "query", "string",
+           "the next_cursor of the previous page: the executions older than it"}},
+         "",
+         {},
+         {{200, "newest first", "", schema_ref("ExecutionList")}, {400, "", "", ""}}});
+    api.add("GET", "/api/v1/executions/{id}", Role::Viewer, [a](Call& c) { get_execution(*a, c); },
+            {{},
+             "",
+             {},
+             {{200, "the execution with its steps and every attempt", "", schema_ref("Execution")},
+              {404, "", "", ""}}});
+    api.add("GET", "/api/v1/executions/{id}/diff", Role::Viewer, [a](Call& c) { get_diff(*a, c); },
+            {{},
+             "",
+             {},
+             {{200, "the changes it recorded", "", schema_ref("Diff")},
+              {400, "", "", ""},
+              {404, "", "", ""}}});
     const Api::RouteDoc decision{
         {},
         R"({"type": "object", "properties": {"comment": {"type": "string"}}})",
@@ -377,8 +399,10 @@ void add_execution_routes(Api& api) {
               {404, "", "", ""},
               {409, "", "", ""},
               {422, "", "", ""}}});
+    std::vector<Api::ResponseDoc> retried = start_responses();
+    retried.push_back({409, "it has not ended, is a sub-workflow, or held a secret input", "", ""});
     api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator, [a](Call& c) { retry(*a, c); },
-            {{wait_param(), idempotency_param()}, ""});
+            {{wait_param(), idempotency_param()}, "", {}, retried});
 }
 
 }  // namespace ferry::engine::server

@@ -7,6 +7,7 @@
 #include "runtime/utf8.h"
 #include "server/api.h"
 #include "server/forms.h"
+#include "server/openapi.h"
 #include "server/starter.h"
 
 #include <algorithm>
@@ -210,9 +211,10 @@ void add_form_routes(Api& api) {
     // A form is public (no token) or not (viewer to read it, operator to submit).
     const std::string read_note = "none for a public form, else viewer";
     // Open, but a viewer token shows more: the public forms without one, all with one.
-    api.add_resource_guarded("GET", "/api/v1/forms",
-                             "none; without a viewer token only public forms are listed",
-                             [a](Call& c) { list_forms(*a, c); });
+    api.add_resource_guarded(
+        "GET", "/api/v1/forms", "none; without a viewer token only public forms are listed",
+        [a](Call& c) { list_forms(*a, c); },
+        {{}, "", {}, {{200, "the forms the caller may see", "", schema_ref("FormList")}}});
     api.add_resource_guarded("GET", "/api/v1/forms/{name}", read_note,
                              [a](Call& c) { get_schema(*a, c); },
                              {{},

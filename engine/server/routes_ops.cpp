@@ -1,5 +1,5 @@
 // Operations endpoints: health, metrics, integrations, the dead-letter queue, and the
-// OpenAPI document generated from the route table (so it cannot drift from the routes).
+// OpenAPI document (server/openapi.cpp).
 #include "core/dead_letters.h"
 #include "core/values.h"
 #include "runtime/http_text.h"
@@ -7,6 +7,7 @@
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
 #include "server/api.h"
+#include "server/openapi.h"
 #include "server/starter.h"
 
 namespace ferry::engine::server {
@@ -127,138 +128,44 @@ void dlq_replay(Api& api, Call& c) {
     });
 }
 
-std::vector<Api::ResponseDoc> documented_responses(const Api::Route& r) {
-    if (!r.doc.responses.empty()) return r.doc.responses;
-    bool starts =
-        r.method == "POST" && (r.pattern.ends_with("/executions") || r.pattern.ends_with("/retry"));
-    if (starts) return start_responses();
-    return {{200, "OK", "", ""}};
-}
-
-Value openapi(const Api& api) {
-    Value paths = Value::dict();
-    for (const Api::Route& r : api.routes()) {
-        const Value* existing = paths.dict_obj().find(r.pattern);
-        Value item = existing ? *existing : Value::dict();
-        Value params = Value::list();
-        for (const std::string& part : r.parts) {
-            if (part.size() > 2 && part.front() == '{') {
-                params.list_obj().items.push_back(
-                    dict_of({{"name", str(part.substr(1, part.size() - 2))},
-                             {"in", str("path")},
-                             {"required", Value::boolean(true)},
-                             {"schema", dict_of({{"type", str("string")}})}}));
-            }
-        }
-        for (const Api::ParamDoc& d : r.doc.params) {
-            params.list_obj().items.push_back(
-                dict_of({{"name", str(d.name)},
-                         {"in", str(d.in)},
-                         {"required", Value::boolean(false)},
-                         {"description", str(d.description)},
-                         {"schema", dict_of({{"type", str(d.type)}})}}));
-        }
-        Value error_ref = dict_of({{"$ref", str("#/components/responses/Error")}});
-        Value responses = Value::dict();
-        for (const Api::ResponseDoc& d : documented_responses(r)) {
-            std::string status = std::to_string(d.status);
-            if (d.status >= 400 && d.content_type.empty()) {
-                responses.dict_obj().set(str(status), error_ref);
-                continue;
-            }
-            Value answer = dict_of({{"description", str(d.description)}});
-            if (d.status != 204) {
-                Value media = Value::dict();
-                if (!d.schema.empty())
-                    media.dict_obj().set(str("schema"), tmpl::value_from_json(d.schema));
-                Value content = Value::dict();
-                content.dict_obj().set(
-                    str(d.content_type.empty() ? std::string("application/json") : d.content_type),
-                    media);
-                answer.dict_obj().set(str("content"), content);
-            }
-            responses.dict_obj().set(str(status), answer);
-        }
-        responses.dict_obj().set(str("default"), error_ref);
-        Value op = dict_of({{"operationId", str(r.method + " " + r.pattern)},
-                            {"parameters", params},
-                            {"responses", responses},
-                            {"x-ferry-role", str(std::string(to_string(r.role)))}});
-        if (!r.role_note.empty()) {
-            // Either no credentials (a public resource) or a bearer token.
-            op.dict_obj().set(str("x-ferry-role-note"), str(r.role_note));
-            op.dict_obj().set(str("security"),
-                              Value::list({Value::dict(), dict_of({{"bearer", Value::list()}})}));
-        } else if (r.role == Role::None) {
-            op.dict_obj().set(str("security"), Value::list());
-        }
-        if (!r.doc.body_schema.empty()) {
-            Value content = Value::dict();
-            Value schema = dict_of({{"schema", tmpl::value_from_json(r.doc.body_schema)}});
-            content.dict_obj().set(str("application/json"), schema);
-            for (const std::string& type : r.doc.other_body_types)
-                content.dict_obj().set(str(type), schema);
-            op.dict_obj().set(str("requestBody"), dict_of({{"content", content}}));
-        }
-        item.dict_obj().set(str(ascii_lower(r.method)), op);
-        paths.dict_obj().set(str(r.pattern), item);
-    }
-    Value error_schema = dict_of(
-        {{"type", str("object")},
-         {"required", Value::list({str("error")})},
-         {"properties",
-          dict_of({{"error",
-                    dict_of({{"type", str("object")},
-                             {"required", Value::list({str("code"), str("message")})},
-                             {"properties",
-                              dict_of({{"code", dict_of({{"type", str("string")}})},
-                                       {"message", dict_of({{"type", str("string")}})}})}})}})}});
-    Value components = dict_of(
-        {{"securitySchemes",
-          dict_of({{"bearer", dict_of({{"type", str("http")}, {"scheme", str("bearer")}})}})},
-         {"schemas", dict_of({{"Error", error_schema}})},
-         {"responses",
-          dict_of(
-              {{"Error",
-                dict_of(
-                    {{"description", str("An error")},
-                     {"content",
-                      dict_of(
-                          {{"application/json",
-                            dict_of({{"schema",
-                                      dict_of({{"$ref",
-                                                str("#/components/schemas/Error")}})}})}})}})}})}});
-    return dict_of({{"openapi", str("3.0.3")},
-                    {"info", dict_of({{"title", str("Ferry API")}, {"version", str("1")}})},
-                    {"security", Value::list({dict_of({{"bearer", Value::list()}})})},
-                    {"paths", paths},
-                    {"components", components}});
-}
-
 }  // namespace
 
 void add_ops_routes(Api& api) {
     Api* a = &api;
-    api.add("GET", "/healthz", Role::None, [](Call& c) { c.json(200, "{\"status\":\"ok\"}"); });
-    api.add("GET", "/api/v1/integrations", Role::Viewer, [a](Call& c) { integrations(*a, c); });
+    api.add("GET", "/healthz", Role::None, [](Call& c) { c.json(200, "{\"status\":\"ok\"}"); },
+            {{}, "", {}, {{200, "serving", "", schema_ref("Health")}}});
+    api.add("GET", "/api/v1/integrations", Role::Viewer, [a](Call& c) { integrations(*a, c); },
+            {{}, "", {}, {{200, "each integration's health", "", schema_ref("IntegrationList")}}});
     api.add("POST", "/api/v1/integrations/{name}/test", Role::Operator,
-            [a](Call& c) { test_integration(*a, c); });
+            [a](Call& c) { test_integration(*a, c); },
+            {{},
+             "",
+             {},
+             {{200, "what one GET found (reachable: false with the error)", "",
+               schema_ref("IntegrationTest")},
+              {400, "", "", ""},
+              {404, "", "", ""},
+              {422, "", "", ""}}});
     api.add("GET", "/api/v1/dlq", Role::Viewer, [a](Call& c) { dlq_list(*a, c); },
-            {{{"limit", "query", "integer", "at most this many, 1 to 1000 (100)"},
+            {{{"limit", "query", "integer", "at most this many (100)",
+               R"({"minimum": 1, "maximum": 1000})"},
               {"cursor", "query", "string",
                "the next_cursor of the previous page: the dead letters after it"}},
-             ""});
+             "",
+             {},
+             {{200, "oldest first", "", schema_ref("DeadLetterList")}, {400, "", "", ""}}});
     api.add("POST", "/api/v1/dlq/{id}/replay", Role::Admin, [a](Call& c) { dlq_replay(*a, c); },
             {{},
              "",
              {},
              {{200, "delivered: the entry is removed", "", ""},
+              {400, "", "", ""},
               {404, "", "", ""},
               {409, "", "", ""},
               {422, "", "", ""},
               {502, "the receiver failed again: the entry stays (error: replay_failed)", "", ""}}});
     api.add("GET", "/api/v1/openapi.json", Role::None,
-            [a](Call& c) { c.json(200, to_json_text(openapi(*a))); });
+            [a](Call& c) { c.json(200, to_json_text(openapi_document(*a))); });
 }
 
 }  // namespace ferry::engine::server

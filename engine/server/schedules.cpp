@@ -4,6 +4,7 @@
 #include "core/values.h"
 #include "runtime/ids.h"
 #include "runtime/timestamp.h"
+#include "server/openapi.h"
 #include "template/environment.h"
 
 namespace ferry::engine::server {
@@ -255,8 +256,11 @@ void Schedules::stop() {
 }
 
 void Schedules::add_routes(Api& api) {
-    api.add("GET", "/api/v1/schedules", Role::Viewer,
-            [this](Call& c) { c.json(200, list_json()); });
+    api.add("GET", "/api/v1/schedules", Role::Viewer, [this](Call& c) { c.json(200, list_json()); },
+            {{},
+             "",
+             {},
+             {{200, "each schedule, its next and last run", "", schema_ref("ScheduleList")}}});
 }
 
 }  // namespace ferry::engine::server

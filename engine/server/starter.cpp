@@ -8,6 +8,7 @@
 #include "runtime/crypto.h"
 #include "runtime/duration.h"
 #include "server/claims.h"
+#include "server/openapi.h"
 #include "template/environment.h"
 #include "workflow/loader.h"
 
@@ -388,12 +389,14 @@ Api::ParamDoc wait_param() {
 // What a start answers (POST .../executions, a form's submit, a hook, a retry): 202 once
 // the execution is durable, 200 with it when ?wait= saw it end.
 std::vector<Api::ResponseDoc> start_responses() {
-    const char* accepted = R"({"type": "object", "required": ["id", "status"], "properties": {)"
-                           R"("id": {"type": "string"}, "status": {"type": "string"},)"
-                           R"("idempotent_replay": {"type": "boolean"}}})";
-    return {{200, "?wait=: the execution, ended in time, with its outputs", "", ""},
-            {202, "Accepted: the execution is recorded durably", "", accepted},
+    return {{200,
+             "?wait=: the execution, ended in time, with its outputs (its steps without "
+             "their attempts: GET /api/v1/executions/{id} has them)",
+             "", schema_ref("Execution")},
+            {202, "Accepted: the execution is recorded durably", "", schema_ref("Accepted")},
             {400, "", "", ""},
+            {404, "no such workflow", "", ""},
+            {413, "the body is larger than server.max_body", "", ""},
             {422, "", "", ""},
             {503, "the server cannot record executions (its data folder or locks)", "", ""},
             {507, "the store is full: no new execution", "", ""}};
@@ -401,7 +404,8 @@ std::vector<Api::ResponseDoc> start_responses() {
 
 Api::ParamDoc idempotency_param() {
     return {"Idempotency-Key", "header", "string",
-            "the same key always gives the same execution (a repeat starts nothing)"};
+            "the same key always gives the same execution (a repeat starts nothing)",
+            R"({"minLength": 1, "maxLength": 255})"};
 }
 
 }  // namespace ferry::engine::server

@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import openapi_check as oa  # noqa: E402
 import test_engine as te  # noqa: E402
 from serve_util import TOKENS, Server, tokens_yaml  # noqa: E402
 
@@ -1212,6 +1213,40 @@ outputs: {blob: "{{ 'x' * 1000000 }}"}
 
 
 class OpenApiAndMetrics(ServeTest):
+    def test_answers_hold_to_the_schemas_the_document_gives(self):
+        # An SDK generated from openapi.json types what it reads by these schemas.
+        _, doc = self.s.json("GET", "/api/v1/openapi.json")
+
+        def check(method, path, documented, status_wanted, body=None, role="admin"):
+            status, answer = self.s.json(method, path, body, role=role)
+            self.assertEqual(status, status_wanted, answer)
+            schema = oa.answer_schema(doc, documented, method.lower(), status)
+            self.assertIsNotNone(schema, (documented, status))
+            self.assertEqual(oa.problems(schema, answer, doc), [], (path, answer))
+            return answer
+        done = check("POST", "/api/v1/workflows/hello/executions?wait=5s",
+                     "/api/v1/workflows/{name}/executions", 200, {"inputs": {"name": "ada"}})
+        accepted = check("POST", "/api/v1/workflows/hello/executions",
+                         "/api/v1/workflows/{name}/executions", 202, {"inputs": {"name": "b"}})
+        check("GET", "/api/v1/executions/" + done["id"], "/api/v1/executions/{id}", 200)
+        check("GET", "/api/v1/executions?limit=5", "/api/v1/executions", 200)
+        check("GET", "/api/v1/executions/%s/diff" % done["id"], "/api/v1/executions/{id}/diff",
+              200)
+        check("POST", "/api/v1/executions/%s/retry?wait=5s" % done["id"],
+              "/api/v1/executions/{id}/retry", 200)
+        check("GET", "/api/v1/workflows", "/api/v1/workflows", 200)
+        check("GET", "/api/v1/workflows/hello", "/api/v1/workflows/{name}", 200)
+        check("GET", "/api/v1/integrations", "/api/v1/integrations", 200)
+        check("GET", "/api/v1/dlq", "/api/v1/dlq", 200)
+        check("GET", "/api/v1/schedules", "/api/v1/schedules", 200)
+        check("GET", "/api/v1/forms", "/api/v1/forms", 200)
+        check("GET", "/healthz", "/healthz", 200)
+        check("GET", "/api/v1/executions/nope", "/api/v1/executions/{id}", 404)
+        self.assertTrue(accepted["id"])
+        # The checker finds what does not hold (a test of the test).
+        self.assertTrue(oa.problems(oa.answer_schema(doc, "/api/v1/executions/{id}", "get", 200),
+                                    {"id": 1, "steps": {"a": {"key": "a"}}}, doc))
+
     def test_openapi_describes_every_route_accurately(self):
         status, doc = self.s.json("GET", "/api/v1/openapi.json")
         self.assertEqual(status, 200)
@@ -1227,16 +1262,26 @@ class OpenApiAndMetrics(ServeTest):
             return paths[path][method]["responses"]
         approve = answers("/api/v1/executions/{id}/steps/{step}/approve", "post")
         self.assertEqual(sorted(k for k in approve if k != "default"),
-                         ["200", "403", "404", "409", "422"])
+                         ["200", "401", "403", "404", "409", "422"])
         self.assertIn("decision", approve["200"]["content"]["application/json"]["schema"]
                       ["properties"])
         cancel = answers("/api/v1/executions/{id}/cancel", "post")
-        self.assertEqual(sorted(k for k in cancel if k != "default"), ["202", "404", "409", "422"])
+        self.assertEqual(sorted(k for k in cancel if k != "default"),
+                         ["202", "401", "403", "404", "409", "422"])
         start = answers("/api/v1/workflows/{name}/executions", "post")
         self.assertEqual(sorted(k for k in start if k != "default"),
-                         ["200", "202", "400", "422", "503", "507"])
-        self.assertEqual(start["202"]["content"]["application/json"]["schema"]["required"],
-                         ["id", "status"])
+                         ["200", "202", "400", "401", "403", "404", "413", "422", "503", "507"])
+        self.assertEqual(oa.resolve(start["202"]["content"]["application/json"]["schema"],
+                                    doc)["required"], ["id", "status"])
+        # Identifiers an SDK generator can name methods after, each once.
+        ids = [op["operationId"] for item in paths.values() for op in item.values()]
+        self.assertEqual(len(ids), len(set(ids)))
+        for op_id in ids:
+            self.assertRegex(op_id, r"^[a-z]+[A-Za-z0-9]*$")
+        self.assertIn("postApiV1WorkflowsByNameExecutions", ids)
+        limit = [p for p in paths["/api/v1/executions"]["get"]["parameters"]
+                 if p["name"] == "limit"][0]
+        self.assertEqual((limit["schema"]["minimum"], limit["schema"]["maximum"]), (1, 1000))
         events = answers("/api/v1/executions/{id}/events")
         self.assertIn("text/event-stream", events["200"]["content"])
         self.assertIn("204", events)

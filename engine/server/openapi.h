@@ -1,0 +1,14 @@
+// /api/v1/openapi.json: generated from the route table (so it cannot drift from the routes),
+// with the shapes of the answers the routes refer to (#/components/schemas/NAME).
+#pragma once
+
+#include "server/api.h"
+
+namespace ferry::engine::server {
+
+tmpl::Value openapi_document(const Api& api);
+
+// `{"$ref": "#/components/schemas/NAME"}`, for a ResponseDoc's schema.
+std::string schema_ref(const char* name);
+
+}  // namespace ferry::engine::server

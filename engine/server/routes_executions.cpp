@@ -320,6 +320,12 @@ void retry(Api& api, Call& c) {
                            "keeps only as [REDACTED]; start a new execution with its inputs");
     if (const Value* dr = dict_get(exec, "dry_run"); dr && dr->is_bool())
         sr.dry_run = dr->as_bool();
+    // The execution exists; its workflow may not any more: not the 404 of an unknown id.
+    if (auto wf = api.app().load_workflow(sr.workflow);
+        !wf && wf.error().kind == ErrorKind::NotFound)
+        return c.error(409, "conflict",
+                       "execution '" + id + "' ran workflow '" + sr.workflow +
+                           "', which is no longer in workflows/: " + wf.error().message);
     sr.trigger = "retry";
     sr.trigger_info = dict_of({{"retry_of", str(id)}});
     sr.idempotency_key = c.req.header("idempotency-key");
@@ -400,7 +406,10 @@ void add_execution_routes(Api& api) {
               {409, "", "", ""},
               {422, "", "", ""}}});
     std::vector<Api::ResponseDoc> retried = start_responses();
-    retried.push_back({409, "it has not ended, is a sub-workflow, or held a secret input", "", ""});
+    retried.push_back({409,
+                       "it has not ended, is a sub-workflow, held a secret input, or its "
+                       "workflow is gone",
+                       "", ""});
     api.add("POST", "/api/v1/executions/{id}/retry", Role::Operator, [a](Call& c) { retry(*a, c); },
             {{wait_param(), idempotency_param()}, "", {}, retried});
 }

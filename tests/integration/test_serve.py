@@ -347,6 +347,18 @@ steps:
         self.assertEqual((s7, b7["error"]["message"]),
                          (400, "Idempotency-Key is longer than 255 bytes"))
 
+    def test_a_retry_whose_workflow_is_gone_is_no_unknown_execution(self):
+        # It answered 404 not_found, which a client reads as "no such execution".
+        self.p.workflow("gone", "steps:\n  - {id: a, task: log, with: {message: x}}\n")
+        status, done = self.start("gone", {}, query="?wait=5s")
+        self.assertEqual(status, 200, done)
+        (self.p.dir / "workflows" / "gone.yaml").unlink()
+        status, answer = self.s.json("POST", "/api/v1/executions/%s/retry" % done["id"], None,
+                                     role="operator")
+        self.assertEqual(status, 409, answer)
+        self.assertIn("ran workflow 'gone', which is no longer in workflows/",
+                      answer["error"]["message"])
+
     def test_a_repeat_is_answered_once_the_execution_is_durable(self):
         # Repeats racing the first request were answered 202 {"status": "pending"} from its
         # claim while still staged: a crash then left them an id that never existed, and the

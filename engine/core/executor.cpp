@@ -368,14 +368,6 @@ void Engine::schedule(Run& run) {
             if (st.handler && !st.triggered) continue;
             const workflow::Step& def = defs[i];
             bool ready = true;
-            // A handler runs once, for every step that names it: it waits until they have
-            // all ended (but another handler that no failure called), else a second failure
-            // into it, after it ran, was handled by nobody (step_settled fails the run then).
-            if (st.handler)
-                for (size_t j = 0; j < defs.size() && ready; ++j)
-                    ready = defs[j].on_error != def.id || step_finished(run.steps[j].status) ||
-                            (run.steps[j].handler && !run.steps[j].triggered);
-            if (!ready) continue;
             std::string blocked_by;
             for (size_t d : def.depends_on_steps) {
                 const std::string& dep = defs[d].id;
@@ -526,7 +518,7 @@ void Engine::schedule(Run& run) {
     if (run.in_flight == 0) finish_run(run);
 }
 
-void Engine::step_settled(Run& run, size_t i) {
+void Engine::step_settled(Run& run, size_t i, bool restoring) {
     const workflow::Step& def = run.wf->steps[i];
     StepState& st = run.steps[i];
     // As its record says (and a resumed run reads): a failed step's output is null, not
@@ -554,10 +546,10 @@ void Engine::step_settled(Run& run, size_t i) {
             if (const workflow::Step* handler = run.wf->find_step(def.on_error)) {
                 StepState& hs = run.steps[size_t(handler - run.wf->steps.data())];
                 hs.triggered = true;
-                // Started already, for another step's failure (a handler that waited for
-                // this one, itself a handler, until a failure called it).
-                if (hs.status != StepStatus::Pending)
-                    fail_unhandled(run, i, "it had started already, for another step");
+                // It started for an earlier failure, and read that one: this one would be
+                // handled by nobody. (Restored results are as they were.)
+                if (hs.status != StepStatus::Pending && !restoring)
+                    fail_unhandled(run, i, "it had started already, for another step's failure");
             }
         }
         wake_all(run);

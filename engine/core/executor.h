@@ -242,7 +242,8 @@ class Engine {
     void settle_unit(Run& run, Unit& unit, bool eager = false, bool already_durable = false);
     void unit_settled(Run& run, Unit& unit);
     bool settles_eagerly(const Run& run) const;
-    void step_settled(Run& run, size_t step_index);
+    // restoring: a result read back on resume (it happened as recorded).
+    void step_settled(Run& run, size_t step_index, bool restoring = false);
     // A failure into an on_error step that cannot run for it (`why`) is handled by nobody:
     // the execution fails with the failed step's error, as with on_error: fail.
     void fail_unhandled(Run& run, size_t failed_step, const std::string& why);

@@ -399,7 +399,7 @@ Status Engine::resume_stored(const std::string& id,
         state.reason = text_of(dict_get(it->second, "reason"));
         state.failure_skip = st == StepStatus::Skipped && state.reason.rfind("dependency", 0) == 0;
         if (state.handler && st != StepStatus::Skipped) state.triggered = true;
-        step_settled(*run, i);
+        step_settled(*run, i, /*restoring=*/true);
     }
     add_run(run);
     release.keep = true;

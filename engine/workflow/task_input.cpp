@@ -58,6 +58,7 @@ void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const s
     std::vector<std::string> known;
     for (const auto& [key, sub] : properties->dict_obj().items())
         if (key.is_string()) known.emplace_back(key.str());
+    std::sort(known.begin(), known.end());  // a Lua table has no order of its own
     for (const auto& [key, sub] : value.dict_obj().items()) {
         const std::string k = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
         if (std::find(known.begin(), known.end(), k) != known.end()) continue;
@@ -66,7 +67,9 @@ void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const s
         for (const std::string& n : known)
             list += (list.empty() ? "" : ", ") + n;
         problems.push_back(input + " has no key '" + k + "'" +
-                           (hint.empty() ? " (keys: " + list + ")" : hint));
+                           (!hint.empty()  ? hint
+                            : list.empty() ? " (it takes none)"
+                                           : " (keys: " + list + ")"));
     }
     for (const auto& [key, sub] : properties->dict_obj().items()) {
         if (!key.is_string()) continue;

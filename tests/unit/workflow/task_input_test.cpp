@@ -52,6 +52,11 @@ TEST_CASE("an object input's declared keys", "[workflow][task_input]") {
                 "input 'p.size' is required"});
     CHECK(problems(spec, R"({"size": null})") ==
           Lines{"input 'p.size' is required, and it is null"});
+    // Listed by name, whatever order the task's table had; none declared, none taken.
+    CHECK(problems(R"({"properties": {"b": {}, "a": {}}})", R"({"z": 1})") ==
+          Lines{"input 'p' has no key 'z' (keys: a, b)"});
+    CHECK(problems(R"({"properties": {}})", R"({"z": 1})") ==
+          Lines{"input 'p' has no key 'z' (it takes none)"});
     // Not an object: the type says so, and the keys are not looked at.
     CHECK(problems(spec, "[]") == Lines{"input 'p' must be an object, got a list"});
 }

@@ -385,6 +385,12 @@ void Engine::schedule(Run& run) {
                     ds.failure_skip) {
                     blocked_by =
                         dep + (ds.status == StepStatus::Failed ? "' failed" : "' was skipped");
+                    // A note (the one step that runs on while the execution fails) that reads
+                    // the failure ending it ends as the failure's other dependents do:
+                    // cancelled, at the end (workflows.md section 9).
+                    if (run.failing && ds.status == StepStatus::Failed &&
+                        defs[d].on_error == "fail")
+                        ready = false;
                 }
             }
             if (!ready) continue;

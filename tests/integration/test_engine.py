@@ -760,6 +760,21 @@ on_step:
                 self.assertEqual(steps["later"]["status"], "cancelled")
                 self.assertEqual(steps["later.on_step"]["status"], "cancelled")
 
+    def test_a_note_that_reads_the_failure_ending_the_execution_is_cancelled(self):
+        # It ended "skipped: dependency 't' failed", the reason section 9 gives for a
+        # failure the execution goes on after.
+        self.p.workflow("notes", """\
+steps:
+  - {id: t, task: lua, with: {script: "ferry.sleep(100); error('ticket down', 0)"}}
+  - {id: a, task: log, with: {message: a}}
+on_step:
+  - {task: log, steps: a, with: {message: "note {{ event.step }} on {{ steps.t.output }}"}}
+""")
+        doc = self.assertRun("notes", code=1)
+        note = doc["steps"]["a.on_step"]
+        self.assertEqual((note["status"], note["reason"]),
+                         ("cancelled", "the execution failed before this step could run"))
+
 
 class Retries(EngineTest):
     def test_a_doomed_for_each_sends_no_more_retries(self):

@@ -3,11 +3,14 @@
 #include "core/values.h"
 #include "runtime/json_lua.h"
 #include "runtime/json_repeats.h"
+#include "runtime/utf8.h"
 #include "workflow/loader_internal.h"
+#include "workflow/project_config.h"
 #include "workflow/task_input.h"
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 
 namespace ferry::engine {
@@ -489,6 +492,18 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         }
         TaskDef t;
         t.name = field_string(L, idx, "name");
+        // Named in workflow files, which are UTF-8, and in JSON records and answers.
+        if (size_t bad = invalid_utf8_at(t.name); bad != std::string::npos) {
+            char byte[8];
+            std::snprintf(byte, sizeof byte, "0x%02X",
+                          unsigned(static_cast<unsigned char>(t.name[bad])));
+            problems.push_back(
+                diag_at(rel, places.key("name"),
+                        std::string("a task's name must be UTF-8 text (it has byte ") + byte +
+                            "): workflows name it, and records hold it"));
+            lua_pop(L, 1);
+            continue;
+        }
         t.provider = field_string(L, idx, "provider");
         t.description = field_string(L, idx, "description");
         t.file = rel;
@@ -505,6 +520,19 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         raw_field(L, idx, "integrations");
         if (lua_istable(L, -1)) {
             for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TSTRING; ++k) {
+                // A misspelt type matched no integration, and the task ran with none.
+                const std::vector<std::string>& types = workflow::integration_types();
+                if (std::string type = lua_tostring(L, -1);
+                    std::find(types.begin(), types.end(), type) == types.end()) {
+                    std::string known;
+                    for (const std::string& k : types)
+                        known += (known.empty() ? "" : ", ") + k;
+                    problems.push_back(diag_at(rel, places.key("integrations"),
+                                               "task '" + t.name + "': 'integrations' names '" +
+                                                   type + "', which is no integration type (" +
+                                                   known + ")" +
+                                                   workflow::detail::did_you_mean(type, types)));
+                }
                 t.integration_types.emplace_back(lua_tostring(L, -1));
                 lua_pop(L, 1);
             }

@@ -584,6 +584,10 @@ bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
     return !host.empty();
 }
 
+const std::vector<std::string>& integration_types() {
+    return kTypes;
+}
+
 const std::vector<std::string>& engine_event_types() {
     static const std::vector<std::string> types = {
         "execution.started", "execution.resumed", "execution.finished", "step.started",

@@ -125,6 +125,9 @@ Result<tmpl::Value> convert_form_value(const FormField& field, const tmpl::Value
 
 // The event types the engine emits, for `events:` and the API.
 const std::vector<std::string>& engine_event_types();
+// The integration types of ferry.yaml (servicenow, jira, splunk_hec, webhook, http): what
+// an integration's `type` and a task's `integrations` list may name.
+const std::vector<std::string>& integration_types();
 
 struct ProjectConfig {
     std::string file;  // as shown in messages; empty: no ferry.yaml

@@ -147,6 +147,12 @@ class Project:
         path.write_text(text)
         return path
 
+    def write_bytes(self, rel, data):
+        path = self.dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
     def workflow(self, name, text):
         return self.write("workflows/%s.yaml" % name, text)
 
@@ -2168,6 +2174,11 @@ steps:
         self.p.write("tasks/a/n.lua", 'return {name = "t.n", input = {a = {type = "number", '
                      'default = 0/0}}, run = function() return {} end}\n')
         self.p.write("tasks/a/r.lua", 'return {name = "log", %s}\n' % run)
+        # A misspelt integration type matched no integration; a name that is not UTF-8
+        # cannot be written in a workflow.
+        self.p.write("tasks/a/i.lua", 'return {name = "t.i", integrations = {"jira", '
+                     '"servicenw"}, run = function() end}\n')
+        self.p.write_bytes("tasks/a/u.lua", b'return {name = "t.u\xff", run = function() end}\n')
         self.p.write("tasks/b/bom.lua", '\ufeffreturn {name = "t.bom", run = function() return 1 end}\n')
         self.p.write("tasks/b/bang.lua", '#!/usr/bin/env lua\n'
                      'return {name = "t.bang", run = function() return 2 end}\n')
@@ -2181,7 +2192,11 @@ steps:
                      "tasks/a/g.lua:1:45: task 't.g': 'pure' must be true or false",
                      "tasks/a/n.lua:1:23: task 't.n': 'input' has a value JSON cannot hold: "
                      "a.default: NaN cannot be encoded as JSON",
-                     "tasks/a/r.lua:1:9: task 'log' is also defined in tasks/core/log.lua"):
+                     "tasks/a/r.lua:1:9: task 'log' is also defined in tasks/core/log.lua",
+                     "tasks/a/i.lua:1:23: task 't.i': 'integrations' names 'servicenw', which "
+                     "is no integration type (servicenow, jira, splunk_hec, webhook, http) "
+                     "(did you mean 'servicenow'?)",
+                     "tasks/a/u.lua:1:9: a task's name must be UTF-8 text (it has byte 0xFF)"):
             self.assertIn(line, p.stdout)
         self.assertNotIn("bom.lua", p.stdout)
         self.assertNotIn("bang.lua", p.stdout)

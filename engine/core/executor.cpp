@@ -389,7 +389,7 @@ void Engine::schedule(Run& run) {
                     // the failure ending it ends as the failure's other dependents do:
                     // cancelled, at the end (workflows.md section 9).
                     if (run.failing && ds.status == StepStatus::Failed &&
-                        defs[d].on_error == "fail")
+                        (defs[d].on_error == "fail" || failure_step(run) == dep))
                         ready = false;
                 }
             }
@@ -564,6 +564,11 @@ void Engine::step_settled(Run& run, size_t i, bool restoring) {
     }
 }
 
+std::string Engine::failure_step(const Run& run) {
+    const tmpl::Value* step = dict_get(run.error, "step");
+    return step && step->is_string() ? std::string(step->str()) : std::string();
+}
+
 size_t Engine::failed_into(const Run& run, size_t handler_index) const {
     const auto& defs = run.wf->steps;
     for (size_t j = 0; j < defs.size(); ++j)
@@ -613,10 +618,19 @@ void Engine::stop_pending_retries(Run& run, const char* status, size_t only_step
 void Engine::finish_run(Run& run) {
     if (run.finishing) return;
     run.finishing = true;
-    // A failure into a handler that never became ready is no failure handled.
-    for (size_t i = 0; i < run.steps.size(); ++i)
-        if (run.steps[i].status == StepStatus::Pending && run.steps[i].triggered)
-            fail_unhandled(run, failed_into(run, i), "it never became ready");
+    // A failure into a handler that never became ready is no failure handled: it waits for
+    // a step that did not run (another handler no failure called).
+    for (size_t i = 0; i < run.steps.size(); ++i) {
+        if (run.steps[i].status != StepStatus::Pending || !run.steps[i].triggered) continue;
+        std::string waits_for;
+        for (size_t d : run.wf->steps[i].depends_on_steps)
+            if (waits_for.empty() && run.steps[d].status == StepStatus::Pending)
+                waits_for = run.wf->steps[d].id;
+        fail_unhandled(run, failed_into(run, i),
+                       waits_for.empty()
+                           ? "it never became ready"
+                           : "it waits for step '" + waits_for + "', which did not run");
+    }
     for (size_t i = 0; i < run.steps.size(); ++i) {
         StepState& st = run.steps[i];
         if (st.status != StepStatus::Pending) continue;

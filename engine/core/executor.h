@@ -249,6 +249,8 @@ class Engine {
     void fail_unhandled(Run& run, size_t failed_step, const std::string& why);
     // The first failed step whose on_error names the handler; npos when none.
     size_t failed_into(const Run& run, size_t handler_index) const;
+    // The step whose failure fails the execution (run.error's step); empty when none.
+    static std::string failure_step(const Run& run);
     // Steps waiting for their next attempt end with the one they had, as `status` (the run
     // started failing, or was cancelled); with `only_step`, that step's items only (one of
     // them failed under on_error: fail).

@@ -401,6 +401,22 @@ Status Engine::resume_stored(const std::string& id,
         if (state.handler && st != StepStatus::Skipped) state.triggered = true;
         step_settled(*run, i, /*restoring=*/true);
     }
+    // A failure into a handler that had started before it (the run was failing for it when
+    // the process stopped; no record says so): the same verdict, from the records' times.
+    auto time_of = [&](const std::string& key, const char* field) -> int64_t {
+        auto it = records.find(key);
+        if (it == records.end()) return -1;
+        Result<int64_t> ms = parse_rfc3339_ms(text_of(dict_get(it->second, field)));
+        return ms ? ms.value() : -1;
+    };
+    for (size_t i = 0; i < wf->steps.size() && !run->failing; ++i) {
+        const workflow::Step& sdef = wf->steps[i];
+        if (run->steps[i].status != StepStatus::Failed || !wf->find_step(sdef.on_error)) continue;
+        const int64_t handler_started = time_of(sdef.on_error, "started_at");
+        const int64_t failed = time_of(sdef.id, "finished_at");
+        if (handler_started >= 0 && failed >= 0 && handler_started < failed)
+            fail_unhandled(*run, i, "it had started already, for another step's failure");
+    }
     add_run(run);
     release.keep = true;
     run->status = "running";

@@ -384,6 +384,7 @@ void add_execution_routes(Api& api) {
           R"({"type": "object", "properties": {"execution_id": {"type": "string"}, )"
           R"("step": {"type": "string"}, "decision": {"type": "string"}, )"
           R"("by": {"type": "string"}, "comment": {"type": "string"}}})"},
+         {400, "", "", ""},
          {403, "", "", ""},
          {404, "", "", ""},
          {409, "", "", ""},
@@ -402,6 +403,7 @@ void add_execution_routes(Api& api) {
              {{202, "cancelling: it ends cancelled", "",
                R"({"type": "object", "properties": {"id": {"type": "string"}, )"
                R"("status": {"type": "string", "enum": ["cancelling"]}}})"},
+              {400, "", "", ""},
               {404, "", "", ""},
               {409, "", "", ""},
               {422, "", "", ""}}});

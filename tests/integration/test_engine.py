@@ -564,6 +564,19 @@ steps:
         self.assertEqual(doc["error"]["message"], "b down (its on_error step 'h' did not run "
                          "for it: it had started already, for another step's failure)")
 
+    def test_a_handler_waiting_for_a_handler_no_failure_called_says_so(self):
+        self.p.workflow("handler", """\
+steps:
+  - {id: a, task: fail, on_error: h, with: {message: a down}}
+  - {id: c, task: log, on_error: g, with: {message: fine}}
+  - {id: g, task: log, with: {message: never}}
+  - {id: h, task: log, needs: g, with: {message: "{{ steps.a.error.message }}"}}
+""")
+        code, doc, err = self.p.run("handler")
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["error"]["message"], "a down (its on_error step 'h' did not run "
+                         "for it: it waits for step 'g', which did not run)")
+
     def test_a_handler_shared_by_steps_that_do_not_all_fail_runs_for_the_failure(self):
         # The other steps naming it end without failing (later, skipped by a dependency or
         # by their when): the handler ran for the failure, and the execution succeeds.
@@ -780,6 +793,20 @@ on_step:
         note = doc["steps"]["a.on_step"]
         self.assertEqual((note["status"], note["reason"]),
                          ("cancelled", "the execution failed before this step could run"))
+        # The same when what fails the execution is a failure into a handler that had
+        # started for another.
+        self.p.workflow("notes", """\
+steps:
+  - {id: x, task: fail, on_error: h, with: {message: x down}}
+  - {id: t, task: lua, on_error: h, with: {script: "ferry.sleep(100); error('t down', 0)"}}
+  - {id: h, task: sleep, with: {duration: 300ms}}
+  - {id: a, task: log, with: {message: a}}
+on_step:
+  - {task: log, steps: a, with: {message: "note {{ event.step }} on {{ steps.t.output }}"}}
+""")
+        doc = self.assertRun("notes", code=1)
+        self.assertEqual(doc["error"]["step"], "t")
+        self.assertEqual(doc["steps"]["a.on_step"]["status"], "cancelled")
 
 
 class Retries(EngineTest):
@@ -2627,6 +2654,30 @@ steps:
         self.assertEqual(r.returncode, 0, r.stderr)
         resumed = json.loads(r.stdout.splitlines()[0])
         self.assertEqual(resumed["status"], "succeeded", resumed.get("error"))
+
+    def test_a_second_failure_into_a_started_handler_still_fails_after_a_kill(self):
+        # Without a crash the execution fails; killed after b's failure and resumed, it
+        # succeeded: no record says the run was failing, and resume restored b's failure as
+        # any other. The records' times say the handler had started before it.
+        srv = self.start_server()
+        self.p.write("tasks/custom/post.lua", POST_TASK)
+        self.p.workflow("twice", """\
+inputs:
+  base: {type: string, required: true}
+steps:
+  - {id: a, task: fail, on_error: h, with: {message: a down}}
+  - {id: bs, task: sleep, with: {duration: 200ms}}
+  - {id: b, task: fail, needs: bs, on_error: h, with: {message: b down}}
+  - {id: h, task: custom.post, with: {url: "{{ inputs.base }}/h", pause: 3s}}
+""")
+        proc = self.run_and_kill("twice", "--input", "base=" + srv.url, path="/h", settle=1.0)
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        resumed = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual(resumed["status"], "failed")
+        self.assertEqual(resumed["error"]["message"], "b down (its on_error step 'h' did not "
+                         "run for it: it had started already, for another step's failure)")
 
     def test_kill_9_then_resume(self):
         srv = self.start_server()

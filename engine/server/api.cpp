@@ -118,6 +118,15 @@ std::optional<size_t> Call::page_limit(size_t fallback) {
     return size_t(n);
 }
 
+ParamDoc limit_param(size_t fallback) {
+    return {"limit", "query", "integer", "at most this many (" + std::to_string(fallback) + ")",
+            R"({"minimum": 1, "maximum": )" + std::to_string(Call::kMaxPage) + "}"};
+}
+
+ParamDoc cursor_param(const std::string& after) {
+    return {"cursor", "query", "string", "the next_cursor of the previous page: " + after};
+}
+
 void Call::error(int status, std::string_view code, std::string_view message, HttpHeaders extra) {
     res.send_error(status, code, message, std::move(extra));
 }
@@ -171,8 +180,7 @@ void Api::add_pending(std::weak_ptr<PendingAnswer> pending) {
     pending_.push_back(std::move(pending));
 }
 
-void Api::on_execution_end(const std::string& execution_id,
-                           std::weak_ptr<PendingAnswer> pending) {
+void Api::on_execution_end(const std::string& execution_id, std::weak_ptr<PendingAnswer> pending) {
     auto& waiting = end_answers_[execution_id];
     std::erase_if(waiting, [](const std::weak_ptr<PendingAnswer>& p) { return p.expired(); });
     waiting.push_back(std::move(pending));

@@ -97,6 +97,10 @@ struct RouteDoc {
     // Empty: 200, plus for a route that starts an execution what a start answers.
     std::vector<ResponseDoc> responses = {};
 };
+// For the OpenAPI document: a listing's ?limit= (as Call::page_limit reads it) and ?cursor=
+// (`after`: what a page's next_cursor continues with).
+ParamDoc limit_param(size_t fallback);
+ParamDoc cursor_param(const std::string& after);
 
 class Api {
   public:

@@ -356,10 +356,8 @@ void add_execution_routes(Api& api) {
         {{{"workflow", "query", "string", "only this workflow's executions"},
           {"status", "query", "string", "only those with this status",
            R"({"enum": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"]})"},
-          {"limit", "query", "integer", "at most this many (50)",
-           R"({"minimum": 1, "maximum": 1000})"},
-          {"cursor", "query", "string",
-           "the next_cursor of the previous page: the executions older than it"}},
+          limit_param(store::ExecutionFilter{}.limit),
+          cursor_param("the executions older than it")},
          "",
          {},
          {{200, "newest first", "", schema_ref("ExecutionList")}, {400, "", "", ""}}});

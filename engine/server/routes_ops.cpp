@@ -147,10 +147,7 @@ void add_ops_routes(Api& api) {
               {404, "", "", ""},
               {422, "", "", ""}}});
     api.add("GET", "/api/v1/dlq", Role::Viewer, [a](Call& c) { dlq_list(*a, c); },
-            {{{"limit", "query", "integer", "at most this many (100)",
-               R"({"minimum": 1, "maximum": 1000})"},
-              {"cursor", "query", "string",
-               "the next_cursor of the previous page: the dead letters after it"}},
+            {{limit_param(kDlqPage), cursor_param("the dead letters after it")},
              "",
              {},
              {{200, "oldest first", "", schema_ref("DeadLetterList")}, {400, "", "", ""}}});

@@ -1274,12 +1274,12 @@ class OpenApiAndMetrics(ServeTest):
             return paths[path][method]["responses"]
         approve = answers("/api/v1/executions/{id}/steps/{step}/approve", "post")
         self.assertEqual(sorted(k for k in approve if k != "default"),
-                         ["200", "401", "403", "404", "409", "422"])
+                         ["200", "400", "401", "403", "404", "409", "422"])
         self.assertIn("decision", approve["200"]["content"]["application/json"]["schema"]
                       ["properties"])
         cancel = answers("/api/v1/executions/{id}/cancel", "post")
         self.assertEqual(sorted(k for k in cancel if k != "default"),
-                         ["202", "401", "403", "404", "409", "422"])
+                         ["202", "400", "401", "403", "404", "409", "422"])
         start = answers("/api/v1/workflows/{name}/executions", "post")
         self.assertEqual(sorted(k for k in start if k != "default"),
                          ["200", "202", "400", "401", "403", "404", "413", "422", "503", "507"])

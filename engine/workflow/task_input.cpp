@@ -25,18 +25,19 @@ void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const s
                       bool written_only, std::vector<std::string>& problems) {
     if (!spec.is_dict()) return;
     if (written_only && value.is_string() && detail::is_template(value.str())) return;
-    const std::string input = "input '" + name + "'";
+    // Named only in a problem: every step start checks every input it gives.
+    auto input = [&name] { return "input '" + name + "'"; };
     const tmpl::Value* type = entry(spec, "type");
     const std::string t = type && type->is_string() ? std::string(type->str()) : "any";
     if (!detail::type_matches(t, value)) {
-        problems.push_back(input + " must be " + detail::article_type(t) + ", got " +
+        problems.push_back(input() + " must be " + detail::article_type(t) + ", got " +
                            detail::describe_value(value));
         return;
     }
     if (const tmpl::Value* format = entry(spec, "format");
         format && format->is_string() && format->str() == "duration" && value.is_string()) {
         if (Result<uint64_t> ms = parse_duration_ms(value.str()); !ms) {
-            problems.push_back(input + ": " + ms.error().message);
+            problems.push_back(input() + ": " + ms.error().message);
             return;
         }
     }
@@ -45,7 +46,7 @@ void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const s
         for (const tmpl::Value& c : choices->list_obj().items)
             found = found || tmpl::equals(c, value);
         if (!found) {
-            problems.push_back(input + " must be one of " +
+            problems.push_back(input() + " must be one of " +
                                detail::describe_values(choices->list_obj().items) + "; got " +
                                detail::describe_value(value));
             return;
@@ -66,7 +67,7 @@ void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const s
         std::string list;
         for (const std::string& n : known)
             list += (list.empty() ? "" : ", ") + n;
-        problems.push_back(input + " has no key '" + k + "'" +
+        problems.push_back(input() + " has no key '" + k + "'" +
                            (!hint.empty()  ? hint
                             : list.empty() ? " (it takes none)"
                                            : " (keys: " + list + ")"));

@@ -104,6 +104,14 @@ std::string normalize_datetime(std::string_view s) {
     return buf + frac + zone;
 }
 
+// Digits with an optional sign: a whole number, whatever its size.
+bool is_whole_number_text(std::string_view text) {
+    if (!text.empty() && (text[0] == '+' || text[0] == '-')) text.remove_prefix(1);
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+    });
+}
+
 std::optional<Value> parse_number(const std::string& text_given, bool integer) {
     // "+5" is 5 as "5" is (from_chars takes no '+'; strtod would make it 5.0).
     std::string_view text = text_given;
@@ -171,14 +179,19 @@ Result<Value> convert_form_value(const FormField& f, const Value& given) {
         if (given.is_int() || given.is_float())
             v = given;
         else if (given.is_string()) {
-            std::optional<Value> n = parse_number(trim(given.str()), integer);
+            const std::string text = trim(given.str());
+            std::optional<Value> n = parse_number(text, integer);
+            if (!n && integer && is_whole_number_text(text))
+                return problem("is too large for a whole number");
             if (!n) return problem(integer ? "must be a whole number" : "must be a number");
             v = *n;
         } else
             return problem(integer ? "must be a whole number" : "must be a number");
         if (integer && v.is_float()) {
             double d = v.as_float();
-            if (std::trunc(d) != d || std::abs(d) > 9e15) return problem("must be a whole number");
+            if (std::trunc(d) != d) return problem("must be a whole number");
+            // Past 2^53 a JSON number is a float that no longer holds every digit.
+            if (std::abs(d) > 9e15) return problem("is too large for a whole number");
             v = Value::integer(int64_t(d));
         }
         spec.type = integer ? "integer" : "number";

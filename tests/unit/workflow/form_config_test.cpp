@@ -256,6 +256,11 @@ TEST_CASE("form values: conversion from text and JSON", "[forms]") {
     // No second 60: a leap second only at 23:59:60 UTC, refused downstream anyway.
     CHECK(!error_of(field("datetime"), Value::string("2026-03-01T22:00:60Z")).empty());
     CHECK(error_of(field("datetime"), Value::string("2026-03-01T22:00:59Z")).empty());
+    // A whole number too large is said to be so, not "not whole".
+    CHECK(error_of(field("integer"), Value::string("100000000000000000000")) ==
+          "is too large for a whole number");
+    CHECK(error_of(field("integer"), Value::floating(1e20)) == "is too large for a whole number");
+    CHECK(error_of(field("integer"), Value::string("1.5")) == "must be a whole number");
     CHECK(convert_form_value(field("email"), Value::string("a@b.example")).value().str() ==
           "a@b.example");
     CHECK(!error_of(field("email"), Value::string("not-an-email")).empty());

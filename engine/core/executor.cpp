@@ -547,6 +547,8 @@ void Engine::step_settled(Run& run, size_t i, bool restoring) {
                      {"message",
                       dict_get(err, "message") ? *dict_get(err, "message") : str("step failed")},
                      {"step", str(def.id)}});
+                // The verdict is on record from now: a resume goes on failing with it.
+                if (!restoring) persist_execution(run);
             }
         } else if (def.on_error != "continue") {
             if (const workflow::Step* handler = run.wf->find_step(def.on_error)) {
@@ -555,7 +557,10 @@ void Engine::step_settled(Run& run, size_t i, bool restoring) {
                 // It started for an earlier failure, and read that one: this one would be
                 // handled by nobody. (Restored results are as they were.)
                 if (hs.status != StepStatus::Pending && !restoring)
-                    fail_unhandled(run, i, "it had started already, for another step's failure");
+                    fail_unhandled(run, i,
+                                   hs.status == StepStatus::Skipped
+                                       ? "it was skipped already, for another step's failure"
+                                       : "it had started already, for another step's failure");
             }
         }
         wake_all(run);
@@ -591,6 +596,7 @@ void Engine::fail_unhandled(Run& run, size_t failed_step, const std::string& why
                                  " (its on_error step '" + def.on_error +
                                  "' did not run for it: " + why + ")")},
                  {"step", str(def.id)}});
+    persist_execution(run);  // the verdict on record: a resume goes on failing with it
     wake_all(run);
 }
 

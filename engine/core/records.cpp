@@ -373,6 +373,14 @@ Status Engine::resume_stored(const std::string& id,
     Result<int64_t> created = parse_rfc3339_ms(text_of(dict_get(rec, "created_at")));
     run->created_ms = created && created.value() > 0 ? uint64_t(created.value()) : now_unix_ms();
 
+    // The run was failing when the process stopped (its record keeps the verdict and the
+    // error from the moment it failed): it goes on failing, with the failure that came
+    // first, whatever order its steps' records are read back in.
+    if (const tmpl::Value* error = dict_get(rec, "error"); error && error->is_dict()) {
+        run->failing = true;
+        run->error = *error;
+        run->cancelled = text_of(dict_get(*error, "kind")) == "cancelled";
+    }
     auto steps = store_.steps(id);
     if (!steps) return steps.error();
     // Finished steps keep their results; everything else runs again. Items of a for_each
@@ -401,8 +409,9 @@ Status Engine::resume_stored(const std::string& id,
         if (state.handler && st != StepStatus::Skipped) state.triggered = true;
         step_settled(*run, i, /*restoring=*/true);
     }
-    // A failure into a handler that had started before it (the run was failing for it when
-    // the process stopped; no record says so): the same verdict, from the records' times.
+    // A failure into a handler that had started before it, whose verdict did not reach the
+    // execution's record (a workflow with hooks settles a step one commit after its
+    // result): the same verdict, from the records' times.
     auto time_of = [&](const std::string& key, const char* field) -> int64_t {
         auto it = records.find(key);
         if (it == records.end()) return -1;

@@ -2679,6 +2679,43 @@ steps:
         self.assertEqual(resumed["error"]["message"], "b down (its on_error step 'h' did not "
                          "run for it: it had started already, for another step's failure)")
 
+    def test_a_resume_goes_on_failing_with_the_first_failure(self):
+        # The verdict lived only in memory: resumed, a failure handled by nobody (the handler
+        # blocked by a step failing with continue) was forgotten and the execution succeeded,
+        # and of two failures the first in file order, not in time, became its error.
+        srv = self.start_server()
+        self.p.write("tasks/custom/post.lua", POST_TASK)
+        self.p.workflow("blocked", """\
+inputs:
+  base: {type: string, required: true}
+steps:
+  - {id: lookup, task: fail, on_error: continue, with: {message: lookup down}}
+  - {id: a, task: fail, on_error: h, with: {message: a down}}
+  - {id: h, task: log, needs: lookup, with: {message: "{{ steps.a.error.message }}"}}
+  - {id: s, task: custom.post, with: {url: "{{ inputs.base }}/s", pause: 3s}}
+""")
+        proc = self.run_and_kill("blocked", "--input", "base=" + srv.url, path="/s", settle=0.3)
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        resumed = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual(resumed["status"], "failed")
+        self.assertEqual(resumed["error"]["message"], "a down (its on_error step 'h' did not run "
+                         "for it: dependency 'lookup' failed)")
+        # x fails after y, but comes first in the file.
+        self.p.workflow("order", """\
+inputs:
+  base: {type: string, required: true}
+steps:
+  - {id: x, task: lua, with: {script: "ferry.sleep(150); error('x down', 0)"}}
+  - {id: y, task: fail, with: {message: y down}}
+  - {id: s, task: custom.post, with: {url: "{{ inputs.base }}/s2", pause: 3s}}
+""")
+        proc = self.run_and_kill("order", "--input", "base=" + srv.url, path="/s2", settle=0.6)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        resumed = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual((resumed["status"], resumed["error"]["message"]), ("failed", "y down"))
+
     def test_kill_9_then_resume(self):
         srv = self.start_server()
         self.p.write("tasks/custom/post.lua", POST_TASK)

@@ -379,7 +379,10 @@ Status Engine::resume_stored(const std::string& id,
     if (const tmpl::Value* error = dict_get(rec, "error"); error && error->is_dict()) {
         run->failing = true;
         run->error = *error;
-        run->cancelled = text_of(dict_get(*error, "kind")) == "cancelled";
+        // A cancel's error names no step; a step's failure of kind cancelled (its child
+        // cancelled) fails the run as any failure does.
+        run->cancelled =
+            text_of(dict_get(*error, "kind")) == "cancelled" && !dict_get(*error, "step");
     }
     auto steps = store_.steps(id);
     if (!steps) return steps.error();

@@ -2715,6 +2715,18 @@ steps:
         r = self.p.ferry("resume", "--quiet", timeout=30)
         resumed = json.loads(r.stdout.splitlines()[0])
         self.assertEqual((resumed["status"], resumed["error"]["message"]), ("failed", "y down"))
+        # A step's failure of kind cancelled fails the run; only a cancel cancels it.
+        self.p.workflow("kind", """\
+inputs:
+  base: {type: string, required: true}
+steps:
+  - {id: c, task: lua, with: {script: "error({kind = 'cancelled', message = 'gave up'}, 0)"}}
+  - {id: s, task: custom.post, with: {url: "{{ inputs.base }}/s3", pause: 3s}}
+""")
+        proc = self.run_and_kill("kind", "--input", "base=" + srv.url, path="/s3", settle=0.3)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        resumed = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual((resumed["status"], resumed["error"]["kind"]), ("failed", "cancelled"))
 
     def test_kill_9_then_resume(self):
         srv = self.start_server()

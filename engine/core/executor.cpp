@@ -415,7 +415,7 @@ void Engine::schedule(Run& run) {
             if (!blocked_by.empty()) {
                 skip("dependency '" + blocked_by, true);
                 if (st.handler)
-                    fail_unhandled(run, failed_into(run, i), "dependency '" + blocked_by);
+                    start_failing(run, failed_into(run, i), "dependency '" + blocked_by);
                 continue;
             }
             if (!def.when.empty()) {
@@ -538,18 +538,7 @@ void Engine::step_settled(Run& run, size_t i, bool restoring) {
     run.steps_view.dict_obj().set(str(def.id), std::move(view));
     if (st.status == StepStatus::Failed) {
         if (def.on_error == "fail") {
-            if (!run.failing) {
-                run.failing = true;
-                stop_pending_retries(run, "failed");
-                tmpl::Value err = st.error.is_dict() ? st.error : tmpl::Value::dict();
-                run.error = dict_of(
-                    {{"kind", dict_get(err, "kind") ? *dict_get(err, "kind") : str("lua_error")},
-                     {"message",
-                      dict_get(err, "message") ? *dict_get(err, "message") : str("step failed")},
-                     {"step", str(def.id)}});
-                // The verdict is on record from now: a resume goes on failing with it.
-                if (!restoring) persist_execution(run);
-            }
+            start_failing(run, i);
         } else if (def.on_error != "continue") {
             if (const workflow::Step* handler = run.wf->find_step(def.on_error)) {
                 StepState& hs = run.steps[size_t(handler - run.wf->steps.data())];
@@ -557,10 +546,10 @@ void Engine::step_settled(Run& run, size_t i, bool restoring) {
                 // It started for an earlier failure, and read that one: this one would be
                 // handled by nobody. (Restored results are as they were.)
                 if (hs.status != StepStatus::Pending && !restoring)
-                    fail_unhandled(run, i,
-                                   hs.status == StepStatus::Skipped
-                                       ? "it was skipped already, for another step's failure"
-                                       : "it had started already, for another step's failure");
+                    start_failing(run, i,
+                                  hs.status == StepStatus::Skipped
+                                      ? "it was skipped already, for another step's failure"
+                                      : "it had started already, for another step's failure");
             }
         }
         wake_all(run);
@@ -582,7 +571,7 @@ size_t Engine::failed_into(const Run& run, size_t handler_index) const {
     return std::string::npos;
 }
 
-void Engine::fail_unhandled(Run& run, size_t failed_step, const std::string& why) {
+void Engine::start_failing(Run& run, size_t failed_step, const std::string& unhandled) {
     if (run.failing || failed_step >= run.steps.size()) return;
     const workflow::Step& def = run.wf->steps[failed_step];
     run.failing = true;
@@ -590,13 +579,15 @@ void Engine::fail_unhandled(Run& run, size_t failed_step, const std::string& why
     const tmpl::Value& err = run.steps[failed_step].error;
     const tmpl::Value* kind = dict_get(err, "kind");
     const tmpl::Value* message = dict_get(err, "message");
-    run.error =
-        dict_of({{"kind", kind ? *kind : str("lua_error")},
-                 {"message", str((message ? tmpl::to_str(*message) : std::string("step failed")) +
-                                 " (its on_error step '" + def.on_error +
-                                 "' did not run for it: " + why + ")")},
-                 {"step", str(def.id)}});
-    persist_execution(run);  // the verdict on record: a resume goes on failing with it
+    tmpl::Value text = message ? *message : str("step failed");
+    if (!unhandled.empty())
+        text = str(tmpl::to_str(text) + " (its on_error step '" + def.on_error +
+                   "' did not run for it: " + unhandled + ")");
+    run.error = dict_of(
+        {{"kind", kind ? *kind : str("lua_error")}, {"message", text}, {"step", str(def.id)}});
+    // The verdict on record from now: a resume goes on failing with the failure that came
+    // first, whatever order it reads the steps' records back in.
+    persist_execution(run);
     wake_all(run);
 }
 
@@ -632,10 +623,10 @@ void Engine::finish_run(Run& run) {
         for (size_t d : run.wf->steps[i].depends_on_steps)
             if (waits_for.empty() && run.steps[d].status == StepStatus::Pending)
                 waits_for = run.wf->steps[d].id;
-        fail_unhandled(run, failed_into(run, i),
-                       waits_for.empty()
-                           ? "it never became ready"
-                           : "it waits for step '" + waits_for + "', which did not run");
+        start_failing(run, failed_into(run, i),
+                      waits_for.empty()
+                          ? "it never became ready"
+                          : "it waits for step '" + waits_for + "', which did not run");
     }
     for (size_t i = 0; i < run.steps.size(); ++i) {
         StepState& st = run.steps[i];

@@ -244,9 +244,10 @@ class Engine {
     bool settles_eagerly(const Run& run) const;
     // restoring: a result read back on resume (it happened as recorded).
     void step_settled(Run& run, size_t step_index, bool restoring = false);
-    // A failure into an on_error step that cannot run for it (`why`) is handled by nobody:
-    // the execution fails with the failed step's error, as with on_error: fail.
-    void fail_unhandled(Run& run, size_t failed_step, const std::string& why);
+    // The execution fails with the failed step's error: under on_error: fail, or, with
+    // `unhandled` (why), a failure into an on_error step that cannot run for it. Retries
+    // stop, nothing new starts, and the verdict goes on record. Once: the first failure's.
+    void start_failing(Run& run, size_t failed_step, const std::string& unhandled = {});
     // The first failed step whose on_error names the handler; npos when none.
     size_t failed_into(const Run& run, size_t handler_index) const;
     // The step whose failure fails the execution (run.error's step); empty when none.

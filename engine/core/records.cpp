@@ -427,7 +427,7 @@ Status Engine::resume_stored(const std::string& id,
         const int64_t handler_started = time_of(sdef.on_error, "started_at");
         const int64_t failed = time_of(sdef.id, "finished_at");
         if (handler_started >= 0 && failed >= 0 && handler_started < failed)
-            fail_unhandled(*run, i, "it had started already, for another step's failure");
+            start_failing(*run, i, "it had started already, for another step's failure");
     }
     add_run(run);
     release.keep = true;

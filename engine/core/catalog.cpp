@@ -304,13 +304,11 @@ void check_input_entry(const TaskDef& t, const std::string& rel, const SourcePla
                           "object input a default instead)");
             continue;
         }
-        if (std::find(spec_keys.begin(), spec_keys.end(), word) != spec_keys.end()) continue;
+        if (workflow::detail::contains(spec_keys, word)) continue;
         std::string hint = workflow::detail::did_you_mean(word, spec_keys);
-        std::string list;
-        for (const std::string& key : spec_keys)
-            list += (list.empty() ? "" : ", ") + key;
-        problem(word, "has an unknown key '" + word + "'" +
-                          (hint.empty() ? " (keys: " + list + ")" : hint));
+        problem(word,
+                "has an unknown key '" + word + "'" +
+                    (hint.empty() ? " (keys: " + workflow::detail::join(spec_keys) + ")" : hint));
     }
     if (const tmpl::Value* format = spec.dict_obj().find("format");
         format && !(format->is_string() && format->str() == "duration"))
@@ -353,20 +351,14 @@ void check_input_entry(const TaskDef& t, const std::string& rel, const SourcePla
                                workflow::detail::describe_values(choices->list_obj().items));
         return;
     }
-    const std::vector<std::string>& types = workflow::input_types();
-    if (std::find(types.begin(), types.end(), text) == types.end()) {
+    if (!workflow::detail::contains(workflow::input_types(), text)) {
         problem("type", "has type '" + text +
                             "'; types: string, integer, number, boolean, object, array, any");
         return;
     }
     // A default of another type would reach the task as it is: the type says otherwise.
-    if (!fallback || fallback->is_none()) return;
-    bool fits =
-        text == "any" || (text == "string" && fallback->is_string()) ||
-        (text == "integer" && fallback->is_int()) || (text == "number" && fallback->is_number()) ||
-        (text == "boolean" && fallback->is_bool()) || (text == "object" && fallback->is_dict()) ||
-        (text == "array" && fallback->is_list());
-    if (!fits) problem("default", "has type " + text + " but default " + tmpl::to_repr(*fallback));
+    if (fallback && !fallback->is_none() && !workflow::detail::type_matches(text, *fallback))
+        problem("default", "has type " + text + " but default " + tmpl::to_repr(*fallback));
 }
 
 // The declared input schema as apply_schema (units.cpp) reads it: a misspelt type would
@@ -523,16 +515,12 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
                 // A misspelt type matched no integration, and the task ran with none.
                 const std::vector<std::string>& types = workflow::integration_types();
                 if (std::string type = lua_tostring(L, -1);
-                    std::find(types.begin(), types.end(), type) == types.end()) {
-                    std::string known;
-                    for (const std::string& k : types)
-                        known += (known.empty() ? "" : ", ") + k;
+                    !workflow::detail::contains(types, type))
                     problems.push_back(diag_at(rel, places.key("integrations"),
                                                "task '" + t.name + "': 'integrations' names '" +
                                                    type + "', which is no integration type (" +
-                                                   known + ")" +
+                                                   workflow::detail::join(types) + ")" +
                                                    workflow::detail::did_you_mean(type, types)));
-                }
                 t.integration_types.emplace_back(lua_tostring(L, -1));
                 lua_pop(L, 1);
             }

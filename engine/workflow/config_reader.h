@@ -16,17 +16,6 @@
 
 namespace ferry::workflow::detail {
 
-inline bool contains(const std::vector<std::string>& v, const std::string& s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-inline std::string join(const std::vector<std::string>& v) {
-    std::string out;
-    for (const std::string& s : v)
-        out += (out.empty() ? "" : ", ") + s;
-    return out;
-}
-
 class ConfigReader {
   public:
     explicit ConfigReader(Context& ctx) : ctx_(ctx) {}

@@ -140,16 +140,9 @@ std::string choice_text(const Value& v) {
     return {};
 }
 
-std::string join_choices(const std::vector<std::string>& choices) {
-    std::string out;
-    for (const std::string& c : choices)
-        out += (out.empty() ? "" : ", ") + c;
-    return out;
-}
-
 Status check_choice(const FormField& f, const std::string& s) {
     if (std::find(f.choices.begin(), f.choices.end(), s) != f.choices.end()) return ok_status();
-    return problem("'" + s + "' is not one of the choices (" + join_choices(f.choices) + ")");
+    return problem("'" + s + "' is not one of the choices (" + detail::join(f.choices) + ")");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -94,6 +95,17 @@ Mark locate_in_scalar(const Context& ctx, const YAML::Node& scalar, size_t offse
 void for_each_entry(
     Context& ctx, const YAML::Node& map,
     const std::function<void(const std::string&, const YAML::Node&, const YAML::Node&)>& f);
+
+inline bool contains(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+// "a, b, c": the names a message lists.
+inline std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& s : v)
+        out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
 
 // " (did you mean 'x'?)" for the closest candidate within a small edit distance, else "".
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);

@@ -62,15 +62,12 @@ void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const s
     std::sort(known.begin(), known.end());  // a Lua table has no order of its own
     for (const auto& [key, sub] : value.dict_obj().items()) {
         const std::string k = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
-        if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+        if (detail::contains(known, k)) continue;
         std::string hint = detail::did_you_mean(k, known);
-        std::string list;
-        for (const std::string& n : known)
-            list += (list.empty() ? "" : ", ") + n;
         problems.push_back(input() + " has no key '" + k + "'" +
-                           (!hint.empty()  ? hint
-                            : list.empty() ? " (it takes none)"
-                                           : " (keys: " + list + ")"));
+                           (!hint.empty()   ? hint
+                            : known.empty() ? " (it takes none)"
+                                            : " (keys: " + detail::join(known) + ")"));
     }
     for (const auto& [key, sub] : properties->dict_obj().items()) {
         if (!key.is_string()) continue;

@@ -12,17 +12,6 @@
 namespace ferry::workflow::detail {
 namespace {
 
-bool contains(const std::vector<std::string>& v, const std::string& s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-std::string join(const std::vector<std::string>& v) {
-    std::string out;
-    for (const std::string& s : v)
-        out += (out.empty() ? "" : ", ") + s;
-    return out;
-}
-
 // Why a step id is unknown, with the likeliest fix. `steps.my-step` parses as
 // `steps.my - step`, so a known id starting with "my-" means the brackets were forgotten.
 std::string unknown_step_hint(const std::string& name, const std::vector<std::string>& ids) {

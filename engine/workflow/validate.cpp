@@ -352,65 +352,57 @@ void link_dependencies(Workflow& wf) {
     }
 }
 
+// The steps a walk from `from` reaches along `next` (each step's depends_on_steps, or its
+// dependents), not walking into a step `stop` refuses.
+std::vector<bool> reached_from(const Workflow& wf, std::vector<size_t> from,
+                               std::vector<size_t> Step::*next,
+                               const std::function<bool(size_t)>& stop = nullptr) {
+    std::vector<bool> seen(wf.steps.size(), false);
+    while (!from.empty()) {
+        const size_t i = from.back();
+        from.pop_back();
+        if (seen[i] || (stop && stop(i))) continue;
+        seen[i] = true;
+        const std::vector<size_t>& more = wf.steps[i].*next;
+        from.insert(from.end(), more.begin(), more.end());
+    }
+    return seen;
+}
+
 void check_handlers_are_not_dependencies(Context& ctx, const Workflow& wf) {
-    // A handler runs only after its step failed: a step that waits for its own handler
-    // (directly or through others) can never run, and was skipped as "not needed" in an
-    // execution that then succeeded. Walks the dependencies link_dependencies indexed.
     for (const Step& step : wf.steps) {
         auto handler_at = wf.step_positions.find(step.on_error);
         if (handler_at == wf.step_positions.end() || step.on_error == step.id) continue;
         const size_t handler = handler_at->second;
-        std::vector<bool> seen(wf.steps.size(), false);
-        std::vector<size_t> todo = step.depends_on_steps;
-        while (!todo.empty()) {
-            const size_t i = todo.back();
-            todo.pop_back();
-            if (seen[i]) continue;
-            seen[i] = true;
-            if (i == handler) {
-                Mark at = step.field_marks.count("on_error") ? step.field_marks.at("on_error")
-                                                             : step.mark;
-                const bool directly = contains(step.depends_on, step.on_error);
-                ctx.error(at, "step '" + step.id + "' depends on its own on_error step '" +
-                                  step.on_error + "' (" +
-                                  (directly ? "directly" : "through other steps") +
-                                  "), which runs only after it fails: it could never run");
-                break;
-            }
-            todo.insert(todo.end(), wf.steps[i].depends_on_steps.begin(),
-                        wf.steps[i].depends_on_steps.end());
+        const size_t self = size_t(&step - wf.steps.data());
+        const Mark at =
+            step.field_marks.count("on_error") ? step.field_marks.at("on_error") : step.mark;
+        // A handler runs only after its step failed: a step that waits for its own handler
+        // (directly or through others) can never run, and was skipped as "not needed" in an
+        // execution that then succeeded.
+        if (reached_from(wf, step.depends_on_steps, &Step::depends_on_steps)[handler]) {
+            const bool directly = contains(step.depends_on, step.on_error);
+            ctx.error(at, "step '" + step.id + "' depends on its own on_error step '" +
+                              step.on_error + "' (" +
+                              (directly ? "directly" : "through other steps") +
+                              "), which runs only after it fails: it could never run");
         }
         // Nor can a handler that waits for a step after the failing one: the failure skips
-        // that step, and the handler with it (the run then fails, handled by nobody).
-        const size_t self = size_t(&step - wf.steps.data());
-        std::vector<bool> after(wf.steps.size(), false);  // steps that wait for this one
-        todo = step.dependents;
-        while (!todo.empty()) {
-            const size_t i = todo.back();
-            todo.pop_back();
-            // Its on_step note posts even about a failure, and what waits for it runs.
-            if (after[i] || wf.steps[i].event_step == step.id) continue;
-            after[i] = true;
-            todo.insert(todo.end(), wf.steps[i].dependents.begin(), wf.steps[i].dependents.end());
-        }
-        std::fill(seen.begin(), seen.end(), false);
-        todo = wf.steps[handler].depends_on_steps;
-        while (!todo.empty()) {
-            const size_t i = todo.back();
-            todo.pop_back();
-            if (seen[i] || i == self) continue;
-            seen[i] = true;
-            if (after[i] && i != handler) {
-                Mark at = step.field_marks.count("on_error") ? step.field_marks.at("on_error")
-                                                             : step.mark;
-                ctx.error(at, "step '" + step.id + "' has on_error step '" + step.on_error +
-                                  "', which waits for step '" + wf.steps[i].id +
-                                  "'; that step waits for '" + step.id +
-                                  "', so its failure skips both: the handler could never run");
-                break;
-            }
-            todo.insert(todo.end(), wf.steps[i].depends_on_steps.begin(),
-                        wf.steps[i].depends_on_steps.end());
+        // that step, and the handler with it (the run then fails, handled by nobody). Its
+        // on_step note posts even about a failure, and what waits for the note runs.
+        const std::vector<bool> after =
+            reached_from(wf, step.dependents, &Step::dependents,
+                         [&](size_t i) { return wf.steps[i].event_step == step.id; });
+        const std::vector<bool> awaited =
+            reached_from(wf, wf.steps[handler].depends_on_steps, &Step::depends_on_steps,
+                         [&](size_t i) { return i == self; });
+        for (size_t i = 0; i < wf.steps.size(); ++i) {
+            if (!awaited[i] || !after[i] || i == handler) continue;
+            ctx.error(at, "step '" + step.id + "' has on_error step '" + step.on_error +
+                              "', which waits for step '" + wf.steps[i].id +
+                              "'; that step waits for '" + step.id +
+                              "', so its failure skips both: the handler could never run");
+            break;
         }
     }
 }

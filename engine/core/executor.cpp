@@ -26,8 +26,7 @@ constexpr std::string_view kStepStatusNames[] = {"pending", "running", "succeede
 
 Status check_execution_status(std::string_view status) {
     std::string listed;
-    for (std::string_view known :
-         {"pending", "running", "waiting", "succeeded", "failed", "cancelled"}) {
+    for (std::string_view known : kExecutionStatuses) {
         if (status == known) return ok_status();
         listed.append(listed.empty() ? "" : ", ").append(known);
     }

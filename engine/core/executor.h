@@ -49,8 +49,11 @@ struct EngineOptions {
     bool commit_thread = std::thread::hardware_concurrency() > 1;
 };
 
-// Whether `status` is one an execution's record can have (pending, running, waiting,
-// succeeded, failed, cancelled): what a filter by status (`executions list --status`,
+// The statuses an execution's record can have, in the order of its life: pending, running,
+// waiting, succeeded, failed, cancelled (the API documents them from here).
+inline constexpr std::string_view kExecutionStatuses[] = {"pending",   "running", "waiting",
+                                                          "succeeded", "failed",  "cancelled"};
+// Whether `status` is one of them: what a filter by status (`executions list --status`,
 // GET /api/v1/executions?status=) may ask for. The Validation error lists them.
 Status check_execution_status(std::string_view status);
 // The statuses of an execution that has ended: its record changes no more.

@@ -1,5 +1,6 @@
 #include "server/openapi.h"
 
+#include "core/executor.h"
 #include "core/values.h"
 #include "runtime/http_text.h"
 #include "server/starter.h"
@@ -32,8 +33,7 @@ constexpr const char* kSchemas = R"json({
     "properties": {
       "id": {"type": "string", "description": "a ULID (time-sortable)"},
       "workflow": {"type": "string"},
-      "status": {"type": "string",
-                 "enum": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"]},
+      "status": {"$ref": "#/components/schemas/ExecutionStatus"},
       "dry_run": {"type": "boolean"},
       "trigger": {"type": "string", "description": "cli, api, form, hook, schedule, retry, workflow"},
       "trigger_info": {"type": "object"},
@@ -144,7 +144,21 @@ Value parameter(const Api::ParamDoc& d) {
                     {"schema", schema}});
 }
 
+// kSchemas, and ExecutionStatus from the list the server checks a status filter against.
+Value schemas() {
+    Value all = tmpl::value_from_json(kSchemas);
+    all.dict_obj().set(str("ExecutionStatus"), tmpl::value_from_json(execution_status_schema()));
+    return all;
+}
+
 }  // namespace
+
+std::string execution_status_schema() {
+    std::string values;
+    for (std::string_view status : kExecutionStatuses)
+        values += std::string(values.empty() ? "" : ", ") + "\"" + std::string(status) + "\"";
+    return R"({"type": "string", "enum": [)" + values + "]}";
+}
 
 std::string schema_ref(const char* name) {
     return std::string(R"({"$ref": "#/components/schemas/)") + name + "\"}";
@@ -229,7 +243,7 @@ Value openapi_document(const Api& api) {
                                       {"scheme", str("basic")},
                                       {"description", str("any user name; the token as the "
                                                           "password (reads and form pages)")}})}})},
-         {"schemas", tmpl::value_from_json(kSchemas)},
+         {"schemas", schemas()},
          {"responses",
           dict_of(
               {{"Error",

@@ -10,5 +10,7 @@ tmpl::Value openapi_document(const Api& api);
 
 // `{"$ref": "#/components/schemas/NAME"}`, for a ResponseDoc's schema.
 std::string schema_ref(const char* name);
+// The schema of an execution's status (a string, one of kExecutionStatuses).
+std::string execution_status_schema();
 
 }  // namespace ferry::engine::server

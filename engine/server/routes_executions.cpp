@@ -354,8 +354,7 @@ void add_execution_routes(Api& api) {
     api.add(
         "GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); },
         {{{"workflow", "query", "string", "only this workflow's executions"},
-          {"status", "query", "string", "only those with this status",
-           R"({"enum": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"]})"},
+          {"status", "query", "string", "only those with this status", execution_status_schema()},
           limit_param(store::ExecutionFilter{}.limit),
           cursor_param("the executions older than it")},
          "",

@@ -407,9 +407,8 @@ int LuaVM::sandbox_load(lua_State* L) {
     } else {
         return luaL_argerror(L, 1, "load: only source text is accepted in tasks");
     }
-    // Whether an environment was given, before the chunk is pushed: with three arguments
-    // the chunk lands at index 4, and was taken as its own environment.
-    const bool has_env = !lua_isnoneornil(L, 4);
+    // The environment's slot stays index 4 whatever was given: with three arguments the
+    // chunk landed there, and was taken as its own environment.
     lua_settop(L, 4);
     const char* chunkname = luaL_optstring(L, 2, "=(load)");
     const char* mode = luaL_optstring(L, 3, "t");
@@ -424,7 +423,7 @@ int LuaVM::sandbox_load(lua_State* L) {
     // The chunk runs in the caller-supplied environment, or the sandbox's. The environment
     // goes on L (the calling task's thread), not on the main state: otherwise the chunk
     // keeps its default upvalue, the real global table (os.execute, io...).
-    if (has_env) {
+    if (!lua_isnil(L, 4)) {
         lua_pushvalue(L, 4);
     } else {
         lua_rawgeti(L, LUA_REGISTRYINDEX, vm_of(L)->env_ref_);

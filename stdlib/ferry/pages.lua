@@ -12,7 +12,6 @@ M.MAX_ITEMS = 50000 -- what a for_each over the result may run
 M.DEFAULT_MAX_PAGES = 100
 M.MAX_PAGES = 10000
 
-
 local function invalid(message)
   error({ kind = "validation", message = "paginate: " .. message }, 0)
 end

@@ -303,9 +303,6 @@ bool Engine::settles_eagerly(const Run& run) const {
     return run.wf->hooks.before_step.empty() && run.wf->hooks.on_failure.empty();
 }
 
-namespace {
-
-// steps.ID for a step that did not run (skipped or cancelled): what expressions see.
 tmpl::Value not_run_view(const StepState& st) {
     tmpl::Value view = dict_of({{"status", str(std::string(step_status_name(st.status)))},
                                 {"output", tmpl::Value::none()},
@@ -314,6 +311,8 @@ tmpl::Value not_run_view(const StepState& st) {
     tmpl::freeze(view);
     return view;
 }
+
+namespace {
 
 // What makes schedule() look at a pending step again (Run::woken): a dependency that
 // settled, or a change of the whole run (a failure, which may trigger handlers and failure
@@ -555,165 +554,6 @@ void Engine::step_settled(Run& run, size_t i, bool restoring) {
     } else {
         wake_dependents(run, i);
     }
-}
-
-std::string Engine::failure_step(const Run& run) {
-    const tmpl::Value* step = dict_get(run.error, "step");
-    return step && step->is_string() ? std::string(step->str()) : std::string();
-}
-
-size_t Engine::failed_into(const Run& run, size_t handler_index) const {
-    const auto& defs = run.wf->steps;
-    for (size_t j = 0; j < defs.size(); ++j)
-        if (defs[j].on_error == defs[handler_index].id && run.steps[j].status == StepStatus::Failed)
-            return j;
-    return std::string::npos;
-}
-
-void Engine::start_failing(Run& run, size_t failed_step, const std::string& unhandled) {
-    if (run.failing || failed_step >= run.steps.size()) return;
-    const workflow::Step& def = run.wf->steps[failed_step];
-    run.failing = true;
-    stop_pending_retries(run, "failed");
-    const tmpl::Value& err = run.steps[failed_step].error;
-    const tmpl::Value* kind = dict_get(err, "kind");
-    const tmpl::Value* message = dict_get(err, "message");
-    tmpl::Value text = message ? *message : str("step failed");
-    if (!unhandled.empty())
-        text = str(tmpl::to_str(text) + " (its on_error step '" + def.on_error +
-                   "' did not run for it: " + unhandled + ")");
-    run.error = dict_of(
-        {{"kind", kind ? *kind : str("lua_error")}, {"message", text}, {"step", str(def.id)}});
-    // The verdict on record from now: a resume goes on failing with the failure that came
-    // first, whatever order it reads the steps' records back in.
-    persist_execution(run);
-    wake_all(run);
-}
-
-void Engine::stop_pending_retries(Run& run, const char* status, size_t only_step) {
-    // Retries stop once the execution is failing (workflows.md, section 7): a step waiting
-    // for its next attempt ends with the attempt it had, instead of sending it again (and
-    // holding the finished execution for the delay, an hour for a long Retry-After).
-    std::vector<Unit*> waiting;  // settling may add units
-    for (auto& unit : run.units)
-        if (unit->status == "retrying" && unit->retry_timer &&
-            (only_step == SIZE_MAX || unit->step_index == only_step))
-            waiting.push_back(unit.get());
-    for (Unit* unit : waiting) {
-        unit->retry_timer.reset();
-        unit->status = status;
-        // The step ends with its last attempt as that attempt's record says: the record was
-        // written when it failed, and stays as it was (its end, its status).
-        unit->finished_ms = now_unix_ms();
-        persist_unit(run, *unit, /*with_attempt=*/false, /*settled=*/true);
-        emit_settled(run, *unit);
-        settle_unit(run, *unit, false, /*already_durable=*/true);
-    }
-}
-
-void Engine::finish_run(Run& run) {
-    if (run.finishing) return;
-    run.finishing = true;
-    // A failure into a handler that never became ready is no failure handled: it waits for
-    // a step that did not run (another handler no failure called).
-    for (size_t i = 0; i < run.steps.size(); ++i) {
-        if (run.steps[i].status != StepStatus::Pending || !run.steps[i].triggered) continue;
-        std::string waits_for;
-        for (size_t d : run.wf->steps[i].depends_on_steps)
-            if (waits_for.empty() && run.steps[d].status == StepStatus::Pending)
-                waits_for = run.wf->steps[d].id;
-        start_failing(run, failed_into(run, i),
-                      waits_for.empty()
-                          ? "it never became ready"
-                          : "it waits for step '" + waits_for + "', which did not run");
-    }
-    for (size_t i = 0; i < run.steps.size(); ++i) {
-        StepState& st = run.steps[i];
-        if (st.status != StepStatus::Pending) continue;
-        st.status = run.failing ? StepStatus::Cancelled : StepStatus::Skipped;
-        st.reason = run.cancelled ? "the execution was cancelled before this step could run"
-                    : run.failing ? "the execution failed before this step could run"
-                                  : "not needed: no step failed into this handler";
-        auto unit = std::make_unique<Unit>();
-        unit->step_index = i;
-        unit->key = run.wf->steps[i].id;
-        unit->status = step_status_name(st.status);
-        unit->skip_reason = st.reason;
-        run.units.push_back(std::move(unit));
-        persist_unit(run, *run.units.back(), false);
-        // Announced as any skip is (a step the failure cancels never started: the
-        // execution's end says why).
-        if (st.status == StepStatus::Skipped) emit_settled(run, *run.units.back());
-        // The outputs below may ask what became of it (steps.handler.status).
-        run.steps_view.dict_obj().set(str(run.wf->steps[i].id), not_run_view(st));
-    }
-    if (!run.failing) {
-        Result<tmpl::Value> outputs = expressions_.evaluate_tree(
-            run.wf->outputs.is_dict() ? run.wf->outputs : tmpl::Value::dict(), run.context,
-            "outputs");
-        if (outputs) {
-            run.outputs = outputs.value();
-        } else {
-            run.failing = true;
-            run.error =
-                dict_of({{"kind", str("validation")}, {"message", str(outputs.error().message)}});
-        }
-    }
-    if (run.failing && !run.cancelled && !run.wf->hooks.on_failure.empty()) {
-        tmpl::Value event = dict_of({{"execution_id", str(run.id)},
-                                     {"workflow", str(run.wf->name)},
-                                     {"error", run.error},
-                                     {"steps", run.steps_view}});
-        std::string id = run.id;
-        run_hook(
-            run, "on_failure", event,
-            [this, id](Result<tmpl::Value> res) {
-                Run* r = find_run(id);
-                if (!r) return;
-                if (!res) {
-                    notice("error",
-                           "execution " + id +
-                               ": on_failure hook failed: " + res.error().describe(),
-                           id);
-                }
-                finalize_run(*r);
-            },
-            nullptr);
-        return;
-    }
-    finalize_run(run);
-}
-
-void Engine::finalize_run(Run& run) {
-    run.status = run.cancelled ? "cancelled" : run.failing ? "failed" : "succeeded";
-    run.finished_ms = now_unix_ms();
-    if (!run.failing) run.error = tmpl::Value::none();
-    persist_execution(run);
-    std::string id = run.id;
-    store_.after_commit([this, id] {
-        auto it = runs_.find(id);
-        if (it == runs_.end()) return;
-        std::shared_ptr<Run> r = it->second;
-        runs_.erase(it);
-        runs_by_ref_.erase(r->ref);
-        release_ownership(id);
-        emit(*r, "execution.finished", "", r->status,
-             r->error.is_dict() && dict_get(r->error, "message")
-                 ? tmpl::to_str(*dict_get(r->error, "message"))
-                 : "",
-             double(r->finished_ms - r->created_ms));
-        ExecutionSummary summary{r->id, r->wf->name, r->status, r->outputs, r->error, nullptr};
-        if (r->kept) {
-            auto records = std::make_shared<ExecutionSummary::Records>();
-            records->execution = std::move(r->kept->execution);
-            records->execution_shown = r->kept->execution_shown;
-            for (auto& [key, json] : r->kept->steps)
-                records->steps.push_back(store::KeyedJson{key, std::move(json)});
-            summary.records = std::move(records);
-        }
-        if (r->done) r->done(summary);
-    });
-    loop_.wake();
 }
 
 }  // namespace ferry::engine

@@ -138,6 +138,9 @@ struct StepState {
     uint64_t finished_ms = 0;
 };
 
+// steps.ID for a step that did not run (skipped or cancelled): what expressions see.
+tmpl::Value not_run_view(const StepState& st);
+
 struct Engine::Run {
     std::string id;
     RunRef ref{};  // set by Engine::add_run

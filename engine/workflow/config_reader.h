@@ -187,5 +187,7 @@ class ConfigReader {
 // forms: and hooks: (project_forms.cpp).
 void read_forms(ConfigReader& r, const YAML::Node& v, ProjectConfig& c);
 void read_hooks(ConfigReader& r, const YAML::Node& v, ProjectConfig& c);
+// One entry of integrations: (project_integrations.cpp).
+IntegrationEntry read_integration(ConfigReader& r, const std::string& name, const YAML::Node& node);
 
 }  // namespace ferry::workflow::detail

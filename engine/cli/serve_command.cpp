@@ -6,6 +6,7 @@
 #include "cli/common.h"
 
 #include "core/values.h"
+#include "runtime/integration/secrets.h"
 #include "runtime/line_log.h"
 #include "server/api.h"
 #include "server/events.h"
@@ -44,6 +45,9 @@ constexpr const char* kServeUsage =
 
 // Descriptors the process needs beyond its connections: LMDB, outgoing HTTP, logs.
 constexpr rlim_t kSpareDescriptors = 256;
+
+// How often the secret files of ferry.yaml are read again for redaction (a few small reads).
+constexpr uint64_t kSecretRelearnMs = 1000;
 
 // Each connection is a descriptor, and the usual soft limit (1024) is below what the
 // default max_connections needs with the rest, so accept() would fail first. The soft limit
@@ -98,17 +102,22 @@ void log_event(LineLog& log, const engine::EngineEvent& e) {
 }
 
 struct Shutdown {
-    uv_signal_t term{}, intr{};
-    std::function<void()> begin;  // the first SIGTERM or SIGINT: drain, up to the grace
+    // SIGHUP too: a terminal closing, or a habit of "reload" (ferry serve has none: it reads
+    // ferry.yaml and tasks at start). Its default action killed the process undrained,
+    // with no line saying why.
+    uv_signal_t term{}, intr{}, hup{};
+    const char* signal = "";      // the first one's name, for the log
+    std::function<void()> begin;  // the first SIGTERM, SIGINT or SIGHUP: drain, up to the grace
     std::function<void()> now;    // a second one: stop draining, exit as the grace would
     bool started = false;
     bool hurried = false;
 };
 
-void on_signal(uv_signal_t* h, int) {
+void on_signal(uv_signal_t* h, int signum) {
     auto* s = static_cast<Shutdown*>(h->data);
     if (!s->started) {
         s->started = true;
+        s->signal = signum == SIGHUP ? "SIGHUP" : signum == SIGINT ? "SIGINT" : "SIGTERM";
         s->begin();
     } else if (!s->hurried) {
         // Ctrl-C twice, or `kill` run twice: the default action killed the process here,
@@ -204,13 +213,14 @@ int serve_command(int argc, char** argv) {
         JsonLogLine line("access");
         line.field("request_id", e.request_id);
         line.field("method", e.method);
-        line.field("path", e.path);
+        // What the client sent: a secret in a path (a hook's name, an id) stays out of logs.
+        line.field("path", redact(e.path));
         line.field("status", int64_t(e.status));
         line.field("bytes", int64_t(e.bytes));
         line.field("duration_ms", e.duration_ms);
         line.field("remote", e.remote);
         for (const auto& [key, value] : e.fields)
-            line.field(key, value);
+            line.field(key, redact(value));
         lines.add(line.finish());
     };
     HttpServer server(app->loop, so, [&api_ref](ServerRequest& req, Responder res) {
@@ -330,6 +340,11 @@ int serve_command(int argc, char** argv) {
     engine::server::HeapTrimmer heap_trimmer(engine::server::HeapTrimmer::kSlackBytes,
                                              [&app] { return app->vm.release_idle_memory(); });
     heap_trimmer.start(app->loop);
+    // A `${file:}` secret rotated while the server runs is redacted within a second, not
+    // from the first request that sends it (App::learn_secrets).
+    std::unique_ptr<Loop::Timer> secrets_relearnt = app->loop.timer(
+        kSecretRelearnMs, [&app] { app->learn_secrets(); }, kSecretRelearnMs);
+    secrets_relearnt->set_background();
     std::optional<engine::server::HistoryRetention> retention;
     if (app->config.store.keep_ms) {
         retention.emplace(*app, *app->config.store.keep_ms, log, metrics);
@@ -344,7 +359,9 @@ int serve_command(int argc, char** argv) {
         const auto waiting = int64_t(app->engine->active_executions()) - busy;
         log.info("shutting down (" + std::to_string(busy) + " execution(s) running, " +
                      std::to_string(waiting) + " waiting for a decision)",
-                 {{"executions_running", busy}, {"executions_waiting", waiting}});
+                 {{"executions_running", busy},
+                  {"executions_waiting", waiting},
+                  {"signal", std::string(shutdown.signal)}});
         schedules.stop();
         if (retention) retention->stop();
         events.close_all();
@@ -370,7 +387,8 @@ int serve_command(int argc, char** argv) {
         (void)app->engine->flush();
         app->loop.stop();
     };
-    for (auto [h, sig] : {std::pair{&shutdown.term, SIGTERM}, std::pair{&shutdown.intr, SIGINT}}) {
+    for (auto [h, sig] : {std::pair{&shutdown.term, SIGTERM}, std::pair{&shutdown.intr, SIGINT},
+                          std::pair{&shutdown.hup, SIGHUP}}) {
         uv_signal_init(app->loop.raw(), h);
         h->data = &shutdown;
         uv_signal_start(h, on_signal, sig);
@@ -378,6 +396,7 @@ int serve_command(int argc, char** argv) {
     app->loop.run();
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.intr), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.hup), nullptr);
     poll_timer.reset();
     const auto cut = int64_t(app->engine->busy_executions());
     const auto left = int64_t(app->engine->active_executions());
@@ -385,7 +404,9 @@ int serve_command(int argc, char** argv) {
                  " execution(s) left to resume at next start: " + std::to_string(cut) +
                  " cut short by " + (shutdown.hurried ? "a second signal, " : "the grace, ") +
                  std::to_string(left - cut) + " waiting for a decision)",
-             {{"executions_left", left}, {"executions_cut_short", cut}});
+             {{"executions_left", left},
+              {"executions_cut_short", cut},
+              {"executions_waiting", left - cut}});
     app->engine->drop_owner_lock();
     log.flush();  // _Exit below runs no destructor
     // Running executions stay durable as they are; exiting without unwinding the engine is

@@ -175,16 +175,22 @@ Status App::load_config(bool tolerate_problems, std::vector<workflow::Diagnostic
         c.public_json = to_json_text(e.settings);
         types[c.name] = c.type;
         integrations.add(std::move(c));
-        // Learnt now, not at the first request: until then a value carrying the secret
-        // (an input, an answer of another system) was recorded in clear.
-        integrations.find(e.config.name)->learn_secrets_for_redaction();
     }
-    for (const workflow::HookSpec& hook : config.hook_specs)
-        for (const std::string& ref : hook.secrets)
-            if (is_secret_reference(ref)) (void)resolve_secret(ref);  // taught to the Redactor
+    // Learnt now, not at the first request: until then a value carrying the secret (an
+    // input, an answer of another system) was recorded in clear.
+    learn_secrets();
     catalog.set_integrations(std::move(types));
     lua_api::set_integrations(vm.state(), &integrations);
     return ok_status();
+}
+
+void App::learn_secrets() {
+    for (const workflow::IntegrationEntry& e : config.integrations)
+        if (IntegrationClient* client = integrations.find(e.config.name))
+            client->learn_secrets_for_redaction();
+    for (const workflow::HookSpec& hook : config.hook_specs)
+        for (const std::string& ref : hook.secrets)
+            if (is_secret_reference(ref)) (void)resolve_secret(ref);  // taught to the Redactor
 }
 
 Result<std::shared_ptr<const workflow::Workflow>>

@@ -74,6 +74,12 @@ class App {
     Status open_store();
     // A dependency's stamp now.
     std::optional<uint64_t> stamp_of(const Dependency& d) const;
+    // Resolves every secret reference of ferry.yaml (integrations' credentials and webhook
+    // secrets, hooks' secrets) to teach the Redactor their values and what requests derive
+    // from them. At load, and again while `ferry serve` runs: a `${file:}` rotated since is
+    // redacted before a request uses it (an input or an answer carrying it was kept in clear
+    // until then). Values learnt before stay known.
+    void learn_secrets();
     // A hook file as the hook runner would take it for `hook`; empty when fine.
     std::string hook_file_problem(const std::string& rel, const char* hook);
 

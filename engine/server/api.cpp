@@ -128,7 +128,9 @@ ParamDoc cursor_param(const std::string& after) {
 }
 
 void Call::error(int status, std::string_view code, std::string_view message, HttpHeaders extra) {
-    res.send_error(status, code, message, std::move(extra));
+    // Messages name what the request named (a workflow, an id, a key): a secret pasted
+    // there is not repeated back.
+    res.send_error(status, code, redact(message), std::move(extra));
 }
 
 Api::Api(App& app, ServerSettings settings, ServerLog& log)

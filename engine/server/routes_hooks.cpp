@@ -170,7 +170,7 @@ void receive(Api& api, Call& c) {
                           format_duration_ms(hook->replay_window_ms)
                     : "webhook-id '" + check.replay_id + "' was already delivered";
             return when_claim_durable(*app.store, replay_key, [held, message] {
-                held->send_error(409, "replayed", message);
+                held->send_error(409, "replayed", redact(message));
             });
         }
     }

@@ -109,7 +109,7 @@ void dlq_replay(Api& api, Call& c) {
         if (!r) {
             int status = r.error().kind == ErrorKind::NotFound ? 404 : 422;
             res->send_error(status, status == 404 ? "not_found" : "invalid_request",
-                            r.error().message);
+                            redact(r.error().message));
             return;
         }
         Value out = dict_of({{"id", str(id)},

@@ -7,6 +7,7 @@
 #include "core/values.h"
 #include "runtime/crypto.h"
 #include "runtime/duration.h"
+#include "runtime/integration/secrets.h"
 #include "server/claims.h"
 #include "server/openapi.h"
 #include "template/environment.h"
@@ -45,7 +46,7 @@ void reply(Responder& res, const Present& present, int status, std::string body,
 
 void reply_error(Responder& res, const Present& present, int status, std::string_view code,
                  std::string_view message) {
-    reply(res, present, status, error_json(code, message));
+    reply(res, present, status, error_json(code, redact(message)));  // as Call::error does
 }
 
 // The finished execution as stored (compact, without attempts), or a 500 when the store

@@ -919,6 +919,81 @@ outputs: {header: "{{ steps.echo.output.header }}"}
         self.assertNotIn(self.SECRET, shown)
         self.assertIn("[REDACTED]", shown)
 
+    def test_a_secret_sent_in_a_path_or_a_key_is_not_repeated(self):
+        # A client that pastes a token where a name or an id goes: the error answer and the
+        # access log name what was asked, without the secret (anyone who can reach /hooks/
+        # could otherwise write a secret into the server's log).
+        asked = [("POST", "/hooks/" + self.SECRET, {}, None),
+                 ("POST", "/api/v1/workflows/%s/executions" % self.SECRET, {"inputs": {}},
+                  "operator"),
+                 ("GET", "/api/v1/executions/" + self.SECRET, None, "viewer"),
+                 ("GET", "/api/v1/executions?status=" + self.SECRET, None, "viewer")]
+        for method, path, body, role in asked:
+            status, _, raw = self.s.request(method, path, body, role=role)
+            text = raw.decode() if isinstance(raw, bytes) else raw
+            self.assertIn(status, (400, 404), (path, text))
+            self.assertNotIn(self.SECRET, text)
+            self.assertIn("[REDACTED]", json.loads(text)["error"]["message"], (path, text))
+        self.s.stop()  # flushes and closes the log
+        log = (self.p.dir / "serve.log").read_text()
+        access = [json.loads(l) for l in log.splitlines() if '"access"' in l]
+        access = [a for a in access if a["path"] != "/healthz"]  # the start's readiness check
+        self.assertEqual(len(access), len(asked), log)
+        self.assertNotIn(self.SECRET, log)
+        self.assertIn("/hooks/[REDACTED]", [a["path"] for a in access])
+
+
+class RotatedSecretFiles(unittest.TestCase):
+    """A `${file:}` secret rewritten while the server runs is redacted from the records
+    before any request sends it (an input or another system's answer may carry it first),
+    and the value it replaced stays redacted."""
+    OLD = "rotated-secret-old-4b1e9d"
+    NEW = "rotated-secret-new-8c2f7a"
+
+    def setUp(self):
+        self.p = te.Project()
+        self.secret = self.p.dir / "token.txt"
+        self.secret.write_text(self.OLD + "\n")
+        self.p.write("ferry.yaml", tokens_yaml() + """\
+integrations:
+  target:
+    type: http
+    base_url: http://127.0.0.1:9
+    auth: {type: bearer, token: "${file:%s}"}
+""" % self.secret)
+        self.p.workflow("echo", """\
+inputs:
+  text: {type: string}
+steps:
+  - id: echo
+    task: lua
+    with: {input: "{{ inputs.text }}", script: "return {said = input}"}
+outputs: {said: "{{ steps.echo.output.said }}"}
+""")
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+
+    def tearDown(self):
+        self.s.stop()
+        self.p.remove()
+
+    def echo(self, text):
+        status, _, raw = self.s.request("POST", "/api/v1/workflows/echo/executions?wait=10s",
+                                        {"inputs": {"text": text}}, role="operator")
+        self.assertEqual(status, 200, raw)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def test_a_rewritten_secret_file_is_redacted_before_its_first_request(self):
+        self.assertIn('"said":"[REDACTED]"', self.echo(self.OLD))
+        self.assertIn(self.NEW, self.echo(self.NEW))  # not a secret yet
+        self.secret.write_text(self.NEW + "\n")
+        deadline = time.monotonic() + 10
+        while self.NEW in self.echo(self.NEW) and time.monotonic() < deadline:
+            time.sleep(0.2)  # read again every second
+        answer = self.echo(self.NEW)
+        self.assertNotIn(self.NEW, answer)
+        self.assertIn('"said":"[REDACTED]"', answer)
+        self.assertIn('"said":"[REDACTED]"', self.echo(self.OLD))
+
 
 class Logs(ServeTest):
     def test_json_logs_correlate_requests_and_executions(self):
@@ -1981,7 +2056,7 @@ class Restart(unittest.TestCase):
         try:
             p.write("ferry.yaml", "server: {shutdown_grace: 30s}\n" + tokens_yaml())
             p.workflow("slow", SLOW)
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 s = Server(te.FERRY, p.dir, p.data)
                 status, body = s.json("POST", "/api/v1/workflows/slow/executions",
                                       {"inputs": {"pause": "20s"}}, role="operator")
@@ -1994,6 +2069,12 @@ class Restart(unittest.TestCase):
                 self.assertLess(time.monotonic() - started, 8)
                 log = Path(p.dir, "serve.log").read_text(errors="replace").splitlines()
                 self.assertIn("second signal: stopping now", log[-2])
+                # The first one named: SIGHUP (a closed terminal, a habit of "reload") too
+                # drains and stops as SIGTERM does; its default action killed the process.
+                first = json.loads(log[-3])
+                self.assertTrue(first["message"].startswith("shutting down ("), log)
+                self.assertEqual(first["signal"], sig.name)
+                self.assertEqual(json.loads(log[-1])["executions_waiting"], 0)
                 self.assertRegex(log[-1], r"stopped \(\d+ execution\(s\) left to resume at next start: \d+ cut short by a second signal")
                 self.assert_resumable(p, body["id"])
         finally:

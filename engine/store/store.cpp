@@ -165,8 +165,9 @@ Found probe(const std::string& dir) {
 }
 
 // Decides, from what the folder holds, whether it may be opened; creates it when missing
-// (unless !create: a missing folder is then Nothing, as an empty one is).
-Found inspect_folder(const std::string& dir, bool create) {
+// (unless !create: a missing folder is then Nothing, as an empty one is), readable by its
+// owner only (the history holds tickets, inputs, approvals), and says so in *created.
+Found inspect_folder(const std::string& dir, bool create, bool* created) {
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0) {
         if (errno != ENOENT)
@@ -175,6 +176,9 @@ Found inspect_folder(const std::string& dir, bool create) {
         std::error_code ec;
         fs::create_directories(dir, ec);
         if (ec) throw OpenFailure{"cannot create the folder: " + ec.message()};
+        *created = true;
+        fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+        if (ec) throw OpenFailure{"cannot make the folder private: " + ec.message()};
         return Found::Nothing;
     }
     if (!S_ISDIR(st.st_mode)) throw OpenFailure{"not a folder"};
@@ -235,8 +239,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
     Impl& s = *store->impl_;
     s.path = dir;
     s.options = options;
+    // A refused open leaves no folder it made behind (the next try would find it and an
+    // operator would wonder what wrote it).
+    bool created = false;
+    auto forget_created = [&] {
+        if (!created) return;
+        s.env = {};
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    };
     try {
-        Found found = inspect_folder(dir, options.create);
+        Found found = inspect_folder(dir, options.create, &created);
         if (found == Found::Nothing && !options.create)
             return make_error(ErrorKind::NotFound,
                               "no Ferry data in " + dir +
@@ -249,7 +262,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
         // MDB_NOTLS: read transactions are not tied to the thread that began them (the engine
         // may read from a second thread); MDB_NOSYNC trades durability for speed on request.
         unsigned flags = MDB_NOTLS | (options.durable ? 0u : unsigned{MDB_NOSYNC});
-        lmdb::check(mdb_env_open(s.env.get(), dir.c_str(), flags, 0644), "mdb_env_open");
+        // The files are the owner's alone, as the folder Ferry makes is.
+        lmdb::check(mdb_env_open(s.env.get(), dir.c_str(), flags, 0600), "mdb_env_open");
         s.max_key_size = static_cast<size_t>(mdb_env_get_maxkeysize(s.env.get()));
         check_not_truncated(s.env.get());
         MDB_envinfo info{};
@@ -274,9 +288,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
         s.staging_thread = std::this_thread::get_id();
         s.locate_map();
     } catch (const OpenFailure& f) {
+        forget_created();
         return fail(f.reason);
     } catch (const lmdb::Failure& f) {
-        return fail(explain(f));
+        std::string why = explain(f);
+        forget_created();
+        return fail(why);
     }
     return store;
 }

@@ -837,6 +837,40 @@ TEST_CASE("store: a path that is a file is refused", "[store][open]") {
     CHECK(read_file(file) == "x");
 }
 
+TEST_CASE("store: a folder it makes, and the files in it, are the owner's alone",
+          "[store][open]") {
+    // The history holds tickets, inputs and approvals: under the usual umask 022 a store
+    // made with 0644 files was readable by every account on the host.
+    TempDir tmp;
+    std::string dir = tmp.sub("made/data");
+    { auto s = open_ok(dir); }
+    auto mode = [](const std::string& path) {
+        struct stat st {};
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        return st.st_mode & 0777;
+    };
+    CHECK(mode(dir) == 0700);
+    CHECK(mode(dir + "/data.mdb") == 0600);
+    CHECK(mode(dir + "/lock.mdb") == 0600);
+}
+
+TEST_CASE("store: a refused open leaves no folder it made behind", "[store][open]") {
+    TempDir tmp;
+    std::string dir = tmp.sub("data");
+    StoreOptions options;
+    options.map_size = uint64_t(1) << 62;  // no address space holds it: mdb_env_open fails
+    auto opened = Store::open(dir, options);
+    REQUIRE_FALSE(opened.ok());
+    CHECK_THAT(opened.error().message, Catch::Contains(dir));
+    CHECK_FALSE(fs::exists(dir));
+
+    // A folder that was there before the refusal stays, with what it held.
+    fs::create_directories(dir);
+    write_file(dir + "/data.mdb", "");
+    REQUIRE_FALSE(Store::open(dir, options).ok());
+    CHECK(fs::exists(dir + "/data.mdb"));
+}
+
 namespace {
 
 // Store::open's error as seen by a user who may not write to the folder. Root writes anywhere,

@@ -117,15 +117,28 @@ void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
     if (unit.wait_deadline_ms) {
         uint64_t now = now_unix_ms();
         uint64_t left = unit.wait_deadline_ms > now ? unit.wait_deadline_ms - now : 0;
-        Unit* up = &unit;
-        unit.retry_timer = loop_.timer(left, [this, ref = run.ref, up] {
-            if (Run* r = find_run(ref)) approval_timed_out(*r, *up);
-        });
-        // Nobody can decide in a process without the server, so the deadline alone does not
-        // keep one alive: `ferry run` returns with the execution waiting, and the server
-        // re-arms the same deadline when it starts.
-        unit.retry_timer->set_background();
+        arm_approval_deadline(run, unit, left);
     }
+}
+
+void Engine::arm_approval_deadline(Run& run, Unit& unit, uint64_t delay_ms) {
+    Unit* up = &unit;
+    unit.retry_timer = loop_.timer(delay_ms, [this, ref = run.ref, up] {
+        Run* r = find_run(ref);
+        if (!r) return;
+        // The loop's timers are monotonic and may fire a little before the wall clock
+        // agrees: a decision sent in that moment came before the deadline.
+        uint64_t now = now_unix_ms();
+        if (now < up->wait_deadline_ms) {
+            arm_approval_deadline(*r, *up, up->wait_deadline_ms - now);
+            return;
+        }
+        approval_timed_out(*r, *up);
+    });
+    // Nobody can decide in a process without the server, so the deadline alone does not
+    // keep one alive: `ferry run` returns with the execution waiting, and the server
+    // re-arms the same deadline when it starts.
+    unit.retry_timer->set_background();
 }
 
 void Engine::approval_timed_out(Run& run, Unit& unit) {
@@ -146,6 +159,9 @@ void Engine::approval_timed_out(Run& run, Unit& unit) {
     TaskOutcome out;
     out.error = make_error(ErrorKind::Timeout, "no decision before the approval's timeout (" +
                                                    input_text(unit.input, "timeout") + ")");
+    // The deadline is the decision's, not an attempt's: a retry would wait for one already
+    // past, and record a timeout it never waited for. The escalation runs now.
+    out.final_failure = true;
     out.duration_ms = waited_ms(unit);
     unit_finished(run, unit, std::move(out));
 }

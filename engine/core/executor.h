@@ -292,6 +292,9 @@ class Engine {
     void invoke_sleep(Run& run, Unit& unit);
     void invoke_render(Run& run, Unit& unit);
     bool stop_sleep(Unit& unit);
+    // Times the waiting unit out at its wait_deadline_ms, delay_ms from now (again when the
+    // timer fires before the wall clock reaches it).
+    void arm_approval_deadline(Run& run, Unit& unit, uint64_t delay_ms);
     void approval_timed_out(Run& run, Unit& unit);
     // Waits for a decision (and arms the timeout). record_unit: write the step's "waiting"
     // record; false when it is already there (a resumed wait).

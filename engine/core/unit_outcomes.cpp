@@ -296,6 +296,9 @@ void Engine::unit_settled(Run& run, Unit& u) {
         bool cancelled_items = false;
         for (size_t ui : st.units) {
             const Unit& item = *run.units[ui];
+            // After a resume the step was scheduled again, but its items kept their start
+            // (a waiting approval, a finished item): the step began with the first of them.
+            if (item.started_ms && item.started_ms < st.started_ms) st.started_ms = item.started_ms;
             outputs.push_back(item.status == "succeeded" ? item.output : tmpl::Value::none());
             cancelled_items = cancelled_items || item.status == "cancelled";
             if (item.status == "failed") {

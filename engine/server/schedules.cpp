@@ -112,6 +112,11 @@ void Schedules::start() {
             if (!s.first_seen) s.first_seen = now;
             remember(s);
         }
+        if (s.last_due > now)
+            log_.warn("schedule " + s.def->name + ": the clock is behind its last due time (" +
+                          rfc3339(s.last_due) +
+                          "); the due times up to it ran already and do not run again",
+                      {{"schedule", s.def->name}, {"last_due", rfc3339(s.last_due)}});
         workflow::SchedulePlan plan =
             workflow::plan_schedule(s.def->every_ms, s.def->cron_spec, s.def->catch_up && !back_on,
                                     s.last_due ? s.last_due : s.first_seen, now);

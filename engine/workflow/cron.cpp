@@ -45,11 +45,14 @@ Result<int> value(const FieldSpec& f, const std::string& text) {
     std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
     for (size_t i = 0; i < f.names.size(); ++i)
         if (upper == f.names[i]) return f.min + int(i);
-    if (text.empty() || text.size() > 4 || !std::all_of(text.begin(), text.end(), ::isdigit))
+    if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit))
         return make_error(ErrorKind::Validation,
                           std::string(f.name) + ": '" + text + "' is not a number" +
                               (f.names.empty() ? "" : " or a name (" + f.names.front() + "...)"));
-    int v = std::stoi(text);
+    // Leading zeros allowed ("05"); a long run of digits is out of range whatever its value
+    // (and stoi must not see it: it throws past int).
+    const size_t first = std::min(text.find_first_not_of('0'), text.size() - 1);
+    int v = text.size() - first > 4 ? f.max + 1 : std::stoi(text.substr(first));
     if (v < f.min || v > f.max)
         return make_error(ErrorKind::Validation, std::string(f.name) + ": " + text +
                                                      " is out of range " + std::to_string(f.min) +
@@ -194,8 +197,14 @@ std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms) {
 SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_up,
                            uint64_t last_due, uint64_t now) {
     SchedulePlan plan;
+    // A last due time after now: the clock went back (an NTP step, a restored snapshot).
+    // The due times up to it ran already, and must not run again: planned from it.
     if (every_ms > 0) {
-        if (last_due == 0 || last_due > now) {
+        if (last_due > now) {
+            plan.next = last_due + every_ms;
+            return plan;
+        }
+        if (last_due == 0) {
             plan.next = now + every_ms;
             return plan;
         }
@@ -205,7 +214,7 @@ SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_u
         return plan;
     }
     if (last_due == 0 || last_due > now) {
-        plan.next = cron_next(cron, now).value_or(0);
+        plan.next = cron_next(cron, std::max(now, last_due)).value_or(0);
         return plan;
     }
     // The latest due time in (last_due, now]. Walked forward from a start close enough to

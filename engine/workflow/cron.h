@@ -36,7 +36,8 @@ std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms);
 // time now (unix ms). every_ms > 0: every that long, in phase with the last run (the first
 // run one period after the schedule first appears); else on the cron spec. A due time that
 // passed while nothing ran (downtime) gives one catch-up run, of the latest missed due
-// time, when catch_up is set; the others are skipped.
+// time, when catch_up is set; the others are skipped. A last due time after now (the clock
+// went back) is planned from: no due time up to it runs twice.
 struct SchedulePlan {
     std::optional<uint64_t> catch_up;  // run this due time now
     uint64_t next = 0;                 // the next due time after now; 0: never

@@ -516,6 +516,12 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
                     if (!a.is_string())
                         ctx.error(step.mark, who + ": approvers are token names (text), got " +
                                                  detail::describe_value(a));
+            // Its wait is bounded by with.timeout alone (the step's default timeout would end
+            // a wait for people after 5 minutes): a step-level one was silently ignored.
+            if (step.field_marks.count("timeout"))
+                ctx.error(step.field_marks.at("timeout"),
+                          who + ": an approval waits as long as its with.timeout says, not "
+                                "the step's timeout; write with: {timeout: ...}");
             const tmpl::Value* on_timeout = step.with.dict_obj().find("on_timeout");
             // The escalation step is wired here, as the step's on_error handler (else it is
             // an ordinary step and runs at once): an expression cannot name it.

@@ -4088,6 +4088,64 @@ steps:
         self.assertEqual(doc["status"], "succeeded")  # the escalation handled it (on_error)
 
 
+    def test_an_approval_timeout_into_an_escalation_is_not_retried(self):
+        # The deadline is the decision's: a retried attempt parked with it already past and
+        # recorded "no decision before the approval's timeout" after a few milliseconds,
+        # three times, before the escalation ran.
+        self.p.workflow("esc", """\
+steps:
+  - id: gate
+    task: approval
+    retry: {max_attempts: 3, backoff: fixed, initial_delay: 1s}
+    with: {message: "Go?", timeout: 500ms, on_timeout: page}
+  - {id: page, task: log, with: {message: paged}}
+""")
+        run_id = self.assertRun("esc")["id"]
+        time.sleep(0.8)
+        p = self.p.ferry("executions", "approve", run_id, "gate", "--as", "alice")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("its timeout passed at ", p.stderr)
+        doc = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
+        gate = doc["steps"]["gate"]
+        self.assertEqual((gate["status"], gate["attempt"]), ("failed", 1), gate)
+        self.assertEqual(gate["error"]["kind"], "timeout")
+        self.assertEqual(doc["steps"]["page"]["status"], "succeeded")
+        self.assertEqual(doc["status"], "succeeded")
+
+    def test_a_step_timeout_on_an_approval_is_refused_for_its_own(self):
+        # Silently ignored before: the wait is bounded by with.timeout alone.
+        self.p.workflow("bounded", """\
+steps:
+  - id: gate
+    task: approval
+    timeout: 2s
+    with: {message: "Go?", timeout: 30s}
+""")
+        p = self.p.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("bounded.yaml:4:14: step 'gate': an approval waits as long as its "
+                      "with.timeout says, not the step's timeout; write with: {timeout: ...}",
+                      p.stdout + p.stderr)
+
+    def test_a_for_each_step_resumed_for_decisions_keeps_its_start(self):
+        # Each decision resumes the execution and schedules the step again; its record
+        # began then, after its own items.
+        self.p.workflow("gates", """\
+steps:
+  - {id: gate, task: approval, for_each: [1, 2], with: {message: "Item {{ item }}?"}}
+""")
+        run_id = self.assertRun("gates")["id"]
+        time.sleep(1.2)
+        self.assertEqual(self.p.ferry("executions", "approve", run_id, "gate[0]").returncode, 0)
+        p = self.p.ferry("executions", "approve", run_id, "gate[1]")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["status"], "succeeded")
+        steps = doc["steps"]
+        self.assertEqual(steps["gate"]["started_at"], steps["gate[0]"]["started_at"])
+        self.assertGreater(steps["gate"]["duration_ms"], 1000)
+
+
     def test_a_sub_workflow_approval_is_decided_in_its_execution_as_the_refusals_say(self):
         self.p.workflow("inner", "steps:\n  - {id: gate, task: approval, with: {message: go}}\n")
         self.p.workflow("outer", "steps:\n  - {id: sub, task: workflow, with: {name: inner}}\n"

@@ -68,6 +68,12 @@ TEST_CASE("cron: bad expressions say what is wrong", "[cron]") {
     CHECK(problem("5-1 * * * *").find("goes backwards") != std::string::npos);
     CHECK(problem("1,,2 * * * *").find("minute") != std::string::npos);
     CHECK(problem("* * * * 8").find("day of week") != std::string::npos);
+    // Leading zeros are a number; many digits are one out of range, not "not a number".
+    CHECK(problem("05 * * * *") == "(parsed)");
+    CHECK(problem("00005 * * * *") == "(parsed)");
+    CHECK(problem("000060 * * * *").find("minute: 000060 is out of range 0-59") !=
+          std::string::npos);
+    CHECK(problem("99999999999 * * * *").find("out of range") != std::string::npos);
 }
 
 TEST_CASE("cron: next times in UTC", "[cron]") {
@@ -104,6 +110,20 @@ TEST_CASE("schedules: every, in phase, with one catch-up after downtime", "[cron
     SchedulePlan no_catch_up = plan_schedule(30000, none, false, 1'000'000, 1'095'000);
     CHECK_FALSE(no_catch_up.catch_up);
     CHECK(no_catch_up.next == 1'120'000);
+}
+
+TEST_CASE("schedules: a clock behind the last due time runs no due time twice", "[cron]") {
+    // An NTP step back, a restored VM snapshot: the recorded last due time is after now.
+    // The due times up to it ran; the plan starts after it.
+    CronSpec minutely = parse_cron("* * * * *").value();
+    SchedulePlan cron =
+        plan_schedule(0, minutely, true, at(2027, 3, 1, 0, 1), at(2027, 3, 1, 0, 0, 57));
+    CHECK_FALSE(cron.catch_up);
+    CHECK(cron.next == at(2027, 3, 1, 0, 2));
+    CronSpec none;
+    SchedulePlan every = plan_schedule(30000, none, true, 1'060'000, 1'050'000);
+    CHECK_FALSE(every.catch_up);
+    CHECK(every.next == 1'090'000);
 }
 
 TEST_CASE("schedules: cron catch-up runs the latest missed time once", "[cron]") {

@@ -179,7 +179,10 @@ Status App::load_config(bool tolerate_problems, std::vector<workflow::Diagnostic
     // Learnt now, not at the first request: until then a value carrying the secret (an
     // input, an answer of another system) was recorded in clear.
     learn_secrets();
-    catalog.set_integrations(std::move(types));
+    // Workflows' integration names are checked against the file only when it was read
+    // whole: after a syntax error (ferry validate goes on) every name it holds was reported
+    // unknown, "ferry.yaml defines none", burying the one real problem.
+    catalog.set_integrations(loaded.ok() ? std::optional(std::move(types)) : std::nullopt);
     lua_api::set_integrations(vm.state(), &integrations);
     return ok_status();
 }

@@ -76,8 +76,9 @@ class TaskCatalog final : public workflow::TaskLookup {
         const TaskDef* t = find(task, "");
         return t ? t->provider : std::string();
     }
-    // ferry.yaml's integrations (name -> type), so workflows naming them are checked.
-    void set_integrations(std::map<std::string, std::string> integrations) {
+    // ferry.yaml's integrations (name -> type), so workflows naming them are checked;
+    // nullopt when the file could not be read whole (nothing to check them against).
+    void set_integrations(std::optional<std::map<std::string, std::string>> integrations) {
         integrations_ = std::move(integrations);
     }
     std::optional<std::map<std::string, std::string>> integrations() const override {
@@ -91,7 +92,9 @@ class TaskCatalog final : public workflow::TaskLookup {
 
   private:
     std::map<std::string, std::vector<TaskDef>> tasks_;  // by name
-    std::map<std::string, std::string> integrations_;
+    // None until set: no ferry.yaml defines none.
+    std::optional<std::map<std::string, std::string>> integrations_ =
+        std::map<std::string, std::string>{};
 };
 
 // Loads a Lua file of the project (hooks) and returns a reference to what it returns.

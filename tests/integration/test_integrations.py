@@ -941,6 +941,19 @@ integrations:
                                    r"did you mean 'target'")
 
 
+    def test_a_broken_ferry_yaml_does_not_make_every_integration_unknown(self):
+        # One syntax error read as a file defining nothing: each step naming an integration
+        # was reported unknown ("ferry.yaml defines none"), burying the real problem.
+        self.configure("https://x.service-now.com", "")
+        self.p.workflow("get", GET_WF)
+        self.p.write("ferry.yaml", (self.p.dir / "ferry.yaml").read_text() + "server: {listen: [x}\n")
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("YAML syntax error", p.stdout)
+        self.assertNotIn("unknown integration", p.stdout)
+        self.assertEqual(len(p.stdout.splitlines()), 1, p.stdout)
+
+
 class IntegrationTypes(IntegrationTest):
     def test_tasks_need_an_integration_of_their_type(self):
         self.p.write("ferry.yaml", """\

@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "  validate [PATH...]  check workflows, tasks, templates and ferry.yaml\n"
     "  resume [ID]         continue interrupted executions\n"
     "  executions list|show|diff|export|prune  read the execution history, or prune it\n"
+    "  executions approve|reject ID STEP  decide a step waiting for an approval\n"
     "  tasks list|show     the task catalogue with input schemas\n"
     "  dlq list|replay|drop  deliveries given up on (the dead-letter queue)\n"
     "  serve [--listen HOST:PORT]  the REST API, forms, hooks and /metrics\n"
@@ -32,7 +33,8 @@ constexpr const char* kUsage =
     "  --version           print the version\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 bad usage or invalid input,\n"
-    "             3 the history could not be written (disk full?): fix it, then 'ferry resume'.\n";
+    "             3 the history could not be written (disk full?): fix it, then run\n"
+    "             'ferry resume' (or start 'ferry serve' again, which resumes).\n";
 
 int dispatch(int argc, char** argv);
 

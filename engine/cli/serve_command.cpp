@@ -41,7 +41,13 @@ constexpr const char* kServeUsage =
     "Logs go to stderr as JSON lines: one per request (\"log\":\"access\"), per execution\n"
     "and step event (\"event\") and about the server itself (\"server\": listening,\n"
     "resumes, hook and schedule problems, shutdown). --quiet: the server lines only.\n"
-    "--no-sync: do not fsync history commits (faster, not crash-safe).\n";
+    "--no-sync: do not fsync history commits (faster, not crash-safe).\n"
+    "Stops on SIGTERM, SIGINT or SIGHUP: drains for server.shutdown_grace (a second signal\n"
+    "ends the drain); running executions resume at the next start.\n"
+    "\n"
+    "Exit status: 0 stopped by a signal; 2 bad usage, ferry.yaml, --listen (the address in\n"
+    "use) or the data folder; 3 the history could not be written (disk full?): fix it and\n"
+    "start the server again, which resumes.\n";
 
 // Descriptors the process needs beyond its connections: LMDB, outgoing HTTP, logs.
 constexpr rlim_t kSpareDescriptors = 256;

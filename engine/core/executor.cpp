@@ -146,7 +146,7 @@ void Engine::stop_on_lost_history(const Error& e) const {
     }
     notice("error",
            "cannot write the execution history (" + e.describe() + "); stopping (exit status 3)." +
-               space + " Fix the cause, then run 'ferry resume'.",
+               space + " Fix the cause, then run 'ferry resume' (or start 'ferry serve' again).",
            "");
     std::fflush(nullptr);
     std::_Exit(3);

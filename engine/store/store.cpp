@@ -63,6 +63,22 @@ std::string explain(const lmdb::Failure& f) {
     return what + " (" + f.what() + ")";
 }
 
+// After a permission failure: the file of the folder this user may not write, and whose it
+// is. A lock.mdb root re-created (a command run as root after a restore) stopped the
+// service with a "permission denied" naming only the folder, which the service owns.
+std::string unwritable_file(const std::string& dir) {
+    for (const char* name : {"lock.mdb", "data.mdb"}) {
+        std::string path = dir + "/" + name;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0 || ::access(path.c_str(), R_OK | W_OK) == 0) continue;
+        return "; " + std::string(name) + " belongs to uid " + std::to_string(st.st_uid) +
+               " and this process (uid " + std::to_string(::geteuid()) +
+               ") may not write it: run ferry as the folder's owner, or chown the folder's "
+               "files to the user that runs it";
+    }
+    return "";
+}
+
 // LMDB may commit a meta page that counts pages past the file's end: a page a transaction
 // allocated at the end and freed again before committing (a delete that merged pages) is
 // never written, and the next open would take the file for a truncated copy. The tail is
@@ -292,6 +308,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
         return fail(f.reason);
     } catch (const lmdb::Failure& f) {
         std::string why = explain(f);
+        if (f.code() == EACCES || f.code() == EPERM) why += unwritable_file(dir);
         forget_created();
         return fail(why);
     }

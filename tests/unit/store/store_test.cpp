@@ -940,6 +940,23 @@ TEST_CASE("store: a read-only folder gives a clear error", "[store][open]") {
         CHECK_THAT(msg, Catch::Contains(dir) && Catch::Contains("permission denied"));
         CHECK(snapshot(dir) == before);
     }
+    SECTION("a lock.mdb another user made") {
+        // A command run as root after a restore re-creates lock.mdb as root's: the message
+        // names that file and its owner, not only the folder (which the service owns).
+        if (::geteuid() != 0) return;  // the same user would open it
+        {
+            auto s = open_ok(dir);
+            s->put_kv("k", "v");
+            commit_ok(*s);
+        }
+        fs::permissions(dir, fs::perms::all);
+        fs::permissions(dir + "/data.mdb", fs::perms::owner_read | fs::perms::owner_write |
+                                               fs::perms::group_read | fs::perms::group_write |
+                                               fs::perms::others_read | fs::perms::others_write);
+        std::string msg = open_error_without_write_access(dir);
+        CHECK_THAT(msg, Catch::Contains("permission denied") &&
+                            Catch::Contains("lock.mdb belongs to uid 0 and this process"));
+    }
     SECTION("a new store under a read-only parent") {
         std::string parent = tmp.sub("ro");
         fs::create_directories(parent);

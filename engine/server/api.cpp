@@ -286,6 +286,14 @@ void Api::handle(ServerRequest& req, Responder res) {
     }
     bool basic = false;
     call.role = authenticate(req, &call.caller, &basic);
+    // The access log says who asked (an audit of decisions and cancels needs it) and which
+    // execution a route acts on, so one jq selects a decision with the execution's events.
+    // A retry's line names the execution it starts (starter.cpp), not the one retried.
+    if (call.role != Role::None) call.res.annotate("token", call.caller);
+    if (auto id = call.params.find("id"); id != call.params.end() &&
+                                          match->pattern.starts_with("/api/v1/executions/") &&
+                                          !match->pattern.ends_with("/retry"))
+        call.res.annotate("execution_id", id->second);
     const bool reading = req.method == "GET" || req.method == "HEAD";
     // A route open to all (an inbound hook: its signature is its authentication) ignores
     // credentials: a sender configured with Basic auth (a ServiceNow REST message) must

@@ -1000,11 +1000,19 @@ class Logs(ServeTest):
         status, doc = self.start(query="?wait=10s")
         self.assertEqual(status, 200, doc)
         exec_id = doc["id"]
+        status, _, _ = self.s.request("GET", "/api/v1/executions/" + exec_id, role="viewer")
+        self.assertEqual(status, 200)
         self.s.stop()  # flushes and closes the log
         lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()]
         access = [l for l in lines if l.get("log") == "access" and l["method"] == "POST"]
         self.assertEqual(len(access), 1, lines)
         self.assertEqual(access[0]["execution_id"], exec_id)
+        # Who asked, and about which execution: what an audit of decisions needs.
+        self.assertEqual(access[0]["token"], "operator")
+        read = [l for l in lines if l.get("log") == "access" and l["method"] == "GET" and
+                l["path"] != "/healthz"]
+        self.assertEqual([(l["token"], l["execution_id"]) for l in read],
+                         [("viewer", exec_id)], lines)
         events = [l for l in lines if l.get("log") == "event" and l["execution_id"] == exec_id]
         self.assertEqual([e["event"] for e in events],
                          ["execution.started", "step.started", "step.finished",

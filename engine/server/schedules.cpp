@@ -120,6 +120,12 @@ void Schedules::start() {
         workflow::SchedulePlan plan =
             workflow::plan_schedule(s.def->every_ms, s.def->cron_spec, s.def->catch_up && !back_on,
                                     s.last_due ? s.last_due : s.first_seen, now);
+        if (plan.skipped && !back_on) {
+            std::string due = rfc3339(*plan.skipped);
+            log_.info("schedule " + s.def->name + ": due times missed while nothing ran are " +
+                          "skipped (catch_up: false), the latest " + due,
+                      {{"schedule", s.def->name}, {"due", due}});
+        }
         if (plan.catch_up) {
             std::string due = rfc3339(*plan.catch_up);
             log_.info("schedule " + s.def->name + ": catching up the run due " + due,

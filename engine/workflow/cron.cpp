@@ -209,7 +209,7 @@ SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_u
             return plan;
         }
         uint64_t latest = last_due + (now - last_due) / every_ms * every_ms;  // <= now
-        if (latest > last_due && catch_up) plan.catch_up = latest;
+        if (latest > last_due) (catch_up ? plan.catch_up : plan.skipped) = latest;
         plan.next = latest + every_ms;
         return plan;
     }
@@ -234,7 +234,7 @@ SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_u
         }
         if (latest || from == last_due) break;
     }
-    if (latest && catch_up) plan.catch_up = latest;
+    if (latest) (catch_up ? plan.catch_up : plan.skipped) = latest;
     plan.next = cron_next(cron, now).value_or(0);
     return plan;
 }

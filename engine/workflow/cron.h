@@ -40,6 +40,7 @@ std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms);
 // went back) is planned from: no due time up to it runs twice.
 struct SchedulePlan {
     std::optional<uint64_t> catch_up;  // run this due time now
+    std::optional<uint64_t> skipped;   // the latest missed due time, not caught up
     uint64_t next = 0;                 // the next due time after now; 0: never
 };
 SchedulePlan plan_schedule(uint64_t every_ms, const CronSpec& cron, bool catch_up,

@@ -109,6 +109,9 @@ TEST_CASE("schedules: every, in phase, with one catch-up after downtime", "[cron
     CHECK(late.next == 1'120'000);
     SchedulePlan no_catch_up = plan_schedule(30000, none, false, 1'000'000, 1'095'000);
     CHECK_FALSE(no_catch_up.catch_up);
+    REQUIRE(no_catch_up.skipped);  // for the log: what was not caught up
+    CHECK(*no_catch_up.skipped == 1'090'000);
+    CHECK_FALSE(late.skipped);
     CHECK(no_catch_up.next == 1'120'000);
 }
 

@@ -86,6 +86,8 @@ struct RangeObj final : Object {
                    std::fabs(item.as_float()) < 9.2e18) {
             v = int64_t(item.as_float());
         } else {
+            // Python compares each element with ==, which a StrictUndefined refuses.
+            if (item.is_strict_undefined() && size() > 0) raise_undefined(item);
             return std::nullopt;
         }
         __int128 off = (__int128)v - start;

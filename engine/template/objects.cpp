@@ -203,10 +203,11 @@ struct LoopObj final : Object {
             Ref<Scope> outer = renderer.scope()->parent;
             renderer.enter(outer, &buffer, renderer.frame());
             Renderer::DepthGuard guard(renderer);
+            children = renderer.filter_loop_items(*loop_stmt, std::move(children));
             if (!children.empty())
                 renderer.exec_for_items(*loop_stmt, std::move(children), depth0 + 1);
             else
-                renderer.exec_body(loop_stmt->else_body);
+                renderer.exec_for_else(*loop_stmt);
         } catch (...) {
             renderer.restore(saved);
             throw;

@@ -16,6 +16,10 @@ namespace {
 
 Value repeat(const Value& seq, int64_t times, size_t max_size) {
     if (times < 0) times = 0;
+    // Nothing repeated is nothing, however many times: the loops below would spin `times`
+    // rounds appending nothing (2^62 from a payload's number, past any render deadline).
+    if (seq.is_string() && seq.str().empty()) times = 0;
+    if (!seq.is_string() && seq.list_obj().items.empty()) times = 0;
     if (seq.is_string()) {
         std::string_view s = seq.str();
         if (!s.empty() && uint64_t(times) > max_size / s.size()) {

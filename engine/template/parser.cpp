@@ -518,7 +518,14 @@ void scan_body(const Body& body, Stmt& macro) {
 
 void scan_expr(const Expr* e, Stmt& macro) {
     if (!e) return;
-    if (e->kind == ExprKind::Name) {
+    // A parameter named varargs or kwargs is that parameter, not the catch-all (Jinja2 asks
+    // for the names the body leaves undeclared): extra arguments were dropped silently.
+    auto declared = [&](const std::string& name) {
+        for (const MacroParam& p : macro.params)
+            if (p.name == name) return true;
+        return false;
+    };
+    if (e->kind == ExprKind::Name && (e->name == "caller" || !declared(e->name))) {
         if (e->name == "varargs")
             macro.catch_varargs = true;
         else if (e->name == "kwargs")

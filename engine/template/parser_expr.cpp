@@ -431,7 +431,11 @@ void Parser::parse_call_args(CallArgs& out) {
             out.dyn_kwargs = parse_expression(true);
         } else if (current().type == TokenType::Name && look().is_op("=")) {
             ensure(!out.dyn_kwargs);
+            const Token& at = current();
             std::string key = next().value;
+            // As Python: given twice, the second silently won.
+            for (const auto& [given, value] : out.named)
+                if (given == key) fail("keyword argument repeated: " + key, at);
             next();
             out.named.emplace_back(key, parse_expression(true));
         } else {

@@ -221,8 +221,20 @@ void Renderer::exec_if(const Stmt& s) {
 void Renderer::exec_for(const Stmt& s) {
     Value iterable = eval(*s.expr);
     // An object that makes its items (range) counts each against the time limit.
-    std::vector<Value> items =
-        iterable.is_object() ? iterable.object_obj().iterate_counting(*this) : iterate(iterable);
+    std::vector<Value> items = filter_loop_items(
+        s, iterable.is_object() ? iterable.object_obj().iterate_counting(*this)
+                                : iterate(iterable));
+    if (items.empty()) {
+        exec_for_else(s);
+        return;
+    }
+    const Value* source = iterable.is_dict()     ? &iterable
+                          : iterable.is_object() ? iterable.object_obj().viewed_dict()
+                                                 : nullptr;
+    exec_for_items(s, std::move(items), 0, source);
+}
+
+std::vector<Value> Renderer::filter_loop_items(const Stmt& s, std::vector<Value> items) {
     if (s.condition) {
         // The loop filter sees the loop target but not `loop`.
         std::vector<Value> kept;
@@ -249,14 +261,22 @@ void Renderer::exec_for(const Stmt& s) {
         recycle(filter_scope);
         items = std::move(kept);
     }
-    if (items.empty()) {
+    return items;
+}
+
+void Renderer::exec_for_else(const Stmt& s) {
+    if (s.else_body.empty()) return;
+    Saved saved = save();
+    Ref<Scope> own = take_scope(saved.scope);
+    scope_ = own;
+    try {
         exec_body(s.else_body);
-        return;
+    } catch (...) {
+        restore(saved);
+        throw;
     }
-    const Value* source = iterable.is_dict()     ? &iterable
-                          : iterable.is_object() ? iterable.object_obj().viewed_dict()
-                                                 : nullptr;
-    exec_for_items(s, std::move(items), 0, source);
+    restore(saved);
+    recycle(own);
 }
 
 void Renderer::exec_for_items(const Stmt& s, std::vector<Value> items, int depth,

@@ -251,6 +251,11 @@ class Renderer final : public Runtime {
     // dict iterator does.
     void exec_for_items(const Stmt& loop_stmt, std::vector<Value> items, int depth,
                         const Value* source = nullptr);
+    // The items the loop's `if` keeps (all without one): for the loop and for each
+    // `loop(children)` of a recursive one, as Jinja2 runs the whole loop again there.
+    std::vector<Value> filter_loop_items(const Stmt& loop_stmt, std::vector<Value> items);
+    // The loop's `else` body, in its own scope as an iteration's (a set there stays there).
+    void exec_for_else(const Stmt& loop_stmt);
     void render_block(const std::string& name, size_t level, TemplateFrame* frame);
     const Ref<Scope>& scope() const { return scope_; }
     TemplateFrame* frame() const { return frame_; }

@@ -165,6 +165,7 @@ size_t DictObj::position(std::string_view key) const {
 
 size_t DictObj::position(const Value& key) const {
     if (key.is_string()) return position(key.str());
+    if (key.is_strict_undefined()) hash_value(key);  // raises, as Python hashes a key first
     for (size_t i = 0; i < items_.size(); ++i)
         if (equals(items_[i].first, key)) return i;
     return npos;
@@ -489,7 +490,12 @@ int compare(const Value& a, const Value& b) {
 
 size_t hash_value(const Value& v) {
     switch (v.kind()) {
-    case Kind::Undefined: return 0x51;
+    case Kind::Undefined:
+        // Python hashes a key before it looks anything up, and StrictUndefined refuses:
+        // a mistyped name used as a key (a dict literal, `in`, get, unique) is an error,
+        // not a silent Undefined key, False or None.
+        if (v.is_strict_undefined()) raise_undefined(v);
+        return 0x51;
     case Kind::None: return 0x4e;
     case Kind::Bool:
     case Kind::Int: return std::hash<int64_t>()(v.as_int());

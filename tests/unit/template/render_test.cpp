@@ -1285,6 +1285,62 @@ TEST_CASE("render limits: runaway output stops at options().max_output", "[rende
           std::string(100, 'x'));
 }
 
+TEST_CASE("render: repeating nothing is nothing, however many times", "[render]") {
+    // The repetition loops spun `times` rounds appending nothing: 2^62 from a payload's
+    // number never ended, past any render deadline.
+    CHECK(render("[{{ '' * 4611686018427387904 }}|{{ [] * 4611686018427387904 }}|"
+                 "{{ () * 4611686018427387904 }}|{{ 4611686018427387904 * '' }}]") ==
+          "[|[]|()|]");
+}
+
+TEST_CASE("render: a recursive loop filters and counts its children as its top level",
+          "[render][loop]") {
+    // Jinja2 runs the whole loop again for loop(children): its `if` (a tree walk that
+    // hides items printed the hidden children), its `else`, its counters.
+    std::string_view tree = R"({"tree": [{"name": "a", "visible": true, "children": [
+        {"name": "secret", "visible": false}, {"name": "b", "visible": true}]},
+        {"name": "hidden", "visible": false}]})";
+    CHECK(render("{% for n in tree if n.visible recursive %}{{ n.name }}{{ loop.length }}"
+                 "{% if n.children %}[{{ loop(n.children) }}]{% endif %} {% endfor %}",
+                 tree) == "a1[b1 ] ");
+    CHECK(render("{% for x in [[5]] if x != 5 recursive %}{% if x is iterable %}{{ loop(x) }}"
+                 "{% else %}{{ x }}{% endif %}{% else %}E{% endfor %}") == "E");
+}
+
+TEST_CASE("render: a set in a for loop's else stays there", "[render][loop]") {
+    CHECK(render("{% for i in [] %}{% else %}{% set x = 'E' %}{% endfor %}{{ x }}",
+                 R"({"x": "X"})") == "X");
+    CHECK(render("{% for i in [] %}{% else %}{% set y = 1 %}{{ y }}{% endfor %}[{{ y }}]") ==
+          "1[]");
+    CHECK(render("{% set ns = namespace(a=0) %}{% for i in [] %}{% else %}"
+                 "{% set ns.a = 'n' %}{% endfor %}{{ ns.a }}") == "n");  // the object changes
+}
+
+TEST_CASE("render: a strict undefined is no key", "[render][strict]") {
+    // Python hashes a key before looking it up; StrictUndefined refuses. A mistyped name
+    // used as a key was a silent {Undefined: 1}, False or None.
+    for (const char* tpl : {"{{ {missing: 1} }}", "{{ missing in {} }}", "{{ {}.get(missing) }}",
+                            "{{ [missing]|unique|list }}", "{{ missing in range(3) }}"}) {
+        INFO(tpl);
+        CHECK(fail_strict(tpl).kind == ErrorKind::Undefined);
+    }
+    CHECK(render("{{ {}.get(missing) }}|{{ missing in range(3) }}") == "None|False");
+}
+
+TEST_CASE("render: a keyword given twice is a syntax error; parameters named varargs or kwargs "
+          "are parameters",
+          "[render][macro]") {
+    CHECK(fail("{{ dict(a=1, a=2) }}").message == "keyword argument repeated: a");
+    CHECK(fail("{% macro m() %}{{ kwargs }}{% endmacro %}{{ m(a=1, a=2) }}").kind ==
+          ErrorKind::Syntax);
+    CHECK(fail("{% macro m(a, varargs) %}{{ varargs }}{% endmacro %}{{ m(1, 2, 3) }}").message ==
+          "macro 'm' takes not more than 2 argument(s)");
+    CHECK(fail("{% macro m(a, kwargs) %}{{ kwargs }}{% endmacro %}{{ m(1, b=2) }}").message ==
+          "macro 'm' takes no keyword argument 'b'");
+    CHECK(render("{% macro m(a, varargs) %}{{ a }}{{ varargs }}{% endmacro %}{{ m(1, 2) }}") ==
+          "12");
+}
+
 TEST_CASE("render: integers beyond 64 bits raise OverflowError", "[render]") {
     // Python ints are unbounded; Ferry's are 64-bit and refuse to wrap silently.
     CHECK(fail("{{ 2 ** 100 }}").kind == ErrorKind::Overflow);

@@ -1289,8 +1289,7 @@ TEST_CASE("render: repeating nothing is nothing, however many times", "[render]"
     // The repetition loops spun `times` rounds appending nothing: 2^62 from a payload's
     // number never ended, past any render deadline.
     CHECK(render("[{{ '' * 4611686018427387904 }}|{{ [] * 4611686018427387904 }}|"
-                 "{{ () * 4611686018427387904 }}|{{ 4611686018427387904 * '' }}]") ==
-          "[|[]|()|]");
+                 "{{ () * 4611686018427387904 }}|{{ 4611686018427387904 * '' }}]") == "[|[]|()|]");
 }
 
 TEST_CASE("render: a recursive loop filters and counts its children as its top level",
@@ -1327,8 +1326,8 @@ TEST_CASE("render: a strict undefined is no key", "[render][strict]") {
     CHECK(render("{{ {}.get(missing) }}|{{ missing in range(3) }}") == "None|False");
 }
 
-TEST_CASE("render: a keyword given twice is a syntax error; parameters named varargs or kwargs "
-          "are parameters",
+TEST_CASE("render: a keyword given twice is a syntax error, and parameters named varargs or "
+          "kwargs are parameters",
           "[render][macro]") {
     CHECK(fail("{{ dict(a=1, a=2) }}").message == "keyword argument repeated: a");
     CHECK(fail("{% macro m() %}{{ kwargs }}{% endmacro %}{{ m(a=1, a=2) }}").kind ==

@@ -18,5 +18,7 @@ int serve_command(int argc, char** argv);
 struct CommonOptions;
 // `ferry executions approve|reject ID STEP` (verb: "approve" or "reject"), argv after the verb.
 int decide_subcommand(const CommonOptions& common, const std::string& verb, int argc, char** argv);
+// `ferry executions cancel ID [--reason TEXT]`, argv after the verb.
+int cancel_subcommand(const CommonOptions& common, int argc, char** argv);
 
 }  // namespace ferry::cli

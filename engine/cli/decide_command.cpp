@@ -1,6 +1,8 @@
 // `ferry executions approve|reject ID STEP`: an approval decided from the command line, for
 // a project run with `ferry run` and no server. The execution a `ferry run` left waiting is
 // taken over as the server takes it, and runs on to its end or to its next decision.
+// `ferry executions cancel ID`: the same take-over, to end one (waiting, or left running by
+// a process that died) without starting a server.
 #include "cli/commands.h"
 #include "cli/common.h"
 
@@ -93,6 +95,60 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
         return 0;
     }
     return status == "succeeded" ? 0 : 1;
+}
+
+int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
+    std::string id, reason;
+    bool quiet = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--reason") {
+            if (i + 1 >= argc) return usage_error("executions", "--reason needs a value");
+            reason = argv[++i];
+        } else if (arg == "--quiet" || arg == "-q") {
+            quiet = true;
+        } else if (arg == "--json") {
+            // The execution is printed as JSON anyway.
+        } else if (arg.size() > 1 && arg[0] == '-') {
+            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+        } else if (arg.empty()) {
+            return usage_error("executions", "cancel: an empty execution ID");
+        } else if (id.empty()) {
+            id = std::string(arg);
+        } else {
+            return usage_error("executions", "unexpected argument '" + std::string(arg) + "'");
+        }
+    }
+    if (id.empty())
+        return usage_error("executions",
+                           "cancel needs an execution ID (ferry executions cancel ID)");
+    auto app = open_app(common);
+    if (!app) return 2;
+    const std::string status = engine::stored_status(*app->store, id);
+    auto refuse = [&](const std::string& why) {
+        std::fprintf(stderr, "ferry executions cancel: %s\n", why.c_str());
+        return 2;
+    };
+    if (status.empty()) return refuse("no execution '" + id + "'");
+    if (engine::execution_ended(status))
+        return refuse("execution '" + id + "' already ended (" + status + ")");
+    if (!quiet) app->engine->on_event(print_progress);
+    // As the API words it: the reason, and who.
+    std::string by = "cancelled by " + login_name() + " (cli)";
+    Status cancelled = app->engine->cancel(id, reason.empty() ? by : reason + " (" + by + ")");
+    if (!cancelled) {
+        // Running in a live process: that one ends it (`ferry serve`: its API).
+        return refuse(cancelled.error().message +
+                      (cancelled.error().message.find("another ferry process") != std::string::npos
+                           ? " (a running ferry serve cancels it through its API)"
+                           : ""));
+    }
+    app->loop.run();
+    Status flushed = app->engine->flush();
+    if (!flushed)
+        std::fprintf(stderr, "ferry executions cancel: %s\n", flushed.error().describe().c_str());
+    if (!print_execution(*app, id, false, false, "executions cancel")) return 1;
+    return engine::stored_status(*app->store, id) == "cancelled" ? 0 : 1;
 }
 
 }  // namespace ferry::cli

@@ -44,6 +44,12 @@ constexpr const char* kExecutionsUsage =
     "                 succeeded or waits again, 1 when it failed, 2 when the decision is\n"
     "                 refused (not waiting, unknown step, held by a running `ferry serve`:\n"
     "                 decide through its API then)\n"
+    "       ferry executions cancel ID [--reason TEXT] [--quiet]\n"
+    "                 end an execution no live process runs (one waiting for a decision, or\n"
+    "                 left running by a process that died): its steps end cancelled, the\n"
+    "                 error names the reason and your login name. Prints the execution as\n"
+    "                 JSON. Exit 0 when it ended cancelled, 2 when refused (already ended,\n"
+    "                 unknown, or run by a live process: cancel through `ferry serve`'s API)\n"
     "\n"
     "Common options: --project DIR, --data DIR. T is a date or time (2026-12-01,\n"
     "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d). list shows the newest first, 50 unless\n"
@@ -51,7 +57,7 @@ constexpr const char* kExecutionsUsage =
     "(--limit=5).\n"
     "\n"
     "Exit status: 0 done; 1 the history could not be read; 2 bad usage, an unknown\n"
-    "execution, or no Ferry data in the data folder (approve and reject: above).\n";
+    "execution, or no Ferry data in the data folder (approve, reject and cancel: above).\n";
 
 // A field as text for a terminal (printable: history holds vendors' words).
 std::string field(const Value& v, const char* key) {
@@ -482,11 +488,12 @@ int executions_command(int argc, char** argv) {
     if (rest.empty())
         return usage_error("executions",
                            "missing a subcommand (list, show, diff, export, prune, approve, "
-                           "reject)");
+                           "reject, cancel)");
     std::string sub = rest[0];
     common.store_must_exist = true;
     if (sub == "approve" || sub == "reject")
         return decide_subcommand(common, sub, int(rest.size() - 1), rest.data() + 1);
+    if (sub == "cancel") return cancel_subcommand(common, int(rest.size() - 1), rest.data() + 1);
     // The store opens once the subcommand's arguments are read: a mistyped option is a usage
     // error, not "no Ferry data in ./.ferry".
     AppOpener open_store = [&common] { return open_app(common); };

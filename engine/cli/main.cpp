@@ -22,6 +22,7 @@ constexpr const char* kUsage =
     "  resume [ID]         continue interrupted executions\n"
     "  executions list|show|diff|export|prune  read the execution history, or prune it\n"
     "  executions approve|reject ID STEP  decide a step waiting for an approval\n"
+    "  executions cancel ID  end an execution no live process runs\n"
     "  tasks list|show     the task catalogue with input schemas\n"
     "  dlq list|replay|drop  deliveries given up on (the dead-letter queue)\n"
     "  serve [--listen HOST:PORT]  the REST API, forms, hooks and /metrics\n"

@@ -4088,6 +4088,57 @@ steps:
         self.assertEqual(doc["status"], "succeeded")  # the escalation handled it (on_error)
 
 
+    def test_the_command_line_cancels_what_no_live_process_runs(self):
+        # Without a server, an execution left waiting (or left running by a process that
+        # died) could not be cancelled at all.
+        self.p.workflow("gate", "steps:\n  - {id: cab, task: approval, with: {message: go}}\n"
+                                "  - {id: after, task: log, needs: [cab], with: {message: x}}\n")
+        run_id = self.assertRun("gate")["id"]
+        cancel = lambda *a: self.p.ferry("executions", "cancel", *a)
+        p = cancel(run_id, "--reason", "change window closed")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["status"], "cancelled")
+        self.assertEqual(doc["steps"]["cab"]["status"], "cancelled")
+        self.assertEqual(doc["steps"]["after"]["status"], "cancelled")
+        self.assertEqual(doc["error"]["kind"], "cancelled")
+        self.assertRegex(doc["error"]["message"],
+                         r"^change window closed \(cancelled by .+ \(cli\)\)$")
+        p = self.p.ferry("executions", "approve", run_id, "cab")
+        self.assertEqual(p.returncode, 2, p.stderr)  # decided by the cancel
+        for args, message in (([run_id], "execution '%s' already ended (cancelled)" % run_id),
+                              (["NOPE"], "no execution 'NOPE'"),
+                              ([], "cancel needs an execution ID"),
+                              ([run_id, "--bogus"], "unknown argument '--bogus'")):
+            p = cancel(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(message, p.stderr)
+
+    def test_the_command_line_cancels_an_execution_whose_process_died(self):
+        self.p.workflow("nap", "steps:\n  - {id: nap, task: sleep, with: {duration: 30s}}\n")
+        cmd = [FERRY, "run", "nap", "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        deadline = time.monotonic() + 10
+        listed = []
+        while time.monotonic() < deadline and not listed:
+            time.sleep(0.1)
+            out = self.p.ferry("executions", "list", "--json").stdout
+            listed = json.loads(out) if out.strip() else []
+        self.assertTrue(listed, "the run never recorded its execution")
+        p = self.p.ferry("executions", "cancel", listed[0]["id"])  # its process is alive
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("another ferry process", p.stderr)
+        proc.kill()
+        proc.wait(timeout=10)
+        p = self.p.ferry("executions", "cancel", listed[0]["id"], "--quiet")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual((doc["status"], doc["steps"]["nap"]["status"]),
+                         ("cancelled", "cancelled"))
+
     def test_an_approval_timeout_into_an_escalation_is_not_retried(self):
         # The deadline is the decision's: a retried attempt parked with it already past and
         # recorded "no decision before the approval's timeout" after a few milliseconds,

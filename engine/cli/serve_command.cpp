@@ -248,6 +248,7 @@ int serve_command(int argc, char** argv) {
     engine::server::add_form_routes(api);
     engine::server::add_hook_routes(api);
     engine::server::Metrics metrics(*app, api.store_room());
+    metrics.version = FERRY_VERSION;
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
     app->notifier->on_delivery(
         [&metrics](bool delivered) { metrics.count_event_delivery(delivered); });

@@ -150,6 +150,20 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
         out += "ferry_integration_latency_seconds{integration=\"" + label(name) + "\"} " +
                num(h.last_latency_ms / 1000.0) + "\n";
     }
+    if (app_.engine) {
+        // What an alert on a backlog, or on decisions left waiting, keys on.
+        const size_t busy = app_.engine->busy_executions();
+        const size_t held = app_.engine->active_executions();
+        header("ferry_executions_active", "gauge",
+               "Executions this process holds now: running, or waiting for a decision.");
+        out += "ferry_executions_active{state=\"running\"} " + std::to_string(busy) + "\n";
+        out += "ferry_executions_active{state=\"waiting\"} " +
+               std::to_string(held > busy ? held - busy : 0) + "\n";
+    }
+    if (!version.empty()) {
+        header("ferry_build_info", "gauge", "Always 1; its label is the running binary's version.");
+        out += "ferry_build_info{version=\"" + label(version) + "\"} 1\n";
+    }
     header("ferry_http_requests_total", "counter", "API requests by method and status.");
     for (const auto& [k, v] : http_requests) {
         size_t sp = k.find(' ');

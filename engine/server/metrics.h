@@ -22,6 +22,9 @@ class Metrics {
     }
     // Executions `ferry serve` pruned under store.keep.
     void count_pruned(uint64_t executions) { pruned_ += executions; }
+    // The binary's version, for ferry_build_info (which an alert on a fleet's mixed
+    // versions keys on); none printed when empty.
+    std::string version;
     // The HTTP server's connections at the time of a scrape.
     struct Connections {
         size_t open = 0;

@@ -1522,6 +1522,21 @@ class Approvals(unittest.TestCase):
         self.assertEqual(status, 202, body)
         return body["id"]
 
+    def test_metrics_count_the_executions_waiting_for_a_decision(self):
+        # What an alert on decisions left waiting (or a backlog) keys on; and the version.
+        def gauges():
+            status, _, data = self.s.request("GET", "/metrics", role="viewer")
+            self.assertEqual(status, 200)
+            text = data.decode()
+            found = dict(re.findall(r'\nferry_executions_active\{state="(\w+)"\} (\d+)', text))
+            return found, text
+        found, text = gauges()
+        self.assertEqual(found, {"running": "0", "waiting": "0"})
+        self.assertRegex(text, r'\nferry_build_info\{version="\d+\.\d+\.\d+"\} 1\n')
+        exec_id = self.start()
+        self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
+        self.assertEqual(gauges()[0], {"running": "0", "waiting": "1"})
+
     def test_a_decision_sent_right_after_a_restart_is_not_lost(self):
         # The decision reaches the new process before anything else: the resumed approval
         # must already be waiting for it (it was "no step 'approve'", 404, for a moment).

@@ -7,7 +7,9 @@
 #include "core/values.h"
 #include "runtime/utf8.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 namespace ferry::cli {
 
@@ -19,6 +21,10 @@ constexpr const char* kDlqUsage =
     "usage: ferry dlq list [--json]\n"
     "       ferry dlq replay ID     send the delivery again through its integration\n"
     "                               (re-signed, same webhook-id); removed when it succeeds\n"
+    "       ferry dlq replay --all [--integration NAME] [--limit N]\n"
+    "                               replay the queue oldest first (only NAME's deliveries;\n"
+    "                               at most N), one JSON line each; stops at the first\n"
+    "                               that fails (the receiver is still down: the rest wait)\n"
     "       ferry dlq drop ID       forget the delivery\n"
     "\n"
     "Common options: --project DIR, --data DIR.\n"
@@ -85,7 +91,7 @@ int drop(engine::App& app, const std::string& id) {
     return 0;
 }
 
-int replay(engine::App& app, const std::string& id) {
+int replay(engine::App& app, const std::string& id, bool quiet = false) {
     std::optional<Result<engine::ReplayResult>> outcome;
     engine::replay_dead_letter(app, id,
                                [&](Result<engine::ReplayResult> r) { outcome = std::move(r); });
@@ -108,7 +114,42 @@ int replay(engine::App& app, const std::string& id) {
                      id.c_str(), r.error.c_str());
         return 1;
     }
-    std::fprintf(stderr, "replayed %s (HTTP %ld); removed from the queue\n", id.c_str(), r.status);
+    if (!quiet)
+        std::fprintf(stderr, "replayed %s (HTTP %ld); removed from the queue\n", id.c_str(),
+                     r.status);
+    return 0;
+}
+
+// The queue oldest first, one at a time (a receiver back after a weekend takes them in the
+// order they were given up on), until one fails: its receiver is still down, and the rest
+// would only add attempts to their records.
+int replay_all(engine::App& app, const std::string& integration, size_t limit) {
+    constexpr size_t kPage = 1000;
+    std::string after;
+    size_t replayed = 0, refused = 0;
+    for (;;) {
+        auto entries = app.store->list_dlq(after, kPage);
+        if (!entries) {
+            std::fprintf(stderr, "ferry dlq: %s\n", entries.error().describe().c_str());
+            return 1;
+        }
+        for (const auto& e : entries.value()) {
+            after = e.key;
+            if (!integration.empty() &&
+                text(tmpl::value_from_json(e.json), "integration") != integration)
+                continue;
+            if (limit && replayed == limit) break;
+            if (int rc = replay(app, e.key, /*quiet=*/true); rc != 0) {
+                std::fprintf(stderr, "ferry dlq: replayed %zu, then stopped: %s failed\n", replayed,
+                             e.key.c_str());
+                return rc;
+            }
+            ++replayed;
+            if (replayed % 100 == 0) std::fprintf(stderr, "replayed %zu...\n", replayed);
+        }
+        if (entries.value().size() < kPage || (limit && replayed == limit)) break;
+    }
+    std::fprintf(stderr, "replayed %zu deliveries; removed from the queue\n", replayed);
     return 0;
 }
 
@@ -117,12 +158,31 @@ int replay(engine::App& app, const std::string& id) {
 int dlq_command(int argc, char** argv) {
     CommonOptions common;
     std::vector<std::string> args;
-    bool json = false;
+    bool json = false, all = false;
+    std::string integration;
+    size_t limit = 0;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
         std::string err;
         if (take_common_option(argc, argv, i, common, err)) {
             if (!err.empty()) return usage_error("dlq", err);
+        } else if (arg == "--all") {
+            all = true;
+        } else if (arg == "--integration" || arg == "--limit") {
+            if (i + 1 >= argc || !*argv[i + 1])
+                return usage_error("dlq", std::string(arg) + " needs a value");
+            std::string value = argv[++i];
+            if (arg == "--integration") {
+                integration = value;
+            } else {
+                char* end = nullptr;
+                errno = 0;
+                unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+                if (*end || errno || n == 0 || value[0] == '-')
+                    return usage_error("dlq",
+                                       "--limit must be a positive number, got '" + value + "'");
+                limit = size_t(n);
+            }
         } else if (arg == "-h" || arg == "--help") {
             std::fputs(kDlqUsage, stdout);
             return 0;
@@ -139,12 +199,18 @@ int dlq_command(int argc, char** argv) {
     if (sub != "list" && sub != "replay" && sub != "drop")
         return usage_error("dlq", "unknown subcommand '" + sub + "' (list, replay or drop)");
     if (sub == "list" && args.size() != 1) return usage_error("dlq", "list takes no arguments");
-    if (sub != "list" && args.size() != 2) return usage_error("dlq", sub + " needs one ID");
+    if ((all || !integration.empty() || limit) && sub != "replay")
+        return usage_error("dlq", "--all, --integration and --limit go with replay");
+    if ((!integration.empty() || limit) && !all)
+        return usage_error("dlq", "--integration and --limit go with replay --all");
+    if (all && args.size() != 1) return usage_error("dlq", "replay --all takes no ID");
+    if (sub != "list" && !all && args.size() != 2) return usage_error("dlq", sub + " needs one ID");
     common.store_must_exist = true;
     auto app = open_app(common, true);
     if (!app) return 2;
     if (sub == "list") return list(*app, json);
     if (sub == "drop") return drop(*app, args[1]);
+    if (all) return replay_all(*app, integration, limit);
     return replay(*app, args[1]);
 }
 

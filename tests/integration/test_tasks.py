@@ -961,6 +961,37 @@ steps:
         self.assertEqual(self.ferry("dlq", "drop", "nope").returncode, 2)
 
 
+    def test_the_whole_queue_replays_oldest_first_until_one_fails(self):
+        # A receiver down for a weekend leaves many letters: one command replays them.
+        self.dead_letter()
+        self.dead_letter()
+        ids = [e["id"] for e in json.loads(self.ferry("dlq", "list", "--json").stdout)]
+        self.assertEqual(len(ids), 2)
+        r = self.ferry("dlq", "replay", "--all")  # still down: stops at the first
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("replayed 0, then stopped: %s failed" % ids[0], r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 1)  # the second was not tried
+        self.m.config(webhook_status=204)
+        time.sleep(1.1)  # a fresh timestamp for the new signature
+        r = self.ferry("dlq", "replay", "--all", "--integration", "elsewhere")
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+        r = self.ferry("dlq", "replay", "--all", "--limit", "1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual([json.loads(l)["id"] for l in r.stdout.splitlines()], [ids[0]])
+        r = self.ferry("dlq", "replay", "--all", "--integration", "hook")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual([json.loads(l)["id"] for l in r.stdout.splitlines()], [ids[1]])
+        self.assertIn("replayed 1 deliveries", r.stderr)
+        self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
+        for args, message in ((["replay", "--all", ids[0]], "replay --all takes no ID"),
+                              (["replay", ids[0], "--limit", "2"], "go with replay --all"),
+                              (["list", "--all"], "go with replay"),
+                              (["replay", "--all", "--limit", "0"], "--limit must be a positive")):
+            r = self.ferry("dlq", *args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(message, r.stderr)
+
+
     def test_a_receiver_answering_4xx_for_a_moment_gets_the_event(self):
         # Standard Webhooks: anything but a 2xx is a failed delivery to retry (a receiver
         # mid-deploy answering 404 lost the event after one attempt).

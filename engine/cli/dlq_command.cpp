@@ -139,7 +139,14 @@ int replay_all(engine::App& app, const std::string& integration, size_t limit) {
                 text(tmpl::value_from_json(e.json), "integration") != integration)
                 continue;
             if (limit && replayed == limit) break;
-            if (int rc = replay(app, e.key, /*quiet=*/true); rc != 0) {
+            int rc = replay(app, e.key, /*quiet=*/true);
+            if (rc == 2) {
+                // Refused before sending (its integration gone, a URL off its origins): it
+                // says why, and the others need not wait for it to be mended.
+                ++refused;
+                continue;
+            }
+            if (rc != 0) {
                 std::fprintf(stderr, "ferry dlq: replayed %zu, then stopped: %s failed\n", replayed,
                              e.key.c_str());
                 return rc;
@@ -149,8 +156,11 @@ int replay_all(engine::App& app, const std::string& integration, size_t limit) {
         }
         if (entries.value().size() < kPage || (limit && replayed == limit)) break;
     }
-    std::fprintf(stderr, "replayed %zu deliveries; removed from the queue\n", replayed);
-    return 0;
+    std::string left =
+        refused ? ", " + std::to_string(refused) + " refused (above): they stay" : "";
+    std::fprintf(stderr, "replayed %zu deliveries; removed from the queue%s\n", replayed,
+                 left.c_str());
+    return refused ? 1 : 0;
 }
 
 }  // namespace

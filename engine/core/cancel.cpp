@@ -52,10 +52,12 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
                                                    (why.empty() ? "" : ": " + why));
     if (run->finishing || run->cancelled)
         return make_error(ErrorKind::Cancelled, "execution '" + id + "' is already ending");
+    run->failed_before_cancel = run->failing;
     run->cancelled = true;
     run->failing = true;   // nothing new starts; pending steps end "cancelled"
     run->woken.add_all();  // schedule() looks at every pending step again
-    run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
+    if (!run->failed_before_cancel)
+        run->error = dict_of({{"kind", str("cancelled")}, {"message", str(reason)}});
     // Workflow hooks running for it (a before_step that computes or waits) end too: the
     // cancel waited for them.
     stop_pending_retries(*run, "cancelled");

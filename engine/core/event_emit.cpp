@@ -13,8 +13,13 @@ void Engine::emit_settled(const Run& run, const Unit& unit, bool for_each_summar
         emit(run, "step.failed", unit.key, "failed", m ? tmpl::to_str(*m) : "", unit.duration_ms,
              unit.attempt, 0, &unit, for_each_summary);
     } else {
+        // A cancelled step says why as its record does: a stopped task has its error, one
+        // that never started its reason.
+        std::string message = unit.skip_reason;
+        if (message.empty() && unit.status == "cancelled")
+            if (const tmpl::Value* m = dict_get(unit.error, "message")) message = tmpl::to_str(*m);
         emit(run, unit.status == "skipped" ? "step.skipped" : "step.finished", unit.key,
-             unit.status, unit.skip_reason, unit.duration_ms, unit.attempt, 0, &unit,
+             unit.status, std::move(message), unit.duration_ms, unit.attempt, 0, &unit,
              for_each_summary);
     }
 }

@@ -295,6 +295,10 @@ class Engine {
     // Times the waiting unit out at its wait_deadline_ms, delay_ms from now (again when the
     // timer fires before the wall clock reaches it).
     void arm_approval_deadline(Run& run, Unit& unit, uint64_t delay_ms);
+    // A unit the stopped process had started (its resumed record), ended "cancelled" as it
+    // was, in an execution that ends before it runs again (run_end.cpp).
+    void end_interrupted_unit(Run& run, size_t step_index, const std::string& key,
+                              const tmpl::Value& record, const std::string& reason);
     void approval_timed_out(Run& run, Unit& unit);
     // Waits for a decision (and arms the timeout). record_unit: write the step's "waiting"
     // record; false when it is already there (a resumed wait).

@@ -6,6 +6,74 @@
 
 namespace ferry::engine {
 
+namespace {
+
+uint64_t record_time_ms(const tmpl::Value& record, const char* field) {
+    const tmpl::Value* v = dict_get(record, field);
+    if (!v || !v->is_string()) return 0;
+    Result<int64_t> ms = parse_rfc3339_ms(v->str());
+    return ms && ms.value() > 0 ? uint64_t(ms.value()) : 0;
+}
+
+// Whether a resumed record is of a unit the stopped process had started and not finished.
+bool started_unfinished(const tmpl::Value& record) {
+    const tmpl::Value* status = dict_get(record, "status");
+    const tmpl::Value* attempt = dict_get(record, "attempt");
+    if (!status || !status->is_string() || !attempt || !attempt->is_int() || attempt->as_int() < 1)
+        return false;
+    std::string_view s = status->str();
+    return s == "running" || s == "retrying" || s == "waiting";
+}
+
+}  // namespace
+
+void Engine::end_interrupted_unit(Run& run, size_t step_index, const std::string& key,
+                                  const tmpl::Value& record, const std::string& reason) {
+    auto unit = std::make_unique<Unit>();
+    unit->step_index = step_index;
+    unit->key = key;
+    if (const tmpl::Value* i = dict_get(record, "item_index"); i && i->is_int())
+        unit->item_index = int(i->as_int());
+    if (const tmpl::Value* item = dict_get(record, "item")) unit->item = *item;
+    if (const tmpl::Value* in = dict_get(record, "input"); in && !in->is_none()) {
+        unit->input = *in;
+        unit->input_ready = true;
+    }
+    unit->attempt = int(dict_get(record, "attempt")->as_int());
+    unit->started_ms = record_time_ms(record, "started_at");
+    unit->finished_ms = now_unix_ms();
+    if (unit->started_ms && unit->finished_ms > unit->started_ms)
+        unit->duration_ms = double(unit->finished_ms - unit->started_ms);
+    if (const tmpl::Value* l = dict_get(record, "logs"); l && l->is_list()) unit->logs = *l;
+    if (const tmpl::Value* c = dict_get(record, "child_execution"); c && c->is_string())
+        unit->child_execution = std::string(c->str());
+    const std::string status = tmpl::to_str(*dict_get(record, "status"));
+    unit->status = "cancelled";
+    unit->skip_reason = reason;
+    if (status == "retrying") {
+        // Its last attempt ended, and was recorded: that attempt's error stays the step's.
+        if (const tmpl::Value* e = dict_get(record, "error")) unit->error = *e;
+    } else {
+        unit->error = error_value(make_error(ErrorKind::Cancelled, reason));
+        if (status == "running") {
+            // The attempt the process died in, as a resume records it (units.cpp).
+            const tmpl::Value* started = dict_get(record, "attempt_started_at");
+            store_.put_attempt(
+                run.id, key, uint32_t(unit->attempt),
+                to_json_text(dict_of(
+                    {{"attempt", tmpl::Value::integer(unit->attempt)},
+                     {"status", str("interrupted")},
+                     {"started_at", started ? *started : tmpl::Value::none()},
+                     {"input", unit->input.is_undefined() ? tmpl::Value::none() : unit->input},
+                     {"error",
+                      dict_of({{"kind", str("cancelled")},
+                               {"message", str("the process stopped during this attempt")}})}})));
+        }
+    }
+    run.units.push_back(std::move(unit));
+    persist_unit(run, *run.units.back(), false);
+}
+
 std::string Engine::failure_step(const Run& run) {
     const tmpl::Value* step = dict_get(run.error, "step");
     return step && step->is_string() ? std::string(step->str()) : std::string();
@@ -83,6 +151,36 @@ void Engine::finish_run(Run& run) {
         st.reason = run.cancelled ? "the execution was cancelled before this step could run"
                     : run.failing ? "the execution failed before this step could run"
                                   : "not needed: no step failed into this handler";
+        // A step (or items of one) the stopped process had started, in an execution taken
+        // over and ended before its steps ran again (a cancel of an orphan): it ends as it
+        // was, its attempt, start and a retry's error kept, not as one that never ran.
+        bool ended_as_it_was = false, had_items = false;
+        if (!run.resumed.empty() && run.failing) {
+            const std::string& id = run.wf->steps[i].id;
+            const std::string why =
+                run.cancelled ? "the execution was cancelled after its process stopped during "
+                                "this step"
+                              : "the execution failed after its process stopped during this step";
+            for (auto it = run.resumed.lower_bound(id);
+                 it != run.resumed.end() && it->first.compare(0, id.size(), id) == 0; ++it) {
+                const bool item = it->first.size() > id.size() && it->first[id.size()] == '[';
+                had_items = had_items || item;
+                if ((it->first == id || item) && started_unfinished(it->second)) {
+                    end_interrupted_unit(run, i, it->first, it->second, why);
+                    if (!item) {
+                        st.reason = why;
+                        ended_as_it_was = true;
+                    }
+                }
+            }
+        }
+        if (had_items && !ended_as_it_was)
+            st.reason = run.cancelled ? "the execution was cancelled before all items ran"
+                                      : "the execution failed before all items ran";
+        if (ended_as_it_was) {
+            run.steps_view.dict_obj().set(str(run.wf->steps[i].id), not_run_view(st));
+            continue;
+        }
         auto unit = std::make_unique<Unit>();
         unit->step_index = i;
         unit->key = run.wf->steps[i].id;
@@ -108,7 +206,8 @@ void Engine::finish_run(Run& run) {
                 dict_of({{"kind", str("validation")}, {"message", str(outputs.error().message)}});
         }
     }
-    if (run.failing && !run.cancelled && !run.wf->hooks.on_failure.empty()) {
+    if (run.failing && (!run.cancelled || run.failed_before_cancel) &&
+        !run.wf->hooks.on_failure.empty()) {
         tmpl::Value event = dict_of({{"execution_id", str(run.id)},
                                      {"workflow", str(run.wf->name)},
                                      {"error", run.error},
@@ -134,7 +233,9 @@ void Engine::finish_run(Run& run) {
 }
 
 void Engine::finalize_run(Run& run) {
-    run.status = run.cancelled ? "cancelled" : run.failing ? "failed" : "succeeded";
+    run.status = run.cancelled && !run.failed_before_cancel ? "cancelled"
+                 : run.failing                              ? "failed"
+                                                            : "succeeded";
     run.finished_ms = now_unix_ms();
     if (!run.failing) run.error = tmpl::Value::none();
     persist_execution(run);

@@ -170,6 +170,9 @@ struct Engine::Run {
     bool finishing = false;
     bool parked_approvals = false;  // an approval parked: its status follows its units
     bool cancelled = false;         // Engine::cancel: ends "cancelled", not "failed"
+    // Cancelled while already failing: the failure came first and stays the verdict (it
+    // ends "failed", with its error and its on_failure hook); the cancel stops what runs.
+    bool failed_before_cancel = false;
     bool from_history = false;      // resumed: its values were read back from records
     std::vector<Task*> hook_tasks;  // workflow hooks running for it (a cancel stops them)
     tmpl::Value error;              // the execution's error, if failed

@@ -179,7 +179,10 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
             return;
         }
     }
-    if (!run.wf->hooks.after_step.empty()) {
+    // For invocations that succeeded or failed (workflows.md section 11): after a cancel
+    // the hook ran for each cancelled one, unstoppable, sending its requests after the
+    // cancel's answer and holding the execution (and a sub-workflow step's timeout).
+    if (!run.wf->hooks.after_step.empty() && !run.cancelled) {
         tmpl::Value event = dict_of({{"step", str(def.id)},
                                      {"unit", str(unit.key)},
                                      {"task", str(def.task)},

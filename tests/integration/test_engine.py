@@ -1193,6 +1193,42 @@ steps:
         self.assertIn("the task's input must be a mapping, got 'not a table'",
                       s["replaced"]["error"]["message"])
 
+    def test_after_step_does_not_run_for_a_cancelled_step(self):
+        # It runs after invocations that succeeded or failed. A sub-workflow step's timeout
+        # cancels the child: its after_step ran for the cancelled step, unstoppable, and
+        # held the parent's timed-out step for the hook's whole duration.
+        self.p.write("tasks/hooks/slow_after.lua", """\
+return {
+  after_step = function(ctx, event)
+    ferry.log.warn("after " .. event.status)
+    ferry.sleep("3s")
+    return event
+  end,
+}
+""")
+        self.p.workflow("child", """\
+hooks: {after_step: hooks/slow_after.lua}
+steps:
+  - {id: nap, task: sleep, with: {duration: 10s}}
+""")
+        self.p.workflow("parent", """\
+steps:
+  - {id: t, task: workflow, timeout: 1s, on_error: continue, with: {name: child}}
+""")
+        started = time.monotonic()
+        p = self.p.ferry("run", "parent")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc, err = json.loads(p.stdout), p.stderr
+        self.assertLess(time.monotonic() - started, 2.8)
+        # Its progress line (an event) says why, as its record does.
+        self.assertRegex(err, r"step nap cancelled in [\d.]+m?s: the parent step's timeout of "
+                              r"1s passed")
+        self.assertEqual(doc["steps"]["t"]["error"]["kind"], "timeout")
+        child = json.loads(self.p.ferry("executions", "show",
+                                        doc["steps"]["t"]["child_execution"], "--json").stdout)
+        self.assertEqual(child["status"], "cancelled")
+        self.assertNotIn("after cancelled", json.dumps(child))
+
     def test_what_hooks_log_is_kept(self):
         self.p.write("tasks/hooks/noisy.lua", """\
 return {
@@ -4115,7 +4151,9 @@ steps:
             self.assertIn(message, p.stderr)
 
     def test_the_command_line_cancels_an_execution_whose_process_died(self):
-        self.p.workflow("nap", "steps:\n  - {id: nap, task: sleep, with: {duration: 30s}}\n")
+        self.p.workflow("nap", "steps:\n  - {id: nap, task: sleep, with: {duration: 30s}}\n"
+                               "  - {id: fan, task: sleep, for_each: [0, 1, 2], concurrency: 1,\n"
+                               "     with: {duration: \"{{ '10ms' if item == 0 else '30s' }}\"}}\n")
         cmd = [FERRY, "run", "nap", "--quiet", "--project", str(self.p.dir),
                "--data", str(self.p.data)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -4131,13 +4169,72 @@ steps:
         p = self.p.ferry("executions", "cancel", listed[0]["id"])  # its process is alive
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("another ferry process", p.stderr)
+        run_id = listed[0]["id"]
+        deadline = time.monotonic() + 10  # until fan[1] runs (fan[0] took 10ms)
+        while time.monotonic() < deadline:
+            shown = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
+            if shown["steps"].get("fan[1]", {}).get("status") == "running":
+                break
+            time.sleep(0.05)
         proc.kill()
         proc.wait(timeout=10)
-        p = self.p.ferry("executions", "cancel", listed[0]["id"], "--quiet")
+        p = self.p.ferry("executions", "cancel", run_id, "--quiet")
         self.assertEqual(p.returncode, 0, p.stderr)
         doc = json.loads(p.stdout)
-        self.assertEqual((doc["status"], doc["steps"]["nap"]["status"]),
-                         ("cancelled", "cancelled"))
+        steps = doc["steps"]
+        self.assertEqual((doc["status"], steps["nap"]["status"]), ("cancelled", "cancelled"))
+        # Started steps end as they were (attempt, start, the attempt the process died in),
+        # not as steps that never ran; and no item stays running in an ended execution.
+        nap = steps["nap"]
+        self.assertEqual(nap["attempt"], 1, nap)
+        self.assertIsNotNone(nap["started_at"], nap)
+        self.assertIn("after its process stopped during this step", nap["reason"])
+        self.assertEqual((steps["fan[0]"]["status"], steps["fan[1]"]["status"]),
+                         ("succeeded", "cancelled"), steps)
+        self.assertEqual(steps["fan[1]"]["attempt"], 1)
+        self.assertEqual(steps["fan"]["reason"], "the execution was cancelled before all items ran")
+        self.assertNotIn("running", {s["status"] for s in steps.values()}, steps)
+        shown = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
+        attempts = shown["steps"]["nap"].get("attempts") or []
+        self.assertEqual([a["status"] for a in attempts], ["interrupted"], shown["steps"]["nap"])
+
+    def test_a_cancel_of_a_failing_execution_keeps_its_failure(self):
+        # The failure came first and was on record: a cancel (to stop what still runs)
+        # made it "cancelled" and skipped the on_failure hook that pages for the failure.
+        self.p.write("tasks/hooks/page.lua", """\
+return {on_failure = function(ctx, event) ferry.log.error("paging for " .. event.error.step) end}
+""")
+        self.p.workflow("winding", """\
+hooks: {on_failure: hooks/page.lua}
+steps:
+  - {id: bad, task: fail, with: {message: broken}}
+  - {id: slow, task: sleep, with: {duration: 30s}}
+""")
+        cmd = [FERRY, "run", "winding", "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        deadline = time.monotonic() + 10
+        error = None
+        while time.monotonic() < deadline and not error:
+            time.sleep(0.05)
+            out = self.p.ferry("executions", "list", "--json").stdout
+            listed = json.loads(out) if out.strip() else []
+            if listed:
+                run_id = listed[0]["id"]
+                shown = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
+                error = shown.get("error")
+        self.assertTrue(error, "the run never recorded its failure")
+        proc.kill()
+        proc.wait(timeout=10)
+        p = self.p.ferry("executions", "cancel", run_id)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["status"], "failed", doc)
+        self.assertEqual((doc["error"]["step"], doc["error"]["message"]), ("bad", "broken"))
+        self.assertEqual(doc["steps"]["slow"]["status"], "cancelled")
+        self.assertIn("on_failure hook [error]: paging for bad", p.stderr)
+        self.assertEqual(p.returncode, 1, p.stderr)  # it did not end cancelled
 
     def test_an_approval_timeout_into_an_escalation_is_not_retried(self):
         # The deadline is the decision's: a retried attempt parked with it already past and

@@ -366,12 +366,13 @@ end
 
 -- POST a comment. Comments are not idempotent: when an earlier attempt may have posted it
 -- (a retried or resumed step, or an answer lost in transit), the latest comments are
--- checked first, so the same text is not added twice.
+-- checked first, as the vendor settles and past a stopped process's attempt's timeout
+-- (tickets.landed), so the same text is not added twice.
 function M.add_comment(ctx, ref, body)
   local text = adf.to_text(body)
   local maybe_posted = (ctx.attempt or 1) > 1 or ctx.resumed
   for try = 1, 2 do
-    if maybe_posted and has_comment(ctx, ref, text) then
+    if maybe_posted and tickets.landed(ctx, function() return has_comment(ctx, ref, text) end) then
       ctx.log.info("the comment is already on the issue", { issue = ref })
       return
     end

@@ -383,7 +383,7 @@ local function journal_has(ctx, sys_id, element, text)
 end
 
 -- The journal fields of body an earlier attempt (or a process that died while sending
--- them) already added, looked up as a create is (tickets.settled): a resumed or retried
+-- them) already added, looked up as a create is (tickets.landed): a resumed or retried
 -- step must not post its note twice. The record read back cannot tell, as the earlier
 -- PATCH may have landed before `before` was read.
 local function already_posted(ctx, sys_id, body)
@@ -392,7 +392,7 @@ local function already_posted(ctx, sys_id, body)
     local text = body[element]
     if type(text) == "string" and text ~= "" then
       local unreadable
-      posted[element] = tickets.settled(function()
+      posted[element] = tickets.landed(ctx, function()
         local has, why = journal_has(ctx, sys_id, element, text)
         unreadable = why
         return has

@@ -355,6 +355,24 @@ local function look_after_unknown(spec, busy_until)
   return found
 end
 
+-- Whether a write that is not idempotent (a comment, a work note), which an earlier attempt
+-- may have sent, has landed: look() (truthy when it is there) asked as the vendor settles,
+-- and once more after the timeout of the attempt a stopped process died in, when that
+-- attempt may still be in the vendor's hands (a comment a slow vendor was still writing
+-- was found missing at once, and posted twice).
+function M.landed(ctx, look)
+  local found = M.settled(look)
+  local busy_until = unknown_until(ctx, nil)
+  local wait_ms = busy_until and busy_until - ferry.time.now_ms() or 0
+  if not found and wait_ms > 0 then
+    ctx.log.info("not found yet; waiting for a write sent by a stopped process to reach " ..
+                 "its timeout before looking again", { wait_ms = wait_ms })
+    ferry.sleep(wait_ms)
+    found = look()
+  end
+  return found
+end
+
 -- A ticket the lookup found instead of a create: said so in the step's log, returned as
 -- not created by this call.
 local function existing(spec, found, what_happened)

@@ -66,6 +66,31 @@ class TaskTest(ti.IntegrationTest):
         self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
             "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: %s\n" % timeout))
 
+    def kill_while_slow(self, workflow, method, path, delay_ms=1500):
+        """Runs `workflow` while the mock holds `method path` for delay_ms, kills the process
+        once the request has arrived (its answer not yet back) and resumes at once: what a
+        supervisor restarting a crashed `ferry serve` does."""
+        import signal
+        import subprocess
+        self.m.fault(method=method, path=path, delay_ms=delay_ms)
+        cmd = [te.FERRY, "run", workflow, "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir), env=self.env)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and not self.m.requests(path=path, method=method):
+                time.sleep(0.02)
+            self.assertTrue(self.m.requests(path=path, method=method), "the request never came")
+            time.sleep(0.2)  # well inside the 1.5 s the mock holds it
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        r = self.ferry("resume", "--quiet", timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout[:2000])
+        time.sleep(delay_ms / 1000 + 0.1)  # the held request has surely landed: count all
+        return json.loads(r.stdout.splitlines()[0])
+
 
 class ServiceNow(TaskTest):
     def test_create_update_get_transition(self):
@@ -168,31 +193,6 @@ steps:
         self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
         records = self.state()["servicenow"]["incident"]
         self.assertEqual(sorted(r["short_description"] for r in records), ["one", "two"])
-
-    def kill_while_slow(self, workflow, method, path, delay_ms=1500):
-        """Runs `workflow` while the mock holds `method path` for delay_ms, kills the process
-        once the request has arrived (its answer not yet back) and resumes at once: what a
-        supervisor restarting a crashed `ferry serve` does."""
-        import signal
-        import subprocess
-        self.m.fault(method=method, path=path, delay_ms=delay_ms)
-        cmd = [te.FERRY, "run", workflow, "--quiet", "--project", str(self.p.dir),
-               "--data", str(self.p.data)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                cwd=str(self.p.dir), env=self.env)
-        try:
-            deadline = time.time() + 20
-            while time.time() < deadline and not self.m.requests(path=path, method=method):
-                time.sleep(0.02)
-            self.assertTrue(self.m.requests(path=path, method=method), "the request never came")
-            time.sleep(0.2)  # well inside the 1.5 s the mock holds it
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        r = self.ferry("resume", "--quiet", timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr + r.stdout[:2000])
-        time.sleep(delay_ms / 1000 + 0.1)  # the held request has surely landed: count all
-        return json.loads(r.stdout.splitlines()[0])
 
     def test_no_duplicate_when_resumed_right_after_a_crash_during_the_create(self):
         # The vendor is still writing the record when the resumed step looks for it: one
@@ -298,6 +298,23 @@ steps:
   - {id: note, task: ticket.update, integration: sn, with: {id: "{{ steps.create.output.id }}", work_note: "analysis attached"}}
 """)
         doc = self.kill_while_slow("n", "PATCH", "/api/now/table/incident")
+        self.assertEqual(doc["status"], "succeeded")
+        notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
+        self.assertEqual(notes, ["analysis attached"])
+
+    def test_no_second_work_note_when_the_vendor_is_slower_than_the_lookups(self):
+        # The vendor took 4.5 s of the integration's 5 s: the resumed step's journal lookups
+        # (at once, after 1 s and 2 s) all came before the note existed, and it was posted
+        # twice. It now waits out the interrupted attempt's timeout, as a create does.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    retry: {max_attempts: 3, initial_delay: 100ms}\n    defaults:",
+            "    timeout: 5s\n    retry: {max_attempts: 3, initial_delay: 100ms}\n    defaults:"))
+        self.p.workflow("n", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "Note"}}}
+  - {id: note, task: ticket.update, integration: sn, with: {id: "{{ steps.create.output.id }}", work_note: "analysis attached"}}
+""")
+        doc = self.kill_while_slow("n", "PATCH", "/api/now/table/incident", delay_ms=4500)
         self.assertEqual(doc["status"], "succeeded")
         notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
         self.assertEqual(notes, ["analysis attached"])
@@ -626,6 +643,37 @@ steps:
 
 
 class Jira(TaskTest):
+    def test_no_second_comment_after_a_crash_while_the_vendor_writes_it(self):
+        # The resumed update looked for its comment at once, while the vendor was still
+        # writing the one the stopped process had sent, and posted it again.
+        self.p.workflow("c", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "Comment target"}}
+  - {id: note, task: ticket.update, integration: jira, with: {key: "{{ steps.create.output.key }}", comment: "analysis attached"}}
+""")
+        doc = self.kill_while_slow("c", "POST", "/rest/api/3/issue/OPS-1/comment", delay_ms=2500)
+        self.assertEqual(doc["status"], "succeeded")
+        issue = self.state()["jira"]["issues"][0]
+        comments = issue["comments"]
+        self.assertEqual(len(comments), 1, comments)
+
+    def test_a_comment_whose_answer_timed_out_is_not_posted_twice(self):
+        # No crash: the vendor finished the comment 0.5 s after the integration's timeout;
+        # the check for it ran once, at once, and the comment was posted again. It looks
+        # again as the vendor settles, as a create does.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
+        self.p.workflow("c", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "Comment target"}}
+  - {id: note, task: ticket.update, integration: jira, with: {key: "{{ steps.create.output.key }}", comment: "analysis attached"}}
+""")
+        self.m.fault(method="POST", path="/rest/api/3/issue/OPS-1/comment", delay_ms=2500)
+        rc, doc, err = self.run_wf("c")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        time.sleep(0.6)  # the held request has surely landed: count all
+        self.assertEqual(len(self.state()["jira"]["issues"][0]["comments"]), 1)
+
     def test_create_with_adf_comment_and_transition(self):
         self.p.workflow("j", """\
 steps:

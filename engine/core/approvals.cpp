@@ -210,15 +210,28 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                             "decisions are left (a `ferry run` then ends), or through the API "
                             "if that process is `ferry serve`"};
             // Ended: a step it never had is unknown (404), as on a waiting execution.
-            bool has_step = false;
+            std::optional<tmpl::Value> record;
             if (auto steps = store_.steps(execution_id); steps)
                 for (const store::KeyedJson& kj : steps.value())
-                    if (kj.key == step_key) has_step = true;
-            if (!has_step)
+                    if (kj.key == step_key) record = tmpl::value_from_json(kj.json);
+            if (!record)
                 return {Refusal::NoSuchStep,
                         "execution " + execution_id + " has no step '" + step_key + "'"};
+            // What decided it, when the record tells (the timeout, while the caller waited).
+            std::string what;
+            const tmpl::Value* out = dict_get(*record, "output");
+            const tmpl::Value* decided = out ? dict_get(*out, "decision") : nullptr;
+            const tmpl::Value* by = out ? dict_get(*out, "by") : nullptr;
+            const tmpl::Value* at = out ? dict_get(*out, "at") : nullptr;
+            if (decided && decided->is_string() && by && by->is_string())
+                what = ": step '" + step_key + "' was " + std::string(decided->str()) + " by " +
+                       (by->str() == "timeout" ? std::string("its timeout")
+                                               : "'" + std::string(by->str()) + "'") +
+                       (at && at->is_string() ? " at " + std::string(at->str()) : "");
+            else if (const tmpl::Value* st = dict_get(*record, "status"); st && st->is_string())
+                what = ": step '" + step_key + "' ended " + std::string(st->str());
             return {Refusal::NotWaiting,
-                    "execution " + execution_id + " is not waiting for a decision"};
+                    "execution " + execution_id + " is not waiting for a decision" + what};
         }
         return {Refusal::NotRunningHere, "no execution '" + execution_id + "'"};
     }

@@ -4115,7 +4115,12 @@ steps:
         # That process applied the other timeout too (its escalation step ran), and ended it.
         p = self.p.ferry("executions", "approve", run_id, "esc", "--as", "alice")
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("is not waiting for a decision", p.stderr)
+        self.assertIn("is not waiting for a decision: step 'esc' ended failed", p.stderr)
+        # Asked again: what decided it is named, not only that nothing waits.
+        p = self.p.ferry("executions", "approve", run_id, "cab", "--as", "alice")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("is not waiting for a decision: step 'cab' was rejected by its timeout at ",
+                      p.stderr)
         doc = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
         out = doc["steps"]["cab"]["output"]
         self.assertEqual((out["decision"], out["by"]), ("rejected", "timeout"))

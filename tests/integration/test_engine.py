@@ -242,6 +242,26 @@ class EngineTest(unittest.TestCase):
         proc.wait(10)
         return proc
 
+    def run_in_background(self, name, until=lambda shown: True):
+        """`ferry run NAME --quiet` in the background, until its execution is recorded and
+        until(shown) holds for the recorded execution; returns (process, execution id)."""
+        cmd = [FERRY, "run", name, "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            out = self.p.ferry("executions", "list", "--json").stdout
+            listed = json.loads(out) if out.strip() else []
+            if listed:
+                run_id = listed[0]["id"]
+                shown = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
+                if until(shown):
+                    return proc, run_id
+            time.sleep(0.05)
+        self.fail("the run never recorded its execution as awaited")
+
     def assertRun(self, name, *args, code=0, timeout=TIMEOUT):
         rc, doc, err = self.p.run(name, *args, timeout=timeout)
         self.assertEqual(rc, code, "exit %d, stderr:\n%s" % (rc, err))
@@ -4159,28 +4179,12 @@ steps:
         self.p.workflow("nap", "steps:\n  - {id: nap, task: sleep, with: {duration: 30s}}\n"
                                "  - {id: fan, task: sleep, for_each: [0, 1, 2], concurrency: 1,\n"
                                "     with: {duration: \"{{ '10ms' if item == 0 else '30s' }}\"}}\n")
-        cmd = [FERRY, "run", "nap", "--quiet", "--project", str(self.p.dir),
-               "--data", str(self.p.data)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                cwd=str(self.p.dir))
-        self.procs.append(proc)
-        deadline = time.monotonic() + 10
-        listed = []
-        while time.monotonic() < deadline and not listed:
-            time.sleep(0.1)
-            out = self.p.ferry("executions", "list", "--json").stdout
-            listed = json.loads(out) if out.strip() else []
-        self.assertTrue(listed, "the run never recorded its execution")
-        p = self.p.ferry("executions", "cancel", listed[0]["id"])  # its process is alive
+        # Until fan[1] runs (fan[0] took 10ms).
+        proc, run_id = self.run_in_background(
+            "nap", until=lambda shown: shown["steps"].get("fan[1]", {}).get("status") == "running")
+        p = self.p.ferry("executions", "cancel", run_id)  # its process is alive
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("another ferry process", p.stderr)
-        run_id = listed[0]["id"]
-        deadline = time.monotonic() + 10  # until fan[1] runs (fan[0] took 10ms)
-        while time.monotonic() < deadline:
-            shown = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
-            if shown["steps"].get("fan[1]", {}).get("status") == "running":
-                break
-            time.sleep(0.05)
         proc.kill()
         proc.wait(timeout=10)
         p = self.p.ferry("executions", "cancel", run_id, "--quiet")
@@ -4215,22 +4219,7 @@ steps:
   - {id: bad, task: fail, with: {message: broken}}
   - {id: slow, task: sleep, with: {duration: 30s}}
 """)
-        cmd = [FERRY, "run", "winding", "--quiet", "--project", str(self.p.dir),
-               "--data", str(self.p.data)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                cwd=str(self.p.dir))
-        self.procs.append(proc)
-        deadline = time.monotonic() + 10
-        error = None
-        while time.monotonic() < deadline and not error:
-            time.sleep(0.05)
-            out = self.p.ferry("executions", "list", "--json").stdout
-            listed = json.loads(out) if out.strip() else []
-            if listed:
-                run_id = listed[0]["id"]
-                shown = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
-                error = shown.get("error")
-        self.assertTrue(error, "the run never recorded its failure")
+        proc, run_id = self.run_in_background("winding", until=lambda shown: shown.get("error"))
         proc.kill()
         proc.wait(timeout=10)
         p = self.p.ferry("executions", "cancel", run_id)

@@ -357,12 +357,21 @@ end
 
 -- Whether a write that is not idempotent (a comment, a work note), which an earlier attempt
 -- may have sent, has landed: look() (truthy when it is there) asked as the vendor settles,
--- and once more after the timeout of the attempt a stopped process died in, when that
--- attempt may still be in the vendor's hands (a comment a slow vendor was still writing
--- was found missing at once, and posted twice).
+-- and, after a crash, once more when a request the stopped process sent may no longer be
+-- in the vendor's hands (a comment a slow vendor was still writing was found missing at
+-- once, and posted twice).
 function M.landed(ctx, look)
-  local found = M.settled(look)
+  -- A comment is seldom the attempt's first request (a lookup, a field update come
+  -- first), so when it was sent is not known: only that it was before the process
+  -- stopped, and so before now. It may be in the vendor's hands until now plus the
+  -- request timeout.
   local busy_until = unknown_until(ctx, nil)
+  if busy_until then
+    local timeout = ctx.integration and ctx.integration.timeout_ms
+    timeout = type(timeout) == "number" and timeout or 30000
+    busy_until = math.max(busy_until, ferry.time.now_ms() + timeout)
+  end
+  local found = M.settled(look)
   local wait_ms = busy_until and busy_until - ferry.time.now_ms() or 0
   if not found and wait_ms > 0 then
     ctx.log.info("not found yet; waiting for a write sent by a stopped process to reach " ..

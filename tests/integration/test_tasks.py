@@ -657,6 +657,22 @@ steps:
         comments = issue["comments"]
         self.assertEqual(len(comments), 1, comments)
 
+    def test_no_second_comment_when_it_was_not_the_attempts_first_request(self):
+        # A slow field update came first: the comment was sent 3 s into the attempt and
+        # landed after the attempt's start plus the timeout (and after the settle rounds),
+        # which was all the lookup waited for.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 5s\n"))
+        self.p.workflow("c", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "Comment target"}}
+  - {id: note, task: ticket.update, integration: jira, with: {key: "{{ steps.create.output.key }}", fields: {summary: "Renamed"}, comment: "analysis attached"}}
+""")
+        self.m.fault(method="PUT", path="/rest/api/3/issue/OPS-1", delay_ms=3000)
+        doc = self.kill_while_slow("c", "POST", "/rest/api/3/issue/OPS-1/comment", delay_ms=4500)
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(len(self.state()["jira"]["issues"][0]["comments"]), 1)
+
     def test_a_comment_whose_answer_timed_out_is_not_posted_twice(self):
         # No crash: the vendor finished the comment 0.5 s after the integration's timeout;
         # the check for it ran once, at once, and the comment was posted again. It looks

@@ -13,6 +13,10 @@ namespace {
 
 using tmpl::Value;
 
+// How far a recorded due time may be after the clock and still be taken as a clock that
+// stepped back, not as one that was wrong when it was recorded.
+constexpr uint64_t kClockStepTrusted = 24 * 3600 * 1000ull;
+
 std::string kv_key(const std::string& name) {
     return "schedule:" + name;
 }
@@ -108,23 +112,37 @@ void Schedules::start() {
                           "); due times before now are not caught up",
                       {{"schedule", s.def->name}});
         }
-        if (!s.first_seen || back_on) {
-            if (!s.first_seen) s.first_seen = now;
+        // First seen with a clock that was ahead (nothing ran): it starts from now, not from
+        // a time the clock has yet to reach.
+        if (!s.first_seen || back_on || (!s.last_due && s.first_seen > now)) {
+            if (!s.first_seen || s.first_seen > now) s.first_seen = now;
             remember(s);
         }
-        if (s.last_due > now)
+        uint64_t last_due = s.last_due ? s.last_due : s.first_seen;
+        if (s.last_due > now && s.last_due - now > kClockStepTrusted) {
+            // Further ahead than a clock steps back (NTP, a snapshot): the clock was wrong
+            // when it ran. Planned from now, or it would stay silent until then.
+            log_.warn("schedule " + s.def->name + ": its last due time (" + rfc3339(s.last_due) +
+                          ") is more than a day after the clock: taken for a clock that was "
+                          "wrong; planning from now",
+                      {{"schedule", s.def->name}, {"last_due", rfc3339(s.last_due)}});
+            last_due = 0;
+        } else if (s.last_due > now) {
             log_.warn("schedule " + s.def->name + ": the clock is behind its last due time (" +
                           rfc3339(s.last_due) +
                           "); the due times up to it ran already and do not run again",
                       {{"schedule", s.def->name}, {"last_due", rfc3339(s.last_due)}});
-        workflow::SchedulePlan plan =
-            workflow::plan_schedule(s.def->every_ms, s.def->cron_spec, s.def->catch_up && !back_on,
-                                    s.last_due ? s.last_due : s.first_seen, now);
+        }
+        workflow::SchedulePlan plan = workflow::plan_schedule(
+            s.def->every_ms, s.def->cron_spec, s.def->catch_up && !back_on, last_due, now);
         if (plan.skipped && !back_on) {
             std::string due = rfc3339(*plan.skipped);
             log_.info("schedule " + s.def->name + ": due times missed while nothing ran are " +
                           "skipped (catch_up: false), the latest " + due,
                       {{"schedule", s.def->name}, {"due", due}});
+            // Handled, as a due time that ran is: a restart does not report it again.
+            s.last_due = *plan.skipped;
+            remember(s);
         }
         if (plan.catch_up) {
             std::string due = rfc3339(*plan.catch_up);

@@ -26,6 +26,8 @@ class Schedules {
     void add_routes(Api& api);
     // No new runs (shutdown); what is durable stays for the next start.
     void stop();
+    // What GET /api/v1/schedules answers: each schedule, its next and last runs.
+    std::string list_json() const;
 
   private:
     struct State;
@@ -34,7 +36,6 @@ class Schedules {
     void remember(const State& s);  // stages the schedule's record in the store
     // Marks the stored state of schedules no longer in ferry.yaml as off (paused).
     void forget_removed_schedules();
-    std::string list_json() const;
 
     App& app_;
     bool dry_run_;

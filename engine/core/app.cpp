@@ -181,8 +181,9 @@ Status App::load_config(bool tolerate_problems, std::vector<workflow::Diagnostic
     learn_secrets();
     // Workflows' integration names are checked against the file only when it was read
     // whole: after a syntax error (ferry validate goes on) every name it holds was reported
-    // unknown, "ferry.yaml defines none", burying the one real problem.
-    catalog.set_integrations(loaded.ok() ? std::optional(std::move(types)) : std::nullopt);
+    // unknown, "ferry.yaml defines none", burying the one real problem. (After other
+    // problems the integrations are there, each as far as it could be read.)
+    catalog.set_integrations(loaded.read_whole ? std::optional(std::move(types)) : std::nullopt);
     lua_api::set_integrations(vm.state(), &integrations);
     return ok_status();
 }

@@ -310,6 +310,7 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
     YAML::Node root;
     if (!ctx.check_utf8()) {
         result.problems = std::move(ctx.problems());
+        result.read_whole = false;
         return result;
     }
     std::vector<YAML::Node> docs;
@@ -319,6 +320,7 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
         ctx.error(ctx.mark(e.mark),
                   "YAML syntax error: " + detail::yaml_syntax_message(text, e.mark, e.msg));
         result.problems = std::move(ctx.problems());
+        result.read_whole = false;
         return result;
     }
     if (docs.size() > 1) {

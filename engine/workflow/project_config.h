@@ -150,6 +150,9 @@ struct ProjectConfig {
 struct ConfigLoadResult {
     ProjectConfig config;
     std::vector<Diagnostic> problems;
+    // False when the text could not be read as YAML (not UTF-8, a syntax error): config
+    // then holds nothing of it, where after other problems it holds what was readable.
+    bool read_whole = true;
     bool ok() const { return problems.empty(); }
     // The integrations' file_problems, in order: `ferry validate` fails on them; everything
     // else only warns (a dry run sends nothing, a step may use another integration, and the

@@ -952,6 +952,13 @@ integrations:
         self.assertIn("YAML syntax error", p.stdout)
         self.assertNotIn("unknown integration", p.stdout)
         self.assertEqual(len(p.stdout.splitlines()), 1, p.stdout)
+        # Read whole with another problem: the names are still checked.
+        self.configure("https://x.service-now.com", "bogus_key: 1")
+        self.p.workflow("get", GET_WF.replace("integration: target", "integration: targte"))
+        p = self.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("bogus_key", p.stdout)
+        self.assertIn("unknown integration 'targte'", p.stdout)
 
 
 class IntegrationTypes(IntegrationTest):

@@ -140,7 +140,8 @@ int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
         // Running in a live process: that one ends it (`ferry serve`: its API).
         return refuse(cancelled.error().message +
                       (cancelled.error().message.find("another ferry process") != std::string::npos
-                           ? " (a running ferry serve cancels it through its API)"
+                           ? " (ferry serve: cancel it through its API; ferry run or ferry "
+                             "resume: stop that process, then cancel it here)"
                            : ""));
     }
     app->loop.run();

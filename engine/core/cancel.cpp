@@ -47,6 +47,16 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
     if (!run) run = adopt_parked(id);  // waiting, left by a `ferry run` that has ended
     std::string why;
     if (!run) run = adopt_orphan(id, why);  // running, left by a process that died
+    if (!run && why.empty()) {
+        // Why it could not be taken over: ended meanwhile (another cancel won), or held
+        // for a decision by a process that is still running.
+        const std::string status = stored_status(store_, id);
+        if (execution_ended(status))
+            return make_error(ErrorKind::Cancelled,
+                              "execution '" + id + "' already ended (" + status + ")");
+        if (status == "waiting" && owner_alive(stored_owner(store_, id)))
+            why = "another ferry process that is still running holds it, waiting for a decision";
+    }
     if (!run)
         return make_error(ErrorKind::NotFound, "execution '" + id + "' is not running here" +
                                                    (why.empty() ? "" : ": " + why));

@@ -155,6 +155,7 @@ void Engine::finish_run(Run& run) {
         // over and ended before its steps ran again (a cancel of an orphan): it ends as it
         // was, its attempt, start and a retry's error kept, not as one that never ran.
         bool ended_as_it_was = false, had_items = false;
+        uint64_t first_item_started = 0;
         if (!run.resumed.empty() && run.failing) {
             const std::string& id = run.wf->steps[i].id;
             const std::string why =
@@ -165,6 +166,9 @@ void Engine::finish_run(Run& run) {
                  it != run.resumed.end() && it->first.compare(0, id.size(), id) == 0; ++it) {
                 const bool item = it->first.size() > id.size() && it->first[id.size()] == '[';
                 had_items = had_items || item;
+                if (uint64_t at = item ? record_time_ms(it->second, "started_at") : 0;
+                    at && (!first_item_started || at < first_item_started))
+                    first_item_started = at;
                 if ((it->first == id || item) && started_unfinished(it->second)) {
                     end_interrupted_unit(run, i, it->first, it->second, why);
                     if (!item) {
@@ -186,6 +190,11 @@ void Engine::finish_run(Run& run) {
         unit->key = run.wf->steps[i].id;
         unit->status = step_status_name(st.status);
         unit->skip_reason = st.reason;
+        if (first_item_started) {  // its items ran: the step began with the first of them
+            unit->started_ms = first_item_started;
+            unit->finished_ms = now_unix_ms();
+            unit->duration_ms = double(unit->finished_ms - unit->started_ms);
+        }
         run.units.push_back(std::move(unit));
         persist_unit(run, *run.units.back(), false);
         // Announced as any skip is (a step the failure cancels never started: the

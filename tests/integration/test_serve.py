@@ -1522,6 +1522,15 @@ class Approvals(unittest.TestCase):
         self.assertEqual(status, 202, body)
         return body["id"]
 
+    def test_the_command_line_refuses_to_cancel_what_the_server_holds(self):
+        exec_id = self.start()
+        self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
+        p = self.p.ferry("executions", "cancel", exec_id)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("another ferry process that is still running holds it, waiting for a "
+                      "decision (ferry serve: cancel it through its API", p.stderr)
+        self.assertEqual(self.execution(exec_id)["status"], "waiting")
+
     def test_metrics_count_the_executions_waiting_for_a_decision(self):
         # What an alert on decisions left waiting (or a backlog) keys on; and the version.
         def gauges():

@@ -152,6 +152,7 @@ int replay_all(engine::App& app, const std::string& integration, size_t limit) {
                 return rc;
             }
             ++replayed;
+            std::fflush(stdout);  // each line as it is true: a stop midway keeps them
             if (replayed % 100 == 0) std::fprintf(stderr, "replayed %zu...\n", replayed);
         }
         if (entries.value().size() < kPage || (limit && replayed == limit)) break;

@@ -98,6 +98,15 @@ Result<std::string> resolve_secret(std::string_view text) {
                               "secret ${file:" + name + "}: cannot read the file" +
                                   (exists && !S_ISREG(st.st_mode) ? " (not a regular file)" : ""));
         }
+        // A token, a password, a key: never megabytes. A wrong path to a large file was
+        // read (and searched for in every record) again and again (ferry serve re-reads
+        // them every second).
+        if (st.st_size > off_t(kMaxSecretFileBytes)) {
+            return make_error(ErrorKind::Validation,
+                              "secret ${file:" + name + "}: the file holds " +
+                                  std::to_string(st.st_size) + " bytes; a secret is at most " +
+                                  std::to_string(kMaxSecretFileBytes / 1024) + " KiB");
+        }
         std::ostringstream s;
         s << in.rdbuf();
         if (in.bad()) {

@@ -26,6 +26,9 @@ bool is_secret_reference(std::string_view text);
 // "${vault:x}"), so a typo is caught by `ferry validate` instead of sent as a literal.
 Status check_secret_syntax(std::string_view text);
 
+// The largest ${file:} secret read (64 KiB): larger is a wrong path, not a credential.
+constexpr size_t kMaxSecretFileBytes = 64 * 1024;
+
 // The value of a reference (a literal value comes back as is). File contents lose one
 // trailing newline. Errors name the reference, never a value. The value is registered
 // with the Redactor.

@@ -61,6 +61,13 @@ TEST_CASE("an empty secret or a folder is refused before anything is sent", "[se
     std::remove(path.c_str());
     REQUIRE_FALSE(empty);
     CHECK(empty.error().message.find("the file is empty") != std::string::npos);
+    // A wrong path to a large file is no secret (and was read again every second).
+    std::ofstream(path) << std::string(64 * 1024 + 1, 'x');
+    Result<std::string> large = resolve_secret("${file:" + path + "}");
+    std::remove(path.c_str());
+    REQUIRE_FALSE(large);
+    CHECK(large.error().message ==
+          "secret ${file:" + path + "}: the file holds 65537 bytes; a secret is at most 64 KiB");
     // Nothing but one whole reference: the rest would have gone out as written.
     CHECK_FALSE(check_secret_syntax("${env:A}${env:B}"));
     CHECK_FALSE(check_secret_syntax("Bearer ${env:T}"));

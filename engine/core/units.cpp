@@ -137,10 +137,20 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 const tmpl::Value* v = dict_get(r, k);
                 return v ? *v : tmpl::Value::none();
             };
+            // A time the record keeps, as unix ms (0: none).
+            auto time_ms = [&](const char* k) -> uint64_t {
+                const tmpl::Value* v = dict_get(r, k);
+                if (!v || !v->is_string()) return 0;
+                Result<int64_t> ms = parse_rfc3339_ms(v->str());
+                return ms && ms.value() > 0 ? uint64_t(ms.value()) : 0;
+            };
             if (status == "succeeded" || status == "failed" || status == "skipped") {
                 // A for_each item that finished before the crash: keep its result, and its
                 // records as they are (they hold its input, times, logs and attempts).
                 unit.status = status;
+                // Its times too: its step's record begins with its first item.
+                if (uint64_t started = time_ms("started_at")) unit.started_ms = started;
+                if (uint64_t finished = time_ms("finished_at")) unit.finished_ms = finished;
                 unit.output = field("output");
                 unit.error = field("error");
                 unit.attempt = int(field("attempt").is_int() ? field("attempt").as_int() : 0);
@@ -167,13 +177,6 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 unit.child_timed_out = t->as_bool();
             if (const tmpl::Value* d = dict_get(r, "wait_deadline_ms"); d && d->is_int())
                 unit.wait_deadline_ms = uint64_t(d->as_int());
-            // A time the record keeps, as unix ms (0: none).
-            auto time_ms = [&](const char* k) -> uint64_t {
-                const tmpl::Value* v = dict_get(r, k);
-                if (!v || !v->is_string()) return 0;
-                Result<int64_t> ms = parse_rfc3339_ms(v->str());
-                return ms && ms.value() > 0 ? uint64_t(ms.value()) : 0;
-            };
             if (status == "waiting" && def.task == "approval" && unit.attempt > 0 &&
                 unit.input_ready) {
                 // A durable wait, not an interrupted attempt: waiting again at once, from its

@@ -197,9 +197,9 @@ void Engine::finish_run(Run& run) {
         }
         run.units.push_back(std::move(unit));
         persist_unit(run, *run.units.back(), false);
-        // Announced as any skip is (a step the failure cancels never started: the
-        // execution's end says why).
-        if (st.status == StepStatus::Skipped) emit_settled(run, *run.units.back());
+        // Announced as any skip or cancel is: live listeners (SSE, logs, progress lines)
+        // hear what the recorded stream tells afterwards.
+        emit_settled(run, *run.units.back());
         // The outputs below may ask what became of it (steps.handler.status).
         run.steps_view.dict_obj().set(str(run.wf->steps[i].id), not_run_view(st));
     }

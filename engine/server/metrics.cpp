@@ -51,8 +51,10 @@ void Metrics::on_event(const EngineEvent& e) {
         return;
     }
     bool step_end = e.type == "step.finished" || e.type == "step.failed";
-    // A for_each step's end sums up its items, which were counted one by one.
+    // A for_each step's end sums up its items, which were counted one by one. A step that
+    // ended before it started (a cancel, a failure elsewhere) ran nothing to time or count.
     if (!step_end || e.status == "skipped" || e.for_each_summary) return;
+    if (e.status == "cancelled" && e.attempt == 0) return;
     observe(step_seconds_[e.task], e.duration_ms / 1000.0);
     // A step that showed its request instead of sending it (a dry run; a dry-run step or
     // integration): a preview, whatever its task, and nothing was created or delivered.

@@ -409,6 +409,11 @@ class CancelAndRetry(ServeEventsTest):
         st.close()
         self.assertEqual(rest[-1]["event"], "execution.finished")
         self.assertEqual(rest[-1]["data"]["status"], "cancelled")
+        # Live as recorded: the step that never started is announced too, with its reason.
+        ended = [(e["event"], e["data"]["step"], e["data"]["status"]) for e in rest]
+        self.assertIn(("step.finished", "done", "cancelled"), ended)
+        done = [e["data"] for e in rest if e["data"]["step"] == "done"][0]
+        self.assertIn("cancelled before this step could run", done["message"])
         doc = self.finished(exec_id, timeout=5)
         self.assertLess(time.monotonic() - t0, 5, "a 30s sleep was not interrupted")
         self.assertEqual(doc["status"], "cancelled")

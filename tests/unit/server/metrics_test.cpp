@@ -100,3 +100,22 @@ TEST_CASE("a for_each step's summary is not a step duration of its own", "[metri
     s.metrics->on_event(summary);
     CHECK(has(s.text(), "ferry_step_duration_seconds_count{task=\"log\"} 1"));
 }
+
+TEST_CASE("a step cancelled before it started is neither a ticket nor a step duration",
+          "[metrics]") {
+    // Announced live as its record tells (step.finished, cancelled), it sent nothing.
+    Scrape s;
+    engine::EngineEvent never_ran = step_end("ticket.create", "cancelled");
+    never_ran.attempt = 0;
+    never_ran.duration_ms = 0;
+    s.metrics->on_event(never_ran);
+    std::string text = s.text();
+    CHECK(text.find("itsm_ticket_creation_total{") == std::string::npos);
+    CHECK(text.find("ferry_step_duration_seconds_count{task=\"ticket.create\"}") ==
+          std::string::npos);
+    engine::EngineEvent stopped = step_end("ticket.create", "cancelled");  // it was running
+    stopped.attempt = 1;
+    s.metrics->on_event(stopped);
+    CHECK(
+        has(s.text(), "itsm_ticket_creation_total{platform=\"servicenow\",status=\"failure\"} 1"));
+}

@@ -6,14 +6,14 @@
 
 namespace ferry::engine {
 
-namespace {
-
 uint64_t record_time_ms(const tmpl::Value& record, const char* field) {
     const tmpl::Value* v = dict_get(record, field);
     if (!v || !v->is_string()) return 0;
     Result<int64_t> ms = parse_rfc3339_ms(v->str());
     return ms && ms.value() > 0 ? uint64_t(ms.value()) : 0;
 }
+
+namespace {
 
 // Whether a resumed record is of a unit the stopped process had started and not finished.
 bool started_unfinished(const tmpl::Value& record) {

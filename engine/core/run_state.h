@@ -138,6 +138,9 @@ struct StepState {
     uint64_t finished_ms = 0;
 };
 
+// A time a step record keeps (an RFC 3339 field), as unix ms; 0 when it has none.
+uint64_t record_time_ms(const tmpl::Value& record, const char* field);
+
 // steps.ID for a step that did not run (skipped or cancelled): what expressions see.
 tmpl::Value not_run_view(const StepState& st);
 

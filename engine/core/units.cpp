@@ -137,13 +137,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 const tmpl::Value* v = dict_get(r, k);
                 return v ? *v : tmpl::Value::none();
             };
-            // A time the record keeps, as unix ms (0: none).
-            auto time_ms = [&](const char* k) -> uint64_t {
-                const tmpl::Value* v = dict_get(r, k);
-                if (!v || !v->is_string()) return 0;
-                Result<int64_t> ms = parse_rfc3339_ms(v->str());
-                return ms && ms.value() > 0 ? uint64_t(ms.value()) : 0;
-            };
+            auto time_ms = [&](const char* k) { return record_time_ms(r, k); };
             if (status == "succeeded" || status == "failed" || status == "skipped") {
                 // A for_each item that finished before the crash: keep its result, and its
                 // records as they are (they hold its input, times, logs and attempts).

@@ -50,6 +50,12 @@ Value py_getitem(const Value& obj, const Value& key) {
     case Kind::Undefined: raise_undefined(obj);
     case Kind::Object:
         if (auto v = obj.object_obj().getitem(key)) return *v;
+        if (obj.object_obj().is_sequence_like()) {  // a range or a groupby group (a tuple)
+            bool range = obj.object_obj().type_name() == "range";
+            if (!key.is_integral()) sequence_index(0, range ? "range" : "tuple");  // raises
+            raise(ErrorKind::Index,
+                  range ? "range object index out of range" : "tuple index out of range");
+        }
         raise(ErrorKind::Key, to_repr(key));
     default:
         raise(ErrorKind::Type, "'" + std::string(type_name(obj)) + "' object is not subscriptable");

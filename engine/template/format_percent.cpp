@@ -3,6 +3,7 @@
 // parsing follows CPython's step by step, since the order of its checks decides which error
 // a bad format string raises.
 #include "template/builtins.h"
+#include "template/filters_util.h"
 #include "template/format_internal.h"
 
 #include <algorithm>
@@ -189,7 +190,7 @@ bool is_mapping(const Value& v) {
     case Kind::List:       // PyMapping_Check is true for anything with __getitem__
     case Kind::Undefined:  // Jinja's Undefined defines __getitem__ (to raise)
         return true;
-    case Kind::Object: return v.object_obj().is_mapping();
+    case Kind::Object: return v.object_obj().is_mapping() || v.object_obj().is_sequence_like();
     default: return false;
     }
 }
@@ -387,6 +388,9 @@ class PercentFormatter {
 }  // namespace
 
 std::string percent_format(std::string_view fmt, const Value& args, bool escape_args) {
+    // A groupby group is a namedtuple: `'%s: %s' % group` takes its two items.
+    if (const std::vector<Value>* items = filter_impl::group_tuple_items(args))
+        return PercentFormatter(fmt, Value::tuple(*items), escape_args).run();
     return PercentFormatter(fmt, args, escape_args).run();
 }
 

@@ -122,9 +122,7 @@ bool t_sequence(Runtime&, const Value& v, const Args& args) {
     case Kind::Tuple:
     case Kind::Dict: return true;
     case Kind::Undefined: return !v.is_strict_undefined();
-    // len() and __getitem__: a dict view has the one, not the other.
-    case Kind::Object:
-        return v.object_obj().length().has_value() && !v.object_obj().viewed_dict();
+    case Kind::Object: return v.object_obj().is_sequence_like();
     default: return false;
     }
 }

@@ -184,6 +184,8 @@ struct LoopObj final : Object {
             "<LoopContext " + std::to_string(index0 + 1) + "/" + std::to_string(items.size()) + ">";
     }
     bool is_callable() const override { return true; }
+    // LoopContext has __len__ (`loop|length`), but no __getitem__: not a sequence.
+    std::optional<size_t> length() const override { return items.size(); }
 
     // `loop(children)` in a recursive loop renders the loop body for those items.
     Value call(Runtime& rt, const Args& args) override {

@@ -395,6 +395,9 @@ struct Object : HeapObject {
         return iterate();
     }
     virtual std::optional<size_t> length() const { return std::nullopt; }
+    // Python's len() and __getitem__ by position (range, a groupby group): a dict view has
+    // only the first, and so has a loop (the one object with a length that is not iterable).
+    bool is_sequence_like() const { return length() && is_iterable() && !viewed_dict(); }
     // obj[lo:hi:step] with the indices already normalised against length() (Python's
     // slice.indices); nullopt when the object cannot be sliced (range can).
     virtual std::optional<Value> slice(int64_t lo, int64_t hi, int64_t step) const;

@@ -392,6 +392,21 @@ TEST_CASE("render: for loops", "[render]") {
           Err{ErrorKind::Undefined, "main", 1, "'missing' is undefined"});
 }
 
+TEST_CASE("render: a range and a groupby group as % and format arguments", "[render]") {
+    // As Jinja2 3.1.2: a range has __getitem__ (a mapping to %), a group is a namedtuple.
+    CHECK(render("{{ 'x' % range(2) }}|{{ '%s' % range(2) }}") == "x|range(0, 2)");
+    CHECK(render("{% for g in [{'a': 1}]|groupby('a') %}{{ '%s-%s' % g }}{% endfor %}") ==
+          "1-[{'a': 1}]");
+    CHECK(fail("{{ 'x%(a)s' % range(2) }}") ==
+          Err{ErrorKind::Type, "main", 1, "range indices must be integers or slices, not str"});
+    CHECK(fail("{{ '{0[5]}'.format(range(2)) }}") ==
+          Err{ErrorKind::Index, "main", 1, "range object index out of range"});
+    CHECK(fail("{% for g in [{'a': 1}]|groupby('a') %}{{ '{0[a]}'.format(g) }}{% endfor %}") ==
+          Err{ErrorKind::Type, "main", 1, "tuple indices must be integers or slices, not str"});
+    CHECK(fail("{% for x in [1] %}{{ 'x' % loop }}{% endfor %}") ==
+          Err{ErrorKind::Type, "main", 1, "not all arguments converted during string formatting"});
+}
+
 TEST_CASE("render: the loop variable", "[render]") {
     CHECK(render("{% for x in [1, 2, 3] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ "
                  "loop.revindex0 }}|{% endfor %}") == "1032|2121|3210|");
@@ -408,6 +423,9 @@ TEST_CASE("render: the loop variable", "[render]") {
                  "loop.changed(a[1]) }};{% endfor %}") == "True,True;True,True;True,True;");
     CHECK(render("{% for x in [1, 2] %}{{ loop }}{% endfor %}") ==
           "<LoopContext 1/2><LoopContext 2/2>");
+    // LoopContext has __len__ and no __getitem__ (Jinja2 3.1.2: "3False3" each round).
+    CHECK(render("{% for x in [1, 2, 3] %}{{ loop|length }}{{ loop is sequence }}{{ loop|count "
+                 "}}{% endfor %}") == "3False33False33False3");
     CHECK(render("{% for x in [1] %}{% for y in [2, 3] %}{{ loop.index }}/{{ loop.length }}{% "
                  "endfor %}{{ loop.length }}{% endfor %}") == "1/22/21");
     CHECK(render("{% for x in [1, 2] %}{% set outer = loop %}{% for y in 'ab' %}{{ outer.index "

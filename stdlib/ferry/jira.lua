@@ -191,6 +191,28 @@ function M.labels(value, task, extra)
   return out
 end
 
+-- Setting an issue's labels replaces them all, the `ferry-` label a create's lookup searches
+-- for included: without it the next execution with the same idempotency key would find
+-- nothing and open a second issue. The new labels keep the ones `issue` (read before the
+-- edit) carries.
+local function is_own_label(label)
+  return type(label) == "string" and #label == 30 and label:match("^ferry%-%x+$") ~= nil
+end
+
+function M.keep_own_labels(labels, issue)
+  local current = type(issue) == "table" and type(issue.fields) == "table" and issue.fields.labels
+  if type(labels) ~= "table" or type(current) ~= "table" then return labels end
+  local out, seen = json.array(), {}
+  for _, l in ipairs(labels) do
+    out[#out + 1] = l
+    seen[l] = true
+  end
+  for _, l in ipairs(current) do
+    if is_own_label(l) and not seen[l] then out[#out + 1] = l end
+  end
+  return out
+end
+
 -- Components: names ("API") or Jira objects ({"name": ...} / {"id": ...}).
 function M.components(value, task)
   if type(value) == "string" then value = { value } end

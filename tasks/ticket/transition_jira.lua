@@ -70,7 +70,12 @@ return {
     end
 
     local target = type(t.to) == "table" and t.to.name or nil
-    local res, err = jira.send_transition(ctx, ref, t.id, input.fields)
+    local screen = input.fields
+    if type(screen) == "table" and type(screen.labels) == "table" then
+      screen = tickets.copy(screen)
+      screen.labels = jira.keep_own_labels(screen.labels, before)
+    end
+    local res, err = jira.send_transition(ctx, ref, t.id, screen)
     if not res or res.status >= 300 then
       -- The answer was lost, or Jira refused: if the issue reached the target status, the
       -- transition did happen (an earlier, lost request, or this one).

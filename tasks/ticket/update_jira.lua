@@ -19,7 +19,7 @@ return {
     description = { type = "any", description = "new description: text or an ADF document" },
     priority = { type = "any", description = "priority name or {id}" },
     severity = { type = "string", description = "critical | high | medium | low: sets the priority unless priority is given" },
-    labels = { type = "array", description = "the new labels (replace the issue's labels)" },
+    labels = { type = "array", description = "the new labels (replace the issue's labels, but for Ferry's own ferry-... label)" },
     components = { type = "array", description = "the new components (names or {id})" },
     fields = { type = "object", description = "other fields to set, e.g. customfield_10010" },
     comment = { type = "any", description = "a comment to add: text or an ADF document" },
@@ -45,6 +45,7 @@ return {
     end
 
     local before = jira.get_issue(ctx, ref, nil, TASK)
+    if fields.labels then fields.labels = jira.keep_own_labels(fields.labels, before) end
     if next(fields) then jira.edit_issue(ctx, ref, fields) end
     if comment then jira.add_comment(ctx, ref, comment) end
     local after = jira.get_issue(ctx, ref, nil, TASK)

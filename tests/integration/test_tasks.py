@@ -888,6 +888,40 @@ steps:
         self.assertIn(label, first["fields"]["labels"])
         self.assertEqual(first["properties"]["ferry.idempotency"], {"value": "cert portal.example.com"})
 
+    def test_new_labels_keep_the_label_a_later_create_looks_up(self):
+        # Setting labels replaces them all: an update or a transition dropped the ferry-
+        # label, and the next execution with the same key opened a second issue.
+        self.p.workflow("j", """\
+inputs:
+  relabel: {type: string, default: ""}
+steps:
+  - id: remind
+    task: ticket.create
+    integration: jira
+    with: {summary: "Certificate expires", idempotency_key: "cert db01"}
+  - id: relabel
+    task: ticket.update
+    integration: jira
+    when: "{{ inputs.relabel == 'update' }}"
+    with: {key: "{{ steps.remind.output.key }}", labels: [cert-expiry, triaged]}
+  - id: move
+    task: ticket.transition
+    integration: jira
+    when: "{{ inputs.relabel == 'transition' }}"
+    with: {key: "{{ steps.remind.output.key }}", to: in progress, fields: {labels: [moved]}}
+""")
+        label = "ferry-" + hashlib.sha256(b"cert db01").hexdigest()[:24]
+        created = []
+        for relabel in ("update", "", "transition", ""):
+            rc, doc, err = self.run_wf("j", "--input", "relabel=" + relabel)
+            self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+            created.append(doc["steps"]["remind"]["output"]["created"])
+        issues = self.state()["jira"]["issues"]
+        self.assertEqual(len(issues), 1, [i["fields"]["labels"] for i in issues])
+        self.assertEqual(created, [True, False, False, False])
+        self.assertEqual(issues[0]["fields"]["labels"], ["moved", label])
+        self.assertEqual(issues[0]["status"], "In Progress")
+
     def test_creates_with_one_key_make_one_issue_however_far_search_lags(self):
         # The search finds a new issue only 5 s later: the second create learns the first's
         # issue from it (ferry.lock's pass), not from a search that cannot see it yet.

@@ -48,10 +48,18 @@ local function event_list(input)
   end
   local events = one and { input.event } or input.events
   if #events == 0 then tickets.invalid(TASK .. ": 'events' is empty: nothing to send") end
+  -- Checked before the first batch goes: a refusal after some batches were sent would
+  -- send those again when the step is retried.
   for i, e in ipairs(events) do
-    local blank = not tickets.is_set(e) or (type(e) == "string" and not e:match("%S"))
+    local blank = not tickets.is_set(e) or (type(e) == "string" and not e:match("%S")) or
+                  (type(e) == "table" and next(e) == nil)
     if blank then
       tickets.invalid(TASK .. ": events[" .. (i - 1) .. "] is empty; Splunk rejects blank events")
+    end
+    local list = type(e) == "table" and (getmetatable(e) == "ferry.json.array" or e[1] ~= nil)
+    if list or (type(e) ~= "string" and type(e) ~= "table") then
+      tickets.invalid(TASK .. ": events[" .. (i - 1) .. "] is " .. (list and "a list" or type(e)) ..
+                      ": a Splunk HEC event is text or an object (wrap it, e.g. {value: ...})")
     end
   end
   return events
@@ -119,7 +127,8 @@ local function hec_failure(res, sent, total)
   local body = type(res.json) == "table" and res.json or {}
   local code = math.tointeger(body.code)
   local known = code and HEC_CODES[code]
-  local text = known and known[1] or (tickets.has_text(body.text) and body.text or "unexpected answer")
+  local text = known and known[1] or (tickets.has_text(body.text) and body.text or
+               (res.status == 200 and "an answer without HEC's code 0" or "unexpected answer"))
   -- An answer HEC would not give (a proxy's page, a load balancer's redirect) is quoted.
   local answer = (code or tickets.has_text(body.text)) and ("HTTP " .. res.status) or tickets.answer_summary(res)
   local message = TASK .. ": Splunk HEC refused the events: " .. text ..
@@ -181,8 +190,10 @@ return {
         tickets.raise_transport(err, TASK .. ": sending " .. batch.count .. " event(s) to Splunk HEC" ..
                                 (sent > 0 and (" (" .. sent .. " sent before)") or ""))
       end
+      -- Success is code 0, always present: a 200 without it (another service on the port, a
+      -- proxy's JSON) did not reach HEC, and the events would be lost.
       local code = type(res.json) == "table" and math.tointeger(res.json.code)
-      if res.status ~= 200 or (code ~= nil and code ~= 0) then hec_failure(res, sent, #events) end
+      if res.status ~= 200 or code ~= 0 then hec_failure(res, sent, #events) end
       if type(res.json) == "table" and tickets.is_set(res.json.ackId) then ack_ids[#ack_ids + 1] = res.json.ackId end
       sent = sent + batch.count
       status = res.status

@@ -1454,6 +1454,39 @@ steps:
         self.assertIn("incorrect index", msg.lower())
         self.assertEqual(doc["steps"]["send"]["error"]["kind"], "http_4xx")
 
+    def test_a_200_without_code_0_is_not_delivered(self):
+        # Success is code 0, always present: a 200 from another service on the port (or a
+        # proxy's JSON) was counted as sent, and the events were lost.
+        self.p.workflow("s", """\
+steps:
+  - {id: send, task: siem.send, integration: hec, with: {events: [{a: 1}, {b: 2}]}}
+""")
+        for body in ("{}", '{"status": "ok"}', "[]"):
+            self.m.fault(method="POST", path="/services/collector/event", status=200, body=body,
+                         headers={"Content-Type": "application/json"}, times=1)
+            rc, doc, err = self.run_wf("s")
+            self.assertEqual(rc, 1, body + " " + json.dumps(doc)[:2000])
+            error = doc["steps"]["send"]["error"]
+            self.assertIn("without HEC's code 0", error["message"])
+            self.assertIn("HTTP 200", error["message"])
+        self.assertEqual(self.state()["splunk"], [])
+
+    def test_events_that_are_not_text_or_an_object_are_refused_before_sending(self):
+        # The notes: an event is text or an object, not blank. A number, a list or {} went
+        # out, and a refusal in a later batch would repeat the earlier ones on a retry.
+        for events, what in (("[{a: 1}, 5]", "events[1] is number"),
+                             ("[{a: 1}, [1, 2]]", "events[1] is a list"),
+                             ("[true]", "events[0] is boolean"),
+                             ("[{a: 1}, {}]", "events[1] is empty")):
+            self.p.workflow("s", """\
+steps:
+  - {id: send, task: siem.send, integration: hec, with: {events: %s}}
+""" % events)
+            rc, doc, err = self.run_wf("s")
+            self.assertEqual(rc, 1, events + " " + json.dumps(doc)[:2000])
+            self.assertIn(what, doc["steps"]["send"]["error"]["message"])
+        self.assertEqual(self.m.requests(path="/services/collector/event"), [])
+
     def test_indexer_acknowledgment_with_the_integrations_channel(self):
         # A token with indexer acknowledgment refuses events sent without a data channel
         # (code 10); the integration's `channel` goes with every batch, and the ackIds

@@ -27,26 +27,52 @@ int month_index(std::string_view m) {
     return -1;
 }
 
-// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form RFC 9110 senders must use.
-std::optional<int64_t> parse_http_date_s(std::string_view v) {
-    char wd[4] = {}, mon[4] = {}, zone[4] = {};
-    int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
-    std::string text(v);
-    if (std::sscanf(text.c_str(), "%3s, %d %3s %d %d:%d:%d %3s", wd, &day, mon, &year, &hh, &mm,
-                    &ss, zone) != 8)
-        return std::nullopt;
-    int m = month_index(mon);
-    if (m < 0 || std::string_view(zone) != "GMT" || day < 1 || day > 31 || hh > 23 || mm > 59 ||
-        ss > 60)
+std::optional<int64_t> utc_seconds(int year, int month0, int day, int hh, int mm, int ss) {
+    if (month0 < 0 || day < 1 || day > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 ||
+        ss > 60 || year < 1900 || year > 9999)
         return std::nullopt;
     std::tm tm{};
     tm.tm_year = year - 1900;
-    tm.tm_mon = m;
+    tm.tm_mon = month0;
     tm.tm_mday = day;
     tm.tm_hour = hh;
     tm.tm_min = mm;
     tm.tm_sec = ss;
     return int64_t(timegm(&tm));
+}
+
+// An HTTP-date in the three forms RFC 9110 (5.6.7) says a recipient must accept:
+// IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" (what senders must use), the obsolete
+// RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994".
+std::optional<int64_t> parse_http_date_s(std::string_view v, uint64_t now_unix_ms) {
+    char wd[10] = {}, mon[4] = {}, zone[4] = {};
+    int day = 0, year = 0, hh = 0, mm = 0, ss = 0, used = 0;
+    std::string text(v);
+    const char* c = text.c_str();
+    auto whole = [&] { return size_t(used) == text.size(); };
+    if (std::sscanf(c, "%3s, %d %3s %d %d:%d:%d %3s%n", wd, &day, mon, &year, &hh, &mm, &ss, zone,
+                    &used) == 8 &&
+        whole() && std::string_view(zone) == "GMT")
+        return utc_seconds(year, month_index(mon), day, hh, mm, ss);
+    used = 0;
+    if (std::sscanf(c, "%9[A-Za-z], %d-%3s-%d %d:%d:%d %3s%n", wd, &day, mon, &year, &hh, &mm, &ss,
+                    zone, &used) == 8 &&
+        whole() && std::string_view(zone) == "GMT" && year >= 0 && year < 100) {
+        // A two-digit year more than 50 years ahead is the latest past year with those digits.
+        std::time_t now = std::time_t(now_unix_ms / 1000);
+        std::tm utc{};
+        gmtime_r(&now, &utc);
+        int this_year = utc.tm_year + 1900;
+        year += this_year / 100 * 100;
+        if (year > this_year + 50) year -= 100;
+        return utc_seconds(year, month_index(mon), day, hh, mm, ss);
+    }
+    used = 0;
+    if (std::sscanf(c, "%3s %3s %d %d:%d:%d %d%n", wd, mon, &day, &hh, &mm, &ss, &year, &used) ==
+            7 &&
+        whole())
+        return utc_seconds(year, month_index(mon), day, hh, mm, ss);
+    return std::nullopt;
 }
 
 }  // namespace
@@ -63,7 +89,7 @@ std::optional<uint64_t> parse_retry_after_ms(std::string_view value, uint64_t no
         if (value.size() > 9) return std::numeric_limits<uint64_t>::max();
         return uint64_t(std::stoull(std::string(value))) * 1000;
     }
-    auto at = parse_http_date_s(value);
+    auto at = parse_http_date_s(value, now_unix_ms);
     if (!at) return std::nullopt;
     int64_t diff_ms = *at * 1000 - int64_t(now_unix_ms);
     return diff_ms > 0 ? uint64_t(diff_ms) : 0;

@@ -30,6 +30,18 @@ TEST_CASE("Retry-After: delay-seconds and HTTP-date", "[integration]") {
     CHECK_FALSE(parse_retry_after_ms("-5", now));
     CHECK_FALSE(parse_retry_after_ms("Thu, 25 Foo 2021 15:00:00 GMT", now));
     CHECK(parse_retry_after_ms("99999999999", now) == std::numeric_limits<uint64_t>::max());
+    // The two obsolete forms a recipient must accept too (RFC 9110 5.6.7).
+    CHECK(parse_retry_after_ms("Thursday, 25-Feb-21 15:02:40 GMT", now) == 30000u);
+    CHECK(parse_retry_after_ms("Thu Feb 25 15:02:40 2021", now) == 30000u);
+    CHECK(parse_retry_after_ms("Thu Feb  5 15:02:40 2022", now) ==
+          (345 * 86400 + 30) * uint64_t(1000));
+    // A two-digit year over 50 years ahead is the last century's: long past.
+    CHECK(parse_retry_after_ms("Monday, 25-Feb-80 15:02:40 GMT", now) == 0u);
+    CHECK(parse_retry_after_ms("Friday, 25-Feb-50 15:02:40 GMT", now) > 0u);
+    CHECK_FALSE(parse_retry_after_ms("Thursday, 25-Feb-2021 15:02:40 GMT", now));
+    CHECK_FALSE(parse_retry_after_ms("Thu, 25 Feb 2021 15:02:40 GMT junk", now));
+    CHECK_FALSE(parse_retry_after_ms("Thu Feb 25 15:02:40 2021 GMT", now));
+    CHECK_FALSE(parse_retry_after_ms("Thu Feb 25 25:02:40 2021", now));
 }
 
 TEST_CASE("judge_attempt: what is retried, what is final, what is ambiguous", "[integration]") {

@@ -154,9 +154,10 @@ class App:
             resp = vendor.error_response(req, status)
         else:
             resp = Response.json(status, {"error": core.reason(status)})
-        for name, value in fault.get("headers", {}).items():
+        for name, value in fault.get("headers", {}).items():  # null: leave the header out
             resp.headers = [(k, v) for k, v in resp.headers if k.lower() != name.lower()]
-            resp.headers.append((name, value))
+            if value is not None:
+                resp.headers.append((name, value))
         return resp
 
     @staticmethod
@@ -182,9 +183,10 @@ class App:
             raise ControlError("status must be an integer 200..599")
         headers = f.get("headers", {})
         if not isinstance(headers, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) and "\n" not in k + v
-                and "\r" not in k + v for k, v in headers.items()):
-            raise ControlError("headers must be an object of single-line strings")
+                isinstance(k, str) and (v is None or isinstance(v, str))
+                and "\n" not in k + (v or "") and "\r" not in k + (v or "")
+                for k, v in headers.items()):
+            raise ControlError("headers must be an object of single-line strings (or null)")
         if f.get("action") is not None and f["action"] not in ACTIONS:
             raise ControlError(f"action must be one of {sorted(ACTIONS)}")
         delay = f.get("delay_ms", 0)

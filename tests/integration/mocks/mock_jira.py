@@ -92,6 +92,12 @@ def auth_error(app, req, problem):
 
 
 def error_response(req, status):
+    if status == 429:  # the notes: Retry-After (seconds) and X-RateLimit-Reset (ISO 8601)
+        reset = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(time.time() + 60))
+        resp = errors(429, ["Rate limit exceeded."])
+        resp.headers += [("Retry-After", "1"), ("X-RateLimit-Reset", reset),
+                         ("RateLimit-Reason", "jira-burst-based")]
+        return resp
     return errors(status, [reason(status)])
 
 
@@ -601,6 +607,8 @@ def search(app, state, req, post):
     if isinstance(reconcile, str):
         reconcile = reconcile.split(",")
     reconcile = {str(x).strip() for x in reconcile}
+    if len(reconcile) > 50:  # the notes' limits: reconcileIssues <= 50, properties <= 5
+        return errors(400, ["reconcileIssues accepts at most 50 issue ids."])
     lag = app.config["jira_search_lag_ms"] / 1000.0
     horizon = time.time() - lag
     visible = [i for i in state.issues.values()
@@ -613,13 +621,15 @@ def search(app, state, req, post):
     props = params.get("properties") or []
     if isinstance(props, str):
         props = [p for p in props.split(",") if p]
+    if len(props) > 5:
+        return errors(400, ["properties accepts at most 5 property keys."])
     for issue in page:
         if wanted is not None and wanted <= {"id"}:
             item = {"id": issue["id"]}
         else:
             item = render(state, req, issue, wanted)
         if props:
-            item["properties"] = {k: issue["properties"][k] for k in props[:5]
+            item["properties"] = {k: issue["properties"][k] for k in props
                                   if k in issue["properties"]}
         out["issues"].append(item)
     if not out["isLast"]:

@@ -114,11 +114,13 @@ def error_response(req, status):
     """The body a fault with this status sends when it names none."""
     if req.path == "/oauth_token.do":
         return Response.json(status, OAUTH_FAILURE)
-    if status == 429:       # Retry-After only when the fault names it
-        reset = (int(time.time()) // 3600 + 1) * 3600
+    if status == 429:       # the notes: a denied request is 429 with Retry-After (seconds)
+        now = int(time.time())
+        reset = (now // 3600 + 1) * 3600
         return error(429, "Rate limit exceeded",
                      "Rate limit of 100 requests per hour for Table API exceeded",
-                     {"X-RateLimit-Limit": "100", "X-RateLimit-Reset": str(reset),
+                     {"Retry-After": str(reset - now), "X-RateLimit-Limit": "100",
+                      "X-RateLimit-Reset": str(reset),
                       "X-RateLimit-Rule": "d8e3a3c1db5f2010c1b8f2e5ae9619a4"})
     return error(status, reason(status), None)
 

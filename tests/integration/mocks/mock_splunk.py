@@ -147,6 +147,10 @@ def _events(req):
         ev = obj["event"]
         if (isinstance(ev, str) and not ev.strip()) or ev in ({}, []):
             return reply(13, **{"invalid-event-number": n})
+        if not isinstance(ev, (str, dict)):  # the notes: string or object
+            return reply(6, **{"invalid-event-number": n})
+        if "time" in obj and not _epoch_seconds(obj["time"]):
+            return reply(6, **{"invalid-event-number": n})
         if "fields" in obj and not _flat_fields(obj["fields"]):
             return reply(15, **{"invalid-event-number": n})
         if "index" in obj and not isinstance(obj["index"], str):
@@ -155,6 +159,19 @@ def _events(req):
     if not events:
         return reply(5)
     return events
+
+
+def _epoch_seconds(t):
+    """The notes: `time` is epoch seconds, may have decimals (a number or its text)."""
+    if isinstance(t, bool):
+        return False
+    if isinstance(t, (int, float)):
+        return True
+    try:
+        float(t)
+        return isinstance(t, str)
+    except (TypeError, ValueError):
+        return False
 
 
 def _flat_fields(fields):

@@ -87,12 +87,21 @@ class SplunkTest(MockCase):
                   {"text": "Incorrect index", "code": 7, "invalid-event-number": 1}),
                  ('{"event": "a", "fields": {"nested": {"x": 1}}}', 400,
                   {"text": "Error in handling indexed fields", "code": 15,
-                   "invalid-event-number": 0})]
+                   "invalid-event-number": 0}),
+                 # The notes: an event is a string or an object; time is epoch seconds.
+                 ('{"event": "a"}{"event": 5}', 400,
+                  {"text": "Invalid data format", "code": 6, "invalid-event-number": 1}),
+                 ('{"event": [1, 2]}', 400,
+                  {"text": "Invalid data format", "code": 6, "invalid-event-number": 0}),
+                 ('{"event": "a", "time": "yesterday"}', 400,
+                  {"text": "Invalid data format", "code": 6, "invalid-event-number": 0})]
         for body, status, want in cases:
             self.assertEqual(self.json_of(self.post(body), status), want, body)
         self.assertEqual(self.mock.state()["splunk"], [])          # batches are all-or-nothing
         self.mock.config(splunk_indexes=["secret"])
         self.assertStatus(self.post('{"event": "b", "index": "secret"}'), 200)
+        self.assertStatus(self.post('{"event": "c", "time": "1796121845.394"}'), 200)
+        self.assertStatus(self.post('{"event": {"d": 1}, "time": 1796121845.394}'), 200)
 
     def test_health_raw_and_ack(self):
         self.assertEqual(self.json_of(self.call("GET", "/services/collector/health"), 200),

@@ -269,6 +269,12 @@ class JiraTest(MockCase):
         self.assertEqual(self.search("project = OPS")["issues"], [])
         got = self.search("project = OPS", reconcileIssues=made["id"])
         self.assertEqual(got["issues"], [{"id": made["id"]}])
+        # The notes' limits: at most 50 reconcileIssues and 5 properties.
+        many = ",".join(str(10000 + i) for i in range(51))
+        self.assertIn("at most 50", self.search("project = OPS", 400,
+                                                reconcileIssues=many)["errorMessages"][0])
+        self.assertIn("at most 5", self.search("project = OPS", 400,
+                                               properties="a,b,c,d,e,f")["errorMessages"][0])
 
     def test_priority_and_myself(self):
         got = self.json_of(self.call("GET", f"{API}/priority"), 200)

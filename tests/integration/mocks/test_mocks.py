@@ -155,6 +155,19 @@ class FaultTest(MockCase):
                                       503), {"text": "Server is busy", "code": 9})
         self.assertEqual(self.json_of(self.call("POST", "/oauth_token.do"), 500)["error"],
                          "server_error")
+        # The notes: both vendors' 429s carry Retry-After; null leaves it out.
+        self.mock.fault(path=TABLE, status=429)
+        self.mock.fault(path="/rest/api/3/", status=429)
+        self.mock.fault(path=TABLE, status=429, headers={"Retry-After": None})
+        r = self.call("GET", TABLE)
+        self.assertTrue(1 <= int(r.headers["retry-after"]) <= 3600)
+        r = self.call("GET", "/rest/api/3/priority")
+        self.assertEqual(self.json_of(r, 429)["errorMessages"], ["Rate limit exceeded."])
+        self.assertEqual(r.headers["retry-after"], "1")
+        self.assertRegex(r.headers["x-ratelimit-reset"], r"^\d{4}-\d\d-\d\dT\d\d:\d\dZ$")
+        r = self.call("GET", TABLE)
+        self.assertEqual(r.status, 429)
+        self.assertNotIn("retry-after", r.headers)
 
     def test_matching_times_and_queue(self):
         self.mock.fault(method="GET", path="/api/now/", status=500, times=2)

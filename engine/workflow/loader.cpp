@@ -487,7 +487,7 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
     detail::Context ctx(body, file);
     LoadResult result;
     std::vector<YAML::Node> docs;
-    if (!ctx.check_utf8()) {
+    if (!ctx.check_characters()) {
         result.problems = std::move(ctx.problems());
         return result;
     }

@@ -39,8 +39,9 @@ class Context {
     Mark mark_at_offset(size_t offset) const;
 
     // Reports the first byte that is not UTF-8 (every value may reach JSON records and
-    // answers, which must be UTF-8); false if there was one.
-    bool check_utf8();
+    // answers, which must be UTF-8) or is a control character YAML does not allow; false if
+    // there was one.
+    bool check_characters();
     void error(const Mark& at, std::string message);
     void error(const YAML::Node& at, std::string message) { error(mark(at), std::move(message)); }
 

@@ -308,7 +308,7 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
     Context ctx(text, file);
     ConfigReader r(ctx);
     YAML::Node root;
-    if (!ctx.check_utf8()) {
+    if (!ctx.check_characters()) {
         result.problems = std::move(ctx.problems());
         result.read_whole = false;
         return result;

@@ -42,14 +42,32 @@ Mark Context::mark_at_offset(size_t offset) const {
     return Mark{file_, int(it - line_starts_.begin()) + 1, int(offset - *it) + 1};
 }
 
-bool Context::check_utf8() {
+bool Context::check_characters() {
     size_t bad = invalid_utf8_at(text_);
-    if (bad == std::string_view::npos) return true;
-    char byte[8];
-    std::snprintf(byte, sizeof byte, "0x%02X", unsigned(static_cast<unsigned char>(text_[bad])));
-    error(mark_at_offset(bad),
-          std::string("the file is not valid UTF-8 (byte ") + byte + "); save it as UTF-8");
-    return false;
+    if (bad != std::string_view::npos) {
+        char byte[8];
+        std::snprintf(byte, sizeof byte, "0x%02X",
+                      unsigned(static_cast<unsigned char>(text_[bad])));
+        error(mark_at_offset(bad),
+              std::string("the file is not valid UTF-8 (byte ") + byte + "); save it as UTF-8");
+        return false;
+    }
+    // YAML allows no control character but TAB, LF and CR, and yaml-cpp misreads them: a NUL
+    // in a plain scalar starts an escape ("a\0x41b" read as "aAb", "\0n" as a line break).
+    for (size_t i = 0; i < text_.size(); ++i) {
+        auto c = static_cast<unsigned char>(text_[i]);
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+            char byte[8];
+            std::snprintf(byte, sizeof byte, "0x%02X", unsigned(c));
+            error(mark_at_offset(i), std::string("the file holds a control character (byte ") +
+                                         byte +
+                                         "), which YAML does not allow; write it as an "
+                                         "escape in a double-quoted string (\\x" +
+                                         (byte + 2) + ")");
+            return false;
+        }
+    }
+    return true;
 }
 
 void Context::error(const Mark& at, std::string message) {

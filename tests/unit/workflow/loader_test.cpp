@@ -71,6 +71,18 @@ TEST_CASE("a workflow file that is not UTF-8 is refused at the bad byte", "[work
               .empty());
 }
 
+TEST_CASE("a control character in a workflow file is refused where it is", "[workflow][loader]") {
+    // yaml-cpp read a NUL in a plain scalar as an escape: "a<NUL>x41b" became "aAb".
+    CHECK(only_problem(std::string("vars:\n  v: a\0x41b\n", 18) + std::string(kOneStep)) ==
+          "wf.yaml:2:7: the file holds a control character (byte 0x00), which YAML does not "
+          "allow; write it as an escape in a double-quoted string (\\x00)");
+    CHECK(only_problem("vars:\n  v: \"a\x1b[31m\"\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:8: the file holds a control character (byte 0x1B), which YAML does not "
+          "allow; write it as an escape in a double-quoted string (\\x1B)");
+    // Escapes are text, and TAB, CR and LF are allowed.
+    CHECK(problems(load("vars:\r\n  v: \"a\\x00b\\x1b\tc\"\r\n" + std::string(kOneStep))).empty());
+}
+
 TEST_CASE("the workflow name defaults to the file's stem and must be an identifier",
           "[workflow][loader]") {
     LoadResult r = load_workflow_text(kOneStep, "workflows/incident-to-itsm.yaml", nullptr);

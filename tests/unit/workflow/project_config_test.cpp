@@ -215,6 +215,16 @@ TEST_CASE("ferry.yaml that is not UTF-8 is one problem, at the bad byte", "[conf
           "ferry.yaml:2:24: the file is not valid UTF-8 (byte 0xFF); save it as UTF-8\n");
 }
 
+TEST_CASE("ferry.yaml with a control character is one problem, at it", "[config]") {
+    // A NUL before 'n' in a plain URL became a line break in the URL.
+    auto r = load_project_config_text(
+        std::string("integrations:\n  w: {type: webhook, url: https://a.example/in\0nx}\n", 65),
+        "ferry.yaml");
+    CHECK(problems_of(r) == "ferry.yaml:2:47: the file holds a control character (byte 0x00), "
+                            "which YAML does not allow; write it as an escape in a "
+                            "double-quoted string (\\x00)\n");
+}
+
 TEST_CASE("server: settings are checked with their positions", "[config][server]") {
     auto good = load_project_config_text(
         "server: {listen: \"127.0.0.1:8080\", max_body: 1MiB, shutdown_grace: 500ms}\n",

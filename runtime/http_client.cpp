@@ -187,8 +187,9 @@ Status HttpClient::Impl::configure(Transfer& t) {
     if (!istarts_with(r.url, "http://") && !istarts_with(r.url, "https://"))
         return make_error(ErrorKind::Validation,
                           where + ": only http:// and https:// URLs are allowed");
-    if (has_line_break(r.url) || r.url.find(' ') != std::string::npos)
-        return make_error(ErrorKind::Validation, where + ": URL contains a space or line break");
+    if (url_has_space_or_control(r.url))
+        return make_error(ErrorKind::Validation,
+                          where + ": URL contains a space or a control character");
     // curl_slist_append returns NULL on failure and leaves the list alone.
     auto append = [&t](const std::string& line) {
         curl_slist* next = curl_slist_append(t.header_list, line.c_str());

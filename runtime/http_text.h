@@ -28,6 +28,14 @@ inline bool is_http_url(std::string_view url) {
     return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
 }
 
+// Whether a URL holds a byte no URL may: a space, a control character (a CR or LF would
+// let it inject request lines) or DEL.
+inline bool url_has_space_or_control(std::string_view url) {
+    for (unsigned char c : url)
+        if (c <= 0x20 || c == 0x7F) return true;
+    return false;
+}
+
 // base and path joined by exactly one '/' (path may start with slashes; empty: base).
 inline std::string join_url(std::string_view base, std::string_view path) {
     if (path.empty()) return std::string(base);

@@ -109,7 +109,10 @@ std::string pem_file_problem(const std::string& path) {
 // there.
 std::string token_url(ConfigReader& r, const YAML::Node& v, const std::string& field) {
     std::string url = r.string(v, field);
-    if (!url.empty() && !is_http_url(url) && url.front() != '/')
+    if (url_has_space_or_control(url))
+        r.ctx().error(v, field + " contains a space or a control character (percent-encode "
+                                 "it: %20)");
+    else if (!url.empty() && !is_http_url(url) && url.front() != '/')
         r.ctx().error(v, field +
                              " must be an http:// or https:// URL or a path starting with /, "
                              "got '" +
@@ -211,6 +214,10 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
             std::string url = r.nonempty(v, key);
             if (!url.empty() && !is_http_url(url)) {
                 r.ctx().error(v, key + " must start with http:// or https://, got '" + url + "'");
+            } else if (url_has_space_or_control(url)) {
+                r.ctx().error(v, key + " contains a space or a control character (percent-"
+                                       "encode it: %20)");
+                url.clear();
             } else if (url_has_userinfo(url)) {
                 // It would be sent, logged, stored and shown with every request's URL.
                 r.ctx().error(v, key + " must not carry credentials (user:password@host): "

@@ -167,6 +167,28 @@ TEST_CASE("a base_url or token_url without a host is a problem at its place", "[
     CHECK(p.find("fine") == std::string::npos);
 }
 
+TEST_CASE("a URL with a space or a control character is a problem at its place", "[config]") {
+    // The HTTP client refuses it when it sends, so the delivery failed (or went to the DLQ)
+    // after validate had passed it.
+    auto r = load_project_config_text(R"(integrations:
+  hook: {type: webhook, url: "https://siem.example/a b"}
+  api: {type: http, base_url: "https://x.example/\r\nX-Evil: 1"}
+  sn:
+    type: servicenow
+    base_url: https://sn.example
+    auth: {type: oauth2, token_url: "/oauth\ttoken", client_id: c, client_secret: "${env:S}"}
+  fine: {type: webhook, url: "https://siem.example/a%20b"}
+)",
+                                      "ferry.yaml");
+    CHECK(problems_of(r) ==
+          "ferry.yaml:2:30: url contains a space or a control character (percent-encode it: "
+          "%20)\n"
+          "ferry.yaml:3:31: base_url contains a space or a control character (percent-encode "
+          "it: %20)\n"
+          "ferry.yaml:7:37: auth.token_url contains a space or a control character "
+          "(percent-encode it: %20)\n");
+}
+
 TEST_CASE("tls files that cannot be read or are not PEM are file problems at their place",
           "[config][tls]") {
     ferry::testing::TempDir dir;

@@ -9,6 +9,7 @@
 
 #include <rapidjson/error/en.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -125,6 +126,13 @@ int usage_error(const char* command, const std::string& message) {
     std::fprintf(stderr, "ferry %s: %s\n(see 'ferry %s --help')\n", command, message.c_str(),
                  command);
     return 2;
+}
+
+int report_output_error(const char* command) {
+    int err = errno;
+    std::fprintf(stderr, "ferry %s: could not write the output: %s\n", command,
+                 err ? std::strerror(err) : "write error");
+    return 1;
 }
 
 bool print_execution(engine::App& app, const std::string& id, bool pretty, bool with_attempts,

@@ -49,6 +49,10 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
 // "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
 int usage_error(const char* command, const std::string& message);
 
+// "ferry CMD: could not write the output: REASON" on stderr (a full disk, a closed pipe),
+// REASON from errno as the failed write left it; returns 1.
+int report_output_error(const char* command);
+
 // The stored execution's JSON on stdout as it is read (engine::print_execution_json), then a
 // newline; false once "ferry CMD: why" is on stderr (the store, records that are not JSON).
 bool print_execution(engine::App& app, const std::string& id, bool pretty, bool with_attempts,

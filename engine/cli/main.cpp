@@ -1,9 +1,12 @@
 // ferry: the command-line entry point. Each command lives in its own file; this one only
 // dispatches and prints the top-level help.
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "runtime/allocator.h"
 #include "template/error.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -46,7 +49,13 @@ int dispatch(int argc, char** argv);
 // that has no better place to report it.
 int main(int argc, char** argv) {
     try {
-        return dispatch(argc, argv);
+        int rc = dispatch(argc, argv);
+        // Output that never reached its file (a full disk, a closed pipe) is a failure the
+        // caller must see: `ferry executions export > archive && prune` relies on it.
+        errno = 0;
+        if (std::fflush(stdout) != 0 || std::ferror(stdout))
+            return std::max(ferry::cli::report_output_error(argc > 1 ? argv[1] : ""), rc);
+        return rc;
     } catch (const ferry::tmpl::TemplateError& e) {
         std::fprintf(stderr,
                      "ferry %s: a value could not be read: %s (a damaged record in the data "

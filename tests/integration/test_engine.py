@@ -3575,6 +3575,18 @@ steps:
         self.assertIn("--status: status must be one of pending, running, waiting, succeeded, "
                       "failed, cancelled; got 'done'", bad.stderr)
 
+        # Output that cannot be written fails the command, or `export > archive && prune`
+        # would prune what was never archived (/dev/full: a full disk).
+        if os.path.exists("/dev/full"):
+            for args in (["executions", "export"], ["executions", "list", "--json"],
+                         ["executions", "show", second, "--json"], ["tasks", "list"]):
+                with open("/dev/full", "w") as full:
+                    r = subprocess.run([FERRY, *args, "--project", str(self.p.dir), "--data",
+                                        str(self.p.data)], stdout=full, stderr=subprocess.PIPE,
+                                       text=True, timeout=TIMEOUT)
+                self.assertEqual(r.returncode, 1, args)
+                self.assertIn("could not write the output: No space left on device", r.stderr)
+
         shown = self.p.show(second)
         self.assertEqual(shown["inputs"], {"priority": "1"})
         self.assertEqual(shown["steps"]["update"]["output"]["priority"], "1")

@@ -23,29 +23,30 @@ namespace ferry::cli {
 using tmpl::Value;
 
 bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::string& error) {
-    std::string_view arg = argv[i];
-    auto value = [&](std::string_view name, std::string& target) {
-        if (arg == name) {
-            if (i + 1 >= argc) {
-                error = std::string(name) + " needs a value";
-                return true;
-            }
-            target = argv[++i];
-            return true;
-        }
-        if (arg.size() > name.size() + 1 && arg.substr(0, name.size()) == name &&
-            arg[name.size()] == '=') {
-            target = std::string(arg.substr(name.size() + 1));
-            return true;
-        }
-        return false;
-    };
-    if (value("--project", out.project) || value("--data", out.data)) return true;
-    if (arg == "--no-sync") {
+    if (take_named_option(argc, argv, i, "--project", out.project, error) ||
+        take_named_option(argc, argv, i, "--data", out.data, error))
+        return true;
+    if (std::string_view(argv[i]) == "--no-sync") {
         out.no_sync = true;
         return true;
     }
     return false;
+}
+
+bool take_named_option(int argc, char** argv, int& i, std::string_view name, std::string& value,
+                       std::string& error) {
+    std::string_view arg = argv[i];
+    if (arg == name) {
+        if (std::optional<std::string> v = take_option_value(argc, argv, i, error)) value = *v;
+        return true;
+    }
+    if (arg.size() <= name.size() || arg.substr(0, name.size()) != name || arg[name.size()] != '=')
+        return false;
+    if (arg.size() == name.size() + 1)
+        error = std::string(name) + " needs a value, got ''";
+    else
+        value = std::string(arg.substr(name.size() + 1));
+    return true;
 }
 
 std::optional<std::string> take_option_value(int argc, char** argv, int& i, std::string& error) {
@@ -126,6 +127,12 @@ int usage_error(const char* command, const std::string& message) {
     std::fprintf(stderr, "ferry %s: %s\n(see 'ferry %s --help')\n", command, message.c_str(),
                  command);
     return 2;
+}
+
+int unexpected_argument(const char* command, std::string_view arg) {
+    bool option = arg.size() > 1 && arg[0] == '-';
+    return usage_error(command, std::string(option ? "unknown option '" : "unexpected argument '") +
+                                    std::string(arg) + "'");
 }
 
 int report_output_error(const char* command) {

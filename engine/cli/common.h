@@ -32,6 +32,12 @@ bool take_common_option(int argc, char** argv, int& i, CommonOptions& out, std::
 // filter" (`prune --workflow "$UNSET"` pruned every workflow).
 std::optional<std::string> take_option_value(int argc, char** argv, int& i, std::string& error);
 
+// Whether argv[i] is option `name`, as `--name VALUE` (take_option_value's rules) or
+// `--name=VALUE`; its value, never empty (`--data "$UNSET"` read as "not given" used the
+// default folder), goes to `value`, or error is set.
+bool take_named_option(int argc, char** argv, int& i, std::string_view name, std::string& value,
+                       std::string& error);
+
 // Opens the project (and its store unless with_store is false). Task problems are printed
 // as warnings; a failure to open is printed and nullptr returned (exit 2). What task files
 // print while they load goes to untasked_output when it is set.
@@ -48,6 +54,10 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
 
 // "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
 int usage_error(const char* command, const std::string& message);
+
+// usage_error for an argument the command does not take: "unknown option '--x'" when it
+// looks like one, else "unexpected argument 'x'"; returns 2.
+int unexpected_argument(const char* command, std::string_view arg);
 
 // "ferry CMD: could not write the output: REASON" on stderr (a full disk, a closed pipe),
 // REASON from errno as the failed write left it; returns 1.

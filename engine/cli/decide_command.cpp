@@ -49,7 +49,7 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
         } else if (arg == "--json") {
             // The execution is printed as JSON anyway (as by `ferry run`).
         } else if (arg.size() > 1 && arg[0] == '-') {
-            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+            return unexpected_argument("executions", arg);
         } else if (arg.empty()) {
             return usage_error("executions", verb + ": an empty execution ID or step");
         } else if (id.empty()) {
@@ -57,7 +57,7 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
         } else if (step.empty()) {
             step = std::string(arg);
         } else {
-            return usage_error("executions", "unexpected argument '" + std::string(arg) + "'");
+            return unexpected_argument("executions", arg);
         }
     }
     if (step.empty())
@@ -110,13 +110,13 @@ int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
         } else if (arg == "--json") {
             // The execution is printed as JSON anyway.
         } else if (arg.size() > 1 && arg[0] == '-') {
-            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+            return unexpected_argument("executions", arg);
         } else if (arg.empty()) {
             return usage_error("executions", "cancel: an empty execution ID");
         } else if (id.empty()) {
             id = std::string(arg);
         } else {
-            return usage_error("executions", "unexpected argument '" + std::string(arg) + "'");
+            return unexpected_argument("executions", arg);
         }
     }
     if (id.empty())

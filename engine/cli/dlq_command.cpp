@@ -200,7 +200,7 @@ int dlq_command(int argc, char** argv) {
         } else if (arg == "--json") {
             json = true;
         } else if (!arg.empty() && arg[0] == '-') {
-            return usage_error("dlq", "unknown option '" + std::string(arg) + "'");
+            return unexpected_argument("dlq", arg);
         } else {
             args.emplace_back(arg);
         }

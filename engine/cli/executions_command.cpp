@@ -137,7 +137,7 @@ int list(const AppOpener& open_store, int argc, char** argv) {
         } else if (arg == "--json")
             json = true;
         else
-            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+            return unexpected_argument("executions", arg);
     }
     if (!f.status.empty()) {
         if (Status s = engine::check_execution_status(f.status); !s)
@@ -362,7 +362,7 @@ int export_records(const AppOpener& open_store, int argc, char** argv) {
             (arg == "--since" ? f.since_ms : f.until_ms) = std::max<uint64_t>(t.value(), 1);
             ++i;
         } else {
-            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+            return unexpected_argument("executions", arg);
         }
     }
     if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
@@ -414,7 +414,7 @@ int prune(const AppOpener& open_store, int argc, char** argv) {
         } else if (arg == "--dry-run") {
             options.dry_run = true;
         } else {
-            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+            return unexpected_argument("executions", arg);
         }
     }
     if (before_text.empty())
@@ -510,8 +510,7 @@ int executions_command(int argc, char** argv) {
     for (size_t i = 1; i < rest.size(); ++i) {
         std::string_view arg = rest[i];
         if (arg == "--json") continue;
-        if (arg.size() > 1 && arg[0] == '-')
-            return usage_error("executions", "unknown argument '" + std::string(arg) + "'");
+        if (arg.size() > 1 && arg[0] == '-') return unexpected_argument("executions", arg);
         ids.emplace_back(arg);
     }
     if (sub == "show" && ids.size() != 1)

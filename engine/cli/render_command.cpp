@@ -37,7 +37,7 @@ constexpr const char* kRenderUsage =
 }  // namespace
 
 int render_command(int argc, char** argv) {
-    std::string template_path, vars_path;
+    std::string template_path, vars_path, error;
     bool strict = false;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -46,17 +46,14 @@ int render_command(int argc, char** argv) {
             return 0;
         } else if (arg == "--strict") {
             strict = true;
-        } else if (arg == "--vars") {
-            if (i + 1 >= argc) return usage_error("render", "--vars needs a file");
-            vars_path = argv[++i];
-        } else if (arg.substr(0, 7) == "--vars=") {
-            vars_path = std::string(arg.substr(7));
+        } else if (take_named_option(argc, argv, i, "--vars", vars_path, error)) {
+            if (!error.empty()) return usage_error("render", error);
         } else if (!arg.empty() && arg[0] == '-' && arg != "-") {
-            return usage_error("render", "unknown option '" + std::string(arg) + "'");
+            return unexpected_argument("render", arg);
         } else if (template_path.empty()) {
             template_path = std::string(arg);
         } else {
-            return usage_error("render", "unexpected argument '" + std::string(arg) + "'");
+            return unexpected_argument("render", arg);
         }
     }
     if (template_path.empty()) return usage_error("render", "missing TEMPLATE");

@@ -41,11 +41,11 @@ int resume_command(int argc, char** argv) {
         } else if (arg == "--quiet" || arg == "-q") {
             quiet = true;
         } else if (!arg.empty() && arg[0] == '-') {
-            return usage_error("resume", "unknown option '" + std::string(arg) + "'");
+            return unexpected_argument("resume", arg);
         } else if (id.empty()) {
             id = std::string(arg);
         } else {
-            return usage_error("resume", "unexpected argument '" + std::string(arg) + "'");
+            return unexpected_argument("resume", arg);
         }
     }
     // Nothing to resume where nothing ever ran: a mistyped --data is reported, not created.

@@ -69,15 +69,14 @@ int run_command(int argc, char** argv) {
             if (eq == std::string::npos || eq == 0)
                 return usage_error("run", "--input needs KEY=VALUE, got '" + kv + "'");
             inputs.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-        } else if (arg == "--inputs-file") {
-            if (i + 1 >= argc) return usage_error("run", "--inputs-file needs a file");
-            inputs_file = argv[++i];
+        } else if (take_named_option(argc, argv, i, "--inputs-file", inputs_file, err)) {
+            if (!err.empty()) return usage_error("run", err);
         } else if (!arg.empty() && arg[0] == '-') {
-            return usage_error("run", "unknown option '" + std::string(arg) + "'");
+            return unexpected_argument("run", arg);
         } else if (workflow_name.empty()) {
             workflow_name = std::string(arg);
         } else {
-            return usage_error("run", "unexpected argument '" + std::string(arg) + "'");
+            return unexpected_argument("run", arg);
         }
     }
     if (workflow_name.empty()) return usage_error("run", "missing WORKFLOW");

@@ -148,17 +148,14 @@ int serve_command(int argc, char** argv) {
         } else if (arg == "-h" || arg == "--help") {
             std::fputs(kServeUsage, stdout);
             return 0;
-        } else if (arg == "--listen") {
-            if (i + 1 >= argc) return usage_error("serve", "--listen needs HOST:PORT");
-            listen = argv[++i];
-        } else if (arg.rfind("--listen=", 0) == 0) {
-            listen = std::string(arg.substr(9));
+        } else if (take_named_option(argc, argv, i, "--listen", listen, err)) {
+            if (!err.empty()) return usage_error("serve", err);
         } else if (arg == "--quiet") {
             quiet = true;
         } else if (arg == "--dry-run") {
             dry_run = true;
         } else {
-            return usage_error("serve", "unknown argument '" + std::string(arg) + "'");
+            return unexpected_argument("serve", arg);
         }
     }
     std::string host;

@@ -58,12 +58,14 @@ int tasks_command(int argc, char** argv) {
             if (i + 1 >= argc) return usage_error("tasks", "--provider needs a value");
             provider = argv[++i];
         } else if (!arg.empty() && arg[0] == '-') {
-            return usage_error("tasks", "unknown option '" + std::string(arg) + "'");
+            return unexpected_argument("tasks", arg);
         } else {
             rest.emplace_back(arg);
         }
     }
     if (rest.empty()) return usage_error("tasks", "missing a subcommand (list, show)");
+    if (rest[0] == "list" && rest.size() > 1) return unexpected_argument("tasks", rest[1]);
+    if (rest[0] == "show" && rest.size() > 2) return unexpected_argument("tasks", rest[2]);
     auto app = open_app(common, false);
     if (!app) return 2;
     if (rest[0] == "list") {

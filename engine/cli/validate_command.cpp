@@ -208,7 +208,7 @@ int validate_command(int argc, char** argv) {
             std::fputs(kValidateUsage, stdout);
             return 0;
         } else if (!arg.empty() && arg[0] == '-') {
-            return usage_error("validate", "unknown option '" + std::string(arg) + "'");
+            return unexpected_argument("validate", arg);
         } else {
             paths.emplace_back(arg);
         }

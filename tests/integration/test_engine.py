@@ -3298,15 +3298,32 @@ class History(EngineTest):
             self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
             self.assertIn("no Ferry data in %s" % missing, p.stderr)
         # A mistyped option is named as such, before the store is looked for.
-        for args, message in ((["list", "--bogus"], "unknown argument '--bogus'"),
-                              (["show", "--bogus", "X"], "unknown argument '--bogus'"),
-                              (["export", "--x"], "unknown argument '--x'"),
-                              (["prune", "--before", "1d", "--nope"], "unknown argument '--nope'"),
+        for args, message in ((["list", "--bogus"], "unknown option '--bogus'"),
+                              (["show", "--bogus", "X"], "unknown option '--bogus'"),
+                              (["export", "--x"], "unknown option '--x'"),
+                              (["prune", "--before", "1d", "--nope"], "unknown option '--nope'"),
                               (["diff"], "diff needs one or two execution IDs")):
             p = self.p.ferry("executions", *args, "--data", str(missing), data=False)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
             self.assertIn(message, p.stderr)
         self.assertFalse((self.p.dir / "typo").exists())
+
+    def test_an_empty_option_value_is_refused_not_read_as_not_given(self):
+        # `--inputs-file "$UNSET"` ran the workflow on its default inputs, `--data ""` read
+        # the default folder, `serve --listen ""` bound ferry.yaml's address.
+        for args, message in (
+                (["run", "chg", "--inputs-file", ""], "run: --inputs-file needs a value, got ''"),
+                (["run", "chg", "--inputs-file="], "run: --inputs-file needs a value, got ''"),
+                (["render", "t.j2", "--vars", ""], "render: --vars needs a value, got ''"),
+                (["executions", "list", "--data", ""], "--data needs a value, got ''"),
+                (["executions", "list", "--project="], "--project needs a value, got ''"),
+                (["serve", "--listen", ""], "serve: --listen needs a value, got ''"),
+                (["serve", "extra"], "serve: unexpected argument 'extra'"),
+                (["tasks", "list", "extra"], "tasks: unexpected argument 'extra'")):
+            p = self.p.ferry(*args, project=False, data=False)
+            self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
+            self.assertIn(message, p.stderr)
+        self.assertEqual(self.p.ferry("executions", "list").stdout.count("chg"), 0)
 
     def setUp(self):
         super().setUp()
@@ -3422,7 +3439,7 @@ steps:
 
         for args, message in ((["--dry-run"], "prune needs --before T"),
                               (["--before", "soon"], "--before: expected a date or time"),
-                              (["--before", "1h", "--json"], "unknown argument '--json'")):
+                              (["--before", "1h", "--json"], "unknown option '--json'")):
             bad = prune(*args)
             self.assertEqual(bad.returncode, 2, args)
             self.assertIn(message, bad.stderr)
@@ -4123,7 +4140,7 @@ steps:
                               (["approve", run_id], "needs an execution ID and a step"),
                               (["approve", run_id, "cab", "--as"], "--as needs a value"),
                               (["approve", run_id, "cab", "--as", ""], "--as needs a name"),
-                              (["reject", run_id, "cab", "--bogus"], "unknown argument '--bogus'"),
+                              (["reject", run_id, "cab", "--bogus"], "unknown option '--bogus'"),
                               (["approve", "NOPE", "cab"], "no execution 'NOPE'")):
             p = decide(*args)
             self.assertEqual(p.returncode, 2, args)
@@ -4182,7 +4199,7 @@ steps:
         for args, message in (([run_id], "execution '%s' already ended (cancelled)" % run_id),
                               (["NOPE"], "no execution 'NOPE'"),
                               ([], "cancel needs an execution ID"),
-                              ([run_id, "--bogus"], "unknown argument '--bogus'")):
+                              ([run_id, "--bogus"], "unknown option '--bogus'")):
             p = cancel(*args)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
             self.assertIn(message, p.stderr)

@@ -179,21 +179,16 @@ int dlq_command(int argc, char** argv) {
             if (!err.empty()) return usage_error("dlq", err);
         } else if (arg == "--all") {
             all = true;
-        } else if (arg == "--integration" || arg == "--limit") {
-            if (i + 1 >= argc || !*argv[i + 1])
-                return usage_error("dlq", std::string(arg) + " needs a value");
-            std::string value = argv[++i];
-            if (arg == "--integration") {
-                integration = value;
-            } else {
-                char* end = nullptr;
-                errno = 0;
-                unsigned long long n = std::strtoull(value.c_str(), &end, 10);
-                if (*end || errno || n == 0 || value[0] == '-')
-                    return usage_error("dlq",
-                                       "--limit must be a positive number, got '" + value + "'");
-                limit = size_t(n);
-            }
+        } else if (take_named_option(argc, argv, i, "--integration", integration, err)) {
+            if (!err.empty()) return usage_error("dlq", err);
+        } else if (std::string value; take_named_option(argc, argv, i, "--limit", value, err)) {
+            if (!err.empty()) return usage_error("dlq", err);
+            char* end = nullptr;
+            errno = 0;
+            unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+            if (*end || errno || n == 0 || value[0] == '-')
+                return usage_error("dlq", "--limit must be a positive number, got '" + value + "'");
+            limit = size_t(n);
         } else if (arg == "-h" || arg == "--help") {
             std::fputs(kDlqUsage, stdout);
             return 0;

@@ -483,7 +483,11 @@ int executions_command(int argc, char** argv) {
             json = true;
             rest.push_back(argv[i]);
         } else if (size_t eq = arg.find('='); arg.starts_with("--") && eq != arg.npos) {
-            for (std::string_view part : {arg.substr(0, eq), arg.substr(eq + 1)})
+            std::string_view name = arg.substr(0, eq);
+            if (name == "--json" || name == "--dry-run" || name == "--quiet")
+                return usage_error("executions", std::string(name) + " takes no value, got '" +
+                                                     std::string(arg) + "'");
+            for (std::string_view part : {name, arg.substr(eq + 1)})
                 rest.push_back(split.emplace_back(part).data());
         } else {
             rest.push_back(argv[i]);

@@ -54,9 +54,8 @@ int tasks_command(int argc, char** argv) {
             return 0;
         } else if (arg == "--json") {
             json = true;
-        } else if (arg == "--provider") {
-            if (i + 1 >= argc) return usage_error("tasks", "--provider needs a value");
-            provider = argv[++i];
+        } else if (take_named_option(argc, argv, i, "--provider", provider, err)) {
+            if (!err.empty()) return usage_error("tasks", err);
         } else if (!arg.empty() && arg[0] == '-') {
             return unexpected_argument("tasks", arg);
         } else {

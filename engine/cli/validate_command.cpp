@@ -117,11 +117,13 @@ struct Checker {
         if (!chunk) {
             const Error& e = chunk.error();
             // Lua names the line; the column is known only when the token it stopped at is
-            // unique on that line (runtime/lua_vm.cpp), and is 1 otherwise.
+            // unique on that line (runtime/lua_vm.cpp): FILE:LINE: alone otherwise, as the
+            // project's own check (engine/core/catalog.cpp) prints it, not a column 1 that
+            // would point at the wrong token.
             int line = e.location && e.location->line > 0 ? e.location->line : 1;
-            int column = e.location && e.location->column > 0 ? e.location->column : 1;
-            add(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
-                e.message);
+            int column = e.location ? e.location->column : 0;
+            add(path + ":" + std::to_string(line) +
+                (column > 0 ? ":" + std::to_string(column) : std::string()) + ": " + e.message);
         }
     }
 

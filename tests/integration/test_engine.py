@@ -2031,6 +2031,11 @@ return {
         self.assertEqual(p.returncode, 2)
         # '=' appears twice on line 4: no column rather than a wrong one (it was 1).
         self.assertRegex(p.stdout, r"tasks/custom/broken\.lua:4: [^\n]*near '='")
+        # And so when validate is given the file or its folder (it said 4:1: there).
+        for target in ("tasks/custom/broken.lua", "tasks"):
+            one = self.p.ferry("validate", target, data=False)
+            self.assertEqual(one.returncode, 2, one.stdout + one.stderr)
+            self.assertRegex(one.stdout, r"tasks/custom/broken\.lua:4: [^\n]*near '='")
         r = self.p.ferry("run", "uses")
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertRegex(r.stderr, r"tasks/custom/broken\.lua:4: ")

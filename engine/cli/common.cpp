@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -161,6 +162,14 @@ void print_at(const std::string& path, std::string_view text, size_t offset,
     std::fprintf(stderr, "%s:%d:%d: %s\n", path.c_str(), at.line, at.column, message.c_str());
 }
 
+// Colour only for a terminal that wants it (https://no-color.org, and a dumb terminal
+// prints the escape codes as text).
+bool colour_wanted() {
+    const char* no_color = std::getenv("NO_COLOR");
+    const char* term = std::getenv("TERM");
+    return !(no_color && *no_color) && !(term && std::string_view(term) == "dumb");
+}
+
 }  // namespace
 
 std::optional<std::string> read_argument_file(const std::string& path) {
@@ -250,6 +259,7 @@ std::string printable(std::string_view text, bool one_line) {
 
 void print_progress(const engine::EngineEvent& e) {
     static const bool tty = isatty(STDERR_FILENO) != 0;
+    static const bool colour = colour_wanted();
     std::string what;
     if (e.type == "execution.started")
         what = "execution started";
@@ -287,9 +297,9 @@ void print_progress(const engine::EngineEvent& e) {
     if (e.type == "step.retrying") dur += ", retrying in " + seconds(double(e.retry_in_ms));
     std::string detail = e.message.empty() ? "" : ": " + printable(e.message, /*one_line=*/true);
     if (tty) {
-        const char* mark = e.status == "failed"      ? "\033[31m✗\033[0m"
-                           : e.status == "succeeded" ? "\033[32m✓\033[0m"
-                           : e.status == "skipped"   ? "\033[33m-\033[0m"
+        const char* mark = e.status == "failed"      ? (colour ? "\033[31m✗\033[0m" : "✗")
+                           : e.status == "succeeded" ? (colour ? "\033[32m✓\033[0m" : "✓")
+                           : e.status == "skipped"   ? (colour ? "\033[33m-\033[0m" : "-")
                                                      : "•";
         std::fprintf(stderr, "%s %s%s%s\n", mark, what.c_str(), dur.c_str(), detail.c_str());
     } else {

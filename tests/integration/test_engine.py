@@ -1028,6 +1028,40 @@ outputs:
   r: "{{ steps.use.output }}"
 """)
 
+    def test_progress_on_a_terminal_is_coloured_unless_asked_not_to(self):
+        import pty
+        self.p.workflow("hi", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+
+        def progress(env):
+            leader, follower = pty.openpty()
+            try:
+                p = subprocess.run([FERRY, "run", "hi", "--project", str(self.p.dir), "--data",
+                                    str(self.p.data)], stdout=subprocess.DEVNULL,
+                                   stderr=follower, env=dict(os.environ, **env), timeout=TIMEOUT)
+                self.assertEqual(p.returncode, 0)
+                os.close(follower)
+                follower = None
+                out = b""
+                while True:
+                    try:
+                        chunk = os.read(leader, 4096)
+                    except OSError:  # EIO: the writer has gone
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                return out.decode()
+            finally:
+                os.close(leader)
+                if follower is not None:
+                    os.close(follower)
+
+        self.assertIn("\x1b[32m\u2713\x1b[0m step a succeeded", progress({"TERM": "xterm"}))
+        for env in ({"TERM": "xterm", "NO_COLOR": "1"}, {"TERM": "dumb"}):
+            text = progress(env)
+            self.assertIn("\u2713 step a succeeded", text, env)
+            self.assertNotIn("\x1b", text, env)
+
     def test_progress_lines_say_how_long_and_what_was_not_needed(self):
         # A timed-out sub-workflow attempt was printed "failed in 0ms", and a handler no
         # failure called (with the step waiting for it) was skipped without a line.

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry::cli {
 
@@ -67,10 +68,24 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
     if (by.empty()) by = login_name();
     auto app = open_app(common);
     if (!app) return 2;
-    if (!quiet) app->engine->on_event(print_progress);
+    // What deciding shows is held until the decision is taken: taking the parked execution
+    // up says "execution resumed", untrue of one whose decision is refused.
+    std::vector<engine::EngineEvent> held;
+    bool holding = true;
+    if (!quiet)
+        app->engine->on_event([&](const engine::EngineEvent& e) {
+            if (holding)
+                held.push_back(e);
+            else
+                print_progress(e);
+        });
     const std::string decision = verb == "approve" ? "approved" : "rejected";
     engine::Engine::DecideResult decided =
         app->engine->decide(id, step, decision, by, comment, "cli");
+    holding = false;
+    for (const engine::EngineEvent& e : held)
+        if (decided.ok() || (e.type != "execution.resumed" && e.type != "step.waiting"))
+            print_progress(e);
     if (!decided.ok()) {
         const bool hint = decided.refusal == engine::Engine::DecideResult::Refusal::NotAnApprover;
         std::fprintf(stderr, "ferry %s: %s%s\n", command.c_str(), decided.message.c_str(),

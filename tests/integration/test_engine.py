@@ -4142,6 +4142,7 @@ steps:
         p = decide("approve", run_id, "cab")
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("is not among the approvers of step 'cab'", p.stderr)
+        self.assertNotIn("execution resumed", p.stderr)  # it was said, and untrue
         p = decide("approve", run_id, "nostep", "--as", "alice")
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("has no step 'nostep'", p.stderr)
@@ -4152,6 +4153,8 @@ steps:
         p = decide("approve", run_id, "cab", "--as", "alice", "--comment", "window ok")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("waits for another decision", p.stderr)
+        self.assertIn("execution resumed", p.stderr)
+        self.assertIn("step cab succeeded", p.stderr)
         doc = json.loads(p.stdout)
         self.assertEqual(doc["status"], "waiting")
         out = doc["steps"]["cab"]["output"]

@@ -488,7 +488,7 @@ tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
         if (std::find(names.begin(), names.end(), name) != names.end()) return;
         std::string hint = detail::did_you_mean(name, names);
         if (hint.empty() && names.empty()) hint = " (the workflow takes no inputs)";
-        problems.push_back("input '" + name + "': no such input" + hint);
+        problems.push_back("input '" + detail::clipped_name(name) + "': no such input" + hint);
     };
     if (given.is_dict()) {
         for (const auto& [key, value] : given.dict_obj().items())

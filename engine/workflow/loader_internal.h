@@ -108,8 +108,14 @@ inline std::string join(const std::vector<std::string>& v) {
     return out;
 }
 
-// " (did you mean 'x'?)" for the closest candidate within a small edit distance, else "".
+// " (did you mean 'x'?)" for the closest candidate within a small edit distance, else ""
+// (also for a word over kMaxSuggestedLength bytes).
+constexpr size_t kMaxSuggestedLength = 128;
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+// A name a caller gave, to quote in a message: whole up to kMaxQuotedName bytes, else its
+// start and its length (an unknown input name of a megabyte was repeated whole in the 422).
+constexpr size_t kMaxQuotedName = 120;
+std::string clipped_name(std::string_view name);
 // ^[A-Za-z_][A-Za-z0-9_-]*$
 bool is_identifier(std::string_view s);
 // s without the blanks (spaces, tabs, line breaks) around it: a block scalar or a stray

@@ -64,7 +64,7 @@ void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const s
         const std::string k = key.is_string() ? std::string(key.str()) : tmpl::to_repr(key);
         if (detail::contains(known, k)) continue;
         std::string hint = detail::did_you_mean(k, known);
-        problems.push_back(input() + " has no key '" + k + "'" +
+        problems.push_back(input() + " has no key '" + detail::clipped_name(k) + "'" +
                            (!hint.empty()   ? hint
                             : known.empty() ? " (it takes none)"
                                             : " (keys: " + detail::join(known) + ")"));

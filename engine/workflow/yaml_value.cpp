@@ -548,21 +548,24 @@ namespace {
 
 // Optimal string alignment distance: Levenshtein plus adjacent transpositions ("nedes" for
 // "needs" is one edit, not two).
+// Optimal string alignment distance, three rows at a time (a row per character of a
+// was an allocation each).
 size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-    for (size_t i = 0; i <= a.size(); ++i)
-        d[i][0] = i;
+    std::vector<size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j)
-        d[0][j] = j;
+        previous[j] = j;
     for (size_t i = 1; i <= a.size(); ++i) {
+        current[0] = i;
         for (size_t j = 1; j <= b.size(); ++j) {
             size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
             if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+                current[j] = std::min(current[j], before[j - 2] + 1);
         }
+        std::swap(before, previous);
+        std::swap(previous, current);
     }
-    return d[a.size()][b.size()];
+    return previous[b.size()];
 }
 
 }  // namespace
@@ -571,10 +574,15 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
     // A third of the word's length (at least one edit): close enough to be a typo, far
     // enough apart that "id" is not offered for "x".
     size_t limit = std::max<size_t>(1, (word.size() + 2) / 3);
+    // No name is that long by a typo; a megabyte of one (a hook's payload key) took seconds.
+    if (word.size() > kMaxSuggestedLength) return "";
     const std::string* best = nullptr;
     size_t best_distance = limit + 1;
     for (const std::string& c : candidates) {
         if (c == word) continue;
+        // The distance is at least the difference in length.
+        if ((c.size() > word.size() ? c.size() - word.size() : word.size() - c.size()) > limit)
+            continue;
         size_t dist = edit_distance(word, c);
         // Replacing every character is no typo: 'q' does not suggest 'a'.
         if (dist >= std::max(word.size(), c.size())) continue;
@@ -592,6 +600,12 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
         }
     }
     return best ? " (did you mean '" + *best + "'?)" : "";
+}
+
+std::string clipped_name(std::string_view name) {
+    if (name.size() <= kMaxQuotedName) return std::string(name);
+    return std::string(name.substr(0, utf8_cut(name, kMaxQuotedName - 3))) + "... (" +
+           std::to_string(name.size()) + " bytes)";
 }
 
 bool is_identifier(std::string_view s) {

@@ -196,6 +196,19 @@ TEST_CASE("input_problems counts inputs given later as given, and checks their n
           std::vector<std::string>{"inputs must be an object, got a list"});
 }
 
+TEST_CASE("an unknown input name of a megabyte is quoted short, with no suggestion",
+          "[workflow][inputs]") {
+    // The "did you mean" measured it against every input (seconds a megabyte, a hook's 422
+    // holding the loop), and the message repeated it whole.
+    Workflow wf = workflow_with_inputs("  tag: {type: string, default: x}\n");
+    const std::string name(1 << 20, 't');
+    auto problems = input_problems(wf, json(("{\"" + name + "\": 1}").c_str()));
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0] == "input '" + std::string(117, 't') + "... (1048576 bytes)': no such input");
+    CHECK(input_problems(wf, json(R"({"tga": 1})")) ==
+          std::vector<std::string>{"input 'tga': no such input (did you mean 'tag'?)"});
+}
+
 TEST_CASE("resolve_inputs applies defaults and checks every input", "[workflow][inputs]") {
     Workflow wf = workflow_with_inputs(R"(  title:    {type: string, required: true, max_length: 10}
   severity: {type: string, enum: [critical, high, medium, low], default: medium}

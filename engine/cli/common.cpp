@@ -13,9 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iostream>
-#include <sstream>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,17 +172,45 @@ bool colour_wanted() {
 
 std::optional<std::string> read_argument_file(const std::string& path) {
     struct stat st {};
-    const bool stream = path == "-" || (::stat(path.c_str(), &st) == 0 &&
-                                        (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)));
-    if (!stream) return engine::read_file(path);
-    std::ifstream file;
-    if (path != "-") {
-        file.open(path, std::ios::binary);
-        if (!file) return std::nullopt;  // errno from the open
+    const bool is_stdin = path == "-";
+    if (!is_stdin && ::stat(path.c_str(), &st) != 0) return std::nullopt;
+    if (!is_stdin && S_ISREG(st.st_mode)) {
+        if (uint64_t(st.st_size) > kMaxArgumentFileBytes) {
+            errno = EFBIG;
+            return std::nullopt;
+        }
+        return engine::read_file(path);
     }
-    std::ostringstream text;
-    text << (path == "-" ? std::cin.rdbuf() : file.rdbuf());
-    return text.str();
+    if (!is_stdin && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        return std::nullopt;
+    }
+    // A pipe or a device is read to its end, but not past the limit (/dev/zero, an endless
+    // producer): the memory would grow until the kernel killed the process.
+    int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        int why = n < 0 ? errno : text.size() + size_t(n) > kMaxArgumentFileBytes ? EFBIG : 0;
+        if (why) {
+            if (!is_stdin) ::close(fd);
+            errno = why;
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        text.append(buf, size_t(n));
+    }
+    if (!is_stdin) ::close(fd);
+    return text;
+}
+
+std::string argument_file_error() {
+    if (errno == EFBIG)
+        return "larger than " + std::to_string(kMaxArgumentFileBytes >> 20) + " MiB";
+    return std::strerror(errno);
 }
 
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,

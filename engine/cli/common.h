@@ -77,7 +77,11 @@ bool print_execution(engine::App& app, const std::string& id, bool pretty, bool 
 // A file named on the command line: "-" is standard input, and a pipe (/dev/stdin, a
 // shell's <(...)) is read to its end like one; otherwise a regular file
 // (engine::read_file). nullopt with errno set when it cannot be read.
+// At most kMaxArgumentFileBytes: past it, nullopt with errno EFBIG.
+constexpr uint64_t kMaxArgumentFileBytes = 64ull << 20;
 std::optional<std::string> read_argument_file(const std::string& path);
+// Why read_argument_file failed, from errno ("larger than 64 MiB" for EFBIG).
+std::string argument_file_error();
 
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
                                                const char* what, bool nan_allowed = false);

@@ -63,7 +63,7 @@ int render_command(int argc, char** argv) {
         std::optional<std::string> json = read_argument_file(vars_path);
         if (!json) {
             std::fprintf(stderr, "%s: cannot read the vars file: %s\n", vars_path.c_str(),
-                         std::strerror(errno));
+                         argument_file_error().c_str());
             return 2;
         }
         std::optional<tmpl::Value> read = json_object_of_file(vars_path, *json, "vars file", true);

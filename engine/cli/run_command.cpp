@@ -95,7 +95,7 @@ int run_command(int argc, char** argv) {
         auto text = read_argument_file(inputs_file);
         if (!text) {
             std::fprintf(stderr, "%s: cannot read the inputs file: %s\n", inputs_file.c_str(),
-                         std::strerror(errno));
+                         argument_file_error().c_str());
             return 2;
         }
         std::optional<tmpl::Value> read = json_object_of_file(inputs_file, *text, "inputs file");

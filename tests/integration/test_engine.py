@@ -3191,6 +3191,11 @@ steps:
         p = self.p.ferry("run", "i", "--inputs-file", str(self.p.dir))  # a folder
         self.assertEqual(p.returncode, 2)
         self.assertIn("cannot read the inputs file: Is a directory", p.stderr)
+        # An endless stream is read up to 64 MiB, not until the memory runs out.
+        if os.path.exists("/dev/zero"):
+            p = self.p.ferry("run", "i", "--inputs-file", "/dev/zero")
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("/dev/zero: cannot read the inputs file: larger than 64 MiB", p.stderr)
         # Text that would become bytes that are not UTF-8 (a lone low surrogate escape that
         # RapidJSON decodes; a raw byte): refused where it is, before anything is stored.
         for name, text, where in (("lone.json", b'{"s": "\\udc00"}', "1:8"),

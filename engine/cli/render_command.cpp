@@ -2,6 +2,7 @@
 // with Jinja2's default Environment over FileSystemLoader(dirname(TEMPLATE)).
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/app.h"
 #include "core/project.h"
 
 #include "template/environment.h"
@@ -77,7 +78,7 @@ int render_command(int argc, char** argv) {
     std::string name = slash == std::string::npos ? template_path : template_path.substr(slash + 1);
     std::string prefix = slash == std::string::npos ? "" : template_path.substr(0, slash + 1);
 
-    auto loader = std::make_shared<tmpl::FileSystemLoader>(std::vector<std::string>{dir}, prefix);
+    auto loader = engine::make_file_template_loader({dir}, prefix);
     tmpl::RenderOptions options;
     options.strict = strict;
     tmpl::Environment env(loader, options);

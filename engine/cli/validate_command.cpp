@@ -99,6 +99,7 @@ struct Checker {
             return;
         }
         try {
+            engine::check_template_utf8(*text, name);
             tmpl::parse_template(*text, name);
         } catch (const tmpl::TemplateError& e) {
             add(path + ":" + std::to_string(e.where().line) + ":" +

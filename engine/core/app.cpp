@@ -4,11 +4,14 @@
 #include "core/lua_template.h"
 #include "core/values.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/json_repeats.h"
 #include "runtime/lua_api/modules.h"
 #include "runtime/lua_api/task_api.h"
+#include "runtime/utf8.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -36,6 +39,26 @@ class EmbeddedLoader final : public tmpl::Loader {
     std::string prefix_;
 };
 
+class Utf8CheckedLoader final : public tmpl::Loader {
+  public:
+    explicit Utf8CheckedLoader(std::shared_ptr<const tmpl::Loader> inner)
+        : inner_(std::move(inner)) {}
+    std::optional<std::string> load(const std::string& name) const override {
+        std::optional<std::string> source = inner_->load(name);
+        if (source) check_template_utf8(*source, name);
+        return source;
+    }
+    std::string display_name(const std::string& name) const override {
+        return inner_->display_name(name);
+    }
+    std::optional<uint64_t> version(const std::string& name) const override {
+        return inner_->version(name);
+    }
+
+  private:
+    std::shared_ptr<const tmpl::Loader> inner_;
+};
+
 // The engine allocates and frees in waves (a step's JSON documents, Lua tables, records),
 // and a RapidJSON document takes a 64 KiB chunk at its first allocation. With glibc's
 // default 128 KiB trim threshold, freeing the top of the heap gives it back to the kernel
@@ -52,10 +75,28 @@ void tune_malloc_for_engine() {
 
 }  // namespace
 
+void check_template_utf8(std::string_view source, const std::string& name) {
+    size_t bad = invalid_utf8_at(source);
+    if (bad == std::string_view::npos) return;
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", unsigned(static_cast<unsigned char>(source[bad])));
+    TextPosition at = position_at(source, bad);
+    throw tmpl::TemplateError(tmpl::ErrorKind::Value,
+                              std::string("the template is not valid UTF-8 (byte ") + byte +
+                                  "); save it as UTF-8",
+                              tmpl::Location{name, at.line, at.column});
+}
+
+std::shared_ptr<const tmpl::Loader> make_file_template_loader(std::vector<std::string> folders,
+                                                              std::string display_prefix) {
+    return std::make_shared<Utf8CheckedLoader>(
+        std::make_shared<tmpl::FileSystemLoader>(std::move(folders), std::move(display_prefix)));
+}
+
 std::shared_ptr<const tmpl::Loader> make_template_loader(const Project& project) {
     std::vector<std::shared_ptr<const tmpl::Loader>> loaders;
     std::string dir = (std::filesystem::path(project.dir()) / "templates").string();
-    loaders.push_back(std::make_shared<tmpl::FileSystemLoader>(std::vector<std::string>{dir}));
+    loaders.push_back(make_file_template_loader({dir}));
     loaders.push_back(std::make_shared<EmbeddedLoader>("templates/"));
     return std::make_shared<tmpl::ChoiceLoader>(std::move(loaders));
 }

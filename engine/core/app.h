@@ -120,4 +120,13 @@ class App {
 // The project's templates/ first, then the bundled ones.
 std::shared_ptr<const tmpl::Loader> make_template_loader(const Project& project);
 
+// Raises TemplateError(Value) at the first byte of a template's source that is not UTF-8,
+// as Jinja2's loaders do (a UnicodeDecodeError): rendered, it would reach records and
+// answers as U+FFFD, silently. `name` is the template's name as loaded.
+void check_template_utf8(std::string_view source, const std::string& name);
+
+// A FileSystemLoader whose sources are checked by check_template_utf8.
+std::shared_ptr<const tmpl::Loader> make_file_template_loader(std::vector<std::string> folders,
+                                                              std::string display_prefix = {});
+
 }  // namespace ferry::engine

@@ -55,6 +55,17 @@ printf 'ok\n{{ 1 + }}' > tpl/partials/row.j2
 run "error in include" 2 render tpl/inc.j2 --vars vars.json &&
   expect_err "error in include names the partial" '^tpl/partials/row\.j2:2:'
 
+# Jinja2's loader decodes UTF-8 (a UnicodeDecodeError, a ValueError): a Latin-1 byte is
+# refused where it is, in the template or in one it includes, not printed or replaced.
+printf 'line one\ncaf\xe9 {{ name }}' > tpl/latin1.j2
+printf '{%% include "latin1.j2" %%}' > tpl/inc_latin1.j2
+run "latin-1 template exit 2" 2 render tpl/latin1.j2 --vars vars.json &&
+  expect_err "latin-1 template names FILE:LINE:COL" '^tpl/latin1\.j2:2:4: ValueError: the template is not valid UTF-8 \(byte 0xE9\)'
+run "latin-1 include exit 2" 2 render tpl/inc_latin1.j2 --vars vars.json &&
+  expect_err "latin-1 include names the included file" '^tpl/latin1\.j2:2:4: ValueError'
+run "validate names a latin-1 template" 2 validate tpl/latin1.j2 &&
+  if grep -q '^tpl/latin1\.j2:2:4: the template is not valid UTF-8' out; then ok "validate's line"; else bad "validate's line" "$(cat out err)"; fi
+
 printf '{{ "a" + 1 }}' > tpl/type.j2
 run "runtime TypeError" 2 render tpl/type.j2 --vars vars.json &&
   expect_err "runtime TypeError message" 'tpl/type\.j2:1:[0-9]+: TypeError: can only concatenate str'

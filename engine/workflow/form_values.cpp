@@ -29,8 +29,9 @@ std::string trim(std::string_view s) {
     return std::string(s.substr(b, e - b));
 }
 
-// Deliberately loose (one @, something on each side, a dot in the domain, no spaces):
-// the authoritative check is whether mail arrives, and strict grammars reject real addresses.
+// Deliberately loose (one @, something on each side, a dot in the domain, no spaces or
+// control characters, which no address holds: a NUL, a terminal's ESC sequence): the
+// authoritative check is whether mail arrives, and strict grammars reject real addresses.
 bool looks_like_email(std::string_view s) {
     size_t at = s.find('@');
     if (at == std::string_view::npos || at == 0 || s.find('@', at + 1) != std::string_view::npos)
@@ -38,8 +39,14 @@ bool looks_like_email(std::string_view s) {
     std::string_view domain = s.substr(at + 1);
     size_t dot = domain.find('.');
     if (dot == std::string_view::npos || dot == 0 || domain.back() == '.') return false;
-    return std::none_of(s.begin(), s.end(),
-                        [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+    for (size_t i = 0; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c <= 0x20 || c == 0x7F) return false;
+        // C1 controls, U+0080-U+009F (C2 80-C2 9F), and U+0085 NEXT LINE among them.
+        if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F)
+            return false;
+    }
+    return true;
 }
 
 bool digits(std::string_view s, size_t pos, size_t n, int& out) {

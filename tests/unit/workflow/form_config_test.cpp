@@ -264,6 +264,15 @@ TEST_CASE("form values: conversion from text and JSON", "[forms]") {
     CHECK(convert_form_value(field("email"), Value::string("a@b.example")).value().str() ==
           "a@b.example");
     CHECK(!error_of(field("email"), Value::string("not-an-email")).empty());
+    // No address holds a control character (a NUL, a terminal's ESC sequence, DEL, C1).
+    for (std::string bad : {std::string("\0@b.example", 11), std::string("a@\x1b[31m.example"),
+                            std::string("\x7f@b.example"), std::string("a\xc2\x85@b.example"),
+                            std::string("a\tb@c.example")})
+        CHECK(error_of(field("email"), Value::string(bad)) ==
+              "must be an email address like name@example.com");
+    CHECK(convert_form_value(field("email"), Value::string("j\xc3\xb6rg@b\xc3\xbc"
+                                                           "cher.example"))
+              .ok());
 }
 
 TEST_CASE("form values: rules shared with workflow inputs", "[forms]") {

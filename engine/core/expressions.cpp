@@ -3,6 +3,9 @@
 #include "template/parser.h"
 #include "workflow/loader.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace ferry::engine {
 
 namespace {
@@ -14,6 +17,25 @@ Error template_error(const tmpl::TemplateError& e, const std::string& where) {
 // A StrictUndefined that reached the end of an expression is an error, not a null.
 void check_defined(const Value& v) {
     if (v.is_undefined()) tmpl::raise_undefined(v);
+}
+
+// Arithmetic can make an infinity or a NaN (`1e308 * 10`), which JSON, where every value
+// ends up, has no form for: it became null in silence. The value and the items it holds
+// directly are checked (deeper ones come from records, which are JSON already, or from
+// the rare literal nested in a literal).
+bool non_finite(const Value& v) {
+    return v.kind() == tmpl::Kind::Float && !std::isfinite(v.as_float());
+}
+void check_finite(const Value& v) {
+    bool bad = non_finite(v);
+    if (!bad && (v.is_list() || v.is_tuple()))
+        bad = std::any_of(v.list_obj().items.begin(), v.list_obj().items.end(), non_finite);
+    if (!bad && v.is_dict())
+        for (const auto& [key, item] : v.dict_obj().items())
+            bad = bad || non_finite(item);
+    if (bad)
+        throw tmpl::TemplateError(tmpl::ErrorKind::Value,
+                                  "the value is infinite or NaN, which JSON has no form for");
 }
 
 }  // namespace
@@ -55,6 +77,7 @@ Result<Value> Expressions::evaluate(std::string_view text, const Value& context,
         if (c.value()->expr) {
             Value v = env_.evaluate(*c.value()->expr, context, where);
             check_defined(v);
+            check_finite(v);
             return v;
         }
         return Value::string(env_.render_or_throw(*c.value()->text, context));

@@ -775,6 +775,29 @@ outputs:
         self.assertEqual(doc["outputs"], {"cout": None, "cerr": "boom"})
         self.assertIs(doc["steps"]["h"]["output"], True)
 
+    def test_an_infinite_result_is_an_error_not_null(self):
+        # JSON has no form for it: outputs and inputs became null in silence.
+        self.p.workflow("inf", """\
+steps:
+  - {id: a, task: lua, with: {input: "{{ 1.5 * 2 }}", script: "return input"}}
+outputs:
+  fine: "{{ steps.a.output }}"
+  o: "{{ 1e308 * 1e308 }}"
+""")
+        rc, doc, err = self.p.run("inf")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(doc["steps"]["a"]["output"], 3.0)
+        self.assertEqual(doc["error"]["message"],
+                         "outputs.o: the value is infinite or NaN, which JSON has no form for")
+        self.p.workflow("inf", """\
+steps:
+  - {id: a, task: lua, with: {input: "{{ [1, 1e999] }}", script: "return input"}}
+""")
+        rc, doc, err = self.p.run("inf")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("step 'a' with.input: the value is infinite or NaN",
+                      doc["steps"]["a"]["error"]["message"])
+
     def test_notes_of_finished_steps_are_posted_whichever_step_fails_first(self):
         # A pure step (transform, fail...) failing first cancelled the pending note of a step
         # that had succeeded, while a Lua step failing the same way let it run: the note

@@ -420,16 +420,28 @@ steps:
 
     def test_history_stays_utf8_whatever_a_template_prints(self):
         # A template file in Latin-1 printed its bytes into the step output, and from there
-        # into stdout, show --json and export as JSON no reader takes. Stored, each bad byte
-        # becomes U+FFFD; a lone surrogate escape fails where it is written.
+        # into stdout, show --json and export as JSON no reader takes; then each bad byte
+        # became U+FFFD in silence. It is refused where it is, as Jinja2's loader refuses it
+        # (here before the run starts; an include of one fails its step), and a lone
+        # surrogate escape fails where it is written.
         (self.p.dir / "templates").mkdir(exist_ok=True)
         (self.p.dir / "templates" / "latin1.j2").write_bytes(b"caf\xe9 {{ x }}")
+        (self.p.dir / "templates" / "outer.j2").write_text("{{ 1 }}{% include 'latin1.j2' %}")
         self.p.workflow("latin", """\
 steps:
   - {id: r, task: template.render, with: {template: latin1.j2, vars: {x: 1}}}
 """)
-        doc = self.assertRun("latin")  # assertRun parses stdout as JSON
-        self.assertEqual(doc["steps"]["r"]["output"]["text"], "caf\ufffd 1")
+        p = self.p.ferry("run", "latin")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("latin.yaml:2:42: step 'r': the template is not valid UTF-8 (byte 0xE9)",
+                      p.stderr)
+        self.p.workflow("latin", """\
+steps:
+  - {id: r, task: template.render, with: {template: outer.j2, vars: {x: 1}}}
+""")
+        doc = self.assertRun("latin", code=1)  # assertRun parses stdout as JSON
+        self.assertIn("latin1.j2:1:4: ValueError: the template is not valid UTF-8 (byte 0xE9)",
+                      doc["steps"]["r"]["error"]["message"])
         for args in (("executions", "show", doc["id"], "--json"), ("executions", "export")):
             p = self.p.ferry(*args)
             self.assertEqual(p.returncode, 0, p.stderr)

@@ -179,8 +179,7 @@ void HttpClient::Impl::fail_later(std::unique_ptr<Transfer> t, Error error) {
     schedule_check();
 }
 
-Status HttpClient::Impl::configure(Transfer& t) {
-    const HttpRequest& r = t.req;
+Status check_request(const HttpRequest& r) {
     std::string where = r.method + " " + redact_url(r.url);
     if (!is_http_token(r.method))
         return make_error(ErrorKind::Validation, "invalid HTTP method '" + r.method + "'");
@@ -190,6 +189,34 @@ Status HttpClient::Impl::configure(Transfer& t) {
     if (url_has_space_or_control(r.url))
         return make_error(ErrorKind::Validation,
                           where + ": URL contains a space or a control character");
+    for (const auto& [name, value] : r.headers) {
+        if (!is_http_token(name))
+            return make_error(ErrorKind::Validation,
+                              where + ": invalid header name '" + name + "'");
+        if (has_line_break(value)) {
+            return make_error(ErrorKind::Validation, where + ": the value of header '" + name +
+                                                         "' contains a line break or NUL");
+        }
+        // How the request is framed and where it goes are the client's: a Content-Length
+        // a value passed on set would end the request early and leave the rest of its body
+        // read as a second request on a pooled connection (whose answer another request
+        // then gets), and a Host would present the integration's credentials to another
+        // virtual host.
+        for (const char* own : {"Content-Length", "Transfer-Encoding", "Host", "Connection",
+                                "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade"}) {
+            if (iequals(name, own))
+                return make_error(ErrorKind::Validation,
+                                  where + ": header '" + name +
+                                      "' is set by the HTTP client, not by a request");
+        }
+    }
+    return ok_status();
+}
+
+Status HttpClient::Impl::configure(Transfer& t) {
+    const HttpRequest& r = t.req;
+    if (Status checked = check_request(r); !checked) return checked;
+    std::string where = r.method + " " + redact_url(r.url);
     // curl_slist_append returns NULL on failure and leaves the list alone.
     auto append = [&t](const std::string& line) {
         curl_slist* next = curl_slist_append(t.header_list, line.c_str());
@@ -200,13 +227,6 @@ Status HttpClient::Impl::configure(Transfer& t) {
     bool has_expect = false;
     bool appended = true;
     for (const auto& [name, value] : r.headers) {
-        if (!is_http_token(name))
-            return make_error(ErrorKind::Validation,
-                              where + ": invalid header name '" + name + "'");
-        if (has_line_break(value)) {
-            return make_error(ErrorKind::Validation, where + ": the value of header '" + name +
-                                                         "' contains a line break or NUL");
-        }
         has_content_type = has_content_type || iequals(name, "Content-Type");
         has_expect = has_expect || iequals(name, "Expect");
         // "Name;" is libcurl's spelling of a header with an empty value ("Name:" removes it).

@@ -308,7 +308,10 @@ void IntegrationClient::finish(const std::shared_ptr<Op>& op) {
 }
 
 Result<HttpRequest> IntegrationClient::preview(const IntegrationRequest& request) {
-    return build(request, true);
+    Result<HttpRequest> built = build(request, true);
+    if (built)
+        if (Status sendable = check_request(built.value()); !sendable) return sendable.error();
+    return built;
 }
 
 Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool for_preview) {

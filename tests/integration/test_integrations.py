@@ -594,6 +594,28 @@ steps:
         self.assertTrue(doc["steps"]["live"]["output"]["dry_run"])
         self.assertEqual(len(m.requests()), 1)
 
+    def test_a_dry_run_refuses_what_the_send_would(self):
+        # The preview showed, as succeeded, a request the real send refuses (a line break in
+        # a header or path); and a header that frames the request (Content-Length, Host)
+        # went out as given, leaving the rest of the body read as a second request.
+        m = self.mock()
+        self.configure(m.url, "")
+        for with_, why in (('{path: /x, headers: {X-Note: "v\\r\\nX-Injected: 1"}}',
+                            "the value of header 'X-Note' contains a line break or NUL"),
+                           ('{path: "/x\\r\\nX-Inj: 1"}', "URL contains a space or a control"),
+                           ('{method: POST, path: /x, body: "AAAAGET /s HTTP/1.1", '
+                            'headers: {Content-Length: "4"}}',
+                            "header 'Content-Length' is set by the HTTP client"),
+                           ('{path: /x, headers: {Host: other.example}}',
+                            "header 'Host' is set by the HTTP client")):
+            self.p.workflow("bad", "steps:\n  - {id: s, task: http.request, integration: "
+                                   "target, with: %s}\n" % with_)
+            for args in (("--dry-run",), ()):
+                rc, doc, err = self.run_wf("bad", *args)
+                self.assertEqual(rc, 1, (with_, args, err))
+                self.assertIn(why, doc["steps"]["s"]["error"]["message"], (with_, args))
+        self.assertEqual(m.requests(), [])
+
     def test_secrets_never_reach_history_or_logs(self):
         m = self.mock({"auth": {"type": "basic", "username": SN_USER, "password": SN_PASSWORD}})
         self.configure(m.url, "retry: {max_attempts: 2, initial_delay: 10ms}\n"

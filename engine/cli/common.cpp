@@ -258,31 +258,6 @@ std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::str
     return value;
 }
 
-std::string printable(std::string_view text, bool one_line) {
-    std::string out;
-    out.reserve(text.size());
-    for (size_t i = 0; i < text.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        unsigned code = c;
-        // C1 controls are U+0080-U+009F: C2 80 to C2 9F in UTF-8.
-        if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9F &&
-            static_cast<unsigned char>(text[i + 1]) >= 0x80)
-            code = static_cast<unsigned char>(text[++i]);
-        bool control = (code < 0x20 && code != '\n' && code != '\t') || code == 0x7F ||
-                       (code >= 0x80 && code <= 0x9F && code != c);
-        if (one_line && code == '\n') {
-            out += "\\n";
-        } else if (control) {
-            char esc[8];
-            std::snprintf(esc, sizeof esc, "\\x%02X", code);
-            out += esc;
-        } else {
-            out += char(c);
-        }
-    }
-    return out;
-}
-
 void print_progress(const engine::EngineEvent& e) {
     static const bool tty = isatty(STDERR_FILENO) != 0;
     static const bool colour = colour_wanted();

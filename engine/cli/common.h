@@ -5,6 +5,7 @@
 #include "core/history.h"
 
 #include "core/app.h"
+#include "core/printable.h"
 
 #include <functional>
 #include <optional>
@@ -86,12 +87,7 @@ std::string argument_file_error();
 std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::string_view text,
                                                const char* what, bool nan_allowed = false);
 
-// text as a terminal may show it: control characters (C0 but newline and tab, DEL, C1)
-// as \xNN, so a message quoting a vendor's answer cannot clear the screen, recolour it or
-// retitle the window.
-// one_line: newlines too, as \n, for a line that must stay one (a progress line: a peer's
-// error body could otherwise print a forged "ferry: ID execution succeeded" line).
-std::string printable(std::string_view text, bool one_line = false);
+using engine::printable;  // core/printable.h
 
 // Progress lines on stderr for engine events: aligned and with durations on a terminal,
 // one compact line each otherwise.

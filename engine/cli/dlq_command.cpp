@@ -57,7 +57,7 @@ int list(engine::App& app, bool json) {
                 Value v = tmpl::value_from_json(e.json);
                 // What an operator acts on: why the last replay failed, else the delivery.
                 std::string error = text(v, "last_replay_error");
-                error = printable(error.empty() ? text(v, "error") : "replay: " + error);
+                error = printable(error.empty() ? text(v, "error") : "replay: " + error, true);
                 if (error.size() > 60) error = error.substr(0, utf8_cut(error, 57)) + "...";
                 std::printf("%-26s  %-24s  %-16s  %-8s  %s\n", e.key.c_str(),
                             text(v, "created_at").c_str(), text(v, "integration").c_str(),

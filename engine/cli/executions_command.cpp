@@ -60,10 +60,11 @@ constexpr const char* kExecutionsUsage =
     "Exit status: 0 done; 1 the history could not be read; 2 bad usage, an unknown\n"
     "execution, or no Ferry data in the data folder (approve, reject and cancel: above).\n";
 
-// A field as text for a terminal (printable: history holds vendors' words).
+// A field as text for a terminal, on one line (printable: history holds vendors' and
+// callers' words, and a line break in one would start what reads as another field).
 std::string field(const Value& v, const char* key) {
     const Value* f = engine::dict_get(v, key);
-    return f && !f->is_none() ? printable(tmpl::to_str(*f)) : std::string();
+    return f && !f->is_none() ? printable(tmpl::to_str(*f), true) : std::string();
 }
 
 // An RFC 6902 patch, an operation a line. The path "" is the whole document (an output
@@ -205,9 +206,9 @@ int show(engine::App& app, const std::string& id, bool json) {
         std::printf("  error     %s: %s\n", field(*err, "kind").c_str(),
                     field(*err, "message").c_str());
     if (const Value* in = engine::dict_get(v, "inputs"))
-        std::printf("  inputs    %s\n", engine::to_json_text(*in).c_str());
+        std::printf("  inputs    %s\n", printable(engine::to_json_text(*in)).c_str());
     if (const Value* out = engine::dict_get(v, "outputs"); out && !out->is_none())
-        std::printf("  outputs   %s\n", engine::to_json_text(*out).c_str());
+        std::printf("  outputs   %s\n", printable(engine::to_json_text(*out)).c_str());
     std::printf("steps\n");
     engine::StepRecords steps(*app.store, id, engine::StepRecords::kBulkPage);
     while (true) {
@@ -235,7 +236,7 @@ int show(engine::App& app, const std::string& id, bool json) {
         if (!field(step, "reason").empty())
             std::printf("      reason: %s\n", field(step, "reason").c_str());
         if (const Value* out = engine::dict_get(step, "output"); out && !out->is_none()) {
-            std::string o = engine::to_json_text(*out);
+            std::string o = printable(engine::to_json_text(*out));
             if (o.size() > 200) o = o.substr(0, utf8_cut(o, 197)) + "...";
             std::printf("      output: %s\n", o.c_str());
         }

@@ -1,6 +1,7 @@
 // Scheduling: which steps are ready, conditions, fan-out, failure propagation, completion.
 #include "core/executor.h"
 
+#include "core/printable.h"
 #include "core/run_state.h"
 #include "runtime/crypto.h"
 #include "runtime/ids.h"
@@ -206,7 +207,9 @@ Engine::Run* Engine::find_run(RunRef ref) {
 void Engine::notice(std::string_view level, std::string_view message,
                     std::string_view execution_id) const {
     if (notice_sink_) return notice_sink_(level, message, execution_id);
-    std::fprintf(stderr, "ferry: %.*s\n", int(message.size()), message.data());
+    // A notice carries values an execution was given (an on_failure hook's log line): one
+    // line, terminal controls shown, as the CLI prints everything else.
+    std::fprintf(stderr, "ferry: %s\n", printable(message, true).c_str());
 }
 
 void Engine::add_run(const std::shared_ptr<Run>& run) {

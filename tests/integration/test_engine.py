@@ -3634,6 +3634,39 @@ steps:
             self.assertEqual(shown.returncode, 0, shown.stderr)
             self.assertIn("\u00e9...", shown.stdout)
 
+    def test_what_a_caller_gave_cannot_forge_lines_or_controls(self):
+        # A failure message from an input printed raw by the on_failure hook's notice (ESC,
+        # OSC, CR, a forged progress line), and `executions show` kept its line breaks
+        # (a second "status succeeded" line) and U+202E (which reorders the line).
+        self.p.write("tasks/hooks/say.lua", """\
+return {on_failure = function(ctx, event) ferry.log.error(event.error.message) end}
+""")
+        self.p.workflow("forge", """\
+hooks: {on_failure: hooks/say.lua}
+inputs:
+  msg: {type: string}
+steps:
+  - {id: b, task: fail, with: {message: "{{ inputs.msg }}"}}
+""")
+        msg = ("boom\n  status    succeeded\rferry: 01FAKE execution succeeded\x1b[31mRED"
+               "\x1b]0;title\x07 \u202egnp.exe")
+        p = self.p.ferry("run", "forge", "--input", "msg=" + msg)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertNotIn("\x1b", p.stderr)
+        self.assertNotIn("\r", p.stderr)
+        self.assertNotIn("\u202e", p.stderr)
+        self.assertNotIn("\nferry: 01FAKE", p.stderr)
+        self.assertIn("on_failure hook [error]: boom\\n  status    succeeded\\x0Dferry: 01FAKE "
+                      "execution succeeded\\x1B[31mRED\\x1B]0;title\\x07 \\u202Egnp.exe",
+                      p.stderr)
+        exec_id = json.loads(p.stdout)["id"]
+        shown = self.p.ferry("executions", "show", exec_id)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        status_lines = [l for l in shown.stdout.splitlines() if l.startswith("  status")]
+        self.assertEqual(status_lines, ["  status    failed"], shown.stdout)
+        self.assertNotIn("\u202e", shown.stdout)
+        self.assertIn("\\u202E", shown.stdout)
+
     def test_list_and_show(self):
         first = self.run_id("chg")
         second = self.run_id("chg", "--input", "priority=1")

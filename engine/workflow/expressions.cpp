@@ -402,9 +402,23 @@ bool is_single_expression(const std::string& text, std::string* inner) {
         text.compare(text.size() - 2, 2, "}}") != 0)
         return false;
     std::string body = text.substr(2, text.size() - 4);
-    if (body.find("{{") != std::string::npos || body.find("}}") != std::string::npos ||
-        body.find("{%") != std::string::npos)
-        return false;
+    // Another tag inside makes it text around expressions; braces inside a string literal
+    // are the literal's ('x}}y'), as the template lexer reads them: a plain search took
+    // `inputs.msg == 'x}}y'` for text, which a condition reads as always true.
+    for (size_t i = 0; i < body.size(); ++i) {
+        char c = body[i];
+        if (c == '\'' || c == '"') {
+            size_t j = i + 1;
+            while (j < body.size() && body[j] != c)
+                j += body[j] == '\\' ? 2 : 1;
+            if (j >= body.size()) return false;  // unterminated: the parser says where
+            i = j;
+            continue;
+        }
+        if (body.compare(i, 2, "{{") == 0 || body.compare(i, 2, "}}") == 0 ||
+            body.compare(i, 2, "{%") == 0)
+            return false;
+    }
     if (!body.empty() && body.front() == '-') body.erase(0, 1);
     if (!body.empty() && body.back() == '-') body.pop_back();
     if (inner) *inner = body;

@@ -691,6 +691,27 @@ steps:
                       "seen as a dependency; add needs: [a])", doc["steps"]["d"]["error"]["message"])
         self.assertEqual(doc["steps"]["f"]["status"], "succeeded")  # with needs: it works
 
+    def test_braces_in_a_string_literal_keep_an_expression_one(self):
+        # `}}` inside a quoted string made the whole a text: the condition rendered 'False',
+        # which is true; a comparison came out as the text 'False'; a literal for_each
+        # list holding "a}}b" failed.
+        self.p.workflow("br", """\
+inputs:
+  msg: {type: string, default: hello}
+steps:
+  - {id: bare, task: log, when: "inputs.msg == 'x}}y'", with: {message: ran}}
+  - {id: braced, task: log, when: "{{ inputs.msg in ['}}', 'deploy'] }}", with: {message: ran}}
+  - {id: typed, task: lua, with: {input: "{{ inputs.msg == '}}' }}", script: "return input"}}
+  - {id: each, task: lua, for_each: ["a}}b", "z"], with: {input: "{{ item }}", script: "return input"}}
+""")
+        v = self.p.ferry("validate", "workflows/br.yaml", data=False)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        doc = self.assertRun("br")
+        self.assertEqual(doc["steps"]["bare"]["status"], "skipped")
+        self.assertEqual(doc["steps"]["braced"]["status"], "skipped")
+        self.assertIs(doc["steps"]["typed"]["output"], False)
+        self.assertEqual(doc["steps"]["each"]["output"], ["a}}b", "z"])
+
     def test_when_as_a_block_scalar_is_a_condition_not_text(self):
         # `when: >` ends the text with a newline: the condition must still be the
         # expression's value, not the text "False\n" (which is true).

@@ -472,3 +472,17 @@ TEST_CASE("a dict method read where an entry was meant", "[workflow][expressions
                   .empty());
     }
 }
+
+TEST_CASE("is_single_expression reads string literals as the lexer does",
+          "[workflow][expressions]") {
+    std::string inner;
+    CHECK(is_single_expression("{{ inputs.msg == 'x}}y' }}", &inner));
+    CHECK(inner == " inputs.msg == 'x}}y' ");
+    CHECK(is_single_expression("{{ \"a{{b\" ~ 'c\\'}}' }}"));
+    CHECK(is_single_expression("{{- x -}}", &inner));
+    CHECK(inner == " x ");
+    CHECK_FALSE(is_single_expression("{{ a }} and {{ b }}"));
+    CHECK_FALSE(is_single_expression("{{ a }}{% if b %}{% endif %}{{ c }}"));
+    CHECK_FALSE(is_single_expression("{{ 'open }}"));
+    CHECK_FALSE(is_single_expression("text {{ a }}"));
+}

@@ -436,20 +436,6 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         fail(make_error(ErrorKind::Internal, "sub-workflows are not available here"));
         return;
     }
-    Result<std::shared_ptr<const workflow::Workflow>> child = resolver_(std::string(name->str()));
-    if (!child) {
-        fail(child.error());
-        return;
-    }
-    const tmpl::Value* given = dict_get(unit.input, "inputs");
-    Result<tmpl::Value> inputs =
-        workflow::resolve_inputs(*child.value(), given ? *given : tmpl::Value::dict());
-    if (!inputs) {
-        Error e = inputs.error();  // named: the name may have come from an expression
-        e.message = "inputs for sub-workflow '" + std::string(name->str()) + "': " + e.message;
-        fail(std::move(e));
-        return;
-    }
     const RunRef ref = run.ref;
     Unit* up = &unit;
     // Set when the step's `timeout:` cancelled the child: the step then fails as a timeout.
@@ -525,6 +511,22 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
             }
             return;
         }
+    }
+    // A new child runs the workflow file as it is now; one already recorded (above) goes on
+    // with the definition it was started with, whatever became of the file since.
+    Result<std::shared_ptr<const workflow::Workflow>> child = resolver_(std::string(name->str()));
+    if (!child) {
+        fail(child.error());
+        return;
+    }
+    const tmpl::Value* given = dict_get(unit.input, "inputs");
+    Result<tmpl::Value> inputs =
+        workflow::resolve_inputs(*child.value(), given ? *given : tmpl::Value::dict());
+    if (!inputs) {
+        Error e = inputs.error();  // named: the name may have come from an expression
+        e.message = "inputs for sub-workflow '" + std::string(name->str()) + "': " + e.message;
+        fail(std::move(e));
+        return;
     }
     StartOptions opts;
     opts.dry_run = run.wf->steps[unit.step_index].dry_run.value_or(run.options.dry_run);

@@ -2755,6 +2755,29 @@ steps:
         rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
         self.assertEqual(len(rows), 3, "no child started anew")
 
+    def test_running_children_finish_with_their_definition_whatever_the_file_became(self):
+        # The resume checked the child's current file before taking up the child it had
+        # recorded: a new required input (or the file gone) failed the parent and left the
+        # running children `running` for good.
+        for change in ("required", "removed"):
+            with self.subTest(change=change):
+                parent, kids = self._killed_parent_with_running_children()
+                kid_file = self.p.dir / "workflows" / "kid.yaml"
+                if change == "removed":
+                    kid_file.unlink()
+                else:
+                    kid_file.write_text("inputs:\n  extra: {type: string, required: true}\n"
+                                        + kid_file.read_text())
+                r = self.p.ferry("resume", "--quiet", timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                shown = self.p.show(parent)
+                self.assertEqual(shown["status"], "succeeded", shown)
+                for kid in kids:
+                    self.assertEqual(self.p.show(kid)["status"], "succeeded")
+                rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+                self.assertEqual(len(rows), 3, "no child started anew")
+                shutil.rmtree(self.p.data)
+
     def test_a_child_another_process_runs_is_waited_for_not_failed(self):
         # While another process holds a child (`ferry resume CHILD` at the same moment), a
         # resume of the parent must not fail the step for good: it leaves the parent

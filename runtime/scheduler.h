@@ -98,6 +98,9 @@ struct TaskOutcome {
     // The failure stands whatever its kind: the work behind it already had its retries and
     // running it again would repeat its side effects (a failed sub-workflow).
     bool final_failure = false;
+    // Stopped from outside, not failed (an approval left undecided when its execution
+    // failed): the invocation ends "cancelled".
+    bool stopped = false;
     // Unix ms before which a peer asked not to be tried again (the Retry-After of the last
     // answer the task got; 0: none): a retry of the invocation waits for it.
     uint64_t retry_not_before_ms = 0;

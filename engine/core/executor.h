@@ -259,6 +259,9 @@ class Engine {
     // started failing, or was cancelled); with `only_step`, that step's items only (one of
     // them failed under on_error: fail).
     void stop_pending_retries(Run& run, const char* status, size_t only_step = SIZE_MAX);
+    // Ends parked approvals (cancelled) and cancels children waiting for decisions once
+    // the execution fails; with `only_step`, that step's items only (as above).
+    void end_pending_decisions(Run& run, size_t only_step = SIZE_MAX);
     // The unit waits to retry until retry_at_ms (unix ms), then starts its next attempt.
     void arm_retry(Run& run, Unit& unit, uint64_t retry_at_ms);
     // The expression context of a step: the run's, plus `event` for on_step steps.

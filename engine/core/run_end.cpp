@@ -92,6 +92,7 @@ void Engine::start_failing(Run& run, size_t failed_step, const std::string& unha
     const workflow::Step& def = run.wf->steps[failed_step];
     run.failing = true;
     stop_pending_retries(run, "failed");
+    end_pending_decisions(run);
     const tmpl::Value& err = run.steps[failed_step].error;
     const tmpl::Value* kind = dict_get(err, "kind");
     const tmpl::Value* message = dict_get(err, "message");
@@ -125,6 +126,43 @@ void Engine::stop_pending_retries(Run& run, const char* status, size_t only_step
         persist_unit(run, *unit, /*with_attempt=*/false, /*settled=*/true);
         emit_settled(run, *unit);
         settle_unit(run, *unit, false, /*already_durable=*/true);
+    }
+}
+
+void Engine::end_pending_decisions(Run& run, size_t only_step) {
+    // A parked approval is no running task: once the execution fails, a decision could
+    // only start steps that will not run (or, in a sub-workflow, do a side effect for a
+    // parent that failed), so it ends cancelled, as a cancel ends it, and a child that
+    // waits for decisions is cancelled. From the loop, not from inside the failure being
+    // handled: ending a unit settles it and may finish the run.
+    const std::string why = only_step == SIZE_MAX ? "the execution failed before a decision"
+                                                  : "another item failed before a decision";
+    for (auto& owned : run.units) {
+        Unit* unit = owned.get();
+        if (only_step != SIZE_MAX && unit->step_index != only_step) continue;
+        Run* child = unit->child_execution.empty() ? nullptr : find_run(unit->child_execution);
+        bool parked = unit->status == "waiting" && !unit->task;
+        if (!parked && !(child && child->status == "waiting")) continue;
+        unit->retry_timer = loop_.timer(0, [this, ref = run.ref, unit, parked, why] {
+            Run* r = find_run(ref);
+            if (!r) return;
+            if (!parked) {
+                if (!unit->child_execution.empty()) (void)cancel(unit->child_execution, why);
+                return;
+            }
+            if (unit->status != "waiting") return;  // decided meanwhile
+            if (r->status == "waiting") {
+                r->status = "running";
+                persist_execution(*r);
+            }
+            TaskOutcome outcome;
+            outcome.error = make_error(ErrorKind::Cancelled, why);
+            outcome.stopped = true;
+            uint64_t began = unit->attempt_started_ms ? unit->attempt_started_ms : unit->started_ms;
+            uint64_t now = now_unix_ms();
+            if (began && now > began) outcome.duration_ms = double(now - began);
+            unit_finished(*r, *unit, std::move(outcome));
+        });
     }
 }
 

@@ -162,7 +162,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
         }
         unit.error = tmpl::Value::none();
     } else {
-        unit.status = run.cancelled ? "cancelled" : "failed";
+        unit.status = run.cancelled || outcome.stopped ? "cancelled" : "failed";
         unit.error = error_value(outcome.error, outcome.traceback);
         int max_attempts = def.retry ? def.retry->max_attempts : 1;
         // Nor once another item of the step failed for good: the step fails anyway.
@@ -182,7 +182,7 @@ void Engine::unit_finished(Run& run, Unit& unit, TaskOutcome outcome) {
     // For invocations that succeeded or failed (workflows.md section 11): after a cancel
     // the hook ran for each cancelled one, unstoppable, sending its requests after the
     // cancel's answer and holding the execution (and a sub-workflow step's timeout).
-    if (!run.wf->hooks.after_step.empty() && !run.cancelled) {
+    if (!run.wf->hooks.after_step.empty() && !run.cancelled && !outcome.stopped) {
         tmpl::Value event = dict_of({{"step", str(def.id)},
                                      {"unit", str(unit.key)},
                                      {"task", str(def.task)},
@@ -267,6 +267,7 @@ void Engine::unit_settled(Run& run, Unit& u) {
             // Items waiting to retry end with the attempt they had (settled after the
             // commit, as any unit): their next attempts would be requests sent for nothing.
             stop_pending_retries(run, "failed", u.step_index);
+            end_pending_decisions(run, u.step_index);
         }
         size_t limit = def.concurrency > 0 ? size_t(def.concurrency) : st.units.size();
         while (st.next_unit < st.units.size() && st.running < limit && !run.failing &&

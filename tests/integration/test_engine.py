@@ -4234,6 +4234,44 @@ steps:
         self.assertIn("is waiting for an approval", p.stderr)
 
 
+    def test_a_failing_execution_asks_for_no_decision(self):
+        # The execution had failed, yet it waited (exit 0, "waiting" with an error) for a
+        # decision that could only start steps that would not run, and in a sub-workflow
+        # a decision did the child's side effect after its parent had failed.
+        self.p.workflow("flat", """\
+steps:
+  - {id: gate, task: approval, with: {message: "ok?"}}
+  - {id: bad, task: lua, with: {script: "ferry.sleep(0.2); error('bad')"}}
+  - {id: after, task: log, needs: [gate], with: {message: "made"}}
+""")
+        doc = self.assertRun("flat", code=1)
+        self.assertEqual(doc["status"], "failed")
+        self.assertEqual(doc["steps"]["gate"]["status"], "cancelled")
+        self.assertEqual(doc["steps"]["gate"]["error"]["message"],
+                         "the execution failed before a decision")
+        self.assertEqual(doc["steps"]["after"]["status"], "cancelled")
+        self.p.workflow("asks", """\
+inputs:
+  what: {type: string}
+steps:
+  - {id: gate, task: approval, when: "{{ inputs.what == 'good' }}", with: {message: "ok?"}}
+  - {id: bad, task: lua, when: "{{ inputs.what == 'bad' }}", with: {script: "ferry.sleep(0.2); error('bad')"}}
+  - {id: made, task: log, needs: [gate], with: {message: "made"}}
+""")
+        self.p.workflow("loop", """\
+steps:
+  - {id: each, task: workflow, for_each: [good, bad], with: {name: asks, inputs: {what: "{{ item }}"}}}
+""")
+        doc = self.assertRun("loop", code=1)
+        self.assertEqual(doc["status"], "failed")
+        rows = json.loads(self.p.ferry("executions", "list", "--workflow", "asks",
+                                       "--json").stdout)
+        self.assertEqual(sorted(r["status"] for r in rows), ["cancelled", "failed"], rows)
+        waited = next(r for r in rows if r["status"] == "cancelled")
+        shown = self.p.show(waited["id"])
+        self.assertEqual(shown["steps"]["gate"]["status"], "cancelled")
+        self.assertEqual(shown["steps"]["made"]["status"], "cancelled")
+
     def test_the_command_line_decides_what_run_left_waiting(self):
         # Without a server nothing could decide: `ferry executions approve|reject` takes the
         # execution over, records the decision (by, via cli, comment) and runs it on.

@@ -181,6 +181,21 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 park_approval(run, unit, false);
                 return;
             }
+            if (def.task == "workflow" && status == "running" && unit.attempt > 0 &&
+                unit.input_ready && !unit.child_execution.empty() && !unit.child_timed_out) {
+                // Taken up again with the child it started, which goes on where it stopped:
+                // the same attempt, not an interrupted one (the child's own steps record
+                // what was interrupted). A child waiting for a decision gained one at every
+                // restart and every CLI decision.
+                if (uint64_t started = time_ms("started_at")) unit.started_ms = started;
+                unit.attempt_started_ms = time_ms("attempt_started_at");
+                unit.status = "running";
+                store_.after_commit([this, ref = run.ref, up = &unit] {
+                    if (Run* r = find_run(ref)) invoke_unit(*r, *up);
+                });
+                loop_.wake();
+                return;
+            }
             unit.interrupted = unit.attempt > 0;
             if (const uint64_t retry_at = time_ms("retry_at");
                 status == "retrying" && unit.attempt > 0 && unit.input_ready &&

@@ -4234,6 +4234,42 @@ steps:
         self.assertIn("is waiting for an approval", p.stderr)
 
 
+    def test_a_child_waiting_for_a_decision_is_no_interrupted_attempt_of_its_parent(self):
+        # Every takeover (a refused CLI decision included) wrote an "interrupted" attempt on
+        # the parent's step and counted one more, though the child ran once.
+        self.p.workflow("asks", """\
+inputs:
+  tag: {type: string}
+steps:
+  - {id: gate, task: approval, with: {message: "ok for {{ inputs.tag }}?", approvers: [alice]}}
+outputs:
+  decision: "{{ steps.gate.output.decision }}"
+""")
+        self.p.workflow("loop", """\
+steps:
+  - {id: each, task: workflow, for_each: [x], with: {name: asks, inputs: {tag: "{{ item }}"}}}
+""")
+        top = self.assertRun("loop")["id"]
+        child = json.loads(self.p.ferry("executions", "list", "--workflow", "asks",
+                                        "--json").stdout)[0]["id"]
+        for args in (("approve", top, "gate", "--as", "alice"), ("approve", top, "nosuch"),
+                     ("approve", child, "gate", "--as", "bob")):
+            r = self.p.ferry("executions", *args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+        r = self.p.ferry("resume", "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        step = self.p.show(top)["steps"]["each[0]"]
+        self.assertEqual((step["status"], step["attempt"], step.get("attempts", [])),
+                         ("running", 1, []))
+        r = self.p.ferry("executions", "approve", child, "gate", "--as", "alice")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = self.p.show(top)
+        self.assertEqual(doc["status"], "succeeded", doc)
+        step = doc["steps"]["each[0]"]
+        self.assertEqual(step["attempt"], 1)
+        self.assertEqual([a["status"] for a in step.get("attempts", [])], ["succeeded"])
+        self.assertEqual(step["output"], {"decision": "approved"})
+
     def test_a_failing_execution_asks_for_no_decision(self):
         # The execution had failed, yet it waited (exit 0, "waiting" with an error) for a
         # decision that could only start steps that would not run, and in a sub-workflow

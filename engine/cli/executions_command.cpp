@@ -67,6 +67,12 @@ std::string field(const Value& v, const char* key) {
     return f && !f->is_none() ? printable(tmpl::to_str(*f), true) : std::string();
 }
 
+// A field that is text of several lines (a workflow's source), controls shown.
+std::string text_field(const Value& v, const char* key) {
+    const Value* f = engine::dict_get(v, key);
+    return f && !f->is_none() ? printable(tmpl::to_str(*f)) : std::string();
+}
+
 // An RFC 6902 patch, an operation a line. The path "" is the whole document (an output
 // that changed type, say): shown as "(whole)", not as nothing.
 void print_patch(const Value& patch) {
@@ -199,6 +205,9 @@ int show(engine::App& app, const std::string& id, bool json) {
                 field(v, "id").c_str(), field(v, "workflow").c_str(), field(v, "status").c_str(),
                 field(v, "dry_run") == "True" ? " (dry run)" : "", field(v, "trigger").c_str(),
                 field(v, "created_at").c_str());
+    if (const Value* parent = engine::dict_get(v, "parent"); parent && parent->is_dict())
+        std::printf("  parent    %s (step %s)\n", field(*parent, "execution").c_str(),
+                    field(*parent, "step").c_str());
     if (!field(v, "finished_at").empty())
         std::printf("  finished  %s (%s)\n", field(v, "finished_at").c_str(),
                     duration_between(field(v, "created_at"), field(v, "finished_at")).c_str());
@@ -235,6 +244,8 @@ int show(engine::App& app, const std::string& id, bool json) {
                         field(*err, "message").c_str());
         if (!field(step, "reason").empty())
             std::printf("      reason: %s\n", field(step, "reason").c_str());
+        if (!field(step, "child_execution").empty())  // a sub-workflow: its own record
+            std::printf("      child: %s\n", field(step, "child_execution").c_str());
         if (const Value* out = engine::dict_get(step, "output"); out && !out->is_none()) {
             std::string o = printable(engine::to_json_text(*out));
             if (o.size() > 200) o = o.substr(0, utf8_cut(o, 197)) + "...";
@@ -242,6 +253,16 @@ int show(engine::App& app, const std::string& id, bool json) {
         }
     }
     return 0;
+}
+
+// Whether a step of the execution ran a sub-workflow (whose changes are its own record's).
+bool has_child(engine::App& app, const std::string& id) {
+    engine::StepRecords steps(*app.store, id, engine::StepRecords::kBulkPage);
+    while (true) {
+        Result<const store::KeyedJson*> record = steps.next();
+        if (!record || !record.value()) return false;
+        if (record.value()->json.find("\"child_execution\"") != std::string::npos) return true;
+    }
 }
 
 int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
@@ -262,7 +283,10 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
             return 0;
         }
         if (changes.value().empty())
-            std::printf("execution %s recorded no changes\n", ids[0].c_str());
+            std::printf("execution %s recorded no changes%s\n", ids[0].c_str(),
+                        has_child(app, ids[0])
+                            ? " (its sub-workflows record their own: ferry executions diff CHILD)"
+                            : "");
         for (const auto& c : changes.value()) {
             Value v = tmpl::value_from_json(c.json);
             std::printf("%s %s (step %s, %s)\n", field(v, "kind").c_str(), field(v, "id").c_str(),
@@ -316,9 +340,9 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         auto da = app.store->get_workflow(ha), db = app.store->get_workflow(hb);
         if (da && db && da.value() && db.value()) {
             Value wa = tmpl::value_from_json(*da.value()), wb = tmpl::value_from_json(*db.value());
-            definition_diff = store::unified_diff(field(wa, "source"), field(wb, "source"),
-                                                  ids[0] + " " + field(wa, "file"),
-                                                  ids[1] + " " + field(wb, "file"));
+            definition_diff = store::unified_diff(
+                text_field(wa, "source"), text_field(wb, "source"),
+                ids[0] + " " + field(wa, "file"), ids[1] + " " + field(wb, "file"));
         }
     }
     if (json) {

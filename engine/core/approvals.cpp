@@ -119,6 +119,9 @@ void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
         uint64_t left = unit.wait_deadline_ms > now ? unit.wait_deadline_ms - now : 0;
         arm_approval_deadline(run, unit, left);
     }
+    // Taken up again in an execution that was failing when its process stopped: no
+    // decision is asked for (start_failing ends the ones parked when it fails).
+    if (run.failing && !run.cancelled) end_pending_decisions(run);
 }
 
 void Engine::arm_approval_deadline(Run& run, Unit& unit, uint64_t delay_ms) {

@@ -1152,6 +1152,13 @@ steps:
         self.assertEqual(child["status"], "succeeded")
         self.assertEqual(child["inputs"], {"n": 21, "explode": False})
         self.assertEqual(child["parent"], {"execution": doc["id"], "step": "sub"})
+        # The text views lead from one to the other (only --json did).
+        text = self.p.ferry("executions", "show", child_id).stdout
+        self.assertIn("  parent    %s (step sub)" % doc["id"], text)
+        text = self.p.ferry("executions", "show", doc["id"]).stdout
+        self.assertIn("      child: %s" % child_id, text)
+        text = self.p.ferry("executions", "diff", doc["id"]).stdout
+        self.assertIn("recorded no changes (its sub-workflows record their own", text)
 
     def test_step_timeout_cancels_a_slow_child(self):
         self.p.workflow("slowchild", """\

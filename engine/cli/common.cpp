@@ -136,6 +136,8 @@ int unexpected_argument(const char* command, std::string_view arg) {
 
 int report_output_error(const char* command) {
     int err = errno;
+    // The reader went away (`| head`): what it wanted it had, and saying so is noise.
+    if (err == EPIPE) return 1;
     std::fprintf(stderr, "ferry %s: could not write the output: %s\n", command,
                  err ? std::strerror(err) : "write error");
     return 1;

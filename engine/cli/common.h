@@ -60,8 +60,9 @@ int usage_error(const char* command, const std::string& message);
 // looks like one, else "unexpected argument 'x'"; returns 2.
 int unexpected_argument(const char* command, std::string_view arg);
 
-// "ferry CMD: could not write the output: REASON" on stderr (a full disk, a closed pipe),
-// REASON from errno as the failed write left it; returns 1.
+// "ferry CMD: could not write the output: REASON" on stderr (a full disk), REASON from
+// errno as the failed write left it, nothing for a reader that went away (EPIPE: `| head`);
+// returns 1.
 int report_output_error(const char* command);
 
 // The stored execution's JSON on stdout as it is read (engine::print_execution_json), then a

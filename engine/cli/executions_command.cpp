@@ -408,8 +408,9 @@ int export_records(const AppOpener& open_store, int argc, char** argv) {
             Value v = tmpl::value_from_json(r);
             if (!print_execution(app, field(v, "id"), false, true, "executions", true)) return 1;
             // An archive that cannot be written (a full disk) ends the export at once: the
-            // documented `export > archive && prune` must not prune what was not kept.
-            if (std::ferror(stdout)) return report_output_error("executions");
+            // documented `export > archive && prune` must not prune what was not kept
+            // (main says why).
+            if (std::ferror(stdout)) return 1;
             f.cursor = field(v, "id");
         }
         if (rows.value().size() < f.limit) break;

@@ -3766,6 +3766,16 @@ steps:
                                        text=True, timeout=TIMEOUT)
                 self.assertEqual(r.returncode, 1, args)
                 self.assertIn("could not write the output: No space left on device", r.stderr)
+        # A reader that went away (`| head`) is no error to report.
+        rfd, wfd = os.pipe()
+        os.close(rfd)
+        try:
+            r = subprocess.run([FERRY, "executions", "export", "--project", str(self.p.dir),
+                                "--data", str(self.p.data)], stdout=wfd,
+                               stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+        finally:
+            os.close(wfd)
+        self.assertEqual((r.returncode, r.stderr), (1, ""))
 
         shown = self.p.show(second)
         self.assertEqual(shown["inputs"], {"priority": "1"})

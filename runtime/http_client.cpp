@@ -197,13 +197,13 @@ Status check_request(const HttpRequest& r) {
             return make_error(ErrorKind::Validation, where + ": the value of header '" + name +
                                                          "' contains a line break or NUL");
         }
-        // How the request is framed and where it goes are the client's: a Content-Length
-        // a value passed on set would end the request early and leave the rest of its body
-        // read as a second request on a pooled connection (whose answer another request
-        // then gets), and a Host would present the integration's credentials to another
-        // virtual host.
-        for (const char* own : {"Content-Length", "Transfer-Encoding", "Host", "Connection",
-                                "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade"}) {
+        // How the request is framed is the client's: a Content-Length a value passed on
+        // set would end the request early and leave the rest of its body read as a second
+        // request on a pooled connection (whose answer another request then gets). (A
+        // Host stays a request's to give: an integration keeps its credentials from one
+        // naming another host, IntegrationClient::build.)
+        for (const char* own : {"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
+                                "Proxy-Connection", "TE", "Trailer", "Upgrade"}) {
             if (iequals(name, own))
                 return make_error(ErrorKind::Validation,
                                   where + ": header '" + name +

@@ -51,9 +51,9 @@ struct HttpRequest {
 
 // What HttpClient::send refuses before anything is sent (Validation): a bad method, a URL
 // that is not http(s) or holds a space or control character, a bad header name or a value
-// with a line break, and the headers that frame or route the request (Content-Length,
-// Transfer-Encoding, Host, Connection and the other hop-by-hop ones), which are the
-// client's. A dry run checks its preview with it, so it shows no request the send refuses.
+// with a line break, and the headers that frame the request (Content-Length,
+// Transfer-Encoding, Connection and the other hop-by-hop ones), which are the client's. A
+// dry run checks its preview with it, so it shows no request the send refuses.
 Status check_request(const HttpRequest& request);
 
 struct HttpResponse {

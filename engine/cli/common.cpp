@@ -10,6 +10,7 @@
 #include <rapidjson/error/en.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -136,8 +137,9 @@ int unexpected_argument(const char* command, std::string_view arg) {
 
 int report_output_error(const char* command) {
     int err = errno;
-    // The reader went away (`| head`): what it wanted it had, and saying so is noise.
-    if (err == EPIPE) return 1;
+    // The reader went away (`| head`): what it wanted it had, and saying so is noise. The
+    // status a process killed by SIGPIPE has, as a shell reports it (pipefail sees it).
+    if (err == EPIPE) return 128 + SIGPIPE;
     std::fprintf(stderr, "ferry %s: could not write the output: %s\n", command,
                  err ? std::strerror(err) : "write error");
     return 1;

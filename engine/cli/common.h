@@ -61,8 +61,8 @@ int usage_error(const char* command, const std::string& message);
 int unexpected_argument(const char* command, std::string_view arg);
 
 // "ferry CMD: could not write the output: REASON" on stderr (a full disk), REASON from
-// errno as the failed write left it, nothing for a reader that went away (EPIPE: `| head`);
-// returns 1.
+// errno as the failed write left it, and returns 1; for a reader that went away (EPIPE:
+// `| head`) says nothing and returns 141, a SIGPIPE's status.
 int report_output_error(const char* command);
 
 // The stored execution's JSON on stdout as it is read (engine::print_execution_json), then a

@@ -53,8 +53,10 @@ int main(int argc, char** argv) {
         // Output that never reached its file (a full disk, a closed pipe) is a failure the
         // caller must see: `ferry executions export > archive && prune` relies on it.
         errno = 0;
-        if (std::fflush(stdout) != 0 || std::ferror(stdout))
-            return std::max(ferry::cli::report_output_error(argc > 1 ? argv[1] : ""), rc);
+        if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+            int failed = ferry::cli::report_output_error(argc > 1 ? argv[1] : "");
+            return failed > 1 || rc == 0 ? failed : rc;  // 141 (a closed pipe) wins
+        }
         return rc;
     } catch (const ferry::tmpl::TemplateError& e) {
         std::fprintf(stderr,

@@ -120,8 +120,20 @@ void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
         arm_approval_deadline(run, unit, left);
     }
     // Taken up again in an execution that was failing when its process stopped: no
-    // decision is asked for (start_failing ends the ones parked when it fails).
+    // decision is asked for (start_failing ends the ones parked when it fails). Nor in a
+    // sub-workflow whose parent (or theirs) is failing: the child is cancelled, as one
+    // already waiting when the parent failed is.
     if (run.failing && !run.cancelled) end_pending_decisions(run);
+    for (Run* child = &run; child;) {
+        Run* parent = find_run(child->options.parent_execution);
+        if (parent && parent->failing && !parent->cancelled) {
+            unit.retry_timer = loop_.timer(0, [this, id = child->id] {
+                (void)cancel(id, "the parent execution failed before a decision");
+            });
+            break;
+        }
+        child = parent;
+    }
 }
 
 void Engine::arm_approval_deadline(Run& run, Unit& unit, uint64_t delay_ms) {

@@ -10,6 +10,10 @@ namespace ferry::engine {
 
 namespace {
 
+// Deeper than JSON nests a value (json_lua::kMaxDepth is 256); a cycle cannot be, but the
+// walk is bounded anyway.
+constexpr int kMaxFiniteCheckDepth = 300;
+
 Error template_error(const tmpl::TemplateError& e, const std::string& where) {
     return template_failure(e, where + ": " + e.message());
 }
@@ -20,20 +24,26 @@ void check_defined(const Value& v) {
 }
 
 // Arithmetic can make an infinity or a NaN (`1e308 * 10`), which JSON, where every value
-// ends up, has no form for: it became null in silence. The value and the items it holds
-// directly are checked (deeper ones come from records, which are JSON already, or from
-// the rare literal nested in a literal).
-bool non_finite(const Value& v) {
-    return v.kind() == tmpl::Kind::Float && !std::isfinite(v.as_float());
+// ends up, has no form for: it became null in silence. The whole value is walked (values
+// from records are JSON already, so this finds only what the expression computed).
+bool non_finite(const Value& v, int depth = 0) {
+    switch (v.kind()) {
+    case tmpl::Kind::Float: return !std::isfinite(v.as_float());
+    case tmpl::Kind::List:
+    case tmpl::Kind::Tuple:
+        if (depth >= kMaxFiniteCheckDepth) return false;
+        return std::any_of(v.list_obj().items.begin(), v.list_obj().items.end(),
+                           [depth](const Value& item) { return non_finite(item, depth + 1); });
+    case tmpl::Kind::Dict:
+        if (depth >= kMaxFiniteCheckDepth) return false;
+        for (const auto& [key, item] : v.dict_obj().items())
+            if (non_finite(item, depth + 1)) return true;
+        return false;
+    default: return false;
+    }
 }
 void check_finite(const Value& v) {
-    bool bad = non_finite(v);
-    if (!bad && (v.is_list() || v.is_tuple()))
-        bad = std::any_of(v.list_obj().items.begin(), v.list_obj().items.end(), non_finite);
-    if (!bad && v.is_dict())
-        for (const auto& [key, item] : v.dict_obj().items())
-            bad = bad || non_finite(item);
-    if (bad)
+    if (non_finite(v))
         throw tmpl::TemplateError(tmpl::ErrorKind::Value,
                                   "the value is infinite or NaN, which JSON has no form for");
 }

@@ -399,7 +399,11 @@ Status Engine::resume_stored(const std::string& id,
         auto it = records.find(sdef.id);
         if (it == records.end()) continue;
         std::optional<StepStatus> st = parse_step_status(text_of(dict_get(it->second, "status")));
-        if (st != StepStatus::Succeeded && st != StepStatus::Failed && st != StepStatus::Skipped)
+        // A step a failure (or a cancel) ended, an approval it ended included, keeps its
+        // record as well: it ended, with its attempt and start.
+        const bool ended_by_failure = st == StepStatus::Cancelled && run->failing;
+        if (st != StepStatus::Succeeded && st != StepStatus::Failed && st != StepStatus::Skipped &&
+            !ended_by_failure)
             continue;
         StepState& state = run->steps[i];
         state.status = *st;

@@ -138,9 +138,11 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 return v ? *v : tmpl::Value::none();
             };
             auto time_ms = [&](const char* k) { return record_time_ms(r, k); };
-            if (status == "succeeded" || status == "failed" || status == "skipped") {
-                // A for_each item that finished before the crash: keep its result, and its
-                // records as they are (they hold its input, times, logs and attempts).
+            if (status == "succeeded" || status == "failed" || status == "skipped" ||
+                status == "cancelled") {
+                // A for_each item (or an approval a failure ended) that finished before the
+                // crash: keep its result, and its records as they are (they hold its input,
+                // times, logs and attempts).
                 unit.status = status;
                 // Its times too: its step's record begins with its first item.
                 if (uint64_t started = time_ms("started_at")) unit.started_ms = started;

@@ -405,6 +405,9 @@ bool is_single_expression(const std::string& text, std::string* inner) {
     // Another tag inside makes it text around expressions; braces inside a string literal
     // are the literal's ('x}}y'), as the template lexer reads them: a plain search took
     // `inputs.msg == 'x}}y'` for text, which a condition reads as always true.
+    // And so are brackets: `}}` closing nested dict literals is no end tag (the lexer
+    // balances them, as Jinja2's does).
+    int depth = 0;
     for (size_t i = 0; i < body.size(); ++i) {
         char c = body[i];
         if (c == '\'' || c == '"') {
@@ -415,10 +418,15 @@ bool is_single_expression(const std::string& text, std::string* inner) {
             i = j;
             continue;
         }
-        if (body.compare(i, 2, "{{") == 0 || body.compare(i, 2, "}}") == 0 ||
-            body.compare(i, 2, "{%") == 0)
+        if (depth == 0 && (body.compare(i, 2, "{{") == 0 || body.compare(i, 2, "}}") == 0 ||
+                           body.compare(i, 2, "{%") == 0))
             return false;
+        if (c == '{' || c == '[' || c == '(')
+            ++depth;
+        else if ((c == '}' || c == ']' || c == ')') && depth > 0)
+            --depth;
     }
+    if (depth != 0) return false;  // unbalanced: text, or an error the parser places
     if (!body.empty() && body.front() == '-') body.erase(0, 1);
     if (!body.empty() && body.back() == '-') body.pop_back();
     if (inner) *inner = body;

@@ -29,6 +29,13 @@ std::string origin_of(std::string_view url) {
     return o;
 }
 
+// "host:port" of a URL as written (lower-cased, without user info).
+std::string authority_of(std::string_view url) {
+    std::string o = origin_of(url);
+    size_t scheme_end = o.find("://");
+    return scheme_end == std::string::npos ? std::string() : o.substr(scheme_end + 3);
+}
+
 // At most the first `cap` bytes of text, ending outside any secret (the record's own
 // redaction finds secrets whole, and one cut in two would keep its first part) and between
 // characters (a body Ferry wrote as UTF-8 is not recorded with U+FFFD at the cut).
@@ -342,8 +349,13 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
     if (header_value(out.headers, "accept").empty())
         set_header(out.headers, "Accept", "application/json");
     // Credentials and signatures go only to the integration's own origins: an absolute URL
-    // elsewhere (a link found in a response, say) gets a plain request.
+    // elsewhere (a link found in a response, say) gets a plain request, and so does one
+    // whose own Host names another virtual host than its URL's (a value passed on from a
+    // caller would otherwise take the credentials to another site on the same address).
     if (!owns_url(out.url)) return out;
+    if (std::string host = header_value(out.headers, "host");
+        !host.empty() && ascii_lower(host) != authority_of(out.url))
+        return out;
     if (Status s = apply_auth(out, for_preview); !s) return s.error();
     if (Status s = sign_webhook(out, for_preview); !s) return s.error();
     return out;

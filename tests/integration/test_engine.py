@@ -825,11 +825,13 @@ outputs:
         self.p.workflow("inf", """\
 steps:
   - {id: a, task: lua, with: {input: "{{ [1, 1e999] }}", script: "return input"}}
+  - {id: b, task: lua, with: {input: "{{ {'x': [[2 * 1e308 * 1e308]]} }}", script: "return input"}}
 """)
         rc, doc, err = self.p.run("inf")
         self.assertEqual(rc, 1, err)
-        self.assertIn("step 'a' with.input: the value is infinite or NaN",
-                      doc["steps"]["a"]["error"]["message"])
+        for step in ("a", "b"):
+            self.assertIn("step '%s' with.input: the value is infinite or NaN" % step,
+                          doc["steps"][step]["error"]["message"])
 
     def test_notes_of_finished_steps_are_posted_whichever_step_fails_first(self):
         # A pure step (transform, fail...) failing first cancelled the pending note of a step
@@ -3775,7 +3777,7 @@ steps:
                                stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
         finally:
             os.close(wfd)
-        self.assertEqual((r.returncode, r.stderr), (1, ""))
+        self.assertEqual((r.returncode, r.stderr), (141, ""))  # as SIGPIPE would
 
         shown = self.p.show(second)
         self.assertEqual(shown["inputs"], {"priority": "1"})
@@ -4286,6 +4288,48 @@ steps:
         self.assertEqual(step["attempt"], 1)
         self.assertEqual([a["status"] for a in step.get("attempts", [])], ["succeeded"])
         self.assertEqual(step["output"], {"decision": "approved"})
+
+    def test_an_approval_a_failure_ended_keeps_its_record_after_a_crash(self):
+        # The resume kept a step's record only when it had succeeded, failed or been
+        # skipped: the approval the failure ended lost its attempt and start.
+        self.p.workflow("own", """\
+steps:
+  - {id: ok, task: approval, with: {message: "go?"}}
+  - {id: slow, task: sleep, with: {duration: 3s}}
+  - {id: boom, task: fail, with: {message: "boom"}}
+""")
+        proc, run_id = self.run_in_background(
+            "own", until=lambda shown: shown["steps"].get("ok", {}).get("status") == "cancelled")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        before = self.p.show(run_id)["steps"]["ok"]
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        after = self.p.show(run_id)["steps"]["ok"]
+        for key in ("status", "attempt", "started_at", "error"):
+            self.assertEqual(after[key], before[key], key)
+        self.assertEqual(after["attempt"], 1)
+
+    def test_a_child_that_waits_after_its_parent_failed_is_cancelled(self):
+        # The child parked its approval after the parent had started failing: nothing
+        # cancelled it, `ferry run` exited 0 "waiting", and the child stayed waiting.
+        self.p.workflow("late", """\
+steps:
+  - {id: first, task: sleep, with: {duration: 500ms}}
+  - {id: ok, task: approval, needs: first, with: {message: "go?"}}
+  - {id: side, task: log, needs: ok, with: {message: "side effect"}}
+""")
+        self.p.workflow("par", """\
+steps:
+  - {id: sub, task: workflow, with: {name: late}}
+  - {id: boom, task: fail, with: {message: "boom"}}
+""")
+        doc = self.assertRun("par", code=1)
+        self.assertEqual(doc["status"], "failed")
+        child = self.p.show(doc["steps"]["sub"]["child_execution"])
+        self.assertEqual(child["status"], "cancelled", child)
+        self.assertEqual(child["steps"]["ok"]["status"], "cancelled")
+        self.assertEqual(child["steps"]["side"]["status"], "cancelled")
 
     def test_a_failing_execution_asks_for_no_decision(self):
         # The execution had failed, yet it waited (exit 0, "waiting" with an error) for a

@@ -596,8 +596,8 @@ steps:
 
     def test_a_dry_run_refuses_what_the_send_would(self):
         # The preview showed, as succeeded, a request the real send refuses (a line break in
-        # a header or path); and a header that frames the request (Content-Length, Host)
-        # went out as given, leaving the rest of the body read as a second request.
+        # a header or path); and a header that frames the request (Content-Length) went
+        # out as given, leaving the rest of the body read as a second request.
         m = self.mock()
         self.configure(m.url, "")
         for with_, why in (('{path: /x, headers: {X-Note: "v\\r\\nX-Injected: 1"}}',
@@ -606,8 +606,8 @@ steps:
                            ('{method: POST, path: /x, body: "AAAAGET /s HTTP/1.1", '
                             'headers: {Content-Length: "4"}}',
                             "header 'Content-Length' is set by the HTTP client"),
-                           ('{path: /x, headers: {Host: other.example}}',
-                            "header 'Host' is set by the HTTP client")):
+                           ('{path: /x, headers: {Connection: close}}',
+                            "header 'Connection' is set by the HTTP client")):
             self.p.workflow("bad", "steps:\n  - {id: s, task: http.request, integration: "
                                    "target, with: %s}\n" % with_)
             for args in (("--dry-run",), ()):
@@ -615,6 +615,26 @@ steps:
                 self.assertEqual(rc, 1, (with_, args, err))
                 self.assertIn(why, doc["steps"]["s"]["error"]["message"], (with_, args))
         self.assertEqual(m.requests(), [])
+
+    def test_a_request_naming_another_host_gets_no_credentials(self):
+        # A Host passed on from a caller took the integration's credentials to another
+        # virtual host at the same address; one naming the URL's own host keeps them.
+        m = self.mock({"auth": {"type": "basic", "username": SN_USER, "password": SN_PASSWORD}})
+        self.configure(m.url, "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}"
+                       % SN_USER)
+        own = m.url.split("://", 1)[1].rstrip("/")
+        self.p.workflow("vh", """\
+inputs:
+  host: {type: string}
+steps:
+  - {id: s, task: http.request, integration: target, with: {path: /api/now/table/incident, headers: {Host: "{{ inputs.host }}"}}}
+""")
+        self.run_wf("vh", "--input", "host=other.example")
+        self.run_wf("vh", "--input", "host=" + own.upper())
+        seen = [r["headers"].get("authorization") for r in m.requests()]
+        self.assertEqual(len(seen), 2, seen)
+        self.assertIsNone(seen[0])
+        self.assertTrue(seen[1].startswith("Basic "), seen)
 
     def test_secrets_never_reach_history_or_logs(self):
         m = self.mock({"auth": {"type": "basic", "username": SN_USER, "password": SN_PASSWORD}})

@@ -485,4 +485,9 @@ TEST_CASE("is_single_expression reads string literals as the lexer does",
     CHECK_FALSE(is_single_expression("{{ a }}{% if b %}{% endif %}{{ c }}"));
     CHECK_FALSE(is_single_expression("{{ 'open }}"));
     CHECK_FALSE(is_single_expression("text {{ a }}"));
+    // Brackets balance as the lexer balances them: nested dict literals end in `}}`.
+    CHECK(is_single_expression("{{ {'env': {'name': inputs.env}} }}", &inner));
+    CHECK(inner == " {'env': {'name': inputs.env}} ");
+    CHECK(is_single_expression("{{ x in {'a': [1, (2, {'b': 3})]} }}"));
+    CHECK_FALSE(is_single_expression("{{ {'a': 1} }} and {{ {'b': 2} }}"));
 }

@@ -27,7 +27,8 @@ constexpr const char* kDlqUsage =
     "                               that fails (the receiver is still down: the rest wait)\n"
     "       ferry dlq drop ID       forget the delivery\n"
     "\n"
-    "Common options: --project DIR, --data DIR.\n"
+    "Common options: --project DIR, --data DIR. Options take their value as the next\n"
+    "argument or after '=' (--limit=5).\n"
     "Exit status: 0 success, 1 the replay failed, 2 bad usage or an unknown ID.\n";
 
 std::string text(const Value& v, const char* key) {

@@ -57,8 +57,10 @@ constexpr const char* kExecutionsUsage =
     "--limit says otherwise. Options take their value as the next argument or after '='\n"
     "(--limit=5).\n"
     "\n"
-    "Exit status: 0 done; 1 the history could not be read; 2 bad usage, an unknown\n"
-    "execution, or no Ferry data in the data folder (approve, reject and cancel: above).\n";
+    "Exit status: 0 done; 1 the history could not be read, or the output could not be\n"
+    "written (a full disk); 2 bad usage, an unknown execution, or no Ferry data in the data\n"
+    "folder (approve, reject and cancel: above); 141 the reader of the output went away\n"
+    "(| head), as with SIGPIPE.\n";
 
 // A field as text for a terminal, on one line (printable: history holds vendors' and
 // callers' words, and a line break in one would start what reads as another field).

@@ -18,7 +18,8 @@ constexpr const char* kTasksUsage =
     "       ferry tasks show NAME [--provider P] [--json]\n"
     "\n"
     "The task catalogue: built-in tasks and the project's own (tasks/**/*.lua), with their\n"
-    "providers and input schemas. Common option: --project DIR.\n";
+    "providers and input schemas. Common option: --project DIR. Options take their value\n"
+    "as the next argument or after '=' (--provider=jira).\n";
 
 std::string field(const tmpl::Value& v, const char* key) {
     const tmpl::Value* f = engine::dict_get(v, key);

@@ -146,8 +146,12 @@ void Engine::end_pending_decisions(Run& run, size_t only_step) {
         unit->retry_timer = loop_.timer(0, [this, ref = run.ref, unit, parked, why] {
             Run* r = find_run(ref);
             if (!r) return;
-            if (!parked) {
-                if (!unit->child_execution.empty()) (void)cancel(unit->child_execution, why);
+            if (!parked) {  // the child did not fail: its parent did
+                if (!unit->child_execution.empty())
+                    (void)cancel(unit->child_execution,
+                                 why.rfind("another item", 0) == 0
+                                     ? "another item of the parent's step failed before a decision"
+                                     : "the parent execution failed before a decision");
                 return;
             }
             if (unit->status != "waiting") return;  // decided meanwhile

@@ -4328,6 +4328,7 @@ steps:
         self.assertEqual(doc["status"], "failed")
         child = self.p.show(doc["steps"]["sub"]["child_execution"])
         self.assertEqual(child["status"], "cancelled", child)
+        self.assertEqual(child["error"]["message"], "the parent execution failed before a decision")
         self.assertEqual(child["steps"]["ok"]["status"], "cancelled")
         self.assertEqual(child["steps"]["side"]["status"], "cancelled")
 
@@ -4366,6 +4367,9 @@ steps:
         self.assertEqual(sorted(r["status"] for r in rows), ["cancelled", "failed"], rows)
         waited = next(r for r in rows if r["status"] == "cancelled")
         shown = self.p.show(waited["id"])
+        # The child did not fail: its parent's step did.
+        self.assertEqual(shown["error"]["message"],
+                         "another item of the parent's step failed before a decision")
         self.assertEqual(shown["steps"]["gate"]["status"], "cancelled")
         self.assertEqual(shown["steps"]["made"]["status"], "cancelled")
 

@@ -3552,8 +3552,9 @@ steps:
         helped = self.p.ferry("executions", "--help", project=False, data=False)
         self.assertEqual(helped.returncode, 0)
         self.assertIn("50 unless\n--limit says otherwise", helped.stdout)
-        self.assertIn("Exit status: 0 done; 1 the history could not be read; 2 bad usage",
-                      helped.stdout)
+        self.assertIn("Exit status: 0 done; 1 the history could not be read, or the output "
+                      "could not be\nwritten (a full disk); 2 bad usage", helped.stdout)
+        self.assertIn("141 the reader of the output went away", helped.stdout)
 
         # One workflow's, then the rest.
         p = prune("--before", "0s", "--workflow", "broken")

@@ -262,6 +262,9 @@ class Engine {
     // Ends parked approvals (cancelled) and cancels children waiting for decisions once
     // the execution fails; with `only_step`, that step's items only (as above).
     void end_pending_decisions(Run& run, size_t only_step = SIZE_MAX);
+    // Ends a sub-workflow execution its stopped parent's step had started (the parent
+    // ends that step without running it again): taken over and cancelled.
+    void cancel_orphaned_child(const std::string& id, const std::string& reason);
     // The unit waits to retry until retry_at_ms (unix ms), then starts its next attempt.
     void arm_retry(Run& run, Unit& unit, uint64_t retry_at_ms);
     // The expression context of a step: the run's, plus `event` for on_step steps.

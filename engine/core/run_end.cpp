@@ -1,6 +1,7 @@
 // How an execution ends: the failure that decides it, the steps it never ran, its
 // outputs, the on_failure hook, and the final record.
 #include "core/executor.h"
+#include "core/history.h"
 #include "core/run_state.h"
 #include "core/values.h"
 
@@ -170,9 +171,22 @@ void Engine::end_pending_decisions(Run& run, size_t only_step) {
     }
 }
 
+void Engine::cancel_orphaned_child(const std::string& id, const std::string& reason) {
+    // Taken over and cancelled as a top-level orphan is (adopt_orphan): resumed, its steps
+    // scheduled only once the resumed record commits, and the cancel lands before that,
+    // so none of them starts again. Without it the child stayed "running" for good, and a
+    // `ferry resume CHILD` did its side effects for a parent that had failed.
+    if (execution_ended(stored_status(store_, id))) return;
+    if (!find_run(id) && !resume(id, [](const ExecutionSummary&) {})) return;
+    (void)cancel(id, reason);
+}
+
 void Engine::finish_run(Run& run) {
     if (run.finishing) return;
     run.finishing = true;
+    // Children of steps the stopped process had started, ended below with their step: their
+    // own process is gone too, and nothing else would end them.
+    std::vector<std::string> orphaned_children;
     // A failure into a handler that never became ready is no failure handled: it waits for
     // a step that did not run (another handler no failure called).
     for (size_t i = 0; i < run.steps.size(); ++i) {
@@ -213,6 +227,9 @@ void Engine::finish_run(Run& run) {
                     first_item_started = at;
                 if ((it->first == id || item) && started_unfinished(it->second)) {
                     end_interrupted_unit(run, i, it->first, it->second, why);
+                    if (const tmpl::Value* c = dict_get(it->second, "child_execution");
+                        c && c->is_string())
+                        orphaned_children.emplace_back(c->str());
                     if (!item) {
                         st.reason = why;
                         ended_as_it_was = true;
@@ -245,6 +262,9 @@ void Engine::finish_run(Run& run) {
         // The outputs below may ask what became of it (steps.handler.status).
         run.steps_view.dict_obj().set(str(run.wf->steps[i].id), not_run_view(st));
     }
+    for (const std::string& child : orphaned_children)
+        cancel_orphaned_child(child, run.cancelled ? "its parent execution was cancelled"
+                                                   : "its parent execution failed");
     if (!run.failing) {
         Result<tmpl::Value> outputs = expressions_.evaluate_tree(
             run.wf->outputs.is_dict() ? run.wf->outputs : tmpl::Value::dict(), run.context,

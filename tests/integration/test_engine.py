@@ -2787,6 +2787,53 @@ steps:
                 self.assertEqual(len(rows), 3, "no child started anew")
                 shutil.rmtree(self.p.data)
 
+    def test_a_failing_parent_resumed_ends_the_children_of_its_stopped_steps(self):
+        # The parent ended its running sub-workflow step cancelled and left the child
+        # `running` for good (out of reach of resume and cancel); `ferry resume CHILD`
+        # then did the child's side effects for a parent that had failed.
+        self.p.workflow("kid", """\
+steps:
+  - {id: nap, task: sleep, with: {duration: 3s}}
+  - {id: side, task: log, needs: nap, with: {message: "side effect"}}
+""")
+        for shape in ("{id: sub, task: workflow, with: {name: kid}}",
+                      "{id: sub, task: workflow, for_each: [a, b], with: {name: kid}}"):
+            with self.subTest(shape=shape):
+                self.p.workflow("par", """\
+steps:
+  - %s
+  - {id: boom, task: fail, with: {message: boom}}
+""" % shape)
+                proc = subprocess.Popen([FERRY, "run", "par", "--quiet", "--project",
+                                         str(self.p.dir), "--data", str(self.p.data)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                self.procs.append(proc)
+                run_id, deadline = None, time.monotonic() + 15
+                while time.monotonic() < deadline:
+                    rows = json.loads(self.p.ferry("executions", "list", "--workflow", "par",
+                                                   "--json").stdout or "[]")
+                    running = [r for r in rows if r["status"] == "running"]
+                    if running and running[0]["error"] is not None:
+                        run_id = running[0]["id"]
+                        break
+                    time.sleep(0.05)
+                self.assertIsNotNone(run_id, "the parent never recorded its failure")
+                time.sleep(0.3)  # the children's records are committed
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                r = self.p.ferry("resume", "--quiet", timeout=30)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual(self.p.show(run_id)["status"], "failed")
+                kids = [k for k in json.loads(self.p.ferry("executions", "list", "--workflow",
+                                                           "kid", "--json").stdout)
+                        if k["parent"]["execution"] == run_id]
+                self.assertTrue(kids)
+                for kid in kids:
+                    shown = self.p.show(kid["id"])
+                    self.assertEqual(shown["status"], "cancelled", shown)
+                    self.assertEqual(shown["error"]["message"], "its parent execution failed")
+                    self.assertEqual(shown["steps"]["side"]["status"], "cancelled")
+
     def test_a_child_another_process_runs_is_waited_for_not_failed(self):
         # While another process holds a child (`ferry resume CHILD` at the same moment), a
         # resume of the parent must not fail the step for good: it leaves the parent

@@ -95,16 +95,8 @@ Status Engine::cancel(const std::string& id, const std::string& reason) {
         run->status = "running";
         persist_execution(*run);
     }
-    for (Unit* unit : woken) {
-        TaskOutcome outcome;
-        outcome.error = make_error(ErrorKind::Cancelled, reason);
-        // How long it ran (slept, or waited for a decision) until the cancel: a 0 would
-        // drag the step-duration histogram down.
-        uint64_t began = unit->attempt_started_ms ? unit->attempt_started_ms : unit->started_ms;
-        uint64_t now = now_unix_ms();
-        if (began && now > began) outcome.duration_ms = double(now - began);
-        unit_finished(*run, *unit, std::move(outcome));
-    }
+    for (Unit* unit : woken)
+        unit_finished(*run, *unit, stopped_outcome(*unit, reason));
     // A sub-workflow's end settles its parent's unit.
     for (const std::string& child : children)
         (void)cancel(child, reason);

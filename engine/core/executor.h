@@ -262,6 +262,9 @@ class Engine {
     // Ends parked approvals (cancelled) and cancels children waiting for decisions once
     // the execution fails; with `only_step`, that step's items only (as above).
     void end_pending_decisions(Run& run, size_t only_step = SIZE_MAX);
+    // The outcome of a unit stopped from outside while it slept or waited for a decision:
+    // cancelled with `reason`, for as long as it had run.
+    TaskOutcome stopped_outcome(const Unit& unit, const std::string& reason) const;
     // Ends a sub-workflow execution its stopped parent's step had started (the parent
     // ends that step without running it again): taken over and cancelled.
     void cancel_orphaned_child(const std::string& id, const std::string& reason);

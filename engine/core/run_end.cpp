@@ -130,29 +130,42 @@ void Engine::stop_pending_retries(Run& run, const char* status, size_t only_step
     }
 }
 
+TaskOutcome Engine::stopped_outcome(const Unit& unit, const std::string& reason) const {
+    TaskOutcome outcome;
+    outcome.error = make_error(ErrorKind::Cancelled, reason);
+    outcome.stopped = true;
+    // How long it ran (slept, or waited for a decision) until it was stopped: a 0 would
+    // drag the step-duration histogram down.
+    uint64_t began = unit.attempt_started_ms ? unit.attempt_started_ms : unit.started_ms;
+    uint64_t now = now_unix_ms();
+    if (began && now > began) outcome.duration_ms = double(now - began);
+    return outcome;
+}
+
 void Engine::end_pending_decisions(Run& run, size_t only_step) {
     // A parked approval is no running task: once the execution fails, a decision could
     // only start steps that will not run (or, in a sub-workflow, do a side effect for a
     // parent that failed), so it ends cancelled, as a cancel ends it, and a child that
     // waits for decisions is cancelled. From the loop, not from inside the failure being
     // handled: ending a unit settles it and may finish the run.
-    const std::string why = only_step == SIZE_MAX ? "the execution failed before a decision"
-                                                  : "another item failed before a decision";
+    const bool one_step = only_step != SIZE_MAX;
+    const std::string why = one_step ? "another item failed before a decision"
+                                     : "the execution failed before a decision";
+    // A child did not fail: its parent did.
+    const std::string child_why = one_step
+                                      ? "another item of the parent's step failed before a decision"
+                                      : "the parent execution failed before a decision";
     for (auto& owned : run.units) {
         Unit* unit = owned.get();
-        if (only_step != SIZE_MAX && unit->step_index != only_step) continue;
+        if (one_step && unit->step_index != only_step) continue;
         Run* child = unit->child_execution.empty() ? nullptr : find_run(unit->child_execution);
         bool parked = unit->status == "waiting" && !unit->task;
         if (!parked && !(child && child->status == "waiting")) continue;
-        unit->retry_timer = loop_.timer(0, [this, ref = run.ref, unit, parked, why] {
+        unit->retry_timer = loop_.timer(0, [this, ref = run.ref, unit, parked, why, child_why] {
             Run* r = find_run(ref);
             if (!r) return;
-            if (!parked) {  // the child did not fail: its parent did
-                if (!unit->child_execution.empty())
-                    (void)cancel(unit->child_execution,
-                                 why.rfind("another item", 0) == 0
-                                     ? "another item of the parent's step failed before a decision"
-                                     : "the parent execution failed before a decision");
+            if (!parked) {
+                if (!unit->child_execution.empty()) (void)cancel(unit->child_execution, child_why);
                 return;
             }
             if (unit->status != "waiting") return;  // decided meanwhile
@@ -160,13 +173,7 @@ void Engine::end_pending_decisions(Run& run, size_t only_step) {
                 r->status = "running";
                 persist_execution(*r);
             }
-            TaskOutcome outcome;
-            outcome.error = make_error(ErrorKind::Cancelled, why);
-            outcome.stopped = true;
-            uint64_t began = unit->attempt_started_ms ? unit->attempt_started_ms : unit->started_ms;
-            uint64_t now = now_unix_ms();
-            if (began && now > began) outcome.duration_ms = double(now - began);
-            unit_finished(*r, *unit, std::move(outcome));
+            unit_finished(*r, *unit, stopped_outcome(*unit, why));
         });
     }
 }

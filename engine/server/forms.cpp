@@ -19,7 +19,6 @@ using workflow::FormSpec;
 bool given(const Value* v) {
     if (!v || v->is_none() || v->is_undefined()) return false;
     if (v->is_string() && v->str().empty()) return false;
-    if (v->is_sequence() && v->list_obj().items.empty()) return false;
     return true;
 }
 

@@ -64,6 +64,26 @@ TEST_CASE("submission: every field error at once", "[forms]") {
           std::pair<std::string, std::string>{"extra", "is not a field of this form"});
 }
 
+TEST_CASE("submission: a list for a single-valued field is a type error, not a missing value",
+          "[forms]") {
+    // `"risk": []` used to read as "not given", so the default (low) was silently taken.
+    auto form = sample();
+    Value sub = tmpl::value_from_json(
+        R"({"device":[],"window":"2026-03-01T22:00","risk":[],"hosts":[],"urgent":[]})");
+    FormOutcome out = check_submission(form, sub);
+    REQUIRE(out.errors.size() == 4);
+    CHECK(out.errors[0] == std::pair<std::string, std::string>{"device", "must be text"});
+    CHECK(out.errors[1] ==
+          std::pair<std::string, std::string>{"risk", "must be one of the choices"});
+    CHECK(out.errors[2] == std::pair<std::string, std::string>{"hosts", "must be a whole number"});
+    CHECK(out.errors[3] == std::pair<std::string, std::string>{"urgent", "must be true or false"});
+    // null and "" are still "not given": the default applies, a required field is missing.
+    out = check_submission(
+        form, tmpl::value_from_json(R"({"device":null,"window":"2026-03-01T22:00","risk":""})"));
+    REQUIRE(out.errors.size() == 1);
+    CHECK(out.errors[0] == std::pair<std::string, std::string>{"device", "is required"});
+}
+
 TEST_CASE("urlencoded: repeated keys, unchecked boxes, empty inputs", "[forms]") {
     auto form = sample();
     UrlencodedSubmission sub = urlencoded_submission(

@@ -18,6 +18,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
@@ -79,19 +80,21 @@ bool is_identifier(std::string_view s) {
     return true;
 }
 
+// A key in double quotes, escaped as JSON escapes it, so a key that is a secret (a vendor
+// map keyed by a token) is found by redaction in this message as in any record; only the
+// bytes that are not UTF-8 (often what the message is about) are shown as \xNN.
 void append_quoted(std::string& out, std::string_view s) {
     out += '"';
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += char(c);
-        } else if (c < 0x20 || c >= 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02X", c);
-            out += buf;
-        } else {
-            out += char(c);
-        }
+    while (!s.empty()) {
+        const size_t bad = std::min(invalid_utf8_at(s), s.size());
+        const size_t start = out.size();
+        out.resize(start + bad * 6);
+        out.resize(size_t(write_json_escaped(out.data() + start, s.substr(0, bad)) - out.data()));
+        if (bad == s.size()) break;
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "\\x%02X", unsigned(static_cast<unsigned char>(s[bad])));
+        out += hex;
+        s.remove_prefix(bad + 1);
     }
     out += '"';
 }

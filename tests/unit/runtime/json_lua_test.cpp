@@ -133,6 +133,13 @@ TEST_CASE("json_lua: strings are bytes, JSON output must be UTF-8", "[json_lua]"
     CHECK(encode(lua, "{['k\\xff'] = 1}") ==
           "error: [\"k\\xFF\"]: key is not valid UTF-8 (byte 0xFF at offset 1); encode binary "
           "data with ferry.crypto.base64_encode");
+    // A key quoted in a message keeps its UTF-8 and is escaped as JSON escapes it (a key may
+    // be a secret, which redaction finds in those forms); only the bad bytes are \xNN.
+    CHECK(encode(lua, "{['cl\xc3\xa9\t\\\"\xff'] = 1}") ==
+          "error: [\"cl\xc3\xa9\\t\\\"\\xFF\"]: key is not valid UTF-8 (byte 0xFF at offset "
+          "6); encode binary data with ferry.crypto.base64_encode");
+    CHECK(encode(lua, "{['tok\xc3\xa9\x01n'] = print}") ==
+          "error: [\"tok\xc3\xa9\\u0001n\"]: cannot encode a function as JSON");
     // Repaired (log fields): each bad byte is U+FFFD, in values and keys, the rest kept.
     auto repair = json_lua::InvalidUtf8::Repair;
     CHECK(encode(lua, "{name = 'Jos\\233'}", repair) == "{\"name\":\"Jos\xef\xbf\xbd\"}");
@@ -332,7 +339,8 @@ TEST_CASE("json_lua: a metatable's __shared fields are encoded as the table's ow
         INFO(text);
         return parse(text);
     };
-    CHECK(as_document("ctx") == parse(R"({"attempt":2,"step_id":"own","workflow":"w","dry_run":false})"));
+    CHECK(as_document("ctx") ==
+          parse(R"({"attempt":2,"step_id":"own","workflow":"w","dry_run":false})"));
     CHECK(as_document("bare") == parse(R"({"workflow":"w","step_id":"s","dry_run":false})"));
     CHECK(encode(lua, "not_a_table") == "{\"a\":1}");
     CHECK(encode(lua, "{inner = ctx}").find("\"workflow\":\"w\"") != std::string::npos);

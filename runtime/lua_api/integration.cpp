@@ -95,10 +95,13 @@ int integration_request(lua_State* L, const char* name) {
     IntegrationRequest req;
     req.timeout_set = read_http_request(L, 1, req.http, false);
     lua_getfield(L, 1, "idempotent");
+    check_request_field(L, "idempotent", LUA_TBOOLEAN);
     if (lua_isboolean(L, -1)) req.idempotent = lua_toboolean(L, -1) != 0;
     lua_getfield(L, 1, "retry");
+    check_request_field(L, "retry", LUA_TBOOLEAN);
     if (lua_isboolean(L, -1)) req.retry = lua_toboolean(L, -1) != 0;
     lua_getfield(L, 1, "preview");
+    check_request_field(L, "preview", LUA_TBOOLEAN);
     bool preview = lua_toboolean(L, -1) != 0;
     lua_pop(L, 3);
 

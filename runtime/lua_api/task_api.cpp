@@ -191,6 +191,12 @@ int http_url(lua_State* L) {
     return 1;
 }
 
+void check_request_field(lua_State* L, const char* field, int type) {
+    if (lua_isnil(L, -1) || lua_type(L, -1) == type) return;
+    luaL_error(L, "ferry.http.request: bad argument '%s' (%s expected, got %s)", field,
+               lua_typename(L, type), luaL_typename(L, -1));
+}
+
 bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_required) {
     idx = lua_absindex(L, idx);
     // Read whole, NULs included, and refused with one: as C strings they were cut at the
@@ -202,13 +208,7 @@ bool read_http_request(lua_State* L, int idx, HttpRequest& req, bool url_require
             luaL_error(L, "ferry.http.request: '%s' contains a NUL byte", field);
         return std::string(text, n);
     };
-    // A field of the wrong type raises: ignoring it would send a request the task did not
-    // ask for (no headers, no query, TLS checks it meant to turn off).
-    auto expect = [L](const char* field, int type) {
-        if (lua_isnil(L, -1) || lua_type(L, -1) == type) return;
-        luaL_error(L, "ferry.http.request: bad argument '%s' (%s expected, got %s)", field,
-                   lua_typename(L, type), luaL_typename(L, -1));
-    };
+    auto expect = [L](const char* field, int type) { check_request_field(L, field, type); };
     lua_getfield(L, idx, "method");
     expect("method", LUA_TSTRING);
     if (!lua_isnil(L, -1)) {
@@ -312,6 +312,7 @@ namespace {
 int start_http_request(lua_State* L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "integration");
+    check_request_field(L, "integration", LUA_TSTRING);
     if (lua_type(L, -1) == LUA_TSTRING) {
         std::string name = lua_tostring(L, -1);
         lua_pop(L, 1);

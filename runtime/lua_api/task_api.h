@@ -18,6 +18,10 @@ void set_http_client(lua_State* L, HttpClient* client);
 // Makes registry the integrations ferry.http.request{integration = NAME} reaches.
 void set_integrations(lua_State* L, IntegrationRegistry* registry);
 
+// Raises unless the value at the top of the stack is nil or of the type: a field of the
+// wrong type ignored would send a request the task did not ask for (no headers, no query,
+// TLS checks it meant to turn off, a PUT it marked not idempotent retried).
+void check_request_field(lua_State* L, const char* field, int type);
 // Shared by the plain and the integration request paths (task_api.cpp).
 // Reads method, url, query, headers, json | body, timeout, verify_tls, ca_file,
 // client_cert, client_key from the table at idx; raises on misuse. A missing url is

@@ -61,6 +61,10 @@ local function http_of(ctx)
       error("ctx.http: a request table expected, got " .. type(req), 2)
     end
     local r = copy(req)
+    -- string.upper would turn a number into a method ("5"): refused as ferry.http refuses it.
+    if r.method ~= nil and type(r.method) ~= "string" then
+      error("ctx.http: bad argument 'method' (string expected, got " .. type(r.method) .. ")", 2)
+    end
     r.method = string.upper(r.method or "GET")
     if integration and integration.type then
       r.integration = integration.name

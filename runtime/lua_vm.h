@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <lua.hpp>
 
@@ -95,6 +96,8 @@ class LuaVM {
         ceiling_hit_ = false;
     }
     bool ceiling_hit() const { return ceiling_hit_; }
+    // Inside require, running a module's top level (which cannot wait).
+    bool loading_module() const { return !loading_.empty(); }
 
   private:
     static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
@@ -118,8 +121,9 @@ class LuaVM {
     size_t alloc_ceiling_ = SIZE_MAX;
     bool ceiling_hit_ = false;
     int env_ref_ = LUA_NOREF;
-    int loaded_ref_ = LUA_NOREF;   // require cache
-    int modules_ref_ = LUA_NOREF;  // ferry.* module table (real, behind the proxy)
+    int loaded_ref_ = LUA_NOREF;        // require cache
+    std::vector<std::string> loading_;  // modules whose top level is running, innermost last
+    int modules_ref_ = LUA_NOREF;       // ferry.* module table (real, behind the proxy)
     std::map<std::string, lua_CFunction> c_modules_;
     std::function<std::optional<LuaSource>(const std::string&)> resolver_;
     std::map<std::string, int> chunk_cache_;  // chunkname + '\0' + text -> ref

@@ -200,6 +200,13 @@ Task* Scheduler::current(lua_State* L, const char* what) {
                    what);
         return nullptr;
     }
+    if (!lua_isyieldable(L) && vm_of(L)->loading_module()) {
+        luaL_error(L,
+                   "%s cannot wait in a module's top level (it runs inside require); "
+                   "call it from a function the task calls",
+                   what);
+        return nullptr;
+    }
     if (!lua_isyieldable(L)) {
         luaL_error(L,
                    "%s cannot wait here (inside a metamethod, an iterator or a sort "

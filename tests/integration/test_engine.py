@@ -1483,6 +1483,32 @@ return {
 
 
 class Sandbox(EngineTest):
+    def test_a_non_ascii_secret_quoted_in_a_result_error_is_redacted(self):
+        # The "result cannot be stored" errors quote the key they are about; a key holding
+        # a credential (a vendor map keyed by a token) was written with \xC3\xA9 for its
+        # UTF-8, a form redaction does not know, and reached history, stderr and the API.
+        secret = "pw\u00e9-nonascii-secret99"
+        os.environ["FERRY_TEST_KEY_SECRET"] = secret
+        self.addCleanup(os.environ.pop, "FERRY_TEST_KEY_SECRET", None)
+        self.p.write("ferry.yaml", "integrations:\n  api: {type: http, base_url: "
+                     "\"http://127.0.0.1:9\", auth: {type: bearer, token: "
+                     "\"${env:FERRY_TEST_KEY_SECRET}\"}}\n")
+        self.p.workflow("keyed", """\
+steps:
+  - {id: bad, task: lua, on_error: continue, with: {script: "return {['%s\\\\255'] = 1}"}}
+  - {id: fn, task: lua, on_error: continue, with: {script: "return {['%s'] = {f = print}}"}}
+""" % (secret, secret))
+        rc, doc, err = self.p.run("keyed")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("key is not valid UTF-8", self.step_error(doc, "bad")["message"])
+        for step in ("bad", "fn"):
+            self.assertIn('["[REDACTED]', self.step_error(doc, step)["message"])
+        shown = self.p.ferry("executions", "show", doc["id"]).stdout
+        for where, text in (("run", json.dumps(doc, ensure_ascii=False)), ("stderr", err),
+                            ("show", shown)):
+            for form in (secret, "pw\\xC3\\xA9-nonascii"):
+                self.assertNotIn(form, text, where)
+
     def test_a_task_cannot_pass_off_a_real_run_as_a_dry_run(self):
         # error({kind = "dry_run"}) is how ctx.http stops a dry run; in a real run it must
         # not record a success that sent nothing. print() of bytes that are not UTF-8 is
@@ -1919,6 +1945,32 @@ steps:
                            ("tls", "bad argument 'verify_tls' (boolean expected, got string)"),
                            ("ca", "bad argument 'ca_file' (string expected, got table)")):
             self.assertIn(text, self.step_error(doc, step)["message"])
+
+    def test_integration_fields_of_the_wrong_type_are_refused(self):
+        # idempotent = "false" was ignored, so a PUT the task marked not idempotent was
+        # retried (sent four times); integration = 5 sent a plain request without the
+        # integration's credentials, retries or rate limit; method = 5 went out as "5".
+        self.p.write("ferry.yaml", "integrations:\n  api:\n    type: http\n"
+                                   "    base_url: http://127.0.0.1:9\n")
+        self.p.workflow("hi", r"""
+steps:
+  - {id: integ, task: lua, on_error: continue, with: {script: "return ferry.http.request{integration = 5, url = 'http://127.0.0.1:9/'}"}}
+  - {id: idem, task: lua, on_error: continue, with: {script: "return ferry.http.request{integration = 'api', method = 'PUT', url = '/x', idempotent = 'false'}"}}
+  - {id: retry, task: lua, on_error: continue, with: {script: "return ferry.http.request{integration = 'api', url = '/x', retry = 'false'}"}}
+  - {id: preview, task: lua, on_error: continue, with: {script: "return ferry.http.request{integration = 'api', url = '/x', preview = 1}"}}
+  - {id: method, task: lua, on_error: continue, with: {script: "return ctx.http{method = 5, url = 'http://127.0.0.1:9/'}"}}
+""")
+        doc = self.assertRun("hi")
+        for step, text in (("integ", "bad argument 'integration' (string expected, got number)"),
+                           ("idem", "bad argument 'idempotent' (boolean expected, got string)"),
+                           ("retry", "bad argument 'retry' (boolean expected, got string)"),
+                           ("preview", "bad argument 'preview' (boolean expected, got number)"),
+                           ("method", "ctx.http: bad argument 'method' (string expected, got number)")):
+            with self.subTest(step=step):
+                err = self.step_error(doc, step)
+                self.assertIn(text, err["message"])
+                self.assertEqual(err["kind"], "lua_error")
+                self.assertEqual(doc["steps"][step]["attempt"], 1)
 
 
 class Validation(EngineTest):

@@ -87,6 +87,27 @@ TEST_CASE("scheduler: a task may wait, a task spawned without I/O may not", "[sc
     }
 }
 
+TEST_CASE("scheduler: a module's top level cannot wait, and says it is a module's", "[scheduler]") {
+    SchedulerFixture f;
+    f.vm.set_source_resolver([](const std::string& name) -> std::optional<LuaSource> {
+        if (name != "acme.sleepy") return std::nullopt;
+        return LuaSource{"@stdlib/acme/sleepy.lua", "ferry.sleep(10) return {}"};
+    });
+    // It said "inside a metamethod, an iterator or a sort comparator", none of which it was.
+    TaskOutcome out = f.run("return function() return require('acme.sleepy') end", TaskLimits{});
+    REQUIRE_FALSE(out.ok);
+    INFO(out.error.message);
+    CHECK(out.error.message.find("stdlib/acme/sleepy.lua:1: ferry.sleep cannot wait in a "
+                                 "module's top level (it runs inside require)") !=
+          std::string::npos);
+    // A wait inside a metamethod keeps its own message.
+    out = f.run("return function() return tostring(setmetatable({}, {__tostring = function() "
+                "ferry.sleep(1) return 'x' end})) end",
+                TaskLimits{});
+    REQUIRE_FALSE(out.ok);
+    CHECK(out.error.message.find("inside a metamethod") != std::string::npos);
+}
+
 TEST_CASE("scheduler: ferry.sleep refuses durations that are no number of milliseconds",
           "[scheduler]") {
     SchedulerFixture f;

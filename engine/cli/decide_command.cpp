@@ -154,7 +154,8 @@ int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
     if (!cancelled) {
         // Running in a live process: that one ends it (`ferry serve`: its API).
         return refuse(cancelled.error().message +
-                      (cancelled.error().message.find("another ferry process") != std::string::npos
+                      (cancelled.error().message.find(
+                           "another ferry process that is still running") != std::string::npos
                            ? " (ferry serve: cancel it through its API; ferry run or ferry "
                              "resume: stop that process, then cancel it here)"
                            : ""));

@@ -337,7 +337,9 @@ int serve_command(int argc, char** argv) {
     // before the loop serves anything, puts a step that waited for an approval back into
     // "waiting" before the first request: a decision sent right after a restart found no
     // such step for a moment (404) and was lost.
-    if (Status s = app->engine->flush(); !s) log.error("resume: " + s.error().message);
+    // Without that commit the resumed executions could not go on (nor could another process
+    // take them: this one holds them): stop as a crash would, as any failed commit does.
+    if (Status s = app->engine->flush(); !s) app->engine->stop_on_lost_history(s.error());
 
     // After the resumes: a catch-up run is a new execution, not one of those.
     schedules.start();

@@ -188,15 +188,24 @@ size_t Engine::busy_executions() const {
     return n;
 }
 
-Engine::Run* Engine::adopt_parked(const std::string& id) {
+Engine::Run* Engine::adopt_parked(const std::string& id, std::optional<Error>* failed) {
     if (stored_status(store_, id) != "waiting") return nullptr;
     std::string top = stored_top(store_, id);
     if (!find_run(top)) {
-        if (!resume(top, [](const ExecutionSummary&) {})) return nullptr;
+        bool busy = false;
+        if (Status s = resume(
+                top, [](const ExecutionSummary&) {}, &busy);
+            !s) {
+            // Not another process's: a lock that cannot be made, a damaged record. Saying
+            // "another process runs it" sent operators looking for one that does not exist.
+            if (!busy && failed) *failed = s.error();
+            return nullptr;
+        }
         // A resumed execution is scheduled once its "running" record commits: committing now
         // puts its approvals back into "waiting" (and re-attaches its sub-workflows) before
         // the decision looks for them, as ferry serve does for the ones it resumes at start.
-        if (!flush()) return nullptr;
+        // The run is registered by then: without its records it could not go on.
+        if (Status s = flush(); !s) stop_on_lost_history(s.error());
     }
     return find_run(id);
 }
@@ -206,7 +215,12 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                                     const std::string& comment, const std::string& via) {
     using Refusal = DecideResult::Refusal;
     Run* run = find_run(execution_id);
-    if (!run) run = adopt_parked(execution_id);
+    std::optional<Error> not_adopted;
+    if (!run) run = adopt_parked(execution_id, &not_adopted);
+    if (!run && not_adopted)
+        return {Refusal::Failed, "execution " + execution_id +
+                                     " waits for a decision, but cannot be taken up here: " +
+                                     not_adopted->describe()};
     if (!run) {
         // Not in memory: one that already ended is a conflict, not an unknown execution.
         const std::string status = stored_status(store_, execution_id);

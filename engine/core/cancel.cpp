@@ -44,7 +44,13 @@ Engine::Run* Engine::adopt_orphan(const std::string& id, std::string& why) {
 
 Status Engine::cancel(const std::string& id, const std::string& reason) {
     Run* run = find_run(id);
-    if (!run) run = adopt_parked(id);  // waiting, left by a `ferry run` that has ended
+    std::optional<Error> not_adopted;
+    if (!run) run = adopt_parked(id, &not_adopted);  // waiting, left by a `ferry run` that ended
+    if (!run && not_adopted)
+        return make_error(not_adopted->kind, "execution '" + id +
+                                                 "' waits for a decision, but cannot be taken "
+                                                 "up here: " +
+                                                 not_adopted->message);
     std::string why;
     if (!run) run = adopt_orphan(id, why);  // running, left by a process that died
     if (!run && why.empty()) {

@@ -32,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -194,7 +195,8 @@ class Engine {
     // An approval step's decision (engine/core/approvals.cpp). decision: "approved" or
     // "rejected". A refusal says why, so callers map it without reading the message.
     struct DecideResult {
-        enum class Refusal { None, NotRunningHere, NoSuchStep, NotWaiting, NotAnApprover };
+        // Failed: the execution waits, but could not be taken up (its records, its lock).
+        enum class Refusal { None, NotRunningHere, NoSuchStep, NotWaiting, NotAnApprover, Failed };
         Refusal refusal = Refusal::None;
         std::string message;
         bool ok() const { return refusal == Refusal::None; }
@@ -206,6 +208,9 @@ class Engine {
                         const std::string& comment, const std::string& via = {});
     // Commits staged writes now (the loop does it once per iteration anyway).
     Status flush();
+    // For a commit the runs in memory depend on: they cannot go on without it, so the
+    // process stops as a crash would (exit status 3), saying why.
+    [[noreturn]] void stop_on_lost_history(const Error& e) const;
 
     struct Run;
     struct Unit;
@@ -216,8 +221,9 @@ class Engine {
     // that process has ended (it exits when only decisions are left): this one adopts it,
     // as its next start would, so that a decision or a cancel sent now is taken now. A
     // sub-workflow comes with its top-level execution (they resume together). nullptr when
-    // it is not waiting, or another live process runs it.
-    Run* adopt_parked(const std::string& id);
+    // it is not waiting, or another live process runs it, or it could not be taken up
+    // (*failed, if given, says why: a lock that cannot be made, a damaged record).
+    Run* adopt_parked(const std::string& id, std::optional<Error>* failed = nullptr);
     // For a cancel: a top-level execution recorded running whose process is gone (killed,
     // crashed), resumed here with nothing started yet, so that the cancel ends it without
     // running what was left. nullptr when it is not running, a live process runs it, or it
@@ -419,7 +425,6 @@ class Engine {
     bool committing_ = false;
     void batch_written();  // the writer thread finished a batch: its effects run
     void hold_loop_while_writing();
-    [[noreturn]] void stop_on_lost_history(const Error& e) const;
     // Whether the engine still exists, for callbacks that can outlive it: the writer's
     // posts and hook tasks' done callbacks.
     std::shared_ptr<Engine*> alive_ = std::make_shared<Engine*>(this);

@@ -99,6 +99,7 @@ void Call::refused(const Engine::DecideResult& r) {
     case Refusal::NotAnApprover: return error(403, "forbidden", r.message);
     case Refusal::NotWaiting:
     case Refusal::None: return error(409, "conflict", r.message);
+    case Refusal::Failed: return error(500, "storage", r.message);
     }
 }
 

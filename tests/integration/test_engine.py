@@ -4353,6 +4353,31 @@ steps:
         self.assertIn("is waiting for an approval", p.stderr)
 
 
+    def test_a_decision_that_cannot_take_the_execution_up_says_why(self):
+        # A lock that could not be made (here a folder in its place; a full inode table, a
+        # locks/ not writable) was reported as "waits in another ferry process that is
+        # still running", and the operator looked for a process that did not exist.
+        self.p.workflow("appr", """\
+steps:
+  - {id: ok, task: approval, with: {message: "Deploy?", timeout: 1h}}
+""")
+        run_id = self.assertRun("appr")["id"]
+        (self.p.data / "locks" / run_id).mkdir(parents=True)
+        r = self.p.ferry("executions", "approve", run_id, "ok")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("waits for a decision, but cannot be taken up here: storage: cannot make "
+                      "the lock", r.stderr)
+        self.assertNotIn("waits in another ferry process", r.stderr)
+        r = self.p.ferry("executions", "cancel", run_id)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("waits for a decision, but cannot be taken up here: cannot make the lock",
+                      r.stderr)
+        self.assertNotIn("cancel it through its API", r.stderr)
+        (self.p.data / "locks" / run_id).rmdir()
+        r = self.p.ferry("executions", "approve", run_id, "ok")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.p.show(run_id)["status"], "succeeded")
+
     def test_a_child_waiting_for_a_decision_is_no_interrupted_attempt_of_its_parent(self):
         # Every takeover (a refused CLI decision included) wrote an "interrupted" attempt on
         # the parent's step and counted one more, though the child ran once.

@@ -54,6 +54,9 @@ constexpr rlim_t kSpareDescriptors = 256;
 
 // How often the secret files of ferry.yaml are read again for redaction (a few small reads).
 constexpr uint64_t kSecretRelearnMs = 1000;
+// How often the reader slots of dead processes are freed (Store::clear_dead_readers): a
+// pinned snapshot makes the file grow at the rate executions are written.
+constexpr uint64_t kDeadReaderSweepMs = 5000;
 
 // Each connection is a descriptor, and the usual soft limit (1024) is below what the
 // default max_connections needs with the rest, so accept() would fail first. The soft limit
@@ -351,6 +354,17 @@ int serve_command(int argc, char** argv) {
     std::unique_ptr<Loop::Timer> secrets_relearnt = app->loop.timer(
         kSecretRelearnMs, [&app] { app->learn_secrets(); }, kSecretRelearnMs);
     secrets_relearnt->set_background();
+    std::unique_ptr<Loop::Timer> readers_swept = app->loop.timer(
+        kDeadReaderSweepMs,
+        [&app, &log] {
+            if (size_t dead = app->store->clear_dead_readers())
+                log.warn("freed the store's read slots of " + std::to_string(dead) +
+                             " ferry process(es) that died while reading (a killed `ferry "
+                             "executions export`?): the pages they held are reused again",
+                         {{"readers_freed", int64_t(dead)}});
+        },
+        kDeadReaderSweepMs);
+    readers_swept->set_background();
     std::optional<engine::server::HistoryRetention> retention;
     if (app->config.store.keep_ms) {
         retention.emplace(*app, *app->config.store.keep_ms, log, metrics);

@@ -280,6 +280,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
         unsigned flags = MDB_NOTLS | (options.durable ? 0u : unsigned{MDB_NOSYNC});
         // The files are the owner's alone, as the folder Ferry makes is.
         lmdb::check(mdb_env_open(s.env.get(), dir.c_str(), flags, 0600), "mdb_env_open");
+        store->clear_dead_readers();
         s.max_key_size = static_cast<size_t>(mdb_env_get_maxkeysize(s.env.get()));
         check_not_truncated(s.env.get());
         MDB_envinfo info{};

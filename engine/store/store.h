@@ -171,6 +171,12 @@ class Store {
         uint64_t used_bytes() const { return file_bytes - std::min(free_bytes, file_bytes); }
     };
     Usage usage() const;
+    // Frees the reader slots of processes that died inside a read transaction (an
+    // `executions export` killed by `timeout`): LMDB clears them only when a process opens
+    // the folder alone, and until then the snapshot such a slot pins keeps every page freed
+    // after it from reuse, so the file grows however much is pruned. Returns how many it
+    // freed. Store::open and usage() call it; a long-running server also on a timer.
+    size_t clear_dead_readers() const;
     uint64_t high_water_bytes() const;
     uint64_t map_bytes() const;
     // Deleting needs room too: LMDB copies every page a transaction changes, so a store

@@ -13,6 +13,7 @@
 namespace ferry::store {
 
 Store::Usage Store::usage() const {
+    clear_dead_readers();  // else the pages their snapshots pin count as free, and are not
     Usage usage;
     usage.file_bytes = high_water_bytes();
     try {
@@ -83,6 +84,14 @@ bool Store::make_room_for_deletes() {
     if (mdb_env_info(s.env.get(), &info) == MDB_SUCCESS) s.map_size = info.me_mapsize;
     s.locate_map();  // the map moved
     return true;
+}
+
+size_t Store::clear_dead_readers() const {
+    int dead = 0;
+    // A failure here (the lock file's table unreadable) leaves the slots as they were, which
+    // is what not calling it does: the next call tries again.
+    if (mdb_reader_check(impl_->env.get(), &dead) != MDB_SUCCESS) return 0;
+    return size_t(dead);
 }
 
 uint64_t Store::high_water_bytes() const {

@@ -837,8 +837,7 @@ TEST_CASE("store: a path that is a file is refused", "[store][open]") {
     CHECK(read_file(file) == "x");
 }
 
-TEST_CASE("store: a folder it makes, and the files in it, are the owner's alone",
-          "[store][open]") {
+TEST_CASE("store: a folder it makes, and the files in it, are the owner's alone", "[store][open]") {
     // The history holds tickets, inputs and approvals: under the usual umask 022 a store
     // made with 0644 files was readable by every account on the host.
     TempDir tmp;
@@ -1095,4 +1094,63 @@ TEST_CASE("store: a file short only until its writer fills the tail opens", "[st
     INFO((opened ? std::string() : opened.error().describe()));
     CHECK(opened);
     CHECK(read_file(path) == whole);
+}
+
+namespace {
+
+// In a child process: opens the folder's LMDB environment, begins a read transaction and
+// dies inside it, as a `ferry executions export` killed by `timeout` does.
+void die_while_reading(const std::string& dir) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        MDB_env* env = nullptr;
+        MDB_txn* txn = nullptr;
+        if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 32) != 0 ||
+            mdb_env_open(env, dir.c_str(), MDB_NOTLS, 0600) != 0 ||
+            mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0)
+            ::_exit(2);
+        ::_exit(0);  // the slot stays taken: nothing ends the transaction
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("store: a reader that died inside its transaction stops pinning pages", "[store]") {
+    // Its snapshot kept every page freed after it from reuse: pruning gave nothing back and
+    // data.mdb grew with each execution until the map was full.
+    TempDir tmp;
+    const std::string dir = tmp.sub("d");
+    auto store = open_ok(dir);
+    const std::string big(64 * 1024, 'x');
+    for (int i = 0; i < 8; ++i)
+        store->put_kv("k" + std::to_string(i), big);
+    commit_ok(*store);
+    die_while_reading(dir);
+    CHECK(store->clear_dead_readers() == 1);
+    CHECK(store->clear_dead_readers() == 0);
+    // Freed pages are reused again: rewriting the same data does not grow the file.
+    for (int round = 0; round < 4; ++round) {
+        for (int i = 0; i < 8; ++i)
+            store->put_kv("k" + std::to_string(i), big + std::to_string(round));
+        commit_ok(*store);
+    }
+    const uint64_t settled = store->high_water_bytes();
+    die_while_reading(dir);
+    store->usage();  // what the server's room check calls: it frees the slot first
+    for (int round = 0; round < 8; ++round) {
+        for (int i = 0; i < 8; ++i)
+            store->put_kv("k" + std::to_string(i), big + std::to_string(round));
+        commit_ok(*store);
+    }
+    CHECK(store->high_water_bytes() <= settled + 64 * 1024);
+    store.reset();
+    // A process opening the folder frees such slots too.
+    die_while_reading(dir);
+    store = open_ok(dir);
+    CHECK(store->clear_dead_readers() == 0);
 }

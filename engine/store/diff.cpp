@@ -345,15 +345,15 @@ std::string json_patch(const std::string& before_json, const std::string& after_
                       static_cast<const rapidjson::Value&>(after));
 }
 
-std::string change_with_patch(std::string record) {
+std::optional<std::string> change_with_patch(std::string record) {
+    rapidjson::Document doc;
+    doc.Parse<kParseFlags>(record.data(), record.size());
+    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
     // The first ,"before": is the top-level member: the members before it are strings, and
     // inside a JSON string a quote is always escaped.
     static constexpr std::string_view kBefore = ",\"before\":";
     const size_t at = record.find(kBefore);
-    if (at == std::string::npos) return record;
-    rapidjson::Document doc;
-    doc.Parse<kParseFlags>(record.data(), record.size());
-    if (doc.HasParseError() || !doc.IsObject() || doc.HasMember("patch")) return record;
+    if (at == std::string::npos || doc.HasMember("patch")) return record;
     auto before = doc.FindMember("before"), after = doc.FindMember("after");
     if (before == doc.MemberEnd() || after == doc.MemberEnd()) return record;
     record.insert(at, ",\"patch\":" + json_patch(before->value, after->value));

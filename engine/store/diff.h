@@ -4,6 +4,7 @@
 
 #include <rapidjson/document.h>
 
+#include <optional>
 #include <string>
 
 namespace ferry::store {
@@ -21,8 +22,10 @@ std::string json_patch(const std::string& before_json, const std::string& after_
 // when the record is read, and spliced in before "before". Writing it with every change
 // cost a second copy of the resource (a created ticket's whole record) in the history and
 // the diff's CPU on the loop. A record that already holds a patch (written before this),
-// or that is not such an object, comes back as it is.
-std::string change_with_patch(std::string record);
+// or another object, comes back as it is; one that is no JSON object (a damaged record)
+// comes back as nullopt, for the reader to report: spliced into an export or an answer, it
+// made them invalid JSON behind a success.
+std::optional<std::string> change_with_patch(std::string record);
 
 // Applies a patch (for tests and for `executions diff` consistency checks). Returns false on
 // a malformed patch or a path that does not exist.

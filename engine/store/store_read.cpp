@@ -224,17 +224,29 @@ Result<std::vector<KeyedJson>> Store::attempts(const std::string& exec_id,
 
 Result<std::vector<KeyedJson>> Store::changes(const std::string& exec_id) const {
     const Impl& s = *impl_;
-    return read_txn<std::vector<KeyedJson>>(s, "changes", [&](const lmdb::Txn& txn) {
+    std::string damaged;
+    auto read = read_txn<std::vector<KeyedJson>>(s, "changes", [&](const lmdb::Txn& txn) {
         std::vector<KeyedJson> out;
         std::string prefix = keys::prefix(exec_id);
         scan_forward(txn, s.changes, prefix, [&](std::string_view k, std::string_view v) {
-            if (k.size() == prefix.size() + 8)
-                out.push_back(
-                    {decimal_suffix(k, prefix.size()), change_with_patch(std::string(v))});
+            if (k.size() != prefix.size() + 8) return true;
+            std::optional<std::string> record = change_with_patch(std::string(v));
+            if (!record) {
+                damaged = decimal_suffix(k, prefix.size());
+                return false;
+            }
+            out.push_back({decimal_suffix(k, prefix.size()), std::move(*record)});
             return true;
         });
         return out;
     });
+    if (read && !damaged.empty())
+        return make_error(ErrorKind::Storage,
+                          "change " + damaged + " of execution " + exec_id +
+                              " is damaged (its record is not a JSON object): restore the data "
+                              "folder from a backup (see 'A data directory Ferry cannot read' in "
+                              "docs/operations.md)");
+    return read;
 }
 
 Result<std::vector<KeyedJson>> Store::list_dlq(const std::string& after, size_t limit) const {

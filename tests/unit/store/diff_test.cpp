@@ -530,12 +530,16 @@ TEST_CASE("change_with_patch: the patch is derived from before and after, splice
         R"({"step":"s","kind":"k","id":"a,\"before\":1","at":"x","patch":[{"op":"add","path":"/n","value":1}],"before":{},"after":{"n":1}})");
 }
 
-TEST_CASE("change_with_patch: records that hold a patch, or are not changes, are left as they are",
+TEST_CASE("change_with_patch: records that hold a patch, or other objects, are left as they are",
           "[diff][changes]") {
     const std::string stored =
         R"({"step":"t","kind":"k","id":"1","at":"x","patch":[],"before":null,"after":null})";
     CHECK(change_with_patch(stored) == stored);
-    for (std::string other : {std::string("a1"), std::string(R"([{"op":"add"}])"),
-                              std::string(R"({"before":)"), std::string(R"({"x":1,"before":2})")})
-        CHECK(change_with_patch(other) == other);
+    const std::string other = R"({"x":1,"before":2})";
+    CHECK(change_with_patch(other) == other);
+    // A record that is no JSON object is damaged: the reader reports it rather than splice
+    // it into an export or an answer.
+    for (std::string damaged : {std::string("a1"), std::string(R"([{"op":"add"}])"),
+                                std::string(R"({"before":)"), std::string(R"([{"step":"t"})")})
+        CHECK_FALSE(change_with_patch(damaged));
 }

@@ -97,8 +97,8 @@ TEST_CASE("store: every record kind round-trips", "[store]") {
     s->put_attempt(id, "ticket", 2, R"({"n":2})");
     s->put_attempt(id, "ticket", 1, R"({"n":1})");
     s->put_attempt(id, "ticketx", 1, R"({"other":true})");
-    s->add_change(id, R"([{"op":"add"}])");
-    s->add_change(id, R"([{"op":"remove"}])");
+    s->add_change(id, R"({"op":"add"})");
+    s->add_change(id, R"({"op":"remove"})");
     s->put_workflow("hash1", R"({"name":"incident"})");
     s->put_dlq("d1", R"({"dead":1})");
     s->put_kv("sched/a", "1");
@@ -135,7 +135,7 @@ TEST_CASE("store: every record kind round-trips", "[store]") {
     auto changes = s->changes(id).value();
     REQUIRE(changes.size() == 2);
     CHECK(changes[0].key == "1");
-    CHECK(changes[0].json == R"([{"op":"add"}])");
+    CHECK(changes[0].json == R"({"op":"add"})");
     CHECK(changes[1].key == "2");
 
     // The engine stores a change without its patch; it is read with it.
@@ -169,16 +169,16 @@ TEST_CASE("store: changes continue their sequence across commits", "[store]") {
     TempDir tmp;
     auto s = open_ok(tmp.sub("data"));
     std::string a = new_ulid(), b = new_ulid();
-    s->add_change(a, "a1");
-    s->add_change(b, "b1");
+    s->add_change(a, R"({"n":"a1"})");
+    s->add_change(b, R"({"n":"b1"})");
     commit_ok(*s);
-    s->add_change(a, "a2");
-    s->add_change(a, "a3");
+    s->add_change(a, R"({"n":"a2"})");
+    s->add_change(a, R"({"n":"a3"})");
     commit_ok(*s);
     auto ca = s->changes(a).value();
     REQUIRE(ca.size() == 3);
     CHECK(ca[2].key == "3");
-    CHECK(ca[2].json == "a3");
+    CHECK(ca[2].json == R"({"n":"a3"})");
     REQUIRE(s->changes(b).value().size() == 1);
 }
 
@@ -455,7 +455,7 @@ TEST_CASE("store: a commit with a bad key writes nothing", "[store][atomic]") {
     bool ran = false;
     s->put_execution(id, "wf", "running", exec_json(id, "wf", "running"));
     s->put_step(id, "a", "{}");
-    s->add_change(id, "[]");
+    s->add_change(id, "{}");
     s->put_kv("before", "2");
     s->erase_kv("before");
     SECTION("a key longer than LMDB's maximum") {
@@ -716,7 +716,7 @@ TEST_CASE("store: data survives close and reopen", "[store]") {
     {
         auto s = open_ok(dir, options);
         s->put_execution(id, "wf", "waiting", exec_json(id, "wf", "waiting"));
-        s->add_change(id, "c1");
+        s->add_change(id, R"({"n":"c1"})");
         s->put_kv("k", "v");
         commit_ok(*s);
         s->put_kv("uncommitted", "lost");  // dropped when the store closes
@@ -727,7 +727,7 @@ TEST_CASE("store: data survives close and reopen", "[store]") {
     CHECK(s->executions_with_status("waiting").value() == std::vector<std::string>{id});
     CHECK(*s->get_kv("k").value() == "v");
     CHECK_FALSE(s->get_kv("uncommitted").value().has_value());
-    s->add_change(id, "c2");
+    s->add_change(id, R"({"n":"c2"})");
     commit_ok(*s);
     auto changes = s->changes(id).value();
     REQUIRE(changes.size() == 2);
@@ -1153,4 +1153,22 @@ TEST_CASE("store: a reader that died inside its transaction stops pinning pages"
     die_while_reading(dir);
     store = open_ok(dir);
     CHECK(store->clear_dead_readers() == 0);
+}
+
+TEST_CASE("store: a damaged change record is reported, not passed on", "[store]") {
+    // Spliced as it was into `executions export` (exit 0) and the API's diff (200), it made
+    // them invalid JSON behind a success: the documented backup check passed on a damaged copy.
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    std::string id = new_ulid();
+    s->add_change(id, R"({"step":"t","kind":"k","id":"1","at":"x","before":null,"after":{}})");
+    s->add_change(id, R"([{"step":"t","kind":"k","id":"1","at":"x","before":null,)");
+    commit_ok(*s);
+    auto changes = s->changes(id);
+    REQUIRE_FALSE(changes);
+    CHECK(changes.error().kind == ErrorKind::Storage);
+    CHECK(changes.error().message ==
+          "change 2 of execution " + id +
+              " is damaged (its record is not a JSON object): restore the data folder from a "
+              "backup (see 'A data directory Ferry cannot read' in docs/operations.md)");
 }

@@ -39,7 +39,8 @@ constexpr const char* kRunUsage =
     "\n"
     "Exit status: 0 succeeded (or waiting for an approval), 1 failed, 2 bad usage or invalid\n"
     "workflow/inputs, 3 the history could not be written (disk full?: fix it, then `ferry\n"
-    "resume`), 130/143 interrupted by SIGINT/SIGTERM (`ferry resume` continues it).\n";
+    "resume`; or run it again when it says it was not recorded), 130/143 interrupted by\n"
+    "SIGINT/SIGTERM (`ferry resume` continues it).\n";
 
 }  // namespace
 

@@ -145,9 +145,34 @@ void Engine::stop_on_lost_history(const Error& e) const {
             space = " The disk holding " + store_.path() +
                     " is (nearly) full: " + std::to_string(free_bytes) + " bytes free.";
     }
+    // An execution whose first record was in the lost commit left nothing to resume (and
+    // sent nothing: tasks with effects start once their records are durable). Pointing at
+    // `ferry resume` made that answer "nothing to resume" and a script report success.
+    std::vector<std::string> unrecorded;
+    size_t runs = 0;
+    for (const auto& [id, run] : runs_) {
+        ++runs;
+        if (!run->recorded) unrecorded.push_back(id);
+    }
+    std::string lost;
+    if (!unrecorded.empty()) {
+        std::sort(unrecorded.begin(), unrecorded.end());
+        constexpr size_t kNamed = 3;
+        lost = " Not recorded, so not resumable (nothing of it was sent): execution ";
+        for (size_t i = 0; i < unrecorded.size() && i < kNamed; ++i)
+            lost += (i ? ", " : "") + unrecorded[i];
+        if (unrecorded.size() > kNamed)
+            lost += " and " + std::to_string(unrecorded.size() - kNamed) + " more";
+        lost += "; start " + std::string(unrecorded.size() > 1 ? "them" : "it") +
+                " again once the cause is fixed.";
+    }
+    const std::string then = !unrecorded.empty() && unrecorded.size() == runs
+                                 ? ""
+                                 : " Fix the cause, then run 'ferry resume' (or start 'ferry "
+                                   "serve' again).";
     notice("error",
            "cannot write the execution history (" + e.describe() + "); stopping (exit status 3)." +
-               space + " Fix the cause, then run 'ferry resume' (or start 'ferry serve' again).",
+               space + then + lost,
            "");
     std::fflush(nullptr);
     std::_Exit(3);
@@ -284,6 +309,9 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     persist_execution(*run);
     emit(*run, "execution.started", "", "running");
     if (settles_eagerly(*run)) {
+        store_.after_commit([this, ref = run->ref] {
+            if (Run* r = find_run(ref)) r->recorded = true;
+        });
         // The first steps' "running" records join the execution record's commit; their
         // tasks start from after_commit callbacks, once both are durable.
         schedule(*run);
@@ -292,7 +320,10 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     }
     // The first steps start once the execution record is durable.
     store_.after_commit([this, ref = run->ref] {
-        if (Run* r = find_run(ref)) schedule(*r);
+        if (Run* r = find_run(ref)) {
+            r->recorded = true;
+            schedule(*r);
+        }
     });
     loop_.wake();
     return id;

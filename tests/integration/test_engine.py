@@ -3735,6 +3735,12 @@ steps:
         self.assertIn("MDB_MAP_FULL", run.stderr)
         self.assertIn("the map is 2097152 bytes: prune history with `ferry executions prune`, "
                       "or raise store.map_size in ferry.yaml", run.stderr)
+        # Its first record was in the lost commit: nothing to resume, and it says so (it
+        # said "run 'ferry resume'", which then answered "nothing to resume", exit 0).
+        self.assertIn("Not recorded, so not resumable (nothing of it was sent): execution ",
+                      run.stderr)
+        self.assertIn("start it again once the cause is fixed.", run.stderr)
+        self.assertNotIn("ferry resume", run.stderr)
         self.assertGreaterEqual(len(stored), 2)
         # The refused run left nothing behind; what was stored is whole.
         self.assertEqual(listed(), set(stored))

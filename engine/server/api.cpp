@@ -3,6 +3,7 @@
 #include "core/values.h"
 #include "runtime/crypto.h"
 #include "runtime/integration/secrets.h"
+#include "template/error.h"
 
 #include <algorithm>
 #include <exception>
@@ -338,6 +339,15 @@ void Api::handle(ServerRequest& req, Responder res) {
     // throws answers 500 (its Responder, dropped, says so) and the server keeps serving.
     try {
         match->handler(call);
+    } catch (const tmpl::TemplateError& e) {
+        // A record that no longer parses: said as the CLI says it, not as a bare 500.
+        log_.error(req.method + " " + req.path + " failed: " + e.what(),
+                   {{"request_id", req.id}, {"method", req.method}, {"path", req.path}});
+        if (!call.res.answered())
+            call.error(500, "storage",
+                       std::string("a value could not be read: ") + e.what() +
+                           " (a damaged record in the data folder? see 'A data directory Ferry "
+                           "cannot read' in docs/operations.md)");
     } catch (const std::exception& e) {
         log_.error(req.method + " " + req.path + " failed: " + e.what(),
                    {{"request_id", req.id}, {"method", req.method}, {"path", req.path}});

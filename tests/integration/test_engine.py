@@ -3346,6 +3346,18 @@ steps:
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertRegex(p.stderr, r"execution \w+: a stored record cannot be read \(.*\): the "
                                    r"data folder may be damaged")
+        # The API says what the CLI says (it answered "the request handler did not answer").
+        import serve_util  # it runs `ferry serve`; most of this file does not
+        self.p.write("ferry.yaml", serve_util.tokens_yaml())
+        server = serve_util.Server(FERRY, self.p.dir, self.p.data)
+        try:
+            status, body = server.json("GET", "/api/v1/executions", role="viewer")
+        finally:
+            server.stop()
+        self.assertEqual(status, 500, body)
+        self.assertEqual(body["error"]["code"], "storage")
+        self.assertIn("a value could not be read: ", body["error"]["message"])
+        self.assertIn("a damaged record in the data folder?", body["error"]["message"])
 
     def test_inputs_file_errors_say_what_and_where(self):
         self.p.workflow("i", "inputs: {i: {type: integer}}\n"

@@ -8,7 +8,8 @@ namespace {
 
 // What new executions may fill of a map of map_bytes.
 uint64_t admit_limit(uint64_t map_bytes) {
-    uint64_t share = map_bytes / 100 * StoreRoom::kAdmitBelowPercent;
+    using Wide = unsigned __int128;  // 64 TiB * 90 fits; the product must not wrap
+    uint64_t share = uint64_t(Wide{map_bytes} * StoreRoom::kAdmitBelowPercent / 100);
     uint64_t floor = map_bytes - std::min(map_bytes, StoreRoom::kMinFreeBytes);
     return std::min(share, floor);
 }
@@ -40,7 +41,10 @@ std::string StoreRoom::refusal(uint64_t now_ms) {
         if (usage.used_bytes() >= limit) {
             refusal_ = "the execution history fills " + mib(usage.used_bytes()) + " of its " +
                        mib(usage.map_bytes) + " map (new executions start below " +
-                       std::to_string(usage.map_bytes ? limit * 100 / usage.map_bytes : 0) +
+                       // Rounded: truncated, 90 % of most maps read as 89.
+                       std::to_string(usage.map_bytes
+                                          ? (limit * 100 + usage.map_bytes / 2) / usage.map_bytes
+                                          : 0) +
                        " %): prune history (store.keep in ferry.yaml, or `ferry executions "
                        "prune`), or raise store.map_size and restart";
         }

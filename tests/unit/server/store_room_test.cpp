@@ -51,6 +51,8 @@ TEST_CASE("store room: new executions are refused at 90 % of the map", "[server]
     std::string why = room.refusal(now);
     CHECK_THAT(why, Catch::Contains("fills") && Catch::Contains("of its 2.0 MiB map") &&
                         Catch::Contains("store.keep") && Catch::Contains("store.map_size"));
+    // A map this small keeps its last 256 KiB: the limit is below 90 % here.
+    CHECK_THAT(why, Catch::Contains("(new executions start below 88 %)"));
     CHECK(room.refusal(now + 1) == why);
     CHECK(room.refused() == 2);
 
@@ -69,6 +71,21 @@ TEST_CASE("store room: new executions are refused at 90 % of the map", "[server]
     fill_to(*s, StoreRoom::kAdmitBelowPercent, "w", 1000);
     CHECK_FALSE(room.refusal(now + 3).empty());
     CHECK(room.refused() == 3);
+}
+
+TEST_CASE("store room: the refusal names the limit as a whole percentage, rounded",
+          "[server][store_room]") {
+    // 90 % of a map that is no multiple of 100 bytes (most, 16 GiB among them) read as 89.
+    TempDir dir;
+    store::StoreOptions options;
+    options.map_size = 4 << 20;
+    auto opened = store::Store::open(dir.path(), options);
+    REQUIRE(opened.ok());
+    store::Store& s = *opened.value();
+    StoreRoom room(s);
+    fill_to(s, StoreRoom::kAdmitBelowPercent);
+    CHECK_THAT(room.refusal(1000), Catch::Contains("of its 4.0 MiB map (new executions start "
+                                                   "below 90 %)"));
 }
 
 TEST_CASE("store room: far from the limit, commits do not make it look again at once",

@@ -205,6 +205,11 @@ Found inspect_folder(const std::string& dir, bool create, bool* created) {
     std::vector<std::string> others;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         std::string name = it->path().filename().string();
+        if ((name == "data.mdb" || name == "lock.mdb") && !it->is_regular_file(ec) && !ec) {
+            // file_size() of a folder said only "cannot read the folder: Is a directory".
+            throw OpenFailure{name + " is not a file: move it away (a restore put a folder " +
+                              "in its place?)"};
+        }
         if (name == "data.mdb") {
             has_data = true;
             data_size = it->file_size(ec);

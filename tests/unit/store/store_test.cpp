@@ -837,6 +837,20 @@ TEST_CASE("store: a path that is a file is refused", "[store][open]") {
     CHECK(read_file(file) == "x");
 }
 
+TEST_CASE("store: a data.mdb or lock.mdb that is a folder is named", "[store][open]") {
+    // It said "cannot read the folder: Is a directory", though the folder read fine.
+    for (const char* name : {"data.mdb", "lock.mdb"}) {
+        TempDir tmp;
+        std::string dir = tmp.sub("d");
+        fs::create_directories(dir + "/" + name);
+        auto opened = Store::open(dir);
+        REQUIRE_FALSE(opened.ok());
+        CHECK_THAT(opened.error().message,
+                   Catch::Contains(std::string(name) + " is not a file: move it away"));
+        CHECK(fs::is_directory(dir + "/" + name));
+    }
+}
+
 TEST_CASE("store: a folder it makes, and the files in it, are the owner's alone", "[store][open]") {
     // The history holds tickets, inputs and approvals: under the usual umask 022 a store
     // made with 0644 files was readable by every account on the host.

@@ -1,5 +1,6 @@
 // What a task leaves on record (logs, changes, records), bounded as its memory is: it all
 // goes into the history, which no step should fill.
+#include "runtime/json_writer.h"
 #include "runtime/scheduler.h"
 
 #include "runtime/integration/secrets.h"
@@ -30,11 +31,22 @@ bool Task::charge_record(size_t bytes) {
     return true;
 }
 
+std::string fields_not_stored(std::string_view why) {
+    std::string out = "{\"fields_not_stored\":\"";
+    const size_t start = out.size();
+    out.resize(start + why.size() * 6);
+    out.resize(size_t(write_json_escaped(out.data() + start, why) - out.data()));
+    return out + "\"}";
+}
+
 void Task::log(std::string level, std::string message, std::string fields_json) {
     if (logs_dropped_) return;
     cut_for_the_record(message);
-    // Fields are a JSON object: cut, they would not be one.
-    if (fields_json.size() > kMaxLogText) fields_json.clear();
+    // Fields are a JSON object: cut, they would not be one; the entry says what happened.
+    if (fields_json.size() > kMaxLogText)
+        fields_json = fields_not_stored(
+            std::to_string(fields_json.size()) + " bytes of JSON, more than the " +
+            std::to_string(kMaxLogText >> 10) + " KiB a log entry keeps");
     if (!charge_record(message.size() + fields_json.size())) {
         logs_dropped_ = true;
         logs_.push_back({"warn",

@@ -375,6 +375,7 @@ int sleep_fn(lua_State* L) {
 }
 
 int log_at(lua_State* L, const char* level) {
+    lua_settop(L, 2);  // what luaL_tolstring pushes below is not taken for the fields
     // A table without __tostring is logged as its JSON text, not as "table: 0x55..."
     // (an address that tells the reader nothing).
     std::string table_text;
@@ -388,7 +389,10 @@ int log_at(lua_State* L, const char* level) {
     if (lua_istable(L, 2)) {
         // Bytes that are not UTF-8 (a vendor's Latin-1 name) dropped every field.
         Result<std::string> text = json_lua::to_json_text(L, 2, json_lua::InvalidUtf8::Repair);
-        if (text) fields = std::move(text.value());
+        fields = text ? std::move(text.value()) : fields_not_stored(text.error().message);
+    } else if (!lua_isnoneornil(L, 2)) {
+        fields =
+            fields_not_stored(std::string("fields must be a table, got a ") + luaL_typename(L, 2));
     }
     Task* t = *static_cast<Task**>(lua_getextraspace(L));
     std::string_view text(msg, n);

@@ -4859,6 +4859,29 @@ steps:
         # Bytes that are not UTF-8 are kept as U+FFFD; they no longer drop every field.
         self.assertEqual(logs[3]["fields"], {"a": "ok", "name": "Jos\ufffd"})
 
+    def test_fields_a_log_entry_cannot_keep_say_so(self):
+        # They were dropped without a word: the entry looked as if none had been given.
+        self.p.workflow("unkept", r"""
+steps:
+  - id: t
+    task: lua
+    with:
+      script: |
+        ctx.log.info("fn", {f = print})
+        ctx.log.info("huge", {blob = string.rep("x", 70000)})
+        ctx.log.info("text", "not a table")
+        ctx.log.info("none")
+""")
+        logs = self.assertRun("unkept")["steps"]["t"]["logs"]
+        self.assertEqual([e["message"] for e in logs], ["fn", "huge", "text", "none"])
+        self.assertEqual(logs[0]["fields"],
+                         {"fields_not_stored": "f: cannot encode a function as JSON"})
+        self.assertEqual(logs[1]["fields"], {"fields_not_stored": "70011 bytes of JSON, more "
+                                             "than the 64 KiB a log entry keeps"})
+        self.assertEqual(logs[2]["fields"],
+                         {"fields_not_stored": "fields must be a table, got a string"})
+        self.assertNotIn("fields", logs[3])
+
 
 class TaskContext(EngineTest):
     def test_ctx_fields_are_its_own_per_invocation_and_listed_by_pairs(self):

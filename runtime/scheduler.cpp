@@ -409,8 +409,8 @@ void Scheduler::resume(Task* t) {
                 json_lua::to_json(co, -nres, outcome.value, outcome.value.GetAllocator());
             if (!converted) {
                 lua_pop(co, nres);
-                fail(t, make_error(ErrorKind::LuaError, "the task's result cannot be stored: " +
-                                                            converted.error().message));
+                fail(t, make_error(ErrorKind::LuaError,
+                                   std::string(kResultNotStored) + converted.error().message));
                 return;
             }
         } else {

@@ -372,6 +372,9 @@ class Scheduler {
 // [-0, +1] Pushes an error table {kind=, message=, retryable=, status=?} with a __tostring
 // giving "kind: message" (the second channel of nil, err returns).
 void push_error_table(lua_State* L, const Error& error, long http_status = 0);
+// How the error of a task whose return value JSON cannot hold begins.
+inline constexpr std::string_view kResultNotStored = "the task's result cannot be stored: ";
+
 // The fields of a log entry whose own could not be kept (too long, not JSON): one
 // "fields_not_stored" member saying why, so the entry does not lose them without a word.
 std::string fields_not_stored(std::string_view why);

@@ -334,6 +334,10 @@ void Engine::run_hook(Run& run, const std::string& kind, tmpl::Value event,
                 // A Lua error's text already starts with its FILE:LINE; the location would
                 // say it a second time in front of the hook's name.
                 e.location.reset();
+                // A hook returns the event, not a task's result.
+                if (e.message.starts_with(kResultNotStored))
+                    e.message = "the event it returned cannot be stored: " +
+                                e.message.substr(kResultNotStored.size());
                 e.message = "hook " + file + ": " + e.message;
                 then(e);
                 return;

@@ -1270,6 +1270,7 @@ return function(ctx, event)
   end
   if event.step == "broken" then event.input.message = nil end
   if event.step == "replaced" then event.input = "not a table" end
+  if event.step == "unstorable" then event.input.f = print end
   return event
 end
 """)
@@ -1293,6 +1294,7 @@ steps:
   - {id: why, task: lua, with: {input: "{{ steps.vetoed.reason }}", script: "return input"}}
   - {id: broken, task: log, on_error: continue, with: {message: hi}}
   - {id: replaced, task: log, on_error: continue, with: {message: hi}}
+  - {id: unstorable, task: log, on_error: continue, with: {message: hi}}
 """)
         doc = self.assertRun("hooked")
         s = doc["steps"]
@@ -1311,6 +1313,10 @@ steps:
         self.assertEqual(s["replaced"]["status"], "failed")
         self.assertIn("the task's input must be a mapping, got 'not a table'",
                       s["replaced"]["error"]["message"])
+        # Said as the hook's, not as a task result (which it is not).
+        self.assertEqual(s["unstorable"]["error"]["message"],
+                         "hook hooks/before.lua: the event it returned cannot be stored: "
+                         "input.f: cannot encode a function as JSON")
 
     def test_after_step_does_not_run_for_a_cancelled_step(self):
         # It runs after invocations that succeeded or failed. A sub-workflow step's timeout

@@ -423,6 +423,8 @@ int step_change(lua_State* L) {
             L, 2,
             (std::string("the resource's id must be text or a number, got ") + luaL_typename(L, 2))
                 .c_str());
+    if (id_type == LUA_TNUMBER && !lua_isinteger(L, 2) && !std::isfinite(lua_tonumber(L, 2)))
+        return luaL_argerror(L, 2, "the resource's id must be a finite number (got NaN or inf)");
     size_t n = 0;
     const char* id = luaL_tolstring(L, 2, &n);
     std::string id_text(id, n);

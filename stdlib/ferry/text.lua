@@ -12,6 +12,10 @@ local M = {}
 -- boundary) and "...". A secret the cut splits is still redacted where the text is
 -- recorded: records look for a secret's first part before "..." (secrets.h, kClipMark).
 function M.clip(text, limit)
+  if math.type(limit) ~= "integer" or limit < 0 then
+    error("ferry.text.clip: the limit must be a whole number of bytes, 0 or more, got "
+          .. tostring(limit), 2)
+  end
   text = http.text(text)
   if #text <= limit then return text end
   local cut = limit

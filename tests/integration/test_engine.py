@@ -5091,6 +5091,23 @@ steps:
             "short": "abc", "cut": "h...", "table": "'{\"x\":1}'", "long": "'yyyy...'",
             "bare": "HTTP 502", "body": "HTTP 400: " + "z" * 200 + "..."})
 
+    def test_a_bad_clip_limit_or_change_id_is_refused(self):
+        # clip(s, -1) gave the whole text and "..."; an id of NaN was recorded as "-nan".
+        self.p.workflow("bad", """\
+steps:
+  - {id: neg, task: lua, on_error: continue, with: {script: "local s = ferry.text.clip('abc', -1) return s"}}
+  - {id: frac, task: lua, on_error: continue, with: {script: "local s = ferry.text.clip('abc', 1.5) return s"}}
+  - {id: nan, task: lua, on_error: continue, with: {script: "ctx.change('k', 0/0, nil, {a = 1}) return 1"}}
+""")
+        doc = self.assertRun("bad")
+        for step in ("neg", "frac"):
+            self.assertIn(step + ".script:1: ferry.text.clip: the limit must be a whole number "
+                          "of bytes, 0 or more", self.step_error(doc, step)["message"])
+        self.assertIn("the resource's id must be a finite number",
+                      self.step_error(doc, "nan")["message"])
+        diff = self.p.ferry("executions", "diff", doc["id"])
+        self.assertNotIn("nan", diff.stdout)
+
 
 class TemplateRender(EngineTest):
     # The engine renders template.render steps itself (engine/core/native_tasks.cpp): the

@@ -473,6 +473,10 @@ void Engine::schedule(Run& run) {
                 }
                 if (!cond.value()) {
                     skip("when condition is false", false);
+                    // A handler that did not run handled nothing (workflows.md, section 9):
+                    // the failure it was to take stays the execution's.
+                    if (st.handler && st.triggered)
+                        start_failing(run, failed_into(run, i), "when condition is false");
                     continue;
                 }
             }

@@ -322,6 +322,10 @@ void Engine::start_unit(Run& run, Unit& unit) {
                                         (reason && reason->is_string()
                                              ? std::string(": ") + std::string(reason->str())
                                              : std::string());
+                        // A vetoed handler handled nothing: the failure stays (section 9).
+                        if (const StepState& st = r->steps[u.step_index];
+                            st.handler && st.triggered)
+                            start_failing(*r, failed_into(*r, u.step_index), u.skip_reason);
                         settle_unit(*r, u);
                         return;
                     }

@@ -580,6 +580,41 @@ steps:
         self.assertEqual(doc["error"]["message"], "primary down (its on_error step 'fallback' "
                          "did not run for it: dependency 'lookup' failed)")
 
+    def test_a_handler_skipped_by_its_when_or_vetoed_handles_nothing(self):
+        # The failure counted as handled and the execution succeeded: a 4xx a conditional
+        # handler was not meant for became a success.
+        self.p.write("tasks/hooks/veto.lua",
+                     'return { before_step = function(ctx, event) '
+                     'if event.step == "h" then return false end end }\n')
+        self.p.workflow("cond", """\
+steps:
+  - {id: create, task: fail, on_error: h, with: {message: "400 bad"}}
+  - {id: h, task: log, when: "{{ steps.create.error.kind == 'http_5xx' }}", with: {message: later}}
+  - {id: after, task: log, needs: h, with: {message: after}}
+""")
+        self.p.workflow("vetoed", """\
+hooks: {before_step: hooks/veto.lua}
+steps:
+  - {id: create, task: fail, on_error: h, with: {message: "400 bad"}}
+  - {id: h, task: log, with: {message: handling}}
+""")
+        for name, why in (("cond", "when condition is false"),
+                          ("vetoed", "vetoed by the before_step hook")):
+            with self.subTest(workflow=name):
+                code, doc, err = self.p.run(name)
+                self.assertEqual(code, 1, err)
+                self.assertEqual(doc["status"], "failed")
+                self.assertEqual(doc["steps"]["h"]["status"], "skipped")
+                self.assertEqual(doc["error"]["message"], "400 bad (its on_error step 'h' did "
+                                 "not run for it: %s)" % why)
+        # A handler whose `when` holds runs, and handles it.
+        self.p.workflow("cond5", """\
+steps:
+  - {id: create, task: fail, on_error: h, with: {message: "503"}}
+  - {id: h, task: log, when: "{{ steps.create.error.kind == 'lua_error' }}", with: {message: later}}
+""")
+        self.assertEqual(self.assertRun("cond5")["status"], "succeeded")
+
     def test_a_failure_into_a_handler_that_already_ran_fails_the_execution(self):
         # h ran for a's failure; b's failure later changed nothing, and the execution
         # succeeded with it handled by nobody.

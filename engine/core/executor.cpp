@@ -565,11 +565,14 @@ void Engine::step_settled(Run& run, size_t i, bool restoring) {
     StepState& st = run.steps[i];
     // As its record says (and a resumed run reads): a failed step's output is null, not
     // undefined; a step the before_step hook vetoed has its reason, as one `when` skipped.
+    // Every step has the four fields `ferry validate` lets expressions read: `reason` was
+    // missing when there was none, so `steps.a.reason` failed whenever a ran.
     auto or_null = [](const tmpl::Value& v) { return v.is_undefined() ? tmpl::Value::none() : v; };
-    tmpl::Value view = dict_of({{"status", str(std::string(step_status_name(st.status)))},
-                                {"output", or_null(st.output)},
-                                {"error", or_null(st.error)}});
-    if (!st.reason.empty()) view.dict_obj().set(str("reason"), str(st.reason));
+    tmpl::Value view =
+        dict_of({{"status", str(std::string(step_status_name(st.status)))},
+                 {"output", or_null(st.output)},
+                 {"error", or_null(st.error)},
+                 {"reason", st.reason.empty() ? tmpl::Value::none() : str(st.reason)}});
     tmpl::freeze(view);
     run.steps_view.dict_obj().set(str(def.id), std::move(view));
     if (st.status == StepStatus::Failed) {

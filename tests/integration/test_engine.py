@@ -580,6 +580,22 @@ steps:
         self.assertEqual(doc["error"]["message"], "primary down (its on_error step 'fallback' "
                          "did not run for it: dependency 'lookup' failed)")
 
+    def test_every_step_has_a_reason_null_when_it_ran(self):
+        # validate lets expressions read steps.X.reason; it was missing for a step that ran,
+        # so a workflow reading it worked only when the step was skipped.
+        self.p.workflow("why", """\
+inputs: {go: {type: boolean, default: true}}
+steps:
+  - {id: a, task: log, when: "{{ inputs.go }}", with: {message: a}}
+  - {id: b, task: log, with: {message: "a {{ steps.a.status }}{{ (': ' ~ steps.a.reason) if steps.a.reason else '' }}"}}
+outputs: {why: "{{ steps.a.reason }}"}
+""")
+        doc = self.assertRun("why")
+        self.assertEqual(doc["outputs"], {"why": None})
+        self.assertEqual(doc["steps"]["b"]["logs"][0]["message"], "a succeeded")
+        doc = self.assertRun("why", "--input", "go=false")
+        self.assertEqual(doc["outputs"], {"why": "when condition is false"})
+
     def test_a_handler_skipped_by_its_when_or_vetoed_handles_nothing(self):
         # The failure counted as handled and the execution succeeded: a 4xx a conditional
         # handler was not meant for became a success.

@@ -110,6 +110,18 @@ TEST_CASE("dict builds from mappings, pairs and keywords", "[globals]") {
     CHECK(fails("dict", A({L({L({I(1), I(2), I(3)})})})) ==
           "ValueError: dictionary update sequence element #0 has length 3; 2 is required");
     CHECK(fails("dict", A({src, src})) == "TypeError: dict expected at most 1 argument, got 2");
+    // A large mapping with keywords (the keywords are found by a scan, not an index): an
+    // existing key keeps its place and takes the keyword's value, a new one goes last, and
+    // the copy is indexed like any dict.
+    Value big = Value::dict();
+    for (int i = 0; i < 100; ++i)
+        big.dict_obj().set(S("k" + std::to_string(i)), I(i));
+    Value updated = call("dict", A({big}, {{"k7", S("seven")}, {"new", I(-1)}}));
+    REQUIRE(updated.dict_obj().size() == 101);
+    CHECK(to_str(updated.dict_obj().items()[7].second) == "seven");
+    CHECK(to_str(updated.dict_obj().items()[100].first) == "new");
+    CHECK(to_str(*updated.dict_obj().find("k99")) == "99");
+    CHECK(to_str(*big.dict_obj().find("k7")) == "7");
 }
 
 TEST_CASE("cycler", "[globals]") {

@@ -311,20 +311,32 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const
     return out;
 }
 
+std::shared_ptr<const std::vector<EventHub::Event>>
+EventHub::recorded_history(const std::string& id, const Value& exec) {
+    if (auto it = histories_.find(id); it != histories_.end())
+        if (auto kept = it->second.lock()) return kept;
+    std::erase_if(histories_, [](const auto& entry) { return entry.second.expired(); });
+    auto built = std::make_shared<const std::vector<Event>>(from_history(id, exec));
+    histories_[id] = built;
+    return built;
+}
+
 namespace {
 
-// Of a finished execution's recorded events (from_history), those a client that last saw
-// `after` has not: all for a first connection; those past it for an id from these same
+// Where in a finished execution's recorded events (from_history) a client that last saw
+// `after` starts: at the first for a first connection; past it for an id from these same
 // events (they are stable: the end's is the finish time in microseconds); for an id from a
-// live stream, which of them it saw is unknown, so only how the execution ended.
-std::vector<EventHub::Event> missed_of(std::vector<EventHub::Event> all, uint64_t after) {
-    if (!after || all.empty()) return all;
-    if (after >= all.back().id) return {};
-    if (after >= all.front().id) {
-        std::erase_if(all, [after](const EventHub::Event& e) { return e.id <= after; });
-        return all;
-    }
-    return {std::move(all.back())};
+// live stream, which of them it saw is unknown, so at how the execution ended. all.size()
+// when it has them all.
+size_t first_missed(const std::vector<EventHub::Event>& all, uint64_t after) {
+    if (!after || all.empty()) return 0;
+    if (after >= all.back().id) return all.size();
+    if (after >= all.front().id)
+        return size_t(
+            std::upper_bound(all.begin(), all.end(), after,
+                             [](uint64_t id, const EventHub::Event& e) { return id < e.id; }) -
+            all.begin());
+    return all.size() - 1;
 }
 
 }  // namespace
@@ -347,13 +359,15 @@ void EventHub::stream_execution(Call& c) {
         if (e.id > after) ring_has_news = true;
     }
     const bool ended = execution_ended(status);
-    std::shared_ptr<std::vector<Event>> history;
+    std::shared_ptr<const std::vector<Event>> history;
+    size_t history_at = 0;
     if (ended && !ring_has_end) {
         // Finished, and the ring no longer has it all: the recorded history instead.
-        history = std::make_shared<std::vector<Event>>(missed_of(from_history(id, exec), after));
+        history = recorded_history(id, exec);
+        history_at = first_missed(*history, after);
         ring_has_news = false;
     }
-    if (ended && !ring_has_news && (!history || history->empty())) {
+    if (ended && !ring_has_news && (!history || history_at >= history->size())) {
         // The client has everything: 204 tells an EventSource not to reconnect again.
         c.res.send(204, "", {});
         return;
@@ -364,6 +378,7 @@ void EventHub::stream_execution(Call& c) {
     client->cursor = after;
     if (!open_stream(c, client)) return;
     client->history = std::move(history);
+    client->history_at = history_at;
     // Running, but not here: another process (`ferry run` on this store) runs it, and its
     // events never reach this hub. A waiting execution is resumed here, by a decision.
     if (!ended && status == "running" && app_.engine && !app_.engine->runs(id)) {
@@ -395,9 +410,8 @@ void EventHub::watch_remote() {
                 Value exec = tmpl::value_from_json(*rec.value());
                 if (!execution_ended(text_of(exec, "status"))) continue;
                 c->remote = false;
-                c->history = std::make_shared<std::vector<Event>>(
-                    missed_of(from_history(c->execution, exec), c->after));
-                c->history_at = 0;
+                c->history = recorded_history(c->execution, exec);
+                c->history_at = first_missed(*c->history, c->after);
                 c->catching_up = true;
                 catch_up(c);
             }

@@ -12,6 +12,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 namespace ferry::engine::server {
 
@@ -35,8 +36,8 @@ class EventHub {
         double duration_ms = 0;
         int attempt = 0;
         uint64_t retry_in_ms = 0;  // step.retrying: the wait before the next attempt
-        uint64_t at_ms = 0;  // when it happened (Unix milliseconds), or 0: then `at`
-        std::string at;      // RFC 3339, for events rebuilt from history
+        uint64_t at_ms = 0;        // when it happened (Unix milliseconds), or 0: then `at`
+        std::string at;            // RFC 3339, for events rebuilt from history
     };
 
   private:
@@ -49,9 +50,9 @@ class EventHub {
         // slow reader and cut the stream). Live events wait in the ring meanwhile.
         bool catching_up = false;
         uint64_t cursor = 0;  // the last ring event id written
-        // A finished execution's recorded events, written instead of the ring's; the
-        // stream ends after them.
-        std::shared_ptr<std::vector<Event>> history;
+        // A finished execution's recorded events (shared by every client of it), written
+        // from history_at on instead of the ring's; the stream ends after them.
+        std::shared_ptr<const std::vector<Event>> history;
         size_t history_at = 0;
         // Run by another process (`ferry run` on the same store): no live events reach
         // this one, so its record is looked at until it ends.
@@ -71,6 +72,11 @@ class EventHub {
     // A finished execution's recorded steps as events, then execution.finished; exec is
     // its record.
     std::vector<Event> from_history(const std::string& id, const tmpl::Value& exec);
+    // The same, built once while any client still reads it: a finished execution's events
+    // do not change, and a crowd of clients (stalled or not) of one large execution each
+    // built and held its own copy, blocking the loop for each.
+    std::shared_ptr<const std::vector<Event>> recorded_history(const std::string& id,
+                                                               const tmpl::Value& exec);
 
     App& app_;
     size_t capacity_;
@@ -81,6 +87,7 @@ class EventHub {
     size_t ring_bytes_ = 0;
     static constexpr size_t kRingBytes = 16 << 20;
     std::list<std::shared_ptr<Client>> clients_;
+    std::unordered_map<std::string, std::weak_ptr<const std::vector<Event>>> histories_;
     std::unique_ptr<Loop::Timer> heartbeat_;
     std::unique_ptr<Loop::Timer> remote_poll_;  // while a remote client waits
 };

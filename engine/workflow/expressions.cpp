@@ -85,11 +85,13 @@ class RefCollector {
                 free_names.push_back(TemplateRef{e->name, "", e->line, e->column, false, {}});
             return;
         }
-        // `execution.FIELD`: a bare root whose shape is fixed, so its field is kept.
+        // `execution.FIELD`, `event.FIELD` (an on_step entry's followed step): bare roots
+        // whose shape is fixed, so their field is kept.
         if (e->kind == ExprKind::Getattr && e->a && e->a->kind == ExprKind::Name &&
-            e->a->name == "execution" && !tmpl::has_method(tmpl::Value::dict(), e->name)) {
+            (e->a->name == "execution" || e->a->name == "event") &&
+            !tmpl::has_method(tmpl::Value::dict(), e->name)) {
             free_names.push_back(
-                TemplateRef{"execution", e->name, e->a->line, e->a->column, false, {}});
+                TemplateRef{e->a->name, e->name, e->a->line, e->a->column, false, {}});
             return;
         }
         // `steps.ID.FIELD` (the ID written either way): the step, and the field of its record.

@@ -20,6 +20,10 @@ std::vector<std::pair<std::string, Mark>> listed_steps(Context& ctx, const YAML:
     std::vector<YAML::Node> items;
     if (node.IsScalar())
         items.push_back(node);
+    else if (node.IsSequence() && node.size() == 0)
+        // Neither "every step" (that is no `steps:`) nor any one: it followed nothing, quietly.
+        ctx.error(node, "'steps' lists no step: name at least one, or leave 'steps' out to "
+                        "follow every step");
     else if (node.IsSequence())
         for (const YAML::Node& item : node)
             items.push_back(item);

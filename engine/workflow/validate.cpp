@@ -49,7 +49,14 @@ void check_root(Context& ctx, const Ref& ref, const std::string& who, const Name
         check_field(ctx, ref.mark, who, "execution", ref.name, kFields);
         return;
     }
-    if (ref.root == "event" && names.event) return;
+    if (ref.root == "event" && names.event) {
+        // The followed step's view (core/units.cpp step_scope): a typo made every note
+        // fail at run time, quietly, as notes continue on errors by default.
+        static const std::vector<std::string> kFields = {"step", "status", "output", "error",
+                                                         "reason"};
+        if (!ref.name.empty()) check_field(ctx, ref.mark, who, "event", ref.name, kFields);
+        return;
+    }
     // `steps.my-step` reads as steps.my minus `step`: the unknown step 'my' is the problem
     // to report (with its hint about brackets), not the name after the '-'.
     for (const std::string& id : names.steps) {

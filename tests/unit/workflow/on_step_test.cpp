@@ -81,4 +81,17 @@ TEST_CASE("on_step problems name the entry and the place", "[workflow][on_step]"
     CHECK(only_problem(std::string(kSteps) + "on_step:\n  - 3\n") ==
           "wf.yaml:13:5: each on_step entry must be a mapping with 'task' and 'with', got an "
           "integer (3)");
+    // An empty list followed nothing, quietly; a typo after `event.` failed every note at
+    // run time (notes go on after errors), unseen.
+    CHECK(only_problem(std::string(kSteps) + "on_step:\n  - steps: []\n    task: log\n") ==
+          "wf.yaml:13:12: 'steps' lists no step: name at least one, or leave 'steps' out to "
+          "follow every step");
+    CHECK(only_problem(std::string(kSteps) +
+                       "on_step:\n  - task: log\n    with: {message: \"{{ event.stepp }}\"}\n") ==
+          "wf.yaml:14:25: on_step entry #1: event has no field 'stepp' (did you mean 'step'?); "
+          "it has step, status, output, error, reason");
+    CHECK(problems(load(std::string(kSteps) +
+                        "on_step:\n  - task: log\n    with: {message: \"{{ event.step }} "
+                        "{{ event.output.x }} {{ event.error.kind }} {{ event.reason }}\"}\n"))
+              .empty());
 }

@@ -212,6 +212,12 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
                 step.id.clear();
             } else if (!is_identifier(step.id)) {
                 ctx.error(value, identifier_problem("step id", step.id));
+            } else if (step.id == "fail" || step.id == "continue") {
+                // `on_error: continue` is the keyword, so the step could never be a handler:
+                // naming it one silently did something else.
+                ctx.error(value, "step id '" + step.id + "' is reserved: on_error's '" + step.id +
+                                     "' is a keyword, so no step could name this one "
+                                     "as its handler; call it something else");
             } else {
                 ex.has_id = true;
                 auto [it, inserted] = id_lines->emplace(step.id, ctx.mark(value).line);

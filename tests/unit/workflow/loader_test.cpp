@@ -149,6 +149,13 @@ TEST_CASE("steps need an id and a task", "[workflow][loader]") {
           "starting with a letter or '_'");
     CHECK(only_problem("steps:\n  - id: a\n    task: log\n  - id: a\n    task: log\n") ==
           "wf.yaml:4:9: duplicate step id 'a' (first at line 2)");
+    // on_error's keywords win over a step of that name: it could never be a handler.
+    CHECK(only_problem("steps:\n  - id: continue\n    task: log\n") ==
+          "wf.yaml:2:9: step id 'continue' is reserved: on_error's 'continue' is a keyword, so "
+          "no step could name this one as its handler; call it something else");
+    CHECK(only_problem("steps:\n  - {id: fail, task: log}\n") ==
+          "wf.yaml:2:10: step id 'fail' is reserved: on_error's 'fail' is a keyword, so no "
+          "step could name this one as its handler; call it something else");
     CHECK(only_problem(step_with("    task2: x\n")) ==
           "wf.yaml:4:5: unknown key 'task2' in step 'a' (did you mean 'task'?)");
     CHECK(only_problem("steps:\n  - id: a\n    task: [log]\n") ==

@@ -490,7 +490,11 @@ void Engine::schedule(Run& run) {
                     problem = items.error().message;
                 else if (!items.value().is_sequence())
                     problem = "step '" + def.id + "' for_each must give a list, got " +
-                              workflow::detail::describe_value(items.value());
+                              workflow::detail::describe_value(items.value()) +
+                              // range(), a generator, dict.items(): a list once listed.
+                              (items.value().is_object() && items.value().object_obj().is_iterable()
+                                   ? " (add | list: \"{{ ... | list }}\")"
+                                   : "");
                 else if (items.value().list_obj().items.size() > kMaxForEachItems)
                     // Each item is a unit with its records in memory and in the store: an
                     // input of 140,000 items took a server past 700 MB.

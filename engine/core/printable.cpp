@@ -6,13 +6,20 @@ namespace ferry::engine {
 
 namespace {
 
-// U+2028, U+2029, U+202A-U+202E and U+2066-U+2069: E2 80 A8-AE and E2 81 A6-A9 in UTF-8.
-unsigned invisible_format_at(std::string_view text, size_t i) {
-    if (i + 2 >= text.size() || static_cast<unsigned char>(text[i]) != 0xE2) return 0;
-    auto b1 = static_cast<unsigned char>(text[i + 1]);
-    auto b2 = static_cast<unsigned char>(text[i + 2]);
-    if (b1 == 0x80 && b2 >= 0xA8 && b2 <= 0xAE) return 0x2000u + (b2 - 0x80u);
-    if (b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9) return 0x2040u + (b2 - 0x80u);
+// The characters that reorder or break text unseen: U+2028, U+2029, the bidi embeddings
+// and overrides U+202A-U+202E, the isolates U+2066-U+2069, and the marks U+200E, U+200F
+// and U+061C. Returns the code point, and its UTF-8 length in *length; 0 for another.
+unsigned invisible_format_at(std::string_view text, size_t i, size_t* length) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
+    if (i + 1 < text.size() && byte(0) == 0xD8 && byte(1) == 0x9C) {
+        *length = 2;
+        return 0x061C;
+    }
+    if (i + 2 >= text.size() || byte(0) != 0xE2) return 0;
+    *length = 3;
+    if (byte(1) == 0x80 && byte(2) >= 0xA8 && byte(2) <= 0xAE) return 0x2000u + (byte(2) - 0x80u);
+    if (byte(1) == 0x80 && (byte(2) == 0x8E || byte(2) == 0x8F)) return 0x2000u + (byte(2) - 0x80u);
+    if (byte(1) == 0x81 && byte(2) >= 0xA6 && byte(2) <= 0xA9) return 0x2040u + (byte(2) - 0x80u);
     return 0;
 }
 
@@ -23,11 +30,12 @@ std::string printable(std::string_view text, bool one_line) {
     out.reserve(text.size());
     for (size_t i = 0; i < text.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(text[i]);
-        if (unsigned format = invisible_format_at(text, i)) {
+        size_t length = 0;
+        if (unsigned format = invisible_format_at(text, i, &length)) {
             char esc[16];
             std::snprintf(esc, sizeof esc, "\\u%04X", format);
             out += esc;
-            i += 2;
+            i += length - 1;
             continue;
         }
         unsigned code = c;

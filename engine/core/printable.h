@@ -10,7 +10,7 @@ namespace ferry::engine {
 // Control characters (C0 but newline and tab, DEL, C1) as \xNN, so a message quoting a
 // vendor's answer cannot clear the screen, recolour it or retitle the window; and the
 // characters that reorder or break what surrounds them without showing themselves (bidi
-// embeddings, overrides and isolates, line and paragraph separators) as \uNNNN, so a value
+// embeddings, overrides, isolates and marks, line and paragraph separators) as \uNNNN, so a value
 // cannot make a line read otherwise than it is.
 // one_line: newlines too, as \n, for a line that must stay one (a progress line: a peer's
 // error body could otherwise print a forged "ferry: ID execution succeeded" line).

@@ -2328,6 +2328,13 @@ return {
         code, doc, err = self.p.run("each")
         self.assertEqual(code, 1, err)
         self.assertEqual(doc["error"]["message"], "step 'a' for_each must give a list, got 4")
+        # An iterable that is no list (range) says how to make it one.
+        w("ranged", "inputs: {n: {type: integer, default: 3}}\nsteps:\n"
+          "  - {id: a, task: log, for_each: \"{{ range(inputs.n) }}\", with: {message: x}}\n")
+        code, doc, err = self.p.run("ranged")
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["error"]["message"], "step 'a' for_each must give a list, got "
+                         "range (add | list: \"{{ ... | list }}\")")
 
     def test_a_file_named_twice_is_checked_once(self):
         # `x.yaml ./x.yaml`, or a folder and a file in it (an editor's hook passes both): the

@@ -142,6 +142,7 @@ std::optional<RetryPolicy> parse_retry(Context& ctx, const YAML::Node& node,
         return std::nullopt;
     }
     std::optional<Mark> initial_mark;
+    bool max_written = false;
     std::string where = "retry of step '" + step + "'";
     for (const auto& [key, value] : entries(ctx, node, kRetryKeys, where)) {
         if (key == "max_attempts") {
@@ -158,9 +159,18 @@ std::optional<RetryPolicy> parse_retry(Context& ctx, const YAML::Node& node,
                 initial_mark = ctx.mark(value);
             }
         } else if (key == "max_delay") {
-            if (auto ms = duration_field(ctx, value, "max_delay")) retry.max_delay_ms = *ms;
+            if (auto ms = duration_field(ctx, value, "max_delay")) {
+                retry.max_delay_ms = *ms;
+                max_written = true;
+            }
         }
     }
+    // Only one of the two written: the default of the other follows it, so "retry once
+    // after a minute" (initial_delay: 1m) is not refused over a max_delay no one wrote.
+    if (initial_mark && !max_written)
+        retry.max_delay_ms = std::max(retry.max_delay_ms, retry.initial_delay_ms);
+    else if (!initial_mark && max_written)
+        retry.initial_delay_ms = std::min(retry.initial_delay_ms, retry.max_delay_ms);
     if (retry.initial_delay_ms > retry.max_delay_ms)
         ctx.error(initial_mark.value_or(retry.mark),
                   "'initial_delay' (" + format_duration_ms(retry.initial_delay_ms) +

@@ -300,11 +300,29 @@ TEST_CASE("retry policies", "[workflow][loader]") {
     CHECK(only_problem(step_with("    retry:\n      max_delay: 10\n")) ==
           "wf.yaml:5:18: 'max_delay': expected a duration like 300ms, 2s, 1m30s or 1h, got "
           "'10' (a unit is required)");
-    CHECK(only_problem(step_with("    retry: {initial_delay: 1m}\n")) ==
+    CHECK(only_problem(step_with("    retry: {initial_delay: 1m, max_delay: 30s}\n")) ==
           "wf.yaml:4:28: 'initial_delay' (1m) is longer than 'max_delay' (30s)");
     CHECK(only_problem(step_with("    retry: [3]\n")) ==
           "wf.yaml:4:12: 'retry' must be a mapping such as {max_attempts: 3, backoff: "
           "exponential}, got a list");
+}
+
+TEST_CASE("retry: one delay written, the default of the other follows it", "[workflow][loader]") {
+    // "Retry once after a minute" was refused over a max_delay (30s) no one wrote, and a
+    // max_delay below 1s over an initial_delay no one wrote.
+    LoadResult r =
+        load(step_with("    retry: {max_attempts: 2, backoff: fixed, initial_delay: 1m}\n"));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->steps[0].retry->initial_delay_ms == 60000);
+    CHECK(r.workflow->steps[0].retry->max_delay_ms == 60000);
+    r = load(step_with("    retry: {max_attempts: 2, max_delay: 500ms}\n"));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->steps[0].retry->initial_delay_ms == 500);
+    CHECK(r.workflow->steps[0].retry->max_delay_ms == 500);
+    // Both written: as written (defaults untouched otherwise).
+    r = load(step_with("    retry: {initial_delay: 2s}\n"));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->steps[0].retry->max_delay_ms == 30000);
 }
 
 TEST_CASE("on_error: fail, continue or another step", "[workflow][loader]") {

@@ -307,6 +307,25 @@ TEST_CASE("retry policies", "[workflow][loader]") {
           "exponential}, got a list");
 }
 
+TEST_CASE("a mapping key holding an expression is refused: keys are not evaluated",
+          "[workflow][loader]") {
+    // It went to the vendor as written: a field named "{{ inputs.field }}".
+    CHECK(only_problem("inputs: {field: {type: string}}\nsteps:\n  - id: a\n    task: lua\n"
+                       "    with: {script: x, input: {\"{{ inputs.field }}\": 1}}\n") ==
+          "wf.yaml:5:31: the key '{{ inputs.field }}' holds an expression, but keys are not "
+          "evaluated (it would go out as written): build the mapping in one expression, such "
+          "as \"{{ {inputs.name: 'value'} }}\"");
+    CHECK(
+        only_problem("vars:\n  m:\n    \"{% if 1 %}k{% endif %}\": v\n" + std::string(kOneStep)) ==
+        "wf.yaml:3:5: the key '{% if 1 %}k{% endif %}' holds an expression, but keys are not "
+        "evaluated (it would go out as written): build the mapping in one expression, such "
+        "as \"{{ {inputs.name: 'value'} }}\"");
+    // Built in one expression, it is evaluated; braces in values are as before.
+    CHECK(problems(load("inputs: {field: {type: string}}\nsteps:\n  - id: a\n    task: log\n"
+                        "    with: {message: \"{{ {inputs.field: 1} }}\"}\n"))
+              .empty());
+}
+
 TEST_CASE("retry: one delay written, the default of the other follows it", "[workflow][loader]") {
     // "Retry once after a minute" was refused over a max_delay (30s) no one wrote, and a
     // max_delay below 1s over an initial_delay no one wrote.

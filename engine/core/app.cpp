@@ -291,8 +291,16 @@ std::vector<workflow::Diagnostic> App::inline_script_problems(const workflow::Wo
             line += " of the script)";
         }
         auto mark = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        // A script is Lua taken as written: `{{ }}` in it is not evaluated, and the first
+        // brace is then Lua's error.
+        const std::string_view text = script->str();
+        const bool braces =
+            text.find("{{") != std::string_view::npos || text.find("{%") != std::string_view::npos;
         out.push_back({mark, "step '" + step.id + "' with.script: Lua syntax error" + line + ": " +
-                                 e.message});
+                                 e.message +
+                                 (braces ? " (script is Lua taken as written: {{ }} is not "
+                                           "evaluated in it; pass values through with.input)"
+                                         : "")});
     }
     return out;
 }

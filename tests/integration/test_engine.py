@@ -2101,6 +2101,12 @@ class Validation(EngineTest):
                        "        local n = 1\n        if n then return n\n", (6, 7),
                        ["step 'b' with.script: Lua syntax error (line 3 of the script)",
                         "'end' expected"]),
+        # `{{ }}` in a script is Lua taken as written: the error says so.
+        "lua_script_braces": ("inputs: {code: {type: string}}\nsteps:\n  - id: d\n"
+                              "    task: lua\n    with:\n      script: \"{{ inputs.code }}\"\n",
+                              (6, 7), ["step 'd' with.script: Lua syntax error",
+                                       "(script is Lua taken as written: {{ }} is not "
+                                       "evaluated in it; pass values through with.input)"]),
         "bad_default": ("inputs:\n  n: {type: integer, default: three}\n"
                         "steps:\n  - {id: a, task: log, with: {message: hi}}\n", (2, None),
                         ["default", "'n'", "integer"]),

@@ -163,6 +163,22 @@ Result<std::pair<std::string, std::string>>
 Project::find_workflow(const std::string& name_or_path) const {
     std::optional<WorkflowLocation> at = locate_workflow(name_or_path);
     if (at && at->built_in) return std::pair{at->origin, std::string(*embedded_file(at->path))};
+    if (at && !is_workflow_path(name_or_path)) {
+        // Two files with one name: which one ran depended on an order of extensions the
+        // user never chose (ferry validate reports the clash too).
+        std::vector<std::string> same;
+        for (const char* ext : {".yaml", ".yml", ".json"})
+            if (file_stamp(workflows_dir_ + '/' + name_or_path + ext))
+                same.push_back(name_or_path + ext);
+        if (same.size() > 1) {
+            std::string listed;
+            for (const std::string& f : same)
+                listed += (listed.empty() ? "" : " and ") + f;
+            return make_error(ErrorKind::Validation, "workflow name '" + name_or_path +
+                                                         "' is ambiguous: workflows/ has " +
+                                                         listed + "; keep one of them");
+        }
+    }
     std::optional<std::string> text = at ? read_file(at->path) : std::nullopt;
     if (text) return std::pair{at->origin, std::move(*text)};
     if (is_workflow_path(name_or_path))

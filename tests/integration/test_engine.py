@@ -2342,6 +2342,18 @@ return {
         self.assertEqual(doc["error"]["message"], "step 'a' for_each must give a list, got "
                          "range (add | list: \"{{ ... | list }}\")")
 
+    def test_a_name_two_workflow_files_share_is_refused_by_run(self):
+        # `ferry run dup` silently took dup.yaml over dup.json (validate reported the clash).
+        self.p.write("workflows/dup.yaml", "steps:\n  - {id: a, task: log, with: {message: y}}\n")
+        self.p.write("workflows/dup.json",
+                     '{"steps": [{"id": "a", "task": "log", "with": {"message": "j"}}]}\n')
+        code, doc, err = self.p.run("dup")
+        self.assertEqual(code, 2, err)
+        self.assertIn("workflow name 'dup' is ambiguous: workflows/ has dup.yaml and dup.json; "
+                      "keep one of them", err)
+        os.remove(self.p.dir / "workflows" / "dup.json")
+        self.assertEqual(self.assertRun("dup")["status"], "succeeded")
+
     def test_a_file_named_twice_is_checked_once(self):
         # `x.yaml ./x.yaml`, or a folder and a file in it (an editor's hook passes both): the
         # file was reported as a workflow whose name clashes with its own.

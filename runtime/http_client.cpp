@@ -288,6 +288,12 @@ Status HttpClient::Impl::configure(Transfer& t) {
         set(curl_easy_setopt(e, CURLOPT_SSLKEY, r.client_key.c_str()));
         set(curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM"));
     }
+    if (!r.client_cert.empty() || !r.client_key.empty()) {
+        // Without a passphrase set, OpenSSL asks for an encrypted key's on the terminal (or
+        // reads stdin): the loop, and the whole server, stopped there. An empty one makes
+        // such a key fail the request at once ("unable to set private key file").
+        set(curl_easy_setopt(e, CURLOPT_KEYPASSWD, ""));
+    }
 
     bool body_method = r.method == "POST" || r.method == "PUT" || r.method == "PATCH";
     if (r.method == "HEAD") {

@@ -282,6 +282,37 @@ steps:
         self.assertEqual(rc, 1)
         self.assertEqual(doc["steps"]["call"]["error"]["kind"], "network")
 
+    def test_an_encrypted_client_key_fails_the_request_without_asking_for_a_passphrase(self):
+        # OpenSSL asked for the passphrase on the terminal, or read stdin when there was
+        # none: `ferry run` (and a whole `ferry serve`) stopped there, deaf to SIGTERM.
+        import subprocess
+        certs = make_certs(str(self.p.dir / "pki"))
+        m = self.mock(tls=dict(certs, mtls=True))
+        encrypted = str(self.p.dir / "pki" / "client-enc.key")
+        subprocess.run(["openssl", "pkey", "-in", certs["client_key"], "-aes256", "-passout",
+                        "pass:not-given", "-out", encrypted], check=True, capture_output=True)
+        self.p.workflow("get", GET_WF)
+        self.configure(m.url, "tls: {ca_file: %s, client_cert: %s, client_key: %s}\n"
+                              "retry: {max_attempts: 1}" % (certs["ca"], certs["client_cert"],
+                                                             encrypted))
+        cmd = [te.FERRY, "run", "get", "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        # stdin an open pipe and no terminal: what a supervisor or `docker run -i` gives.
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=str(self.p.dir),
+                                env=self.env, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            self.fail("ferry run waited for a passphrase")
+        self.assertEqual(proc.returncode, 1, err)
+        error = json.loads(out)["steps"]["call"]["error"]
+        self.assertEqual(error["kind"], "validation")
+        self.assertIn("unencrypted PEM?", error["message"])
+        self.assertNotIn("pass phrase", err.lower())
+
     def test_unusable_tls_files_fail_validate_and_warn_elsewhere(self):
         # A missing or non-PEM TLS file failed every request as a network error after
         # validate said the project was fine. validate now fails on it at its place; run

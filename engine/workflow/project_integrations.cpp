@@ -117,6 +117,12 @@ std::string token_url(ConfigReader& r, const YAML::Node& v, const std::string& f
                              " must be an http:// or https:// URL or a path starting with /, "
                              "got '" +
                              url + "'");
+    else if (is_http_url(url) && url_has_userinfo(url))
+        // It would go out in errors and records with the token request's URL; and the
+        // client's own credentials are client_id and client_secret.
+        r.ctx().error(v, field + " must not carry credentials (user:password@host): use "
+                                 "client_id and client_secret with a ${env:NAME} or "
+                                 "${file:PATH} reference");
     else if (is_http_url(url) && !url_has_host(url))
         r.ctx().error(v, field + " has no host, got '" + url + "'");
     return url;

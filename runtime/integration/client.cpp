@@ -59,9 +59,10 @@ struct IntegrationClient::Op {
     std::function<void(IntegrationOutcome)> done;
     IntegrationOutcome out;
     bool idempotent = true;
-    int tries = 0;                 // attempts counted by the retry policy
-    int token_tries = 0;           // OAuth2 token requests that failed transiently
-    bool token_refreshed = false;  // a 401 refreshes the OAuth token once per request
+    int tries = 0;                  // attempts counted by the retry policy
+    int token_tries = 0;            // OAuth2 token requests that failed transiently
+    bool token_refreshed = false;   // a 401 refreshes the OAuth token once per request
+    uint64_t sent_token_fetch = 0;  // which OAuth token fetch its last attempt carried
     uint64_t transfer = 0;
     HttpRequest sent;           // the last attempt, for its record (body: a prefix)
     size_t sent_body_size = 0;  // the whole body's size
@@ -175,6 +176,7 @@ void IntegrationClient::send_attempt(const std::shared_ptr<Op>& op) {
         finish(op);
         return;
     }
+    op->sent_token_fetch = token_fetches_;
     ++op->tries;
     ++op->out.attempts;
     ++health_.requests;
@@ -206,8 +208,12 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
     if (status == 401 && config_.auth.type == "oauth2" && !op->token_refreshed) {
         op->token_refreshed = true;
         op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, 0));
-        token_expires_ms_ = 0;  // fetched again before the next request
-        --op->tries;            // not a failure of the service: the retry budget is kept
+        // Fetched again before the next request, unless another request's 401 already
+        // did: each request in flight with the revoked token refreshed it once more (20
+        // requests, 16 fetches), and an identity provider that keeps only the newest token
+        // valid then refused most of the resends.
+        if (op->sent_token_fetch == token_fetches_) token_expires_ms_ = 0;
+        --op->tries;  // not a failure of the service: the retry budget is kept
         breaker_.on_success();
         step(op);
         return;

@@ -10,6 +10,8 @@
 #include "runtime/http_client.h"
 #include "runtime/integration/config.h"
 
+#include <rapidjson/document.h>
+
 #include <deque>
 #include <functional>
 #include <memory>
@@ -25,6 +27,11 @@ namespace ferry {
 std::optional<std::string> standard_webhooks_signature(std::string_view secret, std::string_view id,
                                                        std::string_view timestamp,
                                                        std::string_view body);
+
+// How long an OAuth2 token answer's access token is cached for, in ms: its expires_in
+// (seconds, a number or a decimal string, RFC 6749 5.1), an hour when absent or unreadable,
+// 0 when not positive, at most a year. answer: the parsed JSON object.
+uint64_t oauth_token_lifetime_ms(const rapidjson::Value& answer);
 
 struct IntegrationRequest {
     HttpRequest http;                // url may be empty or relative: resolved against base_url
@@ -130,6 +137,7 @@ class IntegrationClient {
     static constexpr size_t kKeptTokens = 64;
     std::deque<std::string> held_tokens_;
     uint64_t token_expires_ms_ = 0;  // loop clock
+    uint64_t token_fetches_ = 0;     // successful fetches: which token a request was sent with
     bool token_fetching_ = false;
     uint64_t token_transfer_ = 0;
     std::vector<TokenWaiter> token_waiters_;

@@ -12,17 +12,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
 namespace ferry {
 
-namespace {
-
-// A token's lifetime from its answer's expires_in (RFC 6749 5.1: seconds, a number; some
-// servers send it as a string). Absent or unreadable: an hour. Capped at a year: 1e17
-// seconds overflowed and made every request fetch a new token.
-uint64_t token_lifetime_ms(const rapidjson::Document& doc) {
+// Some servers send expires_in as a string. Capped at a year: 1e17 seconds overflowed and
+// made every request fetch a new token.
+uint64_t oauth_token_lifetime_ms(const rapidjson::Value& doc) {
     constexpr double kYear = 365.0 * 24 * 3600;
     double seconds = 3600;
     if (doc.HasMember("expires_in")) {
@@ -30,19 +28,30 @@ uint64_t token_lifetime_ms(const rapidjson::Document& doc) {
         if (v.IsNumber()) {
             seconds = v.GetDouble();
         } else if (v.IsString()) {
-            // Digits only: strtod alone also reads "nan", "inf", hex and leading blanks.
-            std::string text(v.GetString(), v.GetStringLength());
-            const bool digits = !text.empty() && text.size() <= 12 &&
-                                std::all_of(text.begin(), text.end(), ::isdigit);
-            if (digits) seconds = std::strtod(text.c_str(), nullptr);
+            // A decimal number, blanks around it allowed ("2.5", " 2"); anything else keeps
+            // the hour.
+            std::string_view text(v.GetString(), v.GetStringLength());
+            while (!text.empty() && text.front() == ' ')
+                text.remove_prefix(1);
+            while (!text.empty() && text.back() == ' ')
+                text.remove_suffix(1);
+            // Digits and at most one point: from_chars reads "inf" and "nan" too.
+            const bool decimal =
+                !text.empty() && text.size() <= 20 &&
+                std::all_of(text.begin(), text.end(),
+                            [](char c) {
+                                return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+                            }) &&
+                std::count(text.begin(), text.end(), '.') <= 1;
+            double parsed = 0;
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+            if (decimal && ec == std::errc() && end == text.data() + text.size()) seconds = parsed;
         }
     }
     if (std::isnan(seconds)) return 3600'000;
     if (!(seconds > 0)) return 0;  // expired already, as the server says
     return uint64_t(std::min(seconds, kYear) * 1000);
 }
-
-}  // namespace
 
 std::optional<std::string> standard_webhooks_signature(std::string_view secret, std::string_view id,
                                                        std::string_view timestamp,
@@ -242,14 +251,23 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
         bool has_token = json_ok && doc.HasMember("access_token") &&
                          doc["access_token"].IsString() &&
                          doc["access_token"].GetStringLength() > 0;
-        if (r.status != 200 || !has_token) {
+        // RFC 6749 7.1: a client must not use a token whose type it does not understand; a
+        // DPoP or MAC token sent as Bearer is refused with a 401 by the API, every time.
+        std::string token_type;
+        if (json_ok && doc.HasMember("token_type") && doc["token_type"].IsString())
+            token_type.assign(doc["token_type"].GetString(), doc["token_type"].GetStringLength());
+        const bool bearer = token_type.empty() || iequals(token_type, "bearer");
+        if (r.status != 200 || !has_token || !bearer) {
             std::string why = "HTTP " + std::to_string(r.status);
             if (r.status == 200 && !json_ok)
                 why += ": the answer is not a JSON object (a login page or a proxy?)";
-            else if (r.status == 200)
+            else if (r.status == 200 && !has_token)
                 why += doc.HasMember("access_token") && doc["access_token"].IsString()
                            ? ": the answer's access_token is empty"
                            : ": the answer has no access_token";
+            else if (r.status == 200)
+                why += ": token_type '" + token_type +
+                       "' is not Bearer (Ferry sends bearer tokens only)";
             if (json_ok) {
                 for (const char* field : {"error", "error_description"}) {
                     if (doc.HasMember(field) && doc[field].IsString())
@@ -280,7 +298,8 @@ void IntegrationClient::fetch_token(TokenWaiter then) {
             }
             access_token_ = std::move(fetched);
         }
-        uint64_t lifetime_ms = token_lifetime_ms(doc);
+        ++token_fetches_;  // the same text as before is still a new fetch
+        uint64_t lifetime_ms = oauth_token_lifetime_ms(doc);
         // Refresh shortly before expiry: a minute early, or a tenth of a short lifetime.
         uint64_t margin = std::min<uint64_t>(60'000, lifetime_ms / 10);
         token_expires_ms_ = loop_.now_ms() + lifetime_ms - margin;

@@ -191,6 +191,51 @@ steps:
             self.assertTrue(token)
             self.assertNotIn(token, dump)
 
+    def test_a_401_wave_refreshes_the_oauth2_token_once(self):
+        # Every request in flight with the revoked token refreshed it once more (20
+        # requests: 16 fetches), and an identity provider that keeps only the newest token
+        # valid then refused most of the resends.
+        m = self.oauth_mock_with_retries()
+        self.p.workflow("fan", """\
+steps:
+  - id: call
+    task: http.request
+    integration: target
+    for_each: [1, 2, 3, 4, 5, 6, 7, 8]
+    with: {method: GET, path: /api/now/table/incident}
+""")
+        m.fault(method="GET", path="/api/now/table/incident", status=401, delay_ms=300, times=8)
+        rc, doc, err = self.run_wf("fan")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(len(m.requests(path="/oauth_token.do")), 2,
+                         "one fetch, one refresh for the whole wave")
+        self.assertEqual(len(m.requests(path="/api/now/table/incident")), 16)
+
+    def test_a_token_that_is_not_a_bearer_token_is_not_sent_as_one(self):
+        # A DPoP or MAC token went out as "Bearer" (RFC 6749 7.1: a client must not use a
+        # token type it does not understand), and the API's 401 fetched again.
+        m = self.oauth_mock_with_retries()
+        self.p.workflow("get", GET_WF)
+        m.fault(method="POST", path="/oauth_token.do", status=200, times=1,
+                headers={"Content-Type": "application/json"},
+                body=json.dumps({"access_token": "dpop-bound-token-1234", "token_type": "DPoP",
+                                 "expires_in": 300}))
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1, err)
+        error = doc["steps"]["call"]["error"]
+        self.assertIn("OAuth2 token request to", error["message"])
+        self.assertIn("token_type 'DPoP' is not Bearer (Ferry sends bearer tokens only)",
+                      error["message"])
+        self.assertEqual(m.requests(path="/api/now/table/incident"), [])
+        # "bearer" in any case is one.
+        m.fault(method="POST", path="/oauth_token.do", status=200, times=1,
+                headers={"Content-Type": "application/json"},
+                body=json.dumps({"access_token": "lower-case-type-token", "token_type": "bearer",
+                                 "expires_in": 300}))
+        rc, doc, err = self.run_wf("get")
+        api = m.requests(path="/api/now/table/incident")
+        self.assertEqual(api[0]["headers"]["authorization"], "Bearer lower-case-type-token")
+
     def test_oauth2_bad_client_secret_is_a_clear_error(self):
         m = self.mock({"auth": {"type": "oauth2", "client_id": "ferry",
                                 "client_secret": "client-secret-xyz-987"}})

@@ -1,4 +1,5 @@
 // The integration policies as plain state machines over a fake clock.
+#include "runtime/integration/client.h"
 #include "runtime/integration/policy.h"
 
 #include <limits>
@@ -125,8 +126,6 @@ TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[inte
     CHECK(off.allow(0));
 }
 
-#include "runtime/integration/client.h"
-
 TEST_CASE("Standard Webhooks signature matches the reference library's test vector",
           "[integration]") {
     // Computed with the npm library standardwebhooks 1.1.1 (vendor notes).
@@ -137,4 +136,27 @@ TEST_CASE("Standard Webhooks signature matches the reference library's test vect
     CHECK(*sig == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     CHECK_FALSE(standard_webhooks_signature("whsec_", "id", "1", "{}"));
     CHECK_FALSE(standard_webhooks_signature("whsec_!!!", "id", "1", "{}"));
+}
+
+TEST_CASE("OAuth2 token lifetime from expires_in", "[integration]") {
+    auto lifetime = [](const char* json) {
+        rapidjson::Document doc;
+        doc.Parse(json);
+        return ferry::oauth_token_lifetime_ms(doc);
+    };
+    CHECK(lifetime(R"({"expires_in": 1799})") == 1'799'000);
+    CHECK(lifetime(R"({"expires_in": 2.5})") == 2'500);
+    CHECK(lifetime(R"({"expires_in": "120"})") == 120'000);
+    // A decimal string, or one with blanks around it, was read as "unreadable": an hour.
+    CHECK(lifetime(R"({"expires_in": "2.5"})") == 2'500);
+    CHECK(lifetime(R"({"expires_in": " 2 "})") == 2'000);
+    // Unreadable: an hour. Not positive: expired already. Huge: a year.
+    for (const char* unreadable :
+         {R"({})", R"({"expires_in": "abc"})", R"({"expires_in": "nan"})",
+          R"({"expires_in": "inf"})", R"({"expires_in": "0x10"})", R"({"expires_in": "-5"})",
+          R"({"expires_in": true})", R"({"expires_in": null})", R"({"expires_in": "1e3"})"})
+        CHECK(lifetime(unreadable) == 3'600'000);
+    CHECK(lifetime(R"({"expires_in": 0})") == 0);
+    CHECK(lifetime(R"({"expires_in": -3})") == 0);
+    CHECK(lifetime(R"({"expires_in": 1e20})") == uint64_t(365.0 * 24 * 3600 * 1000));
 }

@@ -167,6 +167,20 @@ TEST_CASE("a base_url or token_url without a host is a problem at its place", "[
     CHECK(p.find("fine") == std::string::npos);
 }
 
+TEST_CASE("a token_url with credentials in it is a problem at its place", "[config]") {
+    // base_url and url refused them; the token URL's password went into errors and records.
+    auto r = load_project_config_text(R"(integrations:
+  sn:
+    type: servicenow
+    base_url: https://sn.example
+    auth: {type: oauth2, token_url: "https://ferry:S3cret@idp.example/token", client_id: c, client_secret: "${env:S}"}
+)",
+                                      "ferry.yaml");
+    CHECK(problems_of(r).find("ferry.yaml:5:37: auth.token_url must not carry credentials "
+                              "(user:password@host): use client_id and client_secret") !=
+          std::string::npos);
+}
+
 TEST_CASE("a URL with a space or a control character is a problem at its place", "[config]") {
     // The HTTP client refuses it when it sends, so the delivery failed (or went to the DLQ)
     // after validate had passed it.

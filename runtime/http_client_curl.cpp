@@ -203,7 +203,19 @@ Error HttpClient::Impl::map_error(const Transfer& t, CURLcode code) const {
     case CURLE_BAD_FUNCTION_ARGUMENT:
     case CURLE_NOT_BUILT_IN:
     case CURLE_UNKNOWN_OPTION: return make_error(ErrorKind::Internal, what + detail);
-    default: return make_error(ErrorKind::Network, what + detail);
+    default:
+        // A server that requires a client certificate and got none ends the TLS session
+        // (its "certificate required" alert may arrive after the handshake, or not be
+        // read): libcurl then says only "getpeername() failed ... not connected" or a
+        // receive failure, which reads as a network problem.
+        if (t.req.client_cert.empty() && t.req.url.starts_with("https://") &&
+            (code == CURLE_SSL_CONNECT_ERROR || code == CURLE_RECV_ERROR ||
+             code == CURLE_SEND_ERROR || code == CURLE_GOT_NOTHING ||
+             detail.find("getpeername") != std::string::npos ||
+             detail.find("certificate required") != std::string::npos))
+            detail += " (none was sent: if the server requires a client certificate, it ends "
+                      "the connection so; see the integration's tls.client_cert)";
+        return make_error(ErrorKind::Network, what + detail);
     }
 }
 

@@ -321,6 +321,15 @@ steps:
         self.assertEqual(doc["steps"]["call"]["error"]["kind"], "validation")
         self.assertIn("(is it the key of the client certificate %s, unencrypted PEM?)"
                       % certs["client_cert"], doc["steps"]["call"]["error"]["message"])
+        # No client certificate at all: libcurl's words ("getpeername() failed", a receive
+        # failure) read as a network problem; the message points at tls.client_cert.
+        self.configure(m.url, "tls: {ca_file: %s}\nretry: {max_attempts: 1}" % certs["ca"])
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1)
+        self.assertEqual(doc["steps"]["call"]["error"]["kind"], "network")
+        message = doc["steps"]["call"]["error"]["message"]
+        self.assertIn("(none was sent: if the server requires a client certificate, it "
+                      "ends the connection so; see the integration's tls.client_cert)", message)
         # Without the custom CA the server is not trusted (verification is on by default).
         self.configure(m.url, "retry: {max_attempts: 1}")
         rc, doc, err = self.run_wf("get")

@@ -452,8 +452,9 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         if (*timed_out) {
             uint64_t limit = r->wf->steps[up->step_index].timeout_ms;
             outcome.error =
-                make_error(ErrorKind::Timeout, "timed out after " + format_duration_ms(limit) +
-                                                   " (the step's timeout); sub-workflow '" +
+                // Worded as every other step's timeout ("300 ms"), not as a duration.
+                make_error(ErrorKind::Timeout, "timed out after " + std::to_string(limit) +
+                                                   " ms (the step's timeout); sub-workflow '" +
                                                    s.workflow + "' (" + s.id + ") was cancelled");
             up->child_timed_out = true;  // on record; a retry starts a new child
         } else if (s.status == "succeeded") {

@@ -140,8 +140,9 @@ std::string App::hook_file_problem(const std::string& rel, const char* hook) {
         lua_pushstring(L, hook);
         lua_rawget(L, -2);
         if (!lua_isfunction(L, -1))
-            why = std::string("returns a table without a ") + hook + " function (got " +
-                  luaL_typename(L, -1) + ")";
+            why = std::string("returns a table without ") +
+                  (std::string_view(hook).find_first_of("aeiou") == 0 ? "an " : "a ") + hook +
+                  " function (got " + luaL_typename(L, -1) + ")";
         lua_pop(L, 1);
     } else if (!lua_isfunction(L, -1)) {
         why = std::string("must return a function(ctx, event) or a table of them, got ") +

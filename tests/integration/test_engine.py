@@ -1231,7 +1231,7 @@ steps:
         self.assertLess(time.monotonic() - t0, 10)
         err = self.step_error(doc, "sub")
         self.assertEqual(err["kind"], "timeout")
-        self.assertIn("timed out after 300ms (the step's timeout)", err["message"])
+        self.assertIn("timed out after 300 ms (the step's timeout)", err["message"])
         self.assertEqual(doc["steps"]["sub"]["attempt"], 2)
         # Timed as the attempt ran (it said 0ms: no task of its own to time).
         self.assertGreaterEqual(doc["steps"]["sub"]["duration_ms"], 250)

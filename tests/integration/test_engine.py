@@ -1322,6 +1322,7 @@ return function(ctx, event)
   if event.step == "broken" then event.input.message = nil end
   if event.step == "replaced" then event.input = "not a table" end
   if event.step == "unstorable" then event.input.f = print end
+  if event.step == "worded" then return "looks fine" end
   return event
 end
 """)
@@ -1346,6 +1347,7 @@ steps:
   - {id: broken, task: log, on_error: continue, with: {message: hi}}
   - {id: replaced, task: log, on_error: continue, with: {message: hi}}
   - {id: unstorable, task: log, on_error: continue, with: {message: hi}}
+  - {id: worded, task: log, on_error: continue, with: {message: hi}}
 """)
         doc = self.assertRun("hooked")
         s = doc["steps"]
@@ -1368,6 +1370,10 @@ steps:
         self.assertEqual(s["unstorable"]["error"]["message"],
                          "hook hooks/before.lua: the event it returned cannot be stored: "
                          "input.f: cannot encode a function as JSON")
+        # A return that is neither the event, false, nor nothing was silently ignored.
+        self.assertEqual(s["worded"]["error"]["message"],
+                         "hook hooks/before.lua: a before_step hook returns the event (a "
+                         "table), false to veto, or nothing; got string")
 
     def test_after_step_does_not_run_for_a_cancelled_step(self):
         # It runs after invocations that succeeded or failed. A sub-workflow step's timeout

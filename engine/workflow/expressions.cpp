@@ -297,6 +297,17 @@ void check_template(Context& ctx, const YAML::Node& node, const std::string& tex
 
 namespace {
 
+// Mapping keys are data, never evaluated: `fields: {"{{ inputs.name }}": x}` sent a field
+// named with the braces to the vendor. Refused where it is written, with the way to build
+// such a mapping (raw subtrees, such as a lua script's, are the task's own).
+void refuse_template_key(Context& ctx, const YAML::Node& key_node, const std::string& key) {
+    if (!is_template(key)) return;
+    ctx.error(key_node, "the key '" + clipped_name(key) +
+                            "' holds an expression, but keys are not evaluated (it would go out "
+                            "as written): build the mapping in one expression, such as \"{{ "
+                            "{inputs.name: 'value'} }}\"");
+}
+
 // Checks the templates of a data tree, skipping subtrees under a raw path.
 void check_tree(Context& ctx, const YAML::Node& node, std::vector<std::string>& path,
                 const std::vector<std::vector<std::string>>& raw_paths, std::vector<Ref>& refs) {
@@ -307,6 +318,8 @@ void check_tree(Context& ctx, const YAML::Node& node, std::vector<std::string>& 
     } else if (node.IsMap()) {
         for (const auto& entry : node) {
             path.push_back(entry.first.IsScalar() ? entry.first.Scalar() : "");
+            if (!under_raw_path(raw_paths, path))
+                refuse_template_key(ctx, entry.first, path.back());
             check_tree(ctx, entry.second, path, raw_paths, refs);
             path.pop_back();
         }
@@ -320,58 +333,25 @@ void check_tree(Context& ctx, const YAML::Node& node, std::vector<std::string>& 
     }
 }
 
-// Mapping keys are data, never evaluated: `fields: {"{{ inputs.name }}": x}` sent a field
-// named with the braces to the vendor. Refused where it is written, with the way to build
-// such a mapping (raw subtrees, such as a lua script's, are the task's own).
-void refuse_template_keys(Context& ctx, const YAML::Node& node, std::vector<std::string>& path,
-                          const std::vector<std::vector<std::string>>& raw_paths) {
-    if (under_raw_path(raw_paths, path)) return;
-    if (node.IsMap()) {
-        for (const auto& entry : node) {
-            const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
-            if (is_template(key)) {
-                ctx.error(entry.first,
-                          "the key '" + clipped_name(key) +
-                              "' holds an expression, but keys are not evaluated (it would "
-                              "go out as written): build the mapping in one expression, such "
-                              "as \"{{ {inputs.name: 'value'} }}\"");
-                continue;
-            }
-            path.push_back(key);
-            refuse_template_keys(ctx, entry.second, path, raw_paths);
-            path.pop_back();
-        }
-    } else if (node.IsSequence()) {
-        size_t i = 0;
-        for (const YAML::Node& item : node) {
-            path.push_back(std::to_string(i++));
-            refuse_template_keys(ctx, item, path, raw_paths);
-            path.pop_back();
-        }
-    }
-}
-
 }  // namespace
 
 tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs,
                                 const std::vector<std::vector<std::string>>& raw_paths) {
-    // Converted first: to_value stops alias bombs and runaway nesting, which the walks
-    // below would otherwise follow.
-    const size_t problems = ctx.problems().size();
-    std::vector<std::string> path;
     if (raw_paths.empty()) {
         StringVisitor visit = [&](const YAML::Node& n, const std::string& text) {
             if (is_template(text)) check_template(ctx, n, text, 0, refs);
         };
-        tmpl::Value value = to_value(ctx, node, &visit);
-        if (ctx.problems().size() == problems) refuse_template_keys(ctx, node, path, raw_paths);
-        return value;
+        StringVisitor visit_key = [&](const YAML::Node& n, const std::string& key) {
+            refuse_template_key(ctx, n, key);
+        };
+        return to_value(ctx, node, &visit, &visit_key);
     }
+    // Converted first: to_value stops alias bombs and runaway nesting, which the walk
+    // below would otherwise follow.
+    size_t problems = ctx.problems().size();
     tmpl::Value value = to_value(ctx, node, nullptr);
-    if (ctx.problems().size() == problems) {
-        check_tree(ctx, node, path, raw_paths, refs);
-        refuse_template_keys(ctx, node, path, raw_paths);
-    }
+    std::vector<std::string> path;
+    if (ctx.problems().size() == problems) check_tree(ctx, node, path, raw_paths, refs);
     return value;
 }
 

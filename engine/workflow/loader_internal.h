@@ -60,14 +60,15 @@ class Context {
 
 // ---- yaml_value.cpp -----------------------------------------------------------------
 
-// Called for every string scalar met while converting (not for mapping keys).
+// Called for every string scalar met while converting (on_string), or for every mapping
+// key (on_key: the merge key << aside), within the conversion's bounds on aliases.
 using StringVisitor = std::function<void(const YAML::Node& node, const std::string& text)>;
 
 // Converts a node to a Value: mappings to dicts (file order kept), sequences to lists,
 // scalars by the YAML 1.2 core schema. Reports duplicate keys, non-string keys, integers
 // beyond 64 bits, unknown tags and runaway nesting/aliases.
-tmpl::Value to_value(Context& ctx, const YAML::Node& node,
-                     const StringVisitor* on_string = nullptr);
+tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* on_string = nullptr,
+                     const StringVisitor* on_key = nullptr);
 // A scalar's value by the core schema (quoted scalars are always strings).
 tmpl::Value scalar_value(Context& ctx, const YAML::Node& node);
 

@@ -263,6 +263,7 @@ struct Converter {
     Context& ctx;
     const StringVisitor* on_string;
     const YAML::Node& root;  // where "too large" is reported: the value that grew too big
+    const StringVisitor* on_key = nullptr;
     bool stopped = false;
 
     tmpl::Value convert(const YAML::Node& node, int depth) {
@@ -319,6 +320,7 @@ struct Converter {
                         merges.push_back(value);
                         return;
                     }
+                    if (on_key) (*on_key)(key_node, key);
                     // for_each_entry passes each key once.
                     dict.dict_obj().append_new(tmpl::Value::string(key), convert(value, depth + 1));
                 });
@@ -449,8 +451,9 @@ std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,
     return message;
 }
 
-tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* on_string) {
-    Converter c{ctx, on_string, node};
+tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* on_string,
+                     const StringVisitor* on_key) {
+    Converter c{ctx, on_string, node, on_key};
     return c.convert(node, 0);
 }
 

@@ -66,23 +66,6 @@ bool Context::check_characters() {
                                          (byte + 2) + ")");
             return false;
         }
-        // The C1 controls U+0080-U+009F (but NEL, U+0085) are outside YAML's printable set
-        // too; in a file they are mostly Windows-1252 punctuation decoded as Latin-1 (U+0093
-        // for a curly quote), which a ticket or a terminal would show as garbage or obey.
-        if (c == 0xC2 && i + 1 < text_.size()) {
-            auto next = static_cast<unsigned char>(text_[i + 1]);
-            if (next >= 0x80 && next <= 0x9F && next != 0x85) {
-                char code[8];
-                std::snprintf(code, sizeof code, "U+%04X", unsigned(next));
-                error(mark_at_offset(i),
-                      std::string("the file holds a C1 control character (") + code +
-                          "), which YAML does not allow; if it was meant as punctuation, the "
-                          "file was converted from Windows-1252 wrongly; else write it as an "
-                          "escape in a double-quoted string (\\u" +
-                          (code + 2) + ")");
-                return false;
-            }
-        }
     }
     return true;
 }

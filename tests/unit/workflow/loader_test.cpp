@@ -83,27 +83,6 @@ TEST_CASE("a control character in a workflow file is refused where it is", "[wor
     CHECK(problems(load("vars:\r\n  v: \"a\\x00b\\x1b\tc\"\r\n" + std::string(kOneStep))).empty());
 }
 
-TEST_CASE("a C1 control character in a workflow file is refused where it is",
-          "[workflow][loader]") {
-    // U+0093: a Windows-1252 curly quote read as Latin-1 on its way into the file.
-    CHECK(only_problem("vars:\n  v: \xc2\x93quoted\xc2\x94\n" + std::string(kOneStep)) ==
-          "wf.yaml:2:6: the file holds a C1 control character (U+0093), which YAML does not "
-          "allow; if it was meant as punctuation, the file was converted from Windows-1252 "
-          "wrongly; else write it as an escape in a double-quoted string (\\u0093)");
-    CHECK(only_problem("vars:\n  v: \"\xc2\x9b"
-                       "31m\"\n" +
-                       std::string(kOneStep)) ==
-          "wf.yaml:2:7: the file holds a C1 control character (U+009B), which YAML does not "
-          "allow; if it was meant as punctuation, the file was converted from Windows-1252 "
-          "wrongly; else write it as an escape in a double-quoted string (\\u009B)");
-    // NEL (U+0085) is YAML's line break; U+00A0 and the rest of Latin-1 are text, and so is
-    // the escape.
-    CHECK(problems(load("vars:\n  v: \"a\xc2\x85"
-                        "b \xc2\xa0\xc3\xa9 \\u0093\"\n" +
-                        std::string(kOneStep)))
-              .empty());
-}
-
 TEST_CASE("the workflow name defaults to the file's stem and must be an identifier",
           "[workflow][loader]") {
     LoadResult r = load_workflow_text(kOneStep, "workflows/incident-to-itsm.yaml", nullptr);

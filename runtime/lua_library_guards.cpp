@@ -47,8 +47,10 @@ int guarded_insert(lua_State* L) {
         const lua_Integer pos = luaL_checkinteger(L, 2);
         luaL_argcheck(L, lua_Unsigned(pos) - 1u < lua_Unsigned(first_empty), 2,
                       "position out of bounds");
-        if (first_empty - pos > kMaxLibraryRange)
-            return refuse_range(L, 2, first_empty - pos, "elements to move up");
+        // Unsigned, as Lua's own bound check: #t = math.maxinteger wraps first_empty.
+        const lua_Unsigned moved = lua_Unsigned(first_empty) - lua_Unsigned(pos);
+        if (moved > lua_Unsigned(kMaxLibraryRange))
+            return refuse_range(L, 2, lua_Integer(moved), "elements to move up");
     } else if (args != 2) {
         return luaL_error(L, "wrong number of arguments to 'insert'");
     }
@@ -64,8 +66,11 @@ int guarded_remove(lua_State* L) {
         if (pos != size)
             luaL_argcheck(L, lua_Unsigned(pos) - 1u <= lua_Unsigned(size), 2,
                           "position out of bounds");
-        if (size > pos && size - pos > kMaxLibraryRange)
-            return refuse_range(L, 2, size - pos, "elements to move down");
+        // Unsigned: with pos = math.mininteger (allowed when size is math.maxinteger, as
+        // Lua's own check is unsigned too) a signed size - pos overflowed past the check.
+        if (size > pos && lua_Unsigned(size) - lua_Unsigned(pos) > lua_Unsigned(kMaxLibraryRange))
+            return refuse_range(L, 2, lua_Integer(lua_Unsigned(size) - lua_Unsigned(pos)),
+                                "elements to move down");
     }
     return call_original(L);
 }

@@ -193,6 +193,13 @@ int http_url(lua_State* L) {
 
 void check_request_field(lua_State* L, const char* field, int type) {
     if (lua_isnil(L, -1) || lua_type(L, -1) == type) return;
+    // A field a workflow left null (`idempotent: null` in a step's with:) reaches the task
+    // as ferry.json.null: not given, as nil is.
+    if (json_lua::is_null(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return;
+    }
     luaL_error(L, "ferry.http.request: bad argument '%s' (%s expected, got %s)", field,
                lua_typename(L, type), luaL_typename(L, -1));
 }

@@ -15,9 +15,11 @@ return function(hook, ctx, event)
     return { veto = true, reason = event.reason }
   end
   if type(result) == "table" then return result end
-  -- Nothing (or true) keeps the event as the hook left it; anything else was a mistake that
-  -- was silently ignored (a hook returning its message, or a status, meant something).
-  if result ~= nil and result ~= true then
+  -- Nothing (or true) keeps the event as the hook left it. Anything else from a before_step
+  -- was a mistake silently ignored (a hook returning its message, or a status, meant
+  -- something); an after_step or on_failure runs after the step's effects, and what it
+  -- returns besides an event is ignored, as before, rather than fail a step that is done.
+  if ctx.hook == "before_step" and result ~= nil and result ~= true then
     error("a " .. ctx.hook .. " hook returns the event (a table), false to veto, or nothing; got "
           .. type(result), 0)
   end

@@ -1332,6 +1332,8 @@ return function(ctx, event)
     event.output = { wrapped = event.output }
     event.annotations = { audited_by = "after hook" }
   end
+  -- After the step's effects, what an after_step returns besides an event is ignored.
+  if event.step == "plain" then return "audited" end
   return event
 end
 """)
@@ -2022,8 +2024,11 @@ steps:
   - {id: retry, task: lua, on_error: continue, with: {script: "return ferry.http.request{integration = 'api', url = '/x', retry = 'false'}"}}
   - {id: preview, task: lua, on_error: continue, with: {script: "return ferry.http.request{integration = 'api', url = '/x', preview = 1}"}}
   - {id: method, task: lua, on_error: continue, with: {script: "return ctx.http{method = 5, url = 'http://127.0.0.1:9/'}"}}
+  - {id: nulled, task: lua, with: {script: "local r, e = ferry.http.request{integration = 'api', url = '/x', idempotent = ferry.json.null, retry = false} return e.kind"}}
 """)
         doc = self.assertRun("hi")
+        # A field a workflow left null arrives as ferry.json.null: not given, as nil.
+        self.assertEqual(doc["steps"]["nulled"]["output"], "network")
         for step, text in (("integ", "bad argument 'integration' (string expected, got number)"),
                            ("idem", "bad argument 'idempotent' (boolean expected, got string)"),
                            ("retry", "bad argument 'retry' (boolean expected, got string)"),

@@ -57,6 +57,17 @@ TEST_CASE("library guards: counts no task could hold are refused before the C lo
                 "table.remove(t, 1)");
     INFO(removed);
     CHECK(contains(removed, "test.lua:2: bad argument #2 to 'remove' ("));
+    // math.mininteger as the position passes Lua's (unsigned) bound check when #t is
+    // math.maxinteger: a signed size - pos overflowed past the guard (2^64 turns of C).
+    std::string wrapped =
+        run(vm, "local t = setmetatable({}, {__len = function() return math.maxinteger end})\n"
+                "table.remove(t, math.mininteger)");
+    INFO(wrapped);
+    CHECK(contains(wrapped, "test.lua:2: bad argument #2 to 'remove' ("));
+    std::string inserted_end =
+        run(vm, "local t = setmetatable({}, {__len = function() return math.maxinteger end})\n"
+                "table.insert(t, 1, 'x')");
+    CHECK(contains(inserted_end, "test.lua:2: bad argument #2 to 'insert' ("));
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
 

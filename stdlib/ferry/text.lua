@@ -12,10 +12,13 @@ local M = {}
 -- boundary) and "...". A secret the cut splits is still redacted where the text is
 -- recorded: records look for a secret's first part before "..." (secrets.h, kClipMark).
 function M.clip(text, limit)
-  if math.type(limit) ~= "integer" or limit < 0 then
+  -- A whole number, as an integer or a float (200 / 2, an input given as 80.0).
+  local whole = math.tointeger(limit)
+  if not whole or whole < 0 then
     error("ferry.text.clip: the limit must be a whole number of bytes, 0 or more, got "
           .. tostring(limit), 2)
   end
+  limit = whole
   text = http.text(text)
   if #text <= limit then return text end
   local cut = limit

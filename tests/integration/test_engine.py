@@ -5184,12 +5184,14 @@ steps:
 steps:
   - {id: neg, task: lua, on_error: continue, with: {script: "local s = ferry.text.clip('abc', -1) return s"}}
   - {id: frac, task: lua, on_error: continue, with: {script: "local s = ferry.text.clip('abc', 1.5) return s"}}
+  - {id: whole, task: lua, with: {script: "return ferry.text.clip('abcdef', 6 / 2)"}}
   - {id: nan, task: lua, on_error: continue, with: {script: "ctx.change('k', 0/0, nil, {a = 1}) return 1"}}
 """)
         doc = self.assertRun("bad")
         for step in ("neg", "frac"):
             self.assertIn(step + ".script:1: ferry.text.clip: the limit must be a whole number "
                           "of bytes, 0 or more", self.step_error(doc, step)["message"])
+        self.assertEqual(doc["steps"]["whole"]["output"], "abc...")
         self.assertIn("the resource's id must be a finite number",
                       self.step_error(doc, "nan")["message"])
         diff = self.p.ferry("executions", "diff", doc["id"])

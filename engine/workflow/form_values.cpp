@@ -111,14 +111,6 @@ std::string normalize_datetime(std::string_view s) {
     return buf + frac + zone;
 }
 
-// Digits with an optional sign: a whole number, whatever its size.
-bool is_whole_number_text(std::string_view text) {
-    if (!text.empty() && (text[0] == '+' || text[0] == '-')) text.remove_prefix(1);
-    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-        return std::isdigit(static_cast<unsigned char>(c)) != 0;
-    });
-}
-
 std::optional<Value> parse_number(const std::string& text_given, bool integer) {
     // "+5" is 5 as "5" is (from_chars takes no '+'; strtod would make it 5.0).
     std::string_view text = text_given;
@@ -181,7 +173,7 @@ Result<Value> convert_form_value(const FormField& f, const Value& given) {
         else if (given.is_string()) {
             const std::string text = trim(given.str());
             std::optional<Value> n = parse_number(text, integer);
-            if (!n && integer && is_whole_number_text(text))
+            if (!n && integer && detail::is_whole_number_text(text))
                 return problem("is too large for a whole number");
             if (!n) return problem(integer ? "must be a whole number" : "must be a number");
             v = *n;

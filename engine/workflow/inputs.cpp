@@ -606,6 +606,12 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
     const std::string& type = spec.type;
     if (type == "integer") {
         if (auto i = parse_int(t)) return tmpl::Value::integer(*i);
+        // A whole number past 64 bits is one: say what is wrong with it.
+        if (detail::is_whole_number_text(t))
+            return make_error(ErrorKind::Validation,
+                              "input '" + spec.name + "': " + std::string(t) +
+                                  " does not fit in a 64-bit integer (-9223372036854775808 to "
+                                  "9223372036854775807)");
         return fail("an integer");
     }
     if (type == "number") {

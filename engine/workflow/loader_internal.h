@@ -119,6 +119,9 @@ constexpr size_t kMaxQuotedName = 120;
 std::string clipped_name(std::string_view name);
 // ^[A-Za-z_][A-Za-z0-9_-]*$
 bool is_identifier(std::string_view s);
+// Digits with an optional sign: a whole number, whatever its size (to say "too large"
+// rather than "not a whole number" when it does not fit in 64 bits).
+bool is_whole_number_text(std::string_view text);
 // s without the blanks (spaces, tabs, line breaks) around it: a block scalar or a stray
 // space leaves them around an expression's braces.
 inline std::string_view trim_blanks(std::string_view s) {

@@ -611,6 +611,13 @@ std::string clipped_name(std::string_view name) {
            std::to_string(name.size()) + " bytes)";
 }
 
+bool is_whole_number_text(std::string_view text) {
+    if (!text.empty() && (text[0] == '+' || text[0] == '-')) text.remove_prefix(1);
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+    });
+}
+
 bool is_identifier(std::string_view s) {
     if (s.empty()) return false;
     auto alpha = [](char c) {

@@ -354,8 +354,14 @@ TEST_CASE("convert_cli_input converts text to the declared type", "[workflow][in
     CHECK(err(integer, "abc") == "input 'retries': expected an integer, got 'abc'");
     CHECK(err(integer, "1.5") == "input 'retries': expected an integer, got '1.5'");
     CHECK(err(integer, "") == "input 'retries': expected an integer, got ''");
+    // A whole number past 64 bits is one: the message says what is wrong with it.
     CHECK(err(integer, "99999999999999999999") ==
-          "input 'retries': expected an integer, got '99999999999999999999'");
+          "input 'retries': 99999999999999999999 does not fit in a 64-bit integer "
+          "(-9223372036854775808 to 9223372036854775807)");
+    CHECK(err(integer, " -9223372036854775809") ==
+          "input 'retries': -9223372036854775809 does not fit in a 64-bit integer "
+          "(-9223372036854775808 to 9223372036854775807)");
+    CHECK(ok(integer, "-9223372036854775808").as_int() == INT64_MIN);
 
     // Bytes that are not UTF-8 are refused whatever the type, and not quoted back.
     for (const char* type : {"string", "any", "integer"}) {

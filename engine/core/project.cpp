@@ -181,8 +181,22 @@ Project::find_workflow(const std::string& name_or_path) const {
     }
     std::optional<std::string> text = at ? read_file(at->path) : std::nullopt;
     if (text) return std::pair{at->origin, std::move(*text)};
-    if (is_workflow_path(name_or_path))
-        return make_error(ErrorKind::NotFound, "cannot read workflow file '" + name_or_path + "'");
+    if (is_workflow_path(name_or_path)) {
+        // A path is read from the current directory; `hello.yaml` typed for the project's
+        // workflows/hello.yaml is the usual slip: say how a name finds it.
+        std::error_code ec;
+        const fs::file_status st = fs::status(name_or_path, ec);
+        const std::string why = ec                     ? ec.message()
+                                : fs::is_directory(st) ? std::string("it is a folder")
+                                                       : std::string("it cannot be read");
+        const fs::path as_path(name_or_path);
+        std::string hint;
+        if (as_path.parent_path().empty() && locate_workflow(as_path.stem().string()))
+            hint = " (a name without the extension finds the project's workflows/" + name_or_path +
+                   ": ferry run " + as_path.stem().string() + ")";
+        return make_error(ErrorKind::NotFound,
+                          "cannot read workflow file '" + name_or_path + "': " + why + hint);
+    }
     // Only what a name can reach (not workflows/samples/...), and no server path: the API
     // repeats this message to its callers.
     std::set<std::string> names;

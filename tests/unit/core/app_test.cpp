@@ -137,6 +137,7 @@ TEST_CASE("a workflow reference is a path only when it looks like one", "[core][
     auto by_path = app->load_workflow("./w");
     auto by_extension = app->load_workflow("other/x.yaml");
     auto missing_path = app->load_workflow("nope.yaml");
+    auto name_as_path = app->load_workflow("w.yaml");  // meant: the project's workflows/w.yaml
     std::filesystem::current_path(was);
     REQUIRE(by_name);
     CHECK(by_name.value()->steps.size() == 1);
@@ -146,7 +147,12 @@ TEST_CASE("a workflow reference is a path only when it looks like one", "[core][
     CHECK(by_extension.value()->steps.front().id == "x");
     REQUIRE_FALSE(missing_path);
     CHECK(missing_path.error().kind == ErrorKind::NotFound);
-    CHECK(missing_path.error().message == "cannot read workflow file 'nope.yaml'");
+    CHECK(missing_path.error().message ==
+          "cannot read workflow file 'nope.yaml': No such file or directory");
+    REQUIRE_FALSE(name_as_path);
+    CHECK(name_as_path.error().message ==
+          "cannot read workflow file 'w.yaml': No such file or directory (a name without the "
+          "extension finds the project's workflows/w.yaml: ferry run w)");
 }
 
 TEST_CASE("a chain of pure steps shares one commit, a step with effects waits for it",

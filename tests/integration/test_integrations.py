@@ -36,6 +36,12 @@ steps:
 """
 
 
+def fan_wf(items):
+    """GET_WF's request, once per item of a for_each over the YAML list `items`."""
+    return GET_WF.replace("    integration: target\n",
+                          "    integration: target\n    for_each: %s\n" % items)
+
+
 def integration_yaml(url, body, name="target", type_="servicenow"):
     lines = ["integrations:", "  %s:" % name, "    type: %s" % type_,
              "    base_url: %s" % url]
@@ -196,14 +202,7 @@ steps:
         # requests: 16 fetches), and an identity provider that keeps only the newest token
         # valid then refused most of the resends.
         m = self.oauth_mock_with_retries()
-        self.p.workflow("fan", """\
-steps:
-  - id: call
-    task: http.request
-    integration: target
-    for_each: [1, 2, 3, 4, 5, 6, 7, 8]
-    with: {method: GET, path: /api/now/table/incident}
-""")
+        self.p.workflow("fan", fan_wf("[1, 2, 3, 4, 5, 6, 7, 8]"))
         m.fault(method="GET", path="/api/now/table/incident", status=401, delay_ms=300, times=8)
         rc, doc, err = self.run_wf("fan")
         self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
@@ -283,14 +282,7 @@ retry: {max_attempts: 3, initial_delay: 100ms}
         # Five requests waiting for one token fetch counted its 503 five times, opening the
         # breaker (5 failures) before the token retry could run.
         m = self.oauth_mock_with_retries()
-        self.p.workflow("fan", """\
-steps:
-  - id: call
-    task: http.request
-    integration: target
-    for_each: [1, 2, 3, 4, 5]
-    with: {method: GET, path: /api/now/table/incident}
-""")
+        self.p.workflow("fan", fan_wf("[1, 2, 3, 4, 5]"))
         m.fault(method="POST", path="/oauth_token.do", status=503, headers={"Retry-After": "1"})
         rc, doc, err = self.run_wf("fan")
         self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])

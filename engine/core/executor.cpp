@@ -148,11 +148,13 @@ void Engine::stop_on_lost_history(const Error& e) const {
     // An execution whose first record was in the lost commit left nothing to resume (and
     // sent nothing: tasks with effects start once their records are durable). Pointing at
     // `ferry resume` made that answer "nothing to resume" and a script report success.
+    // Read from the store, on this path only: what is durable is what a resume will find
+    // (a read that fails says nothing either way, and names nothing).
     std::vector<std::string> unrecorded;
-    size_t runs = 0;
-    for (const auto& [id, run] : runs_) {
-        ++runs;
-        if (!run->recorded) unrecorded.push_back(id);
+    const size_t runs = runs_.size();
+    for (const auto& entry : runs_) {
+        auto stored = store_.get_execution(entry.first);
+        if (stored && !stored.value()) unrecorded.push_back(entry.first);
     }
     std::string lost;
     if (!unrecorded.empty()) {
@@ -309,9 +311,6 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     persist_execution(*run);
     emit(*run, "execution.started", "", "running");
     if (settles_eagerly(*run)) {
-        store_.after_commit([this, ref = run->ref] {
-            if (Run* r = find_run(ref)) r->recorded = true;
-        });
         // The first steps' "running" records join the execution record's commit; their
         // tasks start from after_commit callbacks, once both are durable.
         schedule(*run);
@@ -320,10 +319,7 @@ Result<std::string> Engine::start(std::shared_ptr<const workflow::Workflow> wf, 
     }
     // The first steps start once the execution record is durable.
     store_.after_commit([this, ref = run->ref] {
-        if (Run* r = find_run(ref)) {
-            r->recorded = true;
-            schedule(*r);
-        }
+        if (Run* r = find_run(ref)) schedule(*r);
     });
     loop_.wake();
     return id;

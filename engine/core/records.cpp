@@ -363,7 +363,6 @@ Status Engine::resume_stored(const std::string& id,
     if (!made) return made.error();
     std::shared_ptr<Run> run = made.value();
     run->from_history = true;
-    run->recorded = true;
     // A record from before the marks: any "[REDACTED]" may be a secret, as Ferry then took it.
     const tmpl::Value* inputs_flag = dict_get(rec, "inputs_redacted");
     const tmpl::Value* inputs_value = dict_get(rec, "inputs");

@@ -177,9 +177,6 @@ struct Engine::Run {
     // ends "failed", with its error and its on_failure hook); the cancel stops what runs.
     bool failed_before_cancel = false;
     bool from_history = false;  // resumed: its values were read back from records
-    // Its execution record is durable (a resumed one always is): until then a lost commit
-    // leaves nothing to resume, and the process's last words must say so.
-    bool recorded = false;
     std::vector<Task*> hook_tasks;  // workflow hooks running for it (a cancel stops them)
     tmpl::Value error;              // the execution's error, if failed
     tmpl::Value outputs;

@@ -32,11 +32,13 @@ bool Task::charge_record(size_t bytes) {
 }
 
 std::string fields_not_stored(std::string_view why) {
-    std::string out = "{\"fields_not_stored\":\"";
-    const size_t start = out.size();
-    out.resize(start + why.size() * 6);
-    out.resize(size_t(write_json_escaped(out.data() + start, why) - out.data()));
-    return out + "\"}";
+    rapidjson::StringBuffer out;
+    JsonWriter w(out);
+    w.StartObject();
+    w.Key("fields_not_stored");
+    w.String(why.data(), rapidjson::SizeType(why.size()));
+    w.EndObject();
+    return std::string(out.GetString(), out.GetSize());
 }
 
 void Task::log(std::string level, std::string message, std::string fields_json) {

@@ -4,6 +4,7 @@
 
 #include "core/values.h"
 #include "workflow/loader.h"
+#include "workflow/loader_internal.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -90,7 +91,9 @@ int tasks_command(int argc, char** argv) {
             auto providers = app->catalog.providers(rest[1]);
             std::string msg =
                 !app->catalog.has_task(rest[1])
-                    ? "no task named '" + rest[1] + "' (see 'ferry tasks list')"
+                    ? "no task named '" + rest[1] + "'" +
+                          workflow::detail::did_you_mean(rest[1], app->catalog.task_names()) +
+                          " (see 'ferry tasks list')"
                 : provider.empty()
                     ? "task '" + rest[1] + "' has several providers and no default: add --provider"
                     : "task '" + rest[1] + "' has no provider '" + provider + "'";

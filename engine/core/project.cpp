@@ -2,6 +2,7 @@
 
 #include "core/embedded.h"
 #include "runtime/file_stamp.h"
+#include "workflow/loader_internal.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -197,18 +198,23 @@ Project::find_workflow(const std::string& name_or_path) const {
         return make_error(ErrorKind::NotFound,
                           "cannot read workflow file '" + name_or_path + "': " + why + hint);
     }
-    // Only what a name can reach (not workflows/samples/...), and no server path: the API
-    // repeats this message to its callers.
-    std::set<std::string> names;
-    for (const std::string& f : list("workflows", {".yaml", ".yml", ".json"}))
-        if (fs::path(f).parent_path() == "workflows") names.insert(fs::path(f).stem().string());
+    // No server path: the API repeats this message to its callers.
+    const std::vector<std::string> names = workflow_names();
     std::string known;
     for (const std::string& n : names)
         known += known.empty() ? n : ", " + n;
     return make_error(
         ErrorKind::NotFound,
         "no workflow named '" + name_or_path + "' in workflows/" +
+            workflow::detail::did_you_mean(name_or_path, names) +
             (known.empty() ? std::string(" (there are none)") : " (known: " + known + ")"));
+}
+
+std::vector<std::string> Project::workflow_names() const {
+    std::set<std::string> names;
+    for (const std::string& f : list("workflows", {".yaml", ".yml", ".json"}))
+        if (fs::path(f).parent_path() == "workflows") names.insert(fs::path(f).stem().string());
+    return {names.begin(), names.end()};
 }
 
 }  // namespace ferry::engine

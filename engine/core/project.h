@@ -34,6 +34,9 @@ class Project {
     // Returns the path to show in messages and the text.
     Result<std::pair<std::string, std::string>>
     find_workflow(const std::string& name_or_path) const;
+    // The names find_workflow reaches (workflows/NAME.*, not workflows/samples/...), sorted
+    // and without repeats.
+    std::vector<std::string> workflow_names() const;
 
     // Which file find_workflow would read, found with stat() alone (nullopt: none): where it
     // is (origin as find_workflow names it) and its stamp, which changes when the file does.

@@ -2709,6 +2709,24 @@ steps:
         self.assertEqual(p.returncode, 2)
         self.assertNotIn("\x1b", p.stdout + p.stderr)
 
+    def test_misspelt_workflow_and_task_names_get_a_suggestion(self):
+        self.p.workflow("child", "steps: [{id: x, task: log, with: {message: hi}}]\n")
+        self.p.workflow("parent", "steps: [{id: a, task: workflow, with: {name: chld}}]\n")
+        res = self.p.ferry("validate")
+        self.assertEqual(res.returncode, 2)
+        self.assertRegex(res.stdout, r"parent\.yaml:1:\d+: step 'a' runs workflow 'chld', which "
+                                     r"is not in the project's workflows/ \(did you mean 'child'\?\)")
+        res = self.p.ferry("run", "chld")
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("no workflow named 'chld' in workflows/ (did you mean 'child'?) (known: "
+                      "child, parent)", res.stderr)
+        res = self.p.ferry("tasks", "show", "ticket.creat", data=False)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("no task named 'ticket.creat' (did you mean 'ticket.create'?)", res.stderr)
+        # Nothing close: no suggestion.
+        res = self.p.ferry("tasks", "show", "zzzzzz", data=False)
+        self.assertNotIn("did you mean", res.stderr)
+
     def test_validate_checks_subworkflows_and_hook_files(self):
         self.p.write("tasks/hooks/here.lua", "return function(ctx, event) end\n")
         self.p.workflow("w", "hooks:\n  before_step: hooks/here.lua\n"

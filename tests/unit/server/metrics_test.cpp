@@ -113,9 +113,36 @@ TEST_CASE("a step cancelled before it started is neither a ticket nor a step dur
     CHECK(text.find("itsm_ticket_creation_total{") == std::string::npos);
     CHECK(text.find("ferry_step_duration_seconds_count{task=\"ticket.create\"}") ==
           std::string::npos);
-    engine::EngineEvent stopped = step_end("ticket.create", "cancelled");  // it was running
-    stopped.attempt = 1;
-    s.metrics->on_event(stopped);
-    CHECK(
-        has(s.text(), "itsm_ticket_creation_total{platform=\"servicenow\",status=\"failure\"} 1"));
+}
+
+TEST_CASE("a step cancelled while it ran counts its time, not a failed ticket or delivery",
+          "[metrics]") {
+    // The cancel was an operator's: a create cut short may have made its ticket, and a
+    // delivery cut short left no dead letter behind the "failed" an alert watches.
+    Scrape s;
+    for (const char* task : {"ticket.create", "webhook.emit"}) {
+        engine::EngineEvent stopped = step_end(task, "cancelled");
+        stopped.attempt = 1;
+        s.metrics->on_event(stopped);
+    }
+    std::string text = s.text();
+    CHECK(text.find("itsm_ticket_creation_total{") == std::string::npos);
+    CHECK(text.find("ferry_webhook_deliveries_total{") == std::string::npos);
+    CHECK(has(text, "ferry_step_duration_seconds_count{task=\"ticket.create\"} 1"));
+    CHECK(has(text, "ferry_step_duration_seconds_count{task=\"webhook.emit\"} 1"));
+}
+
+TEST_CASE("a histogram's sum keeps every digit it needs", "[metrics]") {
+    // Printed with 6 significant digits, a month of approval time (2.592e+06 s) froze the
+    // sum: the 2 s that came after never showed, nor did a mean duration.
+    Scrape s;
+    engine::EngineEvent month = step_end("approval", "succeeded");
+    month.duration_ms = 2592000219;
+    s.metrics->on_event(month);
+    engine::EngineEvent two = step_end("approval", "succeeded");
+    two.duration_ms = 2002;
+    s.metrics->on_event(two);
+    std::string text = s.text();
+    CHECK(has(text, "ferry_step_duration_seconds_sum{task=\"approval\"} 2592002.221"));
+    CHECK(has(text, "ferry_step_duration_seconds_bucket{task=\"approval\",le=\"0.005\"} 0"));
 }

@@ -553,6 +553,15 @@ Result<int> Scheduler::push_protected(const std::function<int(lua_State*)>& push
 }
 
 void Scheduler::finish(Task* t, TaskOutcome outcome) {
+    // Keys it holds go on with "interrupted": what its request did is not known.
+    if (t->pending_ && std::string_view(t->pending_->what()) == "http")
+        ending_mid_request_ = t->id_;
+    // Before its records are taken: an operation cut short records what it did (the HTTP
+    // attempts of a cancelled or timed-out step).
+    if (t->pending_) {
+        t->pending_->cancel();
+        t->pending_.reset();
+    }
     outcome.logs = std::move(t->logs_);
     outcome.changes = std::move(t->changes_);
     outcome.records = std::move(t->records_);
@@ -563,13 +572,6 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     bool timed = deadlines_.remove(t);
     timed = sleepers_.remove(t) || timed;
     if (timed && deadlines_.empty() && sleepers_.empty()) arm_timer();  // stops the timer
-    // Keys it holds go on with "interrupted": what its request did is not known.
-    if (t->pending_ && std::string_view(t->pending_->what()) == "http")
-        ending_mid_request_ = t->id_;
-    if (t->pending_) {
-        t->pending_->cancel();
-        t->pending_.reset();
-    }
     // A limit ends a task by raising inside the count hook, and Lua then leaves hooks
     // disabled on that thread (allowhook is restored only when a hook returns, and nothing
     // in the C API sets it): no limit could stop code run on it again. Such a thread runs

@@ -109,15 +109,24 @@ uint64_t IntegrationClient::send(IntegrationRequest request,
     return op->id;
 }
 
-void IntegrationClient::cancel(uint64_t id) {
+std::vector<std::string> IntegrationClient::cancel(uint64_t id) {
     auto it = std::find_if(ops_.begin(), ops_.end(), [id](auto& op) { return op->id == id; });
-    if (it == ops_.end()) return;
+    if (it == ops_.end()) return {};
     std::shared_ptr<Op> op = *it;
     ops_.erase(it);
     op->over = true;
     op->timer.reset();
-    if (op->transfer) http_.cancel(op->transfer);
+    if (op->transfer) {
+        http_.cancel(op->transfer);
+        op->out.attempt_records.push_back(record_attempt(
+            *op, op->sent,
+            make_error(ErrorKind::Cancelled,
+                       "cut short by the step's end (cancelled or timed out) before an answer "
+                       "came: whether the request reached the service is not known"),
+            0));
+    }
     op->transfer = 0;
+    return std::move(op->out.attempt_records);
 }
 
 void IntegrationClient::step(const std::shared_ptr<Op>& op) {

@@ -63,8 +63,11 @@ class IntegrationClient {
 
     // Starts a request; done runs once on the loop (never inside send). Returns an id.
     uint64_t send(IntegrationRequest request, std::function<void(IntegrationOutcome)> done);
-    // Abandons a request (its owner is gone): transfer and timers stop, done never runs.
-    void cancel(uint64_t id);
+    // Abandons a request (its owner is gone: a cancelled or timed-out step): transfer and
+    // timers stop, done never runs. Returns the records of the attempts it made, one for
+    // the attempt in flight among them (its outcome unknown): a create cut short may have
+    // made its ticket, and the history must show that it went out.
+    std::vector<std::string> cancel(uint64_t id);
 
     // The request as it would be sent now (URL resolved, auth and signature headers added),
     // for dry runs: nothing is sent, no token is fetched, and headers carrying credentials

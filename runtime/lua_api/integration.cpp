@@ -32,10 +32,14 @@ IntegrationRegistry* registry(lua_State* L) {
 
 struct IntegrationOp final : PendingOp {
     IntegrationClient* client;
+    Task* task;
     uint64_t request = 0;
-    explicit IntegrationOp(IntegrationClient* c) : client(c) {}
+    IntegrationOp(IntegrationClient* c, Task* t) : client(c), task(t) {}
     void cancel() override {
-        if (request) client->cancel(request);
+        // The attempts made so far stay on the step's record, the one cut short included.
+        if (request)
+            for (std::string& record : client->cancel(request))
+                task->record("http", std::move(record));
         request = 0;
     }
     const char* what() const override { return "http"; }
@@ -118,10 +122,11 @@ int integration_request(lua_State* L, const char* name) {
 
     Task* task = Scheduler::current(L, "HTTP (ctx.http, ferry.http.request)");
     Scheduler* sched = Scheduler::of(L);
-    auto op = std::make_unique<IntegrationOp>(client);
+    auto op = std::make_unique<IntegrationOp>(client, task);
     IntegrationOp* raw = op.get();
     task->park(std::move(op));
-    // When the task is cancelled its op cancels the request and this never runs.
+    // When the task is cancelled its op cancels the request (keeping its records) and this
+    // never runs.
     raw->request = client->send(std::move(req), [sched, task](IntegrationOutcome out) {
         for (std::string& record : out.attempt_records)
             task->record("http", std::move(record));

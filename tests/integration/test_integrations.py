@@ -406,6 +406,25 @@ class Retries(IntegrationTest):
         self.assertIn("retry_in_ms", records[0])
         self.assertGreaterEqual(records[1]["retry_in_ms"], 320)
 
+    def test_a_step_timeout_keeps_the_attempts_it_cut_short_on_record(self):
+        # The records of a step ended mid-request (its timeout, a cancel) were dropped, the
+        # answered 503s with the one in flight: the history said nothing was sent, though a
+        # create cut short may have made its ticket.
+        self.p.workflow("get", GET_WF.replace("    integration: target\n",
+                                              "    integration: target\n    timeout: 2s\n"))
+        self.m.fault(method="GET", path="/api/now/table/incident", status=503, times=2)
+        self.m.fault(method="GET", path="/api/now/table/incident", delay_ms=6000, times=1)
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(doc["steps"]["call"]["error"]["kind"], "timeout")
+        records = self.http_records(doc["id"], "call")
+        self.assertEqual([r.get("status") for r in records], [503, 503, None])
+        self.assertEqual(records[2]["method"], "GET")
+        self.assertEqual(records[2]["error"]["kind"], "cancelled")
+        self.assertIn("whether the request reached the service is not known",
+                      records[2]["error"]["message"])
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident")), 3)
+
     def test_retries_give_up_after_max_attempts(self):
         self.p.workflow("get", GET_WF)
         self.m.fault(method="GET", path="/api/now/table/incident", status=500, times=5)

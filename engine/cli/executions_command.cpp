@@ -172,9 +172,14 @@ int list(const AppOpener& open_store, int argc, char** argv) {
     for (const std::string& r : rows.value()) {
         Value v = tmpl::value_from_json(r);
         std::string created = field(v, "created_at"), finished = field(v, "finished_at");
-        std::printf("%-26s  %-24s  %-10s  %-24s  %s\n", field(v, "id").c_str(),
+        // A preview reads like a real send otherwise ("succeeded": which ticket?). Last, so
+        // the columns keep their places for awk.
+        const Value* dry = engine::dict_get(v, "dry_run");
+        const bool dry_run = dry && dry->is_bool() && dry->as_bool();
+        std::printf("%-26s  %-24s  %-10s  %-24s  %s%s\n", field(v, "id").c_str(),
                     field(v, "workflow").c_str(), field(v, "status").c_str(), created.c_str(),
-                    finished.empty() ? "-" : duration_between(created, finished).c_str());
+                    finished.empty() ? "-" : duration_between(created, finished).c_str(),
+                    dry_run ? "  (dry run)" : "");
     }
     return 0;
 }

@@ -73,6 +73,9 @@ std::string event_data(const EventHub::Event& e) {
         w.Key("retry_in_ms");
         w.Uint64(e.retry_in_ms);
     }
+    // A live dashboard tells a preview from a ticket actually opened.
+    w.Key("dry_run");
+    w.Bool(e.dry_run);
     w.Key("at");
     text(e.at_ms ? rfc3339(e.at_ms) : e.at);
     w.EndObject();
@@ -174,6 +177,7 @@ void EventHub::on_event(const EngineEvent& e) {
     ev.duration_ms = e.duration_ms;
     ev.attempt = e.attempt;
     ev.retry_in_ms = e.retry_in_ms;
+    ev.dry_run = e.dry_run;
     ev.at_ms = now_unix_ms();
     auto weight = [](const Event& e) {
         return sizeof(Event) + e.execution_id.size() + e.workflow.size() + e.step.size() +
@@ -271,6 +275,8 @@ std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id
 std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const Value& exec) {
     std::vector<Event> out;
     std::string wf = text_of(exec, "workflow");
+    const Value* dry = dict_get(exec, "dry_run");
+    const bool dry_run = dry && dry->is_bool() && dry->as_bool();
     auto event = [&](std::string type, std::string step, std::string status, std::string message,
                      double ms, int attempt, std::string at) {
         Event e;
@@ -283,6 +289,7 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const
         e.message = std::move(message);
         e.duration_ms = ms;
         e.attempt = attempt;
+        e.dry_run = dry_run;
         e.at = std::move(at);
         out.push_back(std::move(e));
     };

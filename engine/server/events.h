@@ -36,6 +36,7 @@ class EventHub {
         double duration_ms = 0;
         int attempt = 0;
         uint64_t retry_in_ms = 0;  // step.retrying: the wait before the next attempt
+        bool dry_run = false;      // of an execution that sends nothing
         uint64_t at_ms = 0;        // when it happened (Unix milliseconds), or 0: then `at`
         std::string at;            // RFC 3339, for events rebuilt from history
     };

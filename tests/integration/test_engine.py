@@ -3970,6 +3970,13 @@ steps:
         self.assertIn(failed, lines[1])
         self.assertIn("failed", lines[1])
         self.assertIn("broken", lines[1])
+        self.assertNotIn("dry run", human.stdout)
+        # A preview is marked, after the columns (it read like a real send).
+        previewed = self.run_id("chg", "--dry-run")
+        row = lst().stdout.splitlines()[1]
+        self.assertTrue(row.startswith(previewed), row)
+        self.assertTrue(row.endswith("  (dry run)"), row)
+        self.assertEqual(row.split()[2], "succeeded")
         for limit in ("0", "-1", "x", "99999999999999999999"):
             bad = lst("--limit", limit)
             self.assertEqual(bad.returncode, 2, limit)

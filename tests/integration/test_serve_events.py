@@ -148,7 +148,9 @@ class LiveEvents(ServeEventsTest):
             self.assertEqual(e["data"]["execution_id"], exec_id)
             self.assertEqual(e["data"]["workflow"], "slow")
             self.assertEqual(set(e["data"]), {"execution_id", "workflow", "step", "status",
-                                              "message", "duration_ms", "attempt", "at"})
+                                              "message", "duration_ms", "attempt", "dry_run",
+                                              "at"})
+            self.assertIs(e["data"]["dry_run"], False)
         self.assertEqual(events[-1]["data"]["status"], "succeeded")
         self.assertGreaterEqual(events[2]["data"]["duration_ms"], 450)
         self.assertEqual(events[1]["data"]["attempt"], 1)
@@ -182,6 +184,26 @@ class LiveEvents(ServeEventsTest):
             st = Stream(self.s, path, role=role)
             st.close()
             self.assertEqual(st.status, want)
+
+    def test_a_dry_run_says_so_live_and_replayed(self):
+        # A dashboard on the stream could not tell a preview from a ticket actually opened.
+        status, body = self.s.json("POST", "/api/v1/workflows/slow/executions",
+                                   {"inputs": {"pause": "300ms"}, "dry_run": True},
+                                   role="operator")
+        self.assertIn(status, (200, 202), body)
+        exec_id = body["id"]
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+        live = st.until(lambda e: False)
+        st.close()
+        self.assertEqual(live[-1]["event"], "execution.finished")
+        self.assertEqual({e["data"]["dry_run"] for e in live}, {True})
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+        replayed = st.until(lambda e: False)
+        st.close()
+        self.assertEqual(replayed[-1]["event"], "execution.finished")
+        self.assertEqual({e["data"]["dry_run"] for e in replayed}, {True})
 
     def test_all_executions(self):
         st = Stream(self.s, "/api/v1/events")

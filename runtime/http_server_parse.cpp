@@ -26,13 +26,18 @@ void split_target(ServerRequest& req) {
         req.path = req.target;
         return;
     }
+    std::string_view path_start;  // an absolute form without a path: "/"
     if (size_t scheme = t.find("://"); scheme != std::string_view::npos && t.front() != '/') {
-        size_t slash = t.find('/', scheme + 3);
-        t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+        // The authority ends at the first '/', '?' or '#' (RFC 3986 3.2): a '/' inside the
+        // query ("http://h?z=/api/v1/...") is no path, and routing by it reached an
+        // endpoint a proxy filtering on the path never saw.
+        size_t end = t.find_first_of("/?#", scheme + 3);
+        t = end == std::string_view::npos ? std::string_view() : t.substr(end);
+        if (t.empty() || t.front() != '/') path_start = "/";
     }
     t = t.substr(0, t.find('#'));
     size_t q = t.find('?');
-    req.path = percent_decode(t.substr(0, q), false);
+    req.path = std::string(path_start) + percent_decode(t.substr(0, q), false);
     if (q != std::string_view::npos) req.query = parse_query(t.substr(q + 1));
 }
 

@@ -6,6 +6,7 @@
 #include "template/error.h"
 
 #include <algorithm>
+#include <charconv>
 #include <exception>
 #include <unordered_set>
 
@@ -111,13 +112,14 @@ void Call::json(int status, std::string body) {
 std::optional<size_t> Call::page_limit(size_t fallback) {
     auto l = req.query_param("limit");
     if (!l) return fallback;
-    char* end = nullptr;
-    long n = std::strtol(l->c_str(), &end, 10);
-    if (l->empty() || *end || n < 1 || size_t(n) > kMaxPage) {
+    // Digits only: strtol took " 2", "+3" and "1" before a NUL ("1%00garbage") as numbers.
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), n);
+    if (ec != std::errc() || end != l->data() + l->size() || n < 1 || n > kMaxPage) {
         error(400, "bad_request", "limit must be an integer from 1 to " + std::to_string(kMaxPage));
         return std::nullopt;
     }
-    return size_t(n);
+    return n;
 }
 
 ParamDoc limit_param(size_t fallback) {
@@ -239,9 +241,11 @@ void Api::handle(ServerRequest& req, Responder res) {
     const Route* match = nullptr;
     std::map<std::string, std::string> params;
     std::vector<std::string> allowed;  // the path's methods, for a 405's Allow header
-    // An empty segment ("//api///v1") is no endpoint: a proxy in front that allows or
-    // denies by path prefix matches the path as written.
-    const bool empty_segment = req.path.find("//") != std::string::npos;
+    // An empty segment ("//api///v1", or a trailing "/") is no endpoint: a proxy in front
+    // that allows or denies by path matches the path as written (an exact-path deny of
+    // .../cancel let .../cancel/ through).
+    const bool empty_segment =
+        req.path.find("//") != std::string::npos || (req.path.size() > 1 && req.path.back() == '/');
     for (const Route& r : routes_) {
         if (empty_segment) break;
         if (r.parts.size() != parts.size()) continue;

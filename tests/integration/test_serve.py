@@ -454,6 +454,19 @@ steps:
         # An empty segment is no endpoint: a proxy allowing by prefix matches the raw path.
         status, doc = self.s.json("GET", "//api/v1//executions", role="viewer")
         self.assertEqual(status, 404, doc)
+        # So is a trailing slash: an exact-path deny of .../cancel let .../cancel/ through.
+        status, doc = self.s.json("GET", "/api/v1/executions/", role="viewer")
+        self.assertEqual(status, 404, doc)
+        # An absolute-form target's path ends its authority; a '/' in the query is no path.
+        status, doc = self.s.json("GET", "http://127.0.0.1?z=/api/v1/executions", role="viewer")
+        self.assertEqual(status, 404, doc)
+        status, doc = self.s.json("GET", "http://127.0.0.1/api/v1/executions?limit=1",
+                                  role="viewer")
+        self.assertEqual(status, 200, doc)
+        # A limit is digits only (strtol took a sign, blanks and what came after a NUL).
+        for bad in ("%202", "%2B3", "1%00garbage", "2%0A"):
+            status, doc = self.s.json("GET", "/api/v1/executions?limit=" + bad, role="viewer")
+            self.assertEqual(status, 400, (bad, doc))
 
 
 class Retention(ServeTest):

@@ -1223,6 +1223,22 @@ TEST_CASE("server: a refused connection's request is drained, not reset", "[serv
     env.finish();
 }
 
+TEST_CASE("server: an absolute-form target's path starts after its authority", "[server]") {
+    // RFC 3986 3.2: the authority ends at the first '/', '?' or '#'. A '/' in the query
+    // was taken for the path's start, and routed where a proxy filtering paths never saw.
+    Env env;
+    auto& c = env.raw();
+    c.send("GET http://h?z=/api/v1/x HTTP/1.1\r\nHost: h\r\n\r\n"
+           "GET http://h HTTP/1.1\r\nHost: h\r\n\r\n"
+           "GET http://h/p/q?a=/b HTTP/1.1\r\nHost: h\r\n\r\n");
+    auto rs = env.responses(c, 3);
+    REQUIRE(rs.size() == 3);
+    CHECK(rs[0].body == "GET /\nz=/api/v1/x\n\n");
+    CHECK(rs[1].body == "GET /\n\n");
+    CHECK(rs[2].body == "GET /p/q\na=/b\n\n");
+    env.finish();
+}
+
 TEST_CASE("server: a handler's Connection: close closes after the answer", "[server]") {
     Env env([](ServerRequest&, Responder r) { r.send(200, "bye", {{"Connection", "close"}}); });
     auto& c = env.raw();

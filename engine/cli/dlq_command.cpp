@@ -83,8 +83,24 @@ int drop(engine::App& app, const std::string& id) {
         std::fprintf(stderr, "ferry dlq: no dead letter '%s'\n", id.c_str());
         return 2;
     }
+    // Not while a replay elsewhere is sending it: its failure would put the entry back, and
+    // its answer is what says whether there is anything left to drop.
+    Result<bool> held = app.engine->hold_dead_letter(id);
+    if (!held) {
+        std::fprintf(stderr, "ferry dlq: %s\n", held.error().describe().c_str());
+        return 1;
+    }
+    if (!held.value()) {
+        std::fprintf(stderr,
+                     "ferry dlq: dead letter %s is being replayed now by another ferry process; "
+                     "drop it after its answer (a 2xx removes it)\n",
+                     id.c_str());
+        return 1;
+    }
     app.store->erase_dlq(id);
-    if (Status s = app.store->commit(); !s) {
+    Status s = app.store->commit();
+    app.engine->release_dead_letter(id);
+    if (!s) {
         std::fprintf(stderr, "ferry dlq: %s\n", s.error().describe().c_str());
         return 1;
     }
@@ -107,6 +123,10 @@ int replay(engine::App& app, const std::string& id, bool quiet = false) {
         return 2;
     }
     const engine::ReplayResult& r = outcome->value();
+    if (r.busy) {
+        std::fprintf(stderr, "ferry dlq: %s\n", r.error.c_str());
+        return 2;
+    }
     std::printf("{\"id\":%s,\"replayed\":%s,\"status\":%s,\"attempts\":%d}\n",
                 engine::to_json_text(Value::string(id)).c_str(), r.delivered ? "true" : "false",
                 r.status ? std::to_string(r.status).c_str() : "null", r.attempts);

@@ -5,6 +5,9 @@
 #include "runtime/integration/secrets.h"
 #include "template/environment.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace ferry::engine {
 
 namespace {
@@ -20,39 +23,56 @@ std::string text(const Value& v, const char* key) {
 
 void replay_dead_letter(App& app, const std::string& id,
                         std::function<void(Result<ReplayResult>)> done) {
-    auto found = app.store->get_dlq(id);
-    if (!found || !found.value()) {
+    auto busy = [&](const std::string& where) {
+        ReplayResult r;
+        r.busy = true;
+        r.error = "dead letter " + id + " is being replayed now" + where + "; its answer decides";
+        done(r);
+    };
+    if (app.replaying_dead_letters.count(id)) return busy("");
+    // Ids are ULIDs; anything else names no entry (and no lock file: it becomes a path).
+    const bool plausible =
+        !id.empty() && id.size() <= 64 &&
+        std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
+    if (!plausible || !app.engine) {
         done(make_error(ErrorKind::NotFound, "no dead letter '" + id + "'"));
         return;
     }
-    if (app.replaying_dead_letters.count(id)) {
-        done(make_error(ErrorKind::Validation,
-                        "dead letter " + id + " is being replayed now; its answer decides"));
+    // Held from before the entry is read until its outcome is durable: a replay from
+    // another process beside it sent it twice (two tickets from one entry), and a failed
+    // one wrote back the copy it had read over an entry delivered or dropped meanwhile.
+    Result<bool> held = app.engine->hold_dead_letter(id);
+    if (!held) {
+        done(held.error());
         return;
     }
+    if (!held.value()) return busy(" by another ferry process");
+    App* a = &app;
+    auto fail = [a, &id, &done](Error e) {
+        a->engine->release_dead_letter(id);
+        done(std::move(e));
+    };
+    auto found = app.store->get_dlq(id);
+    if (!found) return fail(found.error());
+    if (!found.value()) return fail(make_error(ErrorKind::NotFound, "no dead letter '" + id + "'"));
     Value entry = tmpl::value_from_json(*found.value());
     const Value* request = dict_get(entry, "request");
-    if (!request || !request->is_dict()) {
-        done(make_error(ErrorKind::Validation, "dead letter " + id + " has no request to replay"));
-        return;
-    }
+    if (!request || !request->is_dict())
+        return fail(
+            make_error(ErrorKind::Validation, "dead letter " + id + " has no request to replay"));
     std::string name = text(entry, "integration");
-    if (name.empty()) {
-        done(make_error(ErrorKind::Validation,
-                        "dead letter " + id + " names no integration to send it through"));
-        return;
-    }
+    if (name.empty())
+        return fail(make_error(ErrorKind::Validation,
+                               "dead letter " + id + " names no integration to send it through"));
     IntegrationClient* client = app.integrations.find(name);
-    if (!client) {
-        done(make_error(ErrorKind::Validation, "dead letter " + id + " names integration '" + name +
-                                                   "', which ferry.yaml does not define"));
-        return;
-    }
-    if (client->config().dry_run) {
-        done(make_error(ErrorKind::Validation,
-                        "integration '" + name + "' is in dry_run: a replay would send nothing"));
-        return;
-    }
+    if (!client)
+        return fail(make_error(ErrorKind::Validation, "dead letter " + id + " names integration '" +
+                                                          name +
+                                                          "', which ferry.yaml does not define"));
+    if (client->config().dry_run)
+        return fail(make_error(ErrorKind::Validation, "integration '" + name +
+                                                          "' is in dry_run: a replay would send "
+                                                          "nothing"));
     IntegrationRequest req;
     req.http.method = text(*request, "method");
     if (req.http.method.empty()) req.http.method = "POST";
@@ -67,14 +87,13 @@ void replay_dead_letter(App& app, const std::string& id,
     } else if (client->owns_url(stored_url)) {
         req.http.url = stored_url;
     } else {
-        done(make_error(ErrorKind::Validation,
-                        "dead letter " + id + " was sent to " + redact(stored_url) +
-                            ", which is not on integration '" + name +
-                            "' as ferry.yaml defines it now (" +
-                            (config.base_url.empty() ? "url " + redact(config.url)
-                                                     : "base_url " + redact(config.base_url)) +
-                            "): drop it, or point the integration back"));
-        return;
+        return fail(make_error(
+            ErrorKind::Validation,
+            "dead letter " + id + " was sent to " + redact(stored_url) +
+                ", which is not on integration '" + name + "' as ferry.yaml defines it now (" +
+                (config.base_url.empty() ? "url " + redact(config.url)
+                                         : "base_url " + redact(config.base_url)) +
+                "): drop it, or point the integration back"));
     }
     const Value* body = dict_get(*request, "body");
     if (body && body->is_string())
@@ -95,7 +114,6 @@ void replay_dead_letter(App& app, const std::string& id,
     req.idempotent = true;  // a delivery carries its id: the receiver deduplicates
     // An operator replaying is the sign that an endpoint retired by 410 Gone is back.
     client->enable();
-    App* a = &app;
     app.replaying_dead_letters.insert(id);
     client->send(std::move(req), [a, id, entry, done](IntegrationOutcome o) mutable {
         a->replaying_dead_letters.erase(id);
@@ -110,6 +128,7 @@ void replay_dead_letter(App& app, const std::string& id,
             entry.dict_obj().set(str("last_replay_error"), str(r.error));
             a->store->put_dlq(id, to_json_text(entry));
         }
+        a->store->after_commit([a, id] { a->engine->release_dead_letter(id); });
         done(r);
     });
 }

@@ -15,6 +15,9 @@ struct ReplayResult {
     long status = 0;  // 0: no HTTP answer
     int attempts = 0;
     std::string error;  // when not delivered
+    // Nothing was sent: another replay of the entry is in flight, in this process or
+    // another on the same data folder (error says which).
+    bool busy = false;
 };
 
 // done runs on the loop; errors: NotFound (no such entry), Validation (its integration is

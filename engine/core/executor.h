@@ -136,6 +136,12 @@ class Engine {
            const Project& project, Expressions& expressions, EngineOptions options = {});
     ~Engine();
 
+    // One replay of a dead letter at a time among the processes on this data folder
+    // (`ferry dlq replay` beside a server's API): an flock on DATA/locks/dlq-ID, held until
+    // the replay's outcome is durable. false: another process replays it now.
+    Result<bool> hold_dead_letter(const std::string& id) { return acquire_ownership("dlq-" + id); }
+    void release_dead_letter(const std::string& id) { release_ownership("dlq-" + id); }
+
     // Finds workflows for `task: workflow` steps by name.
     void set_workflow_resolver(WorkflowResolver r) { resolver_ = std::move(r); }
     // ferry.yaml: steps' `integration:` settings (ctx.integration) and dry_run.

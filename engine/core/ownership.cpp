@@ -105,6 +105,16 @@ Result<bool> Engine::acquire_ownership(const std::string& id) {
         ::close(fd);
         return false;
     }
+    // Opened just before its holder unlinked it on release: this lock is on a file nobody
+    // else will open again, while a third process locks the new one. Held by someone else,
+    // as far as this caller can tell.
+    struct stat held {
+    }, named{};
+    if (::fstat(fd, &held) != 0 || ::fstatat(dir.value(), id.c_str(), &named, 0) != 0 ||
+        held.st_ino != named.st_ino || held.st_dev != named.st_dev) {
+        ::close(fd);
+        return false;
+    }
     owned_[id] = fd;
     return true;
 }

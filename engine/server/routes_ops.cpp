@@ -112,6 +112,10 @@ void dlq_replay(Api& api, Call& c) {
                             redact(r.error().message));
             return;
         }
+        if (r->busy) {
+            res->send_error(409, "conflict", r->error);
+            return;
+        }
         Value out = dict_of({{"id", str(id)},
                              {"replayed", Value::boolean(r->delivered)},
                              {"status", r->status ? Value::integer(r->status) : Value::none()},

@@ -8,6 +8,7 @@ servers in mocks/ (127.0.0.1 only, stopped by PID).
 import base64
 import hashlib
 import json
+import subprocess
 import threading
 import os
 import sys
@@ -1280,6 +1281,53 @@ steps:
             for t in threads:
                 t.join(timeout=15)
             self.assertEqual(sorted(a[0] for a in answers), [200, 409, 409], answers)
+            self.assertEqual(len(self.state()["webhooks"]) - before, 1)
+        finally:
+            server.stop()
+
+    def test_a_command_line_replay_beside_the_server_sends_once(self):
+        # The one-at-a-time guard was in one process's memory: `ferry dlq replay` beside the
+        # server's API sent an entry twice (two tickets from one dead letter), and a failed
+        # second replay wrote the entry back after the first had delivered it; a drop during
+        # a replay was undone by the replay's failure.
+        self.dead_letter()
+        self.p.write("ferry.yaml", sn_yaml(self.m.url) + serve_util.tokens_yaml())
+        entry = json.loads(self.ferry("dlq", "list", "--json").stdout)[0]
+        path = "/api/v1/dlq/%s/replay" % entry["id"]
+        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            self.m.config(webhook_status=204)
+            self.m.fault(path="/webhook", times=1, delay_ms=1500)
+            before = len(self.state()["webhooks"])
+            sent = len(self.m.requests(path="/webhook"))
+            cli = subprocess.Popen([te.FERRY, "dlq", "replay", entry["id"], "--project",
+                                    str(self.p.dir), "--data", str(self.p.data)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=self.env)
+            try:
+                # The command line's request is at the receiver: the server must not send.
+                deadline = time.monotonic() + 10
+                while len(self.m.requests(path="/webhook")) == sent:
+                    self.assertLess(time.monotonic(), deadline, "the replay never arrived")
+                    time.sleep(0.05)
+                status, body = server.json("POST", path, {}, role="admin")
+                self.assertEqual(status, 409, body)
+                self.assertIn("is being replayed now by another ferry process",
+                              body["error"]["message"])
+                drop = self.ferry("dlq", "drop", entry["id"])
+                self.assertEqual(drop.returncode, 1, drop.stderr)
+                self.assertIn("drop it after its answer", drop.stderr)
+                out, err = cli.communicate(timeout=20)
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+                    cli.wait(5)
+            self.assertEqual(cli.returncode, 0, out + err)
+            self.assertEqual(len(self.state()["webhooks"]) - before, 1)
+            self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
+            # Delivered and gone: the server's replay now finds nothing, and sends nothing.
+            status, body = server.json("POST", path, {}, role="admin")
+            self.assertEqual(status, 404, body)
             self.assertEqual(len(self.state()["webhooks"]) - before, 1)
         finally:
             server.stop()

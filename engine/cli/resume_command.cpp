@@ -1,6 +1,7 @@
 // `ferry resume [ID]`: continue interrupted executions (all, or one) to their end.
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/interrupts.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -16,7 +17,8 @@ constexpr const char* kResumeUsage =
     "the interruption are not run again; a step that was running runs again with the same\n"
     "idempotency key, so tasks that create things find what they created instead of creating\n"
     "it twice. Prints one JSON line per execution on stdout. --no-sync: do not fsync history\n"
-    "commits (faster, not crash-safe).\n"
+    "commits (faster, not crash-safe). Ctrl-C or SIGTERM stops it as a crash would, saying\n"
+    "which executions stop (exit 130 or 143); resume again to go on.\n"
     "\n"
     "Exit status: 0 when every resumed execution succeeded (or waits for an approval), 1 if\n"
     "one did not or is still running, 2 on bad usage, 3 the history could not be written\n"
@@ -98,7 +100,10 @@ int resume_command(int argc, char** argv) {
     if (started.empty() && ids.empty() && !quiet) {
         std::fprintf(stderr, "ferry resume: nothing to resume\n");
     }
-    app->loop.run();
+    {
+        InterruptNotice interrupts(*app, "resume", started);
+        app->loop.run();
+    }
     (void)app->engine->flush();
     // The store's status index, not the printed JSON: a step's output may hold the text too.
     auto still_running = app->store->executions_with_status("running");

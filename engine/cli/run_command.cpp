@@ -2,18 +2,11 @@
 // execution to its end, progress on stderr, the execution as JSON on stdout.
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/interrupts.h"
 
 #include "core/values.h"
 
-#include <cerrno>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-
-#include <uv.h>
-
-#include <unistd.h>
 
 namespace ferry::cli {
 
@@ -146,49 +139,10 @@ int run_command(int argc, char** argv) {
         std::fprintf(stderr, "ferry run: %s\n", id.error().describe().c_str());
         return 2;
     }
-    // Ctrl-C or a SIGTERM ends the process as a crash would (the history is durable), but
-    // says so and how to go on. Unreferenced: they do not keep the loop running.
-    struct Interrupt {
-        uv_signal_t handle{};
-        engine::App* app = nullptr;
-        std::string id;
-    };
-    Interrupt interrupts[2];
-    int signals[2] = {SIGINT, SIGTERM};
-    for (int i = 0; i < 2; ++i) {
-        interrupts[i].app = app.get();
-        interrupts[i].id = id.value();
-        uv_signal_init(app->loop.raw(), &interrupts[i].handle);
-        interrupts[i].handle.data = &interrupts[i];
-        uv_signal_start(
-            &interrupts[i].handle,
-            [](uv_signal_t* h, int sig) {
-                auto* in = static_cast<Interrupt*>(h->data);
-                Status flushed = in->app->engine->flush();
-                // On a terminal the line starts below the echoed ^C; elsewhere it is a line
-                // among the others.
-                std::fprintf(stderr,
-                             "%sferry run: interrupted (%s): execution %s stops here%s; "
-                             "`ferry resume %s` continues it (finished steps do not run again)\n",
-                             ::isatty(STDERR_FILENO) ? "\n" : "",
-                             sig == SIGINT ? "SIGINT" : "SIGTERM", in->id.c_str(),
-                             flushed ? "" : " (its last records could not be written)",
-                             in->id.c_str());
-                std::fflush(stderr);
-                std::fflush(stdout);
-                // Running coroutines and the writer thread are not unwound: as after a crash,
-                // the records on disk are what resume reads.
-                std::_Exit(128 + sig);
-            },
-            signals[i]);
-        uv_unref(reinterpret_cast<uv_handle_t*>(&interrupts[i].handle));
+    {
+        InterruptNotice interrupts(*app, "run", {id.value()});
+        app->loop.run();
     }
-    app->loop.run();
-    for (Interrupt& in : interrupts) {
-        uv_signal_stop(&in.handle);
-        uv_close(reinterpret_cast<uv_handle_t*>(&in.handle), nullptr);
-    }
-    app->loop.run();  // lets the closes complete before the handles go out of scope
     Status flushed = app->engine->flush();
     if (!flushed) std::fprintf(stderr, "ferry run: %s\n", flushed.error().describe().c_str());
     if (!print_execution(*app, id.value(), pretty, false, "run")) return 1;

@@ -2878,6 +2878,36 @@ steps:
                 shown = json.loads(self.p.ferry("executions", "show", m.group(2), "--json").stdout)
                 self.assertEqual(shown["steps"]["first"]["status"], "succeeded")
 
+    def test_ctrl_c_stops_a_resume_too_even_when_it_was_started_ignoring_it(self):
+        # ferry resume had no handlers: Ctrl-C killed it without a word, and started with
+        # `&` from a script (SIGINT inherited ignored) it went on running its steps after
+        # `kill -INT`.
+        self.p.workflow("nap", """\
+steps:
+  - {id: first, task: log, with: {message: one}}
+  - {id: nap, task: sleep, needs: [first], with: {duration: 20s}}
+""")
+        run, exec_id = self.run_in_background(
+            "nap", until=lambda shown: shown["steps"].get("nap", {}).get("status") == "running")
+        run.kill()
+        run.wait(10)
+        resume = subprocess.Popen(
+            [FERRY, "resume", "--project", str(self.p.dir), "--data", str(self.p.data)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(self.p.dir), text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        self.procs.append(resume)
+        deadline, err = time.monotonic() + 15, ""
+        while "nap started" not in err and time.monotonic() < deadline:
+            err += resume.stderr.readline()
+        self.assertIn("nap started", err)
+        resume.send_signal(signal.SIGINT)
+        out, rest = resume.communicate(timeout=10)
+        self.assertEqual(resume.returncode, 128 + signal.SIGINT, rest)
+        self.assertIn("ferry resume: interrupted (SIGINT): execution %s stops here; "
+                      "`ferry resume %s` continues it" % (exec_id, exec_id), rest)
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        self.assertEqual(rows[0]["status"], "running")
+
     def _killed_parent_with_running_children(self):
         """Runs `parent` (two sub-workflow steps whose child sleeps) and kills it with
         SIGKILL while both children run; returns (parent id, child ids)."""

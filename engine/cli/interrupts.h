@@ -1,0 +1,41 @@
+// Ctrl-C and SIGTERM while a command runs executions (`ferry run`, `ferry resume`).
+#pragma once
+
+#include "core/app.h"
+
+#include <string>
+#include <vector>
+
+#include <uv.h>
+
+namespace ferry::cli {
+
+// While it lives, SIGINT and SIGTERM end the process as a crash would (the history is
+// durable and resume reads it), after a flush and a line saying which executions stop and
+// how to go on; exit status 128 + the signal. The handlers replace a disposition the
+// process inherited ignored (a command started with `&` from a script ignores SIGINT, and
+// went on sending after `kill -INT`). Unreferenced: they do not keep the loop running.
+class InterruptNotice {
+  public:
+    // command: "run" or "resume"; ids: the executions it runs (may grow: add()).
+    InterruptNotice(engine::App& app, std::string command, std::vector<std::string> ids = {});
+    ~InterruptNotice();  // closes the handles (runs the loop until they are closed)
+    InterruptNotice(const InterruptNotice&) = delete;
+    InterruptNotice& operator=(const InterruptNotice&) = delete;
+
+    void add(const std::string& id) { ids_.push_back(id); }
+
+  private:
+    struct Handle {
+        uv_signal_t signal{};
+        InterruptNotice* owner = nullptr;
+    };
+    static void on_signal(uv_signal_t* h, int sig);
+
+    engine::App& app_;
+    std::string command_;
+    std::vector<std::string> ids_;
+    Handle handles_[2];
+};
+
+}  // namespace ferry::cli

@@ -4,6 +4,7 @@
 // task outcome, so on_error, retries and dependents behave as for any step.
 #include "core/executor.h"
 #include "core/history.h"
+#include "core/printable.h"
 
 #include "core/run_state.h"
 #include "core/values.h"
@@ -337,11 +338,19 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
         unit->input.is_dict() ? unit->input.dict_obj().find("approvers") : nullptr;
     if (approvers && approvers->is_list() && !approvers->list_obj().items.empty()) {
         bool allowed = false;
-        for (const tmpl::Value& a : approvers->list_obj().items)
+        std::string names;
+        for (const tmpl::Value& a : approvers->list_obj().items) {
             if (a.is_string() && a.str() == by) allowed = true;
+            if (a.is_string()) names += (names.empty() ? "" : ", ") + printable(a.str());
+        }
+        // Named: a token renamed since the step started cannot decide it, and nothing else
+        // said which names can (admin included).
         if (!allowed)
             return {Refusal::NotAnApprover,
-                    "'" + by + "' is not among the approvers of step '" + step_key + "'"};
+                    "'" + by + "' is not among the approvers of step '" + step_key +
+                        "' (it takes " + names +
+                        ", the names recorded when it started; a token renamed since decides "
+                        "under its old name)"};
     }
     unit->retry_timer.reset();
     run->status = "running";

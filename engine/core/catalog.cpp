@@ -399,7 +399,10 @@ bool check_table_field(lua_State* L, int idx, const char* key, const std::string
 Result<int> load_lua_file(LuaVM& vm, const Project& project, const std::string& rel) {
     std::string origin;
     std::optional<std::string> text = project.read(rel, &origin);
-    if (!text) return make_error(ErrorKind::NotFound, "cannot read '" + rel + "'");
+    if (!text)
+        return make_error(ErrorKind::NotFound, "cannot read '" + rel +
+                                                   "': no such file in the project (or "
+                                                   "built in)");
     Result<int> chunk = vm.load_chunk("@" + rel, *text);
     if (!chunk) return chunk.error();
     return vm.run_chunk(chunk.value());

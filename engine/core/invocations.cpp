@@ -165,12 +165,9 @@ void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
         lua_setfield(L, -2, "index");
     }
     // A fresh copy of the settings for each invocation: a task may change its ctx's tables.
+    // (A step whose integration is gone does not get here: invoke fails it first.)
     if (integration) {
         push_value(L, integration->settings);
-        lua_setfield(L, -2, "integration");
-    } else if (!def.integration.empty()) {
-        lua_createtable(L, 0, 1);
-        set_text_field(L, "name", def.integration);
         lua_setfield(L, -2, "integration");
     }
     push_step_metatable(L, run, def, is_dry_run(run, def));
@@ -380,13 +377,33 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         invoke_approval(run, unit);
         return;
     }
+    // The workflow was checked against the project when the execution started; what it
+    // names is looked up now, and a deploy since (a task module removed or broken, an
+    // integration renamed) would otherwise fail deep inside the task, or as a bad input.
     const TaskDef* task = catalog_.find(def.task, def.provider);
     if (!task) {
         TaskOutcome outcome;
         outcome.error =
             make_error(ErrorKind::Validation,
-                       "unknown task '" + def.task + "'" +
-                           (def.provider.empty() ? "" : " provider '" + def.provider + "'"));
+                       "task '" + def.task + "'" +
+                           (def.provider.empty() ? "" : " provider '" + def.provider + "'") +
+                           " is not in the project now (its file was removed since the execution "
+                           "started, or no longer loads: `ferry validate` says why)");
+        unit_finished(run, unit, std::move(outcome));
+        return;
+    }
+    if (!def.integration.empty() && (!config_ || !config_->integration(def.integration))) {
+        std::string defined;
+        if (config_)
+            for (const workflow::IntegrationEntry& e : config_->integrations)
+                defined += (defined.empty() ? "" : ", ") + e.config.name;
+        TaskOutcome outcome;
+        outcome.error = make_error(
+            ErrorKind::Validation,
+            "integration '" + def.integration + "' is not in ferry.yaml (it defines " +
+                (defined.empty() ? std::string("none") : defined) +
+                "): renamed or removed since the execution started? Put it back under that "
+                "name, or start the workflow again once it names another");
         unit_finished(run, unit, std::move(outcome));
         return;
     }

@@ -5,17 +5,10 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
 TOKENS = {"viewer": "view-token-0001", "operator": "oper-token-0002", "admin": "admin-token-003"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tokens_yaml():
@@ -28,29 +21,34 @@ def tokens_yaml():
 
 class Server:
     def __init__(self, ferry, project, data, extra_args=(), env=None, preexec_fn=None):
-        self.port = free_port()
-        self.url = "127.0.0.1:%d" % self.port
-        self.log = open(os.path.join(str(project), "serve.log"), "ab")
+        # Port 0: the kernel picks the port at ferry's own bind, and the `listening on` line
+        # names it. A port picked here and bound by ferry later (free_port) could be taken
+        # in between by any other bind(0) on the host (ctest -j2 runs another test beside).
+        log_path = os.path.join(str(project), "serve.log")
+        self.log = open(log_path, "ab")
+        start = self.log.tell()
         self.proc = subprocess.Popen(
-            [ferry, "serve", "--listen", self.url, "--project", str(project), "--data", str(data),
-             *extra_args], stdout=subprocess.DEVNULL, stderr=self.log, env=env,
+            [ferry, "serve", "--listen", "127.0.0.1:0", "--project", str(project), "--data",
+             str(data), *extra_args], stdout=subprocess.DEVNULL, stderr=self.log, env=env,
             preexec_fn=preexec_fn)
-        # Ready once it answers: the address is bound before the data folder is opened (so a
-        # refused server leaves none behind), and a connection accepted then waits in the
-        # backlog until the loop runs, after the folder, its lock and the resumes.
+        # Ready at its `listening on` line (docs/operations.md: written once it answers).
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
+            with open(log_path, "rb") as f:
+                f.seek(start)
+                for line in f.read().splitlines():
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if entry.get("log") == "server" and str(entry.get("message", "")).startswith(
+                            "listening on "):
+                        self.url = entry["url"].split("://", 1)[1]
+                        self.port = int(self.url.rsplit(":", 1)[1])
+                        return
             if self.proc.poll() is not None:
                 raise RuntimeError("ferry serve exited with %s" % self.proc.returncode)
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=0.5)
-            try:
-                conn.request("GET", "/healthz")
-                conn.getresponse().read()
-                return
-            except (OSError, http.client.HTTPException):
-                time.sleep(0.05)
-            finally:
-                conn.close()
+            time.sleep(0.02)
         self.stop()
         raise RuntimeError("ferry serve did not start listening")
 

@@ -782,14 +782,16 @@ TEST_CASE("server: an unknown method is 501, and every answer has a Date", "[ser
 TEST_CASE("server: each request's timeout counts from its own start", "[server]") {
     // A request that began in the read that ended the one before inherited that one's
     // timeout: a 408 before its time.
+    // Margins of 250 ms and more each way (they were 100 and 150 ms: a loop thread kept
+    // off the CPU that long on a loaded host would get a 408 from a correct server).
     ServerOptions o;
-    o.request_timeout_ms = 400;
+    o.request_timeout_ms = 1000;
     Env env(echo, o);
     auto& c = env.raw();
     c.send("POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{");
-    run_for(env.loop, 300);
+    run_for(env.loop, 500);
     c.send("}POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n");
-    run_for(env.loop, 250);  // 550 ms after /a began, 250 after /b
+    run_for(env.loop, 750);  // 1250 ms after /a began (past its bound), 750 after /b
     c.send("{}");
     auto rs = env.responses(c, 2);
     REQUIRE(rs.size() == 2);

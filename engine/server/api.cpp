@@ -305,21 +305,22 @@ void Api::handle(ServerRequest& req, Responder res) {
     // credentials: a sender configured with Basic auth (a ServiceNow REST message) must
     // still be heard.
     const bool reads_credentials = match->browser_post || match->role != Role::None;
-    if (basic && !reading && reads_credentials) {
-        if (!match->browser_post) {
-            call.error(401, "unauthorized",
-                       "Basic authentication is accepted by the request forms and for reading; "
-                       "send the token as a bearer token (Authorization: Bearer ...)",
-                       {kBearerChallenge});
-            return;
-        }
-        if (cross_site(req)) {
-            call.error(403, "forbidden",
-                       "a form submitted from another site with the browser's saved credentials "
-                       "is refused; submit it from this server's form page, or send a bearer "
-                       "token");
-            return;
-        }
+    if (basic && !reading && reads_credentials && !match->browser_post) {
+        call.error(401, "unauthorized",
+                   "Basic authentication is accepted by the request forms and for reading; "
+                   "send the token as a bearer token (Authorization: Bearer ...)",
+                   {kBearerChallenge});
+        return;
+    }
+    // A form's submit from another site's page, with the browser's saved credentials or
+    // none: a public form needs none, so any page a visitor opens could file requests
+    // through their browser (an intranet portal's form, the quick start's on 127.0.0.1).
+    // A bearer token is no browser's ambient credential: no page can make one be sent.
+    if (!reading && match->browser_post && (basic || call.role == Role::None) && cross_site(req)) {
+        call.error(403, "forbidden",
+                   "a form submitted from another site's page is refused; submit it from this "
+                   "server's form page, or from a program (which sends no Origin)");
+        return;
     }
     if (call.role < match->role) {
         // Reading accepts Basic too, so a browser (which cannot answer a Bearer challenge)

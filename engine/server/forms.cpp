@@ -2,6 +2,7 @@
 
 #include "core/values.h"
 #include "runtime/http_server.h"
+#include "runtime/ids.h"
 #include "runtime/timestamp.h"
 
 #include <algorithm>
@@ -87,7 +88,10 @@ std::string field_html(const FormField& f, const Value* value, const std::string
     if (f.required) common += " required aria-required=\"true\"";
     if (!described.empty()) common += " aria-describedby=\"" + html_escape(described) + "\"";
     if (error) common += " aria-invalid=\"true\"";
+    // A datetime-local control gives the wall-clock time the person picked, without its
+    // zone; Ferry reads it as UTC, and the person must know before picking a change window.
     std::string label = "<label for=\"" + html_escape(id) + "\">" + html_escape(f.label) +
+                        (f.type == "datetime" ? " (UTC)" : "") +
                         (f.required ? " <span aria-hidden=\"true\">*</span>"
                                       "<span class=\"visually-hidden\" style=\"position:absolute;"
                                       "left:-9999px\"> (required)</span>"
@@ -220,6 +224,10 @@ UrlencodedSubmission urlencoded_submission(const FormSpec& form, const std::stri
     UrlencodedSubmission out;
     auto& d = out.values.dict_obj();
     for (const auto& [key, value] : parse_query(body)) {
+        if (key == kSubmissionKeyField) {
+            if (out.page_key.empty()) out.page_key = value;
+            continue;
+        }
         const FormField* f = nullptr;
         for (const FormField& field : form.fields)
             if (field.name == key) f = &field;
@@ -329,6 +337,10 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
         body += "<p>Fields marked <span aria-hidden=\"true\">*</span> are required.</p>\n";
     body += "<form method=\"post\" action=\"/api/v1/forms/" + html_escape(form.name) +
             "/submit\" enctype=\"application/x-www-form-urlencoded\" accept-charset=\"utf-8\">\n";
+    // A fresh key on every page shown, the 422 page included: its corrected values are
+    // another request than the refused ones.
+    body += "<input type=\"hidden\" name=\"" + std::string(kSubmissionKeyField) + "\" value=\"" +
+            new_ulid() + "\">\n";
     for (const FormField& f : form.fields) {
         const Value* v = values.is_dict() ? values.dict_obj().find(f.name) : nullptr;
         if (!v && f.default_value) v = &*f.default_value;
@@ -341,19 +353,46 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
     return page(form.title, body);
 }
 
-std::string result_page(const FormSpec& form, int status, const Value& answer) {
+namespace {
+
+// What became of the request, in words: a requester does not read Ferry's status names.
+std::string status_words(std::string_view status) {
+    if (status == "succeeded") return "Your request was submitted and carried out.";
+    if (status == "waiting") return "Your request was submitted and waits for an approval.";
+    if (status == "failed")
+        return "Your request was submitted, but it could not be carried out: the operators "
+               "can see why in Ferry's history.";
+    if (status == "cancelled") return "Your request was submitted, and then cancelled.";
+    return "Your request was submitted; it is being carried out.";
+}
+
+}  // namespace
+
+std::string result_page(const FormSpec& form, int status, const Value& answer, bool dry_run) {
     std::string body = "<h1>" + html_escape(form.title) + "</h1>\n";
     const Value* id = answer.is_dict() ? answer.dict_obj().find("id") : nullptr;
     const Value* state = answer.is_dict() ? answer.dict_obj().find("status") : nullptr;
     if (status < 300 && id && id->is_string()) {
         std::string link = "/api/v1/executions/" + std::string(id->str());
-        body +=
-            "<p role=\"status\">Your request was submitted" +
-            std::string(state && state->is_string() ? " (status: " + html_escape(state->str()) + ")"
-                                                    : "") +
-            ".</p>\n<p>Execution: <a href=\"" + html_escape(link) + "\">" + html_escape(id->str()) +
-            "</a> (its status is shown to Ferry users: the browser asks for a token, as the "
-            "password)</p>\n";
+        body += "<p role=\"status\">" +
+                html_escape(status_words(state && state->is_string() ? state->str() : "")) +
+                "</p>\n";
+        if (dry_run)
+            body += "<p><strong>Dry run:</strong> this server previews requests and sends "
+                    "nothing, so nothing was filed.</p>\n";
+        // What the workflow declares it returns (a change's number), once it has ended.
+        const Value* outputs = answer.is_dict() ? answer.dict_obj().find("outputs") : nullptr;
+        if (outputs && outputs->is_dict() && !outputs->dict_obj().items().empty()) {
+            body += "<dl>\n";
+            for (const auto& [k, v] : outputs->dict_obj().items())
+                body += "<dt>" + html_escape(tmpl::to_str(k)) + "</dt><dd>" +
+                        html_escape(v.is_string() ? std::string(v.str()) : to_json_text(v)) +
+                        "</dd>\n";
+            body += "</dl>\n";
+        }
+        body += "<p>Execution: <a href=\"" + html_escape(link) + "\">" + html_escape(id->str()) +
+                "</a> (its details are shown to Ferry users: the browser asks for a token, as "
+                "the password)</p>\n";
     } else {
         const Value* err = answer.is_dict() ? answer.dict_obj().find("error") : nullptr;
         const Value* msg = err && err->is_dict() ? err->dict_obj().find("message") : nullptr;

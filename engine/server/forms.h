@@ -30,7 +30,14 @@ FormOutcome check_submission(const workflow::FormSpec& form, const tmpl::Value& 
 struct UrlencodedSubmission {
     tmpl::Value values = tmpl::Value::dict();  // field name -> value, the first one if repeated
     std::vector<std::string> repeated;         // single-valued fields given more than once
+    std::string page_key;  // the page's kSubmissionKeyField: one page, one request
 };
+
+// The hidden field every form page carries: a key made for that page, which the submit
+// takes as its Idempotency-Key. A browser cannot send the header, and a double click or a
+// "resend" after a reload filed the request twice. Not an identifier (a '.'), so no field
+// of a form can have its name.
+inline constexpr const char* kSubmissionKeyField = "ferry.submission";
 
 // An application/x-www-form-urlencoded body as a submission: repeated keys of a
 // multi-choice field become a list, an unchecked checkbox (absent) is false.
@@ -44,9 +51,11 @@ tmpl::Value form_schema(const workflow::FormSpec& form);
 std::string form_page(const workflow::FormSpec& form, const tmpl::Value& values,
                       const FieldErrors& errors);
 
-// The page answering a browser's submit: the execution it started (a link to it), or why
-// it could not start.
-std::string result_page(const workflow::FormSpec& form, int status, const tmpl::Value& answer);
+// The page answering a browser's submit: what became of the request, in words (and that
+// nothing was sent under a dry run), the execution it started (a link to it), or why it
+// could not start.
+std::string result_page(const workflow::FormSpec& form, int status, const tmpl::Value& answer,
+                        bool dry_run);
 
 std::string html_escape(std::string_view text);
 

@@ -38,11 +38,22 @@ bool allowed(Call& c, const FormSpec& form, Role needed) {
     return false;
 }
 
-// The form named in the path, or an answer (404) and nullptr.
+// The form named in the path, or an answer and nullptr: 404, but to a caller without a
+// token the 401 a protected form gets (the listing hides those from it, names included,
+// and a 404 beside a 401 told which names exist).
 const FormSpec* find_form(Api& api, Call& c) {
     const FormSpec* form = api.app().config.form(c.params["name"]);
-    if (!form) c.error(404, "not_found", "no form '" + c.params["name"] + "'");
-    return form;
+    if (form) return form;
+    if (c.role == Role::None)
+        c.error(401, "unauthorized",
+                c.req.header("authorization").empty()
+                    ? "this form needs a token (role viewer or above): a bearer token, or the "
+                      "password of Basic authentication"
+                    : std::string("the token is not valid"),
+                {kBasicChallenge});
+    else
+        c.error(404, "not_found", "no form '" + c.params["name"] + "'");
+    return nullptr;
 }
 
 bool media_type_is(const std::string& header, const char* type) {
@@ -96,6 +107,22 @@ FieldErrors input_problems_by_field(const FormSpec& form, const std::string& mes
     return errors;
 }
 
+// What a caller who may not read executions (a public form's requester) learns of the one
+// it started when it waits for the end: its id, status, whether it was a dry run, and the
+// workflow's outputs (what it declares it returns: the ticket number). The execution itself
+// (step inputs, vendor answers, error messages and tracebacks) is the viewer role's.
+ServerResponse summarized(ServerResponse r) {
+    if (r.status != 200) return r;
+    Result<Value> parsed = parse_json_body(r.body);
+    if (!parsed || !parsed.value().is_dict()) return r;
+    Value out = Value::dict();
+    for (const char* key : {"idempotent_replay", "id", "status", "dry_run", "outputs"})
+        if (const Value* v = parsed.value().dict_obj().find(key))
+            out.dict_obj().append_new(str(key), *v);
+    r.body = to_json_text(out);
+    return r;
+}
+
 void list_forms(Api& api, Call& c) {
     Value items = Value::list();
     for (const FormSpec& f : api.app().config.form_specs) {
@@ -130,6 +157,7 @@ void submit(Api& api, Call& c) {
     bool browser = urlencoded && c.req.header("accept").find("text/html") != std::string::npos;
     Value submitted = Value::dict();
     std::vector<std::string> repeated;  // urlencoded single-valued fields given twice
+    std::string page_key;               // the form page's own key (kSubmissionKeyField)
     if (media_type_is(c.req.header("content-type"), "multipart/form-data"))
         return c.error(415, "unsupported_media_type",
                        "a form is submitted as JSON or application/x-www-form-urlencoded "
@@ -141,6 +169,7 @@ void submit(Api& api, Call& c) {
         UrlencodedSubmission sent = urlencoded_submission(*form, c.req.body);
         submitted = std::move(sent.values);
         repeated = std::move(sent.repeated);
+        page_key = std::move(sent.page_key);
     } else if (!c.req.body.empty()) {
         Result<Value> parsed = parse_json_body(c.req.body);
         if (!parsed) return c.error(400, "bad_json", parsed.error().message);
@@ -167,14 +196,22 @@ void submit(Api& api, Call& c) {
     sr.workflow = form->workflow;
     sr.inputs = outcome.inputs;
     sr.trigger = "form";
-    sr.trigger_info = dict_of({{"form", str(form->name)}});  // which form, once logs rotate
+    // Which form and who sent it (a protected form's token), once logs rotate.
+    sr.trigger_info = dict_of({{"form", str(form->name)}});
+    if (c.role != Role::None) sr.trigger_info.dict_obj().set(str("token"), str(c.caller));
     sr.idempotency_key = c.req.header("idempotency-key");
+    if (sr.idempotency_key.empty() && !page_key.empty())
+        sr.idempotency_key = "form page " + page_key;
     std::optional<uint64_t> wait = wait_query(c);
     if (!wait) return;
     sr.wait_ms = *wait;
+    const bool anonymous = c.role < Role::Viewer;
+    if (anonymous) sr.present = summarized;
     if (browser) {
         FormSpec copy = *form;  // the config outlives requests, but keep the answer self-contained
-        sr.present = [copy, submitted](ServerResponse r) {
+        const bool dry_run = api.settings().dry_run;
+        sr.present = [copy, submitted, dry_run, anonymous](ServerResponse r) {
+            if (anonymous) r = summarized(std::move(r));
             Value answer = Value::dict();
             if (Result<Value> parsed = parse_json_body(r.body)) answer = parsed.value();
             const Value* err = answer.is_dict() ? answer.dict_obj().find("error") : nullptr;
@@ -184,8 +221,18 @@ void submit(Api& api, Call& c) {
                 msg && msg->is_string())
                 r.body = form_page(copy, submitted,
                                    input_problems_by_field(copy, std::string(msg->str())));
+            else if (code && code->is_string() && code->str() == "idempotency_key_reused")
+                // The page's key, sent again with other values (the back button, then
+                // edits): that request was filed; a new one starts from a new page.
+                r.body = result_page(
+                    copy, r.status,
+                    dict_of({{"error", dict_of({{"message",
+                                                 str("this page was submitted already, with other "
+                                                     "values; open the form again to file another "
+                                                     "request")}})}}),
+                    dry_run);
             else
-                r.body = result_page(copy, r.status, answer);
+                r.body = result_page(copy, r.status, answer, dry_run);
             r.headers = page_headers();
             return r;
         };

@@ -153,6 +153,25 @@ const std::vector<std::string>& form_field_types() {
     return types;
 }
 
+namespace {
+
+// CRLF and a lone CR as LF.
+std::string lf_line_breaks(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\r') {
+            out += text[i];
+            continue;
+        }
+        out += '\n';
+        if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<Value> convert_form_value(const FormField& f, const Value& given) {
     const std::string& t = f.type;
     Value v;
@@ -163,6 +182,10 @@ Result<Value> convert_form_value(const FormField& f, const Value& given) {
         if (t == "email" && !looks_like_email(trim(given.str())))
             return problem("must be an email address like name@example.com");
         v = t == "email" ? Value::string(trim(given.str())) : given;
+        // A browser sends a textarea's line breaks as CRLF, and measures its maxlength with
+        // one character each (HTML's API value): text the page allowed was refused, and
+        // the CRs reached the tickets.
+        if (t == "text") v = Value::string(lf_line_breaks(v.str()));
         spec.pattern = f.pattern;
         spec.min_length = f.min_length;
         spec.max_length = f.max_length;

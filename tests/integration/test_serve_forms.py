@@ -14,6 +14,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -60,6 +61,18 @@ forms:
     public: true
     fields:
       - {name: message, label: Message, type: text, required: true}
+  short-note:
+    title: Short note
+    workflow: short-note
+    public: true
+    fields:
+      - {name: message, label: Message, type: text, required: true, max_length: 40}
+  broken-form:
+    title: Broken
+    workflow: broken
+    public: true
+    fields:
+      - {name: why, label: Why, type: string}
   review:
     title: Review
     workflow: review
@@ -152,6 +165,22 @@ steps:
   - {id: note, task: log, with: {message: "review"}}
 outputs:
   got: "{{ inputs }}"
+""",
+    "short-note": """\
+name: short-note
+inputs:
+  message: {type: string, required: true}
+steps:
+  - {id: note, task: log, with: {message: "{{ inputs.message }}"}}
+outputs:
+  message: "{{ inputs.message }}"
+""",
+    "broken": """\
+name: broken
+inputs:
+  why: {type: string}
+steps:
+  - {id: boom, task: fail, with: {message: "failed on purpose"}}
 """,
     "feedback": """\
 name: feedback
@@ -284,10 +313,11 @@ class Forms(unittest.TestCase):
     def test_list_shows_public_forms_to_everyone_and_all_to_viewers(self):
         status, _, body = request("GET", "/api/v1/forms")
         self.assertEqual(status, 200)
-        self.assertEqual([f["name"] for f in json.loads(body)["forms"]], ["feedback", "review"])
+        public = ["feedback", "short-note", "broken-form", "review"]
+        self.assertEqual([f["name"] for f in json.loads(body)["forms"]], public)
         status, _, body = request("GET", "/api/v1/forms", token=VIEWER)
         forms = json.loads(body)["forms"]
-        self.assertEqual([f["name"] for f in forms], ["change-request", "feedback", "review"])
+        self.assertEqual([f["name"] for f in forms], ["change-request"] + public)
         self.assertEqual(forms[0]["title"], "Request a network change")
         self.assertFalse(forms[0]["public"])
 
@@ -541,6 +571,103 @@ class Forms(unittest.TestCase):
         status, _, body = request("POST", submit, {"device": "sw-8", "window": "2026-03-01T22:00"},
                                   token=OPERATOR, headers={"Origin": "https://other.example"})
         self.assertEqual(status, 202, body)
+
+
+class Requesters(unittest.TestCase):
+    """What a public form's requester, who holds no token, may do and learn."""
+    BROWSER = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
+
+    def test_waiting_for_the_end_shows_the_outcome_not_the_execution(self):
+        # ?wait gave an anonymous caller the whole execution: step inputs, vendor answers,
+        # error messages and tracebacks, which reading it takes a viewer token for.
+        status, _, body = request("POST", "/api/v1/forms/review/submit?wait=10s",
+                                  {"accept": True, "level": "aa"})
+        self.assertEqual(status, 200, body)
+        doc = json.loads(body)
+        self.assertEqual(set(doc), {"id", "status", "dry_run", "outputs"}, doc)
+        self.assertEqual(doc["outputs"]["got"]["level"], "aa")
+        status, _, body = request("POST", "/api/v1/forms/review/submit?wait=10s",
+                                  {"accept": True, "level": "bb"}, token=OPERATOR)
+        self.assertEqual(status, 200, body)
+        self.assertIn("steps", json.loads(body))
+
+    def test_another_sites_page_cannot_submit_a_public_form(self):
+        form = "message=from+elsewhere"
+        for cross in ({"Origin": "https://evil.example"},
+                      {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}):
+            with self.subTest(headers=cross):
+                status, _, body = request("POST", "/api/v1/forms/feedback/submit", form,
+                                          headers={**self.BROWSER, **cross})
+                self.assertEqual(status, 403, body)
+                self.assertIn("another site's page", body)
+        status, _, body = request("POST", "/api/v1/forms/feedback/submit", form,
+                                  headers={**self.BROWSER, "Sec-Fetch-Site": "same-origin",
+                                           "Origin": SERVER["base"]})
+        self.assertEqual(status, 202, body)
+
+    def test_a_page_files_one_request_however_often_it_is_sent(self):
+        # A browser cannot send Idempotency-Key: a double click or a resend after a reload
+        # filed the request twice.
+        status, _, page = request("GET", "/forms/feedback")
+        self.assertEqual(status, 200)
+        key = re.search(r'name="ferry\.submission" value="(\w+)"', page).group(1)
+        form = urllib.parse.urlencode([("message", "once please"), ("ferry.submission", key)])
+        ids = []
+        for _ in range(2):
+            status, _, body = request("POST", "/api/v1/forms/feedback/submit", form,
+                                      headers=self.BROWSER)
+            self.assertEqual(status, 202, body)
+            ids.append(re.search(r"/api/v1/executions/(\w+)", body).group(1))
+        self.assertEqual(ids[0], ids[1])
+        # The same page sent again with other values (back, edit, submit): said plainly.
+        form = urllib.parse.urlencode([("message", "changed"), ("ferry.submission", key)])
+        status, _, body = request("POST", "/api/v1/forms/feedback/submit", form,
+                                  headers=self.BROWSER)
+        self.assertEqual(status, 422, body)
+        self.assertIn("this page was submitted already, with other values", body)
+        # A new page, a new request.
+        again = re.search(r'name="ferry\.submission" value="(\w+)"',
+                          request("GET", "/forms/feedback")[2]).group(1)
+        self.assertNotEqual(again, key)
+
+    def test_a_textarea_is_measured_as_the_page_measures_it(self):
+        # The browser sends line breaks as CRLF but counts each as one: text its maxlength
+        # allowed was refused, and the CRs reached the workflow.
+        text = "\r\n".join(["abc"] * 9)  # 35 characters in the page, 43 sent
+        status, _, body = request("POST", "/api/v1/forms/short-note/submit?wait=10s",
+                                  urllib.parse.urlencode([("message", text)]),
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["outputs"]["message"], "\n".join(["abc"] * 9))
+
+    def test_names_of_protected_forms_are_not_told_apart_from_unknown_ones(self):
+        for path in ("/forms/nope", "/api/v1/forms/nope", "/forms/change-request"):
+            with self.subTest(path=path):
+                self.assertEqual(request("GET", path)[0], 401)
+        self.assertEqual(request("GET", "/forms/nope", token=VIEWER)[0], 404)
+
+    def test_the_page_says_utc_and_the_history_says_who_submitted(self):
+        status, _, page = request("GET", "/forms/change-request", token=VIEWER)
+        self.assertIn("Change window (UTC)", page)
+        status, _, body = request("POST", "/api/v1/forms/change-request/submit",
+                                  {"device": "sw-1", "window": "2026-03-01T22:00"},
+                                  token=OPERATOR)
+        self.assertEqual(status, 202, body)
+        doc = wait_execution(json.loads(body)["id"])
+        self.assertEqual(doc["trigger_info"], {"form": "change-request", "token": "portal",
+                                               "request_id": doc["trigger_info"]["request_id"]})
+
+    def test_the_result_page_says_what_became_of_the_request(self):
+        status, _, body = request("POST", "/api/v1/forms/review/submit?wait=10s",
+                                  "accept=true&level=aa", headers=self.BROWSER)
+        self.assertEqual(status, 200, body)
+        self.assertIn("Your request was submitted and carried out.", body)
+        self.assertIn("<dt>got</dt>", body)
+        status, _, body = request("POST", "/api/v1/forms/broken-form/submit?wait=10s",
+                                  "why=x", headers=self.BROWSER)
+        self.assertEqual(status, 200, body)
+        self.assertIn("could not be carried out", body)
+        self.assertNotIn("on purpose", body)  # the error is the operators'
 
 
 class FormFields(unittest.TestCase):

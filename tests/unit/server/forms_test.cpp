@@ -154,3 +154,62 @@ TEST_CASE("page: labels, native inputs, escaping, errors beside fields", "[forms
     CHECK(err.find("id=\"f-device-error\">does not match</p>") != std::string::npos);
     CHECK(err.find("<a href=\"#f-device\">Device</a>") != std::string::npos);
 }
+
+TEST_CASE("page: a datetime says it is read as UTC, and every page carries its own key",
+          "[forms]") {
+    auto form = sample();
+    std::string page = form_page(form, Value::dict(), {});
+    CHECK(page.find("Change window (UTC)") != std::string::npos);
+    const std::string hidden = std::string("name=\"") + kSubmissionKeyField + "\" value=\"";
+    size_t at = page.find(hidden);
+    REQUIRE(at != std::string::npos);
+    std::string key = page.substr(at + hidden.size(), 26);
+    CHECK(form_page(form, Value::dict(), {}).find(key) == std::string::npos);  // a fresh one
+    // Sent back, it is the page's key, not a field.
+    UrlencodedSubmission sent = urlencoded_submission(
+        form, "device=sw-1&" + std::string(kSubmissionKeyField) + "=" + key + "&window=x");
+    CHECK(sent.page_key == key);
+    CHECK_FALSE(sent.values.dict_obj().find(kSubmissionKeyField));
+}
+
+TEST_CASE("submission: a text's line breaks are LF, counted once as the page counts them",
+          "[forms]") {
+    auto r = workflow::load_project_config_text(R"(forms:
+  note:
+    title: Note
+    workflow: w
+    fields:
+      - {name: text, type: text, max_length: 40}
+)",
+                                                "ferry.yaml");
+    REQUIRE(r.ok());
+    const auto& form = r.config.form_specs.at(0);
+    // Nine lines of "abc": 35 characters in the browser's count, 43 as CRLF.
+    std::string crlf;
+    for (int i = 0; i < 9; ++i)
+        crlf += (i ? "\r\n" : "") + std::string("abc");
+    FormOutcome out = check_submission(form, dict_of({{"text", str(crlf + "\rz")}}));
+    INFO((out.errors.empty() ? "" : out.errors[0].second));
+    REQUIRE(out.errors.empty());
+    std::string text(out.inputs.dict_obj().find("text")->str());
+    CHECK(text.find('\r') == std::string::npos);
+    CHECK(text.size() == 37);  // 35, then "\nz"
+}
+
+TEST_CASE("result page: what became of the request, in words, and a dry run said", "[forms]") {
+    auto form = sample();
+    auto page_for = [&](const char* status, bool dry) {
+        return result_page(form, 200,
+                           dict_of({{"id", str("01ARZ3NDEKTSV4RRFFQ69G5FAV")},
+                                    {"status", str(status)},
+                                    {"outputs", dict_of({{"change", str("CHG0001 <b>")}})}}),
+                           dry);
+    };
+    CHECK(page_for("succeeded", false).find("submitted and carried out") != std::string::npos);
+    CHECK(page_for("waiting", false).find("waits for an approval") != std::string::npos);
+    CHECK(page_for("failed", false).find("could not be carried out") != std::string::npos);
+    CHECK(page_for("succeeded", false).find("Dry run") == std::string::npos);
+    std::string dry = page_for("succeeded", true);
+    CHECK(dry.find("<strong>Dry run:</strong>") != std::string::npos);
+    CHECK(dry.find("<dt>change</dt><dd>CHG0001 &lt;b&gt;</dd>") != std::string::npos);
+}

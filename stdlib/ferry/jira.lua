@@ -93,6 +93,23 @@ function M.answer(res, doing, field, kind)
   return body
 end
 
+-- A write's answer: a 2xx, and Jira's own (204 No Content, or a JSON object). A login page
+-- or a proxy's page with status 200 reached no Jira: the write was not done, and the step
+-- must not pass as if it were.
+function M.is_written(res)
+  return res ~= nil and res.status >= 200 and res.status < 300 and
+         (res.status == 204 or type(res.json) == "table")
+end
+
+function M.check_written(res, doing)
+  M.check(res, doing)
+  if not M.is_written(res) then
+    tickets.fail("http_5xx", "Jira: " .. doing .. ": the answer (" .. tickets.answer_summary(res) ..
+                 ") is not Jira's (204, or a JSON object), so the write cannot be taken as done")
+  end
+  return res
+end
+
 -- Send a request; transport failures become step errors, any HTTP answer is returned.
 function M.request(ctx, req, doing)
   local res, err = ctx.http(req)
@@ -367,7 +384,7 @@ end
 function M.edit_issue(ctx, ref, fields)
   local res = M.request(ctx, { method = "PUT", path = M.issue_path(ref), json = { fields = fields },
                                idempotent = true }, "updating issue " .. ref)
-  M.check(res, "updating issue " .. ref)
+  M.check_written(res, "updating issue " .. ref)
 end
 
 -- Whether the issue already has a comment with this text (among the latest 50).
@@ -403,7 +420,7 @@ function M.add_comment(ctx, ref, body)
     local ambiguous = (res and res.ambiguous) or (res == nil and type(err) == "table" and err.ambiguous)
     if not ambiguous or try == 2 then
       if not res then tickets.raise_transport(err, "Jira: adding a comment to " .. ref) end
-      M.check(res, "adding a comment to " .. ref)
+      M.check_written(res, "adding a comment to " .. ref)
       return
     end
     tickets.wait_retry_after(ctx, res, answered_at, "Jira: adding a comment to " .. ref)
@@ -411,31 +428,44 @@ function M.add_comment(ctx, ref, body)
   end
 end
 
--- The record of what an edit changed, read back from the issue (for `ferry executions diff`).
-function M.record_change(ctx, before, after, changed)
+-- The record of what a write changed, read back from the issue (for `ferry executions
+-- diff`): the fields in `changed`, plus `extra_before`/`extra_after` as given (a status by
+-- name; a comment added, as its text: ServiceNow's records show theirs).
+function M.record_change(ctx, before, after, changed, extra_before, extra_after)
   local b, a = {}, {}
   local bf = type(before.fields) == "table" and before.fields or {}
   local af = type(after.fields) == "table" and after.fields or {}
-  for field in pairs(changed) do
+  for field in pairs(changed or {}) do
     b[field] = bf[field]
     a[field] = af[field]
   end
+  for k, v in pairs(extra_before or {}) do b[k] = v end
+  for k, v in pairs(extra_after or {}) do a[k] = v end
   ctx.change("jira:issue", after.key or before.key, b, a)
 end
 
 -- ---------------------------------------------------------------------------------------
 -- Transitions
 
--- The transition for `to`, matched case-insensitively on the transition's name, then on
--- the status it leads to, then on its id. nil when none matches.
+-- A transition or status name as `to` is compared: trimmed, ASCII case folded, `_` and `-`
+-- as spaces, runs of white space as one (as ServiceNow's labels are matched: a workflow
+-- written for one provider reads the same on the other).
+function M.name_key(name)
+  if type(name) ~= "string" then return nil end
+  return (trim(name):lower():gsub("[_%-]", " "):gsub("%s+", " "))
+end
+
+-- The transition for `to`, matched (name_key) on the transition's name, then on the status
+-- it leads to, then on its id. nil when none matches.
 function M.match_transition(transitions, to)
-  local wanted = trim(tostring(to):lower())
+  local wanted = M.name_key(tostring(to))
   for _, t in ipairs(transitions) do
-    if type(t.name) == "string" and t.name:lower() == wanted then return t end
+    if M.name_key(t.name) == wanted then return t end
   end
   for _, t in ipairs(transitions) do
-    if type(t.to) == "table" and type(t.to.name) == "string" and t.to.name:lower() == wanted then return t end
+    if type(t.to) == "table" and M.name_key(t.to.name) == wanted then return t end
   end
+  wanted = trim(tostring(to))
   for _, t in ipairs(transitions) do
     if tostring(t.id) == wanted then return t end
   end

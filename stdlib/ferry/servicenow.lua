@@ -435,8 +435,13 @@ function M.patch(ctx, tbl, before, body, doing)
                               idempotent = not journal })
   local ambiguous = (res and res.ambiguous) or (res == nil and type(err) == "table" and err.ambiguous)
   if ambiguous then
-    local now = M.get_by_sys_id(ctx, tbl, sys_id)
-    if applied(before, now, body) then
+    -- Read back as the vendor settles (now, after 1 s and 2 s, and past a stopped
+    -- process's request timeout): a note whose answer was lost often lands a moment later.
+    local now
+    if tickets.landed(ctx, function()
+      now = M.get_by_sys_id(ctx, tbl, sys_id)
+      return applied(before, now, body)
+    end) then
       ctx.log.info("the update's answer was lost, but the record shows it was applied",
                    { table = tbl, sys_id = sys_id })
       return now
@@ -444,7 +449,10 @@ function M.patch(ctx, tbl, before, body, doing)
     if res then
       tickets.fail(tickets.kind_for_status(res.status), "ServiceNow: " .. doing .. " failed: " .. error_text(res))
     end
-    tickets.raise_transport(err, "ServiceNow: " .. doing .. " (the record is unchanged)")
+    -- Not "unchanged": only that it did not show the change when read back.
+    tickets.raise_transport(err, "ServiceNow: " .. doing .. " (the record did not show the " ..
+                            "change when read back; it may still be applied: look before " ..
+                            "sending it again)")
   end
   if not res then tickets.raise_transport(err, "ServiceNow: " .. doing) end
   return M.result(res, doing, "record")

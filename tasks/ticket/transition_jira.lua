@@ -16,7 +16,8 @@ local function status_of(issue)
 end
 
 local function same(a, b)
-  return type(a) == "string" and type(b) == "string" and a:lower() == b:lower()
+  local ka, kb = jira.name_key(a), jira.name_key(b)
+  return ka ~= nil and ka == kb
 end
 
 return {
@@ -65,8 +66,13 @@ return {
     if t and type(t.to) == "table" and same(current, t.to.name) then return unchanged() end
 
     if not t then
+      -- A transition is offered only from its source status: after an earlier attempt made
+      -- it, its name is no longer there to match.
+      local retried = (ctx.attempt or 1) > 1 or ctx.resumed
       tickets.invalid(TASK .. ": issue " .. ref .. " (status " .. tostring(current) .. ") has no " ..
-                      "transition " .. quoted(to) .. "; available: " .. jira.transition_names(transitions))
+                      "transition " .. quoted(to) .. "; available: " .. jira.transition_names(transitions) ..
+                      (retried and "; if an earlier attempt of this step made the transition, name " ..
+                       "its target status in 'to' instead (a retried step then finds it there)" or ""))
     end
 
     local target = type(t.to) == "table" and t.to.name or nil
@@ -75,20 +81,42 @@ return {
       screen = tickets.copy(screen)
       screen.labels = jira.keep_own_labels(screen.labels, before)
     end
-    local res, err = jira.send_transition(ctx, ref, t.id, screen)
-    if not res or res.status >= 300 then
-      -- The answer was lost, or Jira refused: if the issue reached the target status, the
-      -- transition did happen (an earlier, lost request, or this one).
-      local now = jira.get_issue(ctx, ref, "status", TASK)
-      if not (target and same(status_of(now), target)) then
-        if not res then tickets.raise_transport(err, "Jira: transitioning " .. ref) end
-        jira.check(res, "transitioning " .. ref .. " with " .. json.encode(t.name))
+    local doing = "transitioning " .. ref .. " with " .. json.encode(t.name)
+    local function arrived()
+      return target ~= nil and same(status_of(jira.get_issue(ctx, ref, "status", TASK)), target)
+    end
+    for try = 1, 2 do
+      local res, err = jira.send_transition(ctx, ref, t.id, screen)
+      local answered_at = ferry.time.now_ms()
+      if jira.is_written(res) then break end
+      -- Refused (a 4xx: the screen's fields, a condition), failed, lost, or not Jira's (a
+      -- login page): if the issue is in the target status, or reaches it as the vendor
+      -- settles when the outcome is unknown, the transition did happen (this request, or
+      -- an earlier, lost one).
+      local refused = res and res.status >= 400 and res.status < 500 and res.status ~= 429
+      if refused and arrived() or not refused and tickets.landed(ctx, arrived) then break end
+      -- Not there: sent again once unless refused. It was not in the target status, so a
+      -- second one does no harm.
+      if try == 2 or refused then
+        if not res then tickets.raise_transport(err, "Jira: " .. doing) end
+        jira.check_written(res, doing)
       end
+      tickets.wait_retry_after(ctx, res, answered_at, "Jira: " .. doing)
     end
 
     if comment then jira.add_comment(ctx, ref, comment) end
     local after = jira.get_issue(ctx, ref, nil, TASK)
-    ctx.change("jira:issue", after.key or ref, { status = current }, { status = status_of(after) })
+    -- As ServiceNow's: an issue that ends elsewhere (a post-function, an automation that
+    -- moved it back) fails the step rather than passing as done.
+    if target and not same(status_of(after), target) then
+      tickets.fail("http_4xx", "Jira: " .. doing .. ": the issue is in status " ..
+                   tostring(status_of(after)) .. " afterwards, not " .. target ..
+                   " (a post-function or an automation moved it?)")
+    end
+    local fields_changed = {}
+    for field in pairs(type(screen) == "table" and screen or {}) do fields_changed[field] = true end
+    jira.record_change(ctx, before, after, fields_changed, { status = current },
+                       { status = status_of(after), comment = comment and adf.to_text(comment) or nil })
     ctx.log.info("issue " .. ref .. " moved from " .. tostring(current) .. " to " .. tostring(status_of(after)),
                  { transition = t.name })
     return jira.ticket(ctx, after)

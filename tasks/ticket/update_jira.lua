@@ -49,7 +49,7 @@ return {
     if next(fields) then jira.edit_issue(ctx, ref, fields) end
     if comment then jira.add_comment(ctx, ref, comment) end
     local after = jira.get_issue(ctx, ref, nil, TASK)
-    if next(fields) then jira.record_change(ctx, before, after, fields) end
+    jira.record_change(ctx, before, after, fields, nil, comment and { comment = adf.to_text(comment) })
     return jira.ticket(ctx, after)
   end,
 }

@@ -20,6 +20,7 @@ sys.path.insert(0, str(HERE / "mocks"))
 
 import test_engine as te  # noqa: E402
 from test_integrations import IntegrationTest, integration_yaml, SN_USER  # noqa: E402
+from test_tasks import TaskTest  # noqa: E402
 
 CREATE_SN = """\
 steps:
@@ -244,6 +245,89 @@ class VendorAnswers(IntegrationTest):
             self.assertEqual([m for m, _, _ in v.requests].count("POST"), 1, v.requests)
             self.assertIn("the answer's 'result' is not a list of records",
                           self.error_of(doc)["message"])
+
+
+class JiraWrites(TaskTest):
+    """Jira's writes held to what ServiceNow's are: an answer that is not Jira's is no write
+    done, a transition whose answer failed or was lost is checked and sent again, and the
+    diff shows comments and a transition's fields."""
+    LOGIN_PAGE = {"status": 200, "headers": {"Content-Type": "text/html"},
+                  "body": "<html><body>Please log in</body></html>"}
+
+    def workflow(self, tail):
+        self.p.workflow("j", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "parity"}}
+""" + tail)
+
+    def test_a_login_page_is_no_edit_and_no_comment(self):
+        for name, with_, method, path in (
+                ("edit", '{key: "{{ steps.create.output.key }}", summary: moved}', "PUT",
+                 "/rest/api/3/issue/OPS-1"),
+                ("comment", '{key: "{{ steps.create.output.key }}", comment: hello}', "POST",
+                 "/rest/api/3/issue/OPS-1/comment")):
+            with self.subTest(name):
+                self.m.reset()
+                self.workflow("  - {id: w, task: ticket.update, integration: jira, needs: [create], "
+                              "with: %s}\n" % with_)
+                self.m.fault(method=method, path=path, times=1, **self.LOGIN_PAGE)
+                rc, doc, err = self.run_wf("j")
+                self.assertEqual(rc, 1, err)
+                error = doc["steps"]["w"]["error"]
+                self.assertEqual(error["kind"], "http_5xx", error)
+                self.assertIn("is not Jira's (204, or a JSON object)", error["message"])
+
+    def test_a_transition_answered_badly_is_checked_and_sent_again(self):
+        # A login page (not processed) and a 500: ServiceNow's PATCH was sent again and
+        # succeeded, Jira's passed as done (the login page) or failed (the 500).
+        for fault in (self.LOGIN_PAGE, {"status": 500}):
+            with self.subTest(fault=fault["status"]):
+                self.m.reset()
+                self.workflow("  - {id: move, task: ticket.transition, integration: jira, "
+                              "needs: [create], with: {key: \"{{ steps.create.output.key }}\", "
+                              "to: in_progress}}\n")
+                self.m.fault(method="POST", path="/rest/api/3/issue/OPS-1/transitions", times=1,
+                             **fault)
+                rc, doc, err = self.run_wf("j")
+                self.assertEqual(rc, 0, err + json.dumps(doc.get("steps", {}).get("move")))
+                self.assertEqual(doc["steps"]["move"]["output"]["status"], "In Progress")
+                posts = self.m.requests(path="/rest/api/3/issue/OPS-1/transitions",
+                                        method="POST")
+                self.assertEqual(len(posts), 2)
+
+    def test_the_diff_shows_a_comment_and_a_transitions_fields(self):
+        self.workflow("""\
+  - {id: note, task: ticket.update, integration: jira, needs: [create], with: {key: "{{ steps.create.output.key }}", comment: "looking at it"}}
+  - {id: move, task: ticket.transition, integration: jira, needs: [note], with: {key: "{{ steps.create.output.key }}", to: "In Progress ", fields: {summary: "parity (moved)"}, comment: fixed}}
+""")
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 0, err + json.dumps(doc.get("steps", {}).get("move")))
+        diff = self.ferry("executions", "diff", doc["id"])
+        self.assertEqual(diff.returncode, 0, diff.stderr)
+        self.assertIn('(step note, ', diff.stdout)
+        note, move = diff.stdout.split("(step note, ")[1].split("(step move, ")
+        self.assertRegex(note, r'add +/comment "looking at it"')
+        self.assertRegex(move, r'replace +/summary "parity \(moved\)"')
+        self.assertRegex(move, r'replace +/status "In Progress"')
+        self.assertRegex(move, r'add +/comment "fixed"')
+
+
+class ServiceNowNotes(TaskTest):
+    def test_a_note_whose_answer_was_lost_is_looked_for_as_it_lands(self):
+        # The record was read back once, at once, and the step failed saying "the record is
+        # unchanged" while the note landed a moment later (an operator adding it by hand
+        # made a duplicate). Jira's comments were already looked for as they settle.
+        self.sn_timeout("1s")
+        self.p.workflow("n", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn, with: {table: incident, fields: {short_description: notes}}}
+  - {id: note, task: ticket.update, integration: sn, needs: [create], with: {table: incident, id: "{{ steps.create.output.id }}", work_note: "looked at it"}}
+""")
+        self.m.fault(method="PATCH", path="/api/now/table/incident/", delay_ms=1800, times=1)
+        rc, doc, err = self.run_wf("n")
+        self.assertEqual(rc, 0, err + json.dumps(doc.get("steps", {}).get("note")))
+        patches = self.m.requests(path="/api/now/table/incident/", method="PATCH")
+        self.assertEqual(len(patches), 1, "the note is not sent twice")
 
 
 class TokenAnswers(IntegrationTest):

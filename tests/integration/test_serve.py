@@ -1868,6 +1868,11 @@ class BundledProject(unittest.TestCase):
         self.assertEqual(status, 200, doc)
         self.assertEqual(doc["status"], "succeeded", doc)
         self.assertTrue(doc["dry_run"])
+        # The requester (no token) learns the outcome, not the execution's steps.
+        self.assertNotIn("steps", doc)
+        h = {"Authorization": "Bearer " + self.TOKEN}
+        status, doc = s.json("GET", "/api/v1/executions/" + doc["id"], headers=h)
+        self.assertEqual(status, 200, doc)
         req = doc["steps"]["change"]["output"]["request"]
         self.assertEqual(req["method"], "POST")
         self.assertTrue(req["url"].endswith("/api/now/table/change_request"))
@@ -1876,14 +1881,13 @@ class BundledProject(unittest.TestCase):
         # A window given with an offset is the same instant in ServiceNow's UTC form (it was
         # sent as "2024-06-02 00:00:00+02:00").
         status, doc = s.json("POST", "/api/v1/forms/change-request/submit?wait=10s",
-                             dict(fields, window_start="2024-06-02T00:00:00+02:00"))
+                             dict(fields, window_start="2024-06-02T00:00:00+02:00"), headers=h)
         self.assertEqual(status, 200, doc)
         body = doc["steps"]["change"]["output"]["request"]["body"]
         self.assertEqual(body["start_date"], "2024-06-01 22:00:00")
         self.assertIn("## Backout plan", req["body"]["description"])
         self.assertEqual(req["headers"]["Authorization"], "[REDACTED]")
         # The token whose digest came from the environment works; a wrong one does not.
-        h = {"Authorization": "Bearer " + self.TOKEN}
         status, listed = s.json("GET", "/api/v1/executions", headers=h)
         self.assertEqual(status, 200)
         self.assertEqual([e["workflow"] for e in listed["executions"]], ["change-request"] * 2)

@@ -11,7 +11,9 @@ import json
 import subprocess
 import threading
 import os
+import shutil
 import sys
+import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -825,7 +827,7 @@ steps:
     needs: [note]
     timeout: 20s
     on_error: continue
-    with: {key: "{{ steps.create.output.key }}", to: "{{ 'In' ~ %(run)s ~ 'Progress' }}"}
+    with: {key: "{{ steps.create.output.key }}", to: "{{ 'In' ~ %(run)s ~ 'Limbo' }}"}
   - id: severity
     task: ticket.create
     integration: jira
@@ -1760,6 +1762,297 @@ class BundledScenarios(unittest.TestCase):
         finally:
             import shutil
             shutil.rmtree(data, ignore_errors=True)
+
+    # ---- the scenarios sent for real, against one mock (no auth: it takes every vendor) ----
+
+    def live(self, mock_config=None):
+        """A copy of the repository's workflows/, templates/ and ferry.yaml with every
+        integration pointed at a fresh mock: (project, mock, env)."""
+        import re
+        import shutil
+        proj = te.Project()
+        self.addCleanup(proj.remove)
+        shutil.rmtree(proj.dir / "workflows")
+        shutil.copytree(REPO / "workflows", proj.dir / "workflows")
+        shutil.copytree(REPO / "templates", proj.dir / "templates")
+        m = ti.start_mock(dict({"servicenow_tables": ["cmdb_ci_server"]}, **(mock_config or {})))
+        self.addCleanup(m.stop)
+        y = (REPO / "ferry.yaml").read_text()
+        y = re.sub(r"(base_url: )https://\S+", r"\g<1>" + m.url, y)
+        y = re.sub(r"(url: )https://siem\.example/ingest", r"\g<1>" + m.url + "/webhook/siem", y)
+        proj.write("ferry.yaml", y)
+        env = dict(os.environ, SERVICENOW_PASSWORD="snpass", JIRA_API_TOKEN="jiratok",
+                   SPLUNK_HEC_TOKEN="11111111-2222-3333-4444-555555555555",
+                   WEBHOOK_SECRET=WEBHOOK_SECRET)
+        return proj, m, env
+
+    def run_live(self, proj, env, wf, *args):
+        """`ferry run WF ARGS` in the project: (exit code, execution JSON or None, stderr)."""
+        p = subprocess.run([te.FERRY, "run", wf, "--quiet", *args, "--project", str(proj.dir),
+                            "--data", str(proj.data)], capture_output=True, text=True,
+                           timeout=te.TIMEOUT, cwd=str(proj.dir), env=env)
+        try:
+            doc = json.loads(p.stdout) if p.stdout.strip() else None
+        except ValueError:
+            doc = None
+        return p.returncode, doc, p.stderr
+
+    @staticmethod
+    def posts(m, path):
+        """The POSTs to exactly `path` (requests() filters by prefix)."""
+        return [r for r in m.requests(path=path, method="POST") if r["path"] == path]
+
+    def test_a_finding_or_an_rca_run_twice_finds_its_ticket(self):
+        proj, m, env = self.live()
+        cf = str(REPO / "workflows/samples/compliance-finding.json")
+        first = self.run_live(proj, env, "compliance-finding", "--inputs-file", cf)
+        self.assertEqual(first[0], 0, first[2] + json.dumps(first[1])[:2000])
+        second = self.run_live(proj, env, "compliance-finding", "--inputs-file", cf)
+        self.assertEqual(second[0], 0, second[2] + json.dumps(second[1])[:2000])
+        self.assertEqual(first[1]["outputs"]["ticket"], second[1]["outputs"]["ticket"])
+        self.assertFalse(second[1]["steps"]["issue"]["output"]["created"])
+        self.assertEqual(len(self.posts(m, "/rest/api/3/issue")), 1)
+        # The same RCA (its incident_id) posted again under another execution, both platforms.
+        for sample, step, path in (("rca.json", "incident", "/api/now/table/incident"),
+                                   ("rca-jira.json", "issue", "/rest/api/3/issue")):
+            with self.subTest(sample=sample):
+                before = len(self.posts(m, path))
+                f = str(REPO / "workflows/samples" / sample)
+                runs = [self.run_live(proj, env, "rca-to-ticket", "--inputs-file", f)
+                        for _ in range(2)]
+                for rc, doc, err in runs:
+                    self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+                self.assertEqual(runs[0][1]["outputs"]["ticket"], runs[1][1]["outputs"]["ticket"])
+                self.assertEqual(runs[1][1]["outputs"]["created"], False)
+                self.assertEqual(len(self.posts(m, path)) - before, 1)
+
+    def test_a_dead_lettered_event_is_not_reported_as_sent(self):
+        proj, m, env = self.live({"webhook_status": 410})
+        for sample in ("rca.json", "rca-jira.json"):
+            with self.subTest(sample=sample):
+                rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--inputs-file",
+                                             str(REPO / "workflows/samples" / sample))
+                self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+                self.assertEqual(doc["outputs"]["notified"], "dead_lettered")
+        state = self.state_of(m)
+        notes = [e["value"] for e in state["servicenow"]["sys_journal_field"]]
+        comments = [json.dumps(c) for c in self.posts_under(m, "/rest/api/3/issue/", "/comment")]
+        self.assertEqual(len(notes), 1, notes)
+        self.assertEqual(len(comments), 1, comments)
+        for text in notes + comments:
+            self.assertIn("not sent to the SIEM (kept in the dead-letter queue", text)
+            self.assertNotIn("sent to the SIEM (dead_lettered)", text)
+        # An RCA without an incident_id still opens its ticket (no key of its own).
+        rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--input",
+                                     'rca={"title": "No id", "severity": "low"}')
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertTrue(doc["outputs"]["created"])
+
+    @staticmethod
+    def state_of(m):
+        return m.state()
+
+    @staticmethod
+    def posts_under(m, prefix, suffix):
+        """The bodies of the POSTs to PREFIX...SUFFIX."""
+        return [json.loads(r["body"]) for r in m.requests(path=prefix, method="POST")
+                if r["path"].endswith(suffix)]
+
+    def test_a_missing_required_field_fails_before_anything_is_sent(self):
+        proj, m, env = self.live()
+        cases = [
+            ("compliance-finding", 'finding={"rule": {"id": "R1"}, "host": "h"}',
+             "finding.rule.title: required"),
+            ("compliance-finding", 'finding={"rule": {"title": "T"}, "host": "h"}',
+             "finding.rule.id: required"),
+            ("compliance-finding", 'finding={"rule": {"id": "R1", "title": "T"}, "host": " "}',
+             "finding.host: required"),
+            ("compliance-finding", 'finding={"rule": "R1", "host": "h"}',
+             "finding.rule.id, finding.rule.title: required"),
+            ("cert-expiry-reminder", 'certificates=[{"host": "a.example"}]',
+             "certificates[0].not_after: required"),
+            ("cert-expiry-reminder",
+             'certificates=[{"host": "a", "not_after": "2027-01-01"}, {"not_after": "2026-12-10"}]',
+             "certificates[1].host: required"),
+            ("rca-to-ticket", 'rca={"severity": "high"}', "rca.title: required"),
+            ("rca-to-ticket", 'rca={"title": "  ", "severity": "high"}', "rca.title: required"),
+        ]
+        for wf, inp, message in cases:
+            with self.subTest(workflow=wf, input=inp):
+                args = ["--input", inp]
+                if wf == "rca-to-ticket":
+                    args += ["--input", "platform=jira"]
+                rc, doc, err = self.run_live(proj, env, wf, *args)
+                self.assertEqual(rc, 1, err + json.dumps(doc)[:2000])
+                self.assertEqual(doc["error"]["step"], "check")
+                self.assertTrue(doc["error"]["message"].startswith(message), doc["error"])
+        self.assertEqual(m.requests(), [])
+
+    def test_certificate_reminders_word_the_days(self):
+        import datetime
+        now = datetime.datetime.now(datetime.timezone.utc)
+        hour = datetime.timedelta(hours=1)
+
+        def cert(host, hours):
+            return {"host": host, "not_after": (now + hours * hour).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        certs = [cert("gone", -1), cert("day", -32), cert("old", -80), cert("soon", 5),
+                 cert("one", 36), cert("week", 24 * 7 + 12)]
+        data = tempfile.mkdtemp(prefix="ferry-scn-")
+        self.addCleanup(shutil.rmtree, data, True)
+        p = subprocess.run([te.FERRY, "run", "cert-expiry-reminder", "--dry-run", "--quiet",
+                            "--input", "certificates=" + json.dumps(certs), "--data", data],
+                           cwd=str(REPO), capture_output=True, text=True, timeout=te.TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout[:2000])
+        got = {c["host"]: c["when"] for c in json.loads(p.stdout)["outputs"]["expiring"]}
+        self.assertEqual(got, {"gone": "expired today", "day": "expired 1 day ago",
+                               "old": "expired 3 days ago", "soon": "expires today",
+                               "one": "expires in 1 day", "week": "expires in 7 days"})
+
+    def test_change_request_window_and_fields_are_what_the_record_gets(self):
+        proj, m, env = self.live()
+        form = self.sample_json("change-request.json")
+        # A valid 90-minute window given with two offsets; then one that really ends first.
+        for start, end, inverted in (("2024-06-01T22:00:00+02:00", "2024-06-01T21:30:00Z", False),
+                                     ("2024-06-01T21:00:00Z", "2024-06-01T22:30:00+02:00", True)):
+            with self.subTest(start=start, end=end):
+                inputs = dict(form, window_start=start, window_end=end)
+                path = proj.write("cr.json", json.dumps(inputs))
+                rc, doc, err = self.run_live(proj, env, "change-request", "--inputs-file", str(path))
+                self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+                body = json.loads(self.posts(m, "/api/now/table/change_request")[-1]["body"])
+                # Not the RCA incident defaults of servicenow-prod.
+                self.assertNotIn("category", body)
+                self.assertNotIn("assignment_group", body)
+                text = body["description"]
+                row = "| %s | %s | UTC |" % (body["start_date"], body["end_date"])
+                self.assertIn(row, text)
+                self.assertEqual("Check the window" in text, inverted, text)
+                # No impact or urgency the record does not get.
+                self.assertNotIn("impact", text.lower())
+                self.assertNotIn("urgency", text.lower())
+                self.assertIn("- **Priority:** High", text)
+
+    def sample_json(self, name):
+        return json.loads((REPO / "workflows" / "samples" / name).read_text())
+
+    def test_list_sections_given_as_text_keep_their_text(self):
+        proj, m, env = self.live()
+        rca = {"title": "Text lists", "severity": "low",
+               "timeline": ["08:00 deploy", "08:10 alert", None, "  "],
+               "evidence": "log line one", "remediation": ["Add timeout", "Split pool"]}
+        for platform, path in (("servicenow", "/api/now/table/incident"),
+                               ("jira", "/rest/api/3/issue")):
+            with self.subTest(platform=platform):
+                rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--input",
+                                             "rca=" + json.dumps(rca), "--input",
+                                             "platform=" + platform)
+                self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+                body = json.dumps(json.loads(self.posts(m, path)[-1]["body"]))
+                for text in ("08:00 deploy", "08:10 alert", "log line one", "Add timeout",
+                             "Split pool"):
+                    self.assertIn(text, body)
+                self.assertNotIn("(no description)", body)
+        # A plain text is one row, not one per character.
+        rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--input", "rca=" + json.dumps(
+            dict(rca, timeline="not a list", remediation="fix")))
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        text = json.loads(self.posts(m, "/api/now/table/incident")[-1]["body"])["description"]
+        self.assertIn("| 1 |  | not a list |", text)
+        self.assertNotIn("| 2 |", text.split("## Remediation")[0])
+        self.assertIn("0 of 1 action complete.", text)
+        self.assertIn("| 1 | fix |", text)
+        # compliance-finding: blank, multi-line and object evidence items; a blank remediation.
+        finding = {"rule": {"id": "R1", "title": "T"}, "host": "h", "remediation": "   ",
+                   "evidence": ["  ", "multi\nline evidence", {"path": "/etc/x", "line": 3}]}
+        rc, doc, err = self.run_live(proj, env, "compliance-finding", "--input",
+                                     "finding=" + json.dumps(finding))
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        text = doc["steps"]["text"]["output"]["text"]
+        self.assertIn("Evidence:\n- multi line evidence\n- line: 3, path: /etc/x\n\n", text)
+        self.assertNotIn("Remediation", text)
+        self.assertNotIn("\n- \n", text)
+
+    def test_cmdb_sync_reports_what_its_creates_did(self):
+        proj, m, env = self.live()
+        inv = str(REPO / "workflows/samples/inventory.json")
+        rc, doc, err = self.run_live(proj, env, "cmdb-sync", "--inputs-file", inv)
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        first = doc["outputs"]["created"]
+        self.assertIn("web-01", first)
+        # Someone renames the CI the sync created: its key still finds it.
+        rec = [r for r in m.state()["servicenow"]["cmdb_ci_server"] if r["name"] == "web-01"][0]
+        auth = "Basic " + base64.b64encode(b"svc_ferry:snpass").decode()
+        reply = m.call("PATCH", "/api/now/table/cmdb_ci_server/" + rec["sys_id"],
+                       headers={"Authorization": auth}, json_body={"name": "web-01-retired"})
+        self.assertEqual(reply.status, 200, reply.text)
+        for _ in range(2):
+            rc, doc, err = self.run_live(proj, env, "cmdb-sync", "--inputs-file", inv)
+            self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+            out = doc["outputs"]
+            self.assertEqual(out["created"], [])
+            self.assertEqual([(s["name"], s["record"]) for s in out["skipped"]],
+                             [("web-01", rec["sys_id"])])
+            self.assertIn("now named 'web-01-retired'", out["skipped"][0]["reason"])
+            self.assertEqual(out["unchanged"], len(first) - 1)
+        names = sorted(r["name"] for r in m.state()["servicenow"]["cmdb_ci_server"])
+        self.assertEqual(names, sorted(["web-01-retired"] + [n for n in first if n != "web-01"]))
+
+    def test_ticket_text_states_no_priority_the_mappings_may_change(self):
+        proj, m, env = self.live()
+        y = (proj.dir / "ferry.yaml").read_text()
+        y = y.replace("    project_key: OPS\n", "    project_key: OPS\n"
+                      "    mappings: {priority: {critical: High}}\n", 1)
+        y = y.replace("    table: incident\n", "    table: incident\n"
+                      "    mappings: {priority: {critical: \"2\"}, impact: {critical: \"2\"}}\n", 1)
+        proj.write("ferry.yaml", y)
+        for platform, path in (("jira", "/rest/api/3/issue"),
+                               ("servicenow", "/api/now/table/incident")):
+            with self.subTest(platform=platform):
+                rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--input",
+                                             'rca={"title": "map test", "severity": "critical"}',
+                                             "--input", "platform=" + platform)
+                self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+                body = json.loads(self.posts(m, path)[-1]["body"])
+                fields = body.get("fields", body)
+                self.assertEqual(fields["priority"], {"name": "High"} if platform == "jira" else "2")
+                text = json.dumps(fields["description"])
+                for wrong in ("Priority", "Highest", "1 - Critical", "impact 1"):
+                    self.assertNotIn(wrong, text)
+
+    def test_white_space_in_the_title_and_the_incident_id_is_folded(self):
+        proj, m, env = self.live()
+        rca = {"title": "Minimal\nRCA\twith  breaks", "severity": "low", "incident_id": "RCA\t1 x"}
+        for platform, path in (("servicenow", "/api/now/table/incident"),
+                               ("jira", "/rest/api/3/issue")):
+            with self.subTest(platform=platform):
+                rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--input",
+                                             "rca=" + json.dumps(rca), "--input",
+                                             "platform=" + platform)
+                self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+                body = json.loads(self.posts(m, path)[-1]["body"])
+                if platform == "servicenow":
+                    self.assertEqual(body["short_description"], "Minimal RCA with breaks")
+                else:
+                    self.assertIn("rca-1-x", body["fields"]["labels"])
+
+    def test_documented_schedule_and_hook_examples_validate(self):
+        import re
+        proj = te.Project()
+        self.addCleanup(proj.remove)
+        shutil.rmtree(proj.dir / "workflows")
+        shutil.copytree(REPO / "workflows", proj.dir / "workflows")
+        api = (REPO / "docs/api.md").read_text()
+        schedules = api.split("## Schedules\n\n```yaml\n# ferry.yaml\n", 1)[1].split("```", 1)[0]
+        header = (REPO / "workflows/cmdb-sync.yaml").read_text().split("\nname:", 1)[0]
+        hook = re.search(r"^#   (hooks:\n(?:#     .*\n)+)", header, re.M)
+        self.assertIsNotNone(hook, "cmdb-sync.yaml shows the hooks: mapping discovery posts to")
+        hook = re.sub(r"^#   ", "", hook.group(1), flags=re.M)
+        # The repository's ferry.yaml (its integrations), with these hooks and schedules.
+        base = (REPO / "ferry.yaml").read_text().split("\nhooks:\n", 1)[0]
+        proj.write("ferry.yaml", base + "\n" + hook + schedules)
+        p = proj.ferry("validate")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("no problems", p.stdout + p.stderr)
 
 
 if __name__ == "__main__":

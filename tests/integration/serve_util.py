@@ -19,6 +19,19 @@ def tokens_yaml():
     return "\n".join(lines) + "\n"
 
 
+def listening_url(log_text):
+    """The URL of the `listening on` line in a server's log text, or None."""
+    for line in log_text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("log") == "server" and str(entry.get("message", "")).startswith(
+                "listening on "):
+            return entry["url"]
+    return None
+
+
 class Server:
     def __init__(self, ferry, project, data, extra_args=(), env=None, preexec_fn=None):
         # Port 0: the kernel picks the port at ferry's own bind, and the `listening on` line
@@ -36,16 +49,11 @@ class Server:
         while time.monotonic() < deadline:
             with open(log_path, "rb") as f:
                 f.seek(start)
-                for line in f.read().splitlines():
-                    try:
-                        entry = json.loads(line)
-                    except ValueError:
-                        continue
-                    if entry.get("log") == "server" and str(entry.get("message", "")).startswith(
-                            "listening on "):
-                        self.url = entry["url"].split("://", 1)[1]
-                        self.port = int(self.url.rsplit(":", 1)[1])
-                        return
+                url = listening_url(f.read().decode("utf-8", "replace"))
+            if url:
+                self.url = url.split("://", 1)[1]
+                self.port = int(self.url.rsplit(":", 1)[1])
+                return
             if self.proc.poll() is not None:
                 raise RuntimeError("ferry serve exited with %s" % self.proc.returncode)
             time.sleep(0.02)

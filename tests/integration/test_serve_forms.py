@@ -27,6 +27,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_util import listening_url  # noqa: E402
+
 FERRY = None
 SERVER = None  # the running ferry serve: {"proc", "base", "dir"}
 
@@ -234,19 +237,6 @@ def start_server():
     if base is None:
         raise RuntimeError("ferry serve did not start: " + (d / "serve.log").read_text())
     return {"proc": proc, "base": base, "dir": d, "log": log}
-
-
-def listening_url(log_text):
-    """The URL of the server's `listening on` line in its log, or None."""
-    for line in log_text.splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("log") == "server" and str(entry.get("message", "")).startswith(
-                "listening on "):
-            return entry["url"]
-    return None
 
 
 def stop_server(s):

@@ -6,6 +6,7 @@
 --   * create_once: the "no duplicate tickets" loop around a vendor's create request.
 --
 -- Vendor clients (ferry.servicenow, ferry.jira) build on this; tasks call the clients.
+local crypto = require("ferry.crypto")
 local json = require("ferry.json")
 local clip = require("ferry.text").clip
 local quoted = require("ferry.text").quoted
@@ -30,17 +31,18 @@ function M.has_text(v)
 end
 
 -- ticket.create's `idempotency_key`: a key of the workflow's own in place of the step's,
--- so that executions giving the same key share one ticket. Text of 1 to 100 characters
--- (ServiceNow's correlation_id keeps 100); nil when not given.
+-- so that executions giving the same key share one ticket; nil when not given. A key past
+-- 100 characters (ServiceNow's correlation_id keeps 100) stands for itself by its digest:
+-- keys are built from data (a scanner's rule id and a host), which may run long.
 local OWN_KEY_MAX = 100
 function M.own_idempotency_key(input, task)
   local key = input.idempotency_key
   if not M.is_set(key) then return nil end
   local length = type(key) == "string" and utf8.len(key) or nil
-  if not M.has_text(key) or not length or length > OWN_KEY_MAX then
-    M.invalid(task .. ": 'idempotency_key' must be text of 1 to " .. OWN_KEY_MAX ..
-              " characters, got " .. quoted(key))
+  if not M.has_text(key) or not length then
+    M.invalid(task .. ": 'idempotency_key' must be text (valid UTF-8, not blank), got " .. quoted(key))
   end
+  if length > OWN_KEY_MAX then return "sha256:" .. crypto.sha256(key) end
   return key
 end
 

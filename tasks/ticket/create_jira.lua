@@ -36,7 +36,7 @@ return {
     components = { type = "array", description = "component names or {id} objects" },
     fields = { type = "object", description = "other fields, e.g. customfield_10010, duedate (over the integration's defaults)" },
     idempotency_key = { type = "string",
-                        description = "a key of your own (1-100 characters) instead of the step's: looked up before every create, so executions giving the same key share one issue" },
+                        description = "a key of your own (text; past 100 characters its SHA-256 stands for it) instead of the step's: looked up before every create, so executions giving the same key share one issue" },
   },
   output = { description = "{id, key, number (= key), url, status (null: the create answer has none), provider, raw, created}" },
 

@@ -58,7 +58,7 @@ return {
     severity = { type = "string",
                  description = "critical | high | medium | low: sets priority (and impact, urgency on incidents) unless fields has them" },
     idempotency_key = { type = "string",
-                        description = "a key of your own (1-100 characters, no '^') instead of the step's: stored in correlation_id and looked up before every create, so executions giving the same key share one record" },
+                        description = "a key of your own (text without '^'; past 100 characters its SHA-256 stands for it) instead of the step's: stored in correlation_id and looked up before every create, so executions giving the same key share one record" },
   },
   output = { description = "{id (sys_id), key, number, url, status (state), provider, raw (the record), created}" },
 

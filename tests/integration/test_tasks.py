@@ -567,8 +567,7 @@ steps:
       fields: {short_description: "x", correlation_id: "{{ inputs.correlation or none }}"}
       idempotency_key: "{{ inputs.key }}"
 """)
-        cases = [("   ", "", "must be text of 1 to 100 characters"),
-                 ("k" * 101, "", "must be text of 1 to 100 characters"),
+        cases = [("   ", "", "must be text (valid UTF-8, not blank)"),
                  ("a^b", "", "must not contain '^'"),
                  ("alert-1", "alert-2", "'idempotency_key' and fields.correlation_id differ")]
         for key, correlation, message in cases:
@@ -584,6 +583,15 @@ steps:
         rc, doc, err = self.run_wf("sn", "--input", "key=alert-1", "--input", "correlation=alert-1")
         self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
         self.assertEqual(self.state()["servicenow"]["incident"][0]["correlation_id"], "alert-1")
+        # A key past correlation_id's 100 characters (a long rule id and host) stands for
+        # itself by its digest: it was refused, and the scanner's finding opened nothing.
+        long_key = "compliance " + "xccdf_org.ssgproject.content_rule_" * 3 + " ip-10-0-0-1"
+        for created in (True, False):
+            rc, doc, err = self.run_wf("sn", "--input", "key=" + long_key)
+            self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+            self.assertIs(doc["steps"]["create"]["output"]["created"], created)
+        self.assertEqual(self.state()["servicenow"]["incident"][1]["correlation_id"],
+                         "sha256:" + hashlib.sha256(long_key.encode()).hexdigest())
 
     def test_the_lua_paging_example_of_workflows_md_reads_every_page(self):
         # The example itself, taken from the guide, against the mock's Table API.
@@ -1812,6 +1820,15 @@ class BundledScenarios(unittest.TestCase):
         self.assertEqual(first[1]["outputs"]["ticket"], second[1]["outputs"]["ticket"])
         self.assertFalse(second[1]["steps"]["issue"]["output"]["created"])
         self.assertEqual(len(self.posts(m, "/rest/api/3/issue")), 1)
+        # The repeat is said on the issue (a closed one shows its fix did not hold), and is
+        # no new ticket to the SIEM.
+        self.assertEqual(first[1]["steps"]["again"]["status"], "skipped")
+        comments = self.posts_under(m, "/rest/api/3/issue/", "/comment")
+        self.assertEqual(len(comments), 1, comments)
+        self.assertIn("Reported again by the scanner", json.dumps(comments[0]))
+        events = [json.loads(line)["event"]["action"] for r in m.requests(path="/services/collector")
+                  for line in r["body"].splitlines() if line.strip()]
+        self.assertEqual(events, ["ticket_opened", "ticket_found"])
         # The same RCA (its incident_id) posted again under another execution, both platforms.
         for sample, step, path in (("rca.json", "incident", "/api/now/table/incident"),
                                    ("rca-jira.json", "issue", "/rest/api/3/issue")):
@@ -1825,6 +1842,9 @@ class BundledScenarios(unittest.TestCase):
                 self.assertEqual(runs[0][1]["outputs"]["ticket"], runs[1][1]["outputs"]["ticket"])
                 self.assertEqual(runs[1][1]["outputs"]["created"], False)
                 self.assertEqual(len(self.posts(m, path)) - before, 1)
+                # The SIEM hears of the ticket found as that, not as one more created.
+                types = [json.loads(r["body"])["type"] for r in m.requests(path="/webhook/siem")]
+                self.assertEqual(types[-2:], ["ticket.created", "ticket.found"])
 
     def test_a_dead_lettered_event_is_not_reported_as_sent(self):
         proj, m, env = self.live({"webhook_status": 410})
@@ -1877,6 +1897,10 @@ class BundledScenarios(unittest.TestCase):
             ("rca-to-ticket", 'rca={"severity": "high"}', "rca.title: required"),
             ("rca-to-ticket", 'rca={"title": "  ", "severity": "high"}', "rca.title: required"),
         ]
+        # A rule id of 0 is one (the check tested truthiness).
+        rc, doc, err = self.run_live(proj, env, "compliance-finding", "--dry-run", "--input",
+                                     'finding={"rule": {"id": 0, "title": "T"}, "host": "h"}')
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
         for wf, inp, message in cases:
             with self.subTest(workflow=wf, input=inp):
                 args = ["--input", inp]

@@ -33,6 +33,7 @@ InterruptNotice::~InterruptNotice() {
 void InterruptNotice::on_signal(uv_signal_t* h, int sig) {
     const InterruptNotice& self = *static_cast<Handle*>(h->data)->owner;
     Status flushed = self.app_.engine->flush();
+    if (self.before_exit_) self.before_exit_();
     std::string which, how;
     if (self.ids_.size() == 1) {
         which = "execution " + self.ids_.front() + " stops";

@@ -3,6 +3,7 @@
 
 #include "core/app.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ class InterruptNotice {
     InterruptNotice& operator=(const InterruptNotice&) = delete;
 
     void add(const std::string& id) { ids_.push_back(id); }
+    // An execution that ended: it is not among those that stop.
+    void finished(const std::string& id) { std::erase(ids_, id); }
+    // Runs after the flush, before the line and the exit (what the command prints of the
+    // executions that ended: the interrupt does not lose it).
+    void before_exit(std::function<void()> f) { before_exit_ = std::move(f); }
 
   private:
     struct Handle {
@@ -35,6 +41,7 @@ class InterruptNotice {
     engine::App& app_;
     std::string command_;
     std::vector<std::string> ids_;
+    std::function<void()> before_exit_;
     Handle handles_[2];
 };
 

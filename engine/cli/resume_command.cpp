@@ -71,7 +71,16 @@ int resume_command(int argc, char** argv) {
     if (!quiet) app->engine->on_event(print_progress);
     // Only top-level executions are resumed directly; a sub-workflow resumes with its parent.
     std::vector<std::string> started;
+    std::vector<std::string> ended;  // of those started, in the order they ended
     bool all_ok = true;
+    // From the first resume on: an interrupt names the executions still running, and the
+    // JSON lines of those that ended are printed first.
+    InterruptNotice interrupts(*app, "resume");
+    interrupts.before_exit([&] {
+        for (const std::string& x : ended)
+            (void)print_execution(*app, x, false, false, "resume");
+        std::fflush(stdout);
+    });
     for (const std::string& x : ids) {
         auto rec = app->store->get_execution(x);
         if (!rec || !rec.value()) {
@@ -85,8 +94,10 @@ int resume_command(int argc, char** argv) {
         bool busy = false;
         Status s = app->engine->resume(
             x,
-            [&all_ok](const engine::ExecutionSummary& sum) {
+            [&all_ok, &ended, &interrupts, x](const engine::ExecutionSummary& sum) {
                 if (sum.status != "succeeded") all_ok = false;
+                ended.push_back(x);
+                interrupts.finished(x);
             },
             &busy);
         if (!s) {
@@ -96,14 +107,12 @@ int resume_command(int argc, char** argv) {
             continue;
         }
         started.push_back(x);
+        if (std::find(ended.begin(), ended.end(), x) == ended.end()) interrupts.add(x);
     }
     if (started.empty() && ids.empty() && !quiet) {
         std::fprintf(stderr, "ferry resume: nothing to resume\n");
     }
-    {
-        InterruptNotice interrupts(*app, "resume", started);
-        app->loop.run();
-    }
+    app->loop.run();
     (void)app->engine->flush();
     // The store's status index, not the printed JSON: a step's output may hold the text too.
     auto still_running = app->store->executions_with_status("running");

@@ -1,8 +1,8 @@
 #include "server/forms.h"
 
 #include "core/values.h"
+#include "runtime/crypto.h"
 #include "runtime/http_server.h"
-#include "runtime/ids.h"
 #include "runtime/timestamp.h"
 
 #include <algorithm>
@@ -339,8 +339,11 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
             "/submit\" enctype=\"application/x-www-form-urlencoded\" accept-charset=\"utf-8\">\n";
     // A fresh key on every page shown, the 422 page included: its corrected values are
     // another request than the refused ones.
+    // Random, not a ULID: those of one millisecond count up, and a key another requester
+    // could guess would let them file under it first (their real submit then refused) or
+    // learn the execution it started.
     body += "<input type=\"hidden\" name=\"" + std::string(kSubmissionKeyField) + "\" value=\"" +
-            new_ulid() + "\">\n";
+            crypto::hex_encode(crypto::random_bytes(16)) + "\">\n";
     for (const FormField& f : form.fields) {
         const Value* v = values.is_dict() ? values.dict_obj().find(f.name) : nullptr;
         if (!v && f.default_value) v = &*f.default_value;

@@ -21,16 +21,21 @@ namespace {
 using tmpl::Value;
 using workflow::FormSpec;
 
+// What a caller without a valid token is told of a form that is not public, and of a name
+// no form has: the same, so that the two cannot be told apart.
+std::string no_token_message(const Call& c) {
+    return c.req.header("authorization").empty()
+               ? "this form needs a token: a bearer token, or the password of Basic "
+                 "authentication"
+               : "the token is not valid";
+}
+
 bool allowed(Call& c, const FormSpec& form, Role needed) {
     if (form.is_public || c.role >= needed) return true;
     if (c.role == Role::None)
         // A Basic challenge: a browser then asks for the token (as the password) itself.
-        c.error(401, "unauthorized",
-                c.req.header("authorization").empty()
-                    ? "this form needs a token (role " + std::string(to_string(needed)) +
-                          " or above): a bearer token, or the password of Basic authentication"
-                    : std::string("the token is not valid"),
-                {kBasicChallenge});
+        // The same words as for a name no form has (find_form): no role named.
+        c.error(401, "unauthorized", no_token_message(c), {kBasicChallenge});
     else
         c.error(403, "forbidden",
                 "role " + std::string(to_string(c.role)) + " may not do this; it needs " +
@@ -45,12 +50,7 @@ const FormSpec* find_form(Api& api, Call& c) {
     const FormSpec* form = api.app().config.form(c.params["name"]);
     if (form) return form;
     if (c.role == Role::None)
-        c.error(401, "unauthorized",
-                c.req.header("authorization").empty()
-                    ? "this form needs a token (role viewer or above): a bearer token, or the "
-                      "password of Basic authentication"
-                    : std::string("the token is not valid"),
-                {kBasicChallenge});
+        c.error(401, "unauthorized", no_token_message(c), {kBasicChallenge});
     else
         c.error(404, "not_found", "no form '" + c.params["name"] + "'");
     return nullptr;
@@ -63,9 +63,11 @@ bool media_type_is(const std::string& header, const char* type) {
 }
 
 // Every page: no script, no framing by another site (a framed form is one a hostile page
-// can trick a signed-in operator into submitting: same-origin, so the CSRF check passes).
+// can trick a signed-in operator into submitting: same-origin, so the CSRF check passes),
+// and kept by no cache (each page carries its own submission key).
 HttpHeaders page_headers() {
     return {{"Content-Type", "text/html; charset=utf-8"},
+            {"Cache-Control", "no-store"},
             {"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
                                         "form-action 'self'; frame-ancestors 'none'"},
             {"X-Frame-Options", "DENY"}};

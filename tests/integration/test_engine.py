@@ -2907,6 +2907,27 @@ steps:
                       "`ferry resume %s` continues it" % (exec_id, exec_id), rest)
         rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
         self.assertEqual(rows[0]["status"], "running")
+        # Two resumed, one ended before the interrupt: the line names the other only, and
+        # the ended one's JSON line is printed (it was counted as stopping, and lost).
+        self.p.workflow("short", "steps:\n  - {id: nap, task: sleep, with: {duration: 1s}}\n")
+        run, short_id = self.run_in_background(
+            "short", until=lambda shown: shown["workflow"] == "short"
+            and shown["steps"].get("nap", {}).get("status") == "running")
+        run.kill()
+        run.wait(10)
+        resume = subprocess.Popen(
+            [FERRY, "resume", "--project", str(self.p.dir), "--data", str(self.p.data)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(self.p.dir), text=True)
+        self.procs.append(resume)
+        deadline, err = time.monotonic() + 15, ""
+        while "execution succeeded" not in err and time.monotonic() < deadline:
+            err += resume.stderr.readline()
+        self.assertIn("%s execution succeeded" % short_id, err)
+        resume.send_signal(signal.SIGTERM)
+        out, rest = resume.communicate(timeout=10)
+        self.assertEqual(resume.returncode, 128 + signal.SIGTERM, rest)
+        self.assertIn("interrupted (SIGTERM): execution %s stops here" % exec_id, rest)
+        self.assertEqual([json.loads(l)["id"] for l in out.splitlines()], [short_id])
 
     def test_what_a_resumed_execution_names_and_a_deploy_removed_is_said_plainly(self):
         # Tasks, hook files and integrations are looked up when a step runs, not kept with
@@ -2939,8 +2960,8 @@ steps:
                 self.p.workflow(name, "steps:\n  - {id: a, task: sleep, with: {duration: 1s}}\n"
                                 + rest)
                 run, exec_id = self.run_in_background(
-                    name, until=lambda shown: shown["steps"].get("a", {}).get("status")
-                    == "running")
+                    name, until=lambda shown: shown["workflow"] == name
+                    and shown["steps"].get("a", {}).get("status") == "running")
                 run.kill()
                 run.wait(10)
                 deploy()

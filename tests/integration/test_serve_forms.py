@@ -615,10 +615,13 @@ class Requesters(unittest.TestCase):
                                   headers=self.BROWSER)
         self.assertEqual(status, 422, body)
         self.assertIn("this page was submitted already, with other values", body)
-        # A new page, a new request.
-        again = re.search(r'name="ferry\.submission" value="(\w+)"',
-                          request("GET", "/forms/feedback")[2]).group(1)
+        # A new page, a new request: 128 random bits, not a ULID (those of one millisecond
+        # count up: a key another requester could guess), and no cache keeps the page.
+        status, headers, page = request("GET", "/forms/feedback")
+        again = re.search(r'name="ferry\.submission" value="(\w+)"', page).group(1)
         self.assertNotEqual(again, key)
+        self.assertRegex(key, r"^[0-9a-f]{32}$")
+        self.assertEqual(headers["cache-control"], "no-store")
 
     def test_a_textarea_is_measured_as_the_page_measures_it(self):
         # The browser sends line breaks as CRLF but counts each as one: text its maxlength
@@ -634,6 +637,10 @@ class Requesters(unittest.TestCase):
         for path in ("/forms/nope", "/api/v1/forms/nope", "/forms/change-request"):
             with self.subTest(path=path):
                 self.assertEqual(request("GET", path)[0], 401)
+        # Nor by the words of the 401 (the submit of a protected form named its role).
+        answers = {request("POST", "/api/v1/forms/%s/submit" % name, {})[2]
+                   for name in ("nope", "change-request")}
+        self.assertEqual(len(answers), 1, answers)
         self.assertEqual(request("GET", "/forms/nope", token=VIEWER)[0], 404)
 
     def test_the_page_says_utc_and_the_history_says_who_submitted(self):

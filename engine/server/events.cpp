@@ -73,9 +73,12 @@ std::string event_data(const EventHub::Event& e) {
         w.Key("retry_in_ms");
         w.Uint64(e.retry_in_ms);
     }
-    // A live dashboard tells a preview from a ticket actually opened.
+    // A live dashboard tells a preview from a ticket actually opened: the execution's dry
+    // run, and a step that previewed (its own or its integration's dry_run).
     w.Key("dry_run");
     w.Bool(e.dry_run);
+    w.Key("previewed");
+    w.Bool(e.previewed);
     w.Key("at");
     text(e.at_ms ? rfc3339(e.at_ms) : e.at);
     w.EndObject();
@@ -178,6 +181,7 @@ void EventHub::on_event(const EngineEvent& e) {
     ev.attempt = e.attempt;
     ev.retry_in_ms = e.retry_in_ms;
     ev.dry_run = e.dry_run;
+    ev.previewed = e.previewed;
     ev.at_ms = now_unix_ms();
     auto weight = [](const Event& e) {
         return sizeof(Event) + e.execution_id.size() + e.workflow.size() + e.step.size() +
@@ -224,6 +228,7 @@ struct StepEvent {
     std::string when, started, type, key, status, message, at;
     double ms = 0;
     int attempt = 0;
+    bool previewed = false;
 };
 
 // The execution's step records as events, in the order they were sent live: by when each
@@ -253,6 +258,12 @@ std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id
         e.attempt = attempt && attempt->is_int() ? int(attempt->as_int()) : 0;
         e.key = text_of(r, "key");
         e.at = text_of(r, "finished_at");
+        // As the live event says it (event_emit.cpp): an output that says it previewed.
+        // A real task may return "dry_run": true too; the record cannot tell, and a dry
+        // run's every step is in dry-run mode.
+        if (const Value* out = dict_get(r, "output"); out && out->is_dict())
+            if (const Value* dry = dict_get(*out, "dry_run"); dry && dry->is_bool())
+                e.previewed = dry->as_bool();
         step_events.push_back(std::move(e));
     }
     // Ties at millisecond resolution are common (a pure step settles in the commit of the
@@ -278,7 +289,7 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const
     const Value* dry = dict_get(exec, "dry_run");
     const bool dry_run = dry && dry->is_bool() && dry->as_bool();
     auto event = [&](std::string type, std::string step, std::string status, std::string message,
-                     double ms, int attempt, std::string at) {
+                     double ms, int attempt, std::string at, bool previewed = false) {
         Event e;
         e.id = ++next_id_;
         e.type = std::move(type);
@@ -290,13 +301,15 @@ std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const
         e.duration_ms = ms;
         e.attempt = attempt;
         e.dry_run = dry_run;
+        e.previewed = previewed;
         e.at = std::move(at);
         out.push_back(std::move(e));
     };
     event("execution.started", "", "running", "", 0, 0, text_of(exec, "created_at"));
     for (StepEvent& e : step_events_of(*app_.store, id))
         event(std::move(e.type), std::move(e.key), std::move(e.status), std::move(e.message), e.ms,
-              e.attempt, e.at.empty() ? text_of(exec, "finished_at") : std::move(e.at));
+              e.attempt, e.at.empty() ? text_of(exec, "finished_at") : std::move(e.at),
+              e.previewed);
     const Value* err = dict_get(exec, "error");
     // The execution's own duration, as the live event gives it: created to finished.
     Result<int64_t> created = parse_rfc3339_ms(text_of(exec, "created_at"));

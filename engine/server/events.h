@@ -37,6 +37,7 @@ class EventHub {
         int attempt = 0;
         uint64_t retry_in_ms = 0;  // step.retrying: the wait before the next attempt
         bool dry_run = false;      // of an execution that sends nothing
+        bool previewed = false;    // a step that showed its request instead of sending it
         uint64_t at_ms = 0;        // when it happened (Unix milliseconds), or 0: then `at`
         std::string at;            // RFC 3339, for events rebuilt from history
     };

@@ -149,8 +149,9 @@ class LiveEvents(ServeEventsTest):
             self.assertEqual(e["data"]["workflow"], "slow")
             self.assertEqual(set(e["data"]), {"execution_id", "workflow", "step", "status",
                                               "message", "duration_ms", "attempt", "dry_run",
-                                              "at"})
+                                              "previewed", "at"})
             self.assertIs(e["data"]["dry_run"], False)
+            self.assertIs(e["data"]["previewed"], False)
         self.assertEqual(events[-1]["data"]["status"], "succeeded")
         self.assertGreaterEqual(events[2]["data"]["duration_ms"], 450)
         self.assertEqual(events[1]["data"]["attempt"], 1)
@@ -204,6 +205,33 @@ class LiveEvents(ServeEventsTest):
         st.close()
         self.assertEqual(replayed[-1]["event"], "execution.finished")
         self.assertEqual({e["data"]["dry_run"] for e in replayed}, {True})
+
+    def test_a_step_that_previewed_says_so_in_a_real_execution(self):
+        # An integration with dry_run: true previews its requests in a real execution:
+        # dry_run (the execution's) is false, and the step's event said nothing more.
+        self.s.stop()
+        self.p.write("ferry.yaml", tokens_yaml() + "integrations:\n  api: {type: http, "
+                     "base_url: \"http://127.0.0.1:9\", dry_run: true}\n")
+        self.p.workflow("preview", "steps:\n  - {id: call, task: http.request, integration: api, "
+                        "with: {path: /x}}\n  - {id: after, task: log, needs: [call], "
+                        "with: {message: done}}\n")
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        live = Stream(self.s, "/api/v1/events")  # before the start: the live events
+        exec_id = self.start("preview", {})
+        events = live.until(lambda e: e["event"] == "execution.finished")
+        live.close()
+        for replayed in (False, True):
+            if replayed:  # from the recorded history, after a restart
+                self.s.stop()
+                self.s = Server(te.FERRY, self.p.dir, self.p.data)
+                st = Stream(self.s, "/api/v1/executions/%s/events" % exec_id)
+                events = st.until(lambda e: False)
+                st.close()
+            ends = {e["data"]["step"]: e["data"] for e in events
+                    if e["event"] == "step.finished" and e["data"]["execution_id"] == exec_id}
+            self.assertIs(ends["call"]["previewed"], True, replayed)
+            self.assertIs(ends["call"]["dry_run"], False)
+            self.assertIs(ends["after"]["previewed"], False)
 
     def test_all_executions(self):
         st = Stream(self.s, "/api/v1/events")

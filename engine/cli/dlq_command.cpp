@@ -29,7 +29,9 @@ constexpr const char* kDlqUsage =
     "\n"
     "Common options: --project DIR, --data DIR. Options take their value as the next\n"
     "argument or after '=' (--limit=5).\n"
-    "Exit status: 0 success, 1 the replay failed, 2 bad usage or an unknown ID.\n";
+    "Exit status: 0 success, 1 the replay failed (or a drop found the entry being replayed\n"
+    "by another ferry process), 2 bad usage, an unknown ID, or an entry refused before\n"
+    "sending (being replayed by another process included).\n";
 
 std::string text(const Value& v, const char* key) {
     const Value* f = engine::dict_get(v, key);

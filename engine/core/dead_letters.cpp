@@ -34,7 +34,7 @@ void replay_dead_letter(App& app, const std::string& id,
     const bool plausible =
         !id.empty() && id.size() <= 64 &&
         std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
-    if (!plausible || !app.engine) {
+    if (!plausible) {
         done(make_error(ErrorKind::NotFound, "no dead letter '" + id + "'"));
         return;
     }
@@ -128,6 +128,8 @@ void replay_dead_letter(App& app, const std::string& id,
             entry.dict_obj().set(str("last_replay_error"), str(r.error));
             a->store->put_dlq(id, to_json_text(entry));
         }
+        // Released once the outcome is durable. A commit that fails stops the process (the
+        // server's stop_on_lost_history, the command's exit), and the lock goes with it.
         a->store->after_commit([a, id] { a->engine->release_dead_letter(id); });
         done(r);
     });

@@ -49,7 +49,8 @@ bool allowed(Call& c, const FormSpec& form, Role needed) {
 const FormSpec* find_form(Api& api, Call& c) {
     const FormSpec* form = api.app().config.form(c.params["name"]);
     if (form) return form;
-    if (c.role == Role::None)
+    // Without tokens in ferry.yaml no sign-in could pass: a 401 there only misled.
+    if (c.role == Role::None && !api.app().config.auth_tokens.empty())
         c.error(401, "unauthorized", no_token_message(c), {kBasicChallenge});
     else
         c.error(404, "not_found", "no form '" + c.params["name"] + "'");
@@ -202,6 +203,11 @@ void submit(Api& api, Call& c) {
     sr.trigger_info = dict_of({{"form", str(form->name)}});
     if (c.role != Role::None) sr.trigger_info.dict_obj().set(str("token"), str(c.caller));
     sr.idempotency_key = c.req.header("idempotency-key");
+    // A caller without a token keeps its keys to itself: in the key space of the API and
+    // the hooks it could claim a key an operator's start will use (which then got 422), or
+    // learn another start's execution and outputs.
+    if (!sr.idempotency_key.empty() && c.role == Role::None)
+        sr.idempotency_key = "form anonymous " + sr.idempotency_key;
     if (sr.idempotency_key.empty() && !page_key.empty())
         sr.idempotency_key = "form page " + page_key;
     std::optional<uint64_t> wait = wait_query(c);

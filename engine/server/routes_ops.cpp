@@ -101,9 +101,6 @@ void dlq_replay(Api& api, Call& c) {
     // Read before anything is delivered: a malformed request replays nothing.
     if (!object_body(c, {}, "a replay sends the dead letter as it was and takes none")) return;
     std::string id = c.params["id"];
-    if (api.app().replaying_dead_letters.count(id))
-        return c.error(409, "conflict",
-                       "dead letter " + id + " is being replayed now; its answer decides");
     auto res = std::make_shared<Responder>(std::move(c.res));
     replay_dead_letter(api.app(), id, [res, id, &api](Result<ReplayResult> r) {
         if (!r) {

@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_util import listening_url  # noqa: E402
+from serve_util import Server, listening_url  # noqa: E402
 
 FERRY = None
 SERVER = None  # the running ferry serve: {"proc", "base", "dir"}
@@ -643,6 +643,40 @@ class Requesters(unittest.TestCase):
         self.assertEqual(len(answers), 1, answers)
         self.assertEqual(request("GET", "/forms/nope", token=VIEWER)[0], 404)
 
+    def test_a_requesters_idempotency_key_is_its_own(self):
+        # A caller without a token could claim a key an operator's API start would use
+        # (which then got 422), or learn another start's execution and outputs.
+        key = {"Idempotency-Key": "change-%d" % time.time_ns()}
+        status, _, body = request("POST", "/api/v1/forms/feedback/submit", {"message": "mine"},
+                                  headers=key)
+        self.assertEqual(status, 202, body)
+        anonymous = json.loads(body)["id"]
+        status, _, body = request("POST", "/api/v1/workflows/feedback/executions",
+                                  {"inputs": {"message": "the operator's"}}, token=OPERATOR,
+                                  headers=key)
+        self.assertEqual(status, 202, body)
+        self.assertNotEqual(json.loads(body)["id"], anonymous)
+        # The requester's own repeat is still one execution.
+        status, _, body = request("POST", "/api/v1/forms/feedback/submit", {"message": "mine"},
+                                  headers=key)
+        self.assertEqual((status, json.loads(body)["id"]), (202, anonymous), body)
+
+    def test_without_tokens_an_unknown_form_is_not_found(self):
+        # No token could pass the sign-in a 401 asks for.
+        d = Path(tempfile.mkdtemp(prefix="ferry-forms-notokens-"))
+        self.addCleanup(shutil.rmtree, d, True)
+        (d / "workflows").mkdir()
+        (d / "workflows" / "feedback.yaml").write_text(WORKFLOWS["feedback"])
+        (d / "ferry.yaml").write_text("forms:\n  fb:\n    workflow: feedback\n    public: true\n"
+                                      "    fields: [{name: message, type: text}]\n")
+        server = Server(FERRY, d, d / ".ferry")
+        try:
+            status, _, _ = server.request("GET", "/forms/nope")
+            self.assertEqual(status, 404)
+            self.assertEqual(server.request("GET", "/forms/fb")[0], 200)
+        finally:
+            server.stop()
+
     def test_the_page_says_utc_and_the_history_says_who_submitted(self):
         status, _, page = request("GET", "/forms/change-request", token=VIEWER)
         self.assertIn("Change window (UTC)", page)
@@ -741,8 +775,10 @@ class FormFields(unittest.TestCase):
         self.assertEqual((status, json.loads(text)["error"]["code"]), (422, "invalid_inputs"))
 
     def test_one_idempotency_key_one_execution_through_any_door(self):
+        # Doors of a caller with a token (a requester without one has keys of its own).
         h = {"Idempotency-Key": "door-key-1"}
-        s1, _, b1 = request("POST", "/api/v1/forms/feedback/submit", {"message": "hi"}, headers=h)
+        s1, _, b1 = request("POST", "/api/v1/forms/feedback/submit", {"message": "hi"}, headers=h,
+                            token=OPERATOR)
         s2, _, b2 = request("POST", "/api/v1/workflows/feedback/executions",
                             {"inputs": {"message": "hi"}}, headers=h, token=OPERATOR)
         self.assertEqual((s1, s2), (202, 202), b1 + b2)

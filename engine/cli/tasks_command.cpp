@@ -4,7 +4,7 @@
 
 #include "core/values.h"
 #include "workflow/loader.h"
-#include "workflow/loader_internal.h"
+#include "workflow/suggest.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -92,7 +92,7 @@ int tasks_command(int argc, char** argv) {
             std::string msg =
                 !app->catalog.has_task(rest[1])
                     ? "no task named '" + rest[1] + "'" +
-                          workflow::detail::did_you_mean(rest[1], app->catalog.task_names()) +
+                          workflow::did_you_mean(rest[1], app->catalog.task_names()) +
                           " (see 'ferry tasks list')"
                 : provider.empty()
                     ? "task '" + rest[1] + "' has several providers and no default: add --provider"

@@ -267,7 +267,7 @@ void check_module_keys(lua_State* L, int idx, const std::string& name, const std
         if (lua_type(L, -2) == LUA_TSTRING && !lua_isfunction(L, -1)) {
             std::string key = lua_tostring(L, -2);
             if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
-                std::string hint = workflow::detail::did_you_mean(key, kKnown);
+                std::string hint = workflow::did_you_mean(key, kKnown);
                 if (!hint.empty())
                     problems.push_back(
                         diag_at(rel, places.key(key),
@@ -305,7 +305,7 @@ void check_input_entry(const TaskDef& t, const std::string& rel, const SourcePla
             continue;
         }
         if (workflow::detail::contains(spec_keys, word)) continue;
-        std::string hint = workflow::detail::did_you_mean(word, spec_keys);
+        std::string hint = workflow::did_you_mean(word, spec_keys);
         problem(word,
                 "has an unknown key '" + word + "'" +
                     (hint.empty() ? " (keys: " + workflow::detail::join(spec_keys) + ")" : hint));
@@ -523,7 +523,7 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
                                                "task '" + t.name + "': 'integrations' names '" +
                                                    type + "', which is no integration type (" +
                                                    workflow::detail::join(types) + ")" +
-                                                   workflow::detail::did_you_mean(type, types)));
+                                                   workflow::did_you_mean(type, types)));
                 t.integration_types.emplace_back(lua_tostring(L, -1));
                 lua_pop(L, 1);
             }

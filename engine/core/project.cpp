@@ -2,7 +2,7 @@
 
 #include "core/embedded.h"
 #include "runtime/file_stamp.h"
-#include "workflow/loader_internal.h"
+#include "workflow/suggest.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -206,7 +206,7 @@ Project::find_workflow(const std::string& name_or_path) const {
     return make_error(
         ErrorKind::NotFound,
         "no workflow named '" + name_or_path + "' in workflows/" +
-            workflow::detail::did_you_mean(name_or_path, names) +
+            workflow::did_you_mean(name_or_path, names) +
             (known.empty() ? std::string(" (there are none)") : " (known: " + known + ")"));
 }
 

@@ -3,7 +3,7 @@
 // inputs written for them, and its hook files exist.
 #include "core/app.h"
 #include "core/catalog.h"
-#include "workflow/loader_internal.h"
+#include "workflow/suggest.h"
 
 namespace ferry::engine {
 
@@ -62,10 +62,9 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
         reading({child_name, {}, {}});
         auto found = project.find_workflow(child_name);
         if (!found) {
-            out.push_back(
-                {m, "step '" + step.id + "' runs workflow '" + child_name +
-                        "', which is not in the project's workflows/" +
-                        workflow::detail::did_you_mean(child_name, project.workflow_names())});
+            out.push_back({m, "step '" + step.id + "' runs workflow '" + child_name +
+                                  "', which is not in the project's workflows/" +
+                                  workflow::did_you_mean(child_name, project.workflow_names())});
             continue;
         }
         // The inputs it gives the child, as far as they are written out: names the child

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "workflow/loader.h"
+#include "workflow/suggest.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -109,10 +110,8 @@ inline std::string join(const std::vector<std::string>& v) {
     return out;
 }
 
-// " (did you mean 'x'?)" for the closest candidate within a small edit distance, else ""
-// (also for a word over kMaxSuggestedLength bytes).
-constexpr size_t kMaxSuggestedLength = 128;
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+using workflow::did_you_mean;  // workflow/suggest.h
+using workflow::kMaxSuggestedLength;
 // A name a caller gave, to quote in a message: whole up to kMaxQuotedName bytes, else its
 // start and its length (an unknown input name of a megabyte was repeated whole in the 422).
 constexpr size_t kMaxQuotedName = 120;

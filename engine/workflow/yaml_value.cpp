@@ -573,38 +573,6 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
-    // A third of the word's length (at least one edit): close enough to be a typo, far
-    // enough apart that "id" is not offered for "x".
-    size_t limit = std::max<size_t>(1, (word.size() + 2) / 3);
-    // No name is that long by a typo; a megabyte of one (a hook's payload key) took seconds.
-    if (word.size() > kMaxSuggestedLength) return "";
-    const std::string* best = nullptr;
-    size_t best_distance = limit + 1;
-    for (const std::string& c : candidates) {
-        if (c == word) continue;
-        // The distance is at least the difference in length.
-        if ((c.size() > word.size() ? c.size() - word.size() : word.size() - c.size()) > limit)
-            continue;
-        size_t dist = edit_distance(word, c);
-        // Replacing every character is no typo: 'q' does not suggest 'a'.
-        if (dist >= std::max(word.size(), c.size())) continue;
-        if (dist < best_distance) {
-            best_distance = dist;
-            best = &c;
-        }
-    }
-    if (!best && word.size() >= 3) {
-        // A shortened name ("before" for "before_step"), when only one candidate fits.
-        for (const std::string& c : candidates) {
-            if (!c.starts_with(word)) continue;
-            if (best) return "";
-            best = &c;
-        }
-    }
-    return best ? " (did you mean '" + *best + "'?)" : "";
-}
-
 std::string clipped_name(std::string_view name) {
     if (name.size() <= kMaxQuotedName) return std::string(name);
     return std::string(name.substr(0, utf8_cut(name, kMaxQuotedName - 3))) + "... (" +
@@ -634,3 +602,39 @@ std::string identifier_problem(std::string_view what, std::string_view name) {
 }
 
 }  // namespace ferry::workflow::detail
+
+namespace ferry::workflow {
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+    // A third of the word's length (at least one edit): close enough to be a typo, far
+    // enough apart that "id" is not offered for "x".
+    size_t limit = std::max<size_t>(1, (word.size() + 2) / 3);
+    // No name is that long by a typo; a megabyte of one (a hook's payload key) took seconds.
+    if (word.size() > kMaxSuggestedLength) return "";
+    const std::string* best = nullptr;
+    size_t best_distance = limit + 1;
+    for (const std::string& c : candidates) {
+        if (c == word) continue;
+        // The distance is at least the difference in length.
+        if ((c.size() > word.size() ? c.size() - word.size() : word.size() - c.size()) > limit)
+            continue;
+        size_t dist = detail::edit_distance(word, c);
+        // Replacing every character is no typo: 'q' does not suggest 'a'.
+        if (dist >= std::max(word.size(), c.size())) continue;
+        if (dist < best_distance) {
+            best_distance = dist;
+            best = &c;
+        }
+    }
+    if (!best && word.size() >= 3) {
+        // A shortened name ("before" for "before_step"), when only one candidate fits.
+        for (const std::string& c : candidates) {
+            if (!c.starts_with(word)) continue;
+            if (best) return "";
+            best = &c;
+        }
+    }
+    return best ? " (did you mean '" + *best + "'?)" : "";
+}
+
+}  // namespace ferry::workflow

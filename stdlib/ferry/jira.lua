@@ -447,23 +447,15 @@ end
 -- ---------------------------------------------------------------------------------------
 -- Transitions
 
--- A transition or status name as `to` is compared: trimmed, ASCII case folded, `_` and `-`
--- as spaces, runs of white space as one (as ServiceNow's labels are matched: a workflow
--- written for one provider reads the same on the other).
-function M.name_key(name)
-  if type(name) ~= "string" then return nil end
-  return (trim(name):lower():gsub("[_%-]", " "):gsub("%s+", " "))
-end
-
--- The transition for `to`, matched (name_key) on the transition's name, then on the status
--- it leads to, then on its id. nil when none matches.
+-- The transition for `to`, matched (tickets.name_key) on the transition's name, then on
+-- the status it leads to, then on its id. nil when none matches.
 function M.match_transition(transitions, to)
-  local wanted = M.name_key(tostring(to))
+  local wanted = tickets.name_key(tostring(to))
   for _, t in ipairs(transitions) do
-    if M.name_key(t.name) == wanted then return t end
+    if tickets.name_key(t.name) == wanted then return t end
   end
   for _, t in ipairs(transitions) do
-    if type(t.to) == "table" and M.name_key(t.to.name) == wanted then return t end
+    if type(t.to) == "table" and tickets.name_key(t.to.name) == wanted then return t end
   end
   wanted = trim(tostring(to))
   for _, t in ipairs(transitions) do

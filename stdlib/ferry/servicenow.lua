@@ -11,7 +11,6 @@
 local json = require("ferry.json")
 local quoted = require("ferry.text").quoted
 local clip = require("ferry.text").clip
-local trim = require("ferry.text").trim
 local tickets = require("ferry.tickets")
 
 local M = {}
@@ -268,13 +267,6 @@ end
 -- ---------------------------------------------------------------------------------------
 -- States
 
-local function state_key(s)
-  s = s:lower():gsub("[_%-]", " "):gsub("%s+", " ")
-  s = trim(s)
-  if s == "cancelled" then s = "canceled" end
-  return s
-end
-
 -- The state value for `to`: a choice label (case-insensitive, "_" = " ") of the table's
 -- states, or a value used as is (a number, or a string of digits).
 function M.state_value(ctx, tbl, to, task)
@@ -284,18 +276,18 @@ function M.state_value(ctx, tbl, to, task)
   end
   if to:match("^%s*%-?%d+%s*$") then return (to:match("%-?%d+")) end
 
-  local wanted = state_key(to)
+  local wanted = tickets.name_key(to)
   local custom = tickets.setting(ctx, "mappings", "states")
   custom = type(custom) == "table" and custom[tbl] or nil
   if type(custom) == "table" then
     for label, value in pairs(custom) do
-      if state_key(tostring(label)) == wanted then return tostring(value) end
+      if tickets.name_key(tostring(label)) == wanted then return tostring(value) end
     end
   end
   local known = STATES[tbl]
   if known then
     for _, pair in ipairs(known) do
-      if state_key(pair[1]) == wanted then return pair[2] end
+      if tickets.name_key(pair[1]) == wanted then return pair[2] end
     end
   end
   local names = {}

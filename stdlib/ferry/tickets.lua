@@ -25,6 +25,17 @@ function M.is_set(v)
   return v ~= nil and v ~= json.null
 end
 
+-- A state, status or transition name as ticket.transition's `to` is compared, on every
+-- provider: trimmed, ASCII case folded, `_` and `-` as spaces, runs of white space as one,
+-- "cancelled" as "canceled" (a workflow written for one provider reads the same on the
+-- other). nil for what is not text.
+function M.name_key(name)
+  if type(name) ~= "string" then return nil end
+  local key = trim((name:lower():gsub("[_%-]", " "):gsub("%s+", " ")))
+  if key == "cancelled" then key = "canceled" end
+  return key
+end
+
 -- A string that is set and not blank.
 function M.has_text(v)
   return type(v) == "string" and v:match("%S") ~= nil

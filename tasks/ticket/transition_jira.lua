@@ -16,7 +16,7 @@ local function status_of(issue)
 end
 
 local function same(a, b)
-  local ka, kb = jira.name_key(a), jira.name_key(b)
+  local ka, kb = tickets.name_key(a), tickets.name_key(b)
   return ka ~= nil and ka == kb
 end
 

@@ -1264,12 +1264,17 @@ steps:
         finally:
             server.stop()
 
-    def test_the_api_replays_a_dead_letter_once_at_a_time(self):
+    def serve_a_dead_letter(self):
+        """One dead letter, and `ferry serve` on its data folder: (entry, its replay path,
+        the server)."""
         self.dead_letter()
         self.p.write("ferry.yaml", sn_yaml(self.m.url) + serve_util.tokens_yaml())
         entry = json.loads(self.ferry("dlq", "list", "--json").stdout)[0]
-        path = "/api/v1/dlq/%s/replay" % entry["id"]
         server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        return entry, "/api/v1/dlq/%s/replay" % entry["id"], server
+
+    def test_the_api_replays_a_dead_letter_once_at_a_time(self):
+        entry, path, server = self.serve_a_dead_letter()
         try:
             # Still failing: 502 with the contract's error shape, beside what it did.
             status, body = server.json("POST", path, {}, role="admin")
@@ -1300,11 +1305,7 @@ steps:
         # server's API sent an entry twice (two tickets from one dead letter), and a failed
         # second replay wrote the entry back after the first had delivered it; a drop during
         # a replay was undone by the replay's failure.
-        self.dead_letter()
-        self.p.write("ferry.yaml", sn_yaml(self.m.url) + serve_util.tokens_yaml())
-        entry = json.loads(self.ferry("dlq", "list", "--json").stdout)[0]
-        path = "/api/v1/dlq/%s/replay" % entry["id"]
-        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        entry, path, server = self.serve_a_dead_letter()
         try:
             self.m.config(webhook_status=204)
             self.m.fault(path="/webhook", times=1, delay_ms=1500)

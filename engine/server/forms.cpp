@@ -337,11 +337,10 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
         body += "<p>Fields marked <span aria-hidden=\"true\">*</span> are required.</p>\n";
     body += "<form method=\"post\" action=\"/api/v1/forms/" + html_escape(form.name) +
             "/submit\" enctype=\"application/x-www-form-urlencoded\" accept-charset=\"utf-8\">\n";
-    // A fresh key on every page shown, the 422 page included: its corrected values are
-    // another request than the refused ones.
-    // Random, not a ULID: those of one millisecond count up, and a key another requester
-    // could guess would let them file under it first (their real submit then refused) or
-    // learn the execution it started.
+    // A fresh key on every page shown, the 422 page included (its corrected values are
+    // another request than the refused ones). Random, not a ULID: those of one millisecond
+    // count up, and a key another requester could guess would let them file under it first
+    // (the real submit then refused) or learn the execution it started.
     body += "<input type=\"hidden\" name=\"" + std::string(kSubmissionKeyField) + "\" value=\"" +
             crypto::hex_encode(crypto::random_bytes(16)) + "\">\n";
     for (const FormField& f : form.fields) {

@@ -174,8 +174,7 @@ int list(const AppOpener& open_store, int argc, char** argv) {
         std::string created = field(v, "created_at"), finished = field(v, "finished_at");
         // A preview reads like a real send otherwise ("succeeded": which ticket?). Last, so
         // the columns keep their places for awk.
-        const Value* dry = engine::dict_get(v, "dry_run");
-        const bool dry_run = dry && dry->is_bool() && dry->as_bool();
+        const bool dry_run = engine::dict_flag(v, "dry_run");
         std::printf("%-26s  %-24s  %-10s  %-24s  %s%s\n", field(v, "id").c_str(),
                     field(v, "workflow").c_str(), field(v, "status").c_str(), created.c_str(),
                     finished.empty() ? "-" : duration_between(created, finished).c_str(),

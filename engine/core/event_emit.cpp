@@ -44,8 +44,7 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
     if (settled && settled->output.is_dict()) {
         // A preview: a step in dry-run mode (the execution's, its own, or its
         // integration's) whose output says so; a real step may return "dry_run": true.
-        const tmpl::Value* preview = dict_get(settled->output, "dry_run");
-        e.previewed = preview && preview->is_bool() && preview->as_bool() &&
+        e.previewed = dict_flag(settled->output, "dry_run") &&
                       is_dry_run(run, run.wf->steps[settled->step_index]);
         const tmpl::Value* outcome = dict_get(settled->output, "status");
         if (outcome && outcome->is_string()) e.outcome = std::string(outcome->str());

@@ -357,6 +357,11 @@ const Value* dict_get(const Value& dict, std::string_view key) {
     return dict.dict_obj().find(key);
 }
 
+bool dict_flag(const Value& dict, std::string_view key) {
+    const Value* v = dict_get(dict, key);
+    return v && v->is_bool() && v->as_bool();
+}
+
 Value str(std::string s) {
     return Value::string(std::move(s));
 }

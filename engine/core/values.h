@@ -45,6 +45,8 @@ bool print_pretty_json(const std::function<std::string()>& next, std::FILE* file
 // Convenience builders for dict values.
 Value dict_of(std::initializer_list<std::pair<const char*, Value>> items);
 const Value* dict_get(const Value& dict, std::string_view key);
+// Whether dict[key] is the boolean true (absent, null or any other value: false).
+bool dict_flag(const Value& dict, std::string_view key);
 Value str(std::string s);
 // An error as step and execution records hold it: kind, message, the file and line it
 // names, and a Lua traceback when there is one.

@@ -261,9 +261,7 @@ std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id
         // As the live event says it (event_emit.cpp): an output that says it previewed.
         // A real task may return "dry_run": true too; the record cannot tell, and a dry
         // run's every step is in dry-run mode.
-        if (const Value* out = dict_get(r, "output"); out && out->is_dict())
-            if (const Value* dry = dict_get(*out, "dry_run"); dry && dry->is_bool())
-                e.previewed = dry->as_bool();
+        if (const Value* out = dict_get(r, "output")) e.previewed = dict_flag(*out, "dry_run");
         step_events.push_back(std::move(e));
     }
     // Ties at millisecond resolution are common (a pure step settles in the commit of the
@@ -286,8 +284,7 @@ std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id
 std::vector<EventHub::Event> EventHub::from_history(const std::string& id, const Value& exec) {
     std::vector<Event> out;
     std::string wf = text_of(exec, "workflow");
-    const Value* dry = dict_get(exec, "dry_run");
-    const bool dry_run = dry && dry->is_bool() && dry->as_bool();
+    const bool dry_run = dict_flag(exec, "dry_run");
     auto event = [&](std::string type, std::string step, std::string status, std::string message,
                      double ms, int attempt, std::string at, bool previewed = false) {
         Event e;

@@ -247,8 +247,7 @@ void Schedules::forget_removed_schedules() {
         if (configured) continue;
         Value v = tmpl::value_from_json(e.json);
         if (!v.is_dict()) continue;
-        if (const Value* off = dict_get(v, "off"); off && off->is_bool() && off->as_bool())
-            continue;
+        if (dict_flag(v, "off")) continue;
         v.dict_obj().set(str("off"), Value::boolean(true));
         app_.store->put_kv(e.key, to_json_text(v));
     }

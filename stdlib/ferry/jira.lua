@@ -429,7 +429,8 @@ function M.add_comment(ctx, ref, body)
 end
 
 -- The record of what a write changed, read back from the issue (for `ferry executions
--- diff`): the fields in `changed`, plus `extra_before`/`extra_after` as given (a status by
+-- diff`): the fields `changed` names as keys (its values are not read: the fields a write
+-- sent will do), plus `extra_before`/`extra_after` as given (a status by
 -- name; a comment added, as its text: ServiceNow's records show theirs).
 function M.record_change(ctx, before, after, changed, extra_before, extra_after)
   local b, a = {}, {}

@@ -113,9 +113,7 @@ return {
                    tostring(status_of(after)) .. " afterwards, not " .. target ..
                    " (a post-function or an automation moved it?)")
     end
-    local fields_changed = {}
-    for field in pairs(type(screen) == "table" and screen or {}) do fields_changed[field] = true end
-    jira.record_change(ctx, before, after, fields_changed, { status = current },
+    jira.record_change(ctx, before, after, type(screen) == "table" and screen or nil, { status = current },
                        { status = status_of(after), comment = comment and adf.to_text(comment) or nil })
     ctx.log.info("issue " .. ref .. " moved from " .. tostring(current) .. " to " .. tostring(status_of(after)),
                  { transition = t.name })

@@ -1960,19 +1960,25 @@ class BundledScenarios(unittest.TestCase):
     def sample_json(self, name):
         return json.loads((REPO / "workflows" / "samples" / name).read_text())
 
+    RCA_CREATES = {"servicenow": "/api/now/table/incident", "jira": "/rest/api/3/issue"}
+
+    def rca_create_body(self, live, rca, platform):
+        """Runs rca-to-ticket with `rca` on `platform` in `live` (self.live()): the body of
+        the create it sent."""
+        proj, m, env = live
+        rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--input",
+                                     "rca=" + json.dumps(rca), "--input", "platform=" + platform)
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        return json.loads(self.posts(m, self.RCA_CREATES[platform])[-1]["body"])
+
     def test_list_sections_given_as_text_keep_their_text(self):
-        proj, m, env = self.live()
         rca = {"title": "Text lists", "severity": "low",
                "timeline": ["08:00 deploy", "08:10 alert", None, "  "],
                "evidence": "log line one", "remediation": ["Add timeout", "Split pool"]}
-        for platform, path in (("servicenow", "/api/now/table/incident"),
-                               ("jira", "/rest/api/3/issue")):
+        proj, m, env = live = self.live()
+        for platform in self.RCA_CREATES:
             with self.subTest(platform=platform):
-                rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--input",
-                                             "rca=" + json.dumps(rca), "--input",
-                                             "platform=" + platform)
-                self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
-                body = json.dumps(json.loads(self.posts(m, path)[-1]["body"]))
+                body = json.dumps(self.rca_create_body(live, rca, platform))
                 for text in ("08:00 deploy", "08:10 alert", "log line one", "Add timeout",
                              "Split pool"):
                     self.assertIn(text, body)
@@ -2045,16 +2051,11 @@ class BundledScenarios(unittest.TestCase):
                     self.assertNotIn(wrong, text)
 
     def test_white_space_in_the_title_and_the_incident_id_is_folded(self):
-        proj, m, env = self.live()
         rca = {"title": "Minimal\nRCA\twith  breaks", "severity": "low", "incident_id": "RCA\t1 x"}
-        for platform, path in (("servicenow", "/api/now/table/incident"),
-                               ("jira", "/rest/api/3/issue")):
+        live = self.live()
+        for platform in self.RCA_CREATES:
             with self.subTest(platform=platform):
-                rc, doc, err = self.run_live(proj, env, "rca-to-ticket", "--input",
-                                             "rca=" + json.dumps(rca), "--input",
-                                             "platform=" + platform)
-                self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
-                body = json.loads(self.posts(m, path)[-1]["body"])
+                body = self.rca_create_body(live, rca, platform)
                 if platform == "servicenow":
                     self.assertEqual(body["short_description"], "Minimal RCA with breaks")
                 else:

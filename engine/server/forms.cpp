@@ -2,6 +2,7 @@
 
 #include "core/values.h"
 #include "runtime/crypto.h"
+#include "runtime/duration.h"
 #include "runtime/http_server.h"
 #include "runtime/timestamp.h"
 
@@ -69,25 +70,42 @@ const char* kStyle =
     "font-weight:600}[aria-invalid=true]{border:2px solid #a00}.summary{border:2px solid #a00;"
     "padding:0 1rem}button{margin-top:1.5rem;padding:.5rem 1.5rem;font:inherit}";
 
-std::string page(const std::string& title, const std::string& body) {
-    return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+// The page's own words are English; a form in another language says so with `lang`, and
+// the right-to-left scripts with `dir`.
+std::string page(const FormSpec& form, const std::string& title, const std::string& body) {
+    std::string html = "<!DOCTYPE html>\n<html lang=\"" + html_escape(form.lang) + "\"";
+    if (!form.dir.empty()) html += " dir=\"" + html_escape(form.dir) + "\"";
+    return html +
+           ">\n<head>\n<meta charset=\"utf-8\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
            html_escape(title) + "</title>\n<style>" + kStyle +
            "</style>\n</head>\n<body>\n<main>\n" + body + "</main>\n</body>\n</html>\n";
 }
 
-std::string field_html(const FormField& f, const Value* value, const std::string* error) {
-    std::string id = "f-" + f.name;
+// Element ids: the control "f-NAME", its help "help-NAME", its errors "error-NAME". Names
+// may hold '-', so one shared prefix with suffixes let a field "s-help" take the id of
+// field s's help (its label then named a paragraph, not a control); distinct prefixes
+// cannot meet.
+std::string control_id(const std::string& name) {
+    return "f-" + name;
+}
+
+// errors: every message about this field, each shown beside it (the summary lists them too).
+std::string field_html(const FormField& f, const Value* value,
+                       const std::vector<const std::string*>& errors) {
+    std::string id = control_id(f.name);
+    std::string help_id = "help-" + f.name, error_id = "error-" + f.name;
     std::string name = html_escape(f.name);
     std::string out;
     std::string described;
-    if (!f.help.empty()) described += id + "-help";
-    if (error) described += (described.empty() ? "" : " ") + id + "-error";
+    if (!f.help.empty()) described += help_id;
+    if (!errors.empty()) described += (described.empty() ? "" : " ") + error_id;
     std::string common = " id=\"" + html_escape(id) + "\" name=\"" + name + "\"";
+    if (!f.autocomplete.empty()) common += " autocomplete=\"" + html_escape(f.autocomplete) + "\"";
     // A required checkbox must be checked, as HTML's own `required` on one means.
     if (f.required) common += " required aria-required=\"true\"";
     if (!described.empty()) common += " aria-describedby=\"" + html_escape(described) + "\"";
-    if (error) common += " aria-invalid=\"true\"";
+    if (!errors.empty()) common += " aria-invalid=\"true\"";
     // A datetime-local control gives the wall-clock time the person picked, without its
     // zone; Ferry reads it as UTC, and the person must know before picking a change window.
     std::string label = "<label for=\"" + html_escape(id) + "\">" + html_escape(f.label) +
@@ -120,7 +138,9 @@ std::string field_html(const FormField& f, const Value* value, const std::string
         std::string attrs;
         if (f.min_length) attrs += " minlength=\"" + std::to_string(*f.min_length) + "\"";
         if (f.max_length) attrs += " maxlength=\"" + std::to_string(*f.max_length) + "\"";
-        out += label + "<textarea rows=\"5\"" + common + attrs + ">" + html_escape(text) +
+        // The newline after the start tag is the one a parser drops there: without it a
+        // value that starts with a blank line came back without it.
+        out += label + "<textarea rows=\"5\"" + common + attrs + ">\n" + html_escape(text) +
                "</textarea>\n";
     } else {
         std::string type = "text", attrs;
@@ -145,11 +165,14 @@ std::string field_html(const FormField& f, const Value* value, const std::string
                html_escape(text) + "\">\n";
     }
     if (!f.help.empty())
-        out += "<p class=\"help\" id=\"" + html_escape(id) + "-help\">" + html_escape(f.help) +
+        out += "<p class=\"help\" id=\"" + html_escape(help_id) + "\">" + html_escape(f.help) +
                "</p>\n";
-    if (error)
-        out += "<p class=\"error\" id=\"" + html_escape(id) + "-error\">" + html_escape(*error) +
-               "</p>\n";
+    if (!errors.empty()) {
+        out += "<p class=\"error\" id=\"" + html_escape(error_id) + "\">";
+        for (size_t i = 0; i < errors.size(); ++i)
+            out += (i ? "<br>\n" : "") + html_escape(*errors[i]);
+        out += "</p>\n";
+    }
     return out + "</div>\n";
 }
 
@@ -315,7 +338,10 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
     std::string body = "<h1>" + html_escape(form.title) + "</h1>\n";
     if (!form.description.empty()) body += "<p>" + html_escape(form.description) + "</p>\n";
     if (!errors.empty()) {
-        body += "<div class=\"summary\" role=\"alert\" tabindex=\"-1\">\n<h2>Please correct "
+        // autofocus: without a script, the one way to move a keyboard or screen-reader user
+        // to what went wrong (role=alert is not announced for content present at load).
+        body += "<div class=\"summary\" role=\"alert\" tabindex=\"-1\" autofocus>\n<h2>Please "
+                "correct "
                 "the following</h2>\n<ul>\n";
         for (const auto& [name, message] : errors) {
             const FormField* field = nullptr;
@@ -326,17 +352,23 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
                         "</li>\n";
                 continue;
             }
-            body += "<li><a href=\"#f-" + html_escape(name) + "\">" + html_escape(field->label) +
-                    "</a>: " + html_escape(message) + "</li>\n";
+            body += "<li><a href=\"#" + html_escape(control_id(name)) + "\">" +
+                    html_escape(field->label) + "</a>: " + html_escape(message) + "</li>\n";
         }
         body += "</ul>\n</div>\n";
     }
     bool any_required = std::any_of(form.fields.begin(), form.fields.end(),
                                     [](const FormField& f) { return f.required; });
     if (any_required)
-        body += "<p>Fields marked <span aria-hidden=\"true\">*</span> are required.</p>\n";
-    body += "<form method=\"post\" action=\"/api/v1/forms/" + html_escape(form.name) +
-            "/submit\" enctype=\"application/x-www-form-urlencoded\" accept-charset=\"utf-8\">\n";
+        // Hidden from screen readers as a whole: without its '*' (hidden, as beside each
+        // label) it read "Fields marked are required"; each field says "(required)" itself.
+        body += "<p aria-hidden=\"true\">Fields marked * are required.</p>\n";
+    // The submit waits for the end (form.wait), so the requester reads the outcome and the
+    // outputs; a reload re-sends the page's key and reads them again.
+    std::string action = "/api/v1/forms/" + form.name + "/submit";
+    if (form.wait_ms) action += "?wait=" + format_duration_ms(form.wait_ms);
+    body += "<form method=\"post\" action=\"" + html_escape(action) +
+            "\" enctype=\"application/x-www-form-urlencoded\" accept-charset=\"utf-8\">\n";
     // A fresh key on every page shown, the 422 page included (its corrected values are
     // another request than the refused ones). Random, not a ULID: those of one millisecond
     // count up, and a key another requester could guess would let them file under it first
@@ -346,13 +378,14 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
     for (const FormField& f : form.fields) {
         const Value* v = values.is_dict() ? values.dict_obj().find(f.name) : nullptr;
         if (!v && f.default_value) v = &*f.default_value;
-        const std::string* error = nullptr;
+        std::vector<const std::string*> mine;
         for (const auto& [name, message] : errors)
-            if (name == f.name) error = &message;
-        body += field_html(f, v, error);
+            if (name == f.name) mine.push_back(&message);
+        body += field_html(f, v, mine);
     }
     body += "<button type=\"submit\">Submit</button>\n</form>\n";
-    return page(form.title, body);
+    // A title that says what happened: the first thing a screen reader reads of a new page.
+    return page(form, errors.empty() ? form.title : "Error: " + form.title, body);
 }
 
 namespace {
@@ -373,8 +406,9 @@ std::string status_words(std::string_view status) {
 std::string result_page(const FormSpec& form, int status, const Value& answer, bool dry_run) {
     std::string body = "<h1>" + html_escape(form.title) + "</h1>\n";
     const Value* id = answer.is_dict() ? answer.dict_obj().find("id") : nullptr;
+    bool started = status < 300 && id && id->is_string();
     const Value* state = answer.is_dict() ? answer.dict_obj().find("status") : nullptr;
-    if (status < 300 && id && id->is_string()) {
+    if (started) {
         std::string link = "/api/v1/executions/" + std::string(id->str());
         body += "<p role=\"status\">" +
                 html_escape(status_words(state && state->is_string() ? state->str() : "")) +
@@ -402,7 +436,7 @@ std::string result_page(const FormSpec& form, int status, const Value& answer, b
                 html_escape(msg && msg->is_string() ? msg->str() : "unexpected answer") + "</p>\n";
     }
     body += "<p><a href=\"/forms/" + html_escape(form.name) + "\">Submit another request</a></p>\n";
-    return page(form.title, body);
+    return page(form, (started ? "Submitted: " : "Not submitted: ") + form.title, body);
 }
 
 }  // namespace ferry::engine::server

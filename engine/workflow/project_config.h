@@ -58,6 +58,7 @@ struct FormField {
     std::optional<tmpl::Value> default_value;       // already converted to the field's type
     std::vector<std::string> choices;               // choice, multi-choice
     std::string help;
+    std::string autocomplete;  // the HTML token(s) naming what the field asks for ("email")
     Mark mark;
 };
 
@@ -93,6 +94,11 @@ struct FormSpec {
     std::string description;
     std::string workflow;
     bool is_public = false;  // false: submitting needs an operator token
+    // How long the page's submit waits for the execution's end, so the requester reads
+    // the outcome and the outputs (a change's number) instead of "being carried out".
+    uint64_t wait_ms = 10'000;
+    std::string lang = "en";  // the page's language (BCP 47), for screen readers' voices
+    std::string dir;          // ltr | rtl | auto; empty: the browser's default (ltr)
     std::vector<FormField> fields;
     Mark mark, workflow_mark;
 };

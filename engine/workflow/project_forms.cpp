@@ -4,14 +4,19 @@
 // known (ferry validate); here a workflow name must at least be an identifier.
 #include "workflow/config_reader.h"
 
+#include <cctype>
+
 namespace ferry::workflow::detail {
 
 namespace {
 
-const std::vector<std::string> kFormKeys = {"title", "description", "workflow", "public", "fields"};
-const std::vector<std::string> kFieldKeys = {"name",       "label",   "type",    "required",
-                                             "pattern",    "min",     "max",     "min_length",
-                                             "max_length", "default", "choices", "help"};
+const std::vector<std::string> kFormKeys = {"title",  "description", "workflow", "public",
+                                            "fields", "wait",        "lang",     "dir"};
+const std::vector<std::string> kFieldKeys = {
+    "name",       "label",      "type",    "required", "pattern", "min",         "max",
+    "min_length", "max_length", "default", "choices",  "help",    "autocomplete"};
+const std::vector<std::string> kDirections = {"ltr", "rtl", "auto"};
+constexpr uint64_t kMaxFormWaitMs = 300'000;  // the most ?wait= takes
 const std::vector<std::string> kHookKeys = {"secret",    "secrets", "verify",        "header",
                                             "tolerance", "action",  "replay_window", "description"};
 const std::vector<std::string> kVerify = {"standard-webhooks", "hmac-sha256", "none"};
@@ -34,6 +39,37 @@ std::string workflow_name(ConfigReader& r, const YAML::Node& v, const std::strin
         return {};
     }
     return name;
+}
+
+// A BCP 47 tag as HTML's lang takes it: "en", "de-CH", "zh-Hant-TW".
+bool is_language_tag(const std::string& tag) {
+    size_t at = 0, part = 0;
+    while (at <= tag.size()) {
+        size_t end = tag.find('-', at);
+        if (end == std::string::npos) end = tag.size();
+        size_t n = end - at;
+        if (n < 1 || n > 8 || (part == 0 && n < 2)) return false;
+        for (size_t i = at; i < end; ++i)
+            if (!std::isalnum(static_cast<unsigned char>(tag[i])) ||
+                (part == 0 && !std::isalpha(static_cast<unsigned char>(tag[i]))))
+                return false;
+        at = end + 1;
+        ++part;
+    }
+    return true;
+}
+
+// HTML autocomplete tokens ("name", "email", "section-x shipping tel"): lower-case words
+// separated by single spaces; which words a browser knows is its own business.
+bool is_autocomplete_tokens(const std::string& text) {
+    if (text.empty() || text.front() == ' ' || text.back() == ' ') return false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                  (c == ' ' && text[i - 1] != ' ');
+        if (!ok) return false;
+    }
+    return true;
 }
 
 std::optional<int64_t> length(ConfigReader& r, const YAML::Node& v, const std::string& field) {
@@ -79,7 +115,15 @@ FormField read_field(ConfigReader& r, const YAML::Node& node, const std::string&
             f.label = r.string(v, key);
         else if (key == "help")
             f.help = r.string(v, key);
-        else if (key == "required")
+        else if (key == "autocomplete") {
+            f.autocomplete = r.string(v, key);
+            if (!is_autocomplete_tokens(f.autocomplete)) {
+                r.ctx().error(v, "autocomplete must be HTML autocomplete tokens like 'name' or "
+                                 "'email', got '" +
+                                     f.autocomplete + "'");
+                f.autocomplete.clear();
+            }
+        } else if (key == "required")
             f.required = r.boolean(v, key);
         else if (key == "pattern") {
             if (!only_for(is_text_type(f.type), "string, text and email")) return;
@@ -145,7 +189,24 @@ FormSpec read_form(ConfigReader& r, const std::string& name, const YAML::Node& n
             form.description = r.string(v, key);
         else if (key == "public")
             form.is_public = r.boolean(v, key);
-        else if (key == "workflow") {
+        else if (key == "wait") {
+            form.wait_ms = r.duration(v, key, form.wait_ms);
+            if (form.wait_ms > kMaxFormWaitMs) r.ctx().error(v, "wait must be at most 5m");
+        } else if (key == "lang") {
+            form.lang = r.string(v, key);
+            if (!is_language_tag(form.lang)) {
+                r.ctx().error(v, "lang must be a language tag like 'en', 'de' or 'pt-BR', got '" +
+                                     form.lang + "'");
+                form.lang = "en";
+            }
+        } else if (key == "dir") {
+            form.dir = r.string(v, key);
+            if (!contains(kDirections, form.dir)) {
+                r.ctx().error(v, "dir must be one of " + join(kDirections) + ", got '" + form.dir +
+                                     "'" + did_you_mean(form.dir, kDirections));
+                form.dir.clear();
+            }
+        } else if (key == "workflow") {
             form.workflow = workflow_name(r, v, key);
             form.workflow_mark = r.ctx().mark(v);
         } else {

@@ -11,6 +11,7 @@ Python 3 standard library only.
 import base64
 import hashlib
 import hmac
+from html import unescape as html_unescape
 import http.client
 import json
 import os
@@ -333,7 +334,7 @@ class Forms(unittest.TestCase):
         self.assertTrue(headers["content-type"].startswith("text/html"))
         self.assertIn('<label for="f-message">Message', body)
         self.assertIn('<textarea rows="5" id="f-message" name="message" required', body)
-        self.assertIn('action="/api/v1/forms/feedback/submit"', body)
+        self.assertIn('action="/api/v1/forms/feedback/submit?wait=10s"', body)
         status, _, body = request("GET", "/forms/change-request", token=VIEWER)
         self.assertEqual(status, 200)
         for needle in ('type="datetime-local"', 'type="email"', 'type="checkbox"',
@@ -407,7 +408,7 @@ class Forms(unittest.TestCase):
             "POST", "/api/v1/forms/feedback/submit", "message=",
             headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"})
         self.assertEqual(status, 422)
-        self.assertIn('id="f-message-error">is required</p>', body)
+        self.assertIn('id="error-message">is required</p>', body)
         self.assertIn('aria-invalid="true"', body)
 
     def test_a_submission_naming_many_fields_is_answered_in_one_pass(self):
@@ -701,6 +702,24 @@ class Requesters(unittest.TestCase):
         self.assertNotIn("on purpose", body)  # the error is the operators'
 
 
+    def test_the_page_itself_brings_the_outcome_and_its_outputs(self):
+        # The page posted without ?wait, so a browser only ever read "being carried out":
+        # no outcome, no outputs (the change's number), and no way to learn them later.
+        status, _, page = request("GET", "/forms/review")
+        self.assertEqual(status, 200)
+        action = re.search(r'<form method="post" action="([^"]+)"', page).group(1)
+        self.assertEqual(action, "/api/v1/forms/review/submit?wait=10s")
+        key = re.search(r'name="ferry\.submission" value="(\w+)"', page).group(1)
+        form = urllib.parse.urlencode([("accept", "true"), ("level", "aa"),
+                                       ("ferry.submission", key)])
+        for _ in range(2):  # the reload re-sends the page: the same outcome, read again
+            status, _, body = request("POST", html_unescape(action), form, headers=self.BROWSER)
+            self.assertEqual(status, 200, body)
+            self.assertIn("<title>Submitted: Review</title>", body)
+            self.assertIn("Your request was submitted and carried out.", body)
+            self.assertIn("<dt>got</dt>", body)
+
+
 class FormFields(unittest.TestCase):
     URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
     BROWSER = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
@@ -766,7 +785,7 @@ class FormFields(unittest.TestCase):
                                         "accept=true&city=Oslo&level=zz", headers=self.BROWSER)
         self.assertEqual(status, 422, page)
         self.assertIn('<form method="post"', page)
-        self.assertRegex(page, r'id="f-level-error">must be one of')
+        self.assertRegex(page, r'id="error-level">must be one of')
         self.assertIn('<a href="#f-level">Level</a>', page)
         self.assertIn('value="Oslo"', page)
         self.assertEqual(headers["x-frame-options"], "DENY")

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace ferry;
 using namespace ferry::engine;
 using namespace ferry::engine::server;
@@ -151,7 +153,7 @@ TEST_CASE("page: labels, native inputs, escaping, errors beside fields", "[forms
     std::string err = form_page(form, sub, {{"device", "does not match"}});
     CHECK(err.find("value=\"&lt;b&gt;x&lt;/b&gt;\"") != std::string::npos);
     CHECK(err.find("aria-invalid=\"true\"") != std::string::npos);
-    CHECK(err.find("id=\"f-device-error\">does not match</p>") != std::string::npos);
+    CHECK(err.find("id=\"error-device\">does not match</p>") != std::string::npos);
     CHECK(err.find("<a href=\"#f-device\">Device</a>") != std::string::npos);
 }
 
@@ -170,6 +172,84 @@ TEST_CASE("page: a datetime says it is read as UTC, and every page carries its o
         form, "device=sw-1&" + std::string(kSubmissionKeyField) + "=" + key + "&window=x");
     CHECK(sent.page_key == key);
     CHECK_FALSE(sent.values.dict_obj().find(kSubmissionKeyField));
+}
+
+TEST_CASE("page: ids that cannot collide, every error of a field beside it", "[forms]") {
+    auto r = workflow::load_project_config_text(R"(forms:
+  f:
+    workflow: w
+    fields:
+      - {name: s, help: "your name"}
+      - {name: s-help, label: Collides}
+      - {name: t, type: text}
+)",
+                                                "ferry.yaml");
+    REQUIRE(r.ok());
+    const auto& form = r.config.form_specs.at(0);
+    std::string html =
+        form_page(form, Value::dict(), {{"s", "too short"}, {"s", "has a blank"}, {"t", "x"}});
+    // A field named "s-help" no longer takes the id of field s's help paragraph.
+    CHECK(html.find("id=\"f-s\" name=\"s\" aria-describedby=\"help-s error-s\"") !=
+          std::string::npos);
+    CHECK(html.find("<label for=\"f-s-help\">Collides</label>\n<input type=\"text\" "
+                    "id=\"f-s-help\"") != std::string::npos);
+    CHECK(html.find("<p class=\"help\" id=\"help-s\">your name</p>") != std::string::npos);
+    CHECK(html.find("<p class=\"error\" id=\"error-s\">too short<br>\nhas a blank</p>") !=
+          std::string::npos);
+    // No id twice on the page.
+    std::vector<std::string> ids;
+    for (size_t at = html.find(" id=\""); at != std::string::npos; at = html.find(" id=\"", at + 1))
+        ids.push_back(html.substr(at + 5, html.find('"', at + 5) - at - 5));
+    std::sort(ids.begin(), ids.end());
+    CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+    // The summary takes the focus, and the title says the submit failed.
+    CHECK(html.find("<div class=\"summary\" role=\"alert\" tabindex=\"-1\" autofocus>") !=
+          std::string::npos);
+    CHECK(html.find("<title>Error: f</title>") != std::string::npos);
+    CHECK(form_page(form, Value::dict(), {}).find("<title>f</title>") != std::string::npos);
+}
+
+TEST_CASE("page: the submit waits for the outcome; language, direction, autocomplete", "[forms]") {
+    auto r = workflow::load_project_config_text(R"(forms:
+  plain:
+    workflow: w
+    fields:
+      - {name: note, type: text, required: true}
+  local:
+    workflow: w
+    wait: 1m30s
+    lang: ar
+    dir: rtl
+    fields:
+      - {name: who, autocomplete: name}
+  nowait:
+    workflow: w
+    wait: 0s
+)",
+                                                "ferry.yaml");
+    REQUIRE(r.ok());
+    std::string plain = form_page(r.config.form_specs.at(0), Value::dict(), {});
+    CHECK(plain.find("<html lang=\"en\">") != std::string::npos);
+    CHECK(plain.find("action=\"/api/v1/forms/plain/submit?wait=10s\"") != std::string::npos);
+    CHECK(plain.find("<p aria-hidden=\"true\">Fields marked * are required.</p>") !=
+          std::string::npos);
+    // A text that starts with a blank line keeps it: the parser drops the first newline.
+    std::string refilled =
+        form_page(r.config.form_specs.at(0), dict_of({{"note", str("\nsecond line")}}), {});
+    CHECK(refilled.find("required aria-required=\"true\">\n\nsecond line</textarea>") !=
+          std::string::npos);
+    std::string local = form_page(r.config.form_specs.at(1), Value::dict(), {});
+    CHECK(local.find("<html lang=\"ar\" dir=\"rtl\">") != std::string::npos);
+    CHECK(local.find("action=\"/api/v1/forms/local/submit?wait=1m30s\"") != std::string::npos);
+    CHECK(local.find("id=\"f-who\" name=\"who\" autocomplete=\"name\"") != std::string::npos);
+    std::string nowait = form_page(r.config.form_specs.at(2), Value::dict(), {});
+    CHECK(nowait.find("action=\"/api/v1/forms/nowait/submit\"") != std::string::npos);
+    // The result pages' titles say whether the request went in.
+    const auto& form = r.config.form_specs.at(1);
+    CHECK(result_page(form, 202, dict_of({{"id", str("01ARZ3NDEKTSV4RRFFQ69G5FAV")}}), false)
+              .find("<title>Submitted: local</title>") != std::string::npos);
+    CHECK(result_page(form, 409, dict_of({{"error", dict_of({{"message", str("no")}})}}), false)
+              .find("<title>Not submitted: local</title>") != std::string::npos);
 }
 
 TEST_CASE("submission: a text's line breaks are LF, counted once as the page counts them",

@@ -96,6 +96,58 @@ TEST_CASE("forms: problems with FILE:LINE:COL", "[config][forms]") {
     CHECK(p.find("form 'nowf': 'workflow' is required") != std::string::npos);
 }
 
+TEST_CASE("forms: the page's wait, language and direction, and autocomplete tokens",
+          "[config][forms]") {
+    auto r = load_project_config_text(R"(forms:
+  plain:
+    workflow: w
+  local:
+    workflow: w
+    wait: 30s
+    lang: ar-EG
+    dir: rtl
+    fields:
+      - {name: who, autocomplete: name}
+      - {name: mail, type: email, autocomplete: "work email"}
+  nowait:
+    workflow: w
+    wait: 0s
+)",
+                                      "ferry.yaml");
+    INFO(problems_of(r));
+    REQUIRE(r.ok());
+    const auto& plain = r.config.form_specs.at(0);
+    CHECK(plain.wait_ms == 10'000);  // the requester reads the outcome by default
+    CHECK(plain.lang == "en");
+    CHECK(plain.dir.empty());
+    const auto& local = r.config.form_specs.at(1);
+    CHECK(local.wait_ms == 30'000);
+    CHECK(local.lang == "ar-EG");
+    CHECK(local.dir == "rtl");
+    CHECK(local.fields.at(0).autocomplete == "name");
+    CHECK(local.fields.at(1).autocomplete == "work email");
+    CHECK(r.config.form_specs.at(2).wait_ms == 0);
+
+    auto bad = load_project_config_text(R"(forms:
+  f:
+    workflow: w
+    wait: 6m
+    lang: "en_US"
+    dir: rlt
+    fields:
+      - {name: a, autocomplete: "Name\" onfocus=x"}
+)",
+                                        "ferry.yaml");
+    std::string p = problems_of(bad);
+    CHECK(p.find("ferry.yaml:4:11: wait must be at most 5m") != std::string::npos);
+    CHECK(p.find("ferry.yaml:5:11: lang must be a language tag like 'en', 'de' or 'pt-BR', got "
+                 "'en_US'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:6:10: dir must be one of ltr, rtl, auto, got 'rlt' (did you mean "
+                 "'rtl'?)") != std::string::npos);
+    CHECK(p.find("ferry.yaml:8:33: autocomplete must be HTML autocomplete tokens") !=
+          std::string::npos);
+}
+
 TEST_CASE("forms: a pattern is refused where an input's would be", "[config][forms]") {
     // Submissions are checked without backtracking, as inputs are: a back-reference compiles
     // for std::regex but could never be checked, so every submission would be refused.

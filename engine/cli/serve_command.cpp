@@ -373,6 +373,13 @@ int serve_command(int argc, char** argv) {
 
     Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
+    size_t events_dead_lettered = 0;
+    auto stop_now = [&] {
+        events_dead_lettered = app->notifier->pending();
+        app->notifier->dead_letter_pending();
+        (void)app->engine->flush();
+        app->loop.stop();
+    };
     shutdown.begin = [&] {
         // Waiting for a decision is not running: the shutdown does not wait for those.
         const auto busy = int64_t(app->engine->busy_executions());
@@ -390,10 +397,13 @@ int serve_command(int argc, char** argv) {
             poll_timer = app->loop.timer(
                 50,
                 [&, deadline] {
-                    if (app->engine->busy_executions() == 0 || app->loop.now_ms() >= deadline) {
+                    // Event deliveries in flight or waiting for a retry finish within the
+                    // grace too; what is left goes to the dead-letter queue, not away.
+                    bool idle =
+                        app->engine->busy_executions() == 0 && app->notifier->pending() == 0;
+                    if (idle || app->loop.now_ms() >= deadline) {
                         poll_timer->stop();
-                        (void)app->engine->flush();
-                        app->loop.stop();
+                        stop_now();
                     }
                 },
                 50);
@@ -404,8 +414,7 @@ int serve_command(int argc, char** argv) {
     shutdown.now = [&] {
         log.info("second signal: stopping now, without waiting for the grace");
         if (poll_timer) poll_timer->stop();
-        (void)app->engine->flush();
-        app->loop.stop();
+        stop_now();
     };
     for (auto [h, sig] : {std::pair{&shutdown.term, SIGTERM}, std::pair{&shutdown.intr, SIGINT},
                           std::pair{&shutdown.hup, SIGHUP}}) {
@@ -427,6 +436,11 @@ int serve_command(int argc, char** argv) {
              {{"executions_left", left},
               {"executions_cut_short", cut},
               {"executions_waiting", left - cut}});
+    if (events_dead_lettered)
+        log.warn(std::to_string(events_dead_lettered) +
+                     " event delivery(ies) had not ended: put in the dead-letter queue "
+                     "('ferry dlq list'; they may have arrived, each has its webhook-id)",
+                 {{"events_dead_lettered", int64_t(events_dead_lettered)}});
     app->engine->drop_owner_lock();
     log.flush();  // _Exit below runs no destructor
     // Running executions stay durable as they are; exiting without unwinding the engine is

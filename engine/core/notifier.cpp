@@ -39,46 +39,64 @@ void EventNotifier::deliver(const workflow::EventSubscription& sub, const Engine
     if (e.duration_ms > 0) d.set(str("duration_ms"), tmpl::Value::floating(e.duration_ms));
     tmpl::Value payload = dict_of(
         {{"type", str(e.type)}, {"timestamp", str(rfc3339(now_unix_ms()))}, {"data", data}});
-    std::string webhook_id = "evt_" + new_ulid();
+    Delivery delivery;
+    delivery.webhook_id = "evt_" + new_ulid();
+    delivery.url = client->config().url;
+    delivery.body = to_json_text(payload);
+    delivery.integration = sub.integration;
+    delivery.type = e.type;
+    delivery.execution_id = e.execution_id;
     IntegrationRequest req;
     req.http.method = "POST";
-    req.http.body = to_json_text(payload);
-    req.http.headers = {{"content-type", "application/json"}, {"webhook-id", webhook_id}};
+    req.http.body = delivery.body;
+    req.http.headers = {{"content-type", "application/json"}, {"webhook-id", delivery.webhook_id}};
     req.idempotent = true;  // the receiver deduplicates by webhook-id
-    std::string url = client->config().url;
-    std::string body = req.http.body;
-    std::string name = sub.integration;
-    std::string type = e.type;
-    std::string execution = e.execution_id;
-    ++pending_;
-    client->send(std::move(req), [this, webhook_id, url, body, name, type,
-                                  execution](IntegrationOutcome out) {
-        --pending_;
+    uint64_t number = ++next_delivery_;
+    in_flight_.emplace(number, std::move(delivery));
+    client->send(std::move(req), [this, number](IntegrationOutcome out) {
+        auto it = in_flight_.find(number);
+        if (it == in_flight_.end()) return;  // dead-lettered already, at a stop
+        Delivery d = std::move(it->second);
+        in_flight_.erase(it);
         bool ok = out.response && out.response->status >= 200 && out.response->status < 300;
         if (on_delivery_) on_delivery_(ok);
         if (ok) return;
-        std::string why =
-            out.response ? "HTTP " + std::to_string(out.response->status) : out.error.message;
-        std::string id = new_ulid();
-        tmpl::Value request =
-            dict_of({{"method", str("POST")},
-                     {"url", str(url)},
-                     {"headers", dict_of({{"content-type", str("application/json")},
-                                          {"webhook-id", str(webhook_id)}})},
-                     {"body", str(body)}});
-        tmpl::Value entry = dict_of({{"id", str(id)},
-                                     {"kind", str("webhook")},
-                                     {"source", str("events")},
-                                     {"event", str(type)},
-                                     {"integration", str(name)},
-                                     {"execution_id", str(execution)},
-                                     {"webhook_id", str(webhook_id)},
-                                     {"request", request},
-                                     {"error", str(why)},
-                                     {"attempts", tmpl::Value::integer(out.attempts)},
-                                     {"created_at", str(rfc3339(now_unix_ms()))}});
-        store_.put_dlq(id, to_json_text(entry));
+        dead_letter(
+            d, out.response ? "HTTP " + std::to_string(out.response->status) : out.error.message,
+            out.attempts);
     });
+}
+
+void EventNotifier::dead_letter_pending() {
+    for (const auto& [number, d] : in_flight_) {
+        if (on_delivery_) on_delivery_(false);
+        dead_letter(d,
+                    "not delivered: the process stopped before the delivery ended (it may "
+                    "have arrived; the receiver can tell by its webhook-id)",
+                    0);
+    }
+    in_flight_.clear();
+}
+
+void EventNotifier::dead_letter(const Delivery& d, const std::string& why, int attempts) {
+    std::string id = new_ulid();
+    tmpl::Value request = dict_of({{"method", str("POST")},
+                                   {"url", str(d.url)},
+                                   {"headers", dict_of({{"content-type", str("application/json")},
+                                                        {"webhook-id", str(d.webhook_id)}})},
+                                   {"body", str(d.body)}});
+    tmpl::Value entry = dict_of({{"id", str(id)},
+                                 {"kind", str("webhook")},
+                                 {"source", str("events")},
+                                 {"event", str(d.type)},
+                                 {"integration", str(d.integration)},
+                                 {"execution_id", str(d.execution_id)},
+                                 {"webhook_id", str(d.webhook_id)},
+                                 {"request", request},
+                                 {"error", str(why)},
+                                 {"attempts", tmpl::Value::integer(attempts)},
+                                 {"created_at", str(rfc3339(now_unix_ms()))}});
+    store_.put_dlq(id, to_json_text(entry));
 }
 
 }  // namespace ferry::engine

@@ -1460,6 +1460,41 @@ class ExecutionEvents(TaskTest):
         finally:
             server.stop()
 
+    def test_a_stop_waits_for_event_deliveries_and_dead_letters_what_is_left(self):
+        # Events were kept in memory only: a SIGTERM while a delivery was out (or waited
+        # for its retry) dropped the event without a word, and no start sent it again.
+        with open(self.p.dir / "ferry.yaml", "a") as f:
+            f.write(serve_util.tokens_yaml() + "server: {shutdown_grace: 2s}\n")
+        for delay_ms, lost in ((500, False), (6000, True)):
+            with self.subTest(delay_ms=delay_ms):
+                self.m.fault(method="POST", path="/webhook/siem", delay_ms=delay_ms)
+                seen = len(self.m.requests(path="/webhook/siem", method="POST"))
+                server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+                try:
+                    status, doc = server.json("POST", "/api/v1/workflows/ok/executions?wait=10s",
+                                              {"inputs": {}}, role="operator")
+                    self.assertEqual(status, 200, doc)
+                    deadline = time.monotonic() + 10
+                    while (len(self.m.requests(path="/webhook/siem", method="POST")) == seen
+                           and time.monotonic() < deadline):
+                        time.sleep(0.02)
+                finally:
+                    self.assertEqual(server.stop(), 0)
+                log = (self.p.dir / "serve.log").read_text()
+                entries = json.loads(self.ferry("dlq", "list", "--json").stdout)
+                if not lost:  # within the grace: delivered, nothing dead-lettered
+                    self.assertEqual(entries, [])
+                    self.assertNotIn("had not ended", log)
+                    continue
+                self.assertEqual(len(entries), 1, entries)
+                self.assertEqual((entries[0]["source"], entries[0]["execution_id"]),
+                                 ("events", doc["id"]))
+                self.assertIn("the process stopped before the delivery ended", entries[0]["error"])
+                sent = self.m.requests(path="/webhook/siem", method="POST")[-1]
+                self.assertEqual(entries[0]["webhook_id"], sent["headers"]["webhook-id"])
+                self.assertIn("1 event delivery(ies) had not ended: put in the dead-letter queue",
+                              log)
+
     def test_bad_subscriptions_are_validation_errors(self):
         with open(self.p.dir / "ferry.yaml", "a") as f:
             f.write("  - integration: sn\n  - integration: hook\n    types: [step.finsihed]\n")

@@ -5,6 +5,7 @@
 // a process that died) without starting a server.
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/interrupts.h"
 
 #include "core/executor.h"
 #include "core/history.h"
@@ -79,6 +80,9 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
             else
                 print_progress(e);
         });
+    // The decision runs the execution on, as `ferry run` does: a signal stops it as one
+    // stops a run (a flush, which execution stops, `ferry resume ID`, 128 + the signal).
+    InterruptNotice interrupts(*app, command, {engine::stored_top(*app->store, id)});
     const std::string decision = verb == "approve" ? "approved" : "rejected";
     engine::Engine::DecideResult decided =
         app->engine->decide(id, step, decision, by, comment, "cli");
@@ -148,6 +152,7 @@ int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
     if (engine::execution_ended(status))
         return refuse("execution '" + id + "' already ended (" + status + ")");
     if (!quiet) app->engine->on_event(print_progress);
+    InterruptNotice interrupts(*app, "executions cancel", {id});
     // As the API words it: the reason, and who.
     std::string by = "cancelled by " + login_name() + " (cli)";
     Status cancelled = app->engine->cancel(id, reason.empty() ? by : reason + " (" + by + ")");

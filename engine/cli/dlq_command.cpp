@@ -6,6 +6,7 @@
 #include "core/dead_letters.h"
 #include "core/values.h"
 #include "runtime/utf8.h"
+#include "workflow/suggest.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -149,7 +150,7 @@ int replay(engine::App& app, const std::string& id, bool quiet = false) {
 int replay_all(engine::App& app, const std::string& integration, size_t limit) {
     constexpr size_t kPage = 1000;
     std::string after;
-    size_t replayed = 0, refused = 0;
+    size_t replayed = 0, refused = 0, matched = 0;
     for (;;) {
         auto entries = app.store->list_dlq(after, kPage);
         if (!entries) {
@@ -161,6 +162,7 @@ int replay_all(engine::App& app, const std::string& integration, size_t limit) {
             if (!integration.empty() &&
                 text(tmpl::value_from_json(e.json), "integration") != integration)
                 continue;
+            ++matched;
             if (limit && replayed == limit) break;
             int rc = replay(app, e.key, /*quiet=*/true);
             if (rc == 2) {
@@ -179,6 +181,21 @@ int replay_all(engine::App& app, const std::string& integration, size_t limit) {
             if (replayed % 100 == 0) std::fprintf(stderr, "replayed %zu...\n", replayed);
         }
         if (entries.value().size() < kPage || (limit && replayed == limit)) break;
+    }
+    // A mistyped name matched nothing and said "replayed 0 ... removed": a cron job's
+    // typo passed as success for ever. A name ferry.yaml no longer defines is fine while
+    // entries for it wait (they are refused above, each saying why).
+    if (!integration.empty() && matched == 0) {
+        if (!app.config.integration(integration)) {
+            std::vector<std::string> names;
+            for (const auto& entry : app.config.integrations)
+                names.push_back(entry.config.name);
+            return usage_error("dlq", "no integration '" + integration +
+                                          "' in ferry.yaml, and no dead letter for it" +
+                                          workflow::did_you_mean(integration, names));
+        }
+        std::fprintf(stderr, "no dead letters for integration '%s'\n", integration.c_str());
+        return 0;
     }
     std::string left =
         refused ? ", " + std::to_string(refused) + " refused (above): they stay" : "";

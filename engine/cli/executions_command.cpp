@@ -495,6 +495,16 @@ int prune(const AppOpener& open_store, int argc, char** argv) {
     return 0;
 }
 
+// Whether argv[i] stands where an option's value goes (`--reason -h`): read as a help
+// request it printed the usage and exited 0, and `cancel ID --reason "$WHY" && ...` went
+// on as if the execution had been cancelled. The subcommand then refuses the value.
+bool follows_valued_option(char** argv, int i) {
+    if (i == 0) return false;
+    std::string_view prev = argv[i - 1];
+    return prev.starts_with("--") && prev.find('=') == prev.npos && prev != "--json" &&
+           prev != "--dry-run" && prev != "--quiet" && prev != "--no-sync";
+}
+
 }  // namespace
 
 int executions_command(int argc, char** argv) {
@@ -508,7 +518,7 @@ int executions_command(int argc, char** argv) {
         std::string err;
         if (take_common_option(argc, argv, i, common, err)) {
             if (!err.empty()) return usage_error("executions", err);
-        } else if (arg == "-h" || arg == "--help") {
+        } else if ((arg == "-h" || arg == "--help") && !follows_valued_option(argv, i)) {
             std::fputs(kExecutionsUsage, stdout);
             return 0;
         } else if (arg == "--json") {

@@ -12,8 +12,9 @@ namespace ferry::cli {
 InterruptNotice::InterruptNotice(engine::App& app, std::string command,
                                  std::vector<std::string> ids)
     : app_(app), command_(std::move(command)), ids_(std::move(ids)) {
-    const int signals[2] = {SIGINT, SIGTERM};
-    for (int i = 0; i < 2; ++i) {
+    // SIGHUP: a closed terminal or a dropped ssh session stops the command as Ctrl-C does.
+    const int signals[kSignals] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < kSignals; ++i) {
         handles_[i].owner = this;
         uv_signal_init(app_.loop.raw(), &handles_[i].signal);
         handles_[i].signal.data = &handles_[i];
@@ -32,6 +33,8 @@ InterruptNotice::~InterruptNotice() {
 
 void InterruptNotice::on_signal(uv_signal_t* h, int sig) {
     const InterruptNotice& self = *static_cast<Handle*>(h->data)->owner;
+    // Events not delivered yet would vanish with the process: dead letters instead.
+    if (self.app_.notifier) self.app_.notifier->dead_letter_pending();
     Status flushed = self.app_.engine->flush();
     if (self.before_exit_) self.before_exit_();
     std::string which, how;
@@ -49,8 +52,11 @@ void InterruptNotice::on_signal(uv_signal_t* h, int sig) {
                  "%sferry %s: interrupted (%s): %s here%s; %s (finished steps do not run "
                  "again)\n",
                  ::isatty(STDERR_FILENO) ? "\n" : "", self.command_.c_str(),
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", which.c_str(),
-                 flushed ? "" : " (the last records could not be written)", how.c_str());
+                 sig == SIGINT    ? "SIGINT"
+                 : sig == SIGTERM ? "SIGTERM"
+                                  : "SIGHUP",
+                 which.c_str(), flushed ? "" : " (the last records could not be written)",
+                 how.c_str());
     std::fflush(stderr);
     std::fflush(stdout);
     // Running coroutines and the writer thread are not unwound: as after a crash, the

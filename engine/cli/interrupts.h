@@ -1,4 +1,5 @@
-// Ctrl-C and SIGTERM while a command runs executions (`ferry run`, `ferry resume`).
+// Ctrl-C, SIGTERM and SIGHUP while a command runs executions (`ferry run`, `ferry resume`,
+// `ferry executions approve|reject|cancel`).
 #pragma once
 
 #include "core/app.h"
@@ -11,14 +12,15 @@
 
 namespace ferry::cli {
 
-// While it lives, SIGINT and SIGTERM end the process as a crash would (the history is
+// While it lives, SIGINT, SIGTERM and SIGHUP end the process as a crash would (the history is
 // durable and resume reads it), after a flush and a line saying which executions stop and
 // how to go on; exit status 128 + the signal. The handlers replace a disposition the
 // process inherited ignored (a command started with `&` from a script ignores SIGINT, and
 // went on sending after `kill -INT`). Unreferenced: they do not keep the loop running.
 class InterruptNotice {
   public:
-    // command: "run" or "resume"; ids: the executions it runs (may grow: add()).
+    // command: "run", "resume", "executions approve", ...; ids: the executions it runs (may grow:
+    // add()).
     InterruptNotice(engine::App& app, std::string command, std::vector<std::string> ids = {});
     ~InterruptNotice();  // closes the handles (runs the loop until they are closed)
     InterruptNotice(const InterruptNotice&) = delete;
@@ -42,7 +44,8 @@ class InterruptNotice {
     std::string command_;
     std::vector<std::string> ids_;
     std::function<void()> before_exit_;
-    Handle handles_[2];
+    static constexpr int kSignals = 3;
+    Handle handles_[kSignals];
 };
 
 }  // namespace ferry::cli

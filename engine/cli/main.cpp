@@ -4,13 +4,18 @@
 #include "cli/common.h"
 #include "runtime/allocator.h"
 #include "template/error.h"
+#include "workflow/suggest.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <string>
 #include <string_view>
+#include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -42,12 +47,37 @@ constexpr const char* kUsage =
 
 int dispatch(int argc, char** argv);
 
+constexpr const char* kCommands[] = {"run",   "validate", "resume", "executions",
+                                     "tasks", "dlq",      "serve",  "render"};
+
+bool is_common_option(std::string_view arg) {
+    for (std::string_view name : {"--project", "--data"})
+        if (arg == name ||
+            (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '='))
+            return true;
+    return arg == "--no-sync";
+}
+
+// A launcher that closes stdin, stdout or stderr (a cron wrapper, `2>&-`) leaves the lowest
+// descriptor free, and the first one Ferry opened took it: libuv's epoll handle on fd 0-2
+// trips its own assertion at close (exit 134, the output never flushed), and a later
+// message to "stderr" would have gone into whatever file held fd 2. /dev/null fills them.
+void fill_standard_descriptors() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        // The lowest free descriptor: this one, as the lower ones are open by now.
+        int opened = open("/dev/null", O_RDWR);
+        if (opened > 2) close(opened);
+    }
+}
+
 }  // namespace
 
 // A command that stops on an exception says so in one line and exits 2: the one expected
 // is a stored record that does not parse (a damaged data folder), read by a command
 // that has no better place to report it.
 int main(int argc, char** argv) {
+    fill_standard_descriptors();
     try {
         int rc = dispatch(argc, argv);
         // Output that never reached its file (a full disk, a closed pipe) is a failure the
@@ -78,7 +108,32 @@ int dispatch(int argc, char** argv) {
         std::fputs(kUsage, stderr);
         return 2;
     }
+    // The common options before the command (`ferry --project /srv/ferry validate`, as
+    // the README lists them apart from any command) go to it, after its name.
+    std::vector<char*> moved;
+    int leading = 1;
+    while (leading < argc && is_common_option(argv[leading])) {
+        std::string_view opt = argv[leading];
+        bool valued = opt.find('=') == opt.npos && opt != "--no-sync";
+        leading += valued && leading + 1 < argc ? 2 : 1;
+    }
+    if (leading > 1 && leading < argc) {
+        moved.push_back(argv[0]);
+        moved.push_back(argv[leading]);
+        moved.insert(moved.end(), argv + 1, argv + leading);
+        moved.insert(moved.end(), argv + leading + 1, argv + argc);
+        argc = int(moved.size());
+        argv = moved.data();
+    }
     std::string_view command = argv[1];
+    if (command == "help" && argc == 3) {  // `ferry help run`: run's own help
+        std::string name = argv[2];
+        if (std::find(std::begin(kCommands), std::end(kCommands), name) != std::end(kCommands)) {
+            char help[] = "--help";
+            char* args[] = {argv[0], argv[2], help, nullptr};
+            return dispatch(3, args);
+        }
+    }
     if (command == "-h" || command == "--help" || command == "help") {
         std::fputs(kUsage, stdout);
         return 0;
@@ -99,7 +154,12 @@ int dispatch(int argc, char** argv) {
     if (command == "tasks") return ferry::cli::tasks_command(argc - 2, argv + 2);
     if (command == "dlq") return ferry::cli::dlq_command(argc - 2, argv + 2);
     if (command == "serve") return ferry::cli::serve_command(argc - 2, argv + 2);
-    std::fprintf(stderr, "ferry: unknown command '%s'\n\n%s", argv[1], kUsage);
+    std::vector<std::string> names(std::begin(kCommands), std::end(kCommands));
+    std::string hint = ferry::workflow::did_you_mean(command, names);
+    if (command.starts_with("-"))  // an option in the command's place: --verison
+        hint = ferry::workflow::did_you_mean(command, {"--help", "--version"});
+    std::fprintf(stderr, "ferry: unknown command '%s'%s; 'ferry --help' lists them\n", argv[1],
+                 hint.c_str());
     return 2;
 }
 

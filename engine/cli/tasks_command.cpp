@@ -80,8 +80,10 @@ int tasks_command(int argc, char** argv) {
         }
         std::printf("%-20s %-12s %s\n", "TASK", "PROVIDER", "DESCRIPTION");
         for (const auto* t : all)
+            // Descriptions come from task files: one line each, no terminal controls.
             std::printf("%-20s %-12s %s\n", t->name.c_str(),
-                        t->provider.empty() ? "-" : t->provider.c_str(), t->description.c_str());
+                        t->provider.empty() ? "-" : t->provider.c_str(),
+                        printable(t->description, true).c_str());
         return 0;
     }
     if (rest[0] == "show") {
@@ -112,7 +114,7 @@ int tasks_command(int argc, char** argv) {
         }
         std::printf("%s%s\n  %s\n  file: %s\n", t->name.c_str(),
                     t->provider.empty() ? "" : (" (provider " + t->provider + ")").c_str(),
-                    t->description.c_str(), t->origin.c_str());
+                    printable(t->description, true).c_str(), printable(t->origin, true).c_str());
         if (t->pure)
             std::printf("  pure: no I/O; a first step runs before its record is durable\n");
         if (t->keeps_input)
@@ -165,11 +167,14 @@ int tasks_command(int argc, char** argv) {
                         e && e->is_sequence())
                         choices = " (one of " +
                                   workflow::detail::describe_values(e->list_obj().items) + ")";
-                    std::string label = indent + (indent.empty() ? "" : ".") + tmpl::to_str(name);
+                    std::string label =
+                        indent + (indent.empty() ? "" : ".") + printable(tmpl::to_str(name), true);
                     std::printf("  %-16s %-8s %-9s %s%s%s\n", label.c_str(),
-                                field(spec, "type").c_str(), req.c_str(),
-                                field(spec, "description").c_str(), choices.c_str(),
-                                dflt.empty() ? "" : (" (default " + dflt + ")").c_str());
+                                printable(field(spec, "type"), true).c_str(), req.c_str(),
+                                printable(field(spec, "description"), true).c_str(),
+                                printable(choices, true).c_str(),
+                                dflt.empty() ? ""
+                                             : printable(" (default " + dflt + ")", true).c_str());
                     if (const tmpl::Value* p =
                             spec.is_dict() ? spec.dict_obj().find("properties") : nullptr)
                         print_inputs(*p, indent + "  ");

@@ -2854,7 +2854,8 @@ steps:
   - {id: first, task: log, with: {message: one}}
   - {id: nap, task: sleep, needs: [first], with: {duration: 20s}}
 """)
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP: a dropped ssh session killed the run without a word.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with self.subTest(signal=sig):
                 proc = subprocess.Popen([FERRY, "run", "nap", "--project", str(self.p.dir),
                                          "--data", str(self.p.data)], stdout=subprocess.PIPE,
@@ -2868,7 +2869,7 @@ steps:
                 proc.send_signal(sig)
                 out, rest = proc.communicate(timeout=10)
                 self.assertEqual(proc.returncode, 128 + sig, rest)
-                m = re.search(r"interrupted \((SIGINT|SIGTERM)\): execution (\w+) stops here; "
+                m = re.search(r"interrupted \((SIGINT|SIGTERM|SIGHUP)\): execution (\w+) stops here; "
                               r"`ferry resume (\w+)` continues it", rest)
                 self.assertIsNotNone(m, rest)
                 self.assertEqual(m.group(2), m.group(3))
@@ -2877,6 +2878,51 @@ steps:
                 self.assertEqual({r["id"]: r["status"] for r in rows}[m.group(2)], "running")
                 shown = json.loads(self.p.ferry("executions", "show", m.group(2), "--json").stdout)
                 self.assertEqual(shown["steps"]["first"]["status"], "succeeded")
+
+    def test_an_approval_decided_at_the_terminal_stops_as_a_run_does(self):
+        # `executions approve` runs the execution on, as `ferry run` does, but Ctrl-C killed
+        # it without a word (and `&` from a script ignored it): nothing said to resume.
+        self.p.workflow("gate", """\
+steps:
+  - {id: ok, task: approval, with: {message: "go?"}}
+  - {id: nap, task: sleep, needs: [ok], with: {duration: 20s}}
+""")
+        doc = json.loads(self.p.ferry("run", "gate").stdout)
+        self.assertEqual(doc["status"], "waiting")
+        proc = subprocess.Popen(
+            [FERRY, "executions", "approve", doc["id"], "ok", "--project", str(self.p.dir),
+             "--data", str(self.p.data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=str(self.p.dir), text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        self.procs.append(proc)
+        deadline, err = time.monotonic() + 15, ""
+        while "nap started" not in err and time.monotonic() < deadline:
+            err += proc.stderr.readline()
+        self.assertIn("nap started", err)
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=10)
+        self.assertEqual(proc.returncode, 128 + signal.SIGINT, rest)
+        self.assertIn("ferry executions approve: interrupted (SIGINT): execution %s stops "
+                      "here; `ferry resume %s` continues it" % (doc["id"], doc["id"]), rest)
+        shown = json.loads(self.p.ferry("executions", "show", doc["id"], "--json").stdout)
+        self.assertEqual(shown["steps"]["ok"]["status"], "succeeded")
+
+    def test_a_command_started_with_its_standard_descriptors_closed_works(self):
+        # `2>&-` (or a launcher closing stdin) gave libuv fd 0-2, which it asserts on at
+        # exit: exit 134 after the work, and the JSON on stdout never flushed.
+        self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        for closing in ("2>&-", "<&-", "<&- 2>&-"):
+            with self.subTest(closing=closing):
+                r = subprocess.run(
+                    ["sh", "-c", 'exec "$0" run hello --project "$1" --data "$2" ' + closing,
+                     FERRY, str(self.p.dir), str(self.p.data)],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout)["status"], "succeeded")
+        r = subprocess.run(["sh", "-c", 'exec "$0" executions list --project "$1" --data "$2" '
+                            '>&-', FERRY, str(self.p.dir), str(self.p.data)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_ctrl_c_stops_a_resume_too_even_when_it_was_started_ignoring_it(self):
         # ferry resume had no handlers: Ctrl-C killed it without a word, and started with

@@ -119,6 +119,29 @@ run "render --help" 0 render --help && { grep -q "usage: ferry render" out && ok
 run "ferry --help" 0 --help && { grep -q "render" out && ok "ferry --help lists render" || bad "ferry --help lists render" "no render"; }
 run "ferry --version" 0 --version && { grep -Eq '^ferry [0-9]+\.[0-9]+\.[0-9]+' out && ok "version text" || bad "version text" "$(cat out)"; }
 run "unknown command" 2 frobnicate && expect_err "unknown command message" "unknown command 'frobnicate'"
+# The commands as a script author meets them (the top-level dispatch, beyond render).
+run "a mistyped command" 2 exectuions list &&
+  expect_err "a mistyped command is suggested" "unknown command 'exectuions' \(did you mean 'executions'\?\)"
+run "a mistyped option as command" 2 --verison &&
+  expect_err "a mistyped --version is suggested" "did you mean '--version'"
+run "ferry help run" 0 help run && { grep -q "^usage: ferry run WORKFLOW" out && ok "ferry help run is run's help" || bad "ferry help run" "$(head -2 out)"; }
+mkdir -p proj/workflows
+printf 'name: w\nsteps:\n  - {id: a, task: log, with: {message: hi}}\n' > proj/workflows/w.yaml
+run "common options before the command" 0 --project proj validate &&
+  { grep -q "no problems" err && ok "ferry --project DIR validate" || bad "ferry --project DIR validate" "$(cat err)"; }
+run "a run with --data before the command" 0 --data proj/.ferry --project=proj run w &&
+  { grep -q '"status":"succeeded"' out && ok "options before run" || bad "options before run" "$(cat out)"; }
+# A value that reads like a help request is the option's value, not help with exit 0
+# (`cancel ID --reason "$WHY" && ...` went on as if cancelled).
+run "an option's value -h" 2 executions cancel NOPE --reason -h --project proj --data proj/.ferry &&
+  expect_err "an option's value -h is a value" "no execution 'NOPE'"
+# Task files' descriptions reach the terminal escaped, on one line, as every other output.
+mkdir -p proj/tasks/my
+printf 'return {name = "my.t", description = "line1\\nline2 \\27[31mred", input = {x = {type = "string", description = "d\\27[2Jx"}}, run = function(ctx, input) return {} end}\n' > proj/tasks/my/t.lua
+run "tasks show" 0 tasks show my.t --project proj &&
+  { if grep -q $'\x1b' out || ! grep -qF 'line1\nline2 \x1B[31mred' out || ! grep -qF 'd\x1B[2Jx' out; then bad "tasks show escapes" "$(od -c out | head -5)"; else ok "tasks show escapes"; fi; }
+run "tasks list" 0 tasks list --project proj &&
+  { if grep -q $'\x1b' out; then bad "tasks list escapes" "$(od -c out | head -5)"; else ok "tasks list escapes"; fi; }
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

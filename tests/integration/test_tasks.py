@@ -1082,8 +1082,12 @@ steps:
         self.assertEqual(len(r.stdout.splitlines()), 1)  # the second was not tried
         self.m.config(webhook_status=204)
         time.sleep(1.1)  # a fresh timestamp for the new signature
-        r = self.ferry("dlq", "replay", "--all", "--integration", "elsewhere")
-        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+        # A mistyped name replayed nothing and said so with exit 0: a cron job's typo
+        # passed as success for ever.
+        r = self.ferry("dlq", "replay", "--all", "--integration", "hok")
+        self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+        self.assertIn("no integration 'hok' in ferry.yaml, and no dead letter for it (did you "
+                      "mean 'hook'?)", r.stderr)
         r = self.ferry("dlq", "replay", "--all", "--limit", "1")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual([json.loads(l)["id"] for l in r.stdout.splitlines()], [ids[0]])

@@ -156,7 +156,8 @@ void* LuaVM::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
         if (ptr) vm->free_block(ptr, old);
         return nullptr;
     }
-    if (nsize > old && vm->used_ + (nsize - old) > vm->limits_.memory_bytes) return nullptr;
+    const size_t cap = vm->limits_.memory_bytes + (vm->task_running_ ? 0 : kEngineReserveBytes);
+    if (nsize > old && vm->used_ + (nsize - old) > cap) return nullptr;
     if (nsize > old && vm->allocated_total_ + (nsize - old) > vm->alloc_ceiling_) {
         vm->ceiling_hit_ = true;  // the running task's own budget, not the VM's
         return nullptr;

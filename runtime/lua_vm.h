@@ -96,6 +96,12 @@ class LuaVM {
         ceiling_hit_ = false;
     }
     bool ceiling_hit() const { return ceiling_hit_; }
+    // Whether a task's code is running (the scheduler says so around each resume). Outside
+    // one, the engine's own allocations on the VM (a failed task's traceback, a new task's
+    // thread, a registry ref) may use kEngineReserveBytes past memory_bytes: tasks that
+    // filled the VM to its last bytes made them fail unprotected, and Lua aborted the process.
+    void set_task_running(bool running) { task_running_ = running; }
+    static constexpr size_t kEngineReserveBytes = size_t(16) << 20;
     // Inside require, running a module's top level (which cannot wait).
     bool loading_module() const { return !loading_.empty(); }
 
@@ -120,6 +126,7 @@ class LuaVM {
     size_t slabs_after_release_ = 0;
     size_t alloc_ceiling_ = SIZE_MAX;
     bool ceiling_hit_ = false;
+    bool task_running_ = false;
     int env_ref_ = LUA_NOREF;
     int loaded_ref_ = LUA_NOREF;        // require cache
     std::vector<std::string> loading_;  // modules whose top level is running, innermost last

@@ -348,12 +348,14 @@ void Scheduler::resume(Task* t) {
         size_t left = budget > t->memory_charged_ ? budget - t->memory_charged_ : 0;
         vm_.set_alloc_ceiling(t->alloc_mark_ + left);
     }
+    vm_.set_task_running(true);
     if (t->resume_pusher_) {
         auto pusher = std::move(t->resume_pusher_);
         t->resume_pusher_ = nullptr;
         Result<int> pushed = push_protected(pusher, co);
         if (!pushed) {
             const bool over = vm_.ceiling_hit();
+            vm_.set_task_running(false);
             vm_.set_alloc_ceiling(SIZE_MAX);
             t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
             fail(t, over ? make_error(ErrorKind::Limit, memory_limit_message(budget, nullptr))
@@ -375,6 +377,7 @@ void Scheduler::resume(Task* t) {
     const bool slice_spent = std::exchange(t->yielded_slice_, false);
     t->cpu_bound_ = slice_spent && status == LUA_YIELD;
     const bool over_budget = vm_.ceiling_hit();
+    vm_.set_task_running(false);
     vm_.set_alloc_ceiling(SIZE_MAX);
     t->memory_charged_ += vm_.allocated_total() - t->alloc_mark_;
     if (over_budget) {

@@ -529,3 +529,45 @@ TEST_CASE("scheduler: a task that keeps the CPU yields to the loop between slice
         CHECK(out.value.GetInt() == 123);
     }
 }
+
+TEST_CASE("scheduler: tasks that fill the VM to its last bytes fail with limit, the process "
+          "lives",
+          "[scheduler][limits]") {
+    // Many small allocations filled the VM within a few bytes of its cap; the failed task's
+    // traceback, built on the main state outside any protected call, could not be
+    // allocated, and Lua's panic handler aborted the whole process (a 40-item for_each of
+    // row tables took ferry serve down, and every restart resumed into the same abort).
+    Loop loop;
+    LuaVM vm(LuaVmLimits{size_t(24) << 20});
+    vm.add_module("ferry.sleep", lua_api::open_sleep);
+    Scheduler scheduler(loop, vm);
+    Result<int> chunk = vm.load_chunk("=rows", R"(return function()
+        local rows = {}
+        for i = 1, 200000 do rows[i] = {i} end
+        ferry.sleep(100)
+        return #rows
+    end)");
+    REQUIRE(chunk);
+    std::vector<TaskOutcome> outcomes;
+    for (int i = 0; i < 8; ++i) {
+        Result<int> fn = vm.run_chunk(chunk.value());
+        REQUIRE(fn);
+        TaskLimits limits;
+        limits.memory_bytes = 0;  // the VM's cap is the one reached
+        scheduler.spawn(
+            fn.value(), [](lua_State*) { return 0; }, limits,
+            [&](TaskOutcome outcome) { outcomes.push_back(std::move(outcome)); });
+    }
+    loop.run();
+    REQUIRE(outcomes.size() == 8);
+    size_t failed = 0;
+    for (const TaskOutcome& o : outcomes) {
+        if (o.ok) continue;
+        ++failed;
+        INFO(o.error.message);
+        CHECK(o.error.kind == ErrorKind::Limit);
+        CHECK(o.error.message.find("the Lua VM is out of memory") != std::string::npos);
+    }
+    CHECK(failed > 0);
+    CHECK(failed < 8);  // the first ones fit
+}

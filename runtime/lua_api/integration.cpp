@@ -46,22 +46,38 @@ struct IntegrationOp final : PendingOp {
 };
 
 // [-0, +1] {method, url, headers, body}; a JSON body is shown as the value it encodes.
-void push_preview(lua_State* L, const HttpRequest& req, const IntegrationClient& client) {
+// Only what the integration added is redacted (its base URL, its default headers; its
+// credential headers replaced whole): text the task supplied goes back as it came. Run
+// through the Redactor, it told the task whether a guess was a secret of ferry.yaml, and
+// with "prefix..." one character at a time.
+void push_preview(lua_State* L, const HttpRequest& given, const HttpRequest& req,
+                  const IntegrationClient& client) {
     lua_createtable(L, 0, 4);
     lua_pushstring(L, req.method.c_str());
     lua_setfield(L, -2, "method");
-    std::string url = redact(req.url);
+    const IntegrationConfig& config = client.config();
+    std::string url = req.url;
+    for (const std::string* base : {&config.base_url, &config.url}) {
+        if (!base->empty() && url.starts_with(*base)) {
+            url = redact(*base) + url.substr(base->size());
+            break;
+        }
+    }
     lua_pushlstring(L, url.data(), url.size());
     lua_setfield(L, -2, "url");
     lua_newtable(L);
     for (const auto& [name, value] : req.headers) {
-        std::string shown =
-            client.carries_credentials(name) ? std::string(kRedacted) : redact(value);
+        bool from_task =
+            std::any_of(given.headers.begin(), given.headers.end(),
+                        [&](const auto& h) { return iequals(h.first, name) && h.second == value; });
+        std::string shown = client.carries_credentials(name) ? std::string(kRedacted)
+                            : from_task                      ? value
+                                                             : redact(value);
         lua_pushlstring(L, shown.data(), shown.size());
         lua_setfield(L, -2, name.c_str());
     }
     lua_setfield(L, -2, "headers");
-    std::string body = redact(req.body);
+    const std::string& body = req.body;
     rapidjson::Document doc;
     bool is_json = false;
     for (const auto& [name, value] : req.headers) {
@@ -116,7 +132,7 @@ int integration_request(lua_State* L, const char* name) {
             push_error_table(L, built.error());
             return 2;
         }
-        push_preview(L, built.value(), *client);
+        push_preview(L, req.http, built.value(), *client);
         return 1;
     }
 

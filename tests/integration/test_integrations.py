@@ -792,6 +792,43 @@ steps:
         self.assertNotIn(b64, everything)
         self.assertEqual(m.requests(), [])
 
+    def test_a_preview_does_not_tell_a_task_which_texts_are_secrets(self):
+        # Previews came back to Lua through the Redactor: a task put a guess in the body and
+        # saw whether it changed ("prefix..." one character at a time), and so read every
+        # secret of ferry.yaml. Only what the integration adds is redacted now.
+        m = self.mock()
+        self.configure(m.url, "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}"
+                       % SN_USER)
+        guesses = {"whole": SN_PASSWORD, "prefix": SN_PASSWORD[:5] + "...", "plain": "hello"}
+        lua_guesses = ", ".join('%s = "%s"' % (k, v) for k, v in guesses.items())
+        self.p.workflow("peek", """\
+steps:
+  - id: peek
+    task: lua
+    integration: target
+    dry_run: true
+    with:
+      script: |
+        local guesses = {%s}
+        local out = {}
+        for name, guess in pairs(guesses) do
+          local p = ferry.http.request{integration = "target", method = "POST", path = "/x",
+                                       body = guess, preview = true}
+          local ok, err = pcall(ctx.http, {method = "POST", path = "/x", body = guess})
+          out[name] = {preview = p.body == guess, dry_run = not ok and err.data.request.body == guess,
+                       auth = p.headers.Authorization}
+        end
+        return out
+""" % lua_guesses)
+        rc, doc, err = self.run_wf("peek")
+        self.assertEqual(rc, 0, err)
+        out = doc["steps"]["peek"]["output"]
+        for name in guesses:
+            with self.subTest(guess=name):
+                self.assertEqual(out[name], {"preview": True, "dry_run": True,
+                                             "auth": "[REDACTED]"})
+        self.assertEqual(m.requests(), [])
+
     def test_a_secret_is_redacted_before_its_integration_is_first_used(self):
         # Secrets were learnt at an integration's first request: a value recorded before it
         # (here by an execution that never uses the integration) was stored in clear.

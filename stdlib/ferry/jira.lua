@@ -387,15 +387,15 @@ function M.edit_issue(ctx, ref, fields)
   M.check_written(res, "updating issue " .. ref)
 end
 
--- Whether the issue already has a comment with this text (among the latest 50).
--- nil when the comments cannot be read: the caller then posts anyway.
+-- Whether the issue already has a comment with this text (among the latest 50). nil and
+-- why when the comments cannot be read (a 429, a login page): not known to be absent.
 local function has_comment(ctx, ref, text)
   local res, err = ctx.http({ method = "GET", path = M.issue_path(ref, "/comment"),
                               query = { orderBy = "-created", maxResults = "50" } })
-  if not res or res.status ~= 200 or type(res.json) ~= "table" then
-    ctx.log.debug("could not read the issue's comments to check for a duplicate",
-                  { issue = ref, status = res and res.status, error = err and err.message })
-    return nil
+  if not res then return nil, { kind = err and err.kind or "network", text = tostring(err and err.message) } end
+  if res.status ~= 200 or type(res.json) ~= "table" or type(res.json.comments) ~= "table" then
+    return nil, { kind = res.status == 200 and "http_5xx" or tickets.kind_for_status(res.status),
+                  text = tickets.answer_summary(res) }
   end
   for _, c in ipairs(res.json.comments or {}) do
     if type(c) == "table" and type(c.body) == "table" and adf.to_text(c.body) == text then return true end
@@ -411,9 +411,25 @@ function M.add_comment(ctx, ref, body)
   local text = adf.to_text(body)
   local maybe_posted = (ctx.attempt or 1) > 1 or ctx.resumed
   for try = 1, 2 do
-    if maybe_posted and tickets.landed(ctx, function() return has_comment(ctx, ref, text) end) then
-      ctx.log.info("the comment is already on the issue", { issue = ref })
-      return
+    if maybe_posted then
+      local unreadable
+      local posted = tickets.landed(ctx, function()
+        local has, why = has_comment(ctx, ref, text)
+        unreadable = why
+        return has
+      end)
+      if posted then
+        ctx.log.info("the comment is already on the issue", { issue = ref })
+        return
+      end
+      -- Not known to be absent (a rate-limited read, a login page): posting it again could
+      -- add it twice, as ServiceNow's notes could; the step fails (and is retried) instead.
+      if unreadable then
+        local kind = unreadable.kind == "not_found" and "http_4xx" or unreadable.kind
+        tickets.fail(kind, "Jira: cannot tell whether the comment of an earlier attempt was " ..
+                     "added to " .. ref .. " (reading its comments: " .. unreadable.text ..
+                     "), so it is not sent again")
+      end
     end
     local res, err = ctx.http({ method = "POST", path = M.issue_path(ref, "/comment"), json = { body = body } })
     local answered_at = ferry.time.now_ms()

@@ -69,7 +69,8 @@ class TaskTest(ti.IntegrationTest):
         self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
             "  sn:\n    type: servicenow\n", "  sn:\n    type: servicenow\n    timeout: %s\n" % timeout))
 
-    def kill_while_slow(self, workflow, method, path, delay_ms=1500):
+    def kill_while_slow(self, workflow, method, path, delay_ms=1500, before_resume=None,
+                        resume_rc=0):
         """Runs `workflow` while the mock holds `method path` for delay_ms, kills the process
         once the request has arrived (its answer not yet back) and resumes at once: what a
         supervisor restarting a crashed `ferry serve` does."""
@@ -89,8 +90,10 @@ class TaskTest(ti.IntegrationTest):
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        if before_resume:
+            before_resume()
         r = self.ferry("resume", "--quiet", timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr + r.stdout[:2000])
+        self.assertEqual(r.returncode, resume_rc, r.stderr + r.stdout[:2000])
         time.sleep(delay_ms / 1000 + 0.1)  # the held request has surely landed: count all
         return json.loads(r.stdout.splitlines()[0])
 
@@ -682,6 +685,26 @@ steps:
         self.m.fault(method="PUT", path="/rest/api/3/issue/OPS-1", delay_ms=3000)
         doc = self.kill_while_slow("c", "POST", "/rest/api/3/issue/OPS-1/comment", delay_ms=4500)
         self.assertEqual(doc["status"], "succeeded")
+        self.assertEqual(len(self.state()["jira"]["issues"][0]["comments"]), 1)
+
+    def test_a_resumed_comment_is_not_posted_blind_when_the_comments_cannot_be_read(self):
+        # The check for an earlier attempt's comment read a login page (or a 429) and the
+        # comment was posted again, the step "succeeded": ServiceNow's notes fail instead.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
+        self.p.workflow("c", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "Comment target"}}
+  - {id: note, task: ticket.update, integration: jira, with: {key: "{{ steps.create.output.key }}", comment: "runbook applied"}}
+""")
+        login_page = lambda: self.m.fault(
+            method="GET", path="/rest/api/3/issue/OPS-1/comment", status=200, times=50,
+            headers={"Content-Type": "text/html"}, body="<html>Sign in</html>")
+        doc = self.kill_while_slow("c", "POST", "/rest/api/3/issue/OPS-1/comment",
+                                   delay_ms=1000, before_resume=login_page, resume_rc=1)
+        self.assertEqual(doc["status"], "failed")
+        self.assertIn("Jira: cannot tell whether the comment of an earlier attempt was added to "
+                      "OPS-1", doc["steps"]["note"]["error"]["message"])
         self.assertEqual(len(self.state()["jira"]["issues"][0]["comments"]), 1)
 
     def test_a_comment_whose_answer_timed_out_is_not_posted_twice(self):

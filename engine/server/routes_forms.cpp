@@ -206,8 +206,10 @@ void submit(Api& api, Call& c) {
     // A caller without a token keeps its keys to itself: in the key space of the API and
     // the hooks it could claim a key an operator's start will use (which then got 422), or
     // learn another start's execution and outputs.
-    if (!sr.idempotency_key.empty() && c.role == Role::None)
+    if (!sr.idempotency_key.empty() && c.role == Role::None) {
+        sr.anonymous_key_as_sent = sr.idempotency_key;
         sr.idempotency_key = "form anonymous " + sr.idempotency_key;
+    }
     if (sr.idempotency_key.empty() && !page_key.empty())
         sr.idempotency_key = "form page " + page_key;
     std::optional<uint64_t> wait = wait_query(c);

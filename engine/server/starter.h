@@ -23,6 +23,10 @@ struct StartRequest {
     std::string trigger = "api";  // api | form | hook | retry
     tmpl::Value trigger_info;     // recorded with the execution (retry: {"retry_of": ID})
     std::string idempotency_key;  // empty: none
+    // A form submit without a token: its key as sent, which a release before such keys got
+    // their own space ("form anonymous KEY") claimed as is. Such a claim is honoured when it
+    // names an anonymous form submit too, so a retry across the upgrade files nothing twice.
+    std::string anonymous_key_as_sent;
     uint64_t wait_ms = 0;         // 0: answer 202 at once (after the commit)
     // Runs once the engine accepted the execution, before the commit that makes it durable:
     // writes staged here (a hook's replay marker) become durable with it, or not at all.

@@ -662,6 +662,52 @@ class Requesters(unittest.TestCase):
                                   headers=key)
         self.assertEqual((status, json.loads(body)["id"]), (202, anonymous), body)
 
+    def test_a_key_claimed_before_the_upgrade_is_still_the_requesters(self):
+        # A release before requesters' keys had their own space stored an anonymous form
+        # submit's key as sent; after the upgrade its retry (the answer lost as the server
+        # stopped for it) started a second execution: a second ticket. Such a claim is
+        # honoured for an anonymous submit, but never one an operator's start made.
+        def claim_as_an_old_release(key, execution_id, fingerprint):
+            name = "idem:" + hashlib.sha256(("feedback\n" + key).encode()).hexdigest()
+            r = subprocess.run(["mdb_load", "-T", "-s", "kv", str(SERVER["dir"] / ".ferry")],
+                               input="%s\n%s %s\n" % (name, execution_id, fingerprint),
+                               text=True, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        def fingerprint_of(execution_id, key):
+            # The fingerprint the new-style claim holds: the same inputs give the same one.
+            name = "idem:" + hashlib.sha256(("feedback\nform anonymous " + key)
+                                            .encode()).hexdigest()
+            dump = subprocess.run(["mdb_dump", "-p", "-s", "kv", str(SERVER["dir"] / ".ferry")],
+                                  text=True, capture_output=True, timeout=30).stdout.splitlines()
+            value = dump[dump.index(" " + name) + 1].strip()
+            self.assertTrue(value.startswith(execution_id + " "), value)
+            return value.split(" ", 1)[1]
+
+        stamp = time.time_ns()
+        body = {"message": "filed before the upgrade %d" % stamp}
+        status, _, answer = request("POST", "/api/v1/forms/feedback/submit", body,
+                                    headers={"Idempotency-Key": "probe-%d" % stamp})
+        self.assertEqual(status, 202, answer)
+        first = json.loads(answer)["id"]
+        fp = fingerprint_of(first, "probe-%d" % stamp)
+        claim_as_an_old_release("old-%d" % stamp, first, fp)
+        status, _, answer = request("POST", "/api/v1/forms/feedback/submit", body,
+                                    headers={"Idempotency-Key": "old-%d" % stamp})
+        self.assertEqual((status, json.loads(answer)["id"]), (202, first), answer)
+        self.assertTrue(json.loads(answer)["idempotent_replay"])
+        # An operator's start under that key stays the operator's.
+        status, _, answer = request("POST", "/api/v1/workflows/feedback/executions",
+                                    {"inputs": body}, token=OPERATOR,
+                                    headers={"Idempotency-Key": "op-%d" % stamp})
+        self.assertEqual(status, 202, answer)
+        operators = json.loads(answer)["id"]
+        claim_as_an_old_release("op-old-%d" % stamp, operators, fp)
+        status, _, answer = request("POST", "/api/v1/forms/feedback/submit", body,
+                                    headers={"Idempotency-Key": "op-old-%d" % stamp})
+        self.assertEqual(status, 202, answer)
+        self.assertNotIn(json.loads(answer)["id"], (first, operators))
+
     def test_without_tokens_an_unknown_form_is_not_found(self):
         # No token could pass the sign-in a 401 asks for.
         d = Path(tempfile.mkdtemp(prefix="ferry-forms-notokens-"))

@@ -37,6 +37,8 @@ const char kFrozenArrayMetaKey = 0;
 constexpr const char* kArrayName = "ferry.json.array";
 // RapidJSON string lengths are 32-bit (SizeType).
 constexpr size_t kMaxStringBytes = 0xFFFFFFFFu;
+// Each value counts 16 bytes against the conversion's max_bytes, besides its text.
+constexpr size_t kValueBytes = 16;
 
 // ---- the array markers ------------------------------------------------------------------
 
@@ -134,8 +136,9 @@ std::string describe_number(lua_State* L, int idx) {
 
 class Encoder {
   public:
-    Encoder(lua_State* L, rapidjson::Document::AllocatorType& alloc, InvalidUtf8 invalid)
-        : L_(L), alloc_(alloc), invalid_(invalid) {}
+    Encoder(lua_State* L, rapidjson::Document::AllocatorType& alloc, InvalidUtf8 invalid,
+            size_t max_bytes)
+        : L_(L), alloc_(alloc), invalid_(invalid), max_bytes_(max_bytes) {}
 
     Status run(int idx, rapidjson::Value& out) {
         int top = lua_gettop(L_);
@@ -150,6 +153,12 @@ class Encoder {
     // around it. On failure error_ is set and the caller unwinds (the stack is restored
     // once, in run()).
     bool value(int idx, rapidjson::Value& out, int depth) {
+        produced_ += kValueBytes;
+        if (lua_type(L_, idx) == LUA_TSTRING) produced_ += lua_rawlen(L_, idx);
+        if (produced_ > max_bytes_)
+            return fail_limit("the value is larger than " + std::to_string(max_bytes_ >> 20) +
+                              " MiB as JSON (a table or string reached through several "
+                              "references is copied for each of them)");
         switch (lua_type(L_, idx)) {
         case LUA_TNIL: out.SetNull(); return true;
         case LUA_TBOOLEAN: out.SetBool(lua_toboolean(L_, idx) != 0); return true;
@@ -352,6 +361,7 @@ class Encoder {
         if (!value(lua_gettop(L_), element, depth)) return false;
         path_.pop_back();
         lua_pop(L_, 1);
+        produced_ += key.size();
         rapidjson::Value name(key.data(), rapidjson::SizeType(key.size()), alloc_);
         out.AddMember(name, element, alloc_);
         return true;
@@ -405,12 +415,19 @@ class Encoder {
         error_ = make_error(ErrorKind::Validation, where.empty() ? what : where + ": " + what);
         return false;
     }
+    bool fail_limit(std::string what) {
+        fail(std::move(what));
+        error_.kind = ErrorKind::Limit;
+        return false;
+    }
 
     lua_State* L_;
     rapidjson::Document::AllocatorType& alloc_;
     InvalidUtf8 invalid_;
     std::vector<PathSegment> path_;
     std::vector<const void*> open_;  // tables on the current path, for cycle detection
+    size_t max_bytes_;
+    size_t produced_ = 0;  // bytes counted against max_bytes_
     Error error_;
 };
 
@@ -556,13 +573,13 @@ void push(lua_State* L, const rapidjson::Value& v) {
 }
 
 Status to_json(lua_State* L, int idx, rapidjson::Value& out,
-               rapidjson::Document::AllocatorType& alloc, InvalidUtf8 invalid) {
-    return Encoder(L, alloc, invalid).run(idx, out);
+               rapidjson::Document::AllocatorType& alloc, InvalidUtf8 invalid, size_t max_bytes) {
+    return Encoder(L, alloc, invalid, max_bytes).run(idx, out);
 }
 
-Result<std::string> to_json_text(lua_State* L, int idx, InvalidUtf8 invalid) {
+Result<std::string> to_json_text(lua_State* L, int idx, InvalidUtf8 invalid, size_t max_bytes) {
     rapidjson::Document doc;
-    Status converted = to_json(L, idx, doc, doc.GetAllocator(), invalid);
+    Status converted = to_json(L, idx, doc, doc.GetAllocator(), invalid, max_bytes);
     if (!converted) return converted.error();
     return json_text(doc);
 }

@@ -45,16 +45,22 @@ void push_empty_array(lua_State* L);
 // finished task's result this way).
 // Errors (Validation) for functions, userdata other than null, threads, cycles,
 // non-string/non-integer keys, mixed tables, NaN/inf, strings that are not UTF-8, depth >
-// kMaxDepth; the message names the path, e.g. "fields.tags[3]: cannot encode a function as
-// JSON". C++ exceptions (std::bad_alloc) propagate.
-// What to do with a string or key that is not UTF-8: refuse it (a task's output, a request
-// body: data that must arrive as it was), or keep it with U+FFFD for each bad byte (a log
-// line's fields: worth more a little damaged than lost).
+// kMaxDepth, and a Limit error past max_bytes; the message names the path, e.g. "fields.tags[3]:
+// cannot encode a function as JSON". C++ exceptions (std::bad_alloc) propagate. What to do with a
+// string or key that is not UTF-8: refuse it (a task's output, a request body: data that must
+// arrive as it was), or keep it with U+FFFD for each bad byte (a log line's fields: worth more a
+// little damaged than lost).
 enum class InvalidUtf8 { Refuse, Repair };
+// What one conversion may produce (its strings' bytes plus 16 per value); past it, a Limit
+// error. JSON has no references: a table reached through many is copied for each, and 23
+// small tables nested as t = {t, t} were 4 M values, GBs of memory and seconds of the loop,
+// outside every limit a task has (the conversion runs in C++).
+constexpr size_t kMaxEncodedBytes = size_t(128) << 20;
 Status to_json(lua_State* L, int idx, rapidjson::Value& out,
-               rapidjson::Document::AllocatorType& alloc,
-               InvalidUtf8 invalid = InvalidUtf8::Refuse);
+               rapidjson::Document::AllocatorType& alloc, InvalidUtf8 invalid = InvalidUtf8::Refuse,
+               size_t max_bytes = kMaxEncodedBytes);
 // Convenience: to JSON text (compact).
-Result<std::string> to_json_text(lua_State* L, int idx, InvalidUtf8 invalid = InvalidUtf8::Refuse);
+Result<std::string> to_json_text(lua_State* L, int idx, InvalidUtf8 invalid = InvalidUtf8::Refuse,
+                                 size_t max_bytes = kMaxEncodedBytes);
 
 }  // namespace ferry::json_lua

@@ -412,8 +412,11 @@ void Scheduler::resume(Task* t) {
                 json_lua::to_json(co, -nres, outcome.value, outcome.value.GetAllocator());
             if (!converted) {
                 lua_pop(co, nres);
-                fail(t, make_error(ErrorKind::LuaError,
-                                   std::string(kResultNotStored) + converted.error().message));
+                // A result past the conversion's bound is a limit reached, not a bug.
+                ErrorKind kind = converted.error().kind == ErrorKind::Limit ? ErrorKind::Limit
+                                                                            : ErrorKind::LuaError;
+                fail(t,
+                     make_error(kind, std::string(kResultNotStored) + converted.error().message));
                 return;
             }
         } else {

@@ -385,3 +385,36 @@ TEST_CASE("json_lua: markers, null and the stack", "[json_lua]") {
     CHECK(lua_gettop(L) == 2);
     lua_settop(L, 0);
 }
+
+TEST_CASE("json_lua: a value shared many times is bounded as the JSON it would be",
+          "[json_lua][limits]") {
+    // JSON has no references: a table reached through N references is copied N times. 23
+    // small tables as t = {t, t} were 4 M values, GBs of memory and seconds of the loop,
+    // outside every limit a task has (the conversion runs in C++).
+    LuaFixture lua;
+    constexpr size_t kCap = size_t(1) << 20;  // the default (128 MiB) takes seconds to reach
+    auto encode_capped = [&](const std::string& expression) {
+        REQUIRE(luaL_loadstring(lua.L, ("return " + expression).c_str()) == LUA_OK);
+        REQUIRE(lua_pcall(lua.L, 0, 1, 0) == LUA_OK);
+        auto text = json_lua::to_json_text(lua.L, -1, json_lua::InvalidUtf8::Refuse, kCap);
+        lua_pop(lua.L, 1);
+        return text;
+    };
+    auto dag = encode_capped(
+        "(function() local t = {'x'} for i = 1, 40 do t = {t, t} end return t end)()");
+    REQUIRE_FALSE(dag.ok());  // 2^40 values: stopped at the bound, not after them
+    CHECK(dag.error().kind == ErrorKind::Limit);
+    CHECK(dag.error().message.find("the value is larger than 1 MiB as JSON (a table or string "
+                                   "reached through several references is copied for each "
+                                   "of them)") != std::string::npos);
+    // One long string shared many times counts each time.
+    auto strings = encode_capped("(function() local s = string.rep('a', 100000) local t = {} "
+                                 "for i = 1, 20 do t[i] = s end return t end)()");
+    REQUIRE_FALSE(strings.ok());
+    CHECK(strings.error().kind == ErrorKind::Limit);
+    // Under the bound, sharing is the ordinary case: encoded.
+    auto shared = encode_capped("(function() local s = {1} return {s, s} end)()");
+    REQUIRE(shared.ok());
+    CHECK(shared.value() == "[[1],[1]]");
+    CHECK(json_lua::kMaxEncodedBytes == size_t(128) << 20);
+}

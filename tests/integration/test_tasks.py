@@ -707,6 +707,28 @@ steps:
                       "OPS-1", doc["steps"]["note"]["error"]["message"])
         self.assertEqual(len(self.state()["jira"]["issues"][0]["comments"]), 1)
 
+    def test_a_resumed_transition_waits_for_the_one_the_stopped_process_sent(self):
+        # The resumed step read the status at once, while the vendor was still making the
+        # transition the stopped process had sent, found it offered and sent it again: a
+        # global transition's post-functions ran twice.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
+        self.p.workflow("t", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "Move me"}}
+  - {id: move, task: ticket.transition, integration: jira, with: {key: "{{ steps.create.output.key }}", to: In Progress}}
+""")
+        doc = self.kill_while_slow("t", "POST", "/rest/api/3/issue/OPS-1/transitions",
+                                   delay_ms=1000)
+        self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["move"]["output"]["status"], "In Progress")
+        posts = self.m.requests(path="/rest/api/3/issue/OPS-1/transitions", method="POST")
+        self.assertEqual(len(posts), 1, posts)
+        # The change is on record: this step moved the issue, whichever attempt sent it.
+        diff = json.loads(self.ferry("executions", "diff", doc["id"], "--json").stdout)
+        moves = [c for c in diff if c.get("step") == "move"]
+        self.assertEqual(len(moves), 1, diff)
+
     def test_a_comment_whose_answer_timed_out_is_not_posted_twice(self):
         # No crash: the vendor finished the comment 0.5 s after the integration's timeout;
         # the check for it ran once, at once, and the comment was posted again. It looks

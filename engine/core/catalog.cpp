@@ -284,7 +284,7 @@ void check_input_entry(const TaskDef& t, const std::string& rel, const SourcePla
                        const std::string& name, const tmpl::Value& spec, bool nested,
                        std::vector<workflow::Diagnostic>& problems) {
     // Places are known for the top level only: a nested entry is reported at its input.
-    const std::string top = name.substr(0, name.find('.'));
+    const std::string top = name.substr(0, name.find_first_of(".["));
     if (!spec.is_dict()) {
         problems.push_back(diag_at(rel, places.key(top),
                                    "task '" + t.name + "': input '" + name +
@@ -340,6 +340,16 @@ void check_input_entry(const TaskDef& t, const std::string& rel, const SourcePla
                     name + "." + (key.is_string() ? std::string(key.str()) : tmpl::to_repr(key)),
                     sub, true, problems);
         }
+    }
+    if (const tmpl::Value* items = spec.dict_obj().find("items")) {
+        if (text != "array" && text != "any")
+            problem("items", "has items but type " + text + "; they describe an array's items");
+        else if (!items->is_dict())
+            problem("items",
+                    "has items = " + tmpl::to_repr(*items) +
+                        "; it must be an entry like {type = \"object\", properties = {...}}");
+        else
+            check_input_entry(t, rel, places, name + "[]", *items, true, problems);
     }
     // The enum holds for given values; a default outside it would reach the task unasked.
     const tmpl::Value* fallback = spec.dict_obj().find("default");

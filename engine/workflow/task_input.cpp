@@ -8,8 +8,8 @@
 namespace ferry::workflow {
 
 const std::vector<std::string>& task_input_spec_keys() {
-    static const std::vector<std::string> keys = {"type",   "required",    "default",   "enum",
-                                                  "format", "description", "properties"};
+    static const std::vector<std::string> keys = {"type",   "required",    "default",    "enum",
+                                                  "format", "description", "properties", "items"};
     return keys;
 }
 
@@ -51,6 +51,17 @@ void check_task_input(const tmpl::Value& spec, const tmpl::Value& value, const s
                                detail::describe_value(value));
             return;
         }
+    }
+    // An array's items, each as `items` declares it: for what `with:` writes as it is
+    // (ferry validate) only. At run time a list may be long, and checking each item on
+    // every start would cost every step: the task checks what it takes itself.
+    if (const tmpl::Value* items = entry(spec, "items");
+        written_only && items && items->is_dict() && value.is_sequence()) {
+        const auto& list = value.list_obj().items;
+        for (size_t i = 0; i < list.size(); ++i)
+            check_task_input(*items, list[i], name + "[" + std::to_string(i) + "]", written_only,
+                             problems);
+        return;
     }
     const tmpl::Value* properties = entry(spec, "properties");
     if (!properties || !properties->is_dict() || !value.is_dict()) return;

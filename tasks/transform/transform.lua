@@ -11,6 +11,7 @@
 local json = require("ferry.json")
 local time = require("ferry.time")
 local text = require("ferry.text")
+local quoted = text.quoted
 
 local NULL = json.null  -- an upvalue: ferry.json is a read-only proxy, each lookup a metamethod
 
@@ -191,15 +192,19 @@ local TRANSFORMS = {
   iso8601 = function(v) return utc_text("iso8601", v) end,
 }
 
+local TRANSFORM_NAMES = {}
+for name in pairs(TRANSFORMS) do TRANSFORM_NAMES[#TRANSFORM_NAMES + 1] = name end
+table.sort(TRANSFORM_NAMES)
+
 local function transform_named(name)
   local fn = TRANSFORMS[name]
   if fn then return fn end
-  local known = {}
-  for known_name in pairs(TRANSFORMS) do known[#known + 1] = known_name end
-  table.sort(known)
   error({ kind = "validation", message = "transform: unknown transform '" .. tostring(name) ..
-          "' (known: " .. table.concat(known, ", ") .. ")" })
+          "' (known: " .. table.concat(TRANSFORM_NAMES, ", ") .. ")" })
 end
+
+local MAPPING_KEYS = { source = true, target = true, map = true, transform = true, default = true,
+                       template = true }
 
 -- The mappings checked and their paths parsed once per mappings table: the engine hands
 -- every invocation of a step the same table (keeps_input, below). Weak keys: mappings built
@@ -214,6 +219,16 @@ local function plan_of(mappings)
     if type(m) ~= "table" or type(m.target) ~= "string" then
       error({ kind = "validation", message = "transform: mappings[" .. (i - 1) .. "] needs a 'target' path" })
     end
+    -- Checked here, once per mappings table, not when a value comes: a misspelt key
+    -- (transfrom, defualt) lost its transform or default without a word, and a misspelt
+    -- transform passed every run whose value was null, until the first that had one.
+    for key in pairs(m) do
+      if not MAPPING_KEYS[key] then
+        error({ kind = "validation", message = "transform: mappings[" .. (i - 1) .. "] has no key " ..
+                quoted(tostring(key)) .. " (keys: source, target, map, transform, default, template)" })
+      end
+    end
+    if m.transform ~= nil then transform_named(m.transform) end
     plan[i] = {
       source = type(m.source) == "string" and split_path(m.source) or nil,
       target = split_path(m.target),
@@ -238,6 +253,16 @@ return {
     mappings = {
       type = "array", required = true,
       description = "[{source, target, map, transform, default, template}]",
+      -- Declared so that `ferry validate` finds a misspelt key or transform name in what
+      -- `with:` writes; plan_of checks the same when the step runs.
+      items = { type = "object", properties = {
+        source = { type = "string", description = "dotted path in data" },
+        target = { type = "string", required = true, description = "dotted path in the output" },
+        map = { type = "object", description = "value -> replacement" },
+        transform = { type = "string", enum = TRANSFORM_NAMES, description = "a named transform" },
+        default = { description = "when the value is null or missing" },
+        template = { type = "string", description = "an expression over value and data" },
+      } },
     },
   },
   output = { description = "the object built from the mappings' targets" },

@@ -2451,13 +2451,18 @@ return {name = "t.o", input = {opts = {type = "object", properties = {
         self.p.write("tasks/a/bad.lua", """\
 return {name = "t.bad", input = {
   a = {type = "string", properties = {x = {type = "string"}}},
-  b = {type = "object", properties = {x = {type = "strnig", default = "y"}}}},
+  b = {type = "object", properties = {x = {type = "strnig", default = "y"}}},
+  c = {type = "string", items = {type = "string"}},
+  d = {type = "array", items = {type = "object", properties = {k = {type = "strng"}}}}},
   run = function() return {} end}
 """)
         p = self.p.ferry("validate", data=False)
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         for line in ("tasks/a/bad.lua:2:25: task 't.bad': input 'a' has properties but type "
                      "string; they describe the keys of an object",
+                     "task 't.bad': input 'c' has items but type string; they describe an "
+                     "array's items",
+                     "task 't.bad': input 'd[].k' has type 'strng'; types: ",
                      "tasks/a/bad.lua:3:3: task 't.bad': input 'b.x' has a default; an entry "
                      "under 'properties' cannot (give the object input a default instead)",
                      "tasks/a/bad.lua:3:3: task 't.bad': input 'b.x' has type 'strnig'; types: "):
@@ -4498,6 +4503,46 @@ outputs:
                  1717279200500: "2024-06-01 22:00:00"}                 # Unix milliseconds
         doc = self.assertRun("sn", "--input", "times=" + json.dumps(list(cases)))
         self.assertEqual(doc["outputs"]["got"], list(cases.values()))
+
+    def test_a_misspelt_mapping_key_or_transform_is_an_error_whatever_the_value(self):
+        # A misspelt key (transfrom, defualt) lost its transform or default without a word,
+        # and a misspelt transform passed every run whose value was null: validate checks
+        # what with: writes, and the step checks every mapping before any value.
+        self.p.workflow("typos", """\
+steps:
+  - id: t
+    task: transform
+    with:
+      data: {n: null, a: "x"}
+      mappings:
+        - {source: n, target: typo_null, transform: to_strng}
+        - {source: a, target: b, transfrom: uppercase, defualt: "n/a"}
+""")
+        r = self.p.ferry("validate")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("task 'transform' input 'mappings[0].transform' must be one of "
+                      "'date_to_days_remaining', ", r.stdout)
+        self.assertIn("got 'to_strng'", r.stdout)
+        self.assertIn("task 'transform' input 'mappings[1]' has no key 'transfrom' (did you "
+                      "mean 'transform'?)", r.stdout)
+        self.assertIn("input 'mappings[1]' has no key 'defualt' (did you mean 'default'?)",
+                      r.stdout)
+        # Written through an expression, only the run can tell: it fails, null or not.
+        self.p.workflow("typos", """\
+inputs:
+  name: {type: string, default: to_strng}
+steps:
+  - id: t
+    task: transform
+    with:
+      data: {n: null}
+      mappings:
+        - {source: n, target: d, transform: "{{ inputs.name }}"}
+""")
+        self.assertEqual(self.p.ferry("validate").returncode, 0)
+        rc, doc, err = self.p.run("typos")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("transform: unknown transform 'to_strng'", doc["error"]["message"])
 
     def test_errors_name_the_transform_and_quote_the_value_briefly(self):
         self.p.workflow("bad", """\

@@ -72,3 +72,21 @@ TEST_CASE("written values skip what only a run knows", "[workflow][task_input]")
     CHECK(problems(spec, R"({"sise": "{{ n }}"})", true) ==
           Lines{"input 'p' has no key 'sise' (did you mean 'size'?)"});
 }
+
+TEST_CASE("an array input's items, as ferry validate reads what with: writes",
+          "[workflow][task_input]") {
+    const char* spec = R"({"type": "array", "items": {"type": "object", "properties": {
+        "target": {"type": "string", "required": true},
+        "transform": {"type": "string", "enum": ["lowercase", "uppercase"]}}}})";
+    CHECK(problems(spec, R"([{"target": "a", "transform": "lowercase"}])", true).empty());
+    CHECK(problems(spec, R"([{"target": "a"}, {"target": "b", "transfrom": "lowercase"},
+                            {"target": "c", "transform": "lowercas"}])",
+                   true) == Lines{"input 'p[1]' has no key 'transfrom' (did you mean 'transform'?)",
+                                  "input 'p[2].transform' must be one of 'lowercase', "
+                                  "'uppercase'; got 'lowercas'"});
+    // An expression's item is known only when it runs.
+    CHECK(
+        problems(spec, R"([{"target": "a", "transform": "{{ t }}"}, "{{ more }}"])", true).empty());
+    // At run time the task checks its own items: a list may be long, and every start paid.
+    CHECK(problems(spec, R"([{"target": "a", "transfrom": "x"}])", false).empty());
+}

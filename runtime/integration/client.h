@@ -120,6 +120,7 @@ class IntegrationClient {
     // The wait before a retry: Retry-After when the answer has one (plus upward jitter),
     // else the backoff. nullopt when Retry-After is longer than max_retry_after.
     std::optional<uint64_t> retry_delay_ms(int next_attempt, std::optional<uint64_t> retry_after);
+    std::string redact_own_parts(std::string text) const;
     Result<HttpRequest> build(const IntegrationRequest& req, bool for_preview);
     Status apply_auth(HttpRequest& out, bool for_preview);
     Status sign_webhook(HttpRequest& out, bool for_preview);

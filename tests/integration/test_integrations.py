@@ -815,19 +815,41 @@ steps:
           local p = ferry.http.request{integration = "target", method = "POST", path = "/x",
                                        body = guess, preview = true}
           local ok, err = pcall(ctx.http, {method = "POST", path = "/x", body = guess})
-          out[name] = {preview = p.body == guess, dry_run = not ok and err.data.request.body == guess,
+          out[name] = {preview = p.body == guess, dry_run = not ok and err.data.body == guess,
                        auth = p.headers.Authorization}
         end
         return out
 """ % lua_guesses)
         rc, doc, err = self.run_wf("peek")
-        self.assertEqual(rc, 0, err)
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:3000])
         out = doc["steps"]["peek"]["output"]
         for name in guesses:
             with self.subTest(guess=name):
                 self.assertEqual(out[name], {"preview": True, "dry_run": True,
                                              "auth": "[REDACTED]"})
         self.assertEqual(m.requests(), [])
+        # Nor the error of a request that failed: its message quoted the task's path back
+        # through the Redactor.
+        self.configure("http://127.0.0.1:9", "auth: {type: basic, username: %s, password: "
+                       "\"${env:SN_PASSWORD}\"}" % SN_USER)
+        self.p.workflow("peek", """\
+steps:
+  - id: peek
+    task: lua
+    with:
+      script: |
+        local guesses = {%s}
+        local out = {}
+        for name, guess in pairs(guesses) do
+          local res, err = ferry.http.request{integration = "target",
+                                              url = "http://127.0.0.1:9/" .. guess, retry = false}
+          out[name] = res == nil and string.find(err.message, guess, 1, true) ~= nil
+        end
+        return out
+""" % lua_guesses)
+        rc, doc, err = self.run_wf("peek")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:3000])
+        self.assertEqual(doc["steps"]["peek"]["output"], {name: True for name in guesses})
 
     def test_a_secret_is_redacted_before_its_integration_is_first_used(self):
         # Secrets were learnt at an integration's first request: a value recorded before it

@@ -78,6 +78,16 @@ open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Di
     std::vector<workflow::Diagnostic> local;
     std::vector<workflow::Diagnostic>& probs = problems ? *problems : local;
     auto app = engine::App::open(ao, probs);
+    if (!app && options.reads_history_only && app.error().kind == ErrorKind::Validation &&
+        !options.tolerate_config_problems) {
+        std::fprintf(stderr,
+                     "warning: %s\nwarning: ferry.yaml does not load (above); the history is "
+                     "read without it ('ferry validate' lists every problem)\n",
+                     printable(app.error().describe()).c_str());
+        ao.tolerate_config_problems = true;
+        probs.clear();
+        app = engine::App::open(ao, probs);
+    }
     if (!app) {
         std::fprintf(stderr, "ferry: %s\n", app.error().describe().c_str());
         return nullptr;

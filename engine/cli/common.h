@@ -21,6 +21,9 @@ struct CommonOptions {
     bool no_sync = false;
     bool tolerate_config_problems = false;  // validate reports ferry.yaml itself
     bool store_must_exist = false;          // commands that only read history
+    // Reading the history needs no integration: a ferry.yaml that does not load (a deploy's
+    // typo, the moment the history is most needed) is warned about, not fatal.
+    bool reads_history_only = false;
 };
 
 // Consumes --project DIR, --data DIR, --no-sync (and their --x=VALUE forms) at argv[i];

@@ -252,6 +252,7 @@ int dlq_command(int argc, char** argv) {
     if (all && args.size() != 1) return usage_error("dlq", "replay --all takes no ID");
     if (sub != "list" && !all && args.size() != 2) return usage_error("dlq", sub + " needs one ID");
     common.store_must_exist = true;
+    common.reads_history_only = sub == "list";
     auto app = open_app(common, true);
     if (!app) return 2;
     if (sub == "list") return list(*app, json);

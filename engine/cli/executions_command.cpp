@@ -541,6 +541,7 @@ int executions_command(int argc, char** argv) {
                            "reject, cancel)");
     std::string sub = rest[0];
     common.store_must_exist = true;
+    common.reads_history_only = sub == "list" || sub == "show" || sub == "diff" || sub == "export";
     if (sub == "approve" || sub == "reject")
         return decide_subcommand(common, sub, int(rest.size() - 1), rest.data() + 1);
     if (sub == "cancel") return cancel_subcommand(common, int(rest.size() - 1), rest.data() + 1);

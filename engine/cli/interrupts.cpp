@@ -1,6 +1,7 @@
 #include "cli/interrupts.h"
 
 #include "core/executor.h"
+#include "core/history.h"
 
 #include <csignal>
 #include <cstdio>
@@ -12,12 +13,16 @@ namespace ferry::cli {
 InterruptNotice::InterruptNotice(engine::App& app, std::string command,
                                  std::vector<std::string> ids)
     : app_(app), command_(std::move(command)), ids_(std::move(ids)) {
-    // SIGHUP: a closed terminal or a dropped ssh session stops the command as Ctrl-C does.
+    // SIGHUP: a closed terminal or a dropped ssh session stops the command as Ctrl-C does,
+    // unless the process was started ignoring it: that is `nohup`, asking to go on.
+    struct sigaction hup {};
+    const bool hup_ignored = sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler == SIG_IGN;
     const int signals[kSignals] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < kSignals; ++i) {
         handles_[i].owner = this;
         uv_signal_init(app_.loop.raw(), &handles_[i].signal);
         handles_[i].signal.data = &handles_[i];
+        if (signals[i] == SIGHUP && hup_ignored) continue;
         uv_signal_start(&handles_[i].signal, &InterruptNotice::on_signal, signals[i]);
         uv_unref(reinterpret_cast<uv_handle_t*>(&handles_[i].signal));
     }
@@ -34,29 +39,42 @@ InterruptNotice::~InterruptNotice() {
 void InterruptNotice::on_signal(uv_signal_t* h, int sig) {
     const InterruptNotice& self = *static_cast<Handle*>(h->data)->owner;
     // Events not delivered yet would vanish with the process: dead letters instead.
+    const size_t undelivered = self.app_.notifier ? self.app_.notifier->pending() : 0;
     if (self.app_.notifier) self.app_.notifier->dead_letter_pending();
     Status flushed = self.app_.engine->flush();
     if (self.before_exit_) self.before_exit_();
-    std::string which, how;
-    if (self.ids_.size() == 1) {
-        which = "execution " + self.ids_.front() + " stops";
-        how = "`ferry resume " + self.ids_.front() + "` continues it";
-    } else {
-        which = (self.ids_.empty() ? std::string("its") : std::to_string(self.ids_.size())) +
-                " executions stop";
-        how = "`ferry resume` continues them";
-    }
+    // An execution that ended (the command was waiting for its event deliveries) does not
+    // stop here, and needs no resume.
+    std::vector<std::string> stopping;
+    for (const std::string& id : self.ids_)
+        if (!engine::execution_ended(engine::stored_status(*self.app_.store, id)))
+            stopping.push_back(id);
+    const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
+    const char* unwritten = flushed ? "" : " (the last records could not be written)";
     // On a terminal the line starts below the echoed ^C; elsewhere it is a line among the
     // others.
-    std::fprintf(stderr,
-                 "%sferry %s: interrupted (%s): %s here%s; %s (finished steps do not run "
-                 "again)\n",
-                 ::isatty(STDERR_FILENO) ? "\n" : "", self.command_.c_str(),
-                 sig == SIGINT    ? "SIGINT"
-                 : sig == SIGTERM ? "SIGTERM"
-                                  : "SIGHUP",
-                 which.c_str(), flushed ? "" : " (the last records could not be written)",
-                 how.c_str());
+    const char* newline = ::isatty(STDERR_FILENO) ? "\n" : "";
+    if (stopping.empty() && self.named_) {
+        std::fprintf(stderr, "%sferry %s: interrupted (%s) after its executions ended%s%s\n",
+                     newline, self.command_.c_str(), name, unwritten,
+                     undelivered ? ": their undelivered events are in the dead-letter queue "
+                                   "('ferry dlq list')"
+                                 : "");
+    } else {
+        std::string which, how;
+        if (stopping.size() == 1) {
+            which = "execution " + stopping.front() + " stops";
+            how = "`ferry resume " + stopping.front() + "` continues it";
+        } else {
+            which = (stopping.empty() ? std::string("its") : std::to_string(stopping.size())) +
+                    " executions stop";
+            how = "`ferry resume` continues them";
+        }
+        std::fprintf(stderr,
+                     "%sferry %s: interrupted (%s): %s here%s; %s (finished steps do not run "
+                     "again)\n",
+                     newline, self.command_.c_str(), name, which.c_str(), unwritten, how.c_str());
+    }
     std::fflush(stderr);
     std::fflush(stdout);
     // Running coroutines and the writer thread are not unwound: as after a crash, the

@@ -26,7 +26,10 @@ class InterruptNotice {
     InterruptNotice(const InterruptNotice&) = delete;
     InterruptNotice& operator=(const InterruptNotice&) = delete;
 
-    void add(const std::string& id) { ids_.push_back(id); }
+    void add(const std::string& id) {
+        ids_.push_back(id);
+        named_ = true;
+    }
     // An execution that ended: it is not among those that stop.
     void finished(const std::string& id) { std::erase(ids_, id); }
     // Runs after the flush, before the line and the exit (what the command prints of the
@@ -43,6 +46,7 @@ class InterruptNotice {
     engine::App& app_;
     std::string command_;
     std::vector<std::string> ids_;
+    bool named_ = !ids_.empty();  // executions were named (some may have ended since)
     std::function<void()> before_exit_;
     static constexpr int kSignals = 3;
     Handle handles_[kSignals];

@@ -50,6 +50,11 @@ int dispatch(int argc, char** argv);
 constexpr const char* kCommands[] = {"run",   "validate", "resume", "executions",
                                      "tasks", "dlq",      "serve",  "render"};
 
+// --project and --data as separate words, their value the next argument.
+bool is_valued_common_option(std::string_view arg) {
+    return arg == "--project" || arg == "--data";
+}
+
 bool is_common_option(std::string_view arg) {
     for (std::string_view name : {"--project", "--data"})
         if (arg == name ||
@@ -66,7 +71,9 @@ void fill_standard_descriptors() {
     for (int fd = 0; fd <= 2; ++fd) {
         if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
         // The lowest free descriptor: this one, as the lower ones are open by now.
-        int opened = open("/dev/null", O_RDWR);
+        // Read-only: a write to a closed stdout still fails, as it did ("could not write the
+        // output", exit 1), rather than pass for written.
+        int opened = open("/dev/null", O_RDONLY);
         if (opened > 2) close(opened);
     }
 }
@@ -126,11 +133,19 @@ int dispatch(int argc, char** argv) {
         argv = moved.data();
     }
     std::string_view command = argv[1];
-    if (command == "help" && argc == 3) {  // `ferry help run`: run's own help
-        std::string name = argv[2];
-        if (std::find(std::begin(kCommands), std::end(kCommands), name) != std::end(kCommands)) {
+    if (leading > 1 && leading >= argc) {  // `ferry --project X` and nothing more
+        std::fprintf(stderr, "ferry: missing a command after '%s' (see 'ferry --help')\n",
+                     argv[argc - 1]);
+        return 2;
+    }
+    if (command == "help") {  // `ferry help run`: run's own help (common options aside)
+        std::vector<char*> named;
+        for (int i = 2; i < argc; ++i)
+            if (!is_common_option(argv[i]) && !(i > 2 && is_valued_common_option(argv[i - 1])))
+                named.push_back(argv[i]);
+        if (named.size() == 1) {
             char help[] = "--help";
-            char* args[] = {argv[0], argv[2], help, nullptr};
+            char* args[] = {argv[0], named[0], help, nullptr};
             return dispatch(3, args);
         }
     }

@@ -8,6 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -26,7 +27,8 @@ constexpr const char* kValidateUsage =
     "Check workflows (YAML syntax, unknown keys, unknown tasks and providers, bad step\n"
     "references, dependency cycles, invalid expressions, defaults of the wrong type), task\n"
     "files (Lua syntax), templates (Jinja2 syntax) and ferry.yaml. Without PATH, the whole\n"
-    "project. Every problem is printed as FILE:LINE:COL: message.\n"
+    "project (a folder with none of ferry.yaml, workflows/, tasks/ and templates/ is not one:\n"
+    "exit 2). Every problem is printed as FILE:LINE:COL: message, in file name order.\n"
     "\n"
     "Exit status: 0 when everything is valid, 2 otherwise.\n";
 
@@ -158,15 +160,22 @@ struct Checker {
     void path(const std::string& p, const std::string& template_root = {}, bool named = false) {
         std::error_code ec;
         if (fs::is_directory(p, ec)) {
+            // In name order, not the directory's: the same checkout listed its problems in
+            // another order on another machine (CI logs, golden files).
+            std::vector<fs::directory_entry> entries;
             for (auto it = fs::recursive_directory_iterator(p, ec);
-                 !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+                 !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+                entries.push_back(*it);
+            std::sort(entries.begin(), entries.end(),
+                      [](const auto& a, const auto& b) { return a.path() < b.path(); });
+            for (const fs::directory_entry& entry : entries) {
                 std::error_code type_ec;
-                if (it->is_regular_file(type_ec)) {
-                    path(it->path().string(), template_root);
-                } else if (!it->is_directory(type_ec) && checked_name(it->path().string())) {
+                if (entry.is_regular_file(type_ec)) {
+                    path(entry.path().string(), template_root);
+                } else if (!entry.is_directory(type_ec) && checked_name(entry.path().string())) {
                     // Skipped by every loader: a file the project seems to have, but does not.
-                    bool dangling = it->is_symlink(type_ec) && !fs::exists(it->path(), type_ec);
-                    add(it->path().string() + ":1:1: " +
+                    bool dangling = entry.is_symlink(type_ec) && !fs::exists(entry.path(), type_ec);
+                    add(entry.path().string() + ":1:1: " +
                         (dangling ? "a symbolic link to nothing" : "not a regular file") +
                         ", so it is not loaded");
                 }
@@ -222,10 +231,25 @@ int validate_command(int argc, char** argv) {
     if (!app) return 2;
     Checker c{*app, {}, 0, {}, {}};
     if (paths.empty()) {
+        // Run from the wrong folder, validate checked Ferry's built-in tasks and passed: a
+        // CI step that never looked at the project.
+        std::error_code ec;
+        fs::path root(common.project);
+        bool a_project =
+            fs::symlink_status(root / "ferry.yaml", ec).type() != fs::file_type::not_found ||
+            fs::exists(root / "workflows", ec) || fs::exists(root / "tasks", ec) ||
+            fs::exists(root / "templates", ec);
+        if (!a_project) {
+            std::fprintf(
+                stderr,
+                "ferry validate: %s has no ferry.yaml, workflows/, tasks/ or templates/: is "
+                "it the "
+                "project? (--project DIR)\n",
+                printable(fs::absolute(root, ec).lexically_normal().string(), true).c_str());
+            return 2;
+        }
         for (const auto& d : task_problems)
             c.add(d.describe());
-        fs::path root(common.project);
-        std::error_code ec;
         // symlink_status: a dangling or looping link is a ferry.yaml that cannot be read.
         if (fs::symlink_status(root / "ferry.yaml", ec).type() != fs::file_type::not_found)
             c.config_file((root / "ferry.yaml").string());

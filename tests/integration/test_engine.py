@@ -2884,6 +2884,24 @@ steps:
                 shown = json.loads(self.p.ferry("executions", "show", m.group(2), "--json").stdout)
                 self.assertEqual(shown["steps"]["first"]["status"], "succeeded")
 
+    def test_nohup_still_keeps_a_run_going(self):
+        # SIGHUP stops a run as Ctrl-C does, but a run started ignoring it (nohup) asked to
+        # go on: it finished before, and must still.
+        self.p.workflow("nap", "steps:\n  - {id: nap, task: sleep, with: {duration: 2s}}\n")
+        proc = subprocess.Popen([FERRY, "run", "nap", "--project", str(self.p.dir),
+                                 "--data", str(self.p.data)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=str(self.p.dir), text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+        self.procs.append(proc)
+        deadline, err = time.monotonic() + 15, ""
+        while "nap started" not in err and time.monotonic() < deadline:
+            err += proc.stderr.readline()
+        self.assertIn("nap started", err)
+        proc.send_signal(signal.SIGHUP)
+        out, rest = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, rest)
+        self.assertEqual(json.loads(out)["status"], "succeeded")
+
     def test_an_approval_decided_at_the_terminal_stops_as_a_run_does(self):
         # `executions approve` runs the execution on, as `ferry run` does, but Ctrl-C killed
         # it without a word (and `&` from a script ignored it): nothing said to resume.
@@ -2927,7 +2945,9 @@ steps:
         r = subprocess.run(["sh", "-c", 'exec "$0" executions list --project "$1" --data "$2" '
                             '>&-', FERRY, str(self.p.dir), str(self.p.data)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        # Its output had nowhere to go: a failure, said, not an abort (nor a success).
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("could not write the output", r.stderr)
 
     def test_ctrl_c_stops_a_resume_too_even_when_it_was_started_ignoring_it(self):
         # ferry resume had no handlers: Ctrl-C killed it without a word, and started with

@@ -131,6 +131,22 @@ run "common options before the command" 0 --project proj validate &&
   { grep -q "no problems" err && ok "ferry --project DIR validate" || bad "ferry --project DIR validate" "$(cat err)"; }
 run "a run with --data before the command" 0 --data proj/.ferry --project=proj run w &&
   { grep -q '"status":"succeeded"' out && ok "options before run" || bad "options before run" "$(cat out)"; }
+# validate from a folder that is not a project checked the built-in tasks and passed.
+mkdir -p notproject
+(cd notproject && "$FERRY" validate >../out 2>../err </dev/null; echo $? >../rc)
+if [[ "$(cat rc)" == 2 ]] && grep -q "has no ferry.yaml, workflows/, tasks/ or templates/: is it the project?" err; then
+  ok "validate outside a project"; else bad "validate outside a project" "rc $(cat rc): $(cat err)"; fi
+# Problems in file name order, whatever order the directory lists them in.
+mkdir -p order/workflows
+for n in 9 3 7 1 5 2 8 4 6; do printf 'steps:\n  - {id: a, task: loq}\n' > order/workflows/w$n.yaml; done
+run "validate order" 2 validate --project order &&
+  { if [[ "$(grep -o 'w[0-9].yaml' out | tr '\n' ' ')" == "w1.yaml w2.yaml w3.yaml w4.yaml w5.yaml w6.yaml w7.yaml w8.yaml w9.yaml " ]]; then ok "validate lists problems in name order"; else bad "validate order" "$(cat out)"; fi; }
+# The history is read when ferry.yaml does not load (a bad deploy), with a warning.
+cp -r proj broken && printf 'integrations:\n  x: {type: http, base_url: "http://a\n' > broken/ferry.yaml
+run "history with a broken ferry.yaml" 0 executions list --project broken --data proj/.ferry &&
+  { grep -q "ferry.yaml does not load (above); the history is read without it" err && grep -q "succeeded" out && ok "history read despite ferry.yaml" || bad "history read despite ferry.yaml" "$(cat err)"; }
+run "a run with a broken ferry.yaml" 2 run w --project broken --data proj/.ferry &&
+  expect_err "a run still refuses a broken ferry.yaml" "ferry.yaml:"
 # A value that reads like a help request is the option's value, not help with exit 0
 # (`cancel ID --reason "$WHY" && ...` went on as if cancelled).
 run "an option's value -h" 2 executions cancel NOPE --reason -h --project proj --data proj/.ferry &&

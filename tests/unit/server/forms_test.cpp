@@ -209,7 +209,8 @@ TEST_CASE("page: ids that cannot collide, every error of a field beside it", "[f
     CHECK(form_page(form, Value::dict(), {}).find("<title>f</title>") != std::string::npos);
 }
 
-TEST_CASE("page: the submit waits for the outcome; language, direction, autocomplete", "[forms]") {
+TEST_CASE("page: the submit waits for the outcome, and takes language, direction, autocomplete",
+          "[forms]") {
     auto r = workflow::load_project_config_text(R"(forms:
   plain:
     workflow: w

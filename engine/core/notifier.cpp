@@ -52,8 +52,8 @@ void EventNotifier::deliver(const workflow::EventSubscription& sub, const Engine
     req.http.headers = {{"content-type", "application/json"}, {"webhook-id", delivery.webhook_id}};
     req.idempotent = true;  // the receiver deduplicates by webhook-id
     uint64_t number = ++next_delivery_;
-    in_flight_.emplace(number, std::move(delivery));
-    client->send(std::move(req), [this, number](IntegrationOutcome out) {
+    auto [slot, _] = in_flight_.emplace(number, std::move(delivery));
+    slot->second.request = client->send(std::move(req), [this, number](IntegrationOutcome out) {
         auto it = in_flight_.find(number);
         if (it == in_flight_.end()) return;  // dead-lettered already, at a stop
         Delivery d = std::move(it->second);
@@ -68,14 +68,35 @@ void EventNotifier::deliver(const workflow::EventSubscription& sub, const Engine
 }
 
 void EventNotifier::dead_letter_pending() {
-    for (const auto& [number, d] : in_flight_) {
+    auto pending = std::move(in_flight_);
+    in_flight_.clear();
+    for (const auto& [number, d] : pending) {
         if (on_delivery_) on_delivery_(false);
+        // The attempts made so far, and how the last one went, as a delivery given up on
+        // after its retries says them.
+        std::vector<std::string> attempts;
+        if (IntegrationClient* client = integrations_.find(d.integration))
+            attempts = client->cancel(d.request);
+        // The last attempt that got an outcome (the one in flight, cut short now, has none).
+        std::string last;
+        for (auto it = attempts.rbegin(); it != attempts.rend() && last.empty(); ++it) {
+            tmpl::Value record = tmpl::value_from_json(*it);
+            const tmpl::Value* status = dict_get(record, "status");
+            const tmpl::Value* error = dict_get(record, "error");
+            const tmpl::Value* kind = error ? dict_get(*error, "kind") : nullptr;
+            const tmpl::Value* message = error ? dict_get(*error, "message") : nullptr;
+            if (status && status->is_int())
+                last = "; the last answer: HTTP " + std::to_string(status->as_int());
+            else if (kind && kind->is_string() && kind->str() != "cancelled" && message &&
+                     message->is_string())
+                last = "; the last attempt: " + std::string(message->str());
+        }
         dead_letter(d,
                     "not delivered: the process stopped before the delivery ended (it may "
-                    "have arrived; the receiver can tell by its webhook-id)",
-                    0);
+                    "have arrived; the receiver can tell by its webhook-id)" +
+                        last,
+                    int(attempts.size()));
     }
-    in_flight_.clear();
 }
 
 void EventNotifier::dead_letter(const Delivery& d, const std::string& why, int attempts) {

@@ -38,6 +38,7 @@ class EventNotifier {
     // What a dead letter of one delivery says, but its error and attempts.
     struct Delivery {
         std::string webhook_id, url, body, integration, type, execution_id;
+        uint64_t request = 0;  // the client's, to cancel it and take its attempts at a stop
     };
     void deliver(const workflow::EventSubscription& sub, const EngineEvent& e);
     void dead_letter(const Delivery& d, const std::string& why, int attempts);

@@ -212,16 +212,23 @@ void write_canonical(const Value& v, std::string& out) {
 
 // What an Idempotency-Key promises to repeat: the inputs and the dry-run flag.
 // Whether the stored execution was started by a form submit without a token: only such
-// a claim may answer another one (an operator's start would tell its outputs).
-bool anonymous_form_submit(store::Store& store, const std::string& id) {
-    auto record = store.get_execution(id);
+// a claim may answer another one (an operator's start would tell its outputs). Releases
+// before trigger_info.token recorded no token: a submit of a form that is not public had
+// one, whatever the record says.
+bool anonymous_form_submit(App& app, const std::string& id) {
+    auto record = app.store->get_execution(id);
     if (!record || !record.value()) return false;
     Result<Value> doc = parse_json_body(*record.value());
     if (!doc || !doc.value().is_dict()) return false;
     const Value* trigger = doc.value().dict_obj().find("trigger");
     const Value* info = doc.value().dict_obj().find("trigger_info");
-    return trigger && trigger->is_string() && trigger->str() == "form" && info &&
-           info->is_dict() && !info->dict_obj().find("token");
+    if (!trigger || !trigger->is_string() || trigger->str() != "form" || !info ||
+        !info->is_dict() || info->dict_obj().find("token"))
+        return false;
+    const Value* form = info->dict_obj().find("form");
+    const workflow::FormSpec* spec =
+        form && form->is_string() ? app.config.form(std::string(form->str())) : nullptr;
+    return spec && spec->is_public;
 }
 
 std::string request_fingerprint(const StartRequest& r) {
@@ -267,12 +274,12 @@ void start_execution(Api& api, StartRequest request, Responder res) {
             if (old && old.value()) seen = std::move(old);
         }
         if (seen && !seen.value() && !request.anonymous_key_as_sent.empty()) {
-            std::string before = std::string(kIdempotencyClaims) +
-                                 crypto::sha256_hex(request.workflow + "\n" +
-                                                    request.anonymous_key_as_sent);
+            std::string before =
+                std::string(kIdempotencyClaims) +
+                crypto::sha256_hex(request.workflow + "\n" + request.anonymous_key_as_sent);
             auto old = claimed(*app.store, before);
             if (old && old.value() &&
-                anonymous_form_submit(*app.store, std::string(claimed_execution(*old.value()))))
+                anonymous_form_submit(app, std::string(claimed_execution(*old.value()))))
                 seen = std::move(old);
         }
         std::optional<std::string> known;

@@ -1516,15 +1516,17 @@ class ExecutionEvents(TaskTest):
             f.write(serve_util.tokens_yaml() + "server: {shutdown_grace: 2s}\n")
         for delay_ms, lost in ((500, False), (6000, True)):
             with self.subTest(delay_ms=delay_ms):
+                if lost:  # a first attempt answered 503, its retry held past the grace
+                    self.m.fault(method="POST", path="/webhook/siem", status=503)
                 self.m.fault(method="POST", path="/webhook/siem", delay_ms=delay_ms)
-                seen = len(self.m.requests(path="/webhook/siem", method="POST"))
+                seen = len(self.m.requests(path="/webhook/siem", method="POST")) + int(lost)
                 server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
                 try:
                     status, doc = server.json("POST", "/api/v1/workflows/ok/executions?wait=10s",
                                               {"inputs": {}}, role="operator")
                     self.assertEqual(status, 200, doc)
                     deadline = time.monotonic() + 10
-                    while (len(self.m.requests(path="/webhook/siem", method="POST")) == seen
+                    while (len(self.m.requests(path="/webhook/siem", method="POST")) <= seen
                            and time.monotonic() < deadline):
                         time.sleep(0.02)
                 finally:
@@ -1539,6 +1541,10 @@ class ExecutionEvents(TaskTest):
                 self.assertEqual((entries[0]["source"], entries[0]["execution_id"]),
                                  ("events", doc["id"]))
                 self.assertIn("the process stopped before the delivery ended", entries[0]["error"])
+                # As a delivery given up on after its retries: how many went out, and how
+                # the last one that got an answer went.
+                self.assertIn("; the last answer: HTTP 503", entries[0]["error"])
+                self.assertEqual(entries[0]["attempts"], 2)
                 sent = self.m.requests(path="/webhook/siem", method="POST")[-1]
                 self.assertEqual(entries[0]["webhook_id"], sent["headers"]["webhook-id"])
                 self.assertIn("1 event delivery(ies) had not ended: put in the dead-letter queue",

@@ -281,6 +281,7 @@ int serve_command(int argc, char** argv) {
     app->engine->on_event([&events, &api](const engine::EngineEvent& e) {
         events.on_event(e);
         if (e.type == "execution.finished") api.execution_ended(e.execution_id);
+        if (e.type == "step.waiting") api.execution_waiting(e.execution_id);
     });
     events.add_routes(api);
     engine::server::Schedules schedules(*app, dry_run, log, api.store_room());

@@ -193,12 +193,29 @@ void Api::on_execution_end(const std::string& execution_id, std::weak_ptr<Pendin
 }
 
 void Api::execution_ended(const std::string& execution_id) {
+    waiting_answers_.erase(execution_id);  // no decision to wait for any more
     auto it = end_answers_.find(execution_id);
     if (it == end_answers_.end()) return;
     std::vector<std::weak_ptr<PendingAnswer>> waiting = std::move(it->second);
     end_answers_.erase(it);
     for (const auto& weak : waiting)
         if (auto pending = weak.lock()) pending->execution_ended();
+}
+
+void Api::on_execution_waiting(const std::string& execution_id,
+                               std::weak_ptr<PendingAnswer> pending) {
+    auto& waiting = waiting_answers_[execution_id];
+    std::erase_if(waiting, [](const std::weak_ptr<PendingAnswer>& p) { return p.expired(); });
+    waiting.push_back(std::move(pending));
+}
+
+void Api::execution_waiting(const std::string& execution_id) {
+    auto it = waiting_answers_.find(execution_id);
+    if (it == waiting_answers_.end()) return;
+    std::vector<std::weak_ptr<PendingAnswer>> waiting = std::move(it->second);
+    waiting_answers_.erase(it);
+    for (const auto& weak : waiting)
+        if (auto pending = weak.lock()) pending->execution_waiting();
 }
 
 void Api::answer_pending() {

@@ -151,6 +151,8 @@ class Api {
         virtual void answer_now() = 0;
         // The execution it waits for has ended (see on_execution_end).
         virtual void execution_ended() {}
+        // The execution waits for a decision (see on_execution_waiting).
+        virtual void execution_waiting() {}
     };
     void add_pending(std::weak_ptr<PendingAnswer> pending);
     void answer_pending();
@@ -159,6 +161,11 @@ class Api {
     // one answered by its wait limit is gone with its request, not kept until the end.
     void on_execution_end(const std::string& execution_id, std::weak_ptr<PendingAnswer> pending);
     void execution_ended(const std::string& execution_id);
+    // The same for an execution that comes to wait for a decision (an approval): a person's
+    // answer takes longer than any ?wait, and a requester at a form page need not wait it out.
+    void on_execution_waiting(const std::string& execution_id,
+                              std::weak_ptr<PendingAnswer> pending);
+    void execution_waiting(const std::string& execution_id);
 
   private:
     Role authenticate(const ServerRequest& req, std::string* caller, bool* basic) const;
@@ -170,6 +177,7 @@ class Api {
     std::vector<Route> routes_;
     std::vector<std::weak_ptr<PendingAnswer>> pending_;
     std::unordered_map<std::string, std::vector<std::weak_ptr<PendingAnswer>>> end_answers_;
+    std::unordered_map<std::string, std::vector<std::weak_ptr<PendingAnswer>>> waiting_answers_;
 };
 
 // Route families.

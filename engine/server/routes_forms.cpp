@@ -215,6 +215,9 @@ void submit(Api& api, Call& c) {
     std::optional<uint64_t> wait = wait_query(c);
     if (!wait) return;
     sr.wait_ms = *wait;
+    // A requester waits for the outcome, not for an approver: the page says it waits for
+    // one as soon as it does (the page's own wait, 10 s by default, would run out first).
+    sr.answer_when_waiting = true;
     if (c.role < Role::Viewer) sr.present = summarized;
     if (browser) {
         FormSpec copy = *form;  // the config outlives requests, but keep the answer self-contained

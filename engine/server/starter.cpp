@@ -63,7 +63,7 @@ void reply_stored(App& app, Responder& res, const Present& present, const std::s
 
 // A waiting client: answered once, by the end of the execution, by the wait limit, or at
 // shutdown (202 with the status then: the execution is durable and resumes at the next start).
-struct Waiter : Api::PendingAnswer {
+struct Waiter : Api::PendingAnswer, std::enable_shared_from_this<Waiter> {
     App* app = nullptr;
     Responder res;
     Present present;
@@ -84,6 +84,20 @@ struct Waiter : Api::PendingAnswer {
     void answer_now() override {
         if (!execution_id.empty()) answer_accepted();
     }
+    // It waits for a decision: said once what made it so is durable (a 202 promises that).
+    void execution_waiting() override {
+        if (done) return;
+        std::weak_ptr<Waiter> self = weak_from_this();
+        app->store->after_commit([self] {
+            auto w = self.lock();
+            if (!w || w->done) return;
+            w->done = true;
+            w->timer.reset();
+            reply(w->res, w->present, 202, accepted_body(w->execution_id, "waiting", w->replay),
+                  {{"Content-Type", "application/json"},
+                   {"Location", "/api/v1/executions/" + w->execution_id}});
+        });
+    }
     // A repeat's wait (reply_repeat): the execution it names has ended.
     void execution_ended() override {
         if (done) return;
@@ -98,11 +112,11 @@ struct Waiter : Api::PendingAnswer {
 // timed out at a proxy sends exactly this); one that runs elsewhere or waits for a decision
 // parked by `ferry run` is answered 202 with its status at once.
 void reply_repeat(Api* api, App& app, Responder res, const Present& present, const std::string& id,
-                  uint64_t wait_ms) {
+                  uint64_t wait_ms, bool answer_when_waiting = false) {
     res.annotate("execution_id", id);
     std::string status = stored_status(app, id);
     if (execution_ended(status) && wait_ms) return reply_stored(app, res, present, id, true);
-    if (api && wait_ms && app.engine->runs(id)) {
+    if (api && wait_ms && app.engine->runs(id) && !(answer_when_waiting && status == "waiting")) {
         auto waiter = std::make_shared<Waiter>();
         waiter->app = &app;
         waiter->res = std::move(res);
@@ -302,8 +316,9 @@ void start_execution(Api& api, StartRequest request, Responder res) {
             auto held = std::make_shared<Responder>(std::move(res));
             when_claim_durable(*app.store, idem_key,
                                [api = &api, a = &app, held, present = request.present, id,
-                                wait = request.wait_ms] {
-                                   reply_repeat(api, *a, std::move(*held), present, id, wait);
+                                wait = request.wait_ms, at_decision = request.answer_when_waiting] {
+                                   reply_repeat(api, *a, std::move(*held), present, id, wait,
+                                                at_decision);
                                });
             return;
         }
@@ -357,6 +372,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     }
     *exec_id = started.value();
     waiter->execution_id = *exec_id;
+    if (wait && request.answer_when_waiting) api.on_execution_waiting(*exec_id, waiter);
     waiter->res.annotate("execution_id", *exec_id);
     if (request.on_started) request.on_started(*exec_id);
     if (!idem_key.empty()) {

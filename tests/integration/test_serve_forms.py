@@ -77,6 +77,11 @@ forms:
     public: true
     fields:
       - {name: why, label: Why, type: string}
+  gated-form:
+    title: Gated
+    workflow: gated
+    public: true
+    wait: 1m
   review:
     title: Review
     workflow: review
@@ -747,6 +752,22 @@ class Requesters(unittest.TestCase):
         self.assertIn("could not be carried out", body)
         self.assertNotIn("on purpose", body)  # the error is the operators'
 
+
+    def test_a_request_waiting_for_an_approval_is_said_at_once(self):
+        # The page waits for the outcome; an approval takes a person, longer than any wait:
+        # the requester read the answer only when the page's wait ran out (behind a proxy's
+        # 60 s read timeout, a 504 for a request that was filed).
+        status, _, page = request("GET", "/forms/gated-form")
+        action = re.search(r'<form method="post" action="([^"]+)"', page).group(1)
+        self.assertEqual(action, "/api/v1/forms/gated-form/submit?wait=1m")
+        key = re.search(r'name="ferry\.submission" value="(\w+)"', page).group(1)
+        form = urllib.parse.urlencode([("ferry.submission", key)])
+        for _ in range(2):  # and so is its reload
+            started = time.monotonic()
+            status, _, body = request("POST", action, form, headers=self.BROWSER)
+            self.assertLess(time.monotonic() - started, 20)
+            self.assertEqual(status, 202, body)
+            self.assertIn("Your request was submitted and waits for an approval.", body)
 
     def test_the_page_itself_brings_the_outcome_and_its_outputs(self):
         # The page posted without ?wait, so a browser only ever read "being carried out":

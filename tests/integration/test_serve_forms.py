@@ -309,7 +309,7 @@ class Forms(unittest.TestCase):
     def test_list_shows_public_forms_to_everyone_and_all_to_viewers(self):
         status, _, body = request("GET", "/api/v1/forms")
         self.assertEqual(status, 200)
-        public = ["feedback", "short-note", "broken-form", "review"]
+        public = ["feedback", "short-note", "broken-form", "gated-form", "review"]
         self.assertEqual([f["name"] for f in json.loads(body)["forms"]], public)
         status, _, body = request("GET", "/api/v1/forms", token=VIEWER)
         forms = json.loads(body)["forms"]

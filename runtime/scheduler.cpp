@@ -157,9 +157,15 @@ Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_arg
         t->co_ = idle_threads_.back().first;
         t->co_ref_ = idle_threads_.back().second;
         idle_threads_.pop_back();
-    } else {
-        t->co_ = lua_newthread(L);
-        t->co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else if (!new_thread(L, t)) {
+        // The VM is full past the engine's reserve: the task fails at its first resume,
+        // as one whose arguments could not be pushed does, instead of Lua aborting.
+        t->start_error_ = std::make_unique<Error>(vm_full_error());
+        t->started_ns_ = Loop::hrtime_ns();
+        tasks_.emplace(t->id_, std::move(task));
+        ready_.push_back(t->id_);
+        loop_.wake();
+        return t;
     }
     task_slot(t->co_) = t;
     // A new thread inherits its creator's hook and a reused one may have been armed: the
@@ -169,8 +175,13 @@ Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_arg
     t->started_ns_ = Loop::hrtime_ns();
     tasks_.emplace(t->id_, std::move(task));
     if (push_args) {
-        // A failure ends the task at its first resume: the caller holds t until then.
-        if (Result<int> pushed = push_protected(push_args, t->co_))
+        // A failure ends the task at its first resume: the caller holds t until then. The
+        // arguments are the task's data: under the VM's cap, not in the engine's reserve
+        // (a fan-out's inputs filled that, and the next thread could not be made).
+        vm_.set_task_running(true);
+        Result<int> pushed = push_protected(push_args, t->co_);
+        vm_.set_task_running(false);
+        if (pushed)
             t->nargs_ = pushed.value();
         else
             t->start_error_ = std::make_unique<Error>(pushed.error());
@@ -185,6 +196,34 @@ Task* Scheduler::spawn(int function_ref, std::function<int(lua_State*)> push_arg
     ready_.push_back(t->id_);
     loop_.wake();
     return t;
+}
+
+Error Scheduler::vm_full_error() const {
+    return make_error(ErrorKind::Limit,
+                      "memory limit exceeded: the Lua VM is out of memory (limit " +
+                          std::to_string(vm_.memory_limit() >> 20) + " MiB)");
+}
+
+// A new coroutine and its registry reference, made in a protected call: at the VM's limit
+// (the engine's reserve spent too) either allocation fails, and unprotected that was Lua's
+// panic, an abort of the whole process. False then, nothing made.
+bool Scheduler::new_thread(lua_State* L, Task* t) {
+    if (!lua_checkstack(L, 3)) return false;
+    lua_pushcfunction(L, [](lua_State* S) -> int {
+        lua_newthread(S);
+        lua_pushvalue(S, -1);
+        lua_Integer ref = luaL_ref(S, LUA_REGISTRYINDEX);
+        lua_pushinteger(S, ref);
+        return 2;  // the thread, its reference
+    });
+    if (lua_pcall(L, 0, 2, 0) != LUA_OK) {
+        lua_pop(L, 1);  // the error object
+        return false;
+    }
+    t->co_ = lua_tothread(L, -2);
+    t->co_ref_ = int(lua_tointeger(L, -1));
+    lua_pop(L, 2);  // the registry holds the thread
+    return true;
 }
 
 Task* Scheduler::current(lua_State* L, const char* what) {
@@ -435,9 +474,7 @@ void Scheduler::resume(Task* t) {
         bool deadline = t->limit_hit_.rfind("timeout exceeded", 0) == 0;
         err = make_error(deadline ? ErrorKind::Timeout : ErrorKind::Limit, t->limit_hit_);
     } else if (status == LUA_ERRMEM) {
-        err = make_error(ErrorKind::Limit,
-                         "memory limit exceeded: the Lua VM is out of memory (limit " +
-                             std::to_string(vm_.memory_limit() >> 20) + " MiB)");
+        err = vm_full_error();
     } else if (lua_istable(co, -1)) {
         // Raw reads: an error table's metatable is the task's, and a __index that raises or
         // loops would run here, in C++, with no protected call and no budget around it.
@@ -541,11 +578,7 @@ Result<int> Scheduler::push_protected(const std::function<int(lua_State*)>& push
     if (status != LUA_OK) {
         std::string message = lua_type(P, -1) == LUA_TSTRING ? lua_tostring(P, -1) : "error";
         lua_settop(P, 0);
-        if (status == LUA_ERRMEM) {
-            return make_error(ErrorKind::Limit,
-                              "memory limit exceeded: the Lua VM is out of memory (limit " +
-                                  std::to_string(vm_.memory_limit() >> 20) + " MiB)");
-        }
+        if (status == LUA_ERRMEM) return vm_full_error();
         return make_error(ErrorKind::LuaError,
                           "the task's arguments could not be built: " + message);
     }
@@ -588,7 +621,7 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     // limits) and release the thread. They cannot yield from here, so they get what is left
     // of the task's limits, at most kCloseInstructions and kCloseMs: a cleanup that loops
     // held the loop (and the cancel that ended the task) for the rest of the task's budget.
-    if (!hooks_dead) {
+    if (!hooks_dead && t->co_) {
         const uint64_t now = Loop::hrtime_ns();
         if (close_share_iteration_ != iterations_) {
             close_share_iteration_ = iterations_;
@@ -610,6 +643,13 @@ void Scheduler::finish(Task* t, TaskOutcome outcome) {
     // After the to-be-closed variables, which give a `local lock <close>` up themselves.
     if (!held_.empty()) release_locks(t);
     ending_mid_request_ = 0;
+    if (!t->co_) {  // never had a thread (new_thread failed): nothing to give back
+        auto done = std::move(t->done_);
+        tasks_.erase(t->id_);
+        finished_.emplace_back(std::move(done), std::move(outcome));
+        loop_.wake();
+        return;
+    }
     task_slot(t->co_) = nullptr;
     // Kept for the next spawn (a few): a new thread, its stack and collecting them were
     // ~5% of a short task's cost. Reset, it holds nothing of this task. Not one whose

@@ -307,6 +307,8 @@ class Scheduler {
     // answer, a large for_each item), and an error there outside a protected call would
     // reach Lua's panic handler and abort the process; here it is the task's error.
     Result<int> push_protected(const std::function<int(lua_State*)>& push, lua_State* target);
+    bool new_thread(lua_State* L, Task* t);
+    Error vm_full_error() const;  // a task that met the whole VM's cap
     // Deadlines of tasks with a timeout, and wake-up times of sleeping tasks: two heaps
     // (scheduler_timers.cpp) and one timer armed for the earliest of both, instead of a uv
     // timer per task (~200 B and ~0.8 µs each). A task leaves the heaps when it finishes; the

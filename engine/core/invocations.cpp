@@ -158,6 +158,10 @@ void Engine::push_task_context(lua_State* L, Run& run, Unit& unit) {
         lua_pushinteger(L, lua_Integer(unit.interrupted_attempt_started_ms));
         lua_setfield(L, -2, "interrupted_attempt_started_ms");
     }
+    if (unit.interrupted && unit.resumed_at_ms) {
+        lua_pushinteger(L, lua_Integer(unit.resumed_at_ms));
+        lua_setfield(L, -2, "resumed_at_ms");
+    }
     if (unit.item_index >= 0) {
         push_value(L, unit.item);
         lua_setfield(L, -2, "item");

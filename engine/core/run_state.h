@@ -51,6 +51,9 @@ struct Engine::Unit {
     bool interrupted = false;      // re-run after a crash stopped it (ctx.resumed)
     // When the attempt the crash stopped had started (unix ms; 0: unknown).
     uint64_t interrupted_attempt_started_ms = 0;
+    // When this process took the interrupted step up: the stopped process sent nothing
+    // after it, so its last request is out of the vendor's hands a timeout later.
+    uint64_t resumed_at_ms = 0;
     uint64_t wait_deadline_ms = 0;  // approval: when it times out (unix ms; 0: never)
     uint64_t started_ms = 0;
     uint64_t finished_ms = 0;
@@ -176,7 +179,7 @@ struct Engine::Run {
     // Cancelled while already failing: the failure came first and stays the verdict (it
     // ends "failed", with its error and its on_failure hook); the cancel stops what runs.
     bool failed_before_cancel = false;
-    bool from_history = false;  // resumed: its values were read back from records
+    bool from_history = false;      // resumed: its values were read back from records
     std::vector<Task*> hook_tasks;  // workflow hooks running for it (a cancel stops them)
     tmpl::Value error;              // the execution's error, if failed
     tmpl::Value outputs;

@@ -199,6 +199,7 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 return;
             }
             unit.interrupted = unit.attempt > 0;
+            if (unit.interrupted) unit.resumed_at_ms = uint64_t(now_unix_ms());
             if (const uint64_t retry_at = time_ms("retry_at");
                 status == "retrying" && unit.attempt > 0 && unit.input_ready &&
                 retry_at > now_unix_ms()) {

@@ -368,6 +368,17 @@ local function look_after_unknown(spec, busy_until)
   return found
 end
 
+-- Whether a request the stopped process sent may still be in the vendor's hands: a resumed
+-- step within an integration timeout of being taken up (ctx.resumed_at_ms). Past it, what
+-- the vendor shows is what it did.
+function M.stopped_process_may_be_sending(ctx)
+  if not ctx.resumed then return false end
+  local timeout = ctx.integration and ctx.integration.timeout_ms
+  timeout = type(timeout) == "number" and timeout or 30000
+  local taken_up = type(ctx.resumed_at_ms) == "number" and ctx.resumed_at_ms or ferry.time.now_ms()
+  return ferry.time.now_ms() < taken_up + timeout
+end
+
 -- Whether a write that is not idempotent (a comment, a work note), which an earlier attempt
 -- may have sent, has landed: look() (truthy when it is there) asked as the vendor settles,
 -- and, after a crash, once more when a request the stopped process sent may no longer be
@@ -376,13 +387,15 @@ end
 function M.landed(ctx, look)
   -- A comment is seldom the attempt's first request (a lookup, a field update come
   -- first), so when it was sent is not known: only that it was before the process
-  -- stopped, and so before now. It may be in the vendor's hands until now plus the
-  -- request timeout.
+  -- stopped, and so before this process took the step up (ctx.resumed_at_ms). It may be
+  -- in the vendor's hands until then plus the request timeout; not later (a retry after
+  -- the resume, or a second write of the same step, waited the whole window again).
   local busy_until = unknown_until(ctx, nil)
   if busy_until then
     local timeout = ctx.integration and ctx.integration.timeout_ms
     timeout = type(timeout) == "number" and timeout or 30000
-    busy_until = math.max(busy_until, ferry.time.now_ms() + timeout)
+    local taken_up = type(ctx.resumed_at_ms) == "number" and ctx.resumed_at_ms or ferry.time.now_ms()
+    busy_until = math.max(busy_until, taken_up + timeout)
   end
   local found = M.settled(look)
   local wait_ms = busy_until and busy_until - ferry.time.now_ms() or 0

@@ -88,8 +88,9 @@ return {
     -- A resumed step: the stopped process may have sent this transition, still in the
     -- vendor's hands (and a global transition is offered from its own target status too:
     -- sent again, its post-functions ran twice). It is looked for as the vendor settles and
-    -- past that request's timeout (tickets.landed) before it is sent, as comments are.
-    local sent_before = ctx.resumed and tickets.landed(ctx, arrived)
+    -- past that request's timeout (tickets.landed) before it is sent, as comments are;
+    -- once that window is over (a retry after the resume), the status read above tells.
+    local sent_before = tickets.stopped_process_may_be_sending(ctx) and tickets.landed(ctx, arrived)
     if sent_before then
       ctx.log.info("the transition is already made (the stopped process sent it)", { issue = ref })
     end

@@ -228,13 +228,13 @@ local function plan_of(mappings)
                 quoted(tostring(key)) .. " (keys: source, target, map, transform, default, template)" })
       end
     end
-    if m.transform ~= nil then transform_named(m.transform) end
+    if not is_null(m.transform) then transform_named(m.transform) end
     plan[i] = {
       source = type(m.source) == "string" and split_path(m.source) or nil,
       target = split_path(m.target),
       target_text = m.target,
       map = type(m.map) == "table" and m.map or nil,
-      transform = m.transform,
+      transform = not is_null(m.transform) and m.transform or nil,
       template = type(m.template) == "string" and m.template or nil,
       default = m.default,
     }

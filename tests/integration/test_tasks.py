@@ -729,6 +729,28 @@ steps:
         moves = [c for c in diff if c.get("step") == "move"]
         self.assertEqual(len(moves), 1, diff)
 
+    def test_a_resumed_transition_shorter_than_the_window_gets_through_on_its_retry(self):
+        # Each retry after a resume waited the whole window again (now plus the timeout):
+        # a step timeout shorter than that never got to send the transition at all.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
+        self.p.workflow("t", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "Move me"}}
+  - id: move
+    task: ticket.transition
+    integration: jira
+    timeout: 2s
+    retry: {max_attempts: 4, initial_delay: 1s, max_delay: 1s}
+    with: {key: "{{ steps.create.output.key }}", to: In Progress}
+""")
+        # Killed while it reads the transitions: the transition itself was never sent.
+        doc = self.kill_while_slow("t", "GET", "/rest/api/3/issue/OPS-1/transitions",
+                                   delay_ms=1000)
+        self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
+        posts = self.m.requests(path="/rest/api/3/issue/OPS-1/transitions", method="POST")
+        self.assertEqual(len(posts), 1, posts)
+
     def test_a_comment_whose_answer_timed_out_is_not_posted_twice(self):
         # No crash: the vendor finished the comment 0.5 s after the integration's timeout;
         # the check for it ran once, at once, and the comment was posted again. It looks

@@ -571,3 +571,50 @@ TEST_CASE("scheduler: tasks that fill the VM to its last bytes fail with limit, 
     CHECK(failed > 0);
     CHECK(failed < 8);  // the first ones fit
 }
+
+TEST_CASE("scheduler: a fan-out whose inputs meet the full VM fails its tasks, the process "
+          "lives",
+          "[scheduler][limits]") {
+    // New tasks' arguments were built outside any task, in the engine's reserve: a fan-out
+    // at the VM's cap filled it with data nothing could free, and the next new thread
+    // could not be made (Lua's panic: an abort of the whole process).
+    Loop loop;
+    LuaVM vm(LuaVmLimits{size_t(24) << 20});
+    vm.add_module("ferry.sleep", lua_api::open_sleep);
+    Scheduler scheduler(loop, vm);
+    Result<int> chunk = vm.load_chunk("=hold", R"(return function(rows)
+        ferry.sleep(200)
+        return #rows
+    end)");
+    REQUIRE(chunk);
+    std::vector<TaskOutcome> outcomes;
+    constexpr int kTasks = 400;  // 400 x ~100 KB of arguments: past the cap and the reserve
+    for (int i = 0; i < kTasks; ++i) {
+        Result<int> fn = vm.run_chunk(chunk.value());
+        REQUIRE(fn);
+        TaskLimits limits;
+        limits.memory_bytes = 0;
+        scheduler.spawn(
+            fn.value(),
+            [](lua_State* L) {
+                lua_createtable(L, 1000, 0);
+                for (int r = 1; r <= 1000; ++r) {
+                    lua_pushfstring(L, "row %d of the task's input, some text to weigh", r);
+                    lua_rawseti(L, -2, r);
+                }
+                return 1;
+            },
+            limits, [&](TaskOutcome outcome) { outcomes.push_back(std::move(outcome)); });
+    }
+    loop.run();
+    REQUIRE(outcomes.size() == kTasks);
+    size_t failed = 0;
+    for (const TaskOutcome& o : outcomes) {
+        if (o.ok) continue;
+        ++failed;
+        INFO(o.error.message);
+        CHECK(o.error.kind == ErrorKind::Limit);
+    }
+    CHECK(failed > 0);
+    CHECK(vm.memory_used() <= vm.memory_limit() + LuaVM::kEngineReserveBytes);
+}

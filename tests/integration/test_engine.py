@@ -4563,6 +4563,22 @@ steps:
         rc, doc, err = self.p.run("typos")
         self.assertEqual(rc, 1, err)
         self.assertIn("transform: unknown transform 'to_strng'", doc["error"]["message"])
+        # A null transform is no transform, as a null default is none.
+        self.p.workflow("none", """\
+inputs:
+  name: {type: string, default: null}
+steps:
+  - id: t
+    task: transform
+    with:
+      data: {a: "x"}
+      mappings:
+        - {source: a, target: b, transform: null}
+        - {source: a, target: c, transform: "{{ inputs.name }}"}
+""")
+        rc, doc, err = self.p.run("none")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:1000])
+        self.assertEqual(doc["steps"]["t"]["output"], {"b": "x", "c": "x"})
 
     def test_errors_name_the_transform_and_quote_the_value_briefly(self):
         self.p.workflow("bad", """\

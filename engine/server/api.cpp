@@ -186,36 +186,50 @@ void Api::add_pending(std::weak_ptr<PendingAnswer> pending) {
     pending_.push_back(std::move(pending));
 }
 
-void Api::on_execution_end(const std::string& execution_id, std::weak_ptr<PendingAnswer> pending) {
-    auto& waiting = end_answers_[execution_id];
-    std::erase_if(waiting, [](const std::weak_ptr<PendingAnswer>& p) { return p.expired(); });
+namespace {
+
+using AnswersByExecution =
+    std::unordered_map<std::string, std::vector<std::weak_ptr<Api::PendingAnswer>>>;
+
+void remember(AnswersByExecution& answers, const std::string& execution_id,
+              std::weak_ptr<Api::PendingAnswer> pending) {
+    auto& waiting = answers[execution_id];
+    std::erase_if(waiting, [](const auto& p) { return p.expired(); });
     waiting.push_back(std::move(pending));
+}
+
+// The answers waiting for execution_id, taken out of answers (each told once).
+std::vector<std::shared_ptr<Api::PendingAnswer>> take(AnswersByExecution& answers,
+                                                      const std::string& execution_id) {
+    std::vector<std::shared_ptr<Api::PendingAnswer>> out;
+    auto it = answers.find(execution_id);
+    if (it == answers.end()) return out;
+    for (const auto& weak : it->second)
+        if (auto pending = weak.lock()) out.push_back(std::move(pending));
+    answers.erase(it);
+    return out;
+}
+
+}  // namespace
+
+void Api::on_execution_end(const std::string& execution_id, std::weak_ptr<PendingAnswer> pending) {
+    remember(end_answers_, execution_id, std::move(pending));
 }
 
 void Api::execution_ended(const std::string& execution_id) {
     waiting_answers_.erase(execution_id);  // no decision to wait for any more
-    auto it = end_answers_.find(execution_id);
-    if (it == end_answers_.end()) return;
-    std::vector<std::weak_ptr<PendingAnswer>> waiting = std::move(it->second);
-    end_answers_.erase(it);
-    for (const auto& weak : waiting)
-        if (auto pending = weak.lock()) pending->execution_ended();
+    for (const auto& pending : take(end_answers_, execution_id))
+        pending->execution_ended();
 }
 
 void Api::on_execution_waiting(const std::string& execution_id,
                                std::weak_ptr<PendingAnswer> pending) {
-    auto& waiting = waiting_answers_[execution_id];
-    std::erase_if(waiting, [](const std::weak_ptr<PendingAnswer>& p) { return p.expired(); });
-    waiting.push_back(std::move(pending));
+    remember(waiting_answers_, execution_id, std::move(pending));
 }
 
 void Api::execution_waiting(const std::string& execution_id) {
-    auto it = waiting_answers_.find(execution_id);
-    if (it == waiting_answers_.end()) return;
-    std::vector<std::weak_ptr<PendingAnswer>> waiting = std::move(it->second);
-    waiting_answers_.erase(it);
-    for (const auto& weak : waiting)
-        if (auto pending = weak.lock()) pending->execution_waiting();
+    for (const auto& pending : take(waiting_answers_, execution_id))
+        pending->execution_waiting();
 }
 
 void Api::answer_pending() {

@@ -530,6 +530,51 @@ TEST_CASE("scheduler: a task that keeps the CPU yields to the loop between slice
     }
 }
 
+namespace {
+
+// A 24 MiB VM whose tasks have no memory budget of their own: the VM's cap is the one met.
+struct SmallVm {
+    Loop loop;
+    LuaVM vm{LuaVmLimits{size_t(24) << 20}};
+    std::optional<Scheduler> scheduler;
+    std::vector<TaskOutcome> outcomes;
+    SmallVm() {
+        vm.add_module("ferry.sleep", lua_api::open_sleep);
+        scheduler.emplace(loop, vm);
+    }
+    // Spawns `count` tasks of `code` (a chunk returning a function), each given push_args'
+    // values, and runs them all to their end.
+    void run(const char* code, int count, std::function<int(lua_State*)> push_args) {
+        Result<int> chunk = vm.load_chunk("=task", code);
+        REQUIRE(chunk);
+        for (int i = 0; i < count; ++i) {
+            Result<int> fn = vm.run_chunk(chunk.value());
+            REQUIRE(fn);
+            TaskLimits limits;
+            limits.memory_bytes = 0;
+            scheduler->spawn(fn.value(), push_args, limits, [this](TaskOutcome outcome) {
+                outcomes.push_back(std::move(outcome));
+            });
+        }
+        loop.run();
+        REQUIRE(outcomes.size() == size_t(count));
+    }
+    // How many failed; each failure must be the VM's limit.
+    size_t failed_at_the_limit() const {
+        size_t failed = 0;
+        for (const TaskOutcome& o : outcomes) {
+            if (o.ok) continue;
+            ++failed;
+            INFO(o.error.message);
+            CHECK(o.error.kind == ErrorKind::Limit);
+            CHECK(o.error.message.find("the Lua VM is out of memory") != std::string::npos);
+        }
+        return failed;
+    }
+};
+
+}  // namespace
+
 TEST_CASE("scheduler: tasks that fill the VM to its last bytes fail with limit, the process "
           "lives",
           "[scheduler][limits]") {
@@ -537,37 +582,15 @@ TEST_CASE("scheduler: tasks that fill the VM to its last bytes fail with limit, 
     // traceback, built on the main state outside any protected call, could not be
     // allocated, and Lua's panic handler aborted the whole process (a 40-item for_each of
     // row tables took ferry serve down, and every restart resumed into the same abort).
-    Loop loop;
-    LuaVM vm(LuaVmLimits{size_t(24) << 20});
-    vm.add_module("ferry.sleep", lua_api::open_sleep);
-    Scheduler scheduler(loop, vm);
-    Result<int> chunk = vm.load_chunk("=rows", R"(return function()
+    SmallVm f;
+    f.run(R"(return function()
         local rows = {}
         for i = 1, 200000 do rows[i] = {i} end
         ferry.sleep(100)
         return #rows
-    end)");
-    REQUIRE(chunk);
-    std::vector<TaskOutcome> outcomes;
-    for (int i = 0; i < 8; ++i) {
-        Result<int> fn = vm.run_chunk(chunk.value());
-        REQUIRE(fn);
-        TaskLimits limits;
-        limits.memory_bytes = 0;  // the VM's cap is the one reached
-        scheduler.spawn(
-            fn.value(), [](lua_State*) { return 0; }, limits,
-            [&](TaskOutcome outcome) { outcomes.push_back(std::move(outcome)); });
-    }
-    loop.run();
-    REQUIRE(outcomes.size() == 8);
-    size_t failed = 0;
-    for (const TaskOutcome& o : outcomes) {
-        if (o.ok) continue;
-        ++failed;
-        INFO(o.error.message);
-        CHECK(o.error.kind == ErrorKind::Limit);
-        CHECK(o.error.message.find("the Lua VM is out of memory") != std::string::npos);
-    }
+    end)",
+          8, [](lua_State*) { return 0; });
+    size_t failed = f.failed_at_the_limit();
     CHECK(failed > 0);
     CHECK(failed < 8);  // the first ones fit
 }
@@ -578,43 +601,20 @@ TEST_CASE("scheduler: a fan-out whose inputs meet the full VM fails its tasks, t
     // New tasks' arguments were built outside any task, in the engine's reserve: a fan-out
     // at the VM's cap filled it with data nothing could free, and the next new thread
     // could not be made (Lua's panic: an abort of the whole process).
-    Loop loop;
-    LuaVM vm(LuaVmLimits{size_t(24) << 20});
-    vm.add_module("ferry.sleep", lua_api::open_sleep);
-    Scheduler scheduler(loop, vm);
-    Result<int> chunk = vm.load_chunk("=hold", R"(return function(rows)
+    SmallVm f;
+    // 400 x ~100 KB of arguments: past the cap and the reserve.
+    f.run(R"(return function(rows)
         ferry.sleep(200)
         return #rows
-    end)");
-    REQUIRE(chunk);
-    std::vector<TaskOutcome> outcomes;
-    constexpr int kTasks = 400;  // 400 x ~100 KB of arguments: past the cap and the reserve
-    for (int i = 0; i < kTasks; ++i) {
-        Result<int> fn = vm.run_chunk(chunk.value());
-        REQUIRE(fn);
-        TaskLimits limits;
-        limits.memory_bytes = 0;
-        scheduler.spawn(
-            fn.value(),
-            [](lua_State* L) {
-                lua_createtable(L, 1000, 0);
-                for (int r = 1; r <= 1000; ++r) {
-                    lua_pushfstring(L, "row %d of the task's input, some text to weigh", r);
-                    lua_rawseti(L, -2, r);
-                }
-                return 1;
-            },
-            limits, [&](TaskOutcome outcome) { outcomes.push_back(std::move(outcome)); });
-    }
-    loop.run();
-    REQUIRE(outcomes.size() == kTasks);
-    size_t failed = 0;
-    for (const TaskOutcome& o : outcomes) {
-        if (o.ok) continue;
-        ++failed;
-        INFO(o.error.message);
-        CHECK(o.error.kind == ErrorKind::Limit);
-    }
-    CHECK(failed > 0);
-    CHECK(vm.memory_used() <= vm.memory_limit() + LuaVM::kEngineReserveBytes);
+    end)",
+          400, [](lua_State* L) {
+              lua_createtable(L, 1000, 0);
+              for (int r = 1; r <= 1000; ++r) {
+                  lua_pushfstring(L, "row %d of the task's input, some text to weigh", r);
+                  lua_rawseti(L, -2, r);
+              }
+              return 1;
+          });
+    CHECK(f.failed_at_the_limit() > 0);
+    CHECK(f.vm.memory_used() <= f.vm.memory_limit() + LuaVM::kEngineReserveBytes);
 }

@@ -326,7 +326,7 @@ TEST_CASE("pattern checks survive long strings in linear time", "[workflow][inpu
     // every position (quadratic: tens of seconds at this size).
     Workflow wf = workflow_with_inputs("  d: {type: string, pattern: \"^(a|b)*$\"}\n"
                                        "  e: {type: string, pattern: \"a+c\"}\n");
-    std::string big(50'000, 'a');
+    std::string big(16'000, 'a');  // values up to 16,384 characters are matched
     CHECK(resolve_inputs(wf, json(("{\"d\": \"" + big + "\"}").c_str())).ok());
     CHECK_FALSE(resolve_inputs(wf, json(("{\"d\": \"" + big + "c\"}").c_str())).ok());
     CHECK_FALSE(resolve_inputs(wf, json(("{\"e\": \"" + big + "\"}").c_str())).ok());
@@ -419,4 +419,27 @@ TEST_CASE("convert_cli_input converts text to the declared type", "[workflow][in
     CHECK(err(array, R"([{"k": 1, "k": 1}])").find("the key 'k' appears twice") !=
           std::string::npos);
     CHECK(err(any, R"({"x": 1, "x": 2})").find("the key 'x' appears twice") != std::string::npos);
+}
+
+TEST_CASE("a pattern is matched after max_length, and on values of bounded length",
+          "[workflow][inputs]") {
+    // A match costs the value's length times the pattern's states: a 1 MB value for a
+    // field of 100 characters held the loop for seconds before its length refused it.
+    Workflow wf =
+        workflow_with_inputs(R"(  code: {type: string, pattern: "^[a-z]{20}$", max_length: 100}
+  note: {type: string, pattern: "[a-z]{900}"}
+)");
+    auto started = std::chrono::steady_clock::now();
+    std::string huge(1 << 20, 'a');
+    CHECK(resolve_error(wf, ("{\"code\": \"" + huge + "\"}").c_str()) ==
+          "input 'code': is 1048576 characters long, longer than max_length 100");
+    std::string long_note(20000, 'a');
+    CHECK(resolve_error(wf, ("{\"note\": \"" + long_note + "\"}").c_str()) ==
+          "input 'note': is 20000 characters long, too long to match against the pattern (at "
+          "most 16384; give it a max_length)");
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+    // Within the bounds, matched as ever.
+    CHECK(resolve_inputs(wf, json(R"({"code": "abcdefghijklmnopqrst"})")).ok());
+    CHECK(resolve_error(wf, R"({"code": "Abcdefghijklmnopqrst"})") ==
+          "input 'code': 'Abcdefghijklmnopqrst' does not match the pattern ^[a-z]{20}$");
 }

@@ -60,6 +60,10 @@ class IntegrationClient {
     IntegrationClient& operator=(const IntegrationClient&) = delete;
 
     const IntegrationConfig& config() const { return config_; }
+    // text with the integration's own parts (its base URL and URL, which may hold a secret)
+    // redacted and the rest as it is: what goes back to a task, whose own text run through
+    // the Redactor would tell it which guesses are secrets.
+    std::string redact_own_parts(std::string text) const;
 
     // Starts a request; done runs once on the loop (never inside send). Returns an id.
     uint64_t send(IntegrationRequest request, std::function<void(IntegrationOutcome)> done);
@@ -120,7 +124,6 @@ class IntegrationClient {
     // The wait before a retry: Retry-After when the answer has one (plus upward jitter),
     // else the backoff. nullopt when Retry-After is longer than max_retry_after.
     std::optional<uint64_t> retry_delay_ms(int next_attempt, std::optional<uint64_t> retry_after);
-    std::string redact_own_parts(std::string text) const;
     Result<HttpRequest> build(const IntegrationRequest& req, bool for_preview);
     Status apply_auth(HttpRequest& out, bool for_preview);
     Status sign_webhook(HttpRequest& out, bool for_preview);

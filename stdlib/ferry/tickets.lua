@@ -337,14 +337,19 @@ local function lookup_settled(spec)
   return M.settled(spec.lookup)
 end
 
+-- The integration's request timeout: how long a request may stay in the vendor's hands.
+local function request_timeout_ms(ctx)
+  local timeout = ctx.integration and ctx.integration.timeout_ms
+  return type(timeout) == "number" and timeout or 30000
+end
+
 -- Until when a create sent earlier may still be in the vendor's hands (nil: none known):
 -- the attempt the process died in, from its start; a create of this process with the same
 -- key that was cut short mid-request (cancelled, timed out: ferry.lock says when), from
 -- then; each plus the integration's request timeout. Until then a lookup that finds
 -- nothing proves nothing.
 local function unknown_until(ctx, turn)
-  local timeout = ctx.integration and ctx.integration.timeout_ms
-  timeout = type(timeout) == "number" and timeout or 30000
+  local timeout = request_timeout_ms(ctx)
   local started = ctx.interrupted_attempt_started_ms
   local until_ms = ctx.resumed and type(started) == "number" and started + timeout or nil
   local cut = turn and turn:interrupted()
@@ -373,8 +378,7 @@ end
 -- the vendor shows is what it did.
 function M.stopped_process_may_be_sending(ctx)
   if not ctx.resumed then return false end
-  local timeout = ctx.integration and ctx.integration.timeout_ms
-  timeout = type(timeout) == "number" and timeout or 30000
+  local timeout = request_timeout_ms(ctx)
   local taken_up = type(ctx.resumed_at_ms) == "number" and ctx.resumed_at_ms or ferry.time.now_ms()
   return ferry.time.now_ms() < taken_up + timeout
 end
@@ -392,8 +396,7 @@ function M.landed(ctx, look)
   -- the resume, or a second write of the same step, waited the whole window again).
   local busy_until = unknown_until(ctx, nil)
   if busy_until then
-    local timeout = ctx.integration and ctx.integration.timeout_ms
-    timeout = type(timeout) == "number" and timeout or 30000
+    local timeout = request_timeout_ms(ctx)
     local taken_up = type(ctx.resumed_at_ms) == "number" and ctx.resumed_at_ms or ferry.time.now_ms()
     busy_until = math.max(busy_until, taken_up + timeout)
   end

@@ -2980,7 +2980,8 @@ steps:
         self.assertEqual(rows[0]["status"], "running")
         # Two resumed, one ended before the interrupt: the line names the other only, and
         # the ended one's JSON line is printed (it was counted as stopping, and lost).
-        self.p.workflow("short", "steps:\n  - {id: nap, task: sleep, with: {duration: 1s}}\n")
+        # 3 s: long enough to be seen running by CLI polls that take ~1 s each under ASan.
+        self.p.workflow("short", "steps:\n  - {id: nap, task: sleep, with: {duration: 3s}}\n")
         run, short_id = self.run_in_background(
             "short", until=lambda shown: shown["workflow"] == "short"
             and shown["steps"].get("nap", {}).get("status") == "running")
@@ -3028,7 +3029,8 @@ steps:
         }
         for name, (rest, deploy, message) in cases.items():
             with self.subTest(name):
-                self.p.workflow(name, "steps:\n  - {id: a, task: sleep, with: {duration: 1s}}\n"
+                # 3 s: seen running by CLI polls that take ~1 s each under ASan.
+                self.p.workflow(name, "steps:\n  - {id: a, task: sleep, with: {duration: 3s}}\n"
                                 + rest)
                 run, exec_id = self.run_in_background(
                     name, until=lambda shown: shown["workflow"] == name

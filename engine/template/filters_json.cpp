@@ -98,7 +98,7 @@ struct JsonWriter {
     }
 
     void sequence(const std::vector<Value>& items, int level) {
-        ContainerDepth depth;
+        ContainerDepth depth(items.size());
         if (items.empty()) {
             out += "[]";
             return;
@@ -108,6 +108,7 @@ struct JsonWriter {
             if (i) out += indent ? "," : ", ";
             if (indent) newline(level + 1);
             value(items[i], level + 1);
+            check_built_size(out.size(), "tojson");
         }
         if (indent) newline(level);
         out += ']';
@@ -123,8 +124,8 @@ struct JsonWriter {
         case Kind::List:
         case Kind::Tuple: sequence(v.list_obj().items, level); return;
         case Kind::Dict: {
-            ContainerDepth depth;
             const auto& items = v.dict_obj().items();
+            ContainerDepth depth(items.size());
             if (items.empty()) {
                 out += "{}";
                 return;
@@ -142,6 +143,7 @@ struct JsonWriter {
                 key(items[i].first);
                 out += ": ";
                 value(items[i].second, level + 1);
+                check_built_size(out.size(), "tojson");
             }
             if (indent) newline(level);
             out += '}';
@@ -192,7 +194,9 @@ std::vector<size_t> pprint_dict_order(const Value& d) {
 
 // PrettyPrinter._safe_repr: repr() with dict keys sorted.
 void safe_repr(const Value& v, std::string& out) {
-    ContainerDepth depth;
+    ContainerDepth depth(v.is_dict()       ? v.dict_obj().items().size()
+                         : v.is_sequence() ? v.list_obj().items.size()
+                                           : 0);
     switch (v.kind()) {
     case Kind::Dict: {
         const auto& items = v.dict_obj().items();
@@ -204,6 +208,7 @@ void safe_repr(const Value& v, std::string& out) {
             safe_repr(items[i].first, out);
             out += ": ";
             safe_repr(items[i].second, out);
+            check_built_size(out.size(), "pprint");
         }
         out += '}';
         return;
@@ -215,6 +220,7 @@ void safe_repr(const Value& v, std::string& out) {
         for (size_t i = 0; i < items.size(); ++i) {
             if (i) out += ", ";
             safe_repr(items[i], out);
+            check_built_size(out.size(), "pprint");
         }
         if (v.is_tuple() && items.size() == 1) out += ',';
         out += v.is_tuple() ? ')' : ']';
@@ -290,6 +296,7 @@ struct PrettyPrinter {
             out += rep;
             out += ": ";
             format(value, indent + width_of(rep) + 2, last ? allowance : 1, level);
+            check_built_size(out.size(), "pprint");
             if (!last) out += delim;
         }
         out += '}';
@@ -303,6 +310,7 @@ struct PrettyPrinter {
             if (i) out += delim;
             bool last = i + 1 == items.size();
             format(items[i], indent, last ? allowance : 1, level);
+            check_built_size(out.size(), "pprint");
         }
     }
 

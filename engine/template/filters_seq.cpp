@@ -48,6 +48,7 @@ Value f_join(Runtime& rt, const Value& value, const Args& args) {
         for (size_t i = 0; i < n; ++i) {
             if (i) out += sep;
             append_str(part(i), out);
+            check_built_size(out.size(), "join");
         }
         return Value::string(std::move(out));
     };
@@ -66,6 +67,7 @@ Value f_join(Runtime& rt, const Value& value, const Args& args) {
     for (size_t i = 0; i < parts.size(); ++i) {
         if (i) out += sep_text;
         out += escaped_text(parts[i]);
+        check_built_size(out.size(), "join");
     }
     return Value::string(std::move(out), true);
 }

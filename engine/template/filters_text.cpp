@@ -506,6 +506,7 @@ Value f_wordwrap(Runtime&, const Value& value, const Args& args) {
             if (!first_line) out += wrapstring.str();
             first_line = false;
             out += piece(u8(line));
+            check_built_size(out.size(), "wordwrap");
         }
     }
     return Value::string(std::move(out), safe);

@@ -183,6 +183,7 @@ std::string replace_all(std::string_view s, std::string_view old, std::string_vi
             if (count > 0) {
                 out += repl;
                 --count;
+                check_built_size(out.size(), "replace");
             }
             utf8_append(c, out);
         }
@@ -195,6 +196,7 @@ std::string replace_all(std::string_view s, std::string_view old, std::string_vi
         if (hit == std::string_view::npos) break;
         out.append(s, pos, hit - pos);
         out += repl;
+        check_built_size(out.size(), "replace");
         pos = hit + old.size();
         --count;
     }

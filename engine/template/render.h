@@ -359,6 +359,9 @@ class Renderer final : public Runtime {
     static constexpr uint32_t kTicksPerClockRead = 1024;
     std::chrono::steady_clock::time_point deadline_{};
     uint32_t ticks_left_ = kTicksPerClockRead;
+    // Items walked by ==, repr, tojson... (Runtime::count_walked) between clock reads.
+    static constexpr size_t kWalkedPerClockRead = size_t(1) << 16;
+    size_t walk_left_ = kWalkedPerClockRead;
 
   public:
     // Counts one unit of work against the time limit; raises ErrorKind::Limit past it.
@@ -366,10 +369,21 @@ class Renderer final : public Runtime {
         if (options_.max_render_ms && --ticks_left_ == 0) check_deadline();
     }
     void count_work() override { tick(); }
+    void count_walked(size_t items) override {
+        if (!options_.max_render_ms) return;
+        if (items < walk_left_) {
+            walk_left_ -= items;
+            return;
+        }
+        walk_left_ = kWalkedPerClockRead;
+        check_deadline();
+    }
 
   private:
     void check_deadline();
     std::vector<Ref<Scope>> cyclic_;
+    // Container walks on this thread charge this render while it lives.
+    ContainerDepth::Charging charging_{this};
 
   public:
     // Argument lists are borrowed from a stack indexed by call nesting, so a call does not

@@ -417,6 +417,7 @@ std::string replace(std::string_view s, std::string_view qual, const Args& args)
         size_t i = 0;
         for (; i <= cps.size() && count > 0; ++i, --count) {
             out += repl;
+            check_built_size(out.size(), "str.replace");
             if (i < cps.size()) utf8_append(cps[i], out);
         }
         if (i < cps.size()) out += E(U32View(cps).substr(i));
@@ -428,6 +429,7 @@ std::string replace(std::string_view s, std::string_view qual, const Args& args)
         if (at == std::string_view::npos) break;
         out.append(s, i, at - i);
         out += repl;
+        check_built_size(out.size(), "str.replace");
         i = at + old.size();
     }
     out.append(s, i);
@@ -443,6 +445,7 @@ Value join(const Value& self, const Args& args) {
     std::string out;
     for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += self.str();
+        check_built_size(out.size(), "str.join");
         if (self.is_safe()) {
             out += markup_escape(items[i]).str();
         } else if (items[i].is_string()) {
@@ -485,6 +488,7 @@ std::string translate(Runtime&, std::string_view s, const Value& table) {
             out += char32_t(cp);
         } else if (mapped->is_string()) {
             out += U(mapped->str());
+            check_built_size(uint64_t(out.size()) * sizeof(char32_t), "str.translate");
         } else {
             type_error("character mapping must return integer, None or str");
         }

@@ -396,8 +396,11 @@ void check_built_size(uint64_t bytes, std::string_view what) {
 }
 
 thread_local int ContainerDepth::depth_ = 0;
+thread_local Runtime* ContainerDepth::charged_ = nullptr;
 
-ContainerDepth::ContainerDepth() {
+ContainerDepth::ContainerDepth(size_t items) {
+    // The level itself counts as one: [[[]]] * n walks n empty lists.
+    if (charged_) charged_->count_walked(items + 1);
     if (++depth_ <= kMaxContainerDepth) return;
     --depth_;  // the destructor of a constructor that throws does not run
     raise(ErrorKind::Limit, "containers nest deeper than " + std::to_string(kMaxContainerDepth) +
@@ -427,7 +430,7 @@ bool equals(const Value& a, const Value& b) {
         const auto& y = b.list_obj().items;
         if (&x == &y) return true;
         if (x.size() != y.size()) return false;
-        ContainerDepth depth;
+        ContainerDepth depth(x.size());
         for (size_t i = 0; i < x.size(); ++i)
             if (!equals(x[i], y[i])) return false;
         return true;
@@ -437,7 +440,7 @@ bool equals(const Value& a, const Value& b) {
         const auto& y = b.dict_obj();
         if (&x == &y) return true;
         if (x.items().size() != y.items().size()) return false;
-        ContainerDepth depth;
+        ContainerDepth depth(x.items().size());
         for (const auto& [k, v] : x.items()) {
             const Value* other = y.find(k);
             if (!other || !equals(v, *other)) return false;
@@ -473,7 +476,7 @@ bool less_than(const Value& a, const Value& b, std::string_view op) {
     if (a.is_sequence() && a.kind() == b.kind()) {
         const auto& x = a.list_obj().items;
         const auto& y = b.list_obj().items;
-        ContainerDepth depth;
+        ContainerDepth depth(std::min(x.size(), y.size()));
         for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
             if (!equals(x[i], y[i])) return less_than(x[i], y[i], op);
         }
@@ -507,7 +510,7 @@ size_t hash_value(const Value& v) {
     }
     case Kind::String: return std::hash<std::string_view>()(v.str());
     case Kind::Tuple: {
-        ContainerDepth depth;
+        ContainerDepth depth(v.list_obj().items.size());
         size_t h = 0x345678;
         for (const Value& item : v.list_obj().items)
             h = h * 1000003 ^ hash_value(item);

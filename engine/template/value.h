@@ -449,6 +449,10 @@ class Runtime {
     virtual void note_cycle_suspect(const Value& container) { (void)container; }
     // One unit of work against the render's time limit (an item an object makes).
     virtual void count_work() {}
+    // `items` values walked (==, <, hashing, repr, tojson, pprint) against the time limit:
+    // a list shared by reference ([x] * 1000 holds x once) is walked once per reference, so
+    // a small value can stand for billions of items.
+    virtual void count_walked(size_t items) { (void)items; }
 };
 
 // Whether v can hold other values (and so close a cycle when a container takes it).
@@ -487,18 +491,34 @@ void check_built_size(uint64_t bytes, std::string_view what);
 
 // Walks into containers (==, <, hash, repr, tojson, pprint) go at most this deep. A list
 // that contains itself ({{ l.append(l) }}) or one nested in a loop would recurse until the
-// stack overflows; Jinja2 raises RecursionError, Ferry a Limit error. One guard per level:
-//     ContainerDepth depth;  // raises past kMaxContainerDepth
+// stack overflows; Jinja2 raises RecursionError, Ferry a Limit error. One guard per level,
+// told how many items the level walks, which are charged to the render in progress (its
+// time limit: Runtime::count_walked):
+//     ContainerDepth depth(items.size());  // raises past kMaxContainerDepth
 constexpr int kMaxContainerDepth = 400;
 class ContainerDepth {
   public:
-    ContainerDepth();
+    explicit ContainerDepth(size_t items);
     ~ContainerDepth() { --depth_; }
     ContainerDepth(const ContainerDepth&) = delete;
     ContainerDepth& operator=(const ContainerDepth&) = delete;
 
+    // While one lives, walks on this thread charge their items to `runtime` (a render
+    // sets itself; nested renders restore the outer one).
+    class Charging {
+      public:
+        explicit Charging(Runtime* runtime) : previous_(charged_) { charged_ = runtime; }
+        ~Charging() { charged_ = previous_; }
+        Charging(const Charging&) = delete;
+        Charging& operator=(const Charging&) = delete;
+
+      private:
+        Runtime* previous_;
+    };
+
   private:
     static thread_local int depth_;
+    static thread_local Runtime* charged_;
 };
 
 // Marks v and every list and dict inside it read-only for templates: list.append,

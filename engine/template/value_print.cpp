@@ -125,7 +125,9 @@ thread_local std::vector<const void*> t_printing;
 
 struct Printing {
     ContainerDepth depth;
-    explicit Printing(const void* container) { t_printing.push_back(container); }
+    Printing(const void* container, size_t items) : depth(items) {
+        t_printing.push_back(container);
+    }
     ~Printing() { t_printing.pop_back(); }
     static bool active(const void* container) {
         return std::find(t_printing.begin(), t_printing.end(), container) != t_printing.end();
@@ -138,12 +140,13 @@ void append_sequence_repr(const Value& v, std::string& out) {
         out += tuple ? "(...)" : "[...]";
         return;
     }
-    Printing printing(&v.list_obj());
+    Printing printing(&v.list_obj(), v.list_obj().items.size());
     out += tuple ? '(' : '[';
     const auto& items = v.list_obj().items;
     for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += ", ";
         append_repr(items[i], out);
+        check_built_size(out.size(), "the text of a list");
     }
     if (tuple && items.size() == 1) out += ',';
     out += tuple ? ')' : ']';
@@ -154,7 +157,7 @@ void append_dict_repr(const Value& v, std::string& out) {
         out += "{...}";
         return;
     }
-    Printing printing(&v.dict_obj());
+    Printing printing(&v.dict_obj(), v.dict_obj().items().size());
     out += '{';
     bool first = true;
     for (const auto& [k, val] : v.dict_obj().items()) {
@@ -163,6 +166,7 @@ void append_dict_repr(const Value& v, std::string& out) {
         append_repr(k, out);
         out += ": ";
         append_repr(val, out);
+        check_built_size(out.size(), "the text of a dict");
     }
     out += '}';
 }

@@ -1261,6 +1261,62 @@ TEST_CASE("render limits: max_render_ms stops work that no size limit sees", "[r
     CHECK(huge.message() == "range() has too many items to iterate (limit 10000000)");
 }
 
+TEST_CASE("render limits: walks over shared lists are held to the time limit", "[render][limits]") {
+    // [x, x] shares x: 40 doublings are 2^40 items to ==, <, hash or print, in a value of
+    // 40 small lists. The walks count what they visit against the clock.
+    RenderOptions o;
+    o.max_render_ms = 50;
+    const std::string doubled =
+        "{% set ns = namespace(a=[1], b=[1], t=(1,)) %}{% for i in range(40) %}"
+        "{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% set ns.t = (ns.t, ns.t) %}"
+        "{% endfor %}";
+    for (const char* walk :
+         {"{{ ns.a == ns.b }}", "{{ ns.a < ns.b }}", "{{ {ns.t: 1}|length }}",
+          "{{ ns.a|tojson|length }}", "{{ ns.a|string|length }}", "{{ ns.a|pprint|length }}"}) {
+        CAPTURE(walk);
+        auto started = std::chrono::steady_clock::now();
+        auto e = limit_error(Files{{"main", doubled + walk}}, o);
+        CHECK(e.kind() == ErrorKind::Limit);
+        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+    }
+    // Wide lists count each item, not each list: 10^10 comparisons in two levels.
+    auto e = limit_error(
+        Files{{"main", "{% set a = [[1] * 100000] * 100000 %}{% set b = [[1] * 100000] * 100000 %}"
+                       "{{ a == b }}"}},
+        o);
+    CHECK(e.message() == "template rendering ran longer than 50 ms (a runaway loop?)");
+    // What ends in time is untouched.
+    CHECK(output_of(run(Files{{"main", "{{ [[1] * 1000] * 10 == [[1] * 1000] * 10 }}"}}, "{}",
+                        o)) == "True");
+}
+
+TEST_CASE("render limits: every filter and method that builds a string stops at 64 MiB",
+          "[render][limits]") {
+    // No time limit here: only the size limit can stop them (each would make gigabytes).
+    const std::vector<std::pair<std::string, std::string>> builders = {
+        {"{{ ('a' * 1000000)|replace('a', 'b' * 1000)|length }}", "replace"},
+        {"{{ ('a' * 1000000).replace('a', 'b' * 1000)|length }}", "str.replace"},
+        {"{{ ('a' * 100000)|replace('', 'b' * 1000)|length }}", "replace"},
+        {"{{ ('a ' * 1000000)|wordwrap(1, wrapstring='x' * 1000)|length }}", "wordwrap"},
+        {"{{ (['a' * 1000000] * 1000)|join|length }}", "join"},
+        {"{{ ([1] * 1000000)|join('x' * 1000)|length }}", "join"},
+        {"{{ ''.join(['a' * 1000000] * 1000)|length }}", "str.join"},
+        {"{{ ('a' * 1000000).translate({97: 'b' * 1000})|length }}", "str.translate"},
+        {"{{ ([['x' * 100000] * 1000] * 1000)|tojson|length }}", "tojson"},
+        {"{{ ([['x' * 100000] * 1000] * 1000)|string|length }}", "the text of a list"},
+        {"{{ ([{'k': 'x' * 100000}] * 1000)|string|length }}", "the text of a dict"},
+        {"{{ ('%s' % [['x' * 100000] * 1000] * 1000)|length }}", "the text of a list"},
+        {"{{ ([['x' * 100000] * 1000] * 1000)|pprint|length }}", "pprint"},
+    };
+    for (const auto& [tpl, what] : builders) {
+        CAPTURE(tpl);
+        auto e = limit_error(Files{{"main", tpl}}, lenient());
+        CHECK(e.kind() == ErrorKind::Limit);
+        CHECK(e.message().rfind(what + " would build a string of ", 0) == 0);
+        CHECK(e.message().find("over the limit of 67108864") != std::string::npos);
+    }
+}
+
 TEST_CASE("render limits: extends loops are detected", "[render][limits]") {
     auto e = limit_error(Files{{"main", "{% extends 'main' %}"}}, lenient());
     CHECK(e.kind() == ErrorKind::Limit);

@@ -1,5 +1,7 @@
 #include "core/expressions.h"
 
+#include "core/values.h"
+#include "runtime/json_lua.h"
 #include "template/parser.h"
 #include "workflow/loader.h"
 
@@ -10,10 +12,6 @@ namespace ferry::engine {
 
 namespace {
 
-// Deeper than JSON nests a value (json_lua::kMaxDepth is 256); a cycle cannot be, but the
-// walk is bounded anyway.
-constexpr int kMaxFiniteCheckDepth = 300;
-
 Error template_error(const tmpl::TemplateError& e, const std::string& where) {
     return template_failure(e, where + ": " + e.message());
 }
@@ -23,32 +21,21 @@ void check_defined(const Value& v) {
     if (v.is_undefined()) tmpl::raise_undefined(v);
 }
 
-// Arithmetic can make an infinity or a NaN (`1e308 * 10`), which JSON, where every value
-// ends up, has no form for: it became null in silence. The whole value is walked (values
-// from records are JSON already, so this finds only what the expression computed).
-bool non_finite(const Value& v, int depth = 0) {
-    switch (v.kind()) {
-    case tmpl::Kind::Float: return !std::isfinite(v.as_float());
-    case tmpl::Kind::List:
-    case tmpl::Kind::Tuple:
-        if (depth >= kMaxFiniteCheckDepth) return false;
-        return std::any_of(v.list_obj().items.begin(), v.list_obj().items.end(),
-                           [depth](const Value& item) { return non_finite(item, depth + 1); });
-    case tmpl::Kind::Dict:
-        if (depth >= kMaxFiniteCheckDepth) return false;
-        for (const auto& [key, item] : v.dict_obj().items())
-            if (non_finite(item, depth + 1)) return true;
-        return false;
-    default: return false;
-    }
-}
-void check_finite(const Value& v) {
-    if (non_finite(v))
+}  // namespace
+
+void check_json_fit(const Value& v) {
+    switch (json_fit(v, json_lua::kMaxEncodedBytes)) {
+    case JsonFit::fits: return;
+    case JsonFit::non_finite:
         throw tmpl::TemplateError(tmpl::ErrorKind::Value,
                                   "the value is infinite or NaN, which JSON has no form for");
+    case JsonFit::too_large:
+        throw tmpl::TemplateError(
+            tmpl::ErrorKind::Limit,
+            "the value is larger than " + std::to_string(json_lua::kMaxEncodedBytes >> 20) +
+                " MiB as JSON, the most one value may be (a list repeated inside itself?)");
+    }
 }
-
-}  // namespace
 
 Error template_failure(const tmpl::TemplateError& e, std::string message) {
     return make_error(e.kind() == tmpl::ErrorKind::Limit ? ErrorKind::Limit : ErrorKind::Validation,
@@ -87,7 +74,7 @@ Result<Value> Expressions::evaluate(std::string_view text, const Value& context,
         if (c.value()->expr) {
             Value v = env_.evaluate(*c.value()->expr, context, where);
             check_defined(v);
-            check_finite(v);
+            check_json_fit(v);
             return v;
         }
         return Value::string(env_.render_or_throw(*c.value()->text, context));

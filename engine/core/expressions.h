@@ -30,6 +30,12 @@ constexpr uint64_t kMaxRenderMs = 10'000;
 // (time, output, recursion) is a limit, anything else the template's or its data's fault.
 Error template_failure(const tmpl::TemplateError& e, std::string message);
 
+// Raises a TemplateError when a computed value cannot be kept as JSON, where every value
+// ends up: an infinity or NaN (a Value error: `1e308 * 10` became null in silence), or a
+// value past json_lua::kMaxEncodedBytes as JSON (a Limit error: `[[[1] * 100] * 1000] * 1000`
+// is small as a value, its list shared, but 200 MB as the JSON it is stored as).
+void check_json_fit(const Value& v);
+
 class Expressions {
   public:
     explicit Expressions(std::shared_ptr<const tmpl::Loader> templates);

@@ -280,8 +280,9 @@ void Engine::finish_run(Run& run) {
             run.outputs = outputs.value();
         } else {
             run.failing = true;
-            run.error =
-                dict_of({{"kind", str("validation")}, {"message", str(outputs.error().message)}});
+            // validation, or limit for a value too large to keep.
+            run.error = dict_of({{"kind", str(std::string(to_string(outputs.error().kind)))},
+                                 {"message", str(outputs.error().message)}});
         }
     }
     if (run.failing && (!run.cancelled || run.failed_before_cancel) &&

@@ -366,6 +366,64 @@ Value str(std::string s) {
     return Value::string(std::move(s));
 }
 
+namespace {
+
+// Deeper than JSON nests a value (json_lua::kMaxDepth is 256); a cycle cannot be, but the
+// walk is bounded anyway.
+constexpr int kMaxFitDepth = 300;
+
+struct JsonFitWalk {
+    uint64_t left;
+
+    // Upper bounds of a number's text: int64 has at most 20 characters, a double 24.
+    static uint64_t text_bound(const Value& v) {
+        switch (v.kind()) {
+        case tmpl::Kind::String: return uint64_t(v.str().size()) + 2;
+        case tmpl::Kind::Int: return 20;
+        case tmpl::Kind::Float: return 24;
+        default: return 5;  // true, false, null
+        }
+    }
+    bool spend(uint64_t bytes) {
+        if (bytes > left) return false;
+        left -= bytes;
+        return true;
+    }
+    JsonFit walk(const Value& v, int depth) {
+        switch (v.kind()) {
+        case tmpl::Kind::Float:
+            if (!std::isfinite(v.as_float())) return JsonFit::non_finite;
+            break;
+        case tmpl::Kind::List:
+        case tmpl::Kind::Tuple:
+            if (!spend(2)) return JsonFit::too_large;
+            if (depth >= kMaxFitDepth) return JsonFit::fits;
+            for (const Value& item : v.list_obj().items) {
+                if (!spend(1)) return JsonFit::too_large;  // the comma
+                if (JsonFit f = walk(item, depth + 1); f != JsonFit::fits) return f;
+            }
+            return JsonFit::fits;
+        case tmpl::Kind::Dict:
+            if (!spend(2)) return JsonFit::too_large;
+            if (depth >= kMaxFitDepth) return JsonFit::fits;
+            for (const auto& [key, item] : v.dict_obj().items()) {
+                // A key that is not a string is written as its str(), about as long.
+                if (!spend(text_bound(key) + 2)) return JsonFit::too_large;
+                if (JsonFit f = walk(item, depth + 1); f != JsonFit::fits) return f;
+            }
+            return JsonFit::fits;
+        default: break;
+        }
+        return spend(text_bound(v)) ? JsonFit::fits : JsonFit::too_large;
+    }
+};
+
+}  // namespace
+
+JsonFit json_fit(const Value& v, uint64_t max_bytes) {
+    return JsonFitWalk{max_bytes}.walk(v, 0);
+}
+
 bool holds_text(const Value& v, std::string_view needle) {
     if (v.is_string()) return v.str().find(needle) != std::string_view::npos;
     if (v.is_sequence()) {

@@ -51,6 +51,19 @@ Value str(std::string s);
 // An error as step and execution records hold it: kind, message, the file and line it
 // names, and a Lua traceback when there is one.
 Value error_value(const Error& e, const std::string& traceback = {});
+// Whether a computed value can be kept as JSON, where every value ends up.
+enum class JsonFit {
+    fits,
+    // An infinity or a NaN (`1e308 * 10`), which JSON has no form for.
+    non_finite,
+    // Longer than max_bytes as JSON text. A list shared by reference ([x] * 1000 holds x
+    // once) is written once per reference, so a small value can stand for gigabytes.
+    too_large,
+};
+// Walks v as its JSON text would spell it (the length counted from above), stopping at the
+// first non-finite number or once past max_bytes: at most ~max_bytes values are visited.
+// Containers nested deeper than JSON may nest (json_lua::kMaxDepth) are not walked into.
+JsonFit json_fit(const Value& v, uint64_t max_bytes);
 // Whether a string anywhere in v (keys included) contains needle.
 bool holds_text(const Value& v, std::string_view needle);
 // A request's `headers` (a dict) with each credential header's value (Authorization,

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 
 using namespace ferry::engine;
@@ -57,4 +58,26 @@ TEST_CASE("credential_headers_redacted: credential headers hidden, whatever thei
     CHECK_FALSE(credential_headers_redacted(dict_of({{"Accept", str("text/plain")}})));
     CHECK_FALSE(credential_headers_redacted(*hidden));
     CHECK_FALSE(credential_headers_redacted(str("Authorization: x")));
+}
+
+TEST_CASE("json_fit: a value is measured as its JSON text, each reference of a shared list",
+          "[values]") {
+    CHECK(json_fit(dict_of({{"a", str("text")}, {"b", Value::integer(12)}}), 1000) ==
+          JsonFit::fits);
+    CHECK(json_fit(str(std::string(100, 'x')), 50) == JsonFit::too_large);
+    CHECK(json_fit(Value::list({Value::integer(1), Value::floating(INFINITY)}), 1000) ==
+          JsonFit::non_finite);
+    // [[[1] * 100] * 1000] * 1000: three small lists, 10^8 values as JSON. The walk stops
+    // once past the bound, long before it has seen them all.
+    Value inner = Value::list(std::vector<Value>(100, Value::integer(1)));
+    Value middle = Value::list(std::vector<Value>(1000, inner));
+    Value outer = Value::list(std::vector<Value>(1000, middle));
+    auto started = std::chrono::steady_clock::now();
+    CHECK(json_fit(outer, uint64_t(1) << 20) == JsonFit::too_large);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+    CHECK(json_fit(middle, uint64_t(8) << 20) == JsonFit::fits);
+    // Keys count too.
+    Value keyed = Value::dict();
+    keyed.dict_obj().set(str(std::string(100, 'k')), Value::none());
+    CHECK(json_fit(keyed, 50) == JsonFit::too_large);
 }

@@ -44,6 +44,10 @@ struct EngineOptions {
     uint64_t default_step_timeout_ms = 300'000;
     TaskLimits task_limits;       // instruction budget and memory per invocation
     int max_workflow_depth = 16;  // nested sub-workflows
+    // Sub-workflow executions one top execution may start below it (children and theirs,
+    // counted by this process): the depth limit alone let a workflow that calls itself from
+    // a two-item for_each start 2^17 executions. As many as one for_each may have items.
+    uint64_t max_tree_executions = 50'000;
     // Group commits on the store's writer thread, overlapping the loop's work, instead of on
     // the loop thread (which then never waits for an fsync). With one CPU the handoff costs
     // more than the overlap gains: off there (docs/performance.md).
@@ -95,6 +99,9 @@ struct StartOptions {
     std::string parent_step;
     std::string execution_id;  // preset id (sub-workflows, idempotent submits); empty: new
     int depth = 0;
+    // The sub-workflow executions this process started below the top execution, shared by
+    // the whole tree (EngineOptions::max_tree_executions); made at the first child.
+    std::shared_ptr<uint64_t> tree_started;
     tmpl::Value trigger_info;  // recorded as the execution's "trigger_info" (retry_of...)
     // The summary carries the execution's final records (ExecutionSummary::records), so an
     // answer that shows them (a `?wait=` answer) need not read them back from the store.

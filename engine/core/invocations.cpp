@@ -554,7 +554,18 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         fail(std::move(e));
         return;
     }
+    if (!run.options.tree_started) run.options.tree_started = std::make_shared<uint64_t>(0);
+    if (*run.options.tree_started >= options_.max_tree_executions) {
+        fail(make_error(ErrorKind::Limit,
+                        "step '" + unit.key + "' would start more than " +
+                            std::to_string(options_.max_tree_executions) +
+                            " sub-workflow executions below one top execution (a workflow that "
+                            "calls itself from a for_each?)"));
+        return;
+    }
+    ++*run.options.tree_started;
     StartOptions opts;
+    opts.tree_started = run.options.tree_started;
     opts.dry_run = run.wf->steps[unit.step_index].dry_run.value_or(run.options.dry_run);
     opts.trigger = "workflow";
     opts.parent_execution = run.id;

@@ -884,6 +884,38 @@ steps:
             self.assertIn("step '%s' with.input: the value is infinite or NaN" % step,
                           doc["steps"][step]["error"]["message"])
 
+    def test_a_value_too_large_as_json_is_a_limit_error(self):
+        # [x] * 1000 holds x once: three small lists were a 200 MB output, stored and
+        # printed, and ferry.template.evaluate built one past the task's memory limit.
+        self.p.workflow("huge", """\
+steps:
+  - {id: a, task: lua, with: {input: "{{ [[[1] * 100] * 1000] * 1000 }}", script: "return 1"}}
+  - id: b
+    task: lua
+    with:
+      script: |
+        return #require("ferry.template").evaluate("{{ [[[1] * 1000] * 1000] * 1000 }}", {})
+outputs:
+  o: "{{ [[[1] * 100] * 1000] * 1000 }}"
+""")
+        message = ("the value is larger than 128 MiB as JSON, the most one value may be "
+                   "(a list repeated inside itself?)")
+        rc, doc, err = self.p.run("huge")
+        self.assertEqual(rc, 1, err)
+        for step in ("a", "b"):
+            self.assertEqual(self.step_error(doc, step)["kind"], "limit")
+            self.assertIn(message, self.step_error(doc, step)["message"])
+        self.assertIn("step 'a' with.input: " + message, self.step_error(doc, "a")["message"])
+        self.p.workflow("huge", """\
+steps:
+  - {id: a, task: log, with: {message: hi}}
+outputs:
+  o: "{{ [[[1] * 100] * 1000] * 1000 }}"
+""")
+        rc, doc, err = self.p.run("huge")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(doc["error"], {"kind": "limit", "message": "outputs.o: " + message})
+
     def test_notes_of_finished_steps_are_posted_whichever_step_fails_first(self):
         # A pure step (transform, fail...) failing first cancelled the pending note of a step
         # that had succeeded, while a Lua step failing the same way let it run: the note
@@ -1303,6 +1335,25 @@ steps:
         self.assertGreater(len(rows), 2)
         self.assertLessEqual(len(rows), 64)
         self.assertEqual({r["status"] for r in rows}, {"failed"})
+
+    def test_a_self_calling_fan_out_stops_at_the_tree_limit(self):
+        # The depth limit alone did not bound breadth: a two-item for_each calling its own
+        # workflow started 2^17 - 1 executions (1 GiB) before the deepest failed, and one of
+        # three items 3^16. One top execution may start 50,000 below it.
+        self.p.workflow("forky", """\
+steps:
+  - {id: again, task: workflow, for_each: [1, 2, 3], with: {name: forky}}
+""")
+        doc = self.assertRun("forky", code=1, timeout=300)
+        self.assertEqual(doc["error"]["kind"], "limit")
+        self.assertTrue(doc["error"]["message"].endswith(
+            "would start more than 50000 sub-workflow executions below one top execution "
+            "(a workflow that calls itself from a for_each?)"), doc["error"]["message"][-300:])
+        listed = self.p.ferry("executions", "list", "--limit", "60000")
+        counts = {}
+        for line in listed.stdout.splitlines()[1:]:
+            counts[line.split()[2]] = counts.get(line.split()[2], 0) + 1
+        self.assertEqual(counts, {"failed": 50001})
 
 
 # --------------------------------------------------------------------------- 7: hooks
@@ -3809,6 +3860,20 @@ steps:
 
 
 class History(EngineTest):
+    def test_version_names_the_commit_built(self):
+        # Two builds of one version said the same `ferry 0.1.0`: an operator upgrading in
+        # place could not tell which binary was running.
+        out = self.p.ferry("--version", project=False, data=False)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertRegex(out.stdout,
+                         r"^ferry \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown), .+\)\n$")
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+        if head.returncode == 0:
+            # The binary under test is built from this checkout (a build after a commit
+            # configures again and stamps the new one).
+            self.assertIn("(commit %s, " % head.stdout.strip(), out.stdout)
+
     def test_reading_commands_never_create_a_store(self):
         # A mistyped --data must not read as an empty history.
         missing = self.p.dir / "typo" / "data"

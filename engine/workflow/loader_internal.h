@@ -48,8 +48,10 @@ class Context {
 
     std::vector<Diagnostic>& problems() { return problems_; }
 
-    // Values converted so far: the limit on expanded aliases holds for the whole file.
+    // Values converted so far, and the bytes of their text: the limits on expanded aliases
+    // hold for the whole file.
     size_t converted = 0;
+    size_t converted_bytes = 0;
     bool too_large = false;
 
   private:

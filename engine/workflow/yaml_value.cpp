@@ -88,6 +88,8 @@ constexpr std::string_view kTagSeq = "tag:yaml.org,2002:seq";
 // or, with yaml-cpp, even a cycle. These limits stop both long before memory runs out.
 constexpr int kMaxDepth = 128;
 constexpr size_t kMaxNodes = 500'000;
+// One long string reached through many aliases is few values but many bytes.
+constexpr size_t kMaxBytes = size_t(64) << 20;
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
@@ -249,6 +251,16 @@ struct Converter {
     const StringVisitor* on_key = nullptr;
     bool stopped = false;
 
+    bool count_bytes(size_t bytes) {
+        if ((ctx.converted_bytes += bytes) <= kMaxBytes) return true;
+        if (!ctx.too_large) {
+            ctx.too_large = true;
+            ctx.error(root, "data too large (more than " + std::to_string(kMaxBytes >> 20) +
+                                " MiB of text once aliases are expanded)");
+        }
+        return false;
+    }
+
     tmpl::Value convert(const YAML::Node& node, int depth) {
         if (stopped || ctx.too_large) return tmpl::Value::none();
         if (depth > kMaxDepth) {
@@ -270,6 +282,7 @@ struct Converter {
             if (tag == kTagStr) return tmpl::Value::string("");
             return tmpl::Value::none();
         case YAML::NodeType::Scalar: {
+            if (!count_bytes(node.Scalar().size())) return tmpl::Value::none();
             tmpl::Value v = scalar_value(ctx, node);
             if (v.is_string() && on_string) (*on_string)(node, node.Scalar());
             if (v.is_float() && !std::isfinite(v.as_float())) {
@@ -304,6 +317,7 @@ struct Converter {
                         return;
                     }
                     if (on_key) (*on_key)(key_node, key);
+                    if (!count_bytes(key.size())) return;
                     // for_each_entry passes each key once.
                     dict.dict_obj().append_new(tmpl::Value::string(key), convert(value, depth + 1));
                 });

@@ -17,6 +17,8 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace ferry::lua_api {
@@ -71,7 +73,11 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, res.status);
     lua_setfield(L, -2, "status");
-    lua_newtable(L);
+    // Repeated headers are joined with ", " here, once per name: joined in Lua, each repeat
+    // made a new string of all before it (8,000 one-byte repeats were 64 MiB of garbage
+    // that failed the task's memory limit).
+    std::vector<std::pair<std::string, std::string>> joined;
+    std::unordered_map<std::string, size_t> index;
     for (const auto& [name, raw_value] : res.headers) {
         std::string key = ascii_lower(name);
         // Headers are text a task returns and records (a Latin-1 filename in a
@@ -79,15 +85,17 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
         // as records show them. The body stays bytes (http.request gives it as base64).
         std::string value = to_valid_utf8(raw_value);
         if (invalid_utf8_at(key) != std::string::npos) key = to_valid_utf8(key);
-        lua_getfield(L, -1, key.c_str());
-        if (lua_isstring(L, -1)) {
-            std::string joined = std::string(lua_tostring(L, -1)) + ", " + value;
-            lua_pop(L, 1);
-            lua_pushlstring(L, joined.data(), joined.size());
+        auto [at, added] = index.try_emplace(key, joined.size());
+        if (added) {
+            joined.emplace_back(std::move(key), std::move(value));
         } else {
-            lua_pop(L, 1);
-            lua_pushlstring(L, value.data(), value.size());
+            joined[at->second].second += ", ";
+            joined[at->second].second += value;
         }
+    }
+    lua_createtable(L, 0, int(joined.size()));
+    for (const auto& [key, value] : joined) {
+        lua_pushlstring(L, value.data(), value.size());
         lua_setfield(L, -2, key.c_str());
     }
     lua_setfield(L, -2, "headers");

@@ -544,6 +544,49 @@ TEST_CASE("ferry.* under failing allocations", "[lua_api][json][crypto][time]") 
 // ---- HTTP responses as tasks see them
 // ------------------------------------------------------------
 
+namespace {
+
+// A Lua allocator that counts every byte asked for (freed or not).
+void* counting_alloc(void* ud, void* ptr, size_t, size_t nsize) {
+    if (nsize == 0) {
+        std::free(ptr);
+        return nullptr;
+    }
+    *static_cast<size_t*>(ud) += nsize;
+    return std::realloc(ptr, nsize);
+}
+
+}  // namespace
+
+TEST_CASE("push_http_response: repeated headers are joined once, in the order they came",
+          "[lua_api][http]") {
+    ferry::HttpResponse res;
+    res.status = 200;
+    res.headers.push_back({"Set-Cookie", "first"});
+    for (int i = 0; i < 8000; ++i)
+        res.headers.push_back({i % 2 ? "x-a" : "X-A", "b"});
+    res.headers.push_back({"set-cookie", "second"});
+    res.body = "{}";
+    size_t allocated = 0;
+    lua_State* L = lua_newstate(counting_alloc, &allocated);
+    REQUIRE(L != nullptr);
+    size_t before = allocated;
+    ferry::lua_api::push_http_response(L, res);
+    // Joined in Lua, each repeat made a string of all the repeats before it: 8,000 one-byte
+    // headers were ~100 MB of garbage, past a task's 64 MiB limit.
+    CHECK(allocated - before < (size_t(1) << 20));
+    lua_getfield(L, -1, "headers");
+    lua_getfield(L, -1, "x-a");
+    size_t len = 0;
+    const char* joined = lua_tolstring(L, -1, &len);
+    CHECK(len == 8000 + 7999 * 2);
+    CHECK(std::string(joined, 6) == "b, b, ");
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "set-cookie");
+    CHECK(std::string(lua_tostring(L, -1)) == "first, second");
+    lua_close(L);
+}
+
 TEST_CASE("push_http_response: a JSON body is decoded into .json, escapes and all",
           "[lua_api][http]") {
     LuaFixture lua;

@@ -234,11 +234,22 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
         else
             inputs.set(str(f.name), converted.value());
     }
+    // Names the form does not have are listed up to a point, then counted: an anonymous
+    // submit of 100,000 made-up names was answered with 3.9 MB of errors.
+    size_t unknown = 0;
     for (const auto& [key, value] : submitted.dict_obj().items()) {
         std::string name = shown(key);
         bool known = std::any_of(form.fields.begin(), form.fields.end(),
                                  [&](const FormField& f) { return f.name == name; });
-        if (!known) out.errors.emplace_back(name, "is not a field of this form");
+        if (!known && ++unknown <= kMaxUnknownListed)
+            out.errors.emplace_back(name, "is not a field of this form");
+    }
+    if (unknown > kMaxUnknownListed) {
+        size_t more = unknown - kMaxUnknownListed;
+        out.errors.emplace_back("",
+                                "and " + std::to_string(more) +
+                                    (more == 1 ? " more name that is" : " more names that are") +
+                                    " not a field of this form");
     }
     return out;
 }

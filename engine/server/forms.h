@@ -24,6 +24,9 @@ struct FormOutcome {
 // given, so an empty HTML input means "no value" rather than "the empty string".
 // repeated: fields that took one value and were given more (urlencoded_submission), each
 // an error beside the others rather than one of the values picked silently.
+// Names a submission gives that the form does not have, each listed as an error up to this
+// many; the rest are counted in one error named "".
+constexpr size_t kMaxUnknownListed = 20;
 FormOutcome check_submission(const workflow::FormSpec& form, const tmpl::Value& submitted,
                              const std::vector<std::string>& repeated = {});
 

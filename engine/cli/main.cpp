@@ -1,5 +1,6 @@
 // ferry: the command-line entry point. Each command lives in its own file; this one only
 // dispatches and prints the top-level help.
+#include "cli/build_commit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "runtime/allocator.h"
@@ -158,7 +159,8 @@ int dispatch(int argc, char** argv) {
             std::fprintf(stderr, "ferry %s: takes no arguments, got '%s'\n", argv[1], argv[2]);
             return 2;
         }
-        std::printf("ferry %s (%s)\n", FERRY_VERSION, ferry::allocator_name().c_str());
+        std::printf("ferry %s (commit %s, %s)\n", FERRY_VERSION, ferry::cli::kBuildCommit,
+                    ferry::allocator_name().c_str());
         return 0;
     }
     if (command == "render") return ferry::cli::render_command(argc - 2, argv + 2);

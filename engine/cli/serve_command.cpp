@@ -2,6 +2,7 @@
 // executions are resumed at start; SIGTERM/SIGINT stop accepting, let running executions
 // finish for a bounded time (what is left stays durable and resumes at the next start), and
 // exit 0.
+#include "cli/build_commit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 
@@ -249,6 +250,7 @@ int serve_command(int argc, char** argv) {
     engine::server::add_hook_routes(api);
     engine::server::Metrics metrics(*app, api.store_room());
     metrics.version = FERRY_VERSION;
+    metrics.commit = kBuildCommit;
     app->engine->on_event([&metrics](const engine::EngineEvent& e) { metrics.on_event(e); });
     app->notifier->on_delivery(
         [&metrics](bool delivered) { metrics.count_event_delivery(delivered); });
@@ -305,10 +307,11 @@ int serve_command(int argc, char** argv) {
         "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(bound.value());
     // Which binary, project and store: a host may run several servers on several stores.
     const std::string data_dir = app->project.data_dir();
-    log.info("listening on " + url + " (ferry " + FERRY_VERSION + ", project " + common.project +
-                 ", data " + data_dir + ")",
+    log.info("listening on " + url + " (ferry " + FERRY_VERSION + ", commit " + kBuildCommit +
+                 ", project " + common.project + ", data " + data_dir + ")",
              {{"url", url},
               {"version", FERRY_VERSION},
+              {"commit", kBuildCommit},
               {"project", common.project},
               {"data", data_dir}});
     log.flush();  // whoever started the server waits for this line

@@ -170,8 +170,10 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
                std::to_string(held > busy ? held - busy : 0) + "\n";
     }
     if (!version.empty()) {
-        header("ferry_build_info", "gauge", "Always 1; its label is the running binary's version.");
-        out += "ferry_build_info{version=\"" + label(version) + "\"} 1\n";
+        header("ferry_build_info", "gauge",
+               "Always 1; its labels are the running binary's version and commit.");
+        out += "ferry_build_info{version=\"" + label(version) + "\",commit=\"" +
+               label(commit.empty() ? "unknown" : commit) + "\"} 1\n";
     }
     header("ferry_http_requests_total", "counter", "API requests by method and status.");
     for (const auto& [k, v] : http_requests) {

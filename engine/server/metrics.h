@@ -22,9 +22,10 @@ class Metrics {
     }
     // Executions `ferry serve` pruned under store.keep.
     void count_pruned(uint64_t executions) { pruned_ += executions; }
-    // The binary's version, for ferry_build_info (which an alert on a fleet's mixed
-    // versions keys on); none printed when empty.
+    // The binary's version and commit, for ferry_build_info (which an alert on a fleet's
+    // mixed versions keys on); none printed when the version is empty.
     std::string version;
+    std::string commit;
     // The HTTP server's connections at the time of a scrape.
     struct Connections {
         size_t open = 0;

@@ -1112,8 +1112,10 @@ class StderrIsJsonLines(unittest.TestCase):
             self.assertEqual(server[-1]["executions_left"], 0)
             # Which binary, project and store this server is.
             self.assertRegex(listening[0]["message"],
-                             r"\(ferry \d+\.\d+\.\d+, project .+, data .+\)$")
+                             r"\(ferry \d+\.\d+\.\d+, commit ([0-9a-f]{12}|unknown), "
+                             r"project .+, data .+\)$")
             self.assertTrue(listening[0]["data"])
+            self.assertEqual(listening[0]["commit"], listening[0]["message"].split(", ")[1][7:])
             kinds = {l["log"] for l in lines}
             self.assertEqual(kinds, {"server", "access", "event"})
         finally:
@@ -1554,7 +1556,9 @@ class Approvals(unittest.TestCase):
             return found, text
         found, text = gauges()
         self.assertEqual(found, {"running": "0", "waiting": "0"})
-        self.assertRegex(text, r'\nferry_build_info\{version="\d+\.\d+\.\d+"\} 1\n')
+        # The commit tells two builds of one version apart.
+        self.assertRegex(text, r'\nferry_build_info\{version="\d+\.\d+\.\d+",'
+                               r'commit="([0-9a-f]{12}|unknown)"\} 1\n')
         exec_id = self.start()
         self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
         self.assertEqual(gauges()[0], {"running": "0", "waiting": "1"})

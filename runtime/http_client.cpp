@@ -66,7 +66,7 @@ std::string HttpResponse::header(std::string_view name) const {
     return header_value(headers, name);
 }
 
-HttpClient::Impl::Impl(Loop& l) : loop(l) {
+HttpClient::Impl::Impl(Loop& l, size_t max_bodies) : loop(l), max_bodies_in_flight(max_bodies) {
     ensure_curl_global();
     multi = curl_multi_init();
     if (!multi) throw std::runtime_error("curl_multi_init failed");
@@ -142,6 +142,7 @@ uint64_t HttpClient::Impl::send(HttpRequest request, HttpCallback done) {
     t->req = std::move(request);
     t->done = std::move(done);
     t->started_ns = Loop::hrtime_ns();
+    t->owner = this;
     uint64_t id = t->id;
 
     if (closing) {
@@ -326,6 +327,8 @@ Status HttpClient::Impl::configure(Transfer& t) {
 // Takes the easy handle out of the multi (libcurl then drops or caches its connection, calling
 // on_socket with CURL_POLL_REMOVE) and records what reached the wire.
 void HttpClient::Impl::stop_transfer(Transfer& t) {
+    bodies_in_flight -= t.body_held;  // delivered or dropped now: no longer received
+    t.body_held = 0;
     if (!t.easy) return;
     long request_size = 0;
     curl_easy_getinfo(t.easy, CURLINFO_REQUEST_SIZE, &request_size);
@@ -425,7 +428,8 @@ void HttpClient::Impl::deliver(std::unique_ptr<Transfer> t) {
 
 // ---- public interface -------------------------------------------------------------------------
 
-HttpClient::HttpClient(Loop& loop) : impl_(std::make_unique<Impl>(loop)) {}
+HttpClient::HttpClient(Loop& loop, size_t max_bodies_in_flight)
+    : impl_(std::make_unique<Impl>(loop, max_bodies_in_flight)) {}
 HttpClient::~HttpClient() = default;
 
 uint64_t HttpClient::send(HttpRequest request, HttpCallback done) {

@@ -76,15 +76,22 @@ using HttpCallback = std::function<void(Result<HttpResponse>, const HttpTransfer
 
 class HttpClient {
   public:
-    explicit HttpClient(Loop& loop);
+    // Response bodies being received by all of this client's transfers together (each is
+    // also capped by its request's max_response_bytes): the transfer that would pass it
+    // stops with a Network error (which ctx.http retries after its backoff), so a fan-out of
+    // large answers cannot hold gigabytes outside every other limit.
+    static constexpr size_t kDefaultMaxBodiesInFlight = size_t(256) << 20;
+
+    explicit HttpClient(Loop& loop, size_t max_bodies_in_flight = kDefaultMaxBodiesInFlight);
     ~HttpClient();  // cancels every transfer still running (callbacks get Cancelled)
     HttpClient(const HttpClient&) = delete;
     HttpClient& operator=(const HttpClient&) = delete;
 
     // Starts a transfer; returns its id (never 0). Errors: Network (refused, reset, DNS,
-    // TLS), Timeout, Limit (response larger than max_response_bytes), Validation (bad URL,
-    // a scheme other than http/https, a bad method or header, an unusable CA/client cert
-    // file), Cancelled. Redirects are not followed: a 3xx is a response like any other.
+    // TLS, the bodies in flight past their bound), Timeout, Limit (response larger than
+    // max_response_bytes), Validation (bad URL, a scheme other than http/https, a bad method or
+    // header, an unusable CA/client cert file), Cancelled. Redirects are not followed: a 3xx is a
+    // response like any other.
     uint64_t send(HttpRequest request, HttpCallback done);
     // Aborts a transfer; its callback runs with Cancelled (on a later loop iteration).
     void cancel(uint64_t id);

@@ -181,6 +181,13 @@ Error HttpClient::Impl::map_error(const Transfer& t, CURLcode code) const {
             return make_error(ErrorKind::Limit, what + "response headers larger than " +
                                                     std::to_string(kMaxHeaderBytes) + " bytes");
         if (t.out_of_memory) return make_error(ErrorKind::Internal, what + "out of memory");
+        if (t.over_bodies_budget)
+            return make_error(ErrorKind::Network,
+                              what +
+                                  "stopped receiving: the responses this process is "
+                                  "receiving hold more than " +
+                                  std::to_string(t.owner->max_bodies_in_flight) +
+                                  " bytes in all (too many large answers at once)");
         return make_error(ErrorKind::Network, what + detail);
     case CURLE_SEND_FAIL_REWIND:  // only never_resend bodies cannot rewind
         return make_error(ErrorKind::Network,
@@ -263,12 +270,20 @@ size_t HttpClient::Impl::on_body(char* data, size_t size, size_t nmemb, void* us
         t->body_too_large = true;
         return 0;
     }
+    Impl& client = *t->owner;
+    if (n > client.max_bodies_in_flight -
+                std::min(client.bodies_in_flight, client.max_bodies_in_flight)) {
+        t->over_bodies_budget = true;
+        return 0;
+    }
     try {
         t->resp.body.append(data, n);
     } catch (...) {  // nothing may be thrown through libcurl
         t->out_of_memory = true;
         return 0;
     }
+    t->body_held += n;
+    client.bodies_in_flight += n;
     return n;
 }
 

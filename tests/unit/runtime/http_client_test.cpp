@@ -474,6 +474,25 @@ TEST_CASE("a response larger than max_response_bytes fails with Limit", "[http]"
     env.finish();
 }
 
+TEST_CASE("the bodies all transfers are receiving are bounded together", "[http]") {
+    Env env;
+    env.client = std::make_unique<HttpClient>(env.loop, 100'000);
+    // One body past what all may hold together (each under its own cap): stopped as a
+    // network failure, which ctx.http retries once others have been received.
+    Outcome o = env.fetch(get(env.server->url("/huge/200000")));
+    REQUIRE_FALSE(o.ok());
+    CHECK(o.kind() == ErrorKind::Network);
+    CHECK(o.result->error().message.find("more than 100000 bytes in all") != std::string::npos);
+    // What a transfer held is given back when it ends, failed or received: each of these
+    // fits alone, and would not if the ones before still counted.
+    for (int i = 0; i < 3; ++i) {
+        Outcome fits = env.fetch(get(env.server->url("/huge/90000")));
+        REQUIRE(fits.ok());
+        CHECK(fits.response().body.size() == 90'000);
+    }
+    env.finish();
+}
+
 TEST_CASE("cancel() reports Cancelled once, on a later iteration", "[http][cancel]") {
     Env env;
     SECTION("before the loop ever ran") {

@@ -82,6 +82,16 @@ char* escape_bytewise(char* w, const char* s, size_t n) {
 
 }  // namespace
 
+size_t json_escaped_size(std::string_view text) {
+    size_t size = text.size();
+    for (unsigned char c : text) {
+        if (!needs_escape(c)) continue;
+        char escape[6];
+        size += size_t(write_escape(escape, c) - escape) - 1;
+    }
+    return size;
+}
+
 char* write_json_escaped(char* w, std::string_view text) {
     const size_t n = text.size();
     const char* s = text.data();

@@ -21,6 +21,8 @@ namespace ferry {
 // The escape of text (below) written at w, which must have room for 6 * text.size() bytes;
 // returns the end.
 char* write_json_escaped(char* w, std::string_view text);
+// How many bytes write_json_escaped writes for text.
+size_t json_escaped_size(std::string_view text);
 // Texts longer than this are escaped a block at a time (json_writer.cpp).
 constexpr size_t kEscapeBlock = 256;
 void append_json_escaped_blocks(rapidjson::StringBuffer& out, std::string_view text);

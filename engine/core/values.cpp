@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <optional>
 #include <string_view>
@@ -375,13 +376,18 @@ constexpr int kMaxFitDepth = 300;
 struct JsonFitWalk {
     uint64_t left;
 
-    // Upper bounds of a number's text: int64 has at most 20 characters, a double 24.
-    static uint64_t text_bound(const Value& v) {
+    // The length of a leaf's JSON text, as JsonWriter writes it.
+    static uint64_t text_size(const Value& v) {
+        char digits[32];
         switch (v.kind()) {
-        case tmpl::Kind::String: return uint64_t(v.str().size()) + 2;
-        case tmpl::Kind::Int: return 20;
-        case tmpl::Kind::Float: return 24;
-        default: return 5;  // true, false, null
+        case tmpl::Kind::String: return json_escaped_size(v.str()) + 2;
+        case tmpl::Kind::Int:
+            return uint64_t(std::to_chars(digits, digits + sizeof digits, v.as_int()).ptr - digits);
+        case tmpl::Kind::Float:
+            if (!std::isfinite(v.as_float())) return 4;  // a key's str(): 'nan', '-inf'
+            return uint64_t(write_json_double(digits, v.as_float()) - digits);
+        case tmpl::Kind::Bool: return v.as_bool() ? 4 : 5;
+        default: return 4;  // null
         }
     }
     bool spend(uint64_t bytes) {
@@ -408,13 +414,13 @@ struct JsonFitWalk {
             if (depth >= kMaxFitDepth) return JsonFit::fits;
             for (const auto& [key, item] : v.dict_obj().items()) {
                 // A key that is not a string is written as its str(), about as long.
-                if (!spend(text_bound(key) + 2)) return JsonFit::too_large;
+                if (!spend(text_size(key) + 2)) return JsonFit::too_large;
                 if (JsonFit f = walk(item, depth + 1); f != JsonFit::fits) return f;
             }
             return JsonFit::fits;
         default: break;
         }
-        return spend(text_bound(v)) ? JsonFit::fits : JsonFit::too_large;
+        return spend(text_size(v)) ? JsonFit::fits : JsonFit::too_large;
     }
 };
 

@@ -60,9 +60,9 @@ enum class JsonFit {
     // once) is written once per reference, so a small value can stand for gigabytes.
     too_large,
 };
-// Walks v as its JSON text would spell it (numbers counted at their longest, strings at
-// their bytes and quotes, escapes aside), stopping at the first non-finite number or once
-// past max_bytes: at most ~max_bytes values are visited.
+// Walks v counting the length of its JSON text (as JsonWriter writes it: escapes included;
+// a key that is not a string about as long as its str()), stopping at the first
+// non-finite number or once past max_bytes: at most ~max_bytes values are visited.
 // Containers nested deeper than JSON may nest (json_lua::kMaxDepth) are not walked into.
 JsonFit json_fit(const Value& v, uint64_t max_bytes);
 // Whether a string anywhere in v (keys included) contains needle.

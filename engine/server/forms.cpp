@@ -244,13 +244,7 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
         if (!known && ++unknown <= kMaxUnknownListed)
             out.errors.emplace_back(name, "is not a field of this form");
     }
-    if (unknown > kMaxUnknownListed) {
-        size_t more = unknown - kMaxUnknownListed;
-        out.errors.emplace_back("",
-                                "and " + std::to_string(more) +
-                                    (more == 1 ? " more name that is" : " more names that are") +
-                                    " not a field of this form");
-    }
+    if (unknown > kMaxUnknownListed) out.unlisted_unknown = unknown - kMaxUnknownListed;
     return out;
 }
 
@@ -345,7 +339,14 @@ Value form_schema(const FormSpec& form) {
     return schema;
 }
 
-std::string form_page(const FormSpec& form, const Value& values, const FieldErrors& errors) {
+std::string unlisted_unknown_text(size_t unlisted) {
+    return "and " + std::to_string(unlisted) +
+           (unlisted == 1 ? " more name that is" : " more names that are") +
+           " not a field of this form";
+}
+
+std::string form_page(const FormSpec& form, const Value& values, const FieldErrors& errors,
+                      size_t unlisted_unknown) {
     std::string body = "<h1>" + html_escape(form.title) + "</h1>\n";
     if (!form.description.empty()) body += "<p>" + html_escape(form.description) + "</p>\n";
     if (!errors.empty()) {
@@ -366,6 +367,8 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
             body += "<li><a href=\"#" + html_escape(control_id(name)) + "\">" +
                     html_escape(field->label) + "</a>: " + html_escape(message) + "</li>\n";
         }
+        if (unlisted_unknown)
+            body += "<li>" + html_escape(unlisted_unknown_text(unlisted_unknown)) + "</li>\n";
         body += "</ul>\n</div>\n";
     }
     bool any_required = std::any_of(form.fields.begin(), form.fields.end(),

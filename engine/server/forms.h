@@ -18,6 +18,9 @@ using FieldErrors = std::vector<std::pair<std::string, std::string>>;
 struct FormOutcome {
     tmpl::Value inputs = tmpl::Value::dict();  // converted values, defaults applied
     FieldErrors errors;                        // empty: inputs are ready to start with
+    // Names the form does not have past the kMaxUnknownListed listed in errors.
+    size_t unlisted_unknown = 0;
+    bool ok() const { return errors.empty() && unlisted_unknown == 0; }
 };
 
 // submitted: a dict of field name -> value (JSON types or text). null and "" count as not
@@ -25,7 +28,7 @@ struct FormOutcome {
 // repeated: fields that took one value and were given more (urlencoded_submission), each
 // an error beside the others rather than one of the values picked silently.
 // Names a submission gives that the form does not have, each listed as an error up to this
-// many; the rest are counted in one error named "".
+// many; the rest are counted (FormOutcome::unlisted_unknown).
 constexpr size_t kMaxUnknownListed = 20;
 FormOutcome check_submission(const workflow::FormSpec& form, const tmpl::Value& submitted,
                              const std::vector<std::string>& repeated = {});
@@ -52,7 +55,9 @@ tmpl::Value form_schema(const workflow::FormSpec& form);
 // The HTML page with the form; `values` (a submission) refills it and `errors` are shown
 // next to their fields, after a summary that links to each one.
 std::string form_page(const workflow::FormSpec& form, const tmpl::Value& values,
-                      const FieldErrors& errors);
+                      const FieldErrors& errors, size_t unlisted_unknown = 0);
+// "and N more names that are not a field of this form" (FormOutcome::unlisted_unknown).
+std::string unlisted_unknown_text(size_t unlisted);
 
 // The page answering a browser's submit: what became of the request, in words (and that
 // nothing was sent under a dry run), the execution it started (a link to it), or why it

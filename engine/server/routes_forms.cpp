@@ -181,19 +181,29 @@ void submit(Api& api, Call& c) {
             return c.error(400, "bad_request", "the body must be a JSON object of field values");
     }
     FormOutcome outcome = check_submission(*form, submitted, repeated);
-    if (!outcome.errors.empty()) {
-        if (browser) return html(c, 422, form_page(*form, submitted, outcome.errors));
+    if (!outcome.ok()) {
+        if (browser)
+            return html(c, 422,
+                        form_page(*form, submitted, outcome.errors, outcome.unlisted_unknown));
         // The first message for each name.
         Value fields = Value::dict();
         for (const auto& [name, message] : outcome.errors)
             if (!fields.dict_obj().find(name))
                 fields.dict_obj().append_new(str(name), str(message));
-        size_t n = outcome.errors.size();
+        size_t n = outcome.errors.size() + outcome.unlisted_unknown;
         std::string message =
             std::to_string(n) + (n == 1 ? " field needs" : " fields need") + " correcting";
-        return c.json(422, to_json_text(dict_of({{"error", dict_of({{"code", str("invalid_form")},
-                                                                    {"message", str(message)},
-                                                                    {"fields", fields}})}})));
+        Value error = dict_of({{"code", str("invalid_form")}, {"message", str(message)}});
+        if (outcome.unlisted_unknown) {
+            error.dict_obj().set(str("message"),
+                                 str(message + " (" +
+                                     unlisted_unknown_text(outcome.unlisted_unknown).substr(4) +
+                                     ", not listed)"));
+            error.dict_obj().set(str("unlisted"),
+                                 Value::integer(int64_t(outcome.unlisted_unknown)));
+        }
+        error.dict_obj().set(str("fields"), fields);
+        return c.json(422, to_json_text(dict_of({{"error", error}})));
     }
     StartRequest sr;
     sr.workflow = form->workflow;

@@ -473,10 +473,13 @@ Value f_urlize(Runtime& rt, const Value& value, const Args& args) {
             ++end;
         std::u32string word = text.substr(i, end - i);
         out += space ? word : urlize_word(std::move(word), o);
+        check_built_size(out.size(), "urlize");  // code points: at most its bytes
         i = end;
     }
+    std::string linked = u8(out);
+    check_built_size(linked.size(), "urlize");
     // Markup under autoescape (do_urlize), so printing does not escape the links again.
-    return Value::string(u8(out), rt.eval_autoescape());
+    return Value::string(std::move(linked), rt.eval_autoescape());
 }
 
 // ---- urlencode -----------------------------------------------------------------------
@@ -502,6 +505,7 @@ std::string url_quote(const Value& v, bool for_qs) {
             out += kHex[c & 15];
         }
     }
+    check_built_size(out.size(), "urlencode");
     return out;
 }
 

@@ -64,6 +64,7 @@ void append_json_string(std::string_view s, std::string& out) {
         }
     }
     out += '"';
+    check_built_size(out.size(), "tojson");  // up to twelve bytes a character
 }
 
 struct JsonWriter {

@@ -445,7 +445,6 @@ Value join(const Value& self, const Args& args) {
     std::string out;
     for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += self.str();
-        check_built_size(out.size(), "str.join");
         if (self.is_safe()) {
             out += markup_escape(items[i]).str();
         } else if (items[i].is_string()) {
@@ -454,6 +453,7 @@ Value join(const Value& self, const Args& args) {
             type_error("sequence item " + std::to_string(i) + ": expected str instance, " +
                        tname(items[i]) + " found");
         }
+        check_built_size(out.size(), "str.join");
     }
     return Value::string(std::move(out), self.is_safe());
 }
@@ -488,12 +488,14 @@ std::string translate(Runtime&, std::string_view s, const Value& table) {
             out += char32_t(cp);
         } else if (mapped->is_string()) {
             out += U(mapped->str());
-            check_built_size(uint64_t(out.size()) * sizeof(char32_t), "str.translate");
+            check_built_size(out.size(), "str.translate");  // code points: at most its bytes
         } else {
             type_error("character mapping must return integer, None or str");
         }
     }
-    return E(out);
+    std::string translated = E(out);
+    check_built_size(translated.size(), "str.translate");
+    return translated;
 }
 
 // str.maketrans(x[, y[, z]]): a static method, callable on any str.

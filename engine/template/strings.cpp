@@ -199,6 +199,8 @@ void append_html_escaped(std::string_view s, std::string& out) {
         default: out += c;
         }
     }
+    // Up to five times the text: escaping a string near the cap passes it.
+    check_built_size(out.size(), "escaping");
 }
 
 Value markup_concat(std::string_view a, bool a_safe, std::string_view b, bool b_safe) {

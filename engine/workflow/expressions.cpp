@@ -284,6 +284,13 @@ std::vector<TemplateRef> template_references(const std::string& text, const std:
 
 void check_template(Context& ctx, const YAML::Node& node, const std::string& text, size_t prefix,
                     std::vector<Ref>& refs) {
+    auto [seen, first] = ctx.checked_templates.try_emplace(node.Mark().pos);
+    Context::CheckedTemplate& checked = seen->second;  // references stay valid on rehash
+    if (!first && prefix == 0 && checked.text == text) {
+        refs.insert(refs.end(), checked.refs.begin(), checked.refs.end());
+        return;
+    }
+    const size_t found_from = refs.size();
     try {
         for (TemplateRef& r : template_references(text, ctx.file())) {
             size_t at = strip_prefix(offset_of(text, r.line, r.column), prefix);
@@ -293,6 +300,10 @@ void check_template(Context& ctx, const YAML::Node& node, const std::string& tex
     } catch (const tmpl::TemplateError& e) {
         size_t at = strip_prefix(offset_of(text, e.where().line, e.where().column), prefix);
         ctx.error(locate_in_scalar(ctx, node, at), "invalid expression: " + e.message());
+    }
+    if (prefix == 0) {
+        checked.text = text;
+        checked.refs.assign(refs.begin() + std::ptrdiff_t(found_from), refs.end());
     }
 }
 
@@ -310,14 +321,6 @@ void refuse_template_key(Context& ctx, const YAML::Node& key_node, const std::st
 }
 
 // Checks the templates of a data tree, skipping subtrees under a raw path.
-// The nodes one collection of references has checked: an alias reaches its anchor's node
-// again, and one string checked once per alias was minutes of `validate` for a 64 KiB file.
-// Its text is the same, and so are its references.
-struct SeenNodes {
-    std::unordered_set<int> positions;
-    bool first(const YAML::Node& node) { return positions.insert(node.Mark().pos).second; }
-};
-
 void check_tree(Context& ctx, const YAML::Node& node, std::vector<std::string>& path,
                 const std::vector<std::vector<std::string>>& raw_paths, std::vector<Ref>& refs,
                 SeenNodes& seen) {
@@ -348,8 +351,10 @@ void check_tree(Context& ctx, const YAML::Node& node, std::vector<std::string>& 
 }  // namespace
 
 tmpl::Value data_with_templates(Context& ctx, const YAML::Node& node, std::vector<Ref>& refs,
-                                const std::vector<std::vector<std::string>>& raw_paths) {
-    SeenNodes seen;
+                                const std::vector<std::vector<std::string>>& raw_paths,
+                                SeenNodes* shared_seen) {
+    SeenNodes own_seen;
+    SeenNodes& seen = shared_seen ? *shared_seen : own_seen;
     if (raw_paths.empty()) {
         StringVisitor visit = [&](const YAML::Node& n, const std::string& text) {
             if (is_template(text) && seen.first(n)) check_template(ctx, n, text, 0, refs);

@@ -355,12 +355,14 @@ tmpl::Value named_data(Context& ctx, const YAML::Node& node, const std::string& 
                             describe_node(ctx, node));
         return dict;
     }
+    SeenNodes seen;  // every entry adds to the one `refs`
     for_each_entry(
         ctx, node, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
             if (!is_identifier(key))
                 ctx.error(k, identifier_problem(what == "vars" ? "var name" : "output name", key));
             if (names) names->push_back(key);
-            dict.dict_obj().set(tmpl::Value::string(key), data_with_templates(ctx, v, refs));
+            dict.dict_obj().set(tmpl::Value::string(key),
+                                data_with_templates(ctx, v, refs, {}, &seen));
         });
     return dict;
 }

@@ -430,14 +430,26 @@ class Forms(unittest.TestCase):
                 status, _, answer = request("POST", "/api/v1/forms/feedback/submit", body,
                                             headers={"Content-Type": content_type})
                 self.assertEqual(status, 422, answer[:300])
-                fields = json.loads(answer)["error"]["fields"]
+                error = json.loads(answer)["error"]
+                fields = error["fields"]
                 # 20 listed, the rest counted: the answer is not an amplifier of the request.
                 self.assertLess(len(answer), 4096)
                 self.assertEqual(fields["k19"], "is not a field of this form")
                 self.assertNotIn("k20", fields)
-                self.assertEqual(fields[""], "and 299980 more names that are not a field of "
-                                             "this form")
-                self.assertEqual(len(fields), 21 + (content_type == "application/json"))
+                self.assertEqual(len(fields), 20 + (content_type == "application/json"))
+                self.assertEqual(error["unlisted"], 299980)
+                problems = 300000 + (content_type == "application/json")
+                self.assertEqual(error["message"],
+                                 "%d fields need correcting (299980 more names that are not "
+                                 "a field of this form, not listed)" % problems)
+        # The page lists 20 and says how many more; a name "" among them is one of the 20.
+        body = "&".join(["=1"] + names[:100]) + "&message=hi"
+        status, _, page = request("POST", "/api/v1/forms/feedback/submit", body,
+                                  headers={"Content-Type": "application/x-www-form-urlencoded",
+                                           "Accept": "text/html"})
+        self.assertEqual(status, 422)
+        self.assertEqual(page.count("is not a field of this form</li>"), 20)
+        self.assertIn("<li>and 81 more names that are not a field of this form</li>", page)
         self.assertEqual(request("GET", "/healthz")[0], 200)
 
 

@@ -81,3 +81,19 @@ TEST_CASE("json_fit: a value is measured as its JSON text, each reference of a s
     keyed.dict_obj().set(str(std::string(100, 'k')), Value::none());
     CHECK(json_fit(keyed, 50) == JsonFit::too_large);
 }
+
+TEST_CASE("json_fit: strings are counted escaped and numbers at their digits", "[values]") {
+    // A control character is six bytes of JSON (\u0001): counted as one, a 16 MB output
+    // was recorded as 96 MB.
+    Value control = str(std::string(1000, '\x01'));
+    CHECK(json_fit(control, 6002) == JsonFit::fits);
+    CHECK(json_fit(control, 5000) == JsonFit::too_large);
+    CHECK(json_fit(str("a\"b\\c\n"), 11) == JsonFit::fits);
+    CHECK(json_fit(str("a\"b\\c\n"), 10) == JsonFit::too_large);
+    // A million zeros are two megabytes of JSON ("0," each), not twenty.
+    Value zeros = Value::list(std::vector<Value>(1'000'000, Value::integer(0)));
+    CHECK(json_fit(zeros, 2'000'010) == JsonFit::fits);
+    CHECK(json_fit(zeros, 1'900'000) == JsonFit::too_large);
+    CHECK(json_fit(Value::list({Value::floating(0.5), Value::integer(-12345)}), 14) ==
+          JsonFit::fits);
+}

@@ -1307,6 +1307,12 @@ TEST_CASE("render limits: every filter and method that builds a string stops at 
         {"{{ ([{'k': 'x' * 100000}] * 1000)|string|length }}", "the text of a dict"},
         {"{{ ('%s' % [['x' * 100000] * 1000] * 1000)|length }}", "the text of a list"},
         {"{{ ([['x' * 100000] * 1000] * 1000)|pprint|length }}", "pprint"},
+        // One string escaped or quoted past the cap (up to six times the text).
+        {"{{ ('<' * 20000000)|escape|length }}", "escaping"},
+        {"{{ ('<' * 20000000)|forceescape|length }}", "escaping"},
+        {"{{ ('\x01' * 30000000)|urlencode|length }}", "urlencode"},
+        {"{{ ('\x01' * 12000000)|tojson|length }}", "tojson"},
+        {"{{ ''.join(['a' * 40000000, 'b' * 40000000])|length }}", "str.join"},
     };
     for (const auto& [tpl, what] : builders) {
         CAPTURE(tpl);
@@ -1315,6 +1321,9 @@ TEST_CASE("render limits: every filter and method that builds a string stops at 
         CHECK(e.message().rfind(what + " would build a string of ", 0) == 0);
         CHECK(e.message().find("over the limit of 67108864") != std::string::npos);
     }
+    // Under the cap, however it is measured on the way: a 17 MB translate is 17 MB.
+    CHECK(render("{{ ('a' * 17000000).translate({98: 'c'})|length }}") == "17000000");
+    CHECK(render("{{ ('ab' * 8500000).translate({98: 'c'})|length }}") == "17000000");
 }
 
 TEST_CASE("render limits: extends loops are detected", "[render][limits]") {

@@ -1,5 +1,7 @@
 #include "runtime/lua_library_guards.h"
 
+#include <climits>
+
 namespace ferry {
 namespace {
 
@@ -27,12 +29,17 @@ int refuse_range(lua_State* L, int arg, lua_Integer count, const char* what) {
 int guarded_rep(lua_State* L) {
     size_t length = 0, separator = 0;
     luaL_checklstring(L, 1, &length);
-    luaL_checkinteger(L, 2);
+    lua_Integer n = luaL_checkinteger(L, 2);
     luaL_optlstring(L, 3, "", &separator);
     if (length == 0 && separator == 0) {
         lua_pushliteral(L, "");
         return 1;
     }
+    // lstrlib's own check (MAXSIZE is INT_MAX where size_t is wider), made here so that
+    // the error names the caller's file and line.
+    const size_t max_size = sizeof(size_t) < sizeof(int) ? ~size_t(0) : size_t(INT_MAX);
+    if (n > 0 && (length + separator < length || length + separator > max_size / size_t(n)))
+        return luaL_error(L, "resulting string too large");
     return call_original(L);
 }
 

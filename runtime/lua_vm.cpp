@@ -283,8 +283,15 @@ void LuaVM::build_sandbox() {
             lua_pushvalue(S, lua_upvalueindex(1));
             lua_pushcclosure(S, sandbox_require, 1);
             lua_pushfstring(S, "ferry.%s", key);
-            lua_call(S, 1, 1);
-            return 1;
+            int status = lua_pcall(S, 1, 1, 0);
+            if (status == LUA_OK) return 1;
+            // Raised in C, the message named no place: say where the script named it.
+            if (status == LUA_ERRRUN && lua_type(S, -1) == LUA_TSTRING) {
+                luaL_where(S, 1);
+                lua_insert(S, -2);
+                lua_concat(S, 2);
+            }
+            return lua_error(S);
         },
         1);
     lua_setfield(L, -2, "__index");

@@ -101,6 +101,19 @@ TEST_CASE("library guards: the guarded functions still do what Lua's do", "[runt
     CHECK(contains(run(vm, "math.random = print"), "read-only table 'math'"));
 }
 
+TEST_CASE("library guards: errors raised under a wrapper name the script's line",
+          "[runtime][lua_vm]") {
+    LuaVM vm;
+    CHECK(run(vm, "local x = 1\nreturn string.rep('x', 1 << 40)") ==
+          "error: test.lua:2: resulting string too large");
+    CHECK(run(vm, "local x = 1\nreturn ('ab'):rep(1 << 31, ',')") ==
+          "error: test.lua:2: resulting string too large");
+    CHECK(contains(run(vm, "local x = 1\nreturn ferry.nope"), "test.lua:2: module 'ferry.nope' "
+                                                              "not found"));
+    // What fits is made as before.
+    CHECK(run(vm, "return string.rep('ab', 3, '-')") == "ok: ab-ab-ab");
+}
+
 TEST_CASE("library guards: math.randomseed is refused, math.random works", "[runtime][lua_vm]") {
     LuaVM vm;
     // A seed in one task fixed the numbers every later task in the process drew.

@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -243,22 +244,30 @@ class EngineTest(unittest.TestCase):
         return proc
 
     def run_in_background(self, name, until=lambda shown: True):
-        """`ferry run NAME --quiet` in the background, until its execution is recorded and
-        until(shown) holds for the recorded execution; returns (process, execution id)."""
-        cmd = [FERRY, "run", name, "--quiet", "--project", str(self.p.dir),
-               "--data", str(self.p.data)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                cwd=str(self.p.dir))
+        """`ferry run NAME` in the background, until its execution is recorded and
+        until(shown) holds for the recorded execution; returns (process, execution id).
+        The id comes from the run's first progress line, so each poll is one CLI call
+        (about a second each under ASan on a busy host)."""
+        cmd = [FERRY, "run", name, "--project", str(self.p.dir), "--data", str(self.p.data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                cwd=str(self.p.dir), text=True)
         self.procs.append(proc)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
+        run_id = None
+        while run_id is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+            if ready:
+                line = proc.stderr.readline()
+                if not line:
+                    break
+                m = re.match(r"ferry: (\S+) execution started", line)
+                if m:
+                    run_id = m.group(1)
+        self.assertIsNotNone(run_id, "the run never said it started")
         while time.monotonic() < deadline:
-            out = self.p.ferry("executions", "list", "--json").stdout
-            listed = json.loads(out) if out.strip() else []
-            if listed:
-                run_id = listed[0]["id"]
-                shown = json.loads(self.p.ferry("executions", "show", run_id, "--json").stdout)
-                if until(shown):
-                    return proc, run_id
+            shown = self.p.ferry("executions", "show", run_id, "--json")
+            if shown.returncode == 0 and until(json.loads(shown.stdout)):
+                return proc, run_id
             time.sleep(0.05)
         self.fail("the run never recorded its execution as awaited")
 

@@ -623,7 +623,7 @@ class GrownMap(ServeTest):
         self.p.workflow("big", FullStore.BIG)
         self.p.write("ferry.yaml", "store: {map_size: 8MiB}\n" + tokens_yaml())
         self.p.write("blob.json", json.dumps({"blob": "x" * 1536 * 1024}))
-        for _ in range(3):  # 4.5 MiB and more, in few runs: one comes before a 4 s sleep ends
+        for _ in range(3):  # 4.5 MiB and more, in few runs: one comes before an 8 s sleep ends
             code, doc, err = self.p.run("big", "--inputs-file", str(self.p.dir / "blob.json"))
             self.assertEqual(code, 0, err)
         self.assertGreater((self.p.data / "data.mdb").stat().st_size, 3 << 20)
@@ -656,12 +656,13 @@ class GrownMap(ServeTest):
     def test_a_running_execution_adopts_the_grown_map_on_its_next_commit(self):
         # Nothing asks the server anything meanwhile: the first to meet the grown map is the
         # commit of the sleep's result, on the store's writer thread.
-        status, slow = self.start("slow", {"pause": "4s"})
+        # 8 s: growing the map takes three runs of 1.5 MB inputs, ~6 s under ASan.
+        status, slow = self.start("slow", {"pause": "8s"})
         self.assertEqual(status, 202, slow)
         started = time.monotonic()
         self.grow_past_the_servers_map()
-        self.assertLess(time.monotonic() - started, 4, "grew too slowly to come first")
-        time.sleep(max(0, started + 5 - time.monotonic()))
+        self.assertLess(time.monotonic() - started, 8, "grew too slowly to come first")
+        time.sleep(max(0, started + 9 - time.monotonic()))
         self.assertIsNone(self.s.proc.poll(), "the server stopped")
         status, body = self.s.json("GET", "/api/v1/executions/" + slow["id"], role="viewer")
         self.assertEqual((status, body["status"]), (200, "succeeded"), body)

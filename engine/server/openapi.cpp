@@ -20,7 +20,11 @@ constexpr const char* kSchemas = R"json({
   "Error": {"type": "object", "required": ["error"], "properties": {
     "error": {"$ref": "#/components/schemas/ErrorDetail"}}},
   "ErrorDetail": {"type": "object", "required": ["code", "message"], "properties": {
-    "code": {"type": "string"}, "message": {"type": "string"}}},
+    "code": {"type": "string"}, "message": {"type": "string"},
+    "fields": {"type": "object", "additionalProperties": {"type": "string"},
+      "description": "invalid_form: the problem of each field (20 names that are not fields at most)"},
+    "unlisted": {"type": "integer",
+      "description": "invalid_form: names that are not fields past the 20 listed"}}},
   "Accepted": {"type": "object", "required": ["id", "status"], "properties": {
     "id": {"type": "string"}, "status": {"type": "string"},
     "idempotent_replay": {"type": "boolean"}}},

@@ -87,6 +87,8 @@ TEST_CASE("JsonWriter: every length up to 40 with a special byte at every place"
         char* end = ferry::write_json_escaped(room.data(), s);
         REQUIRE(std::string(room.data(), end) == std::string(buf.GetString(), buf.GetSize()));
         REQUIRE(room.back() == '#');
+        // json_escaped_size says how many, whatever the path.
+        REQUIRE(ferry::json_escaped_size(s) == size_t(end - room.data()));
     }
 }
 

@@ -80,8 +80,8 @@ int evaluate(lua_State* L) {
         if (workflow::is_single_expression(text, &inner)) {
             tmpl::ExprPtr expr = tmpl::parse_expression(inner, "<expression>");
             result = env->evaluate(*expr, vars, "<expression>");
-            check_json_fit(
-                result);  // before it is built as JSON, then as Lua, outside the task's limits
+            // Before it is built as JSON, then as Lua, outside the task's limits.
+            check_json_fit(result);
         } else {
             auto parsed = env->from_string(text, "<string>");
             result = tmpl::Value::string(env->render_or_throw(*parsed, vars));

@@ -340,7 +340,7 @@ Value form_schema(const FormSpec& form) {
 }
 
 std::string unlisted_unknown_text(size_t unlisted) {
-    return "and " + std::to_string(unlisted) +
+    return std::to_string(unlisted) +
            (unlisted == 1 ? " more name that is" : " more names that are") +
            " not a field of this form";
 }
@@ -368,7 +368,7 @@ std::string form_page(const FormSpec& form, const Value& values, const FieldErro
                     html_escape(field->label) + "</a>: " + html_escape(message) + "</li>\n";
         }
         if (unlisted_unknown)
-            body += "<li>" + html_escape(unlisted_unknown_text(unlisted_unknown)) + "</li>\n";
+            body += "<li>and " + html_escape(unlisted_unknown_text(unlisted_unknown)) + "</li>\n";
         body += "</ul>\n</div>\n";
     }
     bool any_required = std::any_of(form.fields.begin(), form.fields.end(),

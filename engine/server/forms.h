@@ -56,7 +56,7 @@ tmpl::Value form_schema(const workflow::FormSpec& form);
 // next to their fields, after a summary that links to each one.
 std::string form_page(const workflow::FormSpec& form, const tmpl::Value& values,
                       const FieldErrors& errors, size_t unlisted_unknown = 0);
-// "and N more names that are not a field of this form" (FormOutcome::unlisted_unknown).
+// "N more names that are not a field of this form" (FormOutcome::unlisted_unknown).
 std::string unlisted_unknown_text(size_t unlisted);
 
 // The page answering a browser's submit: what became of the request, in words (and that

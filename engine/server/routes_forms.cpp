@@ -193,15 +193,12 @@ void submit(Api& api, Call& c) {
         size_t n = outcome.errors.size() + outcome.unlisted_unknown;
         std::string message =
             std::to_string(n) + (n == 1 ? " field needs" : " fields need") + " correcting";
+        if (outcome.unlisted_unknown)
+            message += " (" + unlisted_unknown_text(outcome.unlisted_unknown) + ", not listed)";
         Value error = dict_of({{"code", str("invalid_form")}, {"message", str(message)}});
-        if (outcome.unlisted_unknown) {
-            error.dict_obj().set(str("message"),
-                                 str(message + " (" +
-                                     unlisted_unknown_text(outcome.unlisted_unknown).substr(4) +
-                                     ", not listed)"));
+        if (outcome.unlisted_unknown)
             error.dict_obj().set(str("unlisted"),
                                  Value::integer(int64_t(outcome.unlisted_unknown)));
-        }
         error.dict_obj().set(str("fields"), fields);
         return c.json(422, to_json_text(dict_of({{"error", error}})));
     }

@@ -17,7 +17,6 @@
 #include <cmath>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -75,28 +74,31 @@ void push_http_response(lua_State* L, const HttpResponse& res) {
     lua_setfield(L, -2, "status");
     // Repeated headers are joined with ", " here, once per name: joined in Lua, each repeat
     // made a new string of all before it (8,000 one-byte repeats were 64 MiB of garbage
-    // that failed the task's memory limit).
-    std::vector<std::pair<std::string, std::string>> joined;
-    std::unordered_map<std::string, size_t> index;
+    // that failed the task's memory limit). Sorted by name (stable: repeats keep their
+    // order), each run of one name is joined and pushed once.
+    std::vector<std::pair<std::string, std::string>> headers;
+    headers.reserve(res.headers.size());
     for (const auto& [name, raw_value] : res.headers) {
         std::string key = ascii_lower(name);
         // Headers are text a task returns and records (a Latin-1 filename in a
         // Content-Disposition failed a step whose request had been made): shown as U+FFFD,
         // as records show them. The body stays bytes (http.request gives it as base64).
-        std::string value = to_valid_utf8(raw_value);
         if (invalid_utf8_at(key) != std::string::npos) key = to_valid_utf8(key);
-        auto [at, added] = index.try_emplace(key, joined.size());
-        if (added) {
-            joined.emplace_back(std::move(key), std::move(value));
-        } else {
-            joined[at->second].second += ", ";
-            joined[at->second].second += value;
-        }
+        headers.emplace_back(std::move(key), to_valid_utf8(raw_value));
     }
-    lua_createtable(L, 0, int(joined.size()));
-    for (const auto& [key, value] : joined) {
+    std::stable_sort(headers.begin(), headers.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    lua_createtable(L, 0, int(headers.size()));
+    for (size_t i = 0; i < headers.size();) {
+        std::string& value = headers[i].second;
+        size_t next = i + 1;
+        for (; next < headers.size() && headers[next].first == headers[i].first; ++next) {
+            value += ", ";
+            value += headers[next].second;
+        }
         lua_pushlstring(L, value.data(), value.size());
-        lua_setfield(L, -2, key.c_str());
+        lua_setfield(L, -2, headers[i].first.c_str());
+        i = next;
     }
     lua_setfield(L, -2, "headers");
     lua_pushlstring(L, res.body.data(), res.body.size());

@@ -18,13 +18,6 @@ using namespace filter_impl;
 
 namespace {
 
-// jinja2.utils.object_type_repr: how an undefined attribute names its object.
-std::string object_type_repr(const Value& v) {
-    if (v.is_none()) return "None";
-    if (v.is_safe()) return "markupsafe.Markup object";
-    return std::string(type_name(v)) + " object";
-}
-
 Value f_abs(Runtime&, const Value& value, const Args& args) {
     ArgReader("abs", args, {});
     if (value.is_float()) return Value::floating(std::fabs(value.as_float()));
@@ -48,7 +41,7 @@ Value f_attr(Runtime& rt, const Value& value, const Args& args) {
     bool exists = value.is_object() ? value.object_obj().getattr(name.str()).has_value()
                                     : has_method(value, name.str());
     if (!exists) {
-        return rt.make_undefined("'" + object_type_repr(value) + "' has no attribute '" +
+        return rt.make_undefined("'" + object_type_repr(type_name(value)) + "' has no attribute '" +
                                  std::string(name.str()) + "'");
     }
     return get_attribute(rt, value, name.str());

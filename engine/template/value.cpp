@@ -61,11 +61,30 @@ Value Value::missing_attribute(std::string_view type_name, std::string_view name
     return v;
 }
 
+std::string object_type_repr(std::string_view type) {
+    if (type == "NoneType") return "None";
+    // Jinja2 names a type defined outside Python's builtins with its module.
+    static constexpr std::pair<std::string_view, std::string_view> kModules[] = {
+        {"Markup", "markupsafe"},
+        {"Namespace", "jinja2.utils"},
+        {"Cycler", "jinja2.utils"},
+        {"Joiner", "jinja2.utils"},
+        {"Macro", "jinja2.runtime"},
+        {"LoopContext", "jinja2.runtime"},
+        {"BlockReference", "jinja2.runtime"},
+        {"TemplateReference", "jinja2.runtime"},
+        {"TemplateModule", "jinja2.environment"},
+        {"_GroupTuple", "jinja2.filters"},
+    };
+    for (const auto& [name, module] : kModules) {
+        if (name == type) return std::string(module) + "." + std::string(type) + " object";
+    }
+    return std::string(type) + " object";
+}
+
 std::string UndefinedObj::message() const {
     if (missing_on.empty()) return hint.empty() ? "'undefined' is undefined" : hint;
-    // Jinja2's object_type_repr: None is named as itself, anything else as "TYPE object".
-    if (missing_on == "NoneType") return "'None' has no attribute '" + hint + "'";
-    return "'" + std::string(missing_on) + " object' has no attribute '" + hint + "'";
+    return "'" + object_type_repr(missing_on) + "' has no attribute '" + hint + "'";
 }
 
 Value Value::string(std::string s, bool safe) {

@@ -464,6 +464,9 @@ inline bool may_hold_values(const Value& v) {
 
 // Python's type() name: 'int', 'str', 'list', 'dict', 'NoneType', 'Undefined'...
 std::string_view type_name(const Value& v);
+// jinja2.utils.object_type_repr of a type_name: how an undefined attribute names its object
+// ("None", "dict object", "jinja2.utils.Namespace object").
+std::string object_type_repr(std::string_view type);
 
 // bool(v). Raises UndefinedError for a strict undefined.
 bool truthy(const Value& v);

@@ -1072,6 +1072,30 @@ TEST_CASE("render: strict undefined", "[render]") {
           Err{ErrorKind::Undefined, "main", 1, "'str object' has no attribute 'nope'"});
     CHECK(render_strict("{{ x.y is defined }}|{{ x.y|default('d') }}", R"({"x": {}})") ==
           "False|d");
+    // A type from outside Python's builtins is named with its module, as object_type_repr does.
+    const std::pair<const char*, const char*> named_with_module[] = {
+        {"{{ namespace().x.y }}", "'jinja2.utils.Namespace object' has no attribute 'x'"},
+        {"{{ cycler(1).x.y }}", "'jinja2.utils.Cycler object' has no attribute 'x'"},
+        {"{{ joiner().x.y }}", "'jinja2.utils.Joiner object' has no attribute 'x'"},
+        {"{% macro m() %}{% endmacro %}{{ m.x.y }}",
+         "'jinja2.runtime.Macro object' has no attribute 'x'"},
+        {"{% for i in [1] %}{{ loop.x.y }}{% endfor %}",
+         "'jinja2.runtime.LoopContext object' has no attribute 'x'"},
+        {"{{ self.x.y }}", "'jinja2.runtime.TemplateReference object' has no attribute 'x'"},
+        {"{% for g in [{'a': 1}]|groupby('a') %}{{ g.x.y }}{% endfor %}",
+         "'jinja2.filters._GroupTuple object' has no attribute 'x'"},
+        {"{{ ('a'|safe).x.y }}", "'markupsafe.Markup object' has no attribute 'x'"},
+        {"{{ (namespace()|attr('x')).y }}", "'jinja2.utils.Namespace object' has no attribute 'x'"},
+        {"{{ range(1).x.y }}", "'range object' has no attribute 'x'"},
+        {"{{ 'a'.upper.x.y }}", "'builtin_function_or_method object' has no attribute 'x'"},
+    };
+    for (const auto& [tpl, message] : named_with_module) {
+        CAPTURE(tpl);
+        CHECK(fail(tpl) == Err{ErrorKind::Undefined, "main", 1, message});
+    }
+    CHECK(fail(Files{{"main", "{% import 'm' as m %}{{ m.q.y }}"}, {"m", ""}}) ==
+          Err{ErrorKind::Undefined, "main", 1,
+              "'jinja2.environment.TemplateModule object' has no attribute 'q'"});
     CHECK(render_strict("{% set y = missing %}ok", "{}") == "ok");
     CHECK(render_strict("{{ x.y }}", R"({"x": {"y": "v"}})") == "v");
     CHECK(render_strict("{{ [missing] }}", "{}") == "[Undefined]");

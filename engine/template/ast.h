@@ -142,7 +142,8 @@ struct Stmt {
     bool catch_varargs = false;                              // Macro/CallBlock uses `varargs`
     bool catch_kwargs = false;                               // Macro/CallBlock uses `kwargs`
     bool uses_caller = false;                                // Macro body references `caller`
-    bool constant_output = false;  // Print of constants only: Jinja2 computes it when compiling
+    bool constant_output = false;    // Print of constants only: Jinja2 computes it when compiling
+    bool appends_to_target = false;  // Set of the form `ns.x = ns.x + [...]` (see exec_append)
 
     Stmt(StmtKind k, int l, int c) : kind(k), line(l), column(c) {}
 };

@@ -242,6 +242,9 @@ struct Namespace final : Object {
         attrs->set(name, std::move(value));
         return true;
     }
+    Value* attribute_slot(std::string_view name) override {
+        return const_cast<Value*>(attrs->find(name));  // the namespace owns attrs
+    }
     void report_held(HeldVisitor& visitor) const override { visitor.held(attrs.get()); }
 };
 

@@ -53,13 +53,8 @@ Value add(const Value& a, const Value& b) {
         return markup_concat(a.str(), a.is_safe(), b.str(), b.is_safe());
     }
     if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
-        // 16 bytes a Value: a list doubled in a loop runs into the same bound as a string.
         uint64_t n = uint64_t(a.list_obj().items.size()) + b.list_obj().items.size();
-        if (n * 16 > kMaxBuiltString) {
-            raise(ErrorKind::Limit, "'+' would build a list of " + std::to_string(n) +
-                                        " items, over the limit of " +
-                                        std::to_string(kMaxBuiltString / 16));
-        }
+        check_built_list(n, "'+'");
         std::vector<Value> out;
         out.reserve(n);  // a copy of a, then b's items, would grow the copy again
         out.insert(out.end(), a.list_obj().items.begin(), a.list_obj().items.end());

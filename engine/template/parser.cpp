@@ -454,6 +454,20 @@ StmtPtr Parser::parse_filter_block() {
     return s;
 }
 
+namespace {
+
+// `ns.x = ns.x + [...]`: the target's own attribute plus a list literal.
+bool appends_to_target(const Expr& target, const Expr& value) {
+    if (target.kind != ExprKind::NSRef || value.kind != ExprKind::Binary || value.name != "+")
+        return false;
+    const Expr& left = *value.a;
+    return left.kind == ExprKind::Getattr && left.a->kind == ExprKind::Name &&
+           left.a->name == target.name && left.name == target.a->value.str() &&
+           value.b->kind == ExprKind::List;
+}
+
+}  // namespace
+
 StmtPtr Parser::parse_set() {
     const Token& tok = next();
     ExprPtr target = parse_assign_target(true, false, {}, true);
@@ -462,6 +476,7 @@ StmtPtr Parser::parse_set() {
         auto s = make_stmt(StmtKind::Set, tok);
         s->target = std::move(target);
         s->expr = parse_tuple(false, true, {}, false);
+        s->appends_to_target = appends_to_target(*s->target, *s->expr);
         return s;
     }
     auto s = make_stmt(StmtKind::SetBlock, tok);

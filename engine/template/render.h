@@ -281,6 +281,7 @@ class Renderer final : public Runtime {
     void exec_if(const Stmt& s);
     void exec_for(const Stmt& s);
     void exec_set(const Stmt& s);
+    void exec_append(const Stmt& s);
     void exec_set_block(const Stmt& s);
     void exec_macro(const Stmt& s);
     void exec_call_block(const Stmt& s);

@@ -414,6 +414,13 @@ void check_built_size(uint64_t bytes, std::string_view what) {
                                 std::to_string(kMaxBuiltString));
 }
 
+void check_built_list(uint64_t items, std::string_view what) {
+    if (items <= kMaxBuiltString / 16) return;
+    raise(ErrorKind::Limit, std::string(what) + " would build a list of " + std::to_string(items) +
+                                " items, over the limit of " +
+                                std::to_string(kMaxBuiltString / 16));
+}
+
 thread_local int ContainerDepth::depth_ = 0;
 thread_local Runtime* ContainerDepth::charged_ = nullptr;
 

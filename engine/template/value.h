@@ -384,6 +384,12 @@ struct Object : HeapObject {
     virtual std::optional<Value> getitem(const Value& key) const;
     // `{% set obj.name = v %}`; false when the object does not allow it (only namespaces do).
     virtual bool setattr(std::string_view name, Value value);
+    // Where setattr keeps the attribute, so `ns.x = ns.x + [v]` can append to a list only the
+    // namespace holds; null when the object has no such attribute or does not store it.
+    virtual Value* attribute_slot(std::string_view name) {
+        (void)name;
+        return nullptr;
+    }
     virtual bool is_callable() const { return false; }
     virtual Value call(Runtime& rt, const Args& args);
     virtual bool is_iterable() const { return false; }
@@ -491,6 +497,9 @@ void append_string_repr(std::string_view s, std::string& out);
 constexpr size_t kMaxBuiltString = 64u << 20;
 // Raises Limit when an operation would build a string of `bytes`; what names it.
 void check_built_size(uint64_t bytes, std::string_view what);
+// The same bound for a list: 16 bytes a Value, so a list doubled in a loop stops as a string
+// does. Raises Limit when an operation would build a list of `items`.
+void check_built_list(uint64_t items, std::string_view what);
 
 // Walks into containers (==, <, hash, repr, tojson, pprint) go at most this deep. A list
 // that contains itself ({{ l.append(l) }}) or one nested in a loop would recurse until the

@@ -473,7 +473,9 @@ class Gen:
         return stmt
 
     def s_namespace(self, sc, depth):
-        """A namespace counter updated inside a loop, read after it."""
+        """A namespace counter and list updated inside a loop, read after it. The list is
+        sometimes held by a variable as well while it grows (Ferry appends in place only
+        when the namespace alone holds it)."""
         r = self.r
         ns = "ns%d" % self.set_count
         self.set_count += 1
@@ -481,10 +483,17 @@ class Gen:
         inner.in_loop = True
         inner.names["it"] = "int"
         body = self.tag("set %s.total = %s.total + it" % (ns, ns)) + \
-            self.tag("set %s.last = %s" % (ns, self.expr(inner, "str", 1))) + self.block(inner, depth - 1, r.randint(0, 2))
-        return (self.tag("set %s = namespace(total=0, last='none')" % ns) +
+            self.tag("set %s.last = %s" % (ns, self.expr(inner, "str", 1)))
+        if r.random() < 0.8:
+            body += self.tag("set %s.items = %s.items + [it, %s]" % (ns, ns, self.expr(inner, "str", 1)))
+        if r.random() < 0.4:
+            body += (self.tag("set kept = %s.items" % ns) +
+                     self.tag("set %s.items = %s.items + [it * 2]" % (ns, ns)) +
+                     "{{ kept|length }}:{{ %s.items|length }}" % ns)
+        body += self.block(inner, depth - 1, r.randint(0, 2))
+        return (self.tag("set %s = namespace(total=0, last='none', items=[])" % ns) +
                 self.tag("for it in %s" % self.expr(sc, "list_int", 1)) + body + self.tag("endfor") +
-                "{{ %s.total }}/{{ %s.last }}" % (ns, ns))
+                "{{ %s.total }}/{{ %s.last }}/{{ %s.items }}" % (ns, ns, ns))
 
     def s_set_block(self, sc, depth):
         name = "b%d" % self.set_count

@@ -534,6 +534,37 @@ TEST_CASE("render: namespace", "[render][needs-globals]") {
     CHECK(render("{% set ns = namespace({'a': 1}, b=2) %}{{ ns.a }}{{ ns.b }}") == "12");
 }
 
+TEST_CASE("render: ns.x = ns.x + [item] builds what Jinja2 builds", "[render][needs-globals]") {
+    // Appended in place while the namespace alone holds the list; every other holder, and a
+    // macro that assigns ns.x while the items are evaluated, sees what a new list gives.
+    CHECK(render("{% set ns = namespace(l=[]) %}{% for i in range(5) %}{% set ns.l = ns.l + [i, "
+                 "i * 2] %}{% endfor %}{{ ns.l }}") == "[0, 0, 1, 2, 2, 4, 3, 6, 4, 8]");
+    CHECK(render("{% set ns = namespace(l=[]) %}{% for i in [1, 2] %}{% set ns.l = ns.l + [i] "
+                 "%}{% endfor %}{% set kept = ns.l %}{% set ns.l = ns.l + [3] %}{{ kept }} "
+                 "{{ ns.l }}") == "[1, 2] [1, 2, 3]");
+    CHECK(render("{% set ns = namespace(l=[1]) %}{% set ns.l = ns.l + [2] %}{% set ns.l = ns.l + "
+                 "[ns.l] %}{{ ns.l }}") == "[1, 2, [1, 2]]");
+    CHECK(render("{% set ns = namespace(l=[1]) %}{% set ns.l = ns.l + [0] %}{% macro m() %}{% set "
+                 "ns.l = ['m'] %}x{% endmacro %}{% set ns.l = ns.l + [m()] %}{{ ns.l }}") ==
+          "[1, 0, 'x']");
+    CHECK(render("{% set ns = namespace(l=[1]) %}{% set ns.l = ns.l + [0] %}{% macro m() %}{% set "
+                 "ns.l = ns.l + ['m'] %}{% endmacro %}{% set ns.l = ns.l + [m()] %}{{ ns.l }}") ==
+          "[1, 0, '']");
+    CHECK(render("{% set ns = namespace(l=items) %}{% set ns.l = ns.l + [3] %}{{ items }} "
+                 "{{ ns.l }}",
+                 R"({"items": [1, 2]})") == "[1, 2] [1, 2, 3]");
+    CHECK(render("{% set ns = namespace(l=[]) %}{% for i in [1, 2] %}{% set ns.l = ns.l + [i] "
+                 "%}{% endfor %}{% for x in ns.l %}{% set ns.l = ns.l + [x * 10] %}{% endfor %}"
+                 "{{ ns.l }}") == "[1, 2, 10, 20]");
+    CHECK(fail("{% set ns = namespace(t=(1,)) %}\n{% set ns.t = ns.t + [2] %}") ==
+          Err{ErrorKind::Type, "main", 2, "can only concatenate tuple (not \"list\") to tuple"});
+    CHECK(fail("{% set ns = namespace() %}\n{% set ns.l = ns.l + [1] %}") ==
+          Err{ErrorKind::Undefined, "main", 2,
+              "'jinja2.utils.Namespace object' has no attribute 'l'"});
+    CHECK(fail("{% set d = {'l': [1]} %}{% set d.l = d.l + [2] %}") ==
+          Err{ErrorKind::Runtime, "main", 1, "cannot assign attribute on non-namespace object"});
+}
+
 TEST_CASE("render: macros", "[render]") {
     CHECK(render("{% macro m(a, b=a ~ '!', c=b ~ '?') %}{{ a }}{{ b }}{{ c }}{% endmacro %}{{ m(1) "
                  "}}|{{ m(1, 2) }}|{{ m(1, c=3) }}") == "11!1!?|122?|11!3");
@@ -1743,6 +1774,8 @@ TEST_CASE("render: a cycle the render made is freed when nothing else holds it",
              "{% set l = [x] %}{% for i in [l] %}{{ l.append(loop) }}{% endfor %}",
              "{% set l = [x] %}{% for i in [l] %}{{ l.append(loop.cycle) }}{% endfor %}",
              "{% set a = [x] %}{% set b = [a] %}{{ a.append(b) }}{% set c = [b] %}",
+             "{% set ns = namespace(l=[]) %}{% set ns.l = ns.l + [x] %}{% set ns.l = ns.l + [ns] "
+             "%}",
          }) {
         CHECK(refs_to_x_after(tpl) == 1);
     }

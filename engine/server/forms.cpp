@@ -90,15 +90,36 @@ std::string control_id(const std::string& name) {
     return "f-" + name;
 }
 
+// How to pick several options in a <select multiple> (nothing on the control says so) and how
+// many the field takes, which HTML cannot check before the submit.
+std::string multi_choice_hint(const FormField& f) {
+    auto options = [](int64_t n) { return std::to_string(n) + (n == 1 ? " option" : " options"); };
+    std::string hint = "Hold Ctrl (&#8984; on a Mac) to choose several.";
+    int64_t at_least = f.min_length.value_or(0);
+    if (f.required && at_least < 1) at_least = 1;
+    if (at_least > 0 && f.max_length && *f.max_length == at_least)
+        hint += " Choose " + options(at_least) + ".";
+    else if (at_least > 0 && f.max_length)
+        hint += " Choose " + std::to_string(at_least) + " to " + options(*f.max_length) + ".";
+    else if (at_least > 0)
+        hint += " Choose at least " + options(at_least) + ".";
+    else if (f.max_length)
+        hint += " Choose at most " + options(*f.max_length) + ".";
+    return hint;
+}
+
 // errors: every message about this field, each shown beside it (the summary lists them too).
 std::string field_html(const FormField& f, const Value* value,
                        const std::vector<const std::string*>& errors) {
     std::string id = control_id(f.name);
     std::string help_id = "help-" + f.name, error_id = "error-" + f.name;
+    std::string hint_id = "hint-" + f.name;
     std::string name = html_escape(f.name);
     std::string out;
     std::string described;
     if (!f.help.empty()) described += help_id;
+    std::string hint = f.type == "multi-choice" ? multi_choice_hint(f) : "";
+    if (!hint.empty()) described += (described.empty() ? "" : " ") + hint_id;
     if (!errors.empty()) described += (described.empty() ? "" : " ") + error_id;
     std::string common = " id=\"" + html_escape(id) + "\" name=\"" + name + "\"";
     if (!f.autocomplete.empty()) common += " autocomplete=\"" + html_escape(f.autocomplete) + "\"";
@@ -161,12 +182,19 @@ std::string field_html(const FormField& f, const Value* value,
         if (f.max) attrs += " max=\"" + number_text(whole ? std::floor(*f.max) : *f.max) + "\"";
         if (f.min_length) attrs += " minlength=\"" + std::to_string(*f.min_length) + "\"";
         if (f.max_length) attrs += " maxlength=\"" + std::to_string(*f.max_length) + "\"";
+        // The browser matches a pattern against the whole value, Ferry searches it: the
+        // wrapper makes the two agree. One the browser cannot compile (its `v` flag refuses
+        // some syntax std::regex takes) is ignored there; the submit is checked either way.
+        if (!f.pattern.empty() && (type == "text" || type == "email"))
+            attrs += " pattern=\"" + html_escape("[\\s\\S]*(?:" + f.pattern + ")[\\s\\S]*") + "\"";
         out += label + "<input type=\"" + type + "\"" + common + attrs + " value=\"" +
                html_escape(text) + "\">\n";
     }
     if (!f.help.empty())
         out += "<p class=\"help\" id=\"" + html_escape(help_id) + "\">" + html_escape(f.help) +
                "</p>\n";
+    if (!hint.empty())
+        out += "<p class=\"help\" id=\"" + html_escape(hint_id) + "\">" + hint + "</p>\n";
     if (!errors.empty()) {
         out += "<p class=\"error\" id=\"" + html_escape(error_id) + "\">";
         for (size_t i = 0; i < errors.size(); ++i)

@@ -229,10 +229,10 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
             }
         }
         if (spec.min_length && n < *spec.min_length)
-            fail("is " + count(n, "character") + " long, shorter than min_length " +
+            fail("is " + count(n, "character") + " long; the minimum is " +
                  std::to_string(*spec.min_length));
         if (too_long)
-            fail("is " + count(n, "character") + " long, longer than max_length " +
+            fail("is " + count(n, "character") + " long; the maximum is " +
                  std::to_string(*spec.max_length));
     }
     if (v.is_int() || v.is_float()) {
@@ -256,10 +256,10 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
         const std::vector<tmpl::Value>& items = v.list_obj().items;
         auto n = int64_t(items.size());
         if (spec.min_length && n < *spec.min_length)
-            fail("has " + count(n, "item") + ", fewer than min_length " +
+            fail("has " + count(n, "item") + "; the minimum is " +
                  std::to_string(*spec.min_length));
         if (spec.max_length && n > *spec.max_length)
-            fail("has " + count(n, "item") + ", more than max_length " +
+            fail("has " + count(n, "item") + "; the maximum is " +
                  std::to_string(*spec.max_length));
         if (spec.items)
             for (size_t i = 0; i < items.size(); ++i)

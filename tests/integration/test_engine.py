@@ -2707,7 +2707,7 @@ steps:
         r = self.p.ferry("run", "bounded", "--input", "s=abcd", "--input", "e=z")
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr.splitlines(), [
-            "ferry run: input 's': is 4 characters long, longer than max_length 2",
+            "ferry run: input 's': is 4 characters long; the maximum is 2",
             "ferry run: input 'e': must be one of 'a', 'b'; got 'z'"])
         unknown = results[len(bad)]
         self.assertEqual(unknown.returncode, 2)

@@ -140,7 +140,13 @@ TEST_CASE("page: labels, native inputs, escaping, errors beside fields", "[forms
     CHECK(html.find("<title>Change &lt;request&gt;</title>") != std::string::npos);
     CHECK(html.find("<label for=\"f-device\">Device") != std::string::npos);
     CHECK(html.find("type=\"datetime-local\" id=\"f-window\"") != std::string::npos);
-    CHECK(html.find("<select id=\"f-teams\" name=\"teams\" multiple>") != std::string::npos);
+    CHECK(html.find("<select id=\"f-teams\" name=\"teams\" aria-describedby=\"hint-teams\" "
+                    "multiple>") != std::string::npos);
+    CHECK(html.find("<p class=\"help\" id=\"hint-teams\">Hold Ctrl (&#8984; on a Mac) to choose "
+                    "several.</p>") != std::string::npos);
+    // The browser checks the pattern before the submit, as a search (Ferry's meaning).
+    CHECK(html.find("id=\"f-device\" name=\"device\" required aria-required=\"true\" "
+                    "pattern=\"[\\s\\S]*(?:^[a-z0-9-]+$)[\\s\\S]*\"") != std::string::npos);
     CHECK(html.find("type=\"checkbox\"") != std::string::npos);
     CHECK(html.find("<textarea") != std::string::npos);
     CHECK(html.find("type=\"email\"") != std::string::npos);
@@ -155,6 +161,35 @@ TEST_CASE("page: labels, native inputs, escaping, errors beside fields", "[forms
     CHECK(err.find("aria-invalid=\"true\"") != std::string::npos);
     CHECK(err.find("id=\"error-device\">does not match</p>") != std::string::npos);
     CHECK(err.find("<a href=\"#f-device\">Device</a>") != std::string::npos);
+}
+
+TEST_CASE("page: a multi-choice tells how many options it takes", "[forms]") {
+    auto r = workflow::load_project_config_text(R"(forms:
+  pick:
+    workflow: pick
+    fields:
+      - {name: a, type: multi-choice, choices: [x, y, z], required: true}
+      - {name: b, type: multi-choice, choices: [x, y, z], min_length: 2}
+      - {name: c, type: multi-choice, choices: [x, y, z], max_length: 1}
+      - {name: d, type: multi-choice, choices: [x, y, z], min_length: 1, max_length: 2}
+      - {name: e, type: multi-choice, choices: [x, y, z], min_length: 2, max_length: 2}
+      - {name: f, type: multi-choice, choices: [x, y, z], help: "Teams to notify"}
+      - {name: g, type: string, pattern: "a&\"b", help: "Any"}
+)",
+                                                "ferry.yaml");
+    REQUIRE(r.ok());
+    std::string html = form_page(r.config.form_specs.at(0), Value::dict(), {});
+    for (const char* hint :
+         {"choose several. Choose at least 1 option.</p>",
+          "choose several. Choose at least 2 options.</p>",
+          "choose several. Choose at most 1 option.</p>",
+          "choose several. Choose 1 to 2 options.</p>", "choose several. Choose 2 options.</p>"}) {
+        CAPTURE(hint);
+        CHECK(html.find(hint) != std::string::npos);
+    }
+    CHECK(html.find("aria-describedby=\"help-f hint-f\"") != std::string::npos);
+    CHECK(html.find("pattern=\"[\\s\\S]*(?:a&amp;&quot;b)[\\s\\S]*\" value") != std::string::npos);
+    CHECK(html.find("id=\"hint-g\"") == std::string::npos);
 }
 
 TEST_CASE("page: a datetime says it is read as UTC, and every page carries its own key",

@@ -338,7 +338,7 @@ TEST_CASE("form values: rules shared with workflow inputs", "[forms]") {
     CHECK(error_of(s, Value::string("abc")).empty());
     CHECK(error_of(s, Value::string("ABCD")).find("does not match the pattern") !=
           std::string::npos);
-    CHECK(error_of(s, Value::string("ABCD")).find("longer than max_length 3") != std::string::npos);
+    CHECK(error_of(s, Value::string("ABCD")).find("long; the maximum is 3") != std::string::npos);
     FormField c = field("choice");
     c.choices = {"low", "high"};
     CHECK(error_of(c, Value::string("mid")) == "'mid' is not one of the choices (low, high)");
@@ -349,7 +349,7 @@ TEST_CASE("form values: rules shared with workflow inputs", "[forms]") {
     REQUIRE(one);
     CHECK(one.value().list_obj().items.size() == 1);
     CHECK(error_of(m, Value::list({Value::string("a"), Value::string("b"), Value::string("c")}))
-              .find("more than max_length 2") != std::string::npos);
+              .find("items; the maximum is 2") != std::string::npos);
     CHECK(error_of(m, Value::list({Value::string("z")})).find("not one of the choices") !=
           std::string::npos);
 }

@@ -172,7 +172,7 @@ TEST_CASE("defaults must match their input", "[workflow][inputs]") {
     CHECK(inputs_problem("  n: {type: number, min: 1, default: 0.5}\n") ==
           "wf.yaml:2:38: default of input 'n': 0.5 is less than the minimum 1");
     CHECK(inputs_problem("  t: {type: string, max_length: 3, default: abcd}\n") ==
-          "wf.yaml:2:45: default of input 't': is 4 characters long, longer than max_length 3");
+          "wf.yaml:2:45: default of input 't': is 4 characters long; the maximum is 3");
     CHECK(inputs_problem("  s: {type: array, items: integer, default: [1, x]}\n") ==
           "wf.yaml:2:45: default of input 's[1]': expected an integer, got 'x'");
     CHECK(inputs_problem("  s: {type: array, default: {}}\n") ==
@@ -260,9 +260,9 @@ TEST_CASE("resolve_inputs reports every problem, one per line", "[workflow][inpu
     CHECK(resolve_error(wf, R"({"title": "héllo!", "severity": "mid", "count": 7,
                                 "ratio": 0.75, "flag": "yes", "meta": [],
                                 "systems": ["ok", "Bad", 3, "abc1"]})") ==
-          "input 'title': is 6 characters long, longer than max_length 5\n"
+          "input 'title': is 6 characters long; the maximum is 5\n"
           "input 'severity': must be one of 'high', 'low'; got 'mid'\n"
-          "input 'systems': has 4 items, more than max_length 2\n"
+          "input 'systems': has 4 items; the maximum is 2\n"
           "input 'systems[1]': 'Bad' does not match the pattern ^[a-z]+$\n"
           "input 'systems[2]': expected a string, got 3\n"
           "input 'systems[3]': 'abc1' does not match the pattern ^[a-z]+$\n"
@@ -271,8 +271,8 @@ TEST_CASE("resolve_inputs reports every problem, one per line", "[workflow][inpu
           "input 'flag': expected a boolean, got 'yes'\n"
           "input 'meta': expected an object, got a list");
     CHECK(resolve_error(wf, R"({"title": "x", "count": 0, "systems": []})") ==
-          "input 'title': is 1 character long, shorter than min_length 2\n"
-          "input 'systems': has 0 items, fewer than min_length 1\n"
+          "input 'title': is 1 character long; the minimum is 2\n"
+          "input 'systems': has 0 items; the minimum is 1\n"
           "input 'count': 0 is less than the minimum 1");
     CHECK(resolve_error(wf, R"({"title": "héllo", "count": 2.0})") ==
           "input 'count': expected an integer, got 2.0");
@@ -432,7 +432,7 @@ TEST_CASE("a pattern is matched after max_length, and on values of bounded lengt
     auto started = std::chrono::steady_clock::now();
     std::string huge(1 << 20, 'a');
     CHECK(resolve_error(wf, ("{\"code\": \"" + huge + "\"}").c_str()) ==
-          "input 'code': is 1048576 characters long, longer than max_length 100");
+          "input 'code': is 1048576 characters long; the maximum is 100");
     std::string long_note(20000, 'a');
     CHECK(resolve_error(wf, ("{\"note\": \"" + long_note + "\"}").c_str()) ==
           "input 'note': is 20000 characters long, too long to match against the pattern (at "

@@ -10,6 +10,10 @@ namespace ferry {
 
 namespace {
 
+// What Lua raises from C with no place in it.
+constexpr std::string_view kPlacelessRuntimeErrors[] = {"C stack overflow", "stack overflow",
+                                                        "error in error handling"};
+
 constexpr int kHookInterval = 1000;  // instructions between limit checks
 
 Task*& task_slot(lua_State* L) {
@@ -467,6 +471,7 @@ void Scheduler::resume(Task* t) {
     }
     // An error: keep its kind when it is a Ferry error table, else lua_error with traceback.
     Error err = make_error(ErrorKind::LuaError, "");
+    bool placeless = false;  // an error object Lua gave no place: error(nil), error({})
     rapidjson::Document data;
     bool dry_run_stop = false;
     if (!t->limit_hit_.empty()) {
@@ -487,6 +492,7 @@ void Scheduler::resume(Task* t) {
         err.kind = kind.value_or(ErrorKind::LuaError);
         const char* m = lua_tostring(co, -1);
         err.message = m ? m : "error";
+        placeless = !m && !kind;
         lua_pop(co, 2);
         lua_pushliteral(co, "data");
         lua_rawget(co, -2);
@@ -498,7 +504,9 @@ void Scheduler::resume(Task* t) {
         dry_run_stop = kind_name == "dry_run";
     } else {
         const char* m = lua_tostring(co, -1);
-        err.message = m ? m : "(error object is not a string)";
+        err.message =
+            m ? m : std::string("(error object is a ") + luaL_typename(co, -1) + " value)";
+        placeless = !m;
     }
     // error(string.rep("x", 5e6)) was stored whole, in the step and attempt records; a
     // message quoting a vendor's bytes goes into records and answers, which are JSON.
@@ -514,7 +522,17 @@ void Scheduler::resume(Task* t) {
                                               std::atoi(err.message.c_str() + c1 + 1), 0};
             }
         }
-        if (err.location) blame_the_task(co, err);
+        if (err.location) {
+            blame_the_task(co, err);
+        } else if (placeless || std::ranges::find(kPlacelessRuntimeErrors, err.message) !=
+                                    std::end(kPlacelessRuntimeErrors)) {
+            // Lua adds "file:line:" to a string raised from Lua code only; the task's
+            // author needs it most for the errors that carry nothing else.
+            if (std::optional<SourceLocation> at = task_line(co)) {
+                err.message = at->file + ":" + std::to_string(at->line) + ": " + err.message;
+                err.location = std::move(at);
+            }
+        }
     }
     luaL_traceback(vm_.state(), co, nullptr, 0);
     std::string traceback = lua_tostring(vm_.state(), -1) ? lua_tostring(vm_.state(), -1) : "";
@@ -535,25 +553,29 @@ constexpr std::string_view kFerryLibrary = "stdlib/ferry/";
 
 }  // namespace
 
-void Scheduler::blame_the_task(lua_State* co, Error& err) {
-    // An error raised inside Ferry's own modules (a bad argument to ctx.http, say) names
-    // their file; the task's author needs the line of theirs that called it. The
-    // coroutine's stack is still there to find it (the traceback keeps the whole path).
-    if (!err.location->file.starts_with(kFerryLibrary)) return;
+std::optional<SourceLocation> Scheduler::task_line(lua_State* co) {
+    // The coroutine's stack is still there after the error (the traceback reads it too).
     lua_Debug ar;
     for (int level = 0; lua_getstack(co, level, &ar); ++level) {
         if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0) continue;
         std::string_view src = ar.short_src;
         if (src.starts_with(kFerryLibrary)) continue;
-        const std::string old_prefix =
-            err.location->file + ":" + std::to_string(err.location->line) + ":";
-        const std::string new_prefix =
-            std::string(src) + ":" + std::to_string(ar.currentline) + ":";
-        if (err.message.starts_with(old_prefix))
-            err.message.replace(0, old_prefix.size(), new_prefix);
-        err.location = SourceLocation{std::string(src), ar.currentline, 0};
-        return;
+        return SourceLocation{std::string(src), ar.currentline, 0};
     }
+    return std::nullopt;
+}
+
+void Scheduler::blame_the_task(lua_State* co, Error& err) {
+    // An error raised inside Ferry's own modules (a bad argument to ctx.http, say) names
+    // their file; the task's author needs the line of theirs that called it.
+    if (!err.location->file.starts_with(kFerryLibrary)) return;
+    std::optional<SourceLocation> at = task_line(co);
+    if (!at) return;
+    const std::string old_prefix =
+        err.location->file + ":" + std::to_string(err.location->line) + ":";
+    if (err.message.starts_with(old_prefix))
+        err.message.replace(0, old_prefix.size(), at->file + ":" + std::to_string(at->line) + ":");
+    err.location = std::move(at);
 }
 
 void Scheduler::fail(Task* t, Error error, std::string traceback) {

@@ -39,6 +39,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -301,6 +302,8 @@ class Scheduler {
     void fail(Task* t, Error error, std::string traceback = {});
     // A located error inside Ferry's own Lua modules: moved to the task's line that called them.
     static void blame_the_task(lua_State* co, Error& err);
+    // The line of the task's own code the coroutine was running (Ferry's modules skipped).
+    static std::optional<SourceLocation> task_line(lua_State* co);
     static void hook(lua_State* L, lua_Debug* ar);
     // Runs push (a task's arguments or resume values) under lua_pcall on push_thread_ and
     // moves what it pushed onto target; the count. Building them allocates (a vendor's

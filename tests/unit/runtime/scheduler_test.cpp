@@ -156,6 +156,30 @@ TEST_CASE("scheduler: a huge error message is cut, at a character boundary", "[s
     CHECK(out.error.message.substr(0, 3) == "x\xC3\xA9");
 }
 
+TEST_CASE("scheduler: an error Lua gives no place is told the task's line", "[scheduler]") {
+    SchedulerFixture f;
+    auto failed = [&](const std::string& body) {
+        TaskOutcome out = f.run("return function()\n" + body + "\nend", {});
+        REQUIRE_FALSE(out.ok);
+        return out.error;
+    };
+    Error nil = failed("local x = 1\nerror(nil)");
+    CHECK(nil.message == "task:3: (error object is a nil value)");
+    REQUIRE(nil.location);
+    CHECK(nil.location->line == 3);
+    CHECK(failed("error(true)").message == "task:2: (error object is a boolean value)");
+    CHECK(failed("error({})").message == "task:2: error");
+    // Deep recursion through a C function (string.gsub's callback) ends in C.
+    Error deep = failed("local function f(s) return (s:gsub('.', f)) end\nreturn f('a')");
+    CHECK(deep.message.find("stack overflow") != std::string::npos);
+    CHECK(deep.message.starts_with("task:2:"));
+    // What already has a place, or chose none, is left as it is.
+    CHECK(failed("error('plain')").message == "task:2: plain");
+    CHECK(failed("error('as is', 0)").message == "as is");
+    CHECK_FALSE(failed("error('as is', 0)").location);
+    CHECK(failed("error({kind = 'validation', message = 'bad input'})").message == "bad input");
+}
+
 // The count hook is armed by the watchdog only for a resume that runs long; the limits it
 // checks still end runaway code, and say which limit.
 TEST_CASE("scheduler: limits end runaway code, short resumes run unhooked", "[scheduler][limits]") {

@@ -4,6 +4,7 @@
 #include "runtime/crypto.h"
 #include "runtime/integration/secrets.h"
 #include "template/error.h"
+#include "workflow/suggest.h"
 
 #include <algorithm>
 #include <charconv>
@@ -267,6 +268,31 @@ Role Api::authenticate(const ServerRequest& req, std::string* caller, bool* basi
     return Role::None;
 }
 
+namespace {
+
+// A query parameter the API route does not read: a typo (`?staus=failed`) would otherwise
+// answer as if no filter had been asked for. Only under /api/v1/: a form's page or a hook
+// may be reached by links and senders that add their own (`?utm_source=`).
+std::string unknown_query_parameter(const Api::Route& route, const ServerRequest& req) {
+    if (!route.pattern.starts_with("/api/v1/")) return {};
+    std::vector<std::string> known;
+    for (const ParamDoc& p : route.doc.params)
+        if (p.in == "query") known.push_back(p.name);
+    for (const auto& [name, value] : req.query) {
+        if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+        std::string shown = name.size() > 64 ? name.substr(0, 64) + "..." : name;
+        std::string takes;
+        for (const std::string& k : known)
+            takes += (takes.empty() ? "" : ", ") + k;
+        return "unknown query parameter '" + shown + "'" + workflow::did_you_mean(name, known) +
+               (known.empty() ? "; " + route.method + " " + route.pattern + " takes none"
+                              : "; it takes " + takes);
+    }
+    return {};
+}
+
+}  // namespace
+
 void Api::handle(ServerRequest& req, Responder res) {
     std::vector<std::string> parts = split_path(req.path);
     const Route* match = nullptr;
@@ -321,6 +347,7 @@ void Api::handle(ServerRequest& req, Responder res) {
             return;
         }
     }
+    std::string unknown_parameter = unknown_query_parameter(*match, req);
     bool basic = false;
     call.role = authenticate(req, &call.caller, &basic);
     // The access log says who asked (an audit of decisions and cancels needs it) and which
@@ -369,6 +396,10 @@ void Api::handle(ServerRequest& req, Responder res) {
             call.error(403, "forbidden",
                        "role " + std::string(to_string(call.role)) + " may not do this; it needs " +
                            std::string(to_string(match->role)));
+        return;
+    }
+    if (!unknown_parameter.empty()) {
+        call.error(400, "bad_request", unknown_parameter);
         return;
     }
     // The last line of defence of "the process never crashes on input": a handler that

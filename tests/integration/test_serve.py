@@ -451,6 +451,23 @@ steps:
         status, doc = self.s.json("GET", "/api/v1/executions?limit=1&limit=abc", role="viewer")
         self.assertEqual(status, 400, doc)
         self.assertEqual(doc["error"]["message"], "query parameter 'limit' is given more than once")
+        # A parameter the endpoint does not read is refused, not ignored: `?staus=failed`
+        # answered every execution as if unfiltered.
+        status, doc = self.s.json("GET", "/api/v1/executions?staus=failed", role="viewer")
+        self.assertEqual(status, 400, doc)
+        self.assertEqual(doc["error"]["message"],
+                         "unknown query parameter 'staus' (did you mean 'status'?); it takes "
+                         "workflow, status, limit, cursor")
+        status, doc = self.s.json("GET", "/api/v1/workflows?verbose=1", role="viewer")
+        self.assertEqual(status, 400, doc)
+        self.assertEqual(doc["error"]["message"], "unknown query parameter 'verbose'; "
+                                                  "GET /api/v1/workflows takes none")
+        # Only to a caller the endpoint would answer.
+        status, doc = self.s.json("GET", "/api/v1/workflows?verbose=1")
+        self.assertEqual(status, 401, doc)
+        # A form's page may be reached by a link that adds its own.
+        status, _, _ = self.s.request("GET", "/forms/nope?utm_source=mail", role="viewer")
+        self.assertEqual(status, 404)
         # An empty segment is no endpoint: a proxy allowing by prefix matches the raw path.
         status, doc = self.s.json("GET", "//api/v1//executions", role="viewer")
         self.assertEqual(status, 404, doc)

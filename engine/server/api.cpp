@@ -1,5 +1,7 @@
 #include "server/api.h"
 
+#include "server/forms.h"
+
 #include "core/values.h"
 #include "runtime/crypto.h"
 #include "runtime/integration/secrets.h"
@@ -8,7 +10,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <exception>
+#include <strings.h>
 #include <unordered_set>
 
 namespace ferry::engine::server {
@@ -135,7 +139,27 @@ ParamDoc cursor_param(const std::string& after) {
 void Call::error(int status, std::string_view code, std::string_view message, HttpHeaders extra) {
     // Messages name what the request named (a workflow, an id, a key): a secret pasted
     // there is not repeated back.
-    res.send_error(status, code, redact(message), std::move(extra));
+    if (!answer_with_page) {
+        res.send_error(status, code, redact(message), std::move(extra));
+        return;
+    }
+    HttpHeaders headers = page_headers();
+    for (auto& h : extra)
+        headers.push_back(std::move(h));
+    auto name = params.find("name");
+    res.send(status, refused_page(name != params.end() ? name->second : "", redact(message)),
+             std::move(headers));
+}
+
+bool media_type_is(const std::string& header, const char* type) {
+    size_t n = std::strlen(type);
+    return header.size() >= n && strncasecmp(header.c_str(), type, n) == 0 &&
+           (header.size() == n || header[n] == ';' || header[n] == ' ');
+}
+
+bool wants_page(const ServerRequest& req) {
+    return media_type_is(req.header("content-type"), "application/x-www-form-urlencoded") &&
+           req.header("accept").find("text/html") != std::string::npos;
 }
 
 Api::Api(App& app, ServerSettings settings, ServerLog& log)
@@ -347,6 +371,7 @@ void Api::handle(ServerRequest& req, Responder res) {
             return;
         }
     }
+    call.answer_with_page = match->browser_post && wants_page(req);
     std::string unknown_parameter = unknown_query_parameter(*match, req);
     bool basic = false;
     call.role = authenticate(req, &call.caller, &basic);

@@ -60,6 +60,8 @@ struct Call {
     std::map<std::string, std::string> params;  // {name} parts of the route
     Role role = Role::None;
     std::string caller;  // the token's name, or "anonymous"
+    // A browser posting a form's page (wants_page): errors are answered as a page, not JSON.
+    bool answer_with_page = false;
 
     void json(int status, std::string body);
     void error(int status, std::string_view code, std::string_view message, HttpHeaders extra = {});
@@ -71,6 +73,12 @@ struct Call {
     static constexpr size_t kMaxPage = 1000;
     std::optional<size_t> page_limit(size_t fallback);
 };
+
+// Whether a Content-Type header names this media type (any parameters after it).
+bool media_type_is(const std::string& header, const char* type);
+// A browser posting a form's page: urlencoded, and it accepts HTML (an API client sending
+// urlencoded gets JSON).
+bool wants_page(const ServerRequest& req);
 
 // What an operation reads besides its path, for /api/v1/openapi.json: written where the
 // route is added, next to the handler that reads it.

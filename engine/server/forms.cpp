@@ -481,4 +481,23 @@ std::string result_page(const FormSpec& form, int status, const Value& answer, b
     return page(form, (started ? "Submitted: " : "Not submitted: ") + form.title, body);
 }
 
+std::string refused_page(std::string_view form_name, std::string_view message) {
+    FormSpec unnamed;
+    unnamed.name = std::string(form_name);
+    std::string body = "<h1>Not submitted</h1>\n<p role=\"alert\">The request was not sent: " +
+                       html_escape(message) + "</p>\n<p><a href=\"/forms/" +
+                       html_escape(form_name) + "\">Back to the form</a></p>\n";
+    return page(unnamed, "Not submitted", body);
+}
+
+// A framed form is one a hostile page can trick a signed-in operator into submitting
+// (same-origin, so the CSRF check passes); each page carries its own submission key.
+HttpHeaders page_headers() {
+    return {{"Content-Type", "text/html; charset=utf-8"},
+            {"Cache-Control", "no-store"},
+            {"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+                                        "form-action 'self'; frame-ancestors 'none'"},
+            {"X-Frame-Options", "DENY"}};
+}
+
 }  // namespace ferry::engine::server

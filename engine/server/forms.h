@@ -3,6 +3,7 @@
 // form as JSON Schema, and the HTML page that works without JavaScript.
 #pragma once
 
+#include "runtime/http_client.h"
 #include "template/value.h"
 #include "workflow/project_config.h"
 
@@ -64,6 +65,14 @@ std::string unlisted_unknown_text(size_t unlisted);
 // could not start.
 std::string result_page(const workflow::FormSpec& form, int status, const tmpl::Value& answer,
                         bool dry_run);
+
+// The page answering a browser's submit refused before its form was read (no such form, no
+// access, another site's page, a body it cannot read): why, and a link back to the form.
+// Unknown and protected forms get the same page, as they get the same JSON.
+std::string refused_page(std::string_view form_name, std::string_view message);
+
+// Every page's headers: no script, no framing by another site, kept by no cache.
+HttpHeaders page_headers();
 
 std::string html_escape(std::string_view text);
 

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <string_view>
-#include <strings.h>
 
 namespace ferry::engine::server {
 
@@ -55,23 +54,6 @@ const FormSpec* find_form(Api& api, Call& c) {
     else
         c.error(404, "not_found", "no form '" + c.params["name"] + "'");
     return nullptr;
-}
-
-bool media_type_is(const std::string& header, const char* type) {
-    size_t n = std::strlen(type);
-    return header.size() >= n && strncasecmp(header.c_str(), type, n) == 0 &&
-           (header.size() == n || header[n] == ';' || header[n] == ' ');
-}
-
-// Every page: no script, no framing by another site (a framed form is one a hostile page
-// can trick a signed-in operator into submitting: same-origin, so the CSRF check passes),
-// and kept by no cache (each page carries its own submission key).
-HttpHeaders page_headers() {
-    return {{"Content-Type", "text/html; charset=utf-8"},
-            {"Cache-Control", "no-store"},
-            {"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
-                                        "form-action 'self'; frame-ancestors 'none'"},
-            {"X-Frame-Options", "DENY"}};
 }
 
 void html(Call& c, int status, const std::string& body) {
@@ -157,7 +139,7 @@ void submit(Api& api, Call& c) {
     bool urlencoded =
         media_type_is(c.req.header("content-type"), "application/x-www-form-urlencoded");
     // A browser posting the page wants a page back; an API client gets JSON either way.
-    bool browser = urlencoded && c.req.header("accept").find("text/html") != std::string::npos;
+    bool browser = wants_page(c.req);
     Value submitted = Value::dict();
     std::vector<std::string> repeated;  // urlencoded single-valued fields given twice
     std::string page_key;               // the form page's own key (kSubmissionKeyField)

@@ -612,11 +612,44 @@ class Requesters(unittest.TestCase):
                 status, _, body = request("POST", "/api/v1/forms/feedback/submit", form,
                                           headers={**self.BROWSER, **cross})
                 self.assertEqual(status, 403, body)
-                self.assertIn("another site's page", body)
+                self.assertIn("another site&#39;s page", body)
         status, _, body = request("POST", "/api/v1/forms/feedback/submit", form,
                                   headers={**self.BROWSER, "Sec-Fetch-Site": "same-origin",
                                            "Origin": SERVER["base"]})
         self.assertEqual(status, 202, body)
+
+    def test_a_browser_refused_before_its_form_is_read_gets_a_page(self):
+        # These answered a browser with the API's JSON, shown raw to the requester.
+        form = "message=hello"
+        status, headers, body = request("POST", "/api/v1/forms/feedback/submit", form,
+                                        headers={**self.BROWSER, "Origin": "https://evil.example"})
+        self.assertEqual(status, 403, body)
+        self.assertTrue(headers["content-type"].startswith("text/html"), headers)
+        self.assertEqual(headers["x-frame-options"], "DENY")
+        self.assertIn("<title>Not submitted</title>", body)
+        self.assertIn('<p role="alert">The request was not sent: a form submitted from another '
+                      "site&#39;s page is refused", body)
+        self.assertIn('<a href="/forms/feedback">Back to the form</a>', body)
+        # A protected form and an unknown one: the same page but for the name asked for,
+        # and the browser is still asked to sign in.
+        pages = set()
+        for name in ("change-request", "nope"):
+            status, headers, body = request("POST", "/api/v1/forms/%s/submit" % name, form,
+                                            headers=self.BROWSER)
+            self.assertEqual(status, 401, body)
+            self.assertIn("Basic", headers["www-authenticate"])
+            self.assertTrue(headers["content-type"].startswith("text/html"), headers)
+            pages.add(body.replace(name, "NAME"))
+        self.assertEqual(len(pages), 1, pages)
+        status, _, body = request("POST", "/api/v1/forms/feedback/submit?wait=soon", form,
+                                  headers=self.BROWSER)
+        self.assertEqual(status, 400, body)
+        self.assertIn("The request was not sent: wait: ", body)
+        # A program posting the same body without asking for HTML still gets JSON.
+        status, headers, body = request("POST", "/api/v1/forms/feedback/submit?wait=soon", form,
+                                        headers={"Content-Type": self.BROWSER["Content-Type"]})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(json.loads(body)["error"]["code"], "bad_request")
 
     def test_a_page_files_one_request_however_often_it_is_sent(self):
         # A browser cannot send Idempotency-Key: a double click or a resend after a reload

@@ -139,7 +139,7 @@ ParamDoc cursor_param(const std::string& after) {
 void Call::error(int status, std::string_view code, std::string_view message, HttpHeaders extra) {
     // Messages name what the request named (a workflow, an id, a key): a secret pasted
     // there is not repeated back.
-    if (!answer_with_page) {
+    if (answer_with_page == Page::None) {
         res.send_error(status, code, redact(message), std::move(extra));
         return;
     }
@@ -147,7 +147,9 @@ void Call::error(int status, std::string_view code, std::string_view message, Ht
     for (auto& h : extra)
         headers.push_back(std::move(h));
     auto name = params.find("name");
-    res.send(status, refused_page(name != params.end() ? name->second : "", redact(message)),
+    res.send(status,
+             refused_page(name != params.end() ? name->second : "", redact(message),
+                          answer_with_page == Page::Submit),
              std::move(headers));
 }
 
@@ -371,7 +373,11 @@ void Api::handle(ServerRequest& req, Responder res) {
             return;
         }
     }
-    call.answer_with_page = match->browser_post && wants_page(req);
+    if (match->browser_post && wants_page(req))
+        call.answer_with_page = Call::Page::Submit;
+    else if (match->pattern == "/forms/{name}" &&
+             req.header("accept").find("text/html") != std::string::npos)
+        call.answer_with_page = Call::Page::Form;
     std::string unknown_parameter = unknown_query_parameter(*match, req);
     bool basic = false;
     call.role = authenticate(req, &call.caller, &basic);

@@ -60,8 +60,10 @@ struct Call {
     std::map<std::string, std::string> params;  // {name} parts of the route
     Role role = Role::None;
     std::string caller;  // the token's name, or "anonymous"
-    // A browser posting a form's page (wants_page): errors are answered as a page, not JSON.
-    bool answer_with_page = false;
+    // A browser posting a form's page (wants_page) or opening one: errors are answered as a
+    // page, not JSON.
+    enum class Page { None, Submit, Form };
+    Page answer_with_page = Page::None;
 
     void json(int status, std::string body);
     void error(int status, std::string_view code, std::string_view message, HttpHeaders extra = {});

@@ -481,13 +481,16 @@ std::string result_page(const FormSpec& form, int status, const Value& answer, b
     return page(form, (started ? "Submitted: " : "Not submitted: ") + form.title, body);
 }
 
-std::string refused_page(std::string_view form_name, std::string_view message) {
+std::string refused_page(std::string_view form_name, std::string_view message, bool submitted) {
     FormSpec unnamed;
     unnamed.name = std::string(form_name);
-    std::string body = "<h1>Not submitted</h1>\n<p role=\"alert\">The request was not sent: " +
-                       html_escape(message) + "</p>\n<p><a href=\"/forms/" +
-                       html_escape(form_name) + "\">Back to the form</a></p>\n";
-    return page(unnamed, "Not submitted", body);
+    std::string title = submitted ? "Not submitted" : "Form not shown";
+    std::string body = "<h1>" + title + "</h1>\n<p role=\"alert\">" +
+                       (submitted ? "The request was not sent: " : "The form cannot be shown: ") +
+                       html_escape(message) + "</p>\n";
+    if (submitted)
+        body += "<p><a href=\"/forms/" + html_escape(form_name) + "\">Back to the form</a></p>\n";
+    return page(unnamed, title, body);
 }
 
 // A framed form is one a hostile page can trick a signed-in operator into submitting

@@ -66,10 +66,11 @@ std::string unlisted_unknown_text(size_t unlisted);
 std::string result_page(const workflow::FormSpec& form, int status, const tmpl::Value& answer,
                         bool dry_run);
 
-// The page answering a browser's submit refused before its form was read (no such form, no
-// access, another site's page, a body it cannot read): why, and a link back to the form.
-// Unknown and protected forms get the same page, as they get the same JSON.
-std::string refused_page(std::string_view form_name, std::string_view message);
+// The page answering a browser refused before its form was read (no such form, no access,
+// another site's page, a body it cannot read): why, and a link back to the form (submitted:
+// the browser posted it, else it asked for the form's page). Unknown and protected forms
+// get the same page, as they get the same JSON.
+std::string refused_page(std::string_view form_name, std::string_view message, bool submitted);
 
 // Every page's headers: no script, no framing by another site, kept by no cache.
 HttpHeaders page_headers();

@@ -641,6 +641,14 @@ class Requesters(unittest.TestCase):
             self.assertTrue(headers["content-type"].startswith("text/html"), headers)
             pages.add(body.replace(name, "NAME"))
         self.assertEqual(len(pages), 1, pages)
+        # So is opening the page of one, which a browser does before it posts.
+        for name in ("change-request", "nope"):
+            status, headers, body = request("GET", "/forms/" + name,
+                                            headers={"Accept": "text/html"})
+            self.assertEqual(status, 401, body)
+            self.assertIn("Basic", headers["www-authenticate"])
+            self.assertIn("<title>Form not shown</title>", body)
+            self.assertIn("The form cannot be shown: this form needs a token", body)
         status, _, body = request("POST", "/api/v1/forms/feedback/submit?wait=soon", form,
                                   headers=self.BROWSER)
         self.assertEqual(status, 400, body)

@@ -68,16 +68,7 @@ const Args kNoArgs;
 }  // namespace
 
 Value Renderer::eval_filter(const Expr& e) {
-    try {
-        return eval_filter_inner(e);
-    } catch (TemplateError& err) {
-        locate(err, e.line, e.column);
-        throw;
-    } catch (const std::bad_alloc&) {
-        raise_out_of_memory(e.line, e.column);
-    } catch (const std::length_error&) {
-        raise_out_of_memory(e.line, e.column);
-    }
+    return located_at(e, [&] { return eval_filter_inner(e); });
 }
 
 [[gnu::always_inline]] inline Value Renderer::eval_filter_inner(const Expr& e) {
@@ -308,6 +299,8 @@ Value Renderer::eval_binary(const Expr& e) {
     return Value();
 }
 
+// located_at written out: through its lambda, this (a render's hottest call) cost ~2k more
+// instructions a render of the incident template (callgrind).
 Value Renderer::eval_located(const Expr& e) {
     try {
         return eval_inner(e);

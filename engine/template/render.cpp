@@ -103,21 +103,14 @@ void Renderer::write_value(const Value& v) {
 }
 
 void Renderer::print_call(const Expr& call) {
-    try {
+    located_at(call, [&] {
         Value callee = eval(*call.a);
         PooledArgs pooled(*this);
         Args& args = *pooled;
         eval_args(call.args, args);
         if (call_macro_into(*this, callee, args, *out_)) return;
         write_value(this->call(callee, args));
-    } catch (TemplateError& err) {
-        locate(err, call.line, call.column);
-        throw;
-    } catch (const std::bad_alloc&) {
-        raise_out_of_memory(call.line, call.column);
-    } catch (const std::length_error&) {
-        raise_out_of_memory(call.line, call.column);
-    }
+    });
 }
 
 void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::string& out) {
@@ -378,28 +371,21 @@ void Renderer::exec_append(const Stmt& s) {
         ns && ns->is_object() ? ns->object_obj().attribute_slot(s.target->a->value.str()) : nullptr;
     bool sole_holder = slot && before.is_list() && slot->identity() == before.identity() &&
                        before.list_obj().refs == 2 && !before.list_obj().frozen;
-    Value sum_value;
-    try {
-        if (!sole_holder) {
+    if (!sole_holder) {
+        Value sum_value = located_at(sum, [&] {
             Value list = Value::list(
                 {std::make_move_iterator(added.begin()), std::make_move_iterator(added.end())});
-            sum_value = binary_op("+", before, list, options_.max_output);
-        } else {
-            std::vector<Value>& items = before.list_obj().items;
-            check_built_list(uint64_t(items.size()) + added.size(), "'+'");
-            // insert grows the vector geometrically, as push_back does
-            items.insert(items.end(), std::make_move_iterator(added.begin()),
-                         std::make_move_iterator(added.end()));
-        }
-    } catch (TemplateError& err) {
-        locate(err, sum.line, sum.column);
-        throw;
-    } catch (const std::bad_alloc&) {
-        raise_out_of_memory(sum.line, sum.column);
-    } catch (const std::length_error&) {
-        raise_out_of_memory(sum.line, sum.column);
+            return binary_op("+", before, list, options_.max_output);
+        });
+        return assign(*s.target, sum_value);
     }
-    if (!sole_holder) return assign(*s.target, sum_value);
+    located_at(sum, [&] {
+        std::vector<Value>& items = before.list_obj().items;
+        check_built_list(uint64_t(items.size()) + added.size(), "'+'");
+        // insert grows the vector geometrically, as push_back does
+        items.insert(items.end(), std::make_move_iterator(added.begin()),
+                     std::make_move_iterator(added.end()));
+    });
     std::vector<Value>& items = before.list_obj().items;
     if (std::any_of(items.end() - ptrdiff_t(added.size()), items.end(), may_hold_values))
         note_cycle_suspect(*ns);

@@ -14,6 +14,8 @@
 
 #include <chrono>
 #include <map>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -275,6 +277,21 @@ class Renderer final : public Runtime {
     // What an allocation that failed (a value too large for memory that no size check
     // caught) becomes: a LimitError at the expression, not the end of the process.
     [[noreturn]] void raise_out_of_memory(int line, int column) const;
+    // Runs work, placing its errors at the node: locate() for a TemplateError without a place,
+    // raise_out_of_memory() for a failed allocation.
+    template <class Work>
+    [[gnu::always_inline]] decltype(auto) located_at(const Expr& node, Work&& work) {
+        try {
+            return work();
+        } catch (TemplateError& err) {
+            locate(err, node.line, node.column);
+            throw;
+        } catch (const std::bad_alloc&) {
+            raise_out_of_memory(node.line, node.column);
+        } catch (const std::length_error&) {
+            raise_out_of_memory(node.line, node.column);
+        }
+    }
 
   private:
     void exec(const Stmt& s);

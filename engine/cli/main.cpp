@@ -139,6 +139,17 @@ int dispatch(int argc, char** argv) {
                      argv[argc - 1]);
         return 2;
     }
+    // A shell alias (`alias ferry='ferry --project /srv/ferry'`) puts the common options
+    // before every command: those that read no project (render, the version, the help)
+    // take them and have nothing to apply them to, where they refused them.
+    const bool reads_no_project = command == "render" || command == "--version" ||
+                                  command == "version" || command == "-h" || command == "--help" ||
+                                  command == "help";
+    if (leading > 1 && reads_no_project) {
+        moved.erase(moved.begin() + 2, moved.begin() + 1 + leading);
+        argc = int(moved.size());
+        argv = moved.data();
+    }
     if (command == "help") {  // `ferry help run`: run's own help (common options aside)
         std::vector<char*> named;
         for (int i = 2; i < argc; ++i)

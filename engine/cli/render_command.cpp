@@ -33,7 +33,8 @@ constexpr const char* kRenderUsage =
     "  -h, --help     show this help\n"
     "\n"
     "Errors print FILE:LINE:COL: Kind: message on stderr (a TEMPLATE that cannot be read:\n"
-    "FILE: message) and exit 2; nothing goes to stdout.\n";
+    "FILE: message) and exit 2; nothing goes to stdout. render reads no project: --project,\n"
+    "--data and --no-sync before the command (a shell alias's) are accepted and ignored.\n";
 
 }  // namespace
 

@@ -3902,6 +3902,26 @@ class History(EngineTest):
             self.assertIn(message, p.stderr)
         self.assertFalse((self.p.dir / "typo").exists())
 
+    def test_common_options_before_a_command_that_reads_no_project_are_ignored(self):
+        # `alias ferry='ferry --project /srv/ferry'` made `ferry --version` and `ferry render`
+        # fail: they refused options they have no use for.
+        self.p.write("t.j2", "Hello {{ who }}")
+        self.p.write("v.json", '{"who": "ops"}')
+        common = ["--project", str(self.p.dir), "--data=" + str(self.p.data), "--no-sync"]
+        for args, expected in ((["--version"], "ferry "), (["version"], "ferry "),
+                               (["--help"], "usage: ferry COMMAND"),
+                               (["help", "render"], "usage: ferry render"),
+                               (["render", str(self.p.dir / "t.j2"), "--vars",
+                                 str(self.p.dir / "v.json")], "Hello ops")):
+            with self.subTest(args=args):
+                p = subprocess.run([FERRY, *common, *args], capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, (args, p.stderr))
+                self.assertTrue(p.stdout.startswith(expected), (args, p.stdout))
+        # After the command they are still refused: render has no such options.
+        p = subprocess.run([FERRY, "render", str(self.p.dir / "t.j2"), "--project", "x"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+
     def test_an_empty_option_value_is_refused_not_read_as_not_given(self):
         # `--inputs-file "$UNSET"` ran the workflow on its default inputs, `--data ""` read
         # the default folder, `serve --listen ""` bound ferry.yaml's address.

@@ -92,22 +92,6 @@ FieldErrors input_problems_by_field(const FormSpec& form, const std::string& mes
     return errors;
 }
 
-// What a caller who may not read executions (a public form's requester) learns of the one
-// it started when it waits for the end: its id, status, whether it was a dry run, and the
-// workflow's outputs (what it declares it returns: the ticket number). The execution itself
-// (step inputs, vendor answers, error messages and tracebacks) is the viewer role's.
-ServerResponse summarized(ServerResponse r) {
-    if (r.status != 200) return r;
-    Result<Value> parsed = parse_json_body(r.body);
-    if (!parsed || !parsed.value().is_dict()) return r;
-    Value out = Value::dict();
-    for (const char* key : {"idempotent_replay", "id", "status", "dry_run", "outputs"})
-        if (const Value* v = parsed.value().dict_obj().find(key))
-            out.dict_obj().append_new(str(key), *v);
-    r.body = to_json_text(out);
-    return r;
-}
-
 void list_forms(Api& api, Call& c) {
     Value items = Value::list();
     for (const FormSpec& f : api.app().config.form_specs) {

@@ -454,4 +454,16 @@ Api::ParamDoc idempotency_param() {
             R"({"minLength": 1, "maxLength": 255})"};
 }
 
+ServerResponse summarized(ServerResponse r) {
+    if (r.status != 200) return r;
+    Result<tmpl::Value> parsed = parse_json_body(r.body);
+    if (!parsed || !parsed.value().is_dict()) return r;
+    tmpl::Value out = tmpl::Value::dict();
+    for (const char* key : {"idempotent_replay", "id", "status", "dry_run", "outputs"})
+        if (const tmpl::Value* v = parsed.value().dict_obj().find(key))
+            out.dict_obj().append_new(tmpl::Value::string(key), *v);
+    r.body = to_json_text(out);
+    return r;
+}
+
 }  // namespace ferry::engine::server

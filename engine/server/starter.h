@@ -46,6 +46,13 @@ constexpr int kMaxBodyDepth = 256;
 // invalid UTF-8 and for nesting deeper than kMaxBodyDepth.
 Result<tmpl::Value> parse_json_body(const std::string& body);
 
+// What a caller who may not read executions (a public form's requester, the sender of a
+// `verify: none` hook) learns of the one it started when it waits for the end: its id,
+// status, whether it was a dry run, and the workflow's outputs (what it declares it
+// returns: the ticket number). The execution itself (step inputs, vendor answers, error
+// messages and tracebacks) is the viewer role's. A StartRequest::present.
+ServerResponse summarized(ServerResponse r);
+
 // A server started with --dry-run (ServerSettings::dry_run) starts every execution as a dry run.
 void start_execution(Api& api, StartRequest request, Responder res);
 // The answer to a hook's delivery sent again, which started execution_id: 202 with the id,

@@ -1082,9 +1082,14 @@ class Hooks(unittest.TestCase):
         doc = json.loads(text)
         self.assertEqual(doc["status"], "succeeded")
         self.assertEqual(doc["outputs"]["type"], "sync")
+        self.assertIn("steps", doc)  # the sender holds the secret
+        # Anyone may send to an unverified hook: they learn the outcome, not the execution
+        # (its steps' inputs and the vendors' answers are the viewer role's).
         status, _, text = request("POST", "/hooks/open?wait=10s", {"ref": "v1"})
         self.assertEqual(status, 200, text)
-        self.assertEqual(json.loads(text)["outputs"]["ref"], "v1")
+        doc = json.loads(text)
+        self.assertEqual(doc["outputs"]["ref"], "v1")
+        self.assertEqual(set(doc), {"id", "status", "dry_run", "outputs"}, doc)
 
     def test_a_callback_decides_a_waiting_approval(self):
         status, _, text = request("POST", "/api/v1/workflows/gated/executions", {"inputs": {}},

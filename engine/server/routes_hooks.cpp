@@ -224,7 +224,9 @@ void receive(Api& api, Call& c) {
 // hook answers 200 with the decision, or 403/404/409 as the approve endpoint does.
 std::vector<Api::ResponseDoc> hook_responses() {
     std::vector<Api::ResponseDoc> out = start_responses();
-    out[0].description = "?wait=: the execution, ended in time; a resume hook: the decision";
+    out[0].description =
+        "?wait=: the execution, ended in time (a verify: none hook: its id, status, dry_run and "
+        "outputs only); a resume hook: the decision";
     for (int status : {401, 403, 404, 409})
         out.push_back({status, "", "", ""});
     return out;

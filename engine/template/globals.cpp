@@ -219,6 +219,8 @@ Ref<DictObj> build_dict(const Args& args) {
             }
         }
     }
+    // Reserved: `namespace(a=[], b=[], c=[])` grew its storage three times.
+    d->reserve(d->size() + args.named.size());
     for (const auto& [k, v] : args.named)
         d->set(Value::string(k), v);
     return d;

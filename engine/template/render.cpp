@@ -217,9 +217,9 @@ void Renderer::exec_if(const Stmt& s) {
 void Renderer::exec_for(const Stmt& s) {
     Value iterable = eval(*s.expr);
     // An object that makes its items (range) counts each against the time limit.
-    std::vector<Value> items = filter_loop_items(
-        s, iterable.is_object() ? iterable.object_obj().iterate_counting(*this)
-                                : iterate(iterable));
+    std::vector<Value> items =
+        filter_loop_items(s, iterable.is_object() ? iterable.object_obj().iterate_counting(*this)
+                                                  : iterate(iterable));
     if (items.empty()) {
         exec_for_else(s);
         return;
@@ -382,7 +382,10 @@ void Renderer::exec_append(const Stmt& s) {
     located_at(sum, [&] {
         std::vector<Value>& items = before.list_obj().items;
         check_built_list(uint64_t(items.size()) + added.size(), "'+'");
-        // insert grows the vector geometrically, as push_back does
+        // Grown geometrically, as push_back does, but from 8: a list built in a loop starts
+        // empty, and 1, 2, 4, 8 were four allocations for a short one.
+        if (items.capacity() < items.size() + added.size())
+            items.reserve(std::max<size_t>(8, 2 * (items.size() + added.size())));
         items.insert(items.end(), std::make_move_iterator(added.begin()),
                      std::make_move_iterator(added.end()));
     });

@@ -191,7 +191,8 @@ void submit(Api& api, Call& c) {
     // A requester waits for the outcome, not for an approver: the page says it waits for
     // one as soon as it does (the page's own wait, 10 s by default, would run out first).
     sr.answer_when_waiting = true;
-    if (c.role < Role::Viewer) sr.present = summarized;
+    // The page shows the outcome only, for a caller without a viewer token as for one with.
+    sr.outcome_only = c.role < Role::Viewer || browser;
     if (browser) {
         FormSpec copy = *form;  // the config outlives requests, but keep the answer self-contained
         const bool dry_run = api.settings().dry_run;

@@ -207,7 +207,7 @@ void receive(Api& api, Call& c) {
     sr.wait_ms = wait_ms;
     // Anyone who reaches an unverified hook may start it: under ?wait= they learn what a
     // public form's requester does, not the execution (its steps, the vendors' answers).
-    if (hook->verify == "none") sr.present = summarized;
+    sr.outcome_only = hook->verify == "none";
     if (!replay_key.empty()) {
         App* a = &app;
         // Staged with the execution: the id counts as delivered exactly when the execution is

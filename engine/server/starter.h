@@ -36,6 +36,10 @@ struct StartRequest {
     std::function<void(const std::string& id)> on_started;
     // Rewrites every answer before it is sent (a form posted from a browser answers HTML).
     std::function<ServerResponse(ServerResponse)> present;
+    // The caller learns only the outcome (summarized: a public form's requester, a
+    // `verify: none` hook's sender, a form page): the answer under ?wait= is built without
+    // the steps, and, without a present of its own, summarized.
+    bool outcome_only = false;
 };
 
 // How deeply a request body may nest: room for the envelope around workflow inputs, which

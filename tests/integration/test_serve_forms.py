@@ -599,6 +599,13 @@ class Requesters(unittest.TestCase):
         doc = json.loads(body)
         self.assertEqual(set(doc), {"id", "status", "dry_run", "outputs"}, doc)
         self.assertEqual(doc["outputs"]["got"]["level"], "aa")
+        # Sent again with its key, it is answered from the store: the outcome still.
+        for attempt in range(2):
+            status, _, body = request("POST", "/api/v1/forms/review/submit?wait=10s",
+                                      {"accept": True, "level": "bb"},
+                                      headers={"Idempotency-Key": "outcome-only-1"})
+            self.assertEqual(status, 200, body)
+            self.assertNotIn("steps", json.loads(body), attempt)
         status, _, body = request("POST", "/api/v1/forms/review/submit?wait=10s",
                                   {"accept": True, "level": "bb"}, token=OPERATOR)
         self.assertEqual(status, 200, body)

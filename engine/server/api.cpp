@@ -159,9 +159,17 @@ bool media_type_is(const std::string& header, const char* type) {
            (header.size() == n || header[n] == ';' || header[n] == ' ');
 }
 
+namespace {
+
+bool accepts_html(const ServerRequest& req) {
+    return req.header("accept").find("text/html") != std::string::npos;
+}
+
+}  // namespace
+
 bool wants_page(const ServerRequest& req) {
     return media_type_is(req.header("content-type"), "application/x-www-form-urlencoded") &&
-           req.header("accept").find("text/html") != std::string::npos;
+           accepts_html(req);
 }
 
 Api::Api(App& app, ServerSettings settings, ServerLog& log)
@@ -300,12 +308,16 @@ namespace {
 // answer as if no filter had been asked for. Only under /api/v1/: a form's page or a hook
 // may be reached by links and senders that add their own (`?utm_source=`).
 std::string unknown_query_parameter(const Api::Route& route, const ServerRequest& req) {
-    if (!route.pattern.starts_with("/api/v1/")) return {};
-    std::vector<std::string> known;
-    for (const ParamDoc& p : route.doc.params)
-        if (p.in == "query") known.push_back(p.name);
+    if (req.query.empty() || !route.pattern.starts_with("/api/v1/")) return {};
+    auto documented = [&](const std::string& name) {
+        return std::any_of(route.doc.params.begin(), route.doc.params.end(),
+                           [&](const ParamDoc& p) { return p.in == "query" && p.name == name; });
+    };
     for (const auto& [name, value] : req.query) {
-        if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+        if (documented(name)) continue;
+        std::vector<std::string> known;
+        for (const ParamDoc& p : route.doc.params)
+            if (p.in == "query") known.push_back(p.name);
         std::string shown = name.size() > 64 ? name.substr(0, 64) + "..." : name;
         std::string takes;
         for (const std::string& k : known)
@@ -375,10 +387,8 @@ void Api::handle(ServerRequest& req, Responder res) {
     }
     if (match->browser_post && wants_page(req))
         call.answer_with_page = Call::Page::Submit;
-    else if (match->pattern == "/forms/{name}" &&
-             req.header("accept").find("text/html") != std::string::npos)
+    else if (match->pattern == "/forms/{name}" && accepts_html(req))
         call.answer_with_page = Call::Page::Form;
-    std::string unknown_parameter = unknown_query_parameter(*match, req);
     bool basic = false;
     call.role = authenticate(req, &call.caller, &basic);
     // The access log says who asked (an audit of decisions and cancels needs it) and which
@@ -429,8 +439,9 @@ void Api::handle(ServerRequest& req, Responder res) {
                            std::string(to_string(match->role)));
         return;
     }
-    if (!unknown_parameter.empty()) {
-        call.error(400, "bad_request", unknown_parameter);
+    // Told only to a caller the endpoint would answer.
+    if (std::string unknown = unknown_query_parameter(*match, req); !unknown.empty()) {
+        call.error(400, "bad_request", unknown);
         return;
     }
     // The last line of defence of "the process never crashes on input": a handler that

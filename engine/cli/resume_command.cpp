@@ -16,7 +16,9 @@ constexpr const char* kResumeUsage =
     "Continue every interrupted execution (or only ID) to its end. Steps that finished before\n"
     "the interruption are not run again; a step that was running runs again with the same\n"
     "idempotency key, so tasks that create things find what they created instead of creating\n"
-    "it twice. Prints one JSON line per execution on stdout. --no-sync: do not fsync history\n"
+    "it twice. Execution events (ferry.yaml `events:`) that a killed process had not\n"
+    "delivered are sent again, with the same webhook-id (only ID's, given an ID).\n"
+    "Prints one JSON line per execution on stdout. --no-sync: do not fsync history\n"
     "commits (faster, not crash-safe). Ctrl-C or SIGTERM stops it as a crash would, saying\n"
     "which executions stop (exit 130 or 143); resume again to go on.\n"
     "\n"
@@ -109,7 +111,20 @@ int resume_command(int argc, char** argv) {
         started.push_back(x);
         if (std::find(ended.begin(), ended.end(), x) == ended.end()) interrupts.add(x);
     }
-    if (started.empty() && ids.empty() && !quiet) {
+    // Events a killed process had not delivered (its outbox entries): those of the one
+    // execution, or all. They keep their webhook-id, so a receiver that has one already can
+    // tell.
+    size_t redelivered = 0;
+    if (auto taken = app->notifier->redeliver_orphans(id); !taken) {
+        std::fprintf(stderr, "ferry resume: event outbox: %s\n", taken.error().describe().c_str());
+        all_ok = false;
+    } else if ((redelivered = taken.value()) && !quiet) {
+        std::fprintf(stderr,
+                     "ferry resume: redelivering %zu event(s) a stopped process had not "
+                     "delivered\n",
+                     redelivered);
+    }
+    if (started.empty() && ids.empty() && !redelivered && !quiet) {
         std::fprintf(stderr, "ferry resume: nothing to resume\n");
     }
     app->loop.run();

@@ -340,6 +340,14 @@ int serve_command(int argc, char** argv) {
                      std::to_string(rewaiting) + " wait for a decision",
                  {{"executions_resumed", resumed}, {"executions_waiting", rewaiting}});
 
+    // Events a killed process had not delivered (its outbox entries) are sent again.
+    if (auto redelivered = app->notifier->redeliver_orphans(); !redelivered)
+        log.error("event outbox: " + redelivered.error().message);
+    else if (redelivered.value())
+        log.info("redelivering " + std::to_string(redelivered.value()) +
+                     " event(s) a stopped process had not delivered",
+                 {{"events_redelivered", int64_t(redelivered.value())}});
+
     // A resumed execution is scheduled once its "running" record commits. Committing now,
     // before the loop serves anything, puts a step that waited for an approval back into
     // "waiting" before the first request: a decision sent right after a restart found no

@@ -27,7 +27,19 @@ void Engine::emit_settled(const Run& run, const Unit& unit, bool for_each_summar
 void Engine::emit(const Run& run, std::string type, const std::string& step, std::string status,
                   std::string message, double duration_ms, int attempt, uint64_t retry_in_ms,
                   const Unit* settled, bool for_each_summary) {
-    if (event_cbs_.empty()) return;
+    if (!has_event_listeners()) return;
+    EngineEvent e = make_event(run, std::move(type), step, std::move(status), std::move(message),
+                               duration_ms, attempt, retry_in_ms, settled, for_each_summary);
+    for (const auto& cb : staged_event_cbs_)
+        cb(e);
+    for (const auto& cb : event_cbs_)
+        cb(e);
+}
+
+EngineEvent Engine::make_event(const Run& run, std::string type, const std::string& step,
+                               std::string status, std::string message, double duration_ms,
+                               int attempt, uint64_t retry_in_ms, const Unit* settled,
+                               bool for_each_summary) const {
     EngineEvent e;
     e.type = std::move(type);
     e.execution_id = run.id;
@@ -56,8 +68,7 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
             e.integration = def->integration;
         }
     }
-    for (const auto& cb : event_cbs_)
-        cb(e);
+    return e;
 }
 
 }  // namespace ferry::engine

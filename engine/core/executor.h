@@ -148,6 +148,14 @@ class Engine {
     // the replay's outcome is durable. false: another process replays it now.
     Result<bool> hold_dead_letter(const std::string& id) { return acquire_ownership("dlq-" + id); }
     void release_dead_letter(const std::string& id) { release_ownership("dlq-" + id); }
+    // For what a process keeps on disk until it is done with it (the event outbox,
+    // engine/core/notifier.cpp): the token this process names as "owner" (its lock is made
+    // on first use), whether the process a token names still lives, and an flock on
+    // DATA/locks/NAME for the one process that takes over what a dead one left.
+    Result<std::string> process_token();
+    bool process_alive(const std::string& token) { return owner_alive(token); }
+    Result<bool> hold(const std::string& name) { return acquire_ownership(name); }
+    void release(const std::string& name) { release_ownership(name); }
 
     // Finds workflows for `task: workflow` steps by name.
     void set_workflow_resolver(WorkflowResolver r) { resolver_ = std::move(r); }
@@ -159,6 +167,14 @@ class Engine {
     // Adds a listener for execution and step events (progress lines, notifications...).
     void on_event(std::function<void(const EngineEvent&)> cb) {
         event_cbs_.push_back(std::move(cb));
+    }
+    // For a listener that keeps what it is told in the store (the event outbox): it hears
+    // each event while the records the event reports are staged, so what it stages joins
+    // their commit. Every event but execution.finished comes at that moment anyway; that
+    // one comes to on_event listeners once the execution's end is durable, and to these
+    // just before, with the final record staged.
+    void on_event_staged(std::function<void(const EngineEvent&)> cb) {
+        staged_event_cbs_.push_back(std::move(cb));
     }
     // Where the engine reports what concerns no step record (a failed on_failure hook, a
     // hook's log once its execution is gone, the history that cannot be written): by default
@@ -342,6 +358,11 @@ class Engine {
               std::string message = {}, double duration_ms = 0, int attempt = 0,
               uint64_t retry_in_ms = 0, const Unit* settled = nullptr,
               bool for_each_summary = false);
+    EngineEvent make_event(const Run& run, std::string type, const std::string& step,
+                           std::string status, std::string message = {}, double duration_ms = 0,
+                           int attempt = 0, uint64_t retry_in_ms = 0, const Unit* settled = nullptr,
+                           bool for_each_summary = false) const;
+    bool has_event_listeners() const { return !event_cbs_.empty() || !staged_event_cbs_.empty(); }
     // step.finished, step.failed or step.skipped for a unit that settled.
     void emit_settled(const Run& run, const Unit& unit, bool for_each_summary = false);
     Run* find_run(const std::string& id);
@@ -400,6 +421,7 @@ class Engine {
     const workflow::ProjectConfig* config_ = nullptr;
     tmpl::Environment* templates_ = nullptr;
     std::vector<std::function<void(const EngineEvent&)>> event_cbs_;
+    std::vector<std::function<void(const EngineEvent&)>> staged_event_cbs_;
     NoticeSink notice_sink_;
     void notice(std::string_view level, std::string_view message,
                 std::string_view execution_id) const;

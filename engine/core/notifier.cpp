@@ -5,25 +5,59 @@
 #include "runtime/ids.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace ferry::engine {
 
 namespace {
 
+constexpr std::string_view kOutbox = "outbox:";
+
 bool wanted(const std::vector<std::string>& filter, const std::string& value) {
     return filter.empty() || std::find(filter.begin(), filter.end(), value) != filter.end();
+}
+
+std::string outbox_key(const std::string& webhook_id) {
+    return std::string(kOutbox) + webhook_id;
+}
+
+std::string outbox_lock(const std::string& webhook_id) {
+    return "outbox-" + webhook_id;
+}
+
+bool plain_id(std::string_view id) {
+    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+}
+
+std::string text_at(const tmpl::Value& dict, std::string_view key) {
+    const tmpl::Value* v = dict_get(dict, key);
+    return v && v->is_string() ? std::string(v->str()) : std::string();
 }
 
 }  // namespace
 
 void EventNotifier::attach(Engine& engine) {
+    engine_ = &engine;
     if (config_.events.empty()) return;
-    engine.on_event([this](const EngineEvent& e) {
+    engine.on_event_staged([this](const EngineEvent& e) {
         if (e.dry_run) return;
         for (const workflow::EventSubscription& sub : config_.events) {
             if (wanted(sub.types, e.type) && wanted(sub.workflows, e.workflow)) deliver(sub, e);
         }
     });
+}
+
+std::string EventNotifier::outbox_entry(const Delivery& d, const std::string& owner,
+                                        const std::string& created_at) const {
+    return to_json_text(dict_of({{"webhook_id", str(d.webhook_id)},
+                                 {"integration", str(d.integration)},
+                                 {"type", str(d.type)},
+                                 {"execution_id", str(d.execution_id)},
+                                 {"body", str(d.body)},
+                                 {"owner", str(owner)},
+                                 {"created_at", str(created_at)}}));
 }
 
 void EventNotifier::deliver(const workflow::EventSubscription& sub, const EngineEvent& e) {
@@ -37,8 +71,8 @@ void EventNotifier::deliver(const workflow::EventSubscription& sub, const Engine
     if (!e.message.empty()) d.set(str("message"), str(e.message));
     if (e.attempt > 0) d.set(str("attempt"), tmpl::Value::integer(e.attempt));
     if (e.duration_ms > 0) d.set(str("duration_ms"), tmpl::Value::floating(e.duration_ms));
-    tmpl::Value payload = dict_of(
-        {{"type", str(e.type)}, {"timestamp", str(rfc3339(now_unix_ms()))}, {"data", data}});
+    std::string now = rfc3339(now_unix_ms());
+    tmpl::Value payload = dict_of({{"type", str(e.type)}, {"timestamp", str(now)}, {"data", data}});
     Delivery delivery;
     delivery.webhook_id = "evt_" + new_ulid();
     delivery.url = client->config().url;
@@ -46,25 +80,112 @@ void EventNotifier::deliver(const workflow::EventSubscription& sub, const Engine
     delivery.integration = sub.integration;
     delivery.type = e.type;
     delivery.execution_id = e.execution_id;
+    // Staged now, beside the records of what the event tells: the commit that makes them
+    // durable makes the delivery so too, and it is sent once they are (a receiver that
+    // looks the execution up finds what the event says). The events of an execution come
+    // from the process that runs it, which has its token already; without one the entry
+    // names no owner, and the next start takes it over (sent twice at worst, under one
+    // webhook-id).
+    Result<std::string> owner = engine_->process_token();
+    store_.put_kv(outbox_key(delivery.webhook_id),
+                  outbox_entry(delivery, owner ? owner.value() : std::string(), now));
+    uint64_t number = queue(std::move(delivery));
+    store_.after_commit([this, number, integration = sub.integration] {
+        if (IntegrationClient* c = integrations_.find(integration)) send(*c, number);
+    });
+}
+
+uint64_t EventNotifier::queue(Delivery delivery) {
+    uint64_t number = ++next_delivery_;
+    in_flight_.emplace(number, std::move(delivery));
+    return number;
+}
+
+void EventNotifier::send(IntegrationClient& client, uint64_t number) {
+    auto slot = in_flight_.find(number);
+    if (slot == in_flight_.end()) return;  // dead-lettered at a stop before its commit
+    const Delivery& delivery = slot->second;
     IntegrationRequest req;
     req.http.method = "POST";
     req.http.body = delivery.body;
     req.http.headers = {{"content-type", "application/json"}, {"webhook-id", delivery.webhook_id}};
     req.idempotent = true;  // the receiver deduplicates by webhook-id
-    uint64_t number = ++next_delivery_;
-    auto [slot, _] = in_flight_.emplace(number, std::move(delivery));
-    slot->second.request = client->send(std::move(req), [this, number](IntegrationOutcome out) {
+    slot->second.request = client.send(std::move(req), [this, number](IntegrationOutcome out) {
         auto it = in_flight_.find(number);
         if (it == in_flight_.end()) return;  // dead-lettered already, at a stop
         Delivery d = std::move(it->second);
         in_flight_.erase(it);
         bool ok = out.response && out.response->status >= 200 && out.response->status < 300;
         if (on_delivery_) on_delivery_(ok);
-        if (ok) return;
+        if (ok) {
+            settle(d);
+            return;
+        }
         dead_letter(
             d, out.response ? "HTTP " + std::to_string(out.response->status) : out.error.message,
             out.attempts);
     });
+}
+
+void EventNotifier::settle(const Delivery& d) {
+    store_.erase_kv(outbox_key(d.webhook_id));
+    // Let go only once the erase is durable: a process that takes the lock next must find
+    // the entry gone, not send it again.
+    if (d.taken_over && engine_)
+        store_.after_commit(
+            [engine = engine_, lock = outbox_lock(d.webhook_id)] { engine->release(lock); });
+}
+
+Result<size_t> EventNotifier::redeliver_orphans(const std::string& execution_id) {
+    auto entries = store_.scan_kv(std::string(kOutbox));
+    if (!entries) return entries.error();
+    if (entries.value().empty()) return size_t(0);
+    Result<std::string> me = engine_->process_token();
+    if (!me) return me.error();
+    size_t taken = 0;
+    for (const store::KeyedJson& found : entries.value()) {
+        tmpl::Value entry = tmpl::value_from_json(found.json);
+        if (!entry.is_dict()) continue;
+        if (!execution_id.empty() && text_at(entry, "execution_id") != execution_id) continue;
+        Delivery d;
+        d.webhook_id = text_at(entry, "webhook_id");
+        // It names a lock file: only what deliver() writes (evt_ and a ULID) is taken.
+        if (!plain_id(d.webhook_id) || outbox_key(d.webhook_id) != found.key) continue;
+        std::string owner = text_at(entry, "owner");
+        if (owner == me.value() || engine_->process_alive(owner)) continue;
+        Result<bool> held = engine_->hold(outbox_lock(d.webhook_id));
+        if (!held) return held.error();
+        if (!held.value()) continue;  // another process is taking it over now
+        // Read again under the lock: the process that held it before may have ended it.
+        auto current = store_.get_kv(found.key);
+        if (!current || !current.value() || *current.value() != found.json) {
+            engine_->release(outbox_lock(d.webhook_id));
+            continue;
+        }
+        d.integration = text_at(entry, "integration");
+        d.type = text_at(entry, "type");
+        d.execution_id = text_at(entry, "execution_id");
+        d.body = text_at(entry, "body");
+        d.taken_over = true;
+        ++taken;
+        IntegrationClient* client = integrations_.find(d.integration);
+        if (!client || client->config().type != "webhook") {
+            if (on_delivery_) on_delivery_(false);
+            dead_letter(
+                d,
+                "not delivered: its process stopped before the delivery ended, and "
+                "integration '" +
+                    d.integration +
+                    (client ? "' is no longer a webhook integration" : "' is no longer configured"),
+                0);
+            continue;
+        }
+        d.url = client->config().url;
+        // This process owns it now: a third process starting meanwhile leaves it alone.
+        store_.put_kv(found.key, outbox_entry(d, me.value(), text_at(entry, "created_at")));
+        send(*client, queue(std::move(d)));
+    }
+    return taken;
 }
 
 void EventNotifier::dead_letter_pending() {
@@ -74,8 +195,8 @@ void EventNotifier::dead_letter_pending() {
         if (on_delivery_) on_delivery_(false);
         // The attempts made so far, and how the last one went, as a delivery given up on
         // after its retries says them.
-        std::vector<std::string> attempts;
-        if (IntegrationClient* client = integrations_.find(d.integration))
+        std::vector<std::string> attempts;  // none when it was never sent
+        if (IntegrationClient* client = integrations_.find(d.integration); client && d.request)
             attempts = client->cancel(d.request);
         // The last attempt that got an outcome (the one in flight, cut short now, has none).
         std::string last;
@@ -118,6 +239,7 @@ void EventNotifier::dead_letter(const Delivery& d, const std::string& why, int a
                                  {"attempts", tmpl::Value::integer(attempts)},
                                  {"created_at", str(rfc3339(now_unix_ms()))}});
     store_.put_dlq(id, to_json_text(entry));
+    settle(d);  // in the same commit: the event is in the queue or still in the outbox
 }
 
 }  // namespace ferry::engine

@@ -145,6 +145,11 @@ Status Engine::take_owner_lock() {
     return ok_status();
 }
 
+Result<std::string> Engine::process_token() {
+    if (Status s = take_owner_lock(); !s) return s.error();
+    return owner_token_;
+}
+
 bool Engine::owner_alive(const std::string& token) {
     // No owner recorded (records older than locks), or this very process: the caller has
     // already checked it is not running it.

@@ -5,6 +5,8 @@
 #include "core/run_state.h"
 #include "core/values.h"
 
+#include <optional>
+
 namespace ferry::engine {
 
 uint64_t record_time_ms(const tmpl::Value& record, const char* field) {
@@ -318,19 +320,28 @@ void Engine::finalize_run(Run& run) {
     run.finished_ms = now_unix_ms();
     if (!run.failing) run.error = tmpl::Value::none();
     persist_execution(run);
+    // Told now to whoever stages what it hears (the event outbox joins the final record's
+    // commit), and to everyone else once that commit is durable.
+    std::optional<EngineEvent> finished;
+    if (has_event_listeners()) {
+        const tmpl::Value* message = run.error.is_dict() ? dict_get(run.error, "message") : nullptr;
+        finished = make_event(run, "execution.finished", "", run.status,
+                              message ? tmpl::to_str(*message) : "",
+                              double(run.finished_ms - run.created_ms));
+        for (const auto& cb : staged_event_cbs_)
+            cb(*finished);
+    }
     std::string id = run.id;
-    store_.after_commit([this, id] {
+    store_.after_commit([this, id, finished = std::move(finished)] {
         auto it = runs_.find(id);
         if (it == runs_.end()) return;
         std::shared_ptr<Run> r = it->second;
         runs_.erase(it);
         runs_by_ref_.erase(r->ref);
         release_ownership(id);
-        emit(*r, "execution.finished", "", r->status,
-             r->error.is_dict() && dict_get(r->error, "message")
-                 ? tmpl::to_str(*dict_get(r->error, "message"))
-                 : "",
-             double(r->finished_ms - r->created_ms));
+        if (finished)
+            for (const auto& cb : event_cbs_)
+                cb(*finished);
         ExecutionSummary summary{r->id, r->wf->name, r->status, r->outputs, r->error, nullptr};
         if (r->kept) {
             auto records = std::make_shared<ExecutionSummary::Records>();

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -1487,6 +1488,9 @@ class ExecutionEvents(TaskTest):
         # A dry run sends nothing.
         self.run_wf("ok", "--dry-run")
         self.assertEqual(len(self.state()["webhooks"]), 3)
+        # Delivered events leave nothing in the outbox for a later process to send.
+        r = self.ferry("resume")
+        self.assertEqual((r.returncode, r.stderr), (0, "ferry resume: nothing to resume\n"))
 
     def test_undeliverable_events_go_to_the_dlq(self):
         self.m.config(webhook_status=503)
@@ -1496,6 +1500,9 @@ class ExecutionEvents(TaskTest):
         self.assertEqual(len(entries), 1)
         self.assertEqual(entries[0]["source"], "events")
         self.assertEqual(entries[0]["event"], "execution.finished")
+        # Dead-lettered, it left the outbox in the same commit.
+        r = self.ferry("resume")
+        self.assertEqual((r.returncode, r.stderr), (0, "ferry resume: nothing to resume\n"))
         self.m.config(webhook_status=204)
         r = self.ferry("dlq", "replay", entries[0]["id"])
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -1571,6 +1578,127 @@ class ExecutionEvents(TaskTest):
                 self.assertEqual(entries[0]["webhook_id"], sent["headers"]["webhook-id"])
                 self.assertIn("1 event delivery(ies) had not ended: put in the dead-letter queue",
                               log)
+                r = self.ferry("resume")  # and not left in the outbox too
+                self.assertEqual((r.returncode, r.stderr), (0, "ferry resume: nothing to resume\n"))
+
+    def held_delivery(self, start):
+        """Holds the next event delivery at the mock for 4 s, calls start() and returns once
+        the delivery has reached the mock and the records before it are surely durable."""
+        before = len(self.m.requests(path="/webhook/siem", method="POST"))
+        self.m.fault(method="POST", path="/webhook/siem", delay_ms=4000)
+        started = start()
+        deadline = time.monotonic() + 20
+        while (len(self.m.requests(path="/webhook/siem", method="POST")) == before
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+        sent = self.m.requests(path="/webhook/siem", method="POST")
+        self.assertEqual(len(sent), before + 1, "the event never came")
+        time.sleep(0.3)  # the commit that carried the event's records and its outbox entry
+        return started, sent[-1]["headers"]["webhook-id"]
+
+    def deliveries_of(self, webhook_id, count, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [d for d in self.m.requests(path="/webhook/siem", method="POST")
+                   if d["headers"]["webhook-id"] == webhook_id]
+            if len(got) >= count or time.monotonic() >= deadline:
+                return got
+            time.sleep(0.05)
+
+    def run_killed_mid_delivery(self):
+        """`ferry run ok`, killed (SIGKILL) while its event's delivery is held: the
+        delivery's webhook-id."""
+        cmd = [te.FERRY, "run", "ok", "--quiet", "--project", str(self.p.dir),
+               "--data", str(self.p.data)]
+        proc, webhook_id = self.held_delivery(lambda: subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(self.p.dir),
+            env=self.env))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        return webhook_id
+
+    def test_an_event_a_killed_run_had_not_delivered_is_sent_by_resume(self):
+        # Events were held in memory only: kill -9 between an execution's end and its
+        # event's answer lost the event for good.
+        webhook_id = self.run_killed_mid_delivery()
+        r = self.ferry("resume", timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("redelivering 1 event(s) a stopped process had not delivered", r.stderr)
+        again = self.deliveries_of(webhook_id, 2)
+        self.assertEqual(len(again), 2, "sent once more, under the same webhook-id")
+        event = json.loads(again[-1]["body"])
+        self.assertEqual(event["type"], "execution.finished")
+        self.assertEqual(again[0]["body"], again[-1]["body"])
+        # Signed afresh: the receiver checks it as any delivery.
+        deadline = time.monotonic() + 10
+        while len(self.state()["webhooks"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(all(d["valid"] for d in self.state()["webhooks"]))
+        self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
+        # Delivered now: nothing left for the next resume.
+        r = self.ferry("resume", timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("nothing to resume", r.stderr)
+        time.sleep(0.3)
+        self.assertEqual(len(self.deliveries_of(webhook_id, 3, timeout=0)), 2)
+
+    def test_a_server_killed_mid_delivery_sends_the_event_at_its_next_start(self):
+        with open(self.p.dir / "ferry.yaml", "a") as f:
+            f.write(serve_util.tokens_yaml())
+        first = None
+        try:
+            first, webhook_id = self.held_delivery(lambda: self._serve_and_run_ok())
+            # A live process's delivery is its own: another process leaves it alone.
+            r = self.ferry("resume", timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("nothing to resume", r.stderr)
+            self.assertNotIn("redelivering", r.stderr)
+        finally:
+            if first:
+                first.stop(signal.SIGKILL)
+        second = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            again = self.deliveries_of(webhook_id, 2)
+            self.assertEqual(len(again), 2, "sent again at the next start, same webhook-id")
+            log = (self.p.dir / "serve.log").read_text()
+            self.assertIn("redelivering 1 event(s) a stopped process had not delivered", log)
+            deadline = time.monotonic() + 10
+            text = ""
+            while time.monotonic() < deadline:
+                text = second.request("GET", "/metrics", role="viewer")[2].decode()
+                if 'source="events",status="delivered"} 1\n' in text:
+                    break
+                time.sleep(0.05)
+            self.assertIn('ferry_webhook_deliveries_total{source="events",status="delivered"} 1\n',
+                          text)
+        finally:
+            self.assertEqual(second.stop(), 0)
+        # Its outbox entry went with the delivery: a third start sends nothing.
+        third = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            time.sleep(0.5)
+            self.assertEqual(len(self.deliveries_of(webhook_id, 3, timeout=0)), 2)
+        finally:
+            self.assertEqual(third.stop(), 0)
+
+    def _serve_and_run_ok(self):
+        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        status, doc = server.json("POST", "/api/v1/workflows/ok/executions?wait=10s",
+                                  {"inputs": {}}, role="operator")
+        self.assertEqual(status, 200, doc)
+        return server
+
+    def test_an_orphaned_event_whose_integration_is_gone_is_dead_lettered(self):
+        webhook_id = self.run_killed_mid_delivery()
+        text = (self.p.dir / "ferry.yaml").read_text()
+        self.p.write("ferry.yaml", text.replace("  - integration: hook\n", "  - integration: hook2\n")
+                     .replace("\n  hook:\n", "\n  hook2:\n"))
+        r = self.ferry("resume", timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        entries = json.loads(self.ferry("dlq", "list", "--json").stdout)
+        self.assertEqual(len(entries), 1, entries)
+        self.assertEqual((entries[0]["source"], entries[0]["webhook_id"]), ("events", webhook_id))
+        self.assertIn("integration 'hook' is no longer configured", entries[0]["error"])
 
     def test_bad_subscriptions_are_validation_errors(self):
         with open(self.p.dir / "ferry.yaml", "a") as f:

@@ -53,7 +53,8 @@ std::string start_workflow(engine::App& app, const std::string& name,
     REQUIRE(wf);
     auto inputs = workflow::resolve_inputs(*wf.value(), tmpl::value_from_json("{}"));
     REQUIRE(inputs);
-    auto id = app.engine->start(wf.value(), inputs.value(), engine::StartOptions{}, std::move(done));
+    auto id =
+        app.engine->start(wf.value(), inputs.value(), engine::StartOptions{}, std::move(done));
     REQUIRE(id);
     return id.value();
 }
@@ -170,9 +171,8 @@ TEST_CASE("a chain of pure steps shares one commit, a step with effects waits fo
          "  - {id: c, task: transform, with: {data: '{{ steps.b.output }}',"
          " mappings: [{source: m, target: k}]}}\n"
          "  - {id: d, task: custom.effect, needs: [c]}\n"},
-        {"tasks/custom/effect.lua",
-         "return {name = 'custom.effect', run = function(ctx, input)\n"
-         "  ferry.sleep('30s')\n  return {}\nend}\n"},
+        {"tasks/custom/effect.lua", "return {name = 'custom.effect', run = function(ctx, input)\n"
+                                    "  ferry.sleep('30s')\n  return {}\nend}\n"},
     });
     auto app = open_app(project);
     const uint64_t commits_before = app->store->commits();
@@ -190,6 +190,48 @@ TEST_CASE("a chain of pure steps shares one commit, a step with effects waits fo
         const tmpl::Value* s = engine::dict_get(record, "status");
         status[step.key] = s ? tmpl::to_str(*s) : "(none)";
     }
-    CHECK(status == std::map<std::string, std::string>{
-                        {"a", "succeeded"}, {"b", "succeeded"}, {"c", "succeeded"}, {"d", "running"}});
+    CHECK(status ==
+          std::map<std::string, std::string>{
+              {"a", "succeeded"}, {"b", "succeeded"}, {"c", "succeeded"}, {"d", "running"}});
+}
+
+TEST_CASE("execution.finished reaches staging listeners with the final record, the others "
+          "once it is durable",
+          "[core][app]") {
+    // The event outbox stages each delivery beside the records its event reports. When
+    // execution.finished came only after the final commit, the outbox entry went to the next
+    // commit: a kill -9 between the two lost the event for good.
+    TempProject project(std::vector<std::pair<std::string, std::string>>{
+        {"workflows/w.yaml", "steps:\n  - {id: a, task: log, with: {message: hi}}\n"}});
+    auto app = open_app(project);
+    std::string id;
+    std::vector<std::string> heard;  // "staged TYPE STATUS-IN-STORE" / "told TYPE ..."
+    auto stored_status = [&]() -> std::string {
+        auto rec = app->store->get_execution(id);
+        REQUIRE(rec);
+        if (!rec.value()) return "none";
+        const tmpl::Value* status = engine::dict_get(tmpl::value_from_json(*rec.value()), "status");
+        return status ? tmpl::to_str(*status) : "?";
+    };
+    app->engine->on_event_staged([&](const engine::EngineEvent& e) {
+        if (e.type == "execution.finished" || e.type == "step.finished")
+            heard.push_back("staged " + e.type + " " + stored_status() + " " + e.status +
+                            (app->store->has_pending() ? " pending" : ""));
+    });
+    app->engine->on_event([&](const engine::EngineEvent& e) {
+        if (e.type == "execution.finished" || e.type == "step.finished")
+            heard.push_back("told " + e.type + " " + stored_status() + " " + e.status);
+    });
+    bool finished = false;
+    id = start_workflow(*app, "w", [&](const engine::ExecutionSummary&) { finished = true; });
+    for (int i = 0; i < 1000 && !finished; ++i)
+        app->loop.run_once(true);
+    REQUIRE(finished);
+    // A pure step runs ahead of the disk: nothing of the execution is durable until its end.
+    CHECK(heard == std::vector<std::string>{
+                       "staged step.finished none succeeded pending",
+                       "told step.finished none succeeded",
+                       "staged execution.finished none succeeded pending",
+                       "told execution.finished succeeded succeeded",
+                   });
 }

@@ -406,10 +406,12 @@ end
 -- POST a comment. Comments are not idempotent: when an earlier attempt may have posted it
 -- (a retried or resumed step, or an answer lost in transit), the latest comments are
 -- checked first, as the vendor settles and past a stopped process's attempt's timeout
--- (tickets.landed), so the same text is not added twice.
-function M.add_comment(ctx, ref, body)
+-- (tickets.landed), so the same text is not added twice. after_own_write: the comment
+-- follows a write this attempt made (a transition not found done by an earlier one), so
+-- no earlier attempt can have posted it: the check, and its wait, are skipped.
+function M.add_comment(ctx, ref, body, after_own_write)
   local text = adf.to_text(body)
-  local maybe_posted = (ctx.attempt or 1) > 1 or ctx.resumed
+  local maybe_posted = not after_own_write and ((ctx.attempt or 1) > 1 or ctx.resumed)
   for try = 1, 2 do
     if maybe_posted then
       local unreadable

@@ -113,7 +113,9 @@ return {
       tickets.wait_retry_after(ctx, res, answered_at, "Jira: " .. doing)
     end
 
-    if comment then jira.add_comment(ctx, ref, comment) end
+    -- An earlier attempt (or the stopped process) comments only after its transition is
+    -- made: when this one found it not made and made it, the comment is surely not there.
+    if comment then jira.add_comment(ctx, ref, comment, not sent_before) end
     local after = jira.get_issue(ctx, ref, nil, TASK)
     -- As ServiceNow's: an issue that ends elsewhere (a post-function, an automation that
     -- moved it back) fails the step rather than passing as done.

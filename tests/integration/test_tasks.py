@@ -752,6 +752,30 @@ steps:
         posts = self.m.requests(path="/rest/api/3/issue/OPS-1/transitions", method="POST")
         self.assertEqual(len(posts), 1, posts)
 
+    def transition_with_comment(self, method, path):
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
+        self.p.workflow("t", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "Move me"}}
+  - {id: move, task: ticket.transition, integration: jira, with: {key: "{{ steps.create.output.key }}", to: In Progress, comment: "work started"}}
+""")
+        doc = self.kill_while_slow("t", method, path, delay_ms=1000)
+        self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
+        comments = self.state()["jira"]["issues"][0]["comments"]
+        self.assertEqual(len(comments), 1, comments)
+        return self.m.requests(path="/rest/api/3/issue/OPS-1/comment", method="GET")
+
+    def test_a_resumed_transition_made_now_comments_without_looking_for_an_earlier_comment(self):
+        # The stopped process never sent the transition, so it cannot have commented: the
+        # resumed step still looked for its comment, waiting the settle rounds a second time.
+        looked = self.transition_with_comment("GET", "/rest/api/3/issue/OPS-1/transitions")
+        self.assertEqual(looked, [])
+
+    def test_a_resumed_transition_made_before_the_crash_finds_its_comment(self):
+        looked = self.transition_with_comment("POST", "/rest/api/3/issue/OPS-1/comment")
+        self.assertNotEqual(looked, [])
+
     def test_a_comment_whose_answer_timed_out_is_not_posted_twice(self):
         # No crash: the vendor finished the comment 0.5 s after the integration's timeout;
         # the check for it ran once, at once, and the comment was posted again. It looks

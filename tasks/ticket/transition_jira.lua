@@ -29,7 +29,7 @@ return {
     key = { type = "string", description = "issue key, e.g. OPS-12" },
     number = { type = "string", description = "same as key" },
     id = { type = "string", description = "issue id (or key)" },
-    to = { type = "string", required = true, description = "transition name (Done, Start Progress) or target status name" },
+    to = { type = "any", required = true, description = "transition name (Done, Start Progress), target status name, or transition id (31 or \"31\")" },
     fields = { type = "object", description = "fields the transition screen needs, e.g. resolution: {name: Done}" },
     comment = { type = "any", description = "a comment to add: text or an ADF document" },
   },
@@ -39,7 +39,11 @@ return {
     tickets.integration(ctx, { "jira" }, TASK)
     local ref = jira.reference(input, TASK)
     local to = input.to
-    if not tickets.has_text(to) then tickets.invalid(TASK .. ": 'to' must name a transition") end
+    -- A transition id written as a number (`to: 31`), as ServiceNow's `to: 6` is a state value.
+    if math.type(to) == "integer" then to = tostring(to) end
+    if not tickets.has_text(to) then
+      tickets.invalid(TASK .. ": 'to' must name a transition (its name, its target status or its id)")
+    end
     local comment = adf.coerce(input.comment, "comment")
 
     if ctx.dry_run then

@@ -902,6 +902,20 @@ steps:
         self.assertIn("Teleported", msg)
         self.assertIn("In Progress", msg)
 
+    def test_a_transition_id_may_be_written_as_a_number(self):
+        # `to: 31` was refused (it must be a string) where ServiceNow takes `to: 6`.
+        self.p.workflow("j", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "x"}}
+  - {id: start, task: ticket.transition, integration: jira, with: {key: "{{ steps.create.output.key }}", to: 21}}
+  - {id: odd, task: ticket.transition, integration: jira, needs: [start], with: {key: "{{ steps.create.output.key }}", to: 2.5}}
+""")
+        rc, doc, err = self.run_wf("j")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(doc["steps"]["start"]["output"]["status"], "In Progress")
+        self.assertIn("'to' must name a transition (its name, its target status or its id)",
+                      doc["steps"]["odd"]["error"]["message"])
+
     def test_long_runs_of_whitespace_in_text_inputs_take_one_pass(self):
         # Every text input here was trimmed with Lua's backtracking idioms: quadratic in a
         # run of whitespace inside the text, in C, where no step timeout ends it (200 KB

@@ -124,6 +124,9 @@ std::string duration_between(const std::string& a, const std::string& b) {
 
 using AppOpener = std::function<std::unique_ptr<engine::App>()>;
 
+// `executions list` reads this many records at a time, whatever --limit asks for.
+constexpr size_t kListPage = 500;
+
 int list(const AppOpener& open_store, int argc, char** argv) {
     store::ExecutionFilter f;
     bool json = false;
@@ -155,31 +158,45 @@ int list(const AppOpener& open_store, int argc, char** argv) {
     std::unique_ptr<engine::App> opened = open_store();
     if (!opened) return 2;
     engine::App& app = *opened;
-    auto rows = app.store->list_executions(f);
-    if (!rows) {
-        std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
-        return 1;
+    // Read a page at a time and printed as read: `--limit 1000000` over a long history held
+    // every record in memory at once.
+    size_t left = f.limit;
+    size_t printed = 0;
+    if (json)
+        std::fputs("[", stdout);
+    else
+        std::printf("%-26s  %-24s  %-10s  %-24s  %s\n", "ID", "WORKFLOW", "STATUS", "CREATED",
+                    "DURATION");
+    while (left > 0) {
+        f.limit = std::min<size_t>(left, kListPage);
+        auto rows = app.store->list_executions(f);
+        if (!rows) {
+            std::fflush(stdout);
+            std::fprintf(stderr, "%sferry executions: %s\n", printed ? "\n" : "",
+                         rows.error().describe().c_str());
+            return 1;
+        }
+        for (const std::string& r : rows.value()) {
+            Value v = tmpl::value_from_json(r);
+            f.cursor = field(v, "id");
+            if (json) {
+                std::printf("%s%s", printed++ ? "," : "", r.c_str());
+                continue;
+            }
+            ++printed;
+            std::string created = field(v, "created_at"), finished = field(v, "finished_at");
+            // A preview reads like a real send otherwise ("succeeded": which ticket?). Last,
+            // so the columns keep their places for awk.
+            const bool dry_run = engine::dict_flag(v, "dry_run");
+            std::printf("%-26s  %-24s  %-10s  %-24s  %s%s\n", f.cursor.c_str(),
+                        field(v, "workflow").c_str(), field(v, "status").c_str(), created.c_str(),
+                        finished.empty() ? "-" : duration_between(created, finished).c_str(),
+                        dry_run ? "  (dry run)" : "");
+        }
+        if (rows.value().size() < f.limit) break;
+        left -= rows.value().size();
     }
-    if (json) {
-        std::printf("[");
-        for (size_t i = 0; i < rows.value().size(); ++i)
-            std::printf("%s%s", i ? "," : "", rows.value()[i].c_str());
-        std::printf("]\n");
-        return 0;
-    }
-    std::printf("%-26s  %-24s  %-10s  %-24s  %s\n", "ID", "WORKFLOW", "STATUS", "CREATED",
-                "DURATION");
-    for (const std::string& r : rows.value()) {
-        Value v = tmpl::value_from_json(r);
-        std::string created = field(v, "created_at"), finished = field(v, "finished_at");
-        // A preview reads like a real send otherwise ("succeeded": which ticket?). Last, so
-        // the columns keep their places for awk.
-        const bool dry_run = engine::dict_flag(v, "dry_run");
-        std::printf("%-26s  %-24s  %-10s  %-24s  %s%s\n", field(v, "id").c_str(),
-                    field(v, "workflow").c_str(), field(v, "status").c_str(), created.c_str(),
-                    finished.empty() ? "-" : duration_between(created, finished).c_str(),
-                    dry_run ? "  (dry run)" : "");
-    }
+    if (json) std::printf("]\n");
     return 0;
 }
 

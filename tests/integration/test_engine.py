@@ -1363,6 +1363,13 @@ steps:
         for line in listed.stdout.splitlines()[1:]:
             counts[line.split()[2]] = counts.get(line.split()[2], 0) + 1
         self.assertEqual(counts, {"failed": 50001})
+        # Read 500 at a time (not held all at once): every one listed once, newest first,
+        # up to the limit when there are more.
+        for limit, want in (("60000", 50001), ("700", 700)):
+            rows = json.loads(self.p.ferry("executions", "list", "--limit", limit, "--json").stdout)
+            ids = [r["id"] for r in rows]
+            self.assertEqual((len(ids), len(set(ids))), (want, want))
+            self.assertEqual(ids, sorted(ids, reverse=True))
 
 
 # --------------------------------------------------------------------------- 7: hooks

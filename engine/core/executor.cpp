@@ -458,8 +458,10 @@ void Engine::schedule(Run& run) {
                     unit->status = "failed";
                     unit->error = dict_of(
                         {{"kind", str("validation")},
-                         {"message", str(cond.error().message +
-                                         unfinished_step_hint(run, def, cond.error().message))}});
+                         {"message",
+                          str(cond.error().message +
+                              unfinished_step_hint(run, def, cond.error().message) +
+                              null_output_hint(run, str(def.when), cond.error().message))}});
                     st.units.push_back(run.units.size());
                     run.units.push_back(std::move(unit));
                     ++st.running;
@@ -499,6 +501,7 @@ void Engine::schedule(Run& run) {
                               " items, more than the " + std::to_string(kMaxForEachItems) +
                               " one step may run: split the list (a sub-workflow per batch)";
                 if (!problem.empty()) {
+                    problem += null_output_hint(run, str(def.for_each), problem);
                     auto unit = std::make_unique<Unit>();
                     unit->step_index = i;
                     unit->key = def.id;

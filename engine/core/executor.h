@@ -305,11 +305,16 @@ class Engine {
     void cancel_orphaned_child(const std::string& id, const std::string& reason);
     // The unit waits to retry until retry_at_ms (unix ms), then starts its next attempt.
     void arm_retry(Run& run, Unit& unit, uint64_t retry_at_ms);
-    // The expression context of a step: the run's, plus `event` for on_step steps.
     // A hint for "'dict object' has no attribute 'X'" where X is a step that has not
     // finished (read through a variable key, so no dependency was seen); "" otherwise.
     std::string unfinished_step_hint(const Run& run, const workflow::Step& def,
                                      const std::string& message) const;
+    // A hint for an error about null ("'None' has no attribute 'number'") where source's
+    // expressions read a step that did not succeed and so has no output (skipped by its
+    // `when`, failed with on_error: continue): which, and why; "" otherwise.
+    std::string null_output_hint(const Run& run, const tmpl::Value& source,
+                                 const std::string& message) const;
+    // The expression context of a step: the run's, plus `event` for on_step steps.
     tmpl::Value step_scope(const Run& run, const workflow::Step& def) const;
     // step_scope plus a for_each invocation's item and index.
     tmpl::Value invocation_scope(const Run& run, const Unit& unit) const;

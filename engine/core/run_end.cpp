@@ -283,8 +283,10 @@ void Engine::finish_run(Run& run) {
         } else {
             run.failing = true;
             // validation, or limit for a value too large to keep.
-            run.error = dict_of({{"kind", str(std::string(to_string(outputs.error().kind)))},
-                                 {"message", str(outputs.error().message)}});
+            const std::string& message = outputs.error().message;
+            run.error = dict_of(
+                {{"kind", str(std::string(to_string(outputs.error().kind)))},
+                 {"message", str(message + null_output_hint(run, run.wf->outputs, message))}});
         }
     }
     if (run.failing && (!run.cancelled || run.failed_before_cancel) &&

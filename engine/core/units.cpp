@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 namespace ferry::engine {
 
@@ -70,6 +71,59 @@ std::string Engine::unfinished_step_hint(const Run& run, const workflow::Step& d
            "' runs: a step read through a variable key, such as steps[name], is not seen as a "
            "dependency; add needs: [" +
            name + "])";
+}
+
+namespace {
+
+// The string leaves of an expression tree (a step's `with`, the workflow's `outputs`).
+void each_text(const tmpl::Value& v, const std::function<void(const std::string&)>& f) {
+    if (v.is_string()) {
+        f(std::string(v.str()));
+    } else if (v.is_dict()) {
+        for (const auto& [key, item] : v.dict_obj().items())
+            each_text(item, f);
+    } else if (v.is_list()) {
+        for (const tmpl::Value& item : v.list_obj().items)
+            each_text(item, f);
+    }
+}
+
+}  // namespace
+
+std::string Engine::null_output_hint(const Run& run, const tmpl::Value& source,
+                                     const std::string& message) const {
+    // What Jinja2 says of a field of null, of iterating it, and what for_each says of it.
+    if (message.find("'None' has no attribute '") == std::string::npos &&
+        message.find("'NoneType' object") == std::string::npos &&
+        message.find("must give a list, got null") == std::string::npos)
+        return "";
+    std::vector<std::string> named;
+    each_text(source, [&](const std::string& text) {
+        auto ids = workflow::referenced_steps(text, {});
+        if (!ids) return;
+        for (const std::string& id : ids.value())
+            if (std::find(named.begin(), named.end(), id) == named.end()) named.push_back(id);
+    });
+    std::string hint, first;
+    for (const std::string& id : named) {
+        const tmpl::Value* view = dict_get(run.steps_view, id);
+        const tmpl::Value* status = view ? dict_get(*view, "status") : nullptr;
+        const tmpl::Value* output = view ? dict_get(*view, "output") : nullptr;
+        if (!status || !status->is_string() || status->str() == "succeeded" || !output ||
+            !output->is_none())
+            continue;
+        const tmpl::Value* reason = dict_get(*view, "reason");
+        std::string why = reason && reason->is_string() && !reason->str().empty()
+                              ? ": " + std::string(reason->str())
+                              : "";
+        std::string verb = status->str() == "failed" ? "" : "was ";
+        hint += std::string(hint.empty() ? "" : "; ") + "step '" + id + "' has no output: it " +
+                verb + std::string(status->str()) + why;
+        if (first.empty()) first = id;
+    }
+    if (hint.empty()) return "";
+    return " (" + hint + "; `| default(...)` gives a value in that case, or test steps." + first +
+           ".status first)";
 }
 
 tmpl::Value Engine::invocation_scope(const Run& run, const Unit& unit) const {
@@ -259,7 +313,8 @@ void Engine::start_unit(Run& run, Unit& unit) {
             step_state.expressions_ran_away = true;
         if (!input) {
             Error e = input.error();
-            e.message += unfinished_step_hint(run, def, e.message);
+            e.message += unfinished_step_hint(run, def, e.message) +
+                         null_output_hint(run, def.with, e.message);
             unit.status = "failed";
             unit.error = error_value(e);
             settle_unit(run, unit);

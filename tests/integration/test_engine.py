@@ -605,6 +605,56 @@ outputs: {why: "{{ steps.a.reason }}"}
         doc = self.assertRun("why", "--input", "go=false")
         self.assertEqual(doc["outputs"], {"why": "when condition is false"})
 
+    def test_reading_a_skipped_steps_output_says_why_it_is_null(self):
+        # CONTRACT.md's own example, with its default severity, failed with
+        # "outputs.ticket: 'None' has no attribute 'number'": not a word of the skipped step.
+        self.p.workflow("sk", """\
+inputs: {severity: {type: string, default: medium}}
+steps:
+  - {id: ticket, task: log, when: "{{ inputs.severity in ['critical', 'high'] }}", with: {message: t}}
+  - {id: soft, task: fail, on_error: continue, with: {message: broken}}
+  - {id: notify, task: log, with: {message: "{{ steps.ticket.output.number | default('none') }}"}}
+outputs:
+  ticket: "{{ steps.ticket.output.number }}"
+""")
+        code, doc, err = self.p.run("sk")
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["steps"]["notify"]["status"], "succeeded")  # default() as hinted
+        self.assertEqual(doc["error"]["message"],
+                         "outputs.ticket: 'None' has no attribute 'number' (step 'ticket' has no "
+                         "output: it was skipped: when condition is false; `| default(...)` gives "
+                         "a value in that case, or test steps.ticket.status first)")
+        # In a step's when and for_each too, and a step the failing text does not read is
+        # not named.
+        self.p.workflow("sk2", """\
+steps:
+  - {id: off, task: log, when: "{{ false }}", with: {message: t}}
+  - {id: c, task: log, when: "{{ steps.off.output.n > 1 }}", with: {message: c}}
+  - {id: f, task: log, for_each: "{{ steps.off.output }}", with: {message: f}}
+  - {id: other, task: log, needs: [off], with: {message: "{{ none.x }}"}}
+""")
+        code, doc, err = self.p.run("sk2")
+        self.assertEqual(code, 1, err)
+        messages = {k: doc["steps"][k]["error"]["message"] for k in ("c", "f", "other")}
+        self.assertIn("step 'c' when: 'None' has no attribute 'n' (step 'off' has no output: "
+                      "it was skipped: when condition is false;", messages["c"])
+        self.assertIn("step 'f' for_each must give a list, got null (step 'off' has no "
+                      "output:", messages["f"])
+        self.assertEqual(messages["other"], "step 'other' with.message: 'None' has no attribute 'x'")
+        # A step that failed on with on_error: continue (its dependents are skipped, the
+        # outputs may still read it).
+        self.p.workflow("sk3", """\
+steps:
+  - {id: soft, task: fail, on_error: continue, with: {message: broken}}
+outputs: {x: "{{ steps.soft.output.x }}"}
+""")
+        code, doc, err = self.p.run("sk3")
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["error"]["message"],
+                         "outputs.x: 'None' has no attribute 'x' (step 'soft' has no output: it "
+                         "failed; `| default(...)` gives a value in that case, or test "
+                         "steps.soft.status first)")
+
     def test_a_handler_skipped_by_its_when_or_vetoed_handles_nothing(self):
         # The failure counted as handled and the execution succeeded: a 4xx a conditional
         # handler was not meant for became a success.

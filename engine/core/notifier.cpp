@@ -63,6 +63,7 @@ std::string EventNotifier::outbox_entry(const Delivery& d, const std::string& ow
 void EventNotifier::deliver(const workflow::EventSubscription& sub, const EngineEvent& e) {
     IntegrationClient* client = integrations_.find(sub.integration);
     if (!client) return;  // validated at load; kept defensive for a config reloaded later
+    if (client->config().dry_run) return;  // such an integration never sends, as a dry run
     tmpl::Value data = dict_of({{"execution_id", str(e.execution_id)},
                                 {"workflow", str(e.workflow)},
                                 {"status", str(e.status)}});
@@ -169,15 +170,17 @@ Result<size_t> EventNotifier::redeliver_orphans(const std::string& execution_id)
         d.taken_over = true;
         ++taken;
         IntegrationClient* client = integrations_.find(d.integration);
-        if (!client || client->config().type != "webhook") {
+        const char* unusable = !client                              ? "is no longer configured"
+                               : client->config().type != "webhook" ? "is no longer a webhook"
+                               : client->config().dry_run ? "is in dry_run now (replay it after)"
+                                                          : nullptr;
+        if (unusable) {
             if (on_delivery_) on_delivery_(false);
-            dead_letter(
-                d,
-                "not delivered: its process stopped before the delivery ended, and "
-                "integration '" +
-                    d.integration +
-                    (client ? "' is no longer a webhook integration" : "' is no longer configured"),
-                0);
+            dead_letter(d,
+                        "not delivered: its process stopped before the delivery ended, and "
+                        "integration '" +
+                            d.integration + "' " + unusable,
+                        0);
             continue;
         }
         d.url = client->config().url;

@@ -1530,6 +1530,21 @@ class ExecutionEvents(TaskTest):
         r = self.ferry("resume")
         self.assertEqual((r.returncode, r.stderr), (0, "ferry resume: nothing to resume\n"))
 
+    def test_an_integration_in_dry_run_sends_no_events(self):
+        # `dry_run: true` on an integration "never sends, whatever the run says": events
+        # went out through it all the same.
+        text = (self.p.dir / "ferry.yaml").read_text()
+        self.assertIn("  hook:\n    type: webhook\n", text)
+        self.p.write("ferry.yaml", text.replace("  hook:\n    type: webhook\n",
+                                                "  hook:\n    type: webhook\n    dry_run: true\n"))
+        rc, doc, err = self.run_wf("bad")
+        self.assertEqual(rc, 1, err)
+        time.sleep(0.3)
+        self.assertEqual(self.m.requests(path="/webhook/siem"), [])
+        self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
+        r = self.ferry("resume")  # nothing left in the outbox either
+        self.assertEqual((r.returncode, r.stderr), (0, "ferry resume: nothing to resume\n"))
+
     def test_undeliverable_events_go_to_the_dlq(self):
         self.m.config(webhook_status=503)
         rc, doc, err = self.run_wf("ok")
@@ -1726,17 +1741,27 @@ class ExecutionEvents(TaskTest):
         self.assertEqual(status, 200, doc)
         return server
 
-    def test_an_orphaned_event_whose_integration_is_gone_is_dead_lettered(self):
-        webhook_id = self.run_killed_mid_delivery()
-        text = (self.p.dir / "ferry.yaml").read_text()
-        self.p.write("ferry.yaml", text.replace("  - integration: hook\n", "  - integration: hook2\n")
-                     .replace("\n  hook:\n", "\n  hook2:\n"))
-        r = self.ferry("resume", timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        entries = json.loads(self.ferry("dlq", "list", "--json").stdout)
-        self.assertEqual(len(entries), 1, entries)
-        self.assertEqual((entries[0]["source"], entries[0]["webhook_id"]), ("events", webhook_id))
-        self.assertIn("integration 'hook' is no longer configured", entries[0]["error"])
+    def test_an_orphaned_event_whose_integration_cannot_send_is_dead_lettered(self):
+        good = (self.p.dir / "ferry.yaml").read_text()
+        changes = (
+            ("no longer configured", lambda t: t.replace("  - integration: hook\n",
+                                                         "  - integration: hook2\n")
+             .replace("\n  hook:\n", "\n  hook2:\n")),
+            ("in dry_run now", lambda t: t.replace("  hook:\n    type: webhook\n",
+                                                   "  hook:\n    type: webhook\n    dry_run: true\n")),
+        )
+        for why, change in changes:
+            with self.subTest(why=why):
+                self.p.write("ferry.yaml", good)
+                webhook_id = self.run_killed_mid_delivery()
+                self.p.write("ferry.yaml", change(good))
+                r = self.ferry("resume", timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                entries = [e for e in json.loads(self.ferry("dlq", "list", "--json").stdout)
+                           if e["webhook_id"] == webhook_id]
+                self.assertEqual(len(entries), 1, entries)
+                self.assertEqual(entries[0]["source"], "events")
+                self.assertIn("integration 'hook' is %s" % why, entries[0]["error"])
 
     def test_bad_subscriptions_are_validation_errors(self):
         with open(self.p.dir / "ferry.yaml", "a") as f:

@@ -98,6 +98,12 @@ struct ServerOptions {
     // held 8 MiB each). Answers paced by when_drained() never hold more than that little.
     size_t max_total_write_queue_bytes = 64u << 20;
     std::function<void(const AccessLogEntry&)> access_log;
+    // The server's own refusals (413, 417, 408, 400...) are the contract's JSON error unless
+    // this gives another answer for the request (as far as it was read): a browser posting
+    // a form gets a page. The connection closes after it either way.
+    std::function<std::optional<ServerResponse>(const ServerRequest&, int status,
+                                                std::string_view message)>
+        refusal_answer;
 };
 
 namespace http_server_detail {

@@ -300,7 +300,15 @@ void Connection::fail(int status, std::string_view code, std::string_view messag
     // A request refused before its head was complete: the method was read with its line.
     if (ex->req.method.empty() && !ex->req.target.empty())
         ex->req.method = http_method_str(static_cast<http_method>(parser.method));
-    Responder(ex).send_error(status, code, message);  // serialises, logs, flushes
+    // Either serialises, logs and flushes.
+    if (server && server_options().refusal_answer)
+        if (std::optional<ServerResponse> own =
+                server_options().refusal_answer(ex->req, status, message)) {
+            own->status = status;
+            Responder(ex).send(std::move(*own));
+            return;
+        }
+    Responder(ex).send_error(status, code, message);
 }
 
 // ---- closing -------------------------------------------------------------------------

@@ -230,6 +230,10 @@ int serve_command(int argc, char** argv) {
             line.field(key, redact(value));
         lines.add(line.finish());
     };
+    so.refusal_answer = [&api_ref](const ServerRequest& req, int,
+                                   std::string_view message) -> std::optional<ServerResponse> {
+        return api_ref ? api_ref->refusal_answer(req, message) : std::nullopt;
+    };
     HttpServer server(app->loop, so, [&api_ref](ServerRequest& req, Responder res) {
         api_ref->handle(req, std::move(res));
     });

@@ -138,6 +138,7 @@ void EventNotifier::settle(const Delivery& d) {
 }
 
 Result<size_t> EventNotifier::redeliver_orphans(const std::string& execution_id) {
+    if (!engine_) return size_t(0);  // not attached: nothing of this process's to hand over
     auto entries = store_.scan_kv(std::string(kOutbox));
     if (!entries) return entries.error();
     if (entries.value().empty()) return size_t(0);

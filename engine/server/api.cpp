@@ -331,18 +331,16 @@ std::string unknown_query_parameter(const Api::Route& route, const ServerRequest
 
 }  // namespace
 
-void Api::handle(ServerRequest& req, Responder res) {
-    std::vector<std::string> parts = split_path(req.path);
-    const Route* match = nullptr;
-    std::map<std::string, std::string> params;
-    std::vector<std::string> allowed;  // the path's methods, for a 405's Allow header
+const Api::Route* Api::find_route(const ServerRequest& req,
+                                  std::map<std::string, std::string>* params,
+                                  std::vector<std::string>* allowed) const {
     // An empty segment ("//api///v1", or a trailing "/") is no endpoint: a proxy in front
     // that allows or denies by path matches the path as written (an exact-path deny of
     // .../cancel let .../cancel/ through).
-    const bool empty_segment =
-        req.path.find("//") != std::string::npos || (req.path.size() > 1 && req.path.back() == '/');
+    if (req.path.find("//") != std::string::npos || (req.path.size() > 1 && req.path.back() == '/'))
+        return nullptr;
+    std::vector<std::string> parts = split_path(req.path);
     for (const Route& r : routes_) {
-        if (empty_segment) break;
         if (r.parts.size() != parts.size()) continue;
         std::map<std::string, std::string> p;
         bool ok = true;
@@ -354,14 +352,30 @@ void Api::handle(ServerRequest& req, Responder res) {
                 ok = want == parts[i];
         }
         if (!ok) continue;
-        allowed.push_back(r.method);
-        if (r.method == "GET") allowed.push_back("HEAD");
+        if (allowed) {
+            allowed->push_back(r.method);
+            if (r.method == "GET") allowed->push_back("HEAD");
+        }
         if (r.method == req.method || (req.method == "HEAD" && r.method == "GET")) {
-            match = &r;
-            params = std::move(p);
-            break;
+            *params = std::move(p);
+            return &r;
         }
     }
+    return nullptr;
+}
+
+std::optional<ServerResponse> Api::refusal_answer(const ServerRequest& req,
+                                                  std::string_view message) const {
+    std::map<std::string, std::string> params;
+    const Route* route = find_route(req, &params, nullptr);
+    if (!route || !route->browser_post || !wants_page(req)) return std::nullopt;
+    return ServerResponse{0, page_headers(), refused_page(params["name"], redact(message), true)};
+}
+
+void Api::handle(ServerRequest& req, Responder res) {
+    std::map<std::string, std::string> params;
+    std::vector<std::string> allowed;  // the path's methods, for a 405's Allow header
+    const Route* match = find_route(req, &params, &allowed);
     Call call{req, std::move(res), std::move(params), Role::None, "anonymous"};
     if (!match) {
         if (!allowed.empty()) {

@@ -129,6 +129,11 @@ class Api {
     void add_resource_guarded(std::string method, std::string pattern, std::string role_note,
                               Handler handler, RouteDoc doc = {});
     void handle(ServerRequest& req, Responder res);
+    // For the HTTP server's own refusals (ServerOptions::refusal_answer): a form page's
+    // browser post refused before a handler could read it (413, a body too large) gets the
+    // page a handler's refusal gives; anything else keeps the JSON error.
+    std::optional<ServerResponse> refusal_answer(const ServerRequest& req,
+                                                 std::string_view message) const;
 
     App& app() { return app_; }
     ServerLog& log() { return log_; }
@@ -179,6 +184,10 @@ class Api {
 
   private:
     Role authenticate(const ServerRequest& req, std::string* caller, bool* basic) const;
+    // The route for the request's method and path (its parameters in *params), or nullptr;
+    // *allowed gets the methods the path takes, for a 405.
+    const Route* find_route(const ServerRequest& req, std::map<std::string, std::string>* params,
+                            std::vector<std::string>* allowed) const;
 
     App& app_;
     ServerSettings settings_;

@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import shutil
 import signal
 import subprocess
@@ -665,6 +666,31 @@ class Requesters(unittest.TestCase):
                                         headers={"Content-Type": self.BROWSER["Content-Type"]})
         self.assertEqual(status, 400, body)
         self.assertEqual(json.loads(body)["error"]["code"], "bad_request")
+        # Refused by the HTTP server itself, before any handler: a body over server.max_body
+        # (a huge text pasted in), told by its length alone.
+        for accept, page in (("text/html", True), ("application/json", False)):
+            with socket.create_connection(("127.0.0.1", int(SERVER["base"].rsplit(":", 1)[1])),
+                                          timeout=10) as conn:
+                conn.sendall(("POST /api/v1/forms/feedback/submit HTTP/1.1\r\n"
+                              "Host: x\r\nAccept: %s\r\nContent-Type: %s\r\n"
+                              "Content-Length: %d\r\n\r\n"
+                              % (accept, self.BROWSER["Content-Type"], 5 << 20)).encode())
+                answer = b""
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    answer += chunk
+            head, _, body = answer.decode().partition("\r\n\r\n")
+            self.assertTrue(head.startswith("HTTP/1.1 413 "), head)
+            if page:
+                self.assertIn("Content-Type: text/html", head)
+                self.assertIn("<title>Not submitted</title>", body)
+                self.assertIn("The request was not sent: the request body exceeds 4194304 bytes",
+                              body)
+                self.assertIn('<a href="/forms/feedback">Back to the form</a>', body)
+            else:
+                self.assertEqual(json.loads(body)["error"]["code"], "payload_too_large")
 
     def test_a_page_files_one_request_however_often_it_is_sent(self):
         # A browser cannot send Idempotency-Key: a double click or a resend after a reload

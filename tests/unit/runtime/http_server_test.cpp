@@ -505,6 +505,37 @@ TEST_CASE("server: Expect: 100-continue", "[server]") {
     env.finish();
 }
 
+TEST_CASE("server: its own refusals take another form when refusal_answer gives one", "[server]") {
+    // A browser posting a form got the API's JSON, shown raw, for a body over max_body.
+    ServerOptions o;
+    o.max_body_bytes = 1024;
+    std::vector<std::string> asked;
+    o.refusal_answer = [&](const ServerRequest& req, int status,
+                           std::string_view message) -> std::optional<ServerResponse> {
+        asked.push_back(req.method + " " + req.path + " " + std::to_string(status));
+        if (req.path != "/page") return std::nullopt;
+        return ServerResponse{
+            0, {{"Content-Type", "text/html"}}, "<p>" + std::string(message) + "</p>"};
+    };
+    Env env([&](ServerRequest&, Responder r) { r.send(200, "no"); }, o);
+    auto too_large = [&](const std::string& path) {
+        auto& c = env.raw();
+        c.send("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n");
+        auto rs = env.responses(c, 1);
+        REQUIRE(rs.size() == 1);
+        CHECK(rs[0].status == 413);
+        CHECK(rs[0].header("connection") == "close");
+        return rs[0];
+    };
+    auto page = too_large("/page");
+    CHECK(page.header("content-type") == "text/html");
+    CHECK(page.body == "<p>the request body exceeds 1024 bytes</p>");
+    // Declined: the JSON error as before.
+    CHECK(too_large("/api").header("content-type") == "application/json");
+    CHECK(asked == std::vector<std::string>{"POST /page 413", "POST /api 413"});
+    env.finish();
+}
+
 TEST_CASE("server: 413 as soon as the body is known to be too large", "[server]") {
     ServerOptions o;
     o.max_body_bytes = 1024;

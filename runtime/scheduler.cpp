@@ -10,6 +10,11 @@ namespace ferry {
 
 namespace {
 
+// "file:line:", how Lua places a message and how task errors are placed.
+std::string line_prefix(const SourceLocation& at) {
+    return at.file + ":" + std::to_string(at.line) + ":";
+}
+
 // What Lua raises from C with no place in it.
 constexpr std::string_view kPlacelessRuntimeErrors[] = {"C stack overflow", "stack overflow",
                                                         "error in error handling"};
@@ -529,7 +534,7 @@ void Scheduler::resume(Task* t) {
             // Lua adds "file:line:" to a string raised from Lua code only; the task's
             // author needs it most for the errors that carry nothing else.
             if (std::optional<SourceLocation> at = task_line(co)) {
-                err.message = at->file + ":" + std::to_string(at->line) + ": " + err.message;
+                err.message = line_prefix(*at) + " " + err.message;
                 err.location = std::move(at);
             }
         }
@@ -571,10 +576,9 @@ void Scheduler::blame_the_task(lua_State* co, Error& err) {
     if (!err.location->file.starts_with(kFerryLibrary)) return;
     std::optional<SourceLocation> at = task_line(co);
     if (!at) return;
-    const std::string old_prefix =
-        err.location->file + ":" + std::to_string(err.location->line) + ":";
+    const std::string old_prefix = line_prefix(*err.location);
     if (err.message.starts_with(old_prefix))
-        err.message.replace(0, old_prefix.size(), at->file + ":" + std::to_string(at->line) + ":");
+        err.message.replace(0, old_prefix.size(), line_prefix(*at));
     err.location = std::move(at);
 }
 

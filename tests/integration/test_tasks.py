@@ -711,16 +711,20 @@ steps:
     def test_a_resumed_transition_waits_for_the_one_the_stopped_process_sent(self):
         # The resumed step read the status at once, while the vendor was still making the
         # transition the stopped process had sent, found it offered and sent it again: a
-        # global transition's post-functions ran twice.
+        # global transition's post-functions ran twice. The vendor holds the transition
+        # long enough for the resumed step to read the issue first (a resume under the
+        # sanitizers on a busy host took a second to get there: it then found the issue
+        # moved and recorded no change), and not past the request's timeout, after which the
+        # resumed step would send it again.
         self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
-            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
+            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 4s\n"))
         self.p.workflow("t", """\
 steps:
   - {id: create, task: ticket.create, integration: jira, with: {summary: "Move me"}}
   - {id: move, task: ticket.transition, integration: jira, with: {key: "{{ steps.create.output.key }}", to: In Progress}}
 """)
         doc = self.kill_while_slow("t", "POST", "/rest/api/3/issue/OPS-1/transitions",
-                                   delay_ms=1000)
+                                   delay_ms=2500)
         self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
         self.assertEqual(doc["steps"]["move"]["output"]["status"], "In Progress")
         posts = self.m.requests(path="/rest/api/3/issue/OPS-1/transitions", method="POST")

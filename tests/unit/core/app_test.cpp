@@ -210,7 +210,8 @@ TEST_CASE("execution.finished reaches staging listeners with the final record, t
         auto rec = app->store->get_execution(id);
         REQUIRE(rec);
         if (!rec.value()) return "none";
-        const tmpl::Value* status = engine::dict_get(tmpl::value_from_json(*rec.value()), "status");
+        const tmpl::Value record = tmpl::value_from_json(*rec.value());
+        const tmpl::Value* status = engine::dict_get(record, "status");
         return status ? tmpl::to_str(*status) : "?";
     };
     app->engine->on_event_staged([&](const engine::EngineEvent& e) {

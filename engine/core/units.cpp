@@ -75,16 +75,20 @@ std::string Engine::unfinished_step_hint(const Run& run, const workflow::Step& d
 
 namespace {
 
-// The string leaves of an expression tree (a step's `with`, the workflow's `outputs`).
-void each_text(const tmpl::Value& v, const std::function<void(const std::string&)>& f) {
+// The string leaves of an expression tree (a step's `with`, the workflow's `outputs`), at
+// most `budget` of them: a hint is not worth a walk of a huge literal per failed item.
+void each_text(const tmpl::Value& v, size_t& budget,
+               const std::function<void(const std::string&)>& f) {
+    if (budget == 0) return;
     if (v.is_string()) {
+        --budget;
         f(std::string(v.str()));
     } else if (v.is_dict()) {
         for (const auto& [key, item] : v.dict_obj().items())
-            each_text(item, f);
+            each_text(item, budget, f);
     } else if (v.is_list()) {
         for (const tmpl::Value& item : v.list_obj().items)
-            each_text(item, f);
+            each_text(item, budget, f);
     }
 }
 
@@ -98,7 +102,8 @@ std::string Engine::null_output_hint(const Run& run, const tmpl::Value& source,
         message.find("must give a list, got null") == std::string::npos)
         return "";
     std::vector<std::string> named;
-    each_text(source, [&](const std::string& text) {
+    size_t budget = 256;
+    each_text(source, budget, [&](const std::string& text) {
         auto ids = workflow::referenced_steps(text, {});
         if (!ids) return;
         for (const std::string& id : ids.value())

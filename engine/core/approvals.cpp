@@ -16,11 +16,6 @@ namespace ferry::engine {
 
 namespace {
 
-std::string input_text(const tmpl::Value& input, const char* key) {
-    const tmpl::Value* v = input.is_dict() ? input.dict_obj().find(key) : nullptr;
-    return v && v->is_string() ? std::string(v->str()) : std::string();
-}
-
 // An approval whose timeout has passed (a process that did not run meanwhile has not applied
 // it yet): the timeout decides it, not a decision that comes now.
 bool deadline_passed(const Engine::Unit& unit) {
@@ -58,7 +53,7 @@ void Engine::invoke_approval(Run& run, Unit& unit) {
                                        "approved automatically: a dry run does not wait"));
         return;
     }
-    std::string timeout = input_text(unit.input, "timeout");
+    std::string timeout = dict_text(unit.input, "timeout");
     if (!timeout.empty() && unit.wait_deadline_ms == 0) {
         Result<uint64_t> ms = parse_duration_ms(timeout);
         if (!ms) {
@@ -113,7 +108,7 @@ void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
         r->parked_approvals = true;
     if (record_unit) persist_unit(run, unit, true);
     recheck_waiting(run);
-    emit(run, "step.waiting", unit.key, "waiting", input_text(unit.input, "message"), 0,
+    emit(run, "step.waiting", unit.key, "waiting", dict_text(unit.input, "message"), 0,
          unit.attempt);
     if (unit.wait_deadline_ms) {
         uint64_t now = now_unix_ms();
@@ -162,7 +157,7 @@ void Engine::approval_timed_out(Run& run, Unit& unit) {
     unit.retry_timer.reset();
     run.status = "running";
     persist_execution(run);
-    std::string on_timeout = input_text(unit.input, "on_timeout");
+    std::string on_timeout = dict_text(unit.input, "on_timeout");
     if (on_timeout.empty() || on_timeout == "reject") {
         // Decided when the deadline passed, even if no process ran then (applied at start).
         unit_finished(run, unit,
@@ -174,7 +169,7 @@ void Engine::approval_timed_out(Run& run, Unit& unit) {
     // on_timeout by the loader) runs instead.
     TaskOutcome out;
     out.error = make_error(ErrorKind::Timeout, "no decision before the approval's timeout (" +
-                                                   input_text(unit.input, "timeout") + ")");
+                                                   dict_text(unit.input, "timeout") + ")");
     // The deadline is the decision's, not an attempt's: a retry would wait for one already
     // past, and record a timeout it never waited for. The escalation runs now.
     out.final_failure = true;

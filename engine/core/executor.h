@@ -151,11 +151,16 @@ class Engine {
     // For what a process keeps on disk until it is done with it (the event outbox,
     // engine/core/notifier.cpp): the token this process names as "owner" (its lock is made
     // on first use), whether the process a token names still lives, and an flock on
-    // DATA/locks/NAME for the one process that takes over what a dead one left.
+    // DATA/locks/outbox-WEBHOOK-ID for the one process that takes over an entry a dead one
+    // left.
     Result<std::string> process_token();
     bool process_alive(const std::string& token) { return owner_alive(token); }
-    Result<bool> hold(const std::string& name) { return acquire_ownership(name); }
-    void release(const std::string& name) { release_ownership(name); }
+    Result<bool> hold_outbox_entry(const std::string& webhook_id) {
+        return acquire_ownership("outbox-" + webhook_id);
+    }
+    void release_outbox_entry(const std::string& webhook_id) {
+        release_ownership("outbox-" + webhook_id);
+    }
 
     // Finds workflows for `task: workflow` steps by name.
     void set_workflow_resolver(WorkflowResolver r) { resolver_ = std::move(r); }

@@ -21,19 +21,10 @@ std::string outbox_key(const std::string& webhook_id) {
     return std::string(kOutbox) + webhook_id;
 }
 
-std::string outbox_lock(const std::string& webhook_id) {
-    return "outbox-" + webhook_id;
-}
-
 bool plain_id(std::string_view id) {
     return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
     });
-}
-
-std::string text_at(const tmpl::Value& dict, std::string_view key) {
-    const tmpl::Value* v = dict_get(dict, key);
-    return v && v->is_string() ? std::string(v->str()) : std::string();
 }
 
 }  // namespace
@@ -134,7 +125,7 @@ void EventNotifier::settle(const Delivery& d) {
     // the entry gone, not send it again.
     if (d.taken_over && engine_)
         store_.after_commit(
-            [engine = engine_, lock = outbox_lock(d.webhook_id)] { engine->release(lock); });
+            [engine = engine_, id = d.webhook_id] { engine->release_outbox_entry(id); });
 }
 
 Result<size_t> EventNotifier::redeliver_orphans(const std::string& execution_id) {
@@ -148,26 +139,26 @@ Result<size_t> EventNotifier::redeliver_orphans(const std::string& execution_id)
     for (const store::KeyedJson& found : entries.value()) {
         tmpl::Value entry = tmpl::value_from_json(found.json);
         if (!entry.is_dict()) continue;
-        if (!execution_id.empty() && text_at(entry, "execution_id") != execution_id) continue;
+        if (!execution_id.empty() && dict_text(entry, "execution_id") != execution_id) continue;
         Delivery d;
-        d.webhook_id = text_at(entry, "webhook_id");
+        d.webhook_id = dict_text(entry, "webhook_id");
         // It names a lock file: only what deliver() writes (evt_ and a ULID) is taken.
         if (!plain_id(d.webhook_id) || outbox_key(d.webhook_id) != found.key) continue;
-        std::string owner = text_at(entry, "owner");
+        std::string owner = dict_text(entry, "owner");
         if (owner == me.value() || engine_->process_alive(owner)) continue;
-        Result<bool> held = engine_->hold(outbox_lock(d.webhook_id));
+        Result<bool> held = engine_->hold_outbox_entry(d.webhook_id);
         if (!held) return held.error();
         if (!held.value()) continue;  // another process is taking it over now
         // Read again under the lock: the process that held it before may have ended it.
         auto current = store_.get_kv(found.key);
         if (!current || !current.value() || *current.value() != found.json) {
-            engine_->release(outbox_lock(d.webhook_id));
+            engine_->release_outbox_entry(d.webhook_id);
             continue;
         }
-        d.integration = text_at(entry, "integration");
-        d.type = text_at(entry, "type");
-        d.execution_id = text_at(entry, "execution_id");
-        d.body = text_at(entry, "body");
+        d.integration = dict_text(entry, "integration");
+        d.type = dict_text(entry, "type");
+        d.execution_id = dict_text(entry, "execution_id");
+        d.body = dict_text(entry, "body");
         d.taken_over = true;
         ++taken;
         IntegrationClient* client = integrations_.find(d.integration);
@@ -186,7 +177,7 @@ Result<size_t> EventNotifier::redeliver_orphans(const std::string& execution_id)
         }
         d.url = client->config().url;
         // This process owns it now: a third process starting meanwhile leaves it alone.
-        store_.put_kv(found.key, outbox_entry(d, me.value(), text_at(entry, "created_at")));
+        store_.put_kv(found.key, outbox_entry(d, me.value(), dict_text(entry, "created_at")));
         send(*client, queue(std::move(d)));
     }
     return taken;

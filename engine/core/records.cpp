@@ -22,10 +22,6 @@ Engine::Run::KeptRecords& kept_records(Engine::Run& run) {
     return *run.kept;
 }
 
-std::string text_of(const tmpl::Value* v) {
-    return v && v->is_string() ? std::string(v->str()) : std::string();
-}
-
 }  // namespace
 
 const std::string& idempotency_key_of(const Engine::Run& run, Engine::Unit& unit) {
@@ -303,10 +299,10 @@ Status Engine::resume_stored(const std::string& id,
     if (!stored) return stored.error();
     if (!stored.value()) return make_error(ErrorKind::NotFound, "no execution " + id);
     tmpl::Value rec = tmpl::value_from_json(*stored.value());
-    std::string status = text_of(dict_get(rec, "status"));
+    std::string status = dict_text(rec, "status");
     if (execution_ended(status)) {
         ExecutionSummary s{id,
-                           text_of(dict_get(rec, "workflow")),
+                           dict_text(rec, "workflow"),
                            status,
                            dict_get(rec, "outputs") ? *dict_get(rec, "outputs")
                                                     : tmpl::Value::none(),
@@ -325,9 +321,9 @@ Status Engine::resume_stored(const std::string& id,
     }
     // Started by a process that is still alive: it is running it (resumers are serialised
     // by the lock above; a starter takes none).
-    if (owner_alive(text_of(dict_get(rec, "owner")))) return run_elsewhere();
+    if (owner_alive(dict_text(rec, "owner"))) return run_elsewhere();
     if (Status locked = take_owner_lock(); !locked) return locked.error();  // names this process
-    std::string hash = text_of(dict_get(rec, "definition_hash"));
+    std::string hash = dict_text(rec, "definition_hash");
     auto def = store_.get_workflow(hash);
     if (!def) return def.error();
     if (!def.value()) {
@@ -336,7 +332,7 @@ Status Engine::resume_stored(const std::string& id,
     }
     tmpl::Value def_rec = tmpl::value_from_json(*def.value());
     workflow::LoadResult loaded = workflow::load_workflow_text(
-        text_of(dict_get(def_rec, "source")), text_of(dict_get(def_rec, "file")), &catalog_);
+        dict_text(def_rec, "source"), dict_text(def_rec, "file"), &catalog_);
     if (!loaded.workflow) {
         return make_error(ErrorKind::Validation,
                           "execution " + id + ": its stored workflow no longer loads: " +
@@ -345,15 +341,15 @@ Status Engine::resume_stored(const std::string& id,
     }
     auto wf = std::make_shared<const workflow::Workflow>(std::move(*loaded.workflow));
     StartOptions opts;
-    opts.trigger = text_of(dict_get(rec, "trigger"));
+    opts.trigger = dict_text(rec, "trigger");
     // Written back with every record of the run: what started it (a schedule and its due
     // time, the request id logs are correlated by) must survive the restart.
     if (const tmpl::Value* info = dict_get(rec, "trigger_info")) opts.trigger_info = *info;
     const tmpl::Value* dry = dict_get(rec, "dry_run");
     opts.dry_run = dry && tmpl::truthy(*dry);
     if (const tmpl::Value* parent = dict_get(rec, "parent")) {
-        opts.parent_execution = text_of(dict_get(*parent, "execution"));
-        opts.parent_step = text_of(dict_get(*parent, "step"));
+        opts.parent_execution = dict_text(*parent, "execution");
+        opts.parent_step = dict_text(*parent, "step");
     }
     if (const tmpl::Value* depth = dict_get(rec, "depth"); depth && depth->is_int())
         opts.depth = int(depth->as_int());
@@ -370,7 +366,7 @@ Status Engine::resume_stored(const std::string& id,
                                           : inputs_value && holds_text(*inputs_value, kRedacted);
     run->history_redacted = !inputs_flag || *run->inputs_held_secret;
     run->done = std::move(done);
-    Result<int64_t> created = parse_rfc3339_ms(text_of(dict_get(rec, "created_at")));
+    Result<int64_t> created = parse_rfc3339_ms(dict_text(rec, "created_at"));
     run->created_ms = created && created.value() > 0 ? uint64_t(created.value()) : now_unix_ms();
 
     // The run was failing when the process stopped (its record keeps the verdict and the
@@ -381,8 +377,7 @@ Status Engine::resume_stored(const std::string& id,
         run->error = *error;
         // A cancel's error names no step; a step's failure of kind cancelled (its child
         // cancelled) fails the run as any failure does.
-        run->cancelled =
-            text_of(dict_get(*error, "kind")) == "cancelled" && !dict_get(*error, "step");
+        run->cancelled = dict_text(*error, "kind") == "cancelled" && !dict_get(*error, "step");
     }
     auto steps = store_.steps(id);
     if (!steps) return steps.error();
@@ -398,7 +393,7 @@ Status Engine::resume_stored(const std::string& id,
         const workflow::Step& sdef = wf->steps[i];
         auto it = records.find(sdef.id);
         if (it == records.end()) continue;
-        std::optional<StepStatus> st = parse_step_status(text_of(dict_get(it->second, "status")));
+        std::optional<StepStatus> st = parse_step_status(dict_text(it->second, "status"));
         // A step a failure (or a cancel) ended, an approval it ended included, keeps its
         // record as well: it ended, with its attempt and start.
         const bool ended_by_failure = st == StepStatus::Cancelled && run->failing;
@@ -411,7 +406,7 @@ Status Engine::resume_stored(const std::string& id,
             dict_get(it->second, "output") ? *dict_get(it->second, "output") : tmpl::Value::none();
         state.error =
             dict_get(it->second, "error") ? *dict_get(it->second, "error") : tmpl::Value::none();
-        state.reason = text_of(dict_get(it->second, "reason"));
+        state.reason = dict_text(it->second, "reason");
         state.failure_skip = st == StepStatus::Skipped && state.reason.rfind("dependency", 0) == 0;
         if (state.handler && st != StepStatus::Skipped) state.triggered = true;
         step_settled(*run, i, /*restoring=*/true);
@@ -422,7 +417,7 @@ Status Engine::resume_stored(const std::string& id,
     auto time_of = [&](const std::string& key, const char* field) -> int64_t {
         auto it = records.find(key);
         if (it == records.end()) return -1;
-        Result<int64_t> ms = parse_rfc3339_ms(text_of(dict_get(it->second, field)));
+        Result<int64_t> ms = parse_rfc3339_ms(dict_text(it->second, field));
         return ms ? ms.value() : -1;
     };
     for (size_t i = 0; i < wf->steps.size() && !run->failing; ++i) {

@@ -78,8 +78,7 @@ void Engine::end_interrupted_unit(Run& run, size_t step_index, const std::string
 }
 
 std::string Engine::failure_step(const Run& run) {
-    const tmpl::Value* step = dict_get(run.error, "step");
-    return step && step->is_string() ? std::string(step->str()) : std::string();
+    return dict_text(run.error, "step");
 }
 
 size_t Engine::failed_into(const Run& run, size_t handler_index) const {

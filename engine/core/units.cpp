@@ -117,10 +117,8 @@ std::string Engine::null_output_hint(const Run& run, const tmpl::Value& source,
         if (!status || !status->is_string() || status->str() == "succeeded" || !output ||
             !output->is_none())
             continue;
-        const tmpl::Value* reason = dict_get(*view, "reason");
-        std::string why = reason && reason->is_string() && !reason->str().empty()
-                              ? ": " + std::string(reason->str())
-                              : "";
+        std::string why = dict_text(*view, "reason");
+        if (!why.empty()) why = ": " + why;
         std::string verb = status->str() == "failed" ? "" : "was ";
         hint += std::string(hint.empty() ? "" : "; ") + "step '" + id + "' has no output: it " +
                 verb + std::string(status->str()) + why;

@@ -358,6 +358,11 @@ const Value* dict_get(const Value& dict, std::string_view key) {
     return dict.dict_obj().find(key);
 }
 
+std::string dict_text(const Value& dict, std::string_view key) {
+    const Value* v = dict_get(dict, key);
+    return v && v->is_string() ? std::string(v->str()) : std::string();
+}
+
 bool dict_flag(const Value& dict, std::string_view key) {
     const Value* v = dict_get(dict, key);
     return v && v->is_bool() && v->as_bool();

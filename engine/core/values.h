@@ -47,6 +47,9 @@ Value dict_of(std::initializer_list<std::pair<const char*, Value>> items);
 const Value* dict_get(const Value& dict, std::string_view key);
 // Whether dict[key] is the boolean true (absent, null or any other value: false).
 bool dict_flag(const Value& dict, std::string_view key);
+// dict[key] when it is a string; empty when it is absent or anything else (or dict is not
+// a dict): a record's text field.
+std::string dict_text(const Value& dict, std::string_view key);
 Value str(std::string s);
 // An error as step and execution records hold it: kind, message, the file and line it
 // names, and a Lua traceback when there is one.

@@ -14,15 +14,6 @@ namespace ferry::engine::server {
 
 using tmpl::Value;
 
-namespace {
-
-std::string text_field(const Value& record, std::string_view key) {
-    const Value* v = dict_get(record, key);
-    return v && v->is_string() ? std::string(v->str()) : std::string();
-}
-
-}  // namespace
-
 HistoryPruner::HistoryPruner(store::Store& store, Options options, Listed listed)
     : store_(store), options_(std::move(options)), listed_(std::move(listed)),
       erased_before_(store.executions_erased()) {
@@ -34,7 +25,7 @@ HistoryPruner::HistoryPruner(store::Store& store, Options options, Listed listed
 }
 
 bool HistoryPruner::keeps_child(const Value& parent) {
-    std::string id = text_field(parent, "execution");
+    std::string id = dict_text(parent, "execution");
     auto [it, fresh] = parent_ended_.try_emplace(id, true);
     if (fresh) {
         std::string status = stored_status(store_, id);
@@ -56,7 +47,7 @@ Result<bool> HistoryPruner::next_page() {
     if (!rows) return rows.error();
     for (const std::string& row : rows.value()) {
         Value record = tmpl::value_from_json(row);
-        const std::string id = text_field(record, "id");
+        const std::string id = dict_text(record, "id");
         cursor_ = id;
         // A parent resumed after a crash reads its children's results from their records.
         if (const Value* parent = dict_get(record, "parent"); parent && keeps_child(*parent)) {

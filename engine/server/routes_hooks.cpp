@@ -60,10 +60,7 @@ void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
 //  "comment": "...", "by": "..."}.
 void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& payload,
                      const std::string& replay_key, uint64_t now_ms) {
-    auto text = [&](const char* key) {
-        const Value* v = payload.is_dict() ? payload.dict_obj().find(key) : nullptr;
-        return v && v->is_string() ? std::string(v->str()) : std::string();
-    };
+    auto text = [&](const char* key) { return dict_text(payload, key); };
     for (const char* key : {"by", "comment"}) {
         const Value* v = payload.is_dict() ? payload.dict_obj().find(key) : nullptr;
         if (v && !v->is_none() && !v->is_string())

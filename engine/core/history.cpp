@@ -2,10 +2,9 @@
 
 #include "core/values.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/json_members.h"
 #include "runtime/utf8.h"
 #include "template/environment.h"
-
-#include <rapidjson/reader.h>
 
 #include <functional>
 #include <optional>
@@ -54,79 +53,12 @@ Value execution_fields(const std::string& record) {
     return out;
 }
 
-// A NUL-terminated text read by rapidjson. Not rapidjson::StringStream: the reader works on a
-// copy of that one and writes its position back only after calling the handler, so Tell()
-// in a handler would lag behind.
-struct TextStream {
-    using Ch = char;
-    const char* at;
-    const char* begin;
-    Ch Peek() const { return *at; }
-    Ch Take() { return *at++; }
-    size_t Tell() const { return size_t(at - begin); }
-    Ch* PutBegin() { return nullptr; }  // read only
-    void Put(Ch) {}
-    void Flush() {}
-    size_t PutEnd(Ch*) { return 0; }
-};
-
-// Where each top-level member's value lies in a JSON object's text, found by rapidjson's
-// reader without building anything: in the handler, the stream is just past a key's closing
-// quote, and just past a value at its last event.
-class MemberSpans : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, MemberSpans> {
-  public:
-    MemberSpans(std::string_view text, const TextStream& in) : text_(text), in_(in) {}
-
-    std::vector<std::pair<std::string, std::string_view>> members;
-
-    bool Default() { return depth_ != 1 || end_value(); }
-    bool String(const char*, rapidjson::SizeType, bool) { return Default(); }
-    bool Key(const char* name, rapidjson::SizeType length, bool) {
-        if (depth_ != 1) return true;
-        key_.assign(name, length);
-        size_t at = in_.Tell();  // whitespace, ':', whitespace, then the value
-        while (at < text_.size() && text_[at] != ':')
-            ++at;
-        start_ = text_.find_first_not_of(" \t\n\r", at + 1);
-        return start_ != std::string_view::npos;
-    }
-    bool StartObject() { return ++depth_, true; }
-    bool EndObject(rapidjson::SizeType) { return --depth_ != 1 || end_value(); }
-    bool StartArray() { return depth_ == 0 ? false : (++depth_, true); }
-    bool EndArray(rapidjson::SizeType) { return --depth_ != 1 || end_value(); }
-
-  private:
-    bool end_value() {
-        members.emplace_back(std::move(key_), text_.substr(start_, in_.Tell() - start_));
-        return true;
-    }
-    std::string_view text_;
-    const TextStream& in_;
-    int depth_ = 0;
-    std::string key_;
-    size_t start_ = 0;
-};
-
-// The top-level members of a JSON object's text, each value as it lies there.
-using Members = std::vector<std::pair<std::string, std::string_view>>;
-
-// nullopt when the text is not a JSON object.
-std::optional<Members> member_spans(const std::string& json) {
-    size_t open = json.find_first_not_of(" \t\n\r");
-    if (open == std::string::npos || json[open] != '{') return std::nullopt;
-    TextStream in{json.c_str(), json.c_str()};
-    MemberSpans spans(json, in);
-    rapidjson::Reader reader;
-    if (!reader.Parse(in, spans)) return std::nullopt;
-    return std::move(spans.members);
-}
-
 // The execution record's shown fields as they lie in its text (the record is JSON the
 // engine wrote, compact, so each value goes out as it is): no parse into values and no
 // writing them again, which was most of a `?wait=` answer's cost. Empty when the text is not
 // a JSON object.
 std::string shown_fields_text(const std::string& record) {
-    std::optional<Members> members = member_spans(record);
+    std::optional<JsonMembers> members = json_members(record);
     if (!members || members->empty()) return {};
     std::string text = "{";
     for (const char* k : kShownFields) {
@@ -215,14 +147,14 @@ void append_member(std::string& out, std::string_view key, std::string_view raw)
 // `same_as_step` marker gets the step record's fields it names, in the marker's place.
 // False when a text cannot be taken apart as the engine writes them.
 bool append_attempt(std::string& out, const std::string& attempt, const std::string& step_json,
-                    std::optional<Members>& step) {
+                    std::optional<JsonMembers>& step) {
     if (attempt.find("\"same_as_step\"") == std::string::npos) {
         out += attempt;
         return true;
     }
-    auto members = member_spans(attempt);
+    auto members = json_members(attempt);
     if (!members) return false;
-    if (!step) step = member_spans(step_json);
+    if (!step) step = json_members(step_json);
     if (!step) return false;
     out += '{';
     for (const auto& [key, raw] : *members) {
@@ -257,7 +189,7 @@ void append_step_with_attempts(std::string& out, const store::KeyedJson& step,
         out.append(json, 0, close);
         bool empty = json.find_first_not_of(" \t\n\r", open + 1) == close;
         out += empty ? "\"attempts\":[" : ",\"attempts\":[";
-        std::optional<Members> step_members;
+        std::optional<JsonMembers> step_members;
         for (size_t i = 0; spliced && i < attempts.size(); ++i) {
             if (i) out += ',';
             spliced = append_attempt(out, attempts[i].json, json, step_members);

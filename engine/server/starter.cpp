@@ -8,6 +8,7 @@
 #include "runtime/crypto.h"
 #include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/json_members.h"
 #include "server/claims.h"
 #include "server/openapi.h"
 #include "template/environment.h"
@@ -464,13 +465,20 @@ Api::ParamDoc idempotency_param() {
 
 ServerResponse summarized(ServerResponse r) {
     if (r.status != 200) return r;
-    Result<tmpl::Value> parsed = parse_json_body(r.body);
-    if (!parsed || !parsed.value().is_dict()) return r;
-    tmpl::Value out = tmpl::Value::dict();
-    for (const char* key : {"idempotent_replay", "id", "status", "dry_run", "outputs"})
-        if (const tmpl::Value* v = parsed.value().dict_obj().find(key))
-            out.dict_obj().append_new(tmpl::Value::string(key), *v);
-    r.body = to_json_text(out);
+    // The answer is Ferry's own compact JSON, scrubbed and valid UTF-8 already: its members
+    // are spliced as they lie (parsing it into values and writing them again was 6 % of a
+    // `verify: none` hook's request on the serve benchmark).
+    std::optional<JsonMembers> members = json_members(r.body);
+    if (!members) return r;
+    std::string out = "{";
+    for (const char* key : {"idempotent_replay", "id", "status", "dry_run", "outputs"}) {
+        const std::string_view* value = json_member(*members, key);
+        if (!value) continue;
+        if (out.size() > 1) out += ',';
+        out.append("\"").append(key).append("\":").append(*value);
+    }
+    out += '}';
+    r.body = std::move(out);
     return r;
 }
 

@@ -1,0 +1,26 @@
+// The top-level members of a JSON object's text, each value's text as it lies there, found
+// by RapidJSON's reader without building a document. For texts Ferry wrote itself (stored
+// records, its own answers): a few of their fields spliced into another text cost one scan,
+// where a parse into values and writing them again cost most of a `?wait=` answer.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ferry {
+
+// Key (unescaped) and the value's text, in text order (a key written twice is there twice).
+using JsonMembers = std::vector<std::pair<std::string, std::string_view>>;
+
+// nullopt when the text is not one JSON object (leading and trailing whitespace allowed).
+// The views point into `json`. The reader checks the syntax, not the UTF-8: a text from
+// outside is checked first (parse_json_body, the store's scrub).
+std::optional<JsonMembers> json_members(const std::string& json);
+
+// The value of the first member named `key`, or nullptr.
+const std::string_view* json_member(const JsonMembers& members, std::string_view key);
+
+}  // namespace ferry

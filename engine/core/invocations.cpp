@@ -496,11 +496,17 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         }
         unit_finished(*r, *up, std::move(outcome));
     };
-    // An explicit `timeout:` bounds the child (counted from when this process started or
-    // resumed it); the default step timeout does not, as children may wait for approvals.
+    // An explicit `timeout:` bounds the child, counted from the attempt's start (recorded,
+    // so a restart does not give it a fresh one); the default step timeout does not, as
+    // children may wait for approvals.
     auto arm_timeout = [this, ref, up, timed_out](uint64_t limit) {
         if (limit == 0) return;
-        up->retry_timer = loop_.timer(limit, [this, ref, up, timed_out, limit] {
+        const uint64_t now = now_unix_ms();
+        const uint64_t began = up->attempt_started_ms ? up->attempt_started_ms : now;
+        const uint64_t spent = now > began ? now - began : 0;
+        // Passed while no process ran it: cancelled as soon as the loop turns.
+        const uint64_t left = spent < limit ? limit - spent : 1;
+        up->retry_timer = loop_.timer(left, [this, ref, up, timed_out, limit] {
             if (!find_run(ref) || up->child_execution.empty()) return;
             *timed_out = true;
             Status s = cancel(up->child_execution, "the parent step's timeout of " +

@@ -3519,6 +3519,46 @@ outputs: {status: "{{ steps.sub.output.status }}"}
         self.assertEqual(self.p.ferry("resume").returncode, 0)
         self.assertEqual(srv.count("/slow"), 3, "nothing left to resume")
 
+    def test_a_sub_workflow_timeout_counts_from_the_attempt_not_from_the_resume(self):
+        # A resume gave the step its whole timeout again: a parent killed and restarted
+        # every few minutes never timed its child out.
+        self.p.workflow("napper", "steps:\n  - {id: nap, task: sleep, with: {duration: 120s}}\n")
+        self.p.workflow("parent", """\
+steps:
+  - {id: sub, task: workflow, timeout: 6s, with: {name: napper}}
+""")
+        proc = subprocess.Popen([FERRY, "run", "parent", "--project", str(self.p.dir),
+                                 "--data", str(self.p.data)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(self.p.dir))
+        self.procs.append(proc)
+        started = time.monotonic()
+        deadline = started + 20
+        while time.monotonic() < deadline:
+            rows = json.loads(self.p.ferry("executions", "list", "--json").stdout or "[]")
+            if len(rows) == 2:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(rows), 2, "the child never started: %r" % rows)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        # The step's timeout passes while no process runs it.
+        time.sleep(max(0.0, started + 7 - time.monotonic()))
+        began = time.monotonic()
+        r = self.p.ferry("resume", "--quiet", timeout=60)
+        took = time.monotonic() - began
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertLess(took, 4.5, "the resumed step waited its timeout again")
+        rows = json.loads(self.p.ferry("executions", "list", "--json").stdout)
+        by_workflow = {x["workflow"]: x for x in rows}
+        self.assertEqual(by_workflow["napper"]["status"], "cancelled", rows)
+        shown = self.p.show(by_workflow["parent"]["id"])
+        self.assertEqual(shown["status"], "failed", shown)
+        error = shown["steps"]["sub"]["error"]
+        self.assertEqual(error["kind"], "timeout", error)
+        self.assertIn("timed out after 6000 ms (the step's timeout); sub-workflow 'napper'",
+                      error["message"])
+
     def test_an_input_named_parent_does_not_make_a_sub_workflow(self):
         # resume (and serve at start) leave sub-workflows to their parents. An execution
         # whose inputs merely hold a key "parent" is a top-level one and must be resumed.

@@ -3972,13 +3972,19 @@ class History(EngineTest):
         out = self.p.ferry("--version", project=False, data=False)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertRegex(out.stdout,
-                         r"^ferry \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown), .+\)\n$")
+                         r"^ferry \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(-dirty)?|unknown), .+\)\n$")
+        here = os.path.dirname(os.path.abspath(__file__))
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                              text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+                              text=True, cwd=here)
         if head.returncode == 0:
-            # The binary under test is built from this checkout (a build after a commit
-            # configures again and stamps the new one).
-            self.assertIn("(commit %s, " % head.stdout.strip(), out.stdout)
+            # The binary under test is built from this checkout: every build stamps HEAD,
+            # and "-dirty" when tracked files differ from it (a clean clone in CI does not).
+            self.assertIn("(commit %s" % head.stdout.strip(), out.stdout)
+            changes = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain",
+                                      "--untracked-files=no"], capture_output=True, text=True,
+                                     cwd=here)
+            if changes.returncode == 0 and not changes.stdout:
+                self.assertIn("(commit %s, " % head.stdout.strip(), out.stdout)
 
     def test_reading_commands_never_create_a_store(self):
         # A mistyped --data must not read as an empty history.

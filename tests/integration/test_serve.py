@@ -1576,7 +1576,7 @@ class Approvals(unittest.TestCase):
         self.assertEqual(found, {"running": "0", "waiting": "0"})
         # The commit tells two builds of one version apart.
         self.assertRegex(text, r'\nferry_build_info\{version="\d+\.\d+\.\d+",'
-                               r'commit="([0-9a-f]{12}|unknown)"\} 1\n')
+                               r'commit="([0-9a-f]{12}(-dirty)?|unknown)"\} 1\n')
         exec_id = self.start()
         self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")
         self.assertEqual(gauges()[0], {"running": "0", "waiting": "1"})

@@ -160,6 +160,22 @@ Result<uint64_t> parse_size_bytes(std::string_view text) {
     return bad(unit.empty() ? "a unit is required" : "");
 }
 
+std::string format_size_bytes(uint64_t bytes) {
+    static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+        {"TiB", uint64_t(1) << 40}, {"GiB", uint64_t(1) << 30},
+        {"MiB", uint64_t(1) << 20}, {"KiB", uint64_t(1) << 10},
+        {"TB", 1'000'000'000'000},  {"GB", 1'000'000'000},
+        {"MB", 1'000'000},          {"KB", 1'000},
+    };
+    std::string exact = std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
+    if (bytes == 0) return exact;
+    for (const auto& [unit, size] : kUnits) {
+        if (bytes % size == 0)
+            return std::to_string(bytes / size) + std::string(unit) + " (" + exact + ")";
+    }
+    return exact;
+}
+
 std::string format_duration_ms(uint64_t ms) {
     if (ms == 0) return "0s";
     uint64_t days = ms / 86'400'000;

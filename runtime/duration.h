@@ -20,5 +20,9 @@ std::string format_duration_ms(uint64_t ms);
 // TiB: of 1024), or a Validation error that quotes the text. A bare number is rejected here too
 // (YAML integers are taken as bytes by the callers that accept them).
 Result<uint64_t> parse_size_bytes(std::string_view text);
+// How a size reads in a message: in the largest unit that holds it whole, 1024-based first
+// as sizes are usually set (4194304 -> "4MiB", 2000000 -> "2MB", 1500 -> "1500 bytes"), and
+// the bytes after a unit ("4MiB (4194304 bytes)"), which clients compare with.
+std::string format_size_bytes(uint64_t bytes);
 
 }  // namespace ferry

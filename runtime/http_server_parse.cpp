@@ -1,6 +1,7 @@
 // The http_parser callbacks of a server connection: the request head checked as it
 // arrives (size limits, framing, target, Host), the body counted against its limit, and
 // the finished request queued as an exchange. See http_server_impl.h.
+#include "runtime/duration.h"
 #include "runtime/http_server_impl.h"
 #include "runtime/ids.h"
 #include "runtime/utf8.h"
@@ -201,7 +202,7 @@ int Connection::on_headers_complete(http_parser* p) {
     size_t max_body = c->server_options().max_body_bytes;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > max_body) {
         c->fail(413, "payload_too_large",
-                "the request body exceeds " + std::to_string(max_body) + " bytes");
+                "the request body exceeds " + format_size_bytes(max_body));
         return -1;
     }
     std::string expect = ex.req.header("Expect");
@@ -230,7 +231,7 @@ int Connection::on_body(http_parser* p, const char* at, size_t len) {
     size_t max_body = c->server_options().max_body_bytes;
     if (ex.req.body.size() + len > max_body) {
         c->fail(413, "payload_too_large",
-                "the request body exceeds " + std::to_string(max_body) + " bytes");
+                "the request body exceeds " + format_size_bytes(max_body));
         return -1;
     }
     ex.req.body.append(at, len);

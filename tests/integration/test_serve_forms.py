@@ -690,7 +690,7 @@ class Requesters(unittest.TestCase):
             if page:
                 self.assertIn("Content-Type: text/html", head)
                 self.assertIn("<title>Not submitted</title>", body)
-                self.assertIn("The request was not sent: the request body exceeds 4194304 bytes",
+                self.assertIn("The request was not sent: the request body exceeds 4MiB (4194304 bytes)",
                               body)
                 self.assertIn('<a href="/forms/feedback">Back to the form</a>', body)
             else:

@@ -529,7 +529,7 @@ TEST_CASE("server: its own refusals take another form when refusal_answer gives 
     };
     auto page = too_large("/page");
     CHECK(page.header("content-type") == "text/html");
-    CHECK(page.body == "<p>the request body exceeds 1024 bytes</p>");
+    CHECK(page.body == "<p>the request body exceeds 1KiB (1024 bytes)</p>");
     // Declined: the JSON error as before.
     CHECK(too_large("/api").header("content-type") == "application/json");
     CHECK(asked == std::vector<std::string>{"POST /page 413", "POST /api 413"});

@@ -115,3 +115,20 @@ TEST_CASE("sizes parse with units", "[duration][size]") {
     CHECK(error_of("20000000000GiB").find("(too large)") != std::string::npos);
     CHECK(error_of("20000000TiB").find("(too large)") != std::string::npos);
 }
+
+TEST_CASE("sizes read in messages in the largest whole unit, with their bytes", "[size]") {
+    CHECK(ferry::format_size_bytes(4194304) == "4MiB (4194304 bytes)");
+    CHECK(ferry::format_size_bytes(1024) == "1KiB (1024 bytes)");
+    CHECK(ferry::format_size_bytes(2'000'000) == "2MB (2000000 bytes)");
+    CHECK(ferry::format_size_bytes(uint64_t(3) << 40) == "3TiB (3298534883328 bytes)");
+    CHECK(ferry::format_size_bytes(1500) == "1500 bytes");  // 1.5KB: not whole
+    CHECK(ferry::format_size_bytes(1) == "1 byte");
+    CHECK(ferry::format_size_bytes(0) == "0 bytes");
+    // What the message says parses back to the same size.
+    for (uint64_t size : {uint64_t(4194304), uint64_t(2'000'000), uint64_t(5) << 30}) {
+        std::string text = ferry::format_size_bytes(size);
+        auto parsed = ferry::parse_size_bytes(text.substr(0, text.find(' ')));
+        REQUIRE(parsed.ok());
+        CHECK(parsed.value() == size);
+    }
+}

@@ -150,6 +150,9 @@ std::string query_value(lua_State* L, int idx, const char* key) {
     return std::string(v, n);
 }
 
+// The most text a query's keys and values may add up to (before percent-encoding).
+constexpr size_t kMaxQueryBytes = 1 << 20;
+
 // Appends a query table (the table at idx: string keys; values strings, numbers, booleans,
 // or lists of them for a repeated key) to url, percent-encoded and before any #fragment:
 // the one place that turns `query=` into a URL. Keys go in sorted order, so the same
@@ -157,6 +160,19 @@ std::string query_value(lua_State* L, int idx, const char* key) {
 void append_query(lua_State* L, int idx, std::string& url) {
     idx = lua_absindex(L, idx);
     std::vector<std::pair<std::string, std::string>> pairs;
+    // The pairs live outside the task's Lua memory limit: a list whose __len and __index
+    // answer forever filled them for as long as the step's timeout let it (minutes, GBs).
+    // No server takes a URL near this size.
+    size_t text = 0;
+    auto add = [&](const std::string& key) {
+        pairs.emplace_back(key, query_value(L, -1, key.c_str()));
+        text += key.size() + pairs.back().second.size() + 2;
+        if (text > kMaxQueryBytes)
+            luaL_error(L,
+                       "ferry.http: the query is over %d bytes (a list's length or __len "
+                       "wrong?)",
+                       int(kMaxQueryBytes));
+    };
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING)
@@ -166,11 +182,11 @@ void append_query(lua_State* L, int idx, std::string& url) {
             lua_Integer n = luaL_len(L, -1);
             for (lua_Integer i = 1; i <= n; ++i) {
                 lua_geti(L, -1, i);
-                pairs.emplace_back(key, query_value(L, -1, key.c_str()));
+                add(key);
                 lua_pop(L, 1);
             }
         } else {
-            pairs.emplace_back(key, query_value(L, -1, key.c_str()));
+            add(key);
         }
         lua_pop(L, 1);
     }

@@ -2097,6 +2097,7 @@ class HttpArguments(EngineTest):
 steps:
   - {id: q, task: lua, with: {script: "return ferry.http.url('http://h/x#frag', {b = '2', a = {1, true}})"}}
   - {id: qt, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {a = {{}}})"}}
+  - {id: ql, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {a = setmetatable({}, {__len = function() return 1e12 end, __index = function() return 'v' end})})"}}
   - {id: hd, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', headers = {['X-N'] = {}}}"}}
   - {id: hn, task: lua, with: {script: "local r, e = ferry.http.request{url = 'http://127.0.0.1:9/', headers = {['X-A'] = 'a\0b'}} return e.message"}}
   - {id: bd, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', body = {}}"}}
@@ -2113,6 +2114,9 @@ steps:
         out = lambda step: doc["steps"][step]["output"]
         self.assertEqual(out("q"), "http://h/x?a=1&a=true&b=2#frag")
         self.assertIn("query 'a': a table cannot be a query value", self.step_error(doc, "qt")["message"])
+        # A list that answers forever is refused at 1 MiB of query, not filled for minutes.
+        self.assertIn("ferry.http: the query is over 1048576 bytes (a list's length or __len wrong?)",
+                      self.step_error(doc, "ql")["message"])
         self.assertIn("header 'X-N': string expected, got table", self.step_error(doc, "hd")["message"])
         self.assertIn("the value of header 'X-A' contains a line break or NUL", out("hn"))
         self.assertIn("body must be a string, got table", self.step_error(doc, "bd")["message"])

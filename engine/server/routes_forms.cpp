@@ -4,6 +4,7 @@
 // role so this file can decide per form.
 #include "core/values.h"
 #include "runtime/duration.h"
+#include "runtime/integration/policy.h"
 #include "runtime/utf8.h"
 #include "server/api.h"
 #include "server/forms.h"
@@ -11,6 +12,9 @@
 #include "server/starter.h"
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <sstream>
 #include <string_view>
 
 namespace ferry::engine::server {
@@ -117,9 +121,31 @@ void get_page(Api& api, Call& c) {
     html(c, 200, form_page(*form, Value::dict(), {}));
 }
 
-void submit(Api& api, Call& c) {
+// Each rate-limited form's bucket, by name (ferry.yaml is read once per process).
+using FormBuckets = std::map<std::string, TokenBucket>;
+
+// A submit over the form's rate_limit: 429 with Retry-After, before the body is read.
+bool within_rate(Api& api, Call& c, const FormSpec& form, FormBuckets& buckets) {
+    if (form.rate_per_second <= 0) return true;
+    auto [at, added] = buckets.try_emplace(form.name, form.rate_per_second, form.rate_burst);
+    const uint64_t wait_ms = at->second.take(api.app().loop.now_ms());
+    if (wait_ms == 0) return true;
+    const uint64_t seconds = (wait_ms + 999) / 1000;
+    std::ostringstream rate;
+    rate << form.rate_per_second;
+    c.error(429, "rate_limited",
+            "form '" + form.name + "' takes " + rate.str() + " submissions a second (burst " +
+                std::to_string(std::max<int64_t>(1, int64_t(form.rate_burst))) +
+                "); try again in " + std::to_string(seconds) +
+                (seconds == 1 ? " second" : " seconds"),
+            {{"Retry-After", std::to_string(seconds)}});
+    return false;
+}
+
+void submit(Api& api, Call& c, FormBuckets& buckets) {
     const FormSpec* form = find_form(api, c);
     if (!form || !allowed(c, *form, Role::Operator)) return;
+    if (!within_rate(api, c, *form, buckets)) return;
     bool urlencoded =
         media_type_is(c.req.header("content-type"), "application/x-www-form-urlencoded");
     // A browser posting the page wants a page back; an API client gets JSON either way.
@@ -235,6 +261,7 @@ std::vector<Api::ResponseDoc> submit_responses() {
     out.push_back({403, "", "", ""});
     out.push_back({404, "", "", ""});
     out.push_back({415, "", "", ""});
+    out.push_back({429, "over the form's rate_limit; Retry-After says when to try again", "", ""});
     return out;
 }
 
@@ -266,14 +293,14 @@ void add_form_routes(Api& api) {
                                {401, "", "", ""},
                                {403, "", "", ""},
                                {404, "", "", ""}}});
-    api.add_resource_guarded("POST", "/api/v1/forms/{name}/submit",
-                             "none for a public form, else operator",
-                             [a](Call& c) { submit(*a, c); },
-                             {{wait_param(), idempotency_param()},
-                              R"({"type": "object", "description": "field name -> value; )"
-                              R"(GET /api/v1/forms/{name} is its schema"})",
-                              {"application/x-www-form-urlencoded"},
-                              submit_responses()});
+    api.add_resource_guarded(
+        "POST", "/api/v1/forms/{name}/submit", "none for a public form, else operator",
+        [a, buckets = std::make_shared<FormBuckets>()](Call& c) { submit(*a, c, *buckets); },
+        {{wait_param(), idempotency_param()},
+         R"({"type": "object", "description": "field name -> value; )"
+         R"(GET /api/v1/forms/{name} is its schema"})",
+         {"application/x-www-form-urlencoded"},
+         submit_responses()});
 }
 
 }  // namespace ferry::engine::server

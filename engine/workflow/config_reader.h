@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <string>
@@ -123,8 +124,8 @@ class ConfigReader {
             return fallback;
         }
         if (d < min) {
-            std::string shown =
-                min == double(int64_t(min)) ? std::to_string(int64_t(min)) : std::to_string(min);
+            char shown[32];
+            std::snprintf(shown, sizeof shown, "%g", min);  // 0.001, not 0.001000
             ctx_.error(n, field + " must be at least " + shown);
             return fallback;
         }
@@ -176,6 +177,19 @@ class ConfigReader {
                 }
                 f(key, value);
             });
+    }
+
+    // `rate_limit: {per_second, burst}`, a token bucket (an integration's requests, a form's
+    // submissions): per_second at least 0.001, burst at least 1.
+    void rate_limit(const YAML::Node& v, const std::string& where, double& per_second,
+                    double& burst) {
+        if (!mapping(v, "rate_limit")) return;
+        fields(v, "rate_limit of " + where, {"per_second", "burst"},
+               [&](const std::string& k, const YAML::Node& t) {
+                   double d = number(t, "rate_limit." + k, 0, k == "burst" ? 1 : 0.001);
+                   (k == "per_second" ? per_second : burst) = d;
+               });
+        if (!v["per_second"]) ctx_.error(v, "rate_limit needs per_second (burst defaults to 1)");
     }
 
     Context& ctx() { return ctx_; }

@@ -99,6 +99,9 @@ struct FormSpec {
     uint64_t wait_ms = 10'000;
     std::string lang = "en";  // the page's language (BCP 47), for screen readers' voices
     std::string dir;          // ltr | rtl | auto; empty: the browser's default (ltr)
+    // rate_limit: every submit (valid or not, any caller) takes a token; 0: unlimited.
+    double rate_per_second = 0;
+    double rate_burst = 0;
     std::vector<FormField> fields;
     Mark mark, workflow_mark;
 };

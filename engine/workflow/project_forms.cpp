@@ -10,8 +10,8 @@ namespace ferry::workflow::detail {
 
 namespace {
 
-const std::vector<std::string> kFormKeys = {"title",  "description", "workflow", "public",
-                                            "fields", "wait",        "lang",     "dir"};
+const std::vector<std::string> kFormKeys = {
+    "title", "description", "workflow", "public", "fields", "wait", "lang", "dir", "rate_limit"};
 const std::vector<std::string> kFieldKeys = {
     "name",       "label",      "type",    "required", "pattern", "min",         "max",
     "min_length", "max_length", "default", "choices",  "help",    "autocomplete"};
@@ -206,6 +206,8 @@ FormSpec read_form(ConfigReader& r, const std::string& name, const YAML::Node& n
                                      "'" + did_you_mean(form.dir, kDirections));
                 form.dir.clear();
             }
+        } else if (key == "rate_limit") {
+            r.rate_limit(v, where, form.rate_per_second, form.rate_burst);
         } else if (key == "workflow") {
             form.workflow = workflow_name(r, v, key);
             form.workflow_mark = r.ctx().mark(v);

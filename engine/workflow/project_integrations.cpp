@@ -278,12 +278,7 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
                              c.retry.max_retry_after_ms = r.duration(t, "retry." + k, 120000);
                      });
         } else if (key == "rate_limit") {
-            if (!r.mapping(v, "rate_limit")) return;
-            r.fields(v, where + ".rate_limit", {"per_second", "burst"},
-                     [&](const std::string& k, const YAML::Node& t) {
-                         double d = r.number(t, "rate_limit." + k, 0, k == "burst" ? 1 : 0.001);
-                         (k == "per_second" ? c.rate_per_second : c.rate_burst) = d;
-                     });
+            r.rate_limit(v, where, c.rate_per_second, c.rate_burst);
         } else if (key == "circuit_breaker") {
             if (!r.mapping(v, "circuit_breaker")) return;
             r.fields(v, where + ".circuit_breaker", {"failures", "reset_after"},

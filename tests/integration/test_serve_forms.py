@@ -808,19 +808,60 @@ class Requesters(unittest.TestCase):
         self.assertEqual(status, 202, answer)
         self.assertNotIn(json.loads(answer)["id"], (first, operators))
 
-    def test_without_tokens_an_unknown_form_is_not_found(self):
-        # No token could pass the sign-in a 401 asks for.
-        d = Path(tempfile.mkdtemp(prefix="ferry-forms-notokens-"))
+    def own_server(self, ferry_yaml):
+        """A server of its own: a project with the feedback workflow and this ferry.yaml."""
+        d = Path(tempfile.mkdtemp(prefix="ferry-forms-own-"))
         self.addCleanup(shutil.rmtree, d, True)
         (d / "workflows").mkdir()
         (d / "workflows" / "feedback.yaml").write_text(WORKFLOWS["feedback"])
-        (d / "ferry.yaml").write_text("forms:\n  fb:\n    workflow: feedback\n    public: true\n"
-                                      "    fields: [{name: message, type: text}]\n")
-        server = Server(FERRY, d, d / ".ferry")
+        (d / "ferry.yaml").write_text(ferry_yaml)
+        return Server(FERRY, d, d / ".ferry")
+
+    def test_without_tokens_an_unknown_form_is_not_found(self):
+        # No token could pass the sign-in a 401 asks for.
+        server = self.own_server("forms:\n  fb:\n    workflow: feedback\n    public: true\n"
+                                 "    fields: [{name: message, type: text}]\n")
         try:
             status, _, _ = server.request("GET", "/forms/nope")
             self.assertEqual(status, 404)
             self.assertEqual(server.request("GET", "/forms/fb")[0], 200)
+        finally:
+            server.stop()
+
+    def test_a_rate_limited_form_refuses_a_flood_with_retry_after(self):
+        # A public form took every submission anyone sent (each one stored, each one a
+        # ticket downstream); rate_limit caps it as an integration's requests are.
+        server = self.own_server("forms:\n  fb:\n    workflow: feedback\n    public: true\n"
+                                 "    rate_limit: {per_second: 0.5, burst: 2}\n"
+                                 "    fields: [{name: message, type: text, required: true}]\n"
+                                 "  other:\n    workflow: feedback\n    public: true\n"
+                                 "    fields: [{name: message, type: text}]\n")
+        try:
+            submit = lambda body, **kw: server.request("POST", "/api/v1/forms/fb/submit",
+                                                       body, **kw)
+            self.assertEqual(submit({"message": "one"})[0], 202)
+            # An invalid submission takes its token too: a flood of them costs the same.
+            self.assertEqual(submit({})[0], 422)
+            status, headers, body = submit({"message": "three"})
+            self.assertEqual(status, 429, body)
+            self.assertIn(headers["retry-after"], ("1", "2"))
+            error = json.loads(body)["error"]
+            self.assertEqual(error["code"], "rate_limited")
+            self.assertRegex(error["message"], r"^form 'fb' takes 0\.5 submissions a second "
+                                               r"\(burst 2\); try again in [12] seconds?$")
+            # A browser reads it on a page, as any refusal before the form is read.
+            status, headers, page = submit("message=four", headers={
+                "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"})
+            self.assertEqual(status, 429)
+            self.assertTrue(headers["content-type"].startswith("text/html"), headers)
+            self.assertIn("The request was not sent: form &#39;fb&#39; takes 0.5 submissions",
+                          page.decode())
+            # Other forms have their own limit (none here).
+            for _ in range(3):
+                self.assertEqual(server.request("POST", "/api/v1/forms/other/submit",
+                                                {"message": "x"})[0], 202)
+            time.sleep(int(headers["retry-after"]) + 0.2)
+            self.assertEqual(submit({"message": "later"})[0], 202)
         finally:
             server.stop()
 

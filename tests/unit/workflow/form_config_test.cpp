@@ -366,3 +366,34 @@ TEST_CASE("schedules: overlap allow (default) or skip", "[config][schedules]") {
     CHECK(r.config.schedule_entries[1].skip_overlap);
     CHECK(problems_of(r) == "ferry.yaml:4:49: overlap must be allow or skip, got 'never'\n");
 }
+
+TEST_CASE("forms: rate_limit is a token bucket as an integration's, checked at its place",
+          "[config][forms]") {
+    auto r = load_project_config_text(R"(forms:
+  open:
+    workflow: w
+    public: true
+    rate_limit: {per_second: 0.5, burst: 10}
+    fields: []
+  unlimited: {workflow: w, fields: []}
+)",
+                                      "ferry.yaml");
+    INFO(problems_of(r));
+    REQUIRE(r.ok());
+    CHECK(r.config.form("open")->rate_per_second == 0.5);
+    CHECK(r.config.form("open")->rate_burst == 10);
+    CHECK(r.config.form("unlimited")->rate_per_second == 0);
+    auto bad = load_project_config_text(R"(forms:
+  a: {workflow: w, fields: [], rate_limit: {burst: 3}}
+  b: {workflow: w, fields: [], rate_limit: {per_second: 0, burst: 0}}
+  c: {workflow: w, fields: [], rate_limit: {per_second: 1, per_minute: 2}}
+  d: {workflow: w, fields: [], rate_limit: 5}
+)",
+                                        "ferry.yaml");
+    CHECK(problems_of(bad) ==
+          "ferry.yaml:2:44: rate_limit needs per_second (burst defaults to 1)\n"
+          "ferry.yaml:3:57: rate_limit.per_second must be at least 0.001\n"
+          "ferry.yaml:3:67: rate_limit.burst must be at least 1\n"
+          "ferry.yaml:4:60: unknown key 'per_minute' in rate_limit of form 'c'\n"
+          "ferry.yaml:5:44: rate_limit must be a mapping, got an integer (5)\n");
+}

@@ -4,17 +4,15 @@
 // role so this file can decide per form.
 #include "core/values.h"
 #include "runtime/duration.h"
-#include "runtime/integration/policy.h"
 #include "runtime/utf8.h"
 #include "server/api.h"
 #include "server/forms.h"
 #include "server/openapi.h"
+#include "server/rate_limits.h"
 #include "server/starter.h"
 
 #include <algorithm>
-#include <map>
 #include <memory>
-#include <sstream>
 #include <string_view>
 
 namespace ferry::engine::server {
@@ -121,31 +119,13 @@ void get_page(Api& api, Call& c) {
     html(c, 200, form_page(*form, Value::dict(), {}));
 }
 
-// Each rate-limited form's bucket, by name (ferry.yaml is read once per process).
-using FormBuckets = std::map<std::string, TokenBucket>;
-
-// A submit over the form's rate_limit: 429 with Retry-After, before the body is read.
-bool within_rate(Api& api, Call& c, const FormSpec& form, FormBuckets& buckets) {
-    if (form.rate_per_second <= 0) return true;
-    auto [at, added] = buckets.try_emplace(form.name, form.rate_per_second, form.rate_burst);
-    const uint64_t wait_ms = at->second.take(api.app().loop.now_ms());
-    if (wait_ms == 0) return true;
-    const uint64_t seconds = (wait_ms + 999) / 1000;
-    std::ostringstream rate;
-    rate << form.rate_per_second;
-    c.error(429, "rate_limited",
-            "form '" + form.name + "' takes " + rate.str() + " submissions a second (burst " +
-                std::to_string(std::max<int64_t>(1, int64_t(form.rate_burst))) +
-                "); try again in " + std::to_string(seconds) +
-                (seconds == 1 ? " second" : " seconds"),
-            {{"Retry-After", std::to_string(seconds)}});
-    return false;
-}
-
-void submit(Api& api, Call& c, FormBuckets& buckets) {
+void submit(Api& api, Call& c, RateLimits& limits) {
     const FormSpec* form = find_form(api, c);
     if (!form || !allowed(c, *form, Role::Operator)) return;
-    if (!within_rate(api, c, *form, buckets)) return;
+    // Before the body is read: a flood costs as little as can be.
+    if (!limits.admit(c, "form '" + form->name + "'", {"submission", "submissions"},
+                      form->rate_per_second, form->rate_burst, api.app().loop.now_ms()))
+        return;
     bool urlencoded =
         media_type_is(c.req.header("content-type"), "application/x-www-form-urlencoded");
     // A browser posting the page wants a page back; an API client gets JSON either way.
@@ -295,7 +275,7 @@ void add_form_routes(Api& api) {
                                {404, "", "", ""}}});
     api.add_resource_guarded(
         "POST", "/api/v1/forms/{name}/submit", "none for a public form, else operator",
-        [a, buckets = std::make_shared<FormBuckets>()](Call& c) { submit(*a, c, *buckets); },
+        [a, limits = std::make_shared<RateLimits>()](Call& c) { submit(*a, c, *limits); },
         {{wait_param(), idempotency_param()},
          R"({"type": "object", "description": "field name -> value; )"
          R"(GET /api/v1/forms/{name} is its schema"})",

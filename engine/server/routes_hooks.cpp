@@ -16,10 +16,12 @@
 #include "server/api.h"
 #include "server/claims.h"
 #include "server/hooks.h"
+#include "server/rate_limits.h"
 #include "server/starter.h"
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 namespace ferry::engine::server {
 
@@ -101,7 +103,7 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
     });
 }
 
-void receive(Api& api, Call& c) {
+void receive(Api& api, Call& c, RateLimits& limits) {
     App& app = api.app();
     const HookSpec* hook = app.config.hook(c.params["name"]);
     if (!hook) return c.error(404, "not_found", "no hook '" + c.params["name"] + "'");
@@ -172,6 +174,11 @@ void receive(Api& api, Call& c) {
         }
     }
 
+    // After the signature (a forged call takes nothing from the sender's allowance) and the
+    // repeats (a delivery sent again learns what became of it), before anything is read.
+    if (!limits.admit(c, "hook '" + hook->name + "'", {"delivery", "deliveries"},
+                      hook->rate_per_second, hook->rate_burst, app.loop.now_ms()))
+        return;
     Value payload = Value::dict();
     if (!c.req.body.empty()) {
         Result<Value> parsed = parse_json_body(c.req.body);
@@ -226,6 +233,7 @@ std::vector<Api::ResponseDoc> hook_responses() {
         "outputs only); a resume hook: the decision";
     for (int status : {401, 403, 404, 409})
         out.push_back({status, "", "", ""});
+    out.push_back({429, "over the hook's rate_limit; Retry-After says when to try again", "", ""});
     return out;
 }
 
@@ -233,7 +241,8 @@ std::vector<Api::ResponseDoc> hook_responses() {
 
 void add_hook_routes(Api& api) {
     Api* a = &api;
-    api.add("POST", "/hooks/{name}", Role::None, [a](Call& c) { receive(*a, c); },
+    api.add("POST", "/hooks/{name}", Role::None,
+            [a, limits = std::make_shared<RateLimits>()](Call& c) { receive(*a, c, *limits); },
             {{wait_param(),
               idempotency_param(),
               {"webhook-id", "header", "string", "Standard Webhooks: the message id",

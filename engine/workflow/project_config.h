@@ -116,6 +116,9 @@ struct HookSpec {
     // hmac-sha256: a signature accepted within this window is refused again (409 replayed);
     // 0: off. Standard Webhooks refuses replayed ids within twice the tolerance by itself.
     uint64_t replay_window_ms = 0;
+    // rate_limit: every verified delivery that is not a repeat takes a token; 0: unlimited.
+    double rate_per_second = 0;
+    double rate_burst = 0;
     std::string start;   // the workflow to start; empty for resume
     std::string input;   // non-empty: the whole payload becomes this one input
     std::string resume;  // "approval": the payload decides a waiting approval step

@@ -17,8 +17,9 @@ const std::vector<std::string> kFieldKeys = {
     "min_length", "max_length", "default", "choices",  "help",    "autocomplete"};
 const std::vector<std::string> kDirections = {"ltr", "rtl", "auto"};
 constexpr uint64_t kMaxFormWaitMs = 300'000;  // the most ?wait= takes
-const std::vector<std::string> kHookKeys = {"secret",    "secrets", "verify",        "header",
-                                            "tolerance", "action",  "replay_window", "description"};
+const std::vector<std::string> kHookKeys = {"secret",        "secrets",     "verify",
+                                            "header",        "tolerance",   "action",
+                                            "replay_window", "description", "rate_limit"};
 const std::vector<std::string> kVerify = {"standard-webhooks", "hmac-sha256", "none"};
 
 // Which rules make sense for which field types: a rule that cannot apply is a mistake.
@@ -290,6 +291,8 @@ HookSpec read_hook(ConfigReader& r, const std::string& name, const YAML::Node& n
             h.header = r.string(v, key);
             if (h.header.empty() || h.header.find_first_of(" :\r\n") != std::string::npos)
                 r.ctx().error(v, "header must be an HTTP header name like X-Signature");
+        } else if (key == "rate_limit") {
+            r.rate_limit(v, where, h.rate_per_second, h.rate_burst);
         } else if (key == "tolerance") {
             h.tolerance_ms = r.duration(v, key, h.tolerance_ms);
             // Timestamps are whole seconds (Standard Webhooks): 500ms acted as 0s.

@@ -1130,7 +1130,7 @@ class StderrIsJsonLines(unittest.TestCase):
             self.assertEqual(server[-1]["executions_left"], 0)
             # Which binary, project and store this server is.
             self.assertRegex(listening[0]["message"],
-                             r"\(ferry \d+\.\d+\.\d+, commit ([0-9a-f]{12}|unknown), "
+                             r"\(ferry \d+\.\d+\.\d+, commit ([0-9a-f]{12}(-dirty)?|unknown), "
                              r"project .+, data .+\)$")
             self.assertTrue(listening[0]["data"])
             self.assertEqual(listening[0]["commit"], listening[0]["message"].split(", ")[1][7:])

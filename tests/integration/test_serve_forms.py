@@ -587,6 +587,16 @@ class Forms(unittest.TestCase):
         self.assertEqual(status, 202, body)
 
 
+def own_server(test, ferry_yaml):
+    """A server of its own for one test: the feedback workflow and this ferry.yaml."""
+    d = Path(tempfile.mkdtemp(prefix="ferry-forms-own-"))
+    test.addCleanup(shutil.rmtree, d, True)
+    (d / "workflows").mkdir()
+    (d / "workflows" / "feedback.yaml").write_text(WORKFLOWS["feedback"])
+    (d / "ferry.yaml").write_text(ferry_yaml)
+    return Server(FERRY, d, d / ".ferry")
+
+
 class Requesters(unittest.TestCase):
     """What a public form's requester, who holds no token, may do and learn."""
     BROWSER = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
@@ -808,18 +818,9 @@ class Requesters(unittest.TestCase):
         self.assertEqual(status, 202, answer)
         self.assertNotIn(json.loads(answer)["id"], (first, operators))
 
-    def own_server(self, ferry_yaml):
-        """A server of its own: a project with the feedback workflow and this ferry.yaml."""
-        d = Path(tempfile.mkdtemp(prefix="ferry-forms-own-"))
-        self.addCleanup(shutil.rmtree, d, True)
-        (d / "workflows").mkdir()
-        (d / "workflows" / "feedback.yaml").write_text(WORKFLOWS["feedback"])
-        (d / "ferry.yaml").write_text(ferry_yaml)
-        return Server(FERRY, d, d / ".ferry")
-
     def test_without_tokens_an_unknown_form_is_not_found(self):
         # No token could pass the sign-in a 401 asks for.
-        server = self.own_server("forms:\n  fb:\n    workflow: feedback\n    public: true\n"
+        server = own_server(self, "forms:\n  fb:\n    workflow: feedback\n    public: true\n"
                                  "    fields: [{name: message, type: text}]\n")
         try:
             status, _, _ = server.request("GET", "/forms/nope")
@@ -831,7 +832,7 @@ class Requesters(unittest.TestCase):
     def test_a_rate_limited_form_refuses_a_flood_with_retry_after(self):
         # A public form took every submission anyone sent (each one stored, each one a
         # ticket downstream); rate_limit caps it as an integration's requests are.
-        server = self.own_server("forms:\n  fb:\n    workflow: feedback\n    public: true\n"
+        server = own_server(self, "forms:\n  fb:\n    workflow: feedback\n    public: true\n"
                                  "    rate_limit: {per_second: 0.5, burst: 2}\n"
                                  "    fields: [{name: message, type: text, required: true}]\n"
                                  "  other:\n    workflow: feedback\n    public: true\n"
@@ -1025,6 +1026,27 @@ class FormFields(unittest.TestCase):
 
 
 class Hooks(unittest.TestCase):
+    def test_a_rate_limited_hook_refuses_a_storm_with_retry_after(self):
+        # An alert storm through a hook became a ticket per alert; rate_limit caps the
+        # deliveries that start anything, and a sender's retries come back later.
+        server = own_server(self, "hooks:\n  alert:\n    verify: none\n"
+                                  "    rate_limit: {per_second: 1, burst: 2}\n"
+                                  "    action: {start: feedback}\n")
+        try:
+            deliver = lambda: server.request("POST", "/hooks/alert", {"message": "down"})
+            self.assertEqual([deliver()[0] for _ in range(2)], [202, 202])
+            status, headers, body = deliver()
+            self.assertEqual(status, 429, body)
+            self.assertEqual(headers["retry-after"], "1")
+            self.assertEqual(json.loads(body)["error"], {
+                "code": "rate_limited",
+                "message": "hook 'alert' takes 1 delivery a second (burst 2); "
+                           "try again in 1 second"})
+            time.sleep(1.2)
+            self.assertEqual(deliver()[0], 202)
+        finally:
+            server.stop()
+
     def test_standard_webhooks_valid(self):
         body = json.dumps({"type": "incident.created", "data": {"n": 1}}).encode()
         status, _, text = request("POST", "/hooks/sn", body,

@@ -367,7 +367,7 @@ TEST_CASE("schedules: overlap allow (default) or skip", "[config][schedules]") {
     CHECK(problems_of(r) == "ferry.yaml:4:49: overlap must be allow or skip, got 'never'\n");
 }
 
-TEST_CASE("forms: rate_limit is a token bucket as an integration's, checked at its place",
+TEST_CASE("forms and hooks: rate_limit is a token bucket as an integration's, checked at its place",
           "[config][forms]") {
     auto r = load_project_config_text(R"(forms:
   open:
@@ -376,10 +376,14 @@ TEST_CASE("forms: rate_limit is a token bucket as an integration's, checked at i
     rate_limit: {per_second: 0.5, burst: 10}
     fields: []
   unlimited: {workflow: w, fields: []}
+hooks:
+  alerts: {verify: none, action: {start: w}, rate_limit: {per_second: 5}}
 )",
                                       "ferry.yaml");
     INFO(problems_of(r));
     REQUIRE(r.ok());
+    CHECK(r.config.hook("alerts")->rate_per_second == 5);
+    CHECK(r.config.hook("alerts")->rate_burst == 0);  // the bucket holds at least 1
     CHECK(r.config.form("open")->rate_per_second == 0.5);
     CHECK(r.config.form("open")->rate_burst == 10);
     CHECK(r.config.form("unlimited")->rate_per_second == 0);

@@ -19,6 +19,8 @@ using JsonMembers = std::vector<std::pair<std::string, std::string_view>>;
 // The views point into `json`. The reader checks the syntax, not the UTF-8: a text from
 // outside is checked first (parse_json_body, the store's scrub).
 std::optional<JsonMembers> json_members(const std::string& json);
+// The views would outlive a temporary text.
+std::optional<JsonMembers> json_members(std::string&&) = delete;
 
 // The value of the first member named `key`, or nullptr.
 const std::string_view* json_member(const JsonMembers& members, std::string_view key);

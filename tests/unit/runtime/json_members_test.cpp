@@ -28,7 +28,8 @@ TEST_CASE("json members: each value's text as it lies, nested values whole", "[j
 }
 
 TEST_CASE("json members: keys unescaped, a repeated key kept twice, the first found", "[json]") {
-    auto members = json_members(R"({"k\u00e9y":1,"x":1,"x":2})");
+    const std::string text = R"({"k\u00e9y":1,"x":1,"x":2})";
+    auto members = json_members(text);
     REQUIRE(members);
     REQUIRE(members->size() == 3);
     CHECK((*members)[0].first == "k\xc3\xa9y");
@@ -41,7 +42,8 @@ TEST_CASE("json members: anything but one JSON object is refused", "[json]") {
              "", "  ", "[1]", "null", "\"s\"", "{", R"({"a":1,})", R"({"a":1} {})", R"({"a":})",
              R"({"a":1}x)", "{\"a\":\"x\0y\"}"s, "{\"a\":1}\0"s})
         CHECK_FALSE(json_members(text));
-    auto empty = json_members("{}");
+    const std::string braces = "{}";
+    auto empty = json_members(braces);
     REQUIRE(empty);
     CHECK(empty->empty());
 }

@@ -296,7 +296,8 @@ int serve_command(int argc, char** argv) {
             [&](engine::server::Call& c) {
                 engine::server::Metrics::Connections connections{server.open_connections(),
                                                                  server.connections_refused()};
-                c.res.send(200, metrics.render(api.http_requests, connections),
+                c.res.send(200,
+                           metrics.render(api.http_requests, connections, api.rate_limits.limits()),
                            {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
             },
             {{}, "", {}, {{200, "Prometheus text format", "text/plain; version=0.0.4", ""}}});

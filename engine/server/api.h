@@ -6,6 +6,7 @@
 
 #include "core/app.h"
 #include "runtime/http_server.h"
+#include "server/rate_limits.h"
 #include "server/server_log.h"
 #include "server/store_room.h"
 
@@ -157,6 +158,8 @@ class Api {
 
     // Counters for /metrics that only the API sees.
     std::map<std::string, uint64_t> http_requests;  // "METHOD status" -> count
+    // Forms' and hooks' rate_limit buckets (the routes admit calls; /metrics reads them).
+    RateLimits rate_limits;
 
     // A request that answers later (?wait=): at shutdown it answers at once with what it
     // has, instead of holding the process until its wait ends.

@@ -82,7 +82,7 @@ void Metrics::on_event(const EngineEvent& e) {
 }
 
 std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests,
-                            Connections connections) const {
+                            Connections connections, const RateLimits::Limits& rate_limits) const {
     std::string out;
     auto header = [&](const char* name, const char* type, const char* help) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -181,6 +181,12 @@ std::string Metrics::render(const std::map<std::string, uint64_t>& http_requests
         out += "ferry_http_requests_total{method=\"" + label(k.substr(0, sp)) + "\",status=\"" +
                label(k.substr(sp + 1)) + "\"} " + std::to_string(v) + "\n";
     }
+    header("ferry_rate_limited_total", "counter",
+           "Form submissions and hook deliveries answered 429 over their rate_limit (each "
+           "limited form and hook from its first call on).");
+    for (const auto& [key, limit] : rate_limits)
+        out += "ferry_rate_limited_total{kind=\"" + label(key.first) + "\",name=\"" +
+               label(key.second) + "\"} " + std::to_string(limit.refused) + "\n";
     header("ferry_http_connections_open", "gauge", "Client connections open now.");
     out += "ferry_http_connections_open " + std::to_string(connections.open) + "\n";
     header("ferry_http_connections_refused_total", "counter",

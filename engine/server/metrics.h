@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/app.h"
+#include "server/rate_limits.h"
 #include "server/store_room.h"
 
 #include <map>
@@ -32,7 +33,7 @@ class Metrics {
         uint64_t refused = 0;  // answered 503: the server had its limit open
     };
     std::string render(const std::map<std::string, uint64_t>& http_requests,
-                       Connections connections) const;
+                       Connections connections, const RateLimits::Limits& rate_limits = {}) const;
 
   private:
     struct Histogram {

@@ -8,11 +8,9 @@
 #include "server/api.h"
 #include "server/forms.h"
 #include "server/openapi.h"
-#include "server/rate_limits.h"
 #include "server/starter.h"
 
 #include <algorithm>
-#include <memory>
 #include <string_view>
 
 namespace ferry::engine::server {
@@ -119,12 +117,12 @@ void get_page(Api& api, Call& c) {
     html(c, 200, form_page(*form, Value::dict(), {}));
 }
 
-void submit(Api& api, Call& c, RateLimits& limits) {
+void submit(Api& api, Call& c) {
     const FormSpec* form = find_form(api, c);
     if (!form || !allowed(c, *form, Role::Operator)) return;
     // Before the body is read: a flood costs as little as can be.
-    if (!limits.admit(c, "form '" + form->name + "'", {"submission", "submissions"},
-                      form->rate_per_second, form->rate_burst, api.app().loop.now_ms()))
+    if (!api.rate_limits.admit(c, "form", form->name, {"submission", "submissions"},
+                               form->rate_per_second, form->rate_burst, api.app().loop.now_ms()))
         return;
     bool urlencoded =
         media_type_is(c.req.header("content-type"), "application/x-www-form-urlencoded");
@@ -273,14 +271,14 @@ void add_form_routes(Api& api) {
                                {401, "", "", ""},
                                {403, "", "", ""},
                                {404, "", "", ""}}});
-    api.add_resource_guarded(
-        "POST", "/api/v1/forms/{name}/submit", "none for a public form, else operator",
-        [a, limits = std::make_shared<RateLimits>()](Call& c) { submit(*a, c, *limits); },
-        {{wait_param(), idempotency_param()},
-         R"({"type": "object", "description": "field name -> value; )"
-         R"(GET /api/v1/forms/{name} is its schema"})",
-         {"application/x-www-form-urlencoded"},
-         submit_responses()});
+    api.add_resource_guarded("POST", "/api/v1/forms/{name}/submit",
+                             "none for a public form, else operator",
+                             [a](Call& c) { submit(*a, c); },
+                             {{wait_param(), idempotency_param()},
+                              R"({"type": "object", "description": "field name -> value; )"
+                              R"(GET /api/v1/forms/{name} is its schema"})",
+                              {"application/x-www-form-urlencoded"},
+                              submit_responses()});
 }
 
 }  // namespace ferry::engine::server

@@ -16,12 +16,10 @@
 #include "server/api.h"
 #include "server/claims.h"
 #include "server/hooks.h"
-#include "server/rate_limits.h"
 #include "server/starter.h"
 
 #include <algorithm>
 #include <map>
-#include <memory>
 
 namespace ferry::engine::server {
 
@@ -103,7 +101,7 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
     });
 }
 
-void receive(Api& api, Call& c, RateLimits& limits) {
+void receive(Api& api, Call& c) {
     App& app = api.app();
     const HookSpec* hook = app.config.hook(c.params["name"]);
     if (!hook) return c.error(404, "not_found", "no hook '" + c.params["name"] + "'");
@@ -176,8 +174,8 @@ void receive(Api& api, Call& c, RateLimits& limits) {
 
     // After the signature (a forged call takes nothing from the sender's allowance) and the
     // repeats (a delivery sent again learns what became of it), before anything is read.
-    if (!limits.admit(c, "hook '" + hook->name + "'", {"delivery", "deliveries"},
-                      hook->rate_per_second, hook->rate_burst, app.loop.now_ms()))
+    if (!api.rate_limits.admit(c, "hook", hook->name, {"delivery", "deliveries"},
+                               hook->rate_per_second, hook->rate_burst, app.loop.now_ms()))
         return;
     Value payload = Value::dict();
     if (!c.req.body.empty()) {
@@ -241,8 +239,7 @@ std::vector<Api::ResponseDoc> hook_responses() {
 
 void add_hook_routes(Api& api) {
     Api* a = &api;
-    api.add("POST", "/hooks/{name}", Role::None,
-            [a, limits = std::make_shared<RateLimits>()](Call& c) { receive(*a, c, *limits); },
+    api.add("POST", "/hooks/{name}", Role::None, [a](Call& c) { receive(*a, c); },
             {{wait_param(),
               idempotency_param(),
               {"webhook-id", "header", "string", "Standard Webhooks: the message id",

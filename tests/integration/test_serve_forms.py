@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_util import Server, listening_url  # noqa: E402
+from serve_util import Server, listening_url, tokens_yaml  # noqa: E402
 
 FERRY = None
 SERVER = None  # the running ferry serve: {"proc", "base", "dir"}
@@ -1029,7 +1029,7 @@ class Hooks(unittest.TestCase):
     def test_a_rate_limited_hook_refuses_a_storm_with_retry_after(self):
         # An alert storm through a hook became a ticket per alert; rate_limit caps the
         # deliveries that start anything, and a sender's retries come back later.
-        server = own_server(self, "hooks:\n  alert:\n    verify: none\n"
+        server = own_server(self, tokens_yaml() + "hooks:\n  alert:\n    verify: none\n"
                                   "    rate_limit: {per_second: 1, burst: 2}\n"
                                   "    action: {start: feedback}\n")
         try:
@@ -1042,6 +1042,11 @@ class Hooks(unittest.TestCase):
                 "code": "rate_limited",
                 "message": "hook 'alert' takes 1 delivery a second (burst 2); "
                            "try again in 1 second"})
+            # Operators see which hook sheds load, and how much.
+            status, _, metrics = server.request("GET", "/metrics", role="viewer")
+            self.assertEqual(status, 200)
+            self.assertIn('\nferry_rate_limited_total{kind="hook",name="alert"} 1\n',
+                          metrics.decode())
             time.sleep(1.2)
             self.assertEqual(deliver()[0], 202)
         finally:

@@ -146,3 +146,17 @@ TEST_CASE("a histogram's sum keeps every digit it needs", "[metrics]") {
     CHECK(has(text, "ferry_step_duration_seconds_sum{task=\"approval\"} 2592002.221"));
     CHECK(has(text, "ferry_step_duration_seconds_bucket{task=\"approval\",le=\"0.005\"} 0"));
 }
+
+TEST_CASE("rate-limited forms and hooks count what they refused, label values escaped",
+          "[metrics]") {
+    Scrape s;
+    RateLimits::Limits limits;
+    limits[{"form", "feedback"}].refused = 3;
+    limits[{"hook", "a\"b"}].refused = 0;  // limited, nothing refused yet
+    std::string text = s.metrics->render({}, {}, limits);
+    CHECK(has(text, "# TYPE ferry_rate_limited_total counter"));
+    CHECK(has(text, "ferry_rate_limited_total{kind=\"form\",name=\"feedback\"} 3"));
+    CHECK(has(text, "ferry_rate_limited_total{kind=\"hook\",name=\"a\\\"b\"} 0"));
+    // Without limits: the metric's header alone (promtool accepts a family without samples).
+    CHECK(s.text().find("ferry_rate_limited_total{") == std::string::npos);
+}

@@ -173,7 +173,8 @@ bool wants_page(const ServerRequest& req) {
 }
 
 Api::Api(App& app, ServerSettings settings, ServerLog& log)
-    : app_(app), settings_(std::move(settings)), log_(log), store_room_(*app.store) {}
+    : rate_limits(log), app_(app), settings_(std::move(settings)), log_(log),
+      store_room_(*app.store) {}
 
 void Api::add(std::string method, std::string pattern, Role role, Handler handler, RouteDoc doc) {
     Route r{std::move(method),   pattern,        role, std::move(handler),

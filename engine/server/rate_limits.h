@@ -16,8 +16,14 @@ namespace ferry::engine::server {
 
 struct Call;
 
+class ServerLog;
+
 class RateLimits {
   public:
+    // The server's log says when a form or hook starts refusing, and how many it refused
+    // once it admits again: two lines an episode, however long the flood.
+    explicit RateLimits(ServerLog& log) : log_(log) {}
+
     // Whether one more call of a form's or a hook's (kind "form" or "hook") may go now.
     // When not, the call is answered 429 rate_limited with Retry-After in whole seconds, and
     // the message says the limit in calls ("submission", "submissions"). per_second 0: none.
@@ -32,11 +38,13 @@ class RateLimits {
     struct Limit {
         TokenBucket bucket;
         uint64_t refused = 0;
+        uint64_t refused_in_episode = 0;  // since it last admitted one: > 0 while refusing
     };
     using Limits = std::map<std::pair<std::string, std::string>, Limit>;
     const Limits& limits() const { return limits_; }
 
   private:
+    ServerLog& log_;
     Limits limits_;
 };
 

@@ -1049,6 +1049,16 @@ class Hooks(unittest.TestCase):
                           metrics.decode())
             time.sleep(1.2)
             self.assertEqual(deliver()[0], 202)
+            # The server's log says when the storm began and what it shed: two lines, not
+            # one per refused call.
+            server.stop()
+            lines = [json.loads(l) for l in open(server.log.name, encoding="utf-8")
+                     if '"log":"server"' in l and "rate_limit" in l]
+            self.assertEqual([(l["level"], l["message"], l["hook"]) for l in lines], [
+                ("warn", "hook 'alert' is over its rate_limit: calls are answered 429 until it "
+                         "refills", "alert"),
+                ("info", "hook 'alert' is within its rate_limit again (1 refused)", "alert")])
+            self.assertEqual(lines[1]["refused"], 1)
         finally:
             server.stop()
 

@@ -80,4 +80,16 @@ const std::string_view* json_member(const JsonMembers& members, std::string_view
     return nullptr;
 }
 
+std::string json_object_of(const JsonMembers& members, std::span<const char* const> keys) {
+    std::string out = "{";
+    for (const char* key : keys) {
+        const std::string_view* value = json_member(members, key);
+        if (!value) continue;
+        if (out.size() > 1) out += ',';
+        out.append("\"").append(key).append("\":").append(*value);
+    }
+    out += '}';
+    return out;
+}
+
 }  // namespace ferry

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,5 +25,10 @@ std::optional<JsonMembers> json_members(std::string&&) = delete;
 
 // The value of the first member named `key`, or nullptr.
 const std::string_view* json_member(const JsonMembers& members, std::string_view key);
+
+// `{"key":value,...}` of those of `keys` the members have, in the order of `keys`, each
+// value as it lies (the first of a key written twice). The keys are written as they are:
+// names that need no JSON escaping.
+std::string json_object_of(const JsonMembers& members, std::span<const char* const> keys);
 
 }  // namespace ferry

@@ -60,20 +60,7 @@ Value execution_fields(const std::string& record) {
 std::string shown_fields_text(const std::string& record) {
     std::optional<JsonMembers> members = json_members(record);
     if (!members || members->empty()) return {};
-    std::string text = "{";
-    for (const char* k : kShownFields) {
-        for (const auto& [key, raw] : *members) {
-            if (key != k) continue;
-            if (text.size() > 1) text += ',';
-            text += '"';
-            text += key;
-            text += "\":";
-            text += raw;
-            break;
-        }
-    }
-    text += '}';
-    return text;
+    return json_object_of(*members, kShownFields);
 }
 
 // `{` + the shown fields + `"steps":{`: what comes before the step entries. shown_size: see

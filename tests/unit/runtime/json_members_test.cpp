@@ -57,3 +57,13 @@ TEST_CASE("json members: deep nesting does not reach the C++ stack", "[json]") {
     CHECK(members->at(0).second.size() == 200000);
     CHECK(*json_member(*members, "after") == "2");
 }
+
+TEST_CASE("json members: an object of chosen members, in the order asked, as they lie", "[json]") {
+    const std::string text = R"({"b":[1, 2],"a":"x","c":null,"a":"second"})";
+    auto members = json_members(text);
+    REQUIRE(members);
+    static constexpr const char* kKeys[] = {"a", "missing", "b"};
+    CHECK(json_object_of(*members, kKeys) == R"({"a":"x","b":[1, 2]})");
+    static constexpr const char* kNone[] = {"z"};
+    CHECK(json_object_of(*members, kNone) == "{}");
+}

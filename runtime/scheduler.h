@@ -136,8 +136,33 @@ class Task {
     bool record_change(TaskChange change);
     bool record(std::string kind, std::string json);
 
+    // What a task remembers across its attempts (ctx.remember, runtime/task_memo.cpp): named
+    // JSON values its owner keeps durably with the invocation (the engine: on the step's
+    // record), so a later attempt, in this process or after a crash, knows what an earlier
+    // one was about to do. The owner hands over what earlier attempts kept (a JSON object's
+    // text, empty: nothing) and the keeper, which stores the whole memo again and calls
+    // `kept` once it is durable (later, never from inside the call). A task without a
+    // keeper (a hook) cannot remember.
+    using MemoKept = std::function<void(Status)>;
+    using MemoKeeper = std::function<void(const std::string& memo_json, MemoKept kept)>;
+    static constexpr size_t kMaxMemoName = 64;
+    static constexpr size_t kMaxMemoBytes = 64 * 1024;  // the whole memo, as JSON
+    // False when memo_json is not a JSON object's text (nothing is kept then).
+    bool keep_memo(const std::string& memo_json, MemoKeeper keeper);
+    const MemoKeeper* memo_keeper() const { return memo_ ? &memo_->keeper : nullptr; }
+    // The remembered value's JSON text, or nullptr.
+    const std::string* remembered(std::string_view name) const;
+    // Sets (or with an empty value_json, forgets) a name: the whole memo's text, for the
+    // keeper. A Limit error, nothing changed, when it would pass kMaxMemoBytes.
+    Result<std::string> remember(std::string_view name, std::string value_json);
+
   private:
     friend class Scheduler;
+    struct Memo {
+        std::vector<std::pair<std::string, std::string>> values;  // name -> JSON text
+        MemoKeeper keeper;
+    };
+    std::unique_ptr<Memo> memo_;  // most tasks remember nothing
     uint64_t id_ = 0;
     TaskState state_ = TaskState::Ready;
     lua_State* co_ = nullptr;

@@ -364,6 +364,8 @@ class Engine {
     // settled: the unit's record is final (settle_unit), so its attempt record can point at
     // the step record's input and output instead of repeating them (records.cpp).
     void persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled = false);
+    // The task's memo (ctx.remember) onto the step's record; kept runs once it is durable.
+    void keep_memo(Run& run, Unit& unit, const std::string& memo, Task::MemoKept kept);
     void emit(const Run& run, std::string type, const std::string& step, std::string status,
               std::string message = {}, double duration_ms = 0, int attempt = 0,
               uint64_t retry_in_ms = 0, const Unit* settled = nullptr,

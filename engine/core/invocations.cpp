@@ -443,6 +443,21 @@ void Engine::invoke_unit(Run& run, Unit& unit) {
         [this, ref, up](TaskOutcome outcome) {
             if (Run* r = find_run(ref)) unit_finished(*r, *up, std::move(outcome));
         });
+    // A pure task waits for nothing, the disk included: it has no memo.
+    if (!task->pure)
+        unit.task->keep_memo(unit.memo ? *unit.memo : std::string(),
+                             [this, rp, up](const std::string& memo, Task::MemoKept kept) {
+                                 keep_memo(*rp, *up, memo, std::move(kept));
+                             });
+}
+
+void Engine::keep_memo(Run& run, Unit& unit, const std::string& memo, Task::MemoKept kept) {
+    // Called by the task while it runs, so run and unit are there. The step's record is
+    // written again with the memo; the task goes on once that is durable.
+    unit.memo = std::make_unique<std::string>(memo);
+    persist_unit(run, unit, /*with_attempt=*/false, /*settled=*/false);
+    store_.after_commit([kept = std::move(kept)] { kept(ok_status()); });
+    loop_.wake();
 }
 
 void Engine::invoke_subworkflow(Run& run, Unit& unit) {

@@ -223,6 +223,7 @@ void Engine::persist_unit(Run& run, Unit& unit, bool with_attempt, bool settled)
     if (unit.status == "running") rec.time("attempt_started_at", unit.attempt_started_ms);
     if (unit.status == "retrying") rec.time("retry_at", unit.retry_at_ms);
     if (!unit.annotations.is_undefined()) rec.value("annotations", unit.annotations);
+    if (unit.memo) rec.json("memo", *unit.memo);
     if (has_items(unit.logs)) rec.value("logs", unit.logs);
     std::string json = rec.finish();
     if (run.options.keep_records) kept_records(run).steps[unit.key] = json;

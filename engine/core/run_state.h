@@ -40,6 +40,9 @@ struct Engine::Unit {
     // by commas, spliced into the attempt record as they are (null: none).
     std::unique_ptr<std::string> http;
     tmpl::Value annotations;  // what hooks added to the record
+    // What the task remembered for its later attempts (ctx.remember): a JSON object's text,
+    // kept on the step's record and read back on resume (null: nothing).
+    std::unique_ptr<std::string> memo;
     std::string skip_reason;
     std::string child_execution;  // sub-workflow step: the child's id
     // The step's timeout cancelled that child: it stays on record, and a retry starts a

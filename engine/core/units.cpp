@@ -223,6 +223,9 @@ void Engine::start_unit(Run& run, Unit& unit) {
                 unit.input = *in;
                 unit.input_ready = restore_hidden_headers(run, unit);
             }
+            // What the stopped process's attempts remembered (ctx.remember), for this one.
+            if (const tmpl::Value* memo = dict_get(r, "memo"); memo && memo->is_dict())
+                unit.memo = std::make_unique<std::string>(to_json_text(*memo));
             if (const tmpl::Value* child = dict_get(r, "child_execution");
                 child && child->is_string())
                 unit.child_execution = std::string(child->str());

@@ -63,6 +63,7 @@ constexpr const char* kSchemas = R"json({
     "started_at": {"type": "string", "format": "date-time", "nullable": true},
     "finished_at": {"type": "string", "format": "date-time", "nullable": true},
     "duration_ms": {"type": "number"},
+    "memo": {"type": "object", "description": "what the task kept for its later attempts (ctx.remember)"},
     "attempts": {"type": "array", "description": "GET /api/v1/executions/{id} only: every attempt",
                  "items": {"type": "object"}}}},
   "ExecutionList": {"type": "object", "required": ["executions", "next_cursor"], "properties": {

@@ -559,6 +559,7 @@ int open_step(lua_State* L) {
     luaL_Reg fns[] = {
         {"change", step_change}, {"dead_letter", step_dead_letter}, {nullptr, nullptr}};
     luaL_newlib(L, fns);
+    add_memo_functions(L);
     return 1;
 }
 

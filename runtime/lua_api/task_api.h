@@ -39,6 +39,10 @@ int open_http(lua_State* L);   // ferry.http: request, url, is_credential_header
 int open_sleep(lua_State* L);  // ferry.sleep(ms | "2s"): a function, not a table
 int open_lock(lua_State* L);   // ferry.lock(key) -> handle, waited: a key one task holds
 int open_log(lua_State* L);    // ferry.log: debug/info/warn/error(message [, fields])
-int open_step(lua_State* L);   // ferry.step: change(kind, id, before, after) records a diff
+// ferry.step: change(kind, id, before, after) records a diff, dead_letter(entry), and
+// remember(name, value) / remembered(name) (memo.cpp): what a task keeps for its retries.
+int open_step(lua_State* L);
+// [-0, +0] Sets remember and remembered in the table at the top of the stack (memo.cpp).
+void add_memo_functions(lua_State* L);
 
 }  // namespace ferry::lua_api

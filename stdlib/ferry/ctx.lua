@@ -49,6 +49,19 @@ function methods.dead_letter(entry)
   step.dead_letter(entry)
 end
 
+-- ctx.remember(name, value): kept durably with the step before it returns, for the step's
+-- later attempts (a retry, or the resumed step after a crash) to read with
+-- ctx.remembered(name): what an attempt was about to do, where the target cannot tell
+-- afterwards (docs/tasks.md, section 11). nil forgets the name.
+function methods.remember(name, value)
+  local ok, err = step.remember(name, value)
+  if not ok then error(err, 2) end
+end
+
+function methods.remembered(name)
+  return step.remembered(name)
+end
+
 -- ctx.http{method=, url= | path=, headers=, query=, json= | body=, timeout=,
 --          idempotent=, retry=}
 -- With the step's integration, the request goes through it (runtime/integration): base

@@ -3563,6 +3563,50 @@ steps:
         self.assertIn("timed out after 6000 ms (the step's timeout); sub-workflow 'napper'",
                       error["message"])
 
+    def test_what_a_task_remembered_reaches_its_resumed_attempt_and_its_retry(self):
+        # ctx.remember returns once the value is durable: a request sent after it, cut
+        # short by a kill, leaves the resumed attempt knowing what was under way.
+        srv = self.start_server()
+        self.p.write("tasks/custom/planner.lua", """\
+return {
+  name = "custom.planner",
+  input = { url = { type = "string", required = true } },
+  run = function(ctx, input)
+    local seen = { plan = ctx.remembered("plan"), resumed = ctx.resumed, attempt = ctx.attempt }
+    if not ctx.resumed then
+      ctx.remember("plan", { order = 42, sent_at_attempt = ctx.attempt })
+      ctx.remember("scratch", "gone soon")
+      ctx.remember("scratch", nil)
+      ctx.http { method = "POST", url = input.url, json = { order = 42 } }
+      ferry.sleep("20s")
+    end
+    if ctx.attempt < 3 then error({ kind = "network", message = "try again" }) end
+    return seen
+  end,
+}
+""")
+        self.p.workflow("plans", """\
+inputs:
+  base: {type: string, required: true}
+steps:
+  - id: plan
+    task: custom.planner
+    retry: {max_attempts: 3, initial_delay: 50ms}
+    with: {url: "{{ inputs.base }}/order"}
+""")
+        proc = self.run_and_kill("plans", "--input", "base=" + srv.url, path="/order", settle=0.1)
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        r = self.p.ferry("resume", "--quiet", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual(doc["status"], "succeeded", doc.get("error"))
+        step = doc["steps"]["plan"]
+        # The resumed attempt (2) failed and its retry (3) still reads the memo.
+        self.assertEqual(step["output"], {"plan": {"order": 42, "sent_at_attempt": 1},
+                                          "resumed": True, "attempt": 3})
+        self.assertEqual(step["memo"], {"plan": {"order": 42, "sent_at_attempt": 1}})
+        self.assertEqual(srv.count("/order"), 1)
+
     def test_an_input_named_parent_does_not_make_a_sub_workflow(self):
         # resume (and serve at start) leave sub-workflows to their parents. An execution
         # whose inputs merely hold a key "parent" is a top-level one and must be resumed.

@@ -9,6 +9,7 @@ local adf = require("ferry.adf")
 local jira = require("ferry.jira")
 
 local TASK = "ticket.transition"
+local MEMO = "transition"  -- ctx.remember's name for the transition about to be sent
 
 local function status_of(issue)
   local f = type(issue.fields) == "table" and issue.fields or {}
@@ -56,27 +57,40 @@ return {
 
     local before = jira.get_issue(ctx, ref, nil, TASK)
     local current = status_of(before)
-    local function unchanged()
+    -- What an earlier attempt of this step (or the stopped process) was about to do: a
+    -- transition is offered only from its source status, so once made, its name matches
+    -- nothing; the status it led to tells (kept before the POST, below).
+    local planned = ctx.remembered(MEMO)
+    if type(planned) ~= "table" or planned.issue ~= ref or planned.to ~= to then planned = nil end
+    local function unchanged(made_earlier)
       ctx.log.info("issue " .. ref .. " is already in status " .. current)
       if comment then jira.add_comment(ctx, ref, comment) end
+      if made_earlier then
+        -- This step moved the issue, in an attempt whose end went unrecorded.
+        jira.record_change(ctx, before, before, nil, { status = planned.from_status },
+                           { status = current, comment = comment and adf.to_text(comment) or nil })
+      end
       return jira.ticket(ctx, before)
     end
     -- Checked before the transitions: a retried step whose transition already happened must
     -- not run it again (a global "all statuses" transition would be offered again, and its
     -- post-functions and notifications would repeat).
     if same(current, to) then return unchanged() end
+    if planned and same(current, planned.target) then
+      ctx.log.info("an earlier attempt of this step made the transition",
+                   { issue = ref, transition = planned.transition, status = current })
+      return unchanged(true)
+    end
     local transitions = jira.transitions(ctx, ref)
     local t = jira.match_transition(transitions, to)
     if t and type(t.to) == "table" and same(current, t.to.name) then return unchanged() end
 
     if not t then
-      -- A transition is offered only from its source status: after an earlier attempt made
-      -- it, its name is no longer there to match.
-      local retried = (ctx.attempt or 1) > 1 or ctx.resumed
       tickets.invalid(TASK .. ": issue " .. ref .. " (status " .. tostring(current) .. ") has no " ..
                       "transition " .. quoted(to) .. "; available: " .. jira.transition_names(transitions) ..
-                      (retried and "; if an earlier attempt of this step made the transition, name " ..
-                       "its target status in 'to' instead (a retried step then finds it there)" or ""))
+                      (planned and "; an earlier attempt of this step sent " .. quoted(planned.transition) ..
+                       " (to " .. tostring(planned.target) .. "): the issue moved on since, or " ..
+                       "the transition was refused" or ""))
     end
 
     local target = type(t.to) == "table" and t.to.name or nil
@@ -97,6 +111,11 @@ return {
     local sent_before = tickets.stopped_process_may_be_sending(ctx) and tickets.landed(ctx, arrived)
     if sent_before then
       ctx.log.info("the transition is already made (the stopped process sent it)", { issue = ref })
+    elseif target then
+      -- Kept durably before the POST: should this attempt end unrecorded (a crash, a lost
+      -- answer), the next one knows the transition may be made by the status it leads to.
+      ctx.remember(MEMO, { issue = ref, to = to, transition = t.name, target = target,
+                           from_status = current })
     end
     for try = 1, sent_before and 0 or 2 do
       local res, err = jira.send_transition(ctx, ref, t.id, screen)

@@ -8,6 +8,7 @@ local tickets = require("ferry.tickets")
 local sn = require("ferry.servicenow")
 
 local TASK = "ticket.transition"
+local MEMO = "transition"  -- ctx.remember's name for the state change about to be sent
 
 -- True when the PATCH would only set the state (no extra fields, no journal entry).
 local function only_state(body)
@@ -48,10 +49,21 @@ return {
 
     local before = sn.resolve(ctx, tbl, input, TASK)
     local number = tostring(sn.value(before.number))
+    local sys_id = sn.value(before.sys_id)
     -- Already there and nothing else to write: a retried step lands here, harmlessly.
     if sn.value(before.state) == state and only_state(body) then
       ctx.log.info(tbl .. " " .. number .. " is already " .. sn.state_label(ctx, tbl, state))
+      -- Moved there by an earlier attempt of this step whose end went unrecorded (a crash,
+      -- a lost answer): the change is this step's, from the state that attempt found.
+      local planned = ctx.remembered(MEMO)
+      if type(planned) == "table" and planned.sys_id == sys_id and planned.to == state then
+        sn.record_change(ctx, tbl, { state = planned.from, number = before.number }, before, body)
+      end
       return sn.ticket(ctx, tbl, before)
+    end
+    if only_state(body) then
+      -- Kept durably before the PATCH, for the attempt after one that ends unrecorded.
+      ctx.remember(MEMO, { sys_id = sys_id, from = sn.value(before.state), to = state })
     end
 
     local after = sn.patch(ctx, tbl, before, body,

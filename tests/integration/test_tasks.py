@@ -309,6 +309,27 @@ steps:
         notes = [e["value"] for e in self.state()["servicenow"]["sys_journal_field"]]
         self.assertEqual(notes, ["analysis attached"])
 
+    def test_a_transition_made_before_a_crash_is_on_record_as_the_steps_change(self):
+        # The resumed step found the incident in its target state and returned, recording
+        # no change: `executions diff` lost the step's one effect. The attempt keeps the
+        # state it found before it sends the PATCH (ctx.remember).
+        self.p.workflow("t", """\
+steps:
+  - {id: create, task: ticket.create, integration: sn, with: {fields: {short_description: "Move me"}}}
+  - {id: move, task: ticket.transition, integration: sn, with: {id: "{{ steps.create.output.id }}", to: In Progress}}
+""")
+        doc = self.kill_while_slow("t", "PATCH", "/api/now/table/incident", delay_ms=1000,
+                                   before_resume=lambda: time.sleep(1.5))
+        self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
+        move = doc["steps"]["move"]
+        self.assertEqual(move["memo"]["transition"]["from"], "1")
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident", method="PATCH")), 1)
+        diff = json.loads(self.ferry("executions", "diff", doc["id"], "--json").stdout)
+        moves = [c for c in diff if c.get("step") == "move"]
+        self.assertEqual(len(moves), 1, diff)
+        self.assertIn('"1"', json.dumps(moves[0]))
+        self.assertIn('"2"', json.dumps(moves[0]))
+
     def test_no_second_work_note_when_the_vendor_is_slower_than_the_lookups(self):
         # The vendor took 4.5 s of the integration's 5 s: the resumed step's journal lookups
         # (at once, after 1 s and 2 s) all came before the note existed, and it was posted
@@ -756,6 +777,36 @@ steps:
         posts = self.m.requests(path="/rest/api/3/issue/OPS-1/transitions", method="POST")
         self.assertEqual(len(posts), 1, posts)
 
+    def test_a_transition_named_by_its_name_and_made_before_a_crash_is_recognised(self):
+        # A transition is offered only from its source status: the resumed step looked for
+        # "Start Progress" in In Progress, found none and failed, though the stopped process
+        # had made it. The attempt keeps what it is about to send (ctx.remember) before it
+        # sends it; the status that transition leads to tells the resumed step.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
+        self.p.workflow("t", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: "Move me"}}
+  - {id: move, task: ticket.transition, integration: jira, with: {key: "{{ steps.create.output.key }}", to: Start Progress, comment: "work started"}}
+""")
+        # Resumed once the held transition has landed: the issue is in its new status.
+        doc = self.kill_while_slow("t", "POST", "/rest/api/3/issue/OPS-1/transitions",
+                                   delay_ms=1000, before_resume=lambda: time.sleep(1.5))
+        self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
+        move = doc["steps"]["move"]
+        self.assertEqual(move["output"]["status"], "In Progress")
+        self.assertEqual(move["memo"]["transition"]["target"], "In Progress")
+        self.assertEqual(move["memo"]["transition"]["from_status"], "To Do")
+        posts = self.m.requests(path="/rest/api/3/issue/OPS-1/transitions", method="POST")
+        self.assertEqual(len(posts), 1, posts)
+        self.assertEqual(len(self.state()["jira"]["issues"][0]["comments"]), 1)
+        # The change is on record, from the status the attempt found to the one it made.
+        diff = json.loads(self.ferry("executions", "diff", doc["id"], "--json").stdout)
+        moves = [c for c in diff if c.get("step") == "move"]
+        self.assertEqual(len(moves), 1, diff)
+        self.assertIn("To Do", json.dumps(moves[0]))
+        self.assertIn("In Progress", json.dumps(moves[0]))
+
     def transition_with_comment(self, method, path):
         self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
             "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
@@ -960,7 +1011,7 @@ steps:
         self.assertEqual(steps["note"]["status"], "succeeded", steps["note"]["error"])
         self.assertEqual(steps["move"]["error"]["message"],
                          "ticket.transition: issue %s (status To Do) has no transition 'In%s...'; "
-                         "available: In Progress, Blocked" % (steps["create"]["output"]["key"], " " * 62))
+                         "available: Start Progress (-> In Progress), Blocked" % (steps["create"]["output"]["key"], " " * 62))
         self.assertEqual(steps["severity"]["error"]["message"],
                          "ticket.create: 'severity' must be one of critical, high, medium, low; "
                          "got 'high%s...'" % (" " * 60))

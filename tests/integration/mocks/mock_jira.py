@@ -31,6 +31,9 @@ STATUSES = {  # name -> (id, category id, category key, colour)
 }
 CATEGORY_NAMES = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}
 TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done", "41": "Blocked"}
+# A transition's name is the status it leads to, as in Jira's simplified workflows, but
+# for the classic workflow's "Start Progress": a name that matches no status.
+TRANSITION_NAMES = {"21": "Start Progress"}
 # "Blocked" is a global ("all statuses") transition: Jira offers it in every status,
 # its own target included.
 GLOBAL = {"41"}
@@ -502,7 +505,7 @@ def list_comments(req, issue):
 
 def _transition(req, tid):
     to = TRANSITIONS[tid]
-    return {"id": tid, "name": to, "to": _status(req, to), "hasScreen": False,
+    return {"id": tid, "name": TRANSITION_NAMES.get(tid, to), "to": _status(req, to), "hasScreen": False,
             "isGlobal": tid in GLOBAL, "isInitial": False, "isAvailable": True,
             "isConditional": False, "isLooped": False}
 

@@ -1,16 +1,20 @@
-// ferry.yaml's rate_limit on a form or a hook: each one's own token bucket (the one an
-// integration's requests take), in the server's memory, full again at a restart. What it
-// protects is the store and whatever the started workflows reach (a ticket per call), not
-// a client from another: the bucket is the form's or the hook's.
+// ferry.yaml's rate_limit and client_rate_limit on a form or a hook: each one's own token
+// bucket (the one an integration's requests take), and one per client address, in the
+// server's memory, full again at a restart. rate_limit protects the store and whatever the
+// started workflows reach (a ticket per call); client_rate_limit keeps one sender from
+// taking every call the form allows from the others.
 #pragma once
 
 #include "runtime/integration/policy.h"
+#include "runtime/ip_addresses.h"
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace ferry::engine::server {
 
@@ -26,24 +30,47 @@ class RateLimits {
 
     // Whether one more call of a form's or a hook's (kind "form" or "hook") may go now.
     // When not, the call is answered 429 rate_limited with Retry-After in whole seconds, and
-    // the message says the limit in calls ("submission", "submissions"). per_second 0: none.
+    // the message says the limit in calls ("submission", "submissions"). A rate of 0: none.
+    // The client is the caller's address, behind `trusted` proxies the one X-Forwarded-For
+    // names (runtime/ip_addresses.h); its bucket is taken from first, so a client refused
+    // takes nothing from the others' allowance.
     struct Calls {
         std::string_view one, many;
     };
+    struct Rates {
+        double per_second = 0, burst = 0;                // rate_limit
+        double client_per_second = 0, client_burst = 0;  // client_rate_limit
+    };
     bool admit(Call& c, std::string_view kind, const std::string& name, Calls calls,
-               double per_second, double burst, uint64_t now_ms);
+               const Rates& rates, const std::vector<AddressRange>& trusted, uint64_t now_ms);
+
+    // The client buckets one form or hook keeps at most: past it, those full again are
+    // forgotten, and if none is, all of them (a flood from that many addresses at once is
+    // rate_limit's to hold).
+    static constexpr size_t kMaxClients = 10'000;
 
     // For /metrics: the calls each limited form and hook refused, by (kind, name), from
     // its first call on.
+    struct ClientLimit {
+        TokenBucket bucket;
+        bool refusing = false;  // told the log; until it admits this client's call again
+    };
     struct Limit {
         TokenBucket bucket;
-        uint64_t refused = 0;
+        uint64_t refused = 0;             // by either limit
         uint64_t refused_in_episode = 0;  // since it last admitted one: > 0 while refusing
+        std::unordered_map<std::string, ClientLimit> clients;  // by address
     };
     using Limits = std::map<std::pair<std::string, std::string>, Limit>;
     const Limits& limits() const { return limits_; }
 
   private:
+    // The wait (ms) before the client's bucket has a token; 0: taken.
+    uint64_t take_client(Limit& limit, std::string_view kind, const std::string& name,
+                         const std::string& client, const Rates& rates, uint64_t now_ms);
+    // The 429 for a limit of per_second calls (burst) `scope` ("" or " from each client").
+    void refuse(Call& c, const std::string& what, Calls calls, double per_second, double burst,
+                std::string_view scope, uint64_t wait_ms);
     ServerLog& log_;
     Limits limits_;
 };

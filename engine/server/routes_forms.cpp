@@ -122,7 +122,9 @@ void submit(Api& api, Call& c) {
     if (!form || !allowed(c, *form, Role::Operator)) return;
     // Before the body is read: a flood costs as little as can be.
     if (!api.rate_limits.admit(c, "form", form->name, {"submission", "submissions"},
-                               form->rate_per_second, form->rate_burst, api.app().loop.now_ms()))
+                               {form->rate_per_second, form->rate_burst,
+                                form->client_rate_per_second, form->client_rate_burst},
+                               api.app().config.server.trusted_proxies, api.app().loop.now_ms()))
         return;
     bool urlencoded =
         media_type_is(c.req.header("content-type"), "application/x-www-form-urlencoded");
@@ -239,7 +241,7 @@ std::vector<Api::ResponseDoc> submit_responses() {
     out.push_back({403, "", "", ""});
     out.push_back({404, "", "", ""});
     out.push_back({415, "", "", ""});
-    out.push_back({429, "over the form's rate_limit; Retry-After says when to try again", "", ""});
+    out.push_back({429, "over the form's rate_limit or client_rate_limit; Retry-After says when to try again", "", ""});
     return out;
 }
 

@@ -175,7 +175,9 @@ void receive(Api& api, Call& c) {
     // After the signature (a forged call takes nothing from the sender's allowance) and the
     // repeats (a delivery sent again learns what became of it), before anything is read.
     if (!api.rate_limits.admit(c, "hook", hook->name, {"delivery", "deliveries"},
-                               hook->rate_per_second, hook->rate_burst, app.loop.now_ms()))
+                               {hook->rate_per_second, hook->rate_burst,
+                                hook->client_rate_per_second, hook->client_rate_burst},
+                               app.config.server.trusted_proxies, app.loop.now_ms()))
         return;
     Value payload = Value::dict();
     if (!c.req.body.empty()) {
@@ -231,7 +233,7 @@ std::vector<Api::ResponseDoc> hook_responses() {
         "outputs only); a resume hook: the decision";
     for (int status : {401, 403, 404, 409})
         out.push_back({status, "", "", ""});
-    out.push_back({429, "over the hook's rate_limit; Retry-After says when to try again", "", ""});
+    out.push_back({429, "over the hook's rate_limit or client_rate_limit; Retry-After says when to try again", "", ""});
     return out;
 }
 

@@ -181,15 +181,16 @@ class ConfigReader {
 
     // `rate_limit: {per_second, burst}`, a token bucket (an integration's requests, a form's
     // submissions): per_second at least 0.001, burst at least 1.
+    // rate_limit: (or client_rate_limit:, as `key` says) {per_second, burst}.
     void rate_limit(const YAML::Node& v, const std::string& where, double& per_second,
-                    double& burst) {
-        if (!mapping(v, "rate_limit")) return;
-        fields(v, "rate_limit of " + where, {"per_second", "burst"},
+                    double& burst, const std::string& key = "rate_limit") {
+        if (!mapping(v, key)) return;
+        fields(v, key + " of " + where, {"per_second", "burst"},
                [&](const std::string& k, const YAML::Node& t) {
-                   double d = number(t, "rate_limit." + k, 0, k == "burst" ? 1 : 0.001);
+                   double d = number(t, key + "." + k, 0, k == "burst" ? 1 : 0.001);
                    (k == "per_second" ? per_second : burst) = d;
                });
-        if (!v["per_second"]) ctx_.error(v, "rate_limit needs per_second (burst defaults to 1)");
+        if (!v["per_second"]) ctx_.error(v, key + " needs per_second (burst defaults to 1)");
     }
 
     Context& ctx() { return ctx_; }

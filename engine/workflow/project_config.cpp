@@ -140,13 +140,30 @@ void check_section(ConfigReader& r, const YAML::Node& v, const std::string& key,
     out = detail::to_value(r.ctx(), v);
 }
 
+// A list of addresses and CIDR ranges: 127.0.0.1, 10.0.0.0/8, ::1.
+void read_trusted_proxies(ConfigReader& r, const YAML::Node& v, std::vector<AddressRange>& out) {
+    if (!v.IsSequence())
+        return r.ctx().error(v, "server.trusted_proxies must be a list of addresses and CIDR "
+                                "ranges, got " +
+                                    detail::describe_node(r.ctx(), v));
+    for (const YAML::Node& item : v) {
+        std::string text = r.nonempty(item, "a server.trusted_proxies entry");
+        if (text.empty()) continue;
+        Result<AddressRange> range = parse_address_range(text);
+        if (!range)
+            r.ctx().error(item, "server.trusted_proxies: " + range.error().message);
+        else
+            out.push_back(range.value());
+    }
+}
+
 // server: read here, where the file's positions are known (so `ferry validate` reports a
 // mistake as FILE:LINE:COL); engine/server only copies the values.
 void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
     if (!r.mapping(v, "server")) return;
     r.fields(v, "server",
              {"listen", "max_body", "shutdown_grace", "max_connections", "request_timeout",
-              "idle_timeout"},
+              "idle_timeout", "trusted_proxies"},
              [&](const std::string& key, const YAML::Node& n) {
                  const std::string field = "server." + key;
                  if (key == "listen") {
@@ -169,6 +186,8 @@ void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
                      out.max_body = r.size(n, field);
                  } else if (key == "max_connections") {
                      out.max_connections = uint64_t(r.integer(n, field, 1024, 1, 1000000));
+                 } else if (key == "trusted_proxies") {
+                     read_trusted_proxies(r, n, out.trusted_proxies);
                  } else {
                      std::optional<uint64_t> ms = r.duration(n, field);
                      if (ms && *ms == 0 && key != "shutdown_grace")

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "runtime/integration/config.h"
+#include "runtime/ip_addresses.h"
 #include "template/value.h"
 #include "workflow/cron.h"
 #include "workflow/loader.h"
@@ -71,6 +72,9 @@ struct ServerConfig {
     std::optional<uint64_t> max_connections;     // open at once; more are answered 503
     std::optional<uint64_t> request_timeout_ms;  // a request's head and body must arrive within
     std::optional<uint64_t> idle_timeout_ms;     // an idle keep-alive connection is closed
+    // The reverse proxies in front of the server: a call from one of them comes from the
+    // client its X-Forwarded-For names (client_rate_limit keys on it).
+    std::vector<AddressRange> trusted_proxies;
 };
 
 struct StoreConfig {
@@ -102,6 +106,9 @@ struct FormSpec {
     // rate_limit: every submit (valid or not, any caller) takes a token; 0: unlimited.
     double rate_per_second = 0;
     double rate_burst = 0;
+    // client_rate_limit: the same, a bucket per client address; 0: unlimited.
+    double client_rate_per_second = 0;
+    double client_rate_burst = 0;
     std::vector<FormField> fields;
     Mark mark, workflow_mark;
 };
@@ -119,6 +126,8 @@ struct HookSpec {
     // rate_limit: every verified delivery that is not a repeat takes a token; 0: unlimited.
     double rate_per_second = 0;
     double rate_burst = 0;
+    double client_rate_per_second = 0;  // client_rate_limit: the same, per client address
+    double client_rate_burst = 0;
     std::string start;   // the workflow to start; empty for resume
     std::string input;   // non-empty: the whole payload becomes this one input
     std::string resume;  // "approval": the payload decides a waiting approval step

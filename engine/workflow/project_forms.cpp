@@ -11,15 +11,16 @@ namespace ferry::workflow::detail {
 namespace {
 
 const std::vector<std::string> kFormKeys = {
-    "title", "description", "workflow", "public", "fields", "wait", "lang", "dir", "rate_limit"};
+    "title", "description", "workflow", "public",     "fields",
+    "wait",  "lang",        "dir",      "rate_limit", "client_rate_limit"};
 const std::vector<std::string> kFieldKeys = {
     "name",       "label",      "type",    "required", "pattern", "min",         "max",
     "min_length", "max_length", "default", "choices",  "help",    "autocomplete"};
 const std::vector<std::string> kDirections = {"ltr", "rtl", "auto"};
 constexpr uint64_t kMaxFormWaitMs = 300'000;  // the most ?wait= takes
-const std::vector<std::string> kHookKeys = {"secret",        "secrets",     "verify",
-                                            "header",        "tolerance",   "action",
-                                            "replay_window", "description", "rate_limit"};
+const std::vector<std::string> kHookKeys = {
+    "secret", "secrets",       "verify",      "header",     "tolerance",
+    "action", "replay_window", "description", "rate_limit", "client_rate_limit"};
 const std::vector<std::string> kVerify = {"standard-webhooks", "hmac-sha256", "none"};
 
 // Which rules make sense for which field types: a rule that cannot apply is a mistake.
@@ -209,6 +210,8 @@ FormSpec read_form(ConfigReader& r, const std::string& name, const YAML::Node& n
             }
         } else if (key == "rate_limit") {
             r.rate_limit(v, where, form.rate_per_second, form.rate_burst);
+        } else if (key == "client_rate_limit") {
+            r.rate_limit(v, where, form.client_rate_per_second, form.client_rate_burst, key);
         } else if (key == "workflow") {
             form.workflow = workflow_name(r, v, key);
             form.workflow_mark = r.ctx().mark(v);
@@ -293,6 +296,8 @@ HookSpec read_hook(ConfigReader& r, const std::string& name, const YAML::Node& n
                 r.ctx().error(v, "header must be an HTTP header name like X-Signature");
         } else if (key == "rate_limit") {
             r.rate_limit(v, where, h.rate_per_second, h.rate_burst);
+        } else if (key == "client_rate_limit") {
+            r.rate_limit(v, where, h.client_rate_per_second, h.client_rate_burst, key);
         } else if (key == "tolerance") {
             h.tolerance_ms = r.duration(v, key, h.tolerance_ms);
             // Timestamps are whole seconds (Standard Webhooks): 500ms acted as 0s.

@@ -131,6 +131,12 @@ uint64_t TokenBucket::take(uint64_t now_ms) {
     return std::max<uint64_t>(1, uint64_t(std::ceil(missing * 1000.0 / per_second_)));
 }
 
+bool TokenBucket::full(uint64_t now_ms) const {
+    if (!started_ || per_second_ <= 0) return true;
+    const double elapsed = now_ms > last_ms_ ? double(now_ms - last_ms_) : 0;
+    return tokens_ + elapsed * per_second_ / 1000.0 >= burst_;
+}
+
 CircuitBreaker::CircuitBreaker(int failure_threshold, uint64_t reset_after_ms)
     : threshold_(failure_threshold), reset_after_ms_(reset_after_ms) {}
 

@@ -58,6 +58,9 @@ class TokenBucket {
     // wait then call take() again.
     uint64_t take(uint64_t now_ms);
     bool limited() const { return per_second_ > 0; }
+    // Refilled to its burst by now (or never taken from): the same as a new bucket, so an
+    // owner keeping one per client may forget it.
+    bool full(uint64_t now_ms) const;
 
   private:
     double per_second_ = 0;

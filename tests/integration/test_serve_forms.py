@@ -866,6 +866,59 @@ class Requesters(unittest.TestCase):
         finally:
             server.stop()
 
+    def test_a_client_rate_limit_holds_one_sender_not_the_others(self):
+        # rate_limit is the form's: one sender flooding it took every submission the form
+        # allowed from everyone else. client_rate_limit is a bucket per client; behind the
+        # trusted proxy (here the test itself, on 127.0.0.1) X-Forwarded-For names it.
+        server = own_server(self, tokens_yaml() + "server: {trusted_proxies: [127.0.0.1]}\n"
+                                  "forms:\n  fb:\n    workflow: feedback\n    public: true\n"
+                                  "    client_rate_limit: {per_second: 0.5, burst: 2}\n"
+                                  "    fields: [{name: message, type: text}]\n")
+        try:
+            def submit(client):
+                return server.request("POST", "/api/v1/forms/fb/submit", {"message": "m"},
+                                      headers={"X-Forwarded-For": client})
+            self.assertEqual([submit("203.0.113.5")[0] for _ in range(2)], [202, 202])
+            status, headers, body = submit("203.0.113.5")
+            self.assertEqual(status, 429, body)
+            self.assertIn(headers["retry-after"], ("1", "2"))
+            self.assertRegex(json.loads(body)["error"]["message"],
+                             r"^form 'fb' takes 0\.5 submissions a second from each client "
+                             r"\(burst 2\); try again in [12] seconds?$")
+            # What a client writes before the address the proxy appends changes nothing.
+            self.assertEqual(submit("198.51.100.1, 203.0.113.5")[0], 429)
+            # Another client has its own bucket, and a refused one took nothing from it.
+            self.assertEqual([submit("203.0.113.6")[0] for _ in range(2)], [202, 202])
+            self.assertEqual(submit("2001:db8::9")[0], 202)
+            status, _, metrics = server.request("GET", "/metrics", role="viewer")
+            self.assertIn('\nferry_rate_limited_total{kind="form",name="fb"} 2\n',
+                          metrics.decode())
+            time.sleep(int(headers["retry-after"]) + 0.2)
+            self.assertEqual(submit("203.0.113.5")[0], 202)
+            server.stop()
+            lines = [json.loads(l) for l in open(server.log.name, encoding="utf-8")
+                     if '"log":"server"' in l and "client_rate_limit" in l]
+            # Once an episode, however many calls it refused.
+            self.assertEqual([(l["level"], l["message"], l["client"]) for l in lines], [
+                ("warn", "form 'fb': client 203.0.113.5 is over its client_rate_limit: its "
+                         "calls are answered 429 until its bucket refills", "203.0.113.5")])
+        finally:
+            server.stop()
+
+    def test_without_trusted_proxies_the_header_names_no_client(self):
+        # Any caller could write X-Forwarded-For: without a proxy named in ferry.yaml, the
+        # address the connection comes from is the client, whatever the header says.
+        server = own_server(self, "forms:\n  fb:\n    workflow: feedback\n    public: true\n"
+                                  "    client_rate_limit: {per_second: 0.01, burst: 1}\n"
+                                  "    fields: [{name: message, type: text}]\n")
+        try:
+            statuses = [server.request("POST", "/api/v1/forms/fb/submit", {"message": "m"},
+                                       headers={"X-Forwarded-For": "203.0.113.%d" % i})[0]
+                        for i in range(3)]
+            self.assertEqual(statuses, [202, 429, 429])
+        finally:
+            server.stop()
+
     def test_the_page_says_utc_and_the_history_says_who_submitted(self):
         status, _, page = request("GET", "/forms/change-request", token=VIEWER)
         self.assertIn("Change window (UTC)", page)
@@ -1059,6 +1112,23 @@ class Hooks(unittest.TestCase):
                          "refills", "alert"),
                 ("info", "hook 'alert' is within its rate_limit again (1 refused)", "alert")])
             self.assertEqual(lines[1]["refused"], 1)
+        finally:
+            server.stop()
+
+    def test_a_hook_client_rate_limit_holds_each_sender_apart(self):
+        server = own_server(self, "server: {trusted_proxies: [127.0.0.1]}\n"
+                                  "hooks:\n  alert:\n    verify: none\n"
+                                  "    client_rate_limit: {per_second: 0.01, burst: 1}\n"
+                                  "    action: {start: feedback}\n")
+        try:
+            deliver = lambda sender: server.request("POST", "/hooks/alert", {"message": "down"},
+                                                    headers={"X-Forwarded-For": sender})[:3:2]
+            self.assertEqual(deliver("192.0.2.1")[0], 202)
+            status, body = deliver("192.0.2.1")
+            self.assertEqual((status, json.loads(body)["error"]["message"]), (429, (
+                "hook 'alert' takes 0.01 deliveries a second from each client (burst 1); "
+                "try again in 100 seconds")))
+            self.assertEqual(deliver("192.0.2.2")[0], 202)
         finally:
             server.stop()
 

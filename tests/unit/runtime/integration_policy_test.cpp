@@ -88,6 +88,19 @@ TEST_CASE("token bucket: burst at once, then per_second", "[integration]") {
         CHECK(unlimited.take(0) == 0);
 }
 
+TEST_CASE("token bucket: full again once refilled to its burst, as a new one is", "[integration]") {
+    TokenBucket b(5, 2);
+    CHECK(b.full(0));  // never taken from
+    CHECK(b.take(1000) == 0);
+    CHECK_FALSE(b.full(1000));
+    CHECK_FALSE(b.full(1199));
+    CHECK(b.full(1200));
+    CHECK(b.take(1000) == 0);  // a clock read earlier than the last take counts as no time
+    CHECK_FALSE(b.full(1200));
+    CHECK(b.full(1400));
+    CHECK(TokenBucket().full(0));
+}
+
 TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[integration]") {
     CircuitBreaker cb(3, 1000);
     CHECK(cb.allow(0));

@@ -401,3 +401,49 @@ hooks:
           "ferry.yaml:4:60: unknown key 'per_minute' in rate_limit of form 'c'\n"
           "ferry.yaml:5:44: rate_limit must be a mapping, got an integer (5)\n");
 }
+
+TEST_CASE("forms and hooks: client_rate_limit is a bucket per client, read as rate_limit is",
+          "[config][forms]") {
+    auto r = load_project_config_text(R"(server:
+  trusted_proxies: [127.0.0.1, "10.0.0.0/8", "::1"]
+forms:
+  open:
+    workflow: w
+    public: true
+    rate_limit: {per_second: 1, burst: 30}
+    client_rate_limit: {per_second: 0.1, burst: 3}
+    fields: []
+hooks:
+  alerts: {verify: none, action: {start: w}, client_rate_limit: {per_second: 2}}
+)",
+                                      "ferry.yaml");
+    INFO(problems_of(r));
+    REQUIRE(r.ok());
+    CHECK(r.config.form("open")->client_rate_per_second == 0.1);
+    CHECK(r.config.form("open")->client_rate_burst == 3);
+    CHECK(r.config.form("open")->rate_per_second == 1);
+    CHECK(r.config.hook("alerts")->client_rate_per_second == 2);
+    CHECK(r.config.hook("alerts")->rate_per_second == 0);
+    REQUIRE(r.config.server.trusted_proxies.size() == 3);
+    CHECK(r.config.server.trusted_proxies[1].contains(*parse_ip("10.20.30.40")));
+    auto bad = load_project_config_text(R"(server:
+  trusted_proxies: [127.0.0.1, "10.0.0.1/8", proxy.local, ""]
+forms:
+  a: {workflow: w, fields: [], client_rate_limit: {burst: 3}}
+  b: {workflow: w, fields: [], client_rate_limit: {per_second: 1, per: ip}}
+)",
+                                        "ferry.yaml");
+    CHECK(problems_of(bad) ==
+          "ferry.yaml:2:32: server.trusted_proxies: '10.0.0.1/8' has address bits set past its "
+          "/8 (the range starts at 10.0.0.0/8)\n"
+          "ferry.yaml:2:46: server.trusted_proxies: 'proxy.local' is not an IP address or a CIDR "
+          "range (10.0.0.0/8, 2001:db8::/32)\n"
+          "ferry.yaml:2:59: a server.trusted_proxies entry must not be empty\n"
+          "ferry.yaml:4:51: client_rate_limit needs per_second (burst defaults to 1)\n"
+          "ferry.yaml:5:67: unknown key 'per' in client_rate_limit of form 'b' (did you mean "
+          "'per_second'?)\n");
+    CHECK(problems_of(load_project_config_text("server: {trusted_proxies: 127.0.0.1}\n",
+                                               "ferry.yaml")) ==
+          "ferry.yaml:1:27: server.trusted_proxies must be a list of addresses and CIDR ranges, "
+          "got '127.0.0.1'\n");
+}

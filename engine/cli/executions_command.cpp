@@ -269,10 +269,14 @@ int show(engine::App& app, const std::string& id, bool json) {
             std::printf("      reason: %s\n", field(step, "reason").c_str());
         if (!field(step, "child_execution").empty())  // a sub-workflow: its own record
             std::printf("      child: %s\n", field(step, "child_execution").c_str());
-        if (const Value* out = engine::dict_get(step, "output"); out && !out->is_none()) {
-            std::string o = printable(engine::to_json_text(*out));
-            if (o.size() > 200) o = o.substr(0, utf8_cut(o, 197)) + "...";
-            std::printf("      output: %s\n", o.c_str());
+        // What the task kept for its later attempts (ctx.remember): why a resumed step did
+        // what it did.
+        for (const char* name : {"memo", "output"}) {
+            const Value* v = engine::dict_get(step, name);
+            if (!v || v->is_none()) continue;
+            std::string text = printable(engine::to_json_text(*v));
+            if (text.size() > 200) text = text.substr(0, utf8_cut(text, 197)) + "...";
+            std::printf("      %s: %s\n", name, text.c_str());
         }
     }
     return 0;

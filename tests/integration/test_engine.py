@@ -3606,6 +3606,10 @@ steps:
                                           "resumed": True, "attempt": 3})
         self.assertEqual(step["memo"], {"plan": {"order": 42, "sent_at_attempt": 1}})
         self.assertEqual(srv.count("/order"), 1)
+        shown = self.p.ferry("executions", "show", doc["id"]).stdout
+        # (The keys of a Lua table come in no set order.)
+        self.assertRegex(shown, r'\n      memo: \{"plan":\{("order":42,"sent_at_attempt":1|'
+                                r'"sent_at_attempt":1,"order":42)\}\}\n      output: ')
 
     def test_an_input_named_parent_does_not_make_a_sub_workflow(self):
         # resume (and serve at start) leave sub-workflows to their parents. An execution

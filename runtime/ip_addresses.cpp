@@ -111,10 +111,10 @@ Result<AddressRange> parse_address_range(std::string_view text) {
     return range;
 }
 
-std::string client_address(std::string_view remote, std::string_view forwarded_for,
-                           const std::vector<AddressRange>& trusted) {
+std::optional<IpAddress> client_address(std::string_view remote, std::string_view forwarded_for,
+                                        const std::vector<AddressRange>& trusted) {
     std::optional<IpAddress> hop = peer_ip(remote);
-    if (!hop) return {};
+    if (!hop) return std::nullopt;
     while (any_of_ranges(*hop, trusted) && !forwarded_for.empty()) {
         size_t comma = forwarded_for.rfind(',');
         std::string_view entry =
@@ -122,10 +122,11 @@ std::string client_address(std::string_view remote, std::string_view forwarded_f
         forwarded_for =
             comma == std::string_view::npos ? std::string_view() : forwarded_for.substr(0, comma);
         std::optional<IpAddress> next = parse_ip(entry);
+        if (!next) next = peer_ip(entry);  // with a port
         if (!next) break;
         hop = next;
     }
-    return hop->text();
+    return hop;
 }
 
 }  // namespace ferry

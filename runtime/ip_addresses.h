@@ -43,8 +43,9 @@ Result<AddressRange> parse_address_range(std::string_view text);
 // it that is not trusted, read from the right: what a client writes into the header
 // itself is left of what the proxies append, so it cannot choose its own identity. All
 // entries trusted: the leftmost. An entry that is no address stops the walk at the hop
-// before it. No trusted peer, no header: the peer. Empty when `remote` is no address.
-std::string client_address(std::string_view remote, std::string_view forwarded_for,
-                           const std::vector<AddressRange>& trusted);
+// before it (an entry may carry a port, as some proxies write it: 203.0.113.5:4711). No
+// trusted peer, no header: the peer. nullopt when `remote` is no address.
+std::optional<IpAddress> client_address(std::string_view remote, std::string_view forwarded_for,
+                                        const std::vector<AddressRange>& trusted);
 
 }  // namespace ferry

@@ -23,6 +23,14 @@ std::string forwarded_for(const ServerRequest& req) {
     return all;
 }
 
+// The bucket's key: an IPv4 address, or an IPv6 address's /64.
+std::string client_key(const IpAddress& ip) {
+    if (ip.v4) return ip.text();
+    IpAddress network = ip;
+    std::fill(network.bytes.begin() + 8, network.bytes.end(), uint8_t(0));
+    return network.text() + "/64";
+}
+
 }  // namespace
 
 bool RateLimits::admit(Call& c, std::string_view kind, const std::string& name, Calls calls,
@@ -33,11 +41,13 @@ bool RateLimits::admit(Call& c, std::string_view kind, const std::string& name, 
     if (added) at->second.bucket = TokenBucket(rates.per_second, rates.burst);
     Limit& limit = at->second;
     const std::string what = std::string(kind) + " '" + name + "'";
+    TokenBucket* client_bucket = nullptr;
     if (rates.client_per_second > 0) {
         // No address (a peer the socket could not name): not limited as a client.
-        const std::string client = client_address(c.req.remote, forwarded_for(c.req), trusted);
-        if (!client.empty()) {
-            if (uint64_t wait_ms = take_client(limit, kind, name, client, rates, now_ms)) {
+        if (std::optional<IpAddress> client =
+                client_address(c.req.remote, forwarded_for(c.req), trusted)) {
+            if (uint64_t wait_ms = take_client(limit, kind, name, client_key(*client), rates,
+                                               now_ms, &client_bucket)) {
                 ++limit.refused;
                 refuse(c, what, calls, rates.client_per_second, rates.client_burst,
                        " from each client", wait_ms);
@@ -46,6 +56,8 @@ bool RateLimits::admit(Call& c, std::string_view kind, const std::string& name, 
         }
     }
     const uint64_t wait_ms = limit.bucket.take(now_ms);
+    // Refused by the form's own limit: the client did not cause it, and keeps its token.
+    if (wait_ms != 0 && client_bucket) client_bucket->give_back();
     if (wait_ms == 0) {
         if (limit.refused_in_episode > 0) {
             log_.info(what + " is within its rate_limit again (" +
@@ -64,42 +76,58 @@ bool RateLimits::admit(Call& c, std::string_view kind, const std::string& name, 
 }
 
 uint64_t RateLimits::take_client(Limit& limit, std::string_view kind, const std::string& name,
-                                 const std::string& client, const Rates& rates, uint64_t now_ms) {
-    const std::string what = std::string(kind) + " '" + name + "'";
+                                 const std::string& client, const Rates& rates, uint64_t now_ms,
+                                 TokenBucket** taken) {
     auto found = limit.clients.find(client);
     if (found == limit.clients.end()) {
-        if (limit.clients.size() >= kMaxClients) {
-            std::erase_if(limit.clients, [&](const auto& entry) {
-                return !entry.second.refusing && entry.second.bucket.full(now_ms);
-            });
-            if (limit.clients.size() >= kMaxClients) {
-                log_.warn(what + " has " + std::to_string(limit.clients.size()) +
-                              " clients within their client_rate_limit at once: it forgets "
-                              "them (rate_limit is what holds a flood from that many)",
-                          {{kind, name}});
-                limit.clients.clear();
-            }
-        }
+        if (limit.clients.size() >= kMaxClients) make_room(limit, kind, name, now_ms);
         found = limit.clients
                     .emplace(client,
                              ClientLimit{TokenBucket(rates.client_per_second, rates.client_burst),
-                                         false})
+                                         false, now_ms})
                     .first;
     }
     ClientLimit& mine = found->second;
+    mine.last_ms = now_ms;
     const uint64_t wait_ms = mine.bucket.take(now_ms);
     if (wait_ms == 0) {
         mine.refusing = false;
+        *taken = &mine.bucket;
         return 0;
     }
     // Once an episode: a client that keeps calling adds no line for each call.
     if (!mine.refusing)
-        log_.warn(what + ": client " + client +
+        log_.warn(std::string(kind) + " '" + name + "': client " + client +
                       " is over its client_rate_limit: its calls are answered 429 until its "
                       "bucket refills",
                   {{kind, name}, {"client", client}});
     mine.refusing = true;
     return wait_ms;
+}
+
+void RateLimits::make_room(Limit& limit, std::string_view kind, const std::string& name,
+                           uint64_t now_ms) {
+    // A full bucket is a new one: forgetting it changes nothing.
+    std::erase_if(limit.clients, [&](const auto& entry) {
+        return !entry.second.refusing && entry.second.bucket.full(now_ms);
+    });
+    const size_t keep = kMaxClients / 2;
+    if (limit.clients.size() <= keep) return;
+    // Then the least recently used, down to half: each pass makes room for many clients,
+    // so a flood from new addresses costs one pass per kMaxClients / 2 of them.
+    std::vector<std::pair<uint64_t, std::string>> by_use;
+    by_use.reserve(limit.clients.size());
+    for (const auto& [client, entry] : limit.clients)
+        by_use.emplace_back(entry.last_ms, client);
+    const size_t drop = by_use.size() - keep;
+    std::nth_element(by_use.begin(), by_use.begin() + ptrdiff_t(drop), by_use.end());
+    for (size_t i = 0; i < drop; ++i)
+        limit.clients.erase(by_use[i].second);
+    log_.warn(std::string(kind) + " '" + name + "' calls from more than " +
+                  std::to_string(kMaxClients) + " clients at once: it forgets the " +
+                  std::to_string(drop) +
+                  " least recently seen (rate_limit is what holds a flood from that many)",
+              {{kind, name}});
 }
 
 void RateLimits::refuse(Call& c, const std::string& what, Calls calls, double per_second,

@@ -44,9 +44,10 @@ class RateLimits {
     bool admit(Call& c, std::string_view kind, const std::string& name, Calls calls,
                const Rates& rates, const std::vector<AddressRange>& trusted, uint64_t now_ms);
 
-    // The client buckets one form or hook keeps at most: past it, those full again are
-    // forgotten, and if none is, all of them (a flood from that many addresses at once is
-    // rate_limit's to hold).
+    // A client is an IPv4 address, or an IPv6 /64 (what one host or network is given: an
+    // address of its own per call would otherwise be a bucket of its own per call). One
+    // form or hook keeps at most kMaxClients buckets: past it, those full again are
+    // forgotten, and then the least recently used, down to half.
     static constexpr size_t kMaxClients = 10'000;
 
     // For /metrics: the calls each limited form and hook refused, by (kind, name), from
@@ -54,6 +55,7 @@ class RateLimits {
     struct ClientLimit {
         TokenBucket bucket;
         bool refusing = false;  // told the log; until it admits this client's call again
+        uint64_t last_ms = 0;   // its last call
     };
     struct Limit {
         TokenBucket bucket;
@@ -65,9 +67,13 @@ class RateLimits {
     const Limits& limits() const { return limits_; }
 
   private:
-    // The wait (ms) before the client's bucket has a token; 0: taken.
+    // The wait (ms) before the client's bucket has a token; 0: taken (*taken is the bucket,
+    // for rate_limit's refusal to give the token back).
     uint64_t take_client(Limit& limit, std::string_view kind, const std::string& name,
-                         const std::string& client, const Rates& rates, uint64_t now_ms);
+                         const std::string& client, const Rates& rates, uint64_t now_ms,
+                         TokenBucket** taken);
+    // Makes room for a new client's bucket (kMaxClients).
+    void make_room(Limit& limit, std::string_view kind, const std::string& name, uint64_t now_ms);
     // The 429 for a limit of per_second calls (burst) `scope` ("" or " from each client").
     void refuse(Call& c, const std::string& what, Calls calls, double per_second, double burst,
                 std::string_view scope, uint64_t wait_ms);

@@ -137,6 +137,10 @@ bool TokenBucket::full(uint64_t now_ms) const {
     return tokens_ + elapsed * per_second_ / 1000.0 >= burst_;
 }
 
+void TokenBucket::give_back() {
+    if (started_ && per_second_ > 0) tokens_ = std::min(burst_, tokens_ + 1.0);
+}
+
 CircuitBreaker::CircuitBreaker(int failure_threshold, uint64_t reset_after_ms)
     : threshold_(failure_threshold), reset_after_ms_(reset_after_ms) {}
 

@@ -61,6 +61,8 @@ class TokenBucket {
     // Refilled to its burst by now (or never taken from): the same as a new bucket, so an
     // owner keeping one per client may forget it.
     bool full(uint64_t now_ms) const;
+    // Returns a token taken by a call that another limit then refused.
+    void give_back();
 
   private:
     double per_second_ = 0;

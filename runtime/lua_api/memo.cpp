@@ -46,7 +46,17 @@ void start_remember(lua_State* L, Task* task) {
     std::string_view name = check_memo_name(L);
     std::string value;
     if (!lua_isnoneornil(L, 2)) {
-        Result<std::string> text = json_lua::to_json_text(L, 2);
+        // Bounded while it is encoded: a huge table is refused before it is all text.
+        Result<std::string> text =
+            json_lua::to_json_text(L, 2, json_lua::InvalidUtf8::Refuse, Task::kMaxMemoBytes);
+        if (!text && text.error().kind == ErrorKind::Limit) {
+            push_error_table(L, make_error(ErrorKind::Limit,
+                                           "ferry.step.remember: the value takes more than the " +
+                                               std::to_string(Task::kMaxMemoBytes >> 10) +
+                                               " KiB a step keeps as JSON (remember ids and "
+                                               "names, not documents)"));
+            lua_error(L);
+        }
         if (!text)
             luaL_error(L, "ferry.step.remember: the value cannot be kept as JSON: %s",
                        text.error().message.c_str());
@@ -92,7 +102,11 @@ int step_remember(lua_State* L) {
 int step_remembered(lua_State* L) {
     std::string_view name = check_memo_name(L);
     Task* task = Scheduler::running(L);
-    const std::string* text = task ? task->remembered(name) : nullptr;
+    // Nil here would read as "nothing was remembered" (a coroutine the task made, a hook).
+    if (!task)
+        return luaL_error(L, "ferry.step.remembered is only allowed in a task's own code, not "
+                             "in a coroutine it made or at a module's top level");
+    const std::string* text = task->remembered(name);
     if (!text) {
         lua_pushnil(L);
         return 1;

@@ -75,12 +75,14 @@ return {
     -- Checked before the transitions: a retried step whose transition already happened must
     -- not run it again (a global "all statuses" transition would be offered again, and its
     -- post-functions and notifications would repeat).
-    if same(current, to) then return unchanged() end
+    -- First what an earlier attempt kept: `to` may name the target status too, and then the
+    -- change that attempt made is this step's, to be recorded.
     if planned and same(current, planned.target) then
       ctx.log.info("an earlier attempt of this step made the transition",
                    { issue = ref, transition = planned.transition, status = current })
       return unchanged(true)
     end
+    if same(current, to) then return unchanged() end
     local transitions = jira.transitions(ctx, ref)
     local t = jira.match_transition(transitions, to)
     if t and type(t.to) == "table" and same(current, t.to.name) then return unchanged() end

@@ -777,19 +777,16 @@ steps:
         posts = self.m.requests(path="/rest/api/3/issue/OPS-1/transitions", method="POST")
         self.assertEqual(len(posts), 1, posts)
 
-    def test_a_transition_named_by_its_name_and_made_before_a_crash_is_recognised(self):
-        # A transition is offered only from its source status: the resumed step looked for
-        # "Start Progress" in In Progress, found none and failed, though the stopped process
-        # had made it. The attempt keeps what it is about to send (ctx.remember) before it
-        # sends it; the status that transition leads to tells the resumed step.
+    def transition_made_before_a_crash(self, to):
+        # Killed while the vendor holds the transition, resumed once it has landed: the
+        # issue is in its new status.
         self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
             "    project_key: OPS\n", "    project_key: OPS\n    timeout: 2s\n"))
         self.p.workflow("t", """\
 steps:
   - {id: create, task: ticket.create, integration: jira, with: {summary: "Move me"}}
-  - {id: move, task: ticket.transition, integration: jira, with: {key: "{{ steps.create.output.key }}", to: Start Progress, comment: "work started"}}
-""")
-        # Resumed once the held transition has landed: the issue is in its new status.
+  - {id: move, task: ticket.transition, integration: jira, with: {key: "{{ steps.create.output.key }}", to: %s, comment: "work started"}}
+""" % to)
         doc = self.kill_while_slow("t", "POST", "/rest/api/3/issue/OPS-1/transitions",
                                    delay_ms=1000, before_resume=lambda: time.sleep(1.5))
         self.assertEqual(doc["status"], "succeeded", json.dumps(doc)[:2000])
@@ -806,6 +803,18 @@ steps:
         self.assertEqual(len(moves), 1, diff)
         self.assertIn("To Do", json.dumps(moves[0]))
         self.assertIn("In Progress", json.dumps(moves[0]))
+
+    def test_a_transition_named_by_its_name_and_made_before_a_crash_is_recognised(self):
+        # A transition is offered only from its source status: the resumed step looked for
+        # "Start Progress" in In Progress, found none and failed, though the stopped process
+        # had made it. The attempt keeps what it is about to send (ctx.remember) before it
+        # sends it; the status that transition leads to tells the resumed step.
+        self.transition_made_before_a_crash("Start Progress")
+
+    def test_a_transition_to_a_status_made_before_a_crash_is_on_record(self):
+        # Named by its target status, the resumed step found the issue there and returned
+        # it unchanged, recording no change: the step's one effect was missing from the diff.
+        self.transition_made_before_a_crash("In Progress")
 
     def transition_with_comment(self, method, path):
         self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(

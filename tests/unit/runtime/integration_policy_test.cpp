@@ -101,6 +101,21 @@ TEST_CASE("token bucket: full again once refilled to its burst, as a new one is"
     CHECK(TokenBucket().full(0));
 }
 
+TEST_CASE("token bucket: a token given back is there again, up to the burst", "[integration]") {
+    TokenBucket b(1, 2);
+    CHECK(b.take(0) == 0);
+    CHECK(b.take(0) == 0);
+    CHECK(b.take(0) > 0);
+    b.give_back();
+    CHECK(b.take(0) == 0);
+    b.give_back();
+    b.give_back();  // not past the burst
+    CHECK(b.full(0));
+    CHECK(b.take(0) == 0);
+    CHECK(b.take(0) == 0);
+    CHECK(b.take(0) > 0);
+}
+
 TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[integration]") {
     CircuitBreaker cb(3, 1000);
     CHECK(cb.allow(0));

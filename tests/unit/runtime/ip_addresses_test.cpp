@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include <string>
 #include <vector>
 
@@ -71,33 +73,40 @@ TEST_CASE("ip addresses: a range that is not one says what is wrong", "[ip]") {
           "2001:db8::/32)");
 }
 
-TEST_CASE("client address: the peer, or behind trusted proxies the nearest untrusted hop",
-          "[ip]") {
+TEST_CASE("client address: the peer, or behind trusted proxies the nearest untrusted hop", "[ip]") {
     const auto proxies = ranges({"127.0.0.1", "10.0.0.0/8"});
+    auto client = [&](const char* remote, const char* header,
+                      const std::vector<AddressRange>& trusted) {
+        std::optional<IpAddress> ip = client_address(remote, header, trusted);
+        return ip ? ip->text() : std::string("(none)");
+    };
     SECTION("an untrusted peer is the client, whatever it writes in the header") {
-        CHECK(client_address("198.51.100.7:4711", "203.0.113.5", proxies) == "198.51.100.7");
-        CHECK(client_address("[2001:db8::7]:4711", "", proxies) == "2001:db8::7");
+        CHECK(client("198.51.100.7:4711", "203.0.113.5", proxies) == "198.51.100.7");
+        CHECK(client("[2001:db8::7]:4711", "", proxies) == "2001:db8::7");
     }
     SECTION("a trusted peer: the header names the client") {
-        CHECK(client_address("127.0.0.1:4711", "203.0.113.5", proxies) == "203.0.113.5");
-        CHECK(client_address("127.0.0.1:4711", " 203.0.113.5 ", proxies) == "203.0.113.5");
+        CHECK(client("127.0.0.1:4711", "203.0.113.5", proxies) == "203.0.113.5");
+        CHECK(client("127.0.0.1:4711", " 203.0.113.5 ", proxies) == "203.0.113.5");
     }
     SECTION("read from the right: what the client wrote before the proxies cannot choose") {
-        CHECK(client_address("127.0.0.1:1", "1.1.1.1, 203.0.113.5", proxies) == "203.0.113.5");
-        CHECK(client_address("127.0.0.1:1", "1.1.1.1, 203.0.113.5, 10.2.3.4", proxies) ==
-              "203.0.113.5");
+        CHECK(client("127.0.0.1:1", "1.1.1.1, 203.0.113.5", proxies) == "203.0.113.5");
+        CHECK(client("127.0.0.1:1", "1.1.1.1, 203.0.113.5, 10.2.3.4", proxies) == "203.0.113.5");
     }
     SECTION("every hop trusted: the leftmost") {
-        CHECK(client_address("127.0.0.1:1", "10.9.9.9, 10.1.1.1", proxies) == "10.9.9.9");
+        CHECK(client("127.0.0.1:1", "10.9.9.9, 10.1.1.1", proxies) == "10.9.9.9");
     }
     SECTION("an entry that is no address stops at the hop before it") {
-        CHECK(client_address("127.0.0.1:1", "203.0.113.5, unknown", proxies) == "127.0.0.1");
-        CHECK(client_address("127.0.0.1:1", "junk, 10.1.1.1", proxies) == "10.1.1.1");
+        CHECK(client("127.0.0.1:1", "203.0.113.5, unknown", proxies) == "127.0.0.1");
+        CHECK(client("127.0.0.1:1", "junk, 10.1.1.1", proxies) == "10.1.1.1");
+    }
+    SECTION("an entry may carry a port, as some proxies write it") {
+        CHECK(client("127.0.0.1:1", "203.0.113.5:4711", proxies) == "203.0.113.5");
+        CHECK(client("127.0.0.1:1", "[2001:db8::5]:4711", proxies) == "2001:db8::5");
     }
     SECTION("no trusted proxies: always the peer") {
-        CHECK(client_address("127.0.0.1:1", "203.0.113.5", {}) == "127.0.0.1");
+        CHECK(client("127.0.0.1:1", "203.0.113.5", {}) == "127.0.0.1");
     }
     SECTION("a peer the server could not name has no address") {
-        CHECK(client_address("unknown", "203.0.113.5", proxies).empty());
+        CHECK(client("unknown", "203.0.113.5", proxies) == "(none)");
     }
 }

@@ -71,10 +71,10 @@ void start_remember(lua_State* L, Task* task) {
         push_error_table(L, memo.error());
         lua_error(L);
     }
+    Scheduler* scheduler = Scheduler::of(L);  // before parking: nothing raises after it
     auto op = std::make_unique<RememberOp>();
     std::shared_ptr<bool> waiting = op->waiting;
     task->park(std::move(op));
-    Scheduler* scheduler = Scheduler::of(L);
     (*keeper)(memo.value(), [scheduler, task, waiting](Status kept) {
         if (!*waiting) return;
         *waiting = false;

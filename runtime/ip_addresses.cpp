@@ -88,12 +88,19 @@ Result<AddressRange> parse_address_range(std::string_view text) {
         int prefix = -1;
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
         const int most = ip->v4 ? 32 : 128;
+        // ::ffff:10.0.0.0/104 is 10.0.0.0/8 written as IPv6: its prefix counts 96 more bits.
+        const bool mapped = ip->v4 && text.substr(0, slash).find(':') != std::string_view::npos;
+        const int least = mapped ? 96 : 0;
         if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
-            prefix < 0 || prefix > most)
+            prefix < least || prefix > most + least)
             return make_error(ErrorKind::Validation, "'" + std::string(given) +
                                                          "': the prefix of an " +
-                                                         (ip->v4 ? "IPv4" : "IPv6") +
-                                                         " range is 0 to " + std::to_string(most));
+                                                         (mapped   ? "IPv4-mapped IPv6"
+                                                          : ip->v4 ? "IPv4"
+                                                                   : "IPv6") +
+                                                         " range is " + std::to_string(least) +
+                                                         " to " + std::to_string(most + least));
+        prefix -= least;
         range.prefix = prefix;
         AddressRange exact{*ip, most};
         AddressRange masked = range;
@@ -105,8 +112,9 @@ Result<AddressRange> parse_address_range(std::string_view text) {
         if (!(masked.base == exact.base))
             return make_error(ErrorKind::Validation,
                               "'" + std::string(given) + "' has address bits set past its /" +
-                                  std::to_string(prefix) + " (the range starts at " +
-                                  masked.base.text() + "/" + std::to_string(prefix) + ")");
+                                  std::to_string(prefix + least) + " (the range starts at " +
+                                  (mapped ? "::ffff:" : "") + masked.base.text() + "/" +
+                                  std::to_string(prefix + least) + ")");
     }
     return range;
 }

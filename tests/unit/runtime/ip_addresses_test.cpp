@@ -50,7 +50,10 @@ TEST_CASE("ip addresses: a range holds the addresses its prefix covers", "[ip]")
     CHECK(in("2001:db8::/32", "2001:db8:ffff::1"));
     CHECK_FALSE(in("2001:db8::/32", "2001:db9::1"));
     CHECK(in("::1", "::1"));
-    CHECK(in("10.0.0.0/8", "::ffff:10.1.2.3"));  // a dual-stack socket's form of 10.1.2.3
+    CHECK(in("10.0.0.0/8", "::ffff:10.1.2.3"));    // a dual-stack socket's form of 10.1.2.3
+    CHECK(in("::ffff:10.0.0.0/104", "10.1.2.3"));  // 10.0.0.0/8, written as IPv6
+    CHECK_FALSE(in("::ffff:10.0.0.0/104", "11.1.2.3"));
+    CHECK(in("::ffff:127.0.0.1", "127.0.0.1"));
 }
 
 TEST_CASE("ip addresses: a range that is not one says what is wrong", "[ip]") {
@@ -64,6 +67,12 @@ TEST_CASE("ip addresses: a range that is not one says what is wrong", "[ip]") {
     CHECK(error("::/129") == "'::/129': the prefix of an IPv6 range is 0 to 128");
     CHECK(error("10.0.0.0/") == "'10.0.0.0/': the prefix of an IPv4 range is 0 to 32");
     CHECK(error("10.0.0.0/8x") == "'10.0.0.0/8x': the prefix of an IPv4 range is 0 to 32");
+    CHECK(error("::ffff:10.0.0.0/8") ==
+          "'::ffff:10.0.0.0/8': the prefix of an IPv4-mapped IPv6 range is 96 to 128");
+    CHECK(error("::ffff:10.0.0.0/129") ==
+          "'::ffff:10.0.0.0/129': the prefix of an IPv4-mapped IPv6 range is 96 to 128");
+    CHECK(error("::ffff:10.0.0.1/104") == "'::ffff:10.0.0.1/104' has address bits set past its "
+                                          "/104 (the range starts at ::ffff:10.0.0.0/104)");
     CHECK(error("proxy.local") ==
           "'proxy.local' is not an IP address or a CIDR range (10.0.0.0/8, 2001:db8::/32)");
     CHECK(error("10.0.0.1/8") ==

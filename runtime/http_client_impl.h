@@ -34,15 +34,6 @@ namespace http_detail {
 
 constexpr size_t kMaxHeaderBytes = 256 * 1024;  // all response headers of one transfer
 
-inline std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() &&
-           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-        s.remove_suffix(1);
-    return s;
-}
-
 // The URL as it may appear in a message: credentials and query strings often carry secrets.
 inline std::string redact_url(std::string_view url) {
     std::string_view out = url.substr(0, url.find_first_of("?#"));

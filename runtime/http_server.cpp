@@ -210,6 +210,16 @@ std::string ServerRequest::header(std::string_view name) const {
     return {};
 }
 
+std::string ServerRequest::header_list(std::string_view name) const {
+    std::string all;
+    for (const auto& [n, v] : headers) {
+        if (!iequals(n, name)) continue;
+        if (!all.empty()) all += ", ";
+        all += v;
+    }
+    return all;
+}
+
 bool ServerRequest::has_header(std::string_view name) const {
     for (const auto& h : headers)
         if (iequals(h.first, name)) return true;

@@ -50,6 +50,9 @@ struct ServerRequest {
 
     // The first header with this name (case-insensitive), or empty.
     std::string header(std::string_view name) const;
+    // Every header with this name, in order, as one comma-separated list (a header sent
+    // twice is the same as its values joined: RFC 9110 5.3), or empty.
+    std::string header_list(std::string_view name) const;
     bool has_header(std::string_view name) const;
     // The first query value for this key, or nullopt; all of them in order.
     std::optional<std::string> query_param(std::string_view key) const;

@@ -15,6 +15,16 @@ inline bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+// Without the blanks around it (a header's value, a list entry), and a line's CR LF.
+inline std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+        s.remove_suffix(1);
+    return s;
+}
+
 // ASCII lower case (header names, schemes, hosts); other bytes unchanged.
 inline std::string ascii_lower(std::string_view s) {
     std::string out(s);

@@ -1,5 +1,7 @@
 #include "runtime/ip_addresses.h"
 
+#include "runtime/http_text.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -9,14 +11,6 @@
 namespace ferry {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 bool any_of_ranges(const IpAddress& ip, const std::vector<AddressRange>& ranges) {
     return std::any_of(ranges.begin(), ranges.end(),
@@ -63,15 +57,16 @@ std::string IpAddress::text() const {
     return out;
 }
 
-bool AddressRange::contains(const IpAddress& ip) const {
-    if (ip.v4 != base.v4) return false;
+IpAddress network_of(const IpAddress& ip, int prefix) {
+    IpAddress out = ip;
     // An IPv4 prefix counts from the mapped form's 97th bit.
-    const int bits = base.v4 ? 96 + prefix : prefix;
-    for (int i = 0; i < bits / 8; ++i)
-        if (ip.bytes[size_t(i)] != base.bytes[size_t(i)]) return false;
-    if (bits % 8 == 0) return true;
-    const uint8_t mask = uint8_t(0xff << (8 - bits % 8));
-    return (ip.bytes[size_t(bits / 8)] & mask) == (base.bytes[size_t(bits / 8)] & mask);
+    for (int bit = (ip.v4 ? 96 : 0) + prefix; bit < 128; ++bit)
+        out.bytes[size_t(bit / 8)] &= uint8_t(~(0x80 >> (bit % 8)));
+    return out;
+}
+
+bool AddressRange::contains(const IpAddress& ip) const {
+    return ip.v4 == base.v4 && network_of(ip, prefix) == network_of(base, prefix);
 }
 
 Result<AddressRange> parse_address_range(std::string_view text) {
@@ -100,21 +95,15 @@ Result<AddressRange> parse_address_range(std::string_view text) {
                                                                    : "IPv6") +
                                                          " range is " + std::to_string(least) +
                                                          " to " + std::to_string(most + least));
-        prefix -= least;
-        range.prefix = prefix;
-        AddressRange exact{*ip, most};
-        AddressRange masked = range;
+        range.prefix = prefix - least;
         // Bits past the prefix: is the base the range's own first address?
-        for (int bit = prefix; bit < most; ++bit) {
-            const int at = (ip->v4 ? 96 : 0) + bit;
-            masked.base.bytes[size_t(at / 8)] &= uint8_t(~(0x80 >> (at % 8)));
-        }
-        if (!(masked.base == exact.base))
+        const IpAddress first = network_of(*ip, range.prefix);
+        if (!(first == *ip))
             return make_error(ErrorKind::Validation,
                               "'" + std::string(given) + "' has address bits set past its /" +
-                                  std::to_string(prefix + least) + " (the range starts at " +
-                                  (mapped ? "::ffff:" : "") + masked.base.text() + "/" +
-                                  std::to_string(prefix + least) + ")");
+                                  std::to_string(prefix) + " (the range starts at " +
+                                  (mapped ? "::ffff:" : "") + first.text() + "/" +
+                                  std::to_string(prefix) + ")");
     }
     return range;
 }

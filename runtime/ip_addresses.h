@@ -25,6 +25,10 @@ struct IpAddress {
 // "203.0.113.5", "2001:db8::1"; nullopt for anything else (a port, brackets, a name).
 std::optional<IpAddress> parse_ip(std::string_view text);
 
+// The first address of ip's /prefix: the bits past the prefix cleared (an IPv4 address's
+// prefix counts its own 32 bits). 2001:db8:1:2::7 and 64: 2001:db8:1:2::.
+IpAddress network_of(const IpAddress& ip, int prefix);
+
 // An address or a CIDR range: 10.0.0.0/8, 2001:db8::/32, 127.0.0.1 (a /32).
 struct AddressRange {
     IpAddress base;

@@ -1,6 +1,5 @@
 #include "server/rate_limits.h"
 
-#include "runtime/http_text.h"
 #include "server/api.h"
 #include "server/server_log.h"
 
@@ -11,24 +10,14 @@ namespace ferry::engine::server {
 
 namespace {
 
-// Every X-Forwarded-For header, in order, as one list: a second header is the same as
-// its entries appended to the first (RFC 9110 5.3).
-std::string forwarded_for(const ServerRequest& req) {
-    std::string all;
-    for (const auto& [name, value] : req.headers) {
-        if (!iequals(name, "x-forwarded-for")) continue;
-        if (!all.empty()) all += ", ";
-        all += value;
-    }
-    return all;
-}
-
 // The bucket's key: an IPv4 address, or an IPv6 address's /64.
 std::string client_key(const IpAddress& ip) {
-    if (ip.v4) return ip.text();
-    IpAddress network = ip;
-    std::fill(network.bytes.begin() + 8, network.bytes.end(), uint8_t(0));
-    return network.text() + "/64";
+    return ip.v4 ? ip.text() : network_of(ip, 64).text() + "/64";
+}
+
+// "form 'feedback'": how messages name a limited form or hook.
+std::string limited(std::string_view kind, const std::string& name) {
+    return std::string(kind) + " '" + name + "'";
 }
 
 }  // namespace
@@ -40,12 +29,12 @@ bool RateLimits::admit(Call& c, std::string_view kind, const std::string& name, 
     auto [at, added] = limits_.try_emplace({std::string(kind), name});
     if (added) at->second.bucket = TokenBucket(rates.per_second, rates.burst);
     Limit& limit = at->second;
-    const std::string what = std::string(kind) + " '" + name + "'";
+    const std::string what = limited(kind, name);
     TokenBucket* client_bucket = nullptr;
     if (rates.client_per_second > 0) {
         // No address (a peer the socket could not name): not limited as a client.
         if (std::optional<IpAddress> client =
-                client_address(c.req.remote, forwarded_for(c.req), trusted)) {
+                client_address(c.req.remote, c.req.header_list("x-forwarded-for"), trusted)) {
             if (uint64_t wait_ms = take_client(limit, kind, name, client_key(*client), rates,
                                                now_ms, &client_bucket)) {
                 ++limit.refused;
@@ -97,7 +86,7 @@ uint64_t RateLimits::take_client(Limit& limit, std::string_view kind, const std:
     }
     // Once an episode: a client that keeps calling adds no line for each call.
     if (!mine.refusing)
-        log_.warn(std::string(kind) + " '" + name + "': client " + client +
+        log_.warn(limited(kind, name) + ": client " + client +
                       " is over its client_rate_limit: its calls are answered 429 until its "
                       "bucket refills",
                   {{kind, name}, {"client", client}});
@@ -123,9 +112,8 @@ void RateLimits::make_room(Limit& limit, std::string_view kind, const std::strin
     std::nth_element(by_use.begin(), by_use.begin() + ptrdiff_t(drop), by_use.end());
     for (size_t i = 0; i < drop; ++i)
         limit.clients.erase(by_use[i].second);
-    log_.warn(std::string(kind) + " '" + name + "' calls from more than " +
-                  std::to_string(kMaxClients) + " clients at once: it forgets the " +
-                  std::to_string(drop) +
+    log_.warn(limited(kind, name) + " calls from more than " + std::to_string(kMaxClients) +
+                  " clients at once: it forgets the " + std::to_string(drop) +
                   " least recently seen (rate_limit is what holds a flood from that many)",
               {{kind, name}});
 }

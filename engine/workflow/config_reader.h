@@ -179,9 +179,9 @@ class ConfigReader {
             });
     }
 
-    // `rate_limit: {per_second, burst}`, a token bucket (an integration's requests, a form's
-    // submissions): per_second at least 0.001, burst at least 1.
-    // rate_limit: (or client_rate_limit:, as `key` says) {per_second, burst}.
+    // `rate_limit: {per_second, burst}` (or client_rate_limit:, as `key` says), a token
+    // bucket (an integration's requests, a form's submissions): per_second at least 0.001,
+    // burst at least 1.
     void rate_limit(const YAML::Node& v, const std::string& where, double& per_second,
                     double& burst, const std::string& key = "rate_limit") {
         if (!mapping(v, key)) return;

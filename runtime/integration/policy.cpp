@@ -120,7 +120,7 @@ uint64_t TokenBucket::take(uint64_t now_ms) {
         last_ms_ = now_ms;
     }
     if (now_ms > last_ms_) {
-        tokens_ = std::min(burst_, tokens_ + double(now_ms - last_ms_) * per_second_ / 1000.0);
+        tokens_ = tokens_at(now_ms);
         last_ms_ = now_ms;
     }
     if (tokens_ >= 1.0) {
@@ -131,10 +131,13 @@ uint64_t TokenBucket::take(uint64_t now_ms) {
     return std::max<uint64_t>(1, uint64_t(std::ceil(missing * 1000.0 / per_second_)));
 }
 
+double TokenBucket::tokens_at(uint64_t now_ms) const {
+    if (now_ms <= last_ms_) return tokens_;
+    return std::min(burst_, tokens_ + double(now_ms - last_ms_) * per_second_ / 1000.0);
+}
+
 bool TokenBucket::full(uint64_t now_ms) const {
-    if (!started_ || per_second_ <= 0) return true;
-    const double elapsed = now_ms > last_ms_ ? double(now_ms - last_ms_) : 0;
-    return tokens_ + elapsed * per_second_ / 1000.0 >= burst_;
+    return !started_ || per_second_ <= 0 || tokens_at(now_ms) >= burst_;
 }
 
 void TokenBucket::give_back() {

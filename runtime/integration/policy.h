@@ -65,6 +65,8 @@ class TokenBucket {
     void give_back();
 
   private:
+    // The tokens there are at now_ms, refilled since the last take (at most burst).
+    double tokens_at(uint64_t now_ms) const;
     double per_second_ = 0;
     double burst_ = 0;
     double tokens_ = 0;

@@ -142,33 +142,7 @@ int json_encode(lua_State* L) {
 // [-0, +1|2, m] Bad text is an operational failure: nil and {kind = "validation",
 // message = "invalid JSON: <what> at offset N"} (N counts bytes from 0).
 int json_decode(lua_State* L) {
-    std::string_view text = check_bytes(L, 1);
-    // RapidJSON reads a NUL byte as the end of input and would accept "[1]\0junk"; a raw NUL
-    // is never valid JSON anyway.
-    if (size_t nul = text.find('\0'); nul != std::string_view::npos)
-        return push_validation_failure(L,
-                                       "invalid JSON: NUL byte at offset " + std::to_string(nul));
-    rapidjson::Document doc;
-    Parser parser{text, {}, false};
-    doc.Populate(parser);
-    if (parser.result.IsError()) {
-        std::string what;
-        if (parser.too_deep) {
-            what = "nesting deeper than " + std::to_string(json_lua::kMaxDepth) + " levels";
-        } else {
-            what = rapidjson::GetParseError_En(parser.result.Code());
-            if (!what.empty() && what.back() == '.') what.pop_back();
-        }
-        return push_validation_failure(L, "invalid JSON: " + what + " at offset " +
-                                              std::to_string(parser.result.Offset()));
-    }
-    if (size_t at = lone_low_surrogate_escape_at(text); at != std::string_view::npos) {
-        return push_validation_failure(
-            L, "invalid JSON: a low surrogate escape without a high one at offset " +
-                   std::to_string(at));
-    }
-    json_lua::push(L, doc);
-    return 1;
+    return decode_json_text(L, check_bytes(L, 1));
 }
 
 // json.is_null(v) -> boolean
@@ -198,6 +172,35 @@ int json_array(lua_State* L) {
 }
 
 }  // namespace
+
+int decode_json_text(lua_State* L, std::string_view text) {
+    // RapidJSON reads a NUL byte as the end of input and would accept "[1]\0junk"; a raw NUL
+    // is never valid JSON anyway.
+    if (size_t nul = text.find('\0'); nul != std::string_view::npos)
+        return push_validation_failure(L,
+                                       "invalid JSON: NUL byte at offset " + std::to_string(nul));
+    rapidjson::Document doc;
+    Parser parser{text, {}, false};
+    doc.Populate(parser);
+    if (parser.result.IsError()) {
+        std::string what;
+        if (parser.too_deep) {
+            what = "nesting deeper than " + std::to_string(json_lua::kMaxDepth) + " levels";
+        } else {
+            what = rapidjson::GetParseError_En(parser.result.Code());
+            if (!what.empty() && what.back() == '.') what.pop_back();
+        }
+        return push_validation_failure(L, "invalid JSON: " + what + " at offset " +
+                                              std::to_string(parser.result.Offset()));
+    }
+    if (size_t at = lone_low_surrogate_escape_at(text); at != std::string_view::npos) {
+        return push_validation_failure(
+            L, "invalid JSON: a low surrogate escape without a high one at offset " +
+                   std::to_string(at));
+    }
+    json_lua::push(L, doc);
+    return 1;
+}
 
 int open_json(lua_State* L) {
     static const luaL_Reg kFunctions[] = {

@@ -1,10 +1,9 @@
 // ferry.step.remember / ferry.step.remembered: a task's notes to its later attempts, kept
 // durably by the task's owner (Task::remember; the engine keeps them on the step's record).
 #include "runtime/json_lua.h"
+#include "runtime/lua_api/modules.h"
 #include "runtime/lua_api/task_api.h"
 #include "runtime/scheduler.h"
-
-#include <rapidjson/document.h>
 
 #include <memory>
 #include <string>
@@ -111,13 +110,10 @@ int step_remembered(lua_State* L) {
         lua_pushnil(L);
         return 1;
     }
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(text->data(),
-                                                                                   text->size());
-    if (doc.HasParseError())
+    // Read as ferry.json.decode reads text: the same numbers and limits.
+    if (decode_json_text(L, *text) != 1)
         return luaL_error(L, "ferry.step.remembered: the value kept as '%s' is not JSON",
                           std::string(name).c_str());
-    json_lua::push(L, doc);
     return 1;
 }
 

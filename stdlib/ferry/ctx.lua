@@ -58,9 +58,7 @@ function methods.remember(name, value)
   if not ok then error(err, 2) end
 end
 
-function methods.remembered(name)
-  return step.remembered(name)
-end
+methods.remembered = step.remembered
 
 -- ctx.http{method=, url= | path=, headers=, query=, json= | body=, timeout=,
 --          idempotent=, retry=}

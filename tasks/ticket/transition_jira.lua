@@ -74,9 +74,9 @@ return {
     end
     -- Checked before the transitions: a retried step whose transition already happened must
     -- not run it again (a global "all statuses" transition would be offered again, and its
-    -- post-functions and notifications would repeat).
-    -- First what an earlier attempt kept: `to` may name the target status too, and then the
-    -- change that attempt made is this step's, to be recorded.
+    -- post-functions and notifications would repeat). What an earlier attempt kept comes
+    -- first: `to` may name the target status too, and the change that attempt made is this
+    -- step's, to be recorded.
     if planned and same(current, planned.target) then
       ctx.log.info("an earlier attempt of this step made the transition",
                    { issue = ref, transition = planned.transition, status = current })

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry {
 
@@ -31,19 +32,22 @@ void chunk_budget_hook(lua_State* L, lua_Debug*) {
     }
 }
 
-// The error luaL_loadbufferx left on the stack, popped: "file.lua:12: message" -> a located
-// Validation error.
 // Lua reports a syntax error's line and the token it stopped at ("... near 'x'"), not its
-// column. When that token appears once on the line, its column (in bytes) is certain; when
-// it appears twice, or the error is at <eof>, the column stays unknown (0) rather than
-// point at the wrong one.
-int column_of_near_token(std::string_view text, int line, std::string_view message) {
-    constexpr std::string_view kNear = " near '";
-    const size_t near = message.rfind(kNear);
-    if (near == std::string_view::npos || line < 1 || message.back() != '\'') return 0;
-    const size_t start = near + kNear.size();
-    if (message.size() <= start + 1) return 0;
-    const std::string_view token = message.substr(start, message.size() - 1 - start);
+// column, so the column is found here (1-based, in bytes):
+// - at the end of the text ("near <eof>"): just past the line's last byte;
+// - a token that appears once on its line: there;
+// - a token that appears several times: the first occurrence whose text, cut just after
+//   it, fails with the same message. Lua parses left to right, so the text up to the
+//   token it stopped at fails at that token as the whole text did, while one cut after an
+//   earlier occurrence either loads or fails at its end;
+// - otherwise (a message that names no token): the line's first non-blank byte.
+bool is_name_byte(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+int syntax_error_column(lua_State* L, const std::string& chunkname, std::string_view text, int line,
+                        std::string_view message, std::string_view body) {
+    if (line < 1) return 0;
     size_t begin = 0;
     for (int l = 1; l < line; ++l) {
         begin = text.find('\n', begin);
@@ -51,13 +55,45 @@ int column_of_near_token(std::string_view text, int line, std::string_view messa
         ++begin;
     }
     const size_t end = text.find('\n', begin);
-    const std::string_view row =
+    std::string_view row =
         text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
-    const size_t at = row.find(token);
-    if (at == std::string_view::npos || row.find(token, at + 1) != std::string_view::npos) return 0;
-    return int(at) + 1;
+    if (!row.empty() && row.back() == '\r') row.remove_suffix(1);
+    const size_t first_byte = row.find_first_not_of(" \t");
+    const int fallback = first_byte == std::string_view::npos ? 1 : int(first_byte) + 1;
+    if (body.ends_with(" near <eof>")) return int(row.size()) + 1;
+
+    constexpr std::string_view kNear = " near '";
+    const size_t near = body.rfind(kNear);
+    if (near == std::string_view::npos || body.back() != '\'' ||
+        body.size() <= near + kNear.size() + 1)
+        return fallback;
+    const std::string_view token =
+        body.substr(near + kNear.size(), body.size() - 1 - near - kNear.size());
+    std::vector<size_t> places;
+    for (size_t at = row.find(token); at != std::string_view::npos; at = row.find(token, at + 1)) {
+        // "end" inside "ending" is not the token.
+        const bool cut_before = at > 0 && is_name_byte(token.front()) && is_name_byte(row[at - 1]);
+        const size_t after = at + token.size();
+        const bool cut_after =
+            after < row.size() && is_name_byte(token.back()) && is_name_byte(row[after]);
+        if (!cut_before && !cut_after) places.push_back(at);
+    }
+    if (places.empty()) return fallback;
+    if (places.size() == 1) return int(places[0]) + 1;
+    for (size_t at : places) {
+        const std::string_view prefix = text.substr(0, begin + at + token.size());
+        const int status =
+            luaL_loadbufferx(L, prefix.data(), prefix.size(), chunkname.c_str(), "t");
+        const char* again = status == LUA_OK ? nullptr : lua_tostring(L, -1);
+        const bool same = again && message == again;
+        lua_pop(L, 1);
+        if (same) return int(at) + 1;
+    }
+    return fallback;
 }
 
+// The error luaL_loadbufferx left on the stack, popped: "file.lua:12: message" -> a located
+// Validation error.
 Error load_error(lua_State* L, const std::string& chunkname, std::string_view text) {
     std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load chunk";
     lua_pop(L, 1);
@@ -72,8 +108,13 @@ Error load_error(lua_State* L, const std::string& chunkname, std::string_view te
         if (colon != std::string::npos) {
             where.line = std::atoi(msg.c_str() + file.size() + 1);
             body = msg.substr(colon + 2 <= msg.size() ? colon + 2 : colon);
-            where.column = column_of_near_token(text, where.line, body);
+            where.column = syntax_error_column(L, chunkname, text, where.line, msg, body);
         }
+    }
+    if (where.line < 1) {
+        // Not a position in the text (a binary chunk refused): the file as a whole.
+        where.line = 1;
+        where.column = 1;
     }
     where.file = file;
     return make_error(ErrorKind::Validation, body, where);

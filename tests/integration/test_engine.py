@@ -2231,7 +2231,7 @@ class Validation(EngineTest):
         "lua_script": ("steps:\n  - {id: a, task: log, with: {message: first}}\n"
                        "  - id: b\n    task: lua\n    with:\n      script: |\n"
                        "        local n = 1\n        if n then return n\n", (6, 7),
-                       ["step 'b' with.script: Lua syntax error (line 3 of the script)",
+                       ["step 'b' with.script: Lua syntax error (line 3, column 1 of the script)",
                         "'end' expected"]),
         # `{{ }}` in a script is Lua taken as written: the error says so.
         "lua_script_braces": ("inputs: {code: {type: string}}\nsteps:\n  - id: d\n"
@@ -2375,16 +2375,16 @@ return {
         self.p.workflow("uses", "steps:\n  - {id: a, task: custom.broken}\n")
         p = self.p.ferry("validate", data=False)
         self.assertEqual(p.returncode, 2)
-        # '=' appears twice on line 4: no column rather than a wrong one (it was 1).
-        self.assertRegex(p.stdout, r"tasks/custom/broken\.lua:4: [^\n]*near '='")
+        # '=' appears twice on line 4: the second, where Lua stopped (no column was given).
+        self.assertRegex(p.stdout, r"tasks/custom/broken\.lua:4:15: [^\n]*near '='")
         # And so when validate is given the file or its folder (it said 4:1: there).
         for target in ("tasks/custom/broken.lua", "tasks"):
             one = self.p.ferry("validate", target, data=False)
             self.assertEqual(one.returncode, 2, one.stdout + one.stderr)
-            self.assertRegex(one.stdout, r"tasks/custom/broken\.lua:4: [^\n]*near '='")
+            self.assertRegex(one.stdout, r"tasks/custom/broken\.lua:4:15: [^\n]*near '='")
         r = self.p.ferry("run", "uses")
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertRegex(r.stderr, r"tasks/custom/broken\.lua:4: ")
+        self.assertIn("tasks/custom/broken.lua:4:15: ", r.stderr)
         self.assertRegex(r.stderr, r"workflows/uses\.yaml:2:\d+: unknown task 'custom.broken'")
 
     def test_task_files_that_load_badly_are_reported_not_waited_for(self):

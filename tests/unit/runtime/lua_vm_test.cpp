@@ -47,27 +47,35 @@ TEST_CASE("lua vm: print outside any task goes to untasked_output, with no level
     CHECK(seen[0] == std::pair<std::string, std::string>{"", "loading\t42"});
 }
 
-TEST_CASE("lua vm: a syntax error's column is the token Lua stopped at, when it is unique",
-          "[runtime][lua_vm]") {
+TEST_CASE("lua vm: a syntax error's column is the token Lua stopped at", "[runtime][lua_vm]") {
     LuaVM vm;
-    // ')' once on line 2: its column is certain.
+    auto column_of = [&](const std::string& text) {
+        auto checked = vm.check_syntax("=s.script", text);
+        REQUIRE_FALSE(checked);
+        INFO(checked.error().message);
+        return std::pair(checked.error().location->line, checked.error().location->column);
+    };
+    const int top = lua_gettop(vm.state());
+    // ')' once on line 2.
     auto once = vm.check_syntax("=a.script", "local a = 1\nx = a )\n");
     REQUIRE_FALSE(once);
-    INFO(once.error().message);
     CHECK(once.error().message.find("near ')'") != std::string::npos);
-    CHECK(once.error().location->line == 2);
-    CHECK(once.error().location->column == 7);
     CHECK(once.error().describe().rfind("a.script:2:7: ", 0) == 0);
-    // '=' twice on the line: which one Lua means is not known, so no column is claimed.
-    auto twice = vm.check_syntax("=b.script", "local b = = 2\n");
-    REQUIRE_FALSE(twice);
-    INFO(twice.error().message);
-    CHECK(twice.error().message.find("near '='") != std::string::npos);
-    CHECK(twice.error().location->column == 0);
-    CHECK(twice.error().describe().rfind("b.script:1: ", 0) == 0);
-    // At the end of the text there is no token to find.
-    auto eof = vm.check_syntax("=c.script", "if x then\n");
-    REQUIRE_FALSE(eof);
-    CHECK(eof.error().message.find("<eof>") != std::string::npos);
-    CHECK(eof.error().location->column == 0);
+    // '=' twice on the line: the second, where Lua stopped (not the first, as a search finds).
+    CHECK(column_of("local b = = 2\n") == std::pair(1, 11));
+    CHECK(column_of("local t = { 1, 2,, 3 }\n") == std::pair(1, 18));
+    CHECK(column_of("x = f(a, b))\n") == std::pair(1, 12));
+    // The same name earlier on the line, inside a longer name and as a whole one.
+    CHECK(column_of("local ending, e = 1 end\n") == std::pair(1, 21));
+    CHECK(column_of("local function f() return end end end\n") == std::pair(1, 31));
+    // A string token: Lua names the text it read.
+    CHECK(column_of("x = 'a' 'a'\n") == std::pair(1, 9));
+    // At the end of the text: just past the last line's last byte.
+    CHECK(column_of("if x then\n") == std::pair(2, 1));
+    CHECK(column_of("if x then") == std::pair(1, 10));
+    CHECK(column_of("x = 'abc") == std::pair(1, 9));  // "unfinished string near <eof>"
+    // A message naming no token: the line's first non-blank byte.
+    CHECK(column_of("  goto nowhere\n") == std::pair(2, 1));  // Lua's line: where it knew
+    // The searches leave the stack as it was.
+    CHECK(lua_gettop(vm.state()) == top);
 }

@@ -55,10 +55,23 @@ Status check_secret_syntax(std::string_view text) {
     // "${env:A}${env:B}" or "Bearer ${env:T}" would otherwise go out as written.
     if (mentions && (!ref || ref->name.find('}') != std::string_view::npos ||
                      ref->name.find("${") != std::string_view::npos)) {
+        // Named by its references only: the text around them may be a literal secret.
+        std::string refs;
+        for (size_t at = text.find("${"); at != std::string_view::npos;
+             at = text.find("${", at + 2)) {
+            const std::string_view rest = text.substr(at);
+            if (!rest.starts_with("${env:") && !rest.starts_with("${file:")) continue;
+            const size_t scheme_end = rest.find(':') + 1;
+            const size_t stop = rest.find_first_of("}$ \t\r\n", scheme_end);
+            refs += refs.empty() ? "" : ", ";
+            refs += stop != std::string_view::npos && rest[stop] == '}'
+                        ? std::string(rest.substr(0, stop + 1))
+                        : std::string(rest.substr(0, scheme_end)) + "... (not closed)";
+        }
         return make_error(ErrorKind::Validation,
-                          "'" + std::string(text) +
-                              "': a secret is exactly one reference, ${env:NAME} or "
-                              "${file:PATH}, with nothing around it");
+                          "a secret is exactly one reference, ${env:NAME} or ${file:PATH}, "
+                          "with nothing around it (this value has text beside " +
+                              refs + "; the value is not shown)");
     }
     if (!ref) return ok_status();
     if (ref->scheme != "env" && ref->scheme != "file") {

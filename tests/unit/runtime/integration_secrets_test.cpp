@@ -74,6 +74,17 @@ TEST_CASE("an empty secret or a folder is refused before anything is sent", "[se
     CHECK_FALSE(check_secret_syntax("${file:/a} "));
     CHECK(check_secret_syntax("${env:A}"));
     CHECK(check_secret_syntax("literal"));
+    // The refusal names the references, never the text beside them (a literal secret).
+    Status mixed = check_secret_syntax("hunter2${env:X}");
+    REQUIRE_FALSE(mixed);
+    CHECK(mixed.error().message ==
+          "a secret is exactly one reference, ${env:NAME} or ${file:PATH}, with nothing "
+          "around it (this value has text beside ${env:X}; the value is not shown)");
+    Status unclosed = check_secret_syntax("${env:PASShunter2 ${file:/run/k}");
+    REQUIRE_FALSE(unclosed);
+    CHECK(unclosed.error().message.find("hunter2") == std::string::npos);
+    CHECK(unclosed.error().message.find("${env:... (not closed), ${file:/run/k}") !=
+          std::string::npos);
 }
 
 TEST_CASE("the redactor replaces longest values first and ignores tiny ones", "[secrets]") {

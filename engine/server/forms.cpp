@@ -237,12 +237,16 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
         }
         const Value* v = submitted.dict_obj().find(f.name);
         // An empty list for a multi-choice is an answer ("none of them"), not a missing
-        // value: the default does not replace it; a required one needs at least one choice.
+        // value: the default does not replace it; a required one needs at least one choice,
+        // one with min_length that many (the page sends the empty list when none is picked).
         bool none_chosen =
             f.type == "multi-choice" && v && v->is_sequence() && v->list_obj().items.empty();
         if (none_chosen) {
             if (f.required)
                 out.errors.emplace_back(f.name, "is required: choose at least one");
+            else if (f.min_length && *f.min_length > 0)
+                out.errors.emplace_back(f.name, "has 0 items; the minimum is " +
+                                                    std::to_string(*f.min_length));
             else
                 inputs.set(str(f.name), Value::list());
             continue;

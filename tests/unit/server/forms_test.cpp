@@ -66,6 +66,33 @@ TEST_CASE("submission: every field error at once", "[forms]") {
           std::pair<std::string, std::string>{"extra", "is not a field of this form"});
 }
 
+TEST_CASE("submission: a multi-choice with min_length takes no empty answer", "[forms]") {
+    auto r = workflow::load_project_config_text(R"(forms:
+  pick:
+    workflow: w
+    fields:
+      - {name: m, type: multi-choice, choices: [x, y, z], min_length: 1, max_length: 2}
+      - {name: free, type: multi-choice, choices: [x, y]}
+)",
+                                                "ferry.yaml");
+    REQUIRE(r.ok());
+    const auto& form = r.config.form_specs.at(0);
+    // None picked (the page sends the empty list): refused as the schema's minItems says.
+    FormOutcome none = check_submission(form, tmpl::value_from_json(R"({"m":[],"free":[]})"));
+    REQUIRE(none.errors.size() == 1);
+    CHECK(none.errors[0] ==
+          std::pair<std::string, std::string>{"m", "has 0 items; the minimum is 1"});
+    // Not given at all: an optional field, as in JSON Schema.
+    FormOutcome absent = check_submission(form, tmpl::value_from_json(R"({})"));
+    CHECK(absent.errors.empty());
+    FormOutcome three = check_submission(form, tmpl::value_from_json(R"({"m":["x","y","z"]})"));
+    REQUIRE(three.errors.size() == 1);
+    CHECK(three.errors[0].first == "m");
+    FormOutcome one = check_submission(form, tmpl::value_from_json(R"({"m":["y"]})"));
+    CHECK(one.errors.empty());
+    CHECK(to_json_text(one.inputs) == R"({"m":["y"]})");
+}
+
 TEST_CASE("submission: a list for a single-valued field is a type error, not a missing value",
           "[forms]") {
     // `"risk": []` used to read as "not given", so the default (low) was silently taken.

@@ -182,6 +182,43 @@ bool colour_wanted() {
     return !(no_color && *no_color) && !(term && std::string_view(term) == "dumb");
 }
 
+// Where a JSON text that parses does not make a value (value_from_json_document's two
+// refusals), so its message has a place: the first value nested 513 levels deep, or an
+// integer from 2^63 to 2^64 (beyond that RapidJSON reads a float). npos if neither is found.
+size_t unfit_json_offset(std::string_view text) {
+    constexpr int kMaxDepth = 512;
+    int depth = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':') continue;
+        if (c == ']' || c == '}') {
+            --depth;
+            continue;
+        }
+        if (depth > kMaxDepth) return i;
+        if (c == '[' || c == '{') {
+            ++depth;
+        } else if (c == '"') {
+            for (++i; i < text.size() && text[i] != '"'; ++i)
+                if (text[i] == '\\') ++i;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t end = i;
+            bool whole = true;
+            while (end < text.size() && std::strchr("-+.eE0123456789", text[end])) {
+                if (text[end] == '.' || text[end] == 'e' || text[end] == 'E') whole = false;
+                ++end;
+            }
+            const std::string_view digits = text.substr(i, end - i);
+            const bool past_int64 =
+                digits.size() == 19 ? digits > "9223372036854775807" : digits.size() == 20;
+            if (whole && c != '-' && past_int64 &&
+                (digits.size() < 20 || digits <= "18446744073709551615"))
+                return i;
+            i = end - 1;
+        }
+    }
+    return std::string_view::npos;
+}
 }  // namespace
 
 std::optional<std::string> read_argument_file(const std::string& path) {
@@ -240,11 +277,9 @@ std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::str
         return std::nullopt;
     }
     rapidjson::Document doc;
-    // NaN and Infinity are Python's json, which `ferry render` follows; workflow inputs are
-    // JSON proper (a required number given NaN was recorded as null).
-    constexpr unsigned kStrict = tmpl::kJsonReadFlags & ~unsigned(rapidjson::kParseNanAndInfFlag);
-    JsonParse parsed = nan_allowed ? parse_json_noting_repeats<tmpl::kJsonReadFlags>(doc, text)
-                                   : parse_json_noting_repeats<kStrict>(doc, text);
+    JsonParse parsed = nan_allowed
+                           ? parse_json_noting_repeats<tmpl::kJsonReadFlags>(doc, text)
+                           : parse_json_noting_repeats<tmpl::kJsonInputReadFlags>(doc, text);
     if (parsed.syntax.IsError()) {
         print_at(path, text, parsed.syntax.Offset(),
                  std::string("invalid JSON: ") + rapidjson::GetParseError_En(parsed.syntax.Code()));
@@ -261,8 +296,12 @@ std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::str
     try {
         value = tmpl::value_from_json_document(doc);
     } catch (const tmpl::TemplateError& e) {
-        // It parses but does not fit (an integer beyond 64 bits, nesting too deep): no place.
-        std::fprintf(stderr, "%s: invalid JSON: %s\n", path.c_str(), e.message().c_str());
+        // It parses but does not fit (an integer beyond 64 bits, nesting too deep).
+        const size_t at = unfit_json_offset(text);
+        if (at != std::string_view::npos)
+            print_at(path, text, at, "invalid JSON: " + e.message());
+        else
+            std::fprintf(stderr, "%s: invalid JSON: %s\n", path.c_str(), e.message().c_str());
         return std::nullopt;
     }
     if (!value.is_dict()) {

@@ -14,6 +14,10 @@ namespace ferry::tmpl {
 inline constexpr unsigned kJsonReadFlags = rapidjson::kParseFullPrecisionFlag |
                                            rapidjson::kParseNanAndInfFlag |
                                            rapidjson::kParseIterativeFlag;
+// Workflow inputs are JSON proper: NaN and Infinity (Python's json, which `ferry render`
+// follows) have no JSON form, and a number given as NaN was recorded as null.
+inline constexpr unsigned kJsonInputReadFlags =
+    kJsonReadFlags & ~unsigned(rapidjson::kParseNanAndInfFlag);
 
 // A parsed document as a Value: ints stay ints, keys keep their order (a repeated key keeps
 // its last value). Raises TemplateError, without a location, for an integer beyond 64 bits

@@ -566,6 +566,7 @@ namespace {
 // A JSON value given on the command line, as --inputs-file reads one: a key twice in one
 // object is refused (runtime/json_repeats.h) rather than read as the last one.
 struct CliJson {
+    bool is_json = false;  // the text parses, whether or not it makes a value
     bool repeated_key = false;
     std::optional<tmpl::Value> value;
     std::string problem;  // why there is no value
@@ -574,11 +575,12 @@ struct CliJson {
 CliJson cli_json(const std::string& text) {
     CliJson out;
     rapidjson::Document doc;
-    JsonParse parsed = parse_json_noting_repeats<tmpl::kJsonReadFlags>(doc, text);
+    JsonParse parsed = parse_json_noting_repeats<tmpl::kJsonInputReadFlags>(doc, text);
     if (parsed.syntax.IsError()) {
         out.problem = syntax_problem_at_byte(parsed.syntax);
         return out;
     }
+    out.is_json = true;
     if (parsed.repeated) {
         out.repeated_key = true;
         out.problem = "the key '" + parsed.repeated->key + "' appears twice in one object " +
@@ -603,8 +605,14 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
                                                      "': a byte that is not UTF-8 at offset " +
                                                      std::to_string(bad));
     auto fail = [&](const std::string& expected, const std::string& detail = {}) {
+        // A long value is shown by its start: the message is for a person.
+        constexpr size_t kShown = 80;
+        const std::string got = text.size() <= kShown
+                                    ? "'" + text + "'"
+                                    : "'" + text.substr(0, utf8_cut(text, kShown)) + "...' (" +
+                                          std::to_string(text.size()) + " bytes)";
         return make_error(ErrorKind::Validation, "input '" + spec.name + "': expected " + expected +
-                                                     ", got '" + text + "'" + detail);
+                                                     ", got " + got + detail);
     };
     std::string_view t = text;
     while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front())))
@@ -654,10 +662,12 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
         return fail(expected);
     }
     if (type == "any") {
-        // Text that is not JSON is the text itself; JSON with a key twice is a mistake.
+        // Text that is not JSON is the text itself; JSON with a key twice, nested past the
+        // limit or with an integer past 64 bits is a mistake, not text.
         CliJson v = cli_json(text);
         if (v.value) return *v.value;
         if (v.repeated_key) return fail("JSON with each key once", " (" + v.problem + ")");
+        if (v.is_json) return fail("JSON Ferry can take", " (" + v.problem + ")");
     }
     return tmpl::Value::string(text);
 }

@@ -3852,8 +3852,15 @@ steps:
         big.write_text('{"i": 9223372036854775808}')
         p = self.p.ferry("run", "i", "--inputs-file", str(big))
         self.assertEqual(p.returncode, 2)
-        self.assertEqual(p.stderr.strip(), "%s: invalid JSON: integer 9223372036854775808 does "
-                                           "not fit in 64 bits" % big)  # no made-up 0:0
+        self.assertEqual(p.stderr.strip(), "%s:1:7: invalid JSON: integer 9223372036854775808 "
+                                           "does not fit in 64 bits" % big)
+        # Nesting past the limit: placed at the first value too deep (it had no place).
+        deep = self.p.dir / "deep.json"
+        deep.write_text('{"i":\n' + "[" * 600 + "]" * 600 + "}")
+        p = self.p.ferry("run", "i", "--inputs-file", str(deep))
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(p.stderr.strip(), "%s:2:513: invalid JSON: JSON nesting deeper than "
+                                           "512 levels" % deep)
         bad = self.p.dir / "bad.json"
         bad.write_text('{"i": 1,\n "j": }')
         p = self.p.ferry("run", "i", "--inputs-file", str(bad))

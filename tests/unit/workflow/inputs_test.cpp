@@ -419,6 +419,21 @@ TEST_CASE("convert_cli_input converts text to the declared type", "[workflow][in
     CHECK(err(array, R"([{"k": 1, "k": 1}])").find("the key 'k' appears twice") !=
           std::string::npos);
     CHECK(err(any, R"({"x": 1, "x": 2})").find("the key 'x' appears twice") != std::string::npos);
+
+    // NaN and Infinity are no JSON: refused in an array or object, plain text for `any`.
+    CHECK(err(object, R"({"v": Infinity})") ==
+          "input 'meta': expected a JSON object, got '{\"v\": Infinity}' (invalid JSON at byte 6: "
+          "Invalid value.)");
+    CHECK(err(array, "[NaN]").find("expected a JSON array") != std::string::npos);
+    CHECK(ok(any, "NaN").str() == "NaN");
+    CHECK(ok(any, "-Infinity").str() == "-Infinity");
+    // JSON that parses but makes no value is refused for `any` too (it was kept as text),
+    // and a long value is shown by its start.
+    const std::string deep = std::string(600, '[') + std::string(600, ']');
+    CHECK(err(any, deep) == "input 'x': expected JSON Ferry can take, got '" +
+                                std::string(80, '[') +
+                                "...' (1200 bytes) (JSON nesting deeper than 512 levels)");
+    CHECK(err(any, "[9223372036854775808]").find("does not fit in 64 bits") != std::string::npos);
 }
 
 TEST_CASE("a pattern is matched after max_length, and on values of bounded length",

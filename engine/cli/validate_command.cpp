@@ -28,7 +28,10 @@ constexpr const char* kValidateUsage =
     "references, dependency cycles, invalid expressions, defaults of the wrong type), task\n"
     "files (Lua syntax), templates (Jinja2 syntax) and ferry.yaml. Without PATH, the whole\n"
     "project (a folder with none of ferry.yaml, workflows/, tasks/ and templates/ is not one:\n"
-    "exit 2). Every problem is printed as FILE:LINE:COL: message, in file name order.\n"
+    "exit 2). With PATHs, those files and folders: a file under templates/ is a template,\n"
+    "workflows/samples/ is skipped, and elsewhere a file goes by its name (.yaml/.yml/.json\n"
+    "a workflow, .lua a task, .j2/.jinja/.jinja2 a template, ferry.yaml the configuration).\n"
+    "Every problem is printed as FILE:LINE:COL: message, in file name order.\n"
     "\n"
     "Exit status: 0 when everything is valid, 2 otherwise.\n";
 
@@ -39,6 +42,7 @@ bool ends_with(const std::string& s, const char* suffix) {
 
 struct Checker {
     engine::App& app;
+    fs::path root;  // the project folder, resolved: what a file is depends on where it lies
     std::vector<std::string> problems;
     size_t files = 0;
     std::vector<std::pair<std::string, std::string>> named;  // workflow name, file
@@ -119,14 +123,10 @@ struct Checker {
         Result<int> chunk = app.vm.load_chunk("@" + path, *text);
         if (!chunk) {
             const Error& e = chunk.error();
-            // Lua names the line; the column is known only when the token it stopped at is
-            // unique on that line (runtime/lua_vm.cpp): FILE:LINE: alone otherwise, as the
-            // project's own check (engine/core/catalog.cpp) prints it, not a column 1 that
-            // would point at the wrong token.
-            int line = e.location && e.location->line > 0 ? e.location->line : 1;
-            int column = e.location ? e.location->column : 0;
-            add(path + ":" + std::to_string(line) +
-                (column > 0 ? ":" + std::to_string(column) : std::string()) + ": " + e.message);
+            const int line = e.location && e.location->line > 0 ? e.location->line : 1;
+            const int column = e.location && e.location->column > 0 ? e.location->column : 1;
+            add(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
+                e.message);
         }
     }
 
@@ -148,16 +148,44 @@ struct Checker {
             add(problem);
     }
 
-    // named: given on the command line, where a file of no kind ferry checks is a mistake
-    // (inside a folder it is simply not ours).
-    // Whether path() checks a file of this name (a workflow, task, template or ferry.yaml).
-    static bool checked_name(const std::string& p) {
-        for (const char* ext : {".yaml", ".yml", ".json", ".lua", ".j2", ".jinja", ".jinja2"})
-            if (ends_with(p, ext)) return true;
-        return false;
+    enum class Kind { Config, Workflow, Task, Template, Sample, Unknown };
+
+    // What a file is, by the project folder it lies in: everything under templates/ is a
+    // template (a payload.json, a report.md), workflows/samples/ holds inputs files, and
+    // only the project's own ferry.yaml is its configuration. A file outside those folders
+    // (named on the command line) goes by its name. Decided by the path from the project
+    // root, so a project under /srv/samples/ or a workflow named deploy-ferry.yaml is what
+    // it is.
+    Kind kind_of(const fs::path& file) const {
+        const std::string name = file.filename().string();
+        std::vector<std::string> parts;
+        const fs::path from_root = file.lexically_relative(root);
+        if (!from_root.empty() && *from_root.begin() != "..")
+            for (const fs::path& part : from_root)
+                parts.push_back(part.string());
+        const auto has_extension = [&](std::initializer_list<const char*> extensions) {
+            return std::any_of(extensions.begin(), extensions.end(),
+                               [&](const char* ext) { return ends_with(name, ext); });
+        };
+        const bool workflow_name = has_extension({".yaml", ".yml", ".json"});
+        if (parts.size() == 1 && name == "ferry.yaml") return Kind::Config;
+        if (parts.size() > 1 && parts[0] == "templates") return Kind::Template;
+        if (parts.size() > 2 && parts[0] == "workflows" && parts[1] == "samples")
+            return Kind::Sample;
+        if (parts.size() > 1 && parts[0] == "workflows")
+            return workflow_name ? Kind::Workflow : Kind::Unknown;
+        if (parts.size() > 1 && parts[0] == "tasks")
+            return has_extension({".lua"}) ? Kind::Task : Kind::Unknown;
+        if (name == "ferry.yaml") return Kind::Config;
+        if (workflow_name) return Kind::Workflow;
+        if (has_extension({".lua"})) return Kind::Task;
+        if (has_extension({".j2", ".jinja", ".jinja2"})) return Kind::Template;
+        return Kind::Unknown;
     }
 
-    void path(const std::string& p, const std::string& template_root = {}, bool named = false) {
+    // named: given on the command line, where a file of no kind ferry checks is a mistake
+    // (inside a folder it is simply not ours).
+    void path(const std::string& p, bool named = false) {
         std::error_code ec;
         if (fs::is_directory(p, ec)) {
             // In name order, not the directory's: the same checkout listed its problems in
@@ -171,8 +199,9 @@ struct Checker {
             for (const fs::directory_entry& entry : entries) {
                 std::error_code type_ec;
                 if (entry.is_regular_file(type_ec)) {
-                    path(entry.path().string(), template_root);
-                } else if (!entry.is_directory(type_ec) && checked_name(entry.path().string())) {
+                    path(entry.path().string());
+                } else if (!entry.is_directory(type_ec) &&
+                           kind_of(absolute_of(entry.path())) != Kind::Unknown) {
                     // Skipped by every loader: a file the project seems to have, but does not.
                     bool dangling = entry.is_symlink(type_ec) && !fs::exists(entry.path(), type_ec);
                     add(entry.path().string() + ":1:1: " +
@@ -186,23 +215,30 @@ struct Checker {
             add(p + ":1:1: no such file or folder");
             return;
         }
-        // The folder resolved, the file's own name kept: the same file reached through a
-        // linked folder is one file, while a symbolic link to a file is a workflow of its
-        // own (run and serve find it by its own name).
-        fs::path written = fs::absolute(p, ec);
-        fs::path key = fs::weakly_canonical(written.parent_path(), ec) / written.filename();
+        const fs::path key = absolute_of(p);
         if (!checked.insert(key.string()).second) return;
-        if (ends_with(p, "ferry.yaml"))
-            config_file(p);
-        else if (ends_with(p, ".yaml") || ends_with(p, ".yml") || ends_with(p, ".json")) {
-            if (p.find("/samples/") == std::string::npos) workflow_file(p);
-        } else if (ends_with(p, ".lua"))
-            lua_file(p);
-        else if (ends_with(p, ".j2") || ends_with(p, ".jinja") || ends_with(p, ".jinja2"))
-            template_file(p, fs::path(p).filename().string());
-        else if (named)
-            add(p + ":1:1: not a file ferry checks (a workflow .yaml/.yml/.json, a task .lua, "
-                    "a template .j2/.jinja/.jinja2, or ferry.yaml)");
+        switch (kind_of(key)) {
+        case Kind::Config: config_file(p); break;
+        case Kind::Workflow: workflow_file(p); break;
+        case Kind::Task: lua_file(p); break;
+        case Kind::Template: template_file(p, fs::path(p).filename().string()); break;
+        case Kind::Sample: break;
+        case Kind::Unknown:
+            if (named)
+                add(p + ":1:1: not a file ferry checks (a workflow .yaml/.yml/.json, a task "
+                        ".lua, a template .j2/.jinja/.jinja2 or any file under templates/, "
+                        "or ferry.yaml)");
+            break;
+        }
+    }
+
+    // The folder resolved, the file's own name kept: the same file reached through a linked
+    // folder is one file, while a symbolic link to a file is a workflow of its own (run and
+    // serve find it by its own name).
+    static fs::path absolute_of(const fs::path& p) {
+        std::error_code ec;
+        fs::path written = fs::absolute(p, ec);
+        return fs::weakly_canonical(written.parent_path(), ec) / written.filename();
     }
 };
 
@@ -229,8 +265,31 @@ int validate_command(int argc, char** argv) {
     common.tolerate_config_problems = true;
     auto app = open_app(common, false, &task_problems);
     if (!app) return 2;
-    Checker c{*app, {}, 0, {}, {}};
-    if (paths.empty()) {
+    std::error_code root_ec;
+    const fs::path project_root = fs::weakly_canonical(fs::absolute(common.project), root_ec);
+    // A folder named that is the project is the whole project; another project's folder
+    // would be checked against this project's tasks, workflows and integrations.
+    const bool root_named = std::erase_if(paths, [&](const std::string& p) {
+                                std::error_code ec;
+                                return fs::is_directory(p, ec) &&
+                                       fs::weakly_canonical(fs::absolute(p), ec) == project_root;
+                            }) > 0;
+    for (const std::string& p : paths) {
+        std::error_code ec;
+        const fs::path dir(p);
+        if (fs::is_directory(dir, ec) &&
+            (fs::exists(dir / "ferry.yaml", ec) || fs::is_directory(dir / "workflows", ec))) {
+            std::fprintf(stderr,
+                         "ferry validate: %s is a Ferry project of its own, not a folder of %s: "
+                         "check it with `ferry validate --project %s`\n",
+                         printable(p, true).c_str(), printable(project_root.string(), true).c_str(),
+                         printable(p, true).c_str());
+            return 2;
+        }
+    }
+    const bool whole_project = paths.empty() || root_named;
+    Checker c{*app, project_root, {}, 0, {}, {}};
+    if (whole_project) {
         // Run from the wrong folder, validate checked Ferry's built-in tasks and passed: a
         // CI step that never looked at the project.
         std::error_code ec;
@@ -251,16 +310,23 @@ int validate_command(int argc, char** argv) {
         for (const auto& d : task_problems)
             c.add(d.describe());
         // symlink_status: a dangling or looping link is a ferry.yaml that cannot be read.
-        if (fs::symlink_status(root / "ferry.yaml", ec).type() != fs::file_type::not_found)
+        if (fs::symlink_status(root / "ferry.yaml", ec).type() != fs::file_type::not_found) {
+            c.checked.insert(Checker::absolute_of(root / "ferry.yaml").string());
             c.config_file((root / "ferry.yaml").string());
+        }
+        for (const char* folder : {"workflows", "templates", "tasks"}) {
+            // A file where a folder belongs hides the project's files from every command.
+            if (fs::exists(root / folder, ec) && !fs::is_directory(root / folder, ec))
+                c.add((root / folder).string() + ":1:1: not a folder, so no " + folder +
+                      " are loaded from it");
+        }
         for (const char* folder : {"workflows", "templates"}) {
             if (fs::is_directory(root / folder, ec)) c.path((root / folder).string());
         }
         c.files += app->catalog.all().size();
-    } else {
-        for (const std::string& p : paths)
-            c.path(p, {}, true);
     }
+    for (const std::string& p : paths)
+        c.path(p, true);
     c.workflow_names();
     // What a file holds is shown, not obeyed: a name with an escape sequence or a CR in it
     // rewrote the terminal's line.

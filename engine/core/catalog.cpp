@@ -449,13 +449,8 @@ void TaskCatalog::load(LuaVM& vm, const Project& project,
         Result<int> chunk = vm.load_chunk("@" + rel, text);
         if (!chunk) {
             const Error& e = chunk.error();
-            // The column is known when the token Lua stopped at is unique on its line;
-            // otherwise FILE:LINE: alone, as for an inline script's syntax error.
-            const int column = e.location ? e.location->column : 0;
-            workflow::Diagnostic d =
-                diag(rel, e.location ? e.location->line : 0, e.message, column);
-            if (column <= 0) d.mark.column = 0;
-            problems.push_back(std::move(d));
+            problems.push_back(diag(rel, e.location ? e.location->line : 0, e.message,
+                                    e.location ? e.location->column : 0));
             continue;
         }
         Result<int> def = vm.run_chunk(chunk.value());

@@ -2954,6 +2954,51 @@ steps:
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn("1 file checked, no problems", p.stderr)
 
+    def test_what_a_file_is_depends_on_the_folder_it_lies_in(self):
+        # By the path from the project root, not by a name's look: a project under a
+        # folder named samples/ had every workflow skipped, a workflow named
+        # deploy-ferry.yaml was checked as the configuration, and templates not named .j2
+        # were checked as workflows (payload.json) or not at all (report.md).
+        nested = self.p.dir / "samples" / "proj"
+        (nested / "workflows" / "samples").mkdir(parents=True)
+        (nested / "templates").mkdir()
+        (nested / "workflows" / "broken.yaml").write_text(
+            "steps:\n  - {id: a, task: nosuch, with: {message: x}}\n")
+        (nested / "workflows" / "deploy-ferry.yaml").write_text(
+            "steps: [{id: a, task: log, with: {message: x}}]\n")
+        (nested / "workflows" / "samples" / "inputs.json").write_text('{"x": 1}\n')
+        (nested / "templates" / "payload.json").write_text('{"text": {{ msg | tojson }}}')
+        (nested / "templates" / "report.md").write_text("Hi {{ x }")
+        p = subprocess.run([FERRY, "validate", "--project", str(nested)], capture_output=True,
+                           text=True, timeout=TIMEOUT, cwd=str(self.p.dir))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(p.stdout.splitlines(), [
+            "%s/workflows/broken.yaml:2:19: unknown task 'nosuch'" % nested,
+            "%s/templates/report.md:1:9: unexpected '}'" % nested], p.stdout)
+        # Named, a template is one whatever its name; so is a folder of them.
+        for target in ("templates/report.md", "templates"):
+            one = subprocess.run([FERRY, "validate", target], capture_output=True, text=True,
+                                 timeout=TIMEOUT, cwd=str(nested))
+            self.assertEqual(one.returncode, 2)
+            self.assertEqual(one.stdout, "templates/report.md:1:9: unexpected '}'\n")
+        # The project's own folder named is the whole project.
+        whole = subprocess.run([FERRY, "validate", "."], capture_output=True, text=True,
+                               timeout=TIMEOUT, cwd=str(nested))
+        self.assertEqual(len(whole.stdout.splitlines()), 2, whole.stdout)
+        # Another project's folder is not checked against this project's tasks and workflows.
+        other = self.p.ferry("validate", str(nested), data=False)
+        self.assertEqual(other.returncode, 2)
+        self.assertEqual(other.stdout, "")
+        self.assertIn("is a Ferry project of its own", other.stderr)
+        self.assertIn("ferry validate --project %s" % nested, other.stderr)
+
+    def test_a_file_where_a_project_folder_belongs_is_a_problem(self):
+        shutil.rmtree(self.p.dir / "workflows")
+        (self.p.dir / "workflows").write_text("steps: []\n")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("workflows:1:1: not a folder, so no workflows are loaded from it", p.stdout)
+
     def test_a_subworkflow_name_never_reads_a_file_outside_workflows(self):
         # A name from the inputs must not become a way to read (and echo) any file.
         secret = self.p.dir / "secret.txt"

@@ -295,10 +295,17 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                             " (step '" + u->key + "' of this one): decide it there"};
             }
         }
-        // A step that has not started yet has no unit; it exists all the same.
-        if (run->wf->find_step(step_id_of(step_key)))
-            return {Refusal::NotWaiting,
-                    "step '" + step_key + "' is not waiting for approval (not started)"};
+        // A step that has not started yet has no unit; it exists all the same. An item
+        // ("ok[9]") exists only as one its for_each step made: every item has its unit once
+        // the step fans out, so one not among them (past the list, "ok[-1]", "ok[00]") is
+        // no step, nor is an item of a step without for_each.
+        if (const workflow::Step* def = run->wf->find_step(step_id_of(step_key))) {
+            const bool item = step_key.size() > def->id.size();
+            const StepState& st = run->steps[size_t(def - run->wf->steps.data())];
+            if (!item || (!def->for_each.empty() && !st.fan_out))
+                return {Refusal::NotWaiting,
+                        "step '" + step_key + "' is not waiting for approval (not started)"};
+        }
         return {Refusal::NoSuchStep,
                 "execution " + execution_id + " has no step '" + step_key + "'"};
     }

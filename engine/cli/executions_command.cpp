@@ -180,7 +180,8 @@ int list(const AppOpener& open_store, int argc, char** argv) {
             Value v = tmpl::value_from_json(r);
             f.cursor = field(v, "id");
             if (json) {
-                std::printf("%s%s", printed++ ? "," : "", r.c_str());
+                std::printf("%s%s", printed++ ? "," : "",
+                            engine::execution_summary_json(r).c_str());
                 continue;
             }
             ++printed;

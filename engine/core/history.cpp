@@ -63,6 +63,15 @@ std::string shown_fields_text(const std::string& record) {
     return json_object_of(*members, kShownFields);
 }
 
+}  // namespace
+
+std::string execution_summary_json(const std::string& execution_record) {
+    std::string text = shown_fields_text(execution_record);
+    return text.empty() ? to_json_text(execution_fields(execution_record)) : text;
+}
+
+namespace {
+
 // `{` + the shown fields + `"steps":{`: what comes before the step entries. shown_size: see
 // execution_json.
 std::string execution_head(const std::string& execution_record, size_t shown_size) {
@@ -71,8 +80,7 @@ std::string execution_head(const std::string& execution_record, size_t shown_siz
         text.assign(execution_record, 0, shown_size);
         text += '}';
     } else {
-        text = shown_fields_text(execution_record);
-        if (text.empty()) text = to_json_text(execution_fields(execution_record));
+        text = execution_summary_json(execution_record);
     }
     text.pop_back();  // the closing brace: "steps" goes last
     text += text.size() > 1 ? R"(,"steps":{)" : R"("steps":{)";

@@ -31,6 +31,11 @@ std::string execution_json(const std::string& execution_record,
                            const std::vector<store::KeyedJson>& step_records,
                            size_t shown_size = 0);
 
+// An execution record's fields users see (execution_json's, without the steps), compact: an
+// entry of an execution list. The record's bookkeeping (its workflow file's path, the
+// definition's hash, the owning process) is not shown.
+std::string execution_summary_json(const std::string& execution_record);
+
 // An execution's step records in key order, read a page at a time (each page in a read
 // transaction of its own): a for_each of 40,000 items is never all in memory.
 class StepRecords {

@@ -389,21 +389,26 @@ void Api::handle(ServerRequest& req, Responder res) {
             call.error(404, "not_found", "no such endpoint: " + req.path);
         return;
     }
-    // Every parameter is read as one value: given twice, readers (a proxy, a cache, this
-    // server) may disagree on which counts, as for a repeated Last-Event-ID.
+    if (match->browser_post && wants_page(req))
+        call.answer_with_page = Call::Page::Submit;
+    else if (match->pattern == "/forms/{name}" && accepts_html(req))
+        call.answer_with_page = Call::Page::Form;
+    // Every parameter the route reads is read as one value: given twice, readers (a proxy, a
+    // cache, this server) may disagree on which counts, as for a repeated Last-Event-ID.
+    // Others are not this server's (a link's ?utm_source= on a form's page, a sender's own
+    // on a hook), and under /api/v1/ refused as unknown below.
     if (req.query.size() > 1) {
         std::unordered_set<std::string_view> seen;
         for (const auto& [name, value] : req.query) {
-            if (seen.insert(name).second) continue;
+            const bool read =
+                std::any_of(match->doc.params.begin(), match->doc.params.end(),
+                            [&](const ParamDoc& p) { return p.in == "query" && p.name == name; });
+            if (!read || seen.insert(name).second) continue;
             call.error(400, "bad_request",
                        "query parameter '" + name + "' is given more than once");
             return;
         }
     }
-    if (match->browser_post && wants_page(req))
-        call.answer_with_page = Call::Page::Submit;
-    else if (match->pattern == "/forms/{name}" && accepts_html(req))
-        call.answer_with_page = Call::Page::Form;
     bool basic = false;
     call.role = authenticate(req, &call.caller, &basic);
     // The access log says who asked (an audit of decisions and cancels needs it) and which

@@ -169,7 +169,8 @@ void list_executions(Api& api, Call& c) {
         auto found = api.app().store->list_executions(f);
         if (!found) return c.error(500, "storage", found.error().message);
         for (const std::string& row : found.value()) {
-            out += (listed ? "," : "") + row;
+            out += listed ? "," : "";
+            out += execution_summary_json(row);
             ++listed;
             Value v = tmpl::value_from_json(row);
             if (const Value* id = v.dict_obj().find("id")) last_id = std::string(id->str());

@@ -435,6 +435,16 @@ steps:
         status, rest = self.s.json("GET", "/api/v1/executions?limit=2&cursor=" + page["next_cursor"],
                                    role="viewer")
         self.assertEqual([e["id"] for e in rest["executions"]], [ids[0]])
+        # An entry is what GET /api/v1/executions/{id} shows of it, without its steps: not
+        # the record's bookkeeping (the workflow file's path on the server, its hash, owner).
+        status, one = self.s.json("GET", "/api/v1/executions/" + ids[0], role="viewer")
+        self.assertEqual(status, 200, one)
+        del one["steps"]
+        listed = [e for e in self.s.json("GET", "/api/v1/executions", role="viewer")[1]
+                  ["executions"] if e["id"] == ids[0]]
+        self.assertEqual(listed, [one])
+        for hidden in ("file", "definition_hash", "owner", "depth", "inputs_redacted"):
+            self.assertNotIn(hidden, listed[0])
         status, none = self.s.json("GET", "/api/v1/executions?status=failed", role="viewer")
         self.assertEqual(none["executions"], [])
         self.assertEqual(self.s.json("GET", "/api/v1/executions?limit=0", role="viewer")[0], 400)
@@ -465,8 +475,12 @@ steps:
         # Only to a caller the endpoint would answer.
         status, doc = self.s.json("GET", "/api/v1/workflows?verbose=1")
         self.assertEqual(status, 401, doc)
-        # A form's page may be reached by a link that adds its own.
+        # A form's page may be reached by a link that adds its own, even twice (a parameter
+        # the route does not read is not checked for repeats: it was refused with 400).
         status, _, _ = self.s.request("GET", "/forms/nope?utm_source=mail", role="viewer")
+        self.assertEqual(status, 404)
+        status, _, _ = self.s.request("GET", "/forms/nope?utm_source=a&utm_source=b",
+                                      role="viewer")
         self.assertEqual(status, 404)
         # An empty segment is no endpoint: a proxy allowing by prefix matches the raw path.
         status, doc = self.s.json("GET", "//api/v1//executions", role="viewer")
@@ -1804,6 +1818,15 @@ steps:
         self.assertEqual(body["error"]["message"],
                          "step 'approve' runs for each item: decide its items one by one "
                          "(waiting: approve[0], approve[1])")
+        # An item the step did not make is no step (it said 409 "not started" while the
+        # execution ran, and 404 once it ended).
+        for key in ("approve[9]", "approve[-1]", "approve[00]"):
+            status, body = self.s.json(
+                "POST", "/api/v1/executions/%s/steps/%s/approve" % (exec_id, key), {},
+                role="operator")
+            self.assertEqual(status, 404, body)
+            self.assertEqual(body["error"]["message"],
+                             "execution %s has no step '%s'" % (exec_id, key))
         for key, decision in (("approve%5B0%5D", "approve"), ("approve[1]", "reject")):
             status, body = self.s.json(
                 "POST", "/api/v1/executions/%s/steps/%s/%s" % (exec_id, key, decision), {},

@@ -35,7 +35,10 @@ std::string number_text(double d) {
 // What a datetime-local control can show: "YYYY-MM-DDTHH:MM:SS[.fff]" without an offset.
 // Ferry reads a datetime without one as UTC, so a value with an offset is shown in UTC.
 std::string datetime_local_text(const std::string& text) {
-    Result<int64_t> ms = parse_rfc3339_ms(text);
+    // Read as the submit reads it: 10:00+02:00 (no seconds) is valid there, and a control
+    // given it as written shows nothing.
+    const std::string normalized = workflow::normalize_datetime(text);
+    Result<int64_t> ms = parse_rfc3339_ms(normalized.empty() ? text : normalized);
     if (!ms) return text;
     std::string utc = rfc3339(ms.value());  // ...T09:00:00.000Z
     utc.pop_back();

@@ -70,6 +70,41 @@ bool valid_date(std::string_view s) {
     return d <= days[m - 1] + (m == 2 && leap ? 1 : 0);
 }
 
+std::optional<Value> parse_number(const std::string& text_given, bool integer) {
+    // "+5" is 5 as "5" is (from_chars takes no '+'; strtod would make it 5.0).
+    std::string_view text = text_given;
+    if (text.size() > 1 && text[0] == '+' && text[1] != '-' && text[1] != '+')
+        text.remove_prefix(1);
+    if (text.empty()) return std::nullopt;
+    int64_t i = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
+    if (ec == std::errc() && end == text.data() + text.size()) return Value::integer(i);
+    if (integer && ec == std::errc::result_out_of_range) return std::nullopt;
+    errno = 0;
+    char* stop = nullptr;
+    const std::string whole(text);
+    double d = std::strtod(whole.c_str(), &stop);
+    // An underflow (1e-400) is 0, as the same number in a JSON body reads; an overflow
+    // is refused.
+    if (*stop || (errno == ERANGE && std::abs(d) > 1) || !std::isfinite(d) ||
+        whole.find_first_of("xXpP") != std::string::npos)
+        return std::nullopt;
+    return Value::floating(d);
+}
+
+std::string choice_text(const Value& v) {
+    if (v.is_string()) return std::string(v.str());
+    if (v.is_int()) return std::to_string(v.as_int());
+    return {};
+}
+
+Status check_choice(const FormField& f, const std::string& s) {
+    if (std::find(f.choices.begin(), f.choices.end(), s) != f.choices.end()) return ok_status();
+    return problem("'" + s + "' is not one of the choices (" + detail::join(f.choices) + ")");
+}
+
+}  // namespace
+
 // RFC 3339 date-time, or an HTML datetime-local value ("2026-01-31T10:00", no offset,
 // taken as UTC). Returns the RFC 3339 text, seconds included, or "" when invalid.
 std::string normalize_datetime(std::string_view s) {
@@ -110,41 +145,6 @@ std::string normalize_datetime(std::string_view s) {
     std::snprintf(buf, sizeof buf, "%.10sT%02d:%02d:%02d", s.data(), hh, mm, ss);
     return buf + frac + zone;
 }
-
-std::optional<Value> parse_number(const std::string& text_given, bool integer) {
-    // "+5" is 5 as "5" is (from_chars takes no '+'; strtod would make it 5.0).
-    std::string_view text = text_given;
-    if (text.size() > 1 && text[0] == '+' && text[1] != '-' && text[1] != '+')
-        text.remove_prefix(1);
-    if (text.empty()) return std::nullopt;
-    int64_t i = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
-    if (ec == std::errc() && end == text.data() + text.size()) return Value::integer(i);
-    if (integer && ec == std::errc::result_out_of_range) return std::nullopt;
-    errno = 0;
-    char* stop = nullptr;
-    const std::string whole(text);
-    double d = std::strtod(whole.c_str(), &stop);
-    // An underflow (1e-400) is 0, as the same number in a JSON body reads; an overflow
-    // is refused.
-    if (*stop || (errno == ERANGE && std::abs(d) > 1) || !std::isfinite(d) ||
-        whole.find_first_of("xXpP") != std::string::npos)
-        return std::nullopt;
-    return Value::floating(d);
-}
-
-std::string choice_text(const Value& v) {
-    if (v.is_string()) return std::string(v.str());
-    if (v.is_int()) return std::to_string(v.as_int());
-    return {};
-}
-
-Status check_choice(const FormField& f, const std::string& s) {
-    if (std::find(f.choices.begin(), f.choices.end(), s) != f.choices.end()) return ok_status();
-    return problem("'" + s + "' is not one of the choices (" + detail::join(f.choices) + ")");
-}
-
-}  // namespace
 
 const std::vector<std::string>& form_field_types() {
     static const std::vector<std::string> types = {"string",   "text",   "number",       "integer",

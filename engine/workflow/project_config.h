@@ -143,6 +143,9 @@ const std::vector<std::string>& form_field_types();
 // without an offset are taken as UTC and come back as RFC 3339. Errors are one sentence
 // for the person filling the form (Validation).
 Result<tmpl::Value> convert_form_value(const FormField& field, const tmpl::Value& given);
+// A datetime field's text as convert_form_value reads it (RFC 3339, seconds optional, or a
+// datetime-local value taken as UTC) in RFC 3339 with seconds; "" when it is not one.
+std::string normalize_datetime(std::string_view text);
 
 // The event types the engine emits, for `events:` and the API.
 const std::vector<std::string>& engine_event_types();

@@ -236,6 +236,25 @@ TEST_CASE("page: a datetime says it is read as UTC, and every page carries its o
     CHECK_FALSE(sent.values.dict_obj().find(kSubmissionKeyField));
 }
 
+TEST_CASE("page: a datetime given back is shown in UTC, with or without its seconds", "[forms]") {
+    auto form = sample();
+    auto shown_window = [&](const std::string& given) {
+        std::string html =
+            form_page(form, tmpl::value_from_json(R"({"window":")" + given + "\"}"), {});
+        const std::string attr =
+            "id=\"f-window\" name=\"window\" required aria-required=\"true\" value=\"";
+        size_t at = html.find(attr);
+        REQUIRE(at != std::string::npos);
+        at += attr.size();
+        return html.substr(at, html.find('"', at) - at);
+    };
+    // The submit takes an offset without seconds; the control shows it (it showed nothing).
+    CHECK(shown_window("2026-12-08T10:00+02:00") == "2026-12-08T08:00:00");
+    CHECK(shown_window("2026-12-08T10:00:00+02:00") == "2026-12-08T08:00:00");
+    CHECK(shown_window("2026-12-08T10:00") == "2026-12-08T10:00:00");
+    CHECK(shown_window("nonsense") == "nonsense");  // shown as typed, beside its error
+}
+
 TEST_CASE("page: ids that cannot collide, every error of a field beside it", "[forms]") {
     auto r = workflow::load_project_config_text(R"(forms:
   f:

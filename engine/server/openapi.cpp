@@ -25,6 +25,19 @@ constexpr const char* kSchemas = R"json({
       "description": "invalid_form: the problem of each field (20 names that are not fields at most)"},
     "unlisted": {"type": "integer",
       "description": "invalid_form: names that are not fields past the 20 listed"}}},
+  "ExecutionOutcome": {"type": "object", "required": ["id", "status"],
+    "description": "what an anonymous caller learns of the execution it started (a public form, a verify: none hook): not its inputs or steps",
+    "properties": {
+      "id": {"type": "string"}, "status": {"$ref": "#/components/schemas/ExecutionStatus"},
+      "dry_run": {"type": "boolean"},
+      "outputs": {"nullable": true, "description": "the workflow's outputs once it succeeded"},
+      "idempotent_replay": {"type": "boolean"}}},
+  "HookDecision": {"type": "object", "required": ["execution_id", "step", "decision", "by"],
+    "description": "a resume hook's answer: the decision taken",
+    "properties": {
+      "execution_id": {"type": "string"}, "step": {"type": "string"},
+      "decision": {"type": "string", "enum": ["approved", "rejected"]},
+      "by": {"type": "string"}}},
   "Accepted": {"type": "object", "required": ["id", "status"], "properties": {
     "id": {"type": "string"}, "status": {"type": "string"},
     "idempotent_replay": {"type": "boolean"}}},

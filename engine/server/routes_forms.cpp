@@ -237,11 +237,18 @@ void submit(Api& api, Call& c) {
 // pages for a browser, 401/403 for a protected form.
 std::vector<Api::ResponseDoc> submit_responses() {
     std::vector<Api::ResponseDoc> out = start_responses();
+    out[0].description =
+        "?wait=: the execution, ended in time (to an anonymous submitter of a public form: its "
+        "id, status, dry_run and outputs only)";
+    out[0].schema = R"({"anyOf": [{"$ref": "#/components/schemas/Execution"},)"
+                    R"( {"$ref": "#/components/schemas/ExecutionOutcome"}]})";
     out.push_back({401, "", "", ""});
     out.push_back({403, "", "", ""});
     out.push_back({404, "", "", ""});
     out.push_back({415, "", "", ""});
-    out.push_back({429, "over the form's rate_limit or client_rate_limit; Retry-After says when to try again", "", ""});
+    out.push_back(
+        {429, "over the form's rate_limit or client_rate_limit; Retry-After says when to try again",
+         "", ""});
     return out;
 }
 

@@ -231,9 +231,14 @@ std::vector<Api::ResponseDoc> hook_responses() {
     out[0].description =
         "?wait=: the execution, ended in time (a verify: none hook: its id, status, dry_run and "
         "outputs only); a resume hook: the decision";
+    out[0].schema = R"({"anyOf": [{"$ref": "#/components/schemas/Execution"},)"
+                    R"( {"$ref": "#/components/schemas/ExecutionOutcome"},)"
+                    R"( {"$ref": "#/components/schemas/HookDecision"}]})";
     for (int status : {401, 403, 404, 409})
         out.push_back({status, "", "", ""});
-    out.push_back({429, "over the hook's rate_limit or client_rate_limit; Retry-After says when to try again", "", ""});
+    out.push_back(
+        {429, "over the hook's rate_limit or client_rate_limit; Retry-After says when to try again",
+         "", ""});
     return out;
 }
 

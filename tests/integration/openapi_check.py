@@ -1,5 +1,5 @@
 """A value against an OpenAPI 3.0 schema (the subset /api/v1/openapi.json uses: $ref,
-allOf, type, nullable, enum, required, properties, additionalProperties, items), so that
+allOf, anyOf, type, nullable, enum, required, properties, additionalProperties, items), so that
 the tests hold the server's answers to the document it publishes. Standard library only.
 
     problems(schema, value, document) -> ["$.steps.a.status: ...", ...]
@@ -29,6 +29,11 @@ def problems(schema, value, document, at="$"):
     out = []
     for part in schema.get("allOf", []):
         out += problems(part, value, document, at)
+    if "anyOf" in schema:
+        found = [problems(part, value, document, at) for part in schema["anyOf"]]
+        if all(found):
+            out.append("%s: matches none of anyOf (%s)" % (
+                at, "; ".join(", ".join(f) for f in found)))
     if value is None:
         if not schema.get("nullable") and ("type" in schema or "enum" in schema):
             out.append("%s: null, and the schema does not say nullable" % at)

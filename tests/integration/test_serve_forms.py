@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve_util import Server, listening_url, tokens_yaml  # noqa: E402
+import openapi_check as oa  # noqa: E402
 
 FERRY = None
 SERVER = None  # the running ferry serve: {"proc", "base", "dir"}
@@ -625,6 +626,39 @@ class Requesters(unittest.TestCase):
                                   {"accept": True, "level": "bb"}, token=OPERATOR)
         self.assertEqual(status, 200, body)
         self.assertIn("steps", json.loads(body))
+
+    def test_outcome_and_decision_answers_hold_to_the_published_schemas(self):
+        # The document declared every 200 of a form or hook an Execution, which an outcome
+        # ({id, status, dry_run, outputs}) or a resume hook's decision is not.
+        _, _, text = request("GET", "/api/v1/openapi.json")
+        doc = json.loads(text)
+
+        def holds(path, documented, status, answer):
+            schema = oa.answer_schema(doc, documented, "post", status)
+            self.assertIsNotNone(schema, documented)
+            self.assertEqual(oa.problems(schema, answer, doc), [], (path, answer))
+        answers = [("/api/v1/forms/review/submit?wait=10s", {"accept": True, "level": "aa"},
+                    None),
+                   ("/api/v1/forms/review/submit?wait=10s", {"accept": True, "level": "aa"},
+                    OPERATOR),
+                   ("/hooks/open?wait=10s", {"ref": "v1"}, None)]
+        for path, body, token in answers:
+            status, _, text = request("POST", path, body, token=token)
+            self.assertEqual(status, 200, text)
+            documented = "/hooks/{name}" if path.startswith("/hooks/") else \
+                "/api/v1/forms/{name}/submit"
+            holds(path, documented, 200, json.loads(text))
+        status, _, text = request("POST", "/api/v1/workflows/gated/executions", {"inputs": {}},
+                                  token=OPERATOR)
+        exec_id = json.loads(text)["id"]
+        wait_waiting(exec_id)
+        status, _, text = request("POST", "/hooks/approvals", {
+            "execution_id": exec_id, "step": "approve", "decision": "approved"})
+        self.assertEqual(status, 200, text)
+        holds("/hooks/approvals", "/hooks/{name}", 200, json.loads(text))
+        # And the checker tells them apart (a test of the test).
+        schema = oa.answer_schema(doc, "/hooks/{name}", "post", 200)
+        self.assertTrue(oa.problems(schema, {"id": "x"}, doc))
 
     def test_another_sites_page_cannot_submit_a_public_form(self):
         form = "message=from+elsewhere"

@@ -279,13 +279,18 @@ Role Api::authenticate(const ServerRequest& req, std::string* caller, bool* basi
     *basic = false;
     std::string auth = req.header("authorization");
     std::string token;
+    // RFC 9110: the scheme, then one or more spaces.
+    auto credentials = [&](size_t scheme) {
+        const size_t at = auth.find_first_not_of(' ', scheme);
+        return std::string_view(auth).substr(at == std::string::npos ? auth.size() : at);
+    };
     if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {
-        token = auth.substr(7);
+        token = credentials(7);
     } else if (auth.size() > 6 && strncasecmp(auth.c_str(), "Basic ", 6) == 0) {
         // A browser cannot send a bearer token; it asks for a user name and password when
         // a form answers 401 with a Basic challenge. The password is the token; the user
         // name is not checked (the token's own name is the caller).
-        std::optional<std::string> pair = crypto::base64_decode(std::string_view(auth).substr(6));
+        std::optional<std::string> pair = crypto::base64_decode(credentials(6));
         size_t colon = pair ? pair->find(':') : std::string::npos;
         if (colon == std::string::npos) return Role::None;
         token = pair->substr(colon + 1);
@@ -304,6 +309,17 @@ Role Api::authenticate(const ServerRequest& req, std::string* caller, bool* basi
 }
 
 namespace {
+
+// Why credentials sent were not taken, for the 401: a scheme other than Bearer and Basic
+// ("Token X") or Basic without a password was told "the bearer token is not valid".
+std::string refused_credentials(const std::string& auth) {
+    if (strncasecmp(auth.c_str(), "Bearer ", 7) == 0) return "the bearer token is not valid";
+    if (strncasecmp(auth.c_str(), "Basic ", 6) != 0)
+        return "the Authorization header's scheme is neither Bearer nor Basic (send "
+               "Authorization: Bearer TOKEN)";
+    return "the Basic credentials are not valid (the password is the token: NAME:TOKEN in "
+           "base64)";
+}
 
 // A query parameter the API route does not read: a typo (`?staus=failed`) would otherwise
 // answer as if no filter had been asked for. Only under /api/v1/: a form's page or a hook
@@ -431,6 +447,16 @@ void Api::handle(ServerRequest& req, Responder res) {
                    {kBearerChallenge});
         return;
     }
+    // Credentials given where none are needed (a public form) are still checked: a portal
+    // with a mistyped token was served as anonymous, and lost its name in trigger_info and
+    // its own Idempotency-Key space. Not Basic, which a browser sends by itself and may
+    // hold from before a token was replaced: a public form takes that visitor as anyone.
+    if (match->browser_post && call.role == Role::None && !basic &&
+        !req.header("authorization").empty()) {
+        call.error(401, "unauthorized", refused_credentials(req.header("authorization")),
+                   {kBearerChallenge});
+        return;
+    }
     // A form's submit from another site's page, with the browser's saved credentials or
     // none: a public form needs none, so any page a visitor opens could file requests
     // through their browser (an intranet portal's form, the quick start's on 127.0.0.1).
@@ -447,7 +473,8 @@ void Api::handle(ServerRequest& req, Responder res) {
         std::vector<std::pair<std::string, std::string>> challenges{kBearerChallenge};
         if (reading) challenges.push_back(kBasicChallenge);
         if (call.role == Role::None && !req.header("authorization").empty())
-            call.error(401, "unauthorized", "the bearer token is not valid", challenges);
+            call.error(401, "unauthorized", refused_credentials(req.header("authorization")),
+                       challenges);
         else if (call.role == Role::None)
             call.error(401, "unauthorized",
                        "this endpoint needs a bearer token (role " +

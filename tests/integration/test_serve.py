@@ -6,6 +6,7 @@ history, metrics, the OpenAPI document, malformed requests, and restarts.
     python3 tests/integration/test_serve.py path/to/ferry [TestName ...]
 """
 import hashlib
+import base64
 import json
 import os
 import re
@@ -141,6 +142,22 @@ class RoleMatrix(ServeTest):
                                          headers={"Authorization": "Bearer nope"})
         self.assertEqual(status, 401)
         self.assertIn("not valid", json.loads(data)["error"]["message"])
+        # Another scheme is told so (it was "the bearer token is not valid" too); one or
+        # more spaces may follow the scheme (RFC 9110).
+        from serve_util import TOKENS
+        for auth, message in (
+                ("Token " + TOKENS["viewer"], "the Authorization header's scheme is neither "
+                 "Bearer nor Basic (send Authorization: Bearer TOKEN)"),
+                ("Basic " + base64.b64encode(TOKENS["viewer"].encode()).decode(),
+                 "the Basic credentials are not valid (the password is the token: "
+                 "NAME:TOKEN in base64)")):
+            status, _, data = self.s.request("GET", "/api/v1/workflows",
+                                             headers={"Authorization": auth})
+            self.assertEqual(status, 401, data)
+            self.assertEqual(json.loads(data)["error"]["message"], message)
+        status, _, data = self.s.request("GET", "/api/v1/workflows",
+                                         headers={"Authorization": "Bearer   " + TOKENS["viewer"]})
+        self.assertEqual(status, 200, data)
 
 
 class IntegrationCheck(ServeTest):

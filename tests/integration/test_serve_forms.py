@@ -660,6 +660,23 @@ class Requesters(unittest.TestCase):
         schema = oa.answer_schema(doc, "/hooks/{name}", "post", 200)
         self.assertTrue(oa.problems(schema, {"id": "x"}, doc))
 
+    def test_a_token_that_matches_nothing_is_refused_even_where_none_is_needed(self):
+        # Served as anonymous, a program with a mistyped token lost its name and its own
+        # Idempotency-Key space; a browser's saved Basic credentials are still taken as
+        # anyone's (a browser sends them by itself, perhaps from before a token changed).
+        status, headers, text = request("POST", "/api/v1/forms/feedback/submit",
+                                        {"message": "hi"}, token="mistyped")
+        self.assertEqual(status, 401, text)
+        self.assertEqual(json.loads(text)["error"]["message"], "the bearer token is not valid")
+        self.assertIn("Bearer", headers.get("www-authenticate", ""))
+        stale = {"Authorization": "Basic " + base64.b64encode(b"me:old-token").decode()}
+        status, _, text = request("POST", "/api/v1/forms/feedback/submit", {"message": "hi"},
+                                  headers=stale)
+        self.assertEqual(status, 202, text)
+        status, _, text = request("POST", "/api/v1/forms/feedback/submit", {"message": "hi"},
+                                  token=OPERATOR)
+        self.assertEqual(status, 202, text)
+
     def test_another_sites_page_cannot_submit_a_public_form(self):
         form = "message=from+elsewhere"
         for cross in ({"Origin": "https://evil.example"},

@@ -105,7 +105,9 @@ constexpr const char* kSchemas = R"json({
   "IntegrationList": {"type": "object", "required": ["integrations"], "properties": {
     "integrations": {"type": "array", "items": {"$ref": "#/components/schemas/Integration"}}}},
   "IntegrationTest": {"type": "object", "required": ["reachable", "attempts"], "properties": {
-    "reachable": {"type": "boolean"}, "attempts": {"type": "integer"},
+    "reachable": {"type": "boolean", "nullable": true,
+      "description": "null when nothing was sent (error says why: a secret that cannot be resolved, an open circuit breaker)"},
+    "attempts": {"type": "integer"},
     "status": {"type": "integer"}, "latency_ms": {"type": "number"},
     "authenticated": {"type": "boolean", "nullable": true},
     "location": {"type": "string"},

@@ -67,6 +67,14 @@ void test_integration(Api& api, Call& c) {
                 out.dict_obj().set(str("authenticated"),
                                    Value::boolean(status != 401 && status != 403));
             }
+        } else if (o.attempts == 0) {
+            // Nothing was sent (a secret that cannot be resolved, an open breaker): whether
+            // the vendor can be reached is not known, and the reason is the integration's.
+            out.dict_obj().set(str("reachable"), Value::none());
+            const std::string code =
+                o.circuit_open ? "circuit_open" : std::string(to_string(o.error.kind));
+            out.dict_obj().set(str("error"),
+                               dict_of({{"code", str(code)}, {"message", str(o.error.message)}}));
         } else {
             // The contract's error shape, beside what the test found (as a replay's).
             out.dict_obj().set(str("error"), dict_of({{"code", str("unreachable")},

@@ -182,13 +182,21 @@ class IntegrationCheck(ServeTest):
         self.s.stop()
         self.p.write("ferry.yaml", self.CONFIG + tokens_yaml() + "integrations:\n  sso:\n"
                      "    type: http\n    base_url: http://127.0.0.1:%d\n"
-                     % srv.server_address[1])
+                     "  locked:\n    type: http\n    base_url: http://127.0.0.1:%d\n"
+                     "    auth: {type: bearer, token: \"${env:FERRY_TEST_NEVER_SET_TOKEN}\"}\n"
+                     % (srv.server_address[1], srv.server_address[1]))
         self.s = Server(te.FERRY, self.p.dir, self.p.data)
         status, body = self.s.json("POST", "/api/v1/integrations/sso/test", {}, role="admin")
         self.assertEqual(status, 200, body)
         self.assertEqual(body["status"], 302)
         self.assertIsNone(body["authenticated"])
         self.assertEqual(body["location"], "https://sso.example/login")
+        # Nothing sent (its secret is not set): not known to be unreachable, and why.
+        status, body = self.s.json("POST", "/api/v1/integrations/locked/test", {}, role="admin")
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["reachable"], body["attempts"], body["error"]["code"]),
+                         (None, 0, "validation"), body)
+        self.assertIn("FERRY_TEST_NEVER_SET_TOKEN is not set", body["error"]["message"])
         # Unreachable: the error in the contract's shape, as a dead letter's replay gives it.
         srv.shutdown()
         srv.server_close()

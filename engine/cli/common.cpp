@@ -80,16 +80,20 @@ open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Di
     auto app = engine::App::open(ao, probs);
     if (!app && options.reads_history_only && app.error().kind == ErrorKind::Validation &&
         !options.tolerate_config_problems) {
-        std::fprintf(stderr,
-                     "warning: %s\nwarning: ferry.yaml does not load (above); the history is "
-                     "read without it ('ferry validate' lists every problem)\n",
-                     printable(app.error().describe()).c_str());
+        print_problem_lines("warning: ", app.error().message);
+        std::fprintf(stderr, "warning: ferry.yaml does not load (above); the history is read "
+                             "without it ('ferry validate' lists every problem)\n");
         ao.tolerate_config_problems = true;
         probs.clear();
         app = engine::App::open(ao, probs);
     }
     if (!app) {
-        std::fprintf(stderr, "ferry: %s\n", app.error().describe().c_str());
+        // ferry.yaml's problems come as their FILE:LINE:COL lines (the first followed
+        // "ferry: validation: ", where nothing reads it as a place).
+        if (app.error().kind == ErrorKind::Validation && !app.error().location)
+            print_problem_lines("ferry: ", app.error().message);
+        else
+            std::fprintf(stderr, "ferry: %s\n", printable(app.error().describe()).c_str());
         return nullptr;
     }
     if (!problems) {
@@ -131,6 +135,31 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
         if (auto wf = named_workflow(s.workflow, s.mark, "schedule '" + s.name + "'"))
             add(workflow::check_schedule_inputs(s, *wf));
     return out;
+}
+
+void print_problem_lines(const std::string& prefix, const std::string& message) {
+    // "name:12: " or "name:12:3: ": a place, as compilers print one.
+    auto names_a_place = [](std::string_view line) {
+        const size_t colon = line.find(':');
+        if (colon == 0 || colon == std::string_view::npos) return false;
+        size_t at = colon + 1;
+        for (int part = 0; part < 2; ++part) {
+            const size_t digits = at;
+            while (at < line.size() && line[at] >= '0' && line[at] <= '9')
+                ++at;
+            if (at == digits || at >= line.size() || line[at] != ':') return part > 0;
+            ++at;
+        }
+        return true;
+    };
+    std::string_view rest = message;
+    while (!rest.empty()) {
+        const size_t end = std::min(rest.find('\n'), rest.size());
+        const std::string_view line = rest.substr(0, end);
+        std::fprintf(stderr, "%s%s\n", names_a_place(line) ? "" : prefix.c_str(),
+                     printable(std::string(line)).c_str());
+        rest.remove_prefix(std::min(end + 1, rest.size()));
+    }
 }
 
 int usage_error(const char* command, const std::string& message) {

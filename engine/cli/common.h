@@ -56,6 +56,11 @@ std::unique_ptr<engine::App> open_app(
 std::vector<std::string> config_workflow_problems(engine::App& app,
                                                   const workflow::ProjectConfig& config);
 
+// An error's message on stderr, a line each: a line that names its place
+// (FILE:LINE[:COL]: ...) as it is, for editors and CI annotators to read; any other after
+// `prefix` ("ferry run: "). A loader's problems come several to a message, one per line.
+void print_problem_lines(const std::string& prefix, const std::string& message);
+
 // "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
 int usage_error(const char* command, const std::string& message);
 

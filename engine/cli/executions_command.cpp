@@ -404,16 +404,17 @@ int export_records(const AppOpener& open_store, int argc, char** argv) {
     f.limit = 1000;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
-        std::string value = i + 1 < argc ? argv[i + 1] : "";
         if (arg == "--since" || arg == "--until") {
-            Result<uint64_t> t = parse_time_arg(value);
+            std::string err;
+            std::optional<std::string> value = take_option_value(argc, argv, i, err);
+            if (!value) return usage_error("executions", err);
+            Result<uint64_t> t = parse_time_arg(*value);
             if (!t) {
                 return usage_error("executions", std::string(arg) + ": " + t.error().message);
             }
             // 0 is "no bound" to the store: a time at or before 1970 is its first millisecond
             // (an --until there exported everything).
             (arg == "--since" ? f.since_ms : f.until_ms) = std::max<uint64_t>(t.value(), 1);
-            ++i;
         } else {
             return unexpected_argument("executions", arg);
         }

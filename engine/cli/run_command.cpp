@@ -6,6 +6,7 @@
 
 #include "core/values.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ferry::cli {
@@ -57,14 +58,26 @@ int run_command(int argc, char** argv) {
         } else if (arg == "--pretty") {
             pretty = true;
         } else if (arg == "--input" || arg.rfind("--input=", 0) == 0) {
-            std::string kv =
-                arg == "--input" ? (i + 1 < argc ? argv[++i] : "") : std::string(arg.substr(8));
+            // KEY is a name: a next argument starting with "--" is an option, not a value.
+            if (arg == "--input" &&
+                (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--")))
+                return usage_error("run", "--input needs a value, KEY=VALUE");
+            std::string kv = arg == "--input" ? argv[++i] : std::string(arg.substr(8));
             size_t eq = kv.find('=');
             if (eq == std::string::npos || eq == 0)
                 return usage_error("run", "--input needs KEY=VALUE, got '" + kv + "'");
-            inputs.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-        } else if (take_named_option(argc, argv, i, "--inputs-file", inputs_file, err)) {
+            // Given twice, one of them is a mistake: which one wins is no answer.
+            const std::string key = kv.substr(0, eq);
+            if (std::any_of(inputs.begin(), inputs.end(),
+                            [&](const auto& given) { return given.first == key; }))
+                return usage_error("run", "--input " + key + " is given more than once");
+            inputs.emplace_back(key, kv.substr(eq + 1));
+        } else if (std::string file; take_named_option(argc, argv, i, "--inputs-file", file, err)) {
             if (!err.empty()) return usage_error("run", err);
+            if (!inputs_file.empty())
+                return usage_error("run", "--inputs-file is given more than once (one file "
+                                          "holds the inputs; --input values override it)");
+            inputs_file = file;
         } else if (!arg.empty() && arg[0] == '-') {
             return unexpected_argument("run", arg);
         } else if (workflow_name.empty()) {
@@ -81,7 +94,7 @@ int run_command(int argc, char** argv) {
     if (!app) return 2;
     auto wf = app->load_workflow(workflow_name);
     if (!wf) {
-        std::fprintf(stderr, "%s\n", printable(wf.error().message).c_str());
+        print_problem_lines("ferry run: ", wf.error().message);
         return 2;
     }
     tmpl::Value given = tmpl::Value::dict();

@@ -1,9 +1,12 @@
 // The structure of a workflow file: top-level keys, steps, vars, outputs, hooks. Checks that
 // need every step at once (references, cycles, tasks) live in validate.cpp.
 #include "runtime/duration.h"
+#include "runtime/json_repeats.h"
 #include "workflow/loader_internal.h"
 
 #include <openssl/evp.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -508,6 +511,22 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
     if (!ctx.check_characters()) {
         result.problems = std::move(ctx.problems());
         return result;
+    }
+    // YAML reads JSON and more (a trailing comma, comments, block style): a .json file that
+    // only YAML reads is one other JSON tools refuse. Checked as JSON first, then read as
+    // YAML for the positions every later problem names.
+    if (file.ends_with(".json")) {
+        rapidjson::Document json;
+        json.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+        if (json.HasParseError()) {
+            TextPosition at = position_at(body, json.GetErrorOffset());
+            ctx.error(Mark{file, at.line, at.column},
+                      std::string("invalid JSON: ") +
+                          rapidjson::GetParseError_En(json.GetParseError()) +
+                          " (a .json workflow is JSON; YAML goes in a .yaml file)");
+            result.problems = std::move(ctx.problems());
+            return result;
+        }
     }
     try {
         docs = detail::load_yaml_documents(body);

@@ -2486,6 +2486,21 @@ return {
         os.remove(self.p.dir / "workflows" / "dup.json")
         self.assertEqual(self.assertRun("dup")["status"], "succeeded")
 
+    def test_a_json_workflow_is_json(self):
+        # Read as YAML, a .json file took a trailing comma (and YAML's block style), which
+        # every other JSON tool the file passes through refuses.
+        self.p.write("workflows/j.json", '{"steps": [\n  {"id": "a", "task": "log", '
+                                         '"with": {"message": "j"}},\n]}\n')
+        for args in (("validate",), ("run", "j")):
+            with self.subTest(args=args):
+                r = self.p.ferry(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("workflows/j.json:3:1: invalid JSON: Invalid value. (a .json "
+                              "workflow is JSON; YAML goes in a .yaml file)", r.stdout + r.stderr)
+        self.p.write("workflows/j.json", '{"steps": [{"id": "a", "task": "log", '
+                                         '"with": {"message": "j"}}]}\n')
+        self.assertEqual(self.assertRun("j")["status"], "succeeded")
+
     def test_a_file_named_twice_is_checked_once(self):
         # `x.yaml ./x.yaml`, or a folder and a file in it (an editor's hook passes both): the
         # file was reported as a workflow whose name clashes with its own.
@@ -2779,6 +2794,46 @@ steps:
                          {"count": 7, "ratio": 2.5, "flag": True, "tags": ["a", 1],
                           "meta": {"k": {"n": 1}}})
 
+    def test_usage_mistakes_say_what_and_nothing_starts(self):
+        self.p.workflow("one", "inputs: {x: {type: any}}\n"
+                               "steps: [{id: a, task: log, with: {message: x}}]\n")
+        first = self.p.write("a.json", '{"x": 1}')
+        second = self.p.write("b.json", '{"x": 2}')
+        # Given twice, one of them is a mistake: the last one silently won.
+        for args, message in (
+                (["--input", "x=1", "--input", "x=2"], "--input x is given more than once"),
+                (["--inputs-file", str(first), "--inputs-file", str(second)],
+                 "--inputs-file is given more than once"),
+                (["--input"], "--input needs a value, KEY=VALUE")):
+            with self.subTest(args=args):
+                r = self.p.ferry("run", "one", *args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stdout, "")
+                if message:
+                    self.assertTrue(r.stderr.startswith("ferry run: " + message), r.stderr)
+        # NaN is no JSON: for an `any` input the text itself, not a null (an object input
+        # refuses it: unit-tested).
+        r = self.p.ferry("run", "one", "--input", 'x={"v": NaN}', "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["inputs"], {"x": '{"v": NaN}'})
+        # A name that finds no workflow is the command's error, as others are.
+        r = self.p.ferry("run", "nosuch")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, "ferry run: no workflow named 'nosuch' in workflows/ "
+                                   "(known: one)\n")
+        r = self.p.ferry("executions", "export", "--since")
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(r.stderr.startswith("ferry executions: --since needs a value\n"), r.stderr)
+        # ferry.yaml's problems, one FILE:LINE:COL line each (the first came after
+        # "ferry: validation: ").
+        self.p.write("ferry.yaml", "integrations:\n  x: {type: nope}\n  y: {type: http}\n")
+        r = self.p.ferry("run", "one", "--input", "x=1")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.splitlines(), [
+            "%s/ferry.yaml:2:13: unknown integration type 'nope' (one of servicenow, jira, "
+            "splunk_hec, webhook, http)" % self.p.dir,
+            "%s/ferry.yaml:3:6: integration 'y': 'base_url' is required for type http"
+            % self.p.dir])
 
     def test_task_input_schema_is_enforced(self):
         # Values written as they are: validate (and run, before it starts) refuses them.

@@ -194,9 +194,6 @@ void submit(Api& api, Call& c) {
     std::optional<uint64_t> wait = wait_query(c);
     if (!wait) return;
     sr.wait_ms = *wait;
-    // A requester waits for the outcome, not for an approver: the page says it waits for
-    // one as soon as it does (the page's own wait, 10 s by default, would run out first).
-    sr.answer_when_waiting = true;
     // The page shows the outcome only, for a caller without a viewer token as for one with.
     sr.outcome_only = c.role < Role::Viewer || browser;
     if (browser) {

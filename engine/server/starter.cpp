@@ -129,6 +129,7 @@ void reply_repeat(Api* api, App& app, Responder res, const Present& present, con
         waiter->timer = app.loop.timer(wait_ms, [waiter] { waiter->answer_accepted(); });
         api->add_pending(waiter);
         api->on_execution_end(id, waiter);
+        if (answer_when_waiting) api->on_execution_waiting(id, waiter);
         return;
     }
     reply(res, present, 202, accepted_body(id, status, true),

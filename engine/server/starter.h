@@ -29,8 +29,8 @@ struct StartRequest {
     std::string anonymous_key_as_sent;
     uint64_t wait_ms = 0;  // 0: answer 202 at once (after the commit)
     // Under wait_ms: answer 202 (status waiting) as soon as the execution waits for a
-    // decision, rather than at the end of the wait (a form's requester).
-    bool answer_when_waiting = false;
+    // decision (only a person goes on from there), rather than at the end of the wait.
+    bool answer_when_waiting = true;
     // Runs once the engine accepted the execution, before the commit that makes it durable:
     // writes staged here (a hook's replay marker) become durable with it, or not at all.
     std::function<void(const std::string& id)> on_started;

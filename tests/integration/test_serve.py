@@ -1594,6 +1594,19 @@ class Approvals(unittest.TestCase):
         self.assertEqual(status, 202, body)
         return body["id"]
 
+    def test_a_synchronous_start_answers_once_the_execution_waits_for_a_decision(self):
+        # Only a person goes on from an approval: the caller held for the whole ?wait= (a
+        # form's requester was answered at once; the API and hooks now are too), as is a
+        # repeat of the request with its Idempotency-Key.
+        for headers in ({}, {"Idempotency-Key": "sync-approval-1"},
+                        {"Idempotency-Key": "sync-approval-1"}):
+            t0 = time.monotonic()
+            status, body = self.s.json("POST", "/api/v1/workflows/change/executions?wait=20s",
+                                       {"inputs": {}}, role="operator", headers=headers,
+                                       timeout=30)
+            self.assertEqual((status, body["status"]), (202, "waiting"), body)
+            self.assertLess(time.monotonic() - t0, 10)
+
     def test_the_command_line_refuses_to_cancel_what_the_server_holds(self):
         exec_id = self.start()
         self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")

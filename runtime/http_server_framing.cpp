@@ -52,9 +52,12 @@ bool valid_host(std::string_view v) {
     if (host_end == v.size()) return true;
     std::string_view port = v.substr(host_end);
     if (port.front() != ':' || port.size() > 6) return false;
-    for (char ch : port.substr(1))
+    unsigned number = 0;
+    for (char ch : port.substr(1)) {
         if (!std::isdigit(static_cast<unsigned char>(ch))) return false;
-    return true;
+        number = number * 10 + unsigned(ch - '0');
+    }
+    return number <= 65535;  // ":" alone is allowed (port = *DIGIT)
 }
 
 }  // namespace
@@ -68,11 +71,17 @@ bool framing_is_strict(Connection* c, const Exchange& ex, const http_parser* p) 
         c->fail(400, "bad_request", "header line folding (obs-fold) is not accepted");
         return false;
     }
+    if (p->method == HTTP_CONNECT) {
+        // Its target is an authority, not a path, and what follows is a tunnel.
+        c->fail(501, "not_implemented", "CONNECT is not implemented: this server is no proxy");
+        return false;
+    }
     size_t hosts = 0, encodings = 0;
     // Fields read as one value: two of them are answered 400 rather than the first taken,
     // since a proxy in front may check the other (who the caller is, which request this is).
-    constexpr std::string_view kSingletons[] = {"Authorization", "Idempotency-Key",
-                                                "Last-Event-ID"};
+    // Content-Type too: a form's submit picks its parser by it.
+    constexpr std::string_view kSingletons[] = {"Authorization", "Idempotency-Key", "Last-Event-ID",
+                                                "Content-Type"};
     size_t singleton_seen[std::size(kSingletons)] = {};
     for (const auto& [name, value] : req.headers) {
         for (size_t i = 0; i < std::size(kSingletons); ++i) {

@@ -685,6 +685,10 @@ TEST_CASE("server: 400 on garbage, others keep being served", "[server]") {
         "GET / HTTP/1.1\r\nHost: a b@c/d\r\n\r\n",
         "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
         "GET /api%2Fv1 HTTP/1.1\r\nHost: t\r\n\r\n",
+        // A port past 65535; a second Content-Type (a form's submit picks its parser by it).
+        "GET / HTTP/1.1\r\nHost: x:99999\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 2\r\n\r\n{}",
     };
     for (const char* in : inputs) {
         INFO(in);
@@ -700,7 +704,9 @@ TEST_CASE("server: 400 on garbage, others keep being served", "[server]") {
     for (const char* in : {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
                            "2\r\n{}\r\n0\r\n\r\n",
                            "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-                           "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"}) {
+                           "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+                           // Its target is an authority and what follows a tunnel: no proxy.
+                           "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n"}) {
         INFO(in);
         auto& c = env.raw();
         c.send(in);

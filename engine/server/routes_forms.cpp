@@ -120,7 +120,7 @@ void get_page(Api& api, Call& c) {
 void submit(Api& api, Call& c) {
     const FormSpec* form = find_form(api, c);
     if (!form || !allowed(c, *form, Role::Operator)) return;
-    // Before the body is read: a flood costs as little as can be.
+    // Before the body is parsed: a flood costs as little as can be.
     if (!api.rate_limits.admit(c, "form", form->name, {"submission", "submissions"},
                                {form->rate_per_second, form->rate_burst,
                                 form->client_rate_per_second, form->client_rate_burst},

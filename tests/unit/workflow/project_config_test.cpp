@@ -120,10 +120,13 @@ TEST_CASE("auth: secrets are one whole reference, token_url is a URL or a path",
     INFO(p);
     // A username may be a reference (resolved when used): no problem on it.
     CHECK(p.find("auth.username") == std::string::npos);
-    CHECK(p.find("ferry.yaml:5:63: auth.password: '${env:SN_A}${env:SN_B}': a secret is exactly "
-                 "one reference") != std::string::npos);
-    CHECK(p.find("ferry.yaml:9:33: auth.token: 'Bearer ${env:T}': a secret is exactly one "
-                 "reference") != std::string::npos);
+    // Named by its references, never quoted: the text beside them may be a secret.
+    CHECK(p.find("ferry.yaml:5:63: auth.password: a secret is exactly one reference, ${env:NAME} "
+                 "or ${file:PATH}, with nothing around it (this value has text beside "
+                 "${env:SN_A}, ${env:SN_B}; the value is not shown)") != std::string::npos);
+    CHECK(p.find("ferry.yaml:9:33: auth.token: a secret is exactly one reference") !=
+          std::string::npos);
+    CHECK(p.find("Bearer") == std::string::npos);
     CHECK(p.find("auth.token_url must be an http:// or https:// URL or a path starting with /, "
                  "got 'ftp://x/t'") != std::string::npos);
     CHECK(p.find("auth.client_id: unknown secret reference '${vault:...}'") != std::string::npos);

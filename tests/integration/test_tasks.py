@@ -2214,6 +2214,43 @@ class BundledScenarios(unittest.TestCase):
                 types = [json.loads(r["body"])["type"] for r in m.requests(path="/webhook/siem")]
                 self.assertEqual(types[-2:], ["ticket.created", "ticket.found"])
 
+    def test_a_finding_back_after_its_issue_was_closed_reopens_it_when_asked(self):
+        import base64
+        proj, m, env = self.live()
+        cf = str(REPO / "workflows/samples/compliance-finding.json")
+        rc, first, err = self.run_live(proj, env, "compliance-finding", "--inputs-file", cf)
+        self.assertEqual(rc, 0, err)
+        key = first["outputs"]["ticket"]
+        auth = {"Authorization": "Basic " + base64.b64encode(
+            b"integration@company.com:jiratok").decode()}
+        for tid in ("21", "31"):  # Start Progress, then Done
+            r = m.call("POST", "/rest/api/3/issue/%s/transitions" % key,
+                       json_body={"transition": {"id": tid}}, headers=auth)
+            self.assertEqual(r.status, 204, r.body)
+        status = lambda: self.state_of(m)["jira"]["issues"][0]["status"]  # noqa: E731
+        # Without reopen_to: said on the issue only, as before.
+        rc, second, err = self.run_live(proj, env, "compliance-finding", "--inputs-file", cf)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(second["steps"]["reopen"]["status"], "skipped")
+        self.assertEqual(status(), "Done")
+        # With it: the issue goes back to the status named, and the comment says so.
+        rc, third, err = self.run_live(proj, env, "compliance-finding", "--inputs-file", cf,
+                                       "--input", "reopen_to=To Do")
+        self.assertEqual(rc, 0, err + json.dumps(third)[:2000])
+        self.assertEqual(third["steps"]["reopen"]["status"], "succeeded")
+        self.assertEqual(status(), "To Do")
+        comments = self.posts_under(m, "/rest/api/3/issue/", "/comment")
+        self.assertIn("while this issue is Done: moved back to To Do", json.dumps(comments[-1]))
+        events = [json.loads(line)["event"] for r in m.requests(path="/services/collector")
+                  for line in r["body"].splitlines() if line.strip()]
+        self.assertEqual(events[-1]["ticket_status"], "To Do")
+        # An open issue is not moved: the finding is said on it only.
+        rc, fourth, err = self.run_live(proj, env, "compliance-finding", "--inputs-file", cf,
+                                        "--input", "reopen_to=To Do")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(fourth["steps"]["reopen"]["status"], "skipped")
+        self.assertEqual(len(self.posts(m, "/rest/api/3/issue")), 1)
+
     def test_a_dead_lettered_event_is_not_reported_as_sent(self):
         proj, m, env = self.live({"webhook_status": 410})
         for sample in ("rca.json", "rca-jira.json"):

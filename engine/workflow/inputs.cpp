@@ -437,6 +437,29 @@ void check_input_value(const InputSpec& spec, const tmpl::Value& value, const st
         problems.push_back("input '" + p + "': " + message);
 }
 
+std::optional<int64_t> whole_number(double d) {
+    // Up to 2^53 a whole double is exactly the integer written; past it, the text it came
+    // from may have been another (-9223372036854775809 reads as -2^63).
+    constexpr double kExact = 9007199254740992.0;  // 2^53
+    if (!std::isfinite(d) || std::trunc(d) != d || d < -kExact || d > kExact) return std::nullopt;
+    return int64_t(d);
+}
+
+tmpl::Value integers_as_declared(const InputSpec& spec, const tmpl::Value& v) {
+    if (spec.type == "integer" && v.is_float()) {
+        if (std::optional<int64_t> i = whole_number(v.as_float())) return tmpl::Value::integer(*i);
+        return v;
+    }
+    if (spec.type == "array" && spec.items && v.is_list()) {
+        std::vector<tmpl::Value> items;
+        items.reserve(v.list_obj().items.size());
+        for (const tmpl::Value& item : v.list_obj().items)
+            items.push_back(integers_as_declared(*spec.items, item));
+        return tmpl::Value::list(std::move(items));
+    }
+    return v;
+}
+
 tmpl::Value deep_copy(const tmpl::Value& v) {
     if (v.is_list() || v.is_tuple()) {
         std::vector<tmpl::Value> items;
@@ -532,10 +555,11 @@ tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
                                std::to_string(kMaxInputDepth) + " levels");
             continue;
         }
+        const tmpl::Value value = detail::integers_as_declared(spec, *v);
         size_t before = problems.size();
-        detail::check_input_value(spec, *v, spec.name, problems);
+        detail::check_input_value(spec, value, spec.name, problems);
         if (problems.size() == before)
-            out.dict_obj().set(tmpl::Value::string(spec.name), detail::deep_copy(*v));
+            out.dict_obj().set(tmpl::Value::string(spec.name), detail::deep_copy(value));
     }
     return out;
 }
@@ -629,6 +653,13 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
     const std::string& type = spec.type;
     if (type == "integer") {
         if (auto i = parse_int(t)) return tmpl::Value::integer(*i);
+        // 4.0 is the integer 4, as in JSON Schema (and a JSON body or inputs file).
+        std::string_view s = t.starts_with('+') ? t.substr(1) : t;
+        double d = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+        if (!s.empty() && ec == std::errc() && end == s.data() + s.size())
+            if (std::optional<int64_t> whole = detail::whole_number(d))
+                return tmpl::Value::integer(*whole);
         // A whole number past 64 bits is one: say what is wrong with it.
         if (detail::is_whole_number_text(t))
             return make_error(ErrorKind::Validation,

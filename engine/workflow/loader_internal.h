@@ -15,8 +15,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -209,6 +211,12 @@ void check_input_value(const InputSpec& spec, const tmpl::Value& value, const st
                        std::vector<std::string>& problems);
 // A deep copy: Values share containers, and a default must not be mutated through a run.
 tmpl::Value deep_copy(const tmpl::Value& v);
+// d as an int64 when it is a whole number no larger than 2^53 (4.0), else nullopt.
+std::optional<int64_t> whole_number(double d);
+// v with its whole floats as integers where spec (or its items') type is integer: JSON
+// Schema, which the API publishes for inputs, counts 4.0 as an integer (a client that
+// writes every number as a float, JavaScript's JSON of a computed 4, sends it so).
+tmpl::Value integers_as_declared(const InputSpec& spec, const tmpl::Value& v);
 
 // ---- validate.cpp -------------------------------------------------------------------
 

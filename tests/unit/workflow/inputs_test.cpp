@@ -274,8 +274,8 @@ TEST_CASE("resolve_inputs reports every problem, one per line", "[workflow][inpu
           "input 'title': is 1 character long; the minimum is 2\n"
           "input 'systems': has 0 items; the minimum is 1\n"
           "input 'count': 0 is less than the minimum 1");
-    CHECK(resolve_error(wf, R"({"title": "héllo", "count": 2.0})") ==
-          "input 'count': expected an integer, got 2.0");
+    CHECK(resolve_error(wf, R"({"title": "héllo", "count": 2.5})") ==
+          "input 'count': expected an integer, got 2.5");
     CHECK(resolve_error(wf, R"({"title": "abc", "count": true})") ==
           "input 'count': expected an integer, got true");
     CHECK(resolve_error(wf, R"({"title": "abc", "ratio": false})") ==
@@ -434,6 +434,35 @@ TEST_CASE("convert_cli_input converts text to the declared type", "[workflow][in
                                 std::string(80, '[') +
                                 "...' (1200 bytes) (JSON nesting deeper than 512 levels)");
     CHECK(err(any, "[9223372036854775808]").find("does not fit in 64 bits") != std::string::npos);
+}
+
+TEST_CASE("a whole float is an integer, as JSON Schema counts it", "[workflow][inputs]") {
+    Workflow wf = workflow_with_inputs(R"(  n: {type: integer, max: 10}
+  ns: {type: array, items: {type: integer}}
+  r: {type: number}
+)");
+    auto r = resolve_inputs(wf, json(R"({"n": 4.0, "ns": [1.0, 2, -3.0], "r": 2.0})"));
+    REQUIRE(r.ok());
+    const auto& got = r.value().dict_obj();
+    CHECK((got.find("n")->is_int() && got.find("n")->as_int() == 4));
+    const auto& ns = got.find("ns")->list_obj().items;
+    REQUIRE(ns.size() == 3);
+    CHECK((ns[0].is_int() && ns[0].as_int() == 1 && ns[2].is_int() && ns[2].as_int() == -3));
+    CHECK(got.find("r")->is_float());  // a number stays as given
+    CHECK(resolve_error(wf, R"({"n": 4.5})") == "input 'n': expected an integer, got 4.5");
+    CHECK(resolve_error(wf, R"({"n": 1e20})").rfind("input 'n': expected an integer", 0) == 0);
+    CHECK(resolve_error(wf, R"({"n": 12.0})") == "input 'n': 12 is greater than the maximum 10");
+    // Past 2^53 a float no longer tells which integer was meant: refused, not rounded.
+    CHECK(resolve_error(wf, R"({"n": -9223372036854775809})").rfind(
+              "input 'n': expected an integer", 0) == 0);
+    CHECK(resolve_error(wf, R"({"n": 9007199254740994.0})").rfind(
+              "input 'n': expected an integer", 0) == 0);
+    CHECK(resolve_error(wf, R"({"ns": [1.5]})").find("input 'ns[0]': expected an integer") !=
+          std::string::npos);
+    // So on the command line.
+    CHECK(convert_cli_input(spec("n", "integer"), "4.0").value().as_int() == 4);
+    CHECK(convert_cli_input(spec("n", "integer"), "4e0").value().as_int() == 4);
+    CHECK_FALSE(convert_cli_input(spec("n", "integer"), "4.5"));
 }
 
 TEST_CASE("a pattern is matched after max_length, and on values of bounded length",

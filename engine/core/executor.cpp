@@ -481,8 +481,18 @@ void Engine::schedule(Run& run) {
             st.status = StepStatus::Running;
             st.started_ms = now_unix_ms();
             if (!def.for_each.empty()) {
-                Result<tmpl::Value> items = expressions_.evaluate(def.for_each, run.context,
-                                                                  "step '" + def.id + "' for_each");
+                const std::string where = "step '" + def.id + "' for_each";
+                // As computed: a range() is named below with its remedy; a list's items are
+                // then checked as every value kept is (groupby's groups become lists).
+                Result<tmpl::Value> items =
+                    expressions_.evaluate_any(def.for_each, run.context, where);
+                if (items && items.value().is_sequence()) {
+                    try {
+                        check_json_fit(items.value());
+                    } catch (const tmpl::TemplateError& e) {
+                        items = template_failure(e, where + ": " + e.message());
+                    }
+                }
                 std::string problem;
                 if (!items)
                     problem = items.error().message;

@@ -23,9 +23,21 @@ void check_defined(const Value& v) {
 
 }  // namespace
 
-void check_json_fit(const Value& v) {
-    switch (json_fit(v, json_lua::kMaxEncodedBytes)) {
-    case JsonFit::fits: return;
+void check_json_fit(Value& v) {
+    JsonFitNotes notes;
+    switch (json_fit(v, json_lua::kMaxEncodedBytes, &notes)) {
+    case JsonFit::fits:
+        if (notes.object_tuples) v = tuples_as_lists(v);
+        return;
+    case JsonFit::not_json: {
+        const Value& what = *notes.not_json;
+        const bool listable = what.object_obj().is_iterable();
+        throw tmpl::TemplateError(
+            tmpl::ErrorKind::Value,
+            std::string(listable ? "the value holds a " : "the value holds ") +
+                std::string(tmpl::type_name(what)) + ", which JSON has no form for" +
+                (listable ? " (add | list: \"{{ ... | list }}\")" : ""));
+    }
     case JsonFit::non_finite:
         throw tmpl::TemplateError(tmpl::ErrorKind::Value,
                                   "the value is infinite or NaN, which JSON has no form for");
@@ -67,6 +79,16 @@ Result<const Expressions::Compiled*> Expressions::compile(std::string_view text,
 
 Result<Value> Expressions::evaluate(std::string_view text, const Value& context,
                                     const std::string& where) {
+    return evaluate_expression(text, context, where, true);
+}
+
+Result<Value> Expressions::evaluate_any(std::string_view text, const Value& context,
+                                        const std::string& where) {
+    return evaluate_expression(text, context, where, false);
+}
+
+Result<Value> Expressions::evaluate_expression(std::string_view text, const Value& context,
+                                               const std::string& where, bool as_json) {
     if (!workflow::detail::is_template(text)) return Value::string(std::string(text));
     Result<const Compiled*> c = compile(text, where);
     if (!c) return c.error();
@@ -74,7 +96,7 @@ Result<Value> Expressions::evaluate(std::string_view text, const Value& context,
         if (c.value()->expr) {
             Value v = env_.evaluate(*c.value()->expr, context, where);
             check_defined(v);
-            check_json_fit(v);
+            if (as_json) check_json_fit(v);
             return v;
         }
         return Value::string(env_.render_or_throw(*c.value()->text, context));
@@ -172,7 +194,7 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
 
 Result<bool> Expressions::condition(const std::string& text, const Value& context,
                                     const std::string& where) {
-    Result<Value> v = evaluate(text, context, where);
+    Result<Value> v = evaluate_any(text, context, where);
     if (!v) return v.error();
     try {
         return tmpl::truthy(v.value());

@@ -31,17 +31,25 @@ constexpr uint64_t kMaxRenderMs = 10'000;
 Error template_failure(const tmpl::TemplateError& e, std::string message);
 
 // Raises a TemplateError when a computed value cannot be kept as JSON, where every value
-// ends up: an infinity or NaN (a Value error: `1e308 * 10` became null in silence), or a
-// value past json_lua::kMaxEncodedBytes as JSON (a Limit error: `[[[1] * 100] * 1000] * 1000`
-// is small as a value, its list shared, but 200 MB as the JSON it is stored as).
-void check_json_fit(const Value& v);
+// ends up: an infinity or NaN (a Value error: `1e308 * 10` became null in silence), an
+// object JSON has no form for (a range, a dict's items(): null in silence too; a Value error
+// saying to add `| list`), or a value past json_lua::kMaxEncodedBytes as JSON (a Limit
+// error: `[[[1] * 100] * 1000] * 1000` is small as a value, its list shared, but 200 MB as
+// the JSON it is stored as). Tuples that are objects (groupby's groups) become lists in v,
+// as Jinja2's tojson writes them.
+void check_json_fit(Value& v);
 
 class Expressions {
   public:
     explicit Expressions(std::shared_ptr<const tmpl::Loader> templates);
 
     // Evaluates one string. `where` names it in errors ("step 'ticket' with.fields.title").
+    // The value is one JSON can keep (check_json_fit).
     Result<Value> evaluate(std::string_view text, const Value& context, const std::string& where);
+    // The same, the value as computed, which may be no JSON (a condition's range(0), a
+    // for_each's range(3) that its own check names): for callers that look at it first.
+    Result<Value> evaluate_any(std::string_view text, const Value& context,
+                               const std::string& where);
     // Evaluates every string leaf of a tree (dicts and lists are rebuilt; other values kept).
     // Leaves under one of raw_paths ('*' matches any key or index) are kept as written.
     Result<Value> evaluate_tree(const Value& tree, const Value& context, const std::string& where,
@@ -52,6 +60,8 @@ class Expressions {
     tmpl::Environment& environment() { return env_; }
 
   private:
+    Result<Value> evaluate_expression(std::string_view text, const Value& context,
+                                      const std::string& where, bool as_json);
     Result<Value> evaluate_at(const Value& tree, const Value& context, std::string& where,
                               const std::vector<std::vector<std::string>>* raw_paths,
                               std::vector<std::string>& path, bool root);

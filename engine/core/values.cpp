@@ -380,6 +380,7 @@ constexpr int kMaxFitDepth = 300;
 
 struct JsonFitWalk {
     uint64_t left;
+    JsonFitNotes* notes;
 
     // The length of a leaf's JSON text, as JsonWriter writes it.
     static uint64_t text_size(const Value& v) {
@@ -400,20 +401,29 @@ struct JsonFitWalk {
         left -= bytes;
         return true;
     }
+    JsonFit walk_items(const std::vector<Value>& items, int depth) {
+        if (!spend(2)) return JsonFit::too_large;
+        if (depth >= kMaxFitDepth) return JsonFit::fits;
+        for (const Value& item : items) {
+            if (!spend(1)) return JsonFit::too_large;  // the comma
+            if (JsonFit f = walk(item, depth + 1); f != JsonFit::fits) return f;
+        }
+        return JsonFit::fits;
+    }
     JsonFit walk(const Value& v, int depth) {
         switch (v.kind()) {
         case tmpl::Kind::Float:
             if (!std::isfinite(v.as_float())) return JsonFit::non_finite;
             break;
         case tmpl::Kind::List:
-        case tmpl::Kind::Tuple:
-            if (!spend(2)) return JsonFit::too_large;
-            if (depth >= kMaxFitDepth) return JsonFit::fits;
-            for (const Value& item : v.list_obj().items) {
-                if (!spend(1)) return JsonFit::too_large;  // the comma
-                if (JsonFit f = walk(item, depth + 1); f != JsonFit::fits) return f;
+        case tmpl::Kind::Tuple: return walk_items(v.list_obj().items, depth);
+        case tmpl::Kind::Object:
+            if (const std::vector<Value>* items = v.object_obj().tuple_items()) {
+                if (notes) notes->object_tuples = true;
+                return walk_items(*items, depth);
             }
-            return JsonFit::fits;
+            if (notes) notes->not_json = &v;
+            return JsonFit::not_json;
         case tmpl::Kind::Dict:
             if (!spend(2)) return JsonFit::too_large;
             if (depth >= kMaxFitDepth) return JsonFit::fits;
@@ -431,8 +441,61 @@ struct JsonFitWalk {
 
 }  // namespace
 
-JsonFit json_fit(const Value& v, uint64_t max_bytes) {
-    return JsonFitWalk{max_bytes}.walk(v, 0);
+JsonFit json_fit(const Value& v, uint64_t max_bytes, JsonFitNotes* notes) {
+    return JsonFitWalk{max_bytes, notes}.walk(v, 0);
+}
+
+namespace {
+
+std::optional<Value> tuples_listed(const Value& v, int depth) {
+    if (depth >= kMaxFitDepth) return std::nullopt;
+    if (v.is_object()) {
+        const std::vector<Value>* items = v.object_obj().tuple_items();
+        if (!items) return std::nullopt;
+        std::vector<Value> listed;
+        for (const Value& item : *items) {
+            std::optional<Value> inner = tuples_listed(item, depth + 1);
+            listed.push_back(inner ? std::move(*inner) : item);
+        }
+        return Value::list(std::move(listed));
+    }
+    if (v.is_sequence()) {
+        const auto& items = v.list_obj().items;
+        std::optional<Value> out;
+        for (size_t i = 0; i < items.size(); ++i) {
+            std::optional<Value> item = tuples_listed(items[i], depth + 1);
+            if (!item && !out) continue;
+            if (!out) {  // the first change: copy what came before it
+                out = Value::list();
+                out->list_obj().items.assign(items.begin(), items.begin() + ptrdiff_t(i));
+            }
+            out->list_obj().items.push_back(item ? std::move(*item) : items[i]);
+        }
+        return out;
+    }
+    if (v.is_dict()) {
+        const auto& items = v.dict_obj().items();
+        std::optional<Value> out;
+        for (size_t i = 0; i < items.size(); ++i) {
+            std::optional<Value> item = tuples_listed(items[i].second, depth + 1);
+            if (!item && !out) continue;
+            if (!out) {
+                out = Value::dict();
+                for (size_t j = 0; j < i; ++j)
+                    out->dict_obj().append_new(items[j].first, items[j].second);
+            }
+            out->dict_obj().append_new(items[i].first, item ? std::move(*item) : items[i].second);
+        }
+        return out;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+Value tuples_as_lists(const Value& v) {
+    std::optional<Value> out = tuples_listed(v, 0);
+    return out ? std::move(*out) : v;
 }
 
 bool holds_text(const Value& v, std::string_view needle) {

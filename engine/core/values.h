@@ -62,12 +62,23 @@ enum class JsonFit {
     // Longer than max_bytes as JSON text. A list shared by reference ([x] * 1000 holds x
     // once) is written once per reference, so a small value can stand for gigabytes.
     too_large,
+    // An object JSON has no form for (a range, a dict's keys() or items(), a macro).
+    not_json,
+};
+// What json_fit saw besides the verdict: the object that is not JSON, and whether v holds
+// tuples that are objects (groupby's groups), which tuples_as_lists turns into lists.
+struct JsonFitNotes {
+    const Value* not_json = nullptr;
+    bool object_tuples = false;
 };
 // Walks v counting the length of its JSON text (as JsonWriter writes it: escapes included;
 // a key that is not a string about as long as its str()), stopping at the first
 // non-finite number or once past max_bytes: at most ~max_bytes values are visited.
 // Containers nested deeper than JSON may nest (json_lua::kMaxDepth) are not walked into.
-JsonFit json_fit(const Value& v, uint64_t max_bytes);
+JsonFit json_fit(const Value& v, uint64_t max_bytes, JsonFitNotes* notes = nullptr);
+// v with every object that is a tuple (Object::tuple_items: a groupby group) made the list
+// JSON writes it as, at any depth; v itself when it holds none.
+Value tuples_as_lists(const Value& v);
 // Whether a string anywhere in v (keys included) contains needle.
 bool holds_text(const Value& v, std::string_view needle);
 // A request's `headers` (a dict) with each credential header's value (Authorization,

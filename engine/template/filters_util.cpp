@@ -492,6 +492,7 @@ struct GroupTuple final : Object {
     }
 
     std::string_view type_name() const override { return "_GroupTuple"; }
+    const std::vector<Value>* tuple_items() const override { return &items; }
     void repr(std::string& out) const override {
         // _GroupTuple.__repr__ is tuple.__repr__.
         out += '(';
@@ -531,9 +532,7 @@ Value make_group_tuple(Value grouper, Value list) {
 }
 
 const std::vector<Value>* group_tuple_items(const Value& v) {
-    if (!v.is_object()) return nullptr;
-    const auto* g = dynamic_cast<const GroupTuple*>(&v.object_obj());
-    return g ? &g->items : nullptr;
+    return v.is_object() ? v.object_obj().tuple_items() : nullptr;
 }
 
 }  // namespace ferry::tmpl::filter_impl

@@ -393,6 +393,9 @@ struct Object : HeapObject {
     virtual bool is_callable() const { return false; }
     virtual Value call(Runtime& rt, const Args& args);
     virtual bool is_iterable() const { return false; }
+    // The items of an object that is a tuple in Python (groupby's namedtuple), which JSON
+    // writes as an array; null for every other object.
+    virtual const std::vector<Value>* tuple_items() const { return nullptr; }
     virtual std::vector<Value> iterate() const;
     // iterate() in a render: an object that makes its items (range) counts each against the
     // render's limits as it makes it, so a runaway stops before all are made.

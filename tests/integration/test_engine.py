@@ -943,6 +943,49 @@ steps:
             self.assertIn("step '%s' with.input: the value is infinite or NaN" % step,
                           doc["steps"][step]["error"]["message"])
 
+    def test_a_value_json_has_no_form_for_is_an_error_and_groups_are_lists(self):
+        # groupby's groups, a range and a dict's items() all became null in silence, in
+        # with:, outputs and for_each items alike. Groups are tuples (tojson writes them as
+        # arrays); a range or a dict view is refused with its remedy.
+        self.p.workflow("groups", """\
+vars:
+  people: [{name: a, team: x}, {name: b, team: y}, {name: c, team: x}]
+steps:
+  - id: each
+    task: lua
+    for_each: "{{ vars.people | groupby('team') }}"
+    with: {input: "{{ item[0] }}", script: "return input"}
+  - id: w
+    task: lua
+    with:
+      input: {g: "{{ vars.people | groupby('team') | map(attribute='list') | map('length') | list }}",
+              d: "{{ {'k': vars.people | groupby('team')} }}"}
+      script: "return ferry.json.encode(input.d.k[1])"
+outputs:
+  groups: "{{ vars.people | groupby('team') }}"
+""")
+        doc = self.assertRun("groups")
+        self.assertEqual(doc["steps"]["each"]["output"], ["x", "y"])
+        self.assertEqual(doc["outputs"]["groups"][1], ["y", [{"name": "b", "team": "y"}]])
+        self.assertEqual(json.loads(doc["steps"]["w"]["output"])[0], "x")
+        self.p.workflow("views", """\
+steps:
+  - {id: r, task: lua, with: {input: {r: "{{ range(3) }}"}, script: "return input"}}
+  - {id: k, task: lua, with: {input: "{{ {'a': 1}.items() }}", script: "return input"}}
+  - {id: m, task: lua, with: {input: "{{ [lipsum] }}", script: "return input"}}
+  # As a condition it is what it is: range(1) is true.
+  - {id: c, task: log, when: "{{ range(1) }}", with: {message: ran}}
+""")
+        rc, doc, err = self.p.run("views")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(doc["steps"]["r"]["error"]["message"],
+                         "step 'r' with.input.r: the value holds a range, which JSON has no form "
+                         "for (add | list: \"{{ ... | list }}\")")
+        self.assertIn("the value holds a dict_items", doc["steps"]["k"]["error"]["message"])
+        self.assertIn("which JSON has no form for", doc["steps"]["m"]["error"]["message"])
+        self.assertNotIn("| list", doc["steps"]["m"]["error"]["message"])
+        self.assertEqual(doc["steps"]["c"]["status"], "succeeded")
+
     def test_a_value_too_large_as_json_is_a_limit_error(self):
         # [x] * 1000 holds x once: three small lists were a 200 MB output, stored and
         # printed, and ferry.template.evaluate built one past the task's memory limit.

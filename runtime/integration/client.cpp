@@ -138,12 +138,17 @@ void IntegrationClient::step(const std::shared_ptr<Op>& op) {
         return;
     }
     uint64_t now = loop_.now_ms();
-    if (uint64_t wait = bucket_.take(now)) {
-        op->timer = loop_.timer(wait, [this, op] { step(op); });
-        return;
-    }
     uint64_t retry_in = 0;
-    if (!breaker_.allow(now, &retry_in)) {
+    // An open breaker refuses before the rate limit is asked: failing fast is at once, and
+    // a request that is not sent neither waits for a token nor spends one.
+    const bool refused = breaker_.refusing(now, &retry_in);
+    if (!refused) {
+        if (uint64_t wait = bucket_.take(now)) {
+            op->timer = loop_.timer(wait, [this, op] { step(op); });
+            return;
+        }
+    }
+    if (refused || !breaker_.allow(now, &retry_in)) {
         if (op->retried_answer) {
             // The breaker opened between this request's own retries: the caller gets the
             // vendor's last answer (a 503, say) rather than an error that hides it.

@@ -153,21 +153,26 @@ CircuitBreaker::State CircuitBreaker::state(uint64_t now_ms) const {
     return State::Open;
 }
 
-bool CircuitBreaker::allow(uint64_t now_ms, uint64_t* retry_in_ms) {
-    if (threshold_ <= 0) return true;
+bool CircuitBreaker::refusing(uint64_t now_ms, uint64_t* retry_in_ms) const {
+    if (threshold_ <= 0) return false;
     switch (state(now_ms)) {
-    case State::Closed: return true;
+    case State::Closed: return false;
     case State::HalfOpen:
-        if (!probe_in_flight_ || now_ms >= probe_started_ms_ + reset_after_ms_) {
-            probe_in_flight_ = true;
-            probe_started_ms_ = now_ms;
-            return true;
-        }
+        if (!probe_in_flight_ || now_ms >= probe_started_ms_ + reset_after_ms_) return false;
         if (retry_in_ms) *retry_in_ms = probe_started_ms_ + reset_after_ms_ - now_ms;
-        return false;
+        return true;
     case State::Open:
         if (retry_in_ms) *retry_in_ms = opened_at_ms_ + reset_after_ms_ - now_ms;
-        return false;
+        return true;
+    }
+    return false;
+}
+
+bool CircuitBreaker::allow(uint64_t now_ms, uint64_t* retry_in_ms) {
+    if (refusing(now_ms, retry_in_ms)) return false;
+    if (threshold_ > 0 && state(now_ms) == State::HalfOpen) {
+        probe_in_flight_ = true;  // the single probe: the next ones are refused until it ends
+        probe_started_ms_ = now_ms;
     }
     return true;
 }

@@ -88,6 +88,9 @@ class CircuitBreaker {
     // Whether a request may go now. In HalfOpen only the single probe is allowed; when
     // refused, retry_in_ms says when the breaker will let a probe through.
     bool allow(uint64_t now_ms, uint64_t* retry_in_ms = nullptr);
+    // Whether allow() would refuse now, without taking the probe: a caller asks this before
+    // anything else it would wait for (a rate-limit token), so a refusal is at once.
+    bool refusing(uint64_t now_ms, uint64_t* retry_in_ms = nullptr) const;
     void on_success();
     void on_failure(uint64_t now_ms);
     State state(uint64_t now_ms) const;

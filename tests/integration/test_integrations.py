@@ -593,6 +593,35 @@ steps:
         self.assertEqual(results, [503, 503, "circuit_open", 200])
         self.assertEqual(len(m.requests(path="/api/now/table/incident")), 3)
 
+    def test_an_open_breaker_refuses_at_once_under_a_rate_limit(self):
+        # Each refused call waited 5 s for a rate-limit token (and spent it) before the open
+        # breaker refused it: failing fast was not fast.
+        m = self.mock()
+        self.configure(m.url, "retry: {max_attempts: 1}\n"
+                              "rate_limit: {per_second: 0.2, burst: 1}\n"
+                              "circuit_breaker: {failures: 1, reset_after: 30s}")
+        self.p.write("tasks/custom/timed.lua", """\
+return {
+  name = "custom.timed",
+  run = function(ctx, input)
+    local out = {}
+    for i = 1, 3 do
+      local t0 = ferry.time.now_ms()
+      local res, err = ctx.http { method = "GET", path = "/api/now/table/incident" }
+      out[i] = { result = res and res.status or err.kind, ms = ferry.time.now_ms() - t0 }
+    end
+    return { calls = out }
+  end,
+}
+""")
+        self.p.workflow("timed", "steps:\n  - {id: t, task: custom.timed, integration: target}\n")
+        m.fault(method="GET", path="/api/now/table/incident", status=503, times=1)
+        rc, doc, err = self.run_wf("timed")
+        self.assertEqual(rc, 0, err + json.dumps(doc))
+        calls = doc["steps"]["t"]["output"]["calls"]
+        self.assertEqual([c["result"] for c in calls], [503, "circuit_open", "circuit_open"])
+        self.assertLess(max(c["ms"] for c in calls[1:]), 1000, calls)
+
     def test_breaker_opening_between_retries_gives_the_last_answer(self):
         # max_attempts 4 but the breaker opens after 2 failures: the request's own retries
         # stop, and the caller gets the vendor's last 503, not an error that hides it.

@@ -152,6 +152,21 @@ TEST_CASE("circuit breaker: opens after N failures, one half-open probe", "[inte
     for (int i = 0; i < 10; ++i)
         off.on_failure(0);
     CHECK(off.allow(0));
+    CHECK_FALSE(off.refusing(0));
+}
+
+TEST_CASE("circuit breaker: asking whether it refuses takes no probe", "[integration]") {
+    CircuitBreaker cb(1, 1000);
+    CHECK_FALSE(cb.refusing(0));
+    cb.on_failure(0);
+    uint64_t wait = 0;
+    CHECK(cb.refusing(400, &wait));  // open
+    CHECK(wait == 600);
+    CHECK_FALSE(cb.refusing(1000));  // half-open, probe free: asked twice, still free
+    CHECK_FALSE(cb.refusing(1000));
+    CHECK(cb.allow(1000));  // taken
+    CHECK(cb.refusing(1001, &wait));
+    CHECK(wait == 999);
 }
 
 TEST_CASE("Standard Webhooks signature matches the reference library's test vector",

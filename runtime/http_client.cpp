@@ -3,6 +3,7 @@
 // the top of http_client_impl.h.
 #include "runtime/http_client.h"
 #include "runtime/http_client_impl.h"
+#include "runtime/utf8.h"
 
 #include <algorithm>
 #include <cctype>
@@ -64,6 +65,15 @@ void set_header(HttpHeaders& headers, std::string_view name, std::string value) 
 
 std::string HttpResponse::header(std::string_view name) const {
     return header_value(headers, name);
+}
+
+std::string http_status_text(const HttpResponse& r, size_t limit) {
+    std::string text = "HTTP " + std::to_string(r.status);
+    if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return text;
+    const size_t cut = utf8_cut(r.body, limit);
+    text += ": " + to_valid_utf8(std::string_view(r.body).substr(0, cut));
+    if (cut < r.body.size()) text += "...";
+    return text;
 }
 
 HttpClient::Impl::Impl(Loop& l, size_t max_bodies) : loop(l), max_bodies_in_flight(max_bodies) {

@@ -65,6 +65,11 @@ struct HttpResponse {
     std::string header(std::string_view name) const;
 };
 
+// How a failed answer is told: "HTTP 503: BODY" (its first `limit` bytes, cut at a
+// character, not UTF-8 repaired) or "HTTP 503" when the body is blank, as the Lua tasks'
+// ferry.text.http_status tells it. The receiver's own words are what an operator acts on.
+std::string http_status_text(const HttpResponse& r, size_t limit = 200);
+
 // What happened on the wire, even when the transfer failed: whether the request was (at
 // least partly) sent decides whether a failure is ambiguous (the peer may have acted on it).
 struct HttpTransferInfo {

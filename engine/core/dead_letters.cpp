@@ -84,7 +84,9 @@ void replay_dead_letter(App& app, const std::string& id,
     const IntegrationConfig& config = client->config();
     if (text(entry, "kind") == "webhook" && config.type == "webhook") {  // url is required
         req.http.url = config.url;
-    } else if (client->owns_url(stored_url)) {
+    } else if (client->owns_url(stored_url) ||
+               (stored_url.starts_with('/') && !config.base_url.empty())) {
+        // A path (ctx.dead_letter takes what ctx.http takes) is on the base_url, as it was.
         req.http.url = stored_url;
     } else {
         return fail(make_error(
@@ -100,10 +102,15 @@ void replay_dead_letter(App& app, const std::string& id,
         req.http.body = std::string(body->str());
     else if (body && !body->is_none())
         req.http.body = to_json_text(*body);
+    // Sent again safely (libcurl's resend on a connection the receiver closed, the retries
+    // after a 5xx) only when the receiver can tell it is the same request: a webhook's id,
+    // an Idempotency-Key; otherwise as any request of its method (a POST once).
+    bool deduplicated = false;
     if (const Value* headers = dict_get(*request, "headers"); headers && headers->is_dict()) {
         for (const auto& [k, v] : headers->dict_obj().items()) {
             std::string key = tmpl::to_str(k);
             std::string lower = ascii_lower(key);
+            if (lower == "webhook-id" || lower == "idempotency-key") deduplicated = true;
             // Signatures and credentials are made fresh for this attempt.
             if (lower == "webhook-timestamp" || lower == "webhook-signature" ||
                 lower == "authorization" || tmpl::to_str(v) == kRedacted)
@@ -111,7 +118,7 @@ void replay_dead_letter(App& app, const std::string& id,
             req.http.headers.emplace_back(key, tmpl::to_str(v));
         }
     }
-    req.idempotent = true;  // a delivery carries its id: the receiver deduplicates
+    if (deduplicated) req.idempotent = true;
     // An operator replaying is the sign that an endpoint retired by 410 Gone is back.
     client->enable();
     app.replaying_dead_letters.insert(id);
@@ -124,7 +131,7 @@ void replay_dead_letter(App& app, const std::string& id,
         if (r.delivered) {
             a->store->erase_dlq(id);
         } else {
-            r.error = o.response ? "HTTP " + std::to_string(o.response->status) : o.error.message;
+            r.error = redact(o.response ? http_status_text(*o.response) : o.error.message);
             entry.dict_obj().set(str("last_replay_error"), str(r.error));
             a->store->put_dlq(id, to_json_text(entry));
         }

@@ -3,6 +3,7 @@
 #include "core/run_state.h"
 #include "core/values.h"
 #include "runtime/ids.h"
+#include "runtime/integration/secrets.h"
 
 #include <algorithm>
 #include <cctype>
@@ -113,9 +114,9 @@ void EventNotifier::send(IntegrationClient& client, uint64_t number) {
             settle(d);
             return;
         }
-        dead_letter(
-            d, out.response ? "HTTP " + std::to_string(out.response->status) : out.error.message,
-            out.attempts);
+        // The receiver's answer may echo what it was sent (a signature, a token).
+        dead_letter(d, redact(out.response ? http_status_text(*out.response) : out.error.message),
+                    out.attempts);
     });
 }
 

@@ -1536,6 +1536,41 @@ steps:
         self.assertEqual(json.loads(last["body"])["data"], {"ticket": "INC0010001"})
         self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
 
+    def test_a_replayed_post_without_an_id_is_sent_once_and_its_failure_says_why(self):
+        # Every dead letter was replayed as safe to repeat: a task's POST (a create) that
+        # got a 502 was sent again within the replay. Only a request the receiver can
+        # recognise (webhook-id, Idempotency-Key) is. A path (as ctx.http takes) replays
+        # on the base_url; the failure keeps the receiver's words.
+        self.p.workflow("keep", """\
+steps:
+  - id: keep
+    task: lua
+    integration: sn
+    with:
+      script: |
+        ctx.dead_letter({integration = "sn", error = "create failed",
+          request = {method = "POST", url = "/api/now/table/incident",
+                     body = {short_description = "create me"}}})
+        return "kept"
+""")
+        rc, doc, err = self.run_wf("keep")
+        self.assertEqual(rc, 0, err)
+        entry = json.loads(self.ferry("dlq", "list", "--json").stdout)[0]
+        self.m.fault(method="POST", path="/api/now/table/incident", status=502,
+                     body={"error": {"message": "upstream down for maintenance"}}, times=3)
+        r = self.ferry("dlq", "replay", entry["id"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        posts = self.m.requests(path="/api/now/table/incident", method="POST")
+        self.assertEqual(len(posts), 1, posts)
+        listed = json.loads(self.ferry("dlq", "list", "--json").stdout)[0]
+        self.assertIn("HTTP 502: ", listed["last_replay_error"])
+        self.assertIn("upstream down for maintenance", listed["last_replay_error"])
+        self.m.clear_faults()
+        r = self.ferry("dlq", "replay", entry["id"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(len(self.m.requests(path="/api/now/table/incident", method="POST")), 2)
+        self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
+
     def test_replay_goes_to_the_integrations_current_url(self):
         # The receiver was unreachable; ferry.yaml now points the integration at where it
         # moved. The replay goes there, signed afresh, never to the stale URL.

@@ -123,7 +123,7 @@ std::vector<std::string> IntegrationClient::cancel(uint64_t id) {
             make_error(ErrorKind::Cancelled,
                        "cut short by the step's end (cancelled or timed out) before an answer "
                        "came: whether the request reached the service is not known"),
-            0));
+            std::nullopt, std::nullopt));
     }
     op->transfer = 0;
     return std::move(op->out.attempt_records);
@@ -221,7 +221,8 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
     // An expired or revoked OAuth token: fetch a new one and send again, once.
     if (status == 401 && config_.auth.type == "oauth2" && !op->token_refreshed) {
         op->token_refreshed = true;
-        op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, 0));
+        op->out.attempt_records.push_back(
+            record_attempt(*op, op->sent, res, info.duration_ms, 0));  // sent again at once
         // Fetched again before the next request, unless another request's 401 already
         // did: each request in flight with the revoked token refreshed it once more (20
         // requests, 16 fetches), and an identity provider that keeps only the newest token
@@ -270,7 +271,8 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
             verdict = AttemptVerdict::Done;  // longer than we may wait: the caller decides
         } else {
             uint64_t delay = *wait;
-            op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, delay));
+            op->out.attempt_records.push_back(
+                record_attempt(*op, op->sent, res, info.duration_ms, delay));
             if (res)
                 op->retried_answer = std::move(res.value());
             else
@@ -279,7 +281,8 @@ void IntegrationClient::on_attempt(const std::shared_ptr<Op>& op, Result<HttpRes
             return;
         }
     }
-    op->out.attempt_records.push_back(record_attempt(*op, op->sent, res, 0));
+    op->out.attempt_records.push_back(
+        record_attempt(*op, op->sent, res, info.duration_ms, std::nullopt));
     if (verdict == AttemptVerdict::Ambiguous) op->out.ambiguous = true;
     op->out.retry_after_ms = retry_after;
     if (status == 410 && delivery) {
@@ -399,7 +402,8 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
 
 std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& sent,
                                               const Result<HttpResponse>& res,
-                                              uint64_t retry_in_ms) const {
+                                              std::optional<double> duration_ms,
+                                              std::optional<uint64_t> retry_in_ms) const {
     bool answered = res && res.value().status >= 200 && res.value().status < 400;
     size_t cap = answered ? config_.max_logged_body_answered : config_.max_logged_body;
     rapidjson::StringBuffer buf;
@@ -439,11 +443,16 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
     str(capped(sent.body, op.sent_body_size, cap));
     w.EndObject();
     if (res) {
-        const HttpResponse& r = res.value();
         str("status");
-        w.Int64(r.status);
+        w.Int64(res.value().status);
+    }
+    // A timeout's or a lost connection's time is what an operator looks at first.
+    if (duration_ms) {
         str("duration_ms");
-        w.Double(r.duration_ms);
+        w.Double(*duration_ms);
+    }
+    if (res) {
+        const HttpResponse& r = res.value();
         str("response");
         w.StartObject();
         str("headers");
@@ -462,7 +471,7 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
     }
     if (retry_in_ms) {
         str("retry_in_ms");
-        w.Uint64(retry_in_ms);
+        w.Uint64(*retry_in_ms);
     }
     w.EndObject();
     return Redactor::instance().redact_json(std::string_view(buf.GetString(), buf.GetSize()));

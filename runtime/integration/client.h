@@ -127,8 +127,11 @@ class IntegrationClient {
     Result<HttpRequest> build(const IntegrationRequest& req, bool for_preview);
     Status apply_auth(HttpRequest& out, bool for_preview);
     Status sign_webhook(HttpRequest& out, bool for_preview);
+    // One attempt's record. duration_ms: how long it took, answered or not (nullopt: cut
+    // short, not known); retry_in_ms: set when another attempt follows, 0 included.
     std::string record_attempt(const Op& op, const HttpRequest& sent,
-                               const Result<HttpResponse>& res, uint64_t retry_in_ms) const;
+                               const Result<HttpResponse>& res, std::optional<double> duration_ms,
+                               std::optional<uint64_t> retry_in_ms) const;
 
     Loop& loop_;
     HttpClient& http_;

@@ -406,6 +406,23 @@ class Retries(IntegrationTest):
         self.assertIn("retry_in_ms", records[0])
         self.assertGreaterEqual(records[1]["retry_in_ms"], 320)
 
+    def test_an_attempt_without_an_answer_says_how_long_it_took(self):
+        # A timeout's or a lost connection's record had no duration_ms, which is what an
+        # operator looks at first.
+        self.configure(self.m.url, "retry: {max_attempts: 2, initial_delay: 10ms}\n"
+                                   "timeout: 300ms")
+        self.p.workflow("get", GET_WF)
+        self.m.fault(method="GET", path="/api/now/table/incident", delay_ms=1500, times=2)
+        rc, doc, err = self.run_wf("get")
+        self.assertEqual(rc, 1, err + json.dumps(doc))
+        records = self.http_records(doc["id"], "call")
+        self.assertEqual([r["error"]["kind"] for r in records], ["timeout", "timeout"])
+        for r in records:
+            self.assertGreaterEqual(r["duration_ms"], 250, r)
+            self.assertLess(r["duration_ms"], 1400, r)
+        self.assertIn("retry_in_ms", records[0])
+        self.assertNotIn("retry_in_ms", records[1])
+
     def test_a_step_timeout_keeps_the_attempts_it_cut_short_on_record(self):
         # The records of a step ended mid-request (its timeout, a cancel) were dropped, the
         # answered 503s with the one in flight: the history said nothing was sent, though a

@@ -84,6 +84,15 @@ class RefCollector {
         if (e->kind == ExprKind::Name) {
             if (!is_root_name(e))
                 free_names.push_back(TemplateRef{e->name, "", e->line, e->column, false, {}});
+            else if (e->name == "steps")  // read whole: listed, iterated, `in`, a filter's
+                refs.push_back(TemplateRef{"steps-whole", "", e->line, e->column, false, {}});
+            return;
+        }
+        // `steps[name]`: the key is read; the step, found at run time, fails the read with
+        // a hint when it has not finished (core/units.cpp), so it is no whole read.
+        if (e->kind == ExprKind::Getitem && !e->is_slice && e->a && e->a->kind == ExprKind::Name &&
+            e->a->name == "steps" && !const_string(e->b.get())) {
+            expr(e->b.get());
             return;
         }
         // `execution.FIELD`, `event.FIELD` (an on_step entry's followed step): bare roots
@@ -111,9 +120,14 @@ class RefCollector {
         }
         if (e->kind == ExprKind::Call && e->a && e->a->kind == ExprKind::Getattr &&
             is_root_name(e->a->a.get()) && is_dict_method(e->a->name)) {
-            if (e->a->name == "get" && !e->args.positional.empty())
-                if (const std::string* key = const_string(e->args.positional[0].get()))
-                    add(*e->a->a, *key);
+            const std::string* key = e->a->name == "get" && !e->args.positional.empty()
+                                         ? const_string(e->args.positional[0].get())
+                                         : nullptr;
+            if (key)
+                add(*e->a->a, *key);
+            else if (e->a->a->name == "steps")  // items(), keys(), values(), get(name)
+                refs.push_back(
+                    TemplateRef{"steps-whole", "", e->a->a->line, e->a->a->column, false, {}});
             args(e->args);
             return;
         }

@@ -79,6 +79,17 @@ void check_root(Context& ctx, const Ref& ref, const std::string& who, const Name
 // `who` is the subject of the message: "step 'x'", "output 'y'", "var 'z'".
 bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::string& self,
                const Names& names) {
+    if (ref.root == "steps-whole") {
+        // In outputs every step has ended: the whole is what it will stay.
+        if (self.empty()) return false;
+        ctx.error(ref.mark,
+                  who + ": 'steps' read as a whole (listed, iterated, 'in', items(), "
+                        "get(a computed name)) holds the steps finished when this one runs, "
+                        "which changes from run to run: read each step by name (steps.ID, "
+                        "steps['ID']) or as steps[name] with needs: [...]; outputs, where every "
+                        "step has ended, may read it whole");
+        return false;
+    }
     if (ref.root == "dict-method") {
         // name: the receiver as written; field: the method.
         ctx.error(ref.mark, who + ": " + ref.name + "." + ref.field + " is the dict method " +
@@ -563,7 +574,10 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
     for (const Ref& ref : p.output_refs)
         check_ref(ctx, ref, "'outputs'", "", names);
     for (const Ref& ref : p.var_refs) {
-        if (ref.root == "steps")
+        if (ref.root == "steps-whole")
+            ctx.error(ref.mark, "'vars' are constants and cannot refer to steps; use inputs, "
+                                "or compute it in a step");
+        else if (ref.root == "steps")
             ctx.error(ref.mark, "'vars' are constants and cannot refer to steps (found steps." +
                                     ref.name + "); use inputs, or compute it in a step");
         else

@@ -2529,6 +2529,41 @@ return {
         os.remove(self.p.dir / "workflows" / "dup.json")
         self.assertEqual(self.assertRun("dup")["status"], "succeeded")
 
+    def test_steps_read_as_a_whole_is_refused_where_it_depends_on_timing(self):
+        # It held whichever steps had finished: [] or some of them, from run to run, and a
+        # summary step missed failures it was meant to list.
+        self.p.workflow("whole", """\
+vars: {x: a}
+steps:
+  - {id: a, task: log, with: {message: a}}
+  - {id: c, task: log, with: {message: "{{ steps | list }}"}}
+  - {id: d, task: log, with: {message: "{% for k, v in steps.items() %}{{ k }}{% endfor %}"}}
+  - {id: f, task: log, when: "{{ 'a' in steps }}", with: {message: "{{ steps.get(vars.x) }}"}}
+""")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2)
+        places = re.findall(r"workflows/whole\.yaml:(\d+:\d+): step '(\w)': 'steps' read as a "
+                            r"whole", p.stdout)
+        self.assertEqual(places, [("4:44", "c"), ("5:56", "d"), ("6:41", "f"), ("6:72", "f")],
+                         p.stdout)
+        self.assertIn("read each step by name (steps.ID, steps['ID']) or as steps[name] with "
+                      "needs: [...]", p.stdout)
+        # By name, through a computed key with needs, and whole in outputs: all fine.
+        self.p.workflow("whole", """\
+steps:
+  - {id: a, task: log, with: {message: a}}
+  - {id: b, task: log, with: {message: b}}
+  - id: e
+    task: lua
+    needs: [a, b]
+    with: {script: "return input", input: "{% for s in ['a', 'b'] %}{{ steps[s].status }} {% endfor %}"}
+outputs:
+  statuses: "{{ steps.values() | map(attribute='status') | list }}"
+""")
+        doc = self.assertRun("whole")
+        self.assertEqual(doc["steps"]["e"]["output"], "succeeded succeeded ")
+        self.assertEqual(doc["outputs"]["statuses"], ["succeeded"] * 3)
+
     def test_a_json_workflow_is_json(self):
         # Read as YAML, a .json file took a trailing comma (and YAML's block style), which
         # every other JSON tool the file passes through refuses.

@@ -2114,7 +2114,6 @@ steps:
   - {id: a, task: lua, with: {script: "return {x = 'orig'}"}}
   - {id: output, task: log, needs: [a], on_error: continue, with: {message: "{{ steps.a.output.update({'x': 'forged'}) }}"}}
   - {id: inputs, task: log, needs: [a], on_error: continue, with: {message: "{{ inputs.cfg.update({'a': 99}) }}"}}
-  - {id: steps, task: log, needs: [a], on_error: continue, with: {message: "{% set s = steps %}{{ s.pop('a') }}"}}
   - {id: execution, task: log, needs: [a], on_error: continue, with: {message: "{{ execution.update({'dry_run': true}) }}"}}
   - {id: own, task: log, needs: [a], with: {message: "{% set l = [1] %}{{ l.append(2) }}{{ l }} {{ dict(inputs.cfg, b=2) }}"}}
   - {id: later, task: log, needs: [own], when: "{{ not execution.dry_run }}", with: {message: ran}}
@@ -2122,10 +2121,23 @@ outputs:
   x: "{{ steps.a.output.x }}"
 """)
         doc = self.assertRun("mut")
-        for step in ("output", "inputs", "steps", "execution"):
+        for step in ("output", "inputs", "execution"):
             err = self.step_error(doc, step)
             self.assertIn("is unsafe: workflow data (inputs, vars, steps, execution) is read-only",
                           err["message"])
+        # `steps` itself: a step may not read it whole (validate refuses that); outputs may,
+        # and may not change it either.
+        self.p.workflow("mutsteps", """\
+steps:
+  - {id: a, task: lua, with: {script: "return {x = 'orig'}"}}
+outputs:
+  gone: "{% set s = steps %}{{ s.pop('a') }}"
+""")
+        rc, popped, err = self.p.run("mutsteps")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("is unsafe: workflow data (inputs, vars, steps, execution) is read-only",
+                      popped["error"]["message"])
+        self.assertEqual(popped["steps"]["a"]["output"], {"x": "orig"})
         self.assertEqual(doc["outputs"], {"x": "orig"})
         self.assertEqual(doc["inputs"], {"cfg": {"a": 1}})
         self.assertEqual(doc["steps"]["later"]["status"], "succeeded")

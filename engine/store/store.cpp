@@ -232,10 +232,22 @@ Found inspect_folder(const std::string& dir, bool create, bool* created) {
     }
     // An empty data.mdb is a creation interrupted before LMDB wrote its first page.
     if (data_size == 0) return Found::Nothing;
-    try {
-        return probe(dir);
-    } catch (const lmdb::Failure& f) {
-        throw OpenFailure{explain(f)};
+    // With lock.mdb there, other processes may be writing while the probe reads, and it is
+    // not in their reader table (MDB_NOLOCK, so that it changes no file): a page a writer
+    // reuses meanwhile reads as garbage, and a store ten `ferry run`s had just made read as
+    // "not a Ferry store". What it finds wrong is looked at again for a moment (the writers
+    // commit in milliseconds) before it is believed; a folder no one uses is told at once.
+    const bool shared = fs::exists(dir + "/lock.mdb", ec);
+    constexpr int kLooks = 10;  // 20 ms apart
+    for (int look = 1;; ++look) {
+        try {
+            return probe(dir);
+        } catch (const OpenFailure&) {
+            if (!shared || look == kLooks) throw;
+        } catch (const lmdb::Failure& f) {
+            if (!shared || look == kLooks) throw OpenFailure{explain(f)};
+        }
+        ::usleep(20000);
     }
 }
 

@@ -27,7 +27,7 @@ void check_json_fit(Value& v) {
     JsonFitNotes notes;
     switch (json_fit(v, json_lua::kMaxEncodedBytes, &notes)) {
     case JsonFit::fits:
-        if (notes.object_tuples) v = tuples_as_lists(v);
+        if (notes.object_tuples) v = json_shaped(v, json_lua::kMaxDepth);
         return;
     case JsonFit::not_json: {
         const Value& what = *notes.not_json;

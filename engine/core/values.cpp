@@ -105,8 +105,19 @@ namespace {
 std::optional<Value> reshaped(const Value& v, int depth, int max_depth) {
     switch (v.kind()) {
     case tmpl::Kind::None: return std::nullopt;
-    case tmpl::Kind::Undefined:
-    case tmpl::Kind::Object: return Value::none();
+    case tmpl::Kind::Undefined: return Value::none();
+    case tmpl::Kind::Object: {
+        // A tuple that is an object (groupby's group) is the array JSON writes it as.
+        const std::vector<Value>* items = v.object_obj().tuple_items();
+        if (!items || depth >= max_depth) return Value::none();
+        std::vector<Value> listed;
+        listed.reserve(items->size());
+        for (const Value& item : *items) {
+            std::optional<Value> shaped = reshaped(item, depth + 1, max_depth);
+            listed.push_back(shaped ? std::move(*shaped) : item);
+        }
+        return Value::list(std::move(listed));
+    }
     case tmpl::Kind::Bool:
     case tmpl::Kind::Int: return std::nullopt;
     case tmpl::Kind::Float:
@@ -443,59 +454,6 @@ struct JsonFitWalk {
 
 JsonFit json_fit(const Value& v, uint64_t max_bytes, JsonFitNotes* notes) {
     return JsonFitWalk{max_bytes, notes}.walk(v, 0);
-}
-
-namespace {
-
-std::optional<Value> tuples_listed(const Value& v, int depth) {
-    if (depth >= kMaxFitDepth) return std::nullopt;
-    if (v.is_object()) {
-        const std::vector<Value>* items = v.object_obj().tuple_items();
-        if (!items) return std::nullopt;
-        std::vector<Value> listed;
-        for (const Value& item : *items) {
-            std::optional<Value> inner = tuples_listed(item, depth + 1);
-            listed.push_back(inner ? std::move(*inner) : item);
-        }
-        return Value::list(std::move(listed));
-    }
-    if (v.is_sequence()) {
-        const auto& items = v.list_obj().items;
-        std::optional<Value> out;
-        for (size_t i = 0; i < items.size(); ++i) {
-            std::optional<Value> item = tuples_listed(items[i], depth + 1);
-            if (!item && !out) continue;
-            if (!out) {  // the first change: copy what came before it
-                out = Value::list();
-                out->list_obj().items.assign(items.begin(), items.begin() + ptrdiff_t(i));
-            }
-            out->list_obj().items.push_back(item ? std::move(*item) : items[i]);
-        }
-        return out;
-    }
-    if (v.is_dict()) {
-        const auto& items = v.dict_obj().items();
-        std::optional<Value> out;
-        for (size_t i = 0; i < items.size(); ++i) {
-            std::optional<Value> item = tuples_listed(items[i].second, depth + 1);
-            if (!item && !out) continue;
-            if (!out) {
-                out = Value::dict();
-                for (size_t j = 0; j < i; ++j)
-                    out->dict_obj().append_new(items[j].first, items[j].second);
-            }
-            out->dict_obj().append_new(items[i].first, item ? std::move(*item) : items[i].second);
-        }
-        return out;
-    }
-    return std::nullopt;
-}
-
-}  // namespace
-
-Value tuples_as_lists(const Value& v) {
-    std::optional<Value> out = tuples_listed(v, 0);
-    return out ? std::move(*out) : v;
 }
 
 bool holds_text(const Value& v, std::string_view needle) {

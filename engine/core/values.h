@@ -30,7 +30,8 @@ void write_json(const Value& v, JsonWriter& w);
 // A dict key as write_json writes one: a string as it is, any other key as its str().
 void write_json_key(const Value& key, JsonWriter& w);
 // v as it comes back from a trip through JSON (or Lua tables): undefined, none and objects
-// are none, non-finite floats none, tuples lists, dict keys strings, Markup plain text, and
+// are none (but an object that is a tuple, groupby's group, a list), non-finite floats
+// none, tuples lists, dict keys strings, Markup plain text, and
 // containers nested deeper than max_depth none. Subtrees with nothing to change are shared,
 // not copied: for a plain JSON-like value this only walks it.
 Value json_shaped(const Value& v, int max_depth);
@@ -66,7 +67,7 @@ enum class JsonFit {
     not_json,
 };
 // What json_fit saw besides the verdict: the object that is not JSON, and whether v holds
-// tuples that are objects (groupby's groups), which tuples_as_lists turns into lists.
+// tuples that are objects (groupby's groups), which json_shaped turns into lists.
 struct JsonFitNotes {
     const Value* not_json = nullptr;
     bool object_tuples = false;
@@ -76,9 +77,6 @@ struct JsonFitNotes {
 // non-finite number or once past max_bytes: at most ~max_bytes values are visited.
 // Containers nested deeper than JSON may nest (json_lua::kMaxDepth) are not walked into.
 JsonFit json_fit(const Value& v, uint64_t max_bytes, JsonFitNotes* notes = nullptr);
-// v with every object that is a tuple (Object::tuple_items: a groupby group) made the list
-// JSON writes it as, at any depth; v itself when it holds none.
-Value tuples_as_lists(const Value& v);
 // Whether a string anywhere in v (keys included) contains needle.
 bool holds_text(const Value& v, std::string_view needle);
 // A request's `headers` (a dict) with each credential header's value (Authorization,

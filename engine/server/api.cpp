@@ -321,17 +321,19 @@ std::string refused_credentials(const std::string& auth) {
            "base64)";
 }
 
+// Whether the route reads this query parameter (its documented ones).
+bool reads_query(const Api::Route& route, std::string_view name) {
+    return std::any_of(route.doc.params.begin(), route.doc.params.end(),
+                       [&](const ParamDoc& p) { return p.in == "query" && p.name == name; });
+}
+
 // A query parameter the API route does not read: a typo (`?staus=failed`) would otherwise
 // answer as if no filter had been asked for. Only under /api/v1/: a form's page or a hook
 // may be reached by links and senders that add their own (`?utm_source=`).
 std::string unknown_query_parameter(const Api::Route& route, const ServerRequest& req) {
     if (req.query.empty() || !route.pattern.starts_with("/api/v1/")) return {};
-    auto documented = [&](const std::string& name) {
-        return std::any_of(route.doc.params.begin(), route.doc.params.end(),
-                           [&](const ParamDoc& p) { return p.in == "query" && p.name == name; });
-    };
     for (const auto& [name, value] : req.query) {
-        if (documented(name)) continue;
+        if (reads_query(route, name)) continue;
         std::vector<std::string> known;
         for (const ParamDoc& p : route.doc.params)
             if (p.in == "query") known.push_back(p.name);
@@ -416,10 +418,7 @@ void Api::handle(ServerRequest& req, Responder res) {
     if (req.query.size() > 1) {
         std::unordered_set<std::string_view> seen;
         for (const auto& [name, value] : req.query) {
-            const bool read =
-                std::any_of(match->doc.params.begin(), match->doc.params.end(),
-                            [&](const ParamDoc& p) { return p.in == "query" && p.name == name; });
-            if (!read || seen.insert(name).second) continue;
+            if (!reads_query(*match, name) || seen.insert(name).second) continue;
             call.error(400, "bad_request",
                        "query parameter '" + name + "' is given more than once");
             return;

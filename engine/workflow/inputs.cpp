@@ -650,15 +650,19 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
         if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
         return i;
     };
+    auto parse_double = [&](std::string_view s) -> std::optional<double> {
+        if (s.starts_with('+')) s.remove_prefix(1);
+        double d = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+        return d;
+    };
     const std::string& type = spec.type;
     if (type == "integer") {
         if (auto i = parse_int(t)) return tmpl::Value::integer(*i);
         // 4.0 is the integer 4, as in JSON Schema (and a JSON body or inputs file).
-        std::string_view s = t.starts_with('+') ? t.substr(1) : t;
-        double d = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-        if (!s.empty() && ec == std::errc() && end == s.data() + s.size())
-            if (std::optional<int64_t> whole = detail::whole_number(d))
+        if (std::optional<double> d = parse_double(t))
+            if (std::optional<int64_t> whole = detail::whole_number(*d))
                 return tmpl::Value::integer(*whole);
         // A whole number past 64 bits is one: say what is wrong with it.
         if (detail::is_whole_number_text(t))
@@ -670,11 +674,8 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
     }
     if (type == "number") {
         if (auto i = parse_int(t)) return tmpl::Value::integer(*i);  // keeps JSON's int type
-        std::string_view s = t.starts_with('+') ? t.substr(1) : t;
-        double d = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-        if (!s.empty() && ec == std::errc() && end == s.data() + s.size() && std::isfinite(d))
-            return tmpl::Value::floating(d);
+        if (std::optional<double> d = parse_double(t); d && std::isfinite(*d))
+            return tmpl::Value::floating(*d);
         return fail("a number");
     }
     if (type == "boolean") {

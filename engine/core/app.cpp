@@ -3,6 +3,7 @@
 #include "core/embedded.h"
 #include "core/lua_template.h"
 #include "core/values.h"
+#include "runtime/integration/client.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_repeats.h"
 #include "runtime/lua_api/modules.h"
@@ -233,9 +234,13 @@ void App::learn_secrets() {
     for (const workflow::IntegrationEntry& e : config.integrations)
         if (IntegrationClient* client = integrations.find(e.config.name))
             client->learn_secrets_for_redaction();
-    for (const workflow::HookSpec& hook : config.hook_specs)
-        for (const std::string& ref : hook.secrets)
-            if (is_secret_reference(ref)) (void)resolve_secret(ref);  // taught to the Redactor
+    for (const workflow::HookSpec& hook : config.hook_specs) {
+        for (const std::string& ref : hook.secrets) {
+            if (!is_secret_reference(ref)) continue;
+            Result<std::string> value = resolve_secret(ref);  // taught to the Redactor
+            if (value && hook.verify == "standard-webhooks") learn_webhook_key(value.value());
+        }
+    }
 }
 
 Result<std::shared_ptr<const workflow::Workflow>>

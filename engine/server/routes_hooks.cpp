@@ -10,6 +10,7 @@
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/duration.h"
+#include "runtime/integration/client.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
 #include "runtime/utf8.h"
@@ -91,10 +92,12 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
         claim(*app.store, replay_key, std::to_string(now_ms));
         sweep(app, hook, now_ms);  // as starts do: the ids of callbacks piled up for good
     }
-    std::string body = to_json_text(dict_of({{"execution_id", str(id)},
-                                             {"step", str(step)},
-                                             {"decision", str(decision)},
-                                             {"by", str(by)}}));
+    // A sender's `by` is stored redacted; the answer repeats it as stored.
+    std::string body =
+        Redactor::instance().redact_json(to_json_text(dict_of({{"execution_id", str(id)},
+                                                               {"step", str(step)},
+                                                               {"decision", str(decision)},
+                                                               {"by", str(by)}})));
     auto res = std::make_shared<Responder>(std::move(c.res));
     app.store->after_commit([res, body] {
         res->send(200, body, {{"Content-Type", "application/json"}});
@@ -118,6 +121,8 @@ void receive(Api& api, Call& c) {
                                "': its secret cannot be resolved (the "
                                "server's log says why)");
         }
+        if (is_secret_reference(ref) && hook->verify == "standard-webhooks")
+            learn_webhook_key(s.value());
         secrets.push_back(s.value());
     }
     uint64_t now_ms = now_unix_ms();

@@ -27,6 +27,10 @@ namespace ferry {
 std::optional<std::string> standard_webhooks_signature(std::string_view secret, std::string_view id,
                                                        std::string_view timestamp,
                                                        std::string_view body);
+// A Standard Webhooks secret's key signs as well as the secret does: its base64 text (after
+// "whsec_") and its bytes are taught to the Redactor beside the whole value, which
+// resolve_secret teaches.
+void learn_webhook_key(std::string_view secret);
 
 // How long an OAuth2 token answer's access token is cached for, in ms: its expires_in
 // (seconds, a number or a decimal string, RFC 6749 5.1), an hour when absent or unreadable,

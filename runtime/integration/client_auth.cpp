@@ -65,6 +65,15 @@ std::optional<std::string> standard_webhooks_signature(std::string_view secret, 
     return "v1," + crypto::base64_encode(crypto::hmac_sha256(*key, text));
 }
 
+void learn_webhook_key(std::string_view secret) {
+    if (secret.rfind("whsec_", 0) == 0) {
+        secret.remove_prefix(6);
+        Redactor::instance().add(std::string(secret));
+    }
+    if (std::optional<std::string> key = crypto::base64_decode(secret))
+        Redactor::instance().add(std::move(*key));
+}
+
 // A dry run sends no credential, but the task and the records may still meet one (an
 // input that carries a token, a response of another step): the secrets that resolve are
 // taught to the Redactor as a live request would, so a dry run redacts what a live run
@@ -90,7 +99,8 @@ void IntegrationClient::learn_secrets_for_redaction() {
             crypto::base64_encode(user.value_or(a.username) + ":" + *password));
     if (a.type == "oauth2" && client_secret) Redactor::instance().add(url_encode(*client_secret));
     for (const std::string& ref : config_.webhook_secrets)
-        if (is_secret_reference(ref)) (void)resolve_secret(ref);
+        if (is_secret_reference(ref))
+            if (Result<std::string> v = resolve_secret(ref)) learn_webhook_key(v.value());
 }
 
 Status IntegrationClient::apply_auth(HttpRequest& out, bool for_preview) {
@@ -160,6 +170,7 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
             return make_error(secret.error().kind, "integration '" + config_.name +
                                                        "': secret: " + secret.error().message);
         }
+        if (is_secret_reference(ref)) learn_webhook_key(secret.value());
         std::optional<std::string> signature =
             standard_webhooks_signature(secret.value(), id, ts, out.body);
         if (!signature) {

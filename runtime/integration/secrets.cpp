@@ -230,6 +230,11 @@ void Redactor::add(std::string value) {
     // echoing the secret back in an error body escapes it that way.
     for (size_t i = 0, n = secret.text_forms.size(); i < n; ++i)
         add_form(secret.text_forms, solidus_escaped(secret.text_forms[i]));
+    // A JSON text kept as a string inside another JSON text (a vendor's field holding the
+    // JSON of a request it received) escapes those forms once more: `\"` as `\\\"`.
+    for (size_t i = 0, n = secret.text_forms.size(); i < n; ++i)
+        if (secret.text_forms[i].find('\\') != std::string::npos)
+            add_form(secret.text_forms, json_escaped(secret.text_forms[i]));
     // Percent-encoded, as a vendor echoes it in a URL (a redirect's Location, a link in an
     // error body) or a form body: every reserved character encoded, upper or lower hex; as
     // Python's quote() and JavaScript's encodeURIComponent and encodeURI leave some; with
@@ -302,21 +307,35 @@ size_t Redactor::safe_cut(std::string_view text, size_t cut) const {
 }
 
 std::string Redactor::redact(std::string_view text) const {
-    std::string out(text);
     std::lock_guard lock(mu_);
     // The percent-encoded forms cannot be in a text without a '%' (most texts): one scan
     // for it instead of a search per form (they cost 4 % of a ticket's CPU).
     const bool percent = text.find('%') != std::string_view::npos;
+    // Every occurrence of every form in the text as given, then replaced span by span: two
+    // secrets that overlap (one's end the other's start) are one span, where replacing the
+    // first left the second's tail behind.
+    std::vector<std::pair<size_t, size_t>> spans;
     for (const Secret& s : secrets_) {
         for (const std::string& form : s.text_forms) {
             if (!percent && form.find('%') != std::string::npos) continue;
-            size_t pos = 0;
-            while ((pos = find_in(out, form, pos)) != std::string_view::npos) {
-                out.replace(pos, form.size(), kRedacted);
-                pos += kRedacted.size();
-            }
+            for (size_t pos = find_in(text, form, 0); pos != std::string_view::npos;
+                 pos = find_in(text, form, pos + 1))
+                spans.emplace_back(pos, pos + form.size());
         }
     }
+    std::sort(spans.begin(), spans.end());
+    std::string out;
+    out.reserve(text.size());
+    size_t copied = 0;
+    for (size_t i = 0; i < spans.size();) {
+        const size_t start = spans[i].first;
+        size_t end = spans[i].second;
+        for (++i; i < spans.size() && spans[i].first < end; ++i)
+            end = std::max(end, spans[i].second);
+        out.append(text, copied, start - copied).append(kRedacted);
+        copied = end;
+    }
+    out.append(text, copied);
     for (size_t pos = 0; (pos = out.find(kClipMark, pos)) != std::string::npos;
          pos += kClipMark.size()) {
         if (pos > 0 && out[pos - 1] == '.') continue;  // inside a run of dots: its start counts
@@ -418,9 +437,15 @@ bool Redactor::redact_json_in_place(std::string& json) const {
                 if (json.compare(pos, form.size(), form) == 0) return form.size();
         return 0;
     };
+    const size_t n = json.size();
+    // The bytes of the character or escape sequence at pos inside a string.
+    auto unit_at = [&](size_t pos) -> size_t {
+        size_t unit = 1;
+        if (json[pos] == '\\') unit = pos + 1 < n && json[pos + 1] == 'u' ? 6 : 2;
+        return std::min(unit, n - pos);
+    };
     std::string out;
     out.reserve(json.size());
-    const size_t n = json.size();
     size_t i = 0;
     while (i < n) {
         const char c = json[i];
@@ -448,13 +473,16 @@ bool Redactor::redact_json_in_place(std::string& json) const {
                 }
                 if (clipped) starts.push_back(out.size());
                 if (size_t len = secret_at(i)) {
+                    // A secret that starts inside this one and ends past it (one's end the
+                    // other's start) goes with it: replacing the first left its tail.
+                    size_t end = i + len;
+                    for (size_t at = i + unit_at(i); at < end && at < n; at += unit_at(at))
+                        if (size_t more = secret_at(at)) end = std::max(end, at + more);
                     out.append(kRedacted);
-                    i += len;
+                    i = end;
                     continue;
                 }
-                size_t unit = 1;
-                if (json[i] == '\\') unit = i + 1 < n && json[i + 1] == 'u' ? 6 : 2;
-                unit = std::min(unit, n - i);
+                const size_t unit = unit_at(i);
                 out.append(json, i, unit);
                 i += unit;
             }

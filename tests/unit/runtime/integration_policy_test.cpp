@@ -1,6 +1,7 @@
 // The integration policies as plain state machines over a fake clock.
 #include "runtime/integration/client.h"
 #include "runtime/integration/policy.h"
+#include "runtime/integration/secrets.h"
 
 #include <limits>
 
@@ -179,6 +180,16 @@ TEST_CASE("Standard Webhooks signature matches the reference library's test vect
     CHECK(*sig == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     CHECK_FALSE(standard_webhooks_signature("whsec_", "id", "1", "{}"));
     CHECK_FALSE(standard_webhooks_signature("whsec_!!!", "id", "1", "{}"));
+}
+
+TEST_CASE("a Standard Webhooks secret's key is redacted as the secret is", "[integration]") {
+    // Its base64 text or its bytes sign deliveries as well as the whole "whsec_..." does.
+    learn_webhook_key("whsec_V0hLRVktc2VjcmV0LWJ5dGVzLTAwMA==");
+    CHECK(redact("key V0hLRVktc2VjcmV0LWJ5dGVzLTAwMA== bytes WHKEY-secret-bytes-000") ==
+          "key [REDACTED] bytes [REDACTED]");
+    // Without the prefix the value is the base64 text itself: its bytes are learnt.
+    learn_webhook_key("V0hLRVktb3RoZXIta2V5LTAwMQ==");
+    CHECK(redact("WHKEY-other-key-001") == "[REDACTED]");
 }
 
 TEST_CASE("OAuth2 token lifetime from expires_in", "[integration]") {

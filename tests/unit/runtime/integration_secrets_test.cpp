@@ -165,6 +165,55 @@ TEST_CASE("a secret with a slash echoed PHP-style (a backslash before it) is red
           R"({"message":"{\"error\":\"key [REDACTED]\"}"})");
 }
 
+namespace {
+
+// What JSON writes for text inside a string, quotes and backslashes being all these hold.
+std::string escaped(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a secret in a JSON text kept as a string inside another is redacted", "[secrets]") {
+    // A vendor's field holding the JSON of a request it received, as Python writes it: the
+    // secret escaped twice in the body, three times once the body is a record's string.
+    Redactor r;
+    r.add("J\"s\\on-77");
+    const std::string inner = R"({"p": "J\"s\\on-77"})";
+    const std::string body = "{\"x\": \"" + escaped(inner) + "\"}";
+    CHECK(body == R"({"x": "{\"p\": \"J\\\"s\\\\on-77\"}"})");
+    CHECK(r.redact(body) == R"({"x": "{\"p\": \"[REDACTED]\"}"})");
+    CHECK(r.redact_json("{\"body\":\"" + escaped(body) + "\"}") ==
+          "{\"body\":\"" + escaped(R"({"x": "{\"p\": \"[REDACTED]\"}"})") + "\"}");
+    // Non-ASCII written as \u escapes (Python's default), then escaped again.
+    r.add("p\xC3\xA4ssw\xC3\xB6rd-42");  // pässwörd-42
+    CHECK(r.redact(R"({"x": "{\"p\": \"p\\u00e4ssw\\u00f6rd-42\"}"})") ==
+          R"({"x": "{\"p\": \"[REDACTED]\"}"})");
+}
+
+TEST_CASE("secrets that overlap are redacted as one, no tail left", "[secrets]") {
+    Redactor r;
+    r.add("OVERLAP-aaaa1111");
+    r.add("aaaa1111-TAIL-xyz9");
+    CHECK(r.redact("x OVERLAP-aaaa1111-TAIL-xyz9 y") == "x [REDACTED] y");
+    CHECK(r.redact_json(R"({"v":"x OVERLAP-aaaa1111-TAIL-xyz9 y"})") ==
+          R"({"v":"x [REDACTED] y"})");
+    // Apart, each is its own; one inside another is the longer one.
+    CHECK(r.redact("aaaa1111-TAIL-xyz9 / OVERLAP-aaaa1111") == "[REDACTED] / [REDACTED]");
+    r.add("OVERLAP-aaaa1111-TAIL-xyz9-and-more");
+    CHECK(r.redact("<OVERLAP-aaaa1111-TAIL-xyz9-and-more>") == "<[REDACTED]>");
+    // Overlapping over an escape sequence: the record stays valid JSON.
+    r.add("pre-\"mid");
+    r.add("\"mid-post");
+    CHECK(r.redact_json(R"({"v":"a pre-\"mid-post b"})") == R"({"v":"a [REDACTED] b"})");
+    CHECK(r.redact("a pre-\"mid-post b") == "a [REDACTED] b");
+}
+
 TEST_CASE("a secret that is not UTF-8 is found as records hold it (U+FFFD)", "[secrets]") {
     // A Latin-1 password reached records with its stray bytes repaired, and was found in
     // neither form: stored all but two characters.

@@ -250,11 +250,13 @@ void decide(Api& api, Call& c, const std::string& decision) {
     const std::string& step = c.params["step"];
     Engine::DecideResult s = api.app().engine->decide(id, step, decision, c.caller, comment);
     if (!s.ok()) return c.refused(s);
-    std::string body = to_json_text(dict_of({{"execution_id", str(id)},
-                                             {"step", str(step)},
-                                             {"decision", str(decision)},
-                                             {"by", str(c.caller)},
-                                             {"comment", str(comment)}}));
+    // The comment is stored redacted; the answer repeats it as stored.
+    std::string body =
+        Redactor::instance().redact_json(to_json_text(dict_of({{"execution_id", str(id)},
+                                                               {"step", str(step)},
+                                                               {"decision", str(decision)},
+                                                               {"by", str(c.caller)},
+                                                               {"comment", str(comment)}})));
     auto res = std::make_shared<Responder>(std::move(c.res));
     api.app().store->after_commit([res, body] {
         res->send(200, body, {{"Content-Type", "application/json"}});

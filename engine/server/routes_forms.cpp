@@ -4,6 +4,7 @@
 // role so this file can decide per form.
 #include "core/values.h"
 #include "runtime/duration.h"
+#include "runtime/integration/secrets.h"
 #include "runtime/utf8.h"
 #include "server/api.h"
 #include "server/forms.h"
@@ -19,6 +20,20 @@ namespace {
 
 using tmpl::Value;
 using workflow::FormSpec;
+
+// What a refused submission echoes (the page refills its fields, messages quote values and
+// name unknown fields): a secret the server resolves, pasted into a field, is not repeated
+// back, as the API's own errors do not repeat it.
+void redact_echo(Value& submitted, FieldErrors& errors) {
+    const Redactor& redactor = Redactor::instance();
+    if (redactor.empty()) return;
+    if (Result<Value> v = parse_json_body(redactor.redact_json(to_json_text(submitted))))
+        submitted = std::move(v.value());
+    for (auto& [name, message] : errors) {
+        name = redactor.redact(name);
+        message = redactor.redact(message);
+    }
+}
 
 // What a caller without a valid token is told of a form that is not public, and of a name
 // no form has: the same, so that the two cannot be told apart.
@@ -154,6 +169,7 @@ void submit(Api& api, Call& c) {
     }
     FormOutcome outcome = check_submission(*form, submitted, repeated);
     if (!outcome.ok()) {
+        redact_echo(submitted, outcome.errors);
         if (browser)
             return html(c, 422,
                         form_page(*form, submitted, outcome.errors, outcome.unlisted_unknown));

@@ -1013,6 +1013,22 @@ outputs: {header: "{{ steps.echo.output.header }}"}
         self.assertIn("/hooks/[REDACTED]", [a["path"] for a in access])
 
 
+    def test_a_decisions_answer_repeats_its_comment_as_stored(self):
+        self.p.workflow("gate", "steps:\n  - {id: ok, task: approval, with: {message: Go}}\n")
+        status, body = self.s.json("POST", "/api/v1/workflows/gate/executions", {"inputs": {}},
+                                   role="operator")
+        self.assertEqual(status, 202, body)
+        exec_id = body["id"]
+        deadline = time.monotonic() + 10
+        while (self.s.json("GET", "/api/v1/executions/" + exec_id, role="viewer")[1]["status"]
+               != "waiting" and time.monotonic() < deadline):
+            time.sleep(0.05)
+        status, raw = self.s.json("POST", "/api/v1/executions/%s/steps/ok/approve" % exec_id,
+                                  {"comment": "ok " + self.SECRET}, role="operator")
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(raw["comment"], "ok [REDACTED]")
+
+
 class RotatedSecretFiles(unittest.TestCase):
     """A `${file:}` secret rewritten while the server runs is redacted from the records
     before any request sends it (an input or another system's answer may carry it first),

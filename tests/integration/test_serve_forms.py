@@ -418,6 +418,28 @@ class Forms(unittest.TestCase):
         self.assertIn('id="error-message">is required</p>', body)
         self.assertIn('aria-invalid="true"', body)
 
+    def test_a_refused_submission_does_not_repeat_a_secret_back(self):
+        # A hook's secret (and the key inside it) pasted into fields: the 422 names the
+        # fields and quotes no value, as JSON and as the page that refills the form.
+        key = SW_SECRET[len("whsec_"):]
+        sent = {"device": SW_SECRET, "risk": key, key: 1, "window": "2026-01-01T00:00"}
+        status, _, body = request("POST", "/api/v1/forms/change-request/submit", sent,
+                                  token=OPERATOR)
+        self.assertEqual(status, 422, body)
+        self.assertNotIn(key, body)
+        fields = json.loads(body)["error"]["fields"]
+        self.assertEqual(fields["device"],
+                         "'[REDACTED]' does not match the pattern ^[a-z0-9-]+$")
+        self.assertIn("[REDACTED]", fields)
+        status, _, page = request(
+            "POST", "/api/v1/forms/change-request/submit",
+            urllib.parse.urlencode(sent),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html",
+                     "Authorization": "Bearer " + OPERATOR})
+        self.assertEqual(status, 422, page)
+        self.assertNotIn(key, page)
+        self.assertIn("[REDACTED]", page)
+
     def test_a_submission_naming_many_fields_is_answered_in_one_pass(self):
         # A public form, 300,000 names it does not have: the urlencoded reader and the 422's
         # field list each looked every name up by scanning those before it (O(n^2): the

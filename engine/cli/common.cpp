@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include "runtime/integration/secrets.h"
 #include "runtime/json_repeats.h"
 #include "runtime/utf8.h"
 
@@ -11,6 +12,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -81,8 +83,8 @@ open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Di
     if (!app && options.reads_history_only && app.error().kind == ErrorKind::Validation &&
         !options.tolerate_config_problems) {
         print_problem_lines("warning: ", app.error().message);
-        std::fprintf(stderr, "warning: ferry.yaml does not load (above); the history is read "
-                             "without it ('ferry validate' lists every problem)\n");
+        eprintf("warning: ferry.yaml does not load (above); the history is read "
+                "without it ('ferry validate' lists every problem)\n");
         ao.tolerate_config_problems = true;
         probs.clear();
         app = engine::App::open(ao, probs);
@@ -93,12 +95,12 @@ open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Di
         if (app.error().kind == ErrorKind::Validation && !app.error().location)
             print_problem_lines("ferry: ", app.error().message);
         else
-            std::fprintf(stderr, "ferry: %s\n", printable(app.error().describe()).c_str());
+            eprintf("ferry: %s\n", printable(app.error().describe()).c_str());
         return nullptr;
     }
     if (!problems) {
         for (const auto& d : local)
-            std::fprintf(stderr, "warning: %s\n", printable(d.describe(), true).c_str());
+            eprintf("warning: %s\n", printable(d.describe(), true).c_str());
     }
     return std::move(app.value());
 }
@@ -156,15 +158,29 @@ void print_problem_lines(const std::string& prefix, const std::string& message) 
     while (!rest.empty()) {
         const size_t end = std::min(rest.find('\n'), rest.size());
         const std::string_view line = rest.substr(0, end);
-        std::fprintf(stderr, "%s%s\n", names_a_place(line) ? "" : prefix.c_str(),
-                     printable(std::string(line)).c_str());
+        eprintf("%s%s\n", names_a_place(line) ? "" : prefix.c_str(),
+                printable(std::string(line)).c_str());
         rest.remove_prefix(std::min(end + 1, rest.size()));
     }
 }
 
+void eprintf(const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    va_list again;
+    va_copy(again, args);
+    const int size = std::vsnprintf(nullptr, 0, format, args);
+    va_end(args);
+    std::string text(size > 0 ? size_t(size) : 0, '\0');
+    if (size > 0) std::vsnprintf(text.data(), text.size() + 1, format, again);
+    va_end(again);
+    if (!Redactor::instance().empty()) text = redact(text);
+    std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
 int usage_error(const char* command, const std::string& message) {
-    std::fprintf(stderr, "ferry %s: %s\n(see 'ferry %s --help')\n", command, message.c_str(),
-                 command);
+    eprintf("ferry %s: %s\n(see 'ferry %s --help')\n", command, printable(message).c_str(),
+            command);
     return 2;
 }
 
@@ -179,8 +195,8 @@ int report_output_error(const char* command) {
     // The reader went away (`| head`): what it wanted it had, and saying so is noise. The
     // status a process killed by SIGPIPE has, as a shell reports it (pipefail sees it).
     if (err == EPIPE) return 128 + SIGPIPE;
-    std::fprintf(stderr, "ferry %s: could not write the output: %s\n", command,
-                 err ? std::strerror(err) : "write error");
+    eprintf("ferry %s: could not write the output: %s\n", command,
+            err ? std::strerror(err) : "write error");
     return 1;
 }
 
@@ -189,8 +205,7 @@ bool print_execution(engine::App& app, const std::string& id, bool pretty, bool 
     Status printed =
         engine::print_execution_json(*app.store, id, pretty, with_attempts, stdout, with_changes);
     std::fputc('\n', stdout);
-    if (!printed)
-        std::fprintf(stderr, "ferry %s: %s\n", command, printed.error().describe().c_str());
+    if (!printed) eprintf("ferry %s: %s\n", command, printed.error().describe().c_str());
     return bool(printed);
 }
 
@@ -200,7 +215,7 @@ namespace {
 void print_at(const std::string& path, std::string_view text, size_t offset,
               const std::string& message) {
     TextPosition at = position_at(text, offset);
-    std::fprintf(stderr, "%s:%d:%d: %s\n", path.c_str(), at.line, at.column, message.c_str());
+    eprintf("%s:%d:%d: %s\n", path.c_str(), at.line, at.column, message.c_str());
 }
 
 // Colour only for a terminal that wants it (https://no-color.org, and a dumb terminal
@@ -330,11 +345,11 @@ std::optional<tmpl::Value> json_object_of_file(const std::string& path, std::str
         if (at != std::string_view::npos)
             print_at(path, text, at, "invalid JSON: " + e.message());
         else
-            std::fprintf(stderr, "%s: invalid JSON: %s\n", path.c_str(), e.message().c_str());
+            eprintf("%s: invalid JSON: %s\n", path.c_str(), e.message().c_str());
         return std::nullopt;
     }
     if (!value.is_dict()) {
-        std::fprintf(stderr, "%s:1:1: the %s must hold a JSON object\n", path.c_str(), what);
+        eprintf("%s:1:1: the %s must hold a JSON object\n", path.c_str(), what);
         return std::nullopt;
     }
     return value;
@@ -384,10 +399,10 @@ void print_progress(const engine::EngineEvent& e) {
                            : e.status == "succeeded" ? (colour ? "\033[32m✓\033[0m" : "✓")
                            : e.status == "skipped"   ? (colour ? "\033[33m-\033[0m" : "-")
                                                      : "•";
-        std::fprintf(stderr, "%s %s%s%s\n", mark, what.c_str(), dur.c_str(), detail.c_str());
+        eprintf("%s %s%s%s\n", mark, what.c_str(), dur.c_str(), detail.c_str());
     } else {
-        std::fprintf(stderr, "ferry: %s %s%s%s\n", e.execution_id.c_str(), what.c_str(),
-                     dur.c_str(), detail.c_str());
+        eprintf("ferry: %s %s%s%s\n", e.execution_id.c_str(), what.c_str(), dur.c_str(),
+                detail.c_str());
     }
 }
 

@@ -61,6 +61,11 @@ std::vector<std::string> config_workflow_problems(engine::App& app,
 // `prefix` ("ferry run: "). A loader's problems come several to a message, one per line.
 void print_problem_lines(const std::string& prefix, const std::string& message);
 
+// printf to stderr, through the Redactor: what the user typed or a file holds may be a
+// secret ferry.yaml resolves (`--input n=$TOKEN` refused as "got '...'" went into CI logs
+// whole). Every message the commands write to stderr goes through here.
+[[gnu::format(printf, 1, 2)]] void eprintf(const char* format, ...);
+
 // "ferry CMD: message" on stderr, plus a hint to --help; returns 2.
 int usage_error(const char* command, const std::string& message);
 

@@ -92,8 +92,8 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
             print_progress(e);
     if (!decided.ok()) {
         const bool hint = decided.refusal == engine::Engine::DecideResult::Refusal::NotAnApprover;
-        std::fprintf(stderr, "ferry %s: %s%s\n", command.c_str(), decided.message.c_str(),
-                     hint ? " (--as NAME decides as one of them)" : "");
+        eprintf("ferry %s: %s%s\n", command.c_str(), decided.message.c_str(),
+                hint ? " (--as NAME decides as one of them)" : "");
         // What the refusal left to do here (a timeout that passed: the rejection or the
         // escalation step) runs before the process ends.
         app->loop.run();
@@ -102,15 +102,14 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
     }
     app->loop.run();
     Status flushed = app->engine->flush();
-    if (!flushed)
-        std::fprintf(stderr, "ferry %s: %s\n", command.c_str(), flushed.error().describe().c_str());
+    if (!flushed) eprintf("ferry %s: %s\n", command.c_str(), flushed.error().describe().c_str());
     // A sub-workflow's approval runs its top-level execution on: that one tells the outcome.
     const std::string top = engine::stored_top(*app->store, id);
     if (!print_execution(*app, top, false, false, command.c_str())) return 1;
     const std::string status = engine::stored_status(*app->store, top);
     if (status == "waiting") {
-        std::fprintf(stderr, "ferry %s: execution %s waits for another decision\n", command.c_str(),
-                     top.c_str());
+        eprintf("ferry %s: execution %s waits for another decision\n", command.c_str(),
+                top.c_str());
         return 0;
     }
     return status == "succeeded" ? 0 : 1;
@@ -145,7 +144,7 @@ int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
     if (!app) return 2;
     const std::string status = engine::stored_status(*app->store, id);
     auto refuse = [&](const std::string& why) {
-        std::fprintf(stderr, "ferry executions cancel: %s\n", why.c_str());
+        eprintf("ferry executions cancel: %s\n", why.c_str());
         return 2;
     };
     if (status.empty()) return refuse("no execution '" + id + "'");
@@ -167,8 +166,7 @@ int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
     }
     app->loop.run();
     Status flushed = app->engine->flush();
-    if (!flushed)
-        std::fprintf(stderr, "ferry executions cancel: %s\n", flushed.error().describe().c_str());
+    if (!flushed) eprintf("ferry executions cancel: %s\n", flushed.error().describe().c_str());
     if (!print_execution(*app, id, false, false, "executions cancel")) return 1;
     return engine::stored_status(*app->store, id) == "cancelled" ? 0 : 1;
 }

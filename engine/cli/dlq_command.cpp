@@ -48,7 +48,7 @@ int list(engine::App& app, bool json) {
         auto entries = app.store->list_dlq(after, kPage);
         if (!entries) {
             if (json && listed) std::printf("]\n");
-            std::fprintf(stderr, "ferry dlq: %s\n", entries.error().describe().c_str());
+            eprintf("ferry dlq: %s\n", entries.error().describe().c_str());
             return 1;
         }
         for (const auto& e : entries.value()) {
@@ -75,7 +75,7 @@ int list(engine::App& app, bool json) {
     if (json) {
         std::printf(listed ? "]\n" : "[]\n");
     } else if (!listed) {
-        std::fprintf(stderr, "the dead-letter queue is empty\n");
+        eprintf("the dead-letter queue is empty\n");
     }
     return 0;
 }
@@ -83,31 +83,30 @@ int list(engine::App& app, bool json) {
 int drop(engine::App& app, const std::string& id) {
     auto found = app.store->get_dlq(id);
     if (!found || !found.value()) {
-        std::fprintf(stderr, "ferry dlq: no dead letter '%s'\n", id.c_str());
+        eprintf("ferry dlq: no dead letter '%s'\n", id.c_str());
         return 2;
     }
     // Not while a replay elsewhere is sending it: its failure would put the entry back, and
     // its answer is what says whether there is anything left to drop.
     Result<bool> held = app.engine->hold_dead_letter(id);
     if (!held) {
-        std::fprintf(stderr, "ferry dlq: %s\n", held.error().describe().c_str());
+        eprintf("ferry dlq: %s\n", held.error().describe().c_str());
         return 1;
     }
     if (!held.value()) {
-        std::fprintf(stderr,
-                     "ferry dlq: dead letter %s is being replayed now by another ferry process; "
-                     "drop it after its answer (a 2xx removes it)\n",
-                     id.c_str());
+        eprintf("ferry dlq: dead letter %s is being replayed now by another ferry process; "
+                "drop it after its answer (a 2xx removes it)\n",
+                id.c_str());
         return 1;
     }
     app.store->erase_dlq(id);
     Status s = app.store->commit();
     app.engine->release_dead_letter(id);
     if (!s) {
-        std::fprintf(stderr, "ferry dlq: %s\n", s.error().describe().c_str());
+        eprintf("ferry dlq: %s\n", s.error().describe().c_str());
         return 1;
     }
-    std::fprintf(stderr, "dropped %s\n", id.c_str());
+    eprintf("dropped %s\n", id.c_str());
     return 0;
 }
 
@@ -118,29 +117,27 @@ int replay(engine::App& app, const std::string& id, bool quiet = false) {
     while (!outcome)
         app.loop.run_once(true);
     if (Status s = app.store->commit(); !s) {
-        std::fprintf(stderr, "ferry dlq: %s\n", s.error().describe().c_str());
+        eprintf("ferry dlq: %s\n", s.error().describe().c_str());
         return 1;
     }
     if (!*outcome) {
-        std::fprintf(stderr, "ferry dlq: %s\n", outcome->error().message.c_str());
+        eprintf("ferry dlq: %s\n", outcome->error().message.c_str());
         return 2;
     }
     const engine::ReplayResult& r = outcome->value();
     if (r.busy) {
-        std::fprintf(stderr, "ferry dlq: %s\n", r.error.c_str());
+        eprintf("ferry dlq: %s\n", r.error.c_str());
         return 2;
     }
     std::printf("{\"id\":%s,\"replayed\":%s,\"status\":%s,\"attempts\":%d}\n",
                 engine::to_json_text(Value::string(id)).c_str(), r.delivered ? "true" : "false",
                 r.status ? std::to_string(r.status).c_str() : "null", r.attempts);
     if (!r.delivered) {
-        std::fprintf(stderr, "ferry dlq: replay of %s failed: %s; it stays in the queue\n",
-                     id.c_str(), r.error.c_str());
+        eprintf("ferry dlq: replay of %s failed: %s; it stays in the queue\n", id.c_str(),
+                r.error.c_str());
         return 1;
     }
-    if (!quiet)
-        std::fprintf(stderr, "replayed %s (HTTP %ld); removed from the queue\n", id.c_str(),
-                     r.status);
+    if (!quiet) eprintf("replayed %s (HTTP %ld); removed from the queue\n", id.c_str(), r.status);
     return 0;
 }
 
@@ -154,7 +151,7 @@ int replay_all(engine::App& app, const std::string& integration, size_t limit) {
     for (;;) {
         auto entries = app.store->list_dlq(after, kPage);
         if (!entries) {
-            std::fprintf(stderr, "ferry dlq: %s\n", entries.error().describe().c_str());
+            eprintf("ferry dlq: %s\n", entries.error().describe().c_str());
             return 1;
         }
         for (const auto& e : entries.value()) {
@@ -172,13 +169,13 @@ int replay_all(engine::App& app, const std::string& integration, size_t limit) {
                 continue;
             }
             if (rc != 0) {
-                std::fprintf(stderr, "ferry dlq: replayed %zu, then stopped: %s failed\n", replayed,
-                             e.key.c_str());
+                eprintf("ferry dlq: replayed %zu, then stopped: %s failed\n", replayed,
+                        e.key.c_str());
                 return rc;
             }
             ++replayed;
             std::fflush(stdout);  // each line as it is true: a stop midway keeps them
-            if (replayed % 100 == 0) std::fprintf(stderr, "replayed %zu...\n", replayed);
+            if (replayed % 100 == 0) eprintf("replayed %zu...\n", replayed);
         }
         if (entries.value().size() < kPage || (limit && replayed == limit)) break;
     }
@@ -194,13 +191,12 @@ int replay_all(engine::App& app, const std::string& integration, size_t limit) {
                                           "' in ferry.yaml, and no dead letter for it" +
                                           workflow::did_you_mean(integration, names));
         }
-        std::fprintf(stderr, "no dead letters for integration '%s'\n", integration.c_str());
+        eprintf("no dead letters for integration '%s'\n", integration.c_str());
         return 0;
     }
     std::string left =
         refused ? ", " + std::to_string(refused) + " refused (above): they stay" : "";
-    std::fprintf(stderr, "replayed %zu deliveries; removed from the queue%s\n", replayed,
-                 left.c_str());
+    eprintf("replayed %zu deliveries; removed from the queue%s\n", replayed, left.c_str());
     return refused ? 1 : 0;
 }
 

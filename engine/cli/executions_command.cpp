@@ -172,8 +172,8 @@ int list(const AppOpener& open_store, int argc, char** argv) {
         auto rows = app.store->list_executions(f);
         if (!rows) {
             std::fflush(stdout);
-            std::fprintf(stderr, "%sferry executions: %s\n", printed ? "\n" : "",
-                         rows.error().describe().c_str());
+            eprintf("%sferry executions: %s\n", printed ? "\n" : "",
+                    rows.error().describe().c_str());
             return 1;
         }
         for (const std::string& r : rows.value()) {
@@ -207,11 +207,11 @@ int list(const AppOpener& open_store, int argc, char** argv) {
 int check_exists(engine::App& app, const std::string& id, std::string* record = nullptr) {
     auto rec = app.store->get_execution(id);
     if (!rec) {
-        std::fprintf(stderr, "ferry executions: %s\n", rec.error().describe().c_str());
+        eprintf("ferry executions: %s\n", rec.error().describe().c_str());
         return 1;
     }
     if (!rec.value()) {
-        std::fprintf(stderr, "ferry executions: no execution %s\n", id.c_str());
+        eprintf("ferry executions: no execution %s\n", id.c_str());
         return 2;
     }
     if (record) *record = std::move(*rec.value());
@@ -247,7 +247,7 @@ int show(engine::App& app, const std::string& id, bool json) {
     while (true) {
         Result<const store::KeyedJson*> record = steps.next();
         if (!record) {
-            std::fprintf(stderr, "ferry executions: %s\n", record.error().describe().c_str());
+            eprintf("ferry executions: %s\n", record.error().describe().c_str());
             return 1;
         }
         if (!record.value()) break;
@@ -300,7 +300,7 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     if (ids.size() == 1) {
         auto changes = app.store->changes(ids[0]);
         if (!changes) {
-            std::fprintf(stderr, "ferry executions: %s\n", changes.error().describe().c_str());
+            eprintf("ferry executions: %s\n", changes.error().describe().c_str());
             return 1;
         }
         if (json) {
@@ -356,8 +356,7 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         }
     }
     if (!a || !b) {
-        std::fprintf(stderr, "ferry executions: %s\n",
-                     (!a ? a.error() : b.error()).describe().c_str());
+        eprintf("ferry executions: %s\n", (!a ? a.error() : b.error()).describe().c_str());
         return 1;
     }
     std::string definition_diff;
@@ -430,7 +429,7 @@ int export_records(const AppOpener& open_store, int argc, char** argv) {
     while (true) {
         auto rows = app.store->list_executions(f);
         if (!rows) {
-            std::fprintf(stderr, "ferry executions: %s\n", rows.error().describe().c_str());
+            eprintf("ferry executions: %s\n", rows.error().describe().c_str());
             return 1;
         }
         for (const std::string& r : rows.value()) {
@@ -496,15 +495,15 @@ int prune(const AppOpener& open_store, int argc, char** argv) {
         Result<bool> more = pruner.step();
         Status done = more ? app.store->commit() : Status(more.error());
         if (!done) {
-            std::fprintf(stderr, "ferry executions: pruned %zu execution(s), then: %s\n", committed,
-                         done.error().describe().c_str());
+            eprintf("ferry executions: pruned %zu execution(s), then: %s\n", committed,
+                    done.error().describe().c_str());
             return 1;
         }
         if (!more.value()) break;
         committed = pruner.pruned();
         if (!options.dry_run && committed >= reported + options.page) {
             reported = committed;
-            std::fprintf(stderr, "ferry executions: pruned %zu so far\n", reported);
+            eprintf("ferry executions: pruned %zu so far\n", reported);
         }
     }
     const std::string cutoff = rfc3339(int64_t(pruner.options().before_ms));

@@ -1,5 +1,7 @@
 #include "cli/interrupts.h"
 
+#include "cli/common.h"
+
 #include "core/executor.h"
 #include "core/history.h"
 
@@ -55,11 +57,11 @@ void InterruptNotice::on_signal(uv_signal_t* h, int sig) {
     // others.
     const char* newline = ::isatty(STDERR_FILENO) ? "\n" : "";
     if (stopping.empty() && self.named_) {
-        std::fprintf(stderr, "%sferry %s: interrupted (%s) after its executions ended%s%s\n",
-                     newline, self.command_.c_str(), name, unwritten,
-                     undelivered ? ": their undelivered events are in the dead-letter queue "
-                                   "('ferry dlq list')"
-                                 : "");
+        eprintf("%sferry %s: interrupted (%s) after its executions ended%s%s\n", newline,
+                self.command_.c_str(), name, unwritten,
+                undelivered ? ": their undelivered events are in the dead-letter queue "
+                              "('ferry dlq list')"
+                            : "");
     } else {
         std::string which, how;
         if (stopping.size() == 1) {
@@ -70,10 +72,9 @@ void InterruptNotice::on_signal(uv_signal_t* h, int sig) {
                     " executions stop";
             how = "`ferry resume` continues them";
         }
-        std::fprintf(stderr,
-                     "%sferry %s: interrupted (%s): %s here%s; %s (finished steps do not run "
-                     "again)\n",
-                     newline, self.command_.c_str(), name, which.c_str(), unwritten, how.c_str());
+        eprintf("%sferry %s: interrupted (%s): %s here%s; %s (finished steps do not run "
+                "again)\n",
+                newline, self.command_.c_str(), name, which.c_str(), unwritten, how.c_str());
     }
     std::fflush(stderr);
     std::fflush(stdout);

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <vector>
 
+using ferry::cli::eprintf;
+
 namespace {
 
 constexpr const char* kUsage =
@@ -97,12 +99,11 @@ int main(int argc, char** argv) {
         }
         return rc;
     } catch (const ferry::tmpl::TemplateError& e) {
-        std::fprintf(stderr,
-                     "ferry %s: a value could not be read: %s (a damaged record in the data "
-                     "folder? see 'A data directory Ferry cannot read' in docs/operations.md)\n",
-                     argc > 1 ? argv[1] : "", e.what());
+        eprintf("ferry %s: a value could not be read: %s (a damaged record in the data "
+                "folder? see 'A data directory Ferry cannot read' in docs/operations.md)\n",
+                argc > 1 ? argv[1] : "", e.what());
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "ferry %s: internal error: %s\n", argc > 1 ? argv[1] : "", e.what());
+        eprintf("ferry %s: internal error: %s\n", argc > 1 ? argv[1] : "", e.what());
     }
     return 2;
 }
@@ -135,8 +136,7 @@ int dispatch(int argc, char** argv) {
     }
     std::string_view command = argv[1];
     if (leading > 1 && leading >= argc) {  // `ferry --project X` and nothing more
-        std::fprintf(stderr, "ferry: missing a command after '%s' (see 'ferry --help')\n",
-                     argv[argc - 1]);
+        eprintf("ferry: missing a command after '%s' (see 'ferry --help')\n", argv[argc - 1]);
         return 2;
     }
     // A shell alias (`alias ferry='ferry --project /srv/ferry'`) puts the common options
@@ -167,7 +167,7 @@ int dispatch(int argc, char** argv) {
     }
     if (command == "--version" || command == "version") {
         if (argc > 2) {
-            std::fprintf(stderr, "ferry %s: takes no arguments, got '%s'\n", argv[1], argv[2]);
+            eprintf("ferry %s: takes no arguments, got '%s'\n", argv[1], argv[2]);
             return 2;
         }
         std::printf("ferry %s (commit %s, %s)\n", FERRY_VERSION, ferry::cli::kBuildCommit,
@@ -186,8 +186,7 @@ int dispatch(int argc, char** argv) {
     std::string hint = ferry::workflow::did_you_mean(command, names);
     if (command.starts_with("-"))  // an option in the command's place: --verison
         hint = ferry::workflow::did_you_mean(command, {"--help", "--version"});
-    std::fprintf(stderr, "ferry: unknown command '%s'%s; 'ferry --help' lists them\n", argv[1],
-                 hint.c_str());
+    eprintf("ferry: unknown command '%s'%s; 'ferry --help' lists them\n", argv[1], hint.c_str());
     return 2;
 }
 

@@ -64,8 +64,8 @@ int render_command(int argc, char** argv) {
     if (!vars_path.empty()) {
         std::optional<std::string> json = read_argument_file(vars_path);
         if (!json) {
-            std::fprintf(stderr, "%s: cannot read the vars file: %s\n", vars_path.c_str(),
-                         argument_file_error().c_str());
+            eprintf("%s: cannot read the vars file: %s\n", vars_path.c_str(),
+                    argument_file_error().c_str());
             return 2;
         }
         std::optional<tmpl::Value> read = json_object_of_file(vars_path, *json, "vars file", true);
@@ -90,10 +90,9 @@ int render_command(int argc, char** argv) {
         where.file = where.file.empty() ? template_path : loader->display_name(where.file);
         err.set_location(where);
         if (err.kind() == tmpl::ErrorKind::NotFound && err.where().line == 0) {
-            std::fprintf(stderr, "%s: template not found: %s\n", template_path.c_str(),
-                         err.message().c_str());
+            eprintf("%s: template not found: %s\n", template_path.c_str(), err.message().c_str());
         } else {
-            std::fprintf(stderr, "%s\n", err.describe().c_str());
+            eprintf("%s\n", err.describe().c_str());
         }
         return 2;
     }

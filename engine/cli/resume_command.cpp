@@ -63,7 +63,7 @@ int resume_command(int argc, char** argv) {
         for (const char* status : {"running", "pending"}) {
             auto found = app->store->executions_with_status(status);
             if (!found) {
-                std::fprintf(stderr, "ferry resume: %s\n", found.error().describe().c_str());
+                eprintf("ferry resume: %s\n", found.error().describe().c_str());
                 return 2;
             }
             for (auto& x : found.value())
@@ -87,7 +87,7 @@ int resume_command(int argc, char** argv) {
         auto rec = app->store->get_execution(x);
         if (!rec || !rec.value()) {
             std::string why = rec ? "no execution " + x : rec.error().describe();
-            std::fprintf(stderr, "ferry resume: %s\n", why.c_str());
+            eprintf("ferry resume: %s\n", why.c_str());
             if (!id.empty()) return 2;  // an id that names nothing is bad input
             all_ok = false;
             continue;
@@ -103,8 +103,8 @@ int resume_command(int argc, char** argv) {
             },
             &busy);
         if (!s) {
-            std::fprintf(stderr, "ferry resume: %s%s\n", s.error().message.c_str(),
-                         busy && id.empty() ? " (skipped)" : "");
+            eprintf("ferry resume: %s%s\n", s.error().message.c_str(),
+                    busy && id.empty() ? " (skipped)" : "");
             if (!(busy && id.empty())) all_ok = false;
             continue;
         }
@@ -116,16 +116,15 @@ int resume_command(int argc, char** argv) {
     // tell.
     size_t redelivered = 0;
     if (auto taken = app->notifier->redeliver_orphans(id); !taken) {
-        std::fprintf(stderr, "ferry resume: event outbox: %s\n", taken.error().describe().c_str());
+        eprintf("ferry resume: event outbox: %s\n", taken.error().describe().c_str());
         all_ok = false;
     } else if ((redelivered = taken.value()) && !quiet) {
-        std::fprintf(stderr,
-                     "ferry resume: redelivering %zu event(s) a stopped process had not "
-                     "delivered\n",
-                     redelivered);
+        eprintf("ferry resume: redelivering %zu event(s) a stopped process had not "
+                "delivered\n",
+                redelivered);
     }
     if (started.empty() && ids.empty() && !redelivered && !quiet) {
-        std::fprintf(stderr, "ferry resume: nothing to resume\n");
+        eprintf("ferry resume: nothing to resume\n");
     }
     app->loop.run();
     (void)app->engine->flush();
@@ -140,11 +139,10 @@ int resume_command(int argc, char** argv) {
         // run by another process. Not a success; nothing is lost either.
         if (still_running && std::find(still_running.value().begin(), still_running.value().end(),
                                        x) != still_running.value().end()) {
-            std::fprintf(stderr,
-                         "ferry resume: execution %s is still running: a sub-workflow of it is "
-                         "being run by another ferry process; resume it again once that has "
-                         "finished\n",
-                         x.c_str());
+            eprintf("ferry resume: execution %s is still running: a sub-workflow of it is "
+                    "being run by another ferry process; resume it again once that has "
+                    "finished\n",
+                    x.c_str());
             all_ok = false;
         }
     }

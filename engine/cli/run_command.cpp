@@ -101,8 +101,8 @@ int run_command(int argc, char** argv) {
     if (!inputs_file.empty()) {
         auto text = read_argument_file(inputs_file);
         if (!text) {
-            std::fprintf(stderr, "%s: cannot read the inputs file: %s\n", inputs_file.c_str(),
-                         argument_file_error().c_str());
+            eprintf("%s: cannot read the inputs file: %s\n", inputs_file.c_str(),
+                    argument_file_error().c_str());
             return 2;
         }
         std::optional<tmpl::Value> read = json_object_of_file(inputs_file, *text, "inputs file");
@@ -127,17 +127,11 @@ int run_command(int argc, char** argv) {
     auto resolved = workflow::resolve_inputs(*wf.value(), given);
     if (!resolved) {
         // One line a problem, each with the command's prefix as every other run error.
-        std::string_view problems = resolved.error().message;
-        for (size_t start = 0; start < problems.size();) {
-            size_t end = problems.find('\n', start);
-            if (end == std::string_view::npos) end = problems.size();
-            std::fprintf(stderr, "ferry run: %.*s\n", int(end - start), problems.data() + start);
-            start = end + 1;
-        }
+        print_problem_lines("ferry run: ", resolved.error().message);
         return 2;
     }
     if (Status opened = app->open_store(); !opened) {
-        std::fprintf(stderr, "ferry: %s\n", opened.error().describe().c_str());
+        eprintf("ferry: %s\n", opened.error().describe().c_str());
         return 2;
     }
     if (!quiet) app->engine->on_event(print_progress);
@@ -149,7 +143,7 @@ int run_command(int argc, char** argv) {
         app->engine->start(wf.value(), resolved.value(), opts,
                            [&status](const engine::ExecutionSummary& s) { status = s.status; });
     if (!id) {
-        std::fprintf(stderr, "ferry run: %s\n", id.error().describe().c_str());
+        eprintf("ferry run: %s\n", id.error().describe().c_str());
         return 2;
     }
     {
@@ -157,18 +151,17 @@ int run_command(int argc, char** argv) {
         app->loop.run();
     }
     Status flushed = app->engine->flush();
-    if (!flushed) std::fprintf(stderr, "ferry run: %s\n", flushed.error().describe().c_str());
+    if (!flushed) eprintf("ferry run: %s\n", flushed.error().describe().c_str());
     if (!print_execution(*app, id.value(), pretty, false, "run")) return 1;
     if (status.empty() && engine::stored_status(*app->store, id.value()) == "waiting") {
         // Parked on an approval: the record waits for a decision, which only the server
         // takes; an approval timeout keeps its deadline and takes effect there.
-        std::fprintf(stderr,
-                     "ferry run: execution %s is waiting for an approval; decide with "
-                     "`ferry executions approve|reject %s STEP`, or with "
-                     "POST /api/v1/executions/%s/steps/STEP/approve|reject on "
-                     "`ferry serve` (it resumes waiting executions at start, and applies "
-                     "a timeout that passed meanwhile)\n",
-                     id.value().c_str(), id.value().c_str(), id.value().c_str());
+        eprintf("ferry run: execution %s is waiting for an approval; decide with "
+                "`ferry executions approve|reject %s STEP`, or with "
+                "POST /api/v1/executions/%s/steps/STEP/approve|reject on "
+                "`ferry serve` (it resumes waiting executions at start, and applies "
+                "a timeout that passed meanwhile)\n",
+                id.value().c_str(), id.value().c_str(), id.value().c_str());
         return 0;
     }
     return status == "succeeded" ? 0 : 1;

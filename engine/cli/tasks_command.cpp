@@ -105,7 +105,7 @@ int tasks_command(int argc, char** argv) {
                     msg += (i ? ", " : "") + providers[i];
                 msg += provider.empty() ? ")" : "";
             }
-            std::fprintf(stderr, "ferry tasks: %s\n", msg.c_str());
+            eprintf("ferry tasks: %s\n", msg.c_str());
             return 2;
         }
         if (json) {

@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 
+#include "runtime/integration/secrets.h"
 #include "template/parser.h"
 #include "workflow/project_config.h"
 
@@ -279,11 +280,10 @@ int validate_command(int argc, char** argv) {
         const fs::path dir(p);
         if (fs::is_directory(dir, ec) &&
             (fs::exists(dir / "ferry.yaml", ec) || fs::is_directory(dir / "workflows", ec))) {
-            std::fprintf(stderr,
-                         "ferry validate: %s is a Ferry project of its own, not a folder of %s: "
-                         "check it with `ferry validate --project %s`\n",
-                         printable(p, true).c_str(), printable(project_root.string(), true).c_str(),
-                         printable(p, true).c_str());
+            eprintf("ferry validate: %s is a Ferry project of its own, not a folder of %s: "
+                    "check it with `ferry validate --project %s`\n",
+                    printable(p, true).c_str(), printable(project_root.string(), true).c_str(),
+                    printable(p, true).c_str());
             return 2;
         }
     }
@@ -299,12 +299,10 @@ int validate_command(int argc, char** argv) {
             fs::exists(root / "workflows", ec) || fs::exists(root / "tasks", ec) ||
             fs::exists(root / "templates", ec);
         if (!a_project) {
-            std::fprintf(
-                stderr,
-                "ferry validate: %s has no ferry.yaml, workflows/, tasks/ or templates/: is "
-                "it the "
-                "project? (--project DIR)\n",
-                printable(fs::absolute(root, ec).lexically_normal().string(), true).c_str());
+            eprintf("ferry validate: %s has no ferry.yaml, workflows/, tasks/ or templates/: is "
+                    "it the "
+                    "project? (--project DIR)\n",
+                    printable(fs::absolute(root, ec).lexically_normal().string(), true).c_str());
             return 2;
         }
         for (const auto& d : task_problems)
@@ -331,14 +329,14 @@ int validate_command(int argc, char** argv) {
     // What a file holds is shown, not obeyed: a name with an escape sequence or a CR in it
     // rewrote the terminal's line.
     for (const std::string& line : c.problems)
-        std::printf("%s\n", printable(line, true).c_str());
+        std::printf("%s\n", redact(printable(line, true)).c_str());
     if (c.problems.empty()) {
-        std::fprintf(stderr, "ferry validate: %zu file%s checked, no problems\n", c.files,
-                     c.files == 1 ? "" : "s");
+        eprintf("ferry validate: %zu file%s checked, no problems\n", c.files,
+                c.files == 1 ? "" : "s");
         return 0;
     }
-    std::fprintf(stderr, "ferry validate: %zu problem%s\n", c.problems.size(),
-                 c.problems.size() == 1 ? "" : "s");
+    eprintf("ferry validate: %zu problem%s\n", c.problems.size(),
+            c.problems.size() == 1 ? "" : "s");
     return 2;
 }
 

@@ -110,9 +110,11 @@ std::string describe_node(Context& ctx, const YAML::Node& node);
 std::vector<YAML::Node> load_yaml_documents(const std::string& text);
 
 // yaml-cpp's message for a syntax error at mark, with a hint for the mistake behind most of
-// its puzzling ones ("illegal block entry"): a line indented with a tab.
+// its puzzling ones ("illegal block entry"): a line indented with a tab. An undefined alias
+// is named unless quote_alias is false: in ferry.yaml it is most often a credential written
+// unquoted (`password: *x9...`), which no message may repeat.
 std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,
-                                const std::string& message);
+                                const std::string& message, bool quote_alias = true);
 
 // The file position of byte `offset` of a scalar's (decoded) text. Follows quotes, escapes,
 // line folding and block indentation; falls back to the scalar's own mark when lost.

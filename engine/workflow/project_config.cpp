@@ -337,7 +337,8 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
         docs = detail::load_yaml_documents(text);
     } catch (const YAML::ParserException& e) {
         ctx.error(ctx.mark(e.mark),
-                  "YAML syntax error: " + detail::yaml_syntax_message(text, e.mark, e.msg));
+                  "YAML syntax error: " +
+                      detail::yaml_syntax_message(text, e.mark, e.msg, /*quote_alias=*/false));
         result.problems = std::move(ctx.problems());
         result.read_whole = false;
         return result;

@@ -410,8 +410,10 @@ tmpl::Value scalar_value(Context& ctx, const YAML::Node& node) {
 }
 
 std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,
-                                const std::string& message) {
+                                const std::string& message, bool quote_alias) {
     // yaml-cpp's words name neither the alias nor what "unknown token" is about.
+    if (message == YAML::ErrorMsg::UNKNOWN_ANCHOR && !quote_alias)
+        return message + " (a value that starts with * is an alias: quote a text that does)";
     if (message == YAML::ErrorMsg::UNKNOWN_ANCHOR && mark.pos >= 0 &&
         size_t(mark.pos) < text.size() && text[size_t(mark.pos)] == '*') {
         size_t end = text.find_first_of(" \t\r\n,]}", size_t(mark.pos));

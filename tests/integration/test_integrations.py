@@ -959,6 +959,37 @@ steps:
                     self.assertIsNone(json.loads(shown.stdout)["error"])
 
 
+    def test_the_command_lines_messages_do_not_repeat_a_secret(self):
+        # A refused --input quoted the value ("expected an integer, got '...'") into the CI
+        # log that ran the command; the API's answer to the same mistake is redacted.
+        m = self.mock()
+        self.configure(m.url, "auth: {type: basic, username: %s, password: \"${env:SN_PASSWORD}\"}"
+                       % SN_USER)
+        self.p.workflow("typed", """\
+inputs: {n: {type: integer, required: true}, level: {type: string, enum: [low, high]}}
+steps:
+  - {id: first, task: log, with: {message: "{{ inputs.n }}"}}
+""")
+        for args in (["--input", "n=" + SN_PASSWORD], ["--input", "n=1", "--input",
+                                                       "level=" + SN_PASSWORD],
+                     ["--input", SN_PASSWORD + "=1"]):
+            with self.subTest(args=args):
+                rc, doc, err = self.run_wf("typed", *args)
+                self.assertEqual(rc, 2, err)
+                self.assertNotIn(SN_PASSWORD, err)
+                self.assertIn("[REDACTED]", err)
+        # A NUL cut the message short there, and an escape sequence reached the terminal.
+        self.p.write("odd.json", json.dumps({"n": 1, "level": "a\u0000b\u001b[2J"}))
+        rc, doc, err = self.run_wf("typed", "--inputs-file", str(self.p.dir / "odd.json"))
+        self.assertEqual(rc, 2, err)
+        self.assertIn("ferry run: input 'level': must be one of 'low', 'high'; got 'a\\x00b\\x1B[2J'", err)
+        self.assertNotIn("\x1b", err)
+        p = self.ferry("run", SN_PASSWORD)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertNotIn(SN_PASSWORD, p.stderr)
+        self.assertIn("no workflow named '[REDACTED]'", p.stderr)
+
+
 class VendorBytes(IntegrationTest):
     """What a vendor answers is data: bytes that are not UTF-8 or that drive a terminal."""
 
@@ -1163,6 +1194,25 @@ integrations:
         p = self.ferry("validate")
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn("cannot read", p.stdout)
+
+    def test_a_credential_read_as_a_yaml_alias_is_not_printed(self):
+        # An unquoted value starting with * is an alias to YAML: yaml-cpp's message named it,
+        # and in ferry.yaml that is most often a password.
+        self.p.write("ferry.yaml", """\
+integrations:
+  sn:
+    type: servicenow
+    base_url: https://x.service-now.com
+    auth: {type: basic, username: u, password: *Hunter2-alias-77}
+""")
+        for cmd in (["validate"], ["run", "anything"]):
+            p = self.ferry(*cmd)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            out = p.stdout + p.stderr
+            self.assertNotIn("Hunter2-alias-77", out)
+            self.assertRegex(out, r"ferry\.yaml:5:\d+: YAML syntax error: the referenced anchor "
+                                  r"is not defined \(a value that starts with \* is an alias: "
+                                  r"quote a text that does\)")
 
     def test_a_secret_with_a_line_break_is_named_not_shown(self):
         m = self.mock()

@@ -105,7 +105,8 @@ std::shared_ptr<const tmpl::Loader> make_template_loader(const Project& project)
 App::App(const AppOptions& options, Project p)
     : vm(options.vm_limits), scheduler(loop, vm), http(loop), project(std::move(p)),
       templates(make_template_loader(project)),
-      template_env(templates, tmpl::RenderOptions{.max_render_ms = kMaxRenderMs}),
+      template_env(templates, tmpl::RenderOptions{.max_render_ms = kMaxRenderMs,
+                                                  .max_source_bytes = kMaxTemplateSourceBytes}),
       expressions(templates), integrations(loop, http) {}
 
 App::~App() {

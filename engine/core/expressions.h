@@ -25,6 +25,9 @@ using tmpl::Value;
 // How long one expression or template render may compute (ms). Both run on the event loop,
 // which nothing else can use meanwhile; a legitimate report renders in milliseconds.
 constexpr uint64_t kMaxRenderMs = 10'000;
+// The largest template the engine parses (bytes): a ticket body is a few KB, and a parse
+// cannot be stopped by kMaxRenderMs (tmpl::RenderOptions::max_source_bytes).
+constexpr size_t kMaxTemplateSourceBytes = 1u << 20;
 
 // A template or expression failure as an engine error with `message`: a runaway render
 // (time, output, recursion) is a limit, anything else the template's or its data's fault.

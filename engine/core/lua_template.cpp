@@ -41,8 +41,18 @@ tmpl::Value vars_arg(lua_State* L, int idx) {
     throw;  // unreachable: lua_error does not return
 }
 
+// A string argument whole: luaL_checkstring's C string stopped at a NUL ("a\0b" rendered
+// as "a").
+std::string text_arg(lua_State* L, int index) {
+    size_t size = 0;
+    const char* text = luaL_checklstring(L, index, &size);
+    return std::string(text, size);
+}
+
 int render(lua_State* L) {
-    std::string name = luaL_checkstring(L, 1);
+    std::string name = text_arg(L, 1);
+    if (name.find('\0') != std::string::npos)
+        return luaL_argerror(L, 1, "a template name holds no NUL byte");
     tmpl::Value vars = vars_arg(L, 2);
     tmpl::Environment* env = env_of(L);
     std::string out;
@@ -56,7 +66,7 @@ int render(lua_State* L) {
 }
 
 int render_string(lua_State* L) {
-    std::string text = luaL_checkstring(L, 1);
+    std::string text = text_arg(L, 1);
     tmpl::Value vars = vars_arg(L, 2);
     tmpl::Environment* env = env_of(L);
     std::string out;
@@ -71,13 +81,14 @@ int render_string(lua_State* L) {
 }
 
 int evaluate(lua_State* L) {
-    std::string text = luaL_checkstring(L, 1);
+    std::string text = text_arg(L, 1);
     tmpl::Value vars = vars_arg(L, 2);
     tmpl::Environment* env = env_of(L);
     tmpl::Value result;
     try {
         std::string inner;
         if (workflow::is_single_expression(text, &inner)) {
+            env->check_source_size(text, "<expression>");
             tmpl::ExprPtr expr = tmpl::parse_expression(inner, "<expression>");
             result = env->evaluate(*expr, vars, "<expression>");
             // Before it is built as JSON, then as Lua, outside the task's limits.

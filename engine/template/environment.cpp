@@ -152,7 +152,16 @@ std::shared_ptr<const ParsedTemplate> Environment::get_template(const std::strin
 
 std::shared_ptr<const ParsedTemplate> Environment::from_string(const std::string& source,
                                                                const std::string& name) {
+    check_source_size(source, name);
     return std::shared_ptr<const ParsedTemplate>(parse_template(source, name));
+}
+
+void Environment::check_source_size(std::string_view source, const std::string& name) const {
+    const size_t cap = options_.max_source_bytes;
+    if (cap == 0 || source.size() <= cap) return;
+    throw TemplateError(ErrorKind::Limit, name + " is " + std::to_string(source.size()) +
+                                              " bytes; a template is at most " +
+                                              std::to_string(cap) + " bytes here");
 }
 
 std::string Environment::render_or_throw(const ParsedTemplate& tmpl, const Value& vars) {

@@ -95,6 +95,10 @@ struct RenderOptions {
     // over ranges stay under every size limit while running for hours: a host that renders
     // on its event loop (the engine) cannot afford them.
     uint64_t max_render_ms = 0;
+    // The largest template source parsed, in bytes (0: any). Parsing is not interruptible
+    // and a parsed statement holds ~1 KB: 16 MB of `{% set %}` held a host that renders on
+    // its event loop for 46 s and 2.5 GB, past every other limit.
+    size_t max_source_bytes = 0;
 };
 
 template <class T>
@@ -123,6 +127,9 @@ class Environment {
     // Parses source that does not come from the loader (its includes still do).
     std::shared_ptr<const ParsedTemplate> from_string(const std::string& source,
                                                       const std::string& name = "<string>");
+    // Raises a Limit TemplateError naming `name` when source is past max_source_bytes
+    // (every parse here checks; a host that parses an expression itself asks first).
+    void check_source_size(std::string_view source, const std::string& name) const;
 
     // Renders with vars (a dict) as the context. Errors come back as values.
     Result<std::string> render(const std::string& name, const Value& vars);

@@ -5983,6 +5983,37 @@ steps:
         doc = self.assertRun("computed", code=1)
         self.assertIn("nope.j2", self.step_error(doc, "r")["message"])
 
+    def test_a_template_past_the_size_the_engine_parses_fails_its_step(self):
+        # A parse cannot be interrupted (the render's 10 s limit starts after it): 16 MB of
+        # `{% set %}` held the loop for 46 s and 2.5 GB, and the step "succeeded".
+        self.p.write("templates/huge.j2", "{% set x = 1 %}" * 70000)  # 1.05 MB
+        self.p.workflow("huge", """\
+steps:
+  - {id: file, task: template.render, with: {template: huge.j2}}
+  - id: text
+    task: lua
+    with: {script: "return #ferry.template.render_string(string.rep('{% set x = 1 %}', 70000))"}
+  - id: expr
+    task: lua
+    with: {script: "return ferry.template.evaluate('{{ ' .. string.rep('1 + ', 300000) .. '1 }}')"}
+""")
+        doc = self.assertRun("huge", code=1)
+        for step, name in (("file", "huge.j2"), ("text", "<string>"), ("expr", "<expression>")):
+            err = self.step_error(doc, step)
+            self.assertEqual(err["kind"], "limit", (step, err))
+            self.assertIn("%s is 1" % name, err["message"])
+            self.assertIn("bytes; a template is at most 1048576 bytes here", err["message"])
+
+    def test_a_template_text_with_a_nul_is_rendered_whole(self):
+        self.p.workflow("nul", """\
+steps:
+  - id: r
+    task: lua
+    with: {script: "return {t = ferry.template.render_string('a\\0{{ 1 + 1 }}b'), e = ferry.template.evaluate('x\\0{{ 1 }}')}"}
+""")
+        doc = self.assertRun("nul")
+        self.assertEqual(doc["steps"]["r"]["output"], {"t": "a\u00002b", "e": "x\u00001"})
+
     def test_a_project_file_replacing_template_render_runs_as_lua(self):
         self.p.write("tasks/template/render.lua", """\
 return {

@@ -135,12 +135,14 @@ void Schedules::start() {
         }
         workflow::SchedulePlan plan = workflow::plan_schedule(
             s.def->every_ms, s.def->cron_spec, s.def->catch_up && !back_on, last_due, now);
-        if (plan.skipped && !back_on) {
+        if (plan.skipped) {
             std::string due = rfc3339(*plan.skipped);
-            log_.info("schedule " + s.def->name + ": due times missed while nothing ran are " +
-                          "skipped (catch_up: false), the latest " + due,
-                      {{"schedule", s.def->name}, {"due", due}});
-            // Handled, as a due time that ran is: a restart does not report it again.
+            if (!back_on)  // back on says why above
+                log_.info("schedule " + s.def->name + ": due times missed while nothing ran " +
+                              "are skipped (catch_up: false), the latest " + due,
+                          {{"schedule", s.def->name}, {"due", due}});
+            // Handled, as a due time that ran is: a restart does not report it again, nor
+            // (back on) catch up a time the schedule was off or defined otherwise.
             s.last_due = *plan.skipped;
             remember(s);
         }

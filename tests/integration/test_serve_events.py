@@ -817,6 +817,34 @@ schedules:
         self.assertEqual(len([e for e in scheduled(self.s, "paused")
                               if e["due_s"] < restarted - 0.5]), runs_before)
 
+    def test_a_restart_soon_after_switching_back_on_does_not_catch_up_the_pause(self):
+        # The first start back on said "not caught up", but did not record the due times it
+        # passed over: a second start before the next run caught one up from the pause.
+        def config(enabled):
+            return tokens_yaml() + ("schedules:\n  - {name: again, workflow: hello, every: 4s, "
+                                    "inputs: {name: a}, enabled: %s}\n" % enabled)
+        self.s.stop()
+        self.p.write("ferry.yaml", config("true"))
+        t0 = time.time()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        self.s.stop()
+        self.p.write("ferry.yaml", config("false"))
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        self.s.stop()
+        time.sleep(max(0.0, t0 + 4.5 - time.time()))  # a due time passes while it is off
+        self.p.write("ferry.yaml", config("true"))
+        back_on = time.time()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        time.sleep(0.3)
+        log = (self.p.dir / "serve.log").read_text()
+        self.assertLess(time.time(), t0 + 8, "too slow to restart before the next due time")
+        self.assertIn("schedule again: enabled again", log)
+        self.assertNotIn("schedule again: catching up", log)
+        self.assertEqual([e["trigger_info"]["due"] for e in scheduled(self.s, "again")
+                          if e["due_s"] < back_on], [])
+
     def test_last_run_is_a_due_time_that_ran(self):
         # 'broken' never starts (its inputs are wrong): no last_run, its error kept, also
         # across a restart.

@@ -230,8 +230,16 @@ Found inspect_folder(const std::string& dir, bool create, bool* created) {
         throw OpenFailure{"not a Ferry store: the folder holds other files (" + listed +
                           ") and no data.mdb; use an empty or new folder"};
     }
-    // An empty data.mdb is a creation interrupted before LMDB wrote its first page.
-    if (data_size == 0) return Found::Nothing;
+    // An empty data.mdb beside lock.mdb alone is a creation interrupted before LMDB wrote
+    // its first page. Beside anything more (the engine's locks/, made once a store opened)
+    // it is a store cut to nothing (a copy or a restore on a full disk): a new store over it
+    // would hide that history was lost.
+    if (data_size == 0 && others.empty()) return Found::Nothing;
+    if (data_size == 0)
+        throw OpenFailure{"data.mdb is empty, but the folder has held a store (it holds '" +
+                          others.front() +
+                          "'): a partial copy or a full disk? restore it from a backup; "
+                          "to start a new history, use an empty folder"};
     // With lock.mdb there, other processes may be writing while the probe reads, and it is
     // not in their reader table (MDB_NOLOCK, so that it changes no file): a page a writer
     // reuses meanwhile reads as garbage, and a store ten `ferry run`s had just made read as

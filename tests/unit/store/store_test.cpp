@@ -775,6 +775,13 @@ TEST_CASE("store: a folder that is not a store is refused and left alone", "[sto
         write_file(dir + "/data.mdb", "garbage!");
         expect = "data.mdb";
     }
+    SECTION("an empty data.mdb beside what a store that ran leaves") {
+        // Cut to nothing by a copy on a full disk: not an interrupted creation to adopt.
+        write_file(dir + "/data.mdb", "");
+        write_file(dir + "/lock.mdb", "");
+        fs::create_directories(dir + "/locks");
+        expect = "data.mdb is empty, but the folder has held a store (it holds 'locks')";
+    }
     SECTION("a Ferry store whose header pages were overwritten") {
         {
             auto s = open_ok(dir);

@@ -93,6 +93,17 @@ int resume_command(int argc, char** argv) {
             continue;
         }
         if (id.empty() && engine::is_sub_workflow_record(*rec.value())) continue;
+        // Named, but over already: said, and its outcome is the exit status (a script's
+        // `ferry resume $ID && ...` went on after a failed execution, told nothing).
+        if (const std::string status = engine::stored_status(*app->store, x);
+            !id.empty() && engine::execution_ended(status)) {
+            if (!quiet)
+                eprintf("ferry resume: execution %s already ended (%s); nothing left to run\n",
+                        x.c_str(), status.c_str());
+            if (status != "succeeded") all_ok = false;
+            started.push_back(x);  // printed below; its undelivered events still go out
+            continue;
+        }
         bool busy = false;
         Status s = app->engine->resume(
             x,

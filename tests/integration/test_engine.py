@@ -3355,6 +3355,22 @@ steps:
                 self.assertEqual(shown["status"], "failed")
                 self.assertIn(message, json.dumps(shown["error"]))
 
+    def test_resuming_an_execution_that_ended_says_so_and_exits_with_its_outcome(self):
+        # It printed the execution and exited 0 even when it had failed: `ferry resume $ID
+        # && deploy` went on.
+        self.p.workflow("ends", "inputs: {ok: {type: boolean, default: true}}\nsteps:\n"
+                        "  - {id: a, task: fail, when: '{{ not inputs.ok }}', "
+                        "with: {message: no}}\n")
+        for ok, code in (("true", 0), ("false", 1)):
+            with self.subTest(ok=ok):
+                rc, doc, err = self.p.run("ends", "--input", "ok=" + ok)
+                self.assertEqual(rc, code, err)
+                r = self.p.ferry("resume", doc["id"])
+                self.assertEqual(r.returncode, code, r.stderr)
+                self.assertEqual(json.loads(r.stdout)["status"], doc["status"])
+                self.assertIn("ferry resume: execution %s already ended (%s); nothing left to "
+                              "run" % (doc["id"], doc["status"]), r.stderr)
+
     def _killed_parent_with_running_children(self):
         """Runs `parent` (two sub-workflow steps whose child sleeps) and kills it with
         SIGKILL while both children run; returns (parent id, child ids)."""

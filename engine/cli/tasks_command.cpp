@@ -66,6 +66,9 @@ int tasks_command(int argc, char** argv) {
     }
     if (rest.empty()) return usage_error("tasks", "missing a subcommand (list, show)");
     if (rest[0] == "list" && rest.size() > 1) return unexpected_argument("tasks", rest[1]);
+    if (rest[0] == "list" && !provider.empty())  // was taken and ignored
+        return usage_error("tasks", "--provider picks the provider 'tasks show' shows; 'tasks "
+                                    "list' lists every provider");
     if (rest[0] == "show" && rest.size() > 2) return unexpected_argument("tasks", rest[2]);
     auto app = open_app(common, false);
     if (!app) return 2;

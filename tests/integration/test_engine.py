@@ -1846,6 +1846,10 @@ outputs:
         self.assertEqual(json.loads(shown.stdout)["keeps_input"], False)
         builtin = self.p.ferry("tasks", "show", "transform", data=False)
         self.assertIn("keeps_input: never modifies its input", builtin.stdout)
+        # --provider is show's: `list` took it and listed everything.
+        listed = self.p.ferry("tasks", "list", "--provider", "jira", data=False)
+        self.assertEqual(listed.returncode, 2, listed.stderr)
+        self.assertIn("'tasks list' lists every provider", listed.stderr)
         # `pure` must be a boolean.
         self.p.write("tasks/custom/pure.lua", "return {name = 'custom.pure', pure = 'yes', "
                      "run = function() return {} end}\n")

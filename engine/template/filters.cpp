@@ -37,6 +37,9 @@ Value f_attr(Runtime& rt, const Value& value, const Args& args) {
         raise(ErrorKind::Type,
               "attribute name must be string, not '" + std::string(type_name(name)) + "'");
     }
+    // A number has no items to fall back to, and its data attributes (real, imag,
+    // numerator, denominator) are attributes as its methods are: `obj.name` exactly.
+    if (value.is_integral() || value.is_float()) return get_attribute(rt, value, name.str());
     // Attributes only: unlike `obj.name`, never fall back to obj[name].
     bool exists = value.is_object() ? value.object_obj().getattr(name.str()).has_value()
                                     : has_method(value, name.str());

@@ -97,8 +97,8 @@ Value f_center(Runtime&, const Value& value, const Args& args) {
     Value s = soft_str(value);
     int64_t width = index_arg(r.get_or(0, Value::integer(80)));
     int64_t len = int64_t(utf8_length(s.str()));
+    if (width <= len) return s;  // before subtracting: width may be -2**63
     int64_t marg = width - len;
-    if (marg <= 0) return s;
     check_built_size(uint64_t(width), "center");
     // CPython's str.center: the odd space goes left only when width is odd.
     int64_t left = marg / 2 + (marg & width & 1);

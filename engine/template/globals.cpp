@@ -29,10 +29,13 @@ struct RangeObj final : Object {
     int64_t start, stop, step;
     RangeObj(int64_t a, int64_t b, int64_t s) : start(a), stop(b), step(s) {}
 
-    int64_t size() const {
+    // range(-1, 2**63 - 1) has 2^63 items, one more than int64_t holds (its length read as
+    // negative: `3 in r` was false, r[5] undefined): counted in 128 bits, and a length
+    // past int64_t is CPython's OverflowError.
+    __int128 size() const {
         __int128 lo = start, hi = stop, st = step;
-        if (st > 0 && lo < hi) return int64_t((hi - lo - 1) / st + 1);
-        if (st < 0 && lo > hi) return int64_t((lo - hi - 1) / (-st) + 1);
+        if (st > 0 && lo < hi) return (hi - lo - 1) / st + 1;
+        if (st < 0 && lo > hi) return (lo - hi - 1) / (-st) + 1;
         return 0;
     }
     int64_t at(int64_t i) const { return int64_t((__int128)start + (__int128)i * step); }
@@ -47,16 +50,16 @@ struct RangeObj final : Object {
     std::optional<Value> getattr(std::string_view name) const override;
     std::optional<Value> getitem(const Value& key) const override {
         if (!key.is_integral()) return std::nullopt;
-        int64_t n = size(), i = key.as_int();
+        __int128 n = size(), i = key.as_int();
         if (i < 0) i += n;
         if (i < 0 || i >= n) return std::nullopt;
-        return Value::integer(at(i));
+        return Value::integer(at(int64_t(i)));
     }
     bool is_iterable() const override { return true; }
     std::vector<Value> iterate() const override { return make_items(nullptr); }
     std::vector<Value> iterate_counting(Runtime& rt) const override { return make_items(&rt); }
     std::vector<Value> make_items(Runtime* counting) const {
-        int64_t n = size();
+        const __int128 n = size();
         if (n > kMaxRangeItems) {
             raise(ErrorKind::Overflow, "range() has too many items to iterate (limit " +
                                            std::to_string(kMaxRangeItems) + ")");
@@ -70,7 +73,11 @@ struct RangeObj final : Object {
         }
         return out;
     }
-    std::optional<size_t> length() const override { return size_t(size()); }
+    std::optional<size_t> length() const override {
+        if (size() > INT64_MAX)
+            raise(ErrorKind::Overflow, "Python int too large to convert to C ssize_t");
+        return size_t(size());
+    }
     // As CPython's range: r[lo:hi:k] is range(r[lo], r[hi], r.step * k), indices in range.
     std::optional<Value> slice(int64_t lo, int64_t hi, int64_t k) const override {
         __int128 new_step = (__int128)step * k;
@@ -100,7 +107,7 @@ struct RangeObj final : Object {
     bool equals(const Object& other) const override {
         const auto* r = dynamic_cast<const RangeObj*>(&other);
         if (!r) return false;
-        int64_t n = size();
+        const __int128 n = size();
         if (n != r->size()) return false;
         if (n == 0) return true;
         if (start != r->start) return false;

@@ -217,6 +217,7 @@ TEST_CASE("center, trim, replace", "[filters]") {
     CHECK(run("center", S("x"), A({I(4)})) == " x  ");
     CHECK(run("center", S("abcd"), A({I(2)})) == "abcd");
     CHECK(run("center", S("\xc3\xa9"), A({I(3)})) == " \xc3\xa9 ");
+    CHECK(run("center", S("x"), A({I(INT64_MIN)})) == "x");  // no overflow into a huge width
     CHECK(fails("center", S("x"), A({S("5")})) ==
           "TypeError: 'str' object cannot be interpreted as an integer");
     CHECK(run("trim", S("  padded \n")) == "padded");
@@ -621,6 +622,11 @@ TEST_CASE("attr, items, format", "[filters]") {
     CHECK(apply("attr", d, A({S("status")})).is_undefined());  // no item fallback
     CHECK(apply("attr", S("abc"), A({S("upper")})).is_object());
     CHECK(fails("attr", Undef(), A({S("x")})) == "UndefinedError: 'missing' is undefined");
+    // A number's data attributes are attributes (they read as undefined).
+    CHECK(run("attr", I(7), A({S("real")})) == "7");
+    CHECK(run("attr", F(2.5), A({S("imag")})) == "0.0");
+    CHECK(run("attr", I(7), A({S("denominator")})) == "1");
+    CHECK(apply("attr", I(7), A({S("nosuch")})).is_undefined());
     CHECK(run("items", D({{"a", I(1)}})) == "[('a', 1)]");
     CHECK(run("items", Undef()) == "[]");
     CHECK(fails("items", I(5)) == "TypeError: Can only get item pairs from a mapping.");

@@ -67,6 +67,12 @@ TEST_CASE("range behaves like Python's range object", "[globals]") {
     CHECK(contains(r, F(8.0)));
     CHECK_FALSE(contains(r, I(9)));
     CHECK_FALSE(contains(r, S("8")));
+    // 2^63 items, one past what int64_t counts: found and indexed right; no length.
+    Value vast = call("range", A({I(-1), I(INT64_MAX)}));
+    CHECK(contains(vast, I(3)));
+    CHECK(to_str(get_item(rt, vast, I(5))) == "4");
+    CHECK(truthy(vast));
+    CHECK_THROWS_WITH(length(vast), Catch::Contains("too large to convert to C ssize_t"));
     CHECK(to_str(attr(r, "start")) == "2");
     CHECK(to_str(attr(r, "stop")) == "20");
     CHECK(to_str(attr(r, "step")) == "3");

@@ -158,7 +158,9 @@ Result<CronSpec> parse_cron(std::string_view input) {
 std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms) {
     using namespace std::chrono;
     int64_t minute = int64_t(after_ms / 60000) + 1;  // strictly after, on a minute boundary
-    const int64_t limit = minute + int64_t(5) * 366 * 24 * 60;
+    // The Gregorian calendar repeats every 400 years: a spec that matches nothing in one
+    // cycle never matches. Five years said "never" of Feb 29 on a Sunday (every 28 years).
+    const int64_t limit = minute + int64_t(400) * 366 * 24 * 60;
     while (minute < limit) {
         int64_t day = minute / 1440;
         year_month_day ymd{sys_days{days{day}}};

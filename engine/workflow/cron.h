@@ -29,7 +29,8 @@ struct CronSpec {
 Result<CronSpec> parse_cron(std::string_view text);
 
 // The first matching minute strictly after after_ms (unix milliseconds, UTC), or nullopt
-// when none comes within five years (e.g. "0 0 30 2 *").
+// when none ever comes (e.g. "0 0 30 2 *"; "0 0 29 2 0", Feb 29 on a Sunday, comes every
+// 28 years).
 std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms);
 
 // When a schedule runs next, given the due time of its last run (0: it never ran) and the

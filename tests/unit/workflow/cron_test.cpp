@@ -91,6 +91,9 @@ TEST_CASE("cron: next times in UTC", "[cron]") {
     CHECK(next("0 0 15 * FRI", t) == at(2026, 12, 4));  // Friday the 4th before the 15th
     CHECK(next("0 0 15 * SUN", at(2026, 12, 14, 1)) == at(2026, 12, 15));
     CHECK_FALSE(cron_next(parse_cron("0 0 30 2 *").value(), t));  // never
+    // Feb 29 on a Sunday (a starred weekday step: both must match): every 28 years.
+    CHECK(next("0 0 29 2 */7", t) == at(2032, 2, 29));
+    CHECK(next("0 0 29 2 */7", 0) == at(1976, 2, 29));
 }
 
 TEST_CASE("schedules: every, in phase, with one catch-up after downtime", "[cron]") {

@@ -256,7 +256,12 @@ Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const work
     // what runs next): read-only for them (tmpl::freeze).
     tmpl::freeze(run->inputs);
     run->options = options;
-    run->created_ms = now_unix_ms();
+    // The id's own time: export --since/--until and prune --before select by the id, and
+    // an execution must fall on the side of a bound its created_at says (its id was made a
+    // millisecond or so before: --since CREATED_AT left it out).
+    const uint64_t now = now_unix_ms();
+    const uint64_t minted = ulid_time_ms(run->id);
+    run->created_ms = minted && minted <= now ? minted : now;
     run->steps_view = tmpl::Value::dict();
     run->context =
         dict_of({{"inputs", run->inputs},

@@ -4616,6 +4616,14 @@ steps:
         bad = self.p.ferry("executions", "export", "--since", "1h", "--until", "2h")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--since must be before --until", bad.stderr)
+        # The bounds are those of created_at as shown: --since it takes the execution, --until
+        # it does not (its id was made a millisecond before, and --since left it out).
+        created = json.loads(self.p.ferry("executions", "show", first, "--json").stdout)[
+            "created_at"]
+        exported = lambda *a: [json.loads(l)["id"] for l in self.p.ferry(
+            "executions", "export", *a).stdout.splitlines()]
+        self.assertIn(first, exported("--since", created))
+        self.assertNotIn(first, exported("--until", created))
         bad = self.p.ferry("executions", "export", "--since", "-1h")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--since: an age has no sign: it counts back from now (1h, not -1h)",

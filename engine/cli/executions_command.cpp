@@ -326,12 +326,20 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
     // The two step lists merged by key a page at a time, each record parsed only for its
     // output: two executions of a 40,000-item for_each would otherwise be values all at once
     // (a GB), or their records all in memory (200 MB).
-    auto output_text = [](const std::string& record) {
+    struct Shown {
+        std::string output;  // JSON text
+        std::string status;
+    };
+    auto shown = [](const std::string& record) {
         Value step = tmpl::value_from_json(record);
         const Value* output = engine::dict_get(step, "output");
-        return engine::to_json_text(output ? *output : Value::none());
+        return Shown{engine::to_json_text(output ? *output : Value::none()),
+                     engine::dict_text(step, "status")};
     };
     Value steps = Value::dict();
+    // A step that failed (or was skipped) on one side has no output there: its status says
+    // why, where the outputs alone read as a value that became null.
+    Value statuses = Value::dict();
     // A step on one side only (two workflows, or one changed) is not an output that became
     // null: listed apart, so "absent" and "null" stay distinct.
     Value only_a = Value::list(), only_b = Value::list();
@@ -348,9 +356,14 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
             only_b.list_obj().items.push_back(engine::str(rb->key));
             b = records_b.next();
         } else {
-            std::string patch = store::json_patch(output_text(ra->json), output_text(rb->json));
+            const Shown sa = shown(ra->json), sb = shown(rb->json);
+            std::string patch = store::json_patch(sa.output, sb.output);
             if (patch != "[]")  // the keys are distinct, in order
                 steps.dict_obj().append_new(engine::str(ra->key), tmpl::value_from_json(patch));
+            if (sa.status != sb.status)
+                statuses.dict_obj().append_new(
+                    engine::str(ra->key),
+                    Value::list({engine::str(sa.status), engine::str(sb.status)}));
             a = records_a.next();
             b = records_b.next();
         }
@@ -372,23 +385,34 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
                 ids[0] + " " + field(wa, "file"), ids[1] + " " + field(wb, "file"));
         }
     }
+    const std::string status_a = field(tmpl::value_from_json(records[0]), "status");
+    const std::string status_b = field(tmpl::value_from_json(records[1]), "status");
     if (json) {
-        Value out = engine::dict_of({{"a", engine::str(ids[0])},
-                                     {"b", engine::str(ids[1])},
-                                     {"steps", steps},
-                                     {"only_in_a", only_a},
-                                     {"only_in_b", only_b},
-                                     {"definition_changed", Value::boolean(ha != hb)},
-                                     {"definition_diff", engine::str(definition_diff)}});
+        Value out = engine::dict_of(
+            {{"a", engine::str(ids[0])},
+             {"b", engine::str(ids[1])},
+             {"status", Value::list({engine::str(status_a), engine::str(status_b)})},
+             {"step_status", statuses},
+             {"steps", steps},
+             {"only_in_a", only_a},
+             {"only_in_b", only_b},
+             {"definition_changed", Value::boolean(ha != hb)},
+             {"definition_diff", engine::str(definition_diff)}});
         std::printf("%s\n", engine::to_pretty_json(out).c_str());
         return 0;
     }
+    if (status_a != status_b)
+        std::printf("execution %s -> %s\n", status_a.c_str(), status_b.c_str());
     for (const auto& [label, only] : {std::pair{"A", &only_a}, std::pair{"B", &only_b}})
         for (const Value& k : only->list_obj().items)
             std::printf("step %s only in %s\n", tmpl::to_str(k).c_str(), label);
-    if (steps.dict_obj().items().empty() && only_a.list_obj().items.empty() &&
-        only_b.list_obj().items.empty())
+    if (steps.dict_obj().items().empty() && statuses.dict_obj().items().empty() &&
+        only_a.list_obj().items.empty() && only_b.list_obj().items.empty())
         std::printf("step outputs are identical\n");
+    for (const auto& [k, pair] : statuses.dict_obj().items())
+        std::printf("step %s: %s -> %s\n", tmpl::to_str(k).c_str(),
+                    tmpl::to_str(pair.list_obj().items[0]).c_str(),
+                    tmpl::to_str(pair.list_obj().items[1]).c_str());
     for (const auto& [k, patch] : steps.dict_obj().items()) {
         std::printf("step %s\n", tmpl::to_str(k).c_str());
         print_patch(patch);

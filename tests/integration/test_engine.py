@@ -4740,6 +4740,23 @@ steps:
         self.assertNotIn("only", d["steps"])
         text = self.p.ferry("executions", "diff", a, o).stdout
         self.assertIn("step only only in B", text)
+        self.assertEqual(d["status"], ["succeeded", "succeeded"])
+        self.assertEqual(d["step_status"], {})
+        # One that failed: its steps' statuses say why their outputs differ (they read as
+        # values that became null, and identical outputs hid a failure).
+        self.p.workflow("cond", "inputs: {ok: {type: boolean, default: true}}\nsteps:\n"
+                        "  - {id: a, task: fail, when: '{{ not inputs.ok }}', "
+                        "with: {message: no}}\n"
+                        "  - {id: b, task: log, needs: [a], with: {message: hi}}\n")
+        good, bad = self.run_id("cond"), self.run_id("cond", "--input", "ok=false", code=1)
+        d = json.loads(self.p.ferry("executions", "diff", good, bad, "--json").stdout)
+        self.assertEqual(d["status"], ["succeeded", "failed"])
+        self.assertEqual(d["step_status"], {"a": ["skipped", "failed"],
+                                            "b": ["succeeded", "cancelled"]})
+        text = self.p.ferry("executions", "diff", good, bad).stdout
+        self.assertIn("execution succeeded -> failed\nstep a: skipped -> failed\n"
+                      "step b: succeeded -> cancelled\n", text)
+        self.assertNotIn("identical", text)
 
     def test_diff_of_two_large_executions_merges_by_key(self):
         # Both step lists are read a page (1,000 records) at a time and merged by key.

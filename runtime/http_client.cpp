@@ -67,6 +67,13 @@ std::string HttpResponse::header(std::string_view name) const {
     return header_value(headers, name);
 }
 
+std::string url_syntax_problem(const std::string& url) {
+    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), curl_url_cleanup);
+    if (!handle) return "out of memory";
+    const CURLUcode parsed = curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0);
+    return parsed == CURLUE_OK ? std::string() : curl_url_strerror(parsed);
+}
+
 std::string http_status_text(const HttpResponse& r, size_t limit) {
     std::string text = "HTTP " + std::to_string(r.status);
     if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return text;

@@ -70,6 +70,11 @@ struct HttpResponse {
 // ferry.text.http_status tells it. The receiver's own words are what an operator acts on.
 std::string http_status_text(const HttpResponse& r, size_t limit = 200);
 
+// What libcurl finds wrong with an absolute URL, in its words ("Bad IPv6 address", "Port
+// number was not a decimal number between 0 and 65535"), or "" when it parses: checked
+// where URLs are configured, so that validate says it and not the first request.
+std::string url_syntax_problem(const std::string& url);
+
 // What happened on the wire, even when the transfer failed: whether the request was (at
 // least partly) sent decides whether a failure is ambiguous (the peer may have acted on it).
 struct HttpTransferInfo {

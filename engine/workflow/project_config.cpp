@@ -180,6 +180,11 @@ void read_server(ConfigReader& r, const YAML::Node& v, ServerConfig& out) {
                                               text + "'");
                      else if (dotted && ::inet_pton(AF_INET, host.c_str(), &v4) != 1)
                          r.ctx().error(n, field + ": '" + host + "' is not an IPv4 address");
+                     else if (in6_addr v6{}; host.find(':') != std::string::npos &&
+                                             ::inet_pton(AF_INET6, host.c_str(), &v6) != 1)
+                         r.ctx().error(n, field + ": '" + host +
+                                              "' is not an IPv6 address (one is written in "
+                                              "brackets: [::1]:8080)");
                      else
                          out.listen = text;
                  } else if (key == "max_body") {
@@ -282,6 +287,8 @@ bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
     host = text.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
+    // "[::1" split at its last colon left "[:" to resolve when the server started.
+    if (host.find_first_of("[]") != std::string::npos) return false;
     char* end = nullptr;
     long p = std::strtol(text.c_str() + colon + 1, &end, 10);
     if (*end || p < 0 || p > 65535 || colon + 1 == text.size()) return false;

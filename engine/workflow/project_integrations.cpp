@@ -2,6 +2,7 @@
 // circuit breaker and the settings its type's tasks read.
 #include "workflow/project_config.h"
 
+#include "runtime/http_client.h"
 #include "runtime/http_text.h"
 #include "workflow/config_reader.h"
 
@@ -125,6 +126,10 @@ std::string token_url(ConfigReader& r, const YAML::Node& v, const std::string& f
                                  "${file:PATH} reference");
     else if (is_http_url(url) && !url_has_host(url))
         r.ctx().error(v, field + " has no host, got '" + url + "'");
+    else if (std::string problem = is_http_url(url) ? url_syntax_problem(url) : "";
+             !problem.empty())
+        r.ctx().error(v, field + " is not a URL libcurl can send to (" + problem + "), got '" +
+                             url + "'");
     return url;
 }
 
@@ -231,6 +236,24 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
                 url.clear();
             } else if (!url_has_host(url)) {
                 r.ctx().error(v, key + " has no host, got '" + url + "'");
+                url.clear();
+            } else if (std::string problem = url_syntax_problem(url); !problem.empty()) {
+                r.ctx().error(v, key + " is not a URL libcurl can send to (" + problem +
+                                     "), got '" + url + "'");
+                url.clear();
+            } else if (url_authority(url).find('%') != std::string_view::npos) {
+                r.ctx().error(v, key + " has a host that is no name or address, got '" + url + "'");
+                url.clear();
+            } else if (url.find('#') != std::string::npos ||
+                       (key == "base_url" && url.find('?') != std::string::npos)) {
+                // A fragment is never sent; a request's path is appended to a base_url, which
+                // after a query or a fragment lands inside it.
+                r.ctx().error(v, key +
+                                     (key == "base_url" ? " ends at its path: no query or "
+                                                          "fragment (?, #)"
+                                                        : " has a fragment (#), which is "
+                                                          "never sent") +
+                                     ", got '" + url + "'");
                 url.clear();
             }
             (key == "url" ? c.url : c.base_url) = url;

@@ -146,6 +146,37 @@ TEST_CASE("a base_url with credentials is one problem, not also a missing one", 
           "with a ${env:NAME} or ${file:PATH} reference\n");
 }
 
+TEST_CASE("a URL libcurl cannot send to, or a base_url with a query, is a problem at its place",
+          "[config]") {
+    auto r = load_project_config_text(R"(integrations:
+  a: {type: http, base_url: "http://[::1"}
+  b: {type: http, base_url: "http://x:99999"}
+  c: {type: http, base_url: "http://%zz"}
+  d: {type: http, base_url: "http://x#frag"}
+  e: {type: http, base_url: "http://x/api?v=2"}
+  f: {type: webhook, url: "https://x/in#part"}
+  g: {type: http, base_url: "http://x", auth: {type: oauth2, token_url: "http://x:70000/t", client_id: c, client_secret: "${env:S}"}}
+  fine: {type: webhook, url: "https://siem.example:8443/in?token=abc"}
+)",
+                                      "ferry.yaml");
+    std::string p = problems_of(r);
+    INFO(p);
+    CHECK(p.find("ferry.yaml:2:29: base_url is not a URL libcurl can send to (Bad IPv6 "
+                 "address), got 'http://[::1'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:3:29: base_url is not a URL libcurl can send to (Port number was "
+                 "not a decimal number between 0 and 65535)") != std::string::npos);
+    CHECK(p.find("ferry.yaml:4:29: base_url has a host that is no name or address, got "
+                 "'http://%zz'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:5:29: base_url ends at its path: no query or fragment (?, #), got "
+                 "'http://x#frag'") != std::string::npos);
+    CHECK(p.find("ferry.yaml:6:29: base_url ends at its path") != std::string::npos);
+    CHECK(p.find("ferry.yaml:7:27: url has a fragment (#), which is never sent, got "
+                 "'https://x/in#part'") != std::string::npos);
+    CHECK(p.find("auth.token_url is not a URL libcurl can send to (Port number") !=
+          std::string::npos);
+    CHECK(p.find("fine") == std::string::npos);
+}
+
 TEST_CASE("a base_url or token_url without a host is a problem at its place", "[config]") {
     auto r = load_project_config_text(R"(integrations:
   sn:
@@ -303,7 +334,8 @@ TEST_CASE("server: settings are checked with their positions", "[config][server]
           std::string::npos);
     CHECK(lp.find("ferry.yaml:1:69: server.idle_timeout: expected a duration") !=
           std::string::npos);
-    for (const char* listen : {"127.0.0.1:99999", "127.0.0.1:", ":80", "host:http"}) {
+    for (const char* listen :
+         {"127.0.0.1:99999", "127.0.0.1:", ":80", "host:http", "[::1", "[::1:80", "::1]:80"}) {
         INFO(listen);
         CHECK(problems_of(load_project_config_text(
                               "server: {listen: \"" + std::string(listen) + "\"}\n", "ferry.yaml"))
@@ -313,6 +345,10 @@ TEST_CASE("server: settings are checked with their positions", "[config][server]
     CHECK(problems_of(
               load_project_config_text("server: {listen: \"999.1.1.1:80\"}\n", "ferry.yaml")) ==
           "ferry.yaml:1:18: server.listen: '999.1.1.1' is not an IPv4 address\n");
+    CHECK(problems_of(
+              load_project_config_text("server: {listen: \"fe80::zz:80\"}\n", "ferry.yaml")) ==
+          "ferry.yaml:1:18: server.listen: 'fe80::zz' is not an IPv6 address (one is written in "
+          "brackets: [::1]:8080)\n");
     for (const char* listen : {"0.0.0.0:0", "[::1]:8080", "localhost:8080", "ferry.internal:80"})
         CHECK(load_project_config_text("server: {listen: \"" + std::string(listen) + "\"}\n",
                                        "ferry.yaml")

@@ -132,6 +132,13 @@ int replay(engine::App& app, const std::string& id, bool quiet = false) {
     std::printf("{\"id\":%s,\"replayed\":%s,\"status\":%s,\"attempts\":%d}\n",
                 engine::to_json_text(Value::string(id)).c_str(), r.delivered ? "true" : "false",
                 r.status ? std::to_string(r.status).c_str() : "null", r.attempts);
+    if (!r.delivered && r.attempts == 0) {
+        // Nothing went out (a secret that does not resolve, an open circuit): the usage's
+        // "refused before sending", which a retry loop keyed on 1 must not spin on.
+        eprintf("ferry dlq: replay of %s refused before sending: %s; it stays in the queue\n",
+                id.c_str(), r.error.c_str());
+        return 2;
+    }
     if (!r.delivered) {
         eprintf("ferry dlq: replay of %s failed: %s; it stays in the queue\n", id.c_str(),
                 r.error.c_str());

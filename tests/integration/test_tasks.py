@@ -1216,6 +1216,13 @@ steps:
         self.assertEqual(entry["integration"], "hook")
         self.assertEqual(entry["execution_id"], doc["id"])
         self.assertNotIn(WEBHOOK_SECRET[6:], json.dumps(entries))
+        # Its secret unset: nothing is sent, and the exit says "refused before sending" (2),
+        # not "the replay failed" (1) that a retry loop would spin on.
+        unset = {k: v for k, v in self.env.items() if k != "NEW_SECRET"}
+        r = self.ferry("dlq", "replay", entry["id"], env=unset)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("ferry dlq: replay of %s refused before sending: " % entry["id"], r.stderr)
+        self.assertIn("NEW_SECRET is not set", r.stderr)
         # Still failing: the replay fails and the entry stays.
         r = self.ferry("dlq", "replay", entry["id"])
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)

@@ -138,7 +138,9 @@ int list(const AppOpener& open_store, int argc, char** argv) {
             if (!value) return usage_error("executions", error);
             (arg == "--workflow" ? f.workflow : f.status) = *value;
         } else if (arg == "--limit") {
-            std::string text = i + 1 < argc ? argv[++i] : "";
+            std::optional<std::string> value = take_option_value(argc, argv, i, error);
+            if (!value) return usage_error("executions", error);  // "needs a value", as others
+            const std::string& text = *value;
             char* end = nullptr;
             errno = 0;
             long long n = std::strtoll(text.c_str(), &end, 10);

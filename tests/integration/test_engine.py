@@ -4613,6 +4613,9 @@ steps:
             bad = lst("--limit", limit)
             self.assertEqual(bad.returncode, 2, limit)
             self.assertIn("--limit must be a positive number, got '%s'" % limit, bad.stderr)
+        bad = lst("--limit")  # as --status and --workflow say it
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--limit needs a value", bad.stderr)
         bad = self.p.ferry("executions", "export", "--since", "1h", "--until", "2h")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--since must be before --until", bad.stderr)

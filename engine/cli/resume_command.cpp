@@ -2,6 +2,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/interrupts.h"
+#include "core/values.h"
+#include "template/error.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -95,8 +97,14 @@ int resume_command(int argc, char** argv) {
         if (id.empty() && engine::is_sub_workflow_record(*rec.value())) continue;
         // Named, but over already: said, and its outcome is the exit status (a script's
         // `ferry resume $ID && ...` went on after a failed execution, told nothing).
-        if (const std::string status = engine::stored_status(*app->store, x);
-            !id.empty() && engine::execution_ended(status)) {
+        std::string status;
+        try {
+            if (!id.empty())
+                status = engine::dict_text(tmpl::value_from_json(*rec.value()), "status");
+        } catch (const tmpl::TemplateError&) {
+            // A damaged record: the resume below reports it as for any other.
+        }
+        if (engine::execution_ended(status)) {
             if (!quiet)
                 eprintf("ferry resume: execution %s already ended (%s); nothing left to run\n",
                         x.c_str(), status.c_str());

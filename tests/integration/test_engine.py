@@ -2168,11 +2168,30 @@ steps:
   - {id: qs, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', query = 'a=1'}"}}
   - {id: tls, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', verify_tls = 'no'}"}}
   - {id: ca, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', ca_file = {}}"}}
+  - {id: qm, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {filter = {status = 'open'}})"}}
+  - {id: qh, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {a = {[1] = 'a', [3] = 'c'}})"}}
+  - {id: qx, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {a = {1, x = 2}})"}}
+  - {id: qn, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {a = math.huge})"}}
+  - {id: qe, task: lua, with: {script: "return ferry.http.url('http://h/x', {a = ferry.json.array(), b = 1})"}}
+  - id: qy
+    task: http.request
+    on_error: continue
+    with: {url: "http://127.0.0.1:9/", query: {filter: {status: open}, keep: "yes"}}
 """)
         doc = self.assertRun("h")
         out = lambda step: doc["steps"][step]["output"]
         self.assertEqual(out("q"), "http://h/x?a=1&a=true&b=2#frag")
         self.assertIn("query 'a': a table cannot be a query value", self.step_error(doc, "qt")["message"])
+        # A map, holes or a mixed table lost what a list's length did not reach, in silence:
+        # a GET went out without its filter (the dry-run preview too).
+        for step in ("qm", "qx", "qy"):
+            self.assertIn("a table that is not a list cannot be a query value",
+                          self.step_error(doc, step)["message"])
+        self.assertIn("query 'a': a list with holes cannot be a query value",
+                      self.step_error(doc, "qh")["message"])
+        self.assertIn("query 'a': NaN or an infinity cannot be a query value",
+                      self.step_error(doc, "qn")["message"])
+        self.assertEqual(out("qe"), "http://h/x?b=1")
         # A list that answers forever is refused at 1 MiB of query, not filled for minutes.
         self.assertIn("ferry.http: the query is over 1048576 bytes (a list's length or __len wrong?)",
                       self.step_error(doc, "ql")["message"])

@@ -374,6 +374,25 @@ namespace {
 // the number of results pushed.
 int start_http_request(lua_State* L) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    // A field it does not know was ignored: `heders = {...}` went out without its headers,
+    // `path` (ctx.http's) to the integration's base URL itself.
+    static constexpr const char* kFields[] = {
+        "method",     "url",         "query",      "headers", "json",
+        "body",       "timeout",     "verify_tls", "ca_file", "client_cert",
+        "client_key", "integration", "idempotent", "retry",   "preview"};
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pop(L, 1);
+        const char* name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+        if (!name || std::none_of(std::begin(kFields), std::end(kFields),
+                                  [&](const char* f) { return std::strcmp(f, name) == 0; }))
+            return luaL_error(L,
+                              "ferry.http.request: %s%s%s is no field (it takes method, url, "
+                              "query, headers, json, body, timeout, verify_tls, ca_file, "
+                              "client_cert, client_key, integration, idempotent, retry)",
+                              name ? "'" : "a ", name ? name : luaL_typename(L, -1),
+                              name ? "'" : " key");
+    }
     lua_getfield(L, 1, "integration");
     check_request_field(L, "integration", LUA_TSTRING);
     if (lua_type(L, -1) == LUA_TSTRING) {

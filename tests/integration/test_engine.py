@@ -2173,6 +2173,8 @@ steps:
   - {id: qx, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {a = {1, x = 2}})"}}
   - {id: qn, task: lua, on_error: continue, with: {script: "return ferry.http.url('http://h/x', {a = math.huge})"}}
   - {id: qe, task: lua, with: {script: "return ferry.http.url('http://h/x', {a = ferry.json.array(), b = 1})"}}
+  - {id: uf, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', heders = {a = 'b'}}"}}
+  - {id: up, task: lua, on_error: continue, with: {script: "return ferry.http.request{url = 'http://127.0.0.1:9/', path = '/x'}"}}
   - id: qy
     task: http.request
     on_error: continue
@@ -2192,6 +2194,10 @@ steps:
         self.assertIn("query 'a': NaN or an infinity cannot be a query value",
                       self.step_error(doc, "qn")["message"])
         self.assertEqual(out("qe"), "http://h/x?b=1")
+        # A field it does not take was ignored: a typo went out without its headers.
+        self.assertIn("ferry.http.request: 'heders' is no field (it takes method, url,",
+                      self.step_error(doc, "uf")["message"])
+        self.assertIn("ferry.http.request: 'path' is no field", self.step_error(doc, "up")["message"])
         # A list that answers forever is refused at 1 MiB of query, not filled for minutes.
         self.assertIn("ferry.http: the query is over 1048576 bytes (a list's length or __len wrong?)",
                       self.step_error(doc, "ql")["message"])

@@ -858,7 +858,7 @@ steps:
         local guesses = {%s}
         local out = {}
         for name, guess in pairs(guesses) do
-          local p = ferry.http.request{integration = "target", method = "POST", path = "/x",
+          local p = ferry.http.request{integration = "target", method = "POST", url = "/x",
                                        body = guess, preview = true}
           local ok, err = pcall(ctx.http, {method = "POST", path = "/x", body = guess})
           out[name] = {preview = p.body == guess, dry_run = not ok and err.data.body == guess,

@@ -132,9 +132,10 @@ int replay(engine::App& app, const std::string& id, bool quiet = false) {
     std::printf("{\"id\":%s,\"replayed\":%s,\"status\":%s,\"attempts\":%d}\n",
                 engine::to_json_text(Value::string(id)).c_str(), r.delivered ? "true" : "false",
                 r.status ? std::to_string(r.status).c_str() : "null", r.attempts);
-    if (!r.delivered && r.attempts == 0) {
-        // Nothing went out (a secret that does not resolve, an open circuit): the usage's
-        // "refused before sending", which a retry loop keyed on 1 must not spin on.
+    if (r.refused) {
+        // Nothing went out, for want of configuration (a secret that does not resolve): the
+        // usage's "refused before sending", which a retry loop keyed on 1 must not spin on.
+        // A token endpoint that is down, or an open circuit, is a failure that passes (1).
         eprintf("ferry dlq: replay of %s refused before sending: %s; it stays in the queue\n",
                 id.c_str(), r.error.c_str());
         return 2;

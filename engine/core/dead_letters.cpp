@@ -126,6 +126,7 @@ void replay_dead_letter(App& app, const std::string& id,
         a->replaying_dead_letters.erase(id);
         ReplayResult r;
         r.attempts = o.attempts;
+        r.refused = !o.response && o.attempts == 0 && o.error.kind == ErrorKind::Validation;
         r.status = o.response ? o.response->status : 0;
         r.delivered = o.response && o.response->status >= 200 && o.response->status < 300;
         if (r.delivered) {

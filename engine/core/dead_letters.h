@@ -15,6 +15,9 @@ struct ReplayResult {
     long status = 0;  // 0: no HTTP answer
     int attempts = 0;
     std::string error;  // when not delivered
+    // Nothing was sent, for a reason no retry mends (a secret that does not resolve, a
+    // malformed one): the entry waits for the configuration, not for the receiver.
+    bool refused = false;
     // Nothing was sent: another replay of the entry is in flight, in this process or
     // another on the same data folder (error says which).
     bool busy = false;

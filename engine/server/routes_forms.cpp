@@ -27,8 +27,10 @@ using workflow::FormSpec;
 void redact_echo(Value& submitted, FieldErrors& errors) {
     const Redactor& redactor = Redactor::instance();
     if (redactor.empty()) return;
-    if (Result<Value> v = parse_json_body(redactor.redact_json(to_json_text(submitted))))
-        submitted = std::move(v.value());
+    // Two names that both redact to "[REDACTED]" are one key twice, which the parser
+    // refuses: then nothing is refilled rather than the values as sent.
+    Result<Value> redacted = parse_json_body(redactor.redact_json(to_json_text(submitted)));
+    submitted = redacted ? std::move(redacted.value()) : Value::dict();
     for (auto& [name, message] : errors) {
         name = redactor.redact(name);
         message = redactor.redact(message);

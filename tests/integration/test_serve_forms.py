@@ -422,7 +422,9 @@ class Forms(unittest.TestCase):
         # A hook's secret (and the key inside it) pasted into fields: the 422 names the
         # fields and quotes no value, as JSON and as the page that refills the form.
         key = SW_SECRET[len("whsec_"):]
-        sent = {"device": SW_SECRET, "risk": key, key: 1, "window": "2026-01-01T00:00"}
+        # Two names that both redact to [REDACTED] (one key twice) refilled the page as sent.
+        sent = {"device": SW_SECRET, "risk": key, key: 1, SW_SECRET: 2,
+                "window": "2026-01-01T00:00"}
         status, _, body = request("POST", "/api/v1/forms/change-request/submit", sent,
                                   token=OPERATOR)
         self.assertEqual(status, 422, body)

@@ -430,12 +430,15 @@ bool Redactor::redact_json_in_place(std::string& json) const {
     std::vector<size_t> starts;  // where each character of the current string begins in out
     bool cut_secret = false;     // a clip's cut part of one was redacted
 
-    // The length of the secret's form that starts at pos inside a string, or 0.
+    // The length of the longest secret's form that starts at pos inside a string, or 0:
+    // the first found could be another's shorter spelling, leaving the rest of the longer.
     auto secret_at = [&](size_t pos) -> size_t {
+        size_t longest = 0;
         for (const Secret& s : secrets_)
             for (const std::string& form : s.json_forms)
-                if (json.compare(pos, form.size(), form) == 0) return form.size();
-        return 0;
+                if (form.size() > longest && json.compare(pos, form.size(), form) == 0)
+                    longest = form.size();
+        return longest;
     };
     const size_t n = json.size();
     // The bytes of the character or escape sequence at pos inside a string.

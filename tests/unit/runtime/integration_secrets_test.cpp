@@ -212,6 +212,14 @@ TEST_CASE("secrets that overlap are redacted as one, no tail left", "[secrets]")
     r.add("\"mid-post");
     CHECK(r.redact_json(R"({"v":"a pre-\"mid-post b"})") == R"({"v":"a [REDACTED] b"})");
     CHECK(r.redact("a pre-\"mid-post b") == "a [REDACTED] b");
+    // Two that start at one place: the longer is taken (one's percent-encoded form begins
+    // with the other whole).
+    Redactor p;
+    p.add("%2F%2F%2F%2Fa");
+    p.add("////abcdefgh");
+    CHECK(p.redact_json(R"({"v":"see %2F%2F%2F%2Fabcdefgh here"})") ==
+          R"({"v":"see [REDACTED] here"})");
+    CHECK(p.redact("see %2F%2F%2F%2Fabcdefgh here") == "see [REDACTED] here");
 }
 
 TEST_CASE("a secret that is not UTF-8 is found as records hold it (U+FFFD)", "[secrets]") {

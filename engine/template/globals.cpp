@@ -101,6 +101,9 @@ struct RangeObj final : Object {
         if (off % step != 0) return std::nullopt;
         __int128 i = off / step;
         if (i < 0 || i >= size()) return std::nullopt;
+        // Past int64_t in a range of more items than that (Python's would be exact).
+        if (i > INT64_MAX)
+            raise(ErrorKind::Overflow, "Python int too large to convert to C ssize_t");
         return int64_t(i);
     }
     bool contains(const Value& item) const override { return index_of(item).has_value(); }

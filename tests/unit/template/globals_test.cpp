@@ -73,6 +73,10 @@ TEST_CASE("range behaves like Python's range object", "[globals]") {
     CHECK(to_str(get_item(rt, vast, I(5))) == "4");
     CHECK(truthy(vast));
     CHECK_THROWS_WITH(length(vast), Catch::Contains("too large to convert to C ssize_t"));
+    Value widest = call("range", A({I(INT64_MIN), I(INT64_MAX)}));
+    CHECK(to_str(method(widest, "index", A({I(-2)}))) == "9223372036854775806");
+    CHECK_THROWS_WITH(method(widest, "index", A({I(INT64_MAX - 1)})),
+                      Catch::Contains("too large to convert to C ssize_t"));
     CHECK(to_str(attr(r, "start")) == "2");
     CHECK(to_str(attr(r, "stop")) == "20");
     CHECK(to_str(attr(r, "step")) == "3");

@@ -8,6 +8,8 @@
 #                                     mimalloc for a FERRY_ALLOCATOR=mimalloc build)
 #   scripts/install-deps.sh --fuzz    build + fuzzing dependencies (scripts/fuzz.sh: Clang and
 #                                     its libFuzzer runtime)
+# Options combine (--test --bench); an unknown one is an error (a second option was
+# ignored in silence, and the benchmarks then found no wrk).
 set -euo pipefail
 
 build_pkgs=(
@@ -20,11 +22,15 @@ bench_pkgs=(nginx-light wrk curl python3 libmimalloc-dev)  # mimalloc: FERRY_ALL
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
 pkgs=("${build_pkgs[@]}")
-case "${1:-}" in
-  --test) pkgs+=("${test_pkgs[@]}") ;;
-  --bench) pkgs+=("${bench_pkgs[@]}") ;;
-  --fuzz) pkgs+=("${fuzz_pkgs[@]}") ;;
-esac
+for option in "$@"; do
+  case "$option" in
+    --test) pkgs+=("${test_pkgs[@]}") ;;
+    --bench) pkgs+=("${bench_pkgs[@]}") ;;
+    --fuzz) pkgs+=("${fuzz_pkgs[@]}") ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown option '$option' (--test, --bench, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -121,10 +121,15 @@ struct Shutdown {
     std::function<void()> now;    // a second one: stop draining, exit as the grace would
     bool started = false;
     bool hurried = false;
+    int early = 0;  // a signal caught before begin was set (the server still starting)
 };
 
 void on_signal(uv_signal_t* h, int signum) {
     auto* s = static_cast<Shutdown*>(h->data);
+    if (!s->begin) {
+        if (!s->early) s->early = signum;
+        return;
+    }
     if (!s->started) {
         s->started = true;
         s->signal = signum == SIGHUP ? "SIGHUP" : signum == SIGINT ? "SIGINT" : "SIGTERM";
@@ -312,6 +317,16 @@ int serve_command(int argc, char** argv) {
         "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(bound.value());
     // Which binary, project and store: a host may run several servers on several stores.
     const std::string data_dir = app->project.data_dir();
+    // Caught from before the line that says the server is up: a SIGTERM sent as soon as it
+    // was read (a supervisor's restart, a test) took the default action, killing the
+    // process undrained in the middle of its start (resumes, schedules), no line saying so.
+    Shutdown shutdown;
+    for (auto [h, sig] : {std::pair{&shutdown.term, SIGTERM}, std::pair{&shutdown.intr, SIGINT},
+                          std::pair{&shutdown.hup, SIGHUP}}) {
+        uv_signal_init(app->loop.raw(), h);
+        h->data = &shutdown;
+        uv_signal_start(h, on_signal, sig);
+    }
     log.info("listening on " + url + " (ferry " + FERRY_VERSION + ", commit " + kBuildCommit +
                  ", project " + common.project + ", data " + data_dir + ")",
              {{"url", url},
@@ -388,7 +403,6 @@ int serve_command(int argc, char** argv) {
         retention->start();
     }
 
-    Shutdown shutdown;
     std::unique_ptr<Loop::Timer> drain_timer, poll_timer;
     size_t events_dead_lettered = 0;
     auto stop_now = [&] {
@@ -433,12 +447,8 @@ int serve_command(int argc, char** argv) {
         if (poll_timer) poll_timer->stop();
         stop_now();
     };
-    for (auto [h, sig] : {std::pair{&shutdown.term, SIGTERM}, std::pair{&shutdown.intr, SIGINT},
-                          std::pair{&shutdown.hup, SIGHUP}}) {
-        uv_signal_init(app->loop.raw(), h);
-        h->data = &shutdown;
-        uv_signal_start(h, on_signal, sig);
-    }
+    // A signal caught while the server was starting (before begin was set) counts now.
+    if (shutdown.early) on_signal(&shutdown.term, shutdown.early);
     app->loop.run();
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown.intr), nullptr);

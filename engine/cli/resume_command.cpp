@@ -95,8 +95,8 @@ int resume_command(int argc, char** argv) {
             continue;
         }
         if (id.empty() && engine::is_sub_workflow_record(*rec.value())) continue;
-        // Named, but over already: said, and its outcome is the exit status (a script's
-        // `ferry resume $ID && ...` went on after a failed execution, told nothing).
+        // Named, but over already: said (the execution was printed with no word, which read
+        // as a resume that ran), and its outcome is the exit status.
         std::string status;
         try {
             if (!id.empty())

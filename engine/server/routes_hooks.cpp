@@ -10,7 +10,6 @@
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/duration.h"
-#include "runtime/integration/client.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
 #include "runtime/utf8.h"
@@ -121,8 +120,6 @@ void receive(Api& api, Call& c) {
                                "': its secret cannot be resolved (the "
                                "server's log says why)");
         }
-        if (is_secret_reference(ref) && hook->verify == "standard-webhooks")
-            learn_webhook_key(s.value());
         secrets.push_back(s.value());
     }
     uint64_t now_ms = now_unix_ms();

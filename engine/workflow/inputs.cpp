@@ -621,6 +621,20 @@ CliJson cli_json(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// The whole text as a T, a leading '+' allowed ("+4"), or nullopt.
+template <typename T>
+std::optional<T> whole_text_as(std::string_view s) {
+    if (s.starts_with('+')) s.remove_prefix(1);
+    T value{};
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return value;
+}
+
+}  // namespace
+
 Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& text) {
     // Checked first, and the text not quoted: it would go into history, answers and this
     // very message as bytes no JSON reader takes (--inputs-file and the API refuse them too).
@@ -643,25 +657,11 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
         t.remove_prefix(1);
     while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back())))
         t.remove_suffix(1);
-    auto parse_int = [&](std::string_view s) -> std::optional<int64_t> {
-        if (s.starts_with('+')) s.remove_prefix(1);
-        int64_t i = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
-        if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-        return i;
-    };
-    auto parse_double = [&](std::string_view s) -> std::optional<double> {
-        if (s.starts_with('+')) s.remove_prefix(1);
-        double d = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-        if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-        return d;
-    };
     const std::string& type = spec.type;
     if (type == "integer") {
-        if (auto i = parse_int(t)) return tmpl::Value::integer(*i);
+        if (auto i = whole_text_as<int64_t>(t)) return tmpl::Value::integer(*i);
         // 4.0 is the integer 4, as in JSON Schema (and a JSON body or inputs file).
-        if (std::optional<double> d = parse_double(t))
+        if (std::optional<double> d = whole_text_as<double>(t))
             if (std::optional<int64_t> whole = detail::whole_number(*d))
                 return tmpl::Value::integer(*whole);
         // A whole number past 64 bits is one: say what is wrong with it.
@@ -673,8 +673,9 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
         return fail("an integer");
     }
     if (type == "number") {
-        if (auto i = parse_int(t)) return tmpl::Value::integer(*i);  // keeps JSON's int type
-        if (std::optional<double> d = parse_double(t); d && std::isfinite(*d))
+        if (auto i = whole_text_as<int64_t>(t))
+            return tmpl::Value::integer(*i);  // keeps JSON's int type
+        if (std::optional<double> d = whole_text_as<double>(t); d && std::isfinite(*d))
             return tmpl::Value::floating(*d);
         return fail("a number");
     }

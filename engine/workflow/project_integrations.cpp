@@ -105,6 +105,16 @@ std::string pem_file_problem(const std::string& path) {
     return problem;
 }
 
+// Whether libcurl will send to url as written; a problem at v when not, in its words.
+bool sendable_url(ConfigReader& r, const YAML::Node& v, const std::string& field,
+                  const std::string& url) {
+    const std::string problem = url_syntax_problem(url);
+    if (!problem.empty())
+        r.ctx().error(v, field + " is not a URL libcurl can send to (" + problem + "), got '" +
+                             url + "'");
+    return problem.empty();
+}
+
 // Where the client secret is posted: an http(s) URL, or a path on the base URL. Anything
 // else ("ftp://...", "token") was joined to the base URL as a path, and the secret went
 // there.
@@ -126,10 +136,8 @@ std::string token_url(ConfigReader& r, const YAML::Node& v, const std::string& f
                                  "${file:PATH} reference");
     else if (is_http_url(url) && !url_has_host(url))
         r.ctx().error(v, field + " has no host, got '" + url + "'");
-    else if (std::string problem = is_http_url(url) ? url_syntax_problem(url) : "";
-             !problem.empty())
-        r.ctx().error(v, field + " is not a URL libcurl can send to (" + problem + "), got '" +
-                             url + "'");
+    else if (is_http_url(url))
+        sendable_url(r, v, field, url);
     return url;
 }
 
@@ -237,9 +245,7 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
             } else if (!url_has_host(url)) {
                 r.ctx().error(v, key + " has no host, got '" + url + "'");
                 url.clear();
-            } else if (std::string problem = url_syntax_problem(url); !problem.empty()) {
-                r.ctx().error(v, key + " is not a URL libcurl can send to (" + problem +
-                                     "), got '" + url + "'");
+            } else if (!sendable_url(r, v, key, url)) {
                 url.clear();
             } else if (url_authority(url).find('%') != std::string_view::npos) {
                 r.ctx().error(v, key + " has a host that is no name or address, got '" + url + "'");

@@ -53,11 +53,19 @@ uint64_t oauth_token_lifetime_ms(const rapidjson::Value& doc) {
     return uint64_t(std::min(seconds, kYear) * 1000);
 }
 
+namespace {
+
+// The base64 text of a Standard Webhooks secret's key: after "whsec_", which is optional.
+std::string_view webhook_key_text(std::string_view secret) {
+    return secret.starts_with("whsec_") ? secret.substr(6) : secret;
+}
+
+}  // namespace
+
 std::optional<std::string> standard_webhooks_signature(std::string_view secret, std::string_view id,
                                                        std::string_view timestamp,
                                                        std::string_view body) {
-    if (secret.rfind("whsec_", 0) == 0) secret.remove_prefix(6);
-    std::optional<std::string> key = crypto::base64_decode(secret);
+    std::optional<std::string> key = crypto::base64_decode(webhook_key_text(secret));
     if (!key || key->empty()) return std::nullopt;
     std::string text;
     text.reserve(id.size() + timestamp.size() + body.size() + 2);
@@ -66,11 +74,9 @@ std::optional<std::string> standard_webhooks_signature(std::string_view secret, 
 }
 
 void learn_webhook_key(std::string_view secret) {
-    if (secret.rfind("whsec_", 0) == 0) {
-        secret.remove_prefix(6);
-        Redactor::instance().add(std::string(secret));
-    }
-    if (std::optional<std::string> key = crypto::base64_decode(secret))
+    const std::string_view text = webhook_key_text(secret);
+    if (text.size() != secret.size()) Redactor::instance().add(std::string(text));
+    if (std::optional<std::string> key = crypto::base64_decode(text))
         Redactor::instance().add(std::move(*key));
 }
 
@@ -170,7 +176,6 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
             return make_error(secret.error().kind, "integration '" + config_.name +
                                                        "': secret: " + secret.error().message);
         }
-        if (is_secret_reference(ref)) learn_webhook_key(secret.value());
         std::optional<std::string> signature =
             standard_webhooks_signature(secret.value(), id, ts, out.body);
         if (!signature) {

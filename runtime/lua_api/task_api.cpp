@@ -153,6 +153,33 @@ std::string query_value(lua_State* L, int idx, const char* key) {
     return std::string(v, n);
 }
 
+// How many values the list at the top of the stack gives `key`. A proxy with its own
+// __len is taken at its word (add() bounds what it gives); any other table must be a list,
+// read raw: a map ({status = 'open'}), one with holes or a mixed table lost what the length
+// did not reach, in silence, and a GET or DELETE went out without its filter.
+lua_Integer query_list_length(lua_State* L, const std::string& key) {
+    if (luaL_getmetafield(L, -1, "__len") != LUA_TNIL) {
+        lua_pop(L, 1);
+        return luaL_len(L, -1);
+    }
+    lua_Integer count = 0, top = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
+            luaL_error(L,
+                       "ferry.http: query '%s': a table that is not a list cannot be a query "
+                       "value (give each value its own key, or encode it: ferry.json.encode)",
+                       key.c_str());
+        top = std::max(top, lua_tointeger(L, -1));
+        ++count;
+    }
+    if (count != top)
+        luaL_error(L, "ferry.http: query '%s': a list with holes cannot be a query value",
+                   key.c_str());
+    return top;
+}
+
 // The most text a query's keys and values may add up to (before percent-encoding).
 constexpr size_t kMaxQueryBytes = 1 << 20;
 
@@ -181,37 +208,10 @@ void append_query(lua_State* L, int idx, std::string& url) {
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_error(L, "ferry.http: query keys must be strings, got a %s", luaL_typename(L, -2));
         std::string key = lua_tostring(L, -2);
-        if (lua_istable(L, -1) && luaL_getmetafield(L, -1, "__len") != LUA_TNIL) {
-            // A list of its own making (a proxy): as long as it says, bounded by add().
-            lua_pop(L, 1);
-            lua_Integer n = luaL_len(L, -1);
+        if (lua_istable(L, -1)) {
+            const lua_Integer n = query_list_length(L, key);
             for (lua_Integer i = 1; i <= n; ++i) {
                 lua_geti(L, -1, i);
-                add(key);
-                lua_pop(L, 1);
-            }
-        } else if (lua_istable(L, -1)) {
-            // A list, and only a list, read raw: a map ({status = 'open'}), one with holes
-            // or a mixed table lost what the length did not reach, in silence, and a GET or
-            // DELETE went out without its filter.
-            lua_Integer count = 0, top = 0;
-            lua_pushnil(L);
-            while (lua_next(L, -2)) {
-                lua_pop(L, 1);
-                if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
-                    luaL_error(L,
-                               "ferry.http: query '%s': a table that is not a list cannot be "
-                               "a query value (give each value its own key, or encode it: "
-                               "ferry.json.encode)",
-                               key.c_str());
-                top = std::max(top, lua_tointeger(L, -1));
-                ++count;
-            }
-            if (count != top)
-                luaL_error(L, "ferry.http: query '%s': a list with holes cannot be a query value",
-                           key.c_str());
-            for (lua_Integer i = 1; i <= top; ++i) {
-                lua_rawgeti(L, -1, i);
                 add(key);
                 lua_pop(L, 1);
             }

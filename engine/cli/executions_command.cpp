@@ -375,9 +375,10 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         return 1;
     }
     std::string definition_diff;
-    std::string ha, hb;
-    for (size_t k = 0; k < 2; ++k)
-        (k == 0 ? ha : hb) = field(tmpl::value_from_json(records[k]), "definition_hash");
+    const Value record_a = tmpl::value_from_json(records[0]);
+    const Value record_b = tmpl::value_from_json(records[1]);
+    const std::string ha = field(record_a, "definition_hash");
+    const std::string hb = field(record_b, "definition_hash");
     if (ha != hb) {
         auto da = app.store->get_workflow(ha), db = app.store->get_workflow(hb);
         if (da && db && da.value() && db.value()) {
@@ -387,8 +388,8 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
                 ids[0] + " " + field(wa, "file"), ids[1] + " " + field(wb, "file"));
         }
     }
-    const std::string status_a = field(tmpl::value_from_json(records[0]), "status");
-    const std::string status_b = field(tmpl::value_from_json(records[1]), "status");
+    const std::string status_a = field(record_a, "status");
+    const std::string status_b = field(record_b, "status");
     if (json) {
         Value out = engine::dict_of(
             {{"a", engine::str(ids[0])},

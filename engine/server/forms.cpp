@@ -233,6 +233,7 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
         return out;
     }
     auto& inputs = out.inputs.dict_obj();
+    workflow::PatternBudget budget;  // one for the whole submission, checked on the loop
     for (const FormField& f : form.fields) {
         if (std::find(repeated.begin(), repeated.end(), f.name) != repeated.end()) {
             out.errors.emplace_back(f.name, "given more than once");
@@ -261,7 +262,7 @@ FormOutcome check_submission(const FormSpec& form, const Value& submitted,
                 out.errors.emplace_back(f.name, "is required");
             continue;
         }
-        Result<Value> converted = workflow::convert_form_value(f, *v);
+        Result<Value> converted = workflow::convert_form_value(f, *v, budget);
         if (!converted)
             out.errors.emplace_back(f.name, converted.error().message);
         else if (f.type == "boolean" && f.required && !converted.value().as_bool())

@@ -172,7 +172,7 @@ std::string lf_line_breaks(std::string_view text) {
 
 }  // namespace
 
-Result<Value> convert_form_value(const FormField& f, const Value& given) {
+Result<Value> convert_form_value(const FormField& f, const Value& given, PatternBudget& budget) {
     const std::string& t = f.type;
     Value v;
     InputSpec spec;  // the rules shared with workflow inputs
@@ -268,7 +268,7 @@ Result<Value> convert_form_value(const FormField& f, const Value& given) {
         return problem("has an unknown type '" + t + "'");
     }
     std::vector<std::string> found;
-    detail::check_input_value(spec, v, f.name, found);
+    detail::check_input_value(spec, v, f.name, budget, found);
     if (found.empty()) return v;
     std::string message;
     std::string prefix = "input '" + f.name + "': ";

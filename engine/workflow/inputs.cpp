@@ -5,6 +5,7 @@
 #include "template/environment.h"
 #include "template/json_value.h"
 #include "workflow/loader_internal.h"
+#include "workflow/patterns.h"
 
 #include <algorithm>
 #include <cctype>
@@ -14,7 +15,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <unordered_map>
 
 namespace ferry::workflow {
@@ -33,101 +33,9 @@ const std::vector<std::string> kItemKeys = {
 // One problem: the input's path ("systems[2]") and what is wrong with its value.
 using Problems = std::vector<std::pair<std::string, std::string>>;
 
-// Patterns and values are matched as code points, as JSON Schema (and a browser's pattern
-// attribute) match them: over UTF-8 bytes ".{1,3}" refused "äbc" and "[^ä]" refused "ö"
-// (whose first byte ä shares). wchar_t holds a code point on every platform Ferry targets.
-static_assert(sizeof(wchar_t) == 4, "patterns are matched over UTF-32 wchar_t");
-std::wstring code_points(std::string_view utf8) {
-    std::u32string decoded = tmpl::utf8_decode(utf8);
-    return std::wstring(decoded.begin(), decoded.end());
-}
-
-// Whether pattern is refused only for what the polynomial mode lacks (back-references):
-// libstdc++ words that in its own terms ("in polynomial mode").
-bool refused_only_by_polynomial_mode(const std::string& pattern) {
-    try {
-        [[maybe_unused]] std::wregex backtracking(code_points(pattern), std::regex::ECMAScript);
-        return true;
-    } catch (const std::regex_error&) {
-        return false;
-    }
-}
-
-// libstdc++'s default regex executor recurses once per input character and overflows the
-// stack on long strings (tens of kilobytes; a few thousand under ASan). The polynomial mode
-// runs a breadth-first NFA instead: bounded stack, linear time, no catastrophic
-// backtracking. Its price is no back-references, which input patterns do not need.
-// libstdc++ also compiles a pattern recursively, a frame per term: 40,000 characters
-// overflowed the stack (a SIGSEGV in validate, run and serve). Patterns that check an input
-// are short; a long one is refused before it is compiled.
-constexpr size_t kMaxPatternChars = 1000;
-
-std::optional<std::wregex> compile_pattern(const std::string& pattern, std::string* error,
-                                           size_t max_chars = kMaxPatternChars) {
-    if (pattern.size() > max_chars && code_points(pattern).size() > max_chars) {
-        if (error)
-            *error = "longer than " + std::to_string(kMaxPatternChars) +
-                     " characters (patterns that long are compiled too deep to be safe)";
-        return std::nullopt;
-    }
-    try {
-        return std::wregex(code_points(pattern),
-                           std::regex::ECMAScript | std::regex_constants::__polynomial);
-    } catch (const std::regex_error& e) {
-        if (error) {
-            // libstdc++'s own words for this ask to rebuild it with a larger limit.
-            *error = e.code() == std::regex_constants::error_space
-                         ? "too complex (its repetitions expand past what can be compiled)"
-                         : e.what();
-        }
-    }
-    if (error && refused_only_by_polynomial_mode(pattern))
-        *error = "back-references (\\1) are not supported: values are matched without "
-                 "backtracking";
-    return std::nullopt;
-}
-
-// The search form of a pattern, compiled once per process: compiling costs ~50 times a
-// match (190 µs against 4 µs for an e-mail pattern), and every start checks its inputs.
-// Patterns come from workflow files and forms, so there are few; the cache is still bounded
-// (emptied when full) for a project that edits them under a running server. Null: the
-// pattern does not compile.
-std::shared_ptr<const std::wregex> search_pattern(const std::string& pattern) {
-    constexpr size_t kMaxCached = 256;
-    static std::mutex mutex;
-    static std::unordered_map<std::string, std::shared_ptr<const std::wregex>> cache;
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (auto it = cache.find(pattern); it != cache.end()) return it->second;
-    }
-    std::shared_ptr<const std::wregex> compiled;
-    // Checked alone first, so that no pattern passes only inside the wrapper ("a)|(b").
-    if (compile_pattern(pattern, nullptr)) {
-        // std::regex_search restarts the NFA at every position, which is quadratic (a 20 KB
-        // input takes seconds); a full match of [\s\S]*(?:P)[\s\S]* finds the same in one
-        // linear pass.
-        if (auto re = compile_pattern("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", nullptr,
-                                      kMaxPatternChars + 32))
-            compiled = std::make_shared<const std::wregex>(std::move(*re));
-    }
-    std::lock_guard<std::mutex> lock(mutex);
-    if (cache.size() >= kMaxCached) cache.clear();
-    cache.emplace(pattern, compiled);
-    return compiled;
-}
-
 // The longest value a pattern is matched against (code points): a match costs the length
 // times the pattern's states, and a value is checked on the loop, as it arrives.
 constexpr int64_t kMaxPatternChecked = 16'384;
-
-// Whether pattern occurs in s: JSON Schema's "pattern" is a search (anchor with ^ and $).
-// nullopt when the pattern does not compile.
-std::optional<bool> pattern_found(const std::string& pattern, std::string_view s) {
-    std::shared_ptr<const std::wregex> re = search_pattern(pattern);
-    if (!re) return std::nullopt;
-    std::wstring text = code_points(s);
-    return std::regex_match(text.begin(), text.end(), *re);
-}
 
 }  // namespace
 
@@ -193,8 +101,8 @@ std::string count(int64_t n, const char* noun) {
     return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
-void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path, Problems& out,
-           bool type_only = false) {
+void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
+           PatternBudget& budget, Problems& out, bool type_only = false) {
     auto fail = [&](std::string message) { out.emplace_back(path, std::move(message)); };
     if (!type_matches(spec.type, v)) {
         fail("expected " + article_type(spec.type) + ", got " + describe_value(v));
@@ -222,10 +130,22 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
                          " long, too long to match against the "
                          "pattern (at most " +
                          std::to_string(kMaxPatternChecked) + "; give it a max_length)");
-            } else if (std::optional<bool> found = pattern_found(spec.pattern, s); !found) {
-                fail("cannot be checked: invalid pattern " + spec.pattern);
-            } else if (!*found) {
-                fail(describe_value(v) + " does not match the pattern " + spec.pattern);
+            } else {
+                switch (search_pattern(spec.pattern, s, budget)) {
+                case PatternMatch::Found: break;
+                case PatternMatch::NotFound:
+                    fail(describe_value(v) + " does not match the pattern " + spec.pattern);
+                    break;
+                case PatternMatch::Invalid:
+                    fail("cannot be checked: invalid pattern " + spec.pattern);
+                    break;
+                case PatternMatch::TooCostly:
+                    fail("could not be matched against the pattern " + spec.pattern +
+                         " within the cost allowed (its repetitions or lookaheads try too "
+                         "many ways through values this long: give the input a max_length "
+                         "or a simpler pattern)");
+                    break;
+                }
             }
         }
         if (spec.min_length && n < *spec.min_length)
@@ -263,7 +183,7 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
                  std::to_string(*spec.max_length));
         if (spec.items)
             for (size_t i = 0; i < items.size(); ++i)
-                check(*spec.items, items[i], path + "[" + std::to_string(i) + "]", out);
+                check(*spec.items, items[i], path + "[" + std::to_string(i) + "]", budget, out);
     }
 }
 
@@ -390,7 +310,8 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
             for (const YAML::Node& item : *e) {
                 tmpl::Value v = to_value(ctx, item);
                 Problems problems;
-                check(spec, v, name, problems, /*type_only=*/true);
+                PatternBudget unused;  // a type check matches no pattern
+                check(spec, v, name, unused, problems, /*type_only=*/true);
                 for (const auto& [path, message] : problems)
                     ctx.error(item, "enum value of " + who + ": " + message);
                 spec.enum_values.push_back(std::move(v));
@@ -402,7 +323,8 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
         // `default: null` says "absent unless given" explicitly, whatever the type.
         if (!spec.default_value->is_none()) {
             Problems problems;
-            check(spec, *spec.default_value, name, problems);
+            PatternBudget budget;
+            check(spec, *spec.default_value, name, budget, problems);
             for (const auto& [path, message] : problems)
                 ctx.error(*d, "default of input '" + path + "': " + message);
         }
@@ -430,9 +352,9 @@ std::vector<InputSpec> parse_inputs(Context& ctx, const YAML::Node& node) {
 }
 
 void check_input_value(const InputSpec& spec, const tmpl::Value& value, const std::string& path,
-                       std::vector<std::string>& problems) {
+                       PatternBudget& budget, std::vector<std::string>& problems) {
     Problems found;
-    check(spec, value, path, found);
+    check(spec, value, path, budget, found);
     for (const auto& [p, message] : found)
         problems.push_back("input '" + p + "': " + message);
 }
@@ -481,10 +403,6 @@ tmpl::Value deep_copy(const tmpl::Value& v) {
 }
 
 }  // namespace detail
-
-bool is_valid_pattern(const std::string& pattern, std::string* error) {
-    return detail::compile_pattern(pattern, error).has_value();
-}
 
 const std::vector<std::string>& input_types() {
     return detail::kTypes;
@@ -535,6 +453,7 @@ tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
     for (const std::string& name : given_later)
         unknown(name);
     tmpl::Value out = tmpl::Value::dict();
+    PatternBudget budget;  // one for all the values: a start is one wait on the loop
     for (const InputSpec& spec : wf.inputs) {
         const tmpl::Value* v = given.is_dict() ? given.dict_obj().find(spec.name) : nullptr;
         // An explicit null (a JSON body, an empty form field) means "not given".
@@ -557,7 +476,7 @@ tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
         }
         const tmpl::Value value = detail::integers_as_declared(spec, *v);
         size_t before = problems.size();
-        detail::check_input_value(spec, value, spec.name, problems);
+        detail::check_input_value(spec, value, spec.name, budget, problems);
         if (problems.size() == before)
             out.dict_obj().set(tmpl::Value::string(spec.name), detail::deep_copy(value));
     }

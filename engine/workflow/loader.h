@@ -121,11 +121,6 @@ std::string describe_value(const tmpl::Value& v);
 std::string describe_values(const std::vector<tmpl::Value>& values);  // "'a', 'b', 3"
 }  // namespace detail
 
-// Whether `pattern` is a regular expression an input or a form field may have: ECMAScript
-// as std::regex reads it, less back-references (patterns are matched without backtracking,
-// so that no value can make a check take long). error, when given, says what is wrong.
-bool is_valid_pattern(const std::string& pattern, std::string* error);
-
 // The input types (string, integer, number, boolean, array, object, any): a workflow's
 // `inputs:` and a task's `input` schema speak the same ones.
 const std::vector<std::string>& input_types();

@@ -4,12 +4,14 @@
 //                    "did you mean" suggestions
 //   expressions.cpp  `{{ }}` strings: syntax checks and the references they make
 //   inputs.cpp       input specs, resolve_inputs, convert_cli_input
+//   patterns.cpp     input patterns compiled and matched at a bounded cost (patterns.h)
 //   loader.cpp       the file's structure: top level, steps, vars, outputs, hooks
 //   on_step.cpp      `on_step` entries, expanded into one generated step per followed step
 //   validate.cpp     checks across steps: references, cycles, tasks
 #pragma once
 
 #include "workflow/loader.h"
+#include "workflow/patterns.h"
 #include "workflow/suggest.h"
 
 #include <yaml-cpp/yaml.h>
@@ -208,9 +210,10 @@ std::string expression_field(Context& ctx, const YAML::Node& node, std::string_v
 // ---- inputs.cpp ---------------------------------------------------------------------
 
 std::vector<InputSpec> parse_inputs(Context& ctx, const YAML::Node& node);
-// Appends one "input 'PATH': problem" line per problem of value against spec.
+// Appends one "input 'PATH': problem" line per problem of value against spec; its pattern
+// checks spend from budget.
 void check_input_value(const InputSpec& spec, const tmpl::Value& value, const std::string& path,
-                       std::vector<std::string>& problems);
+                       PatternBudget& budget, std::vector<std::string>& problems);
 // A deep copy: Values share containers, and a default must not be mutated through a run.
 tmpl::Value deep_copy(const tmpl::Value& v);
 // d as an int64 when it is a whole number no larger than 2^53 (4.0), else nullopt.

@@ -8,6 +8,7 @@
 #include "template/value.h"
 #include "workflow/cron.h"
 #include "workflow/loader.h"
+#include "workflow/patterns.h"
 
 #include <optional>
 #include <string>
@@ -141,8 +142,9 @@ const std::vector<std::string>& form_field_types();
 // A submitted value converted to the field's type and checked against its rules. Accepts
 // JSON values and the text an HTML form sends ("3", "on", "2026-01-31T10:00"); datetimes
 // without an offset are taken as UTC and come back as RFC 3339. Errors are one sentence
-// for the person filling the form (Validation).
-Result<tmpl::Value> convert_form_value(const FormField& field, const tmpl::Value& given);
+// for the person filling the form (Validation). Its pattern check spends from budget.
+Result<tmpl::Value> convert_form_value(const FormField& field, const tmpl::Value& given,
+                                       PatternBudget& budget);
 // A datetime field's text as convert_form_value reads it (RFC 3339, seconds optional, or a
 // datetime-local value taken as UTC) in RFC 3339 with seconds; "" when it is not one.
 std::string normalize_datetime(std::string_view text);

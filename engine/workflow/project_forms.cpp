@@ -169,7 +169,8 @@ FormField read_field(ConfigReader& r, const YAML::Node& node, const std::string&
         r.ctx().error(node, where + ": min_length is above max_length");
     if (default_node) {
         tmpl::Value given = to_value(r.ctx(), *default_node);
-        Result<tmpl::Value> ok = convert_form_value(f, given);
+        PatternBudget budget;
+        Result<tmpl::Value> ok = convert_form_value(f, given, budget);
         if (!ok)
             r.ctx().error(*default_node, "default " + ok.error().message);
         else

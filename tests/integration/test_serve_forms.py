@@ -96,6 +96,7 @@ forms:
       - {name: ratio, label: Ratio, type: number, min: 0.1, default: 0.1}
       - {name: at, label: At, type: datetime, default: "2026-03-01T10:00:00+01:00"}
       - {name: level, label: Level, type: string}
+      - {name: summary, label: Summary, type: text, pattern: "^([A-Za-z0-9 ,.-]{1,200}\\n?){1,100}$"}
 hooks:
   sn:
     secret: "${env:FORMS_TEST_SW_SECRET}"
@@ -172,6 +173,7 @@ inputs:
   ratio: {type: number}
   at: {type: string}
   level: {type: string, enum: [aa, bb]}
+  summary: {type: string}
 steps:
   - {id: note, task: log, with: {message: "review"}}
 outputs:
@@ -1077,6 +1079,18 @@ class FormFields(unittest.TestCase):
         self.assertIn("does not match", self.field_errors({"city": "Bäle", "accept": True})["city"])
         self.assertIn("does not match",
                       self.field_errors({"city": "Zürichs", "accept": True})["city"])
+
+    def test_a_pattern_too_costly_for_a_value_refuses_it_and_the_server_goes_on(self):
+        # Nested counted repetitions try many ways through 16 KB of letters: the check held
+        # the loop for 10 s before a submission's checks shared a budget of steps.
+        errors = self.field_errors({"accept": True, "summary": "a" * 16000 + "!"})
+        self.assertTrue(errors["summary"].startswith("could not be matched against the pattern "),
+                        errors["summary"])
+        self.assertIn(" within the cost allowed (", errors["summary"])
+        self.assertEqual(request("GET", "/healthz")[0], 200)
+        text = "Two short lines, one rule.\nThe second one."
+        self.assertEqual(self.outputs({"accept": True, "summary": text})["summary"], text)
+        self.assertIn("does not match", self.field_errors({"accept": True, "summary": "no!"})["summary"])
 
     def test_a_required_checkbox_must_be_checked(self):
         self.assertEqual(self.field_errors({})["accept"], "is required")

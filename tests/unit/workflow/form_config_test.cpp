@@ -26,8 +26,14 @@ FormField field(const char* type) {
     return f;
 }
 
+// A value converted as a submission's only field: with a budget of its own.
+Result<Value> converted(const FormField& f, const Value& v) {
+    PatternBudget budget;
+    return convert_form_value(f, v, budget);
+}
+
 std::string error_of(const FormField& f, const Value& v) {
-    Result<Value> r = convert_form_value(f, v);
+    Result<Value> r = converted(f, v);
     return r ? "" : r.error().message;
 }
 
@@ -280,30 +286,29 @@ TEST_CASE("hooks: replay_window is for hmac-sha256 and more than 0s", "[config][
 }
 
 TEST_CASE("form values: conversion from text and JSON", "[forms]") {
-    CHECK(convert_form_value(field("integer"), Value::string(" 42 ")).value().as_int() == 42);
-    CHECK(convert_form_value(field("integer"), Value::floating(7.0)).value().is_int());
+    CHECK(converted(field("integer"), Value::string(" 42 ")).value().as_int() == 42);
+    CHECK(converted(field("integer"), Value::floating(7.0)).value().is_int());
     CHECK(error_of(field("integer"), Value::string("4.5")) == "must be a whole number");
-    CHECK(convert_form_value(field("number"), Value::string("4.5")).value().as_float() == 4.5);
+    CHECK(converted(field("number"), Value::string("4.5")).value().as_float() == 4.5);
     // "+5" is the integer 5, as "5" is; an underflow is 0, as in a JSON body.
-    CHECK(convert_form_value(field("number"), Value::string("+5")).value().is_int());
-    CHECK(convert_form_value(field("integer"), Value::string("+5")).value().as_int() == 5);
-    CHECK(convert_form_value(field("number"), Value::string("1e-400")).value().as_float() == 0);
+    CHECK(converted(field("number"), Value::string("+5")).value().is_int());
+    CHECK(converted(field("integer"), Value::string("+5")).value().as_int() == 5);
+    CHECK(converted(field("number"), Value::string("1e-400")).value().as_float() == 0);
     CHECK(error_of(field("number"), Value::string("1e400")) == "must be a number");
     CHECK(error_of(field("number"), Value::string("+-5")) == "must be a number");
     CHECK(error_of(field("number"), Value::string("++5")) == "must be a number");
     CHECK(error_of(field("number"), Value::string("nan")) == "must be a number");
     CHECK(error_of(field("number"), Value::boolean(true)) == "must be a number");
-    CHECK(convert_form_value(field("boolean"), Value::string("on")).value().as_bool());
-    CHECK(!convert_form_value(field("boolean"), Value::string("false")).value().as_bool());
+    CHECK(converted(field("boolean"), Value::string("on")).value().as_bool());
+    CHECK(!converted(field("boolean"), Value::string("false")).value().as_bool());
     CHECK(error_of(field("boolean"), Value::string("maybe")) == "must be true or false");
-    CHECK(convert_form_value(field("date"), Value::string("2024-02-29")).value().str() ==
-          "2024-02-29");
+    CHECK(converted(field("date"), Value::string("2024-02-29")).value().str() == "2024-02-29");
     CHECK(!error_of(field("date"), Value::string("2023-02-29")).empty());
-    CHECK(convert_form_value(field("datetime"), Value::string("2026-01-31T14:30")).value().str() ==
+    CHECK(converted(field("datetime"), Value::string("2026-01-31T14:30")).value().str() ==
           "2026-01-31T14:30:00Z");
-    CHECK(convert_form_value(field("datetime"), Value::string("2026-01-31T14:30:05.5+01:00"))
-              .value()
-              .str() == "2026-01-31T14:30:05.5+01:00");
+    CHECK(
+        converted(field("datetime"), Value::string("2026-01-31T14:30:05.5+01:00")).value().str() ==
+        "2026-01-31T14:30:05.5+01:00");
     CHECK(!error_of(field("datetime"), Value::string("2026-01-31T25:00")).empty());
     // No second 60: a leap second only at 23:59:60 UTC, refused downstream anyway.
     CHECK(!error_of(field("datetime"), Value::string("2026-03-01T22:00:60Z")).empty());
@@ -313,8 +318,7 @@ TEST_CASE("form values: conversion from text and JSON", "[forms]") {
           "is too large for a whole number");
     CHECK(error_of(field("integer"), Value::floating(1e20)) == "is too large for a whole number");
     CHECK(error_of(field("integer"), Value::string("1.5")) == "must be a whole number");
-    CHECK(convert_form_value(field("email"), Value::string("a@b.example")).value().str() ==
-          "a@b.example");
+    CHECK(converted(field("email"), Value::string("a@b.example")).value().str() == "a@b.example");
     CHECK(!error_of(field("email"), Value::string("not-an-email")).empty());
     // No address holds a control character (a NUL, a terminal's ESC sequence, DEL, C1).
     for (std::string bad : {std::string("\0@b.example", 11), std::string("a@\x1b[31m.example"),
@@ -322,8 +326,8 @@ TEST_CASE("form values: conversion from text and JSON", "[forms]") {
                             std::string("a\tb@c.example")})
         CHECK(error_of(field("email"), Value::string(bad)) ==
               "must be an email address like name@example.com");
-    CHECK(convert_form_value(field("email"), Value::string("j\xc3\xb6rg@b\xc3\xbc"
-                                                           "cher.example"))
+    CHECK(converted(field("email"), Value::string("j\xc3\xb6rg@b\xc3\xbc"
+                                                  "cher.example"))
               .ok());
 }
 
@@ -345,7 +349,7 @@ TEST_CASE("form values: rules shared with workflow inputs", "[forms]") {
     FormField m = field("multi-choice");
     m.choices = {"a", "b", "c"};
     m.max_length = 2;
-    Result<Value> one = convert_form_value(m, Value::string("a"));
+    Result<Value> one = converted(m, Value::string("a"));
     REQUIRE(one);
     CHECK(one.value().list_obj().items.size() == 1);
     CHECK(error_of(m, Value::list({Value::string("a"), Value::string("b"), Value::string("c")}))
@@ -442,8 +446,8 @@ forms:
           "ferry.yaml:4:51: client_rate_limit needs per_second (burst defaults to 1)\n"
           "ferry.yaml:5:67: unknown key 'per' in client_rate_limit of form 'b' (did you mean "
           "'per_second'?)\n");
-    CHECK(problems_of(load_project_config_text("server: {trusted_proxies: 127.0.0.1}\n",
-                                               "ferry.yaml")) ==
+    CHECK(problems_of(
+              load_project_config_text("server: {trusted_proxies: 127.0.0.1}\n", "ferry.yaml")) ==
           "ferry.yaml:1:27: server.trusted_proxies must be a list of addresses and CIDR ranges, "
           "got '127.0.0.1'\n");
 }

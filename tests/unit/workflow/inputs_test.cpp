@@ -453,10 +453,10 @@ TEST_CASE("a whole float is an integer, as JSON Schema counts it", "[workflow][i
     CHECK(resolve_error(wf, R"({"n": 1e20})").rfind("input 'n': expected an integer", 0) == 0);
     CHECK(resolve_error(wf, R"({"n": 12.0})") == "input 'n': 12 is greater than the maximum 10");
     // Past 2^53 a float no longer tells which integer was meant: refused, not rounded.
-    CHECK(resolve_error(wf, R"({"n": -9223372036854775809})").rfind(
-              "input 'n': expected an integer", 0) == 0);
-    CHECK(resolve_error(wf, R"({"n": 9007199254740994.0})").rfind(
-              "input 'n': expected an integer", 0) == 0);
+    CHECK(resolve_error(wf, R"({"n": -9223372036854775809})")
+              .rfind("input 'n': expected an integer", 0) == 0);
+    CHECK(resolve_error(wf, R"({"n": 9007199254740994.0})")
+              .rfind("input 'n': expected an integer", 0) == 0);
     CHECK(resolve_error(wf, R"({"ns": [1.5]})").find("input 'ns[0]': expected an integer") !=
           std::string::npos);
     // So on the command line.
@@ -486,4 +486,23 @@ TEST_CASE("a pattern is matched after max_length, and on values of bounded lengt
     CHECK(resolve_inputs(wf, json(R"({"code": "abcdefghijklmnopqrst"})")).ok());
     CHECK(resolve_error(wf, R"({"code": "Abcdefghijklmnopqrst"})") ==
           "input 'code': 'Abcdefghijklmnopqrst' does not match the pattern ^[a-z]{20}$");
+}
+
+TEST_CASE("one start's pattern checks share a budget of the matcher's steps",
+          "[workflow][inputs]") {
+    // Each item alone is decided in a fraction of the budget; a list of them is not a way
+    // around it: the items past it are refused, not checked for seconds more.
+    Workflow wf = workflow_with_inputs("  lines: {type: array, items: {type: string, pattern: "
+                                       "\"^([a-z ]{1,50}\\\\n?){1,20}$\"}}\n");
+    std::string items;
+    for (int i = 0; i < 2'000; ++i)
+        items += std::string(i ? "," : "") + "\"" + std::string(900, 'a') + "!\"";
+    std::string error = resolve_error(wf, ("{\"lines\": [" + items + "]}").c_str());
+    CHECK(error.rfind("input 'lines[0]': 'aaaa", 0) == 0);
+    CHECK(error.find("does not match the pattern") != std::string::npos);
+    CHECK(error.find("within the cost allowed (its repetitions or lookaheads try too many ways "
+                     "through values this long: give the input a max_length or a simpler "
+                     "pattern)\n") != std::string::npos);
+    CHECK(error.find("input 'lines[1999]': could not be matched") != std::string::npos);
+    CHECK(resolve_inputs(wf, json(R"({"lines": ["two words\nand more"]})")).ok());
 }

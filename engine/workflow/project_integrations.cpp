@@ -335,7 +335,8 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
             if (!r.mapping(v, key)) return;
             public_value();
         } else if (key == "channel") {
-            // HEC's indexer acknowledgment: the data channel, a GUID, sent with every batch.
+            // HEC's indexer acknowledgment: the data channel, a GUID, sent with every request
+            // (the batches and the poll for their acknowledgments).
             static const std::regex kGuid(
                 "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
             std::string channel = r.string(v, key);
@@ -343,8 +344,10 @@ IntegrationEntry read_integration(ConfigReader& r, const std::string& name,
                 r.ctx().error(v, "channel must be a GUID (HEC's data channel for indexer "
                                  "acknowledgment, 8-4-4-4-12 hex digits), got '" +
                                      channel + "'");
-            else
+            else {
+                c.headers.emplace_back("X-Splunk-Request-Channel", channel);
                 public_value();
+            }
         } else {
             public_value();  // a type-specific setting (project_key, index...)
         }

@@ -395,6 +395,8 @@ Result<HttpRequest> IntegrationClient::build(const IntegrationRequest& req, bool
     if (std::string host = header_value(out.headers, "host");
         !host.empty() && ascii_lower(host) != authority_of(out.url))
         return out;
+    for (const auto& [name, value] : config_.headers)
+        if (header_value(out.headers, name).empty()) set_header(out.headers, name, value);
     if (Status s = apply_auth(out, for_preview); !s) return s.error();
     if (Status s = sign_webhook(out, for_preview); !s) return s.error();
     return out;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ferry {
@@ -47,6 +48,10 @@ struct IntegrationConfig {
     uint64_t breaker_reset_ms = 30000;
     bool dry_run = false;
     std::vector<std::string> webhook_secrets;  // whsec_... references (several: rotation)
+    // Sent with every request to the integration's own origins unless the request sets
+    // the header itself (HEC's data channel: acknowledgments belong to the channel, so
+    // the poll for them must carry it as the batches did).
+    std::vector<std::pair<std::string, std::string>> headers;
     size_t max_logged_body = 4096;             // bytes of each body kept in attempt records
     // ... of an attempt answered 2xx/3xx: the task's output keeps what it used of the
     // answer and the step's input what was sent, so a long copy here only repeats them

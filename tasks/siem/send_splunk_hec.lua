@@ -177,11 +177,10 @@ return {
       envelopes[i] = env
     end
 
+    -- A token with indexer acknowledgment needs a data channel: the integration's
+    -- `channel`, which ctx.http sends with every request. HEC then answers each batch with
+    -- an ackId to poll /services/collector/ack with.
     local headers = { ["content-type"] = "application/json" }
-    -- A token with indexer acknowledgment needs a data channel (the integration's GUID);
-    -- HEC then answers each batch with an ackId to poll /services/collector/ack with.
-    local channel = ctx.integration.channel
-    if tickets.has_text(channel) then headers["X-Splunk-Request-Channel"] = channel end
     local sent, status, ack_ids = 0, nil, json.array()
     for _, batch in ipairs(batches(envelopes)) do
       local res, err = ctx.http({ method = "POST", path = PATH, body = batch.body, idempotent = true,

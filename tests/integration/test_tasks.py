@@ -1975,6 +1975,22 @@ steps:
         self.assertEqual(doc["steps"]["send"]["output"], {"sent": 2, "status": 200, "ack_ids": [0]})
         post = self.m.requests(path="/services/collector/event")[-1]
         self.assertEqual(post["headers"]["x-splunk-request-channel"], channel)
+        # Acknowledgments belong to the channel: the documented poll, an http.request step
+        # through the same integration, carries it too (HEC answered it "data channel is
+        # missing" when only siem.send set the header).
+        self.p.workflow("s", """\
+steps:
+  - {id: send, task: siem.send, integration: hec, with: {events: [{a: 1}]}}
+  - id: ack
+    task: http.request
+    integration: hec
+    with: {method: POST, path: /services/collector/ack, json: {acks: "{{ steps.send.output.ack_ids }}"}}
+""")
+        rc, doc, err = self.run_wf("s")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual(doc["steps"]["ack"]["output"]["json"], {"acks": {"1": True}})
+        poll = self.m.requests(path="/services/collector/ack")[-1]
+        self.assertEqual(poll["headers"]["x-splunk-request-channel"], channel)
         # A channel that is not a GUID is a configuration error.
         self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
             "    index: security\n", "    index: security\n    channel: ops-1\n"))

@@ -297,6 +297,10 @@ function M.issue_fields(ctx, input, task, opts)
 
   local description = first(input.description, fields.description)
   fields.description = adf.coerce(description, "description")  -- nil when blank: left out
+  -- The other rich-text system field: Jira refuses it as a plain string ("Operation value
+  -- must be an Atlassian Document"). Rich-text custom fields cannot be told apart from
+  -- plain ones without the field metadata: those take an ADF document as given.
+  fields.environment = adf.coerce(fields.environment, "environment")
 
   local priority = first(input.priority, fields.priority)
   local severity = tickets.severity(input.severity, task)

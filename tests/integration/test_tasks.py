@@ -868,6 +868,8 @@ steps:
       description: "Certificate for api.example.com expires soon.\\n\\nRenew it."
       severity: critical
       labels: [certificates]
+      # Jira's other rich-text system field: refused as a plain string.
+      fields: {environment: "prod, eu-central-2"}
   - id: comment
     task: ticket.update
     integration: jira
@@ -890,6 +892,16 @@ steps:
         self.assertEqual(fields["priority"]["name"], "Highest")
         self.assertEqual(fields["issuetype"]["name"], "Incident")
         self.assertEqual(fields["description"]["type"], "doc")  # the mock validated the ADF
+        self.assertEqual(fields["environment"]["content"][0]["content"][0]["text"],
+                         "prod, eu-central-2")
+        # A refusal names the project as the person wrote it.
+        self.p.workflow("bad", """\
+steps:
+  - {id: create, task: ticket.create, integration: jira, with: {summary: x, fields: {duedate: 5}}}
+""")
+        rc, doc, err = self.run_wf("bad")
+        self.assertEqual(rc, 1)
+        self.assertRegex(doc["error"]["message"], r"^Jira: creating an issue in 'OPS' failed: HTTP 400")
         self.assertIn("certificates", fields["labels"])
         self.assertEqual(issues[0]["status"], "In Progress")
         self.assertEqual(len(issues[0].get("comments", [])), 1)

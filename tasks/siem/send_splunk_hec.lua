@@ -87,15 +87,32 @@ local function flat_fields(fields)
   return next(out) and out or nil
 end
 
--- Epoch seconds with milliseconds, from input `time` (RFC 3339 text, or epoch seconds) or now.
+-- The last second of year 9999: past it a number is no time in seconds; epoch milliseconds
+-- of today (1.7e12) are past it, and went out as a time in the year 57970.
+local MAX_EPOCH_SECONDS = 253402300799
+
+-- Epoch seconds with milliseconds, from input `time` (RFC 3339 text, or epoch seconds as a
+-- number or as text, which a payload read from text gives) or now.
 local function epoch_seconds(value)
   if not tickets.is_set(value) then return time.now_ms() / 1000 end
-  if type(value) == "number" then return value end
-  local ms = type(value) == "string" and time.parse(value)
-  if not ms then
+  local seconds = value
+  if type(value) == "string" then
+    seconds = value:match("^%s*%d+%.?%d*%s*$") and tonumber(value)
+    if not seconds then
+      local ms = time.parse(value)
+      seconds = ms and ms / 1000
+    end
+  end
+  if type(seconds) ~= "number" then
     tickets.invalid(TASK .. ": 'time' must be an RFC 3339 time or epoch seconds, got " .. quoted(value))
   end
-  return ms / 1000
+  if not (seconds >= 0 and seconds <= MAX_EPOCH_SECONDS) then
+    tickets.invalid(TASK .. ": 'time' must be epoch seconds between 0 and " .. MAX_EPOCH_SECONDS ..
+                    " (year 9999), got " .. quoted(value) ..
+                    (type(seconds) == "number" and seconds > MAX_EPOCH_SECONDS and
+                     seconds <= MAX_EPOCH_SECONDS * 1000 and " (epoch milliseconds? divide by 1000)" or ""))
+  end
+  return seconds
 end
 
 -- input, else integration.<key>, else integration.defaults.<key>.

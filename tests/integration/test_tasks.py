@@ -1920,6 +1920,33 @@ steps:
         self.assertEqual(events[0]["sourcetype"], "ferry:event")
         self.assertEqual(events[0]["fields"], {"team": "secops"})
 
+    def test_the_event_time_is_epoch_seconds_however_it_is_written(self):
+        # The docs: RFC 3339 or epoch seconds, as a number or as text (a payload read from
+        # text); text seconds were refused. Milliseconds went out as a time in the year
+        # 57970: now refused before anything is sent, with the likely cause.
+        for given, expected in (("1767323045", 1767323045), ("1767323045.25", 1767323045.25),
+                                (1767323045, 1767323045),
+                                ("2026-01-02T03:04:05.5Z", 1767323045.5)):
+            self.p.workflow("s", """\
+steps:
+  - {id: send, task: siem.send, integration: hec, with: {event: {a: 1}, time: %s}}
+""" % json.dumps(given))
+            rc, doc, err = self.run_wf("s")
+            self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+            self.assertEqual(self.state()["splunk"][-1]["time"], expected, given)
+        sent = len(self.m.requests(path="/services/collector/event"))
+        for given, why in ((1767323045123, "(epoch milliseconds? divide by 1000)"),
+                           (-5, "between 0 and 253402300799"),
+                           ("yesterday", "must be an RFC 3339 time or epoch seconds")):
+            self.p.workflow("s", """\
+steps:
+  - {id: send, task: siem.send, integration: hec, with: {event: {a: 1}, time: %s}}
+""" % json.dumps(given))
+            rc, doc, err = self.run_wf("s")
+            self.assertEqual(rc, 1, given)
+            self.assertIn(why, doc["steps"]["send"]["error"]["message"])
+        self.assertEqual(len(self.m.requests(path="/services/collector/event")), sent)
+
     def test_hec_error_codes_are_clear(self):
         self.p.workflow("s", """\
 steps:

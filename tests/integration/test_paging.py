@@ -344,6 +344,23 @@ class CmdbSync(TaskTest):
         self.assertEqual([r["method"] for r in self.m.requests()[sent:]], ["GET"] * 3)
 
 
+    def test_a_reference_field_is_compared_by_its_sys_id(self):
+        # The Table API answers a reference field as {link, value} unless asked not to:
+        # compared with the sys_id discovery reports, it read as moved on every run.
+        loc = "5671c1a1c0a8010e003c3c4c1d6c0cd2"
+        self.p.write("inventory.json", json.dumps({
+            "servers": [{"name": "web-01", "ip_address": "10.0.0.1", "location": loc}],
+            "fields": ["ip_address", "location"]}))
+        for expected in ({"created": ["web-01"], "updated": [], "unchanged": 0, "skipped": []},
+                         {"created": [], "updated": [], "unchanged": 1, "skipped": []}):
+            rc, doc, err = self.run_wf("cmdb-sync", "--inputs-file",
+                                       str(self.p.dir / "inventory.json"))
+            self.assertEqual(rc, 0, err + json.dumps(doc)[:3000])
+            self.assertEqual(doc["outputs"], expected)
+        records = self.state()["servicenow"]["cmdb_ci_server"]
+        self.assertEqual([r["location"] for r in records], [loc])
+        self.assertEqual(self.m.requests(path="/api/now/table/cmdb_ci_server/", method="PATCH"), [])
+
     def test_what_discovery_reports_oddly_is_synced_once_or_skipped(self):
         self.sync([{"name": "web-01", "ip_address": "10.0.0.1", "serial_number": "1500"}])
         auth = "Basic " + base64.b64encode(("svc:" + ti.SN_PASSWORD).encode()).decode()

@@ -169,10 +169,7 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
     for (const std::string& ref : config_.webhook_secrets) {
         Result<std::string> secret = resolve_secret(ref);
         if (!secret) {
-            if (for_preview) {
-                signatures = "v1,[computed when sent]";
-                break;
-            }
+            if (for_preview) break;
             return make_error(secret.error().kind, "integration '" + config_.name +
                                                        "': secret: " + secret.error().message);
         }
@@ -188,8 +185,13 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
     }
     // A preview is kept in history: a valid signature there could be replayed to the
     // receiver (within its tolerance) as an event that was never sent. The secrets were
-    // still checked above, so a preview reports a missing or malformed one.
-    if (for_preview) signatures = "v1,[computed when sent]";
+    // still checked above, so a preview reports a malformed one. One placeholder a secret,
+    // as the send has one signature a secret.
+    if (for_preview) {
+        signatures.clear();
+        for (size_t i = 0; i < config_.webhook_secrets.size(); ++i)
+            signatures += (i ? " " : "") + std::string("v1,[computed when sent]");
+    }
     set_header(out.headers, "webhook-timestamp", ts);
     set_header(out.headers, "webhook-signature", signatures);
     return ok_status();

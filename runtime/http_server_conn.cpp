@@ -4,6 +4,10 @@
 // the ownership rules.
 #include "runtime/http_server_impl.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -110,11 +114,14 @@ void Connection::on_eof() {
 void Connection::process_input() {
     if (in_process || closed || draining || parsing_stopped) return;
     in_process = true;
-    while (!inbuf.empty() && !closed && !draining && !parsing_stopped) {
+    while (!closed && !draining && !parsing_stopped) {
+        // Paused between requests for the pipeline: resumed once there is room, even with
+        // nothing left to parse (reading restarts only on an unpaused parser).
         if (HTTP_PARSER_ERRNO(&parser) == HPE_PAUSED) {
-            if (server && queue.size() >= server->options_.max_pipelined) break;
+            if (!pipeline_has_room()) break;
             http_parser_pause(&parser, 0);
         }
+        if (inbuf.empty()) break;
         if (const char* problem =
                 chunk_framing_problem(inbuf.data(), inbuf.data() + inbuf.size())) {
             fail(400, "bad_request", problem);
@@ -190,6 +197,25 @@ bool Connection::in_body() const {
            queue.back()->head_complete;
 }
 
+size_t Connection::unread_output() const {
+    size_t bytes = uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp));
+    for (const auto& ex : queue)
+        bytes += ex->out.size();
+    return bytes;
+}
+
+bool Connection::pipeline_has_room() const {
+    return server && queue.size() < server->options_.max_pipelined &&
+           unread_output() <= kDrainedBytes;
+}
+
+bool Connection::awaiting_reader() const {
+    if (uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp)) == 0)
+        return false;
+    return waiting_for_drain ||
+           (HTTP_PARSER_ERRNO(&parser) == HPE_PAUSED && unread_output() > kDrainedBytes);
+}
+
 bool Connection::over_backlog_limit() {
     if (!server) return false;
     const ServerOptions& o = server->options_;
@@ -224,6 +250,9 @@ void Connection::write(std::string data) {
         if (!conn->closed && conn->waiting_for_drain && !conn->over_backlog_limit()) {
             conn->waiting_for_drain = false;
             conn->flush();
+        } else if (!conn->closed && !conn->in_process &&
+                   HTTP_PARSER_ERRNO(&conn->parser) == HPE_PAUSED && conn->pipeline_has_room()) {
+            conn->flush();  // the client read enough: its next request may be answered
         }
     });
     if (rc != 0) {
@@ -232,6 +261,21 @@ void Connection::write(std::string data) {
         return;
     }
     if (server) server->write_bytes_in_flight_ += w->data.size();
+    bytes_written_total += w->data.size();
+}
+
+uint64_t Connection::bytes_sent() const {
+    uint64_t handed = bytes_written_total -
+                      uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp));
+    // What the kernel holds unacknowledged is not sent either. Without it a client reading
+    // steadily showed no progress for long: a socket is writable again only once about
+    // half its send buffer (megabytes, autotuned) is free, so libuv's queue stood still.
+    uv_os_fd_t fd = -1;
+    int unacked = 0;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp), &fd) == 0 &&
+        ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked > 0)
+        handed -= std::min<uint64_t>(handed, uint64_t(unacked));
+    return handed;
 }
 
 void Connection::notify_drained() {
@@ -277,8 +321,7 @@ void Connection::flush() {
     }
     if (draining || in_process) return;
     // Room in the pipeline again: parse what waited, then read on.
-    if (HTTP_PARSER_ERRNO(&parser) == HPE_PAUSED && server &&
-        queue.size() < server->options_.max_pipelined) {
+    if (HTTP_PARSER_ERRNO(&parser) == HPE_PAUSED && pipeline_has_room()) {
         process_input();
         if (closed || draining) return;
     }
@@ -342,8 +385,9 @@ void Connection::begin_close() {
         return;
     }
     if (!reading && !eof_seen) reading = uv_read_start(stream_of(this), on_alloc, on_read) == 0;
-    flush_backlog = uv_stream_get_write_queue_size(stream_of(this));
-    set_timer(flush_backlog > 0 ? TimerMode::Flush : TimerMode::Linger);
+    sent_at_flush_check = bytes_sent();
+    set_timer(uv_stream_get_write_queue_size(stream_of(this)) > 0 ? TimerMode::Flush
+                                                                  : TimerMode::Linger);
 }
 
 void Connection::hard_close() {
@@ -396,7 +440,13 @@ void Connection::set_timer(TimerMode mode) {
 
 void Connection::update_timer() {
     if (closed || draining) return;
-    if (!queue.empty() && queue.back()->state == Exchange::State::Receiving)
+    if (awaiting_reader()) {
+        // Answers wait for the client to read earlier ones: it must keep reading. A client
+        // that pipelined requests and read nothing held its connection (and the answers
+        // built for it) for good, the handler's turn arming no timer.
+        if (timer_mode != TimerMode::Flush) sent_at_flush_check = bytes_sent();
+        set_timer(TimerMode::Flush);
+    } else if (!queue.empty() && queue.back()->state == Exchange::State::Receiving)
         set_timer(TimerMode::Request);
     else if (!queue.empty())
         set_timer(TimerMode::None);  // the handler's turn: ?wait= may take long
@@ -421,12 +471,19 @@ void Connection::on_timer() {
     case TimerMode::KeepAlive: begin_close(); break;
     case TimerMode::Flush: {
         // A client that read none of the answer for a whole request timeout is gone.
+        // A client that read none of what it was sent for a whole request timeout is gone.
+        // Progress is counted in bytes sent, not in what is left: an answer queued since
+        // the last check (the next pipelined one) may leave more than there was.
         size_t left = uv_stream_get_write_queue_size(stream_of(this));
-        if (left > 0 && left >= flush_backlog) {
+        uint64_t sent = bytes_sent();
+        if (left > 0 && sent == sent_at_flush_check) {
             hard_close();
-        } else {
-            flush_backlog = left;
+        } else if (draining) {
+            sent_at_flush_check = sent;
             set_timer(left > 0 ? TimerMode::Flush : TimerMode::Linger);
+        } else {
+            sent_at_flush_check = sent;
+            update_timer();  // Flush again while answers still wait for the reader
         }
         break;
     }

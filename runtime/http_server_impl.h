@@ -59,7 +59,8 @@ struct Exchange {
 };
 
 struct Connection {
-    // Flush: a closing connection's answer is still being written (see begin_close).
+    // Flush: an answer is still being written to a client that must keep reading it: a
+    // closing connection's (see begin_close), or one that answers wait behind.
     enum class TimerMode { None, Request, KeepAlive, Flush, Linger };
 
     Connection(HttpServer& s, Loop& l);
@@ -89,6 +90,16 @@ struct Connection {
     // it starts a pipelined answer.
     bool over_backlog_limit();
     bool in_body() const;  // the request being received has its head complete
+    // Bytes answered and not read by the client yet: the socket's queue and the answers
+    // waiting their turn behind it.
+    size_t unread_output() const;
+    // Whether the next pipelined request may be parsed (and handled): fewer than
+    // max_pipelined queued, and no more than kDrainedBytes unread before it.
+    bool pipeline_has_room() const;
+    // Bytes the socket took so far (handed to uv_write and no longer in its queue).
+    uint64_t bytes_sent() const;
+    // Whether answers wait for the client to read earlier ones (the Flush timer runs).
+    bool awaiting_reader() const;
     // Calls the front exchange's drained_callback once its bytes are written and what is
     // left in the socket's queue is under kDrainedBytes.
     void notify_drained();
@@ -125,13 +136,14 @@ struct Connection {
     std::unique_ptr<Loop::Timer> timer;
     TimerMode timer_mode = TimerMode::None;
     bool reading = false;
-    bool parsing_stopped = false;  // an error, an upgrade, Connection: close: no more requests
-    bool in_process = false;       // process_input is running (the handler may call flush)
-    bool draining = false;         // begin_close ran: reads are discarded
-    bool closed = false;           // hard_close ran: uv_close is pending
-    bool eof_seen = false;         // the client sent EOF (libuv stopped reading)
-    bool refused = false;          // answered 503 over max_connections, lingering to close
-    size_t flush_backlog = 0;      // bytes still to write at the last Flush check
+    bool parsing_stopped = false;      // an error, an upgrade, Connection: close: no more requests
+    bool in_process = false;           // process_input is running (the handler may call flush)
+    bool draining = false;             // begin_close ran: reads are discarded
+    bool closed = false;               // hard_close ran: uv_close is pending
+    bool eof_seen = false;             // the client sent EOF (libuv stopped reading)
+    bool refused = false;              // answered 503 over max_connections, lingering to close
+    uint64_t bytes_written_total = 0;  // handed to uv_write since the connection began
+    uint64_t sent_at_flush_check = 0;  // bytes_sent() at the last Flush check
     // A pipelined answer waits for the one before it to drain below max_write_queue_bytes
     // (the backlog limit is for a reader that stalled, not for answers taking their turn).
     bool waiting_for_drain = false;

@@ -1,10 +1,7 @@
 // HttpServer on 127.0.0.1 (ephemeral port) in the test's loop. Well-formed traffic comes
 // from HttpClient on the same loop; malformed, slow, pipelined and streaming traffic from
 // RawClient (uv_tcp, same loop). Every wait is bounded; every test closes the loop cleanly.
-#include "runtime/http_client.h"
-#include "runtime/http_server.h"
-#include "test_raw_client.h"
-#include "test_support.h"
+#include "test_server_env.h"
 
 #include <catch2/catch.hpp>
 
@@ -24,123 +21,16 @@
 #include <vector>
 
 using namespace ferry;
+using ferry::testing::contains;
+using ferry::testing::echo;
 using ferry::testing::parse_responses;
 using ferry::testing::RawClient;
 using ferry::testing::RawResponse;
 using ferry::testing::run_for;
 using ferry::testing::run_until;
-
-namespace {
-
-// The echo handler: "METHOD PATH\nkey=value...\n\nBODY", with the request id in a header.
-void echo(ServerRequest& req, Responder r) {
-    std::string out = req.method + " " + req.path + "\n";
-    for (const auto& [k, v] : req.query)
-        out += k + "=" + v + "\n";
-    out += "\n" + req.body;
-    r.send(200, out, {{"Content-Type", "text/plain"}});
-}
-
-struct Env {
-    Loop loop;
-    std::vector<AccessLogEntry> log;
-    std::unique_ptr<HttpServer> server;
-    std::unique_ptr<HttpClient> client;
-    std::vector<std::unique_ptr<RawClient>> raws;
-    uint16_t port = 0;
-
-    explicit Env(ServerHandler handler = echo, ServerOptions options = {}) {
-        options.access_log = [this](const AccessLogEntry& e) { log.push_back(e); };
-        server = std::make_unique<HttpServer>(loop, std::move(options), std::move(handler));
-        auto bound = server->listen("127.0.0.1", 0);
-        REQUIRE(bound.ok());
-        port = bound.value();
-        REQUIRE(port != 0);
-        client = std::make_unique<HttpClient>(loop);
-    }
-    std::string url(const std::string& path) const {
-        return "http://127.0.0.1:" + std::to_string(port) + path;
-    }
-    Result<HttpResponse> fetch(HttpRequest req) {
-        std::optional<Result<HttpResponse>> out;
-        req.timeout_ms = 5000;
-        client->send(std::move(req),
-                     [&out](Result<HttpResponse> r, const HttpTransferInfo&) { out.emplace(r); });
-        REQUIRE(run_until(loop, [&] { return out.has_value(); }));
-        return std::move(*out);
-    }
-    Result<HttpResponse> get(const std::string& path) {
-        HttpRequest req;
-        req.url = url(path);
-        return fetch(std::move(req));
-    }
-    RawClient& raw() {
-        raws.push_back(std::make_unique<RawClient>(loop, port));
-        return *raws.back();
-    }
-    // Waits until `c` holds n complete responses (or the server closed it).
-    std::vector<RawResponse> responses(RawClient& c, size_t n, uint64_t ms = 5000) {
-        run_until(
-            loop, [&] { return parse_responses(c.received, c.eof).size() >= n || c.eof; }, ms);
-        return parse_responses(c.received, c.eof);
-    }
-    // A request sent on a new connection in pieces, the loop running between them (so each
-    // piece is one read); the answers to it.
-    std::vector<RawResponse> answers_to_pieces(const std::vector<std::string>& pieces) {
-        auto& c = raw();
-        for (const std::string& piece : pieces) {
-            c.send(piece);
-            run_for(loop, 10);
-        }
-        return responses(c, 1);
-    }
-    void finish() {
-        raws.clear();
-        client.reset();
-        server.reset();
-        REQUIRE(loop.close_cleanly());
-    }
-};
-
-// A blocking socket connected to the server that has sent `request`, for a client that
-// reads when the test says (RawClient reads whatever arrives); the caller closes it.
-int send_from_plain_socket(uint16_t port, const std::string& request) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
-    return fd;
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
-
-// What a plain socket receives, the loop running between reads, until done(received) says
-// so, the server closes, or `turns` reads were made.
-std::string read_until(Loop& loop, int fd, int turns,
-                       const std::function<bool(const std::string&)>& done) {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    std::string received;
-    char buf[65536];
-    for (int turn = 0; turn < turns; ++turn) {
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            received.append(buf, size_t(n));
-            if (done(received)) break;
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) break;  // closed
-        run_for(loop, 1);
-    }
-    return received;
-}
-
-}  // namespace
+using Env = ferry::testing::ServerEnv;
+using ferry::testing::read_until;
+using ferry::testing::send_from_plain_socket;
 
 TEST_CASE("server: request fields reach the handler, response framing", "[server]") {
     std::optional<ServerRequest> seen;
@@ -928,121 +818,6 @@ TEST_CASE("server: SSE streaming and the client's disconnect", "[server]") {
     env.finish();
 }
 
-TEST_CASE("server: one answer larger than the write backlog limit arrives whole", "[server]") {
-    // The backlog limit is for a client that stopped reading; an answer bigger than it (an
-    // execution with a large output) was cut off once the socket took only part of it.
-    ServerOptions options;
-    options.max_write_queue_bytes = 64 * 1024;
-    const std::string big(4 << 20, 'x');
-    Env env([&](ServerRequest&, Responder r) { r.send(200, big); }, options);
-    auto& c = env.raw();
-    c.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
-    auto rs = env.responses(c, 1);
-    REQUIRE(rs.size() == 1);
-    CHECK(rs[0].status == 200);
-    CHECK(rs[0].body.size() == big.size());
-    CHECK_FALSE(c.eof);
-    env.finish();
-}
-
-TEST_CASE("server: a closing connection's large answer outlasts the linger", "[server]") {
-    // The linger (draining a closing connection's unread input) started when the answer was
-    // queued: an answer larger than the socket's buffers, read more slowly than linger_ms
-    // (or after a handler that ran longer), was cut off. It starts once the answer is out.
-    ServerOptions options;
-    options.linger_ms = 50;
-    const std::string big(8 << 20, 'z');
-    Env env([&](ServerRequest&, Responder r) { r.send(200, big); }, options);
-    for (bool half_close : {false, true}) {
-        INFO("half-close: " << half_close);
-        int fd = send_from_plain_socket(
-            env.port, "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-        if (half_close) ::shutdown(fd, SHUT_WR);
-        run_for(env.loop, 200);  // four lingers, the client reading nothing
-        std::string received = read_until(env.loop, fd, 2000, [](const std::string&) {
-            return false;  // to the end
-        });
-        ::close(fd);
-        auto rs = parse_responses(received, true);
-        REQUIRE(rs.size() == 1);
-        CHECK(rs[0].status == 200);
-        CHECK(rs[0].body.size() == big.size());
-    }
-    env.finish();
-}
-
-TEST_CASE("server: a stream whose client stopped reading is cut off", "[server]") {
-    ServerOptions options;
-    options.max_write_queue_bytes = 64 * 1024;
-    std::optional<Responder> stream;
-    bool closed = false;
-    Env env(
-        [&](ServerRequest&, Responder r) {
-            r.start_stream(200, {{"Content-Type", "text/event-stream"}});
-            r.on_close([&] { closed = true; });
-            stream.emplace(std::move(r));
-        },
-        options);
-    // It sends its request and never reads.
-    int fd = send_from_plain_socket(env.port, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
-    REQUIRE(run_until(env.loop, [&] { return stream.has_value(); }));
-    // The kernel's socket buffers take some megabytes first; past them, the backlog grows.
-    const std::string event = "data: " + std::string(1 << 20, 'y') + "\n\n";
-    for (int i = 0; i < 64 && !closed; ++i) {
-        stream->write(event);
-        run_for(env.loop, 5);
-    }
-    CHECK(closed);
-    CHECK_FALSE(stream->connected());
-    ::close(fd);
-    stream.reset();
-    env.finish();
-}
-
-TEST_CASE("server: stalled streams together are bounded, a reading client is not cut", "[server]") {
-    // Each stalled client kept up to max_write_queue_bytes, and nothing bounded them
-    // together (forty stalled event streams: 373 MB). Past the total, a client with a
-    // backlog of its own is cut when written to; one that reads keeps getting its answers.
-    ServerOptions options;
-    options.max_write_queue_bytes = 64u << 20;  // no single stream reaches it here
-    options.max_total_write_queue_bytes = 1u << 20;
-    std::vector<Responder> streams;
-    int closed = 0;
-    const std::string big(4 << 20, 'b');
-    Env env(
-        [&](ServerRequest& req, Responder r) {
-            if (req.path == "/big") {
-                r.send(200, big);
-                return;
-            }
-            r.start_stream(200, {{"Content-Type", "text/event-stream"}});
-            r.on_close([&] { ++closed; });
-            streams.push_back(std::move(r));
-        },
-        options);
-    int fds[2];
-    for (int& fd : fds)
-        fd = send_from_plain_socket(env.port, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
-    REQUIRE(run_until(env.loop, [&] { return streams.size() == 2; }));
-    const std::string event = "data: " + std::string(1 << 20, 'y') + "\n\n";
-    for (int i = 0; i < 32 && closed < 2; ++i) {
-        for (Responder& r : streams)
-            r.write(event);
-        run_for(env.loop, 5);
-    }
-    CHECK(closed == 2);
-    // A client that reads gets a large answer whole, the stalled ones gone or not.
-    auto& c = env.raw();
-    c.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
-    auto rs = env.responses(c, 1);
-    REQUIRE(rs.size() == 1);
-    CHECK(rs[0].body.size() == big.size());
-    for (int fd : fds)
-        ::close(fd);
-    streams.clear();
-    env.finish();
-}
-
 TEST_CASE("server: graceful close finishes in-flight requests", "[server]") {
     std::optional<Responder> held;
     Env env([&](ServerRequest& req, Responder r) {
@@ -1344,43 +1119,6 @@ TEST_CASE("server: random input never crashes it", "[server]") {
     auto ok = env.get("/alive");
     REQUIRE(ok.ok());
     CHECK(ok->status == 200);
-    env.finish();
-}
-
-TEST_CASE("server: a stream paced by when_drained arrives whole past the backlog limit",
-          "[server]") {
-    // Unpaced, 32 pieces of 256 KiB to a client that is not reading would trip the 64 KiB
-    // backlog limit and be cut off; paced, each piece waits for the one before it.
-    ServerOptions options;
-    options.max_write_queue_bytes = 64 * 1024;
-    const std::string piece(256 * 1024, 'p');
-    const int pieces = 32;
-    int written = 0;
-    std::function<void(std::shared_ptr<Responder>)> write_next = [&](std::shared_ptr<Responder> r) {
-        if (written == pieces) return r->end();
-        ++written;
-        REQUIRE(r->write(piece));
-        r->when_drained([&write_next, r] { write_next(r); });
-    };
-    Env env(
-        [&](ServerRequest&, Responder r) {
-            r.start_stream(200, {{"Content-Type", "application/json"}});
-            write_next(std::make_shared<Responder>(std::move(r)));
-        },
-        options);
-    int fd = send_from_plain_socket(env.port, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
-    run_for(env.loop, 100);  // the client reads nothing for a while
-    CHECK(written < pieces);
-    std::string received = read_until(env.loop, fd, 5000, [](const std::string& got) {
-        return contains(got, "\r\n0\r\n\r\n");  // the end of the chunked body
-    });
-    ::close(fd);
-    CHECK(written == pieces);
-    auto rs = parse_responses(received, false);
-    REQUIRE(rs.size() == 1);
-    CHECK(rs[0].status == 200);
-    CHECK(rs[0].body.size() == piece.size() * pieces);
-    CHECK(rs[0].body.find_first_not_of('p') == std::string::npos);
     env.finish();
 }
 

@@ -211,7 +211,10 @@ int Connection::on_headers_complete(http_parser* p) {
             c->fail(417, "expectation_failed", "only Expect: 100-continue is supported");
             return -1;
         }
-        bool body_coming = (p->flags & F_CHUNKED) || p->content_length > 0;
+        // Without a Content-Length http_parser's content_length is ULLONG_MAX, not 0: a GET
+        // with Expect got a 100 for a body that was never coming.
+        bool body_coming =
+            (p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
         if (body_coming && ex.req.http_minor >= 1) {
             ex.out += "HTTP/1.1 100 Continue\r\n\r\n";
             c->flush();  // goes out once the exchanges ahead are answered

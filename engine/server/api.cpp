@@ -490,6 +490,13 @@ void Api::handle(ServerRequest& req, Responder res) {
         call.error(400, "bad_request", unknown);
         return;
     }
+    // An empty key read as none: each repeat of the request started another execution,
+    // which is what the header was sent to prevent.
+    if (req.has_header("idempotency-key") && req.header("idempotency-key").empty()) {
+        call.error(400, "bad_request",
+                   "Idempotency-Key is empty: send a key (at most 255 bytes) or no header");
+        return;
+    }
     // The last line of defence of "the process never crashes on input": a handler that
     // throws answers 500 (its Responder, dropped, says so) and the server keeps serving.
     try {

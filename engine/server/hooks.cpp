@@ -97,6 +97,13 @@ HookCheck verify_hmac(const workflow::HookSpec& hook, const std::vector<std::str
 
 }  // namespace
 
+std::vector<std::string> signature_headers(const workflow::HookSpec& hook) {
+    if (hook.verify == "standard-webhooks")
+        return {"webhook-id", "webhook-timestamp", "webhook-signature"};
+    if (hook.verify == "hmac-sha256") return {hook.header};
+    return {};
+}
+
 HookCheck verify_hook(const workflow::HookSpec& hook, const std::vector<std::string>& secrets,
                       const HeaderLookup& header, const std::string& body, int64_t now_s) {
     if (hook.verify == "none") return {};

@@ -24,6 +24,10 @@ struct HookCheck {
 
 using HeaderLookup = std::function<std::string(std::string_view name)>;
 
+// The request headers hook's verification reads, each as one value: given twice, which one
+// counts is for each reader to guess (a proxy in front may have checked the other).
+std::vector<std::string> signature_headers(const workflow::HookSpec& hook);
+
 // secrets: the resolved values of hook.secrets. now_s: Unix seconds.
 HookCheck verify_hook(const workflow::HookSpec& hook, const std::vector<std::string>& secrets,
                       const HeaderLookup& header, const std::string& body, int64_t now_s);

@@ -10,6 +10,7 @@
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/duration.h"
+#include "runtime/http_text.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/timestamp.h"
 #include "runtime/utf8.h"
@@ -121,6 +122,11 @@ void receive(Api& api, Call& c) {
                                "server's log says why)");
         }
         secrets.push_back(s.value());
+    }
+    for (const std::string& name : signature_headers(*hook)) {
+        auto named = [&](const auto& h) { return iequals(h.first, name); };
+        if (std::count_if(c.req.headers.begin(), c.req.headers.end(), named) > 1)
+            return c.error(400, "bad_request", "the request has more than one " + name + " header");
     }
     uint64_t now_ms = now_unix_ms();
     HookCheck check = verify_hook(

@@ -504,6 +504,15 @@ class Forms(unittest.TestCase):
         self.assertEqual(json.loads(body)["error"]["code"], "bad_json")
         self.assertIn('"device"', json.loads(body)["error"]["message"])
 
+    def test_an_empty_idempotency_key_is_refused(self):
+        # Read as no key, each repeat started another execution: what the header is sent
+        # to prevent.
+        status, _, text = request("POST", "/api/v1/forms/feedback/submit", {"why": "x"},
+                                  headers={"Idempotency-Key": ""})
+        self.assertEqual(status, 400, text)
+        self.assertEqual(json.loads(text)["error"]["message"],
+                         "Idempotency-Key is empty: send a key (at most 255 bytes) or no header")
+
     def test_idempotent_submit(self):
         h = {"Idempotency-Key": "form-key-1"}
         sub = {"message": "once"}
@@ -1263,6 +1272,34 @@ class Hooks(unittest.TestCase):
         status, _, text = request("POST", "/hooks/sn", body)
         self.assertEqual(status, 401)
         self.assertEqual(json.loads(text)["error"]["code"], "missing_signature")
+
+    def test_a_signature_header_given_twice_is_refused(self):
+        # Which one counts is for each reader to guess (a proxy in front may have checked
+        # the other): the first was used for the signature and the replay id alike.
+        def post(path, body, pairs):
+            conn = http.client.HTTPConnection(SERVER["base"].split("//")[1], timeout=10)
+            try:
+                conn.putrequest("POST", path)
+                for name, value in pairs + [("Content-Length", str(len(body)))]:
+                    conn.putheader(name, value)
+                conn.endheaders(body)
+                r = conn.getresponse()
+                return r.status, json.loads(r.read())
+            finally:
+                conn.close()
+        body = b'{"type": "twice"}'
+        good = sw_headers(body, "msg_twice_%d" % time.time_ns())
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+            pairs = list(good.items()) + [(name, good[name])]
+            status, doc = post("/hooks/sn", body, pairs)
+            self.assertEqual((status, doc["error"]["message"]),
+                             (400, "the request has more than one %s header" % name))
+        sig = "sha256=" + hmac.new(GH_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        status, doc = post("/hooks/gh", body, [("X-Hub-Signature-256", sig)] * 2)
+        self.assertEqual((status, doc["error"]["message"]),
+                         (400, "the request has more than one X-Hub-Signature-256 header"))
+        # Once each, the same delivery is taken.
+        self.assertEqual(post("/hooks/sn", body, list(good.items()))[0], 202)
 
     def test_a_replay_stays_refused_as_long_as_its_timestamp_passes(self):
         # Stamped at the far edge of a 1 s tolerance just after a second began, the

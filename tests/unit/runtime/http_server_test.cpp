@@ -383,6 +383,17 @@ TEST_CASE("server: Expect: 100-continue", "[server]") {
     CHECK(rd[0].status == 413);
     CHECK_FALSE(contains(d.received, "100 Continue"));
 
+    // No body coming (no Content-Length, or 0): nothing to continue with, only the answer.
+    for (const char* length : {"", "Content-Length: 0\r\n"}) {
+        auto& e = env.raw();
+        e.send(std::string("GET /y HTTP/1.1\r\nHost: x\r\n") + length +
+               "Expect: 100-continue\r\n\r\n");
+        auto re = env.responses(e, 1);
+        REQUIRE(re.size() == 1);
+        CHECK(re[0].status == 200);
+        CHECK(e.received.rfind("HTTP/1.1 200", 0) == 0);
+    }
+
     // Through curl, which sends Expect for larger bodies.
     HttpRequest big;
     big.method = "POST";

@@ -6,6 +6,7 @@
 #include "runtime/ids.h"
 #include "runtime/utf8.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -253,6 +254,16 @@ int Connection::on_body(http_parser* p, const char* at, size_t len) {
 
 int Connection::on_chunk_header(http_parser* p) {
     Connection* c = conn_of(p);
+    if (c->queue.empty() || !c->server) return -1;
+    // Known too large once its size is read: said before the client sends (and we wait
+    // for) the chunk's data, as for a Content-Length.
+    size_t max_body = c->server_options().max_body_bytes;
+    size_t have = c->queue.back()->req.body.size();
+    if (p->content_length > max_body - std::min(have, max_body)) {
+        c->fail(413, "payload_too_large",
+                "the request body exceeds " + format_size_bytes(max_body));
+        return -1;
+    }
     c->line_end_check = {"a chunk-size line must end with CRLF", true};
     http_parser_pause(p, 1);
     return 0;

@@ -465,6 +465,17 @@ TEST_CASE("server: 413 as soon as the body is known to be too large", "[server]"
     CHECK(rd[0].status == 413);
     CHECK_FALSE(called);
 
+    // A chunk whose size alone passes the limit: 413 at its size line, not after waiting
+    // for (or timing out on) its data.
+    auto& e = env.raw();
+    e.send("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "200\r\n" +
+           std::string(512, 'a') + "\r\n100000\r\nonly a little");
+    auto re = env.responses(e, 1);
+    REQUIRE(re.size() == 1);
+    CHECK(re[0].status == 413);
+    CHECK_FALSE(called);
+
     // Through HttpClient too.
     HttpRequest big;
     big.method = "POST";

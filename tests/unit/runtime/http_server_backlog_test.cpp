@@ -4,8 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -178,20 +176,9 @@ TEST_CASE("server: a stream paced by when_drained arrives whole past the backlog
 
 namespace {
 
-// A blocking socket with a small receive buffer connected to the server, which has sent
-// `requests`: a client that pipelines and then reads nothing. The caller closes it.
+// A client that pipelines `requests` and then reads nothing (its receive buffer small).
 int pipeline_and_stall(uint16_t port, const std::string& requests) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    int small = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::send(fd, requests.data(), requests.size(), 0) == ssize_t(requests.size()));
-    return fd;
+    return send_from_plain_socket(port, requests, 4096);
 }
 
 std::string pipelined_gets(int n) {

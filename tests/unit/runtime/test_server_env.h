@@ -97,9 +97,14 @@ struct ServerEnv {
 
 // A blocking socket connected to the server that has sent `request`, for a client that
 // reads when the test says (RawClient reads whatever arrives); the caller closes it.
-inline int send_from_plain_socket(uint16_t port, const std::string& request) {
+// receive_buffer: the socket's SO_RCVBUF when not 0 (small: the server's writes stall
+// sooner).
+inline int send_from_plain_socket(uint16_t port, const std::string& request,
+                                  int receive_buffer = 0) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd >= 0);
+    if (receive_buffer > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);

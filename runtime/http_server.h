@@ -107,6 +107,12 @@ struct ServerOptions {
     std::function<std::optional<ServerResponse>(const ServerRequest&, int status,
                                                 std::string_view message)>
         refusal_answer;
+    // A request that waits to be told before it sends its body (Expect: 100-continue) gets
+    // this answer instead of 100 Continue when it gives one (an unknown endpoint, missing
+    // credentials: the client need not upload what would be refused). The body is then
+    // never read and the connection closes after the answer. The request is as far as its
+    // head goes: no body.
+    std::function<std::optional<ServerResponse>(ServerRequest& head)> answer_before_body;
 };
 
 namespace http_server_detail {

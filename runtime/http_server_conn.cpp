@@ -330,8 +330,7 @@ void Connection::flush() {
     update_timer();
 }
 
-void Connection::fail(int status, std::string_view code, std::string_view message) {
-    if (closed || draining) return;
+std::shared_ptr<Exchange> Connection::stop_receiving() {
     parsing_stopped = true;
     // Inside the parser, inbuf is the buffer being parsed: process_input clears it after.
     if (!in_process) inbuf.clear();
@@ -343,6 +342,17 @@ void Connection::fail(int status, std::string_view code, std::string_view messag
     // A request refused before its head was complete: the method was read with its line.
     if (ex->req.method.empty() && !ex->req.target.empty())
         ex->req.method = http_method_str(static_cast<http_method>(parser.method));
+    return ex;
+}
+
+void Connection::answer_unread(ServerResponse answer) {
+    if (closed || draining) return;
+    Responder(stop_receiving()).send(std::move(answer));
+}
+
+void Connection::fail(int status, std::string_view code, std::string_view message) {
+    if (closed || draining) return;
+    std::shared_ptr<Exchange> ex = stop_receiving();
     // Either serialises, logs and flushes.
     if (server && server_options().refusal_answer)
         if (std::optional<ServerResponse> own =

@@ -77,6 +77,12 @@ struct Connection {
     // Answers the exchange being received (or a new one) with a server error; stops parsing
     // and closes the connection after the response.
     void fail(int status, std::string_view code, std::string_view message);
+    // Answers the exchange being received without reading the rest of it (an answer before
+    // the body); closes after it, as fail() does.
+    void answer_unread(ServerResponse answer);
+    // The exchange being received, made the one to answer: no more requests are read, and
+    // the connection closes after its answer.
+    std::shared_ptr<Exchange> stop_receiving();
     // Stop reading requests, let pending writes go, close after a linger (client gone, or a
     // response said close). Abandons unanswered exchanges.
     void begin_close();

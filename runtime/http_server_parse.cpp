@@ -217,6 +217,15 @@ int Connection::on_headers_complete(http_parser* p) {
         bool body_coming =
             (p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
         if (body_coming && ex.req.http_minor >= 1) {
+            if (const auto& early = c->server_options().answer_before_body) {
+                std::optional<ServerResponse> refusal;
+                c->loop.guarded([&] { refusal = early(ex.req); });
+                if (c->closed || c->draining) return -1;
+                if (refusal) {
+                    c->answer_unread(std::move(*refusal));
+                    return -1;
+                }
+            }
             ex.out += "HTTP/1.1 100 Continue\r\n\r\n";
             c->flush();  // goes out once the exchanges ahead are answered
             if (c->closed || c->draining) return -1;

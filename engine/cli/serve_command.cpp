@@ -239,6 +239,9 @@ int serve_command(int argc, char** argv) {
                                    std::string_view message) -> std::optional<ServerResponse> {
         return api_ref ? api_ref->refusal_answer(req, message) : std::nullopt;
     };
+    so.answer_before_body = [&api_ref](ServerRequest& head) -> std::optional<ServerResponse> {
+        return api_ref ? api_ref->answer_before_body(head) : std::nullopt;
+    };
     HttpServer server(app->loop, so, [&api_ref](ServerRequest& req, Responder res) {
         api_ref->handle(req, std::move(res));
     });

@@ -139,18 +139,23 @@ ParamDoc cursor_param(const std::string& after) {
 void Call::error(int status, std::string_view code, std::string_view message, HttpHeaders extra) {
     // Messages name what the request named (a workflow, an id, a key): a secret pasted
     // there is not repeated back.
+    ServerResponse answer;
+    answer.status = status;
     if (answer_with_page == Page::None) {
-        res.send_error(status, code, redact(message), std::move(extra));
-        return;
+        answer.headers = {{"Content-Type", "application/json"}};
+        answer.body = error_json(code, redact(message));
+    } else {
+        answer.headers = page_headers();
+        auto name = params.find("name");
+        answer.body = refused_page(name != params.end() ? name->second : "", redact(message),
+                                   answer_with_page == Page::Submit);
     }
-    HttpHeaders headers = page_headers();
     for (auto& h : extra)
-        headers.push_back(std::move(h));
-    auto name = params.find("name");
-    res.send(status,
-             refused_page(name != params.end() ? name->second : "", redact(message),
-                          answer_with_page == Page::Submit),
-             std::move(headers));
+        answer.headers.push_back(std::move(h));
+    if (refusal_before_body)
+        *refusal_before_body = std::move(answer);
+    else
+        res.send(std::move(answer));
 }
 
 bool media_type_is(const std::string& header, const char* type) {
@@ -391,11 +396,41 @@ std::optional<ServerResponse> Api::refusal_answer(const ServerRequest& req,
     return ServerResponse{0, page_headers(), refused_page(params["name"], redact(message), true)};
 }
 
+std::optional<ServerResponse> Api::answer_before_body(ServerRequest& head) {
+    std::optional<ServerResponse> refusal;
+    Call call{head, Responder(), {}, Role::None, "anonymous"};
+    call.refusal_before_body = &refusal;
+    admit(call);
+    return refusal;
+}
+
 void Api::handle(ServerRequest& req, Responder res) {
-    std::map<std::string, std::string> params;
+    Call call{req, std::move(res), {}, Role::None, "anonymous"};
+    const Route* match = admit(call);
+    if (!match) return;
+    // The last line of defence of "the process never crashes on input": a handler that
+    // throws answers 500 (its Responder, dropped, says so) and the server keeps serving.
+    try {
+        match->handler(call);
+    } catch (const tmpl::TemplateError& e) {
+        // A record that no longer parses: said as the CLI says it, not as a bare 500.
+        log_.error(req.method + " " + req.path + " failed: " + e.what(),
+                   {{"request_id", req.id}, {"method", req.method}, {"path", req.path}});
+        if (!call.res.answered())
+            call.error(500, "storage",
+                       std::string("a value could not be read: ") + e.what() +
+                           " (a damaged record in the data folder? see 'A data directory Ferry "
+                           "cannot read' in docs/operations.md)");
+    } catch (const std::exception& e) {
+        log_.error(req.method + " " + req.path + " failed: " + e.what(),
+                   {{"request_id", req.id}, {"method", req.method}, {"path", req.path}});
+    }
+}
+
+const Api::Route* Api::admit(Call& call) {
+    const ServerRequest& req = call.req;
     std::vector<std::string> allowed;  // the path's methods, for a 405's Allow header
-    const Route* match = find_route(req, &params, &allowed);
-    Call call{req, std::move(res), std::move(params), Role::None, "anonymous"};
+    const Route* match = find_route(req, &call.params, &allowed);
     if (!match) {
         if (!allowed.empty()) {
             std::string allow;
@@ -405,7 +440,7 @@ void Api::handle(ServerRequest& req, Responder res) {
                        {{"Allow", allow}});
         } else
             call.error(404, "not_found", "no such endpoint: " + req.path);
-        return;
+        return nullptr;
     }
     if (match->browser_post && wants_page(req))
         call.answer_with_page = Call::Page::Submit;
@@ -421,7 +456,7 @@ void Api::handle(ServerRequest& req, Responder res) {
             if (!reads_query(*match, name) || seen.insert(name).second) continue;
             call.error(400, "bad_request",
                        "query parameter '" + name + "' is given more than once");
-            return;
+            return nullptr;
         }
     }
     bool basic = false;
@@ -444,7 +479,7 @@ void Api::handle(ServerRequest& req, Responder res) {
                    "Basic authentication is accepted by the request forms and for reading; "
                    "send the token as a bearer token (Authorization: Bearer ...)",
                    {kBearerChallenge});
-        return;
+        return nullptr;
     }
     // Credentials given where none are needed (a public form) are still checked: a portal
     // with a mistyped token was served as anonymous, and lost its name in trigger_info and
@@ -454,7 +489,7 @@ void Api::handle(ServerRequest& req, Responder res) {
         !req.header("authorization").empty()) {
         call.error(401, "unauthorized", refused_credentials(req.header("authorization")),
                    {kBearerChallenge});
-        return;
+        return nullptr;
     }
     // A form's submit from another site's page, with the browser's saved credentials or
     // none: a public form needs none, so any page a visitor opens could file requests
@@ -464,7 +499,7 @@ void Api::handle(ServerRequest& req, Responder res) {
         call.error(403, "forbidden",
                    "a form submitted from another site's page is refused; submit it from this "
                    "server's form page, or from a program (which sends no Origin)");
-        return;
+        return nullptr;
     }
     if (call.role < match->role) {
         // Reading accepts Basic too, so a browser (which cannot answer a Bearer challenge)
@@ -483,37 +518,21 @@ void Api::handle(ServerRequest& req, Responder res) {
             call.error(403, "forbidden",
                        "role " + std::string(to_string(call.role)) + " may not do this; it needs " +
                            std::string(to_string(match->role)));
-        return;
+        return nullptr;
     }
     // Told only to a caller the endpoint would answer.
     if (std::string unknown = unknown_query_parameter(*match, req); !unknown.empty()) {
         call.error(400, "bad_request", unknown);
-        return;
+        return nullptr;
     }
     // An empty key read as none: each repeat of the request started another execution,
     // which is what the header was sent to prevent.
     if (req.has_header("idempotency-key") && req.header("idempotency-key").empty()) {
         call.error(400, "bad_request",
                    "Idempotency-Key is empty: send a key (at most 255 bytes) or no header");
-        return;
+        return nullptr;
     }
-    // The last line of defence of "the process never crashes on input": a handler that
-    // throws answers 500 (its Responder, dropped, says so) and the server keeps serving.
-    try {
-        match->handler(call);
-    } catch (const tmpl::TemplateError& e) {
-        // A record that no longer parses: said as the CLI says it, not as a bare 500.
-        log_.error(req.method + " " + req.path + " failed: " + e.what(),
-                   {{"request_id", req.id}, {"method", req.method}, {"path", req.path}});
-        if (!call.res.answered())
-            call.error(500, "storage",
-                       std::string("a value could not be read: ") + e.what() +
-                           " (a damaged record in the data folder? see 'A data directory Ferry "
-                           "cannot read' in docs/operations.md)");
-    } catch (const std::exception& e) {
-        log_.error(req.method + " " + req.path + " failed: " + e.what(),
-                   {{"request_id", req.id}, {"method", req.method}, {"path", req.path}});
-    }
+    return match;
 }
 
 }  // namespace ferry::engine::server

@@ -65,6 +65,9 @@ struct Call {
     // page, not JSON.
     enum class Page { None, Submit, Form };
     Page answer_with_page = Page::None;
+    // Set while the head alone is checked (Api::answer_before_body): error() keeps its
+    // answer here instead of sending it.
+    std::optional<ServerResponse>* refusal_before_body = nullptr;
 
     void json(int status, std::string body);
     void error(int status, std::string_view code, std::string_view message, HttpHeaders extra = {});
@@ -130,6 +133,10 @@ class Api {
     void add_resource_guarded(std::string method, std::string pattern, std::string role_note,
                               Handler handler, RouteDoc doc = {});
     void handle(ServerRequest& req, Responder res);
+    // For a request that waits for 100 Continue (ServerOptions::answer_before_body): its
+    // refusal from the head alone (no such endpoint or method, missing or weak credentials,
+    // a bad query), or nothing, and the body may come. handle() checks the same again.
+    std::optional<ServerResponse> answer_before_body(ServerRequest& head);
     // For the HTTP server's own refusals (ServerOptions::refusal_answer): a form page's
     // browser post refused before a handler could read it (413, a body too large) gets the
     // page a handler's refusal gives; anything else keeps the JSON error.
@@ -191,6 +198,9 @@ class Api {
     // *allowed gets the methods the path takes, for a 405.
     const Route* find_route(const ServerRequest& req, std::map<std::string, std::string>* params,
                             std::vector<std::string>* allowed) const;
+    // Routes call.req and checks what its head says (the caller's rights, the query): the
+    // route to run, or nullptr with the refusal answered (or kept, before the body).
+    const Route* admit(Call& call);
 
     App& app_;
     ServerSettings settings_;

@@ -160,6 +160,51 @@ class RoleMatrix(ServeTest):
         self.assertEqual(status, 200, data)
 
 
+class ExpectContinue(ServeTest):
+    """Expect: 100-continue: a request the server would refuse from its head is refused
+    before its body is asked for."""
+
+    def exchange(self, path, headers, body):
+        with socket.create_connection(("127.0.0.1", self.s.port), timeout=10) as c:
+            head = "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" % path
+            head += "".join("%s: %s\r\n" % h for h in headers)
+            c.sendall((head + "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                       % len(body)).encode())
+            first = c.recv(65536)
+            if not first.startswith(b"HTTP/1.1 100 "):
+                return first  # a final answer instead: the body was never asked for
+            c.sendall(body)
+            got = first
+            while b'"id"' not in got:  # the start's answer (202) names the execution
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            return got
+
+    def test_refused_before_the_body_or_told_to_continue(self):
+        from serve_util import TOKENS
+        body = json.dumps({"inputs": {"name": "ada"}}).encode()
+        path = "/api/v1/workflows/hello/executions"
+        for headers, status in (([], b"401"),
+                                ([("Authorization", "Bearer " + TOKENS["viewer"])], b"403"),
+                                ([("Authorization", "Bearer nope")], b"401")):
+            answer = self.exchange(path, headers, body)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 " + status), answer[:200])
+            self.assertIn(b"Connection: close", answer)
+        answer = self.exchange("/api/v1/nothing-here", [], body)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 404"), answer[:200])
+        answer = self.exchange(path + "?wiat=5s",
+                               [("Authorization", "Bearer " + TOKENS["operator"])], body)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:200])
+        self.assertIn(b"unknown query parameter", answer)
+        # Allowed: 100 first, then the answer to the whole request.
+        answer = self.exchange(path, [("Authorization", "Bearer " + TOKENS["operator"])], body)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202"),
+                        answer[:300])
+        self.assertIn(b'"id"', answer)
+
+
 class IntegrationCheck(ServeTest):
     def test_a_redirect_is_not_taken_for_authenticated(self):
         # A base URL answering 302 to a single sign-on page said "authenticated": true.

@@ -406,6 +406,42 @@ TEST_CASE("server: Expect: 100-continue", "[server]") {
     env.finish();
 }
 
+TEST_CASE("server: a request waiting for 100 Continue may be refused from its head", "[server]") {
+    // The 100 went out before the route and the credentials were looked at: a client was
+    // asked for its whole body only to be told 401 or 404 after it.
+    ServerOptions o;
+    std::vector<std::string> heads;
+    o.answer_before_body = [&](ServerRequest& head) -> std::optional<ServerResponse> {
+        heads.push_back(head.method + " " + head.path + " [" + head.body + "]");
+        if (head.path == "/x") return std::nullopt;
+        return ServerResponse{401, {{"Content-Type", "application/json"}}, "{\"no\":1}"};
+    };
+    Env env(echo, o);
+    auto& c = env.raw();
+    c.send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    REQUIRE(run_until(env.loop, [&] { return contains(c.received, "\r\n\r\n"); }));
+    CHECK(c.received == "HTTP/1.1 100 Continue\r\n\r\n");
+    c.send("data");
+    auto rs = env.responses(c, 2);
+    REQUIRE(rs.size() == 2);
+    CHECK(rs[1].body == "PUT /x\n\ndata");
+
+    auto& d = env.raw();
+    d.send("PUT /secret HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+           "Expect: 100-continue\r\n\r\n");
+    auto rd = env.responses(d, 1);
+    REQUIRE(rd.size() == 1);
+    CHECK(rd[0].status == 401);
+    CHECK(rd[0].body == "{\"no\":1}");
+    CHECK(rd[0].header("connection") == "close");
+    CHECK_FALSE(contains(d.received, "100 Continue"));
+    REQUIRE(run_until(env.loop, [&] { return d.eof; }));
+    // Asked once a request, with its head only; a request without Expect is not asked.
+    CHECK(env.get("/plain").ok());
+    CHECK(heads == std::vector<std::string>{"PUT /x []", "PUT /secret []"});
+    env.finish();
+}
+
 TEST_CASE("server: its own refusals take another form when refusal_answer gives one", "[server]") {
     // A browser posting a form got the API's JSON, shown raw, for a body over max_body.
     ServerOptions o;

@@ -81,28 +81,20 @@ int list(engine::App& app, bool json) {
 }
 
 int drop(engine::App& app, const std::string& id) {
-    auto found = app.store->get_dlq(id);
-    if (!found || !found.value()) {
+    Result<engine::DropResult> r = engine::drop_dead_letter(app, id);
+    if (!r && r.error().kind == ErrorKind::NotFound) {
         eprintf("ferry dlq: no dead letter '%s'\n", id.c_str());
         return 2;
     }
-    // Not while a replay elsewhere is sending it: its failure would put the entry back, and
-    // its answer is what says whether there is anything left to drop.
-    Result<bool> held = app.engine->hold_dead_letter(id);
-    if (!held) {
-        eprintf("ferry dlq: %s\n", held.error().describe().c_str());
+    if (!r) {
+        eprintf("ferry dlq: %s\n", r.error().describe().c_str());
         return 1;
     }
-    if (!held.value()) {
-        eprintf("ferry dlq: dead letter %s is being replayed now by another ferry process; "
-                "drop it after its answer (a 2xx removes it)\n",
-                id.c_str());
+    if (!r->dropped) {
+        eprintf("ferry dlq: %s\n", r->busy.c_str());
         return 1;
     }
-    app.store->erase_dlq(id);
-    Status s = app.store->commit();
-    app.engine->release_dead_letter(id);
-    if (!s) {
+    if (Status s = app.store->commit(); !s) {
         eprintf("ferry dlq: %s\n", s.error().describe().c_str());
         return 1;
     }

@@ -21,20 +21,34 @@ std::string text(const Value& v, const char* key) {
 
 }  // namespace
 
+namespace {
+
+// Ids are ULIDs; anything else names no entry (and no lock file: it becomes a path).
+bool plausible_id(const std::string& id) {
+    return !id.empty() && id.size() <= 64 &&
+           std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
+}
+
+// then: what to do about it.
+std::string replay_in_flight(const std::string& id, const char* where,
+                             const char* then = "its answer decides") {
+    return "dead letter " + id + " is being replayed now" + where + "; " + then;
+}
+
+constexpr const char* kDropLater = "drop it after its answer (a 2xx removes it)";
+
+}  // namespace
+
 void replay_dead_letter(App& app, const std::string& id,
                         std::function<void(Result<ReplayResult>)> done) {
-    auto busy = [&](const std::string& where) {
+    auto busy = [&](const char* where) {
         ReplayResult r;
         r.busy = true;
-        r.error = "dead letter " + id + " is being replayed now" + where + "; its answer decides";
+        r.error = replay_in_flight(id, where);
         done(r);
     };
     if (app.replaying_dead_letters.count(id)) return busy("");
-    // Ids are ULIDs; anything else names no entry (and no lock file: it becomes a path).
-    const bool plausible =
-        !id.empty() && id.size() <= 64 &&
-        std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
-    if (!plausible) {
+    if (!plausible_id(id)) {
         done(make_error(ErrorKind::NotFound, "no dead letter '" + id + "'"));
         return;
     }
@@ -141,6 +155,23 @@ void replay_dead_letter(App& app, const std::string& id,
         a->store->after_commit([a, id] { a->engine->release_dead_letter(id); });
         done(r);
     });
+}
+
+Result<DropResult> drop_dead_letter(App& app, const std::string& id) {
+    if (app.replaying_dead_letters.count(id))
+        return DropResult{false, replay_in_flight(id, "", kDropLater)};
+    if (!plausible_id(id)) return make_error(ErrorKind::NotFound, "no dead letter '" + id + "'");
+    auto found = app.store->get_dlq(id);
+    if (!found) return found.error();
+    if (!found.value()) return make_error(ErrorKind::NotFound, "no dead letter '" + id + "'");
+    Result<bool> held = app.engine->hold_dead_letter(id);
+    if (!held) return held.error();
+    if (!held.value())
+        return DropResult{false, replay_in_flight(id, " by another ferry process", kDropLater)};
+    app.store->erase_dlq(id);
+    App* a = &app;
+    a->store->after_commit([a, id] { a->engine->release_dead_letter(id); });
+    return DropResult{true, ""};
 }
 
 }  // namespace ferry::engine

@@ -1,6 +1,7 @@
 // Replaying a dead letter: the stored delivery sent again through its integration (fresh
 // signature and credentials, same webhook-id), removed from the queue on a 2xx, kept with
-// its last error otherwise. Shared by `ferry dlq replay` and POST /api/v1/dlq/{id}/replay.
+// its last error otherwise; or dropping it. Shared by `ferry dlq replay|drop` and
+// POST /api/v1/dlq/{id}/replay, DELETE /api/v1/dlq/{id}.
 #pragma once
 
 #include "core/app.h"
@@ -27,5 +28,15 @@ struct ReplayResult {
 // no longer configured, or it holds no request).
 void replay_dead_letter(App& app, const std::string& id,
                         std::function<void(Result<ReplayResult>)> done);
+
+// Removes the entry: staged, durable at the next commit (after_commit callbacks staged
+// after this call run once it is). Not while a replay of it is in flight, in this process
+// or another on the same data folder: its failure would put the entry back. Returns whether
+// it was removed (false: busy, message says so); errors: NotFound, Storage.
+struct DropResult {
+    bool dropped = false;
+    std::string busy;  // why not, when not
+};
+Result<DropResult> drop_dead_letter(App& app, const std::string& id);
 
 }  // namespace ferry::engine

@@ -137,6 +137,22 @@ void dlq_replay(Api& api, Call& c) {
     });
 }
 
+// A delivery no one will replay (its receiver was retired, the event is moot): answered once
+// its removal is durable.
+void dlq_drop(Api& api, Call& c) {
+    std::string id = c.params["id"];
+    Result<DropResult> r = drop_dead_letter(api.app(), id);
+    if (!r && r.error().kind == ErrorKind::NotFound)
+        return c.error(404, "not_found", r.error().message);
+    if (!r) return c.error(500, "storage", r.error().message);
+    if (!r->dropped) return c.error(409, "conflict", r->busy);
+    auto res = std::make_shared<Responder>(std::move(c.res));
+    std::string body = to_json_text(dict_of({{"id", str(id)}, {"dropped", Value::boolean(true)}}));
+    api.app().store->after_commit([res, body] {
+        res->send(200, body, {{"Content-Type", "application/json"}});
+    });
+}
+
 }  // namespace
 
 void add_ops_routes(Api& api) {
@@ -170,6 +186,13 @@ void add_ops_routes(Api& api) {
               {409, "", "", ""},
               {422, "", "", ""},
               {502, "the receiver failed again: the entry stays (error: replay_failed)", "", ""}}});
+    api.add("DELETE", "/api/v1/dlq/{id}", Role::Admin, [a](Call& c) { dlq_drop(*a, c); },
+            {{},
+             "",
+             {},
+             {{200, "removed from the queue (durable)", "", ""},
+              {404, "", "", ""},
+              {409, "a replay of it is in flight: its answer decides", "", ""}}});
     api.add("GET", "/api/v1/openapi.json", Role::None,
             [a](Call& c) { c.json(200, to_json_text(openapi_document(*a))); });
 }

@@ -1495,6 +1495,37 @@ steps:
         finally:
             server.stop()
 
+    def test_the_api_drops_a_dead_letter_an_admin_names(self):
+        # The CLI had `ferry dlq drop`; the API only list and replay, so an entry whose
+        # receiver was retired stayed in the queue (and in ferry_dlq_size) for good.
+        entry, replay, server = self.serve_a_dead_letter()
+        path = "/api/v1/dlq/" + entry["id"]
+        try:
+            for role in ("viewer", "operator"):
+                self.assertEqual(server.json("DELETE", path, role=role)[0], 403)
+            # While a replay of it is in flight, its answer decides: 409, and it stays.
+            self.m.fault(path="/webhook", times=1, delay_ms=800)
+            answers = []
+            t = threading.Thread(target=lambda: answers.append(
+                server.json("POST", replay, {}, role="admin")))
+            t.start()
+            time.sleep(0.3)
+            status, body = server.json("DELETE", path, role="admin")
+            t.join(timeout=15)
+            self.assertEqual(status, 409, body)
+            self.assertIn("is being replayed now", body["error"]["message"])
+            self.assertEqual(answers[0][0], 502, answers)  # the receiver still fails
+            status, body = server.json("DELETE", path, role="admin")
+            self.assertEqual((status, body), (200, {"id": entry["id"], "dropped": True}))
+            self.assertEqual(server.json("GET", "/api/v1/dlq", role="viewer")[1]["dead_letters"],
+                             [])
+            status, body = server.json("DELETE", path, role="admin")
+            self.assertEqual(status, 404, body)
+        finally:
+            server.stop()
+        # Durable: the command line, after the server, finds nothing.
+        self.assertEqual(json.loads(self.ferry("dlq", "list", "--json").stdout), [])
+
     def test_a_command_line_replay_beside_the_server_sends_once(self):
         # The one-at-a-time guard was in one process's memory: `ferry dlq replay` beside the
         # server's API sent an entry twice (two tickets from one dead letter), and a failed

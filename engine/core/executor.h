@@ -26,6 +26,7 @@
 #include "runtime/scheduler.h"
 #include "store/store.h"
 #include "workflow/model.h"
+#include "workflow/patterns.h"
 #include "workflow/project_config.h"
 
 #include <cstdint>
@@ -102,6 +103,10 @@ struct StartOptions {
     // The sub-workflow executions this process started below the top execution, shared by
     // the whole tree (EngineOptions::max_tree_executions); made at the first child.
     std::shared_ptr<uint64_t> tree_started;
+    // What the tree's sub-workflow starts may spend on input pattern checks, together:
+    // a for_each of 50,000 children each checking a 16 KB value had a budget each, all
+    // spent in one turn of the loop (hours). Made with tree_started.
+    std::shared_ptr<workflow::PatternBudget> tree_patterns;
     tmpl::Value trigger_info;  // recorded as the execution's "trigger_info" (retry_of...)
     // The summary carries the execution's final records (ExecutionSummary::records), so an
     // answer that shows them (a `?wait=` answer) need not read them back from the store.

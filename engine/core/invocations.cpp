@@ -567,8 +567,10 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
         return;
     }
     const tmpl::Value* given = dict_get(unit.input, "inputs");
-    Result<tmpl::Value> inputs =
-        workflow::resolve_inputs(*child.value(), given ? *given : tmpl::Value::dict());
+    if (!run.options.tree_patterns)
+        run.options.tree_patterns = std::make_shared<workflow::PatternBudget>();
+    Result<tmpl::Value> inputs = workflow::resolve_inputs(
+        *child.value(), given ? *given : tmpl::Value::dict(), run.options.tree_patterns.get());
     if (!inputs) {
         Error e = inputs.error();  // named: the name may have come from an expression
         e.message = "inputs for sub-workflow '" + std::string(name->str()) + "': " + e.message;
@@ -587,6 +589,7 @@ void Engine::invoke_subworkflow(Run& run, Unit& unit) {
     ++*run.options.tree_started;
     StartOptions opts;
     opts.tree_started = run.options.tree_started;
+    opts.tree_patterns = run.options.tree_patterns;
     opts.dry_run = run.wf->steps[unit.step_index].dry_run.value_or(run.options.dry_run);
     opts.trigger = "workflow";
     opts.parent_execution = run.id;

@@ -131,6 +131,7 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
                          "pattern (at most " +
                          std::to_string(kMaxPatternChecked) + "; give it a max_length)");
             } else {
+                const bool spent_before = budget.steps_left <= 0;
                 switch (search_pattern(spec.pattern, s, budget)) {
                 case PatternMatch::Found: break;
                 case PatternMatch::NotFound:
@@ -140,10 +141,14 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
                     fail("cannot be checked: invalid pattern " + spec.pattern);
                     break;
                 case PatternMatch::TooCostly:
-                    fail("could not be matched against the pattern " + spec.pattern +
-                         " within the cost allowed (its repetitions or lookaheads try too "
-                         "many ways through values this long: give the input a max_length "
-                         "or a simpler pattern)");
+                    if (spent_before)
+                        fail("was not matched against the pattern " + spec.pattern +
+                             ": the checks of the values before it spent the cost allowed");
+                    else
+                        fail("could not be matched against the pattern " + spec.pattern +
+                             " within the cost allowed (its repetitions or lookaheads try too "
+                             "many ways through values this long: give the input a "
+                             "max_length or a simpler pattern)");
                     break;
                 }
             }
@@ -431,7 +436,7 @@ namespace {
 
 // resolve_inputs and input_problems: the complete inputs, and every problem.
 tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
-                         const std::vector<std::string>& given_later,
+                         const std::vector<std::string>& given_later, PatternBudget& budget,
                          std::vector<std::string>& problems) {
     if (!given.is_dict() && !given.is_none() && !given.is_undefined()) {
         problems.push_back("inputs must be an object, got " + detail::describe_value(given));
@@ -453,7 +458,6 @@ tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
     for (const std::string& name : given_later)
         unknown(name);
     tmpl::Value out = tmpl::Value::dict();
-    PatternBudget budget;  // one for all the values: a start is one wait on the loop
     for (const InputSpec& spec : wf.inputs) {
         const tmpl::Value* v = given.is_dict() ? given.dict_obj().find(spec.name) : nullptr;
         // An explicit null (a JSON body, an empty form field) means "not given".
@@ -488,13 +492,16 @@ tmpl::Value check_inputs(const Workflow& wf, const tmpl::Value& given,
 std::vector<std::string> input_problems(const Workflow& wf, const tmpl::Value& given,
                                         const std::vector<std::string>& given_later) {
     std::vector<std::string> problems;
-    check_inputs(wf, given, given_later, problems);
+    PatternBudget budget;
+    check_inputs(wf, given, given_later, budget, problems);
     return problems;
 }
 
-Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given) {
+Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given,
+                                   PatternBudget* patterns) {
     std::vector<std::string> problems;
-    tmpl::Value out = check_inputs(wf, given, {}, problems);
+    PatternBudget own;  // one for all the values: a start is one wait on the loop
+    tmpl::Value out = check_inputs(wf, given, {}, patterns ? *patterns : own, problems);
     if (!problems.empty()) {
         std::string message;
         for (const std::string& p : problems)

@@ -96,9 +96,14 @@ LoadResult load_workflow_file(const std::string& path, const TaskLookup* tasks);
 // can hold and read again.
 constexpr int kMaxInputDepth = 200;
 
+struct PatternBudget;  // workflow/patterns.h
+
 // Validates and converts inputs for a run. given: a dict of provided values. Returns the
-// complete inputs (defaults applied) or every problem, each naming the input.
-Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given);
+// complete inputs (defaults applied) or every problem, each naming the input. The pattern
+// checks spend from patterns when given (shared with other starts: a for_each's
+// sub-workflows), else from a budget of their own.
+Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given,
+                                   PatternBudget* patterns = nullptr);
 
 // The problems resolve_inputs would report, one per line, when the inputs named in
 // given_later will be given too with values known only at run time (a step's `{{ }}`):

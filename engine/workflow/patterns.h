@@ -14,15 +14,18 @@ namespace ferry::workflow {
 bool is_valid_pattern(const std::string& pattern, std::string* error);
 
 // What one set of values' pattern checks may cost, counted in the matcher's character
-// comparisons: about 0.4 s of one core here. A match costs the value's length times the
+// comparisons: about 0.5 s of one core here. A match costs the value's length times the
 // states the pattern keeps alive at once, which nested counted repetitions or a lookahead
 // make thousands (`^([a-z ]{1,200}\n?){1,100}$` held the loop 10 s on 16 KB, on a public
 // form's submit); ordinary patterns keep a few alive and spend a few steps a character.
 // Counting rather than timing gives the same answer for the same value on any machine.
 constexpr int64_t kPatternCheckSteps = 10'000'000;
 
-// Shared by the checks of one request's (or one file's) values, so that a list of many
-// values costs no more than one long one.
+// Shared by the checks of one set of values (one start's inputs, one form submission's
+// fields, one execution tree's sub-workflow starts), so that a list of many values costs
+// no more than one long one. (Compiling is not counted: patterns come from the project's
+// files, are compiled once when loaded, and the compiler refuses a pattern that expands
+// past its state limit.)
 struct PatternBudget {
     int64_t steps_left = kPatternCheckSteps;
 };

@@ -1271,6 +1271,33 @@ outputs:
   r: "{{ steps.use.output }}"
 """)
 
+    def test_the_children_of_one_execution_share_a_budget_for_input_patterns(self):
+        # Each child's start checked its inputs with a budget of its own, every child of a
+        # for_each in one turn of the loop: 50,000 children each spending the whole budget
+        # on a 16 KB value held a server for hours. 300 characters cost this pattern
+        # 3,000,301 of the matcher's steps, so three children fit in the tree's 10,000,000.
+        self.p.workflow("checked", """\
+inputs:
+  s: {type: string, pattern: "^([A-Za-z0-9 ,.-]{1,200}\\n?){1,100}$"}
+steps:
+  - {id: a, task: log, with: {message: ok}}
+""")
+        self.p.workflow("fan", """\
+steps:
+  - id: each
+    task: workflow
+    for_each: [1, 2, 3, 4, 5]
+    concurrency: 1
+    with: {name: checked, inputs: {s: "%s"}}
+""" % ("a" * 300))
+        doc = self.assertRun("fan", code=1)
+        items = sorted((k, v) for k, v in doc["steps"].items() if k.startswith("each["))
+        self.assertEqual([v["status"] for _, v in items],
+                         ["succeeded"] * 3 + ["failed", "cancelled"], doc["steps"])
+        self.assertIn("input 's': could not be matched against the pattern",
+                      items[3][1]["error"]["message"])
+        self.assertIn("within the cost allowed", items[3][1]["error"]["message"])
+
     def test_progress_on_a_terminal_is_coloured_unless_asked_not_to(self):
         import pty
         self.p.workflow("hi", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")

@@ -1,6 +1,6 @@
 // One server connection: reading requests (the parser's callbacks: http_server_parse.cpp),
-// the ordered queue of exchanges, writing, the lingering close, and the three timers
-// (request, keep-alive, linger), of which at most one is armed. See http_server_impl.h for
+// the ordered queue of exchanges, writing, the lingering close, and the four timers
+// (request, keep-alive, flush, linger), of which at most one is armed. See http_server_impl.h for
 // the ownership rules.
 #include "runtime/http_server_impl.h"
 
@@ -395,7 +395,9 @@ void Connection::begin_close() {
         return;
     }
     if (!reading && !eof_seen) reading = uv_read_start(stream_of(this), on_alloc, on_read) == 0;
-    sent_at_flush_check = bytes_sent();
+    // A Flush check already running (answers waited for the reader) keeps its window and
+    // its mark: taken anew here, the next check came after what was left of the window.
+    if (timer_mode != TimerMode::Flush) sent_at_flush_check = bytes_sent();
     set_timer(uv_stream_get_write_queue_size(stream_of(this)) > 0 ? TimerMode::Flush
                                                                   : TimerMode::Linger);
 }
@@ -480,7 +482,6 @@ void Connection::on_timer() {
         break;
     case TimerMode::KeepAlive: begin_close(); break;
     case TimerMode::Flush: {
-        // A client that read none of the answer for a whole request timeout is gone.
         // A client that read none of what it was sent for a whole request timeout is gone.
         // Progress is counted in bytes sent, not in what is left: an answer queued since
         // the last check (the next pipelined one) may leave more than there was.

@@ -96,13 +96,14 @@ struct Connection {
     // it starts a pipelined answer.
     bool over_backlog_limit();
     bool in_body() const;  // the request being received has its head complete
-    // Bytes answered and not read by the client yet: the socket's queue and the answers
-    // waiting their turn behind it.
+    // Bytes answered and not handed to the kernel yet: the socket's queue in libuv and the
+    // answers waiting their turn behind it.
     size_t unread_output() const;
     // Whether the next pipelined request may be parsed (and handled): fewer than
     // max_pipelined queued, and no more than kDrainedBytes unread before it.
     bool pipeline_has_room() const;
-    // Bytes the socket took so far (handed to uv_write and no longer in its queue).
+    // Bytes the client's side acknowledged so far: handed to uv_write, no longer in its
+    // queue, and no longer held unacknowledged by the kernel.
     uint64_t bytes_sent() const;
     // Whether answers wait for the client to read earlier ones (the Flush timer runs).
     bool awaiting_reader() const;

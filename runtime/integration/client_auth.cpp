@@ -169,7 +169,7 @@ Status IntegrationClient::sign_webhook(HttpRequest& out, bool for_preview) {
     for (const std::string& ref : config_.webhook_secrets) {
         Result<std::string> secret = resolve_secret(ref);
         if (!secret) {
-            if (for_preview) break;
+            if (for_preview) continue;  // the others may still be malformed
             return make_error(secret.error().kind, "integration '" + config_.name +
                                                        "': secret: " + secret.error().message);
         }

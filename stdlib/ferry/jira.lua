@@ -300,7 +300,10 @@ function M.issue_fields(ctx, input, task, opts)
   -- The other rich-text system field: Jira refuses it as a plain string ("Operation value
   -- must be an Atlassian Document"). Rich-text custom fields cannot be told apart from
   -- plain ones without the field metadata: those take an ADF document as given.
-  fields.environment = adf.coerce(fields.environment, "environment")
+  -- null clears it on an update, as Jira takes it.
+  if fields.environment ~= json.null then
+    fields.environment = adf.coerce(fields.environment, "environment")
+  end
 
   local priority = first(input.priority, fields.priority)
   local severity = tickets.severity(input.severity, task)

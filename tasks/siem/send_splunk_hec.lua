@@ -97,7 +97,8 @@ local function epoch_seconds(value)
   if not tickets.is_set(value) then return time.now_ms() / 1000 end
   local seconds = value
   if type(value) == "string" then
-    seconds = value:match("^%s*%d+%.?%d*%s*$") and tonumber(value)
+    -- Decimal text as Lua reads a number ("1e9", ".5", " 12 "); not hex, inf or nan.
+    seconds = not value:find("[xXnN]") and tonumber(value) or nil
     if not seconds then
       local ms = time.parse(value)
       seconds = ms and ms / 1000

@@ -55,7 +55,8 @@ return {
         return ctx.http({ method = "POST", path = "/rest/api/3/issue", json = body })
       end,
       accept = function(res)
-        jira.check(res, "creating an issue in " .. quoted(fields.project.key or fields.project.id))
+        local project = tickets.is_set(fields.project.key) and fields.project.key or fields.project.id
+        jira.check(res, "creating an issue in " .. quoted(project))
         local issue = res.json
         if type(issue) ~= "table" or not tickets.has_text(issue.key) then
           tickets.fail("http_5xx", "Jira: the create answer (" .. tickets.answer_summary(res) ..

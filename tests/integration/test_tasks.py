@@ -874,10 +874,16 @@ steps:
     task: ticket.update
     integration: jira
     with: {key: "{{ steps.create.output.key }}", comment: "Renewal scheduled"}
+  - id: clear
+    task: ticket.update
+    integration: jira
+    needs: [comment]
+    # null clears a field, the rich-text environment as any other.
+    with: {key: "{{ steps.create.output.key }}", fields: {environment: null}}
   - id: start
     task: ticket.transition
     integration: jira
-    needs: [comment]
+    needs: [clear]
     with: {key: "{{ steps.create.output.key }}", to: in progress}
 """)
         rc, doc, err = self.run_wf("j")
@@ -892,7 +898,10 @@ steps:
         self.assertEqual(fields["priority"]["name"], "Highest")
         self.assertEqual(fields["issuetype"]["name"], "Incident")
         self.assertEqual(fields["description"]["type"], "doc")  # the mock validated the ADF
-        self.assertEqual(fields["environment"]["content"][0]["content"][0]["text"],
+        self.assertIsNone(fields["environment"])  # cleared by the update
+        create = [json.loads(r["body"]) for r in self.m.requests(method="POST", path="/rest/api/3/issue")
+                  if r["path"] == "/rest/api/3/issue"]
+        self.assertEqual(create[0]["fields"]["environment"]["content"][0]["content"][0]["text"],
                          "prod, eu-central-2")
         # A refusal names the project as the person wrote it.
         self.p.workflow("bad", """\
@@ -1400,6 +1409,11 @@ steps:
         self.assertEqual(self.m.requests(), [])
         # A malformed secret is still reported by the preview.
         rc, doc, err = self.run_wf("w", "--dry-run", env=dict(self.env, NEW_SECRET="whsec_%%%"))
+        self.assertEqual(rc, 1, json.dumps(doc)[:2000])
+        self.assertIn("whsec_ followed by base64", doc["steps"]["emit"]["error"]["message"])
+        # Also behind a secret that cannot be read (a preview needs none of them).
+        unset = {k: v for k, v in self.env.items() if k != "WEBHOOK_SECRET"}
+        rc, doc, err = self.run_wf("w", "--dry-run", env=dict(unset, NEW_SECRET="whsec_%%%"))
         self.assertEqual(rc, 1, json.dumps(doc)[:2000])
         self.assertIn("whsec_ followed by base64", doc["steps"]["emit"]["error"]["message"])
 
@@ -1958,6 +1972,7 @@ steps:
         # text); text seconds were refused. Milliseconds went out as a time in the year
         # 57970: now refused before anything is sent, with the likely cause.
         for given, expected in (("1767323045", 1767323045), ("1767323045.25", 1767323045.25),
+                                ("1.7e9", 1.7e9), (" 12 ", 12),
                                 (1767323045, 1767323045),
                                 ("2026-01-02T03:04:05.5Z", 1767323045.5)):
             self.p.workflow("s", """\
@@ -1970,7 +1985,9 @@ steps:
         sent = len(self.m.requests(path="/services/collector/event"))
         for given, why in ((1767323045123, "(epoch milliseconds? divide by 1000)"),
                            (-5, "between 0 and 253402300799"),
-                           ("yesterday", "must be an RFC 3339 time or epoch seconds")):
+                           ("yesterday", "must be an RFC 3339 time or epoch seconds"),
+                           ("0x10", "must be an RFC 3339 time or epoch seconds"),
+                           ("nan", "must be an RFC 3339 time or epoch seconds")):
             self.p.workflow("s", """\
 steps:
   - {id: send, task: siem.send, integration: hec, with: {event: {a: 1}, time: %s}}

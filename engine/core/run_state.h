@@ -138,6 +138,8 @@ struct StepState {
     // for_each: an item's `with` took as long as the render limit allows, blocking the loop
     // that long; the other items' would too, so they are not evaluated.
     bool expressions_ran_away = false;
+    // for_each: what the items' inputs may still add up to as JSON (kMaxForEachInputBytes).
+    uint64_t item_input_bytes_left = kMaxForEachInputBytes;
     tmpl::Value output;
     tmpl::Value error;
     uint64_t started_ms = 0;

@@ -327,6 +327,23 @@ void Engine::start_unit(Run& run, Unit& unit) {
             return;
         }
         unit.input = input.value();
+        if (unit.item_index >= 0) {
+            JsonFitNotes fit;
+            if (json_fit(unit.input, step_state.item_input_bytes_left, &fit) ==
+                JsonFit::too_large) {
+                unit.status = "failed";
+                unit.error = error_value(make_error(
+                    ErrorKind::Limit,
+                    "step '" + def.id + "' with: the items' inputs together pass " +
+                        std::to_string(kMaxForEachInputBytes >> 20) + " MiB as JSON at item " +
+                        std::to_string(unit.item_index) +
+                        " (each is recorded and held while the execution runs): give each item "
+                        "what it needs of a large value, not all of it"));
+                settle_unit(run, unit);
+                return;
+            }
+            step_state.item_input_bytes_left -= fit.bytes;
+        }
         if (task) {
             Status valid = apply_schema(*task, def.id, unit.input);
             if (!valid) {

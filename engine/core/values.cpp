@@ -453,7 +453,10 @@ struct JsonFitWalk {
 }  // namespace
 
 JsonFit json_fit(const Value& v, uint64_t max_bytes, JsonFitNotes* notes) {
-    return JsonFitWalk{max_bytes, notes}.walk(v, 0);
+    JsonFitWalk walk{max_bytes, notes};
+    JsonFit fit = walk.walk(v, 0);
+    if (notes) notes->bytes = max_bytes - walk.left;
+    return fit;
 }
 
 bool holds_text(const Value& v, std::string_view needle) {

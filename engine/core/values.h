@@ -71,6 +71,7 @@ enum class JsonFit {
 struct JsonFitNotes {
     const Value* not_json = nullptr;
     bool object_tuples = false;
+    uint64_t bytes = 0;  // the JSON text's length, as far as the walk went
 };
 // Walks v counting the length of its JSON text (as JsonWriter writes it: escapes included;
 // a key that is not a string about as long as its str()), stopping at the first

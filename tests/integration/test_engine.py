@@ -389,6 +389,30 @@ steps:
 
 
 class FailurePaths(EngineTest):
+    def test_a_large_value_repeated_in_every_item_stops_at_the_steps_limit(self):
+        # Each item's input is recorded and held while the execution runs: 500 KB in every
+        # one of 600 items took a server to 1.4 GB and 366 MB of disk.
+        self.p.workflow("fanblob", """\
+inputs:
+  note: {type: string}
+steps:
+  - id: each
+    task: log
+    for_each: "{{ range(200) | list }}"
+    concurrency: 4
+    with: {message: "{{ item }}: {{ inputs.note }}"}
+""")
+        self.p.write("in.json", json.dumps({"note": "x" * (1 << 20)}))
+        doc = self.assertRun("fanblob", "--inputs-file", str(self.p.dir / "in.json"), code=1)
+        err = doc["steps"]["each"]["error"]
+        self.assertEqual(err["kind"], "limit", err)
+        self.assertRegex(err["message"], r"the items' inputs together pass 64 MiB as JSON at "
+                                         r"item 6[0-9] \(each is recorded")
+        done = [k for k, v in doc["steps"].items() if k.startswith("each[") and
+                v["status"] == "succeeded"]
+        self.assertGreater(len(done), 55)
+        self.assertLess(len(done), 70)
+
     def test_a_value_too_large_for_memory_fails_its_step_not_the_process(self):
         # An input-sized width went straight to an allocation: the process aborted on
         # bad_alloc, and `ferry serve` again on every restart that resumed the execution.

@@ -2,6 +2,7 @@
 
 #include "core/history.h"
 #include "core/values.h"
+#include "runtime/json_members.h"
 #include "runtime/json_writer.h"
 #include "runtime/timestamp.h"
 #include "template/environment.h"
@@ -231,6 +232,28 @@ struct StepEvent {
     bool previewed = false;
 };
 
+// A step record with only the members its event reads parsed into values: its input and
+// output (megabytes each in a large for_each: 600 such records parsed whole held the loop
+// 2 s) are only scanned. output becomes {"dry_run": ...} when it has that member.
+Value event_fields_of(const std::string& record) {
+    const std::optional<JsonMembers> members = json_members(record);
+    if (!members) return tmpl::value_from_json(record);  // says what is wrong with it
+    Value r = Value::dict();
+    for (const char* key : {"started_at", "finished_at", "status", "error", "reason", "duration_ms",
+                            "attempt", "key"})
+        if (const std::string_view* text = json_member(*members, key))
+            r.dict_obj().set(Value::string(key), tmpl::value_from_json(std::string(*text)));
+    if (const std::string_view* out = json_member(*members, "output");
+        out && out->starts_with('{')) {
+        const std::string output(*out);
+        if (std::optional<JsonMembers> fields = json_members(output))
+            if (const std::string_view* flag = json_member(*fields, "dry_run"))
+                r.dict_obj().set(Value::string("output"),
+                                 dict_of({{"dry_run", tmpl::value_from_json(std::string(*flag))}}));
+    }
+    return r;
+}
+
 // The execution's step records as events, in the order they were sent live: by when each
 // step ended (a step's event is sent as it ends); steps that never ran come last; a
 // for_each step after its items, which end first (in the same millisecond, too). One
@@ -240,7 +263,7 @@ std::vector<StepEvent> step_events_of(store::Store& store, const std::string& id
     StepRecords records(store, id, StepRecords::kBulkPage);
     for (Result<const store::KeyedJson*> kj = records.next(); kj && kj.value();
          kj = records.next()) {
-        const Value r = tmpl::value_from_json(kj.value()->json);
+        const Value r = event_fields_of(kj.value()->json);
         StepEvent e;
         e.started = text_of(r, "started_at");
         e.when = text_of(r, "finished_at");

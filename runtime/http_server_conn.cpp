@@ -43,6 +43,11 @@ uv_stream_t* stream_of(Connection* c) {
     return reinterpret_cast<uv_stream_t*>(&c->tcp);
 }
 
+// Bytes written to c and still in libuv's queue (not yet taken by the kernel).
+size_t queued_in_libuv(const Connection* c) {
+    return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&c->tcp));
+}
+
 void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
     // Every read is copied into the connection's inbuf at once, so one buffer per thread does.
     thread_local char storage[64 * 1024];
@@ -198,7 +203,7 @@ bool Connection::in_body() const {
 }
 
 size_t Connection::unread_output() const {
-    size_t bytes = uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp));
+    size_t bytes = queued_in_libuv(this);
     for (const auto& ex : queue)
         bytes += ex->out.size();
     return bytes;
@@ -210,8 +215,7 @@ bool Connection::pipeline_has_room() const {
 }
 
 bool Connection::awaiting_reader() const {
-    if (uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp)) == 0)
-        return false;
+    if (queued_in_libuv(this) == 0) return false;
     return waiting_for_drain ||
            (HTTP_PARSER_ERRNO(&parser) == HPE_PAUSED && unread_output() > kDrainedBytes);
 }
@@ -265,8 +269,7 @@ void Connection::write(std::string data) {
 }
 
 uint64_t Connection::bytes_sent() const {
-    uint64_t handed = bytes_written_total -
-                      uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp));
+    uint64_t handed = bytes_written_total - queued_in_libuv(this);
     // What the kernel holds unacknowledged is not sent either. Without it a client reading
     // steadily showed no progress for long: a socket is writable again only once about
     // half its send buffer (megabytes, autotuned) is free, so libuv's queue stood still.

@@ -166,6 +166,17 @@ int Connection::on_header_value(http_parser* p, const char* at, size_t len) {
     return 0;
 }
 
+namespace {
+
+// The 413 for a body known to pass server.max_body (from its length, a chunk's size, or
+// what arrived).
+void fail_body_too_large(Connection* c) {
+    c->fail(413, "payload_too_large",
+            "the request body exceeds " + format_size_bytes(c->server_options().max_body_bytes));
+}
+
+}  // namespace
+
 int Connection::on_headers_complete(http_parser* p) {
     Connection* c = conn_of(p);
     std::shared_ptr<Exchange> keep = c->queue.empty() ? nullptr : c->queue.back();
@@ -202,8 +213,7 @@ int Connection::on_headers_complete(http_parser* p) {
     // Known too large now: say so before the client sends (and we read) the rest.
     size_t max_body = c->server_options().max_body_bytes;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > max_body) {
-        c->fail(413, "payload_too_large",
-                "the request body exceeds " + format_size_bytes(max_body));
+        fail_body_too_large(c);
         return -1;
     }
     std::string expect = ex.req.header("Expect");
@@ -243,8 +253,7 @@ int Connection::on_body(http_parser* p, const char* at, size_t len) {
     Exchange& ex = *c->queue.back();
     size_t max_body = c->server_options().max_body_bytes;
     if (ex.req.body.size() + len > max_body) {
-        c->fail(413, "payload_too_large",
-                "the request body exceeds " + format_size_bytes(max_body));
+        fail_body_too_large(c);
         return -1;
     }
     ex.req.body.append(at, len);
@@ -269,8 +278,7 @@ int Connection::on_chunk_header(http_parser* p) {
     size_t max_body = c->server_options().max_body_bytes;
     size_t have = c->queue.back()->req.body.size();
     if (p->content_length > max_body - std::min(have, max_body)) {
-        c->fail(413, "payload_too_large",
-                "the request body exceeds " + format_size_bytes(max_body));
+        fail_body_too_large(c);
         return -1;
     }
     c->line_end_check = {"a chunk-size line must end with CRLF", true};

@@ -35,6 +35,10 @@ std::string replay_in_flight(const std::string& id, const char* where,
     return "dead letter " + id + " is being replayed now" + where + "; " + then;
 }
 
+Error no_dead_letter(const std::string& id) {
+    return make_error(ErrorKind::NotFound, "no dead letter '" + id + "'");
+}
+
 constexpr const char* kDropLater = "drop it after its answer (a 2xx removes it)";
 
 }  // namespace
@@ -49,7 +53,7 @@ void replay_dead_letter(App& app, const std::string& id,
     };
     if (app.replaying_dead_letters.count(id)) return busy("");
     if (!plausible_id(id)) {
-        done(make_error(ErrorKind::NotFound, "no dead letter '" + id + "'"));
+        done(no_dead_letter(id));
         return;
     }
     // Held from before the entry is read until its outcome is durable: a replay from
@@ -68,7 +72,7 @@ void replay_dead_letter(App& app, const std::string& id,
     };
     auto found = app.store->get_dlq(id);
     if (!found) return fail(found.error());
-    if (!found.value()) return fail(make_error(ErrorKind::NotFound, "no dead letter '" + id + "'"));
+    if (!found.value()) return fail(no_dead_letter(id));
     Value entry = tmpl::value_from_json(*found.value());
     const Value* request = dict_get(entry, "request");
     if (!request || !request->is_dict())
@@ -160,10 +164,10 @@ void replay_dead_letter(App& app, const std::string& id,
 Result<DropResult> drop_dead_letter(App& app, const std::string& id) {
     if (app.replaying_dead_letters.count(id))
         return DropResult{false, replay_in_flight(id, "", kDropLater)};
-    if (!plausible_id(id)) return make_error(ErrorKind::NotFound, "no dead letter '" + id + "'");
+    if (!plausible_id(id)) return no_dead_letter(id);
     auto found = app.store->get_dlq(id);
     if (!found) return found.error();
-    if (!found.value()) return make_error(ErrorKind::NotFound, "no dead letter '" + id + "'");
+    if (!found.value()) return no_dead_letter(id);
     Result<bool> held = app.engine->hold_dead_letter(id);
     if (!held) return held.error();
     if (!held.value())

@@ -10,6 +10,9 @@ find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(RapidJSON REQUIRED)
 find_package(yaml-cpp REQUIRED)
+# Time zones for cron schedules (libhowardhinnant-date-dev: the date library C++20's <chrono>
+# time zones came from, which GCC 12 does not ship yet), reading Debian's tzdata.
+find_package(date REQUIRED)
 
 # The process allocator (docs/dependencies.md): glibc's by default; FERRY_ALLOCATOR=mimalloc
 # links Debian's libmimalloc so that it replaces malloc for the whole process (Lua and libcurl

@@ -15,7 +15,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config git python3
   liblua5.4-dev libuv1-dev libcurl4-openssl-dev rapidjson-dev liblmdb-dev
-  libssl-dev libyaml-cpp-dev libhttp-parser-dev catch2
+  libssl-dev libyaml-cpp-dev libhttp-parser-dev catch2 libhowardhinnant-date-dev tzdata
 )
 test_pkgs=(python3 python3-jinja2 lmdb-utils openssl prometheus)
 bench_pkgs=(nginx-light wrk curl python3 libmimalloc-dev)  # mimalloc: FERRY_ALLOCATOR=mimalloc

@@ -59,7 +59,9 @@ namespace {
 // What a schedule's due times follow, kept with its state: due times recorded under another
 // definition are not this one's to catch up.
 std::string definition_of(const workflow::ScheduleEntry& e) {
-    return e.cron.empty() ? "every " + std::to_string(e.every_ms) + "ms" : "cron " + e.cron;
+    if (e.cron.empty()) return "every " + std::to_string(e.every_ms) + "ms";
+    // No zone reads as before zones existed: a stored definition of a UTC cron still matches.
+    return "cron " + e.cron + (e.timezone.empty() ? "" : " in " + e.timezone);
 }
 
 }  // namespace
@@ -267,6 +269,8 @@ std::string Schedules::list_json() const {
                      {"workflow", str(d.workflow)},
                      {"every", d.every_ms ? str(d.every) : Value::none()},
                      {"cron", d.every_ms ? Value::none() : str(d.cron)},
+                     {"timezone",
+                      d.every_ms ? Value::none() : str(d.timezone.empty() ? "UTC" : d.timezone)},
                      {"enabled", Value::boolean(d.enabled)},
                      {"catch_up", Value::boolean(d.catch_up)},
                      {"overlap", str(d.skip_overlap ? "skip" : "allow")},

@@ -1,8 +1,11 @@
 #include "workflow/cron.h"
 
+#include <date/tz.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <exception>
 #include <vector>
 
 namespace ferry::workflow {
@@ -149,13 +152,48 @@ Result<CronSpec> parse_cron(std::string_view input) {
             default: spec.weekdays.set(size_t(v % 7)); break;
             }
         }
+        if (i == 0) spec.any_minute = star.value();
+        if (i == 1) spec.any_hour = star.value();
         if (i == 2) spec.any_day = star.value();
         if (i == 4) spec.any_weekday = star.value();
     }
     return spec;
 }
 
-std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms) {
+Result<const date::time_zone*> find_time_zone(std::string_view name) {
+    // The names are the files under /usr/share/zoneinfo: nothing outside it is read
+    // ("../x" names no zone). A zone's file is read here, where an error can be reported,
+    // not later on the loop.
+    try {
+        const date::time_zone* zone = date::locate_zone(name);
+        (void)zone->get_info(std::chrono::system_clock::now());
+        return zone;
+    } catch (const std::exception& e) {
+        std::string why = e.what();
+        if (why.find("not found in timezone database") != std::string::npos) {
+            std::string hint = " (an IANA name such as UTC, Europe/Paris or America/New_York; "
+                               "see /usr/share/zoneinfo)";
+            auto same_letters = [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) ==
+                       std::tolower(static_cast<unsigned char>(b));
+            };
+            for (const date::time_zone& z : date::get_tzdb().zones)
+                if (z.name().size() == name.size() &&
+                    std::equal(name.begin(), name.end(), z.name().begin(), same_letters))
+                    hint = " (did you mean '" + z.name() + "'? names are case-sensitive)";
+            return make_error(ErrorKind::Validation,
+                              "'" + std::string(name) + "' is not a time zone" + hint);
+        }
+        return make_error(ErrorKind::Validation,
+                          "the time zone database could not be read (" + why +
+                              "; Debian's tzdata package installs it in /usr/share/zoneinfo)");
+    }
+}
+
+namespace {
+
+// The cron walk on a calendar without zones: wall-clock milliseconds in, wall-clock out.
+std::optional<uint64_t> next_wall_time(const CronSpec& spec, uint64_t after_ms) {
     using namespace std::chrono;
     int64_t minute = int64_t(after_ms / 60000) + 1;  // strictly after, on a minute boundary
     // The Gregorian calendar repeats every 400 years: a spec that matches nothing in one
@@ -192,6 +230,51 @@ std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms) {
             continue;
         }
         return uint64_t(minute) * 60000;
+    }
+    return std::nullopt;
+}
+
+int64_t to_ms(std::chrono::seconds s) {
+    return int64_t(s.count()) * 1000;
+}
+
+}  // namespace
+
+std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms) {
+    if (!spec.zone) return next_wall_time(spec, after_ms);
+    using namespace std::chrono;
+    // The zone's time line is a run of periods, each with one offset from UTC: within one,
+    // wall time is UTC plus the offset, so the walk above finds the next match, kept if it
+    // falls inside the period. Periods change about twice a year; 1,000 of them outlast
+    // the walk's own 400-year horizon in any real zone.
+    const bool set_time = !spec.any_minute && !spec.any_hour;
+    int64_t after = int64_t(after_ms);
+    date::sys_info period = spec.zone->get_info(sys_time<milliseconds>(milliseconds(after)));
+    for (int i = 0; i < 1000; ++i) {
+        const int64_t begin = to_ms(period.begin.time_since_epoch());
+        const int64_t end = to_ms(period.end.time_since_epoch());
+        const int64_t offset = to_ms(period.offset);
+        int64_t wall_after = after + offset;
+        if (set_time) {
+            // The clock went back at this period's start: the wall times the period before
+            // showed last come again, and a job at a set time ran at them already.
+            date::sys_info before = spec.zone->get_info(period.begin - seconds(1));
+            int64_t shown_until = begin + to_ms(before.offset);
+            if (shown_until > begin + offset) wall_after = std::max(wall_after, shown_until - 1);
+        }
+        std::optional<uint64_t> wall =
+            next_wall_time(spec, uint64_t(std::max<int64_t>(wall_after, 0)));
+        if (!wall) return std::nullopt;
+        if (int64_t(*wall) - offset < end) return uint64_t(int64_t(*wall) - offset);
+        date::sys_info next = spec.zone->get_info(period.end);
+        if (set_time && next.offset > period.offset) {
+            // The clock jumps forward at the end: a set time it skips runs at the jump.
+            std::optional<uint64_t> skipped =
+                next_wall_time(spec, uint64_t(std::max<int64_t>(end + offset - 1, 0)));
+            if (skipped && int64_t(*skipped) < end + to_ms(next.offset)) return uint64_t(end);
+        }
+        after = std::max(after, end - 1);
+        period = next;
     }
     return std::nullopt;
 }

@@ -1,5 +1,6 @@
-// Five-field cron expressions (minute hour day-of-month month day-of-week), evaluated in UTC,
-// for ferry.yaml `schedules:`. Fields take *, numbers, ranges (1-5), lists (1,3,5), steps
+// Five-field cron expressions (minute hour day-of-month month day-of-week), evaluated in UTC
+// or in a time zone of the system's tz database, for ferry.yaml `schedules:`. Fields take *,
+// numbers, ranges (1-5), lists (1,3,5), steps
 // (*/15, 8-18/2, 5/20) and names (JAN-DEC, SUN-SAT; 7 is Sunday too). As in Vixie cron, when
 // both day fields are restricted a day matches if either matches. @hourly, @daily,
 // @midnight, @weekly, @monthly, @yearly and @annually are shorthands.
@@ -13,6 +14,10 @@
 #include <string>
 #include <string_view>
 
+namespace date {
+class time_zone;  // Debian's libhowardhinnant-date-dev (date/tz.h), kept out of this header
+}
+
 namespace ferry::workflow {
 
 struct CronSpec {
@@ -23,14 +28,27 @@ struct CronSpec {
     std::bitset<7> weekdays;  // 0 = Sunday
     bool any_day = true;      // day-of-month was *
     bool any_weekday = true;  // day-of-week was *
+    // The minute or the hour field starts with '*': a job that runs by the clock's steps,
+    // not at a set time of day (below, on clock changes).
+    bool any_minute = true;
+    bool any_hour = true;
+    const date::time_zone* zone = nullptr;  // nullptr: UTC
 };
 
 // A Validation error says which field is wrong and why.
 Result<CronSpec> parse_cron(std::string_view text);
 
-// The first matching minute strictly after after_ms (unix milliseconds, UTC), or nullopt
-// when none ever comes (e.g. "0 0 30 2 *"; "0 0 29 2 0", Feb 29 on a Sunday, comes every
-// 28 years).
+// An IANA time zone name ("Europe/Paris") from the system's tz database (Debian's tzdata,
+// /usr/share/zoneinfo); a Validation error when it names none or the database is missing.
+Result<const date::time_zone*> find_time_zone(std::string_view name);
+
+// The first matching minute strictly after after_ms (unix milliseconds), or nullopt when
+// none ever comes (e.g. "0 0 30 2 *"; "0 0 29 2 0", Feb 29 on a Sunday, comes every 28
+// years). In a zone the fields match its wall clock; where the clock changes, as cronie
+// does: a job at a set time of day (neither minute nor hour starts with '*') whose time
+// the clock jumped over runs at the jump, and one whose time the clock shows twice runs at
+// the first; a job that runs by the clock's steps (*/15 * * * *, 30 * * * *) runs at the
+// times the clock shows, the repeated ones included.
 std::optional<uint64_t> cron_next(const CronSpec& spec, uint64_t after_ms);
 
 // When a schedule runs next, given the due time of its last run (0: it never ran) and the

@@ -76,8 +76,10 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
         if (!r.mapping(item, "a schedules entry")) continue;
         ScheduleEntry e;
         e.mark = r.ctx().mark(item);
+        const date::time_zone* zone_found = nullptr;
         r.fields(item, "schedules",
-                 {"name", "workflow", "every", "cron", "inputs", "catch_up", "enabled", "overlap"},
+                 {"name", "workflow", "every", "cron", "timezone", "inputs", "catch_up", "enabled",
+                  "overlap"},
                  [&](const std::string& key, const YAML::Node& f) {
                      if (key == "name") {
                          e.name = r.string(f, "name");
@@ -102,6 +104,14 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                              r.ctx().error(f, "cron: '" + e.cron + "' never matches");
                          else
                              e.cron_spec = spec.value();
+                     } else if (key == "timezone") {
+                         e.timezone = r.nonempty(f, "timezone");
+                         if (e.timezone.empty()) return;  // reported
+                         Result<const date::time_zone*> zone = find_time_zone(e.timezone);
+                         if (zone)
+                             zone_found = zone.value();
+                         else
+                             r.ctx().error(f, "timezone: " + zone.error().message);
                      } else if (key == "inputs") {
                          if (r.mapping(f, "inputs")) e.inputs = detail::to_value(r.ctx(), f);
                      } else if (key == "catch_up") {
@@ -122,7 +132,13 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
         if (has_every == has_cron)
             r.ctx().error(item, "schedule '" + e.name +
                                     "' needs exactly one of 'every' (a duration) or "
-                                    "'cron' (\"MIN HOUR DOM MON DOW\", UTC)");
+                                    "'cron' (\"MIN HOUR DOM MON DOW\", UTC unless 'timezone')");
+        // `every` counts elapsed time, the same in every zone: a zone there would promise
+        // wall-clock behaviour it does not have.
+        if (has_every && item["timezone"])
+            r.ctx().error(item["timezone"], "timezone applies to 'cron' schedules; 'every' "
+                                            "counts elapsed time, the same in any zone");
+        e.cron_spec.zone = zone_found;
         for (const ScheduleEntry& other : c.schedule_entries)
             if (!e.name.empty() && other.name == e.name)
                 r.ctx().error(item, "schedule '" + e.name + "' is defined twice");

@@ -39,6 +39,7 @@ struct ScheduleEntry {
     uint64_t every_ms = 0;  // 0: cron
     std::string every;      // as written ("30m")
     std::string cron;       // the expression as written
+    std::string timezone;   // as written; empty: UTC (cron_spec.zone is the zone found)
     CronSpec cron_spec;
     tmpl::Value inputs = tmpl::Value::dict();
     bool catch_up = true;  // one run after downtime that missed a due time

@@ -700,6 +700,7 @@ schedules:
   - {name: slow-tick, workflow: hello, every: 2s, inputs: {name: slow}, catch_up: false}
   - {name: nightly, workflow: hello, cron: "0 3 * * *", inputs: {name: n}}
   - {name: off, workflow: hello, every: 1s, inputs: {name: off}, enabled: false}
+  - {name: mumbai, workflow: hello, cron: "0 3 * * *", timezone: Asia/Kolkata, inputs: {name: m}}
 """
 
     def test_every_second_without_double_runs_across_a_restart(self):
@@ -708,7 +709,7 @@ schedules:
         status, body = self.s.json("GET", "/api/v1/schedules", role="viewer")
         self.assertEqual(status, 200, body)
         by_name = {s["name"]: s for s in body["schedules"]}
-        self.assertEqual(set(by_name), {"tick", "slow-tick", "nightly", "off"})
+        self.assertEqual(set(by_name), {"tick", "slow-tick", "nightly", "off", "mumbai"})
         tick = by_name["tick"]
         self.assertEqual((tick["workflow"], tick["every"], tick["cron"], tick["enabled"]),
                          ("hello", "1s", None, True))
@@ -716,6 +717,10 @@ schedules:
         self.assertGreater(te.parse_time(tick["next_run"]), te.parse_time(tick["last_run"]))
         self.assertEqual(by_name["nightly"]["cron"], "0 3 * * *")
         self.assertTrue(by_name["nightly"]["next_run"].endswith("T03:00:00.000Z"))
+        # Times are UTC; 03:00 in Kolkata (UTC+5:30, no daylight saving) is 21:30 UTC.
+        self.assertEqual([by_name[n]["timezone"] for n in ("tick", "nightly", "mumbai")],
+                         [None, "UTC", "Asia/Kolkata"])
+        self.assertTrue(by_name["mumbai"]["next_run"].endswith("T21:30:00.000Z"))
         self.assertIsNone(by_name["nightly"]["last_run"])
         self.assertIsNone(by_name["off"]["next_run"])
         before = scheduled(self.s, "tick")
@@ -748,6 +753,24 @@ schedules:
         self.assertGreaterEqual(len(runs), 4, dues)
         self.assertFalse([e["due_s"] for e in slow if stopped + 0.05 < e["due_s"] < stopped + 1.5],
                          [e["trigger_info"] for e in slow])
+
+    def test_a_new_time_zone_is_a_new_definition(self):
+        # 03:00 in Kolkata and 03:00 in Tokyo are different times: moved to another zone, the
+        # schedule starts from its next due time there (no catch-up of the old zone's times).
+        self.s.stop()
+        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG.replace("Asia/Kolkata",
+                                                                       "Asia/Tokyo"))
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        status, body = self.s.json("GET", "/api/v1/schedules", role="viewer")
+        self.s.stop()
+        mumbai = {s["name"]: s for s in body["schedules"]}["mumbai"]
+        self.assertEqual(mumbai["timezone"], "Asia/Tokyo")
+        self.assertTrue(mumbai["next_run"].endswith("T18:00:00.000Z"), mumbai)  # UTC+9
+        log = (self.p.dir / "serve.log").read_text()
+        self.assertIn("schedule mumbai: its definition changed (cron 0 3 * * * in Asia/Kolkata "
+                      "-> cron 0 3 * * * in Asia/Tokyo); due times before now are not caught up",
+                      log)
+        self.assertNotIn("schedule nightly: its definition changed", log)
 
 
 

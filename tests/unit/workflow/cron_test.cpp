@@ -1,11 +1,12 @@
-// Cron expressions for ferry.yaml schedules: parsing, next times in UTC, and the catch-up
-// plan after downtime.
+// Cron expressions for ferry.yaml schedules: parsing, next times in UTC and in time zones
+// (across their clock changes), and the catch-up plan after downtime.
 #include "workflow/cron.h"
 #include "workflow/project_config.h"
 
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <vector>
 
 using namespace ferry;
 using namespace ferry::workflow;
@@ -27,6 +28,24 @@ uint64_t next(const std::string& expr, uint64_t after) {
     std::optional<uint64_t> n = cron_next(spec.value(), after);
     REQUIRE(n);
     return *n;
+}
+
+// The next times of expr in zone, one after the other, from after.
+std::vector<uint64_t> next_in(const std::string& zone, const std::string& expr, uint64_t after,
+                              int count = 1) {
+    Result<CronSpec> spec = parse_cron(expr);
+    REQUIRE(spec);
+    Result<const date::time_zone*> z = find_time_zone(zone);
+    INFO(zone << ": " << (z ? "" : z.error().message));
+    REQUIRE(z);
+    spec.value().zone = z.value();
+    std::vector<uint64_t> out;
+    for (int i = 0; i < count; ++i) {
+        std::optional<uint64_t> n = cron_next(spec.value(), after);
+        REQUIRE(n);
+        out.push_back(after = *n);
+    }
+    return out;
 }
 
 std::string problem(const std::string& expr) {
@@ -236,4 +255,128 @@ TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][conf
     // Blank, they passed and never ran.
     CHECK(all.find("ferry.yaml:11:36: every: expected a duration") != std::string::npos);
     CHECK(all.find("ferry.yaml:12:35: cron: a cron expression has 5 fields") != std::string::npos);
+}
+
+TEST_CASE("cron in a time zone: the fields match its wall clock", "[cron][timezone]") {
+    using V = std::vector<uint64_t>;
+    // Paris is UTC+1 in winter, +2 in summer; New York -5 / -4; Kolkata +5:30 all year.
+    CHECK(next_in("Europe/Paris", "0 6 * * *", at(2026, 12, 1)) == V{at(2026, 12, 1, 5)});
+    CHECK(next_in("Europe/Paris", "0 6 * * *", at(2026, 7, 1)) == V{at(2026, 7, 1, 4)});
+    // 2026-12-07 and 2026-07-06 are Mondays.
+    CHECK(next_in("America/New_York", "0 9 * * MON-FRI", at(2026, 12, 5)) ==
+          V{at(2026, 12, 7, 14)});
+    CHECK(next_in("America/New_York", "0 9 * * MON-FRI", at(2026, 7, 4)) == V{at(2026, 7, 6, 13)});
+    // The day is the zone's: 23:30 in New York on Friday the 4th is Saturday in UTC.
+    CHECK(next_in("America/New_York", "30 23 * * FRI", at(2026, 12, 4)) ==
+          V{at(2026, 12, 5, 4, 30)});
+    CHECK(next_in("Asia/Kolkata", "0 9 * * *", at(2026, 12, 1), 2) ==
+          V{at(2026, 12, 1, 3, 30), at(2026, 12, 2, 3, 30)});
+    CHECK(next_in("UTC", "0 6 * * *", at(2026, 12, 1)) == V{at(2026, 12, 1, 6)});
+}
+
+TEST_CASE("cron in a time zone: clocks going forward", "[cron][timezone]") {
+    using V = std::vector<uint64_t>;
+    // Paris, 2026-03-29: at 01:00 UTC the clock goes from 02:00 to 03:00.
+    // A set time the clock skips runs at the jump, then on its time again (cronie's rule).
+    CHECK(next_in("Europe/Paris", "30 2 * * *", at(2026, 3, 28, 12), 2) ==
+          V{at(2026, 3, 29, 1), at(2026, 3, 30, 0, 30)});
+    // Jobs that run by the clock's steps run at the times it shows.
+    CHECK(next_in("Europe/Paris", "*/15 * * * *", at(2026, 3, 29, 0, 40), 3) ==
+          V{at(2026, 3, 29, 0, 45), at(2026, 3, 29, 1), at(2026, 3, 29, 1, 15)});
+    CHECK(next_in("Europe/Paris", "30 * * * *", at(2026, 3, 29, 0, 31)) ==
+          V{at(2026, 3, 29, 1, 30)});  // 02:30 never showed; 03:30 CEST
+    // Not in the gap: unaffected by it.
+    CHECK(next_in("Europe/Paris", "30 3 * * *", at(2026, 3, 28, 12)) == V{at(2026, 3, 29, 1, 30)});
+    // New York, 2026-03-08 07:00 UTC: 02:00 EST -> 03:00 EDT.
+    CHECK(next_in("America/New_York", "15 2 * * *", at(2026, 3, 8, 6)) == V{at(2026, 3, 8, 7)});
+    // Lord Howe moves by half an hour: 2026-10-04 02:00 -> 02:30 (+10:30 -> +11), 15:30 UTC.
+    CHECK(next_in("Australia/Lord_Howe", "15 2 * * *", at(2026, 10, 3, 12), 2) ==
+          V{at(2026, 10, 3, 15, 30), at(2026, 10, 4, 15, 15)});
+    CHECK(next_in("Australia/Lord_Howe", "45 2 * * *", at(2026, 10, 3, 12)) ==
+          V{at(2026, 10, 3, 15, 45)});
+}
+
+TEST_CASE("cron in a time zone: clocks going back", "[cron][timezone]") {
+    using V = std::vector<uint64_t>;
+    // Paris, 2026-10-25: at 01:00 UTC the clock goes from 03:00 back to 02:00, so it shows
+    // 02:00-03:00 twice. A set time runs once, at the first; the next run is the next day.
+    CHECK(next_in("Europe/Paris", "30 2 * * *", at(2026, 10, 25), 2) ==
+          V{at(2026, 10, 25, 0, 30), at(2026, 10, 26, 1, 30)});
+    // Asked from inside the repeated hour (after a restart), it does not run again.
+    CHECK(next_in("Europe/Paris", "30 2 * * *", at(2026, 10, 25, 1, 10)) ==
+          V{at(2026, 10, 26, 1, 30)});
+    // A job by the clock's steps runs at every time the clock shows, repeated ones too.
+    CHECK(next_in("Europe/Paris", "*/30 * * * *", at(2026, 10, 25), 4) ==
+          V{at(2026, 10, 25, 0, 30), at(2026, 10, 25, 1), at(2026, 10, 25, 1, 30),
+            at(2026, 10, 25, 2)});
+    // New York, 2026-11-01 06:00 UTC: 02:00 EDT -> 01:00 EST.
+    CHECK(next_in("America/New_York", "30 1 * * *", at(2026, 11, 1, 4), 2) ==
+          V{at(2026, 11, 1, 5, 30), at(2026, 11, 2, 6, 30)});
+    CHECK(next_in("America/New_York", "0 * * * *", at(2026, 11, 1, 4, 30), 3) ==
+          V{at(2026, 11, 1, 5), at(2026, 11, 1, 6), at(2026, 11, 1, 7)});
+}
+
+TEST_CASE("schedules in a time zone: catch-up and clock changes", "[cron][timezone]") {
+    CronSpec daily = parse_cron("0 6 * * *").value();
+    daily.zone = find_time_zone("Europe/Paris").value();
+    SchedulePlan late = plan_schedule(0, daily, true, at(2026, 11, 28, 5), at(2026, 12, 1, 7));
+    REQUIRE(late.catch_up);
+    CHECK(*late.catch_up == at(2026, 12, 1, 5));
+    CHECK(late.next == at(2026, 12, 2, 5));
+    // Down across the spring change: the latest missed run is the one at the jump.
+    CronSpec at_230 = parse_cron("30 2 * * *").value();
+    at_230.zone = daily.zone;
+    SchedulePlan gap = plan_schedule(0, at_230, true, at(2026, 3, 28, 1, 30), at(2026, 3, 29, 2));
+    REQUIRE(gap.catch_up);
+    CHECK(*gap.catch_up == at(2026, 3, 29, 1));
+    CHECK(gap.next == at(2026, 3, 30, 0, 30));
+}
+
+TEST_CASE("time zones are names of the tz database", "[cron][timezone]") {
+    CHECK(find_time_zone("Europe/Paris"));
+    CHECK(find_time_zone("Etc/GMT+5"));
+    for (const char* bad : {"Mars/Olympus", "../../etc/passwd", "zone.tab", "CEST", "+02:00"}) {
+        Result<const date::time_zone*> z = find_time_zone(bad);
+        REQUIRE_FALSE(z);
+        CHECK(z.error().message == std::string("'") + bad +
+                                       "' is not a time zone (an IANA name such as UTC, "
+                                       "Europe/Paris or America/New_York; see "
+                                       "/usr/share/zoneinfo)");
+    }
+    Result<const date::time_zone*> lower = find_time_zone("europe/paris");
+    REQUIRE_FALSE(lower);
+    CHECK(lower.error().message ==
+          "'europe/paris' is not a time zone (did you mean 'Europe/Paris'? names are "
+          "case-sensitive)");
+}
+
+TEST_CASE("schedules' time zones in ferry.yaml", "[cron][config][timezone]") {
+    auto ok = load_project_config_text(R"(schedules:
+  - {name: a, workflow: w, cron: "0 6 * * *", timezone: Europe/Paris}
+  - {name: b, workflow: w, cron: "0 6 * * *"}
+)",
+                                       "ferry.yaml");
+    REQUIRE(ok.ok());
+    CHECK(ok.config.schedule_entries[0].timezone == "Europe/Paris");
+    CHECK(ok.config.schedule_entries[0].cron_spec.zone != nullptr);
+    CHECK(ok.config.schedule_entries[1].timezone.empty());
+    CHECK(ok.config.schedule_entries[1].cron_spec.zone == nullptr);  // UTC
+
+    auto bad = load_project_config_text(R"(schedules:
+  - {name: a, workflow: w, cron: "0 6 * * *", timezone: Europe/Pari}
+  - {name: b, workflow: w, every: 1h, timezone: Europe/Paris}
+  - {name: c, workflow: w, cron: "0 6 * * *", timezone: ""}
+  - {name: d, workflow: w, cron: "0 6 * * *", timezone: [UTC]}
+)",
+                                        "ferry.yaml");
+    std::string all;
+    for (const auto& d : bad.problems)
+        all += d.describe() + "\n";
+    INFO(all);
+    CHECK(all.find("ferry.yaml:2:57: timezone: 'Europe/Pari' is not a time zone") !=
+          std::string::npos);
+    CHECK(all.find("ferry.yaml:3:49: timezone applies to 'cron' schedules; 'every' counts "
+                   "elapsed time") != std::string::npos);
+    CHECK(all.find("ferry.yaml:4:57: timezone") != std::string::npos);
+    CHECK(all.find("ferry.yaml:5:57: timezone") != std::string::npos);
 }

@@ -315,7 +315,8 @@ bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
 const std::vector<std::string>& engine_event_types() {
     static const std::vector<std::string> types = {
         "execution.started", "execution.resumed", "execution.finished", "step.started",
-        "step.finished",     "step.failed",       "step.skipped",       "step.retrying"};
+        "step.finished",     "step.failed",       "step.skipped",       "step.retrying",
+        "step.waiting"};
     return types;
 }
 

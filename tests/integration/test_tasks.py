@@ -1695,6 +1695,21 @@ class ExecutionEvents(TaskTest):
         r = self.ferry("resume")
         self.assertEqual((r.returncode, r.stderr), (0, "ferry resume: nothing to resume\n"))
 
+    def test_an_approval_waiting_can_be_subscribed_to(self):
+        # step.waiting is what a chat or SIEM notice "a decision is needed" listens to: the
+        # engine sent it to a subscription without types, but `types:` refused its name.
+        text = (self.p.dir / "ferry.yaml").read_text()
+        self.p.write("ferry.yaml", text.replace("types: [execution.finished, step.failed]",
+                                                "types: [step.waiting]"))
+        self.assertEqual(self.ferry("validate").returncode, 0)
+        self.p.workflow("gate", "steps:\n  - {id: ok, task: approval, "
+                                "with: {message: \"Reboot core-sw-01?\"}}\n")
+        rc, doc, err = self.run_wf("gate")
+        self.assertEqual(doc["status"], "waiting", err)
+        events = [json.loads(d["body"]) for d in self.state()["webhooks"]]
+        self.assertEqual([(e["type"], e["data"]["step"], e["data"]["message"]) for e in events],
+                         [("step.waiting", "ok", "Reboot core-sw-01?")])
+
     def test_an_integration_in_dry_run_sends_no_events(self):
         # `dry_run: true` on an integration "never sends, whatever the run says": events
         # went out through it all the same.

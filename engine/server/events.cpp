@@ -6,6 +6,8 @@
 #include "runtime/json_writer.h"
 #include "runtime/timestamp.h"
 #include "template/environment.h"
+#include "workflow/project_config.h"
+#include "workflow/suggest.h"
 
 #include <rapidjson/stringbuffer.h>
 
@@ -42,6 +44,37 @@ std::optional<uint64_t> last_event_id(const ServerRequest& req) {
 
 void refuse_event_id(Call& c) {
     c.error(400, "bad_request", "Last-Event-ID (or last_event_id) must be an event id: digits");
+}
+
+// What the stream sends (api.md): engine_event_types() less execution.resumed, which goes
+// out as execution.started.
+const std::vector<std::string>& stream_event_types() {
+    static const std::vector<std::string> types = [] {
+        std::vector<std::string> out;
+        for (const std::string& t : workflow::engine_event_types())
+            if (t != "execution.resumed") out.push_back(t);
+        return out;
+    }();
+    return types;
+}
+
+// ?NAME=a,b as its names; nullopt after answering 400 (given but empty, or an empty name).
+std::optional<std::vector<std::string>> name_list(Call& c, const char* name) {
+    std::optional<std::string> given = c.req.query_param(name);
+    std::vector<std::string> names;
+    if (!given) return names;
+    size_t at = 0;
+    while (true) {
+        size_t comma = given->find(',', at);
+        names.push_back(given->substr(at, comma == std::string::npos ? comma : comma - at));
+        if (names.back().empty()) {
+            c.error(400, "bad_request",
+                    std::string(name) + " must be one or more names separated by commas");
+            return std::nullopt;
+        }
+        if (comma == std::string::npos) return names;
+        at = comma + 1;
+    }
 }
 
 // The event's JSON payload, written directly (not through a Value dict).
@@ -117,6 +150,14 @@ void EventHub::drop_closed() {
     clients_.remove_if([](const std::shared_ptr<Client>& c) { return c->closed; });
 }
 
+bool EventHub::wants(const Client& client, const Event& e) {
+    auto among = [](const std::vector<std::string>& names, const std::string& name) {
+        return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
+    };
+    return (client.execution.empty() || e.execution_id == client.execution) &&
+           among(client.workflows, e.workflow) && among(client.types, e.type);
+}
+
 bool EventHub::deliver(Client& client, const Event& e, size_t* bytes) {
     if (client.closed) return false;
     std::string message = sse_message(e);
@@ -142,7 +183,7 @@ const EventHub::Event* EventHub::next_missed(Client& client) {
                                [](uint64_t id, const Event& e) { return id < e.id; });
     for (; it != ring_.end(); ++it) {
         client.cursor = it->id;
-        if (client.execution.empty() || it->execution_id == client.execution) return &*it;
+        if (wants(client, *it)) return &*it;
     }
     return nullptr;
 }
@@ -200,7 +241,7 @@ void EventHub::on_event(const EngineEvent& e) {
     for (auto& c : clients_) {
         // A client still catching up reaches this event through the ring.
         if (c->catching_up) continue;
-        if (!c->execution.empty() && c->execution != added.execution_id) continue;
+        if (!wants(*c, added)) continue;
         c->cursor = added.id;
         deliver(*c, added);  // a per-execution stream ends with its execution
         dropped = dropped || c->closed;
@@ -464,6 +505,23 @@ void EventHub::stream_all(Call& c) {
     if (!last) return refuse_event_id(c);
     uint64_t after = *last;
     auto client = std::make_shared<Client>();
+    std::optional<std::vector<std::string>> workflows = name_list(c, "workflow");
+    if (!workflows) return;
+    std::optional<std::vector<std::string>> types = name_list(c, "type");
+    if (!types) return;
+    const std::vector<std::string>& known = stream_event_types();
+    for (const std::string& t : *types) {
+        if (std::find(known.begin(), known.end(), t) != known.end()) continue;
+        std::string listed;
+        for (const std::string& k : known)
+            listed += (listed.empty() ? "" : ", ") + k;
+        std::string shown = t.size() > 64 ? t.substr(0, 64) + "..." : t;
+        return c.error(400, "bad_request",
+                       "unknown event type '" + shown + "'" + workflow::did_you_mean(t, known) +
+                           "; types: " + listed);
+    }
+    client->workflows = std::move(*workflows);
+    client->types = std::move(*types);
     if (!open_stream(c, client)) return;
     // Without an id the stream starts now; with one, the ring's events past it first.
     client->cursor = after ? after : (ring_.empty() ? 0 : ring_.back().id);
@@ -503,7 +561,14 @@ void EventHub::add_routes(Api& api) {
         {204, "the client has every event of this ended execution", "", ""},
         {400, "", "", ""},
         {404, "", "", ""}};
-    all.responses = {{200, "every execution's events", "text/event-stream", ""}, {400, "", "", ""}};
+    all.params.push_back(
+        {"workflow", "query", "string", "only these workflows' events: names separated by commas"});
+    all.params.push_back({"type", "query", "string",
+                          "only these event types, separated by commas (step.failed,"
+                          "execution.finished)"});
+    all.responses = {
+        {200, "every execution's events (those the filters let through)", "text/event-stream", ""},
+        {400, "", "", ""}};
     api.add(
         "GET", "/api/v1/executions/{id}/events", Role::Viewer,
         [this](Call& c) { stream_execution(c); }, one);

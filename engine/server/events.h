@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace ferry::engine::server {
 
@@ -46,6 +47,8 @@ class EventHub {
     struct Client {
         Responder res;
         std::string execution;  // empty: every execution
+        // GET /api/v1/events?workflow=a,b&type=step.failed: only these; empty: any.
+        std::vector<std::string> workflows, types;
         bool closed = false;
         // Catching up: what the client missed is written a piece at a time, as fast as it
         // reads (a backlog written at once would pass the server's write-queue limit for a
@@ -61,6 +64,7 @@ class EventHub {
         bool remote = false;
         uint64_t after = 0;  // the client's Last-Event-ID
     };
+    static bool wants(const Client& client, const Event& e);
     void stream_execution(Call& c);
     void stream_all(Call& c);
     bool open_stream(Call& c, const std::shared_ptr<Client>& client);

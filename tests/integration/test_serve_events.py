@@ -254,6 +254,41 @@ class LiveEvents(ServeEventsTest):
         seq = [e["id"] for e in events]
         self.assertEqual(seq, sorted(set(seq)))
 
+    def test_all_executions_filtered_by_workflow_and_type(self):
+        # A dashboard of one team's failures, a bot waiting for ends: only what it asked
+        # for, live and when it resumes from the ring.
+        path = "/api/v1/events?workflow=hello,preview&type=execution.finished,step.finished"
+        st = Stream(self.s, path)
+        self.assertEqual(st.status, 200)
+        slow = self.start("slow", {"pause": "50ms"})
+        hello = self.start("hello", {"name": "a"})
+        events = st.until(lambda e: e["event"] == "execution.finished")
+        st.close()
+        self.assertEqual([(e["event"], e["data"]["execution_id"]) for e in events],
+                         [("step.finished", hello), ("execution.finished", hello)])
+        wait_for(lambda: self.execution(slow)["status"] == "succeeded")
+        # From the ring, with an id from before both: the same filters.
+        again = Stream(self.s, "/api/v1/events?type=execution.finished", last_id=1)
+        ends = again.until(lambda e: e["data"]["execution_id"] == slow)
+        again.close()
+        self.assertEqual(sorted(e["data"]["execution_id"] for e in ends), sorted([hello, slow]))
+        self.assertEqual({e["event"] for e in ends}, {"execution.finished"})
+        for query, message in (
+                ("type=step.faild", "unknown event type 'step.faild' (did you mean "
+                                    "'step.failed'?); types: execution.started, "
+                                    "execution.finished, step.started, step.finished, "
+                                    "step.failed, step.skipped, step.retrying, step.waiting"),
+                ("type=execution.resumed", "unknown event type 'execution.resumed'"),
+                ("type=", "type must be one or more names separated by commas"),
+                ("workflow=hello,", "workflow must be one or more names separated by commas"),
+                ("workflows=hello", "unknown query parameter 'workflows' (did you mean "
+                                    "'workflow'?)")):
+            st = Stream(self.s, "/api/v1/events?" + query)
+            body = json.loads(st.r.read())
+            st.close()
+            self.assertEqual(st.status, 400, query)
+            self.assertTrue(body["error"]["message"].startswith(message), body)
+
     def test_last_event_id_resumes_without_duplicates_or_gaps(self):
         st = Stream(self.s, "/api/v1/events")
         exec_id = self.start("slow", {"pause": "600ms"})

@@ -1,5 +1,7 @@
 #include "runtime/timestamp.h"
 
+#include "runtime/duration.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -206,6 +208,25 @@ Result<int64_t> parse_rfc3339_ms(std::string_view text) {
                       "expected an RFC 3339 timestamp like 2026-12-01T05:31:10Z or a date like "
                       "2026-12-01, got '" +
                           quoted + "' (" + parser.why() + ")");
+}
+
+Result<uint64_t> parse_time_or_age(std::string_view text, uint64_t now_ms) {
+    const std::string shown(text.substr(0, 64));
+    if (text.size() > 1 && text[0] == '-' && parse_duration_ms(text.substr(1)))
+        return make_error(ErrorKind::Validation, "an age has no sign: it counts back from now (" +
+                                                     shown.substr(1) + ", not " + shown + ")");
+    if (!text.empty() && text.find('-') == std::string_view::npos) {
+        Result<uint64_t> age = parse_duration_ms(text);
+        if (!age)
+            return make_error(ErrorKind::Validation,
+                              "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an "
+                              "age (30m, 24h, 7d), got '" +
+                                  shown + "'");
+        return age.value() < now_ms ? now_ms - age.value() : 0;
+    }
+    Result<int64_t> ms = parse_rfc3339_ms(text);
+    if (!ms) return ms.error();
+    return ms.value() > 0 ? uint64_t(ms.value()) : 0;
 }
 
 }  // namespace ferry

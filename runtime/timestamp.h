@@ -69,4 +69,9 @@ std::string rfc3339_date(int64_t unix_ms);
 // was expected where.
 Result<int64_t> parse_rfc3339_ms(std::string_view text);
 
+// A point in time as a person gives one to filter by: a date or time as above, or an age
+// counted back from now_ms (30m, 24h, 7d). Unix ms, 0 for times at or before 1970. A
+// Validation error says which forms are taken ("-2h": an age has no sign).
+Result<uint64_t> parse_time_or_age(std::string_view text, uint64_t now_ms);
+
 }  // namespace ferry

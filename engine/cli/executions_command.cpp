@@ -28,7 +28,8 @@ using tmpl::Value;
 namespace {
 
 constexpr const char* kExecutionsUsage =
-    "usage: ferry executions list [--workflow W] [--status S] [--limit N] [--json]\n"
+    "usage: ferry executions list [--workflow W] [--status S] [--since T] [--until T]\n"
+    "                             [--limit N] [--json]\n"
     "       ferry executions show ID [--json]\n"
     "       ferry executions diff ID [--json]          the changes the execution recorded\n"
     "       ferry executions diff ID_A ID_B [--json]   two executions' step outputs compared\n"
@@ -90,23 +91,28 @@ void print_patch(const Value& patch) {
 
 // An RFC 3339 date or time, or an age like 24h (now minus it), as unix ms.
 Result<uint64_t> parse_time_arg(const std::string& text) {
-    if (text.size() > 1 && text[0] == '-' && parse_duration_ms(text.substr(1)))
-        return make_error(ErrorKind::Validation, "an age has no sign: it counts back from now (" +
-                                                     text.substr(1) + ", not " + text + ")");
-    if (!text.empty() && text.find('-') == std::string::npos) {
-        Result<uint64_t> age = parse_duration_ms(text);
-        if (!age) {
-            return make_error(ErrorKind::Validation,
-                              "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an "
-                              "age (30m, 24h, 7d), got '" +
-                                  text + "'");
-        }
-        uint64_t now = now_unix_ms();
-        return age.value() < now ? now - age.value() : 0;
-    }
-    Result<int64_t> ms = parse_rfc3339_ms(text);
-    if (!ms) return ms.error();
-    return ms.value() > 0 ? uint64_t(ms.value()) : 0;
+    return parse_time_or_age(text, now_unix_ms());
+}
+
+// --since T or --until T (argv[i]) into f; "" when taken, else what is wrong.
+std::string take_time_bound(int argc, char** argv, int& i, store::ExecutionFilter& f) {
+    const std::string arg = argv[i];
+    std::string err;
+    std::optional<std::string> value = take_option_value(argc, argv, i, err);
+    if (!value) return err;
+    Result<uint64_t> t = parse_time_arg(*value);
+    if (!t) return arg + ": " + t.error().message;
+    // 0 is "no bound" to the store: a time at or before 1970 is its first millisecond (an
+    // --until there exported everything).
+    (arg == "--since" ? f.since_ms : f.until_ms) = std::max<uint64_t>(t.value(), 1);
+    return "";
+}
+
+std::string time_bounds_problem(const store::ExecutionFilter& f) {
+    if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
+        return "--since must be before --until (an age counts back from now: --since 2h "
+               "--until 1h)";
+    return "";
 }
 
 // From one record timestamp to another, for the tables ("-" when either is missing).
@@ -148,11 +154,16 @@ int list(const AppOpener& open_store, int argc, char** argv) {
                 return usage_error("executions",
                                    "--limit must be a positive number, got '" + text + "'");
             f.limit = size_t(n);
+        } else if (arg == "--since" || arg == "--until") {
+            if (std::string err = take_time_bound(argc, argv, i, f); !err.empty())
+                return usage_error("executions", err);
         } else if (arg == "--json")
             json = true;
         else
             return unexpected_argument("executions", arg);
     }
+    if (std::string err = time_bounds_problem(f); !err.empty())
+        return usage_error("executions", err);
     if (!f.status.empty()) {
         if (Status s = engine::check_execution_status(f.status); !s)
             return usage_error("executions", "--status: " + s.error().message);
@@ -431,23 +442,14 @@ int export_records(const AppOpener& open_store, int argc, char** argv) {
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--since" || arg == "--until") {
-            std::string err;
-            std::optional<std::string> value = take_option_value(argc, argv, i, err);
-            if (!value) return usage_error("executions", err);
-            Result<uint64_t> t = parse_time_arg(*value);
-            if (!t) {
-                return usage_error("executions", std::string(arg) + ": " + t.error().message);
-            }
-            // 0 is "no bound" to the store: a time at or before 1970 is its first millisecond
-            // (an --until there exported everything).
-            (arg == "--since" ? f.since_ms : f.until_ms) = std::max<uint64_t>(t.value(), 1);
+            if (std::string err = take_time_bound(argc, argv, i, f); !err.empty())
+                return usage_error("executions", err);
         } else {
             return unexpected_argument("executions", arg);
         }
     }
-    if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
-        return usage_error("executions", "--since must be before --until (an age counts back "
-                                         "from now: --since 2h --until 1h)");
+    if (std::string err = time_bounds_problem(f); !err.empty())
+        return usage_error("executions", err);
     std::unique_ptr<engine::App> opened = open_store();
     if (!opened) return 2;
     engine::App& app = *opened;

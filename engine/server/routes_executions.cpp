@@ -7,6 +7,7 @@
 #include "runtime/duration.h"
 #include "runtime/ids.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/timestamp.h"
 #include "runtime/utf8.h"
 #include "server/api.h"
 #include "server/openapi.h"
@@ -150,6 +151,19 @@ void list_executions(Api& api, Call& c) {
         if (Status s = check_execution_status(f.status); !s)
             return c.error(400, "bad_request", s.error().message);
     }
+    for (const char* bound : {"since", "until"}) {
+        std::optional<std::string> given = c.req.query_param(bound);
+        if (!given) continue;
+        Result<uint64_t> t = parse_time_or_age(*given, now_unix_ms());
+        if (!t) return c.error(400, "bad_request", std::string(bound) + ": " + t.error().message);
+        // 0 is "no bound" to the store: a time at or before 1970 is its first millisecond.
+        (bound == std::string_view("since") ? f.since_ms : f.until_ms) =
+            std::max<uint64_t>(t.value(), 1);
+    }
+    if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
+        return c.error(400, "bad_request",
+                       "since must be before until (an age counts back from now: since=2h&"
+                       "until=1h)");
     if (!f.cursor.empty() && !is_ulid(f.cursor))
         return c.error(400, "bad_request",
                        "cursor must be an execution id (the next_cursor of a previous page)");
@@ -358,6 +372,10 @@ void add_execution_routes(Api& api) {
         "GET", "/api/v1/executions", Role::Viewer, [a](Call& c) { list_executions(*a, c); },
         {{{"workflow", "query", "string", "only this workflow's executions"},
           {"status", "query", "string", "only those with this status", execution_status_schema()},
+          {"since", "query", "string",
+           "only those created at or after: a date or time (2026-12-01, "
+           "2026-12-01T08:00:00Z) or an age counted back from now (30m, 24h, 7d)"},
+          {"until", "query", "string", "only those created before: as since"},
           limit_param(store::ExecutionFilter{}.limit),
           cursor_param("the executions older than it")},
          "",

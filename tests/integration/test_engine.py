@@ -4705,6 +4705,18 @@ steps:
             "executions", "export", *a).stdout.splitlines()]
         self.assertIn(first, exported("--since", created))
         self.assertNotIn(first, exported("--until", created))
+        # list takes the same bounds ("the failures of the last day": --since 24h).
+        self.assertEqual(ids(lst("--since", created, "--json")), [previewed, failed, second, first])
+        self.assertEqual(ids(lst("--until", created, "--json")), [])
+        self.assertEqual(ids(lst("--since", "1d", "--status", "failed", "--json")), [failed])
+        self.assertEqual(ids(lst("--since=1970-01-01", "--until", "2000-01-01", "--json")), [])
+        bad = lst("--since", "1h", "--until", "2h")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--since must be before --until", bad.stderr)
+        bad = lst("--until", "yesterday")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--until: expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or "
+                      "an age (30m, 24h, 7d), got 'yesterday'", bad.stderr)
         bad = self.p.ferry("executions", "export", "--since", "-1h")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--since: an age has no sign: it counts back from now (1h, not -1h)",

@@ -517,6 +517,20 @@ steps:
             self.assertNotIn(hidden, listed[0])
         status, none = self.s.json("GET", "/api/v1/executions?status=failed", role="viewer")
         self.assertEqual(none["executions"], [])
+        # Time bounds as the CLI takes them: since includes created_at, until excludes it.
+        created = one["created_at"]
+        listed = lambda q: [e["id"] for e in self.s.json(
+            "GET", "/api/v1/executions?" + q, role="viewer")[1]["executions"]]
+        self.assertIn(ids[0], listed("since=" + created))
+        self.assertNotIn(ids[0], listed("until=" + created))
+        self.assertEqual(listed("since=1h&limit=1"), [ids[-1]])
+        self.assertEqual(listed("until=2000-01-01"), [])
+        for q, message in (("since=1h&until=2h", "since must be before until"),
+                           ("since=-1h", "since: an age has no sign"),
+                           ("until=soon", "until: expected a date or time")):
+            status, doc = self.s.json("GET", "/api/v1/executions?" + q, role="viewer")
+            self.assertEqual(status, 400, q)
+            self.assertTrue(doc["error"]["message"].startswith(message), doc)
         self.assertEqual(self.s.json("GET", "/api/v1/executions?limit=0", role="viewer")[0], 400)
         # A filter that cannot match anything is a mistake, not an empty page.
         status, doc = self.s.json("GET", "/api/v1/executions?status=done", role="viewer")
@@ -537,7 +551,7 @@ steps:
         self.assertEqual(status, 400, doc)
         self.assertEqual(doc["error"]["message"],
                          "unknown query parameter 'staus' (did you mean 'status'?); it takes "
-                         "workflow, status, limit, cursor")
+                         "workflow, status, since, until, limit, cursor")
         status, doc = self.s.json("GET", "/api/v1/workflows?verbose=1", role="viewer")
         self.assertEqual(status, 400, doc)
         self.assertEqual(doc["error"]["message"], "unknown query parameter 'verbose'; "

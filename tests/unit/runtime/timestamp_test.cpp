@@ -89,3 +89,20 @@ TEST_CASE("timestamps: the clock is Unix milliseconds", "[timestamp]") {
     CHECK(now > uint64_t(parsed("2026-01-01")));
     CHECK(now < uint64_t(parsed("2100-01-01")));
 }
+
+TEST_CASE("parse_time_or_age: a date, a time or an age back from now", "[timestamp]") {
+    const uint64_t now = 1'796'000'000'000;  // 2026-11-30T...Z
+    CHECK(parse_time_or_age("2026-12-01", now).value() == 1'796'083'200'000);
+    CHECK(parse_time_or_age("2026-12-01T08:00:00Z", now).value() == 1'796'112'000'000);
+    CHECK(parse_time_or_age("24h", now).value() == now - 86'400'000);
+    CHECK(parse_time_or_age("30m", now).value() == now - 1'800'000);
+    CHECK(parse_time_or_age("36500d", now).value() == 0);  // before 1970: the first instant
+    CHECK(parse_time_or_age("1960-01-01", now).value() == 0);
+    CHECK(parse_time_or_age("-2h", now).error().message ==
+          "an age has no sign: it counts back from now (2h, not -2h)");
+    CHECK(parse_time_or_age("yesterday", now).error().message ==
+          "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an age (30m, 24h, "
+          "7d), got 'yesterday'");
+    CHECK_FALSE(parse_time_or_age("", now));
+    CHECK_FALSE(parse_time_or_age("2026-13-01", now));
+}

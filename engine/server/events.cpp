@@ -137,13 +137,48 @@ EventHub::EventHub(App& app, size_t capacity, uint64_t heartbeat_ms)
             drop_closed();
         },
         heartbeat_ms);
+    flush_hook_ = app_.loop.on_iteration([this] { flush_pending(); });
 }
 
 // A stream still catching up has a drained callback that names this hub: ended here, so
 // that it never runs after the hub is gone.
 EventHub::~EventHub() {
+    app_.loop.remove_iteration(flush_hook_);
+    flush_pending();
     for (auto& c : clients_)
         if (!c->closed) c->res.end();
+}
+
+void EventHub::flush_pending() {
+    if (batch_.empty()) return;
+    bool dropped = false;
+    std::string joined;
+    for (auto& c : clients_) {
+        if (c->pending.empty()) continue;
+        std::string_view text;
+        if (c->pending.size() == 1) {  // every event, or a single run of them: no copy
+            text = std::string_view(batch_).substr(c->pending[0].first,
+                                                   c->pending[0].second - c->pending[0].first);
+        } else {
+            joined.clear();
+            for (auto [begin, end] : c->pending)
+                joined.append(batch_, begin, end - begin);
+            text = joined;
+        }
+        c->pending.clear();
+        if (!c->closed && !c->res.write(text)) c->closed = true;
+        if (c->end_after_pending && !c->closed) {
+            c->res.end();
+            c->closed = true;
+        }
+        dropped = dropped || c->closed;
+    }
+    // A burst's megabytes are not kept for the next iteration's few events.
+    if (batch_.capacity() > (1 << 20))
+        std::string().swap(batch_);
+    else
+        batch_.clear();
+    if (dropped) drop_closed();
 }
 
 void EventHub::drop_closed() {
@@ -237,16 +272,26 @@ void EventHub::on_event(const EngineEvent& e) {
         ring_.pop_front();
     }
     const Event& added = ring_.back();
-    bool dropped = false;
+    const size_t begin = batch_.size();
     for (auto& c : clients_) {
         // A client still catching up reaches this event through the ring.
-        if (c->catching_up) continue;
+        if (c->catching_up || c->closed || c->end_after_pending) continue;
         if (!wants(*c, added)) continue;
         c->cursor = added.id;
-        deliver(*c, added);  // a per-execution stream ends with its execution
-        dropped = dropped || c->closed;
+        if (batch_.size() == begin) {
+            // The first this iteration: no poll before the flush (the event may come from a
+            // callback that runs after it in this iteration).
+            if (begin == 0) app_.loop.wake();
+            batch_ += sse_message(added);
+        }
+        if (!c->pending.empty() && c->pending.back().second == begin)
+            c->pending.back().second = batch_.size();
+        else
+            c->pending.emplace_back(begin, batch_.size());
+        // A per-execution stream ends with its execution.
+        if (!c->execution.empty() && added.type == "execution.finished")
+            c->end_after_pending = true;
     }
-    if (dropped) drop_closed();
 }
 
 bool EventHub::open_stream(Call& c, const std::shared_ptr<Client>& client) {
@@ -531,6 +576,7 @@ void EventHub::stream_all(Call& c) {
 }
 
 void EventHub::close_all() {
+    flush_pending();
     // A stream whose client has read what it was sent ends cleanly; one that holds a queue
     // (a client that stopped reading, a backlog still going out) is cut: ended, it would
     // hold the shutdown for the whole grace waiting for a reader that may never come. Its

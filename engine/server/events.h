@@ -63,6 +63,12 @@ class EventHub {
         // this one, so its record is looked at until it ends.
         bool remote = false;
         uint64_t after = 0;  // the client's Last-Event-ID
+        // The live events of this loop iteration it takes, as [begin, end) spans of
+        // batch_, written together at the iteration's end: a for_each of thousands of items
+        // ends thousands of steps in one iteration, and a write (a send) per event per
+        // client held the loop for seconds with a hundred clients.
+        std::vector<std::pair<size_t, size_t>> pending;
+        bool end_after_pending = false;  // a per-execution stream's execution.finished
     };
     static bool wants(const Client& client, const Event& e);
     void stream_execution(Call& c);
@@ -75,6 +81,8 @@ class EventHub {
     const Event* next_missed(Client& client);
     void watch_remote();
     void drop_closed();
+    // Writes every client's pending live events (the end of each loop iteration).
+    void flush_pending();
     // A finished execution's recorded steps as events, then execution.finished; exec is
     // its record.
     std::vector<Event> from_history(const std::string& id, const tmpl::Value& exec);
@@ -96,6 +104,9 @@ class EventHub {
     std::unordered_map<std::string, std::weak_ptr<const std::vector<Event>>> histories_;
     std::unique_ptr<Loop::Timer> heartbeat_;
     std::unique_ptr<Loop::Timer> remote_poll_;  // while a remote client waits
+    uint64_t flush_hook_ = 0;                   // Loop::on_iteration id of flush_pending
+    // This iteration's live events as SSE text, each written once whatever the clients.
+    std::string batch_;
 };
 
 // The text of one SSE message.

@@ -400,6 +400,42 @@ steps:
         self.assertEqual(from_record[-1]["event"], "execution.finished")
         self.assertGreater(len(from_record[1]["data"]["message"]), 60000)
 
+    def test_many_streams_of_a_large_fan_out_each_get_every_event_once(self):
+        # The events of one loop iteration go out together (a write per event per client
+        # held the loop for seconds): every stream still gets each event once, in order,
+        # a filtered one only its own, a per-execution one up to its end.
+        self.p.workflow("wide", """\
+steps:
+  - id: each
+    for_each: "{{ range(1000) | list }}"
+    task: transform
+    with: {data: {n: "{{ item }}"}, mappings: [{source: n, target: m}]}
+""")
+        streams = [Stream(self.s, "/api/v1/events", timeout=30) for _ in range(12)]
+        ends = Stream(self.s, "/api/v1/events?type=step.finished,execution.finished", timeout=30)
+        exec_id = self.start("wide", {})
+        one = Stream(self.s, "/api/v1/executions/%s/events" % exec_id, timeout=30)
+        self.assertEqual(wait_for(lambda: self.execution(exec_id)["status"] == "succeeded",
+                                  timeout=30), True)
+        done = lambda e: e["event"] == "execution.finished"
+        seen = [st.until(done, limit=5000) for st in streams]
+        filtered = ends.until(done, limit=5000)
+        own = one.until(lambda e: False, limit=5000)  # it ends by itself
+        for st in streams + [ends, one]:
+            st.close()
+        expected = ([("execution.started", None)] +
+                    [(t, "each[%d]" % i) for i in range(1000)
+                     for t in ("step.started", "step.finished")])
+        for events in seen:
+            ids = [e["id"] for e in events]
+            self.assertEqual(ids, sorted(set(ids)))
+            got = [(e["event"], e["data"]["step"]) for e in events]
+            self.assertEqual(sorted(got[:-2], key=str), sorted(expected, key=str))
+            self.assertEqual(got[-2:], [("step.finished", "each"), ("execution.finished", None)])
+        self.assertEqual([e["event"] for e in filtered].count("step.finished"), 1001)
+        self.assertEqual({e["event"] for e in filtered}, {"step.finished", "execution.finished"})
+        self.assertEqual([e["id"] for e in own], [e["id"] for e in seen[0]])
+
     def test_an_empty_for_each_has_its_step_event_live(self):
         self.p.workflow("none", "steps:\n  - {id: each, for_each: [], task: log, "
                                 "with: {message: x}}\n")

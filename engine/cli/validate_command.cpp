@@ -50,6 +50,10 @@ struct Checker {
     // Files checked, by absolute path: a file named twice (a folder and a file in it,
     // `x.yaml` and `./x.yaml`) is one file, not a workflow that clashes with itself.
     std::set<std::string> checked;
+    // The problems the project's task catalogue found as it loaded tasks/: a task file named
+    // on the command line reports its own (duplicate names, unknown keys, input types),
+    // which its Lua syntax alone does not show.
+    const std::vector<workflow::Diagnostic>* task_problems = nullptr;
 
     // Executions are recorded, listed and filtered by workflow name, and `ferry run NAME`
     // finds a file by its stem: a name that two files share, or that is another file's
@@ -128,6 +132,19 @@ struct Checker {
             const int column = e.location && e.location->column > 0 ? e.location->column : 1;
             add(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
                 e.message);
+        }
+    }
+
+    // A task: one of the project's tasks/ as its catalogue loaded it, or another .lua file
+    // for its syntax.
+    void task_file(const std::string& path, const fs::path& key) {
+        const fs::path from_root = key.lexically_relative(root);
+        if (!task_problems || from_root.empty() || *from_root.begin() != "tasks")
+            return lua_file(path);
+        ++files;
+        for (const workflow::Diagnostic& d : *task_problems) {
+            const fs::path file(d.mark.file);  // as the catalogue names it: from the project
+            if (absolute_of(file.is_relative() ? root / file : file) == key) add(d.describe());
         }
     }
 
@@ -221,7 +238,7 @@ struct Checker {
         switch (kind_of(key)) {
         case Kind::Config: config_file(p); break;
         case Kind::Workflow: workflow_file(p); break;
-        case Kind::Task: lua_file(p); break;
+        case Kind::Task: task_file(p, key); break;
         case Kind::Template: template_file(p, fs::path(p).filename().string()); break;
         case Kind::Sample: break;
         case Kind::Unknown:
@@ -288,7 +305,7 @@ int validate_command(int argc, char** argv) {
         }
     }
     const bool whole_project = paths.empty() || root_named;
-    Checker c{*app, project_root, {}, 0, {}, {}};
+    Checker c{*app, project_root, {}, 0, {}, {}, &task_problems};
     if (whole_project) {
         // Run from the wrong folder, validate checked Ferry's built-in tasks and passed: a
         // CI step that never looked at the project.

@@ -3181,6 +3181,38 @@ steps:
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn("1 file checked, no problems", p.stderr)
 
+    def test_validate_of_a_task_file_reports_what_the_whole_project_does(self):
+        # Named, a task file was checked for its Lua syntax alone: a duplicate task name or
+        # an unknown key passed `ferry validate tasks/x.lua` and failed every other command.
+        custom = self.p.dir / "tasks" / "custom"
+        custom.mkdir(parents=True)
+        (self.p.dir / "tasks" / "mylog.lua").write_text(
+            'return { name = "log", run = function(ctx, input) return {} end }\n')
+        (custom / "multi.lua").write_text(
+            'return { name = "multi", inputs = {}, run = function() end }\n')
+        (custom / "bad.lua").write_text('return { name = "bad" run = 1 }\n')
+        whole = self.p.ferry("validate")
+        self.assertEqual(whole.returncode, 2)
+        self.assertEqual(len(whole.stdout.splitlines()), 3, whole.stdout)
+        for args in (["tasks/mylog.lua", "tasks/custom/multi.lua", "tasks/custom/bad.lua"],
+                     ["tasks"], ["tasks/custom", "tasks/mylog.lua"]):
+            named = subprocess.run([FERRY, "validate", *args], capture_output=True, text=True,
+                                   timeout=TIMEOUT, cwd=str(self.p.dir))
+            self.assertEqual(named.returncode, 2, args)
+            self.assertEqual(sorted(named.stdout.splitlines()), sorted(whole.stdout.splitlines()),
+                             args)
+        # From another folder, with --project: the same files, named by any path.
+        other = subprocess.run([FERRY, "validate", "--project", str(self.p.dir),
+                                str(custom / "multi.lua")], capture_output=True, text=True,
+                               timeout=TIMEOUT, cwd="/")
+        self.assertEqual(other.stdout, "tasks/custom/multi.lua:1:26: task 'multi': unknown key "
+                                       "'inputs' (did you mean 'input'?)\n")
+        # A .lua file outside tasks/ is not a project task: its syntax alone.
+        outside = self.p.dir / "scratch.lua"
+        outside.write_text('return { name = "log" }\n')
+        p = self.p.ferry("validate", str(outside))
+        self.assertEqual(p.returncode, 0, p.stdout)
+
     def test_what_a_file_is_depends_on_the_folder_it_lies_in(self):
         # By the path from the project root, not by a name's look: a project under a
         # folder named samples/ had every workflow skipped, a workflow named

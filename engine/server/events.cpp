@@ -151,25 +151,31 @@ EventHub::~EventHub() {
 
 void EventHub::flush_pending() {
     if (batch_.empty()) return;
+    // Written a piece at a time: the server weighs a client's backlog before each write, so
+    // a client that stopped reading is cut once it holds its limit, not a whole turn's
+    // megabytes later.
+    constexpr size_t kPiece = 64 * 1024;
     bool dropped = false;
     std::string joined;
     for (auto& c : clients_) {
-        if (c->pending.empty()) continue;
-        std::string_view text;
-        if (c->pending.size() == 1) {  // every event, or a single run of them: no copy
-            text = std::string_view(batch_).substr(c->pending[0].first,
-                                                   c->pending[0].second - c->pending[0].first);
-        } else {
-            joined.clear();
-            for (auto [begin, end] : c->pending)
-                joined.append(batch_, begin, end - begin);
-            text = joined;
-        }
-        c->pending.clear();
-        if (!c->closed && !c->res.write(text)) c->closed = true;
-        if (c->end_after_pending && !c->closed) {
-            c->res.end();
-            c->closed = true;
+        if (!c->pending.empty()) {
+            std::string_view text;
+            if (c->pending.size() == 1) {  // every event, or a single run of them: no copy
+                text = std::string_view(batch_).substr(c->pending[0].first,
+                                                       c->pending[0].second - c->pending[0].first);
+            } else {
+                joined.clear();
+                for (auto [begin, end] : c->pending)
+                    joined.append(batch_, begin, end - begin);
+                text = joined;
+            }
+            c->pending.clear();
+            for (size_t at = 0; at < text.size() && !c->closed; at += kPiece)
+                if (!c->res.write(text.substr(at, kPiece))) c->closed = true;
+            if (c->end_after_pending && !c->closed) {
+                c->res.end();
+                c->closed = true;
+            }
         }
         dropped = dropped || c->closed;
     }

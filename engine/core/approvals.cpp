@@ -108,8 +108,12 @@ void Engine::park_approval(Run& run, Unit& unit, bool record_unit) {
         r->parked_approvals = true;
     if (record_unit) persist_unit(run, unit, true);
     recheck_waiting(run);
-    emit(run, "step.waiting", unit.key, "waiting", dict_text(unit.input, "message"), 0,
-         unit.attempt);
+    if (has_event_listeners()) {
+        EngineEvent e = make_event(run, "step.waiting", unit.key, "waiting",
+                                   dict_text(unit.input, "message"), 0, unit.attempt);
+        e.announced_before = !record_unit;  // waiting again from its record, after a restart
+        dispatch(e);
+    }
     if (unit.wait_deadline_ms) {
         uint64_t now = now_unix_ms();
         uint64_t left = unit.wait_deadline_ms > now ? unit.wait_deadline_ms - now : 0;

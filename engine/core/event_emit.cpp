@@ -28,8 +28,11 @@ void Engine::emit(const Run& run, std::string type, const std::string& step, std
                   std::string message, double duration_ms, int attempt, uint64_t retry_in_ms,
                   const Unit* settled, bool for_each_summary) {
     if (!has_event_listeners()) return;
-    EngineEvent e = make_event(run, std::move(type), step, std::move(status), std::move(message),
-                               duration_ms, attempt, retry_in_ms, settled, for_each_summary);
+    dispatch(make_event(run, std::move(type), step, std::move(status), std::move(message),
+                        duration_ms, attempt, retry_in_ms, settled, for_each_summary));
+}
+
+void Engine::dispatch(const EngineEvent& e) {
     for (const auto& cb : staged_event_cbs_)
         cb(e);
     for (const auto& cb : event_cbs_)

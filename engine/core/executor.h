@@ -95,6 +95,10 @@ struct EngineEvent {
     std::string outcome;
     // The step of a for_each, settled once all its items have (their own events came first).
     bool for_each_summary = false;
+    // step.waiting of an approval taken up again by a later process (a restart): it was
+    // announced when it first parked. Live listeners are told its state again; `events:`
+    // subscriptions are not sent a second "a decision is needed".
+    bool announced_before = false;
 };
 
 struct StartOptions {
@@ -384,6 +388,7 @@ class Engine {
                            int attempt = 0, uint64_t retry_in_ms = 0, const Unit* settled = nullptr,
                            bool for_each_summary = false) const;
     bool has_event_listeners() const { return !event_cbs_.empty() || !staged_event_cbs_.empty(); }
+    void dispatch(const EngineEvent& e);
     // step.finished, step.failed or step.skipped for a unit that settled.
     void emit_settled(const Run& run, const Unit& unit, bool for_each_summary = false);
     Run* find_run(const std::string& id);

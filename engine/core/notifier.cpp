@@ -34,7 +34,7 @@ void EventNotifier::attach(Engine& engine) {
     engine_ = &engine;
     if (config_.events.empty()) return;
     engine.on_event_staged([this](const EngineEvent& e) {
-        if (e.dry_run) return;
+        if (e.dry_run || e.announced_before) return;
         for (const workflow::EventSubscription& sub : config_.events) {
             if (wanted(sub.types, e.type) && wanted(sub.workflows, e.workflow)) deliver(sub, e);
         }

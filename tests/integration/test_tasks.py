@@ -1709,6 +1709,18 @@ class ExecutionEvents(TaskTest):
         events = [json.loads(d["body"]) for d in self.state()["webhooks"]]
         self.assertEqual([(e["type"], e["data"]["step"], e["data"]["message"]) for e in events],
                          [("step.waiting", "ok", "Reboot core-sw-01?")])
+        # A server taking the waiting execution up again (its start) does not ask again: a
+        # chat was told "a decision is needed" at every restart.
+        with open(self.p.dir / "ferry.yaml", "a") as f:
+            f.write(serve_util.tokens_yaml())
+        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            status, shown = server.json("GET", "/api/v1/executions/" + doc["id"], role="viewer")
+            self.assertEqual((status, shown["status"]), (200, "waiting"))
+            time.sleep(0.3)
+        finally:
+            self.assertEqual(server.stop(), 0)
+        self.assertEqual(len(self.state()["webhooks"]), 1)
 
     def test_an_integration_in_dry_run_sends_no_events(self):
         # `dry_run: true` on an integration "never sends, whatever the run says": events

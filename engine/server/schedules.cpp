@@ -60,8 +60,9 @@ namespace {
 // definition are not this one's to catch up.
 std::string definition_of(const workflow::ScheduleEntry& e) {
     if (e.cron.empty()) return "every " + std::to_string(e.every_ms) + "ms";
-    // No zone reads as before zones existed: a stored definition of a UTC cron still matches.
-    return "cron " + e.cron + (e.timezone.empty() ? "" : " in " + e.timezone);
+    // UTC (no zone, or UTC written out) reads as before zones existed: a stored definition of
+    // a UTC cron still matches.
+    return "cron " + e.cron + (e.cron_spec.zone ? " in " + e.timezone : "");
 }
 
 }  // namespace

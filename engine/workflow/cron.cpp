@@ -181,13 +181,22 @@ Result<const date::time_zone*> find_time_zone(std::string_view name) {
                 if (z.name().size() == name.size() &&
                     std::equal(name.begin(), name.end(), z.name().begin(), same_letters))
                     hint = " (did you mean '" + z.name() + "'? names are case-sensitive)";
-            return make_error(ErrorKind::Validation,
-                              "'" + std::string(name) + "' is not a time zone" + hint);
+            const std::string shown(name.size() > 64 ? std::string(name.substr(0, 64)) + "..."
+                                                     : std::string(name));
+            return make_error(ErrorKind::Validation, "'" + shown + "' is not a time zone" + hint);
         }
         return make_error(ErrorKind::Validation,
                           "the time zone database could not be read (" + why +
                               "; Debian's tzdata package installs it in /usr/share/zoneinfo)");
     }
+}
+
+bool is_utc_name(std::string_view name) {
+    if (name.starts_with("Etc/")) name.remove_prefix(4);
+    for (std::string_view utc :
+         {"UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich"})
+        if (name == utc) return true;
+    return false;
 }
 
 namespace {

@@ -41,6 +41,9 @@ Result<CronSpec> parse_cron(std::string_view text);
 // An IANA time zone name ("Europe/Paris") from the system's tz database (Debian's tzdata,
 // /usr/share/zoneinfo); a Validation error when it names none or the database is missing.
 Result<const date::time_zone*> find_time_zone(std::string_view name);
+// UTC under one of its names in the tz database (UTC, Etc/UTC, Zulu, GMT, Etc/GMT+0...): a
+// schedule that writes one is the same as one that writes none.
+bool is_utc_name(std::string_view name);
 
 // The first matching minute strictly after after_ms (unix milliseconds), or nullopt when
 // none ever comes (e.g. "0 0 30 2 *"; "0 0 29 2 0", Feb 29 on a Sunday, comes every 28

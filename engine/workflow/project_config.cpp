@@ -108,10 +108,10 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          e.timezone = r.nonempty(f, "timezone");
                          if (e.timezone.empty()) return;  // reported
                          Result<const date::time_zone*> zone = find_time_zone(e.timezone);
-                         if (zone)
-                             zone_found = zone.value();
-                         else
+                         if (!zone)
                              r.ctx().error(f, "timezone: " + zone.error().message);
+                         else if (!is_utc_name(e.timezone))  // UTC written out: as none
+                             zone_found = zone.value();
                      } else if (key == "inputs") {
                          if (r.mapping(f, "inputs")) e.inputs = detail::to_value(r.ctx(), f);
                      } else if (key == "catch_up") {
@@ -314,9 +314,9 @@ bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
 
 const std::vector<std::string>& engine_event_types() {
     static const std::vector<std::string> types = {
-        "execution.started", "execution.resumed", "execution.finished", "step.started",
-        "step.finished",     "step.failed",       "step.skipped",       "step.retrying",
-        "step.waiting"};
+        "execution.started", "execution.resumed", "execution.finished",
+        "step.started",      "step.finished",     "step.failed",
+        "step.skipped",      "step.retrying",     "step.waiting"};
     return types;
 }
 

@@ -829,8 +829,11 @@ schedules:
         # 03:00 in Kolkata and 03:00 in Tokyo are different times: moved to another zone, the
         # schedule starts from its next due time there (no catch-up of the old zone's times).
         self.s.stop()
-        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG.replace("Asia/Kolkata",
-                                                                       "Asia/Tokyo"))
+        # UTC written out is no zone: nightly's definition stays the same.
+        self.p.write("ferry.yaml", tokens_yaml() + self.CONFIG.replace(
+            "Asia/Kolkata", "Asia/Tokyo").replace('cron: "0 3 * * *", inputs: {name: n}',
+                                                  'cron: "0 3 * * *", timezone: Etc/UTC, '
+                                                  'inputs: {name: n}'))
         self.s = Server(te.FERRY, self.p.dir, self.p.data)
         status, body = self.s.json("GET", "/api/v1/schedules", role="viewer")
         self.s.stop()

@@ -348,15 +348,28 @@ TEST_CASE("time zones are names of the tz database", "[cron][timezone]") {
     CHECK(lower.error().message ==
           "'europe/paris' is not a time zone (did you mean 'Europe/Paris'? names are "
           "case-sensitive)");
+    // A long name is quoted by its start (a 3 KB value was repeated whole).
+    Result<const date::time_zone*> long_name = find_time_zone(std::string(3000, 'x'));
+    REQUIRE_FALSE(long_name);
+    CHECK(long_name.error().message.size() < 300);
+    CHECK(long_name.error().message.starts_with("'" + std::string(64, 'x') + "...'"));
 }
 
 TEST_CASE("schedules' time zones in ferry.yaml", "[cron][config][timezone]") {
     auto ok = load_project_config_text(R"(schedules:
   - {name: a, workflow: w, cron: "0 6 * * *", timezone: Europe/Paris}
   - {name: b, workflow: w, cron: "0 6 * * *"}
+  - {name: c, workflow: w, cron: "0 6 * * *", timezone: Etc/UTC}
 )",
                                        "ferry.yaml");
     REQUIRE(ok.ok());
+    // UTC written out is as none (the fast path, and the same definition).
+    CHECK(ok.config.schedule_entries[2].timezone == "Etc/UTC");
+    CHECK(ok.config.schedule_entries[2].cron_spec.zone == nullptr);
+    for (const char* utc : {"UTC", "Etc/UTC", "Zulu", "Etc/GMT", "GMT0", "Etc/GMT+0"})
+        CHECK(is_utc_name(utc));
+    for (const char* other : {"Etc/GMT+1", "Europe/London", "utc", ""})
+        CHECK_FALSE(is_utc_name(other));
     CHECK(ok.config.schedule_entries[0].timezone == "Europe/Paris");
     CHECK(ok.config.schedule_entries[0].cron_spec.zone != nullptr);
     CHECK(ok.config.schedule_entries[1].timezone.empty());

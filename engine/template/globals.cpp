@@ -73,6 +73,7 @@ struct RangeObj final : Object {
         }
         return out;
     }
+    bool has_length() const override { return true; }
     std::optional<size_t> length() const override {
         if (size() > INT64_MAX)
             raise(ErrorKind::Overflow, "Python int too large to convert to C ssize_t");
@@ -85,7 +86,8 @@ struct RangeObj final : Object {
             raise(ErrorKind::Overflow, "Python int too large to convert to C ssize_t");
         return Value::object(make_ref<RangeObj>(at(lo), at(hi), int64_t(new_step)));
     }
-    std::optional<int64_t> index_of(const Value& item) const {
+    // The item's place in the range (past int64_t in one of 2^63 items or more), if it is in it.
+    std::optional<__int128> position_of(const Value& item) const {
         int64_t v;
         if (item.is_integral()) {
             v = item.as_int();
@@ -101,12 +103,16 @@ struct RangeObj final : Object {
         if (off % step != 0) return std::nullopt;
         __int128 i = off / step;
         if (i < 0 || i >= size()) return std::nullopt;
-        // Past int64_t in a range of more items than that (Python's would be exact).
-        if (i > INT64_MAX)
-            raise(ErrorKind::Overflow, "Python int too large to convert to C ssize_t");
-        return int64_t(i);
+        return i;
     }
-    bool contains(const Value& item) const override { return index_of(item).has_value(); }
+    std::optional<int64_t> index_of(const Value& item) const {
+        std::optional<__int128> i = position_of(item);
+        // Past int64_t in a range of more items than that (Python's would be exact).
+        if (i && *i > INT64_MAX)
+            raise(ErrorKind::Overflow, "Python int too large to convert to C ssize_t");
+        return i ? std::optional<int64_t>(int64_t(*i)) : std::nullopt;
+    }
+    bool contains(const Value& item) const override { return position_of(item).has_value(); }
     bool equals(const Object& other) const override {
         const auto* r = dynamic_cast<const RangeObj*>(&other);
         if (!r) return false;
@@ -136,8 +142,9 @@ struct RangeMethod final : Object {
                                        "() takes exactly one argument (" +
                                        std::to_string(args.positional.size()) + " given)");
         }
+        // count() needs no position: 0 or 1 in a range of any size, as in Python.
+        if (!index) return Value::integer(range->contains(args.positional[0]) ? 1 : 0);
         auto i = range->index_of(args.positional[0]);
-        if (!index) return Value::integer(i ? 1 : 0);
         if (!i) raise(ErrorKind::Value, to_repr(args.positional[0]) + " is not in range");
         return Value::integer(*i);
     }

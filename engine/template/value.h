@@ -404,9 +404,12 @@ struct Object : HeapObject {
         return iterate();
     }
     virtual std::optional<size_t> length() const { return std::nullopt; }
+    // Whether it has a length at all, asked without computing it: a range of 2^63 items or
+    // more has one, which length() raises on as Python's len() does.
+    virtual bool has_length() const { return length().has_value(); }
     // Python's len() and __getitem__ by position (range, a groupby group): a dict view has
     // only the first, and so has a loop (the one object with a length that is not iterable).
-    bool is_sequence_like() const { return length() && is_iterable() && !viewed_dict(); }
+    bool is_sequence_like() const { return has_length() && is_iterable() && !viewed_dict(); }
     // obj[lo:hi:step] with the indices already normalised against length() (Python's
     // slice.indices); nullopt when the object cannot be sliced (range can).
     virtual std::optional<Value> slice(int64_t lo, int64_t hi, int64_t step) const;

@@ -407,6 +407,21 @@ TEST_CASE("render: a range and a groupby group as % and format arguments", "[ren
           Err{ErrorKind::Type, "main", 1, "not all arguments converted during string formatting"});
 }
 
+TEST_CASE("render: a range of 2^63 items or more has no length, and is still a sequence",
+          "[render]") {
+    // Python's len() raises on it; `in`, count, indexing and `is sequence` need no length
+    // (templates.md): `in` raised the same OverflowError.
+    const std::string r = "{% set r = range(-9223372036854775807, 9223372036854775807) %}";
+    CHECK(render(r + "{{ 5 in r }} {{ 9223372036854775807 in r }} {{ r[3] }}") ==
+          "True False -9223372036854775804");
+    CHECK(render(r + "{{ r is sequence }} {{ r.count(5) }} {{ r.count(0.5) }}") == "True 1 0");
+    CHECK(render(r + "{{ r.index(-9223372036854775800) }}") == "7");
+    CHECK(fail(r + "{{ r | length }}") ==
+          Err{ErrorKind::Overflow, "main", 1, "Python int too large to convert to C ssize_t"});
+    // Its place past int64_t: Python's is exact, Ferry's integers stop there.
+    CHECK(fail(r + "{{ r.index(5) }}").kind == ErrorKind::Overflow);
+}
+
 TEST_CASE("render: the loop variable", "[render]") {
     CHECK(render("{% for x in [1, 2, 3] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ "
                  "loop.revindex0 }}|{% endfor %}") == "1032|2121|3210|");

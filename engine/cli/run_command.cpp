@@ -109,6 +109,9 @@ int run_command(int argc, char** argv) {
         if (!read) return 2;
         given = std::move(*read);
     }
+    // Every --input that names no input or does not convert, each on its line: one at a time
+    // took a run per mistake to find them all.
+    std::string refused;
     for (const auto& [key, text] : inputs) {
         const workflow::InputSpec* spec = nullptr;
         for (const auto& s : wf.value()->inputs)
@@ -117,12 +120,23 @@ int run_command(int argc, char** argv) {
             std::string known;
             for (const auto& s : wf.value()->inputs)
                 known += (known.empty() ? "" : ", ") + s.name;
-            return usage_error("run", "workflow '" + wf.value()->name + "' has no input '" + key +
-                                          "'" + (known.empty() ? "" : " (inputs: " + known + ")"));
+            refused += (refused.empty() ? "" : "\n") + ("workflow '" + wf.value()->name +
+                                                        "' has no input '" + key + "'" +
+                                                        (known.empty() ? "" : " (inputs: " +
+                                                                                  known + ")"));
+            continue;
         }
         auto v = workflow::convert_cli_input(*spec, text);
-        if (!v) return usage_error("run", v.error().message);
+        if (!v) {
+            refused += (refused.empty() ? "" : "\n") + v.error().message;
+            continue;
+        }
         given.dict_obj().set(engine::str(key), v.value());
+    }
+    if (!refused.empty()) {
+        print_problem_lines("ferry run: ", refused);
+        eprintf("(see 'ferry run --help')\n");
+        return 2;
     }
     auto resolved = workflow::resolve_inputs(*wf.value(), given);
     if (!resolved) {

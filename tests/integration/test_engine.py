@@ -2960,6 +2960,16 @@ steps:
         unknown = results[len(bad)]
         self.assertEqual(unknown.returncode, 2)
         self.assertIn("no input 'colour'", unknown.stderr)
+        # Every --input that does not convert or names no input, at once (one a run before).
+        r = self.p.ferry("run", "typed", "--input", "count=abc", "--input", "colour=red",
+                         "--input", "flag=maybe")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.splitlines(), [
+            "ferry run: input 'count': expected an integer, got 'abc'",
+            "ferry run: workflow 'typed' has no input 'colour' (inputs: count, ratio, flag, "
+            "tags, meta)",
+            "ferry run: input 'flag': expected a boolean (true/false, yes/no, 1/0), got 'maybe'",
+            "(see 'ferry run --help')"])
         rc, doc, err = results[-1]
         self.assertEqual(rc, 0, err)
         self.assertEqual(doc["steps"]["echo"]["output"],

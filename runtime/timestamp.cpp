@@ -211,11 +211,12 @@ Result<int64_t> parse_rfc3339_ms(std::string_view text) {
 }
 
 Result<uint64_t> parse_time_or_age(std::string_view text, uint64_t now_ms) {
-    const std::string shown(text.substr(0, 64));
+    const std::string shown =
+        text.size() > 64 ? std::string(text.substr(0, 64)) + "..." : std::string(text);
     if (text.size() > 1 && text[0] == '-' && parse_duration_ms(text.substr(1)))
         return make_error(ErrorKind::Validation, "an age has no sign: it counts back from now (" +
                                                      shown.substr(1) + ", not " + shown + ")");
-    if (!text.empty() && text.find('-') == std::string_view::npos) {
+    if (text.find('-') == std::string_view::npos) {
         Result<uint64_t> age = parse_duration_ms(text);
         if (!age)
             return make_error(ErrorKind::Validation,

@@ -103,6 +103,8 @@ TEST_CASE("parse_time_or_age: a date, a time or an age back from now", "[timesta
     CHECK(parse_time_or_age("yesterday", now).error().message ==
           "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an age (30m, 24h, "
           "7d), got 'yesterday'");
-    CHECK_FALSE(parse_time_or_age("", now));
+    CHECK(parse_time_or_age("", now).error().message ==
+          "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an age (30m, 24h, "
+          "7d), got ''");
     CHECK_FALSE(parse_time_or_age("2026-13-01", now));
 }

@@ -48,6 +48,14 @@ std::vector<uint64_t> next_in(const std::string& zone, const std::string& expr, 
     return out;
 }
 
+// Every problem of a ferry.yaml load, one line each, as `ferry validate` prints them.
+std::string described(const std::vector<Diagnostic>& problems) {
+    std::string all;
+    for (const auto& d : problems)
+        all += d.describe() + "\n";
+    return all;
+}
+
 std::string problem(const std::string& expr) {
     Result<CronSpec> spec = parse_cron(expr);
     return spec ? std::string("(parsed)") : spec.error().message;
@@ -237,9 +245,7 @@ TEST_CASE("schedules in ferry.yaml are validated with their place", "[cron][conf
   - {name: e2, workflow: w, cron: ""}
 )",
                                         "ferry.yaml");
-    std::string all;
-    for (const auto& d : bad.problems)
-        all += d.describe() + "\n";
+    const std::string all = described(bad.problems);
     INFO(all);
     CHECK(all.find("ferry.yaml:4:11: cron: minute: 61 is out of range 0-59") != std::string::npos);
     CHECK(all.find("ferry.yaml:5:5: schedule 'b' needs exactly one of 'every'") !=
@@ -382,9 +388,7 @@ TEST_CASE("schedules' time zones in ferry.yaml", "[cron][config][timezone]") {
   - {name: d, workflow: w, cron: "0 6 * * *", timezone: [UTC]}
 )",
                                         "ferry.yaml");
-    std::string all;
-    for (const auto& d : bad.problems)
-        all += d.describe() + "\n";
+    const std::string all = described(bad.problems);
     INFO(all);
     CHECK(all.find("ferry.yaml:2:57: timezone: 'Europe/Pari' is not a time zone") !=
           std::string::npos);

@@ -120,10 +120,9 @@ int run_command(int argc, char** argv) {
             std::string known;
             for (const auto& s : wf.value()->inputs)
                 known += (known.empty() ? "" : ", ") + s.name;
-            refused += (refused.empty() ? "" : "\n") + ("workflow '" + wf.value()->name +
-                                                        "' has no input '" + key + "'" +
-                                                        (known.empty() ? "" : " (inputs: " +
-                                                                                  known + ")"));
+            refused += (refused.empty() ? "" : "\n") +
+                       ("workflow '" + wf.value()->name + "' has no input '" + key + "'" +
+                        (known.empty() ? "" : " (inputs: " + known + ")"));
             continue;
         }
         auto v = workflow::convert_cli_input(*spec, text);

@@ -102,14 +102,12 @@ std::string take_time_bound(int argc, char** argv, int& i, store::ExecutionFilte
     if (!value) return err;
     Result<uint64_t> t = parse_time_arg(*value);
     if (!t) return arg + ": " + t.error().message;
-    // 0 is "no bound" to the store: a time at or before 1970 is its first millisecond (an
-    // --until there exported everything).
-    (arg == "--since" ? f.since_ms : f.until_ms) = std::max<uint64_t>(t.value(), 1);
+    f.bound(arg == "--since", t.value());
     return "";
 }
 
 std::string time_bounds_problem(const store::ExecutionFilter& f) {
-    if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
+    if (f.bounds_crossed())
         return "--since must be before --until (an age counts back from now: --since 2h "
                "--until 1h)";
     return "";

@@ -112,6 +112,9 @@ int run_command(int argc, char** argv) {
     // Every --input that names no input or does not convert, each on its line: one at a time
     // took a run per mistake to find them all.
     std::string refused;
+    auto refuse = [&refused](const std::string& problem) {
+        refused += (refused.empty() ? "" : "\n") + problem;
+    };
     for (const auto& [key, text] : inputs) {
         const workflow::InputSpec* spec = nullptr;
         for (const auto& s : wf.value()->inputs)
@@ -120,14 +123,13 @@ int run_command(int argc, char** argv) {
             std::string known;
             for (const auto& s : wf.value()->inputs)
                 known += (known.empty() ? "" : ", ") + s.name;
-            refused += (refused.empty() ? "" : "\n") +
-                       ("workflow '" + wf.value()->name + "' has no input '" + key + "'" +
-                        (known.empty() ? "" : " (inputs: " + known + ")"));
+            refuse("workflow '" + wf.value()->name + "' has no input '" + key + "'" +
+                   (known.empty() ? "" : " (inputs: " + known + ")"));
             continue;
         }
         auto v = workflow::convert_cli_input(*spec, text);
         if (!v) {
-            refused += (refused.empty() ? "" : "\n") + v.error().message;
+            refuse(v.error().message);
             continue;
         }
         given.dict_obj().set(engine::str(key), v.value());

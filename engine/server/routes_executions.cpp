@@ -156,11 +156,9 @@ void list_executions(Api& api, Call& c) {
         if (!given) continue;
         Result<uint64_t> t = parse_time_or_age(*given, now_unix_ms());
         if (!t) return c.error(400, "bad_request", std::string(bound) + ": " + t.error().message);
-        // 0 is "no bound" to the store: a time at or before 1970 is its first millisecond.
-        (bound == std::string_view("since") ? f.since_ms : f.until_ms) =
-            std::max<uint64_t>(t.value(), 1);
+        f.bound(bound == std::string_view("since"), t.value());
     }
-    if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
+    if (f.bounds_crossed())
         return c.error(400, "bad_request",
                        "since must be before until (an age counts back from now: since=2h&"
                        "until=1h)");

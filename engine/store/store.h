@@ -59,6 +59,10 @@ struct ExecutionFilter {
     std::string cursor;     // list ids strictly older than this one (paging)
     uint64_t since_ms = 0;  // ids created at/after (0: no bound)
     uint64_t until_ms = 0;  // ids created before (0: no bound)
+    // Sets since_ms or until_ms to unix ms: a time at or before 1970 is the first
+    // millisecond, as 0 would read as no bound (an --until there exported everything).
+    void bound(bool since, uint64_t ms) { (since ? since_ms : until_ms) = ms ? ms : 1; }
+    bool bounds_crossed() const { return since_ms && until_ms && since_ms >= until_ms; }
 };
 
 struct KeyedJson {

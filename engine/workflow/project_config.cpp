@@ -107,10 +107,12 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                      } else if (key == "timezone") {
                          e.timezone = r.nonempty(f, "timezone");
                          if (e.timezone.empty()) return;  // reported
+                         // UTC written out is as none: the tz database is not read for it.
+                         if (is_utc_name(e.timezone)) return;
                          Result<const date::time_zone*> zone = find_time_zone(e.timezone);
                          if (!zone)
                              r.ctx().error(f, "timezone: " + zone.error().message);
-                         else if (!is_utc_name(e.timezone))  // UTC written out: as none
+                         else
                              zone_found = zone.value();
                      } else if (key == "inputs") {
                          if (r.mapping(f, "inputs")) e.inputs = detail::to_value(r.ctx(), f);

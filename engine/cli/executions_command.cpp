@@ -2,6 +2,7 @@
 // (approve|reject: decide_command.cpp).
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/history_text.h"
 
 #include "core/executor.h"
 #include "core/history.h"
@@ -63,19 +64,6 @@ constexpr const char* kExecutionsUsage =
     "folder (approve, reject and cancel: above); 141 the reader of the output went away\n"
     "(| head), as with SIGPIPE.\n";
 
-// A field as text for a terminal, on one line (printable: history holds vendors' and
-// callers' words, and a line break in one would start what reads as another field).
-std::string field(const Value& v, const char* key) {
-    const Value* f = engine::dict_get(v, key);
-    return f && !f->is_none() ? printable(tmpl::to_str(*f), true) : std::string();
-}
-
-// A field that is text of several lines (a workflow's source), controls shown.
-std::string text_field(const Value& v, const char* key) {
-    const Value* f = engine::dict_get(v, key);
-    return f && !f->is_none() ? printable(tmpl::to_str(*f)) : std::string();
-}
-
 // An RFC 6902 patch, an operation a line. The path "" is the whole document (an output
 // that changed type, say): shown as "(whole)", not as nothing.
 void print_patch(const Value& patch) {
@@ -111,19 +99,6 @@ std::string time_bounds_problem(const store::ExecutionFilter& f) {
         return "--since must be before --until (an age counts back from now: --since 2h "
                "--until 1h)";
     return "";
-}
-
-// From one record timestamp to another, for the tables ("-" when either is missing).
-std::string duration_between(const std::string& a, const std::string& b) {
-    Result<int64_t> x = parse_rfc3339_ms(a), y = parse_rfc3339_ms(b);
-    if (!x || !y || y.value() < x.value()) return "-";
-    int64_t d = y.value() - x.value();
-    char buf[32];
-    if (d >= 1000)
-        std::snprintf(buf, sizeof buf, "%.2fs", double(d) / 1000);
-    else
-        std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(d));
-    return buf;
 }
 
 using AppOpener = std::function<std::unique_ptr<engine::App>()>;
@@ -209,88 +184,6 @@ int list(const AppOpener& open_store, int argc, char** argv) {
         left -= rows.value().size();
     }
     if (json) std::printf("]\n");
-    return 0;
-}
-
-// 0 when the execution exists (its record in *record when asked); else the exit code, with
-// the reason on stderr: 2 for an id that names none (invalid input), 1 when the store cannot
-// say.
-int check_exists(engine::App& app, const std::string& id, std::string* record = nullptr) {
-    auto rec = app.store->get_execution(id);
-    if (!rec) {
-        eprintf("ferry executions: %s\n", rec.error().describe().c_str());
-        return 1;
-    }
-    if (!rec.value()) {
-        eprintf("ferry executions: no execution %s\n", id.c_str());
-        return 2;
-    }
-    if (record) *record = std::move(*rec.value());
-    return 0;
-}
-
-int show(engine::App& app, const std::string& id, bool json) {
-    std::string record;
-    if (int code = check_exists(app, id, &record)) return code;
-    if (json) return print_execution(app, id, true, true, "executions") ? 0 : 1;
-    // The execution's record, then its steps' one at a time, read a page at a time: a
-    // for_each of 40,000 items must not become values all at once (it took ~500 MB).
-    Value v = tmpl::value_from_json(record);
-    std::printf("execution %s\n  workflow  %s\n  status    %s%s\n  trigger   %s\n  created   %s\n",
-                field(v, "id").c_str(), field(v, "workflow").c_str(), field(v, "status").c_str(),
-                field(v, "dry_run") == "True" ? " (dry run)" : "", field(v, "trigger").c_str(),
-                field(v, "created_at").c_str());
-    if (const Value* parent = engine::dict_get(v, "parent"); parent && parent->is_dict())
-        std::printf("  parent    %s (step %s)\n", field(*parent, "execution").c_str(),
-                    field(*parent, "step").c_str());
-    if (!field(v, "finished_at").empty())
-        std::printf("  finished  %s (%s)\n", field(v, "finished_at").c_str(),
-                    duration_between(field(v, "created_at"), field(v, "finished_at")).c_str());
-    if (const Value* err = engine::dict_get(v, "error"); err && err->is_dict())
-        std::printf("  error     %s: %s\n", field(*err, "kind").c_str(),
-                    field(*err, "message").c_str());
-    if (const Value* in = engine::dict_get(v, "inputs"))
-        std::printf("  inputs    %s\n", printable(engine::to_json_text(*in)).c_str());
-    if (const Value* out = engine::dict_get(v, "outputs"); out && !out->is_none())
-        std::printf("  outputs   %s\n", printable(engine::to_json_text(*out)).c_str());
-    std::printf("steps\n");
-    engine::StepRecords steps(*app.store, id, engine::StepRecords::kBulkPage);
-    while (true) {
-        Result<const store::KeyedJson*> record = steps.next();
-        if (!record) {
-            eprintf("ferry executions: %s\n", record.error().describe().c_str());
-            return 1;
-        }
-        if (!record.value()) break;
-        const std::string& key = record.value()->key;
-        Value step = tmpl::value_from_json(record.value()->json);
-        std::string status = field(step, "status");
-        std::string dur =
-            field(step, "started_at").empty() || field(step, "finished_at").empty()
-                ? ""
-                : duration_between(field(step, "started_at"), field(step, "finished_at"));
-        // Listed by key (a page at a time, as stored); the start time tells the order they ran.
-        std::string started = field(step, "started_at");
-        std::printf("  %-24s %-10s %-8s attempts %-3s started %s\n", key.c_str(), status.c_str(),
-                    dur.c_str(), field(step, "attempt").c_str(),
-                    started.empty() ? "-" : started.c_str());
-        if (const Value* err = engine::dict_get(step, "error"); err && err->is_dict())
-            std::printf("      error: %s: %s\n", field(*err, "kind").c_str(),
-                        field(*err, "message").c_str());
-        if (!field(step, "reason").empty())
-            std::printf("      reason: %s\n", field(step, "reason").c_str());
-        if (!field(step, "child_execution").empty())  // a sub-workflow: its own record
-            std::printf("      child: %s\n", field(step, "child_execution").c_str());
-        // What the task kept for its later attempts (ctx.remember): why a resumed step did
-        // what it did.
-        for (const char* name : {"memo", "output"}) {
-            const Value* v = engine::dict_get(step, name);
-            if (!v || v->is_none()) continue;
-            std::string text = printable(engine::to_json_text(*v));
-            if (text.size() > 200) text = text.substr(0, utf8_cut(text, 197)) + "...";
-            std::printf("      %s: %s\n", name, text.c_str());
-        }
-    }
     return 0;
 }
 
@@ -615,7 +508,7 @@ int executions_command(int argc, char** argv) {
         return usage_error("executions", "diff needs one or two execution IDs");
     auto app = open_app(common);
     if (!app) return 2;
-    return sub == "show" ? show(*app, ids[0], json) : diff(*app, ids, json);
+    return sub == "show" ? show_subcommand(*app, ids[0], json) : diff(*app, ids, json);
 }
 
 }  // namespace ferry::cli

@@ -378,7 +378,7 @@ steps:
         last = re.search(r"\n  each\[2999\] +succeeded .*\n      output: (\{.*\})\n", human.stdout)
         self.assertTrue(last, "no line for each[2999] in `executions show`")
         self.assertEqual(json.loads(last.group(1)), {"name": "server-2999", "n": 2999})
-        # Each line tells when its step started: the order they ran, listed by key.
+        # Each line tells when its step started: the order they ran (listed in file order).
         started = re.search(r"\n  each\[2999\] +succeeded +\S+ +attempts 1 +started (\S+)\n",
                             human.stdout)
         self.assertTrue(started, human.stdout[-300:])
@@ -4667,6 +4667,38 @@ steps:
             shown = self.p.ferry("executions", "show", exec_id)
             self.assertEqual(shown.returncode, 0, shown.stderr)
             self.assertIn("\u00e9...", shown.stdout)
+
+    def test_show_lists_steps_in_file_order_and_items_by_number(self):
+        # The records are stored by key: the listing read alpha before zeta and fe[10]
+        # before fe[2], the opposite of the file and of the items' order.
+        self.p.workflow("order", """\
+steps:
+  - {id: zeta, task: log, with: {message: first}}
+  - id: fe
+    task: log
+    for_each: "{{ range(12) | list }}"
+    with: {message: "{{ item }}"}
+  - {id: alpha, task: log, needs: [fe], with: {message: last}}
+""")
+        exec_id = self.run_id("order")
+        shown = self.p.ferry("executions", "show", exec_id)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        keys = re.findall(r"^  (\S+) +succeeded ", shown.stdout, re.M)
+        self.assertEqual(keys, ["zeta", "fe"] + ["fe[%d]" % i for i in range(12)] + ["alpha"])
+        # A definition that no longer loads (a store written by an older Ferry with other
+        # rules) leaves the steps in key order, items still by number.
+        # (mdb_load -T: a key line, then its value line; it overwrites.)
+        dump = subprocess.run(["mdb_dump", "-s", "executions", "-p", str(self.p.data)],
+                              capture_output=True, text=True, check=True).stdout
+        definition = re.search(r'"definition_hash":"([0-9a-f]+)"', dump).group(1)
+        subprocess.run(["mdb_load", "-T", "-s", "workflows", str(self.p.data)], check=True,
+                       input=definition + "\n" + json.dumps(
+                           {"name": "order", "source": "steps: [", "file": "x.yaml"}) + "\n",
+                       text=True, capture_output=True)
+        shown = self.p.ferry("executions", "show", exec_id)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        keys = re.findall(r"^  (\S+) +succeeded ", shown.stdout, re.M)
+        self.assertEqual(keys, ["alpha", "fe"] + ["fe[%d]" % i for i in range(12)] + ["zeta"])
 
     def test_what_a_caller_gave_cannot_forge_lines_or_controls(self):
         # A failure message from an input printed raw by the on_failure hook's notice (ESC,

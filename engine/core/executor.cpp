@@ -263,22 +263,28 @@ Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const work
     const uint64_t minted = ulid_time_ms(run->id);
     run->created_ms = minted && minted <= now ? minted : now;
     run->steps_view = tmpl::Value::dict();
+    run->vars = tmpl::Value::dict();
     run->context =
         dict_of({{"inputs", run->inputs},
-                 {"vars", tmpl::Value::dict()},
+                 {"vars", run->vars},
                  {"steps", run->steps_view},
                  {"execution", dict_of({{"id", str(run->id)},
                                         {"workflow", str(run->wf->name)},
                                         {"dry_run", tmpl::Value::boolean(options.dry_run)},
                                         {"trigger", str(options.trigger)}})}});
-    // vars may use expressions over inputs.
-    Result<tmpl::Value> vars = expressions_.evaluate_tree(
-        run->wf->vars.is_dict() ? run->wf->vars : tmpl::Value::dict(), run->context, "vars");
-    if (!vars) return vars.error();
-    run->vars = vars.value();
+    // vars may use expressions over inputs and over the vars written above them (the loader
+    // refuses a reference to one below): each is evaluated in turn into the dict they see.
+    if (run->wf->vars.is_dict()) {
+        for (const auto& [name, tree] : run->wf->vars.dict_obj().items()) {
+            Result<tmpl::Value> value =
+                expressions_.evaluate_tree(tree, run->context, "vars." + tmpl::to_str(name));
+            if (!value) return value.error();
+            tmpl::freeze(value.value());  // read-only to the vars below it too
+            run->vars.dict_obj().set(name, std::move(value).value());
+        }
+    }
     tmpl::freeze(run->vars);
     tmpl::freeze(run->context);
-    run->context.dict_obj().set(str("vars"), run->vars);
     run->steps.resize(run->wf->steps.size());
     run->woken.fill(run->steps.size());
     for (const auto& step : run->wf->steps) {

@@ -239,8 +239,9 @@ struct Parsed {
     std::vector<StepExtras> steps;  // parallel to wf.steps
     std::vector<Ref> output_refs;
     std::vector<Ref> var_refs;
-    std::vector<std::string> var_names;
-    const TaskLookup* tasks = nullptr;  // null: no catalogue at hand (tasks are not checked)
+    std::vector<std::string> var_names;  // in file order
+    std::vector<size_t> var_ref_owners;  // for each of var_refs, its var (var_names index)
+    const TaskLookup* tasks = nullptr;   // null: no catalogue at hand (tasks are not checked)
 };
 
 // One step mapping as parsed: the step, what validation needs of it, and the entries of

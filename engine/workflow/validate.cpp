@@ -145,6 +145,27 @@ bool check_ref(Context& ctx, const Ref& ref, const std::string& who, const std::
     return false;
 }
 
+// A var reading another: vars are evaluated one by one in the order they are written, each
+// seeing those above it (core/executor.cpp). False once a reference to itself or to one
+// written below it is reported.
+bool check_var_order(Context& ctx, const Ref& ref, const std::vector<std::string>& var_names,
+                     size_t owner) {
+    const std::string& self = var_names[owner];
+    auto named = std::find(var_names.begin(), var_names.end(), ref.name);
+    if (ref.name == self) {
+        ctx.error(ref.mark, "var '" + self + "' refers to itself");
+        return false;
+    }
+    if (named != var_names.end() && size_t(named - var_names.begin()) > owner) {
+        ctx.error(ref.mark, "var '" + self + "' refers to var '" + ref.name +
+                                "', written below it: vars are evaluated in the order they are "
+                                "written, each seeing those above it; move '" +
+                                ref.name + "' above '" + self + "'");
+        return false;
+    }
+    return true;
+}
+
 // A value written in `with:` (not an expression, whose value is known only when it runs)
 // against what the task declares for that input (type, choices, format, an object's keys):
 // caught by validate, not by every run.
@@ -573,7 +594,14 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
     link_dependencies(wf);
     for (const Ref& ref : p.output_refs)
         check_ref(ctx, ref, "'outputs'", "", names);
-    for (const Ref& ref : p.var_refs) {
+    for (size_t i = 0; i < p.var_refs.size(); ++i) {
+        const Ref& ref = p.var_refs[i];
+        const bool owned = i < p.var_ref_owners.size();
+        if (owned && ref.root == "vars" && !ref.method && !ref.name.empty() &&
+            !check_var_order(ctx, ref, p.var_names, p.var_ref_owners[i]))
+            continue;
+        const std::string who =
+            owned ? "var '" + p.var_names[p.var_ref_owners[i]] + "'" : std::string("'vars'");
         if (ref.root == "steps-whole")
             ctx.error(ref.mark, "'vars' are constants and cannot refer to steps; use inputs, "
                                 "or compute it in a step");
@@ -581,7 +609,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
             ctx.error(ref.mark, "'vars' are constants and cannot refer to steps (found steps." +
                                     ref.name + "); use inputs, or compute it in a step");
         else
-            check_ref(ctx, ref, "'vars'", "", names);
+            check_ref(ctx, ref, who, "", names);
     }
     for (const std::vector<std::string>& cycle : find_cycles(wf)) {
         std::string text;

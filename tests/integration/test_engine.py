@@ -2200,6 +2200,47 @@ outputs:
         self.assertEqual(doc["steps"]["later"]["status"], "succeeded")
         self.assertEqual(doc["steps"]["own"]["logs"][0]["message"], "None[1, 2] {'a': 1, 'b': 2}")
 
+    def test_a_var_reads_the_vars_above_it(self):
+        # Each var sees those written above it (a base URL, then the API under it); one below
+        # is a validation error at its place, which only failed the run at its start before.
+        chain = """\
+inputs:
+  host: {type: string, default: itsm.example}
+vars:
+  base: "https://{{ inputs.host }}"
+  api: "{{ vars.base }}/api/now"
+  tables: {incident: "{{ vars.api }}/table/incident", count: "{{ vars | length }}"}
+  grown: "{{ vars.tables.update({'x': 1}) }}"
+steps:
+  - {id: s, task: log, with: {message: "{{ vars.tables.incident }}"}}
+outputs:
+  api: "{{ vars.api }}"
+  tables: "{{ vars.tables }}"
+"""
+        self.p.workflow("chain", chain)
+        rc, doc, err = self.p.run("chain", "--input", "host=h.test")
+        self.assertEqual(rc, 2, err)  # the update: what a var holds is read-only to the next
+        self.assertIn("vars.grown: access to attribute 'update' of 'dict' object is unsafe",
+                      err)
+        self.p.workflow("chain", chain.replace("  grown: \"{{ vars.tables.update({'x': 1}) }}\"\n",
+                                               ""))
+        doc = self.assertRun("chain", "--input", "host=h.test")
+        self.assertEqual(doc["outputs"], {
+            "api": "https://h.test/api/now",
+            "tables": {"incident": "https://h.test/api/now/table/incident", "count": 2}})
+        self.p.workflow("chain", """\
+vars:
+  api: "{{ vars.base }}/api"
+  base: https://x
+steps:
+  - {id: s, task: log, with: {message: "{{ vars.api }}"}}
+""")
+        v = self.p.ferry("validate")
+        self.assertEqual(v.returncode, 2, v.stdout + v.stderr)
+        self.assertIn("workflows/chain.yaml:2:12: var 'api' refers to var 'base', written below "
+                      "it: vars are evaluated in the order they are written, each seeing those "
+                      "above it; move 'base' above 'api'", v.stdout + v.stderr)
+
 
 class HttpArguments(EngineTest):
     """ferry.http refuses what it cannot send as asked, instead of sending something else."""

@@ -310,10 +310,27 @@ TEST_CASE("outputs and vars references", "[workflow][expressions]") {
           "wf.yaml:2:10: 'vars' are constants and cannot refer to steps (found steps.a); use "
           "inputs, or compute it in a step");
     CHECK(only_problem("vars:\n  v: \"{{ inputs.nope }}\"\n" + std::string(kOneStep)) ==
-          "wf.yaml:2:10: 'vars' refers to unknown input 'nope'");
+          "wf.yaml:2:10: var 'v' refers to unknown input 'nope'");
     r = load("inputs:\n  sev: string\nvars:\n  v: \"{{ inputs.sev | upper }}\"\n" +
              std::string(kOneStep));
     CHECK(r.ok());
+}
+
+TEST_CASE("a var reads the vars written above it", "[workflow][expressions]") {
+    // Evaluated one by one in file order (core/executor.cpp): a var below is not there yet,
+    // which read as "'dict object' has no attribute" when the run started.
+    LoadResult r = load("vars:\n  base: https://x\n  api: \"{{ vars.base }}/api\"\n"
+                        "  urls: [\"{{ vars.api }}/a\", {b: \"{{ vars['api'] }}\"}]\n" +
+                        std::string(kOneStep));
+    CHECK(r.ok());
+    CHECK(only_problem("vars:\n  api: \"{{ vars.base }}/api\"\n  base: https://x\n" +
+                       std::string(kOneStep)) ==
+          "wf.yaml:2:12: var 'api' refers to var 'base', written below it: vars are evaluated "
+          "in the order they are written, each seeing those above it; move 'base' above 'api'");
+    CHECK(only_problem("vars:\n  v: {deep: [\"{{ vars.v }}\"]}\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:18: var 'v' refers to itself");
+    CHECK(only_problem("vars:\n  v: \"{{ vars.nope }}\"\n" + std::string(kOneStep)) ==
+          "wf.yaml:2:10: var 'v' refers to unknown var 'nope'");
 }
 
 TEST_CASE("a step that waits for its own on_error step is refused", "[workflow][expressions]") {
@@ -373,8 +390,8 @@ TEST_CASE("an aliased expression is a dependency of every step that uses it, par
     std::string expr = "{{ [";
     for (int i = 0; i < 600; ++i)
         expr += (i ? ", inputs.a[" : "inputs.a[") + std::to_string(i) + "]";
-    std::string text = "inputs:\n  a: {type: array, default: [1]}\nvars:\n  v0: &e \"" + expr +
-                       "] }}\"\n";
+    std::string text =
+        "inputs:\n  a: {type: array, default: [1]}\nvars:\n  v0: &e \"" + expr + "] }}\"\n";
     for (int i = 1; i < 6000; ++i)
         text += "  v" + std::to_string(i) + ": *e\n";
     auto started = std::chrono::steady_clock::now();

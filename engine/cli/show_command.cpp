@@ -7,6 +7,7 @@
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/utf8.h"
+#include "template/error.h"
 #include "workflow/loader.h"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <optional>
 
 namespace ferry::cli {
 
@@ -41,19 +43,32 @@ namespace {
 using StepRanks = std::map<std::string, size_t, std::less<>>;
 
 // Each step id's place in the workflow file the execution ran (the definition stored by
-// hash with it). Empty when it cannot be read back: the listing falls back to key order.
+// hash with it); a step an `on_step` entry generates comes right after the step it
+// reports on. Empty when the definition cannot be read back (missing, damaged, or no
+// longer loading): the listing falls back to id order.
 StepRanks step_ranks(engine::App& app, const Value& record) {
     StepRanks ranks;
     const Value* hash = engine::dict_get(record, "definition_hash");
     if (!hash || !hash->is_string()) return ranks;
     auto def = app.store->get_workflow(tmpl::to_str(*hash));
     if (!def || !def.value()) return ranks;
-    Value def_record = tmpl::value_from_json(*def.value());
-    workflow::LoadResult loaded = workflow::load_workflow_text(
-        text_field(def_record, "source"), text_field(def_record, "file"), nullptr);
-    if (!loaded.workflow) return ranks;
-    for (const workflow::Step& step : loaded.workflow->steps)
-        ranks.emplace(step.id, ranks.size());  // a repeated id keeps its first place
+    std::optional<workflow::Workflow> wf;
+    try {
+        Value def_record = tmpl::value_from_json(*def.value());
+        wf = workflow::load_workflow_text(text_field(def_record, "source"),
+                                          text_field(def_record, "file"), nullptr)
+                 .workflow;
+    } catch (const tmpl::TemplateError&) {  // a damaged record: the steps are still listed
+        return ranks;
+    }
+    if (!wf) return ranks;
+    for (const workflow::Step& step : wf->steps)  // a repeated id keeps its first place
+        if (step.event_step.empty()) ranks.emplace(step.id, 2 * ranks.size());
+    for (const workflow::Step& step : wf->steps) {
+        auto followed = ranks.find(step.event_step);
+        if (!step.event_step.empty() && followed != ranks.end())
+            ranks.emplace(step.id, followed->second + 1);
+    }
     return ranks;
 }
 

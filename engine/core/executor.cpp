@@ -272,19 +272,11 @@ Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const work
                                         {"workflow", str(run->wf->name)},
                                         {"dry_run", tmpl::Value::boolean(options.dry_run)},
                                         {"trigger", str(options.trigger)}})}});
-    // vars may use expressions over inputs and over the vars written above them (the loader
-    // refuses a reference to one below): each is evaluated in turn into the dict they see.
-    if (run->wf->vars.is_dict()) {
-        for (const auto& [name, tree] : run->wf->vars.dict_obj().items()) {
-            Result<tmpl::Value> value =
-                expressions_.evaluate_tree(tree, run->context, "vars." + tmpl::to_str(name));
-            if (!value) return value.error();
-            tmpl::freeze(value.value());  // read-only to the vars below it too
-            run->vars.dict_obj().set(name, std::move(value).value());
-        }
-    }
-    tmpl::freeze(run->vars);
+    // Frozen before vars are evaluated: a var's expression may neither change `execution`
+    // nor add to the vars it sees (which may read inputs and the vars written above them).
     tmpl::freeze(run->context);
+    if (Status vars = expressions_.evaluate_vars(run->wf->vars, run->context, run->vars); !vars)
+        return vars.error();
     run->steps.resize(run->wf->steps.size());
     run->woken.fill(run->steps.size());
     for (const auto& step : run->wf->steps) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace ferry::engine {
 
@@ -19,6 +20,52 @@ Error template_error(const tmpl::TemplateError& e, const std::string& where) {
 // A StrictUndefined that reached the end of an expression is an error, not a null.
 void check_defined(const Value& v) {
     if (v.is_undefined()) tmpl::raise_undefined(v);
+}
+
+// The dict of vars being filled, and what it holds now, made once asked for.
+struct LiveVars {
+    const Value& dict;
+    std::optional<Value> snapshot;
+    const Value& now() {
+        if (!snapshot) {
+            snapshot = Value::dict();
+            snapshot->dict_obj().assign(tmpl::DictObj::Items(dict.dict_obj().items()));
+        }
+        return *snapshot;
+    }
+};
+
+// `v` with each place it holds the live vars (read whole: `b: "{{ vars }}"`) replaced by
+// what they hold now: kept as is, the var would hold itself and see the vars written below
+// it. Containers are rebuilt only on the way to a replacement; a computed value holds
+// nothing but JSON's kinds (check_json_fit).
+Value without_live_vars(const Value& v, LiveVars& live, int depth, bool& replaced) {
+    if (depth > tmpl::kMaxContainerDepth) return v;
+    if (v.is_dict()) {
+        if (&v.dict_obj() == &live.dict.dict_obj()) {
+            replaced = true;
+            return live.now();
+        }
+        tmpl::DictObj::Items items;
+        bool changed = false;
+        for (const auto& [key, item] : v.dict_obj().items())
+            items.emplace_back(key, without_live_vars(item, live, depth + 1, changed));
+        if (!changed) return v;
+        replaced = true;
+        Value copy = Value::dict();
+        copy.dict_obj().assign(std::move(items));
+        return copy;
+    }
+    if (v.is_sequence()) {
+        std::vector<Value> items;
+        bool changed = false;
+        for (const Value& item : v.list_obj().items)
+            items.push_back(without_live_vars(item, live, depth + 1, changed));
+        if (!changed) return v;
+        replaced = true;
+        return v.is_tuple() ? Value::tuple(std::move(items)) : Value::list(std::move(items));
+    }
+    return v;
 }
 
 }  // namespace
@@ -190,6 +237,20 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
     }
     default: return tree;
     }
+}
+
+Status Expressions::evaluate_vars(const Value& defs, const Value& context, const Value& vars) {
+    if (!defs.is_dict()) return ok_status();
+    for (const auto& [name, tree] : defs.dict_obj().items()) {
+        Result<Value> value = evaluate_tree(tree, context, "vars." + tmpl::to_str(name));
+        if (!value) return value.error();
+        LiveVars live{vars, std::nullopt};
+        bool replaced = false;
+        Value kept = without_live_vars(value.value(), live, 0, replaced);
+        tmpl::freeze(kept);  // read-only to the vars below it too
+        vars.dict_obj().set(name, std::move(kept));
+    }
+    return ok_status();
 }
 
 Result<bool> Expressions::condition(const std::string& text, const Value& context,

@@ -57,6 +57,10 @@ class Expressions {
     // Leaves under one of raw_paths ('*' matches any key or index) are kept as written.
     Result<Value> evaluate_tree(const Value& tree, const Value& context, const std::string& where,
                                 const std::vector<std::vector<std::string>>* raw_paths = nullptr);
+    // A workflow's `vars` (defs, a dict) into `vars`, the frozen dict context holds under
+    // "vars": one by one in the order written, each seeing those above it and none able to
+    // change them (the loader refuses a reference to one below). Each value is frozen.
+    Status evaluate_vars(const Value& defs, const Value& context, const Value& vars);
     // `when:` — the truthiness of the evaluated expression.
     Result<bool> condition(const std::string& text, const Value& context, const std::string& where);
 

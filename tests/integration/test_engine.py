@@ -4720,12 +4720,16 @@ steps:
     for_each: "{{ range(12) | list }}"
     with: {message: "{{ item }}"}
   - {id: alpha, task: log, needs: [fe], with: {message: last}}
+on_step:
+  - {steps: [zeta], task: log, with: {message: "{{ event.step }} done"}}
 """)
         exec_id = self.run_id("order")
         shown = self.p.ferry("executions", "show", exec_id)
         self.assertEqual(shown.returncode, 0, shown.stderr)
         keys = re.findall(r"^  (\S+) +succeeded ", shown.stdout, re.M)
-        self.assertEqual(keys, ["zeta", "fe"] + ["fe[%d]" % i for i in range(12)] + ["alpha"])
+        items = ["fe[%d]" % i for i in range(12)]
+        # A step an on_step entry generates comes after the step it reports on.
+        self.assertEqual(keys, ["zeta", "zeta.on_step", "fe"] + items + ["alpha"])
         # A definition that no longer loads (a store written by an older Ferry with other
         # rules) leaves the steps in key order, items still by number.
         # (mdb_load -T: a key line, then its value line; it overwrites.)
@@ -4736,10 +4740,17 @@ steps:
                        input=definition + "\n" + json.dumps(
                            {"name": "order", "source": "steps: [", "file": "x.yaml"}) + "\n",
                        text=True, capture_output=True)
+        by_id = ["alpha", "fe"] + items + ["zeta", "zeta.on_step"]
         shown = self.p.ferry("executions", "show", exec_id)
         self.assertEqual(shown.returncode, 0, shown.stderr)
-        keys = re.findall(r"^  (\S+) +succeeded ", shown.stdout, re.M)
-        self.assertEqual(keys, ["alpha", "fe"] + ["fe[%d]" % i for i in range(12)] + ["zeta"])
+        self.assertEqual(re.findall(r"^  (\S+) +succeeded ", shown.stdout, re.M), by_id)
+        # So does a damaged definition record (it stopped `show` after the header).
+        subprocess.run(["mdb_load", "-T", "-s", "workflows", str(self.p.data)], check=True,
+                       input=definition + '\n{"name":"order","source":"steps: [\n', text=True,
+                       capture_output=True)
+        shown = self.p.ferry("executions", "show", exec_id)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertEqual(re.findall(r"^  (\S+) +succeeded ", shown.stdout, re.M), by_id)
 
     def test_what_a_caller_gave_cannot_forge_lines_or_controls(self):
         # A failure message from an input printed raw by the on_failure hook's notice (ESC,

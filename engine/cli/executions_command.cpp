@@ -306,21 +306,39 @@ int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
         std::printf("%s\n", engine::to_pretty_json(out).c_str());
         return 0;
     }
+    // Listed as `show` lists steps (B's file, then the steps only A's has).
+    StepOrder order;
+    order.add_definition(app, record_b);
+    order.add_definition(app, record_a);
+    auto in_order = [&order](const Value& keys_or_entries) {
+        std::vector<std::pair<ListingPlace, Value>> listed;
+        if (keys_or_entries.is_dict())
+            for (const auto& [k, v] : keys_or_entries.dict_obj().items())
+                listed.emplace_back(order.place(tmpl::to_str(k)), Value::list({k, v}));
+        else
+            for (const Value& k : keys_or_entries.list_obj().items)
+                listed.emplace_back(order.place(tmpl::to_str(k)), Value::list({k, k}));
+        std::sort(listed.begin(), listed.end(),
+                  [](const auto& x, const auto& y) { return x.first < y.first; });
+        return listed;
+    };
     if (status_a != status_b)
         std::printf("execution %s -> %s\n", status_a.c_str(), status_b.c_str());
     for (const auto& [label, only] : {std::pair{"A", &only_a}, std::pair{"B", &only_b}})
-        for (const Value& k : only->list_obj().items)
-            std::printf("step %s only in %s\n", tmpl::to_str(k).c_str(), label);
+        for (const auto& [place, entry] : in_order(*only))
+            std::printf("step %s only in %s\n", place.key.c_str(), label);
     if (steps.dict_obj().items().empty() && statuses.dict_obj().items().empty() &&
         only_a.list_obj().items.empty() && only_b.list_obj().items.empty())
         std::printf("step outputs are identical\n");
-    for (const auto& [k, pair] : statuses.dict_obj().items())
-        std::printf("step %s: %s -> %s\n", tmpl::to_str(k).c_str(),
+    for (const auto& [place, entry] : in_order(statuses)) {
+        const Value& pair = entry.list_obj().items[1];
+        std::printf("step %s: %s -> %s\n", place.key.c_str(),
                     tmpl::to_str(pair.list_obj().items[0]).c_str(),
                     tmpl::to_str(pair.list_obj().items[1]).c_str());
-    for (const auto& [k, patch] : steps.dict_obj().items()) {
-        std::printf("step %s\n", tmpl::to_str(k).c_str());
-        print_patch(patch);
+    }
+    for (const auto& [place, entry] : in_order(steps)) {
+        std::printf("step %s\n", place.key.c_str());
+        print_patch(entry.list_obj().items[1]);
     }
     if (!definition_diff.empty())
         std::printf("workflow definition changed:\n%s", definition_diff.c_str());

@@ -7,17 +7,10 @@
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/utf8.h"
-#include "template/error.h"
-#include "workflow/loader.h"
 
 #include <algorithm>
-#include <charconv>
-#include <compare>
 #include <cstdarg>
 #include <cstdio>
-#include <limits>
-#include <map>
-#include <optional>
 
 namespace ferry::cli {
 
@@ -38,68 +31,6 @@ namespace {
         out.resize(at + size_t(n));
     }
     va_end(again);
-}
-
-using StepRanks = std::map<std::string, size_t, std::less<>>;
-
-// Each step id's place in the workflow file the execution ran (the definition stored by
-// hash with it); a step an `on_step` entry generates comes right after the step it
-// reports on. Empty when the definition cannot be read back (missing, damaged, or no
-// longer loading): the listing falls back to id order.
-StepRanks step_ranks(engine::App& app, const Value& record) {
-    StepRanks ranks;
-    const Value* hash = engine::dict_get(record, "definition_hash");
-    if (!hash || !hash->is_string()) return ranks;
-    auto def = app.store->get_workflow(tmpl::to_str(*hash));
-    if (!def || !def.value()) return ranks;
-    std::optional<workflow::Workflow> wf;
-    try {
-        Value def_record = tmpl::value_from_json(*def.value());
-        wf = workflow::load_workflow_text(text_field(def_record, "source"),
-                                          text_field(def_record, "file"), nullptr)
-                 .workflow;
-    } catch (const tmpl::TemplateError&) {  // a damaged record: the steps are still listed
-        return ranks;
-    }
-    if (!wf) return ranks;
-    for (const workflow::Step& step : wf->steps)  // a repeated id keeps its first place
-        if (step.event_step.empty()) ranks.emplace(step.id, 2 * ranks.size());
-    for (const workflow::Step& step : wf->steps) {
-        auto followed = ranks.find(step.event_step);
-        if (!step.event_step.empty() && followed != ranks.end())
-            ranks.emplace(step.id, followed->second + 1);
-    }
-    return ranks;
-}
-
-// Where a step record is listed: its step's place in the file (ids it does not list after
-// the rest, by id), the step's own record before its items, the items by number (fe[2]
-// before fe[10], where the stored key order puts fe[10] first), then the key.
-struct ListingPlace {
-    size_t rank;
-    std::string id;
-    uint64_t item;  // 0: the step's own record; an item's index + 1
-    std::string key;
-    auto operator<=>(const ListingPlace&) const = default;
-};
-
-ListingPlace listing_place(const StepRanks& ranks, const std::string& key) {
-    constexpr size_t kUnlisted = std::numeric_limits<size_t>::max();
-    std::string_view id = key;
-    uint64_t item = 0;
-    if (size_t open = key.rfind('['); open != std::string::npos && key.back() == ']') {
-        uint64_t index = 0;
-        const char* first = key.data() + open + 1;
-        const char* last = key.data() + key.size() - 1;
-        auto [end, ec] = std::from_chars(first, last, index);
-        if (ec == std::errc() && end == last && first != last &&
-            index < std::numeric_limits<uint64_t>::max()) {
-            id = std::string_view(key).substr(0, open);
-            item = index + 1;
-        }
-    }
-    auto it = ranks.find(id);
-    return {it == ranks.end() ? kUnlisted : it->second, std::string(id), item, key};
 }
 
 // A step record's lines, as `show` prints them.
@@ -157,7 +88,8 @@ int show_subcommand(engine::App& app, const std::string& id, bool json) {
         std::printf("  outputs   %s\n", printable(engine::to_json_text(*out)).c_str());
     // The records are read a page at a time and each kept as its lines only: a for_each of
     // 40,000 items as values took ~500 MB; as lines it is the listing's own size (~4 MB).
-    const StepRanks ranks = step_ranks(app, v);
+    StepOrder order;
+    order.add_definition(app, v);
     std::vector<std::pair<ListingPlace, std::string>> listing;
     engine::StepRecords steps(*app.store, id, engine::StepRecords::kBulkPage);
     while (true) {
@@ -168,7 +100,7 @@ int show_subcommand(engine::App& app, const std::string& id, bool json) {
         }
         if (!step.value()) break;
         const std::string& key = step.value()->key;
-        listing.emplace_back(listing_place(ranks, key),
+        listing.emplace_back(order.place(key),
                              step_lines(key, tmpl::value_from_json(step.value()->json)));
     }
     std::sort(listing.begin(), listing.end(),

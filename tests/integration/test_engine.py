@@ -4740,6 +4740,22 @@ on_step:
                        input=definition + "\n" + json.dumps(
                            {"name": "order", "source": "steps: [", "file": "x.yaml"}) + "\n",
                        text=True, capture_output=True)
+        # `executions diff A B` lists the steps that differ in the same order.
+        self.p.workflow("order2", """\
+inputs: {k: {type: integer}}
+steps:
+  - {id: zeta, task: lua, with: {input: "{{ inputs.k }}", script: "return {k = input}"}}
+  - id: fe
+    task: transform
+    for_each: "{{ range(12) | list }}"
+    with: {data: {v: "{{ item + inputs.k }}"}, mappings: [{source: v, target: v}]}
+  - {id: alpha, task: lua, with: {input: "{{ inputs.k }}", script: "return {k = input}"}}
+""")
+        runs = [self.run_id("order2", "--input", "k=%d" % k) for k in (0, 1)]
+        diff = self.p.ferry("executions", "diff", *runs)
+        self.assertEqual(diff.returncode, 0, diff.stderr)
+        self.assertEqual(re.findall(r"^step (\S+)$", diff.stdout, re.M),
+                         ["zeta", "fe"] + items + ["alpha"])
         by_id = ["alpha", "fe"] + items + ["zeta", "zeta.on_step"]
         shown = self.p.ferry("executions", "show", exec_id)
         self.assertEqual(shown.returncode, 0, shown.stderr)
@@ -5007,6 +5023,13 @@ steps:
         self.assertEqual(back["only_in_a"], [])
         self.assertEqual(back["steps"]["each[2150]"],
                          [{"op": "replace", "path": "/v", "value": 2150}])
+        # The text lists the same steps, the step's own record before its items.
+        text = self.p.ferry("executions", "diff", a, b)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        only_lines = re.findall(r"^step (\S+) only in A$", text.stdout, re.M)
+        self.assertEqual(only_lines, only)
+        changed_lines = re.findall(r"^step (\S+)$", text.stdout, re.M)
+        self.assertEqual(changed_lines, changed)
 
     def test_export_since(self):
         old = self.run_id("chg")

@@ -90,14 +90,9 @@ FieldErrors input_problems_by_field(const FormSpec& form, const std::string& mes
         at = end + 1;
         std::string field;
         std::string_view text = line;
-        constexpr std::string_view kPrefix = "input '";
-        if (line.starts_with(kPrefix)) {
-            size_t close = line.find("': ", kPrefix.size());
-            if (close != std::string_view::npos) {
-                std::string_view path = line.substr(kPrefix.size(), close - kPrefix.size());
-                field = std::string(path.substr(0, path.find_first_of(".[")));
-                text = line.substr(close + 3);
-            }
+        if (auto named = workflow::named_input_problem(line)) {
+            field = std::move(named->input);
+            text = named->text;
         }
         bool known = std::any_of(form.fields.begin(), form.fields.end(),
                                  [&](const auto& f) { return f.name == field; });

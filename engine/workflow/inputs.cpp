@@ -497,6 +497,16 @@ std::vector<std::string> input_problems(const Workflow& wf, const tmpl::Value& g
     return problems;
 }
 
+std::optional<NamedInputProblem> named_input_problem(std::string_view line) {
+    constexpr std::string_view kPrefix = "input '";
+    if (!line.starts_with(kPrefix)) return std::nullopt;
+    size_t close = line.find("': ", kPrefix.size());
+    if (close == std::string_view::npos) return std::nullopt;
+    std::string_view path = line.substr(kPrefix.size(), close - kPrefix.size());
+    return NamedInputProblem{std::string(path.substr(0, path.find_first_of(".["))),
+                             line.substr(close + 3)};
+}
+
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given,
                                    PatternBudget* patterns) {
     std::vector<std::string> problems;

@@ -111,6 +111,15 @@ Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given,
 std::vector<std::string> input_problems(const Workflow& wf, const tmpl::Value& given,
                                         const std::vector<std::string>& given_later = {});
 
+// An input problem line ("input 'NAME[.path]': text", as resolve_inputs and input_problems
+// write them) taken apart: the input's name (the path's first part) and the text after it;
+// nullopt for a line that names no input ("inputs must be an object, ...").
+struct NamedInputProblem {
+    std::string input;
+    std::string_view text;
+};
+std::optional<NamedInputProblem> named_input_problem(std::string_view line);
+
 // How input problems name a type ("an object", "a string") and a value ('text', 3, a list):
 // in JSON's words, for workflow inputs and task inputs alike.
 namespace detail {

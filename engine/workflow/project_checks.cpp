@@ -68,11 +68,16 @@ std::vector<Diagnostic> check_form_inputs(const FormSpec& form, const Workflow& 
 }
 
 std::vector<Diagnostic> check_schedule_inputs(const ScheduleEntry& schedule, const Workflow& wf) {
-    // One diagnostic a problem, each read by its FILE:LINE:COL.
+    // One diagnostic a problem, each at the input it names when the schedule gives it (the
+    // key's place: its value is what is wrong), else at the schedule (one not given).
     std::vector<Diagnostic> out;
-    for (const std::string& problem : input_problems(wf, schedule.inputs))
-        out.push_back({schedule.mark, "schedule '" + schedule.name + "': inputs for workflow '" +
-                                          wf.name + "': " + problem});
+    for (const std::string& problem : input_problems(wf, schedule.inputs)) {
+        std::optional<NamedInputProblem> named = named_input_problem(problem);
+        auto given = named ? schedule.input_marks.find(named->input) : schedule.input_marks.end();
+        out.push_back({given != schedule.input_marks.end() ? given->second : schedule.mark,
+                       "schedule '" + schedule.name + "': inputs for workflow '" + wf.name +
+                           "': " + problem});
+    }
     return out;
 }
 

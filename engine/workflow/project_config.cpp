@@ -115,7 +115,11 @@ void read_schedules(ConfigReader& r, const YAML::Node& v, ProjectConfig& c) {
                          else
                              zone_found = zone.value();
                      } else if (key == "inputs") {
-                         if (r.mapping(f, "inputs")) e.inputs = detail::to_value(r.ctx(), f);
+                         if (!r.mapping(f, "inputs")) return;
+                         e.inputs = detail::to_value(r.ctx(), f);
+                         for (auto it = f.begin(); it != f.end(); ++it)
+                             if (it->first.IsScalar())
+                                 e.input_marks.emplace(it->first.Scalar(), r.ctx().mark(it->first));
                      } else if (key == "catch_up") {
                          e.catch_up = r.boolean(f, "catch_up");
                      } else if (key == "overlap") {

@@ -10,6 +10,7 @@
 #include "workflow/loader.h"
 #include "workflow/patterns.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +43,8 @@ struct ScheduleEntry {
     std::string timezone;   // as written; empty: UTC (cron_spec.zone is the zone found)
     CronSpec cron_spec;
     tmpl::Value inputs = tmpl::Value::dict();
-    bool catch_up = true;  // one run after downtime that missed a due time
+    std::map<std::string, Mark> input_marks;  // each key of `inputs`, for problems with it
+    bool catch_up = true;                     // one run after downtime that missed a due time
     bool enabled = true;
     // A due time while the previous run is still going: start another ("allow") or skip it.
     bool skip_overlap = false;

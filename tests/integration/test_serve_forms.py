@@ -1532,12 +1532,14 @@ class Validate(unittest.TestCase):
                       "input 'reff' (its inputs: ref)", out)
         self.assertIn("form 'f': workflow 'deploy' requires input 'ref', and no field of "
                       "the form gives it", out)
-        # One problem a line, each with its place (the second came without one).
-        said = [l for l in out.splitlines() if "schedule 'nightly'" in l]
+        # One problem a line, each at the input it names (the second came without a place,
+        # then both at the schedule's).
+        said = sorted(l for l in out.splitlines() if "schedule 'nightly'" in l)
         self.assertEqual(len(said), 2, out)
-        for line in said:
-            self.assertRegex(line, r"ferry\.yaml:7:5: schedule 'nightly': inputs for workflow "
-                                   r"'deploy': input 'reff?'")
+        self.assertRegex(said[0], r"ferry\.yaml:7:59: schedule 'nightly': inputs for workflow "
+                                  r"'deploy': input 'ref': expected a string, got 7")
+        self.assertRegex(said[1], r"ferry\.yaml:7:67: schedule 'nightly': inputs for workflow "
+                                  r"'deploy': input 'reff': no such input")
         serve = subprocess.Popen(
             [FERRY, "serve", "--listen", "127.0.0.1:0", "--project",
              str(self.dir), "--data", str(self.dir / ".ferry"), "--quiet"],
@@ -1558,7 +1560,7 @@ class Validate(unittest.TestCase):
         warned = "\n".join(w["message"] for w in warnings)
         config = self.dir / "ferry.yaml"
         self.assertIn("%s:5:9: form 'f' field 'reff'" % config, warned)
-        self.assertIn("%s:7:5: schedule 'nightly': inputs for workflow 'deploy': input 'ref': "
+        self.assertIn("%s:7:59: schedule 'nightly': inputs for workflow 'deploy': input 'ref': "
                       "expected a string, got 7" % config, warned)
 
 

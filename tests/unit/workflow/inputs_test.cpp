@@ -196,6 +196,20 @@ TEST_CASE("input_problems counts inputs given later as given, and checks their n
           std::vector<std::string>{"inputs must be an object, got a list"});
 }
 
+TEST_CASE("named_input_problem takes a problem line apart", "[workflow][inputs]") {
+    // Forms put each beside its field and schedules at the input's key.
+    auto named = named_input_problem("input 'systems[1]': does not match ^[a-z]+$");
+    REQUIRE(named);
+    CHECK(named->input == "systems");
+    CHECK(named->text == "does not match ^[a-z]+$");
+    named = named_input_problem("input 'cfg.region.name': required, but not given");
+    REQUIRE(named);
+    CHECK(named->input == "cfg");
+    CHECK(named->text == "required, but not given");
+    CHECK_FALSE(named_input_problem("inputs must be an object, got a list"));
+    CHECK_FALSE(named_input_problem("input 'unclosed"));
+}
+
 TEST_CASE("an unknown input name of a megabyte is quoted short, with no suggestion",
           "[workflow][inputs]") {
     // The "did you mean" measured it against every input (seconds a megabyte, a hook's 422

@@ -63,16 +63,27 @@ std::string explain(const lmdb::Failure& f) {
     return what + " (" + f.what() + ")";
 }
 
-// After a permission failure: the file of the folder this user may not write, and whose it
-// is. A lock.mdb root re-created (a command run as root after a restore) stopped the
-// service with a "permission denied" naming only the folder, which the service owns.
+// After a permission failure: the file of the folder this user may not write, and why. A
+// lock.mdb root re-created (a command run as root after a restore) stopped the service with
+// a "permission denied" naming only the folder, which the service owns. A file its owner
+// (or root) may write by its mode and still cannot is marked immutable (chattr +i), or
+// refused by a security module: "run ferry as the owner" would send them in circles.
 std::string unwritable_file(const std::string& dir) {
+    const uid_t self = ::geteuid();
     for (const char* name : {"lock.mdb", "data.mdb"}) {
         std::string path = dir + "/" + name;
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0 || ::access(path.c_str(), R_OK | W_OK) == 0) continue;
+        const bool mode_allows = self == 0 || (st.st_uid == self && (st.st_mode & S_IWUSR));
+        if (mode_allows)
+            return "; " + std::string(name) +
+                   " cannot be opened for writing, though its owner "
+                   "(uid " +
+                   std::to_string(st.st_uid) + ") and mode let this process (uid " +
+                   std::to_string(self) + ") write it: is it immutable (lsattr " + path +
+                   "; chattr -i) or refused by a security module?";
         return "; " + std::string(name) + " belongs to uid " + std::to_string(st.st_uid) +
-               " and this process (uid " + std::to_string(::geteuid()) +
+               " and this process (uid " + std::to_string(self) +
                ") may not write it: run ferry as the folder's owner, or chown the folder's "
                "files to the user that runs it";
     }

@@ -7,7 +7,10 @@
 #include <catch2/catch.hpp>
 #include <lmdb.h>
 
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <pwd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -976,6 +979,36 @@ TEST_CASE("store: a read-only folder gives a clear error", "[store][open]") {
         std::string msg = open_error_without_write_access(dir);
         CHECK_THAT(msg, Catch::Contains("permission denied") &&
                             Catch::Contains("lock.mdb belongs to uid 0 and this process"));
+    }
+    SECTION("an immutable data.mdb") {
+        // Its owner runs ferry and its mode allows writing: "run ferry as the owner" (the
+        // advice for another user's file) sent them in circles.
+        {
+            auto s = open_ok(dir);
+            s->put_kv("k", "v");
+            commit_ok(*s);
+        }
+        const std::string data = dir + "/data.mdb";
+        int fd = ::open(data.c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        int flags = 0;
+        const bool marked = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && [&] {
+            int immutable = flags | FS_IMMUTABLE_FL;
+            return ::ioctl(fd, FS_IOC_SETFLAGS, &immutable) == 0;
+        }();
+        if (!marked) {  // not root, or a file system without the flag (tmpfs)
+            ::close(fd);
+            return;
+        }
+        auto opened = Store::open(dir);
+        ::ioctl(fd, FS_IOC_SETFLAGS, &flags);  // back, so that the folder can be removed
+        ::close(fd);
+        REQUIRE_FALSE(opened);
+        CHECK_THAT(opened.error().message,
+                   Catch::Contains("data.mdb cannot be opened for writing, though its owner "
+                                   "(uid 0) and mode let this process (uid 0) write it: is it "
+                                   "immutable (lsattr " +
+                                   data + "; chattr -i)"));
     }
     SECTION("a new store under a read-only parent") {
         std::string parent = tmp.sub("ro");

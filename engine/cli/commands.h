@@ -23,7 +23,7 @@ struct CommonOptions;
 // `ferry executions approve|reject ID STEP` (verb: "approve" or "reject"), argv after the verb.
 int decide_subcommand(const CommonOptions& common, const std::string& verb, int argc, char** argv);
 // `ferry executions show ID [--json]`, on the opened app.
-int show_subcommand(engine::App& app, const std::string& id, bool json);
+int show_subcommand(engine::App& app, std::string id, bool json);
 // `ferry executions cancel ID [--reason TEXT]`, argv after the verb.
 int cancel_subcommand(const CommonOptions& common, int argc, char** argv);
 

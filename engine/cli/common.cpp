@@ -178,6 +178,32 @@ void eprintf(const char* format, ...) {
     std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
+std::optional<std::string> execution_id_of(engine::App& app, const std::string& given,
+                                           const char* command, int& exit_code) {
+    auto fail = [&](int code, const std::string& why) -> std::optional<std::string> {
+        eprintf("ferry %s: %s\n", command, why.c_str());
+        exit_code = code;
+        return std::nullopt;
+    };
+    auto exact = app.store->get_execution(given);
+    if (!exact) return fail(1, exact.error().describe());
+    if (exact.value()) return given;
+    const std::string none = "no execution '" + printable(given, true) + "'";
+    if (given.size() < kMinIdPrefix) return fail(2, none);
+    constexpr size_t kListed = 5;
+    auto found = app.store->execution_ids_with_prefix(given, kListed + 1);
+    if (!found) return fail(1, found.error().describe());
+    const std::vector<std::string>& ids = found.value();
+    if (ids.empty()) return fail(2, none);
+    if (ids.size() == 1) return ids[0];
+    std::string listed;
+    for (size_t i = 0; i < std::min(ids.size(), kListed); ++i)
+        listed += (i ? ", " : "") + ids[i];
+    return fail(2, "'" + printable(given, true) + "' is the start of several execution ids (" +
+                       listed + (ids.size() > kListed ? ", ..." : "") +
+                       "): give more of the one you mean");
+}
+
 int usage_error(const char* command, const std::string& message) {
     eprintf("ferry %s: %s\n(see 'ferry %s --help')\n", command, printable(message).c_str(),
             command);

@@ -78,6 +78,14 @@ int unexpected_argument(const char* command, std::string_view arg);
 // `| head`) says nothing and returns 141, a SIGPIPE's status.
 int report_output_error(const char* command);
 
+// The execution `given` names: its id, or the start of exactly one id (at least
+// kMinIdPrefix characters, as git takes a commit's), so that `show 01M98RSY3V` finds it.
+// nullopt once "ferry COMMAND: why" is on stderr: no such execution or several (listed):
+// exit_code 2 (bad input); the store could not say: exit_code 1.
+constexpr size_t kMinIdPrefix = 4;
+std::optional<std::string> execution_id_of(engine::App& app, const std::string& given,
+                                           const char* command, int& exit_code);
+
 // The stored execution's JSON on stdout as it is read (engine::print_execution_json), then a
 // newline; false once "ferry CMD: why" is on stderr (the store, records that are not JSON).
 bool print_execution(engine::App& app, const std::string& id, bool pretty, bool with_attempts,

@@ -69,6 +69,11 @@ int decide_subcommand(const CommonOptions& common, const std::string& verb, int 
     if (by.empty()) by = login_name();
     auto app = open_app(common);
     if (!app) return 2;
+    int refused = 0;
+    if (std::optional<std::string> full = execution_id_of(*app, id, command.c_str(), refused))
+        id = std::move(*full);
+    else
+        return refused;
     // What deciding shows is held until the decision is taken: taking the parked execution
     // up says "execution resumed", untrue of one whose decision is refused.
     std::vector<engine::EngineEvent> held;
@@ -142,6 +147,11 @@ int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
                            "cancel needs an execution ID (ferry executions cancel ID)");
     auto app = open_app(common);
     if (!app) return 2;
+    int refused = 0;
+    if (std::optional<std::string> full = execution_id_of(*app, id, "executions cancel", refused))
+        id = std::move(*full);
+    else
+        return refused;
     const std::string status = engine::stored_status(*app->store, id);
     auto refuse = [&](const std::string& why) {
         eprintf("ferry executions cancel: %s\n", why.c_str());

@@ -54,7 +54,8 @@ constexpr const char* kExecutionsUsage =
     "                 ends failed, keeping its failure), 2 when refused (already ended,\n"
     "                 unknown, or run by a live process: cancel through `ferry serve`'s API)\n"
     "\n"
-    "Common options: --project DIR, --data DIR. T is a date or time (2026-12-01,\n"
+    "Common options: --project DIR, --data DIR. ID may be the start of an execution id (4\n"
+    "characters or more) that no other id starts with. T is a date or time (2026-12-01,\n"
     "2026-12-01T08:00:00Z) or an age (30m, 24h, 7d). list shows the newest first, 50 unless\n"
     "--limit says otherwise. Options take their value as the next argument or after '='\n"
     "(--limit=5).\n"
@@ -197,7 +198,7 @@ bool has_child(engine::App& app, const std::string& id) {
     }
 }
 
-int diff(engine::App& app, const std::vector<std::string>& ids, bool json) {
+int diff(engine::App& app, std::vector<std::string> ids, bool json) {
     std::vector<std::string> records(ids.size());  // the execution records, read once
     for (size_t i = 0; i < ids.size(); ++i)
         if (int code = check_exists(app, ids[i], &records[i])) return code;

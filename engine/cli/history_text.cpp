@@ -38,14 +38,18 @@ std::string duration_between(const std::string& a, const std::string& b) {
     return buf;
 }
 
-int check_exists(engine::App& app, const std::string& id, std::string* record) {
+int check_exists(engine::App& app, std::string& id, std::string* record) {
+    int code = 0;
+    std::optional<std::string> full = execution_id_of(app, id, "executions", code);
+    if (!full) return code;
+    id = std::move(*full);
     auto rec = app.store->get_execution(id);
     if (!rec) {
         eprintf("ferry executions: %s\n", rec.error().describe().c_str());
         return 1;
     }
     if (!rec.value()) {
-        eprintf("ferry executions: no execution %s\n", id.c_str());
+        eprintf("ferry executions: no execution '%s'\n", id.c_str());  // pruned meanwhile
         return 2;
     }
     if (record) *record = std::move(*rec.value());

@@ -21,10 +21,11 @@ std::string text_field(const tmpl::Value& v, const char* key);
 // From one record timestamp to another, for the tables ("-" when either is missing).
 std::string duration_between(const std::string& a, const std::string& b);
 
-// 0 when the execution exists (its record in *record when asked); else the exit code, with
-// the reason on stderr: 2 for an id that names none (invalid input), 1 when the store cannot
+// 0 when the execution exists (its record in *record when asked); id may be the start of
+// one (execution_id_of) and is then made its full id. Else the exit code, with the reason on
+// stderr: 2 for an id that names none or several (invalid input), 1 when the store cannot
 // say.
-int check_exists(engine::App& app, const std::string& id, std::string* record = nullptr);
+int check_exists(engine::App& app, std::string& id, std::string* record = nullptr);
 
 // Where a step record is listed: its step's place in the workflow file (ids the file does
 // not list after the rest, by id), the step's own record before its items, the items by

@@ -15,14 +15,14 @@ namespace {
 constexpr const char* kResumeUsage =
     "usage: ferry resume [ID] [--project DIR] [--data DIR] [--no-sync] [--quiet]\n"
     "\n"
-    "Continue every interrupted execution (or only ID) to its end. Steps that finished before\n"
-    "the interruption are not run again; a step that was running runs again with the same\n"
-    "idempotency key, so tasks that create things find what they created instead of creating\n"
-    "it twice. Execution events (ferry.yaml `events:`) that a killed process had not\n"
-    "delivered are sent again, with the same webhook-id (only ID's, given an ID).\n"
-    "Prints one JSON line per execution on stdout. --no-sync: do not fsync history\n"
-    "commits (faster, not crash-safe). Ctrl-C or SIGTERM stops it as a crash would, saying\n"
-    "which executions stop (exit 130 or 143); resume again to go on.\n"
+    "Continue every interrupted execution (or only ID, or the one whose id starts with ID) to\n"
+    "its end. Steps that finished before the interruption are not run again; a step that was\n"
+    "running runs again with the same idempotency key, so tasks that create things find what\n"
+    "they created instead of creating it twice. Execution events (ferry.yaml `events:`) that\n"
+    "a killed process had not delivered are sent again, with the same webhook-id (only ID's,\n"
+    "given an ID). Prints one JSON line per execution on stdout. --no-sync: do not fsync\n"
+    "history commits (faster, not crash-safe). Ctrl-C or SIGTERM stops it as a crash would,\n"
+    "saying which executions stop (exit 130 or 143); resume again to go on.\n"
     "\n"
     "Exit status: 0 when every resumed execution succeeded (or waits for an approval), 1 if\n"
     "one did not or is still running, 2 on bad usage, 3 the history could not be written\n"
@@ -60,7 +60,10 @@ int resume_command(int argc, char** argv) {
     if (!app) return 2;
     std::vector<std::string> ids;
     if (!id.empty()) {
-        ids.push_back(id);
+        int refused = 0;
+        std::optional<std::string> full = execution_id_of(*app, id, "resume", refused);
+        if (!full) return 2;  // as below: an unreadable store is 2 here too
+        ids.push_back(id = std::move(*full));
     } else {
         for (const char* status : {"running", "pending"}) {
             auto found = app->store->executions_with_status(status);

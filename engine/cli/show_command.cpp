@@ -64,7 +64,7 @@ std::string step_lines(const std::string& key, const Value& step) {
 
 }  // namespace
 
-int show_subcommand(engine::App& app, const std::string& id, bool json) {
+int show_subcommand(engine::App& app, std::string id, bool json) {
     std::string record;
     if (int code = check_exists(app, id, &record)) return code;
     if (json) return print_execution(app, id, true, true, "executions") ? 0 : 1;

@@ -135,6 +135,9 @@ class Store {
 
     // ---- reads (each its own read transaction; staged writes are not visible) ----
     Result<std::optional<std::string>> get_execution(const std::string& id) const;
+    // Ids of executions that start with prefix, in id order, at most limit.
+    Result<std::vector<std::string>> execution_ids_with_prefix(const std::string& prefix,
+                                                               size_t limit) const;
     // The execution JSON documents, newest first (ids are ULIDs, so id order is creation
     // order). limit 0 means no limit; the next page's cursor is the last document's id.
     // since/until compare the ULID time of the ids; an id that is not a ULID is listed only

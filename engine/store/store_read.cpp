@@ -85,6 +85,21 @@ Result<std::optional<std::string>> Store::get_execution(const std::string& id) c
     return get_one(*impl_, impl_->executions, id, "get_execution");
 }
 
+Result<std::vector<std::string>> Store::execution_ids_with_prefix(const std::string& prefix,
+                                                                  size_t limit) const {
+    const Impl& s = *impl_;
+    return read_txn<std::vector<std::string>>(
+        s, "execution_ids_with_prefix", [&](const lmdb::Txn& txn) {
+            std::vector<std::string> ids;
+            if (limit == 0) return ids;
+            scan_forward(txn, s.executions, prefix, [&](std::string_view k, std::string_view) {
+                ids.emplace_back(k);
+                return ids.size() < limit;
+            });
+            return ids;
+        });
+}
+
 Result<std::optional<std::string>> Store::get_workflow(const std::string& hash) const {
     return get_one(*impl_, impl_->workflows, hash, "get_workflow");
 }

@@ -4305,7 +4305,7 @@ steps:
         self.assertEqual(self.p.ferry("run", "hello", "--quiet").returncode, 0)
         p = self.p.ferry("resume", "01ZZZZZZZZZZZZZZZZZZZZZZZZ")
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("no execution 01ZZZZZZZZZZZZZZZZZZZZZZZZ", p.stderr)
+        self.assertIn("no execution '01ZZZZZZZZZZZZZZZZZZZZZZZZ'", p.stderr)
         # `ferry resume "$ID"` with ID unset resumed every interrupted execution.
         p = self.p.ferry("resume", "")
         self.assertEqual(p.returncode, 2, p.stderr)
@@ -4697,6 +4697,40 @@ steps:
         # What the prune borrowed is small: the file stays near the configured map.
         self.assertLess((self.p.data / "data.mdb").stat().st_size, (1 << 20) * 9 // 8 + 4096)
 
+    def test_an_execution_is_named_by_the_start_of_its_id(self):
+        # As git names a commit: 26 characters to type was the price of every look.
+        self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        first, second = self.run_id("hello"), self.run_id("hello")
+        shared = os.path.commonprefix([first, second])
+        self.assertGreaterEqual(len(shared), 4)  # ULIDs of the same minute
+        own = first[:len(shared) + 1]
+        shown = self.p.ferry("executions", "show", own)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertTrue(shown.stdout.startswith("execution %s\n" % first), shown.stdout)
+        self.assertEqual(json.loads(self.p.ferry("executions", "show", own, "--json").stdout)["id"],
+                         first)
+        diff = self.p.ferry("executions", "diff", own, second[:len(shared) + 1])
+        self.assertEqual(diff.returncode, 0, diff.stderr)
+        resumed = self.p.ferry("resume", own)
+        self.assertEqual(resumed.returncode, 0, resumed.stderr)
+        self.assertIn("execution %s already ended (succeeded)" % first, resumed.stderr)
+        cancel = self.p.ferry("executions", "cancel", own)
+        self.assertEqual(cancel.returncode, 2)
+        self.assertIn("execution '%s' already ended (succeeded)" % first, cancel.stderr)
+        approve = self.p.ferry("executions", "approve", own, "a")
+        self.assertEqual(approve.returncode, 2)
+        self.assertIn(first, approve.stderr)  # refused for the step, named in full
+        # A start two ids share, or one too short to mean one, names none.
+        for cmd in (["executions", "show"], ["executions", "cancel"], ["resume"]):
+            both = self.p.ferry(*cmd, shared)
+            self.assertEqual(both.returncode, 2, both.stderr)
+            self.assertIn("'%s' is the start of several execution ids (%s, %s): give more of "
+                          "the one you mean" % (shared, min(first, second), max(first, second)),
+                          both.stderr)
+            short = self.p.ferry(*cmd, first[:3])
+            self.assertEqual(short.returncode, 2, short.stderr)
+            self.assertIn("no execution '%s'" % first[:3], short.stderr)
+
     def test_show_cuts_a_long_output_between_characters(self):
         # The table shows 197 bytes of an output: a cut inside a character printed bytes
         # that are not UTF-8 (the decode below raised).
@@ -4905,7 +4939,7 @@ steps:
             lambda: self.p.ferry("executions", "diff", first, "01NOSUCHEXECUTION000000000"))
         for r in (missing, diff_one, diff_two):  # an id that names nothing: invalid input
             self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-            self.assertIn("no execution 01NOSUCHEXECUTION000000000", r.stderr)
+            self.assertIn("no execution '01NOSUCHEXECUTION000000000'", r.stderr)
             self.assertEqual(r.stdout, "")
 
     def test_diff_of_recorded_changes(self):

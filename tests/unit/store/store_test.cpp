@@ -401,6 +401,26 @@ TEST_CASE("store: list_executions pages newest first with filters", "[store]") {
     CHECK(s->list_executions(none).value().empty());
 }
 
+TEST_CASE("store: execution ids by their start", "[store]") {
+    TempDir tmp;
+    auto s = open_ok(tmp.sub("data"));
+    for (const char* id : {"01ABC1", "01ABC2", "01ABD1", "01B"})
+        s->put_execution(id, "wf", "succeeded", exec_json(id, "wf", "succeeded"));
+    commit_ok(*s);
+    auto ids = [&](const std::string& prefix, size_t limit) {
+        auto found = s->execution_ids_with_prefix(prefix, limit);
+        REQUIRE(found);
+        return found.value();
+    };
+    using Ids = std::vector<std::string>;
+    CHECK(ids("01ABC", 10) == Ids{"01ABC1", "01ABC2"});
+    CHECK(ids("01AB", 10) == Ids{"01ABC1", "01ABC2", "01ABD1"});
+    CHECK(ids("01AB", 2) == Ids{"01ABC1", "01ABC2"});
+    CHECK(ids("01ABD1", 10) == Ids{"01ABD1"});
+    CHECK(ids("01ABE", 10).empty());
+    CHECK(ids("01", 0).empty());
+}
+
 TEST_CASE("store: list_executions since and until", "[store]") {
     TempDir tmp;
     auto s = open_ok(tmp.sub("data"));

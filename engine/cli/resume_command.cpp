@@ -15,14 +15,15 @@ namespace {
 constexpr const char* kResumeUsage =
     "usage: ferry resume [ID] [--project DIR] [--data DIR] [--no-sync] [--quiet]\n"
     "\n"
-    "Continue every interrupted execution (or only ID, or the one whose id starts with ID) to\n"
-    "its end. Steps that finished before the interruption are not run again; a step that was\n"
-    "running runs again with the same idempotency key, so tasks that create things find what\n"
-    "they created instead of creating it twice. Execution events (ferry.yaml `events:`) that\n"
-    "a killed process had not delivered are sent again, with the same webhook-id (only ID's,\n"
-    "given an ID). Prints one JSON line per execution on stdout. --no-sync: do not fsync\n"
-    "history commits (faster, not crash-safe). Ctrl-C or SIGTERM stops it as a crash would,\n"
-    "saying which executions stop (exit 130 or 143); resume again to go on.\n"
+    "Continue every interrupted execution (or only ID: an id, or 4 characters or more that\n"
+    "only one id starts with) to its end. Steps that finished before the interruption are not\n"
+    "run again; a step that was running runs again with the same idempotency key, so tasks\n"
+    "that create things find what they created instead of creating it twice. Execution events\n"
+    "(ferry.yaml `events:`) that a killed process had not delivered are sent again, with the\n"
+    "same webhook-id (only ID's, given an ID). Prints one JSON line per execution on stdout.\n"
+    "--no-sync: do not fsync history commits (faster, not crash-safe). Ctrl-C or SIGTERM\n"
+    "stops it as a crash would, saying which executions stop (exit 130 or 143); resume again\n"
+    "to go on.\n"
     "\n"
     "Exit status: 0 when every resumed execution succeeded (or waits for an approval), 1 if\n"
     "one did not or is still running, 2 on bad usage, 3 the history could not be written\n"
@@ -91,7 +92,7 @@ int resume_command(int argc, char** argv) {
     for (const std::string& x : ids) {
         auto rec = app->store->get_execution(x);
         if (!rec || !rec.value()) {
-            std::string why = rec ? "no execution " + x : rec.error().describe();
+            std::string why = rec ? "no execution '" + x + "'" : rec.error().describe();
             eprintf("ferry resume: %s\n", why.c_str());
             if (!id.empty()) return 2;  // an id that names nothing is bad input
             all_ok = false;

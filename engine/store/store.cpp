@@ -65,16 +65,24 @@ std::string explain(const lmdb::Failure& f) {
 
 // After a permission failure: the file of the folder this user may not write, and why. A
 // lock.mdb root re-created (a command run as root after a restore) stopped the service with
-// a "permission denied" naming only the folder, which the service owns. A file its owner
-// (or root) may write by its mode and still cannot is marked immutable (chattr +i), or
-// refused by a security module: "run ferry as the owner" would send them in circles.
+// a "permission denied" naming only the folder, which the service owns. To the owner
+// himself "run ferry as the owner" sends in circles: a file whose mode denies its owner
+// the write needs a chmod; one its owner (or root) may write by its mode and still cannot
+// is marked immutable (chattr +i), or refused by a security module.
 std::string unwritable_file(const std::string& dir) {
     const uid_t self = ::geteuid();
     for (const char* name : {"lock.mdb", "data.mdb"}) {
         std::string path = dir + "/" + name;
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0 || ::access(path.c_str(), R_OK | W_OK) == 0) continue;
-        const bool mode_allows = self == 0 || (st.st_uid == self && (st.st_mode & S_IWUSR));
+        if (self != 0 && st.st_uid == self && !(st.st_mode & S_IWUSR)) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+            return "; " + std::string(name) + " is this process's (uid " + std::to_string(self) +
+                   ") but its mode (" + mode + ") does not let its owner write it: chmod u+w " +
+                   path;
+        }
+        const bool mode_allows = self == 0 || st.st_uid == self;
         if (mode_allows)
             return "; " + std::string(name) +
                    " cannot be opened for writing, though its owner "

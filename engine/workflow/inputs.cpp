@@ -503,7 +503,7 @@ std::optional<NamedInputProblem> named_input_problem(std::string_view line) {
     size_t close = line.find("': ", kPrefix.size());
     if (close == std::string_view::npos) return std::nullopt;
     std::string_view path = line.substr(kPrefix.size(), close - kPrefix.size());
-    return NamedInputProblem{std::string(path.substr(0, path.find_first_of(".["))),
+    return NamedInputProblem{path, std::string(path.substr(0, path.find_first_of(".["))),
                              line.substr(close + 3)};
 }
 

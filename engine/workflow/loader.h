@@ -112,9 +112,11 @@ std::vector<std::string> input_problems(const Workflow& wf, const tmpl::Value& g
                                         const std::vector<std::string>& given_later = {});
 
 // An input problem line ("input 'NAME[.path]': text", as resolve_inputs and input_problems
-// write them) taken apart: the input's name (the path's first part) and the text after it;
-// nullopt for a line that names no input ("inputs must be an object, ...").
+// write them) taken apart: what is quoted (a path into a value, or a given key as written,
+// which may hold '.' or '['), the input it names (the path's first part) and the text after
+// it; nullopt for a line that names no input ("inputs must be an object, ...").
 struct NamedInputProblem {
+    std::string_view quoted;
     std::string input;
     std::string_view text;
 };

@@ -1000,6 +1000,25 @@ TEST_CASE("store: a read-only folder gives a clear error", "[store][open]") {
         CHECK_THAT(msg, Catch::Contains("permission denied") &&
                             Catch::Contains("lock.mdb belongs to uid 0 and this process"));
     }
+    SECTION("a data.mdb its owner's mode does not let write") {
+        if (::geteuid() != 0) return;  // the folder must become the unprivileged user's
+        {
+            auto s = open_ok(dir);
+            s->put_kv("k", "v");
+            commit_ok(*s);
+        }
+        const passwd* nobody = ::getpwnam("nobody");
+        const uid_t uid = nobody ? nobody->pw_uid : 65534;
+        const gid_t gid = nobody ? nobody->pw_gid : 65534;
+        for (const std::string& path : {dir, dir + "/data.mdb", dir + "/lock.mdb"})
+            REQUIRE(::chown(path.c_str(), uid, gid) == 0);
+        fs::permissions(dir + "/data.mdb", fs::perms::owner_read);
+        std::string msg = open_error_without_write_access(dir);
+        CHECK_THAT(msg, Catch::Contains("data.mdb is this process's (uid " + std::to_string(uid) +
+                                        ") but its mode (0400) does not let its owner write it: "
+                                        "chmod u+w " +
+                                        dir + "/data.mdb"));
+    }
     SECTION("an immutable data.mdb") {
         // Its owner runs ferry and its mode allows writing: "run ferry as the owner" (the
         // advice for another user's file) sent them in circles.

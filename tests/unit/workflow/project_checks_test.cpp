@@ -96,12 +96,37 @@ TEST_CASE("schedule checks: the inputs resolve against the workflow", "[config]"
     CHECK(check_schedule_inputs(c.schedule_entries[0], *wf.workflow).empty());
     std::vector<std::string> broken =
         described(check_schedule_inputs(c.schedule_entries[1], *wf.workflow));
-    // One problem a diagnostic, each with its place (they came as one, over two lines).
-    REQUIRE(broken.size() == 2);
-    for (const std::string& line : broken) {
-        CHECK_THAT(line, Catch::StartsWith("ferry.yaml:6:5: schedule 'broken': inputs for "
-                                           "workflow 'deploy': input '"));
-        CHECK(line.find('\n') == std::string::npos);
-    }
-    CHECK_THAT(broken[0] + broken[1], Catch::Contains("device"));
+    // One problem a diagnostic (they came as one, over two lines), each at the input it
+    // names when the schedule gives it, else at the schedule.
+    CHECK(broken == std::vector<std::string>{
+                        "ferry.yaml:6:5: schedule 'broken': inputs for workflow 'deploy': "
+                        "input 'device': required, but not given",
+                        "ferry.yaml:9:14: schedule 'broken': inputs for workflow 'deploy': "
+                        "input 'hosts': 0 is less than the minimum 1",
+                    });
+}
+
+TEST_CASE("schedule checks: a key holding '.' or '[' is placed at itself", "[config]") {
+    // The quoted name was cut at its first '.' or '[' (a path into a value): an unknown
+    // `hosts.x` was placed at input `hosts`, `x[0]` at the schedule.
+    LoadResult wf = test::load(kWorkflow);
+    REQUIRE(wf.ok());
+    ProjectConfig c = config_of(R"(schedules:
+  - name: odd
+    workflow: deploy
+    every: 1h
+    inputs:
+      device: sw01
+      hosts: 2
+      hosts.x: 1
+      x[0]: 1
+)");
+    REQUIRE(c.schedule_entries.size() == 1);
+    std::vector<std::string> problems =
+        described(check_schedule_inputs(c.schedule_entries[0], *wf.workflow));
+    REQUIRE(problems.size() == 2);
+    CHECK_THAT(problems[0], Catch::StartsWith("ferry.yaml:8:7: schedule 'odd': inputs for "
+                                              "workflow 'deploy': input 'hosts.x': no such input"));
+    CHECK_THAT(problems[1], Catch::StartsWith("ferry.yaml:9:7: schedule 'odd': inputs for "
+                                              "workflow 'deploy': input 'x[0]': no such input"));
 }

@@ -106,7 +106,7 @@ TEST_CASE("schedule checks: the inputs resolve against the workflow", "[config]"
                     });
 }
 
-TEST_CASE("schedule checks: a key holding '.' or '[' is placed at itself", "[config]") {
+TEST_CASE("schedule checks: a key holding a dot or a bracket is placed at itself", "[config]") {
     // The quoted name was cut at its first '.' or '[' (a path into a value): an unknown
     // `hosts.x` was placed at input `hosts`, `x[0]` at the schedule.
     LoadResult wf = test::load(kWorkflow);

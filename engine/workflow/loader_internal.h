@@ -58,6 +58,8 @@ class Context {
     // answers, which must be UTF-8) or is a control character YAML does not allow; false if
     // there was one.
     bool check_characters();
+    // A problem once: a section both converted whole and read field by field (ferry.yaml's
+    // schedules, forms, hooks) met each duplicate key twice.
     void error(const Mark& at, std::string message);
     void error(const YAML::Node& at, std::string message) { error(mark(at), std::move(message)); }
 
@@ -83,7 +85,8 @@ class Context {
     const std::string& text_;
     std::string file_;
     std::vector<Diagnostic> problems_;
-    mutable std::vector<size_t> line_starts_;  // built on first use by mark_at_offset
+    std::unordered_set<std::string> reported_;  // line:column:message of each problem
+    mutable std::vector<size_t> line_starts_;   // built on first use by mark_at_offset
 };
 
 // ---- yaml_value.cpp -----------------------------------------------------------------

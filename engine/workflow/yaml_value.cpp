@@ -71,6 +71,8 @@ bool Context::check_characters() {
 }
 
 void Context::error(const Mark& at, std::string message) {
+    std::string key = std::to_string(at.line) + ':' + std::to_string(at.column) + ':' + message;
+    if (!reported_.insert(std::move(key)).second) return;
     problems_.push_back(Diagnostic{at, std::move(message)});
 }
 

@@ -96,6 +96,30 @@ servers: {}
     CHECK(p.find("ferry.yaml:10:1: unknown key 'servers'") != std::string::npos);
 }
 
+TEST_CASE("a duplicate key in a section read twice is one problem", "[config]") {
+    // schedules, forms and hooks are converted whole and read field by field: each
+    // duplicate key was reported twice, and counted twice by ferry validate.
+    auto r = load_project_config_text(R"(schedules:
+  - name: n
+    workflow: w
+    every: 1h
+    every: 2h
+forms:
+  f:
+    workflow: w
+    workflow: v
+    fields: [{name: a}]
+)",
+                                      "ferry.yaml");
+    std::vector<std::string> problems;
+    for (const auto& d : r.problems)
+        problems.push_back(d.describe());
+    CHECK(problems == std::vector<std::string>{
+                          "ferry.yaml:5:5: duplicate key 'every' (first at line 4)",
+                          "ferry.yaml:9:5: duplicate key 'workflow' (first at line 8)",
+                      });
+}
+
 TEST_CASE("auth: secrets are one whole reference, token_url is a URL or a path", "[config]") {
     auto r = load_project_config_text(R"(integrations:
   a:

@@ -60,10 +60,10 @@ constexpr const char* kExecutionsUsage =
     "--limit says otherwise. Options take their value as the next argument or after '='\n"
     "(--limit=5).\n"
     "\n"
-    "Exit status: 0 done; 1 the history could not be read, or the output could not be written\n"
-    "(a full disk); 2 bad usage, an unknown execution (or a start several ids share), or no\n"
-    "Ferry data in the data folder (approve, reject and cancel: above); 141 the reader of the\n"
-    "output went away (| head), as with SIGPIPE.\n";
+    "Exit status: 0 done; 1 the history could not be read, or the output could not be\n"
+    "written (a full disk); 2 bad usage, an unknown execution (or a start several ids\n"
+    "share), or no Ferry data in the data folder (approve, reject and cancel: above);\n"
+    "141 the reader of the output went away (| head), as with SIGPIPE.\n";
 
 // An RFC 6902 patch, an operation a line. The path "" is the whole document (an output
 // that changed type, say): shown as "(whole)", not as nothing.

@@ -185,16 +185,15 @@ std::optional<std::string> execution_id_of(engine::App& app, const std::string& 
         exit_code = code;
         return std::nullopt;
     };
-    auto exact = app.store->get_execution(given);
-    if (!exact) return fail(1, exact.error().describe());
-    if (exact.value()) return given;
     const std::string none = "no execution '" + printable(given, true) + "'";
-    if (given.size() < kMinIdPrefix) return fail(2, none);
+    if (given.empty()) return fail(2, none);
+    // One scan: an id is the start of itself, and sorts first among those it starts.
     constexpr size_t kListed = 5;
     auto found = app.store->execution_ids_with_prefix(given, kListed + 1);
     if (!found) return fail(1, found.error().describe());
     const std::vector<std::string>& ids = found.value();
-    if (ids.empty()) return fail(2, none);
+    if (!ids.empty() && ids[0] == given) return given;
+    if (ids.empty() || given.size() < kMinIdPrefix) return fail(2, none);
     if (ids.size() == 1) return ids[0];
     std::string listed;
     for (size_t i = 0; i < std::min(ids.size(), kListed); ++i)

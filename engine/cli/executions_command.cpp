@@ -311,14 +311,15 @@ int diff(engine::App& app, std::vector<std::string> ids, bool json) {
     StepOrder order;
     order.add_definition(app, record_b);
     order.add_definition(app, record_a);
+    // Each key's place, and its entry's value (nullptr for a list of keys).
     auto in_order = [&order](const Value& keys_or_entries) {
-        std::vector<std::pair<ListingPlace, Value>> listed;
+        std::vector<std::pair<ListingPlace, const Value*>> listed;
         if (keys_or_entries.is_dict())
             for (const auto& [k, v] : keys_or_entries.dict_obj().items())
-                listed.emplace_back(order.place(tmpl::to_str(k)), Value::list({k, v}));
+                listed.emplace_back(order.place(tmpl::to_str(k)), &v);
         else
             for (const Value& k : keys_or_entries.list_obj().items)
-                listed.emplace_back(order.place(tmpl::to_str(k)), Value::list({k, k}));
+                listed.emplace_back(order.place(tmpl::to_str(k)), nullptr);
         std::sort(listed.begin(), listed.end(),
                   [](const auto& x, const auto& y) { return x.first < y.first; });
         return listed;
@@ -326,20 +327,19 @@ int diff(engine::App& app, std::vector<std::string> ids, bool json) {
     if (status_a != status_b)
         std::printf("execution %s -> %s\n", status_a.c_str(), status_b.c_str());
     for (const auto& [label, only] : {std::pair{"A", &only_a}, std::pair{"B", &only_b}})
-        for (const auto& [place, entry] : in_order(*only))
+        for (const auto& [place, none] : in_order(*only))
             std::printf("step %s only in %s\n", place.key.c_str(), label);
     if (steps.dict_obj().items().empty() && statuses.dict_obj().items().empty() &&
         only_a.list_obj().items.empty() && only_b.list_obj().items.empty())
         std::printf("step outputs are identical\n");
-    for (const auto& [place, entry] : in_order(statuses)) {
-        const Value& pair = entry.list_obj().items[1];
+    for (const auto& [place, pair] : in_order(statuses)) {
         std::printf("step %s: %s -> %s\n", place.key.c_str(),
-                    tmpl::to_str(pair.list_obj().items[0]).c_str(),
-                    tmpl::to_str(pair.list_obj().items[1]).c_str());
+                    tmpl::to_str(pair->list_obj().items[0]).c_str(),
+                    tmpl::to_str(pair->list_obj().items[1]).c_str());
     }
-    for (const auto& [place, entry] : in_order(steps)) {
+    for (const auto& [place, patch] : in_order(steps)) {
         std::printf("step %s\n", place.key.c_str());
-        print_patch(entry.list_obj().items[1]);
+        print_patch(*patch);
     }
     if (!definition_diff.empty())
         std::printf("workflow definition changed:\n%s", definition_diff.c_str());

@@ -36,22 +36,21 @@ struct LiveVars {
 };
 
 // `v` with each place it holds the live vars (read whole: `b: "{{ vars }}"`) replaced by
-// what they hold now: kept as is, the var would hold itself and see the vars written below
-// it. Containers are rebuilt only on the way to a replacement; a computed value holds
-// nothing but JSON's kinds (check_json_fit).
-Value without_live_vars(const Value& v, LiveVars& live, int depth, bool& replaced) {
-    if (depth > tmpl::kMaxContainerDepth) return v;
+// what they hold now, or nullopt when it holds them nowhere: kept as is, the var would hold
+// itself and see the vars written below it. Containers are rebuilt only on the way to a
+// replacement; a computed value holds nothing but JSON's kinds (check_json_fit).
+std::optional<Value> without_live_vars(const Value& v, LiveVars& live, int depth) {
+    if (depth > tmpl::kMaxContainerDepth) return std::nullopt;
     if (v.is_dict()) {
-        if (&v.dict_obj() == &live.dict.dict_obj()) {
-            replaced = true;
-            return live.now();
-        }
+        if (&v.dict_obj() == &live.dict.dict_obj()) return live.now();
         tmpl::DictObj::Items items;
         bool changed = false;
-        for (const auto& [key, item] : v.dict_obj().items())
-            items.emplace_back(key, without_live_vars(item, live, depth + 1, changed));
-        if (!changed) return v;
-        replaced = true;
+        for (const auto& [key, item] : v.dict_obj().items()) {
+            std::optional<Value> kept = without_live_vars(item, live, depth + 1);
+            changed |= kept.has_value();
+            items.emplace_back(key, kept ? std::move(*kept) : item);
+        }
+        if (!changed) return std::nullopt;
         Value copy = Value::dict();
         copy.dict_obj().assign(std::move(items));
         return copy;
@@ -59,13 +58,15 @@ Value without_live_vars(const Value& v, LiveVars& live, int depth, bool& replace
     if (v.is_sequence()) {
         std::vector<Value> items;
         bool changed = false;
-        for (const Value& item : v.list_obj().items)
-            items.push_back(without_live_vars(item, live, depth + 1, changed));
-        if (!changed) return v;
-        replaced = true;
+        for (const Value& item : v.list_obj().items) {
+            std::optional<Value> kept = without_live_vars(item, live, depth + 1);
+            changed |= kept.has_value();
+            items.push_back(kept ? std::move(*kept) : item);
+        }
+        if (!changed) return std::nullopt;
         return v.is_tuple() ? Value::tuple(std::move(items)) : Value::list(std::move(items));
     }
-    return v;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -245,8 +246,7 @@ Status Expressions::evaluate_vars(const Value& defs, const Value& context, const
         Result<Value> value = evaluate_tree(tree, context, "vars." + tmpl::to_str(name));
         if (!value) return value.error();
         LiveVars live{vars, std::nullopt};
-        bool replaced = false;
-        Value kept = without_live_vars(value.value(), live, 0, replaced);
+        Value kept = without_live_vars(value.value(), live, 0).value_or(value.value());
         tmpl::freeze(kept);  // read-only to the vars below it too
         vars.dict_obj().set(name, std::move(kept));
     }

@@ -596,12 +596,11 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         check_ref(ctx, ref, "'outputs'", "", names);
     for (size_t i = 0; i < p.var_refs.size(); ++i) {
         const Ref& ref = p.var_refs[i];
-        const bool owned = i < p.var_ref_owners.size();
-        if (owned && ref.root == "vars" && !ref.method && !ref.name.empty() &&
-            !check_var_order(ctx, ref, p.var_names, p.var_ref_owners[i]))
+        const size_t owner = p.var_ref_owners[i];  // filled with var_refs (named_data)
+        if (ref.root == "vars" && !ref.method && !ref.name.empty() &&
+            !check_var_order(ctx, ref, p.var_names, owner))
             continue;
-        const std::string who =
-            owned ? "var '" + p.var_names[p.var_ref_owners[i]] + "'" : std::string("'vars'");
+        const std::string who = "var '" + p.var_names[owner] + "'";
         if (ref.root == "steps-whole")
             ctx.error(ref.mark, "'vars' are constants and cannot refer to steps; use inputs, "
                                 "or compute it in a step");

@@ -191,8 +191,16 @@ std::optional<std::string> execution_id_of(engine::App& app, const std::string& 
     constexpr size_t kListed = 5;
     auto found = app.store->execution_ids_with_prefix(given, kListed + 1);
     if (!found) return fail(1, found.error().describe());
+    // Ids are upper case (Crockford base32); `01m98` typed from a lower-cased log finds them.
+    std::string upper = given;
+    for (char& c : upper)
+        c = (c >= 'a' && c <= 'z') ? char(c - 'a' + 'A') : c;
+    if (found->empty() && upper != given) {
+        found = app.store->execution_ids_with_prefix(upper, kListed + 1);
+        if (!found) return fail(1, found.error().describe());
+    }
     const std::vector<std::string>& ids = found.value();
-    if (!ids.empty() && ids[0] == given) return given;
+    if (!ids.empty() && (ids[0] == given || ids[0] == upper)) return ids[0];
     if (ids.empty() || given.size() < kMinIdPrefix) return fail(2, none);
     if (ids.size() == 1) return ids[0];
     std::string listed;

@@ -4709,6 +4709,11 @@ steps:
         self.assertTrue(shown.stdout.startswith("execution %s\n" % first), shown.stdout)
         self.assertEqual(json.loads(self.p.ferry("executions", "show", own, "--json").stdout)["id"],
                          first)
+        # Ids are upper case; a start or a whole id copied from a lower-cased log finds them.
+        for typed in (own.lower(), first.lower()):
+            lower = self.p.ferry("executions", "show", typed, "--json")
+            self.assertEqual(lower.returncode, 0, lower.stderr)
+            self.assertEqual(json.loads(lower.stdout)["id"], first)
         diff = self.p.ferry("executions", "diff", own, second[:len(shared) + 1])
         self.assertEqual(diff.returncode, 0, diff.stderr)
         resumed = self.p.ferry("resume", own)

@@ -54,17 +54,21 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
             continue;
         const std::string child_name(name->str());
         auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        // What is wrong with the name, at the name.
+        auto named = step.field_marks.find("with.name");
+        const workflow::Mark& name_mark = named != step.field_marks.end() ? named->second : m;
         if (Project::is_workflow_path(child_name)) {
-            out.push_back(
-                {m, "step '" + step.id + "': " + Project::sub_workflow_path_message(child_name)});
+            out.push_back({name_mark, "step '" + step.id +
+                                          "': " + Project::sub_workflow_path_message(child_name)});
             continue;
         }
         reading({child_name, {}, {}});
         auto found = project.find_workflow(child_name);
         if (!found) {
-            out.push_back({m, "step '" + step.id + "' runs workflow '" + child_name +
-                                  "', which is not in the project's workflows/" +
-                                  workflow::did_you_mean(child_name, project.workflow_names())});
+            out.push_back(
+                {name_mark, "step '" + step.id + "' runs workflow '" + child_name +
+                                "', which is not in the project's workflows/" +
+                                workflow::did_you_mean(child_name, project.workflow_names())});
             continue;
         }
         // The inputs it gives the child, as far as they are written out: names the child
@@ -76,17 +80,22 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
         if (!child.ok() || !child.workflow) {
             // Its own problems are its file's; here, that this step cannot run (ferry run
             // started the parent and failed the step, exit 1, instead of refusing it).
-            out.push_back({m, "step '" + step.id + "' runs workflow '" + child_name +
-                                  "', whose file has problems (" +
-                                  (child.problems.empty() ? std::string("it does not load")
-                                                          : child.problems.front().describe()) +
-                                  ")"});
+            out.push_back(
+                {name_mark, "step '" + step.id + "' runs workflow '" + child_name +
+                                "', whose file has problems (" +
+                                (child.problems.empty() ? std::string("it does not load")
+                                                        : child.problems.front().describe()) +
+                                ")"});
             continue;
         }
         const tmpl::Value* given = step.with.dict_obj().find("inputs");
-        for (const std::string& problem : literal_input_problems(*child.workflow, given))
-            out.push_back(
-                {m, "step '" + step.id + "' runs workflow '" + child_name + "': " + problem});
+        for (const std::string& problem : literal_input_problems(*child.workflow, given)) {
+            // At the input's key when the step gives it; one not given, at `with:`.
+            const workflow::Mark* at =
+                workflow::named_input_mark(problem, step.field_marks, "with.inputs.");
+            out.push_back({at ? *at : m, "step '" + step.id + "' runs workflow '" + child_name +
+                                             "': " + problem});
+        }
     }
     // A template.render step's literal template: a missing or escaping name failed every run.
     for (const workflow::Step& step : wf.steps) {

@@ -507,6 +507,17 @@ std::optional<NamedInputProblem> named_input_problem(std::string_view line) {
                              line.substr(close + 3)};
 }
 
+const Mark* named_input_mark(std::string_view line, const std::map<std::string, Mark>& marks,
+                             std::string_view prefix) {
+    std::optional<NamedInputProblem> named = named_input_problem(line);
+    if (!named) return nullptr;
+    for (std::string_view key : {named->quoted, std::string_view(named->input)}) {
+        auto at = marks.find(std::string(prefix) + std::string(key));
+        if (at != marks.end()) return &at->second;
+    }
+    return nullptr;
+}
+
 Result<tmpl::Value> resolve_inputs(const Workflow& wf, const tmpl::Value& given,
                                    PatternBudget* patterns) {
     std::vector<std::string> problems;

@@ -182,6 +182,23 @@ std::optional<RetryPolicy> parse_retry(Context& ctx, const YAML::Node& node,
     return retry;
 }
 
+// Where a `workflow` step's `with: name` and each key of its `with: inputs` are written
+// ("with.name", "with.inputs.KEY"): the project's checks of the child place their problems
+// there rather than at `with:`.
+void mark_sub_workflow_fields(Context& ctx, const YAML::Node& with,
+                              std::map<std::string, Mark>& marks) {
+    if (!with.IsMap()) return;
+    for (auto it = with.begin(); it != with.end(); ++it) {
+        if (!it->first.IsScalar()) continue;
+        const std::string& key = it->first.Scalar();
+        if (key == "name") marks.emplace("with.name", ctx.mark(it->second));
+        if (key != "inputs" || !it->second.IsMap()) continue;
+        for (auto in = it->second.begin(); in != it->second.end(); ++in)
+            if (in->first.IsScalar())
+                marks.emplace("with.inputs." + in->first.Scalar(), ctx.mark(in->first));
+    }
+}
+
 }  // namespace
 
 StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::string& who_default,
@@ -316,6 +333,7 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
                                                         : std::vector<std::vector<std::string>>{};
         std::vector<Ref> with_refs;
         step.with = data_with_templates(ctx, *with_node, with_refs, raw);
+        if (step.task == "workflow") mark_sub_workflow_fields(ctx, *with_node, step.field_marks);
         for (Ref& r : with_refs) {
             // `item` and `index` are defined in the with: of a for_each step (only there:
             // its when: and for_each: are evaluated once, for the whole step).

@@ -121,6 +121,11 @@ struct NamedInputProblem {
     std::string_view text;
 };
 std::optional<NamedInputProblem> named_input_problem(std::string_view line);
+// Where the input a problem line names was given: marks[prefix + KEY], the key as quoted
+// first (an unknown `n.x` is not input `n`), then the input; nullptr for a line naming none
+// or an input not given.
+const Mark* named_input_mark(std::string_view line, const std::map<std::string, Mark>& marks,
+                             std::string_view prefix = {});
 
 // How input problems name a type ("an object", "a string") and a value ('text', 3, a list):
 // in JSON's words, for workflow inputs and task inputs alike.

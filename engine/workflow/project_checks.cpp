@@ -72,15 +72,10 @@ std::vector<Diagnostic> check_schedule_inputs(const ScheduleEntry& schedule, con
     // key's place: its value is what is wrong), else at the schedule (one not given).
     std::vector<Diagnostic> out;
     for (const std::string& problem : input_problems(wf, schedule.inputs)) {
-        // The key as quoted first: an unknown `n.x` is not input `n`.
-        std::optional<NamedInputProblem> named = named_input_problem(problem);
-        auto given = schedule.input_marks.end();
-        if (named) given = schedule.input_marks.find(std::string(named->quoted));
-        if (named && given == schedule.input_marks.end())
-            given = schedule.input_marks.find(named->input);
-        out.push_back({given != schedule.input_marks.end() ? given->second : schedule.mark,
-                       "schedule '" + schedule.name + "': inputs for workflow '" + wf.name +
-                           "': " + problem});
+        const Mark* given = named_input_mark(problem, schedule.input_marks);
+        out.push_back({given ? *given : schedule.mark, "schedule '" + schedule.name +
+                                                           "': inputs for workflow '" + wf.name +
+                                                           "': " + problem});
     }
     return out;
 }

@@ -3210,6 +3210,35 @@ steps:
         self.assertRegex(err, r"parent\.yaml:4:\d+: step 'typo' runs workflow 'child': "
                               r"input 'tga': no such input")
         self.assertFalse(self.p.data.exists(), "a refused run wrote history")
+        # Each problem at the line that causes it: the input's key, the child's name; one
+        # not given at `with:`. All were at `with:`, one line for the whole block.
+        self.p.workflow("block", """\
+steps:
+  - id: call
+    task: workflow
+    with:
+      name: child
+      inputs:
+        tga: y
+        n: "abc"
+  - id: typo
+    task: workflow
+    with:
+      name: chlid
+""")
+        res = self.p.ferry("validate", str(self.p.dir / "workflows" / "block.yaml"))
+        self.assertEqual(res.returncode, 2, res.stdout)
+        self.assertIn("block.yaml:7:9: step 'call' runs workflow 'child': input 'tga': no such "
+                      "input (did you mean 'tag'?)", res.stdout)
+        self.assertIn("block.yaml:8:9: step 'call' runs workflow 'child': input 'n': expected "
+                      "an integer", res.stdout)
+        self.assertIn("block.yaml:12:13: step 'typo' runs workflow 'chlid', which is not in",
+                      res.stdout)
+        self.p.workflow("block", "steps:\n  - id: call\n    task: workflow\n    with:\n"
+                                 "      name: child\n")
+        res = self.p.ferry("validate", str(self.p.dir / "workflows" / "block.yaml"))
+        self.assertIn("block.yaml:5:7: step 'call' runs workflow 'child': input 'n': required, "
+                      "but not given", res.stdout)
         # A child whose file is broken: the parent's step cannot run (ferry run started the
         # parent and failed the step, exit 1).
         self.p.workflow("child", "steps:\n  - {id: a, task: nosuch}\n")

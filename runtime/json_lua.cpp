@@ -319,7 +319,22 @@ class Encoder {
             if (strings_only && lua_type(L_, -2) != LUA_TSTRING) return Pass::not_object;
             if (!member(out, depth)) return Pass::failed;
         }
-        return shared_members(idx, out, depth) ? Pass::done : Pass::failed;
+        if (!shared_members(idx, out, depth)) return Pass::failed;
+        sort_members(out);
+        return Pass::done;
+    }
+
+    // A Lua table has no order, and its traversal order changes from run to run (string
+    // hashes are seeded per state): a task's output, a request body, a dry-run preview
+    // listed the same fields in another order each time. Sorted by key (bytes), as
+    // Python's json.dumps(sort_keys=True) writes them, the same table is the same JSON.
+    static void sort_members(rapidjson::Value& object) {
+        if (object.MemberCount() < 2) return;
+        std::sort(object.MemberBegin(), object.MemberEnd(), [](const auto& a, const auto& b) {
+            std::string_view x(a.name.GetString(), a.name.GetStringLength());
+            std::string_view y(b.name.GetString(), b.name.GetStringLength());
+            return x < y;
+        });
     }
 
     // The fields the table at idx takes from its metatable's `__shared` table (a task's ctx

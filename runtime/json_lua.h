@@ -5,7 +5,8 @@
 // array marker metatable (so an empty array survives a round trip); null <-> ferry.json.null
 // (a unique light userdata); numbers: integers stay Lua integers (int64), others floats.
 // A Lua table is an array when it has the marker, or when it is non-empty with exactly the
-// keys 1..n; an empty table without the marker is an object.
+// keys 1..n; an empty table without the marker is an object. A table becomes an object with
+// its keys sorted (bytewise): Lua keeps no order, and its traversal order changes between runs.
 #pragma once
 
 #include "runtime/error.h"

@@ -44,6 +44,20 @@ TaskOutcome decision_outcome(const Engine::Unit& unit, const std::string& decisi
     return out;
 }
 
+// "was approved by 'ops' at T" for a step whose output records a decision; "ended STATUS"
+// otherwise (a step that failed, or was skipped).
+std::string ended_step_text(const tmpl::Value& output, std::string_view status) {
+    const tmpl::Value* decided = dict_get(output, "decision");
+    const tmpl::Value* by = dict_get(output, "by");
+    const tmpl::Value* at = dict_get(output, "at");
+    if (decided && decided->is_string() && by && by->is_string())
+        return "was " + std::string(decided->str()) + " by " +
+               (by->str() == "timeout" ? std::string("its timeout")
+                                       : "'" + std::string(by->str()) + "'") +
+               (at && at->is_string() ? " at " + std::string(at->str()) : "");
+    return "ended " + std::string(status);
+}
+
 }  // namespace
 
 void Engine::invoke_approval(Run& run, Unit& unit) {
@@ -249,16 +263,11 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
             // What decided it, when the record tells (the timeout, while the caller waited).
             std::string what;
             const tmpl::Value* out = dict_get(*record, "output");
-            const tmpl::Value* decided = out ? dict_get(*out, "decision") : nullptr;
-            const tmpl::Value* by = out ? dict_get(*out, "by") : nullptr;
-            const tmpl::Value* at = out ? dict_get(*out, "at") : nullptr;
-            if (decided && decided->is_string() && by && by->is_string())
-                what = ": step '" + step_key + "' was " + std::string(decided->str()) + " by " +
-                       (by->str() == "timeout" ? std::string("its timeout")
-                                               : "'" + std::string(by->str()) + "'") +
-                       (at && at->is_string() ? " at " + std::string(at->str()) : "");
-            else if (const tmpl::Value* st = dict_get(*record, "status"); st && st->is_string())
-                what = ": step '" + step_key + "' ended " + std::string(st->str());
+            const tmpl::Value* st = dict_get(*record, "status");
+            if (out || (st && st->is_string()))
+                what = ": step '" + step_key + "' " +
+                       ended_step_text(out ? *out : tmpl::Value(),
+                                       st && st->is_string() ? st->str() : "");
             return {Refusal::NotWaiting,
                     "execution " + execution_id + " is not waiting for a decision" + what};
         }
@@ -306,6 +315,11 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
         if (const workflow::Step* def = run->wf->find_step(step_id_of(step_key))) {
             const bool item = step_key.size() > def->id.size();
             const StepState& st = run->steps[size_t(def - run->wf->steps.data())];
+            // One that ended keeps no unit either: what decided it, not "not started".
+            if (!item && st.status != StepStatus::Pending && st.status != StepStatus::Running)
+                return {Refusal::NotWaiting,
+                        "step '" + step_key + "' is not waiting for approval: it " +
+                            ended_step_text(st.output, step_status_name(st.status))};
             if (!item || (!def->for_each.empty() && !st.fan_out))
                 return {Refusal::NotWaiting,
                         "step '" + step_key + "' is not waiting for approval (not started)"};

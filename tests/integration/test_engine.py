@@ -5697,6 +5697,11 @@ steps:
         self.assertIn("waits for another decision", p.stderr)
         self.assertIn("execution resumed", p.stderr)
         self.assertIn("step cab succeeded", p.stderr)
+        # Decided already, with the execution still waiting: it said "(not started)".
+        again = decide("reject", run_id, "cab", "--as", "alice")
+        self.assertEqual(again.returncode, 2, again.stderr)
+        self.assertRegex(again.stderr, r"step 'cab' is not waiting for approval: it was "
+                                       r"approved by 'alice' at \d{4}-")
         doc = json.loads(p.stdout)
         self.assertEqual(doc["status"], "waiting")
         out = doc["steps"]["cab"]["output"]

@@ -38,8 +38,9 @@ constexpr const char* kSchemas = R"json({
       "execution_id": {"type": "string"}, "step": {"type": "string"},
       "decision": {"type": "string", "enum": ["approved", "rejected"]},
       "by": {"type": "string"}}},
-  "Accepted": {"type": "object", "required": ["id", "status"], "properties": {
+  "Accepted": {"type": "object", "required": ["id", "status", "dry_run"], "properties": {
     "id": {"type": "string"}, "status": {"type": "string"},
+    "dry_run": {"type": "boolean", "description": "the execution sends nothing: asked for, or the server runs with --dry-run"},
     "idempotent_replay": {"type": "boolean"}}},
   "ExecutionError": {"type": "object", "nullable": true,
     "description": "why it failed (null unless it did)", "properties": {

@@ -25,15 +25,34 @@ namespace {
 
 using tmpl::Value;
 
-std::string accepted_body(const std::string& id, const std::string& status, bool replay) {
-    return "{\"id\":" + to_json_text(str(id)) + ",\"status\":" + to_json_text(str(status)) +
+// What a 202 says of the execution: its status, and whether it sends nothing (a server
+// started with --dry-run runs every start dry, whatever the request asked: a client that
+// repeats its request once the credentials are there must be told its first one sent nothing).
+struct Accepted {
+    std::string status;
+    bool dry_run = false;
+};
+
+std::string accepted_body(const std::string& id, const Accepted& state, bool replay) {
+    return "{\"id\":" + to_json_text(str(id)) + ",\"status\":" + to_json_text(str(state.status)) +
+           ",\"dry_run\":" + (state.dry_run ? "true" : "false") +
            (replay ? ",\"idempotent_replay\":true}" : "}");
 }
 
-// The execution's status from its stored record; "pending" until there is one.
-std::string stored_status(App& app, const std::string& id) {
-    std::string status = engine::stored_status(*app.store, id);
-    return status.empty() ? "pending" : status;
+// The execution's state from its stored record; "pending" until there is one.
+Accepted stored_state(App& app, const std::string& id) {
+    Accepted out{"pending", false};
+    auto rec = app.store->get_execution(id);
+    if (!rec || !rec.value()) return out;
+    try {
+        const Value v = tmpl::value_from_json(*rec.value());
+        if (const Value* status = dict_get(v, "status"); status && status->is_string())
+            out.status = std::string(status->str());
+        const Value* dry = dict_get(v, "dry_run");
+        out.dry_run = dry && dry->is_bool() && dry->as_bool();
+    } catch (const tmpl::TemplateError&) {  // a damaged record: what the 202 can say
+    }
+    return out;
 }
 
 // Every answer goes through here so a trigger can present it its own way (HTML for forms).
@@ -73,13 +92,14 @@ struct Waiter : Api::PendingAnswer, std::enable_shared_from_this<Waiter> {
     bool done = false;
     bool replay = false;        // a repeat of the request that started it (its Idempotency-Key)
     bool outcome_only = false;  // StartRequest::outcome_only
+    bool dry_run = false;       // the execution's, once known
 
     void answer_accepted() {
         if (done) return;
         done = true;
         timer.reset();
         reply(res, present, 202,
-              accepted_body(execution_id, stored_status(*app, execution_id), replay),
+              accepted_body(execution_id, stored_state(*app, execution_id), replay),
               {{"Content-Type", "application/json"},
                {"Location", "/api/v1/executions/" + execution_id}});
     }
@@ -95,7 +115,8 @@ struct Waiter : Api::PendingAnswer, std::enable_shared_from_this<Waiter> {
             if (!w || w->done) return;
             w->done = true;
             w->timer.reset();
-            reply(w->res, w->present, 202, accepted_body(w->execution_id, "waiting", w->replay),
+            reply(w->res, w->present, 202,
+                  accepted_body(w->execution_id, {"waiting", w->dry_run}, w->replay),
                   {{"Content-Type", "application/json"},
                    {"Location", "/api/v1/executions/" + w->execution_id}});
         });
@@ -116,7 +137,8 @@ struct Waiter : Api::PendingAnswer, std::enable_shared_from_this<Waiter> {
 void reply_repeat(Api* api, App& app, Responder res, const Present& present, const std::string& id,
                   uint64_t wait_ms, bool answer_when_waiting = false) {
     res.annotate("execution_id", id);
-    std::string status = stored_status(app, id);
+    const Accepted state = stored_state(app, id);
+    const std::string& status = state.status;
     if (execution_ended(status) && wait_ms) return reply_stored(app, res, present, id, true);
     if (api && wait_ms && app.engine->runs(id) && !(answer_when_waiting && status == "waiting")) {
         auto waiter = std::make_shared<Waiter>();
@@ -125,6 +147,7 @@ void reply_repeat(Api* api, App& app, Responder res, const Present& present, con
         waiter->present = present;
         waiter->execution_id = id;
         waiter->replay = true;
+        waiter->dry_run = state.dry_run;
         // The timer holds the waiter until it is answered (the lists below hold it weakly).
         waiter->timer = app.loop.timer(wait_ms, [waiter] { waiter->answer_accepted(); });
         api->add_pending(waiter);
@@ -132,7 +155,7 @@ void reply_repeat(Api* api, App& app, Responder res, const Present& present, con
         if (answer_when_waiting) api->on_execution_waiting(id, waiter);
         return;
     }
-    reply(res, present, 202, accepted_body(id, status, true),
+    reply(res, present, 202, accepted_body(id, state, true),
           {{"Content-Type", "application/json"}, {"Location", "/api/v1/executions/" + id}});
 }
 
@@ -382,6 +405,7 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     }
     *exec_id = started.value();
     waiter->execution_id = *exec_id;
+    waiter->dry_run = opts.dry_run;
     if (wait && request.answer_when_waiting) api.on_execution_waiting(*exec_id, waiter);
     waiter->res.annotate("execution_id", *exec_id);
     if (request.on_started) request.on_started(*exec_id);
@@ -393,7 +417,8 @@ void start_execution(Api& api, StartRequest request, Responder res) {
         if (waiter->done) return;
         if (!wait) {
             waiter->done = true;
-            reply(waiter->res, waiter->present, 202, accepted_body(*exec_id, "running", false),
+            reply(waiter->res, waiter->present, 202,
+                  accepted_body(*exec_id, {"running", waiter->dry_run}, false),
                   {{"Content-Type", "application/json"},
                    {"Location", "/api/v1/executions/" + *exec_id}});
             return;

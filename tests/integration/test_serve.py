@@ -396,6 +396,7 @@ steps:
         self.assertEqual(s2, 202)
         self.assertEqual(b1["id"], b2["id"])
         self.assertTrue(b2.get("idempotent_replay"))
+        self.assertEqual((b1["dry_run"], b2["dry_run"]), (False, False))
         s3, b3 = self.start(headers={"Idempotency-Key": "form-43"})
         self.assertNotEqual(b3["id"], b1["id"])
         # The same request written in another key order is the same request...
@@ -417,6 +418,31 @@ steps:
         self.assertEqual((s7, b7["error"]["message"]),
                          (400, "Idempotency-Key is longer than 255 bytes"))
 
+    def test_a_repeat_says_the_execution_it_names_was_a_dry_run(self):
+        # A server started with --dry-run runs every start dry, whatever the request asked.
+        # A client repeating its request once the server ran live again was told only
+        # "succeeded": nothing said its ticket was never sent.
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data, extra_args=("--dry-run",))
+        h = {"Idempotency-Key": "change-7"}
+        status, first = self.s.json("POST", "/api/v1/workflows/hello/executions",
+                                    {"inputs": {"name": "ada"}, "dry_run": False},
+                                    role="operator", headers=h)
+        self.assertEqual((status, first["status"], first["dry_run"]), (202, "running", True))
+        for _ in range(200):  # bounded: 10 s
+            status, rec = self.s.json("GET", "/api/v1/executions/" + first["id"], role="viewer")
+            if rec.get("status") == "succeeded":
+                break
+            time.sleep(0.05)
+        self.assertEqual((rec["status"], rec["dry_run"]), ("succeeded", True))
+        self.s.stop()
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        status, again = self.s.json("POST", "/api/v1/workflows/hello/executions",
+                                    {"inputs": {"name": "ada"}, "dry_run": False},
+                                    role="operator", headers=h)
+        self.assertEqual(status, 202, again)
+        self.assertEqual(again, {"id": first["id"], "status": "succeeded", "dry_run": True,
+                                 "idempotent_replay": True})
     def test_a_retry_whose_workflow_is_gone_is_no_unknown_execution(self):
         # It answered 404 not_found, which a client reads as "no such execution".
         self.p.workflow("gone", "steps:\n  - {id: a, task: log, with: {message: x}}\n")

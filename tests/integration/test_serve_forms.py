@@ -1270,7 +1270,7 @@ class Hooks(unittest.TestCase):
         wait_execution(first)
         status, _, text = request("POST", "/hooks/sn?wait=5s", body, headers=h)
         self.assertEqual(status, 202, text)
-        self.assertEqual(set(json.loads(text)), {"id", "status", "idempotent_replay"})
+        self.assertEqual(set(json.loads(text)), {"id", "status", "dry_run", "idempotent_replay"})
         status, _, text = request("POST", "/hooks/sn", body)
         self.assertEqual(status, 401)
         self.assertEqual(json.loads(text)["error"]["code"], "missing_signature")

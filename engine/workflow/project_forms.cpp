@@ -327,6 +327,16 @@ HookSpec read_hook(ConfigReader& r, const std::string& name, const YAML::Node& n
         r.ctx().error(node["replay_window"],
                       "replay_window applies to verify: hmac-sha256 (standard-webhooks refuses "
                       "replayed ids by itself)");
+    // Only standard-webhooks signs a timestamp: on another hook it was accepted and checked
+    // nothing, while the operator believed stale deliveries refused.
+    if (h.verify != "standard-webhooks" && node["tolerance"])
+        r.ctx().error(node["tolerance"],
+                      "tolerance applies to verify: standard-webhooks (the webhook-timestamp "
+                      "it signs)" +
+                          std::string(h.verify == "hmac-sha256"
+                                          ? "; an hmac-sha256 hook refuses a repeated body "
+                                            "within its replay_window"
+                                          : ""));
     return h;
 }
 

@@ -236,7 +236,9 @@ TEST_CASE("hooks: verify modes, secrets by reference, actions", "[config][hooks]
     CHECK(p.find("action.workflows must be a list of workflow names") != std::string::npos);
 }
 
-TEST_CASE("hooks: replay_window is for hmac-sha256 and more than 0s", "[config][hooks]") {
+TEST_CASE(
+    "hooks: replay_window is for hmac-sha256 and more than 0s, tolerance for standard-webhooks",
+    "[config][hooks]") {
     auto r = load_project_config_text(R"(hooks:
   gh:
     secret: "${env:GH}"
@@ -272,6 +274,15 @@ TEST_CASE("hooks: replay_window is for hmac-sha256 and more than 0s", "[config][
     secret: "${env:SW}"
     tolerance: 500ms
     action: {start: deploy}
+  gh4:
+    secret: "${env:GH}"
+    verify: hmac-sha256
+    tolerance: 1s
+    action: {start: deploy}
+  open:
+    verify: none
+    tolerance: 1s
+    action: {start: deploy}
 )",
                                         "ferry.yaml");
     std::string p = problems_of(bad);
@@ -283,6 +294,12 @@ TEST_CASE("hooks: replay_window is for hmac-sha256 and more than 0s", "[config][
     // Blank, it turned replay refusal off without a word; under a second it acted as 0s.
     CHECK(p.find("ferry.yaml:19:20: replay_window: expected a duration") != std::string::npos);
     CHECK(p.find("ferry.yaml:23:16: tolerance must be at least 1s") != std::string::npos);
+    // Accepted, it checked nothing: hmac-sha256 signs no timestamp.
+    CHECK(p.find("ferry.yaml:28:16: tolerance applies to verify: standard-webhooks (the "
+                 "webhook-timestamp it signs); an hmac-sha256 hook refuses a repeated body "
+                 "within its replay_window") != std::string::npos);
+    CHECK(p.find("ferry.yaml:32:16: tolerance applies to verify: standard-webhooks (the "
+                 "webhook-timestamp it signs)\n") != std::string::npos);
 }
 
 TEST_CASE("form values: conversion from text and JSON", "[forms]") {

@@ -95,6 +95,15 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
                                       other.name + "' (one token, one role)");
         s.tokens.push_back(std::move(tok));
     }
+    // A hook's secret is read at each delivery (a rotated file takes effect at once), so one
+    // that cannot be read is no reason to refuse the start; but every delivery would be
+    // answered 500 until it can, and only the sender would see it.
+    for (const workflow::HookSpec& hook : config.hook_specs)
+        for (const std::string& ref : hook.secrets)
+            if (Result<std::string> secret = resolve_secret(ref); !secret)
+                s.warnings.push_back("hook '" + hook.name + "': " + secret.error().message +
+                                     "; every delivery is answered 500 secret_unavailable "
+                                     "until it can be read");
     return s;
 }
 

@@ -1348,6 +1348,14 @@ class Hooks(unittest.TestCase):
         error = json.loads(text)["error"]
         self.assertEqual(error["code"], "secret_unavailable")
         self.assertNotIn("FORMS_TEST_NEVER_SET_SECRET", text)  # the server's log has it
+        # Said at start too: the operator learnt of it only from the sender's 5xx.
+        started = [json.loads(l) for l in (SERVER["dir"] / "serve.log").read_text().splitlines()
+                   if l.startswith("{")]
+        warned = [l["message"] for l in started
+                  if l.get("level") == "warn" and l["message"].startswith("hook 'unset': ")]
+        self.assertEqual(len(warned), 1, started[:8])
+        self.assertIn("FORMS_TEST_NEVER_SET_SECRET", warned[0])
+        self.assertIn("every delivery is answered 500 secret_unavailable", warned[0])
 
     def test_hmac_sha256(self):
         body = json.dumps({"ref": "main"}).encode()

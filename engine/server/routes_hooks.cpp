@@ -18,6 +18,7 @@
 #include "server/claims.h"
 #include "server/hooks.h"
 #include "server/starter.h"
+#include "workflow/suggest.h"
 
 #include <algorithm>
 #include <map>
@@ -62,6 +63,19 @@ void sweep(App& app, const HookSpec& hook, uint64_t now_ms) {
 void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& payload,
                      const std::string& replay_key, uint64_t now_ms) {
     auto text = [&](const char* key) { return dict_text(payload, key); };
+    // A misspelt key was dropped: `comentt` recorded the decision without its comment.
+    static const std::vector<std::string> kFields = {"execution_id", "step", "decision", "comment",
+                                                     "by"};
+    if (payload.is_dict())
+        for (const auto& [k, v] : payload.dict_obj().items()) {
+            const std::string key = tmpl::to_str(k);
+            if (std::find(kFields.begin(), kFields.end(), key) == kFields.end())
+                return c.error(422, "invalid_payload",
+                               "unknown field '" + key +
+                                   "' in an approval callback: it takes execution_id, step, "
+                                   "decision, comment and by" +
+                                   workflow::did_you_mean(key, kFields));
+        }
     for (const char* key : {"by", "comment"}) {
         const Value* v = payload.is_dict() ? payload.dict_obj().find(key) : nullptr;
         if (v && !v->is_none() && !v->is_string())

@@ -1430,6 +1430,17 @@ class Hooks(unittest.TestCase):
                                    "decision": "approved"})
         self.assertEqual(status, 400, text)
         self.assertIn("wait: expected a duration", text)
+        # A misspelt key is refused, not dropped (the decision went in without its comment).
+        status, _, text = request("POST", "/hooks/approvals",
+                                  {"execution_id": exec_id, "step": "approve",
+                                   "decision": "approved", "comentt": "CHG0000024 approved"})
+        self.assertEqual(status, 422, text)
+        self.assertEqual(json.loads(text)["error"],
+                         {"code": "invalid_payload", "message":
+                          "unknown field 'comentt' in an approval callback: it takes "
+                          "execution_id, step, decision, comment and by (did you mean "
+                          "'comment'?)"})
+        self.assertEqual(wait_waiting(exec_id)["status"], "waiting")
         status, _, text = request("POST", "/hooks/approvals",
                                   {"execution_id": exec_id, "step": "approve",
                                    "decision": "approved", "comment": "CHG0000024 approved"})

@@ -347,6 +347,9 @@ int validate_command(int argc, char** argv) {
     // rewrote the terminal's line.
     for (const std::string& line : c.problems)
         std::printf("%s\n", redact(printable(line, true)).c_str());
+    // The problems before the count: stdout to a file is buffered, stderr is not, so
+    // `ferry validate > log 2>&1` (CI, journald) printed the count above them.
+    if (std::fflush(stdout) != 0) return report_output_error("validate");
     if (c.problems.empty()) {
         eprintf("ferry validate: %zu file%s checked, no problems\n", c.files,
                 c.files == 1 ? "" : "s");

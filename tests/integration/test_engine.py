@@ -3175,6 +3175,18 @@ steps:
         self.assertIn("hook file 'a/../../b.lua' leaves tasks/", res.stdout)
         self.assertNotIn("hunter2XYZ", res.stdout + res.stderr)
 
+    def test_validate_prints_the_count_after_the_problems_in_one_stream(self):
+        # `ferry validate > log 2>&1`: stdout to a file is buffered, so the count (stderr)
+        # came out first, above the problems it counts.
+        self.p.workflow("bad", "steps:\n  - {id: a, task: nosuch}\n")
+        merged = subprocess.run([FERRY, "validate", "--project", str(self.p.dir)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                timeout=TIMEOUT)
+        self.assertEqual(merged.returncode, 2, merged.stdout)
+        lines = merged.stdout.splitlines()
+        self.assertRegex(lines[0], r"bad\.yaml:2:\d+: .*nosuch")
+        self.assertEqual(lines[-1], "ferry validate: 1 problem")
+
     def test_validate_checks_the_inputs_a_step_gives_a_sub_workflow(self):
         self.p.workflow("child", "inputs:\n  n: {type: integer, required: true}\n"
                                  "  tag: {type: string, default: x}\n"

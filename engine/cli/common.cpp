@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,8 +81,11 @@ open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Di
     std::vector<workflow::Diagnostic> local;
     std::vector<workflow::Diagnostic>& probs = problems ? *problems : local;
     auto app = engine::App::open(ao, probs);
+    // Only ferry.yaml's problems are worth reading the history without it; a project
+    // folder that is not there was reported three times over (twice as a warning).
+    std::error_code ec;
     if (!app && options.reads_history_only && app.error().kind == ErrorKind::Validation &&
-        !options.tolerate_config_problems) {
+        !options.tolerate_config_problems && std::filesystem::is_directory(options.project, ec)) {
         print_problem_lines("warning: ", app.error().message);
         eprintf("warning: ferry.yaml does not load (above); the history is read "
                 "without it ('ferry validate' lists every problem)\n");
@@ -201,7 +205,10 @@ std::optional<std::string> execution_id_of(engine::App& app, const std::string& 
     }
     const std::vector<std::string>& ids = found.value();
     if (!ids.empty() && (ids[0] == given || ids[0] == upper)) return ids[0];
-    if (ids.empty() || given.size() < kMinIdPrefix) return fail(2, none);
+    if (ids.empty()) return fail(2, none);
+    if (given.size() < kMinIdPrefix)
+        return fail(2, none + ": the start of an id names one from " +
+                           std::to_string(kMinIdPrefix) + " characters on");
     if (ids.size() == 1) return ids[0];
     std::string listed;
     for (size_t i = 0; i < std::min(ids.size(), kListed); ++i)

@@ -4775,7 +4775,8 @@ steps:
                           both.stderr)
             short = self.p.ferry(*cmd, first[:3])
             self.assertEqual(short.returncode, 2, short.stderr)
-            self.assertIn("no execution '%s'" % first[:3], short.stderr)
+            self.assertIn("no execution '%s': the start of an id names one from 4 characters "
+                          "on" % first[:3], short.stderr)
 
     def test_show_cuts_a_long_output_between_characters(self):
         # The table shows 197 bytes of an output: a cut inside a character printed bytes

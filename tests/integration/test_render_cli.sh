@@ -145,6 +145,9 @@ run "validate order" 2 validate --project order &&
 cp -r proj broken && printf 'integrations:\n  x: {type: http, base_url: "http://a\n' > broken/ferry.yaml
 run "history with a broken ferry.yaml" 0 executions list --project broken --data proj/.ferry &&
   { grep -q "ferry.yaml does not load (above); the history is read without it" err && grep -q "succeeded" out && ok "history read despite ferry.yaml" || bad "history read despite ferry.yaml" "$(cat err)"; }
+# A project folder that is not there is said once, not also as two warnings.
+run "history of a missing project" 2 executions list --project nowhere --data proj/.ferry &&
+  { if [[ "$(cat err)" == "ferry: project folder 'nowhere' does not exist" ]]; then ok "a missing project is one message"; else bad "a missing project is one message" "$(cat err)"; fi; }
 run "a run with a broken ferry.yaml" 2 run w --project broken --data proj/.ferry &&
   expect_err "a run still refuses a broken ferry.yaml" "ferry.yaml:"
 # A value that reads like a help request is the option's value, not help with exit 0

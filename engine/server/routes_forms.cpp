@@ -18,6 +18,12 @@ namespace ferry::engine::server {
 
 namespace {
 
+// A form page posted again with other values (the back button, then edits): that request
+// was filed; a new one starts from a new page. For the page and for a program alike.
+constexpr const char* kPageSubmittedAgain =
+    "this page was submitted already, with other values; open the form again to file another "
+    "request";
+
 using tmpl::Value;
 using workflow::FormSpec;
 
@@ -201,9 +207,14 @@ void submit(Api& api, Call& c) {
     if (!sr.idempotency_key.empty() && c.role == Role::None) {
         sr.anonymous_key_as_sent = sr.idempotency_key;
         sr.idempotency_key = "form anonymous " + sr.idempotency_key;
+        sr.key_reused_message = "Idempotency-Key '" + sr.anonymous_key_as_sent +
+                                "' was used for a submission with other values; use a new "
+                                "key for new values";
     }
-    if (sr.idempotency_key.empty() && !page_key.empty())
+    if (sr.idempotency_key.empty() && !page_key.empty()) {
         sr.idempotency_key = "form page " + page_key;
+        sr.key_reused_message = kPageSubmittedAgain;
+    }
     std::optional<uint64_t> wait = wait_query(c);
     if (!wait) return;
     sr.wait_ms = *wait;
@@ -229,10 +240,7 @@ void submit(Api& api, Call& c) {
                 // edits): that request was filed; a new one starts from a new page.
                 r.body = result_page(
                     copy, r.status,
-                    dict_of({{"error", dict_of({{"message",
-                                                 str("this page was submitted already, with other "
-                                                     "values; open the form again to file another "
-                                                     "request")}})}}),
+                    dict_of({{"error", dict_of({{"message", str(kPageSubmittedAgain)}})}}),
                     dry_run);
             else
                 r.body = result_page(copy, r.status, answer, dry_run);

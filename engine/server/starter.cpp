@@ -340,9 +340,11 @@ void start_execution(Api& api, StartRequest request, Responder res) {
                 // The draft standard's answer: the key was reused for another request, which
                 // a silent replay would drop without the client noticing.
                 reply_error(res, request.present, 422, "idempotency_key_reused",
-                            "Idempotency-Key '" + request.idempotency_key +
-                                "' was used for execution " + id +
-                                " with a different request; use a new key for new inputs");
+                            !request.key_reused_message.empty()
+                                ? request.key_reused_message
+                                : "Idempotency-Key '" + request.idempotency_key +
+                                      "' was used for execution " + id +
+                                      " with a different request; use a new key for new inputs");
                 return;
             }
             auto held = std::make_shared<Responder>(std::move(res));

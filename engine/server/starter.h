@@ -27,6 +27,9 @@ struct StartRequest {
     // their own space ("form anonymous KEY") claimed as is. Such a claim is honoured when it
     // names an anonymous form submit too, so a retry across the upgrade files nothing twice.
     std::string anonymous_key_as_sent;
+    // What a 422 idempotency_key_reused says instead of naming idempotency_key, which may be
+    // one the server made ("form page ...", "form anonymous ..."): empty, the default.
+    std::string key_reused_message;
     uint64_t wait_ms = 0;  // 0: answer 202 at once (after the commit)
     // Under wait_ms: answer 202 (status waiting) as soon as the execution waits for a
     // decision (only a person goes on from there), rather than at the end of the wait.

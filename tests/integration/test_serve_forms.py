@@ -812,6 +812,15 @@ class Requesters(unittest.TestCase):
                                   headers=self.BROWSER)
         self.assertEqual(status, 422, body)
         self.assertIn("this page was submitted already, with other values", body)
+        # So is a program posting the page's fields for JSON: it was told of an
+        # Idempotency-Key it never sent ('form page 9f81...').
+        status, _, body = request("POST", "/api/v1/forms/feedback/submit", form,
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 422, body)
+        self.assertEqual(json.loads(body)["error"],
+                         {"code": "idempotency_key_reused", "message":
+                          "this page was submitted already, with other values; open the form "
+                          "again to file another request"})
         # A new page, a new request: 128 random bits, not a ULID (those of one millisecond
         # count up: a key another requester could guess), and no cache keeps the page.
         status, headers, page = request("GET", "/forms/feedback")
@@ -857,6 +866,13 @@ class Requesters(unittest.TestCase):
         status, _, body = request("POST", "/api/v1/forms/feedback/submit", {"message": "mine"},
                                   headers=key)
         self.assertEqual((status, json.loads(body)["id"]), (202, anonymous), body)
+        # Its key with other values names the key as it was sent, not the server's space.
+        status, _, body = request("POST", "/api/v1/forms/feedback/submit", {"message": "edit"},
+                                  headers=key)
+        self.assertEqual(status, 422, body)
+        self.assertEqual(json.loads(body)["error"]["message"],
+                         "Idempotency-Key '%s' was used for a submission with other values; "
+                         "use a new key for new values" % key["Idempotency-Key"])
 
     def test_a_key_claimed_before_the_upgrade_is_still_the_requesters(self):
         # A release before requesters' keys had their own space stored an anonymous form

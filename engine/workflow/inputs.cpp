@@ -313,7 +313,7 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
                         (e->IsSequence() ? std::string("an empty list") : describe_node(ctx, *e)));
         } else {
             for (const YAML::Node& item : *e) {
-                tmpl::Value v = to_value(ctx, item);
+                tmpl::Value v = integers_as_declared(spec, to_value(ctx, item));
                 Problems problems;
                 PatternBudget unused;  // a type check matches no pattern
                 check(spec, v, name, unused, problems, /*type_only=*/true);
@@ -324,7 +324,9 @@ InputSpec parse_spec(Context& ctx, const std::string& name, const YAML::Node& at
         }
     }
     if (const YAML::Node* d = get("default")) {
-        spec.default_value = to_value(ctx, *d);
+        // Read as a given value is: `default: 4.0` of an integer input is 4, as `--input
+        // n=4.0` and `{"n": 4.0}` are (it was refused).
+        spec.default_value = integers_as_declared(spec, to_value(ctx, *d));
         // `default: null` says "absent unless given" explicitly, whatever the type.
         if (!spec.default_value->is_none()) {
             Problems problems;

@@ -163,8 +163,8 @@ TEST_CASE("enum values must match the type", "[workflow][inputs]") {
 TEST_CASE("defaults must match their input", "[workflow][inputs]") {
     CHECK(inputs_problem("  n: {type: integer, default: \"3\"}\n") ==
           "wf.yaml:2:31: default of input 'n': expected an integer, got '3'");
-    CHECK(inputs_problem("  n: {type: integer, default: 2.0}\n") ==
-          "wf.yaml:2:31: default of input 'n': expected an integer, got 2.0");
+    CHECK(inputs_problem("  n: {type: integer, default: 2.5}\n") ==
+          "wf.yaml:2:31: default of input 'n': expected an integer, got 2.5");
     CHECK(inputs_problem("  sev: {type: string, enum: [high, low], default: medium}\n") ==
           "wf.yaml:2:51: default of input 'sev': must be one of 'high', 'low'; got 'medium'");
     CHECK(inputs_problem("  d: {type: string, pattern: \"^[a-z]+$\", default: Abc}\n") ==
@@ -179,6 +179,21 @@ TEST_CASE("defaults must match their input", "[workflow][inputs]") {
           "wf.yaml:2:29: default of input 's': expected an array, got an object");
     CHECK(inputs_problem("  s:\n    type: boolean\n    default: 1\n") ==
           "wf.yaml:4:14: default of input 's': expected a boolean, got 1");
+}
+
+TEST_CASE("a whole float default or enum value of an integer input is the integer",
+          "[workflow][inputs]") {
+    // As a given 4.0 is (JSON Schema's integer); the default was refused, the value taken.
+    Workflow wf = workflow_with_inputs("  n: {type: integer, default: 4.0, enum: [4.0, 5]}\n"
+                                       "  l: {type: array, items: integer, default: [1.0, 2]}\n");
+    const InputSpec& n = wf.inputs[0];
+    REQUIRE(n.default_value);
+    CHECK(n.default_value->is_int());
+    CHECK(n.default_value->as_int() == 4);
+    CHECK(n.enum_values.at(0).is_int());
+    const InputSpec& l = wf.inputs[1];
+    REQUIRE(l.default_value);
+    CHECK(l.default_value->list_obj().items.at(0).is_int());
 }
 
 TEST_CASE("input_problems counts inputs given later as given, and checks their names",

@@ -42,7 +42,7 @@
 namespace ferry::engine {
 
 struct EngineOptions {
-    uint64_t default_step_timeout_ms = 300'000;
+    uint64_t default_step_timeout_ms = workflow::kDefaultStepTimeoutMs;
     TaskLimits task_limits;       // instruction budget and memory per invocation
     int max_workflow_depth = 16;  // nested sub-workflows
     // Sub-workflow executions one top execution may start below it (children and theirs,

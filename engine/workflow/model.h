@@ -16,6 +16,9 @@
 
 namespace ferry::workflow {
 
+// A step's attempt ends after this long unless its `timeout:` says otherwise.
+constexpr uint64_t kDefaultStepTimeoutMs = 300'000;
+
 struct Mark {
     std::string file;
     int line = 0;    // 1-based
@@ -58,7 +61,7 @@ struct Step {
     std::string for_each;            // expression text giving a list, empty: no fan-out
     int concurrency = 0;             // for_each parallelism; 0: unlimited
     std::optional<RetryPolicy> retry;
-    uint64_t timeout_ms = 0;        // 0: the engine default
+    uint64_t timeout_ms = 0;        // 0: kDefaultStepTimeoutMs
     std::string on_error = "fail";  // fail | continue | ID of a step to run instead
     std::optional<bool> dry_run;    // per-step dry-run override
     // Set on the steps an `on_step` entry generates: the step whose progress this one

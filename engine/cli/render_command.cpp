@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 
 namespace ferry::cli {
 
@@ -25,6 +26,8 @@ constexpr const char* kRenderUsage =
     "\n"
     "Render TEMPLATE (Jinja2 syntax) with the JSON object in VARS.json and print the result.\n"
     "include/import/extends resolve relative to TEMPLATE's folder and cannot leave it.\n"
+    "TEMPLATE '-' (stdin) or a pipe (<(...)) is read whole; its includes resolve from the\n"
+    "current folder.\n"
     "\n"
     "Options:\n"
     "  --vars FILE    JSON object with the template's variables ('-' reads stdin);\n"
@@ -59,6 +62,9 @@ int render_command(int argc, char** argv) {
         }
     }
     if (template_path.empty()) return usage_error("render", "missing TEMPLATE");
+    if (template_path == vars_path && template_path == "-")
+        return usage_error("render", "TEMPLATE and --vars cannot both be '-': standard input is "
+                                     "read once");
 
     tmpl::Value vars = tmpl::Value::dict();
     if (!vars_path.empty()) {
@@ -73,7 +79,27 @@ int render_command(int argc, char** argv) {
         vars = std::move(*read);
     }
 
-    size_t slash = template_path.rfind('/');
+    // A template read whole (standard input, a pipe such as <(...)), as --vars takes one;
+    // a folder is said to be one (both were "template not found").
+    struct stat st {};
+    const bool streamed = template_path == "-" || (::stat(template_path.c_str(), &st) == 0 &&
+                                                   !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode));
+    if (!streamed && ::stat(template_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        eprintf("%s: is a folder, not a template file\n", template_path.c_str());
+        return 2;
+    }
+    std::optional<std::string> streamed_text;
+    if (streamed) {
+        streamed_text = read_argument_file(template_path);
+        if (!streamed_text) {
+            eprintf("%s: cannot read the template: %s\n", template_path.c_str(),
+                    argument_file_error().c_str());
+            return 2;
+        }
+    }
+
+    // A streamed template's includes resolve from the current folder.
+    size_t slash = streamed ? std::string::npos : template_path.rfind('/');
     std::string dir = slash == std::string::npos ? "." : template_path.substr(0, slash);
     if (dir.empty()) dir = "/";
     std::string name = slash == std::string::npos ? template_path : template_path.substr(slash + 1);
@@ -83,11 +109,22 @@ int render_command(int argc, char** argv) {
     tmpl::RenderOptions options;
     options.strict = strict;
     tmpl::Environment env(loader, options);
-    auto result = env.render(name, vars);
+    tmpl::Result<std::string> result = std::string();
+    if (streamed) {
+        try {
+            result = env.render(*env.from_string(*streamed_text, template_path), vars);
+        } catch (const tmpl::TemplateError& e) {  // a syntax error
+            result = e;
+        }
+    } else {
+        result = env.render(name, vars);
+    }
     if (!result) {
         tmpl::TemplateError err = result.error();
         tmpl::Location where = err.where();
-        where.file = where.file.empty() ? template_path : loader->display_name(where.file);
+        where.file = where.file.empty() || (streamed && where.file == template_path)
+                         ? template_path
+                         : loader->display_name(where.file);
         err.set_location(where);
         if (err.kind() == tmpl::ErrorKind::NotFound && err.where().line == 0) {
             eprintf("%s: template not found: %s\n", template_path.c_str(), err.message().c_str());

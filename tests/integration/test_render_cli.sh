@@ -39,6 +39,17 @@ printf '{"name": "Zürich"}' > vars.json
 run "renders to stdout" 0 render tpl/hello.j2 --vars vars.json && expect_out "renders to stdout" "Hello Zürich!"
 run "a folder for vars" 2 render tpl/hello.j2 --vars tpl &&
   expect_err "a folder for vars says so" '^tpl: cannot read the vars file: Is a directory'
+# A template read whole, as --vars takes one: '-' and a pipe were "template not found".
+run "a folder for TEMPLATE" 2 render tpl --vars vars.json &&
+  expect_err "a folder for TEMPLATE says so" '^tpl: is a folder, not a template file$'
+printf 'Hi {{ name }} {%% include "tpl/hello.j2" %%}' | "$FERRY" render - --vars vars.json >out 2>err
+if [[ $? == 0 ]]; then expect_out "TEMPLATE - reads stdin, includes from here" "Hi Zürich Hello Zürich!"; else bad "TEMPLATE -" "$(cat err)"; fi
+"$FERRY" render <(printf '{{ name }}|') --vars vars.json >out 2>err </dev/null
+if [[ $? == 0 ]]; then expect_out "TEMPLATE from a pipe" "Zürich|"; else bad "TEMPLATE from a pipe" "$(cat err)"; fi
+printf 'a\n{{ name' | "$FERRY" render - --vars vars.json >out 2>err
+if [[ $? == 2 ]]; then expect_err "a streamed template's error names -:LINE:COL" '^-:2:[0-9]+: TemplateSyntaxError'; else bad "streamed syntax error" "$(cat err)"; fi
+printf '{}' | "$FERRY" render - --vars - >out 2>err
+if [[ $? == 2 ]]; then expect_err "- for both is refused" "TEMPLATE and --vars cannot both be '-'"; else bad "- for both" "$(cat err)"; fi
 
 # Jinja2 reports the line where the last token (the text "\nb") starts.
 printf 'a\n{%% if x %%}\nb\n' > tpl/unclosed.j2

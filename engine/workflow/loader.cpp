@@ -551,7 +551,9 @@ LoadResult load_workflow_text(const std::string& text, const std::string& file,
     try {
         docs = detail::load_yaml_documents(body);
     } catch (const YAML::ParserException& e) {
-        ctx.error(ctx.mark(e.mark), detail::yaml_syntax_message(body, e.mark, e.msg));
+        YAML::Mark at = e.mark;
+        std::string message = detail::yaml_syntax_message(body, at, e.msg);
+        ctx.error(ctx.mark(at), message);
     } catch (const YAML::Exception& e) {
         ctx.error(ctx.mark(e.mark), e.msg.empty() ? std::string(e.what()) : e.msg);
     }

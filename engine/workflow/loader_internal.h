@@ -118,8 +118,10 @@ std::vector<YAML::Node> load_yaml_documents(const std::string& text);
 // its puzzling ones ("illegal block entry"): a line indented with a tab. An undefined alias
 // is named unless quote_alias is false: in ferry.yaml it is most often a credential written
 // unquoted (`password: *x9...`), which no message may repeat.
-std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,
-                                const std::string& message, bool quote_alias = true);
+// An unclosed { } or [ ] is placed at its cause when a scan finds one (mark is moved there):
+// a quoted text not closed, a [ or { in an unquoted flow value, the bracket itself.
+std::string yaml_syntax_message(std::string_view text, YAML::Mark& mark, const std::string& message,
+                                bool quote_alias = true);
 
 // The file position of byte `offset` of a scalar's (decoded) text. Follows quotes, escapes,
 // line folding and block indentation; falls back to the scalar's own mark when lost.

@@ -366,9 +366,9 @@ ConfigLoadResult load_project_config_text(const std::string& text, const std::st
     try {
         docs = detail::load_yaml_documents(text);
     } catch (const YAML::ParserException& e) {
-        ctx.error(ctx.mark(e.mark),
-                  "YAML syntax error: " +
-                      detail::yaml_syntax_message(text, e.mark, e.msg, /*quote_alias=*/false));
+        YAML::Mark at = e.mark;
+        std::string message = detail::yaml_syntax_message(text, at, e.msg, /*quote_alias=*/false);
+        ctx.error(ctx.mark(at), "YAML syntax error: " + message);
         result.problems = std::move(ctx.problems());
         result.read_whole = false;
         return result;

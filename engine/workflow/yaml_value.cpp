@@ -411,47 +411,6 @@ tmpl::Value scalar_value(Context& ctx, const YAML::Node& node) {
     return tagged_scalar(ctx, node, tag, s);
 }
 
-std::string yaml_syntax_message(std::string_view text, const YAML::Mark& mark,
-                                const std::string& message, bool quote_alias) {
-    // yaml-cpp's words name neither the alias nor what "unknown token" is about.
-    if (message == YAML::ErrorMsg::UNKNOWN_ANCHOR && !quote_alias)
-        return message + " (a value that starts with * is an alias: quote a text that does)";
-    if (message == YAML::ErrorMsg::UNKNOWN_ANCHOR && mark.pos >= 0 &&
-        size_t(mark.pos) < text.size() && text[size_t(mark.pos)] == '*') {
-        size_t end = text.find_first_of(" \t\r\n,]}", size_t(mark.pos));
-        return message + ": " +
-               std::string(text.substr(size_t(mark.pos), end == std::string_view::npos
-                                                             ? std::string_view::npos
-                                                             : end - size_t(mark.pos)));
-    }
-    if (message == YAML::ErrorMsg::UNKNOWN_TOKEN && mark.pos >= 0 &&
-        size_t(mark.pos) < text.size()) {
-        char at = text[size_t(mark.pos)];
-        if (at == '`' || at == '@')
-            return message + " (" + at + " starts no YAML value: quote the text)";
-        if (at == '?' || at == ':' || at == '#' || at == ',')
-            return message + " (inside { } or [ ], text holding ?, :, # or , needs quotes: "
-                             "\"ready?\")";
-    }
-    // The error's line and the one before it: yaml-cpp often reports at the next token.
-    int line = 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= text.size(); ++i) {
-        if (i < text.size() && text[i] != '\n') continue;
-        std::string_view l = text.substr(start, i - start);
-        size_t indent = l.find_first_not_of(' ');
-        if ((line == mark.line || line + 1 == mark.line) && indent != std::string_view::npos &&
-            l[indent] == '\t') {
-            return message + " (line " + std::to_string(line + 1) +
-                   " is indented with a tab; YAML indents with spaces only)";
-        }
-        if (line > mark.line) break;
-        ++line;
-        start = i + 1;
-    }
-    return message;
-}
-
 tmpl::Value to_value(Context& ctx, const YAML::Node& node, const StringVisitor* on_string,
                      const StringVisitor* on_key) {
     Converter c{ctx, on_string, node, on_key};

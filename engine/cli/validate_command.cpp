@@ -260,6 +260,20 @@ struct Checker {
     }
 };
 
+// The project a path lies in: the nearest folder above it (its own, for a folder) holding a
+// ferry.yaml or a workflows/ folder, canonical; empty when there is none.
+fs::path enclosing_project(const fs::path& path) {
+    std::error_code ec;
+    fs::path at = fs::weakly_canonical(fs::absolute(path, ec), ec);
+    if (ec) return {};
+    if (!fs::is_directory(at, ec)) at = at.parent_path();
+    for (; !at.empty(); at = at.parent_path()) {
+        if (fs::exists(at / "ferry.yaml", ec) || fs::is_directory(at / "workflows", ec)) return at;
+        if (at == at.root_path()) break;
+    }
+    return {};
+}
+
 }  // namespace
 
 int validate_command(int argc, char** argv) {
@@ -292,6 +306,7 @@ int validate_command(int argc, char** argv) {
                                 return fs::is_directory(p, ec) &&
                                        fs::weakly_canonical(fs::absolute(p), ec) == project_root;
                             }) > 0;
+    const bool root_is_project = enclosing_project(project_root) == project_root;
     for (const std::string& p : paths) {
         std::error_code ec;
         const fs::path dir(p);
@@ -301,6 +316,19 @@ int validate_command(int argc, char** argv) {
                     "check it with `ferry validate --project %s`\n",
                     printable(p, true).c_str(), printable(project_root.string(), true).c_str(),
                     printable(p, true).c_str());
+            return 2;
+        }
+        // A file or folder inside another project (`../ops/workflows/p.yaml`) was checked
+        // against this project's tasks: "unknown task" for a task that is there. Only from
+        // a project: run from a folder that is none (inside workflows/), a file goes by its
+        // name, as before.
+        fs::path owner = enclosing_project(p);
+        if (root_is_project && !owner.empty() && owner != project_root) {
+            eprintf("ferry validate: %s lies in the Ferry project %s, not in %s: check it "
+                    "with `ferry validate --project %s %s`\n",
+                    printable(p, true).c_str(), printable(owner.string(), true).c_str(),
+                    printable(project_root.string(), true).c_str(),
+                    printable(owner.string(), true).c_str(), printable(p, true).c_str());
             return 2;
         }
     }

@@ -3342,6 +3342,14 @@ steps:
         self.assertEqual(other.stdout, "")
         self.assertIn("is a Ferry project of its own", other.stderr)
         self.assertIn("ferry validate --project %s" % nested, other.stderr)
+        # Nor is a file or folder inside it: its tasks were "unknown" here.
+        for inside in ("workflows/broken.yaml", "workflows"):
+            other = self.p.ferry("validate", str(nested / inside), data=False)
+            self.assertEqual((other.returncode, other.stdout), (2, ""), other.stderr)
+            self.assertIn("%s lies in the Ferry project %s, not in %s: check it with `ferry "
+                          "validate --project %s %s`" % (nested / inside, nested.resolve(),
+                                                         self.p.dir.resolve(), nested.resolve(),
+                                                         nested / inside), other.stderr)
 
     def test_a_file_where_a_project_folder_belongs_is_a_problem(self):
         shutil.rmtree(self.p.dir / "workflows")

@@ -101,11 +101,25 @@ std::string count(int64_t n, const char* noun) {
     return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
+// Whether quoted text would be a value of `type` unquoted (JSON's and YAML's words alike).
+bool reads_as(const std::string& type, std::string_view text) {
+    if (type == "boolean") return text == "true" || text == "false";
+    if (type != "integer" && type != "number") return false;
+    double d = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(d)) return false;
+    return type == "number" || std::trunc(d) == d;
+}
+
 void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
            PatternBudget& budget, Problems& out, bool type_only = false) {
     auto fail = [&](std::string message) { out.emplace_back(path, std::move(message)); };
     if (!type_matches(spec.type, v)) {
-        fail("expected " + article_type(spec.type) + ", got " + describe_value(v));
+        // `{"count": "5"}`: "expected an integer, got '5'" read as a contradiction.
+        std::string hint;
+        if (v.is_string() && reads_as(spec.type, v.str()))
+            hint = " (a string; without the quotes it would be " + article_type(spec.type) + ")";
+        fail("expected " + article_type(spec.type) + ", got " + describe_value(v) + hint);
         return;
     }
     if (type_only) return;

@@ -162,7 +162,14 @@ TEST_CASE("enum values must match the type", "[workflow][inputs]") {
 
 TEST_CASE("defaults must match their input", "[workflow][inputs]") {
     CHECK(inputs_problem("  n: {type: integer, default: \"3\"}\n") ==
-          "wf.yaml:2:31: default of input 'n': expected an integer, got '3'");
+          "wf.yaml:2:31: default of input 'n': expected an integer, got '3' (a string; without "
+          "the quotes it would be an integer)");
+    // Text no unquoting would make a number gets no hint.
+    CHECK(inputs_problem("  n: {type: number, default: \"3x\"}\n") ==
+          "wf.yaml:2:30: default of input 'n': expected a number, got '3x'");
+    CHECK(inputs_problem("  b: {type: boolean, default: \"true\"}\n") ==
+          "wf.yaml:2:31: default of input 'b': expected a boolean, got 'true' (a string; without "
+          "the quotes it would be a boolean)");
     CHECK(inputs_problem("  n: {type: integer, default: 2.5}\n") ==
           "wf.yaml:2:31: default of input 'n': expected an integer, got 2.5");
     CHECK(inputs_problem("  sev: {type: string, enum: [high, low], default: medium}\n") ==

@@ -40,16 +40,27 @@ size_t indent_of_line(std::string_view text, size_t line_start) {
 // found: the message stays as yaml-cpp wrote it.
 std::optional<FlowProblem> flow_problem(std::string_view text) {
     std::vector<size_t> open;  // offsets of the { and [ not closed yet
-    auto token_start = [&](size_t i) {
-        if (i == 0) return true;
-        char p = text[i - 1];
-        return p == ' ' || p == '\t' || p == '\n' || p == '\r' ||
-               (!open.empty() && (p == '{' || p == '[' || p == ','));
+    // A comment starts after white space; a value (a quote, a bracket, | or >) where a node
+    // may: at a line's start, after `key:` or `- ` (and a space), or right after {, [ or ,
+    // in a flow. A quote inside plain text (`don 't`) is text, and so is a bracket there in
+    // block style (`see [docs]`).
+    auto after_space = [&](size_t i) {
+        return i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n' ||
+               text[i - 1] == '\r';
+    };
+    auto value_start = [&](size_t i) {
+        size_t j = i;
+        while (j > 0 && (text[j - 1] == ' ' || text[j - 1] == '\t'))
+            --j;
+        if (j == 0) return true;
+        const char p = text[j - 1];
+        if (p == '\n' || p == '\r' || p == '{' || p == '[' || p == ',') return true;
+        return (p == ':' || p == '-' || p == '?') && (j < i || !open.empty());
     };
     size_t i = 0;
     while (i < text.size()) {
         const char c = text[i];
-        if ((c == '"' || c == '\'') && token_start(i)) {
+        if ((c == '"' || c == '\'') && value_start(i)) {
             const size_t start = i++;
             while (i < text.size()) {
                 if (c == '"' && text[i] == '\\') {
@@ -71,12 +82,12 @@ std::optional<FlowProblem> flow_problem(std::string_view text) {
             ++i;
             continue;
         }
-        if (c == '#' && token_start(i)) {
+        if (c == '#' && after_space(i)) {
             while (i < text.size() && text[i] != '\n')
                 ++i;
             continue;
         }
-        if ((c == '|' || c == '>') && open.empty() && token_start(i)) {
+        if ((c == '|' || c == '>') && open.empty() && value_start(i)) {
             // A block scalar: its lines are text, indented deeper than the line it starts on.
             size_t line_start = text.rfind('\n', i);
             line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
@@ -96,11 +107,11 @@ std::optional<FlowProblem> flow_problem(std::string_view text) {
             continue;
         }
         if (c == '{' || c == '[') {
-            if (!open.empty() && !token_start(i))
+            if (!open.empty() && !value_start(i))
                 return FlowProblem{i, std::string("inside { } or [ ], '") + c +
                                           "' starts a nested " + (c == '[' ? "list" : "mapping") +
                                           ": quote a text that holds it, as \"tags[-1]\""};
-            if (token_start(i) || !open.empty()) open.push_back(i);
+            if (value_start(i) || !open.empty()) open.push_back(i);
         } else if ((c == '}' || c == ']') && !open.empty()) {
             open.pop_back();
         }

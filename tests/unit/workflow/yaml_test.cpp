@@ -203,6 +203,10 @@ TEST_CASE("an unclosed flow collection is placed at its cause", "[workflow][yaml
     CHECK(only_problem("steps:\n  - id: a # it's {\n    task: lua\n    with:\n"
                        "      script: |\n        return {1, \"it's\" }\n      input: {a: 1\n") ==
           "wf.yaml:7:14: end of map flow not found (the '{' here is not closed)");
+    // A quote inside plain text and a bracket in a block-style plain value are text.
+    CHECK(only_problem("steps:\n  - id: a\n    task: log\n    with:\n"
+                       "      message: don 't see [docs] or {x\n      level: {a: 1\n") ==
+          "wf.yaml:6:14: end of map flow not found (the '{' here is not closed)");
     // What the scan cannot tell stays as yaml-cpp says it.
     CHECK(only_problem("steps: [a, b}\n").find("(") == std::string::npos);
 }

@@ -341,6 +341,12 @@ Engine::DecideResult Engine::decide(const std::string& execution_id, const std::
                                              waiting + ": decide it there"};
     }
     if (unit->status != "waiting" || run->wf->steps[unit->step_index].task != "approval") {
+        // Decided already (the server keeps the unit): how, by whom and when, as the CLI says.
+        if (run->wf->steps[unit->step_index].task == "approval" &&
+            (unit->status == "succeeded" || unit->status == "failed"))
+            return {Refusal::NotWaiting, "step '" + step_key +
+                                             "' is not waiting for approval: it " +
+                                             ended_step_text(unit->output, unit->status)};
         return {Refusal::NotWaiting, "step '" + step_key +
                                          "' is not waiting for approval (status " + unit->status +
                                          ")"};

@@ -1806,6 +1806,21 @@ steps:
                                 {}, role="operator")
         self.assertEqual(status, 409)
 
+    def test_a_decision_on_a_decided_step_says_how_it_was_decided(self):
+        # The execution still waits on another step: the 409 said "(status succeeded)".
+        self.p.workflow("two", "steps:\n  - {id: cab, task: approval, with: {message: a}}\n"
+                               "  - {id: second, task: approval, with: {message: b}}\n")
+        exec_id = self.start("two")
+        self.wait_status(exec_id, ("waiting",))
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/cab/approve" % exec_id,
+                                   {}, role="operator")
+        self.assertEqual(status, 200, body)
+        status, body = self.s.json("POST", "/api/v1/executions/%s/steps/cab/reject" % exec_id,
+                                   {}, role="operator")
+        self.assertEqual(status, 409, body)
+        self.assertRegex(body["error"]["message"], r"^step 'cab' is not waiting for approval: it "
+                                                   r"was approved by 'operator' at \d{4}-")
+
     def test_the_command_line_leaves_what_the_server_holds_to_its_api(self):
         exec_id = self.start()
         self.wait_status(exec_id, ("waiting",))

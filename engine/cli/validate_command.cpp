@@ -260,15 +260,31 @@ struct Checker {
     }
 };
 
-// The project a path lies in: the nearest folder above it (its own, for a folder) holding a
-// ferry.yaml or a workflows/ folder, canonical; empty when there is none.
-fs::path enclosing_project(const fs::path& path) {
+bool is_project_folder(const fs::path& at) {
     std::error_code ec;
-    fs::path at = fs::weakly_canonical(fs::absolute(path, ec), ec);
-    if (ec) return {};
-    if (!fs::is_directory(at, ec)) at = at.parent_path();
+    return fs::is_regular_file(at / "ferry.yaml", ec) || fs::is_directory(at / "workflows", ec);
+}
+
+// Whether path is root or lies under it, component by component.
+bool within(const fs::path& path, fs::path root) {
+    if (root.has_relative_path() && root.filename().empty()) root = root.parent_path();
+    auto [r, p] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
+    return r == root.end();
+}
+
+// The other project a path lies in: the nearest folder above it (its own, for a folder)
+// holding a ferry.yaml or a workflows/ folder; empty for a path under the project (as
+// written, or where its links lead: a workflow linked in from a shared folder is the
+// project's) or under no project at all.
+fs::path other_project(const std::string& path, const fs::path& root_written,
+                       const fs::path& root_resolved) {
+    std::error_code ec;
+    const fs::path written = fs::absolute(path, ec).lexically_normal();
+    if (ec || within(written, root_written)) return {};
+    if (within(fs::weakly_canonical(written, ec), root_resolved)) return {};
+    fs::path at = fs::is_directory(written, ec) ? written : written.parent_path();
     for (; !at.empty(); at = at.parent_path()) {
-        if (fs::exists(at / "ferry.yaml", ec) || fs::is_directory(at / "workflows", ec)) return at;
+        if (is_project_folder(at)) return at;
         if (at == at.root_path()) break;
     }
     return {};
@@ -306,12 +322,13 @@ int validate_command(int argc, char** argv) {
                                 return fs::is_directory(p, ec) &&
                                        fs::weakly_canonical(fs::absolute(p), ec) == project_root;
                             }) > 0;
-    const bool root_is_project = enclosing_project(project_root) == project_root;
+    const bool root_is_project = is_project_folder(project_root);
+    std::error_code written_ec;
+    const fs::path root_written = fs::absolute(common.project, written_ec).lexically_normal();
     for (const std::string& p : paths) {
         std::error_code ec;
         const fs::path dir(p);
-        if (fs::is_directory(dir, ec) &&
-            (fs::exists(dir / "ferry.yaml", ec) || fs::is_directory(dir / "workflows", ec))) {
+        if (fs::is_directory(dir, ec) && is_project_folder(dir)) {
             eprintf("ferry validate: %s is a Ferry project of its own, not a folder of %s: "
                     "check it with `ferry validate --project %s`\n",
                     printable(p, true).c_str(), printable(project_root.string(), true).c_str(),
@@ -322,8 +339,9 @@ int validate_command(int argc, char** argv) {
         // against this project's tasks: "unknown task" for a task that is there. Only from
         // a project: run from a folder that is none (inside workflows/), a file goes by its
         // name, as before.
-        fs::path owner = enclosing_project(p);
-        if (root_is_project && !owner.empty() && owner != project_root) {
+        fs::path owner =
+            root_is_project ? other_project(p, root_written, project_root) : fs::path();
+        if (!owner.empty()) {
             eprintf("ferry validate: %s lies in the Ferry project %s, not in %s: check it "
                     "with `ferry validate --project %s %s`\n",
                     printable(p, true).c_str(), printable(owner.string(), true).c_str(),

@@ -3342,14 +3342,25 @@ steps:
         self.assertEqual(other.stdout, "")
         self.assertIn("is a Ferry project of its own", other.stderr)
         self.assertIn("ferry validate --project %s" % nested, other.stderr)
-        # Nor is a file or folder inside it: its tasks were "unknown" here.
+        # Nor is a file or folder inside a project elsewhere: its tasks were "unknown" here.
+        elsewhere = Path(tempfile.mkdtemp(prefix="ferry-other-"))
+        self.addCleanup(shutil.rmtree, elsewhere, True)
+        shutil.copytree(nested, elsewhere / "ops")
+        ops = (elsewhere / "ops").resolve()
         for inside in ("workflows/broken.yaml", "workflows"):
-            other = self.p.ferry("validate", str(nested / inside), data=False)
+            other = self.p.ferry("validate", str(ops / inside), data=False)
             self.assertEqual((other.returncode, other.stdout), (2, ""), other.stderr)
             self.assertIn("%s lies in the Ferry project %s, not in %s: check it with `ferry "
-                          "validate --project %s %s`" % (nested / inside, nested.resolve(),
-                                                         self.p.dir.resolve(), nested.resolve(),
-                                                         nested / inside), other.stderr)
+                          "validate --project %s %s`" % (ops / inside, ops, self.p.dir.resolve(),
+                                                         ops, ops / inside), other.stderr)
+        # What lies under this project is its own, whatever folder names it holds, and so is
+        # a workflow linked in from a shared folder elsewhere.
+        (self.p.dir / "templates" / "workflows").mkdir(parents=True)
+        (self.p.dir / "templates" / "workflows" / "note.j2").write_text("hi {{ x }}\n")
+        os.symlink(ops / "workflows" / "broken.yaml", self.p.dir / "workflows" / "shared.yaml")
+        for own in ("templates/workflows/note.j2", "workflows/shared.yaml"):
+            mine = self.p.ferry("validate", str(self.p.dir / own), data=False)
+            self.assertNotIn("lies in the Ferry project", mine.stderr, own)
 
     def test_a_file_where_a_project_folder_belongs_is_a_problem(self):
         shutil.rmtree(self.p.dir / "workflows")

@@ -45,6 +45,11 @@ inline bool is_builtin_template_render(const TaskDef& t) {
     return t.origin == "(built-in) tasks/template/render.lua";
 }
 
+// The built-in sleep: the engine waits on a timer, bounded by the step's timeout.
+inline bool is_builtin_sleep(const TaskDef& t) {
+    return t.origin == "(built-in) tasks/core/sleep.lua";
+}
+
 class TaskCatalog final : public workflow::TaskLookup {
   public:
     // Loads every task file. Problems (syntax errors, a file that returns no task, duplicate

@@ -26,7 +26,7 @@
 namespace ferry::engine {
 
 Engine::NativeTask Engine::native_task(const TaskDef& task) const {
-    if (task.origin == "(built-in) tasks/core/sleep.lua") return NativeTask::Sleep;
+    if (is_builtin_sleep(task)) return NativeTask::Sleep;
     if (is_builtin_template_render(task) && templates_) return NativeTask::Render;
     return NativeTask::None;
 }

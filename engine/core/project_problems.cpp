@@ -3,6 +3,7 @@
 // inputs written for them, and its hook files exist.
 #include "core/app.h"
 #include "core/catalog.h"
+#include "runtime/duration.h"
 #include "workflow/suggest.h"
 
 namespace ferry::engine {
@@ -115,6 +116,25 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
         } catch (const tmpl::TemplateError& e) {  // a name that leaves templates/
             out.push_back({m, "step '" + step.id + "': " + e.message()});
         }
+    }
+    // A built-in sleep as long as its step's timeout can only time out (`duration: 7m` under
+    // the 5m default failed every run, and validated clean). Not one whose failure is
+    // handled (on_error: a test of timeouts does it), nor a project's own sleep task.
+    for (const workflow::Step& step : wf.steps) {
+        if (step.task != "sleep" || !step.with.is_dict() || step.on_error != "fail") continue;
+        const TaskDef* task = catalog.find(step.task, step.provider);
+        if (!task || !is_builtin_sleep(*task)) continue;
+        const tmpl::Value* d = step.with.dict_obj().find("duration");
+        if (!d || !d->is_string() || workflow::detail::is_template(d->str())) continue;
+        Result<uint64_t> sleep_ms = parse_duration_ms(d->str());  // else the input check says
+        const uint64_t limit = step.timeout_ms ? step.timeout_ms : workflow::kDefaultStepTimeoutMs;
+        if (!sleep_ms || sleep_ms.value() < limit) continue;
+        auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        out.push_back({m, "step '" + step.id + "' sleeps " + format_duration_ms(sleep_ms.value()) +
+                              ", which its timeout (" + format_duration_ms(limit) +
+                              (step.timeout_ms ? "" : ", the default") +
+                              ") ends first: every run would fail the step; set the step's "
+                              "timeout above the sleep"});
     }
     const workflow::Hooks& h = wf.hooks;
     struct HookRef {

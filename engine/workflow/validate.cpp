@@ -1,6 +1,5 @@
 // Checks that need the whole workflow: what steps and expressions refer to, the dependency
 // graph and its cycles, and the tasks, providers and task inputs steps name.
-#include "runtime/duration.h"
 #include "workflow/loader_internal.h"
 #include "workflow/task_input.h"
 
@@ -543,24 +542,6 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
                     ctx.error(m, who + ": for_each must give a list, and input '" + in.name +
                                      "' is " + article_type(in.type));
                 }
-        }
-
-        // A sleep as long as its step's timeout can only time out (`duration: 7m` under the
-        // 5m default failed every run, and validated clean).
-        // One whose failure is handled (on_error) is left alone: a test of timeouts does it.
-        if (step.task == "sleep" && step.with.is_dict() && step.on_error == "fail") {
-            const tmpl::Value* d = step.with.dict_obj().find("duration");
-            std::optional<uint64_t> sleep_ms;  // a literal; the task's input check says the rest
-            if (d && d->is_string() && !is_template(d->str()))
-                if (Result<uint64_t> ms = parse_duration_ms(d->str())) sleep_ms = ms.value();
-            const uint64_t limit = step.timeout_ms ? step.timeout_ms : kDefaultStepTimeoutMs;
-            if (sleep_ms && *sleep_ms >= limit)
-                ctx.error(step.field_marks.count("with") ? step.field_marks.at("with") : step.mark,
-                          who + " sleeps " + format_duration_ms(*sleep_ms) +
-                              ", which its timeout (" + format_duration_ms(limit) +
-                              (step.timeout_ms ? "" : ", the default") +
-                              ") ends first: every run would fail the step; set the step's timeout "
-                              "above the sleep");
         }
 
         // An approval that times out into an escalation step fails with kind timeout and

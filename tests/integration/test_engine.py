@@ -3175,6 +3175,29 @@ steps:
         self.assertIn("hook file 'a/../../b.lua' leaves tasks/", res.stdout)
         self.assertNotIn("hunter2XYZ", res.stdout + res.stderr)
 
+    def test_a_sleep_its_steps_timeout_ends_first_is_a_problem(self):
+        # `duration: 7m` under the 5m default failed every run, and validated clean.
+        self.p.workflow("nap", "steps:\n  - id: a\n    task: sleep\n    with: {duration: 7m}\n"
+                               "  - {id: b, task: sleep, timeout: 2s, with: {duration: 2s}}\n"
+                               "  - {id: c, task: sleep, timeout: 10m, with: {duration: 7m}}\n"
+                               "  - {id: d, task: sleep, timeout: 1s, on_error: continue,"
+                               " with: {duration: 2s}}\n"
+                               "  - {id: e, task: sleep, with: {duration: \"{{ '7m' }}\"}}\n")
+        res = self.p.ferry("validate", data=False)
+        self.assertEqual(res.returncode, 2, res.stdout)
+        self.assertEqual([l.split("/workflows/", 1)[-1] for l in res.stdout.splitlines()], [
+            "nap.yaml:4:11: step 'a' sleeps 7m, which its timeout (5m, the default) "
+            "ends first: every run would fail the step; set the step's timeout above the sleep",
+            "nap.yaml:5:45: step 'b' sleeps 2s, which its timeout (2s) ends first: "
+            "every run would fail the step; set the step's timeout above the sleep"])
+        rc, doc, err = self.p.run("nap")
+        self.assertEqual((rc, doc), (2, None), err)
+        # A project's own sleep task (a test double that returns at once) is its own affair.
+        self.p.write("tasks/core/sleep.lua", "return {name = 'sleep', input = {duration = "
+                                             "{type = 'any'}}, run = function() return {} end}\n")
+        res = self.p.ferry("validate", data=False)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+
     def test_validate_prints_the_count_after_the_problems_in_one_stream(self):
         # `ferry validate > log 2>&1`: stdout to a file is buffered, so the count (stderr)
         # came out first, above the problems it counts.

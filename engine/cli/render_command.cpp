@@ -62,9 +62,15 @@ int render_command(int argc, char** argv) {
         }
     }
     if (template_path.empty()) return usage_error("render", "missing TEMPLATE");
-    if (template_path == vars_path && template_path == "-")
-        return usage_error("render", "TEMPLATE and --vars cannot both be '-': standard input is "
-                                     "read once");
+    // Standard input is read once: the second reader found it empty and rendered nothing.
+    auto reads_stdin = [](const std::string& path) {
+        return path == "-" || path == "/dev/stdin" || path == "/dev/fd/0" ||
+               path == "/proc/self/fd/0";
+    };
+    if (reads_stdin(template_path) && reads_stdin(vars_path))
+        return usage_error("render", "TEMPLATE and --vars cannot both read standard input ('" +
+                                         template_path + "', '" + vars_path +
+                                         "'): it is read once");
 
     tmpl::Value vars = tmpl::Value::dict();
     if (!vars_path.empty()) {
@@ -82,8 +88,11 @@ int render_command(int argc, char** argv) {
     // A template read whole (standard input, a pipe such as <(...)), as --vars takes one;
     // a folder is said to be one (both were "template not found").
     struct stat st {};
-    const bool streamed = template_path == "-" || (::stat(template_path.c_str(), &st) == 0 &&
-                                                   !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode));
+    // /dev/stdin redirected from a file is a regular file, but a link out of its folder.
+    const bool streamed =
+        reads_stdin(template_path) || template_path.starts_with("/dev/fd/") ||
+        template_path.starts_with("/proc/self/fd/") ||
+        (::stat(template_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode));
     if (!streamed && ::stat(template_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
         eprintf("%s: is a folder, not a template file\n", template_path.c_str());
         return 2;

@@ -48,8 +48,15 @@ if [[ $? == 0 ]]; then expect_out "TEMPLATE - reads stdin, includes from here" "
 if [[ $? == 0 ]]; then expect_out "TEMPLATE from a pipe" "Zürich|"; else bad "TEMPLATE from a pipe" "$(cat err)"; fi
 printf 'a\n{{ name' | "$FERRY" render - --vars vars.json >out 2>err
 if [[ $? == 2 ]]; then expect_err "a streamed template's error names -:LINE:COL" '^-:2:[0-9]+: TemplateSyntaxError'; else bad "streamed syntax error" "$(cat err)"; fi
-printf '{}' | "$FERRY" render - --vars - >out 2>err
-if [[ $? == 2 ]]; then expect_err "- for both is refused" "TEMPLATE and --vars cannot both be '-'"; else bad "- for both" "$(cat err)"; fi
+for pair in "- -" "- /dev/stdin" "/dev/stdin -"; do
+  set -- $pair
+  printf '{}' | "$FERRY" render "$1" --vars "$2" >out 2>err
+  if [[ $? == 2 ]]; then expect_err "stdin for both ($pair) is refused" "TEMPLATE and --vars cannot both read standard input"; else bad "stdin for both ($pair)" "$(cat err)"; fi
+done
+# /dev/stdin redirected from a file is a regular file: it was a link out of its folder.
+printf '{{ name }}!' > tpl/from-file.j2
+"$FERRY" render /dev/stdin --vars vars.json <tpl/from-file.j2 >out 2>err
+if [[ $? == 0 ]]; then expect_out "/dev/stdin from a file" "Zürich!"; else bad "/dev/stdin from a file" "$(cat err)"; fi
 
 # Jinja2 reports the line where the last token (the text "\nb") starts.
 printf 'a\n{%% if x %%}\nb\n' > tpl/unclosed.j2

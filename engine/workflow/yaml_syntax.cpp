@@ -54,7 +54,8 @@ std::optional<FlowProblem> flow_problem(std::string_view text) {
             --j;
         if (j == 0) return true;
         const char p = text[j - 1];
-        if (p == '\n' || p == '\r' || p == '{' || p == '[' || p == ',') return true;
+        if (p == '\n' || p == '\r') return true;
+        if (p == '{' || p == '[' || p == ',') return !open.empty();  // text in block style
         return (p == ':' || p == '-' || p == '?') && (j < i || !open.empty());
     };
     size_t i = 0;
@@ -110,7 +111,8 @@ std::optional<FlowProblem> flow_problem(std::string_view text) {
             if (!open.empty() && !value_start(i))
                 return FlowProblem{i, std::string("inside { } or [ ], '") + c +
                                           "' starts a nested " + (c == '[' ? "list" : "mapping") +
-                                          ": quote a text that holds it, as \"tags[-1]\""};
+                                          ": quote a text that holds it, as " +
+                                          (c == '[' ? "\"tags[-1]\"" : "\"{{ item }}\"")};
             if (value_start(i) || !open.empty()) open.push_back(i);
         } else if ((c == '}' || c == ']') && !open.empty()) {
             open.pop_back();

@@ -118,7 +118,11 @@ int integration_request(lua_State* L, const char* name) {
     bool preview = lua_toboolean(L, -1) != 0;
     lua_pop(L, 3);
 
-    if (preview) {
+    // An integration with `dry_run: true` sends nothing, whoever asks: a task naming it
+    // (ferry.http.request{integration = ...}) sent live requests, credentials and all,
+    // through the integration an operator had marked to touch nothing.
+    const bool dry = !preview && client->config().dry_run;
+    if (preview || dry) {
         Result<HttpRequest> built = client->preview(req);
         if (!built) {
             lua_pushnil(L);
@@ -126,7 +130,20 @@ int integration_request(lua_State* L, const char* name) {
             return 2;
         }
         push_preview(L, req.http, built.value(), *client);
-        return 1;
+        if (!dry) return 1;
+        const int preview_at = lua_gettop(L);
+        lua_pushnil(L);
+        lua_createtable(L, 0, 4);
+        lua_pushliteral(L, "dry_run");
+        lua_setfield(L, -2, "kind");
+        lua_pushfstring(L, "integration '%s' has dry_run: true in ferry.yaml: nothing was sent",
+                        name);
+        lua_setfield(L, -2, "message");
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "retryable");
+        lua_pushvalue(L, preview_at);
+        lua_setfield(L, -2, "data");
+        return 2;
     }
 
     Task* task = Scheduler::current(L, "HTTP (ctx.http, ferry.http.request)");

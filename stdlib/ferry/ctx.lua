@@ -77,8 +77,20 @@ local function http_of(ctx)
       error("ctx.http: bad argument 'method' (string expected, got " .. type(r.method) .. ")", 2)
     end
     r.method = string.upper(r.method or "GET")
-    if integration and integration.type then
-      r.integration = integration.name
+    -- An integration the request names: the step's own, or one for a step that has none.
+    -- Another than the step's was dropped in silence (the request went out with the
+    -- step's credentials to the step's system).
+    local named = r.integration
+    if named ~= nil and type(named) ~= "string" then
+      error("ctx.http: bad argument 'integration' (string expected, got " .. type(named) .. ")", 2)
+    end
+    if named and integration and integration.type and named ~= integration.name then
+      error("ctx.http: the request names integration '" .. named .. "', but the step's is '"
+            .. integration.name .. "': a step sends through its own integration (or use "
+            .. "ferry.http.request, which names any)", 2)
+    end
+    if named or (integration and integration.type) then
+      r.integration = named or integration.name
       r.url = r.url or r.path
       r.path = nil
       if ctx.dry_run then

@@ -897,6 +897,51 @@ steps:
         self.assertEqual(rc, 0, err + json.dumps(doc)[:3000])
         self.assertEqual(doc["steps"]["peek"]["output"], {name: True for name in guesses})
 
+    def test_an_integration_marked_dry_run_sends_nothing_whoever_names_it(self):
+        # A task naming the integration (ferry.http.request{integration = ...}, or ctx.http
+        # from a step without one) sent live, credentials and all, through an integration
+        # ferry.yaml marks `dry_run: true`; ctx.http on a step with another integration
+        # dropped the name and sent through the step's.
+        m = self.mock()
+        self.p.write("ferry.yaml", integration_yaml(m.url, "dry_run: true\nauth: {type: bearer, "
+                                   "token: \"${env:TOKEN}\"}") +
+                     integration_yaml(m.url, "auth: {type: bearer, token: \"${env:API_KEY}\"}",
+                                      name="live").replace("integrations:\n", ""))
+        self.p.workflow("named", """\
+steps:
+  - id: plain
+    task: lua
+    with:
+      script: |
+        local res, err = ferry.http.request{integration = "target", method = "POST",
+                                            url = "/api/now/table/incident", json = {a = 1}}
+        local sent, refused = ctx.http{integration = "target", method = "POST",
+                                       path = "/api/now/table/incident"}
+        return {res = res == nil, kind = err.kind, message = err.message,
+                url = err.data.url, auth = err.data.headers.Authorization,
+                ctx_kind = sent == nil and refused.kind or "sent"}
+  - id: other
+    task: lua
+    integration: live
+    on_error: continue
+    with:
+      script: |
+        return ctx.http{integration = "target", method = "POST", path = "/x"}
+""")
+        rc, doc, err = self.run_wf("named")
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        out = doc["steps"]["plain"]["output"]
+        self.assertEqual(out, {"res": True, "kind": "dry_run", "message": "integration 'target' "
+                               "has dry_run: true in ferry.yaml: nothing was sent",
+                               "url": m.url + "/api/now/table/incident", "auth": "[REDACTED]",
+                               "ctx_kind": "dry_run"})
+        other = doc["steps"]["other"]
+        self.assertEqual(other["status"], "failed")
+        self.assertIn("ctx.http: the request names integration 'target', but the step's is "
+                      "'live'", other["error"]["message"])
+        self.assertEqual(m.requests(), [])
+        self.assertNotIn("tok-0123456789abcdef", json.dumps(doc))
+
     def test_a_secret_is_redacted_before_its_integration_is_first_used(self):
         # Secrets were learnt at an integration's first request: a value recorded before it
         # (here by an execution that never uses the integration) was stored in clear.

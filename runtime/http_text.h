@@ -1,6 +1,7 @@
 // Text rules of HTTP/1.1 that the client and the server share (RFC 9110).
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,26 @@ inline bool url_has_space_or_control(std::string_view url) {
     for (unsigned char c : url)
         if (c <= 0x20 || c == 0x7F) return true;
     return false;
+}
+
+// The URL as history and previews show it: user info holding a password keeps the user
+// (`https://admin:[REDACTED]@host/...`), one without (a token written as the user name) is
+// replaced whole; the rest, query included, as written. A request's URL may come from an
+// input or a vendor's "next" link, and its credentials were stored in clear.
+inline std::string url_without_password(std::string_view url) {
+    const size_t scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return std::string(url);
+    const size_t host_start = scheme_end + 3;
+    const size_t authority_end = std::min(url.find_first_of("/?#", host_start), url.size());
+    const size_t at = url.substr(host_start, authority_end - host_start).rfind('@');
+    if (at == std::string_view::npos) return std::string(url);
+    const std::string_view userinfo = url.substr(host_start, at);
+    const size_t colon = userinfo.find(':');
+    std::string shown = colon == std::string_view::npos
+                            ? std::string("[REDACTED]")
+                            : std::string(userinfo.substr(0, colon)) + ":[REDACTED]";
+    return std::string(url.substr(0, host_start)) + shown +
+           std::string(url.substr(host_start + at));
 }
 
 // base and path joined by exactly one '/' (path may start with slashes; empty: base).

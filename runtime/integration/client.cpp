@@ -436,7 +436,7 @@ std::string IntegrationClient::record_attempt(const Op& op, const HttpRequest& s
     str("method");
     str(sent.method);
     str("url");
-    str(sent.url);
+    str(url_without_password(sent.url));
     str("request");
     w.StartObject();
     str("headers");

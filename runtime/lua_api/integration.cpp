@@ -55,7 +55,7 @@ void push_preview(lua_State* L, const HttpRequest& given, const HttpRequest& req
     lua_createtable(L, 0, 4);
     lua_pushstring(L, req.method.c_str());
     lua_setfield(L, -2, "method");
-    std::string url = client.redact_own_parts(req.url);
+    std::string url = url_without_password(client.redact_own_parts(req.url));
     lua_pushlstring(L, url.data(), url.size());
     lua_setfield(L, -2, "url");
     lua_newtable(L);

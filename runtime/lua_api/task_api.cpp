@@ -247,6 +247,15 @@ int http_url(lua_State* L) {
     return 1;
 }
 
+// ferry.http.shown_url(url [, query]): http_url's URL as history and previews show it, a
+// password in it replaced (url_without_password).
+int http_shown_url(lua_State* L) {
+    http_url(L);
+    std::string shown = url_without_password(lua_tostring(L, -1));
+    lua_pushlstring(L, shown.data(), shown.size());
+    return 1;
+}
+
 void check_request_field(lua_State* L, const char* field, int type) {
     if (lua_isnil(L, -1) || lua_type(L, -1) == type) return;
     // A field a workflow left null (`idempotent: null` in a step's with:) reaches the task
@@ -591,6 +600,7 @@ void set_http_client(lua_State* L, HttpClient* client) {
 int open_http(lua_State* L) {
     luaL_Reg fns[] = {{"request", http_request},
                       {"url", http_url},
+                      {"shown_url", http_shown_url},
                       {"is_credential_header", http_is_credential_header},
                       {"text", http_text},
                       {"redact", http_redact_removed},

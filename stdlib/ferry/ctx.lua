@@ -116,7 +116,7 @@ local function http_of(ctx)
       error({
         kind = "dry_run",
         message = "dry run: the request was not sent",
-        data = { method = r.method, url = http.url(r.url, r.query),
+        data = { method = r.method, url = http.shown_url(r.url, r.query),
                  headers = M.redact_headers(r.headers), body = body },
       }, 0)
     end

@@ -942,6 +942,39 @@ steps:
         self.assertEqual(m.requests(), [])
         self.assertNotIn("tok-0123456789abcdef", json.dumps(doc))
 
+    def test_a_password_in_a_request_url_is_not_stored(self):
+        # The attempt's record and the dry-run previews kept `admin:hunter2pass@` in clear
+        # (error messages already left it out); the URL may come from an input.
+        m = self.mock()
+        self.configure(m.url, "auth: {type: bearer, token: \"${env:TOKEN}\"}")
+        host = m.url.split("://", 1)[1]
+        self.p.workflow("creds", """\
+inputs: {url: {type: string}}
+steps:
+  - id: through
+    task: lua
+    integration: target
+    with:
+      input: {url: "{{ inputs.url }}"}
+      script: return ctx.http{url = input.url}.status
+  - id: plain
+    task: lua
+    dry_run: true
+    with:
+      input: {url: "{{ inputs.url }}"}
+      script: return ctx.http{url = input.url, query = {a = 1}}
+""")
+        url = "http://admin:hunter2pass@%s/api/now/table/incident" % host
+        rc, doc, err = self.run_wf("creds", "--input", "url=" + url)
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        records = self.http_records(doc["id"], "through")
+        self.assertEqual([r["url"] for r in records],
+                         ["http://admin:[REDACTED]@%s/api/now/table/incident" % host])
+        self.assertEqual(doc["steps"]["plain"]["output"]["request"]["url"],
+                         "http://admin:[REDACTED]@%s/api/now/table/incident?a=1" % host)
+        # What was given stays as given (the inputs are the workflow's own data).
+        self.assertEqual(doc["inputs"]["url"], url)
+
     def test_a_secret_is_redacted_before_its_integration_is_first_used(self):
         # Secrets were learnt at an integration's first request: a value recorded before it
         # (here by an execution that never uses the integration) was stored in clear.

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 namespace ferry::engine::server {
 
 namespace {
@@ -21,7 +24,30 @@ std::string mib(uint64_t bytes) {
 
 }  // namespace
 
+const std::string& StoreRoom::disk_refusal(uint64_t now_ms) {
+    if (disk_checked_ && now_ms - disk_checked_at_ms_ < kRecheckMs && now_ms >= disk_checked_at_ms_)
+        return disk_refusal_;
+    disk_checked_ = true;
+    disk_checked_at_ms_ = now_ms;
+    disk_refusal_.clear();
+    struct statvfs fs {};
+    if (statvfs(store_.path().c_str(), &fs) != 0) return disk_refusal_;  // the commit will say
+    // Root may write into the blocks a file system keeps back for it.
+    const uint64_t blocks = geteuid() == 0 ? uint64_t(fs.f_bfree) : uint64_t(fs.f_bavail);
+    const uint64_t free_bytes = blocks * uint64_t(fs.f_frsize);
+    if (free_bytes < min_free_disk_)
+        disk_refusal_ = "the disk holding the execution history (" + store_.path() + ") has " +
+                        mib(free_bytes) + " free, and new executions start with " +
+                        mib(min_free_disk_) + " or more: free disk space there (old logs, " +
+                        "backups), or move the data folder";
+    return disk_refusal_;
+}
+
 std::string StoreRoom::refusal(uint64_t now_ms) {
+    if (const std::string& disk = disk_refusal(now_ms); !disk.empty()) {
+        ++refused_;
+        return disk;
+    }
     // What is in use never passes the high-water mark: below the limit, no need to look closer.
     if (store_.high_water_bytes() < admit_limit(store_.map_bytes())) {
         checked_ = false;

@@ -26,8 +26,15 @@ class StoreRoom {
     // walking after every commit is needed only closer to the limit than this.
     static constexpr uint64_t kWideHeadroom = uint64_t(256) << 20;
 
-    explicit StoreRoom(const store::Store& store, uint64_t wide_headroom = kWideHeadroom)
-        : store_(store), wide_headroom_(wide_headroom) {}
+    // The disk holding the data folder must have this much free for a new execution: a
+    // commit that finds no room there stops the server (exit 3) as a full map would, and
+    // under a supervisor a crash loop followed, while /healthz said ok and starts were
+    // accepted until the freed pages ran out.
+    static constexpr uint64_t kMinFreeDiskBytes = uint64_t(4) << 20;
+
+    explicit StoreRoom(const store::Store& store, uint64_t wide_headroom = kWideHeadroom,
+                       uint64_t min_free_disk = kMinFreeDiskBytes)
+        : store_(store), wide_headroom_(wide_headroom), min_free_disk_(min_free_disk) {}
 
     // Empty when a new execution may start; otherwise why not, for the answer and the log.
     // Cheap while the file's high-water mark is below the limit (one meta page read). Past
@@ -40,8 +47,14 @@ class StoreRoom {
 
   private:
     static constexpr uint64_t kRecheckMs = 200;
+    // Empty while the disk has kMinFreeDiskBytes free; asked at most every kRecheckMs.
+    const std::string& disk_refusal(uint64_t now_ms);
+    uint64_t disk_checked_at_ms_ = 0;
+    bool disk_checked_ = false;
+    std::string disk_refusal_;
     const store::Store& store_;
     uint64_t wide_headroom_;
+    uint64_t min_free_disk_;
     uint64_t headroom_ = 0;  // bytes below the limit at the last walk
     uint64_t checked_at_ms_ = 0;
     uint64_t checked_at_commit_ = 0;  // store_.commits() then

@@ -123,3 +123,22 @@ TEST_CASE("store room: a small map keeps at least 256 KiB free", "[server][store
     CHECK_THAT(room.refusal(1000), Catch::Contains("of its 1.0 MiB map (new executions start "
                                                    "below 75 %)"));
 }
+
+TEST_CASE("store room: new executions are refused while the disk has no room",
+          "[server][store_room]") {
+    // A commit that finds the disk full stops the server (exit 3); /healthz said ok and
+    // starts were taken until the freed pages ran out. Here the disk "needs" more than any
+    // disk has, then nothing.
+    TempDir dir;
+    auto s = open_small(dir.path());
+    StoreRoom full(*s, StoreRoom::kWideHeadroom, UINT64_MAX);
+    std::string why = full.refusal(1000);
+    CHECK_THAT(
+        why, Catch::StartsWith("the disk holding the execution history (" + s->path() + ") has ") &&
+                 Catch::Contains("free, and new executions start with") &&
+                 Catch::Contains("free disk space there"));
+    CHECK(full.refusal(1001) == why);  // asked again only after a while
+    CHECK(full.refused() == 2);
+    StoreRoom roomy(*s, StoreRoom::kWideHeadroom, 0);
+    CHECK(roomy.refusal(1000).empty());
+}

@@ -77,6 +77,7 @@ open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Di
     ao.durable = !options.no_sync;
     ao.open_store = with_store;
     ao.create_store = !options.store_must_exist;
+    ao.read_only_fallback = options.reads_history_only && options.store_must_exist;
     ao.tolerate_config_problems = options.tolerate_config_problems;
     std::vector<workflow::Diagnostic> local;
     std::vector<workflow::Diagnostic>& probs = problems ? *problems : local;

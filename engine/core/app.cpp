@@ -160,6 +160,12 @@ Status App::open_store() {
     so.create = options.create_store;
     if (config.store.map_size) so.map_size = *config.store.map_size;
     auto opened = store::Store::open(project.data_dir(), so);
+    if (!opened && opened.error().kind == ErrorKind::Storage && options.read_only_fallback) {
+        // An auditor's account, a backup on read-only media: reading needs no write. When
+        // that fails too, the first error says more (why writing was refused).
+        so.read_only = true;
+        if (auto reading = store::Store::open(project.data_dir(), so)) opened = std::move(reading);
+    }
     if (!opened) return opened.error();
     store = std::move(opened.value());
     engine = std::make_unique<Engine>(loop, vm, scheduler, *store, catalog, project, expressions,

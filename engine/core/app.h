@@ -31,6 +31,9 @@ struct AppOptions {
     bool durable = true;       // fsync every group commit
     bool open_store = true;    // validate does not need one
     bool create_store = true;  // false: no store yet is an error (store::StoreOptions)
+    // A command that only reads history: a store it cannot open for writing (read-only
+    // media, another user's copy) is opened read-only instead.
+    bool read_only_fallback = false;
     // A ferry.yaml with problems stops open() (Validation, every problem listed) unless
     // this is set: `ferry validate` reports them itself.
     bool tolerate_config_problems = false;

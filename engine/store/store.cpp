@@ -315,13 +315,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
                               "no Ferry data in " + dir +
                                   " (nothing has run with this --data or --project yet)");
 
-        check_room_to_create(dir);
+        if (!options.read_only) check_room_to_create(dir);
         s.env = lmdb::Env::create();
         lmdb::check(mdb_env_set_maxdbs(s.env.get(), kMaxDbs), "mdb_env_set_maxdbs");
         lmdb::check(mdb_env_set_mapsize(s.env.get(), options.map_size), "mdb_env_set_mapsize");
         // MDB_NOTLS: read transactions are not tied to the thread that began them (the engine
         // may read from a second thread); MDB_NOSYNC trades durability for speed on request.
-        unsigned flags = MDB_NOTLS | (options.durable ? 0u : unsigned{MDB_NOSYNC});
+        unsigned flags = MDB_NOTLS | (options.durable ? 0u : unsigned{MDB_NOSYNC}) |
+                         (options.read_only ? unsigned{MDB_RDONLY} : 0u);
         // The files are the owner's alone, as the folder Ferry makes is.
         lmdb::check(mdb_env_open(s.env.get(), dir.c_str(), flags, 0600), "mdb_env_open");
         store->clear_dead_readers();
@@ -332,6 +333,20 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
         s.map_size = info.me_mapsize;
         s.opened_map_size = s.map_size;
 
+        if (options.read_only) {
+            // Every table exists in a Ferry store (the first open made them all).
+            lmdb::Txn txn = lmdb::Txn::read(s.env.get());
+            s.open_dbs(txn, 0);
+            std::string_view schema;
+            if (!lmdb::get(txn, s.meta, kSchemaKey, schema))
+                return fail("not a Ferry store: it has no schema version");
+            if (schema != kSchemaVersion)
+                return fail("schema version '" + std::string(schema) + "' is not supported");
+            txn.commit();
+            s.staging_thread = std::this_thread::get_id();
+            s.locate_map();
+            return store;
+        }
         lmdb::Txn txn = lmdb::Txn::write(s.env.get());
         s.open_dbs(txn);
         // Checked again inside the write transaction: another process may have initialised

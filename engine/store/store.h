@@ -50,6 +50,9 @@ struct StoreOptions {
     // false: a folder that holds no store yet is NotFound instead of a new, empty store (a
     // mistyped --data for a command that only reads must not look like an empty history).
     bool create = true;
+    // Opened for reading only (MDB_RDONLY): a copy on read-only media, or one this user may
+    // not write. Every commit then fails with the store's error; nothing is created.
+    bool read_only = false;
 };
 
 struct ExecutionFilter {

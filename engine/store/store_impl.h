@@ -100,7 +100,7 @@ struct Store::Impl {
     // exec_index (id -> workflow '\0' status) is the store's own record of the index keys it
     // wrote for each execution, so a status change removes exactly the old by_status entry
     // without parsing the JSON document, which stays opaque to the store.
-    void open_dbs(const lmdb::Txn& txn) {
+    void open_dbs(const lmdb::Txn& txn, unsigned flags = MDB_CREATE) {
         const std::pair<const char*, lmdb::Db*> dbs[] = {
             {"executions", &executions},
             {"by_workflow", &by_workflow},
@@ -115,7 +115,7 @@ struct Store::Impl {
             {"meta", &meta},
         };
         for (const auto& [name, db] : dbs)
-            lmdb::open_db(txn, name, MDB_CREATE, *db);
+            lmdb::open_db(txn, name, flags, *db);
     }
 
     // Drops the process's mappings of the history file once they pass

@@ -4780,6 +4780,34 @@ steps:
         # What the prune borrowed is small: the file stays near the configured map.
         self.assertLess((self.p.data / "data.mdb").stat().st_size, (1 << 20) * 9 // 8 + 4096)
 
+    def test_a_copy_on_read_only_media_is_read(self):
+        # A backup on a read-only file system could not be listed or shown (the store was
+        # opened for writing); reading commands now fall back to a read-only open, and
+        # writing ones still refuse with the reason.
+        self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        exec_id = self.run_id("hello")
+        media = Path(tempfile.mkdtemp(prefix="ferry-ro-"))
+        self.addCleanup(shutil.rmtree, media, True)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(media)],
+                          capture_output=True).returncode != 0:
+            self.skipTest("cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)")
+        self.addCleanup(subprocess.run, ["umount", str(media)], capture_output=True)
+        shutil.copytree(self.p.data, media / "copy")
+        self.assertEqual(subprocess.run(["mount", "-o", "remount,ro", str(media)],
+                                        capture_output=True).returncode, 0)
+        copy = str(media / "copy")
+        for cmd in (["executions", "list"], ["executions", "show", exec_id],
+                    ["executions", "export"]):
+            p = subprocess.run([FERRY, *cmd, "--project", str(self.p.dir), "--data", copy],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual(p.returncode, 0, (cmd, p.stderr))
+            self.assertIn(exec_id, p.stdout, cmd)
+        p = subprocess.run([FERRY, "executions", "prune", "--before", "0s", "--project",
+                            str(self.p.dir), "--data", copy], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("the file system is read-only", p.stderr)
+
     def test_an_execution_is_named_by_the_start_of_its_id(self):
         # As git names a commit: 26 characters to type was the price of every look.
         self.p.workflow("hello", "steps:\n  - {id: a, task: log, with: {message: hi}}\n")

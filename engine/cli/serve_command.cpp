@@ -348,9 +348,18 @@ int serve_command(int argc, char** argv) {
         const bool waiting = std::string_view(status) == "waiting";
         for (const std::string& id : found.value()) {
             if (engine::is_sub_workflow_execution(*app->store, id)) continue;
-            Status s = app->engine->resume(id, [](const engine::ExecutionSummary&) {});
+            bool elsewhere = false;
+            Status s = app->engine->resume(
+                id, [](const engine::ExecutionSummary&) {}, &elsewhere);
             if (!s) {
-                log.error("resume " + id + ": " + s.error().message, {{"execution_id", id}});
+                // A `ferry run` beside the server is running it: normal, not an error to alert
+                // on (operations.md's alert filter selects level error).
+                if (elsewhere)
+                    log.info("resume " + id + ": " + s.error().message +
+                                 "; it is left to that process",
+                             {{"execution_id", id}});
+                else
+                    log.error("resume " + id + ": " + s.error().message, {{"execution_id", id}});
                 continue;
             }
             log.info((waiting ? "waiting again for a decision: " : "resumed ") + id,

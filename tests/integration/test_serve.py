@@ -418,6 +418,32 @@ steps:
         self.assertEqual((s7, b7["error"]["message"]),
                          (400, "Idempotency-Key is longer than 255 bytes"))
 
+    def test_an_execution_a_ferry_run_beside_it_runs_is_no_error(self):
+        # Started beside a `ferry run` on the same folder, the server logged its execution at
+        # level error ("is being run by another ferry process"): what an alert selects.
+        self.s.stop()
+        run = subprocess.Popen([te.FERRY, "run", "slow", "--input", "pause=4s", "--quiet",
+                                "--project", str(self.p.dir), "--data", str(self.p.data)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: run.poll() is None and (run.kill(), run.wait(10)))
+        for _ in range(100):  # bounded: 5 s
+            listed = self.p.ferry("executions", "list", "--json")
+            if listed.returncode == 0 and json.loads(listed.stdout):
+                break
+            time.sleep(0.05)
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        said = []
+        for _ in range(100):  # bounded: 5 s
+            lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()
+                     if l.startswith("{")]
+            said = [l for l in lines if "another ferry process" in l.get("message", "")]
+            if said:
+                break
+            time.sleep(0.05)
+        self.assertEqual([l["level"] for l in said], ["info"], said)
+        self.assertIn("it is left to that process", said[0]["message"])
+        self.assertEqual(run.wait(timeout=20), 0)
+
     def test_a_repeat_says_the_execution_it_names_was_a_dry_run(self):
         # A server started with --dry-run runs every start dry, whatever the request asked.
         # A client repeating its request once the server ran live again was told only

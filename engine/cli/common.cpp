@@ -107,6 +107,13 @@ open_app(const CommonOptions& options, bool with_store, std::vector<workflow::Di
         for (const auto& d : local)
             eprintf("warning: %s\n", printable(d.describe(), true).c_str());
     }
+    // LMDB reads a read-only file system without its lock file: sound for a copy, not for a
+    // live folder a writer reaches through another mount (a container's `:ro` volume).
+    if (app.value()->store_read_only)
+        eprintf("warning: %s is read-only: opened for reading only, without LMDB's lock; if a "
+                "ferry process writes it through another mount, what is read may be "
+                "inconsistent\n",
+                printable(app.value()->project.data_dir(), true).c_str());
     return std::move(app.value());
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace ferry::cli {
 
@@ -63,9 +64,14 @@ int render_command(int argc, char** argv) {
     }
     if (template_path.empty()) return usage_error("render", "missing TEMPLATE");
     // Standard input is read once: the second reader found it empty and rendered nothing.
-    auto reads_stdin = [](const std::string& path) {
-        return path == "-" || path == "/dev/stdin" || path == "/dev/fd/0" ||
-               path == "/proc/self/fd/0";
+    // Any name of it (/dev//stdin, a link to /dev/stdin): the file it opens is fd 0's.
+    struct stat in {};
+    const bool have_stdin = ::fstat(STDIN_FILENO, &in) == 0;
+    auto reads_stdin = [&](const std::string& path) {
+        if (path == "-" || path == "/dev/stdin") return true;
+        struct stat st {};
+        return have_stdin && !path.empty() && ::stat(path.c_str(), &st) == 0 &&
+               st.st_dev == in.st_dev && st.st_ino == in.st_ino;
     };
     if (reads_stdin(template_path) && reads_stdin(vars_path))
         return usage_error("render", "TEMPLATE and --vars cannot both read standard input ('" +

@@ -164,7 +164,10 @@ Status App::open_store() {
         // An auditor's account, a backup on read-only media: reading needs no write. When
         // that fails too, the first error says more (why writing was refused).
         so.read_only = true;
-        if (auto reading = store::Store::open(project.data_dir(), so)) opened = std::move(reading);
+        if (auto reading = store::Store::open(project.data_dir(), so)) {
+            opened = std::move(reading);
+            store_read_only = true;
+        }
     }
     if (!opened) return opened.error();
     store = std::move(opened.value());

@@ -100,6 +100,8 @@ class App {
     // Dead letters being sent again (replay_dead_letter): a second replay of one while the
     // first is in flight is refused, not sent twice.
     std::set<std::string> replaying_dead_letters;
+    // Opened for reading only (AppOptions::read_only_fallback took it).
+    bool store_read_only = false;
     std::unique_ptr<store::Store> store;
     std::unique_ptr<Engine> engine;
     std::unique_ptr<EventNotifier> notifier;  // ferry.yaml `events:`

@@ -109,7 +109,7 @@ void replay_dead_letter(App& app, const std::string& id,
     } else {
         return fail(make_error(
             ErrorKind::Validation,
-            "dead letter " + id + " was sent to " + redact(stored_url) +
+            "dead letter " + id + " was sent to " + redact(url_without_password(stored_url)) +
                 ", which is not on integration '" + name + "' as ferry.yaml defines it now (" +
                 (config.base_url.empty() ? "url " + redact(config.url)
                                          : "base_url " + redact(config.base_url)) +

@@ -31,7 +31,8 @@ const std::string& StoreRoom::disk_refusal(uint64_t now_ms) {
     disk_checked_at_ms_ = now_ms;
     disk_refusal_.clear();
     struct statvfs fs {};
-    if (statvfs(store_.path().c_str(), &fs) != 0) return disk_refusal_;  // the commit will say
+    // A file system that knows no size (ramfs reports 0 blocks) cannot be asked.
+    if (statvfs(store_.path().c_str(), &fs) != 0 || fs.f_blocks == 0) return disk_refusal_;
     // Root may write into the blocks a file system keeps back for it.
     const uint64_t blocks = geteuid() == 0 ? uint64_t(fs.f_bfree) : uint64_t(fs.f_bavail);
     const uint64_t free_bytes = blocks * uint64_t(fs.f_frsize);

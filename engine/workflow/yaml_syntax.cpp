@@ -38,6 +38,33 @@ size_t indent_of_line(std::string_view text, size_t line_start) {
 // yaml-cpp's "end of map flow not found": a quote not closed, a [ or { inside a flow value
 // that is not quoted (`{source: tags[-1]}`), a bracket not closed. nullopt when none is
 // found: the message stays as yaml-cpp wrote it.
+// Whether the line starting at line_start (its text from content) goes on with the plain
+// text of the line above (a long value wrapped): indented deeper than that line's content
+// (past any "- "), which ends in text, not in `:` or `-`. Blank and comment lines between
+// are skipped.
+bool continues_plain_text(std::string_view text, size_t line_start, size_t content) {
+    size_t end = line_start;  // one past the line break that ends the line above
+    while (end > 0) {
+        const size_t brk = end - 1;
+        size_t start = brk == 0 ? std::string_view::npos : text.rfind('\n', brk - 1);
+        start = start == std::string_view::npos ? 0 : start + 1;
+        const std::string_view line = text.substr(start, brk - start);
+        size_t first = line.find_first_not_of(" \t\r");
+        if (first == std::string_view::npos || line[first] == '#') {
+            end = start;
+            continue;
+        }
+        while (first + 1 < line.size() && line[first] == '-' && line[first + 1] == ' ') {
+            first = line.find_first_not_of(' ', first + 1);
+            if (first == std::string_view::npos) return false;
+        }
+        const size_t last = line.find_last_not_of(" \t\r");
+        const char tail = line[last];
+        return content - line_start > first && tail != ':' && tail != '-';
+    }
+    return false;
+}
+
 std::optional<FlowProblem> flow_problem(std::string_view text) {
     std::vector<size_t> open;  // offsets of the { and [ not closed yet
     // A comment starts after white space; a value (a quote, a bracket, | or >) where a node
@@ -48,13 +75,22 @@ std::optional<FlowProblem> flow_problem(std::string_view text) {
         return i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n' ||
                text[i - 1] == '\r';
     };
-    auto value_start = [&](size_t i) {
-        size_t j = i;
+    auto blank_back = [&](size_t j) {
         while (j > 0 && (text[j - 1] == ' ' || text[j - 1] == '\t'))
             --j;
+        return j;
+    };
+    auto value_start = [&](size_t i) {
+        size_t j = blank_back(i);
+        // A tag or an anchor before it (`!!str "x"`, `&a [1]`): the value starts where they do.
+        size_t word = j;
+        while (word > 0 &&
+               std::string_view(" \t\r\n{[,").find(text[word - 1]) == std::string_view::npos)
+            --word;
+        if (word < j && (text[word] == '!' || text[word] == '&')) j = blank_back(word);
         if (j == 0) return true;
         const char p = text[j - 1];
-        if (p == '\n' || p == '\r') return true;
+        if (p == '\n' || p == '\r') return open.empty() ? !continues_plain_text(text, j, i) : true;
         if (p == '{' || p == '[' || p == ',') return !open.empty();  // text in block style
         return (p == ':' || p == '-' || p == '?') && (j < i || !open.empty());
     };

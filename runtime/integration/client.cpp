@@ -131,6 +131,15 @@ std::vector<std::string> IntegrationClient::cancel(uint64_t id) {
 
 void IntegrationClient::step(const std::shared_ptr<Op>& op) {
     if (op->over) return;
+    // The last guard of `dry_run: true`: whatever asks (a task, the API's integration test),
+    // nothing goes out, an OAuth token fetch included. Callers that honour it preview first.
+    if (config_.dry_run) {
+        op->out.error = make_error(ErrorKind::Validation,
+                                   "integration '" + config_.name +
+                                       "' has dry_run: true in ferry.yaml: nothing was sent");
+        finish(op);
+        return;
+    }
     if (!gone_.empty()) {
         op->out.error = make_error(ErrorKind::Http4xx, "integration '" + config_.name +
                                                            "': " + gone_ + "; nothing sent");

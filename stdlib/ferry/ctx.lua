@@ -86,8 +86,8 @@ local function http_of(ctx)
     end
     if named and integration and integration.type and named ~= integration.name then
       error("ctx.http: the request names integration '" .. named .. "', but the step's is '"
-            .. integration.name .. "': a step sends through its own integration (or use "
-            .. "ferry.http.request, which names any)", 2)
+            .. integration.name .. "': a step sends through its own integration; a "
+            .. "second system is a second step", 2)
     end
     if named or (integration and integration.type) then
       r.integration = named or integration.name

@@ -6,6 +6,7 @@
 --   offset  a query parameter counts the items read so far (sysparm_offset, startAt)
 -- Every page goes through ctx.http, so the step's integration (credentials, retries, rate
 -- limit) and dry-run apply to each. Bounded: max_pages pages, MAX_ITEMS items.
+local http = require("ferry.http")
 local M = {}
 
 M.MAX_ITEMS = 50000 -- what a for_each over the result may run
@@ -181,10 +182,13 @@ local function next_request(req, res, list, spec, state, page)
     end
     -- The integration's credentials go with every page: never to another system.
     if origin_of(url) ~= state.origin then
-      refuse(page, "the next link leads to another origin (" .. tostring(origin_of(url) or url) ..
-             ", not " .. tostring(state.origin) .. ")")
+      refuse(page, "the next link leads to another origin (" ..
+             http.shown_url(tostring(origin_of(url) or url)) .. ", not " ..
+             http.shown_url(tostring(state.origin)) .. ")")
     end
-    if state.seen[url] then refuse(page, "the next link leads back to a page already read (" .. url .. ")") end
+    if state.seen[url] then
+      refuse(page, "the next link leads back to a page already read (" .. http.shown_url(url) .. ")")
+    end
     state.seen[url], state.url = true, url
     local r = copy(req)
     r.url, r.path, r.query = url, nil, nil

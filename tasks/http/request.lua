@@ -3,6 +3,7 @@
 -- (ctx.http). A POST or PATCH is retried only when the server surely did not act on it,
 -- unless `idempotent: true` says repeating it is harmless.
 local text = require("ferry.text")
+local http = require("ferry.http")
 local ctx_module = require("ferry.ctx")
 local pages = require("ferry.pages")
 
@@ -46,7 +47,8 @@ return {
       if res.status >= 400 then
         error({
           kind = res.status >= 500 and "http_5xx" or "http_4xx",
-          message = text.http_status(res) .. " (from " .. (input.url or input.path or "?") ..
+          message = text.http_status(res) .. " (from " ..
+            (input.url and http.shown_url(input.url) or input.path or "?") ..
             (page and page > 1 and (", page " .. page) or "") ..
             (res.attempts and res.attempts > 1 and (", after " .. res.attempts .. " attempts") or "") .. ")",
         }, 0)

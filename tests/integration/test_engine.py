@@ -4802,6 +4802,7 @@ steps:
                                capture_output=True, text=True, timeout=TIMEOUT)
             self.assertEqual(p.returncode, 0, (cmd, p.stderr))
             self.assertIn(exec_id, p.stdout, cmd)
+            self.assertIn("is read-only: opened for reading only, without LMDB's lock", p.stderr)
         p = subprocess.run([FERRY, "executions", "prune", "--before", "0s", "--project",
                             str(self.p.dir), "--data", copy], capture_output=True, text=True,
                            timeout=TIMEOUT)

@@ -963,6 +963,10 @@ steps:
     with:
       input: {url: "{{ inputs.url }}"}
       script: return ctx.http{url = input.url, query = {a = 1}}
+  - id: refused
+    task: http.request
+    on_error: continue
+    with: {url: "{{ inputs.url }}/nosuch"}
 """)
         url = "http://admin:hunter2pass@%s/api/now/table/incident" % host
         rc, doc, err = self.run_wf("creds", "--input", "url=" + url)
@@ -972,6 +976,9 @@ steps:
                          ["http://admin:[REDACTED]@%s/api/now/table/incident" % host])
         self.assertEqual(doc["steps"]["plain"]["output"]["request"]["url"],
                          "http://admin:[REDACTED]@%s/api/now/table/incident?a=1" % host)
+        # Nor in the message of the http.request task's failure.
+        self.assertIn("(from http://admin:[REDACTED]@%s/api/now" % host,
+                      doc["steps"]["refused"]["error"]["message"])
         # What was given stays as given (the inputs are the workflow's own data).
         self.assertEqual(doc["inputs"]["url"], url)
 

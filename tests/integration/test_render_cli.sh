@@ -48,7 +48,8 @@ if [[ $? == 0 ]]; then expect_out "TEMPLATE - reads stdin, includes from here" "
 if [[ $? == 0 ]]; then expect_out "TEMPLATE from a pipe" "Zürich|"; else bad "TEMPLATE from a pipe" "$(cat err)"; fi
 printf 'a\n{{ name' | "$FERRY" render - --vars vars.json >out 2>err
 if [[ $? == 2 ]]; then expect_err "a streamed template's error names -:LINE:COL" '^-:2:[0-9]+: TemplateSyntaxError'; else bad "streamed syntax error" "$(cat err)"; fi
-for pair in "- -" "- /dev/stdin" "/dev/stdin -"; do
+ln -sf /dev/stdin stdin-link
+for pair in "- -" "- /dev/stdin" "/dev/stdin -" "/dev//stdin -" "stdin-link -"; do
   set -- $pair
   printf '{}' | "$FERRY" render "$1" --vars "$2" >out 2>err
   if [[ $? == 2 ]]; then expect_err "stdin for both ($pair) is refused" "TEMPLATE and --vars cannot both read standard input"; else bad "stdin for both ($pair)" "$(cat err)"; fi

@@ -252,6 +252,39 @@ class IntegrationCheck(ServeTest):
         self.assertIn("127.0.0.1", body["error"]["message"])
 
 
+    def test_an_integration_marked_dry_run_is_not_sent_a_test(self):
+        # The test sent through it (an OAuth token fetch too): `dry_run: true` promises
+        # nothing is sent, whatever asks.
+        import http.server
+        import threading
+        seen = []
+
+        class Record(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                seen.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Record)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(lambda: (srv.shutdown(), srv.server_close()))
+        self.s.stop()
+        self.p.write("ferry.yaml", self.CONFIG + tokens_yaml() + "integrations:\n  quiet:\n"
+                     "    type: http\n    base_url: http://127.0.0.1:%d\n    dry_run: true\n"
+                     % srv.server_address[1])
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        status, body = self.s.json("POST", "/api/v1/integrations/quiet/test", {}, role="admin")
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["reachable"], body["attempts"]), (None, 0), body)
+        self.assertIn("integration 'quiet' has dry_run: true in ferry.yaml: nothing was sent",
+                      body["error"]["message"])
+        self.assertEqual(seen, [])
+
+
 class Executions(ServeTest):
     def test_start_is_acknowledged_durably_then_runs(self):
         status, body = self.start()

@@ -207,6 +207,17 @@ TEST_CASE("an unclosed flow collection is placed at its cause", "[workflow][yaml
     CHECK(only_problem("steps:\n  - id: a\n    task: log\n    with:\n"
                        "      message: don 't see [docs] or {x\n      level: {a: 1\n") ==
           "wf.yaml:6:14: end of map flow not found (the '{' here is not closed)");
+    // A wrapped plain value's next line is text, whatever it starts with; a tag before a
+    // quote does not hide the quote.
+    const std::string open_b = "  - {id: b, task: log, with: {message: hi}\n";
+    for (const char* before :
+         {"      message: a long text\n        'quoted part\n",
+          "      message: a long text\n        [note\n", "      message: !!str \"x, 'y\"\n"}) {
+        INFO(before);
+        CHECK(only_problem("steps:\n  - id: a\n    task: log\n    with:\n" + std::string(before) +
+                           open_b)
+                  .find("(the '{' here is not closed)") != std::string::npos);
+    }
     // A template or a Lua line in a block-style value before the cause is text; a mapping
     // right after `key:` in a flow opens one (no hint there).
     CHECK(only_problem("steps:\n  - id: a\n    task: log\n    with:\n"

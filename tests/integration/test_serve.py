@@ -1599,7 +1599,7 @@ class OpenApiAndMetrics(ServeTest):
         self.assertEqual(sorted(k for k in start if k != "default"),
                          ["200", "202", "400", "401", "403", "404", "413", "422", "503", "507"])
         self.assertEqual(oa.resolve(start["202"]["content"]["application/json"]["schema"],
-                                    doc)["required"], ["id", "status"])
+                                    doc)["required"], ["id", "status", "dry_run"])
         # Identifiers an SDK generator can name methods after, each once.
         ids = [op["operationId"] for item in paths.values() for op in item.values()]
         self.assertEqual(len(ids), len(set(ids)))

@@ -206,24 +206,33 @@ class ExpectContinue(ServeTest):
 
 
 class IntegrationCheck(ServeTest):
-    def test_a_redirect_is_not_taken_for_authenticated(self):
-        # A base URL answering 302 to a single sign-on page said "authenticated": true.
+    def answering(self, status, headers=(), seen=None):
+        """A server on 127.0.0.1 answering every GET with `status` and `headers` (empty
+        body), noting each path in `seen`; stopped at the test's end."""
         import http.server
         import threading
 
-        class Redirect(http.server.BaseHTTPRequestHandler):
+        class Answer(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
 
             def do_GET(self):
-                self.send_response(302)
-                self.send_header("Location", "https://sso.example/login")
+                if seen is not None:
+                    seen.append(self.path)
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         self.addCleanup(lambda: (srv.shutdown(), srv.server_close()))
+        return srv
+
+    def test_a_redirect_is_not_taken_for_authenticated(self):
+        # A base URL answering 302 to a single sign-on page said "authenticated": true.
+        srv = self.answering(302, [("Location", "https://sso.example/login")])
         self.s.stop()
         self.p.write("ferry.yaml", self.CONFIG + tokens_yaml() + "integrations:\n  sso:\n"
                      "    type: http\n    base_url: http://127.0.0.1:%d\n"
@@ -255,23 +264,8 @@ class IntegrationCheck(ServeTest):
     def test_an_integration_marked_dry_run_is_not_sent_a_test(self):
         # The test sent through it (an OAuth token fetch too): `dry_run: true` promises
         # nothing is sent, whatever asks.
-        import http.server
-        import threading
         seen = []
-
-        class Record(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                seen.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Record)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        self.addCleanup(lambda: (srv.shutdown(), srv.server_close()))
+        srv = self.answering(200, seen=seen)
         self.s.stop()
         self.p.write("ferry.yaml", self.CONFIG + tokens_yaml() + "integrations:\n  quiet:\n"
                      "    type: http\n    base_url: http://127.0.0.1:%d\n    dry_run: true\n"

@@ -64,19 +64,24 @@ int render_command(int argc, char** argv) {
     }
     if (template_path.empty()) return usage_error("render", "missing TEMPLATE");
     // Standard input is read once: the second reader found it empty and rendered nothing.
-    // Any name of it (/dev//stdin, a link to /dev/stdin): the file it opens is fd 0's.
+    // Any name of it (/dev//stdin, a link to /dev/stdin): the file it opens is fd 0's. The
+    // template is looked at once, for this and for how it is read below.
     struct stat in {};
     const bool have_stdin = ::fstat(STDIN_FILENO, &in) == 0;
-    auto reads_stdin = [&](const std::string& path) {
-        if (path == "-" || path == "/dev/stdin") return true;
-        struct stat st {};
-        return have_stdin && !path.empty() && ::stat(path.c_str(), &st) == 0 &&
-               st.st_dev == in.st_dev && st.st_ino == in.st_ino;
+    auto is_stdin = [&](const std::string& path, const struct stat* st) {
+        return path == "-" || path == "/dev/stdin" ||
+               (have_stdin && st && st->st_dev == in.st_dev && st->st_ino == in.st_ino);
     };
-    if (reads_stdin(template_path) && reads_stdin(vars_path))
-        return usage_error("render", "TEMPLATE and --vars cannot both read standard input ('" +
-                                         template_path + "', '" + vars_path +
-                                         "'): it is read once");
+    struct stat template_st {};
+    const bool template_found = ::stat(template_path.c_str(), &template_st) == 0;
+    const bool template_is_stdin = is_stdin(template_path, template_found ? &template_st : nullptr);
+    if (template_is_stdin && !vars_path.empty()) {
+        struct stat vars_st {};
+        if (is_stdin(vars_path, ::stat(vars_path.c_str(), &vars_st) == 0 ? &vars_st : nullptr))
+            return usage_error("render", "TEMPLATE and --vars cannot both read standard input ('" +
+                                             template_path + "', '" + vars_path +
+                                             "'): it is read once");
+    }
 
     tmpl::Value vars = tmpl::Value::dict();
     if (!vars_path.empty()) {
@@ -92,14 +97,13 @@ int render_command(int argc, char** argv) {
     }
 
     // A template read whole (standard input, a pipe such as <(...)), as --vars takes one;
-    // a folder is said to be one (both were "template not found").
-    struct stat st {};
-    // /dev/stdin redirected from a file is a regular file, but a link out of its folder.
+    // a folder is said to be one (both were "template not found"). /dev/stdin redirected
+    // from a file is a regular file, but a link out of its folder.
     const bool streamed =
-        reads_stdin(template_path) || template_path.starts_with("/dev/fd/") ||
+        template_is_stdin || template_path.starts_with("/dev/fd/") ||
         template_path.starts_with("/proc/self/fd/") ||
-        (::stat(template_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode));
-    if (!streamed && ::stat(template_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        (template_found && !S_ISREG(template_st.st_mode) && !S_ISDIR(template_st.st_mode));
+    if (!streamed && template_found && S_ISDIR(template_st.st_mode)) {
         eprintf("%s: is a folder, not a template file\n", template_path.c_str());
         return 2;
     }

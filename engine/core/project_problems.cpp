@@ -31,6 +31,12 @@ std::vector<std::string> literal_input_problems(const workflow::Workflow& child,
     return workflow::input_problems(child, literal, computed);
 }
 
+// Where a step's `with:` is written (its problems' place), else the step.
+workflow::Mark with_mark(const workflow::Step& step) {
+    auto at = step.field_marks.find("with");
+    return at != step.field_marks.end() ? at->second : step.mark;
+}
+
 }  // namespace
 
 std::optional<uint64_t> App::stamp_of(const Dependency& d) const {
@@ -54,7 +60,7 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
         if (!name || !name->is_string() || name->str().find("{{") != std::string_view::npos)
             continue;
         const std::string child_name(name->str());
-        auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        const workflow::Mark m = with_mark(step);
         // What is wrong with the name, at the name.
         auto named = step.field_marks.find("with.name");
         const workflow::Mark& name_mark = named != step.field_marks.end() ? named->second : m;
@@ -106,7 +112,7 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
         const tmpl::Value* name = step.with.dict_obj().find("template");
         if (!name || !name->is_string() || workflow::detail::is_template(name->str())) continue;
         const std::string file(name->str());
-        auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        const workflow::Mark m = with_mark(step);
         if (!file.empty() && file[0] != '/' && file.find("..") == std::string::npos)
             reading({{}, "templates/" + file, {}});
         try {
@@ -129,7 +135,7 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
         Result<uint64_t> sleep_ms = parse_duration_ms(d->str());  // else the input check says
         const uint64_t limit = step.timeout_ms ? step.timeout_ms : workflow::kDefaultStepTimeoutMs;
         if (!sleep_ms || sleep_ms.value() < limit) continue;
-        auto m = step.field_marks.count("with") ? step.field_marks.at("with") : step.mark;
+        const workflow::Mark m = with_mark(step);
         out.push_back({m, "step '" + step.id + "' sleeps " + format_duration_ms(sleep_ms.value()) +
                               ", which its timeout (" + format_duration_ms(limit) +
                               (step.timeout_ms ? "" : ", the default") +

@@ -37,13 +37,9 @@ constexpr size_t kMaxHeaderBytes = 256 * 1024;  // all response headers of one t
 // The URL as it may appear in a message: credentials and query strings often carry secrets.
 inline std::string redact_url(std::string_view url) {
     std::string_view out = url.substr(0, url.find_first_of("?#"));
-    // Without a scheme ("admin:pw@host/x", refused as no http URL) the start is the host.
-    size_t scheme_end = out.find("://");
-    size_t host_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-    size_t path_start = out.find('/', host_start);
-    size_t at = out.substr(0, path_start).rfind('@');
-    if (at == std::string_view::npos || at < host_start) return std::string(out);
-    return std::string(out.substr(0, host_start)) + std::string(out.substr(at + 1));
+    const std::optional<UserInfo> info = url_user_info(out);
+    if (!info) return std::string(out);
+    return std::string(out.substr(0, info->start)) + std::string(out.substr(info->at + 1));
 }
 
 // uv_close, unless the Loop already closed the handle: a client destroyed after

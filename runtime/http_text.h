@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,24 +48,34 @@ inline bool url_has_space_or_control(std::string_view url) {
     return false;
 }
 
+// Where a URL's user info is (`user:password` of `scheme://user:password@host/...`, or of
+// `user:password@host/...` without a scheme): its first byte and the '@' after it; nullopt
+// for a URL without one. The last '@' before the path, query or fragment ends it.
+struct UserInfo {
+    size_t start, at;
+};
+inline std::optional<UserInfo> url_user_info(std::string_view url) {
+    const size_t scheme_end = url.find("://");
+    const size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+    const size_t authority_end = std::min(url.find_first_of("/?#", start), url.size());
+    const size_t at = url.substr(start, authority_end - start).rfind('@');
+    if (at == std::string_view::npos) return std::nullopt;
+    return UserInfo{start, start + at};
+}
+
 // The URL as history and previews show it: user info holding a password keeps the user
 // (`https://admin:[REDACTED]@host/...`), one without (a token written as the user name) is
 // replaced whole; the rest, query included, as written. A request's URL may come from an
 // input or a vendor's "next" link, and its credentials were stored in clear.
 inline std::string url_without_password(std::string_view url) {
-    const size_t scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos) return std::string(url);
-    const size_t host_start = scheme_end + 3;
-    const size_t authority_end = std::min(url.find_first_of("/?#", host_start), url.size());
-    const size_t at = url.substr(host_start, authority_end - host_start).rfind('@');
-    if (at == std::string_view::npos) return std::string(url);
-    const std::string_view userinfo = url.substr(host_start, at);
-    const size_t colon = userinfo.find(':');
-    std::string shown = colon == std::string_view::npos
-                            ? std::string("[REDACTED]")
-                            : std::string(userinfo.substr(0, colon)) + ":[REDACTED]";
-    return std::string(url.substr(0, host_start)) + shown +
-           std::string(url.substr(host_start + at));
+    const std::optional<UserInfo> info = url_user_info(url);
+    if (!info || url.find("://") == std::string_view::npos) return std::string(url);
+    const std::string_view user = url.substr(info->start, info->at - info->start);
+    const size_t colon = user.find(':');
+    const std::string shown = colon == std::string_view::npos
+                                  ? std::string("[REDACTED]")
+                                  : std::string(user.substr(0, colon)) + ":[REDACTED]";
+    return std::string(url.substr(0, info->start)) + shown + std::string(url.substr(info->at));
 }
 
 // base and path joined by exactly one '/' (path may start with slashes; empty: base).

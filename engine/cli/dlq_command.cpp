@@ -53,7 +53,7 @@ int list(engine::App& app, bool json) {
         }
         for (const auto& e : entries.value()) {
             if (json) {
-                std::printf("%s%s", listed ? "," : "[", e.json.c_str());
+                std::printf("%s%s", listed ? "," : "[", engine::shown_dead_letter(e.json).c_str());
             } else {
                 if (!listed)
                     std::printf("%-26s  %-24s  %-16s  %-8s  %s\n", "ID", "CREATED", "INTEGRATION",

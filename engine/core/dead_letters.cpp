@@ -161,6 +161,18 @@ void replay_dead_letter(App& app, const std::string& id,
     });
 }
 
+std::string shown_dead_letter(const std::string& json) {
+    if (json.find('@') == std::string::npos) return json;  // no user info anywhere
+    Value entry = tmpl::value_from_json(json);
+    const Value* request = dict_get(entry, "request");
+    const Value* url = request ? dict_get(*request, "url") : nullptr;
+    if (!url || !url->is_string()) return json;
+    std::string shown = url_without_password(url->str());
+    if (shown == url->str()) return json;
+    request->dict_obj().set(str("url"), str(shown));
+    return to_json_text(entry);
+}
+
 Result<DropResult> drop_dead_letter(App& app, const std::string& id) {
     if (app.replaying_dead_letters.count(id))
         return DropResult{false, replay_in_flight(id, "", kDropLater)};

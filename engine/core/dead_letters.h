@@ -39,4 +39,9 @@ struct DropResult {
 };
 Result<DropResult> drop_dead_letter(App& app, const std::string& id);
 
+// A stored entry as listings show it (`ferry dlq list --json`, GET /api/v1/dlq): a password
+// in its request's URL replaced, as history shows one. The entry keeps it: a replay sends
+// the request as it was.
+std::string shown_dead_letter(const std::string& json);
+
 }  // namespace ferry::engine

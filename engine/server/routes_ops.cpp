@@ -98,7 +98,7 @@ void dlq_list(Api& api, Call& c) {
     std::string out = "{\"dead_letters\":[";
     for (size_t i = 0; i < entries->size(); ++i) {
         if (i) out += ',';
-        out += entries.value()[i].json;
+        out += shown_dead_letter(entries.value()[i].json);
     }
     out += "],\"next_cursor\":";
     out += entries->size() == *limit ? quote(entries->back().key) : "null";

@@ -1417,6 +1417,37 @@ steps:
         self.assertEqual(rc, 1, json.dumps(doc)[:2000])
         self.assertIn("whsec_ followed by base64", doc["steps"]["emit"]["error"]["message"])
 
+    def test_a_password_in_a_dead_letters_url_is_not_listed(self):
+        # The entry keeps its request as sent (a replay sends it again), but `dlq list
+        # --json` and GET /api/v1/dlq showed `u:hunter2dlq@` to every viewer.
+        self.p.write("ferry.yaml", sn_yaml(self.m.url) + serve_util.tokens_yaml())
+        self.p.workflow("keep", """\
+steps:
+  - id: give_up
+    task: lua
+    with:
+      script: |
+        ctx.dead_letter{integration = "hook", error = "gave up",
+                        request = {method = "POST", url = "http://u:hunter2dlq@127.0.0.1:9/x"}}
+        return true
+""")
+        rc, doc, err = self.run_wf("keep")
+        self.assertEqual(rc, 0, err)
+        p = self.ferry("dlq", "list", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        [entry] = json.loads(p.stdout)
+        self.assertEqual(entry["request"]["url"], "http://u:[REDACTED]@127.0.0.1:9/x")
+        self.assertNotIn("hunter2dlq", p.stdout + self.ferry("dlq", "list").stdout)
+        server = serve_util.Server(te.FERRY, self.p.dir, self.p.data, env=self.env)
+        try:
+            status, _, data = server.request("GET", "/api/v1/dlq", role="viewer")
+            text = data.decode()
+            self.assertEqual(status, 200, text)
+            self.assertIn("http://u:[REDACTED]@127.0.0.1:9/x", text)
+            self.assertNotIn("hunter2dlq", text)
+        finally:
+            server.stop()
+
     def test_a_large_dead_letter_queue_is_listed_in_pages(self):
         # A receiver down for a while leaves many deliveries, each with its body: the CLI
         # reads the store 1,000 at a time, the API answers a page per call, and /metrics

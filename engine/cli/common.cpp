@@ -437,8 +437,11 @@ void print_progress(const engine::EngineEvent& e) {
         return std::string(text);
     };
     std::string dur;
-    if (e.type == "step.finished" || e.type == "step.failed" || e.type == "execution.finished" ||
-        e.type == "step.retrying")
+    // A step cancelled before it ran took no time ("cancelled in 0ms" read as if it had).
+    const bool never_ran = e.type == "step.finished" && e.status == "cancelled" &&
+                           e.attempt == 0 && e.duration_ms == 0;
+    if ((e.type == "step.finished" && !never_ran) || e.type == "step.failed" ||
+        e.type == "execution.finished" || e.type == "step.retrying")
         dur = " in " + seconds(e.duration_ms);
     if (e.type == "step.retrying") dur += ", retrying in " + seconds(double(e.retry_in_ms));
     std::string detail = e.message.empty() ? "" : ": " + printable(e.message, /*one_line=*/true);

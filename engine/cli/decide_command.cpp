@@ -160,7 +160,12 @@ int cancel_subcommand(const CommonOptions& common, int argc, char** argv) {
     if (status.empty()) return refuse("no execution '" + id + "'");
     if (engine::execution_ended(status))
         return refuse("execution '" + id + "' already ended (" + status + ")");
-    if (!quiet) app->engine->on_event(print_progress);
+    // An execution its process left running is taken up to be cancelled, not resumed:
+    // "execution resumed" said otherwise.
+    if (!quiet)
+        app->engine->on_event([](const engine::EngineEvent& e) {
+            if (e.type != "execution.resumed") print_progress(e);
+        });
     InterruptNotice interrupts(*app, "executions cancel", {id});
     // As the API words it: the reason, and who.
     std::string by = "cancelled by " + login_name() + " (cli)";

@@ -5889,8 +5889,13 @@ steps:
         self.assertIn("another ferry process", p.stderr)
         proc.kill()
         proc.wait(timeout=10)
-        p = self.p.ferry("executions", "cancel", run_id, "--quiet")
+        p = self.p.ferry("executions", "cancel", run_id)
         self.assertEqual(p.returncode, 0, p.stderr)
+        # Taken up to be cancelled, not resumed; an item that never ran took no time.
+        self.assertNotIn("resumed", p.stderr)
+        self.assertRegex(p.stderr, r"step fan cancelled in \d+ms: the execution was cancelled "
+                                   r"before all items ran")
+        self.assertIn("execution cancelled in ", p.stderr)
         doc = json.loads(p.stdout)
         steps = doc["steps"]
         self.assertEqual((doc["status"], steps["nap"]["status"]), ("cancelled", "cancelled"))

@@ -218,11 +218,17 @@ Result<uint64_t> parse_time_or_age(std::string_view text, uint64_t now_ms) {
                                                      shown.substr(1) + ", not " + shown + ")");
     if (text.find('-') == std::string_view::npos) {
         Result<uint64_t> age = parse_duration_ms(text);
-        if (!age)
+        if (!age) {
+            // What is wrong with an age ("'100000d' (longer than 100 years)", "'5' (a unit
+            // is required)") is kept: the forms alone do not say it.
+            const std::string& m = age.error().message;
+            const size_t why = m.ends_with(')') ? m.rfind("' (") : std::string::npos;
             return make_error(ErrorKind::Validation,
                               "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an "
                               "age (30m, 24h, 7d), got '" +
-                                  shown + "'");
+                                  shown + "'" +
+                                  (why == std::string::npos ? "" : m.substr(why + 1)));
+        }
         return age.value() < now_ms ? now_ms - age.value() : 0;
     }
     Result<int64_t> ms = parse_rfc3339_ms(text);

@@ -107,4 +107,11 @@ TEST_CASE("parse_time_or_age: a date, a time or an age back from now", "[timesta
           "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an age (30m, 24h, "
           "7d), got ''");
     CHECK_FALSE(parse_time_or_age("2026-13-01", now));
+    // An age of the right form says what is wrong with it.
+    CHECK(parse_time_or_age("100000d", now).error().message ==
+          "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an age (30m, 24h, "
+          "7d), got '100000d' (longer than 100 years)");
+    CHECK(parse_time_or_age("5", now).error().message ==
+          "expected a date or time (2026-12-01, 2026-12-01T08:00:00Z) or an age (30m, 24h, "
+          "7d), got '5' (a unit is required)");
 }

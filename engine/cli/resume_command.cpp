@@ -13,14 +13,15 @@ namespace ferry::cli {
 namespace {
 
 constexpr const char* kResumeUsage =
-    "usage: ferry resume [ID] [--project DIR] [--data DIR] [--no-sync] [--quiet]\n"
+    "usage: ferry resume [ID] [--project DIR] [--data DIR] [--no-sync] [--quiet] [--json]\n"
     "\n"
     "Continue every interrupted execution (or only ID: an id, or 4 characters or more that\n"
     "only one id starts with) to its end. Steps that finished before the interruption are not\n"
     "run again; a step that was running runs again with the same idempotency key, so tasks\n"
     "that create things find what they created instead of creating it twice. Execution events\n"
     "(ferry.yaml `events:`) that a killed process had not delivered are sent again, with the\n"
-    "same webhook-id (only ID's, given an ID). Prints one JSON line per execution on stdout.\n"
+    "same webhook-id (only ID's, given an ID). Prints one JSON line per execution on stdout\n"
+    "(--json is taken, and changes nothing).\n"
     "--no-sync: do not fsync history commits (faster, not crash-safe). Ctrl-C or SIGTERM\n"
     "stops it as a crash would, saying which executions stop (exit 130 or 143); resume again\n"
     "to go on.\n"
@@ -47,6 +48,8 @@ int resume_command(int argc, char** argv) {
             return 0;
         } else if (arg == "--quiet" || arg == "-q") {
             quiet = true;
+        } else if (arg == "--json") {
+            // One JSON line per execution anyway: other commands' --json, taken here.
         } else if (!arg.empty() && arg[0] == '-') {
             return unexpected_argument("resume", arg);
         } else if (id.empty()) {

@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* kRunUsage =
     "usage: ferry run WORKFLOW [--input key=value]... [--inputs-file F.json] [--dry-run]\n"
-    "                 [--project DIR] [--data DIR] [--no-sync] [--quiet] [--pretty]\n"
+    "                 [--project DIR] [--data DIR] [--no-sync] [--quiet] [--pretty] [--json]\n"
     "\n"
     "Run one execution of WORKFLOW (a name from the project's workflows/ or a file path) to\n"
     "its end. Progress goes to stderr; the execution ({id, workflow, status, outputs, steps})\n"
@@ -30,6 +30,7 @@ constexpr const char* kRunUsage =
     "  --no-sync           do not fsync history commits (faster, not crash-safe)\n"
     "  --quiet             no progress lines\n"
     "  --pretty            indent the JSON\n"
+    "  --json              taken, as other commands take it: the output is JSON anyway\n"
     "\n"
     "Exit status: 0 succeeded (or waiting for an approval), 1 failed, 2 bad usage or invalid\n"
     "workflow/inputs, 3 the history could not be written (disk full?: fix it, then `ferry\n"
@@ -57,6 +58,8 @@ int run_command(int argc, char** argv) {
             quiet = true;
         } else if (arg == "--pretty") {
             pretty = true;
+        } else if (arg == "--json") {
+            // The execution is printed as JSON anyway: other commands' --json, taken here.
         } else if (arg == "--input" || arg.rfind("--input=", 0) == 0) {
             // KEY is a name: a next argument starting with "--" is an option, not a value.
             if (arg == "--input" &&

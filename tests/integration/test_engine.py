@@ -6060,6 +6060,25 @@ steps:
         self.assertIn("has no step 'gate'", p.stderr)
 
 
+class OutputForms(EngineTest):
+    def test_run_prints_compact_or_pretty_json_and_takes_json(self):
+        # `--json`, as other commands take it, was refused by run and resume ("unknown
+        # option"), whose output is JSON anyway.
+        self.p.workflow("one", "steps:\n  - {id: s, task: log, with: {message: hi}}\n")
+        compact = self.p.ferry("run", "one", "--quiet")
+        self.assertEqual(compact.returncode, 0, compact.stderr)
+        self.assertEqual(compact.stdout.count("\n"), 1)
+        pretty = self.p.ferry("run", "one", "--quiet", "--pretty", "--json")
+        self.assertEqual(pretty.returncode, 0, pretty.stderr)
+        doc = json.loads(pretty.stdout)
+        self.assertEqual(doc["status"], "succeeded")
+        self.assertGreater(pretty.stdout.count("\n"), 10)
+        self.assertIn('\n  "workflow": "one"', pretty.stdout)
+        resumed = self.p.ferry("resume", "--json")
+        self.assertEqual(resumed.returncode, 0, resumed.stderr)
+        self.assertNotIn("unknown option", resumed.stderr)
+
+
 class LogTask(EngineTest):
     def test_any_value_is_logged_text_as_it_is_the_rest_as_json(self):
         # "{{ item }}" keeps the item's type: the log task takes it as it comes.

@@ -5,6 +5,7 @@
 #include "runtime/http_text.h"
 #include "server/starter.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace ferry::engine::server {
@@ -209,6 +210,15 @@ Value openapi_document(const Api& api) {
         // guarded by its resource lists its own).
         if (r.role != Role::None)
             answers.insert(answers.end(), {{401, "", "", ""}, {403, "", "", ""}});
+        // Every API route answers 400 for a query parameter it does not read (a typo).
+        if (r.pattern.starts_with("/api/v1/") &&
+            std::none_of(answers.begin(), answers.end(),
+                         [](const Api::ResponseDoc& d) { return d.status == 400; }))
+            answers.push_back({400, "", "", ""});
+        std::stable_sort(answers.begin(), answers.end(),
+                  [](const Api::ResponseDoc& a, const Api::ResponseDoc& b) {
+                      return a.status < b.status;
+                  });
         for (const Api::ResponseDoc& d : answers) {
             std::string status = std::to_string(d.status);
             if (d.status >= 400 && d.content_type.empty()) {

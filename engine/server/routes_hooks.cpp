@@ -261,6 +261,7 @@ std::vector<Api::ResponseDoc> hook_responses() {
     out.push_back(
         {429, "over the hook's rate_limit or client_rate_limit; Retry-After says when to try again",
          "", ""});
+    out.push_back({500, "secret_unavailable: the hook's secret cannot be read", "", ""});
     return out;
 }
 

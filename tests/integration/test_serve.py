@@ -1629,6 +1629,15 @@ class OpenApiAndMetrics(ServeTest):
                 self.assertNotIn(status, (404, 405) if "{" not in path else (405,),
                                  "%s %s" % (method, path))
                 self.assertTrue(item[method]["responses"])
+                if path.startswith("/api/v1/"):
+                    # An unknown query parameter is a 400 everywhere, and each says so.
+                    status, _, body = self.s.request(
+                        method.upper(), concrete + "?nosuch=1",
+                        {} if method == "post" else None, role="admin")
+                    self.assertEqual(status, 400, "%s %s?nosuch=1: %s" % (method, path, body[:200]))
+                    self.assertIn("400", item[method]["responses"], "%s %s" % (method, path))
+        # A hook whose secret cannot be read answers 500 secret_unavailable.
+        self.assertIn("500", answers("/hooks/{name}", "post"))
         # Every documented query parameter is read: a bad value of it is refused (400).
         bad_values = {"limit": "0", "wait": "soon", "status": "done", "cursor": "page2"}
         documented = set()

@@ -327,6 +327,10 @@ namespace {
 // Why credentials sent were not taken, for the 401: a scheme other than Bearer and Basic
 // ("Token X") or Basic without a password was told "the bearer token is not valid".
 std::string refused_credentials(const std::string& auth) {
+    // `Bearer $TOKEN` with TOKEN unset arrives as "Bearer" (trailing blanks are not kept).
+    if (iequals(auth, "Bearer") || iequals(auth, "Basic"))
+        return "the Authorization header holds no credentials after " + auth +
+               " (an empty variable in `" + auth + " $TOKEN`?)";
     if (strncasecmp(auth.c_str(), "Bearer ", 7) == 0) return "the bearer token is not valid";
     if (strncasecmp(auth.c_str(), "Basic ", 6) != 0)
         return "the Authorization header's scheme is neither Bearer nor Basic (send "

@@ -150,7 +150,10 @@ class RoleMatrix(ServeTest):
                  "Bearer nor Basic (send Authorization: Bearer TOKEN)"),
                 ("Basic " + base64.b64encode(TOKENS["viewer"].encode()).decode(),
                  "the Basic credentials are not valid (the password is the token: "
-                 "NAME:TOKEN in base64)")):
+                 "NAME:TOKEN in base64)"),
+                # `Bearer $TOKEN` with TOKEN unset: the scheme is right, the token missing.
+                ("Bearer ", "the Authorization header holds no credentials after Bearer (an "
+                 "empty variable in `Bearer $TOKEN`?)")):
             status, _, data = self.s.request("GET", "/api/v1/workflows",
                                              headers={"Authorization": auth})
             self.assertEqual(status, 401, data)

@@ -4,7 +4,9 @@
 
 #include "core/values.h"
 #include "runtime/crypto.h"
+#include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
+#include "runtime/utf8.h"
 #include "template/error.h"
 #include "workflow/suggest.h"
 
@@ -538,14 +540,33 @@ const Api::Route* Api::admit(Call& call) {
         call.error(400, "bad_request", unknown);
         return nullptr;
     }
-    // An empty key read as none: each repeat of the request started another execution,
-    // which is what the header was sent to prevent.
-    if (req.has_header("idempotency-key") && req.header("idempotency-key").empty()) {
-        call.error(400, "bad_request",
-                   "Idempotency-Key is empty: send a key (at most 255 bytes) or no header");
-        return nullptr;
+    // Checked here, before an `Expect: 100-continue` body is asked for: what the head
+    // alone decides is not answered after the body was sent for nothing.
+    if (req.has_header("idempotency-key")) {
+        if (std::string problem = idempotency_key_problem(req.header("idempotency-key"));
+            !problem.empty()) {
+            call.error(400, "bad_request", problem);
+            return nullptr;
+        }
+    }
+    if (std::optional<std::string> wait = req.query_param("wait");
+        wait && reads_query(*match, "wait")) {
+        if (Result<uint64_t> ms = parse_duration_ms(*wait); !ms) {
+            call.error(400, "bad_request", "wait: " + ms.error().message);
+            return nullptr;
+        }
     }
     return match;
+}
+
+std::string idempotency_key_problem(std::string_view key) {
+    // An empty key read as none: each repeat of the request started another execution,
+    // which is what the header was sent to prevent.
+    if (key.empty()) return "Idempotency-Key is empty: send a key (at most 255 bytes) or no header";
+    if (key.size() > 255) return "Idempotency-Key is longer than 255 bytes";
+    // Repeated in answers and log lines, which are JSON: UTF-8 only.
+    if (invalid_utf8_at(key) != std::string_view::npos) return "Idempotency-Key is not valid UTF-8";
+    return {};
 }
 
 }  // namespace ferry::engine::server

@@ -80,6 +80,9 @@ struct Call {
     std::optional<size_t> page_limit(size_t fallback);
 };
 
+// What is wrong with an Idempotency-Key (empty, over 255 bytes, not UTF-8), or "".
+std::string idempotency_key_problem(std::string_view key);
+
 // Whether a Content-Type header names this media type (any parameters after it).
 bool media_type_is(const std::string& header, const char* type);
 // A browser posting a form's page: urlencoded, and it accepts HTML (an API client sending

@@ -1,7 +1,6 @@
 #include "server/starter.h"
 
 #include "runtime/json_repeats.h"
-#include "runtime/utf8.h"
 
 #include "core/history.h"
 #include "core/values.h"
@@ -9,6 +8,7 @@
 #include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_members.h"
+#include "runtime/utf8.h"
 #include "server/claims.h"
 #include "server/openapi.h"
 #include "template/environment.h"
@@ -293,15 +293,13 @@ void start_execution(Api& api, StartRequest request, Responder res) {
     App& app = api.app();
     std::string idem_key, fingerprint;
     if (!request.idempotency_key.empty()) {
-        if (request.idempotency_key.size() > 255) {
-            reply_error(res, request.present, 400, "bad_request",
-                        "Idempotency-Key is longer than 255 bytes");
-            return;
-        }
-        // Repeated in answers and log lines, which are JSON: UTF-8 only.
-        if (invalid_utf8_at(request.idempotency_key) != std::string::npos) {
-            reply_error(res, request.present, 400, "bad_request",
-                        "Idempotency-Key is not valid UTF-8");
+        // The header was checked before the body (Api::admit); a form page's own key, and
+        // the key as an anonymous caller sent it (not with the prefix that keeps it apart).
+        const std::string& sent = request.anonymous_key_as_sent.empty()
+                                      ? request.idempotency_key
+                                      : request.anonymous_key_as_sent;
+        if (std::string problem = idempotency_key_problem(sent); !problem.empty()) {
+            reply_error(res, request.present, 400, "bad_request", problem);
             return;
         }
         // One key, one execution of the workflow, whichever way it was started (the API,

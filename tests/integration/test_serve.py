@@ -201,6 +201,16 @@ class ExpectContinue(ServeTest):
                                [("Authorization", "Bearer " + TOKENS["operator"])], body)
         self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:200])
         self.assertIn(b"unknown query parameter", answer)
+        # A bad ?wait= value and an Idempotency-Key no start takes are known from the head
+        # too (they got the 100, then the 400 once the body had been sent).
+        operator = ("Authorization", "Bearer " + TOKENS["operator"])
+        for query, headers, message in (
+                ("?wait=soon", [operator], b"wait: expected a duration"),
+                ("", [operator, ("Idempotency-Key", "k" * 256)],
+                 b"Idempotency-Key is longer than 255 bytes")):
+            answer = self.exchange(path + query, headers, body)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:200])
+            self.assertIn(message, answer)
         # Allowed: 100 first, then the answer to the whole request.
         answer = self.exchange(path, [("Authorization", "Bearer " + TOKENS["operator"])], body)
         self.assertTrue(answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202"),

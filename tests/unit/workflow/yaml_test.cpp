@@ -193,8 +193,8 @@ TEST_CASE("an unclosed flow collection is placed at its cause", "[workflow][yaml
     // yaml-cpp says "end of map flow not found" at the end of the file for all three.
     CHECK(only_problem("steps:\n  - id: a\n    task: log\n    with: {message: \"open}\n"
                        "  - id: b\n    task: log\n") ==
-          "wf.yaml:4:21: end of map flow not found (the quoted text that starts here is not "
-          "closed: it runs to the end of the file)");
+          "wf.yaml:4:21: the quoted text that starts here is not closed: it runs to the end of "
+          "the file");
     CHECK(only_problem("steps:\n  - id: a\n    task: transform\n    with:\n      mappings:\n"
                        "        - {source: tags[-1], target: last}\n") ==
           "wf.yaml:6:24: end of map flow not found (inside { } or [ ], '[' starts a nested list: "
@@ -224,6 +224,29 @@ TEST_CASE("an unclosed flow collection is placed at its cause", "[workflow][yaml
                        "      message: Hello {{ items[0] }} and 'quick\n"
                        "  - {id: b, task: log, with: {message: hi, fields:{tags: [a]}}\n") ==
           "wf.yaml:6:5: end of map flow not found (the '{' here is not closed)");
+}
+
+TEST_CASE("a quoted text the end of the file closes is refused at its quote", "[workflow][yaml]") {
+    // yaml-cpp took every line after it as its text: step b was gone, with no error.
+    for (const char* quote : {"'", "\""}) {
+        INFO(quote);
+        CHECK(only_problem("steps:\n  - id: a\n    task: log\n    with:\n      message: " +
+                           std::string(quote) +
+                           "x\n  - id: b\n    task: log\n    with: {message: y}\n") ==
+              "wf.yaml:5:16: the quoted text that starts here is not closed: it runs to the end "
+              "of the file");
+    }
+    // Closed ones load: escapes, '' inside single quotes, quotes in keys and block scalars,
+    // and a quote as a file's last byte.
+    LoadResult r = load(std::string(kOneStep) +
+                        "vars:\n  a: \"x \\\" y\"\n  d:\n    \"k\\\"q\": 'it''s'\n  b: |\n"
+                        "    it's \"open\n"
+                        "  c: >\n    \"\n  last: 'end'");
+    INFO(Catch::Detail::stringify(problems(r)));
+    REQUIRE(r.ok());
+    CHECK(r.workflow->vars.dict_obj().find("a")->str() == "x \" y");
+    CHECK(r.workflow->vars.dict_obj().find("d")->dict_obj().find("k\"q")->str() == "it's");
+    CHECK(r.workflow->vars.dict_obj().find("b")->str() == "it's \"open\n");
 }
 
 TEST_CASE("a file must hold one mapping", "[workflow][yaml]") {

@@ -275,11 +275,13 @@ end
 
 -- The `fields` of a create or edit request. Precedence, highest first: the named inputs
 -- (summary, description, priority, labels, components, project, issue_type), input
--- `fields`, and, on create, the integration's `defaults`. `severity` sets the priority only
--- when none of them does. On create the idempotency label is added (opts.label).
+-- `fields`, and, on create, the integration's `defaults`. `severity` sets the priority
+-- when neither the named inputs nor `fields` do: it is the step's word, so it wins over
+-- the defaults' priority. On create the idempotency label is added (opts.label).
 function M.issue_fields(ctx, input, task, opts)
   local base = opts.create and ctx.integration and ctx.integration.defaults or nil
   local fields = tickets.merge(base, input.fields)
+  local own_fields = type(input.fields) == "table" and input.fields or {}
   local integ = ctx.integration or {}
 
   if opts.create then
@@ -305,12 +307,13 @@ function M.issue_fields(ctx, input, task, opts)
     fields.environment = adf.coerce(fields.environment, "environment")
   end
 
-  local priority = first(input.priority, fields.priority)
+  local priority = first(input.priority, own_fields.priority)
   local severity = tickets.severity(input.severity, task)
   if not priority and severity then
     local mappings = integ.mappings or {}
     priority = tickets.map_severity(severity, PRIORITY, mappings.priority)
   end
+  priority = first(priority, fields.priority)  -- the defaults'
   fields.priority = priority and named(priority, "priority", task) or nil
 
   local labels = first(input.labels, fields.labels)

@@ -234,26 +234,33 @@ end
 -- Field building
 
 -- The fields to send: input `fields` (over the integration's `defaults` when creating),
--- plus what `severity` implies unless the fields already say it. Incidents get impact and
--- urgency as well (see IMPACT above).
+-- plus what `severity` implies unless the step's own fields already say it. The severity is
+-- the step's word, so it wins over the defaults' priority, impact and urgency. Incidents
+-- get impact and urgency as well (see IMPACT above), and ServiceNow computes their
+-- priority from that pair: with one of the pair given by the step, the severity fills the
+-- other and sends no priority, which the pair would contradict.
 function M.fields(ctx, input, tbl, task, with_defaults)
-  local base = with_defaults and ctx.integration and ctx.integration.defaults or nil
-  local fields = tickets.merge(base, input.fields)
+  local own = tickets.merge(nil, input.fields)
   local severity = tickets.severity(input.severity, task)
-  -- A priority the fields give wins over the severity, whole: the severity's impact and
-  -- urgency sent beside it made ServiceNow compute the severity's priority instead.
-  if severity and not tickets.is_set(fields.priority) then
+  local pair_given = tbl == "incident" and (tickets.is_set(own.impact) or tickets.is_set(own.urgency))
+  local from_severity = severity and not tickets.is_set(own.priority)
+  if from_severity then
     local mappings = ctx.integration and ctx.integration.mappings or {}
-    fields.priority = tickets.map_severity(severity, PRIORITY, mappings.priority)
+    if not pair_given then
+      own.priority = tickets.map_severity(severity, PRIORITY, mappings.priority)
+    end
     if tbl == "incident" then
-      if not tickets.is_set(fields.impact) then
-        fields.impact = tickets.map_severity(severity, IMPACT, mappings.impact)
+      if not tickets.is_set(own.impact) then
+        own.impact = tickets.map_severity(severity, IMPACT, mappings.impact)
       end
-      if not tickets.is_set(fields.urgency) then
-        fields.urgency = tickets.map_severity(severity, URGENCY, mappings.urgency)
+      if not tickets.is_set(own.urgency) then
+        own.urgency = tickets.map_severity(severity, URGENCY, mappings.urgency)
       end
     end
   end
+  local base = with_defaults and ctx.integration and ctx.integration.defaults or nil
+  local fields = tickets.merge(base, own)
+  if from_severity and pair_given then fields.priority = nil end  -- not the defaults' either
   return fields
 end
 

@@ -677,6 +677,37 @@ steps:
         self.assertNotIn("impact", body)
         self.assertNotIn("urgency", body)
 
+    def test_the_steps_severity_wins_over_the_integrations_defaults(self):
+        # A site-wide default priority gave every ticket that priority, a critical one too;
+        # an urgency in the step's fields went out beside the severity's priority, which
+        # ServiceNow recomputes from impact and urgency (1 x 3: priority 3, not 1).
+        self.p.write("ferry.yaml", sn_yaml(self.m.url).replace(
+            "defaults: {assignment_group: DevOps Team}",
+            "defaults: {assignment_group: DevOps Team, priority: \"4\", impact: \"2\", "
+            "urgency: \"3\"}").replace(
+            "    project_key: OPS\n", "    project_key: OPS\n    defaults: {priority: {name: Low}}\n"))
+        self.p.workflow("sev", """\
+steps:
+  - {id: crit, task: ticket.create, integration: sn,
+     with: {fields: {short_description: a}, severity: critical}}
+  - {id: urgent, task: ticket.create, integration: sn,
+     with: {fields: {short_description: b, urgency: "3"}, severity: critical}}
+  - {id: plain, task: ticket.create, integration: sn, with: {fields: {short_description: c}}}
+  - {id: jcrit, task: ticket.create, integration: jira, with: {summary: d, severity: critical}}
+  - {id: jplain, task: ticket.create, integration: jira, with: {summary: e}}
+""")
+        rc, doc, err = self.run_wf("sev", "--dry-run", env={})
+        self.assertEqual(rc, 0, err)
+        body = lambda step: doc["steps"][step]["output"]["request"]["body"]
+        pick = lambda b: {k: b.get(k) for k in ("priority", "impact", "urgency")}
+        self.assertEqual(pick(body("crit")), {"priority": "1", "impact": "1", "urgency": "1"})
+        # The pair decides the priority: none is sent, the defaults' neither.
+        self.assertEqual(pick(body("urgent")), {"priority": None, "impact": "1", "urgency": "3"})
+        self.assertEqual(pick(body("plain")), {"priority": "4", "impact": "2", "urgency": "3"})
+        self.assertEqual(body("crit")["assignment_group"], "DevOps Team")
+        self.assertEqual(body("jcrit")["fields"]["priority"], {"name": "Highest"})
+        self.assertEqual(body("jplain")["fields"]["priority"], {"name": "Low"})
+
 
 class Jira(TaskTest):
     def test_no_second_comment_after_a_crash_while_the_vendor_writes_it(self):

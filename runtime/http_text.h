@@ -35,9 +35,11 @@ inline std::string ascii_lower(std::string_view s) {
     return out;
 }
 
-// Whether a URL is absolute with an http or https scheme (case as written).
+// Whether a URL is absolute with an http or https scheme, in any case (RFC 3986 3.1:
+// `HTTP://host/x` is that URL, not a path to join to a base URL).
 inline bool is_http_url(std::string_view url) {
-    return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+    const std::string head = ascii_lower(url.substr(0, 8));
+    return head.rfind("http://", 0) == 0 || head.rfind("https://", 0) == 0;
 }
 
 // Whether a URL holds a byte no URL may: a space, a control character (a CR or LF would

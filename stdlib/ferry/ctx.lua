@@ -29,7 +29,7 @@ end
 
 local function join_url(base, path)
   if not path or path == "" then return base end
-  if path:match("^https?://") then return path end
+  if path:lower():match("^https?://") then return path end  -- a scheme in any case
   return (base:gsub("/+$", "")) .. "/" .. (path:gsub("^/+", ""))
 end
 

@@ -982,6 +982,25 @@ steps:
         # What was given stays as given (the inputs are the workflow's own data).
         self.assertEqual(doc["inputs"]["url"], url)
 
+    def test_an_absolute_url_is_absolute_in_any_case_of_its_scheme(self):
+        # `HTTP://host/x` was taken for a relative path: sent to base_url + "/HTTP://...".
+        m = self.mock()
+        self.configure(m.url, "auth: {type: bearer, token: \"${env:TOKEN}\"}")
+        upper = "HTTP://" + m.url.split("://", 1)[1] + "/api/now/table/incident"
+        self.p.workflow("upper", """\
+inputs: {url: {type: string}}
+steps:
+  - id: get
+    task: lua
+    integration: target
+    with:
+      input: {url: "{{ inputs.url }}"}
+      script: return ctx.http{url = input.url}.status
+""")
+        rc, doc, err = self.run_wf("upper", "--input", "url=" + upper)
+        self.assertEqual(rc, 0, err + json.dumps(doc)[:2000])
+        self.assertEqual([r["path"] for r in m.requests()], ["/api/now/table/incident"])
+
     def test_a_secret_is_redacted_before_its_integration_is_first_used(self):
         # Secrets were learnt at an integration's first request: a value recorded before it
         # (here by an execution that never uses the integration) was stored in clear.

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+using ferry::is_http_url;
 using ferry::url_without_password;
 
 TEST_CASE("a URL's password is not shown, its user and the rest are", "[http_text]") {
@@ -21,4 +22,11 @@ TEST_CASE("a URL's password is not shown, its user and the rest are", "[http_tex
     CHECK(url_without_password("https://u:p@host") == "https://u:[REDACTED]@host");
     CHECK(url_without_password("/relative/path@x") == "/relative/path@x");
     CHECK(url_without_password("") == "");
+}
+
+TEST_CASE("an http or https URL is absolute in any case of its scheme", "[http_text]") {
+    for (const char* url : {"http://h/x", "https://h", "HTTP://h/x", "Https://h:8443/"})
+        CHECK(is_http_url(url));
+    for (const char* url : {"/api/x", "api/http://x", "ftp://h", "http:/h", "HTTP", ""})
+        CHECK_FALSE(is_http_url(url));
 }

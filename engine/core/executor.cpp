@@ -336,6 +336,24 @@ bool Engine::settles_eagerly(const Run& run) const {
     return run.wf->hooks.before_step.empty() && run.wf->hooks.on_failure.empty();
 }
 
+void set_step_view(Engine::Run& run, size_t i, tmpl::Value view) {
+    tmpl::DictObj& steps = run.steps_view.dict_obj();
+    const std::string& id = run.wf->steps[i].id;
+    const bool first_time = steps.find(id) == nullptr;
+    steps.set(str(id), std::move(view));
+    if (!first_time || steps.size() < 2) return;
+    auto index_of = [&](const tmpl::Value& key) {
+        return size_t(run.wf->find_step(key.str()) - run.wf->steps.data());
+    };
+    const auto& items = steps.items();
+    if (index_of(items[items.size() - 2].first) < i) return;  // in order already: most runs
+    tmpl::DictObj::Items reordered = steps.release();
+    std::stable_sort(reordered.begin(), reordered.end(), [&](const auto& a, const auto& b) {
+        return index_of(a.first) < index_of(b.first);
+    });
+    steps.assign(std::move(reordered));
+}
+
 tmpl::Value not_run_view(const StepState& st) {
     tmpl::Value view = dict_of({{"status", str(std::string(step_status_name(st.status)))},
                                 {"output", tmpl::Value::none()},
@@ -431,7 +449,7 @@ void Engine::schedule(Run& run) {
                 st.reason = std::move(reason);
                 st.failure_skip = failure;
                 st.output = tmpl::Value::none();
-                run.steps_view.dict_obj().set(str(def.id), not_run_view(st));
+                set_step_view(run, i, not_run_view(st));
                 wake_dependents(run, i);
                 auto unit = std::make_unique<Unit>();
                 unit->step_index = i;
@@ -590,7 +608,7 @@ void Engine::step_settled(Run& run, size_t i, bool restoring) {
                  {"error", or_null(st.error)},
                  {"reason", st.reason.empty() ? tmpl::Value::none() : str(st.reason)}});
     tmpl::freeze(view);
-    run.steps_view.dict_obj().set(str(def.id), std::move(view));
+    set_step_view(run, i, std::move(view));
     if (st.status == StepStatus::Failed) {
         if (def.on_error == "fail") {
             start_failing(run, i);

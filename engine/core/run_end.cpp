@@ -249,7 +249,7 @@ void Engine::finish_run(Run& run) {
             st.reason = run.cancelled ? "the execution was cancelled before all items ran"
                                       : "the execution failed before all items ran";
         if (ended_as_it_was) {
-            run.steps_view.dict_obj().set(str(run.wf->steps[i].id), not_run_view(st));
+            set_step_view(run, i, not_run_view(st));
             continue;
         }
         auto unit = std::make_unique<Unit>();
@@ -268,7 +268,7 @@ void Engine::finish_run(Run& run) {
         // hear what the recorded stream tells afterwards.
         emit_settled(run, *run.units.back());
         // The outputs below may ask what became of it (steps.handler.status).
-        run.steps_view.dict_obj().set(str(run.wf->steps[i].id), not_run_view(st));
+        set_step_view(run, i, not_run_view(st));
     }
     for (const std::string& child : orphaned_children)
         cancel_orphaned_child(child, run.cancelled ? "its parent execution was cancelled"

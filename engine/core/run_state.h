@@ -207,4 +207,9 @@ struct Engine::Run {
 // carries it, and a SHA-256 per write was 4% of an execution's instructions.
 const std::string& idempotency_key_of(const Engine::Run& run, Engine::Unit& unit);
 
+// steps.ID (run.steps_view) of step i set to view. The entries stay in the workflow file's
+// order whatever order the steps end in: `steps | list`, or a loop over `steps` in an
+// output, read the same in every run.
+void set_step_view(Engine::Run& run, size_t i, tmpl::Value view);
+
 }  // namespace ferry::engine

@@ -287,6 +287,24 @@ class EngineTest(unittest.TestCase):
 
 
 class Parallelism(EngineTest):
+    def test_steps_read_whole_are_in_the_files_order_whichever_ends_first(self):
+        # `steps` listed the steps in the order they ended: the same workflow gave
+        # ['b', 'a'] in one run and ['a', 'b'] in another.
+        self.p.workflow("order", """\
+steps:
+  - {id: slow, task: sleep, with: {duration: 300ms}}
+  - {id: fast, task: sleep, with: {duration: 10ms}}
+  - {id: skipped, task: log, when: "{{ false }}", with: {message: x}}
+  - {id: last, task: log, needs: [fast], with: {message: done}}
+outputs:
+  keys: "{{ steps | list }}"
+  statuses: "{% for id, s in steps.items() %}{{ id }}={{ s.status }} {% endfor %}"
+""")
+        doc = self.assertRun("order")
+        self.assertEqual(doc["outputs"]["keys"], ["slow", "fast", "skipped", "last"])
+        self.assertEqual(doc["outputs"]["statuses"],
+                         "slow=succeeded fast=succeeded skipped=skipped last=succeeded ")
+
     def test_parallel_branches_overlap(self):
         self.p.workflow("par", """\
 steps:

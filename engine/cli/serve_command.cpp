@@ -89,10 +89,13 @@ void log_lua_output(engine::server::ServerLog& log, std::string_view level, std:
 // Execution and step events as JSON lines on stderr, beside the access log: every line
 // names its execution, and the access line of the request that started it does too.
 void log_event(LineLog& log, const engine::EngineEvent& e) {
-    bool bad =
-        e.type == "step.failed" || (e.type == "execution.finished" && e.status != "succeeded");
+    // A cancel is someone's decision, not a fault: an alert on level error (operations.md)
+    // paged for every operator's cancel.
+    const bool failed =
+        e.type == "step.failed" || (e.type == "execution.finished" && e.status == "failed");
+    const bool cancelled = e.type == "execution.finished" && e.status == "cancelled";
     JsonLogLine line("event");
-    line.field("level", bad ? "error" : "info");
+    line.field("level", failed ? "error" : cancelled ? "warn" : "info");
     line.field("event", e.type);
     line.field("execution_id", e.execution_id);
     line.field("workflow", e.workflow);

@@ -1260,6 +1260,26 @@ class Logs(ServeTest):
         # The execution names the request that started it.
         self.assertEqual(doc["trigger_info"]["request_id"], access[0]["request_id"])
 
+    def test_a_cancel_is_logged_as_a_warning_a_failure_as_an_error(self):
+        # Every operator's cancel was logged at level error: what the alert filter pages on.
+        status, kept = self.start("slow", {"pause": "30s"})
+        self.assertEqual(status, 202, kept)
+        status, _ = self.s.json("POST", "/api/v1/executions/%s/cancel" % kept["id"], {},
+                                role="operator")
+        self.assertEqual(status, 202)
+        status, failed = self.start("slow", {"pause": "soon"}, query="?wait=10s")
+        self.assertEqual((status, failed["status"]), (200, "failed"), failed)
+        for _ in range(100):  # bounded: 5 s, until the cancel has ended it
+            status, shown = self.s.json("GET", "/api/v1/executions/" + kept["id"], role="viewer")
+            if shown["status"] == "cancelled":
+                break
+            time.sleep(0.05)
+        self.s.stop()
+        lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()]
+        ends = {l["execution_id"]: l["level"] for l in lines
+                if l.get("log") == "event" and l["event"] == "execution.finished"}
+        self.assertEqual((ends[kept["id"]], ends[failed["id"]]), ("warn", "error"), ends)
+
 
 class StderrIsJsonLines(unittest.TestCase):
     """Everything `ferry serve` writes on stderr, from its start to its stop, is a JSON line:

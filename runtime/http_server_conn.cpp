@@ -174,6 +174,12 @@ void Connection::process_input() {
         else if (err == HPE_INVALID_CONTENT_LENGTH && (parser.flags & F_CHUNKED))
             // http_parser reports a chunk size past 64 bits with the Content-Length error.
             fail(400, "bad_request", "malformed request: a chunk size too large");
+        else if (err == HPE_INVALID_HEADER_TOKEN)
+            // http_parser's own words ("invalid character in header") say neither which
+            // part nor what may not be there.
+            fail(400, "bad_request",
+                 "malformed request: a header holds a character it may not (a control "
+                 "character in its value, or a space or separator in its name)");
         else
             fail(400, "bad_request",
                  std::string("malformed request: ") + http_errno_description(err));

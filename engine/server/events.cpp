@@ -35,7 +35,9 @@ std::optional<uint64_t> last_event_id(const ServerRequest& req) {
 }
 
 void refuse_event_id(Call& c) {
-    c.error(400, "bad_request", "Last-Event-ID (or last_event_id) must be an event id: digits");
+    c.error(400, "bad_request",
+            "Last-Event-ID (or last_event_id) must be an event id: digits, at most "
+            "18446744073709551615");
 }
 
 // What the stream sends (api.md): engine_event_types() less execution.resumed, which goes

@@ -313,6 +313,9 @@ class LiveEvents(ServeEventsTest):
             for path in ("/api/v1/events", "/api/v1/executions/%s/events" % exec_id):
                 st = Stream(self.s, path, last_id=bad)
                 self.assertEqual(st.status, 400, (bad, path))
+                # "digits" alone was untrue of a value past 2^64 - 1, all digits.
+                self.assertIn("must be an event id: digits, at most 18446744073709551615",
+                              json.loads(st.r.read())["error"]["message"])
                 st.close()
 
     def test_a_client_that_has_the_end_is_told_204_not_the_end_again(self):

@@ -143,6 +143,12 @@ void start(Api& api, Call& c) {
 }
 
 void list_executions(Api& api, Call& c) {
+    // Given but empty (`?status=$S` with S unset) filters nothing: refused, as a name the
+    // server does not know is, not answered with every execution.
+    for (const char* filter : {"workflow", "status"})
+        if (std::optional<std::string> given = c.req.query_param(filter); given && given->empty())
+            return c.error(400, "bad_request",
+                           std::string(filter) + " is empty: give one or leave it out");
     store::ExecutionFilter f;
     f.workflow = c.req.query_param("workflow").value_or("");
     f.status = c.req.query_param("status").value_or("");

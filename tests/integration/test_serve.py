@@ -629,6 +629,11 @@ steps:
         self.assertEqual(status, 400, doc)
         self.assertEqual(doc["error"]["message"], "status must be one of pending, running, "
                          "waiting, succeeded, failed, cancelled; got 'done'")
+        # Given but empty (a script's unset variable) filtered nothing: every execution.
+        for filter in ("status", "workflow"):
+            status, doc = self.s.json("GET", "/api/v1/executions?%s=" % filter, role="viewer")
+            self.assertEqual((status, doc["error"]["message"]),
+                             (400, "%s is empty: give one or leave it out" % filter))
         status, doc = self.s.json("GET", "/api/v1/executions?cursor=page2", role="viewer")
         self.assertEqual(status, 400, doc)
         self.assertIn("cursor must be an execution id", doc["error"]["message"])

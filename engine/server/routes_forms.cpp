@@ -55,9 +55,10 @@ std::string no_token_message(const Call& c) {
 bool allowed(Call& c, const FormSpec& form, Role needed) {
     if (form.is_public || c.role >= needed) return true;
     if (c.role == Role::None)
-        // A Basic challenge: a browser then asks for the token (as the password) itself.
+        // A Basic challenge: a browser then asks for the token (as the password) itself;
+        // after the Bearer one, which a program sends (as every other 401 on a read).
         // The same words as for a name no form has (find_form): no role named.
-        c.error(401, "unauthorized", no_token_message(c), {kBasicChallenge});
+        c.error(401, "unauthorized", no_token_message(c), {kBearerChallenge, kBasicChallenge});
     else
         c.error(403, "forbidden",
                 "role " + std::string(to_string(c.role)) + " may not do this; it needs " +
@@ -73,7 +74,7 @@ const FormSpec* find_form(Api& api, Call& c) {
     if (form) return form;
     // Without tokens in ferry.yaml no sign-in could pass: a 401 there only misled.
     if (c.role == Role::None && !api.app().config.auth_tokens.empty())
-        c.error(401, "unauthorized", no_token_message(c), {kBasicChallenge});
+        c.error(401, "unauthorized", no_token_message(c), {kBearerChallenge, kBasicChallenge});
     else
         c.error(404, "not_found", "no form '" + c.params["name"] + "'");
     return nullptr;

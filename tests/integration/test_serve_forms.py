@@ -552,6 +552,14 @@ class Forms(unittest.TestCase):
         self.assertEqual(status, 401)
         self.assertTrue(headers["www-authenticate"].startswith('Basic realm="ferry"'), headers)
         self.assertNotIn(OPERATOR, body)
+        # Bearer first, then Basic, as on every other read: a program is told what it sends.
+        for path in ("/forms/change-request", "/api/v1/forms/change-request"):
+            try:
+                urllib.request.urlopen(SERVER["base"] + path, timeout=30)
+                self.fail(path + " answered without a token")
+            except urllib.error.HTTPError as e:
+                self.assertEqual([c.split(" ")[0] for c in e.headers.get_all("WWW-Authenticate")],
+                                 ["Bearer", "Basic"], path)
 
         def basic(user, password):
             return {"Authorization": "Basic " + base64.b64encode(

@@ -156,6 +156,14 @@ void submit(Api& api, Call& c) {
         return c.error(415, "unsupported_media_type",
                        "a form is submitted as JSON or application/x-www-form-urlencoded "
                        "(the form page posts the latter), not multipart/form-data");
+    if (urlencoded && !browser && c.req.body.starts_with('{') && parse_json_body(c.req.body)) {
+        // `curl -d '{"a": 1}'` sends JSON labelled urlencoded: its one "field" was the
+        // whole text, a 422 that did not say why.
+        return c.error(415, "unsupported_media_type",
+                       "the body is JSON, but its Content-Type says "
+                       "application/x-www-form-urlencoded (curl -d's default): send it with "
+                       "Content-Type: application/json");
+    }
     if (urlencoded) {
         // Decoded values are echoed in the 422 page and stored: they must be text.
         if (invalid_utf8_at(percent_decode(c.req.body, true)) != std::string::npos)

@@ -393,6 +393,15 @@ class Forms(unittest.TestCase):
             headers={"Content-Type": "multipart/form-data; boundary=b"})
         self.assertEqual(status, 415, body)
         self.assertEqual(json.loads(body)["error"]["code"], "unsupported_media_type")
+        # JSON labelled urlencoded (what `curl -d '{...}'` sends) was a 422 whose one
+        # unknown field was the whole text: told what happened instead.
+        status, headers, body = request(
+            "POST", "/api/v1/forms/feedback/submit", '{"message": "hi"}',
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 415, body)
+        self.assertIn("the body is JSON, but its Content-Type says "
+                      "application/x-www-form-urlencoded (curl -d's default)",
+                      json.loads(body)["error"]["message"])
         # Bytes that are not UTF-8 once decoded are refused, not stored or echoed.
         status, headers, body = request(
             "POST", "/api/v1/forms/feedback/submit", "message=a%FF%FEb",

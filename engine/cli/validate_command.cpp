@@ -92,14 +92,9 @@ struct Checker {
             return;
         }
         workflow::LoadResult r = workflow::load_workflow_text(*text, path, &app.catalog);
-        for (const auto& d : r.problems)
+        for (const workflow::Diagnostic& d : app.workflow_problems(r))
             add(d.describe());
-        if (!r.workflow) return;
-        named.emplace_back(r.workflow->name, path);
-        for (const workflow::Diagnostic& d : app.inline_script_problems(*r.workflow))
-            add(d.describe());
-        for (const workflow::Diagnostic& d : app.project_problems(*r.workflow))
-            add(d.describe());
+        if (r.workflow) named.emplace_back(r.workflow->name, path);
     }
 
     void template_file(const std::string& path, const std::string& name) {

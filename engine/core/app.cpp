@@ -267,26 +267,29 @@ App::load_workflow(const std::string& name_or_path) {
     if (!found) return found.error();
     const auto& [path, text] = found.value();
     workflow::LoadResult loaded = workflow::load_workflow_text(text, path, &catalog);
-    if (!loaded.ok()) {
-        std::string msg;
-        for (const auto& d : loaded.problems)
-            msg += (msg.empty() ? "" : "\n") + d.describe();
-        if (msg.empty()) msg = path + ": the workflow could not be loaded";
-        return make_error(ErrorKind::Validation, msg);
-    }
-    auto problems = inline_script_problems(*loaded.workflow);
     std::vector<Dependency> read;
-    for (auto& d : project_problems(*loaded.workflow, &read))
-        problems.push_back(std::move(d));
-    if (!problems.empty()) {
+    std::vector<workflow::Diagnostic> problems = workflow_problems(loaded, &read);
+    if (!problems.empty() || !loaded.workflow) {
         std::string msg;
         for (const auto& d : problems)
             msg += (msg.empty() ? "" : "\n") + d.describe();
+        if (msg.empty()) msg = path + ": the workflow could not be loaded";
         return make_error(ErrorKind::Validation, msg);
     }
     auto wf = std::make_shared<const workflow::Workflow>(std::move(*loaded.workflow));
     if (at) located_[name_or_path] = LocatedWorkflow{*at, wf, std::move(read)};
     return wf;
+}
+
+std::vector<workflow::Diagnostic> App::workflow_problems(const workflow::LoadResult& loaded,
+                                                       std::vector<Dependency>* read) {
+    std::vector<workflow::Diagnostic> problems = loaded.problems;
+    if (!loaded.workflow) return problems;
+    for (auto& d : inline_script_problems(*loaded.workflow))
+        problems.push_back(std::move(d));
+    for (auto& d : project_problems(*loaded.workflow, read))
+        problems.push_back(std::move(d));
+    return problems;
 }
 
 std::vector<workflow::Diagnostic> App::inline_script_problems(const workflow::Workflow& wf) {

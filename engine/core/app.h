@@ -72,6 +72,12 @@ class App {
     // it looked at are appended to read (when given).
     std::vector<workflow::Diagnostic> project_problems(const workflow::Workflow& wf,
                                                        std::vector<Dependency>* read = nullptr);
+    // Every problem of a loaded workflow file, as `ferry validate` lists them: the file's
+    // own, then (when it parsed well enough to build a workflow) its scripts' and what
+    // only the project can tell. `ferry run` lists the same: one at a time took a run per
+    // mistake.
+    std::vector<workflow::Diagnostic> workflow_problems(const workflow::LoadResult& loaded,
+                                                        std::vector<Dependency>* read = nullptr);
     // The store and the engine, when open() was asked not to open them: a command opens
     // them once its arguments are known good, so a refused command leaves no data folder.
     Status open_store();

@@ -2486,6 +2486,23 @@ class Validation(EngineTest):
         self.assertFalse((self.p.data / "data.mdb").exists() and
                          json.loads(self.p.ferry("executions", "list", "--json").stdout))
 
+    def test_run_lists_every_problem_validate_lists(self):
+        # run stopped at the file's own problems: a task input's typo hid the template
+        # problems below it, one run per mistake to find them all.
+        self.p.workflow("three", """\
+steps:
+  - {id: a, task: template.render, with: {templat: x.j2}}
+  - {id: b, task: template.render, with: {template: nope.j2}}
+  - {id: c, task: lua, with: {script: "return ("}}
+""")
+        validate = self.p.ferry("validate", str(self.p.dir / "workflows/three.yaml"), data=False)
+        self.assertEqual(validate.returncode, 2)
+        run = self.p.ferry("run", "three", "--quiet")
+        self.assertEqual(run.returncode, 2)
+        listed = [l for l in validate.stdout.splitlines() if "three.yaml:" in l]
+        self.assertEqual(len(listed), 3, validate.stdout)
+        self.assertEqual([l for l in run.stderr.splitlines() if "three.yaml:" in l], listed)
+
     def test_workflow_names_that_mix_histories_or_runs(self):
         wf = "steps:\n  - {id: a, task: log, with: {message: hi}}\n"
         self.p.workflow("alpha", "name: shared\n" + wf)

@@ -45,6 +45,12 @@ inline bool is_builtin_template_render(const TaskDef& t) {
     return t.origin == "(built-in) tasks/template/render.lua";
 }
 
+// The built-in http.request: validate checks that a step without an integration gives it
+// a url.
+inline bool is_builtin_http_request(const TaskDef& t) {
+    return t.origin == "(built-in) tasks/http/request.lua";
+}
+
 // The built-in sleep: the engine waits on a timer, bounded by the step's timeout.
 inline bool is_builtin_sleep(const TaskDef& t) {
     return t.origin == "(built-in) tasks/core/sleep.lua";

@@ -142,6 +142,22 @@ std::vector<workflow::Diagnostic> App::project_problems(const workflow::Workflow
                               ") ends first: every run would fail the step; set the step's "
                               "timeout above the sleep"});
     }
+    // http.request without an integration has nothing to join a path to: it failed at
+    // run time, with a message naming the task's own file.
+    for (const workflow::Step& step : wf.steps) {
+        if (step.task != "http.request" || !step.integration.empty()) continue;
+        const bool given = step.with.is_dict();
+        if (!given && !step.with.is_none()) continue;  // `with: "{{ ... }}"`: the run tells
+        if (given && step.with.dict_obj().find("url")) continue;
+        const TaskDef* task = catalog.find(step.task, step.provider);
+        if (!task || !is_builtin_http_request(*task)) continue;
+        out.push_back({with_mark(step),
+                       "step '" + step.id + "': http.request needs 'url'" +
+                           (given && step.with.dict_obj().find("path")
+                                ? " ('path' is relative to an integration's base_url, and the "
+                                  "step has no integration:)"
+                                : "")});
+    }
     const workflow::Hooks& h = wf.hooks;
     struct HookRef {
         const std::string* file;

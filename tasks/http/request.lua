@@ -38,6 +38,11 @@ return {
     },
   },
   run = function(ctx, input)
+    if (input.url == nil or input.url == ferry.json.null) and not ctx.integration then
+      error({ kind = "validation", message = "http.request: 'url' is required" ..
+        (input.path and " ('path' is relative to an integration's base_url, and the step has " ..
+          "no integration:)" or "") }, 0)
+    end
     local request = {
       method = input.method, url = input.url, path = input.path, headers = input.headers,
       query = input.query, json = input.json, body = input.body, timeout = input.timeout,

@@ -2503,6 +2503,31 @@ steps:
         self.assertEqual(len(listed), 3, validate.stdout)
         self.assertEqual([l for l in run.stderr.splitlines() if "three.yaml:" in l], listed)
 
+    def test_http_request_without_integration_needs_a_url(self):
+        # A path without an integration passed validate and failed each run as a Lua error
+        # naming the task's own file (tasks/http/request.lua:63: ctx.http: ...).
+        self.p.workflow("rel", """\
+steps:
+  - {id: a, task: http.request, with: {path: /x}}
+  - {id: b, task: http.request}
+  - {id: c, task: http.request, with: {url: "http://127.0.0.1:9/x"}, on_error: continue}
+""")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("rel.yaml:2:39: step 'a': http.request needs 'url' ('path' is relative to "
+                      "an integration's base_url, and the step has no integration:)", p.stdout)
+        self.assertIn("rel.yaml:3:5: step 'b': http.request needs 'url'\n", p.stdout)
+        self.assertNotIn("step 'c'", p.stdout)
+        # Computed, only the run can tell: a validation error that says what is wrong.
+        self.p.workflow("rel", "steps:\n  - {id: a, task: http.request, "
+                               "with: {url: \"{{ none }}\", path: /x}}\n")
+        rc, doc, err = self.p.run("rel")
+        self.assertEqual(rc, 1, err)
+        error = doc["steps"]["a"]["error"]
+        self.assertEqual((error["kind"], error["message"]),
+                         ("validation", "http.request: 'url' is required ('path' is relative to "
+                          "an integration's base_url, and the step has no integration:)"))
+
     def test_workflow_names_that_mix_histories_or_runs(self):
         wf = "steps:\n  - {id: a, task: log, with: {message: hi}}\n"
         self.p.workflow("alpha", "name: shared\n" + wf)

@@ -275,8 +275,16 @@ Result<std::shared_ptr<Engine::Run>> Engine::make_run(std::shared_ptr<const work
     // Frozen before vars are evaluated: a var's expression may neither change `execution`
     // nor add to the vars it sees (which may read inputs and the vars written above them).
     tmpl::freeze(run->context);
-    if (Status vars = expressions_.evaluate_vars(run->wf->vars, run->context, run->vars); !vars)
-        return vars.error();
+    std::string failed_var;
+    if (Status vars =
+            expressions_.evaluate_vars(run->wf->vars, run->context, run->vars, &failed_var);
+        !vars) {
+        Error e = vars.error();
+        // Refused before the run starts, as a validation problem is: said at its place.
+        if (auto at = run->wf->var_marks.find(failed_var); at != run->wf->var_marks.end())
+            e.location = SourceLocation{at->second.file, at->second.line, at->second.column};
+        return e;
+    }
     run->steps.resize(run->wf->steps.size());
     run->woken.fill(run->steps.size());
     for (const auto& step : run->wf->steps) {

@@ -240,11 +240,15 @@ Result<Value> Expressions::evaluate_at(const Value& tree, const Value& context, 
     }
 }
 
-Status Expressions::evaluate_vars(const Value& defs, const Value& context, const Value& vars) {
+Status Expressions::evaluate_vars(const Value& defs, const Value& context, const Value& vars,
+                                  std::string* failed) {
     if (!defs.is_dict()) return ok_status();
     for (const auto& [name, tree] : defs.dict_obj().items()) {
         Result<Value> value = evaluate_tree(tree, context, "vars." + tmpl::to_str(name));
-        if (!value) return value.error();
+        if (!value) {
+            if (failed) *failed = tmpl::to_str(name);
+            return value.error();
+        }
         LiveVars live{vars, std::nullopt};
         Value kept = without_live_vars(value.value(), live, 0).value_or(value.value());
         tmpl::freeze(kept);  // read-only to the vars below it too

@@ -60,7 +60,9 @@ class Expressions {
     // A workflow's `vars` (defs, a dict) into `vars`, the frozen dict context holds under
     // "vars": one by one in the order written, each seeing those above it and none able to
     // change them (the loader refuses a reference to one below). Each value is frozen.
-    Status evaluate_vars(const Value& defs, const Value& context, const Value& vars);
+    // failed: the name of the var whose evaluation failed, when one did.
+    Status evaluate_vars(const Value& defs, const Value& context, const Value& vars,
+                         std::string* failed = nullptr);
     // `when:` — the truthiness of the evaluated expression.
     Result<bool> condition(const std::string& text, const Value& context, const std::string& where);
 

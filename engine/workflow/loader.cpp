@@ -369,7 +369,8 @@ void parse_step(Context& ctx, const YAML::Node& node, size_t index, Parsed& p,
 // vars and outputs: a mapping of names to data that may hold expressions.
 tmpl::Value named_data(Context& ctx, const YAML::Node& node, const std::string& what,
                        std::vector<Ref>& refs, std::vector<std::string>* names,
-                       std::vector<size_t>* ref_owners) {
+                       std::vector<size_t>* ref_owners,
+                       std::map<std::string, Mark, std::less<>>* marks = nullptr) {
     tmpl::Value dict = tmpl::Value::dict();
     if (node.IsNull()) return dict;
     if (!node.IsMap()) {
@@ -383,6 +384,7 @@ tmpl::Value named_data(Context& ctx, const YAML::Node& node, const std::string& 
             if (!is_identifier(key))
                 ctx.error(k, identifier_problem(what == "vars" ? "var name" : "output name", key));
             if (names) names->push_back(key);
+            if (marks) marks->emplace(key, ctx.mark(v));
             dict.dict_obj().set(tmpl::Value::string(key),
                                 data_with_templates(ctx, v, refs, {}, &seen));
             if (names && ref_owners) ref_owners->resize(refs.size(), names->size() - 1);
@@ -483,7 +485,8 @@ void parse_workflow(Context& ctx, const YAML::Node& root, Parsed& p) {
     }
     if (const YAML::Node* n = get("inputs")) wf.inputs = parse_inputs(ctx, *n);
     if (const YAML::Node* n = get("vars"))
-        wf.vars = named_data(ctx, *n, "vars", p.var_refs, &p.var_names, &p.var_ref_owners);
+        wf.vars = named_data(ctx, *n, "vars", p.var_refs, &p.var_names, &p.var_ref_owners,
+                             &wf.var_marks);
     if (const YAML::Node* n = get("outputs"))
         wf.outputs = named_data(ctx, *n, "outputs", p.output_refs, nullptr, nullptr);
     if (const YAML::Node* n = get("hooks")) parse_hooks(ctx, *n, wf.hooks);

@@ -93,6 +93,9 @@ struct Workflow {
     std::string file;  // path as given
     std::vector<InputSpec> inputs;
     tmpl::Value vars;         // dict
+    // Where each var's value is written: one that fails to evaluate when a run starts
+    // (a division by zero, an infinity) is reported there.
+    std::map<std::string, Mark, std::less<>> var_marks;
     std::vector<Step> steps;  // in file order
     tmpl::Value outputs;      // dict of expressions
     Hooks hooks;

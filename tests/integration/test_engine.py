@@ -2528,6 +2528,15 @@ steps:
                          ("validation", "http.request: 'url' is required ('path' is relative to "
                           "an integration's base_url, and the step has no integration:)"))
 
+    def test_a_var_that_cannot_be_evaluated_is_refused_at_its_place(self):
+        # The refusal named no file: `ferry run: validation: vars.inf: ...`.
+        self.p.workflow("v", "vars:\n  ok: 1\n  inf: \"{{ 1e308 * 10 }}\"\n"
+                             "steps:\n  - {id: a, task: log, with: {message: hi}}\n")
+        rc, doc, err = self.p.run("v")
+        self.assertEqual((rc, doc), (2, None), err)
+        self.assertRegex(err, r"^ferry run: \S*workflows/v\.yaml:3:8: vars\.inf: the value is "
+                              r"infinite or NaN")
+
     def test_workflow_names_that_mix_histories_or_runs(self):
         wf = "steps:\n  - {id: a, task: log, with: {message: hi}}\n"
         self.p.workflow("alpha", "name: shared\n" + wf)

@@ -124,15 +124,8 @@ void Renderer::render_root(const ParsedTemplate& tmpl, Ref<Scope> context, std::
     std::vector<const ParsedTemplate*> seen;
     const ParsedTemplate* current = &tmpl;
     try {
+        frame.chain = &seen;
         while (current) {
-            for (const ParsedTemplate* s : seen) {
-                if (s == current) {
-                    std::string path;
-                    for (const ParsedTemplate* t : seen)
-                        path += t->name + " -> ";
-                    raise(ErrorKind::Limit, "extends loop: " + path + current->name);
-                }
-            }
             seen.push_back(current);
             for (const Stmt* b : current->blocks)
                 frame.blocks->byname[b->text].push_back({b, current, owner_of(current)});
@@ -559,6 +552,15 @@ void Renderer::exec_extends(const Stmt& s) {
     if (frame_->extended) raise(ErrorKind::Runtime, "extended multiple times");
     Value name = eval(*s.expr);
     frame_->parent = load_named(name, false);
+    if (frame_->chain) {
+        for (const ParsedTemplate* t : *frame_->chain) {
+            if (t != frame_->parent.get()) continue;
+            std::string path;
+            for (const ParsedTemplate* link : *frame_->chain)
+                path += link->name + " -> ";
+            raise(ErrorKind::Limit, "extends loop: " + path + frame_->parent->name);
+        }
+    }
     frame_->extended = true;
 }
 

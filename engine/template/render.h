@@ -154,6 +154,9 @@ struct TemplateFrame {
     Ref<SharedBlocks> blocks;  // shared with the extends chain
     bool extended = false;     // an {% extends %} ran: top-level output is dropped
     std::shared_ptr<const ParsedTemplate> parent;
+    // The templates of the extends chain so far, this one last: an {% extends %} of one of
+    // them is a loop, refused at the tag.
+    const std::vector<const ParsedTemplate*>* chain = nullptr;
 };
 
 // What a render borrows and gives back with its capacity: argument lists, macro output

@@ -1404,7 +1404,11 @@ TEST_CASE("render limits: extends loops are detected", "[render][limits]") {
                           {"b", "{% extends 'a' %}"}},
                     lenient());
     CHECK(e.kind() == ErrorKind::Limit);
-    CHECK(e.message().find("extends") != std::string::npos);
+    CHECK(e.message() == "extends loop: main -> a -> b -> a");
+    // At the tag that closes it (it had no place).
+    CHECK(e.where().file == "b");
+    CHECK(e.where().line == 1);
+    CHECK(e.where().column > 0);
 }
 
 TEST_CASE("render limits: runaway output stops at options().max_output", "[render][limits]") {

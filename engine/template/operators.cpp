@@ -34,7 +34,12 @@ Value repeat(const Value& seq, int64_t times, size_t max_size) {
     }
     const auto& items = seq.list_obj().items;
     if (!items.empty() && uint64_t(times) > (max_size / 16) / items.size()) {
-        raise(ErrorKind::Limit, "sequence repetition is too large");
+        const unsigned __int128 wanted = static_cast<unsigned __int128>(times) * items.size();
+        raise(ErrorKind::Limit,
+              "'*' would build a list of " +
+                  (wanted > UINT64_MAX ? std::string("more than 2^64")
+                                       : std::to_string(uint64_t(wanted))) +
+                  " items, over the limit of " + std::to_string(max_size / 16));
     }
     std::vector<Value> out;
     out.reserve(items.size() * size_t(times));

@@ -1411,6 +1411,17 @@ TEST_CASE("render limits: extends loops are detected", "[render][limits]") {
     CHECK(e.where().column > 0);
 }
 
+TEST_CASE("render limits: list repetition says what it would build", "[render][limits]") {
+    // It said "sequence repetition is too large", with neither the size nor the limit.
+    auto e = limit_error(Files{{"main", "{{ ([1] * 4194305) | length }}"}}, lenient());
+    CHECK(e.message() == "'*' would build a list of 4194305 items, over the limit of 4194304");
+    e = limit_error(Files{{"main", "{{ [1, 2] * 9223372036854775807 }}"}}, lenient());
+    CHECK(e.message() == "'*' would build a list of 18446744073709551614 items, over the "
+                         "limit of 4194304");
+    CHECK(output_of(run(Files{{"main", "{{ ([1] * 4194304) | length }}"}}, "{}", lenient())) ==
+          "4194304");
+}
+
 TEST_CASE("render limits: runaway output stops at options().max_output", "[render][limits]") {
     RenderOptions small;
     small.max_output = 1000;

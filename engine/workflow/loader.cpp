@@ -269,6 +269,7 @@ StepFields parse_step_fields(Context& ctx, const YAML::Node& node, const std::st
                 continue;
             }
             with_node = &value;  // read once the task is known: it says which inputs are raw
+            ex.with.reset(value);
             for (const auto& entry : value) {
                 if (!entry.first.IsScalar()) continue;
                 if (entry.first.Scalar() != "<<" || entry.first.Tag() != "?") {

@@ -235,6 +235,7 @@ struct StepExtras {
     std::vector<Ref> refs;                                // from with/when/for_each
     std::vector<std::pair<std::string, Mark>> needs;      // as written
     std::vector<std::pair<std::string, Mark>> with_keys;  // top-level keys of `with`
+    YAML::Node with;  // as written: where a problem deep inside an input is placed
     bool has_id = false;
     std::string who;  // the subject of messages when not "step 'ID'" (generated steps)
 };

@@ -166,18 +166,61 @@ bool check_var_order(Context& ctx, const Ref& ref, const std::vector<std::string
     return true;
 }
 
+// Where the value a problem's input path names ("mappings[1].transform", at the head of
+// the problem: "input 'PATH' ...") is written inside `with:`, as far down as the YAML
+// holds it; `fallback` (the input's key) for a problem of a whole input, or when the path
+// is not found at all (a merge key).
+Mark mark_of_input_path(Context& ctx, const YAML::Node& with, const std::string& problem,
+                        const Mark& fallback) {
+    const std::string_view head = "input '";
+    if (!with || !with.IsMap() || problem.rfind(head, 0) != 0) return fallback;
+    const size_t end = problem.find('\'', head.size());
+    if (end == std::string::npos) return fallback;
+    const std::string_view path = std::string_view(problem).substr(head.size(), end - head.size());
+    // A problem of the input itself stays at its key, as every step problem is at its key.
+    if (path.find_first_of(".[") == std::string_view::npos) return fallback;
+    YAML::Node node;
+    node.reset(with);
+    bool moved = false;
+    size_t i = 0;
+    while (i < path.size()) {
+        YAML::Node next;
+        if (path[i] == '[') {
+            const size_t close = path.find(']', i);
+            if (close == std::string_view::npos || !node.IsSequence()) break;
+            size_t index = 0;
+            for (size_t d = i + 1; d < close; ++d)
+                index = index * 10 + size_t(path[d] - '0');
+            if (index >= node.size()) break;
+            next.reset(node[index]);
+            i = close + 1;
+        } else {
+            if (path[i] == '.') ++i;
+            const size_t stop = std::min(path.find_first_of(".[", i), path.size());
+            const std::string name(path.substr(i, stop - i));
+            if (!node.IsMap() || !node[name]) break;
+            next.reset(node[name]);
+            i = stop;
+        }
+        node.reset(next);
+        moved = true;
+    }
+    return moved ? ctx.mark(node) : fallback;
+}
+
 // A value written in `with:` (not an expression, whose value is known only when it runs)
 // against what the task declares for that input (type, choices, format, an object's keys):
-// caught by validate, not by every run.
-void check_written_value(Context& ctx, const Step& step, const TaskLookup& tasks,
-                         const std::string& key, const Mark& mark) {
+// caught by validate, not by every run, and placed where the wrong part is written.
+void check_written_value(Context& ctx, const Step& step, const StepExtras& ex,
+                         const TaskLookup& tasks, const std::string& key, const Mark& mark) {
     const tmpl::Value* v = step.with.is_dict() ? step.with.dict_obj().find(key) : nullptr;
     if (!v || v->is_none()) return;
     std::vector<std::string> problems;
     check_task_input(tasks.input_spec(step.task, step.provider, key), *v, key,
                      /*written_only=*/true, problems);
     for (const std::string& problem : problems)
-        ctx.error(mark, "task '" + step.task + "' " + problem);
+        ctx.error(mark_of_input_path(ctx, ex.with, problem, mark),
+                  "task '" + step.task + "' " + problem);
 }
 
 // A step's `integration:` must name one of ferry.yaml. Without `provider:`, the provider
@@ -301,7 +344,7 @@ void check_task(Context& ctx, Step& step, const StepExtras& ex, const TaskLookup
     bool unknown_keys = false;
     for (const auto& [key, mark] : ex.with_keys) {
         if (contains(inputs, key)) {
-            check_written_value(ctx, step, tasks, key, mark);
+            check_written_value(ctx, step, ex, tasks, key, mark);
             continue;
         }
         unknown_keys = true;

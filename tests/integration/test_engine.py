@@ -2528,6 +2528,25 @@ steps:
                          ("validation", "http.request: 'url' is required ('path' is relative to "
                           "an integration's base_url, and the step has no integration:)"))
 
+    def test_a_problem_deep_in_an_input_is_placed_where_it_is_written(self):
+        # Every item's problem was at `mappings:`, for the reader to count items.
+        self.p.workflow("deep", """\
+steps:
+  - id: t
+    task: transform
+    with:
+      data: {a: "1"}
+      mappings:
+        - {source: a, target: b}
+        - source: a
+          target: c
+          transform: to_numbr
+""")
+        p = self.p.ferry("validate", data=False)
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("deep.yaml:10:22: task 'transform' input 'mappings[1].transform' must be "
+                      "one of ", p.stdout)
+
     def test_a_var_that_cannot_be_evaluated_is_refused_at_its_place(self):
         # The refusal named no file: `ferry run: validation: vars.inf: ...`.
         self.p.workflow("v", "vars:\n  ok: 1\n  inf: \"{{ 1e308 * 10 }}\"\n"

@@ -147,10 +147,13 @@ TEST_CASE("an object written in with: has the keys the task declares", "[workflo
     CHECK(only_problem(step(fetch + "      paginate: {zzz: 1}\n")) ==
           "wf.yaml:6:7: task 'http.request' input 'paginate' has no key 'zzz' (keys: items, "
           "max_pages)");
-    // A declared key's value is held to its own entry; expressions wait for the run.
+    // A declared key's value is held to its own entry, and its problem placed at it (a
+    // long list's bad item was at the input's key, to be counted); expressions wait for the
+    // run.
     CHECK(only_problem(step(fetch + "      paginate: {max_pages: many}\n")) ==
-          "wf.yaml:6:7: task 'http.request' input 'paginate.max_pages' must be an integer, got "
+          "wf.yaml:6:29: task 'http.request' input 'paginate.max_pages' must be an integer, got "
           "'many'");
+
     CHECK(load(step(fetch + "      paginate: {max_pages: \"{{ 5 }}\"}\n")).ok());
     CHECK(load(step(fetch + "      paginate: \"{{ {'zzz': 1} }}\"\n")).ok());
 }

@@ -119,6 +119,10 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
         std::string hint;
         if (v.is_string() && reads_as(spec.type, v.str()))
             hint = " (a string; without the quotes it would be " + article_type(spec.type) + ")";
+        else if (spec.type == "integer" && v.is_float() && std::isfinite(v.as_float()) &&
+                 std::trunc(v.as_float()) == v.as_float())
+            hint = " (a number with a fraction or an exponent is an integer only below 2^53 = "
+                   "9007199254740992: write it in digits)";
         fail("expected " + article_type(spec.type) + ", got " + describe_value(v) + hint);
         return;
     }
@@ -381,10 +385,12 @@ void check_input_value(const InputSpec& spec, const tmpl::Value& value, const st
 }
 
 std::optional<int64_t> whole_number(double d) {
-    // Up to 2^53 a whole double is exactly the integer written; past it, the text it came
-    // from may have been another (-9223372036854775809 reads as -2^63).
+    // Below 2^53 a whole double is exactly the integer written; from it on, the text it came
+    // from may have been another (9007199254740993.0 reads as 2^53, -9223372036854775809 as
+    // -2^63).
     constexpr double kExact = 9007199254740992.0;  // 2^53
-    if (!std::isfinite(d) || std::trunc(d) != d || d < -kExact || d > kExact) return std::nullopt;
+    if (!std::isfinite(d) || std::trunc(d) != d || d <= -kExact || d >= kExact)
+        return std::nullopt;
     return int64_t(d);
 }
 
@@ -633,6 +639,14 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
                               "input '" + spec.name + "': " + std::string(t) +
                                   " does not fit in a 64-bit integer (-9223372036854775808 to "
                                   "9223372036854775807)");
+        // 1e16 or 9007199254740993.0: whole, but not exactly the integer written.
+        if (std::optional<double> d = whole_text_as<double>(t);
+            d && std::isfinite(*d) && std::trunc(*d) == *d)
+            return make_error(ErrorKind::Validation,
+                              "input '" + spec.name + "': expected an integer, got '" +
+                                  std::string(t) +
+                                  "' (a number with a fraction or an exponent is an integer "
+                                  "only below 2^53 = 9007199254740992: write it in digits)");
         return fail("an integer");
     }
     if (type == "number") {

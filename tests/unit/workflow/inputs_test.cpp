@@ -493,6 +493,18 @@ TEST_CASE("a whole float is an integer, as JSON Schema counts it", "[workflow][i
               .rfind("input 'n': expected an integer", 0) == 0);
     CHECK(resolve_error(wf, R"({"n": 9007199254740994.0})")
               .rfind("input 'n': expected an integer", 0) == 0);
+    // 2^53 itself too: 9007199254740993.0 reads as it (and was taken so), and the refusal
+    // says why a whole number is no integer here.
+    CHECK(resolve_error(wf, R"({"n": 9007199254740993.0})") ==
+          "input 'n': expected an integer, got 9007199254740992.0 (a number with a fraction or "
+          "an exponent is an integer only below 2^53 = 9007199254740992: write it in digits)");
+    CHECK(convert_cli_input(spec("n", "integer"), "9007199254740993.0").error().message ==
+          "input 'n': expected an integer, got '9007199254740993.0' (a number with a fraction "
+          "or an exponent is an integer only below 2^53 = 9007199254740992: write it in digits)");
+    CHECK(convert_cli_input(spec("n", "integer"), "9007199254740991.0").value().as_int() ==
+          9007199254740991);
+    CHECK(convert_cli_input(spec("n", "integer"), "9007199254740993").value().as_int() ==
+          9007199254740993);
     CHECK(resolve_error(wf, R"({"ns": [1.5]})").find("input 'ns[0]': expected an integer") !=
           std::string::npos);
     // So on the command line.

@@ -49,16 +49,18 @@ local function event_list(input)
   local events = one and { input.event } or input.events
   if #events == 0 then tickets.invalid(TASK .. ": 'events' is empty: nothing to send") end
   -- Checked before the first batch goes: a refusal after some batches were sent would
-  -- send those again when the step is retried.
+  -- send those again when the step is retried. Named as the step wrote it: 'event' for
+  -- the one event (events[0] named an input it did not give).
   for i, e in ipairs(events) do
+    local name = one and "'event'" or ("events[" .. (i - 1) .. "]")
     local blank = not tickets.is_set(e) or (type(e) == "string" and not e:match("%S")) or
                   (type(e) == "table" and next(e) == nil)
     if blank then
-      tickets.invalid(TASK .. ": events[" .. (i - 1) .. "] is empty; Splunk rejects blank events")
+      tickets.invalid(TASK .. ": " .. name .. " is empty; Splunk rejects blank events")
     end
     local list = type(e) == "table" and (getmetatable(e) == "ferry.json.array" or e[1] ~= nil)
     if list or (type(e) ~= "string" and type(e) ~= "table") then
-      tickets.invalid(TASK .. ": events[" .. (i - 1) .. "] is " .. (list and "a list" or type(e)) ..
+      tickets.invalid(TASK .. ": " .. name .. " is " .. (list and "a list" or type(e)) ..
                       ": a Splunk HEC event is text or an object (wrap it, e.g. {value: ...})")
     end
   end

@@ -77,7 +77,8 @@ return {
                           headers = { Accept = "application/json" } })
       end,
       accept = function(res)
-        local record = sn.result(res, "creating a " .. tbl .. " record", "record")
+        local article = tbl:match("^[aeiouAEIOU]") and "an " or "a "
+        local record = sn.result(res, "creating " .. article .. tbl .. " record", "record")
         if sn.value(record.correlation_id) ~= key then
           ctx.log.warn("the created record does not keep correlation_id: a retry of this step " ..
                        "could not find it and might create a duplicate", { table = tbl })

@@ -2123,11 +2123,16 @@ steps:
         for events, what in (("[{a: 1}, 5]", "events[1] is number"),
                              ("[{a: 1}, [1, 2]]", "events[1] is a list"),
                              ("[true]", "events[0] is boolean"),
-                             ("[{a: 1}, {}]", "events[1] is empty")):
+                             ("[{a: 1}, {}]", "events[1] is empty"),
+                             # The one `event` is named so, not as events[0].
+                             ("EVENT {}", "siem.send: 'event' is empty"),
+                             ("EVENT 5", "siem.send: 'event' is number")):
+            given = ("event: " + events[6:]) if events.startswith("EVENT ") else \
+                "events: " + events
             self.p.workflow("s", """\
 steps:
-  - {id: send, task: siem.send, integration: hec, with: {events: %s}}
-""" % events)
+  - {id: send, task: siem.send, integration: hec, with: {%s}}
+""" % given)
             rc, doc, err = self.run_wf("s")
             self.assertEqual(rc, 1, events + " " + json.dumps(doc)[:2000])
             self.assertIn(what, doc["steps"]["send"]["error"]["message"])

@@ -95,11 +95,13 @@ local function clean(node)
   return out
 end
 
--- A document checked at its root and cleaned, or a validation error naming the field.
--- Deeper structure is left to Jira, whose 400 answer names the problem.
-function M.check(doc, field)
+-- A document checked at its root and cleaned, or a validation error naming the field (and
+-- the task, when given: "ticket.create: 'description' ..."). Deeper structure is left to
+-- Jira, whose 400 answer names the problem.
+function M.check(doc, field, task)
   local function bad(why)
-    error({ kind = "validation", message = "'" .. field .. "' is not a valid ADF document: " .. why }, 0)
+    error({ kind = "validation", message = (task and task .. ": " or "") .. "'" .. field ..
+            "' is not a valid ADF document: " .. why }, 0)
   end
   if doc.version ~= 1 then bad("'version' must be 1") end
   if type(doc.content) ~= "table" then bad("'content' must be a list of block nodes") end
@@ -122,20 +124,21 @@ end
 --   * a string holding a JSON ADF document ({"type": "doc", ...}): decoded, then as above;
 --   * any other string: plain text, converted with from_text.
 -- Returns nil for null/absent/blank input, so callers can leave the field out.
-function M.coerce(value, field)
+function M.coerce(value, field, task)
   if value == nil or value == json.null then return nil end
   if type(value) == "table" then
     if not M.is_doc(value) then
-      error({ kind = "validation", message = "'" .. field .. "' must be text or an ADF document " ..
+      error({ kind = "validation", message = (task and task .. ": " or "") .. "'" .. field ..
+              "' must be text or an ADF document " ..
               "({\"type\": \"doc\", \"version\": 1, \"content\": [...]}); got an object without type \"doc\"" }, 0)
     end
-    return M.check(value, field)
+    return M.check(value, field, task)
   end
   if type(value) ~= "string" then value = tostring(value) end
   if not value:match("%S") then return nil end
   if value:match("^%s*{") then
     local decoded = json.decode(value)
-    if M.is_doc(decoded) then return M.check(decoded, field) end
+    if M.is_doc(decoded) then return M.check(decoded, field, task) end
   end
   return M.from_text(value)
 end

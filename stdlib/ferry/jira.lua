@@ -298,13 +298,13 @@ function M.issue_fields(ctx, input, task, opts)
   if summary or opts.create then fields.summary = M.summary(summary, task) end
 
   local description = first(input.description, fields.description)
-  fields.description = adf.coerce(description, "description")  -- nil when blank: left out
+  fields.description = adf.coerce(description, "description", task)  -- nil when blank: left out
   -- The other rich-text system field: Jira refuses it as a plain string ("Operation value
   -- must be an Atlassian Document"). Rich-text custom fields cannot be told apart from
   -- plain ones without the field metadata: those take an ADF document as given.
   -- null clears it on an update, as Jira takes it.
   if fields.environment ~= json.null then
-    fields.environment = adf.coerce(fields.environment, "environment")
+    fields.environment = adf.coerce(fields.environment, "environment", task)
   end
 
   local priority = first(input.priority, own_fields.priority)

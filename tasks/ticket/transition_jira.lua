@@ -45,7 +45,7 @@ return {
     if not tickets.has_text(to) then
       tickets.invalid(TASK .. ": 'to' must name a transition (its name, its target status or its id)")
     end
-    local comment = adf.coerce(input.comment, "comment")
+    local comment = adf.coerce(input.comment, "comment", TASK)
 
     if ctx.dry_run then
       -- The transition id is only known after a GET, which dry-run must not send: preview

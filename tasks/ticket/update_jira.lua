@@ -30,7 +30,7 @@ return {
     tickets.integration(ctx, { "jira" }, TASK)
     local ref = jira.reference(input, TASK)
     local fields = jira.issue_fields(ctx, input, TASK, { create = false })
-    local comment = adf.coerce(input.comment, "comment")
+    local comment = adf.coerce(input.comment, "comment", TASK)
     if next(fields) == nil and not comment then
       tickets.invalid(TASK .. ": nothing to update: give fields (summary, description, priority, " ..
                       "severity, labels, components, fields) or a comment")

@@ -710,6 +710,23 @@ steps:
 
 
 class Jira(TaskTest):
+    def test_an_adf_problem_names_the_task_and_the_field(self):
+        # The message lacked the task's name, which every other input problem gives.
+        self.p.workflow("adf", """\
+steps:
+  - id: create
+    task: ticket.create
+    integration: jira
+    with:
+      summary: s
+      description: {type: doc, version: 1, content: [], extra: 1}
+""")
+        rc, doc, err = self.run_wf("adf", "--dry-run", env={})
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(doc["steps"]["create"]["error"]["message"],
+                         "ticket.create: 'description' is not a valid ADF document: unexpected "
+                         "key 'extra' at the root (only type, version, content)")
+
     def test_no_second_comment_after_a_crash_while_the_vendor_writes_it(self):
         # The resumed update looked for its comment at once, while the vendor was still
         # writing the one the stopped process had sent, and posted it again.

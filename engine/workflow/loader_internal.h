@@ -111,7 +111,9 @@ std::string describe_node(Context& ctx, const YAML::Node& node);
 // when a document starts with a token no node can start with, such as a lone ','
 // (yaml-cpp issue #1040, fixed after 0.7; found by tests/fuzz). The stream is read as
 // events first; a null document starting where the one before it started moved nothing,
-// and raises YAML::ParserException there ("no YAML node can start here").
+// and raises YAML::ParserException there ("no YAML node can start here"). A quoted scalar
+// the end of the text closes raises it at its quote (yaml-cpp 0.7 takes it). `text` holds
+// no byte order mark: yaml-cpp's positions count from after one.
 std::vector<YAML::Node> load_yaml_documents(const std::string& text);
 
 // yaml-cpp's message for a syntax error at mark, with a hint for the mistake behind most of
@@ -122,6 +124,13 @@ std::vector<YAML::Node> load_yaml_documents(const std::string& text);
 // a quoted text not closed, a [ or { in an unquoted flow value, the bracket itself.
 std::string yaml_syntax_message(std::string_view text, YAML::Mark& mark, const std::string& message,
                                 bool quote_alias = true);
+
+// Where the quoted text whose opening quote (' or ") is at text[open] ends: its closing
+// quote, past `\"` escapes in double quotes and `''` in single ones; npos when the end of
+// the file comes first.
+size_t closing_quote(std::string_view text, size_t open);
+// YAML::Mark of byte `offset` of text (0-based, as yaml-cpp's).
+YAML::Mark mark_at(std::string_view text, size_t offset);
 
 // The file position of byte `offset` of a scalar's (decoded) text. Follows quotes, escapes,
 // line folding and block indentation; falls back to the scalar's own mark when lost.

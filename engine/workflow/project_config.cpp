@@ -351,9 +351,13 @@ std::vector<Diagnostic> ConfigLoadResult::file_problems() const {
     return out;
 }
 
-ConfigLoadResult load_project_config_text(const std::string& text, const std::string& file) {
+ConfigLoadResult load_project_config_text(const std::string& file_text, const std::string& file) {
     ConfigLoadResult result;
     result.config.file = file;
+    // A UTF-8 byte order mark is not part of the document (as for a workflow file): yaml-cpp's
+    // positions count from after it, and so must every scan of the text.
+    const std::string text =
+        file_text.starts_with("\xEF\xBB\xBF") ? file_text.substr(3) : file_text;
     Context ctx(text, file);
     ConfigReader r(ctx);
     YAML::Node root;

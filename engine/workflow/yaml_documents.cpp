@@ -4,6 +4,7 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 
+#include <algorithm>
 #include <optional>
 #include <sstream>
 
@@ -11,27 +12,22 @@ namespace ferry::workflow::detail {
 
 namespace {
 
-// Whether the quoted scalar whose opening quote is at text[at] has its closing quote. yaml-cpp
-// 0.7 ends one the file ends in without a word: `message: 'x` took every line after it
-// as its text, and the steps written there were gone.
-bool quote_closes(std::string_view text, size_t at) {
-    const char quote = text[at];
-    for (size_t i = at + 1; i < text.size(); ++i) {
-        if (quote == '"' && text[i] == '\\') {
-            ++i;  // the escaped character
-        } else if (text[i] == quote) {
-            if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
-                ++i;  // '' is a quote inside single quotes
-                continue;
-            }
-            return true;
-        }
+// The opening quote of the scalar yaml-cpp marks at `at`, past an anchor or a tag written
+// before it (`&m 'x`, `!!str "x"`: the mark is theirs); npos for a scalar that is not quoted.
+size_t opening_quote(std::string_view text, size_t at) {
+    while (at < text.size() && (text[at] == '&' || text[at] == '!')) {
+        at = text.find_first_of(" \t\r\n", at);
+        if (at == std::string_view::npos) return at;
+        at = text.find_first_not_of(" \t\r\n", at);
+        if (at == std::string_view::npos) return at;
     }
-    return false;
+    return at < text.size() && (text[at] == '"' || text[at] == '\'') ? at : std::string_view::npos;
 }
 
 // Notes where a document's first node starts and whether it is all the document holds, and
-// refuses a quoted scalar the end of the file closed.
+// refuses a quoted scalar the end of the file closed: yaml-cpp 0.7 ends one there without a
+// word, so `message: 'x` took every line after it as its text, and the steps written there
+// were gone.
 class FirstNode final : public YAML::EventHandler {
   public:
     explicit FirstNode(std::string_view text) : text_(text) {}
@@ -42,15 +38,15 @@ class FirstNode final : public YAML::EventHandler {
     void OnDocumentEnd() override {}
     void OnNull(const YAML::Mark& m, YAML::anchor_t) override { note(m, true); }
     void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { note(m, false); }
-    void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t,
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                   const std::string&) override {
         note(m, false);
-        // "!": not plain (quoted, or a block scalar, which starts with | or >).
-        const size_t at = size_t(m.pos);
-        if (tag == "!" && m.pos >= 0 && at < text_.size() &&
-            (text_[at] == '"' || text_[at] == '\'') && !quote_closes(text_, at))
-            throw YAML::ParserException(m, "the quoted text that starts here is not closed: it "
-                                           "runs to the end of the file");
+        if (m.pos < 0) return;
+        const size_t open = opening_quote(text_, size_t(m.pos));
+        if (open != std::string_view::npos && closing_quote(text_, open) == std::string_view::npos)
+            throw YAML::ParserException(mark_at(text_, open),
+                                        "the quoted text that starts here is not closed: it "
+                                        "runs to the end of the file");
     }
     void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                          YAML::EmitterStyle::value) override {
@@ -81,15 +77,9 @@ std::vector<YAML::Node> load_yaml_documents(const std::string& body) {
         for (;;) {
             FirstNode first(body);
             if (!parser.HandleNextDocument(first)) break;
-            if (first.only_null && first.pos && previous && *first.pos == *previous) {
-                YAML::Mark at;  // 0-based, as yaml-cpp's
-                at.pos = int(*first.pos);
-                for (size_t i = 0; i < *first.pos && i < body.size(); ++i) {
-                    at.column = body[i] == '\n' ? 0 : at.column + 1;
-                    at.line += body[i] == '\n';
-                }
-                throw YAML::ParserException(at, "no YAML node can start here");
-            }
+            if (first.only_null && first.pos && previous && *first.pos == *previous)
+                throw YAML::ParserException(mark_at(body, std::min(*first.pos, body.size())),
+                                            "no YAML node can start here");
             previous = first.pos;
         }
         return YAML::LoadAll(body);

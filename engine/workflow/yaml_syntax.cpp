@@ -15,16 +15,6 @@ struct FlowProblem {
     std::string hint;  // what it is
 };
 
-YAML::Mark mark_at(std::string_view text, size_t offset) {
-    YAML::Mark m;
-    m.pos = int(offset);
-    m.line = int(std::count(text.begin(), text.begin() + ptrdiff_t(offset), '\n'));
-    size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
-    line_start = (line_start == std::string_view::npos || offset == 0) ? 0 : line_start + 1;
-    m.column = int(offset - line_start);
-    return m;
-}
-
 size_t indent_of_line(std::string_view text, size_t line_start) {
     size_t i = line_start;
     while (i < text.size() && text[i] == ' ')
@@ -98,25 +88,11 @@ std::optional<FlowProblem> flow_problem(std::string_view text) {
     while (i < text.size()) {
         const char c = text[i];
         if ((c == '"' || c == '\'') && value_start(i)) {
-            const size_t start = i++;
-            while (i < text.size()) {
-                if (c == '"' && text[i] == '\\') {
-                    i += 2;
-                    continue;
-                }
-                if (text[i] == c) {
-                    if (c == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                ++i;
-            }
-            if (i >= text.size())
-                return FlowProblem{start, std::string("the quoted text that starts here is not "
-                                                      "closed: it runs to the end of the file")};
-            ++i;
+            const size_t end = closing_quote(text, i);
+            if (end == std::string_view::npos)
+                return FlowProblem{i, std::string("the quoted text that starts here is not "
+                                                  "closed: it runs to the end of the file")};
+            i = end + 1;
             continue;
         }
         if (c == '#' && after_space(i)) {
@@ -162,6 +138,32 @@ std::optional<FlowProblem> flow_problem(std::string_view text) {
 }
 
 }  // namespace
+
+YAML::Mark mark_at(std::string_view text, size_t offset) {
+    YAML::Mark m;
+    m.pos = int(offset);
+    m.line = int(std::count(text.begin(), text.begin() + ptrdiff_t(offset), '\n'));
+    size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+    line_start = (line_start == std::string_view::npos || offset == 0) ? 0 : line_start + 1;
+    m.column = int(offset - line_start);
+    return m;
+}
+
+size_t closing_quote(std::string_view text, size_t open) {
+    const char quote = text[open];
+    for (size_t i = open + 1; i < text.size(); ++i) {
+        if (quote == '"' && text[i] == '\\') {
+            ++i;  // the escaped character
+        } else if (text[i] == quote) {
+            if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+                ++i;  // '' is a quote inside single quotes
+                continue;
+            }
+            return i;
+        }
+    }
+    return std::string_view::npos;
+}
 
 std::string yaml_syntax_message(std::string_view text, YAML::Mark& mark, const std::string& message,
                                 bool quote_alias) {

@@ -75,6 +75,26 @@ TEST_CASE("ferry.yaml is one YAML document, and a stray ',' is a syntax error", 
     CHECK(load_project_config_text("# only a comment\n", "ferry.yaml").ok());
 }
 
+TEST_CASE("a quoted text ferry.yaml never closes is refused, a byte order mark or not",
+          "[config]") {
+    // The next integration was swallowed into the text; with a byte order mark the check
+    // read three bytes off yaml-cpp's positions, missing this and refusing valid files.
+    const std::string open_quote = "integrations:\n  a:\n    type: http\n"
+                                   "    base_url: \"http://127.0.0.1:9\n"
+                                   "  b: {type: http, base_url: http://127.0.0.1:9}\n";
+    for (const std::string& bom : {std::string(), std::string("\xEF\xBB\xBF")}) {
+        INFO(bom.size());
+        CHECK(problems_of(load_project_config_text(bom + open_quote, "ferry.yaml")) ==
+              "ferry.yaml:4:15: YAML syntax error: the quoted text that starts here is not "
+              "closed: it runs to the end of the file\n");
+        const auto valid = load_project_config_text(
+            bom + "integrations:\n  a:\n    type: http\n    base_url: http://127.0.0.1:9\n"
+                  "    defaults: {a: [\"'\", \"c\"]}\n",
+            "ferry.yaml");
+        CHECK(problems_of(valid) == "");
+    }
+}
+
 TEST_CASE("ferry.yaml problems carry FILE:LINE:COL", "[config]") {
     auto r = load_project_config_text(R"(integrations:
   sn:

@@ -236,10 +236,21 @@ TEST_CASE("a quoted text the end of the file closes is refused at its quote", "[
               "wf.yaml:5:16: the quoted text that starts here is not closed: it runs to the end "
               "of the file");
     }
+    // Behind an anchor or a tag, whose place yaml-cpp gives as the scalar's.
+    for (const char* before : {"&m '", "!!str \"", "! \"", "&m !!str '"}) {
+        INFO(before);
+        const std::string line = "      message: " + std::string(before) + "x\n";
+        const std::string problem = only_problem("steps:\n  - id: a\n    task: log\n    with:\n" +
+                                                 line + "  - id: b\n    task: log\n");
+        CHECK(problem == "wf.yaml:5:" + std::to_string(line.find_first_of("'\"") + 1) +
+                             ": the quoted text that starts here is not closed: it runs to the "
+                             "end of the file");
+    }
     // Closed ones load: escapes, '' inside single quotes, quotes in keys and block scalars,
     // and a quote as a file's last byte.
     LoadResult r = load(std::string(kOneStep) +
-                        "vars:\n  a: \"x \\\" y\"\n  d:\n    \"k\\\"q\": 'it''s'\n  b: |\n"
+                        "vars:\n  a: \"x \\\" y\"\n  t: &t !!str 'tagged'\n  u: *t\n"
+                        "  d:\n    \"k\\\"q\": 'it''s'\n  b: |\n"
                         "    it's \"open\n"
                         "  c: >\n    \"\n  last: 'end'");
     INFO(Catch::Detail::stringify(problems(r)));

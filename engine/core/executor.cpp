@@ -355,11 +355,14 @@ void set_step_view(Engine::Run& run, size_t i, tmpl::Value view) {
     };
     const auto& items = steps.items();
     if (index_of(items[items.size() - 2].first) < i) return;  // in order already: most runs
-    tmpl::DictObj::Items reordered = steps.release();
-    std::stable_sort(reordered.begin(), reordered.end(), [&](const auto& a, const auto& b) {
-        return index_of(a.first) < index_of(b.first);
+    // The others are in order: the new last entry moves to its place, found by bisection
+    // (a re-sort each time made a long chain written bottom-up quadratic in lookups).
+    tmpl::DictObj::Items entries = steps.release();
+    auto place = std::partition_point(entries.begin(), entries.end() - 1, [&](const auto& e) {
+        return index_of(e.first) < i;
     });
-    steps.assign(std::move(reordered));
+    std::rotate(place, entries.end() - 1, entries.end());
+    steps.assign(std::move(entries));
 }
 
 tmpl::Value not_run_view(const StepState& st) {

@@ -341,10 +341,14 @@ std::string refused_credentials(const std::string& auth) {
            "base64)";
 }
 
-// Whether the route reads this query parameter (its documented ones).
+// Whether the route reads this query parameter, or this header (its documented ones).
 bool reads_query(const Api::Route& route, std::string_view name) {
     return std::any_of(route.doc.params.begin(), route.doc.params.end(),
                        [&](const ParamDoc& p) { return p.in == "query" && p.name == name; });
+}
+bool reads_header(const Api::Route& route, std::string_view name) {
+    return std::any_of(route.doc.params.begin(), route.doc.params.end(),
+                       [&](const ParamDoc& p) { return p.in == "header" && p.name == name; });
 }
 
 // A query parameter the API route does not read: a typo (`?staus=failed`) would otherwise
@@ -541,22 +545,30 @@ const Api::Route* Api::admit(Call& call) {
         return nullptr;
     }
     // Checked here, before an `Expect: 100-continue` body is asked for: what the head
-    // alone decides is not answered after the body was sent for nothing.
+    // alone decides is not answered after the body was sent for nothing. An empty key is
+    // refused by every route (it read as none); the rest only by those that take a key.
     if (req.has_header("idempotency-key")) {
-        if (std::string problem = idempotency_key_problem(req.header("idempotency-key"));
-            !problem.empty()) {
+        const std::string& key = req.header("idempotency-key");
+        if (std::string problem = idempotency_key_problem(key);
+            !problem.empty() && (key.empty() || reads_header(*match, "Idempotency-Key"))) {
             call.error(400, "bad_request", problem);
             return nullptr;
         }
     }
     if (std::optional<std::string> wait = req.query_param("wait");
         wait && reads_query(*match, "wait")) {
-        if (Result<uint64_t> ms = parse_duration_ms(*wait); !ms) {
-            call.error(400, "bad_request", "wait: " + ms.error().message);
+        if (Result<uint64_t> ms = wait_ms(*wait); !ms) {
+            call.error(400, "bad_request", ms.error().message);
             return nullptr;
         }
     }
     return match;
+}
+
+Result<uint64_t> wait_ms(std::string_view value) {
+    Result<uint64_t> ms = parse_duration_ms(value);
+    if (!ms) return make_error(ErrorKind::Validation, "wait: " + ms.error().message);
+    return std::min<uint64_t>(ms.value(), 300'000);
 }
 
 std::string idempotency_key_problem(std::string_view key) {

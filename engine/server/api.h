@@ -82,6 +82,9 @@ struct Call {
 
 // What is wrong with an Idempotency-Key (empty, over 255 bytes, not UTF-8), or "".
 std::string idempotency_key_problem(std::string_view key);
+// ?wait=DURATION in milliseconds, at most 5 minutes; an error ("wait: ...") when it is no
+// duration.
+Result<uint64_t> wait_ms(std::string_view value);
 
 // Whether a Content-Type header names this media type (any parameters after it).
 bool media_type_is(const std::string& header, const char* type);

@@ -5,7 +5,6 @@
 #include "core/history.h"
 #include "core/values.h"
 #include "runtime/crypto.h"
-#include "runtime/duration.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/json_members.h"
 #include "runtime/utf8.h"
@@ -453,12 +452,12 @@ std::optional<Value> object_body(Call& c, std::initializer_list<std::string_view
 std::optional<uint64_t> wait_query(Call& c) {
     auto w = c.req.query_param("wait");
     if (!w) return uint64_t(0);
-    Result<uint64_t> ms = parse_duration_ms(*w);
+    Result<uint64_t> ms = wait_ms(*w);
     if (!ms) {
-        c.error(400, "bad_request", "wait: " + ms.error().message);
+        c.error(400, "bad_request", ms.error().message);
         return std::nullopt;
     }
-    return std::min<uint64_t>(ms.value(), 300'000);
+    return ms.value();
 }
 
 Api::ParamDoc wait_param() {

@@ -457,6 +457,14 @@ steps:
         s7, b7 = self.start(headers={"Idempotency-Key": "x" * 256})
         self.assertEqual((s7, b7["error"]["message"]),
                          (400, "Idempotency-Key is longer than 255 bytes"))
+        # Only a route that takes a key holds it to that (a client adding the header to every
+        # request still reads); an empty one is refused everywhere: it read as none.
+        status, _ = self.s.json("GET", "/api/v1/executions", role="viewer",
+                                headers={"Idempotency-Key": "x" * 256})
+        self.assertEqual(status, 200)
+        status, _ = self.s.json("GET", "/api/v1/executions", role="viewer",
+                                headers={"Idempotency-Key": ""})
+        self.assertEqual(status, 400)
 
     def test_an_execution_a_ferry_run_beside_it_runs_is_no_error(self):
         # Started beside a `ferry run` on the same folder, the server logged its execution at

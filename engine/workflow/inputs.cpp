@@ -21,6 +21,12 @@ namespace ferry::workflow {
 namespace detail {
 namespace {
 
+// Why a whole number is not taken as an integer: as a double (a JSON number with a fraction,
+// an exponent, or past 64 bits) it says which integer it is only below 2^53.
+constexpr const char* kPast2To53 =
+    " (an integer from 2^53 = 9007199254740992 on must be written in digits, without a "
+    "fraction or an exponent, and fit in 64 bits)";
+
 const std::vector<std::string> kTypes = {"string", "integer", "number", "boolean",
                                          "array",  "object",  "any"};
 const std::vector<std::string> kSpecKeys = {"type",       "required", "enum",       "default",
@@ -121,8 +127,7 @@ void check(const InputSpec& spec, const tmpl::Value& v, const std::string& path,
             hint = " (a string; without the quotes it would be " + article_type(spec.type) + ")";
         else if (spec.type == "integer" && v.is_float() && std::isfinite(v.as_float()) &&
                  std::trunc(v.as_float()) == v.as_float())
-            hint = " (a number with a fraction or an exponent is an integer only below 2^53 = "
-                   "9007199254740992: write it in digits)";
+            hint = kPast2To53;
         fail("expected " + article_type(spec.type) + ", got " + describe_value(v) + hint);
         return;
     }
@@ -644,9 +649,7 @@ Result<tmpl::Value> convert_cli_input(const InputSpec& spec, const std::string& 
             d && std::isfinite(*d) && std::trunc(*d) == *d)
             return make_error(ErrorKind::Validation,
                               "input '" + spec.name + "': expected an integer, got '" +
-                                  std::string(t) +
-                                  "' (a number with a fraction or an exponent is an integer "
-                                  "only below 2^53 = 9007199254740992: write it in digits)");
+                                  std::string(t) + "'" + detail::kPast2To53);
         return fail("an integer");
     }
     if (type == "number") {

@@ -179,27 +179,29 @@ Mark mark_of_input_path(Context& ctx, const YAML::Node& with, const std::string&
     const std::string_view path = std::string_view(problem).substr(head.size(), end - head.size());
     // A problem of the input itself stays at its key, as every step problem is at its key.
     if (path.find_first_of(".[") == std::string_view::npos) return fallback;
+    // Read through const nodes: a non-const operator[] adds the key it looks for.
     YAML::Node node;
     node.reset(with);
     bool moved = false;
     size_t i = 0;
     while (i < path.size()) {
+        const YAML::Node& here = node;
         YAML::Node next;
         if (path[i] == '[') {
             const size_t close = path.find(']', i);
-            if (close == std::string_view::npos || !node.IsSequence()) break;
+            if (close == std::string_view::npos || !here.IsSequence()) break;
             size_t index = 0;
-            for (size_t d = i + 1; d < close; ++d)
+            for (size_t d = i + 1; d < close && index <= here.size(); ++d)
                 index = index * 10 + size_t(path[d] - '0');
-            if (index >= node.size()) break;
-            next.reset(node[index]);
+            if (index >= here.size()) break;
+            next.reset(here[index]);
             i = close + 1;
         } else {
             if (path[i] == '.') ++i;
             const size_t stop = std::min(path.find_first_of(".[", i), path.size());
             const std::string name(path.substr(i, stop - i));
-            if (!node.IsMap() || !node[name]) break;
-            next.reset(node[name]);
+            if (!here.IsMap() || !here[name]) break;
+            next.reset(here[name]);
             i = stop;
         }
         node.reset(next);

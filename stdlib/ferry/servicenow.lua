@@ -238,12 +238,14 @@ end
 -- the step's word, so it wins over the defaults' priority, impact and urgency. Incidents
 -- get impact and urgency as well (see IMPACT above), and ServiceNow computes their
 -- priority from that pair: with one of the pair given by the step, the severity fills the
--- other and sends no priority, which the pair would contradict.
+-- other and sends no priority, which the pair would contradict; with a priority given by
+-- the step alone, the defaults' pair is not sent.
 function M.fields(ctx, input, tbl, task, with_defaults)
   local own = tickets.merge(nil, input.fields)
   local severity = tickets.severity(input.severity, task)
   local pair_given = tbl == "incident" and (tickets.is_set(own.impact) or tickets.is_set(own.urgency))
-  local from_severity = severity and not tickets.is_set(own.priority)
+  local priority_given = tickets.is_set(own.priority)
+  local from_severity = severity and not priority_given
   if from_severity then
     local mappings = ctx.integration and ctx.integration.mappings or {}
     if not pair_given then
@@ -261,6 +263,11 @@ function M.fields(ctx, input, tbl, task, with_defaults)
   local base = with_defaults and ctx.integration and ctx.integration.defaults or nil
   local fields = tickets.merge(base, own)
   if from_severity and pair_given then fields.priority = nil end  -- not the defaults' either
+  -- An incident's priority the step gives without impact or urgency: the defaults' pair
+  -- sent beside it would make ServiceNow compute another.
+  if tbl == "incident" and priority_given and not pair_given then
+    fields.impact, fields.urgency = nil, nil
+  end
   return fields
 end
 

@@ -693,6 +693,8 @@ steps:
   - {id: urgent, task: ticket.create, integration: sn,
      with: {fields: {short_description: b, urgency: "3"}, severity: critical}}
   - {id: plain, task: ticket.create, integration: sn, with: {fields: {short_description: c}}}
+  - {id: own, task: ticket.create, integration: sn,
+     with: {fields: {short_description: f, priority: "2"}}}
   - {id: jcrit, task: ticket.create, integration: jira, with: {summary: d, severity: critical}}
   - {id: jplain, task: ticket.create, integration: jira, with: {summary: e}}
 """)
@@ -704,6 +706,8 @@ steps:
         # The pair decides the priority: none is sent, the defaults' neither.
         self.assertEqual(pick(body("urgent")), {"priority": None, "impact": "1", "urgency": "3"})
         self.assertEqual(pick(body("plain")), {"priority": "4", "impact": "2", "urgency": "3"})
+        # The step's own priority, without the defaults' pair it would be recomputed from.
+        self.assertEqual(pick(body("own")), {"priority": "2", "impact": None, "urgency": None})
         self.assertEqual(body("crit")["assignment_group"], "DevOps Team")
         self.assertEqual(body("jcrit")["fields"]["priority"], {"name": "Highest"})
         self.assertEqual(body("jplain")["fields"]["priority"], {"name": "Low"})

@@ -496,11 +496,16 @@ TEST_CASE("a whole float is an integer, as JSON Schema counts it", "[workflow][i
     // 2^53 itself too: 9007199254740993.0 reads as it (and was taken so), and the refusal
     // says why a whole number is no integer here.
     CHECK(resolve_error(wf, R"({"n": 9007199254740993.0})") ==
-          "input 'n': expected an integer, got 9007199254740992.0 (a number with a fraction or "
-          "an exponent is an integer only below 2^53 = 9007199254740992: write it in digits)");
+          "input 'n': expected an integer, got 9007199254740992.0 (an integer from 2^53 = "
+          "9007199254740992 on must be written in digits, without a fraction or an exponent, "
+          "and fit in 64 bits)");
     CHECK(convert_cli_input(spec("n", "integer"), "9007199254740993.0").error().message ==
-          "input 'n': expected an integer, got '9007199254740993.0' (a number with a fraction "
-          "or an exponent is an integer only below 2^53 = 9007199254740992: write it in digits)");
+          "input 'n': expected an integer, got '9007199254740993.0' (an integer from 2^53 = "
+          "9007199254740992 on must be written in digits, without a fraction or an exponent, "
+          "and fit in 64 bits)");
+    // Digits past 64 bits reach the API's JSON reader as a double, as 1e19 does: the hint
+    // covers them.
+    CHECK(resolve_error(wf, R"({"n": 1e19})").find("and fit in 64 bits)") != std::string::npos);
     CHECK(convert_cli_input(spec("n", "integer"), "9007199254740991.0").value().as_int() ==
           9007199254740991);
     CHECK(convert_cli_input(spec("n", "integer"), "9007199254740993").value().as_int() ==

@@ -591,6 +591,7 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
 
         // An approval that times out into an escalation step fails with kind timeout and
         // runs that step, through the on_error machinery.
+        bool escalation = false;  // on_error is the approval's on_timeout
         if (step.task == "approval" && step.with.is_dict()) {
             // Approvers are token names: another value could never match a caller, and the
             // step would wait for a decision no one may send.
@@ -614,8 +615,10 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
                                            "id, not an expression: the escalation step is "
                                            "wired when the workflow is checked");
             else if (on_timeout && on_timeout->is_string() && on_timeout->str() != "reject") {
-                if (step.on_error == "fail")
+                if (step.on_error == "fail") {
                     step.on_error = std::string(on_timeout->str());
+                    escalation = true;
+                }
                 else if (step.on_error != on_timeout->str())
                     ctx.error(step.mark,
                               who + ": on_timeout names step '" + std::string(on_timeout->str()) +
@@ -624,10 +627,16 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
         }
 
         if (step.on_error != "fail" && step.on_error != "continue") {
-            Mark at =
-                step.field_marks.count("on_error") ? step.field_marks.at("on_error") : step.mark;
+            // Said as written: an approval's on_timeout becomes its on_error.
+            const char* field = escalation ? "with" : "on_error";
+            Mark at = step.field_marks.count(field) ? step.field_marks.at(field) : step.mark;
             if (step.on_error == step.id)
-                ctx.error(at, who + " cannot be its own on_error step");
+                ctx.error(at, who + " cannot be its own " +
+                                  (escalation ? "on_timeout" : "on_error") + " step");
+            else if (!contains(names.steps, step.on_error) && escalation)
+                ctx.error(at, who + ": on_timeout must be reject or a step id; there is no "
+                                    "step '" +
+                                  step.on_error + "'" + on_error_hint(step.on_error, names.steps));
             else if (!contains(names.steps, step.on_error))
                 ctx.error(at, "'on_error' must be fail, continue or a step id; there is no "
                               "step '" +

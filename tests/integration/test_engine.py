@@ -6066,6 +6066,24 @@ steps:
                       "with.timeout says, not the step's timeout; write with: {timeout: ...}",
                       p.stdout + p.stderr)
 
+    def test_an_approvals_timeout_and_escalation_are_checked_as_written(self):
+        # timeout: soon validated clean and failed the run; an on_timeout naming no step was
+        # told as an 'on_error' problem, a key the workflow never wrote.
+        self.p.workflow("esc", """\
+steps:
+  - id: gate
+    task: approval
+    with: {message: m, timeout: soon, on_timeout: pagee}
+  - {id: page, task: log, with: {message: p}}
+""")
+        p = self.p.ferry("validate")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("esc.yaml:4:11: step 'gate': on_timeout must be reject or a step id; "
+                      "there is no step 'pagee'", p.stdout)
+        self.assertIn("esc.yaml:4:24: task 'approval' input 'timeout': expected a duration",
+                      p.stdout)
+        self.assertNotIn("on_error", p.stdout)
+
     def test_a_for_each_step_resumed_for_decisions_keeps_its_start(self):
         # Each decision resumes the execution and schedules the step again; its record
         # began then, after its own items.

@@ -5,6 +5,7 @@
 #include "core/values.h"
 #include "runtime/crypto.h"
 #include "runtime/duration.h"
+#include "runtime/integration/client.h"
 #include "runtime/integration/secrets.h"
 #include "runtime/utf8.h"
 #include "template/error.h"
@@ -101,11 +102,22 @@ Result<ServerSettings> read_server_settings(const workflow::ProjectConfig& confi
     // that cannot be read is no reason to refuse the start; but every delivery would be
     // answered 500 until it can, and only the sender would see it.
     for (const workflow::HookSpec& hook : config.hook_specs)
-        for (const std::string& ref : hook.secrets)
-            if (Result<std::string> secret = resolve_secret(ref); !secret)
-                s.warnings.push_back("hook '" + hook.name + "': " + secret.error().message +
-                                     "; every delivery is answered 500 secret_unavailable "
-                                     "until it can be read");
+        for (const std::string& ref : hook.secrets) {
+            Result<std::string> secret = resolve_secret(ref);
+            if (!secret)
+                s.warnings.push_back(
+                    "hook '" + hook.name + "': " + secret.error().message +
+                    (hook.secrets.size() > 1
+                         ? "; deliveries are verified with its other secrets meanwhile, and "
+                           "answered 500 secret_unavailable if none can be read"
+                         : "; every delivery is answered 500 secret_unavailable until it can "
+                           "be read"));
+            else if (hook.verify == "standard-webhooks" &&
+                     !standard_webhooks_signature(secret.value(), "id", "0", ""))
+                s.warnings.push_back("hook '" + hook.name + "': " + ref +
+                                     " is not a Standard Webhooks secret (whsec_ and base64); "
+                                     "every delivery is answered 500 bad_secret until it is");
+        }
     return s;
 }
 

@@ -122,20 +122,26 @@ void receive(Api& api, Call& c) {
     App& app = api.app();
     const HookSpec* hook = app.config.hook(c.params["name"]);
     if (!hook) return c.error(404, "not_found", "no hook '" + c.params["name"] + "'");
+    // Verified with every secret that resolves: during a rotation (`secrets: [old, new]`)
+    // the old one leaves the environment first, and the new one must go on verifying. Only
+    // when none does is the delivery refused.
     std::vector<std::string> secrets;
+    std::string unresolved;
     for (const std::string& ref : hook->secrets) {
         Result<std::string> s = resolve_secret(ref);
+        if (s)
+            secrets.push_back(s.value());
+        else if (unresolved.empty())
+            unresolved = redact(s.error().message);
+    }
+    if (secrets.empty() && !hook->secrets.empty()) {
         // The caller may be anyone: which variable or file holds the secret is for the
         // server's log (the reference, never a value), not for the answer.
-        if (!s) {
-            api.log().error("hook '" + hook->name + "': " + redact(s.error().message),
-                            {{"hook", hook->name}, {"request_id", c.req.id}});
-            return c.error(500, "secret_unavailable",
-                           "hook '" + hook->name +
-                               "': its secret cannot be resolved (the "
-                               "server's log says why)");
-        }
-        secrets.push_back(s.value());
+        api.log().error("hook '" + hook->name + "': " + unresolved,
+                        {{"hook", hook->name}, {"request_id", c.req.id}});
+        return c.error(500, "secret_unavailable",
+                       "hook '" + hook->name +
+                           "': its secret cannot be resolved (the server's log says why)");
     }
     for (const std::string& name : signature_headers(*hook)) {
         auto named = [&](const auto& h) { return iequals(h.first, name); };
@@ -146,7 +152,12 @@ void receive(Api& api, Call& c) {
     HookCheck check = verify_hook(
         *hook, secrets, [&](std::string_view name) { return c.req.header(name); }, c.req.body,
         int64_t(now_ms / 1000));
-    if (!check.ok()) return c.error(check.status, check.code, check.message);
+    if (!check.ok()) {
+        // The sender sees a 500 it cannot mend: the operator is told where they look.
+        if (check.code == "bad_secret")
+            api.log().error(check.message, {{"hook", hook->name}, {"request_id", c.req.id}});
+        return c.error(check.status, check.code, check.message);
+    }
 
     std::string replay_key;
     if (!check.replay_id.empty()) {

@@ -119,6 +119,14 @@ hooks:
     verify: hmac-sha256
     header: X-Hub-Signature-256
     action: {start: deploy}
+  rotating:
+    secrets: ["${env:FORMS_TEST_NEVER_SET_OLD_SECRET}", "${env:FORMS_TEST_SW_SECRET}"]
+    verify: standard-webhooks
+    action: {start: incident, input: event}
+  malformed:
+    secret: "${env:FORMS_TEST_MALFORMED_SECRET}"
+    verify: standard-webhooks
+    action: {start: incident, input: event}
   open:
     verify: none
     action: {start: deploy}
@@ -229,7 +237,8 @@ def start_server():
     (d / "ferry.yaml").write_text(FERRY_YAML)
     for name, text in WORKFLOWS.items():
         (d / "workflows" / (name + ".yaml")).write_text(text)
-    env = dict(os.environ, FORMS_TEST_SW_SECRET=SW_SECRET, FORMS_TEST_GH_SECRET=GH_SECRET)
+    env = dict(os.environ, FORMS_TEST_SW_SECRET=SW_SECRET, FORMS_TEST_GH_SECRET=GH_SECRET,
+               FORMS_TEST_MALFORMED_SECRET="whsec_!!not*base64")
     log = open(d / "serve.log", "w")
     # Port 0, read back from the `listening on` line (written once it answers): a port
     # picked here and bound later could be taken in between by another test's bind.
@@ -1401,6 +1410,44 @@ class Hooks(unittest.TestCase):
         self.assertEqual(len(warned), 1, started[:8])
         self.assertIn("FORMS_TEST_NEVER_SET_SECRET", warned[0])
         self.assertIn("every delivery is answered 500 secret_unavailable", warned[0])
+
+    def test_a_rotation_whose_old_secret_is_gone_verifies_with_the_new(self):
+        # One unresolvable secret of `secrets: [old, new]` refused every delivery with 500,
+        # though the new one, which signs them, was there.
+        body = b'{"type": "x"}'
+        status, _, text = request("POST", "/hooks/rotating", body,
+                                  headers=sw_headers(body, "msg_rot_%d" % time.time_ns()))
+        self.assertEqual(status, 202, text)
+        status, _, text = request("POST", "/hooks/rotating", body,
+                                  headers=sw_headers(body, "msg_rot_bad", secret="whsec_" +
+                                                     base64.b64encode(b"other").decode()))
+        self.assertEqual(status, 401, text)
+        started = [json.loads(l) for l in (SERVER["dir"] / "serve.log").read_text().splitlines()
+                   if l.startswith("{")]
+        warned = [l["message"] for l in started
+                  if l.get("level") == "warn" and l["message"].startswith("hook 'rotating': ")]
+        self.assertEqual(len(warned), 1, started[:8])
+        self.assertIn("deliveries are verified with its other secrets meanwhile", warned[0])
+
+    def test_a_malformed_secret_is_told_to_the_operator(self):
+        # A 500 only the sender saw: no line at start, none per delivery.
+        body = b'{"type": "x"}'
+        status, _, text = request("POST", "/hooks/malformed", body,
+                                  headers=sw_headers(body, "msg_mal_%d" % time.time_ns()))
+        self.assertEqual((status, json.loads(text)["error"]["code"]), (500, "bad_secret"), text)
+        for _ in range(40):  # bounded: 2 s for the log line to be written
+            lines = [json.loads(l) for l in (SERVER["dir"] / "serve.log").read_text().splitlines()
+                     if l.startswith("{")]
+            about = [(l["level"], l["message"]) for l in lines
+                     if "'malformed'" in l.get("message", "") or l.get("hook") == "malformed"]
+            if len(about) > 1:
+                break
+            time.sleep(0.05)
+        self.assertIn(("warn", "hook 'malformed': ${env:FORMS_TEST_MALFORMED_SECRET} is not a "
+                       "Standard Webhooks secret (whsec_ and base64); every delivery is "
+                       "answered 500 bad_secret until it is"), about)
+        self.assertIn("error", [level for level, _ in about])
+        self.assertNotIn("not*base64", json.dumps(lines))
 
     def test_hmac_sha256(self):
         body = json.dumps({"ref": "main"}).encode()

@@ -184,10 +184,20 @@ void receive(Api& api, Call& c) {
             // delivery passes the signature checks, and must learn nothing but the id.
             if (size_t space = entry.find(' '); space != std::string::npos) {
                 auto held = std::make_shared<Responder>(std::move(c.res));
-                return when_claim_durable(*app.store, replay_key,
-                                          [&api, held, id = entry.substr(space + 1)] {
-                                              answer_repeat(api, id, std::move(*held));
-                                          });
+                return when_claim_durable(
+                    *app.store, replay_key,
+                    [&api, held, id = entry.substr(space + 1), replay = check.replay_id] {
+                        // Pruned since: the repeat was answered "pending" of an execution
+                        // no one could read. Still a repeat: nothing starts again.
+                        if (stored_status(*api.app().store, id).empty()) {
+                            held->send_error(409, "replayed",
+                                             redact("webhook-id '" + replay +
+                                                    "' was already delivered; its execution " +
+                                                    id + " has been pruned since"));
+                            return;
+                        }
+                        answer_repeat(api, id, std::move(*held));
+                    });
             }
         }
         if (fresh_entry) {

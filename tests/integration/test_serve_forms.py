@@ -123,6 +123,10 @@ hooks:
     secrets: ["${env:FORMS_TEST_NEVER_SET_OLD_SECRET}", "${env:FORMS_TEST_SW_SECRET}"]
     verify: standard-webhooks
     action: {start: incident, input: event}
+  pulse:
+    secret: "${env:FORMS_TEST_SW_SECRET}"
+    verify: standard-webhooks
+    action: {start: pulse, input: event}
   malformed:
     secret: "${env:FORMS_TEST_MALFORMED_SECRET}"
     verify: standard-webhooks
@@ -209,6 +213,13 @@ inputs:
   message: {type: string, required: true}
 steps:
   - {id: note, task: log, with: {message: "{{ inputs.message }}"}}
+""",
+    "pulse": """\
+name: pulse
+inputs:
+  event: {type: object}
+steps:
+  - {id: note, task: log, with: {message: pulse}}
 """,
     "incident": """\
 name: incident
@@ -1428,6 +1439,25 @@ class Hooks(unittest.TestCase):
                   if l.get("level") == "warn" and l["message"].startswith("hook 'rotating': ")]
         self.assertEqual(len(warned), 1, started[:8])
         self.assertIn("deliveries are verified with its other secrets meanwhile", warned[0])
+
+    def test_a_repeat_whose_execution_was_pruned_is_refused_not_made_up(self):
+        # Answered 202 "pending" with the id of an execution no one could read any more.
+        body = b'{"type": "x"}'
+        h = sw_headers(body, "msg_pruned_%d" % time.time_ns())
+        status, _, text = request("POST", "/hooks/pulse", body, headers=h)
+        self.assertEqual(status, 202, text)
+        first = json.loads(text)["id"]
+        wait_execution(first)
+        p = subprocess.run([FERRY, "executions", "prune", "--before", "0s", "--workflow", "pulse",
+                            "--project", str(SERVER["dir"]), "--data",
+                            str(SERVER["dir"] / ".ferry")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        status, _, text = request("POST", "/hooks/pulse", body, headers=h)
+        self.assertEqual(status, 409, text)
+        self.assertEqual(json.loads(text)["error"]["message"],
+                         "webhook-id '%s' was already delivered; its execution %s has been "
+                         "pruned since" % (h["webhook-id"], first))
 
     def test_a_malformed_secret_is_told_to_the_operator(self):
         # A 500 only the sender saw: no line at start, none per delivery.

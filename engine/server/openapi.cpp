@@ -33,12 +33,13 @@ constexpr const char* kSchemas = R"json({
       "dry_run": {"type": "boolean"},
       "outputs": {"nullable": true, "description": "the workflow's outputs once it succeeded"},
       "idempotent_replay": {"type": "boolean"}}},
-  "HookDecision": {"type": "object", "required": ["execution_id", "step", "decision", "by"],
+  "HookDecision": {"type": "object",
+    "required": ["execution_id", "step", "decision", "by", "comment"],
     "description": "a resume hook's answer: the decision taken",
     "properties": {
       "execution_id": {"type": "string"}, "step": {"type": "string"},
       "decision": {"type": "string", "enum": ["approved", "rejected"]},
-      "by": {"type": "string"}}},
+      "by": {"type": "string"}, "comment": {"type": "string"}}},
   "Accepted": {"type": "object", "required": ["id", "status", "dry_run"], "properties": {
     "id": {"type": "string"}, "status": {"type": "string"},
     "dry_run": {"type": "boolean", "description": "the execution sends nothing: asked for, or the server runs with --dry-run"},

@@ -98,6 +98,9 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
                            "hook '" + hook.name + "' may not decide approvals of workflow '" +
                                workflow + "'");
     }
+    // The access line names the execution decided, as the API's decisions' do (an audit
+    // selects them by it).
+    c.res.annotate("execution_id", id);
     std::string by = text("by").empty() ? "hook:" + hook.name : text("by");
     Engine::DecideResult s =
         app.engine->decide(id, step, decision, by, text("comment"), "hook:" + hook.name);
@@ -111,7 +114,8 @@ void resume_approval(App& app, Call& c, const HookSpec& hook, const Value& paylo
         Redactor::instance().redact_json(to_json_text(dict_of({{"execution_id", str(id)},
                                                                {"step", str(step)},
                                                                {"decision", str(decision)},
-                                                               {"by", str(by)}})));
+                                                               {"by", str(by)},
+                                                               {"comment", str(text("comment"))}})));
     auto res = std::make_shared<Responder>(std::move(c.res));
     app.store->after_commit([res, body] {
         res->send(200, body, {{"Content-Type", "application/json"}});

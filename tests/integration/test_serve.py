@@ -1273,6 +1273,30 @@ class Logs(ServeTest):
         # The execution names the request that started it.
         self.assertEqual(doc["trigger_info"]["request_id"], access[0]["request_id"])
 
+    def test_a_decision_through_a_resume_hook_names_its_execution(self):
+        # Its access line had no execution_id, where the API's decisions' have it: an audit
+        # selecting by execution missed the hook's decisions.
+        self.s.stop()
+        self.p.write("ferry.yaml", self.CONFIG + tokens_yaml() +
+                     "hooks:\n  decide:\n    verify: none\n    action: {resume: approval}\n")
+        self.p.workflow("gate", "steps:\n  - {id: cab, task: approval, with: {message: go}}\n")
+        self.s = Server(te.FERRY, self.p.dir, self.p.data)
+        status, doc = self.start("gate", {})
+        self.assertEqual(status, 202, doc)
+        for _ in range(100):  # bounded: 5 s until it waits
+            if self.s.json("GET", "/api/v1/executions/" + doc["id"],
+                           role="viewer")[1]["status"] == "waiting":
+                break
+            time.sleep(0.05)
+        status, answer = self.s.json("POST", "/hooks/decide",
+                                     {"execution_id": doc["id"], "step": "cab",
+                                      "decision": "approved", "comment": "ok by CAB"})
+        self.assertEqual((status, answer["comment"]), (200, "ok by CAB"), answer)
+        self.s.stop()
+        lines = [json.loads(l) for l in (self.p.dir / "serve.log").read_text().splitlines()]
+        decided = [l for l in lines if l.get("log") == "access" and l["path"] == "/hooks/decide"]
+        self.assertEqual([l.get("execution_id") for l in decided], [doc["id"]], decided)
+
     def test_a_cancel_is_logged_as_a_warning_a_failure_as_an_error(self):
         # Every operator's cancel was logged at level error: what the alert filter pages on.
         status, kept = self.start("slow", {"pause": "30s"})

@@ -1567,6 +1567,8 @@ class Hooks(unittest.TestCase):
                                   {"execution_id": exec_id, "step": "approve",
                                    "decision": "approved", "comment": "CHG0000024 approved"})
         self.assertEqual(status, 200, text)
+        # Its comment in the answer, as the API's decisions give it.
+        self.assertEqual(json.loads(text)["comment"], "CHG0000024 approved")
         doc = wait_execution(exec_id)
         out = doc["steps"]["approve"]["output"]
         self.assertEqual((doc["status"], out["decision"], out["by"], out["comment"]),

@@ -225,8 +225,6 @@ TaskDef native_approval_task() {
     field("message", "string", "what is to be approved (shown to approvers)");
     field("approvers", "array", "who may decide (token names; empty: any operator)");
     field("timeout", "string", "how long to wait, e.g. 4h (default: no limit)");
-    // Checked by validate as a duration, as sleep's is ("soon" failed every run instead).
-    d.input.dict_obj().find("timeout")->dict_obj().set(str("format"), str("duration"));
     field("on_timeout", "string", "reject (default), or the id of a step to run instead");
     return d;
 }

@@ -3,6 +3,8 @@
 #include "workflow/loader_internal.h"
 #include "workflow/task_input.h"
 
+#include "runtime/duration.h"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -607,6 +609,14 @@ void validate(Context& ctx, Parsed& p, const TaskLookup* tasks) {
                 ctx.error(step.field_marks.at("timeout"),
                           who + ": an approval waits as long as its with.timeout says, not "
                                 "the step's timeout; write with: {timeout: ...}");
+            // A literal timeout is a duration ("soon" validated clean and failed every run);
+            // empty is "no limit", as an input's default "" gives it.
+            if (const tmpl::Value* t = step.with.dict_obj().find("timeout");
+                t && t->is_string() && !t->str().empty() && !is_template(t->str()))
+                if (Result<uint64_t> ms = parse_duration_ms(t->str()); !ms)
+                    ctx.error(step.field_marks.count("with") ? step.field_marks.at("with")
+                                                             : step.mark,
+                              who + ": with.timeout: " + ms.error().message);
             const tmpl::Value* on_timeout = step.with.dict_obj().find("on_timeout");
             // The escalation step is wired here, as the step's on_error handler (else it is
             // an ordinary step and runs at once): an expression cannot name it.

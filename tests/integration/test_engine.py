@@ -6080,8 +6080,8 @@ steps:
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn("esc.yaml:4:11: step 'gate': on_timeout must be reject or a step id; "
                       "there is no step 'pagee'", p.stdout)
-        self.assertIn("esc.yaml:4:24: task 'approval' input 'timeout': expected a duration",
-                      p.stdout)
+        self.assertIn("esc.yaml:4:11: step 'gate': with.timeout: expected a duration like "
+                      "300ms, 2s, 1m30s or 1h, got 'soon'", p.stdout)
         self.assertNotIn("on_error", p.stdout)
 
     def test_a_for_each_step_resumed_for_decisions_keeps_its_start(self):

@@ -177,8 +177,8 @@ int run_command(int argc, char** argv) {
         eprintf("ferry run: execution %s is waiting for an approval; decide with "
                 "`ferry executions approve|reject %s STEP`, or with "
                 "POST /api/v1/executions/%s/steps/STEP/approve|reject on "
-                "`ferry serve` (it resumes waiting executions at start, and applies "
-                "a timeout that passed meanwhile)\n",
+                "`ferry serve` (a running server takes it up within seconds, one that starts "
+                "later at its start, and applies its timeout)\n",
                 id.value().c_str(), id.value().c_str(), id.value().c_str());
         return 0;
     }

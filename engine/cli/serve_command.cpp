@@ -145,6 +145,52 @@ void on_signal(uv_signal_t* h, int signum) {
     }
 }
 
+// Executions another process left, taken up here: at start every interrupted one (running,
+// pending) and every one waiting for a decision; while serving, those a `ferry run` leaves
+// waiting (it exits once only decisions are left), so that an approval's timeout (its
+// escalation) takes effect when it falls due, not at the next restart. Counts what it took
+// up, by whether it waits.
+struct TakenUp {
+    int64_t resumed = 0, waiting = 0;
+};
+TakenUp take_up_executions(engine::App& app, engine::server::ServerLog& log,
+                           std::initializer_list<const char*> statuses, bool at_start) {
+    TakenUp taken;
+    for (const char* status : statuses) {
+        auto found = app.store->executions_with_status(status);
+        if (!found) continue;
+        const bool waiting = std::string_view(status) == "waiting";
+        for (const std::string& id : found.value()) {
+            if (app.engine->runs(id) || engine::is_sub_workflow_execution(*app.store, id))
+                continue;
+            bool elsewhere = false;
+            Status s = app.engine->resume(id, [](const engine::ExecutionSummary&) {}, &elsewhere);
+            if (!s) {
+                // A `ferry run` beside the server is running it: normal, not an error to alert
+                // on (operations.md's alert filter selects level error); said once, at start.
+                if (elsewhere && at_start)
+                    log.info("resume " + id + ": " + s.error().message +
+                                 "; it is left to that process",
+                             {{"execution_id", id}});
+                else if (!elsewhere)
+                    log.error("resume " + id + ": " + s.error().message, {{"execution_id", id}});
+                continue;
+            }
+            log.info(std::string(!waiting  ? "resumed "
+                                 : at_start ? "waiting again for a decision: "
+                                            : "took up, waiting for a decision (left by the "
+                                              "process that ran it): ") +
+                         id,
+                     {{"execution_id", id}});
+            ++(waiting ? taken.waiting : taken.resumed);
+        }
+    }
+    return taken;
+}
+
+// How often the server looks for executions a `ferry run` left waiting.
+constexpr uint64_t kLeftWaitingScanMs = 5000;
+
 }  // namespace
 
 int serve_command(int argc, char** argv) {
@@ -344,32 +390,8 @@ int serve_command(int argc, char** argv) {
 
     // Executions a previous process left running continue here; those that were waiting
     // for a decision wait again (said so: they were not cut short).
-    int64_t resumed = 0, rewaiting = 0;
-    for (const char* status : {"running", "pending", "waiting"}) {
-        auto found = app->store->executions_with_status(status);
-        if (!found) continue;
-        const bool waiting = std::string_view(status) == "waiting";
-        for (const std::string& id : found.value()) {
-            if (engine::is_sub_workflow_execution(*app->store, id)) continue;
-            bool elsewhere = false;
-            Status s = app->engine->resume(
-                id, [](const engine::ExecutionSummary&) {}, &elsewhere);
-            if (!s) {
-                // A `ferry run` beside the server is running it: normal, not an error to alert
-                // on (operations.md's alert filter selects level error).
-                if (elsewhere)
-                    log.info("resume " + id + ": " + s.error().message +
-                                 "; it is left to that process",
-                             {{"execution_id", id}});
-                else
-                    log.error("resume " + id + ": " + s.error().message, {{"execution_id", id}});
-                continue;
-            }
-            log.info((waiting ? "waiting again for a decision: " : "resumed ") + id,
-                     {{"execution_id", id}});
-            ++(waiting ? rewaiting : resumed);
-        }
-    }
+    const TakenUp taken = take_up_executions(*app, log, {"running", "pending", "waiting"}, true);
+    const int64_t resumed = taken.resumed, rewaiting = taken.waiting;
     if (resumed || rewaiting)
         log.info("resumed " + std::to_string(resumed) + " interrupted execution(s); " +
                      std::to_string(rewaiting) + " wait for a decision",
@@ -412,6 +434,10 @@ int serve_command(int argc, char** argv) {
         },
         kDeadReaderSweepMs);
     readers_swept->set_background();
+    std::unique_ptr<Loop::Timer> left_waiting_taken_up = app->loop.timer(
+        kLeftWaitingScanMs, [&app, &log] { take_up_executions(*app, log, {"waiting"}, false); },
+        kLeftWaitingScanMs);
+    left_waiting_taken_up->set_background();
     std::optional<engine::server::HistoryRetention> retention;
     if (app->config.store.keep_ms) {
         retention.emplace(*app, *app->config.store.keep_ms, log, metrics);
@@ -437,6 +463,7 @@ int serve_command(int argc, char** argv) {
                   {"signal", std::string(shutdown.signal)}});
         schedules.stop();
         if (retention) retention->stop();
+        left_waiting_taken_up->stop();  // nothing new is taken up while draining
         events.close_all();
         const uint64_t deadline = app->loop.now_ms() + settings->shutdown_grace_ms;
         server.close([&, deadline] {

@@ -1840,6 +1840,17 @@ class Approvals(unittest.TestCase):
             self.assertEqual((status, body["status"]), (202, "waiting"), body)
             self.assertLess(time.monotonic() - t0, 10)
 
+    def test_an_approval_ferry_run_left_waiting_times_out_under_a_running_server(self):
+        # Taken up only at the server's next start or by a decision: its escalation did
+        # not run while the server stayed up, however long past the deadline.
+        run = self.p.ferry("run", "escalating", "--quiet")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        exec_id = json.loads(run.stdout)["id"]
+        rec = self.wait_status(exec_id, ("succeeded", "failed"), timeout=20)
+        self.assertEqual(rec["status"], "succeeded", rec)
+        self.assertEqual(rec["steps"]["approve"]["error"]["kind"], "timeout")
+        self.assertEqual(rec["steps"]["escalate"]["status"], "succeeded")
+
     def test_the_command_line_refuses_to_cancel_what_the_server_holds(self):
         exec_id = self.start()
         self.assertEqual(self.wait_status(exec_id, ("waiting",))["status"], "waiting")

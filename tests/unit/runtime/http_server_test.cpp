@@ -32,6 +32,21 @@ using Env = ferry::testing::ServerEnv;
 using ferry::testing::read_until;
 using ferry::testing::send_from_plain_socket;
 
+namespace {
+
+// The one answer the server gives `in`, sent on a connection of its own that it then closes.
+RawResponse only_answer(Env& env, const std::string& in) {
+    auto& c = env.raw();
+    c.send(in);
+    REQUIRE(run_until(env.loop, [&] { return c.eof; }));
+    INFO(c.received);
+    auto rs = parse_responses(c.received, true);
+    REQUIRE(rs.size() == 1);
+    return rs[0];
+}
+
+}  // namespace
+
 TEST_CASE("server: request fields reach the handler, response framing", "[server]") {
     std::optional<ServerRequest> seen;
     Env env([&](ServerRequest& req, Responder r) {
@@ -607,21 +622,13 @@ TEST_CASE("server: a control character inside a header value is named as such", 
     for (const char* in : {"GET / HTTP/1.1\r\nHost: t\r\nX-A: a\x01b\r\n\r\n",
                            "GET / HTTP/1.1\r\nHost: t\r\nX-A: a\x7f\r\n\r\n"}) {
         INFO(in);
-        auto& c = env.raw();
-        c.send(in);
-        REQUIRE(run_until(env.loop, [&] { return c.eof; }));
-        auto rs = parse_responses(c.received, true);
-        REQUIRE(rs.size() == 1);
-        CHECK(rs[0].status == 400);
-        CHECK(contains(rs[0].body, "a header holds a character it may not (a control character "
-                                   "in its value, or a space or separator in its name)"));
+        RawResponse r = only_answer(env, in);
+        CHECK(r.status == 400);
+        CHECK(contains(r.body, "a header holds a character it may not (a control character in "
+                               "its value, or a space or separator in its name)"));
     }
-    auto& first = env.raw();
-    first.send("GET / HTTP/1.1\r\nHost: t\r\nX-A: \x01a\r\n\r\n");
-    REQUIRE(run_until(env.loop, [&] { return first.eof; }));
-    auto rs = parse_responses(first.received, true);
-    REQUIRE(rs.size() == 1);
-    CHECK(contains(rs[0].body, "a header value must not hold control characters"));
+    CHECK(contains(only_answer(env, "GET / HTTP/1.1\r\nHost: t\r\nX-A: \x01a\r\n\r\n").body,
+                   "a header value must not hold control characters"));
     env.finish();
 }
 
@@ -665,14 +672,9 @@ TEST_CASE("server: 400 on garbage, others keep being served", "[server]") {
     };
     for (const char* in : inputs) {
         INFO(in);
-        auto& c = env.raw();
-        c.send(in);
-        REQUIRE(run_until(env.loop, [&] { return c.eof; }));
-        INFO(c.received);
-        auto rs = parse_responses(c.received, true);
-        REQUIRE(rs.size() == 1);
-        CHECK(rs[0].status == 400);
-        CHECK(contains(rs[0].body, "{\"error\":{\"code\":\"bad_request\",\"message\":"));
+        RawResponse r = only_answer(env, in);
+        CHECK(r.status == 400);
+        CHECK(contains(r.body, "{\"error\":{\"code\":\"bad_request\",\"message\":"));
     }
     for (const char* in : {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
                            "2\r\n{}\r\n0\r\n\r\n",
@@ -681,12 +683,7 @@ TEST_CASE("server: 400 on garbage, others keep being served", "[server]") {
                            // Its target is an authority and what follows a tunnel: no proxy.
                            "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n"}) {
         INFO(in);
-        auto& c = env.raw();
-        c.send(in);
-        REQUIRE(run_until(env.loop, [&] { return c.eof; }));
-        auto rs = parse_responses(c.received, true);
-        REQUIRE(rs.size() == 1);
-        CHECK(rs[0].status == 501);
+        CHECK(only_answer(env, in).status == 501);
     }
     auto& h10 = env.raw();  // HTTP/1.0 needs no Host
     h10.send("GET /old HTTP/1.0\r\n\r\n");

@@ -25,6 +25,8 @@
 #include <csignal>
 #include <cstdio>
 #include <optional>
+#include <set>
+#include <string>
 #include <unistd.h>
 
 namespace ferry::cli {
@@ -154,14 +156,16 @@ struct TakenUp {
     int64_t resumed = 0, waiting = 0;
 };
 TakenUp take_up_executions(engine::App& app, engine::server::ServerLog& log,
-                           std::initializer_list<const char*> statuses, bool at_start) {
+                           std::initializer_list<const char*> statuses, bool at_start,
+                           std::set<std::string>* refused = nullptr) {
     TakenUp taken;
     for (const char* status : statuses) {
         auto found = app.store->executions_with_status(status);
         if (!found) continue;
         const bool waiting = std::string_view(status) == "waiting";
         for (const std::string& id : found.value()) {
-            if (app.engine->runs(id) || engine::is_sub_workflow_execution(*app.store, id))
+            if (app.engine->runs(id) || (refused && refused->count(id)) ||
+                engine::is_sub_workflow_execution(*app.store, id))
                 continue;
             bool elsewhere = false;
             Status s = app.engine->resume(id, [](const engine::ExecutionSummary&) {}, &elsewhere);
@@ -174,6 +178,8 @@ TakenUp take_up_executions(engine::App& app, engine::server::ServerLog& log,
                              {{"execution_id", id}});
                 else if (!elsewhere)
                     log.error("resume " + id + ": " + s.error().message, {{"execution_id", id}});
+                // Tried again at the next start, not every few seconds (an error each time).
+                if (!elsewhere && refused) refused->insert(id);
                 continue;
             }
             log.info(std::string(!waiting  ? "resumed "
@@ -434,8 +440,12 @@ int serve_command(int argc, char** argv) {
         },
         kDeadReaderSweepMs);
     readers_swept->set_background();
+    std::set<std::string> not_taken_up;
     std::unique_ptr<Loop::Timer> left_waiting_taken_up = app->loop.timer(
-        kLeftWaitingScanMs, [&app, &log] { take_up_executions(*app, log, {"waiting"}, false); },
+        kLeftWaitingScanMs,
+        [&app, &log, &not_taken_up] {
+            take_up_executions(*app, log, {"waiting"}, false, &not_taken_up);
+        },
         kLeftWaitingScanMs);
     left_waiting_taken_up->set_background();
     std::optional<engine::server::HistoryRetention> retention;

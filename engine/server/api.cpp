@@ -569,10 +569,12 @@ const Api::Route* Api::admit(Call& call) {
     }
     if (std::optional<std::string> wait = req.query_param("wait");
         wait && reads_query(*match, "wait")) {
-        if (Result<uint64_t> ms = wait_ms(*wait); !ms) {
+        Result<uint64_t> ms = wait_ms(*wait);
+        if (!ms) {
             call.error(400, "bad_request", ms.error().message);
             return nullptr;
         }
+        call.wait_ms = ms.value();
     }
     return match;
 }

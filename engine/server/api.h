@@ -68,6 +68,9 @@ struct Call {
     // Set while the head alone is checked (Api::answer_before_body): error() keeps its
     // answer here instead of sending it.
     std::optional<ServerResponse>* refusal_before_body = nullptr;
+    // ?wait= of a route that reads it, in ms (0: none), read by Api::admit with the rest of
+    // the head, which answers a bad value 400.
+    uint64_t wait_ms = 0;
 
     void json(int status, std::string body);
     void error(int status, std::string_view code, std::string_view message, HttpHeaders extra = {});

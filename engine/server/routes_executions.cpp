@@ -136,9 +136,7 @@ void start(Api& api, Call& c) {
     }
     sr.trigger = "api";
     sr.idempotency_key = c.req.header("idempotency-key");
-    std::optional<uint64_t> wait = wait_query(c);
-    if (!wait) return;
-    sr.wait_ms = *wait;
+    sr.wait_ms = c.wait_ms;
     start_execution(api, std::move(sr), std::move(c.res));
 }
 
@@ -310,8 +308,6 @@ void cancel(Api& api, Call& c) {
 void retry(Api& api, Call& c) {
     // A retry repeats the execution's own inputs: it reads no body, and says so.
     if (!object_body(c, {}, "a retry runs with the execution's own inputs and takes none")) return;
-    std::optional<uint64_t> wait = wait_query(c);  // answered like a start
-    if (!wait) return;
     const std::string& id = c.params["id"];
     auto rec = api.app().store->get_execution(id);
     if (!rec) return c.error(500, "storage", rec.error().message);
@@ -350,7 +346,7 @@ void retry(Api& api, Call& c) {
     sr.trigger = "retry";
     sr.trigger_info = dict_of({{"retry_of", str(id)}});
     sr.idempotency_key = c.req.header("idempotency-key");
-    sr.wait_ms = *wait;
+    sr.wait_ms = c.wait_ms;
     start_execution(api, std::move(sr), std::move(c.res));
 }
 

@@ -224,9 +224,7 @@ void submit(Api& api, Call& c) {
         sr.idempotency_key = "form page " + page_key;
         sr.key_reused_message = kPageSubmittedAgain;
     }
-    std::optional<uint64_t> wait = wait_query(c);
-    if (!wait) return;
-    sr.wait_ms = *wait;
+    sr.wait_ms = c.wait_ms;
     // The page shows the outcome only, for a caller without a viewer token as for one with.
     sr.outcome_only = c.role < Role::Viewer || browser;
     if (browser) {

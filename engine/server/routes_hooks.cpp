@@ -232,11 +232,9 @@ void receive(Api& api, Call& c) {
         if (!parsed) return c.error(400, "bad_json", parsed.error().message);
         payload = parsed.value();
     }
-    // ?wait= is a start's; a resume hook answers when the decision is durable, but a bad
-    // value is refused on both.
-    std::optional<uint64_t> wait = wait_query(c);
-    if (!wait) return;
-    const uint64_t wait_ms = *wait;
+    // ?wait= is a start's; a resume hook answers when the decision is durable (a bad value
+    // was refused on both by Api::admit).
+    const uint64_t wait_ms = c.wait_ms;
     if (!hook->resume.empty()) return resume_approval(app, c, *hook, payload, replay_key, now_ms);
     StartRequest sr;
     sr.workflow = hook->start;

@@ -449,17 +449,6 @@ std::optional<Value> object_body(Call& c, std::initializer_list<std::string_view
     return parsed.value();
 }
 
-std::optional<uint64_t> wait_query(Call& c) {
-    auto w = c.req.query_param("wait");
-    if (!w) return uint64_t(0);
-    Result<uint64_t> ms = wait_ms(*w);
-    if (!ms) {
-        c.error(400, "bad_request", ms.error().message);
-        return std::nullopt;
-    }
-    return ms.value();
-}
-
 Api::ParamDoc wait_param() {
     return {"wait", "query", "string",
             "a duration (30s, 2m; at most 5m): answer 200 with the finished execution and its "

@@ -72,10 +72,6 @@ void answer_repeat(Api& api, const std::string& execution_id, Responder res);
 std::optional<tmpl::Value> object_body(Call& c, std::initializer_list<std::string_view> fields,
                                        const std::string& takes);
 
-// A start's ?wait=: 0 when absent, at most 5 minutes; nullopt once a bad value has been
-// answered 400.
-std::optional<uint64_t> wait_query(Call& c);
-
 // For the OpenAPI document: the parameters of the routes that start an execution.
 Api::ParamDoc wait_param();         // ?wait=
 Api::ParamDoc idempotency_param();  // Idempotency-Key

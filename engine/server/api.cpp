@@ -353,14 +353,10 @@ std::string refused_credentials(const std::string& auth) {
            "base64)";
 }
 
-// Whether the route reads this query parameter, or this header (its documented ones).
-bool reads_query(const Api::Route& route, std::string_view name) {
+// Whether the route reads this parameter `in` the query or a header (its documented ones).
+bool reads(const Api::Route& route, std::string_view in, std::string_view name) {
     return std::any_of(route.doc.params.begin(), route.doc.params.end(),
-                       [&](const ParamDoc& p) { return p.in == "query" && p.name == name; });
-}
-bool reads_header(const Api::Route& route, std::string_view name) {
-    return std::any_of(route.doc.params.begin(), route.doc.params.end(),
-                       [&](const ParamDoc& p) { return p.in == "header" && p.name == name; });
+                       [&](const ParamDoc& p) { return p.in == in && p.name == name; });
 }
 
 // A query parameter the API route does not read: a typo (`?staus=failed`) would otherwise
@@ -369,7 +365,7 @@ bool reads_header(const Api::Route& route, std::string_view name) {
 std::string unknown_query_parameter(const Api::Route& route, const ServerRequest& req) {
     if (req.query.empty() || !route.pattern.starts_with("/api/v1/")) return {};
     for (const auto& [name, value] : req.query) {
-        if (reads_query(route, name)) continue;
+        if (reads(route, "query", name)) continue;
         std::vector<std::string> known;
         for (const ParamDoc& p : route.doc.params)
             if (p.in == "query") known.push_back(p.name);
@@ -484,7 +480,7 @@ const Api::Route* Api::admit(Call& call) {
     if (req.query.size() > 1) {
         std::unordered_set<std::string_view> seen;
         for (const auto& [name, value] : req.query) {
-            if (!reads_query(*match, name) || seen.insert(name).second) continue;
+            if (!reads(*match, "query", name) || seen.insert(name).second) continue;
             call.error(400, "bad_request",
                        "query parameter '" + name + "' is given more than once");
             return nullptr;
@@ -562,13 +558,13 @@ const Api::Route* Api::admit(Call& call) {
     if (req.has_header("idempotency-key")) {
         const std::string& key = req.header("idempotency-key");
         if (std::string problem = idempotency_key_problem(key);
-            !problem.empty() && (key.empty() || reads_header(*match, "Idempotency-Key"))) {
+            !problem.empty() && (key.empty() || reads(*match, "header", "Idempotency-Key"))) {
             call.error(400, "bad_request", problem);
             return nullptr;
         }
     }
     if (std::optional<std::string> wait = req.query_param("wait");
-        wait && reads_query(*match, "wait")) {
+        wait && reads(*match, "query", "wait")) {
         Result<uint64_t> ms = wait_ms(*wait);
         if (!ms) {
             call.error(400, "bad_request", ms.error().message);

@@ -319,6 +319,18 @@ def wait_execution(exec_id, token=VIEWER):
     raise AssertionError("execution %s did not finish" % exec_id)
 
 
+def server_log():
+    """The shared server's JSON log lines so far."""
+    return [json.loads(l) for l in (SERVER["dir"] / "serve.log").read_text().splitlines()
+            if l.startswith("{")]
+
+
+def hook_warnings(hook):
+    """The server's warnings about `hook` (its start's, for a secret)."""
+    return [l["message"] for l in server_log()
+            if l.get("level") == "warn" and l["message"].startswith("hook '%s': " % hook)]
+
+
 def sw_headers(body, msg_id, ts=None, secret=SW_SECRET):
     ts = str(int(time.time()) if ts is None else ts)
     key = base64.b64decode(secret[len("whsec_"):])
@@ -1414,11 +1426,8 @@ class Hooks(unittest.TestCase):
         self.assertEqual(error["code"], "secret_unavailable")
         self.assertNotIn("FORMS_TEST_NEVER_SET_SECRET", text)  # the server's log has it
         # Said at start too: the operator learnt of it only from the sender's 5xx.
-        started = [json.loads(l) for l in (SERVER["dir"] / "serve.log").read_text().splitlines()
-                   if l.startswith("{")]
-        warned = [l["message"] for l in started
-                  if l.get("level") == "warn" and l["message"].startswith("hook 'unset': ")]
-        self.assertEqual(len(warned), 1, started[:8])
+        warned = hook_warnings("unset")
+        self.assertEqual(len(warned), 1, server_log()[:8])
         self.assertIn("FORMS_TEST_NEVER_SET_SECRET", warned[0])
         self.assertIn("every delivery is answered 500 secret_unavailable", warned[0])
 
@@ -1433,11 +1442,8 @@ class Hooks(unittest.TestCase):
                                   headers=sw_headers(body, "msg_rot_bad", secret="whsec_" +
                                                      base64.b64encode(b"other").decode()))
         self.assertEqual(status, 401, text)
-        started = [json.loads(l) for l in (SERVER["dir"] / "serve.log").read_text().splitlines()
-                   if l.startswith("{")]
-        warned = [l["message"] for l in started
-                  if l.get("level") == "warn" and l["message"].startswith("hook 'rotating': ")]
-        self.assertEqual(len(warned), 1, started[:8])
+        warned = hook_warnings("rotating")
+        self.assertEqual(len(warned), 1, server_log()[:8])
         self.assertIn("deliveries are verified with its other secrets meanwhile", warned[0])
 
     def test_a_repeat_whose_execution_was_pruned_is_refused_not_made_up(self):
@@ -1466,8 +1472,7 @@ class Hooks(unittest.TestCase):
                                   headers=sw_headers(body, "msg_mal_%d" % time.time_ns()))
         self.assertEqual((status, json.loads(text)["error"]["code"]), (500, "bad_secret"), text)
         for _ in range(40):  # bounded: 2 s for the log line to be written
-            lines = [json.loads(l) for l in (SERVER["dir"] / "serve.log").read_text().splitlines()
-                     if l.startswith("{")]
+            lines = server_log()
             about = [(l["level"], l["message"]) for l in lines
                      if "'malformed'" in l.get("message", "") or l.get("hook") == "malformed"]
             if len(about) > 1:

@@ -129,6 +129,9 @@ std::string yaml_syntax_message(std::string_view text, YAML::Mark& mark, const s
 // quote, past `\"` escapes in double quotes and `''` in single ones; npos when the end of
 // the file comes first.
 size_t closing_quote(std::string_view text, size_t open);
+// What is said, at the opening quote, of a quoted text closing_quote finds no end for.
+inline constexpr const char* kUnclosedQuote =
+    "the quoted text that starts here is not closed: it runs to the end of the file";
 // YAML::Mark of byte `offset` of text (0-based, as yaml-cpp's).
 YAML::Mark mark_at(std::string_view text, size_t offset);
 

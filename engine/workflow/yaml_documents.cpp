@@ -44,9 +44,7 @@ class FirstNode final : public YAML::EventHandler {
         if (m.pos < 0) return;
         const size_t open = opening_quote(text_, size_t(m.pos));
         if (open != std::string_view::npos && closing_quote(text_, open) == std::string_view::npos)
-            throw YAML::ParserException(mark_at(text_, open),
-                                        "the quoted text that starts here is not closed: it "
-                                        "runs to the end of the file");
+            throw YAML::ParserException(mark_at(text_, open), kUnclosedQuote);
     }
     void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                          YAML::EmitterStyle::value) override {

@@ -90,8 +90,7 @@ std::optional<FlowProblem> flow_problem(std::string_view text) {
         if ((c == '"' || c == '\'') && value_start(i)) {
             const size_t end = closing_quote(text, i);
             if (end == std::string_view::npos)
-                return FlowProblem{i, std::string("the quoted text that starts here is not "
-                                                  "closed: it runs to the end of the file")};
+                return FlowProblem{i, kUnclosedQuote};
             i = end + 1;
             continue;
         }
